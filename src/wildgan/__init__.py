@@ -1,0 +1,3 @@
+"""wildgan: unsupervised image anomaly detection with GANs trained on contaminated data."""
+
+__version__ = "0.1.0"

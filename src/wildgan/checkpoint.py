@@ -1,0 +1,203 @@
+"""Checkpoints: weights in safetensors, everything else in a JSON sidecar. Loading never unpickles.
+
+A checkpoint named NAME in a folder is two files:
+  NAME.safetensors  flat dict of tensors (network weights, optimiser moments, RNG states)
+  NAME.json         metadata: format version, config, schedule position, seed, package versions, and
+                    the sha256 of NAME.safetensors.
+Both are written to a temporary file, fsynced and renamed, weights first and JSON last: the JSON is the
+commit marker, so a checkpoint whose JSON exists and whose checksum matches is complete. A kill at any
+moment leaves either the previous checkpoint set or the new one, never a half-written file that looks good.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import re
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from .errors import CheckpointError
+from .fileio import atomic_write_bytes, atomic_write_text  # noqa: F401  (re-exported)
+
+FORMAT_VERSION = 1
+_PICKLE_MAGIC = (b"\x80", b"PK\x03\x04")  # pickle protocol 2+ and torch.save zip archives
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def environment_versions() -> dict[str, str]:
+    from . import __version__
+
+    import numpy
+
+    return {"wildgan": __version__, "torch": torch.__version__, "numpy": numpy.__version__,
+            "python": sys.version.split()[0], "platform": platform.platform()}
+
+
+def save_checkpoint(folder: Path, name: str, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> Path:
+    """Save `tensors` + `meta` atomically as folder/name.{safetensors,json}; returns the JSON path."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    weights = folder / f"{name}.safetensors"
+    flat = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".safetensors.tmp")
+    os.close(fd)
+    try:
+        save_file(flat, tmp, metadata={"format": "wildgan", "format_version": str(FORMAT_VERSION)})
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        digest = _sha256(Path(tmp))
+        os.replace(tmp, weights)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    full_meta = {"format": "wildgan", "format_version": FORMAT_VERSION, "weights": weights.name,
+                 "sha256": digest, "versions": environment_versions(), **meta}
+    meta_path = folder / f"{name}.json"
+    atomic_write_text(meta_path, json.dumps(full_meta, indent=2, sort_keys=True))
+    return meta_path
+
+
+def _json_path(path: Path) -> Path:
+    path = Path(path)
+    if path.suffix == ".safetensors":
+        return path.with_suffix(".json")
+    if path.suffix != ".json":
+        return path.with_name(path.name + ".json")
+    return path
+
+
+def read_meta(path: Path) -> dict[str, Any]:
+    """Read and validate a checkpoint's JSON sidecar (no weights)."""
+    meta_path = _json_path(path)
+    if not meta_path.is_file():
+        raise CheckpointError(f"{meta_path}: checkpoint metadata not found")
+    raw = meta_path.read_bytes()
+    if raw[:1] in (b"\x80",) or raw[:4] == b"PK\x03\x04":
+        raise CheckpointError(f"{meta_path}: looks like a pickle/torch.save file; wildgan never unpickles model files")
+    try:
+        meta = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"{meta_path}: metadata is not valid JSON (truncated or corrupt?): {e}") from None
+    if not isinstance(meta, dict) or meta.get("format") != "wildgan":
+        raise CheckpointError(f"{meta_path}: not a wildgan checkpoint (missing format marker)")
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(f"{meta_path}: unsupported checkpoint format_version {meta.get('format_version')!r}"
+                              f" (this wildgan reads {FORMAT_VERSION})")
+    return meta
+
+
+def load_checkpoint(path: Path, verify: bool = True) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Load (tensors, meta). Checks the checksum; refuses pickles; raises CheckpointError naming the file."""
+    meta_path = _json_path(path)
+    meta = read_meta(meta_path)
+    weights = meta_path.with_name(meta["weights"])
+    if not weights.is_file():
+        raise CheckpointError(f"{weights}: checkpoint weights not found")
+    head = weights.read_bytes()[:4] if weights.stat().st_size else b""
+    if head[:1] == b"\x80" or head == b"PK\x03\x04":
+        raise CheckpointError(f"{weights}: looks like a pickle/torch.save file; wildgan never unpickles model files")
+    if verify:
+        digest = _sha256(weights)
+        if digest != meta.get("sha256"):
+            raise CheckpointError(f"{weights}: checksum mismatch (file truncated or corrupt): "
+                                  f"expected {meta.get('sha256')}, got {digest}")
+    try:
+        tensors = load_file(str(weights))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise CheckpointError(f"{weights}: cannot read safetensors weights: {e}") from None
+    return tensors, meta
+
+
+_CKPT_RE = re.compile(r"^ckpt-(\d+)\.json$")
+
+
+def list_checkpoints(folder: Path) -> list[Path]:
+    """Periodic checkpoints in `folder`, oldest first (by images seen in the name)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    found = []
+    for p in folder.iterdir():
+        m = _CKPT_RE.match(p.name)
+        if m:
+            found.append((int(m.group(1)), p))
+    return [p for _, p in sorted(found)]
+
+
+def latest_good_checkpoint(folder: Path, log: Any = None) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
+    """Newest checkpoint that loads and verifies; corrupt ones are reported through `log` and skipped."""
+    for p in reversed(list_checkpoints(folder)):
+        try:
+            return load_checkpoint(p)
+        except CheckpointError as e:
+            if log is not None:
+                log(f"warning: skipping bad checkpoint: {e}")
+    return None
+
+
+def checkpoint_name(nimg: int) -> str:
+    return f"ckpt-{nimg:012d}"
+
+
+def prune_checkpoints(folder: Path, keep: int) -> None:
+    """Delete all but the newest `keep` periodic checkpoints (the final one is never pruned)."""
+    cks = list_checkpoints(folder)
+    for p in cks[: max(0, len(cks) - keep)]:
+        for q in (p, p.with_suffix(".safetensors")):
+            try:
+                q.unlink()
+            except FileNotFoundError:
+                pass
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Networks <-> flat tensor dicts. Keys are "<net>.<param name>", e.g. "Gs.conv.5.weight".
+
+def networks_to_tensors(modules: dict[str, torch.nn.Module]) -> dict[str, torch.Tensor]:
+    out: dict[str, torch.Tensor] = {}
+    for prefix, m in modules.items():
+        for k, v in m.state_dict().items():
+            out[f"{prefix}.{k}"] = v
+    return out
+
+
+def tensors_to_networks(tensors: dict[str, torch.Tensor], modules: dict[str, torch.nn.Module], source: Path) -> None:
+    """Load weights strictly into `modules`; a missing or unexpected tensor is a CheckpointError naming the file."""
+    for prefix, m in modules.items():
+        sd = {k[len(prefix) + 1:]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
+        try:
+            m.load_state_dict(sd, strict=True)
+        except RuntimeError as e:
+            raise CheckpointError(f"{source}: weights of {prefix} do not match the architecture in its config: "
+                                  f"{str(e).splitlines()[0]}") from None
+
+
+def load_pgan(path: Path, device: str | torch.device = "cpu") -> tuple[Any, dict[str, Any]]:
+    """Rebuild the pGAN networks from a checkpoint's JSON config and load its weights (no code is executed)."""
+    from .config import NetConfig, from_dict
+    from .nets import build_pgan
+
+    tensors, meta = load_checkpoint(path)
+    if "net" not in meta:
+        raise CheckpointError(f"{_json_path(path)}: no network config in the checkpoint metadata")
+    nets = build_pgan(from_dict(NetConfig, meta["net"]), seed=0)
+    mods = {k: v for k, v in nets.modules().items() if any(t.startswith(k + ".") for t in tensors)}
+    tensors_to_networks(tensors, mods, Path(path))
+    return nets.to(device), meta

@@ -1,0 +1,351 @@
+"""Command-line interface: a thin layer over the Python API (parse -> config -> one library call).
+
+Every `train` option can also come from a YAML/TOML/JSON config file (`--config FILE`, e.g. a run's own
+config.yaml); options given on the command line win over the file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Sequence
+
+from .errors import ConfigError, WildganError
+from .training.loop import TrainingInterrupted
+
+EXAMPLES_TRAIN = """examples:
+  wildgan train --out runs/mnist                      # embedded MNIST sample, normal digit 0, fast preset
+  wildgan train --data ~/data/cifar-10-batches-py --normal automobile --contamination 0.02 \\
+                --preset paper --seed 0 --out runs/car-g2 --device cuda
+  wildgan train --data ../shared/data/chula-rbc12/chula-rbc12-gray64.npz --dataset chula-rbc12 \\
+                --preset fast --total-kimg 300 --phase-kimg 40 --out runs/cells
+  wildgan train --config runs/car-g2/config.yaml --out runs/car-g2-replay   # replay a run
+  wildgan train --out runs/mnist --resume                                   # continue after a crash
+"""
+EXAMPLES_SCORE = """examples:
+  wildgan score runs/car-g2 --out scores.csv                      # the run's own test set
+  wildgan score runs/car-g2 --data ~/new_images/ --out new.csv    # a folder (tree) of images
+  wildgan score runs/car-g2 --data a.png b.jpg --out two.csv      # individual files
+"""
+EXAMPLES_EVAL = """examples:
+  wildgan evaluate runs/car-g2
+  wildgan evaluate runs/car-g2 --json > eval.json
+"""
+
+
+def _add_train_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("data")
+    g.add_argument("--data", help="folder tree, CIFAR-10 batch dir, .npz or .tar.gz (default: $WILDGAN_DATA, "
+                                  "else the embedded MNIST sample)")
+    g.add_argument("--dataset", default="auto",
+                   help="protocol: auto | cifar10 | chula-rbc12 | mnist | folder | npz (default: auto)")
+    g.add_argument("--normal", help="normal class name(s) or integer label(s), comma separated "
+                                    "(default: the protocol's: automobile / normal RBC / first class)")
+    g.add_argument("--contamination", type=float, default=0.0, metavar="GAMMA",
+                   help="fraction of anomalies injected into the training set, in [0, 1) (default 0)")
+    g.add_argument("--resolution", type=int, help="power-of-two resolution (default: from the data)")
+    g.add_argument("--channels", type=int, choices=(1, 3), help="1 = gray, 3 = RGB (default: from the data)")
+    g.add_argument("--rotations", type=int, help="random rotations added per training image "
+                                                  "(default 3 for chula-rbc12, else 0)")
+    g.add_argument("--test-size", choices=("paper", "all"), default="paper",
+                   help="paper: the paper's test-set size; all: every held-out image")
+    g.add_argument("--exclude", default="", help="class(es) to drop everywhere, comma separated")
+    g.add_argument("--skip-bad", action="store_true", help="skip unreadable images (listed in RUN_DIR/skipped.txt)")
+    g.add_argument("--resize", choices=("resize", "error"), default="resize",
+                   help="images of another size: resize them (default) or stop with an error")
+    g.add_argument("--depth16", choices=("per-image", "global", "shift"), default="per-image",
+                   help="16-bit images -> 8 bit: per-image min-max, global /257, or >>8")
+    g = p.add_argument_group("model and training")
+    g.add_argument("--method", choices=("wildgan", "search", "fanogan"), default="wildgan",
+                   help="wildgan: pGAN + jointly trained encoder (default); search: pGAN without encoder "
+                        "(AnoGAN-style latent search at test time); fanogan: the f-AnoGAN baseline")
+    g.add_argument("--preset", choices=("paper", "fast", "tiny"), default="fast",
+                   help="network width: paper (512 ch), fast (128 ch, ~16x cheaper), tiny (tests)")
+    g.add_argument("--total-kimg", type=float, help="training length in thousands of real images "
+                                                   "(default: the paper's schedule, ~4000 kimg at 32x32)")
+    g.add_argument("--phase-kimg", type=float, default=600.0, help="stable phase per resolution (default 600)")
+    g.add_argument("--transition-kimg", type=float, help="fade-in length (default: = --phase-kimg)")
+    g.add_argument("--minutes", type=float, help="wall-clock budget; stops with a checkpoint when reached")
+    g.add_argument("--encoder-loss", choices=("image", "latent"), default="image",
+                   help="image: d_I = |G(z) - G(E(G(z)))| (proposed); latent: d_z = |z - E(G(z))| (ablation)")
+    g.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate of G, D, E (default 1e-3)")
+    g.add_argument("--seed", type=int, default=0, help="drives data draw, initialisation and sampling")
+    g.add_argument("--checkpoint-kimg", type=float, help="checkpoint interval (default: total/20, at least 1)")
+    g.add_argument("--on-divergence", choices=("stop", "rollback"), default="stop",
+                   help="on NaN/inf: stop, or roll back to the last good checkpoint with half the lr")
+    g.add_argument("--fanogan-iters", type=int, help="f-AnoGAN: critic iterations (default: 7 epochs)")
+    g.add_argument("--fanogan-enc-iters", type=int, help="f-AnoGAN: izi_f encoder iterations (default 50000)")
+    g = p.add_argument_group("run")
+    g.add_argument("--device", default="auto", help="auto | cpu | cuda (default auto)")
+
+
+def _set_from_config(p: argparse.ArgumentParser, argv: Sequence[str]) -> None:
+    """Pre-parse --config and install its values as defaults, so explicit CLI flags still win."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--config")
+    known, _ = pre.parse_known_args(argv)
+    if not known.config:
+        return
+    p.set_defaults(**config_file_to_args(Path(known.config)))
+
+
+def load_config_file(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    text = path.read_text(encoding="utf-8")
+    try:
+        if path.suffix in (".yaml", ".yml"):
+            import yaml
+
+            d = yaml.safe_load(text)
+        elif path.suffix == ".toml":
+            import tomllib  # type: ignore[import-not-found]
+
+            d = tomllib.loads(text)
+        else:
+            d = json.loads(text)
+    except Exception as e:  # noqa: BLE001 - any parser error becomes one clear message
+        raise ConfigError(f"{path}: cannot parse config file: {e}") from None
+    if not isinstance(d, dict):
+        raise ConfigError(f"{path}: config file must contain a mapping")
+    return d
+
+
+def config_file_to_args(path: Path) -> dict[str, Any]:
+    """A flat file uses CLI option names (total_kimg: 100); a run's config.json/yaml (sections data/net/train)
+    is mapped back onto the options so that `--config RUN_DIR/config.yaml` replays the run."""
+    d = load_config_file(path)
+    if "train" in d and "data" in d and isinstance(d["train"], dict):
+        data, train, net = d["data"], d["train"], d.get("net", {})
+        fan = d.get("fanogan", {})
+        out = {"data": data.get("data"), "dataset": data.get("dataset"),
+               "normal": ",".join(map(str, data.get("normal", []))) or None,
+               "contamination": data.get("contamination"), "resolution": data.get("resolution") or net.get("resolution"),
+               "channels": data.get("channels") or net.get("channels"), "rotations": data.get("rotations"),
+               "test_size": data.get("test_size"), "exclude": ",".join(map(str, data.get("exclude_classes", []))),
+               "skip_bad": data.get("skip_bad"), "resize": data.get("resize"), "depth16": data.get("depth16"),
+               "method": d.get("method"), "preset": d.get("preset") if d.get("preset") in ("paper", "fast", "tiny")
+               else None, "total_kimg": train.get("total_kimg"), "phase_kimg": train.get("phase_kimg"),
+               "transition_kimg": train.get("transition_kimg"), "minutes": train.get("minutes"),
+               "encoder_loss": train.get("encoder_loss") if train.get("encoder_loss") != "none" else None,
+               "lr": train.get("lr"), "seed": train.get("seed"), "checkpoint_kimg": train.get("checkpoint_kimg"),
+               "on_divergence": train.get("on_divergence"), "device": train.get("device"),
+               "fanogan_iters": fan.get("gan_iters"), "fanogan_enc_iters": fan.get("enc_iters")}
+        return {k: v for k, v in out.items() if v is not None}
+    return {k.replace("-", "_"): v for k, v in d.items()}
+
+
+def build_run_config(a: argparse.Namespace) -> tuple[Any, Any]:
+    """argparse namespace -> (RunConfig, AnomalySplit). The split is built first because the network's
+    resolution and channels default to the data's."""
+    from .config import (PRESETS, DataConfig, FAnoGANConfig, RunConfig, ScoreConfig, TrainConfig,
+                         net_config_for_preset)
+    from .data import build_split
+    from .training.schedule import schedule_kimg_for_full_growth
+
+    normal = tuple(s.strip() for s in (a.normal or "").split(",") if s.strip())
+    exclude = tuple(s.strip() for s in (a.exclude or "").split(",") if s.strip())
+    data = DataConfig(data=a.data, dataset=a.dataset, normal=normal, contamination=a.contamination,
+                      resolution=a.resolution, channels=a.channels, seed=a.seed, rotations=a.rotations,
+                      test_size=a.test_size, exclude_classes=exclude, skip_bad=a.skip_bad, resize=a.resize,
+                      depth16=a.depth16)
+    split = build_split(data)
+    res, ch = split.resolution, split.channels
+    data = replace(data, resolution=res, channels=ch)   # recorded explicitly so a replay cannot drift
+    net = net_config_for_preset(a.preset, res, ch)
+    fade = a.transition_kimg if a.transition_kimg is not None else a.phase_kimg
+    total = a.total_kimg
+    if total is None:
+        # The paper's length (spec 3.6): growth to full resolution, then 2/3 of a phase (400 kimg at 600/600).
+        total = schedule_kimg_for_full_growth(res, a.phase_kimg, fade) + a.phase_kimg * 2 / 3
+    ck = a.checkpoint_kimg if a.checkpoint_kimg is not None else max(1.0, math.ceil(total / 20))
+    method = a.method
+    train = TrainConfig(total_kimg=total, phase_kimg=a.phase_kimg, transition_kimg=a.transition_kimg,
+                        minibatch=dict(PRESETS[a.preset]["minibatch"]), lr=a.lr,
+                        encoder_loss="none" if method == "search" else a.encoder_loss, seed=a.seed,
+                        minutes=a.minutes, checkpoint_kimg=ck, device=a.device, on_divergence=a.on_divergence)
+    fan = FAnoGANConfig(seed=a.seed, minutes=a.minutes, device=a.device, gan_iters=a.fanogan_iters,
+                        **({"enc_iters": a.fanogan_enc_iters} if a.fanogan_enc_iters else {}))
+    return RunConfig(data=data, net=net, train=train, score=ScoreConfig(), preset=a.preset, method=method,
+                     fanogan=fan), split
+
+
+def cmd_train(a: argparse.Namespace) -> int:
+    from .config import run_config_to_dict
+    from .training.run import train_run
+
+    cfg, split = build_run_config(a)
+    text = json.dumps(run_config_to_dict(cfg), indent=2)
+    print(text if a.dry_run else f"resolved config (saved to {a.out}/config.json):\n{text}", file=sys.stderr)
+    if a.dry_run:
+        return 0
+    res = train_run(cfg, Path(a.out), resume=a.resume, progress=not a.no_progress, log=_log_to(Path(a.out)),
+                    split=split)
+    print(f"trained {res.nimg / 1000:.1f} kimg ({res.status}); networks in {res.final}", file=sys.stderr)
+    if a.evaluate:
+        return cmd_evaluate(argparse.Namespace(run_dir=a.out, data=None, json=False, device=a.device,
+                                               no_controls=False, no_progress=a.no_progress))
+    return 0
+
+
+def _log_to(run_dir: Path) -> Any:
+    def log(msg: str) -> None:
+        print(msg, file=sys.stderr)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        with open(run_dir / "log.txt", "a", encoding="utf-8") as f:
+            f.write(msg + "\n")
+    return log
+
+
+def cmd_score(a: argparse.Namespace) -> int:
+    from .data import load_images
+    from .evaluation.run import split_for_run
+    from .scoring.run import load_model, write_scores_csv
+
+    model = load_model(Path(a.run_dir), a.device)
+    labels = None
+    if not a.data or (len(a.data) == 1 and _is_dataset(a.data[0])):
+        split = split_for_run(Path(a.run_dir), a.data[0] if a.data else None)
+        x, ids, labels = split.test_x, split.test_ids, split.test_y
+    else:
+        x, ids = load_images(a.data, model.cfg.net.resolution, model.cfg.net.channels)
+    res = model.score(x, progress=not a.no_progress)
+    write_scores_csv(Path(a.out), ids, res, labels)
+    print(f"scored {len(ids)} images with {model.source}; wrote {a.out}", file=sys.stderr)
+    return 0
+
+
+def _is_dataset(path: str) -> bool:
+    """A data set (tree, batches, npz, tar) rather than image files to score one by one."""
+    p = Path(path)
+    if p.is_file():
+        return p.suffix.lower() in (".npz", ".gz", ".tgz", ".tar")
+    return p.is_dir() and any(q.is_dir() for q in p.iterdir())
+
+
+def cmd_evaluate(a: argparse.Namespace) -> int:
+    from .evaluation.run import evaluate_run, format_table
+
+    out = evaluate_run(Path(a.run_dir), a.data, device=a.device, controls=not a.no_controls,
+                       progress=not a.no_progress)
+    if a.json:
+        keep = ("auc", "ap", "controls", "controls_ap", "n_test", "n_anomalous", "mean_z_norm", "model")
+        print(json.dumps({k: out[k] for k in keep if k in out}))
+    else:
+        print(format_table(out))
+    return 0
+
+
+def cmd_info(a: argparse.Namespace) -> int:
+    from .config import net_config_for_preset
+    from .nets.info import network_info
+
+    info = network_info(net_config_for_preset(a.preset, a.resolution, a.channels))
+    if a.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    print(f"preset {a.preset}, {a.resolution}x{a.resolution}x{a.channels}, N_z = {info['latent_size']}")
+    print(f"{'net':<4}{'parameters':>14}{'fwd GFLOP/img':>16}")
+    for k in ("G", "D", "E"):
+        print(f"{k:<4}{info['params'][k]:>14,}{info['forward_gflop'][k]:>16.3f}")
+    print(f"training GFLOP per real image at full resolution (7g + 14d + 3e, spec 8.2): "
+          f"{info['train_gflop_per_image']:.2f}")
+    return 0
+
+
+def cmd_demo(a: argparse.Namespace) -> int:
+    """The README's main job: train on the embedded MNIST sample, evaluate, print the AUC table."""
+    argv = ["train", "--out", a.out, "--preset", "fast", "--normal", a.normal, "--total-kimg", str(a.total_kimg),
+            "--phase-kimg", str(a.phase_kimg), "--seed", str(a.seed), "--device", a.device, "--evaluate"]
+    if a.no_progress:
+        argv.append("--no-progress")
+    return main(argv)
+
+
+def make_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="wildgan", description="Unsupervised image anomaly detection with a "
+                                "progressive GAN and a jointly trained encoder (Berg et al.), for training data "
+                                "that is not clean. Higher score = more anomalous; label 1 = anomaly.")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    t = sub.add_parser("train", help="train a model", epilog=EXAMPLES_TRAIN,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_train_args(t)
+    t.add_argument("--out", required=True, help="run directory")
+    t.add_argument("--resume", action="store_true", help="continue from the newest good checkpoint in --out")
+    t.add_argument("--config", help="YAML/TOML/JSON file with option values (a run's config.yaml replays it)")
+    t.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
+    t.add_argument("--evaluate", action="store_true", help="evaluate on the test split after training")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    t.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("score", help="score images with a trained run", epilog=EXAMPLES_SCORE,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    s.add_argument("run_dir")
+    s.add_argument("--data", nargs="*", help="a data set or image files/folders (default: the run's test set)")
+    s.add_argument("--out", required=True, help="CSV file: id, label (when known), every score")
+    s.add_argument("--device", default="auto")
+    s.add_argument("--no-progress", action="store_true")
+    s.set_defaults(func=cmd_score)
+
+    e = sub.add_parser("evaluate", help="AUC/AP of every score, with controls", epilog=EXAMPLES_EVAL,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    e.add_argument("run_dir")
+    e.add_argument("--data", help="evaluate on this data instead of the run's own (same protocol)")
+    e.add_argument("--json", action="store_true", help="print one JSON object")
+    e.add_argument("--device", default="auto")
+    e.add_argument("--no-controls", action="store_true", help="skip the untrained-network and pixel controls")
+    e.add_argument("--no-progress", action="store_true")
+    e.set_defaults(func=cmd_evaluate)
+
+    i = sub.add_parser("info", help="parameter counts and FLOPs of a preset",
+                       epilog="example:\n  wildgan info --preset paper --resolution 32 --channels 3",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    i.add_argument("--preset", choices=("paper", "fast", "tiny"), default="paper")
+    i.add_argument("--resolution", type=int, default=32)
+    i.add_argument("--channels", type=int, choices=(1, 3), default=3)
+    i.add_argument("--json", action="store_true")
+    i.set_defaults(func=cmd_info)
+
+    d = sub.add_parser("demo", help="train + evaluate on the embedded MNIST sample (the README's main job)",
+                       epilog="example:\n  wildgan demo --out runs/demo", formatter_class=argparse.RawDescriptionHelpFormatter)
+    d.add_argument("--out", default="runs/demo")
+    d.add_argument("--normal", default="0")
+    d.add_argument("--total-kimg", type=float, default=60.0)
+    d.add_argument("--phase-kimg", type=float, default=8.0)
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--device", default="auto")
+    d.add_argument("--no-progress", action="store_true")
+    d.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    p = make_parser()
+    debug = "--debug" in argv
+    try:
+        if argv and argv[0] == "train":
+            _set_from_config(p._subparsers._group_actions[0].choices["train"], argv[1:])  # type: ignore[union-attr]
+        a = p.parse_args(argv)
+        return int(a.func(a) or 0)
+    except TrainingInterrupted as e:
+        print(f"wildgan: {e}", file=sys.stderr)
+        return 130
+    except WildganError as e:
+        if debug:
+            raise
+        print(f"wildgan: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("wildgan: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,266 @@
+"""Typed, frozen configuration. Every run directory stores the resolved config as JSON (and YAML).
+
+The config is split by concern so that each layer only sees what it needs:
+  DataConfig  -> wildgan.data        (what images, which split, which contamination)
+  NetConfig   -> wildgan.nets        (architecture widths and sizes)
+  TrainConfig -> wildgan.training    (schedule, optimiser, losses)
+  ScoreConfig -> wildgan.scoring     (how test-time scores are computed)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import ConfigError
+
+# Minibatch size per resolution: the paper / pGAN "preset-v2-1gpu" values (spec 3.3).
+PAPER_MINIBATCH: dict[int, int] = {4: 128, 8: 128, 16: 128, 32: 64, 64: 32, 128: 16, 256: 8}
+
+
+@dataclass(frozen=True)
+class NetConfig:
+    """Architecture of the progressive G, D and E (spec 1-2). nf(stage) = min(fmap_base / 2^stage, fmap_max)."""
+
+    resolution: int = 32          # final resolution R (power of two, >= 4)
+    channels: int = 3             # 1 = gray, 3 = RGB
+    fmap_base: int = 8192
+    fmap_max: int = 512
+    fmap_decay: float = 1.0
+    latent_size: int = 0          # N_z; 0 = nf(0) as in the authors' code
+    mbstd_group: int = 4          # minibatch-stddev group size
+
+    def __post_init__(self) -> None:
+        r = self.resolution
+        if r < 4 or r & (r - 1):
+            raise ConfigError(f"resolution must be a power of two >= 4, got {r}")
+        if self.channels not in (1, 3):
+            raise ConfigError(f"channels must be 1 or 3, got {self.channels}")
+        if self.latent_size == 0:
+            object.__setattr__(self, "latent_size", self.nf(0))
+
+    def nf(self, stage: int) -> int:
+        return min(int(self.fmap_base / (2.0 ** (stage * self.fmap_decay))), self.fmap_max)
+
+    @property
+    def resolution_log2(self) -> int:
+        return int(math.log2(self.resolution))
+
+
+# Width presets. FLOPs scale with width^2, so `fast` (128 channels) is ~16x cheaper than `paper` (512).
+PRESETS: dict[str, dict[str, Any]] = {
+    "paper": {"fmap_base": 8192, "fmap_max": 512, "minibatch": PAPER_MINIBATCH},
+    "fast": {"fmap_base": 2048, "fmap_max": 128, "minibatch": PAPER_MINIBATCH},
+    "tiny": {"fmap_base": 256, "fmap_max": 16,
+             "minibatch": {4: 16, 8: 16, 16: 16, 32: 8, 64: 8, 128: 4, 256: 4}},
+}
+
+
+def net_config_for_preset(preset: str, resolution: int, channels: int) -> NetConfig:
+    if preset not in PRESETS:
+        raise ConfigError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
+    p = PRESETS[preset]
+    return NetConfig(resolution=resolution, channels=channels, fmap_base=p["fmap_base"], fmap_max=p["fmap_max"])
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which images to train and test on. See wildgan.data.build_split."""
+
+    data: str | None = None              # path; None = $WILDGAN_DATA or the embedded sample
+    dataset: str = "auto"                # auto | cifar10 | chula-rbc12 | mnist | folder | npz | cifar-batches
+    normal: tuple[str, ...] = ()         # normal class(es): names or integer labels as strings
+    contamination: float = 0.0           # gamma: fraction of anomalies in the final training set
+    resolution: int | None = None        # None = protocol default (next power of two >= image size)
+    channels: int | None = None          # None = protocol default (1 for gray data, 3 for RGB)
+    seed: int = 0                        # drives contamination draw and test-set draw
+    rotations: int | None = None         # extra random rotations per training image; None = protocol default
+    test_size: str = "paper"             # paper | all
+    exclude_classes: tuple[str, ...] = ()  # classes dropped from train and test (e.g. elliptocyte)
+    test_fraction: float = 0.2           # held-out fraction when the data has no test split
+    skip_bad: bool = False               # skip unreadable files (listed in the run dir) instead of failing
+    resize: str = "resize"               # resize | error : what to do with images of other sizes
+    depth16: str = "per-image"           # per-image | global | shift : how 16-bit images become 8-bit
+
+    def __post_init__(self) -> None:
+        if not (0.0 <= self.contamination < 1.0):
+            raise ConfigError(f"contamination must be in [0, 1), got {self.contamination}")
+        if self.test_size not in ("paper", "all"):
+            raise ConfigError(f"test_size must be 'paper' or 'all', got {self.test_size!r}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training of the pGAN + encoder (spec 3). Lengths are in kimg (thousands of real images shown)."""
+
+    total_kimg: float = 4000.0
+    phase_kimg: float = 600.0            # lod_training_kimg: stable phase length per resolution
+    transition_kimg: float | None = None  # lod_transition_kimg: fade-in length; None = phase_kimg
+    minibatch: dict[int, int] = field(default_factory=lambda: dict(PAPER_MINIBATCH))
+    minibatch_repeats: int = 4           # schedule (lod, batch) re-evaluated every this many iterations
+    lr: float = 1e-3
+    beta1: float = 0.0
+    beta2: float = 0.99
+    adam_eps: float = 1e-8
+    gp_lambda: float = 10.0
+    gp_target: float = 1.0
+    drift: float = 0.001
+    ema_beta: float = 0.999              # Gs <- beta*Gs + (1-beta)*G after every D step
+    latent_scale: float = 0.1            # z ~ latent_scale * N(0, I) in the training losses (spec 3.1)
+    encoder_loss: str = "image"          # image (d_I, proposed) | latent (d_z ablation) | none (no encoder)
+    seed: int = 0
+    minutes: float | None = None         # optional wall-clock budget; stops early with a checkpoint
+    checkpoint_kimg: float = 50.0        # checkpoint interval
+    log_every: int = 20                  # iterations between stats.jsonl rows (and the NaN check)
+    sample_kimg: float = 0.0             # generated-sample grid interval; 0 = only at checkpoints
+    device: str = "auto"
+    keep_checkpoints: int = 2            # how many older good checkpoints to keep for fallback
+    on_divergence: str = "stop"          # stop | rollback
+
+    def __post_init__(self) -> None:
+        if self.encoder_loss not in ("image", "latent", "none"):
+            raise ConfigError(f"encoder_loss must be image, latent or none, got {self.encoder_loss!r}")
+        if self.total_kimg <= 0 or self.phase_kimg <= 0:
+            raise ConfigError("total_kimg and phase_kimg must be positive")
+        if self.on_divergence not in ("stop", "rollback"):
+            raise ConfigError(f"on_divergence must be stop or rollback, got {self.on_divergence!r}")
+        mb = {int(k): int(v) for k, v in self.minibatch.items()}
+        object.__setattr__(self, "minibatch", mb)
+
+    @property
+    def fade_kimg(self) -> float:
+        return self.phase_kimg if self.transition_kimg is None else self.transition_kimg
+
+
+@dataclass(frozen=True)
+class ScoreConfig:
+    """Test-time scoring (spec 4.2)."""
+
+    lam: float = 0.05                    # a = lam * L_n + (1 - lam) * L_o
+    batch_size: int = 64                 # mixed, shuffled batches (E contains minibatch stddev)
+    shuffle_seed: int = 1000             # fixes batch composition, hence per-image scores
+    kappa: float = 1.0                   # weight of the feature term in A
+    generator: str = "Gs"                # Gs (EMA, the paper) | G
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    d = dataclasses.asdict(cfg)
+    for k, v in d.items():
+        if isinstance(v, tuple):
+            d[k] = list(v)
+        if isinstance(v, dict):
+            d[k] = {str(kk): vv for kk, vv in v.items()}
+    return d
+
+
+def from_dict(cls: type, d: dict[str, Any]) -> Any:
+    """Build a config dataclass from a dict, refusing unknown keys (a typo must not be silently ignored)."""
+    names = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = set(d) - set(names)
+    if unknown:
+        raise ConfigError(f"unknown {cls.__name__} keys: {sorted(unknown)}")
+    kwargs = {}
+    for k, v in d.items():
+        if isinstance(v, list):
+            v = tuple(v)
+        kwargs[k] = v
+    return cls(**kwargs)
+
+
+@dataclass(frozen=True)
+class FAnoGANConfig:
+    """The f-AnoGAN baseline (spec 5), faithful to the official release unless noted."""
+
+    dim: int = 64                        # DIM: base width of the residual G/critic
+    latent_size: int = 128
+    batch_size: int = 16                 # the Berg paper's value (official code: 64)
+    n_critic: int = 5
+    lr: float = 1e-4
+    beta1: float = 0.0
+    beta2: float = 0.9
+    gp_lambda: float = 10.0
+    epochs: float = 7.0                  # TRAIN_EPOCHS; an epoch = floor(N / B) - 5 critic iterations
+    gan_iters: int | None = None         # overrides epochs when set (critic iterations)
+    enc_iters: int = 50000               # ITERS_ENC for the izi_f encoder
+    enc_lr: float = 5e-5                 # RMSProp, TF1 defaults (decay 0.9, eps 1e-10, accumulator starts at 1)
+    enc_batch_size: int = 16
+    kappa: float = 1.0                   # weight of the feature MSE in the encoder loss and in A
+    flip: bool = True                    # random horizontal flips (the official loader)
+    seed: int = 0
+    minutes: float | None = None
+    device: str = "auto"
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """AnoGAN-style iterative latent search on a pGAN trained without E (spec 4.5)."""
+
+    steps: int = 500
+    lr: float = 0.01
+    feature_weight: float = 0.1          # loss = (1 - w) * sum|Q - G(z)| + w * sum|f(Q) - f(G(z))|
+    batch_size: int = 256
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that defines a training run; saved as RUN_DIR/config.json (and config.yaml)."""
+
+    data: DataConfig
+    net: NetConfig
+    train: TrainConfig
+    score: ScoreConfig = field(default_factory=ScoreConfig)
+    preset: str = "custom"
+    method: str = "wildgan"              # wildgan | search (pGAN without E) | fanogan
+    fanogan: FAnoGANConfig = field(default_factory=FAnoGANConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
+
+
+def run_config_to_dict(cfg: RunConfig) -> dict[str, Any]:
+    return {"preset": cfg.preset, "method": cfg.method, "data": to_dict(cfg.data), "net": to_dict(cfg.net),
+            "train": to_dict(cfg.train), "score": to_dict(cfg.score), "fanogan": to_dict(cfg.fanogan),
+            "search": to_dict(cfg.search)}
+
+
+def run_config_from_dict(d: dict[str, Any]) -> RunConfig:
+    known = {"preset", "method", "data", "net", "train", "score", "fanogan", "search"}
+    unknown = set(d) - known
+    if unknown:
+        raise ConfigError(f"unknown config sections: {sorted(unknown)}")
+    for key in ("data", "net", "train"):
+        if key not in d:
+            raise ConfigError(f"config is missing the '{key}' section")
+    return RunConfig(data=from_dict(DataConfig, d["data"]), net=from_dict(NetConfig, d["net"]),
+                     train=from_dict(TrainConfig, d["train"]), score=from_dict(ScoreConfig, d.get("score", {})),
+                     preset=d.get("preset", "custom"), method=d.get("method", "wildgan"),
+                     fanogan=from_dict(FAnoGANConfig, d.get("fanogan", {})),
+                     search=from_dict(SearchConfig, d.get("search", {})))
+
+
+def write_run_config(cfg: RunConfig, run_dir: Any) -> None:
+    """RUN_DIR/config.json (read back by score/evaluate/--config) and config.yaml (the same, for people)."""
+    import json
+    from pathlib import Path
+
+    import yaml
+
+    from .fileio import atomic_write_text
+
+    d = run_config_to_dict(cfg)
+    atomic_write_text(Path(run_dir) / "config.json", json.dumps(d, indent=2))
+    atomic_write_text(Path(run_dir) / "config.yaml", yaml.safe_dump(d, sort_keys=False))
+
+
+def read_run_config(run_dir: Any) -> RunConfig:
+    import json
+    from pathlib import Path
+
+    p = Path(run_dir) / "config.json"
+    if not p.is_file():
+        raise ConfigError(f"{p}: not a wildgan run directory (no config.json)")
+    try:
+        return run_config_from_dict(json.loads(p.read_text()))
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"{p}: invalid JSON: {e}") from None

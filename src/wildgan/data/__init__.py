@@ -1,0 +1,14 @@
+"""Data layer: readers (folders, .tar.gz, CIFAR-10 batches, .npz), pixel conversion, anomaly splits.
+
+Imports only wildgan.config / wildgan.errors and numpy + PIL (torch only inside to_float).
+"""
+
+from .download import download_cifar10
+from .readers import ImageSet, default_sample_path, load_dataset, load_images, resolve_data_root
+from .splits import AnomalySplit, build_split, n_contamination
+from .transforms import to_float
+
+__all__ = [
+    "AnomalySplit", "ImageSet", "build_split", "default_sample_path", "download_cifar10", "load_dataset",
+    "load_images", "n_contamination", "resolve_data_root", "to_float",
+]

@@ -1,0 +1,166 @@
+"""Archives and downloads: the cache directory, safe tar extraction, atomic writes, and the CIFAR-10 download."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tarfile
+import tempfile
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from ..errors import DataError
+
+CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
+
+
+def cache_root() -> Path:
+    """$WILDGAN_CACHE, else ~/.cache/wildgan."""
+    env = os.environ.get("WILDGAN_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "wildgan"
+
+
+def _check_member(m: tarfile.TarInfo, archive: Path) -> None:
+    name = m.name.replace("\\", "/")
+    if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
+        raise DataError(f"{archive}: refusing archive member with an absolute path: {m.name!r}")
+    if ".." in name.split("/"):
+        raise DataError(f"{archive}: refusing archive member that escapes the target folder: {m.name!r}")
+    if not (m.isfile() or m.isdir()):
+        # links, devices and fifos are never part of an image data set; refusing them closes the link tricks
+        raise DataError(f"{archive}: refusing archive member that is not a plain file or folder: {m.name!r}")
+
+
+def safe_extract(archive: str | Path, dest: str | Path) -> None:
+    """Extract a tar(.gz) into dest, refusing absolute paths, '..' and links (also tarfile's 'data' filter)."""
+    archive = Path(archive)
+    try:
+        with tarfile.open(archive, "r:*") as tar:
+            members = tar.getmembers()
+            for m in members:
+                _check_member(m, archive)
+            if hasattr(tarfile, "data_filter"):
+                tar.extractall(dest, members=members, filter="data")
+            else:  # Python < 3.10.12: members were checked above
+                tar.extractall(dest, members=members)
+    except (tarfile.TarError, EOFError, OSError) as e:
+        if isinstance(e, DataError):
+            raise
+        raise DataError(f"{archive}: not a readable tar archive or truncated ({e})") from e
+
+
+def tar_member_names(archive: str | Path, limit: int = 200) -> list[str]:
+    """The first `limit` member names (enough to tell an image tree from CIFAR python batches)."""
+    archive = Path(archive)
+    names: list[str] = []
+    try:
+        with tarfile.open(archive, "r:*") as tar:
+            for m in tar:
+                names.append(m.name)
+                if len(names) >= limit:
+                    break
+    except (tarfile.TarError, EOFError, OSError) as e:
+        raise DataError(f"{archive}: not a readable tar archive or truncated ({e})") from e
+    return names
+
+
+def unpack_cached(archive: str | Path, cache_dir: str | Path | None = None) -> Path:
+    """Unpack an archive once into <cache>/<name>-<hash of path+size+mtime>; later calls reuse it.
+
+    The archive is extracted into a temporary sibling folder and renamed at the end, so an interrupted unpack leaves
+    only a '.tmp-*' folder that is never mistaken for a finished one.
+    """
+    archive = Path(archive).resolve()
+    st = archive.stat()
+    key = hashlib.sha1(f"{archive}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:12]
+    stem = archive.name
+    for suf in (".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar"):
+        if stem.endswith(suf):
+            stem = stem[: -len(suf)]
+            break
+    root = Path(cache_dir) if cache_dir is not None else cache_root()
+    final = root / f"{stem}-{key}"
+    if final.is_dir():
+        return final
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{stem}-", dir=root))
+    try:
+        safe_extract(archive, tmp)
+        try:
+            os.rename(tmp, final)
+        except OSError:
+            if not final.is_dir():  # someone else finished first: theirs is as good as ours
+                raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return final
+
+
+def atomic_write_bytes_from(write, dest: Path) -> None:
+    """Call write(fileobj) on a temp file next to dest, fsync, then rename over dest (never a half-written dest)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".tmp-{dest.name}-", dir=dest.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, dest)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def download_cifar10(root: str | Path, url: str = CIFAR10_URL, md5: str = CIFAR10_MD5,
+                     timeout: float = 60.0) -> Path:
+    """Download + md5-check + safely unpack CIFAR-10 (python version) under root; returns root/cifar-10-batches-py."""
+    root = Path(root)
+    target = root / "cifar-10-batches-py"
+    if (target / "data_batch_1").is_file() and (target / "test_batch").is_file():
+        return target
+    archive = root / "cifar-10-python.tar.gz"
+    if not archive.is_file() or _md5(archive) != md5:
+        digest = hashlib.md5()
+
+        def write(f) -> None:
+            try:
+                with urllib.request.urlopen(url, timeout=timeout) as r:
+                    while True:
+                        block = r.read(1 << 20)
+                        if not block:
+                            break
+                        digest.update(block)
+                        f.write(block)
+            except (urllib.error.URLError, OSError, TimeoutError) as e:
+                raise DataError(f"could not download CIFAR-10 from {url} ({e}); if this machine is offline, "
+                                f"download it elsewhere, unpack it and pass --data PATH/cifar-10-batches-py") from e
+            if digest.hexdigest() != md5:
+                raise DataError(f"{url}: md5 mismatch (got {digest.hexdigest()}, expected {md5}); "
+                                "the download is corrupt or not CIFAR-10, refusing to use it")
+
+        atomic_write_bytes_from(write, archive)
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-cifar10-", dir=root))
+    try:
+        safe_extract(archive, tmp)
+        src = tmp / "cifar-10-batches-py"
+        if not (src / "data_batch_1").is_file():
+            raise DataError(f"{archive}: archive has no cifar-10-batches-py/data_batch_1")
+        if not target.exists():
+            os.rename(src, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def _md5(path: Path) -> str:
+    h = hashlib.md5()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

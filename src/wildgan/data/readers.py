@@ -1,0 +1,621 @@
+"""Readers: image-folder trees (plain or .tar.gz), CIFAR-10 python batches, .npz arrays, single image files.
+
+Every reader returns ImageSet objects holding uint8 NHWC pixels; all bad input ends in one DataError that names the
+file (or array) and the problem.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import pickle
+import warnings
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from ..errors import ConfigError, DataError
+from .download import atomic_write_bytes_from, cache_root, download_cifar10, tar_member_names, unpack_cached
+from .transforms import DEPTH16_RULES, array_to_uint8, check_resolution, convert, next_pow2, pil_to_array, \
+    resize_one, to_channels
+
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+CIFAR_BATCH_FILES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+DATASETS = ("auto", "cifar10", "chula-rbc12", "mnist", "folder", "npz", "cifar-batches")
+FORMATS = ("folder", "folder-tar", "cifar-batches", "npz")
+SAMPLE_NAME = "mnist-sample.npz"
+_DECODE_CACHE_VERSION = 1  # bump when decoding rules change so stale caches are not reused
+
+
+@dataclass
+class ImageSet:
+    """One loaded collection of images (native size unless a resolution was requested)."""
+
+    x: np.ndarray                   # uint8 [N, H, W, C], C in {1, 3}
+    y: np.ndarray                   # int64 [N] class index into class_names (-1 if unknown)
+    class_names: list[str]
+    ids: list[str]                  # file path (relative to the data root for trees) or "<source>:<split>:<index>"
+    group: np.ndarray | None = None  # e.g. chula image_id (the source photo)
+    is_anomaly: np.ndarray | None = None  # optional per-image ground truth shipped with the data (chula npz)
+    info: dict[str, Any] = field(default_factory=dict)  # source, format, skipped files
+
+    def __post_init__(self) -> None:
+        n = len(self.x)
+        for name, v in (("y", self.y), ("ids", self.ids), ("group", self.group), ("is_anomaly", self.is_anomaly)):
+            if v is not None and len(v) != n:
+                raise DataError(f"ImageSet: {name} has {len(v)} entries but there are {n} images")
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def subset(self, idx: np.ndarray) -> "ImageSet":
+        idx = np.asarray(idx, dtype=np.int64)
+        return ImageSet(self.x[idx], self.y[idx], list(self.class_names), [self.ids[i] for i in idx],
+                        None if self.group is None else self.group[idx],
+                        None if self.is_anomaly is None else self.is_anomaly[idx], dict(self.info))
+
+
+# ------------------------------------------------------------------------------------------------ options
+@dataclass(frozen=True)
+class _Opts:
+    resolution: int | None = None   # convert while decoding (saves memory on big photos); None = native size
+    channels: int | None = None     # None = 1 if every image is gray, else 3
+    depth16: str = "per-image"
+    resize: str = "resize"          # resize | error : images of different sizes
+    skip_bad: bool = False
+    fit: str = "resize"             # resize | pad (pad smaller images instead of resizing them)
+    download: bool = False
+    cache_dir: str | None = None
+    progress: bool | None = None    # None = tqdm's auto (bar only on a terminal)
+
+    def decode_key(self) -> str:
+        return json.dumps([_DECODE_CACHE_VERSION, self.resolution, self.channels, self.depth16, self.resize,
+                           self.skip_bad, self.fit])
+
+
+def _parse_opts(opts: dict[str, Any]) -> _Opts:
+    known = set(_Opts.__dataclass_fields__)
+    unknown = set(opts) - known
+    if unknown:
+        raise ConfigError(f"unknown data option(s) {sorted(unknown)}; known: {sorted(known)}")
+    o = _Opts(**opts)
+    if o.resolution is not None:
+        check_resolution(o.resolution)
+    if o.channels not in (None, 1, 3):
+        raise ConfigError(f"channels must be 1 or 3, got {o.channels}")
+    if o.depth16 not in DEPTH16_RULES:
+        raise ConfigError(f"depth16 must be one of {DEPTH16_RULES}, got {o.depth16!r}")
+    if o.resize not in ("resize", "error"):
+        raise ConfigError(f"resize must be 'resize' or 'error', got {o.resize!r}")
+    if o.fit not in ("resize", "pad"):
+        raise ConfigError(f"fit must be 'resize' or 'pad', got {o.fit!r}")
+    return o
+
+
+# ------------------------------------------------------------------------------------------------ data root
+def default_sample_path() -> Path:
+    """The embedded MNIST sample shipped inside the package (see data/sample/SOURCE.md)."""
+    return Path(__file__).resolve().parent / "sample" / SAMPLE_NAME
+
+
+def resolve_data_root(path: str | Path | None) -> Path:
+    """--data PATH, else $WILDGAN_DATA, else the embedded sample."""
+    if path is not None and str(path) != "":
+        return Path(path).expanduser()
+    env = os.environ.get("WILDGAN_DATA")
+    if env:
+        return Path(env).expanduser()
+    return default_sample_path()
+
+
+# ------------------------------------------------------------------------------------------------ images
+def read_image(path: str | Path, depth16: str = "per-image") -> np.ndarray:
+    """Decode one image file -> uint8 [H, W, C] (C = 1 for gray sources, 3 for colour). DataError if unusable."""
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+    except OSError as e:
+        raise DataError(f"{p}: cannot read file ({e.strerror or e})") from e
+    if not p.is_file():
+        raise DataError(f"{p}: not a regular file")
+    if size == 0:
+        raise DataError(f"{p}: empty file (0 bytes)")
+    try:
+        with Image.open(p) as img:
+            img.load()  # full decode now: a truncated file must fail here, not later in training
+            # honour camera orientation so a photo looks the way its viewer shows it
+            img2 = ImageOps.exif_transpose(img) if img.format in ("JPEG", "TIFF", "MPO", "PNG") else img
+            a = pil_to_array(img2, str(p), depth16)
+    except (DataError, ConfigError):
+        raise
+    except UnidentifiedImageError as e:
+        raise DataError(f"{p}: not a readable image (unknown format or not an image file)") from e
+    except Image.DecompressionBombError as e:
+        raise DataError(f"{p}: image too large to decode safely ({e})") from e
+    except Exception as e:  # PIL raises OSError, SyntaxError, ValueError, struct.error ... for corrupt files
+        raise DataError(f"{p}: truncated or corrupt image ({type(e).__name__}: {e})") from e
+    if a.shape[0] < 1 or a.shape[1] < 1:
+        raise DataError(f"{p}: image has zero size")
+    return a
+
+
+def _is_image_file(p: Path) -> bool:
+    return p.suffix.lower() in IMAGE_EXTS and not p.name.startswith(".")
+
+
+def _list_images(folder: Path) -> list[Path]:
+    """Image files under folder (recursive, hidden entries skipped), sorted by relative path for determinism."""
+    out = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        out.extend(Path(dirpath) / f for f in filenames if _is_image_file(Path(f)))
+    return sorted(out, key=lambda q: q.relative_to(folder).as_posix())
+
+
+def _progress(it, total: int, desc: str, enabled: bool | None):
+    if enabled is False or total < 500:
+        return it
+    try:
+        from tqdm import tqdm
+    except ImportError:  # tqdm is a dependency, but a bar is never worth a crash
+        return it
+    return tqdm(it, total=total, desc=desc, unit="img", disable=None if enabled is None else not enabled)
+
+
+def _decode_files(files: Sequence[Path], o: _Opts, skipped: list[dict[str, str]],
+                  desc: str = "decoding") -> tuple[list[np.ndarray], list[int]]:
+    """Decode files; returns the arrays and the indices (into files) that were kept."""
+    arrays, kept = [], []
+    for i, f in enumerate(_progress(files, len(files), desc, o.progress)):
+        try:
+            arrays.append(read_image(f, o.depth16))
+            kept.append(i)
+        except DataError as e:
+            if not o.skip_bad:
+                raise
+            skipped.append({"path": str(f), "reason": str(e)})
+    return arrays, kept
+
+
+def _stack(arrays: list[np.ndarray], names: Sequence[str], o: _Opts, what: str) -> np.ndarray:
+    """Decoded images -> one [N, H, W, C] block.
+
+    Channels become o.channels (default: 1 if all images are gray, else 3). Images larger than o.resolution are
+    shrunk to it now (saves memory on big photos); smaller ones keep their size so that the caller's final
+    convert() chooses between padding and resizing. Mixed sizes are unified (or refused with resize='error').
+    """
+    if not arrays:
+        raise DataError(f"{what}: no readable images")
+    channels = o.channels or (1 if all(a.shape[2] == 1 for a in arrays) else 3)
+    sizes = {a.shape[:2] for a in arrays}
+    target = o.resolution
+    if len(sizes) > 1:
+        if o.resize == "error":
+            h0, w0 = arrays[0].shape[:2]
+            j = next(i for i, a in enumerate(arrays) if a.shape[:2] != (h0, w0))
+            h, w = arrays[j].shape[:2]
+            raise DataError(f"{names[j]}: image size {w}x{h} differs from {names[0]} ({w0}x{h0}); "
+                            "mixed sizes are not allowed with resize='error' (use resize='resize')")
+        if target is None:  # one common size is needed to stack: the next power of two of the largest square
+            target = next_pow2(max(min(s) for s in sizes))
+    mixed = len(sizes) > 1
+    out = None
+    for i, a in enumerate(arrays):
+        a = to_channels(a, channels)
+        if target is not None and (mixed or a.shape[0] > target or a.shape[1] > target):
+            a = resize_one(a, target, o.fit)
+        if out is None:
+            out = np.empty((len(arrays),) + a.shape, np.uint8)
+        out[i] = a
+    assert out is not None
+    return out
+
+
+def _shrink_uniform(x: np.ndarray, o: _Opts) -> np.ndarray:
+    """The _stack rules for an already stacked array (npz, CIFAR batches)."""
+    if o.channels is not None:
+        x = to_channels(x, o.channels)
+    if o.resolution is not None and (x.shape[1] > o.resolution or x.shape[2] > o.resolution):
+        x = convert(x, o.resolution, x.shape[3], o.fit)
+    return x
+
+
+# ------------------------------------------------------------------------------------------------ folder trees
+def _subdirs(p: Path) -> list[Path]:
+    return sorted((d for d in p.iterdir() if d.is_dir() and not d.name.startswith(".")), key=lambda d: d.name)
+
+
+def _find_split_dirs(root: Path) -> tuple[Path | None, Path | None, Path]:
+    """(train dir, test dir, effective root). Descends through single wrapper folders (e.g. 'cifar10/train/...')."""
+    while True:
+        subs = _subdirs(root)
+        low = {d.name.lower(): d for d in subs}
+        if "train" in low:
+            return low["train"], low.get("test"), root
+        files = [f for f in root.iterdir() if f.is_file() and _is_image_file(f)]
+        if len(subs) == 1 and not files and _subdirs(subs[0]) and \
+                not any(_is_image_file(f) for f in subs[0].iterdir() if f.is_file()):
+            root = subs[0]
+            continue
+        return None, None, root
+
+
+def _class_files(folder: Path) -> dict[str, list[Path]]:
+    if not folder.is_dir():
+        raise DataError(f"{folder}: not a folder")
+    subs = _subdirs(folder)
+    if not subs:
+        images = [f for f in folder.iterdir() if f.is_file() and _is_image_file(f)]
+        if images:
+            raise DataError(f"{folder}: no class subfolders (found {len(images)} image files directly in it); "
+                            f"expected {folder}/<class>/<image>, e.g. {folder}/normal/0001.png. To score loose "
+                            "images use load_images / `wildgan score --data`")
+        raise DataError(f"{folder}: empty folder (no class subfolders and no images)")
+    out = {}
+    for d in subs:
+        files = _list_images(d)
+        if not files:
+            raise DataError(f"{d}: class folder contains no image files ({', '.join(IMAGE_EXTS)})")
+        out[d.name] = files
+    return out
+
+
+def read_folder(root: str | Path, o: _Opts | None = None, id_root: Path | None = None
+                ) -> tuple[ImageSet, ImageSet | None]:
+    """root/<class>/* or root/{train,test}/<class>/* -> (train, test or None); class indices by sorted name."""
+    o = o or _Opts()
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"{root}: not a folder")
+    train_dir, test_dir, eff = _find_split_dirs(root)
+    id_root = id_root or eff
+    parts = {"train": _class_files(train_dir or eff)}
+    if test_dir is not None:
+        parts["test"] = _class_files(test_dir)
+    class_names = sorted(set().union(*(set(p) for p in parts.values())))
+    index = {c: i for i, c in enumerate(class_names)}
+    skipped: list[dict[str, str]] = []
+    sets = {}
+    for split, classes in parts.items():
+        files = [f for c in sorted(classes) for f in classes[c]]
+        labels = [index[c] for c in sorted(classes) for _ in classes[c]]
+        arrays, kept = _decode_files(files, o, skipped, desc=f"decoding {split}")
+        x = _stack(arrays, [str(files[i]) for i in kept], o, str(train_dir or eff if split == "train" else test_dir))
+        ids = [files[i].relative_to(id_root).as_posix() for i in kept]
+        sets[split] = ImageSet(x, np.asarray([labels[i] for i in kept], np.int64), class_names, ids)
+    for s in sets.values():
+        s.info["skipped"] = skipped
+    return sets["train"], sets.get("test")
+
+
+def _save_decoded(path: Path, train: ImageSet, test: ImageSet | None) -> None:
+    arrays: dict[str, np.ndarray] = {
+        "x_train": train.x, "y_train": train.y, "ids_train": np.asarray(train.ids, dtype=str),
+        "class_names": np.asarray(train.class_names, dtype=str),
+        "skipped": np.asarray(json.dumps(train.info.get("skipped", []))),
+    }
+    if test is not None:
+        arrays.update(x_test=test.x, y_test=test.y, ids_test=np.asarray(test.ids, dtype=str))
+    # uncompressed: CIFAR pixels barely compress and the point of this file is a fast second load
+    atomic_write_bytes_from(lambda f: np.savez(f, **arrays), path)
+
+
+def _load_decoded(path: Path) -> tuple[ImageSet, ImageSet | None] | None:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            names = [str(c) for c in z["class_names"]]
+            skipped = json.loads(str(z["skipped"]))
+            train = ImageSet(z["x_train"], z["y_train"].astype(np.int64), names, [str(i) for i in z["ids_train"]])
+            test = None
+            if "x_test" in z.files:
+                test = ImageSet(z["x_test"], z["y_test"].astype(np.int64), names, [str(i) for i in z["ids_test"]])
+    except Exception:  # a damaged cache is only a cache: decode again
+        return None
+    for s in (train, test):
+        if s is not None:
+            s.info["skipped"] = skipped
+    return train, test
+
+
+def read_folder_tar(archive: str | Path, o: _Opts) -> tuple[ImageSet, ImageSet | None]:
+    """A .tar.gz of an image-folder tree: unpack once into the cache, decode once into a cached .npz."""
+    tree = unpack_cached(archive, o.cache_dir)
+    key = hashlib.sha1(o.decode_key().encode()).hexdigest()[:10]
+    cached = tree.parent / f"{tree.name}.decoded-{key}.npz"
+    if cached.is_file():
+        got = _load_decoded(cached)
+        if got is not None:
+            return got
+    train, test = read_folder(tree, o)
+    _save_decoded(cached, train, test)
+    return train, test
+
+
+# ------------------------------------------------------------------------------------------------ CIFAR batches
+def _numpy_reconstruct():
+    try:
+        from numpy._core.multiarray import _reconstruct  # numpy >= 2
+    except ImportError:  # pragma: no cover - numpy 1.x
+        from numpy.core.multiarray import _reconstruct  # type: ignore[no-redef]
+    return _reconstruct
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    """Unpickler for CIFAR-10 batches: only the globals a numpy array needs; everything else is refused.
+
+    A pickle can call any importable function (os.system, ...); CIFAR batches need none except numpy's array
+    reconstruction, so nothing else is admitted.
+    """
+
+    _ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+                ("numpy", "ndarray"), ("numpy", "dtype")}
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in self._ALLOWED:
+            raise pickle.UnpicklingError(f"global '{module}.{name}' is not allowed in a CIFAR-10 batch")
+        if name == "_reconstruct":
+            return _numpy_reconstruct()
+        return getattr(np, name)
+
+
+def restricted_unpickle(path: str | Path) -> Any:
+    """Load a pickle file with the restricted unpickler (encoding='bytes', as CIFAR's Python 2 pickles need)."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except OSError as e:
+        raise DataError(f"{p}: cannot read file ({e.strerror or e})") from e
+    try:
+        return _RestrictedUnpickler(io.BytesIO(data), encoding="bytes").load()
+    except pickle.UnpicklingError as e:
+        raise DataError(f"{p}: refusing to unpickle: {e}") from e
+    except Exception as e:
+        raise DataError(f"{p}: not a valid CIFAR-10 batch pickle ({type(e).__name__}: {e})") from e
+
+
+def _get(d: dict, key: str) -> Any:
+    for k in (key.encode(), key):
+        if k in d:
+            return d[k]
+    return None
+
+
+def _read_cifar_batch(p: Path) -> tuple[np.ndarray, np.ndarray]:
+    d = restricted_unpickle(p)
+    if not isinstance(d, dict):
+        raise DataError(f"{p}: not a CIFAR-10 batch (expected a dict, got {type(d).__name__})")
+    data, labels = _get(d, "data"), _get(d, "labels")
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
+        raise DataError(f"{p}: 'data' must be a uint8 array of shape (N, 3072), got "
+                        f"{getattr(data, 'shape', type(data).__name__)} {getattr(data, 'dtype', '')}")
+    try:
+        y = np.asarray(labels, dtype=np.int64)
+    except (TypeError, ValueError) as e:
+        raise DataError(f"{p}: 'labels' is not a list of integers") from e
+    if y.ndim != 1 or len(y) != len(data):
+        raise DataError(f"{p}: {len(y) if y.ndim == 1 else 'non-1-D'} labels for {len(data)} images")
+    if len(y) and (y.min() < 0 or y.max() > 9):
+        raise DataError(f"{p}: labels outside 0..9")
+    x = data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)  # stored as planar RGB rows
+    return np.ascontiguousarray(x), y
+
+
+def read_cifar_batches(folder: str | Path) -> tuple[ImageSet, ImageSet]:
+    """cifar-10-batches-py (data_batch_1..5, test_batch, batches.meta) -> (train, test)."""
+    folder = Path(folder)
+    missing = [f for f in CIFAR_BATCH_FILES if not (folder / f).is_file()]
+    if missing:
+        raise DataError(f"{folder}: not a complete cifar-10-batches-py folder (missing {', '.join(missing)})")
+    names = list(CIFAR10_CLASSES)
+    if (folder / "batches.meta").is_file():
+        meta = restricted_unpickle(folder / "batches.meta")
+        ln = _get(meta, "label_names") if isinstance(meta, dict) else None
+        if ln is not None:
+            names = [n.decode() if isinstance(n, bytes) else str(n) for n in ln]
+    xs, ys = zip(*(_read_cifar_batch(folder / f"data_batch_{i}") for i in range(1, 6)))
+    xt, yt = _read_cifar_batch(folder / "test_batch")
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    train = ImageSet(x, y, names, [f"cifar10:train:{i}" for i in range(len(x))])
+    test = ImageSet(xt, yt, names, [f"cifar10:test:{i}" for i in range(len(xt))])
+    return train, test
+
+
+# ------------------------------------------------------------------------------------------------ npz
+def _npz_get(z: Any, path: Path, key: str) -> np.ndarray:
+    try:
+        return z[key]
+    except ValueError as e:  # object arrays need pickle, which is never allowed
+        raise DataError(f"{path}: array {key!r} is an object array; refusing to load it (it would need "
+                        f"pickle, allow_pickle=False): {e}") from e
+    except Exception as e:
+        raise DataError(f"{path}: array {key!r} is unreadable or truncated ({type(e).__name__}: {e})") from e
+
+
+def _labels(y: np.ndarray, n: int, path: Path, key: str, class_names: list[str] | None
+            ) -> tuple[np.ndarray, list[str] | None]:
+    if y.ndim != 1:
+        raise DataError(f"{path}: labels {key!r} must be 1-D, got shape {y.shape}")
+    if len(y) != n:
+        raise DataError(f"{path}: labels {key!r} has {len(y)} entries but there are {n} images")
+    if y.dtype.kind == "U":  # string labels: class names are their sorted unique values
+        names = class_names or sorted(set(y.tolist()))
+        index = {c: i for i, c in enumerate(names)}
+        bad = sorted(set(y.tolist()) - set(index))
+        if bad:
+            raise DataError(f"{path}: labels {key!r} contain names not in class_names: {bad[:5]}")
+        return np.asarray([index[v] for v in y.tolist()], np.int64), names
+    if y.dtype.kind not in "iub":
+        raise DataError(f"{path}: labels {key!r} must be integers, got dtype {y.dtype}")
+    y = y.astype(np.int64)
+    if len(y) and y.min() < -1:
+        raise DataError(f"{path}: labels {key!r} contain negative values (min {y.min()})")
+    return y, class_names
+
+
+def read_npz(path: str | Path, o: _Opts | None = None) -> tuple[ImageSet, ImageSet | None]:
+    """An .npz with x/y (one set) or x_train/y_train[/x_test/y_test]; optional class_names, image_id, is_anomaly."""
+    o = o or _Opts()
+    p = Path(path)
+    try:
+        z = np.load(p, allow_pickle=False)
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
+        raise DataError(f"{p}: not a readable .npz file ({type(e).__name__}: {e})") from e
+    if not isinstance(z, np.lib.npyio.NpzFile):
+        raise DataError(f"{p}: is a single .npy array, expected an .npz archive with x/y or x_train/y_train")
+    with z:
+        keys = set(z.files)
+        if "x" in keys:
+            splits = {"all": ("x", "y", "image_id", "is_anomaly")}
+        elif "x_train" in keys:
+            splits = {"train": ("x_train", "y_train", "image_id_train", "is_anomaly_train")}
+            if "x_test" in keys:
+                splits["test"] = ("x_test", "y_test", "image_id_test", "is_anomaly_test")
+        else:
+            raise DataError(f"{p}: missing image array: expected key 'x' or 'x_train' (found {sorted(keys)})")
+        class_names = None
+        if "class_names" in keys:
+            cn = _npz_get(z, p, "class_names")
+            if cn.ndim != 1 or cn.dtype.kind not in "US":
+                raise DataError(f"{p}: class_names must be a 1-D string array, got {cn.dtype} {cn.shape}")
+            class_names = [c.decode() if isinstance(c, bytes) else str(c) for c in cn.tolist()]
+        out = {}
+        for split, (kx, ky, kg, ka) in splits.items():
+            if ky not in keys:
+                raise DataError(f"{p}: missing labels {ky!r} for images {kx!r} (found {sorted(keys)})")
+            x = array_to_uint8(_npz_get(z, p, kx), f"{p}:{kx}", o.depth16)
+            y, class_names = _labels(_npz_get(z, p, ky), len(x), p, ky, class_names)
+            group = anomaly = None
+            if kg in keys:
+                group = _npz_get(z, p, kg)
+                if group.ndim != 1 or len(group) != len(x) or group.dtype.kind not in "iuU":
+                    raise DataError(f"{p}: {kg!r} must be 1-D int/str with one entry per image, "
+                                    f"got {group.dtype} {group.shape}")
+            if ka in keys:
+                a = _npz_get(z, p, ka)
+                if a.ndim != 1 or len(a) != len(x) or a.dtype.kind not in "iub" or not np.isin(a, (0, 1)).all():
+                    raise DataError(f"{p}: {ka!r} must be 1-D 0/1 with one entry per image, got {a.dtype} {a.shape}")
+                anomaly = a.astype(np.int8)
+            out[split] = (x, y, group, anomaly)
+    n_classes = max(int(v[1].max()) if len(v[1]) else -1 for v in out.values()) + 1
+    if class_names is None:
+        class_names = [str(i) for i in range(n_classes)]
+    elif n_classes > len(class_names):
+        raise DataError(f"{p}: labels go up to {n_classes - 1} but class_names has only {len(class_names)} names")
+    sets = {}
+    for split, (x, y, group, anomaly) in out.items():
+        x = _shrink_uniform(x, o)
+        sets[split] = ImageSet(x, y, list(class_names), [f"{p.stem}:{split}:{i}" for i in range(len(x))],
+                               group, anomaly)
+    return sets.get("all", sets.get("train")), sets.get("test")  # type: ignore[return-value]
+
+
+# ------------------------------------------------------------------------------------------------ entry points
+def _is_tar(p: Path) -> bool:
+    n = p.name.lower()
+    return n.endswith((".tar.gz", ".tgz", ".tar", ".tar.bz2", ".tar.xz"))
+
+
+def _detect(p: Path) -> str:
+    if p.is_dir():
+        if all((p / f).is_file() for f in CIFAR_BATCH_FILES) or (p / "cifar-10-batches-py").is_dir():
+            return "cifar-batches"
+        return "folder"
+    if p.suffix.lower() == ".npz":
+        return "npz"
+    if _is_tar(p):
+        names = tar_member_names(p)
+        return "cifar-batches" if any(n.rstrip("/").endswith("data_batch_1") for n in names) else "folder-tar"
+    if p.suffix.lower() in IMAGE_EXTS:
+        raise DataError(f"{p}: a single image is not a data set; pass a folder <root>/<class>/<images> "
+                        "(single images are for `wildgan score --data`)")
+    raise DataError(f"{p}: unsupported data file; expected an image-folder tree, cifar-10-batches-py, "
+                    "an .npz or a .tar.gz of an image-folder tree")
+
+
+def load_dataset(path: str | Path | None, dataset: str = "auto", **opts: Any
+                 ) -> tuple[ImageSet, ImageSet | None, str]:
+    """Load a data set -> (train, test or None, detected format: folder | folder-tar | cifar-batches | npz).
+
+    path None means $WILDGAN_DATA, else the embedded sample. opts: resolution, channels, depth16, resize, skip_bad,
+    fit, download (fetch CIFAR-10 when dataset='cifar10' and the path does not exist), cache_dir, progress.
+    """
+    if dataset not in DATASETS:
+        raise ConfigError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
+    o = _parse_opts(opts)
+    if path in (None, "") and not os.environ.get("WILDGAN_DATA") and dataset == "cifar10":
+        if not o.download:
+            raise DataError("dataset 'cifar10' needs --data PATH (a cifar-10-batches-py folder, an image tree, "
+                            "an .npz or a .tar.gz), or download=True to fetch it")
+        path = Path(o.cache_dir) if o.cache_dir else cache_root() / "cifar10"
+    p = resolve_data_root(path)
+    if not p.exists() or (dataset == "cifar10" and o.download and p.is_dir() and not any(p.iterdir())):
+        if dataset == "cifar10" and o.download:
+            p = download_cifar10(p)
+        else:
+            raise DataError(f"{p}: no such file or folder")
+    kind = _detect(p)
+    want = {"folder": ("folder", "folder-tar"), "npz": ("npz",), "cifar-batches": ("cifar-batches",)}.get(dataset)
+    if want and kind not in want:
+        raise DataError(f"{p}: dataset={dataset!r} but this looks like a {kind} data set")
+    test: ImageSet | None
+    if kind == "folder":
+        train, test = read_folder(p, o)
+    elif kind == "folder-tar":
+        train, test = read_folder_tar(p, o)
+    elif kind == "npz":
+        train, test = read_npz(p, o)
+    else:
+        folder = p
+        if p.is_file():
+            tree = unpack_cached(p, o.cache_dir)
+            found = [d for d in tree.rglob("cifar-10-batches-py") if d.is_dir()]
+            folder = found[0] if found else tree
+        elif (p / "cifar-10-batches-py").is_dir():
+            folder = p / "cifar-10-batches-py"
+        train, test = read_cifar_batches(folder)
+        for s in (train, test):
+            s.x = _shrink_uniform(s.x, o)
+    skipped = train.info.get("skipped", [])
+    for s in (train, test):
+        if s is not None:
+            s.info.update(source=str(p.resolve()), format=kind, skipped=skipped)
+    return train, test, kind
+
+
+def load_images(paths: Sequence[str | Path], resolution: int, channels: int, **opts: Any
+                ) -> tuple[np.ndarray, list[str]]:
+    """Image files and/or folders (recursed, sorted) -> (uint8 [N, R, R, C], ids = file paths).
+
+    Converted exactly like training data: pass the split's info['conversion'] entries (fit, depth16) as opts.
+    With skip_bad=True unreadable files are left out (with a warning) and are absent from the ids.
+    """
+    opts = dict(opts, resolution=check_resolution(resolution), channels=channels)
+    o = _parse_opts(opts)
+    files: list[Path] = []
+    for q in paths:
+        q = Path(q)
+        if q.is_dir():
+            found = _list_images(q)
+            if not found:
+                raise DataError(f"{q}: folder contains no image files ({', '.join(IMAGE_EXTS)})")
+            files.extend(found)
+        elif q.exists():
+            files.append(q)
+        else:
+            raise DataError(f"{q}: no such file or folder")
+    if not files:
+        raise DataError("no images given")
+    skipped: list[dict[str, str]] = []
+    arrays, kept = _decode_files(files, o, skipped)
+    for s in skipped:
+        warnings.warn(f"skipped {s['reason']}", stacklevel=2)
+    names = [str(files[i]) for i in kept]
+    x = convert(_stack(arrays, names, o, "images"), o.resolution, channels, o.fit)  # type: ignore[arg-type]
+    return x, names

@@ -1,0 +1,280 @@
+"""One-vs-rest anomaly splits (spec 6): which images train the GAN, how many contaminants, what is tested.
+
+Protocols (picked by DataConfig.dataset, or detected):
+  cifar10      normal = automobile unless given; test = all normal test images + as many drawn from the other
+               classes (1000 + 1000, spec 6.2). 32x32x3.
+  chula-rbc12  split by photo (image_id): a seeded cfg.test_fraction of the photos is held out; training crops are
+               the normal crops of the other photos (+ contaminants from their abnormal crops), each followed by
+               `rotations` (default 3) random rotations (spec 6.3); test = 256 normal + 256 abnormal held-out
+               crops, not rotated. 64x64x1.
+  mnist        the generic protocol at 32x32x1, 28 -> 32 by zero padding; normal defaults to digit 2 (the
+               authors' own example).
+  generic      normal = the chosen class(es); test = the data's test split, else a seeded stratified hold-out.
+
+Contamination (spec 6.4): N_a = floor(gamma * N_n / (1 - gamma)), drawn uniformly without replacement from the
+anomalous training pool. With rotations, N_a is computed from the un-rotated normal count and the contaminants are
+rotated like every other training image, so gamma is still the anomaly fraction of the final training set.
+
+Randomness: every draw uses its own generator numpy.random.default_rng([stream, seed]) (streams in SEED_STREAMS),
+so e.g. changing test_size never changes which contaminants are drawn.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from ..config import DataConfig
+from ..errors import ConfigError, DataError
+from .readers import CIFAR10_CLASSES, ImageSet, load_dataset
+from .transforms import check_resolution, convert, next_pow2, rotate_batch
+
+MIN_NORMAL = 16
+CHULA_TEST_PER_CLASS = 256
+SEED_STREAMS = {"holdout": 1, "contamination": 2, "rotation": 3, "train_shuffle": 4, "test_draw": 5}
+PROTOCOL_DEFAULTS: dict[str, dict[str, Any]] = {
+    "cifar10": {"resolution": 32, "channels": 3, "rotations": 0, "fit": "resize", "normal": ("automobile",)},
+    "chula-rbc12": {"resolution": 64, "channels": 1, "rotations": 3, "fit": "resize", "normal": ()},
+    "mnist": {"resolution": 32, "channels": 1, "rotations": 0, "fit": "pad", "normal": ("2",)},
+    "generic": {"resolution": None, "channels": None, "rotations": 0, "fit": "resize", "normal": ()},
+}
+
+
+@dataclass
+class AnomalySplit:
+    """What training and scoring consume; label 1 = anomaly."""
+
+    train_x: np.ndarray             # uint8 [N, R, R, C], shuffled once (seeded)
+    train_is_anomaly: np.ndarray    # int8 [N]: 1 for injected contamination (ground truth, never used by training)
+    train_ids: list[str]
+    test_x: np.ndarray              # uint8 [M, R, R, C]
+    test_y: np.ndarray              # int8 [M]: 1 = anomaly, 0 = normal
+    test_ids: list[str]
+    resolution: int
+    channels: int
+    info: dict[str, Any]            # JSON-serialisable record of everything needed to reproduce the split
+
+
+def n_contamination(gamma: float, n_normal: int) -> int:
+    """N_a = floor(gamma * N_n / (1 - gamma)) in exact arithmetic on gamma's decimal form (0.02, 5000 -> 102)."""
+    g = Fraction(repr(float(gamma)))  # repr is the shortest decimal that round-trips: what the user typed
+    if not (0 <= g < 1):
+        raise ConfigError(f"contamination must be in [0, 1), got {gamma}")
+    if n_normal < 0:
+        raise ValueError("n_normal must be >= 0")
+    return math.floor(g * n_normal / (1 - g))
+
+
+def _rng(seed: int, stream: str) -> np.random.Generator:
+    return np.random.default_rng([SEED_STREAMS[stream], seed])
+
+
+def detect_protocol(dataset: str, train: ImageSet, kind: str) -> str:
+    if dataset in ("cifar10", "chula-rbc12", "mnist"):
+        return dataset
+    if dataset in ("auto", "cifar-batches") and (kind == "cifar-batches" or
+                                                 sorted(train.class_names) == sorted(CIFAR10_CLASSES)):
+        return "cifar10"
+    if dataset in ("auto", "npz") and train.group is not None and train.is_anomaly is not None:
+        return "chula-rbc12"
+    if dataset in ("auto", "npz") and train.class_names == [str(i) for i in range(10)] \
+            and train.x.shape[1:] == (28, 28, 1):
+        return "mnist"
+    return "generic"
+
+
+def _resolve_classes(entries: tuple[str, ...], names: list[str], what: str, source: str) -> list[int]:
+    out: list[int] = []
+    for e in entries:
+        s = str(e).strip()
+        if s in names:
+            i = names.index(s)
+        elif s.lower() in [n.lower() for n in names]:
+            i = [n.lower() for n in names].index(s.lower())
+        elif s.isdigit() and int(s) < len(names):
+            i = int(s)
+        else:
+            avail = ", ".join(f"{k}={n}" for k, n in enumerate(names))
+            raise DataError(f"{source}: {what} class {s!r} does not exist; available classes: {avail}")
+        if i not in out:
+            out.append(i)
+    return out
+
+
+def _augment(x: np.ndarray, ids: list[str], is_anom: np.ndarray, rotations: int, seed: int
+             ) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """Originals followed by `rotations` rotated copies of each image (uniform random angles)."""
+    if rotations <= 0:
+        return x, ids, is_anom
+    angles = _rng(seed, "rotation").uniform(0.0, 360.0, size=(rotations, len(x)))
+    xs, all_ids = [x], list(ids)
+    for k in range(rotations):
+        xs.append(rotate_batch(x, angles[k]))
+        all_ids += [f"{i}#rot{k + 1}" for i in ids]
+    return np.concatenate(xs), all_ids, np.tile(is_anom, rotations + 1)
+
+
+def _base_id(i: str) -> str:
+    return i.split("#rot", 1)[0]
+
+
+def _concat(a: ImageSet, b: ImageSet | None) -> ImageSet:
+    if b is None:
+        return a
+    if a.x.shape[1:] != b.x.shape[1:]:
+        raise DataError(f"{a.info.get('source')}: train images {a.x.shape[1:]} and test images {b.x.shape[1:]} "
+                        "differ in size")
+    grp = None if a.group is None or b.group is None else np.concatenate([a.group, b.group])
+    anom = None if a.is_anomaly is None or b.is_anomaly is None else np.concatenate([a.is_anomaly, b.is_anomaly])
+    return ImageSet(np.concatenate([a.x, b.x]), np.concatenate([a.y, b.y]), a.class_names, a.ids + b.ids, grp,
+                    anom, dict(a.info))
+
+
+def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | None = None) -> AnomalySplit:
+    """Load cfg.data and build the one-vs-rest split for its protocol. Same cfg -> identical arrays."""
+    if cfg.seed < 0:
+        raise ConfigError(f"seed must be >= 0, got {cfg.seed}")
+    if not (0.0 < cfg.test_fraction < 1.0):
+        raise ConfigError(f"test_fraction must be in (0, 1), got {cfg.test_fraction}")
+    if cfg.rotations is not None and cfg.rotations < 0:
+        raise ConfigError(f"rotations must be >= 0, got {cfg.rotations}")
+    if cfg.resolution is not None:
+        check_resolution(cfg.resolution)
+    known = PROTOCOL_DEFAULTS.get(cfg.dataset)  # protocol known before loading: decode straight to its size
+    load_opts = {"depth16": cfg.depth16, "resize": cfg.resize, "skip_bad": cfg.skip_bad, "download": download,
+                 "progress": progress, "resolution": cfg.resolution or (known or {}).get("resolution"),
+                 "channels": cfg.channels or (known or {}).get("channels"),
+                 "fit": (known or {}).get("fit", "resize")}
+    train, test, kind = load_dataset(cfg.data, cfg.dataset, **load_opts)
+    protocol = detect_protocol(cfg.dataset, train, kind)
+    d = PROTOCOL_DEFAULTS[protocol]
+    source = str(train.info.get("source"))
+    resolution = cfg.resolution or d["resolution"] or next_pow2(min(train.x.shape[1:3]))
+    channels = cfg.channels or d["channels"] or int(train.x.shape[3])
+    rotations = d["rotations"] if cfg.rotations is None else int(cfg.rotations)
+    names = list(train.class_names)
+
+    excluded = _resolve_classes(cfg.exclude_classes, names, "excluded", source)
+    normal_default = not cfg.normal
+    if cfg.normal:
+        normal = _resolve_classes(cfg.normal, names, "normal", source)
+    elif protocol == "chula-rbc12":
+        if train.is_anomaly is not None:
+            normal = sorted({int(c) for c in np.unique(train.y[train.is_anomaly == 0])})
+        else:
+            normal = [0]
+    elif d["normal"]:
+        normal = _resolve_classes(d["normal"], names, "normal", source)
+    else:
+        avail = ", ".join(f"{k}={n}" for k, n in enumerate(names))
+        raise ConfigError(f"{source}: choose the normal class(es) (--normal); available classes: {avail}")
+    if set(normal) & set(excluded):
+        raise ConfigError(f"a class cannot be both normal and excluded: {[names[i] for i in set(normal) & set(excluded)]}")
+
+    info: dict[str, Any] = {
+        "protocol": protocol, "format": kind, "dataset": cfg.dataset, "source": source,
+        "class_names": names, "normal_classes": [names[i] for i in normal], "normal_labels": normal,
+        "normal_default_used": normal_default, "excluded_classes": [names[i] for i in excluded],
+        "gamma": float(cfg.contamination), "seed": int(cfg.seed),
+        "seed_streams": {k: f"numpy.random.default_rng([{v}, seed])" for k, v in SEED_STREAMS.items()},
+        "test_size": cfg.test_size, "rotations": rotations, "resolution": resolution, "channels": channels,
+        "conversion": {"fit": d["fit"], "depth16": cfg.depth16, "resize": cfg.resize,
+                       "alpha": "composited on black", "gray": "PIL 'L' (ITU-R 601-2 luma)",
+                       "rotation": "uniform angle in [0, 360), bilinear, mirror padding" if rotations else None},
+        "skipped": list(train.info.get("skipped", [])),
+    }
+
+    def keep(s: ImageSet) -> np.ndarray:
+        return ~np.isin(s.y, excluded) & (s.y >= 0)  # unlabelled images are neither normal nor anomalous
+
+    if protocol == "chula-rbc12":
+        pool = _concat(train, test)
+        if pool.group is None:
+            raise DataError(f"{source}: the chula-rbc12 protocol needs image_id (the source photo) per crop")
+        pool = pool.subset(np.flatnonzero(keep(pool)))
+        photos = np.unique(pool.group)
+        if len(photos) < 2:
+            raise DataError(f"{source}: need at least 2 photos (image_id values) to split by photo")
+        n_test_ph = min(len(photos) - 1, max(1, round(cfg.test_fraction * len(photos))))
+        test_photos = _rng(cfg.seed, "holdout").permutation(photos)[:n_test_ph]
+        in_test = np.isin(pool.group, test_photos)
+        tr_pool, te_pool = pool.subset(np.flatnonzero(~in_test)), pool.subset(np.flatnonzero(in_test))
+        if set(np.unique(tr_pool.group).tolist()) & set(np.unique(te_pool.group).tolist()):
+            raise RuntimeError("bug: a photo is in both train and test")  # cannot happen; guards future edits
+        info.update(test_source="photo hold-out", test_fraction=cfg.test_fraction,
+                    n_photos_train=int(len(photos) - n_test_ph), n_photos_test=int(n_test_ph),
+                    test_image_ids=sorted(np.asarray(test_photos).tolist()))
+        test_cap = CHULA_TEST_PER_CLASS
+    else:
+        if test is not None:
+            tr_pool, te_pool = train.subset(np.flatnonzero(keep(train))), test.subset(np.flatnonzero(keep(test)))
+            info["test_source"] = "test split"
+        else:  # stratified seeded hold-out of every class
+            pool = train.subset(np.flatnonzero(keep(train)))
+            rng = _rng(cfg.seed, "holdout")
+            te = []
+            for c in np.unique(pool.y):
+                idx = np.flatnonzero(pool.y == c)
+                te.append(rng.permutation(idx)[: round(cfg.test_fraction * len(idx))])
+            te_idx = np.sort(np.concatenate(te)) if te else np.zeros(0, np.int64)
+            tr_idx = np.setdiff1d(np.arange(len(pool)), te_idx)
+            tr_pool, te_pool = pool.subset(tr_idx), pool.subset(te_idx)
+            info.update(test_source="hold-out", test_fraction=cfg.test_fraction)
+        test_cap = None  # 'paper': as many anomalies as normal test images
+
+    # ---- training set: all normal training images + N_a contaminants
+    tr_norm = np.flatnonzero(np.isin(tr_pool.y, normal))
+    tr_anom = np.flatnonzero(~np.isin(tr_pool.y, normal))
+    if len(tr_norm) < MIN_NORMAL:
+        raise DataError(f"{source}: only {len(tr_norm)} training images of the normal class(es) "
+                        f"{info['normal_classes']}; need at least {MIN_NORMAL}")
+    n_a = n_contamination(cfg.contamination, len(tr_norm))
+    if n_a > len(tr_anom):
+        raise DataError(f"{source}: contamination {cfg.contamination} needs {n_a} anomalous training images but only "
+                        f"{len(tr_anom)} are available")
+    contam = np.sort(_rng(cfg.seed, "contamination").choice(tr_anom, size=n_a, replace=False)) if n_a else \
+        np.zeros(0, np.int64)
+    sel = np.concatenate([tr_norm, contam]).astype(np.int64)
+    x = convert(tr_pool.x[sel], resolution, channels, d["fit"])
+    ids = [tr_pool.ids[i] for i in sel]
+    is_anom = np.concatenate([np.zeros(len(tr_norm), np.int8), np.ones(n_a, np.int8)])
+    x, ids, is_anom = _augment(x, ids, is_anom, rotations, cfg.seed)
+    perm = _rng(cfg.seed, "train_shuffle").permutation(len(x))
+    train_x, train_ids, train_is_anom = x[perm], [ids[i] for i in perm], is_anom[perm]
+    by_class = np.bincount(tr_pool.y[contam], minlength=len(names)) if n_a else np.zeros(len(names), np.int64)
+
+    # ---- test set
+    te_norm = np.flatnonzero(np.isin(te_pool.y, normal))
+    te_anom = np.flatnonzero(~np.isin(te_pool.y, normal))
+    if cfg.test_size == "paper":
+        if test_cap is None:
+            n_tn, n_ta = len(te_norm), min(len(te_anom), len(te_norm))
+        else:
+            n_tn = n_ta = min(test_cap, len(te_norm), len(te_anom))
+        rng = _rng(cfg.seed, "test_draw")
+        if n_tn < len(te_norm):
+            te_norm = np.sort(rng.choice(te_norm, size=n_tn, replace=False))
+        if n_ta < len(te_anom):
+            te_anom = np.sort(rng.choice(te_anom, size=n_ta, replace=False))
+    if len(te_norm) == 0 or len(te_anom) == 0:
+        raise DataError(f"{source}: the test set needs normal and anomalous images, got {len(te_norm)} normal and "
+                        f"{len(te_anom)} anomalous")
+    tsel = np.concatenate([te_norm, te_anom])
+    test_x = convert(te_pool.x[tsel], resolution, channels, d["fit"])
+    test_y = np.concatenate([np.zeros(len(te_norm), np.int8), np.ones(len(te_anom), np.int8)])
+    test_ids = [te_pool.ids[i] for i in tsel]
+
+    if {_base_id(i) for i in train_ids} & set(test_ids):
+        raise RuntimeError("bug: an image is in both train and test")  # guards the pools above
+
+    info.update(
+        n_normal_train=int(len(tr_norm)), n_contamination=int(n_a),
+        contamination_by_class={names[c]: int(k) for c, k in enumerate(by_class) if k},
+        anomaly_classes=[n for i, n in enumerate(names) if i not in normal and i not in excluded],
+        n_train=int(len(train_x)), n_test_normal=int(len(te_norm)), n_test_anomalous=int(len(te_anom)),
+    )
+    return AnomalySplit(train_x, train_is_anom, train_ids, test_x, test_y, test_ids, resolution, channels, info)

@@ -1,0 +1,271 @@
+"""Pixel conversions: decoded PIL images -> uint8 HWC arrays, channel and size changes, rotations.
+
+Rules (documented once here, recorded in AnomalySplit.info['conversion']):
+  * Colour: every image becomes 1 channel (gray) or 3 (RGB). RGB -> gray uses PIL's 'L' rule
+    L = (19595 R + 38470 G + 7471 B + 2^15) >> 16 (ITU-R 601-2 luma, what Image.convert('L') does);
+    gray -> RGB repeats the channel.
+  * Alpha (RGBA, LA, PA, RGBa, La): composited on black, i.e. colour * alpha / 255. Transparent pixels become
+    black instead of keeping whatever colour the encoder left there.
+  * Palette ('P') images are expanded through their palette (to RGB, or gray when the palette is gray);
+    CMYK / YCbCr / '1' images use PIL's own conversion.
+  * 16-bit (and 32-bit integer) images: DataConfig.depth16 = 'per-image' stretches each image's min..max to 0..255
+    (good for microscopy that only uses part of the range), 'global' divides by 257 (65535 -> 255, keeps absolute
+    intensities comparable across images), 'shift' keeps the high byte (>> 8, what most viewers do).
+    PIL itself already reduces 48-bit RGB PNGs to 8-bit RGB (high byte) when decoding.
+  * Size: images that are not square are centre-cropped to a square first, then resized with PIL bilinear
+    (antialiased when shrinking). fit='pad' (used for MNIST: 28 -> 32) instead zero-pads centrally when the image is
+    smaller than the target; padding keeps the digits' pixels exact where resizing would blur them.
+  * Float arrays are accepted when their values lie in [0, 1] (scaled by 255) or in [0, 255] (kept); a float array
+    whose maximum is <= 1 is taken to be in [0, 1]. Values are rounded to the nearest integer.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from PIL import Image
+
+from ..errors import ConfigError, DataError
+
+if TYPE_CHECKING:  # torch is only needed by to_float
+    import torch
+
+DEPTH16_RULES = ("per-image", "global", "shift")
+
+
+def check_resolution(resolution: int) -> int:
+    r = int(resolution)
+    if r < 4 or r & (r - 1):
+        raise ConfigError(f"resolution must be a power of two >= 4, got {resolution}")
+    return r
+
+
+def next_pow2(n: int) -> int:
+    """Smallest power of two >= n (and >= 4, the smallest pGAN resolution)."""
+    p = 4
+    while p < n:
+        p *= 2
+    return p
+
+
+# --------------------------------------------------------------------------------------------- PIL -> array
+def _reduce_depth(a: np.ndarray, rule: str, name: str) -> np.ndarray:
+    """16/32-bit integer pixels -> uint8 using DataConfig.depth16 (see module docstring)."""
+    if rule not in DEPTH16_RULES:
+        raise ConfigError(f"depth16 must be one of {DEPTH16_RULES}, got {rule!r}")
+    a = a.astype(np.int64)
+    if a.size and (a.min() < 0 or a.max() > 65535):
+        raise DataError(f"{name}: integer pixel values outside 0..65535 (min {a.min()}, max {a.max()}); "
+                        "not a 16-bit image wildgan can convert")
+    if rule == "per-image":
+        lo, hi = (int(a.min()), int(a.max())) if a.size else (0, 0)
+        if hi == lo:
+            return np.zeros(a.shape, np.uint8)
+        return np.rint((a - lo) * (255.0 / (hi - lo))).astype(np.uint8)
+    if rule == "global":
+        return np.rint(a / 257.0).astype(np.uint8)
+    return (a >> 8).astype(np.uint8)
+
+
+def _composite_on_black(a: np.ndarray) -> np.ndarray:
+    """[..., C+1] uint8 with alpha last -> [..., C] uint8, colour * alpha / 255 rounded."""
+    col = a[..., :-1].astype(np.uint32)
+    alpha = a[..., -1:].astype(np.uint32)
+    return ((col * alpha + 127) // 255).astype(np.uint8)
+
+
+def pil_to_array(img: Image.Image, name: str, depth16: str = "per-image") -> np.ndarray:
+    """A decoded PIL image -> uint8 [H, W, C], C = 1 for gray sources, 3 for colour sources."""
+    mode = img.mode
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+        a = np.asarray(img)
+        return _reduce_depth(a, depth16, name)[..., None]
+    if mode == "L":
+        return np.asarray(img, dtype=np.uint8)[..., None]
+    if mode == "1":
+        return np.asarray(img.convert("L"), dtype=np.uint8)[..., None]
+    if mode == "RGB":
+        return np.asarray(img, dtype=np.uint8)
+    if mode in ("LA", "La"):
+        return _composite_on_black(np.asarray(img.convert("LA"), dtype=np.uint8))
+    if mode in ("RGBA", "RGBa", "RGBX"):
+        a = np.asarray(img.convert("RGBA"), dtype=np.uint8)
+        return a[..., :3].copy() if mode == "RGBX" else _composite_on_black(a)
+    if mode in ("P", "PA"):
+        has_alpha = mode == "PA" or "transparency" in img.info
+        a = np.asarray(img.convert("RGBA" if has_alpha else "RGB"), dtype=np.uint8)
+        if has_alpha:
+            a = _composite_on_black(a)
+        if (a[..., 0] == a[..., 1]).all() and (a[..., 1] == a[..., 2]).all():
+            return a[..., :1].copy()  # gray palette: keep it gray so a gray data set stays 1-channel
+        return a
+    if mode in ("CMYK", "YCbCr"):
+        return np.asarray(img.convert("RGB"), dtype=np.uint8)
+    raise DataError(f"{name}: unsupported image mode {mode!r} (supported: 1, L, LA, P, RGB, RGBA, CMYK, YCbCr, "
+                    "16-bit gray)")
+
+
+# --------------------------------------------------------------------------------------------- channels
+def rgb_to_gray(x: np.ndarray) -> np.ndarray:
+    """uint8 [..., 3] -> uint8 [..., 1] with exactly PIL's convert('L') fixed-point rule."""
+    x = x.astype(np.uint32)
+    g = (x[..., 0] * 19595 + x[..., 1] * 38470 + x[..., 2] * 7471 + 0x8000) >> 16
+    return g.astype(np.uint8)[..., None]
+
+
+def to_channels(x: np.ndarray, channels: int) -> np.ndarray:
+    """uint8 [..., C] with C in {1, 3} -> [..., channels]."""
+    c = x.shape[-1]
+    if c == channels:
+        return x
+    if channels == 1 and c == 3:
+        return rgb_to_gray(x)
+    if channels == 3 and c == 1:
+        return np.repeat(x, 3, axis=-1)
+    raise ConfigError(f"cannot convert {c} channels to {channels}")
+
+
+# --------------------------------------------------------------------------------------------- size
+def _center_crop_square(img: np.ndarray) -> np.ndarray:
+    h, w = img.shape[:2]
+    s = min(h, w)
+    top, left = (h - s) // 2, (w - s) // 2
+    return img[top:top + s, left:left + s]
+
+
+def resize_one(img: np.ndarray, resolution: int, fit: str = "resize") -> np.ndarray:
+    """uint8 [H, W, C] -> [R, R, C]: centre-crop to square, then pad (fit='pad', if smaller) or PIL bilinear resize."""
+    h, w, c = img.shape
+    if (h, w) == (resolution, resolution):
+        return img
+    if fit == "pad" and h <= resolution and w <= resolution:
+        out = np.zeros((resolution, resolution, c), np.uint8)
+        top, left = (resolution - h) // 2, (resolution - w) // 2
+        out[top:top + h, left:left + w] = img
+        return out
+    sq = _center_crop_square(img)
+    if sq.shape[0] == resolution:
+        return np.ascontiguousarray(sq)
+    pil = Image.fromarray(sq[..., 0] if c == 1 else sq)
+    out = np.asarray(pil.resize((resolution, resolution), Image.Resampling.BILINEAR), dtype=np.uint8)
+    return out.reshape(resolution, resolution, c)
+
+
+def convert(x: np.ndarray, resolution: int, channels: int, fit: str = "resize") -> np.ndarray:
+    """uint8 [N, H, W, C] -> uint8 [N, R, R, channels] (the one conversion used for training and scoring)."""
+    check_resolution(resolution)
+    if fit not in ("resize", "pad"):
+        raise ConfigError(f"fit must be 'resize' or 'pad', got {fit!r}")
+    x = to_channels(x, channels)
+    n, h, w, c = x.shape
+    if (h, w) == (resolution, resolution):
+        return np.ascontiguousarray(x)
+    if fit == "pad" and h <= resolution and w <= resolution:
+        out = np.zeros((n, resolution, resolution, c), np.uint8)
+        top, left = (resolution - h) // 2, (resolution - w) // 2
+        out[:, top:top + h, left:left + w] = x
+        return out
+    out = np.empty((n, resolution, resolution, c), np.uint8)
+    for i in range(n):
+        out[i] = resize_one(x[i], resolution, "resize")
+    return out
+
+
+# --------------------------------------------------------------------------------------------- rotation
+def _mirror_index(i: np.ndarray, n: int) -> np.ndarray:
+    """Integer indices -> [0, n) by half-sample symmetric reflection (d c b a | a b c d | d c b a)."""
+    m = np.mod(i, 2 * n)
+    return np.where(m >= n, 2 * n - 1 - m, m)
+
+
+def rotate_batch(x: np.ndarray, angles_deg: np.ndarray, chunk: int = 256) -> np.ndarray:
+    """Rotate each uint8 [H, W, C] image about its centre by its angle: bilinear, reflect (mirror) padding.
+
+    Spec 6.3 leaves interpolation and borders open; mirror padding avoids black corners that a discriminator
+    could learn as a cue for augmented images.
+    """
+    n, h, w, c = x.shape
+    out = np.empty_like(x)
+    yy, xx = np.meshgrid(np.arange(h, dtype=np.float64), np.arange(w, dtype=np.float64), indexing="ij")
+    cy, cx = (h - 1) / 2.0, (w - 1) / 2.0
+    dy, dx = yy - cy, xx - cx
+    for s in range(0, n, chunk):
+        e = min(n, s + chunk)
+        th = np.deg2rad(np.asarray(angles_deg[s:e], np.float64))[:, None, None]
+        cos, sin = np.cos(th), np.sin(th)
+        # inverse mapping: output pixel p samples the source at R(-theta) p
+        sy = cy + cos * dy - sin * dx
+        sx = cx + sin * dy + cos * dx
+        y0, x0 = np.floor(sy), np.floor(sx)
+        wy, wx = (sy - y0)[..., None], (sx - x0)[..., None]
+        y0i, x0i = y0.astype(np.int64), x0.astype(np.int64)
+        ya, yb = _mirror_index(y0i, h), _mirror_index(y0i + 1, h)
+        xa, xb = _mirror_index(x0i, w), _mirror_index(x0i + 1, w)
+        b = np.arange(e - s)[:, None, None]
+        src = x[s:e].astype(np.float64)
+        v = ((1 - wy) * (1 - wx) * src[b, ya, xa] + (1 - wy) * wx * src[b, ya, xb]
+             + wy * (1 - wx) * src[b, yb, xa] + wy * wx * src[b, yb, xb])
+        out[s:e] = np.clip(np.rint(v), 0, 255).astype(np.uint8)
+    return out
+
+
+# --------------------------------------------------------------------------------------------- arrays
+def array_to_uint8(a: Any, name: str, depth16: str = "per-image") -> np.ndarray:
+    """Validate an image array from an .npz/.pkl and return uint8 [N, H, W, C] (C in {1, 3}).
+
+    Accepts NHW (gray), NHWC and NCHW (C in {1, 3}); uint8; other integer types with values in 0..255, uint16
+    through the depth16 rule; float in [0, 1] or [0, 255] (see module docstring). Everything else is a DataError.
+    """
+    a = np.asarray(a)
+    if a.dtype == object or a.dtype.kind in "OUSVbcMm":
+        raise DataError(f"{name}: image array has unsupported dtype {a.dtype} (need uint8, integer or float)")
+    if a.ndim == 3:
+        a = a[..., None]
+    elif a.ndim == 4:
+        last, second = a.shape[3] in (1, 3), a.shape[1] in (1, 3)
+        if last and second:
+            raise DataError(f"{name}: ambiguous image array shape {a.shape}: both axis 1 and axis 3 could be "
+                            "channels; store it as NHWC with H, W > 3")
+        if not last and second:
+            a = np.transpose(a, (0, 2, 3, 1))
+        elif not last:
+            raise DataError(f"{name}: image array shape {a.shape} has no channel axis of size 1 or 3 "
+                            "(expected NHW, NHWC or NCHW)")
+    else:
+        raise DataError(f"{name}: image array must have 3 (NHW) or 4 (NHWC / NCHW) dimensions, got shape {a.shape}")
+    if a.shape[0] == 0:
+        raise DataError(f"{name}: image array is empty (shape {a.shape})")
+    if a.shape[1] < 1 or a.shape[2] < 1:
+        raise DataError(f"{name}: images have zero size (shape {a.shape})")
+    if a.dtype == np.uint8:
+        return np.ascontiguousarray(a)
+    if a.dtype.kind == "f":
+        if not np.isfinite(a).all():
+            raise DataError(f"{name}: image array contains NaN or inf values")
+        lo, hi = float(a.min()), float(a.max())
+        if lo < 0 or hi > 255:
+            raise DataError(f"{name}: float image values must lie in [0, 1] or [0, 255], found [{lo:g}, {hi:g}]")
+        scale = 255.0 if hi <= 1.0 else 1.0
+        return np.clip(np.rint(a * scale), 0, 255).astype(np.uint8)
+    # integer kinds
+    lo, hi = int(a.min()), int(a.max())
+    if lo >= 0 and hi <= 255:
+        return a.astype(np.uint8)
+    if a.dtype == np.uint16 or (lo >= 0 and hi <= 65535):
+        return np.stack([_reduce_depth(im, depth16, f"{name}[{i}]") for i, im in enumerate(a)])
+    raise DataError(f"{name}: integer image values must lie in 0..255 (or 0..65535 for 16-bit), found {lo}..{hi}")
+
+
+def to_float(x_uint8: "np.ndarray | torch.Tensor") -> "torch.Tensor":
+    """uint8 NHWC -> float32 NCHW in [-1, 1] as x * 2 / 255 - 1 (spec 6.1). THE one place pixel range changes."""
+    import torch  # local: the rest of wildgan.data is numpy + PIL only
+
+    t = torch.from_numpy(np.ascontiguousarray(x_uint8)) if isinstance(x_uint8, np.ndarray) else x_uint8
+    if t.dtype != torch.uint8:
+        raise DataError(f"to_float expects uint8 images, got {t.dtype}")
+    if t.ndim == 3:
+        t = t.unsqueeze(-1)  # NHW gray
+    if t.ndim != 4 or t.shape[-1] not in (1, 3):
+        raise DataError(f"to_float expects NHWC images with C in (1, 3), got shape {tuple(t.shape)}")
+    return t.permute(0, 3, 1, 2).to(torch.float32).mul(2.0 / 255.0).sub(1.0).contiguous()

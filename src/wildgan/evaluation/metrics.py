@@ -1,0 +1,44 @@
+"""Metrics on (labels, scores) only: numpy + scikit-learn, no models. Label 1 = anomaly = the positive class;
+scores are used as they are (higher = more anomalous), never flipped to force AUC >= 0.5 (spec 4.4)."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+
+def _check(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    labels = np.asarray(labels).astype(int).ravel()
+    scores = np.asarray(scores, dtype=np.float64).ravel()
+    if labels.shape != scores.shape:
+        raise ValueError(f"labels {labels.shape} and scores {scores.shape} differ in length")
+    if set(np.unique(labels)) - {0, 1}:
+        raise ValueError("labels must be 0 (normal) or 1 (anomaly)")
+    return labels, scores
+
+
+def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    labels, scores = _check(labels, scores)
+    if labels.min() == labels.max() or not np.isfinite(scores).all():
+        return float("nan")
+    return float(roc_auc_score(labels, scores))
+
+
+def average_precision(labels: np.ndarray, scores: np.ndarray) -> float:
+    labels, scores = _check(labels, scores)
+    if labels.max() == 0 or not np.isfinite(scores).all():
+        return float("nan")
+    return float(average_precision_score(labels, scores))
+
+
+def evaluate_scores(scores: dict[str, np.ndarray], labels: np.ndarray) -> dict[str, dict[str, float]]:
+    """{'auc': {name: value}, 'ap': {name: value}} for every score."""
+    return {"auc": {k: roc_auc(labels, v) for k, v in scores.items()},
+            "ap": {k: average_precision(labels, v) for k, v in scores.items()}}
+
+
+def pixel_statistics(x_u8: np.ndarray) -> dict[str, np.ndarray]:
+    """Trivial controls computed on the query pixels in [-1, 1]. Fixed sign, chosen a priori and never flipped:
+    lower statistic = more anomalous, i.e. the score is minus the statistic (the spec's -||Q||_2)."""
+    q = x_u8.reshape(len(x_u8), -1).astype(np.float64) * (2.0 / 255.0) - 1.0
+    return {"pixel_norm": -np.linalg.norm(q, axis=1), "pixel_std": -q.std(axis=1), "pixel_mean": -q.mean(axis=1)}

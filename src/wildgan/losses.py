@@ -1,0 +1,59 @@
+"""Losses as pure functions (spec 3.1). Backward passes, optimiser steps and requires_grad toggling live in the
+training loop. Each returns (loss, terms) where terms are detached tensors for logging (no host sync here)."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+Critic = Callable[[torch.Tensor], torch.Tensor]
+
+
+def gradient_penalty(critic: Critic, real: torch.Tensor, fake: torch.Tensor, *, target: float = 1.0,
+                     grad_scale: float = 1.0, u: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-sample (||grad_xhat D(xhat)|| * grad_scale - target)^2 / target^2 at xhat = real + u (fake - real).
+
+    grad_scale = res / R matches the TF code, which takes the gradient w.r.t. the nearest-upsampled full-resolution
+    tensor: ||grad_upsampled|| = ||grad_native|| / 2^floor(lod) (spec 1.5). Returns (penalty [N], grad norm [N]).
+    The critic is evaluated in float32 (double backward in bf16 is not accurate enough).
+    """
+    if u is None:
+        u = torch.rand(real.shape[0], 1, 1, 1, device=real.device, dtype=real.dtype)
+    xhat = (real + u * (fake - real)).detach().requires_grad_(True)
+    out = critic(xhat)
+    (grad,) = torch.autograd.grad(out.sum(), xhat, create_graph=True)
+    norm = grad.flatten(1).norm(dim=1) * grad_scale
+    return (norm - target).square() / (target * target), norm
+
+
+def critic_loss(critic: Critic, real: torch.Tensor, fake: torch.Tensor, *, gp_lambda: float = 10.0,
+                gp_target: float = 1.0, drift: float = 0.001, grad_scale: float = 1.0,
+                u: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """WGAN-GP critic loss: mean of D(fake) - D(real) + lambda * GP + drift * D(real)^2."""
+    fake = fake.detach()
+    d_real = critic(real)
+    d_fake = critic(fake)
+    gp, gnorm = gradient_penalty(critic, real, fake, target=gp_target, grad_scale=grad_scale, u=u)
+    loss = (d_fake - d_real + gp_lambda * gp + drift * d_real.square()).mean()
+    terms = {"D/real": d_real.mean().detach(), "D/fake": d_fake.mean().detach(),
+             "D/gp": gp.mean().detach(), "D/grad_norm": gnorm.mean().detach(), "D/loss": loss.detach()}
+    return loss, terms
+
+
+def generator_loss(critic: Critic, fake: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """-D(G(z))."""
+    loss = -critic(fake).mean()
+    return loss, {"G/loss": loss.detach()}
+
+
+def encoder_image_loss(x: torch.Tensor, rec: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """d_I = mean over batch, channels and pixels of |G(z) - G(E(G(z)))|; x = G(z) must come in detached."""
+    loss = (x - rec).abs().mean()
+    return loss, {"E/loss": loss.detach()}
+
+
+def encoder_latent_loss(z: torch.Tensor, z_hat: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """d_z ablation (paper Eq. 7): mean |z - E(G(z))| against the raw sampled z = 0.1 N(0, I)."""
+    loss = (z - z_hat).abs().mean()
+    return loss, {"E/loss": loss.detach()}

@@ -1,0 +1,33 @@
+"""Parameter counts and FLOPs per image (counted by torch's FlopCounterMode on the real modules)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from ..config import NetConfig
+from . import build_pgan, count_parameters
+
+
+def forward_flops(fn: Any, *args: Any) -> int:
+    with FlopCounterMode(display=False) as fc:
+        with torch.no_grad():
+            fn(*args)
+    return int(fc.get_total_flops())
+
+
+def network_info(cfg: NetConfig, batch: int = 4) -> dict[str, Any]:
+    """Params of G, D, E and forward GFLOP per image at full resolution (FLOP = 2 MAC, weight layers only).
+    Training cost per real image follows the spec (8.2): 7g + 14d + 3e."""
+    nets = build_pgan(cfg, seed=0)
+    z = torch.randn(batch, cfg.latent_size)
+    x = torch.randn(batch, cfg.channels, cfg.resolution, cfg.resolution)
+    g = forward_flops(nets.G, z) / batch / 1e9
+    d = forward_flops(nets.D, x) / batch / 1e9
+    e = forward_flops(nets.E, x) / batch / 1e9
+    return {"resolution": cfg.resolution, "channels": cfg.channels, "latent_size": cfg.latent_size,
+            "fmap_base": cfg.fmap_base, "fmap_max": cfg.fmap_max,
+            "params": {"G": count_parameters(nets.G), "D": count_parameters(nets.D), "E": count_parameters(nets.E)},
+            "forward_gflop": {"G": g, "D": d, "E": e}, "train_gflop_per_image": 7 * g + 14 * d + 3 * e}

@@ -1,0 +1,113 @@
+"""Building blocks shared by the progressive G, D and E (spec 1.2).
+
+Equalised learning rate: weights are stored as N(0, 1) and multiplied at run time by gain / sqrt(fan_in), so
+Adam sees every layer at the same scale. Biases start at zero and are not scaled.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+SQRT2 = math.sqrt(2.0)
+
+
+def pixel_norm(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """x / sqrt(mean over channels of x^2 + eps); works for [N, C] and [N, C, H, W]."""
+    return x * torch.rsqrt(x.square().mean(dim=1, keepdim=True) + eps)
+
+
+def lrelu(x: torch.Tensor) -> torch.Tensor:
+    return F.leaky_relu(x, 0.2)
+
+
+class EqLinear(nn.Module):
+    """Dense layer with equalised learning rate."""
+
+    def __init__(self, in_features: int, out_features: int, gain: float = SQRT2, bias: bool = True) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_features, in_features))
+        self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
+        self.scale = gain / math.sqrt(in_features)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.weight * self.scale, self.bias)
+
+
+class EqConv2d(nn.Module):
+    """k x k conv with equalised learning rate and TF 'SAME' padding.
+
+    mode='up':   nearest x2 upsample followed by the conv, fused as TF does (stride-2 transposed conv with the
+                 3x3 kernel summed at 4 shifts into a 4x4 kernel: 2.25x fewer MACs than upsample + conv).
+    mode='down': the conv followed by 2x2 average pooling, fused as a stride-2 conv with the 4x4 kernel made
+                 from the 4 shifted 3x3 kernels times 0.25.
+    fan_in stays k*k*C_in in both fused modes, as in the TF code.
+    """
+
+    def __init__(self, in_ch: int, out_ch: int, kernel: int, gain: float = SQRT2, bias: bool = True,
+                 mode: str | None = None, fused: bool = True) -> None:
+        super().__init__()
+        assert mode in (None, "up", "down")
+        self.weight = nn.Parameter(torch.randn(out_ch, in_ch, kernel, kernel))
+        self.bias = nn.Parameter(torch.zeros(out_ch)) if bias else None
+        self.scale = gain / math.sqrt(in_ch * kernel * kernel)
+        self.mode = mode
+        self.fused = fused and kernel == 3
+        self.pad = kernel // 2
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = self.weight * self.scale
+        if self.mode == "up":
+            if self.fused:
+                w4 = F.pad(w, (1, 1, 1, 1))
+                w4 = w4[:, :, 1:, 1:] + w4[:, :, :-1, 1:] + w4[:, :, 1:, :-1] + w4[:, :, :-1, :-1]
+                # conv_transpose2d wants [in, out, kh, kw]; flipping makes it the exact adjoint of the unfused op
+                x = F.conv_transpose2d(x, w4.flip(2, 3).transpose(0, 1), stride=2, padding=1)
+            else:
+                x = F.conv2d(F.interpolate(x, scale_factor=2.0, mode="nearest"), w, padding=self.pad)
+        elif self.mode == "down":
+            if self.fused:
+                w4 = F.pad(w, (1, 1, 1, 1))
+                w4 = (w4[:, :, 1:, 1:] + w4[:, :, :-1, 1:] + w4[:, :, 1:, :-1] + w4[:, :, :-1, :-1]) * 0.25
+                x = F.conv2d(x, w4, stride=2, padding=1)
+            else:
+                x = F.avg_pool2d(F.conv2d(x, w, padding=self.pad), 2)
+        else:
+            x = F.conv2d(x, w, padding=self.pad)
+        if self.bias is not None:
+            x = x + self.bias.view(1, -1, 1, 1)
+        return x
+
+
+def minibatch_stddev(x: torch.Tensor, group_size: int = 4) -> torch.Tensor:
+    """Append one channel: the mean over C,H,W of the per-group stddev (spec 1.2, exact TF grouping).
+
+    Group members are strided (samples m, m + N/G, ...), which `view(G, -1, ...)` reproduces. The batch size must
+    be divisible by the group size; group_size=1 makes every image independent of its batch mates (std = 1e-4).
+    """
+    n, c, h, w = x.shape
+    g = min(group_size, n)
+    if n % g:
+        raise ValueError(f"minibatch-stddev: batch size {n} is not divisible by the group size {g}")
+    y = x.float().view(g, -1, c, h, w)                 # [G, M, C, H, W]
+    y = y - y.mean(dim=0, keepdim=True)
+    y = torch.sqrt(y.square().mean(dim=0) + 1e-8)      # [M, C, H, W] population std over the group
+    y = y.mean(dim=(1, 2, 3)).to(x.dtype)              # [M]
+    y = y.view(1, -1, 1, 1, 1).expand(g, -1, 1, h, w).reshape(n, 1, h, w)
+    return torch.cat([x, y], dim=1)
+
+
+def lerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
+    """a + (b - a) * t. In fades, t = frac(lod) is the weight of the old (lower-resolution) path."""
+    return a + (b - a) * t
+
+
+def upsample2(x: torch.Tensor) -> torch.Tensor:
+    return F.interpolate(x, scale_factor=2.0, mode="nearest")
+
+
+def downsample2(x: torch.Tensor) -> torch.Tensor:
+    return F.avg_pool2d(x, 2)

@@ -1,0 +1,118 @@
+"""AnoGAN-style iterative latent search (spec 4.5): the baseline that finds z by optimisation instead of an encoder.
+
+For each query Q, starting from z ~ U(-1, 1)^N_z, Adam minimises
+    (1 - w) * sum |Q - G(z)| + w * sum |f(Q) - f(G(z))|,    w = cfg.feature_weight (0.1), f = D.features
+over z only (G and D frozen). The search works on the raw z; G pixel-normalises it, so only z's direction matters to
+G while ||z|| drifts freely (L_o of a searched z says little; it is reported for completeness).
+
+Batching does not couple images: the loss is a sum of per-image terms, pGAN's G has no batch statistics, D.features
+stops before minibatch-stddev, and Adam's state is per element, so each z gets exactly its own gradient and update.
+The initial z of image i depends only on (cfg.seed, i), not on the batch it is searched in.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ..config import SearchConfig
+from ..data.transforms import to_float
+from ..nets.pgan import Discriminator, Generator
+from .scores import SCORE_NAMES, all_scores
+
+
+@contextmanager
+def frozen(*modules: torch.nn.Module) -> Iterator[None]:
+    """Eval mode and requires_grad False for every parameter; both restored exactly afterwards."""
+    saved = [(m, m.training, [(p, p.requires_grad) for p in m.parameters()]) for m in modules]
+    try:
+        for m in modules:
+            m.eval()
+            m.requires_grad_(False)
+        yield
+    finally:
+        for m, training, flags in saved:
+            m.train(training)
+            for p, rg in flags:
+                p.requires_grad_(rg)
+
+
+def search_loss(G: Generator, D: Discriminator, q: torch.Tensor, z: torch.Tensor, feature_weight: float,
+                lod: float = 0.0, feat_q: torch.Tensor | None = None) -> torch.Tensor:
+    """Per-image search loss [N]: (1 - w) * sum|Q - G(z)| + w * sum|f(Q) - f(G(z))| (sums, not means, as AnoGAN)."""
+    if feat_q is None:
+        with torch.no_grad():
+            feat_q = D.features(q, lod)
+    rec = G(z, lod)
+    pix = (q - rec).abs().flatten(1).sum(dim=1)
+    feat = (feat_q - D.features(rec, lod)).abs().flatten(1).sum(dim=1)
+    return (1.0 - feature_weight) * pix + feature_weight * feat
+
+
+def initial_latents(n: int, latent_size: int, seed: int) -> torch.Tensor:
+    """z_0 ~ U(-1, 1)^[n, N_z] from a CPU generator (device-independent, row i independent of batching)."""
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(n, latent_size, generator=g) * 2.0 - 1.0
+
+
+def latent_search(G: Generator, D: Discriminator, q: torch.Tensor, cfg: SearchConfig, *, lod: float = 0.0,
+                  progress: bool = False) -> torch.Tensor:
+    """Searched latents z [N, N_z] (float32, on q's device) for queries q [N, C, H, W] in [-1, 1] at `lod`'s
+    resolution. G and D must be on q's device; they are frozen (eval, no grad) during the search and restored after."""
+    if cfg.steps < 0 or cfg.batch_size < 1 or cfg.lr <= 0:
+        raise ValueError(f"invalid search config: steps={cfg.steps}, batch_size={cfg.batch_size}, lr={cfg.lr}")
+    n, device = q.shape[0], q.device
+    z_all = initial_latents(n, G.cfg.latent_size, cfg.seed).to(device)
+    chunks = [(s, min(n, s + cfg.batch_size)) for s in range(0, n, cfg.batch_size)]
+    bar = tqdm(total=len(chunks) * cfg.steps, desc="latent search", unit="step", disable=not progress,
+               dynamic_ncols=True, leave=False)
+    out = torch.empty_like(z_all)
+    try:
+        with frozen(G, D), torch.enable_grad():
+            for s, e in chunks:
+                qb = q[s:e].float()
+                with torch.no_grad():
+                    feat_q = D.features(qb, lod)
+                z = z_all[s:e].clone().requires_grad_(True)
+                opt = torch.optim.Adam([z], lr=cfg.lr)   # per-element state: images do not interact
+                for _ in range(cfg.steps):
+                    loss = search_loss(G, D, qb, z, cfg.feature_weight, lod, feat_q).sum()
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                    bar.update(1)
+                out[s:e] = z.detach()
+    finally:
+        bar.close()
+    return out
+
+
+@torch.no_grad()
+def search_scores(G: Generator, D: Discriminator, x_uint8: np.ndarray, cfg: SearchConfig, lam: float = 0.05,
+                  kappa: float = 1.0, device: str | torch.device = "cpu", *,
+                  progress: bool = False) -> dict[str, np.ndarray]:
+    """Scores of the latent-search baseline for uint8 [N, R, R, C] images at G's full resolution:
+    {'a', 'L_n', 'L_o', 'L_r', 'A', 'z_norm'} -> float64 [N], in input order; the reconstruction is G(z*) and
+    L_o = -||z*|| / sqrt(N_z) of the raw searched z*. Moves G and D to `device`. Pass Gs for the EMA generator."""
+    G.to(device)
+    D.to(device)
+    if len(x_uint8) == 0:
+        return {k: np.zeros(0) for k in (*SCORE_NAMES, "z_norm")}
+    q_all = to_float(x_uint8).to(device)
+    z_all = latent_search(G, D, q_all, cfg, lod=0.0, progress=progress)
+    parts: dict[str, list[torch.Tensor]] = {}
+    with frozen(G, D):
+        for s in range(0, len(q_all), cfg.batch_size):
+            q, z = q_all[s:s + cfg.batch_size], z_all[s:s + cfg.batch_size]
+            rec = G(z, 0.0)
+            sc = all_scores(q, rec, z, D.features(q, 0.0), D.features(rec, 0.0), lam=lam, kappa=kappa)
+            for k, v in sc.items():
+                parts.setdefault(k, []).append(v.cpu())
+    return {k: torch.cat(v).double().numpy() for k, v in parts.items()}
+
+
+__all__ = ["latent_search", "search_scores", "search_loss", "initial_latents", "frozen"]

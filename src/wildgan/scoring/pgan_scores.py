@@ -1,0 +1,110 @@
+"""Scoring with the proposed method's networks: z_hat = E(Q), X_rec = Gs(z_hat), all scores of scores.py.
+
+Batch composition (why it matters): E ends with a minibatch-stddev layer, so E(Q) depends a little on the other
+images in Q's batch. Following the spec (4.2) images are scored in *mixed, shuffled* batches of `batch_size`
+(a multiple of the group size 4) in an order fixed by `shuffle_seed`; the last batch is filled up with images
+from the start of that order (their scores are taken from their first batch). Per-image scores are therefore a
+deterministic function of (the image set, shuffle_seed, batch_size). `batch_mode="isolated"` removes the
+dependence entirely (group size 1: each image's stddev feature is that of an identical batch, as if the image
+were scored with 4 copies of itself), at the price of differing slightly from the paper's protocol.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from ..config import ScoreConfig
+from ..nets import PGANNetworks
+from ..nets.pgan import Encoder, _Trunk
+from .scores import all_scores
+
+
+def u8_to_float(x: torch.Tensor) -> torch.Tensor:
+    """uint8 NHWC -> float NCHW in [-1, 1] (x * 2/255 - 1, the training rule)."""
+    return x.permute(0, 3, 1, 2).float() * (2.0 / 255.0) - 1.0
+
+
+@dataclass
+class ScoreResult:
+    scores: dict[str, np.ndarray]                 # name -> [N] float64, higher = more anomalous
+    z: np.ndarray                                 # [N, N_z] raw encoder output (or searched latent)
+    recon: np.ndarray | None = None               # [N, H, W, C] float32 in [-1, 1] when requested
+    info: dict = field(default_factory=dict)
+
+
+def batch_order(n: int, batch_size: int, seed: int, group: int = 4) -> list[np.ndarray]:
+    """Shuffled batches covering 0..n-1; the last one is padded (wrap-around) to a multiple of the group size."""
+    order = np.random.default_rng(seed).permutation(n)
+    batches = [order[i:i + batch_size] for i in range(0, n, batch_size)]
+    last = batches[-1]
+    if n >= group and len(last) % group:
+        need = (batch_size if n >= batch_size else -(-len(last) // group) * group) - len(last)
+        batches[-1] = np.concatenate([last, order[:need]])
+    return batches
+
+
+@contextmanager
+def mbstd_group(net: _Trunk, group: int) -> Iterator[None]:
+    old = net.mbstd_group
+    net.mbstd_group = group
+    try:
+        yield
+    finally:
+        net.mbstd_group = old
+
+
+@torch.no_grad()
+def score_pgan(nets: PGANNetworks, x_u8: np.ndarray, cfg: ScoreConfig = ScoreConfig(), *,
+               device: torch.device | str = "cpu", batch_mode: str = "mixed", return_recon: bool = False,
+               progress: bool = False) -> ScoreResult:
+    """Score uint8 images [N, R, R, C] at full resolution (lod 0)."""
+    from tqdm.auto import tqdm
+
+    if batch_mode not in ("mixed", "isolated"):
+        raise ValueError(f"batch_mode must be mixed or isolated, got {batch_mode!r}")
+    if cfg.batch_size % 4:
+        raise ValueError(f"score batch size must be a multiple of 4 (minibatch-stddev groups), got {cfg.batch_size}")
+    n = len(x_u8)
+    G = nets.Gs if cfg.generator == "Gs" else nets.G
+    E: Encoder = nets.E
+    mods = (G, E, nets.D)
+    was_training = [m.training for m in mods]
+    for m in mods:
+        m.eval()
+    out: dict[str, np.ndarray] = {}
+    z_all = np.zeros((n, E.cfg.latent_size), dtype=np.float32)
+    recon = np.zeros(x_u8.shape, dtype=np.float32) if return_recon else None
+    done = np.zeros(n, dtype=bool)
+    group = 1 if batch_mode == "isolated" else E.mbstd_group
+    x_t = torch.from_numpy(np.ascontiguousarray(x_u8))
+    try:
+        with mbstd_group(E, group):
+            for idx in tqdm(batch_order(n, cfg.batch_size, cfg.shuffle_seed), disable=not progress,
+                            desc="score", unit="batch"):
+                q = u8_to_float(x_t[torch.from_numpy(idx)].to(device))
+                z = E(q)
+                rec = G(z)
+                s = all_scores(q, rec, z, nets.D.features(q), nets.D.features(rec), cfg.lam, cfg.kappa)
+                # wrap-around padding images keep the score of their first (real) batch
+                first = np.zeros(len(idx), dtype=bool)
+                first[np.unique(idx, return_index=True)[1]] = True
+                keep = first & ~done[idx]
+                sel = idx[keep]
+                for k, v in s.items():
+                    out.setdefault(k, np.zeros(n, dtype=np.float64))[sel] = v.double().cpu().numpy()[keep]
+                z_all[sel] = z.float().cpu().numpy()[keep]
+                if recon is not None:
+                    recon[sel] = rec.permute(0, 2, 3, 1).float().cpu().numpy()[keep]
+                done[sel] = True
+    finally:
+        for m, t in zip(mods, was_training):
+            m.train(t)
+    assert done.all()
+    return ScoreResult(scores=out, z=z_all, recon=recon,
+                       info={"batch_size": cfg.batch_size, "shuffle_seed": cfg.shuffle_seed, "batch_mode": batch_mode,
+                             "lam": cfg.lam, "kappa": cfg.kappa, "generator": cfg.generator})

@@ -1,0 +1,429 @@
+"""Training of the f-AnoGAN baseline (spec 5), faithful to the official TF release unless noted.
+
+Stage 1, WGAN-GP (`wgangp_64x64.py`): outer loops of 1 G step (skipped on the very first loop) followed by
+n_critic = 5 critic steps, each on a fresh real batch; Adam(1e-4, betas (0, 0.9)) for G and D; z ~ N(0, I_128);
+gradient penalty lambda = 10 with target 1, no drift term, no EMA; random horizontal flips. Length: cfg.epochs
+epochs of (floor(N / B) - 5) critic iterations each, unless cfg.gan_iters is set.
+
+Stage 2, izi_f encoder (`z_encoding_izif.py`): G (eval mode: BN running statistics) and the critic are frozen;
+E minimises MSE(x, G(E(x))) + kappa * MSE(f(x), f(G(E(x)))) with TF1-style RMSProp(5e-5) for cfg.enc_iters steps.
+
+Files written to run_dir:
+  stats.jsonl                                one JSON row every `log_every` steps (stage, iter, losses, img/s)
+  checkpoints/ckpt-<step>.{safetensors,json} periodic, atomic; `resume=True` continues from the newest good one
+  fanogan-final.{safetensors,json}           the trained networks (also written when cfg.minutes runs out)
+<step> counts critic steps + encoder steps, so checkpoint names sort across both stages.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from .. import checkpoint as ckpt
+from ..config import FAnoGANConfig, from_dict, to_dict
+from ..data.transforms import to_float
+from ..errors import CheckpointError, ConfigError, DataError, DivergenceError, WildganError
+from ..losses import critic_loss, generator_loss
+from ..nets.fanogan import SUPPORTED_RESOLUTIONS, FAnoGANNetworks, build_fanogan
+
+Log = Callable[[str], None]
+FINAL_NAME = "fanogan-final"
+CHECKPOINT_DIR = "checkpoints"
+
+# Cost of one encoder step relative to one critic step (both per image, G-step share included in the latter),
+# measured on CPU at 32x32x3, dim 64 (see the report in tests/unit/test_fanogan.py's docstring): used only to split
+# a cfg.minutes budget between the two stages in proportion to their planned work.
+ENC_STEP_COST = 0.6
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# TF1 RMSProp.
+
+class TF1RMSprop(torch.optim.Optimizer):
+    """tf.compat.v1.train.RMSPropOptimizer (centered=False):
+        ms  <- decay * ms + (1 - decay) * g^2          ms starts at 1.0 (TF1 initialises the 'rms' slot with ones)
+        mom <- momentum * mom + lr * g / sqrt(ms + eps)  eps inside the square root
+        p   <- p - mom
+    torch.optim.RMSprop cannot express this: its eps is added outside the root and its accumulator starts at 0, which
+    makes the first steps ~1/sqrt(1 - decay) = 3.2x larger than TF's (the 1.0 start acts as a warm-up)."""
+
+    def __init__(self, params: Iterable[torch.nn.Parameter], lr: float = 1e-3, decay: float = 0.9,
+                 momentum: float = 0.0, eps: float = 1e-10, initial_accumulator: float = 1.0) -> None:
+        if lr <= 0 or not 0.0 <= decay < 1.0 or momentum < 0 or eps < 0:
+            raise ConfigError(f"invalid RMSProp settings lr={lr}, decay={decay}, momentum={momentum}, eps={eps}")
+        super().__init__(params, dict(lr=lr, decay=decay, momentum=momentum, eps=eps,
+                                      initial_accumulator=initial_accumulator))
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], torch.Tensor] | None = None) -> torch.Tensor | None:
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                g = p.grad
+                st = self.state[p]
+                if "ms" not in st:
+                    st["ms"] = torch.full_like(p, group["initial_accumulator"], memory_format=torch.preserve_format)
+                ms = st["ms"]
+                ms.mul_(group["decay"]).addcmul_(g, g, value=1.0 - group["decay"])
+                upd = g / (ms + group["eps"]).sqrt()
+                if group["momentum"] > 0:
+                    mom = st.setdefault("mom", torch.zeros_like(p, memory_format=torch.preserve_format))
+                    mom.mul_(group["momentum"]).add_(upd, alpha=group["lr"])
+                    p.sub_(mom)
+                else:
+                    p.sub_(upd, alpha=group["lr"])
+        return loss
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Small helpers.
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise WildganError(f"device {name!r} was requested but no CUDA device is available")
+    return torch.device(name)
+
+
+class _Sampler:
+    """Seeded shuffled order, a fresh permutation per epoch derived from (seed, epoch): resume needs two ints.
+    Batches cross epoch boundaries, so every image is used equally often."""
+
+    def __init__(self, n: int, seed: int, epoch: int = 0, pos: int = 0) -> None:
+        self.n, self.seed, self.epoch, self.pos = n, seed, epoch, pos
+        self._perm = self._make()
+
+    def _make(self) -> np.ndarray:
+        return np.random.default_rng([self.seed, 4242, self.epoch]).permutation(self.n)
+
+    def next(self, b: int) -> np.ndarray:
+        out = []
+        while b > 0:
+            take = min(b, self.n - self.pos)
+            out.append(self._perm[self.pos:self.pos + take])
+            self.pos += take
+            b -= take
+            if self.pos == self.n:
+                self.epoch, self.pos = self.epoch + 1, 0
+                self._perm = self._make()
+        return np.concatenate(out)
+
+
+def _check_train_x(x: np.ndarray) -> np.ndarray:
+    if not isinstance(x, np.ndarray) or x.dtype != np.uint8 or x.ndim != 4:
+        raise DataError(f"f-AnoGAN training data must be a uint8 array [N, H, W, C], got "
+                        f"{getattr(x, 'dtype', type(x))} with shape {getattr(x, 'shape', None)}")
+    n, h, w, c = x.shape
+    if h != w or h not in SUPPORTED_RESOLUTIONS:
+        raise DataError(f"f-AnoGAN needs square {SUPPORTED_RESOLUTIONS} images, got {h}x{w}")
+    if c not in (1, 3):
+        raise DataError(f"f-AnoGAN needs 1 or 3 channels, got {c}")
+    return np.ascontiguousarray(x)
+
+
+def _check_cfg(cfg: FAnoGANConfig, n: int) -> None:
+    for name in ("dim", "latent_size", "batch_size", "n_critic", "enc_batch_size"):
+        if getattr(cfg, name) < 1:
+            raise ConfigError(f"f-AnoGAN {name} must be >= 1, got {getattr(cfg, name)}")
+    if (cfg.gan_iters is not None and cfg.gan_iters < 0) or cfg.enc_iters < 0 or cfg.epochs < 0:
+        raise ConfigError("f-AnoGAN gan_iters, enc_iters and epochs must be >= 0")
+    if cfg.minutes is not None and cfg.minutes <= 0:
+        raise ConfigError(f"minutes must be positive, got {cfg.minutes}")
+    if n < max(cfg.batch_size, cfg.enc_batch_size):
+        raise DataError(f"f-AnoGAN needs at least batch_size = {max(cfg.batch_size, cfg.enc_batch_size)} training "
+                        f"images, got {n}")
+
+
+def planned_gan_iters(cfg: FAnoGANConfig, n: int) -> int:
+    """Critic iterations of stage 1: cfg.gan_iters, else epochs * (floor(N / B) - 5) as the official code counts an
+    epoch (at least 1 per epoch, so tiny data sets still train)."""
+    if cfg.gan_iters is not None:
+        return int(cfg.gan_iters)
+    return int(round(cfg.epochs * max(1, n // cfg.batch_size - 5)))
+
+
+def _batch(x_u8: torch.Tensor, idx: np.ndarray, flip: bool, rng: torch.Generator) -> torch.Tensor:
+    """Real batch in [-1, 1], NCHW, each image mirrored left-right with p = 0.5 (the official loader)."""
+    x = to_float(x_u8[torch.from_numpy(idx).to(x_u8.device)])
+    if flip:
+        m = torch.rand(x.shape[0], generator=rng, device=x.device) < 0.5
+        x = torch.where(m.view(-1, 1, 1, 1), x.flip(3), x)
+    return x
+
+
+def _opt_tensors(prefix: str, opt: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
+    out = {}
+    for idx, st in opt.state_dict()["state"].items():
+        for k, v in st.items():
+            out[f"{prefix}.{idx}.{k}"] = v if torch.is_tensor(v) else torch.tensor(v)
+    return out
+
+
+def _load_opt(prefix: str, opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor]) -> None:
+    sd = opt.state_dict()
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for key, v in tensors.items():
+        if key.startswith(prefix + "."):
+            idx, name = key[len(prefix) + 1:].split(".", 1)
+            state.setdefault(int(idx), {})[name] = v
+    sd["state"] = state
+    opt.load_state_dict(sd)
+
+
+@dataclass
+class _State:
+    gan_iter: int = 0             # critic steps done
+    enc_iter: int = 0             # encoder steps done
+    epoch: int = 0                # sampler position
+    pos: int = 0
+    elapsed: float = 0.0          # training seconds over all sessions of this run
+
+    @property
+    def step(self) -> int:
+        return self.gan_iter + self.enc_iter
+
+
+def _arch(resolution: int, channels: int, cfg: FAnoGANConfig) -> dict[str, int]:
+    return {"resolution": resolution, "channels": channels, "dim": cfg.dim, "latent_size": cfg.latent_size}
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Loading.
+
+def load_fanogan(path: Path | str, device: str | torch.device = "cpu") -> FAnoGANNetworks:
+    """Rebuild G, D, E from a checkpoint's JSON (final or periodic) and load the weights strictly; eval mode."""
+    tensors, meta = ckpt.load_checkpoint(Path(path))
+    if meta.get("kind") != "fanogan":
+        raise CheckpointError(f"{path}: not an f-AnoGAN checkpoint (kind = {meta.get('kind')!r})")
+    try:
+        cfg = from_dict(FAnoGANConfig, meta["config"])
+        nets = build_fanogan(cfg, int(meta["resolution"]), int(meta["channels"]), seed=0)
+    except (KeyError, TypeError, ConfigError) as e:
+        raise CheckpointError(f"{path}: bad f-AnoGAN metadata: {e}") from None
+    ckpt.tensors_to_networks(tensors, nets.modules(), Path(path))
+    for m in nets.modules().values():
+        m.eval()
+    return nets.to(device)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Training.
+
+def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, resume: bool = False,
+                  progress: bool = True, log: Log | None = None, log_every: int = 50,
+                  checkpoint_every: int = 1000, keep_checkpoints: int = 2) -> Path:
+    """Train the f-AnoGAN WGAN-GP and then its izi_f encoder on uint8 [N, H, W, C] images (H = W in {32, 64}).
+
+    Returns the path of fanogan-final.json. cfg.minutes bounds the wall-clock training time over both stages (and
+    over resumed sessions); it is split between the stages in proportion to their planned work, and stage 2 also
+    gets whatever stage 1 leaves unused. `resume` continues from the newest good periodic checkpoint in run_dir.
+    """
+    say: Log = log or (lambda s: None)
+    x_np = _check_train_x(train_x)
+    n, res, _, ch = x_np.shape
+    _check_cfg(cfg, n)
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    ck_dir = run_dir / CHECKPOINT_DIR
+    device = resolve_device(cfg.device)
+
+    nets = build_fanogan(cfg, res, ch).to(device)
+    G, D, E = nets.G, nets.D, nets.E
+    opt_G = torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
+    opt_D = torch.optim.Adam(D.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
+    opt_E = TF1RMSprop(E.parameters(), lr=cfg.enc_lr)
+    opts = {"opt_G": opt_G, "opt_D": opt_D, "opt_E": opt_E}
+    rng = torch.Generator(device=device)
+    rng.manual_seed(cfg.seed)                       # z, GP mixing weights and flips; init is seeded in build_fanogan
+    state = _State()
+    arch = _arch(res, ch, cfg)
+
+    if resume:
+        found = ckpt.latest_good_checkpoint(ck_dir, log=say)
+        if found is None:
+            say(f"resume: no checkpoint in {ck_dir}; starting from scratch")
+        else:
+            tensors, meta = found
+            if meta.get("kind") != "fanogan" or meta.get("arch") != arch:
+                raise ConfigError(f"{ck_dir}: cannot resume: checkpoint architecture {meta.get('arch')} "
+                                  f"differs from the requested {arch}")
+            if meta.get("n_train") != n:
+                say(f"warning: resuming with {n} training images; the checkpoint was trained on {meta.get('n_train')}")
+            ckpt.tensors_to_networks(tensors, nets.modules(), ck_dir)
+            for k, o in opts.items():
+                _load_opt(k, o, tensors)
+            rng.set_state(tensors["rng"])
+            state = _State(**meta["state"])
+            say(f"resumed from critic step {state.gan_iter}, encoder step {state.enc_iter}")
+
+    t_gan, t_enc = planned_gan_iters(cfg, n), int(cfg.enc_iters)
+    sampler = _Sampler(n, cfg.seed, state.epoch, state.pos)
+    x_u8 = torch.from_numpy(x_np).to(device)        # the whole uint8 set lives on the device (CIFAR_CAR: 15 MB)
+    budget = None if cfg.minutes is None else cfg.minutes * 60.0
+    work_gan, work_enc = t_gan * cfg.batch_size, ENC_STEP_COST * t_enc * cfg.enc_batch_size
+    gan_budget = None if budget is None else budget * work_gan / max(work_gan + work_enc, 1e-9)
+    t0, elapsed0 = time.monotonic(), state.elapsed
+    stopped_early = False
+
+    def elapsed() -> float:
+        return elapsed0 + time.monotonic() - t0
+
+    def save_periodic() -> None:
+        state.epoch, state.pos, state.elapsed = sampler.epoch, sampler.pos, elapsed()
+        tensors = ckpt.networks_to_tensors(nets.modules())
+        for k, o in opts.items():
+            tensors.update(_opt_tensors(k, o))
+        tensors["rng"] = rng.get_state()
+        meta = _meta(cfg, arch, state, n, t_gan, t_enc, stopped_early)
+        ckpt.save_checkpoint(ck_dir, ckpt.checkpoint_name(state.step), tensors, meta)
+        ckpt.prune_checkpoints(ck_dir, keep_checkpoints)
+
+    stats_path = run_dir / "stats.jsonl"
+
+    def write_row(row: dict[str, Any]) -> None:
+        bad = [k for k, v in row.items() if isinstance(v, float) and not math.isfinite(v)]
+        row["elapsed_s"] = round(elapsed(), 3)
+        with open(stats_path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(row) + "\n")
+        if bad:
+            raise DivergenceError(f"f-AnoGAN {row['stage']} step {row['iter']}: non-finite {', '.join(bad)}; "
+                                  f"last good checkpoint in {ck_dir}")
+
+    # ---------------------------------------------------------------- stage 1: WGAN-GP
+    if state.gan_iter < t_gan:
+        say(f"f-AnoGAN stage 1: WGAN-GP, {t_gan} critic iterations at batch {cfg.batch_size} on {device}")
+    G.train(), D.train(), E.train()
+    acc: dict[str, torch.Tensor] = {}
+    n_acc, t_row = 0, time.monotonic()
+    bar = tqdm(total=t_gan, initial=min(state.gan_iter, t_gan), desc="f-AnoGAN WGAN-GP", unit="it",
+               disable=not progress or state.gan_iter >= t_gan, dynamic_ncols=True, leave=False)
+    try:
+        while state.gan_iter < t_gan:
+            if gan_budget is not None and elapsed() >= gan_budget:
+                stopped_early = True
+                say(f"stage 1 budget used: stopping after {state.gan_iter}/{t_gan} critic iterations")
+                break
+            b = cfg.batch_size
+            if state.gan_iter > 0 and state.gan_iter % cfg.n_critic == 0:
+                # 1 G step per outer loop, skipped on the first loop (the official `if iteration > 0`)
+                D.requires_grad_(False)                 # the G loss must not leave gradients in D
+                try:
+                    g_loss, _ = generator_loss(D, G(torch.randn(b, cfg.latent_size, generator=rng, device=device)))
+                    opt_G.zero_grad(set_to_none=True)
+                    g_loss.backward()
+                    opt_G.step()
+                finally:
+                    D.requires_grad_(True)
+                acc["g_loss"] = g_loss.detach()         # last value; G steps are 1 in n_critic
+            reals = _batch(x_u8, sampler.next(b), cfg.flip, rng)
+            z = torch.randn(b, cfg.latent_size, generator=rng, device=device)
+            u = torch.rand(b, 1, 1, 1, generator=rng, device=device)
+            with torch.no_grad():
+                fake = G(z)                             # G in train mode (batch statistics) as in the TF graph
+            d_loss, terms = critic_loss(D, reals, fake, gp_lambda=cfg.gp_lambda, gp_target=1.0, drift=0.0, u=u)
+            opt_D.zero_grad(set_to_none=True)
+            d_loss.backward()
+            opt_D.step()
+            state.gan_iter += 1
+            for k, v in (("d_loss", terms["D/loss"]), ("wdist", terms["D/real"] - terms["D/fake"]),
+                         ("gp", terms["D/gp"])):
+                acc[k] = acc.get(k, 0.0) + v
+            n_acc += 1
+            bar.update(1)
+            if state.gan_iter % log_every == 0 or state.gan_iter == t_gan:
+                dt = max(time.monotonic() - t_row, 1e-9)
+                row = {"stage": "gan", "iter": state.gan_iter}
+                row.update({k: float(v) / (1 if k == "g_loss" else n_acc) for k, v in acc.items()})
+                row["img_per_s"] = round(n_acc * b / dt, 2)
+                write_row(row)
+                bar.set_postfix(d=f"{row['d_loss']:.3f}", w=f"{row['wdist']:.3f}", refresh=False)
+                acc = {k: v for k, v in acc.items() if k == "g_loss"}
+                n_acc, t_row = 0, time.monotonic()
+            if state.step % checkpoint_every == 0:
+                save_periodic()
+    finally:
+        bar.close()
+
+    # ---------------------------------------------------------------- stage 2: izi_f encoder
+    # Frozen G in eval mode (BN running statistics, spec 5.2) and frozen critic; only E is trained.
+    G.eval(), D.eval(), E.train()
+    G.requires_grad_(False), D.requires_grad_(False)
+    if state.enc_iter < t_enc and not (budget is not None and elapsed() >= budget):
+        say(f"f-AnoGAN stage 2: izi_f encoder, {t_enc} iterations at batch {cfg.enc_batch_size}")
+        if state.gan_iter > 0 and state.enc_iter == 0:
+            save_periodic()                         # a stage boundary is a natural resume point
+    acc, n_acc, t_row = {}, 0, time.monotonic()
+    bar = tqdm(total=t_enc, initial=min(state.enc_iter, t_enc), desc="f-AnoGAN izi_f encoder", unit="it",
+               disable=not progress or state.enc_iter >= t_enc, dynamic_ncols=True, leave=False)
+    try:
+        while state.enc_iter < t_enc:
+            if budget is not None and elapsed() >= budget:
+                stopped_early = True
+                say(f"time budget used: stopping after {state.enc_iter}/{t_enc} encoder iterations")
+                break
+            b = cfg.enc_batch_size
+            x = _batch(x_u8, sampler.next(b), cfg.flip, rng)
+            z = E(x)
+            rec = G(z)
+            with torch.no_grad():
+                f_x = D.features(x)
+            loss_img = F.mse_loss(rec, x)
+            loss_fts = F.mse_loss(D.features(rec), f_x)
+            loss = loss_img + cfg.kappa * loss_fts
+            opt_E.zero_grad(set_to_none=True)
+            loss.backward()
+            opt_E.step()
+            state.enc_iter += 1
+            for k, v in (("loss", loss), ("loss_img", loss_img), ("loss_fts", loss_fts),
+                         ("z_norm", z.norm(dim=1).mean())):
+                acc[k] = acc.get(k, 0.0) + v.detach()
+            n_acc += 1
+            bar.update(1)
+            if state.enc_iter % log_every == 0 or state.enc_iter == t_enc:
+                dt = max(time.monotonic() - t_row, 1e-9)
+                row = {"stage": "encoder", "iter": state.enc_iter}
+                row.update({k: float(v) / n_acc for k, v in acc.items()})
+                row["img_per_s"] = round(n_acc * b / dt, 2)
+                write_row(row)
+                bar.set_postfix(loss=f"{row['loss']:.4f}", refresh=False)
+                acc, n_acc, t_row = {}, 0, time.monotonic()
+            if state.step % checkpoint_every == 0:
+                save_periodic()
+    finally:
+        bar.close()
+        G.requires_grad_(True), D.requires_grad_(True)
+
+    # ---------------------------------------------------------------- final
+    save_periodic()                                 # so that a later resume (e.g. with more minutes) can continue
+    tensors = ckpt.networks_to_tensors(nets.modules())
+    out = ckpt.save_checkpoint(run_dir, FINAL_NAME, tensors, _meta(cfg, arch, state, n, t_gan, t_enc, stopped_early))
+    say(f"f-AnoGAN done: {state.gan_iter} critic + {state.enc_iter} encoder iterations in {elapsed():.1f} s -> {out}")
+    return out
+
+
+def _meta(cfg: FAnoGANConfig, arch: dict[str, int], state: _State, n: int, t_gan: int, t_enc: int,
+          stopped_early: bool) -> dict[str, Any]:
+    return {"kind": "fanogan", "config": to_dict(cfg), "arch": arch, "resolution": arch["resolution"],
+            "channels": arch["channels"], "n_train": n, "state": asdict(state),
+            "gan_iters_done": state.gan_iter, "enc_iters_done": state.enc_iter,
+            "gan_iters_planned": t_gan, "enc_iters_planned": t_enc, "stopped_early": stopped_early,
+            "elapsed_s": round(state.elapsed, 3)}
+
+
+__all__ = ["train_fanogan", "load_fanogan", "planned_gan_iters", "TF1RMSprop", "FAnoGANNetworks"]

@@ -1,0 +1,54 @@
+"""A training run from a RunConfig: build the split, record the resolved config, train, write the final networks.
+
+This is the Python equivalent of `wildgan train`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..config import RunConfig, read_run_config, run_config_to_dict, write_run_config
+from ..fileio import atomic_write_text
+from ..data import AnomalySplit, build_split
+from ..errors import ConfigError
+from .loop import TrainResult, train_pgan
+
+
+def write_split_info(split: AnomalySplit, run_dir: Path) -> None:
+    info = dict(split.info)
+    info.update({"n_train": int(len(split.train_x)), "n_train_anomalous": int(np.sum(split.train_is_anomaly)),
+                 "n_test": int(len(split.test_x)), "n_test_anomalous": int(np.sum(split.test_y)),
+                 "resolution": split.resolution, "channels": split.channels})
+    atomic_write_text(run_dir / "split.json", json.dumps(info, indent=2, default=str))
+    skipped = info.get("skipped") or []
+    if skipped:
+        atomic_write_text(run_dir / "skipped.txt", "".join(f"{s}\n" for s in skipped))
+
+
+def train_run(cfg: RunConfig, run_dir: Path, *, resume: bool = False, progress: bool = True,
+              log: Callable[[str], None] = print, split: AnomalySplit | None = None) -> TrainResult:
+    """Train the method named by cfg.method on the split described by cfg.data; returns where the result is."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if resume and (run_dir / "config.json").is_file():
+        saved = run_config_to_dict(read_run_config(run_dir))
+        now = run_config_to_dict(cfg)
+        # Length, budget, device and checkpoint cadence may change on resume; what defines the run may not.
+        for sec in ("data", "net"):
+            if saved[sec] != now[sec]:
+                raise ConfigError(f"{run_dir}: --resume with a different {sec} config than the saved one")
+    if split is None:
+        split = build_split(cfg.data)
+    write_run_config(cfg, run_dir)
+    write_split_info(split, run_dir)
+    if cfg.method in ("wildgan", "search"):
+        return train_pgan(split.train_x, cfg, run_dir, resume=resume, progress=progress, log=log)
+    if cfg.method == "fanogan":
+        from .fanogan_loop import train_fanogan
+
+        final = train_fanogan(split.train_x, cfg.fanogan, run_dir, progress=progress, log=log, resume=resume)
+        return TrainResult(run_dir=run_dir, nimg=-1, final=final, status="done")
+    raise ConfigError(f"unknown method {cfg.method!r}; choose wildgan, search or fanogan")

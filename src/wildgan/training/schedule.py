@@ -1,0 +1,40 @@
+"""The progressive-growing schedule as a pure function of the number of real images shown (spec 3.5)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Phase:
+    lod: float           # level of detail; 0 = full resolution
+    resolution: int      # current resolution R / 2^floor(lod)
+    batch: int           # minibatch size at that resolution
+    fade: float          # frac(lod): weight of the old path during a fade-in (0 when stable)
+
+    @property
+    def lod_bounds(self) -> tuple[int, int]:
+        """(floor, ceil) of lod. Adam state is reset whenever either changes (spec 3.2)."""
+        return math.floor(self.lod), math.ceil(self.lod)
+
+
+def schedule(nimg: int, resolution: int, phase_kimg: float, fade_kimg: float, minibatch: dict[int, int]) -> Phase:
+    """lod = (log2 R - 2) - p - max(k - phase, 0) / fade, clipped at 0, where p = floor(kimg / (phase + fade))
+    and k = kimg - p * (phase + fade). Training starts at 4x4."""
+    kimg = nimg / 1000.0
+    period = phase_kimg + fade_kimg
+    p = math.floor(kimg / period)
+    k = kimg - p * period
+    top = math.log2(resolution) - 2
+    lod = top - p - max(k - phase_kimg, 0.0) / fade_kimg
+    lod = min(max(lod, 0.0), top)
+    res = int(resolution / 2 ** math.floor(lod))
+    if res not in minibatch:
+        raise KeyError(f"no minibatch size configured for resolution {res}")
+    return Phase(lod=lod, resolution=res, batch=minibatch[res], fade=lod - math.floor(lod))
+
+
+def schedule_kimg_for_full_growth(resolution: int, phase_kimg: float, fade_kimg: float) -> float:
+    """kimg at which the last fade-in ends (full resolution stable from here on)."""
+    return (math.log2(resolution) - 2) * (phase_kimg + fade_kimg)
