@@ -67,8 +67,9 @@ def save_checkpoint(folder: Path, name: str, tensors: dict[str, torch.Tensor], m
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
-    full_meta = {"format": "wildgan", "format_version": FORMAT_VERSION, "weights": weights.name,
-                 "sha256": digest, "versions": environment_versions(), **meta}
+    # caller's meta first: the integrity fields below must never be overridden by stale values
+    full_meta = {**meta, "format": "wildgan", "format_version": FORMAT_VERSION, "weights": weights.name,
+                 "sha256": digest, "versions": environment_versions()}
     meta_path = folder / f"{name}.json"
     atomic_write_text(meta_path, json.dumps(full_meta, indent=2, sort_keys=True))
     return meta_path

@@ -54,6 +54,8 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--test-size", choices=("paper", "all"), default="paper",
                    help="paper: the paper's test-set size; all: every held-out image")
     g.add_argument("--exclude", default="", help="class(es) to drop everywhere, comma separated")
+    g.add_argument("--download", action="store_true",
+                   help="CIFAR-10 only: download the python batches into --data when it does not exist")
     g.add_argument("--skip-bad", action="store_true", help="skip unreadable images (listed in RUN_DIR/skipped.txt)")
     g.add_argument("--resize", choices=("resize", "error"), default="resize",
                    help="images of another size: resize them (default) or stop with an error")
@@ -152,7 +154,7 @@ def build_run_config(a: argparse.Namespace) -> tuple[Any, Any]:
     data = DataConfig(data=a.data, dataset=a.dataset, normal=normal, contamination=a.contamination,
                       resolution=a.resolution, channels=a.channels, seed=a.seed, rotations=a.rotations,
                       test_size=a.test_size, exclude_classes=exclude, skip_bad=a.skip_bad, resize=a.resize,
-                      depth16=a.depth16)
+                      depth16=a.depth16, download=a.download)
     split = build_split(data)
     res, ch = split.resolution, split.channels
     data = replace(data, resolution=res, channels=ch)   # recorded explicitly so a replay cannot drift
@@ -202,7 +204,7 @@ def _log_to(run_dir: Path) -> Any:
 
 
 def cmd_score(a: argparse.Namespace) -> int:
-    from .data import load_images
+    from .data import conversion_opts, load_images
     from .evaluation.run import split_for_run
     from .scoring.run import load_model, write_scores_csv
 
@@ -212,7 +214,10 @@ def cmd_score(a: argparse.Namespace) -> int:
         split = split_for_run(Path(a.run_dir), a.data[0] if a.data else None)
         x, ids, labels = split.test_x, split.test_ids, split.test_y
     else:
-        x, ids = load_images(a.data, model.cfg.net.resolution, model.cfg.net.channels)
+        split_info = json.loads((Path(a.run_dir) / "split.json").read_text())
+        # same conversion rules as the training data (e.g. MNIST's 28 -> 32 zero padding)
+        x, ids = load_images(a.data, model.cfg.net.resolution, model.cfg.net.channels,
+                             **conversion_opts(split_info))
     res = model.score(x, progress=not a.no_progress)
     write_scores_csv(Path(a.out), ids, res, labels)
     print(f"scored {len(ids)} images with {model.source}; wrote {a.out}", file=sys.stderr)

@@ -47,8 +47,6 @@ def safe_extract(archive: str | Path, dest: str | Path) -> None:
             else:  # Python < 3.10.12: members were checked above
                 tar.extractall(dest, members=members)
     except (tarfile.TarError, EOFError, OSError) as e:
-        if isinstance(e, DataError):
-            raise
         raise DataError(f"{archive}: not a readable tar archive or truncated ({e})") from e
 
 
@@ -116,9 +114,11 @@ def atomic_write_bytes_from(write, dest: Path) -> None:
         raise
 
 
-def download_cifar10(root: str | Path, url: str = CIFAR10_URL, md5: str = CIFAR10_MD5,
+def download_cifar10(root: str | Path, url: str | None = None, md5: str | None = None,
                      timeout: float = 60.0) -> Path:
     """Download + md5-check + safely unpack CIFAR-10 (python version) under root; returns root/cifar-10-batches-py."""
+    url = url or CIFAR10_URL  # looked up at call time (tests patch the module constants)
+    md5 = md5 or CIFAR10_MD5
     root = Path(root)
     target = root / "cifar-10-batches-py"
     if (target / "data_batch_1").is_file() and (target / "test_batch").is_file():

@@ -74,14 +74,21 @@ class _Opts:
     download: bool = False
     cache_dir: str | None = None
     progress: bool | None = None    # None = tqdm's auto (bar only on a terminal)
+    probe_uniform: bool = False     # internal: raise _MixedSizes instead of unifying sizes
 
     def decode_key(self) -> str:
+        if self.probe_uniform:  # native pixels: only the per-file decoding rules matter
+            return json.dumps([_DECODE_CACHE_VERSION, "native", self.depth16, self.skip_bad])
         return json.dumps([_DECODE_CACHE_VERSION, self.resolution, self.channels, self.depth16, self.resize,
                            self.skip_bad, self.fit])
 
 
+class _MixedSizes(Exception):
+    """Internal: a native (probe_uniform) decode found images of different sizes."""
+
+
 def _parse_opts(opts: dict[str, Any]) -> _Opts:
-    known = set(_Opts.__dataclass_fields__)
+    known = set(_Opts.__dataclass_fields__) - {"probe_uniform"}
     unknown = set(opts) - known
     if unknown:
         raise ConfigError(f"unknown data option(s) {sorted(unknown)}; known: {sorted(known)}")
@@ -175,7 +182,10 @@ def _decode_files(files: Sequence[Path], o: _Opts, skipped: list[dict[str, str]]
     arrays, kept = [], []
     for i, f in enumerate(_progress(files, len(files), desc, o.progress)):
         try:
-            arrays.append(read_image(f, o.depth16))
+            a = read_image(f, o.depth16)
+            if o.resolution is not None and (a.shape[0] > o.resolution or a.shape[1] > o.resolution):
+                a = resize_one(a, o.resolution, o.fit)  # shrink big photos now: memory grows with the largest
+            arrays.append(a)
             kept.append(i)
         except DataError as e:
             if not o.skip_bad:
@@ -197,6 +207,8 @@ def _stack(arrays: list[np.ndarray], names: Sequence[str], o: _Opts, what: str) 
     sizes = {a.shape[:2] for a in arrays}
     target = o.resolution
     if len(sizes) > 1:
+        if o.probe_uniform:
+            raise _MixedSizes()
         if o.resize == "error":
             h0, w0 = arrays[0].shape[:2]
             j = next(i for i, a in enumerate(arrays) if a.shape[:2] != (h0, w0))
@@ -287,7 +299,8 @@ def read_folder(root: str | Path, o: _Opts | None = None, id_root: Path | None =
         files = [f for c in sorted(classes) for f in classes[c]]
         labels = [index[c] for c in sorted(classes) for _ in classes[c]]
         arrays, kept = _decode_files(files, o, skipped, desc=f"decoding {split}")
-        x = _stack(arrays, [str(files[i]) for i in kept], o, str(train_dir or eff if split == "train" else test_dir))
+        where = (train_dir or eff) if split == "train" else test_dir
+        x = _stack(arrays, [str(files[i]) for i in kept], o, str(where))
         ids = [files[i].relative_to(id_root).as_posix() for i in kept]
         sets[split] = ImageSet(x, np.asarray([labels[i] for i in kept], np.int64), class_names, ids)
     for s in sets.values():
@@ -324,18 +337,60 @@ def _load_decoded(path: Path) -> tuple[ImageSet, ImageSet | None] | None:
     return train, test
 
 
-def read_folder_tar(archive: str | Path, o: _Opts) -> tuple[ImageSet, ImageSet | None]:
-    """A .tar.gz of an image-folder tree: unpack once into the cache, decode once into a cached .npz."""
-    tree = unpack_cached(archive, o.cache_dir)
+def _cache_file(tree: Path, o: _Opts) -> Path:
     key = hashlib.sha1(o.decode_key().encode()).hexdigest()[:10]
-    cached = tree.parent / f"{tree.name}.decoded-{key}.npz"
-    if cached.is_file():
-        got = _load_decoded(cached)
-        if got is not None:
-            return got
+    return tree.parent / f"{tree.name}.decoded-{key}.npz"
+
+
+def _first_image(tree: Path) -> Path | None:
+    for dirpath, dirnames, filenames in os.walk(tree):
+        dirnames.sort()
+        for f in sorted(filenames):
+            if _is_image_file(Path(f)):
+                return Path(dirpath) / f
+    return None
+
+
+def read_folder_tar(archive: str | Path, o: _Opts) -> tuple[ImageSet, ImageSet | None]:
+    """A .tar.gz of an image-folder tree: unpack once into the cache, decode once into a cached .npz.
+
+    Small same-size images (CIFAR-like) are cached at native size, so every resolution / channel choice reuses
+    the one decode; other trees are cached per conversion option set.
+    """
+    from dataclasses import replace
+
+    tree = unpack_cached(archive, o.cache_dir)
+    native = replace(o, resolution=None, channels=None, fit="resize", resize="resize", probe_uniform=True)
+    for opts, path in ((native, _cache_file(tree, native)), (o, _cache_file(tree, o))):
+        if path.is_file():
+            got = _load_decoded(path)
+            if got is not None:
+                return (_shrink_set(got[0], o), _shrink_set(got[1], o)) if opts is native else got  # type: ignore
+    first = _first_image(tree)
+    small = False
+    if first is not None:
+        try:
+            with Image.open(first) as im:
+                small = max(im.size) <= 256
+        except Exception:  # the real decode reports it properly
+            small = False
+    if small:
+        try:
+            train, test = read_folder(tree, native)
+        except _MixedSizes:
+            pass
+        else:
+            _save_decoded(_cache_file(tree, native), train, test)
+            return _shrink_set(train, o), _shrink_set(test, o)  # type: ignore[return-value]
     train, test = read_folder(tree, o)
-    _save_decoded(cached, train, test)
+    _save_decoded(_cache_file(tree, o), train, test)
     return train, test
+
+
+def _shrink_set(s: ImageSet | None, o: _Opts) -> ImageSet | None:
+    if s is not None:
+        s.x = _shrink_uniform(s.x, o)
+    return s
 
 
 # ------------------------------------------------------------------------------------------------ CIFAR batches
@@ -524,7 +579,9 @@ def _is_tar(p: Path) -> bool:
 
 def _detect(p: Path) -> str:
     if p.is_dir():
-        if all((p / f).is_file() for f in CIFAR_BATCH_FILES) or (p / "cifar-10-batches-py").is_dir():
+        # any batch file (or the folder's usual name) means CIFAR batches, so an incomplete copy gets a clear error
+        if p.name == "cifar-10-batches-py" or any((p / f).is_file() for f in CIFAR_BATCH_FILES) \
+                or (p / "cifar-10-batches-py").is_dir():
             return "cifar-batches"
         return "folder"
     if p.suffix.lower() == ".npz":

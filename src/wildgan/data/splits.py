@@ -59,6 +59,12 @@ class AnomalySplit:
     info: dict[str, Any]            # JSON-serialisable record of everything needed to reproduce the split
 
 
+def conversion_opts(info: dict[str, Any]) -> dict[str, Any]:
+    """The load_images options that convert new images exactly like this split's data (fit, depth16)."""
+    conv = info.get("conversion", {})
+    return {k: conv[k] for k in ("fit", "depth16") if conv.get(k) is not None}
+
+
 def n_contamination(gamma: float, n_normal: int) -> int:
     """N_a = floor(gamma * N_n / (1 - gamma)) in exact arithmetic on gamma's decimal form (0.02, 5000 -> 102)."""
     g = Fraction(repr(float(gamma)))  # repr is the shortest decimal that round-trips: what the user typed
@@ -145,7 +151,7 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
     if cfg.resolution is not None:
         check_resolution(cfg.resolution)
     known = PROTOCOL_DEFAULTS.get(cfg.dataset)  # protocol known before loading: decode straight to its size
-    load_opts = {"depth16": cfg.depth16, "resize": cfg.resize, "skip_bad": cfg.skip_bad, "download": download,
+    load_opts = {"depth16": cfg.depth16, "resize": cfg.resize, "skip_bad": cfg.skip_bad, "download": download or cfg.download,
                  "progress": progress, "resolution": cfg.resolution or (known or {}).get("resolution"),
                  "channels": cfg.channels or (known or {}).get("channels"),
                  "fit": (known or {}).get("fit", "resize")}
@@ -173,7 +179,8 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
         avail = ", ".join(f"{k}={n}" for k, n in enumerate(names))
         raise ConfigError(f"{source}: choose the normal class(es) (--normal); available classes: {avail}")
     if set(normal) & set(excluded):
-        raise ConfigError(f"a class cannot be both normal and excluded: {[names[i] for i in set(normal) & set(excluded)]}")
+        both = [names[i] for i in sorted(set(normal) & set(excluded))]
+        raise ConfigError(f"a class cannot be both normal and excluded: {both}")
 
     info: dict[str, Any] = {
         "protocol": protocol, "format": kind, "dataset": cfg.dataset, "source": source,

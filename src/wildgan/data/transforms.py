@@ -173,40 +173,22 @@ def convert(x: np.ndarray, resolution: int, channels: int, fit: str = "resize") 
 
 
 # --------------------------------------------------------------------------------------------- rotation
-def _mirror_index(i: np.ndarray, n: int) -> np.ndarray:
-    """Integer indices -> [0, n) by half-sample symmetric reflection (d c b a | a b c d | d c b a)."""
-    m = np.mod(i, 2 * n)
-    return np.where(m >= n, 2 * n - 1 - m, m)
+def rotate_batch(x: np.ndarray, angles_deg: np.ndarray) -> np.ndarray:
+    """Rotate each uint8 [H, W, C] image counter-clockwise about its centre: bilinear, mirror padding.
 
-
-def rotate_batch(x: np.ndarray, angles_deg: np.ndarray, chunk: int = 256) -> np.ndarray:
-    """Rotate each uint8 [H, W, C] image about its centre by its angle: bilinear, reflect (mirror) padding.
-
-    Spec 6.3 leaves interpolation and borders open; mirror padding avoids black corners that a discriminator
-    could learn as a cue for augmented images.
+    Spec 6.3 leaves interpolation and borders open; mirror padding avoids black corners that a discriminator could
+    learn as a cue for augmented images. Implemented as: mirror-pad (half-sample symmetric) by enough pixels that the
+    rotated frame stays inside, rotate with PIL bilinear, crop the centre. Same result as sampling with mirrored
+    indices, at C speed.
     """
     n, h, w, c = x.shape
+    m = int(np.ceil(max(h, w) * (np.sqrt(2.0) - 1.0) / 2.0)) + 2
     out = np.empty_like(x)
-    yy, xx = np.meshgrid(np.arange(h, dtype=np.float64), np.arange(w, dtype=np.float64), indexing="ij")
-    cy, cx = (h - 1) / 2.0, (w - 1) / 2.0
-    dy, dx = yy - cy, xx - cx
-    for s in range(0, n, chunk):
-        e = min(n, s + chunk)
-        th = np.deg2rad(np.asarray(angles_deg[s:e], np.float64))[:, None, None]
-        cos, sin = np.cos(th), np.sin(th)
-        # inverse mapping: output pixel p samples the source at R(-theta) p
-        sy = cy + cos * dy - sin * dx
-        sx = cx + sin * dy + cos * dx
-        y0, x0 = np.floor(sy), np.floor(sx)
-        wy, wx = (sy - y0)[..., None], (sx - x0)[..., None]
-        y0i, x0i = y0.astype(np.int64), x0.astype(np.int64)
-        ya, yb = _mirror_index(y0i, h), _mirror_index(y0i + 1, h)
-        xa, xb = _mirror_index(x0i, w), _mirror_index(x0i + 1, w)
-        b = np.arange(e - s)[:, None, None]
-        src = x[s:e].astype(np.float64)
-        v = ((1 - wy) * (1 - wx) * src[b, ya, xa] + (1 - wy) * wx * src[b, ya, xb]
-             + wy * (1 - wx) * src[b, yb, xa] + wy * wx * src[b, yb, xb])
-        out[s:e] = np.clip(np.rint(v), 0, 255).astype(np.uint8)
+    for i in range(n):
+        p = np.pad(x[i], ((m, m), (m, m), (0, 0)), mode="symmetric")
+        img = Image.fromarray(p[..., 0] if c == 1 else p)
+        r = np.asarray(img.rotate(float(angles_deg[i]), resample=Image.Resampling.BILINEAR), dtype=np.uint8)
+        out[i] = r.reshape(p.shape)[m:m + h, m:m + w]
     return out
 
 

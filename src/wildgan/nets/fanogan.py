@@ -141,7 +141,8 @@ def _check_channels(channels: int) -> None:
 # Networks.
 
 class FAnoGANGenerator(nn.Module):
-    """z [N, latent] -> image [N, C, R, R] in (-1, 1). BatchNorm: batch statistics in train(), running ones in eval()."""
+    """z [N, latent] -> image [N, C, R, R] in (-1, 1).
+    BatchNorm uses batch statistics in train() and its running statistics in eval()."""
 
     def __init__(self, resolution: int = 64, channels: int = 1, dim: int = 64, latent_size: int = 128) -> None:
         super().__init__()

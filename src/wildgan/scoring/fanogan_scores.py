@@ -3,7 +3,8 @@
   A   = mean (x - G(E(x)))^2 + kappa * mean (f(x) - f(G(E(x))))^2    f-AnoGAN's own score
   L_r, L_n, L_o, a                                                      the Berg paper's rows, same formulas as for
                                                                         the proposed method (scores.all_scores)
-L_o = -||E(x)|| / sqrt(N_z) with N_z = 128 (latent_origin_score divides by sqrt(z.shape[1])); E's codes are tanh-bounded.
+L_o = -||E(x)|| / sqrt(N_z) with N_z = 128 (latent_origin_score divides by sqrt(z.shape[1]));
+E's codes are tanh-bounded.
 """
 
 from __future__ import annotations

@@ -61,12 +61,15 @@ def initial_latents(n: int, latent_size: int, seed: int) -> torch.Tensor:
 
 def latent_search(G: Generator, D: Discriminator, q: torch.Tensor, cfg: SearchConfig, *, lod: float = 0.0,
                   progress: bool = False) -> torch.Tensor:
-    """Searched latents z [N, N_z] (float32, on q's device) for queries q [N, C, H, W] in [-1, 1] at `lod`'s
-    resolution. G and D must be on q's device; they are frozen (eval, no grad) during the search and restored after."""
+    """Searched latents z [N, N_z] (q's dtype and device) for float queries q [N, C, H, W] in [-1, 1] at `lod`'s
+    resolution. G and D must be on q's device and in q's dtype; they are frozen (eval, no grad) during the search
+    and restored after."""
     if cfg.steps < 0 or cfg.batch_size < 1 or cfg.lr <= 0:
         raise ValueError(f"invalid search config: steps={cfg.steps}, batch_size={cfg.batch_size}, lr={cfg.lr}")
+    if not q.is_floating_point():
+        raise TypeError(f"latent_search expects float queries in [-1, 1], got {q.dtype} (use wildgan.data to_float)")
     n, device = q.shape[0], q.device
-    z_all = initial_latents(n, G.cfg.latent_size, cfg.seed).to(device)
+    z_all = initial_latents(n, G.cfg.latent_size, cfg.seed).to(device=device, dtype=q.dtype)
     chunks = [(s, min(n, s + cfg.batch_size)) for s in range(0, n, cfg.batch_size)]
     bar = tqdm(total=len(chunks) * cfg.steps, desc="latent search", unit="step", disable=not progress,
                dynamic_ncols=True, leave=False)
@@ -74,7 +77,7 @@ def latent_search(G: Generator, D: Discriminator, q: torch.Tensor, cfg: SearchCo
     try:
         with frozen(G, D), torch.enable_grad():
             for s, e in chunks:
-                qb = q[s:e].float()
+                qb = q[s:e]
                 with torch.no_grad():
                     feat_q = D.features(qb, lod)
                 z = z_all[s:e].clone().requires_grad_(True)

@@ -40,10 +40,10 @@ Log = Callable[[str], None]
 FINAL_NAME = "fanogan-final"
 CHECKPOINT_DIR = "checkpoints"
 
-# Cost of one encoder step relative to one critic step (both per image, G-step share included in the latter),
-# measured on CPU at 32x32x3, dim 64 (see the report in tests/unit/test_fanogan.py's docstring): used only to split
-# a cfg.minutes budget between the two stages in proportion to their planned work.
-ENC_STEP_COST = 0.6
+# Cost of one encoder step relative to one critic step (per image; the critic step includes its 1/n_critic share of
+# G steps). Measured 0.65-0.77 on CPU at 32x32x3, dim 64, batch 16; the FLOP count (spec 5.4 forward costs) gives
+# ~0.73. Used only to split a cfg.minutes budget between the stages in proportion to their planned work.
+ENC_STEP_COST = 0.7
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -199,10 +199,6 @@ class _State:
         return self.gan_iter + self.enc_iter
 
 
-def _arch(resolution: int, channels: int, cfg: FAnoGANConfig) -> dict[str, int]:
-    return {"resolution": resolution, "channels": channels, "dim": cfg.dim, "latent_size": cfg.latent_size}
-
-
 # ------------------------------------------------------------------------------------------------------------------
 # Loading.
 
@@ -230,9 +226,12 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
                   checkpoint_every: int = 1000, keep_checkpoints: int = 2) -> Path:
     """Train the f-AnoGAN WGAN-GP and then its izi_f encoder on uint8 [N, H, W, C] images (H = W in {32, 64}).
 
-    Returns the path of fanogan-final.json. cfg.minutes bounds the wall-clock training time over both stages (and
-    over resumed sessions); it is split between the stages in proportion to their planned work, and stage 2 also
-    gets whatever stage 1 leaves unused. `resume` continues from the newest good periodic checkpoint in run_dir.
+    Returns the path of fanogan-final.json. Networks are initialised from cfg.seed; z, the GP mixing weights and
+    the flips come from one torch generator seeded with cfg.seed, the batch order from (cfg.seed, epoch), so a run
+    is reproducible on the CPU and a resumed run continues bit-identically. cfg.minutes bounds the wall-clock
+    training time over both stages (and over resumed sessions); it is split between the stages in proportion to their planned work, and stage 2 also
+    gets whatever stage 1 leaves unused. `resume` continues from the newest good periodic checkpoint in run_dir
+    (rows of stats.jsonl written after that checkpoint by the killed session appear twice).
     """
     say: Log = log or (lambda s: None)
     x_np = _check_train_x(train_x)
@@ -252,7 +251,7 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
     rng = torch.Generator(device=device)
     rng.manual_seed(cfg.seed)                       # z, GP mixing weights and flips; init is seeded in build_fanogan
     state = _State()
-    arch = _arch(res, ch, cfg)
+    arch = nets.arch()
 
     if resume:
         found = ckpt.latest_good_checkpoint(ck_dir, log=say)

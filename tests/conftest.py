@@ -1,0 +1,20 @@
+"""Shared fixtures (kept small and generic)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real data sets (../shared/data next to the repo, or $WILDGAN_SHARED_DATA); skips when absent."""
+    env = os.environ.get("WILDGAN_SHARED_DATA")
+    path = Path(env) if env else REPO.parent / "shared" / "data"
+    if not path.is_dir():
+        pytest.skip(f"real data sets not found at {path} (set WILDGAN_SHARED_DATA to run these tests)")
+    return path

@@ -1,0 +1,101 @@
+"""Checkpoints: safetensors + JSON, atomic, checksummed, never unpickled."""
+
+import json
+import os
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from wildgan import checkpoint as ckpt
+from wildgan.config import ScoreConfig, net_config_for_preset
+from wildgan.errors import CheckpointError
+from wildgan.nets import build_pgan
+from wildgan.scoring import score_pgan
+
+
+def _save_nets(tmp_path, seed=0):
+    cfg = net_config_for_preset("tiny", 16, 1)
+    nets = build_pgan(cfg, seed)
+    meta = {"kind": "wildgan-networks", "net": {"resolution": 16, "channels": 1, "fmap_base": 256,
+                                                 "fmap_max": 16, "fmap_decay": 1.0, "latent_size": 16,
+                                                 "mbstd_group": 4}}
+    path = ckpt.save_checkpoint(tmp_path, "network-final", ckpt.networks_to_tensors(nets.modules()), meta)
+    return nets, path
+
+
+def test_round_trip_gives_identical_scores(tmp_path):
+    nets, path = _save_nets(tmp_path)
+    with torch.no_grad():
+        for p in nets.E.parameters():          # make E differ from a fresh init so the test can fail
+            p.add_(0.01)
+        ckpt.save_checkpoint(tmp_path, "network-final", ckpt.networks_to_tensors(nets.modules()),
+                             ckpt.read_meta(path) | {})
+    loaded, meta = ckpt.load_pgan(path)
+    x = (np.random.default_rng(0).random((20, 16, 16, 1)) * 255).astype(np.uint8)
+    a = score_pgan(nets, x, ScoreConfig(batch_size=8))
+    b = score_pgan(loaded, x, ScoreConfig(batch_size=8))
+    for k in a.scores:
+        np.testing.assert_array_equal(a.scores[k], b.scores[k])
+    assert meta["sha256"] and meta["versions"]["torch"] == torch.__version__
+
+
+def test_pickle_in_place_of_a_checkpoint_is_refused(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (os.system, (f"touch {tmp_path / 'pwned'}",))
+
+    _, path = _save_nets(tmp_path)
+    weights = path.with_suffix(".safetensors")
+    weights.write_bytes(pickle.dumps(Evil()))
+    with pytest.raises(CheckpointError, match="pickle"):
+        ckpt.load_checkpoint(path)
+    # a torch.save file as the "weights"
+    torch.save({"a": torch.zeros(1)}, weights)
+    with pytest.raises(CheckpointError, match=str(weights.name)):
+        ckpt.load_checkpoint(path)
+    # a pickle as the JSON sidecar
+    path.write_bytes(pickle.dumps(Evil()))
+    with pytest.raises(CheckpointError, match="pickle"):
+        ckpt.load_checkpoint(path)
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_truncated_and_corrupt_checkpoints_are_detected(tmp_path):
+    _, path = _save_nets(tmp_path)
+    weights = path.with_suffix(".safetensors")
+    data = weights.read_bytes()
+    weights.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="checksum"):
+        ckpt.load_checkpoint(path)
+    weights.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
+    with pytest.raises(CheckpointError, match="checksum"):
+        ckpt.load_checkpoint(path)
+    weights.write_bytes(data)
+    path.write_text(path.read_text()[:40])
+    with pytest.raises(CheckpointError, match="JSON"):
+        ckpt.load_checkpoint(path)
+    path.write_text(json.dumps({"format": "other"}))
+    with pytest.raises(CheckpointError, match="not a wildgan"):
+        ckpt.load_checkpoint(path)
+
+
+def test_latest_good_checkpoint_falls_back(tmp_path):
+    logs = []
+    for n in (1000, 2000):
+        ckpt.save_checkpoint(tmp_path, ckpt.checkpoint_name(n), {"w": torch.full((3,), float(n))}, {"nimg": n})
+    newest = tmp_path / (ckpt.checkpoint_name(2000) + ".safetensors")
+    newest.write_bytes(newest.read_bytes()[:10])
+    tensors, meta = ckpt.latest_good_checkpoint(tmp_path, log=logs.append)
+    assert meta["nimg"] == 1000 and tensors["w"][0] == 1000
+    assert logs and "checksum" in logs[0]
+
+
+def test_prune_keeps_newest(tmp_path):
+    for n in range(5):
+        ckpt.save_checkpoint(tmp_path, ckpt.checkpoint_name(n), {"w": torch.zeros(1)}, {})
+    ckpt.prune_checkpoints(tmp_path, 2)
+    assert [p.name for p in ckpt.list_checkpoints(tmp_path)] == [ckpt.checkpoint_name(3) + ".json",
+                                                                  ckpt.checkpoint_name(4) + ".json"]
+    assert not list(tmp_path.glob(".*tmp"))

@@ -1,0 +1,95 @@
+"""CIFAR-10 download without network: urlopen is replaced by a fake serving a tiny tar.gz built here."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import pickle
+import tarfile
+import urllib.error
+import urllib.request
+
+import numpy as np
+import pytest
+
+from wildgan.config import DataConfig
+from wildgan.data import build_split, download_cifar10, load_dataset
+from wildgan.data.download import CIFAR10_URL
+from wildgan.data.readers import CIFAR10_CLASSES
+from wildgan.errors import DataError
+
+
+def fake_cifar_tgz(n=40) -> bytes:
+    rng = np.random.default_rng(0)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        def add(name: str, obj) -> None:
+            data = pickle.dumps(obj, protocol=3)
+            info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+            labels = [i % 10 for i in range(n)]
+            add(name, {b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8), b"labels": labels})
+        add("batches.meta", {b"label_names": [c.encode() for c in CIFAR10_CLASSES]})
+    return buf.getvalue()
+
+
+class FakeResponse(io.BytesIO):
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.close()
+
+
+@pytest.fixture
+def served(monkeypatch):
+    payload = fake_cifar_tgz()
+    calls = []
+
+    def urlopen(url, timeout=None):
+        calls.append(url)
+        return FakeResponse(payload)
+
+    monkeypatch.setattr(urllib.request, "urlopen", urlopen)
+    return payload, calls
+
+
+def test_download_and_reuse(tmp_path, served):
+    payload, calls = served
+    md5 = hashlib.md5(payload).hexdigest()
+    out = download_cifar10(tmp_path / "root", md5=md5)
+    assert out == tmp_path / "root" / "cifar-10-batches-py" and (out / "data_batch_5").is_file()
+    assert calls == [CIFAR10_URL]
+    assert download_cifar10(tmp_path / "root", md5=md5) == out and len(calls) == 1  # no second download
+    assert not list((tmp_path / "root").glob(".tmp-*"))
+
+
+def test_md5_mismatch_refused(tmp_path, served):
+    with pytest.raises(DataError, match="md5 mismatch"):
+        download_cifar10(tmp_path / "root")  # the real CIFAR md5 cannot match the fake payload
+    assert not (tmp_path / "root" / "cifar-10-python.tar.gz").exists()
+    assert not (tmp_path / "root" / "cifar-10-batches-py").exists()
+
+
+def test_offline_is_a_clear_error(tmp_path, monkeypatch):
+    def urlopen(url, timeout=None):
+        raise urllib.error.URLError("Name or service not known")
+
+    monkeypatch.setattr(urllib.request, "urlopen", urlopen)
+    with pytest.raises(DataError, match="could not download CIFAR-10.*offline"):
+        download_cifar10(tmp_path)
+
+
+def test_load_dataset_download_option(tmp_path, served, monkeypatch):
+    from wildgan.data import download as dl
+
+    payload, _ = served
+    monkeypatch.setattr(dl, "CIFAR10_MD5", hashlib.md5(payload).hexdigest())
+    with pytest.raises(DataError, match="no such file"):
+        load_dataset(tmp_path / "cifar", "cifar10")  # no download unless asked
+    train, test, kind = load_dataset(tmp_path / "cifar", "cifar10", download=True)
+    assert kind == "cifar-batches" and len(train) == 200 and len(test) == 40
+    s = build_split(DataConfig(data=str(tmp_path / "cifar"), dataset="cifar10"), download=True)
+    assert s.info["protocol"] == "cifar10" and s.info["n_normal_train"] == 20

@@ -1,0 +1,440 @@
+"""A corpus of malformed inputs: each must end in one DataError (or ConfigError) that names the file.
+
+Convertible oddities (16-bit, CMYK, palette, alpha) must load instead.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+import tarfile
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from wildgan.config import DataConfig
+from wildgan.data import build_split, load_dataset, load_images
+from wildgan.data.readers import read_image
+from wildgan.errors import ConfigError, DataError
+
+
+def png_bytes(arr: np.ndarray, fmt: str = "PNG", **kw) -> bytes:
+    b = io.BytesIO()
+    Image.fromarray(arr).save(b, fmt, **kw)
+    return b.getvalue()
+
+
+def tree(root: Path, n: int = 20, classes=("a", "b"), size=(8, 8)) -> Path:
+    rng = np.random.default_rng(0)
+    for c in classes:
+        (root / c).mkdir(parents=True, exist_ok=True)
+        for i in range(n):
+            (root / c / f"{i:03d}.png").write_bytes(png_bytes(rng.integers(0, 256, size + (3,), dtype=np.uint8)))
+    return root
+
+
+def npz(path: Path, **arrays) -> Path:
+    np.savez(path, **arrays)
+    return path
+
+
+X = np.zeros((20, 8, 8), np.uint8)
+Y = np.arange(20) % 2
+
+
+# Each case builds its input under tmp and returns (call, expected error class, text the message must contain).
+def c_zero_byte(t):
+    p = t / "z.png"
+    p.write_bytes(b"")
+    return lambda: read_image(p), DataError, "z.png: empty file"
+
+
+def c_truncated_png(t):
+    p = t / "t.png"
+    p.write_bytes(png_bytes(np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8))[:200])
+    return lambda: read_image(p), DataError, "t.png: truncated or corrupt"
+
+
+def c_truncated_jpeg(t):
+    p = t / "t.jpg"
+    p.write_bytes(png_bytes(np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8), "JPEG")[:600])
+    return lambda: read_image(p), DataError, "t.jpg: truncated or corrupt"
+
+
+def c_text_as_png(t):
+    p = t / "readme.png"
+    p.write_text("this is not an image\n")
+    return lambda: read_image(p), DataError, "readme.png: not a readable image"
+
+
+def c_random_bytes_jpg(t):
+    p = t / "noise.jpg"
+    p.write_bytes(np.random.default_rng(1).integers(0, 256, 500, dtype=np.uint8).tobytes())
+    return lambda: read_image(p), DataError, "noise.jpg"
+
+
+def c_png_header_only(t):
+    p = t / "hdr.png"
+    p.write_bytes(b"\x89PNG\r\n\x1a\n")
+    return lambda: read_image(p), DataError, "hdr.png"
+
+
+def c_float_tiff(t):
+    p = t / "f.tif"
+    Image.fromarray(np.zeros((4, 4), np.float32)).save(p)
+    return lambda: read_image(p), DataError, "f.tif: unsupported image mode"
+
+
+def c_directory_named_png(t):
+    p = t / "dir.png"
+    p.mkdir()
+    return lambda: read_image(p), DataError, "dir.png: not a regular file"
+
+
+def c_mixed_sizes_error(t):
+    root = tree(t / "d", n=2)
+    (root / "b" / "big.png").write_bytes(png_bytes(np.zeros((9, 8), np.uint8)))
+    return lambda: load_dataset(root, resize="error"), DataError, "big.png: image size 8x9 differs"
+
+
+def c_empty_folder(t):
+    (t / "empty").mkdir()
+    return lambda: load_dataset(t / "empty"), DataError, "empty: empty folder"
+
+
+def c_no_class_dirs(t):
+    (t / "flat").mkdir()
+    (t / "flat" / "1.png").write_bytes(png_bytes(np.zeros((4, 4), np.uint8)))
+    return lambda: load_dataset(t / "flat"), DataError, "flat: no class subfolders"
+
+
+def c_empty_class_dir(t):
+    root = tree(t / "d", n=2)
+    (root / "c").mkdir()
+    (root / "c" / "notes.txt").write_text("x")
+    return lambda: load_dataset(root), DataError, "c: class folder contains no image files"
+
+
+def c_bad_file_in_tree(t):
+    root = tree(t / "d", n=2)
+    (root / "a" / "broken.jpg").write_bytes(b"\xff\xd8\xff")
+    return lambda: load_dataset(root), DataError, "broken.jpg"
+
+
+def c_unknown_normal(t):
+    root = tree(t / "d")
+    return (lambda: build_split(DataConfig(data=str(root), normal=("zebra",))), DataError,
+            "normal class 'zebra' does not exist; available classes: 0=a, 1=b")
+
+
+def c_unknown_excluded(t):
+    root = tree(t / "d")
+    return (lambda: build_split(DataConfig(data=str(root), normal=("a",), exclude_classes=("7",))), DataError,
+            "excluded class '7' does not exist")
+
+
+def c_too_few_normal(t):
+    root = tree(t / "d", n=10)
+    return (lambda: build_split(DataConfig(data=str(root), normal=("a",))), DataError,
+            "only 8 training images of the normal class")
+
+
+def c_not_enough_anomalies(t):
+    p = npz(t / "few.npz", x=np.zeros((40, 8, 8), np.uint8), y=np.array([0] * 38 + [1] * 2))
+    return (lambda: build_split(DataConfig(data=str(p), normal=("0",), contamination=0.5)), DataError,
+            "few.npz: contamination 0.5 needs 30 anomalous")
+
+
+def c_npz_nan(t):
+    x = np.zeros((20, 8, 8), np.float32)
+    x[3, 2, 2] = np.nan
+    p = npz(t / "nan.npz", x=x, y=Y)
+    return lambda: load_dataset(p), DataError, "nan.npz:x: image array contains NaN or inf"
+
+
+def c_npz_inf(t):
+    x = np.zeros((20, 8, 8), np.float64)
+    x[0, 0, 0] = np.inf
+    p = npz(t / "inf.npz", x_train=x, y_train=Y)
+    return lambda: load_dataset(p), DataError, "inf.npz:x_train: image array contains NaN or inf"
+
+
+def c_npz_ndim2(t):
+    p = npz(t / "flat.npz", x=np.zeros((20, 64), np.uint8), y=Y)
+    return lambda: load_dataset(p), DataError, "flat.npz:x: image array must have 3"
+
+
+def c_npz_ndim5(t):
+    p = npz(t / "five.npz", x=np.zeros((2, 20, 8, 8, 3), np.uint8), y=Y)
+    return lambda: load_dataset(p), DataError, "five.npz:x: image array must have 3"
+
+
+def c_npz_complex(t):
+    p = npz(t / "cplx.npz", x=np.zeros((20, 8, 8), np.complex64), y=Y)
+    return lambda: load_dataset(p), DataError, "cplx.npz:x: image array has unsupported dtype complex64"
+
+
+def c_npz_strings(t):
+    p = npz(t / "str.npz", x=np.full((20, 8, 8), "a"), y=Y)
+    return lambda: load_dataset(p), DataError, "str.npz:x: image array has unsupported dtype"
+
+
+def c_npz_bool(t):
+    p = npz(t / "bool.npz", x=np.zeros((20, 8, 8), bool), y=Y)
+    return lambda: load_dataset(p), DataError, "bool.npz:x: image array has unsupported dtype bool"
+
+
+def c_npz_missing_x(t):
+    p = npz(t / "nox.npz", images=X, y=Y)
+    return lambda: load_dataset(p), DataError, "nox.npz: missing image array: expected key 'x' or 'x_train'"
+
+
+def c_npz_missing_y(t):
+    p = npz(t / "noy.npz", x_train=X, x_test=X)
+    return lambda: load_dataset(p), DataError, "noy.npz: missing labels 'y_train'"
+
+
+def c_npz_object_array(t):
+    marker = t / "pwned"
+
+    class Evil:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    arr = np.empty(20, dtype=object)
+    arr[:] = [Evil() for _ in range(20)]
+    p = t / "obj.npz"
+    np.savez(p, x=X, y=arr)  # numpy pickles object arrays when saving
+
+    def call():
+        try:
+            load_dataset(p)
+        finally:
+            assert not marker.exists(), "the object array was unpickled"
+
+    return call, DataError, "obj.npz: array 'y' is an object array; refusing"
+
+
+def c_labels_length(t):
+    p = npz(t / "len.npz", x=X, y=np.arange(19) % 2)
+    return lambda: load_dataset(p), DataError, "len.npz: labels 'y' has 19 entries but there are 20 images"
+
+
+def c_labels_float(t):
+    p = npz(t / "yf.npz", x=X, y=Y.astype(np.float32))
+    return lambda: load_dataset(p), DataError, "yf.npz: labels 'y' must be integers"
+
+
+def c_labels_negative(t):
+    p = npz(t / "neg.npz", x=X, y=Y - 5)
+    return lambda: load_dataset(p), DataError, "neg.npz: labels 'y' contain negative values"
+
+
+def c_labels_beyond_names(t):
+    p = npz(t / "names.npz", x=X, y=Y + 3, class_names=np.array(["a", "b"]))
+    return lambda: load_dataset(p), DataError, "names.npz: labels go up to 4 but class_names has only 2"
+
+
+def c_class_names_2d(t):
+    p = npz(t / "cn.npz", x=X, y=Y, class_names=np.array([["a", "b"]]))
+    return lambda: load_dataset(p), DataError, "cn.npz: class_names must be a 1-D string array"
+
+
+def c_float_out_of_range(t):
+    p = npz(t / "pm1.npz", x=np.full((20, 8, 8), -0.5, np.float32), y=Y)
+    return lambda: load_dataset(p), DataError, "pm1.npz:x: float image values must lie in [0, 1] or [0, 255]"
+
+
+def c_int_out_of_range(t):
+    p = npz(t / "i32.npz", x=np.full((20, 8, 8), 70000, np.int32), y=Y)
+    return lambda: load_dataset(p), DataError, "i32.npz:x: integer image values must lie in 0..255"
+
+
+def c_ambiguous_layout(t):
+    p = npz(t / "amb.npz", x=np.zeros((20, 3, 8, 1), np.uint8), y=Y)
+    return lambda: load_dataset(p), DataError, "amb.npz:x: ambiguous image array shape"
+
+
+def c_no_channel_axis(t):
+    p = npz(t / "c5.npz", x=np.zeros((20, 8, 8, 5), np.uint8), y=Y)
+    return lambda: load_dataset(p), DataError, "c5.npz:x: image array shape (20, 8, 8, 5) has no channel axis"
+
+
+def c_bad_is_anomaly(t):
+    p = npz(t / "ia.npz", x=X, y=Y, is_anomaly=np.full(20, 2))
+    return lambda: load_dataset(p), DataError, "ia.npz: 'is_anomaly' must be 1-D 0/1"
+
+
+def c_npz_not_zip(t):
+    p = t / "garbage.npz"
+    p.write_bytes(b"PK\x03\x04 not really a zip")
+    return lambda: load_dataset(p), DataError, "garbage.npz: not a readable .npz"
+
+
+def c_npz_truncated(t):
+    p = npz(t / "cut.npz", x=np.random.default_rng(0).integers(0, 255, (50, 16, 16), dtype=np.uint8), y=np.zeros(50))
+    p.write_bytes(p.read_bytes()[:3000])
+    return lambda: load_dataset(p), DataError, "cut.npz"
+
+
+def c_npy_not_npz(t):
+    p = t / "arr.npz"
+    with open(p, "wb") as f:
+        np.save(f, X)
+    return lambda: load_dataset(p), DataError, "arr.npz: is a single .npy array"
+
+
+def c_missing_path(t):
+    return lambda: load_dataset(t / "nowhere"), DataError, "nowhere: no such file or folder"
+
+
+def c_single_image_as_dataset(t):
+    p = t / "one.png"
+    p.write_bytes(png_bytes(np.zeros((4, 4), np.uint8)))
+    return lambda: load_dataset(p), DataError, "one.png: a single image is not a data set"
+
+
+def c_unsupported_file(t):
+    p = t / "data.csv"
+    p.write_text("1,2,3")
+    return lambda: load_dataset(p), DataError, "data.csv: unsupported data file"
+
+
+def c_corrupt_tar(t):
+    p = t / "bad.tar.gz"
+    p.write_bytes(b"\x1f\x8b\x08\x00garbage")
+    return lambda: load_dataset(p), DataError, "bad.tar.gz: not a readable tar archive"
+
+
+def _tar_with(t: Path, name: str, member: tarfile.TarInfo, data: bytes | None = None) -> Path:
+    p = t / name
+    with tarfile.open(p, "w:gz") as tar:
+        tar.addfile(member, io.BytesIO(data) if data is not None else None)
+    return p
+
+
+def c_tar_dotdot(t):
+    data = png_bytes(np.zeros((4, 4), np.uint8))
+    m = tarfile.TarInfo("train/a/../../../escape.png")
+    m.size = len(data)
+    p = _tar_with(t, "dotdot.tar.gz", m, data)
+    return lambda: load_dataset(p, cache_dir=str(t / "cache")), DataError, "dotdot.tar.gz: refusing archive member"
+
+
+def c_tar_absolute(t):
+    data = b"x"
+    m = tarfile.TarInfo("/tmp/wildgan-abs-evil.png")
+    m.size = 1
+    p = _tar_with(t, "abs.tar.gz", m, data)
+    return (lambda: load_dataset(p, cache_dir=str(t / "cache")), DataError,
+            "abs.tar.gz: refusing archive member with an absolute path")
+
+
+def c_tar_symlink(t):
+    m = tarfile.TarInfo("train/a/link.png")
+    m.type = tarfile.SYMTYPE
+    m.linkname = "/etc/passwd"
+    p = _tar_with(t, "link.tar.gz", m)
+    return (lambda: load_dataset(p, cache_dir=str(t / "cache")), DataError,
+            "link.tar.gz: refusing archive member that is not a plain file")
+
+
+def c_cifar_bad_shape(t):
+    from wildgan.data.readers import CIFAR_BATCH_FILES
+    d = t / "cifar-10-batches-py"
+    d.mkdir()
+    for f in CIFAR_BATCH_FILES:
+        (d / f).write_bytes(pickle.dumps({b"data": np.zeros((2, 100), np.uint8), b"labels": [0, 1]}, protocol=3))
+    return lambda: load_dataset(d), DataError, "data_batch_1: 'data' must be a uint8 array of shape (N, 3072)"
+
+
+def c_cifar_not_dict(t):
+    from wildgan.data.readers import CIFAR_BATCH_FILES
+    d = t / "cifar-10-batches-py"
+    d.mkdir()
+    for f in CIFAR_BATCH_FILES:
+        (d / f).write_bytes(pickle.dumps([1, 2, 3], protocol=3))
+    return lambda: load_dataset(d), DataError, "data_batch_1: not a CIFAR-10 batch"
+
+
+def c_cifar_missing_batch(t):
+    d = t / "cifar-10-batches-py"
+    d.mkdir()
+    (d / "data_batch_1").write_bytes(b"")
+    return lambda: load_dataset(d, "cifar-batches"), DataError, "cifar-10-batches-py: not a complete"
+
+
+def c_load_images_empty_folder(t):
+    (t / "none").mkdir()
+    return lambda: load_images([t / "none"], 8, 1), DataError, "none: folder contains no image files"
+
+
+def c_bad_resolution(t):
+    root = tree(t / "d")
+    return lambda: load_images([root], 24, 1), ConfigError, "power of two"
+
+
+def c_contamination_range(t):
+    return lambda: DataConfig(contamination=1.0), ConfigError, "contamination must be in [0, 1)"
+
+
+CASES: list[Callable] = [v for k, v in sorted(globals().items()) if k.startswith("c_")]
+
+
+def test_corpus_is_large_enough():
+    assert len(CASES) >= 25
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.__name__[2:] for c in CASES])
+def test_malformed(tmp_path, case):
+    call, err, text = case(tmp_path)
+    with pytest.raises(err) as info:
+        call()
+    assert type(info.value) is err  # the exact class, not a subclass or a stray OSError
+    assert text in str(info.value), str(info.value)
+
+
+# -------------------------------------------------------------------------------------------- converted, not refused
+def write(path: Path, img: Image.Image, **kw) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img.save(path, **kw)
+    return path
+
+
+@pytest.mark.parametrize("name,make,channels", [
+    ("g16.png", lambda: Image.fromarray(np.arange(64, dtype=np.uint16).reshape(8, 8) * 1000), 1),
+    ("g16.tif", lambda: Image.fromarray(np.arange(64, dtype=np.uint16).reshape(8, 8) * 1000), 1),
+    ("cmyk.jpg", lambda: Image.new("CMYK", (8, 8), (10, 20, 30, 40)), 3),
+    ("pal.png", lambda: Image.fromarray(np.random.default_rng(0).integers(0, 256, (8, 8, 3), dtype=np.uint8))
+     .convert("P", palette=Image.Palette.ADAPTIVE), 3),
+    ("rgba.png", lambda: Image.new("RGBA", (8, 8), (200, 100, 50, 128)), 3),
+    ("la.png", lambda: Image.new("LA", (8, 8), (200, 128)), 1),
+    ("bw.png", lambda: Image.new("1", (8, 8), 1), 1),
+    ("ptrans.png", lambda: Image.new("P", (8, 8), 3), 1),
+])
+def test_convertible_images(tmp_path, name, make, channels):
+    img = make()
+    kw = {"transparency": 3} if name == "ptrans.png" else {}
+    p = write(tmp_path / name, img, **kw)
+    a = read_image(p)
+    assert a.dtype == np.uint8 and a.shape == (8, 8, channels)
+    if name.startswith("g16"):
+        assert a.min() == 0 and a.max() == 255  # per-image stretch
+    if name == "rgba.png":
+        assert a[0, 0].tolist() == [100, 50, 25]  # composited on black
+    if name == "ptrans.png":
+        assert a.max() == 0  # fully transparent -> black
+
+
+def test_depth16_global_through_config(tmp_path):
+    root = tmp_path / "d"
+    for c, v in (("a", 1000), ("b", 60000)):
+        for i in range(20):
+            write(root / c / f"{i}.png", Image.fromarray(np.full((8, 8), v, np.uint16)))
+    s = build_split(DataConfig(data=str(root), normal=("a",), depth16="global", resolution=8))
+    assert int(s.train_x.max()) == round(1000 / 257)
+    s = build_split(DataConfig(data=str(root), normal=("a",), depth16="shift", resolution=8))
+    assert int(s.train_x.max()) == 1000 >> 8

@@ -1,0 +1,325 @@
+"""Readers: image-folder trees, .tar.gz trees (cached), CIFAR-10 batches (restricted unpickler), .npz, load_images."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tarfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from wildgan.data import default_sample_path, load_dataset, load_images, resolve_data_root
+from wildgan.data.readers import CIFAR10_CLASSES, read_image, restricted_unpickle
+from wildgan.errors import ConfigError, DataError
+
+
+def save(path: Path, arr: np.ndarray, mode: str | None = None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(arr, mode).save(path) if mode else Image.fromarray(arr).save(path)
+    return path
+
+
+def make_tree(root: Path, classes=("a", "b"), n=3, size=(8, 8), split=None, ext=".png") -> Path:
+    rng = np.random.default_rng(0)
+    for c in classes:
+        for i in range(n):
+            d = root / split / c if split else root / c
+            save(d / f"{i:03d}{ext}", rng.integers(0, 256, size + (3,), dtype=np.uint8))
+    return root
+
+
+def make_cifar_batches(folder: Path, n_per_batch=20) -> Path:
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        d = {b"batch_label": name.encode(), b"labels": [int(v) for v in rng.integers(0, 10, n_per_batch)],
+             b"data": rng.integers(0, 256, (n_per_batch, 3072), dtype=np.uint8),
+             b"filenames": [b"x.png"] * n_per_batch}
+        (folder / name).write_bytes(pickle.dumps(d, protocol=3))
+    meta = {b"label_names": [c.encode() for c in CIFAR10_CLASSES], b"num_vis": 3072}
+    (folder / "batches.meta").write_bytes(pickle.dumps(meta, protocol=3))
+    return folder
+
+
+# ------------------------------------------------------------------------------------------------ folder trees
+def test_folder_tree_flat(tmp_path):
+    make_tree(tmp_path / "d", classes=("cat", "dog"), n=4)
+    (tmp_path / "d" / "README.txt").write_text("ignored")
+    train, test, kind = load_dataset(tmp_path / "d")
+    assert kind == "folder" and test is None
+    assert train.x.shape == (8, 8, 8, 3) and train.x.dtype == np.uint8
+    assert train.class_names == ["cat", "dog"] and train.y.tolist() == [0] * 4 + [1] * 4
+    assert train.ids[0] == "cat/000.png" and train.y.dtype == np.int64
+
+
+def test_folder_tree_train_test_and_case_insensitive_ext(tmp_path):
+    make_tree(tmp_path / "d", split="train", ext=".PNG")
+    make_tree(tmp_path / "d", split="test", classes=("a", "b", "c"), ext=".Jpg")
+    train, test, _ = load_dataset(tmp_path / "d", "folder")
+    assert test is not None and test.class_names == ["a", "b", "c"] == train.class_names
+    assert len(test) == 9 and test.ids[0] == "test/a/000.Jpg"
+
+
+def test_folder_wrapper_dir_and_sorted_order(tmp_path):
+    root = tmp_path / "wrap" / "inner"
+    for name in ("b.png", "a.png", "c.bmp", "sub/z.tif"):
+        save(root / "k" / name, np.full((4, 4), 7, np.uint8))
+    save(root / "j" / "x.jpeg", np.full((4, 4), 9, np.uint8))
+    train, _, _ = load_dataset(tmp_path / "wrap")
+    assert train.ids == ["j/x.jpeg", "k/a.png", "k/b.png", "k/c.bmp", "k/sub/z.tif"]
+    assert train.x.shape == (5, 4, 4, 1)  # all gray -> 1 channel
+
+
+def test_mixed_gray_and_rgb_become_rgb(tmp_path):
+    save(tmp_path / "d" / "a" / "1.png", np.zeros((4, 4), np.uint8))
+    save(tmp_path / "d" / "a" / "2.png", np.zeros((4, 4, 3), np.uint8))
+    train, _, _ = load_dataset(tmp_path / "d")
+    assert train.x.shape == (2, 4, 4, 3)
+    train, _, _ = load_dataset(tmp_path / "d", channels=1)
+    assert train.x.shape == (2, 4, 4, 1)
+
+
+def test_mixed_sizes_resized(tmp_path):
+    save(tmp_path / "d" / "a" / "1.png", np.zeros((10, 12, 3), np.uint8))
+    save(tmp_path / "d" / "a" / "2.png", np.zeros((20, 20, 3), np.uint8))
+    train, _, _ = load_dataset(tmp_path / "d")
+    assert train.x.shape == (2, 32, 32, 3)  # next power of two of the largest square side
+    train, _, _ = load_dataset(tmp_path / "d", resolution=8)
+    assert train.x.shape == (2, 8, 8, 3)
+
+
+def test_large_images_shrunk_while_decoding(tmp_path):
+    make_tree(tmp_path / "d", n=2, size=(40, 50))
+    train, _, _ = load_dataset(tmp_path / "d", resolution=16)
+    assert train.x.shape == (4, 16, 16, 3)
+
+
+def test_unknown_option_and_dataset(tmp_path):
+    make_tree(tmp_path / "d")
+    with pytest.raises(ConfigError, match="unknown data option"):
+        load_dataset(tmp_path / "d", resolutoin=32)
+    with pytest.raises(ConfigError, match="unknown dataset"):
+        load_dataset(tmp_path / "d", "imagenet")
+    with pytest.raises(DataError, match="looks like a folder"):
+        load_dataset(tmp_path / "d", "npz")
+
+
+def test_skip_bad_records_paths(tmp_path):
+    make_tree(tmp_path / "d", n=3)
+    bad = tmp_path / "d" / "a" / "bad.png"
+    bad.write_bytes(b"")
+    with pytest.raises(DataError, match="bad.png"):
+        load_dataset(tmp_path / "d")
+    train, _, _ = load_dataset(tmp_path / "d", skip_bad=True)
+    assert len(train) == 6
+    assert train.info["skipped"] == [{"path": str(bad), "reason": f"{bad}: empty file (0 bytes)"}]
+
+
+# ------------------------------------------------------------------------------------------------ tar.gz trees
+def make_tar(tmp_path: Path) -> Path:
+    src = make_tree(tmp_path / "src" / "cifarish", classes=("a", "b"), n=3, split="train")
+    make_tree(src, classes=("a", "b"), n=2, split="test")
+    tgz = tmp_path / "tree.tar.gz"
+    with tarfile.open(tgz, "w:gz") as tar:
+        tar.add(src, arcname="cifarish")
+    return tgz
+
+
+def test_tar_tree_unpacks_once_and_caches_decoded(tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("WILDGAN_CACHE", str(cache))
+    tgz = make_tar(tmp_path)
+    train, test, kind = load_dataset(tgz)
+    assert kind == "folder-tar" and len(train) == 6 and len(test) == 4
+    assert train.ids[0] == "train/a/000.png"
+    unpacked = [p for p in cache.iterdir() if p.is_dir()]
+    decoded = list(cache.glob("*.decoded-*.npz"))
+    assert len(unpacked) == 1 and len(decoded) == 1 and not list(cache.glob(".tmp-*"))
+    # second load comes from the decoded cache: delete the images to prove it
+    for p in (unpacked[0] / "cifarish" / "train" / "a").iterdir():
+        p.unlink()
+    train2, test2, _ = load_dataset(tgz)
+    assert np.array_equal(train2.x, train.x) and train2.ids == train.ids and np.array_equal(test2.y, test.y)
+
+
+def test_tar_interrupted_unpack_not_reused(tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("WILDGAN_CACHE", str(cache))
+    tgz = make_tar(tmp_path)
+    from wildgan.data import download as dl
+
+    def boom(archive, dest):
+        (Path(dest) / "partial").mkdir()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(dl, "safe_extract", boom)
+    with pytest.raises(KeyboardInterrupt):
+        load_dataset(tgz)
+    assert not [p for p in cache.iterdir() if p.is_dir() and not p.name.startswith(".tmp")]
+    monkeypatch.undo()
+    monkeypatch.setenv("WILDGAN_CACHE", str(cache))
+    train, _, _ = load_dataset(tgz)
+    assert len(train) == 6
+
+
+def test_tar_cache_key_changes_with_mtime(tmp_path, monkeypatch):
+    monkeypatch.setenv("WILDGAN_CACHE", str(tmp_path / "cache"))
+    tgz = make_tar(tmp_path)
+    load_dataset(tgz)
+    os.utime(tgz, (time.time() + 100, time.time() + 100))
+    load_dataset(tgz)
+    assert len([p for p in (tmp_path / "cache").iterdir() if p.is_dir()]) == 2
+
+
+# ------------------------------------------------------------------------------------------------ CIFAR batches
+def test_cifar_batches_dir_parent_and_tar(tmp_path, monkeypatch):
+    monkeypatch.setenv("WILDGAN_CACHE", str(tmp_path / "cache"))
+    folder = make_cifar_batches(tmp_path / "c" / "cifar-10-batches-py")
+    train, test, kind = load_dataset(folder)
+    assert kind == "cifar-batches" and train.x.shape == (100, 32, 32, 3) and len(test) == 20
+    assert train.class_names == CIFAR10_CLASSES and train.ids[5] == "cifar10:train:5"
+    raw = restricted_unpickle(folder / "data_batch_1")[b"data"]
+    assert np.array_equal(train.x[0, :, :, 0].ravel(), raw[0, :1024])  # planar R channel
+    t2, _, _ = load_dataset(tmp_path / "c", "cifar-batches")
+    assert np.array_equal(t2.x, train.x)
+    tgz = tmp_path / "cifar-10-python.tar.gz"
+    with tarfile.open(tgz, "w:gz") as tar:
+        tar.add(folder, arcname="cifar-10-batches-py")
+    t3, _, kind3 = load_dataset(tgz)
+    assert kind3 == "cifar-batches" and np.array_equal(t3.x, train.x)
+
+
+class _Evil:
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+class _EvilOpen:
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (str(self.marker), "w"))
+
+
+@pytest.mark.parametrize("evil", [_Evil, _EvilOpen])
+def test_restricted_unpickler_refuses_code(tmp_path, evil):
+    marker = tmp_path / "pwned"
+    folder = make_cifar_batches(tmp_path / "cifar-10-batches-py")
+    (folder / "data_batch_3").write_bytes(pickle.dumps({b"data": evil(marker)}, protocol=2))
+    with pytest.raises(DataError, match=r"data_batch_3.*refusing to unpickle.*not allowed"):
+        load_dataset(folder)
+    assert not marker.exists()
+
+
+# ------------------------------------------------------------------------------------------------ npz
+def test_npz_single_and_split_forms(tmp_path):
+    p1 = tmp_path / "one.npz"
+    np.savez(p1, x=np.zeros((6, 5, 5), np.uint8), y=np.array([0, 1, 2, 0, 1, 2]),
+             image_id=np.array([1, 1, 2, 2, 3, 3]), is_anomaly=np.array([0, 1, 1, 0, 1, 1]),
+             class_names=np.array(["n", "p", "q"]))
+    train, test, kind = load_dataset(p1)
+    assert kind == "npz" and test is None and train.x.shape == (6, 5, 5, 1)
+    assert train.group.tolist() == [1, 1, 2, 2, 3, 3] and train.is_anomaly.dtype == np.int8
+    assert train.ids[2] == "one:all:2" and train.class_names == ["n", "p", "q"]
+    p2 = tmp_path / "two.npz"
+    np.savez(p2, x_train=np.zeros((4, 3, 6, 6), np.float32), y_train=np.array([0, 1, 0, 1], np.uint8),
+             x_test=np.ones((2, 3, 6, 6), np.float32), y_test=np.array([1, 0]))
+    train, test, _ = load_dataset(p2)
+    assert train.x.shape == (4, 6, 6, 3) and test.x.max() == 255 and train.class_names == ["0", "1"]
+    assert test.ids == ["two:test:0", "two:test:1"]
+
+
+def test_npz_string_labels(tmp_path):
+    p = tmp_path / "s.npz"
+    np.savez(p, x=np.zeros((3, 4, 4), np.uint8), y=np.array(["dog", "cat", "dog"]))
+    train, _, _ = load_dataset(p)
+    assert train.class_names == ["cat", "dog"] and train.y.tolist() == [1, 0, 1]
+
+
+def test_sample_and_data_root(monkeypatch, tmp_path):
+    monkeypatch.delenv("WILDGAN_DATA", raising=False)
+    assert resolve_data_root(None) == default_sample_path()
+    assert default_sample_path().is_file() and default_sample_path().stat().st_size < 3e6
+    monkeypatch.setenv("WILDGAN_DATA", str(tmp_path))
+    assert resolve_data_root(None) == tmp_path
+    assert resolve_data_root("x/y") == Path("x/y")
+    monkeypatch.delenv("WILDGAN_DATA")
+    train, test, kind = load_dataset(None)
+    assert kind == "npz" and train.x.shape == (6000, 28, 28, 1) and test.x.shape == (2000, 28, 28, 1)
+    assert np.bincount(train.y).tolist() == [600] * 10 and np.bincount(test.y).tolist() == [200] * 10
+
+
+# ------------------------------------------------------------------------------------------------ load_images
+def test_load_images_files_and_folders(tmp_path):
+    make_tree(tmp_path / "d", n=2, size=(20, 30))
+    single = save(tmp_path / "one.jpg", np.zeros((8, 8), np.uint8))
+    x, ids = load_images([single, tmp_path / "d"], 16, 3)
+    assert x.shape == (5, 16, 16, 3) and ids[0] == str(single) and ids[1].endswith("a/000.png")
+    x, _ = load_images([single], 32, 1, fit="pad")
+    assert x.shape == (1, 32, 32, 1)
+    with pytest.raises(DataError, match="nope.png"):
+        load_images([tmp_path / "nope.png"], 16, 1)
+
+
+def test_load_images_skip_bad(tmp_path):
+    good = save(tmp_path / "g.png", np.zeros((8, 8), np.uint8))
+    bad = tmp_path / "b.png"
+    bad.write_text("not a png")
+    with pytest.warns(UserWarning, match="b.png"):
+        x, ids = load_images([good, bad], 8, 1, skip_bad=True)
+    assert ids == [str(good)]
+
+
+# ------------------------------------------------------------------------------------------------ properties
+MODES = ["L", "RGB", "RGBA", "LA", "P", "1", "I;16", "CMYK"]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(h=st.integers(1, 48), w=st.integers(1, 48), mode=st.sampled_from(MODES),
+       fmt=st.sampled_from(["png", "tiff", "jpeg", "bmp"]), res=st.sampled_from([4, 16, 32]),
+       channels=st.sampled_from([1, 3]), seed=st.integers(0, 2**16))
+def test_any_image_round_trips_to_shape(tmp_path, h, w, mode, fmt, res, channels, seed):
+    rng = np.random.default_rng(seed)
+    rgb = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    if mode == "I;16":
+        img = Image.fromarray(rng.integers(0, 65536, (h, w), dtype=np.uint16))
+    elif mode == "P":
+        img = Image.fromarray(rgb).convert("P", palette=Image.Palette.ADAPTIVE)
+    elif mode == "CMYK":
+        img = Image.fromarray(rgb).convert("CMYK")
+    else:
+        img = Image.fromarray(rgb).convert(mode)
+    ok = {"png": {"L", "RGB", "RGBA", "LA", "P", "1", "I;16"}, "tiff": set(MODES), "jpeg": {"L", "RGB", "CMYK"},
+          "bmp": {"L", "RGB", "P", "1"}}[fmt]
+    if mode not in ok:
+        return
+    path = tmp_path / f"img-{seed}-{h}x{w}.{fmt}"
+    img.save(path)
+    a = read_image(path)
+    assert a.dtype == np.uint8 and a.shape[:2] == (h, w) and a.shape[2] in (1, 3)
+    if fmt in ("png", "tiff") and mode in ("L", "RGB"):
+        assert np.array_equal(a, np.asarray(img).reshape(a.shape))  # lossless formats keep pixels exactly
+    x, ids = load_images([path], res, channels)
+    assert x.shape == (1, res, res, channels) and x.dtype == np.uint8 and ids == [str(path)]
+
+
+def test_load_images_matches_split_conversion(tmp_path):
+    from wildgan.config import DataConfig
+    from wildgan.data import build_split, conversion_opts
+
+    s = build_split(DataConfig(contamination=0.0))  # embedded MNIST sample: 28 -> 32 by padding
+    sample = np.load(default_sample_path())
+    digit = sample["x_test"][sample["y_test"] == 2][0]
+    p = save(tmp_path / "two.png", digit)
+    x, _ = load_images([p], s.resolution, s.channels, **conversion_opts(s.info))
+    assert np.array_equal(x[0], s.test_x[0])  # the first normal test image is that digit

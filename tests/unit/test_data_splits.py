@@ -1,0 +1,259 @@
+"""One-vs-rest splits: contamination counts, seeds, disjointness, protocol test compositions."""
+
+from __future__ import annotations
+
+import json
+import math
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from wildgan.config import DataConfig
+from wildgan.data import build_split, n_contamination
+from wildgan.data.readers import CIFAR10_CLASSES
+from wildgan.errors import ConfigError, DataError
+
+
+# ------------------------------------------------------------------------------------------------ contamination
+def test_contamination_examples():
+    assert n_contamination(0.0, 5000) == 0
+    assert n_contamination(0.02, 5000) == 102
+    assert n_contamination(0.02, 525657) == 10727  # spec 6.3
+    assert n_contamination(0.5, 100) == 100
+    assert n_contamination(0.1, 9) == 1
+    with pytest.raises(ConfigError):
+        n_contamination(1.0, 10)
+
+
+@settings(max_examples=300, deadline=None)
+@given(gamma=st.floats(0.0, 0.99, allow_nan=False), n=st.integers(0, 10**6))
+def test_contamination_property(gamma, n):
+    n_a = n_contamination(gamma, n)
+    g = Fraction(repr(gamma))
+    assert n_a >= 0
+    if n + n_a:
+        assert Fraction(n_a, n + n_a) <= g  # gamma is an upper bound of the final anomaly fraction
+    assert n_a <= g * n / (1 - g) < n_a + 1  # floor, exactly
+
+
+@settings(max_examples=200, deadline=None)
+@given(pct=st.integers(0, 99), n=st.integers(0, 10**5))
+def test_contamination_percent_exact(pct, n):
+    # gammas written as percentages are the common case; integer arithmetic is the ground truth
+    assert n_contamination(pct / 100, n) == (pct * n) // (100 - pct)
+
+
+# ------------------------------------------------------------------------------------------------ synthetic sets
+def cifar_like(path: Path, n_train=200, n_test=1000) -> Path:
+    """10 CIFAR class names; every image's first pixel encodes its class, the second its index (for id checks)."""
+    y_tr, y_te = np.repeat(np.arange(10), n_train), np.repeat(np.arange(10), n_test)
+    x_tr = np.zeros((len(y_tr), 32, 32, 3), np.uint8)
+    x_te = np.zeros((len(y_te), 32, 32, 3), np.uint8)
+    x_tr[:, 0, 0, 0], x_te[:, 0, 0, 0] = y_tr * 20, y_te * 20
+    np.savez(path, x_train=x_tr, y_train=y_tr, x_test=x_te, y_test=y_te, class_names=np.array(CIFAR10_CLASSES))
+    return path
+
+
+def chula_like(path: Path, photos=100, per_photo=40, size=16) -> Path:
+    rng = np.random.default_rng(0)
+    image_id = np.repeat(np.arange(1, photos + 1), per_photo)
+    y = rng.integers(0, 4, len(image_id))
+    y[rng.random(len(y)) < 0.45] = 0  # about half normal
+    x = rng.integers(0, 256, (len(y), size, size), dtype=np.uint8)
+    np.savez(path, x=x, y=y, image_id=image_id.astype(np.int16), is_anomaly=(y > 0).astype(np.uint8),
+             class_names=np.array(["normal", "macro", "micro", "elliptocyte"]))
+    return path
+
+
+def simple_npz(path: Path, n=50, classes=3, with_test=False) -> Path:
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(classes), n)
+    arrays = {"x_train" if with_test else "x": rng.integers(0, 256, (len(y), 12, 12), dtype=np.uint8),
+              "y_train" if with_test else "y": y}
+    if with_test:
+        arrays.update(x_test=rng.integers(0, 256, (len(y) // 2, 12, 12), dtype=np.uint8), y_test=y[::2])
+    np.savez(path, **arrays)
+    return path
+
+
+# ------------------------------------------------------------------------------------------------ cifar protocol
+@pytest.fixture(scope="module")
+def cifar_npz(tmp_path_factory) -> Path:
+    return cifar_like(tmp_path_factory.mktemp("cifar") / "cifar-like.npz")
+
+
+@pytest.mark.parametrize("gamma,n_a", [(0.0, 0), (0.02, 4), (0.1, 22)])
+def test_cifar_protocol_composition(cifar_npz, gamma, n_a):
+    s = build_split(DataConfig(data=str(cifar_npz), normal=("automobile",), contamination=gamma))
+    assert s.info["protocol"] == "cifar10" and (s.resolution, s.channels) == (32, 3)
+    assert s.train_x.shape == (200 + n_a, 32, 32, 3) and s.train_x.dtype == np.uint8
+    assert s.train_is_anomaly.sum() == n_a == s.info["n_contamination"] and s.train_is_anomaly.dtype == np.int8
+    # the class code in pixel (0,0) tells which images are cars: normals are cars, contaminants are not
+    car = s.train_x[:, 0, 0, 0] == 20
+    assert np.array_equal(car, s.train_is_anomaly == 0)
+    assert s.test_x.shape[0] == 2000 and s.test_y.sum() == 1000 and s.test_y.dtype == np.int8
+    assert np.array_equal(s.test_x[:, 0, 0, 0] == 20, s.test_y == 0)
+    assert set(s.train_ids).isdisjoint(s.test_ids)
+    json.dumps(s.info)  # serialisable
+
+
+def test_cifar_protocol_default_normal_and_other_class(cifar_npz):
+    s = build_split(DataConfig(data=str(cifar_npz), dataset="cifar10"))
+    assert s.info["normal_classes"] == ["automobile"] and s.info["normal_default_used"]
+    s = build_split(DataConfig(data=str(cifar_npz), normal=("8",)))
+    assert s.info["normal_classes"] == ["ship"] and (s.train_x[:, 0, 0, 0] == 160).all()
+
+
+def test_cifar_test_size_all(cifar_npz):
+    s = build_split(DataConfig(data=str(cifar_npz), normal=("automobile",), test_size="all"))
+    assert len(s.test_y) == 10000 and s.test_y.sum() == 9000
+
+
+def test_multiple_normal_classes(cifar_npz):
+    s = build_split(DataConfig(data=str(cifar_npz), normal=("automobile", "truck"), contamination=0.02))
+    assert s.info["n_normal_train"] == 400 and s.info["n_contamination"] == 8
+    assert s.info["n_test_normal"] == 2000 and s.info["n_test_anomalous"] == 2000
+
+
+# ------------------------------------------------------------------------------------------------ seeds
+def test_same_seed_same_split_different_seed_different_draw(cifar_npz):
+    cfg = DataConfig(data=str(cifar_npz), normal=("automobile",), contamination=0.1, seed=7)
+    a, b = build_split(cfg), build_split(cfg)
+    assert np.array_equal(a.train_x, b.train_x) and a.train_ids == b.train_ids and a.test_ids == b.test_ids
+    assert a.info == b.info
+    c = build_split(DataConfig(data=str(cifar_npz), normal=("automobile",), contamination=0.1, seed=8))
+    contam = lambda s: {i for i, z in zip(s.train_ids, s.train_is_anomaly) if z}  # noqa: E731
+    assert contam(a) != contam(c)
+    assert a.test_ids != c.test_ids
+    assert a.train_ids != c.train_ids  # shuffled differently
+
+
+def test_contamination_draw_independent_of_test_size(cifar_npz):
+    base = dict(data=str(cifar_npz), normal=("automobile",), contamination=0.1, seed=3)
+    a, b = build_split(DataConfig(**base)), build_split(DataConfig(**base, test_size="all"))
+    assert a.train_ids == b.train_ids
+
+
+def test_train_is_shuffled(cifar_npz):
+    s = build_split(DataConfig(data=str(cifar_npz), normal=("automobile",), contamination=0.1))
+    assert s.train_is_anomaly[: s.info["n_normal_train"]].sum() < s.info["n_contamination"]
+
+
+# ------------------------------------------------------------------------------------------------ generic protocol
+def test_generic_holdout_disjoint_and_stratified(tmp_path):
+    p = simple_npz(tmp_path / "g.npz", n=50, classes=3)
+    s = build_split(DataConfig(data=str(p), normal=("1",), contamination=0.05, test_fraction=0.2))
+    assert s.info["protocol"] == "generic" and s.info["test_source"] == "hold-out"
+    assert s.info["n_normal_train"] == 40 and s.info["n_contamination"] == 2
+    assert s.info["n_test_normal"] == 10 and s.info["n_test_anomalous"] == 10
+    assert set(s.train_ids).isdisjoint(s.test_ids)
+    assert (s.resolution, s.channels) == (16, 1) and s.train_x.shape[1:] == (16, 16, 1)
+
+
+def test_generic_test_split_paper_and_all(tmp_path):
+    p = simple_npz(tmp_path / "t.npz", n=40, classes=4, with_test=True)
+    s = build_split(DataConfig(data=str(p), normal=("0",)))
+    assert s.info["test_source"] == "test split"
+    assert s.info["n_test_normal"] == 20 and s.info["n_test_anomalous"] == 20
+    s = build_split(DataConfig(data=str(p), normal=("0",), test_size="all"))
+    assert s.info["n_test_anomalous"] == 60
+
+
+def test_generic_needs_normal(tmp_path):
+    p = simple_npz(tmp_path / "g.npz")
+    with pytest.raises(ConfigError, match="available classes: 0=0, 1=1, 2=2"):
+        build_split(DataConfig(data=str(p)))
+
+
+def test_exclude_classes(tmp_path):
+    p = simple_npz(tmp_path / "g.npz", n=50, classes=3)
+    s = build_split(DataConfig(data=str(p), normal=("0",), exclude_classes=("2",), contamination=0.1))
+    assert s.info["anomaly_classes"] == ["1"] and s.info["contamination_by_class"] == {"1": 4}
+    with pytest.raises(ConfigError, match="both normal and excluded"):
+        build_split(DataConfig(data=str(p), normal=("0",), exclude_classes=("0",)))
+
+
+def test_rotations_generic(tmp_path):
+    p = simple_npz(tmp_path / "g.npz", n=50, classes=2)
+    s = build_split(DataConfig(data=str(p), normal=("0",), rotations=2, contamination=0.1))
+    assert len(s.train_x) == 3 * (40 + 4) and s.train_is_anomaly.sum() == 12
+    assert sum("#rot" in i for i in s.train_ids) == 2 * 44
+
+
+def test_folder_protocol(tmp_path):
+    from PIL import Image
+    rng = np.random.default_rng(0)
+    for c in ("ok", "bad"):
+        for i in range(25):
+            (tmp_path / "d" / c).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(rng.integers(0, 256, (20, 24, 3), dtype=np.uint8)).save(tmp_path / "d" / c / f"{i}.png")
+    s = build_split(DataConfig(data=str(tmp_path / "d"), normal=("ok",), channels=1))
+    assert s.info["format"] == "folder" and s.train_x.shape == (20, 32, 32, 1)
+    assert all(i.startswith("ok/") for i in s.train_ids) and set(s.train_ids).isdisjoint(s.test_ids)
+
+
+# ------------------------------------------------------------------------------------------------ chula protocol
+@pytest.fixture(scope="module")
+def chula_npz(tmp_path_factory) -> Path:
+    return chula_like(tmp_path_factory.mktemp("chula") / "chula-like.npz")
+
+
+def test_chula_protocol(chula_npz):
+    s = build_split(DataConfig(data=str(chula_npz), contamination=0.02, resolution=16))
+    info = s.info
+    assert info["protocol"] == "chula-rbc12" and info["rotations"] == 3 and s.channels == 1
+    assert info["normal_classes"] == ["normal"] and info["n_photos_test"] == 20
+    n_n, n_a = info["n_normal_train"], info["n_contamination"]
+    assert n_a == n_contamination(0.02, n_n) and len(s.train_x) == 4 * (n_n + n_a)
+    assert s.train_is_anomaly.sum() == 4 * n_a
+    assert len(s.test_y) == 512 and s.test_y.sum() == 256
+    # no photo in both train and test
+    idx = lambda i: int(i.split("#")[0].split(":")[-1])  # noqa: E731
+    gid = np.load(chula_npz)["image_id"]
+    train_photos = {int(gid[idx(i)]) for i in s.train_ids}
+    test_photos = {int(gid[idx(i)]) for i in s.test_ids}
+    assert train_photos.isdisjoint(test_photos) and test_photos == set(info["test_image_ids"])
+    json.dumps(info)
+
+
+def test_chula_exclude_and_all(chula_npz):
+    s = build_split(DataConfig(data=str(chula_npz), dataset="chula-rbc12", exclude_classes=("elliptocyte",),
+                               test_size="all", resolution=16, rotations=0, contamination=0.1))
+    y = np.load(chula_npz)["y"]
+    ids = [int(i.split(":")[-1]) for i in s.train_ids + s.test_ids]
+    assert not (y[ids] == 3).any()
+    assert len(s.train_x) == s.info["n_normal_train"] + s.info["n_contamination"]
+    assert s.info["n_test_normal"] + s.info["n_test_anomalous"] == len(s.test_y) > 512
+
+
+def test_chula_seed_changes_photos(chula_npz):
+    a = build_split(DataConfig(data=str(chula_npz), resolution=16, rotations=0, seed=1))
+    b = build_split(DataConfig(data=str(chula_npz), resolution=16, rotations=0, seed=2))
+    assert a.info["test_image_ids"] != b.info["test_image_ids"]
+
+
+# ------------------------------------------------------------------------------------------------ mnist sample
+def test_mnist_sample_default():
+    s = build_split(DataConfig(contamination=0.02))
+    assert s.info["protocol"] == "mnist" and (s.resolution, s.channels) == (32, 1)
+    assert s.info["normal_classes"] == ["2"] and s.info["conversion"]["fit"] == "pad"
+    assert s.train_x.shape == (600 + math.floor(0.02 * 600 / 0.98), 32, 32, 1)
+    assert s.train_x[:, :2].max() == 0  # zero padding, not resizing
+    assert len(s.test_y) == 400
+    from wildgan.data import conversion_opts
+    assert conversion_opts(s.info) == {"fit": "pad", "depth16": "per-image"}
+
+
+def test_bad_config_values(cifar_npz):
+    with pytest.raises(ConfigError):
+        build_split(DataConfig(data=str(cifar_npz), seed=-1))
+    with pytest.raises(ConfigError):
+        build_split(DataConfig(data=str(cifar_npz), resolution=48))
+    with pytest.raises(ConfigError):
+        build_split(DataConfig(data=str(cifar_npz), test_fraction=1.5))
+    with pytest.raises(DataError):
+        build_split(DataConfig(data=str(cifar_npz), normal=("unicorn",)))

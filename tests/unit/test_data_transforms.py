@@ -1,0 +1,163 @@
+"""Pixel conversion rules: channels, sizes, 16-bit, alpha, float arrays, rotations, to_float."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from wildgan.data import to_float
+from wildgan.data.transforms import (array_to_uint8, convert, next_pow2, pil_to_array, resize_one, rgb_to_gray,
+                                     rotate_batch, to_channels)
+from wildgan.errors import ConfigError, DataError
+
+
+def test_to_float_range_and_layout():
+    x = np.array([0, 128, 255], np.uint8).reshape(1, 1, 3, 1).repeat(3, axis=3)  # N=1, H=1, W=3, C=3
+    t = to_float(x)
+    assert t.dtype == torch.float32 and t.shape == (1, 3, 1, 3)
+    assert torch.allclose(t[0, 0, 0], torch.tensor([-1.0, 128 * 2 / 255 - 1, 1.0]), atol=1e-6)
+    assert torch.equal(to_float(torch.from_numpy(x)), t)
+    with pytest.raises(DataError):
+        to_float(x.astype(np.float32))
+
+
+def test_rgb_to_gray_matches_pil():
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (17, 23, 3), dtype=np.uint8)
+    ref = np.asarray(Image.fromarray(x).convert("L"))
+    assert np.array_equal(rgb_to_gray(x)[..., 0], ref)
+    assert to_channels(x[..., :1], 3).shape == (17, 23, 3)
+
+
+def test_next_pow2():
+    assert [next_pow2(n) for n in (1, 4, 5, 28, 32, 33, 64)] == [4, 4, 8, 32, 32, 64, 64]
+
+
+@pytest.mark.parametrize("res", [4, 8, 16, 32, 64])
+def test_convert_power_of_two(res):
+    x = np.random.default_rng(1).integers(0, 256, (3, 20, 30, 3), dtype=np.uint8)
+    out = convert(x, res, 1)
+    assert out.shape == (3, res, res, 1) and out.dtype == np.uint8
+
+
+def test_convert_rejects_bad_resolution():
+    x = np.zeros((1, 8, 8, 1), np.uint8)
+    for r in (3, 24, 0):
+        with pytest.raises(ConfigError):
+            convert(x, r, 1)
+
+
+def test_pad_is_exact_and_centered():
+    x = np.random.default_rng(2).integers(1, 256, (2, 28, 28, 1), dtype=np.uint8)
+    out = convert(x, 32, 1, fit="pad")
+    assert np.array_equal(out[:, 2:30, 2:30], x)
+    assert out[:, :2].max() == 0 and out[:, 30:].max() == 0 and out[:, :, :2].max() == 0
+
+
+def test_center_crop_then_resize():
+    img = np.zeros((10, 30, 1), np.uint8)
+    img[:, 10:20] = 200  # the centre square
+    out = resize_one(img, 8)
+    assert out.shape == (8, 8, 1) and out.min() == 200
+
+
+def test_resize_is_antialiased_bilinear():
+    img = np.zeros((64, 64, 1), np.uint8)
+    img[::2] = 255  # stripes: an antialiased shrink gives mid gray, plain sampling would give 0 or 255
+    out = resize_one(img, 8)
+    assert 100 < out.mean() < 155
+
+
+def test_depth16_rules():
+    a = np.array([[1000, 3000], [5000, 65535]], np.uint16)
+    img = Image.fromarray(a)
+    assert img.mode.startswith("I;16")
+    per = pil_to_array(img, "x", "per-image")[..., 0]
+    assert per.min() == 0 and per.max() == 255
+    assert np.array_equal(pil_to_array(img, "x", "global")[..., 0], np.rint(a / 257).astype(np.uint8))
+    assert np.array_equal(pil_to_array(img, "x", "shift")[..., 0], (a >> 8).astype(np.uint8))
+    with pytest.raises(ConfigError):
+        pil_to_array(img, "x", "bogus")
+
+
+def test_alpha_composited_on_black():
+    rgba = np.zeros((2, 2, 4), np.uint8)
+    rgba[..., :3] = 200
+    rgba[0, 0, 3] = 255
+    rgba[0, 1, 3] = 0
+    rgba[1, :, 3] = 128
+    out = pil_to_array(Image.fromarray(rgba, "RGBA"), "x")
+    assert out.shape == (2, 2, 3)
+    assert (out[0, 0] == 200).all() and (out[0, 1] == 0).all() and (out[1, 0] == 100).all()
+    la = Image.fromarray(rgba[..., [0, 3]], "LA")
+    assert pil_to_array(la, "x").shape == (2, 2, 1)
+
+
+def test_palette_gray_stays_gray_and_color_becomes_rgb():
+    gray = Image.fromarray(np.arange(16, dtype=np.uint8).reshape(4, 4)).convert("P")
+    assert pil_to_array(gray, "x").shape == (4, 4, 1)
+    col = Image.fromarray(np.random.default_rng(0).integers(0, 256, (4, 4, 3), dtype=np.uint8)).convert(
+        "P", palette=Image.Palette.ADAPTIVE)
+    assert pil_to_array(col, "x").shape == (4, 4, 3)
+
+
+def test_cmyk_and_bilevel():
+    cmyk = Image.new("CMYK", (5, 4), (0, 0, 0, 0))
+    out = pil_to_array(cmyk, "x")
+    assert out.shape == (4, 5, 3) and (out == 255).all()
+    assert pil_to_array(Image.new("1", (3, 3), 1), "x").shape == (3, 3, 1)
+
+
+def test_unsupported_mode_names_source():
+    with pytest.raises(DataError, match="weird.tif"):
+        pil_to_array(Image.new("F", (3, 3)), "weird.tif")
+
+
+@pytest.mark.parametrize("shape,expect", [((5, 8, 9), (5, 8, 9, 1)), ((5, 8, 9, 3), (5, 8, 9, 3)),
+                                          ((5, 3, 8, 9), (5, 8, 9, 3)), ((5, 1, 8, 9), (5, 8, 9, 1))])
+def test_array_layouts(shape, expect):
+    assert array_to_uint8(np.zeros(shape, np.uint8), "a").shape == expect
+
+
+def test_nchw_transposes_pixels():
+    x = np.random.default_rng(3).integers(0, 256, (2, 3, 8, 9), dtype=np.uint8)
+    assert np.array_equal(array_to_uint8(x, "a"), x.transpose(0, 2, 3, 1))
+
+
+def test_float_rules():
+    a01 = np.array([[[0.0, 0.5, 1.0]]])
+    assert array_to_uint8(a01, "a").ravel().tolist() == [0, 128, 255]
+    a255 = np.array([[[0.0, 2.0, 255.0]]])
+    assert array_to_uint8(a255, "a").ravel().tolist() == [0, 2, 255]
+    with pytest.raises(DataError, match=r"\[0, 1\] or \[0, 255\]"):
+        array_to_uint8(np.array([[[-1.0, 1.0]]]), "a")
+    ints = np.array([[[0, 255]]], np.int64)
+    assert array_to_uint8(ints, "a").dtype == np.uint8
+
+
+def test_rotation_exact_angles():
+    x = np.random.default_rng(4).integers(0, 256, (3, 8, 8, 1), dtype=np.uint8)
+    assert np.array_equal(rotate_batch(x, np.zeros(3)), x)
+    r180 = rotate_batch(x, np.full(3, 180.0))
+    assert np.array_equal(r180, x[:, ::-1, ::-1])
+    r90 = rotate_batch(x, np.full(3, 90.0))
+    assert any(np.array_equal(r90, np.rot90(x, k, axes=(1, 2))) for k in (1, 3))
+
+
+def test_rotation_mirror_padding_has_no_black_corners():
+    x = np.full((1, 16, 16, 1), 200, np.uint8)
+    out = rotate_batch(x, np.array([45.0]))
+    assert (out == 200).all()
+
+
+@settings(max_examples=40, deadline=None)
+@given(h=st.integers(1, 40), w=st.integers(1, 40), c=st.sampled_from([1, 3]), res=st.sampled_from([4, 8, 16, 32]),
+       out_c=st.sampled_from([1, 3]), fit=st.sampled_from(["resize", "pad"]))
+def test_convert_property(h, w, c, res, out_c, fit):
+    x = np.random.default_rng(h * 100 + w).integers(0, 256, (2, h, w, c), dtype=np.uint8)
+    out = convert(x, res, out_c, fit)
+    assert out.shape == (2, res, res, out_c) and out.dtype == np.uint8

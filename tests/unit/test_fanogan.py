@@ -1,0 +1,318 @@
+"""f-AnoGAN baseline: networks, TF1 RMSProp, the two-stage training loop, checkpoints/resume and scores.
+
+Everything runs on the CPU with dim = 8 and a handful of 32x32 images, so the whole file takes seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from wildgan import checkpoint as ckpt
+from wildgan.config import FAnoGANConfig, to_dict
+from wildgan.errors import CheckpointError, ConfigError, DataError
+from wildgan.nets.fanogan import ChannelLayerNorm, FAnoGANNetworks, build_fanogan
+from wildgan.scoring.fanogan_scores import score_fanogan
+from wildgan.training import fanogan_loop
+from wildgan.training.fanogan_loop import TF1RMSprop, load_fanogan, planned_gan_iters, train_fanogan
+
+SCORE_KEYS = {"A", "L_r", "L_n", "L_o", "a", "z_norm"}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny tensors: one intra-op thread is faster, and avoids OpenMP spin-waiting when the CPU is shared (measured
+    80x slower convolutions with 2 threads on a loaded 2-core machine). Restored after this module."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def tiny_cfg(**kw) -> FAnoGANConfig:
+    base = dict(dim=8, latent_size=16, batch_size=4, enc_batch_size=4, gan_iters=6, enc_iters=3, device="cpu", seed=3)
+    base.update(kw)
+    return FAnoGANConfig(**base)
+
+
+def images(n: int, res: int = 32, ch: int = 3, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (n, res, res, ch), dtype=np.uint8)
+
+
+def state_of(m: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in m.state_dict().items()}
+
+
+def same_state(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+# ------------------------------------------------------------------------------------------------------ networks
+@pytest.mark.parametrize("res,ch", [(32, 1), (32, 3), (64, 1), (64, 3)])
+def test_shapes(res: int, ch: int) -> None:
+    cfg = tiny_cfg()
+    nets = build_fanogan(cfg, res, ch)
+    z = torch.randn(5, cfg.latent_size)
+    x = nets.G(z)
+    assert x.shape == (5, ch, res, res)
+    assert x.abs().max() < 1                                   # tanh output
+    assert nets.D(x).shape == (5,)
+    assert nets.D.features(x).shape == (5, 8 * cfg.dim * 16)   # 8192-d at dim 64
+    e = nets.E(x)
+    assert e.shape == (5, cfg.latent_size) and e.abs().max() < 1
+    n_blocks = int(math.log2(res)) - 2                        # 64x64: 4 blocks; 32x32: one fewer (spec 5.4)
+    assert len(nets.G.blocks) == len(nets.D.blocks) == len(nets.E.blocks) == n_blocks
+
+
+def test_paper_width_feature_size() -> None:
+    for res, ch in ((64, 1), (32, 3)):
+        nets = build_fanogan(FAnoGANConfig(), res, ch)
+        assert nets.D.feature_size == 8192 and nets.E.output.out_features == 128
+        assert nets.G.input.out_features == 8192
+
+
+def test_bad_resolution_and_channels() -> None:
+    with pytest.raises(ConfigError):
+        build_fanogan(tiny_cfg(), 16, 1)
+    with pytest.raises(ConfigError):
+        build_fanogan(tiny_cfg(), 32, 2)
+
+
+def test_build_is_seeded_and_leaves_global_rng() -> None:
+    before = torch.get_rng_state()
+    a, b = build_fanogan(tiny_cfg(), 32, 3), build_fanogan(tiny_cfg(), 32, 3)
+    assert torch.equal(torch.get_rng_state(), before)
+    assert same_state(state_of(a.G), state_of(b.G)) and same_state(state_of(a.E), state_of(b.E))
+    c = build_fanogan(tiny_cfg(seed=4), 32, 3)
+    assert not same_state(state_of(a.D), state_of(c.D))
+
+
+def test_init_follows_tflib() -> None:
+    nets = build_fanogan(FAnoGANConfig(dim=16), 32, 3)
+    blk = nets.D.blocks[1]                                     # 2d -> 4d down block
+    for conv, he in ((blk.conv1, True), (blk.conv2, True), (blk.shortcut, False), (nets.D.input, False)):
+        c_out, c_in, k, _ = conv.weight.shape
+        std = math.sqrt((4.0 if he else 2.0) / (k * k * (c_in + c_out)))
+        assert conv.weight.abs().max() <= std * math.sqrt(3) + 1e-7
+        assert conv.weight.std().item() == pytest.approx(std, rel=0.1)
+    assert blk.conv1.bias is None and blk.conv2.bias is not None   # conv1 has no bias (pre-norm follows)
+    lin = nets.D.output
+    assert lin.weight.std().item() == pytest.approx(math.sqrt(2.0 / (lin.in_features + 1)), rel=0.1)
+
+
+def test_critic_layernorm_is_per_sample() -> None:
+    nets = build_fanogan(tiny_cfg(), 32, 3)
+    x = torch.rand(6, 3, 32, 32) * 2 - 1
+    nets.D.train()
+    together = nets.D(x)
+    alone = torch.cat([nets.D(x[i:i + 1]) for i in range(6)])
+    torch.testing.assert_close(together, alone, rtol=1e-5, atol=1e-5)
+    ln = ChannelLayerNorm(4)
+    y = ln(torch.randn(3, 4, 5, 5) * 7 + 2)
+    torch.testing.assert_close(y.mean(dim=(1, 2, 3)), torch.zeros(3), atol=1e-5, rtol=0)
+    torch.testing.assert_close(y.var(dim=(1, 2, 3), unbiased=False), torch.ones(3), atol=1e-3, rtol=0)
+    assert ln.weight.shape == ln.bias.shape == (4,)           # per-channel gain and offset
+
+
+# ------------------------------------------------------------------------------------------------------ optimiser
+def test_tf1_rmsprop_matches_hand_computation() -> None:
+    p = torch.nn.Parameter(torch.tensor([1.0, -2.0]))
+    opt = TF1RMSprop([p], lr=0.1)
+    g1, g2 = torch.tensor([0.5, -3.0]), torch.tensor([2.0, 1.0])
+    ms, want = np.ones(2), np.array([1.0, -2.0])
+    for g in (g1, g2):
+        p.grad = g.clone()
+        opt.step()
+        ms = 0.9 * ms + 0.1 * g.numpy() ** 2                  # accumulator starts at 1, eps inside the root
+        want = want - 0.1 * g.numpy() / np.sqrt(ms + 1e-10)
+    np.testing.assert_allclose(p.detach().numpy(), want, rtol=1e-6)
+    # first step by hand: ms = 0.9 + 0.1 * 0.25 = 0.925 -> 1 - 0.1 * 0.5 / sqrt(0.925)
+    assert want[0] == pytest.approx(1 - 0.05 / math.sqrt(0.925) - 0.2 / math.sqrt(0.9 * 0.925 + 0.4))
+
+
+def test_tf1_rmsprop_momentum_and_state_round_trip() -> None:
+    p = torch.nn.Parameter(torch.tensor([1.0]))
+    opt = TF1RMSprop([p], lr=0.1, momentum=0.5)
+    p.grad = torch.tensor([1.0])
+    opt.step()
+    opt.step()
+    mom1 = 0.1 / math.sqrt(1.0)
+    mom2 = 0.5 * mom1 + 0.1 / math.sqrt(1.0)
+    assert p.item() == pytest.approx(1.0 - mom1 - mom2)
+    q = torch.nn.Parameter(torch.tensor([0.0]))
+    opt2 = TF1RMSprop([q], lr=0.1, momentum=0.5)
+    opt2.load_state_dict(opt.state_dict())
+    assert torch.equal(opt2.state[q]["ms"], opt.state[p]["ms"])
+
+
+# ------------------------------------------------------------------------------------------------------ training
+def test_planned_iterations() -> None:
+    assert planned_gan_iters(FAnoGANConfig(), 5000) == 7 * (5000 // 16 - 5)
+    assert planned_gan_iters(FAnoGANConfig(gan_iters=11), 5000) == 11
+    assert planned_gan_iters(FAnoGANConfig(batch_size=16), 20) == 7          # at least one per epoch
+
+
+def test_bad_training_input(tmp_path: Path) -> None:
+    with pytest.raises(DataError):
+        train_fanogan(images(8).astype(np.float32), tiny_cfg(), tmp_path, progress=False)
+    with pytest.raises(DataError):
+        train_fanogan(images(8, res=48), tiny_cfg(), tmp_path, progress=False)
+    with pytest.raises(DataError):
+        train_fanogan(images(3), tiny_cfg(), tmp_path, progress=False)         # fewer images than a batch
+
+
+def blobs(n: int, seed: int) -> np.ndarray:
+    """Smooth low-contrast gray blobs on mid-gray, as RGB: the 'normal' class of the easy task."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:32, :32]
+    cy, cx = rng.uniform(8, 24, (2, n, 1, 1))
+    img = 128 + 40 * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / 40.0)
+    return np.repeat(img[..., None], 3, axis=-1).astype(np.uint8)
+
+
+def stripes(n: int) -> np.ndarray:
+    """High-contrast vertical stripes: the 'anomaly' class of the easy task."""
+    xx = np.arange(32)[None, :].repeat(32, axis=0)
+    return np.where((xx // 2) % 2 == 0, 255, 0).astype(np.uint8)[None, ..., None].repeat(n, 0).repeat(3, -1)
+
+
+TRAIN_CFG = dict(gan_iters=7, enc_iters=4, seed=1)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray]:
+    """One short training run shared by several tests (training is the slow part on the CPU)."""
+    run = tmp_path_factory.mktemp("fanogan")
+    x = blobs(12, seed=0)
+    train_fanogan(x, tiny_cfg(**TRAIN_CFG), run, progress=False, log_every=2, checkpoint_every=1000)
+    return run, x
+
+
+def test_training_runs_and_logs(trained: tuple[Path, np.ndarray]) -> None:
+    run, _ = trained
+    rows = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
+    gan = [r for r in rows if r["stage"] == "gan"]
+    enc = [r for r in rows if r["stage"] == "encoder"]
+    assert [r["iter"] for r in gan] == [2, 4, 6, 7] and [r["iter"] for r in enc] == [2, 4]
+    for r in rows:
+        assert all(math.isfinite(v) for v in r.values() if isinstance(v, float))
+        assert r["img_per_s"] > 0
+    assert "g_loss" not in gan[0] and "g_loss" in gan[-1]   # the first G step comes after 5 critic steps
+    meta = ckpt.read_meta(run / "fanogan-final.json")
+    assert meta["kind"] == "fanogan" and meta["gan_iters_done"] == 7 and meta["enc_iters_done"] == 4
+    assert meta["resolution"] == 32 and meta["channels"] == 3 and meta["config"]["dim"] == 8
+    assert not meta["stopped_early"]
+
+
+def test_encoder_stage_leaves_g_and_critic_unchanged(trained: tuple[Path, np.ndarray]) -> None:
+    run, _ = trained
+    # The stage-boundary checkpoint (step = 7 critic iterations) holds G and D as stage 1 left them.
+    boundary = load_fanogan(run / "checkpoints" / f"{ckpt.checkpoint_name(7)}.json")
+    final = load_fanogan(run / "fanogan-final.json")
+    assert same_state(state_of(boundary.G), state_of(final.G))          # incl. BN running statistics
+    assert same_state(state_of(boundary.D), state_of(final.D))
+    assert not same_state(state_of(boundary.E), state_of(final.E))
+
+
+def test_scores_finite_and_checkpoint_round_trip(trained: tuple[Path, np.ndarray], tmp_path: Path) -> None:
+    run, x = trained
+    nets = load_fanogan(run / "fanogan-final.json")
+    s1 = score_fanogan(nets, x, batch_size=5)                 # 5, 5, 2: the partial batch is scored too
+    assert set(s1) == SCORE_KEYS
+    for v in s1.values():
+        assert v.shape == (12,) and np.isfinite(v).all()
+    np.testing.assert_allclose(s1["L_o"], -s1["z_norm"] / math.sqrt(16), rtol=1e-6)
+    assert (s1["z_norm"] < math.sqrt(16)).all()               # tanh codes lie inside the hypercube
+    s_big = score_fanogan(nets, x, batch_size=64)             # eval mode: batch composition does not matter
+    for k in SCORE_KEYS:
+        np.testing.assert_allclose(s1[k], s_big[k], rtol=1e-4, atol=1e-6)
+    # save the loaded networks again and reload: bit-identical scores
+    meta = ckpt.read_meta(run / "fanogan-final.json")
+    keep = {k: meta[k] for k in ("kind", "config", "resolution", "channels")}
+    path = ckpt.save_checkpoint(tmp_path, "again", ckpt.networks_to_tensors(nets.modules()), keep)
+    s2 = score_fanogan(load_fanogan(path), x, batch_size=5)
+    for k in SCORE_KEYS:
+        np.testing.assert_array_equal(s1[k], s2[k])
+    assert score_fanogan(nets, x[:0])["A"].shape == (0,)
+
+
+def test_scoring_restores_training_flags() -> None:
+    nets = build_fanogan(tiny_cfg(), 32, 1)
+    nets.E.train()
+    score_fanogan(nets, images(3, ch=1))
+    assert nets.E.training and nets.G.training
+
+
+def test_load_rejects_other_checkpoints(tmp_path: Path) -> None:
+    path = ckpt.save_checkpoint(tmp_path, "other", {"w": torch.zeros(1)}, {"kind": "pgan"})
+    with pytest.raises(CheckpointError):
+        load_fanogan(path)
+    nets = build_fanogan(tiny_cfg(), 32, 3)
+    tensors = ckpt.networks_to_tensors(nets.modules())
+    tensors.pop("G.input.bias")
+    bad = ckpt.save_checkpoint(tmp_path, "bad", tensors, {"kind": "fanogan", "config": to_dict(tiny_cfg()),
+                                                          "resolution": 32, "channels": 3})
+    with pytest.raises(CheckpointError):                     # strict loading
+        load_fanogan(bad)
+
+
+def test_resume_continues_from_checkpoint(trained: tuple[Path, np.ndarray], tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    run, x = trained
+    cfg = tiny_cfg(**TRAIN_CFG)
+    ref = load_fanogan(run / "fanogan-final.json")            # the uninterrupted run
+
+    # Kill a second run at its 11th batch draw (encoder step 4): checkpoints exist at steps 3, 6, 7 (stage
+    # boundary) and 9, so the resume starts from critic step 7, encoder step 2.
+    real_batch, calls = fanogan_loop._batch, {"n": 0}
+
+    def dying_batch(*a, **kw):
+        calls["n"] += 1
+        if calls["n"] == 11:
+            raise KeyboardInterrupt
+        return real_batch(*a, **kw)
+
+    monkeypatch.setattr(fanogan_loop, "_batch", dying_batch)
+    with pytest.raises(KeyboardInterrupt):
+        train_fanogan(x, cfg, tmp_path, progress=False, checkpoint_every=3)
+    monkeypatch.setattr(fanogan_loop, "_batch", real_batch)
+    assert not (tmp_path / "fanogan-final.json").exists()
+    msgs: list[str] = []
+    out = train_fanogan(x, cfg, tmp_path, resume=True, progress=False, checkpoint_every=3, log=msgs.append)
+    assert any("resumed from critic step 7, encoder step 2" in m for m in msgs), msgs
+    meta = ckpt.read_meta(out)
+    assert meta["gan_iters_done"] == 7 and meta["enc_iters_done"] == 4
+    got = load_fanogan(out)
+    for name in ("G", "D", "E"):                              # same result as the uninterrupted run, bit for bit
+        assert same_state(state_of(getattr(ref, name)), state_of(getattr(got, name))), name
+
+
+def test_resume_refuses_other_architecture(tmp_path: Path) -> None:
+    x = images(8, ch=3)
+    train_fanogan(x, tiny_cfg(gan_iters=2, enc_iters=0), tmp_path, progress=False)
+    with pytest.raises(ConfigError):
+        train_fanogan(x, tiny_cfg(dim=4, gan_iters=2, enc_iters=0), tmp_path, resume=True, progress=False)
+
+
+def test_minutes_budget_stops_early(tmp_path: Path) -> None:
+    out = train_fanogan(images(8), tiny_cfg(gan_iters=1000, enc_iters=1000, minutes=0.02 / 60), tmp_path,
+                        progress=False)
+    meta = ckpt.read_meta(out)
+    assert meta["stopped_early"] and meta["gan_iters_done"] < 1000 and meta["enc_iters_done"] < 1000
+    assert isinstance(load_fanogan(out), FAnoGANNetworks)
+
+
+def test_easy_task_sign_convention(trained: tuple[Path, np.ndarray]) -> None:
+    """Smooth low-contrast blobs (normal, the training data) vs high-contrast stripes (anomaly): after a short
+    training the residual L_r is larger for the anomalies (higher = more anomalous). Robust even for a barely
+    trained G: stripes at +-1 are far from anything a tanh G fitted to near-gray blobs produces."""
+    run, _ = trained
+    s = score_fanogan(load_fanogan(run / "fanogan-final.json"), np.concatenate([blobs(6, seed=9), stripes(6)]))
+    assert all(np.isfinite(v).all() for v in s.values())
+    assert s["L_r"][6:].min() > s["L_r"][:6].max()
+    assert s["A"][6:].mean() > s["A"][:6].mean()

@@ -1,0 +1,112 @@
+"""AnoGAN-style latent search on a pGAN G/D (spec 4.5): loss decreases, seeded, batch-independent, G/D untouched."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from wildgan.config import SearchConfig, net_config_for_preset
+from wildgan.nets import build_pgan
+from wildgan.scoring.latent_search import initial_latents, latent_search, search_loss, search_scores
+
+SCORE_KEYS = {"A", "L_r", "L_n", "L_o", "a", "z_norm"}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny tensors: one intra-op thread is faster, and avoids OpenMP spin-waiting when the CPU is shared (measured
+    80x slower convolutions with 2 threads on a loaded 2-core machine). Restored after this module."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module", params=[1, 3], ids=["gray", "rgb"])
+def nets(request: pytest.FixtureRequest):
+    return build_pgan(net_config_for_preset("tiny", 32, request.param), seed=0)
+
+
+def queries(nets, n: int, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(n, nets.G.cfg.channels, 32, 32, generator=g) * 2 - 1
+
+
+def test_search_reduces_loss_and_is_seeded(nets) -> None:
+    q = queries(nets, 5)
+    cfg = SearchConfig(steps=25, lr=0.05, batch_size=8, seed=7)
+    z = latent_search(nets.G, nets.D, q, cfg)
+    assert z.shape == (5, nets.G.cfg.latent_size) and z.dtype == torch.float32
+    z0 = initial_latents(5, nets.G.cfg.latent_size, 7)
+    assert z0.min() >= -1 and z0.max() <= 1
+    with torch.no_grad():
+        before = search_loss(nets.G, nets.D, q, z0, cfg.feature_weight)
+        after = search_loss(nets.G, nets.D, q, z, cfg.feature_weight)
+    assert (after < before).all(), (before, after)            # every image's own loss goes down
+    assert torch.equal(z, latent_search(nets.G, nets.D, q, cfg))
+    assert not torch.equal(z, latent_search(nets.G, nets.D, q, dataclasses.replace(cfg, seed=8)))
+
+
+def test_search_is_batch_independent(nets) -> None:
+    """Searching the images together or one at a time gives the same z (the loss is a sum of per-image terms and
+    Adam's state is per element); only float noise from differently batched convolutions remains.
+
+    Run in float64: Adam's first steps are ~lr * sign(grad), so in float32 a gradient component that is ~0 can flip
+    sign under 1e-7 noise and move z by a whole lr (seen: 1e-3 after 15 steps). That is noise, not coupling; in
+    float64 the noise is 1e-16 and the comparison is tight."""
+    G, D = copy.deepcopy(nets.G).double(), copy.deepcopy(nets.D).double()
+    q = queries(nets, 6, seed=1).double()
+    cfg = SearchConfig(steps=15, lr=0.02, batch_size=6, seed=3)
+    together = latent_search(G, D, q, cfg)
+    alone = latent_search(G, D, q, dataclasses.replace(cfg, batch_size=1))
+    chunks = latent_search(G, D, q, dataclasses.replace(cfg, batch_size=4))   # 4 + 2
+    assert together.dtype == torch.float64
+    torch.testing.assert_close(together, alone, rtol=0, atol=1e-9)
+    torch.testing.assert_close(together, chunks, rtol=0, atol=1e-9)
+
+
+def test_search_freezes_and_restores_networks(nets) -> None:
+    G, D = nets.G, nets.D
+    G.train(), D.train()
+    D.dense1.weight.requires_grad_(False)                     # a caller's own setting must survive as well
+    before = {k: v.clone() for k, v in {**G.state_dict(), **{"D." + k: v for k, v in D.state_dict().items()}}.items()}
+    with torch.no_grad():                                     # works even when called under no_grad
+        latent_search(G, D, queries(nets, 2), SearchConfig(steps=3, batch_size=2))
+    after = {**G.state_dict(), **{"D." + k: v for k, v in D.state_dict().items()}}
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert G.training and D.training
+    assert all(p.requires_grad for p in G.parameters())
+    assert not D.dense1.weight.requires_grad and D.dense0.weight.requires_grad
+    assert all(p.grad is None for p in (*G.parameters(), *D.parameters()))
+    D.dense1.weight.requires_grad_(True)
+
+
+def test_search_at_lower_resolution(nets) -> None:
+    q = queries(nets, 3)[:, :, ::2, ::2]                      # 16x16 at lod 1
+    z = latent_search(nets.G, nets.D, q, SearchConfig(steps=2, batch_size=4), lod=1.0)
+    assert z.shape == (3, nets.G.cfg.latent_size) and torch.isfinite(z).all()
+
+
+def test_search_scores_and_sign_convention(nets) -> None:
+    """Normal = images G itself makes (reachable by the search); anomaly = uniform noise. The noise must score
+    higher in L_r and A (higher = more anomalous), whatever the (untrained) weights."""
+    c = nets.G.cfg.channels
+    with torch.no_grad():
+        fake = nets.G(torch.randn(5, nets.G.cfg.latent_size, generator=torch.Generator().manual_seed(2)))
+    normal = ((fake.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    noise = np.random.default_rng(0).integers(0, 256, (5, 32, 32, c), dtype=np.uint8)
+    cfg = SearchConfig(steps=20, lr=0.05, batch_size=4, seed=0)
+    s = search_scores(nets.G, nets.D, np.concatenate([normal, noise]), cfg, lam=0.05, kappa=1.0, device="cpu")
+    assert set(s) == SCORE_KEYS
+    for v in s.values():
+        assert v.shape == (10,) and np.isfinite(v).all()
+    np.testing.assert_allclose(s["L_o"], -s["z_norm"] / math.sqrt(nets.G.cfg.latent_size), rtol=1e-6)
+    np.testing.assert_allclose(s["a"], 0.05 * s["L_n"] + 0.95 * s["L_o"], rtol=1e-6, atol=1e-9)
+    assert s["L_r"][5:].min() > s["L_r"][:5].max()
+    assert s["A"][5:].mean() > s["A"][:5].mean()
+    assert search_scores(nets.G, nets.D, noise[:0], cfg)["a"].shape == (0,)

@@ -1,0 +1,101 @@
+"""Losses and gradient hygiene."""
+
+import copy
+
+import torch
+
+from wildgan.config import TrainConfig, net_config_for_preset
+from wildgan.losses import critic_loss, encoder_image_loss, gradient_penalty
+from wildgan.nets import build_pgan
+from wildgan.training.loop import d_step, e_step, ema_update, g_step, make_optimizer
+
+
+def test_gradient_penalty_on_a_linear_critic():
+    # D(x) = sum(w * x): gradient is w everywhere, so the penalty is (||w|| * scale - target)^2 / target^2
+    w = torch.randn(1, 3, 4, 4)
+    critic = lambda x: (x * w).flatten(1).sum(1)  # noqa: E731
+    real, fake = torch.randn(5, 3, 4, 4), torch.randn(5, 3, 4, 4)
+    for scale, target in [(1.0, 1.0), (0.25, 1.0), (1.0, 750.0)]:
+        gp, norm = gradient_penalty(critic, real, fake, target=target, grad_scale=scale)
+        expect = (w.norm() * scale - target) ** 2 / target**2
+        assert torch.allclose(norm, torch.full((5,), (w.norm() * scale).item()), rtol=1e-5)
+        assert torch.allclose(gp, expect.expand(5), rtol=1e-5)
+
+
+def test_gradient_penalty_on_a_quadratic_critic():
+    # D(x) = 0.5 ||x||^2: gradient at xhat is xhat itself
+    critic = lambda x: 0.5 * x.flatten(1).square().sum(1)  # noqa: E731
+    real, fake = torch.randn(3, 1, 2, 2), torch.randn(3, 1, 2, 2)
+    u = torch.rand(3, 1, 1, 1)
+    gp, norm = gradient_penalty(critic, real, fake, u=u)
+    xhat = real + u * (fake - real)
+    assert torch.allclose(norm, xhat.flatten(1).norm(dim=1), rtol=1e-5)
+    assert torch.allclose(gp, (xhat.flatten(1).norm(dim=1) - 1) ** 2, rtol=1e-5)
+
+
+def test_critic_loss_terms():
+    critic = lambda x: x.flatten(1).mean(1)  # noqa: E731
+    real, fake = torch.ones(4, 1, 2, 2), -torch.ones(4, 1, 2, 2)
+    loss, terms = critic_loss(critic, real, fake, gp_lambda=0.0, drift=0.5)
+    assert torch.allclose(loss, torch.tensor(-1.0 - 1.0 + 0.5))
+    assert terms["D/real"].item() == 1.0 and terms["D/fake"].item() == -1.0
+
+
+def test_encoder_loss_is_mean_l1():
+    x, r = torch.zeros(2, 1, 2, 2), torch.ones(2, 1, 2, 2) * 3
+    assert encoder_image_loss(x, r)[0].item() == 3.0
+
+
+def _snapshot(m):
+    return [p.detach().clone() for p in m.parameters()]
+
+
+def _same(a, m):
+    return all(torch.equal(p, q) for p, q in zip(a, m.parameters()))
+
+
+def test_gradient_hygiene_each_step_updates_only_its_network():
+    cfg = net_config_for_preset("tiny", 8, 1)
+    tc = TrainConfig(total_kimg=1)
+    nets = build_pgan(cfg, 0)
+    opts = {k: make_optimizer(getattr(nets, k).parameters(), tc, 1e-3) for k in ("G", "D", "E")}
+    reals = torch.rand(8, 1, 8, 8) * 2 - 1
+    z = torch.randn(8, cfg.latent_size) * 0.1
+    u = torch.rand(8, 1, 1, 1)
+
+    g0, d0, e0 = _snapshot(nets.G), _snapshot(nets.D), _snapshot(nets.E)
+    d_step(nets, opts["D"], reals, z, u, 0.0, tc, 1.0)
+    assert _same(g0, nets.G) and _same(e0, nets.E) and not _same(d0, nets.D)
+    assert all(p.grad is None for p in nets.G.parameters())
+
+    d1 = _snapshot(nets.D)
+    d_grads = [None if p.grad is None else p.grad.clone() for p in nets.D.parameters()]
+    g_step(nets, opts["G"], z, 0.0)
+    assert _same(d1, nets.D) and _same(e0, nets.E) and not _same(g0, nets.G)
+    # the G loss adds nothing to D's gradients (and D's step zeroes them first anyway)
+    assert all((p.grad is None and q is None) or torch.equal(p.grad, q) for p, q in zip(nets.D.parameters(), d_grads))
+    assert all(p.requires_grad for p in nets.D.parameters())
+
+    g1 = _snapshot(nets.G)
+    g_grads = [None if p.grad is None else p.grad.clone() for p in nets.G.parameters()]
+    e_step(nets, opts["E"], z, 0.0, "image")
+    assert _same(g1, nets.G) and _same(d1, nets.D) and not _same(e0, nets.E)
+    # d_I never reaches G: G's gradients are exactly those its own step left
+    assert all((p.grad is None and q is None) or torch.equal(p.grad, q) for p, q in zip(nets.G.parameters(), g_grads))
+    assert all(p.requires_grad for p in nets.G.parameters())
+
+    e1 = _snapshot(nets.E)
+    e_step(nets, opts["E"], z, 0.0, "latent")
+    assert _same(g1, nets.G) and not _same(e1, nets.E)
+
+
+def test_ema_update():
+    cfg = net_config_for_preset("tiny", 8, 1)
+    nets = build_pgan(cfg, 0)
+    gs0 = copy.deepcopy(nets.Gs)
+    with torch.no_grad():
+        for p in nets.G.parameters():
+            p.add_(1.0)
+    ema_update(nets.Gs, nets.G, 0.999)
+    for p0, p, g in zip(gs0.parameters(), nets.Gs.parameters(), nets.G.parameters()):
+        assert torch.allclose(p, 0.999 * p0 + 0.001 * g, atol=1e-6)

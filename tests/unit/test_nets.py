@@ -1,0 +1,122 @@
+"""Networks: exact parameter counts, shapes at every level and mid-fade, equalised LR, minibatch stddev."""
+
+import math
+
+import pytest
+import torch
+
+from wildgan.config import NetConfig, net_config_for_preset
+from wildgan.nets import build_pgan, count_parameters
+from wildgan.nets.layers import EqConv2d, EqLinear, minibatch_stddev, pixel_norm
+
+
+@pytest.mark.parametrize("res,ch,expected", [
+    (32, 3, (20_719_628, 20_726_785, 20_726_272)),   # the authors' supplementary tables
+    (64, 1, (22_485_765, 22_493_441, 22_492_928)),
+])
+def test_paper_parameter_counts(res, ch, expected):
+    nets = build_pgan(net_config_for_preset("paper", res, ch), seed=0)
+    assert (count_parameters(nets.G), count_parameters(nets.D), count_parameters(nets.E)) == expected
+
+
+def test_fast_preset_is_much_cheaper():
+    from wildgan.nets.info import network_info
+
+    paper = network_info(net_config_for_preset("paper", 32, 3))
+    fast = network_info(net_config_for_preset("fast", 32, 3))
+    assert paper["train_gflop_per_image"] == pytest.approx(222, rel=0.01)   # spec 8.2, fused
+    assert paper["train_gflop_per_image"] / fast["train_gflop_per_image"] > 10
+
+
+@pytest.mark.parametrize("res,ch", [(32, 3), (64, 1)])
+def test_shapes_every_level_and_mid_fade(res, ch):
+    cfg = net_config_for_preset("tiny", res, ch)
+    nets = build_pgan(cfg, seed=0)
+    top = int(math.log2(res)) - 2
+    for lod in [top - k * 0.5 for k in range(2 * top + 1)]:          # integer and mid-fade lods
+        cur = int(res / 2 ** math.floor(lod))
+        z = torch.randn(8, cfg.latent_size)
+        img = nets.G(z, lod)
+        assert img.shape == (8, ch, cur, cur)
+        assert nets.D(img, lod).shape == (8,)
+        assert nets.E(img, lod).shape == (8, cfg.latent_size)
+        assert nets.D.features(img, lod).shape == (8, cfg.nf(1), 4, 4)
+
+
+def test_fade_endpoints_match_neighbouring_levels():
+    cfg = net_config_for_preset("tiny", 16, 1)
+    nets = build_pgan(cfg, seed=1)
+    z = torch.randn(4, cfg.latent_size)
+    # t -> 0: the new level alone; t -> 1: the upsampled old level
+    a = nets.G(z, 1e-7)
+    b = nets.G(z, 0.0)
+    assert torch.allclose(a, b, atol=1e-4)
+    old = nets.G(z, 1.0)                              # 8x8 stable
+    near_one = nets.G(z, 1.0 - 1e-7)                  # 16x16, fade weight ~1
+    assert torch.allclose(near_one, torch.nn.functional.interpolate(old, scale_factor=2), atol=1e-4)
+
+
+def test_equalised_lr_scaling():
+    torch.manual_seed(0)
+    lin = EqLinear(50, 7, gain=2.0)
+    assert lin.scale == pytest.approx(2.0 / math.sqrt(50))
+    assert lin.bias.abs().sum() == 0
+    x = torch.randn(3, 50)
+    assert torch.allclose(lin(x), x @ (lin.weight * lin.scale).T)
+    conv = EqConv2d(6, 5, 3)
+    assert conv.scale == pytest.approx(math.sqrt(2) / math.sqrt(9 * 6))
+    # weights stored as N(0, 1)
+    big = EqConv2d(256, 256, 3)
+    assert big.weight.std().item() == pytest.approx(1.0, abs=0.02)
+
+
+def test_special_gains():
+    cfg = net_config_for_preset("tiny", 32, 3)
+    nets = build_pgan(cfg, seed=0)
+    assert nets.G.dense.scale == pytest.approx(math.sqrt(2) / 4 / math.sqrt(cfg.latent_size))
+    assert nets.G.to_rgb["5"].scale == pytest.approx(1 / math.sqrt(cfg.nf(4)))
+    assert nets.D.dense1.scale == pytest.approx(1 / math.sqrt(cfg.nf(0)))
+
+
+def test_minibatch_stddev_grouping_matches_definition():
+    torch.manual_seed(0)
+    x = torch.randn(8, 3, 4, 4)
+    y = minibatch_stddev(x, 4)
+    assert y.shape == (8, 4, 4, 4)
+    # groups are strided: members of group m are samples m, m + 2, m + 4, m + 6 (N/G = 2)
+    for m in range(2):
+        members = x[m::2]
+        expect = torch.sqrt(members.var(dim=0, unbiased=False) + 1e-8).mean()
+        for n in range(m, 8, 2):
+            assert torch.allclose(y[n, 3], torch.full((4, 4), expect.item()), atol=1e-6)
+    with pytest.raises(ValueError):
+        minibatch_stddev(torch.randn(6, 3, 4, 4), 4)
+    # group 1 (isolated scoring): the extra channel is sqrt(1e-8) for every image
+    assert torch.allclose(minibatch_stddev(x, 1)[:, 3], torch.full((8, 4, 4), 1e-4))
+
+
+def test_pixel_norm_unit_rms():
+    x = torch.randn(5, 16, 3, 3) * 7
+    y = pixel_norm(x)
+    assert torch.allclose(y.square().mean(dim=1), torch.ones(5, 3, 3), atol=1e-4)
+
+
+def test_generator_ignores_latent_scale_encoder_output_unnormalised():
+    cfg = net_config_for_preset("tiny", 16, 1)
+    nets = build_pgan(cfg, seed=0)
+    z = torch.randn(4, cfg.latent_size)
+    assert torch.allclose(nets.G(z), nets.G(0.1 * z), atol=1e-5)
+    x = torch.rand(4, 1, 16, 16) * 2 - 1
+    e = nets.E(x)
+    pre = nets.E.dense0(nets.E.head_input(nets.E.features(x)))
+    assert torch.allclose(e, torch.where(pre > 0, pre, 0.2 * pre))   # leaky-ReLU output, no normalisation
+    assert (e < 0).any() and (e > 0).any()
+
+
+def test_same_seed_same_init():
+    cfg = NetConfig(resolution=16, channels=1, fmap_base=64, fmap_max=8)
+    a, b = build_pgan(cfg, 3), build_pgan(cfg, 3)
+    for p, q in zip(a.G.parameters(), b.G.parameters()):
+        assert torch.equal(p, q)
+    c = build_pgan(cfg, 4)
+    assert not torch.equal(a.G.dense.weight, c.G.dense.weight)

@@ -1,0 +1,42 @@
+"""The progressive schedule is a pure function of images seen (spec 3.5)."""
+
+import pytest
+
+from wildgan.config import PAPER_MINIBATCH
+from wildgan.training.schedule import schedule, schedule_kimg_for_full_growth
+
+
+@pytest.mark.parametrize("kimg,res,lod,batch", [
+    (0, 4, 3.0, 128), (599.999, 4, 3.0, 128), (600, 4, 3.0, 128), (600.001, 8, 2.999998, 128),
+    (900, 8, 2.5, 128), (1200, 8, 2.0, 128), (1800, 8, 2.0, 128), (2100, 16, 1.5, 128), (2400, 16, 1.0, 128),
+    (3300, 32, 0.5, 64), (3600, 32, 0.0, 64), (4000, 32, 0.0, 64), (10000, 32, 0.0, 64),
+])
+def test_cifar_schedule(kimg, res, lod, batch):
+    ph = schedule(int(round(kimg * 1000)), 32, 600, 600, PAPER_MINIBATCH)
+    assert ph.resolution == res and ph.batch == batch
+    assert ph.lod == pytest.approx(lod, abs=1e-5)
+
+
+def test_cells_schedule_and_growth_end():
+    assert schedule_kimg_for_full_growth(32, 600, 600) == 3600
+    assert schedule_kimg_for_full_growth(64, 600, 600) == 4800
+    assert schedule(4500 * 1000, 64, 600, 600, PAPER_MINIBATCH).resolution == 64
+    assert schedule(4500 * 1000, 64, 600, 600, PAPER_MINIBATCH).batch == 32
+    assert schedule(4200 * 1000, 64, 600, 600, PAPER_MINIBATCH).resolution == 32
+
+
+def test_lod_bounds_change_exactly_at_fade_start_and_end():
+    changes = []
+    prev = None
+    for nimg in range(0, 3700 * 1000, 4000):
+        b = schedule(nimg, 32, 600, 600, PAPER_MINIBATCH).lod_bounds
+        if b != prev:
+            changes.append(nimg // 1000)
+            prev = b
+    # start, then start (first sample after 600, 1800, 3000 kimg) and end of each of the three fades
+    assert changes == [0, 604, 1200, 1804, 2400, 3004, 3600]
+
+
+def test_separate_fade_length():
+    ph = schedule(15_000, 16, 10, 20, PAPER_MINIBATCH)   # 5 kimg into a 20 kimg fade to 8x8
+    assert ph.resolution == 8 and ph.lod == pytest.approx(2 - 0.25)

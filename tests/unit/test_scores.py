@@ -1,0 +1,104 @@
+"""Score functions (pure) and the batch protocol of pGAN scoring."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from wildgan.config import ScoreConfig, net_config_for_preset
+from wildgan.evaluation.metrics import evaluate_scores, pixel_statistics, roc_auc
+from wildgan.nets import build_pgan
+from wildgan.scoring import batch_order, score_pgan
+from wildgan.scoring.scores import (all_scores, combined_score, latent_origin_score, minmax,
+                                    normalised_residual, residual_norm)
+
+
+def test_scores_by_hand():
+    q = torch.zeros(1, 1, 2, 2)
+    q[0, 0, 0, 0] = 1.0
+    rec = torch.zeros(1, 1, 2, 2)
+    rec[0, 0, 1, 1] = 3.0
+    assert residual_norm(q, rec).item() == pytest.approx(math.sqrt(1 + 9))
+    # w(q) = q, w(rec) = rec / 3 -> difference has two unit entries; L2 = sqrt(2), N_X = 4
+    assert normalised_residual(q, rec).item() == pytest.approx(math.sqrt(2) / 4)
+    z = torch.tensor([[3.0, 4.0, 0.0, 0.0]])
+    assert latent_origin_score(z).item() == pytest.approx(-5 / 2)
+    assert combined_score(torch.tensor(1.0), torch.tensor(-2.0), 0.05).item() == pytest.approx(0.05 - 1.9)
+
+
+def test_minmax_is_joint_over_channels():
+    x = torch.zeros(1, 2, 1, 1)
+    x[0, 0] = 1.0
+    x[0, 1] = 3.0
+    assert torch.equal(minmax(x).flatten(), torch.tensor([0.0, 1.0]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 4), st.floats(0.01, 100), st.floats(-50, 50), st.integers(0, 10_000))
+def test_minmax_invariant_to_positive_affine_maps(n, scale, shift, seed):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 3, 4, 4, generator=g, dtype=torch.float64)
+    y = minmax(x * scale + shift)
+    assert torch.allclose(minmax(x), y, atol=1e-6)
+    assert torch.isfinite(y).all()
+    rec = torch.randn(n, 3, 4, 4, generator=g, dtype=torch.float64)
+    assert torch.allclose(normalised_residual(x, rec), normalised_residual(x * scale + shift, rec), atol=1e-6)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10_000), st.booleans())
+def test_scores_finite_for_any_valid_input(seed, constant):
+    g = torch.Generator().manual_seed(seed)
+    q = torch.rand(3, 1, 4, 4, generator=g) * 2 - 1
+    if constant:
+        q = torch.full_like(q, 0.3)            # max = min: guarded
+    rec = torch.rand(3, 1, 4, 4, generator=g) * 2 - 1
+    z = torch.randn(3, 8, generator=g)
+    s = all_scores(q, rec, z, torch.randn(3, 5, generator=g), torch.randn(3, 5, generator=g))
+    assert all(torch.isfinite(v).all() for v in s.values())
+
+
+def test_batch_order_covers_everything_and_pads_to_groups():
+    for n, b in [(10, 4), (130, 64), (3, 64), (64, 64), (65, 64), (7, 8)]:
+        batches = batch_order(n, b, seed=0)
+        assert set(np.concatenate(batches)) == set(range(n))
+        for bt in batches:
+            assert n < 4 or len(bt) % 4 == 0
+    assert all(np.array_equal(a, b) for a, b in zip(batch_order(100, 64, 1), batch_order(100, 64, 1)))
+
+
+def _images(n=24, seed=0):
+    return (np.random.default_rng(seed).random((n, 16, 16, 1)) * 255).astype(np.uint8)
+
+
+def test_pgan_scores_reproducible_and_batch_dependence_documented():
+    nets = build_pgan(net_config_for_preset("tiny", 16, 1), 0)
+    x = _images(30)
+    a = score_pgan(nets, x, ScoreConfig(batch_size=8))
+    b = score_pgan(nets, x, ScoreConfig(batch_size=8))
+    np.testing.assert_array_equal(a.scores["a"], b.scores["a"])
+    # mixed batches: another shuffle changes E(Q) a little (minibatch stddev) ...
+    c = score_pgan(nets, x, ScoreConfig(batch_size=8, shuffle_seed=5))
+    assert not np.array_equal(a.z, c.z)
+    # ... isolated mode does not depend on batch composition at all
+    i1 = score_pgan(nets, x, ScoreConfig(batch_size=8), batch_mode="isolated")
+    i2 = score_pgan(nets, x, ScoreConfig(batch_size=8, shuffle_seed=5), batch_mode="isolated")
+    np.testing.assert_allclose(i1.z, i2.z, rtol=1e-5, atol=1e-6)
+    assert set(a.scores) == {"a", "L_n", "L_o", "L_r", "A", "z_norm"}
+    assert all(np.isfinite(v).all() for v in a.scores.values())
+    np.testing.assert_allclose(a.scores["L_o"], -np.linalg.norm(a.z, axis=1) / math.sqrt(a.z.shape[1]), rtol=1e-5)
+
+
+def test_metrics_no_flipping_and_controls():
+    y = np.array([0, 0, 1, 1])
+    assert roc_auc(y, np.array([0.9, 0.8, 0.1, 0.2])) == 0.0     # a bad score stays bad
+    m = evaluate_scores({"s": np.array([0.1, 0.2, 0.8, 0.9])}, y)
+    assert m["auc"]["s"] == 1.0 and m["ap"]["s"] == 1.0
+    x = np.zeros((2, 2, 2, 1), np.uint8)
+    x[1] = 255
+    ps = pixel_statistics(x)
+    assert ps["pixel_norm"][0] == pytest.approx(-2.0) and ps["pixel_norm"][1] == pytest.approx(-2.0)
+    assert ps["pixel_mean"][0] == pytest.approx(1.0) and ps["pixel_mean"][1] == pytest.approx(-1.0)
