@@ -37,16 +37,18 @@ EXAMPLES_EVAL = """examples:
 """
 
 
-def _add_train_args(p: argparse.ArgumentParser) -> None:
+def _add_train_args(p: argparse.ArgumentParser, study: bool = False) -> None:
+    """Options shared by train and study; `study` leaves out the ones a study takes as lists."""
     g = p.add_argument_group("data")
     g.add_argument("--data", help="folder tree, CIFAR-10 batch dir, .npz or .tar.gz (default: $WILDGAN_DATA, "
                                   "else the embedded MNIST sample)")
     g.add_argument("--dataset", default="auto",
                    help="protocol: auto | cifar10 | chula-rbc12 | mnist | folder | npz (default: auto)")
-    g.add_argument("--normal", help="normal class name(s) or integer label(s), comma separated "
-                                    "(default: the protocol's: automobile / normal RBC / first class)")
-    g.add_argument("--contamination", type=float, default=0.0, metavar="GAMMA",
-                   help="fraction of anomalies injected into the training set, in [0, 1) (default 0)")
+    if not study:
+        g.add_argument("--normal", help="normal class name(s) or integer label(s), comma separated "
+                                        "(default: the protocol's: automobile / normal RBC / MNIST 2)")
+        g.add_argument("--contamination", type=float, default=0.0, metavar="GAMMA",
+                       help="fraction of anomalies injected into the training set, in [0, 1) (default 0)")
     g.add_argument("--resolution", type=int, help="power-of-two resolution (default: from the data)")
     g.add_argument("--channels", type=int, choices=(1, 3), help="1 = gray, 3 = RGB (default: from the data)")
     g.add_argument("--rotations", type=int, help="random rotations added per training image "
@@ -62,9 +64,10 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--depth16", choices=("per-image", "global", "shift"), default="per-image",
                    help="16-bit images -> 8 bit: per-image min-max, global /257, or >>8")
     g = p.add_argument_group("model and training")
-    g.add_argument("--method", choices=("wildgan", "search", "fanogan"), default="wildgan",
-                   help="wildgan: pGAN + jointly trained encoder (default); search: pGAN without encoder "
-                        "(AnoGAN-style latent search at test time); fanogan: the f-AnoGAN baseline")
+    if not study:
+        g.add_argument("--method", choices=("wildgan", "search", "fanogan"), default="wildgan",
+                       help="wildgan: pGAN + jointly trained encoder (default); search: pGAN without encoder "
+                            "(AnoGAN-style latent search at test time); fanogan: the f-AnoGAN baseline")
     g.add_argument("--preset", choices=("paper", "fast", "tiny"), default="fast",
                    help="network width: paper (512 ch), fast (128 ch, ~16x cheaper), tiny (tests)")
     g.add_argument("--total-kimg", type=float, help="training length in thousands of real images "
@@ -72,10 +75,12 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--phase-kimg", type=float, default=600.0, help="stable phase per resolution (default 600)")
     g.add_argument("--transition-kimg", type=float, help="fade-in length (default: = --phase-kimg)")
     g.add_argument("--minutes", type=float, help="wall-clock budget; stops with a checkpoint when reached")
-    g.add_argument("--encoder-loss", choices=("image", "latent"), default="image",
-                   help="image: d_I = |G(z) - G(E(G(z)))| (proposed); latent: d_z = |z - E(G(z))| (ablation)")
+    if not study:
+        g.add_argument("--encoder-loss", choices=("image", "latent"), default="image",
+                       help="image: d_I = |G(z) - G(E(G(z)))| (proposed); latent: d_z = |z - E(G(z))| (ablation)")
     g.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate of G, D, E (default 1e-3)")
-    g.add_argument("--seed", type=int, default=0, help="drives data draw, initialisation and sampling")
+    if not study:
+        g.add_argument("--seed", type=int, default=0, help="drives data draw, initialisation and sampling")
     g.add_argument("--checkpoint-kimg", type=float, help="checkpoint interval (default: total/20, at least 1)")
     g.add_argument("--on-divergence", choices=("stop", "rollback"), default="stop",
                    help="on NaN/inf: stop, or roll back to the last good checkpoint with half the lr")
@@ -271,6 +276,53 @@ def cmd_demo(a: argparse.Namespace) -> int:
     return main(argv)
 
 
+EXAMPLES_STUDY = """examples:
+  # the paper's CIFAR_CAR comparison, gamma 0 and 2%, all methods, both encoder losses, 3 seeds
+  wildgan study --data ~/data/cifar-10-batches-py --dataset cifar10 --normal automobile \\
+                --contamination 0,0.02 --methods wildgan,fanogan,search --encoder-loss image,latent \\
+                --seeds 0,1,2 --preset paper --out studies/cifar-car
+  # one-vs-rest over all ten CIFAR-10 classes
+  wildgan study --data ~/data/cifar-10-batches-py --normal all --contamination 0 --preset fast --out studies/ovr
+  # re-running the same command skips finished cells and resumes an interrupted one
+"""
+
+
+def _csv(text: str, kind: type = str) -> list[Any]:
+    try:
+        return [kind(t.strip()) for t in str(text).split(",") if t.strip()]
+    except ValueError:
+        raise ConfigError(f"cannot parse {text!r} as a comma-separated list of {kind.__name__}") from None
+
+
+def cmd_study(a: argparse.Namespace) -> int:
+    from .studies import grid, run_study
+
+    gammas = _csv(a.contamination, float)
+    seeds = _csv(a.seeds, int)
+    methods = _csv(a.methods)
+    for m in methods:
+        if m not in ("wildgan", "fanogan", "search"):
+            raise ConfigError(f"unknown method {m!r} in --methods; choose from wildgan, fanogan, search")
+    encs = _csv(a.encoder_loss)
+    for e in encs:
+        if e not in ("image", "latent"):
+            raise ConfigError(f"unknown encoder loss {e!r}; choose from image, latent")
+    # one base config (first normal class, gamma 0) resolves resolution/channels and the schedule
+    ns = argparse.Namespace(**{**vars(a), "contamination": 0.0, "seed": seeds[0], "method": "wildgan",
+                               "encoder_loss": encs[0], "normal": None if a.normal == "all" else
+                               _csv(a.normal)[0]})
+    base, split = build_run_config(ns)
+    normals = split.info["class_names"] if a.normal == "all" else _csv(a.normal)
+    normals = [n for n in normals if n not in split.info.get("excluded_classes", [])]
+    if a.normal is None:
+        normals = list(split.info["normal_classes"])
+    cells = grid(normals, gammas, methods, encs, seeds)
+    print(f"study: {len(cells)} cells -> {a.out}", file=sys.stderr)
+    run_study(base, cells, Path(a.out), progress=not a.no_progress, log=_log_to(Path(a.out)))
+    print((Path(a.out) / "tables.md").read_text())
+    return 0
+
+
 def make_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="wildgan", description="Unsupervised image anomaly detection with a "
                                 "progressive GAN and a jointly trained encoder (Berg et al.), for training data "
@@ -316,6 +368,18 @@ def make_parser() -> argparse.ArgumentParser:
     i.add_argument("--channels", type=int, choices=(1, 3), default=3)
     i.add_argument("--json", action="store_true")
     i.set_defaults(func=cmd_info)
+
+    st = sub.add_parser("study", help="the paper's contamination study as one resumable grid",
+                        epilog=EXAMPLES_STUDY, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_train_args(st, study=True)
+    st.add_argument("--normal", help="normal class(es), comma separated, or 'all' (one-vs-rest sweep)")
+    st.add_argument("--contamination", default="0,0.02", help="gammas, comma separated (default 0,0.02)")
+    st.add_argument("--methods", default="wildgan", help="comma separated: wildgan,fanogan,search")
+    st.add_argument("--encoder-loss", default="image", help="comma separated: image,latent")
+    st.add_argument("--seeds", default="0", help="comma separated seeds (default 0)")
+    st.add_argument("--out", required=True, help="study directory (results.jsonl, tables.md, runs/)")
+    st.add_argument("--no-progress", action="store_true")
+    st.set_defaults(func=cmd_study)
 
     d = sub.add_parser("demo", help="train + evaluate on the embedded MNIST sample (the README's main job)",
                        epilog="example:\n  wildgan demo --out runs/demo", formatter_class=argparse.RawDescriptionHelpFormatter)

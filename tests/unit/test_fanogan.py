@@ -222,23 +222,27 @@ def test_encoder_stage_leaves_g_and_critic_unchanged(trained: tuple[Path, np.nda
 def test_scores_finite_and_checkpoint_round_trip(trained: tuple[Path, np.ndarray], tmp_path: Path) -> None:
     run, x = trained
     nets = load_fanogan(run / "fanogan-final.json")
-    s1 = score_fanogan(nets, x, batch_size=5)                 # 5, 5, 2: the partial batch is scored too
+    res = score_fanogan(nets, x, batch_size=5, return_recon=True)   # 5, 5, 2: the partial batch is scored too
+    s1 = res.scores
     assert set(s1) == SCORE_KEYS
+    assert res.z.shape == (12, 16) and res.recon.shape == (12, 32, 32, 3) and np.abs(res.recon).max() < 1
+    np.testing.assert_allclose(np.linalg.norm(res.z, axis=1), s1["z_norm"], rtol=1e-5)
     for v in s1.values():
         assert v.shape == (12,) and np.isfinite(v).all()
     np.testing.assert_allclose(s1["L_o"], -s1["z_norm"] / math.sqrt(16), rtol=1e-6)
     assert (s1["z_norm"] < math.sqrt(16)).all()               # tanh codes lie inside the hypercube
-    s_big = score_fanogan(nets, x, batch_size=64)             # eval mode: batch composition does not matter
+    s_big = score_fanogan(nets, x, batch_size=64).scores           # eval mode: batch composition does not matter
     for k in SCORE_KEYS:
         np.testing.assert_allclose(s1[k], s_big[k], rtol=1e-4, atol=1e-6)
     # save the loaded networks again and reload: bit-identical scores
     meta = ckpt.read_meta(run / "fanogan-final.json")
     keep = {k: meta[k] for k in ("kind", "config", "resolution", "channels")}
     path = ckpt.save_checkpoint(tmp_path, "again", ckpt.networks_to_tensors(nets.modules()), keep)
-    s2 = score_fanogan(load_fanogan(path), x, batch_size=5)
+    s2 = score_fanogan(load_fanogan(path), x, batch_size=5).scores
     for k in SCORE_KEYS:
         np.testing.assert_array_equal(s1[k], s2[k])
-    assert score_fanogan(nets, x[:0])["A"].shape == (0,)
+    empty = score_fanogan(nets, x[:0], return_recon=True)
+    assert empty.scores["A"].shape == (0,) and empty.z.shape == (0, 16) and empty.recon.shape == (0, 32, 32, 3)
 
 
 def test_scoring_restores_training_flags() -> None:
@@ -312,7 +316,7 @@ def test_easy_task_sign_convention(trained: tuple[Path, np.ndarray]) -> None:
     training the residual L_r is larger for the anomalies (higher = more anomalous). Robust even for a barely
     trained G: stripes at +-1 are far from anything a tanh G fitted to near-gray blobs produces."""
     run, _ = trained
-    s = score_fanogan(load_fanogan(run / "fanogan-final.json"), np.concatenate([blobs(6, seed=9), stripes(6)]))
+    s = score_fanogan(load_fanogan(run / "fanogan-final.json"), np.concatenate([blobs(6, seed=9), stripes(6)])).scores
     assert all(np.isfinite(v).all() for v in s.values())
     assert s["L_r"][6:].min() > s["L_r"][:6].max()
     assert s["A"][6:].mean() > s["A"][:6].mean()

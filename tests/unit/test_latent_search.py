@@ -101,7 +101,15 @@ def test_search_scores_and_sign_convention(nets) -> None:
     normal = ((fake.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
     noise = np.random.default_rng(0).integers(0, 256, (5, 32, 32, c), dtype=np.uint8)
     cfg = SearchConfig(steps=20, lr=0.05, batch_size=4, seed=0)
-    s = search_scores(nets.G, nets.D, np.concatenate([normal, noise]), cfg, lam=0.05, kappa=1.0, device="cpu")
+    res = search_scores(nets.G, nets.D, np.concatenate([normal, noise]), cfg, lam=0.05, kappa=1.0, device="cpu",
+                        return_recon=True)
+    s = res.scores
+    assert res.z.shape == (10, nets.G.cfg.latent_size) and res.recon.shape == (10, 32, 32, c)
+    np.testing.assert_allclose(np.linalg.norm(res.z, axis=1), s["z_norm"], rtol=1e-5)
+    # the searched z is latent_search's, and G(z) is the reconstruction
+    z = latent_search(nets.G, nets.D, torch.from_numpy(np.concatenate([normal, noise])).permute(0, 3, 1, 2)
+                      .float() * (2 / 255) - 1, cfg)
+    np.testing.assert_allclose(res.z, z.numpy(), atol=1e-5)
     assert set(s) == SCORE_KEYS
     for v in s.values():
         assert v.shape == (10,) and np.isfinite(v).all()
@@ -109,4 +117,5 @@ def test_search_scores_and_sign_convention(nets) -> None:
     np.testing.assert_allclose(s["a"], 0.05 * s["L_n"] + 0.95 * s["L_o"], rtol=1e-6, atol=1e-9)
     assert s["L_r"][5:].min() > s["L_r"][:5].max()
     assert s["A"][5:].mean() > s["A"][:5].mean()
-    assert search_scores(nets.G, nets.D, noise[:0], cfg)["a"].shape == (0,)
+    empty = search_scores(nets.G, nets.D, noise[:0], cfg)
+    assert empty.scores["a"].shape == (0,) and empty.z.shape == (0, nets.G.cfg.latent_size)

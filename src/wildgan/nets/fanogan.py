@@ -15,14 +15,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..config import FAnoGANConfig
-from ..errors import ConfigError
+from .. import checkpoint as ckpt
+from ..config import FAnoGANConfig, from_dict
+from ..errors import CheckpointError, ConfigError
 
 SUPPORTED_RESOLUTIONS = (32, 64)
 
@@ -248,5 +250,22 @@ def build_fanogan(cfg: FAnoGANConfig, resolution: int, channels: int, seed: int 
     return FAnoGANNetworks(G=G, D=D, E=E, config=cfg)
 
 
+def load_fanogan(path: Path | str, device: str | torch.device = "cpu") -> FAnoGANNetworks:
+    """Rebuild G, D, E from a checkpoint's JSON (final or periodic) and load the weights strictly; eval mode.
+    Nothing is unpickled: the architecture comes from the JSON config, the weights from safetensors."""
+    tensors, meta = ckpt.load_checkpoint(Path(path))
+    if meta.get("kind") != "fanogan":
+        raise CheckpointError(f"{path}: not an f-AnoGAN checkpoint (kind = {meta.get('kind')!r})")
+    try:
+        cfg = from_dict(FAnoGANConfig, meta["config"])
+        nets = build_fanogan(cfg, int(meta["resolution"]), int(meta["channels"]), seed=0)
+    except (KeyError, TypeError, ValueError, ConfigError) as e:
+        raise CheckpointError(f"{path}: bad f-AnoGAN metadata: {e}") from None
+    ckpt.tensors_to_networks(tensors, nets.modules(), Path(path))
+    for m in nets.modules().values():
+        m.eval()
+    return nets.to(device)
+
+
 __all__ = ["FAnoGANGenerator", "FAnoGANCritic", "FAnoGANEncoder", "FAnoGANNetworks", "ChannelLayerNorm",
-           "ResBlockUp", "ResBlockDown", "build_fanogan", "SUPPORTED_RESOLUTIONS"]
+           "ResBlockUp", "ResBlockDown", "build_fanogan", "load_fanogan", "SUPPORTED_RESOLUTIONS"]

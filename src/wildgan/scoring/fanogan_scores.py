@@ -14,9 +14,11 @@ from typing import Iterator
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from ..data.transforms import to_float
 from ..nets.fanogan import FAnoGANNetworks
+from .pgan_scores import ScoreResult
 from .scores import SCORE_NAMES, all_scores
 
 
@@ -35,9 +37,11 @@ def eval_mode(*modules: torch.nn.Module) -> Iterator[None]:
 
 @torch.no_grad()
 def score_fanogan(nets: FAnoGANNetworks, x_uint8: np.ndarray, *, batch_size: int = 64, lam: float = 0.05,
-                  kappa: float = 1.0, device: str | torch.device = "cpu") -> dict[str, np.ndarray]:
-    """Scores for uint8 [N, H, W, C] images: {'A', 'L_r', 'L_n', 'L_o', 'a', 'z_norm'} -> float64 [N] arrays, in the
-    order of x_uint8. Higher = more anomalous. Moves the networks to `device`.
+                  kappa: float = 1.0, device: str | torch.device = "cpu", return_recon: bool = False,
+                  progress: bool = False) -> ScoreResult:
+    """Score uint8 [N, H, W, C] images. result.scores = {'A', 'L_r', 'L_n', 'L_o', 'a', 'z_norm'} -> float64 [N] in
+    the order of x_uint8 (higher = more anomalous); result.z = E(x) [N, N_z]; result.recon = G(E(x)) as float32
+    [N, H, W, C] in [-1, 1] when asked. Moves the networks to `device`; restores their train/eval flags.
 
     Every image is scored, including the last partial batch (the official script drops it with n // 64 batches):
     all networks are in eval mode, BN uses its running statistics and the critic's LayerNorm is per sample, so a
@@ -48,17 +52,26 @@ def score_fanogan(nets: FAnoGANNetworks, x_uint8: np.ndarray, *, batch_size: int
     nets.to(device)
     G, D, E = nets.G, nets.D, nets.E
     parts: dict[str, list[torch.Tensor]] = {}
+    zs, recs = [], []
+    n = len(x_uint8)
     with eval_mode(G, D, E):
-        for s in range(0, len(x_uint8), batch_size):
+        for s in tqdm(range(0, n, batch_size), disable=not progress, desc="score f-AnoGAN", unit="batch"):
             q = to_float(x_uint8[s:s + batch_size]).to(device)
             z = E(q)
             rec = G(z)
             sc = all_scores(q, rec, z, D.features(q), D.features(rec), lam=lam, kappa=kappa)
             for k, v in sc.items():
-                parts.setdefault(k, []).append(v.cpu())
-    if not parts:
-        return {k: np.zeros(0) for k in (*SCORE_NAMES, "z_norm")}
-    return {k: torch.cat(v).double().numpy() for k, v in parts.items()}
+                parts.setdefault(k, []).append(v.double().cpu())
+            zs.append(z.float().cpu())
+            if return_recon:
+                recs.append(rec.permute(0, 2, 3, 1).float().cpu())
+    scores = {k: (torch.cat(parts[k]).numpy() if parts else np.zeros(0)) for k in (*SCORE_NAMES, "z_norm")}
+    z_all = torch.cat(zs).numpy() if zs else np.zeros((0, E.latent_size), np.float32)
+    recon = None
+    if return_recon:
+        recon = torch.cat(recs).numpy() if recs else np.zeros(np.shape(x_uint8), np.float32)
+    return ScoreResult(scores=scores, z=z_all, recon=recon,
+                       info={"method": "fanogan", "batch_size": batch_size, "lam": lam, "kappa": kappa})
 
 
 __all__ = ["score_fanogan", "eval_mode"]

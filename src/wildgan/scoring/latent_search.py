@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 from ..config import SearchConfig
 from ..data.transforms import to_float
 from ..nets.pgan import Discriminator, Generator
+from .pgan_scores import ScoreResult
 from .scores import SCORE_NAMES, all_scores
 
 
@@ -96,26 +97,41 @@ def latent_search(G: Generator, D: Discriminator, q: torch.Tensor, cfg: SearchCo
 
 @torch.no_grad()
 def search_scores(G: Generator, D: Discriminator, x_uint8: np.ndarray, cfg: SearchConfig, lam: float = 0.05,
-                  kappa: float = 1.0, device: str | torch.device = "cpu", *,
-                  progress: bool = False) -> dict[str, np.ndarray]:
-    """Scores of the latent-search baseline for uint8 [N, R, R, C] images at G's full resolution:
-    {'a', 'L_n', 'L_o', 'L_r', 'A', 'z_norm'} -> float64 [N], in input order; the reconstruction is G(z*) and
-    L_o = -||z*|| / sqrt(N_z) of the raw searched z*. Moves G and D to `device`. Pass Gs for the EMA generator."""
+                  kappa: float = 1.0, device: str | torch.device = "cpu", *, return_recon: bool = False,
+                  progress: bool = False) -> ScoreResult:
+    """Scores of the latent-search baseline for uint8 [N, R, R, C] images at G's full resolution.
+
+    result.scores = {'a', 'L_n', 'L_o', 'L_r', 'A', 'z_norm'} -> float64 [N] in input order, with G(z*) as the
+    reconstruction and L_o = -||z*|| / sqrt(N_z) of the raw searched z*; result.z = z* [N, N_z]; result.recon =
+    G(z*) as float32 [N, R, R, C] in [-1, 1] when asked. Moves G and D to `device`. Pass Gs for the EMA generator.
+    """
     G.to(device)
     D.to(device)
-    if len(x_uint8) == 0:
-        return {k: np.zeros(0) for k in (*SCORE_NAMES, "z_norm")}
-    q_all = to_float(x_uint8).to(device)
-    z_all = latent_search(G, D, q_all, cfg, lod=0.0, progress=progress)
+    n = len(x_uint8)
     parts: dict[str, list[torch.Tensor]] = {}
-    with frozen(G, D):
-        for s in range(0, len(q_all), cfg.batch_size):
-            q, z = q_all[s:s + cfg.batch_size], z_all[s:s + cfg.batch_size]
-            rec = G(z, 0.0)
-            sc = all_scores(q, rec, z, D.features(q, 0.0), D.features(rec, 0.0), lam=lam, kappa=kappa)
-            for k, v in sc.items():
-                parts.setdefault(k, []).append(v.cpu())
-    return {k: torch.cat(v).double().numpy() for k, v in parts.items()}
+    recs: list[torch.Tensor] = []
+    if n:
+        q_all = to_float(x_uint8).to(device)
+        z_all = latent_search(G, D, q_all, cfg, lod=0.0, progress=progress)
+        with frozen(G, D):
+            for s in range(0, n, cfg.batch_size):
+                q, z = q_all[s:s + cfg.batch_size], z_all[s:s + cfg.batch_size]
+                rec = G(z, 0.0)
+                sc = all_scores(q, rec, z, D.features(q, 0.0), D.features(rec, 0.0), lam=lam, kappa=kappa)
+                for k, v in sc.items():
+                    parts.setdefault(k, []).append(v.double().cpu())
+                if return_recon:
+                    recs.append(rec.permute(0, 2, 3, 1).float().cpu())
+        z_np = z_all.float().cpu().numpy()
+    else:
+        z_np = np.zeros((0, G.cfg.latent_size), np.float32)
+    scores = {k: (torch.cat(parts[k]).numpy() if parts else np.zeros(0)) for k in (*SCORE_NAMES, "z_norm")}
+    recon = None
+    if return_recon:
+        recon = torch.cat(recs).numpy() if recs else np.zeros(np.shape(x_uint8), np.float32)
+    return ScoreResult(scores=scores, z=z_np, recon=recon,
+                       info={"method": "search", "steps": cfg.steps, "lr": cfg.lr, "seed": cfg.seed,
+                             "feature_weight": cfg.feature_weight, "lam": lam, "kappa": kappa})
 
 
 __all__ = ["latent_search", "search_scores", "search_loss", "initial_latents", "frozen"]

@@ -30,11 +30,11 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .. import checkpoint as ckpt
-from ..config import FAnoGANConfig, from_dict, to_dict
+from ..config import FAnoGANConfig, to_dict
 from ..data.transforms import to_float
-from ..errors import CheckpointError, ConfigError, DataError, DivergenceError, WildganError
+from ..errors import ConfigError, DataError, DivergenceError, WildganError
 from ..losses import critic_loss, generator_loss
-from ..nets.fanogan import SUPPORTED_RESOLUTIONS, FAnoGANNetworks, build_fanogan
+from ..nets.fanogan import SUPPORTED_RESOLUTIONS, FAnoGANNetworks, build_fanogan, load_fanogan
 
 Log = Callable[[str], None]
 FINAL_NAME = "fanogan-final"
@@ -200,25 +200,6 @@ class _State:
 
 
 # ------------------------------------------------------------------------------------------------------------------
-# Loading.
-
-def load_fanogan(path: Path | str, device: str | torch.device = "cpu") -> FAnoGANNetworks:
-    """Rebuild G, D, E from a checkpoint's JSON (final or periodic) and load the weights strictly; eval mode."""
-    tensors, meta = ckpt.load_checkpoint(Path(path))
-    if meta.get("kind") != "fanogan":
-        raise CheckpointError(f"{path}: not an f-AnoGAN checkpoint (kind = {meta.get('kind')!r})")
-    try:
-        cfg = from_dict(FAnoGANConfig, meta["config"])
-        nets = build_fanogan(cfg, int(meta["resolution"]), int(meta["channels"]), seed=0)
-    except (KeyError, TypeError, ConfigError) as e:
-        raise CheckpointError(f"{path}: bad f-AnoGAN metadata: {e}") from None
-    ckpt.tensors_to_networks(tensors, nets.modules(), Path(path))
-    for m in nets.modules().values():
-        m.eval()
-    return nets.to(device)
-
-
-# ------------------------------------------------------------------------------------------------------------------
 # Training.
 
 def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, resume: bool = False,
@@ -229,9 +210,11 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
     Returns the path of fanogan-final.json. Networks are initialised from cfg.seed; z, the GP mixing weights and
     the flips come from one torch generator seeded with cfg.seed, the batch order from (cfg.seed, epoch), so a run
     is reproducible on the CPU and a resumed run continues bit-identically. cfg.minutes bounds the wall-clock
-    training time over both stages (and over resumed sessions); it is split between the stages in proportion to their planned work, and stage 2 also
-    gets whatever stage 1 leaves unused. `resume` continues from the newest good periodic checkpoint in run_dir
-    (rows of stats.jsonl written after that checkpoint by the killed session appear twice).
+    training time over both stages (and over resumed sessions); it is split between the stages in proportion to
+    their planned work, and stage 2 also gets whatever stage 1 leaves unused. Once stage 2 has begun, stage 1 is
+    closed: a resumed run never trains G again after E has started training against it.
+    `resume` continues from the newest good periodic checkpoint in run_dir (rows of stats.jsonl written after that
+    checkpoint by the killed session appear twice).
     """
     say: Log = log or (lambda s: None)
     x_np = _check_train_x(train_x)
@@ -263,7 +246,7 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
                 raise ConfigError(f"{ck_dir}: cannot resume: checkpoint architecture {meta.get('arch')} "
                                   f"differs from the requested {arch}")
             if meta.get("n_train") != n:
-                say(f"warning: resuming with {n} training images; the checkpoint was trained on {meta.get('n_train')}")
+                say(f"warning: resuming with {n} training images; the checkpoint saw {meta.get('n_train')}")
             ckpt.tensors_to_networks(tensors, nets.modules(), ck_dir)
             for k, o in opts.items():
                 _load_opt(k, o, tensors)
@@ -305,15 +288,16 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
                                   f"last good checkpoint in {ck_dir}")
 
     # ---------------------------------------------------------------- stage 1: WGAN-GP
-    if state.gan_iter < t_gan:
+    gan_open = state.enc_iter == 0
+    if gan_open and state.gan_iter < t_gan:
         say(f"f-AnoGAN stage 1: WGAN-GP, {t_gan} critic iterations at batch {cfg.batch_size} on {device}")
     G.train(), D.train(), E.train()
     acc: dict[str, torch.Tensor] = {}
     n_acc, t_row = 0, time.monotonic()
     bar = tqdm(total=t_gan, initial=min(state.gan_iter, t_gan), desc="f-AnoGAN WGAN-GP", unit="it",
-               disable=not progress or state.gan_iter >= t_gan, dynamic_ncols=True, leave=False)
+               disable=not progress or not gan_open or state.gan_iter >= t_gan, dynamic_ncols=True, leave=False)
     try:
-        while state.gan_iter < t_gan:
+        while gan_open and state.gan_iter < t_gan:
             if gan_budget is not None and elapsed() >= gan_budget:
                 stopped_early = True
                 say(f"stage 1 budget used: stopping after {state.gan_iter}/{t_gan} critic iterations")

@@ -1,0 +1,609 @@
+"""`Detector`: a scikit-learn / PyOD style estimator over wildgan's training and scoring.
+
+    det = Detector(preset="tiny", total_kimg=0.5, resolution=16).fit(normal_images)
+    det.decision_function(images)   # float64 [N], higher = more anomalous
+    det.predict(images)             # int64 [N], 1 = anomaly (score > threshold_)
+
+Conventions (sklearn / PyOD): __init__ only stores parameters; fit() returns self and sets the fitted attributes
+(trailing underscore); `contamination` is only used to place the threshold, never in training.
+
+Inputs accepted by fit / decision_function / predict / predict_proba:
+  * numpy arrays [N, H, W] (gray) or [N, H, W, C] / [N, C, H, W] with C in {1, 3};
+  * torch tensors, same layouts (a torchvision batch [N, C, H, W] works as is);
+  * a list of PIL images, file paths or single-image arrays [H, W(, C)] (sizes may differ);
+  * a folder path (images found recursively, sorted by path) or one image file path;
+  * fit only: a wildgan.config.DataConfig, trained on build_split(cfg).train_x (the CLI's data protocols).
+Pixel values: uint8 as is; other integers 0..255 as is, 16-bit through depth16 rules; floats are read as
+[-1, 1] when any value is negative (the GAN convention, also what wildgan's networks see), else as [0, 1] when the
+maximum is <= 1 (torchvision's ToTensor), else as [0, 255]. Values are rounded to uint8, so every input ends in
+exactly the representation the CLI trains and scores on. Images are then converted like the CLI does
+(wildgan.data.transforms): channels to `channels_` (RGB -> gray by PIL's luma rule), non-square images centre-cropped,
+other sizes resized bilinearly (or zero-padded when smaller and resize_mode='pad').
+
+Score protocol: the encoder ends with a minibatch-stddev layer, so a pGAN score depends slightly on the other images
+in its batch. decision_function scores with `batch_mode` (default 'mixed': the paper's and `wildgan score`'s
+protocol: shuffled batches of 64 in an order fixed by a seed, so the same image set always gets the same scores, but
+an image's score may change a little when it is scored together with other images). batch_mode='isolated' scores
+each image on its own (group size 1): X[i:i+1] gets exactly the score it gets inside X, which is what streaming /
+one-image-at-a-time use needs (and what the ONNX export computes). Thresholds always come from training scores made
+with the same protocol.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import math
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .errors import CheckpointError, ConfigError, DataError, WildganError
+from .thresholds import RULES, Threshold, fit_threshold, rank_proba
+
+METHODS = ("wildgan", "search", "fanogan")
+SCORES = ("a", "L_n", "L_o", "L_r", "A")
+BATCH_MODES = ("mixed", "isolated")
+MAX_AUTO_RESOLUTION = 256       # largest resolution the presets have a minibatch size for
+TRAIN_SCORES_CSV = "train_scores.csv"
+TRAIN_SCORES_KEY = "train_scores.json"
+DETECTOR_KIND = "wildgan-detector"
+
+
+class NotFittedError(WildganError, ValueError, AttributeError):
+    """A Detector method that needs a fitted model was called before fit (like sklearn's NotFittedError)."""
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Inputs -> uint8 [N, R, R, C]
+
+def _floats_to_unit(a: np.ndarray, name: str) -> np.ndarray:
+    """Float pixels in [-1, 1] -> [0, 1]; other float ranges are left to array_to_uint8 ([0, 1] or [0, 255])."""
+    if a.dtype.kind != "f" or a.size == 0:
+        return a
+    if not np.isfinite(a).all():
+        raise DataError(f"{name}: image values contain NaN or inf")
+    lo, hi = float(a.min()), float(a.max())
+    if lo < 0:
+        if lo < -1.0 or hi > 1.0:
+            raise DataError(f"{name}: float images with negative values must lie in [-1, 1], found "
+                            f"[{lo:g}, {hi:g}]")
+        return (a.astype(np.float64) + 1.0) * 0.5
+    return a
+
+
+def _to_numpy(a: Any) -> np.ndarray:
+    if type(a).__module__.startswith("torch"):
+        return a.detach().cpu().numpy()
+    return np.asarray(a)
+
+
+def _array_batch(a: Any, name: str, depth16: str) -> np.ndarray:
+    """An image batch (numpy / torch, NHW, NHWC or NCHW) -> uint8 NHWC at its own size."""
+    from .data.transforms import array_to_uint8
+
+    arr = _to_numpy(a)
+    return array_to_uint8(_floats_to_unit(arr, name), name, depth16)
+
+
+def _single_image(a: Any, name: str, depth16: str) -> np.ndarray:
+    arr = _to_numpy(a)
+    if arr.ndim not in (2, 3):
+        raise DataError(f"{name}: a single image must be [H, W], [H, W, C] or [C, H, W], got shape {arr.shape}")
+    return _array_batch(arr[None], name, depth16)[0]
+
+
+def _expand_path(p: Path) -> list[Path]:
+    from .data.readers import IMAGE_EXTS, _list_images
+
+    if p.is_dir():
+        files = _list_images(p)
+        if not files:
+            raise DataError(f"{p}: folder contains no image files ({', '.join(IMAGE_EXTS)})")
+        return files
+    if p.exists():
+        return [p]
+    raise DataError(f"{p}: no such file or folder")
+
+
+def _decode_items(X: Any, depth16: str) -> tuple[np.ndarray | list[np.ndarray], list[str]]:
+    """Any accepted input -> (a uint8 NHWC block, or a list of uint8 HWC images of possibly different sizes; ids)."""
+    from PIL import Image
+
+    from .data.readers import read_image
+    from .data.transforms import pil_to_array
+
+    if isinstance(X, (str, Path)):
+        X = _expand_path(Path(X))
+    elif isinstance(X, Image.Image):
+        X = [X]
+    if isinstance(X, np.ndarray) or type(X).__module__.startswith("torch"):
+        x = _array_batch(X, "images", depth16)
+        return x, [f"array:{i}" for i in range(len(x))]
+    if not isinstance(X, (list, tuple)):
+        raise DataError(f"unsupported image input of type {type(X).__name__}: pass a numpy array, torch tensor, "
+                        "list of PIL images / file paths / arrays, or a folder path")
+    items: list[np.ndarray] = []
+    ids: list[str] = []
+    for i, it in enumerate(X):
+        if isinstance(it, (str, Path)):
+            for f in _expand_path(Path(it)):
+                items.append(read_image(f, depth16))
+                ids.append(str(f))
+        elif isinstance(it, Image.Image):
+            items.append(pil_to_array(it, f"image {i}", depth16))
+            ids.append(f"image:{i}")
+        else:
+            items.append(_single_image(it, f"image {i}", depth16))
+            ids.append(f"image:{i}")
+    if not items:
+        raise DataError("no images given")
+    return items, ids
+
+
+def infer_geometry(x: np.ndarray | list[np.ndarray], resolution: int | None, channels: int | None
+                   ) -> tuple[int, int]:
+    """Defaults of the CLI's generic protocol: R = next power of two of the (largest) square side, capped at 256;
+    1 channel if every image is gray, else 3."""
+    from .data.transforms import check_resolution, next_pow2
+
+    shapes = [x.shape[1:]] if isinstance(x, np.ndarray) else [a.shape for a in x]
+    if resolution is None:
+        resolution = min(next_pow2(max(min(s[0], s[1]) for s in shapes)), MAX_AUTO_RESOLUTION)
+    if channels is None:
+        channels = 1 if all(s[2] == 1 for s in shapes) else 3
+    if channels not in (1, 3):
+        raise ConfigError(f"channels must be 1 or 3, got {channels}")
+    return check_resolution(resolution), int(channels)
+
+
+def _convert_items(x: np.ndarray | list[np.ndarray], res: int, ch: int, resize_mode: str) -> np.ndarray:
+    from .data.transforms import convert, resize_one, to_channels
+
+    if isinstance(x, np.ndarray):
+        return convert(x, res, ch, resize_mode)
+    out = np.empty((len(x), res, res, ch), np.uint8)
+    for i, a in enumerate(x):
+        out[i] = resize_one(to_channels(a, ch), res, resize_mode)
+    return out
+
+
+def to_images(X: Any, resolution: int | None = None, channels: int | None = None, *, resize_mode: str = "resize",
+              depth16: str = "per-image") -> tuple[np.ndarray, list[str]]:
+    """Any accepted input (see the module docstring) -> (uint8 [N, R, R, C], ids), converted like training data."""
+    x, ids = _decode_items(X, depth16)
+    res, ch = infer_geometry(x, resolution, channels)
+    return _convert_items(x, res, ch, resize_mode), ids
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Training-set scores of a run (cached in RUN_DIR/train_scores.csv), thresholds for `wildgan score`
+
+def _score_key(model: Any, batch_mode: str, n: int | None = None) -> dict[str, Any]:
+    """What the cached training scores depend on: the weights, the score protocol and the data."""
+    from .config import run_config_to_dict, to_dict
+
+    d = run_config_to_dict(model.cfg)
+    return {"weights_sha256": model.meta.get("sha256"), "source": Path(model.source).name,
+            "batch_mode": batch_mode if model.cfg.method == "wildgan" else "n/a", "score": to_dict(model.cfg.score),
+            "search": d["search"] if model.cfg.method == "search" else None, "data": d["data"],
+            **({"n": n} if n is not None else {})}
+
+
+def write_train_scores(run_dir: Path, model: Any, ids: Sequence[str], scores: dict[str, np.ndarray],
+                       batch_mode: str) -> None:
+    """Write RUN_DIR/train_scores.csv and its key file (JSON last: it marks the cache as complete)."""
+    from .fileio import atomic_write_text
+    from .scoring.pgan_scores import ScoreResult
+    from .scoring.run import write_scores_csv
+
+    run_dir = Path(run_dir)
+    write_scores_csv(run_dir / TRAIN_SCORES_CSV, list(ids), ScoreResult(scores=scores, z=np.zeros((0, 0))))
+    atomic_write_text(run_dir / TRAIN_SCORES_KEY, json.dumps(_score_key(model, batch_mode, len(ids)), indent=2))
+
+
+def _read_train_scores(run_dir: Path, model: Any, batch_mode: str) -> dict[str, np.ndarray] | None:
+    import csv
+
+    key_path, csv_path = run_dir / TRAIN_SCORES_KEY, run_dir / TRAIN_SCORES_CSV
+    if not (key_path.is_file() and csv_path.is_file()):
+        return None
+    try:
+        key = json.loads(key_path.read_text())
+        n = key.pop("n")
+        if key != json.loads(json.dumps(_score_key(model, batch_mode))):
+            return None  # other weights, protocol or data: the cache is stale
+        with open(csv_path, newline="") as f:
+            rows = list(csv.DictReader(f))
+        if len(rows) != n:
+            return None
+        names = [k for k in rows[0] if k not in ("id", "label")] if rows else []
+        return {k: np.array([float(r[k]) for r in rows], dtype=np.float64) for k in names}
+    except (OSError, ValueError, KeyError, json.JSONDecodeError, TypeError):
+        return None  # a damaged cache is only a cache: score again
+
+
+def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: str = "mixed", device: str = "auto",
+                        progress: bool = False) -> dict[str, np.ndarray]:
+    """Every score of the run's own training split (build_split(cfg.data).train_x), computed once and cached in
+    RUN_DIR/train_scores.csv (+ train_scores.json, the cache key: weights checksum, score protocol, data config)."""
+    from .data import build_split
+    from .scoring.run import load_model
+
+    run_dir = Path(run_dir)
+    model = model if model is not None else load_model(run_dir, device)
+    cached = _read_train_scores(run_dir, model, batch_mode)
+    if cached is not None:
+        return cached
+    split_json = run_dir / "split.json"
+    if split_json.is_file() and json.loads(split_json.read_text()).get("detector_input"):
+        raise DataError(f"{run_dir}: trained by Detector.fit on in-memory images and {TRAIN_SCORES_CSV} is missing "
+                        "or stale; the training images cannot be rebuilt from the run's config")
+    split = build_split(model.cfg.data)
+    res = model.score(split.train_x, batch_mode=batch_mode, progress=progress)
+    write_train_scores(run_dir, model, split.train_ids, res.scores, batch_mode)
+    return res.scores
+
+
+def run_threshold(model: Any, run_dir: str | Path, rule: str, *, contamination: float = 0.05, k: float = 3.0,
+                  score: str = "a", labelled_scores: np.ndarray | None = None, labels: np.ndarray | None = None,
+                  batch_mode: str = "mixed", progress: bool = False) -> Threshold:
+    """The threshold of `wildgan score --threshold RULE` for the scores named `score`.
+
+    contamination / mad: from the run's training-split scores (cached, see run_training_scores).
+    f1: needs labelled scores; `wildgan score` passes the labelled set it is scoring, so the F1 threshold is chosen
+    on that same set (optimistic: an oracle threshold, marked in the Threshold's params).
+    """
+    if rule == "f1":
+        if labelled_scores is None or labels is None:
+            raise ConfigError("--threshold f1 needs labelled images (score a data set with labels, e.g. the run's "
+                              "own test set); use contamination or mad for unlabelled images")
+        thr = fit_threshold("f1", val_scores=labelled_scores, val_labels=labels)
+        return replace(thr, params={**thr.params, "score": score, "source": "scored labelled set (oracle)"})
+    train = run_training_scores(run_dir, model, batch_mode=batch_mode, progress=progress)
+    if score not in train:
+        raise ConfigError(f"unknown score {score!r}; the run has {sorted(train)}")
+    thr = fit_threshold(rule, train[score], contamination=contamination, k=k)
+    return replace(thr, params={**thr.params, "score": score, "source": "training split"})
+
+
+def threshold_columns(thr: Threshold, scores: np.ndarray) -> dict[str, np.ndarray]:
+    """Extra CSV columns for wildgan.scoring.run.write_scores_csv: is_anomaly (0/1), threshold, threshold_rule."""
+    n = len(scores)
+    return {"is_anomaly": thr.apply(scores), "threshold": np.full(n, f"{thr.value:.9g}", dtype=object),
+            "threshold_rule": np.full(n, thr.rule, dtype=object)}
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# The estimator
+
+def _check_fitted(det: "Detector") -> None:
+    if not hasattr(det, "model_"):
+        raise NotFittedError(f"This {type(det).__name__} instance is not fitted yet; call fit(X) (or use "
+                             "Detector.load / Detector.from_run) before using it")
+
+
+class Detector:
+    """Unsupervised image anomaly detector (Berg et al. 2019: progressive GAN + jointly trained encoder).
+
+    Parameters
+    ----------
+    method : 'wildgan' (pGAN + encoder, default) | 'search' (pGAN without encoder, latent search at test time)
+        | 'fanogan' (the f-AnoGAN baseline; resolution 32 or 64).
+    preset : network width, 'paper' | 'fast' | 'tiny' (pGAN methods).
+    total_kimg, phase_kimg : training length and phase length in thousands of images shown (pGAN methods;
+        None = the paper's schedule: full growth + 2/3 of a phase). For 'fanogan', total_kimg sets both stages to
+        total_kimg * 1000 / 16 iterations (None = the official 7 epochs + 50000 encoder steps).
+    contamination : expected fraction of anomalies in the data, only used by threshold='contamination'.
+    threshold : 'contamination' | 'mad' | 'f1' (f1 needs fit(..., X_val=, y_val=)). See wildgan.thresholds.
+    mad_k : k of the 'mad' rule (median + k * 1.4826 * MAD of the training scores).
+    lam : weight of L_n in a = lam * L_n + (1 - lam) * L_o.
+    score : which score is the decision function: 'a' (default) | 'L_n' | 'L_o' | 'L_r' | 'A'.
+    seed, device ('auto' | 'cpu' | 'cuda'), minutes (wall-clock training budget), encoder_loss ('image' | 'latent').
+    resolution, channels : network input (None = from the training images; see infer_geometry).
+    batch_mode : 'mixed' | 'isolated' score protocol (see the module docstring).
+    resize_mode : 'resize' | 'pad' for images smaller than the resolution.
+    run_dir : where training writes its run directory (None = a new temporary directory, kept: see run_dir_).
+    verbose : progress bars and training log on stdout.
+
+    Fitted attributes: decision_scores_ (training scores, float64 [N]), threshold_ (float), threshold_rule_
+    (wildgan.thresholds.Threshold), labels_ (0/1 of the training images), run_dir_ (Path), resolution_, channels_,
+    conversion_, n_train_, model_ (wildgan.scoring.run.LoadedModel).
+    """
+
+    def __init__(self, method: str = "wildgan", *, preset: str = "fast", total_kimg: float | None = None,
+                 phase_kimg: float = 600.0, contamination: float = 0.05, threshold: str = "contamination",
+                 mad_k: float = 3.0, lam: float = 0.05, score: str = "a", seed: int = 0, device: str = "auto",
+                 resolution: int | None = None, channels: int | None = None, minutes: float | None = None,
+                 encoder_loss: str = "image", batch_mode: str = "mixed", resize_mode: str = "resize",
+                 run_dir: str | None = None, verbose: bool = False) -> None:
+        self.method = method
+        self.preset = preset
+        self.total_kimg = total_kimg
+        self.phase_kimg = phase_kimg
+        self.contamination = contamination
+        self.threshold = threshold
+        self.mad_k = mad_k
+        self.lam = lam
+        self.score = score
+        self.seed = seed
+        self.device = device
+        self.resolution = resolution
+        self.channels = channels
+        self.minutes = minutes
+        self.encoder_loss = encoder_loss
+        self.batch_mode = batch_mode
+        self.resize_mode = resize_mode
+        self.run_dir = run_dir
+        self.verbose = verbose
+
+    # -------------------------------------------------------------------------------------------- sklearn plumbing
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        sig = inspect.signature(cls.__init__)
+        return [p for p in sig.parameters if p != "self"]
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self._param_names()}
+
+    def set_params(self, **params: Any) -> "Detector":
+        names = self._param_names()
+        for k, v in params.items():
+            if k not in names:
+                raise ConfigError(f"invalid parameter {k!r} for Detector; valid: {names}")
+            setattr(self, k, v)
+        return self
+
+    def __repr__(self) -> str:
+        defaults = {k: p.default for k, p in inspect.signature(type(self).__init__).parameters.items()}
+        changed = [f"{k}={v!r}" for k, v in self.get_params().items() if defaults.get(k) != v]
+        return f"{type(self).__name__}({', '.join(changed)})"
+
+    def _validate(self) -> None:
+        if self.method not in METHODS:
+            raise ConfigError(f"method must be one of {METHODS}, got {self.method!r}")
+        if self.threshold not in RULES:
+            raise ConfigError(f"threshold must be one of {RULES}, got {self.threshold!r}")
+        if self.score not in SCORES:
+            raise ConfigError(f"score must be one of {SCORES}, got {self.score!r}")
+        if self.batch_mode not in BATCH_MODES:
+            raise ConfigError(f"batch_mode must be one of {BATCH_MODES}, got {self.batch_mode!r}")
+        if self.resize_mode not in ("resize", "pad"):
+            raise ConfigError(f"resize_mode must be 'resize' or 'pad', got {self.resize_mode!r}")
+        if self.threshold == "contamination" and not (0.0 < float(self.contamination) <= 0.5):
+            raise ConfigError(f"contamination must be in (0, 0.5], got {self.contamination}")
+
+    # -------------------------------------------------------------------------------------------- config
+    def _run_config(self, data_cfg: Any, resolution: int, channels: int) -> Any:
+        from .config import (PRESETS, FAnoGANConfig, RunConfig, ScoreConfig, TrainConfig, net_config_for_preset)
+        from .training.schedule import schedule_kimg_for_full_growth
+
+        if self.preset not in PRESETS:
+            raise ConfigError(f"unknown preset {self.preset!r}; choose one of {sorted(PRESETS)}")
+        phase = float(self.phase_kimg)
+        total = self.total_kimg
+        if total is None:  # the CLI's default: growth to full resolution, then 2/3 of a phase
+            total = schedule_kimg_for_full_growth(resolution, phase, phase) + phase * 2 / 3
+        train = TrainConfig(total_kimg=float(total), phase_kimg=phase, minibatch=dict(PRESETS[self.preset]["minibatch"]),
+                            encoder_loss="none" if self.method == "search" else self.encoder_loss, seed=int(self.seed),
+                            minutes=self.minutes, checkpoint_kimg=max(1.0, math.ceil(float(total) / 20)),
+                            device=self.device)
+        fan = FAnoGANConfig(seed=int(self.seed), minutes=self.minutes, device=self.device)
+        if self.method == "fanogan" and self.total_kimg is not None:
+            iters = max(1, round(float(self.total_kimg) * 1000 / fan.batch_size))
+            fan = replace(fan, gan_iters=iters, enc_iters=iters)
+        return RunConfig(data=data_cfg, net=net_config_for_preset(self.preset, resolution, channels), train=train,
+                         score=ScoreConfig(lam=float(self.lam)), preset=self.preset, method=self.method, fanogan=fan)
+
+    def _log(self, run_dir: Path) -> Callable[[str], None]:
+        def log(msg: str) -> None:
+            if self.verbose:
+                print(msg)
+            with open(run_dir / "log.txt", "a", encoding="utf-8") as f:
+                f.write(msg + "\n")
+        return log
+
+    # -------------------------------------------------------------------------------------------- fit
+    def fit(self, X: Any, y: Any = None, *, X_val: Any = None, y_val: Any = None) -> "Detector":
+        """Train on images X (y is ignored: unsupervised). X_val / y_val (1 = anomaly) are only used by
+        threshold='f1'. Returns self."""
+        from .config import DataConfig
+        from .data import AnomalySplit, build_split, conversion_opts
+        from .scoring.run import load_model
+        from .training.run import train_run
+
+        self._validate()
+        if self.threshold == "f1" and (X_val is None or y_val is None):
+            raise ConfigError("threshold='f1' needs a labelled validation set: fit(X, X_val=..., y_val=...)")
+        if isinstance(X, DataConfig):
+            data_cfg = replace(X, resolution=X.resolution or self.resolution, channels=X.channels or self.channels)
+            split = build_split(data_cfg)
+            data_cfg = replace(data_cfg, resolution=split.resolution, channels=split.channels)
+            x, ids, conv = split.train_x, split.train_ids, conversion_opts(split.info)
+        else:
+            items, ids = _decode_items(X, "per-image")
+            res, ch = infer_geometry(items, self.resolution, self.channels)
+            if self.method == "fanogan" and self.resolution is None:
+                res = 32 if res <= 32 else 64  # the only resolutions of the f-AnoGAN networks
+            x = _convert_items(items, res, ch, self.resize_mode)
+            conv = {"fit": self.resize_mode, "depth16": "per-image"}
+            src = str(X) if isinstance(X, (str, Path)) else f"in-memory {type(X).__name__}"
+            data_cfg = DataConfig(data=str(X) if isinstance(X, (str, Path)) else None, resolution=res, channels=ch,
+                                  seed=int(self.seed))
+            info = {"protocol": "detector", "source": src, "detector_input": True, "conversion": conv,
+                    "resolution": res, "channels": ch}
+            split = AnomalySplit(x, np.zeros(len(x), np.int8), ids, x[:0], np.zeros(0, np.int8), [], res, ch, info)
+        resolution, channels = int(x.shape[1]), int(x.shape[3])
+        cfg = self._run_config(data_cfg, resolution, channels)
+        run_dir = Path(self.run_dir) if self.run_dir is not None else Path(tempfile.mkdtemp(prefix="wildgan-detector-"))
+        run_dir.mkdir(parents=True, exist_ok=True)
+        result = train_run(cfg, run_dir, split=split, progress=bool(self.verbose), log=self._log(run_dir))
+        model = load_model(run_dir, self.device, checkpoint=result.final)
+
+        self.model_ = model
+        self.run_dir_ = run_dir
+        self.resolution_ = resolution
+        self.channels_ = channels
+        self.conversion_ = dict(conv)
+        scores = self._score_u8(x)
+        write_train_scores(run_dir, model, ids, scores, self.batch_mode)  # lets from_run(run_dir) reuse them
+        self.decision_scores_ = scores[self.score]
+        self.n_train_ = int(len(x))
+        self._set_threshold(X_val, y_val)
+        return self
+
+    def _set_threshold(self, X_val: Any = None, y_val: Any = None) -> None:
+        val_scores = None if X_val is None else self.decision_function(X_val)
+        thr = fit_threshold(self.threshold, self.decision_scores_, contamination=float(self.contamination),
+                            k=float(self.mad_k), val_scores=val_scores, val_labels=y_val)
+        self.threshold_rule_ = replace(thr, params={**thr.params, "score": self.score})
+        self.threshold_ = float(thr.value)
+        self.labels_ = self.threshold_rule_.apply(self.decision_scores_)
+
+    def set_threshold(self, rule: str | None = None, *, contamination: float | None = None,
+                      mad_k: float | None = None, X_val: Any = None, y_val: Any = None) -> "Detector":
+        """Choose a new threshold without retraining (updates the matching parameters). Returns self."""
+        _check_fitted(self)
+        self.set_params(**{k: v for k, v in (("threshold", rule), ("contamination", contamination),
+                                             ("mad_k", mad_k)) if v is not None})
+        self._validate()
+        self._set_threshold(X_val, y_val)
+        return self
+
+    # -------------------------------------------------------------------------------------------- scoring
+    def _score_u8(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        m = self.model_
+        res = m.score(x, score_cfg=replace(m.cfg.score, lam=float(self.lam)), batch_mode=self.batch_mode)
+        return {k: np.asarray(v, dtype=np.float64) for k, v in res.scores.items()}
+
+    def _images(self, X: Any) -> np.ndarray:
+        return to_images(X, self.resolution_, self.channels_, resize_mode=self.conversion_.get("fit", "resize"),
+                         depth16=self.conversion_.get("depth16", "per-image"))[0]
+
+    def score_all(self, X: Any) -> dict[str, np.ndarray]:
+        """Every score (a, L_n, L_o, L_r, A, z_norm) of X, float64 [N] each, higher = more anomalous."""
+        _check_fitted(self)
+        return self._score_u8(self._images(X))
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """Anomaly scores float64 [N] (the `score` parameter's); higher = more anomalous."""
+        _check_fitted(self)
+        return self._score_u8(self._images(X))[self.score]
+
+    def predict(self, X: Any) -> np.ndarray:
+        """int64 [N]: 1 = anomaly (score > threshold_), 0 = normal."""
+        _check_fitted(self)
+        return self.threshold_rule_.apply(self.decision_function(X))
+
+    def predict_proba(self, X: Any, method: str = "linear") -> np.ndarray:
+        """float64 [N, 2]: (P(normal), P(anomaly)) by PyOD's normalisation of the scores against the *training*
+        scores: 'linear' = min-max of decision_scores_ clipped to [0, 1]; 'unify' = erf of the z-score. Not
+        calibrated probabilities, only a monotone map of the score to [0, 1]."""
+        _check_fitted(self)
+        return rank_proba(self.decision_scores_, self.decision_function(X), method)
+
+    def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:
+        return self.fit(X).labels_
+
+    # -------------------------------------------------------------------------------------------- persistence
+    def save(self, path: str | Path) -> Path:
+        """Write PATH.safetensors (networks) + PATH.json (parameters, config, threshold, training scores).
+        Nothing is pickled. Returns the JSON path."""
+        from . import checkpoint as ckpt
+        from .config import run_config_to_dict
+
+        _check_fitted(self)
+        path = Path(path)
+        name = path.name[: -len(path.suffix)] if path.suffix in (".json", ".safetensors") else path.name
+        m = self.model_
+        params = self.get_params()
+        params["run_dir"] = None if params["run_dir"] is None else str(params["run_dir"])
+        meta = {"kind": DETECTOR_KIND, "params": params, "config": run_config_to_dict(m.cfg),
+                "net": run_config_to_dict(m.cfg)["net"], "method": m.cfg.method,
+                "resolution": self.resolution_, "channels": self.channels_, "conversion": self.conversion_,
+                "threshold": self.threshold_rule_.to_dict(), "decision_scores": [float(v) for v in self.decision_scores_],
+                "run_dir": str(self.run_dir_), "source": m.source, "source_sha256": m.meta.get("sha256")}
+        return ckpt.save_checkpoint(path.parent, name, ckpt.networks_to_tensors(m.nets.modules()), meta)
+
+    @classmethod
+    def load(cls, path: str | Path, device: str | None = None) -> "Detector":
+        """Load a Detector written by save(); `device` overrides the saved one."""
+        from . import checkpoint as ckpt
+        from .config import run_config_from_dict
+        from .scoring.run import LoadedModel, resolve_device
+
+        path = Path(path)
+        if path.suffix not in (".json", ".safetensors"):
+            path = path.with_name(path.name + ".json")
+        meta = ckpt.read_meta(path)
+        if meta.get("kind") != DETECTOR_KIND:
+            raise CheckpointError(f"{path}: not a saved wildgan Detector (kind = {meta.get('kind')!r}); for a run "
+                                  "directory use Detector.from_run")
+        params = dict(meta["params"])
+        if device is not None:
+            params["device"] = device
+        det = cls(**params)
+        cfg = run_config_from_dict(meta["config"])
+        dev = resolve_device(det.device)
+        if cfg.method == "fanogan":
+            from .nets.fanogan import build_fanogan
+
+            tensors, meta = ckpt.load_checkpoint(path)
+            nets = build_fanogan(cfg.fanogan, cfg.net.resolution, cfg.net.channels, seed=0)
+            ckpt.tensors_to_networks(tensors, nets.modules(), path)
+            nets = nets.to(dev)
+        else:
+            nets, meta = ckpt.load_pgan(path, dev)
+        det.model_ = LoadedModel(cfg=cfg, nets=nets, source=str(path), meta=meta, device=dev)
+        det.run_dir_ = Path(meta["run_dir"])
+        det.resolution_, det.channels_ = int(meta["resolution"]), int(meta["channels"])
+        det.conversion_ = dict(meta["conversion"])
+        det.decision_scores_ = np.asarray(meta["decision_scores"], dtype=np.float64)
+        det.n_train_ = int(len(det.decision_scores_))
+        det.threshold_rule_ = Threshold.from_dict(meta["threshold"])
+        det.threshold_ = float(det.threshold_rule_.value)
+        det.labels_ = det.threshold_rule_.apply(det.decision_scores_)
+        return det
+
+    @classmethod
+    def from_run(cls, run_dir: str | Path, *, contamination: float = 0.05, threshold: str = "contamination",
+                 mad_k: float = 3.0, score: str = "a", lam: float | None = None, batch_mode: str = "mixed",
+                 device: str = "auto", checkpoint: str | Path | None = None, X_val: Any = None, y_val: Any = None,
+                 verbose: bool = False) -> "Detector":
+        """A fitted Detector from a `wildgan train` run directory. decision_scores_ are the scores of the run's own
+        training split (scored once, cached in RUN_DIR/train_scores.csv); the threshold comes from them."""
+        from .data import conversion_opts
+        from .scoring.run import load_model
+
+        run_dir = Path(run_dir)
+        model = load_model(run_dir, device, checkpoint=Path(checkpoint) if checkpoint else None)
+        cfg = model.cfg
+        split_info = json.loads((run_dir / "split.json").read_text()) if (run_dir / "split.json").is_file() else {}
+        conv = conversion_opts(split_info)
+        det = cls(cfg.method, preset=cfg.preset, total_kimg=cfg.train.total_kimg, phase_kimg=cfg.train.phase_kimg,
+                  contamination=contamination, threshold=threshold, mad_k=mad_k,
+                  lam=cfg.score.lam if lam is None else lam, score=score, seed=cfg.train.seed, device=device,
+                  resolution=cfg.net.resolution, channels=cfg.net.channels, minutes=cfg.train.minutes,
+                  encoder_loss=cfg.train.encoder_loss if cfg.train.encoder_loss != "none" else "image",
+                  batch_mode=batch_mode, resize_mode=conv.get("fit", "resize"), run_dir=str(run_dir), verbose=verbose)
+        det._validate()
+        if threshold == "f1" and (X_val is None or y_val is None):
+            raise ConfigError("threshold='f1' needs a labelled validation set: from_run(..., X_val=, y_val=)")
+        scores = run_training_scores(run_dir, model, batch_mode=batch_mode, progress=verbose)
+        if det.lam != cfg.score.lam:  # the cache holds a with the run's lam; a is linear in L_n and L_o
+            scores = dict(scores, a=det.lam * scores["L_n"] + (1.0 - det.lam) * scores["L_o"])
+        det.model_ = model
+        det.run_dir_ = run_dir
+        det.resolution_, det.channels_ = cfg.net.resolution, cfg.net.channels
+        det.conversion_ = {"fit": conv.get("fit", "resize"), "depth16": conv.get("depth16", "per-image")}
+        det.decision_scores_ = np.asarray(scores[score], dtype=np.float64)
+        det.n_train_ = int(len(det.decision_scores_))
+        det._set_threshold(X_val, y_val)
+        return det
+
+
+__all__ = ["Detector", "NotFittedError", "to_images", "infer_geometry", "run_training_scores", "run_threshold",
+           "threshold_columns", "write_train_scores"]

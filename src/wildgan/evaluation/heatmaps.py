@@ -1,0 +1,98 @@
+"""Per-image heat maps: where in the image the reconstruction disagrees with the query (no plotting here).
+
+The map is the residual of the L_n score before it is summed, |w(Q) - w(G(E(Q)))| with w the per-image min-max
+over all channels jointly (wildgan.scoring.scores.minmax), averaged over channels -> [H, W] in [0, 1]. Using the
+same normalisation as L_n means the map shows exactly what the score adds up, not a differently scaled residual.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from ..scoring.scores import minmax
+from .metrics import roc_auc
+
+
+def _as_float_nchw(x: np.ndarray) -> torch.Tensor:
+    """uint8 NHWC (training rule x*2/255-1) or float NHWC already in [-1, 1] -> float32 NCHW."""
+    x = np.asarray(x)
+    if x.ndim == 3:  # NHW gray
+        x = x[..., None]
+    if x.ndim != 4:
+        raise ValueError(f"expected images [N, H, W, C], got shape {x.shape}")
+    t = torch.from_numpy(np.ascontiguousarray(x))
+    t = t.float() * (2.0 / 255.0) - 1.0 if x.dtype == np.uint8 else t.float()
+    return t.permute(0, 3, 1, 2)
+
+
+def residual_maps(query: np.ndarray, recon: np.ndarray) -> np.ndarray:
+    """Heat maps [N, H, W] float32 in [0, 1]: mean over channels of |w(Q) - w(X_rec)|.
+
+    query: uint8 [N, H, W, C] (or float in [-1, 1]); recon: float [N, H, W, C] in [-1, 1] (ScoreResult.recon).
+    """
+    q, r = _as_float_nchw(query), _as_float_nchw(recon)
+    if q.shape != r.shape:
+        raise ValueError(f"query {tuple(q.shape)} and reconstruction {tuple(r.shape)} differ in shape")
+    return (minmax(q) - minmax(r)).abs().mean(dim=1).numpy().astype(np.float32)
+
+
+def _check_masks(maps: np.ndarray, masks: np.ndarray) -> np.ndarray:
+    m = np.asarray(masks)
+    if m.ndim == maps.ndim + 1 and m.shape[-1] == 1:  # [N, H, W, 1]
+        m = m[..., 0]
+    if m.shape != maps.shape:
+        raise ValueError(f"masks {m.shape} do not match heat maps {maps.shape}")
+    return m > 0
+
+
+def pixel_auc(maps: np.ndarray, masks: np.ndarray) -> float:
+    """Pixel-level ROC AUC of the maps against ground-truth defect masks, all pixels of all images pooled
+    (the usual MVTec-style protocol). NaN when the masks are all 0 or all 1."""
+    maps = np.asarray(maps, dtype=np.float64)
+    return roc_auc(_check_masks(maps, masks).ravel().astype(int), maps.ravel())
+
+
+def per_image_pixel_auc(maps: np.ndarray, masks: np.ndarray) -> np.ndarray:
+    """Pixel AUC of each image on its own [N]; NaN for images whose mask is empty (normal images)."""
+    maps = np.asarray(maps, dtype=np.float64)
+    m = _check_masks(maps, masks)
+    return np.array([roc_auc(mi.ravel().astype(int), hi.ravel()) for hi, mi in zip(maps, m)])
+
+
+def top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k highest scores, most anomalous first; ties broken by index so the order is stable."""
+    s = np.asarray(scores, dtype=np.float64)
+    s = np.where(np.isfinite(s), s, -np.inf)
+    order = np.lexsort((np.arange(len(s)), -s))
+    return order[: max(0, min(int(k), len(s)))]
+
+
+@dataclass
+class NamedImages:
+    """Images a user named, converted like the run's training data, with their scores and heat maps."""
+
+    ids: list[str]
+    x: np.ndarray                   # uint8 [N, H, W, C]
+    recon: np.ndarray               # float [N, H, W, C] in [-1, 1]
+    maps: np.ndarray                # float [N, H, W]
+    scores: dict[str, np.ndarray]
+
+
+def score_named_images(model: object, run_dir: Path, paths: Sequence[str | Path]) -> NamedImages:
+    """Load image files/folders exactly as the run's data was converted (split.json), score them, map them.
+
+    `model` is a wildgan.scoring.run.LoadedModel (typed loosely to keep this module free of model imports)."""
+    from ..data import conversion_opts, load_images
+
+    split_file = Path(run_dir) / "split.json"
+    info = json.loads(split_file.read_text()) if split_file.is_file() else {}
+    cfg = model.cfg  # type: ignore[attr-defined]
+    x, ids = load_images(list(paths), cfg.net.resolution, cfg.net.channels, **conversion_opts(info))
+    res = model.score(x, return_recon=True)  # type: ignore[attr-defined]
+    return NamedImages(ids=ids, x=x, recon=res.recon, maps=residual_maps(x, res.recon), scores=res.scores)

@@ -1,0 +1,263 @@
+"""The paper's figures and the report's pictures: the ONLY module of wildgan that imports matplotlib.
+
+Figures are built on matplotlib.figure.Figure directly (Agg canvas) rather than pyplot, so that the library never
+switches the user's backend or keeps figures alive in pyplot's global registry. Every function writes one PNG and
+returns its path. Label 1 = anomaly throughout.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+
+NORMAL_COLOR, ANOMALY_COLOR = "#1f77b4", "#d62728"
+DPI = 110
+
+
+def _save(fig: Figure, path: Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=DPI, bbox_inches="tight")
+    return path
+
+
+def _show(ax: Any, img: np.ndarray, title: str | None = None) -> None:
+    """uint8 [H, W, C] (or float in [-1, 1]) on an axis; gray images with a fixed 0..255 range."""
+    img = np.asarray(img)
+    if img.dtype != np.uint8:
+        img = np.clip((img + 1.0) * 127.5, 0, 255).round().astype(np.uint8)
+    if img.ndim == 3 and img.shape[-1] == 1:
+        ax.imshow(img[..., 0], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+    else:
+        ax.imshow(img, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=8)
+
+
+def heatmap_panel(path: Path, image: np.ndarray, heat: np.ndarray, recon: np.ndarray | None = None,
+                  title: str = "") -> Path:
+    """Query | reconstruction | heat map overlaid on the query (the per-image picture of the report)."""
+    n = 3 if recon is not None else 2
+    fig = Figure(figsize=(2.1 * n, 2.5))
+    axes = fig.subplots(1, n)
+    _show(axes[0], image, "query")
+    if recon is not None:
+        _show(axes[1], recon, "reconstruction G(E(Q))")
+    ax = axes[-1]
+    gray = np.asarray(image, dtype=np.float64).mean(axis=-1) if np.asarray(image).ndim == 3 else image
+    ax.imshow(gray, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+    im = ax.imshow(heat, cmap="inferno", alpha=0.6, vmin=0.0, vmax=max(float(np.max(heat)), 1e-6),
+                   interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title("|w(Q) - w(G(E(Q)))|", fontsize=8)
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    if title:
+        fig.suptitle(title, fontsize=8)
+    return _save(fig, path)
+
+
+def tsne_plot(path: Path, z: np.ndarray, y: np.ndarray, *, perplexity: float = 30.0, seed: int = 0,
+              max_points: int = 5000) -> Path:
+    """t-SNE of the encoded test latents, normal vs anomalous (the paper's Fig. 3). Subsamples (seeded) above
+    max_points because exact neighbourhoods of more points add cost, not information, to the picture."""
+    from sklearn.manifold import TSNE
+
+    z, y = np.asarray(z, dtype=np.float64), np.asarray(y).astype(int)
+    idx = np.arange(len(z))
+    if len(z) > max_points:
+        idx = np.sort(np.random.default_rng(seed).choice(len(z), max_points, replace=False))
+    z, y = z[idx], y[idx]
+    # sklearn requires perplexity < n_samples; tiny test sets get the largest value that is valid
+    perp = float(min(perplexity, max(2.0, (len(z) - 1) / 3)))
+    emb = TSNE(n_components=2, perplexity=perp, random_state=seed, init="pca").fit_transform(z)
+    fig = Figure(figsize=(5.2, 4.6))
+    ax = fig.subplots()
+    for lab, name, c in ((0, "normal", NORMAL_COLOR), (1, "anomalous", ANOMALY_COLOR)):
+        m = y == lab
+        if m.any():
+            ax.scatter(emb[m, 0], emb[m, 1], s=8, alpha=0.7, c=c, label=f"{name} ({m.sum()})", linewidths=0)
+    ax.set_title(f"t-SNE of E(Q), test set (perplexity {perp:g}, seed {seed})", fontsize=9)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.legend(fontsize=8, markerscale=2)
+    return _save(fig, path)
+
+
+def _two_hist(ax: Any, values: np.ndarray, y: np.ndarray, xlabel: str) -> None:
+    v = np.asarray(values, dtype=np.float64)
+    fin = np.isfinite(v)
+    if not fin.any():
+        ax.text(0.5, 0.5, "no finite values", ha="center", transform=ax.transAxes)
+        return
+    bins = np.histogram_bin_edges(v[fin], bins=40)
+    for lab, name, c in ((0, "normal", NORMAL_COLOR), (1, "anomalous", ANOMALY_COLOR)):
+        sel = v[(y == lab) & fin]
+        if len(sel):
+            ax.hist(sel, bins=bins, density=True, histtype="stepfilled", alpha=0.35, color=c, label=name)
+            ax.hist(sel, bins=bins, density=True, histtype="step", color=c)
+    ax.set_xlabel(xlabel, fontsize=8)
+    ax.set_ylabel("density", fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.legend(fontsize=7)
+
+
+def latent_histograms(path: Path, z: np.ndarray, y: np.ndarray) -> Path:
+    """Histogram of all latent coefficients E(Q)_i and of ||E(Q)||, normal vs anomalous (the paper's Fig. 4:
+    anomalies are expected nearer the origin)."""
+    z, y = np.asarray(z, dtype=np.float64), np.asarray(y).astype(int)
+    fig = Figure(figsize=(9, 3.3))
+    a1, a2 = fig.subplots(1, 2)
+    coef_y = np.repeat(y, z.shape[1])
+    _two_hist(a1, z.ravel(), coef_y, "latent coefficient E(Q)_i (all coordinates)")
+    a1.set_title("latent coefficients", fontsize=9)
+    _two_hist(a2, np.linalg.norm(z, axis=1), y, "||E(Q)||")
+    a2.set_title("distance of E(Q) from the origin", fontsize=9)
+    return _save(fig, path)
+
+
+def _tile(imgs: np.ndarray, pad: int = 1) -> np.ndarray:
+    """[n, H, W, C] uint8 -> one row [H, n*(W+pad)-pad, C] with white separators."""
+    n, h, w, c = imgs.shape
+    row = np.full((h, n * (w + pad) - pad, c), 255, dtype=np.uint8)
+    for i, im in enumerate(imgs):
+        row[:, i * (w + pad): i * (w + pad) + w] = im
+    return row
+
+
+def _to_u8(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x)
+    return x if x.dtype == np.uint8 else np.clip((x + 1.0) * 127.5, 0, 255).round().astype(np.uint8)
+
+
+def closest_matches(path: Path, x_u8: np.ndarray, recon: np.ndarray, y: np.ndarray, *, n: int = 10,
+                    seed: int = 0) -> Path:
+    """The paper's closest-match grids: a query row above its reconstruction row, for normals and anomalies
+    (n of each, drawn with a fixed seed so that reruns show the same images)."""
+    y = np.asarray(y).astype(int)
+    rng = np.random.default_rng(seed)
+    blocks: list[tuple[str, np.ndarray, np.ndarray]] = []
+    for lab, name in ((0, "normal"), (1, "anomalous")):
+        idx = np.flatnonzero(y == lab)
+        if len(idx):
+            pick = np.sort(rng.choice(idx, min(n, len(idx)), replace=False))
+            blocks.append((name, _tile(_to_u8(x_u8[pick])), _tile(_to_u8(recon[pick]))))
+    fig = Figure(figsize=(max(4.0, 0.55 * n + 1.5), 1.25 * 2 * max(1, len(blocks))))
+    axes = np.atleast_1d(fig.subplots(2 * max(1, len(blocks)), 1))
+    for b, (name, q, r) in enumerate(blocks):
+        _show(axes[2 * b], q)
+        axes[2 * b].set_ylabel(f"{name}\nquery", fontsize=8)
+        _show(axes[2 * b + 1], r)
+        axes[2 * b + 1].set_ylabel("G(E(Q))", fontsize=8)
+    if not blocks:
+        axes[0].text(0.5, 0.5, "no test images", ha="center")
+    fig.suptitle("closest matches: query row, reconstruction row", fontsize=9)
+    return _save(fig, path)
+
+
+def roc_curves(path: Path, y: np.ndarray, scores: Mapping[str, np.ndarray],
+               controls: Mapping[str, Mapping[str, np.ndarray]] | None = None) -> Path:
+    """ROC of every score (solid), the same scores of the untrained networks (dashed) and the pixel-statistic
+    controls (dotted), so a curve can always be read against what an unlearned detector does."""
+    from sklearn.metrics import roc_curve
+
+    from .metrics import roc_auc
+
+    y = np.asarray(y).astype(int)
+    fig = Figure(figsize=(6.2, 5.2))
+    ax = fig.subplots()
+    ax.plot([0, 1], [0, 1], color="0.7", lw=0.8)
+    styles = {"trained": "-", "untrained": "--", "pixel": ":"}
+    colors: dict[str, Any] = {}
+    cycle = iter(["C0", "C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8", "C9"] * 3)
+    groups = [("trained", dict(scores))] + [(g, dict(v)) for g, v in (controls or {}).items()]
+    ok = y.min() != y.max() if len(y) else False
+    for group, sc in groups:
+        for name, s in sc.items():
+            s = np.asarray(s, dtype=np.float64)
+            auc = roc_auc(y, s) if ok else float("nan")
+            if not np.isfinite(auc):
+                continue
+            fpr, tpr, _ = roc_curve(y, s)
+            key = name if group != "pixel" else f"px:{name}"
+            colors.setdefault(key, next(cycle))
+            label = f"{name} {group if group != 'trained' else ''} (AUC {auc:.3f})".replace("  ", " ")
+            ax.plot(fpr, tpr, styles.get(group, "-."), color=colors[key], lw=1.4 if group == "trained" else 1.0,
+                    label=label)
+    if not ok:
+        ax.text(0.5, 0.5, "test set has a single class: no ROC", ha="center")
+    ax.set_xlabel("false positive rate", fontsize=8)
+    ax.set_ylabel("true positive rate", fontsize=8)
+    ax.set_title("ROC: trained (solid), untrained (dashed), pixel controls (dotted)", fontsize=9)
+    ax.legend(fontsize=6.5, loc="lower right")
+    return _save(fig, path)
+
+
+def score_histograms(path: Path, y: np.ndarray, scores: Mapping[str, np.ndarray]) -> Path:
+    """One histogram per score, normal vs anomalous."""
+    names = list(scores)
+    cols = min(3, max(1, len(names)))
+    rows = -(-max(1, len(names)) // cols)
+    fig = Figure(figsize=(3.4 * cols, 2.7 * rows))
+    axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
+    y = np.asarray(y).astype(int)
+    for ax, name in zip(axes, names):
+        _two_hist(ax, scores[name], y, name)
+        ax.set_title(f"score {name}", fontsize=9)
+    for ax in axes[len(names):]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def training_curves(path: Path, rows: Sequence[Mapping[str, Any]]) -> Path:
+    """Losses (D/G/E), critic gradient norm and throughput against kimg, from stats.jsonl rows; dotted vertical
+    lines mark where the resolution grows."""
+    def series(key: str) -> tuple[np.ndarray, np.ndarray]:
+        pts = [(r["kimg"], r[key]) for r in rows if key in r and "kimg" in r and r[key] is not None]
+        a = np.asarray(pts, dtype=np.float64).reshape(-1, 2)
+        return a[:, 0], a[:, 1]
+
+    panels = [("losses", [k for k in ("D/loss", "G/loss", "E/loss") if any(k in r for r in rows)]),
+              ("critic gradient norm", [k for k in ("D/grad_norm",) if any(k in r for r in rows)]),
+              ("throughput (img/s)", [k for k in ("img_per_s",) if any(k in r for r in rows)])]
+    fig = Figure(figsize=(12, 3.2))
+    axes = fig.subplots(1, 3)
+    changes = [r2["kimg"] for r1, r2 in zip(rows, rows[1:])
+               if r1.get("resolution") != r2.get("resolution") and "kimg" in r2]
+    for ax, (title, keys) in zip(axes, panels):
+        for k in keys:
+            x, v = series(k)
+            ax.plot(x, v, lw=1.0, label=k)
+        for c in changes:
+            ax.axvline(c, color="0.75", ls=":", lw=0.8)
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("kimg", fontsize=8)
+        ax.tick_params(labelsize=7)
+        if keys:
+            ax.legend(fontsize=7)
+        else:
+            ax.text(0.5, 0.5, "not logged", ha="center", transform=ax.transAxes)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def auc_vs_gamma(path: Path, curves: Mapping[str, Sequence[tuple[float, float, float]]]) -> Path:
+    """AUC against contamination gamma; curves: label -> [(gamma, mean AUC, std AUC)]. Used by the study report
+    only when the study did not write its own plot."""
+    fig = Figure(figsize=(6, 4))
+    ax = fig.subplots()
+    for label, pts in curves.items():
+        a = np.asarray(sorted(pts), dtype=np.float64).reshape(-1, 3)
+        ax.errorbar(100 * a[:, 0], a[:, 1], yerr=a[:, 2], marker="o", ms=3, capsize=2, lw=1, label=label)
+    ax.axhline(0.5, color="0.7", lw=0.8)
+    ax.set_xlabel("contamination gamma (%)", fontsize=8)
+    ax.set_ylabel("ROC AUC", fontsize=8)
+    ax.set_title("AUC vs contamination", fontsize=9)
+    ax.legend(fontsize=7)
+    return _save(fig, path)

@@ -1,0 +1,553 @@
+"""`wildgan report RUN_DIR|STUDY_DIR`: one self-contained HTML page a person can open (offline), plus report.md.
+
+A run report holds the config, the metrics table (AUC/AP of every score beside the controls: the untrained
+networks and pixel statistics), the paper's figures (t-SNE, latent histograms, closest matches, ROC curves, score
+histograms, training curves, generated samples) and the most anomalous test images with their heat maps.
+A study report holds the study's tables, its AUC-versus-gamma plot and every result row.
+
+Everything goes to PATH/report/: report.html (images embedded as base64 data URIs, so the file alone is the
+report), report.md (references the PNGs written beside it) and the PNGs themselves.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import csv
+import datetime as _dt
+import html
+import io
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from ..config import read_run_config, run_config_to_dict
+from ..errors import CheckpointError, ConfigError
+from ..fileio import atomic_write_text
+from .heatmaps import pixel_auc, residual_maps, score_named_images, top_k
+from .metrics import evaluate_scores, pixel_statistics
+
+SCORE_ORDER = ("a", "L_n", "L_o", "L_r", "A")
+PIXEL_CONTROLS = ("pixel_norm", "pixel_std", "pixel_mean")
+Log = Callable[[str], None]
+
+
+def _quiet(msg: str) -> None:
+    pass
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Small helpers
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Rows of a JSONL file; a torn last line (a run still writing, or killed mid-write) is skipped, not fatal."""
+    rows: list[dict[str, Any]] = []
+    if not Path(path).is_file():
+        return rows
+    for line in Path(path).read_text(encoding="utf-8", errors="replace").splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            r = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(r, dict):
+            rows.append(r)
+    return rows
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return "nan" if v != v else f"{v:.3f}"
+    return str(v)
+
+
+def _data_uri(png: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(Path(png).read_bytes()).decode("ascii")
+
+
+@dataclass
+class _Page:
+    """Accumulates the same content twice: as HTML (embedded images) and as Markdown (relative PNG links)."""
+
+    title: str
+    md_dir: Path
+    html_parts: list[str] = field(default_factory=list)
+    md_parts: list[str] = field(default_factory=list)
+
+    def h(self, level: int, text: str) -> None:
+        self.html_parts.append(f"<h{level}>{html.escape(text)}</h{level}>")
+        self.md_parts.append(f"{'#' * level} {text}\n")
+
+    def p(self, text: str) -> None:
+        self.html_parts.append(f"<p>{html.escape(text)}</p>")
+        self.md_parts.append(text + "\n")
+
+    def pre(self, text: str, lang: str = "") -> None:
+        self.html_parts.append(f"<pre>{html.escape(text)}</pre>")
+        self.md_parts.append(f"```{lang}\n{text.rstrip()}\n```\n")
+
+    def table(self, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        th = "".join(f"<th>{html.escape(str(c))}</th>" for c in header)
+        trs = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(c))}</td>" for c in r) + "</tr>" for r in rows)
+        self.html_parts.append(f"<table><thead><tr>{th}</tr></thead><tbody>{trs}</tbody></table>")
+        esc = lambda s: _fmt(s).replace("|", "\\|")  # noqa: E731
+        md = ["| " + " | ".join(esc(c) for c in header) + " |", "|" + "---|" * len(header)]
+        md += ["| " + " | ".join(esc(c) for c in r) + " |" for r in rows]
+        self.md_parts.append("\n".join(md) + "\n")
+
+    def img(self, png: Path, caption: str = "", width: int | None = None) -> None:
+        style = f' style="max-width:{width}px"' if width else ""
+        cap = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
+        self.html_parts.append(f'<figure><img src="{_data_uri(png)}" alt="{html.escape(caption or png.name)}"'
+                               f"{style}>{cap}</figure>")
+        rel = Path(_relpath(png, self.md_dir)).as_posix()
+        self.md_parts.append(f"![{caption or png.stem}]({rel})\n" + (f"\n*{caption}*\n" if caption else ""))
+
+    def raw_html(self, text: str) -> None:
+        self.html_parts.append(text)
+
+    def write(self, out_dir: Path) -> Path:
+        page = _HTML_TEMPLATE.format(title=html.escape(self.title), body="\n".join(self.html_parts),
+                                     generated=html.escape(_dt.datetime.now().isoformat(timespec="seconds")))
+        out = out_dir / "report.html"
+        atomic_write_text(out, page)
+        atomic_write_text(out_dir / "report.md", f"# {self.title}\n\n" + "\n".join(self.md_parts))
+        return out
+
+
+def _relpath(p: Path, start: Path) -> str:
+    import os
+
+    return os.path.relpath(Path(p).resolve(), Path(start).resolve())
+
+
+# The inline script records on <body> how many images failed to decode: a test (or a person) can check
+# data-broken-images without trusting that every data URI is valid.
+_HTML_TEMPLATE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 1200px; color: #222; padding: 0 1em; }}
+table {{ border-collapse: collapse; margin: 0.6em 0; font-size: 0.9em; }}
+th, td {{ border: 1px solid #ccc; padding: 3px 8px; text-align: right; }}
+th {{ background: #f0f0f0; }} td:first-child, th:first-child {{ text-align: left; }}
+pre {{ background: #f7f7f7; padding: 0.6em; overflow-x: auto; font-size: 0.8em; max-height: 30em; }}
+figure {{ display: inline-block; margin: 0.4em; vertical-align: top; }}
+figure img {{ max-width: 100%; image-rendering: pixelated; }}
+figcaption {{ font-size: 0.8em; color: #555; max-width: 480px; }}
+.note {{ color: #a00; }} .muted {{ color: #666; font-size: 0.85em; }}
+</style></head>
+<body data-broken-images="unchecked">
+<h1>{title}</h1>
+<p class="muted">generated {generated} by wildgan report</p>
+<p id="broken-note" class="note"></p>
+{body}
+<script>
+window.addEventListener("load", function () {{
+  var imgs = Array.prototype.slice.call(document.images);
+  var broken = imgs.filter(function (im) {{ return !(im.complete && im.naturalWidth > 0); }});
+  document.body.dataset.imagesTotal = String(imgs.length);
+  document.body.dataset.brokenImages = String(broken.length);
+  if (broken.length) {{
+    document.getElementById("broken-note").textContent = broken.length + " image(s) failed to load";
+  }}
+}});
+</script>
+</body></html>
+"""
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Run report
+
+@dataclass
+class RunDiagnostics:
+    """Everything the run report shows, computed once (also usable from Python without writing a report)."""
+
+    y: np.ndarray                                  # [N] test labels, 1 = anomaly
+    ids: list[str]
+    x: np.ndarray                                  # uint8 [N, H, W, C]
+    scores: dict[str, np.ndarray]                  # trained model, incl. z_norm
+    z: np.ndarray                                  # [N, N_z]
+    recon: np.ndarray | None                       # [N, H, W, C] in [-1, 1]
+    controls: dict[str, dict[str, np.ndarray]]     # {'untrained': {score: [N]}, 'pixel': {stat: [N]}}
+    metrics: dict[str, Any]
+
+
+def diagnose_run(run_dir: Path, *, device: str = "auto", controls: bool = True, log: Log = _quiet
+                 ) -> tuple[Any, RunDiagnostics]:
+    """Score the run's test split with reconstructions and latents, plus the controls. -> (model, diagnostics)."""
+    from ..scoring.run import load_model, untrained_model
+    from .run import split_for_run
+
+    model = load_model(run_dir, device)
+    split = split_for_run(run_dir)
+    y = split.test_y.astype(int)
+    log(f"scoring {len(y)} test images with {model.source}")
+    res = model.score(split.test_x, return_recon=True)
+    trained = {k: res.scores[k] for k in SCORE_ORDER if k in res.scores}
+    m = evaluate_scores(trained, y)
+    metrics: dict[str, Any] = {"auc": m["auc"], "ap": m["ap"], "n_test": int(len(y)), "n_anomalous": int(y.sum()),
+                               "model": {"source": model.source, "method": model.cfg.method,
+                                         "kimg": model.meta.get("kimg"), "status": model.meta.get("status")}}
+    ctl: dict[str, dict[str, np.ndarray]] = {}
+    if controls:
+        log("scoring the controls (untrained networks, pixel statistics)")
+        un = untrained_model(model.cfg, model.device).score(split.test_x)
+        ctl["untrained"] = {k: un.scores[k] for k in SCORE_ORDER if k in un.scores}
+        ctl["pixel"] = pixel_statistics(split.test_x)
+        mu, px = evaluate_scores(ctl["untrained"], y), evaluate_scores(ctl["pixel"], y)
+        metrics["controls"] = {"untrained": mu["auc"], **px["auc"]}
+        metrics["controls_ap"] = {"untrained": mu["ap"], **px["ap"]}
+    if "z_norm" in res.scores and y.min() != y.max():
+        zn = res.scores["z_norm"]
+        metrics["mean_z_norm"] = {"normal": float(zn[y == 0].mean()), "anomalous": float(zn[y == 1].mean())}
+    diag = RunDiagnostics(y=y, ids=list(split.test_ids), x=split.test_x, scores=dict(res.scores), z=res.z,
+                          recon=res.recon, controls=ctl, metrics=metrics)
+    return model, diag
+
+
+def _metrics_rows(metrics: dict[str, Any]) -> list[list[Any]]:
+    auc, ap = metrics["auc"], metrics["ap"]
+    ctl, ctl_ap = metrics.get("controls", {}), metrics.get("controls_ap", {})
+    un, un_ap = ctl.get("untrained", {}), ctl_ap.get("untrained", {})
+    rows: list[list[Any]] = [[k, auc[k], ap[k], un.get(k, "-"), un_ap.get(k, "-")] for k in SCORE_ORDER if k in auc]
+    rows += [[f"{k} (control)", ctl[k], ctl_ap.get(k, "-"), "-", "-"] for k in PIXEL_CONTROLS if k in ctl]
+    return rows
+
+
+def _sample_grids(run_dir: Path, keep: int = 4) -> list[Path]:
+    """Up to `keep` of the training's sample grids, evenly spaced over training, always including the last."""
+    files = sorted((run_dir / "samples").glob("fakes-*.png"))
+    if len(files) <= keep:
+        return files
+    idx = sorted({int(round(i)) for i in np.linspace(0, len(files) - 1, keep)})
+    return [files[i] for i in idx]
+
+
+def _config_text(run_dir: Path) -> str:
+    y = run_dir / "config.yaml"
+    if y.is_file():
+        return y.read_text(encoding="utf-8")
+    return json.dumps(run_config_to_dict(read_run_config(run_dir)), indent=2)
+
+
+def run_report(run_dir: Path, *, top_k_images: int = 8, images: Sequence[str | Path] = (), score: str = "a",
+               masks: np.ndarray | None = None, device: str = "auto", controls: bool = True,
+               log: Log = _quiet) -> Path:
+    """Write RUN_DIR/report/{report.html, report.md, *.png}; returns the HTML path.
+
+    masks: optional ground-truth defect masks aligned with the run's test split ([N, H, W], nonzero = defect);
+    when given, the pixel-level ROC AUC of the heat maps is reported."""
+    from . import plots
+
+    run_dir = Path(run_dir)
+    cfg = read_run_config(run_dir)
+    out = run_dir / "report"
+    (out / "heatmaps").mkdir(parents=True, exist_ok=True)
+    for old in (out / "heatmaps").glob("*.png"):  # a rerun with a smaller --top-k must not show stale maps
+        old.unlink()
+    page = _Page(title=f"wildgan report: {run_dir.resolve().name}", md_dir=out)
+    page.p(f"Run directory: {run_dir.resolve()}")
+    split_info = json.loads((run_dir / "split.json").read_text()) if (run_dir / "split.json").is_file() else {}
+    if split_info:
+        page.p(f"Data: {split_info.get('protocol', '?')} from {split_info.get('source', '?')}; normal classes "
+               f"{', '.join(map(str, split_info.get('normal_classes', [])))}; gamma {split_info.get('gamma')}; "
+               f"{split_info.get('n_train', '?')} training images ({split_info.get('n_train_anomalous', '?')} "
+               f"anomalous), {split_info.get('n_test', '?')} test images ({split_info.get('n_test_anomalous', '?')}"
+               f" anomalous); {split_info.get('resolution')}x{split_info.get('resolution')}x"
+               f"{split_info.get('channels')}.")
+    page.p(f"Method {cfg.method}, preset {cfg.preset}. Label 1 = anomaly; higher score = more anomalous.")
+
+    try:
+        model, diag = diagnose_run(run_dir, device=device, controls=controls, log=log)
+    except CheckpointError as e:  # still training, or crashed before any checkpoint: show what there is
+        model, diag = None, None
+        page.raw_html(f'<p class="note">No trained networks yet: {html.escape(str(e))}</p>')
+        page.md_parts.append(f"**No trained networks yet:** {e}\n")
+
+    if diag is not None:
+        m = diag.metrics
+        page.h(2, "Metrics")
+        ms = m["model"]
+        page.p(f"Networks: {ms['source']} (kimg {ms.get('kimg')}, status {ms.get('status')}). "
+               f"{m['n_test']} test images, {m['n_anomalous']} anomalous.")
+        page.table(["score", "AUC", "AP", "AUC untrained", "AP untrained"], _metrics_rows(m))
+        page.p("Controls: 'untrained' = the same architecture with the run's initial weights; pixel_* = minus a "
+               "pixel statistic of the query (fixed sign). A trained score is only meaningful above its controls.")
+        if "mean_z_norm" in m:
+            z = m["mean_z_norm"]
+            page.p(f"Mean ||E(Q)||: normal {z['normal']:.3f}, anomalous {z['anomalous']:.3f} (the paper expects "
+                   f"anomalies nearer the origin).")
+        atomic_write_text(out / "metrics.json", json.dumps(m, indent=2, default=str))
+
+        log("drawing the figures")
+        page.h(2, "Figures")
+        page.img(plots.roc_curves(out / "roc.png", diag.y, {k: diag.scores[k] for k in SCORE_ORDER
+                                                           if k in diag.scores}, diag.controls), "ROC curves")
+        page.img(plots.score_histograms(out / "score_hist.png", diag.y,
+                                        {k: diag.scores[k] for k in SCORE_ORDER if k in diag.scores}),
+                 "score histograms, normal vs anomalous")
+        if diag.z is not None and len(diag.z) >= 5:
+            page.img(plots.tsne_plot(out / "tsne.png", diag.z, diag.y, seed=cfg.train.seed),
+                     "t-SNE of the encoded test latents E(Q)")
+            page.img(plots.latent_histograms(out / "latent_hist.png", diag.z, diag.y),
+                     "latent coefficients and ||E(Q)||, normal vs anomalous")
+        if diag.recon is not None:
+            page.img(plots.closest_matches(out / "closest_matches.png", diag.x, diag.recon, diag.y,
+                                           seed=cfg.train.seed), "closest matches: query row, G(E(Q)) row")
+        _heatmap_section(page, out, diag, score, top_k_images, masks, log)
+
+    rows = read_jsonl(run_dir / "stats.jsonl")
+    if rows:
+        page.h(2, "Training")
+        page.img(plots.training_curves(out / "training_curves.png", rows), "training curves from stats.jsonl")
+    grids = _sample_grids(run_dir)
+    if grids:
+        page.h(2, "Generated samples")
+        for g in grids:
+            page.img(g, f"Gs samples, {g.stem.removeprefix('fakes-')}", width=480)
+
+    if images:
+        if model is None:
+            raise CheckpointError(f"{run_dir}: cannot score --image files without trained networks")
+        _named_section(page, out, model, run_dir, images, score, log)
+
+    page.h(2, "Config")
+    page.pre(_config_text(run_dir), "yaml")
+    path = page.write(out)
+    log(f"wrote {path}")
+    return path
+
+
+def _pick_score(scores: dict[str, np.ndarray], score: str) -> str:
+    if score in scores:
+        return score
+    for k in SCORE_ORDER:
+        if k in scores:
+            return k
+    raise ConfigError(f"score {score!r} not available; have {sorted(scores)}")
+
+
+def _heatmap_section(page: _Page, out: Path, diag: RunDiagnostics, score: str, k: int,
+                     masks: np.ndarray | None, log: Log) -> None:
+    if diag.recon is None or k <= 0:
+        return
+    name = _pick_score(diag.scores, score)
+    top = top_k(diag.scores[name], k)
+    log(f"heat maps of the {len(top)} most anomalous test images (score {name})")
+    page.h(2, f"The {len(top)} most anomalous test images (by score {name})")
+    if masks is not None:
+        maps_all = residual_maps(diag.x, diag.recon)
+        pauc = pixel_auc(maps_all, masks)
+        diag.metrics["pixel_auc"] = pauc
+        atomic_write_text(out / "metrics.json", json.dumps(diag.metrics, indent=2, default=str))
+        page.p(f"Pixel-level ROC AUC of the heat maps against the ground-truth masks: {pauc:.3f}")
+        maps = maps_all[top]
+    else:
+        maps = residual_maps(diag.x[top], diag.recon[top])
+    page.p("Heat map = |w(Q) - w(G(E(Q)))| averaged over channels, w = per-image min-max (the residual that L_n "
+           "sums), overlaid on the query.")
+    rows = []
+    for r, (i, hm) in enumerate(zip(top, maps), start=1):
+        lab = {0: "normal", 1: "anomaly"}.get(int(diag.y[i]), "?")
+        png = _heatmap_png(out / "heatmaps" / f"top-{r:02d}.png", diag.x[i], hm, diag.recon[i],
+                            f"#{r} {diag.ids[i]} ({lab}), {name} = {diag.scores[name][i]:.4g}")
+        page.img(png, f"#{r}: {diag.ids[i]} ({lab})", width=520)
+        rows.append([r, diag.ids[i], lab] + [float(diag.scores[s][i]) for s in SCORE_ORDER if s in diag.scores])
+    _write_csv(out / "top_anomalous.csv", ["rank", "id", "label"] + [s for s in SCORE_ORDER if s in diag.scores],
+               rows)
+    np.savez_compressed(out / "heatmaps" / "top_heatmaps.npz", maps=maps, ids=np.array([diag.ids[i] for i in top]))
+
+
+def _heatmap_png(path: Path, image: np.ndarray, heat: np.ndarray, recon: np.ndarray | None, title: str) -> Path:
+    from . import plots  # matplotlib only when a picture is drawn
+
+    return plots.heatmap_panel(path, image, heat, recon, title)
+
+
+def _named_section(page: _Page, out: Path, model: Any, run_dir: Path, images: Sequence[str | Path], score: str,
+                   log: Log) -> None:
+    log(f"scoring {len(images)} named image path(s)")
+    named = score_named_images(model, run_dir, images)
+    name = _pick_score(named.scores, score)
+    page.h(2, "Named images")
+    rows = []
+    for j, id_ in enumerate(named.ids, start=1):
+        png = _heatmap_png(out / "heatmaps" / f"image-{j:02d}.png", named.x[j - 1], named.maps[j - 1],
+                            named.recon[j - 1], f"{Path(id_).name}, {name} = {named.scores[name][j - 1]:.4g}")
+        page.img(png, f"{id_}", width=520)
+        rows.append([id_] + [float(named.scores[s][j - 1]) for s in SCORE_ORDER if s in named.scores])
+    hdr = ["id"] + [s for s in SCORE_ORDER if s in named.scores]
+    page.table(hdr, rows)
+    _write_csv(out / "named_images.csv", hdr, rows)
+
+
+def _write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(header)
+    w.writerows(rows)
+    atomic_write_text(path, buf.getvalue())
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Study report
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, key + "."))
+        elif isinstance(v, (list, tuple)):
+            out[key] = json.dumps(v)
+        else:
+            out[key] = v
+    return out
+
+
+def _md_to_html(text: str) -> str:
+    """Just enough Markdown for tables.md: headings, pipe tables, paragraphs (everything else kept verbatim)."""
+    out: list[str] = []
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        ln = lines[i].rstrip()
+        if ln.startswith("|"):
+            block = []
+            while i < len(lines) and lines[i].strip().startswith("|"):
+                block.append(lines[i].strip())
+                i += 1
+            cells = [[c.strip() for c in b.strip("|").split("|")] for b in block]
+            body = [c for c in cells[1:] if not all(set(x) <= set(":- ") for x in c)]
+            th = "".join(f"<th>{html.escape(c)}</th>" for c in cells[0])
+            trs = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in body)
+            out.append(f"<table><thead><tr>{th}</tr></thead><tbody>{trs}</tbody></table>")
+            continue
+        if ln.startswith("#"):
+            level = min(6, len(ln) - len(ln.lstrip("#")) + 1)  # tables.md's '#' sits below the page's h1/h2
+            out.append(f"<h{level}>{html.escape(ln.lstrip('#').strip())}</h{level}>")
+        elif ln.strip():
+            out.append(f"<p>{html.escape(ln)}</p>")
+        i += 1
+    return "\n".join(out)
+
+
+def _gamma_curves(rows: list[dict[str, Any]]) -> dict[str, list[tuple[float, float, float]]]:
+    """Best-effort AUC(gamma) from result rows: gamma from 'gamma'/'contamination', AUC from 'auc.a' (or
+    'auc'), grouped by method / encoder loss / normal class; mean and std over seeds."""
+    groups: dict[str, dict[float, list[float]]] = {}
+    for r in rows:
+        f = _flatten(r)
+        g = next((f[k] for k in ("gamma", "contamination", "data.contamination") if k in f), None)
+        auc = next((f[k] for k in ("auc.a", "auc") if isinstance(f.get(k), (int, float))), None)
+        if not isinstance(g, (int, float)) or auc is None:
+            continue
+        label = " / ".join(str(f[k]) for k in ("method", "encoder_loss", "normal") if f.get(k) is not None) or "AUC"
+        groups.setdefault(label, {}).setdefault(float(g), []).append(float(auc))
+    return {lab: [(g, float(np.mean(v)), float(np.std(v))) for g, v in sorted(d.items())]
+            for lab, d in groups.items() if len(d) >= 2}
+
+
+def study_report(study_dir: Path, *, log: Log = _quiet) -> Path:
+    """Write STUDY_DIR/report/{report.html, report.md}: tables.md, the AUC-vs-gamma plot, every result row and
+    links to the reports of the study's runs."""
+    study_dir = Path(study_dir)
+    out = study_dir / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    rows = read_jsonl(study_dir / "results.jsonl")
+    page = _Page(title=f"wildgan study report: {study_dir.resolve().name}", md_dir=out)
+    page.p(f"Study directory: {study_dir.resolve()}; {len(rows)} result rows.")
+    tables = study_dir / "tables.md"
+    if tables.is_file():
+        text = tables.read_text(encoding="utf-8")
+        page.h(2, "Tables")
+        page.html_parts.append(_md_to_html(text))
+        page.md_parts.append(text + "\n")
+    pngs = sorted(study_dir.glob("*.png"), key=lambda p: ("gamma" not in p.name.lower(), p.name))
+    if not pngs:
+        curves = _gamma_curves(rows)
+        if curves:
+            from . import plots
+
+            pngs = [plots.auc_vs_gamma(out / "auc_vs_gamma.png", curves)]
+    if pngs:
+        page.h(2, "Plots")
+        for p in pngs:
+            page.img(p, p.stem.replace("_", " "), width=720)
+    if rows:
+        page.h(2, "Result rows (results.jsonl)")
+        flat = [_flatten(r) for r in rows]
+        cols: list[str] = []
+        for f in flat:
+            cols += [k for k in f if k not in cols]
+        page.table(cols, [[f.get(c, "") for c in cols] for f in flat])
+    runs = sorted({p.parent for p in study_dir.glob("**/config.json") if "report" not in p.parts})
+    if runs:
+        page.h(2, "Runs")
+        items = []
+        for r in runs:
+            rep = r / "report" / "report.html"
+            rel = html.escape(_relpath(rep, out)) if rep.is_file() else None
+            name = html.escape(_relpath(r, study_dir))
+            items.append(f'<li><a href="{rel}">{name}</a></li>' if rel else
+                         f"<li>{name} <span class='muted'>(no report yet: wildgan report {name})</span></li>")
+        page.raw_html("<ul>" + "".join(items) + "</ul>")
+        page.md_parts.append("\n".join(f"- {_relpath(r, study_dir)}" for r in runs) + "\n")
+    path = page.write(out)
+    log(f"wrote {path}")
+    return path
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Entry points
+
+def report(path: str | Path, *, top_k_images: int = 8, images: Sequence[str | Path] = (), score: str = "a",
+           masks: np.ndarray | None = None, device: str = "auto", controls: bool = True,
+           log: Log = _quiet) -> Path:
+    """The HTML report of a run directory (has config.json) or a study directory (has results.jsonl)."""
+    p = Path(path)
+    if (p / "config.json").is_file():
+        return run_report(p, top_k_images=top_k_images, images=images, score=score, masks=masks, device=device,
+                          controls=controls, log=log)
+    if (p / "results.jsonl").is_file():
+        return study_report(p, log=log)
+    raise ConfigError(f"{p}: neither a run directory (config.json) nor a study directory (results.jsonl)")
+
+
+EXAMPLES_REPORT = """examples:
+  wildgan report runs/car-g2                          # RUN_DIR/report/report.html (+ report.md, PNGs)
+  wildgan report runs/car-g2 --top-k 16 --image odd1.png odd2.png
+  wildgan report studies/cifar-car                    # a study: tables, AUC vs gamma, every result row
+"""
+
+
+def add_report_parser(sub: Any) -> argparse.ArgumentParser:
+    """Register `wildgan report` on the CLI's subparsers object."""
+    r = sub.add_parser("report", help="HTML + Markdown report of a run or a study (figures, heat maps, metrics)",
+                       epilog=EXAMPLES_REPORT, formatter_class=argparse.RawDescriptionHelpFormatter)
+    r.add_argument("path", metavar="RUN_DIR|STUDY_DIR")
+    r.add_argument("--top-k", type=int, default=8, help="heat maps of the K most anomalous test images (default 8)")
+    r.add_argument("--image", nargs="+", action="extend", default=[], metavar="PATH",
+                   help="also score and map these image files/folders (repeatable)")
+    r.add_argument("--score", default="a", help="score that ranks the most anomalous images (default a)")
+    r.add_argument("--masks", help=".npy of ground-truth defect masks [N, H, W] aligned with the run's test "
+                                   "split: adds the pixel-level ROC AUC of the heat maps")
+    r.add_argument("--device", default="auto", help="auto | cpu | cuda (default auto)")
+    r.add_argument("--no-controls", action="store_true", help="skip the untrained-network control (faster)")
+    r.set_defaults(func=cmd_report)
+    return r
+
+
+def cmd_report(a: argparse.Namespace) -> int:
+    masks = np.load(a.masks) if a.masks else None
+    out = report(a.path, top_k_images=a.top_k, images=a.image, score=a.score, masks=masks, device=a.device,
+                 controls=not a.no_controls, log=lambda m: print(m, file=sys.stderr))
+    print(out)
+    return 0

@@ -1,0 +1,135 @@
+"""The paper's study as one resumable grid: normal class x gamma x method x encoder loss x seed.
+
+Each cell trains (or reuses a finished run, or resumes an interrupted one), evaluates on its test split with the
+controls, and appends one row to STUDY_DIR/results.jsonl. Re-running skips cells that already have a row.
+Tables (tables.md, tables.csv) and the AUC-versus-gamma plot are re-made from the rows at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Callable
+
+from ..config import RunConfig
+from ..evaluation.run import evaluate_model
+from ..fileio import atomic_write_text
+from ..scoring.run import load_model
+from ..training.run import train_run
+from .tables import auc_vs_gamma, read_rows, render_csv, render_markdown
+
+
+@dataclass(frozen=True)
+class Cell:
+    normal: str
+    gamma: float
+    method: str
+    encoder_loss: str          # image | latent | '-' for methods without an encoder loss choice
+    seed: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.normal}_g{self.gamma:g}_{self.method}_{self.encoder_loss}_s{self.seed}"
+
+
+def grid(normals: list[str], gammas: list[float], methods: list[str], encoder_losses: list[str],
+         seeds: list[int]) -> list[Cell]:
+    cells = []
+    for n in normals:
+        for g in gammas:
+            for m in methods:
+                for e in (encoder_losses if m == "wildgan" else ["-"]):
+                    for s in seeds:
+                        cells.append(Cell(n, g, m, e, s))
+    return cells
+
+
+def cell_config(base: RunConfig, cell: Cell) -> RunConfig:
+    """The run config of one cell: the base config with the cell's normal class, gamma, method, loss and seed."""
+    data = replace(base.data, normal=(cell.normal,), contamination=cell.gamma, seed=cell.seed)
+    enc = {"wildgan": cell.encoder_loss, "search": "none"}.get(cell.method, base.train.encoder_loss)
+    train = replace(base.train, encoder_loss=enc, seed=cell.seed)
+    return replace(base, data=data, train=train, method=cell.method, fanogan=replace(base.fanogan, seed=cell.seed),
+                   search=replace(base.search, seed=cell.seed))
+
+
+def _done(run_dir: Path) -> bool:
+    return (run_dir / "network-final.json").is_file() or (run_dir / "fanogan-final.json").is_file()
+
+
+def run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress: bool = True,
+              log: Callable[[str], None] = print) -> list[dict[str, Any]]:
+    study_dir = Path(study_dir)
+    study_dir.mkdir(parents=True, exist_ok=True)
+    results = study_dir / "results.jsonl"
+    have = {r["cell"] for r in read_rows(results)}
+    for i, cell in enumerate(cells):
+        if cell.key in have:
+            log(f"[{i + 1}/{len(cells)}] {cell.key}: done, skipped")
+            continue
+        cfg = cell_config(base, cell)
+        run_dir = study_dir / "runs" / cell.key
+        t0 = time.time()
+        if not _done(run_dir):
+            log(f"[{i + 1}/{len(cells)}] {cell.key}: training")
+            train_run(cfg, run_dir, resume=(run_dir / "config.json").is_file(), progress=progress, log=log)
+        train_s = time.time() - t0
+        log(f"[{i + 1}/{len(cells)}] {cell.key}: evaluating")
+        model = load_model(run_dir, cfg.train.device)
+        from ..data import build_split
+
+        split = build_split(cfg.data)
+        ev = evaluate_model(model, split, controls=True, out_dir=run_dir)
+        atomic_write_text(run_dir / "eval.json", json.dumps(ev, indent=2, default=str))
+        row = {"cell": cell.key, "protocol": split.info.get("protocol"), "normal": cell.normal,
+               "gamma": cell.gamma, "method": cell.method, "encoder_loss": cell.encoder_loss, "seed": cell.seed,
+               "auc": ev["auc"], "ap": ev["ap"], "controls": ev["controls"], "controls_ap": ev["controls_ap"],
+               "mean_z_norm": ev.get("mean_z_norm"), "n_test": ev["n_test"], "n_anomalous": ev["n_anomalous"],
+               "n_train": int(len(split.train_x)), "n_train_anomalous": int(split.train_is_anomaly.sum()),
+               "kimg": model.meta.get("kimg"), "train_seconds_this_session": train_s,
+               "preset": cfg.preset, "run_dir": str(run_dir.relative_to(study_dir))}
+        # append-only, one line per cell, flushed and fsynced: a kill loses at most the cell in progress
+        with open(results, "a", encoding="utf-8") as f:
+            f.write(json.dumps(row) + "\n")
+            f.flush()
+            import os
+
+            os.fsync(f.fileno())
+        log(f"[{i + 1}/{len(cells)}] {cell.key}: AUC a={ev['auc'].get('a', float('nan')):.3f} "
+            f"(untrained {ev['controls']['untrained'].get('a', float('nan')):.3f}, "
+            f"-||Q|| {ev['controls']['pixel_norm']:.3f})")
+    rows = read_rows(results)
+    write_tables(study_dir, rows)
+    return rows
+
+
+def write_tables(study_dir: Path, rows: list[dict[str, Any]]) -> None:
+    atomic_write_text(study_dir / "tables.md", render_markdown(rows))
+    atomic_write_text(study_dir / "tables.csv", render_csv(rows))
+    if rows:
+        plot_auc_vs_gamma(auc_vs_gamma(rows), study_dir / "auc_vs_gamma.png")
+
+
+def plot_auc_vs_gamma(series: dict[str, list[tuple[float, float, float]]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=110)
+    for label, pts in series.items():
+        if not pts:
+            continue
+        g = [100 * p[0] for p in pts]
+        ls = "--" if label.startswith("control") else "-"
+        ax.errorbar(g, [p[1] for p in pts], yerr=[p[2] for p in pts], label=label, ls=ls, marker="o", capsize=3)
+    ax.axhline(0.5, color="grey", lw=0.8, ls=":")
+    ax.set_xlabel("contamination γ (%)")
+    ax.set_ylabel("ROC AUC")
+    ax.set_title("AUC versus training-set contamination")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

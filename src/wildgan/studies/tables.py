@@ -1,0 +1,228 @@
+"""Study tables as pure functions of results.jsonl rows (so tables can be re-made without retraining).
+
+Table 1 (paper layout): encoder loss x score, for the proposed method.
+Table 2 (paper layout): method x score, one column per contamination gamma.
+Table 3: one-vs-rest sweep, normal class x score (for the first gamma).
+Every table gives mean +- std over seeds (n in brackets when n > 1) and the controls as extra rows.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Iterable
+
+SCORES = ("A", "L_r", "L_n", "L_o", "a")
+METHOD_NAMES = {"wildgan": "Ours", "fanogan": "f-AnoGAN", "search": "Latent search"}
+CONTROL_ROWS = (("untrained", "untrained nets"), ("pixel_norm", "-||Q|| (pixel norm)"),
+                ("pixel_std", "-std(Q)"), ("pixel_mean", "-mean(Q)"))
+
+# Paper Table 2 (CIFAR_CAR, normal = automobile), per gamma; spec 4.6.
+PAPER_CIFAR_CAR: dict[tuple[str, str], dict[float, float]] = {
+    ("fanogan", "A"): {0.0: .45, 0.02: .44}, ("fanogan", "L_r"): {0.0: .41, 0.02: .40},
+    ("fanogan", "L_n"): {0.0: .54, 0.02: .51}, ("fanogan", "L_o"): {0.0: .53, 0.02: .50},
+    ("wildgan", "A"): {0.0: .49, 0.02: .47}, ("wildgan", "L_r"): {0.0: .42, 0.02: .41},
+    ("wildgan", "L_n"): {0.0: .58, 0.02: .56}, ("wildgan", "L_o"): {0.0: .70, 0.02: .63},
+    ("wildgan", "a"): {0.0: .72, 0.02: .64},
+}
+# Paper Table 1 (KTH cells, gamma 0): not the same data as chula-rbc12, shown for orientation only.
+PAPER_TABLE1 = {"image": {"L_n": .78, "L_o": .89, "a": .90}, "latent": {"L_n": .66, "L_o": .69, "a": .66}}
+
+
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    rows = []
+    p = Path(path)
+    if not p.is_file():
+        return rows
+    for i, line in enumerate(p.read_text(encoding="utf-8").splitlines()):
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                # a torn last line from a killed run: ignore it, the cell will be redone
+                continue
+    return rows
+
+
+def _stat(vals: list[float]) -> str:
+    vals = [v for v in vals if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    if not vals:
+        return "–"
+    m = sum(vals) / len(vals)
+    if len(vals) == 1:
+        return f"{m:.3f}"
+    sd = math.sqrt(sum((v - m) ** 2 for v in vals) / (len(vals) - 1))
+    return f"{m:.3f} ± {sd:.3f} (n={len(vals)})"
+
+
+def _md(header: list[str], body: list[list[str]]) -> str:
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    out += ["| " + " | ".join(r) + " |" for r in body]
+    return "\n".join(out)
+
+
+def _gammas(rows: Iterable[dict[str, Any]]) -> list[float]:
+    return sorted({float(r["gamma"]) for r in rows})
+
+
+def _is_cifar_car(rows: list[dict[str, Any]]) -> bool:
+    return bool(rows) and all(r.get("protocol") == "cifar10" and r.get("normal") == "automobile" for r in rows)
+
+
+def table1(rows: list[dict[str, Any]], gamma: float) -> tuple[list[str], list[list[str]]]:
+    """Encoder loss x score (proposed method only), at one gamma."""
+    sel = [r for r in rows if r["method"] == "wildgan" and float(r["gamma"]) == gamma]
+    header = ["encoder loss", *SCORES]
+    body = []
+    for enc, name in (("image", "d_I (image)"), ("latent", "d_z (latent)")):
+        rs = [r for r in sel if r.get("encoder_loss") == enc]
+        if rs:
+            body.append([name] + [_stat([r["auc"].get(s) for r in rs]) for s in SCORES])
+    for enc, name in (("image", "d_I"), ("latent", "d_z")):
+        rs = [r for r in sel if r.get("encoder_loss") == enc]
+        if rs:
+            body.append([f"control: untrained nets ({name})"] +
+                        [_stat([r["controls"]["untrained"].get(s) for r in rs]) for s in SCORES])
+    return header, body
+
+
+def table2(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    """Method x score, one column per gamma (+ the paper's number where the protocol matches)."""
+    gammas = _gammas(rows)
+    paper = _is_cifar_car(rows)
+    header = ["method", "score"]
+    for g in gammas:
+        header.append(f"γ={g:g}")
+        if paper:
+            header.append(f"paper γ={g:g}")
+    body = []
+    methods = [m for m in ("fanogan", "search", "wildgan") if any(r["method"] == m for r in rows)]
+    for m in methods:
+        encs = sorted({r.get("encoder_loss", "image") for r in rows if r["method"] == m}) if m == "wildgan" else [None]
+        for enc in encs:
+            label = METHOD_NAMES[m] + (f" ({'d_I' if enc == 'image' else 'd_z'})" if m == "wildgan" and len(encs) > 1
+                                       else "")
+            for s in SCORES:
+                line = [label, s]
+                for g in gammas:
+                    rs = [r for r in rows if r["method"] == m and float(r["gamma"]) == g
+                          and (enc is None or r.get("encoder_loss") == enc)]
+                    line.append(_stat([r["auc"].get(s) for r in rs]))
+                    if paper:
+                        p = PAPER_CIFAR_CAR.get((m, s), {}).get(g) if enc in (None, "image") else None
+                        line.append("–" if p is None else f"{p:.2f}")
+                body.append(line)
+    for key, name in CONTROL_ROWS:
+        for s in (SCORES if key == "untrained" else ("",)):
+            line = [f"control: {name}" + (" (ours)" if key == "untrained" else ""), s or "–"]
+            for g in gammas:
+                rs = [r for r in rows if float(r["gamma"]) == g and r["method"] == "wildgan"] or \
+                     [r for r in rows if float(r["gamma"]) == g]
+                if key == "untrained":
+                    line.append(_stat([r["controls"]["untrained"].get(s) for r in rs]))
+                else:
+                    line.append(_stat([r["controls"].get(key) for r in rs]))
+                if paper:
+                    line.append("–")
+            body.append(line)
+    return header, body
+
+
+def table3(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]] | None:
+    """One-vs-rest sweep: normal class x score (proposed method, image loss, lowest gamma), with controls."""
+    normals = sorted({r["normal"] for r in rows})
+    if len(normals) < 2:
+        return None
+    g = _gammas(rows)[0]
+    sel = [r for r in rows if r["method"] == "wildgan" and r.get("encoder_loss", "image") == "image"
+           and float(r["gamma"]) == g]
+    header = ["normal class", *SCORES, "untrained a", "-||Q||"]
+    body = []
+    for n in normals:
+        rs = [r for r in sel if r["normal"] == n]
+        if rs:
+            body.append([n] + [_stat([r["auc"].get(s) for r in rs]) for s in SCORES] +
+                        [_stat([r["controls"]["untrained"].get("a") for r in rs]),
+                         _stat([r["controls"].get("pixel_norm") for r in rs])])
+    return header, body
+
+
+def render_markdown(rows: list[dict[str, Any]]) -> str:
+    """tables.md content for a list of result rows."""
+    if not rows:
+        return "# Study results\n\nNo finished cells yet.\n"
+    parts = ["# Study results", "",
+             "ROC AUC (anomaly = positive class, scores never flipped), mean ± std over seeds. "
+             "Controls: the same architecture with its untrained initial weights, and pixel statistics of the "
+             "query; a trained score means little unless it beats them.", ""]
+    protocols = sorted({f"{r.get('protocol')} (normal = {r['normal']})" for r in rows})
+    parts += [f"Data: {', '.join(protocols)}. Cells: {len(rows)}.", ""]
+    for key in sorted({(r.get("protocol"), r["normal"]) for r in rows}, key=str):
+        sub = [r for r in rows if (r.get("protocol"), r["normal"]) == key]
+        parts += [f"## {key[0]}, normal = {key[1]}", ""]
+        if any(r["method"] == "wildgan" for r in sub):
+            for g in _gammas(sub):
+                h, b = table1(sub, g)
+                if b:
+                    parts += [f"### Table 1 layout: encoder loss × score (γ = {g:g})", "", _md(h, b), ""]
+            if key[0] == "chula-rbc12":
+                parts += ["Paper Table 1 (KTH cells, another data set, for orientation): d_I: L_n .78, L_o .89, "
+                          "a .90; d_z: L_n .66, L_o .69, a .66.", ""]
+        h, b = table2(sub)
+        parts += ["### Table 2 layout: method × score × γ", "", _md(h, b), ""]
+    h3 = table3(rows)
+    if h3:
+        parts += ["## One-vs-rest sweep (proposed method)", "", _md(*h3), ""]
+    return "\n".join(parts)
+
+
+def render_csv(rows: list[dict[str, Any]]) -> str:
+    """One line per (cell, score): flat and easy to load in a spreadsheet."""
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["protocol", "normal", "gamma", "method", "encoder_loss", "seed", "score", "auc", "ap",
+                "auc_untrained", "kimg"])
+    for r in rows:
+        for s in SCORES:
+            if s in r["auc"]:
+                w.writerow([r.get("protocol"), r["normal"], r["gamma"], r["method"], r.get("encoder_loss", ""),
+                            r["seed"], s, _f(r["auc"][s]), _f(r["ap"].get(s)),
+                            _f(r["controls"]["untrained"].get(s)), _f(r.get("kimg"))])
+        for k, _ in CONTROL_ROWS[1:]:
+            w.writerow([r.get("protocol"), r["normal"], r["gamma"], r["method"], r.get("encoder_loss", ""),
+                        r["seed"], k, _f(r["controls"].get(k)), _f(r.get("controls_ap", {}).get(k)), "",
+                        _f(r.get("kimg"))])
+    return buf.getvalue()
+
+
+def _f(v: Any) -> str:
+    return "" if v is None else f"{float(v):.6f}"
+
+
+def auc_vs_gamma(rows: list[dict[str, Any]], score: str = "a") -> dict[str, list[tuple[float, float, float]]]:
+    """{series label: [(gamma, mean AUC, std)]} for the AUC-versus-contamination plot."""
+    series: dict[str, dict[float, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for r in rows:
+        enc = r.get("encoder_loss")
+        label = METHOD_NAMES.get(r["method"], r["method"]) + (f" d_{'I' if enc == 'image' else 'z'}"
+                                                                if r["method"] == "wildgan" else "")
+        s = score if r["method"] != "fanogan" or score != "a" else "A"
+        if r["auc"].get(s) is not None:
+            series[f"{label} ({s})"][float(r["gamma"])].append(r["auc"][s])
+        series["control: untrained a"][float(r["gamma"])].append(r["controls"]["untrained"].get("a"))
+        series["control: -||Q||"][float(r["gamma"])].append(r["controls"].get("pixel_norm"))
+    out = {}
+    for label, by_g in series.items():
+        pts = []
+        for g in sorted(by_g):
+            v = [x for x in by_g[g] if x is not None]
+            if v:
+                m = sum(v) / len(v)
+                sd = math.sqrt(sum((x - m) ** 2 for x in v) / (len(v) - 1)) if len(v) > 1 else 0.0
+                pts.append((g, m, sd))
+        out[label] = pts
+    return out

@@ -1,0 +1,153 @@
+"""Decision thresholds for anomaly scores, chosen without labelled anomalies (pure numpy).
+
+Convention everywhere in wildgan: higher score = more anomalous, and an image is an anomaly (label 1) when its score
+is strictly greater than the threshold (PyOD's rule ``scores > threshold_``).
+
+Rules (the scores they are computed from must be *training* scores; test scores never choose the threshold):
+  contamination  the 100 * (1 - c) percentile of the training scores (linear interpolation), c = the expected
+                 fraction of anomalies: about c of the training set ends up above it (within 1/N, ties aside).
+  mad            median + k * 1.4826 * MAD of the training scores (MAD = median absolute deviation; 1.4826 makes it
+                 a consistent estimate of the standard deviation for Gaussian scores). Needs no guess of c and is
+                 not pulled up by the anomalies themselves.
+  f1             the threshold that maximises F1 (anomaly = positive class) on a *labelled validation set*; placed
+                 half-way between the last score flagged and the next one, so the margin is symmetric.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .errors import ConfigError, DataError
+
+RULES = ("contamination", "mad", "f1")
+MAD_SCALE = 1.4826
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """A fitted threshold: `value`, the `rule` that produced it and that rule's `params` (JSON-serialisable)."""
+
+    value: float
+    rule: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def apply(self, scores: Any) -> np.ndarray:
+        """0/1 int64 labels: 1 where score > value (anomaly)."""
+        return (np.asarray(scores, dtype=np.float64) > self.value).astype(np.int64)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"value": float(self.value), "rule": self.rule, "params": dict(self.params)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Threshold":
+        try:
+            return cls(value=float(d["value"]), rule=str(d["rule"]), params=dict(d.get("params", {})))
+        except (KeyError, TypeError, ValueError) as e:
+            raise ConfigError(f"not a threshold record: {d!r} ({e})") from None
+
+    def describe(self) -> str:
+        """One line for logs and CLI output, e.g. 'contamination (c=0.05): score > 0.123'."""
+        p = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in self.params.items()
+                      if k in ("contamination", "k", "f1", "n"))
+        return f"{self.rule}{f' ({p})' if p else ''}: score > {self.value:.6g}"
+
+
+def _scores(x: Any, what: str) -> np.ndarray:
+    s = np.asarray(x, dtype=np.float64).ravel()
+    if s.size == 0:
+        raise DataError(f"{what}: no scores to choose a threshold from")
+    if not np.isfinite(s).all():
+        raise DataError(f"{what}: scores contain NaN or inf")
+    return s
+
+
+def contamination_threshold(train_scores: Any, contamination: float) -> Threshold:
+    """The 100 * (1 - contamination) percentile of the training scores."""
+    c = float(contamination)
+    if not (0.0 < c <= 0.5):
+        raise ConfigError(f"contamination (expected fraction of anomalies) must be in (0, 0.5], got {contamination}")
+    s = _scores(train_scores, "training scores")
+    value = float(np.percentile(s, 100.0 * (1.0 - c)))
+    return Threshold(value, "contamination", {"contamination": c, "n": int(s.size)})
+
+
+def mad_threshold(train_scores: Any, k: float = 3.0) -> Threshold:
+    """median + k * 1.4826 * MAD of the training scores. With MAD = 0 (over half the scores equal) it is the median."""
+    if not (math.isfinite(float(k)) and float(k) >= 0):
+        raise ConfigError(f"mad_k must be a finite number >= 0, got {k}")
+    s = _scores(train_scores, "training scores")
+    med = float(np.median(s))
+    mad = float(np.median(np.abs(s - med)))
+    return Threshold(med + float(k) * MAD_SCALE * mad, "mad",
+                     {"k": float(k), "median": med, "mad": mad, "scale": MAD_SCALE, "n": int(s.size)})
+
+
+def f1_threshold(val_scores: Any, val_labels: Any) -> Threshold:
+    """F1-optimal threshold on labelled validation scores (label 1 = anomaly). Ties in F1 go to the higher threshold
+    (fewer images flagged)."""
+    s = _scores(val_scores, "validation scores")
+    y = np.asarray(val_labels).ravel()
+    if y.shape != s.shape:
+        raise DataError(f"validation labels: {y.size} labels for {s.size} scores")
+    if not np.isin(y, (0, 1)).all():
+        raise DataError("validation labels must be 0 (normal) or 1 (anomaly)")
+    y = y.astype(np.int64)
+    n_pos = int(y.sum())
+    if n_pos == 0:
+        raise DataError("validation labels contain no anomaly (label 1): F1 is undefined")
+    order = np.argsort(-s, kind="stable")
+    s_desc, y_desc = s[order], y[order]
+    # Flagging the top k is only possible at boundaries between distinct scores (ties are flagged together).
+    ends = np.flatnonzero(np.r_[s_desc[1:] != s_desc[:-1], True])  # last index of each run of equal scores
+    tp = np.cumsum(y_desc)[ends]
+    k = ends + 1
+    f1 = 2.0 * tp / (k + n_pos)
+    best = int(np.argmax(f1))  # first maximum = highest threshold
+    i = ends[best]
+    lo = s_desc[i]
+    hi_next = s_desc[i + 1] if i + 1 < s.size else None
+    value = float(np.nextafter(lo, -np.inf)) if hi_next is None else float((lo + hi_next) / 2.0)
+    if hi_next is not None and not (hi_next < value < lo):
+        value = float(hi_next)  # adjacent floats: no midpoint strictly between them, '>' still splits them
+    return Threshold(value, "f1", {"f1": float(f1[best]), "n": int(s.size), "n_anomalies": n_pos})
+
+
+def fit_threshold(rule: str, train_scores: Any = None, *, contamination: float = 0.05, k: float = 3.0,
+                  val_scores: Any = None, val_labels: Any = None) -> Threshold:
+    """Dispatch on `rule` (contamination | mad | f1); f1 needs val_scores and val_labels."""
+    if rule == "contamination":
+        return contamination_threshold(train_scores, contamination)
+    if rule == "mad":
+        return mad_threshold(train_scores, k)
+    if rule == "f1":
+        if val_scores is None or val_labels is None:
+            raise ConfigError("threshold rule 'f1' needs a labelled validation set (scores and 0/1 labels)")
+        return f1_threshold(val_scores, val_labels)
+    raise ConfigError(f"unknown threshold rule {rule!r}; choose one of {RULES}")
+
+
+def rank_proba(train_scores: Any, scores: Any, method: str = "linear") -> np.ndarray:
+    """[N, 2] probabilities (normal, anomaly) from training-score normalisation (PyOD's predict_proba).
+
+    linear: min-max of the training scores, clipped to [0, 1]; unify: erf((s - mean) / (std * sqrt 2)) clipped to
+    [0, 1] (Kriegel et al. 2011). Neither is a calibrated probability; both are monotone in the score.
+    """
+    t = _scores(train_scores, "training scores")
+    s = np.asarray(scores, dtype=np.float64).ravel()
+    if method == "linear":
+        lo, hi = float(t.min()), float(t.max())
+        p = (s - lo) / (hi - lo) if hi > lo else (s > hi).astype(np.float64)
+    elif method == "unify":
+        from math import erf
+
+        mu, sd = float(t.mean()), float(t.std())
+        z = (s - mu) / (sd * math.sqrt(2.0)) if sd > 0 else np.where(s > mu, np.inf, -np.inf)
+        p = np.array([erf(v) for v in np.ravel(z)], dtype=np.float64)
+    else:
+        raise ConfigError(f"predict_proba method must be 'linear' or 'unify', got {method!r}")
+    p = np.clip(p, 0.0, 1.0)
+    return np.stack([1.0 - p, p], axis=1)

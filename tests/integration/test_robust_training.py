@@ -1,0 +1,158 @@
+"""Crash safety and divergence (issue 7): SIGKILL at random moments + resume, NaN injection, SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from wildgan import checkpoint as ckpt
+from wildgan.config import PRESETS, DataConfig, RunConfig, TrainConfig, net_config_for_preset
+from wildgan.errors import DivergenceError
+from wildgan.training.loop import train_pgan
+from wildgan.training.schedule import schedule
+
+
+def _data(tmp_path: Path, n: int = 48) -> Path:
+    rng = np.random.default_rng(0)
+    p = tmp_path / "toy.npz"
+    np.savez(p, x=(rng.random((n, 8, 8)) * 255).astype(np.uint8), y=np.repeat([0, 1], n // 2))
+    return p
+
+
+def _train_cmd(data: Path, out: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "wildgan", "train", "--data", str(data), "--normal", "0", "--preset", "tiny",
+            "--total-kimg", "1.2", "--phase-kimg", "0.15", "--checkpoint-kimg", "0.1", "--device", "cpu",
+            "--seed", "3", "--no-progress", "--out", str(out), *extra]
+
+
+def _final_meta(run: Path) -> dict:
+    return json.loads((run / "network-final.json").read_text())
+
+
+@pytest.mark.integration
+def test_sigkill_at_random_points_then_resume_matches_uninterrupted(tmp_path):
+    data = _data(tmp_path)
+    ref = tmp_path / "ref"
+    subprocess.run(_train_cmd(data, ref), check=True, capture_output=True, timeout=300)
+
+    run = tmp_path / "killed"
+    rng = np.random.default_rng(1)
+    kills = 0
+    for attempt in range(6):
+        proc = subprocess.Popen(_train_cmd(data, run, *(["--resume"] if attempt else [])),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # wait for a first checkpoint (so there is something to resume), then kill at a random moment
+        t0 = time.time()
+        while not ckpt.list_checkpoints(run / "checkpoints") and proc.poll() is None and time.time() - t0 < 120:
+            time.sleep(0.05)
+        time.sleep(float(rng.uniform(0.0, 1.5)))
+        if proc.poll() is not None:
+            break
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        kills += 1
+        for p in ckpt.list_checkpoints(run / "checkpoints"):     # no checkpoint is ever corrupt
+            ckpt.load_checkpoint(p)
+        if kills >= 3:
+            break
+    assert kills >= 1
+    subprocess.run(_train_cmd(data, run, "--resume"), check=True, capture_output=True, timeout=300)
+    a, b = _final_meta(ref), _final_meta(run)
+    assert a["nimg"] == b["nimg"]
+    assert a["lod"] == b["lod"]
+    ph = schedule(b["nimg"], 8, 150, 150, PRESETS["tiny"]["minibatch"])
+    assert ph.lod == b["lod"]
+    for p in ckpt.list_checkpoints(run / "checkpoints"):
+        ckpt.load_checkpoint(p)
+    # the run was really resumed, not restarted: stats rows were appended across sessions
+    rows = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
+    assert rows[-1]["kimg"] == pytest.approx(b["kimg"], abs=0.2)
+
+
+@pytest.mark.integration
+def test_sigterm_saves_a_checkpoint_and_exits(tmp_path):
+    data = _data(tmp_path)
+    run = tmp_path / "term"
+    proc = subprocess.Popen(_train_cmd(data, run), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    t0 = time.time()
+    while not (run / "stats.jsonl").exists() and time.time() - t0 < 120:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    if proc.returncode == 0:
+        pytest.skip("training finished before the signal arrived")
+    assert proc.returncode == 130, err
+    assert "--resume" in err
+    cks = ckpt.list_checkpoints(run / "checkpoints")
+    assert cks
+    ckpt.load_checkpoint(cks[-1])
+
+
+def _cfg(**train) -> RunConfig:
+    tc = dict(total_kimg=0.6, phase_kimg=0.1, minibatch=PRESETS["tiny"]["minibatch"], checkpoint_kimg=0.1,
+              log_every=4, device="cpu")
+    tc.update(train)
+    return RunConfig(data=DataConfig(), net=net_config_for_preset("tiny", 8, 1), train=TrainConfig(**tc))
+
+
+def _poison_after(monkeypatch, n_calls: int):
+    import wildgan.training.loop as loop
+
+    real = loop.critic_loss
+    calls = {"n": 0}
+
+    def poisoned(*a, **k):
+        loss, terms = real(*a, **k)
+        calls["n"] += 1
+        if calls["n"] > n_calls:
+            loss = loss * float("nan")
+        return loss, terms
+
+    monkeypatch.setattr(loop, "critic_loss", poisoned)
+    return calls
+
+
+def test_nan_is_detected_and_last_good_checkpoint_survives(tmp_path, monkeypatch):
+    x = (np.random.default_rng(0).random((32, 8, 8, 1)) * 255).astype(np.uint8)
+    _poison_after(monkeypatch, 40)
+    with pytest.raises(DivergenceError, match="non-finite"):
+        train_pgan(x, _cfg(), tmp_path, progress=False, log=lambda m: None)
+    cks = ckpt.list_checkpoints(tmp_path / "checkpoints")
+    assert cks, "a good checkpoint should exist from before the NaN"
+    tensors, meta = ckpt.load_checkpoint(cks[-1])
+    assert all(torch.isfinite(v.float()).all() for k, v in tensors.items() if not k.startswith("rng"))
+    assert not (tmp_path / "network-final.json").exists()
+    # detected within one logging interval of the first NaN step (40 D steps of batch 16 = 0.64 kimg)
+    assert meta["nimg"] <= 40 * 16
+
+
+def test_rollback_mode_recovers_with_lower_lr(tmp_path, monkeypatch):
+    x = (np.random.default_rng(0).random((32, 8, 8, 1)) * 255).astype(np.uint8)
+    import wildgan.training.loop as loop
+
+    real = loop.critic_loss
+    state = {"n": 0}
+
+    def flaky(*a, **k):                      # one burst of NaN losses, then healthy again
+        loss, terms = real(*a, **k)
+        state["n"] += 1
+        if 30 < state["n"] <= 33:
+            loss = loss * float("nan")
+        return loss, terms
+
+    monkeypatch.setattr(loop, "critic_loss", flaky)
+    logs: list[str] = []
+    res = train_pgan(x, _cfg(on_divergence="rollback"), tmp_path, progress=False, log=logs.append)
+    assert res.status == "done" and any("rolled back" in m for m in logs)
+    meta = ckpt.read_meta(ckpt.list_checkpoints(tmp_path / "checkpoints")[-1])
+    assert meta["lr"] == pytest.approx(0.0005) and meta["rollbacks"] == 1

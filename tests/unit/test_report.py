@@ -1,0 +1,190 @@
+"""Diagnostics and the report (issue 4): heat maps on synthetic defects, every figure of a tiny real run, the study
+report and the CLI parser. The tiny run is trained once per session (shared with the browser test)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from wildgan.evaluation.heatmaps import per_image_pixel_auc, pixel_auc, residual_maps, top_k
+from wildgan.evaluation.report import add_report_parser, read_jsonl, report
+
+TOP_K = 3
+
+
+def build_tiny_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Train a tiny 16x16 MNIST run (~1 kimg) and write its report once per session; returns the run dir.
+    Kept in sync with tests/integration/test_report_browser.py, which builds the same directory."""
+    from wildgan.config import PRESETS, DataConfig, RunConfig, TrainConfig, net_config_for_preset
+    from wildgan.training.run import train_run
+
+    run_dir = tmp_path_factory.getbasetemp() / "report-tiny-run"
+    if (run_dir / "report" / "report.html").is_file():
+        return run_dir
+    cfg = RunConfig(data=DataConfig(data=None, normal=("0",), resolution=16, channels=1),
+                    net=net_config_for_preset("tiny", 16, 1),
+                    train=TrainConfig(total_kimg=0.8, phase_kimg=0.2, minibatch=PRESETS["tiny"]["minibatch"],
+                                      checkpoint_kimg=1.0, device="cpu", log_every=5),
+                    preset="tiny")
+    train_run(cfg, run_dir, progress=False, log=lambda m: None)
+    # one named image (a test image saved as a file) and random masks exercise --image and the pixel AUC path
+    from wildgan.evaluation.run import split_for_run
+
+    split = split_for_run(run_dir)
+    named = run_dir.parent / "report-named.png"
+    Image.fromarray(split.test_x[0, ..., 0]).save(named)
+    masks = np.random.default_rng(0).random(split.test_x.shape[:3]) > 0.9
+    report(run_dir, top_k_images=TOP_K, images=[named], masks=masks, device="cpu")
+    return run_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_report(tmp_path_factory)
+
+
+def _png_std(path: Path) -> float:
+    with Image.open(path) as im:
+        return float(np.asarray(im.convert("L"), dtype=np.float64).std())
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Heat maps on synthetic defects
+
+def _defect_pair(channels: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Clean images spanning 0..255 (so the paste does not change the min-max range), the same images with a
+    bright pasted square, and the square's mask."""
+    rng = np.random.default_rng(seed)
+    clean = (rng.random((4, 16, 16, channels)) * 150).astype(np.uint8)
+    clean[:, 0, 0] = 0
+    clean[:, 15, 15] = 255
+    query = clean.copy()
+    mask = np.zeros((4, 16, 16), dtype=bool)
+    for i, (r, c) in enumerate([(3, 3), (8, 2), (2, 9), (10, 10)]):
+        query[i, r:r + 4, c:c + 4] = 250
+        mask[i, r:r + 4, c:c + 4] = True
+    recon = clean.astype(np.float32) * (2 / 255) - 1  # the "perfect" reconstruction of the clean image
+    return query, recon, mask
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_heatmap_peaks_on_pasted_defect(channels: int) -> None:
+    query, recon, mask = _defect_pair(channels, seed=channels)
+    maps = residual_maps(query, recon)
+    assert maps.shape == query.shape[:3] and maps.dtype == np.float32
+    assert 0.0 <= maps.min() and maps.max() <= 1.0
+    for hm, m in zip(maps, mask):
+        assert m.ravel()[hm.argmax()], "the map's maximum must lie inside the pasted square"
+    assert pixel_auc(maps, mask) > 0.9
+    assert np.all(per_image_pixel_auc(maps, mask[..., None]) > 0.9)  # [N, H, W, 1] masks are accepted too
+
+
+def test_heatmap_zero_for_perfect_reconstruction_and_shape_checks() -> None:
+    query, _, mask = _defect_pair(1, seed=0)
+    assert np.allclose(residual_maps(query, query.astype(np.float32) * (2 / 255) - 1), 0, atol=1e-6)
+    with pytest.raises(ValueError):
+        residual_maps(query, np.zeros((4, 8, 8, 1), np.float32))
+    with pytest.raises(ValueError):
+        pixel_auc(np.zeros((4, 16, 16)), mask[:, :8])
+    assert np.isnan(per_image_pixel_auc(np.ones((1, 4, 4)), np.zeros((1, 4, 4))))[0]
+
+
+def test_top_k_orders_by_score_and_ignores_nan() -> None:
+    s = np.array([0.1, 0.9, np.nan, 0.5, 0.9])
+    assert top_k(s, 3).tolist() == [1, 4, 3]
+    assert top_k(s, 0).tolist() == [] and len(top_k(s, 99)) == 5
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The report of a tiny real run
+
+FIGURES = ["roc.png", "score_hist.png", "tsne.png", "latent_hist.png", "closest_matches.png", "training_curves.png"]
+
+
+def test_run_report_writes_every_figure(tiny_run: Path) -> None:
+    out = tiny_run / "report"
+    pngs = [out / f for f in FIGURES] + [out / "heatmaps" / f"top-{r:02d}.png" for r in range(1, TOP_K + 1)]
+    pngs += [out / "heatmaps" / "image-01.png"]
+    for p in pngs:
+        assert p.is_file(), f"{p.name} missing"
+        assert p.stat().st_size > 3000, f"{p.name} is suspiciously small"
+        assert _png_std(p) > 5.0, f"{p.name} is a flat picture"
+    assert sorted(out.glob("heatmaps/top-*.png")) == pngs[len(FIGURES):len(FIGURES) + TOP_K]
+
+
+def test_run_report_metrics_html_and_markdown(tiny_run: Path) -> None:
+    out = tiny_run / "report"
+    m = json.loads((out / "metrics.json").read_text())
+    assert set(m["auc"]) >= {"a", "L_n", "L_o", "L_r"}
+    assert set(m["controls"]) >= {"untrained", "pixel_norm", "pixel_std", "pixel_mean"}
+    assert 0.0 <= m["pixel_auc"] <= 1.0
+    page = (out / "report.html").read_text()
+    srcs = re.findall(r'<img src="([^"]*)"', page)
+    # metrics-relevant figures + top-k + named + at least one training sample grid, all embedded
+    assert len(srcs) >= len(FIGURES) + TOP_K + 2
+    assert all(s.startswith("data:image/png;base64,") for s in srcs), "the HTML must not depend on other files"
+    for word in ("AUC untrained", "pixel_norm (control)", "most anomalous", "Named images", "Config",
+                 "Generated samples"):
+        assert word in page
+    md = (out / "report.md").read_text()
+    for ref in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md):
+        assert (out / ref).is_file(), f"report.md references missing {ref}"
+    top = (out / "top_anomalous.csv").read_text().splitlines()
+    assert len(top) == TOP_K + 1 and top[0].startswith("rank,id,label,a")
+
+
+def test_training_curves_survive_torn_stats_line(tmp_path: Path) -> None:
+    from wildgan.evaluation.plots import training_curves
+
+    rows = [{"kimg": k / 10, "resolution": 4 if k < 5 else 8, "D/loss": np.sin(k), "G/loss": k % 3, "E/loss": 1 / (k + 1),
+             "D/grad_norm": 1 + k / 10, "img_per_s": 100 + k} for k in range(10)]
+    p = tmp_path / "stats.jsonl"
+    p.write_text("".join(json.dumps(r) + "\n" for r in rows) + '{"kimg": 1.0, "D/lo')
+    assert len(read_jsonl(p)) == 10
+    png = training_curves(tmp_path / "tc.png", read_jsonl(p))
+    assert _png_std(png) > 5.0
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Study report, dispatch, CLI
+
+def test_study_report_tables_plot_and_rows(tmp_path: Path) -> None:
+    study = tmp_path / "study"
+    (study / "runs" / "cell-0").mkdir(parents=True)
+    (study / "runs" / "cell-0" / "config.json").write_text("{}")
+    rows = [{"method": m, "gamma": g, "seed": s, "auc": {"a": 0.8 - g - 0.1 * (m == "fanogan") + 0.01 * s},
+             "controls": {"untrained": 0.6}} for m in ("wildgan", "fanogan") for g in (0.0, 0.02, 0.05)
+            for s in (0, 1)]
+    (study / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (study / "tables.md").write_text("# Table 2\n\n| method | gamma | AUC a |\n|---|---|---|\n| wildgan | 0 | 0.80 |\n")
+    html_path = report(study)
+    assert html_path == study / "report" / "report.html"
+    page = html_path.read_text()
+    assert "<td>wildgan</td>" in page and "Result rows" in page and "auc.a" in page and "runs/cell-0" in page
+    png = study / "report" / "auc_vs_gamma.png"  # the study wrote no plot, so the report draws one
+    assert png.is_file() and _png_std(png) > 5.0
+    assert (study / "report" / "report.md").read_text().count("| wildgan | 0 | 0.80 |") == 1
+    # a plot written by the study itself is used as it is
+    (study / "auc_vs_gamma.png").write_bytes(png.read_bytes())
+    assert report(study).read_text().count("data:image/png;base64,") == 1
+
+
+def test_report_rejects_a_plain_folder(tmp_path: Path) -> None:
+    from wildgan.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="neither a run directory"):
+        report(tmp_path)
+
+
+def test_report_cli_parser() -> None:
+    p = argparse.ArgumentParser(prog="wildgan")
+    add_report_parser(p.add_subparsers(dest="cmd"))
+    a = p.parse_args(["report", "runs/x", "--top-k", "5", "--image", "a.png", "b.png", "--image", "c.png"])
+    assert (a.path, a.top_k, a.image, a.no_controls) == ("runs/x", 5, ["a.png", "b.png", "c.png"], False)
+    assert callable(a.func)
