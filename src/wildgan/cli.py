@@ -224,8 +224,27 @@ def cmd_score(a: argparse.Namespace) -> int:
         x, ids = load_images(a.data, model.cfg.net.resolution, model.cfg.net.channels,
                              **conversion_opts(split_info))
     res = model.score(x, progress=not a.no_progress)
-    write_scores_csv(Path(a.out), ids, res, labels)
+    extra = None
+    if a.threshold:
+        from .detector import run_threshold, threshold_columns
+
+        thr = run_threshold(model, Path(a.run_dir), a.threshold, contamination=a.expected_contamination, k=a.mad_k,
+                            labelled_scores=res.scores["a"], labels=labels, progress=not a.no_progress)
+        extra = threshold_columns(thr, res.scores["a"])
+        print(f"threshold for score a: {thr.describe()} (chosen on the {thr.params['source']}); "
+              f"{int(extra['is_anomaly'].sum())} of {len(ids)} images flagged (is_anomaly = 1)", file=sys.stderr)
+    write_scores_csv(Path(a.out), ids, res, labels, extra=extra)
     print(f"scored {len(ids)} images with {model.source}; wrote {a.out}", file=sys.stderr)
+    return 0
+
+
+def cmd_export(a: argparse.Namespace) -> int:
+    from .export import export_onnx
+
+    path = export_onnx(Path(a.run_dir), Path(a.out), batch_size=a.batch_size, opset=a.opset,
+                       input_type=a.input_type, include_A=not a.no_A)
+    print(f"wrote {path} (ONNX opset {a.opset}, {a.input_type} input; isolated scoring: each image is scored on "
+          "its own, any batch size)", file=sys.stderr)
     return 0
 
 
@@ -348,7 +367,28 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help="CSV file: id, label (when known), every score")
     s.add_argument("--device", default="auto")
     s.add_argument("--no-progress", action="store_true")
+    s.add_argument("--threshold", choices=("contamination", "mad", "f1"),
+                   help="add is_anomaly (0/1), threshold and threshold_rule columns for score a: contamination = "
+                        "the 100*(1-G) percentile of the run's training-split scores, mad = their median + "
+                        "K * 1.4826 * MAD, f1 = F1-optimal on the scored labelled set (optimistic: needs labels)")
+    s.add_argument("--expected-contamination", type=float, default=0.05, metavar="G",
+                   help="expected fraction of anomalies, for --threshold contamination (default 0.05)")
+    s.add_argument("--mad-k", type=float, default=3.0, metavar="K", help="K of --threshold mad (default 3)")
     s.set_defaults(func=cmd_score)
+
+    x = sub.add_parser("export", help="export the scoring graph (E, Gs and the scores) for onnxruntime",
+                       epilog="example:\n  wildgan export runs/mnist --format onnx --out mnist.onnx",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    x.add_argument("run_dir")
+    x.add_argument("--format", choices=("onnx",), default="onnx")
+    x.add_argument("--out", required=True, help="output file (.onnx)")
+    x.add_argument("--batch-size", type=int, default=64,
+                   help="example batch the graph is traced with; the batch axis stays dynamic (default 64)")
+    x.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
+    x.add_argument("--input-type", choices=("uint8", "float"), default="uint8",
+                   help="uint8 [N, R, R, C] images (default) or float32 [N, C, R, R] in [-1, 1]")
+    x.add_argument("--no-A", action="store_true", help="leave the f-AnoGAN score A (and D) out of the graph")
+    x.set_defaults(func=cmd_export)
 
     e = sub.add_parser("evaluate", help="AUC/AP of every score, with controls", epilog=EXAMPLES_EVAL,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -391,6 +431,10 @@ def make_parser() -> argparse.ArgumentParser:
     d.add_argument("--device", default="auto")
     d.add_argument("--no-progress", action="store_true")
     d.set_defaults(func=cmd_demo)
+
+    from .evaluation.report import add_report_parser
+
+    add_report_parser(sub)
     return p
 
 

@@ -120,8 +120,25 @@ class TrainConfig:
     device: str = "auto"
     keep_checkpoints: int = 2            # how many older good checkpoints to keep for fallback
     on_divergence: str = "stop"          # stop | rollback
+    # Fast path (issue 5). The defaults leave CPU training exactly as it was; on CUDA they switch on bf16 autocast,
+    # channels_last and whole-iteration CUDA graphs. See wildgan.training.loop.FastOptions.
+    amp: str = "auto"                    # auto (bf16 on CUDA, off on CPU) | off | bf16
+    channels_last: bool | None = None    # None = on for CUDA only
+    compile: str = "off"                 # off | default | reduce-overhead | max-autotune-no-cudagraphs
+    cuda_graphs: bool | None = None      # None = on for CUDA (one process, compile != reduce-overhead)
 
     def __post_init__(self) -> None:
+        if self.amp not in ("auto", "off", "bf16"):
+            raise ConfigError(f"amp must be auto, off or bf16, got {self.amp!r}")
+        if self.compile not in ("off", "default", "reduce-overhead", "max-autotune-no-cudagraphs"):
+            raise ConfigError(f"compile must be off, default, reduce-overhead or max-autotune-no-cudagraphs, "
+                              f"got {self.compile!r}")
+        for name in ("channels_last", "cuda_graphs"):
+            if getattr(self, name) not in (None, True, False):
+                raise ConfigError(f"{name} must be true, false or null (auto), got {getattr(self, name)!r}")
+        if self.compile == "reduce-overhead" and self.cuda_graphs:
+            raise ConfigError("compile='reduce-overhead' already uses CUDA graphs (per compiled region); "
+                              "it cannot be combined with cuda_graphs=true (whole-iteration graphs)")
         if self.encoder_loss not in ("image", "latent", "none"):
             raise ConfigError(f"encoder_loss must be image, latent or none, got {self.encoder_loss!r}")
         if self.total_kimg <= 0 or self.phase_kimg <= 0:

@@ -48,7 +48,7 @@ METHODS = ("wildgan", "search", "fanogan")
 SCORES = ("a", "L_n", "L_o", "L_r", "A")
 BATCH_MODES = ("mixed", "isolated")
 MAX_AUTO_RESOLUTION = 256       # largest resolution the presets have a minibatch size for
-TRAIN_SCORES_CSV = "train_scores.csv"
+TRAIN_SCORES_CSV = "train_scores.csv"          # mixed protocol (`wildgan score`'s); isolated: train_scores-isolated.*
 TRAIN_SCORES_KEY = "train_scores.json"
 DETECTOR_KIND = "wildgan-detector"
 
@@ -193,22 +193,37 @@ def _score_key(model: Any, batch_mode: str, n: int | None = None) -> dict[str, A
             **({"n": n} if n is not None else {})}
 
 
+def _cache_paths(run_dir: Path, batch_mode: str) -> tuple[Path, Path]:
+    if batch_mode == "isolated":
+        return run_dir / "train_scores-isolated.csv", run_dir / "train_scores-isolated.json"
+    return run_dir / TRAIN_SCORES_CSV, run_dir / TRAIN_SCORES_KEY
+
+
 def write_train_scores(run_dir: Path, model: Any, ids: Sequence[str], scores: dict[str, np.ndarray],
                        batch_mode: str) -> None:
-    """Write RUN_DIR/train_scores.csv and its key file (JSON last: it marks the cache as complete)."""
+    """Write RUN_DIR/train_scores.csv (id + every score, repr precision so thresholds are exact) and its key file
+    (written last: it marks the cache as complete)."""
+    import csv
+    import io
+
     from .fileio import atomic_write_text
-    from .scoring.pgan_scores import ScoreResult
-    from .scoring.run import write_scores_csv
 
     run_dir = Path(run_dir)
-    write_scores_csv(run_dir / TRAIN_SCORES_CSV, list(ids), ScoreResult(scores=scores, z=np.zeros((0, 0))))
-    atomic_write_text(run_dir / TRAIN_SCORES_KEY, json.dumps(_score_key(model, batch_mode, len(ids)), indent=2))
+    names = list(scores)
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["id"] + names)
+    for i, id_ in enumerate(ids):
+        w.writerow([id_] + [repr(float(scores[k][i])) for k in names])
+    csv_path, key_path = _cache_paths(run_dir, batch_mode)
+    atomic_write_text(csv_path, buf.getvalue())
+    atomic_write_text(key_path, json.dumps(_score_key(model, batch_mode, len(ids)), indent=2))
 
 
 def _read_train_scores(run_dir: Path, model: Any, batch_mode: str) -> dict[str, np.ndarray] | None:
     import csv
 
-    key_path, csv_path = run_dir / TRAIN_SCORES_KEY, run_dir / TRAIN_SCORES_CSV
+    csv_path, key_path = _cache_paths(run_dir, batch_mode)
     if not (key_path.is_file() and csv_path.is_file()):
         return None
     try:
@@ -229,7 +244,8 @@ def _read_train_scores(run_dir: Path, model: Any, batch_mode: str) -> dict[str, 
 def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: str = "mixed", device: str = "auto",
                         progress: bool = False) -> dict[str, np.ndarray]:
     """Every score of the run's own training split (build_split(cfg.data).train_x), computed once and cached in
-    RUN_DIR/train_scores.csv (+ train_scores.json, the cache key: weights checksum, score protocol, data config)."""
+    RUN_DIR/train_scores.csv (+ train_scores.json, the cache key: weights checksum, score protocol, data config);
+    batch_mode='isolated' uses train_scores-isolated.{csv,json}."""
     from .data import build_split
     from .scoring.run import load_model
 
@@ -240,8 +256,9 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
         return cached
     split_json = run_dir / "split.json"
     if split_json.is_file() and json.loads(split_json.read_text()).get("detector_input"):
-        raise DataError(f"{run_dir}: trained by Detector.fit on in-memory images and {TRAIN_SCORES_CSV} is missing "
-                        "or stale; the training images cannot be rebuilt from the run's config")
+        name = _cache_paths(run_dir, batch_mode)[0].name
+        raise DataError(f"{run_dir}: trained by Detector.fit on in-memory images and {name} is missing or stale; "
+                        "the training images cannot be rebuilt from the run's config")
     split = build_split(model.cfg.data)
     res = model.score(split.train_x, batch_mode=batch_mode, progress=progress)
     write_train_scores(run_dir, model, split.train_ids, res.scores, batch_mode)
@@ -387,7 +404,8 @@ class Detector:
         total = self.total_kimg
         if total is None:  # the CLI's default: growth to full resolution, then 2/3 of a phase
             total = schedule_kimg_for_full_growth(resolution, phase, phase) + phase * 2 / 3
-        train = TrainConfig(total_kimg=float(total), phase_kimg=phase, minibatch=dict(PRESETS[self.preset]["minibatch"]),
+        train = TrainConfig(total_kimg=float(total), phase_kimg=phase,
+                            minibatch=dict(PRESETS[self.preset]["minibatch"]),
                             encoder_loss="none" if self.method == "search" else self.encoder_loss, seed=int(self.seed),
                             minutes=self.minutes, checkpoint_kimg=max(1.0, math.ceil(float(total) / 20)),
                             device=self.device)
@@ -449,7 +467,12 @@ class Detector:
         self.channels_ = channels
         self.conversion_ = dict(conv)
         scores = self._score_u8(x)
-        write_train_scores(run_dir, model, ids, scores, self.batch_mode)  # lets from_run(run_dir) reuse them
+        # cached so that from_run(run_dir) and `wildgan score --threshold` find the training scores; the run has no
+        # data spec to rebuild in-memory images from, so the other pGAN protocol is cached too (one cheap pass)
+        write_train_scores(run_dir, model, ids, scores, self.batch_mode)
+        if self.method == "wildgan":
+            other = "isolated" if self.batch_mode == "mixed" else "mixed"
+            write_train_scores(run_dir, model, ids, self._score_u8(x, other), other)
         self.decision_scores_ = scores[self.score]
         self.n_train_ = int(len(x))
         self._set_threshold(X_val, y_val)
@@ -474,9 +497,9 @@ class Detector:
         return self
 
     # -------------------------------------------------------------------------------------------- scoring
-    def _score_u8(self, x: np.ndarray) -> dict[str, np.ndarray]:
+    def _score_u8(self, x: np.ndarray, batch_mode: str | None = None) -> dict[str, np.ndarray]:
         m = self.model_
-        res = m.score(x, score_cfg=replace(m.cfg.score, lam=float(self.lam)), batch_mode=self.batch_mode)
+        res = m.score(x, score_cfg=replace(m.cfg.score, lam=float(self.lam)), batch_mode=batch_mode or self.batch_mode)
         return {k: np.asarray(v, dtype=np.float64) for k, v in res.scores.items()}
 
     def _images(self, X: Any) -> np.ndarray:
@@ -524,7 +547,8 @@ class Detector:
         meta = {"kind": DETECTOR_KIND, "params": params, "config": run_config_to_dict(m.cfg),
                 "net": run_config_to_dict(m.cfg)["net"], "method": m.cfg.method,
                 "resolution": self.resolution_, "channels": self.channels_, "conversion": self.conversion_,
-                "threshold": self.threshold_rule_.to_dict(), "decision_scores": [float(v) for v in self.decision_scores_],
+                "threshold": self.threshold_rule_.to_dict(),
+                "decision_scores": [float(v) for v in self.decision_scores_],  # JSON floats round-trip exactly
                 "run_dir": str(self.run_dir_), "source": m.source, "source_sha256": m.meta.get("sha256")}
         return ckpt.save_checkpoint(path.parent, name, ckpt.networks_to_tensors(m.nets.modules()), meta)
 

@@ -69,13 +69,12 @@ def test_sigkill_at_random_points_then_resume_matches_uninterrupted(tmp_path):
     a, b = _final_meta(ref), _final_meta(run)
     assert a["nimg"] == b["nimg"]
     assert a["lod"] == b["lod"]
-    ph = schedule(b["nimg"], 8, 150, 150, PRESETS["tiny"]["minibatch"])
+    ph = schedule(b["nimg"], 8, 0.15, 0.15, PRESETS["tiny"]["minibatch"])
     assert ph.lod == b["lod"]
     for p in ckpt.list_checkpoints(run / "checkpoints"):
         ckpt.load_checkpoint(p)
-    # the run was really resumed, not restarted: stats rows were appended across sessions
-    rows = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
-    assert rows[-1]["kimg"] == pytest.approx(b["kimg"], abs=0.2)
+    # the run was really resumed, not restarted
+    assert "resumed from" in (run / "log.txt").read_text()
 
 
 @pytest.mark.integration
@@ -124,7 +123,7 @@ def _poison_after(monkeypatch, n_calls: int):
 
 def test_nan_is_detected_and_last_good_checkpoint_survives(tmp_path, monkeypatch):
     x = (np.random.default_rng(0).random((32, 8, 8, 1)) * 255).astype(np.uint8)
-    _poison_after(monkeypatch, 40)
+    _poison_after(monkeypatch, 20)
     with pytest.raises(DivergenceError, match="non-finite"):
         train_pgan(x, _cfg(), tmp_path, progress=False, log=lambda m: None)
     cks = ckpt.list_checkpoints(tmp_path / "checkpoints")
@@ -132,8 +131,8 @@ def test_nan_is_detected_and_last_good_checkpoint_survives(tmp_path, monkeypatch
     tensors, meta = ckpt.load_checkpoint(cks[-1])
     assert all(torch.isfinite(v.float()).all() for k, v in tensors.items() if not k.startswith("rng"))
     assert not (tmp_path / "network-final.json").exists()
-    # detected within one logging interval of the first NaN step (40 D steps of batch 16 = 0.64 kimg)
-    assert meta["nimg"] <= 40 * 16
+    # the newest checkpoint predates the first NaN step (20 D steps of batch 16)
+    assert meta["nimg"] <= 20 * 16
 
 
 def test_rollback_mode_recovers_with_lower_lr(tmp_path, monkeypatch):
@@ -146,7 +145,7 @@ def test_rollback_mode_recovers_with_lower_lr(tmp_path, monkeypatch):
     def flaky(*a, **k):                      # one burst of NaN losses, then healthy again
         loss, terms = real(*a, **k)
         state["n"] += 1
-        if 30 < state["n"] <= 33:
+        if 16 < state["n"] <= 18:
             loss = loss * float("nan")
         return loss, terms
 

@@ -19,7 +19,7 @@ TOP_K = 3
 
 
 def build_tiny_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Train a tiny 16x16 MNIST run (~1 kimg) and write its report once per session; returns the run dir.
+    """Train a tiny 16x16 MNIST run (0.5 kimg) and write its report once per session; returns the run dir.
     Kept in sync with tests/integration/test_report_browser.py, which builds the same directory."""
     from wildgan.config import PRESETS, DataConfig, RunConfig, TrainConfig, net_config_for_preset
     from wildgan.training.run import train_run
@@ -29,7 +29,7 @@ def build_tiny_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
         return run_dir
     cfg = RunConfig(data=DataConfig(data=None, normal=("0",), resolution=16, channels=1),
                     net=net_config_for_preset("tiny", 16, 1),
-                    train=TrainConfig(total_kimg=0.8, phase_kimg=0.2, minibatch=PRESETS["tiny"]["minibatch"],
+                    train=TrainConfig(total_kimg=0.5, phase_kimg=0.1, minibatch=PRESETS["tiny"]["minibatch"],
                                       checkpoint_kimg=1.0, device="cpu", log_every=5),
                     preset="tiny")
     train_run(cfg, run_dir, progress=False, log=lambda m: None)
@@ -40,7 +40,8 @@ def build_tiny_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     named = run_dir.parent / "report-named.png"
     Image.fromarray(split.test_x[0, ..., 0]).save(named)
     masks = np.random.default_rng(0).random(split.test_x.shape[:3]) > 0.9
-    report(run_dir, top_k_images=TOP_K, images=[named], masks=masks, device="cpu")
+    # t-SNE on a 150-point subsample: sklearn's t-SNE of all 400 test latents alone takes ~10 s on 2 cores
+    report(run_dir, top_k_images=TOP_K, images=[named], masks=masks, device="cpu", tsne_points=150)
     return run_dir
 
 

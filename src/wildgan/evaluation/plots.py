@@ -12,6 +12,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 NORMAL_COLOR, ANOMALY_COLOR = "#1f77b4", "#d62728"
 DPI = 110
@@ -69,7 +70,7 @@ def tsne_plot(path: Path, z: np.ndarray, y: np.ndarray, *, perplexity: float = 3
     from sklearn.manifold import TSNE
 
     z, y = np.asarray(z, dtype=np.float64), np.asarray(y).astype(int)
-    idx = np.arange(len(z))
+    idx, n_all = np.arange(len(z)), len(z)
     if len(z) > max_points:
         idx = np.sort(np.random.default_rng(seed).choice(len(z), max_points, replace=False))
     z, y = z[idx], y[idx]
@@ -82,7 +83,8 @@ def tsne_plot(path: Path, z: np.ndarray, y: np.ndarray, *, perplexity: float = 3
         m = y == lab
         if m.any():
             ax.scatter(emb[m, 0], emb[m, 1], s=8, alpha=0.7, c=c, label=f"{name} ({m.sum()})", linewidths=0)
-    ax.set_title(f"t-SNE of E(Q), test set (perplexity {perp:g}, seed {seed})", fontsize=9)
+    what = "test set" if len(z) == n_all else f"{len(z)} of {n_all} test images"
+    ax.set_title(f"t-SNE of E(Q), {what} (perplexity {perp:g}, seed {seed})", fontsize=9)
     ax.set_xticks([])
     ax.set_yticks([])
     ax.legend(fontsize=8, markerscale=2)
@@ -101,6 +103,7 @@ def _two_hist(ax: Any, values: np.ndarray, y: np.ndarray, xlabel: str) -> None:
         if len(sel):
             ax.hist(sel, bins=bins, density=True, histtype="stepfilled", alpha=0.35, color=c, label=name)
             ax.hist(sel, bins=bins, density=True, histtype="step", color=c)
+    ax.xaxis.set_major_locator(MaxNLocator(5))  # score ranges like 0.0165..0.0195 overlap with more ticks
     ax.set_xlabel(xlabel, fontsize=8)
     ax.set_ylabel("density", fontsize=8)
     ax.tick_params(labelsize=7)
@@ -186,7 +189,8 @@ def roc_curves(path: Path, y: np.ndarray, scores: Mapping[str, np.ndarray],
             fpr, tpr, _ = roc_curve(y, s)
             key = name if group != "pixel" else f"px:{name}"
             colors.setdefault(key, next(cycle))
-            label = f"{name} {group if group != 'trained' else ''} (AUC {auc:.3f})".replace("  ", " ")
+            tag = {"trained": "", "pixel": " control"}.get(group, f" {group}")
+            label = f"{name}{tag} (AUC {auc:.3f})"
             ax.plot(fpr, tpr, styles.get(group, "-."), color=colors[key], lw=1.4 if group == "trained" else 1.0,
                     label=label)
     if not ok:

@@ -63,7 +63,9 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 def _fmt(v: Any) -> str:
     if isinstance(v, float):
-        return "nan" if v != v else f"{v:.3f}"
+        if v != v:
+            return "nan"
+        return f"{v:.3f}" if v == 0 or 1e-3 <= abs(v) < 1e6 else f"{v:.3g}"  # keep 1e-5 from showing as 0.000
     return str(v)
 
 
@@ -95,7 +97,9 @@ class _Page:
     def table(self, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         th = "".join(f"<th>{html.escape(str(c))}</th>" for c in header)
         trs = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(c))}</td>" for c in r) + "</tr>" for r in rows)
-        self.html_parts.append(f"<table><thead><tr>{th}</tr></thead><tbody>{trs}</tbody></table>")
+        # wide tables (a study's flattened rows have ~40 columns) scroll instead of stretching the page
+        self.html_parts.append(f'<div class="scroll"><table><thead><tr>{th}</tr></thead><tbody>{trs}</tbody>'
+                               "</table></div>")
         esc = lambda s: _fmt(s).replace("|", "\\|")  # noqa: E731
         md = ["| " + " | ".join(esc(c) for c in header) + " |", "|" + "---|" * len(header)]
         md += ["| " + " | ".join(esc(c) for c in r) + " |" for r in rows]
@@ -140,7 +144,7 @@ pre {{ background: #f7f7f7; padding: 0.6em; overflow-x: auto; font-size: 0.8em; 
 figure {{ display: inline-block; margin: 0.4em; vertical-align: top; }}
 figure img {{ max-width: 100%; image-rendering: pixelated; }}
 figcaption {{ font-size: 0.8em; color: #555; max-width: 480px; }}
-.note {{ color: #a00; }} .muted {{ color: #666; font-size: 0.85em; }}
+.scroll {{ overflow-x: auto; }} .note {{ color: #a00; }} .muted {{ color: #666; font-size: 0.85em; }}
 </style></head>
 <body data-broken-images="unchecked">
 <h1>{title}</h1>
@@ -239,11 +243,12 @@ def _config_text(run_dir: Path) -> str:
 
 def run_report(run_dir: Path, *, top_k_images: int = 8, images: Sequence[str | Path] = (), score: str = "a",
                masks: np.ndarray | None = None, device: str = "auto", controls: bool = True,
-               log: Log = _quiet) -> Path:
+               tsne_points: int = 2000, log: Log = _quiet) -> Path:
     """Write RUN_DIR/report/{report.html, report.md, *.png}; returns the HTML path.
 
     masks: optional ground-truth defect masks aligned with the run's test split ([N, H, W], nonzero = defect);
-    when given, the pixel-level ROC AUC of the heat maps is reported."""
+    when given, the pixel-level ROC AUC of the heat maps is reported. tsne_points: at most this many test latents
+    (a seeded subsample) go into the t-SNE, whose cost grows faster than linearly with the number of points."""
     from . import plots
 
     run_dir = Path(run_dir)
@@ -282,8 +287,9 @@ def run_report(run_dir: Path, *, top_k_images: int = 8, images: Sequence[str | P
                "pixel statistic of the query (fixed sign). A trained score is only meaningful above its controls.")
         if "mean_z_norm" in m:
             z = m["mean_z_norm"]
-            page.p(f"Mean ||E(Q)||: normal {z['normal']:.3f}, anomalous {z['anomalous']:.3f} (the paper expects "
-                   f"anomalies nearer the origin).")
+            where = "nearer to" if z["anomalous"] < z["normal"] else "farther from"
+            page.p(f"Mean ||E(Q)||: normal {z['normal']:.3f}, anomalous {z['anomalous']:.3f}: here anomalies sit "
+                   f"{where} the origin (the paper expects nearer; L_o = -||E(Q)||/sqrt(N_z) relies on it).")
         atomic_write_text(out / "metrics.json", json.dumps(m, indent=2, default=str))
 
         log("drawing the figures")
@@ -294,7 +300,7 @@ def run_report(run_dir: Path, *, top_k_images: int = 8, images: Sequence[str | P
                                         {k: diag.scores[k] for k in SCORE_ORDER if k in diag.scores}),
                  "score histograms, normal vs anomalous")
         if diag.z is not None and len(diag.z) >= 5:
-            page.img(plots.tsne_plot(out / "tsne.png", diag.z, diag.y, seed=cfg.train.seed),
+            page.img(plots.tsne_plot(out / "tsne.png", diag.z, diag.y, seed=cfg.train.seed, max_points=tsne_points),
                      "t-SNE of the encoded test latents E(Q)")
             page.img(plots.latent_histograms(out / "latent_hist.png", diag.z, diag.y),
                      "latent coefficients and ||E(Q)||, normal vs anomalous")
@@ -510,12 +516,12 @@ def study_report(study_dir: Path, *, log: Log = _quiet) -> Path:
 
 def report(path: str | Path, *, top_k_images: int = 8, images: Sequence[str | Path] = (), score: str = "a",
            masks: np.ndarray | None = None, device: str = "auto", controls: bool = True,
-           log: Log = _quiet) -> Path:
+           tsne_points: int = 2000, log: Log = _quiet) -> Path:
     """The HTML report of a run directory (has config.json) or a study directory (has results.jsonl)."""
     p = Path(path)
     if (p / "config.json").is_file():
         return run_report(p, top_k_images=top_k_images, images=images, score=score, masks=masks, device=device,
-                          controls=controls, log=log)
+                          controls=controls, tsne_points=tsne_points, log=log)
     if (p / "results.jsonl").is_file():
         return study_report(p, log=log)
     raise ConfigError(f"{p}: neither a run directory (config.json) nor a study directory (results.jsonl)")
@@ -541,6 +547,8 @@ def add_report_parser(sub: Any) -> argparse.ArgumentParser:
                                    "split: adds the pixel-level ROC AUC of the heat maps")
     r.add_argument("--device", default="auto", help="auto | cpu | cuda (default auto)")
     r.add_argument("--no-controls", action="store_true", help="skip the untrained-network control (faster)")
+    r.add_argument("--tsne-points", type=int, default=2000,
+                   help="at most this many test latents in the t-SNE, a seeded subsample (default 2000)")
     r.set_defaults(func=cmd_report)
     return r
 
@@ -548,6 +556,6 @@ def add_report_parser(sub: Any) -> argparse.ArgumentParser:
 def cmd_report(a: argparse.Namespace) -> int:
     masks = np.load(a.masks) if a.masks else None
     out = report(a.path, top_k_images=a.top_k, images=a.image, score=a.score, masks=masks, device=a.device,
-                 controls=not a.no_controls, log=lambda m: print(m, file=sys.stderr))
+                 controls=not a.no_controls, tsne_points=a.tsne_points, log=lambda m: print(m, file=sys.stderr))
     print(out)
     return 0

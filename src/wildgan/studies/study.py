@@ -109,27 +109,6 @@ def write_tables(study_dir: Path, rows: list[dict[str, Any]]) -> None:
     atomic_write_text(study_dir / "tables.md", render_markdown(rows))
     atomic_write_text(study_dir / "tables.csv", render_csv(rows))
     if rows:
-        plot_auc_vs_gamma(auc_vs_gamma(rows), study_dir / "auc_vs_gamma.png")
+        from ..evaluation.plots import auc_vs_gamma as plot_auc_vs_gamma
 
-
-def plot_auc_vs_gamma(series: dict[str, list[tuple[float, float, float]]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=110)
-    for label, pts in series.items():
-        if not pts:
-            continue
-        g = [100 * p[0] for p in pts]
-        ls = "--" if label.startswith("control") else "-"
-        ax.errorbar(g, [p[1] for p in pts], yerr=[p[2] for p in pts], label=label, ls=ls, marker="o", capsize=3)
-    ax.axhline(0.5, color="grey", lw=0.8, ls=":")
-    ax.set_xlabel("contamination γ (%)")
-    ax.set_ylabel("ROC AUC")
-    ax.set_title("AUC versus training-set contamination")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+        plot_auc_vs_gamma(study_dir / "auc_vs_gamma.png", auc_vs_gamma(rows))

@@ -303,11 +303,9 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
     if train_x.shape[1:] != (nc.resolution, nc.resolution, nc.channels):
         raise WildganError(f"training images have shape {train_x.shape[1:]}, the network expects "
                            f"{(nc.resolution, nc.resolution, nc.channels)}")
-    max_batch = max(tc.minibatch[r] for r in tc.minibatch if r <= nc.resolution)
     if len(train_x) < max(tc.minibatch[nc.resolution], 1):
         raise WildganError(f"only {len(train_x)} training images; the minibatch at {nc.resolution}x{nc.resolution}"
                            f" is {tc.minibatch[nc.resolution]}")
-    del max_batch
     use_encoder = tc.encoder_loss != "none"
 
     torch.manual_seed(tc.seed)
@@ -344,7 +342,6 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
     phase: Phase = schedule(state.nimg, nc.resolution, tc.phase_kimg, tc.fade_kimg, tc.minibatch)
     bar = tqdm(total=total_nimg, initial=state.nimg, unit="img", unit_scale=True, disable=not progress,
                dynamic_ncols=True, desc="train")
-    last_good = None
 
     def save() -> Path:
         state.epoch, state.pos = sampler.epoch, sampler.pos
@@ -390,17 +387,19 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
                                         G=f"{row.get('G/loss', 0):.3g}", E=f"{row.get('E/loss', 0):.3g}")
                         bad = [k for k, v in row.items() if isinstance(v, float) and not math.isfinite(v)]
                         if bad:
-                            last_good = _diverged(f"non-finite {', '.join(bad)} at {state.nimg / 1000:.1f} kimg",
-                                                  run_dir, nets, opts, rng, cfg, state, log)
+                            _diverged(f"non-finite {', '.join(bad)} at {state.nimg / 1000:.1f} kimg",
+                                      run_dir, nets, opts, rng, cfg, state, log)
                             sampler = BatchSampler(len(train_x), tc.seed, state.epoch, state.pos)
+                            acc, acc_n = {}, 0
                             break
 
                 if state.nimg >= next_ckpt or flag.signum is not None or _over_budget(tc, elapsed0, t_start):
                     bad_net = all_finite(nets.modules())
                     if bad_net is not None:
-                        last_good = _diverged(f"non-finite weights in {bad_net} at {state.nimg / 1000:.1f} kimg",
-                                              run_dir, nets, opts, rng, cfg, state, log)
+                        _diverged(f"non-finite weights in {bad_net} at {state.nimg / 1000:.1f} kimg",
+                                  run_dir, nets, opts, rng, cfg, state, log)
                         sampler = BatchSampler(len(train_x), tc.seed, state.epoch, state.pos)
+                        acc, acc_n = {}, 0        # the accumulated stats contain the bad steps
                         continue
                     save()
                     _write_samples(run_dir, nets, fixed_z, phase, nc, state.nimg)
@@ -416,8 +415,6 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
     finally:
         bar.close()
         stats_f.close()
-    del last_good
-
     # Final networks: a full training-state checkpoint (so --resume with a larger --total-kimg continues) and a
     # nets-only file for scoring.
     bad_net = all_finite(nets.modules())

@@ -10,6 +10,7 @@ from typing import Callable
 
 import numpy as np
 
+from ..checkpoint import read_meta
 from ..config import RunConfig, read_run_config, run_config_to_dict, write_run_config
 from ..fileio import atomic_write_text
 from ..data import AnomalySplit, build_split
@@ -50,5 +51,9 @@ def train_run(cfg: RunConfig, run_dir: Path, *, resume: bool = False, progress: 
         from .fanogan_loop import train_fanogan
 
         final = train_fanogan(split.train_x, cfg.fanogan, run_dir, progress=progress, log=log, resume=resume)
-        return TrainResult(run_dir=run_dir, nimg=-1, final=final, status="done")
+        meta = read_meta(final)
+        # f-AnoGAN counts iterations, not images: critic iterations x batch = real images shown
+        nimg = int(meta.get("gan_iters_done", 0)) * cfg.fanogan.batch_size
+        return TrainResult(run_dir=run_dir, nimg=nimg, final=final,
+                           status="budget" if meta.get("stopped_early") else "done")
     raise ConfigError(f"unknown method {cfg.method!r}; choose wildgan, search or fanogan")

@@ -1,0 +1,163 @@
+"""Export a trained run's scoring graph (E, Gs, D's features and the scores) to ONNX for onnxruntime.
+
+Batch composition: E ends with a minibatch-stddev layer, so in the paper's 'mixed' protocol an image's score depends
+on which images share its batch (wildgan.scoring.pgan_scores). A deployed graph cannot know how the caller will batch
+(one image from a camera, a half-full last batch, a batch of nothing but anomalies), so the export uses the
+'isolated' protocol instead: group size 1, every image's stddev feature is that of a batch of copies of itself.
+Each output row then depends only on its input row, the batch axis is dynamic (any N >= 1, no padding, no mixing
+rules for the caller), and the graph equals `LoadedModel.score(x, batch_mode='isolated')` and
+`Detector(batch_mode='isolated')`. The cost: scores differ slightly from the paper's mixed protocol, so thresholds
+for an exported model must come from isolated-mode training scores (Detector(batch_mode='isolated') or
+run_training_scores(run_dir, batch_mode='isolated')).
+
+Graph: input 'images', outputs 'a', 'L_n', 'L_o', 'L_r', ('A'), 'z' (float32, [N] each; z [N, N_z]).
+  input_type='uint8': uint8 [N, R, R, C] (NHWC), converted like training data (wildgan.detector.to_images);
+  input_type='float': float32 [N, C, R, R] in [-1, 1] (= x * 2/255 - 1, what the networks see).
+The ONNX model's metadata_props record resolution, channels, input_type, lam, kappa, batch_mode and the run's
+image-conversion rule.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .errors import ConfigError, WildganError
+from .scoring.scores import combined_score, fanogan_score, latent_origin_score, normalised_residual, residual_norm
+
+INPUT_TYPES = ("uint8", "float")
+
+
+class ScoringGraph(nn.Module):
+    """images -> (a, L_n, L_o, L_r[, A], z) in the isolated protocol; the functions of wildgan.scoring.scores."""
+
+    def __init__(self, E: nn.Module, G: nn.Module, D: nn.Module | None, lam: float, kappa: float,
+                 input_type: str = "uint8") -> None:
+        super().__init__()
+        if input_type not in INPUT_TYPES:
+            raise ConfigError(f"input_type must be one of {INPUT_TYPES}, got {input_type!r}")
+        self.E = copy.deepcopy(E).eval()
+        self.E.mbstd_group = 1  # isolated: see the module docstring
+        self.G = copy.deepcopy(G).eval()
+        self.D = copy.deepcopy(D).eval() if D is not None else None
+        for net in (self.E, self.G, self.D):
+            if net is not None:
+                _unfuse(net)
+        self.lam, self.kappa, self.input_type = float(lam), float(kappa), input_type
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        if self.input_type == "uint8":
+            q = x.permute(0, 3, 1, 2).float() * (2.0 / 255.0) - 1.0   # the training rule (u8_to_float)
+        else:
+            q = x.float()
+        z = self.E(q)
+        rec = self.G(z)
+        q, rec, z = q.float(), rec.float(), z.float()
+        l_n = normalised_residual(q, rec)
+        l_o = latent_origin_score(z)
+        out = [combined_score(l_n, l_o, self.lam), l_n, l_o, residual_norm(q, rec)]
+        if self.D is not None:
+            out.append(fanogan_score(q, rec, self.D.features(q).float(), self.D.features(rec).float(), self.kappa))
+        return tuple(out) + (z,)
+
+
+def _unfuse(net: nn.Module) -> None:
+    """Use the unfused up/down convolutions (same maths, see EqConv2d): the fused ones build their 4x4 kernel from the
+    weights at run time, which the TorchScript ONNX exporter rejects ('kernel of unknown shape')."""
+    from .nets.layers import EqConv2d
+
+    for m in net.modules():
+        if isinstance(m, EqConv2d):
+            m.fused = False
+
+
+def output_names(include_A: bool = True) -> list[str]:
+    return ["a", "L_n", "L_o", "L_r"] + (["A"] if include_A else []) + ["z"]
+
+
+def scoring_graph(run_dir: str | Path, *, input_type: str = "uint8", include_A: bool = True,
+                  checkpoint: str | Path | None = None) -> tuple[ScoringGraph, Any]:
+    """The exportable module of a run (CPU, eval mode) and its LoadedModel."""
+    from .scoring.run import load_model
+
+    model = load_model(Path(run_dir), "cpu", checkpoint=Path(checkpoint) if checkpoint else None)
+    if model.cfg.method != "wildgan":
+        raise ConfigError(f"{run_dir}: ONNX export needs a run with an encoder (method 'wildgan'); this run's method "
+                          f"is {model.cfg.method!r} (latent search is an optimisation loop, not a graph)")
+    sc = model.cfg.score
+    G = model.nets.Gs if sc.generator == "Gs" else model.nets.G
+    graph = ScoringGraph(model.nets.E, G, model.nets.D if include_A else None, sc.lam, sc.kappa, input_type)
+    return graph, model
+
+
+def export_onnx(run_dir: str | Path, path: str | Path, batch_size: int = 64, opset: int = 17, *,
+                input_type: str = "uint8", include_A: bool = True, checkpoint: str | Path | None = None) -> Path:
+    """Write the run's scoring graph to `path` (.onnx). `batch_size` is the example batch the graph is traced with;
+    the batch axis stays dynamic (isolated protocol). Needs the `onnx` extra (pip install onnx) to write metadata."""
+    if batch_size < 1:
+        raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
+    graph, model = scoring_graph(run_dir, input_type=input_type, include_A=include_A, checkpoint=checkpoint)
+    r, c = model.cfg.net.resolution, model.cfg.net.channels
+    gen = torch.Generator().manual_seed(0)
+    if input_type == "uint8":
+        example = torch.randint(0, 256, (batch_size, r, r, c), dtype=torch.uint8, generator=gen)
+    else:
+        example = torch.rand((batch_size, c, r, r), generator=gen) * 2 - 1
+    names = output_names(include_A)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # TorchScript exporter deprecation / tracer notes: not the user's concern
+            # dynamo=False: the TorchScript exporter needs no onnxscript; the graph is static apart from the batch axis
+            dynamic = {"images": {0: "N"}, **{k: {0: "N"} for k in names}}
+            torch.onnx.export(graph, (example,), str(tmp), input_names=["images"], output_names=names,
+                              opset_version=int(opset), dynamic_axes=dynamic, do_constant_folding=True, dynamo=False)
+        _add_metadata(tmp, {"wildgan_run": str(run_dir), "source": model.source, "resolution": r, "channels": c,
+                            "input_type": input_type, "input_layout": "NHWC uint8" if input_type == "uint8"
+                            else "NCHW float32 in [-1, 1]", "batch_mode": "isolated", "lam": graph.lam,
+                            "kappa": graph.kappa, "outputs": names, "conversion": _conversion(Path(run_dir))})
+        tmp.replace(path)
+    except WildganError:
+        raise
+    except ImportError as e:
+        raise WildganError(f"ONNX export needs the 'onnx' package (pip install 'wildgan[onnx]'): {e}") from None
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def _conversion(run_dir: Path) -> dict[str, Any]:
+    from .data import conversion_opts
+
+    p = run_dir / "split.json"
+    return conversion_opts(json.loads(p.read_text())) if p.is_file() else {}
+
+
+def _add_metadata(path: Path, meta: dict[str, Any]) -> None:
+    import onnx
+
+    m = onnx.load(str(path))
+    for k, v in meta.items():
+        p = m.metadata_props.add()
+        p.key, p.value = k, v if isinstance(v, str) else json.dumps(v)
+    onnx.save(m, str(path))
+
+
+def onnx_metadata(path: str | Path) -> dict[str, str]:
+    """The metadata_props of an exported model (values are strings; JSON for non-strings)."""
+    import onnx
+
+    return {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+
+
+__all__ = ["ScoringGraph", "scoring_graph", "export_onnx", "onnx_metadata", "output_names", "INPUT_TYPES"]

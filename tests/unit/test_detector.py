@@ -1,0 +1,298 @@
+"""wildgan.Detector: the scikit-learn / PyOD estimator contract on a tiny model (one fit shared by the module).
+
+The fitted model is tiny (preset 'tiny', 0.5 kimg at 16x16 on 64 MNIST-sample zeros), so the tests check the
+contract (errors, shapes, sign convention, thresholds, persistence, input types), not detection quality.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from wildgan.config import DataConfig
+from wildgan.data import default_sample_path
+from wildgan.detector import (Detector, NotFittedError, run_threshold, run_training_scores, threshold_columns,
+                              to_images)
+from wildgan.errors import CheckpointError, ConfigError, DataError, WildganError
+from wildgan.thresholds import MAD_SCALE
+
+N_TRAIN = 64
+TINY = dict(preset="tiny", total_kimg=0.5, phase_kimg=0.1, resolution=16, device="cpu")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    # 2 shared cores: intra-op threads only add contention for nets this small (~8x faster with 1 thread)
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+@pytest.fixture(scope="module")
+def mnist() -> dict[str, np.ndarray]:
+    d = np.load(default_sample_path())
+    return {k: d[k] for k in ("x_train", "y_train", "x_test", "y_test")}
+
+
+@pytest.fixture(scope="module")
+def x_train(mnist) -> np.ndarray:
+    return mnist["x_train"][mnist["y_train"] == 0][:N_TRAIN]          # uint8 [64, 28, 28]
+
+
+@pytest.fixture(scope="module")
+def det(x_train, tmp_path_factory) -> Detector:
+    run = tmp_path_factory.mktemp("det") / "run"
+    return Detector(contamination=0.1, run_dir=str(run), **TINY).fit(x_train)
+
+
+@pytest.fixture(scope="module")
+def noise() -> np.ndarray:
+    return np.random.default_rng(0).integers(0, 256, (16, 28, 28), dtype=np.uint8)
+
+
+# ---------------------------------------------------------------------------------------------------- contract
+def test_init_only_stores_params() -> None:
+    d = Detector("search", preset="tiny", contamination=0.2, threshold="mad", score="L_r")
+    p = d.get_params()
+    assert p["method"] == "search" and p["contamination"] == 0.2 and p["threshold"] == "mad" and p["score"] == "L_r"
+    assert not hasattr(d, "threshold_") and not hasattr(d, "decision_scores_") and not hasattr(d, "model_")
+    assert d.set_params(mad_k=2.0) is d and d.mad_k == 2.0
+    assert "method='search'" in repr(d)
+    with pytest.raises(ConfigError, match="invalid parameter"):
+        d.set_params(nope=1)
+    Detector(method="bogus")  # invalid values are only checked by fit (sklearn convention)
+    from sklearn.base import clone
+
+    assert clone(d).get_params() == d.get_params()          # sklearn can clone it (pipelines, grid search)
+
+
+@pytest.mark.parametrize("call", ["decision_function", "predict", "predict_proba", "score_all"])
+def test_not_fitted_errors(call: str, x_train) -> None:
+    d = Detector(**TINY)
+    with pytest.raises(NotFittedError) as e:
+        getattr(d, call)(x_train[:4])
+    assert isinstance(e.value, ValueError) and isinstance(e.value, WildganError)
+    assert "not fitted" in str(e.value)
+    with pytest.raises(NotFittedError):
+        d.save("nowhere")
+    with pytest.raises(NotFittedError):
+        d.set_threshold("mad")
+
+
+@pytest.mark.parametrize("kw, match", [({"method": "x"}, "method"), ({"threshold": "x"}, "threshold"),
+                                       ({"score": "x"}, "score"), ({"batch_mode": "x"}, "batch_mode"),
+                                       ({"contamination": 0.7}, "contamination"),
+                                       ({"threshold": "f1"}, "validation")])
+def test_fit_rejects_bad_params_before_training(kw, match, x_train, tmp_path) -> None:
+    with pytest.raises(ConfigError, match=match):
+        Detector(**{**TINY, **kw}, run_dir=str(tmp_path / "r")).fit(x_train)
+    assert not (tmp_path / "r").exists()
+
+
+def test_fitted_attributes(det: Detector) -> None:
+    assert det.decision_scores_.shape == (N_TRAIN,) and det.decision_scores_.dtype == np.float64
+    assert isinstance(det.threshold_, float) and det.threshold_rule_.rule == "contamination"
+    assert det.threshold_rule_.value == det.threshold_
+    assert det.labels_.shape == (N_TRAIN,) and set(np.unique(det.labels_)) <= {0, 1}
+    np.testing.assert_array_equal(det.labels_, (det.decision_scores_ > det.threshold_).astype(int))
+    assert det.run_dir_.is_dir() and (det.run_dir_ / "network-final.json").is_file()
+    assert (det.run_dir_ / "train_scores.csv").is_file() and (det.run_dir_ / "train_scores-isolated.csv").is_file()
+    assert det.resolution_ == 16 and det.channels_ == 1
+
+
+def test_shapes_and_dtypes(det: Detector, mnist) -> None:
+    x = mnist["x_test"][:10]
+    s, p, pr = det.decision_function(x), det.predict(x), det.predict_proba(x)
+    assert s.shape == (10,) and s.dtype == np.float64 and np.isfinite(s).all()
+    assert p.shape == (10,) and p.dtype == np.int64 and set(np.unique(p)) <= {0, 1}
+    assert pr.shape == (10, 2) and np.allclose(pr.sum(1), 1) and ((pr >= 0) & (pr <= 1)).all()
+    np.testing.assert_array_equal(p, (s > det.threshold_).astype(int))
+    order = np.argsort(s)
+    assert np.all(np.diff(pr[order, 1]) >= 0)            # probability is monotone in the score
+    allsc = det.score_all(x)
+    assert set(allsc) >= {"a", "L_n", "L_o", "L_r", "A"}
+    np.testing.assert_array_equal(allsc["a"], s)
+
+
+def test_same_image_set_same_scores(det: Detector, x_train) -> None:
+    # fixed protocol: the training set scored again gives exactly the training scores
+    np.testing.assert_array_equal(det.decision_function(x_train), det.decision_scores_)
+    np.testing.assert_array_equal(det.decision_function(x_train[:20]), det.decision_function(x_train[:20]))
+
+
+def test_isolated_mode_scores_each_image_alone(det: Detector, x_train) -> None:
+    iso = copy.copy(det).set_params(batch_mode="isolated")
+    full = iso.decision_function(x_train[:9])
+    one = np.array([iso.decision_function(x_train[i:i + 1])[0] for i in (0, 4, 8)])
+    np.testing.assert_allclose(one, full[[0, 4, 8]], rtol=0, atol=1e-6)
+
+
+def test_sign_convention_higher_is_more_anomalous(det: Detector, noise, x_train) -> None:
+    # uniform noise is far from every digit: its latent lands near the origin and its residual is large
+    s_noise = det.decision_function(noise)
+    assert s_noise.mean() > np.percentile(det.decision_scores_, 95)
+    assert det.predict(noise).mean() >= 0.9
+    assert det.predict_proba(noise)[:, 1].mean() > det.predict_proba(x_train)[:, 1].mean()
+
+
+# ---------------------------------------------------------------------------------------------------- thresholds
+def test_contamination_threshold_hits_expected_fraction(det: Detector) -> None:
+    frac = det.labels_.mean()
+    assert abs(frac - 0.1) <= 1.0 / N_TRAIN
+    d2 = copy.copy(det).set_threshold("contamination", contamination=0.25)
+    assert abs(d2.labels_.mean() - 0.25) <= 1.0 / N_TRAIN
+    assert det.threshold_rule_.params["contamination"] == 0.1      # the copy did not touch the original
+
+
+def test_mad_threshold(det: Detector) -> None:
+    d2 = copy.copy(det).set_threshold("mad", mad_k=2.0)
+    s = det.decision_scores_
+    med = np.median(s)
+    assert d2.threshold_ == pytest.approx(med + 2.0 * MAD_SCALE * np.median(np.abs(s - med)))
+    assert d2.threshold_rule_.rule == "mad" and d2.threshold == "mad" and d2.mad_k == 2.0
+    assert d2.labels_.mean() < 0.5
+
+
+def test_f1_threshold_from_validation_set(det: Detector, x_train, noise) -> None:
+    xv = np.concatenate([x_train[:16], noise])
+    yv = np.r_[np.zeros(16, int), np.ones(len(noise), int)]
+    d2 = copy.copy(det).set_threshold("f1", X_val=xv, y_val=yv)
+    assert d2.threshold_rule_.rule == "f1" and d2.threshold_rule_.params["f1"] > 0.9
+    with pytest.raises(ConfigError, match="validation"):
+        copy.copy(det).set_threshold("f1")
+
+
+# ---------------------------------------------------------------------------------------------------- inputs
+def test_input_types_give_the_same_scores(det: Detector, x_train, tmp_path) -> None:
+    from PIL import Image
+
+    x = x_train[:8]
+    ref = det.decision_function(x)
+    paths = []
+    for i, a in enumerate(x):
+        p = tmp_path / "imgs" / f"{i:02d}.png"
+        p.parent.mkdir(exist_ok=True)
+        Image.fromarray(a).save(p)
+        paths.append(p)
+    variants = {
+        "NHWC": x[..., None],
+        "float01": x.astype(np.float32) / 255.0,
+        "float-1..1": x.astype(np.float32) * (2 / 255) - 1,
+        "torch u8 NCHW": torch.from_numpy(x[:, None].copy()),
+        "torch float NCHW": torch.from_numpy(x[:, None].astype(np.float32) / 255.0),
+        "RGB": np.repeat(x[..., None], 3, axis=-1),
+        "PIL list": [Image.fromarray(a) for a in x],
+        "path list": [str(p) for p in paths],
+        "folder": tmp_path / "imgs",
+        "array list": list(x),
+    }
+    for name, v in variants.items():
+        np.testing.assert_array_equal(det.decision_function(v), ref, err_msg=name)
+
+
+def test_to_images_rules() -> None:
+    x, ids = to_images([np.zeros((20, 30), np.uint8), np.full((40, 40, 3), 255, np.uint8)])
+    assert x.shape == (2, 64, 64, 3) and x.dtype == np.uint8 and ids == ["image:0", "image:1"]
+    x, _ = to_images(np.zeros((3, 28, 28), np.uint8))
+    assert x.shape == (3, 32, 32, 1)
+    with pytest.raises(DataError, match=r"\[-1, 1\]"):
+        to_images(np.full((2, 8, 8), -2.0))
+    with pytest.raises(DataError, match="unsupported image input"):
+        to_images(42)
+    with pytest.raises(DataError, match="no such file"):
+        to_images("/nonexistent/folder")
+
+
+# ---------------------------------------------------------------------------------------------------- persistence
+def test_save_load_identical_scores(det: Detector, mnist, noise, tmp_path) -> None:
+    x = np.concatenate([mnist["x_test"][:20], noise[:4]])
+    path = det.save(tmp_path / "model")
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert files == ["model.json", "model.safetensors"]           # safetensors + JSON, nothing pickled
+    back = Detector.load(tmp_path / "model")
+    assert back.get_params() == det.get_params()
+    np.testing.assert_array_equal(back.decision_function(x), det.decision_function(x))
+    np.testing.assert_array_equal(back.decision_scores_, det.decision_scores_)
+    assert back.threshold_ == det.threshold_ and back.threshold_rule_ == det.threshold_rule_
+    np.testing.assert_array_equal(back.predict_proba(x), det.predict_proba(x))
+    assert Detector.load(path).threshold_ == det.threshold_       # the .json path works too
+    with pytest.raises(CheckpointError, match="not a saved wildgan Detector"):
+        Detector.load(det.run_dir_ / "network-final.json")
+
+
+def test_from_run_of_a_detector_run_reuses_its_training_scores(det: Detector, x_train) -> None:
+    back = Detector.from_run(det.run_dir_, contamination=0.1, device="cpu")
+    np.testing.assert_array_equal(back.decision_scores_, det.decision_scores_)
+    assert back.threshold_ == det.threshold_
+    np.testing.assert_array_equal(back.decision_function(x_train[:8]), det.decision_function(x_train[:8]))
+
+
+@pytest.fixture(scope="module")
+def cli_run(tmp_path_factory) -> Path:
+    """A run trained from a data spec, like `wildgan train --data SAMPLE --normal 0 --resolution 16`."""
+    run = tmp_path_factory.mktemp("cli") / "run"
+    spec = DataConfig(data=str(default_sample_path()), dataset="mnist", normal=("0",), resolution=16)
+    Detector(run_dir=str(run), **{**TINY, "total_kimg": 0.3}).fit(spec)
+    return run
+
+
+def test_from_run_scores_the_training_split_once(cli_run: Path) -> None:
+    for f in ("train_scores.csv", "train_scores.json"):
+        (cli_run / f).unlink()              # as after `wildgan train`: no cache yet
+    d = Detector.from_run(cli_run, threshold="mad", device="cpu")
+    split = json.loads((cli_run / "split.json").read_text())
+    assert len(d.decision_scores_) == split["n_train"]
+    assert d.conversion_["fit"] == "pad"     # the MNIST protocol's rule, recorded in split.json
+    mtime = (cli_run / "train_scores.csv").stat().st_mtime_ns
+    d2 = Detector.from_run(cli_run, threshold="contamination", contamination=0.05, device="cpu")
+    assert (cli_run / "train_scores.csv").stat().st_mtime_ns == mtime   # cached
+    np.testing.assert_array_equal(d2.decision_scores_, d.decision_scores_)
+    assert abs(d2.labels_.mean() - 0.05) <= 1.0 / len(d2.decision_scores_)
+    d3 = Detector.from_run(cli_run, lam=0.5, device="cpu")              # a recomputed from the cached L_n, L_o
+    s = run_training_scores(cli_run, d.model_)
+    np.testing.assert_allclose(d3.decision_scores_, 0.5 * s["L_n"] + 0.5 * s["L_o"])
+
+
+def test_score_cli_threshold_columns(cli_run: Path, tmp_path) -> None:
+    """What `wildgan score RUN --threshold contamination --expected-contamination 0.1` does."""
+    from wildgan.evaluation.run import split_for_run
+    from wildgan.scoring.run import load_model, write_scores_csv
+
+    model = load_model(cli_run, "cpu")
+    split = split_for_run(cli_run)
+    idx = np.r_[np.flatnonzero(split.test_y == 0)[:20], np.flatnonzero(split.test_y == 1)[:20]]
+    x, y, ids = split.test_x[idx], split.test_y[idx], [split.test_ids[i] for i in idx]
+    res = model.score(x)
+    thr = run_threshold(model, cli_run, "contamination", contamination=0.1)
+    assert thr.params["source"] == "training split" and thr.params["score"] == "a"
+    out = tmp_path / "scores.csv"
+    write_scores_csv(out, ids, res, y, extra=threshold_columns(thr, res.scores["a"]))
+    rows = list(csv.DictReader(open(out)))
+    assert {r["threshold_rule"] for r in rows} == {"contamination"}
+    assert all(int(r["is_anomaly"]) == int(float(r["a"]) > thr.value) for r in rows)
+    f1 = run_threshold(model, cli_run, "f1", labelled_scores=res.scores["a"], labels=y)
+    assert f1.rule == "f1" and "oracle" in f1.params["source"]
+    with pytest.raises(ConfigError, match="labelled"):
+        run_threshold(model, cli_run, "f1")
+
+
+# ---------------------------------------------------------------------------------------------------- other methods
+@pytest.mark.slow
+@pytest.mark.skipif(not __import__("os").environ.get("WILDGAN_SLOW_TESTS"),
+                    reason="~60 s on 2 CPU cores (latent search, f-AnoGAN); set WILDGAN_SLOW_TESTS=1")
+@pytest.mark.parametrize("method, kw", [("search", dict(TINY, total_kimg=0.3)),
+                                        ("fanogan", dict(total_kimg=0.1, device="cpu"))])
+def test_other_methods_fit_save_load(method, kw, x_train, tmp_path) -> None:
+    d = Detector(method, contamination=0.1, run_dir=str(tmp_path / "run"), **kw).fit(x_train)
+    assert abs(d.labels_.mean() - 0.1) <= 1.0 / N_TRAIN
+    s = d.decision_function(x_train[:8])
+    d.save(tmp_path / "m")
+    np.testing.assert_array_equal(Detector.load(tmp_path / "m").decision_function(x_train[:8]), s)
+    assert Detector.from_run(d.run_dir_, contamination=0.1, device="cpu").threshold_ == d.threshold_

@@ -1,0 +1,99 @@
+"""ONNX export: onnxruntime reproduces PyTorch's isolated-mode scores on real images (the embedded MNIST sample).
+
+Skipped cleanly when onnx / onnxruntime are not installed (pip install 'wildgan[onnx]')."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+from wildgan.data import default_sample_path  # noqa: E402
+from wildgan.detector import Detector, to_images  # noqa: E402
+from wildgan.errors import ConfigError  # noqa: E402
+from wildgan.export import export_onnx, onnx_metadata  # noqa: E402
+from wildgan.scoring.run import load_model  # noqa: E402
+
+SCORES = ("a", "L_n", "L_o", "L_r", "A")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)   # 2 shared cores: threads only add contention for nets this small
+    yield
+    torch.set_num_threads(old)
+
+
+@pytest.fixture(scope="module")
+def mnist() -> dict[str, np.ndarray]:
+    d = np.load(default_sample_path())
+    return {k: d[k] for k in ("x_train", "y_train", "x_test", "y_test")}
+
+
+@pytest.fixture(scope="module")
+def run_dir(mnist, tmp_path_factory):
+    run = tmp_path_factory.mktemp("export") / "run"
+    x = mnist["x_train"][mnist["y_train"] == 0][:64]
+    Detector(preset="tiny", total_kimg=0.5, phase_kimg=0.1, resolution=16, device="cpu", run_dir=str(run)).fit(x)
+    return run
+
+
+@pytest.fixture(scope="module")
+def real_images(mnist) -> np.ndarray:
+    # 100 real test digits of every class, converted exactly like the training images
+    return to_images(mnist["x_test"][::20][:100], 16, 1)[0]
+
+
+def _run(path, x: np.ndarray) -> dict[str, np.ndarray]:
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return dict(zip([o.name for o in sess.get_outputs()], sess.run(None, {"images": x})))
+
+
+def _max_rel(a: np.ndarray, ref: np.ndarray) -> tuple[float, float]:
+    diff = float(np.abs(a - ref).max())
+    return diff, diff / max(float(np.abs(ref).max()), 1e-12)
+
+
+def test_onnx_parity_with_pytorch_on_real_images(run_dir, real_images, tmp_path) -> None:
+    path = export_onnx(run_dir, tmp_path / "wildgan.onnx", batch_size=64)
+    ref = load_model(run_dir, "cpu").score(real_images, batch_mode="isolated")   # the same protocol as the graph
+    worst = 0.0
+    for batch in (real_images, real_images[:1], real_images[:7]):                # dynamic batch, any size
+        out = _run(path, batch)
+        for k in SCORES:
+            diff, rel = _max_rel(out[k], ref.scores[k][: len(batch)])
+            worst = max(worst, diff)
+            print(f"ONNX vs PyTorch, N={len(batch):3d}, {k:>3}: max abs diff {diff:.3g} (relative {rel:.3g})")
+            assert rel < 1e-4, k
+        assert _max_rel(out["z"], ref.z[: len(batch)])[1] < 1e-4
+    print(f"ONNX max abs difference over all scores: {worst:.3g}")
+    meta = onnx_metadata(path)
+    assert meta["batch_mode"] == "isolated" and meta["resolution"] == "16" and meta["input_type"] == "uint8"
+
+
+def test_onnx_float_input_without_A(run_dir, real_images, tmp_path) -> None:
+    path = export_onnx(run_dir, tmp_path / "f.onnx", batch_size=4, input_type="float", include_A=False)
+    xf = (real_images.transpose(0, 3, 1, 2).astype(np.float32) * (2.0 / 255.0) - 1.0)
+    out = _run(path, xf[:10])
+    assert "A" not in out
+    ref = load_model(run_dir, "cpu").score(real_images[:10], batch_mode="isolated")
+    for k in ("a", "L_n", "L_o", "L_r"):
+        assert _max_rel(out[k], ref.scores[k])[1] < 1e-4, k
+
+
+def test_export_matches_isolated_detector(run_dir, real_images, tmp_path) -> None:
+    path = export_onnx(run_dir, tmp_path / "d.onnx")
+    det = Detector.from_run(run_dir, batch_mode="isolated", device="cpu")
+    np.testing.assert_allclose(_run(path, real_images)["a"], det.decision_function(real_images), rtol=0, atol=1e-5)
+
+
+def test_export_refuses_bad_arguments(run_dir, tmp_path) -> None:
+    with pytest.raises(ConfigError):
+        export_onnx(run_dir, tmp_path / "x.onnx", input_type="int16")
+    with pytest.raises(ConfigError):
+        export_onnx(run_dir, tmp_path / "x.onnx", batch_size=0)
+    assert not (tmp_path / "x.onnx").exists()

@@ -1,0 +1,106 @@
+"""The study grid: resumable, one row per cell; tables rendered exactly from fixed rows."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from wildgan.config import PRESETS, DataConfig, RunConfig, TrainConfig, net_config_for_preset
+from wildgan.studies import grid, read_rows, render_csv, render_markdown
+from wildgan.studies import study as study_mod
+
+
+def _row(method, enc, gamma, seed, a, untrained=0.6, pn=0.62):
+    auc = {"A": 0.4, "L_r": 0.41, "L_n": 0.55, "L_o": a - 0.01, "a": a}
+    return {"cell": f"automobile_g{gamma:g}_{method}_{enc}_s{seed}", "protocol": "cifar10", "normal": "automobile",
+            "gamma": gamma, "method": method, "encoder_loss": enc, "seed": seed, "auc": auc,
+            "ap": {k: v + 0.01 for k, v in auc.items()},
+            "controls": {"untrained": {k: untrained for k in auc}, "pixel_norm": pn, "pixel_std": 0.5,
+                         "pixel_mean": 0.45},
+            "controls_ap": {"pixel_norm": 0.6, "pixel_std": 0.5, "pixel_mean": 0.45}, "kimg": 100.0}
+
+
+FIXED = [_row("wildgan", "image", 0.0, 0, 0.70), _row("wildgan", "image", 0.0, 1, 0.74),
+         _row("wildgan", "image", 0.02, 0, 0.64), _row("wildgan", "latent", 0.0, 0, 0.66),
+         _row("fanogan", "-", 0.0, 0, 0.45), _row("fanogan", "-", 0.02, 0, 0.44)]
+
+
+def test_table_rendering_is_exact():
+    md = render_markdown(FIXED)
+    assert "| d_I (image) | 0.400 ± 0.000 (n=2) | 0.410 ± 0.000 (n=2) | 0.550 ± 0.000 (n=2) | " \
+           "0.710 ± 0.028 (n=2) | 0.720 ± 0.028 (n=2) |" in md
+    assert "| d_z (latent) | 0.400 | 0.410 | 0.550 | 0.650 | 0.660 |" in md
+    # Table 2 with the paper's numbers beside ours (protocol CIFAR_CAR matches)
+    assert "| method | score | γ=0 | paper γ=0 | γ=0.02 | paper γ=0.02 |" in md
+    assert "| Ours (d_I) | a | 0.720 ± 0.028 (n=2) | 0.72 | 0.640 | 0.64 |" in md
+    assert "| f-AnoGAN | a | 0.450 | – | 0.440 | – |" in md
+    assert "| f-AnoGAN | A | 0.400 | 0.45 | 0.400 | 0.44 |" in md
+    assert "| control: -||Q|| (pixel norm) | – | 0.620 ± 0.000 (n=3) | – | 0.620 | – |" in md
+    csv_text = render_csv(FIXED)
+    lines = csv_text.strip().splitlines()
+    assert lines[0] == "protocol,normal,gamma,method,encoder_loss,seed,score,auc,ap,auc_untrained,kimg"
+    assert lines[1] == "cifar10,automobile,0.0,wildgan,image,0,A,0.400000,0.410000,0.600000,100.000000"
+    assert len(lines) == 1 + len(FIXED) * 8
+
+
+def test_grid_collapses_encoder_loss_for_baselines():
+    cells = grid(["1"], [0.0, 0.02], ["wildgan", "fanogan"], ["image", "latent"], [0, 1])
+    assert len(cells) == 2 * (2 * 2 + 1 * 2)
+    assert len({c.key for c in cells}) == len(cells)
+
+
+def _base(tmp_path):
+    rng = np.random.default_rng(0)
+    p = tmp_path / "toy.npz"
+    x = (rng.random((80, 8, 8)) * 255).astype(np.uint8)
+    x[40:] //= 4                                          # class 1 darker: something to detect
+    np.savez(p, x=x, y=np.repeat([0, 1], 40))
+    data = DataConfig(data=str(p), normal=("0",), resolution=8, channels=1)
+    tc = TrainConfig(total_kimg=0.1, phase_kimg=0.02, minibatch=PRESETS["tiny"]["minibatch"], checkpoint_kimg=0.05,
+                     device="cpu")
+    return RunConfig(data=data, net=net_config_for_preset("tiny", 8, 1), train=tc, preset="tiny")
+
+
+def test_study_resumes_without_redoing_finished_cells(tmp_path, monkeypatch):
+    base = _base(tmp_path)
+    cells = grid(["0"], [0.0, 0.1], ["wildgan"], ["image"], [0])
+    calls = []
+    real = study_mod.train_run
+
+    def counting(cfg, run_dir, **kw):
+        calls.append(run_dir.name)
+        if len(calls) == 2 and not kw.get("resume"):
+            raise KeyboardInterrupt                      # the study is killed during the second cell
+        return real(cfg, run_dir, **kw)
+
+    monkeypatch.setattr(study_mod, "train_run", counting)
+    with pytest.raises(KeyboardInterrupt):
+        study_mod.run_study(base, cells, tmp_path / "st", progress=False, log=lambda m: None)
+    assert len(read_rows(tmp_path / "st" / "results.jsonl")) == 1
+    rows = study_mod.run_study(base, cells, tmp_path / "st", progress=False, log=lambda m: None)
+    assert calls == [cells[0].key, cells[1].key, cells[1].key]   # first cell not trained again
+    assert [r["cell"] for r in rows] == [c.key for c in cells]
+    assert rows[1]["n_train_anomalous"] == 3     # 32 normal training images (20% held out): floor(0.1*32/0.9)
+    assert (tmp_path / "st" / "tables.md").read_text().startswith("# Study results")
+    assert (tmp_path / "st" / "auc_vs_gamma.png").stat().st_size > 1000
+    # a third run does nothing but re-render
+    study_mod.run_study(base, cells, tmp_path / "st", progress=False, log=lambda m: None)
+    assert len(calls) == 3
+
+
+def test_torn_last_line_is_ignored(tmp_path):
+    p = tmp_path / "results.jsonl"
+    p.write_text(json.dumps(FIXED[0]) + "\n" + '{"cell": "x", "au')
+    assert [r["cell"] for r in read_rows(p)] == [FIXED[0]["cell"]]
+
+
+def test_cell_config_sets_the_cell(tmp_path):
+    base = _base(tmp_path)
+    c = grid(["0"], [0.05], ["search"], ["image"], [7])[0]
+    cfg = study_mod.cell_config(base, c)
+    assert cfg.method == "search" and cfg.train.encoder_loss == "none" and cfg.train.seed == 7
+    assert cfg.data.contamination == 0.05 and cfg.data.seed == 7 and cfg.data.normal == ("0",)
+    assert replace(cfg, method="wildgan").method == "wildgan"

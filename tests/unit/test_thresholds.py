@@ -1,0 +1,153 @@
+"""wildgan.thresholds: the label-free rules (contamination percentile, median + k MAD), F1 on a labelled validation
+set, the Threshold record, and PyOD-style probabilities. Pure numpy: fast, with hypothesis properties."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from wildgan.errors import ConfigError, DataError
+from wildgan.thresholds import (MAD_SCALE, Threshold, contamination_threshold, f1_threshold, fit_threshold,
+                                mad_threshold, rank_proba)
+
+finite = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)
+
+
+def _distinct(n_min: int = 10, n_max: int = 300):
+    return arrays(np.float64, st.integers(n_min, n_max), elements=finite, unique=True)
+
+
+@settings(max_examples=60, deadline=None)
+@given(s=_distinct(), c=st.floats(0.01, 0.5))
+def test_contamination_rule_flags_the_expected_fraction(s: np.ndarray, c: float) -> None:
+    thr = contamination_threshold(s, c)
+    frac = thr.apply(s).mean()
+    assert abs(frac - c) <= 1.0 / len(s) + 1e-12   # distinct scores: within one image of c
+
+
+def test_contamination_rule_is_the_percentile() -> None:
+    s = np.arange(100, dtype=float)
+    thr = contamination_threshold(s, 0.1)
+    assert thr.value == pytest.approx(np.percentile(s, 90))
+    assert thr.apply(s).sum() == 10 and thr.rule == "contamination" and thr.params["contamination"] == 0.1
+
+
+@pytest.mark.parametrize("c", [0.0, -0.1, 0.6, 1.0])
+def test_contamination_out_of_range(c: float) -> None:
+    with pytest.raises(ConfigError):
+        contamination_threshold(np.arange(10.0), c)
+
+
+def test_mad_rule_value() -> None:
+    s = np.array([1.0, 2.0, 3.0, 4.0, 100.0])   # median 3, |s - 3| = 2 1 0 1 97 -> MAD 1
+    thr = mad_threshold(s, k=2.0)
+    assert thr.value == pytest.approx(3.0 + 2.0 * MAD_SCALE * 1.0)
+    assert thr.apply(s).tolist() == [0, 0, 0, 0, 1]
+    assert thr.params["median"] == 3.0 and thr.params["mad"] == 1.0
+
+
+def test_mad_rule_gaussian_fraction() -> None:
+    # for Gaussian scores, median + 3 * 1.4826 MAD ~ mean + 3 sd: ~0.13% above it
+    s = np.random.default_rng(0).normal(size=200_000)
+    frac = mad_threshold(s, 3.0).apply(s).mean()
+    assert 0.0005 < frac < 0.0025
+
+
+@settings(max_examples=40, deadline=None)
+@given(s=_distinct(5, 100), k1=st.floats(0, 5), k2=st.floats(0, 5))
+def test_mad_rule_monotone_in_k(s: np.ndarray, k1: float, k2: float) -> None:
+    lo, hi = sorted((k1, k2))
+    assert mad_threshold(s, lo).value <= mad_threshold(s, hi).value
+    assert mad_threshold(s, lo).value >= np.median(s) - 1e-9
+
+
+def _best_f1_bruteforce(s: np.ndarray, y: np.ndarray) -> float:
+    best = 0.0
+    for t in np.concatenate([np.unique(s), [s.min() - 1.0]]):
+        p = s > t
+        tp = int((p & (y == 1)).sum())
+        best = max(best, 2 * tp / (p.sum() + y.sum()))
+    return best
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_f1_rule_is_optimal(data: st.DataObject) -> None:
+    n = data.draw(st.integers(2, 60))
+    s = data.draw(arrays(np.float64, n, elements=st.floats(-100, 100, allow_nan=False)))  # ties allowed
+    y = data.draw(arrays(np.int64, n, elements=st.integers(0, 1)))
+    if y.sum() == 0:
+        y[0] = 1
+    thr = f1_threshold(s, y)
+    p = thr.apply(s)
+    f1 = 2 * int((p & y).sum()) / (p.sum() + y.sum())
+    assert f1 == pytest.approx(_best_f1_bruteforce(s, y))
+    assert f1 == pytest.approx(thr.params["f1"])
+
+
+def test_f1_threshold_between_classes() -> None:
+    s = np.array([0.1, 0.2, 0.3, 0.9, 1.0])
+    y = np.array([0, 0, 0, 1, 1])
+    thr = f1_threshold(s, y)
+    assert thr.value == pytest.approx(0.6) and thr.params["f1"] == 1.0
+
+
+def test_f1_needs_positives_and_matching_labels() -> None:
+    with pytest.raises(DataError, match="no anomaly"):
+        f1_threshold([1.0, 2.0], [0, 0])
+    with pytest.raises(DataError, match="labels"):
+        f1_threshold([1.0, 2.0], [0, 1, 1])
+    with pytest.raises(DataError, match="0 \\(normal\\) or 1"):
+        f1_threshold([1.0, 2.0], [0, 2])
+
+
+def test_fit_threshold_dispatch_and_errors() -> None:
+    s = np.arange(50.0)
+    assert fit_threshold("contamination", s, contamination=0.2).rule == "contamination"
+    assert fit_threshold("mad", s, k=1.0).rule == "mad"
+    assert fit_threshold("f1", val_scores=s, val_labels=(s > 40).astype(int)).rule == "f1"
+    with pytest.raises(ConfigError, match="validation"):
+        fit_threshold("f1", s)
+    with pytest.raises(ConfigError, match="unknown threshold rule"):
+        fit_threshold("top5", s)
+    with pytest.raises(DataError, match="NaN"):
+        fit_threshold("mad", [1.0, np.nan])
+    with pytest.raises(DataError, match="no scores"):
+        fit_threshold("mad", [])
+
+
+@settings(max_examples=30, deadline=None)
+@given(value=finite, rule=st.sampled_from(["contamination", "mad", "f1"]), c=st.floats(0.01, 0.5))
+def test_threshold_dict_round_trip(value: float, rule: str, c: float) -> None:
+    import json
+
+    thr = Threshold(value, rule, {"contamination": c, "n": 3})
+    back = Threshold.from_dict(json.loads(json.dumps(thr.to_dict())))
+    assert back == thr
+    assert rule in back.describe()
+
+
+def test_threshold_from_bad_dict() -> None:
+    with pytest.raises(ConfigError):
+        Threshold.from_dict({"rule": "mad"})
+
+
+@settings(max_examples=40, deadline=None)
+@given(train=_distinct(2, 50), s=arrays(np.float64, st.integers(1, 30), elements=finite),
+       method=st.sampled_from(["linear", "unify"]))
+def test_rank_proba_is_a_monotone_map_to_unit_interval(train: np.ndarray, s: np.ndarray, method: str) -> None:
+    p = rank_proba(train, s, method)
+    assert p.shape == (len(s), 2)
+    assert np.all((p >= 0) & (p <= 1)) and np.allclose(p.sum(axis=1), 1.0)
+    order = np.argsort(s, kind="stable")
+    assert np.all(np.diff(p[order, 1]) >= -1e-12)
+
+
+def test_rank_proba_linear_uses_training_min_max() -> None:
+    p = rank_proba([0.0, 10.0], [-5.0, 0.0, 2.5, 10.0, 20.0])[:, 1]
+    assert p.tolist() == [0.0, 0.0, 0.25, 1.0, 1.0]
+    with pytest.raises(ConfigError):
+        rank_proba([0.0, 1.0], [0.5], "softmax")
