@@ -29,7 +29,7 @@ from ..config import NetConfig, RunConfig, TrainConfig, run_config_to_dict
 from ..errors import DivergenceError, WildganError
 from ..losses import critic_loss, encoder_image_loss, encoder_latent_loss, generator_loss
 from ..nets import PGANNetworks, build_pgan
-from ..nets.layers import downsample2, lerp, upsample2
+from ..nets.layers import downsample2, lerp, lrelu, pixel_norm, upsample2
 from .schedule import Phase, schedule
 
 Log = Callable[[str], None]
@@ -97,8 +97,9 @@ class BatchSampler:
 # ------------------------------------------------------------------------------------------------------------------
 # One iteration, split into the three steps so that each can be tested on its own.
 
-def make_optimizer(params: Iterator[torch.nn.Parameter], cfg: TrainConfig, lr: float) -> torch.optim.Adam:
-    return torch.optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.adam_eps)
+def make_optimizer(params: Iterator[torch.nn.Parameter], cfg: TrainConfig, lr: float, **kw: Any) -> torch.optim.Adam:
+    """Adam(beta1, beta2, eps) of the spec; `kw` (fused=, capturable=) only selects the implementation."""
+    return torch.optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.adam_eps, **kw)
 
 
 def reset_optimizer(opt: torch.optim.Optimizer) -> None:
@@ -157,6 +158,441 @@ def e_step(nets: PGANNetworks, opt: torch.optim.Optimizer, z: torch.Tensor, lod:
         nets.G.requires_grad_(True)
     terms["E/z_norm"] = z_hat.detach().norm(dim=1).mean()
     return terms
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Fast path (issue 5): the same iteration as d_step / ema_update / g_step / e_step above, restructured so that it can
+# run with bf16 autocast, channels_last, torch.compile and whole-iteration CUDA graphs, with no host sync.
+#
+# Precision (amp="bf16"): autocast covers the G, D and E forwards of all three steps (and hence their backward
+# passes). Kept in fp32: the gradient penalty's critic evaluation on x_hat, its input gradient, the gradient norm and
+# the double backward through it (autocast is switched off for that D call: bf16 double backward is not accurate
+# enough, see losses.gradient_penalty); every loss and logged term (network outputs are cast to fp32 before any loss
+# arithmetic); D's last (1-output) dense layer; x_hat = real + u (fake - real) (the bf16 fake is cast to fp32
+# first); minibatch-stddev (layers.py computes it in fp32); the parameters, gradients, Adam moments and the Gs EMA
+# (autocast never changes them).
+#
+# The fade weight t = frac(lod) is a 0-dim device tensor, not a Python float, so a captured CUDA graph or a compiled
+# region stays valid through a whole fade-in (lod changes every round). The networks' own forward() takes lod as a
+# Python float, so the fast path uses the functional forwards below: the same submodules, the same ops in the same
+# order (tests/unit/test_fast_path.py checks that they are bit-identical to G/D/E.forward at several lods).
+
+def _lerp_t(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    return lerp(a, b, t)  # type: ignore[arg-type]   # a + (b - a) * t works for a 0-dim tensor t
+
+
+def g_forward(G: torch.nn.Module, z: torch.Tensor, r_cur: int, fading: bool, t: torch.Tensor) -> torch.Tensor:
+    """Generator.forward with the current level r_cur (resolution 2^r_cur) and fade weight t given separately."""
+    x = pixel_norm(z)
+    x = G.dense(x).view(z.shape[0], -1, 4, 4) + G.dense_bias.view(1, -1, 1, 1)
+    x = pixel_norm(lrelu(x))
+    h = pixel_norm(lrelu(G.conv4(x)))
+    h_prev = h
+    for r in range(3, r_cur + 1):
+        h_prev = h
+        h = pixel_norm(lrelu(G.up[str(r)](h)))
+        h = pixel_norm(lrelu(G.conv[str(r)](h)))
+    img = G.to_rgb[str(r_cur)](h)
+    if fading and r_cur > 2:
+        img = _lerp_t(img, upsample2(G.to_rgb[str(r_cur - 1)](h_prev)), t)
+    return img
+
+
+def trunk_features(net: torch.nn.Module, img: torch.Tensor, r_cur: int, fading: bool,
+                   t: torch.Tensor) -> torch.Tensor:
+    """_Trunk.features (D and E) with r_cur and a tensor fade weight."""
+    x = lrelu(net.from_rgb[str(r_cur)](img))
+    for r in range(r_cur, 2, -1):
+        x = lrelu(net.conv[str(r)](x))
+        x = lrelu(net.down[str(r)](x))
+        if r == r_cur and fading:
+            x = _lerp_t(x, lrelu(net.from_rgb[str(r_cur - 1)](downsample2(img))), t)
+    return x
+
+
+def d_forward(D: torch.nn.Module, img: torch.Tensor, r_cur: int, fading: bool, t: torch.Tensor) -> torch.Tensor:
+    x = lrelu(D.dense0(D.head_input(trunk_features(D, img, r_cur, fading, t))))
+    # The 1-output critic layer runs in fp32 under autocast: the loss gradient reaching D's output is
+    # (-1 + 2 * drift * D(x)) / N, and in bf16 the drift part (~1e-3) is rounded away, so D's last bias never moved.
+    with torch.autocast(device_type=x.device.type, enabled=False):
+        return D.dense1(x.float()).squeeze(1)
+
+
+def e_forward(E: torch.nn.Module, img: torch.Tensor, r_cur: int, fading: bool, t: torch.Tensor) -> torch.Tensor:
+    return lrelu(E.dense0(E.head_input(trunk_features(E, img, r_cur, fading, t))))
+
+
+def process_reals_t(x_u8: torch.Tensor, fading: bool, t: torch.Tensor) -> torch.Tensor:
+    """process_reals with a tensor fade weight."""
+    x = u8_to_float(x_u8)
+    if fading:
+        x = _lerp_t(x, upsample2(downsample2(x)), t)
+    return x
+
+
+@dataclass(frozen=True)
+class FastOptions:
+    """Resolved fast-path switches for one device (TrainConfig.amp / channels_last / compile / cuda_graphs)."""
+
+    amp: torch.dtype | None = None        # autocast dtype of the G/D/E forwards, None = fp32
+    channels_last: bool = False
+    compile: str = "off"
+    cuda_graphs: bool = False
+
+    @property
+    def active(self) -> bool:
+        return self.amp is not None or self.channels_last or self.compile != "off" or self.cuda_graphs
+
+
+def resolve_fast_options(tc: TrainConfig, device: torch.device, distributed: bool = False) -> FastOptions:
+    cuda = device.type == "cuda"
+    amp = {"auto": torch.bfloat16 if cuda else None, "off": None, "bf16": torch.bfloat16}[tc.amp]
+    cl = cuda if tc.channels_last is None else bool(tc.channels_last)
+    graphs = tc.cuda_graphs
+    if graphs is None:
+        graphs = cuda and not distributed and tc.compile != "reduce-overhead"
+    if graphs and not cuda:
+        raise WildganError("cuda_graphs=true needs a CUDA device")
+    if graphs and distributed:
+        raise WildganError("cuda_graphs=true is not supported with --distributed (collectives inside captured graphs "
+                           "are untested); leave it unset")
+    return FastOptions(amp=amp, channels_last=cl, compile=tc.compile, cuda_graphs=bool(graphs))
+
+
+class DeviceBatchSampler(BatchSampler):
+    """BatchSampler (the same order) whose minibatch indices are slices of a device copy of each epoch's permutation:
+    one non-blocking upload per epoch from pinned memory instead of a blocking host-to-device copy per iteration."""
+
+    def __init__(self, n: int, seed: int, epoch: int = 0, pos: int = 0, device: torch.device | None = None) -> None:
+        self.device = device or torch.device("cpu")
+        super().__init__(n, seed, epoch, pos)
+
+    def _make_perm(self) -> np.ndarray:
+        perm = super()._make_perm()
+        t = torch.from_numpy(perm)
+        if self.device.type == "cuda":
+            # the caching host allocator keeps the pinned block until the copy has completed
+            t = t.pin_memory().to(self.device, non_blocking=True)
+        self._perm_dev = t
+        return perm
+
+    def next_device(self, b: int) -> torch.Tensor:
+        out = []
+        while b > 0:
+            take = min(b, self.n - self.pos)
+            out.append(self._perm_dev[self.pos:self.pos + take])
+            self.pos += take
+            b -= take
+            if self.pos == self.n:
+                self.epoch, self.pos = self.epoch + 1, 0
+                self._perm = self._make_perm()
+        return out[0] if len(out) == 1 else torch.cat(out)
+
+
+def _set_compile_limits() -> None:
+    import torch._dynamo
+
+    # one graph per (network, resolution, fading, requires_grad pattern): far more than the default limit of 8
+    for name in ("cache_size_limit", "recompile_limit", "accumulated_cache_size_limit", "accumulated_recompile_limit"):
+        if hasattr(torch._dynamo.config, name):
+            setattr(torch._dynamo.config, name, max(256, getattr(torch._dynamo.config, name)))
+
+
+class StepRunner:
+    """One training iteration: sample the minibatch and latents, D step (+ Gs EMA), G step, E step.
+
+    plain mode (no fast option, one process): exactly the original d_step / ema_update / g_step / e_step.
+    fast mode: the same maths with the FastOptions, optionally data-parallel (`dist`, see distributed.py).
+    Random numbers are drawn from `rng` in the same order as the plain path (z_D, u, z_G, z_E, each over the global
+    minibatch), so both modes see the same minibatches and latents."""
+
+    def __init__(self, nets: PGANNetworks, opts: dict[str, torch.optim.Optimizer], tc: TrainConfig, nc: NetConfig,
+                 device: torch.device, pyramid: dict[int, torch.Tensor], rng: torch.Generator,
+                 fast: FastOptions | None = None, dist: Any = None, log: Log = print, force_fast: bool = False,
+                 epoch: int = 0, pos: int = 0, n: int | None = None) -> None:
+        self.nets, self.opts, self.tc, self.nc, self.device = nets, opts, tc, nc, device
+        self.pyramid, self.rng, self.log = pyramid, rng, log
+        self.fast = fast or FastOptions()
+        self.dist = dist if dist is not None and dist.world > 1 else None
+        self.fast_mode = self.fast.active or self.dist is not None or force_fast
+        self.use_encoder = tc.encoder_loss != "none"
+        self.n = n if n is not None else next(iter(pyramid.values())).shape[0]
+        self.reset_sampler(epoch, pos)
+        self._phase: Phase | None = None
+        self._t = torch.zeros((), device=device)
+        self._graph: Any = None
+        self._graph_key: Any = None
+        self._graphs_on = self.fast.cuda_graphs
+        self._rows: dict[int, torch.Tensor] = {}
+        if self.fast_mode:
+            if self.fast.channels_last:
+                for m in nets.modules().values():
+                    m.to(memory_format=torch.channels_last)
+            if device.type == "cuda":
+                torch.backends.cudnn.benchmark = True
+            if self.fast.compile != "off":
+                _set_compile_limits()
+                mode = None if self.fast.compile == "default" else self.fast.compile
+                self._gf = torch.compile(g_forward, mode=mode, dynamic=False)
+                self._df = torch.compile(d_forward, mode=mode, dynamic=False)
+                self._ef = torch.compile(e_forward, mode=mode, dynamic=False)
+            else:
+                self._gf, self._df, self._ef = g_forward, d_forward, e_forward
+
+    # -- state shared with the training loop -------------------------------------------------------------------
+    def reset_sampler(self, epoch: int, pos: int) -> None:
+        if self.fast_mode:
+            self.sampler: BatchSampler = DeviceBatchSampler(self.n, self.tc.seed, epoch, pos, self.device)
+        else:
+            self.sampler = BatchSampler(self.n, self.tc.seed, epoch, pos)
+
+    def reset_optimizers(self) -> None:
+        """Adam reset at a lod boundary. With CUDA graphs the state tensors are zeroed in place (a captured graph
+        holds their addresses); moments 0 and step 0 are exactly a fresh Adam state."""
+        for opt in self.opts.values():
+            if self._graphs_on and opt.state:
+                with torch.no_grad():
+                    for st in opt.state.values():
+                        for v in st.values():
+                            if torch.is_tensor(v):
+                                v.zero_()
+            else:
+                reset_optimizer(opt)
+
+    def invalidate(self) -> None:
+        """Drop captured graphs (after weights/optimiser state were replaced by a checkpoint, or lr changed)."""
+        self._graph, self._graph_key = None, None
+        if self.fast.channels_last:
+            _match_state_layout(self.opts)
+
+    # -- one iteration ------------------------------------------------------------------------------------------
+    def iteration(self, phase: Phase) -> dict[str, torch.Tensor]:
+        if not self.fast_mode:
+            return self._plain_iteration(phase)
+        if self._phase is None or phase != self._phase:
+            self._t.fill_(phase.fade)                # a device kernel, no sync
+            self._phase = phase
+        b, nz, dev, rng = phase.batch, self.nc.latent_size, self.device, self.rng
+        idx = self.sampler.next_device(b)            # type: ignore[attr-defined]
+        zd = torch.randn(b, nz, generator=rng, device=dev)
+        u = torch.rand(b, 1, 1, 1, generator=rng, device=dev)
+        zg = torch.randn(b, nz, generator=rng, device=dev)
+        ze = torch.randn(b, nz, generator=rng, device=dev) if self.use_encoder else zg
+        if self.dist is not None:                    # this rank's share of the global minibatch
+            rows = self._local_rows(b)
+            idx, zd, u, zg, ze = (x.index_select(0, rows) for x in (idx, zd, u, zg, ze))
+        args = (idx, zd, u, zg, ze)
+        if self._graphs_on:
+            return self._graph_iteration(phase, args)
+        return self._body(phase, *args)
+
+    def _local_rows(self, b: int) -> torch.Tensor:
+        if b not in self._rows:
+            from .distributed import local_rows
+
+            self._rows[b] = local_rows(b, self.dist.world, self.dist.rank, self.nc.mbstd_group).to(self.device)
+        return self._rows[b]
+
+    def _plain_iteration(self, phase: Phase) -> dict[str, torch.Tensor]:
+        nets, tc, nz, dev, rng = self.nets, self.tc, self.nc.latent_size, self.device, self.rng
+        lod, b = phase.lod, phase.batch
+        grad_scale = phase.resolution / self.nc.resolution
+        idx = torch.from_numpy(self.sampler.next(b)).to(dev)
+        reals = process_reals(self.pyramid[phase.resolution].index_select(0, idx), phase.fade)
+        z = torch.randn(b, nz, generator=rng, device=dev) * tc.latent_scale
+        u = torch.rand(b, 1, 1, 1, generator=rng, device=dev)
+        terms = d_step(nets, self.opts["D"], reals, z, u, lod, tc, grad_scale)
+        ema_update(nets.Gs, nets.G, tc.ema_beta)
+        z = torch.randn(b, nz, generator=rng, device=dev) * tc.latent_scale
+        terms.update(g_step(nets, self.opts["G"], z, lod))
+        if self.use_encoder:
+            z = torch.randn(b, nz, generator=rng, device=dev) * tc.latent_scale
+            terms.update(e_step(nets, self.opts["E"], z, lod, tc.encoder_loss))
+        return terms
+
+    def _autocast(self) -> Any:
+        if self.fast.amp is None:
+            return _nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=self.fast.amp)
+
+    def _reduce(self, m: torch.nn.Module) -> None:
+        if self.dist is not None:
+            self.dist.average_gradients(m.parameters())
+
+    def _body(self, phase: Phase, idx: torch.Tensor, zd: torch.Tensor, u: torch.Tensor, zg: torch.Tensor,
+              ze: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The iteration on device tensors only (this is what a CUDA graph captures)."""
+        nets, tc, t = self.nets, self.tc, self._t
+        r, fading = int(math.log2(phase.resolution)), phase.fade > 0
+        grad_scale = phase.resolution / self.nc.resolution
+        gf, df, ef, ac = self._gf, self._df, self._ef, self._autocast
+        reals = process_reals_t(self.pyramid[phase.resolution].index_select(0, idx), fading, t)
+        if self.fast.channels_last:
+            reals = reals.contiguous(memory_format=torch.channels_last)
+
+        # D step. fake: bf16 forward, then fp32. Critic on real/fake under autocast, outputs cast to fp32; on the
+        # GP's x_hat (the only critic input that requires grad) in fp32, eager (AOTAutograd has no double backward).
+        with torch.no_grad(), ac():
+            fake = gf(nets.G, zd * tc.latent_scale, r, fading, t).float()
+
+        def critic(x: torch.Tensor) -> torch.Tensor:
+            if x.requires_grad:
+                with torch.autocast(device_type=self.device.type, enabled=False):
+                    return d_forward(nets.D, x, r, fading, t)
+            with ac():
+                return df(nets.D, x, r, fading, t).float()
+
+        loss, terms = critic_loss(critic, reals, fake, gp_lambda=tc.gp_lambda, gp_target=tc.gp_target,
+                                  drift=tc.drift, grad_scale=grad_scale, u=u)
+        opt = self.opts["D"]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self._reduce(nets.D)
+        opt.step()
+        ema_update(nets.Gs, nets.G, tc.ema_beta)     # fp32 parameters
+
+        # G step
+        nets.D.requires_grad_(False)
+        try:
+            with ac():
+                fake = gf(nets.G, zg * tc.latent_scale, r, fading, t)
+
+            def critic_g(x: torch.Tensor) -> torch.Tensor:
+                with ac():
+                    return df(nets.D, x, r, fading, t).float()
+
+            loss, t2 = generator_loss(critic_g, fake)
+            opt = self.opts["G"]
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            self._reduce(nets.G)
+            opt.step()
+        finally:
+            nets.D.requires_grad_(True)
+        terms.update(t2)
+
+        # E step
+        if self.use_encoder:
+            z = ze * tc.latent_scale
+            with torch.no_grad(), ac():
+                x = gf(nets.G, z, r, fading, t).float()
+            nets.G.requires_grad_(False)
+            try:
+                with ac():
+                    z_hat = ef(nets.E, x, r, fading, t)
+                z_hat = z_hat.float()
+                if tc.encoder_loss == "image":
+                    with ac():
+                        rec = gf(nets.G, z_hat, r, fading, t)
+                    loss, t3 = encoder_image_loss(x, rec.float())
+                else:
+                    loss, t3 = encoder_latent_loss(z, z_hat)
+                opt = self.opts["E"]
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                self._reduce(nets.E)
+                opt.step()
+            finally:
+                nets.G.requires_grad_(True)
+            t3["E/z_norm"] = z_hat.detach().norm(dim=1).mean()
+            terms.update(t3)
+        return terms
+
+    # -- whole-iteration CUDA graphs ----------------------------------------------------------------------------
+    def _graph_iteration(self, phase: Phase, args: tuple[torch.Tensor, ...]) -> dict[str, torch.Tensor]:
+        key = (phase.resolution, phase.fade > 0, phase.batch, tuple(g["lr"] for o in self.opts.values()
+                                                                   for g in o.param_groups))
+        if self._graph_key != key:
+            self._graph, self._graph_key = None, key
+            self._capture(phase, args)
+            if not self._graphs_on:                  # capture failed or did not validate: eager from now on
+                return self._body(phase, *args)
+        for buf, a in zip(self._static_in, args):
+            buf.copy_(a)
+        self._graph.replay()
+        return self._static_out
+
+    def _snapshot(self) -> tuple[list[torch.Tensor], list[tuple[dict, list[Any]]]]:
+        params = [p.detach().clone() for m in self.nets.modules().values() for p in m.parameters()]
+        states = []
+        for opt in self.opts.values():
+            before = {id(p): {k: v.detach().clone() for k, v in st.items() if torch.is_tensor(v)}
+                      for p, st in opt.state.items()}
+            states.append((before, [p for g in opt.param_groups for p in g["params"]]))
+        return params, states
+
+    @torch.no_grad()
+    def _restore_snapshot(self, snap: Any) -> None:
+        params, states = snap
+        for p, v in zip([p for m in self.nets.modules().values() for p in m.parameters()], params):
+            p.copy_(v)
+        for opt, (before, plist) in zip(self.opts.values(), states):
+            for p in plist:
+                st = opt.state.get(p)
+                if not st:
+                    continue
+                old = before.get(id(p))
+                for k, v in st.items():
+                    if torch.is_tensor(v):
+                        if old is not None and k in old:
+                            v.copy_(old[k])
+                        else:                        # created by the warm-up: a fresh Adam state is all zeros
+                            v.zero_()
+
+    def _capture(self, phase: Phase, args: tuple[torch.Tensor, ...]) -> None:
+        """Warm up, capture one iteration, replay it once and compare with an eager iteration from the same state
+        (one host sync per capture, i.e. per phase). Any failure or mismatch -> eager fast path from then on."""
+        snap = self._snapshot()
+        static_in = tuple(a.clone() for a in args)
+        try:
+            s = torch.cuda.Stream(self.device)
+            s.wait_stream(torch.cuda.current_stream(self.device))
+            with torch.cuda.stream(s):
+                for _ in range(3):                   # cudnn autotuning, lazy Adam state, compile
+                    self._body(phase, *static_in)
+            torch.cuda.current_stream(self.device).wait_stream(s)
+            self._restore_snapshot(snap)
+            self._body(phase, *static_in)            # eager reference
+            ref = [p.detach().clone() for m in self.nets.modules().values() for p in m.parameters()]
+            self._restore_snapshot(snap)
+            for opt in self.opts.values():
+                opt.zero_grad(set_to_none=True)
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph):
+                out = self._body(phase, *static_in)
+            graph.replay()
+            now = [p.detach() for m in self.nets.modules().values() for p in m.parameters()]
+            base = snap[0]
+            err = max(float((a - b).abs().max()) for a, b in zip(now, ref))
+            step = max(float((b - c).abs().max()) for b, c in zip(ref, base))
+            self._restore_snapshot(snap)
+            if not err <= 1e-2 * step + 1e-6:
+                self.log(f"warning: CUDA graph replay differs from eager ({err:.3g} vs update {step:.3g}) at "
+                         f"{phase.resolution}x{phase.resolution}; continuing without CUDA graphs")
+                self._graphs_on = False
+                return
+            self._graph, self._static_in, self._static_out = graph, static_in, out
+        except Exception as e:  # noqa: BLE001 - any capture problem falls back to the eager fast path
+            torch.cuda.synchronize(self.device)
+            self._restore_snapshot(snap)
+            self.log(f"warning: CUDA graph capture failed ({type(e).__name__}: {str(e).splitlines()[0][:200]}); "
+                     f"continuing without CUDA graphs")
+            self._graphs_on, self._graph = False, None
+
+
+def _nullcontext() -> Any:
+    from contextlib import nullcontext
+
+    return nullcontext()
+
+
+def _match_state_layout(opts: dict[str, torch.optim.Optimizer]) -> None:
+    """Adam moments restored from a (contiguous) checkpoint get their parameter's memory format back."""
+    for opt in opts.values():
+        for p, st in opt.state.items():
+            for k, v in list(st.items()):
+                if torch.is_tensor(v) and v.shape == p.shape and v.stride() != p.stride():
+                    st[k] = torch.empty_like(p).copy_(v)
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -291,28 +727,58 @@ def save_sample_grid(path: Path, imgs: torch.Tensor, resolution: int) -> None:
     Image.fromarray(arr[..., 0] if c == 1 else arr).save(path)
 
 
+def make_optimizers(nets: PGANNetworks, tc: TrainConfig, fast: FastOptions, device: torch.device,
+                    lr: float | None = None) -> dict[str, torch.optim.Optimizer]:
+    """Adam for G, D (and E). On CUDA the fast path uses the fused implementation (capturable when graphed)."""
+    kw: dict[str, Any] = {}
+    if fast.active and device.type == "cuda":
+        kw["fused"] = True
+        if fast.cuda_graphs:
+            kw["capturable"] = True
+    lr = tc.lr if lr is None else lr
+    opts = {"G": make_optimizer(nets.G.parameters(), tc, lr, **kw), "D": make_optimizer(nets.D.parameters(), tc, lr, **kw)}
+    if tc.encoder_loss != "none":
+        opts["E"] = make_optimizer(nets.E.parameters(), tc, lr, **kw)
+    return opts
+
+
 def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bool = False, progress: bool = True,
-               log: Log = print) -> TrainResult:
-    """Train G, D, E (and Gs) on uint8 images [N, R, R, C]; see the module docstring for what is written."""
+               log: Log = print, dist: Any = None) -> TrainResult:
+    """Train G, D, E (and Gs) on uint8 images [N, R, R, C]; see the module docstring for what is written.
+
+    `dist`: a wildgan.training.distributed.DistContext for data-parallel training under torchrun (default: the one
+    set up by distributed.init_distributed(), if any). Every rank runs this function; rank 0 alone writes."""
     from tqdm.auto import tqdm
 
+    from . import distributed as _dist
+
     tc, nc = cfg.train, cfg.net
+    if dist is None:
+        dist = _dist.current()
+    if dist is not None and dist.world <= 1:
+        dist = None
+    is_main = dist is None or dist.rank == 0
+    if not is_main:
+        log = _silent
+        progress = False
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    device = resolve_device(tc.device)
+    device = dist.device if dist is not None else resolve_device(tc.device)
     if train_x.shape[1:] != (nc.resolution, nc.resolution, nc.channels):
         raise WildganError(f"training images have shape {train_x.shape[1:]}, the network expects "
                            f"{(nc.resolution, nc.resolution, nc.channels)}")
     if len(train_x) < max(tc.minibatch[nc.resolution], 1):
         raise WildganError(f"only {len(train_x)} training images; the minibatch at {nc.resolution}x{nc.resolution}"
                            f" is {tc.minibatch[nc.resolution]}")
-    use_encoder = tc.encoder_loss != "none"
+    if dist is not None:
+        _dist.check_batches(tc.minibatch, nc, dist.world)
+    fast = resolve_fast_options(tc, device, distributed=dist is not None)
 
     torch.manual_seed(tc.seed)
     nets = build_pgan(nc, tc.seed).to(device)
-    opts = {"G": make_optimizer(nets.G.parameters(), tc, tc.lr), "D": make_optimizer(nets.D.parameters(), tc, tc.lr)}
-    if use_encoder:
-        opts["E"] = make_optimizer(nets.E.parameters(), tc, tc.lr)
+    if dist is not None:
+        dist.broadcast_modules(nets.modules())
+    opts = make_optimizers(nets, tc, fast, device)
     rng = torch.Generator(device=device)
     rng.manual_seed(tc.seed)
     state = TrainState(lr=tc.lr)
@@ -326,11 +792,13 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
             state = _restore(found[0], found[1], nets, opts, rng, ck_dir)
             log(f"resumed from {state.nimg / 1000:.1f} kimg (iteration {state.iteration})")
     pyramid = build_pyramid(train_x, device)
-    sampler = BatchSampler(len(train_x), tc.seed, state.epoch, state.pos)
+    runner = StepRunner(nets, opts, tc, nc, device, pyramid, rng, fast=fast, dist=dist, log=log,
+                        epoch=state.epoch, pos=state.pos, n=len(train_x))
+    runner.invalidate()
     total_nimg = int(round(tc.total_kimg * 1000))
     fixed_z = torch.randn(64, nc.latent_size, generator=torch.Generator().manual_seed(tc.seed + 1)).to(device)
 
-    stats_f = open(run_dir / "stats.jsonl", "a", encoding="utf-8")
+    stats_f = open(run_dir / "stats.jsonl", "a", encoding="utf-8") if is_main else None
     acc: dict[str, torch.Tensor] = {}
     acc_n = 0
     t_start = time.time()
@@ -344,9 +812,19 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
                dynamic_ncols=True, desc="train")
 
     def save() -> Path:
-        state.epoch, state.pos = sampler.epoch, sampler.pos
+        state.epoch, state.pos = runner.sampler.epoch, runner.sampler.pos
         state.elapsed = elapsed0 + time.time() - t_start
-        return _save(run_dir, nets, opts, state, rng, cfg, tc.keep_checkpoints)
+        path = ck_dir / f"{ckpt.checkpoint_name(state.nimg)}.json"
+        if is_main:
+            path = _save(run_dir, nets, opts, state, rng, cfg, tc.keep_checkpoints)
+        if dist is not None:
+            dist.barrier()                     # the file exists for every rank (a rollback reads it)
+        return path
+
+    def diverged(what: str) -> None:
+        _diverged(what, run_dir, nets, opts, rng, cfg, state, log)
+        runner.reset_sampler(state.epoch, state.pos)
+        runner.invalidate()
 
     try:
         with _signals(flag):
@@ -354,24 +832,12 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
                 # Schedule update every `minibatch_repeats` iterations (a "round"), as the TF code does.
                 phase = schedule(state.nimg, nc.resolution, tc.phase_kimg, tc.fade_kimg, tc.minibatch)
                 if phase.lod_bounds != state.lod_bounds:
-                    for opt in opts.values():
-                        reset_optimizer(opt)
+                    runner.reset_optimizers()
                     state.lod_bounds = phase.lod_bounds
-                lod, b = phase.lod, phase.batch
-                grad_scale = phase.resolution / nc.resolution
+                b = phase.batch
                 for _ in range(tc.minibatch_repeats):
-                    idx = torch.from_numpy(sampler.next(b)).to(device)
-                    reals = process_reals(pyramid[phase.resolution].index_select(0, idx), phase.fade)
-                    z = torch.randn(b, nc.latent_size, generator=rng, device=device) * tc.latent_scale
-                    u = torch.rand(b, 1, 1, 1, generator=rng, device=device)
-                    terms = d_step(nets, opts["D"], reals, z, u, lod, tc, grad_scale)
-                    ema_update(nets.Gs, nets.G, tc.ema_beta)
+                    terms = runner.iteration(phase)
                     state.nimg += b
-                    z = torch.randn(b, nc.latent_size, generator=rng, device=device) * tc.latent_scale
-                    terms.update(g_step(nets, opts["G"], z, lod))
-                    if use_encoder:
-                        z = torch.randn(b, nc.latent_size, generator=rng, device=device) * tc.latent_scale
-                        terms.update(e_step(nets, opts["E"], z, lod, tc.encoder_loss))
                     state.iteration += 1
                     for k, v in terms.items():
                         acc[k] = acc[k] + v if k in acc else v.clone()
@@ -379,54 +845,66 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
                     bar.update(b)
 
                     if state.iteration % tc.log_every == 0:
+                        if dist is not None:
+                            acc = dist.mean_tensors(acc)      # mean over ranks = mean over the global batch
                         row = _stats_row(acc, acc_n, state, phase, time.time() - t_log, state.nimg - nimg_log, device)
                         acc, acc_n, t_log, nimg_log = {}, 0, time.time(), state.nimg
-                        stats_f.write(json.dumps(row) + "\n")
-                        stats_f.flush()
+                        if stats_f is not None:
+                            stats_f.write(json.dumps(row) + "\n")
+                            stats_f.flush()
                         bar.set_postfix(res=phase.resolution, D=f"{row.get('D/loss', 0):.3g}",
                                         G=f"{row.get('G/loss', 0):.3g}", E=f"{row.get('E/loss', 0):.3g}")
                         bad = [k for k, v in row.items() if isinstance(v, float) and not math.isfinite(v)]
                         if bad:
-                            _diverged(f"non-finite {', '.join(bad)} at {state.nimg / 1000:.1f} kimg",
-                                      run_dir, nets, opts, rng, cfg, state, log)
-                            sampler = BatchSampler(len(train_x), tc.seed, state.epoch, state.pos)
+                            diverged(f"non-finite {', '.join(bad)} at {state.nimg / 1000:.1f} kimg")
                             acc, acc_n = {}, 0
                             break
 
-                if state.nimg >= next_ckpt or flag.signum is not None or _over_budget(tc, elapsed0, t_start):
+                stop_sig, stop_budget = flag.signum is not None, _over_budget(tc, elapsed0, t_start)
+                if dist is not None:                  # every rank must take the same branch (CPU-side agreement)
+                    stop_sig, stop_budget = dist.any_flags(stop_sig, stop_budget)
+                if state.nimg >= next_ckpt or stop_sig or stop_budget:
                     bad_net = all_finite(nets.modules())
                     if bad_net is not None:
-                        _diverged(f"non-finite weights in {bad_net} at {state.nimg / 1000:.1f} kimg",
-                                  run_dir, nets, opts, rng, cfg, state, log)
-                        sampler = BatchSampler(len(train_x), tc.seed, state.epoch, state.pos)
+                        diverged(f"non-finite weights in {bad_net} at {state.nimg / 1000:.1f} kimg")
                         acc, acc_n = {}, 0        # the accumulated stats contain the bad steps
                         continue
                     save()
-                    _write_samples(run_dir, nets, fixed_z, phase, nc, state.nimg)
+                    if is_main:
+                        _write_samples(run_dir, nets, fixed_z, phase, nc, state.nimg)
                     next_ckpt = (state.nimg // int(tc.checkpoint_kimg * 1000) + 1) * int(tc.checkpoint_kimg * 1000)
-                    if flag.signum is not None:
+                    if stop_sig:
                         raise TrainingInterrupted(
-                            f"interrupted by signal {flag.signum} at {state.nimg / 1000:.1f} kimg; checkpoint saved "
-                            f"in {ck_dir}; continue with --resume")
-                    if _over_budget(tc, elapsed0, t_start):
+                            f"interrupted by signal {flag.signum or 'on another rank'} at {state.nimg / 1000:.1f} "
+                            f"kimg; checkpoint saved in {ck_dir}; continue with --resume")
+                    if stop_budget:
                         status = "budget"
                         log(f"wall-clock budget of {tc.minutes} min reached at {state.nimg / 1000:.1f} kimg")
                         break
     finally:
         bar.close()
-        stats_f.close()
+        if stats_f is not None:
+            stats_f.close()
     # Final networks: a full training-state checkpoint (so --resume with a larger --total-kimg continues) and a
     # nets-only file for scoring.
     bad_net = all_finite(nets.modules())
     if bad_net is not None:
         raise DivergenceError(f"non-finite weights in {bad_net} at the end of training; last good checkpoint kept")
     save()
-    _write_samples(run_dir, nets, fixed_z, phase, nc, state.nimg)
-    final = ckpt.save_checkpoint(run_dir, "network-final", ckpt.networks_to_tensors(nets.modules()), {
-        "kind": "wildgan-networks", "nimg": state.nimg, "kimg": state.nimg / 1000, "status": status,
-        "seed": tc.seed, "net": run_config_to_dict(cfg)["net"], "config": run_config_to_dict(cfg),
-        "elapsed_s": elapsed0 + time.time() - t_start, "lod": phase.lod})
+    final = run_dir / "network-final.json"
+    if is_main:
+        _write_samples(run_dir, nets, fixed_z, phase, nc, state.nimg)
+        final = ckpt.save_checkpoint(run_dir, "network-final", ckpt.networks_to_tensors(nets.modules()), {
+            "kind": "wildgan-networks", "nimg": state.nimg, "kimg": state.nimg / 1000, "status": status,
+            "seed": tc.seed, "net": run_config_to_dict(cfg)["net"], "config": run_config_to_dict(cfg),
+            "elapsed_s": elapsed0 + time.time() - t_start, "lod": phase.lod})
+    if dist is not None:
+        dist.barrier()
     return TrainResult(run_dir=run_dir, nimg=state.nimg, final=final, status=status)
+
+
+def _silent(msg: str) -> None:
+    pass
 
 
 def _over_budget(tc: TrainConfig, elapsed0: float, t_start: float) -> bool:
