@@ -552,7 +552,7 @@ class StepRunner:
                     self._body(phase, *static_in)
             torch.cuda.current_stream(self.device).wait_stream(s)
             self._restore_snapshot(snap)
-            self._body(phase, *static_in)            # eager reference
+            ref_terms = {k: v.detach().clone() for k, v in self._body(phase, *static_in).items()}   # eager reference
             ref = [p.detach().clone() for m in self.nets.modules().values() for p in m.parameters()]
             self._restore_snapshot(snap)
             for opt in self.opts.values():
@@ -562,13 +562,16 @@ class StepRunner:
                 out = self._body(phase, *static_in)
             graph.replay()
             now = [p.detach() for m in self.nets.modules().values() for p in m.parameters()]
-            base = snap[0]
-            err = max(float((a - b).abs().max()) for a, b in zip(now, ref))
-            step = max(float((b - c).abs().max()) for b, c in zip(ref, base))
+            # relative to the size of one update, over all weights: a value baked into the graph gives O(1); the
+            # nondeterminism of atomics (an Adam sign flip on a near-zero gradient) gives ~1e-3 or less
+            err = math.sqrt(sum(float((a - b).double().square().sum()) for a, b in zip(now, ref)))
+            upd = math.sqrt(sum(float((b - c).double().square().sum()) for b, c in zip(ref, snap[0])))
+            terr = max(abs(float(out[k]) - float(v)) / (abs(float(v)) + 1e-3) for k, v in ref_terms.items())
             self._restore_snapshot(snap)
-            if not err <= 1e-2 * step + 1e-6:
-                self.log(f"warning: CUDA graph replay differs from eager ({err:.3g} vs update {step:.3g}) at "
-                         f"{phase.resolution}x{phase.resolution}; continuing without CUDA graphs")
+            if not (err <= 2e-2 * upd + 1e-7 and terr <= 1e-2):
+                self.log(f"warning: CUDA graph replay differs from eager (weights {err:.3g} vs update {upd:.3g}, "
+                         f"losses {terr:.3g}) at {phase.resolution}x{phase.resolution}; continuing without CUDA "
+                         f"graphs")
                 self._graphs_on = False
                 return
             self._graph, self._static_in, self._static_out = graph, static_in, out

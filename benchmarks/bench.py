@@ -1,0 +1,330 @@
+#!/usr/bin/env python
+"""Training and scoring throughput of wildgan, per resolution phase (issue 5).
+
+For every preset and every resolution phase (4, 8, 16, 32 [, 64]) at a stable lod and in the middle of the fade-in
+to that resolution, it times full training iterations (D step + Gs EMA, G step, E step; the real training code,
+wildgan.training.loop.StepRunner, with the TrainConfig fast-path options of the device) at the paper's minibatch,
+and reports
+  * images/s (real images per second),
+  * achieved TFLOP/s, counting 7g + 14d + 3e FLOPs per real image (spec 8.2) with g, d, e the forward FLOPs of
+    G, D, E at that lod, counted by torch's FlopCounterMode (wildgan.nets.info.forward_flops) on the real modules,
+  * the fraction of a matrix-rate ceiling measured here on the same device (a large square matmul: fp32 on CPU,
+    bf16 on CUDA),
+  * peak memory of the phase (CUDA: torch.cuda.max_memory_allocated; CPU: peak RSS of the process sampled at 200 Hz
+    during the phase, and its growth over the RSS at the phase start),
+  * CUDA only: host synchronisations inside the timed iterations (torch.cuda.set_sync_debug_mode).
+Scoring: images/s of score_pgan at full resolution in batches of 64 (E + Gs + every score, incl. D features).
+An estimate of the paper's CIFAR schedule (600/600 kimg, 4,000 kimg at 32x32) from the per-phase rates is printed.
+
+--quick on CPU (the shared 2-core machine): tiny and fast at the paper's minibatch with 1 warm-up + 2 timed
+iterations; paper (width 512) at a reduced minibatch of 8, stable lods only, 1 timed iteration and no warm-up at
+16x16 and above (one iteration at 32x32 is ~1.8 TFLOP) -- its images/s are per-image rates at that batch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import resource
+import sys
+import threading
+import time
+import warnings
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from wildgan.config import PRESETS, ScoreConfig, TrainConfig, net_config_for_preset
+from wildgan.nets import build_pgan
+from wildgan.nets.info import forward_flops
+from wildgan.scoring.pgan_scores import score_pgan
+from wildgan.training.loop import StepRunner, build_pyramid, make_optimizers, resolve_fast_options
+from wildgan.training.schedule import Phase
+
+
+def sync(dev: torch.device) -> None:
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+
+
+def matmul_ceiling(dev: torch.device, quick: bool) -> dict[str, Any]:
+    """Best-of-k rate of a large square matmul in the dtype the training runs its matrix work in."""
+    if dev.type == "cuda":
+        n, dtype, reps = 8192, torch.bfloat16, 20
+    else:
+        n, dtype, reps = (1024 if quick else 2048), torch.float32, 3
+    a = torch.randn(n, n, device=dev, dtype=dtype)
+    b = torch.randn(n, n, device=dev, dtype=dtype)
+    for _ in range(2):
+        a @ b
+    sync(dev)
+    best = math.inf
+    for _ in range(3):
+        t = time.perf_counter()
+        for _ in range(reps):
+            a @ b
+        sync(dev)
+        best = min(best, (time.perf_counter() - t) / reps)
+    return {"n": n, "dtype": str(dtype).replace("torch.", ""), "tflops": 2 * n**3 / best / 1e12}
+
+
+class RssSampler:
+    """Peak RSS of this process while active (CPU memory per phase)."""
+
+    def __init__(self) -> None:
+        self.page = os.sysconf("SC_PAGE_SIZE")
+        self.peak = self.start = self.rss()
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+
+    def rss(self) -> int:
+        try:
+            with open("/proc/self/statm") as f:
+                return int(f.read().split()[1]) * self.page
+        except OSError:   # not Linux: the high-water mark
+            return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.005):
+            self.peak = max(self.peak, self.rss())
+
+    def __enter__(self) -> "RssSampler":
+        self._t.start()
+        return self
+
+    def __exit__(self, *a: Any) -> None:
+        self._stop.set()
+        self._t.join()
+        self.peak = max(self.peak, self.rss())
+
+
+def flops_per_image(nets: Any, nc: Any, lod: float, res: int, dev: torch.device) -> dict[str, float]:
+    b = 4
+    z = torch.randn(b, nc.latent_size, device=dev)
+    x = torch.randn(b, nc.channels, res, res, device=dev)
+    g = forward_flops(lambda q: nets.G(q, lod), z) / b
+    d = forward_flops(lambda q: nets.D(q, lod), x) / b
+    e = forward_flops(lambda q: nets.E(q, lod), x) / b
+    return {"g": g, "d": d, "e": e, "train": 7 * g + 14 * d + 3 * e}
+
+
+def bench_preset(preset: str, args: argparse.Namespace, dev: torch.device, ceiling: float) -> dict[str, Any]:
+    R, C = args.resolution, args.channels
+    nc = net_config_for_preset(preset, R, C)
+    if args.width:
+        from dataclasses import replace
+
+        nc = replace(nc, fmap_max=args.width, fmap_base=max(nc.fmap_base, args.width * 16))
+    mb = dict(PRESETS[preset]["minibatch"])
+    cpu_paper = dev.type == "cpu" and preset == "paper" and args.quick
+    if cpu_paper:
+        mb = {r: min(b, 8) for r, b in mb.items()}
+    tc_kw: dict[str, Any] = {"minibatch": mb, "device": str(dev), "seed": 0}
+    for k in ("amp", "compile"):
+        if getattr(args, k) is not None:
+            tc_kw[k] = getattr(args, k)
+    for k in ("channels_last", "cuda_graphs"):
+        v = getattr(args, k)
+        if v is not None:
+            tc_kw[k] = v == "on"
+    tc = TrainConfig(**tc_kw)
+    fast = resolve_fast_options(tc, dev)
+    nets = build_pgan(nc, 0).to(dev)
+    opts = make_optimizers(nets, tc, fast, dev)
+    n_data = max(4 * max(mb.values()), 256)
+    x_u8 = (np.random.default_rng(0).random((n_data, R, R, C)) * 255).astype(np.uint8)
+    pyr = build_pyramid(x_u8, dev)
+    rng = torch.Generator(device=dev).manual_seed(0)
+    runner = StepRunner(nets, opts, tc, nc, dev, pyr, rng, fast=fast, log=lambda m: print("   ", m))
+    L = nc.resolution_log2
+    out: dict[str, Any] = {"preset": preset, "fmap_max": nc.fmap_max, "fast_options": {
+        "amp": str(fast.amp), "channels_last": fast.channels_last, "compile": fast.compile,
+        "cuda_graphs": fast.cuda_graphs, "plain_path": not runner.fast_mode}, "phases": []}
+    for lev in range(2, L + 1):
+        res = 2 ** lev
+        kinds = [("stable", float(L - lev))]
+        if lev > 2 and not cpu_paper:
+            kinds.insert(0, ("fade", L - lev + 0.5))
+        for kind, lod in kinds:
+            b = mb[res]
+            phase = Phase(lod=lod, resolution=res, batch=b, fade=lod - math.floor(lod))
+            runner.reset_optimizers()
+            if dev.type == "cpu":
+                warm = 0 if (cpu_paper and res >= 16) else 1
+                iters = 1 if cpu_paper else (2 if args.quick else 5)
+            else:
+                warm, iters = (3, 10) if args.quick else (5, 30)
+            fl = flops_per_image(nets, nc, lod, res, dev)
+            if dev.type == "cuda":
+                torch.cuda.reset_peak_memory_stats(dev)
+            with RssSampler() as rs:
+                for _ in range(warm):
+                    runner.iteration(phase)
+                sync(dev)
+                n_sync = 0
+                with warnings.catch_warnings(record=True) as wlist:
+                    warnings.simplefilter("always")
+                    if dev.type == "cuda":
+                        torch.cuda.set_sync_debug_mode("warn")
+                    t0 = time.perf_counter()
+                    for _ in range(iters):
+                        runner.iteration(phase)
+                    if dev.type == "cuda":
+                        torch.cuda.set_sync_debug_mode("default")
+                    sync(dev)
+                    dt = time.perf_counter() - t0
+                    n_sync = sum("synchroniz" in str(w.message) for w in wlist)
+            ips = iters * b / dt
+            row = {"res": res, "lod": lod, "kind": kind, "batch": b, "iters": iters, "warmup": warm,
+                   "seconds": dt, "img_per_s": ips, "gflop_per_img": fl["train"] / 1e9,
+                   "fwd_gflop": {k: fl[k] / 1e9 for k in ("g", "d", "e")},
+                   "tflops": ips * fl["train"] / 1e12, "frac_ceiling": ips * fl["train"] / 1e12 / ceiling}
+            if dev.type == "cuda":
+                row["peak_mem_mb"] = torch.cuda.max_memory_allocated(dev) / 2**20
+                row["host_syncs"] = n_sync
+            else:
+                row["peak_mem_mb"] = rs.peak / 2**20
+                row["mem_growth_mb"] = (rs.peak - rs.start) / 2**20
+            out["phases"].append(row)
+            print(fmt_row(preset, row), flush=True)
+
+    # scoring at full resolution, batches of 64
+    n_score = (64 if cpu_paper else 256) if dev.type == "cpu" else (8192 if args.quick else 32768)
+    xs = (np.random.default_rng(1).random((n_score, R, R, C)) * 255).astype(np.uint8)
+    out["score"] = []
+    modes = [("fp32", None)] + ([("bf16", torch.bfloat16)] if dev.type == "cuda" else [])
+    for name, dt_ in modes:
+        if dev.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(dev)
+        with RssSampler() as rs:
+            ctx = torch.autocast("cuda", dtype=dt_) if dt_ is not None else _null()
+            with ctx:
+                if dev.type == "cuda":
+                    score_pgan(nets, xs[:256], ScoreConfig(batch_size=64), device=dev)   # warm-up
+                sync(dev)
+                t0 = time.perf_counter()
+                score_pgan(nets, xs, ScoreConfig(batch_size=64), device=dev)
+                sync(dev)
+                dt = time.perf_counter() - t0
+        srow = {"mode": name, "images": n_score, "img_per_s": n_score / dt,
+                "peak_mem_mb": (torch.cuda.max_memory_allocated(dev) if dev.type == "cuda" else rs.peak) / 2**20}
+        out["score"].append(srow)
+        print(f"{preset:>6} score {name:>4}  {n_score:>6} images {srow['img_per_s']:>10.1f} img/s  "
+              f"peak {srow['peak_mem_mb']:.0f} MB", flush=True)
+    out["schedule_minutes_est"] = schedule_estimate(out["phases"], R)
+    return out
+
+
+def _null() -> Any:
+    from contextlib import nullcontext
+
+    return nullcontext()
+
+
+def schedule_estimate(rows: list[dict[str, Any]], R: int, phase_kimg: float = 600.0,
+                      total_kimg: float = 4000.0) -> float | None:
+    """Minutes for the paper's schedule (stable/fade segments of phase_kimg each, total_kimg) at the measured rates;
+    None when a segment was not measured (e.g. fades in the CPU paper run)."""
+    rate = {(r["res"], r["kind"]): r["img_per_s"] for r in rows}
+    L = int(math.log2(R))
+    segs = [(4, "stable")]
+    for lev in range(3, L + 1):
+        segs += [(2 ** lev, "fade"), (2 ** lev, "stable")]
+    secs, left = 0.0, total_kimg * 1000
+    for i, key in enumerate(segs):
+        kimg = phase_kimg * 1000 if i < len(segs) - 1 else left
+        kimg = min(kimg, left)
+        if key not in rate:
+            return None
+        secs += kimg / rate[key]
+        left -= kimg
+    return secs / 60
+
+
+def fmt_row(preset: str, r: dict[str, Any]) -> str:
+    extra = f"  syncs {r['host_syncs']}" if "host_syncs" in r else f"  (+{r.get('mem_growth_mb', 0):.0f})"
+    return (f"{preset:>6} {r['res']:>3}x{r['res']:<3} {r['kind']:>6} lod {r['lod']:<4} B {r['batch']:>3} "
+            f"{r['img_per_s']:>10.1f} img/s {r['gflop_per_img']:>8.3f} GF/img {r['tflops']:>8.4f} TF/s "
+            f"{100 * r['frac_ceiling']:>6.1f}% peak {r['peak_mem_mb']:>7.0f} MB{extra}")
+
+
+def table(results: dict[str, Any]) -> str:
+    lines = [f"| preset | phase | lod | batch | img/s | GFLOP/img (7g+14d+3e) | TFLOP/s | % of {results['ceiling']['dtype']} "
+             f"matmul ceiling ({results['ceiling']['tflops']:.3g} TF/s) | peak mem MB |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for p in results["presets"]:
+        for r in p["phases"]:
+            lines.append(f"| {p['preset']} | {r['res']}x{r['res']} {r['kind']} | {r['lod']} | {r['batch']} | "
+                         f"{r['img_per_s']:.1f} | {r['gflop_per_img']:.3f} | {r['tflops']:.4f} | "
+                         f"{100 * r['frac_ceiling']:.1f}% | {r['peak_mem_mb']:.0f} |")
+    lines += ["", "| preset | scoring mode | images | img/s | peak mem MB | est. paper schedule (4,000 kimg) |",
+              "|---|---|---|---|---|---|"]
+    for p in results["presets"]:
+        est = p["schedule_minutes_est"]
+        for s in p["score"]:
+            lines.append(f"| {p['preset']} | {s['mode']} | {s['images']} | {s['img_per_s']:.1f} | "
+                         f"{s['peak_mem_mb']:.0f} | {'-' if est is None else f'{est:.1f} min'} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--device", choices=("cpu", "cuda"), default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--preset", default="all", help="tiny | fast | paper | all, or a comma-separated list")
+    ap.add_argument("--quick", action="store_true", help="few iterations (see the module docstring)")
+    ap.add_argument("--json", help="write the results as JSON here")
+    ap.add_argument("--resolution", type=int, default=32)
+    ap.add_argument("--channels", type=int, choices=(1, 3), default=3)
+    ap.add_argument("--width", type=int, help="override fmap_max (e.g. 256)")
+    ap.add_argument("--threads", type=int, help="torch.set_num_threads (CPU)")
+    ap.add_argument("--amp", choices=("auto", "off", "bf16"))
+    ap.add_argument("--compile", choices=("off", "default", "reduce-overhead", "max-autotune-no-cudagraphs"))
+    ap.add_argument("--channels-last", choices=("on", "off"))
+    ap.add_argument("--cuda-graphs", choices=("on", "off"))
+    a = ap.parse_args(argv)
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    dev = torch.device(a.device)
+    presets = ["tiny", "fast", "paper"] if a.preset == "all" else a.preset.split(",")
+    info = {"date": date.today().isoformat(), "platform": platform.platform(), "python": sys.version.split()[0],
+            "torch": torch.__version__, "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "loadavg_start": os.getloadavg(), "argv": sys.argv[1:],
+            "device_name": torch.cuda.get_device_name(dev) if dev.type == "cuda" else platform.processor()}
+    t_all = time.perf_counter()
+    ceiling = matmul_ceiling(dev, a.quick)
+    print(f"matmul ceiling: {ceiling['tflops']:.4g} TFLOP/s ({ceiling['dtype']}, n={ceiling['n']}) on {dev}; "
+          f"load average {info['loadavg_start']}", flush=True)
+    res: dict[str, Any] = {"machine": info, "ceiling": ceiling, "presets": []}
+    for p in presets:
+        res["presets"].append(bench_preset(p, a, dev, ceiling["tflops"]))
+    res["machine"]["loadavg_end"] = os.getloadavg()
+    res["wall_s"] = time.perf_counter() - t_all
+    rates = {p["preset"]: p for p in res["presets"]}
+    if "fast" in rates and "paper" in rates:
+        # cost ratio at full resolution: FLOPs per image (the throughput ratio is also given)
+        f = next(r for r in rates["fast"]["phases"] if r["res"] == a.resolution and r["kind"] == "stable")
+        q = next(r for r in rates["paper"]["phases"] if r["res"] == a.resolution and r["kind"] == "stable")
+        res["fast_vs_paper"] = {"flop_ratio": q["gflop_per_img"] / f["gflop_per_img"],
+                                "train_img_per_s_ratio": f["img_per_s"] / q["img_per_s"],
+                                "score_img_per_s_ratio": rates["fast"]["score"][0]["img_per_s"]
+                                / rates["paper"]["score"][0]["img_per_s"]}
+    print()
+    print(table(res))
+    if "fast_vs_paper" in res:
+        fv = res["fast_vs_paper"]
+        print(f"\nfast vs paper at {a.resolution}x{a.resolution}: {fv['flop_ratio']:.1f}x fewer FLOPs per image, "
+              f"{fv['train_img_per_s_ratio']:.1f}x training img/s, {fv['score_img_per_s_ratio']:.1f}x scoring img/s")
+    print(f"total wall time {res['wall_s']:.0f} s; load average at the end {res['machine']['loadavg_end']}")
+    if a.json:
+        Path(a.json).write_text(json.dumps(res, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
