@@ -26,18 +26,14 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from .errors import CheckpointError
-from .fileio import atomic_write_bytes, atomic_write_text  # noqa: F401  (re-exported)
+from .fileio import atomic_write_bytes, atomic_write_text, file_digest  # noqa: F401  (re-exported)
 
 FORMAT_VERSION = 1
 _PICKLE_MAGIC = (b"\x80", b"PK\x03\x04")  # pickle protocol 2+ and torch.save zip archives
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    return file_digest(path, "sha256")
 
 
 def environment_versions() -> dict[str, str]:

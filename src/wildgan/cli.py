@@ -88,6 +88,18 @@ def _add_train_args(p: argparse.ArgumentParser, study: bool = False) -> None:
     g.add_argument("--fanogan-enc-iters", type=int, help="f-AnoGAN: izi_f encoder iterations (default 50000)")
     g = p.add_argument_group("run")
     g.add_argument("--device", default="auto", help="auto | cpu | cuda (default auto)")
+    g.add_argument("--amp", choices=("auto", "off", "bf16"), default="auto",
+                   help="bf16 autocast of the G/D/E forwards (auto: on for CUDA, off on CPU)")
+    g.add_argument("--channels-last", choices=("auto", "on", "off"), default="auto",
+                   help="channels_last memory format (auto: CUDA only)")
+    g.add_argument("--compile", choices=("off", "default", "reduce-overhead", "max-autotune-no-cudagraphs"),
+                   default="off", help="torch.compile the G/D/E forwards (default off)")
+    g.add_argument("--cuda-graphs", choices=("auto", "on", "off"), default="auto",
+                   help="whole-iteration CUDA graphs (auto: on for CUDA with one process)")
+    g.add_argument("--tensorboard", action="store_true",
+                   help="also log scalars and sample grids for TensorBoard (RUN_DIR/tensorboard; "
+                        "needs `pip install tensorboard`)")
+    g.add_argument("--width", type=int, help="override the preset's channel width (fmap_max; fmap_base = 16x)")
 
 
 def _set_from_config(p: argparse.ArgumentParser, argv: Sequence[str]) -> None:
@@ -141,6 +153,12 @@ def config_file_to_args(path: Path) -> dict[str, Any]:
                "encoder_loss": train.get("encoder_loss") if train.get("encoder_loss") != "none" else None,
                "lr": train.get("lr"), "seed": train.get("seed"), "checkpoint_kimg": train.get("checkpoint_kimg"),
                "on_divergence": train.get("on_divergence"), "device": train.get("device"),
+               "amp": train.get("amp"), "compile": train.get("compile"),
+               "channels_last": {None: None, True: "on", False: "off"}[train.get("channels_last")],
+               "cuda_graphs": {None: None, True: "on", False: "off"}[train.get("cuda_graphs")],
+               "tensorboard": train.get("tensorboard"),
+               "width": net.get("fmap_max") if d.get("preset") in ("paper", "fast", "tiny") and
+               net.get("fmap_max") != {"paper": 512, "fast": 64, "tiny": 16}[d["preset"]] else None,
                "fanogan_iters": fan.get("gan_iters"), "fanogan_enc_iters": fan.get("enc_iters")}
         return {k: v for k, v in out.items() if v is not None}
     return {k.replace("-", "_"): v for k, v in d.items()}
@@ -164,6 +182,9 @@ def build_run_config(a: argparse.Namespace) -> tuple[Any, Any]:
     res, ch = split.resolution, split.channels
     data = replace(data, resolution=res, channels=ch)   # recorded explicitly so a replay cannot drift
     net = net_config_for_preset(a.preset, res, ch)
+    if getattr(a, "width", None):
+        # e.g. --preset paper --width 256: the width-256 run; latent size stays nf(0) = width
+        net = replace(net, fmap_max=a.width, fmap_base=16 * a.width, latent_size=min(16 * a.width, a.width))
     fade = a.transition_kimg if a.transition_kimg is not None else a.phase_kimg
     total = a.total_kimg
     if total is None:
@@ -174,7 +195,11 @@ def build_run_config(a: argparse.Namespace) -> tuple[Any, Any]:
     train = TrainConfig(total_kimg=total, phase_kimg=a.phase_kimg, transition_kimg=a.transition_kimg,
                         minibatch=dict(PRESETS[a.preset]["minibatch"]), lr=a.lr,
                         encoder_loss="none" if method == "search" else a.encoder_loss, seed=a.seed,
-                        minutes=a.minutes, checkpoint_kimg=ck, device=a.device, on_divergence=a.on_divergence)
+                        minutes=a.minutes, checkpoint_kimg=ck, device=a.device, on_divergence=a.on_divergence,
+                        amp=a.amp, compile=a.compile,
+                        channels_last={"auto": None, "on": True, "off": False}[a.channels_last],
+                        cuda_graphs={"auto": None, "on": True, "off": False}[a.cuda_graphs],
+                        tensorboard=a.tensorboard)
     fan = FAnoGANConfig(seed=a.seed, minutes=a.minutes, device=a.device, gan_iters=a.fanogan_iters,
                         **({"enc_iters": a.fanogan_enc_iters} if a.fanogan_enc_iters else {}))
     return RunConfig(data=data, net=net, train=train, score=ScoreConfig(), preset=a.preset, method=method,
@@ -185,13 +210,26 @@ def cmd_train(a: argparse.Namespace) -> int:
     from .config import run_config_to_dict
     from .training.run import train_run
 
+    ctx = None
+    if a.distributed:
+        from .training.distributed import init_distributed
+
+        ctx = init_distributed(a.device)          # RANK/WORLD_SIZE/LOCAL_RANK from torchrun; NCCL or gloo
+        if not ctx.is_main:
+            a.no_progress = True
     cfg, split = build_run_config(a)
     text = json.dumps(run_config_to_dict(cfg), indent=2)
     print(text if a.dry_run else f"resolved config (saved to {a.out}/config.json):\n{text}", file=sys.stderr)
     if a.dry_run:
         return 0
-    res = train_run(cfg, Path(a.out), resume=a.resume, progress=not a.no_progress, log=_log_to(Path(a.out)),
-                    split=split)
+    res = train_run(cfg, Path(a.out), resume=a.resume, progress=not a.no_progress,
+                    log=_log_to(Path(a.out)) if ctx is None or ctx.is_main else (lambda m: None), split=split)
+    if ctx is not None:
+        from .training.distributed import shutdown
+
+        shutdown()
+        if not ctx.is_main:
+            return 0
     print(f"trained {res.nimg / 1000:.1f} kimg ({res.status}); networks in {res.final}", file=sys.stderr)
     if a.evaluate:
         return cmd_evaluate(argparse.Namespace(run_dir=a.out, data=None, json=False, device=a.device,
@@ -354,6 +392,9 @@ def make_parser() -> argparse.ArgumentParser:
     _add_train_args(t)
     t.add_argument("--out", required=True, help="run directory")
     t.add_argument("--resume", action="store_true", help="continue from the newest good checkpoint in --out")
+    t.add_argument("--distributed", action="store_true",
+                   help="data-parallel training over the processes started by torchrun, e.g. "
+                        "torchrun --nproc_per_node=2 -m wildgan train --distributed ... (rank 0 writes the run)")
     t.add_argument("--config", help="YAML/TOML/JSON file with option values (a run's config.yaml replays it)")
     t.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
     t.add_argument("--evaluate", action="store_true", help="evaluate on the test split after training")

@@ -126,6 +126,7 @@ class TrainConfig:
     channels_last: bool | None = None    # None = on for CUDA only
     compile: str = "off"                 # off | default | reduce-overhead | max-autotune-no-cudagraphs
     cuda_graphs: bool | None = None      # None = on for CUDA (one process, compile != reduce-overhead)
+    tensorboard: bool = False            # also log scalars + sample grids to RUN_DIR/tensorboard
 
     def __post_init__(self) -> None:
         if self.amp not in ("auto", "off", "bf16"):

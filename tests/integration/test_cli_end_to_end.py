@@ -12,7 +12,9 @@ import pytest
 
 from wildgan.cli import main
 
-TRAIN = ["--normal", "0", "--preset", "tiny", "--resolution", "16", "--total-kimg", "4", "--phase-kimg", "0.5",
+# Normal digit 1, 16x16, tiny width, 6 kimg: about a minute on 2 idle cores. With so little training only the
+# residual scores are reliably learned (a/L_o need much longer schedules, see README "Results").
+TRAIN = ["--normal", "1", "--preset", "tiny", "--resolution", "16", "--total-kimg", "6", "--phase-kimg", "0.75",
          "--device", "cpu", "--seed", "0", "--no-progress"]
 
 
@@ -32,7 +34,7 @@ def test_train_writes_a_complete_run_dir(run_dir):
     rows = [json.loads(line) for line in (run_dir / "stats.jsonl").read_text().splitlines()]
     assert rows and {"kimg", "D/loss", "G/loss", "E/loss", "img_per_s"} <= set(rows[-1])
     cfg = json.loads((run_dir / "config.json").read_text())
-    assert cfg["data"]["normal"] == ["0"] and cfg["net"]["resolution"] == 16
+    assert cfg["data"]["normal"] == ["1"] and cfg["net"]["resolution"] == 16
 
 
 @pytest.mark.integration
@@ -43,10 +45,10 @@ def test_evaluate_json_beats_chance_and_reports_controls(run_dir, capsys):
     assert set(out["controls"]) >= {"untrained", "pixel_norm", "pixel_std", "pixel_mean"}
     assert set(out["controls"]["untrained"]) == {"a", "L_n", "L_o", "L_r", "A"}
     assert out["n_test"] == 400 and out["n_anomalous"] == 200
-    # A short real training on real digits clearly beats chance with the normalised residual, and beats what
-    # the same untrained networks give with it (so training bought something).
-    assert out["auc"]["L_n"] > 0.7
-    assert out["auc"]["L_n"] > out["controls"]["untrained"]["L_n"] + 0.1
+    # A short real training on real digits clearly beats chance with the residual, and beats what the same
+    # untrained networks give with it (so training bought something).
+    assert out["auc"]["L_r"] > 0.8
+    assert out["auc"]["L_r"] > out["controls"]["untrained"]["L_r"] + 0.1
 
 
 @pytest.mark.integration

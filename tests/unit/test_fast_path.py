@@ -212,3 +212,40 @@ def test_compiled_forwards_match_eager():
     pa, pb = _params(ref), _params(comp)
     for k in pa:
         assert (pa[k] - pb[k]).abs().max() <= 1e-4, k
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_graphs_match_the_eager_fast_path_and_do_not_sync():
+    nc, tc, x = _setup()
+    dev = torch.device("cuda")
+
+    def make(graphs):
+        fast = FastOptions(amp=torch.bfloat16, channels_last=True, cuda_graphs=graphs)
+        nets = build_pgan(nc, tc.seed).to(dev)
+        opts = make_optimizers(nets, tc, fast, dev)
+        rng = torch.Generator(device=dev).manual_seed(tc.seed)
+        return nets, StepRunner(nets, opts, tc, nc, dev, build_pyramid(x, dev), rng, fast=fast, log=print)
+
+    (na, ra), (nb, rb) = make(False), make(True)
+    la = _train(ra, nc, tc, 16)
+    lb = _train(rb, nc, tc, 16)             # captures at 4x4 stable and at the fade (lod changes every round)
+    assert rb._graphs_on, "capture failed or did not validate (see the printed warning)"
+    for a, b in zip(la, lb):
+        assert b == pytest.approx(a, rel=2e-2, abs=2e-2)
+    pa, pb = _params(na), _params(nb)
+    num = sum(float((pa[k] - pb[k]).square().sum()) for k in pa) ** 0.5
+    init = _params(build_pgan(nc, tc.seed).to(dev))
+    den = sum(float((pa[k] - init[k]).square().sum()) for k in pa) ** 0.5
+    assert num <= 0.05 * den, (num, den)
+    # steady state: no host synchronisation inside an iteration
+    from wildgan.training.schedule import schedule as sch
+
+    phase = sch(int(tc.phase_kimg * 1000) + 64, nc.resolution, tc.phase_kimg, tc.fade_kimg, tc.minibatch)
+    rb.iteration(phase)
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        for _ in range(4):
+            rb.iteration(phase)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")

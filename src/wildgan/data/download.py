@@ -12,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 from ..errors import DataError
+from ..fileio import atomic_write_stream, file_digest
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
@@ -98,22 +99,6 @@ def unpack_cached(archive: str | Path, cache_dir: str | Path | None = None) -> P
     return final
 
 
-def atomic_write_bytes_from(write, dest: Path) -> None:
-    """Call write(fileobj) on a temp file next to dest, fsync, then rename over dest (never a half-written dest)."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".tmp-{dest.name}-", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, dest)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def download_cifar10(root: str | Path, url: str | None = None, md5: str | None = None,
                      timeout: float = 60.0) -> Path:
     """Download + md5-check + safely unpack CIFAR-10 (python version) under root; returns root/cifar-10-batches-py."""
@@ -143,7 +128,7 @@ def download_cifar10(root: str | Path, url: str | None = None, md5: str | None =
                 raise DataError(f"{url}: md5 mismatch (got {digest.hexdigest()}, expected {md5}); "
                                 "the download is corrupt or not CIFAR-10, refusing to use it")
 
-        atomic_write_bytes_from(write, archive)
+        atomic_write_stream(write, archive)
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-cifar10-", dir=root))
     try:
@@ -159,8 +144,4 @@ def download_cifar10(root: str | Path, url: str | None = None, md5: str | None =
 
 
 def _md5(path: Path) -> str:
-    h = hashlib.md5()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return file_digest(path, "md5")

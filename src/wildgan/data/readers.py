@@ -21,7 +21,8 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import ConfigError, DataError
-from .download import atomic_write_bytes_from, cache_root, download_cifar10, tar_member_names, unpack_cached
+from ..fileio import atomic_write_stream
+from .download import cache_root, download_cifar10, tar_member_names, unpack_cached
 from .transforms import DEPTH16_RULES, array_to_uint8, check_resolution, convert, next_pow2, pil_to_array, \
     resize_one, to_channels
 
@@ -317,7 +318,7 @@ def _save_decoded(path: Path, train: ImageSet, test: ImageSet | None) -> None:
     if test is not None:
         arrays.update(x_test=test.x, y_test=test.y, ids_test=np.asarray(test.ids, dtype=str))
     # uncompressed: CIFAR pixels barely compress and the point of this file is a fast second load
-    atomic_write_bytes_from(lambda f: np.savez(f, **arrays), path)
+    atomic_write_stream(lambda f: np.savez(f, **arrays), path)
 
 
 def _load_decoded(path: Path) -> tuple[ImageSet, ImageSet | None] | None:

@@ -14,6 +14,7 @@ import torch
 
 from .. import checkpoint as ckpt
 from ..config import RunConfig, ScoreConfig, read_run_config
+from ..devices import resolve_device
 from ..errors import CheckpointError
 from ..nets import build_pgan
 from .pgan_scores import ScoreResult, score_pgan
@@ -59,14 +60,6 @@ def final_checkpoint(run_dir: Path) -> Path:
     if cks:
         return cks[-1]
     raise CheckpointError(f"{run_dir}: no trained networks (no network-final.json and no checkpoints/)")
-
-
-def resolve_device(name: str | torch.device) -> torch.device:
-    if isinstance(name, torch.device):
-        return name
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def load_model(run_dir: Path, device: str | torch.device = "auto", checkpoint: Path | None = None) -> LoadedModel:

@@ -33,8 +33,10 @@ from .. import checkpoint as ckpt
 from ..config import FAnoGANConfig, to_dict
 from ..data.transforms import to_float
 from ..errors import ConfigError, DataError, DivergenceError, WildganError
+from ..devices import resolve_device
 from ..losses import critic_loss, generator_loss
 from ..nets.fanogan import SUPPORTED_RESOLUTIONS, FAnoGANNetworks, build_fanogan, load_fanogan
+from .loop import BatchSampler
 
 Log = Callable[[str], None]
 FINAL_NAME = "fanogan-final"
@@ -92,38 +94,6 @@ class TF1RMSprop(torch.optim.Optimizer):
 
 # ------------------------------------------------------------------------------------------------------------------
 # Small helpers.
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise WildganError(f"device {name!r} was requested but no CUDA device is available")
-    return torch.device(name)
-
-
-class _Sampler:
-    """Seeded shuffled order, a fresh permutation per epoch derived from (seed, epoch): resume needs two ints.
-    Batches cross epoch boundaries, so every image is used equally often."""
-
-    def __init__(self, n: int, seed: int, epoch: int = 0, pos: int = 0) -> None:
-        self.n, self.seed, self.epoch, self.pos = n, seed, epoch, pos
-        self._perm = self._make()
-
-    def _make(self) -> np.ndarray:
-        return np.random.default_rng([self.seed, 4242, self.epoch]).permutation(self.n)
-
-    def next(self, b: int) -> np.ndarray:
-        out = []
-        while b > 0:
-            take = min(b, self.n - self.pos)
-            out.append(self._perm[self.pos:self.pos + take])
-            self.pos += take
-            b -= take
-            if self.pos == self.n:
-                self.epoch, self.pos = self.epoch + 1, 0
-                self._perm = self._make()
-        return np.concatenate(out)
-
 
 def _check_train_x(x: np.ndarray) -> np.ndarray:
     if not isinstance(x, np.ndarray) or x.dtype != np.uint8 or x.ndim != 4:
@@ -255,7 +225,7 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
             say(f"resumed from critic step {state.gan_iter}, encoder step {state.enc_iter}")
 
     t_gan, t_enc = planned_gan_iters(cfg, n), int(cfg.enc_iters)
-    sampler = _Sampler(n, cfg.seed, state.epoch, state.pos)
+    sampler = BatchSampler(n, cfg.seed, state.epoch, state.pos)
     x_u8 = torch.from_numpy(x_np).to(device)        # the whole uint8 set lives on the device (CIFAR_CAR: 15 MB)
     budget = None if cfg.minutes is None else cfg.minutes * 60.0
     work_gan, work_enc = t_gan * cfg.batch_size, ENC_STEP_COST * t_enc * cfg.enc_batch_size

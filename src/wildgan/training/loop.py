@@ -30,17 +30,11 @@ from ..errors import DivergenceError, WildganError
 from ..losses import critic_loss, encoder_image_loss, encoder_latent_loss, generator_loss
 from ..nets import PGANNetworks, build_pgan
 from ..nets.layers import downsample2, lerp, lrelu, pixel_norm, upsample2
+from ..devices import resolve_device
 from .schedule import Phase, schedule
+from .tblog import TensorBoardLog
 
 Log = Callable[[str], None]
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise WildganError("--device cuda was requested but no CUDA device is available")
-    return torch.device(name)
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -802,6 +796,7 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
     fixed_z = torch.randn(64, nc.latent_size, generator=torch.Generator().manual_seed(tc.seed + 1)).to(device)
 
     stats_f = open(run_dir / "stats.jsonl", "a", encoding="utf-8") if is_main else None
+    tb = TensorBoardLog(run_dir, tc.tensorboard and is_main)
     acc: dict[str, torch.Tensor] = {}
     acc_n = 0
     t_start = time.time()
@@ -855,6 +850,7 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
                         if stats_f is not None:
                             stats_f.write(json.dumps(row) + "\n")
                             stats_f.flush()
+                            tb.scalars(row)
                         bar.set_postfix(res=phase.resolution, D=f"{row.get('D/loss', 0):.3g}",
                                         G=f"{row.get('G/loss', 0):.3g}", E=f"{row.get('E/loss', 0):.3g}")
                         bad = [k for k, v in row.items() if isinstance(v, float) and not math.isfinite(v)]
@@ -874,7 +870,7 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
                         continue
                     save()
                     if is_main:
-                        _write_samples(run_dir, nets, fixed_z, phase, nc, state.nimg)
+                        tb.image(_write_samples(run_dir, nets, fixed_z, phase, nc, state.nimg), state.nimg)
                     next_ckpt = (state.nimg // int(tc.checkpoint_kimg * 1000) + 1) * int(tc.checkpoint_kimg * 1000)
                     if stop_sig:
                         raise TrainingInterrupted(
@@ -888,6 +884,7 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
         bar.close()
         if stats_f is not None:
             stats_f.close()
+        tb.close()
     # Final networks: a full training-state checkpoint (so --resume with a larger --total-kimg continues) and a
     # nets-only file for scoring.
     bad_net = all_finite(nets.modules())
@@ -954,7 +951,9 @@ def _diverged(what: str, run_dir: Path, nets: PGANNetworks, opts: dict[str, torc
     log(f"warning: {what}; rolled back to {state.nimg / 1000:.1f} kimg with lr {state.lr:g}")
 
 
-def _write_samples(run_dir: Path, nets: PGANNetworks, z: torch.Tensor, phase: Phase, nc: NetConfig, nimg: int) -> None:
+def _write_samples(run_dir: Path, nets: PGANNetworks, z: torch.Tensor, phase: Phase, nc: NetConfig, nimg: int) -> Path:
     with torch.no_grad():
         imgs = nets.Gs(z, phase.lod)
-    save_sample_grid(run_dir / "samples" / f"fakes-{nimg // 1000:06d}kimg.png", imgs, nc.resolution)
+    path = run_dir / "samples" / f"fakes-{nimg // 1000:06d}kimg.png"
+    save_sample_grid(path, imgs, nc.resolution)
+    return path
