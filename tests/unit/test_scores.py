@@ -102,3 +102,20 @@ def test_metrics_no_flipping_and_controls():
     ps = pixel_statistics(x)
     assert ps["pixel_norm"][0] == pytest.approx(-2.0) and ps["pixel_norm"][1] == pytest.approx(-2.0)
     assert ps["pixel_mean"][0] == pytest.approx(1.0) and ps["pixel_mean"][1] == pytest.approx(-1.0)
+
+
+def test_scoring_at_a_reached_lod_uses_reduced_queries():
+    from wildgan.scoring.pgan_scores import at_lod
+    from wildgan.training.loop import build_pyramid, u8_to_float
+
+    x = (np.random.default_rng(0).random((4, 16, 16, 1)) * 255).astype(np.uint8)
+    q = torch.from_numpy(x).permute(0, 3, 1, 2).float() * (2 / 255) - 1
+    pyr = build_pyramid(x, torch.device("cpu"))
+    # integer lod: the box average the training pyramid holds (up to its uint8 rounding)
+    assert torch.allclose(at_lod(q, 1.0), u8_to_float(pyr[8]), atol=1.0 / 255 + 1e-6)
+    assert at_lod(q, 0.0) is q
+    mid = at_lod(q, 1.5)                  # mid-fade at 8x8: half the 4x4 content, upsampled
+    assert mid.shape == (4, 1, 8, 8)
+    nets = build_pgan(net_config_for_preset("tiny", 16, 1), 0)
+    r = score_pgan(nets, x, ScoreConfig(batch_size=4), lod=1.5, return_recon=True)
+    assert r.recon.shape == x.shape and all(np.isfinite(v).all() for v in r.scores.values())

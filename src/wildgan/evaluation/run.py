@@ -39,7 +39,9 @@ def evaluate_model(model: LoadedModel, split: AnomalySplit, *, controls: bool = 
     z_norm = res.scores.get("z_norm")
     out: dict[str, Any] = {"auc": m["auc"], "ap": m["ap"]}
     if controls:
-        un = untrained_model(model.cfg, model.device).score(split.test_x)
+        un_model = untrained_model(model.cfg, model.device)
+        un_model.meta["lod"] = model.lod          # same resolution as the trained model is scored at
+        un = un_model.score(split.test_x)
         mu = evaluate_scores({k: un.scores[k] for k in SCORE_ORDER if k in un.scores}, y)
         px = evaluate_scores(pixel_statistics(split.test_x), y)
         out["controls"] = {"untrained": mu["auc"], **px["auc"]}

@@ -15,8 +15,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Iterator
 
+import math
+
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from ..config import ScoreConfig
 from ..nets import PGANNetworks
@@ -27,6 +30,20 @@ from .scores import all_scores
 def u8_to_float(x: torch.Tensor) -> torch.Tensor:
     """uint8 NHWC -> float NCHW in [-1, 1] (x * 2/255 - 1, the training rule)."""
     return x.permute(0, 3, 1, 2).float() * (2.0 / 255.0) - 1.0
+
+
+def at_lod(q: torch.Tensor, lod: float) -> torch.Tensor:
+    """Full-resolution queries as the networks see them at `lod`: 2^floor(lod) box average, then the same fade
+    as process_reals during a fade-in."""
+    if lod <= 0:
+        return q
+    f = 2 ** math.floor(lod)
+    if f > 1:
+        q = F.avg_pool2d(q, f)
+    t = lod - math.floor(lod)
+    if t > 0:
+        q = q + (F.interpolate(F.avg_pool2d(q, 2), scale_factor=2.0, mode="nearest") - q) * t
+    return q
 
 
 @dataclass
@@ -61,8 +78,10 @@ def mbstd_group(net: _Trunk, group: int) -> Iterator[None]:
 @torch.no_grad()
 def score_pgan(nets: PGANNetworks, x_u8: np.ndarray, cfg: ScoreConfig = ScoreConfig(), *,
                device: torch.device | str = "cpu", batch_mode: str = "mixed", return_recon: bool = False,
-               progress: bool = False) -> ScoreResult:
-    """Score uint8 images [N, R, R, C] at full resolution (lod 0)."""
+               progress: bool = False, lod: float = 0.0) -> ScoreResult:
+    """Score uint8 images [N, R, R, C]. Normally at full resolution (lod 0); a run stopped before its schedule
+    reached full resolution (e.g. by a wall-clock budget) is scored at the lod it reached, on queries reduced
+    like its training images (box average, faded; without the pyramid's uint8 rounding), since its full-resolution layers are untrained."""
     from tqdm.auto import tqdm
 
     if batch_mode not in ("mixed", "isolated"):
@@ -86,10 +105,10 @@ def score_pgan(nets: PGANNetworks, x_u8: np.ndarray, cfg: ScoreConfig = ScoreCon
         with mbstd_group(E, group):
             for idx in tqdm(batch_order(n, cfg.batch_size, cfg.shuffle_seed), disable=not progress,
                             desc="score", unit="batch"):
-                q = u8_to_float(x_t[torch.from_numpy(idx)].to(device))
-                z = E(q)
-                rec = G(z)
-                s = all_scores(q, rec, z, nets.D.features(q), nets.D.features(rec), cfg.lam, cfg.kappa)
+                q = at_lod(u8_to_float(x_t[torch.from_numpy(idx)].to(device)), lod)
+                z = E(q, lod)
+                rec = G(z, lod)
+                s = all_scores(q, rec, z, nets.D.features(q, lod), nets.D.features(rec, lod), cfg.lam, cfg.kappa)
                 # wrap-around padding images keep the score of their first (real) batch
                 first = np.zeros(len(idx), dtype=bool)
                 first[np.unique(idx, return_index=True)[1]] = True
@@ -99,7 +118,8 @@ def score_pgan(nets: PGANNetworks, x_u8: np.ndarray, cfg: ScoreConfig = ScoreCon
                     out.setdefault(k, np.zeros(n, dtype=np.float64))[sel] = v.double().cpu().numpy()[keep]
                 z_all[sel] = z.float().cpu().numpy()[keep]
                 if recon is not None:
-                    recon[sel] = rec.permute(0, 2, 3, 1).float().cpu().numpy()[keep]
+                    full = F.interpolate(rec.float(), size=x_u8.shape[1], mode="nearest") if lod > 0 else rec
+                    recon[sel] = full.permute(0, 2, 3, 1).float().cpu().numpy()[keep]
                 done[sel] = True
     finally:
         for m, t in zip(mods, was_training):
@@ -107,4 +127,4 @@ def score_pgan(nets: PGANNetworks, x_u8: np.ndarray, cfg: ScoreConfig = ScoreCon
     assert done.all()
     return ScoreResult(scores=out, z=z_all, recon=recon,
                        info={"batch_size": cfg.batch_size, "shuffle_seed": cfg.shuffle_seed, "batch_mode": batch_mode,
-                             "lam": cfg.lam, "kappa": cfg.kappa, "generator": cfg.generator})
+                             "lam": cfg.lam, "kappa": cfg.kappa, "generator": cfg.generator, "lod": lod})

@@ -30,12 +30,17 @@ class LoadedModel:
     meta: dict
     device: torch.device
 
+    @property
+    def lod(self) -> float:
+        """The level of detail the networks were trained to (0 unless training stopped before full growth)."""
+        return float(self.meta.get("lod", 0.0) or 0.0)
+
     def score(self, x_u8: np.ndarray, *, score_cfg: ScoreConfig | None = None, batch_mode: str = "mixed",
               return_recon: bool = False, progress: bool = False) -> ScoreResult:
         sc = score_cfg or self.cfg.score
         if self.cfg.method == "wildgan":
             return score_pgan(self.nets, x_u8, sc, device=self.device, batch_mode=batch_mode,
-                              return_recon=return_recon, progress=progress)
+                              return_recon=return_recon, progress=progress, lod=self.lod)
         if self.cfg.method == "search":
             from .latent_search import search_scores
 

@@ -637,7 +637,10 @@ def _save(run_dir: Path, nets: PGANNetworks, opts: dict[str, torch.optim.Optimiz
     meta = {"kind": "wildgan-train-state", "nimg": state.nimg, "kimg": state.nimg / 1000, "iteration": state.iteration,
             "epoch": state.epoch, "pos": state.pos, "lod_bounds": list(state.lod_bounds or ()),
             "lr": state.lr, "elapsed_s": state.elapsed, "rollbacks": state.rollbacks, "seed": cfg.train.seed,
-            "net": run_config_to_dict(cfg)["net"], "config": run_config_to_dict(cfg)}
+            "net": run_config_to_dict(cfg)["net"], "config": run_config_to_dict(cfg),
+            # where the networks are in their growth (scoring an interrupted run uses it)
+            "lod": schedule(state.nimg, cfg.net.resolution, cfg.train.phase_kimg, cfg.train.fade_kimg,
+                            cfg.train.minibatch).lod}
     path = ckpt.save_checkpoint(run_dir / "checkpoints", ckpt.checkpoint_name(state.nimg), tensors, meta)
     ckpt.prune_checkpoints(run_dir / "checkpoints", keep + 1)
     return path
