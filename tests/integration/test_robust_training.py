@@ -155,3 +155,11 @@ def test_rollback_mode_recovers_with_lower_lr(tmp_path, monkeypatch):
     assert res.status == "done" and any("rolled back" in m for m in logs)
     meta = ckpt.read_meta(ckpt.list_checkpoints(tmp_path / "checkpoints")[-1])
     assert meta["lr"] == pytest.approx(0.0005) and meta["rollbacks"] == 1
+
+
+def test_too_few_images_for_the_minibatch_is_a_clear_error(tmp_path):
+    from wildgan.errors import DataError
+
+    x = np.zeros((10, 8, 8, 1), np.uint8)
+    with pytest.raises(DataError, match="only 10 training images.*minibatch"):
+        train_pgan(x, _cfg(), tmp_path, progress=False, log=lambda m: None)

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 
 from .. import checkpoint as ckpt
 from ..config import NetConfig, RunConfig, TrainConfig, run_config_to_dict
-from ..errors import DivergenceError, WildganError
+from ..errors import DataError, DivergenceError, WildganError
 from ..losses import critic_loss, encoder_image_loss, encoder_latent_loss, generator_loss
 from ..nets import PGANNetworks, build_pgan
 from ..nets.layers import downsample2, lerp, lrelu, pixel_norm, upsample2
@@ -767,9 +767,11 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
     if train_x.shape[1:] != (nc.resolution, nc.resolution, nc.channels):
         raise WildganError(f"training images have shape {train_x.shape[1:]}, the network expects "
                            f"{(nc.resolution, nc.resolution, nc.channels)}")
-    if len(train_x) < max(tc.minibatch[nc.resolution], 1):
-        raise WildganError(f"only {len(train_x)} training images; the minibatch at {nc.resolution}x{nc.resolution}"
-                           f" is {tc.minibatch[nc.resolution]}")
+    # Every minibatch must hold distinct images (the minibatch-stddev statistic assumes it).
+    biggest = max(b for r, b in tc.minibatch.items() if r <= nc.resolution)
+    if len(train_x) < biggest:
+        raise DataError(f"only {len(train_x)} training images, fewer than the largest minibatch of the schedule "
+                        f"({biggest}); add images or use a smaller preset/minibatch")
     if dist is not None:
         _dist.check_batches(tc.minibatch, nc, dist.world)
     fast = resolve_fast_options(tc, device, distributed=dist is not None)
