@@ -18,3 +18,15 @@ def shared_data() -> Path:
     if not path.is_dir():
         pytest.skip(f"real data sets not found at {path} (set WILDGAN_SHARED_DATA to run these tests)")
     return path
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny tensors: one intra-op thread is faster, and avoids OpenMP spin-waiting when the CPU is shared (measured
+    80x slower convolutions with 2 threads on a loaded 2-core machine). Restored after the module."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

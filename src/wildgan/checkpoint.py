@@ -198,3 +198,28 @@ def load_pgan(path: Path, device: str | torch.device = "cpu") -> tuple[Any, dict
     mods = {k: v for k, v in nets.modules().items() if any(t.startswith(k + ".") for t in tensors)}
     tensors_to_networks(tensors, mods, Path(path))
     return nets.to(device), meta
+
+
+def optimizer_to_tensors(prefix: str, opt: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
+    """Optimiser state (moments, step counters) as flat tensors "<prefix>.<param index>.<name>"."""
+    out = {}
+    for idx, st in opt.state_dict()["state"].items():
+        for k, v in st.items():
+            out[f"{prefix}.{idx}.{k}"] = v if torch.is_tensor(v) else torch.tensor(v)
+    return out
+
+
+def tensors_to_optimizer(prefix: str, opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor],
+                         lr: float | None = None) -> None:
+    """Inverse of optimizer_to_tensors; hyper-parameters come from `opt` itself (and `lr` when given)."""
+    sd = opt.state_dict()
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for key, v in tensors.items():
+        if key.startswith(prefix + "."):
+            idx, name = key[len(prefix) + 1:].split(".", 1)
+            state.setdefault(int(idx), {})[name] = v
+    sd["state"] = state
+    if lr is not None:
+        for g in sd["param_groups"]:
+            g["lr"] = lr
+    opt.load_state_dict(sd)

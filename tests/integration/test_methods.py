@@ -22,27 +22,21 @@ def _toy(tmp_path, res):
     return p
 
 
+@pytest.mark.usefixtures("one_thread")
 @pytest.mark.parametrize("method", ["wildgan", "search", "fanogan"])
 def test_method_trains_scores_and_evaluates(tmp_path, method):
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)                    # tiny convs: one thread is faster and avoids oversubscription
-    try:
-        res = 32 if method == "fanogan" else 8
-        data = DataConfig(data=str(_toy(tmp_path, res)), normal=("0",), resolution=res, channels=1)
-        tc = TrainConfig(total_kimg=0.1, phase_kimg=0.02, minibatch=PRESETS["tiny"]["minibatch"],
-                         checkpoint_kimg=0.05, device="cpu", encoder_loss="none" if method == "search" else "image")
-        cfg = RunConfig(data=data, net=net_config_for_preset("tiny", res, 1), train=tc, preset="tiny", method=method,
-                        fanogan=FAnoGANConfig(dim=8, gan_iters=3, enc_iters=3, batch_size=8, device="cpu"),
-                        search=SearchConfig(steps=5, batch_size=64))
-        run = tmp_path / "run"
-        result = train_run(cfg, run, progress=False, log=lambda m: None)
-        assert result.final is not None and result.final.is_file()
-        out = evaluate_run(run, device="cpu")
-        assert set(out["auc"]) == {"a", "L_n", "L_o", "L_r", "A"}
-        assert all(math.isfinite(v) for v in out["auc"].values())
-        assert all(math.isfinite(v) for v in out["controls"]["untrained"].values())
-        assert (run / "test_scores.csv").is_file()
-    finally:
-        torch.set_num_threads(threads)
+    res = 32 if method == "fanogan" else 8
+    data = DataConfig(data=str(_toy(tmp_path, res)), normal=("0",), resolution=res, channels=1)
+    tc = TrainConfig(total_kimg=0.1, phase_kimg=0.02, minibatch=PRESETS["tiny"]["minibatch"],
+                     checkpoint_kimg=0.05, device="cpu", encoder_loss="none" if method == "search" else "image")
+    cfg = RunConfig(data=data, net=net_config_for_preset("tiny", res, 1), train=tc, preset="tiny", method=method,
+                    fanogan=FAnoGANConfig(dim=8, gan_iters=3, enc_iters=3, batch_size=8, device="cpu"),
+                    search=SearchConfig(steps=5, batch_size=64))
+    run = tmp_path / "run"
+    result = train_run(cfg, run, progress=False, log=lambda m: None)
+    assert result.final is not None and result.final.is_file()
+    out = evaluate_run(run, device="cpu")
+    assert set(out["auc"]) == {"a", "L_n", "L_o", "L_r", "A"}
+    assert all(math.isfinite(v) for v in out["auc"].values())
+    assert all(math.isfinite(v) for v in out["controls"]["untrained"].values())
+    assert (run / "test_scores.csv").is_file()

@@ -26,13 +26,7 @@ N_TRAIN = 64
 TINY = dict(preset="tiny", total_kimg=0.5, phase_kimg=0.1, resolution=16, device="cpu")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    # 2 shared cores: intra-op threads only add contention for nets this small (~8x faster with 1 thread)
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

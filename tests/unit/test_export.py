@@ -20,12 +20,7 @@ from wildgan.scoring.run import load_model  # noqa: E402
 SCORES = ("a", "L_n", "L_o", "L_r", "A")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)   # 2 shared cores: threads only add contention for nets this small
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

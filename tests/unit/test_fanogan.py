@@ -24,14 +24,7 @@ from wildgan.training.fanogan_loop import TF1RMSprop, load_fanogan, planned_gan_
 SCORE_KEYS = {"A", "L_r", "L_n", "L_o", "a", "z_norm"}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one intra-op thread is faster, and avoids OpenMP spin-waiting when the CPU is shared (measured
-    80x slower convolutions with 2 threads on a loaded 2-core machine). Restored after this module."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny_cfg(**kw) -> FAnoGANConfig:

@@ -17,14 +17,7 @@ from wildgan.scoring.latent_search import initial_latents, latent_search, search
 SCORE_KEYS = {"A", "L_r", "L_n", "L_o", "a", "z_norm"}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one intra-op thread is faster, and avoids OpenMP spin-waiting when the CPU is shared (measured
-    80x slower convolutions with 2 threads on a loaded 2-core machine). Restored after this module."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module", params=[1, 3], ids=["gray", "rgb"])

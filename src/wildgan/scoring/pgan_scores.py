@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import math
 
@@ -75,56 +75,88 @@ def mbstd_group(net: _Trunk, group: int) -> Iterator[None]:
         net.mbstd_group = old
 
 
-@torch.no_grad()
-def score_pgan(nets: PGANNetworks, x_u8: np.ndarray, cfg: ScoreConfig = ScoreConfig(), *,
-               device: torch.device | str = "cpu", batch_mode: str = "mixed", return_recon: bool = False,
-               progress: bool = False, lod: float = 0.0) -> ScoreResult:
-    """Score uint8 images [N, R, R, C]. Normally at full resolution (lod 0); a run stopped before its schedule
-    reached full resolution (e.g. by a wall-clock budget) is scored at the lod it reached, on queries reduced
-    like its training images (box average, faded; without the pyramid's uint8 rounding), since its full-resolution layers are untrained."""
-    from tqdm.auto import tqdm
+BatchOut = tuple[int, dict[str, np.ndarray], np.ndarray, "np.ndarray | None"]
 
+
+def _check_protocol(cfg: ScoreConfig, batch_mode: str) -> None:
     if batch_mode not in ("mixed", "isolated"):
         raise ValueError(f"batch_mode must be mixed or isolated, got {batch_mode!r}")
     if cfg.batch_size % 4:
         raise ValueError(f"score batch size must be a multiple of 4 (minibatch-stddev groups), got {cfg.batch_size}")
-    n = len(x_u8)
+
+
+@torch.no_grad()
+def score_batches(nets: PGANNetworks, x_u8: np.ndarray, batches: list[np.ndarray], which: Iterable[int],
+                  cfg: ScoreConfig, *, device: torch.device | str = "cpu", batch_mode: str = "mixed",
+                  return_recon: bool = False, progress: bool = False, lod: float = 0.0) -> list[BatchOut]:
+    """Score the batches numbered `which` of `batches` (all of them, or one rank's shard):
+    [(batch number, scores, z, reconstruction or None)]."""
+    from tqdm.auto import tqdm
+
+    _check_protocol(cfg, batch_mode)
     G = nets.Gs if cfg.generator == "Gs" else nets.G
     E: Encoder = nets.E
     mods = (G, E, nets.D)
     was_training = [m.training for m in mods]
     for m in mods:
         m.eval()
-    out: dict[str, np.ndarray] = {}
-    z_all = np.zeros((n, E.cfg.latent_size), dtype=np.float32)
-    recon = np.zeros(x_u8.shape, dtype=np.float32) if return_recon else None
-    done = np.zeros(n, dtype=bool)
     group = 1 if batch_mode == "isolated" else E.mbstd_group
     x_t = torch.from_numpy(np.ascontiguousarray(x_u8))
+    out: list[BatchOut] = []
     try:
         with mbstd_group(E, group):
-            for idx in tqdm(batch_order(n, cfg.batch_size, cfg.shuffle_seed), disable=not progress,
-                            desc="score", unit="batch"):
-                q = at_lod(u8_to_float(x_t[torch.from_numpy(idx)].to(device)), lod)
+            for bi in tqdm(list(which), disable=not progress, desc="score", unit="batch"):
+                q = at_lod(u8_to_float(x_t[torch.from_numpy(batches[bi])].to(device)), lod)
                 z = E(q, lod)
                 rec = G(z, lod)
                 s = all_scores(q, rec, z, nets.D.features(q, lod), nets.D.features(rec, lod), cfg.lam, cfg.kappa)
-                # wrap-around padding images keep the score of their first (real) batch
-                first = np.zeros(len(idx), dtype=bool)
-                first[np.unique(idx, return_index=True)[1]] = True
-                keep = first & ~done[idx]
-                sel = idx[keep]
-                for k, v in s.items():
-                    out.setdefault(k, np.zeros(n, dtype=np.float64))[sel] = v.double().cpu().numpy()[keep]
-                z_all[sel] = z.float().cpu().numpy()[keep]
-                if recon is not None:
+                r = None
+                if return_recon:
                     full = F.interpolate(rec.float(), size=x_u8.shape[1], mode="nearest") if lod > 0 else rec
-                    recon[sel] = full.permute(0, 2, 3, 1).float().cpu().numpy()[keep]
-                done[sel] = True
+                    r = full.permute(0, 2, 3, 1).float().cpu().numpy()
+                out.append((bi, {k: v.double().cpu().numpy() for k, v in s.items()}, z.float().cpu().numpy(), r))
     finally:
         for m, t in zip(mods, was_training):
             m.train(t)
-    assert done.all()
-    return ScoreResult(scores=out, z=z_all, recon=recon,
+    return out
+
+
+def assemble(n: int, batches: list[np.ndarray], parts: list[BatchOut], latent_size: int,
+             image_shape: tuple[int, ...] | None = None) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray | None]:
+    """Per-image arrays from per-batch outputs. Wrap-around padding images keep the score of their first batch."""
+    out: dict[str, np.ndarray] = {}
+    z_all = np.zeros((n, latent_size), dtype=np.float32)
+    recon = np.zeros((n, *image_shape), dtype=np.float32) if image_shape is not None else None
+    done = np.zeros(n, dtype=bool)
+    for bi, s, z, r in sorted(parts, key=lambda p: p[0]):
+        idx = batches[bi]
+        first = np.zeros(len(idx), dtype=bool)
+        first[np.unique(idx, return_index=True)[1]] = True
+        keep = first & ~done[idx]
+        sel = idx[keep]
+        for k, v in s.items():
+            out.setdefault(k, np.zeros(n, dtype=np.float64))[sel] = v[keep]
+        z_all[sel] = z[keep]
+        if recon is not None and r is not None:
+            recon[sel] = r[keep]
+        done[sel] = True
+    assert done.all(), "some images were not scored"
+    return out, z_all, recon
+
+
+def score_pgan(nets: PGANNetworks, x_u8: np.ndarray, cfg: ScoreConfig = ScoreConfig(), *,
+               device: torch.device | str = "cpu", batch_mode: str = "mixed", return_recon: bool = False,
+               progress: bool = False, lod: float = 0.0) -> ScoreResult:
+    """Score uint8 images [N, R, R, C]. Normally at full resolution (lod 0); a run stopped before its schedule
+    reached full resolution (e.g. by a wall-clock budget) is scored at the lod it reached, on queries reduced like
+    its training images (box average, faded; without the pyramid's uint8 rounding), since its full-resolution
+    layers are untrained."""
+    _check_protocol(cfg, batch_mode)
+    batches = batch_order(len(x_u8), cfg.batch_size, cfg.shuffle_seed)
+    parts = score_batches(nets, x_u8, batches, range(len(batches)), cfg, device=device, batch_mode=batch_mode,
+                          return_recon=return_recon, progress=progress, lod=lod)
+    scores, z, recon = assemble(len(x_u8), batches, parts, nets.E.cfg.latent_size,
+                                x_u8.shape[1:] if return_recon else None)
+    return ScoreResult(scores=scores, z=z, recon=recon,
                        info={"batch_size": cfg.batch_size, "shuffle_seed": cfg.shuffle_seed, "batch_mode": batch_mode,
                              "lam": cfg.lam, "kappa": cfg.kappa, "generator": cfg.generator, "lod": lod})

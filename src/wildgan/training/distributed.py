@@ -167,66 +167,27 @@ def check_batches(minibatch: dict[int, int], nc: NetConfig, world: int) -> None:
 # Sharded scoring: the batches of score_pgan's fixed order are dealt round-robin to the ranks, so every batch (and
 # hence every per-image score, minibatch-stddev included) is exactly the one-process batch; rank 0 merges.
 
-@torch.no_grad()
 def score_pgan_sharded(nets: Any, x_u8: np.ndarray, cfg: ScoreConfig = ScoreConfig(), *,
-                       ctx: DistContext | None = None, batch_mode: str = "mixed") -> Any:
-    """score_pgan over all ranks. Returns the ScoreResult on rank 0 and None on the other ranks."""
-    from ..scoring.pgan_scores import ScoreResult, batch_order, mbstd_group, u8_to_float
-    from ..scoring.scores import all_scores
+                       ctx: DistContext | None = None, batch_mode: str = "mixed", lod: float = 0.0) -> Any:
+    """score_pgan over all ranks: rank r scores batches r, r + world, ... of the same fixed batch order, rank 0
+    gathers them, so the result equals one process's. Returns the ScoreResult on rank 0 and None elsewhere."""
+    from ..scoring.pgan_scores import ScoreResult, assemble, batch_order, score_batches
 
     ctx = ctx or current()
     world, rank = (ctx.world, ctx.rank) if ctx is not None else (1, 0)
     device = ctx.device if ctx is not None else torch.device("cpu")
-    if batch_mode not in ("mixed", "isolated"):
-        raise ValueError(f"batch_mode must be mixed or isolated, got {batch_mode!r}")
-    if cfg.batch_size % 4:
-        raise ValueError(f"score batch size must be a multiple of 4 (minibatch-stddev groups), got {cfg.batch_size}")
     n = len(x_u8)
-    G = nets.Gs if cfg.generator == "Gs" else nets.G
-    E = nets.E
-    mods = (G, E, nets.D)
-    was_training = [m.training for m in mods]
-    for m in mods:
-        m.eval()
-    group = 1 if batch_mode == "isolated" else E.mbstd_group
-    x_t = torch.from_numpy(np.ascontiguousarray(x_u8))
     batches = batch_order(n, cfg.batch_size, cfg.shuffle_seed)
-    mine = []
-    try:
-        with mbstd_group(E, group):
-            for bi in range(rank, len(batches), world):
-                idx = batches[bi]
-                q = u8_to_float(x_t[torch.from_numpy(idx)].to(device))
-                z = E(q)
-                rec = G(z)
-                s = all_scores(q, rec, z, nets.D.features(q), nets.D.features(rec), cfg.lam, cfg.kappa)
-                mine.append((bi, {k: v.double().cpu().numpy() for k, v in s.items()}, z.float().cpu().numpy()))
-    finally:
-        for m, t in zip(mods, was_training):
-            m.train(t)
+    mine = score_batches(nets, x_u8, batches, range(rank, len(batches), world), cfg, device=device,
+                         batch_mode=batch_mode, lod=lod)
     if world > 1:
         gathered: list[Any] = [None] * world if rank == 0 else []
         tdist.gather_object(mine, gathered if rank == 0 else None, dst=0)
         if rank != 0:
             return None
-        parts = [p for g in gathered for p in g]
-    else:
-        parts = mine
-    parts.sort(key=lambda p: p[0])
-    out: dict[str, np.ndarray] = {}
-    z_all = np.zeros((n, E.cfg.latent_size), dtype=np.float32)
-    done = np.zeros(n, dtype=bool)
-    for bi, s, z in parts:                 # the same first-occurrence rule as score_pgan
-        idx = batches[bi]
-        first = np.zeros(len(idx), dtype=bool)
-        first[np.unique(idx, return_index=True)[1]] = True
-        keep = first & ~done[idx]
-        sel = idx[keep]
-        for k, v in s.items():
-            out.setdefault(k, np.zeros(n, dtype=np.float64))[sel] = v[keep]
-        z_all[sel] = z[keep]
-        done[sel] = True
-    assert done.all()
-    return ScoreResult(scores=out, z=z_all, recon=None,
+        mine = [p for g in gathered for p in g]
+    scores, z, _ = assemble(n, batches, mine, nets.E.cfg.latent_size)
+    return ScoreResult(scores=scores, z=z, recon=None,
                        info={"batch_size": cfg.batch_size, "shuffle_seed": cfg.shuffle_seed, "batch_mode": batch_mode,
-                             "lam": cfg.lam, "kappa": cfg.kappa, "generator": cfg.generator, "ranks": world})
+                             "lam": cfg.lam, "kappa": cfg.kappa, "generator": cfg.generator, "lod": lod,
+                             "ranks": world})

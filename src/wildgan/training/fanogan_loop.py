@@ -137,25 +137,6 @@ def _batch(x_u8: torch.Tensor, idx: np.ndarray, flip: bool, rng: torch.Generator
     return x
 
 
-def _opt_tensors(prefix: str, opt: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
-    out = {}
-    for idx, st in opt.state_dict()["state"].items():
-        for k, v in st.items():
-            out[f"{prefix}.{idx}.{k}"] = v if torch.is_tensor(v) else torch.tensor(v)
-    return out
-
-
-def _load_opt(prefix: str, opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor]) -> None:
-    sd = opt.state_dict()
-    state: dict[int, dict[str, torch.Tensor]] = {}
-    for key, v in tensors.items():
-        if key.startswith(prefix + "."):
-            idx, name = key[len(prefix) + 1:].split(".", 1)
-            state.setdefault(int(idx), {})[name] = v
-    sd["state"] = state
-    opt.load_state_dict(sd)
-
-
 @dataclass
 class _State:
     gan_iter: int = 0             # critic steps done
@@ -219,7 +200,7 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
                 say(f"warning: resuming with {n} training images; the checkpoint saw {meta.get('n_train')}")
             ckpt.tensors_to_networks(tensors, nets.modules(), ck_dir)
             for k, o in opts.items():
-                _load_opt(k, o, tensors)
+                ckpt.tensors_to_optimizer(k, o, tensors)
             rng.set_state(tensors["rng"])
             state = _State(**meta["state"])
             say(f"resumed from critic step {state.gan_iter}, encoder step {state.enc_iter}")
@@ -240,7 +221,7 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
         state.epoch, state.pos, state.elapsed = sampler.epoch, sampler.pos, elapsed()
         tensors = ckpt.networks_to_tensors(nets.modules())
         for k, o in opts.items():
-            tensors.update(_opt_tensors(k, o))
+            tensors.update(ckpt.optimizer_to_tensors(k, o))
         tensors["rng"] = rng.get_state()
         meta = _meta(cfg, arch, state, n, t_gan, t_enc, stopped_early)
         ckpt.save_checkpoint(ck_dir, ckpt.checkpoint_name(state.step), tensors, meta)

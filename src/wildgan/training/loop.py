@@ -595,27 +595,6 @@ def _match_state_layout(opts: dict[str, torch.optim.Optimizer]) -> None:
 # ------------------------------------------------------------------------------------------------------------------
 # Checkpoint state.
 
-def _opt_tensors(prefix: str, opt: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
-    out = {}
-    for idx, st in opt.state_dict()["state"].items():
-        for k, v in st.items():
-            out[f"{prefix}.{idx}.{k}"] = v if torch.is_tensor(v) else torch.tensor(v)
-    return out
-
-
-def _load_opt(prefix: str, opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], lr: float) -> None:
-    sd = opt.state_dict()
-    state: dict[int, dict[str, torch.Tensor]] = {}
-    for key, v in tensors.items():
-        if key.startswith(prefix + "."):
-            idx, name = key[len(prefix) + 1:].split(".", 1)
-            state.setdefault(int(idx), {})[name] = v
-    sd["state"] = state
-    for g in sd["param_groups"]:
-        g["lr"] = lr
-    opt.load_state_dict(sd)
-
-
 @dataclass
 class TrainState:
     nimg: int = 0
@@ -632,7 +611,7 @@ def _save(run_dir: Path, nets: PGANNetworks, opts: dict[str, torch.optim.Optimiz
           rng: torch.Generator, cfg: RunConfig, keep: int) -> Path:
     tensors = ckpt.networks_to_tensors(nets.modules())
     for name, opt in opts.items():
-        tensors.update(_opt_tensors(f"opt.{name}", opt))
+        tensors.update(ckpt.optimizer_to_tensors(f"opt.{name}", opt))
     tensors["rng.z"] = rng.get_state()
     meta = {"kind": "wildgan-train-state", "nimg": state.nimg, "kimg": state.nimg / 1000, "iteration": state.iteration,
             "epoch": state.epoch, "pos": state.pos, "lod_bounds": list(state.lod_bounds or ()),
@@ -653,7 +632,7 @@ def _restore(tensors: dict[str, torch.Tensor], meta: dict[str, Any], nets: PGANN
                        pos=int(meta["pos"]), lod_bounds=tuple(meta["lod_bounds"]) or None,  # type: ignore[arg-type]
                        lr=float(meta["lr"]), elapsed=float(meta["elapsed_s"]), rollbacks=int(meta.get("rollbacks", 0)))
     for name, opt in opts.items():
-        _load_opt(f"opt.{name}", opt, tensors, state.lr)
+        ckpt.tensors_to_optimizer(f"opt.{name}", opt, tensors, state.lr)
     rng.set_state(tensors["rng.z"])
     return state
 
