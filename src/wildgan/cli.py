@@ -86,6 +86,7 @@ def _add_train_args(p: argparse.ArgumentParser, study: bool = False) -> None:
                    help="on NaN/inf: stop, or roll back to the last good checkpoint with half the lr")
     g.add_argument("--fanogan-iters", type=int, help="f-AnoGAN: critic iterations (default: 7 epochs)")
     g.add_argument("--fanogan-enc-iters", type=int, help="f-AnoGAN: izi_f encoder iterations (default 50000)")
+    g.add_argument("--fanogan-dim", type=int, help="f-AnoGAN: base width DIM (default 64, the official value)")
     g = p.add_argument_group("run")
     g.add_argument("--device", default="auto", help="auto | cpu | cuda (default auto)")
     g.add_argument("--amp", choices=("auto", "off", "bf16"), default="auto",
@@ -159,7 +160,8 @@ def config_file_to_args(path: Path) -> dict[str, Any]:
                "tensorboard": train.get("tensorboard"),
                "width": net.get("fmap_max") if d.get("preset") in ("paper", "fast", "tiny") and
                net.get("fmap_max") != {"paper": 512, "fast": 64, "tiny": 16}[d["preset"]] else None,
-               "fanogan_iters": fan.get("gan_iters"), "fanogan_enc_iters": fan.get("enc_iters")}
+               "fanogan_iters": fan.get("gan_iters"), "fanogan_enc_iters": fan.get("enc_iters"),
+               "fanogan_dim": fan.get("dim")}
         return {k: v for k, v in out.items() if v is not None}
     return {k.replace("-", "_"): v for k, v in d.items()}
 
@@ -201,7 +203,8 @@ def build_run_config(a: argparse.Namespace) -> tuple[Any, Any]:
                         cuda_graphs={"auto": None, "on": True, "off": False}[a.cuda_graphs],
                         tensorboard=a.tensorboard)
     fan = FAnoGANConfig(seed=a.seed, minutes=a.minutes, device=a.device, gan_iters=a.fanogan_iters,
-                        **({"enc_iters": a.fanogan_enc_iters} if a.fanogan_enc_iters else {}))
+                        **({"enc_iters": a.fanogan_enc_iters} if a.fanogan_enc_iters else {}),
+                        **({"dim": a.fanogan_dim} if a.fanogan_dim else {}))
     return RunConfig(data=data, net=net, train=train, score=ScoreConfig(), preset=a.preset, method=method,
                      fanogan=fan), split
 
