@@ -18,7 +18,7 @@ from .errors import ConfigError, WildganError
 from .training.loop import TrainingInterrupted
 
 EXAMPLES_TRAIN = """examples:
-  wildgan train --out runs/mnist                      # embedded MNIST sample, normal digit 0, fast preset
+  wildgan train --out runs/mnist                      # embedded MNIST sample, normal digit 2, fast preset
   wildgan train --data ~/data/cifar-10-batches-py --normal automobile --contamination 0.02 \\
                 --preset paper --seed 0 --out runs/car-g2 --device cuda
   wildgan train --data ../shared/data/chula-rbc12/chula-rbc12-gray64.npz --dataset chula-rbc12 \\
@@ -69,7 +69,7 @@ def _add_train_args(p: argparse.ArgumentParser, study: bool = False) -> None:
                        help="wildgan: pGAN + jointly trained encoder (default); search: pGAN without encoder "
                             "(AnoGAN-style latent search at test time); fanogan: the f-AnoGAN baseline")
     g.add_argument("--preset", choices=("paper", "fast", "tiny"), default="fast",
-                   help="network width: paper (512 ch), fast (128 ch, ~16x cheaper), tiny (tests)")
+                   help="network width: paper (512 ch), fast (64 ch, ~64x cheaper), tiny (16 ch: tests, demo)")
     g.add_argument("--total-kimg", type=float, help="training length in thousands of real images "
                                                    "(default: the paper's schedule, ~4000 kimg at 32x32)")
     g.add_argument("--phase-kimg", type=float, default=600.0, help="stable phase per resolution (default 600)")
@@ -110,7 +110,13 @@ def _set_from_config(p: argparse.ArgumentParser, argv: Sequence[str]) -> None:
     known, _ = pre.parse_known_args(argv)
     if not known.config:
         return
-    p.set_defaults(**config_file_to_args(Path(known.config)))
+    values = config_file_to_args(Path(known.config))
+    dests = {a.dest for a in p._actions}
+    unknown = sorted(set(values) - dests)
+    if unknown:
+        raise ConfigError(f"{known.config}: unknown option(s) {unknown}; use the long option names of "
+                          f"`wildgan train --help` (with _ or -)")
+    p.set_defaults(**values)
 
 
 def load_config_file(path: Path) -> dict[str, Any]:
@@ -266,6 +272,12 @@ def cmd_score(a: argparse.Namespace) -> int:
                              **conversion_opts(split_info))
     res = model.score(x, progress=not a.no_progress)
     extra = None
+    if a.threshold == "f1":
+        # F1 needs labels; taking them from the set being scored (by default the run's test split) would set the
+        # threshold on the test set, which wildgan never does.
+        raise ConfigError("--threshold f1 needs a separate labelled validation set: use the Python API "
+                          "(Detector.from_run(RUN_DIR, threshold='f1', X_val=..., y_val=...)); on the command line "
+                          "use --threshold contamination or mad (training scores only)")
     if a.threshold:
         from .detector import run_threshold, threshold_columns
 
@@ -368,14 +380,22 @@ def cmd_study(a: argparse.Namespace) -> int:
         if e not in ("image", "latent"):
             raise ConfigError(f"unknown encoder loss {e!r}; choose from image, latent")
     # one base config (first normal class, gamma 0) resolves resolution/channels and the schedule
+    first = None if a.normal in (None, "all") else _csv(a.normal)[0]
     ns = argparse.Namespace(**{**vars(a), "contamination": 0.0, "seed": seeds[0], "method": "wildgan",
-                               "encoder_loss": encs[0], "normal": None if a.normal == "all" else
-                               _csv(a.normal)[0]})
+                               "encoder_loss": encs[0], "normal": first})
+    if a.normal == "all":
+        from .data import load_dataset
+
+        names = load_dataset(a.data, a.dataset)[0].class_names
+        ns.normal = names[0]
     base, split = build_run_config(ns)
-    normals = split.info["class_names"] if a.normal == "all" else _csv(a.normal)
-    normals = [n for n in normals if n not in split.info.get("excluded_classes", [])]
-    if a.normal is None:
-        normals = list(split.info["normal_classes"])
+    if a.normal == "all":
+        normals = [n for n in split.info["class_names"] if n not in split.info.get("excluded_classes", [])]
+    elif a.normal is None:
+        # the protocol's default normal set (e.g. chula: the normal RBC class) as one cell
+        normals = [",".join(split.info["normal_classes"])]
+    else:
+        normals = _csv(a.normal)
     cells = grid(normals, gammas, methods, encs, seeds)
     print(f"study: {len(cells)} cells -> {a.out}", file=sys.stderr)
     run_study(base, cells, Path(a.out), progress=not a.no_progress, log=_log_to(Path(a.out)))
@@ -414,7 +434,7 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--threshold", choices=("contamination", "mad", "f1"),
                    help="add is_anomaly (0/1), threshold and threshold_rule columns for score a: contamination = "
                         "the 100*(1-G) percentile of the run's training-split scores, mad = their median + "
-                        "K * 1.4826 * MAD, f1 = F1-optimal on the scored labelled set (optimistic: needs labels)")
+                        "K * 1.4826 * MAD (f1 needs a labelled validation set: Python API only)")
     s.add_argument("--expected-contamination", type=float, default=0.05, metavar="G",
                    help="expected fraction of anomalies, for --threshold contamination (default 0.05)")
     s.add_argument("--mad-k", type=float, default=3.0, metavar="K", help="K of --threshold mad (default 3)")

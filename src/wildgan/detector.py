@@ -549,7 +549,9 @@ class Detector:
                 "resolution": self.resolution_, "channels": self.channels_, "conversion": self.conversion_,
                 "threshold": self.threshold_rule_.to_dict(),
                 "decision_scores": [float(v) for v in self.decision_scores_],  # JSON floats round-trip exactly
-                "run_dir": str(self.run_dir_), "source": m.source, "source_sha256": m.meta.get("sha256")}
+                "run_dir": str(self.run_dir_), "source": m.source, "source_sha256": m.meta.get("sha256"),
+                # the level of detail the networks reached: scores (and the threshold) were computed there
+                "lod": m.lod}
         return ckpt.save_checkpoint(path.parent, name, ckpt.networks_to_tensors(m.nets.modules()), meta)
 
     @classmethod

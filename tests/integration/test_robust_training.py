@@ -163,3 +163,22 @@ def test_too_few_images_for_the_minibatch_is_a_clear_error(tmp_path):
     x = np.zeros((10, 8, 8, 1), np.uint8)
     with pytest.raises(DataError, match="only 10 training images.*minibatch"):
         train_pgan(x, _cfg(), tmp_path, progress=False, log=lambda m: None)
+
+
+def test_resume_refuses_a_different_schedule(tmp_path):
+    from wildgan.errors import ConfigError
+    from wildgan.training.run import train_run
+
+    data = _data(tmp_path)
+    cfg = _cfg(total_kimg=0.2)
+    cfg = RunConfig(data=DataConfig(data=str(data), normal=("0",), resolution=8, channels=1), net=cfg.net,
+                    train=cfg.train)
+    run = tmp_path / "run"
+    train_run(cfg, run, progress=False, log=lambda m: None)
+    from dataclasses import replace
+
+    longer = replace(cfg, train=replace(cfg.train, total_kimg=0.3))          # a longer run is fine
+    train_run(longer, run, resume=True, progress=False, log=lambda m: None)
+    other = replace(cfg, train=replace(cfg.train, phase_kimg=0.5))            # another schedule is not
+    with pytest.raises(ConfigError, match="train.phase_kimg"):
+        train_run(other, run, resume=True, progress=False, log=lambda m: None)

@@ -290,3 +290,11 @@ def test_other_methods_fit_save_load(method, kw, x_train, tmp_path) -> None:
     d.save(tmp_path / "m")
     np.testing.assert_array_equal(Detector.load(tmp_path / "m").decision_function(x_train[:8]), s)
     assert Detector.from_run(d.run_dir_, contamination=0.1, device="cpu").threshold_ == d.threshold_
+
+
+def test_saved_detector_keeps_the_trained_lod(det, noise, tmp_path):
+    """A detector whose schedule stopped before full resolution scores at that lod after save/load too."""
+    path = det.save(tmp_path / "det")
+    loaded = type(det).load(path)
+    assert loaded.model_.lod == det.model_.lod
+    np.testing.assert_array_equal(loaded.decision_function(noise), det.decision_function(noise))

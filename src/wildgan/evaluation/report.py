@@ -202,7 +202,9 @@ def diagnose_run(run_dir: Path, *, device: str = "auto", controls: bool = True, 
     ctl: dict[str, dict[str, np.ndarray]] = {}
     if controls:
         log("scoring the controls (untrained networks, pixel statistics)")
-        un = untrained_model(model.cfg, model.device).score(split.test_x)
+        un_model = untrained_model(model.cfg, model.device)
+        un_model.meta["lod"] = model.lod          # same resolution as the trained model (as evaluate_model does)
+        un = un_model.score(split.test_x)
         ctl["untrained"] = {k: un.scores[k] for k in SCORE_ORDER if k in un.scores}
         ctl["pixel"] = pixel_statistics(split.test_x)
         mu, px = evaluate_scores(ctl["untrained"], y), evaluate_scores(ctl["pixel"], y)

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..config import DataConfig, read_run_config
 from ..data import AnomalySplit, build_split
+from ..errors import ConfigError
 from ..fileio import atomic_write_text
 from ..scoring.run import LoadedModel, load_model, untrained_model, write_scores_csv
 from .metrics import evaluate_scores, pixel_statistics
@@ -25,6 +26,11 @@ SCORE_ORDER = ("a", "L_n", "L_o", "L_r", "A")
 def split_for_run(run_dir: Path, data: str | None = None) -> AnomalySplit:
     """The run's own test split (rebuilt deterministically from its saved DataConfig), optionally on other data."""
     cfg = read_run_config(run_dir)
+    split_json = Path(run_dir) / "split.json"
+    if data is None and split_json.is_file() and json.loads(split_json.read_text()).get("detector_input"):
+        # trained by Detector.fit on in-memory images: there is no data set to rebuild a test split from
+        raise ConfigError(f"{run_dir}: this run was trained from in-memory images (Detector.fit), so it has no "
+                          f"test split; pass --data with a labelled data set")
     dc: DataConfig = cfg.data if data is None else replace(cfg.data, data=str(data))
     return build_split(dc)
 

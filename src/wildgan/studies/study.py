@@ -48,7 +48,7 @@ def grid(normals: list[str], gammas: list[float], methods: list[str], encoder_lo
 
 def cell_config(base: RunConfig, cell: Cell) -> RunConfig:
     """The run config of one cell: the base config with the cell's normal class, gamma, method, loss and seed."""
-    data = replace(base.data, normal=(cell.normal,), contamination=cell.gamma, seed=cell.seed)
+    data = replace(base.data, normal=tuple(cell.normal.split(",")), contamination=cell.gamma, seed=cell.seed)
     enc = {"wildgan": cell.encoder_loss, "search": "none"}.get(cell.method, base.train.encoder_loss)
     train = replace(base.train, encoder_loss=enc, seed=cell.seed)
     return replace(base, data=data, train=train, method=cell.method, fanogan=replace(base.fanogan, seed=cell.seed),

@@ -37,10 +37,17 @@ def train_run(cfg: RunConfig, run_dir: Path, *, resume: bool = False, progress: 
     if resume and (run_dir / "config.json").is_file():
         saved = run_config_to_dict(read_run_config(run_dir))
         now = run_config_to_dict(cfg)
-        # Length, budget, device and checkpoint cadence may change on resume; what defines the run may not.
-        for sec in ("data", "net"):
-            if saved[sec] != now[sec]:
-                raise ConfigError(f"{run_dir}: --resume with a different {sec} config than the saved one")
+        # Length, budget, device, checkpoint cadence and speed switches may change on resume; what defines the
+        # run (data, architecture, method, schedule, losses, optimiser) may not: a different phase length would
+        # move the schedule under the saved weights.
+        may_change = {"total_kimg", "minutes", "device", "checkpoint_kimg", "on_divergence", "log_every",
+                      "sample_kimg", "keep_checkpoints", "amp", "channels_last", "compile", "cuda_graphs",
+                      "tensorboard"}
+        diffs = [sec for sec in ("data", "net", "method", "fanogan", "search") if saved[sec] != now[sec]]
+        diffs += [f"train.{k}" for k in saved["train"] if k not in may_change and saved["train"][k] != now["train"].get(k)]
+        if diffs:
+            raise ConfigError(f"{run_dir}: --resume with settings that differ from the saved run: {', '.join(diffs)}; "
+                              f"resume with the same options (e.g. --config {run_dir / 'config.yaml'} --resume)")
     if split is None:
         split = build_split(cfg.data)
     write_run_config(cfg, run_dir)
