@@ -30,7 +30,7 @@ import numpy as np
 
 from ..config import DataConfig
 from ..errors import ConfigError, DataError
-from .readers import CIFAR10_CLASSES, ImageSet, load_dataset
+from .readers import CIFAR10_CLASSES, ImageSet, default_sample_path, load_dataset
 from .transforms import check_resolution, convert, next_pow2, rotate_batch
 
 MIN_NORMAL = 16
@@ -88,8 +88,8 @@ def detect_protocol(dataset: str, train: ImageSet, kind: str) -> str:
     if dataset in ("auto", "npz") and train.group is not None and train.is_anomaly is not None:
         return "chula-rbc12"
     if dataset in ("auto", "npz") and train.class_names == [str(i) for i in range(10)] \
-            and train.x.shape[1:] == (28, 28, 1):
-        return "mnist"
+            and (train.x.shape[1:] == (28, 28, 1) or str(train.info.get("source")) == str(default_sample_path())):
+        return "mnist"                     # (the embedded sample is MNIST whatever resolution was asked for)
     return "generic"
 
 
