@@ -13,32 +13,35 @@ DATA=devdata/cifar10-jpeg.tar.gz
 export WILDGAN_CACHE="$PWD/cache"
 step() { echo; echo "=== $* ($(date +%T))"; }
 
-step install
-python -m pip install -q -e ".[test]" 2>&1 | tail -2
+step environment
+# The device image has torch and every dependency but can fetch nothing: run from the source tree.
+export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+wildgan() { python3 -m wildgan "$@"; }
+python3 -c "import torch, wildgan; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/nvidia-smi.csv"
 
 step "fast-path checks on CUDA (capture, validation, no host sync)"
-timeout 120 python -m pytest -q tests/unit/test_fast_path.py -k cuda 2>&1 | tail -3 | tee "$OUT/fast_path_tests.txt"
+timeout 120 python3 -m pytest -q tests/unit/test_fast_path.py -k cuda 2>&1 | tail -3 | tee "$OUT/fast_path_tests.txt"
 
 step "benchmark (paper and fast, quick)"
-timeout 150 python benchmarks/bench.py --device cuda --preset paper,fast --quick --json "$OUT/bench-cuda.json" \
+timeout 150 python3 benchmarks/bench.py --device cuda --preset paper,fast --quick --json "$OUT/bench-cuda.json" \
   | tee "$OUT/bench-cuda.txt"
 
 step "CIFAR_CAR, gamma 0, paper schedule (600/600 kimg, 4000 kimg) at width 256, budget ${TRAIN_MIN:-5} min"
-timeout $(( ${TRAIN_MIN:-5} * 60 + 120 )) wildgan train --data "$DATA" --dataset cifar10 --normal automobile \
+timeout $(( ${TRAIN_MIN:-5} * 60 + 120 )) python3 -m wildgan train --data "$DATA" --dataset cifar10 --normal automobile \
   --contamination 0 --preset paper --width 256 --seed 0 --device cuda --minutes "${TRAIN_MIN:-5}" \
   --no-progress --out "$OUT/car-w256-g0" 2>&1 | tail -3
-timeout 120 wildgan evaluate "$OUT/car-w256-g0" --json --device cuda > "$OUT/car-w256-g0-eval.json"
+timeout 120 python3 -m wildgan evaluate "$OUT/car-w256-g0" --json --device cuda > "$OUT/car-w256-g0-eval.json"
 
 step "fast preset, gamma 0 and 2%, 1.5 min each"
 for g in 0 0.02; do
-  timeout 200 wildgan train --data "$DATA" --dataset cifar10 --normal automobile --contamination $g --preset fast \
+  timeout 200 python3 -m wildgan train --data "$DATA" --dataset cifar10 --normal automobile --contamination $g --preset fast \
     --seed 0 --device cuda --minutes 1.5 --no-progress --out "$OUT/car-fast-g$g" 2>&1 | tail -1
-  timeout 60 wildgan evaluate "$OUT/car-fast-g$g" --json --device cuda > "$OUT/car-fast-g$g-eval.json"
+  timeout 60 python3 -m wildgan evaluate "$OUT/car-fast-g$g" --json --device cuda > "$OUT/car-fast-g$g-eval.json"
 done
 
 step summary
-python - "$OUT" <<'PY'
+python3 - "$OUT" <<'PY'
 import json, sys, pathlib
 out = pathlib.Path(sys.argv[1])
 print(f"{'run':<16}{'kimg':>8}{'a':>7}{'L_n':>7}{'L_o':>7}{'L_r':>7}{'A':>7}{'untr a':>8}{'-|Q|':>7}")
