@@ -16,7 +16,6 @@ step() { echo; echo "=== $* ($(date +%T))"; }
 step environment
 # The device image has torch and every dependency but can fetch nothing: run from the source tree.
 export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
-wildgan() { python3 -m wildgan "$@"; }
 python3 -c "import torch, wildgan; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/nvidia-smi.csv"
 
