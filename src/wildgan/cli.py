@@ -490,7 +490,7 @@ def make_parser() -> argparse.ArgumentParser:
     d.add_argument("--out", default="runs/demo")
     # Sized to finish in a few minutes on 2 CPU cores; a real model needs --preset fast/paper and the paper's
     # schedule (wildgan train).
-    d.add_argument("--normal", default="0")
+    d.add_argument("--normal", default="1")
     d.add_argument("--preset", choices=("paper", "fast", "tiny"), default="tiny")
     d.add_argument("--total-kimg", type=float, default=30.0)
     d.add_argument("--phase-kimg", type=float, default=4.0)
