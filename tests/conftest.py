@@ -30,3 +30,14 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def mnist() -> dict:
+    """The embedded MNIST sample (ships with the package) as arrays."""
+    import numpy as np
+
+    from wildgan.data import default_sample_path
+
+    d = np.load(default_sample_path())
+    return {k: d[k] for k in ("x_train", "y_train", "x_test", "y_test")}

@@ -11,7 +11,6 @@ moment leaves either the previous checkpoint set or the new one, never a half-wr
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform

@@ -30,12 +30,6 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
-def mnist() -> dict[str, np.ndarray]:
-    d = np.load(default_sample_path())
-    return {k: d[k] for k in ("x_train", "y_train", "x_test", "y_test")}
-
-
-@pytest.fixture(scope="module")
 def x_train(mnist) -> np.ndarray:
     return mnist["x_train"][mnist["y_train"] == 0][:N_TRAIN]          # uint8 [64, 28, 28]
 

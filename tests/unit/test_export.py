@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
-from wildgan.data import default_sample_path  # noqa: E402
 from wildgan.detector import Detector, to_images  # noqa: E402
 from wildgan.errors import ConfigError  # noqa: E402
 from wildgan.export import export_onnx, onnx_metadata  # noqa: E402
@@ -21,12 +19,6 @@ SCORES = ("a", "L_n", "L_o", "L_r", "A")
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-@pytest.fixture(scope="module")
-def mnist() -> dict[str, np.ndarray]:
-    d = np.load(default_sample_path())
-    return {k: d[k] for k in ("x_train", "y_train", "x_test", "y_test")}
 
 
 @pytest.fixture(scope="module")

@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 from .. import checkpoint as ckpt
 from ..config import FAnoGANConfig, to_dict
 from ..data.transforms import to_float
-from ..errors import ConfigError, DataError, DivergenceError, WildganError
+from ..errors import ConfigError, DataError, DivergenceError
 from ..devices import resolve_device
 from ..losses import critic_loss, generator_loss
 from ..nets.fanogan import SUPPORTED_RESOLUTIONS, FAnoGANNetworks, build_fanogan, load_fanogan
