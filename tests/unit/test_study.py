@@ -38,7 +38,10 @@ def test_table_rendering_is_exact():
     assert "| Ours (d_I) | a | 0.720 ± 0.028 (n=2) | 0.72 | 0.640 | 0.64 |" in md
     assert "| f-AnoGAN | a | 0.450 | – | 0.440 | – |" in md
     assert "| f-AnoGAN | A | 0.400 | 0.45 | 0.400 | 0.44 |" in md
-    assert "| control: -||Q|| (pixel norm) | – | 0.620 ± 0.000 (n=3) | – | 0.620 | – |" in md
+    assert "| control: -||Q|| (pixel norm) | – | 0.620 ± 0.000 (n=2) | – | 0.620 | – |" in md
+    # every method gets its own untrained-network control
+    assert "| control: untrained nets (f-AnoGAN) | a | 0.600 | – | 0.600 | – |" in md
+    assert "| control: untrained nets (Ours) | a | 0.600 ± 0.000 (n=3) | – | 0.600 | – |" in md
     csv_text = render_csv(FIXED)
     lines = csv_text.strip().splitlines()
     assert lines[0] == "protocol,normal,gamma,method,encoder_loss,seed,score,auc,ap,auc_untrained,kimg"

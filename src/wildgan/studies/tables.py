@@ -116,19 +116,25 @@ def table2(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
                         p = PAPER_CIFAR_CAR.get((m, s), {}).get(g) if enc in (None, "image") else None
                         line.append("–" if p is None else f"{p:.2f}")
                 body.append(line)
-    for key, name in CONTROL_ROWS:
-        for s in (SCORES if key == "untrained" else ("",)):
-            line = [f"control: {name}" + (" (ours)" if key == "untrained" else ""), s or "–"]
+    # Controls: each method's own untrained networks (same seed and architecture), then the pixel statistics.
+    for m in methods:
+        for s in SCORES:
+            line = [f"control: untrained nets ({METHOD_NAMES[m]})", s]
             for g in gammas:
-                rs = [r for r in rows if float(r["gamma"]) == g and r["method"] == "wildgan"] or \
-                     [r for r in rows if float(r["gamma"]) == g]
-                if key == "untrained":
-                    line.append(_stat([r["controls"]["untrained"].get(s) for r in rs]))
-                else:
-                    line.append(_stat([r["controls"].get(key) for r in rs]))
+                rs = [r for r in rows if float(r["gamma"]) == g and r["method"] == m]
+                line.append(_stat([r["controls"]["untrained"].get(s) for r in rs]))
                 if paper:
                     line.append("–")
             body.append(line)
+    for key, name in CONTROL_ROWS[1:]:
+        line = [f"control: {name}", "–"]
+        for g in gammas:
+            # pixel statistics depend only on the test set, i.e. on the data seed: one value per seed
+            per_seed = {r["seed"]: r["controls"].get(key) for r in rows if float(r["gamma"]) == g}
+            line.append(_stat(list(per_seed.values())))
+            if paper:
+                line.append("–")
+        body.append(line)
     return header, body
 
 
