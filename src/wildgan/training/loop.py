@@ -75,17 +75,22 @@ class BatchSampler:
     def _make_perm(self) -> np.ndarray:
         return np.random.default_rng([self.seed, 7919, self.epoch]).permutation(self.n)
 
-    def next(self, b: int) -> np.ndarray:
+    def _walk(self, b: int, current: Callable[[], Any]) -> list[Any]:
+        """Slices of the current epoch's order (`current()`: the numpy or device copy) covering the next b images;
+        a batch that crosses an epoch boundary continues in the next epoch's permutation."""
         out = []
         while b > 0:
             take = min(b, self.n - self.pos)
-            out.append(self._perm[self.pos:self.pos + take])
+            out.append(current()[self.pos:self.pos + take])
             self.pos += take
             b -= take
             if self.pos == self.n:
                 self.epoch, self.pos = self.epoch + 1, 0
                 self._perm = self._make_perm()
-        return np.concatenate(out)
+        return out
+
+    def next(self, b: int) -> np.ndarray:
+        return np.concatenate(self._walk(b, lambda: self._perm))
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -271,15 +276,7 @@ class DeviceBatchSampler(BatchSampler):
         return perm
 
     def next_device(self, b: int) -> torch.Tensor:
-        out = []
-        while b > 0:
-            take = min(b, self.n - self.pos)
-            out.append(self._perm_dev[self.pos:self.pos + take])
-            self.pos += take
-            b -= take
-            if self.pos == self.n:
-                self.epoch, self.pos = self.epoch + 1, 0
-                self._perm = self._make_perm()
+        out = self._walk(b, lambda: self._perm_dev)
         return out[0] if len(out) == 1 else torch.cat(out)
 
 
