@@ -112,3 +112,18 @@ def test_search_scores_and_sign_convention(nets) -> None:
     assert s["A"][5:].mean() > s["A"][:5].mean()
     empty = search_scores(nets.G, nets.D, noise[:0], cfg)
     assert empty.scores["a"].shape == (0,) and empty.z.shape == (0, nets.G.cfg.latent_size)
+
+
+def test_search_scores_at_a_run_lod_use_reduced_queries(nets) -> None:
+    """A run stopped at lod 1 is scored at 16x16: the search sees the 2x2 box-averaged queries (as in training),
+    and the reconstruction comes back at the input's 32x32."""
+    c = nets.G.cfg.channels
+    x = np.random.default_rng(1).integers(0, 256, (3, 32, 32, c), dtype=np.uint8)
+    cfg = SearchConfig(steps=3, lr=0.05, batch_size=4, seed=0)
+    res = search_scores(nets.G, nets.D, x, cfg, lod=1.0, return_recon=True)
+    q = torch.nn.functional.avg_pool2d(torch.from_numpy(x).permute(0, 3, 1, 2).float() * (2 / 255) - 1, 2)
+    z = latent_search(nets.G, nets.D, q, cfg, lod=1.0)
+    np.testing.assert_allclose(res.z, z.numpy(), atol=1e-5)
+    assert res.recon.shape == (3, 32, 32, c) and res.info["lod"] == 1.0
+    full = search_scores(nets.G, nets.D, x, cfg)
+    assert not np.allclose(full.scores["L_r"], res.scores["L_r"])

@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from ..config import SearchConfig
 from ..data.transforms import to_float
 from ..nets.pgan import Discriminator, Generator
-from .pgan_scores import ScoreResult
+from .pgan_scores import ScoreResult, at_lod
 from .scores import SCORE_NAMES, all_scores
 
 
@@ -98,12 +98,14 @@ def latent_search(G: Generator, D: Discriminator, q: torch.Tensor, cfg: SearchCo
 @torch.no_grad()
 def search_scores(G: Generator, D: Discriminator, x_uint8: np.ndarray, cfg: SearchConfig, lam: float = 0.05,
                   kappa: float = 1.0, device: str | torch.device = "cpu", *, return_recon: bool = False,
-                  progress: bool = False) -> ScoreResult:
-    """Scores of the latent-search baseline for uint8 [N, R, R, C] images at G's full resolution.
+                  progress: bool = False, lod: float = 0.0) -> ScoreResult:
+    """Scores of the latent-search baseline for uint8 [N, R, R, C] images (R = G's full resolution).
 
     result.scores = {'a', 'L_n', 'L_o', 'L_r', 'A', 'z_norm'} -> float64 [N] in input order, with G(z*) as the
     reconstruction and L_o = -||z*|| / sqrt(N_z) of the raw searched z*; result.z = z* [N, N_z]; result.recon =
     G(z*) as float32 [N, R, R, C] in [-1, 1] when asked. Moves G and D to `device`. Pass Gs for the EMA generator.
+    `lod` > 0 (a run stopped before full growth) searches and scores at the resolution the networks reached, with
+    the queries box-reduced as in training (pgan_scores.at_lod); the reconstruction is nearest-upsampled to R.
     """
     G.to(device)
     D.to(device)
@@ -111,16 +113,18 @@ def search_scores(G: Generator, D: Discriminator, x_uint8: np.ndarray, cfg: Sear
     parts: dict[str, list[torch.Tensor]] = {}
     recs: list[torch.Tensor] = []
     if n:
-        q_all = to_float(x_uint8).to(device)
-        z_all = latent_search(G, D, q_all, cfg, lod=0.0, progress=progress)
+        q_all = at_lod(to_float(x_uint8).to(device), lod)
+        z_all = latent_search(G, D, q_all, cfg, lod=lod, progress=progress)
         with frozen(G, D):
             for s in range(0, n, cfg.batch_size):
                 q, z = q_all[s:s + cfg.batch_size], z_all[s:s + cfg.batch_size]
-                rec = G(z, 0.0)
-                sc = all_scores(q, rec, z, D.features(q, 0.0), D.features(rec, 0.0), lam=lam, kappa=kappa)
+                rec = G(z, lod)
+                sc = all_scores(q, rec, z, D.features(q, lod), D.features(rec, lod), lam=lam, kappa=kappa)
                 for k, v in sc.items():
                     parts.setdefault(k, []).append(v.double().cpu())
                 if return_recon:
+                    if lod > 0:
+                        rec = torch.nn.functional.interpolate(rec.float(), size=x_uint8.shape[1], mode="nearest")
                     recs.append(rec.permute(0, 2, 3, 1).float().cpu())
         z_np = z_all.float().cpu().numpy()
     else:
@@ -131,7 +135,7 @@ def search_scores(G: Generator, D: Discriminator, x_uint8: np.ndarray, cfg: Sear
         recon = torch.cat(recs).numpy() if recs else np.zeros(np.shape(x_uint8), np.float32)
     return ScoreResult(scores=scores, z=z_np, recon=recon,
                        info={"method": "search", "steps": cfg.steps, "lr": cfg.lr, "seed": cfg.seed,
-                             "feature_weight": cfg.feature_weight, "lam": lam, "kappa": kappa})
+                             "feature_weight": cfg.feature_weight, "lam": lam, "kappa": kappa, "lod": lod})
 
 
 __all__ = ["latent_search", "search_scores", "search_loss", "initial_latents", "frozen"]

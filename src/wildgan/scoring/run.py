@@ -44,9 +44,9 @@ class LoadedModel:
         if self.cfg.method == "search":
             from .latent_search import search_scores
 
-            res = search_scores(self.nets.Gs, self.nets.D, x_u8, self.cfg.search, sc.lam, sc.kappa, self.device,
-                                return_recon=return_recon, progress=progress)
-            return res
+            G = self.nets.Gs if sc.generator == "Gs" else self.nets.G
+            return search_scores(G, self.nets.D, x_u8, self.cfg.search, sc.lam, sc.kappa, self.device,
+                                 return_recon=return_recon, progress=progress, lod=self.lod)
         if self.cfg.method == "fanogan":
             from .fanogan_scores import score_fanogan
 
