@@ -1,0 +1,267 @@
+#!/usr/bin/env python
+"""One prepared device call for a session that is lent a GPU (issue 5): checks, benchmark, the width-256 full
+schedule on CIFAR_CAR, evaluation with controls, one table -- inside a hard wall-clock budget.
+
+Why a driver with a deadline instead of a shell script of fixed timeouts: the device tool kills the whole command
+at its limit, and a kill in the middle would lose the table. Here every step gets what is left of the budget minus
+what the later steps need, and the summary is rewritten after every step, so a kill still leaves the results of
+every finished step under OUT.
+
+The device tool returns at most 8 files from $OUT, at most 2 folders down, so run directories (checkpoints are
+hundreds of MB at width 256) live in WORK and only these come back:
+  OUT/summary.md       the table and the step timings (rewritten after every step)
+  OUT/results.json     everything measured, machine-readable
+  OUT/session.log      the output of every step
+  OUT/bench.json       benchmarks/bench.py's JSON
+  OUT/main-stats.jsonl the width-256 run's training log (per-phase img/s, losses, memory)
+  OUT/main-samples.png its last Gs sample grid
+
+On the development machine (CPU, no GPU) the same driver runs as a smoke test of itself (tests/integration/
+test_gpu_session.py): `--device cpu --smoke` uses the embedded MNIST sample, the tiny preset and a few seconds
+per step.
+
+Usage on the device (after `mkdir -p devdata && cp ../shared/data/cifar10/cifar10-jpeg.tar.gz devdata/` here):
+  run(command="PYTHONUNBUFFERED=1 python3 benchmarks/gpu_session.py --budget 520", carry=["devdata"],
+      timeout_s=560)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class Session:
+    def __init__(self, out: Path, work: Path, budget: float) -> None:
+        self.out, self.work, self.t0, self.budget = out, work, time.monotonic(), budget
+        self.results: dict[str, Any] = {"steps": []}
+        out.mkdir(parents=True, exist_ok=True)
+        work.mkdir(parents=True, exist_ok=True)
+        self.log = open(out / "session.log", "a", encoding="utf-8")
+
+    def left(self) -> float:
+        return self.budget - (time.monotonic() - self.t0)
+
+    def say(self, msg: str) -> None:
+        line = f"[{time.monotonic() - self.t0:6.0f}s] {msg}"
+        print(line, flush=True)
+        self.log.write(line + "\n")
+        self.log.flush()
+
+    def step(self, name: str, cmd: list[str], timeout: float, stdout_to: Path | None = None) -> dict[str, Any]:
+        """Run one step as a subprocess (a crash or hang in one step must not take the others with it)."""
+        timeout = max(1.0, min(timeout, self.left() - 5))
+        self.say(f"=== {name}: {' '.join(cmd)}  (timeout {timeout:.0f}s, {self.left():.0f}s left)")
+        env = dict(os.environ, PYTHONPATH=f"{ROOT / 'src'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+                   PYTHONUNBUFFERED="1")
+        t = time.monotonic()
+        rec: dict[str, Any] = {"name": name, "cmd": cmd}
+        p = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            out, err = p.communicate(timeout=timeout)
+            rec["rc"] = p.returncode
+        except subprocess.TimeoutExpired:
+            # SIGTERM first: `wildgan train` then writes a checkpoint and exits, so the run can still be evaluated
+            p.terminate()
+            try:
+                out, err = p.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                out, err = p.communicate()
+            rec["rc"] = "timeout"
+        rec["seconds"] = round(time.monotonic() - t, 1)
+        if stdout_to is not None:
+            stdout_to.write_text(out)
+        self.log.write(f"--- stdout\n{out if stdout_to is None else '(in ' + stdout_to.name + ')'}\n"
+                       f"--- stderr\n{err[-20000:]}\n")
+        self.log.flush()
+        tail = (err or out).strip().splitlines()[-3:]
+        self.say(f"    rc={rec['rc']} in {rec['seconds']}s" + ("" if rec["rc"] == 0 else "  | " + " | ".join(tail)))
+        rec["stdout_tail"] = out[-4000:]
+        self.results["steps"].append(rec)
+        self.write_summary()
+        return rec
+
+    def write_summary(self) -> None:
+        (self.out / "results.json").write_text(json.dumps(self.results, indent=1, default=str))
+        (self.out / "summary.md").write_text(summary_markdown(self.results))
+
+
+def eval_row(name: str, e: dict[str, Any]) -> str:
+    a, c = e.get("auc", {}), e.get("controls", {})
+    m = e.get("model", {})
+    cells = [name, f"{m.get('kimg') or 0:.0f}", str(m.get("status"))]
+    cells += [f"{a.get(k, float('nan')):.3f}" for k in ("a", "L_n", "L_o", "L_r", "A")]
+    cells += [f"{c.get('untrained', {}).get('a', float('nan')):.3f}", f"{c.get('pixel_norm', float('nan')):.3f}",
+              f"{c.get('pixel_std', float('nan')):.3f}"]
+    return "| " + " | ".join(cells) + " |"
+
+
+def summary_markdown(r: dict[str, Any]) -> str:
+    lines = ["# GPU session summary", "", f"machine: {r.get('machine', '?')}", ""]
+    lines += ["| step | rc | seconds |", "|---|---|---|"]
+    lines += [f"| {s['name']} | {s['rc']} | {s['seconds']} |" for s in r["steps"]]
+    b = r.get("bench")
+    if b:
+        ce = b.get("ceiling", {})
+        lines += ["", f"## Benchmark (matmul ceiling {ce.get('tflops', 0):.1f} TFLOP/s, {ce.get('dtype')})", "",
+                  "| preset | width | phase | lod | batch | img/s | TFLOP/s | % ceiling | peak MB | host syncs |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
+        for p in b.get("presets", []):
+            for ph in p.get("phases", []):
+                lines.append(f"| {p['preset']} | {p['fmap_max']} | {ph['res']}x{ph['res']} {ph['kind']} | "
+                             f"{ph['lod']} | {ph['batch']} | {ph['img_per_s']:.0f} | {ph['tflops']:.1f} | "
+                             f"{100 * ph['frac_ceiling']:.1f}% | {ph['peak_mem_mb']:.0f} | "
+                             f"{ph.get('host_syncs', '-')} |")
+            for s in p.get("score", []):
+                lines.append(f"| {p['preset']} | {p['fmap_max']} | scoring {s['mode']} batch "
+                             f"{s.get('batch', 64)} | | | {s['img_per_s']:.0f} | | | {s['peak_mem_mb']:.0f} | |")
+            if p.get("schedule_minutes_est") is not None:
+                lines.append(f"| {p['preset']} | {p['fmap_max']} | est. full schedule: "
+                             f"{p['schedule_minutes_est']:.1f} min | | | | | | | |")
+    ev = r.get("evals", {})
+    if ev:
+        lines += ["", "## AUC (controls: untrained networks' a, -||Q||, -std Q)", "",
+                  "| run | kimg | status | a | L_n | L_o | L_r | A | untrained a | -‖Q‖ | -std Q |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|"]
+        lines += [eval_row(k, v) for k, v in ev.items()]
+        for k, v in ev.items():
+            t = r.get("train", {}).get(k)
+            if t:
+                lines.append(f"\n{k}: {t}")
+    return "\n".join(lines) + "\n"
+
+
+def train_summary(run_dir: Path) -> dict[str, Any]:
+    """Wall time, kimg and the last resolution of a run, from its stats.jsonl."""
+    rows = []
+    p = run_dir / "stats.jsonl"
+    if p.is_file():
+        for line in p.read_text().splitlines():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                pass
+    if not rows:
+        return {}
+    last = rows[-1]
+    out = {k: last.get(k) for k in ("kimg", "resolution", "lod", "img_per_s", "peak_gpu_mem_mb") if k in last}
+    if "time" in rows[0]:
+        out["logged_seconds"] = round(last["time"] - rows[0]["time"], 1)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default=os.environ.get("OUT", "out"))
+    ap.add_argument("--work", default="gpu-work", help="run directories (not returned by the device tool)")
+    ap.add_argument("--budget", type=float, default=520, help="wall-clock seconds for everything")
+    ap.add_argument("--device", default="cuda")
+    ap.add_argument("--data", default="devdata/cifar10-jpeg.tar.gz")
+    ap.add_argument("--smoke", action="store_true", help="CPU self-test: embedded MNIST, tiny preset, seconds")
+    ap.add_argument("--extra", action="store_true",
+                    help="after the main run, fast-preset runs at gamma 0 and 2%% (each ~2.5 min) if time is left")
+    a = ap.parse_args(argv)
+    py = sys.executable
+    out, work = Path(a.out).resolve(), Path(a.work).resolve()
+    s = Session(out, work, a.budget)
+    os.environ.setdefault("WILDGAN_CACHE", str(work / "cache"))
+
+    if a.smoke:
+        data = ["--dataset", "mnist", "--normal", "1"]
+        bench = ["--preset", "tiny", "--quick", "--resolution", "32", "--channels", "1"]
+        main_train = ["--preset", "tiny", "--total-kimg", "1", "--phase-kimg", "0.25"]
+        extra_runs: list[tuple[str, list[str]]] = []
+        reserve_eval = 30.0
+    else:
+        if not Path(a.data).is_file():
+            s.say(f"data file {a.data} is missing: copy cifar10-jpeg.tar.gz into devdata/ and carry it")
+            return 2
+        data = ["--data", a.data, "--dataset", "cifar10", "--normal", "automobile"]
+        bench = ["--preset", "paper,fast", "--quick"]
+        # The paper's schedule (600/600 kimg per level, about 4,000 kimg) at width 256 (issue 5's acceptance).
+        main_train = ["--preset", "paper", "--width", "256"]
+        extra_runs = [(f"fast-g{g}", ["--preset", "fast", "--contamination", g]) for g in ("0", "0.02")
+                      if a.extra]
+        reserve_eval = 90.0
+
+    # 1. machine
+    try:
+        smi = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total,driver_version", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=20).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        smi = "no nvidia-smi"
+    import platform
+
+    s.results["machine"] = f"{smi}; {platform.node()}; python {platform.python_version()}"
+    s.step("versions", [py, "-c", "import torch, wildgan; print(torch.__version__, torch.cuda.is_available(), "
+                        "wildgan.__version__)"], 60)
+
+    # 2. the CUDA fast-path tests (capture, eager validation, no host sync); skipped on CPU smoke runs
+    if not a.smoke:
+        s.step("fast-path tests", [py, "-m", "pytest", "-q", "-x", "tests/unit/test_fast_path.py", "-k", "cuda",
+                                   "-p", "no:cacheprovider"], 90)
+
+    # 3. benchmark
+    bench_json = out / "bench.json"
+    rec = s.step("benchmark", [py, "benchmarks/bench.py", "--device", a.device, *bench, "--json", str(bench_json)],
+                 min(150.0, s.left() * 0.25))
+    if bench_json.is_file():
+        try:
+            s.results["bench"] = json.loads(bench_json.read_text())
+        except json.JSONDecodeError as e:
+            rec["error"] = str(e)
+    s.write_summary()
+
+    # 4. the main training run, with what is left minus evaluation and a margin; then 5. its evaluation
+    s.results["evals"], s.results["train"] = {}, {}
+    runs = [("main-w256-g0" if not a.smoke else "main-smoke", main_train)] + extra_runs
+    for i, (name, targs) in enumerate(runs):
+        # The main run gets everything but its evaluation and a margin; the optional small runs get 1.5 min each
+        # from what is left after it (if any).
+        minutes = (s.left() - reserve_eval - 40) / 60 if i == 0 else min(1.5, (s.left() - reserve_eval - 40) / 60)
+        if minutes < 0.5 and not a.smoke:
+            s.say(f"skipping {name}: {s.left():.0f}s left")
+            continue
+        run_dir = work / name
+        shutil.rmtree(run_dir, ignore_errors=True)
+        cmd = [py, "-m", "wildgan", "train", *data, *targs, "--seed", "0", "--device", a.device,
+               "--no-progress", "--out", str(run_dir)]
+        if not a.smoke:
+            cmd += ["--minutes", f"{minutes:.2f}"]
+        s.step(f"train {name}", cmd, minutes * 60 + 90 if not a.smoke else 120)
+        s.results["train"][name] = train_summary(run_dir)
+        ev = out / f"{name}-eval.json"
+        er = s.step(f"evaluate {name}", [py, "-m", "wildgan", "evaluate", str(run_dir), "--json", "--no-progress",
+                                         "--device", a.device], reserve_eval - 10, stdout_to=ev)
+        if er["rc"] == 0:
+            try:
+                s.results["evals"][name] = json.loads(ev.read_text())
+            except json.JSONDecodeError as e:
+                er["error"] = str(e)
+        ev.unlink(missing_ok=True)   # kept in results.json: the 8-file limit
+        if i == 0:
+            if (run_dir / "stats.jsonl").is_file():
+                shutil.copyfile(run_dir / "stats.jsonl", out / "main-stats.jsonl")
+            grids = sorted((run_dir / "samples").glob("fakes-*.png"))
+            if grids:
+                shutil.copyfile(grids[-1], out / "main-samples.png")
+        s.write_summary()
+
+    s.say(f"done, {s.left():.0f}s of the budget left")
+    print()
+    print((out / "summary.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+"""The one-call GPU session driver (benchmarks/gpu_session.py) must work the first time it meets a GPU: a session
+gets ~15 minutes of device time, so a typo in the driver would waste it. Its --smoke mode runs every step on the
+CPU (embedded MNIST, tiny preset) and must respect the device tool's limits on what comes back."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_gpu_session_smoke_runs_every_step_and_returns_few_files(tmp_path: Path) -> None:
+    out, work = tmp_path / "out", tmp_path / "work"
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    p = subprocess.run([sys.executable, "benchmarks/gpu_session.py", "--device", "cpu", "--smoke", "--out", str(out),
+                        "--work", str(work), "--budget", "240"], cwd=REPO, env=env, capture_output=True, text=True,
+                       timeout=300)
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+    files = sorted(f.relative_to(out) for f in out.rglob("*") if f.is_file())
+    # the device tool returns at most 8 files, named in letters, digits, '.', '_' and '-'
+    assert len(files) <= 8, files
+    assert all(re.fullmatch(r"[A-Za-z0-9._-]+", str(f)) for f in files), files
+    r = json.loads((out / "results.json").read_text())
+    assert [s["rc"] for s in r["steps"]] == [0] * len(r["steps"]) and len(r["steps"]) == 4
+    assert r["bench"]["presets"][0]["phases"][-1]["img_per_s"] > 0
+    ev = r["evals"]["main-smoke"]
+    assert 0.0 <= ev["auc"]["a"] <= 1.0 and "untrained" in ev["controls"] and "pixel_norm" in ev["controls"]
+    md = (out / "summary.md").read_text()
+    assert "| main-smoke |" in md and "## Benchmark" in md
+    assert (out / "main-samples.png").stat().st_size > 0 and (out / "main-stats.jsonl").stat().st_size > 0
+
+
+def test_gpu_session_refuses_missing_data(tmp_path: Path) -> None:
+    p = subprocess.run([sys.executable, "benchmarks/gpu_session.py", "--device", "cpu", "--data", str(tmp_path / "no.tar"),
+                        "--out", str(tmp_path / "o"), "--work", str(tmp_path / "w")], cwd=REPO, capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode == 2 and "no.tar" in p.stdout
