@@ -13,7 +13,8 @@ and reports
   * peak memory of the phase (CUDA: torch.cuda.max_memory_allocated; CPU: peak RSS of the process sampled at 200 Hz
     during the phase, and its growth over the RSS at the phase start),
   * CUDA only: host synchronisations inside the timed iterations (torch.cuda.set_sync_debug_mode).
-Scoring: images/s of score_pgan at full resolution in batches of 64 (E + Gs + every score, incl. D features).
+Scoring: images/s of score_pgan at full resolution (E + Gs + every score, incl. D features), in batches of 64 (the protocol),
+one batch per forward and, on CUDA, also 16 batches stacked in one forward (--score-stack).
 An estimate of the paper's CIFAR schedule (600/600 kimg, 4,000 kimg at 32x32) from the per-phase rates is printed.
 
 --quick on CPU (the shared 2-core machine): tiny and fast at the paper's minibatch with 1 warm-up + 2 timed
@@ -199,24 +200,29 @@ def bench_preset(preset: str, args: argparse.Namespace, dev: torch.device, ceili
     xs = (np.random.default_rng(1).random((n_score, R, R, C)) * 255).astype(np.uint8)
     out["score"] = []
     modes = [("fp32", None)] + ([("bf16", torch.bfloat16)] if dev.type == "cuda" else [])
+    # The protocol's batch is 64 (E's minibatch stddev makes the batch size part of it); on a GPU several batches
+    # go through one stacked forward with per-batch stddev (same scores, tests/unit/test_scores.py).
+    sbs = args.score_stack or ([1, 16] if dev.type == "cuda" else [1])
     for name, dt_ in modes:
-        if dev.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(dev)
-        with RssSampler() as rs:
-            ctx = torch.autocast("cuda", dtype=dt_) if dt_ is not None else _null()
-            with ctx:
-                if dev.type == "cuda":
-                    score_pgan(nets, xs[:256], ScoreConfig(batch_size=64), device=dev)   # warm-up
-                sync(dev)
-                t0 = time.perf_counter()
-                score_pgan(nets, xs, ScoreConfig(batch_size=64), device=dev)
-                sync(dev)
-                dt = time.perf_counter() - t0
-        srow = {"mode": name, "images": n_score, "img_per_s": n_score / dt,
-                "peak_mem_mb": (torch.cuda.max_memory_allocated(dev) if dev.type == "cuda" else rs.peak) / 2**20}
-        out["score"].append(srow)
-        print(f"{preset:>6} score {name:>4}  {n_score:>6} images {srow['img_per_s']:>10.1f} img/s  "
-              f"peak {srow['peak_mem_mb']:.0f} MB", flush=True)
+        for sb in sbs:
+            if dev.type == "cuda":
+                torch.cuda.reset_peak_memory_stats(dev)
+            with RssSampler() as rs:
+                ctx = torch.autocast("cuda", dtype=dt_) if dt_ is not None else _null()
+                with ctx:
+                    if dev.type == "cuda":
+                        score_pgan(nets, xs[:64 * sb], ScoreConfig(batch_size=64), device=dev,
+                                   batches_per_forward=sb)   # warm-up
+                    sync(dev)
+                    t0 = time.perf_counter()
+                    score_pgan(nets, xs, ScoreConfig(batch_size=64), device=dev, batches_per_forward=sb)
+                    sync(dev)
+                    dt = time.perf_counter() - t0
+            srow = {"mode": name, "batch": 64, "stack": sb, "images": n_score, "img_per_s": n_score / dt,
+                    "peak_mem_mb": (torch.cuda.max_memory_allocated(dev) if dev.type == "cuda" else rs.peak) / 2**20}
+            out["score"].append(srow)
+            print(f"{preset:>6} score {name:>4} 64 x {sb:>2} per forward {n_score:>6} images {srow['img_per_s']:>10.1f} img/s  "
+                  f"peak {srow['peak_mem_mb']:.0f} MB", flush=True)
     out["schedule_minutes_est"] = schedule_estimate(out["phases"], R)
     return out
 
@@ -268,7 +274,7 @@ def table(results: dict[str, Any]) -> str:
     for p in results["presets"]:
         est = p["schedule_minutes_est"]
         for s in p["score"]:
-            lines.append(f"| {p['preset']} | {s['mode']} | {s['images']} | {s['img_per_s']:.1f} | "
+            lines.append(f"| {p['preset']} | {s['mode']}, 64 x {s.get('stack', 1)} per forward | {s['images']} | {s['img_per_s']:.1f} | "
                          f"{s['peak_mem_mb']:.0f} | {'-' if est is None else f'{est:.1f} min'} |")
     return "\n".join(lines)
 
@@ -287,6 +293,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--compile", choices=("off", "default", "reduce-overhead", "max-autotune-no-cudagraphs"))
     ap.add_argument("--channels-last", choices=("on", "off"))
     ap.add_argument("--cuda-graphs", choices=("on", "off"))
+    ap.add_argument("--score-stack", type=lambda v: [int(x) for x in v.split(",")],
+                    help="scoring: batches of 64 per stacked forward, comma-separated (default 1 on CPU, 1,16 on CUDA)")
     a = ap.parse_args(argv)
     if a.threads:
         torch.set_num_threads(a.threads)

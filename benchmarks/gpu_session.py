@@ -124,7 +124,7 @@ def summary_markdown(r: dict[str, Any]) -> str:
                              f"{ph.get('host_syncs', '-')} |")
             for s in p.get("score", []):
                 lines.append(f"| {p['preset']} | {p['fmap_max']} | scoring {s['mode']} batch "
-                             f"{s.get('batch', 64)} | | | {s['img_per_s']:.0f} | | | {s['peak_mem_mb']:.0f} | |")
+                             f"64 x {s.get('stack', 1)} | | | {s['img_per_s']:.0f} | | | {s['peak_mem_mb']:.0f} | |")
             if p.get("schedule_minutes_est") is not None:
                 lines.append(f"| {p['preset']} | {p['fmap_max']} | est. full schedule: "
                              f"{p['schedule_minutes_est']:.1f} min | | | | | | | |")

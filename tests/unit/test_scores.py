@@ -92,6 +92,35 @@ def test_pgan_scores_reproducible_and_batch_dependence_documented():
     np.testing.assert_allclose(a.scores["L_o"], -np.linalg.norm(a.z, axis=1) / math.sqrt(a.z.shape[1]), rtol=1e-5)
 
 
+def test_stacked_forwards_give_the_scores_of_one_forward_per_batch():
+    """A GPU scores 16 batches of 64 in one forward (E's minibatch stddev per sub-batch); the scores must be the
+    protocol's (one forward per batch), padding and the unequal last batch included."""
+    nets = build_pgan(net_config_for_preset("tiny", 16, 1), 0)
+    x = _images(30)
+    for b in (4, 8):
+        ref = score_pgan(nets, x, ScoreConfig(batch_size=b), batches_per_forward=1)
+        for k in (2, 3, 16):
+            r = score_pgan(nets, x, ScoreConfig(batch_size=b), batches_per_forward=k, return_recon=True)
+            np.testing.assert_allclose(r.z, ref.z, rtol=1e-5, atol=1e-6)
+            for name in ref.scores:
+                np.testing.assert_allclose(r.scores[name], ref.scores[name], rtol=1e-5, atol=1e-7)
+    # the batch size itself is part of the protocol: strided stddev groups change with it
+    assert not np.allclose(score_pgan(nets, x, ScoreConfig(batch_size=4)).z,
+                           score_pgan(nets, x, ScoreConfig(batch_size=8)).z, rtol=1e-5, atol=1e-6)
+
+
+def test_minibatch_stddev_sub_batches_equal_separate_calls():
+    from wildgan.nets.layers import minibatch_stddev
+
+    x = torch.randn(24, 3, 4, 4, generator=torch.Generator().manual_seed(0))
+    stacked = minibatch_stddev(x, 4, sub_batch=8)
+    separate = torch.cat([minibatch_stddev(x[i:i + 8], 4) for i in range(0, 24, 8)])
+    torch.testing.assert_close(stacked, separate, rtol=0, atol=0)
+    torch.testing.assert_close(minibatch_stddev(x, 4, sub_batch=24), minibatch_stddev(x, 4), rtol=0, atol=0)
+    with pytest.raises(ValueError, match="sub-batch"):
+        minibatch_stddev(x, 4, sub_batch=10)
+
+
 def test_metrics_no_flipping_and_controls():
     y = np.array([0, 0, 1, 1])
     assert roc_auc(y, np.array([0.9, 0.8, 0.1, 0.2])) == 0.0     # a bad score stays bad

@@ -82,21 +82,27 @@ class EqConv2d(nn.Module):
         return x
 
 
-def minibatch_stddev(x: torch.Tensor, group_size: int = 4) -> torch.Tensor:
+def minibatch_stddev(x: torch.Tensor, group_size: int = 4, sub_batch: int | None = None) -> torch.Tensor:
     """Append one channel: the mean over C,H,W of the per-group stddev (spec 1.2, exact TF grouping).
 
     Group members are strided (samples m, m + N/G, ...), which `view(G, -1, ...)` reproduces. The batch size must
     be divisible by the group size; group_size=1 makes every image independent of its batch mates (std = 1e-4).
+    `sub_batch` = B treats x as N/B independent minibatches of B stacked along dim 0, each grouped as above: one
+    large forward then computes exactly what N/B forwards of B would (scoring on a GPU in batches of 64 x 16).
     """
     n, c, h, w = x.shape
-    g = min(group_size, n)
-    if n % g:
-        raise ValueError(f"minibatch-stddev: batch size {n} is not divisible by the group size {g}")
-    y = x.float().view(g, -1, c, h, w)                 # [G, M, C, H, W]
-    y = y - y.mean(dim=0, keepdim=True)
-    y = torch.sqrt(y.square().mean(dim=0) + 1e-8)      # [M, C, H, W] population std over the group
-    y = y.mean(dim=(1, 2, 3)).to(x.dtype)              # [M]
-    y = y.view(1, -1, 1, 1, 1).expand(g, -1, 1, h, w).reshape(n, 1, h, w)
+    b = n if sub_batch is None or sub_batch >= n else sub_batch
+    if n % b:
+        raise ValueError(f"minibatch-stddev: batch size {n} is not a multiple of the sub-batch {b}")
+    g = min(group_size, b)
+    if b % g:
+        raise ValueError(f"minibatch-stddev: batch size {b} is not divisible by the group size {g}")
+    k = n // b
+    y = x.float().view(k, g, -1, c, h, w)              # [K, G, M, C, H, W]
+    y = y - y.mean(dim=1, keepdim=True)
+    y = torch.sqrt(y.square().mean(dim=1) + 1e-8)      # [K, M, C, H, W] population std over the group
+    y = y.mean(dim=(2, 3, 4)).to(x.dtype)              # [K, M]
+    y = y.view(k, 1, -1, 1, 1, 1).expand(k, g, -1, 1, h, w).reshape(n, 1, h, w)
     return torch.cat([x, y], dim=1)
 
 

@@ -66,6 +66,7 @@ class _Trunk(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.mbstd_group = cfg.mbstd_group
+        self.mbstd_batch: int | None = None     # set by scoring to stack several minibatches in one forward
         nf, L = cfg.nf, cfg.resolution_log2
         self.from_rgb = nn.ModuleDict({str(r): EqConv2d(cfg.channels, nf(r - 1), 1) for r in range(2, L + 1)})
         self.conv = nn.ModuleDict()
@@ -90,7 +91,7 @@ class _Trunk(nn.Module):
 
     def head_input(self, feat: torch.Tensor) -> torch.Tensor:
         """mbstd + conv 3x3 of the 4x4 block, flattened: [N, nf(1) * 16]."""
-        x = minibatch_stddev(feat, self.mbstd_group)
+        x = minibatch_stddev(feat, self.mbstd_group, self.mbstd_batch)
         x = lrelu(self.conv4(x))
         return x.flatten(1)
 
