@@ -10,7 +10,8 @@ and reports
     G, D, E at that lod, counted by torch's FlopCounterMode (wildgan.nets.info.forward_flops) on the real modules,
   * the fraction of a matrix-rate ceiling measured here on the same device (a large square matmul: fp32 on CPU,
     bf16 on CUDA),
-  * peak memory of the phase (CUDA: torch.cuda.max_memory_allocated; CPU: peak RSS of the process sampled at 200 Hz
+  * peak memory of the phase (CUDA: torch.cuda.max_memory_allocated in the timed steady state, the warm-up with its
+    graph capture reported apart as warmup_peak_mem_mb; CPU: peak RSS of the process sampled at 200 Hz
     during the phase, and its growth over the RSS at the phase start),
   * CUDA only: host synchronisations inside the timed iterations (torch.cuda.set_sync_debug_mode).
 Scoring: images/s of score_pgan at full resolution (E + Gs + every score, incl. D features), in batches of 64 (the protocol),
@@ -168,16 +169,24 @@ def bench_preset(preset: str, args: argparse.Namespace, dev: torch.device, ceili
                 for _ in range(warm):
                     runner.iteration(phase)
                 sync(dev)
+                warm_peak = None
+                if dev.type == "cuda":
+                    # the warm-up holds the graph capture (a snapshot of weights + Adam, an eager reference
+                    # iteration): report it apart from the steady state
+                    warm_peak = torch.cuda.max_memory_allocated(dev) / 2**20
+                    torch.cuda.reset_peak_memory_stats(dev)
                 n_sync = 0
                 with warnings.catch_warnings(record=True) as wlist:
                     warnings.simplefilter("always")
                     if dev.type == "cuda":
                         torch.cuda.set_sync_debug_mode("warn")
-                    t0 = time.perf_counter()
-                    for _ in range(iters):
-                        runner.iteration(phase)
-                    if dev.type == "cuda":
-                        torch.cuda.set_sync_debug_mode("default")
+                    try:
+                        t0 = time.perf_counter()
+                        for _ in range(iters):
+                            runner.iteration(phase)
+                    finally:
+                        if dev.type == "cuda":
+                            torch.cuda.set_sync_debug_mode("default")
                     sync(dev)
                     dt = time.perf_counter() - t0
                     n_sync = sum("synchroniz" in str(w.message) for w in wlist)
@@ -188,6 +197,7 @@ def bench_preset(preset: str, args: argparse.Namespace, dev: torch.device, ceili
                    "tflops": ips * fl["train"] / 1e12, "frac_ceiling": ips * fl["train"] / 1e12 / ceiling}
             if dev.type == "cuda":
                 row["peak_mem_mb"] = torch.cuda.max_memory_allocated(dev) / 2**20
+                row["warmup_peak_mem_mb"] = warm_peak
                 row["host_syncs"] = n_sync
             else:
                 row["peak_mem_mb"] = rs.peak / 2**20

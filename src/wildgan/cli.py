@@ -1,7 +1,8 @@
 """Command-line interface: a thin layer over the Python API (parse -> config -> one library call).
 
 Every `train` option can also come from a YAML/TOML/JSON config file (`--config FILE`, e.g. a run's own
-config.yaml); options given on the command line win over the file.
+config.yaml); options given on the command line win over the file. A run's own config replays that run exactly,
+including the fields that have no option (see build_run_config); explicit flags change only what they control.
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ import argparse
 import json
 import math
 import sys
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from .errors import ConfigError, WildganError
 from .training.loop import TrainingInterrupted
@@ -68,8 +70,10 @@ def _add_train_args(p: argparse.ArgumentParser, study: bool = False) -> None:
         g.add_argument("--method", choices=("wildgan", "search", "fanogan"), default="wildgan",
                        help="wildgan: pGAN + jointly trained encoder (default); search: pGAN without encoder "
                             "(AnoGAN-style latent search at test time); fanogan: the f-AnoGAN baseline")
-    g.add_argument("--preset", choices=("paper", "fast", "tiny"), default="fast",
-                   help="network width: paper (512 ch), fast (64 ch, ~64x cheaper), tiny (16 ch: tests, demo)")
+    # default None (= fast) so that a replayed run with a custom network can tell an explicit --preset fast
+    g.add_argument("--preset", choices=("paper", "fast", "tiny"),
+                   help="network width: paper (512 ch), fast (64 ch, ~64x cheaper, the default), "
+                        "tiny (16 ch: tests, demo)")
     g.add_argument("--total-kimg", type=float, help="training length in thousands of real images "
                                                    "(default: the paper's schedule, ~4000 kimg at 32x32)")
     g.add_argument("--phase-kimg", type=float, default=600.0, help="stable phase per resolution (default 600)")
@@ -97,6 +101,9 @@ def _add_train_args(p: argparse.ArgumentParser, study: bool = False) -> None:
                    default="off", help="torch.compile the G/D/E forwards (default off)")
     g.add_argument("--cuda-graphs", choices=("auto", "on", "off"), default="auto",
                    help="whole-iteration CUDA graphs (auto: on for CUDA with one process)")
+    g.add_argument("--ema-warmup", choices=("on", "off"), default="on",
+                   help="warm up the Gs EMA, beta_t = min(0.999, (1+t)/(10+t)) (default on: makes Gs usable in short "
+                        "runs, the same after ~9k iterations); off = the authors' constant 0.999")
     g.add_argument("--tensorboard", action="store_true",
                    help="also log scalars and sample grids for TensorBoard (RUN_DIR/tensorboard; "
                         "needs `pip install tensorboard`)")
@@ -110,13 +117,46 @@ def _set_from_config(p: argparse.ArgumentParser, argv: Sequence[str]) -> None:
     known, _ = pre.parse_known_args(argv)
     if not known.config:
         return
-    values = config_file_to_args(Path(known.config))
-    dests = {a.dest for a in p._actions}
-    unknown = sorted(set(values) - dests)
+    path = Path(known.config)
+    values = config_file_to_args(path)
+    actions = {a.dest: a for a in p._actions}
+    unknown = sorted(set(values) - set(actions))
     if unknown:
         raise ConfigError(f"{known.config}: unknown option(s) {unknown}; use the long option names of "
                           f"`wildgan train --help` (with _ or -)")
-    p.set_defaults(**values)
+    p.set_defaults(**{k: _option_value(actions[k], v, path) for k, v in values.items()})
+
+
+def _option_value(action: argparse.Action, v: Any, path: Path) -> Any:
+    """A config-file value checked and converted as the command line would be (type, choices). argparse does not
+    check defaults, so without this a bad value would surface later as a traceback or a message not naming the file."""
+    name = "--" + action.dest.replace("_", "-")
+    if v is None:
+        return None
+    if action.nargs == 0:                                   # store_true flags
+        if not isinstance(v, bool):
+            raise ConfigError(f"{path}: {name} must be true or false, got {v!r}")
+        return v
+    if action.type in (int, float):
+        conv = None
+        if isinstance(v, (int, float, str)) and not isinstance(v, bool):
+            try:
+                conv = action.type(v)
+            except ValueError:
+                pass
+        if conv is None or (action.type is int and isinstance(v, float) and not v.is_integer()):
+            kind = "an integer" if action.type is int else "a number"
+            raise ConfigError(f"{path}: {name} must be {kind}, got {v!r}")
+        v = conv
+    elif isinstance(v, list) and all(isinstance(x, (str, int, float)) and not isinstance(x, bool) for x in v):
+        v = ",".join(map(str, v))                           # e.g. normal: [airplane, ship]
+    elif isinstance(v, (str, int, float)) and not isinstance(v, bool):
+        v = str(v)                                          # e.g. normal: 2
+    else:
+        raise ConfigError(f"{path}: {name} must be a string, got {v!r}")
+    if action.choices is not None and v not in action.choices:
+        raise ConfigError(f"{path}: {name} must be one of {list(action.choices)}, got {v!r}")
+    return v
 
 
 def load_config_file(path: Path) -> dict[str, Any]:
@@ -141,78 +181,187 @@ def load_config_file(path: Path) -> dict[str, Any]:
     return d
 
 
+def _is_run_config(d: dict[str, Any]) -> bool:
+    """A run's own config.json/yaml (sections data/net/train/...) rather than a flat file of option names."""
+    return "train" in d and "data" in d and isinstance(d["train"], dict)
+
+
+def _checked_run_config(d: dict[str, Any], path: Path) -> Any:
+    from .config import run_config_from_dict
+
+    try:
+        return run_config_from_dict(d, check_types=True)
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"{path}: invalid value: {e}") from None
+
+
+def run_config_file(path: Path) -> Any:
+    """The RunConfig stored in a run's config file (validated; errors name the file); None for a flat file."""
+    d = load_config_file(path)
+    return _checked_run_config(d, path) if _is_run_config(d) else None
+
+
+def _default_total_kimg(resolution: int, phase_kimg: float, fade_kimg: float) -> float:
+    """The paper's length (spec 3.6): growth to full resolution, then 2/3 of a phase (400 kimg at 600/600)."""
+    from .training.schedule import schedule_kimg_for_full_growth
+
+    return schedule_kimg_for_full_growth(resolution, phase_kimg, fade_kimg) + phase_kimg * 2 / 3
+
+
+def _default_checkpoint_kimg(total_kimg: float) -> float:
+    return max(1.0, math.ceil(total_kimg / 20))
+
+
+def _same(x: float, y: float) -> bool:
+    return math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-12)
+
+
 def config_file_to_args(path: Path) -> dict[str, Any]:
     """A flat file uses CLI option names (total_kimg: 100); a run's config.json/yaml (sections data/net/train)
-    is mapped back onto the options so that `--config RUN_DIR/config.yaml` replays the run."""
+    is mapped back onto the options so that `--config RUN_DIR/config.yaml` replays the run. The fields no option
+    expresses are taken from the file by build_run_config (see there)."""
     d = load_config_file(path)
-    if "train" in d and "data" in d and isinstance(d["train"], dict):
-        data, train, net = d["data"], d["train"], d.get("net", {})
-        fan = d.get("fanogan", {})
-        out = {"data": data.get("data"), "dataset": data.get("dataset"),
-               "normal": ",".join(map(str, data.get("normal", []))) or None,
-               "contamination": data.get("contamination"), "resolution": data.get("resolution") or net.get("resolution"),
-               "channels": data.get("channels") or net.get("channels"), "rotations": data.get("rotations"),
-               "test_size": data.get("test_size"), "exclude": ",".join(map(str, data.get("exclude_classes", []))),
-               "skip_bad": data.get("skip_bad"), "resize": data.get("resize"), "depth16": data.get("depth16"),
-               "method": d.get("method"), "preset": d.get("preset") if d.get("preset") in ("paper", "fast", "tiny")
-               else None, "total_kimg": train.get("total_kimg"), "phase_kimg": train.get("phase_kimg"),
-               "transition_kimg": train.get("transition_kimg"), "minutes": train.get("minutes"),
-               "encoder_loss": train.get("encoder_loss") if train.get("encoder_loss") != "none" else None,
-               "lr": train.get("lr"), "seed": train.get("seed"), "checkpoint_kimg": train.get("checkpoint_kimg"),
-               "on_divergence": train.get("on_divergence"), "device": train.get("device"),
-               "amp": train.get("amp"), "compile": train.get("compile"),
-               "channels_last": {None: None, True: "on", False: "off"}[train.get("channels_last")],
-               "cuda_graphs": {None: None, True: "on", False: "off"}[train.get("cuda_graphs")],
-               "tensorboard": train.get("tensorboard"),
-               "width": net.get("fmap_max") if d.get("preset") in ("paper", "fast", "tiny") and
-               net.get("fmap_max") != {"paper": 512, "fast": 64, "tiny": 16}[d["preset"]] else None,
-               "fanogan_iters": fan.get("gan_iters"), "fanogan_enc_iters": fan.get("enc_iters"),
-               "fanogan_dim": fan.get("dim")}
-        return {k: v for k, v in out.items() if v is not None}
-    return {k.replace("-", "_"): v for k, v in d.items()}
+    if not _is_run_config(d):
+        return {k.replace("-", "_"): v for k, v in d.items()}
+    return run_config_to_options(_checked_run_config(d, path))
 
 
-def build_run_config(a: argparse.Namespace) -> tuple[Any, Any]:
-    """argparse namespace -> (RunConfig, AnomalySplit). The split is built first because the network's
-    resolution and channels default to the data's."""
-    from .config import (PRESETS, DataConfig, FAnoGANConfig, RunConfig, ScoreConfig, TrainConfig,
-                         net_config_for_preset)
-    from .data import build_split
-    from .training.schedule import schedule_kimg_for_full_growth
+def run_config_to_options(cfg: Any) -> dict[str, Any]:
+    """The CLI option values (argparse dests) that describe a RunConfig, as far as options can.
+
+    Derived values are left out, so they are derived again from their inputs: total_kimg when it equals the paper
+    schedule for the run's resolution / phase / transition, checkpoint_kimg when it equals max(1, ceil(total/20)).
+    A replay without flags then derives the very same values, and a flag that changes an input (--total-kimg,
+    --phase-kimg, ...) also changes what is derived from it, as it would have in the original command."""
+    from .config import PRESETS
+
+    data, net, train, fan = cfg.data, cfg.net, cfg.train, cfg.fanogan
+    named = cfg.preset in PRESETS
+    tri = {None: None, True: "on", False: "off"}
+    out = {"data": data.data, "dataset": data.dataset, "normal": ",".join(map(str, data.normal)) or None,
+           "contamination": data.contamination, "resolution": data.resolution or net.resolution,
+           "channels": data.channels or net.channels, "rotations": data.rotations, "test_size": data.test_size,
+           "exclude": ",".join(map(str, data.exclude_classes)), "skip_bad": data.skip_bad, "resize": data.resize,
+           "depth16": data.depth16, "download": data.download, "method": cfg.method,
+           "preset": cfg.preset if named else None,
+           "total_kimg": train.total_kimg, "phase_kimg": train.phase_kimg, "transition_kimg": train.transition_kimg,
+           "minutes": train.minutes, "encoder_loss": train.encoder_loss if train.encoder_loss != "none" else None,
+           "lr": train.lr, "seed": train.seed, "checkpoint_kimg": train.checkpoint_kimg,
+           "on_divergence": train.on_divergence, "device": train.device, "amp": train.amp, "compile": train.compile,
+           "channels_last": tri[train.channels_last], "cuda_graphs": tri[train.cuda_graphs],
+           "tensorboard": train.tensorboard, "ema_warmup": "on" if train.ema_warmup else "off",
+           "width": net.fmap_max if named and net.fmap_max != PRESETS[cfg.preset]["fmap_max"] else None,
+           "fanogan_iters": fan.gan_iters, "fanogan_enc_iters": fan.enc_iters, "fanogan_dim": fan.dim}
+    if _same(train.total_kimg, _default_total_kimg(net.resolution, train.phase_kimg, train.fade_kimg)):
+        del out["total_kimg"]
+    if _same(train.checkpoint_kimg, _default_checkpoint_kimg(train.total_kimg)):
+        del out["checkpoint_kimg"]
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def data_config_from_args(a: argparse.Namespace) -> Any:
+    """The DataConfig the options describe (resolution/channels as given: None = from the data)."""
+    from .config import DataConfig
 
     normal = tuple(s.strip() for s in (a.normal or "").split(",") if s.strip())
     exclude = tuple(s.strip() for s in (a.exclude or "").split(",") if s.strip())
-    data = DataConfig(data=a.data, dataset=a.dataset, normal=normal, contamination=a.contamination,
+    return DataConfig(data=a.data, dataset=a.dataset, normal=normal, contamination=a.contamination,
                       resolution=a.resolution, channels=a.channels, seed=a.seed, rotations=a.rotations,
                       test_size=a.test_size, exclude_classes=exclude, skip_bad=a.skip_bad, resize=a.resize,
                       depth16=a.depth16, download=a.download)
-    split = build_split(data)
-    res, ch = split.resolution, split.channels
-    data = replace(data, resolution=res, channels=ch)   # recorded explicitly so a replay cannot drift
-    net = net_config_for_preset(a.preset, res, ch)
+
+
+def run_config_from_args(a: argparse.Namespace, resolution: int, channels: int) -> Any:
+    """The RunConfig the options describe, for data of this resolution and channels. Pure: loads no data."""
+    from .config import (
+        PRESETS,
+        FAnoGANConfig,
+        RunConfig,
+        ScoreConfig,
+        TrainConfig,
+        net_config_for_preset,
+    )
+
+    data = replace(data_config_from_args(a), resolution=resolution, channels=channels)  # recorded explicitly
+    preset = a.preset or "fast"
+    net = net_config_for_preset(preset, resolution, channels)
     if getattr(a, "width", None):
         # e.g. --preset paper --width 256: the issue's width-256 run; latent size stays nf(0) = width
         net = replace(net, fmap_max=a.width, fmap_base=16 * a.width, latent_size=min(16 * a.width, a.width))
     fade = a.transition_kimg if a.transition_kimg is not None else a.phase_kimg
-    total = a.total_kimg
-    if total is None:
-        # The paper's length (spec 3.6): growth to full resolution, then 2/3 of a phase (400 kimg at 600/600).
-        total = schedule_kimg_for_full_growth(res, a.phase_kimg, fade) + a.phase_kimg * 2 / 3
-    ck = a.checkpoint_kimg if a.checkpoint_kimg is not None else max(1.0, math.ceil(total / 20))
+    total = a.total_kimg if a.total_kimg is not None else _default_total_kimg(resolution, a.phase_kimg, fade)
+    ck = a.checkpoint_kimg if a.checkpoint_kimg is not None else _default_checkpoint_kimg(total)
     method = a.method
     train = TrainConfig(total_kimg=total, phase_kimg=a.phase_kimg, transition_kimg=a.transition_kimg,
-                        minibatch=dict(PRESETS[a.preset]["minibatch"]), lr=a.lr,
+                        minibatch=dict(PRESETS[preset]["minibatch"]), lr=a.lr,
                         encoder_loss="none" if method == "search" else a.encoder_loss, seed=a.seed,
                         minutes=a.minutes, checkpoint_kimg=ck, device=a.device, on_divergence=a.on_divergence,
                         amp=a.amp, compile=a.compile,
                         channels_last={"auto": None, "on": True, "off": False}[a.channels_last],
                         cuda_graphs={"auto": None, "on": True, "off": False}[a.cuda_graphs],
-                        tensorboard=a.tensorboard)
+                        tensorboard=a.tensorboard, ema_warmup=a.ema_warmup != "off")
     fan = FAnoGANConfig(seed=a.seed, minutes=a.minutes, device=a.device, gan_iters=a.fanogan_iters,
                         **({"enc_iters": a.fanogan_enc_iters} if a.fanogan_enc_iters else {}),
                         **({"dim": a.fanogan_dim} if a.fanogan_dim else {}))
-    return RunConfig(data=data, net=net, train=train, score=ScoreConfig(), preset=a.preset, method=method,
-                     fanogan=fan), split
+    return RunConfig(data=data, net=net, train=train, score=ScoreConfig(), preset=preset, method=method,
+                     fanogan=fan)
+
+
+def _file_reference_args(config: str) -> argparse.Namespace:
+    """The options `wildgan train --config FILE` resolves to with no other flag: the reference that tells which
+    fields the real command line's explicit flags changed."""
+    t = _train_parser(make_parser())
+    _set_from_config(t, ["--config", config])
+    return t.parse_args(["--config", config, "--out", "-"])
+
+
+def _with_network_of(cfg: Any, src: Any) -> Any:
+    """cfg with src's preset name, network widths and minibatch table (the things --preset / --width set)."""
+    net = replace(src.net, resolution=cfg.net.resolution, channels=cfg.net.channels)
+    return replace(cfg, preset=src.preset, net=net, train=replace(cfg.train, minibatch=dict(src.train.minibatch)))
+
+
+def build_run_config(a: argparse.Namespace) -> tuple[Any, Any]:
+    """argparse namespace -> (RunConfig, AnomalySplit). The split is built first because the network's
+    resolution and channels default to the data's.
+
+    When a.config is a run's own config file, the result is that run's config with only what the explicit flags
+    change: the options are resolved twice, with the real command line and with `--config FILE` alone, and each
+    field where the two agree is taken from the file (so fields without an option, e.g. train.gp_target,
+    train.minibatch, net.latent_size, the score and search sections, survive), each field where they differ from
+    the real command line. Values derived from other options follow their inputs (see run_config_to_options)."""
+    from .config import PRESETS, overlay_changes
+    from .data import build_split
+
+    config = getattr(a, "config", None)
+    file_cfg = run_config_file(Path(config)) if config else None
+    try:
+        data = data_config_from_args(a)
+        if file_cfg is not None:
+            ref = _file_reference_args(config)
+            data = overlay_changes(file_cfg.data, data_config_from_args(ref), data)
+        split = build_split(data)                           # once: it only depends on the (merged) data section
+        res, ch = split.resolution, split.channels
+        cfg = run_config_from_args(a, res, ch)
+        if file_cfg is not None:
+            ref_cfg = run_config_from_args(ref, file_cfg.net.resolution, file_cfg.net.channels)
+            if file_cfg.preset not in PRESETS:
+                # A custom network: no option expresses it, so the reference (which resolved to the default
+                # preset) is given the file's network, and so is the command line unless it names a preset or a
+                # width itself. Without this an explicit --preset fast would look like no flag at all.
+                ref_cfg = _with_network_of(ref_cfg, file_cfg)
+                if a.preset is None and not getattr(a, "width", None):
+                    cfg = _with_network_of(cfg, file_cfg)
+            cfg = overlay_changes(file_cfg, ref_cfg, cfg)
+            cfg = replace(cfg, data=replace(cfg.data, resolution=res, channels=ch),
+                          net=replace(cfg.net, resolution=res, channels=ch))
+    except ConfigError as e:
+        if not config or str(e).startswith(str(config)):
+            raise
+        raise ConfigError(f"{e} (options from the command line and {config})") from None
+    return cfg, split
 
 
 def cmd_train(a: argparse.Namespace) -> int:
@@ -315,7 +464,8 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     out = evaluate_run(Path(a.run_dir), a.data, device=a.device, controls=not a.no_controls,
                        progress=not a.no_progress)
     if a.json:
-        keep = ("auc", "ap", "controls", "controls_ap", "n_test", "n_anomalous", "mean_z_norm", "model")
+        keep = ("auc", "ap", "controls", "controls_ap", "other_generator", "n_test", "n_anomalous", "mean_z_norm",
+                "model")
         print(json.dumps({k: out[k] for k in keep if k in out}))
     else:
         print(format_table(out))
@@ -418,7 +568,8 @@ def make_parser() -> argparse.ArgumentParser:
     t.add_argument("--distributed", action="store_true",
                    help="data-parallel training over the processes started by torchrun, e.g. "
                         "torchrun --nproc_per_node=2 -m wildgan train --distributed ... (rank 0 writes the run)")
-    t.add_argument("--config", help="YAML/TOML/JSON file with option values (a run's config.yaml replays it)")
+    t.add_argument("--config", help="YAML/TOML/JSON file with option values; a run's config.yaml replays that run "
+                                    "exactly (explicit flags change only what they control)")
     t.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
     t.add_argument("--evaluate", action="store_true", help="evaluate on the test split after training")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -505,13 +656,17 @@ def make_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _train_parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    return p._subparsers._group_actions[0].choices["train"]  # type: ignore[union-attr]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     p = make_parser()
     debug = "--debug" in argv
     try:
         if argv and argv[0] == "train":
-            _set_from_config(p._subparsers._group_actions[0].choices["train"], argv[1:])  # type: ignore[union-attr]
+            _set_from_config(_train_parser(p), argv[1:])
         a = p.parse_args(argv)
         return int(a.func(a) or 0)
     except TrainingInterrupted as e:

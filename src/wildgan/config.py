@@ -12,9 +12,11 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from .errors import ConfigError
+
+T = TypeVar("T")
 
 # Minibatch size per resolution: the paper / pGAN "preset-v2-1gpu" values (spec 3.3).
 PAPER_MINIBATCH: dict[int, int] = {4: 128, 8: 128, 16: 128, 32: 64, 64: 32, 128: 16, 256: 8}
@@ -110,6 +112,12 @@ class TrainConfig:
     gp_target: float = 1.0
     drift: float = 0.001
     ema_beta: float = 0.999              # Gs <- beta*Gs + (1-beta)*G after every D step
+    # Warm-up of the EMA: beta_t = min(ema_beta, (1 + t) / (10 + t)) at iteration t (TensorFlow's
+    # ExponentialMovingAverage num_updates rule). With a constant 0.999, Gs after t iterations still holds
+    # 0.999^t of its random initialisation (69% after 375 iterations, the length of a short CPU run), so every
+    # residual score of a short run measured noise. beta_t reaches 0.999 at t = 8,990; the paper's schedule runs
+    # > 40k iterations, after which the two differ by < 1e-13 of the weights. False = the authors' code exactly.
+    ema_warmup: bool = True
     latent_scale: float = 0.1            # z ~ latent_scale * N(0, I) in the training losses (spec 3.1)
     encoder_loss: str = "image"          # image (d_I, proposed) | latent (d_z ablation) | none (no encoder)
     seed: int = 0
@@ -175,18 +183,61 @@ def to_dict(cfg: Any) -> dict[str, Any]:
     return d
 
 
-def from_dict(cls: type, d: dict[str, Any]) -> Any:
-    """Build a config dataclass from a dict, refusing unknown keys (a typo must not be silently ignored)."""
+_SCALAR_TYPES: dict[str, tuple[type, ...]] = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,),
+                                              "None": (type(None),)}
+
+
+def _type_error(owner: str, f: dataclasses.Field, v: Any) -> str | None:
+    """A message when `v` does not match the field's scalar annotation (int, float, str, bool, X | None); None when
+    it does or when the annotation is not a plain scalar (tuples, dicts: checked by the dataclass itself)."""
+    parts = [t.strip() for t in str(f.type).split("|")]
+    if not all(t in _SCALAR_TYPES for t in parts):
+        return None
+    allowed = tuple(c for t in parts for c in _SCALAR_TYPES[t])
+    if isinstance(v, allowed) and not (isinstance(v, bool) and bool not in allowed):
+        return None
+    return f"{owner}.{f.name} must be {f.type}, got {v!r}"
+
+
+def from_dict(cls: type, d: dict[str, Any], check_types: bool = False) -> Any:
+    """Build a config dataclass from a dict, refusing unknown keys (a typo must not be silently ignored).
+
+    check_types: also refuse values of the wrong scalar type (e.g. total_kimg: "abc"), for hand-edited files; off by
+    default so that configs stored in checkpoints and run directories load exactly as before."""
+    if not isinstance(d, dict):
+        raise ConfigError(f"{cls.__name__} section must be a mapping, got {d!r}")
     names = {f.name: f for f in dataclasses.fields(cls)}
     unknown = set(d) - set(names)
     if unknown:
         raise ConfigError(f"unknown {cls.__name__} keys: {sorted(unknown)}")
     kwargs = {}
     for k, v in d.items():
+        if check_types and (msg := _type_error(cls.__name__, names[k], v)):
+            raise ConfigError(msg)
         if isinstance(v, list):
             v = tuple(v)
         kwargs[k] = v
     return cls(**kwargs)
+
+
+def overlay_changes(base: T, reference: T, changed: T) -> T:
+    """Three-way, field-wise merge of config dataclasses: every leaf field where `changed` differs from `reference`
+    takes `changed`'s value, every other field keeps `base`'s. Nested dataclasses (RunConfig's sections) are merged
+    field by field; any other value (a dict such as TrainConfig.minibatch, a tuple) is one leaf.
+
+    Why: `wildgan train --config RUN/config.yaml [FLAGS]` must reproduce the run's config exactly, yet only some
+    fields have a CLI option. The CLI resolves the options twice, once with the real command line (`changed`) and
+    once with only `--config FILE` (`reference`); the fields where the two differ are exactly the ones the explicit
+    flags (and whatever is derived from them) changed, and everything else comes from the file (`base`), including
+    the fields no option can express. The result is rebuilt with dataclasses.replace, so it is validated again."""
+    if dataclasses.is_dataclass(base) and not isinstance(base, type):
+        if type(reference) is not type(base) or type(changed) is not type(base):
+            raise TypeError(f"overlay_changes: mismatched types {type(base).__name__}, {type(reference).__name__}, "
+                            f"{type(changed).__name__}")
+        merged = {f.name: overlay_changes(getattr(base, f.name), getattr(reference, f.name), getattr(changed, f.name))
+                  for f in dataclasses.fields(base) if f.init}
+        return dataclasses.replace(base, **merged)
+    return changed if changed != reference else base
 
 
 @dataclass(frozen=True)
@@ -244,7 +295,8 @@ def run_config_to_dict(cfg: RunConfig) -> dict[str, Any]:
             "search": to_dict(cfg.search)}
 
 
-def run_config_from_dict(d: dict[str, Any]) -> RunConfig:
+def run_config_from_dict(d: dict[str, Any], check_types: bool = False) -> RunConfig:
+    """A RunConfig from run_config_to_dict's layout; check_types as in from_dict (on for hand-edited files)."""
     known = {"preset", "method", "data", "net", "train", "score", "fanogan", "search"}
     unknown = set(d) - known
     if unknown:
@@ -252,11 +304,21 @@ def run_config_from_dict(d: dict[str, Any]) -> RunConfig:
     for key in ("data", "net", "train"):
         if key not in d:
             raise ConfigError(f"config is missing the '{key}' section")
-    return RunConfig(data=from_dict(DataConfig, d["data"]), net=from_dict(NetConfig, d["net"]),
-                     train=from_dict(TrainConfig, d["train"]), score=from_dict(ScoreConfig, d.get("score", {})),
+    c = check_types
+    for key in ("preset", "method"):
+        if c and key in d and not isinstance(d[key], str):
+            raise ConfigError(f"{key} must be a string, got {d[key]!r}")
+    train = d["train"]
+    if isinstance(train, dict) and "ema_warmup" not in train:
+        # runs recorded before the EMA warm-up existed were trained with the constant beta: read them as such, so
+        # that their config (and a --config replay of it) says what was actually done
+        train = {**train, "ema_warmup": False}
+    return RunConfig(data=from_dict(DataConfig, d["data"], c), net=from_dict(NetConfig, d["net"], c),
+                     train=from_dict(TrainConfig, train, c),
+                     score=from_dict(ScoreConfig, d.get("score", {}), c),
                      preset=d.get("preset", "custom"), method=d.get("method", "wildgan"),
-                     fanogan=from_dict(FAnoGANConfig, d.get("fanogan", {})),
-                     search=from_dict(SearchConfig, d.get("search", {})))
+                     fanogan=from_dict(FAnoGANConfig, d.get("fanogan", {}), c),
+                     search=from_dict(SearchConfig, d.get("search", {}), c))
 
 
 def write_run_config(cfg: RunConfig, run_dir: Any) -> None:

@@ -19,7 +19,10 @@ TRAIN = ["--normal", "1", "--preset", "tiny", "--resolution", "16", "--total-kim
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory) -> Path:
+def run_dir(tmp_path_factory, one_thread) -> Path:
+    # One thread on every machine: a 6-kimg GAN run amplifies float-summation differences between thread counts
+    # (measured: L_r with Gs 0.63 with 1 thread vs > 0.8 with 2 before the EMA warm-up), so the thresholds below
+    # are checked on one deterministic run, not on whatever the machine's core count gives.
     out = tmp_path_factory.mktemp("cli") / "run"
     assert main(["train", "--out", str(out), *TRAIN]) == 0
     return out
@@ -49,6 +52,10 @@ def test_evaluate_json_beats_chance_and_reports_controls(run_dir, capsys):
     # untrained networks give with it (so training bought something).
     assert out["auc"]["L_r"] > 0.8
     assert out["auc"]["L_r"] > out["controls"]["untrained"]["L_r"] + 0.1
+    # the raw G is logged beside Gs (spec 9.8); L_o does not involve the generator, so it must agree exactly
+    og = out["other_generator"]
+    assert og["generator"] == "G" and set(og["auc"]) == set(out["auc"])
+    assert og["auc"]["L_o"] == out["auc"]["L_o"] and og["auc"]["L_r"] != out["auc"]["L_r"]
 
 
 @pytest.mark.integration

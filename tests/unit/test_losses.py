@@ -2,6 +2,8 @@
 
 import copy
 
+import numpy as np
+
 import torch
 
 from wildgan.config import TrainConfig, net_config_for_preset
@@ -99,3 +101,66 @@ def test_ema_update():
     ema_update(nets.Gs, nets.G, 0.999)
     for p0, p, g in zip(gs0.parameters(), nets.Gs.parameters(), nets.G.parameters()):
         assert torch.allclose(p, 0.999 * p0 + 0.001 * g, atol=1e-6)
+
+
+def test_ema_warmup_schedule():
+    from wildgan.config import TrainConfig
+    from wildgan.training.loop import ema_beta_at
+
+    on, off = TrainConfig(), TrainConfig(ema_warmup=False)
+    assert on.ema_warmup and ema_beta_at(off, 0) == ema_beta_at(off, 10**6) == 0.999
+    betas = [ema_beta_at(on, t) for t in range(20000)]
+    assert betas[0] == 0.1 and all(b1 <= b2 for b1, b2 in zip(betas, betas[1:]))
+    assert betas[8989] < 0.999 and betas[8990] == 0.999 == betas[-1]
+    # what is left of the random initial Gs after t iterations: the reason for the warm-up
+    left_on, left_off = np.prod(betas[:375]), 0.999 ** 375
+    assert left_on < 1e-10 and 0.68 < left_off < 0.69
+
+
+def test_train_run_uses_the_warmed_up_ema(tmp_path):
+    """Gs after a few iterations is nearly G with the warm-up, and nearly its initialisation without it."""
+    from wildgan.config import DataConfig, RunConfig, TrainConfig
+    from wildgan.training.loop import train_pgan
+
+    x = (np.random.default_rng(0).random((64, 8, 8, 1)) * 255).astype(np.uint8)
+    dist = {}
+    for warm in (True, False):
+        tc = TrainConfig(total_kimg=0.32, phase_kimg=0.16, minibatch={4: 16, 8: 16}, ema_warmup=warm,
+                         checkpoint_kimg=1.0, device="cpu")
+        cfg = RunConfig(data=DataConfig(), net=net_config_for_preset("tiny", 8, 1), train=tc, preset="tiny")
+        init = build_pgan(cfg.net, tc.seed).Gs
+        from wildgan.checkpoint import load_pgan
+
+        res = train_pgan(x, cfg, tmp_path / str(warm), progress=False)
+        nets, _ = load_pgan(res.final, "cpu")
+        d_g = sum((a - b).norm() ** 2 for a, b in zip(nets.Gs.parameters(), nets.G.parameters())) ** 0.5
+        d_0 = sum((a - b).norm() ** 2 for a, b in zip(nets.Gs.parameters(), init.parameters())) ** 0.5
+        dist[warm] = (float(d_g), float(d_0))
+    assert dist[True][0] < dist[True][1] and dist[False][0] > dist[False][1]
+
+
+def test_resume_across_device_types_reseeds_the_latent_stream(tmp_path):
+    """A CPU generator state cannot be loaded into a CUDA generator: _restore warns and reseeds instead of failing
+    (simulated here by a checkpoint that says it was written on CUDA)."""
+    import pytest
+
+    from wildgan import checkpoint as ckpt
+    from wildgan.config import DataConfig, RunConfig
+    from wildgan.training.loop import _restore, make_optimizers, resolve_fast_options, train_pgan
+
+    x = (np.random.default_rng(0).random((32, 8, 8, 1)) * 255).astype(np.uint8)
+    tc = TrainConfig(total_kimg=0.064, phase_kimg=0.032, minibatch={4: 16, 8: 16}, checkpoint_kimg=0.032,
+                     device="cpu")
+    cfg = RunConfig(data=DataConfig(), net=net_config_for_preset("tiny", 8, 1), train=tc, preset="tiny")
+    train_pgan(x, cfg, tmp_path, progress=False)
+    tensors, meta = ckpt.load_checkpoint(ckpt.list_checkpoints(tmp_path / "checkpoints")[-1])
+    assert meta["rng_device"] == "cpu"
+    nets = build_pgan(cfg.net, 0)
+    opts = make_optimizers(nets, tc, resolve_fast_options(tc, torch.device("cpu")), torch.device("cpu"))
+    same = torch.Generator()
+    _restore(tensors, meta, nets, opts, same, tmp_path)
+    assert torch.equal(same.get_state(), tensors["rng.z"])
+    other = torch.Generator()
+    with pytest.warns(UserWarning, match="reseeded"):
+        _restore(tensors, {**meta, "rng_device": "cuda"}, nets, opts, other, tmp_path)
+    assert not torch.equal(other.get_state(), tensors["rng.z"])

@@ -44,6 +44,14 @@ def evaluate_model(model: LoadedModel, split: AnomalySplit, *, controls: bool = 
     m = evaluate_scores({k: res.scores[k] for k in SCORE_ORDER if k in res.scores}, y)
     z_norm = res.scores.get("z_norm")
     out: dict[str, Any] = {"auc": m["auc"], "ap": m["ap"]}
+    if model.cfg.method == "wildgan":
+        # Spec 4.2/9.8: evaluate with Gs, and log the raw G as well. E was trained against G, and in short runs Gs
+        # (EMA 0.999 per iteration) is still largely its random initialisation, so the two can differ a lot.
+        sc = model.cfg.score
+        other = "G" if sc.generator == "Gs" else "Gs"
+        ro = model.score(split.test_x, score_cfg=replace(sc, generator=other))
+        out["other_generator"] = {"generator": other, "auc": evaluate_scores(
+            {k: ro.scores[k] for k in SCORE_ORDER if k in ro.scores}, y)["auc"]}
     if controls:
         un_model = untrained_model(model.cfg, model.device)
         un_model.meta["lod"] = model.lod          # same resolution as the trained model is scored at
@@ -86,10 +94,13 @@ def format_table(result: dict[str, Any]) -> str:
     auc, ap = result["auc"], result["ap"]
     ctl = result.get("controls", {})
     un = ctl.get("untrained", {})
-    lines = [f"{'score':<12}{'AUC':>8}{'AP':>8}{'AUC untrained':>15}"]
+    og = result.get("other_generator")
+    lines = [f"{'score':<12}{'AUC':>8}{'AP':>8}{'AUC untrained':>15}"
+             + (f"{'AUC with ' + og['generator']:>14}" if og else "")]
     for k in SCORE_ORDER:
         if k in auc:
-            lines.append(f"{k:<12}{auc[k]:>8.3f}{ap[k]:>8.3f}{un.get(k, float('nan')):>15.3f}")
+            lines.append(f"{k:<12}{auc[k]:>8.3f}{ap[k]:>8.3f}{un.get(k, float('nan')):>15.3f}"
+                         + (f"{og['auc'].get(k, float('nan')):>14.3f}" if og else ""))
     for k in ("pixel_norm", "pixel_std", "pixel_mean"):
         if k in ctl:
             lines.append(f"{k:<12}{ctl[k]:>8.3f}{result['controls_ap'][k]:>8.3f}{'(control)':>15}")

@@ -16,8 +16,11 @@ SQRT2 = math.sqrt(2.0)
 
 
 def pixel_norm(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
-    """x / sqrt(mean over channels of x^2 + eps); works for [N, C] and [N, C, H, W]."""
-    return x * torch.rsqrt(x.square().mean(dim=1, keepdim=True) + eps)
+    """x / sqrt(mean over channels of x^2 + eps); works for [N, C] and [N, C, H, W].
+
+    The scale is cast back to x's dtype: CUDA autocast runs rsqrt in fp32, and without the cast every G activation
+    after a pixel norm would be promoted to fp32 under bf16 autocast (CPU autocast keeps bf16). A no-op in fp32."""
+    return x * torch.rsqrt(x.square().mean(dim=1, keepdim=True) + eps).to(x.dtype)
 
 
 def lrelu(x: torch.Tensor) -> torch.Tensor:

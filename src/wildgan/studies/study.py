@@ -86,7 +86,7 @@ def run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress: 
         row = {"cell": cell.key, "protocol": split.info.get("protocol"), "normal": cell.normal,
                "gamma": cell.gamma, "method": cell.method, "encoder_loss": cell.encoder_loss, "seed": cell.seed,
                "auc": ev["auc"], "ap": ev["ap"], "controls": ev["controls"], "controls_ap": ev["controls_ap"],
-               "mean_z_norm": ev.get("mean_z_norm"), "n_test": ev["n_test"], "n_anomalous": ev["n_anomalous"],
+               "mean_z_norm": ev.get("mean_z_norm"), "other_generator": ev.get("other_generator"), "n_test": ev["n_test"], "n_anomalous": ev["n_anomalous"],
                "n_train": int(len(split.train_x)), "n_train_anomalous": int(split.train_is_anomaly.sum()),
                "kimg": model.meta.get("kimg"), "train_seconds_this_session": train_s,
                "preset": cfg.preset, "run_dir": str(run_dir.relative_to(study_dir))}

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import signal
 import time
+import traceback
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,6 +121,13 @@ def d_step(nets: PGANNetworks, opt: torch.optim.Optimizer, reals: torch.Tensor, 
     return terms
 
 
+def ema_beta_at(tc: TrainConfig, iteration: int) -> float:
+    """The Gs EMA coefficient of iteration `iteration` (0-based): TrainConfig.ema_beta, warmed up if ema_warmup."""
+    if not tc.ema_warmup:
+        return tc.ema_beta
+    return min(tc.ema_beta, (1.0 + iteration) / (10.0 + iteration))
+
+
 @torch.no_grad()
 def ema_update(Gs: torch.nn.Module, G: torch.nn.Module, beta: float) -> None:
     """Gs <- beta * Gs + (1 - beta) * G for every parameter and buffer (weights and biases)."""
@@ -169,7 +178,11 @@ def e_step(nets: PGANNetworks, opt: torch.optim.Optimizer, z: torch.Tensor, lod:
 # enough, see losses.gradient_penalty); every loss and logged term (network outputs are cast to fp32 before any loss
 # arithmetic); D's last (1-output) dense layer; x_hat = real + u (fake - real) (the bf16 fake is cast to fp32
 # first); minibatch-stddev (layers.py computes it in fp32); the parameters, gradients, Adam moments and the Gs EMA
-# (autocast never changes them).
+# (autocast never changes them). "fp32" on CUDA means PyTorch's defaults: fp32 matmuls (dense layers) are true fp32,
+# but cuDNN convolutions in fp32 may use TF32 tensor cores (torch.backends.cudnn.allow_tf32, on by default), so the
+# gradient penalty's convolutions run with a 10-bit mantissa, like the TF1 code on Ampere+ cards would. We keep that
+# default (full-fp32 convolutions would make the GP's double backward several times slower); set
+# torch.backends.cudnn.allow_tf32 = False before training for strict fp32.
 #
 # The fade weight t = frac(lod) is a 0-dim device tensor, not a Python float, so a captured CUDA graph or a compiled
 # region stays valid through a whole fade-in (lod changes every round). The networks' own forward() takes lod as a
@@ -314,6 +327,7 @@ class StepRunner:
         self._graph: Any = None
         self._graph_key: Any = None
         self._graphs_on = self.fast.cuda_graphs
+        self._bad_keys: set[Any] = set()             # graph keys whose replay did not match eager: run them eagerly
         self._rows: dict[int, torch.Tensor] = {}
         if self.fast_mode:
             if self.fast.channels_last:
@@ -357,7 +371,13 @@ class StepRunner:
             _match_state_layout(self.opts)
 
     # -- one iteration ------------------------------------------------------------------------------------------
-    def iteration(self, phase: Phase) -> dict[str, torch.Tensor]:
+    def iteration(self, phase: Phase, ema_beta: float | None = None) -> dict[str, torch.Tensor]:
+        """One iteration at `phase`; `ema_beta` (default TrainConfig.ema_beta) is this iteration's Gs EMA.
+
+        The EMA runs first, eagerly, outside any CUDA graph (so beta may change every iteration): G does not change
+        between the previous iteration's G step and this D step, so Gs sees exactly the G that the spec's
+        'EMA after the D step' sees."""
+        ema_update(self.nets.Gs, self.nets.G, self.tc.ema_beta if ema_beta is None else ema_beta)
         if not self.fast_mode:
             return self._plain_iteration(phase)
         if self._phase is None or phase != self._phase:
@@ -393,7 +413,6 @@ class StepRunner:
         z = torch.randn(b, nz, generator=rng, device=dev) * tc.latent_scale
         u = torch.rand(b, 1, 1, 1, generator=rng, device=dev)
         terms = d_step(nets, self.opts["D"], reals, z, u, lod, tc, grad_scale)
-        ema_update(nets.Gs, nets.G, tc.ema_beta)
         z = torch.randn(b, nz, generator=rng, device=dev) * tc.latent_scale
         terms.update(g_step(nets, self.opts["G"], z, lod))
         if self.use_encoder:
@@ -440,7 +459,6 @@ class StepRunner:
         loss.backward()
         self._reduce(nets.D)
         opt.step()
-        ema_update(nets.Gs, nets.G, tc.ema_beta)     # fp32 parameters
 
         # G step
         nets.D.requires_grad_(False)
@@ -493,10 +511,12 @@ class StepRunner:
     def _graph_iteration(self, phase: Phase, args: tuple[torch.Tensor, ...]) -> dict[str, torch.Tensor]:
         key = (phase.resolution, phase.fade > 0, phase.batch, tuple(g["lr"] for o in self.opts.values()
                                                                    for g in o.param_groups))
+        if key in self._bad_keys:
+            return self._body(phase, *args)
         if self._graph_key != key:
             self._graph, self._graph_key = None, key
             self._capture(phase, args)
-            if not self._graphs_on:                  # capture failed or did not validate: eager from now on
+            if self._graph is None:                  # capture failed or did not validate: eager for this key
                 return self._body(phase, *args)
         for buf, a in zip(self._static_in, args):
             buf.copy_(a)
@@ -532,9 +552,11 @@ class StepRunner:
 
     def _capture(self, phase: Phase, args: tuple[torch.Tensor, ...]) -> None:
         """Warm up, capture one iteration, replay it once and compare with an eager iteration from the same state
-        (one host sync per capture, i.e. per phase). Any failure or mismatch -> eager fast path from then on."""
+        (one host sync per capture, i.e. per phase). A mismatch -> this key runs eagerly; a capture error -> eager
+        fast path from then on. WILDGAN_STRICT_GRAPHS=1 raises instead (the CUDA tests use it)."""
         snap = self._snapshot()
         static_in = tuple(a.clone() for a in args)
+        prev_stream = torch.cuda.current_stream(self.device)
         try:
             s = torch.cuda.Stream(self.device)
             s.wait_stream(torch.cuda.current_stream(self.device))
@@ -559,19 +581,35 @@ class StepRunner:
             upd = math.sqrt(sum(float((b - c).double().square().sum()) for b, c in zip(ref, snap[0])))
             terr = max(abs(float(out[k]) - float(v)) / (abs(float(v)) + 1e-3) for k, v in ref_terms.items())
             self._restore_snapshot(snap)
+            where = f"{phase.resolution}x{phase.resolution}{' fade' if phase.fade > 0 else ''} batch {phase.batch}"
             if not (err <= 2e-2 * upd + 1e-7 and terr <= 1e-2):
-                self.log(f"warning: CUDA graph replay differs from eager (weights {err:.3g} vs update {upd:.3g}, "
-                         f"losses {terr:.3g}) at {phase.resolution}x{phase.resolution}; continuing without CUDA "
-                         f"graphs")
-                self._graphs_on = False
+                msg = (f"CUDA graph replay differs from eager at {where} (weights {err:.3g} vs update {upd:.3g}, "
+                       f"losses {terr:.3g})")
+                if os.environ.get("WILDGAN_STRICT_GRAPHS") == "1":
+                    raise RuntimeError(msg)
+                # per key: one phase's mismatch (e.g. a nondeterministic kernel choice) need not cost the others
+                self.log(f"warning: {msg}; this phase runs without CUDA graphs")
+                self._bad_keys.add(self._graph_key)
                 return
+            self.log(f"CUDA graph captured at {where}: replay vs eager {err / max(upd, 1e-30):.2e} of one update, "
+                     f"losses {terr:.2e}")
             self._graph, self._static_in, self._static_out = graph, static_in, out
         except Exception as e:  # noqa: BLE001 - any capture problem falls back to the eager fast path
-            torch.cuda.synchronize(self.device)
+            # torch.cuda.graph's __exit__ calls capture_end before leaving its side stream: if the body broke the
+            # capture, capture_end's error replaces the real one (kept in __context__) and the side stream stays
+            # current. Put the stream back and report the root cause with its traceback.
+            torch.cuda.set_stream(prev_stream)
+            root = e.__context__ or e
+            self.log(f"warning: CUDA graph capture failed ({type(root).__name__}: {root}); continuing without CUDA "
+                     f"graphs\n{traceback.format_exc()}")
+            try:
+                torch.cuda.synchronize(self.device)
+            except Exception:  # noqa: BLE001 - a sticky CUDA error: the restore below will say so
+                pass
             self._restore_snapshot(snap)
-            self.log(f"warning: CUDA graph capture failed ({type(e).__name__}: {str(e).splitlines()[0][:200]}); "
-                     f"continuing without CUDA graphs")
             self._graphs_on, self._graph = False, None
+            if os.environ.get("WILDGAN_STRICT_GRAPHS") == "1":
+                raise
 
 
 def _nullcontext() -> Any:
@@ -613,6 +651,7 @@ def _save(run_dir: Path, nets: PGANNetworks, opts: dict[str, torch.optim.Optimiz
     meta = {"kind": "wildgan-train-state", "nimg": state.nimg, "kimg": state.nimg / 1000, "iteration": state.iteration,
             "epoch": state.epoch, "pos": state.pos, "lod_bounds": list(state.lod_bounds or ()),
             "lr": state.lr, "elapsed_s": state.elapsed, "rollbacks": state.rollbacks, "seed": cfg.train.seed,
+            "rng_device": rng.device.type,
             "net": run_config_to_dict(cfg)["net"], "config": run_config_to_dict(cfg),
             # where the networks are in their growth (scoring an interrupted run uses it)
             "lod": schedule(state.nimg, cfg.net.resolution, cfg.train.phase_kimg, cfg.train.fade_kimg,
@@ -630,7 +669,17 @@ def _restore(tensors: dict[str, torch.Tensor], meta: dict[str, Any], nets: PGANN
                        lr=float(meta["lr"]), elapsed=float(meta["elapsed_s"]), rollbacks=int(meta.get("rollbacks", 0)))
     for name, opt in opts.items():
         ckpt.tensors_to_optimizer(f"opt.{name}", opt, tensors, state.lr)
-    rng.set_state(tensors["rng.z"])
+    saved_on = meta.get("rng_device", "cpu" if tensors["rng.z"].numel() > 64 else "cuda")
+    if saved_on == rng.device.type:
+        rng.set_state(tensors["rng.z"])
+    else:
+        # A CPU generator state cannot be loaded into a CUDA generator (or back): the run goes on with a new,
+        # deterministic latent stream instead of failing. Everything else (weights, Adam, data order) is exact.
+        import warnings
+
+        warnings.warn(f"{src}: checkpoint written on {saved_on}, resumed on {rng.device.type}: the latent random "
+                      f"stream is reseeded (seed {int(meta.get('seed', 0))}, iteration {state.iteration})")
+        rng.manual_seed(int(meta.get("seed", 0)) * 1_000_003 + state.iteration)
     return state
 
 
@@ -815,7 +864,7 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
                     state.lod_bounds = phase.lod_bounds
                 b = phase.batch
                 for _ in range(tc.minibatch_repeats):
-                    terms = runner.iteration(phase)
+                    terms = runner.iteration(phase, ema_beta_at(tc, state.iteration))
                     state.nimg += b
                     state.iteration += 1
                     for k, v in terms.items():

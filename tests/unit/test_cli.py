@@ -1,0 +1,206 @@
+"""`wildgan train --config FILE`: a run's own config replays exactly; explicit flags override only what they control.
+
+All checks use --dry-run (resolve and print the config, no training) on a tiny synthetic .npz: about a second each.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from wildgan.cli import main
+from wildgan.config import (
+    DataConfig,
+    RunConfig,
+    ScoreConfig,
+    TrainConfig,
+    net_config_for_preset,
+    overlay_changes,
+    run_config_from_dict,
+    run_config_to_dict,
+    write_run_config,
+)
+
+
+@pytest.fixture()
+def tiny_npz(tmp_path: Path) -> Path:
+    rng = np.random.default_rng(0)
+    p = tmp_path / "tiny.npz"
+    np.savez(p, x_train=rng.integers(0, 255, (40, 8, 8), dtype=np.uint8), y_train=np.arange(40) % 2,
+             x_test=rng.integers(0, 255, (20, 8, 8), dtype=np.uint8), y_test=np.arange(20) % 2)
+    return p
+
+
+def dry_run(capsys, *argv: str) -> dict:
+    capsys.readouterr()
+    assert main(["train", "--out", "unused-run-dir", "--dry-run", *argv]) == 0, capsys.readouterr().err
+    return json.loads(capsys.readouterr().err)
+
+
+def diff(a: dict, b: dict) -> list[str]:
+    """section.field paths where two run_config_to_dict layouts differ (readable assertion messages)."""
+    out = []
+    for k in sorted(set(a) | set(b)):
+        if isinstance(a.get(k), dict) and isinstance(b.get(k), dict) and k != "minibatch":
+            out += [f"{k}.{p}" for p in diff(a[k], b[k])]
+        elif a.get(k) != b.get(k):
+            out.append(f"{k}: {a.get(k)!r} != {b.get(k)!r}")
+    return out
+
+
+@pytest.fixture()
+def custom_run(tiny_npz: Path, tmp_path: Path, capsys) -> tuple[Path, dict]:
+    """A run dir whose config has non-default values in fields that no CLI option sets."""
+    d = dry_run(capsys, "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "100",
+                "--phase-kimg", "3", "--seed", "2")
+    assert d["train"]["checkpoint_kimg"] == 5                     # derived: max(1, ceil(100 / 20))
+    d["train"].update(gp_target=750.0, gp_lambda=5.0, minibatch={"4": 32, "8": 24}, latent_scale=1.0,
+                      minibatch_repeats=2, ema_beta=0.99, log_every=7, keep_checkpoints=5, sample_kimg=1.5)
+    d["net"].update(latent_size=24, mbstd_group=2, fmap_decay=0.5)
+    d["score"].update(lam=0.3, kappa=0.5, generator="G", batch_size=16, shuffle_seed=7)
+    d["search"].update(steps=7, lr=0.5, feature_weight=0.2)
+    d["fanogan"].update(seed=9, epochs=3.0, n_critic=2)
+    d["data"].update(test_fraction=0.3)
+    cfg = run_config_from_dict(d)
+    run = tmp_path / "run"
+    run.mkdir()
+    write_run_config(cfg, run)
+    return run, run_config_to_dict(cfg)
+
+
+def test_overlay_changes_keeps_base_where_unchanged():
+    net = net_config_for_preset("tiny", 8, 1)
+    ref = RunConfig(data=DataConfig(), net=net, train=TrainConfig(total_kimg=100.0))
+    base = RunConfig(data=DataConfig(seed=3), net=net, train=TrainConfig(total_kimg=100.0, gp_target=750.0,
+                                                                        minibatch={4: 1}), score=ScoreConfig(lam=0.3))
+    changed = RunConfig(data=DataConfig(), net=net, train=TrainConfig(total_kimg=10.0), preset="tiny")
+    out = overlay_changes(base, ref, changed)
+    assert out.train.total_kimg == 10.0 and out.preset == "tiny"                     # changed -> changed's value
+    assert out.train.gp_target == 750.0 and out.train.minibatch == {4: 1}            # unchanged -> base's
+    assert out.score.lam == 0.3 and out.data.seed == 3
+    assert overlay_changes(base, ref, ref) == base
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "config.json"])
+def test_run_config_replays_exactly(custom_run, capsys, name):
+    run, want = custom_run
+    got = dry_run(capsys, "--config", str(run / name))
+    assert not diff(got, want), diff(got, want)
+
+
+def test_explicit_flag_overrides_only_its_fields(custom_run, capsys):
+    run, want = custom_run
+    got = dry_run(capsys, "--config", str(run / "config.yaml"), "--total-kimg", "300")
+    # total_kimg and the checkpoint interval derived from it (the run's 5 was the derived max(1, ceil(100/20)))
+    assert got["train"]["total_kimg"] == 300 and got["train"]["checkpoint_kimg"] == 15
+    assert diff(got, want) == ["train.checkpoint_kimg: 15 != 5", "train.total_kimg: 300.0 != 100.0"]
+
+    got = dry_run(capsys, "--config", str(run / "config.yaml"), "--total-kimg", "300", "--checkpoint-kimg", "4")
+    assert got["train"]["checkpoint_kimg"] == 4
+
+    got = dry_run(capsys, "--config", str(run / "config.yaml"), "--seed", "5")
+    assert sorted(diff(got, want)) == ["data.seed: 5 != 2", "fanogan.seed: 5 != 9", "train.seed: 5 != 2"]
+
+    # a new preset sets the widths, the latent size and the minibatch table it controls; nothing else moves
+    got = dry_run(capsys, "--config", str(run / "config.yaml"), "--preset", "fast")
+    assert got["net"]["fmap_max"] == 64 and got["net"]["latent_size"] == 64
+    assert got["train"]["minibatch"]["4"] == 128 and got["preset"] == "fast"
+    assert got["net"]["mbstd_group"] == 2 and got["train"]["gp_target"] == 750.0 and got["score"]["lam"] == 0.3
+
+
+def test_explicit_values_in_the_run_stay_explicit(tiny_npz, tmp_path, capsys):
+    """A value the run set explicitly (not the derived one) is kept when a flag changes its inputs."""
+    d = dry_run(capsys, "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "100",
+                "--checkpoint-kimg", "7")
+    write_run_config(run_config_from_dict(d), tmp_path)
+    got = dry_run(capsys, "--config", str(tmp_path / "config.json"), "--total-kimg", "300")
+    assert got["train"]["total_kimg"] == 300 and got["train"]["checkpoint_kimg"] == 7
+
+
+def test_derived_total_follows_the_phase_length(tiny_npz, tmp_path, capsys):
+    """No --total-kimg in the run: its length was the paper schedule, so a new --phase-kimg re-derives it."""
+    d = dry_run(capsys, "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--phase-kimg", "3")
+    assert d["train"]["total_kimg"] == pytest.approx(8.0)        # 8x8: one phase + fade (3 + 3), then 2/3 * 3
+    write_run_config(run_config_from_dict(d), tmp_path)
+    assert dry_run(capsys, "--config", str(tmp_path / "config.yaml")) == d
+    got = dry_run(capsys, "--config", str(tmp_path / "config.yaml"), "--phase-kimg", "6")
+    assert got["train"]["total_kimg"] == pytest.approx(2 * d["train"]["total_kimg"])
+    assert got["train"]["phase_kimg"] == 6 and diff(got, d) == ["train.phase_kimg: 6.0 != 3.0",
+                                                                "train.total_kimg: 16.0 != 8.0"]
+
+
+def test_custom_network_replays_and_an_explicit_preset_still_wins(tiny_npz, tmp_path, capsys):
+    """preset 'custom' (no option expresses its widths): kept on replay, replaced by an explicit --preset or --width,
+    even --preset fast, the value the options resolve to when no preset is given."""
+    d = dry_run(capsys, "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "100")
+    d["preset"] = "custom"
+    d["net"].update(fmap_base=128, fmap_max=8, latent_size=8)
+    d["train"]["minibatch"] = {"4": 4, "8": 4}
+    write_run_config(run_config_from_dict(d), tmp_path)
+    cfg = str(tmp_path / "config.yaml")
+    assert not diff(dry_run(capsys, "--config", cfg), d)
+    got = dry_run(capsys, "--config", cfg, "--preset", "fast")
+    assert got["preset"] == "fast" and got["net"]["fmap_max"] == 64 and got["train"]["minibatch"]["4"] == 128
+    got = dry_run(capsys, "--config", cfg, "--width", "32")
+    assert got["net"]["fmap_max"] == 32 and got["net"]["latent_size"] == 32
+    got = dry_run(capsys, "--config", cfg, "--resolution", "16")
+    assert diff(got, d) == ["data.resolution: 16 != 8", "net.resolution: 16 != 8"]
+
+
+def test_replay_builds_the_split_once(custom_run, capsys, monkeypatch):
+    import wildgan.data
+
+    calls = []
+    real = wildgan.data.build_split
+    monkeypatch.setattr(wildgan.data, "build_split", lambda cfg, **kw: calls.append(cfg) or real(cfg, **kw))
+    run, _ = custom_run
+    dry_run(capsys, "--config", str(run / "config.yaml"))
+    assert len(calls) == 1 and calls[0].test_fraction == 0.3
+
+
+def test_flat_config_file_still_works(tiny_npz, tmp_path, capsys):
+    p = tmp_path / "flat.yaml"
+    p.write_text(f"data: {tiny_npz}\nnormal: 0\npreset: tiny\ntotal-kimg: 100\nphase_kimg: 3\namp: 'off'\n")
+    got = dry_run(capsys, "--config", str(p))
+    assert got["preset"] == "tiny" and got["data"]["normal"] == ["0"] and got["train"]["amp"] == "off"
+    assert got["train"]["total_kimg"] == 100 and got["train"]["phase_kimg"] == 3
+    got = dry_run(capsys, "--config", str(p), "--total-kimg", "50")
+    assert got["train"]["total_kimg"] == 50 and got["train"]["checkpoint_kimg"] == 3
+
+
+@pytest.mark.parametrize("edit, words", [
+    (lambda d: d["train"].update(amp="xyz"), ["amp"]),
+    (lambda d: d["train"].update(total_kimg="abc"), ["total_kimg", "abc"]),
+    (lambda d: d["train"].update(gp_targt=1.0), ["gp_targt"]),
+    (lambda d: d["score"].update(lam="high"), ["lam"]),
+    (lambda d: d.update(method="nosuch"), ["--method", "nosuch"]),
+    (lambda d: d["train"].update(channels_last="maybe"), ["channels_last"]),
+])
+def test_bad_run_config_values_name_the_file(custom_run, tmp_path, capsys, edit, words):
+    _, d = custom_run
+    edit(d)
+    p = tmp_path / "bad.json"
+    p.write_text(json.dumps(d))
+    capsys.readouterr()
+    assert main(["train", "--config", str(p), "--out", str(tmp_path / "x"), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("wildgan: error:") and str(p) in err and "Traceback" not in err
+    assert all(w in err for w in words), err
+
+
+@pytest.mark.parametrize("text, words", [
+    ("total_kimg: abc\n", ["--total-kimg", "abc"]),
+    ("amp: xyz\n", ["--amp", "xyz"]),
+    ("channels: 2\n", ["--channels"]),
+    ("skip_bad: 3\n", ["--skip-bad"]),
+    ("no_such_option: 1\n", ["no_such_option"]),
+])
+def test_bad_flat_config_values_name_the_file(tmp_path, capsys, text, words):
+    p = tmp_path / "flat.yaml"
+    p.write_text(text)
+    assert main(["train", "--config", str(p), "--out", str(tmp_path / "x"), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert str(p) in err and all(w in err for w in words), err

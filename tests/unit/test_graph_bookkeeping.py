@@ -1,0 +1,155 @@
+"""The CUDA-graph bookkeeping of StepRunner (_capture / _graph_iteration), exercised on the CPU.
+
+Nothing here needs a GPU: torch.cuda's graph, stream and synchronize entry points are replaced by stand-ins whose
+"replay" re-runs the captured iteration eagerly on the captured static inputs. What is tested is our side of the
+contract: snapshot / warm-up / restore / eager reference / capture / validation / restore, static input copies,
+per-key recapture, in-place Adam resets, the per-key fallback on a mismatch and the fallback (with the root cause
+in the log) when capture raises. The real capture runs in tests/unit/test_fast_path.py on a CUDA machine."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+import wildgan.training.loop as L
+from wildgan.config import PRESETS, TrainConfig, net_config_for_preset
+from wildgan.nets import build_pgan
+from wildgan.training.schedule import schedule
+
+NC = net_config_for_preset("tiny", 8, 1)
+TC = TrainConfig(total_kimg=1, phase_kimg=0.128, minibatch=PRESETS["tiny"]["minibatch"], seed=5)
+X = (np.random.default_rng(0).random((40, 8, 8, 1)) * 255).astype(np.uint8)
+
+
+class _Stream:
+    def wait_stream(self, other: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def fake_cuda(monkeypatch):
+    """Stand-ins for torch.cuda graphs; state['capturing'] is the graph being recorded; state['corrupt'] makes the
+    next replay add noise (a graph that does not reproduce eager); state['raise'] makes capture fail."""
+    state: dict[str, Any] = {}
+    real_body = L.StepRunner._body
+
+    class Graph:
+        def replay(self) -> None:
+            runner, phase, args, out = self.rec
+            new = real_body(runner, phase, *args)
+            for k in out:
+                out[k].copy_(new[k])
+            if state.pop("corrupt", False):
+                with torch.no_grad():
+                    for p in runner.nets.G.parameters():
+                        p.add_(1.0)
+
+    @contextlib.contextmanager
+    def graph(g: Graph):
+        runner = state["runner"]
+        # capture records, it does not execute: put every weight and Adam state back afterwards
+        snap = runner._snapshot()
+        state["capturing"] = g
+        try:
+            yield
+            if state.pop("raise", False):
+                try:
+                    raise ValueError("root cause: a host sync inside the body")
+                finally:
+                    raise RuntimeError("operation failed due to a previous error during capture")
+        finally:
+            state.pop("capturing", None)
+            runner._restore_snapshot(snap)
+
+    def body(self, phase, *args):
+        out = real_body(self, phase, *args)
+        g = state.get("capturing")
+        if g is not None:
+            g.rec = (self, phase, args, out)
+        return out
+
+    monkeypatch.setattr(L.StepRunner, "_body", body)
+    monkeypatch.setattr(torch.cuda, "Stream", lambda *a, **k: _Stream())
+    monkeypatch.setattr(torch.cuda, "current_stream", lambda *a, **k: _Stream())
+    monkeypatch.setattr(torch.cuda, "set_stream", lambda s: None)
+    monkeypatch.setattr(torch.cuda, "stream", lambda s: contextlib.nullcontext())
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda *a, **k: None)
+    monkeypatch.setattr(torch.cuda, "CUDAGraph", Graph)
+    monkeypatch.setattr(torch.cuda, "graph", graph)
+    return state
+
+
+def _make(graphs: bool, state: dict[str, Any], logs: list[str]):
+    nets = build_pgan(NC, TC.seed)
+    opts = L.make_optimizers(nets, TC, L.FastOptions(), torch.device("cpu"))
+    r = L.StepRunner(nets, opts, TC, NC, torch.device("cpu"), L.build_pyramid(X, torch.device("cpu")),
+                     torch.Generator().manual_seed(5), fast=L.FastOptions(channels_last=True), log=logs.append)
+    r._graphs_on = graphs          # the CPU cannot resolve cuda_graphs=True; the stand-ins make it work
+    return nets, r
+
+
+def _train(r, state, n, hook=None):
+    state["runner"] = r
+    nimg, bounds, losses = 0, None, []
+    for i in range(n):
+        if i % 4 == 0:
+            ph = schedule(nimg, NC.resolution, TC.phase_kimg, TC.fade_kimg, TC.minibatch)
+            if ph.lod_bounds != bounds:
+                r.reset_optimizers()
+                bounds = ph.lod_bounds
+        if hook:
+            hook(i)
+        losses.append({k: float(v) for k, v in r.iteration(ph, L.ema_beta_at(TC, i)).items()})
+        nimg += ph.batch
+    return losses
+
+
+def _params(nets):
+    return {f"{k}.{n}": p.detach() for k, m in nets.modules().items() for n, p in m.named_parameters()}
+
+
+def test_graph_path_equals_eager_through_captures_resets_and_fades(fake_cuda):
+    logs: list[str] = []
+    (na, ra), (nb, rb) = _make(False, fake_cuda, logs), _make(True, fake_cuda, logs)
+    la, lb = _train(ra, fake_cuda, 24), _train(rb, fake_cuda, 24)
+    captured = [m for m in logs if m.startswith("CUDA graph captured")]
+    assert len(captured) == 3, logs               # 4x4, the 8x8 fade, 8x8 stable
+    assert rb._graphs_on and not rb._bad_keys
+    pa, pb = _params(na), _params(nb)
+    assert max(float((pa[k] - pb[k]).abs().max()) for k in pa) == 0.0
+    assert la == lb
+    assert (ra.sampler.epoch, ra.sampler.pos) == (rb.sampler.epoch, rb.sampler.pos)
+
+
+def test_a_replay_that_differs_from_eager_runs_that_phase_eagerly(fake_cuda):
+    logs: list[str] = []
+    (na, ra), (nb, rb) = _make(False, fake_cuda, logs), _make(True, fake_cuda, logs)
+    _train(ra, fake_cuda, 24)
+    # corrupt the validation replay of the first capture only
+    _train(rb, fake_cuda, 24, hook=lambda i: fake_cuda.__setitem__("corrupt", True) if i == 0 else None)
+    assert any("differs from eager" in m and "4x4" in m for m in logs), logs
+    assert len(rb._bad_keys) == 1 and rb._graphs_on    # the other phases were still captured
+    assert sum(m.startswith("CUDA graph captured") for m in logs) == 2
+    pa, pb = _params(na), _params(nb)                  # and the result is still the eager one
+    assert max(float((pa[k] - pb[k]).abs().max()) for k in pa) == 0.0
+
+
+def test_a_failed_capture_logs_the_root_cause_and_falls_back(fake_cuda, monkeypatch):
+    logs: list[str] = []
+    (na, ra), (nb, rb) = _make(False, fake_cuda, logs), _make(True, fake_cuda, logs)
+    _train(ra, fake_cuda, 12)
+    _train(rb, fake_cuda, 12, hook=lambda i: fake_cuda.__setitem__("raise", True) if i == 0 else None)
+    assert not rb._graphs_on
+    warn = next(m for m in logs if "capture failed" in m)
+    assert "ValueError: root cause" in warn and "Traceback" in warn
+    pa, pb = _params(na), _params(nb)
+    assert max(float((pa[k] - pb[k]).abs().max()) for k in pa) == 0.0
+    # strict mode (the CUDA tests): the failure is raised, not hidden
+    monkeypatch.setenv("WILDGAN_STRICT_GRAPHS", "1")
+    _, rc = _make(True, fake_cuda, [])
+    with pytest.raises(RuntimeError):
+        _train(rc, fake_cuda, 1, hook=lambda i: fake_cuda.__setitem__("raise", True))
