@@ -380,7 +380,7 @@ def cmd_train(a: argparse.Namespace) -> int:
     print(text if a.dry_run else f"resolved config (saved to {a.out}/config.json):\n{text}", file=sys.stderr)
     if a.dry_run:
         return 0
-    res = train_run(cfg, Path(a.out), resume=a.resume, progress=not a.no_progress,
+    res = train_run(cfg, Path(a.out), resume=a.resume, overwrite=a.overwrite, progress=not a.no_progress,
                     log=_log_to(Path(a.out)) if ctx is None or ctx.is_main else (lambda m: None), split=split)
     if ctx is not None:
         from .training.distributed import shutdown
@@ -491,8 +491,15 @@ def cmd_info(a: argparse.Namespace) -> int:
 
 def cmd_demo(a: argparse.Namespace) -> int:
     """The README's main job: train on the embedded MNIST sample, evaluate, print the AUC table."""
+    if a.threads:
+        # A short GAN run amplifies float-summation differences between intra-op thread counts: a fixed count
+        # makes the demo's numbers the README's on any machine (and one thread is the fastest for tiny nets).
+        import torch
+
+        torch.set_num_threads(a.threads)
     argv = ["train", "--out", a.out, "--preset", a.preset, "--normal", a.normal, "--total-kimg", str(a.total_kimg),
-            "--phase-kimg", str(a.phase_kimg), "--seed", str(a.seed), "--device", a.device, "--evaluate"]
+            "--phase-kimg", str(a.phase_kimg), "--seed", str(a.seed), "--device", a.device, "--evaluate",
+            "--overwrite"]   # the demo is re-runnable: it replaces its own previous output
     if a.no_progress:
         argv.append("--no-progress")
     return main(argv)
@@ -565,6 +572,8 @@ def make_parser() -> argparse.ArgumentParser:
     _add_train_args(t)
     t.add_argument("--out", required=True, help="run directory")
     t.add_argument("--resume", action="store_true", help="continue from the newest good checkpoint in --out")
+    t.add_argument("--overwrite", action="store_true",
+                   help="delete a previous run in --out and start again (without it, an existing run is refused)")
     t.add_argument("--distributed", action="store_true",
                    help="data-parallel training over the processes started by torchrun, e.g. "
                         "torchrun --nproc_per_node=2 -m wildgan train --distributed ... (rank 0 writes the run)")
@@ -645,6 +654,8 @@ def make_parser() -> argparse.ArgumentParser:
     d.add_argument("--preset", choices=("paper", "fast", "tiny"), default="tiny")
     d.add_argument("--total-kimg", type=float, default=30.0)
     d.add_argument("--phase-kimg", type=float, default=4.0)
+    d.add_argument("--threads", type=int, default=1,
+                   help="CPU threads (default 1: reproducible numbers on any machine; 0 = torch's default)")
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--device", default="auto")
     d.add_argument("--no-progress", action="store_true")

@@ -458,7 +458,9 @@ class Detector:
         cfg = self._run_config(data_cfg, resolution, channels)
         run_dir = Path(self.run_dir) if self.run_dir is not None else Path(tempfile.mkdtemp(prefix="wildgan-detector-"))
         run_dir.mkdir(parents=True, exist_ok=True)
-        result = train_run(cfg, run_dir, split=split, progress=bool(self.verbose), log=self._log(run_dir))
+        # fit() always trains from scratch (sklearn semantics), also into a run_dir used by an earlier fit
+        result = train_run(cfg, run_dir, split=split, overwrite=True, progress=bool(self.verbose),
+                           log=self._log(run_dir))
         model = load_model(run_dir, self.device, checkpoint=result.final)
 
         self.model_ = model

@@ -181,3 +181,12 @@ def test_resume_refuses_a_different_schedule(tmp_path):
     other = replace(cfg, train=replace(cfg.train, phase_kimg=0.5))            # another schedule is not
     with pytest.raises(ConfigError, match="train.phase_kimg"):
         train_run(other, run, resume=True, progress=False, log=lambda m: None)
+    # a fresh start on top of the run is refused (it would mix old checkpoints and logs into the new run) ...
+    with pytest.raises(ConfigError, match="already holds a run.*--resume.*--overwrite"):
+        train_run(cfg, run, progress=False, log=lambda m: None)
+    # ... unless asked to overwrite: then nothing of the old run is left
+    (run / "eval.json").write_text("{}")
+    train_run(cfg, run, overwrite=True, progress=False, log=lambda m: None)
+    assert not (run / "eval.json").exists()
+    rows = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
+    assert all(a["kimg"] < b["kimg"] for a, b in zip(rows, rows[1:])), "stats.jsonl mixes two runs"

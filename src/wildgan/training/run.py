@@ -29,10 +29,40 @@ def write_split_info(split: AnomalySplit, run_dir: Path) -> None:
         atomic_write_text(run_dir / "skipped.txt", "".join(f"{s}\n" for s in skipped))
 
 
-def train_run(cfg: RunConfig, run_dir: Path, *, resume: bool = False, progress: bool = True,
-              log: Callable[[str], None] = print, split: AnomalySplit | None = None) -> TrainResult:
-    """Train the method named by cfg.method on the split described by cfg.data; returns where the result is."""
+# What a run directory holds after training / evaluating / reporting (removed by overwrite=True).
+RUN_OUTPUTS = ("config.json", "config.yaml", "split.json", "skipped.txt", "stats.jsonl", "log.txt", "checkpoints",
+               "samples", "tensorboard", "network-final.json", "network-final.safetensors", "fanogan-final.json",
+               "fanogan-final.safetensors", "eval.json", "test_scores.csv", "test_latents.npy", "report")
+# Any of these means a run was started here.
+_RUN_MARKERS = ("config.json", "stats.jsonl", "checkpoints", "network-final.json", "fanogan-final.json")
+
+
+def previous_run(run_dir: Path) -> list[str]:
+    """The run outputs already in run_dir (empty when none)."""
+    return [n for n in _RUN_MARKERS if (Path(run_dir) / n).exists()]
+
+
+def train_run(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwrite: bool = False,
+              progress: bool = True, log: Callable[[str], None] = print,
+              split: AnomalySplit | None = None) -> TrainResult:
+    """Train the method named by cfg.method on the split described by cfg.data; returns where the result is.
+
+    A run_dir that already holds a run is refused unless resume=True (continue it) or overwrite=True (delete its
+    outputs first): starting afresh on top of an old run would mix its checkpoints and logs with the new ones."""
     run_dir = Path(run_dir)
+    found = previous_run(run_dir)
+    if found and not resume:
+        if not overwrite:
+            raise ConfigError(f"{run_dir} already holds a run ({', '.join(found)}): use --resume to continue it, "
+                              f"--overwrite to delete it and start again, or another --out")
+        import shutil
+
+        for name in RUN_OUTPUTS:
+            path = run_dir / name
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()
     run_dir.mkdir(parents=True, exist_ok=True)
     if resume and (run_dir / "config.json").is_file():
         saved = run_config_to_dict(read_run_config(run_dir))
