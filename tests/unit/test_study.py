@@ -49,6 +49,15 @@ def test_table_rendering_is_exact():
     assert len(lines) == 1 + len(FIXED) * 8
 
 
+def test_raw_generator_rows_appear_when_recorded():
+    assert "raw G" not in render_markdown(FIXED)
+    with_g = [dict(r, other_generator={"generator": "G", "auc": {**r["auc"], "L_r": 0.9}})
+              if r["method"] == "wildgan" and r["encoder_loss"] == "image" else r for r in FIXED]
+    md = render_markdown(with_g)
+    assert "| Ours (d_I), raw G | L_r | 0.900 ± 0.000 (n=2) | – | 0.900 | – |" in md
+    assert "Ours (d_z), raw G" not in md          # those rows did not record the raw G
+
+
 def test_grid_collapses_encoder_loss_for_baselines():
     cells = grid(["1"], [0.0, 0.02], ["wildgan", "fanogan"], ["image", "latent"], [0, 1])
     assert len(cells) == 2 * (2 * 2 + 1 * 2)

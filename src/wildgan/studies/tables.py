@@ -116,6 +116,18 @@ def table2(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
                         p = PAPER_CIFAR_CAR.get((m, s), {}).get(g) if enc in (None, "image") else None
                         line.append("–" if p is None else f"{p:.2f}")
                 body.append(line)
+            # the raw G beside Gs (spec 9.8), where the rows have it: Gs lags G by the EMA
+            if m == "wildgan" and any(r.get("other_generator") for r in rows
+                                      if r["method"] == m and (enc is None or r.get("encoder_loss") == enc)):
+                for s in ("A", "L_r", "L_n", "a"):
+                    line = [f"{label}, raw G", s]
+                    for g in gammas:
+                        rs = [r for r in rows if r["method"] == m and float(r["gamma"]) == g
+                              and (enc is None or r.get("encoder_loss") == enc) and r.get("other_generator")]
+                        line.append(_stat([r["other_generator"]["auc"].get(s) for r in rs]))
+                        if paper:
+                            line.append("–")
+                    body.append(line)
     # Controls: each method's own untrained networks (same seed and architecture), then the pixel statistics.
     for m in methods:
         for s in SCORES:
