@@ -101,6 +101,9 @@ def _add_train_args(p: argparse.ArgumentParser, study: bool = False) -> None:
                    default="off", help="torch.compile the G/D/E forwards (default off)")
     g.add_argument("--cuda-graphs", choices=("auto", "on", "off"), default="auto",
                    help="whole-iteration CUDA graphs (auto: on for CUDA with one process)")
+    g.add_argument("--threads", type=int,
+                   help="CPU threads for training (default: torch's, the core count); fix it for results that "
+                        "reproduce across machines")
     g.add_argument("--ema-warmup", choices=("on", "off"), default="on",
                    help="warm up the Gs EMA, beta_t = min(0.999, (1+t)/(10+t)) (default on: makes Gs usable in short "
                         "runs, the same after ~9k iterations); off = the authors' constant 0.999")
@@ -252,6 +255,7 @@ def run_config_to_options(cfg: Any) -> dict[str, Any]:
            "on_divergence": train.on_divergence, "device": train.device, "amp": train.amp, "compile": train.compile,
            "channels_last": tri[train.channels_last], "cuda_graphs": tri[train.cuda_graphs],
            "tensorboard": train.tensorboard, "ema_warmup": "on" if train.ema_warmup else "off",
+           "threads": train.threads,
            "width": net.fmap_max if named and net.fmap_max != PRESETS[cfg.preset]["fmap_max"] else None,
            "fanogan_iters": fan.gan_iters, "fanogan_enc_iters": fan.enc_iters, "fanogan_dim": fan.dim}
     if _same(train.total_kimg, _default_total_kimg(net.resolution, train.phase_kimg, train.fade_kimg)):
@@ -301,7 +305,7 @@ def run_config_from_args(a: argparse.Namespace, resolution: int, channels: int) 
                         amp=a.amp, compile=a.compile,
                         channels_last={"auto": None, "on": True, "off": False}[a.channels_last],
                         cuda_graphs={"auto": None, "on": True, "off": False}[a.cuda_graphs],
-                        tensorboard=a.tensorboard, ema_warmup=a.ema_warmup != "off")
+                        tensorboard=a.tensorboard, ema_warmup=a.ema_warmup != "off", threads=a.threads)
     fan = FAnoGANConfig(seed=a.seed, minutes=a.minutes, device=a.device, gan_iters=a.fanogan_iters,
                         **({"enc_iters": a.fanogan_enc_iters} if a.fanogan_enc_iters else {}),
                         **({"dim": a.fanogan_dim} if a.fanogan_dim else {}))
@@ -491,15 +495,13 @@ def cmd_info(a: argparse.Namespace) -> int:
 
 def cmd_demo(a: argparse.Namespace) -> int:
     """The README's main job: train on the embedded MNIST sample, evaluate, print the AUC table."""
-    if a.threads:
-        # A short GAN run amplifies float-summation differences between intra-op thread counts: a fixed count
-        # makes the demo's numbers the README's on any machine (and one thread is the fastest for tiny nets).
-        import torch
-
-        torch.set_num_threads(a.threads)
     argv = ["train", "--out", a.out, "--preset", a.preset, "--normal", a.normal, "--total-kimg", str(a.total_kimg),
             "--phase-kimg", str(a.phase_kimg), "--seed", str(a.seed), "--device", a.device, "--evaluate",
             "--overwrite"]   # the demo is re-runnable: it replaces its own previous output
+    if a.threads:
+        # A short GAN run amplifies float-summation differences between intra-op thread counts: a fixed count
+        # makes the demo's numbers the README's on any machine (and one thread is the fastest for tiny nets).
+        argv += ["--threads", str(a.threads)]
     if a.no_progress:
         argv.append("--no-progress")
     return main(argv)

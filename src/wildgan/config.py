@@ -135,8 +135,14 @@ class TrainConfig:
     compile: str = "off"                 # off | default | reduce-overhead | max-autotune-no-cudagraphs
     cuda_graphs: bool | None = None      # None = on for CUDA (one process, compile != reduce-overhead)
     tensorboard: bool = False            # also log scalars + sample grids to RUN_DIR/tensorboard
+    # CPU intra-op threads (None = torch's default, i.e. the core count). Short GAN runs amplify float-summation
+    # differences between thread counts, so a fixed count is what makes a CPU run reproducible across machines.
+    threads: int | None = None
 
     def __post_init__(self) -> None:
+        if self.threads is not None and (isinstance(self.threads, bool) or not isinstance(self.threads, int)
+                                         or self.threads < 1):
+            raise ConfigError(f"threads must be a positive integer or None, got {self.threads!r}")
         if self.amp not in ("auto", "off", "bf16"):
             raise ConfigError(f"amp must be auto, off or bf16, got {self.amp!r}")
         if self.compile not in ("off", "default", "reduce-overhead", "max-autotune-no-cudagraphs"):

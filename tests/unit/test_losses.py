@@ -164,3 +164,25 @@ def test_resume_across_device_types_reseeds_the_latent_stream(tmp_path):
     with pytest.warns(UserWarning, match="reseeded"):
         _restore(tensors, {**meta, "rng_device": "cuda"}, nets, opts, other, tmp_path)
     assert not torch.equal(other.get_state(), tensors["rng.z"])
+
+
+def test_threads_setting_is_validated_and_applied(tmp_path):
+    import pytest
+
+    from wildgan.config import DataConfig, RunConfig
+    from wildgan.errors import ConfigError
+    from wildgan.training.loop import train_pgan
+
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ConfigError, match="threads"):
+            TrainConfig(threads=bad)
+    x = (np.random.default_rng(0).random((32, 8, 8, 1)) * 255).astype(np.uint8)
+    tc = TrainConfig(total_kimg=0.032, phase_kimg=0.032, minibatch={4: 16, 8: 16}, device="cpu", threads=1)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        train_pgan(x, RunConfig(data=DataConfig(), net=net_config_for_preset("tiny", 8, 1), train=tc, preset="tiny"),
+                   tmp_path, progress=False)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)

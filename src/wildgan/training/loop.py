@@ -789,6 +789,8 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     device = dist.device if dist is not None else resolve_device(tc.device)
+    if tc.threads is not None:
+        torch.set_num_threads(tc.threads)
     if train_x.shape[1:] != (nc.resolution, nc.resolution, nc.channels):
         raise WildganError(f"training images have shape {train_x.shape[1:]}, the network expects "
                            f"{(nc.resolution, nc.resolution, nc.channels)}")

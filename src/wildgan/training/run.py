@@ -70,7 +70,7 @@ def train_run(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwrite:
         # Length, budget, device, checkpoint cadence and speed switches may change on resume; what defines the
         # run (data, architecture, method, schedule, losses, optimiser) may not: a different phase length would
         # move the schedule under the saved weights.
-        may_change = {"total_kimg", "minutes", "device", "checkpoint_kimg", "on_divergence", "log_every",
+        may_change = {"total_kimg", "minutes", "device", "threads", "checkpoint_kimg", "on_divergence", "log_every",
                       "sample_kimg", "keep_checkpoints", "amp", "channels_last", "compile", "cuda_graphs",
                       "tensorboard"}
         diffs = [sec for sec in ("data", "net", "method", "fanogan", "search") if saved[sec] != now[sec]]
