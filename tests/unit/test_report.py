@@ -130,7 +130,8 @@ def test_run_report_metrics_html_and_markdown(tiny_run: Path) -> None:
     # metrics-relevant figures + top-k + named + at least one training sample grid, all embedded
     assert len(srcs) >= len(FIGURES) + TOP_K + 2
     assert all(s.startswith("data:image/png;base64,") for s in srcs), "the HTML must not depend on other files"
-    for word in ("AUC untrained", "pixel_norm (control)", "most anomalous", "Named images", "Config",
+    assert m["other_generator"]["generator"] == "G" and set(m["other_generator"]["auc"]) == set(m["auc"])
+    for word in ("AUC untrained", "AUC with G", "pixel_norm (control)", "most anomalous", "Named images", "Config",
                  "Generated samples"):
         assert word in page
     md = (out / "report.md").read_text()

@@ -199,6 +199,15 @@ def diagnose_run(run_dir: Path, *, device: str = "auto", controls: bool = True, 
     metrics: dict[str, Any] = {"auc": m["auc"], "ap": m["ap"], "n_test": int(len(y)), "n_anomalous": int(y.sum()),
                                "model": {"source": model.source, "method": model.cfg.method,
                                          "kimg": model.meta.get("kimg"), "status": model.meta.get("status")}}
+    if model.cfg.method == "wildgan":
+        # the other generator (raw G when scoring with Gs), as evaluate_model does: shows whether Gs has caught up
+        from dataclasses import replace
+
+        other = "G" if model.cfg.score.generator == "Gs" else "Gs"
+        log(f"scoring with the raw generator too ({other})")
+        ro = model.score(split.test_x, score_cfg=replace(model.cfg.score, generator=other))
+        metrics["other_generator"] = {"generator": other, "auc": evaluate_scores(
+            {k: ro.scores[k] for k in SCORE_ORDER if k in ro.scores}, y)["auc"]}
     ctl: dict[str, dict[str, np.ndarray]] = {}
     if controls:
         log("scoring the controls (untrained networks, pixel statistics)")
@@ -222,8 +231,10 @@ def _metrics_rows(metrics: dict[str, Any]) -> list[list[Any]]:
     auc, ap = metrics["auc"], metrics["ap"]
     ctl, ctl_ap = metrics.get("controls", {}), metrics.get("controls_ap", {})
     un, un_ap = ctl.get("untrained", {}), ctl_ap.get("untrained", {})
-    rows: list[list[Any]] = [[k, auc[k], ap[k], un.get(k, "-"), un_ap.get(k, "-")] for k in SCORE_ORDER if k in auc]
-    rows += [[f"{k} (control)", ctl[k], ctl_ap.get(k, "-"), "-", "-"] for k in PIXEL_CONTROLS if k in ctl]
+    og = metrics.get("other_generator", {}).get("auc", {})
+    rows: list[list[Any]] = [[k, auc[k], ap[k], un.get(k, "-"), un_ap.get(k, "-"), og.get(k, "-")]
+                             for k in SCORE_ORDER if k in auc]
+    rows += [[f"{k} (control)", ctl[k], ctl_ap.get(k, "-"), "-", "-", "-"] for k in PIXEL_CONTROLS if k in ctl]
     return rows
 
 
@@ -284,9 +295,12 @@ def run_report(run_dir: Path, *, top_k_images: int = 8, images: Sequence[str | P
         ms = m["model"]
         page.p(f"Networks: {ms['source']} (kimg {ms.get('kimg')}, status {ms.get('status')}). "
                f"{m['n_test']} test images, {m['n_anomalous']} anomalous.")
-        page.table(["score", "AUC", "AP", "AUC untrained", "AP untrained"], _metrics_rows(m))
+        og = m.get("other_generator", {}).get("generator", "other generator")
+        page.table(["score", "AUC", "AP", "AUC untrained", "AP untrained", f"AUC with {og}"], _metrics_rows(m))
         page.p("Controls: 'untrained' = the same architecture with the run's initial weights; pixel_* = minus a "
-               "pixel statistic of the query (fixed sign). A trained score is only meaningful above its controls.")
+               "pixel statistic of the query (fixed sign). A trained score is only meaningful above its controls. "
+               "'AUC with G': the same scores with the raw generator instead of its EMA Gs; a large gap means Gs "
+               "has not caught up with G (short runs).")
         if "mean_z_norm" in m:
             z = m["mean_z_norm"]
             where = "nearer to" if z["anomalous"] < z["normal"] else "farther from"
