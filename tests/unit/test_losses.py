@@ -133,8 +133,9 @@ def test_train_run_uses_the_warmed_up_ema(tmp_path):
 
         res = train_pgan(x, cfg, tmp_path / str(warm), progress=False)
         nets, _ = load_pgan(res.final, "cpu")
-        d_g = sum((a - b).norm() ** 2 for a, b in zip(nets.Gs.parameters(), nets.G.parameters())) ** 0.5
-        d_0 = sum((a - b).norm() ** 2 for a, b in zip(nets.Gs.parameters(), init.parameters())) ** 0.5
+        with torch.no_grad():
+            d_g = sum((a - b).norm() ** 2 for a, b in zip(nets.Gs.parameters(), nets.G.parameters())) ** 0.5
+            d_0 = sum((a - b).norm() ** 2 for a, b in zip(nets.Gs.parameters(), init.parameters())) ** 0.5
         dist[warm] = (float(d_g), float(d_0))
     assert dist[True][0] < dist[True][1] and dist[False][0] > dist[False][1]
 
