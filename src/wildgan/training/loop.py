@@ -429,6 +429,14 @@ class StepRunner:
         if self.dist is not None:
             self.dist.average_gradients(m.parameters())
 
+    def _update(self, name: str, loss: torch.Tensor) -> None:
+        """Backward `loss` into network `name` ('D', 'G', 'E'), average across ranks, one Adam step."""
+        opt = self.opts[name]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self._reduce(getattr(self.nets, name))
+        opt.step()
+
     def _body(self, phase: Phase, idx: torch.Tensor, zd: torch.Tensor, u: torch.Tensor, zg: torch.Tensor,
               ze: torch.Tensor) -> dict[str, torch.Tensor]:
         """The iteration on device tensors only (this is what a CUDA graph captures)."""
@@ -454,11 +462,7 @@ class StepRunner:
 
         loss, terms = critic_loss(critic, reals, fake, gp_lambda=tc.gp_lambda, gp_target=tc.gp_target,
                                   drift=tc.drift, grad_scale=grad_scale, u=u)
-        opt = self.opts["D"]
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self._reduce(nets.D)
-        opt.step()
+        self._update("D", loss)
 
         # G step
         nets.D.requires_grad_(False)
@@ -471,11 +475,7 @@ class StepRunner:
                     return df(nets.D, x, r, fading, t).float()
 
             loss, t2 = generator_loss(critic_g, fake)
-            opt = self.opts["G"]
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            self._reduce(nets.G)
-            opt.step()
+            self._update("G", loss)
         finally:
             nets.D.requires_grad_(True)
         terms.update(t2)
@@ -496,11 +496,7 @@ class StepRunner:
                     loss, t3 = encoder_image_loss(x, rec.float())
                 else:
                     loss, t3 = encoder_latent_loss(z, z_hat)
-                opt = self.opts["E"]
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                self._reduce(nets.E)
-                opt.step()
+                self._update("E", loss)
             finally:
                 nets.G.requires_grad_(True)
             t3["E/z_norm"] = z_hat.detach().norm(dim=1).mean()
