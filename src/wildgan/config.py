@@ -115,8 +115,8 @@ class TrainConfig:
     # Warm-up of the EMA: beta_t = min(ema_beta, (1 + t) / (10 + t)) at iteration t (TensorFlow's
     # ExponentialMovingAverage num_updates rule). With a constant 0.999, Gs after t iterations still holds
     # 0.999^t of its random initialisation (69% after 375 iterations, the length of a short CPU run), so every
-    # residual score of a short run measured noise. beta_t reaches 0.999 at t = 8,990; the paper's schedule runs
-    # > 40k iterations, after which the two differ by < 1e-13 of the weights. False = the authors' code exactly.
+    # residual score of a short run measured noise. beta_t reaches 0.999 at t = 8,990; the paper's CIFAR schedule runs
+    # 39,060 iterations, after which the two differ by < 1e-13 of the weights. False = the authors' code exactly.
     ema_warmup: bool = True
     latent_scale: float = 0.1            # z ~ latent_scale * N(0, I) in the training losses (spec 3.1)
     encoder_loss: str = "image"          # image (d_I, proposed) | latent (d_z ablation) | none (no encoder)
@@ -264,6 +264,14 @@ class FAnoGANConfig:
     enc_lr: float = 5e-5                 # RMSProp, TF1 defaults (decay 0.9, eps 1e-10, accumulator starts at 1)
     enc_batch_size: int = 16
     kappa: float = 1.0                   # weight of the feature MSE in the encoder loss and in A
+    # BatchNorm of G and E as the official tf.layers.batch_normalization: eps 1e-3, moving-average decay 0.99, and
+    # G's moving statistics updated by G steps only (the critic steps' G forward uses batch statistics and leaves
+    # them alone). bn_warmup: decay_t = min(bn_decay, (1 + t)/(10 + t)) after t updates, as our Gs EMA warm-up, so
+    # that a short run's eval-mode G is not still 0.99^t at the initial (0, 1) statistics; identical to the constant
+    # decay after 890 updates, i.e. for the official schedule's thousands of G steps.
+    bn_eps: float = 1e-3
+    bn_decay: float = 0.99
+    bn_warmup: bool = True
     flip: bool = True                    # random horizontal flips (the official loader)
     seed: int = 0
     minutes: float | None = None
@@ -323,8 +331,20 @@ def run_config_from_dict(d: dict[str, Any], check_types: bool = False) -> RunCon
                      train=from_dict(TrainConfig, train, c),
                      score=from_dict(ScoreConfig, d.get("score", {}), c),
                      preset=d.get("preset", "custom"), method=d.get("method", "wildgan"),
-                     fanogan=from_dict(FAnoGANConfig, d.get("fanogan", {}), c),
+                     fanogan=fanogan_config_from_dict(d.get("fanogan", {}), c),
                      search=from_dict(SearchConfig, d.get("search", {}), c))
+
+
+# what f-AnoGAN runs recorded before the BatchNorm fields existed were trained with (PyTorch's defaults)
+FANOGAN_LEGACY_BN = {"bn_eps": 1e-5, "bn_decay": 0.9, "bn_warmup": False}
+
+
+def fanogan_config_from_dict(d: dict[str, Any], check_types: bool = False) -> FAnoGANConfig:
+    """FAnoGANConfig from a recorded dict. A record without bn_eps predates the BatchNorm fields: it reads back with
+    the settings it was trained with (eps 1e-5 matters at inference: loading it with 1e-3 would change its scores)."""
+    if isinstance(d, dict) and "bn_eps" not in d:
+        d = {**FANOGAN_LEGACY_BN, **d}
+    return from_dict(FAnoGANConfig, d, check_types)
 
 
 def write_run_config(cfg: RunConfig, run_dir: Any) -> None:

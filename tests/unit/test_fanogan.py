@@ -150,6 +150,58 @@ def test_planned_iterations() -> None:
     assert planned_gan_iters(FAnoGANConfig(batch_size=16), 20) == 7          # at least one per epoch
 
 
+def test_bn_momentum_schedule() -> None:
+    cfg = FAnoGANConfig()
+    assert (cfg.bn_eps, cfg.bn_decay, cfg.bn_warmup) == (1e-3, 0.99, True)      # tf.layers.batch_normalization
+    assert fanogan_loop.bn_momentum(0, cfg) == pytest.approx(0.9)               # decay 1/10 at the first update
+    assert fanogan_loop.bn_momentum(90, cfg) == pytest.approx(1 - 91 / 100)
+    assert fanogan_loop.bn_momentum(890, cfg) == pytest.approx(0.01)            # the constant from here on
+    assert fanogan_loop.bn_momentum(10**6, cfg) == pytest.approx(0.01)
+    off = FAnoGANConfig(bn_warmup=False)
+    assert fanogan_loop.bn_momentum(0, off) == pytest.approx(0.01)
+    with pytest.raises(ConfigError):
+        train_fanogan(images(8), tiny_cfg(bn_decay=1.0), Path("unused"), progress=False)
+
+
+def bn_stats(m: torch.nn.Module) -> list[torch.Tensor]:
+    return [t.clone() for b in m.modules() if isinstance(b, torch.nn.BatchNorm2d)
+            for t in (b.running_mean, b.running_var)]
+
+
+def test_critic_steps_leave_g_running_statistics(tmp_path: Path) -> None:
+    """TF updates G's moving BN statistics with the G train op only: 5 critic iterations (no G step yet) leave them
+    at their initial (0, 1); the 6th iteration's G step moves them, with the warm-up's first decay 0.1."""
+    x = images(8)
+    train_fanogan(x, tiny_cfg(gan_iters=5, enc_iters=0), tmp_path / "five", progress=False)
+    g = load_fanogan(tmp_path / "five" / "fanogan-final.json").G
+    for b in g.modules():
+        if isinstance(b, torch.nn.BatchNorm2d):
+            assert b.eps == 1e-3
+            assert torch.equal(b.running_mean, torch.zeros_like(b.running_mean))
+            assert torch.equal(b.running_var, torch.ones_like(b.running_var))
+    train_fanogan(x, tiny_cfg(gan_iters=6, enc_iters=0), tmp_path / "six", progress=False)
+    g6 = load_fanogan(tmp_path / "six" / "fanogan-final.json").G
+    moved = [not torch.equal(a, b) for a, b in zip(bn_stats(g), bn_stats(g6))]
+    assert all(moved)
+    # decay 0.1 at the first update: the running mean is 0.9 x that batch's mean, far from the initial 0
+    assert max(float(t.abs().max()) for t in bn_stats(g6)[0::2]) > 1e-3
+
+
+def test_legacy_config_reads_back_pytorch_batchnorm(tmp_path: Path) -> None:
+    """A run recorded before the BatchNorm fields existed was trained (and must be scored) with eps 1e-5."""
+    from wildgan.config import fanogan_config_from_dict
+
+    old = {k: v for k, v in to_dict(tiny_cfg()).items() if not k.startswith("bn_")}
+    cfg = fanogan_config_from_dict(old)
+    assert (cfg.bn_eps, cfg.bn_decay, cfg.bn_warmup) == (1e-5, 0.9, False)
+    assert fanogan_config_from_dict(to_dict(tiny_cfg())).bn_eps == 1e-3
+    nets = build_fanogan(cfg, 32, 3)
+    path = ckpt.save_checkpoint(tmp_path, "old", ckpt.networks_to_tensors(nets.modules()),
+                                {"kind": "fanogan", "config": old, "resolution": 32, "channels": 3})
+    loaded = load_fanogan(path)
+    assert {b.eps for b in loaded.E.modules() if isinstance(b, torch.nn.BatchNorm2d)} == {1e-5}
+
+
 def test_bad_training_input(tmp_path: Path) -> None:
     with pytest.raises(DataError):
         train_fanogan(images(8).astype(np.float32), tiny_cfg(), tmp_path, progress=False)

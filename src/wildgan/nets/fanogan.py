@@ -13,6 +13,7 @@ Tensor layout: images [N, C, H, W] in [-1, 1]; latents [N, N_z].
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import checkpoint as ckpt
-from ..config import FAnoGANConfig, from_dict
+from ..config import FAnoGANConfig, fanogan_config_from_dict
 from ..errors import CheckpointError, ConfigError
 
 SUPPORTED_RESOLUTIONS = (32, 64)
@@ -78,10 +79,19 @@ class ChannelLayerNorm(nn.Module):
         return x * self.weight.view(1, -1, 1, 1) + self.bias.view(1, -1, 1, 1)
 
 
-def batch_norm(channels: int) -> nn.BatchNorm2d:
-    """BatchNorm for G and E: eps 1e-5 as TF's fused_batch_norm. The moving-average rate is not pinned down by the
-    spec; PyTorch's momentum 0.1 (TF decay 0.9) is used [choice]. Eval mode uses the running statistics."""
-    return nn.BatchNorm2d(channels, eps=1e-5, momentum=0.1)
+def batch_norm(channels: int, eps: float = 1e-3) -> nn.BatchNorm2d:
+    """BatchNorm for G and E as the official code's tf.layers.batch_normalization: eps 1e-3, moving-average decay
+    0.99 (PyTorch momentum 0.01). Training sets the momentum per step (FAnoGANConfig.bn_decay / bn_warmup, and 0
+    for the critic steps' G forward, whose moving statistics TF does not update). Eval mode uses the running
+    statistics."""
+    return nn.BatchNorm2d(channels, eps=eps, momentum=0.01)
+
+
+def set_bn_momentum(module: nn.Module, momentum: float) -> None:
+    """Set the running-statistics rate of every BatchNorm in module (0 = use batch statistics, update nothing)."""
+    for m in module.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.momentum = momentum
 
 
 Norm = Callable[[int], nn.Module]
@@ -146,15 +156,17 @@ class FAnoGANGenerator(nn.Module):
     """z [N, latent] -> image [N, C, R, R] in (-1, 1).
     BatchNorm uses batch statistics in train() and its running statistics in eval()."""
 
-    def __init__(self, resolution: int = 64, channels: int = 1, dim: int = 64, latent_size: int = 128) -> None:
+    def __init__(self, resolution: int = 64, channels: int = 1, dim: int = 64, latent_size: int = 128,
+                 bn_eps: float = 1e-3) -> None:
         super().__init__()
         _check_channels(channels)
         n = _n_blocks(resolution)
         self.resolution, self.channels, self.dim, self.latent_size = resolution, channels, dim, latent_size
         widths = [8 * dim] + [m * dim for m in (8, 4, 2, 1)[:n]]      # 32x32 drops the final 2d->d block
+        norm = functools.partial(batch_norm, eps=bn_eps)
         self.input = linear(latent_size, 4 * 4 * 8 * dim)
-        self.blocks = nn.Sequential(*[ResBlockUp(widths[i], widths[i + 1], batch_norm) for i in range(n)])
-        self.out_norm = batch_norm(widths[-1])
+        self.blocks = nn.Sequential(*[ResBlockUp(widths[i], widths[i + 1], norm) for i in range(n)])
+        self.out_norm = norm(widths[-1])
         self.output = conv(widths[-1], channels, 3)                     # He init, as tflib's default Conv2D
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -199,8 +211,9 @@ class FAnoGANEncoder(_DownTrunk):
     """izi_f encoder: critic-like trunk with BatchNorm, Linear -> latent, tanh ('tanh_fc', the paper default):
     codes live in (-1, 1)^N_z, which is why f-AnoGAN's codes 'end up on a hypercube' (paper Fig. 3)."""
 
-    def __init__(self, resolution: int = 64, channels: int = 1, dim: int = 64, latent_size: int = 128) -> None:
-        super().__init__(resolution, channels, dim, batch_norm)
+    def __init__(self, resolution: int = 64, channels: int = 1, dim: int = 64, latent_size: int = 128,
+                 bn_eps: float = 1e-3) -> None:
+        super().__init__(resolution, channels, dim, functools.partial(batch_norm, eps=bn_eps))
         self.latent_size = latent_size
         self.output = linear(self.feature_size, latent_size)
 
@@ -244,9 +257,9 @@ def build_fanogan(cfg: FAnoGANConfig, resolution: int, channels: int, seed: int 
     seed None = cfg.seed. The global torch RNG is left untouched."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed if seed is None else seed)
-        G = FAnoGANGenerator(resolution, channels, cfg.dim, cfg.latent_size)
+        G = FAnoGANGenerator(resolution, channels, cfg.dim, cfg.latent_size, bn_eps=cfg.bn_eps)
         D = FAnoGANCritic(resolution, channels, cfg.dim)
-        E = FAnoGANEncoder(resolution, channels, cfg.dim, cfg.latent_size)
+        E = FAnoGANEncoder(resolution, channels, cfg.dim, cfg.latent_size, bn_eps=cfg.bn_eps)
     return FAnoGANNetworks(G=G, D=D, E=E, config=cfg)
 
 
@@ -257,7 +270,7 @@ def load_fanogan(path: Path | str, device: str | torch.device = "cpu") -> FAnoGA
     if meta.get("kind") != "fanogan":
         raise CheckpointError(f"{path}: not an f-AnoGAN checkpoint (kind = {meta.get('kind')!r})")
     try:
-        cfg = from_dict(FAnoGANConfig, meta["config"])
+        cfg = fanogan_config_from_dict(meta["config"])
         nets = build_fanogan(cfg, int(meta["resolution"]), int(meta["channels"]), seed=0)
     except (KeyError, TypeError, ValueError, ConfigError) as e:
         raise CheckpointError(f"{path}: bad f-AnoGAN metadata: {e}") from None
@@ -267,5 +280,5 @@ def load_fanogan(path: Path | str, device: str | torch.device = "cpu") -> FAnoGA
     return nets.to(device)
 
 
-__all__ = ["FAnoGANGenerator", "FAnoGANCritic", "FAnoGANEncoder", "FAnoGANNetworks", "ChannelLayerNorm",
+__all__ = ["set_bn_momentum", "FAnoGANGenerator", "FAnoGANCritic", "FAnoGANEncoder", "FAnoGANNetworks", "ChannelLayerNorm",
            "ResBlockUp", "ResBlockDown", "build_fanogan", "load_fanogan", "SUPPORTED_RESOLUTIONS"]

@@ -35,7 +35,8 @@ from ..data.transforms import to_float
 from ..errors import ConfigError, DataError, DivergenceError
 from ..devices import resolve_device
 from ..losses import critic_loss, generator_loss
-from ..nets.fanogan import SUPPORTED_RESOLUTIONS, FAnoGANNetworks, build_fanogan, load_fanogan
+from ..nets.fanogan import (SUPPORTED_RESOLUTIONS, FAnoGANNetworks, build_fanogan, load_fanogan,
+                            set_bn_momentum)
 from .loop import BatchSampler
 
 Log = Callable[[str], None]
@@ -115,9 +116,22 @@ def _check_cfg(cfg: FAnoGANConfig, n: int) -> None:
         raise ConfigError("f-AnoGAN gan_iters, enc_iters and epochs must be >= 0")
     if cfg.minutes is not None and cfg.minutes <= 0:
         raise ConfigError(f"minutes must be positive, got {cfg.minutes}")
+    if not (cfg.bn_eps > 0 and 0.0 <= cfg.bn_decay < 1.0):
+        raise ConfigError(f"f-AnoGAN BatchNorm needs bn_eps > 0 and 0 <= bn_decay < 1, got {cfg.bn_eps}, "
+                          f"{cfg.bn_decay}")
     if n < max(cfg.batch_size, cfg.enc_batch_size):
         raise DataError(f"f-AnoGAN needs at least batch_size = {max(cfg.batch_size, cfg.enc_batch_size)} training "
                         f"images, got {n}")
+
+
+def bn_momentum(updates_done: int, cfg: FAnoGANConfig) -> float:
+    """PyTorch BatchNorm momentum (= 1 - TF decay) for the next moving-statistics update, after updates_done
+    earlier ones: 1 - cfg.bn_decay, or with cfg.bn_warmup 1 - min(bn_decay, (1 + t)/(10 + t)) (see FAnoGANConfig)."""
+    decay = cfg.bn_decay
+    if cfg.bn_warmup:
+        t = max(int(updates_done), 0)
+        decay = min(decay, (1.0 + t) / (10.0 + t))
+    return 1.0 - decay
 
 
 def planned_gan_iters(cfg: FAnoGANConfig, n: int) -> int:
@@ -257,6 +271,9 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
             if state.gan_iter > 0 and state.gan_iter % cfg.n_critic == 0:
                 # 1 G step per outer loop, skipped on the first loop (the official `if iteration > 0`)
                 D.requires_grad_(False)                 # the G loss must not leave gradients in D
+                # the official graph updates G's moving BN statistics with the G train op only: this is G step
+                # number gan_iter // n_critic - 1 (0-based), hence that many earlier updates
+                set_bn_momentum(G, bn_momentum(state.gan_iter // cfg.n_critic - 1, cfg))
                 try:
                     g_loss, _ = generator_loss(D, G(torch.randn(b, cfg.latent_size, generator=rng, device=device)))
                     opt_G.zero_grad(set_to_none=True)
@@ -268,6 +285,7 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
             reals = _batch(x_u8, sampler.next(b), cfg.flip, rng)
             z = torch.randn(b, cfg.latent_size, generator=rng, device=device)
             u = torch.rand(b, 1, 1, 1, generator=rng, device=device)
+            set_bn_momentum(G, 0.0)                     # batch statistics, moving statistics left alone (TF)
             with torch.no_grad():
                 fake = G(z)                             # G in train mode (batch statistics) as in the TF graph
             d_loss, terms = critic_loss(D, reals, fake, gp_lambda=cfg.gp_lambda, gp_target=1.0, drift=0.0, u=u)
@@ -313,6 +331,7 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
                 break
             b = cfg.enc_batch_size
             x = _batch(x_u8, sampler.next(b), cfg.flip, rng)
+            set_bn_momentum(E, bn_momentum(state.enc_iter, cfg))   # E's moving statistics follow its train op
             z = E(x)
             rec = G(z)
             with torch.no_grad():
@@ -360,4 +379,4 @@ def _meta(cfg: FAnoGANConfig, arch: dict[str, int], state: _State, n: int, t_gan
             "elapsed_s": round(state.elapsed, 3)}
 
 
-__all__ = ["train_fanogan", "load_fanogan", "planned_gan_iters", "TF1RMSprop", "FAnoGANNetworks"]
+__all__ = ["bn_momentum", "train_fanogan", "load_fanogan", "planned_gan_iters", "TF1RMSprop", "FAnoGANNetworks"]

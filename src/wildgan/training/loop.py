@@ -130,7 +130,7 @@ def ema_beta_at(tc: TrainConfig, iteration: int) -> float:
 
 @torch.no_grad()
 def ema_update(Gs: torch.nn.Module, G: torch.nn.Module, beta: float) -> None:
-    """Gs <- beta * Gs + (1 - beta) * G for every parameter and buffer (weights and biases)."""
+    """Gs <- beta * Gs + (1 - beta) * G for every parameter (weights and biases; G has no buffers)."""
     gs = list(Gs.parameters())
     torch._foreach_lerp_(gs, [p.detach() for p in G.parameters()], 1.0 - beta)
 
