@@ -30,7 +30,7 @@ EXAMPLES_TRAIN = """examples:
 """
 EXAMPLES_SCORE = """examples:
   wildgan score runs/car-g2 --out scores.csv                      # the run's own test set
-  wildgan score runs/car-g2 --data ~/new_images/ --out new.csv    # a folder (tree) of images
+  wildgan score runs/car-g2 --data ~/new_images/ --out new.csv    # every image in a folder (recursively)
   wildgan score runs/car-g2 --data a.png b.jpg --out two.csv      # individual files
 """
 EXAMPLES_EVAL = """examples:
@@ -45,7 +45,8 @@ def _add_train_args(p: argparse.ArgumentParser, study: bool = False) -> None:
     g.add_argument("--data", help="folder tree, CIFAR-10 batch dir, .npz or .tar.gz (default: $WILDGAN_DATA, "
                                   "else the embedded MNIST sample)")
     g.add_argument("--dataset", default="auto",
-                   help="protocol: auto | cifar10 | chula-rbc12 | mnist | folder | npz (default: auto)")
+                   help="protocol: auto | cifar10 | chula-rbc12 | mnist | folder | npz | unlabelled (default: "
+                        "auto; a folder of loose images is unlabelled: all of it is trained on, no test split)")
     if not study:
         g.add_argument("--normal", help="normal class name(s) or integer label(s), comma separated "
                                         "(default: the protocol's: automobile / normal RBC / MNIST 2)")
@@ -370,7 +371,7 @@ def build_run_config(a: argparse.Namespace) -> tuple[Any, Any]:
 
 def cmd_train(a: argparse.Namespace) -> int:
     from .config import run_config_to_dict
-    from .training.run import train_run
+    from .training.run import check_run_dir, train_run
 
     ctx = None
     if a.distributed:
@@ -380,10 +381,10 @@ def cmd_train(a: argparse.Namespace) -> int:
         if not ctx.is_main:
             a.no_progress = True
     cfg, split = build_run_config(a)
-    text = json.dumps(run_config_to_dict(cfg), indent=2)
-    print(text if a.dry_run else f"resolved config (saved to {a.out}/config.json):\n{text}", file=sys.stderr)
     if a.dry_run:
+        print(json.dumps(run_config_to_dict(cfg), indent=2), file=sys.stderr)
         return 0
+    check_run_dir(cfg, Path(a.out), resume=a.resume, overwrite=a.overwrite)   # refuse before anything is written
     res = train_run(cfg, Path(a.out), resume=a.resume, overwrite=a.overwrite, progress=not a.no_progress,
                     log=_log_to(Path(a.out)) if ctx is None or ctx.is_main else (lambda m: None), split=split)
     if ctx is not None:
@@ -393,6 +394,11 @@ def cmd_train(a: argparse.Namespace) -> int:
         if not ctx.is_main:
             return 0
     print(f"trained {res.nimg / 1000:.1f} kimg ({res.status}); networks in {res.final}", file=sys.stderr)
+    if a.evaluate and split.info.get("protocol") == "unlabelled":
+        print(f"unlabelled training data: no test split to evaluate. Score new images with thresholds from the "
+              f"training scores: wildgan score {a.out} --data NEW_IMAGES --threshold contamination --out scores.csv",
+              file=sys.stderr)
+        return 0
     if a.evaluate:
         return cmd_evaluate(argparse.Namespace(run_dir=a.out, data=None, json=False, device=a.device,
                                                no_controls=False, no_progress=a.no_progress))
@@ -412,25 +418,32 @@ def cmd_score(a: argparse.Namespace) -> int:
     from .data import conversion_opts, load_images
     from .evaluation.run import split_for_run
     from .scoring.run import load_model, write_scores_csv
+    from .thresholds import check_threshold_args
 
+    if a.threshold:
+        # before the (possibly long) scoring: a bad value should not cost a scoring pass
+        check_threshold_args(a.threshold, contamination=a.expected_contamination, k=a.mad_k)
     model = load_model(Path(a.run_dir), a.device)
     labels = None
     if not a.data or (len(a.data) == 1 and _is_dataset(a.data[0])):
-        split = split_for_run(Path(a.run_dir), a.data[0] if a.data else None)
+        split = split_for_run(Path(a.run_dir), a.data[0] if a.data else None, log=_warn)
         x, ids, labels = split.test_x, split.test_ids, split.test_y
+        what = "the test split of " + (a.data[0] if a.data else "the run's data")
     else:
         split_info = json.loads((Path(a.run_dir) / "split.json").read_text())
         # same conversion rules as the training data (e.g. MNIST's 28 -> 32 zero padding)
-        x, ids = load_images(a.data, model.cfg.net.resolution, model.cfg.net.channels,
-                             **conversion_opts(split_info))
+        import warnings
+
+        with warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter("always")
+            x, ids = load_images(a.data, model.cfg.net.resolution, model.cfg.net.channels, skip_bad=a.skip_bad,
+                                 **conversion_opts(split_info))
+        for w in said:                          # one line per skipped file (or size/colour note), then a count
+            print(f"wildgan: warning: {w.message}", file=sys.stderr)
+        n_skip = sum(str(w.message).startswith("skipped ") for w in said)
+        what = "every image file given (folders recursively)" + (f"; {n_skip} unreadable skipped" if n_skip else "")
     res = model.score(x, progress=not a.no_progress)
     extra = None
-    if a.threshold == "f1":
-        # F1 needs labels; taking them from the set being scored (by default the run's test split) would set the
-        # threshold on the test set, which wildgan never does.
-        raise ConfigError("--threshold f1 needs a separate labelled validation set: use the Python API "
-                          "(Detector.from_run(RUN_DIR, threshold='f1', X_val=..., y_val=...)); on the command line "
-                          "use --threshold contamination or mad (training scores only)")
     if a.threshold:
         from .detector import run_threshold, threshold_columns
 
@@ -440,8 +453,12 @@ def cmd_score(a: argparse.Namespace) -> int:
         print(f"threshold for score a: {thr.describe()} (chosen on the {thr.params['source']}); "
               f"{int(extra['is_anomaly'].sum())} of {len(ids)} images flagged (is_anomaly = 1)", file=sys.stderr)
     write_scores_csv(Path(a.out), ids, res, labels, extra=extra)
-    print(f"scored {len(ids)} images with {model.source}; wrote {a.out}", file=sys.stderr)
+    print(f"scored {len(ids)} images ({what}) with {model.source}; wrote {a.out}", file=sys.stderr)
     return 0
+
+
+def _warn(msg: str) -> None:
+    print(msg, file=sys.stderr)
 
 
 def cmd_export(a: argparse.Namespace) -> int:
@@ -455,18 +472,19 @@ def cmd_export(a: argparse.Namespace) -> int:
 
 
 def _is_dataset(path: str) -> bool:
-    """A data set (tree, batches, npz, tar) rather than image files to score one by one."""
+    """A data set whose test split `score` takes (.npz, .tar.gz, CIFAR-10 batches) rather than image files and
+    folders, of which every image is scored (a folder tree too: its class folders are not labels to score by)."""
     p = Path(path)
     if p.is_file():
         return p.suffix.lower() in (".npz", ".gz", ".tgz", ".tar")
-    return p.is_dir() and any(q.is_dir() for q in p.iterdir())
+    return p.is_dir() and ((p / "data_batch_1").is_file() or (p / "cifar-10-batches-py").is_dir())
 
 
 def cmd_evaluate(a: argparse.Namespace) -> int:
     from .evaluation.run import evaluate_run, format_table
 
     out = evaluate_run(Path(a.run_dir), a.data, device=a.device, controls=not a.no_controls,
-                       progress=not a.no_progress)
+                       progress=not a.no_progress, log=_warn)
     if a.json:
         keep = ("auc", "ap", "controls", "controls_ap", "other_generator", "n_test", "n_anomalous", "mean_z_norm",
                 "model")
@@ -548,6 +566,9 @@ def cmd_study(a: argparse.Namespace) -> int:
         names = load_dataset(a.data, a.dataset)[0].class_names
         ns.normal = names[0]
     base, split = build_run_config(ns)
+    if split.info.get("protocol") == "unlabelled":
+        raise ConfigError(f"{split.info.get('source')}: a study measures AUC and needs labelled data (class folders, "
+                          f"CIFAR-10, an .npz with labels); unlabelled images are for `wildgan train`")
     if a.normal == "all":
         normals = [n for n in split.info["class_names"] if n not in split.info.get("excluded_classes", [])]
     elif a.normal is None:
@@ -589,14 +610,20 @@ def make_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("score", help="score images with a trained run", epilog=EXAMPLES_SCORE,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     s.add_argument("run_dir")
-    s.add_argument("--data", nargs="*", help="a data set or image files/folders (default: the run's test set)")
+    s.add_argument("--data", nargs="*",
+                   help="image files and/or folders: every image in them, folders recursively; or ONE data set "
+                        "file (.npz, .tar.gz, a CIFAR-10 batch folder): its test split under the run's protocol, "
+                        "with labels (default: the run's own test split)")
+    s.add_argument("--skip-bad", action="store_true",
+                   help="leave out unreadable image files (each one is named in a warning) instead of stopping")
     s.add_argument("--out", required=True, help="CSV file: id, label (when known), every score")
     s.add_argument("--device", default="auto")
     s.add_argument("--no-progress", action="store_true")
-    s.add_argument("--threshold", choices=("contamination", "mad", "f1"),
+    s.add_argument("--threshold", choices=("contamination", "mad"),
                    help="add is_anomaly (0/1), threshold and threshold_rule columns for score a: contamination = "
                         "the 100*(1-G) percentile of the run's training-split scores, mad = their median + "
-                        "K * 1.4826 * MAD (f1 needs a labelled validation set: Python API only)")
+                        "K * 1.4826 * MAD (an F1-optimal threshold needs a labelled validation set: Python API, "
+                        "Detector.from_run(RUN_DIR, threshold='f1', X_val=..., y_val=...))")
     s.add_argument("--expected-contamination", type=float, default=0.05, metavar="G",
                    help="expected fraction of anomalies, for --threshold contamination (default 0.05)")
     s.add_argument("--mad-k", type=float, default=3.0, metavar="K", help="K of --threshold mad (default 3)")
@@ -677,6 +704,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     p = make_parser()
     debug = "--debug" in argv
+    if not debug:
+        import warnings
+
+        # our warnings are messages for the user (mixed image sizes, changed data, skipped files): one line each,
+        # without Python's file:line prefix
+        warnings.formatwarning = lambda msg, cat, *args, **kw: (  # type: ignore[assignment]
+            f"wildgan: warning: {msg}\n" if issubclass(cat, UserWarning) else f"{cat.__name__}: {msg}\n")
     try:
         if argv and argv[0] == "train":
             _set_from_config(_train_parser(p), argv[1:])

@@ -73,7 +73,7 @@ class DataConfig:
     """Which images to train and test on. See wildgan.data.build_split."""
 
     data: str | None = None              # path; None = $WILDGAN_DATA or the embedded sample
-    dataset: str = "auto"                # auto | cifar10 | chula-rbc12 | mnist | folder | npz | cifar-batches
+    dataset: str = "auto"                # auto | cifar10 | chula-rbc12 | mnist | folder | npz | cifar-batches | unlabelled
     normal: tuple[str, ...] = ()         # normal class(es): names or integer labels as strings
     contamination: float = 0.0           # gamma: fraction of anomalies in the final training set
     resolution: int | None = None        # None = protocol default (next power of two >= image size)
@@ -366,8 +366,10 @@ def read_run_config(run_dir: Any) -> RunConfig:
     from pathlib import Path
 
     p = Path(run_dir) / "config.json"
+    if not Path(run_dir).is_dir():
+        raise ConfigError(f"{run_dir}: no such run directory")
     if not p.is_file():
-        raise ConfigError(f"{p}: not a wildgan run directory (no config.json)")
+        raise ConfigError(f"{run_dir}: not a wildgan run directory (no config.json)")
     try:
         return run_config_from_dict(json.loads(p.read_text()))
     except json.JSONDecodeError as e:

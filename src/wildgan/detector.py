@@ -7,8 +7,12 @@
 Conventions (sklearn / PyOD): __init__ only stores parameters; fit() returns self and sets the fitted attributes
 (trailing underscore); `contamination` is only used to place the threshold, never in training.
 
-Inputs accepted by fit / decision_function / predict / predict_proba:
+Inputs accepted by fit / decision_function / predict / predict_proba / score_all:
   * numpy arrays [N, H, W] (gray) or [N, H, W, C] / [N, C, H, W] with C in {1, 3};
+  * one image as an array [H, W], or (fitted Detector) [H, W, C] / [C, H, W]: a 3-D array is read as one image when
+    its shape is that of one training image, as a batch [N, H, W] when its images have the training size, and is a
+    DataError when neither reading fits and it could be one image (last axis 1 or 3, or first axis 3 for an RGB
+    model); other 3-D arrays stay batches [N, H, W] (see read_3d);
   * torch tensors, same layouts (a torchvision batch [N, C, H, W] works as is);
   * a list of PIL images, file paths or single-image arrays [H, W(, C)] (sizes may differ);
   * a folder path (images found recursively, sorted by path) or one image file path;
@@ -34,7 +38,9 @@ from __future__ import annotations
 import inspect
 import json
 import math
+import shutil
 import tempfile
+import weakref
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -109,8 +115,40 @@ def _expand_path(p: Path) -> list[Path]:
     raise DataError(f"{p}: no such file or folder")
 
 
-def _decode_items(X: Any, depth16: str) -> tuple[np.ndarray | list[np.ndarray], list[str]]:
-    """Any accepted input -> (a uint8 NHWC block, or a list of uint8 HWC images of possibly different sizes; ids)."""
+def read_3d(shape: Sequence[int], image_shapes: Sequence[Sequence[int]]) -> str:
+    """How a fitted Detector reads a 3-D array: 'batch' ([N, H, W] gray), 'hwc' or 'chw' (one image).
+
+    image_shapes are the (H, W, C) of the images the model knows (the training images as given to fit, and the
+    network input R x R x C). In order: a shape equal to one known image's (H, W, C) or (C, H, W) is one image; a
+    batch whose images have a known size is a batch; [H, W, 1 or 3] of a known size is one image (other channels).
+    Otherwise the array is a DataError if it could be one image (last axis 1 or 3; first axis 3 with an RGB model:
+    e.g. 28 "images" of 28 x 1), else a batch of images of another size (resized as usual)."""
+    a0, a1, a2 = (int(v) for v in shape)
+    known = [tuple(int(v) for v in s) for s in image_shapes]
+    for h, w, c in known:
+        if (a0, a1, a2) == (h, w, c):
+            return "hwc"
+        if (a0, a1, a2) == (c, h, w):
+            return "chw"
+    sizes = {(h, w) for h, w, _ in known}
+    if (a1, a2) in sizes:
+        return "batch"
+    if a2 in (1, 3) and (a0, a1) in sizes:
+        return "hwc"
+    if a2 in (1, 3) or (a0 == 3 and any(c == 3 for *_, c in known)):
+        want = " or ".join(sorted({f"{h}x{w}x{c}" for h, w, c in known}))
+        raise DataError(f"images: ambiguous image array shape {tuple(shape)}: neither {a0} images of {a1}x{a2} nor "
+                        f"one image matches the model's image shape ({want}); pass one image as a 2-D array or with "
+                        "a leading batch axis (x[None]), and a batch as [N, H, W, C] or [N, C, H, W]")
+    return "batch"
+
+
+def _decode_items(X: Any, depth16: str, image_shapes: Sequence[Sequence[int]] | None = None
+                  ) -> tuple[np.ndarray | list[np.ndarray], list[str]]:
+    """Any accepted input -> (a uint8 NHWC block, or a list of uint8 HWC images of possibly different sizes; ids).
+
+    A 2-D array is one image; a 3-D array is a batch [N, H, W] unless image_shapes (a fitted model's, see read_3d)
+    say it is one image."""
     from PIL import Image
 
     from .data.readers import read_image
@@ -121,7 +159,15 @@ def _decode_items(X: Any, depth16: str) -> tuple[np.ndarray | list[np.ndarray], 
     elif isinstance(X, Image.Image):
         X = [X]
     if isinstance(X, np.ndarray) or type(X).__module__.startswith("torch"):
-        x = _array_batch(X, "images", depth16)
+        arr = _to_numpy(X)
+        reading = "batch"
+        if arr.ndim == 2:
+            reading = "one"
+        elif arr.ndim == 3 and image_shapes:
+            reading = read_3d(arr.shape, image_shapes)
+        if reading == "chw":
+            arr = np.moveaxis(arr, 0, -1)
+        x = _array_batch(arr if reading == "batch" else arr[None], "images", depth16)
         return x, [f"array:{i}" for i in range(len(x))]
     if not isinstance(X, (list, tuple)):
         raise DataError(f"unsupported image input of type {type(X).__name__}: pass a numpy array, torch tensor, "
@@ -172,9 +218,12 @@ def _convert_items(x: np.ndarray | list[np.ndarray], res: int, ch: int, resize_m
 
 
 def to_images(X: Any, resolution: int | None = None, channels: int | None = None, *, resize_mode: str = "resize",
-              depth16: str = "per-image") -> tuple[np.ndarray, list[str]]:
-    """Any accepted input (see the module docstring) -> (uint8 [N, R, R, C], ids), converted like training data."""
-    x, ids = _decode_items(X, depth16)
+              depth16: str = "per-image", image_shapes: Sequence[Sequence[int]] | None = None
+              ) -> tuple[np.ndarray, list[str]]:
+    """Any accepted input (see the module docstring) -> (uint8 [N, R, R, C], ids), converted like training data.
+    image_shapes: the (H, W, C) a fitted model knows, to tell one [H, W, C] / [C, H, W] image from a batch
+    (see read_3d); without them a 3-D array is a batch [N, H, W]."""
+    x, ids = _decode_items(X, depth16, image_shapes)
     res, ch = infer_geometry(x, resolution, channels)
     return _convert_items(x, res, ch, resize_mode), ids
 
@@ -297,6 +346,31 @@ def threshold_columns(thr: Threshold, scores: np.ndarray) -> dict[str, np.ndarra
 # ------------------------------------------------------------------------------------------------------------------
 # The estimator
 
+class _TempRunDir:
+    """A temporary run directory owned by the Detector(s) that hold this object: removed when the last of them is
+    garbage-collected, at interpreter exit, or at once by cleanup() (a failed fit). Copies of a Detector share it."""
+
+    def __init__(self) -> None:
+        self.path = Path(tempfile.mkdtemp(prefix="wildgan-detector-"))
+        self._finalizer = weakref.finalize(self, shutil.rmtree, str(self.path), ignore_errors=True)
+
+    def cleanup(self) -> None:
+        self._finalizer()
+
+    def __copy__(self) -> "_TempRunDir":
+        return self
+
+    def __deepcopy__(self, memo: dict) -> "_TempRunDir":
+        return self
+
+    def __reduce__(self) -> tuple:
+        return (Path, (str(self.path),))   # an unpickled copy refers to the directory but never removes it
+
+
+FITTED_ATTRS = ("model_", "run_dir_", "resolution_", "channels_", "image_shape_", "conversion_", "decision_scores_",
+                "n_train_", "threshold_rule_", "threshold_", "labels_", "_temp_run_dir")
+
+
 def _check_fitted(det: "Detector") -> None:
     if not hasattr(det, "model_"):
         raise NotFittedError(f"This {type(det).__name__} instance is not fitted yet; call fit(X) (or use "
@@ -323,12 +397,15 @@ class Detector:
     resolution, channels : network input (None = from the training images; see infer_geometry).
     batch_mode : 'mixed' | 'isolated' score protocol (see the module docstring).
     resize_mode : 'resize' | 'pad' for images smaller than the resolution.
-    run_dir : where training writes its run directory (None = a new temporary directory, kept: see run_dir_).
+    run_dir : where training writes its run directory (None = a new temporary directory, removed when the fit
+        fails, else when the Detector is garbage-collected or at interpreter exit; the fitted model is in memory,
+        so save() works after that, but from_run(run_dir_) / export_onnx(run_dir_) need a run_dir).
     verbose : progress bars and training log on stdout.
 
     Fitted attributes: decision_scores_ (training scores, float64 [N]), threshold_ (float), threshold_rule_
     (wildgan.thresholds.Threshold), labels_ (0/1 of the training images), run_dir_ (Path), resolution_, channels_,
-    conversion_, n_train_, model_ (wildgan.scoring.run.LoadedModel).
+    image_shape_ ((H, W, C) of the training images as given to fit; None when their sizes differ or they came from
+    a DataConfig / CLI run), conversion_, n_train_, model_ (wildgan.scoring.run.LoadedModel).
     """
 
     def __init__(self, method: str = "wildgan", *, preset: str = "fast", total_kimg: float | None = None,
@@ -451,33 +528,45 @@ class Detector:
             src = str(X) if isinstance(X, (str, Path)) else f"in-memory {type(X).__name__}"
             data_cfg = DataConfig(data=str(X) if isinstance(X, (str, Path)) else None, resolution=res, channels=ch,
                                   seed=int(self.seed))
+            shapes = {items.shape[1:]} if isinstance(items, np.ndarray) else {a.shape for a in items}
+            image_shape = [int(v) for v in shapes.pop()] if len(shapes) == 1 else None
             info = {"protocol": "detector", "source": src, "detector_input": True, "conversion": conv,
-                    "resolution": res, "channels": ch}
+                    "resolution": res, "channels": ch, "image_shape": image_shape}
             split = AnomalySplit(x, np.zeros(len(x), np.int8), ids, x[:0], np.zeros(0, np.int8), [], res, ch, info)
         resolution, channels = int(x.shape[1]), int(x.shape[3])
         cfg = self._run_config(data_cfg, resolution, channels)
-        run_dir = Path(self.run_dir) if self.run_dir is not None else Path(tempfile.mkdtemp(prefix="wildgan-detector-"))
-        run_dir.mkdir(parents=True, exist_ok=True)
-        # fit() always trains from scratch (sklearn semantics), also into a run_dir used by an earlier fit
-        result = train_run(cfg, run_dir, split=split, overwrite=True, progress=bool(self.verbose),
-                           log=self._log(run_dir))
-        model = load_model(run_dir, self.device, checkpoint=result.final)
+        temp = _TempRunDir() if self.run_dir is None else None
+        run_dir = temp.path if temp is not None else Path(self.run_dir)
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            # fit() always trains from scratch (sklearn semantics), also into a run_dir used by an earlier fit
+            result = train_run(cfg, run_dir, split=split, overwrite=True, progress=bool(self.verbose),
+                               log=self._log(run_dir))
+            model = load_model(run_dir, self.device, checkpoint=result.final)
 
-        self.model_ = model
-        self.run_dir_ = run_dir
-        self.resolution_ = resolution
-        self.channels_ = channels
-        self.conversion_ = dict(conv)
-        scores = self._score_u8(x)
-        # cached so that from_run(run_dir) and `wildgan score --threshold` find the training scores; the run has no
-        # data spec to rebuild in-memory images from, so the other pGAN protocol is cached too (one cheap pass)
-        write_train_scores(run_dir, model, ids, scores, self.batch_mode)
-        if self.method == "wildgan":
-            other = "isolated" if self.batch_mode == "mixed" else "mixed"
-            write_train_scores(run_dir, model, ids, self._score_u8(x, other), other)
-        self.decision_scores_ = scores[self.score]
-        self.n_train_ = int(len(x))
-        self._set_threshold(X_val, y_val)
+            self.model_ = model
+            self.run_dir_ = run_dir
+            self._temp_run_dir = temp   # keeps a temporary run_dir_ alive as long as this Detector (and its copies)
+            self.resolution_ = resolution
+            self.channels_ = channels
+            self.image_shape_ = tuple(split.info["image_shape"]) if split.info.get("image_shape") else None
+            self.conversion_ = dict(conv)
+            scores = self._score_u8(x)
+            # cached so that from_run(run_dir) and `wildgan score --threshold` find the training scores; the run has
+            # no data spec to rebuild in-memory images from, so the other pGAN protocol is cached too (one cheap pass)
+            write_train_scores(run_dir, model, ids, scores, self.batch_mode)
+            if self.method == "wildgan":
+                other = "isolated" if self.batch_mode == "mixed" else "mixed"
+                write_train_scores(run_dir, model, ids, self._score_u8(x, other), other)
+            self.decision_scores_ = scores[self.score]
+            self.n_train_ = int(len(x))
+            self._set_threshold(X_val, y_val)
+        except BaseException:
+            for k in FITTED_ATTRS:      # a failed fit leaves the Detector unfitted, not half-fitted
+                self.__dict__.pop(k, None)
+            if temp is not None:
+                temp.cleanup()
+            raise
         return self
 
     def _set_threshold(self, X_val: Any = None, y_val: Any = None) -> None:
@@ -504,9 +593,15 @@ class Detector:
         res = m.score(x, score_cfg=replace(m.cfg.score, lam=float(self.lam)), batch_mode=batch_mode or self.batch_mode)
         return {k: np.asarray(v, dtype=np.float64) for k, v in res.scores.items()}
 
+    def _image_shapes(self) -> list[tuple[int, int, int]]:
+        """The image shapes (H, W, C) this Detector knows: its training images' (if one size) and its network's."""
+        net = (int(self.resolution_), int(self.resolution_), int(self.channels_))
+        given = getattr(self, "image_shape_", None)
+        return [tuple(int(v) for v in given), net] if given and tuple(given) != net else [net]
+
     def _images(self, X: Any) -> np.ndarray:
         return to_images(X, self.resolution_, self.channels_, resize_mode=self.conversion_.get("fit", "resize"),
-                         depth16=self.conversion_.get("depth16", "per-image"))[0]
+                         depth16=self.conversion_.get("depth16", "per-image"), image_shapes=self._image_shapes())[0]
 
     def score_all(self, X: Any) -> dict[str, np.ndarray]:
         """Every score (a, L_n, L_o, L_r, A, z_norm) of X, float64 [N] each, higher = more anomalous."""
@@ -549,6 +644,7 @@ class Detector:
         meta = {"kind": DETECTOR_KIND, "params": params, "config": run_config_to_dict(m.cfg),
                 "net": run_config_to_dict(m.cfg)["net"], "method": m.cfg.method,
                 "resolution": self.resolution_, "channels": self.channels_, "conversion": self.conversion_,
+                "image_shape": None if self.image_shape_ is None else list(self.image_shape_),
                 "threshold": self.threshold_rule_.to_dict(),
                 "decision_scores": [float(v) for v in self.decision_scores_],  # JSON floats round-trip exactly
                 "run_dir": str(self.run_dir_), "source": m.source, "source_sha256": m.meta.get("sha256"),
@@ -588,6 +684,7 @@ class Detector:
         det.model_ = LoadedModel(cfg=cfg, nets=nets, source=str(path), meta=meta, device=dev)
         det.run_dir_ = Path(meta["run_dir"])
         det.resolution_, det.channels_ = int(meta["resolution"]), int(meta["channels"])
+        det.image_shape_ = tuple(int(v) for v in meta["image_shape"]) if meta.get("image_shape") else None
         det.conversion_ = dict(meta["conversion"])
         det.decision_scores_ = np.asarray(meta["decision_scores"], dtype=np.float64)
         det.n_train_ = int(len(det.decision_scores_))
@@ -626,6 +723,8 @@ class Detector:
         det.model_ = model
         det.run_dir_ = run_dir
         det.resolution_, det.channels_ = cfg.net.resolution, cfg.net.channels
+        shape = split_info.get("image_shape")     # recorded by Detector.fit for in-memory images of one size
+        det.image_shape_ = tuple(int(v) for v in shape) if shape else None
         det.conversion_ = {"fit": conv.get("fit", "resize"), "depth16": conv.get("depth16", "per-image")}
         det.decision_scores_ = np.asarray(scores[score], dtype=np.float64)
         det.n_train_ = int(len(det.decision_scores_))
@@ -633,5 +732,5 @@ class Detector:
         return det
 
 
-__all__ = ["Detector", "NotFittedError", "to_images", "infer_geometry", "run_training_scores", "run_threshold",
+__all__ = ["Detector", "NotFittedError", "to_images", "read_3d", "infer_geometry", "run_training_scores", "run_threshold",
            "threshold_columns", "write_train_scores"]

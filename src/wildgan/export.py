@@ -10,17 +10,24 @@ rules for the caller), and the graph equals `LoadedModel.score(x, batch_mode='is
 for an exported model must come from isolated-mode training scores (Detector(batch_mode='isolated') or
 run_training_scores(run_dir, batch_mode='isolated')).
 
+Level of detail: a run that stopped before its schedule reached full resolution (short --total-kimg, a --minutes
+budget, an interrupted run) has lod > 0 in its checkpoint metadata, and its full-resolution layers are untrained.
+Scoring evaluates such a run at its lod (wildgan.scoring.pgan_scores.score_pgan); so does the graph: the run's lod
+is baked in as a constant (fractional lods included: the fade-in blends of G, E and D and the query reduction of
+pgan_scores.at_lod), the input stays full-resolution images, and metadata_props['lod'] records it.
+
 Graph: input 'images', outputs 'a', 'L_n', 'L_o', 'L_r', ('A'), 'z' (float32, [N] each; z [N, N_z]).
   input_type='uint8': uint8 [N, R, R, C] (NHWC), converted like training data (wildgan.detector.to_images);
   input_type='float': float32 [N, C, R, R] in [-1, 1] (= x * 2/255 - 1, what the networks see).
-The ONNX model's metadata_props record resolution, channels, input_type, lam, kappa, batch_mode and the run's
-image-conversion rule.
+The ONNX model's metadata_props record resolution (of the input), channels, input_type, lam, kappa, batch_mode, lod
+and the run's image-conversion rule.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -28,19 +35,29 @@ import torch
 from torch import nn
 
 from .errors import ConfigError, WildganError
+from .scoring.pgan_scores import at_lod
 from .scoring.scores import combined_score, fanogan_score, latent_origin_score, normalised_residual, residual_norm
 
 INPUT_TYPES = ("uint8", "float")
 
 
 class ScoringGraph(nn.Module):
-    """images -> (a, L_n, L_o, L_r[, A], z) in the isolated protocol; the functions of wildgan.scoring.scores."""
+    """images -> (a, L_n, L_o, L_r[, A], z) in the isolated protocol; the functions of wildgan.scoring.scores.
+
+    `lod`: the level of detail the networks are evaluated at, as in score_pgan (the run's LoadedModel.lod): the
+    full-resolution input is reduced by at_lod, then E, G and D run at `lod` (fade-in included). A constant of the
+    graph."""
 
     def __init__(self, E: nn.Module, G: nn.Module, D: nn.Module | None, lam: float, kappa: float,
-                 input_type: str = "uint8") -> None:
+                 input_type: str = "uint8", lod: float = 0.0) -> None:
         super().__init__()
         if input_type not in INPUT_TYPES:
             raise ConfigError(f"input_type must be one of {INPUT_TYPES}, got {input_type!r}")
+        lod = float(lod)
+        if not (math.isfinite(lod) and 0.0 <= lod <= max(E.cfg.resolution_log2 - 2, 0)):
+            raise ConfigError(f"lod must be in [0, {E.cfg.resolution_log2 - 2}] for resolution {E.cfg.resolution}, "
+                              f"got {lod}")
+        self.lod = lod
         self.E = copy.deepcopy(E).eval()
         self.E.mbstd_group = 1  # isolated: see the module docstring
         self.G = copy.deepcopy(G).eval()
@@ -55,14 +72,16 @@ class ScoringGraph(nn.Module):
             q = x.permute(0, 3, 1, 2).float() * (2.0 / 255.0) - 1.0   # the training rule (u8_to_float)
         else:
             q = x.float()
-        z = self.E(q)
-        rec = self.G(z)
+        q = at_lod(q, self.lod)     # the queries as the networks see them at the run's lod (identity at lod 0)
+        z = self.E(q, self.lod)
+        rec = self.G(z, self.lod)
         q, rec, z = q.float(), rec.float(), z.float()
         l_n = normalised_residual(q, rec)
         l_o = latent_origin_score(z)
         out = [combined_score(l_n, l_o, self.lam), l_n, l_o, residual_norm(q, rec)]
         if self.D is not None:
-            out.append(fanogan_score(q, rec, self.D.features(q).float(), self.D.features(rec).float(), self.kappa))
+            out.append(fanogan_score(q, rec, self.D.features(q, self.lod).float(),
+                                     self.D.features(rec, self.lod).float(), self.kappa))
         return tuple(out) + (z,)
 
 
@@ -82,7 +101,8 @@ def output_names(include_A: bool = True) -> list[str]:
 
 def scoring_graph(run_dir: str | Path, *, input_type: str = "uint8", include_A: bool = True,
                   checkpoint: str | Path | None = None) -> tuple[ScoringGraph, Any]:
-    """The exportable module of a run (CPU, eval mode) and its LoadedModel."""
+    """The exportable module of a run (CPU, eval mode) at the run's level of detail (model.lod), and its
+    LoadedModel."""
     from .scoring.run import load_model
 
     model = load_model(Path(run_dir), "cpu", checkpoint=Path(checkpoint) if checkpoint else None)
@@ -91,7 +111,8 @@ def scoring_graph(run_dir: str | Path, *, input_type: str = "uint8", include_A: 
                           f"is {model.cfg.method!r} (latent search is an optimisation loop, not a graph)")
     sc = model.cfg.score
     G = model.nets.Gs if sc.generator == "Gs" else model.nets.G
-    graph = ScoringGraph(model.nets.E, G, model.nets.D if include_A else None, sc.lam, sc.kappa, input_type)
+    graph = ScoringGraph(model.nets.E, G, model.nets.D if include_A else None, sc.lam, sc.kappa, input_type,
+                         lod=model.lod)
     return graph, model
 
 
@@ -124,7 +145,8 @@ def export_onnx(run_dir: str | Path, path: str | Path, batch_size: int = 64, ops
         _add_metadata(tmp, {"wildgan_run": str(run_dir), "source": model.source, "resolution": r, "channels": c,
                             "input_type": input_type, "input_layout": "NHWC uint8" if input_type == "uint8"
                             else "NCHW float32 in [-1, 1]", "batch_mode": "isolated", "lam": graph.lam,
-                            "kappa": graph.kappa, "outputs": names, "conversion": _conversion(Path(run_dir))})
+                            "kappa": graph.kappa, "lod": graph.lod, "outputs": names,
+                            "conversion": _conversion(Path(run_dir))})
         tmp.replace(path)
     except WildganError:
         raise

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -60,3 +61,26 @@ def file_digest(path: Path, algorithm: str = "sha256") -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def truncate_jsonl(path: Path, keep: Callable[[dict], bool]) -> int:
+    """Rewrite a JSONL log atomically with only the rows keep() accepts (and that parse); returns how many were
+    dropped. A resumed run calls this with "written before the checkpoint it resumed from": the killed session's
+    later rows would otherwise appear twice, and curves would plot both histories."""
+    path = Path(path)
+    if not path.is_file():
+        return 0
+    kept, dropped = [], 0
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            row = json.loads(line)
+            ok = isinstance(row, dict) and keep(row)
+        except (ValueError, TypeError, KeyError):
+            ok = False                      # e.g. the half-written last line of a killed session
+        if ok:
+            kept.append(line)
+        else:
+            dropped += 1
+    if dropped:
+        atomic_write_text(path, "".join(f"{line}\n" for line in kept))
+    return dropped

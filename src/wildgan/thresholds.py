@@ -151,3 +151,11 @@ def rank_proba(train_scores: Any, scores: Any, method: str = "linear") -> np.nda
         raise ConfigError(f"predict_proba method must be 'linear' or 'unify', got {method!r}")
     p = np.clip(p, 0.0, 1.0)
     return np.stack([1.0 - p, p], axis=1)
+
+
+def check_threshold_args(rule: str, *, contamination: float = 0.05, k: float = 3.0) -> None:
+    """Raise ConfigError for a rule's bad parameter before any scoring is done (the rules check them again)."""
+    if rule == "contamination" and not (0.0 < float(contamination) <= 0.5):
+        raise ConfigError(f"contamination (expected fraction of anomalies) must be in (0, 0.5], got {contamination}")
+    if rule == "mad" and not (math.isfinite(float(k)) and float(k) >= 0):
+        raise ConfigError(f"mad_k must be a finite number >= 0, got {k}")

@@ -190,3 +190,65 @@ def test_resume_refuses_a_different_schedule(tmp_path):
     assert not (run / "eval.json").exists()
     rows = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
     assert all(a["kimg"] < b["kimg"] for a, b in zip(rows, rows[1:])), "stats.jsonl mixes two runs"
+
+
+def test_resume_from_an_older_checkpoint_drops_the_later_stats_rows(tmp_path):
+    """When the newest checkpoints are damaged, resume falls back to an older one: the rows the first session wrote
+    after it must not stay in stats.jsonl (the report would plot two histories)."""
+    from wildgan.training.run import train_run
+
+    data = _data(tmp_path)
+    base = _cfg(total_kimg=0.4)
+    cfg = RunConfig(data=DataConfig(data=str(data), normal=("0",), resolution=8, channels=1), net=base.net,
+                    train=base.train)
+    run = tmp_path / "run"
+    train_run(cfg, run, progress=False, log=lambda m: None)
+    kimgs = [json.loads(line)["kimg"] for line in (run / "stats.jsonl").read_text().splitlines()]
+    cks = ckpt.list_checkpoints(run / "checkpoints")
+    assert len(cks) >= 2
+    for c in cks[-1:]:                                    # damage the newest: resume takes the one before
+        c.with_suffix(".safetensors").write_bytes(b"garbage")
+    said: list[str] = []
+    train_run(cfg, run, resume=True, progress=False, log=said.append)
+    rows = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
+    assert all(a["kimg"] < b["kimg"] for a, b in zip(rows, rows[1:])), [r["kimg"] for r in rows]
+    assert [r["kimg"] for r in rows] == kimgs
+    assert any("dropped" in m for m in said)
+
+
+def test_resume_and_overwrite_together_and_a_changed_fanogan_default(tmp_path):
+    from dataclasses import replace
+
+    from wildgan.errors import ConfigError
+    from wildgan.training.run import train_run
+
+    data = _data(tmp_path)
+    base = _cfg(total_kimg=0.2)
+    cfg = RunConfig(data=DataConfig(data=str(data), normal=("0",), resolution=8, channels=1), net=base.net,
+                    train=base.train)
+    run = tmp_path / "run"
+    train_run(cfg, run, progress=False, log=lambda m: None)
+    with pytest.raises(ConfigError, match="give one of them"):
+        train_run(cfg, run, resume=True, overwrite=True, progress=False, log=lambda m: None)
+    # a wildgan run does not use the f-AnoGAN section: a changed default there (a newer wildgan) must not block it
+    newer = replace(cfg, fanogan=replace(cfg.fanogan, bn_eps=1e-2), train=replace(cfg.train, total_kimg=0.3))
+    train_run(newer, run, resume=True, progress=False, log=lambda m: None)
+
+
+def test_resume_on_changed_data_warns(tmp_path):
+    from dataclasses import replace
+
+    from wildgan.training.run import train_run
+
+    data = _data(tmp_path)
+    base = _cfg(total_kimg=0.2)
+    cfg = RunConfig(data=DataConfig(data=str(data), normal=("0",), resolution=8, channels=1), net=base.net,
+                    train=base.train)
+    run = tmp_path / "run"
+    train_run(cfg, run, progress=False, log=lambda m: None)
+    x = np.load(data)
+    np.savez(data, x=x["x"][:-2], y=x["y"][:-2])
+    said: list[str] = []
+    train_run(replace(cfg, train=replace(cfg.train, total_kimg=0.3)), run, resume=True, progress=False,
+              log=said.append)
+    assert any("the data changed since this run started" in m for m in said), said

@@ -108,7 +108,8 @@ def c_empty_folder(t):
 def c_no_class_dirs(t):
     (t / "flat").mkdir()
     (t / "flat" / "1.png").write_bytes(png_bytes(np.zeros((4, 4), np.uint8)))
-    return lambda: load_dataset(t / "flat"), DataError, "flat: no class subfolders"
+    # auto-detection reads loose images as an unlabelled pile; asking for classes explains what is missing
+    return lambda: load_dataset(t / "flat", "folder"), DataError, "flat: no class subfolders"
 
 
 def c_empty_class_dir(t):

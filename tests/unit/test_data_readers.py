@@ -79,7 +79,8 @@ def test_folder_wrapper_dir_and_sorted_order(tmp_path):
 def test_mixed_gray_and_rgb_become_rgb(tmp_path):
     save(tmp_path / "d" / "a" / "1.png", np.zeros((4, 4), np.uint8))
     save(tmp_path / "d" / "a" / "2.png", np.zeros((4, 4, 3), np.uint8))
-    train, _, _ = load_dataset(tmp_path / "d")
+    with pytest.warns(UserWarning, match="1 colour and 1 gray images: all are converted to RGB"):
+        train, _, _ = load_dataset(tmp_path / "d")
     assert train.x.shape == (2, 4, 4, 3)
     train, _, _ = load_dataset(tmp_path / "d", channels=1)
     assert train.x.shape == (2, 4, 4, 1)
@@ -88,10 +89,21 @@ def test_mixed_gray_and_rgb_become_rgb(tmp_path):
 def test_mixed_sizes_resized(tmp_path):
     save(tmp_path / "d" / "a" / "1.png", np.zeros((10, 12, 3), np.uint8))
     save(tmp_path / "d" / "a" / "2.png", np.zeros((20, 20, 3), np.uint8))
-    train, _, _ = load_dataset(tmp_path / "d")
-    assert train.x.shape == (2, 32, 32, 3)  # next power of two of the largest square side
+    with pytest.warns(UserWarning, match="2 different sizes"):
+        train, _, _ = load_dataset(tmp_path / "d")
+    assert train.x.shape == (2, 16, 16, 3)  # next power of two of the (lower) median short side, 10
     train, _, _ = load_dataset(tmp_path / "d", resolution=8)
     assert train.x.shape == (2, 8, 8, 3)
+
+
+def test_one_outsized_image_does_not_set_the_resolution(tmp_path):
+    """One 64x48 photo among 28x28 digits used to make the whole run 64x64 (4x the compute), silently."""
+    for i in range(5):
+        save(tmp_path / "d" / "a" / f"{i}.png", np.zeros((28, 28), np.uint8))
+    save(tmp_path / "d" / "a" / "big.png", np.zeros((48, 64), np.uint8))
+    with pytest.warns(UserWarning, match=r"resized to 32x32.*--resolution"):
+        train, _, _ = load_dataset(tmp_path / "d")
+    assert train.x.shape == (6, 32, 32, 1)
 
 
 def test_large_images_shrunk_while_decoding(tmp_path):

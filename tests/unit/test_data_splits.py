@@ -257,3 +257,49 @@ def test_bad_config_values(cifar_npz):
         build_split(DataConfig(data=str(cifar_npz), test_fraction=1.5))
     with pytest.raises(DataError):
         build_split(DataConfig(data=str(cifar_npz), normal=("unicorn",)))
+
+
+def _pile(root: Path, n: int, sub: bool = False) -> Path:
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        d = root / (f"batch{i % 2}" if sub else "")
+        d.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rng.integers(0, 256, (12, 12), dtype=np.uint8)).save(d / f"{i:03d}.png")
+    return root
+
+
+def test_unlabelled_pile_is_all_training_data(tmp_path):
+    """A folder of loose images (the user's unlabelled pile): every image is trained on, there is no test split."""
+    root = _pile(tmp_path / "pile", 20)
+    s = build_split(DataConfig(data=str(root)))
+    assert s.info["protocol"] == "unlabelled" and s.info["format"] == "unlabelled-folder"
+    assert s.train_x.shape == (20, 16, 16, 1) and sorted(s.train_ids) == [f"{i:03d}.png" for i in range(20)]
+    assert s.test_x.shape == (0, 16, 16, 1) and len(s.test_y) == 0 and s.test_ids == []
+    assert s.train_ids != sorted(s.train_ids)                     # shuffled once, seeded
+    assert build_split(DataConfig(data=str(root))).train_ids == s.train_ids
+    # a tree with --dataset unlabelled: its sub-folders are not classes
+    tree = _pile(tmp_path / "tree", 20, sub=True)
+    t = build_split(DataConfig(data=str(tree), dataset="unlabelled"))
+    assert t.info["protocol"] == "unlabelled" and len(t.train_x) == 20 and "batch0/000.png" in t.train_ids
+    with pytest.raises(ConfigError, match="needs labelled data"):
+        build_split(DataConfig(data=str(root), contamination=0.02))
+    with pytest.raises(ConfigError, match="no classes"):
+        build_split(DataConfig(data=str(root), normal=("a",)))
+    with pytest.raises(DataError, match="need at least"):
+        build_split(DataConfig(data=str(_pile(tmp_path / "few", 5))))
+
+
+def test_split_differences_detects_changed_data(tmp_path):
+    from wildgan.data import split_differences, split_summary
+
+    root = simple_npz(tmp_path / "d.npz")
+    s = build_split(DataConfig(data=str(root), normal=("0",)))
+    rec = split_summary(s)
+    assert split_differences(s, rec) == [] and split_differences(s, {}) == []
+    x = np.load(root)
+    np.savez(root, x=x["x"][:-3], y=x["y"][:-3])                  # three images deleted on disk
+    s2 = build_split(DataConfig(data=str(root), normal=("0",)))
+    diffs = split_differences(s2, rec)
+    assert diffs and all(("->" in d) or ("ids" in d) for d in diffs)   # counts, or only which images

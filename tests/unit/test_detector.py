@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import copy
 import csv
+import gc
 import json
+import re
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +20,8 @@ import torch
 
 from wildgan.config import DataConfig
 from wildgan.data import default_sample_path
-from wildgan.detector import (Detector, NotFittedError, run_threshold, run_training_scores, threshold_columns,
-                              to_images)
+from wildgan.detector import (Detector, NotFittedError, read_3d, run_threshold, run_training_scores,
+                              threshold_columns, to_images)
 from wildgan.errors import CheckpointError, ConfigError, DataError, WildganError
 from wildgan.thresholds import MAD_SCALE
 
@@ -183,6 +186,120 @@ def test_input_types_give_the_same_scores(det: Detector, x_train, tmp_path) -> N
     }
     for name, v in variants.items():
         np.testing.assert_array_equal(det.decision_function(v), ref, err_msg=name)
+
+
+def test_single_image_arrays_give_one_score(det: Detector, x_train) -> None:
+    """One image as [H, W], [H, W, C] or [C, H, W] (numpy or torch) scores like the batch of that one image."""
+    ref = det.decision_function(x_train[:1])
+    one = x_train[0]                                                  # [28, 28], the training images' shape
+    variants = {
+        "HW": one, "HW1": one[..., None], "1HW": one[None], "HW3": np.repeat(one[..., None], 3, axis=-1),
+        "torch HW": torch.from_numpy(one.copy()), "torch CHW": torch.from_numpy(one[None].copy()),
+        "float HW1": one[..., None].astype(np.float32) / 255.0,
+        "HW at the network resolution": to_images(one[None], 16, 1, resize_mode="resize")[0][0],   # [16, 16, 1]
+    }
+    for name, v in variants.items():
+        s = det.decision_function(v)
+        assert s.shape == (1,), name
+        if name != "HW at the network resolution":
+            np.testing.assert_array_equal(s, ref, err_msg=name)
+    assert det.predict(one[..., None]).shape == (1,) and det.predict_proba(one[..., None]).shape == (1, 2)
+    assert det.score_all(one)["a"].shape == (1,)
+    # batches stay batches, also when N is 1 or 3 or the images have another size
+    assert det.decision_function(x_train[:3]).shape == (3,)
+    assert det.decision_function(x_train[:28]).shape == (28,)
+    assert det.decision_function(np.zeros((5, 20, 20), np.uint8)).shape == (5,)
+
+
+@pytest.mark.parametrize("shape", [(20, 20, 1), (28, 20, 3), (30, 28, 1)])
+def test_ambiguous_3d_array_not_matching_the_model_raises(det: Detector, shape) -> None:
+    # e.g. [20, 20, 1]: 20 images of 20 x 1, or one 20 x 20 image, and the model knows 28 x 28 (and 16 x 16) images
+    with pytest.raises(DataError, match=re.escape(f"ambiguous image array shape {shape}")):
+        det.decision_function(np.zeros(shape, np.uint8))
+    with pytest.raises(DataError, match="ambiguous"):
+        det.predict(np.zeros(shape, np.uint8))
+    assert det.decision_function(np.zeros(shape, np.uint8)[None]).shape == (1,)   # explicit batch axis: fine
+
+
+def test_read_3d_rules() -> None:
+    gray, rgb = [(28, 28, 1), (16, 16, 1)], [(32, 32, 3)]
+    assert read_3d((28, 28, 1), gray) == "hwc" and read_3d((28, 28, 3), gray) == "hwc"
+    assert read_3d((16, 16, 1), gray) == "hwc" and read_3d((1, 28, 28), gray) == "chw"
+    assert read_3d((3, 28, 28), gray) == "batch" and read_3d((10, 20, 20), gray) == "batch"
+    assert read_3d((3, 32, 32), rgb) == "chw" and read_3d((7, 32, 32), rgb) == "batch"
+    with pytest.raises(DataError, match=r"\(3, 20, 20\)"):
+        read_3d((3, 20, 20), rgb)       # 3 gray images or one RGB image, neither of the model's size
+    assert read_3d((3, 20, 20), gray) == "batch"
+    x, _ = to_images(np.zeros((28, 28, 1), np.uint8))   # no fitted shape: a 3-D array is a batch [N, H, W]
+    assert len(x) == 28
+
+
+def test_single_image_shape_survives_save_load_and_from_run(det: Detector, x_train, tmp_path) -> None:
+    ref = det.decision_function(x_train[:1])
+    back = Detector.load(det.save(tmp_path / "m"))
+    assert back.image_shape_ == det.image_shape_ == (28, 28, 1)
+    np.testing.assert_array_equal(back.decision_function(x_train[0][..., None]), ref)
+    run = Detector.from_run(det.run_dir_, contamination=0.1, device="cpu")
+    assert run.image_shape_ == (28, 28, 1)
+    np.testing.assert_array_equal(run.decision_function(x_train[0][..., None]), ref)
+
+
+def _temp_runs(d: Path) -> list[Path]:
+    return sorted(d.glob("wildgan-detector-*"))
+
+
+def test_failed_fit_removes_its_temporary_run_dir(x_train, tmp_path, monkeypatch) -> None:
+    import wildgan.detector as detector_mod
+    import wildgan.training.run as training_run
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    tiny = {**TINY, "total_kimg": 0.05}
+
+    def boom(*a, **k):
+        raise RuntimeError("training failed")
+
+    with monkeypatch.context() as m:
+        m.setattr(training_run, "train_run", boom)
+        with pytest.raises(RuntimeError, match="training failed"):
+            Detector(**tiny).fit(x_train[:16])
+    assert _temp_runs(tmp_path) == []
+    with monkeypatch.context() as m:                  # a failure after training: also unfitted, directory removed
+        m.setattr(detector_mod, "write_train_scores", boom)
+        d = Detector(**tiny)
+        with pytest.raises(RuntimeError, match="training failed"):
+            d.fit(x_train[:16])
+    assert _temp_runs(tmp_path) == []
+    assert not hasattr(d, "model_") and not hasattr(d, "run_dir_")
+    with pytest.raises(NotFittedError):
+        d.predict(x_train[:2])
+    own = tmp_path / "own"                           # a run_dir the user chose is theirs: kept
+    with monkeypatch.context() as m:
+        m.setattr(detector_mod, "write_train_scores", boom)
+        with pytest.raises(RuntimeError):
+            Detector(**tiny, run_dir=str(own)).fit(x_train[:16])
+    assert (own / "log.txt").is_file()
+
+
+def test_temporary_run_dir_lives_as_long_as_the_detector(x_train, tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    d = Detector(**{**TINY, "total_kimg": 0.05}).fit(x_train[:16])
+    run = d.run_dir_
+    assert run.parent == tmp_path / "tmp" and (run / "network-final.json").is_file()
+    s = d.decision_function(x_train[:4])
+    c = copy.deepcopy(d)
+    del d
+    gc.collect()
+    assert run.is_dir()                              # a copy still uses it
+    np.testing.assert_array_equal(c.decision_function(x_train[:4]), s)
+    saved = c.save(tmp_path / "m")                   # the networks are in memory: save needs no run directory
+    c.fit(x_train[:16])                              # a new fit gets a new directory; the old one goes
+    gc.collect()
+    assert not run.exists() and _temp_runs(tmp_path / "tmp") == [c.run_dir_]
+    del c
+    gc.collect()
+    assert _temp_runs(tmp_path / "tmp") == []
+    np.testing.assert_array_equal(Detector.load(saved).decision_function(x_train[:4]), s)
 
 
 def test_to_images_rules() -> None:

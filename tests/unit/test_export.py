@@ -13,6 +13,7 @@ ort = pytest.importorskip("onnxruntime")
 from wildgan.detector import Detector, to_images  # noqa: E402
 from wildgan.errors import ConfigError  # noqa: E402
 from wildgan.export import export_onnx, onnx_metadata  # noqa: E402
+from wildgan.scoring.pgan_scores import score_pgan  # noqa: E402
 from wildgan.scoring.run import load_model  # noqa: E402
 
 SCORES = ("a", "L_n", "L_o", "L_r", "A")
@@ -84,3 +85,65 @@ def test_export_refuses_bad_arguments(run_dir, tmp_path) -> None:
     with pytest.raises(ConfigError):
         export_onnx(run_dir, tmp_path / "x.onnx", batch_size=0)
     assert not (tmp_path / "x.onnx").exists()
+
+
+# ------------------------------------------------------------------------------------------ level of detail (lod)
+def _run_at_lod(root, lod: float):
+    """A run directory whose networks stopped growing at `lod` (as a short / budgeted / interrupted run does): the
+    config of a tiny 16x16 gray MNIST run and its untrained networks (seeded), checkpointed with meta lod = `lod`.
+    No training: the parity below holds for any weights, and untrained top layers make lod 0 scores very different."""
+    from wildgan import checkpoint as ckpt
+    from wildgan.config import DataConfig, RunConfig, TrainConfig, net_config_for_preset, to_dict, write_run_config
+    from wildgan.nets import build_pgan
+
+    run = root / f"lod{lod}"
+    run.mkdir()
+    net = net_config_for_preset("tiny", 16, 1)
+    cfg = RunConfig(data=DataConfig(dataset="mnist", normal=("1",), resolution=16, channels=1), net=net,
+                    train=TrainConfig(total_kimg=1.0, phase_kimg=0.3), preset="tiny")
+    write_run_config(cfg, run)
+    nets = build_pgan(net, 3)
+    ckpt.save_checkpoint(run, "network-final", ckpt.networks_to_tensors(nets.modules()), {"net": to_dict(net),
+                                                                                         "lod": lod})
+    return run
+
+
+@pytest.mark.parametrize("lod", [0.5, 1.0, 1.75])
+def test_onnx_at_run_lod_matches_isolated_scoring(lod, real_images, tmp_path) -> None:
+    """A run that stopped at lod > 0 is scored at that lod (queries reduced by at_lod, fade-in blends); the exported
+    graph must compute the same scores, not those of the untrained full-resolution layers (lod 0)."""
+    run = _run_at_lod(tmp_path, lod)
+    x = real_images[:24]
+    path = export_onnx(run, tmp_path / "lod.onnx", batch_size=4)
+    model = load_model(run, "cpu")
+    assert model.lod == lod
+    ref = model.score(x, batch_mode="isolated")
+    at_lod0 = score_pgan(model.nets, x, model.cfg.score, batch_mode="isolated", lod=0.0)
+    for batch in (x, x[:1], x[:5]):
+        out = _run(path, batch)
+        for k in SCORES:
+            assert _max_rel(out[k], ref.scores[k][: len(batch)])[1] < 1e-4, (k, lod)
+        assert _max_rel(out["z"], ref.z[: len(batch)])[1] < 1e-4
+    assert float(onnx_metadata(path)["lod"]) == lod
+    # the test tells the two apart: at lod 0 these untrained networks score very differently
+    assert _max_rel(at_lod0.scores["L_r"], ref.scores["L_r"])[1] > 0.05
+    det = Detector.from_run(run, batch_mode="isolated", device="cpu")
+    np.testing.assert_allclose(_run(path, x)["a"], det.decision_function(x), rtol=1e-4, atol=1e-6)
+    if lod == 0.5:  # float input, no A: the same reduction of the full-resolution input
+        pf = export_onnx(run, tmp_path / "lodf.onnx", batch_size=2, input_type="float", include_A=False)
+        xf = x.transpose(0, 3, 1, 2).astype(np.float32) * (2.0 / 255.0) - 1.0
+        outf = _run(pf, xf)
+        for k in ("a", "L_n", "L_o", "L_r"):
+            assert _max_rel(outf[k], ref.scores[k])[1] < 1e-4, k
+
+
+def test_scoring_graph_refuses_lod_out_of_range() -> None:
+    from wildgan.config import net_config_for_preset
+    from wildgan.export import ScoringGraph
+    from wildgan.nets import build_pgan
+
+    nets = build_pgan(net_config_for_preset("tiny", 16, 1), 0)
+    for bad in (-0.5, 2.5, float("nan")):
+        with pytest.raises(ConfigError):
+            ScoringGraph(nets.E, nets.Gs, nets.D, 0.05, 1.0, lod=bad)
+    assert ScoringGraph(nets.E, nets.Gs, None, 0.05, 1.0, lod=2.0).lod == 2.0   # 4x4: the first level

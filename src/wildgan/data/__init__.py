@@ -5,10 +5,10 @@ Imports only wildgan.config / wildgan.errors and numpy + PIL (torch only inside 
 
 from .download import download_cifar10
 from .readers import ImageSet, default_sample_path, load_dataset, load_images, resolve_data_root
-from .splits import AnomalySplit, build_split, conversion_opts, n_contamination
+from .splits import AnomalySplit, build_split, conversion_opts, n_contamination, split_differences, split_summary
 from .transforms import to_float
 
 __all__ = [
-    "AnomalySplit", "ImageSet", "build_split", "conversion_opts", "conversion_opts", "default_sample_path", "download_cifar10", "load_dataset",
-    "load_images", "n_contamination", "resolve_data_root", "to_float",
+    "AnomalySplit", "ImageSet", "build_split", "conversion_opts", "default_sample_path", "download_cifar10", "load_dataset",
+    "load_images", "n_contamination", "resolve_data_root", "split_differences", "split_summary", "to_float",
 ]

@@ -29,8 +29,8 @@ from .transforms import DEPTH16_RULES, array_to_uint8, check_resolution, convert
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 CIFAR_BATCH_FILES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
-DATASETS = ("auto", "cifar10", "chula-rbc12", "mnist", "folder", "npz", "cifar-batches")
-FORMATS = ("folder", "folder-tar", "cifar-batches", "npz")
+DATASETS = ("auto", "cifar10", "chula-rbc12", "mnist", "folder", "npz", "cifar-batches", "unlabelled")
+FORMATS = ("folder", "folder-tar", "cifar-batches", "npz", "unlabelled-folder")
 SAMPLE_NAME = "mnist-sample.npz"
 _DECODE_CACHE_VERSION = 1  # bump when decoding rules change so stale caches are not reused
 
@@ -204,7 +204,11 @@ def _stack(arrays: list[np.ndarray], names: Sequence[str], o: _Opts, what: str) 
     """
     if not arrays:
         raise DataError(f"{what}: no readable images")
-    channels = o.channels or (1 if all(a.shape[2] == 1 for a in arrays) else 3)
+    n_gray = sum(a.shape[2] == 1 for a in arrays)
+    channels = o.channels or (1 if n_gray == len(arrays) else 3)
+    if o.channels is None and 0 < n_gray < len(arrays):
+        warnings.warn(f"{what}: {len(arrays) - n_gray} colour and {n_gray} gray images: all are converted to RGB "
+                      f"(choose gray with --channels 1)", stacklevel=3)
     sizes = {a.shape[:2] for a in arrays}
     target = o.resolution
     if len(sizes) > 1:
@@ -215,9 +219,19 @@ def _stack(arrays: list[np.ndarray], names: Sequence[str], o: _Opts, what: str) 
             j = next(i for i, a in enumerate(arrays) if a.shape[:2] != (h0, w0))
             h, w = arrays[j].shape[:2]
             raise DataError(f"{names[j]}: image size {w}x{h} differs from {names[0]} ({w0}x{h0}); "
-                            "mixed sizes are not allowed with resize='error' (use resize='resize')")
-        if target is None:  # one common size is needed to stack: the next power of two of the largest square
-            target = next_pow2(max(min(s) for s in sizes))
+                            "mixed sizes are not allowed with --resize error (resize='error'); use --resize resize")
+        if target is None:
+            # One common size is needed to stack: the next power of two of the *median* short side, so that a few
+            # outsized files cannot quadruple the compute of a whole run (one 64x48 photo among 28x28 digits).
+            short = np.sort(np.array([min(a.shape[:2]) for a in arrays]))
+            target = next_pow2(int(short[(len(short) - 1) // 2]))
+            counts: dict[tuple[int, int], int] = {}
+            for a in arrays:
+                counts[a.shape[:2]] = counts.get(a.shape[:2], 0) + 1
+            common = ", ".join(f"{w}x{h} ({n})" for (h, w), n in sorted(counts.items(), key=lambda t: -t[1])[:4])
+            warnings.warn(f"{what}: images of {len(sizes)} different sizes (most common: {common}); all are "
+                          f"resized to {target}x{target}, the power of two of the median short side (choose "
+                          f"another with --resolution)", stacklevel=3)
     mixed = len(sizes) > 1
     out = None
     for i, a in enumerate(arrays):
@@ -268,8 +282,9 @@ def _class_files(folder: Path) -> dict[str, list[Path]]:
         images = [f for f in folder.iterdir() if f.is_file() and _is_image_file(f)]
         if images:
             raise DataError(f"{folder}: no class subfolders (found {len(images)} image files directly in it); "
-                            f"expected {folder}/<class>/<image>, e.g. {folder}/normal/0001.png. To score loose "
-                            "images use load_images / `wildgan score --data`")
+                            f"expected {folder}/<class>/<image>, e.g. {folder}/normal/0001.png. To train on "
+                            "unlabelled images use --dataset unlabelled; to score loose images `wildgan score "
+                            "--data`")
         raise DataError(f"{folder}: empty folder (no class subfolders and no images)")
     out = {}
     for d in subs:
@@ -307,6 +322,25 @@ def read_folder(root: str | Path, o: _Opts | None = None, id_root: Path | None =
     for s in sets.values():
         s.info["skipped"] = skipped
     return sets["train"], sets.get("test")
+
+
+def read_unlabelled(root: str | Path, o: _Opts | None = None) -> ImageSet:
+    """Every image file under root (recursively, sorted) as one unlabelled set: the user's pile, anomalies and all.
+    Sub-folders are not classes here; ids are paths relative to root."""
+    o = o or _Opts()
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"{root}: not a folder")
+    files = _list_images(root)
+    if not files:
+        raise DataError(f"{root}: folder contains no image files ({', '.join(IMAGE_EXTS)})")
+    skipped: list[dict[str, str]] = []
+    arrays, kept = _decode_files(files, o, skipped, desc="decoding")
+    x = _stack(arrays, [str(files[i]) for i in kept], o, str(root))
+    out = ImageSet(x, np.zeros(len(kept), np.int64), ["unlabelled"], [files[i].relative_to(root).as_posix()
+                                                                        for i in kept])
+    out.info["skipped"] = skipped
+    return out
 
 
 def _save_decoded(path: Path, train: ImageSet, test: ImageSet | None) -> None:
@@ -584,6 +618,8 @@ def _detect(p: Path) -> str:
         if p.name == "cifar-10-batches-py" or any((p / f).is_file() for f in CIFAR_BATCH_FILES) \
                 or (p / "cifar-10-batches-py").is_dir():
             return "cifar-batches"
+        if not _subdirs(p) and any(f.is_file() and _is_image_file(f) for f in p.iterdir()):
+            return "unlabelled-folder"      # loose images, no class folders: a pile to train on as it is
         return "folder"
     if p.suffix.lower() == ".npz":
         return "npz"
@@ -616,13 +652,24 @@ def load_dataset(path: str | Path | None, dataset: str = "auto", **opts: Any
     if not p.exists() or (dataset == "cifar10" and o.download and p.is_dir() and not any(p.iterdir())):
         if dataset == "cifar10" and o.download:
             p = download_cifar10(p)
+        elif path in (None, "") and os.environ.get("WILDGAN_DATA"):
+            raise DataError(f"{p}: no such file or folder (from $WILDGAN_DATA; pass --data PATH or fix the variable)")
         else:
             raise DataError(f"{p}: no such file or folder")
     kind = _detect(p)
-    want = {"folder": ("folder", "folder-tar"), "npz": ("npz",), "cifar-batches": ("cifar-batches",)}.get(dataset)
+    if dataset == "unlabelled" and kind in ("folder", "unlabelled-folder"):
+        kind = "unlabelled-folder"          # a tree too: its sub-folders are not classes
+    elif dataset == "folder" and kind == "unlabelled-folder":
+        kind = "folder"                     # asked for classes: _class_files explains what is missing
+    want = {"folder": ("folder", "folder-tar"), "npz": ("npz",), "cifar-batches": ("cifar-batches",),
+            "unlabelled": ("unlabelled-folder",)}.get(dataset)
     if want and kind not in want:
         raise DataError(f"{p}: dataset={dataset!r} but this looks like a {kind} data set")
     test: ImageSet | None
+    if kind == "unlabelled-folder":
+        train, test = read_unlabelled(p, o), None
+        train.info.update(source=str(p.resolve()), format=kind)
+        return train, None, kind
     if kind == "folder":
         train, test = read_folder(p, o)
     elif kind == "folder-tar":

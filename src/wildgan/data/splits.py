@@ -21,6 +21,8 @@ so e.g. changing test_size never changes which contaminants are drawn.
 
 from __future__ import annotations
 
+import hashlib
+
 import math
 from dataclasses import dataclass
 from fractions import Fraction
@@ -41,6 +43,8 @@ PROTOCOL_DEFAULTS: dict[str, dict[str, Any]] = {
     "chula-rbc12": {"resolution": 64, "channels": 1, "rotations": 3, "fit": "resize", "normal": ()},
     "mnist": {"resolution": 32, "channels": 1, "rotations": 0, "fit": "pad", "normal": ("2",)},
     "generic": {"resolution": None, "channels": None, "rotations": 0, "fit": "resize", "normal": ()},
+    # a pile of images without labels: all of it is training data (contaminated as it comes), no test split
+    "unlabelled": {"resolution": None, "channels": None, "rotations": 0, "fit": "resize", "normal": ()},
 }
 
 
@@ -80,6 +84,8 @@ def _rng(seed: int, stream: str) -> np.random.Generator:
 
 
 def detect_protocol(dataset: str, train: ImageSet, kind: str) -> str:
+    if dataset == "unlabelled" or kind == "unlabelled-folder":
+        return "unlabelled"
     if dataset in ("cifar10", "chula-rbc12", "mnist"):
         return dataset
     if dataset in ("auto", "cifar-batches") and (kind == "cifar-batches" or
@@ -163,6 +169,8 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
     channels = cfg.channels or d["channels"] or int(train.x.shape[3])
     rotations = d["rotations"] if cfg.rotations is None else int(cfg.rotations)
     names = list(train.class_names)
+    if protocol == "unlabelled":
+        return _unlabelled_split(cfg, train, kind, source, resolution, channels, rotations, d["fit"])
 
     excluded = _resolve_classes(cfg.exclude_classes, names, "excluded", source)
     normal_default = not cfg.normal
@@ -285,3 +293,58 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
         n_train=int(len(train_x)), n_test_normal=int(len(te_norm)), n_test_anomalous=int(len(te_anom)),
     )
     return AnomalySplit(train_x, train_is_anom, train_ids, test_x, test_y, test_ids, resolution, channels, info)
+
+
+def _unlabelled_split(cfg: DataConfig, train: ImageSet, kind: str, source: str, resolution: int, channels: int,
+                      rotations: int, fit: str) -> AnomalySplit:
+    """All images are training data; there is no test split (nothing to evaluate: score new images and threshold
+    them on the training scores). Its anomalies are whatever the pile holds, so none can be injected."""
+    if cfg.contamination:
+        raise ConfigError(f"{source}: unlabelled images: --contamination injects anomalies from other classes and "
+                          f"needs labelled data; an unlabelled pile is trained on as it is (leave it at 0)")
+    if cfg.normal or cfg.exclude_classes:
+        raise ConfigError(f"{source}: unlabelled images have no classes: drop --normal / --exclude")
+    if len(train.x) < MIN_NORMAL:
+        raise DataError(f"{source}: only {len(train.x)} images; need at least {MIN_NORMAL}")
+    x = convert(train.x, resolution, channels, fit)
+    ids = list(train.ids)
+    x, ids, is_anom = _augment(x, ids, np.zeros(len(x), np.int8), rotations, cfg.seed)
+    perm = _rng(cfg.seed, "train_shuffle").permutation(len(x))
+    info: dict[str, Any] = {
+        "protocol": "unlabelled", "format": kind, "dataset": cfg.dataset, "source": source,
+        "class_names": [], "normal_classes": [], "normal_labels": [], "normal_default_used": False,
+        "excluded_classes": [], "gamma": 0.0, "seed": int(cfg.seed), "test_size": cfg.test_size,
+        "rotations": rotations, "resolution": resolution, "channels": channels,
+        "conversion": {"fit": fit, "depth16": cfg.depth16, "resize": cfg.resize,
+                       "alpha": "composited on black", "gray": "PIL 'L' (ITU-R 601-2 luma)",
+                       "rotation": "uniform angle in [0, 360), bilinear, mirror padding" if rotations else None},
+        "skipped": list(train.info.get("skipped", [])), "test_source": None,
+        "n_normal_train": None, "n_contamination": None, "n_train": int(len(x)), "n_test_normal": 0,
+        "n_test_anomalous": 0,
+    }
+    empty = np.zeros((0, resolution, resolution, channels), np.uint8)
+    return AnomalySplit(x[perm], is_anom[perm], [ids[i] for i in perm], empty, np.zeros(0, np.int8), [],
+                        resolution, channels, info)
+
+
+def split_summary(split: AnomalySplit) -> dict[str, Any]:
+    """Counts, shape and a checksum of the image ids of a split: what split.json records so that a later rebuild
+    from the same config (evaluate, score, resume) can tell whether the data on disk has changed since."""
+    def digest(ids: list[str]) -> str:
+        return hashlib.sha256("\n".join(ids).encode("utf-8")).hexdigest()
+
+    return {"n_train": int(len(split.train_x)), "n_train_anomalous": int(np.sum(split.train_is_anomaly)),
+            "n_test": int(len(split.test_x)), "n_test_anomalous": int(np.sum(split.test_y)),
+            "resolution": split.resolution, "channels": split.channels,
+            "train_ids_sha256": digest(split.train_ids), "test_ids_sha256": digest(split.test_ids)}
+
+
+def split_differences(split: AnomalySplit, recorded: dict[str, Any]) -> list[str]:
+    """How a rebuilt split differs from a recorded split.json (fields the record lacks are not compared)."""
+    now = split_summary(split)
+    diffs = []
+    for k, v in now.items():
+        if k in recorded and recorded[k] != v:
+            diffs.append("the image ids" if k.endswith("_sha256") and "train" in k else
+                         "the test image ids" if k.endswith("_sha256") else f"{k} {recorded[k]} -> {v}")
+    return diffs

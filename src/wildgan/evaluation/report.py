@@ -227,6 +227,20 @@ def diagnose_run(run_dir: Path, *, device: str = "auto", controls: bool = True, 
     return model, diag
 
 
+def _diagnose_training_pile(run_dir: Path, cfg: Any, device: str, log: Log) -> tuple[Any, RunDiagnostics]:
+    """An unlabelled run: its own training images, scored with reconstructions (labels unknown: -1)."""
+    from ..data import build_split
+    from ..scoring.run import load_model
+
+    model = load_model(run_dir, device)
+    split = build_split(cfg.data)
+    log(f"scoring the {len(split.train_x)} training images with {model.source}")
+    res = model.score(split.train_x, return_recon=True)
+    n = len(split.train_x)
+    return model, RunDiagnostics(y=np.full(n, -1), ids=list(split.train_ids), x=split.train_x,
+                                 scores=dict(res.scores), z=res.z, recon=res.recon, controls={}, metrics={})
+
+
 def _metrics_rows(metrics: dict[str, Any]) -> list[list[Any]]:
     auc, ap = metrics["auc"], metrics["ap"]
     ctl, ctl_ap = metrics.get("controls", {}), metrics.get("controls_ap", {})
@@ -282,14 +296,25 @@ def run_report(run_dir: Path, *, top_k_images: int = 8, images: Sequence[str | P
                f"{split_info.get('channels')}.")
     page.p(f"Method {cfg.method}, preset {cfg.preset}. Label 1 = anomaly; higher score = more anomalous.")
 
+    unlabelled = split_info.get("protocol") == "unlabelled"
     try:
-        model, diag = diagnose_run(run_dir, device=device, controls=controls, log=log)
+        if unlabelled:
+            model, diag = _diagnose_training_pile(run_dir, cfg, device, log)
+        else:
+            model, diag = diagnose_run(run_dir, device=device, controls=controls, log=log)
     except CheckpointError as e:  # still training, or crashed before any checkpoint: show what there is
         model, diag = None, None
         page.raw_html(f'<p class="note">No trained networks yet: {html.escape(str(e))}</p>')
         page.md_parts.append(f"**No trained networks yet:** {e}\n")
 
-    if diag is not None:
+    if diag is not None and unlabelled:
+        page.h(2, "Unlabelled data")
+        page.p("The run was trained on unlabelled images, so there is no test split and no AUC. Below are the "
+               "images of the training pile itself that score highest: the candidates for the anomalies hidden in "
+               "it. `wildgan score RUN --data NEW --threshold contamination` flags new images with a threshold "
+               "taken from these training scores.")
+        _heatmap_section(page, out, diag, score, top_k_images, None, log, what="training")
+    elif diag is not None:
         m = diag.metrics
         page.h(2, "Metrics")
         ms = m["model"]
@@ -357,13 +382,13 @@ def _pick_score(scores: dict[str, np.ndarray], score: str) -> str:
 
 
 def _heatmap_section(page: _Page, out: Path, diag: RunDiagnostics, score: str, k: int,
-                     masks: np.ndarray | None, log: Log) -> None:
+                     masks: np.ndarray | None, log: Log, what: str = "test") -> None:
     if diag.recon is None or k <= 0:
         return
     name = _pick_score(diag.scores, score)
     top = top_k(diag.scores[name], k)
-    log(f"heat maps of the {len(top)} most anomalous test images (score {name})")
-    page.h(2, f"The {len(top)} most anomalous test images (by score {name})")
+    log(f"heat maps of the {len(top)} most anomalous {what} images (score {name})")
+    page.h(2, f"The {len(top)} most anomalous {what} images (by score {name})")
     if masks is not None:
         maps_all = residual_maps(diag.x, diag.recon)
         pauc = pixel_auc(maps_all, masks)

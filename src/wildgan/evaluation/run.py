@@ -9,12 +9,12 @@ import json
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from ..config import DataConfig, read_run_config
-from ..data import AnomalySplit, build_split
+from ..data import AnomalySplit, build_split, split_differences
 from ..errors import ConfigError
 from ..fileio import atomic_write_text
 from ..scoring.run import LoadedModel, load_model, untrained_model, write_scores_csv
@@ -23,16 +23,37 @@ from .metrics import evaluate_scores, pixel_statistics
 SCORE_ORDER = ("a", "L_n", "L_o", "L_r", "A")
 
 
-def split_for_run(run_dir: Path, data: str | None = None) -> AnomalySplit:
-    """The run's own test split (rebuilt deterministically from its saved DataConfig), optionally on other data."""
+def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], None] | None = None
+                  ) -> AnomalySplit:
+    """The run's own test split (rebuilt deterministically from its saved DataConfig), optionally on other data.
+
+    Rebuilding the run's own split from data that changed on disk since training (files added, removed or moved
+    between classes) gives another split, whose test images may have been training images: log (default: a
+    Python warning) says so, naming what differs from split.json."""
     cfg = read_run_config(run_dir)
     split_json = Path(run_dir) / "split.json"
-    if data is None and split_json.is_file() and json.loads(split_json.read_text()).get("detector_input"):
+    recorded = json.loads(split_json.read_text()) if split_json.is_file() else {}
+    if data is None and recorded.get("detector_input"):
         # trained by Detector.fit on in-memory images: there is no data set to rebuild a test split from
         raise ConfigError(f"{run_dir}: this run was trained from in-memory images (Detector.fit), so it has no "
                           f"test split; pass --data with a labelled data set")
     dc: DataConfig = cfg.data if data is None else replace(cfg.data, data=str(data))
-    return build_split(dc)
+    split = build_split(dc)
+    if len(split.test_x) == 0:
+        raise ConfigError(f"{dc.data or run_dir}: unlabelled images, so there is no test split to evaluate or score "
+                          f"by default; score new images with `wildgan score {run_dir} --data IMAGES --threshold "
+                          f"contamination`, or evaluate on a labelled data set with --data")
+    diffs = split_differences(split, recorded) if data is None else []
+    if diffs:
+        msg = (f"warning: {dc.data or 'the data'} changed since {run_dir} was trained ({'; '.join(diffs)}): the "
+               f"rebuilt test split is not the one recorded in split.json, and may contain training images")
+        if log is None:
+            import warnings
+
+            warnings.warn(msg, stacklevel=2)
+        else:
+            log(msg)
+    return split
 
 
 def evaluate_model(model: LoadedModel, split: AnomalySplit, *, controls: bool = True, progress: bool = False,
@@ -76,12 +97,27 @@ def evaluate_model(model: LoadedModel, split: AnomalySplit, *, controls: bool = 
 
 
 def evaluate_run(run_dir: Path, data: str | None = None, *, device: str = "auto", controls: bool = True,
-                 progress: bool = False, write: bool = True) -> dict[str, Any]:
-    """AUC and AP of every score on the run's test set, plus the controls; writes eval.json + test_scores.csv."""
+                 progress: bool = False, write: bool = True, log: Callable[[str], None] | None = None
+                 ) -> dict[str, Any]:
+    """AUC and AP of every score on the run's test set, plus the controls; writes eval.json + test_scores.csv.
+    Warnings (e.g. the data changed since training) go to log (default: Python warnings) and to out['warnings']."""
     run_dir = Path(run_dir)
     model = load_model(run_dir, device)
-    split = split_for_run(run_dir, data)
+    said: list[str] = []
+
+    def note(msg: str) -> None:
+        said.append(msg)
+        if log is None:
+            import warnings
+
+            warnings.warn(msg, stacklevel=3)
+        else:
+            log(msg)
+
+    split = split_for_run(run_dir, data, log=note)
     out = evaluate_model(model, split, controls=controls, progress=progress, out_dir=run_dir if write else None)
+    if said:
+        out["warnings"] = said
     out["run_dir"] = str(run_dir)
     out["data"] = split.info
     if write:
@@ -95,16 +131,21 @@ def format_table(result: dict[str, Any]) -> str:
     ctl = result.get("controls", {})
     un = ctl.get("untrained", {})
     og = result.get("other_generator")
-    lines = [f"{'score':<12}{'AUC':>8}{'AP':>8}{'AUC untrained':>15}"
+    lines = [f"{'score':<12}{'AUC':>8}{'AP':>8}" + (f"{'AUC untrained':>15}" if un else "")
              + (f"{'AUC with ' + og['generator']:>14}" if og else "")]
     for k in SCORE_ORDER:
         if k in auc:
-            lines.append(f"{k:<12}{auc[k]:>8.3f}{ap[k]:>8.3f}{un.get(k, float('nan')):>15.3f}"
+            lines.append(f"{k:<12}{auc[k]:>8.3f}{ap[k]:>8.3f}"
+                         + (f"{un.get(k, float('nan')):>15.3f}" if un else "")
                          + (f"{og['auc'].get(k, float('nan')):>14.3f}" if og else ""))
+    if not ctl:
+        lines.append("(no controls: run without --no-controls to see the untrained networks and pixel statistics)")
     for k in ("pixel_norm", "pixel_std", "pixel_mean"):
         if k in ctl:
             lines.append(f"{k:<12}{ctl[k]:>8.3f}{result['controls_ap'][k]:>8.3f}{'(control)':>15}")
     lines.append(f"n_test={result['n_test']}  n_anomalous={result['n_anomalous']}")
+    for w in result.get("warnings", []):
+        lines.append(w)
     if "mean_z_norm" in result:
         z = result["mean_z_norm"]
         lines.append(f"mean ||E(Q)||: normal {z['normal']:.3f}  anomalous {z['anomalous']:.3f}")

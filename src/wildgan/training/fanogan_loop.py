@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 
 from .. import checkpoint as ckpt
 from ..config import FAnoGANConfig, to_dict
+from ..fileio import truncate_jsonl
 from ..data.transforms import to_float
 from ..errors import ConfigError, DataError, DivergenceError
 from ..devices import resolve_device
@@ -179,7 +180,7 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
     their planned work, and stage 2 also gets whatever stage 1 leaves unused. Once stage 2 has begun, stage 1 is
     closed: a resumed run never trains G again after E has started training against it.
     `resume` continues from the newest good periodic checkpoint in run_dir (rows of stats.jsonl written after that
-    checkpoint by the killed session appear twice).
+    checkpoint by the killed session are dropped: they are written again).
     """
     say: Log = log or (lambda s: None)
     x_np = _check_train_x(train_x)
@@ -218,6 +219,11 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
             rng.set_state(tensors["rng"])
             state = _State(**meta["state"])
             say(f"resumed from critic step {state.gan_iter}, encoder step {state.enc_iter}")
+        # rows the interrupted session wrote after that checkpoint are about to be written again
+        done = {"gan": state.gan_iter, "encoder": state.enc_iter}
+        dropped = truncate_jsonl(run_dir / "stats.jsonl", lambda r: int(r["iter"]) <= done[r["stage"]])
+        if dropped:
+            say(f"stats.jsonl: dropped {dropped} rows written after the checkpoint")
 
     t_gan, t_enc = planned_gan_iters(cfg, n), int(cfg.enc_iters)
     sampler = BatchSampler(n, cfg.seed, state.epoch, state.pos)

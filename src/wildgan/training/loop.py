@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from .. import checkpoint as ckpt
 from ..config import NetConfig, RunConfig, TrainConfig, run_config_to_dict
 from ..errors import DataError, DivergenceError, WildganError
+from ..fileio import truncate_jsonl
 from ..losses import critic_loss, encoder_image_loss, encoder_latent_loss, generator_loss
 from ..nets import PGANNetworks, build_pgan
 from ..nets.layers import downsample2, lerp, lrelu, pixel_norm, upsample2
@@ -816,6 +817,12 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
         else:
             state = _restore(found[0], found[1], nets, opts, rng, ck_dir)
             log(f"resumed from {state.nimg / 1000:.1f} kimg (iteration {state.iteration})")
+        if is_main:
+            # rows the interrupted session wrote after the checkpoint we resume from are about to be written again
+            limit = state.nimg / 1000 + 1e-9
+            dropped = truncate_jsonl(run_dir / "stats.jsonl", lambda r: float(r["kimg"]) <= limit)
+            if dropped:
+                log(f"stats.jsonl: dropped {dropped} rows written after {state.nimg / 1000:.3f} kimg")
     pyramid = build_pyramid(train_x, device)
     runner = StepRunner(nets, opts, tc, nc, device, pyramid, rng, fast=fast, dist=dist, log=log,
                         epoch=state.epoch, pos=state.pos, n=len(train_x))
@@ -902,8 +909,8 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
                     next_ckpt = (state.nimg // int(tc.checkpoint_kimg * 1000) + 1) * int(tc.checkpoint_kimg * 1000)
                     if stop_sig:
                         raise TrainingInterrupted(
-                            f"interrupted by signal {flag.signum or 'on another rank'} at {state.nimg / 1000:.1f} "
-                            f"kimg; checkpoint saved in {ck_dir}; continue with --resume")
+                            f"interrupted by signal {flag.signum or 'on another rank'} at {state.nimg / 1000:.3f} "
+                            f"of {tc.total_kimg:g} kimg; checkpoint saved in {ck_dir}; continue with --resume")
                     if stop_budget:
                         status = "budget"
                         log(f"wall-clock budget of {tc.minutes} min reached at {state.nimg / 1000:.1f} kimg")

@@ -8,25 +8,29 @@ import json
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
-
 from ..checkpoint import read_meta
 from ..config import RunConfig, read_run_config, run_config_to_dict, write_run_config
 from ..fileio import atomic_write_text
-from ..data import AnomalySplit, build_split
+from ..data import AnomalySplit, build_split, split_differences, split_summary
 from ..errors import ConfigError
 from .loop import TrainResult, train_pgan
 
 
 def write_split_info(split: AnomalySplit, run_dir: Path) -> None:
     info = dict(split.info)
-    info.update({"n_train": int(len(split.train_x)), "n_train_anomalous": int(np.sum(split.train_is_anomaly)),
-                 "n_test": int(len(split.test_x)), "n_test_anomalous": int(np.sum(split.test_y)),
-                 "resolution": split.resolution, "channels": split.channels})
+    info.update(split_summary(split))
     atomic_write_text(run_dir / "split.json", json.dumps(info, indent=2, default=str))
     skipped = info.get("skipped") or []
     if skipped:
-        atomic_write_text(run_dir / "skipped.txt", "".join(f"{s}\n" for s in skipped))
+        # one line per file: "path<TAB>why" (the reason without the path it would repeat)
+        def line(s: object) -> str:
+            if isinstance(s, dict):
+                path, why = str(s.get("path", "")), str(s.get("reason", ""))
+                why = why[len(path) + 2:] if why.startswith(path + ": ") else why
+                return f"{path}\t{why}"
+            return str(s)
+
+        atomic_write_text(run_dir / "skipped.txt", "".join(f"{line(s)}\n" for s in skipped))
 
 
 # What a run directory holds after training / evaluating / reporting (removed by overwrite=True).
@@ -42,28 +46,19 @@ def previous_run(run_dir: Path) -> list[str]:
     return [n for n in _RUN_MARKERS if (Path(run_dir) / n).exists()]
 
 
-def train_run(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwrite: bool = False,
-              progress: bool = True, log: Callable[[str], None] = print,
-              split: AnomalySplit | None = None) -> TrainResult:
-    """Train the method named by cfg.method on the split described by cfg.data; returns where the result is.
+def check_run_dir(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwrite: bool = False) -> None:
+    """Raise ConfigError when training cfg into run_dir with these flags would be refused; touches nothing.
 
     A run_dir that already holds a run is refused unless resume=True (continue it) or overwrite=True (delete its
-    outputs first): starting afresh on top of an old run would mix its checkpoints and logs with the new ones."""
+    outputs first): starting afresh on top of an old run would mix its checkpoints and logs with the new ones.
+    A resume must keep what defines the run (see below)."""
     run_dir = Path(run_dir)
+    if resume and overwrite:
+        raise ConfigError("--resume continues the run in place and --overwrite deletes it: give one of them")
     found = previous_run(run_dir)
-    if found and not resume:
-        if not overwrite:
-            raise ConfigError(f"{run_dir} already holds a run ({', '.join(found)}): use --resume to continue it, "
-                              f"--overwrite to delete it and start again, or another --out")
-        import shutil
-
-        for name in RUN_OUTPUTS:
-            path = run_dir / name
-            if path.is_dir():
-                shutil.rmtree(path)
-            elif path.exists():
-                path.unlink()
-    run_dir.mkdir(parents=True, exist_ok=True)
+    if found and not resume and not overwrite:
+        raise ConfigError(f"{run_dir} already holds a run ({', '.join(found)}): use --resume to continue it, "
+                          f"--overwrite to delete it and start again, or another --out")
     if resume and (run_dir / "config.json").is_file():
         saved = run_config_to_dict(read_run_config(run_dir))
         now = run_config_to_dict(cfg)
@@ -73,15 +68,57 @@ def train_run(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwrite:
         may_change = {"total_kimg", "minutes", "device", "threads", "checkpoint_kimg", "on_divergence", "log_every",
                       "sample_kimg", "keep_checkpoints", "amp", "channels_last", "compile", "cuda_graphs",
                       "tensorboard"}
-        diffs = [sec for sec in ("data", "net", "method", "fanogan", "search") if saved[sec] != now[sec]]
-        diffs += [f"train.{k}" for k in saved["train"] if k not in may_change and saved["train"][k] != now["train"].get(k)]
+        # only what the method uses: a wildgan run does not care about the f-AnoGAN section (whose defaults may
+        # change between versions) and f-AnoGAN does not use the pGAN's net/train sections
+        sections = {"wildgan": ("data", "net", "method"), "search": ("data", "net", "method", "search"),
+                    "fanogan": ("data", "method", "fanogan")}.get(cfg.method, ("data", "net", "method"))
+        diffs = [sec for sec in sections if sec != "fanogan" and saved[sec] != now[sec]]
+        if "fanogan" in sections:
+            diffs += [f"fanogan.{k}" for k in saved["fanogan"] if k not in ("minutes", "device")
+                      and saved["fanogan"][k] != now["fanogan"].get(k)]
+        if cfg.method != "fanogan":
+            diffs += [f"train.{k}" for k in saved["train"]
+                      if k not in may_change and saved["train"][k] != now["train"].get(k)]
         if diffs:
             raise ConfigError(f"{run_dir}: --resume with settings that differ from the saved run: {', '.join(diffs)}; "
                               f"resume with the same options (e.g. --config {run_dir / 'config.yaml'} --resume)")
+
+
+def train_run(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwrite: bool = False,
+              progress: bool = True, log: Callable[[str], None] = print,
+              split: AnomalySplit | None = None) -> TrainResult:
+    """Train the method named by cfg.method on the split described by cfg.data; returns where the result is.
+
+    Refusals as check_run_dir; overwrite=True deletes the run outputs already in run_dir first."""
+    run_dir = Path(run_dir)
+    check_run_dir(cfg, run_dir, resume=resume, overwrite=overwrite)
+    if overwrite and previous_run(run_dir):
+        import shutil
+
+        for name in RUN_OUTPUTS:
+            path = run_dir / name
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()
+    run_dir.mkdir(parents=True, exist_ok=True)
     if split is None:
         split = build_split(cfg.data)
+    split_json = run_dir / "split.json"
+    if resume and split_json.is_file():
+        try:
+            diffs = split_differences(split, json.loads(split_json.read_text(encoding="utf-8")))
+        except (ValueError, OSError):
+            diffs = ["split.json is unreadable"]
+        if diffs:
+            log(f"warning: the data changed since this run started ({'; '.join(diffs)}): training continues on "
+                f"the data as it is now, and split.json is rewritten; use --overwrite to start again on it")
     write_run_config(cfg, run_dir)
     write_split_info(split, run_dir)
+    s = split_summary(split)
+    log(f"{'resuming' if resume else 'training'} {cfg.method} ({cfg.preset}) on {s['n_train']} images "
+        f"({s['n_train_anomalous']} injected anomalies), {split.resolution}x{split.resolution}x{split.channels}, "
+        f"seed {cfg.train.seed if cfg.method != 'fanogan' else cfg.fanogan.seed} -> {run_dir}")
     if cfg.method in ("wildgan", "search"):
         return train_pgan(split.train_x, cfg, run_dir, resume=resume, progress=progress, log=log)
     if cfg.method == "fanogan":

@@ -1,0 +1,100 @@
+"""The newcomer's main use case on the command line: a folder of unlabelled images (anomalies hidden in it) ->
+train on all of it -> score new images with a threshold from the training scores -> a report of the most
+anomalous training images. Also `wildgan score` on folders (every image) and its early argument checks."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from wildgan.cli import main
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def _pngs(folder: Path, x: np.ndarray, prefix: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, im in enumerate(x):
+        Image.fromarray(im).save(folder / f"{prefix}{i:03d}.png")
+
+
+@pytest.fixture(scope="module")
+def pile(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from wildgan.data import default_sample_path
+
+    d = np.load(default_sample_path())
+    root = tmp_path_factory.mktemp("ul")
+    x, y = d["x_train"], d["y_train"]
+    _pngs(root / "pile", np.concatenate([x[y == 1][:140], x[y == 7][:4]]), "img")
+    _pngs(root / "new" / "a", d["x_test"][d["y_test"] == 1][:6], "one")
+    _pngs(root / "new" / "b", d["x_test"][d["y_test"] == 7][:6], "seven")
+    return root
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_unlabelled_pile_end_to_end(pile: Path, capsys) -> None:
+    run = pile / "run"
+    assert main(["train", "--data", str(pile / "pile"), "--preset", "tiny", "--total-kimg", "0.4", "--phase-kimg",
+                 "0.1", "--device", "cpu", "--threads", "1", "--no-progress", "--out", str(run), "--evaluate"]) == 0
+    err = capsys.readouterr().err
+    assert "on 144 images" in err and "no test split to evaluate" in err
+    assert (run / "log.txt").read_text().startswith("training wildgan (tiny) on 144 images")
+
+    # every image under the folder tree is scored (its sub-folders are not a protocol), flagged by a training
+    # threshold
+    out = pile / "new.csv"
+    assert main(["score", str(run), "--data", str(pile / "new"), "--threshold", "contamination",
+                 "--expected-contamination", "0.1", "--no-progress", "--out", str(out)]) == 0
+    rows = _rows(out)
+    assert len(rows) == 12 and {Path(r["id"]).parent.name for r in rows} == {"a", "b"}
+    assert {r["threshold_rule"] for r in rows} == {"contamination"} and len({r["threshold"] for r in rows}) == 1
+    assert "chosen on the training split" in capsys.readouterr().err
+
+    # nothing to evaluate without labels: one clear message, not a traceback
+    assert main(["evaluate", str(run)]) == 2
+    assert "unlabelled images, so there is no test split" in capsys.readouterr().err
+
+    # the report ranks the training pile itself
+    assert main(["report", str(run), "--top-k", "3"]) == 0
+    top = _rows(run / "report" / "top_anomalous.csv")
+    assert len(top) == 3 and all(r["label"] == "?" for r in top)
+    assert "most anomalous training images" in (run / "report" / "report.md").read_text()
+
+
+def test_score_checks_its_arguments_before_scoring(pile: Path, capsys, monkeypatch) -> None:
+    import wildgan.scoring.run as scoring_run
+
+    def boom(*a, **k):
+        raise AssertionError("the model was loaded before the arguments were checked")
+
+    monkeypatch.setattr(scoring_run, "load_model", boom)
+    assert main(["score", "no-such-run", "--threshold", "mad", "--mad-k", "-1", "--out", "x.csv"]) == 2
+    assert "mad_k must be a finite number >= 0" in capsys.readouterr().err
+    assert main(["score", "no-such-run", "--threshold", "contamination", "--expected-contamination", "0.9",
+                 "--out", "x.csv"]) == 2
+    assert "must be in (0, 0.5]" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["score", "no-such-run", "--threshold", "f1", "--out", "x.csv"])        # not offered on the CLI
+
+
+def test_score_skip_bad(pile: Path, capsys, tmp_path: Path) -> None:
+    run = pile / "run"
+    if not (run / "network-final.json").is_file():
+        pytest.skip("needs the run of test_unlabelled_pile_end_to_end")
+    bad = tmp_path / "imgs"
+    _pngs(bad, np.zeros((2, 28, 28), np.uint8), "ok")
+    (bad / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n trunc")
+    assert main(["score", str(run), "--data", str(bad), "--no-progress", "--out", str(tmp_path / "s.csv")]) == 2
+    assert "broken.png" in capsys.readouterr().err
+    assert main(["score", str(run), "--data", str(bad), "--skip-bad", "--no-progress",
+                 "--out", str(tmp_path / "s.csv")]) == 0
+    assert len(_rows(tmp_path / "s.csv")) == 2
+    assert "broken.png" in capsys.readouterr().err                                   # named in the warning
