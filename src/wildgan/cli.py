@@ -458,7 +458,7 @@ def cmd_score(a: argparse.Namespace) -> int:
 
 
 def _warn(msg: str) -> None:
-    print(msg, file=sys.stderr)
+    print(f"wildgan: {msg}", file=sys.stderr)
 
 
 def cmd_export(a: argparse.Namespace) -> int:
@@ -472,19 +472,25 @@ def cmd_export(a: argparse.Namespace) -> int:
 
 
 def _is_dataset(path: str) -> bool:
-    """A data set whose test split `score` takes (.npz, .tar.gz, CIFAR-10 batches) rather than image files and
-    folders, of which every image is scored (a folder tree too: its class folders are not labels to score by)."""
+    """A data set whose test split `score` takes (.npz, a tar of a tree, CIFAR-10 batches) rather than image files
+    and folders, of which every image is scored (a folder tree too: its class folders are not labels to score by)."""
+    from .data.readers import detect_format
+
     p = Path(path)
-    if p.is_file():
-        return p.suffix.lower() in (".npz", ".gz", ".tgz", ".tar")
-    return p.is_dir() and ((p / "data_batch_1").is_file() or (p / "cifar-10-batches-py").is_dir())
+    if not p.exists():
+        return False
+    try:
+        return detect_format(p) in ("npz", "folder-tar", "cifar-batches")
+    except WildganError:                # an image file or something unreadable: load_images names the problem
+        return False
 
 
 def cmd_evaluate(a: argparse.Namespace) -> int:
     from .evaluation.run import evaluate_run, format_table
 
     out = evaluate_run(Path(a.run_dir), a.data, device=a.device, controls=not a.no_controls,
-                       progress=not a.no_progress, log=_warn)
+                       progress=not a.no_progress, log=_warn,
+                       normal=tuple(_csv(a.normal)) if getattr(a, "normal", None) else None)
     if a.json:
         keep = ("auc", "ap", "controls", "controls_ap", "other_generator", "n_test", "n_anomalous", "mean_z_norm",
                 "model")
@@ -556,6 +562,12 @@ def cmd_study(a: argparse.Namespace) -> int:
     for e in encs:
         if e not in ("image", "latent"):
             raise ConfigError(f"unknown encoder loss {e!r}; choose from image, latent")
+    from .data.readers import detect_format, resolve_data_root
+
+    if a.dataset == "unlabelled" or (Path(resolve_data_root(a.data)).exists()
+                                     and detect_format(resolve_data_root(a.data)) == "unlabelled-folder"):
+        raise ConfigError(f"{resolve_data_root(a.data)}: a study measures AUC and needs labelled data (class "
+                          f"folders, CIFAR-10, an .npz with labels); unlabelled images are for `wildgan train`")
     # one base config (first normal class, gamma 0) resolves resolution/channels and the schedule
     first = None if a.normal in (None, "all") else _csv(a.normal)[0]
     ns = argparse.Namespace(**{**vars(a), "contamination": 0.0, "seed": seeds[0], "method": "wildgan",
@@ -566,9 +578,6 @@ def cmd_study(a: argparse.Namespace) -> int:
         names = load_dataset(a.data, a.dataset)[0].class_names
         ns.normal = names[0]
     base, split = build_run_config(ns)
-    if split.info.get("protocol") == "unlabelled":
-        raise ConfigError(f"{split.info.get('source')}: a study measures AUC and needs labelled data (class folders, "
-                          f"CIFAR-10, an .npz with labels); unlabelled images are for `wildgan train`")
     if a.normal == "all":
         normals = [n for n in split.info["class_names"] if n not in split.info.get("excluded_classes", [])]
     elif a.normal is None:
@@ -647,6 +656,8 @@ def make_parser() -> argparse.ArgumentParser:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     e.add_argument("run_dir")
     e.add_argument("--data", help="evaluate on this data instead of the run's own (same protocol)")
+    e.add_argument("--normal", help="normal class(es) of --data, comma separated (default: the run's own, or the "
+                                    "protocol's default; needed for a class-folder tree after an unlabelled run)")
     e.add_argument("--json", action="store_true", help="print one JSON object")
     e.add_argument("--device", default="auto")
     e.add_argument("--no-controls", action="store_true", help="skip the untrained-network and pixel controls")
@@ -704,11 +715,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     p = make_parser()
     debug = "--debug" in argv
-    if not debug:
-        import warnings
+    import warnings
 
+    saved_format = warnings.formatwarning
+    if not debug:
         # our warnings are messages for the user (mixed image sizes, changed data, skipped files): one line each,
-        # without Python's file:line prefix
+        # without Python's file:line prefix; restored on the way out, so library users' warnings keep theirs
         warnings.formatwarning = lambda msg, cat, *args, **kw: (  # type: ignore[assignment]
             f"wildgan: warning: {msg}\n" if issubclass(cat, UserWarning) else f"{cat.__name__}: {msg}\n")
     try:
@@ -727,6 +739,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("wildgan: interrupted", file=sys.stderr)
         return 130
+    finally:
+        warnings.formatwarning = saved_format
 
 
 if __name__ == "__main__":

@@ -340,9 +340,14 @@ FANOGAN_LEGACY_BN = {"bn_eps": 1e-5, "bn_decay": 0.9, "bn_warmup": False}
 
 
 def fanogan_config_from_dict(d: dict[str, Any], check_types: bool = False) -> FAnoGANConfig:
-    """FAnoGANConfig from a recorded dict. A record without bn_eps predates the BatchNorm fields: it reads back with
-    the settings it was trained with (eps 1e-5 matters at inference: loading it with 1e-3 would change its scores)."""
-    if isinstance(d, dict) and "bn_eps" not in d:
+    """FAnoGANConfig from a dict. A *complete* record (every field the config had before the BatchNorm fields) without
+    bn_eps was written by an older wildgan: it reads back with the settings it was trained with (eps 1e-5 matters
+    at inference: loading it with 1e-3 would change its scores). A partial, hand-written section gets today's
+    defaults."""
+    from dataclasses import fields
+
+    before = {f.name for f in fields(FAnoGANConfig)} - set(FANOGAN_LEGACY_BN)
+    if isinstance(d, dict) and "bn_eps" not in d and before <= set(d):
         d = {**FANOGAN_LEGACY_BN, **d}
     return from_dict(FAnoGANConfig, d, check_types)
 

@@ -309,6 +309,16 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
         raise DataError(f"{run_dir}: trained by Detector.fit on in-memory images and {name} is missing or stale; "
                         "the training images cannot be rebuilt from the run's config")
     split = build_split(model.cfg.data)
+    if split_json.is_file():
+        from .data import split_differences
+
+        diffs = split_differences(split, json.loads(split_json.read_text()))
+        if diffs:
+            import warnings
+
+            warnings.warn(f"{model.cfg.data.data or 'the data'} changed since {run_dir} was trained "
+                          f"({'; '.join(diffs)}): the threshold is taken from the training images as they are now",
+                          stacklevel=2)
     res = model.score(split.train_x, batch_mode=batch_mode, progress=progress)
     write_train_scores(run_dir, model, split.train_ids, res.scores, batch_mode)
     return res.scores
@@ -317,11 +327,11 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
 def run_threshold(model: Any, run_dir: str | Path, rule: str, *, contamination: float = 0.05, k: float = 3.0,
                   score: str = "a", labelled_scores: np.ndarray | None = None, labels: np.ndarray | None = None,
                   batch_mode: str = "mixed", progress: bool = False) -> Threshold:
-    """The threshold of `wildgan score --threshold RULE` for the scores named `score`.
+    """The threshold of `wildgan score --threshold RULE` (contamination | mad) for the scores named `score`.
 
     contamination / mad: from the run's training-split scores (cached, see run_training_scores).
-    f1: needs labelled scores; `wildgan score` passes the labelled set it is scoring, so the F1 threshold is chosen
-    on that same set (optimistic: an oracle threshold, marked in the Threshold's params).
+    f1 (Python only; the CLI does not offer it): from labelled_scores / labels, which must be a labelled
+    *validation* set: F1 on the set being evaluated would be an oracle threshold (marked so in the params).
     """
     if rule == "f1":
         if labelled_scores is None or labels is None:
@@ -644,7 +654,7 @@ class Detector:
         meta = {"kind": DETECTOR_KIND, "params": params, "config": run_config_to_dict(m.cfg),
                 "net": run_config_to_dict(m.cfg)["net"], "method": m.cfg.method,
                 "resolution": self.resolution_, "channels": self.channels_, "conversion": self.conversion_,
-                "image_shape": None if self.image_shape_ is None else list(self.image_shape_),
+                "image_shape": None if getattr(self, "image_shape_", None) is None else list(self.image_shape_),
                 "threshold": self.threshold_rule_.to_dict(),
                 "decision_scores": [float(v) for v in self.decision_scores_],  # JSON floats round-trip exactly
                 "run_dir": str(self.run_dir_), "source": m.source, "source_sha256": m.meta.get("sha256"),

@@ -98,3 +98,51 @@ def test_score_skip_bad(pile: Path, capsys, tmp_path: Path) -> None:
                  "--out", str(tmp_path / "s.csv")]) == 0
     assert len(_rows(tmp_path / "s.csv")) == 2
     assert "broken.png" in capsys.readouterr().err                                   # named in the warning
+
+
+def test_evaluate_an_unlabelled_run_on_labelled_folders(pile: Path, capsys) -> None:
+    run = pile / "run"
+    if not (run / "network-final.json").is_file():
+        pytest.skip("needs the run of test_unlabelled_pile_end_to_end")
+    from wildgan.data import default_sample_path
+
+    d = np.load(default_sample_path())
+    tree = pile / "labelled"                      # a class-folder tree: one/ = normal, seven/ = anomalies
+    _pngs(tree / "one", d["x_test"][d["y_test"] == 1][:40], "o")
+    _pngs(tree / "seven", d["x_test"][d["y_test"] == 7][:20], "s")
+    assert main(["evaluate", str(run), "--data", str(tree), "--normal", "one", "--no-controls", "--json"]) == 0
+    out = capsys.readouterr().out
+    assert '"n_test": ' in out and '"n_anomalous": ' in out
+
+
+def test_study_refuses_an_unlabelled_pile(pile: Path, capsys) -> None:
+    assert main(["study", "--data", str(pile / "pile"), "--normal", "all", "--out", str(pile / "st")]) == 2
+    assert "a study measures AUC and needs labelled data" in capsys.readouterr().err
+
+
+def test_main_restores_the_warning_format(capsys) -> None:
+    import warnings
+
+    before = warnings.formatwarning
+    main(["evaluate", "/no/such/run"])
+    assert warnings.formatwarning is before
+    assert "no such run directory" in capsys.readouterr().err
+
+
+def test_unlabelled_tar_and_loose_images_beside_class_folders(tmp_path: Path) -> None:
+    import tarfile
+
+    from wildgan.config import DataConfig
+    from wildgan.data import build_split, load_dataset
+
+    _pngs(tmp_path / "p" / "x", np.zeros((10, 8, 8), np.uint8), "i")
+    _pngs(tmp_path / "p" / "y", np.full((10, 8, 8), 200, np.uint8), "j")
+    with tarfile.open(tmp_path / "p.tar.gz", "w:gz") as t:
+        t.add(tmp_path / "p", arcname="p")
+    s = build_split(DataConfig(data=str(tmp_path / "p.tar.gz"), dataset="unlabelled"))
+    assert s.info["protocol"] == "unlabelled" and len(s.train_x) == 20
+    # a class tree with loose images at its root: they are left out, and the user is told
+    _pngs(tmp_path / "p", np.zeros((2, 8, 8), np.uint8), "loose")
+    with pytest.warns(UserWarning, match="2 image files directly in it are not in a class folder"):
+        train, _, _ = load_dataset(tmp_path / "p")
+    assert len(train.x) == 20

@@ -202,6 +202,32 @@ def test_legacy_config_reads_back_pytorch_batchnorm(tmp_path: Path) -> None:
     assert {b.eps for b in loaded.E.modules() if isinstance(b, torch.nn.BatchNorm2d)} == {1e-5}
 
 
+def test_partial_fanogan_section_gets_todays_batchnorm() -> None:
+    """Only a complete record written by an older wildgan reads back as legacy; a hand-written partial section (e.g.
+    a --config file with `fanogan: {dim: 8}`) or a missing one gets today's defaults."""
+    from wildgan.config import fanogan_config_from_dict
+
+    assert fanogan_config_from_dict({"dim": 8, "gan_iters": 10}).bn_eps == 1e-3
+    assert fanogan_config_from_dict({}).bn_eps == 1e-3
+
+
+def test_resume_drops_stats_rows_after_the_checkpoint(tmp_path: Path) -> None:
+    x = images(8)
+    cfg = tiny_cfg(gan_iters=6, enc_iters=4)
+    run = tmp_path / "run"
+    train_fanogan(x, cfg, run, progress=False, log_every=1, checkpoint_every=1000)
+    full = (run / "stats.jsonl").read_text().splitlines()
+    # the boundary checkpoint (6 critic steps) is the newest: resuming from it redoes the encoder stage
+    for c in ckpt.list_checkpoints(run / "checkpoints"):
+        if c.stem != ckpt.checkpoint_name(6):
+            c.with_suffix(".safetensors").write_bytes(b"garbage")
+    said: list[str] = []
+    train_fanogan(x, cfg, run, resume=True, progress=False, log=said.append, log_every=1, checkpoint_every=1000)
+    rows = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
+    assert [(r["stage"], r["iter"]) for r in rows] == [(json.loads(r)["stage"], json.loads(r)["iter"]) for r in full]
+    assert any("dropped" in m for m in said)
+
+
 def test_bad_training_input(tmp_path: Path) -> None:
     with pytest.raises(DataError):
         train_fanogan(images(8).astype(np.float32), tiny_cfg(), tmp_path, progress=False)

@@ -30,9 +30,9 @@ IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 CIFAR_BATCH_FILES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
 DATASETS = ("auto", "cifar10", "chula-rbc12", "mnist", "folder", "npz", "cifar-batches", "unlabelled")
-FORMATS = ("folder", "folder-tar", "cifar-batches", "npz", "unlabelled-folder")
+FORMATS = ("folder", "folder-tar", "cifar-batches", "npz", "unlabelled-folder", "unlabelled-tar")
 SAMPLE_NAME = "mnist-sample.npz"
-_DECODE_CACHE_VERSION = 1  # bump when decoding rules change so stale caches are not reused
+_DECODE_CACHE_VERSION = 2  # bump when decoding rules change so stale caches are not reused (2: median-size rule)
 
 
 @dataclass
@@ -286,6 +286,11 @@ def _class_files(folder: Path) -> dict[str, list[Path]]:
                             "unlabelled images use --dataset unlabelled; to score loose images `wildgan score "
                             "--data`")
         raise DataError(f"{folder}: empty folder (no class subfolders and no images)")
+    loose = [f for f in folder.iterdir() if f.is_file() and _is_image_file(f)]
+    if loose:
+        warnings.warn(f"{folder}: {len(loose)} image files directly in it are not in a class folder and are left "
+                      f"out (e.g. {loose[0].name}); --dataset unlabelled trains on every image instead",
+                      stacklevel=4)
     out = {}
     for d in subs:
         files = _list_images(d)
@@ -612,6 +617,11 @@ def _is_tar(p: Path) -> bool:
     return n.endswith((".tar.gz", ".tgz", ".tar", ".tar.bz2", ".tar.xz"))
 
 
+def detect_format(p: Path) -> str:
+    """The on-disk format of a --data path: folder | unlabelled-folder | folder-tar | cifar-batches | npz."""
+    return _detect(Path(p))
+
+
 def _detect(p: Path) -> str:
     if p.is_dir():
         # any batch file (or the folder's usual name) means CIFAR batches, so an incomplete copy gets a clear error
@@ -662,10 +672,14 @@ def load_dataset(path: str | Path | None, dataset: str = "auto", **opts: Any
     elif dataset == "folder" and kind == "unlabelled-folder":
         kind = "folder"                     # asked for classes: _class_files explains what is missing
     want = {"folder": ("folder", "folder-tar"), "npz": ("npz",), "cifar-batches": ("cifar-batches",),
-            "unlabelled": ("unlabelled-folder",)}.get(dataset)
+            "unlabelled": ("unlabelled-folder", "folder-tar")}.get(dataset)
     if want and kind not in want:
         raise DataError(f"{p}: dataset={dataset!r} but this looks like a {kind} data set")
     test: ImageSet | None
+    if dataset == "unlabelled" and kind == "folder-tar":
+        train = read_unlabelled(unpack_cached(p, o.cache_dir), o)    # every image in the archive
+        train.info.update(source=str(p.resolve()), format="unlabelled-tar")
+        return train, None, "unlabelled-tar"
     if kind == "unlabelled-folder":
         train, test = read_unlabelled(p, o), None
         train.info.update(source=str(p.resolve()), format=kind)
@@ -717,6 +731,8 @@ def load_images(paths: Sequence[str | Path], resolution: int, channels: int, **o
             raise DataError(f"{q}: no such file or folder")
     if not files:
         raise DataError("no images given")
+    seen: set[Path] = set()                     # a folder and a file inside it: score the file once
+    files = [f for f in files if not (f.resolve() in seen or seen.add(f.resolve()))]  # type: ignore[func-returns-value]
     skipped: list[dict[str, str]] = []
     arrays, kept = _decode_files(files, o, skipped)
     for s in skipped:

@@ -227,18 +227,22 @@ def diagnose_run(run_dir: Path, *, device: str = "auto", controls: bool = True, 
     return model, diag
 
 
-def _diagnose_training_pile(run_dir: Path, cfg: Any, device: str, log: Log) -> tuple[Any, RunDiagnostics]:
-    """An unlabelled run: its own training images, scored with reconstructions (labels unknown: -1)."""
+def _diagnose_training_pile(run_dir: Path, cfg: Any, device: str, log: Log, k: int, score: str
+                            ) -> tuple[Any, RunDiagnostics]:
+    """An unlabelled run: rank its own training images by score, and reconstruct only the k highest (a pile can be
+    far larger than a test split: all reconstructions would not fit in memory). Labels unknown: -1."""
     from ..data import build_split
     from ..scoring.run import load_model
 
     model = load_model(run_dir, device)
     split = build_split(cfg.data)
     log(f"scoring the {len(split.train_x)} training images with {model.source}")
-    res = model.score(split.train_x, return_recon=True)
-    n = len(split.train_x)
-    return model, RunDiagnostics(y=np.full(n, -1), ids=list(split.train_ids), x=split.train_x,
-                                 scores=dict(res.scores), z=res.z, recon=res.recon, controls={}, metrics={})
+    res = model.score(split.train_x)                   # the same mixed batches as training-score thresholds use
+    top = top_k(res.scores[_pick_score(res.scores, score)], max(k, 0))
+    rec = model.score(split.train_x[top], return_recon=True, batch_mode="isolated").recon if len(top) else None
+    return model, RunDiagnostics(y=np.full(len(top), -1), ids=[split.train_ids[i] for i in top],
+                                 x=split.train_x[top], scores={kk: v[top] for kk, v in res.scores.items()},
+                                 z=None if res.z is None else res.z[top], recon=rec, controls={}, metrics={})
 
 
 def _metrics_rows(metrics: dict[str, Any]) -> list[list[Any]]:
@@ -299,7 +303,7 @@ def run_report(run_dir: Path, *, top_k_images: int = 8, images: Sequence[str | P
     unlabelled = split_info.get("protocol") == "unlabelled"
     try:
         if unlabelled:
-            model, diag = _diagnose_training_pile(run_dir, cfg, device, log)
+            model, diag = _diagnose_training_pile(run_dir, cfg, device, log, top_k_images, score)
         else:
             model, diag = diagnose_run(run_dir, device=device, controls=controls, log=log)
     except CheckpointError as e:  # still training, or crashed before any checkpoint: show what there is
@@ -580,7 +584,7 @@ def add_report_parser(sub: Any) -> argparse.ArgumentParser:
     r = sub.add_parser("report", help="HTML + Markdown report of a run or a study (figures, heat maps, metrics)",
                        epilog=EXAMPLES_REPORT, formatter_class=argparse.RawDescriptionHelpFormatter)
     r.add_argument("path", metavar="RUN_DIR|STUDY_DIR")
-    r.add_argument("--top-k", type=int, default=8, help="heat maps of the K most anomalous test images (default 8)")
+    r.add_argument("--top-k", type=int, default=8, help="heat maps of the K most anomalous test images (training images for an unlabelled run; default 8)")
     r.add_argument("--image", nargs="+", action="extend", default=[], metavar="PATH",
                    help="also score and map these image files/folders (repeatable)")
     r.add_argument("--score", default="a", help="score that ranks the most anomalous images (default a)")

@@ -23,13 +23,14 @@ from .metrics import evaluate_scores, pixel_statistics
 SCORE_ORDER = ("a", "L_n", "L_o", "L_r", "A")
 
 
-def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], None] | None = None
-                  ) -> AnomalySplit:
+def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], None] | None = None,
+                  normal: tuple[str, ...] | None = None) -> AnomalySplit:
     """The run's own test split (rebuilt deterministically from its saved DataConfig), optionally on other data.
 
     Rebuilding the run's own split from data that changed on disk since training (files added, removed or moved
     between classes) gives another split, whose test images may have been training images: log (default: a
-    Python warning) says so, naming what differs from split.json."""
+    Python warning) says so, naming what differs from split.json. normal: the normal class(es) of `data` (needed
+    for a labelled class-folder tree when the run itself was trained on unlabelled images)."""
     cfg = read_run_config(run_dir)
     split_json = Path(run_dir) / "split.json"
     recorded = json.loads(split_json.read_text()) if split_json.is_file() else {}
@@ -37,12 +38,19 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
         # trained by Detector.fit on in-memory images: there is no data set to rebuild a test split from
         raise ConfigError(f"{run_dir}: this run was trained from in-memory images (Detector.fit), so it has no "
                           f"test split; pass --data with a labelled data set")
+    if data is None and recorded.get("protocol") == "unlabelled":
+        raise ConfigError(f"{run_dir}: trained on unlabelled images, so there is no test split to evaluate or "
+                          f"score by default; score new images with `wildgan score {run_dir} --data IMAGES "
+                          f"--threshold contamination`, or evaluate on labelled data with --data PATH --normal CLASS")
     dc: DataConfig = cfg.data if data is None else replace(cfg.data, data=str(data))
+    if data is not None and dc.dataset == "unlabelled":
+        dc = replace(dc, dataset="auto")            # the run's own protocol does not describe labelled data
+    if normal:
+        dc = replace(dc, normal=tuple(normal))
     split = build_split(dc)
     if len(split.test_x) == 0:
-        raise ConfigError(f"{dc.data or run_dir}: unlabelled images, so there is no test split to evaluate or score "
-                          f"by default; score new images with `wildgan score {run_dir} --data IMAGES --threshold "
-                          f"contamination`, or evaluate on a labelled data set with --data")
+        raise ConfigError(f"{dc.data}: unlabelled images: no test split to evaluate; pass labelled data (class "
+                          f"folders, CIFAR-10, an .npz with labels) and its normal class with --normal")
     diffs = split_differences(split, recorded) if data is None else []
     if diffs:
         msg = (f"warning: {dc.data or 'the data'} changed since {run_dir} was trained ({'; '.join(diffs)}): the "
@@ -97,8 +105,8 @@ def evaluate_model(model: LoadedModel, split: AnomalySplit, *, controls: bool = 
 
 
 def evaluate_run(run_dir: Path, data: str | None = None, *, device: str = "auto", controls: bool = True,
-                 progress: bool = False, write: bool = True, log: Callable[[str], None] | None = None
-                 ) -> dict[str, Any]:
+                 progress: bool = False, write: bool = True, log: Callable[[str], None] | None = None,
+                 normal: tuple[str, ...] | None = None) -> dict[str, Any]:
     """AUC and AP of every score on the run's test set, plus the controls; writes eval.json + test_scores.csv.
     Warnings (e.g. the data changed since training) go to log (default: Python warnings) and to out['warnings']."""
     run_dir = Path(run_dir)
@@ -114,7 +122,7 @@ def evaluate_run(run_dir: Path, data: str | None = None, *, device: str = "auto"
         else:
             log(msg)
 
-    split = split_for_run(run_dir, data, log=note)
+    split = split_for_run(run_dir, data, log=note, normal=normal)
     out = evaluate_model(model, split, controls=controls, progress=progress, out_dir=run_dir if write else None)
     if said:
         out["warnings"] = said

@@ -816,7 +816,7 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
             log(f"no usable checkpoint in {ck_dir}: starting from scratch")
         else:
             state = _restore(found[0], found[1], nets, opts, rng, ck_dir)
-            log(f"resumed from {state.nimg / 1000:.1f} kimg (iteration {state.iteration})")
+            log(f"resumed from {state.nimg / 1000:.3f} kimg (iteration {state.iteration})")
         if is_main:
             # rows the interrupted session wrote after the checkpoint we resume from are about to be written again
             limit = state.nimg / 1000 + 1e-9

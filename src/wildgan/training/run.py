@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..checkpoint import read_meta
-from ..config import RunConfig, read_run_config, run_config_to_dict, write_run_config
+from ..config import FANOGAN_LEGACY_BN, RunConfig, read_run_config, run_config_to_dict, write_run_config
 from ..fileio import atomic_write_text
 from ..data import AnomalySplit, build_split, split_differences, split_summary
 from ..errors import ConfigError
@@ -70,11 +70,12 @@ def check_run_dir(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwr
                       "tensorboard"}
         # only what the method uses: a wildgan run does not care about the f-AnoGAN section (whose defaults may
         # change between versions) and f-AnoGAN does not use the pGAN's net/train sections
-        sections = {"wildgan": ("data", "net", "method"), "search": ("data", "net", "method", "search"),
-                    "fanogan": ("data", "method", "fanogan")}.get(cfg.method, ("data", "net", "method"))
+        # (the search section only matters at scoring time); the f-AnoGAN BatchNorm fields are taken from the
+        # saved run on resume (see train_run), so a run recorded before they existed still resumes
+        sections = {"fanogan": ("data", "method", "fanogan")}.get(cfg.method, ("data", "net", "method"))
         diffs = [sec for sec in sections if sec != "fanogan" and saved[sec] != now[sec]]
         if "fanogan" in sections:
-            diffs += [f"fanogan.{k}" for k in saved["fanogan"] if k not in ("minutes", "device")
+            diffs += [f"fanogan.{k}" for k in saved["fanogan"] if k not in ("minutes", "device", *FANOGAN_LEGACY_BN)
                       and saved["fanogan"][k] != now["fanogan"].get(k)]
         if cfg.method != "fanogan":
             diffs += [f"train.{k}" for k in saved["train"]
@@ -102,6 +103,11 @@ def train_run(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwrite:
             elif path.exists():
                 path.unlink()
     run_dir.mkdir(parents=True, exist_ok=True)
+    if resume and (run_dir / "config.json").is_file():
+        from dataclasses import replace
+
+        old = read_run_config(run_dir).fanogan            # continue with the BatchNorm the run was trained with
+        cfg = replace(cfg, fanogan=replace(cfg.fanogan, **{k: getattr(old, k) for k in FANOGAN_LEGACY_BN}))
     if split is None:
         split = build_split(cfg.data)
     split_json = run_dir / "split.json"
