@@ -103,6 +103,13 @@ def _cfg(**train) -> RunConfig:
     return RunConfig(data=DataConfig(), net=net_config_for_preset("tiny", 8, 1), train=TrainConfig(**tc))
 
 
+def _run_cfg(data: Path, **train) -> RunConfig:
+    """_cfg on the toy data set (normal class 0, 8x8 gray), for train_run."""
+    base = _cfg(**train)
+    return RunConfig(data=DataConfig(data=str(data), normal=("0",), resolution=8, channels=1), net=base.net,
+                     train=base.train)
+
+
 def _poison_after(monkeypatch, n_calls: int):
     import wildgan.training.loop as loop
 
@@ -169,9 +176,7 @@ def test_resume_refuses_a_different_schedule(tmp_path):
     from wildgan.training.run import train_run
 
     data = _data(tmp_path)
-    cfg = _cfg(total_kimg=0.2)
-    cfg = RunConfig(data=DataConfig(data=str(data), normal=("0",), resolution=8, channels=1), net=cfg.net,
-                    train=cfg.train)
+    cfg = _run_cfg(data, total_kimg=0.2)
     run = tmp_path / "run"
     train_run(cfg, run, progress=False, log=lambda m: None)
     from dataclasses import replace
@@ -198,9 +203,7 @@ def test_resume_from_an_older_checkpoint_drops_the_later_stats_rows(tmp_path):
     from wildgan.training.run import train_run
 
     data = _data(tmp_path)
-    base = _cfg(total_kimg=0.4)
-    cfg = RunConfig(data=DataConfig(data=str(data), normal=("0",), resolution=8, channels=1), net=base.net,
-                    train=base.train)
+    cfg = _run_cfg(data, total_kimg=0.4)
     run = tmp_path / "run"
     train_run(cfg, run, progress=False, log=lambda m: None)
     kimgs = [json.loads(line)["kimg"] for line in (run / "stats.jsonl").read_text().splitlines()]
@@ -223,9 +226,7 @@ def test_resume_and_overwrite_together_and_a_changed_fanogan_default(tmp_path):
     from wildgan.training.run import train_run
 
     data = _data(tmp_path)
-    base = _cfg(total_kimg=0.2)
-    cfg = RunConfig(data=DataConfig(data=str(data), normal=("0",), resolution=8, channels=1), net=base.net,
-                    train=base.train)
+    cfg = _run_cfg(data, total_kimg=0.2)
     run = tmp_path / "run"
     train_run(cfg, run, progress=False, log=lambda m: None)
     with pytest.raises(ConfigError, match="give one of them"):
@@ -241,9 +242,7 @@ def test_resume_on_changed_data_warns(tmp_path):
     from wildgan.training.run import train_run
 
     data = _data(tmp_path)
-    base = _cfg(total_kimg=0.2)
-    cfg = RunConfig(data=DataConfig(data=str(data), normal=("0",), resolution=8, channels=1), net=base.net,
-                    train=base.train)
+    cfg = _run_cfg(data, total_kimg=0.2)
     run = tmp_path / "run"
     train_run(cfg, run, progress=False, log=lambda m: None)
     x = np.load(data)
