@@ -112,6 +112,9 @@ def _add_train_args(p: argparse.ArgumentParser, study: bool = False) -> None:
                    help="also log scalars and sample grids for TensorBoard (RUN_DIR/tensorboard; "
                         "needs `pip install tensorboard`)")
     g.add_argument("--width", type=int, help="override the preset's channel width (fmap_max; fmap_base = 16x)")
+    g.add_argument("--latent-size", type=int, metavar="N_Z",
+                   help="latent size N_z (default: the width, nf(0), as in the authors' code: 512 / 64 / 16 for "
+                        "paper / fast / tiny); e.g. --preset fast --latent-size 512 keeps the paper's latent space")
 
 
 def _set_from_config(p: argparse.ArgumentParser, argv: Sequence[str]) -> None:
@@ -258,6 +261,7 @@ def run_config_to_options(cfg: Any) -> dict[str, Any]:
            "tensorboard": train.tensorboard, "ema_warmup": "on" if train.ema_warmup else "off",
            "threads": train.threads,
            "width": net.fmap_max if named and net.fmap_max != PRESETS[cfg.preset]["fmap_max"] else None,
+           "latent_size": net.latent_size if named and net.latent_size != net.nf(0) else None,
            "fanogan_iters": fan.gan_iters, "fanogan_enc_iters": fan.enc_iters, "fanogan_dim": fan.dim}
     if _same(train.total_kimg, _default_total_kimg(net.resolution, train.phase_kimg, train.fade_kimg)):
         del out["total_kimg"]
@@ -295,6 +299,10 @@ def run_config_from_args(a: argparse.Namespace, resolution: int, channels: int) 
     if getattr(a, "width", None):
         # e.g. --preset paper --width 256: the issue's width-256 run; latent size stays nf(0) = width
         net = replace(net, fmap_max=a.width, fmap_base=16 * a.width, latent_size=min(16 * a.width, a.width))
+    if getattr(a, "latent_size", None):
+        if a.latent_size < 1:
+            raise ConfigError(f"--latent-size must be >= 1, got {a.latent_size}")
+        net = replace(net, latent_size=a.latent_size)
     fade = a.transition_kimg if a.transition_kimg is not None else a.phase_kimg
     total = a.total_kimg if a.total_kimg is not None else _default_total_kimg(resolution, a.phase_kimg, fade)
     ck = a.checkpoint_kimg if a.checkpoint_kimg is not None else _default_checkpoint_kimg(total)

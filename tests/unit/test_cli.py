@@ -104,11 +104,25 @@ def test_explicit_flag_overrides_only_its_fields(custom_run, capsys):
     got = dry_run(capsys, "--config", str(run / "config.yaml"), "--seed", "5")
     assert sorted(diff(got, want)) == ["data.seed: 5 != 2", "fanogan.seed: 5 != 9", "train.seed: 5 != 2"]
 
-    # a new preset sets the widths, the latent size and the minibatch table it controls; nothing else moves
+    # a new preset sets the widths and the minibatch table it controls; nothing else moves. The run's latent size
+    # (24, not the tiny preset's 16) is what --latent-size 24 would have set: it stays
     got = dry_run(capsys, "--config", str(run / "config.yaml"), "--preset", "fast")
-    assert got["net"]["fmap_max"] == 64 and got["net"]["latent_size"] == 64
+    assert got["net"]["fmap_max"] == 64 and got["net"]["latent_size"] == 24
     assert got["train"]["minibatch"]["4"] == 128 and got["preset"] == "fast"
     assert got["net"]["mbstd_group"] == 2 and got["train"]["gp_target"] == 750.0 and got["score"]["lam"] == 0.3
+    # ... and a run with the preset's own latent size follows the new preset's
+    got = dry_run(capsys, "--config", str(run / "config.yaml"), "--latent-size", "16")
+    assert got["net"]["latent_size"] == 16 and diff(got, want) == ["net.latent_size: 16 != 24"]
+    plain = run.parent / "plain"
+    plain.mkdir()
+    write_run_config(run_config_from_dict(got), plain)
+    assert dry_run(capsys, "--config", str(plain / "config.yaml"), "--preset", "fast")["net"]["latent_size"] == 64
+
+
+def test_latent_size_option(tiny_npz, capsys):
+    got = dry_run(capsys, "--data", str(tiny_npz), "--normal", "0", "--preset", "fast", "--latent-size", "512")
+    assert got["net"]["latent_size"] == 512 and got["net"]["fmap_max"] == 64
+    assert dry_run(capsys, "--data", str(tiny_npz), "--normal", "0", "--preset", "fast")["net"]["latent_size"] == 64
 
 
 def test_explicit_values_in_the_run_stay_explicit(tiny_npz, tmp_path, capsys):
