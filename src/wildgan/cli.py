@@ -434,7 +434,7 @@ def cmd_score(a: argparse.Namespace) -> int:
     model = load_model(Path(a.run_dir), a.device)
     labels = None
     if not a.data or (len(a.data) == 1 and _is_dataset(a.data[0])):
-        split = split_for_run(Path(a.run_dir), a.data[0] if a.data else None, log=_warn)
+        split = split_for_run(Path(a.run_dir), a.data[0] if a.data else None, log=_warn, skip_bad=a.skip_bad)
         x, ids, labels = split.test_x, split.test_ids, split.test_y
         what = "the test split of " + (a.data[0] if a.data else "the run's data")
     else:

@@ -146,3 +146,31 @@ def test_unlabelled_tar_and_loose_images_beside_class_folders(tmp_path: Path) ->
     with pytest.warns(UserWarning, match="2 image files directly in it are not in a class folder"):
         train, _, _ = load_dataset(tmp_path / "p")
     assert len(train.x) == 20
+
+
+def test_score_skip_bad_on_a_data_set_file(tmp_path: Path, capsys) -> None:
+    """`wildgan score RUN --data set.tar.gz --skip-bad`: the data-set path (its test split) skips unreadable files
+    too."""
+    import tarfile
+
+    rng = np.random.default_rng(0)
+
+    def tree_tar(root: Path, bad: bool) -> Path:
+        _pngs(root / "a", rng.integers(0, 60, (40, 8, 8), dtype=np.uint8), "a")
+        _pngs(root / "b", rng.integers(150, 255, (20, 8, 8), dtype=np.uint8), "b")
+        if bad:
+            (root / "b" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n trunc")
+        with tarfile.open(root.with_suffix(".tar.gz"), "w:gz") as t:
+            t.add(root, arcname=root.name)
+        return root.with_suffix(".tar.gz")
+
+    clean, dirty = tree_tar(tmp_path / "clean", False), tree_tar(tmp_path / "dirty", True)
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(clean), "--normal", "a", "--preset", "tiny", "--total-kimg", "0.2",
+                 "--phase-kimg", "0.1", "--device", "cpu", "--threads", "1", "--no-progress", "--out", str(run)]) == 0
+    capsys.readouterr()
+    assert main(["score", str(run), "--data", str(dirty), "--no-progress", "--out", str(tmp_path / "s.csv")]) == 2
+    assert "broken.png" in capsys.readouterr().err
+    assert main(["score", str(run), "--data", str(dirty), "--skip-bad", "--no-progress",
+                 "--out", str(tmp_path / "s.csv")]) == 0
+    assert 0 < len(_rows(tmp_path / "s.csv"))

@@ -24,7 +24,7 @@ SCORE_ORDER = ("a", "L_n", "L_o", "L_r", "A")
 
 
 def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], None] | None = None,
-                  normal: tuple[str, ...] | None = None) -> AnomalySplit:
+                  normal: tuple[str, ...] | None = None, skip_bad: bool = False) -> AnomalySplit:
     """The run's own test split (rebuilt deterministically from its saved DataConfig), optionally on other data.
 
     Rebuilding the run's own split from data that changed on disk since training (files added, removed or moved
@@ -47,6 +47,8 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
         dc = replace(dc, dataset="auto")            # the run's own protocol does not describe labelled data
     if normal:
         dc = replace(dc, normal=tuple(normal))
+    if skip_bad:
+        dc = replace(dc, skip_bad=True)
     split = build_split(dc)
     if len(split.test_x) == 0:
         raise ConfigError(f"{dc.data}: unlabelled images: no test split to evaluate; pass labelled data (class "
