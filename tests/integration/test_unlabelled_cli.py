@@ -129,8 +129,10 @@ def test_main_restores_the_warning_format(capsys) -> None:
     assert "no such run directory" in capsys.readouterr().err
 
 
-def test_unlabelled_tar_and_loose_images_beside_class_folders(tmp_path: Path) -> None:
+def test_unlabelled_tar_and_loose_images_beside_class_folders(tmp_path: Path, monkeypatch) -> None:
     import tarfile
+
+    monkeypatch.setenv("WILDGAN_CACHE", str(tmp_path / "cache"))      # archives unpack here, not in ~/.cache
 
     from wildgan.config import DataConfig
     from wildgan.data import build_split, load_dataset
@@ -148,10 +150,12 @@ def test_unlabelled_tar_and_loose_images_beside_class_folders(tmp_path: Path) ->
     assert len(train.x) == 20
 
 
-def test_score_skip_bad_on_a_data_set_file(tmp_path: Path, capsys) -> None:
+def test_score_skip_bad_on_a_data_set_file(tmp_path: Path, capsys, monkeypatch) -> None:
     """`wildgan score RUN --data set.tar.gz --skip-bad`: the data-set path (its test split) skips unreadable files
     too."""
     import tarfile
+
+    monkeypatch.setenv("WILDGAN_CACHE", str(tmp_path / "cache"))      # archives unpack here, not in ~/.cache
 
     rng = np.random.default_rng(0)
 
