@@ -185,7 +185,8 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
         normal = _resolve_classes(d["normal"], names, "normal", source)
     else:
         avail = ", ".join(f"{k}={n}" for k, n in enumerate(names))
-        raise ConfigError(f"{source}: choose the normal class(es) (--normal); available classes: {avail}")
+        raise ConfigError(f"{source}: choose the normal class(es) (--normal); available classes: {avail} (or "
+                          f"--dataset unlabelled to train on every image, its folders not being classes)")
     if set(normal) & set(excluded):
         both = [names[i] for i in sorted(set(normal) & set(excluded))]
         raise ConfigError(f"a class cannot be both normal and excluded: {both}")
@@ -301,7 +302,9 @@ def _unlabelled_split(cfg: DataConfig, train: ImageSet, kind: str, source: str, 
     them on the training scores). Its anomalies are whatever the pile holds, so none can be injected."""
     if cfg.contamination:
         raise ConfigError(f"{source}: unlabelled images: --contamination injects anomalies from other classes and "
-                          f"needs labelled data; an unlabelled pile is trained on as it is (leave it at 0)")
+                          f"needs labelled data; an unlabelled pile is trained on as it is (leave it at 0). If you "
+                          f"expect a fraction of anomalies in it, that belongs to the threshold: `wildgan score RUN "
+                          f"--data NEW --threshold contamination --expected-contamination {cfg.contamination}`")
     if cfg.normal or cfg.exclude_classes:
         raise ConfigError(f"{source}: unlabelled images have no classes: drop --normal / --exclude")
     if len(train.x) < MIN_NORMAL:

@@ -291,7 +291,11 @@ def run_report(run_dir: Path, *, top_k_images: int = 8, images: Sequence[str | P
     page = _Page(title=f"wildgan report: {run_dir.resolve().name}", md_dir=out)
     page.p(f"Run directory: {run_dir.resolve()}")
     split_info = json.loads((run_dir / "split.json").read_text()) if (run_dir / "split.json").is_file() else {}
-    if split_info:
+    if split_info.get("protocol") == "unlabelled":
+        page.p(f"Data: an unlabelled pile from {split_info.get('source', '?')}: {split_info.get('n_train', '?')} "
+               f"training images (how many are anomalous is unknown: that is the point), no test split; "
+               f"{split_info.get('resolution')}x{split_info.get('resolution')}x{split_info.get('channels')}.")
+    elif split_info:
         page.p(f"Data: {split_info.get('protocol', '?')} from {split_info.get('source', '?')}; normal classes "
                f"{', '.join(map(str, split_info.get('normal_classes', [])))}; gamma {split_info.get('gamma')}; "
                f"{split_info.get('n_train', '?')} training images ({split_info.get('n_train_anomalous', '?')} "
@@ -317,6 +321,17 @@ def run_report(run_dir: Path, *, top_k_images: int = 8, images: Sequence[str | P
                "images of the training pile itself that score highest: the candidates for the anomalies hidden in "
                "it. `wildgan score RUN --data NEW --threshold contamination` flags new images with a threshold "
                "taken from these training scores.")
+        saved = run_dir / "eval.json"
+        if saved.is_file():
+            try:
+                ev = json.loads(saved.read_text())
+                page.p(f"A labelled evaluation was saved by `wildgan evaluate --data` on "
+                       f"{ev.get('data', {}).get('source', '?')} ({ev.get('n_test')} images, {ev.get('n_anomalous')} "
+                       f"anomalous): AUC " + ", ".join(f"{k} {v:.3f}" for k, v in ev.get("auc", {}).items())
+                       + " (eval.json).")
+            except (ValueError, OSError, TypeError, AttributeError):
+                pass
+        page.p("Labels of the pile are unknown, hence '?' in the captions and in top_anomalous.csv.")
         _heatmap_section(page, out, diag, score, top_k_images, None, log, what="training")
     elif diag is not None:
         m = diag.metrics

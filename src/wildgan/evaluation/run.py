@@ -41,7 +41,8 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
     if data is None and recorded.get("protocol") == "unlabelled":
         raise ConfigError(f"{run_dir}: trained on unlabelled images, so there is no test split to evaluate or "
                           f"score by default; score new images with `wildgan score {run_dir} --data IMAGES "
-                          f"--threshold contamination`, or evaluate on labelled data with --data PATH --normal CLASS")
+                          f"--threshold contamination`, or evaluate on labelled data with `wildgan evaluate {run_dir} "
+                          f"--data PATH --normal CLASS`")
     dc: DataConfig = cfg.data if data is None else replace(cfg.data, data=str(data))
     if data is not None and dc.dataset == "unlabelled":
         dc = replace(dc, dataset="auto")            # the run's own protocol does not describe labelled data

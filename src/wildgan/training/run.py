@@ -122,9 +122,14 @@ def train_run(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwrite:
     write_run_config(cfg, run_dir)
     write_split_info(split, run_dir)
     s = split_summary(split)
-    log(f"{'resuming' if resume else 'training'} {cfg.method} ({cfg.preset}) on {s['n_train']} images "
-        f"({s['n_train_anomalous']} injected anomalies), {split.resolution}x{split.resolution}x{split.channels}, "
+    what = ("an unlabelled pile: anomalies unknown" if split.info.get("protocol") == "unlabelled"
+            else f"{s['n_train_anomalous']} injected anomalies")
+    log(f"{'resuming' if resume else 'training'} {cfg.method} ({cfg.preset}) on {s['n_train']} images ({what}), "
+        f"{split.resolution}x{split.resolution}x{split.channels}, "
         f"seed {cfg.train.seed if cfg.method != 'fanogan' else cfg.fanogan.seed} -> {run_dir}")
+    skipped = split.info.get("skipped") or []
+    if skipped:
+        log(f"warning: skipped {len(skipped)} unreadable files (--skip-bad), listed in {run_dir / 'skipped.txt'}")
     if cfg.method in ("wildgan", "search"):
         return train_pgan(split.train_x, cfg, run_dir, resume=resume, progress=progress, log=log)
     if cfg.method == "fanogan":
