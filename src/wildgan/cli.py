@@ -572,10 +572,10 @@ def cmd_study(a: argparse.Namespace) -> int:
             raise ConfigError(f"unknown encoder loss {e!r}; choose from image, latent")
     from .data.readers import detect_format, resolve_data_root
 
-    if a.dataset == "unlabelled" or (Path(resolve_data_root(a.data)).exists()
-                                     and detect_format(resolve_data_root(a.data)) == "unlabelled-folder"):
-        raise ConfigError(f"{resolve_data_root(a.data)}: a study measures AUC and needs labelled data (class "
-                          f"folders, CIFAR-10, an .npz with labels); unlabelled images are for `wildgan train`")
+    root = resolve_data_root(a.data)
+    if a.dataset == "unlabelled" or (root.exists() and detect_format(root) == "unlabelled-folder"):
+        raise ConfigError(f"{root}: a study measures AUC and needs labelled data (class folders, CIFAR-10, an .npz "
+                          f"with labels); unlabelled images are for `wildgan train`")
     # one base config (first normal class, gamma 0) resolves resolution/channels and the schedule
     first = None if a.normal in (None, "all") else _csv(a.normal)[0]
     ns = argparse.Namespace(**{**vars(a), "contamination": 0.0, "seed": seeds[0], "method": "wildgan",

@@ -731,8 +731,10 @@ def load_images(paths: Sequence[str | Path], resolution: int, channels: int, **o
             raise DataError(f"{q}: no such file or folder")
     if not files:
         raise DataError("no images given")
-    seen: set[Path] = set()                     # a folder and a file inside it: score the file once
-    files = [f for f in files if not (f.resolve() in seen or seen.add(f.resolve()))]  # type: ignore[func-returns-value]
+    unique: dict[Path, Path] = {}               # a folder and a file inside it: the file once, first mention
+    for f in files:
+        unique.setdefault(f.resolve(), f)
+    files = list(unique.values())
     skipped: list[dict[str, str]] = []
     arrays, kept = _decode_files(files, o, skipped)
     for s in skipped:

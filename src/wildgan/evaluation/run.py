@@ -58,13 +58,18 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
     if diffs:
         msg = (f"warning: {dc.data or 'the data'} changed since {run_dir} was trained ({'; '.join(diffs)}): the "
                f"rebuilt test split is not the one recorded in split.json, and may contain training images")
-        if log is None:
-            import warnings
-
-            warnings.warn(msg, stacklevel=2)
-        else:
-            log(msg)
+        _say(log, msg)
     return split
+
+
+def _say(log: Callable[[str], None] | None, msg: str) -> None:
+    """A message for the user: to log, or as a Python warning when no log is given (library use)."""
+    if log is None:
+        import warnings
+
+        warnings.warn(msg, stacklevel=3)
+    else:
+        log(msg)
 
 
 def evaluate_model(model: LoadedModel, split: AnomalySplit, *, controls: bool = True, progress: bool = False,
@@ -111,19 +116,15 @@ def evaluate_run(run_dir: Path, data: str | None = None, *, device: str = "auto"
                  progress: bool = False, write: bool = True, log: Callable[[str], None] | None = None,
                  normal: tuple[str, ...] | None = None) -> dict[str, Any]:
     """AUC and AP of every score on the run's test set, plus the controls; writes eval.json + test_scores.csv.
-    Warnings (e.g. the data changed since training) go to log (default: Python warnings) and to out['warnings']."""
+    Warnings (e.g. the data changed since training) go to log (default: Python warnings) and to out['warnings']
+    (so eval.json keeps them; the printed table does not repeat what log already said)."""
     run_dir = Path(run_dir)
     model = load_model(run_dir, device)
     said: list[str] = []
 
     def note(msg: str) -> None:
         said.append(msg)
-        if log is None:
-            import warnings
-
-            warnings.warn(msg, stacklevel=3)
-        else:
-            log(msg)
+        _say(log, msg)
 
     split = split_for_run(run_dir, data, log=note, normal=normal)
     out = evaluate_model(model, split, controls=controls, progress=progress, out_dir=run_dir if write else None)
@@ -155,8 +156,6 @@ def format_table(result: dict[str, Any]) -> str:
         if k in ctl:
             lines.append(f"{k:<12}{ctl[k]:>8.3f}{result['controls_ap'][k]:>8.3f}{'(control)':>15}")
     lines.append(f"n_test={result['n_test']}  n_anomalous={result['n_anomalous']}")
-    for w in result.get("warnings", []):
-        lines.append(w)
     if "mean_z_norm" in result:
         z = result["mean_z_norm"]
         lines.append(f"mean ||E(Q)||: normal {z['normal']:.3f}  anomalous {z['anomalous']:.3f}")
