@@ -16,6 +16,8 @@ Inputs accepted by fit / decision_function / predict / predict_proba / score_all
   * torch tensors, same layouts (a torchvision batch [N, C, H, W] works as is);
   * a list of PIL images, file paths or single-image arrays [H, W(, C)] (sizes may differ);
   * a folder path (images found recursively, sorted by path) or one image file path;
+  * a data-set file: an .npz, a tar archive of images or a CIFAR-10 batch folder / archive (every image in it, its
+    train and test parts, labels ignored; for its protocols' splits pass a DataConfig to fit);
   * fit only: a wildgan.config.DataConfig, trained on build_split(cfg).train_x (the CLI's data protocols).
 Pixel values: uint8 as is; other integers 0..255 as is, 16-bit through depth16 rules; floats are read as
 [-1, 1] when any value is negative (the GAN convention, also what wildgan's networks see), else as [0, 1] when the
@@ -40,6 +42,7 @@ import json
 import math
 import shutil
 import tempfile
+import warnings
 import weakref
 from dataclasses import replace
 from pathlib import Path
@@ -143,18 +146,49 @@ def read_3d(shape: Sequence[int], image_shapes: Sequence[Sequence[int]]) -> str:
     return "batch"
 
 
-def _decode_items(X: Any, depth16: str, image_shapes: Sequence[Sequence[int]] | None = None
-                  ) -> tuple[np.ndarray | list[np.ndarray], list[str]]:
+def _dataset_file(p: Path) -> bool:
+    """An .npz, a tar archive or a CIFAR-10 batch folder: a data set, read by the data readers, not file by file."""
+    from .data.readers import _is_tar, detect_format
+
+    if not (p.suffix.lower() == ".npz" or _is_tar(p) or p.is_dir()):
+        return False
+    try:
+        return detect_format(p) in ("npz", "folder-tar", "cifar-batches")
+    except DataError:
+        return False
+
+
+def _read_dataset_file(p: Path, depth16: str, skip_bad: bool) -> tuple[np.ndarray, list[str]]:
+    """Every image of a data-set file (its train and test parts, labels ignored) -> (uint8 NHWC, ids)."""
+    from .data.readers import detect_format, load_dataset
+
+    # a tar of images is read as one unlabelled pile (its folders, if any, are not used); npz / CIFAR as they are
+    dataset = "unlabelled" if detect_format(p) == "folder-tar" else "auto"
+    train, test, _ = load_dataset(p, dataset, depth16=depth16, skip_bad=skip_bad, progress=False)
+    for s in train.info.get("skipped", []):
+        warnings.warn(f"skipped {s['path']}: {s['reason']}", stacklevel=4)
+    if test is None:
+        return train.x, list(train.ids)
+    if train.x.shape[1:] != test.x.shape[1:]:
+        raise DataError(f"{p}: its train and test images differ in size ({train.x.shape[1:]} vs {test.x.shape[1:]})")
+    return np.concatenate([train.x, test.x]), list(train.ids) + list(test.ids)
+
+
+def _decode_items(X: Any, depth16: str, image_shapes: Sequence[Sequence[int]] | None = None,
+                  skip_bad: bool = False) -> tuple[np.ndarray | list[np.ndarray], list[str]]:
     """Any accepted input -> (a uint8 NHWC block, or a list of uint8 HWC images of possibly different sizes; ids).
 
     A 2-D array is one image; a 3-D array is a batch [N, H, W] unless image_shapes (a fitted model's, see read_3d)
-    say it is one image."""
+    say it is one image. skip_bad: unreadable image files are left out with a warning naming them (their ids are
+    absent from the returned ids), instead of a DataError."""
     from PIL import Image
 
     from .data.readers import read_image
     from .data.transforms import pil_to_array
 
     if isinstance(X, (str, Path)):
+        if _dataset_file(Path(X)):
+            return _read_dataset_file(Path(X), depth16, skip_bad)
         X = _expand_path(Path(X))
     elif isinstance(X, Image.Image):
         X = [X]
@@ -177,7 +211,13 @@ def _decode_items(X: Any, depth16: str, image_shapes: Sequence[Sequence[int]] | 
     for i, it in enumerate(X):
         if isinstance(it, (str, Path)):
             for f in _expand_path(Path(it)):
-                items.append(read_image(f, depth16))
+                try:
+                    items.append(read_image(f, depth16))
+                except DataError as e:
+                    if not skip_bad:
+                        raise
+                    warnings.warn(f"skipped {e}", stacklevel=3)
+                    continue
                 ids.append(str(f))
         elif isinstance(it, Image.Image):
             items.append(pil_to_array(it, f"image {i}", depth16))
@@ -186,7 +226,7 @@ def _decode_items(X: Any, depth16: str, image_shapes: Sequence[Sequence[int]] | 
             items.append(_single_image(it, f"image {i}", depth16))
             ids.append(f"image:{i}")
     if not items:
-        raise DataError("no images given")
+        raise DataError("no readable images given" if skip_bad and len(X) else "no images given")
     return items, ids
 
 
@@ -237,6 +277,7 @@ def _score_key(model: Any, batch_mode: str, n: int | None = None) -> dict[str, A
 
     d = run_config_to_dict(model.cfg)
     return {"weights_sha256": model.meta.get("sha256"), "source": Path(model.source).name,
+            "lod": getattr(model, "lod", None),            # the level of detail scored at (recorded beside the weights)
             "batch_mode": batch_mode if model.cfg.method == "wildgan" else "n/a", "score": to_dict(model.cfg.score),
             "search": d["search"] if model.cfg.method == "search" else None, "data": d["data"],
             **({"n": n} if n is not None else {})}
@@ -410,10 +451,13 @@ class Detector:
     run_dir : where training writes its run directory (None = a new temporary directory, removed when the fit
         fails, else when the Detector is garbage-collected or at interpreter exit; the fitted model is in memory,
         so save() works after that, but from_run(run_dir_) / export_onnx(run_dir_) need a run_dir).
+    skip_bad : fit leaves unreadable / corrupt image files out, with a warning naming each (default: a DataError
+        naming the first). Scoring methods always raise instead: their outputs are aligned with their inputs.
     verbose : progress bars and training log on stdout.
 
     Fitted attributes: decision_scores_ (training scores, float64 [N]), threshold_ (float), threshold_rule_
-    (wildgan.thresholds.Threshold), labels_ (0/1 of the training images), run_dir_ (Path), resolution_, channels_,
+    (wildgan.thresholds.Threshold), labels_ (0/1 of the training images), run_dir_ (Path; after load() None when
+    the run directory no longer exists, e.g. a temporary one), resolution_, channels_,
     image_shape_ ((H, W, C) of the training images as given to fit; None when their sizes differ or they came from
     a DataConfig / CLI run), conversion_, n_train_, model_ (wildgan.scoring.run.LoadedModel).
     """
@@ -423,7 +467,7 @@ class Detector:
                  mad_k: float = 3.0, lam: float = 0.05, score: str = "a", seed: int = 0, device: str = "auto",
                  resolution: int | None = None, channels: int | None = None, minutes: float | None = None,
                  encoder_loss: str = "image", batch_mode: str = "mixed", resize_mode: str = "resize",
-                 run_dir: str | None = None, verbose: bool = False) -> None:
+                 run_dir: str | None = None, skip_bad: bool = False, verbose: bool = False) -> None:
         self.method = method
         self.preset = preset
         self.total_kimg = total_kimg
@@ -442,6 +486,7 @@ class Detector:
         self.batch_mode = batch_mode
         self.resize_mode = resize_mode
         self.run_dir = run_dir
+        self.skip_bad = skip_bad
         self.verbose = verbose
 
     # -------------------------------------------------------------------------------------------- sklearn plumbing
@@ -529,7 +574,7 @@ class Detector:
             data_cfg = replace(data_cfg, resolution=split.resolution, channels=split.channels)
             x, ids, conv = split.train_x, split.train_ids, conversion_opts(split.info)
         else:
-            items, ids = _decode_items(X, "per-image")
+            items, ids = _decode_items(X, "per-image", skip_bad=bool(self.skip_bad))
             res, ch = infer_geometry(items, self.resolution, self.channels)
             if self.method == "fanogan" and self.resolution is None:
                 res = 32 if res <= 32 else 64  # the only resolutions of the f-AnoGAN networks
@@ -657,7 +702,7 @@ class Detector:
                 "image_shape": None if getattr(self, "image_shape_", None) is None else list(self.image_shape_),
                 "threshold": self.threshold_rule_.to_dict(),
                 "decision_scores": [float(v) for v in self.decision_scores_],  # JSON floats round-trip exactly
-                "run_dir": str(self.run_dir_), "source": m.source, "source_sha256": m.meta.get("sha256"),
+                "run_dir": None if self.run_dir_ is None else str(self.run_dir_), "source": m.source, "source_sha256": m.meta.get("sha256"),
                 # the level of detail the networks reached: scores (and the threshold) were computed there
                 "lod": m.lod}
         return ckpt.save_checkpoint(path.parent, name, ckpt.networks_to_tensors(m.nets.modules()), meta)
@@ -692,7 +737,10 @@ class Detector:
         else:
             nets, meta = ckpt.load_pgan(path, dev)
         det.model_ = LoadedModel(cfg=cfg, nets=nets, source=str(path), meta=meta, device=dev)
-        det.run_dir_ = Path(meta["run_dir"])
+        # the run it was trained in, when that still exists here (a temporary run_dir is gone once its Detector is,
+        # and a Detector saved on another machine has none): everything a loaded Detector does needs only the file
+        rd = meta.get("run_dir")
+        det.run_dir_ = Path(rd) if rd and rd != "None" and (Path(rd) / "config.json").is_file() else None
         det.resolution_, det.channels_ = int(meta["resolution"]), int(meta["channels"])
         det.image_shape_ = tuple(int(v) for v in meta["image_shape"]) if meta.get("image_shape") else None
         det.conversion_ = dict(meta["conversion"])

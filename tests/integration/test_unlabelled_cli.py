@@ -5,6 +5,7 @@ anomalous training images. Also `wildgan score` on folders (every image) and its
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import numpy as np
@@ -113,8 +114,35 @@ def test_evaluate_an_unlabelled_run_on_labelled_folders(pile: Path, capsys) -> N
     _pngs(tree / "one", d["x_test"][d["y_test"] == 1][:40], "o")
     _pngs(tree / "seven", d["x_test"][d["y_test"] == 7][:20], "s")
     assert main(["evaluate", str(run), "--data", str(tree), "--normal", "one", "--no-controls", "--json"]) == 0
-    out = capsys.readouterr().out
-    assert '"n_test": ' in out and '"n_anomalous": ' in out
+    out = json.loads(capsys.readouterr().out)
+    # the run never held any of these out: every labelled image is a test image (not a 20% hold-out)
+    assert (out["n_test"], out["n_anomalous"]) == (60, 20)
+    assert main(["evaluate", str(run), "--data", str(tree), "--normal", "one", "--no-controls"]) == 0
+    assert "every labelled image" in capsys.readouterr().out
+
+
+def test_whole_evaluation_of_a_labelled_run(tmp_path: Path, capsys) -> None:
+    """--whole after a labelled run: every image of --data (train and test parts), not its protocol's test split;
+    without --data it is refused (the run's own data has a test split)."""
+    from wildgan.config import DataConfig
+    from wildgan.data import build_split, default_sample_path
+
+    cfg = DataConfig(data=str(default_sample_path()), normal=("1",), exclude_classes=("0",))
+    s = build_split(cfg, whole=True)
+    d = np.load(default_sample_path())
+    ys = np.concatenate([d["y_train"], d["y_test"]])
+    assert len(s.train_x) == 0 and len(s.test_y) == int((ys != 0).sum())
+    assert int((s.test_y == 0).sum()) == int((ys == 1).sum())
+    assert s.info["n_test_anomalous"] == int(s.test_y.sum()) and s.info["test_size"] == "whole"
+    run = tmp_path / "r"
+    assert main(["train", "--out", str(run), "--preset", "tiny", "--total-kimg", "0.3", "--phase-kimg", "0.1",
+                 "--normal", "1", "--no-progress", "--threads", "1"]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--whole", "--no-controls"]) == 2
+    assert "needs --data" in capsys.readouterr().err
+    assert main(["evaluate", str(run), "--data", str(default_sample_path()), "--normal", "1", "--whole",
+                 "--no-controls", "--json", "--no-progress"]) == 0
+    assert json.loads(capsys.readouterr().out)["n_test"] == len(ys)
 
 
 def test_study_refuses_an_unlabelled_pile(pile: Path, capsys) -> None:

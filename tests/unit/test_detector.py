@@ -161,7 +161,7 @@ def test_f1_threshold_from_validation_set(det: Detector, x_train, noise) -> None
 
 
 # ---------------------------------------------------------------------------------------------------- inputs
-def test_input_types_give_the_same_scores(det: Detector, x_train, tmp_path) -> None:
+def test_input_types_give_the_same_scores(det: Detector, x_train, tmp_path, monkeypatch) -> None:
     from PIL import Image
 
     x = x_train[:8]
@@ -172,7 +172,16 @@ def test_input_types_give_the_same_scores(det: Detector, x_train, tmp_path) -> N
         p.parent.mkdir(exist_ok=True)
         Image.fromarray(a).save(p)
         paths.append(p)
+    import tarfile
+
+    monkeypatch.setenv("WILDGAN_CACHE", str(tmp_path / "cache"))
+    np.savez(tmp_path / "x.npz", x_train=x[:5], y_train=np.zeros(5, np.int64), x_test=x[5:],
+             y_test=np.zeros(3, np.int64))
+    with tarfile.open(tmp_path / "imgs.tar.gz", "w:gz") as tf:
+        tf.add(tmp_path / "imgs", arcname="imgs")
     variants = {
+        "npz (train + test parts)": tmp_path / "x.npz",
+        "tar.gz of images": str(tmp_path / "imgs.tar.gz"),
         "NHWC": x[..., None],
         "float01": x.astype(np.float32) / 255.0,
         "float-1..1": x.astype(np.float32) * (2 / 255) - 1,
@@ -186,6 +195,23 @@ def test_input_types_give_the_same_scores(det: Detector, x_train, tmp_path) -> N
     }
     for name, v in variants.items():
         np.testing.assert_array_equal(det.decision_function(v), ref, err_msg=name)
+
+
+def test_fit_skip_bad_leaves_corrupt_files_out(x_train, tmp_path) -> None:
+    from PIL import Image
+
+    folder = tmp_path / "pile"
+    folder.mkdir()
+    for i, a in enumerate(x_train[:24]):
+        Image.fromarray(a).save(folder / f"{i:02d}.png")
+    (folder / "broken.png").write_bytes(b"\x89PNG not really")
+    with pytest.raises(DataError, match="broken.png"):       # before any training
+        Detector(**TINY, run_dir=str(tmp_path / "r0")).fit(folder)
+    with pytest.warns(UserWarning, match="broken.png"):
+        d = Detector(**{**TINY, "total_kimg": 0.1}, skip_bad=True, run_dir=str(tmp_path / "r1")).fit(folder)
+    assert d.n_train_ == 24 and len(d.decision_scores_) == 24
+    with pytest.raises(DataError, match="broken.png"):       # scoring stays aligned with its input: no skipping
+        d.decision_function(folder)
 
 
 def test_single_image_arrays_give_one_score(det: Detector, x_train) -> None:
@@ -299,7 +325,11 @@ def test_temporary_run_dir_lives_as_long_as_the_detector(x_train, tmp_path, monk
     del c
     gc.collect()
     assert _temp_runs(tmp_path / "tmp") == []
-    np.testing.assert_array_equal(Detector.load(saved).decision_function(x_train[:4]), s)
+    back = Detector.load(saved)
+    np.testing.assert_array_equal(back.decision_function(x_train[:4]), s)
+    assert back.run_dir_ is None                     # its temporary run directory is gone: no dangling path
+    again = back.save(tmp_path / "m2")               # and a loaded Detector saves again
+    assert Detector.load(again).run_dir_ is None
 
 
 def test_to_images_rules() -> None:

@@ -230,8 +230,8 @@ def _stack(arrays: list[np.ndarray], names: Sequence[str], o: _Opts, what: str) 
                 counts[a.shape[:2]] = counts.get(a.shape[:2], 0) + 1
             common = ", ".join(f"{w}x{h} ({n})" for (h, w), n in sorted(counts.items(), key=lambda t: -t[1])[:4])
             warnings.warn(f"{what}: images of {len(sizes)} different sizes (most common: {common}); all are "
-                          f"resized to {target}x{target}, the power of two of the median short side (choose "
-                          f"another with --resolution)", stacklevel=3)
+                          f"centre-cropped to a square and resized to {target}x{target}, the power of two of the "
+                          f"median short side (choose another with --resolution)", stacklevel=3)
     mixed = len(sizes) > 1
     out = None
     for i, a in enumerate(arrays):

@@ -146,8 +146,13 @@ def _concat(a: ImageSet, b: ImageSet | None) -> ImageSet:
                     anom, dict(a.info))
 
 
-def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | None = None) -> AnomalySplit:
-    """Load cfg.data and build the one-vs-rest split for its protocol. Same cfg -> identical arrays."""
+def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | None = None,
+                whole: bool = False) -> AnomalySplit:
+    """Load cfg.data and build the one-vs-rest split for its protocol. Same cfg -> identical arrays.
+
+    whole=True: no training set; the test set is every labelled image of cfg.data (its train and test parts, minus
+    excluded classes; normal classes = 0, the rest = 1), neither balanced nor contaminated. That is what evaluating
+    a run on labelled data it was not split from means (e.g. a run trained on an unlabelled pile)."""
     if cfg.seed < 0:
         raise ConfigError(f"seed must be >= 0, got {cfg.seed}")
     if not (0.0 < cfg.test_fraction < 1.0):
@@ -207,6 +212,8 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
     def keep(s: ImageSet) -> np.ndarray:
         return ~np.isin(s.y, excluded) & (s.y >= 0)  # unlabelled images are neither normal nor anomalous
 
+    if whole:
+        return _whole_split(_concat(train, test), keep, normal, resolution, channels, d["fit"], info)
     if protocol == "chula-rbc12":
         pool = _concat(train, test)
         if pool.group is None:
@@ -294,6 +301,25 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
         n_train=int(len(train_x)), n_test_normal=int(len(te_norm)), n_test_anomalous=int(len(te_anom)),
     )
     return AnomalySplit(train_x, train_is_anom, train_ids, test_x, test_y, test_ids, resolution, channels, info)
+
+
+def _whole_split(pool: ImageSet, keep: Any, normal: list[int], resolution: int, channels: int, fit: str,
+                 info: dict[str, Any]) -> AnomalySplit:
+    """build_split(whole=True): every labelled image is a test image."""
+    pool = pool.subset(np.flatnonzero(keep(pool)))
+    y = (~np.isin(pool.y, normal)).astype(np.int8)
+    if y.all() or not y.any():
+        raise DataError(f"{info['source']}: evaluating needs normal and anomalous images, got {int((y == 0).sum())} "
+                        f"normal and {int(y.sum())} anomalous")
+    names = info["class_names"]
+    info = {**info, "gamma": 0.0, "test_source": "every labelled image (whole)", "test_size": "whole",
+            "rotations": 0, "n_normal_train": 0, "n_contamination": 0, "contamination_by_class": {},
+            "anomaly_classes": [n for i, n in enumerate(names) if i not in normal
+                                and n not in info["excluded_classes"]],
+            "n_train": 0, "n_test_normal": int((y == 0).sum()), "n_test_anomalous": int(y.sum())}
+    empty = np.zeros((0, resolution, resolution, channels), np.uint8)
+    return AnomalySplit(empty, np.zeros(0, np.int8), [], convert(pool.x, resolution, channels, fit), y,
+                        list(pool.ids), resolution, channels, info)
 
 
 def _unlabelled_split(cfg: DataConfig, train: ImageSet, kind: str, source: str, resolution: int, channels: int,

@@ -24,13 +24,16 @@ SCORE_ORDER = ("a", "L_n", "L_o", "L_r", "A")
 
 
 def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], None] | None = None,
-                  normal: tuple[str, ...] | None = None, skip_bad: bool = False) -> AnomalySplit:
+                  normal: tuple[str, ...] | None = None, skip_bad: bool = False,
+                  whole: bool | None = None) -> AnomalySplit:
     """The run's own test split (rebuilt deterministically from its saved DataConfig), optionally on other data.
 
     Rebuilding the run's own split from data that changed on disk since training (files added, removed or moved
     between classes) gives another split, whose test images may have been training images: log (default: a
     Python warning) says so, naming what differs from split.json. normal: the normal class(es) of `data` (needed
-    for a labelled class-folder tree when the run itself was trained on unlabelled images)."""
+    for a labelled class-folder tree when the run itself was trained on unlabelled images). whole: evaluate on
+    every labelled image of `data` (build_split(whole=True)) instead of its protocol's test split; default (None):
+    whole when the run was trained on unlabelled images, whose protocol never held any labelled images out."""
     cfg = read_run_config(run_dir)
     split_json = Path(run_dir) / "split.json"
     recorded = json.loads(split_json.read_text()) if split_json.is_file() else {}
@@ -50,7 +53,12 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
         dc = replace(dc, normal=tuple(normal))
     if skip_bad:
         dc = replace(dc, skip_bad=True)
-    split = build_split(dc)
+    if whole is None:
+        whole = data is not None and recorded.get("protocol") == "unlabelled"
+    if whole and data is None:
+        raise ConfigError(f"{run_dir}: whole-data evaluation needs --data (labelled images the run was not split "
+                          f"from); the run's own data is evaluated on its test split")
+    split = build_split(dc, whole=whole)
     if len(split.test_x) == 0:
         raise ConfigError(f"{dc.data}: unlabelled images: no test split to evaluate; pass labelled data (class "
                           f"folders, CIFAR-10, an .npz with labels) and its normal class with --normal")
@@ -114,7 +122,7 @@ def evaluate_model(model: LoadedModel, split: AnomalySplit, *, controls: bool = 
 
 def evaluate_run(run_dir: Path, data: str | None = None, *, device: str = "auto", controls: bool = True,
                  progress: bool = False, write: bool = True, log: Callable[[str], None] | None = None,
-                 normal: tuple[str, ...] | None = None) -> dict[str, Any]:
+                 normal: tuple[str, ...] | None = None, whole: bool | None = None) -> dict[str, Any]:
     """AUC and AP of every score on the run's test set, plus the controls; writes eval.json + test_scores.csv.
     Warnings (e.g. the data changed since training) go to log (default: Python warnings) and to out['warnings']
     (so eval.json keeps them; the printed table does not repeat what log already said)."""
@@ -126,7 +134,7 @@ def evaluate_run(run_dir: Path, data: str | None = None, *, device: str = "auto"
         said.append(msg)
         _say(log, msg)
 
-    split = split_for_run(run_dir, data, log=note, normal=normal)
+    split = split_for_run(run_dir, data, log=note, normal=normal, whole=whole)
     out = evaluate_model(model, split, controls=controls, progress=progress, out_dir=run_dir if write else None)
     if said:
         out["warnings"] = said
@@ -155,7 +163,8 @@ def format_table(result: dict[str, Any]) -> str:
     for k in ("pixel_norm", "pixel_std", "pixel_mean"):
         if k in ctl:
             lines.append(f"{k:<12}{ctl[k]:>8.3f}{result['controls_ap'][k]:>8.3f}{'(control)':>15}")
-    lines.append(f"n_test={result['n_test']}  n_anomalous={result['n_anomalous']}")
+    src = (result.get("data") or {}).get("test_source")
+    lines.append(f"n_test={result['n_test']}  n_anomalous={result['n_anomalous']}" + (f"  ({src})" if src else ""))
     if "mean_z_norm" in result:
         z = result["mean_z_norm"]
         lines.append(f"mean ||E(Q)||: normal {z['normal']:.3f}  anomalous {z['anomalous']:.3f}")
