@@ -53,7 +53,9 @@ def save_checkpoint(folder: Path, name: str, tensors: dict[str, torch.Tensor], m
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".safetensors.tmp")
     os.close(fd)
     try:
-        save_file(flat, tmp, metadata={"format": "wildgan", "format_version": str(FORMAT_VERSION)})
+        # one metadata key: safetensors writes its metadata map in a per-process random order, so with two keys
+        # identical weights got one of two different files (and sha256) depending on the process
+        save_file(flat, tmp, metadata={"format": f"wildgan/{FORMAT_VERSION}"})
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         digest = _sha256(Path(tmp))

@@ -272,13 +272,24 @@ def run_config_to_options(cfg: Any) -> dict[str, Any]:
     return {k: v for k, v in out.items() if v is not None}
 
 
+def absolute_data_path(data: str | None) -> str | None:
+    """--data as an absolute path (else $WILDGAN_DATA's, else None = the embedded sample): the run records where its
+    data is, so that evaluate / score / report / --config work from any folder and later changes of $WILDGAN_DATA
+    do not silently swap a run's data."""
+    import os
+
+    if data in (None, ""):
+        data = os.environ.get("WILDGAN_DATA") or None
+    return None if data is None else str(Path(data).expanduser().absolute())
+
+
 def data_config_from_args(a: argparse.Namespace) -> Any:
     """The DataConfig the options describe (resolution/channels as given: None = from the data)."""
     from .config import DataConfig
 
     normal = tuple(s.strip() for s in (a.normal or "").split(",") if s.strip())
     exclude = tuple(s.strip() for s in (a.exclude or "").split(",") if s.strip())
-    return DataConfig(data=a.data, dataset=a.dataset, normal=normal, contamination=a.contamination,
+    return DataConfig(data=absolute_data_path(a.data), dataset=a.dataset, normal=normal, contamination=a.contamination,
                       resolution=a.resolution, channels=a.channels, seed=a.seed, rotations=a.rotations,
                       test_size=a.test_size, exclude_classes=exclude, skip_bad=a.skip_bad, resize=a.resize,
                       depth16=a.depth16, download=a.download)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from .errors import ConfigError
@@ -376,6 +376,17 @@ def read_run_config(run_dir: Any) -> RunConfig:
     if not p.is_file():
         raise ConfigError(f"{run_dir}: not a wildgan run directory (no config.json)")
     try:
-        return run_config_from_dict(json.loads(p.read_text()))
+        cfg = run_config_from_dict(json.loads(p.read_text()))
     except json.JSONDecodeError as e:
         raise ConfigError(f"{p}: invalid JSON: {e}") from None
+    data = cfg.data.data
+    if data and not Path(data).expanduser().is_absolute() and not Path(data).expanduser().exists():
+        # a run recorded before data paths were made absolute, used from another folder: split.json knows where
+        # the data was (its absolute `source`)
+        try:
+            source = json.loads((Path(run_dir) / "split.json").read_text()).get("source")
+        except (OSError, ValueError):
+            source = None
+        if source and Path(source).exists():
+            cfg = replace(cfg, data=replace(cfg.data, data=str(source)))
+    return cfg

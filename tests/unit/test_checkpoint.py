@@ -99,3 +99,18 @@ def test_prune_keeps_newest(tmp_path):
     assert [p.name for p in ckpt.list_checkpoints(tmp_path)] == [ckpt.checkpoint_name(3) + ".json",
                                                                   ckpt.checkpoint_name(4) + ".json"]
     assert not list(tmp_path.glob(".*tmp"))
+
+
+def test_identical_weights_give_identical_files_across_processes(tmp_path):
+    """sha256 of a weights file is a reproducibility check users run: the same tensors saved by different processes
+    must give the same bytes (safetensors orders its metadata map randomly per process when it has several keys)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, torch; from wildgan import checkpoint as c; "
+            "c.save_checkpoint(sys.argv[1], 'w', {'b': torch.arange(6.).reshape(2, 3), 'a': torch.ones(4)}, {})")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path / str(i))]) for i in range(4)]
+    assert all(p.wait(timeout=120) == 0 for p in procs)
+    digests = {json.loads((tmp_path / str(i) / "w.json").read_text())["sha256"] for i in range(4)}
+    files = {(tmp_path / str(i) / "w.safetensors").read_bytes() for i in range(4)}
+    assert len(digests) == 1 and len(files) == 1

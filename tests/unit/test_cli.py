@@ -218,3 +218,27 @@ def test_bad_flat_config_values_name_the_file(tmp_path, capsys, text, words):
     assert main(["train", "--config", str(p), "--out", str(tmp_path / "x"), "--dry-run"]) == 2
     err = capsys.readouterr().err
     assert str(p) in err and all(w in err for w in words), err
+
+
+def test_runs_record_their_data_absolute_and_work_from_any_folder(tiny_npz, tmp_path, capsys, monkeypatch):
+    """A run trained with a relative --data is usable from another folder: the run records the absolute path, and
+    a run recorded before that (relative path in config.json) falls back to split.json's absolute source."""
+    monkeypatch.chdir(tiny_npz.parent)
+    run = tmp_path / "run"
+    assert main(["train", "--data", tiny_npz.name, "--normal", "0", "--preset", "tiny", "--total-kimg", "0.1",
+                 "--phase-kimg", "0.05", "--no-progress", "--threads", "1", "--out", str(run)]) == 0
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["data"]["data"] == str(tiny_npz)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert main(["evaluate", str(run), "--no-controls", "--json", "--no-progress"]) == 0
+    cfg["data"]["data"] = tiny_npz.name                          # as an older wildgan recorded it
+    (run / "config.json").write_text(json.dumps(cfg))
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--no-controls", "--json", "--no-progress"]) == 0
+    assert json.loads(capsys.readouterr().out)["n_test"] == 20
+    monkeypatch.chdir(tiny_npz.parent)                           # resuming with the same relative --data is allowed
+    assert main(["train", "--data", tiny_npz.name, "--normal", "0", "--preset", "tiny", "--total-kimg", "0.15",
+                 "--phase-kimg", "0.05", "--no-progress", "--threads", "1", "--out", str(run), "--resume"]) == 0, \
+        capsys.readouterr().err

@@ -46,6 +46,12 @@ def previous_run(run_dir: Path) -> list[str]:
     return [n for n in _RUN_MARKERS if (Path(run_dir) / n).exists()]
 
 
+def _data_place(data: str | None) -> str:
+    from ..data.readers import resolve_data_root
+
+    return str(resolve_data_root(data).absolute())
+
+
 def check_run_dir(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwrite: bool = False) -> None:
     """Raise ConfigError when training cfg into run_dir with these flags would be refused; touches nothing.
 
@@ -73,6 +79,8 @@ def check_run_dir(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwr
         # (the search section only matters at scoring time); the f-AnoGAN BatchNorm fields are taken from the
         # saved run on resume (see train_run), so a run recorded before they existed still resumes
         sections = {"fanogan": ("data", "method", "fanogan")}.get(cfg.method, ("data", "net", "method"))
+        # the data path is compared as the place it names (runs record it absolute now, earlier ones as typed)
+        saved["data"]["data"], now["data"]["data"] = (_data_place(d["data"]["data"]) for d in (saved, now))
         diffs = [sec for sec in sections if sec != "fanogan" and saved[sec] != now[sec]]
         if "fanogan" in sections:
             diffs += [f"fanogan.{k}" for k in saved["fanogan"] if k not in ("minutes", "device", *FANOGAN_LEGACY_BN)
