@@ -435,6 +435,11 @@ def _log_to(run_dir: Path) -> Any:
     return log
 
 
+def _typed(a: argparse.Namespace, option: str) -> bool:
+    """Whether the user typed this option (as opposed to it having its default)."""
+    return any(t == option or t.startswith(option + "=") for t in (getattr(a, "argv", None) or ()))
+
+
 def cmd_score(a: argparse.Namespace) -> int:
     from .data import conversion_opts, load_images
     from .evaluation.run import split_for_run
@@ -444,6 +449,14 @@ def cmd_score(a: argparse.Namespace) -> int:
     if a.threshold:
         # before the (possibly long) scoring: a bad value should not cost a scoring pass
         check_threshold_args(a.threshold, contamination=a.expected_contamination, k=a.mad_k)
+        unused = ("--mad-k" if a.threshold == "contamination" else "--expected-contamination")
+        if _typed(a, unused):
+            _warn(f"warning: {unused} is not used by --threshold {a.threshold}")
+    else:
+        given = [o for o in ("--expected-contamination", "--mad-k", "--score") if _typed(a, o)]
+        if given:
+            _warn(f"warning: {', '.join(given)} only matter with --threshold contamination|mad: no is_anomaly "
+                  f"column is written without --threshold")
     model = load_model(Path(a.run_dir), a.device)
     labels = None
     if not a.data or (len(a.data) == 1 and _is_dataset(a.data[0])):
@@ -468,10 +481,13 @@ def cmd_score(a: argparse.Namespace) -> int:
     if a.threshold:
         from .detector import run_threshold, threshold_columns
 
+        if a.score not in res.scores:
+            raise ConfigError(f"score {a.score!r} is not available for this run; it has {', '.join(res.scores)}")
         thr = run_threshold(model, Path(a.run_dir), a.threshold, contamination=a.expected_contamination, k=a.mad_k,
-                            labelled_scores=res.scores["a"], labels=labels, progress=not a.no_progress)
-        extra = threshold_columns(thr, res.scores["a"])
-        print(f"threshold for score a: {thr.describe()} (chosen on the {thr.params['source']}); "
+                            score=a.score, labelled_scores=res.scores[a.score], labels=labels,
+                            progress=not a.no_progress)
+        extra = threshold_columns(thr, res.scores[a.score])
+        print(f"threshold for score {a.score}: {thr.describe()} (chosen on the {thr.params['source']}); "
               f"{int(extra['is_anomaly'].sum())} of {len(ids)} images flagged (is_anomaly = 1)", file=sys.stderr)
     write_scores_csv(Path(a.out), ids, res, labels, extra=extra)
     print(f"scored {len(ids)} images ({what}) with {model.source}; wrote {a.out}", file=sys.stderr)
@@ -539,11 +555,26 @@ def cmd_info(a: argparse.Namespace) -> int:
     return 0
 
 
+DEMO_MARKER = "DEMO.txt"
+
+
 def cmd_demo(a: argparse.Namespace) -> int:
     """The README's main job: train on the embedded MNIST sample, evaluate, print the AUC table."""
+    from .training.run import previous_run
+
+    out = Path(a.out)
+    marker = out / DEMO_MARKER
+    # the demo is re-runnable: it replaces its own previous output, and only that (never another run in --out)
+    found = previous_run(out) if out.is_dir() else []
+    if found and not marker.is_file():
+        raise ConfigError(f"{out} already holds a run that is not a demo ({', '.join(found)}): choose another --out "
+                          f"(the demo replaces only its own earlier output)")
     argv = ["train", "--out", a.out, "--preset", a.preset, "--normal", a.normal, "--total-kimg", str(a.total_kimg),
-            "--phase-kimg", str(a.phase_kimg), "--seed", str(a.seed), "--device", a.device, "--evaluate",
-            "--overwrite"]   # the demo is re-runnable: it replaces its own previous output
+            "--phase-kimg", str(a.phase_kimg), "--seed", str(a.seed), "--device", a.device, "--evaluate"]
+    if found:
+        argv.append("--overwrite")
+    out.mkdir(parents=True, exist_ok=True)
+    marker.write_text("written by `wildgan demo`: a later demo may replace this run\n")
     if a.threads:
         # A short GAN run amplifies float-summation differences between intra-op thread counts: a fixed count
         # makes the demo's numbers the README's on any machine (and one thread is the fastest for tiny nets).
@@ -651,14 +682,16 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", default="auto")
     s.add_argument("--no-progress", action="store_true")
     s.add_argument("--threshold", choices=("contamination", "mad"),
-                   help="add is_anomaly (0/1), threshold and threshold_rule columns for score a: contamination = "
+                   help="add is_anomaly (0/1), threshold and threshold_rule columns for --score: contamination = "
                         "the 100*(1-G) percentile of the run's training-split scores, mad = their median + "
                         "K * 1.4826 * MAD (an F1-optimal threshold needs a labelled validation set: Python API, "
                         "Detector.from_run(RUN_DIR, threshold='f1', X_val=..., y_val=...))")
     s.add_argument("--expected-contamination", type=float, default=0.05, metavar="G",
                    help="expected fraction of anomalies, for --threshold contamination (default 0.05)")
     s.add_argument("--mad-k", type=float, default=3.0, metavar="K", help="K of --threshold mad (default 3)")
-    s.set_defaults(func=cmd_score)
+    s.add_argument("--score", default="a", choices=("a", "L_n", "L_o", "L_r", "A"),
+                   help="the score --threshold flags by (default a; e.g. L_r, the residual)")
+    s.set_defaults(func=cmd_score, argv=None)
 
     x = sub.add_parser("export", help="export the scoring graph (E, Gs and the scores) for onnxruntime",
                        epilog="example:\n  wildgan export runs/mnist --format onnx --out mnist.onnx",
@@ -752,6 +785,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if argv and argv[0] == "train":
             _set_from_config(_train_parser(p), argv[1:])
         a = p.parse_args(argv)
+        if hasattr(a, "argv"):
+            a.argv = argv                     # which options were typed (warnings about options that do nothing)
         return int(a.func(a) or 0)
     except TrainingInterrupted as e:
         print(f"wildgan: {e}", file=sys.stderr)

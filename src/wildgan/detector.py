@@ -12,7 +12,8 @@ Inputs accepted by fit / decision_function / predict / predict_proba / score_all
   * one image as an array [H, W], or (fitted Detector) [H, W, C] / [C, H, W]: a 3-D array is read as one image when
     its shape is that of one training image, as a batch [N, H, W] when its images have the training size, and is a
     DataError when neither reading fits and it could be one image (last axis 1 or 3, or first axis 3 for an RGB
-    model); other 3-D arrays stay batches [N, H, W] (see read_3d);
+    model); other 3-D arrays stay batches [N, H, W] (see read_3d); before fit (no image shape known yet) a 3-D
+    array [H, W, 1 or 3] is a DataError (it is one image, not H images of W x 1: add a batch axis);
   * torch tensors, same layouts (a torchvision batch [N, C, H, W] works as is);
   * a list of PIL images, file paths or single-image arrays [H, W(, C)] (sizes may differ);
   * a folder path (images found recursively, sorted by path) or one image file path;
@@ -199,6 +200,11 @@ def _decode_items(X: Any, depth16: str, image_shapes: Sequence[Sequence[int]] | 
             reading = "one"
         elif arr.ndim == 3 and image_shapes:
             reading = read_3d(arr.shape, image_shapes)
+        elif arr.ndim == 3 and arr.shape[2] in (1, 3) and arr.shape[1] > 3:
+            # with no model to compare against, [H, W, 1 or 3] is almost surely one image, not H images of W x 1
+            raise DataError(f"images: array of shape {arr.shape} looks like one image [H, W, C], not {arr.shape[0]} "
+                            f"images of {arr.shape[1]}x{arr.shape[2]}; pass one image with a batch axis (x[None]) "
+                            f"and a batch as [N, H, W, C] or [N, C, H, W]")
         if reading == "chw":
             arr = np.moveaxis(arr, 0, -1)
         x = _array_batch(arr if reading == "batch" else arr[None], "images", depth16)
@@ -232,15 +238,26 @@ def _decode_items(X: Any, depth16: str, image_shapes: Sequence[Sequence[int]] | 
 
 def infer_geometry(x: np.ndarray | list[np.ndarray], resolution: int | None, channels: int | None
                    ) -> tuple[int, int]:
-    """Defaults of the CLI's generic protocol: R = next power of two of the (largest) square side, capped at 256;
-    1 channel if every image is gray, else 3."""
+    """Defaults of the CLI's generic protocol, with its warnings: R = next power of two of the images' short side
+    (of the median short side when sizes differ, so that a few outsized files do not set the resolution of the
+    whole model), capped at 256; 1 channel if every image is gray, else 3."""
     from .data.transforms import check_resolution, next_pow2
 
     shapes = [x.shape[1:]] if isinstance(x, np.ndarray) else [a.shape for a in x]
     if resolution is None:
-        resolution = min(next_pow2(max(min(s[0], s[1]) for s in shapes)), MAX_AUTO_RESOLUTION)
+        short = np.sort(np.array([min(s[0], s[1]) for s in shapes]))
+        resolution = min(next_pow2(int(short[(len(short) - 1) // 2])), MAX_AUTO_RESOLUTION)
+        sizes = {tuple(s[:2]) for s in shapes}
+        if len(sizes) > 1:
+            warnings.warn(f"images of {len(sizes)} different sizes: all are centre-cropped to a square and resized "
+                          f"to {resolution}x{resolution}, the power of two of the median short side (choose "
+                          f"another with resolution=)", stacklevel=3)
     if channels is None:
-        channels = 1 if all(s[2] == 1 for s in shapes) else 3
+        n_gray = sum(s[2] == 1 for s in shapes)
+        channels = 1 if n_gray == len(shapes) else 3
+        if 0 < n_gray < len(shapes):
+            warnings.warn(f"{len(shapes) - n_gray} colour and {n_gray} gray images: all are converted to RGB "
+                          f"(choose gray with channels=1)", stacklevel=3)
     if channels not in (1, 3):
         raise ConfigError(f"channels must be 1 or 3, got {channels}")
     return check_resolution(resolution), int(channels)
@@ -636,10 +653,18 @@ class Detector:
                       mad_k: float | None = None, X_val: Any = None, y_val: Any = None) -> "Detector":
         """Choose a new threshold without retraining (updates the matching parameters). Returns self."""
         _check_fitted(self)
-        self.set_params(**{k: v for k, v in (("threshold", rule), ("contamination", contamination),
-                                             ("mad_k", mad_k)) if v is not None})
-        self._validate()
-        self._set_threshold(X_val, y_val)
+        saved = self.get_params()
+        fitted = {k: getattr(self, k) for k in ("threshold_rule_", "threshold_", "labels_") if hasattr(self, k)}
+        try:
+            self.set_params(**{k: v for k, v in (("threshold", rule), ("contamination", contamination),
+                                                 ("mad_k", mad_k)) if v is not None})
+            self._validate()
+            self._set_threshold(X_val, y_val)
+        except BaseException:
+            self.set_params(**saved)          # a refused rule leaves the Detector as it was, params included
+            for k, v in fitted.items():
+                setattr(self, k, v)
+            raise
         return self
 
     # -------------------------------------------------------------------------------------------- scoring
@@ -659,7 +684,8 @@ class Detector:
                          depth16=self.conversion_.get("depth16", "per-image"), image_shapes=self._image_shapes())[0]
 
     def score_all(self, X: Any) -> dict[str, np.ndarray]:
-        """Every score (a, L_n, L_o, L_r, A, z_norm) of X, float64 [N] each, higher = more anomalous."""
+        """Every score of X, float64 [N] each: a, L_n, L_o, L_r, A (higher = more anomalous) and the diagnostic
+        z_norm = ||E(Q)|| (higher = more *normal*: anomalies land near the origin; L_o = -z_norm / sqrt(N_z))."""
         _check_fitted(self)
         return self._score_u8(self._images(X))
 

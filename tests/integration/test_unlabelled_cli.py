@@ -58,6 +58,14 @@ def test_unlabelled_pile_end_to_end(pile: Path, capsys) -> None:
     assert len(rows) == 12 and {Path(r["id"]).parent.name for r in rows} == {"a", "b"}
     assert {r["threshold_rule"] for r in rows} == {"contamination"} and len({r["threshold"] for r in rows}) == 1
     assert "chosen on the training split" in capsys.readouterr().err
+    # the threshold may flag by another score (the residual), and options that do nothing are said to
+    assert main(["score", str(run), "--data", str(pile / "new"), "--threshold", "mad", "--score", "L_r",
+                 "--expected-contamination", "0.1", "--no-progress", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "threshold for score L_r" in err and "--expected-contamination is not used by --threshold mad" in err
+    rows = _rows(out)
+    flagged = [float(r["L_r"]) > float(r["threshold"]) for r in rows]
+    assert [int(r["is_anomaly"]) for r in rows] == [int(f) for f in flagged]
 
     # nothing to evaluate without labels: one clear message, not a traceback
     assert main(["evaluate", str(run)]) == 2

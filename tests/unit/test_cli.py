@@ -242,3 +242,13 @@ def test_runs_record_their_data_absolute_and_work_from_any_folder(tiny_npz, tmp_
     assert main(["train", "--data", tiny_npz.name, "--normal", "0", "--preset", "tiny", "--total-kimg", "0.15",
                  "--phase-kimg", "0.05", "--no-progress", "--threads", "1", "--out", str(run), "--resume"]) == 0, \
         capsys.readouterr().err
+
+
+def test_demo_never_replaces_a_run_that_is_not_a_demo(tmp_path, capsys):
+    run = tmp_path / "mine"
+    run.mkdir()
+    (run / "config.json").write_text("{}")
+    (run / "stats.jsonl").write_text("")
+    assert main(["demo", "--out", str(run), "--no-progress"]) == 2
+    assert "not a demo" in capsys.readouterr().err
+    assert sorted(p.name for p in run.iterdir()) == ["config.json", "stats.jsonl"]      # untouched

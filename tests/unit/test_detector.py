@@ -151,6 +151,21 @@ def test_mad_threshold(det: Detector) -> None:
     assert d2.labels_.mean() < 0.5
 
 
+def test_refused_threshold_change_leaves_the_detector_as_it_was(det: Detector) -> None:
+    d2 = copy.copy(det)
+    before = (d2.get_params(), d2.threshold_, d2.threshold_rule_)
+    with pytest.raises(ConfigError, match="contamination"):
+        d2.set_threshold("contamination", contamination=0.9)
+    assert (d2.get_params(), d2.threshold_, d2.threshold_rule_) == before
+
+
+def test_fit_refuses_one_image_that_looks_like_a_batch(x_train) -> None:
+    """[H, W, 1] / [H, W, 3] given to fit is one image, not H images of W x 1 (a 4x4 model on 1-pixel strips)."""
+    for a in (x_train[0][..., None], np.repeat(x_train[0][..., None], 3, axis=-1)):
+        with pytest.raises(DataError, match="one image"):
+            Detector(**TINY).fit(a)
+
+
 def test_f1_threshold_from_validation_set(det: Detector, x_train, noise) -> None:
     xv = np.concatenate([x_train[:16], noise])
     yv = np.r_[np.zeros(16, int), np.ones(len(noise), int)]
@@ -256,8 +271,10 @@ def test_read_3d_rules() -> None:
     with pytest.raises(DataError, match=r"\(3, 20, 20\)"):
         read_3d((3, 20, 20), rgb)       # 3 gray images or one RGB image, neither of the model's size
     assert read_3d((3, 20, 20), gray) == "batch"
-    x, _ = to_images(np.zeros((28, 28, 1), np.uint8))   # no fitted shape: a 3-D array is a batch [N, H, W]
-    assert len(x) == 28
+    x, _ = to_images(np.zeros((5, 28, 28), np.uint8))   # no fitted shape: a 3-D array is a batch [N, H, W] ...
+    assert len(x) == 5
+    with pytest.raises(DataError, match="looks like one image"):   # ... unless it is plainly one [H, W, 1 or 3]
+        to_images(np.zeros((28, 28, 1), np.uint8))
 
 
 def test_single_image_shape_survives_save_load_and_from_run(det: Detector, x_train, tmp_path) -> None:
@@ -333,8 +350,15 @@ def test_temporary_run_dir_lives_as_long_as_the_detector(x_train, tmp_path, monk
 
 
 def test_to_images_rules() -> None:
-    x, ids = to_images([np.zeros((20, 30), np.uint8), np.full((40, 40, 3), 255, np.uint8)])
-    assert x.shape == (2, 64, 64, 3) and x.dtype == np.uint8 and ids == ["image:0", "image:1"]
+    with pytest.warns(UserWarning) as seen:
+        x, ids = to_images([np.zeros((20, 30), np.uint8), np.full((40, 40, 3), 255, np.uint8)])
+    assert x.shape == (2, 32, 32, 3) and x.dtype == np.uint8 and ids == ["image:0", "image:1"]
+    said = " ".join(str(w.message) for w in seen)
+    assert "different sizes" in said and "1 colour and 1 gray" in said
+    # the CLI's rule: one outsized image does not set the resolution of all (median short side, not the largest)
+    with pytest.warns(UserWarning, match="median short side"):
+        x, _ = to_images([np.zeros((28, 28), np.uint8)] * 5 + [np.zeros((224, 224), np.uint8)])
+    assert x.shape == (6, 32, 32, 1)
     x, _ = to_images(np.zeros((3, 28, 28), np.uint8))
     assert x.shape == (3, 32, 32, 1)
     with pytest.raises(DataError, match=r"\[-1, 1\]"):

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from wildgan.errors import DataError
 from wildgan.evaluation.heatmaps import per_image_pixel_auc, pixel_auc, residual_maps, top_k
 from wildgan.evaluation.report import add_report_parser, read_jsonl, report
 
@@ -91,7 +92,7 @@ def test_heatmap_zero_for_perfect_reconstruction_and_shape_checks() -> None:
     assert np.allclose(residual_maps(query, query.astype(np.float32) * (2 / 255) - 1), 0, atol=1e-6)
     with pytest.raises(ValueError):
         residual_maps(query, np.zeros((4, 8, 8, 1), np.float32))
-    with pytest.raises(ValueError):
+    with pytest.raises(DataError, match="do not match the heat maps"):
         pixel_auc(np.zeros((4, 16, 16)), mask[:, :8])
     assert np.isnan(per_image_pixel_auc(np.ones((1, 4, 4)), np.zeros((1, 4, 4))))[0]
 
@@ -190,3 +191,40 @@ def test_report_cli_parser() -> None:
     a = p.parse_args(["report", "runs/x", "--top-k", "5", "--image", "a.png", "b.png", "--image", "c.png"])
     assert (a.path, a.top_k, a.image, a.no_controls) == ("runs/x", 5, ["a.png", "b.png", "c.png"], False)
     assert callable(a.func)
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--score", "l_r"], "invalid choice"),                     # a typo is not silently ranked by a
+    (["--score", "z_norm"], "invalid choice"),                  # higher z_norm = more normal: not a ranking score
+    (["--tsne-points", "0"], "--tsne-points must be at least 5"),
+    (["--top-k", "-2"], "--top-k must be >= 0"),
+    (["--image", "nope.png"], "nope.png: no such file"),
+    (["--masks", "nope.npy"], "nope.npy: no such file"),
+])
+def test_report_refuses_bad_arguments_before_writing(tiny_run: Path, args, words, capsys) -> None:
+    from wildgan.cli import main
+
+    before = {p: p.stat().st_mtime_ns for p in (tiny_run / "report").rglob("*") if p.is_file()}
+    with pytest.raises(SystemExit) if "choice" in words else _no_raise():
+        assert main(["report", str(tiny_run), "--no-controls", *args]) == 2
+    assert words in capsys.readouterr().err
+    after = {p: p.stat().st_mtime_ns for p in (tiny_run / "report").rglob("*") if p.is_file()}
+    assert after == before                                     # the existing report is untouched
+
+
+def test_report_masks_of_the_wrong_shape_are_a_clear_error(tiny_run: Path, tmp_path: Path, capsys) -> None:
+    from wildgan.cli import main
+
+    np.save(tmp_path / "m.npy", np.zeros((3, 28, 28), bool))
+    assert main(["report", str(tiny_run), "--no-controls", "--masks", str(tmp_path / "m.npy"),
+                 "--tsne-points", "20"]) == 2
+    err = capsys.readouterr().err
+    assert "do not match the heat maps" in err and "network resolution (16x16" in err
+
+
+class _no_raise:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> bool:
+        return False

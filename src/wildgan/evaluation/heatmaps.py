@@ -15,6 +15,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from ..errors import DataError
 from ..scoring.scores import minmax
 from .metrics import roc_auc
 
@@ -47,7 +48,9 @@ def _check_masks(maps: np.ndarray, masks: np.ndarray) -> np.ndarray:
     if m.ndim == maps.ndim + 1 and m.shape[-1] == 1:  # [N, H, W, 1]
         m = m[..., 0]
     if m.shape != maps.shape:
-        raise ValueError(f"masks {m.shape} do not match heat maps {maps.shape}")
+        raise DataError(f"masks of shape {m.shape} do not match the heat maps {maps.shape}: one mask per test "
+                        f"image, in the test split's order, at the network resolution ({maps.shape[1]}x"
+                        f"{maps.shape[2]}, after the same padding or resizing as the images)")
     return m > 0
 
 

@@ -26,7 +26,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..config import read_run_config, run_config_to_dict
-from ..errors import CheckpointError, ConfigError
+from ..errors import CheckpointError, ConfigError, DataError
 from ..fileio import atomic_write_text
 from .heatmaps import pixel_auc, residual_maps, score_named_images, top_k
 from .metrics import evaluate_scores, pixel_statistics
@@ -282,6 +282,7 @@ def run_report(run_dir: Path, *, top_k_images: int = 8, images: Sequence[str | P
     (a seeded subsample) go into the t-SNE, whose cost grows faster than linearly with the number of points."""
     from . import plots
 
+    check_report_args(score, top_k_images, tsne_points, images)
     run_dir = Path(run_dir)
     cfg = read_run_config(run_dir)
     out = run_dir / "report"
@@ -391,13 +392,33 @@ def run_report(run_dir: Path, *, top_k_images: int = 8, images: Sequence[str | P
     return path
 
 
+REPORT_SCORES = ("a", "L_n", "L_o", "L_r", "A")   # higher = more anomalous (z_norm is not: it is -L_o, unscaled)
+
+
+def check_report_args(score: str, top_k_images: int, tsne_points: int,
+                      images: Sequence[str | Path] = ()) -> None:
+    """Refuse bad arguments before anything is computed or written."""
+    if score not in REPORT_SCORES:
+        raise ConfigError(f"unknown score {score!r}: choose one of {', '.join(REPORT_SCORES)} (higher = more "
+                          f"anomalous)")
+    if top_k_images < 0:
+        raise ConfigError(f"--top-k must be >= 0, got {top_k_images}")
+    if tsne_points < 5:
+        raise ConfigError(f"--tsne-points must be at least 5 (t-SNE needs a few points), got {tsne_points}")
+    for p in images:
+        if not Path(p).exists():
+            raise DataError(f"{p}: no such file or folder (--image)")
+
+
 def _pick_score(scores: dict[str, np.ndarray], score: str) -> str:
     if score in scores:
         return score
-    for k in SCORE_ORDER:
-        if k in scores:
-            return k
-    raise ConfigError(f"score {score!r} not available; have {sorted(scores)}")
+    if score == "a":                 # the default, for a method without it: its first score
+        for k in SCORE_ORDER:
+            if k in scores:
+                return k
+    raise ConfigError(f"score {score!r} is not available for this run; it has "
+                      f"{', '.join(k for k in SCORE_ORDER if k in scores)}")
 
 
 def _heatmap_section(page: _Page, out: Path, diag: RunDiagnostics, score: str, k: int,
@@ -602,7 +623,8 @@ def add_report_parser(sub: Any) -> argparse.ArgumentParser:
     r.add_argument("--top-k", type=int, default=8, help="heat maps of the K most anomalous test images (training images for an unlabelled run; default 8)")
     r.add_argument("--image", nargs="+", action="extend", default=[], metavar="PATH",
                    help="also score and map these image files/folders (repeatable)")
-    r.add_argument("--score", default="a", help="score that ranks the most anomalous images (default a)")
+    r.add_argument("--score", default="a", choices=REPORT_SCORES,
+                   help="score that ranks the most anomalous images (default a)")
     r.add_argument("--masks", help=".npy of ground-truth defect masks [N, H, W] aligned with the run's test "
                                    "split: adds the pixel-level ROC AUC of the heat maps")
     r.add_argument("--device", default="auto", help="auto | cpu | cuda (default auto)")
@@ -613,8 +635,18 @@ def add_report_parser(sub: Any) -> argparse.ArgumentParser:
     return r
 
 
+def _load_masks(path: str) -> np.ndarray:
+    try:
+        return np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file (--masks)") from None
+    except (OSError, ValueError) as e:
+        raise DataError(f"{path}: not a readable .npy array of masks ({e})") from None
+
+
 def cmd_report(a: argparse.Namespace) -> int:
-    masks = np.load(a.masks) if a.masks else None
+    check_report_args(a.score, a.top_k, a.tsne_points, a.image)
+    masks = _load_masks(a.masks) if a.masks else None
     out = report(a.path, top_k_images=a.top_k, images=a.image, score=a.score, masks=masks, device=a.device,
                  controls=not a.no_controls, tsne_points=a.tsne_points, log=lambda m: print(m, file=sys.stderr))
     print(out)
