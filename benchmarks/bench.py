@@ -31,6 +31,7 @@ import math
 import os
 import platform
 import resource
+import signal
 import sys
 import threading
 import time
@@ -116,13 +117,34 @@ def flops_per_image(nets: Any, nc: Any, lod: float, res: int, dev: torch.device)
     return {"g": g, "d": d, "e": e, "train": 7 * g + 14 * d + 3 * e}
 
 
-def bench_preset(preset: str, args: argparse.Namespace, dev: torch.device, ceiling: float) -> dict[str, Any]:
+class Stop(Exception):
+    """SIGTERM (the GPU session driver's deadline): stop, keep and write what was measured."""
+
+
+def _on_sigterm(*_: Any) -> None:
+    raise Stop()
+
+
+def parse_preset(spec: str, width: int | None) -> tuple[str, int | None]:
+    """'paper' or 'paper:256' (a preset at another width, fmap_max) -> (preset, width or the --width default)."""
+    name, _, w = spec.partition(":")
+    if name not in PRESETS:
+        raise SystemExit(f"unknown preset {name!r}; choose from {', '.join(PRESETS)}")
+    return name, int(w) if w else width
+
+
+def bench_preset(preset: str, args: argparse.Namespace, dev: torch.device, ceiling: float,
+                 out: dict[str, Any] | None = None, save: Any = None) -> dict[str, Any]:
+    """Measure one preset into `out` (filled row by row, `save()` called after each row, so that a stop keeps every
+    finished row)."""
+    save = save or (lambda: None)
+    preset, width = parse_preset(preset, args.width)
     R, C = args.resolution, args.channels
     nc = net_config_for_preset(preset, R, C)
-    if args.width:
+    if width:
         from dataclasses import replace
 
-        nc = replace(nc, fmap_max=args.width, fmap_base=max(nc.fmap_base, args.width * 16))
+        nc = replace(nc, fmap_max=width, fmap_base=max(nc.fmap_base, width * 16))
     mb = dict(PRESETS[preset]["minibatch"])
     cpu_paper = dev.type == "cpu" and preset == "paper" and args.quick
     if cpu_paper:
@@ -145,9 +167,11 @@ def bench_preset(preset: str, args: argparse.Namespace, dev: torch.device, ceili
     rng = torch.Generator(device=dev).manual_seed(0)
     runner = StepRunner(nets, opts, tc, nc, dev, pyr, rng, fast=fast, log=lambda m: print("   ", m))
     L = nc.resolution_log2
-    out: dict[str, Any] = {"preset": preset, "fmap_max": nc.fmap_max, "fast_options": {
+    out = {} if out is None else out
+    out.update({"preset": preset, "fmap_max": nc.fmap_max, "fast_options": {
         "amp": str(fast.amp), "channels_last": fast.channels_last, "compile": fast.compile,
-        "cuda_graphs": fast.cuda_graphs, "plain_path": not runner.fast_mode}, "phases": []}
+        "cuda_graphs": fast.cuda_graphs, "plain_path": not runner.fast_mode}, "phases": [], "score": []})
+    save()
     for lev in range(2, L + 1):
         res = 2 ** lev
         kinds = [("stable", float(L - lev))]
@@ -197,18 +221,24 @@ def bench_preset(preset: str, args: argparse.Namespace, dev: torch.device, ceili
                    "tflops": ips * fl["train"] / 1e12, "frac_ceiling": ips * fl["train"] / 1e12 / ceiling}
             if dev.type == "cuda":
                 row["peak_mem_mb"] = torch.cuda.max_memory_allocated(dev) / 2**20
+                # a captured graph keeps its private pool reserved, which max_memory_allocated does not count
+                row["peak_reserved_mb"] = torch.cuda.max_memory_reserved(dev) / 2**20
                 row["warmup_peak_mem_mb"] = warm_peak
                 row["host_syncs"] = n_sync
             else:
                 row["peak_mem_mb"] = rs.peak / 2**20
                 row["mem_growth_mb"] = (rs.peak - rs.start) / 2**20
+            # whether the timed iterations really replayed a CUDA graph (a failed capture or a replay that did not
+            # match eager falls back to eager for that phase, with only a log line)
+            row["graphed"] = bool(runner._graphs_on and runner._graph is not None
+                                  and runner._graph_key not in runner._bad_keys)
             out["phases"].append(row)
             print(fmt_row(preset, row), flush=True)
+            save()
 
     # scoring at full resolution, batches of 64
     n_score = (64 if cpu_paper else 256) if dev.type == "cpu" else (8192 if args.quick else 32768)
     xs = (np.random.default_rng(1).random((n_score, R, R, C)) * 255).astype(np.uint8)
-    out["score"] = []
     modes = [("fp32", None)] + ([("bf16", torch.bfloat16)] if dev.type == "cuda" else [])
     # The protocol's batch is 64 (E's minibatch stddev makes the batch size part of it); on a GPU several batches
     # go through one stacked forward with per-batch stddev (same scores, tests/unit/test_scores.py).
@@ -231,6 +261,7 @@ def bench_preset(preset: str, args: argparse.Namespace, dev: torch.device, ceili
             srow = {"mode": name, "batch": 64, "stack": sb, "images": n_score, "img_per_s": n_score / dt,
                     "peak_mem_mb": (torch.cuda.max_memory_allocated(dev) if dev.type == "cuda" else rs.peak) / 2**20}
             out["score"].append(srow)
+            save()
             print(f"{preset:>6} score {name:>4} 64 x {sb:>2} per forward {n_score:>6} images {srow['img_per_s']:>10.1f} img/s  "
                   f"peak {srow['peak_mem_mb']:.0f} MB", flush=True)
     out["schedule_minutes_est"] = schedule_estimate(out["phases"], R)
@@ -270,21 +301,26 @@ def fmt_row(preset: str, r: dict[str, Any]) -> str:
             f"{100 * r['frac_ceiling']:>6.1f}% peak {r['peak_mem_mb']:>7.0f} MB{extra}")
 
 
+def label(p: dict[str, Any]) -> str:
+    """'paper', or 'paper:256' for a preset measured at another width."""
+    return p["preset"] if p.get("fmap_max") == PRESETS[p["preset"]]["fmap_max"] else f"{p['preset']}:{p['fmap_max']}"
+
+
 def table(results: dict[str, Any]) -> str:
     lines = [f"| preset | phase | lod | batch | img/s | GFLOP/img (7g+14d+3e) | TFLOP/s | % of {results['ceiling']['dtype']} "
              f"matmul ceiling ({results['ceiling']['tflops']:.3g} TF/s) | peak mem MB |",
              "|---|---|---|---|---|---|---|---|---|"]
     for p in results["presets"]:
         for r in p["phases"]:
-            lines.append(f"| {p['preset']} | {r['res']}x{r['res']} {r['kind']} | {r['lod']} | {r['batch']} | "
+            lines.append(f"| {label(p)} | {r['res']}x{r['res']} {r['kind']} | {r['lod']} | {r['batch']} | "
                          f"{r['img_per_s']:.1f} | {r['gflop_per_img']:.3f} | {r['tflops']:.4f} | "
                          f"{100 * r['frac_ceiling']:.1f}% | {r['peak_mem_mb']:.0f} |")
     lines += ["", "| preset | scoring mode | images | img/s | peak mem MB | est. paper schedule (4,000 kimg) |",
               "|---|---|---|---|---|---|"]
     for p in results["presets"]:
-        est = p["schedule_minutes_est"]
+        est = p.get("schedule_minutes_est")
         for s in p["score"]:
-            lines.append(f"| {p['preset']} | {s['mode']}, 64 x {s.get('stack', 1)} per forward | {s['images']} | {s['img_per_s']:.1f} | "
+            lines.append(f"| {label(p)} | {s['mode']}, 64 x {s.get('stack', 1)} per forward | {s['images']} | {s['img_per_s']:.1f} | "
                          f"{s['peak_mem_mb']:.0f} | {'-' if est is None else f'{est:.1f} min'} |")
     return "\n".join(lines)
 
@@ -292,7 +328,9 @@ def table(results: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--device", choices=("cpu", "cuda"), default="cuda" if torch.cuda.is_available() else "cpu")
-    ap.add_argument("--preset", default="all", help="tiny | fast | paper | all, or a comma-separated list")
+    ap.add_argument("--preset", default="all",
+                    help="tiny | fast | paper | all, or a comma-separated list; NAME:WIDTH measures a preset at another "
+                         "width (fmap_max), e.g. paper:256")
     ap.add_argument("--quick", action="store_true", help="few iterations (see the module docstring)")
     ap.add_argument("--json", help="write the results as JSON here")
     ap.add_argument("--resolution", type=int, default=32)
@@ -318,13 +356,30 @@ def main(argv: list[str] | None = None) -> int:
     ceiling = matmul_ceiling(dev, a.quick)
     print(f"matmul ceiling: {ceiling['tflops']:.4g} TFLOP/s ({ceiling['dtype']}, n={ceiling['n']}) on {dev}; "
           f"load average {info['loadavg_start']}", flush=True)
-    res: dict[str, Any] = {"machine": info, "ceiling": ceiling, "presets": []}
-    for p in presets:
-        res["presets"].append(bench_preset(p, a, dev, ceiling["tflops"]))
+    res: dict[str, Any] = {"machine": info, "ceiling": ceiling, "presets": [], "complete": False}
+
+    def save() -> None:
+        if a.json:       # rewritten after every row: a stop (deadline, crash) keeps what was measured
+            tmp = Path(a.json).with_suffix(".tmp")
+            tmp.write_text(json.dumps(res, indent=2, default=str), encoding="utf-8")
+            os.replace(tmp, a.json)
+
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        for p in presets:
+            res["presets"].append({"preset": p})
+            bench_preset(p, a, dev, ceiling["tflops"], out=res["presets"][-1], save=save)
+        res["complete"] = True
+    except Stop:
+        print("stopped (SIGTERM): keeping the rows measured so far", flush=True)
+        res["presets"] = [p for p in res["presets"] if p.get("phases") or p.get("score")]
+        for p in res["presets"]:
+            p.setdefault("schedule_minutes_est", None)
     res["machine"]["loadavg_end"] = os.getloadavg()
     res["wall_s"] = time.perf_counter() - t_all
-    rates = {p["preset"]: p for p in res["presets"]}
-    if "fast" in rates and "paper" in rates:
+    rates = {p["preset"]: p for p in res["presets"] if p.get("fmap_max") == PRESETS[p["preset"]]["fmap_max"]}
+    if "fast" in rates and "paper" in rates and rates["fast"].get("score") and rates["paper"].get("score") and \
+            any(r["res"] == a.resolution for r in rates["paper"]["phases"]):
         # cost ratio at full resolution: FLOPs per image (the throughput ratio is also given)
         f = next(r for r in rates["fast"]["phases"] if r["res"] == a.resolution and r["kind"] == "stable")
         q = next(r for r in rates["paper"]["phases"] if r["res"] == a.resolution and r["kind"] == "stable")
@@ -339,9 +394,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nfast vs paper at {a.resolution}x{a.resolution}: {fv['flop_ratio']:.1f}x fewer FLOPs per image, "
               f"{fv['train_img_per_s_ratio']:.1f}x training img/s, {fv['score_img_per_s_ratio']:.1f}x scoring img/s")
     print(f"total wall time {res['wall_s']:.0f} s; load average at the end {res['machine']['loadavg_end']}")
-    if a.json:
-        Path(a.json).write_text(json.dumps(res, indent=2, default=str))
-    return 0
+    save()
+    return 0 if res["complete"] else 124
 
 
 if __name__ == "__main__":

@@ -251,3 +251,20 @@ def test_cuda_graphs_match_the_eager_fast_path_and_do_not_sync(encoder_loss, mon
             rb.iteration(phase)
     finally:
         torch.cuda.set_sync_debug_mode("default")
+
+
+def test_bf16_autocast_keeps_activations_in_bf16() -> None:
+    """The fp32 biases are added in the activation's dtype: otherwise every conv output under bf16 autocast is
+    promoted back to fp32 (twice the activation memory and fp32 elementwise work: a 'bf16' path in name only)."""
+    from wildgan.config import net_config_for_preset
+    from wildgan.nets import build_pgan
+
+    nets = build_pgan(net_config_for_preset("tiny", 16, 3), 0)
+    seen: list[torch.dtype] = []
+    hooks = [m.register_forward_hook(lambda m, i, o: seen.append(o.dtype)) for m in nets.G.modules()
+             if type(m).__name__ == "EqConv2d"]
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        x = nets.G(torch.randn(4, nets.G.cfg.latent_size), 0.0)
+    for h in hooks:
+        h.remove()
+    assert seen and set(seen) == {torch.bfloat16} and x.dtype == torch.bfloat16

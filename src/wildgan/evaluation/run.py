@@ -6,6 +6,7 @@ Python equivalent of `wildgan evaluate`."""
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -109,8 +110,11 @@ def evaluate_model(model: LoadedModel, split: AnomalySplit, *, controls: bool = 
     out["n_anomalous"] = int(y.sum())
     if z_norm is not None:
         out["mean_z_norm"] = {"normal": float(z_norm[y == 0].mean()), "anomalous": float(z_norm[y == 1].mean())}
+    lod = model.lod if model.cfg.method != "fanogan" else 0.0
     out["model"] = {"source": model.source, "method": model.cfg.method, "kimg": model.meta.get("kimg"),
-                    "status": model.meta.get("status")}
+                    "status": model.meta.get("status"), "lod": lod,
+                    # a run stopped before full growth (e.g. by --minutes) is scored at the resolution it reached
+                    "scored_resolution": int(model.cfg.net.resolution / 2 ** math.floor(lod))}
     out["score_config"] = res.info
     out["score_seconds"] = dt
     out["score_images_per_s"] = len(y) / max(dt, 1e-9)
@@ -165,6 +169,11 @@ def format_table(result: dict[str, Any]) -> str:
             lines.append(f"{k:<12}{ctl[k]:>8.3f}{result['controls_ap'][k]:>8.3f}{'(control)':>15}")
     src = (result.get("data") or {}).get("test_source")
     lines.append(f"n_test={result['n_test']}  n_anomalous={result['n_anomalous']}" + (f"  ({src})" if src else ""))
+    m = result.get("model") or {}
+    if (m.get("lod") or 0) > 0:
+        lines.append(f"scored at lod {m['lod']:g} ({m['scored_resolution']}x{m['scored_resolution']}"
+                     f"{', fading in' if m['lod'] % 1 else ''}): training stopped (status {m.get('status')}, "
+                     f"{m.get('kimg')} kimg) before the networks reached full resolution")
     if "mean_z_norm" in result:
         z = result["mean_z_norm"]
         lines.append(f"mean ||E(Q)||: normal {z['normal']:.3f}  anomalous {z['anomalous']:.3f}")

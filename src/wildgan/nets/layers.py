@@ -81,7 +81,9 @@ class EqConv2d(nn.Module):
         else:
             x = F.conv2d(x, w, padding=self.pad)
         if self.bias is not None:
-            x = x + self.bias.view(1, -1, 1, 1)
+            # in x's dtype: under bf16 autocast an fp32 bias would promote every activation back to fp32 (and
+            # autograd would keep both copies); in fp32 the cast is a no-op
+            x = x + self.bias.to(x.dtype).view(1, -1, 1, 1)
         return x
 
 

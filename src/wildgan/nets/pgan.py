@@ -45,7 +45,8 @@ class Generator(nn.Module):
     def forward(self, z: torch.Tensor, lod: float = 0.0) -> torch.Tensor:
         r_cur, t = split_lod(lod, self.cfg.resolution_log2)
         x = pixel_norm(z)                                        # G sees z / RMS(z): the scale of z is irrelevant
-        x = self.dense(x).view(z.shape[0], -1, 4, 4) + self.dense_bias.view(1, -1, 1, 1)
+        x = self.dense(x).view(z.shape[0], -1, 4, 4)
+        x = x + self.dense_bias.to(x.dtype).view(1, -1, 1, 1)    # x's dtype: see EqConv2d.forward
         x = pixel_norm(lrelu(x))
         h = pixel_norm(lrelu(self.conv4(x)))                     # [N, nf(1), 4, 4]
         h_prev = h

@@ -131,7 +131,9 @@ def score_batches(nets: PGANNetworks, x_u8: np.ndarray, batches: list[np.ndarray
                 q = at_lod(u8_to_float(x_t[idx].to(device)), lod)
                 z = E(q, lod)
                 rec = G(z, lod)
-                s = all_scores(q, rec, z, nets.D.features(q, lod), nets.D.features(rec, lod), cfg.lam, cfg.kappa)
+                # scores in fp32 also under autocast (bf16 outputs); no-ops in fp32
+                s = all_scores(q, rec.float(), z.float(), nets.D.features(q, lod).float(),
+                               nets.D.features(rec, lod).float(), cfg.lam, cfg.kappa)
                 s_np = {kk: v.double().cpu().numpy() for kk, v in s.items()}
                 z_np = z.float().cpu().numpy()
                 r = None
