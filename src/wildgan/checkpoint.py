@@ -108,8 +108,13 @@ def load_checkpoint(path: Path, verify: bool = True) -> tuple[dict[str, torch.Te
     weights = meta_path.with_name(meta["weights"])
     if not weights.is_file():
         raise CheckpointError(f"{weights}: checkpoint weights not found")
-    head = weights.read_bytes()[:4] if weights.stat().st_size else b""
-    if head[:1] == b"\x80" or head == b"PK\x03\x04":
+    with open(weights, "rb") as f:
+        head = f.read(9)
+    # a safetensors file starts with its header length (u64, little-endian) and the JSON header's '{'; only when it
+    # does not is a pickle / torch.save zip signature meaningful (a header length of 128 + 256k also starts 0x80)
+    size = weights.stat().st_size
+    is_safetensors = len(head) == 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") <= size - 8
+    if not is_safetensors and (head[:1] == b"\x80" or head[:4] == b"PK\x03\x04"):
         raise CheckpointError(f"{weights}: looks like a pickle/torch.save file; wildgan never unpickles model files")
     if verify:
         digest = _sha256(weights)

@@ -66,6 +66,9 @@ def _add_train_args(p: argparse.ArgumentParser, study: bool = False) -> None:
     g.add_argument("--skip-bad", action="store_true", help="skip unreadable images (listed in RUN_DIR/skipped.txt)")
     g.add_argument("--resize", choices=("resize", "error"), default="resize",
                    help="images of another size: resize them (default) or stop with an error")
+    g.add_argument("--square", choices=("crop", "pad"), default="crop",
+                   help="images that are not square: centre-crop them (default; the long edges are lost) or pad "
+                        "them to a square with black bars (letterbox), for defects near the edges")
     g.add_argument("--depth16", choices=("per-image", "global", "shift"), default="per-image",
                    help="16-bit images -> 8 bit: per-image min-max, global /257, or >>8")
     g = p.add_argument_group("model and training")
@@ -253,7 +256,7 @@ def run_config_to_options(cfg: Any) -> dict[str, Any]:
            "contamination": data.contamination, "resolution": data.resolution or net.resolution,
            "channels": data.channels or net.channels, "rotations": data.rotations, "test_size": data.test_size,
            "exclude": ",".join(map(str, data.exclude_classes)), "skip_bad": data.skip_bad, "resize": data.resize,
-           "depth16": data.depth16, "download": data.download, "method": cfg.method,
+           "square": data.square, "depth16": data.depth16, "download": data.download, "method": cfg.method,
            "preset": cfg.preset if named else None,
            "total_kimg": train.total_kimg, "phase_kimg": train.phase_kimg, "transition_kimg": train.transition_kimg,
            "minutes": train.minutes, "encoder_loss": train.encoder_loss if train.encoder_loss != "none" else None,
@@ -292,7 +295,7 @@ def data_config_from_args(a: argparse.Namespace) -> Any:
     return DataConfig(data=absolute_data_path(a.data), dataset=a.dataset, normal=normal, contamination=a.contamination,
                       resolution=a.resolution, channels=a.channels, seed=a.seed, rotations=a.rotations,
                       test_size=a.test_size, exclude_classes=exclude, skip_bad=a.skip_bad, resize=a.resize,
-                      depth16=a.depth16, download=a.download)
+                      depth16=a.depth16, square=a.square, download=a.download)
 
 
 def run_config_from_args(a: argparse.Namespace, resolution: int, channels: int) -> Any:

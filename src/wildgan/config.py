@@ -86,6 +86,7 @@ class DataConfig:
     skip_bad: bool = False               # skip unreadable files (listed in the run dir) instead of failing
     resize: str = "resize"               # resize | error : what to do with images of other sizes
     depth16: str = "per-image"           # per-image | global | shift : how 16-bit images become 8-bit
+    square: str = "crop"                 # crop | pad : non-square images centre-cropped, or letterboxed (zeros)
     download: bool = False               # fetch CIFAR-10 from its public URL when `data` does not exist
 
     def __post_init__(self) -> None:
@@ -93,6 +94,8 @@ class DataConfig:
             raise ConfigError(f"contamination must be in [0, 1), got {self.contamination}")
         if self.test_size not in ("paper", "all"):
             raise ConfigError(f"test_size must be 'paper' or 'all', got {self.test_size!r}")
+        if self.square not in ("crop", "pad"):
+            raise ConfigError(f"square must be 'crop' or 'pad', got {self.square!r}")
 
 
 @dataclass(frozen=True)

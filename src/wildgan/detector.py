@@ -24,8 +24,9 @@ Pixel values: uint8 as is; other integers 0..255 as is, 16-bit through depth16 r
 [-1, 1] when any value is negative (the GAN convention, also what wildgan's networks see), else as [0, 1] when the
 maximum is <= 1 (torchvision's ToTensor), else as [0, 255]. Values are rounded to uint8, so every input ends in
 exactly the representation the CLI trains and scores on. Images are then converted like the CLI does
-(wildgan.data.transforms): channels to `channels_` (RGB -> gray by PIL's luma rule), non-square images centre-cropped,
-other sizes resized bilinearly (or zero-padded when smaller and resize_mode='pad').
+(wildgan.data.transforms): channels to `channels_` (RGB -> gray by PIL's luma rule), non-square images centre-cropped
+(or padded to a square with black bars, resize_mode='letterbox'), other sizes resized bilinearly (or zero-padded when
+smaller, resize_mode='pad').
 
 Score protocol: the encoder ends with a minibatch-stddev layer, so a pGAN score depends slightly on the other images
 in its batch. decision_function scores with `batch_mode` (default 'mixed': the paper's and `wildgan score`'s
@@ -249,7 +250,7 @@ def infer_geometry(x: np.ndarray | list[np.ndarray], resolution: int | None, cha
         resolution = min(next_pow2(int(short[(len(short) - 1) // 2])), MAX_AUTO_RESOLUTION)
         sizes = {tuple(s[:2]) for s in shapes}
         if len(sizes) > 1:
-            warnings.warn(f"images of {len(sizes)} different sizes: all are centre-cropped to a square and resized "
+            warnings.warn(f"images of {len(sizes)} different sizes: all are made square and resized "
                           f"to {resolution}x{resolution}, the power of two of the median short side (choose "
                           f"another with resolution=)", stacklevel=3)
     if channels is None:
@@ -464,7 +465,9 @@ class Detector:
     seed, device ('auto' | 'cpu' | 'cuda'), minutes (wall-clock training budget), encoder_loss ('image' | 'latent').
     resolution, channels : network input (None = from the training images; see infer_geometry).
     batch_mode : 'mixed' | 'isolated' score protocol (see the module docstring).
-    resize_mode : 'resize' | 'pad' for images smaller than the resolution.
+    resize_mode : 'resize' | 'pad' (zero-pad images smaller than the resolution instead of resizing them) |
+        'letterbox' (pad non-square images to a square with black bars instead of centre-cropping them, so that
+        nothing near the long edges is lost; then resize).
     run_dir : where training writes its run directory (None = a new temporary directory, removed when the fit
         fails, else when the Detector is garbage-collected or at interpreter exit; the fitted model is in memory,
         so save() works after that, but from_run(run_dir_) / export_onnx(run_dir_) need a run_dir).
@@ -537,8 +540,8 @@ class Detector:
             raise ConfigError(f"score must be one of {SCORES}, got {self.score!r}")
         if self.batch_mode not in BATCH_MODES:
             raise ConfigError(f"batch_mode must be one of {BATCH_MODES}, got {self.batch_mode!r}")
-        if self.resize_mode not in ("resize", "pad"):
-            raise ConfigError(f"resize_mode must be 'resize' or 'pad', got {self.resize_mode!r}")
+        if self.resize_mode not in ("resize", "pad", "letterbox"):
+            raise ConfigError(f"resize_mode must be 'resize', 'pad' or 'letterbox', got {self.resize_mode!r}")
         if self.threshold == "contamination" and not (0.0 < float(self.contamination) <= 0.5):
             raise ConfigError(f"contamination must be in (0, 0.5], got {self.contamination}")
 
@@ -593,6 +596,10 @@ class Detector:
         else:
             items, ids = _decode_items(X, "per-image", skip_bad=bool(self.skip_bad))
             res, ch = infer_geometry(items, self.resolution, self.channels)
+            from .data.readers import warn_crop
+
+            warn_crop({items.shape[1:3]} if isinstance(items, np.ndarray) else {a.shape[:2] for a in items},
+                      self.resize_mode, res, "images", stacklevel=3)
             if self.method == "fanogan" and self.resolution is None:
                 res = 32 if res <= 32 else 64  # the only resolutions of the f-AnoGAN networks
             x = _convert_items(items, res, ch, self.resize_mode)

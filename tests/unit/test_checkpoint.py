@@ -114,3 +114,15 @@ def test_identical_weights_give_identical_files_across_processes(tmp_path):
     digests = {json.loads((tmp_path / str(i) / "w.json").read_text())["sha256"] for i in range(4)}
     files = {(tmp_path / str(i) / "w.safetensors").read_bytes() for i in range(4)}
     assert len(digests) == 1 and len(files) == 1
+
+
+def test_a_header_length_starting_with_0x80_is_not_taken_for_a_pickle(tmp_path):
+    """safetensors files begin with their header length; one of 128 + 256k bytes begins with the byte a pickle does."""
+    for pad in range(0, 300, 7):                       # vary the header length until its low byte is 0x80
+        path = ckpt.save_checkpoint(tmp_path, "w", {"x" * (1 + pad): torch.ones(2)}, {})
+        raw = (tmp_path / "w.safetensors").read_bytes()
+        if raw[0] == 0x80:
+            tensors, _ = ckpt.load_checkpoint(path)
+            assert torch.equal(tensors["x" * (1 + pad)], torch.ones(2))
+            return
+    pytest.fail("no header length with low byte 0x80 was produced")

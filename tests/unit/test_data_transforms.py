@@ -161,3 +161,35 @@ def test_convert_property(h, w, c, res, out_c, fit):
     x = np.random.default_rng(h * 100 + w).integers(0, 256, (2, h, w, c), dtype=np.uint8)
     out = convert(x, res, out_c, fit)
     assert out.shape == (2, res, res, out_c) and out.dtype == np.uint8
+
+
+def test_letterbox_keeps_the_long_edges_that_the_centre_crop_loses(tmp_path, monkeypatch) -> None:
+    """A defect at the long edge of a non-square image: the default centre crop cannot see it (and says so),
+    --square pad (fit 'letterbox') keeps it, recorded in split.json's conversion."""
+    import warnings
+
+    from PIL import Image
+
+    from wildgan.config import DataConfig
+    from wildgan.data import build_split
+    from wildgan.data.transforms import resize_one
+
+    img = np.zeros((28, 56, 1), np.uint8)
+    img[2:26, 48:56] = 255                                     # the defect, in the right-most 8 columns
+    assert resize_one(img, 32, "resize").max() == 0            # cropped away
+    lb = resize_one(img, 32, "letterbox")
+    assert lb.shape == (32, 32, 1) and lb[:, 24:].max() > 200 and lb[:4].max() == 0   # kept; black bars top/bottom
+    np.testing.assert_array_equal(convert(img[None], 32, 1, "letterbox")[0], lb)
+
+    pile = tmp_path / "pile"
+    pile.mkdir()
+    for i in range(20):
+        Image.fromarray(np.roll(img[..., 0], -8 * (i % 3), axis=1)).save(pile / f"{i:02d}.png")
+    with pytest.warns(UserWarning, match=r"centre-cropped to a square, losing up to 50%"):
+        s = build_split(DataConfig(data=str(pile)))
+    assert s.info["conversion"]["non_square"] == "centre-cropped"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                         # no crop warning when letterboxing
+        s = build_split(DataConfig(data=str(pile), square="pad"))
+    assert s.info["conversion"] == {**s.info["conversion"], "fit": "letterbox", "non_square": "letterboxed (black bars)"}
+    assert s.train_x[:, :, 24:].max() > 200

@@ -23,8 +23,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from ..errors import ConfigError, DataError
 from ..fileio import atomic_write_stream
 from .download import cache_root, download_cifar10, tar_member_names, unpack_cached
-from .transforms import DEPTH16_RULES, array_to_uint8, check_resolution, convert, next_pow2, pil_to_array, \
-    resize_one, to_channels
+from .transforms import DEPTH16_RULES, FITS, array_to_uint8, check_resolution, convert, crop_loss, next_pow2, \
+    pil_to_array, resize_one, to_channels
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
@@ -71,7 +71,7 @@ class _Opts:
     depth16: str = "per-image"
     resize: str = "resize"          # resize | error : images of different sizes
     skip_bad: bool = False
-    fit: str = "resize"             # resize | pad (pad smaller images instead of resizing them)
+    fit: str = "resize"             # resize | pad (pad smaller images) | letterbox (pad non-square to square)
     download: bool = False
     cache_dir: str | None = None
     progress: bool | None = None    # None = tqdm's auto (bar only on a terminal)
@@ -102,8 +102,8 @@ def _parse_opts(opts: dict[str, Any]) -> _Opts:
         raise ConfigError(f"depth16 must be one of {DEPTH16_RULES}, got {o.depth16!r}")
     if o.resize not in ("resize", "error"):
         raise ConfigError(f"resize must be 'resize' or 'error', got {o.resize!r}")
-    if o.fit not in ("resize", "pad"):
-        raise ConfigError(f"fit must be 'resize' or 'pad', got {o.fit!r}")
+    if o.fit not in FITS:
+        raise ConfigError(f"fit must be one of {', '.join(FITS)}, got {o.fit!r}")
     return o
 
 
@@ -178,12 +178,14 @@ def _progress(it, total: int, desc: str, enabled: bool | None):
 
 
 def _decode_files(files: Sequence[Path], o: _Opts, skipped: list[dict[str, str]],
-                  desc: str = "decoding") -> tuple[list[np.ndarray], list[int]]:
+                  desc: str = "decoding", what: str = "images") -> tuple[list[np.ndarray], list[int]]:
     """Decode files; returns the arrays and the indices (into files) that were kept."""
     arrays, kept = [], []
+    sizes: set[tuple[int, int]] = set()           # as decoded, before any shrinking
     for i, f in enumerate(_progress(files, len(files), desc, o.progress)):
         try:
             a = read_image(f, o.depth16)
+            sizes.add(a.shape[:2])
             if o.resolution is not None and (a.shape[0] > o.resolution or a.shape[1] > o.resolution):
                 a = resize_one(a, o.resolution, o.fit)  # shrink big photos now: memory grows with the largest
             arrays.append(a)
@@ -192,6 +194,8 @@ def _decode_files(files: Sequence[Path], o: _Opts, skipped: list[dict[str, str]]
             if not o.skip_bad:
                 raise
             skipped.append({"path": str(f), "reason": str(e)})
+    if not o.probe_uniform:
+        warn_crop(sizes, o.fit, o.resolution, what, stacklevel=4)
     return arrays, kept
 
 
@@ -230,8 +234,9 @@ def _stack(arrays: list[np.ndarray], names: Sequence[str], o: _Opts, what: str) 
                 counts[a.shape[:2]] = counts.get(a.shape[:2], 0) + 1
             common = ", ".join(f"{w}x{h} ({n})" for (h, w), n in sorted(counts.items(), key=lambda t: -t[1])[:4])
             warnings.warn(f"{what}: images of {len(sizes)} different sizes (most common: {common}); all are "
-                          f"centre-cropped to a square and resized to {target}x{target}, the power of two of the "
-                          f"median short side (choose another with --resolution)", stacklevel=3)
+                          f"made square ({'letterboxed' if o.fit == 'letterbox' else 'centre-cropped'}) and "
+                          f"resized to {target}x{target}, the power of two of the median short side (choose "
+                          f"another with --resolution)", stacklevel=3)
     mixed = len(sizes) > 1
     out = None
     for i, a in enumerate(arrays):
@@ -245,8 +250,22 @@ def _stack(arrays: list[np.ndarray], names: Sequence[str], o: _Opts, what: str) 
     return out
 
 
+def warn_crop(sizes: set[tuple[int, int]], fit: str, resolution: int | None, what: str, stacklevel: int = 3) -> None:
+    """Say that non-square images lose their edges to the centre crop (and how to keep them)."""
+    if fit == "letterbox":
+        return
+    cropped = [(h, w) for h, w in sizes if h != w and (fit != "pad" or resolution is None or max(h, w) > resolution)]
+    if not cropped:
+        return
+    h, w = max(cropped, key=lambda s: crop_loss(*s))
+    warnings.warn(f"{what}: images that are not square (e.g. {w}x{h}) are centre-cropped to a square, losing up to "
+                  f"{crop_loss(h, w):.0%} of their area at the long edges, where a defect would go unseen "
+                  f"(--square pad / square='pad' letterboxes them with black bars instead)", stacklevel=stacklevel)
+
+
 def _shrink_uniform(x: np.ndarray, o: _Opts) -> np.ndarray:
     """The _stack rules for an already stacked array (npz, CIFAR batches)."""
+    warn_crop({tuple(x.shape[1:3])}, o.fit, o.resolution, "images", stacklevel=4)
     if o.channels is not None:
         x = to_channels(x, o.channels)
     if o.resolution is not None and (x.shape[1] > o.resolution or x.shape[2] > o.resolution):
@@ -319,8 +338,8 @@ def read_folder(root: str | Path, o: _Opts | None = None, id_root: Path | None =
     for split, classes in parts.items():
         files = [f for c in sorted(classes) for f in classes[c]]
         labels = [index[c] for c in sorted(classes) for _ in classes[c]]
-        arrays, kept = _decode_files(files, o, skipped, desc=f"decoding {split}")
         where = (train_dir or eff) if split == "train" else test_dir
+        arrays, kept = _decode_files(files, o, skipped, desc=f"decoding {split}", what=str(where))
         x = _stack(arrays, [str(files[i]) for i in kept], o, str(where))
         ids = [files[i].relative_to(id_root).as_posix() for i in kept]
         sets[split] = ImageSet(x, np.asarray([labels[i] for i in kept], np.int64), class_names, ids)
@@ -340,7 +359,7 @@ def read_unlabelled(root: str | Path, o: _Opts | None = None) -> ImageSet:
     if not files:
         raise DataError(f"{root}: folder contains no image files ({', '.join(IMAGE_EXTS)})")
     skipped: list[dict[str, str]] = []
-    arrays, kept = _decode_files(files, o, skipped, desc="decoding")
+    arrays, kept = _decode_files(files, o, skipped, desc="decoding", what=str(root))
     x = _stack(arrays, [str(files[i]) for i in kept], o, str(root))
     out = ImageSet(x, np.zeros(len(kept), np.int64), ["unlabelled"], [files[i].relative_to(root).as_posix()
                                                                         for i in kept])

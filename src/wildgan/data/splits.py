@@ -63,6 +63,12 @@ class AnomalySplit:
     info: dict[str, Any]            # JSON-serialisable record of everything needed to reproduce the split
 
 
+def square_fit(fit: str, square: str) -> str:
+    """The protocol's fit with DataConfig.square applied: 'pad' letterboxes non-square images instead of cropping
+    them (a 'pad' protocol, MNIST's, already never crops images smaller than its resolution)."""
+    return "letterbox" if square == "pad" and fit == "resize" else fit
+
+
 def conversion_opts(info: dict[str, Any]) -> dict[str, Any]:
     """The load_images options that convert new images exactly like this split's data (fit, depth16)."""
     conv = info.get("conversion", {})
@@ -165,10 +171,11 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
     load_opts = {"depth16": cfg.depth16, "resize": cfg.resize, "skip_bad": cfg.skip_bad, "download": download or cfg.download,
                  "progress": progress, "resolution": cfg.resolution or (known or {}).get("resolution"),
                  "channels": cfg.channels or (known or {}).get("channels"),
-                 "fit": (known or {}).get("fit", "resize")}
+                 "fit": square_fit((known or {}).get("fit", "resize"), cfg.square)}
     train, test, kind = load_dataset(cfg.data, cfg.dataset, **load_opts)
     protocol = detect_protocol(cfg.dataset, train, kind)
-    d = PROTOCOL_DEFAULTS[protocol]
+    d = dict(PROTOCOL_DEFAULTS[protocol])
+    d["fit"] = square_fit(d["fit"], cfg.square)
     source = str(train.info.get("source"))
     resolution = cfg.resolution or d["resolution"] or next_pow2(min(train.x.shape[1:3]))
     channels = cfg.channels or d["channels"] or int(train.x.shape[3])
@@ -204,6 +211,7 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
         "seed_streams": {k: f"numpy.random.default_rng([{v}, seed])" for k, v in SEED_STREAMS.items()},
         "test_size": cfg.test_size, "rotations": rotations, "resolution": resolution, "channels": channels,
         "conversion": {"fit": d["fit"], "depth16": cfg.depth16, "resize": cfg.resize,
+                       "non_square": "letterboxed (black bars)" if d["fit"] == "letterbox" else "centre-cropped",
                        "alpha": "composited on black", "gray": "PIL 'L' (ITU-R 601-2 luma)",
                        "rotation": "uniform angle in [0, 360), bilinear, mirror padding" if rotations else None},
         "skipped": list(train.info.get("skipped", [])),
@@ -345,6 +353,7 @@ def _unlabelled_split(cfg: DataConfig, train: ImageSet, kind: str, source: str, 
         "excluded_classes": [], "gamma": 0.0, "seed": int(cfg.seed), "test_size": cfg.test_size,
         "rotations": rotations, "resolution": resolution, "channels": channels,
         "conversion": {"fit": fit, "depth16": cfg.depth16, "resize": cfg.resize,
+                       "non_square": "letterboxed (black bars)" if fit == "letterbox" else "centre-cropped",
                        "alpha": "composited on black", "gray": "PIL 'L' (ITU-R 601-2 luma)",
                        "rotation": "uniform angle in [0, 360), bilinear, mirror padding" if rotations else None},
         "skipped": list(train.info.get("skipped", [])), "test_source": None,

@@ -15,6 +15,9 @@ Rules (documented once here, recorded in AnomalySplit.info['conversion']):
   * Size: images that are not square are centre-cropped to a square first, then resized with PIL bilinear
     (antialiased when shrinking). fit='pad' (used for MNIST: 28 -> 32) instead zero-pads centrally when the image is
     smaller than the target; padding keeps the digits' pixels exact where resizing would blur them.
+    fit='letterbox' (DataConfig.square='pad', `--square pad`) pads a non-square image with black to a square
+    instead of cropping it, then resizes: nothing near the long edges is lost (a defect there stays visible), at the
+    price of black bars the networks also learn.
   * Float arrays are accepted when their values lie in [0, 1] (scaled by 255) or in [0, 255] (kept); a float array
     whose maximum is <= 1 is taken to be in [0, 1]. Values are rounded to the nearest integer.
 """
@@ -134,11 +137,32 @@ def _center_crop_square(img: np.ndarray) -> np.ndarray:
     return img[top:top + s, left:left + s]
 
 
+FITS = ("resize", "pad", "letterbox")
+
+
+def _pad_square(img: np.ndarray) -> np.ndarray:
+    h, w, c = img.shape
+    s = max(h, w)
+    out = np.zeros((s, s, c), np.uint8)
+    top, left = (s - h) // 2, (s - w) // 2
+    out[top:top + h, left:left + w] = img
+    return out
+
+
+def crop_loss(h: int, w: int) -> float:
+    """Fraction of an h x w image that a centre crop to a square throws away."""
+    return 1.0 - min(h, w) / max(h, w)
+
+
 def resize_one(img: np.ndarray, resolution: int, fit: str = "resize") -> np.ndarray:
-    """uint8 [H, W, C] -> [R, R, C]: centre-crop to square, then pad (fit='pad', if smaller) or PIL bilinear resize."""
+    """uint8 [H, W, C] -> [R, R, C]: centre-crop to square (fit='letterbox': pad to square with black instead), then
+    pad (fit='pad', if smaller) or PIL bilinear resize."""
     h, w, c = img.shape
     if (h, w) == (resolution, resolution):
         return img
+    if fit == "letterbox" and h != w:
+        img = _pad_square(img)
+        h, w, c = img.shape
     if fit == "pad" and h <= resolution and w <= resolution:
         out = np.zeros((resolution, resolution, c), np.uint8)
         top, left = (resolution - h) // 2, (resolution - w) // 2
@@ -155,8 +179,8 @@ def resize_one(img: np.ndarray, resolution: int, fit: str = "resize") -> np.ndar
 def convert(x: np.ndarray, resolution: int, channels: int, fit: str = "resize") -> np.ndarray:
     """uint8 [N, H, W, C] -> uint8 [N, R, R, channels] (the one conversion used for training and scoring)."""
     check_resolution(resolution)
-    if fit not in ("resize", "pad"):
-        raise ConfigError(f"fit must be 'resize' or 'pad', got {fit!r}")
+    if fit not in FITS:
+        raise ConfigError(f"fit must be one of {', '.join(FITS)}, got {fit!r}")
     x = to_channels(x, channels)
     n, h, w, c = x.shape
     if (h, w) == (resolution, resolution):
@@ -168,7 +192,7 @@ def convert(x: np.ndarray, resolution: int, channels: int, fit: str = "resize") 
         return out
     out = np.empty((n, resolution, resolution, c), np.uint8)
     for i in range(n):
-        out[i] = resize_one(x[i], resolution, "resize")
+        out[i] = resize_one(x[i], resolution, "letterbox" if fit == "letterbox" else "resize")
     return out
 
 
