@@ -135,9 +135,15 @@ def test_run_report_metrics_html_and_markdown(tiny_run: Path) -> None:
     for word in ("AUC untrained", "AUC with G", "pixel_norm (control)", "most anomalous", "Named images", "Config",
                  "Generated samples"):
         assert word in page
+    # why the top images rank high: the split of a into its two terms, ||E(Q)|| with its percentile; and where a
+    # named image's score falls among the test images
+    for word in ("Why these images", "0.05·L_n", "0.95·L_o", "percentile among the test images",
+                 "a percentile among test images", "one colour scale for all maps"):
+        assert word in page, word
     md = (out / "report.md").read_text()
     for ref in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md):
         assert (out / ref).is_file(), f"report.md references missing {ref}"
+        assert not ref.startswith(".."), f"report.md must be self-contained in report/: {ref}"
     top = (out / "top_anomalous.csv").read_text().splitlines()
     assert len(top) == TOP_K + 1 and top[0].startswith("rank,id,label,a")
 

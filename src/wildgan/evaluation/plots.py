@@ -41,18 +41,21 @@ def _show(ax: Any, img: np.ndarray, title: str | None = None) -> None:
 
 
 def heatmap_panel(path: Path, image: np.ndarray, heat: np.ndarray, recon: np.ndarray | None = None,
-                  title: str = "") -> Path:
-    """Query | reconstruction | heat map overlaid on the query (the per-image picture of the report)."""
+                  title: str = "", vmax: float | None = None, recon_title: str = "reconstruction") -> Path:
+    """Query | reconstruction | heat map overlaid on the query (the per-image picture of the report).
+    vmax: the top of the colour scale; give the same to every panel of a set so that they can be compared
+    (default: this map's own maximum)."""
     n = 3 if recon is not None else 2
     fig = Figure(figsize=(2.1 * n, 2.5))
     axes = fig.subplots(1, n)
     _show(axes[0], image, "query")
     if recon is not None:
-        _show(axes[1], recon, "reconstruction G(E(Q))")
+        _show(axes[1], recon, recon_title)
     ax = axes[-1]
     gray = np.asarray(image, dtype=np.float64).mean(axis=-1) if np.asarray(image).ndim == 3 else image
     ax.imshow(gray, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
-    im = ax.imshow(heat, cmap="inferno", alpha=0.6, vmin=0.0, vmax=max(float(np.max(heat)), 1e-6),
+    top = max(float(np.max(heat)), 1e-6) if vmax is None else float(vmax)
+    im = ax.imshow(heat, cmap="inferno", alpha=0.6, vmin=0.0, vmax=top,
                    interpolation="nearest")
     ax.set_xticks([])
     ax.set_yticks([])

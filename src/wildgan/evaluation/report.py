@@ -333,7 +333,7 @@ def run_report(run_dir: Path, *, top_k_images: int = 8, images: Sequence[str | P
             except (ValueError, OSError, TypeError, AttributeError):
                 pass
         page.p("Labels of the pile are unknown, hence '?' in the captions and in top_anomalous.csv.")
-        _heatmap_section(page, out, diag, score, top_k_images, None, log, what="training")
+        _heatmap_section(page, out, diag, score, top_k_images, None, log, what="training", cfg=cfg)
     elif diag is not None:
         m = diag.metrics
         page.h(2, "Metrics")
@@ -368,7 +368,7 @@ def run_report(run_dir: Path, *, top_k_images: int = 8, images: Sequence[str | P
         if diag.recon is not None:
             page.img(plots.closest_matches(out / "closest_matches.png", diag.x, diag.recon, diag.y,
                                            seed=cfg.train.seed), "closest matches: query row, G(E(Q)) row")
-        _heatmap_section(page, out, diag, score, top_k_images, masks, log)
+        _heatmap_section(page, out, diag, score, top_k_images, masks, log, cfg=cfg)
 
     rows = read_jsonl(run_dir / "stats.jsonl")
     if rows:
@@ -377,13 +377,23 @@ def run_report(run_dir: Path, *, top_k_images: int = 8, images: Sequence[str | P
     grids = _sample_grids(run_dir)
     if grids:
         page.h(2, "Generated samples")
+        import shutil
+
+        (out / "samples").mkdir(exist_ok=True)
+        for old in (out / "samples").glob("*.png"):
+            old.unlink()
         for g in grids:
-            page.img(g, f"Gs samples, {g.stem.removeprefix('fakes-')}", width=480)
+            copy = out / "samples" / g.name       # inside report/: report.md stays valid when report/ is copied
+            shutil.copyfile(g, copy)
+            page.img(copy, f"Gs samples, {g.stem.removeprefix('fakes-')}", width=480)
 
     if images:
         if model is None:
             raise CheckpointError(f"{run_dir}: cannot score --image files without trained networks")
-        _named_section(page, out, model, run_dir, images, score, log)
+        ref = None
+        if diag is not None and diag.scores:
+            ref = (diag.scores, "training" if unlabelled else "test")
+        _named_section(page, out, model, run_dir, images, score, log, ref=ref)
 
     page.h(2, "Config")
     page.pre(_config_text(run_dir), "yaml")
@@ -421,12 +431,37 @@ def _pick_score(scores: dict[str, np.ndarray], score: str) -> str:
                       f"{', '.join(k for k in SCORE_ORDER if k in scores)}")
 
 
+def _why_text(scores: dict[str, np.ndarray], lam: float, what: str) -> str | None:
+    """What drives the ranking by a = lam * L_n + (1 - lam) * L_o over these images, in words: the heat maps show
+    the residual (the L_n part) only, which with lam = 0.05 usually moves a far less than ||E(Q)|| does."""
+    if not all(k in scores for k in ("a", "L_n", "L_o")) or len(scores["a"]) < 2:
+        return None
+    sn, so = float(np.std(lam * scores["L_n"])), float(np.std((1 - lam) * scores["L_o"]))
+    if sn + so <= 0:
+        return None
+    share = so / (sn + so)
+    return (f"Why these images: a = {lam:g}·L_n + {1 - lam:g}·L_o. Over the {len(scores['a'])} {what} images, "
+            f"{share:.1%} of the spread of a (standard deviations of the two terms) comes from L_o = "
+            f"-‖E(Q)‖/√N_z, i.e. from how close the image's code lies to the origin, and {1 - share:.1%} from L_n, "
+            f"the residual the heat maps show. The table gives both terms and ‖E(Q)‖ with its percentile; "
+            f"a map that looks clean with a high a means the encoder, not the reconstruction, found the image "
+            f"unusual. To rank by what the maps show, use --score L_n or L_r.")
+
+
+def _percentile(ref: np.ndarray, v: float) -> float:
+    """Share of ref strictly below v, in percent (ties count half): where v sits among the reference scores."""
+    ref = np.asarray(ref, dtype=np.float64)
+    return float(100.0 * ((ref < v).sum() + 0.5 * (ref == v).sum()) / max(len(ref), 1))
+
+
 def _heatmap_section(page: _Page, out: Path, diag: RunDiagnostics, score: str, k: int,
-                     masks: np.ndarray | None, log: Log, what: str = "test") -> None:
+                     masks: np.ndarray | None, log: Log, what: str = "test", cfg: Any = None) -> None:
     if diag.recon is None or k <= 0:
         return
     name = _pick_score(diag.scores, score)
     top = top_k(diag.scores[name], k)
+    lam = float(cfg.score.lam) if cfg is not None else 0.05
+    gen = cfg.score.generator if cfg is not None else "Gs"
     log(f"heat maps of the {len(top)} most anomalous {what} images (score {name})")
     page.h(2, f"The {len(top)} most anomalous {what} images (by score {name})")
     if masks is not None:
@@ -438,39 +473,65 @@ def _heatmap_section(page: _Page, out: Path, diag: RunDiagnostics, score: str, k
         maps = maps_all[top]
     else:
         maps = residual_maps(diag.x[top], diag.recon[top])
-    page.p("Heat map = |w(Q) - w(G(E(Q)))| averaged over channels, w = per-image min-max (the residual that L_n "
-           "sums), overlaid on the query.")
-    rows = []
+    vmax = max(float(np.max(maps)), 1e-6) if len(maps) else 1.0
+    page.p(f"Heat map = |w(Q) - w({gen}(E(Q)))| averaged over channels, w = per-image min-max (the residual that L_n "
+           f"sums), overlaid on the query; one colour scale for all maps of this section (0 to {vmax:.3g}), so "
+           f"that they can be compared.")
+    why = _why_text(diag.scores, lam, what) if name == "a" else None
+    if why:
+        page.p(why)
+    rows, table = [], []
+    z = diag.scores.get("z_norm")
     for r, (i, hm) in enumerate(zip(top, maps), start=1):
         lab = {0: "normal", 1: "anomaly"}.get(int(diag.y[i]), "?")
         png = _heatmap_png(out / "heatmaps" / f"top-{r:02d}.png", diag.x[i], hm, diag.recon[i],
-                            f"#{r} {diag.ids[i]} ({lab}), {name} = {diag.scores[name][i]:.4g}")
+                            f"#{r} {diag.ids[i]} ({lab}), {name} = {diag.scores[name][i]:.4g}", vmax=vmax,
+                            recon_title=f"reconstruction {gen}(E(Q))")
         page.img(png, f"#{r}: {diag.ids[i]} ({lab})", width=520)
         rows.append([r, diag.ids[i], lab] + [float(diag.scores[s][i]) for s in SCORE_ORDER if s in diag.scores])
+        if "L_n" in diag.scores and "L_o" in diag.scores:
+            zi = "" if z is None else f"{z[i]:.3f} ({_percentile(z, z[i]):.0f}th pct)"
+            table.append([r, diag.ids[i], lab, f"{diag.scores[name][i]:.4g}", f"{lam * diag.scores['L_n'][i]:.4g}",
+                          f"{(1 - lam) * diag.scores['L_o'][i]:.4g}", zi,
+                          f"{_percentile(diag.scores['L_n'], diag.scores['L_n'][i]):.0f}"])
+    if table:
+        page.table(["rank", "id", "label", name, f"{lam:g}·L_n", f"{1 - lam:g}·L_o",
+                    f"‖E(Q)‖ (percentile among the {what} images)", "L_n percentile"], table)
     _write_csv(out / "top_anomalous.csv", ["rank", "id", "label"] + [s for s in SCORE_ORDER if s in diag.scores],
                rows)
     np.savez_compressed(out / "heatmaps" / "top_heatmaps.npz", maps=maps, ids=np.array([diag.ids[i] for i in top]))
 
 
-def _heatmap_png(path: Path, image: np.ndarray, heat: np.ndarray, recon: np.ndarray | None, title: str) -> Path:
+def _heatmap_png(path: Path, image: np.ndarray, heat: np.ndarray, recon: np.ndarray | None, title: str,
+                 vmax: float | None = None, recon_title: str = "reconstruction") -> Path:
     from . import plots  # matplotlib only when a picture is drawn
 
-    return plots.heatmap_panel(path, image, heat, recon, title)
+    return plots.heatmap_panel(path, image, heat, recon, title, vmax=vmax, recon_title=recon_title)
 
 
 def _named_section(page: _Page, out: Path, model: Any, run_dir: Path, images: Sequence[str | Path], score: str,
-                   log: Log) -> None:
+                   log: Log, ref: tuple[dict[str, np.ndarray], str] | None = None) -> None:
     log(f"scoring {len(images)} named image path(s)")
     named = score_named_images(model, run_dir, images)
     name = _pick_score(named.scores, score)
     page.h(2, "Named images")
+    gen = model.cfg.score.generator
+    vmax = max(float(np.max(named.maps)), 1e-6) if len(named.maps) else 1.0
+    refs = ref[0].get(name) if ref is not None else None
+    if refs is not None:
+        page.p(f"Percentile: where each image's {name} falls among the run's {len(refs)} {ref[1]} images (100 = "
+               f"above all of them). `wildgan score RUN --data FILES --threshold contamination|mad` flags images "
+               f"against the training scores.")
     rows = []
     for j, id_ in enumerate(named.ids, start=1):
         png = _heatmap_png(out / "heatmaps" / f"image-{j:02d}.png", named.x[j - 1], named.maps[j - 1],
-                            named.recon[j - 1], f"{Path(id_).name}, {name} = {named.scores[name][j - 1]:.4g}")
+                            named.recon[j - 1], f"{Path(id_).name}, {name} = {named.scores[name][j - 1]:.4g}",
+                            vmax=vmax, recon_title=f"reconstruction {gen}(E(Q))")
         page.img(png, f"{id_}", width=520)
-        rows.append([id_] + [float(named.scores[s][j - 1]) for s in SCORE_ORDER if s in named.scores])
-    hdr = ["id"] + [s for s in SCORE_ORDER if s in named.scores]
+        rows.append([id_] + [float(named.scores[s][j - 1]) for s in SCORE_ORDER if s in named.scores]
+                    + ([round(_percentile(refs, named.scores[name][j - 1]), 1)] if refs is not None else []))
+    hdr = ["id"] + [s for s in SCORE_ORDER if s in named.scores] + \
+        ([f"{name} percentile among {ref[1]} images"] if refs is not None else [])
     page.table(hdr, rows)
     _write_csv(out / "named_images.csv", hdr, rows)
 
