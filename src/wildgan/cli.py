@@ -446,6 +446,7 @@ def _typed(a: argparse.Namespace, option: str) -> bool:
 def cmd_score(a: argparse.Namespace) -> int:
     from .data import conversion_opts, load_images
     from .evaluation.run import split_for_run
+    from .data.readers import npz_has_labels
     from .scoring.run import load_model, write_scores_csv
     from .thresholds import check_threshold_args
 
@@ -462,7 +463,19 @@ def cmd_score(a: argparse.Namespace) -> int:
                   f"column is written without --threshold")
     model = load_model(Path(a.run_dir), a.device)
     labels = None
-    if not a.data or (len(a.data) == 1 and _is_dataset(a.data[0])):
+    if a.data and len(a.data) == 1 and Path(a.data[0]).suffix.lower() == ".npz" and Path(a.data[0]).is_file() \
+            and not npz_has_labels(a.data[0]):
+        # image arrays without labels: every image is scored, converted like the run's training data
+        from .data.readers import load_dataset
+        from .data.transforms import convert
+
+        conv = conversion_opts(json.loads((Path(a.run_dir) / "split.json").read_text()))
+        pile, _, _ = load_dataset(a.data[0], "unlabelled", depth16=conv.get("depth16", "per-image"),
+                                  fit=conv.get("fit", "resize"), resolution=model.cfg.net.resolution,
+                                  channels=model.cfg.net.channels, progress=False)
+        x = convert(pile.x, model.cfg.net.resolution, model.cfg.net.channels, conv.get("fit", "resize"))
+        ids, what = list(pile.ids), f"every image of {a.data[0]} (no labels)"
+    elif not a.data or (len(a.data) == 1 and _is_dataset(a.data[0])):
         split = split_for_run(Path(a.run_dir), a.data[0] if a.data else None, log=_warn, skip_bad=a.skip_bad)
         x, ids, labels = split.test_x, split.test_ids, split.test_y
         what = "the test split of " + (a.data[0] if a.data else "the run's data")
@@ -621,7 +634,10 @@ def cmd_study(a: argparse.Namespace) -> int:
     from .data.readers import detect_format, resolve_data_root
 
     root = resolve_data_root(a.data)
-    if a.dataset == "unlabelled" or (root.exists() and detect_format(root) == "unlabelled-folder"):
+    from .data.readers import npz_has_labels
+
+    fmt = detect_format(root) if root.exists() else None
+    if a.dataset == "unlabelled" or fmt == "unlabelled-folder" or (fmt == "npz" and not npz_has_labels(root)):
         raise ConfigError(f"{root}: a study measures AUC and needs labelled data (class folders, CIFAR-10, an .npz "
                           f"with labels); unlabelled images are for `wildgan train`")
     # one base config (first normal class, gamma 0) resolves resolution/channels and the schedule

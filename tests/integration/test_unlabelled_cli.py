@@ -216,3 +216,26 @@ def test_score_skip_bad_on_a_data_set_file(tmp_path: Path, capsys, monkeypatch) 
     assert main(["score", str(run), "--data", str(dirty), "--skip-bad", "--no-progress",
                  "--out", str(tmp_path / "s.csv")]) == 0
     assert 0 < len(_rows(tmp_path / "s.csv"))
+
+
+def test_an_npz_of_images_without_labels_is_an_unlabelled_pile(tmp_path: Path, capsys) -> None:
+    """Images stored as arrays, no labels: train on all of them, score another such file image by image."""
+    from wildgan.data import default_sample_path
+
+    d = np.load(default_sample_path())
+    np.savez(tmp_path / "pile.npz", x=np.concatenate([d["x_train"][d["y_train"] == 1][:60], d["x_train"][:3]]))
+    np.savez(tmp_path / "new.npz", x=d["x_test"][::200])
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tmp_path / "pile.npz"), "--preset", "tiny", "--total-kimg", "0.2",
+                 "--phase-kimg", "0.1", "--no-progress", "--threads", "1", "--out", str(run)]) == 0
+    split = json.loads((run / "split.json").read_text())
+    assert split["protocol"] == "unlabelled" and split["format"] == "unlabelled-npz" and split["n_train"] == 63
+    assert main(["score", str(run), "--data", str(tmp_path / "new.npz"), "--no-progress", "--threshold", "mad",
+                 "--out", str(tmp_path / "s.csv")]) == 0
+    rows = _rows(tmp_path / "s.csv")
+    assert len(rows) == 10 and rows[0]["id"] == "new:x:0" and "is_anomaly" in rows[0]
+    # labels present but not wanted: --dataset unlabelled; a study refuses the pile
+    assert main(["train", "--data", str(default_sample_path()), "--dataset", "unlabelled", "--preset", "tiny",
+                 "--dry-run", "--out", str(tmp_path / "r2")]) == 0
+    assert main(["study", "--data", str(tmp_path / "pile.npz"), "--normal", "1", "--out", str(tmp_path / "st")]) == 2
+    assert "needs labelled data" in capsys.readouterr().err

@@ -393,6 +393,20 @@ def test_from_run_of_a_detector_run_reuses_its_training_scores(det: Detector, x_
     np.testing.assert_array_equal(back.decision_function(x_train[:8]), det.decision_function(x_train[:8]))
 
 
+def test_report_of_a_detector_run_maps_named_images(det: Detector, x_train, tmp_path) -> None:
+    """A run trained by Detector.fit has no test split and no rebuildable training images: the report still shows
+    its curves and the heat maps of named images, placed among the cached training scores."""
+    from PIL import Image
+
+    from wildgan.evaluation.report import report
+
+    img = tmp_path / "q.png"
+    Image.fromarray(x_train[0]).save(img)
+    html = report(det.run_dir_, images=[img], device="cpu", controls=False).read_text()
+    assert "trained by Detector.fit on in-memory images" in html and "Named images" in html
+    assert "a percentile among training images" in html and "Training" in html
+
+
 @pytest.fixture(scope="module")
 def cli_run(tmp_path_factory) -> Path:
     """A run trained from a data spec, like `wildgan train --data SAMPLE --normal 0 --resolution 16`."""

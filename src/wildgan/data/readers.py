@@ -573,6 +573,38 @@ def _labels(y: np.ndarray, n: int, path: Path, key: str, class_names: list[str] 
     return y, class_names
 
 
+def npz_has_labels(path: str | Path) -> bool:
+    """Whether an .npz holds labels for its images (y, or y_train); an image array alone is an unlabelled pile."""
+    try:
+        with np.load(Path(path), allow_pickle=False) as z:
+            keys = set(getattr(z, "files", ()))
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError):
+        return True                          # unreadable: read_npz names the problem
+    return not (keys & {"x", "x_train"}) or bool(keys & {"y", "y_train"})
+
+
+def read_npz_unlabelled(path: str | Path, o: _Opts | None = None) -> ImageSet:
+    """Every image of an .npz (x, or x_train then x_test), labels ignored: an unlabelled pile stored as arrays."""
+    o = o or _Opts()
+    p = Path(path)
+    try:
+        z = np.load(p, allow_pickle=False)
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
+        raise DataError(f"{p}: not a readable .npz file ({type(e).__name__}: {e})") from e
+    if not isinstance(z, np.lib.npyio.NpzFile):
+        raise DataError(f"{p}: is a single .npy array, expected an .npz archive with an image array x")
+    with z:
+        keys = [k for k in ("x", "x_train", "x_test") if k in z.files]
+        if not keys:
+            raise DataError(f"{p}: missing image array: expected key 'x' or 'x_train' (found {sorted(z.files)})")
+        parts = [array_to_uint8(_npz_get(z, p, k), f"{p}:{k}", o.depth16) for k in keys]
+    if len({a.shape[1:] for a in parts}) > 1:
+        raise DataError(f"{p}: image arrays {keys} differ in shape ({[a.shape[1:] for a in parts]})")
+    x = _shrink_uniform(np.concatenate(parts), o)
+    ids = [f"{p.stem}:{k}:{i}" for k, a in zip(keys, parts) for i in range(len(a))]
+    return ImageSet(x, np.zeros(len(x), np.int64), ["unlabelled"], ids)
+
+
 def read_npz(path: str | Path, o: _Opts | None = None) -> tuple[ImageSet, ImageSet | None]:
     """An .npz with x/y (one set) or x_train/y_train[/x_test/y_test]; optional class_names, image_id, is_anomaly."""
     o = o or _Opts()
@@ -602,7 +634,8 @@ def read_npz(path: str | Path, o: _Opts | None = None) -> tuple[ImageSet, ImageS
         out = {}
         for split, (kx, ky, kg, ka) in splits.items():
             if ky not in keys:
-                raise DataError(f"{p}: missing labels {ky!r} for images {kx!r} (found {sorted(keys)})")
+                raise DataError(f"{p}: missing labels {ky!r} for images {kx!r} (found {sorted(keys)}); an .npz "
+                                f"of images without labels is an unlabelled pile: --dataset unlabelled")
             x = array_to_uint8(_npz_get(z, p, kx), f"{p}:{kx}", o.depth16)
             y, class_names = _labels(_npz_get(z, p, ky), len(x), p, ky, class_names)
             group = anomaly = None
@@ -688,10 +721,12 @@ def load_dataset(path: str | Path | None, dataset: str = "auto", **opts: Any
     kind = _detect(p)
     if dataset == "unlabelled" and kind in ("folder", "unlabelled-folder"):
         kind = "unlabelled-folder"          # a tree too: its sub-folders are not classes
+    elif kind == "npz" and (dataset == "unlabelled" or (dataset == "auto" and not npz_has_labels(p))):
+        kind = "unlabelled-npz"             # image arrays without labels (or labels not wanted): a pile
     elif dataset == "folder" and kind == "unlabelled-folder":
         kind = "folder"                     # asked for classes: _class_files explains what is missing
     want = {"folder": ("folder", "folder-tar"), "npz": ("npz",), "cifar-batches": ("cifar-batches",),
-            "unlabelled": ("unlabelled-folder", "folder-tar")}.get(dataset)
+            "unlabelled": ("unlabelled-folder", "folder-tar", "unlabelled-npz")}.get(dataset)
     if want and kind not in want:
         raise DataError(f"{p}: dataset={dataset!r} but this looks like a {kind} data set")
     test: ImageSet | None
@@ -699,6 +734,10 @@ def load_dataset(path: str | Path | None, dataset: str = "auto", **opts: Any
         train = read_unlabelled(unpack_cached(p, o.cache_dir), o)    # every image in the archive
         train.info.update(source=str(p.resolve()), format="unlabelled-tar")
         return train, None, "unlabelled-tar"
+    if kind == "unlabelled-npz":
+        train = read_npz_unlabelled(p, o)
+        train.info.update(source=str(p.resolve()), format=kind)
+        return train, None, kind
     if kind == "unlabelled-folder":
         train, test = read_unlabelled(p, o), None
         train.info.update(source=str(p.resolve()), format=kind)

@@ -90,7 +90,7 @@ def _rng(seed: int, stream: str) -> np.random.Generator:
 
 
 def detect_protocol(dataset: str, train: ImageSet, kind: str) -> str:
-    if dataset == "unlabelled" or kind in ("unlabelled-folder", "unlabelled-tar"):
+    if dataset == "unlabelled" or kind in ("unlabelled-folder", "unlabelled-tar", "unlabelled-npz"):
         return "unlabelled"
     if dataset in ("cifar10", "chula-rbc12", "mnist"):
         return dataset

@@ -306,8 +306,17 @@ def run_report(run_dir: Path, *, top_k_images: int = 8, images: Sequence[str | P
     page.p(f"Method {cfg.method}, preset {cfg.preset}. Label 1 = anomaly; higher score = more anomalous.")
 
     unlabelled = split_info.get("protocol") == "unlabelled"
+    in_memory = bool(split_info.get("detector_input"))
     try:
-        if unlabelled:
+        if in_memory:
+            from ..scoring.run import load_model
+
+            model, diag = load_model(run_dir, device), None
+            page.p("This run was trained by Detector.fit on in-memory images: there is no test split to evaluate "
+                   "and its training images cannot be rebuilt from the run, so this report shows the training "
+                   "curves and samples, and the heat maps of the images named with --image (their scores are "
+                   "placed among the training scores cached in train_scores.csv).")
+        elif unlabelled:
             model, diag = _diagnose_training_pile(run_dir, cfg, device, log, top_k_images, score)
         else:
             model, diag = diagnose_run(run_dir, device=device, controls=controls, log=log)
@@ -393,6 +402,9 @@ def run_report(run_dir: Path, *, top_k_images: int = 8, images: Sequence[str | P
         ref = None
         if diag is not None and diag.scores:
             ref = (diag.scores, "training" if unlabelled else "test")
+        elif in_memory:
+            cached = _cached_training_scores(run_dir)
+            ref = (cached, "training") if cached else None
         _named_section(page, out, model, run_dir, images, score, log, ref=ref)
 
     page.h(2, "Config")
@@ -534,6 +546,17 @@ def _named_section(page: _Page, out: Path, model: Any, run_dir: Path, images: Se
         ([f"{name} percentile among {ref[1]} images"] if refs is not None else [])
     page.table(hdr, rows)
     _write_csv(out / "named_images.csv", hdr, rows)
+
+
+def _cached_training_scores(run_dir: Path) -> dict[str, np.ndarray] | None:
+    """RUN_DIR/train_scores.csv (written by Detector.fit / `wildgan score --threshold`), or None."""
+    path = run_dir / "train_scores.csv"
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        return {k: np.array([float(r[k]) for r in rows]) for k in (rows[0] if rows else {}) if k not in ("id", "label")}
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 def _write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
