@@ -576,10 +576,13 @@ def _labels(y: np.ndarray, n: int, path: Path, key: str, class_names: list[str] 
 def npz_has_labels(path: str | Path) -> bool:
     """Whether an .npz holds labels for its images (y, or y_train); an image array alone is an unlabelled pile."""
     try:
-        with np.load(Path(path), allow_pickle=False) as z:
-            keys = set(getattr(z, "files", ()))
+        z = np.load(Path(path), allow_pickle=False)
     except (zipfile.BadZipFile, ValueError, OSError, EOFError):
         return True                          # unreadable: read_npz names the problem
+    if not isinstance(z, np.lib.npyio.NpzFile):
+        return True                          # a single .npy: read_npz names the problem
+    with z:
+        keys = set(z.files)
     return not (keys & {"x", "x_train"}) or bool(keys & {"y", "y_train"})
 
 
