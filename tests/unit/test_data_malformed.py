@@ -195,7 +195,8 @@ def c_npz_missing_x(t):
 
 def c_npz_missing_y(t):
     p = npz(t / "noy.npz", x_train=X, x_test=X)
-    return lambda: load_dataset(p), DataError, "noy.npz: missing labels 'y_train'"
+    # (with --dataset auto, image arrays without labels are an unlabelled pile: tests/integration/test_unlabelled_cli)
+    return lambda: load_dataset(p, "npz"), DataError, "noy.npz: missing labels 'y_train'"
 
 
 def c_npz_object_array(t):
