@@ -108,8 +108,8 @@ def _add_train_args(p: argparse.ArgumentParser, study: bool = False) -> None:
     g.add_argument("--cuda-graphs", choices=("auto", "on", "off"), default="auto",
                    help="whole-iteration CUDA graphs (auto: on for CUDA with one process)")
     g.add_argument("--threads", type=int,
-                   help="CPU threads for training (default: torch's, the core count); fix it for results that "
-                        "reproduce across machines")
+                   help="CPU threads for training (default or 0: torch's, the core count); fix it for results "
+                        "that reproduce across machines")
     g.add_argument("--ema-warmup", choices=("on", "off"), default="on",
                    help="warm up the Gs EMA, beta_t = min(0.999, (1+t)/(10+t)) (default on: makes Gs usable in short "
                         "runs, the same after ~9k iterations); off = the authors' constant 0.999")
@@ -330,7 +330,7 @@ def run_config_from_args(a: argparse.Namespace, resolution: int, channels: int) 
                         amp=a.amp, compile=a.compile,
                         channels_last={"auto": None, "on": True, "off": False}[a.channels_last],
                         cuda_graphs={"auto": None, "on": True, "off": False}[a.cuda_graphs],
-                        tensorboard=a.tensorboard, ema_warmup=a.ema_warmup != "off", threads=a.threads)
+                        tensorboard=a.tensorboard, ema_warmup=a.ema_warmup != "off", threads=a.threads or None)
     fan = FAnoGANConfig(seed=a.seed, minutes=a.minutes, device=a.device, gan_iters=a.fanogan_iters,
                         **({"enc_iters": a.fanogan_enc_iters} if a.fanogan_enc_iters else {}),
                         **({"dim": a.fanogan_dim} if a.fanogan_dim else {}))
@@ -506,7 +506,7 @@ def cmd_score(a: argparse.Namespace) -> int:
         print(f"threshold for score {a.score}: {thr.describe()} (chosen on the {thr.params['source']}); "
               f"{int(extra['is_anomaly'].sum())} of {len(ids)} images flagged (is_anomaly = 1)", file=sys.stderr)
     write_scores_csv(Path(a.out), ids, res, labels, extra=extra)
-    print(f"scored {len(ids)} images ({what}) with {model.source}; wrote {a.out}", file=sys.stderr)
+    print(f"scored {len(ids)} image{'s' if len(ids) != 1 else ''} ({what}) with {model.source}; wrote {a.out}", file=sys.stderr)
     return 0
 
 
@@ -669,7 +669,11 @@ def make_parser() -> argparse.ArgumentParser:
                                 "progressive GAN and a jointly trained encoder (Berg et al.), for training data "
                                 "that is not clean. Higher score = more anomalous; label 1 = anomaly.")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
-    sub = p.add_subparsers(dest="cmd", required=True)
+    from . import __version__
+
+    p.add_argument("--version", action="version", version=f"wildgan {__version__}")
+    sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND",
+                           title="commands (wildgan COMMAND --help for each)")
 
     t = sub.add_parser("train", help="train a model", epilog=EXAMPLES_TRAIN,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -690,7 +694,7 @@ def make_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("score", help="score images with a trained run", epilog=EXAMPLES_SCORE,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    s.add_argument("run_dir")
+    s.add_argument("run_dir", help="a run directory written by `wildgan train`")
     s.add_argument("--data", nargs="*",
                    help="image files and/or folders: every image in them, folders recursively; or ONE data set "
                         "file (.npz, .tar.gz, a CIFAR-10 batch folder): its test split under the run's protocol, "
@@ -698,8 +702,8 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--skip-bad", action="store_true",
                    help="leave out unreadable image files (each one is named in a warning) instead of stopping")
     s.add_argument("--out", required=True, help="CSV file: id, label (when known), every score")
-    s.add_argument("--device", default="auto")
-    s.add_argument("--no-progress", action="store_true")
+    s.add_argument("--device", default="auto", help="auto (CUDA when available) | cpu | cuda (default auto)")
+    s.add_argument("--no-progress", action="store_true", help="no progress bars (e.g. for logs)")
     s.add_argument("--threshold", choices=("contamination", "mad"),
                    help="add is_anomaly (0/1), threshold and threshold_rule columns for --score: contamination = "
                         "the 100*(1-G) percentile of the run's training-split scores, mad = their median + "
@@ -715,8 +719,8 @@ def make_parser() -> argparse.ArgumentParser:
     x = sub.add_parser("export", help="export the scoring graph (E, Gs and the scores) for onnxruntime",
                        epilog="example:\n  wildgan export runs/mnist --format onnx --out mnist.onnx",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    x.add_argument("run_dir")
-    x.add_argument("--format", choices=("onnx",), default="onnx")
+    x.add_argument("run_dir", help="a run directory written by `wildgan train`")
+    x.add_argument("--format", choices=("onnx",), default="onnx", help="export format (default onnx)")
     x.add_argument("--out", required=True, help="output file (.onnx)")
     x.add_argument("--batch-size", type=int, default=64,
                    help="example batch the graph is traced with; the batch axis stays dynamic (default 64)")
@@ -728,7 +732,7 @@ def make_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("evaluate", help="AUC/AP of every score, with controls", epilog=EXAMPLES_EVAL,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    e.add_argument("run_dir")
+    e.add_argument("run_dir", help="a run directory written by `wildgan train`")
     e.add_argument("--data", help="evaluate on this data instead of the run's own (same protocol)")
     e.add_argument("--normal", help="normal class(es) of --data, comma separated (default: the run's own, or the "
                                     "protocol's default; needed for a class-folder tree after an unlabelled run)")
@@ -736,18 +740,18 @@ def make_parser() -> argparse.ArgumentParser:
                    help="with --data: evaluate on every labelled image of it (normal classes = 0, the rest = 1), "
                         "not on its protocol's test split (the default after a run trained on unlabelled images)")
     e.add_argument("--json", action="store_true", help="print one JSON object")
-    e.add_argument("--device", default="auto")
+    e.add_argument("--device", default="auto", help="auto (CUDA when available) | cpu | cuda (default auto)")
     e.add_argument("--no-controls", action="store_true", help="skip the untrained-network and pixel controls")
-    e.add_argument("--no-progress", action="store_true")
+    e.add_argument("--no-progress", action="store_true", help="no progress bars (e.g. for logs)")
     e.set_defaults(func=cmd_evaluate)
 
     i = sub.add_parser("info", help="parameter counts and FLOPs of a preset",
                        epilog="example:\n  wildgan info --preset paper --resolution 32 --channels 3",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    i.add_argument("--preset", choices=("paper", "fast", "tiny"), default="paper")
-    i.add_argument("--resolution", type=int, default=32)
-    i.add_argument("--channels", type=int, choices=(1, 3), default=3)
-    i.add_argument("--json", action="store_true")
+    i.add_argument("--preset", choices=("paper", "fast", "tiny"), default="paper", help="network width (default paper)")
+    i.add_argument("--resolution", type=int, default=32, help="image side, a power of two (default 32)")
+    i.add_argument("--channels", type=int, choices=(1, 3), default=3, help="1 = gray, 3 = RGB (default 3)")
+    i.add_argument("--json", action="store_true", help="print one JSON object")
     i.set_defaults(func=cmd_info)
 
     st = sub.add_parser("study", help="the paper's contamination study as one resumable grid",
@@ -759,23 +763,24 @@ def make_parser() -> argparse.ArgumentParser:
     st.add_argument("--encoder-loss", default="image", help="comma separated: image,latent")
     st.add_argument("--seeds", default="0", help="comma separated seeds (default 0)")
     st.add_argument("--out", required=True, help="study directory (results.jsonl, tables.md, runs/)")
-    st.add_argument("--no-progress", action="store_true")
+    st.add_argument("--no-progress", action="store_true", help="no progress bars (e.g. for logs)")
     st.set_defaults(func=cmd_study)
 
     d = sub.add_parser("demo", help="train + evaluate on the embedded MNIST sample (the README's main job)",
                        epilog="example:\n  wildgan demo --out runs/demo", formatter_class=argparse.RawDescriptionHelpFormatter)
-    d.add_argument("--out", default="runs/demo")
+    d.add_argument("--out", default="runs/demo",
+                   help="run directory (default runs/demo; a later demo replaces only a demo's own output)")
     # Sized to finish in a few minutes on 2 CPU cores; a real model needs --preset fast/paper and the paper's
     # schedule (wildgan train).
-    d.add_argument("--normal", default="1")
-    d.add_argument("--preset", choices=("paper", "fast", "tiny"), default="tiny")
-    d.add_argument("--total-kimg", type=float, default=30.0)
-    d.add_argument("--phase-kimg", type=float, default=4.0)
+    d.add_argument("--normal", default="1", help="the normal digit (default 1)")
+    d.add_argument("--preset", choices=("paper", "fast", "tiny"), default="tiny", help="network width (default tiny)")
+    d.add_argument("--total-kimg", type=float, default=30.0, help="training length in kimg (default 30)")
+    d.add_argument("--phase-kimg", type=float, default=4.0, help="kimg per fade / stable phase (default 4)")
     d.add_argument("--threads", type=int, default=1,
                    help="CPU threads (default 1: reproducible numbers on any machine; 0 = torch's default)")
-    d.add_argument("--seed", type=int, default=0)
-    d.add_argument("--device", default="auto")
-    d.add_argument("--no-progress", action="store_true")
+    d.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    d.add_argument("--device", default="auto", help="auto (CUDA when available) | cpu | cuda (default auto)")
+    d.add_argument("--no-progress", action="store_true", help="no progress bars (e.g. for logs)")
     d.set_defaults(func=cmd_demo)
 
     from .evaluation.report import add_report_parser
@@ -818,6 +823,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("wildgan: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # e.g. `wildgan info | head`: the reader left; no traceback, and no second error when Python flushes stdout
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     finally:
         warnings.formatwarning = saved_format
 

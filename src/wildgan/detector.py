@@ -415,6 +415,26 @@ def threshold_columns(thr: Threshold, scores: np.ndarray) -> dict[str, np.ndarra
 # ------------------------------------------------------------------------------------------------------------------
 # The estimator
 
+class _torch_threads:
+    """Run a block with n torch intra-op threads, then restore the caller's setting (None: leave it alone)."""
+
+    def __init__(self, n: int | None) -> None:
+        self.n, self.saved = n, None
+
+    def __enter__(self) -> None:
+        if self.n:
+            import torch
+
+            self.saved = torch.get_num_threads()
+            torch.set_num_threads(int(self.n))
+
+    def __exit__(self, *exc: object) -> None:
+        if self.saved is not None:
+            import torch
+
+            torch.set_num_threads(self.saved)
+
+
 class _TempRunDir:
     """A temporary run directory owned by the Detector(s) that hold this object: removed when the last of them is
     garbage-collected, at interpreter exit, or at once by cleanup() (a failed fit). Copies of a Detector share it."""
@@ -473,6 +493,9 @@ class Detector:
         so save() works after that, but from_run(run_dir_) / export_onnx(run_dir_) need a run_dir).
     skip_bad : fit leaves unreadable / corrupt image files out, with a warning naming each (default: a DataError
         naming the first). Scoring methods always raise instead: their outputs are aligned with their inputs.
+    threads : CPU threads for training and scoring (None = torch's current setting). Fix it for numbers that
+        reproduce across machines: float sums differ between thread counts, and a short GAN run amplifies that.
+        The process's own torch thread count is restored after each call.
     verbose : progress bars and training log on stdout.
 
     Fitted attributes: decision_scores_ (training scores, float64 [N]), threshold_ (float), threshold_rule_
@@ -487,7 +510,8 @@ class Detector:
                  mad_k: float = 3.0, lam: float = 0.05, score: str = "a", seed: int = 0, device: str = "auto",
                  resolution: int | None = None, channels: int | None = None, minutes: float | None = None,
                  encoder_loss: str = "image", batch_mode: str = "mixed", resize_mode: str = "resize",
-                 run_dir: str | None = None, skip_bad: bool = False, verbose: bool = False) -> None:
+                 run_dir: str | None = None, skip_bad: bool = False, threads: int | None = None,
+                 verbose: bool = False) -> None:
         self.method = method
         self.preset = preset
         self.total_kimg = total_kimg
@@ -507,6 +531,7 @@ class Detector:
         self.resize_mode = resize_mode
         self.run_dir = run_dir
         self.skip_bad = skip_bad
+        self.threads = threads
         self.verbose = verbose
 
     # -------------------------------------------------------------------------------------------- sklearn plumbing
@@ -532,6 +557,9 @@ class Detector:
         return f"{type(self).__name__}({', '.join(changed)})"
 
     def _validate(self) -> None:
+        t = getattr(self, "threads", None)
+        if t is not None and (isinstance(t, bool) or not isinstance(t, int) or t < 1):
+            raise ConfigError(f"threads must be a positive integer or None, got {t!r}")
         if self.method not in METHODS:
             raise ConfigError(f"method must be one of {METHODS}, got {self.method!r}")
         if self.threshold not in RULES:
@@ -560,7 +588,7 @@ class Detector:
                             minibatch=dict(PRESETS[self.preset]["minibatch"]),
                             encoder_loss="none" if self.method == "search" else self.encoder_loss, seed=int(self.seed),
                             minutes=self.minutes, checkpoint_kimg=max(1.0, math.ceil(float(total) / 20)),
-                            device=self.device)
+                            device=self.device, threads=self.threads)
         fan = FAnoGANConfig(seed=int(self.seed), minutes=self.minutes, device=self.device)
         if self.method == "fanogan" and self.total_kimg is not None:
             iters = max(1, round(float(self.total_kimg) * 1000 / fan.batch_size))
@@ -580,6 +608,11 @@ class Detector:
     def fit(self, X: Any, y: Any = None, *, X_val: Any = None, y_val: Any = None) -> "Detector":
         """Train on images X (y is ignored: unsupervised). X_val / y_val (1 = anomaly) are only used by
         threshold='f1'. Returns self."""
+        self._validate()
+        with _torch_threads(self.threads):
+            return self._fit(X, X_val=X_val, y_val=y_val)
+
+    def _fit(self, X: Any, *, X_val: Any = None, y_val: Any = None) -> "Detector":
         from .config import DataConfig
         from .data import AnomalySplit, build_split, conversion_opts
         from .scoring.run import load_model
@@ -677,7 +710,9 @@ class Detector:
     # -------------------------------------------------------------------------------------------- scoring
     def _score_u8(self, x: np.ndarray, batch_mode: str | None = None) -> dict[str, np.ndarray]:
         m = self.model_
-        res = m.score(x, score_cfg=replace(m.cfg.score, lam=float(self.lam)), batch_mode=batch_mode or self.batch_mode)
+        with _torch_threads(getattr(self, "threads", None)):
+            res = m.score(x, score_cfg=replace(m.cfg.score, lam=float(self.lam)),
+                          batch_mode=batch_mode or self.batch_mode)
         return {k: np.asarray(v, dtype=np.float64) for k, v in res.scores.items()}
 
     def _image_shapes(self) -> list[tuple[int, int, int]]:
@@ -804,7 +839,8 @@ class Detector:
                   lam=cfg.score.lam if lam is None else lam, score=score, seed=cfg.train.seed, device=device,
                   resolution=cfg.net.resolution, channels=cfg.net.channels, minutes=cfg.train.minutes,
                   encoder_loss=cfg.train.encoder_loss if cfg.train.encoder_loss != "none" else "image",
-                  batch_mode=batch_mode, resize_mode=conv.get("fit", "resize"), run_dir=str(run_dir), verbose=verbose)
+                  batch_mode=batch_mode, resize_mode=conv.get("fit", "resize"), run_dir=str(run_dir),
+                  threads=cfg.train.threads, verbose=verbose)
         det._validate()
         if threshold == "f1" and (X_val is None or y_val is None):
             raise ConfigError("threshold='f1' needs a labelled validation set: from_run(..., X_val=, y_val=)")

@@ -276,6 +276,13 @@ def c_npz_not_zip(t):
     return lambda: load_dataset(p), DataError, "garbage.npz: not a readable .npz"
 
 
+def c_npz_text_file(t):
+    p = t / "notes.npz"
+    p.write_text("just some text, not arrays")
+    # not np.load's "contains pickled data ... allow_pickle" advice: pickles are never read
+    return lambda: load_dataset(p), DataError, "notes.npz: not an .npz file"
+
+
 def c_npz_truncated(t):
     p = npz(t / "cut.npz", x=np.random.default_rng(0).integers(0, 255, (50, 16, 16), dtype=np.uint8), y=np.zeros(50))
     p.write_bytes(p.read_bytes()[:3000])
@@ -440,3 +447,17 @@ def test_depth16_global_through_config(tmp_path):
     assert int(s.train_x.max()) == round(1000 / 257)
     s = build_split(DataConfig(data=str(root), normal=("a",), depth16="shift", resolution=8))
     assert int(s.train_x.max()) == 1000 >> 8
+
+
+def test_every_unreadable_file_is_named_at_once(tmp_path):
+    """A pile with several bad files: one error names them all, so a user fixes them in one go."""
+    from PIL import Image as _Image
+
+    d = tmp_path / "pile"
+    d.mkdir()
+    for i in range(3):
+        _Image.fromarray(np.zeros((8, 8), np.uint8)).save(d / f"ok{i}.png")
+    for name in ("bad1.png", "bad2.jpg", "bad3.png"):
+        (d / name).write_bytes(b"not an image")
+    with pytest.raises(DataError, match=r"3 unreadable image files.*bad1\.png.*bad2\.jpg.*bad3\.png"):
+        load_dataset(d)

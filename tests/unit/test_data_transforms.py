@@ -193,3 +193,16 @@ def test_letterbox_keeps_the_long_edges_that_the_centre_crop_loses(tmp_path, mon
         s = build_split(DataConfig(data=str(pile), square="pad"))
     assert s.info["conversion"] == {**s.info["conversion"], "fit": "letterbox", "non_square": "letterboxed (black bars)"}
     assert s.train_x[:, :, 24:].max() > 200
+
+
+def test_alpha_arrays_are_composited_on_black_like_alpha_files(tmp_path) -> None:
+    from wildgan.data.readers import read_image
+
+    rng = np.random.default_rng(0)
+    rgba = rng.integers(0, 256, (3, 9, 9, 4), dtype=np.uint8)
+    la = rgba[..., [0, 3]]
+    Image.fromarray(rgba[0], "RGBA").save(tmp_path / "a.png")
+    Image.fromarray(la[0], "LA").save(tmp_path / "b.png")
+    np.testing.assert_array_equal(array_to_uint8(rgba, "x")[0], read_image(tmp_path / "a.png"))
+    np.testing.assert_array_equal(array_to_uint8(la, "x")[0], read_image(tmp_path / "b.png"))
+    assert array_to_uint8(rgba.astype(np.float32) / 255, "x").shape == (3, 9, 9, 3)

@@ -159,6 +159,15 @@ def test_refused_threshold_change_leaves_the_detector_as_it_was(det: Detector) -
     assert (d2.get_params(), d2.threshold_, d2.threshold_rule_) == before
 
 
+def test_threads_are_used_and_the_callers_setting_restored(det: Detector, x_train) -> None:
+    before = torch.get_num_threads()
+    d2 = copy.copy(det).set_params(threads=1)
+    d2.decision_function(x_train[:4])
+    assert torch.get_num_threads() == before
+    with pytest.raises(ConfigError, match="threads"):
+        Detector(**TINY, threads=0).fit(x_train)
+
+
 def test_fit_refuses_one_image_that_looks_like_a_batch(x_train) -> None:
     """[H, W, 1] / [H, W, 3] given to fit is one image, not H images of W x 1 (a 4x4 model on 1-pixel strips)."""
     for a in (x_train[0][..., None], np.repeat(x_train[0][..., None], 3, axis=-1)):

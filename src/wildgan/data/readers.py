@@ -182,6 +182,7 @@ def _decode_files(files: Sequence[Path], o: _Opts, skipped: list[dict[str, str]]
     """Decode files; returns the arrays and the indices (into files) that were kept."""
     arrays, kept = [], []
     sizes: set[tuple[int, int]] = set()           # as decoded, before any shrinking
+    bad: list[DataError] = []
     for i, f in enumerate(_progress(files, len(files), desc, o.progress)):
         try:
             a = read_image(f, o.depth16)
@@ -192,8 +193,15 @@ def _decode_files(files: Sequence[Path], o: _Opts, skipped: list[dict[str, str]]
             kept.append(i)
         except DataError as e:
             if not o.skip_bad:
-                raise
+                bad.append(e)    # go on: name every bad file at once, not one per run
+                continue
             skipped.append({"path": str(f), "reason": str(e)})
+    if len(bad) == 1:
+        raise bad[0]
+    if bad:
+        shown = "; ".join(str(e) for e in bad[:10])
+        more = f"; and {len(bad) - 10} more" if len(bad) > 10 else ""
+        raise DataError(f"{len(bad)} unreadable image files (--skip-bad leaves them out): {shown}{more}")
     if not o.probe_uniform:
         warn_crop(sizes, o.fit, o.resolution, what, stacklevel=4)
     return arrays, kept
@@ -573,6 +581,24 @@ def _labels(y: np.ndarray, n: int, path: Path, key: str, class_names: list[str] 
     return y, class_names
 
 
+def _open_npz(p: Path, expected: str) -> Any:
+    """np.load of an .npz without pickles; a DataError naming the file for anything else."""
+    try:
+        with open(p, "rb") as f:
+            magic = f.read(6)
+    except OSError as e:
+        raise DataError(f"{p}: cannot read ({e.strerror or e})") from None
+    if magic.startswith(b"\x93NUMPY"):
+        raise DataError(f"{p}: is a single .npy array, expected an .npz archive with {expected}")
+    if not magic.startswith(b"PK"):
+        # np.load would call anything else a pickle and suggest allow_pickle: wrong advice, pickles are never read
+        raise DataError(f"{p}: not an .npz file (an .npz is a zip archive of .npy arrays; this file is not one)")
+    try:
+        return np.load(p, allow_pickle=False)
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
+        raise DataError(f"{p}: not a readable .npz file ({type(e).__name__}: {e})") from e
+
+
 def npz_has_labels(path: str | Path) -> bool:
     """Whether an .npz holds labels for its images (y, or y_train); an image array alone is an unlabelled pile."""
     try:
@@ -590,12 +616,7 @@ def read_npz_unlabelled(path: str | Path, o: _Opts | None = None) -> ImageSet:
     """Every image of an .npz (x, or x_train then x_test), labels ignored: an unlabelled pile stored as arrays."""
     o = o or _Opts()
     p = Path(path)
-    try:
-        z = np.load(p, allow_pickle=False)
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
-        raise DataError(f"{p}: not a readable .npz file ({type(e).__name__}: {e})") from e
-    if not isinstance(z, np.lib.npyio.NpzFile):
-        raise DataError(f"{p}: is a single .npy array, expected an .npz archive with an image array x")
+    z = _open_npz(p, "an image array x")
     with z:
         keys = [k for k in ("x", "x_train", "x_test") if k in z.files]
         if not keys:
@@ -612,12 +633,7 @@ def read_npz(path: str | Path, o: _Opts | None = None) -> tuple[ImageSet, ImageS
     """An .npz with x/y (one set) or x_train/y_train[/x_test/y_test]; optional class_names, image_id, is_anomaly."""
     o = o or _Opts()
     p = Path(path)
-    try:
-        z = np.load(p, allow_pickle=False)
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
-        raise DataError(f"{p}: not a readable .npz file ({type(e).__name__}: {e})") from e
-    if not isinstance(z, np.lib.npyio.NpzFile):
-        raise DataError(f"{p}: is a single .npy array, expected an .npz archive with x/y or x_train/y_train")
+    z = _open_npz(p, "x/y or x_train/y_train")
     with z:
         keys = set(z.files)
         if "x" in keys:

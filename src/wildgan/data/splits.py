@@ -261,7 +261,8 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
     tr_norm = np.flatnonzero(np.isin(tr_pool.y, normal))
     tr_anom = np.flatnonzero(~np.isin(tr_pool.y, normal))
     if len(tr_norm) < MIN_NORMAL:
-        raise DataError(f"{source}: only {len(tr_norm)} training images of the normal class(es) "
+        raise DataError(f"{source}: only {len(tr_norm)} training image{'s' if len(tr_norm) != 1 else ''} of the "
+                        f"normal class(es) "
                         f"{info['normal_classes']}; need at least {MIN_NORMAL}")
     n_a = n_contamination(cfg.contamination, len(tr_norm))
     if n_a > len(tr_anom):
@@ -342,7 +343,8 @@ def _unlabelled_split(cfg: DataConfig, train: ImageSet, kind: str, source: str, 
     if cfg.normal or cfg.exclude_classes:
         raise ConfigError(f"{source}: unlabelled images have no classes: drop --normal / --exclude")
     if len(train.x) < MIN_NORMAL:
-        raise DataError(f"{source}: only {len(train.x)} images; need at least {MIN_NORMAL}")
+        raise DataError(f"{source}: only {len(train.x)} image{'s' if len(train.x) != 1 else ''}; need at least "
+                        f"{MIN_NORMAL}")
     x = convert(train.x, resolution, channels, fit)
     ids = list(train.ids)
     x, ids, is_anom = _augment(x, ids, np.zeros(len(x), np.int8), rotations, cfg.seed)

@@ -220,9 +220,17 @@ def rotate_batch(x: np.ndarray, angles_deg: np.ndarray) -> np.ndarray:
 def array_to_uint8(a: Any, name: str, depth16: str = "per-image") -> np.ndarray:
     """Validate an image array from an .npz/.pkl and return uint8 [N, H, W, C] (C in {1, 3}).
 
-    Accepts NHW (gray), NHWC and NCHW (C in {1, 3}); uint8; other integer types with values in 0..255, uint16
-    through the depth16 rule; float in [0, 1] or [0, 255] (see module docstring). Everything else is a DataError.
+    Accepts NHW (gray), NHWC and NCHW (C in {1, 3}), and NHWC with alpha (C in {2, 4}: gray+alpha, RGBA; composited
+    on black like image files); uint8; other integer types with values in 0..255, uint16 through the depth16 rule;
+    float in [0, 1] or [0, 255] (see module docstring). Everything else is a DataError.
     """
+    u8 = _array_to_uint8(a, name, depth16)
+    if u8.shape[3] in (2, 4):
+        return _composite_on_black(u8)
+    return u8
+
+
+def _array_to_uint8(a: Any, name: str, depth16: str) -> np.ndarray:
     a = np.asarray(a)
     if a.dtype == object or a.dtype.kind in "OUSVbcMm":
         raise DataError(f"{name}: image array has unsupported dtype {a.dtype} (need uint8, integer or float)")
@@ -235,9 +243,9 @@ def array_to_uint8(a: Any, name: str, depth16: str = "per-image") -> np.ndarray:
                             "channels; store it as NHWC with H, W > 3")
         if not last and second:
             a = np.transpose(a, (0, 2, 3, 1))
-        elif not last:
-            raise DataError(f"{name}: image array shape {a.shape} has no channel axis of size 1 or 3 "
-                            "(expected NHW, NHWC or NCHW)")
+        elif not last and not (a.shape[3] in (2, 4) and a.shape[1] > 4):
+            raise DataError(f"{name}: image array shape {a.shape} has no channel axis of size 1 or 3 (or 2 / 4 "
+                            "with alpha, NHWC) (expected NHW, NHWC or NCHW)")
     else:
         raise DataError(f"{name}: image array must have 3 (NHW) or 4 (NHWC / NCHW) dimensions, got shape {a.shape}")
     if a.shape[0] == 0:

@@ -795,7 +795,7 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
     # Every minibatch must hold distinct images (the minibatch-stddev statistic assumes it).
     biggest = max(b for r, b in tc.minibatch.items() if r <= nc.resolution)
     if len(train_x) < biggest:
-        raise DataError(f"only {len(train_x)} training images, fewer than the largest minibatch of the schedule "
+        raise DataError(f"only {len(train_x)} training image{'s' if len(train_x) != 1 else ''}, fewer than the largest minibatch of the schedule "
                         f"({biggest}); add images or use a smaller preset/minibatch")
     if dist is not None:
         _dist.check_batches(tc.minibatch, nc, dist.world)
