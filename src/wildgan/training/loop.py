@@ -904,9 +904,11 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
                         diverged(f"non-finite weights in {bad_net} at {state.nimg / 1000:.1f} kimg")
                         acc, acc_n = {}, 0        # the accumulated stats contain the bad steps
                         continue
+                    t_save = time.time()
                     save()
                     if is_main:
                         tb.image(_write_samples(run_dir, nets, fixed_z, phase, nc, state.nimg), state.nimg)
+                    t_log += time.time() - t_save      # img_per_s measures training, not checkpoint writing
                     next_ckpt = (state.nimg // int(tc.checkpoint_kimg * 1000) + 1) * int(tc.checkpoint_kimg * 1000)
                     if stop_sig:
                         raise TrainingInterrupted(
