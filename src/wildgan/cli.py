@@ -503,6 +503,12 @@ def cmd_score(a: argparse.Namespace) -> int:
                             score=a.score, labelled_scores=res.scores[a.score], labels=labels,
                             progress=not a.no_progress)
         extra = threshold_columns(thr, res.scores[a.score])
+        from .detector import run_training_scores
+        from .thresholds import training_percentile
+
+        # context for every score, whatever the threshold: its percentile among the training images (cached)
+        train = run_training_scores(Path(a.run_dir), model)[a.score]
+        extra["train_percentile"] = [f"{v:.2f}" for v in training_percentile(train, res.scores[a.score])]
         print(f"threshold for score {a.score}: {thr.describe()} (chosen on the {thr.params['source']}); "
               f"{int(extra['is_anomaly'].sum())} of {len(ids)} images flagged (is_anomaly = 1)", file=sys.stderr)
     write_scores_csv(Path(a.out), ids, res, labels, extra=extra)

@@ -130,6 +130,16 @@ def fit_threshold(rule: str, train_scores: Any = None, *, contamination: float =
     raise ConfigError(f"unknown threshold rule {rule!r}; choose one of {RULES}")
 
 
+def training_percentile(train_scores: Any, scores: Any) -> np.ndarray:
+    """Where each score falls among the training scores, in percent (share strictly below, ties counting half):
+    100 = above every training image. Context for a raw score, whatever threshold is chosen."""
+    t = np.sort(_scores(train_scores, "training scores"))
+    s = np.asarray(scores, dtype=np.float64).ravel()
+    below = np.searchsorted(t, s, side="left")
+    ties = np.searchsorted(t, s, side="right") - below
+    return 100.0 * (below + 0.5 * ties) / len(t)
+
+
 def rank_proba(train_scores: Any, scores: Any, method: str = "linear") -> np.ndarray:
     """[N, 2] probabilities (normal, anomaly) from training-score normalisation (PyOD's predict_proba).
 

@@ -66,6 +66,11 @@ def test_unlabelled_pile_end_to_end(pile: Path, capsys) -> None:
     rows = _rows(out)
     flagged = [float(r["L_r"]) > float(r["threshold"]) for r in rows]
     assert [int(r["is_anomaly"]) for r in rows] == [int(f) for f in flagged]
+    # every score comes with its place among the training images' scores
+    train = sorted(float(r["L_r"]) for r in _rows(run / "train_scores.csv"))
+    for r in rows:
+        below = sum(t < float(r["L_r"]) for t in train) + 0.5 * sum(t == float(r["L_r"]) for t in train)
+        assert float(r["train_percentile"]) == pytest.approx(100 * below / len(train), abs=0.01)
 
     # nothing to evaluate without labels: one clear message, not a traceback
     assert main(["evaluate", str(run)]) == 2

@@ -151,3 +151,10 @@ def test_rank_proba_linear_uses_training_min_max() -> None:
     assert p.tolist() == [0.0, 0.0, 0.25, 1.0, 1.0]
     with pytest.raises(ConfigError):
         rank_proba([0.0, 1.0], [0.5], "softmax")
+
+
+def test_training_percentile() -> None:
+    from wildgan.thresholds import training_percentile
+
+    t = [1.0, 2.0, 2.0, 3.0]
+    np.testing.assert_allclose(training_percentile(t, [0.5, 1.0, 2.0, 2.5, 9.0]), [0.0, 12.5, 50.0, 75.0, 100.0])

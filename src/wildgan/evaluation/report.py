@@ -461,9 +461,10 @@ def _why_text(scores: dict[str, np.ndarray], lam: float, what: str) -> str | Non
 
 
 def _percentile(ref: np.ndarray, v: float) -> float:
-    """Share of ref strictly below v, in percent (ties count half): where v sits among the reference scores."""
-    ref = np.asarray(ref, dtype=np.float64)
-    return float(100.0 * ((ref < v).sum() + 0.5 * (ref == v).sum()) / max(len(ref), 1))
+    """Where v sits among the reference scores, in percent (see wildgan.thresholds.training_percentile)."""
+    from ..thresholds import training_percentile
+
+    return float(training_percentile(ref, [v])[0])
 
 
 def _heatmap_section(page: _Page, out: Path, diag: RunDiagnostics, score: str, k: int,
