@@ -155,7 +155,9 @@ def test_whole_evaluation_of_a_labelled_run(tmp_path: Path, capsys) -> None:
     assert "needs --data" in capsys.readouterr().err
     assert main(["evaluate", str(run), "--data", str(default_sample_path()), "--normal", "1", "--whole",
                  "--no-controls", "--json", "--no-progress"]) == 0
-    assert json.loads(capsys.readouterr().out)["n_test"] == len(ys)
+    said = capsys.readouterr()
+    assert json.loads(said.out)["n_test"] == len(ys)
+    assert "includes the training images" in said.err            # the run's own data, evaluated whole
 
 
 def test_study_refuses_an_unlabelled_pile(pile: Path, capsys) -> None:

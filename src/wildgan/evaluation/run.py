@@ -60,6 +60,10 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
         raise ConfigError(f"{run_dir}: whole-data evaluation needs --data (labelled images the run was not split "
                           f"from); the run's own data is evaluated on its test split")
     split = build_split(dc, whole=whole)
+    if whole and recorded.get("source") and split.info.get("source") == recorded.get("source"):
+        _say(log, f"warning: {dc.data} is the data {run_dir} was trained on: evaluated whole, its test set includes "
+                  f"the training images (the in-the-wild setting: how well the pile's own anomalies are found), "
+                  f"not only held-out ones")
     if len(split.test_x) == 0:
         raise ConfigError(f"{dc.data}: unlabelled images: no test split to evaluate; pass labelled data (class "
                           f"folders, CIFAR-10, an .npz with labels) and its normal class with --normal")
