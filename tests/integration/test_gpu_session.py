@@ -26,7 +26,9 @@ def test_gpu_session_smoke_runs_every_step_and_returns_few_files(tmp_path: Path)
     assert len(files) <= 8, files
     assert all(re.fullmatch(r"[A-Za-z0-9._-]+", str(f)) for f in files), files
     r = json.loads((out / "results.json").read_text())
-    assert [s["rc"] for s in r["steps"]] == [0] * len(r["steps"]) and len(r["steps"]) == 4
+    assert [s["rc"] for s in r["steps"]] == [0] * len(r["steps"]) and len(r["steps"]) == 5
+    assert {p["fmap_max"] for p in r["bench"]["presets"]} == {16, 32}       # bench A (main config) + bench B
+    assert r["schedule"]["kind"] in ("paper", "scaled") and "schedule" in (out / "summary.md").read_text()
     assert r["bench"]["presets"][0]["phases"][-1]["img_per_s"] > 0
     ev = r["evals"]["main-smoke"]
     assert 0.0 <= ev["auc"]["a"] <= 1.0 and "untrained" in ev["controls"] and "pixel_norm" in ev["controls"]
@@ -40,3 +42,19 @@ def test_gpu_session_refuses_missing_data(tmp_path: Path) -> None:
                         "--out", str(tmp_path / "o"), "--work", str(tmp_path / "w")], cwd=REPO, capture_output=True,
                        text=True, timeout=60)
     assert p.returncode == 2 and "no.tar" in p.stdout
+
+
+def test_schedule_choice() -> None:
+    """The paper's schedule when the benchmark's projection fits the time left; else shorter phases (the same
+    growth to full resolution); the paper's with a --minutes stop when there is no projection."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        from gpu_session import choose_schedule
+    finally:
+        sys.path.pop(0)
+    fits = choose_schedule(5.0, 400.0)                       # 5 min * 1.15 + 30 s = 375 s <= 400 s
+    assert fits["kind"] == "paper" and fits["phase_kimg"] == 600 and fits["reserve_bench_b"] == 0
+    scaled = choose_schedule(20.0, 400.0, reserve_bench_b=100.0)
+    assert scaled["kind"] == "scaled" and scaled["phase_kimg"] == int(600 * 270 / (20 * 60 * 1.15))
+    assert choose_schedule(None, 400.0)["phase_kimg"] == 600
+    assert choose_schedule(1000.0, 10.0)["phase_kimg"] >= 1
