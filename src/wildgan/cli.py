@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
@@ -279,11 +280,10 @@ def absolute_data_path(data: str | None) -> str | None:
     """--data as an absolute path (else $WILDGAN_DATA's, else None = the embedded sample): the run records where its
     data is, so that evaluate / score / report / --config work from any folder and later changes of $WILDGAN_DATA
     do not silently swap a run's data."""
-    import os
-
     if data in (None, ""):
         data = os.environ.get("WILDGAN_DATA") or None
-    return None if data is None else str(Path(data).expanduser().absolute())
+    # abspath also folds '..' (Path.absolute does not): a/../x.npz would break once a/ is gone
+    return None if data is None else os.path.abspath(Path(data).expanduser())
 
 
 def data_config_from_args(a: argparse.Namespace) -> Any:
@@ -438,49 +438,54 @@ def _log_to(run_dir: Path) -> Any:
     return log
 
 
-def _typed(a: argparse.Namespace, option: str) -> bool:
-    """Whether the user typed this option (as opposed to it having its default)."""
-    return any(t == option or t.startswith(option + "=") for t in (getattr(a, "argv", None) or ()))
+def _changed(a: argparse.Namespace, dest: str) -> bool:
+    """Whether an option differs from its default (given in any spelling argparse accepts, abbreviations too)."""
+    return getattr(a, dest) != a.defaults.get(dest) if getattr(a, "defaults", None) else False
 
 
 def cmd_score(a: argparse.Namespace) -> int:
     from .data import conversion_opts, load_images
-    from .evaluation.run import split_for_run
     from .data.readers import npz_has_labels
+    from .evaluation.run import split_for_run
     from .scoring.run import load_model, write_scores_csv
     from .thresholds import check_threshold_args
 
     if a.threshold:
         # before the (possibly long) scoring: a bad value should not cost a scoring pass
         check_threshold_args(a.threshold, contamination=a.expected_contamination, k=a.mad_k)
-        unused = ("--mad-k" if a.threshold == "contamination" else "--expected-contamination")
-        if _typed(a, unused):
-            _warn(f"warning: {unused} is not used by --threshold {a.threshold}")
+        unused = ("mad_k" if a.threshold == "contamination" else "expected_contamination")
+        if _changed(a, unused):
+            _warn(f"warning: --{unused.replace('_', '-')} is not used by --threshold {a.threshold}")
     else:
-        given = [o for o in ("--expected-contamination", "--mad-k", "--score") if _typed(a, o)]
+        given = [o for o in ("expected_contamination", "mad_k", "score") if _changed(a, o)]
         if given:
-            _warn(f"warning: {', '.join(given)} only matter with --threshold contamination|mad: no is_anomaly "
-                  f"column is written without --threshold")
-    model = load_model(Path(a.run_dir), a.device)
+            _warn(f"warning: {', '.join('--' + o.replace('_', '-') for o in given)} only matter with --threshold "
+                  f"contamination|mad: no is_anomaly column is written without --threshold")
+    run_dir = Path(a.run_dir)
+    model = load_model(run_dir, a.device)
+    split_info = json.loads((run_dir / "split.json").read_text()) if (run_dir / "split.json").is_file() else {}
+    no_protocol = split_info.get("protocol") == "unlabelled" or bool(split_info.get("detector_input"))
+    one_file = a.data[0] if a.data and len(a.data) == 1 else None
     labels = None
-    if a.data and len(a.data) == 1 and Path(a.data[0]).suffix.lower() == ".npz" and Path(a.data[0]).is_file() \
-            and not npz_has_labels(a.data[0]):
-        # image arrays without labels: every image is scored, converted like the run's training data
-        from .data.readers import load_dataset
-        from .data.transforms import convert
+    if one_file and _is_dataset(one_file) and (
+            (Path(one_file).suffix.lower() == ".npz" and not npz_has_labels(one_file))
+            or (no_protocol and not a.normal)):
+        # a data set read as a pile: image arrays without labels, or any data-set file after a run that has no
+        # protocol of its own (unlabelled, Detector.fit) and no --normal to label it: every image, converted like
+        # the run's training data (the Detector's reader: one implementation)
+        from .detector import to_images
 
-        conv = conversion_opts(json.loads((Path(a.run_dir) / "split.json").read_text()))
-        pile, _, _ = load_dataset(a.data[0], "unlabelled", depth16=conv.get("depth16", "per-image"),
-                                  fit=conv.get("fit", "resize"), resolution=model.cfg.net.resolution,
-                                  channels=model.cfg.net.channels, progress=False)
-        x = convert(pile.x, model.cfg.net.resolution, model.cfg.net.channels, conv.get("fit", "resize"))
-        ids, what = list(pile.ids), f"every image of {a.data[0]} (no labels)"
-    elif not a.data or (len(a.data) == 1 and _is_dataset(a.data[0])):
-        split = split_for_run(Path(a.run_dir), a.data[0] if a.data else None, log=_warn, skip_bad=a.skip_bad)
+        conv = conversion_opts(split_info)
+        x, ids = to_images(one_file, model.cfg.net.resolution, model.cfg.net.channels,
+                           resize_mode=conv.get("fit", "resize"), depth16=conv.get("depth16", "per-image"))
+        what = f"every image of {one_file} (no labels" + ("; --normal CLASS labels them)" if no_protocol else ")")
+    elif not a.data or (one_file and _is_dataset(one_file)):
+        split = split_for_run(run_dir, one_file, log=_warn, skip_bad=a.skip_bad,
+                              normal=tuple(_csv(a.normal)) if a.normal else None)
         x, ids, labels = split.test_x, split.test_ids, split.test_y
-        what = "the test split of " + (a.data[0] if a.data else "the run's data")
+        what = ("every labelled image of " if split.info.get("test_size") == "whole" else "the test split of ") + \
+            (one_file or "the run's data")
     else:
-        split_info = json.loads((Path(a.run_dir) / "split.json").read_text())
         # same conversion rules as the training data (e.g. MNIST's 28 -> 32 zero padding)
         import warnings
 
@@ -590,20 +595,23 @@ def cmd_demo(a: argparse.Namespace) -> int:
     found = previous_run(out) if out.is_dir() else []
     if found and not marker.is_file():
         raise ConfigError(f"{out} already holds a run that is not a demo ({', '.join(found)}): choose another --out "
-                          f"(the demo replaces only its own earlier output)")
+                          f"(the demo replaces only its own earlier output; a demo run by an older wildgan has no "
+                          f"{DEMO_MARKER}: delete that folder first)")
     argv = ["train", "--out", a.out, "--preset", a.preset, "--normal", a.normal, "--total-kimg", str(a.total_kimg),
             "--phase-kimg", str(a.phase_kimg), "--seed", str(a.seed), "--device", a.device, "--evaluate"]
     if found:
-        argv.append("--overwrite")
-    out.mkdir(parents=True, exist_ok=True)
-    marker.write_text("written by `wildgan demo`: a later demo may replace this run\n")
+        argv.append("--overwrite")      # (deletes the marker with the other run outputs; written again below)
     if a.threads:
         # A short GAN run amplifies float-summation differences between intra-op thread counts: a fixed count
         # makes the demo's numbers the README's on any machine (and one thread is the fastest for tiny nets).
         argv += ["--threads", str(a.threads)]
     if a.no_progress:
         argv.append("--no-progress")
-    return main(argv)
+    try:
+        return main(argv)
+    finally:
+        if previous_run(out):           # whatever the outcome: what is in --out now is the demo's
+            marker.write_text("written by `wildgan demo`: a later demo may replace this run\n")
 
 
 EXAMPLES_STUDY = """examples:
@@ -720,7 +728,10 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--mad-k", type=float, default=3.0, metavar="K", help="K of --threshold mad (default 3)")
     s.add_argument("--score", default="a", choices=("a", "L_n", "L_o", "L_r", "A"),
                    help="the score --threshold flags by (default a; e.g. L_r, the residual)")
-    s.set_defaults(func=cmd_score, argv=None)
+    s.add_argument("--normal", help="normal class(es) of a labelled data-set --data, comma separated: labels "
+                                    "the rows (after a run trained on unlabelled images, which has no classes)")
+    s.set_defaults(func=cmd_score)
+    s.set_defaults(defaults={act.dest: act.default for act in s._actions})   # for warnings about unused options
 
     x = sub.add_parser("export", help="export the scoring graph (E, Gs and the scores) for onnxruntime",
                        epilog="example:\n  wildgan export runs/mnist --format onnx --out mnist.onnx",
@@ -815,8 +826,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         if argv and argv[0] == "train":
             _set_from_config(_train_parser(p), argv[1:])
         a = p.parse_args(argv)
-        if hasattr(a, "argv"):
-            a.argv = argv                     # which options were typed (warnings about options that do nothing)
         return int(a.func(a) or 0)
     except TrainingInterrupted as e:
         print(f"wildgan: {e}", file=sys.stderr)

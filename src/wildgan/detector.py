@@ -52,13 +52,13 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from .data.transforms import MAX_AUTO_RESOLUTION  # largest automatic resolution, as the CLI's
 from .errors import CheckpointError, ConfigError, DataError, WildganError
 from .thresholds import RULES, Threshold, fit_threshold, rank_proba
 
 METHODS = ("wildgan", "search", "fanogan")
 SCORES = ("a", "L_n", "L_o", "L_r", "A")
 BATCH_MODES = ("mixed", "isolated")
-MAX_AUTO_RESOLUTION = 256       # largest resolution the presets have a minibatch size for
 TRAIN_SCORES_CSV = "train_scores.csv"          # mixed protocol (`wildgan score`'s); isolated: train_scores-isolated.*
 TRAIN_SCORES_KEY = "train_scores.json"
 DETECTOR_KIND = "wildgan-detector"
@@ -150,9 +150,9 @@ def read_3d(shape: Sequence[int], image_shapes: Sequence[Sequence[int]]) -> str:
 
 def _dataset_file(p: Path) -> bool:
     """An .npz, a tar archive or a CIFAR-10 batch folder: a data set, read by the data readers, not file by file."""
-    from .data.readers import _is_tar, detect_format
+    from .data.readers import detect_format, is_tar
 
-    if not (p.suffix.lower() == ".npz" or _is_tar(p) or p.is_dir()):
+    if not (p.suffix.lower() == ".npz" or is_tar(p) or p.is_dir()):
         return False
     try:
         return detect_format(p) in ("npz", "folder-tar", "cifar-batches")
@@ -160,20 +160,42 @@ def _dataset_file(p: Path) -> bool:
         return False
 
 
-def _read_dataset_file(p: Path, depth16: str, skip_bad: bool) -> tuple[np.ndarray, list[str]]:
-    """Every image of a data-set file (its train and test parts, labels ignored) -> (uint8 NHWC, ids)."""
+def _read_dataset_file(p: Path, depth16: str, skip_bad: bool) -> tuple[np.ndarray | list[np.ndarray], list[str]]:
+    """Every image of a data-set file (its train and test parts, labels ignored) -> (images, ids). A tar of image
+    files is unpacked (once, into the cache) and read file by file like a folder, so that its images keep their
+    own sizes for the Detector's conversion (resize_mode, resolution); arrays (.npz, CIFAR) are read whole."""
+    from .data.download import unpack_cached
     from .data.readers import detect_format, load_dataset
 
-    # a tar of images is read as one unlabelled pile (its folders, if any, are not used); npz / CIFAR as they are
-    dataset = "unlabelled" if detect_format(p) == "folder-tar" else "auto"
-    train, test, _ = load_dataset(p, dataset, depth16=depth16, skip_bad=skip_bad, progress=False)
-    for s in train.info.get("skipped", []):
-        warnings.warn(f"skipped {s['path']}: {s['reason']}", stacklevel=4)
+    if detect_format(p) == "folder-tar":
+        return _files_to_items(_expand_path(unpack_cached(p)), depth16, skip_bad)
+    with warnings.catch_warnings():
+        # the readers' conversion notes (e.g. the centre crop) are about their own defaults; the Detector converts
+        # with its resize_mode and says so itself
+        warnings.simplefilter("ignore", UserWarning)
+        train, test, _ = load_dataset(p, "auto", depth16=depth16, skip_bad=skip_bad, progress=False)
     if test is None:
         return train.x, list(train.ids)
     if train.x.shape[1:] != test.x.shape[1:]:
         raise DataError(f"{p}: its train and test images differ in size ({train.x.shape[1:]} vs {test.x.shape[1:]})")
     return np.concatenate([train.x, test.x]), list(train.ids) + list(test.ids)
+
+
+def _files_to_items(files: list[Path], depth16: str, skip_bad: bool) -> tuple[list[np.ndarray], list[str]]:
+    from .data.readers import read_image
+
+    items: list[np.ndarray] = []
+    ids: list[str] = []
+    for f in files:
+        try:
+            items.append(read_image(f, depth16))
+        except DataError as e:
+            if not skip_bad:
+                raise
+            warnings.warn(f"skipped {e}", stacklevel=4)
+            continue
+        ids.append(str(f))
+    return items, ids
 
 
 def _decode_items(X: Any, depth16: str, image_shapes: Sequence[Sequence[int]] | None = None,
@@ -185,7 +207,6 @@ def _decode_items(X: Any, depth16: str, image_shapes: Sequence[Sequence[int]] | 
     absent from the returned ids), instead of a DataError."""
     from PIL import Image
 
-    from .data.readers import read_image
     from .data.transforms import pil_to_array
 
     if isinstance(X, (str, Path)):
@@ -217,15 +238,9 @@ def _decode_items(X: Any, depth16: str, image_shapes: Sequence[Sequence[int]] | 
     ids: list[str] = []
     for i, it in enumerate(X):
         if isinstance(it, (str, Path)):
-            for f in _expand_path(Path(it)):
-                try:
-                    items.append(read_image(f, depth16))
-                except DataError as e:
-                    if not skip_bad:
-                        raise
-                    warnings.warn(f"skipped {e}", stacklevel=3)
-                    continue
-                ids.append(str(f))
+            more, more_ids = _files_to_items(_expand_path(Path(it)), depth16, skip_bad)
+            items += more
+            ids += more_ids
         elif isinstance(it, Image.Image):
             items.append(pil_to_array(it, f"image {i}", depth16))
             ids.append(f"image:{i}")
@@ -301,6 +316,22 @@ def _score_key(model: Any, batch_mode: str, n: int | None = None) -> dict[str, A
             **({"n": n} if n is not None else {})}
 
 
+def _same_key(saved: dict[str, Any], now: dict[str, Any]) -> bool:
+    """Whether a saved cache key describes the same scores as now. A field the saved key lacks was added to the
+    key (or to a config section) after it was written; the run can then only have had that field's default, which
+    the current key holds too (a run's lod, the data section's square = crop), so it is not compared: an older
+    wildgan's cache stays valid, which matters for Detector.fit runs that cannot rebuild their training images."""
+    for k, v in saved.items():
+        if k not in now:
+            return False
+        if isinstance(v, dict) and isinstance(now[k], dict):
+            if not _same_key(v, now[k]):
+                return False
+        elif v != now[k]:
+            return False
+    return True
+
+
 def _cache_paths(run_dir: Path, batch_mode: str) -> tuple[Path, Path]:
     if batch_mode == "isolated":
         return run_dir / "train_scores-isolated.csv", run_dir / "train_scores-isolated.json"
@@ -337,7 +368,7 @@ def _read_train_scores(run_dir: Path, model: Any, batch_mode: str) -> dict[str, 
     try:
         key = json.loads(key_path.read_text())
         n = key.pop("n")
-        if key != json.loads(json.dumps(_score_key(model, batch_mode))):
+        if not _same_key(key, json.loads(json.dumps(_score_key(model, batch_mode)))):
             return None  # other weights, protocol or data: the cache is stale
         with open(csv_path, newline="") as f:
             rows = list(csv.DictReader(f))
@@ -406,10 +437,12 @@ def run_threshold(model: Any, run_dir: str | Path, rule: str, *, contamination: 
 
 
 def threshold_columns(thr: Threshold, scores: np.ndarray) -> dict[str, np.ndarray]:
-    """Extra CSV columns for wildgan.scoring.run.write_scores_csv: is_anomaly (0/1), threshold, threshold_rule."""
+    """Extra CSV columns for wildgan.scoring.run.write_scores_csv: is_anomaly (0/1), threshold, threshold_rule and
+    threshold_score (which score column the threshold applies to)."""
     n = len(scores)
     return {"is_anomaly": thr.apply(scores), "threshold": np.full(n, f"{thr.value:.9g}", dtype=object),
-            "threshold_rule": np.full(n, thr.rule, dtype=object)}
+            "threshold_rule": np.full(n, thr.rule, dtype=object),
+            "threshold_score": np.full(n, str(thr.params.get("score", "a")), dtype=object)}
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -493,7 +526,7 @@ class Detector:
         so save() works after that, but from_run(run_dir_) / export_onnx(run_dir_) need a run_dir).
     skip_bad : fit leaves unreadable / corrupt image files out, with a warning naming each (default: a DataError
         naming the first). Scoring methods always raise instead: their outputs are aligned with their inputs.
-    threads : CPU threads for training and scoring (None = torch's current setting). Fix it for numbers that
+    threads : CPU threads for training and scoring (None or 0 = torch's current setting, as the CLI's --threads 0). Fix it for numbers that
         reproduce across machines: float sums differ between thread counts, and a short GAN run amplifies that.
         The process's own torch thread count is restored after each call.
     verbose : progress bars and training log on stdout.
@@ -558,8 +591,8 @@ class Detector:
 
     def _validate(self) -> None:
         t = getattr(self, "threads", None)
-        if t is not None and (isinstance(t, bool) or not isinstance(t, int) or t < 1):
-            raise ConfigError(f"threads must be a positive integer or None, got {t!r}")
+        if t is not None and (isinstance(t, bool) or not isinstance(t, int) or t < 0):
+            raise ConfigError(f"threads must be a positive integer, or 0 / None for torch's setting, got {t!r}")
         if self.method not in METHODS:
             raise ConfigError(f"method must be one of {METHODS}, got {self.method!r}")
         if self.threshold not in RULES:
@@ -588,7 +621,7 @@ class Detector:
                             minibatch=dict(PRESETS[self.preset]["minibatch"]),
                             encoder_loss="none" if self.method == "search" else self.encoder_loss, seed=int(self.seed),
                             minutes=self.minutes, checkpoint_kimg=max(1.0, math.ceil(float(total) / 20)),
-                            device=self.device, threads=self.threads)
+                            device=self.device, threads=self.threads or None)
         fan = FAnoGANConfig(seed=int(self.seed), minutes=self.minutes, device=self.device)
         if self.method == "fanogan" and self.total_kimg is not None:
             iters = max(1, round(float(self.total_kimg) * 1000 / fan.batch_size))

@@ -246,3 +246,29 @@ def test_an_npz_of_images_without_labels_is_an_unlabelled_pile(tmp_path: Path, c
                  "--dry-run", "--out", str(tmp_path / "r2")]) == 0
     assert main(["study", "--data", str(tmp_path / "pile.npz"), "--normal", "1", "--out", str(tmp_path / "st")]) == 2
     assert "needs labelled data" in capsys.readouterr().err
+
+
+def test_score_a_labelled_data_set_after_an_unlabelled_run(pile: Path, tmp_path: Path, capsys) -> None:
+    """The run has no classes: a labelled .npz is scored image by image, labelled only when --normal says how
+    (then every labelled image, not a protocol's test split)."""
+    run = pile / "run"
+    if not (run / "network-final.json").is_file():
+        pytest.skip("needs the run of test_unlabelled_pile_end_to_end")
+    d = np.load(default_sample_path_())
+    np.savez(tmp_path / "lab.npz", x=d["x_test"][::100], y=d["y_test"][::100])
+    assert main(["score", str(run), "--data", str(tmp_path / "lab.npz"), "--no-progress", "--out",
+                 str(tmp_path / "a.csv"), "--mad", "2"]) == 0          # abbreviated --mad-k: still warned about
+    rows = _rows(tmp_path / "a.csv")
+    assert len(rows) == 20 and "label" not in rows[0]
+    assert "--mad-k only matter" in capsys.readouterr().err
+    assert main(["score", str(run), "--data", str(tmp_path / "lab.npz"), "--normal", "1", "--no-progress",
+                 "--out", str(tmp_path / "b.csv")]) == 0
+    rows = _rows(tmp_path / "b.csv")
+    assert len(rows) == 20 and sorted({r["label"] for r in rows}) == ["0", "1"]
+    assert sum(r["label"] == "0" for r in rows) == 2                  # the two 1s of the 20 digits
+
+
+def default_sample_path_() -> Path:
+    from wildgan.data import default_sample_path
+
+    return default_sample_path()

@@ -238,10 +238,18 @@ def test_runs_record_their_data_absolute_and_work_from_any_folder(tiny_npz, tmp_
     capsys.readouterr()
     assert main(["evaluate", str(run), "--no-controls", "--json", "--no-progress"]) == 0
     assert json.loads(capsys.readouterr().out)["n_test"] == 20
-    monkeypatch.chdir(tiny_npz.parent)                           # resuming with the same relative --data is allowed
-    assert main(["train", "--data", tiny_npz.name, "--normal", "0", "--preset", "tiny", "--total-kimg", "0.15",
-                 "--phase-kimg", "0.05", "--no-progress", "--threads", "1", "--out", str(run), "--resume"]) == 0, \
-        capsys.readouterr().err
+    # resuming with the same file, however it is written (relative, with '..', through a symlink), is allowed
+    (tmp_path / "link").symlink_to(tiny_npz.parent)
+    for kimg, data in (("0.15", tiny_npz.name), ("0.2", f"elsewhere/../{tiny_npz.name}"),
+                       ("0.25", str(tmp_path / "link" / tiny_npz.name))):
+        monkeypatch.chdir(tiny_npz.parent)
+        assert main(["train", "--data", data, "--normal", "0", "--preset", "tiny", "--total-kimg", kimg,
+                     "--phase-kimg", "0.05", "--no-progress", "--threads", "1", "--out", str(run), "--resume"]) == 0, \
+            capsys.readouterr().err
+    # a recorded path has no '..' left in it
+    monkeypatch.chdir(elsewhere)
+    assert main(["train", "--data", f"../{tiny_npz.name}", "--normal", "0", "--dry-run", "--out", "x"]) == 0
+    assert f'"data": "{tiny_npz}"' in capsys.readouterr().err
 
 
 def test_demo_never_replaces_a_run_that_is_not_a_demo(tmp_path, capsys):
@@ -252,3 +260,18 @@ def test_demo_never_replaces_a_run_that_is_not_a_demo(tmp_path, capsys):
     assert main(["demo", "--out", str(run), "--no-progress"]) == 2
     assert "not a demo" in capsys.readouterr().err
     assert sorted(p.name for p in run.iterdir()) == ["config.json", "stats.jsonl"]      # untouched
+
+
+def test_demo_replaces_its_own_output_but_not_a_run_trained_over_it(tmp_path, capsys):
+    out = tmp_path / "demo"
+    tiny = ["--total-kimg", "0.1", "--phase-kimg", "0.05", "--no-progress"]
+    assert main(["demo", "--out", str(out), *tiny]) == 0
+    assert (out / "DEMO.txt").is_file()
+    assert main(["demo", "--out", str(out), *tiny, "--seed", "1"]) == 0                 # a demo replaces a demo
+    assert json.loads((out / "config.json").read_text())["train"]["seed"] == 1
+    assert main(["train", "--out", str(out), "--overwrite", "--preset", "tiny", "--normal", "3", "--threads", "1",
+                 "--total-kimg", "0.1", "--phase-kimg", "0.05", "--no-progress"]) == 0
+    assert not (out / "DEMO.txt").exists()                   # a real run trained over the demo is no demo
+    capsys.readouterr()
+    assert main(["demo", "--out", str(out), *tiny]) == 2
+    assert "not a demo" in capsys.readouterr().err

@@ -335,3 +335,19 @@ def test_load_images_matches_split_conversion(tmp_path):
     p = save(tmp_path / "two.png", digit)
     x, _ = load_images([p], s.resolution, s.channels, **conversion_opts(s.info))
     assert np.array_equal(x[0], s.test_x[0])  # the first normal test image is that digit
+
+
+def test_big_photos_are_capped_at_the_largest_automatic_resolution(tmp_path):
+    """Inspection photos of 600x400: decoded straight to 256x256 (memory), trained at 256, with a warning;
+    --resolution chooses otherwise."""
+    from wildgan.config import DataConfig
+    from wildgan.data import build_split
+
+    d = tmp_path / "photos"
+    d.mkdir()
+    for i in range(16):
+        Image.fromarray(np.full((400, 600, 3), i * 10, np.uint8)).save(d / f"p{i:02d}.png")
+    with pytest.warns(UserWarning, match=r"16 images larger than 256 px \(up to 600 px\) reduced to 256x256"):
+        s = build_split(DataConfig(data=str(d)))
+    assert s.resolution == 256 and s.train_x.shape[1:] == (256, 256, 3)
+    assert build_split(DataConfig(data=str(d), resolution=64)).train_x.shape[1:] == (64, 64, 3)

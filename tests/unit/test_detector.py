@@ -159,13 +159,26 @@ def test_refused_threshold_change_leaves_the_detector_as_it_was(det: Detector) -
     assert (d2.get_params(), d2.threshold_, d2.threshold_rule_) == before
 
 
-def test_threads_are_used_and_the_callers_setting_restored(det: Detector, x_train) -> None:
+def test_threads_are_used_and_the_callers_setting_restored(det: Detector, x_train, monkeypatch) -> None:
+    seen = []
+    score = type(det.model_).score
+
+    def spy(self, *a, **kw):
+        seen.append(torch.get_num_threads())
+        return score(self, *a, **kw)
+
+    monkeypatch.setattr(type(det.model_), "score", spy)
     before = torch.get_num_threads()
-    d2 = copy.copy(det).set_params(threads=1)
-    d2.decision_function(x_train[:4])
-    assert torch.get_num_threads() == before
+    torch.set_num_threads(2)
+    try:
+        copy.copy(det).set_params(threads=1).decision_function(x_train[:4])
+        assert seen == [1] and torch.get_num_threads() == 2            # used during the call, restored after
+        copy.copy(det).set_params(threads=0).decision_function(x_train[:4])
+        assert seen == [1, 2]                                           # 0 = the caller's setting, as --threads 0
+    finally:
+        torch.set_num_threads(before)
     with pytest.raises(ConfigError, match="threads"):
-        Detector(**TINY, threads=0).fit(x_train)
+        Detector(**TINY, threads=-1).fit(x_train)
 
 
 def test_fit_refuses_one_image_that_looks_like_a_batch(x_train) -> None:
@@ -219,6 +232,30 @@ def test_input_types_give_the_same_scores(det: Detector, x_train, tmp_path, monk
     }
     for name, v in variants.items():
         np.testing.assert_array_equal(det.decision_function(v), ref, err_msg=name)
+
+
+def test_a_tar_of_mixed_sizes_is_read_like_the_folder(tmp_path, monkeypatch) -> None:
+    """A .tar.gz of images of different sizes gives the Detector the same images as the unpacked folder: its
+    resize_mode (here letterbox: an edge defect survives) and resolution apply to the originals."""
+    import tarfile
+
+    from PIL import Image
+
+    monkeypatch.setenv("WILDGAN_CACHE", str(tmp_path / "cache"))
+    d = tmp_path / "imgs"
+    d.mkdir()
+    wide = np.zeros((20, 40), np.uint8)
+    wide[:, 36:] = 255                                         # the defect at the long edge
+    Image.fromarray(wide).save(d / "a-wide.png")
+    for i in range(3):
+        Image.fromarray(np.full((16, 16), 60, np.uint8)).save(d / f"b{i}.png")
+    with tarfile.open(tmp_path / "imgs.tar.gz", "w:gz") as tf:
+        tf.add(d, arcname="imgs")
+    for mode in ("resize", "letterbox"):
+        a, _ = to_images(d, 16, 1, resize_mode=mode)
+        b, _ = to_images(tmp_path / "imgs.tar.gz", 16, 1, resize_mode=mode)
+        np.testing.assert_array_equal(a, b)
+        assert (a[0].max() == 255) == (mode == "letterbox")
 
 
 def test_fit_skip_bad_leaves_corrupt_files_out(x_train, tmp_path) -> None:
@@ -400,6 +437,25 @@ def test_from_run_of_a_detector_run_reuses_its_training_scores(det: Detector, x_
     np.testing.assert_array_equal(back.decision_scores_, det.decision_scores_)
     assert back.threshold_ == det.threshold_
     np.testing.assert_array_equal(back.decision_function(x_train[:8]), det.decision_function(x_train[:8]))
+
+
+def test_a_training_score_cache_from_an_older_wildgan_stays_valid(det: Detector, tmp_path) -> None:
+    """Keys written before `lod` and `data.square` existed: a Detector.fit run cannot rebuild its images, so a
+    stale-looking old cache would make the run unusable for thresholds."""
+    import shutil
+
+    run = tmp_path / "old"
+    shutil.copytree(det.run_dir_, run)
+    key = json.loads((run / "train_scores.json").read_text())
+    key.pop("lod")
+    key["data"].pop("square")
+    (run / "train_scores.json").write_text(json.dumps(key))
+    back = Detector.from_run(run, contamination=0.1, device="cpu")
+    np.testing.assert_array_equal(back.decision_scores_, det.decision_scores_)
+    key["weights_sha256"] = "0" * 64                       # other weights: stale, and refused for a Detector run
+    (run / "train_scores.json").write_text(json.dumps(key))
+    with pytest.raises(DataError, match="missing or stale"):
+        Detector.from_run(run, device="cpu")
 
 
 def test_report_of_a_detector_run_maps_named_images(det: Detector, x_train, tmp_path) -> None:

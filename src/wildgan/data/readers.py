@@ -23,7 +23,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from ..errors import ConfigError, DataError
 from ..fileio import atomic_write_stream
 from .download import cache_root, download_cifar10, tar_member_names, unpack_cached
-from .transforms import DEPTH16_RULES, FITS, array_to_uint8, check_resolution, convert, crop_loss, next_pow2, \
+from .transforms import DEPTH16_RULES, FITS, MAX_AUTO_RESOLUTION, array_to_uint8, check_resolution, convert, crop_loss, next_pow2, \
     pil_to_array, resize_one, to_channels
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -32,7 +32,8 @@ CIFAR_BATCH_FILES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
 DATASETS = ("auto", "cifar10", "chula-rbc12", "mnist", "folder", "npz", "cifar-batches", "unlabelled")
 FORMATS = ("folder", "folder-tar", "cifar-batches", "npz", "unlabelled-folder", "unlabelled-tar")
 SAMPLE_NAME = "mnist-sample.npz"
-_DECODE_CACHE_VERSION = 2  # bump when decoding rules change so stale caches are not reused (2: median-size rule)
+# bump when decoding rules change so stale caches are not reused (2: median-size rule, 3: 256 px automatic cap)
+_DECODE_CACHE_VERSION = 3
 
 
 @dataclass
@@ -183,12 +184,17 @@ def _decode_files(files: Sequence[Path], o: _Opts, skipped: list[dict[str, str]]
     arrays, kept = [], []
     sizes: set[tuple[int, int]] = set()           # as decoded, before any shrinking
     bad: list[DataError] = []
+    # shrink big photos now (memory grows with the largest): to the resolution asked for, else to the largest
+    # automatic one (not when probing native sizes for the decode cache, which only holds small images)
+    limit = o.resolution or (None if o.probe_uniform else MAX_AUTO_RESOLUTION)
+    capped = 0
     for i, f in enumerate(_progress(files, len(files), desc, o.progress)):
         try:
             a = read_image(f, o.depth16)
             sizes.add(a.shape[:2])
-            if o.resolution is not None and (a.shape[0] > o.resolution or a.shape[1] > o.resolution):
-                a = resize_one(a, o.resolution, o.fit)  # shrink big photos now: memory grows with the largest
+            if limit is not None and (a.shape[0] > limit or a.shape[1] > limit):
+                capped += o.resolution is None
+                a = resize_one(a, limit, o.fit)
             arrays.append(a)
             kept.append(i)
         except DataError as e:
@@ -196,6 +202,11 @@ def _decode_files(files: Sequence[Path], o: _Opts, skipped: list[dict[str, str]]
                 bad.append(e)    # go on: name every bad file at once, not one per run
                 continue
             skipped.append({"path": str(f), "reason": str(e)})
+    if capped:
+        big = max(max(s) for s in sizes)
+        warnings.warn(f"{what}: {capped} image{'s' if capped != 1 else ''} larger than {MAX_AUTO_RESOLUTION} px (up to "
+                      f"{big} px) reduced to {MAX_AUTO_RESOLUTION}x{MAX_AUTO_RESOLUTION} while decoding, the largest "
+                      f"automatic resolution (--resolution chooses another)", stacklevel=4)
     if len(bad) == 1:
         raise bad[0]
     if bad:
@@ -683,7 +694,8 @@ def read_npz(path: str | Path, o: _Opts | None = None) -> tuple[ImageSet, ImageS
 
 
 # ------------------------------------------------------------------------------------------------ entry points
-def _is_tar(p: Path) -> bool:
+def is_tar(p: Path) -> bool:
+    """A tar archive by its name (.tar, .tar.gz, .tgz, .tar.bz2, .tar.xz)."""
     n = p.name.lower()
     return n.endswith((".tar.gz", ".tgz", ".tar", ".tar.bz2", ".tar.xz"))
 
@@ -704,7 +716,7 @@ def _detect(p: Path) -> str:
         return "folder"
     if p.suffix.lower() == ".npz":
         return "npz"
-    if _is_tar(p):
+    if is_tar(p):
         names = tar_member_names(p)
         return "cifar-batches" if any(n.rstrip("/").endswith("data_batch_1") for n in names) else "folder-tar"
     if p.suffix.lower() in IMAGE_EXTS:

@@ -33,7 +33,7 @@ import numpy as np
 from ..config import DataConfig
 from ..errors import ConfigError, DataError
 from .readers import CIFAR10_CLASSES, ImageSet, default_sample_path, load_dataset
-from .transforms import check_resolution, convert, next_pow2, rotate_batch
+from .transforms import MAX_AUTO_RESOLUTION, check_resolution, convert, next_pow2, rotate_batch
 
 MIN_NORMAL = 16
 CHULA_TEST_PER_CLASS = 256
@@ -177,7 +177,7 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
     d = dict(PROTOCOL_DEFAULTS[protocol])
     d["fit"] = square_fit(d["fit"], cfg.square)
     source = str(train.info.get("source"))
-    resolution = cfg.resolution or d["resolution"] or next_pow2(min(train.x.shape[1:3]))
+    resolution = cfg.resolution or d["resolution"] or min(next_pow2(min(train.x.shape[1:3])), MAX_AUTO_RESOLUTION)
     channels = cfg.channels or d["channels"] or int(train.x.shape[3])
     rotations = d["rotations"] if cfg.rotations is None else int(cfg.rotations)
     names = list(train.class_names)

@@ -35,6 +35,9 @@ if TYPE_CHECKING:  # torch is only needed by to_float
     import torch
 
 DEPTH16_RULES = ("per-image", "global", "shift")
+# The largest resolution chosen automatically (the presets' minibatch tables end at 256); bigger photos are reduced
+# to it while decoding, which also bounds memory. --resolution / resolution= choose another.
+MAX_AUTO_RESOLUTION = 256
 
 
 def check_resolution(resolution: int) -> int:

@@ -34,7 +34,7 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
     Python warning) says so, naming what differs from split.json. normal: the normal class(es) of `data` (needed
     for a labelled class-folder tree when the run itself was trained on unlabelled images). whole: evaluate on
     every labelled image of `data` (build_split(whole=True)) instead of its protocol's test split; default (None):
-    whole when the run was trained on unlabelled images, whose protocol never held any labelled images out."""
+    whole when the run was trained on unlabelled images or by Detector.fit, which never held labelled images out."""
     cfg = read_run_config(run_dir)
     split_json = Path(run_dir) / "split.json"
     recorded = json.loads(split_json.read_text()) if split_json.is_file() else {}
@@ -54,8 +54,8 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
         dc = replace(dc, normal=tuple(normal))
     if skip_bad:
         dc = replace(dc, skip_bad=True)
-    if whole is None:
-        whole = data is not None and recorded.get("protocol") == "unlabelled"
+    if whole is None:   # runs without a protocol of their own never held labelled images out
+        whole = data is not None and (recorded.get("protocol") == "unlabelled" or bool(recorded.get("detector_input")))
     if whole and data is None:
         raise ConfigError(f"{run_dir}: whole-data evaluation needs --data (labelled images the run was not split "
                           f"from); the run's own data is evaluated on its test split")

@@ -35,6 +35,7 @@ def write_split_info(split: AnomalySplit, run_dir: Path) -> None:
 
 # What a run directory holds after training / evaluating / reporting (removed by overwrite=True).
 RUN_OUTPUTS = ("config.json", "config.yaml", "split.json", "skipped.txt", "stats.jsonl", "log.txt", "checkpoints",
+               "DEMO.txt",   # `wildgan demo`'s marker: a run trained over a demo (--overwrite) is no demo any more
                "samples", "tensorboard", "network-final.json", "network-final.safetensors", "fanogan-final.json",
                "fanogan-final.safetensors", "eval.json", "test_scores.csv", "test_latents.npy", "report")
 # Any of these means a run was started here.
@@ -49,7 +50,7 @@ def previous_run(run_dir: Path) -> list[str]:
 def _data_place(data: str | None) -> str:
     from ..data.readers import resolve_data_root
 
-    return str(resolve_data_root(data).absolute())
+    return str(resolve_data_root(data).resolve())      # symlinks and '..' folded: the same file is the same place
 
 
 def check_run_dir(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwrite: bool = False) -> None:
