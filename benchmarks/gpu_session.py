@@ -280,8 +280,9 @@ def main(argv: list[str] | None = None) -> int:
         s.step("fast-path tests", [py, "-m", "pytest", "-q", "-x", "tests/unit/test_fast_path.py", "-k", "cuda",
                                    "-p", "no:cacheprovider"], 90)
 
-    # 3. the data, decoded once into the cache (its cost is visible here, not hidden in the training step's
-    #    margin, where a SIGTERM during decoding would leave nothing to evaluate)
+    # 3. the data: unpacked once into the cache and, CIFAR's small same-size images, decoded once into it (its cost
+    #    is visible here, not hidden in the training step's margin, where a SIGTERM during decoding would leave
+    #    nothing to evaluate)
     if not a.smoke:
         s.step("data", [py, "-c", "import sys; from wildgan.config import DataConfig; from wildgan.data import "
                         "build_split; s = build_split(DataConfig(data=sys.argv[1], dataset='cifar10', "

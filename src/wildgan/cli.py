@@ -555,7 +555,7 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     out = evaluate_run(Path(a.run_dir), a.data, device=a.device, controls=not a.no_controls,
                        progress=not a.no_progress, log=_warn,
                        normal=tuple(_csv(a.normal)) if getattr(a, "normal", None) else None,
-                       whole=True if getattr(a, "whole", False) else None)
+                       whole=getattr(a, "whole", None))
     if a.json:
         keep = ("auc", "ap", "controls", "controls_ap", "other_generator", "n_test", "n_anomalous", "mean_z_norm",
                 "model")
@@ -753,9 +753,10 @@ def make_parser() -> argparse.ArgumentParser:
     e.add_argument("--data", help="evaluate on this data instead of the run's own (same protocol)")
     e.add_argument("--normal", help="normal class(es) of --data, comma separated (default: the run's own, or the "
                                     "protocol's default; needed for a class-folder tree after an unlabelled run)")
-    e.add_argument("--whole", action="store_true",
+    e.add_argument("--whole", action=argparse.BooleanOptionalAction, default=None,
                    help="with --data: evaluate on every labelled image of it (normal classes = 0, the rest = 1), "
-                        "not on its protocol's test split (the default after a run trained on unlabelled images)")
+                        "not on its protocol's test split (the default after a run trained on unlabelled images or "
+                        "by Detector.fit; --no-whole: the protocol's test split)")
     e.add_argument("--json", action="store_true", help="print one JSON object")
     e.add_argument("--device", default="auto", help="auto (CUDA when available) | cpu | cuda (default auto)")
     e.add_argument("--no-controls", action="store_true", help="skip the untrained-network and pixel controls")

@@ -132,6 +132,10 @@ def test_evaluate_an_unlabelled_run_on_labelled_folders(pile: Path, capsys) -> N
     assert (out["n_test"], out["n_anomalous"]) == (60, 20)
     assert main(["evaluate", str(run), "--data", str(tree), "--normal", "one", "--no-controls"]) == 0
     assert "every labelled image" in capsys.readouterr().out
+    assert main(["evaluate", str(run), "--data", str(tree), "--normal", "one", "--no-controls", "--json",
+                 "--no-whole"]) == 0                           # the tree's own 20% hold-out instead
+    out = json.loads(capsys.readouterr().out)
+    assert (out["n_test"], out["n_anomalous"]) == (12, 4)
 
 
 def test_whole_evaluation_of_a_labelled_run(tmp_path: Path, capsys) -> None:

@@ -199,7 +199,9 @@ def _decode_files(files: Sequence[Path], o: _Opts, skipped: list[dict[str, str]]
             kept.append(i)
         except DataError as e:
             if not o.skip_bad:
-                bad.append(e)    # go on: name every bad file at once, not one per run
+                bad.append(e)    # go on: name every bad file at once, not one per run (up to 100: then it is
+                if len(bad) >= 100:  # the folder, not a few files, that is wrong)
+                    break
                 continue
             skipped.append({"path": str(f), "reason": str(e)})
     if capped:
@@ -212,7 +214,8 @@ def _decode_files(files: Sequence[Path], o: _Opts, skipped: list[dict[str, str]]
     if bad:
         shown = "; ".join(str(e) for e in bad[:10])
         more = f"; and {len(bad) - 10} more" if len(bad) > 10 else ""
-        raise DataError(f"{len(bad)} unreadable image files (--skip-bad leaves them out): {shown}{more}")
+        stop = f" (stopped at {len(bad)}: is this the right folder?)" if len(bad) >= 100 else ""
+        raise DataError(f"{len(bad)} unreadable image files{stop} (--skip-bad leaves them out): {shown}{more}")
     if not o.probe_uniform:
         warn_crop(sizes, o.fit, o.resolution, what, stacklevel=4)
     return arrays, kept

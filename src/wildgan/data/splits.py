@@ -321,7 +321,7 @@ def _whole_split(pool: ImageSet, keep: Any, normal: list[int], resolution: int, 
         raise DataError(f"{info['source']}: evaluating needs normal and anomalous images, got {int((y == 0).sum())} "
                         f"normal and {int(y.sum())} anomalous")
     names = info["class_names"]
-    info = {**info, "gamma": 0.0, "test_source": "every labelled image (whole)", "test_size": "whole",
+    info = {**info, "gamma": 0.0, "test_source": "every labelled image, --whole", "test_size": "whole",
             "rotations": 0, "n_normal_train": 0, "n_contamination": 0, "contamination_by_class": {},
             "anomaly_classes": [n for i, n in enumerate(names) if i not in normal
                                 and n not in info["excluded_classes"]],
