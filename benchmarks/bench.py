@@ -236,6 +236,10 @@ def bench_preset(preset: str, args: argparse.Namespace, dev: torch.device, ceili
             print(fmt_row(preset, row), flush=True)
             save()
 
+    # the projection first (a stop during scoring keeps it): the paper's schedule at the measured per-phase rates
+    out["schedule_minutes_est"] = schedule_estimate(out["phases"], R)
+    save()
+
     # scoring at full resolution, batches of 64
     n_score = (64 if cpu_paper else 256) if dev.type == "cpu" else (8192 if args.quick else 32768)
     xs = (np.random.default_rng(1).random((n_score, R, R, C)) * 255).astype(np.uint8)
@@ -264,7 +268,6 @@ def bench_preset(preset: str, args: argparse.Namespace, dev: torch.device, ceili
             save()
             print(f"{preset:>6} score {name:>4} 64 x {sb:>2} per forward {n_score:>6} images {srow['img_per_s']:>10.1f} img/s  "
                   f"peak {srow['peak_mem_mb']:.0f} MB", flush=True)
-    out["schedule_minutes_est"] = schedule_estimate(out["phases"], R)
     return out
 
 

@@ -292,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     bench_json = out / "bench.json"
     rec = s.step("benchmark (main run's configuration)",
                  [py, "benchmarks/bench.py", "--device", a.device, *bench_a, "--json", str(bench_json)],
-                 min(120.0, s.left() * 0.3))
+                 min(170.0, s.left() * 0.35))
     s.results["bench"] = _read_json(bench_json, rec) or {}
     s.write_summary()
 
@@ -310,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
     s.results["evals"], s.results["train"] = {}, {}
     runs = [("main-w256-g0" if not a.smoke else "main-smoke", main_train)] + extra_runs
     for i, (name, targs) in enumerate(runs):
-        spare = s.left() - reserve_eval - GRACE - 40 - (0.0 if a.smoke or i else plan["reserve_bench_b"])
+        spare = s.left() - reserve_eval - GRACE - 40 - (0.0 if a.smoke else plan["reserve_bench_b"])
         minutes = spare / 60 if i == 0 else min(1.5, spare / 60)
         if minutes < 0.5 and not a.smoke:
             s.say(f"skipping {name}: {s.left():.0f}s left")

@@ -466,20 +466,25 @@ def cmd_score(a: argparse.Namespace) -> int:
     split_info = json.loads((run_dir / "split.json").read_text()) if (run_dir / "split.json").is_file() else {}
     no_protocol = split_info.get("protocol") == "unlabelled" or bool(split_info.get("detector_input"))
     one_file = a.data[0] if a.data and len(a.data) == 1 else None
+    dataset_file = bool(one_file and _is_dataset(one_file))
+    label_free = dataset_file and Path(one_file).suffix.lower() == ".npz" and not npz_has_labels(one_file)
+    if a.normal and (not dataset_file or label_free):
+        raise ConfigError("--normal labels the rows of one labelled data-set --data (an .npz with labels, a tar or "
+                          "folder of class folders, CIFAR-10); " + ("the run's own test split keeps the run's normal "
+                          "classes" if not a.data else "these images have no labels to use"))
     labels = None
-    if one_file and _is_dataset(one_file) and (
-            (Path(one_file).suffix.lower() == ".npz" and not npz_has_labels(one_file))
-            or (no_protocol and not a.normal)):
+    if dataset_file and (label_free or (no_protocol and not a.normal)):
         # a data set read as a pile: image arrays without labels, or any data-set file after a run that has no
         # protocol of its own (unlabelled, Detector.fit) and no --normal to label it: every image, converted like
         # the run's training data (the Detector's reader: one implementation)
         from .detector import to_images
 
         conv = conversion_opts(split_info)
-        x, ids = to_images(one_file, model.cfg.net.resolution, model.cfg.net.channels,
+        x, ids = to_images(one_file, model.cfg.net.resolution, model.cfg.net.channels, skip_bad=a.skip_bad,
                            resize_mode=conv.get("fit", "resize"), depth16=conv.get("depth16", "per-image"))
-        what = f"every image of {one_file} (no labels" + ("; --normal CLASS labels them)" if no_protocol else ")")
-    elif not a.data or (one_file and _is_dataset(one_file)):
+        what = f"every image of {one_file} (" + ("no labels)" if label_free else
+                                                  "labels not used; --normal CLASS labels the rows)")
+    elif not a.data or dataset_file:
         split = split_for_run(run_dir, one_file, log=_warn, skip_bad=a.skip_bad,
                               normal=tuple(_csv(a.normal)) if a.normal else None)
         x, ids, labels = split.test_x, split.test_ids, split.test_y
@@ -517,7 +522,8 @@ def cmd_score(a: argparse.Namespace) -> int:
         print(f"threshold for score {a.score}: {thr.describe()} (chosen on the {thr.params['source']}); "
               f"{int(extra['is_anomaly'].sum())} of {len(ids)} images flagged (is_anomaly = 1)", file=sys.stderr)
     write_scores_csv(Path(a.out), ids, res, labels, extra=extra)
-    print(f"scored {len(ids)} image{'s' if len(ids) != 1 else ''} ({what}) with {model.source}; wrote {a.out}", file=sys.stderr)
+    print(f"scored {len(ids)} image{'s' if len(ids) != 1 else ''} ({what}) with {model.source}; wrote {a.out}",
+          file=sys.stderr)
     return 0
 
 
@@ -712,14 +718,17 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--data", nargs="*",
                    help="image files and/or folders: every image in them, folders recursively; or ONE data set "
                         "file (.npz, .tar.gz, a CIFAR-10 batch folder): its test split under the run's protocol, "
-                        "with labels (default: the run's own test split)")
+                        "with labels (default: the run's own test split); an .npz without labels, or any data-set "
+                        "file after a run trained on unlabelled images / by Detector.fit: every image (labelled "
+                        "with --normal)")
     s.add_argument("--skip-bad", action="store_true",
                    help="leave out unreadable image files (each one is named in a warning) instead of stopping")
     s.add_argument("--out", required=True, help="CSV file: id, label (when known), every score")
     s.add_argument("--device", default="auto", help="auto (CUDA when available) | cpu | cuda (default auto)")
     s.add_argument("--no-progress", action="store_true", help="no progress bars (e.g. for logs)")
     s.add_argument("--threshold", choices=("contamination", "mad"),
-                   help="add is_anomaly (0/1), threshold and threshold_rule columns for --score: contamination = "
+                   help="add is_anomaly (0/1), threshold, threshold_rule, threshold_score and train_percentile "
+                        "columns for --score: contamination = "
                         "the 100*(1-G) percentile of the run's training-split scores, mad = their median + "
                         "K * 1.4826 * MAD (an F1-optimal threshold needs a labelled validation set: Python API, "
                         "Detector.from_run(RUN_DIR, threshold='f1', X_val=..., y_val=...))")

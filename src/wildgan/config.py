@@ -87,6 +87,7 @@ class DataConfig:
     resize: str = "resize"               # resize | error : what to do with images of other sizes
     depth16: str = "per-image"           # per-image | global | shift : how 16-bit images become 8-bit
     square: str = "crop"                 # crop | pad : non-square images centre-cropped, or letterboxed (zeros)
+    fit: str | None = None               # resize | pad | letterbox: overrides the protocol's (Detector resize_mode)
     download: bool = False               # fetch CIFAR-10 from its public URL when `data` does not exist
 
     def __post_init__(self) -> None:
@@ -96,6 +97,8 @@ class DataConfig:
             raise ConfigError(f"test_size must be 'paper' or 'all', got {self.test_size!r}")
         if self.square not in ("crop", "pad"):
             raise ConfigError(f"square must be 'crop' or 'pad', got {self.square!r}")
+        if self.fit not in (None, "resize", "pad", "letterbox"):
+            raise ConfigError(f"fit must be resize, pad or letterbox, got {self.fit!r}")
 
 
 @dataclass(frozen=True)

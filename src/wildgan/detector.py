@@ -168,7 +168,9 @@ def _read_dataset_file(p: Path, depth16: str, skip_bad: bool) -> tuple[np.ndarra
     from .data.readers import detect_format, load_dataset
 
     if detect_format(p) == "folder-tar":
-        return _files_to_items(_expand_path(unpack_cached(p)), depth16, skip_bad)
+        root = unpack_cached(p)
+        items, ids = _files_to_items(_expand_path(root), depth16, skip_bad)
+        return items, [Path(i).relative_to(root).as_posix() for i in ids]   # ids inside the archive
     with warnings.catch_warnings():
         # the readers' conversion notes (e.g. the centre crop) are about their own defaults; the Detector converts
         # with its resize_mode and says so itself
@@ -291,12 +293,13 @@ def _convert_items(x: np.ndarray | list[np.ndarray], res: int, ch: int, resize_m
 
 
 def to_images(X: Any, resolution: int | None = None, channels: int | None = None, *, resize_mode: str = "resize",
-              depth16: str = "per-image", image_shapes: Sequence[Sequence[int]] | None = None
-              ) -> tuple[np.ndarray, list[str]]:
+              depth16: str = "per-image", image_shapes: Sequence[Sequence[int]] | None = None,
+              skip_bad: bool = False) -> tuple[np.ndarray, list[str]]:
     """Any accepted input (see the module docstring) -> (uint8 [N, R, R, C], ids), converted like training data.
     image_shapes: the (H, W, C) a fitted model knows, to tell one [H, W, C] / [C, H, W] image from a batch
-    (see read_3d); without them a 3-D array is a batch [N, H, W]."""
-    x, ids = _decode_items(X, depth16, image_shapes)
+    (see read_3d); without them a 3-D array is a batch [N, H, W]. skip_bad: unreadable files are left out, each
+    named in a warning (their ids are absent from the returned ids)."""
+    x, ids = _decode_items(X, depth16, image_shapes, skip_bad=skip_bad)
     res, ch = infer_geometry(x, resolution, channels)
     return _convert_items(x, res, ch, resize_mode), ids
 
@@ -316,16 +319,21 @@ def _score_key(model: Any, batch_mode: str, n: int | None = None) -> dict[str, A
             **({"n": n} if n is not None else {})}
 
 
-def _same_key(saved: dict[str, Any], now: dict[str, Any]) -> bool:
-    """Whether a saved cache key describes the same scores as now. A field the saved key lacks was added to the
-    key (or to a config section) after it was written; the run can then only have had that field's default, which
-    the current key holds too (a run's lod, the data section's square = crop), so it is not compared: an older
-    wildgan's cache stays valid, which matters for Detector.fit runs that cannot rebuild their training images."""
+# Fields added to the training-score cache key (or to a config section in it) after keys were first written, by
+# path: a key without them was written before they existed, when a run could only have had their defaults.
+KEY_FIELDS_ADDED = {(): {"lod"}, ("data",): {"square", "fit"}}
+
+
+def _same_key(saved: dict[str, Any], now: dict[str, Any], path: tuple[str, ...] = ()) -> bool:
+    """Whether a saved cache key describes the same scores as now. Only the fields in KEY_FIELDS_ADDED may be
+    missing from the saved key (an older wildgan's cache stays valid, which matters for Detector.fit runs that
+    cannot rebuild their training images); any other difference makes the cache stale."""
+    added = KEY_FIELDS_ADDED.get(path, set())
+    if set(now) - set(saved) - added or set(saved) - set(now):
+        return False
     for k, v in saved.items():
-        if k not in now:
-            return False
         if isinstance(v, dict) and isinstance(now[k], dict):
-            if not _same_key(v, now[k]):
+            if not _same_key(v, now[k], path + (k,)):
                 return False
         elif v != now[k]:
             return False
@@ -526,9 +534,9 @@ class Detector:
         so save() works after that, but from_run(run_dir_) / export_onnx(run_dir_) need a run_dir).
     skip_bad : fit leaves unreadable / corrupt image files out, with a warning naming each (default: a DataError
         naming the first). Scoring methods always raise instead: their outputs are aligned with their inputs.
-    threads : CPU threads for training and scoring (None or 0 = torch's current setting, as the CLI's --threads 0). Fix it for numbers that
-        reproduce across machines: float sums differ between thread counts, and a short GAN run amplifies that.
-        The process's own torch thread count is restored after each call.
+    threads : CPU threads for training and scoring (None or 0 = torch's current setting, as the CLI's
+        --threads 0). Fix it for numbers that reproduce across machines: float sums differ between thread counts,
+        and a short GAN run amplifies that. The process's own torch thread count is restored after each call.
     verbose : progress bars and training log on stdout.
 
     Fitted attributes: decision_scores_ (training scores, float64 [N]), threshold_ (float), threshold_rule_
@@ -671,8 +679,9 @@ class Detector:
             x = _convert_items(items, res, ch, self.resize_mode)
             conv = {"fit": self.resize_mode, "depth16": "per-image"}
             src = str(X) if isinstance(X, (str, Path)) else f"in-memory {type(X).__name__}"
+            # fit recorded in the run's config too: evaluate / score --data convert new data like the training data
             data_cfg = DataConfig(data=str(X) if isinstance(X, (str, Path)) else None, resolution=res, channels=ch,
-                                  seed=int(self.seed))
+                                  seed=int(self.seed), fit=self.resize_mode)
             shapes = {items.shape[1:]} if isinstance(items, np.ndarray) else {a.shape for a in items}
             image_shape = [int(v) for v in shapes.pop()] if len(shapes) == 1 else None
             info = {"protocol": "detector", "source": src, "detector_input": True, "conversion": conv,
@@ -803,7 +812,8 @@ class Detector:
                 "image_shape": None if getattr(self, "image_shape_", None) is None else list(self.image_shape_),
                 "threshold": self.threshold_rule_.to_dict(),
                 "decision_scores": [float(v) for v in self.decision_scores_],  # JSON floats round-trip exactly
-                "run_dir": None if self.run_dir_ is None else str(self.run_dir_), "source": m.source, "source_sha256": m.meta.get("sha256"),
+                "run_dir": None if self.run_dir_ is None else str(self.run_dir_), "source": m.source,
+                "source_sha256": m.meta.get("sha256"),
                 # the level of detail the networks reached: scores (and the threshold) were computed there
                 "lod": m.lod}
         return ckpt.save_checkpoint(path.parent, name, ckpt.networks_to_tensors(m.nets.modules()), meta)

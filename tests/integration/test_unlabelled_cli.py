@@ -64,6 +64,7 @@ def test_unlabelled_pile_end_to_end(pile: Path, capsys) -> None:
     err = capsys.readouterr().err
     assert "threshold for score L_r" in err and "--expected-contamination is not used by --threshold mad" in err
     rows = _rows(out)
+    assert {r["threshold_score"] for r in rows} == {"L_r"}
     flagged = [float(r["L_r"]) > float(r["threshold"]) for r in rows]
     assert [int(r["is_anomaly"]) for r in rows] == [int(f) for f in flagged]
     # every score comes with its place among the training images' scores
@@ -276,3 +277,26 @@ def default_sample_path_() -> Path:
     from wildgan.data import default_sample_path
 
     return default_sample_path()
+
+
+def test_score_a_tar_pile_after_an_unlabelled_run(pile: Path, tmp_path: Path, monkeypatch, capsys) -> None:
+    """A tar of images after an unlabelled run: every image, ids as inside the archive, --skip-bad honoured."""
+    import tarfile
+
+    run = pile / "run"
+    if not (run / "network-final.json").is_file():
+        pytest.skip("needs the run of test_unlabelled_pile_end_to_end")
+    monkeypatch.setenv("WILDGAN_CACHE", str(tmp_path / "cache"))
+    (pile / "new" / "a" / "broken.png").write_bytes(b"not a png")
+    try:
+        with tarfile.open(tmp_path / "new.tar.gz", "w:gz") as tf:
+            tf.add(pile / "new", arcname="new")
+    finally:
+        (pile / "new" / "a" / "broken.png").unlink()
+    assert main(["score", str(run), "--data", str(tmp_path / "new.tar.gz"), "--no-progress",
+                 "--out", str(tmp_path / "t.csv")]) == 2
+    assert "broken.png" in capsys.readouterr().err
+    assert main(["score", str(run), "--data", str(tmp_path / "new.tar.gz"), "--no-progress", "--skip-bad",
+                 "--out", str(tmp_path / "t.csv")]) == 0
+    ids = [r["id"] for r in _rows(tmp_path / "t.csv")]
+    assert len(ids) == 12 and all(i.startswith("new/") for i in ids) and not any("broken" in i for i in ids)

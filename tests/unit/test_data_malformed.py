@@ -461,3 +461,24 @@ def test_every_unreadable_file_is_named_at_once(tmp_path):
         (d / name).write_bytes(b"not an image")
     with pytest.raises(DataError, match=r"3 unreadable image files.*bad1\.png.*bad2\.jpg.*bad3\.png"):
         load_dataset(d)
+
+
+def test_decoding_stops_after_100_unreadable_files(tmp_path):
+    d = tmp_path / "junk"
+    d.mkdir()
+    for i in range(130):
+        (d / f"f{i:03d}.png").write_bytes(b"junk")
+    with pytest.raises(DataError, match=r"100 unreadable image files \(stopped at 100: is this the right folder\?\)"):
+        load_dataset(d)
+
+
+def test_resize_error_still_refuses_mixed_big_photos(tmp_path):
+    """The automatic 256 px cap must not hide mixed sizes from --resize error."""
+    from PIL import Image as _Image
+
+    d = tmp_path / "photos"
+    d.mkdir()
+    _Image.fromarray(np.zeros((300, 300), np.uint8)).save(d / "a.png")
+    _Image.fromarray(np.zeros((400, 400), np.uint8)).save(d / "b.png")
+    with pytest.raises(DataError, match="mixed sizes are not allowed with --resize error"):
+        load_dataset(d, resize="error")

@@ -258,6 +258,18 @@ def test_a_tar_of_mixed_sizes_is_read_like_the_folder(tmp_path, monkeypatch) -> 
         assert (a[0].max() == 255) == (mode == "letterbox")
 
 
+def test_a_letterbox_detector_run_is_evaluated_with_letterbox(x_train, tmp_path) -> None:
+    """The run records its resize_mode: evaluate --data converts labelled data like the training images."""
+    from wildgan.evaluation.run import split_for_run
+
+    run = tmp_path / "lb"
+    Detector(**{**TINY, "total_kimg": 0.05}, resize_mode="letterbox", run_dir=str(run)).fit(x_train[:16])
+    assert json.loads((run / "config.json").read_text())["data"]["fit"] == "letterbox"
+    np.savez(tmp_path / "wide.npz", x=np.zeros((4, 20, 40), np.uint8), y=np.array([0, 0, 1, 1]))
+    split = split_for_run(run, str(tmp_path / "wide.npz"), normal=("0",))
+    assert split.info["conversion"]["fit"] == "letterbox" and split.info["test_size"] == "whole"
+
+
 def test_fit_skip_bad_leaves_corrupt_files_out(x_train, tmp_path) -> None:
     from PIL import Image
 

@@ -23,8 +23,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from ..errors import ConfigError, DataError
 from ..fileio import atomic_write_stream
 from .download import cache_root, download_cifar10, tar_member_names, unpack_cached
-from .transforms import DEPTH16_RULES, FITS, MAX_AUTO_RESOLUTION, array_to_uint8, check_resolution, convert, crop_loss, next_pow2, \
-    pil_to_array, resize_one, to_channels
+from .transforms import (DEPTH16_RULES, FITS, MAX_AUTO_RESOLUTION, array_to_uint8, check_resolution, convert,
+                         crop_loss, next_pow2, pil_to_array, resize_one, to_channels)
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
@@ -186,12 +186,15 @@ def _decode_files(files: Sequence[Path], o: _Opts, skipped: list[dict[str, str]]
     bad: list[DataError] = []
     # shrink big photos now (memory grows with the largest): to the resolution asked for, else to the largest
     # automatic one (not when probing native sizes for the decode cache, which only holds small images)
-    limit = o.resolution or (None if o.probe_uniform else MAX_AUTO_RESOLUTION)
+    # (--resize error must still see, and refuse, mixed sizes)
+    limit = o.resolution or (None if o.probe_uniform or o.resize == "error" else MAX_AUTO_RESOLUTION)
     capped = 0
     for i, f in enumerate(_progress(files, len(files), desc, o.progress)):
         try:
             a = read_image(f, o.depth16)
             sizes.add(a.shape[:2])
+            if o.probe_uniform and len(sizes) > 1:
+                raise _MixedSizes()      # a native-size probe: stop at the first other size, not after all
             if limit is not None and (a.shape[0] > limit or a.shape[1] > limit):
                 capped += o.resolution is None
                 a = resize_one(a, limit, o.fit)

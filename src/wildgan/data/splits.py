@@ -171,11 +171,11 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
     load_opts = {"depth16": cfg.depth16, "resize": cfg.resize, "skip_bad": cfg.skip_bad, "download": download or cfg.download,
                  "progress": progress, "resolution": cfg.resolution or (known or {}).get("resolution"),
                  "channels": cfg.channels or (known or {}).get("channels"),
-                 "fit": square_fit((known or {}).get("fit", "resize"), cfg.square)}
+                 "fit": square_fit(cfg.fit or (known or {}).get("fit", "resize"), cfg.square)}
     train, test, kind = load_dataset(cfg.data, cfg.dataset, **load_opts)
     protocol = detect_protocol(cfg.dataset, train, kind)
     d = dict(PROTOCOL_DEFAULTS[protocol])
-    d["fit"] = square_fit(d["fit"], cfg.square)
+    d["fit"] = square_fit(cfg.fit or d["fit"], cfg.square)
     source = str(train.info.get("source"))
     resolution = cfg.resolution or d["resolution"] or min(next_pow2(min(train.x.shape[1:3])), MAX_AUTO_RESOLUTION)
     channels = cfg.channels or d["channels"] or int(train.x.shape[3])

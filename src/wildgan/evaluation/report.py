@@ -454,7 +454,8 @@ def _why_text(scores: dict[str, np.ndarray], lam: float, what: str) -> str | Non
     share = so / (sn + so)
     return (f"Why these images: a = {lam:g}·L_n + {1 - lam:g}·L_o. Over the {len(scores['a'])} {what} images, "
             f"{share:.1%} of the spread of a (standard deviations of the two terms) comes from L_o = "
-            f"-‖E(Q)‖/√N_z, i.e. from how close the image's code lies to the origin, and {1 - share:.1%} from L_n, "
+            f"-‖E(Q)‖/√N_z, i.e. from how close the image's code lies to the origin, and {1 - share:.1%} "
+            f"from L_n, "
             f"the residual the heat maps show. The table gives both terms and ‖E(Q)‖ with its percentile; "
             f"a map that looks clean with a high a means the encoder, not the reconstruction, found the image "
             f"unusual. To rank by what the maps show, use --score L_n or L_r.")
@@ -464,6 +465,10 @@ def _percentile(ref: np.ndarray, v: float) -> float:
     """Where v sits among the reference scores, in percent (see wildgan.thresholds.training_percentile)."""
     from ..thresholds import training_percentile
 
+    ref = np.asarray(ref, dtype=np.float64)
+    ref = ref[np.isfinite(ref)]
+    if len(ref) == 0 or not np.isfinite(v):
+        return float("nan")        # a report shows what it can; a diverged run's scores get no percentile
     return float(training_percentile(ref, [v])[0])
 
 
