@@ -17,7 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError, WildganError
+from .errors import ConfigError, DataError, WildganError
 from .training.loop import TrainingInterrupted
 
 EXAMPLES_TRAIN = """examples:
@@ -485,8 +485,16 @@ def cmd_score(a: argparse.Namespace) -> int:
         what = f"every image of {one_file} (" + ("no labels)" if label_free else
                                                   "labels not used; --normal CLASS labels the rows)")
     elif not a.data or dataset_file:
-        split = split_for_run(run_dir, one_file, log=_warn, skip_bad=a.skip_bad,
-                              normal=tuple(_csv(a.normal)) if a.normal else None)
+        try:
+            split = split_for_run(run_dir, one_file, log=_warn, skip_bad=a.skip_bad,
+                                  normal=tuple(_csv(a.normal)) if a.normal else None)
+        except DataError as e:
+            if not one_file or "class" not in str(e):
+                raise
+            # e.g. a tar of loose images: it has no classes of the run's protocol to build a test split from
+            raise DataError(f"{e}. A data-set file is scored as a labelled test split under the run's protocol; to "
+                            f"score every image of it, unpack it and pass the folder (or --normal CLASS to choose "
+                            f"its normal classes)") from None
         x, ids, labels = split.test_x, split.test_ids, split.test_y
         what = ("every labelled image of " if split.info.get("test_size") == "whole" else "the test split of ") + \
             (one_file or "the run's data")
