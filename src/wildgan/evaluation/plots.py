@@ -41,7 +41,8 @@ def _show(ax: Any, img: np.ndarray, title: str | None = None) -> None:
 
 
 def heatmap_panel(path: Path, image: np.ndarray, heat: np.ndarray, recon: np.ndarray | None = None,
-                  title: str = "", vmax: float | None = None, recon_title: str = "reconstruction") -> Path:
+                  title: str = "", vmax: float | None = None, recon_title: str = "reconstruction",
+                  gen: str = "G") -> Path:
     """Query | reconstruction | heat map overlaid on the query (the per-image picture of the report).
     vmax: the top of the colour scale; give the same to every panel of a set so that they can be compared
     (default: this map's own maximum)."""
@@ -59,7 +60,7 @@ def heatmap_panel(path: Path, image: np.ndarray, heat: np.ndarray, recon: np.nda
                    interpolation="nearest")
     ax.set_xticks([])
     ax.set_yticks([])
-    ax.set_title("|w(Q) - w(G(E(Q)))|", fontsize=8)
+    ax.set_title(f"|w(Q) - w({gen}(E(Q)))|", fontsize=8)
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     if title:
         fig.suptitle(title, fontsize=8)

@@ -504,7 +504,7 @@ def _heatmap_section(page: _Page, out: Path, diag: RunDiagnostics, score: str, k
         lab = {0: "normal", 1: "anomaly"}.get(int(diag.y[i]), "?")
         png = _heatmap_png(out / "heatmaps" / f"top-{r:02d}.png", diag.x[i], hm, diag.recon[i],
                             f"#{r} {diag.ids[i]} ({lab}), {name} = {diag.scores[name][i]:.4g}", vmax=vmax,
-                            recon_title=f"reconstruction {gen}(E(Q))")
+                            gen=gen)
         page.img(png, f"#{r}: {diag.ids[i]} ({lab})", width=520)
         rows.append([r, diag.ids[i], lab] + [float(diag.scores[s][i]) for s in SCORE_ORDER if s in diag.scores])
         if "L_n" in diag.scores and "L_o" in diag.scores:
@@ -521,10 +521,11 @@ def _heatmap_section(page: _Page, out: Path, diag: RunDiagnostics, score: str, k
 
 
 def _heatmap_png(path: Path, image: np.ndarray, heat: np.ndarray, recon: np.ndarray | None, title: str,
-                 vmax: float | None = None, recon_title: str = "reconstruction") -> Path:
+                 vmax: float | None = None, gen: str = "G") -> Path:
     from . import plots  # matplotlib only when a picture is drawn
 
-    return plots.heatmap_panel(path, image, heat, recon, title, vmax=vmax, recon_title=recon_title)
+    return plots.heatmap_panel(path, image, heat, recon, title, vmax=vmax, recon_title=f"reconstruction {gen}(E(Q))",
+                               gen=gen)
 
 
 def _named_section(page: _Page, out: Path, model: Any, run_dir: Path, images: Sequence[str | Path], score: str,
@@ -544,7 +545,7 @@ def _named_section(page: _Page, out: Path, model: Any, run_dir: Path, images: Se
     for j, id_ in enumerate(named.ids, start=1):
         png = _heatmap_png(out / "heatmaps" / f"image-{j:02d}.png", named.x[j - 1], named.maps[j - 1],
                             named.recon[j - 1], f"{Path(id_).name}, {name} = {named.scores[name][j - 1]:.4g}",
-                            vmax=vmax, recon_title=f"reconstruction {gen}(E(Q))")
+                            vmax=vmax, gen=gen)
         page.img(png, f"{id_}", width=520)
         rows.append([id_] + [float(named.scores[s][j - 1]) for s in SCORE_ORDER if s in named.scores]
                     + ([round(_percentile(refs, named.scores[name][j - 1]), 1)] if refs is not None else []))
