@@ -445,7 +445,7 @@ def _changed(a: argparse.Namespace, dest: str) -> bool:
 
 def cmd_score(a: argparse.Namespace) -> int:
     from .data import conversion_opts, load_images
-    from .data.readers import npz_has_labels
+    from .data.readers import is_dataset_file, npz_has_labels
     from .evaluation.run import split_for_run
     from .scoring.run import load_model, write_scores_csv
     from .thresholds import check_threshold_args
@@ -466,7 +466,7 @@ def cmd_score(a: argparse.Namespace) -> int:
     split_info = json.loads((run_dir / "split.json").read_text()) if (run_dir / "split.json").is_file() else {}
     no_protocol = split_info.get("protocol") == "unlabelled" or bool(split_info.get("detector_input"))
     one_file = a.data[0] if a.data and len(a.data) == 1 else None
-    dataset_file = bool(one_file and _is_dataset(one_file))
+    dataset_file = bool(one_file and is_dataset_file(one_file))
     label_free = dataset_file and Path(one_file).suffix.lower() == ".npz" and not npz_has_labels(one_file)
     if a.normal and (not dataset_file or label_free):
         raise ConfigError("--normal labels the rows of one labelled data-set --data (an .npz with labels, a tar or "
@@ -547,20 +547,6 @@ def cmd_export(a: argparse.Namespace) -> int:
     print(f"wrote {path} (ONNX opset {a.opset}, {a.input_type} input; isolated scoring: each image is scored on "
           "its own, any batch size)", file=sys.stderr)
     return 0
-
-
-def _is_dataset(path: str) -> bool:
-    """A data set whose test split `score` takes (.npz, a tar of a tree, CIFAR-10 batches) rather than image files
-    and folders, of which every image is scored (a folder tree too: its class folders are not labels to score by)."""
-    from .data.readers import detect_format
-
-    p = Path(path)
-    if not p.exists():
-        return False
-    try:
-        return detect_format(p) in ("npz", "folder-tar", "cifar-batches")
-    except WildganError:                # an image file or something unreadable: load_images names the problem
-        return False
 
 
 def cmd_evaluate(a: argparse.Namespace) -> int:

@@ -148,18 +148,6 @@ def read_3d(shape: Sequence[int], image_shapes: Sequence[Sequence[int]]) -> str:
     return "batch"
 
 
-def _dataset_file(p: Path) -> bool:
-    """An .npz, a tar archive or a CIFAR-10 batch folder: a data set, read by the data readers, not file by file."""
-    from .data.readers import detect_format, is_tar
-
-    if not (p.suffix.lower() == ".npz" or is_tar(p) or p.is_dir()):
-        return False
-    try:
-        return detect_format(p) in ("npz", "folder-tar", "cifar-batches")
-    except DataError:
-        return False
-
-
 def _read_dataset_file(p: Path, depth16: str, skip_bad: bool) -> tuple[np.ndarray | list[np.ndarray], list[str]]:
     """Every image of a data-set file (its train and test parts, labels ignored) -> (images, ids). A tar of image
     files is unpacked (once, into the cache) and read file by file like a folder, so that its images keep their
@@ -212,7 +200,9 @@ def _decode_items(X: Any, depth16: str, image_shapes: Sequence[Sequence[int]] | 
     from .data.transforms import pil_to_array
 
     if isinstance(X, (str, Path)):
-        if _dataset_file(Path(X)):
+        from .data.readers import is_dataset_file
+
+        if is_dataset_file(X):
             return _read_dataset_file(Path(X), depth16, skip_bad)
         X = _expand_path(Path(X))
     elif isinstance(X, Image.Image):

@@ -619,11 +619,9 @@ def _open_npz(p: Path, expected: str) -> Any:
 def npz_has_labels(path: str | Path) -> bool:
     """Whether an .npz holds labels for its images (y, or y_train); an image array alone is an unlabelled pile."""
     try:
-        z = np.load(Path(path), allow_pickle=False)
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError):
-        return True                          # unreadable: read_npz names the problem
-    if not isinstance(z, np.lib.npyio.NpzFile):
-        return True                          # a single .npy: read_npz names the problem
+        z = _open_npz(Path(path), "")
+    except DataError:
+        return True                          # not a readable .npz: read_npz names the problem
     with z:
         keys = set(z.files)
     return not (keys & {"x", "x_train"}) or bool(keys & {"y", "y_train"})
@@ -704,6 +702,18 @@ def is_tar(p: Path) -> bool:
     """A tar archive by its name (.tar, .tar.gz, .tgz, .tar.bz2, .tar.xz)."""
     n = p.name.lower()
     return n.endswith((".tar.gz", ".tgz", ".tar", ".tar.bz2", ".tar.xz"))
+
+
+def is_dataset_file(p: str | Path) -> bool:
+    """An existing .npz, tar archive or CIFAR-10 batch folder: a data set read whole by load_dataset, not an image
+    file or a folder of images read file by file."""
+    p = Path(p)
+    if not p.exists():
+        return False
+    try:
+        return detect_format(p) in ("npz", "folder-tar", "cifar-batches")
+    except DataError:                    # an image file or something unreadable: the per-file reader says what
+        return False
 
 
 def detect_format(p: Path) -> str:
