@@ -42,6 +42,16 @@ EXAMPLES_EVAL = """examples:
 """
 
 
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {v}")
+    return v
+
+
 def _add_train_args(p: argparse.ArgumentParser, study: bool = False) -> None:
     """Options shared by train and study; `study` leaves out the ones a study takes as lists."""
     g = p.add_argument_group("data")
@@ -444,7 +454,7 @@ def _changed(a: argparse.Namespace, dest: str) -> bool:
 
 
 def cmd_score(a: argparse.Namespace) -> int:
-    from .data import conversion_opts, load_images
+    from .data import conversion_opts
     from .data.readers import is_dataset_file, npz_has_labels
     from .evaluation.run import split_for_run
     from .scoring.run import load_model, write_scores_csv
@@ -473,6 +483,9 @@ def cmd_score(a: argparse.Namespace) -> int:
                           "folder of class folders, CIFAR-10); " + ("the run's own test split keeps the run's normal "
                           "classes" if not a.data else "these images have no labels to use"))
     labels = None
+    x = None                                  # images in memory (a data set); a pile of files is scored in chunks
+    if a.chunk_size is not None and (not a.data or dataset_file):
+        _warn("warning: --chunk-size applies to image files and folders; a data-set file is read whole")
     if dataset_file and (label_free or (no_protocol and not a.normal)):
         # a data set read as a pile: image arrays without labels, or any data-set file after a run that has no
         # protocol of its own (unlabelled, Detector.fit) and no --normal to label it: every image, converted like
@@ -499,34 +512,43 @@ def cmd_score(a: argparse.Namespace) -> int:
         what = ("every labelled image of " if split.info.get("test_size") == "whole" else "the test split of ") + \
             (one_file or "the run's data")
     else:
-        # same conversion rules as the training data (e.g. MNIST's 28 -> 32 zero padding)
+        # a pile of files, read and scored in chunks (memory: one chunk), converted like the training data (e.g.
+        # MNIST's 28 -> 32 zero padding)
         import warnings
 
-        with warnings.catch_warnings(record=True) as said:
+        from .scoring.run import score_files
+
+        with warnings.catch_warnings():
+            # one line per skipped file (even from the same source line), on stderr as it is met, whatever the
+            # caller's warning filters (restored on exit)
             warnings.simplefilter("always")
-            x, ids = load_images(a.data, model.cfg.net.resolution, model.cfg.net.channels, skip_bad=a.skip_bad,
-                                 **conversion_opts(split_info))
-        for w in said:                          # one line per skipped file (or size/colour note), then a count
-            print(f"wildgan: warning: {w.message}", file=sys.stderr)
-        n_skip = sum(str(w.message).startswith("skipped ") for w in said)
-        what = "every image file given (folders recursively)" + (f"; {n_skip} unreadable skipped" if n_skip else "")
-    res = model.score(x, progress=not a.no_progress)
+            warnings.showwarning = lambda msg, *_a, **_k: print(f"wildgan: warning: {msg}", file=sys.stderr)
+            got = score_files(model, a.data, chunk_size=a.chunk_size, skip_bad=a.skip_bad,
+                              progress=not a.no_progress)
+        ids, labels = got.ids, None
+        n_skip = len(got.skipped)
+        what = "every image file given (folders recursively)" + (f"; {n_skip} unreadable skipped" if n_skip else "") \
+            + (f"; read in {got.chunks} chunks of up to {got.chunk_size}" if got.chunks > 1 else "")
+    if x is not None:
+        res = model.score(x, progress=not a.no_progress).scores
+    else:
+        res = got.scores
     extra = None
     if a.threshold:
         from .detector import run_threshold, threshold_columns
 
-        if a.score not in res.scores:
-            raise ConfigError(f"score {a.score!r} is not available for this run; it has {', '.join(res.scores)}")
+        if a.score not in res:
+            raise ConfigError(f"score {a.score!r} is not available for this run; it has {', '.join(res)}")
         thr = run_threshold(model, Path(a.run_dir), a.threshold, contamination=a.expected_contamination, k=a.mad_k,
-                            score=a.score, labelled_scores=res.scores[a.score], labels=labels,
+                            score=a.score, labelled_scores=res[a.score], labels=labels,
                             progress=not a.no_progress)
-        extra = threshold_columns(thr, res.scores[a.score])
+        extra = threshold_columns(thr, res[a.score])
         from .detector import run_training_scores
         from .thresholds import training_percentile
 
         # context for every score, whatever the threshold: its percentile among the training images (cached)
         train = run_training_scores(Path(a.run_dir), model)[a.score]
-        extra["train_percentile"] = [f"{v:.2f}" for v in training_percentile(train, res.scores[a.score])]
+        extra["train_percentile"] = [f"{v:.2f}" for v in training_percentile(train, res[a.score])]
         print(f"threshold for score {a.score}: {thr.describe()} (chosen on the {thr.params['source']}); "
               f"{int(extra['is_anomaly'].sum())} of {len(ids)} images flagged (is_anomaly = 1)", file=sys.stderr)
     write_scores_csv(Path(a.out), ids, res, labels, extra=extra)
@@ -733,6 +755,11 @@ def make_parser() -> argparse.ArgumentParser:
                    help="the score --threshold flags by (default a; e.g. L_r, the residual)")
     s.add_argument("--normal", help="normal class(es) of a labelled data-set --data, comma separated: labels "
                                     "the rows (after a run trained on unlabelled images, which has no classes)")
+    s.add_argument("--chunk-size", type=_positive_int, metavar="N",
+                   help="image files are read and scored N at a time, so memory holds N images whatever the size "
+                        "of the pile (default: 512 MB of pixels, e.g. 174,762 at 32x32x3, 2,688 at 256x256x3); "
+                        "within a chunk images share mixed score batches, so a pile larger than one chunk scores "
+                        "a little differently with another N")
     s.set_defaults(func=cmd_score)
     s.set_defaults(defaults={act.dest: act.default for act in s._actions})   # for warnings about unused options
 

@@ -117,6 +117,21 @@ def test_score_skip_bad(pile: Path, capsys, tmp_path: Path) -> None:
     assert "broken.png" in capsys.readouterr().err                                   # named in the warning
 
 
+def test_score_a_pile_in_chunks(pile: Path, capsys, tmp_path: Path) -> None:
+    run = pile / "run"
+    if not (run / "network-final.json").is_file():
+        pytest.skip("needs the run of test_unlabelled_pile_end_to_end")
+    whole, chunked = tmp_path / "whole.csv", tmp_path / "chunked.csv"
+    assert main(["score", str(run), "--data", str(pile / "pile"), "--no-progress", "--out", str(whole)]) == 0
+    assert main(["score", str(run), "--data", str(pile / "pile"), "--chunk-size", "64", "--no-progress",
+                 "--out", str(chunked)]) == 0
+    assert "read in 3 chunks of up to 64" in capsys.readouterr().err
+    assert whole.read_text() == chunked.read_text()            # the same batches, whatever the chunk size
+    with pytest.raises(SystemExit):
+        main(["score", str(run), "--chunk-size", "0", "--out", str(whole)])
+    assert "--chunk-size: must be at least 1, got 0" in capsys.readouterr().err
+
+
 def test_evaluate_an_unlabelled_run_on_labelled_folders(pile: Path, capsys) -> None:
     run = pile / "run"
     if not (run / "network-final.json").is_file():

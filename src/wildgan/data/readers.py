@@ -13,9 +13,9 @@ import os
 import pickle
 import warnings
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -179,10 +179,17 @@ def _progress(it, total: int, desc: str, enabled: bool | None):
 
 
 def _decode_files(files: Sequence[Path], o: _Opts, skipped: list[dict[str, str]],
-                  desc: str = "decoding", what: str = "images") -> tuple[list[np.ndarray], list[int]]:
-    """Decode files; returns the arrays and the indices (into files) that were kept."""
+                  desc: str = "decoding", what: str = "images", sizes: set[tuple[int, int]] | None = None,
+                  convert_one: Callable[[np.ndarray], np.ndarray] | None = None
+                  ) -> tuple[list[np.ndarray], list[int]]:
+    """Decode files; returns the arrays and the indices (into files) that were kept.
+
+    `sizes` (given by a caller that decodes in chunks): collects the decoded sizes, and the caller warns about
+    cropping once, instead of once per chunk. `convert_one`: applied to each image as soon as it is decoded (only
+    the converted image is kept)."""
     arrays, kept = [], []
-    sizes: set[tuple[int, int]] = set()           # as decoded, before any shrinking
+    chunked = sizes is not None
+    sizes = set() if sizes is None else sizes     # as decoded, before any shrinking
     bad: list[DataError] = []
     # shrink big photos now (memory grows with the largest): to the resolution asked for, else to the largest
     # automatic one (not when probing native sizes for the decode cache, which only holds small images)
@@ -198,12 +205,12 @@ def _decode_files(files: Sequence[Path], o: _Opts, skipped: list[dict[str, str]]
             if limit is not None and (a.shape[0] > limit or a.shape[1] > limit):
                 capped += o.resolution is None
                 a = resize_one(a, limit, o.fit)
-            arrays.append(a)
+            arrays.append(a if convert_one is None else convert_one(a))
             kept.append(i)
         except DataError as e:
             if not o.skip_bad:
-                bad.append(e)    # go on: name every bad file at once, not one per run (up to 100: then it is
-                if len(bad) >= 100:  # the folder, not a few files, that is wrong)
+                bad.append(e)    # go on: name every bad file at once, not one per run
+                if len(bad) >= MAX_NAMED_BAD_FILES:
                     break
                 continue
             skipped.append({"path": str(f), "reason": str(e)})
@@ -215,13 +222,23 @@ def _decode_files(files: Sequence[Path], o: _Opts, skipped: list[dict[str, str]]
     if len(bad) == 1:
         raise bad[0]
     if bad:
-        shown = "; ".join(str(e) for e in bad[:10])
-        more = f"; and {len(bad) - 10} more" if len(bad) > 10 else ""
-        stop = f" (stopped at {len(bad)}: is this the right folder?)" if len(bad) >= 100 else ""
-        raise DataError(f"{len(bad)} unreadable image files{stop} (--skip-bad leaves them out): {shown}{more}")
-    if not o.probe_uniform:
+        raise unreadable_files_error([str(e) for e in bad])
+    if not o.probe_uniform and not chunked:
         warn_crop(sizes, o.fit, o.resolution, what, stacklevel=4)
     return arrays, kept
+
+
+MAX_NAMED_BAD_FILES = 100   # then it is the folder, not a few files, that is wrong
+
+
+def unreadable_files_error(reasons: Sequence[str]) -> DataError:
+    """One error naming every unreadable file (each reason names its file)."""
+    if len(reasons) == 1:
+        return DataError(reasons[0])
+    shown = "; ".join(reasons[:10])
+    more = f"; and {len(reasons) - 10} more" if len(reasons) > 10 else ""
+    stop = f" (stopped at {len(reasons)}: is this the right folder?)" if len(reasons) >= MAX_NAMED_BAD_FILES else ""
+    return DataError(f"{len(reasons)} unreadable image files{stop} (--skip-bad leaves them out): {shown}{more}")
 
 
 def _stack(arrays: list[np.ndarray], names: Sequence[str], o: _Opts, what: str) -> np.ndarray:
@@ -275,17 +292,23 @@ def _stack(arrays: list[np.ndarray], names: Sequence[str], o: _Opts, what: str) 
     return out
 
 
-def warn_crop(sizes: set[tuple[int, int]], fit: str, resolution: int | None, what: str, stacklevel: int = 3) -> None:
-    """Say that non-square images lose their edges to the centre crop (and how to keep them)."""
+def crop_warning(sizes: set[tuple[int, int]], fit: str, resolution: int | None, what: str) -> str | None:
+    """The warning that non-square images lose their edges to the centre crop (and how to keep them), or None."""
     if fit == "letterbox":
-        return
+        return None
     cropped = [(h, w) for h, w in sizes if h != w and (fit != "pad" or resolution is None or max(h, w) > resolution)]
     if not cropped:
-        return
+        return None
     h, w = max(cropped, key=lambda s: crop_loss(*s))
-    warnings.warn(f"{what}: images that are not square (e.g. {w}x{h}) are centre-cropped to a square, losing up to "
-                  f"{crop_loss(h, w):.0%} of their area at the long edges, where a defect would go unseen "
-                  f"(--square pad / square='pad' letterboxes them with black bars instead)", stacklevel=stacklevel)
+    return (f"{what}: images that are not square (e.g. {w}x{h}) are centre-cropped to a square, losing up to "
+            f"{crop_loss(h, w):.0%} of their area at the long edges, where a defect would go unseen "
+            f"(--square pad / square='pad' letterboxes them with black bars instead)")
+
+
+def warn_crop(sizes: set[tuple[int, int]], fit: str, resolution: int | None, what: str, stacklevel: int = 3) -> None:
+    msg = crop_warning(sizes, fit, resolution, what)
+    if msg:
+        warnings.warn(msg, stacklevel=stacklevel)
 
 
 def _shrink_uniform(x: np.ndarray, o: _Opts) -> np.ndarray:
@@ -441,8 +464,6 @@ def read_folder_tar(archive: str | Path, o: _Opts) -> tuple[ImageSet, ImageSet |
     Small same-size images (CIFAR-like) are cached at native size, so every resolution / channel choice reuses
     the one decode; other trees are cached per conversion option set.
     """
-    from dataclasses import replace
-
     tree = unpack_cached(archive, o.cache_dir)
     native = replace(o, resolution=None, channels=None, fit="resize", resize="resize", probe_uniform=True)
     for opts, path in ((native, _cache_file(tree, native)), (o, _cache_file(tree, o))):
@@ -813,15 +834,9 @@ def load_dataset(path: str | Path | None, dataset: str = "auto", **opts: Any
     return train, test, kind
 
 
-def load_images(paths: Sequence[str | Path], resolution: int, channels: int, **opts: Any
-                ) -> tuple[np.ndarray, list[str]]:
-    """Image files and/or folders (recursed, sorted) -> (uint8 [N, R, R, C], ids = file paths).
-
-    Converted exactly like training data: pass the split's info['conversion'] entries (fit, depth16) as opts.
-    With skip_bad=True unreadable files are left out (with a warning) and are absent from the ids.
-    """
-    opts = dict(opts, resolution=check_resolution(resolution), channels=channels)
-    o = _parse_opts(opts)
+def list_image_files(paths: Sequence[str | Path]) -> list[Path]:
+    """Image files and/or folders -> the image files, folders recursed (sorted, hidden entries skipped); a file
+    named twice (or given beside a folder that holds it) is kept once, at its first mention."""
     files: list[Path] = []
     for q in paths:
         q = Path(q)
@@ -836,14 +851,81 @@ def load_images(paths: Sequence[str | Path], resolution: int, channels: int, **o
             raise DataError(f"{q}: no such file or folder")
     if not files:
         raise DataError("no images given")
-    unique: dict[Path, Path] = {}               # a folder and a file inside it: the file once, first mention
+    unique: dict[Path, Path] = {}
     for f in files:
         unique.setdefault(f.resolve(), f)
-    files = list(unique.values())
-    skipped: list[dict[str, str]] = []
-    arrays, kept = _decode_files(files, o, skipped)
-    for s in skipped:
-        warnings.warn(f"skipped {s['reason']}", stacklevel=2)
-    names = [str(files[i]) for i in kept]
-    x = convert(_stack(arrays, names, o, "images"), o.resolution, channels, o.fit)  # type: ignore[arg-type]
-    return x, names
+    return list(unique.values())
+
+
+def load_images(paths: Sequence[str | Path], resolution: int, channels: int, **opts: Any
+                ) -> tuple[np.ndarray, list[str]]:
+    """Image files and/or folders (recursed, sorted) -> (uint8 [N, R, R, C], ids = file paths).
+
+    Converted exactly like training data: pass the split's info['conversion'] entries (fit, depth16) as opts.
+    With skip_bad=True unreadable files are left out (with a warning) and are absent from the ids.
+    """
+    files = list_image_files(paths)
+    (x, kept, skipped), = iter_images(files, resolution, channels, **opts)
+    for _, reason in skipped:
+        warnings.warn(f"skipped {reason}", stacklevel=2)
+    return x, [str(files[i]) for i in kept]
+
+
+def iter_images(files: Sequence[Path], resolution: int, channels: int, *,
+                chunks: Sequence[Sequence[int]] | None = None, **opts: Any
+                ) -> Iterator[tuple[np.ndarray, list[int], list[tuple[int, str]]]]:
+    """Decode and convert image files chunk by chunk, so that memory holds one chunk, not a whole pile.
+
+    `chunks`: lists of indices into `files` (default: one chunk of all). Yields, per chunk, (uint8 [n, R, R, C],
+    the indices of its n readable files, in the chunk's order, and (index, why) for each unreadable one). Each image
+    is converted on its own: its pixels do not depend on the other files of its chunk.
+    Unreadable files: with skip_bad they are left out and reported; without, the first chunk that has one ends the
+    iteration, after the files of the later chunks are checked (decoded only) so that one DataError names all of
+    them (up to 100). No readable file at all is a DataError.
+    """
+    o = _parse_opts(dict(opts, resolution=check_resolution(resolution), channels=channels))
+    if not files:
+        raise DataError("no images given")
+
+    def one(a: np.ndarray) -> np.ndarray:     # each image on its own, as soon as it is decoded: memory holds
+        return convert(a[None], resolution, channels, o.fit)[0]    # the chunk's converted pixels, twice at most
+
+    chunks = [range(len(files))] if chunks is None else chunks
+    several = len(chunks) > 1
+    lenient = replace(o, skip_bad=True)
+    sizes: set[tuple[int, int]] = set()
+    warned = False
+    n_kept = 0
+    all_skipped: list[str] = []
+    for ci, chunk in enumerate(chunks):
+        part = [files[i] for i in chunk]
+        skipped: list[dict[str, str]] = []
+        # one chunk: the plain rules (every bad file named at once); several: decode leniently and decide here
+        arrays, kept = _decode_files(part, lenient if several else o, skipped, sizes=sizes, convert_one=one)
+        reasons = [s["reason"] for s in skipped]
+        if reasons and not o.skip_bad:
+            seen = {i for c in chunks[:ci + 1] for i in c}
+            for i in dict.fromkeys(i for c in chunks[ci + 1:] for i in c if i not in seen):
+                if len(reasons) >= MAX_NAMED_BAD_FILES:
+                    break
+                try:
+                    read_image(files[i], o.depth16)
+                except DataError as e:
+                    reasons.append(str(e))
+            raise unreadable_files_error(sorted(reasons[:MAX_NAMED_BAD_FILES]))
+        msg = None if warned else crop_warning(sizes, o.fit, o.resolution, "images")
+        if msg:
+            warnings.warn(msg, stacklevel=2)
+            warned = True
+        all_skipped += reasons
+        n_kept += len(kept)
+        x = np.stack(arrays) if arrays else np.zeros((0, resolution, resolution, channels), np.uint8)
+        del arrays
+        kept_set = set(kept)
+        yield x, [chunk[i] for i in kept], [(chunk[i], r) for i, r in zip(
+            (i for i in range(len(part)) if i not in kept_set), reasons)]
+        del x                                   # not held while the next chunk is decoded
+    if n_kept == 0:
+        shown = "; ".join(all_skipped[:3]) + ("; ..." if len(all_skipped) > 3 else "")
+        raise DataError(f"none of the {len(files)} image files is readable: {shown}")
+

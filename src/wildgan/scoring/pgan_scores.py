@@ -176,13 +176,19 @@ def assemble(n: int, batches: list[np.ndarray], parts: list[BatchOut], latent_si
 
 def score_pgan(nets: PGANNetworks, x_u8: np.ndarray, cfg: ScoreConfig = ScoreConfig(), *,
                device: torch.device | str = "cpu", batch_mode: str = "mixed", return_recon: bool = False,
-               progress: bool = False, lod: float = 0.0, batches_per_forward: int | None = None) -> ScoreResult:
+               progress: bool = False, lod: float = 0.0, batches_per_forward: int | None = None,
+               batches: list[np.ndarray] | None = None) -> ScoreResult:
     """Score uint8 images [N, R, R, C]. Normally at full resolution (lod 0); a run stopped before its schedule
     reached full resolution (e.g. by a wall-clock budget) is scored at the lod it reached, on queries reduced like
     its training images (box average, faded; without the pyramid's uint8 rounding), since its full-resolution
-    layers are untrained."""
+    layers are untrained.
+
+    `batches` (default batch_order's): the batches to score, index arrays into x_u8 covering every image, each a
+    multiple of 4 long unless it is the only one (a caller that scores a large set chunk by chunk passes the
+    chunk's share of the whole set's batches, so that every image meets the batch it would have met anyway)."""
     _check_protocol(cfg, batch_mode)
-    batches = batch_order(len(x_u8), cfg.batch_size, cfg.shuffle_seed)
+    if batches is None:
+        batches = batch_order(len(x_u8), cfg.batch_size, cfg.shuffle_seed)
     parts = score_batches(nets, x_u8, batches, range(len(batches)), cfg, device=device, batch_mode=batch_mode,
                           return_recon=return_recon, progress=progress, lod=lod,
                           batches_per_forward=batches_per_forward)

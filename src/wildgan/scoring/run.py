@@ -5,15 +5,18 @@ Python equivalent of `wildgan score`."""
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+import json
+import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import torch
 
 from .. import checkpoint as ckpt
 from ..config import RunConfig, ScoreConfig, read_run_config
+from ..data.splits import conversion_opts
 from ..devices import resolve_device
 from ..errors import CheckpointError
 from ..nets import build_pgan
@@ -29,6 +32,8 @@ class LoadedModel:
     source: str                    # file the weights came from, or 'untrained'
     meta: dict
     device: torch.device
+    # how new image files are converted like the training data (split.json's fit / depth16; data.conversion_opts)
+    conversion: dict[str, Any] = field(default_factory=dict)
 
     @property
     def lod(self) -> float:
@@ -36,17 +41,21 @@ class LoadedModel:
         return float(self.meta.get("lod", 0.0) or 0.0)
 
     def score(self, x_u8: np.ndarray, *, score_cfg: ScoreConfig | None = None, batch_mode: str = "mixed",
-              return_recon: bool = False, progress: bool = False) -> ScoreResult:
+              return_recon: bool = False, progress: bool = False, batches: list[np.ndarray] | None = None,
+              rows: np.ndarray | None = None) -> ScoreResult:
+        """Every score of uint8 [N, R, R, C] images. `batches` and `rows` say, for a chunk of a larger set, which
+        score batches its images form (wildgan: E's minibatch stddev couples a batch) and which rows of the set
+        they are (search: each row's initial latent); score_files passes them. f-AnoGAN needs neither."""
         sc = score_cfg or self.cfg.score
         if self.cfg.method == "wildgan":
             return score_pgan(self.nets, x_u8, sc, device=self.device, batch_mode=batch_mode,
-                              return_recon=return_recon, progress=progress, lod=self.lod)
+                              return_recon=return_recon, progress=progress, lod=self.lod, batches=batches)
         if self.cfg.method == "search":
             from .latent_search import search_scores
 
             G = self.nets.Gs if sc.generator == "Gs" else self.nets.G
             return search_scores(G, self.nets.D, x_u8, self.cfg.search, sc.lam, sc.kappa, self.device,
-                                 return_recon=return_recon, progress=progress, lod=self.lod)
+                                 return_recon=return_recon, progress=progress, lod=self.lod, rows=rows)
         if self.cfg.method == "fanogan":
             from .fanogan_scores import score_fanogan
 
@@ -79,7 +88,22 @@ def load_model(run_dir: Path, device: str | torch.device = "auto", checkpoint: P
         meta = ckpt.read_meta(path)
     else:
         nets, meta = ckpt.load_pgan(path, dev)
-    return LoadedModel(cfg=cfg, nets=nets, source=str(path), meta=meta, device=dev)
+    return LoadedModel(cfg=cfg, nets=nets, source=str(path), meta=meta, device=dev,
+                       conversion=conversion_opts(read_split_info(run_dir)))
+
+
+def read_split_info(run_dir: Path) -> dict[str, Any]:
+    """RUN_DIR/split.json ({} when the run has none)."""
+    path = Path(run_dir) / "split.json"
+    if not path.is_file():
+        return {}
+    try:
+        info = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"{path}: not a readable split record ({e})") from None
+    if not isinstance(info, dict):
+        raise CheckpointError(f"{path}: not a readable split record (a JSON object expected)")
+    return info
 
 
 def untrained_model(cfg: RunConfig, device: str | torch.device = "auto") -> LoadedModel:
@@ -95,13 +119,127 @@ def untrained_model(cfg: RunConfig, device: str | torch.device = "auto") -> Load
     return LoadedModel(cfg=cfg, nets=nets, source="untrained", meta={}, device=dev)
 
 
-def write_scores_csv(path: Path, ids: list[str], result: ScoreResult, labels: np.ndarray | None = None,
-                     extra: dict[str, np.ndarray] | None = None) -> None:
+# Memory for one chunk of decoded images when scoring files: a pile larger than this is read and scored in chunks.
+SCORE_CHUNK_BYTES = 512 * 2**20
+
+
+def default_chunk_size(resolution: int, channels: int, batch_size: int = 64) -> int:
+    """Images per chunk for score_files: SCORE_CHUNK_BYTES of uint8 pixels, a whole number of score batches
+    (174,720 images at 32x32x3, 2,688 at 256x256x3: below 128 px every test set we know is one chunk)."""
+    n = SCORE_CHUNK_BYTES // (resolution * resolution * channels)
+    return max(batch_size, n - n % batch_size)
+
+
+@dataclass
+class FileScores:
+    """score_files' result: one entry per readable file, in file order."""
+
+    ids: list[str]                          # file paths
+    scores: dict[str, np.ndarray]           # name -> [N] float64 (z_norm included), higher = more anomalous
+    skipped: list[str]                      # why each unreadable file was left out (skip_bad)
+    chunks: int                             # how many chunks the files were read and scored in
+    chunk_size: int                         # images in the largest chunk (whole score batches: at least one)
+
+
+def _chunk_batches(batches: list[np.ndarray], per_chunk: int) -> list[list[np.ndarray]]:
+    """Consecutive score batches grouped into chunks of at most per_chunk images (at least one batch each)."""
+    out: list[list[np.ndarray]] = [[]]
+    n = 0
+    for b in batches:
+        if out[-1] and n + len(b) > per_chunk:
+            out.append([])
+            n = 0
+        out[-1].append(b)
+        n += len(b)
+    return out
+
+
+def _local_batches(batches: list[np.ndarray], row_of: dict[int, int]) -> list[np.ndarray]:
+    """Batches of file indices -> batches of rows of the chunk's image array. Files left out (unreadable, skip_bad)
+    leave their batch; one that is then no multiple of the minibatch-stddev group (4) is topped up with repeats of
+    its own first images, as the wrap-around batch of batch_order is (repeats keep their first score)."""
+    out = []
+    for b in batches:
+        rows = np.array([row_of[i] for i in b.tolist() if i in row_of], dtype=np.int64)
+        if len(rows) == 0:
+            continue
+        if len(rows) != len(b) and len(rows) % 4:
+            rows = np.concatenate([rows, np.resize(rows, 4 - len(rows) % 4)])
+        out.append(rows)
+    return out
+
+
+def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: int | None = None,
+                skip_bad: bool = False, progress: bool = False) -> FileScores:
+    """Score image files and folders (recursed), reading and scoring at most `chunk_size` images at a time
+    (default: default_chunk_size), so that memory holds one chunk of pixels and the scores, whatever the number of
+    files.
+
+    The scores do not depend on the chunk size: the score batches are drawn over the whole list of files, as
+    LoadedModel.score draws them over a whole image set, and each chunk is a run of whole batches (so with every
+    file readable the scores are those of LoadedModel.score on load_images of the same paths). An unreadable file
+    (skip_bad, each named in a warning as it is met) leaves its batch (_local_batches).
+    Files are converted like the run's training data (model.conversion, e.g. MNIST's 28 -> 32 zero padding)."""
+    from tqdm.auto import tqdm
+
+    from ..data.readers import iter_images, list_image_files
+    from .pgan_scores import batch_order
+
+    net, sc = model.cfg.net, model.cfg.score
+    files = list_image_files(paths)
+    step = chunk_size or default_chunk_size(net.resolution, net.channels, sc.batch_size)
+    if step < 1:
+        raise ValueError(f"chunk_size must be at least 1, got {step}")
+    batches = batch_order(len(files), sc.batch_size, sc.shuffle_seed)
+    groups = _chunk_batches(batches, step)
+    chunks = [sorted(set(np.concatenate(g).tolist())) for g in groups]   # each chunk decoded in file order
+    scores: dict[str, np.ndarray] = {}
+    done = np.zeros(len(files), dtype=bool)            # scored
+    seen = np.zeros(len(files), dtype=bool)            # read (scored or skipped)
+    skipped: list[str] = []
+    one = len(chunks) == 1
+    # one chunk: the decoding and scoring bars of any image set; several: one bar over all files instead
+    bar = tqdm(total=len(files), desc="score", unit="img", disable=not progress or one)
+    try:
+        data = iter_images(files, net.resolution, net.channels, chunks=chunks, skip_bad=skip_bad,
+                           progress=progress and one, **model.conversion)
+        # not enumerate/zip: they keep the last item (the previous chunk's pixels) alive while the next is read
+        for ci in range(len(chunks) + 1):              # +1: to the end, where no readable file at all is an error
+            item = next(data, None)
+            if item is None:
+                break
+            (x, kept, why), g, chunk = item, groups[ci], chunks[ci]
+            del item
+            for i, reason in why:
+                if not seen[i]:                      # a wrap-around repeat is named once
+                    warnings.warn(f"skipped {reason}", stacklevel=2)
+                    skipped.append(reason)
+            if len(kept):
+                kept_a = np.asarray(kept, dtype=np.int64)
+                res = model.score(x, progress=progress and one, rows=kept_a,
+                                  batches=_local_batches(g, {f: r for r, f in enumerate(kept)}))
+                new = ~done[kept_a]                  # wrap-around repeats keep the score of their first chunk
+                for k, v in res.scores.items():
+                    scores.setdefault(k, np.full(len(files), np.nan))[kept_a[new]] = v[new]
+                done[kept_a] = True
+            bar.update(int((~seen[chunk]).sum()))
+            seen[chunk] = True
+            del x                                    # not held while the next chunk is decoded
+    finally:
+        bar.close()
+    keep = np.flatnonzero(done)
+    return FileScores(ids=[str(files[i]) for i in keep], scores={k: v[keep] for k, v in scores.items()},
+                      skipped=skipped, chunks=len(chunks), chunk_size=max(len(c) for c in chunks))
+
+
+def write_scores_csv(path: Path, ids: list[str], result: ScoreResult | dict[str, np.ndarray],
+                     labels: np.ndarray | None = None, extra: dict[str, np.ndarray] | None = None) -> None:
     """One row per image: id, label (when known), every score. Written atomically."""
     from ..fileio import atomic_write_text
     import io
 
-    names = list(result.scores)
+    scores = result.scores if isinstance(result, ScoreResult) else result
+    names = list(scores)
     extra = extra or {}
     buf = io.StringIO()
     w = csv.writer(buf)
@@ -110,7 +248,7 @@ def write_scores_csv(path: Path, ids: list[str], result: ScoreResult, labels: np
         row: list[Any] = [id_]
         if labels is not None:
             row.append(int(labels[i]))
-        row += [f"{result.scores[k][i]:.9g}" for k in names]
+        row += [f"{scores[k][i]:.9g}" for k in names]
         row += [extra[k][i] for k in extra]
         w.writerow(row)
     atomic_write_text(Path(path), buf.getvalue())

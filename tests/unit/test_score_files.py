@@ -1,0 +1,134 @@
+"""Scoring a pile of image files in chunks (scoring.run.score_files, data.readers.iter_images): memory holds one
+chunk, and the scores do not depend on the chunk size (the score batches are drawn over the whole file list)."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from wildgan.config import DataConfig, RunConfig, SearchConfig, TrainConfig, net_config_for_preset
+from wildgan.data import load_images
+from wildgan.data.readers import iter_images, list_image_files
+from wildgan.errors import DataError
+from wildgan.scoring.pgan_scores import batch_order
+from wildgan.scoring.run import _local_batches, default_chunk_size, score_files, untrained_model
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+N = 150            # score batches of 64: 64, 64 and 22, the last topped up to 64 from the start of the order
+
+
+@pytest.fixture(scope="module")
+def pile(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("files") / "pile"
+    root.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(N):
+        side = (8, 6, 12)[i % 3]              # smaller (padded), equal, larger (resized): converted one by one
+        Image.fromarray(rng.integers(0, 256, (side, side), dtype=np.uint8)).save(root / f"{i:03d}.png")
+    return root
+
+
+def _model(method: str = "wildgan"):
+    cfg = RunConfig(data=DataConfig(), net=net_config_for_preset("tiny", 8, 1), train=TrainConfig(seed=0),
+                    method=method, search=SearchConfig(steps=3, batch_size=32))
+    return untrained_model(cfg, "cpu")
+
+
+def _same(a, b) -> None:
+    assert a.ids == b.ids
+    assert set(a.scores) == set(b.scores)
+    for k in a.scores:
+        np.testing.assert_allclose(a.scores[k], b.scores[k], rtol=1e-6, atol=1e-7, err_msg=k)
+
+
+@pytest.mark.parametrize("method", ["wildgan", "search"])
+def test_scores_do_not_depend_on_the_chunk_size(pile: Path, method: str) -> None:
+    m = _model(method)
+    m.conversion = {"fit": "pad"}
+    whole = score_files(m, [pile])
+    assert whole.chunks == 1 and len(whole.ids) == N and not whole.skipped
+    # the same scores as scoring the whole set in memory
+    x, ids = load_images([pile], 8, 1, fit="pad")
+    res = m.score(x)
+    assert whole.ids == ids
+    for k in whole.scores:
+        np.testing.assert_allclose(whole.scores[k], res.scores[k], rtol=1e-6, atol=1e-7, err_msg=k)
+    for size in (64, 100, 1):                 # at least one score batch per chunk
+        part = score_files(m, [pile], chunk_size=size)
+        assert part.chunks == 3 and part.chunk_size == 64
+        _same(whole, part)
+
+
+def test_unreadable_files_skipped_once_and_chunk_independent(pile: Path, tmp_path: Path) -> None:
+    import shutil
+
+    folder = tmp_path / "pile"
+    shutil.copytree(pile, folder)
+    files = list_image_files([folder])
+    order = np.concatenate(batch_order(N, 64, 0))
+    # the first image of the order is read again for the topped-up last batch: a bad one is still named once
+    bad = sorted({int(order[0]), int(order[70]), int(order[149])})
+    for i in bad:
+        files[i].write_bytes(b"not an image")
+    m = _model()
+    with pytest.raises(DataError) as e:       # without skip_bad: every bad file named, also those of later chunks
+        score_files(m, [folder], chunk_size=64)
+    assert f"{len(bad)} unreadable image files" in str(e.value)
+    assert all(files[i].name in str(e.value) for i in bad)
+    got = []
+    for size in (None, 64):
+        with warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter("always")
+            r = score_files(m, [folder], chunk_size=size, skip_bad=True)
+        named = [str(w.message) for w in said if str(w.message).startswith("skipped ")]
+        assert len(named) == len(bad) == len(r.skipped)
+        assert len(r.ids) == N - len(bad) and all(np.isfinite(v).all() for v in r.scores.values())
+        got.append(r)
+    _same(*got)
+
+
+def test_no_readable_file_is_an_error(tmp_path: Path) -> None:
+    for i in range(3):
+        (tmp_path / f"{i}.png").write_bytes(b"")
+    with pytest.raises(DataError, match="none of the 3 image files is readable"), pytest.warns(UserWarning):
+        score_files(_model(), [tmp_path], skip_bad=True, chunk_size=1)
+
+
+def test_local_batches_drop_missing_files_and_keep_groups_of_four() -> None:
+    batches = [np.arange(8), np.arange(8, 16), np.array([16, 17])]
+    row_of = {i: i for i in range(18) if i not in (3, 9, 10, 11, 12, 13, 14, 15)}
+    got = _local_batches(batches, row_of)
+    assert [b.tolist() for b in got] == [[0, 1, 2, 4, 5, 6, 7, 0], [8, 8, 8, 8], [16, 17]]  # a short last batch
+    assert _local_batches([np.arange(4)], {}) == []                                       # stays as it was
+
+
+def test_iter_images_converts_each_image_on_its_own(pile: Path) -> None:
+    files = list_image_files([pile])
+    (whole, kept, skipped), = iter_images(files, 8, 1, fit="pad")
+    assert kept == list(range(N)) and skipped == []
+    parts = list(iter_images(files, 8, 1, fit="pad", chunks=[[5, 0, 1], [2, 3, 4]]))
+    assert [p[1] for p in parts] == [[5, 0, 1], [2, 3, 4]]
+    np.testing.assert_array_equal(np.concatenate([p[0] for p in parts]), whole[[5, 0, 1, 2, 3, 4]])
+    # 6x6 padded with zeros (the MNIST rule), 12x12 resized
+    assert whole[1, 0].max() == 0 and whole[1, 1:7, 1:7].any()
+
+
+def test_default_chunk_size() -> None:
+    assert default_chunk_size(32, 3) == 174_720 and default_chunk_size(256, 3) == 2_688
+    assert default_chunk_size(4096, 3) == 64                      # never less than one score batch
+    assert default_chunk_size(32, 3, 60) % 60 == 0
+
+
+def test_search_rows_select_the_initial_latents_of_a_larger_set() -> None:
+    from wildgan.scoring.latent_search import initial_latents
+
+    whole = initial_latents(50, 8, 3)
+    rows = np.array([7, 2, 49])
+    assert np.array_equal(initial_latents(3, 8, 3, rows).numpy(), whole[rows].numpy())
+    with pytest.raises(ValueError, match="rows has 2 entries for 3 images"):
+        initial_latents(3, 8, 3, rows[:2])
+
