@@ -472,11 +472,21 @@ def cmd_score(a: argparse.Namespace) -> int:
             _warn(f"warning: {', '.join('--' + o.replace('_', '-') for o in given)} only matter with --threshold "
                   f"contamination|mad: no is_anomaly column is written without --threshold")
     run_dir = Path(a.run_dir)
-    model = load_model(run_dir, a.device)
-    split_info = json.loads((run_dir / "split.json").read_text()) if (run_dir / "split.json").is_file() else {}
-    no_protocol = split_info.get("protocol") == "unlabelled" or bool(split_info.get("detector_input"))
     one_file = a.data[0] if a.data and len(a.data) == 1 else None
     dataset_file = bool(one_file and is_dataset_file(one_file))
+    ctx = None
+    if a.distributed:
+        if not a.data or dataset_file:
+            raise ConfigError("--distributed shares image files and folders between the processes; a data set "
+                              "(or the run's own test split) is scored by one process")
+        from .training.distributed import init_distributed
+
+        ctx = init_distributed(a.device)          # RANK/WORLD_SIZE/LOCAL_RANK from torchrun; NCCL or gloo
+        if not ctx.is_main:
+            a.no_progress = True
+    model = load_model(run_dir, ctx.device if ctx is not None else a.device)
+    split_info = json.loads((run_dir / "split.json").read_text()) if (run_dir / "split.json").is_file() else {}
+    no_protocol = split_info.get("protocol") == "unlabelled" or bool(split_info.get("detector_input"))
     label_free = dataset_file and Path(one_file).suffix.lower() == ".npz" and not npz_has_labels(one_file)
     if a.normal and (not dataset_file or label_free):
         raise ConfigError("--normal labels the rows of one labelled data-set --data (an .npz with labels, a tar or "
@@ -523,8 +533,16 @@ def cmd_score(a: argparse.Namespace) -> int:
             # caller's warning filters (restored on exit)
             warnings.simplefilter("always")
             warnings.showwarning = lambda msg, *_a, **_k: print(f"wildgan: warning: {msg}", file=sys.stderr)
-            got = score_files(model, a.data, chunk_size=a.chunk_size, skip_bad=a.skip_bad,
-                              progress=not a.no_progress)
+            try:
+                got = score_files(model, a.data, chunk_size=a.chunk_size, skip_bad=a.skip_bad,
+                                  progress=not a.no_progress, ctx=ctx)
+            finally:
+                if ctx is not None:
+                    from .training.distributed import shutdown
+
+                    shutdown()
+        if got is None:                       # a rank other than 0: rank 0 has the scores and writes the CSV
+            return 0
         ids, labels = got.ids, None
         n_skip = len(got.skipped)
         what = "every image file given (folders recursively)" + (f"; {n_skip} unreadable skipped" if n_skip else "") \
@@ -755,6 +773,11 @@ def make_parser() -> argparse.ArgumentParser:
                    help="the score --threshold flags by (default a; e.g. L_r, the residual)")
     s.add_argument("--normal", help="normal class(es) of a labelled data-set --data, comma separated: labels "
                                     "the rows (after a run trained on unlabelled images, which has no classes)")
+    s.add_argument("--distributed", action="store_true",
+                   help="share the image files between the processes started by torchrun, e.g. "
+                        "torchrun --nproc_per_node=4 -m wildgan score RUN --data pile/ --distributed --out s.csv "
+                        "(each process reads and scores its chunks on its GPU; rank 0 writes the CSV; the scores "
+                        "are those of one process)")
     s.add_argument("--chunk-size", type=_positive_int, metavar="N",
                    help="image files are read and scored N at a time, so memory holds N images whatever the size "
                         "of the pile (default: 512 MB of pixels, e.g. 174,762 at 32x32x3, 2,688 at 256x256x3); "

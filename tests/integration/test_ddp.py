@@ -92,3 +92,43 @@ def test_two_gloo_ranks_match_one_process(tmp_path: Path):
     for k, v in one.scores.items():
         np.testing.assert_allclose(sh[k], v, rtol=1e-5, atol=1e-6)
     assert torch.isfinite(torch.from_numpy(sh["a"] if "a" in sh else one.scores[next(iter(one.scores))])).all()
+
+
+@pytest.mark.integration
+def test_score_a_pile_over_two_gloo_ranks(tmp_path: Path):
+    """`wildgan score --distributed`: each rank reads and scores its chunks of the files, rank 0 writes the CSV,
+    which equals one process's byte for byte, unreadable files (--skip-bad) and wrap-around repeats included; a
+    bad file without --skip-bad stops every rank with its name, and nothing is written."""
+    from PIL import Image
+
+    from wildgan.cli import main
+
+    rng = np.random.default_rng(0)
+    train, pile = tmp_path / "train", tmp_path / "pile"
+    for folder, n in ((train, 64), (pile, 130)):
+        folder.mkdir()
+        for i in range(n):
+            Image.fromarray(rng.integers(0, 256, (8, 8), dtype=np.uint8)).save(folder / f"{i:03d}.png")
+    (pile / "077.png").write_bytes(b"not an image")
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(train), "--preset", "tiny", "--total-kimg", "0.1", "--phase-kimg", "0.02",
+                 "--threads", "1", "--device", "cpu", "--no-progress", "--out", str(run)]) == 0
+    # 130 files: score batches 64, 64 and 2 topped up with 62 repeats of the first; chunks of 128 -> rank 0 reads
+    # the first two batches, rank 1 the repeats
+    args = ["score", str(run), "--data", str(pile), "--chunk-size", "128", "--device", "cpu", "--no-progress"]
+    assert main(args + ["--skip-bad", "--out", str(tmp_path / "one.csv")]) == 0
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=0",
+                "--rdzv_backend=c10d", "--rdzv_endpoint=localhost:0", "-m", "wildgan"]
+    proc = subprocess.run(torchrun + args + ["--distributed", "--skip-bad", "--out", str(tmp_path / "two.csv")],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    one, two = (tmp_path / "one.csv").read_text(), (tmp_path / "two.csv").read_text()
+    assert len(one.splitlines()) == 130 and "077.png" not in one                     # header + 129 images
+    assert two == one
+    assert proc.stderr.count("warning: skipped") == 1 and "077.png" in proc.stderr     # named once, by rank 0
+
+    proc = subprocess.run(torchrun + args + ["--distributed", "--out", str(tmp_path / "bad.csv")],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode != 0 and "077.png: not a readable image" in proc.stderr
+    assert not (tmp_path / "bad.csv").exists()

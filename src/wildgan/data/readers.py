@@ -872,7 +872,7 @@ def load_images(paths: Sequence[str | Path], resolution: int, channels: int, **o
 
 
 def iter_images(files: Sequence[Path], resolution: int, channels: int, *,
-                chunks: Sequence[Sequence[int]] | None = None, **opts: Any
+                chunks: Sequence[Sequence[int]] | None = None, empty_ok: bool = False, **opts: Any
                 ) -> Iterator[tuple[np.ndarray, list[int], list[tuple[int, str]]]]:
     """Decode and convert image files chunk by chunk, so that memory holds one chunk, not a whole pile.
 
@@ -881,7 +881,8 @@ def iter_images(files: Sequence[Path], resolution: int, channels: int, *,
     is converted on its own: its pixels do not depend on the other files of its chunk.
     Unreadable files: with skip_bad they are left out and reported; without, the first chunk that has one ends the
     iteration, after the files of the later chunks are checked (decoded only) so that one DataError names all of
-    them (up to 100). No readable file at all is a DataError.
+    them (up to 100). No readable file at all is a DataError (unless empty_ok: a caller that reads a share of the
+    files, and decides once it has heard from the others).
     """
     o = _parse_opts(dict(opts, resolution=check_resolution(resolution), channels=channels))
     if not files:
@@ -925,7 +926,7 @@ def iter_images(files: Sequence[Path], resolution: int, channels: int, *,
         yield x, [chunk[i] for i in kept], [(chunk[i], r) for i, r in zip(
             (i for i in range(len(part)) if i not in kept_set), reasons)]
         del x                                   # not held while the next chunk is decoded
-    if n_kept == 0:
+    if n_kept == 0 and not empty_ok:
         shown = "; ".join(all_skipped[:3]) + ("; ..." if len(all_skipped) > 3 else "")
         raise DataError(f"none of the {len(files)} image files is readable: {shown}")
 

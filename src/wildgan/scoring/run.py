@@ -16,9 +16,10 @@ import torch
 
 from .. import checkpoint as ckpt
 from ..config import RunConfig, ScoreConfig, read_run_config
+from ..data.readers import list_image_files
 from ..data.splits import conversion_opts
 from ..devices import resolve_device
-from ..errors import CheckpointError
+from ..errors import CheckpointError, DataError
 from ..nets import build_pgan
 from .pgan_scores import ScoreResult, score_pgan
 
@@ -170,7 +171,7 @@ def _local_batches(batches: list[np.ndarray], row_of: dict[int, int]) -> list[np
 
 
 def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: int | None = None,
-                skip_bad: bool = False, progress: bool = False) -> FileScores:
+                skip_bad: bool = False, progress: bool = False, ctx: Any = None) -> FileScores | None:
     """Score image files and folders (recursed), reading and scoring at most `chunk_size` images at a time
     (default: default_chunk_size), so that memory holds one chunk of pixels and the scores, whatever the number of
     files.
@@ -178,11 +179,13 @@ def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: 
     The scores do not depend on the chunk size: the score batches are drawn over the whole list of files, as
     LoadedModel.score draws them over a whole image set, and each chunk is a run of whole batches (so with every
     file readable the scores are those of LoadedModel.score on load_images of the same paths). An unreadable file
-    (skip_bad, each named in a warning as it is met) leaves its batch (_local_batches).
-    Files are converted like the run's training data (model.conversion, e.g. MNIST's 28 -> 32 zero padding)."""
-    from tqdm.auto import tqdm
+    (skip_bad, each named in a warning) leaves its batch (_local_batches).
+    Files are converted like the run's training data (model.conversion, e.g. MNIST's 28 -> 32 zero padding).
 
-    from ..data.readers import iter_images, list_image_files
+    `ctx` (training.distributed.DistContext, under torchrun): rank r reads and scores chunks r, r + world, ... on its
+    own device; rank 0 gathers the scores and returns them (the same as one process's), the other ranks None. An
+    error on any rank is raised on every rank (none waits for the others forever)."""
+    from ..errors import WildganError
     from .pgan_scores import batch_order
 
     net, sc = model.cfg.net, model.cfg.score
@@ -190,46 +193,88 @@ def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: 
     step = chunk_size or default_chunk_size(net.resolution, net.channels, sc.batch_size)
     if step < 1:
         raise ValueError(f"chunk_size must be at least 1, got {step}")
-    batches = batch_order(len(files), sc.batch_size, sc.shuffle_seed)
-    groups = _chunk_batches(batches, step)
+    groups = _chunk_batches(batch_order(len(files), sc.batch_size, sc.shuffle_seed), step)
     chunks = [sorted(set(np.concatenate(g).tolist())) for g in groups]   # each chunk decoded in file order
-    scores: dict[str, np.ndarray] = {}
-    done = np.zeros(len(files), dtype=bool)            # scored
-    seen = np.zeros(len(files), dtype=bool)            # read (scored or skipped)
-    skipped: list[str] = []
-    one = len(chunks) == 1
-    # one chunk: the decoding and scoring bars of any image set; several: one bar over all files instead
-    bar = tqdm(total=len(files), desc="score", unit="img", disable=not progress or one)
+    world, rank = (ctx.world, ctx.rank) if ctx is not None else (1, 0)
+    mine = list(range(rank, len(chunks), world))
     try:
-        data = iter_images(files, net.resolution, net.channels, chunks=chunks, skip_bad=skip_bad,
-                           progress=progress and one, **model.conversion)
+        parts, bad = _score_chunks(model, files, mine, chunks, groups, skip_bad=skip_bad, progress=progress,
+                                   warn=world == 1)
+        failure, err = None, None
+    except Exception as e:                 # noqa: BLE001 -- on one rank of several: said to all of them below
+        if world == 1:
+            raise
+        parts, bad, failure, err = [], [], (f"rank {rank}: {e}", isinstance(e, DataError)), e
+    if world > 1:
+        import torch.distributed as tdist
+
+        gathered: list[Any] = [None] * world
+        tdist.all_gather_object(gathered, (parts, bad, failure), group=ctx.ctrl_group)
+        failures = [g[2] for g in gathered if g[2]]
+        if failures:
+            kind = DataError if all(is_data for _, is_data in failures) else WildganError
+            raise kind("; ".join(msg for msg, _ in failures)) from err
+        if rank != 0:
+            return None
+        parts = [q for g in gathered for q in g[0]]
+        bad = [q for g in gathered for q in g[1]]
+    # merge in chunk order: a wrap-around repeat (the last batch topped up from the first) keeps its first score
+    scores: dict[str, np.ndarray] = {}
+    done = np.zeros(len(files), dtype=bool)
+    for _, kept, got in sorted(parts, key=lambda q: q[0]):
+        new = kept[~done[kept]]
+        for k, v in got.items():
+            scores.setdefault(k, np.full(len(files), np.nan))[new] = v[~done[kept]]
+        done[kept] = True
+    reasons = dict(sorted(bad))                          # one per file, however many chunks read it
+    if world > 1:
+        for r in reasons.values():
+            warnings.warn(f"skipped {r}", stacklevel=2)
+    if not done.any():
+        shown = "; ".join(list(reasons.values())[:3]) + ("; ..." if len(reasons) > 3 else "")
+        raise DataError(f"none of the {len(files)} image files is readable: {shown}")
+    keep = np.flatnonzero(done)
+    return FileScores(ids=[str(files[i]) for i in keep], scores={k: v[keep] for k, v in scores.items()},
+                      skipped=list(reasons.values()), chunks=len(chunks), chunk_size=max(len(c) for c in chunks))
+
+
+def _score_chunks(model: LoadedModel, files: list[Path], which: list[int], chunks: list[list[int]],
+                  groups: list[list[np.ndarray]], *, skip_bad: bool, progress: bool, warn: bool
+                  ) -> tuple[list[tuple[int, np.ndarray, dict[str, np.ndarray]]], list[tuple[int, str]]]:
+    """score_files' work on the chunks numbered `which`: [(chunk number, kept file indices, their scores)] and
+    [(file index, why it was skipped)]; with `warn`, each skipped file is named in a warning as it is met."""
+    from tqdm.auto import tqdm
+
+    from ..data.readers import iter_images
+
+    net = model.cfg.net
+    parts, bad = [], []
+    seen: set[int] = set()
+    one = len(chunks) == 1
+    # one chunk: the decoding and scoring bars of any image set; several: one bar over this process's files instead
+    bar = tqdm(total=len({i for c in which for i in chunks[c]}), desc="score", unit="img",
+               disable=not progress or one)
+    try:
+        data = iter_images(files, net.resolution, net.channels, chunks=[chunks[c] for c in which],
+                           skip_bad=skip_bad, progress=progress and one, empty_ok=True, **model.conversion)
         # not enumerate/zip: they keep the last item (the previous chunk's pixels) alive while the next is read
-        for ci in range(len(chunks) + 1):              # +1: to the end, where no readable file at all is an error
-            item = next(data, None)
-            if item is None:
-                break
-            (x, kept, why), g, chunk = item, groups[ci], chunks[ci]
-            del item
+        for c in which:
+            x, kept, why = next(data)
             for i, reason in why:
-                if not seen[i]:                      # a wrap-around repeat is named once
-                    warnings.warn(f"skipped {reason}", stacklevel=2)
-                    skipped.append(reason)
-            if len(kept):
+                if warn and i not in seen:           # a wrap-around repeat is named once
+                    warnings.warn(f"skipped {reason}", stacklevel=3)
+            bad += why
+            if kept:
                 kept_a = np.asarray(kept, dtype=np.int64)
                 res = model.score(x, progress=progress and one, rows=kept_a,
-                                  batches=_local_batches(g, {f: r for r, f in enumerate(kept)}))
-                new = ~done[kept_a]                  # wrap-around repeats keep the score of their first chunk
-                for k, v in res.scores.items():
-                    scores.setdefault(k, np.full(len(files), np.nan))[kept_a[new]] = v[new]
-                done[kept_a] = True
-            bar.update(int((~seen[chunk]).sum()))
-            seen[chunk] = True
+                                  batches=_local_batches(groups[c], {f: r for r, f in enumerate(kept)}))
+                parts.append((c, kept_a, res.scores))
+            bar.update(len(set(chunks[c]) - seen))
+            seen.update(chunks[c])
             del x                                    # not held while the next chunk is decoded
     finally:
         bar.close()
-    keep = np.flatnonzero(done)
-    return FileScores(ids=[str(files[i]) for i in keep], scores={k: v[keep] for k, v in scores.items()},
-                      skipped=skipped, chunks=len(chunks), chunk_size=max(len(c) for c in chunks))
+    return parts, bad
 
 
 def write_scores_csv(path: Path, ids: list[str], result: ScoreResult | dict[str, np.ndarray],
