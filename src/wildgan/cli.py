@@ -495,7 +495,8 @@ def cmd_score(a: argparse.Namespace) -> int:
     labels = None
     x = None                                  # images in memory (a data set); a pile of files is scored in chunks
     if a.chunk_size is not None and (not a.data or dataset_file):
-        _warn("warning: --chunk-size applies to image files and folders; a data-set file is read whole")
+        _warn("warning: --chunk-size applies to image files and folders given with --data; a data set (or the "
+              "run's own test split) is read whole")
     if dataset_file and (label_free or (no_protocol and not a.normal)):
         # a data set read as a pile: image arrays without labels, or any data-set file after a run that has no
         # protocol of its own (unlabelled, Detector.fit) and no --normal to label it: every image, converted like
@@ -779,10 +780,10 @@ def make_parser() -> argparse.ArgumentParser:
                         "(each process reads and scores its chunks on its GPU; rank 0 writes the CSV; the scores "
                         "are those of one process)")
     s.add_argument("--chunk-size", type=_positive_int, metavar="N",
-                   help="image files are read and scored N at a time, so memory holds N images whatever the size "
-                        "of the pile (default: 512 MB of pixels, e.g. 174,762 at 32x32x3, 2,688 at 256x256x3); "
-                        "within a chunk images share mixed score batches, so a pile larger than one chunk scores "
-                        "a little differently with another N")
+                   help="image files are read and scored about N at a time (whole score batches: at least 64), "
+                        "so memory holds one chunk whatever the size of the pile (default: 512 MB of pixels, e.g. "
+                        "174,720 images at 32x32x3, 2,688 at 256x256x3; an eighth of that for latent search); "
+                        "the scores do not depend on N")
     s.set_defaults(func=cmd_score)
     s.set_defaults(defaults={act.dest: act.default for act in s._actions})   # for warnings about unused options
 

@@ -57,13 +57,17 @@ def test_scores_do_not_depend_on_the_chunk_size(pile: Path, method: str) -> None
     assert whole.ids == ids
     for k in whole.scores:
         np.testing.assert_allclose(whole.scores[k], res.scores[k], rtol=1e-6, atol=1e-7, err_msg=k)
-    for size in (64, 100, 1):                 # at least one score batch per chunk
+    for size in (64, 100, 1):
         part = score_files(m, [pile], chunk_size=size)
-        assert part.chunks == 3 and part.chunk_size == 64
+        if method == "wildgan":               # whole score batches: at least one per chunk
+            assert part.chunks == 3 and part.chunk_size == 64
+        else:                                 # consecutive files (the initial latents follow the file order)
+            assert part.chunks == -(-N // size) and part.chunk_size == size
         _same(whole, part)
 
 
-def test_unreadable_files_skipped_once_and_chunk_independent(pile: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("method", ["wildgan", "search"])
+def test_unreadable_files_skipped_once_and_chunk_independent(pile: Path, tmp_path: Path, method: str) -> None:
     import shutil
 
     folder = tmp_path / "pile"
@@ -74,7 +78,7 @@ def test_unreadable_files_skipped_once_and_chunk_independent(pile: Path, tmp_pat
     bad = sorted({int(order[0]), int(order[70]), int(order[149])})
     for i in bad:
         files[i].write_bytes(b"not an image")
-    m = _model()
+    m = _model(method)
     with pytest.raises(DataError) as e:       # without skip_bad: every bad file named, also those of later chunks
         score_files(m, [folder], chunk_size=64)
     assert f"{len(bad)} unreadable image files" in str(e.value)
@@ -123,12 +127,36 @@ def test_default_chunk_size() -> None:
     assert default_chunk_size(32, 3, 60) % 60 == 0
 
 
-def test_search_rows_select_the_initial_latents_of_a_larger_set() -> None:
+def test_search_latents_drawn_in_parts_are_those_of_the_whole() -> None:
+    import torch
+
     from wildgan.scoring.latent_search import initial_latents
 
     whole = initial_latents(50, 8, 3)
-    rows = np.array([7, 2, 49])
-    assert np.array_equal(initial_latents(3, 8, 3, rows).numpy(), whole[rows].numpy())
-    with pytest.raises(ValueError, match="rows has 2 entries for 3 images"):
-        initial_latents(3, 8, 3, rows[:2])
+    g = torch.Generator().manual_seed(3)
+    parts = torch.cat([initial_latents(n, 8, 3, generator=g) for n in (7, 1, 42)])
+    assert torch.equal(parts, whole)
 
+
+def test_resize_error_refuses_mixed_sizes(pile: Path) -> None:
+    with pytest.raises(DataError, match=r"001.png: image size 6x6 differs from .*000.png \(8x8\)"):
+        load_images([pile], 8, 1, resize="error")
+
+
+def test_memory_holds_one_chunk(tmp_path: Path) -> None:
+    """Peak memory traced by tracemalloc (numpy's allocations included): a small chunk size must bound it."""
+    import tracemalloc
+
+    rng = np.random.default_rng(1)
+    for i in range(640):                      # 640 x 32x32x3 = 1.9 MB of pixels; a chunk of 64 is 0.2 MB
+        Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(tmp_path / f"{i:03d}.png")
+    cfg = RunConfig(data=DataConfig(), net=net_config_for_preset("tiny", 32, 3), train=TrainConfig(seed=0))
+    m = untrained_model(cfg, "cpu")
+    peaks = {}
+    for size in (None, 64):
+        tracemalloc.start()
+        score_files(m, [tmp_path], chunk_size=size)
+        peaks[size] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    assert peaks[None] > 2 * 640 * 32 * 32 * 3        # the pile, twice (decoded images and their array)
+    assert peaks[64] < peaks[None] / 4, peaks

@@ -179,17 +179,17 @@ def _progress(it, total: int, desc: str, enabled: bool | None):
 
 
 def _decode_files(files: Sequence[Path], o: _Opts, skipped: list[dict[str, str]],
-                  desc: str = "decoding", what: str = "images", sizes: set[tuple[int, int]] | None = None,
-                  convert_one: Callable[[np.ndarray], np.ndarray] | None = None
+                  desc: str = "decoding", what: str = "images", sizes: dict[tuple[int, int], Path] | None = None,
+                  convert_one: Callable[[np.ndarray], np.ndarray] | None = None, max_skipped: int | None = None
                   ) -> tuple[list[np.ndarray], list[int]]:
     """Decode files; returns the arrays and the indices (into files) that were kept.
 
-    `sizes` (given by a caller that decodes in chunks): collects the decoded sizes, and the caller warns about
-    cropping once, instead of once per chunk. `convert_one`: applied to each image as soon as it is decoded (only
-    the converted image is kept)."""
+    `sizes` (given by a caller that decodes in chunks): collects the decoded sizes (each with its first file), and
+    the caller warns about cropping once, instead of once per chunk. `convert_one`: applied to each image as soon as
+    it is decoded (only the converted image is kept). `max_skipped`: stop after that many skipped files."""
     arrays, kept = [], []
     chunked = sizes is not None
-    sizes = set() if sizes is None else sizes     # as decoded, before any shrinking
+    sizes = {} if sizes is None else sizes        # as decoded, before any shrinking
     bad: list[DataError] = []
     # shrink big photos now (memory grows with the largest): to the resolution asked for, else to the largest
     # automatic one (not when probing native sizes for the decode cache, which only holds small images)
@@ -199,7 +199,7 @@ def _decode_files(files: Sequence[Path], o: _Opts, skipped: list[dict[str, str]]
     for i, f in enumerate(_progress(files, len(files), desc, o.progress)):
         try:
             a = read_image(f, o.depth16)
-            sizes.add(a.shape[:2])
+            sizes.setdefault(a.shape[:2], f)
             if o.probe_uniform and len(sizes) > 1:
                 raise _MixedSizes()      # a native-size probe: stop at the first other size, not after all
             if limit is not None and (a.shape[0] > limit or a.shape[1] > limit):
@@ -214,6 +214,8 @@ def _decode_files(files: Sequence[Path], o: _Opts, skipped: list[dict[str, str]]
                     break
                 continue
             skipped.append({"path": str(f), "reason": str(e)})
+            if max_skipped is not None and len(skipped) >= max_skipped:
+                break
     if capped:
         big = max(max(s) for s in sizes)
         warnings.warn(f"{what}: {capped} image{'s' if capped != 1 else ''} larger than {MAX_AUTO_RESOLUTION} px (up to "
@@ -224,7 +226,7 @@ def _decode_files(files: Sequence[Path], o: _Opts, skipped: list[dict[str, str]]
     if bad:
         raise unreadable_files_error([str(e) for e in bad])
     if not o.probe_uniform and not chunked:
-        warn_crop(sizes, o.fit, o.resolution, what, stacklevel=4)
+        warn_crop(set(sizes), o.fit, o.resolution, what, stacklevel=4)
     return arrays, kept
 
 
@@ -894,7 +896,7 @@ def iter_images(files: Sequence[Path], resolution: int, channels: int, *,
     chunks = [range(len(files))] if chunks is None else chunks
     several = len(chunks) > 1
     lenient = replace(o, skip_bad=True)
-    sizes: set[tuple[int, int]] = set()
+    sizes: dict[tuple[int, int], Path] = {}
     warned = False
     n_kept = 0
     all_skipped: list[str] = []
@@ -902,7 +904,13 @@ def iter_images(files: Sequence[Path], resolution: int, channels: int, *,
         part = [files[i] for i in chunk]
         skipped: list[dict[str, str]] = []
         # one chunk: the plain rules (every bad file named at once); several: decode leniently and decide here
-        arrays, kept = _decode_files(part, lenient if several else o, skipped, sizes=sizes, convert_one=one)
+        arrays, kept = _decode_files(part, lenient if several else o, skipped, sizes=sizes, convert_one=one,
+                                     max_skipped=None if o.skip_bad else MAX_NAMED_BAD_FILES)
+        if o.resize == "error" and len(sizes) > 1:
+            (h0, w0), f0 = next(iter(sizes.items()))
+            (h, w), f = list(sizes.items())[1]
+            raise DataError(f"{f}: image size {w}x{h} differs from {f0} ({w0}x{h0}); mixed sizes are not allowed "
+                            "with --resize error (resize='error'); use --resize resize")
         reasons = [s["reason"] for s in skipped]
         if reasons and not o.skip_bad:
             seen = {i for c in chunks[:ci + 1] for i in c}
@@ -914,7 +922,7 @@ def iter_images(files: Sequence[Path], resolution: int, channels: int, *,
                 except DataError as e:
                     reasons.append(str(e))
             raise unreadable_files_error(sorted(reasons[:MAX_NAMED_BAD_FILES]))
-        msg = None if warned else crop_warning(sizes, o.fit, o.resolution, "images")
+        msg = None if warned else crop_warning(set(sizes), o.fit, o.resolution, "images")
         if msg:
             warnings.warn(msg, stacklevel=2)
             warned = True

@@ -54,31 +54,26 @@ def search_loss(G: Generator, D: Discriminator, q: torch.Tensor, z: torch.Tensor
     return (1.0 - feature_weight) * pix + feature_weight * feat
 
 
-def initial_latents(n: int, latent_size: int, seed: int, rows: np.ndarray | None = None) -> torch.Tensor:
-    """z_0 ~ U(-1, 1)^[n, N_z] from a CPU generator (device-independent, row i independent of batching and of n).
-    `rows` (n of them): the rows of a larger set these images are, e.g. the files of one chunk of a pile."""
-    g = torch.Generator().manual_seed(seed)
-    if rows is not None:
-        rows = np.asarray(rows, dtype=np.int64)
-        if len(rows) != n:
-            raise ValueError(f"rows has {len(rows)} entries for {n} images")
-        if n == 0:
-            return torch.zeros(0, latent_size)
-        return (torch.rand(int(rows.max()) + 1, latent_size, generator=g) * 2.0 - 1.0)[torch.from_numpy(rows)]
+def initial_latents(n: int, latent_size: int, seed: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """z_0 ~ U(-1, 1)^[n, N_z] from a CPU generator (device-independent, row i independent of batching and of n:
+    the rows of a set drawn in consecutive parts from one `generator` seeded with `seed` are the rows of the whole)."""
+    g = generator if generator is not None else torch.Generator().manual_seed(seed)
     return torch.rand(n, latent_size, generator=g) * 2.0 - 1.0
 
 
 def latent_search(G: Generator, D: Discriminator, q: torch.Tensor, cfg: SearchConfig, *, lod: float = 0.0,
-                  progress: bool = False, rows: np.ndarray | None = None) -> torch.Tensor:
+                  progress: bool = False, z0: torch.Tensor | None = None) -> torch.Tensor:
     """Searched latents z [N, N_z] (q's dtype and device) for float queries q [N, C, H, W] in [-1, 1] at `lod`'s
     resolution. G and D must be on q's device and in q's dtype; they are frozen (eval, no grad) during the search
-    and restored after. `rows`: see initial_latents."""
+    and restored after. `z0`: the initial latents (default initial_latents(N, N_z, cfg.seed))."""
     if cfg.steps < 0 or cfg.batch_size < 1 or cfg.lr <= 0:
         raise ValueError(f"invalid search config: steps={cfg.steps}, batch_size={cfg.batch_size}, lr={cfg.lr}")
     if not q.is_floating_point():
         raise TypeError(f"latent_search expects float queries in [-1, 1], got {q.dtype} (use wildgan.data to_float)")
     n, device = q.shape[0], q.device
-    z_all = initial_latents(n, G.cfg.latent_size, cfg.seed, rows).to(device=device, dtype=q.dtype)
+    if z0 is not None and tuple(z0.shape) != (n, G.cfg.latent_size):
+        raise ValueError(f"z0 has shape {tuple(z0.shape)}, expected ({n}, {G.cfg.latent_size})")
+    z_all = (initial_latents(n, G.cfg.latent_size, cfg.seed) if z0 is None else z0).to(device=device, dtype=q.dtype)
     chunks = [(s, min(n, s + cfg.batch_size)) for s in range(0, n, cfg.batch_size)]
     bar = tqdm(total=len(chunks) * cfg.steps, desc="latent search", unit="step", disable=not progress,
                dynamic_ncols=True, leave=False)
@@ -106,7 +101,7 @@ def latent_search(G: Generator, D: Discriminator, q: torch.Tensor, cfg: SearchCo
 @torch.no_grad()
 def search_scores(G: Generator, D: Discriminator, x_uint8: np.ndarray, cfg: SearchConfig, lam: float = 0.05,
                   kappa: float = 1.0, device: str | torch.device = "cpu", *, return_recon: bool = False,
-                  progress: bool = False, lod: float = 0.0, rows: np.ndarray | None = None) -> ScoreResult:
+                  progress: bool = False, lod: float = 0.0, z0: torch.Tensor | None = None) -> ScoreResult:
     """Scores of the latent-search baseline for uint8 [N, R, R, C] images (R = G's full resolution).
 
     result.scores = {'a', 'L_n', 'L_o', 'L_r', 'A', 'z_norm'} -> float64 [N] in input order, with G(z*) as the
@@ -114,7 +109,7 @@ def search_scores(G: Generator, D: Discriminator, x_uint8: np.ndarray, cfg: Sear
     G(z*) as float32 [N, R, R, C] in [-1, 1] when asked. Moves G and D to `device`. Pass Gs for the EMA generator.
     `lod` > 0 (a run stopped before full growth) searches and scores at the resolution the networks reached, with
     the queries box-reduced as in training (pgan_scores.at_lod); the reconstruction is nearest-upsampled to R.
-    `rows`: which rows of a larger set the images are (their initial latents; see initial_latents).
+    `z0`: the initial latents (default initial_latents; a caller scoring a large set in parts passes each part's).
     """
     G.to(device)
     D.to(device)
@@ -123,7 +118,7 @@ def search_scores(G: Generator, D: Discriminator, x_uint8: np.ndarray, cfg: Sear
     recs: list[torch.Tensor] = []
     if n:
         q_all = at_lod(to_float(x_uint8).to(device), lod)
-        z_all = latent_search(G, D, q_all, cfg, lod=lod, progress=progress, rows=rows)
+        z_all = latent_search(G, D, q_all, cfg, lod=lod, progress=progress, z0=z0)
         with frozen(G, D):
             for s in range(0, n, cfg.batch_size):
                 q, z = q_all[s:s + cfg.batch_size], z_all[s:s + cfg.batch_size]

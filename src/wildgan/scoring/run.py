@@ -43,10 +43,10 @@ class LoadedModel:
 
     def score(self, x_u8: np.ndarray, *, score_cfg: ScoreConfig | None = None, batch_mode: str = "mixed",
               return_recon: bool = False, progress: bool = False, batches: list[np.ndarray] | None = None,
-              rows: np.ndarray | None = None) -> ScoreResult:
-        """Every score of uint8 [N, R, R, C] images. `batches` and `rows` say, for a chunk of a larger set, which
-        score batches its images form (wildgan: E's minibatch stddev couples a batch) and which rows of the set
-        they are (search: each row's initial latent); score_files passes them. f-AnoGAN needs neither."""
+              z0: torch.Tensor | None = None) -> ScoreResult:
+        """Every score of uint8 [N, R, R, C] images. For a chunk of a larger set (score_files) `batches` says which
+        score batches its images form (wildgan: E's minibatch stddev couples a batch) and `z0` gives their initial
+        latents (search: drawn for the whole set). f-AnoGAN scores every image on its own and needs neither."""
         sc = score_cfg or self.cfg.score
         if self.cfg.method == "wildgan":
             return score_pgan(self.nets, x_u8, sc, device=self.device, batch_mode=batch_mode,
@@ -56,7 +56,7 @@ class LoadedModel:
 
             G = self.nets.Gs if sc.generator == "Gs" else self.nets.G
             return search_scores(G, self.nets.D, x_u8, self.cfg.search, sc.lam, sc.kappa, self.device,
-                                 return_recon=return_recon, progress=progress, lod=self.lod, rows=rows)
+                                 return_recon=return_recon, progress=progress, lod=self.lod, z0=z0)
         if self.cfg.method == "fanogan":
             from .fanogan_scores import score_fanogan
 
@@ -124,10 +124,12 @@ def untrained_model(cfg: RunConfig, device: str | torch.device = "auto") -> Load
 SCORE_CHUNK_BYTES = 512 * 2**20
 
 
-def default_chunk_size(resolution: int, channels: int, batch_size: int = 64) -> int:
+def default_chunk_size(resolution: int, channels: int, batch_size: int = 64, method: str = "wildgan") -> int:
     """Images per chunk for score_files: SCORE_CHUNK_BYTES of uint8 pixels, a whole number of score batches
-    (174,720 images at 32x32x3, 2,688 at 256x256x3: below 128 px every test set we know is one chunk)."""
-    n = SCORE_CHUNK_BYTES // (resolution * resolution * channels)
+    (174,720 images at 32x32x3, 2,688 at 256x256x3: below 128 px every test set we know is one chunk). The latent
+    search holds its whole chunk as float32 queries and their latents: an eighth of that (it is slow per image, so
+    small chunks cost nothing)."""
+    n = SCORE_CHUNK_BYTES // (resolution * resolution * channels) // (8 if method == "search" else 1)
     return max(batch_size, n - n % batch_size)
 
 
@@ -176,11 +178,13 @@ def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: 
     (default: default_chunk_size), so that memory holds one chunk of pixels and the scores, whatever the number of
     files.
 
-    The scores do not depend on the chunk size: the score batches are drawn over the whole list of files, as
-    LoadedModel.score draws them over a whole image set, and each chunk is a run of whole batches (so with every
-    file readable the scores are those of LoadedModel.score on load_images of the same paths). An unreadable file
-    (skip_bad, each named in a warning) leaves its batch (_local_batches).
-    Files are converted like the run's training data (model.conversion, e.g. MNIST's 28 -> 32 zero padding).
+    The scores do not depend on the chunk size; with every file readable they are those of LoadedModel.score on
+    load_images of the same paths. wildgan: the mixed score batches are drawn over the whole list of files, as
+    LoadedModel.score draws them over a whole image set, and each chunk is a run of whole batches; an unreadable
+    file (skip_bad) leaves its batch (_local_batches). search: the initial latents are drawn per file, in file
+    order, in consecutive chunks. f-AnoGAN scores each image on its own. Unreadable files (skip_bad) are each named
+    in a warning. Files are converted like the run's training data (model.conversion, e.g. MNIST's 28 -> 32 zero
+    padding).
 
     `ctx` (training.distributed.DistContext, under torchrun): rank r reads and scores chunks r, r + world, ... on its
     own device; rank 0 gathers the scores and returns them (the same as one process's), the other ranks None. An
@@ -188,19 +192,25 @@ def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: 
     from ..errors import WildganError
     from .pgan_scores import batch_order
 
-    net, sc = model.cfg.net, model.cfg.score
+    net, sc, method = model.cfg.net, model.cfg.score, model.cfg.method
     files = list_image_files(paths)
-    step = chunk_size or default_chunk_size(net.resolution, net.channels, sc.batch_size)
+    step = chunk_size or default_chunk_size(net.resolution, net.channels, sc.batch_size, method)
     if step < 1:
         raise ValueError(f"chunk_size must be at least 1, got {step}")
-    groups = _chunk_batches(batch_order(len(files), sc.batch_size, sc.shuffle_seed), step)
-    chunks = [sorted(set(np.concatenate(g).tolist())) for g in groups]   # each chunk decoded in file order
+    if method == "wildgan":
+        groups: list[list[np.ndarray]] | None = _chunk_batches(batch_order(len(files), sc.batch_size,
+                                                                          sc.shuffle_seed), step)
+        chunks = [sorted(set(np.concatenate(g).tolist())) for g in groups]   # each chunk decoded in file order
+    else:                                  # no batch coupling: consecutive files
+        groups = None
+        chunks = [list(range(i, min(i + step, len(files)))) for i in range(0, len(files), step)]
     world, rank = (ctx.world, ctx.rank) if ctx is not None else (1, 0)
     mine = list(range(rank, len(chunks), world))
+    err: Exception | None = None
+    failure = None
     try:
         parts, bad = _score_chunks(model, files, mine, chunks, groups, skip_bad=skip_bad, progress=progress,
                                    warn=world == 1)
-        failure, err = None, None
     except Exception as e:                 # noqa: BLE001 -- on one rank of several: said to all of them below
         if world == 1:
             raise
@@ -222,9 +232,9 @@ def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: 
     scores: dict[str, np.ndarray] = {}
     done = np.zeros(len(files), dtype=bool)
     for _, kept, got in sorted(parts, key=lambda q: q[0]):
-        new = kept[~done[kept]]
+        new = ~done[kept]
         for k, v in got.items():
-            scores.setdefault(k, np.full(len(files), np.nan))[new] = v[~done[kept]]
+            scores.setdefault(k, np.full(len(files), np.nan))[kept[new]] = v[new]
         done[kept] = True
     reasons = dict(sorted(bad))                          # one per file, however many chunks read it
     if world > 1:
@@ -239,10 +249,11 @@ def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: 
 
 
 def _score_chunks(model: LoadedModel, files: list[Path], which: list[int], chunks: list[list[int]],
-                  groups: list[list[np.ndarray]], *, skip_bad: bool, progress: bool, warn: bool
+                  groups: list[list[np.ndarray]] | None, *, skip_bad: bool, progress: bool, warn: bool
                   ) -> tuple[list[tuple[int, np.ndarray, dict[str, np.ndarray]]], list[tuple[int, str]]]:
-    """score_files' work on the chunks numbered `which`: [(chunk number, kept file indices, their scores)] and
-    [(file index, why it was skipped)]; with `warn`, each skipped file is named in a warning as it is met."""
+    """score_files' work on the chunks numbered `which` (ascending): [(chunk number, kept file indices, their
+    scores)] and [(file index, why it was skipped)]; with `warn`, each skipped file is named in a warning as it is
+    met. `groups`: each chunk's score batches (file indices), or None when images are scored independently."""
     from tqdm.auto import tqdm
 
     from ..data.readers import iter_images
@@ -251,6 +262,12 @@ def _score_chunks(model: LoadedModel, files: list[Path], which: list[int], chunk
     parts, bad = [], []
     seen: set[int] = set()
     one = len(chunks) == 1
+    search = model.cfg.method == "search"
+    if search:                   # initial latents per file, drawn in file order (chunks are consecutive files)
+        from .latent_search import initial_latents
+
+        gen = torch.Generator().manual_seed(model.cfg.search.seed)
+        drawn = 0                # chunks whose latents have been drawn
     # one chunk: the decoding and scoring bars of any image set; several: one bar over this process's files instead
     bar = tqdm(total=len({i for c in which for i in chunks[c]}), desc="score", unit="img",
                disable=not progress or one)
@@ -264,10 +281,16 @@ def _score_chunks(model: LoadedModel, files: list[Path], which: list[int], chunk
                 if warn and i not in seen:           # a wrap-around repeat is named once
                     warnings.warn(f"skipped {reason}", stacklevel=3)
             bad += why
+            z0 = None
+            if search:
+                while drawn <= c:                    # other processes' chunks: drawn and dropped
+                    z_chunk = initial_latents(len(chunks[drawn]), net.latent_size, 0, generator=gen)
+                    drawn += 1
+                z0 = z_chunk[np.asarray(kept, dtype=np.int64) - chunks[c][0]]
             if kept:
                 kept_a = np.asarray(kept, dtype=np.int64)
-                res = model.score(x, progress=progress and one, rows=kept_a,
-                                  batches=_local_batches(groups[c], {f: r for r, f in enumerate(kept)}))
+                batches = None if groups is None else _local_batches(groups[c], {f: r for r, f in enumerate(kept)})
+                res = model.score(x, progress=progress and one, batches=batches, z0=z0)
                 parts.append((c, kept_a, res.scores))
             bar.update(len(set(chunks[c]) - seen))
             seen.update(chunks[c])
