@@ -455,7 +455,8 @@ def _changed(a: argparse.Namespace, dest: str) -> bool:
 
 def cmd_score(a: argparse.Namespace) -> int:
     from .data import conversion_opts
-    from .data.readers import is_dataset_file, npz_has_labels
+    from .data.download import unpack_cached
+    from .data.readers import detect_format, is_dataset_file, npz_has_labels
     from .evaluation.run import split_for_run
     from .scoring.run import load_model, write_scores_csv
     from .thresholds import check_threshold_args
@@ -497,10 +498,17 @@ def cmd_score(a: argparse.Namespace) -> int:
     if a.chunk_size is not None and (not a.data or dataset_file):
         _warn("warning: --chunk-size applies to image files and folders given with --data; a data set (or the "
               "run's own test split) is read whole")
-    if dataset_file and (label_free or (no_protocol and not a.normal)):
-        # a data set read as a pile: image arrays without labels, or any data-set file after a run that has no
-        # protocol of its own (unlabelled, Detector.fit) and no --normal to label it: every image, converted like
-        # the run's training data (the Detector's reader: one implementation)
+    tar = dataset_file and detect_format(Path(one_file)) == "folder-tar"
+    got = None
+    if tar and no_protocol and not a.normal:
+        # a tar of images after a run without a protocol of its own (unlabelled, Detector.fit): every image of it,
+        # unpacked once into the cache and read like a folder (in chunks), ids inside the archive
+        got = _score_pile(model, a, ctx, root=unpack_cached(one_file))
+        what = f"every image of {one_file} (labels not used; --normal CLASS labels the rows)"
+    elif dataset_file and (label_free or (no_protocol and not a.normal)):
+        # a data set read as a pile: image arrays without labels, or an array data set after a run that has no
+        # protocol of its own and no --normal to label it: every image, converted like the run's training data
+        # (the Detector's reader: one implementation)
         from .detector import to_images
 
         conv = conversion_opts(split_info)
@@ -512,46 +520,35 @@ def cmd_score(a: argparse.Namespace) -> int:
         try:
             split = split_for_run(run_dir, one_file, log=_warn, skip_bad=a.skip_bad,
                                   normal=tuple(_csv(a.normal)) if a.normal else None)
-        except DataError as e:
+        except (DataError, ConfigError) as e:     # e.g. no normal class given, or one class only
             if not one_file or "class" not in str(e):
                 raise
-            # e.g. a tar of loose images: it has no classes of the run's protocol to build a test split from
-            raise DataError(f"{e}. A data-set file is scored as a labelled test split under the run's protocol; to "
-                            f"score every image of it, unpack it and pass the folder (or --normal CLASS to choose "
-                            f"its normal classes)") from None
-        x, ids, labels = split.test_x, split.test_ids, split.test_y
-        what = ("every labelled image of " if split.info.get("test_size") == "whole" else "the test split of ") + \
-            (one_file or "the run's data")
+            if not tar or a.normal:
+                raise DataError(f"{e}. A data-set file is scored as a labelled test split under the run's "
+                                f"protocol (--normal CLASS chooses its normal classes)") from None
+            # a tar that gives no test split under the run's protocol (e.g. loose images, or one folder): score
+            # every image of it, as a folder of the same files would be
+            _warn(f"note: {one_file} gives no labelled test split under the run's protocol (its folders are not "
+                  f"classes of it; --normal CLASS would choose them): scoring every image in it, without labels")
+            got = _score_pile(model, a, ctx, root=unpack_cached(one_file))
+            what = f"every image of {one_file}"
+        else:
+            x, ids, labels = split.test_x, split.test_ids, split.test_y
+            what = ("every labelled image of " if split.info.get("test_size") == "whole" else "the test split of ") \
+                + (one_file or "the run's data")
     else:
         # a pile of files, read and scored in chunks (memory: one chunk), converted like the training data (e.g.
         # MNIST's 28 -> 32 zero padding)
-        import warnings
-
-        from .scoring.run import score_files
-
-        with warnings.catch_warnings():
-            # one line per skipped file (even from the same source line), on stderr as it is met, whatever the
-            # caller's warning filters (restored on exit)
-            warnings.simplefilter("always")
-            warnings.showwarning = lambda msg, *_a, **_k: print(f"wildgan: warning: {msg}", file=sys.stderr)
-            try:
-                got = score_files(model, a.data, chunk_size=a.chunk_size, skip_bad=a.skip_bad,
-                                  progress=not a.no_progress, ctx=ctx)
-            finally:
-                if ctx is not None:
-                    from .training.distributed import shutdown
-
-                    shutdown()
-        if got is None:                       # a rank other than 0: rank 0 has the scores and writes the CSV
-            return 0
+        got = _score_pile(model, a, ctx)
+        what = "every image file given (folders recursively)"
+    if ctx is not None and not ctx.is_main:       # rank 0 has the scores and writes the CSV
+        return 0
+    if got is not None:
         ids, labels = got.ids, None
         n_skip = len(got.skipped)
-        what = "every image file given (folders recursively)" + (f"; {n_skip} unreadable skipped" if n_skip else "") \
-            + (f"; read in {got.chunks} chunks of up to {got.chunk_size}" if got.chunks > 1 else "")
-    if x is not None:
-        res = model.score(x, progress=not a.no_progress).scores
-    else:
-        res = got.scores
+        what += (f"; {n_skip} unreadable skipped" if n_skip else "") + \
+            (f"; read in {got.chunks} chunks of up to {got.chunk_size}" if got.chunks > 1 else "")
+    res = got.scores if got is not None else model.score(x, progress=not a.no_progress).scores
     extra = None
     if a.threshold:
         from .detector import run_threshold, threshold_columns
@@ -574,6 +571,32 @@ def cmd_score(a: argparse.Namespace) -> int:
     print(f"scored {len(ids)} image{'s' if len(ids) != 1 else ''} ({what}) with {model.source}; wrote {a.out}",
           file=sys.stderr)
     return 0
+
+
+def _score_pile(model: Any, a: argparse.Namespace, ctx: Any, root: Path | None = None) -> Any:
+    """score_files on --data (or on `root`, an unpacked archive: ids relative to it), skipped files named on stderr
+    as they are met. None on a distributed rank other than 0."""
+    import warnings
+
+    from .scoring.run import score_files
+
+    with warnings.catch_warnings():
+        # one line per skipped file (even from the same source line), on stderr as it is met, whatever the caller's
+        # warning filters (restored on exit)
+        warnings.simplefilter("always")
+        warnings.showwarning = lambda msg, *_a, **_k: print(f"wildgan: warning: {msg}", file=sys.stderr)
+        try:
+            got = score_files(model, [root] if root is not None else a.data, chunk_size=a.chunk_size,
+                              skip_bad=a.skip_bad, progress=not a.no_progress, ctx=ctx)
+        finally:
+            if ctx is not None:
+                from .training.distributed import shutdown
+
+                shutdown()
+    if got is not None and root is not None:
+        got.ids = [Path(i).relative_to(root).as_posix() for i in got.ids]
+        got.skipped = [r.replace(str(root) + "/", "") for r in got.skipped]
+    return got
 
 
 def _warn(msg: str) -> None:

@@ -155,7 +155,7 @@ def test_evaluate_an_unlabelled_run_on_labelled_folders(pile: Path, capsys) -> N
     assert (out["n_test"], out["n_anomalous"]) == (12, 4)
 
 
-def test_whole_evaluation_of_a_labelled_run(tmp_path: Path, capsys) -> None:
+def test_whole_evaluation_of_a_labelled_run(tmp_path: Path, capsys, monkeypatch) -> None:
     """--whole after a labelled run: every image of --data (train and test parts), not its protocol's test split;
     without --data it is refused (the run's own data has a test split)."""
     from wildgan.config import DataConfig
@@ -179,6 +179,25 @@ def test_whole_evaluation_of_a_labelled_run(tmp_path: Path, capsys) -> None:
     said = capsys.readouterr()
     assert json.loads(said.out)["n_test"] == len(ys)
     assert "includes the training images" in said.err            # the run's own data, evaluated whole
+
+    # a tar of loose images after this labelled run: no test split under its protocol, so every image of it is
+    # scored, as the same files in a folder are (it used to be refused)
+    import tarfile
+
+    folder = tmp_path / "new"
+    _pngs(folder, d["x_test"][:10], "img")
+    with tarfile.open(tmp_path / "new.tar.gz", "w:gz") as tf:
+        tf.add(folder, arcname="new")
+    out_tar, out_dir = tmp_path / "tar.csv", tmp_path / "dir.csv"
+    monkeypatch.setenv("WILDGAN_CACHE", str(tmp_path / "cache"))
+    assert main(["score", str(run), "--data", str(tmp_path / "new.tar.gz"), "--no-progress",
+                 "--out", str(out_tar)]) == 0
+    assert "gives no labelled test split under the run's protocol" in capsys.readouterr().err
+    assert main(["score", str(run), "--data", str(folder), "--no-progress", "--out", str(out_dir)]) == 0
+    tar_rows, dir_rows = _rows(out_tar), _rows(out_dir)
+    assert [r["id"] for r in tar_rows] == [f"new/img{i:03d}.png" for i in range(10)]
+    assert [{k: v for k, v in r.items() if k != "id"} for r in tar_rows] == \
+        [{k: v for k, v in r.items() if k != "id"} for r in dir_rows]
 
 
 def test_study_refuses_an_unlabelled_pile(pile: Path, capsys) -> None:
