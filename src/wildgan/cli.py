@@ -495,9 +495,6 @@ def cmd_score(a: argparse.Namespace) -> int:
                           "classes" if not a.data else "these images have no labels to use"))
     labels = None
     x = None                                  # images in memory (a data set); a pile of files is scored in chunks
-    if a.chunk_size is not None and (not a.data or dataset_file):
-        _warn("warning: --chunk-size applies to image files and folders given with --data; a data set (or the "
-              "run's own test split) is read whole")
     tar = dataset_file and detect_format(Path(one_file)) == "folder-tar"
     got = None
     if tar and no_protocol and not a.normal:
@@ -543,6 +540,9 @@ def cmd_score(a: argparse.Namespace) -> int:
         what = "every image file given (folders recursively)"
     if ctx is not None and not ctx.is_main:       # rank 0 has the scores and writes the CSV
         return 0
+    if a.chunk_size is not None and got is None:
+        _warn("warning: --chunk-size applies to image files, folders and tar archives of images; a data set (or the "
+              "run's own test split) is read whole")
     if got is not None:
         ids, labels = got.ids, None
         n_skip = len(got.skipped)
