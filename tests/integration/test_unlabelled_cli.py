@@ -77,10 +77,16 @@ def test_unlabelled_pile_end_to_end(pile: Path, capsys) -> None:
     assert main(["evaluate", str(run)]) == 2
     assert "unlabelled images, so there is no test split" in capsys.readouterr().err
 
-    # the report ranks the training pile itself
-    assert main(["report", str(run), "--top-k", "3"]) == 0
+    # the report ranks the training pile itself; percentiles are among all training images, not the top k shown
+    one = pile / "new" / "a" / "one000.png"
+    assert main(["report", str(run), "--top-k", "3", "--image", str(one)]) == 0
     top = _rows(run / "report" / "top_anomalous.csv")
     assert len(top) == 3 and all(r["label"] == "?" for r in top)
+    named = _rows(run / "report" / "named_images.csv")
+    assert main(["score", str(run), "--data", str(one), "--threshold", "contamination", "--no-progress",
+                 "--out", str(pile / "one.csv")]) == 0
+    assert float(named[0]["a percentile among training images"]) == \
+        pytest.approx(float(_rows(pile / "one.csv")[0]["train_percentile"]), abs=0.05)
     md = (run / "report" / "report.md").read_text()
     assert "most anomalous training images" in md and "how many are anomalous is unknown" in md
     assert "0 anomalous" not in md                                    # the pile's labels are unknown, not zero

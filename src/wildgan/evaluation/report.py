@@ -181,6 +181,13 @@ class RunDiagnostics:
     recon: np.ndarray | None                       # [N, H, W, C] in [-1, 1]
     controls: dict[str, dict[str, np.ndarray]]     # {'untrained': {score: [N]}, 'pixel': {stat: [N]}}
     metrics: dict[str, Any]
+    # every score over the images percentiles are taken among, when those are more than the N above (an unlabelled
+    # run shows its top k training images, ranked among all of them); None: the N above
+    reference: dict[str, np.ndarray] | None = None
+
+    @property
+    def ref_scores(self) -> dict[str, np.ndarray]:
+        return self.reference if self.reference is not None else self.scores
 
 
 def diagnose_run(run_dir: Path, *, device: str = "auto", controls: bool = True, log: Log = _quiet
@@ -242,7 +249,8 @@ def _diagnose_training_pile(run_dir: Path, cfg: Any, device: str, log: Log, k: i
     rec = model.score(split.train_x[top], return_recon=True, batch_mode="isolated").recon if len(top) else None
     return model, RunDiagnostics(y=np.full(len(top), -1), ids=[split.train_ids[i] for i in top],
                                  x=split.train_x[top], scores={kk: v[top] for kk, v in res.scores.items()},
-                                 z=None if res.z is None else res.z[top], recon=rec, controls={}, metrics={})
+                                 z=None if res.z is None else res.z[top], recon=rec, controls={}, metrics={},
+                                 reference=dict(res.scores))
 
 
 def _metrics_rows(metrics: dict[str, Any]) -> list[list[Any]]:
@@ -401,7 +409,7 @@ def run_report(run_dir: Path, *, top_k_images: int = 8, images: Sequence[str | P
             raise CheckpointError(f"{run_dir}: cannot score --image files without trained networks")
         ref = None
         if diag is not None and diag.scores:
-            ref = (diag.scores, "training" if unlabelled else "test")
+            ref = (diag.ref_scores, "training" if unlabelled else "test")
         elif in_memory:
             cached = _cached_training_scores(run_dir)
             ref = (cached, "training") if cached else None
@@ -495,11 +503,11 @@ def _heatmap_section(page: _Page, out: Path, diag: RunDiagnostics, score: str, k
     page.p(f"Heat map = |w(Q) - w({gen}(E(Q)))| averaged over channels, w = per-image min-max (the residual that L_n "
            f"sums), overlaid on the query; one colour scale for all maps of this section (0 to {vmax:.3g}), so "
            f"that they can be compared.")
-    why = _why_text(diag.scores, lam, what) if name == "a" else None
+    why = _why_text(diag.ref_scores, lam, what) if name == "a" else None
     if why:
         page.p(why)
     rows, table = [], []
-    z = diag.scores.get("z_norm")
+    z, ref = diag.scores.get("z_norm"), diag.ref_scores
     for r, (i, hm) in enumerate(zip(top, maps), start=1):
         lab = {0: "normal", 1: "anomaly"}.get(int(diag.y[i]), "?")
         png = _heatmap_png(out / "heatmaps" / f"top-{r:02d}.png", diag.x[i], hm, diag.recon[i],
@@ -508,10 +516,10 @@ def _heatmap_section(page: _Page, out: Path, diag: RunDiagnostics, score: str, k
         page.img(png, f"#{r}: {diag.ids[i]} ({lab})", width=520)
         rows.append([r, diag.ids[i], lab] + [float(diag.scores[s][i]) for s in SCORE_ORDER if s in diag.scores])
         if "L_n" in diag.scores and "L_o" in diag.scores:
-            zi = "" if z is None else f"{z[i]:.3f} ({_percentile(z, z[i]):.0f}th pct)"
+            zi = "" if z is None else f"{z[i]:.3f} ({_percentile(ref['z_norm'], z[i]):.0f} pct)"
             table.append([r, diag.ids[i], lab, f"{diag.scores[name][i]:.4g}", f"{lam * diag.scores['L_n'][i]:.4g}",
                           f"{(1 - lam) * diag.scores['L_o'][i]:.4g}", zi,
-                          f"{_percentile(diag.scores['L_n'], diag.scores['L_n'][i]):.0f}"])
+                          f"{_percentile(ref['L_n'], diag.scores['L_n'][i]):.0f}"])
     if table:
         page.table(["rank", "id", "label", name, f"{lam:g}·L_n", f"{1 - lam:g}·L_o",
                     f"‖E(Q)‖ (percentile among the {what} images)", "L_n percentile"], table)
