@@ -428,6 +428,17 @@ def cmd_train(a: argparse.Namespace) -> int:
         if not ctx.is_main:
             return 0
     print(f"trained {res.nimg / 1000:.1f} kimg ({res.status}); networks in {res.final}", file=sys.stderr)
+    if res.final is not None and cfg.method != "search" and len(split.train_x):
+        # the training scores that `wildgan score --threshold` and the report compare new images with, now, while
+        # the training images are at hand (they may be moved or deleted later); latent search is too slow for this
+        from .detector import write_train_scores
+        from .scoring.run import load_model
+
+        model = load_model(Path(a.out), a.device)
+        got = model.score(split.train_x, progress=not a.no_progress)
+        write_train_scores(Path(a.out), model, split.train_ids, got.scores, "mixed")
+        print(f"scored the {len(split.train_x)} training images (thresholds of wildgan score --threshold): "
+              f"{Path(a.out) / 'train_scores.csv'}", file=sys.stderr)
     if a.evaluate and split.info.get("protocol") == "unlabelled":
         print(f"unlabelled training data: no test split to evaluate. Score new images with thresholds from the "
               f"training scores: wildgan score {a.out} --data NEW_IMAGES --threshold contamination --out scores.csv",

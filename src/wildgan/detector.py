@@ -396,7 +396,12 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
         name = _cache_paths(run_dir, batch_mode)[0].name
         raise DataError(f"{run_dir}: trained by Detector.fit on in-memory images and {name} is missing or stale; "
                         "the training images cannot be rebuilt from the run's config")
-    split = build_split(model.cfg.data)
+    try:
+        split = build_split(model.cfg.data)
+    except DataError as e:
+        name = _cache_paths(run_dir, batch_mode)[0].name
+        raise DataError(f"{run_dir / name} is missing or stale, and computing the training scores again needs the "
+                        f"run's training images: {e}") from None
     if split_json.is_file():
         from .data import split_differences
 

@@ -48,6 +48,8 @@ def test_unlabelled_pile_end_to_end(pile: Path, capsys) -> None:
     err = capsys.readouterr().err
     assert "on 144 images" in err and "no test split to evaluate" in err
     assert (run / "log.txt").read_text().startswith("training wildgan (tiny) on 144 images")
+    # the training scores (for thresholds) are written at the end of training, while the pile is at hand
+    assert len(_rows(run / "train_scores.csv")) == 144 and "scored the 144 training images" in err
 
     # every image under the folder tree is scored (its sub-folders are not a protocol), flagged by a training
     # threshold
