@@ -322,10 +322,12 @@ def run_config_from_args(a: argparse.Namespace, resolution: int, channels: int) 
     data = replace(data_config_from_args(a), resolution=resolution, channels=channels)  # recorded explicitly
     preset = a.preset or "fast"
     net = net_config_for_preset(preset, resolution, channels)
-    if getattr(a, "width", None):
+    if getattr(a, "width", None) is not None:
+        if a.width < 1:
+            raise ConfigError(f"--width must be >= 1, got {a.width}")
         # e.g. --preset paper --width 256: the issue's width-256 run; latent size stays nf(0) = width
         net = replace(net, fmap_max=a.width, fmap_base=16 * a.width, latent_size=min(16 * a.width, a.width))
-    if getattr(a, "latent_size", None):
+    if getattr(a, "latent_size", None) is not None:
         if a.latent_size < 1:
             raise ConfigError(f"--latent-size must be >= 1, got {a.latent_size}")
         net = replace(net, latent_size=a.latent_size)
@@ -342,8 +344,8 @@ def run_config_from_args(a: argparse.Namespace, resolution: int, channels: int) 
                         cuda_graphs={"auto": None, "on": True, "off": False}[a.cuda_graphs],
                         tensorboard=a.tensorboard, ema_warmup=a.ema_warmup != "off", threads=a.threads or None)
     fan = FAnoGANConfig(seed=a.seed, minutes=a.minutes, device=a.device, gan_iters=a.fanogan_iters,
-                        **({"enc_iters": a.fanogan_enc_iters} if a.fanogan_enc_iters else {}),
-                        **({"dim": a.fanogan_dim} if a.fanogan_dim else {}))
+                        **({"enc_iters": a.fanogan_enc_iters} if a.fanogan_enc_iters is not None else {}),
+                        **({"dim": a.fanogan_dim} if a.fanogan_dim is not None else {}))
     return RunConfig(data=data, net=net, train=train, score=ScoreConfig(), preset=preset, method=method,
                      fanogan=fan)
 
@@ -472,6 +474,7 @@ def cmd_score(a: argparse.Namespace) -> int:
     from .scoring.run import load_model, write_scores_csv
     from .thresholds import check_threshold_args
 
+    _check_out_file(a.out, "scores.csv")
     if a.threshold:
         # before the (possibly long) scoring: a bad value should not cost a scoring pass
         check_threshold_args(a.threshold, contamination=a.expected_contamination, k=a.mad_k)
@@ -610,6 +613,12 @@ def _score_pile(model: Any, a: argparse.Namespace, ctx: Any, root: Path | None =
     return got
 
 
+def _check_out_file(out: str, example: str) -> None:
+    """--out must be a file name: refused before the (possibly long) work, not when the result is written."""
+    if Path(out).is_dir():
+        raise ConfigError(f"--out {out} is a folder; give a file name, e.g. {Path(out) / example}")
+
+
 def _warn(msg: str) -> None:
     print(f"wildgan: {msg}", file=sys.stderr)
 
@@ -617,6 +626,7 @@ def _warn(msg: str) -> None:
 def cmd_export(a: argparse.Namespace) -> int:
     from .export import export_onnx
 
+    _check_out_file(a.out, "model.onnx")
     path = export_onnx(Path(a.run_dir), Path(a.out), batch_size=a.batch_size, opset=a.opset,
                        input_type=a.input_type, include_A=not a.no_A)
     print(f"wrote {path} (ONNX opset {a.opset}, {a.input_type} input; isolated scoring: each image is scored on "

@@ -22,6 +22,23 @@ T = TypeVar("T")
 PAPER_MINIBATCH: dict[int, int] = {4: 128, 8: 128, 16: 128, 32: 64, 64: 32, 128: 16, 256: 8}
 
 
+def _check_numbers(obj: Any, rules: dict[str, str], prefix: str = "") -> None:
+    """Refuse a bad number before anything is built or written (a negative lr, a zero interval, ...), naming the
+    field: '>0' positive, '>=0' non-negative, '[0,1)' / '[0,1]' a fraction; None is allowed where the field is
+    optional. Every value must also be finite."""
+    for name, rule in rules.items():
+        v = getattr(obj, name)
+        if v is None:
+            continue
+        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+        if ok:
+            ok = {">0": v > 0, ">=0": v >= 0, ">=1": v >= 1, "[0,1)": 0 <= v < 1, "[0,1]": 0 <= v <= 1}[rule]
+        if not ok:
+            want = {">0": "a positive number", ">=0": "a number >= 0", ">=1": "a whole number >= 1",
+                    "[0,1)": "a number in [0, 1)", "[0,1]": "a number in [0, 1]"}[rule]
+            raise ConfigError(f"{prefix}{name} must be {want}, got {v!r}")
+
+
 @dataclass(frozen=True)
 class NetConfig:
     """Architecture of the progressive G, D and E (spec 1-2). nf(stage) = min(fmap_base / 2^stage, fmap_max)."""
@@ -40,6 +57,8 @@ class NetConfig:
             raise ConfigError(f"resolution must be a power of two >= 4, got {r}")
         if self.channels not in (1, 3):
             raise ConfigError(f"channels must be 1 or 3, got {self.channels}")
+        _check_numbers(self, {"fmap_base": ">=1", "fmap_max": ">=1", "fmap_decay": ">=0", "latent_size": ">=0",
+                              "mbstd_group": ">=1"})
         if self.latent_size == 0:
             object.__setattr__(self, "latent_size", self.nf(0))
 
@@ -162,8 +181,13 @@ class TrainConfig:
                               "it cannot be combined with cuda_graphs=true (whole-iteration graphs)")
         if self.encoder_loss not in ("image", "latent", "none"):
             raise ConfigError(f"encoder_loss must be image, latent or none, got {self.encoder_loss!r}")
-        if self.total_kimg <= 0 or self.phase_kimg <= 0:
-            raise ConfigError("total_kimg and phase_kimg must be positive")
+        _check_numbers(self, {"total_kimg": ">0", "phase_kimg": ">0", "transition_kimg": ">=0", "lr": ">0",
+                              "beta1": "[0,1)", "beta2": "[0,1)", "adam_eps": ">0", "gp_lambda": ">=0",
+                              "gp_target": ">0", "drift": ">=0", "ema_beta": "[0,1]", "latent_scale": ">0",
+                              "minutes": ">0", "checkpoint_kimg": ">0", "log_every": ">=1", "sample_kimg": ">=0",
+                              "keep_checkpoints": ">=0", "minibatch_repeats": ">=1"})
+        if any(int(v) < 1 for v in self.minibatch.values()):
+            raise ConfigError(f"minibatch sizes must be >= 1, got {self.minibatch}")
         if self.on_divergence not in ("stop", "rollback"):
             raise ConfigError(f"on_divergence must be stop or rollback, got {self.on_divergence!r}")
         mb = {int(k): int(v) for k, v in self.minibatch.items()}
@@ -282,6 +306,12 @@ class FAnoGANConfig:
     seed: int = 0
     minutes: float | None = None
     device: str = "auto"
+
+    def __post_init__(self) -> None:
+        _check_numbers(self, {"dim": ">=1", "latent_size": ">=1", "batch_size": ">=1", "n_critic": ">=1",
+                              "lr": ">0", "beta1": "[0,1)", "beta2": "[0,1)", "gp_lambda": ">=0", "epochs": ">0",
+                              "gan_iters": ">=1", "enc_iters": ">=0", "enc_lr": ">0", "enc_batch_size": ">=1",
+                              "kappa": ">=0", "bn_eps": ">0", "bn_decay": "[0,1]", "minutes": ">0"}, "fanogan.")
 
 
 @dataclass(frozen=True)

@@ -30,8 +30,9 @@ smaller, resize_mode='pad').
 
 Score protocol: the encoder ends with a minibatch-stddev layer, so a pGAN score depends slightly on the other images
 in its batch. decision_function scores with `batch_mode` (default 'mixed': the paper's and `wildgan score`'s
-protocol: shuffled batches of 64 in an order fixed by a seed, so the same image set always gets the same scores, but
-an image's score may change a little when it is scored together with other images). batch_mode='isolated' scores
+protocol: shuffled batches of 64 in an order fixed by a seed, so the same images in the same order always get the same
+scores, but an image's score may change a little when it is scored together with other images, or in another
+order). batch_mode='isolated' scores
 each image on its own (group size 1): X[i:i+1] gets exactly the score it gets inside X, which is what streaming /
 one-image-at-a-time use needs (and what the ONNX export computes). Thresholds always come from training scores made
 with the same protocol.
@@ -668,7 +669,7 @@ class Detector:
             from .data.readers import warn_crop
 
             warn_crop({items.shape[1:3]} if isinstance(items, np.ndarray) else {a.shape[:2] for a in items},
-                      self.resize_mode, res, "images", stacklevel=3)
+                      self.resize_mode, res, "images", stacklevel=3, hint="Detector(resize_mode='letterbox')")
             if self.method == "fanogan" and self.resolution is None:
                 res = 32 if res <= 32 else 64  # the only resolutions of the f-AnoGAN networks
             x = _convert_items(items, res, ch, self.resize_mode)

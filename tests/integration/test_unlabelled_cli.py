@@ -101,6 +101,8 @@ def test_score_checks_its_arguments_before_scoring(pile: Path, capsys, monkeypat
         raise AssertionError("the model was loaded before the arguments were checked")
 
     monkeypatch.setattr(scoring_run, "load_model", boom)
+    assert main(["score", "no-such-run", "--out", str(pile)]) == 2
+    assert f"--out {pile} is a folder; give a file name" in capsys.readouterr().err
     assert main(["score", "no-such-run", "--threshold", "mad", "--mad-k", "-1", "--out", "x.csv"]) == 2
     assert "mad_k must be a finite number >= 0" in capsys.readouterr().err
     assert main(["score", "no-such-run", "--threshold", "contamination", "--expected-contamination", "0.9",

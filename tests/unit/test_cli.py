@@ -275,3 +275,20 @@ def test_demo_replaces_its_own_output_but_not_a_run_trained_over_it(tmp_path, ca
     capsys.readouterr()
     assert main(["demo", "--out", str(out), *tiny]) == 2
     assert "not a demo" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("opts, words", [
+    (["--lr", "-1"], "lr must be a positive number"),
+    (["--checkpoint-kimg", "0"], "checkpoint_kimg must be a positive number"),
+    (["--transition-kimg", "-1"], "transition_kimg must be a number >= 0"),
+    (["--minutes", "-2"], "minutes must be a positive number"),
+    (["--phase-kimg", "nan"], "phase_kimg must be a positive number"),
+    (["--width", "0"], "--width must be >= 1"),
+    (["--latent-size", "0"], "--latent-size must be >= 1"),
+    (["--method", "fanogan", "--fanogan-dim", "0"], "fanogan.dim must be a whole number >= 1"),
+])
+def test_bad_numbers_are_refused_before_anything_is_written(tmp_path, capsys, opts, words):
+    out = tmp_path / "run"
+    assert main(["train", "--preset", "tiny", "--total-kimg", "0.1", "--out", str(out), *opts]) == 2
+    assert words in capsys.readouterr().err
+    assert not out.exists()

@@ -554,3 +554,9 @@ def test_saved_detector_keeps_the_trained_lod(det, noise, tmp_path):
     loaded = type(det).load(path)
     assert loaded.model_.lod == det.model_.lod
     np.testing.assert_array_equal(loaded.decision_function(noise), det.decision_function(noise))
+
+
+def test_crop_warning_names_the_detector_option() -> None:
+    x = np.random.default_rng(0).integers(0, 256, (16, 20, 40), dtype=np.uint8)     # not square
+    with pytest.warns(UserWarning, match=r"^images that are not square .*Detector\(resize_mode='letterbox'\)"):
+        Detector(**{**TINY, "total_kimg": 0.05}).fit(x)

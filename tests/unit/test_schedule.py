@@ -40,3 +40,10 @@ def test_lod_bounds_change_exactly_at_fade_start_and_end():
 def test_separate_fade_length():
     ph = schedule(15_000, 16, 10, 20, PAPER_MINIBATCH)   # 5 kimg into a 20 kimg fade to 8x8
     assert ph.resolution == 8 and ph.lod == pytest.approx(2 - 0.25)
+
+
+def test_no_fade_in():
+    """fade_kimg 0: the resolution doubles at the end of each stable phase (no fade, no division by zero)."""
+    mb = {4: 16, 8: 16, 16: 16, 32: 8}
+    assert [schedule(n, 32, 1.0, 0.0, mb).lod for n in (0, 999, 1000, 2500, 3000, 9000)] == [3, 3, 2, 1, 0, 0]
+    assert all(schedule(n, 32, 1.0, 0.0, mb).fade == 0 for n in range(0, 4000, 250))

@@ -294,21 +294,24 @@ def _stack(arrays: list[np.ndarray], names: Sequence[str], o: _Opts, what: str) 
     return out
 
 
-def crop_warning(sizes: set[tuple[int, int]], fit: str, resolution: int | None, what: str) -> str | None:
-    """The warning that non-square images lose their edges to the centre crop (and how to keep them), or None."""
+def crop_warning(sizes: set[tuple[int, int]], fit: str, resolution: int | None, what: str,
+                 hint: str = "--square pad / DataConfig(square='pad')") -> str | None:
+    """The warning that non-square images lose their edges to the centre crop (and how to keep them, `hint`), or
+    None. `what`: where the images come from (a path), or 'images'."""
     if fit == "letterbox":
         return None
     cropped = [(h, w) for h, w in sizes if h != w and (fit != "pad" or resolution is None or max(h, w) > resolution)]
     if not cropped:
         return None
     h, w = max(cropped, key=lambda s: crop_loss(*s))
-    return (f"{what}: images that are not square (e.g. {w}x{h}) are centre-cropped to a square, losing up to "
-            f"{crop_loss(h, w):.0%} of their area at the long edges, where a defect would go unseen "
-            f"(--square pad / square='pad' letterboxes them with black bars instead)")
+    return (f"{'' if what == 'images' else what + ': '}images that are not square (e.g. {w}x{h}) are "
+            f"centre-cropped to a square, losing up to {crop_loss(h, w):.0%} of their area at the long edges, where "
+            f"a defect would go unseen ({hint} letterboxes them with black bars instead)")
 
 
-def warn_crop(sizes: set[tuple[int, int]], fit: str, resolution: int | None, what: str, stacklevel: int = 3) -> None:
-    msg = crop_warning(sizes, fit, resolution, what)
+def warn_crop(sizes: set[tuple[int, int]], fit: str, resolution: int | None, what: str, stacklevel: int = 3,
+              hint: str = "--square pad / DataConfig(square='pad')") -> None:
+    msg = crop_warning(sizes, fit, resolution, what, hint)
     if msg:
         warnings.warn(msg, stacklevel=stacklevel)
 

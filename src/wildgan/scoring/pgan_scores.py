@@ -5,7 +5,7 @@ images in Q's batch. Following the spec (4.2) images are scored in *mixed, shuff
 (a multiple of the group size 4) in an order fixed by `shuffle_seed`; when the last batch is not a multiple of 4
 it is filled up with images from the start of that order (to a full batch; their scores are taken from their first
 batch), otherwise it stays short (2,000 CIFAR test images: 31 batches of 64 and one of 16). Per-image scores are therefore a
-deterministic function of (the image set, shuffle_seed, batch_size). `batch_mode="isolated"` removes the
+deterministic function of (the images in their order, shuffle_seed, batch_size). `batch_mode="isolated"` removes the
 dependence entirely (group size 1: each image's stddev feature is that of an identical batch, as if the image
 were scored with 4 copies of itself), at the price of differing slightly from the paper's protocol.
 """

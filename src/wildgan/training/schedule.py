@@ -27,7 +27,8 @@ def schedule(nimg: int, resolution: int, phase_kimg: float, fade_kimg: float, mi
     p = math.floor(kimg / period)
     k = kimg - p * period
     top = math.log2(resolution) - 2
-    lod = top - p - max(k - phase_kimg, 0.0) / fade_kimg
+    # fade_kimg 0: no fade-in, the resolution doubles at the end of each stable phase
+    lod = top - p - (max(k - phase_kimg, 0.0) / fade_kimg if fade_kimg > 0 else 0.0)
     lod = min(max(lod, 0.0), top)
     res = int(resolution / 2 ** math.floor(lod))
     if res not in minibatch:
