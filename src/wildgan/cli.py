@@ -539,8 +539,8 @@ def cmd_score(a: argparse.Namespace) -> int:
                                 f"protocol (--normal CLASS chooses its normal classes)") from None
             # a tar that gives no test split under the run's protocol (e.g. loose images, or one folder): score
             # every image of it, as a folder of the same files would be
-            _warn(f"note: {one_file} gives no labelled test split under the run's protocol (its folders are not "
-                  f"classes of it; --normal CLASS would choose them): scoring every image in it, without labels")
+            _warn(f"note: {one_file} gives no labelled test split under the run's protocol: scoring every image "
+                  f"in it, without labels")
             got = _score_pile(model, a, ctx, root=unpack_cached(one_file))
             what = f"every image of {one_file}"
         else:

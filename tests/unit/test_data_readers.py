@@ -351,3 +351,31 @@ def test_big_photos_are_capped_at_the_largest_automatic_resolution(tmp_path):
         s = build_split(DataConfig(data=str(d)))
     assert s.resolution == 256 and s.train_x.shape[1:] == (256, 256, 3)
     assert build_split(DataConfig(data=str(d), resolution=64)).train_x.shape[1:] == (64, 64, 3)
+
+
+def test_a_tree_with_one_folder_is_a_pile(tmp_path, monkeypatch):
+    """One class folder cannot make a one-vs-rest split: loose images beside one folder, or one folder of images
+    (also as a tar, e.g. `tar czf pile.tar.gz pile/`), are an unlabelled pile, read recursively; two class folders
+    are a labelled tree (its loose images left out with a warning)."""
+    import tarfile
+
+    from wildgan.data.readers import detect_format
+
+    monkeypatch.setenv("WILDGAN_CACHE", str(tmp_path / "cache"))
+    pile = make_tree(tmp_path / "pile", classes=("sub",), n=3)
+    for i in range(2):
+        save(pile / f"loose{i}.png", np.full((8, 8), 40 * i, np.uint8))
+    assert detect_format(pile) == "unlabelled-folder"
+    train, test, kind = load_dataset(pile)
+    assert kind == "unlabelled-folder" and test is None and len(train) == 5
+    assert detect_format(make_tree(tmp_path / "one", classes=("only",), n=3)) == "unlabelled-folder"
+    with tarfile.open(tmp_path / "pile.tar.gz", "w:gz") as tf:
+        tf.add(pile, arcname="pile")
+    train, test, kind = load_dataset(tmp_path / "pile.tar.gz")
+    assert kind == "unlabelled-tar" and len(train) == 5
+    two = make_tree(tmp_path / "two", classes=("a", "b"), n=3)
+    save(two / "loose.png", np.zeros((8, 8), np.uint8))
+    assert detect_format(two) == "folder"
+    with pytest.warns(UserWarning, match="1 image files directly in it are not in a class folder"):
+        train, _, kind = load_dataset(two)
+    assert kind == "folder" and train.class_names == ["a", "b"]

@@ -346,6 +346,14 @@ def _find_split_dirs(root: Path) -> tuple[Path | None, Path | None, Path]:
         return None, None, root
 
 
+def _is_pile(root: Path) -> bool:
+    """A tree that can only be an unlabelled pile: no train/test folders and at most one sub-folder (after single
+    wrapper folders), e.g. loose images beside one folder of more, or one folder of images: one class folder cannot
+    make a one-vs-rest split, so it is not read as one. Two or more class folders make a labelled tree."""
+    train, _, eff = _find_split_dirs(root)
+    return train is None and len(_subdirs(eff)) <= 1 and bool(_first_image(eff))
+
+
 def _class_files(folder: Path) -> dict[str, list[Path]]:
     if not folder.is_dir():
         raise DataError(f"{folder}: not a folder")
@@ -753,7 +761,7 @@ def _detect(p: Path) -> str:
         if p.name == "cifar-10-batches-py" or any((p / f).is_file() for f in CIFAR_BATCH_FILES) \
                 or (p / "cifar-10-batches-py").is_dir():
             return "cifar-batches"
-        if not _subdirs(p) and any(f.is_file() and _is_image_file(f) for f in p.iterdir()):
+        if _is_pile(p):
             return "unlabelled-folder"      # loose images, no class folders: a pile to train on as it is
         return "folder"
     if p.suffix.lower() == ".npz":
@@ -803,6 +811,8 @@ def load_dataset(path: str | Path | None, dataset: str = "auto", **opts: Any
     if want and kind not in want:
         raise DataError(f"{p}: dataset={dataset!r} but this looks like a {kind} data set")
     test: ImageSet | None
+    if dataset == "auto" and kind == "folder-tar" and _is_pile(unpack_cached(p, o.cache_dir)):
+        dataset = "unlabelled"              # a tar of a pile (e.g. `tar czf pile.tar.gz pile/`)
     if dataset == "unlabelled" and kind == "folder-tar":
         train = read_unlabelled(unpack_cached(p, o.cache_dir), o)    # every image in the archive
         train.info.update(source=str(p.resolve()), format="unlabelled-tar")
