@@ -133,6 +133,21 @@ def _add_train_args(p: argparse.ArgumentParser, study: bool = False) -> None:
                         "paper / fast / tiny); e.g. --preset fast --latent-size 512 keeps the paper's latent space")
 
 
+def _resume_config(argv: Sequence[str]) -> list[str]:
+    """`wildgan train --out RUN --resume` continues RUN as it was configured: its config.yaml is read as if given with
+    --config (flags given beside it change only what they control, and --resume refuses changes that do not fit)."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--config")
+    pre.add_argument("--out")
+    pre.add_argument("--resume", action="store_true")
+    known, _ = pre.parse_known_args(argv)
+    saved = Path(known.out) / "config.yaml" if known.out else None
+    if not known.resume or known.config or saved is None or not saved.is_file():
+        return list(argv)
+    print(f"wildgan: resuming with the settings of {saved}", file=sys.stderr)
+    return [*argv, "--config", str(saved)]
+
+
 def _set_from_config(p: argparse.ArgumentParser, argv: Sequence[str]) -> None:
     """Pre-parse --config and install its values as defaults, so explicit CLI flags still win."""
     pre = argparse.ArgumentParser(add_help=False)
@@ -484,8 +499,9 @@ def cmd_score(a: argparse.Namespace) -> int:
     else:
         given = [o for o in ("expected_contamination", "mad_k", "score") if _changed(a, o)]
         if given:
-            _warn(f"warning: {', '.join('--' + o.replace('_', '-') for o in given)} only matter with --threshold "
-                  f"contamination|mad: no is_anomaly column is written without --threshold")
+            _warn(f"warning: {', '.join('--' + o.replace('_', '-') for o in given)} "
+                  f"{'only matters' if len(given) == 1 else 'only matter'} with --threshold: no is_anomaly column "
+                  f"is written without it")
     run_dir = Path(a.run_dir)
     one_file = a.data[0] if a.data and len(a.data) == 1 else None
     dataset_file = bool(one_file and is_dataset_file(one_file))
@@ -923,6 +939,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"wildgan: warning: {msg}\n" if issubclass(cat, UserWarning) else f"{cat.__name__}: {msg}\n")
     try:
         if argv and argv[0] == "train":
+            argv = ["train", *_resume_config(argv[1:])]
             _set_from_config(_train_parser(p), argv[1:])
         a = p.parse_args(argv)
         return int(a.func(a) or 0)

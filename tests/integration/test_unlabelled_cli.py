@@ -91,6 +91,8 @@ def test_unlabelled_pile_end_to_end(pile: Path, capsys) -> None:
         pytest.approx(float(_rows(pile / "one.csv")[0]["train_percentile"]), abs=0.05)
     md = (run / "report" / "report.md").read_text()
     assert "most anomalous training images" in md and "how many are anomalous is unknown" in md
+    assert sorted(p.name for p in (run / "samples").glob("*.png"))[-1] == "fakes-000000.448kimg.png"
+    assert "Gs samples after 0.448 kimg" in md          # a short run's grids are not all "000000kimg"
     assert "0 anomalous" not in md                                    # the pile's labels are unknown, not zero
 
 
@@ -120,7 +122,8 @@ def test_score_skip_bad(pile: Path, capsys, tmp_path: Path) -> None:
     _pngs(bad, np.zeros((2, 28, 28), np.uint8), "ok")
     (bad / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n trunc")
     assert main(["score", str(run), "--data", str(bad), "--no-progress", "--out", str(tmp_path / "s.csv")]) == 2
-    assert "broken.png" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "broken.png" in err and "(--skip-bad leaves unreadable files out)" in err
     assert main(["score", str(run), "--data", str(bad), "--skip-bad", "--no-progress",
                  "--out", str(tmp_path / "s.csv")]) == 0
     assert len(_rows(tmp_path / "s.csv")) == 2
@@ -310,7 +313,7 @@ def test_score_a_labelled_data_set_after_an_unlabelled_run(pile: Path, tmp_path:
                  str(tmp_path / "a.csv"), "--mad", "2"]) == 0          # abbreviated --mad-k: still warned about
     rows = _rows(tmp_path / "a.csv")
     assert len(rows) == 20 and "label" not in rows[0]
-    assert "--mad-k only matter" in capsys.readouterr().err
+    assert "--mad-k only matters with --threshold" in capsys.readouterr().err
     assert main(["score", str(run), "--data", str(tmp_path / "lab.npz"), "--normal", "1", "--no-progress",
                  "--out", str(tmp_path / "b.csv")]) == 0
     rows = _rows(tmp_path / "b.csv")

@@ -292,3 +292,23 @@ def test_bad_numbers_are_refused_before_anything_is_written(tmp_path, capsys, op
     assert main(["train", "--preset", "tiny", "--total-kimg", "0.1", "--out", str(out), *opts]) == 2
     assert words in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_resume_alone_continues_the_run_as_it_was_configured(tiny_npz, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.1",
+                 "--phase-kimg", "0.03", "--latent-size", "8", "--threads", "1", "--no-progress",
+                 "--out", str(out)]) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    # no other option: the run's own settings (a custom phase length and latent size), extended by --total-kimg
+    assert main(["train", "--out", str(out), "--resume", "--total-kimg", "0.15", "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert f"resuming with the settings of {out / 'config.yaml'}" in err and "resumed from" in err
+    cfg = json.loads((out / "config.json").read_text())
+    assert (cfg["net"]["latent_size"], cfg["train"]["phase_kimg"], cfg["train"]["total_kimg"]) == (8, 0.03, 0.15)
+    # a run without final networks (still training, or stopped) is scored with its newest checkpoint, and says so
+    for f in out.glob("network-final.*"):
+        f.unlink()
+    with pytest.warns(UserWarning, match=r"has no final networks yet \(still training, or stopped\): scoring "
+                                         r"with its newest checkpoint ckpt-"):
+        assert main(["score", str(out), "--no-progress", "--out", str(tmp_path / "s.csv")]) == 0

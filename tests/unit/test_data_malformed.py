@@ -102,7 +102,7 @@ def c_mixed_sizes_error(t):
 
 def c_empty_folder(t):
     (t / "empty").mkdir()
-    return lambda: load_dataset(t / "empty"), DataError, "empty: empty folder"
+    return lambda: load_dataset(t / "empty"), DataError, "empty: no image files"
 
 
 def c_no_class_dirs(t):

@@ -347,7 +347,7 @@ def test_big_photos_are_capped_at_the_largest_automatic_resolution(tmp_path):
     d.mkdir()
     for i in range(16):
         Image.fromarray(np.full((400, 600, 3), i * 10, np.uint8)).save(d / f"p{i:02d}.png")
-    with pytest.warns(UserWarning, match=r"16 images larger than 256 px \(up to 600 px\) reduced to 256x256"):
+    with pytest.warns(UserWarning, match=r"16 images larger than 256 px \(up to 600 px: p00.png\) reduced to 256"):
         s = build_split(DataConfig(data=str(d)))
     assert s.resolution == 256 and s.train_x.shape[1:] == (256, 256, 3)
     assert build_split(DataConfig(data=str(d), resolution=64)).train_x.shape[1:] == (64, 64, 3)

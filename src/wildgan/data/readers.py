@@ -217,12 +217,11 @@ def _decode_files(files: Sequence[Path], o: _Opts, skipped: list[dict[str, str]]
             if max_skipped is not None and len(skipped) >= max_skipped:
                 break
     if capped:
-        big = max(max(s) for s in sizes)
+        big_size = max(sizes, key=max)
+        big, big_file = max(big_size), sizes[big_size]
         warnings.warn(f"{what}: {capped} image{'s' if capped != 1 else ''} larger than {MAX_AUTO_RESOLUTION} px (up to "
-                      f"{big} px) reduced to {MAX_AUTO_RESOLUTION}x{MAX_AUTO_RESOLUTION} while decoding, the largest "
+                      f"{big} px: {big_file.name}) reduced to {MAX_AUTO_RESOLUTION}x{MAX_AUTO_RESOLUTION} while decoding, the largest "
                       f"automatic resolution (--resolution chooses another)", stacklevel=4)
-    if len(bad) == 1:
-        raise bad[0]
     if bad:
         raise unreadable_files_error([str(e) for e in bad])
     if not o.probe_uniform and not chunked:
@@ -236,7 +235,7 @@ MAX_NAMED_BAD_FILES = 100   # then it is the folder, not a few files, that is wr
 def unreadable_files_error(reasons: Sequence[str]) -> DataError:
     """One error naming every unreadable file (each reason names its file)."""
     if len(reasons) == 1:
-        return DataError(reasons[0])
+        return DataError(f"{reasons[0]} (--skip-bad leaves unreadable files out)")
     shown = "; ".join(reasons[:10])
     more = f"; and {len(reasons) - 10} more" if len(reasons) > 10 else ""
     stop = f" (stopped at {len(reasons)}: is this the right folder?)" if len(reasons) >= MAX_NAMED_BAD_FILES else ""
@@ -365,7 +364,7 @@ def _class_files(folder: Path) -> dict[str, list[Path]]:
                             f"expected {folder}/<class>/<image>, e.g. {folder}/normal/0001.png. To train on "
                             "unlabelled images use --dataset unlabelled; to score loose images `wildgan score "
                             "--data`")
-        raise DataError(f"{folder}: empty folder (no class subfolders and no images)")
+        raise DataError(f"{folder}: no image files ({', '.join(IMAGE_EXTS)}) and no class subfolders")
     loose = [f for f in folder.iterdir() if f.is_file() and _is_image_file(f)]
     if loose:
         warnings.warn(f"{folder}: {len(loose)} image files directly in it are not in a class folder and are left "
@@ -770,7 +769,8 @@ def _detect(p: Path) -> str:
         names = tar_member_names(p)
         return "cifar-batches" if any(n.rstrip("/").endswith("data_batch_1") for n in names) else "folder-tar"
     if p.suffix.lower() in IMAGE_EXTS:
-        raise DataError(f"{p}: a single image is not a data set; pass a folder <root>/<class>/<images> "
+        raise DataError(f"{p}: a single image is not a data set; pass a folder of images (loose: an unlabelled "
+                        "pile; <root>/<class>/<images>: labelled), a .tar.gz of one, an .npz or CIFAR-10's batches "
                         "(single images are for `wildgan score --data`)")
     raise DataError(f"{p}: unsupported data file; expected an image-folder tree, cifar-10-batches-py, "
                     "an .npz or a .tar.gz of an image-folder tree")

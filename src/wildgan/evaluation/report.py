@@ -273,6 +273,15 @@ def _sample_grids(run_dir: Path, keep: int = 4) -> list[Path]:
     return [files[i] for i in idx]
 
 
+def _grid_kimg(grid: Path) -> str:
+    """'fakes-000000.320kimg.png' (or the older 'fakes-000050kimg.png') -> '0.32 kimg'."""
+    stem = grid.stem.removeprefix("fakes-").removesuffix("kimg")
+    try:
+        return f"{float(stem):g} kimg"
+    except ValueError:
+        return stem
+
+
 def _config_text(run_dir: Path) -> str:
     y = run_dir / "config.yaml"
     if y.is_file():
@@ -402,7 +411,7 @@ def run_report(run_dir: Path, *, top_k_images: int = 8, images: Sequence[str | P
         for g in grids:
             copy = out / "samples" / g.name       # inside report/: report.md stays valid when report/ is copied
             shutil.copyfile(g, copy)
-            page.img(copy, f"Gs samples, {g.stem.removeprefix('fakes-')}", width=480)
+            page.img(copy, f"Gs samples after {_grid_kimg(g)}", width=480)
 
     if images:
         if model is None:

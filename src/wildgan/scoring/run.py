@@ -89,6 +89,10 @@ def load_model(run_dir: Path, device: str | torch.device = "auto", checkpoint: P
         meta = ckpt.read_meta(path)
     else:
         nets, meta = ckpt.load_pgan(path, dev)
+    if checkpoint is None and path.parent.name == "checkpoints":
+        # e.g. a run still training, or stopped before its end: say so, the scores are those of a partial model
+        warnings.warn(f"{run_dir} has no final networks yet (still training, or stopped): scoring with its newest "
+                      f"checkpoint {path.name} ({float(meta.get('kimg', 0) or 0):.1f} kimg)", stacklevel=2)
     return LoadedModel(cfg=cfg, nets=nets, source=str(path), meta=meta, device=dev,
                        conversion=conversion_opts(read_split_info(run_dir)))
 

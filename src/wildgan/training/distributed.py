@@ -117,8 +117,8 @@ def init_distributed(device: str = "auto") -> DistContext:
     if _CTX is not None:
         return _CTX
     if "WORLD_SIZE" not in os.environ or "RANK" not in os.environ:
-        raise WildganError("--distributed must be launched by torchrun, e.g. "
-                           "torchrun --nproc_per_node=2 -m wildgan train --distributed ...")
+        raise WildganError("--distributed must be launched by torchrun, e.g. torchrun --nproc_per_node=2 -m "
+                           "wildgan train --distributed ... (or wildgan score RUN --data FILES --distributed ...)")
     rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
     local = int(os.environ.get("LOCAL_RANK", rank))
     use_cuda = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())

@@ -992,6 +992,7 @@ def _diverged(what: str, run_dir: Path, nets: PGANNetworks, opts: dict[str, torc
 def _write_samples(run_dir: Path, nets: PGANNetworks, z: torch.Tensor, phase: Phase, nc: NetConfig, nimg: int) -> Path:
     with torch.no_grad():
         imgs = nets.Gs(z, phase.lod)
-    path = run_dir / "samples" / f"fakes-{nimg // 1000:06d}kimg.png"
+    # kimg with 3 decimals, zero-padded: sorts by training time, and a short run's grid is not "000000kimg"
+    path = run_dir / "samples" / f"fakes-{nimg / 1000:010.3f}kimg.png"
     save_sample_grid(path, imgs, nc.resolution)
     return path
