@@ -2,4 +2,12 @@
 
 __version__ = "0.1.0"
 
-from .detector import Detector, NotFittedError  # noqa: E402,F401
+__all__ = ["Detector", "NotFittedError", "__version__"]
+
+
+def __getattr__(name: str):  # noqa: ANN202 -- PEP 562: `import wildgan` (and the CLI) stay light, without torch
+    if name in ("Detector", "NotFittedError"):
+        from . import detector
+
+        return getattr(detector, name)
+    raise AttributeError(f"module 'wildgan' has no attribute {name!r}")

@@ -17,8 +17,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError, DataError, WildganError
-from .training.loop import TrainingInterrupted
+# nothing heavy at import time (no torch): `wildgan --help` is instant, and Ctrl-C while a command's own imports load
+# still ends in main's one-line "interrupted"
+from .errors import ConfigError, DataError, TrainingInterrupted, WildganError
+
+SCORES = ("a", "L_n", "L_o", "L_r", "A")     # the per-image scores, higher = more anomalous
 
 EXAMPLES_TRAIN = """examples:
   wildgan train --out runs/mnist                      # embedded MNIST sample, normal digit 2, fast preset
@@ -830,7 +833,7 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--expected-contamination", type=float, default=0.05, metavar="G",
                    help="expected fraction of anomalies, for --threshold contamination (default 0.05)")
     s.add_argument("--mad-k", type=float, default=3.0, metavar="K", help="K of --threshold mad (default 3)")
-    s.add_argument("--score", default="a", choices=("a", "L_n", "L_o", "L_r", "A"),
+    s.add_argument("--score", default="a", choices=SCORES,
                    help="the score --threshold flags by (default a; e.g. L_r, the residual)")
     s.add_argument("--normal", help="normal class(es) of a labelled data-set --data, comma separated: labels "
                                     "the rows (after a run trained on unlabelled images, which has no classes)")
@@ -915,10 +918,57 @@ def make_parser() -> argparse.ArgumentParser:
     d.add_argument("--no-progress", action="store_true", help="no progress bars (e.g. for logs)")
     d.set_defaults(func=cmd_demo)
 
-    from .evaluation.report import add_report_parser
-
     add_report_parser(sub)
     return p
+
+
+EXAMPLES_REPORT = """examples:
+  wildgan report runs/car-g2                          # RUN_DIR/report/report.html (+ report.md, PNGs)
+  wildgan report runs/car-g2 --top-k 16 --image odd1.png odd2.png
+  wildgan report studies/cifar-car                    # a study: tables, AUC vs gamma, every result row
+"""
+
+
+def add_report_parser(sub: Any) -> argparse.ArgumentParser:
+    """Register `wildgan report` on the CLI's subparsers object."""
+    r = sub.add_parser("report", help="HTML + Markdown report of a run or a study (figures, heat maps, metrics)",
+                       epilog=EXAMPLES_REPORT, formatter_class=argparse.RawDescriptionHelpFormatter)
+    r.add_argument("path", metavar="RUN_DIR|STUDY_DIR")
+    r.add_argument("--top-k", type=int, default=8, help="heat maps of the K most anomalous test images (training images for an unlabelled run; default 8)")
+    r.add_argument("--image", nargs="+", action="extend", default=[], metavar="PATH",
+                   help="also score and map these image files/folders (repeatable)")
+    r.add_argument("--score", default="a", choices=SCORES,
+                   help="score that ranks the most anomalous images (default a)")
+    r.add_argument("--masks", help=".npy of ground-truth defect masks [N, H, W] aligned with the run's test "
+                                   "split: adds the pixel-level ROC AUC of the heat maps")
+    r.add_argument("--device", default="auto", help="auto | cpu | cuda (default auto)")
+    r.add_argument("--no-controls", action="store_true", help="skip the untrained-network control (faster)")
+    r.add_argument("--tsne-points", type=int, default=2000,
+                   help="at most this many test latents in the t-SNE, a seeded subsample (default 2000)")
+    r.set_defaults(func=cmd_report)
+    return r
+
+
+def _load_masks(path: str) -> Any:
+    import numpy as np
+
+    try:
+        return np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file (--masks)") from None
+    except (OSError, ValueError) as e:
+        raise DataError(f"{path}: not a readable .npy array of masks ({e})") from None
+
+
+def cmd_report(a: argparse.Namespace) -> int:
+    from .evaluation.report import check_report_args, report
+
+    check_report_args(a.score, a.top_k, a.tsne_points, a.image)
+    masks = _load_masks(a.masks) if a.masks else None
+    out = report(a.path, top_k_images=a.top_k, images=a.image, score=a.score, masks=masks, device=a.device,
+                 controls=not a.no_controls, tsne_points=a.tsne_points, log=lambda m: print(m, file=sys.stderr))
+    print(out)
+    return 0
 
 
 def _train_parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:

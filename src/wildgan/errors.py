@@ -21,3 +21,7 @@ class CheckpointError(WildganError):
 
 class DivergenceError(WildganError):
     """Training produced NaN/inf in a loss or a weight."""
+
+
+class TrainingInterrupted(WildganError):
+    """Raised after SIGINT/SIGTERM, once a checkpoint has been saved."""

@@ -312,3 +312,13 @@ def test_resume_alone_continues_the_run_as_it_was_configured(tiny_npz, tmp_path,
     with pytest.warns(UserWarning, match=r"has no final networks yet \(still training, or stopped\): scoring "
                                          r"with its newest checkpoint ckpt-"):
         assert main(["score", str(out), "--no-progress", "--out", str(tmp_path / "s.csv")]) == 0
+
+
+def test_the_cli_starts_without_importing_torch():
+    """`wildgan --help` is instant, and a Ctrl-C while a command loads torch ends in main's one-line message."""
+    import subprocess
+    import sys
+
+    code = "import sys, wildgan, wildgan.cli; wildgan.cli.make_parser(); print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

@@ -14,7 +14,8 @@ from PIL import Image
 
 from wildgan.errors import DataError
 from wildgan.evaluation.heatmaps import per_image_pixel_auc, pixel_auc, residual_maps, top_k
-from wildgan.evaluation.report import add_report_parser, read_jsonl, report
+from wildgan.cli import add_report_parser
+from wildgan.evaluation.report import read_jsonl, report
 
 TOP_K = 3
 

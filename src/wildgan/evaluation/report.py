@@ -11,14 +11,12 @@ report), report.md (references the PNGs written beside it) and the PNGs themselv
 
 from __future__ import annotations
 
-import argparse
 import base64
 import csv
 import datetime as _dt
 import html
 import io
 import json
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -714,48 +712,3 @@ def report(path: str | Path, *, top_k_images: int = 8, images: Sequence[str | Pa
     if (p / "results.jsonl").is_file():
         return study_report(p, log=log)
     raise ConfigError(f"{p}: neither a run directory (config.json) nor a study directory (results.jsonl)")
-
-
-EXAMPLES_REPORT = """examples:
-  wildgan report runs/car-g2                          # RUN_DIR/report/report.html (+ report.md, PNGs)
-  wildgan report runs/car-g2 --top-k 16 --image odd1.png odd2.png
-  wildgan report studies/cifar-car                    # a study: tables, AUC vs gamma, every result row
-"""
-
-
-def add_report_parser(sub: Any) -> argparse.ArgumentParser:
-    """Register `wildgan report` on the CLI's subparsers object."""
-    r = sub.add_parser("report", help="HTML + Markdown report of a run or a study (figures, heat maps, metrics)",
-                       epilog=EXAMPLES_REPORT, formatter_class=argparse.RawDescriptionHelpFormatter)
-    r.add_argument("path", metavar="RUN_DIR|STUDY_DIR")
-    r.add_argument("--top-k", type=int, default=8, help="heat maps of the K most anomalous test images (training images for an unlabelled run; default 8)")
-    r.add_argument("--image", nargs="+", action="extend", default=[], metavar="PATH",
-                   help="also score and map these image files/folders (repeatable)")
-    r.add_argument("--score", default="a", choices=REPORT_SCORES,
-                   help="score that ranks the most anomalous images (default a)")
-    r.add_argument("--masks", help=".npy of ground-truth defect masks [N, H, W] aligned with the run's test "
-                                   "split: adds the pixel-level ROC AUC of the heat maps")
-    r.add_argument("--device", default="auto", help="auto | cpu | cuda (default auto)")
-    r.add_argument("--no-controls", action="store_true", help="skip the untrained-network control (faster)")
-    r.add_argument("--tsne-points", type=int, default=2000,
-                   help="at most this many test latents in the t-SNE, a seeded subsample (default 2000)")
-    r.set_defaults(func=cmd_report)
-    return r
-
-
-def _load_masks(path: str) -> np.ndarray:
-    try:
-        return np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file (--masks)") from None
-    except (OSError, ValueError) as e:
-        raise DataError(f"{path}: not a readable .npy array of masks ({e})") from None
-
-
-def cmd_report(a: argparse.Namespace) -> int:
-    check_report_args(a.score, a.top_k, a.tsne_points, a.image)
-    masks = _load_masks(a.masks) if a.masks else None
-    out = report(a.path, top_k_images=a.top_k, images=a.image, score=a.score, masks=masks, device=a.device,
-                 controls=not a.no_controls, tsne_points=a.tsne_points, log=lambda m: print(m, file=sys.stderr))
-    print(out)
-    return 0

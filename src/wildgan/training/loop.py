@@ -28,7 +28,7 @@ import torch.nn.functional as F
 
 from .. import checkpoint as ckpt
 from ..config import NetConfig, RunConfig, TrainConfig, run_config_to_dict
-from ..errors import DataError, DivergenceError, WildganError
+from ..errors import DataError, DivergenceError, TrainingInterrupted, WildganError
 from ..fileio import truncate_jsonl
 from ..losses import critic_loss, encoder_image_loss, encoder_latent_loss, generator_loss
 from ..nets import PGANNetworks, build_pgan
@@ -717,10 +717,6 @@ def _signals(flag: _StopFlag) -> Iterator[None]:
     finally:
         for s, h in old.items():
             signal.signal(s, h)
-
-
-class TrainingInterrupted(WildganError):
-    """Raised after SIGINT/SIGTERM, once a checkpoint has been saved."""
 
 
 @dataclass
