@@ -485,11 +485,9 @@ def _changed(a: argparse.Namespace, dest: str) -> bool:
 
 
 def cmd_score(a: argparse.Namespace) -> int:
-    from .data import conversion_opts
-    from .data.download import unpack_cached
-    from .data.readers import detect_format, is_dataset_file, npz_has_labels
+    from .data.readers import detect_format, is_dataset_file, is_pile, npz_has_labels
     from .evaluation.run import split_for_run
-    from .scoring.run import load_model, write_scores_csv
+    from .scoring.run import load_model, read_split_info, write_scores_csv
     from .thresholds import check_threshold_args
 
     _check_out_file(a.out, "scores.csv")
@@ -519,53 +517,49 @@ def cmd_score(a: argparse.Namespace) -> int:
         if not ctx.is_main:
             a.no_progress = True
     model = load_model(run_dir, ctx.device if ctx is not None else a.device)
-    split_info = json.loads((run_dir / "split.json").read_text()) if (run_dir / "split.json").is_file() else {}
+    split_info = read_split_info(run_dir)
     no_protocol = split_info.get("protocol") == "unlabelled" or bool(split_info.get("detector_input"))
     label_free = dataset_file and Path(one_file).suffix.lower() == ".npz" and not npz_has_labels(one_file)
-    if a.normal and (not dataset_file or label_free):
+    # a tar of a pile (loose images, at most one folder): its images have no labels, whatever the run
+    pile_tar = dataset_file and detect_format(Path(one_file)) == "folder-tar" and is_pile(one_file)
+    if a.normal and (not dataset_file or label_free or pile_tar):
         raise ConfigError("--normal labels the rows of one labelled data-set --data (an .npz with labels, a tar or "
                           "folder of class folders, CIFAR-10); " + ("the run's own test split keeps the run's normal "
                           "classes" if not a.data else "these images have no labels to use"))
     labels = None
     x = None                                  # images in memory (a data set); a pile of files is scored in chunks
-    tar = dataset_file and detect_format(Path(one_file)) == "folder-tar"
     got = None
-    if tar and no_protocol and not a.normal:
-        # a tar of images after a run without a protocol of its own (unlabelled, Detector.fit): every image of it,
-        # unpacked once into the cache and read like a folder (in chunks), ids inside the archive
-        got = _score_pile(model, a, ctx, root=unpack_cached(one_file))
-        what = f"every image of {one_file} (labels not used; --normal CLASS labels the rows)"
+    tar = dataset_file and detect_format(Path(one_file)) == "folder-tar"
+    if tar and (pile_tar or (no_protocol and not a.normal)):
+        # a tar of images to score one by one: a pile, or any tar after a run without a protocol of its own
+        # (unlabelled, Detector.fit) and no --normal to label it; unpacked once into the cache and read like a
+        # folder (in chunks), ids inside the archive
+        got = _score_pile(model, a, ctx, archive=Path(one_file))
+        what = f"every image of {one_file}" + ("" if pile_tar else " (labels not used; --normal CLASS labels the rows)")
     elif dataset_file and (label_free or (no_protocol and not a.normal)):
-        # a data set read as a pile: image arrays without labels, or an array data set after a run that has no
-        # protocol of its own and no --normal to label it: every image, converted like the run's training data
-        # (the Detector's reader: one implementation)
+        # an array data set read as a pile: images without labels, or any after a run that has no protocol of its
+        # own and no --normal to label it: every image, converted like the run's training data (the Detector's
+        # reader: one implementation)
         from .detector import to_images
 
-        conv = conversion_opts(split_info)
         x, ids = to_images(one_file, model.cfg.net.resolution, model.cfg.net.channels, skip_bad=a.skip_bad,
-                           resize_mode=conv.get("fit", "resize"), depth16=conv.get("depth16", "per-image"))
+                           resize_mode=model.conversion.get("fit", "resize"),
+                           depth16=model.conversion.get("depth16", "per-image"))
         what = f"every image of {one_file} (" + ("no labels)" if label_free else
                                                   "labels not used; --normal CLASS labels the rows)")
     elif not a.data or dataset_file:
         try:
             split = split_for_run(run_dir, one_file, log=_warn, skip_bad=a.skip_bad,
                                   normal=tuple(_csv(a.normal)) if a.normal else None)
-        except (DataError, ConfigError) as e:     # e.g. no normal class given, or one class only
+        except (DataError, ConfigError) as e:     # e.g. no normal class given
             if not one_file or "class" not in str(e):
                 raise
-            if not tar or a.normal:
-                raise DataError(f"{e}. A data-set file is scored as a labelled test split under the run's "
-                                f"protocol (--normal CLASS chooses its normal classes)") from None
-            # a tar that gives no test split under the run's protocol (e.g. loose images, or one folder): score
-            # every image of it, as a folder of the same files would be
-            _warn(f"note: {one_file} gives no labelled test split under the run's protocol: scoring every image "
-                  f"in it, without labels")
-            got = _score_pile(model, a, ctx, root=unpack_cached(one_file))
-            what = f"every image of {one_file}"
-        else:
-            x, ids, labels = split.test_x, split.test_ids, split.test_y
-            what = ("every labelled image of " if split.info.get("test_size") == "whole" else "the test split of ") \
-                + (one_file or "the run's data")
+            raise type(e)(f"{e}. A data-set file is scored as a labelled test split under the run's protocol "
+                          f"(--normal CLASS chooses its normal classes); to score every image of it, pass the "
+                          f"unpacked folder") from None
+        x, ids, labels = split.test_x, split.test_ids, split.test_y
+        what = ("every labelled image of " if split.info.get("test_size") == "whole" else "the test split of ") \
+            + (one_file or "the run's data")
     else:
         # a pile of files, read and scored in chunks (memory: one chunk), converted like the training data (e.g.
         # MNIST's 28 -> 32 zero padding)
@@ -606,21 +600,31 @@ def cmd_score(a: argparse.Namespace) -> int:
     return 0
 
 
-def _score_pile(model: Any, a: argparse.Namespace, ctx: Any, root: Path | None = None) -> Any:
-    """score_files on --data (or on `root`, an unpacked archive: ids relative to it), skipped files named on stderr
-    as they are met. None on a distributed rank other than 0."""
+def _score_pile(model: Any, a: argparse.Namespace, ctx: Any, archive: Path | None = None) -> Any:
+    """score_files on --data, or on the images of a tar `archive` (unpacked once into the cache; ids, warnings and
+    errors name the files inside the archive), skipped files named on stderr as they are met. None on a distributed
+    rank other than 0."""
     import warnings
 
+    from .data.download import unpack_cached
     from .scoring.run import score_files
+
+    root = unpack_cached(archive) if archive is not None else None
+
+    def inside(text: str) -> str:            # a cache path -> the archive's own name for the file
+        return text if root is None else text.replace(f"{root}/", f"{archive}:")
 
     with warnings.catch_warnings():
         # one line per skipped file (even from the same source line), on stderr as it is met, whatever the caller's
         # warning filters (restored on exit)
         warnings.simplefilter("always")
-        warnings.showwarning = lambda msg, *_a, **_k: print(f"wildgan: warning: {msg}", file=sys.stderr)
+        warnings.showwarning = lambda msg, *_a, **_k: print(f"wildgan: warning: {inside(str(msg))}",
+                                                            file=sys.stderr)
         try:
             got = score_files(model, [root] if root is not None else a.data, chunk_size=a.chunk_size,
                               skip_bad=a.skip_bad, progress=not a.no_progress, ctx=ctx)
+        except DataError as e:
+            raise DataError(inside(str(e))) from None
         finally:
             if ctx is not None:
                 from .training.distributed import shutdown
@@ -628,7 +632,7 @@ def _score_pile(model: Any, a: argparse.Namespace, ctx: Any, root: Path | None =
                 shutdown()
     if got is not None and root is not None:
         got.ids = [Path(i).relative_to(root).as_posix() for i in got.ids]
-        got.skipped = [r.replace(str(root) + "/", "") for r in got.skipped]
+        got.skipped = [inside(r) for r in got.skipped]
     return got
 
 

@@ -193,8 +193,8 @@ def test_whole_evaluation_of_a_labelled_run(tmp_path: Path, capsys, monkeypatch)
     assert json.loads(said.out)["n_test"] == len(ys)
     assert "includes the training images" in said.err            # the run's own data, evaluated whole
 
-    # a tar of loose images after this labelled run: no test split under its protocol, so every image of it is
-    # scored, as the same files in a folder are (it used to be refused)
+    # a tar of loose images (a pile) after this labelled run: every image of it is scored, as the same files in a
+    # folder are (it used to be refused: it has no test split under the run's protocol)
     import tarfile
 
     folder = tmp_path / "new"
@@ -205,7 +205,7 @@ def test_whole_evaluation_of_a_labelled_run(tmp_path: Path, capsys, monkeypatch)
     monkeypatch.setenv("WILDGAN_CACHE", str(tmp_path / "cache"))
     assert main(["score", str(run), "--data", str(tmp_path / "new.tar.gz"), "--no-progress",
                  "--out", str(out_tar)]) == 0
-    assert "gives no labelled test split under the run's protocol" in capsys.readouterr().err
+    assert "scored 10 images (every image of" in capsys.readouterr().err
     assert main(["score", str(run), "--data", str(folder), "--no-progress", "--out", str(out_dir)]) == 0
     tar_rows, dir_rows = _rows(out_tar), _rows(out_dir)
     assert [r["id"] for r in tar_rows] == [f"new/img{i:03d}.png" for i in range(10)]
@@ -343,7 +343,7 @@ def test_score_a_tar_pile_after_an_unlabelled_run(pile: Path, tmp_path: Path, mo
         (pile / "new" / "a" / "broken.png").unlink()
     assert main(["score", str(run), "--data", str(tmp_path / "new.tar.gz"), "--no-progress",
                  "--out", str(tmp_path / "t.csv")]) == 2
-    assert "broken.png" in capsys.readouterr().err
+    assert f"{tmp_path / 'new.tar.gz'}:new/a/broken.png" in capsys.readouterr().err    # named inside the archive
     assert main(["score", str(run), "--data", str(tmp_path / "new.tar.gz"), "--no-progress", "--skip-bad",
                  "--out", str(tmp_path / "t.csv")]) == 0
     ids = [r["id"] for r in _rows(tmp_path / "t.csv")]

@@ -379,3 +379,12 @@ def test_a_tree_with_one_folder_is_a_pile(tmp_path, monkeypatch):
     with pytest.warns(UserWarning, match="1 image files directly in it are not in a class folder"):
         train, _, kind = load_dataset(two)
     assert kind == "folder" and train.class_names == ["a", "b"]
+    # a wrapper folder with a stray image around a labelled tree is not a pile
+    from wildgan.data.readers import is_pile
+
+    mvtec = make_tree(tmp_path / "F2" / "bottle", classes=("good",), n=2, split="train")
+    make_tree(mvtec, classes=("good", "crack"), n=2, split="test")
+    save(mvtec / "preview.png", np.zeros((8, 8), np.uint8))
+    wrapped = make_tree(tmp_path / "A" / "data", classes=("cat", "dog"), n=2)
+    save(wrapped.parent / "preview.png", np.zeros((8, 8), np.uint8))
+    assert not is_pile(tmp_path / "F2") and not is_pile(tmp_path / "A") and is_pile(pile)

@@ -346,11 +346,27 @@ def _find_split_dirs(root: Path) -> tuple[Path | None, Path | None, Path]:
 
 
 def _is_pile(root: Path) -> bool:
-    """A tree that can only be an unlabelled pile: no train/test folders and at most one sub-folder (after single
-    wrapper folders), e.g. loose images beside one folder of more, or one folder of images: one class folder cannot
-    make a one-vs-rest split, so it is not read as one. Two or more class folders make a labelled tree."""
-    train, _, eff = _find_split_dirs(root)
-    return train is None and len(_subdirs(eff)) <= 1 and bool(_first_image(eff))
+    """Whether a folder tree is an unlabelled pile: following single sub-folders down (with or without images beside
+    them) it ends in a folder without sub-folders, never meeting a train/ folder or two or more sub-folders, which
+    make a labelled tree. E.g. loose images beside one folder of more, or one folder of images (one class folder
+    cannot make a one-vs-rest split); not a wrapper folder around class folders or an MVTec-style train/test tree."""
+    if not _first_image(root):
+        return False
+    while True:
+        subs = _subdirs(root)
+        if any(d.name.lower() == "train" for d in subs) or len(subs) > 1:
+            return False
+        if not subs:
+            return True
+        root = subs[0]
+
+
+def is_pile(path: str | Path) -> bool:
+    """A folder, or a tar of one, that is an unlabelled pile (see _is_pile); the tar is unpacked into the cache."""
+    p = Path(path)
+    if p.is_dir():
+        return _is_pile(p)
+    return p.is_file() and is_tar(p) and detect_format(p) == "folder-tar" and _is_pile(unpack_cached(p))
 
 
 def _class_files(folder: Path) -> dict[str, list[Path]]:
