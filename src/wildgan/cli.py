@@ -98,7 +98,9 @@ def _add_train_args(p: argparse.ArgumentParser, study: bool = False) -> None:
                                                    "(default: the paper's schedule, ~4000 kimg at 32x32)")
     g.add_argument("--phase-kimg", type=float, default=600.0, help="stable phase per resolution (default 600)")
     g.add_argument("--transition-kimg", type=float, help="fade-in length (default: = --phase-kimg)")
-    g.add_argument("--minutes", type=float, help="wall-clock budget; stops with a checkpoint when reached")
+    g.add_argument("--minutes", type=float, help="wall-clock budget of the training; stops with a checkpoint when "
+                                                 "reached (the training images are then scored once, see "
+                                                 "--no-train-scores)")
     if not study:
         g.add_argument("--encoder-loss", choices=("image", "latent"), default="image",
                        help="image: d_I = |G(z) - G(E(G(z)))| (proposed); latent: d_z = |z - E(G(z))| (ablation)")
@@ -147,8 +149,19 @@ def _resume_config(argv: Sequence[str]) -> list[str]:
     saved = Path(known.out) / "config.yaml" if known.out else None
     if not known.resume or known.config or saved is None or not saved.is_file():
         return list(argv)
+    from .scoring.run import read_split_info
+
+    info = read_split_info(Path(known.out))
+    if info.get("detector_input"):
+        # its images were given in memory: the config's data (none) would silently train on the default sample
+        raise ConfigError(f"{known.out} was trained by Detector.fit on images given in memory; `wildgan train "
+                          f"--resume` cannot continue it (fit a Detector again, or train with --data)")
+    extra: list[str] = []
+    data = config_file_to_args(saved).get("data")
+    if data and not Path(data).exists() and info.get("source") and Path(info["source"]).exists():
+        extra = ["--data", info["source"]]       # a run of an older version recorded a relative path
     print(f"wildgan: resuming with the settings of {saved}", file=sys.stderr)
-    return [*argv, "--config", str(saved)]
+    return [*argv, "--config", str(saved), *extra]
 
 
 def _set_from_config(p: argparse.ArgumentParser, argv: Sequence[str]) -> None:
@@ -448,15 +461,13 @@ def cmd_train(a: argparse.Namespace) -> int:
         if not ctx.is_main:
             return 0
     print(f"trained {res.nimg / 1000:.1f} kimg ({res.status}); networks in {res.final}", file=sys.stderr)
-    if res.final is not None and cfg.method != "search" and len(split.train_x):
+    if res.final is not None and cfg.method != "search" and len(split.train_x) and not a.no_train_scores:
         # the training scores that `wildgan score --threshold` and the report compare new images with, now, while
         # the training images are at hand (they may be moved or deleted later); latent search is too slow for this
-        from .detector import write_train_scores
+        from .detector import score_training_split
         from .scoring.run import load_model
 
-        model = load_model(Path(a.out), a.device)
-        got = model.score(split.train_x, progress=not a.no_progress)
-        write_train_scores(Path(a.out), model, split.train_ids, got.scores, "mixed")
+        score_training_split(Path(a.out), load_model(Path(a.out), a.device), split, progress=not a.no_progress)
         print(f"scored the {len(split.train_x)} training images (thresholds of wildgan score --threshold): "
               f"{Path(a.out) / 'train_scores.csv'}", file=sys.stderr)
     if a.evaluate and split.info.get("protocol") == "unlabelled":
@@ -801,7 +812,10 @@ def make_parser() -> argparse.ArgumentParser:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_train_args(t)
     t.add_argument("--out", required=True, help="run directory")
-    t.add_argument("--resume", action="store_true", help="continue from the newest good checkpoint in --out")
+    t.add_argument("--resume", action="store_true",
+                   help="continue from the newest good checkpoint in --out, with the run's own settings "
+                        "(RUN/config.yaml; options given beside it change only what they control, e.g. a longer "
+                        "--total-kimg)")
     t.add_argument("--overwrite", action="store_true",
                    help="delete a previous run in --out and start again (without it, an existing run is refused)")
     t.add_argument("--distributed", action="store_true",
@@ -811,6 +825,10 @@ def make_parser() -> argparse.ArgumentParser:
                                     "exactly (explicit flags change only what they control)")
     t.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
     t.add_argument("--evaluate", action="store_true", help="evaluate on the test split after training")
+    t.add_argument("--no-train-scores", action="store_true",
+                   help="do not score the training images at the end (by default they are, once, and cached in "
+                        "RUN_DIR/train_scores.csv: the thresholds of `wildgan score --threshold`; without them, "
+                        "the first thresholded scoring computes them, and needs the training images then)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_train)
 
@@ -847,7 +865,8 @@ def make_parser() -> argparse.ArgumentParser:
                         "(each process reads and scores its chunks on its GPU; rank 0 writes the CSV; the scores "
                         "are those of one process)")
     s.add_argument("--chunk-size", type=_positive_int, metavar="N",
-                   help="image files are read and scored about N at a time (whole score batches: at least 64), "
+                   help="image files are read and scored about N at a time (wildgan runs: whole score batches, "
+                        "at least 64), "
                         "so memory holds one chunk whatever the size of the pile (default: 512 MB of pixels, e.g. "
                         "174,720 images at 32x32x3, 2,688 at 256x256x3; an eighth of that for latent search); "
                         "the scores do not depend on N")
@@ -992,9 +1011,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         warnings.formatwarning = lambda msg, cat, *args, **kw: (  # type: ignore[assignment]
             f"wildgan: warning: {msg}\n" if issubclass(cat, UserWarning) else f"{cat.__name__}: {msg}\n")
     try:
-        if argv and argv[0] == "train":
-            argv = ["train", *_resume_config(argv[1:])]
-            _set_from_config(_train_parser(p), argv[1:])
+        # the command is the first word that is not a global option (`wildgan --debug train ...`)
+        at = next((i for i, w in enumerate(argv) if not w.startswith("-")), None)
+        if at is not None and argv[at] == "train":
+            argv = [*argv[:at + 1], *_resume_config(argv[at + 1:])]
+            _set_from_config(_train_parser(p), argv[at + 1:])
         a = p.parse_args(argv)
         return int(a.func(a) or 0)
     except TrainingInterrupted as e:

@@ -24,7 +24,8 @@ PAPER_MINIBATCH: dict[int, int] = {4: 128, 8: 128, 16: 128, 32: 64, 64: 32, 128:
 
 def _check_numbers(obj: Any, rules: dict[str, str], prefix: str = "") -> None:
     """Refuse a bad number before anything is built or written (a negative lr, a zero interval, ...), naming the
-    field: '>0' positive, '>=0' non-negative, '[0,1)' / '[0,1]' a fraction; None is allowed where the field is
+    field: '>0' positive, '>=0' non-negative, '>=1' / 'int>=0' whole numbers, '[0,1)' / '[0,1]' a fraction; None
+    is allowed where the field is
     optional. Every value must also be finite."""
     for name, rule in rules.items():
         v = getattr(obj, name)
@@ -32,10 +33,12 @@ def _check_numbers(obj: Any, rules: dict[str, str], prefix: str = "") -> None:
             continue
         ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
         if ok:
-            ok = {">0": v > 0, ">=0": v >= 0, ">=1": v >= 1, "[0,1)": 0 <= v < 1, "[0,1]": 0 <= v <= 1}[rule]
+            whole = float(v).is_integer()
+            ok = {">0": v > 0, ">=0": v >= 0, "int>=0": whole and v >= 0, ">=1": whole and v >= 1,
+                  "[0,1)": 0 <= v < 1, "[0,1]": 0 <= v <= 1}[rule]
         if not ok:
-            want = {">0": "a positive number", ">=0": "a number >= 0", ">=1": "a whole number >= 1",
-                    "[0,1)": "a number in [0, 1)", "[0,1]": "a number in [0, 1]"}[rule]
+            want = {">0": "a positive number", ">=0": "a number >= 0", "int>=0": "a whole number >= 0",
+                    ">=1": "a whole number >= 1", "[0,1)": "a number in [0, 1)", "[0,1]": "a number in [0, 1]"}[rule]
             raise ConfigError(f"{prefix}{name} must be {want}, got {v!r}")
 
 
@@ -57,7 +60,7 @@ class NetConfig:
             raise ConfigError(f"resolution must be a power of two >= 4, got {r}")
         if self.channels not in (1, 3):
             raise ConfigError(f"channels must be 1 or 3, got {self.channels}")
-        _check_numbers(self, {"fmap_base": ">=1", "fmap_max": ">=1", "fmap_decay": ">=0", "latent_size": ">=0",
+        _check_numbers(self, {"fmap_base": ">=1", "fmap_max": ">=1", "fmap_decay": ">=0", "latent_size": "int>=0",
                               "mbstd_group": ">=1"})
         if self.latent_size == 0:
             object.__setattr__(self, "latent_size", self.nf(0))
@@ -185,9 +188,14 @@ class TrainConfig:
                               "beta1": "[0,1)", "beta2": "[0,1)", "adam_eps": ">0", "gp_lambda": ">=0",
                               "gp_target": ">0", "drift": ">=0", "ema_beta": "[0,1]", "latent_scale": ">0",
                               "minutes": ">0", "checkpoint_kimg": ">0", "log_every": ">=1", "sample_kimg": ">=0",
-                              "keep_checkpoints": ">=0", "minibatch_repeats": ">=1"})
-        if any(int(v) < 1 for v in self.minibatch.values()):
-            raise ConfigError(f"minibatch sizes must be >= 1, got {self.minibatch}")
+                              "keep_checkpoints": "int>=0", "minibatch_repeats": ">=1"})
+        try:
+            bad = any(isinstance(v, bool) or not float(v).is_integer() or int(v) < 1 or int(k) < 4
+                      for k, v in self.minibatch.items())
+        except (TypeError, ValueError):
+            bad = True
+        if bad:
+            raise ConfigError(f"minibatch must map resolutions to whole numbers >= 1, got {self.minibatch}")
         if self.on_divergence not in ("stop", "rollback"):
             raise ConfigError(f"on_divergence must be stop or rollback, got {self.on_divergence!r}")
         mb = {int(k): int(v) for k, v in self.minibatch.items()}
@@ -310,7 +318,7 @@ class FAnoGANConfig:
     def __post_init__(self) -> None:
         _check_numbers(self, {"dim": ">=1", "latent_size": ">=1", "batch_size": ">=1", "n_critic": ">=1",
                               "lr": ">0", "beta1": "[0,1)", "beta2": "[0,1)", "gp_lambda": ">=0", "epochs": ">0",
-                              "gan_iters": ">=1", "enc_iters": ">=0", "enc_lr": ">0", "enc_batch_size": ">=1",
+                              "gan_iters": ">=1", "enc_iters": "int>=0", "enc_lr": ">0", "enc_batch_size": ">=1",
                               "kappa": ">=0", "bn_eps": ">0", "bn_decay": "[0,1]", "minutes": ">0"}, "fanogan.")
 
 

@@ -413,8 +413,14 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
             warnings.warn(f"{model.cfg.data.data or 'the data'} changed since {run_dir} was trained "
                           f"({'; '.join(diffs)}): the threshold is taken from the training images as they are now",
                           stacklevel=2)
+    return score_training_split(run_dir, model, split, batch_mode=batch_mode, progress=progress)
+
+
+def score_training_split(run_dir: str | Path, model: Any, split: Any, *, batch_mode: str = "mixed",
+                         progress: bool = False) -> dict[str, np.ndarray]:
+    """Score a run's training split (data.AnomalySplit) and cache the scores in RUN_DIR/train_scores.csv."""
     res = model.score(split.train_x, batch_mode=batch_mode, progress=progress)
-    write_train_scores(run_dir, model, split.train_ids, res.scores, batch_mode)
+    write_train_scores(Path(run_dir), model, split.train_ids, res.scores, batch_mode)
     return res.scores
 
 

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from wildgan.cli import main
+from wildgan.errors import ConfigError
 from wildgan.config import (
     DataConfig,
     RunConfig,
@@ -322,3 +323,18 @@ def test_the_cli_starts_without_importing_torch():
     code = "import sys, wildgan, wildgan.cli; wildgan.cli.make_parser(); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_resume_refuses_a_run_of_detector_fit(tmp_path, capsys):
+    """Its config has no data (the images were in memory): resuming it would train on the default sample."""
+    from wildgan import Detector
+
+    run = tmp_path / "det"
+    x = np.random.default_rng(0).integers(0, 256, (16, 8, 8), dtype=np.uint8)
+    Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.02, resolution=8, device="cpu", run_dir=str(run)).fit(x)
+    capsys.readouterr()
+    # also behind a global option (the command is found after it); --debug re-raises the error
+    with pytest.raises(ConfigError, match="was trained by Detector.fit on images given in memory"):
+        main(["--debug", "train", "--out", str(run), "--resume"])
+    assert main(["train", "--out", str(run), "--resume"]) == 2
+    assert "was trained by Detector.fit on images given in memory" in capsys.readouterr().err

@@ -777,7 +777,7 @@ def _detect(p: Path) -> str:
                 or (p / "cifar-10-batches-py").is_dir():
             return "cifar-batches"
         if _is_pile(p):
-            return "unlabelled-folder"      # loose images, no class folders: a pile to train on as it is
+            return "unlabelled-folder"      # loose images, at most one folder (_is_pile): a pile to train on as it is
         return "folder"
     if p.suffix.lower() == ".npz":
         return "npz"
@@ -794,7 +794,8 @@ def _detect(p: Path) -> str:
 
 def load_dataset(path: str | Path | None, dataset: str = "auto", **opts: Any
                  ) -> tuple[ImageSet, ImageSet | None, str]:
-    """Load a data set -> (train, test or None, detected format: folder | folder-tar | cifar-batches | npz).
+    """Load a data set -> (train, test or None, format: folder | folder-tar | cifar-batches | npz | unlabelled-folder |
+    unlabelled-tar | unlabelled-npz; the unlabelled ones have no test part).
 
     path None means $WILDGAN_DATA, else the embedded sample. opts: resolution, channels, depth16, resize, skip_bad,
     fit, download (fetch CIFAR-10 when dataset='cifar10' and the path does not exist), cache_dir, progress.
