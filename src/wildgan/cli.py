@@ -19,9 +19,8 @@ from typing import Any
 
 # nothing heavy at import time (no torch): `wildgan --help` is instant, and Ctrl-C while a command's own imports load
 # still ends in main's one-line "interrupted"
+from .config import SCORE_NAMES
 from .errors import ConfigError, DataError, TrainingInterrupted, WildganError
-
-SCORES = ("a", "L_n", "L_o", "L_r", "A")     # the per-image scores, higher = more anomalous
 
 EXAMPLES_TRAIN = """examples:
   wildgan train --out runs/mnist                      # embedded MNIST sample, normal digit 2, fast preset
@@ -855,7 +854,7 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--expected-contamination", type=float, default=0.05, metavar="G",
                    help="expected fraction of anomalies, for --threshold contamination (default 0.05)")
     s.add_argument("--mad-k", type=float, default=3.0, metavar="K", help="K of --threshold mad (default 3)")
-    s.add_argument("--score", default="a", choices=SCORES,
+    s.add_argument("--score", default="a", choices=SCORE_NAMES,
                    help="the score --threshold flags by (default a; e.g. L_r, the residual)")
     s.add_argument("--normal", help="normal class(es) of a labelled data-set --data, comma separated: labels "
                                     "the rows (after a run trained on unlabelled images, which has no classes)")
@@ -960,7 +959,7 @@ def add_report_parser(sub: Any) -> argparse.ArgumentParser:
     r.add_argument("--top-k", type=int, default=8, help="heat maps of the K most anomalous test images (training images for an unlabelled run; default 8)")
     r.add_argument("--image", nargs="+", action="extend", default=[], metavar="PATH",
                    help="also score and map these image files/folders (repeatable)")
-    r.add_argument("--score", default="a", choices=SCORES,
+    r.add_argument("--score", default="a", choices=SCORE_NAMES,
                    help="score that ranks the most anomalous images (default a)")
     r.add_argument("--masks", help=".npy of ground-truth defect masks [N, H, W] aligned with the run's test "
                                    "split: adds the pixel-level ROC AUC of the heat maps")

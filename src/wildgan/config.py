@@ -206,6 +206,11 @@ class TrainConfig:
         return self.phase_kimg if self.transition_kimg is None else self.transition_kimg
 
 
+# The per-image anomaly scores, every one higher = more anomalous (z_norm = ||E(Q)||, also computed, points the other
+# way: it is a diagnostic, not a score). Defined here, in a module without torch, for the CLI's option choices.
+SCORE_NAMES = ("a", "L_n", "L_o", "L_r", "A")
+
+
 @dataclass(frozen=True)
 class ScoreConfig:
     """Test-time scoring (spec 4.2)."""

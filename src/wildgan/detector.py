@@ -53,12 +53,12 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from .config import SCORE_NAMES
 from .data.transforms import MAX_AUTO_RESOLUTION  # largest automatic resolution, as the CLI's
 from .errors import CheckpointError, ConfigError, DataError, WildganError
 from .thresholds import RULES, Threshold, fit_threshold, rank_proba
 
 METHODS = ("wildgan", "search", "fanogan")
-SCORES = ("a", "L_n", "L_o", "L_r", "A")
 BATCH_MODES = ("mixed", "isolated")
 TRAIN_SCORES_CSV = "train_scores.csv"          # mixed protocol (`wildgan score`'s); isolated: train_scores-isolated.*
 TRAIN_SCORES_KEY = "train_scores.json"
@@ -109,16 +109,9 @@ def _single_image(a: Any, name: str, depth16: str) -> np.ndarray:
 
 
 def _expand_path(p: Path) -> list[Path]:
-    from .data.readers import IMAGE_EXTS, _list_images
+    from .data.readers import list_image_files
 
-    if p.is_dir():
-        files = _list_images(p)
-        if not files:
-            raise DataError(f"{p}: folder contains no image files ({', '.join(IMAGE_EXTS)})")
-        return files
-    if p.exists():
-        return [p]
-    raise DataError(f"{p}: no such file or folder")
+    return list_image_files([p])
 
 
 def read_3d(shape: Sequence[int], image_shapes: Sequence[Sequence[int]]) -> str:
@@ -607,8 +600,8 @@ class Detector:
             raise ConfigError(f"method must be one of {METHODS}, got {self.method!r}")
         if self.threshold not in RULES:
             raise ConfigError(f"threshold must be one of {RULES}, got {self.threshold!r}")
-        if self.score not in SCORES:
-            raise ConfigError(f"score must be one of {SCORES}, got {self.score!r}")
+        if self.score not in SCORE_NAMES:
+            raise ConfigError(f"score must be one of {SCORE_NAMES}, got {self.score!r}")
         if self.batch_mode not in BATCH_MODES:
             raise ConfigError(f"batch_mode must be one of {BATCH_MODES}, got {self.batch_mode!r}")
         if self.resize_mode not in ("resize", "pad", "letterbox"):

@@ -965,6 +965,11 @@ def iter_images(files: Sequence[Path], resolution: int, channels: int, *,
             (i for i in range(len(part)) if i not in kept_set), reasons)]
         del x                                   # not held while the next chunk is decoded
     if n_kept == 0 and not empty_ok:
-        shown = "; ".join(all_skipped[:3]) + ("; ..." if len(all_skipped) > 3 else "")
-        raise DataError(f"none of the {len(files)} image files is readable: {shown}")
+        raise none_readable_error(len(files), all_skipped)
+
+
+def none_readable_error(n_files: int, reasons: Sequence[str]) -> DataError:
+    """Every one of n_files image files was unreadable (skip_bad): one error with the first reasons."""
+    shown = "; ".join(reasons[:3]) + ("; ..." if len(reasons) > 3 else "")
+    return DataError(f"none of the {n_files} image files is readable: {shown}")
 

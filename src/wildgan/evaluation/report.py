@@ -23,13 +23,12 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..config import read_run_config, run_config_to_dict
+from ..config import SCORE_NAMES, read_run_config, run_config_to_dict
 from ..errors import CheckpointError, ConfigError, DataError
 from ..fileio import atomic_write_text
 from .heatmaps import pixel_auc, residual_maps, score_named_images, top_k
 from .metrics import evaluate_scores, pixel_statistics
 
-SCORE_ORDER = ("a", "L_n", "L_o", "L_r", "A")
 PIXEL_CONTROLS = ("pixel_norm", "pixel_std", "pixel_mean")
 Log = Callable[[str], None]
 
@@ -199,7 +198,7 @@ def diagnose_run(run_dir: Path, *, device: str = "auto", controls: bool = True, 
     y = split.test_y.astype(int)
     log(f"scoring {len(y)} test images with {model.source}")
     res = model.score(split.test_x, return_recon=True)
-    trained = {k: res.scores[k] for k in SCORE_ORDER if k in res.scores}
+    trained = {k: res.scores[k] for k in SCORE_NAMES if k in res.scores}
     m = evaluate_scores(trained, y)
     metrics: dict[str, Any] = {"auc": m["auc"], "ap": m["ap"], "n_test": int(len(y)), "n_anomalous": int(y.sum()),
                                "model": {"source": model.source, "method": model.cfg.method,
@@ -212,14 +211,14 @@ def diagnose_run(run_dir: Path, *, device: str = "auto", controls: bool = True, 
         log(f"scoring with the raw generator too ({other})")
         ro = model.score(split.test_x, score_cfg=replace(model.cfg.score, generator=other))
         metrics["other_generator"] = {"generator": other, "auc": evaluate_scores(
-            {k: ro.scores[k] for k in SCORE_ORDER if k in ro.scores}, y)["auc"]}
+            {k: ro.scores[k] for k in SCORE_NAMES if k in ro.scores}, y)["auc"]}
     ctl: dict[str, dict[str, np.ndarray]] = {}
     if controls:
         log("scoring the controls (untrained networks, pixel statistics)")
         un_model = untrained_model(model.cfg, model.device)
         un_model.meta["lod"] = model.lod          # same resolution as the trained model (as evaluate_model does)
         un = un_model.score(split.test_x)
-        ctl["untrained"] = {k: un.scores[k] for k in SCORE_ORDER if k in un.scores}
+        ctl["untrained"] = {k: un.scores[k] for k in SCORE_NAMES if k in un.scores}
         ctl["pixel"] = pixel_statistics(split.test_x)
         mu, px = evaluate_scores(ctl["untrained"], y), evaluate_scores(ctl["pixel"], y)
         metrics["controls"] = {"untrained": mu["auc"], **px["auc"]}
@@ -257,7 +256,7 @@ def _metrics_rows(metrics: dict[str, Any]) -> list[list[Any]]:
     un, un_ap = ctl.get("untrained", {}), ctl_ap.get("untrained", {})
     og = metrics.get("other_generator", {}).get("auc", {})
     rows: list[list[Any]] = [[k, auc[k], ap[k], un.get(k, "-"), un_ap.get(k, "-"), og.get(k, "-")]
-                             for k in SCORE_ORDER if k in auc]
+                             for k in SCORE_NAMES if k in auc]
     rows += [[f"{k} (control)", ctl[k], ctl_ap.get(k, "-"), "-", "-", "-"] for k in PIXEL_CONTROLS if k in ctl]
     return rows
 
@@ -379,10 +378,10 @@ def run_report(run_dir: Path, *, top_k_images: int = 8, images: Sequence[str | P
 
         log("drawing the figures")
         page.h(2, "Figures")
-        page.img(plots.roc_curves(out / "roc.png", diag.y, {k: diag.scores[k] for k in SCORE_ORDER
+        page.img(plots.roc_curves(out / "roc.png", diag.y, {k: diag.scores[k] for k in SCORE_NAMES
                                                            if k in diag.scores}, diag.controls), "ROC curves")
         page.img(plots.score_histograms(out / "score_hist.png", diag.y,
-                                        {k: diag.scores[k] for k in SCORE_ORDER if k in diag.scores}),
+                                        {k: diag.scores[k] for k in SCORE_NAMES if k in diag.scores}),
                  "score histograms, normal vs anomalous")
         if diag.z is not None and len(diag.z) >= 5:
             page.img(plots.tsne_plot(out / "tsne.png", diag.z, diag.y, seed=cfg.train.seed, max_points=tsne_points),
@@ -429,14 +428,13 @@ def run_report(run_dir: Path, *, top_k_images: int = 8, images: Sequence[str | P
     return path
 
 
-REPORT_SCORES = ("a", "L_n", "L_o", "L_r", "A")   # higher = more anomalous (z_norm is not: it is -L_o, unscaled)
 
 
 def check_report_args(score: str, top_k_images: int, tsne_points: int,
                       images: Sequence[str | Path] = ()) -> None:
     """Refuse bad arguments before anything is computed or written."""
-    if score not in REPORT_SCORES:
-        raise ConfigError(f"unknown score {score!r}: choose one of {', '.join(REPORT_SCORES)} (higher = more "
+    if score not in SCORE_NAMES:
+        raise ConfigError(f"unknown score {score!r}: choose one of {', '.join(SCORE_NAMES)} (higher = more "
                           f"anomalous)")
     if top_k_images < 0:
         raise ConfigError(f"--top-k must be >= 0, got {top_k_images}")
@@ -451,11 +449,11 @@ def _pick_score(scores: dict[str, np.ndarray], score: str) -> str:
     if score in scores:
         return score
     if score == "a":                 # the default, for a method without it: its first score
-        for k in SCORE_ORDER:
+        for k in SCORE_NAMES:
             if k in scores:
                 return k
     raise ConfigError(f"score {score!r} is not available for this run; it has "
-                      f"{', '.join(k for k in SCORE_ORDER if k in scores)}")
+                      f"{', '.join(k for k in SCORE_NAMES if k in scores)}")
 
 
 def _why_text(scores: dict[str, np.ndarray], lam: float, what: str) -> str | None:
@@ -521,7 +519,7 @@ def _heatmap_section(page: _Page, out: Path, diag: RunDiagnostics, score: str, k
                             f"#{r} {diag.ids[i]} ({lab}), {name} = {diag.scores[name][i]:.4g}", vmax=vmax,
                             gen=gen)
         page.img(png, f"#{r}: {diag.ids[i]} ({lab})", width=520)
-        rows.append([r, diag.ids[i], lab] + [float(diag.scores[s][i]) for s in SCORE_ORDER if s in diag.scores])
+        rows.append([r, diag.ids[i], lab] + [float(diag.scores[s][i]) for s in SCORE_NAMES if s in diag.scores])
         if "L_n" in diag.scores and "L_o" in diag.scores:
             zi = "" if z is None else f"{z[i]:.3f} ({_percentile(ref['z_norm'], z[i]):.0f} pct)"
             table.append([r, diag.ids[i], lab, f"{diag.scores[name][i]:.4g}", f"{lam * diag.scores['L_n'][i]:.4g}",
@@ -530,7 +528,7 @@ def _heatmap_section(page: _Page, out: Path, diag: RunDiagnostics, score: str, k
     if table:
         page.table(["rank", "id", "label", name, f"{lam:g}·L_n", f"{1 - lam:g}·L_o",
                     f"‖E(Q)‖ (percentile among the {what} images)", "L_n percentile"], table)
-    _write_csv(out / "top_anomalous.csv", ["rank", "id", "label"] + [s for s in SCORE_ORDER if s in diag.scores],
+    _write_csv(out / "top_anomalous.csv", ["rank", "id", "label"] + [s for s in SCORE_NAMES if s in diag.scores],
                rows)
     np.savez_compressed(out / "heatmaps" / "top_heatmaps.npz", maps=maps, ids=np.array([diag.ids[i] for i in top]))
 
@@ -562,9 +560,9 @@ def _named_section(page: _Page, out: Path, model: Any, run_dir: Path, images: Se
                             named.recon[j - 1], f"{Path(id_).name}, {name} = {named.scores[name][j - 1]:.4g}",
                             vmax=vmax, gen=gen)
         page.img(png, f"{id_}", width=520)
-        rows.append([id_] + [float(named.scores[s][j - 1]) for s in SCORE_ORDER if s in named.scores]
+        rows.append([id_] + [float(named.scores[s][j - 1]) for s in SCORE_NAMES if s in named.scores]
                     + ([round(_percentile(refs, named.scores[name][j - 1]), 1)] if refs is not None else []))
-    hdr = ["id"] + [s for s in SCORE_ORDER if s in named.scores] + \
+    hdr = ["id"] + [s for s in SCORE_NAMES if s in named.scores] + \
         ([f"{name} percentile among {ref[1]} images"] if refs is not None else [])
     page.table(hdr, rows)
     _write_csv(out / "named_images.csv", hdr, rows)

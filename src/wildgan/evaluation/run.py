@@ -14,14 +14,13 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..config import DataConfig, read_run_config
+from ..config import SCORE_NAMES, DataConfig, read_run_config
 from ..data import AnomalySplit, build_split, split_differences
 from ..errors import ConfigError
 from ..fileio import atomic_write_text
 from ..scoring.run import LoadedModel, load_model, untrained_model, write_scores_csv
 from .metrics import evaluate_scores, pixel_statistics
 
-SCORE_ORDER = ("a", "L_n", "L_o", "L_r", "A")
 
 
 def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], None] | None = None,
@@ -91,7 +90,7 @@ def evaluate_model(model: LoadedModel, split: AnomalySplit, *, controls: bool = 
     res = model.score(split.test_x, progress=progress)
     dt = time.time() - t0
     y = split.test_y.astype(int)
-    m = evaluate_scores({k: res.scores[k] for k in SCORE_ORDER if k in res.scores}, y)
+    m = evaluate_scores({k: res.scores[k] for k in SCORE_NAMES if k in res.scores}, y)
     z_norm = res.scores.get("z_norm")
     out: dict[str, Any] = {"auc": m["auc"], "ap": m["ap"]}
     if model.cfg.method == "wildgan":
@@ -101,12 +100,12 @@ def evaluate_model(model: LoadedModel, split: AnomalySplit, *, controls: bool = 
         other = "G" if sc.generator == "Gs" else "Gs"
         ro = model.score(split.test_x, score_cfg=replace(sc, generator=other))
         out["other_generator"] = {"generator": other, "auc": evaluate_scores(
-            {k: ro.scores[k] for k in SCORE_ORDER if k in ro.scores}, y)["auc"]}
+            {k: ro.scores[k] for k in SCORE_NAMES if k in ro.scores}, y)["auc"]}
     if controls:
         un_model = untrained_model(model.cfg, model.device)
         un_model.meta["lod"] = model.lod          # same resolution as the trained model is scored at
         un = un_model.score(split.test_x)
-        mu = evaluate_scores({k: un.scores[k] for k in SCORE_ORDER if k in un.scores}, y)
+        mu = evaluate_scores({k: un.scores[k] for k in SCORE_NAMES if k in un.scores}, y)
         px = evaluate_scores(pixel_statistics(split.test_x), y)
         out["controls"] = {"untrained": mu["auc"], **px["auc"]}
         out["controls_ap"] = {"untrained": mu["ap"], **px["ap"]}
@@ -161,7 +160,7 @@ def format_table(result: dict[str, Any]) -> str:
     og = result.get("other_generator")
     lines = [f"{'score':<12}{'AUC':>8}{'AP':>8}" + (f"{'AUC untrained':>15}" if un else "")
              + (f"{'AUC with ' + og['generator']:>14}" if og else "")]
-    for k in SCORE_ORDER:
+    for k in SCORE_NAMES:
         if k in auc:
             lines.append(f"{k:<12}{auc[k]:>8.3f}{ap[k]:>8.3f}"
                          + (f"{un.get(k, float('nan')):>15.3f}" if un else "")

@@ -16,7 +16,7 @@ import torch
 
 from .. import checkpoint as ckpt
 from ..config import RunConfig, ScoreConfig, read_run_config
-from ..data.readers import list_image_files
+from ..data.readers import list_image_files, none_readable_error
 from ..data.splits import conversion_opts
 from ..devices import resolve_device
 from ..errors import CheckpointError, DataError
@@ -245,8 +245,7 @@ def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: 
         for r in reasons.values():
             warnings.warn(f"skipped {r}", stacklevel=2)
     if not done.any():
-        shown = "; ".join(list(reasons.values())[:3]) + ("; ..." if len(reasons) > 3 else "")
-        raise DataError(f"none of the {len(files)} image files is readable: {shown}")
+        raise none_readable_error(len(files), list(reasons.values()))
     keep = np.flatnonzero(done)
     return FileScores(ids=[str(files[i]) for i in keep], scores={k: v[keep] for k, v in scores.items()},
                       skipped=list(reasons.values()), chunks=len(chunks), chunk_size=max(len(c) for c in chunks))

@@ -13,7 +13,7 @@ import math
 
 import torch
 
-SCORE_NAMES = ("a", "L_n", "L_o", "L_r", "A")
+from ..config import SCORE_NAMES  # noqa: F401 -- re-exported
 
 
 def minmax(x: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
