@@ -763,13 +763,12 @@ def cmd_study(a: argparse.Namespace) -> int:
     for e in encs:
         if e not in ("image", "latent"):
             raise ConfigError(f"unknown encoder loss {e!r}; choose from image, latent")
-    from .data.readers import detect_format, resolve_data_root
+    from .data.readers import detect_format, is_pile, npz_has_labels, resolve_data_root
 
     root = resolve_data_root(a.data)
-    from .data.readers import npz_has_labels
-
     fmt = detect_format(root) if root.exists() else None
-    if a.dataset == "unlabelled" or fmt == "unlabelled-folder" or (fmt == "npz" and not npz_has_labels(root)):
+    if a.dataset == "unlabelled" or fmt == "unlabelled-folder" or (fmt == "npz" and not npz_has_labels(root)) \
+            or (fmt == "folder-tar" and a.dataset in ("auto", "unlabelled") and is_pile(root)):
         raise ConfigError(f"{root}: a study measures AUC and needs labelled data (class folders, CIFAR-10, an .npz "
                           f"with labels); unlabelled images are for `wildgan train`")
     # one base config (first normal class, gamma 0) resolves resolution/channels and the schedule

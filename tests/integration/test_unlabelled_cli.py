@@ -213,9 +213,17 @@ def test_whole_evaluation_of_a_labelled_run(tmp_path: Path, capsys, monkeypatch)
         [{k: v for k, v in r.items() if k != "id"} for r in dir_rows]
 
 
-def test_study_refuses_an_unlabelled_pile(pile: Path, capsys) -> None:
+def test_study_refuses_an_unlabelled_pile(pile: Path, capsys, tmp_path: Path, monkeypatch) -> None:
+    import tarfile
+
     assert main(["study", "--data", str(pile / "pile"), "--normal", "all", "--out", str(pile / "st")]) == 2
     assert "a study measures AUC and needs labelled data" in capsys.readouterr().err
+    monkeypatch.setenv("WILDGAN_CACHE", str(tmp_path / "cache"))
+    with tarfile.open(tmp_path / "pile.tar.gz", "w:gz") as tf:          # the same pile as a tar: refused first
+        tf.add(pile / "pile", arcname="pile")
+    assert main(["study", "--data", str(tmp_path / "pile.tar.gz"), "--out", str(tmp_path / "st")]) == 2
+    err = capsys.readouterr().err
+    assert "a study measures AUC and needs labelled data" in err and "training" not in err
 
 
 def test_main_restores_the_warning_format(capsys) -> None:
