@@ -378,15 +378,15 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
     RUN_DIR/train_scores.csv (+ train_scores.json, the cache key: weights checksum, score protocol, data config);
     batch_mode='isolated' uses train_scores-isolated.{csv,json}."""
     from .data import build_split
-    from .scoring.run import load_model
+    from .scoring.run import load_model, read_split_info
 
     run_dir = Path(run_dir)
     model = model if model is not None else load_model(run_dir, device)
     cached = _read_train_scores(run_dir, model, batch_mode)
     if cached is not None:
         return cached
-    split_json = run_dir / "split.json"
-    if split_json.is_file() and json.loads(split_json.read_text()).get("detector_input"):
+    info = read_split_info(run_dir)
+    if info.get("detector_input"):
         name = _cache_paths(run_dir, batch_mode)[0].name
         raise DataError(f"{run_dir}: trained by Detector.fit on in-memory images and {name} is missing or stale; "
                         "the training images cannot be rebuilt from the run's config")
@@ -396,10 +396,10 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
         name = _cache_paths(run_dir, batch_mode)[0].name
         raise DataError(f"{run_dir / name} is missing or stale, and computing the training scores again needs the "
                         f"run's training images: {e}") from None
-    if split_json.is_file():
+    if info:
         from .data import split_differences
 
-        diffs = split_differences(split, json.loads(split_json.read_text()))
+        diffs = split_differences(split, info)
         if diffs:
             import warnings
 
@@ -864,14 +864,13 @@ class Detector:
                  verbose: bool = False) -> "Detector":
         """A fitted Detector from a `wildgan train` run directory. decision_scores_ are the scores of the run's own
         training split (scored once, cached in RUN_DIR/train_scores.csv); the threshold comes from them."""
-        from .data import conversion_opts
-        from .scoring.run import load_model
+        from .scoring.run import load_model, read_split_info
 
         run_dir = Path(run_dir)
         model = load_model(run_dir, device, checkpoint=Path(checkpoint) if checkpoint else None)
         cfg = model.cfg
-        split_info = json.loads((run_dir / "split.json").read_text()) if (run_dir / "split.json").is_file() else {}
-        conv = conversion_opts(split_info)
+        conv = model.conversion
+        split_info = read_split_info(run_dir)
         det = cls(cfg.method, preset=cfg.preset, total_kimg=cfg.train.total_kimg, phase_kimg=cfg.train.phase_kimg,
                   contamination=contamination, threshold=threshold, mad_k=mad_k,
                   lam=cfg.score.lam if lam is None else lam, score=score, seed=cfg.train.seed, device=device,

@@ -26,6 +26,7 @@ import numpy as np
 from ..config import SCORE_NAMES, read_run_config, run_config_to_dict
 from ..errors import CheckpointError, ConfigError, DataError
 from ..fileio import atomic_write_text
+from ..scoring.run import read_split_info
 from .heatmaps import pixel_auc, residual_maps, score_named_images, top_k
 from .metrics import evaluate_scores, pixel_statistics
 
@@ -305,7 +306,7 @@ def run_report(run_dir: Path, *, top_k_images: int = 8, images: Sequence[str | P
         old.unlink()
     page = _Page(title=f"wildgan report: {run_dir.resolve().name}", md_dir=out)
     page.p(f"Run directory: {run_dir.resolve()}")
-    split_info = json.loads((run_dir / "split.json").read_text()) if (run_dir / "split.json").is_file() else {}
+    split_info = read_split_info(run_dir)
     if split_info.get("protocol") == "unlabelled":
         page.p(f"Data: an unlabelled pile from {split_info.get('source', '?')}: {split_info.get('n_train', '?')} "
                f"training images (how many are anomalous is unknown: that is the point), no test split; "

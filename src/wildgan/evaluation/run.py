@@ -18,7 +18,7 @@ from ..config import SCORE_NAMES, DataConfig, read_run_config
 from ..data import AnomalySplit, build_split, split_differences
 from ..errors import ConfigError
 from ..fileio import atomic_write_text
-from ..scoring.run import LoadedModel, load_model, untrained_model, write_scores_csv
+from ..scoring.run import LoadedModel, load_model, read_split_info, untrained_model, write_scores_csv
 from .metrics import evaluate_scores, pixel_statistics
 
 
@@ -35,8 +35,7 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
     every labelled image of `data` (build_split(whole=True)) instead of its protocol's test split; default (None):
     whole when the run was trained on unlabelled images or by Detector.fit, which never held labelled images out."""
     cfg = read_run_config(run_dir)
-    split_json = Path(run_dir) / "split.json"
-    recorded = json.loads(split_json.read_text()) if split_json.is_file() else {}
+    recorded = read_split_info(Path(run_dir))
     if data is None and recorded.get("detector_input"):
         # trained by Detector.fit on in-memory images: there is no data set to rebuild a test split from
         raise ConfigError(f"{run_dir}: this run was trained from in-memory images (Detector.fit), so it has no "
