@@ -762,16 +762,30 @@ class Detector:
         return to_images(X, self.resolution_, self.channels_, resize_mode=self.conversion_.get("fit", "resize"),
                          depth16=self.conversion_.get("depth16", "per-image"), image_shapes=self._image_shapes())[0]
 
+    def _scores(self, X: Any) -> dict[str, np.ndarray]:
+        if isinstance(X, (str, Path)) and Path(X).is_dir():
+            # a folder: read and scored in chunks (scoring.run.score_files), so that a pile larger than memory can
+            # be scored; the same scores as reading it whole (the batches are drawn over the whole file list)
+            from .scoring.run import score_files
+
+            m = self.model_
+            with _torch_threads(getattr(self, "threads", None)):
+                got = score_files(m, [X], score_cfg=replace(m.cfg.score, lam=float(self.lam)),
+                                  batch_mode=self.batch_mode, conversion=dict(self.conversion_))
+            return {k: np.asarray(v, dtype=np.float64) for k, v in got.scores.items()}
+        return self._score_u8(self._images(X))
+
     def score_all(self, X: Any) -> dict[str, np.ndarray]:
         """Every score of X, float64 [N] each: a, L_n, L_o, L_r, A (higher = more anomalous) and the diagnostic
-        z_norm = ||E(Q)|| (higher = more *normal*: anomalies land near the origin; L_o = -z_norm / sqrt(N_z))."""
+        z_norm = ||E(Q)|| (higher = more *normal*: anomalies land near the origin; L_o = -z_norm / sqrt(N_z)).
+        A folder is read and scored in chunks: memory holds one chunk, whatever the number of files."""
         _check_fitted(self)
-        return self._score_u8(self._images(X))
+        return self._scores(X)
 
     def decision_function(self, X: Any) -> np.ndarray:
         """Anomaly scores float64 [N] (the `score` parameter's); higher = more anomalous."""
         _check_fitted(self)
-        return self._score_u8(self._images(X))[self.score]
+        return self._scores(X)[self.score]
 
     def predict(self, X: Any) -> np.ndarray:
         """int64 [N]: 1 = anomaly (score > threshold_), 0 = normal."""

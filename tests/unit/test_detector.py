@@ -560,3 +560,25 @@ def test_crop_warning_names_the_detector_option() -> None:
     x = np.random.default_rng(0).integers(0, 256, (16, 20, 40), dtype=np.uint8)     # not square
     with pytest.warns(UserWarning, match=r"^images that are not square .*Detector\(resize_mode='letterbox'\)"):
         Detector(**{**TINY, "total_kimg": 0.05}).fit(x)
+
+
+def test_a_folder_is_scored_in_chunks_with_the_same_scores(det, mnist, tmp_path, monkeypatch) -> None:
+    """decision_function(folder) reads and scores it chunk by chunk (memory: one chunk), with the scores of
+    reading it whole; also with another lam."""
+    from PIL import Image
+
+    import wildgan.scoring.run as scoring_run
+
+    x = mnist["x_test"][:70]
+    for i, im in enumerate(x):
+        Image.fromarray(im).save(tmp_path / f"{i:03d}.png")
+    whole = det._score_u8(det._images(tmp_path))
+    monkeypatch.setattr(scoring_run, "SCORE_CHUNK_BYTES", 16 * 16 * 64)     # chunks of one score batch
+    for k, v in det.score_all(tmp_path).items():
+        np.testing.assert_allclose(v, whole[k], rtol=1e-6, atol=1e-7, err_msg=k)
+    import copy
+
+    d2 = copy.copy(det).set_params(lam=0.5)
+    got = d2.decision_function(tmp_path)
+    np.testing.assert_allclose(got, d2._score_u8(d2._images(tmp_path))["a"], rtol=1e-6)
+    assert not np.allclose(got, whole["a"])                                # lam was used

@@ -177,7 +177,9 @@ def _local_batches(batches: list[np.ndarray], row_of: dict[int, int]) -> list[np
 
 
 def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: int | None = None,
-                skip_bad: bool = False, progress: bool = False, ctx: Any = None) -> FileScores | None:
+                skip_bad: bool = False, progress: bool = False, ctx: Any = None,
+                score_cfg: ScoreConfig | None = None, batch_mode: str = "mixed",
+                conversion: dict[str, Any] | None = None) -> FileScores | None:
     """Score image files and folders (recursed), reading and scoring at most `chunk_size` images at a time
     (default: default_chunk_size), so that memory holds one chunk of pixels and the scores, whatever the number of
     files.
@@ -188,7 +190,7 @@ def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: 
     file (skip_bad) leaves its batch (_local_batches). search: the initial latents are drawn per file, in file
     order, in consecutive chunks. f-AnoGAN scores each image on its own. Unreadable files (skip_bad) are each named
     in a warning. Files are converted like the run's training data (model.conversion, e.g. MNIST's 28 -> 32 zero
-    padding).
+    padding; `conversion` overrides it). `score_cfg` and `batch_mode` as for LoadedModel.score.
 
     `ctx` (training.distributed.DistContext, under torchrun): rank r reads and scores chunks r, r + world, ... on its
     own device; rank 0 gathers the scores and returns them (the same as one process's), the other ranks None. An
@@ -196,7 +198,7 @@ def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: 
     from ..errors import WildganError
     from .pgan_scores import batch_order
 
-    net, sc, method = model.cfg.net, model.cfg.score, model.cfg.method
+    net, sc, method = model.cfg.net, score_cfg or model.cfg.score, model.cfg.method
     files = list_image_files(paths)
     step = chunk_size or default_chunk_size(net.resolution, net.channels, sc.batch_size, method)
     if step < 1:
@@ -214,7 +216,8 @@ def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: 
     failure = None
     try:
         parts, bad = _score_chunks(model, files, mine, chunks, groups, skip_bad=skip_bad, progress=progress,
-                                   warn=world == 1)
+                                   warn=world == 1, score_cfg=sc, batch_mode=batch_mode,
+                                   conversion=model.conversion if conversion is None else conversion)
     except Exception as e:                 # noqa: BLE001 -- on one rank of several: said to all of them below
         if world == 1:
             raise
@@ -252,8 +255,8 @@ def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: 
 
 
 def _score_chunks(model: LoadedModel, files: list[Path], which: list[int], chunks: list[list[int]],
-                  groups: list[list[np.ndarray]] | None, *, skip_bad: bool, progress: bool, warn: bool
-                  ) -> tuple[list[tuple[int, np.ndarray, dict[str, np.ndarray]]], list[tuple[int, str]]]:
+                  groups: list[list[np.ndarray]] | None, *, skip_bad: bool, progress: bool, warn: bool,
+                  score_cfg: ScoreConfig, batch_mode: str, conversion: dict[str, Any]) -> tuple[list[tuple[int, np.ndarray, dict[str, np.ndarray]]], list[tuple[int, str]]]:
     """score_files' work on the chunks numbered `which` (ascending): [(chunk number, kept file indices, their
     scores)] and [(file index, why it was skipped)]; with `warn`, each skipped file is named in a warning as it is
     met. `groups`: each chunk's score batches (file indices), or None when images are scored independently."""
@@ -276,7 +279,7 @@ def _score_chunks(model: LoadedModel, files: list[Path], which: list[int], chunk
                disable=not progress or one)
     try:
         data = iter_images(files, net.resolution, net.channels, chunks=[chunks[c] for c in which],
-                           skip_bad=skip_bad, progress=progress and one, empty_ok=True, **model.conversion)
+                           skip_bad=skip_bad, progress=progress and one, empty_ok=True, **conversion)
         # not enumerate/zip: they keep the last item (the previous chunk's pixels) alive while the next is read
         for c in which:
             x, kept, why = next(data)
@@ -293,7 +296,8 @@ def _score_chunks(model: LoadedModel, files: list[Path], which: list[int], chunk
             if kept:
                 kept_a = np.asarray(kept, dtype=np.int64)
                 batches = None if groups is None else _local_batches(groups[c], {f: r for r, f in enumerate(kept)})
-                res = model.score(x, progress=progress and one, batches=batches, z0=z0)
+                res = model.score(x, score_cfg=score_cfg, batch_mode=batch_mode, progress=progress and one,
+                                  batches=batches, z0=z0)
                 parts.append((c, kept_a, res.scores))
             bar.update(len(set(chunks[c]) - seen))
             seen.update(chunks[c])
