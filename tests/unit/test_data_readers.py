@@ -388,3 +388,5 @@ def test_a_tree_with_one_folder_is_a_pile(tmp_path, monkeypatch):
     wrapped = make_tree(tmp_path / "A" / "data", classes=("cat", "dog"), n=2)
     save(wrapped.parent / "preview.png", np.zeros((8, 8), np.uint8))
     assert not is_pile(tmp_path / "F2") and not is_pile(tmp_path / "A") and is_pile(pile)
+    train, test, kind = load_dataset(tmp_path / "F2")          # read through the wrapper, preview left out
+    assert kind == "folder" and train.class_names == ["crack", "good"] and len(train) == 2 and len(test) == 4

@@ -338,8 +338,11 @@ def _find_split_dirs(root: Path) -> tuple[Path | None, Path | None, Path]:
         if "train" in low:
             return low["train"], low.get("test"), root
         files = [f for f in root.iterdir() if f.is_file() and _is_image_file(f)]
-        if len(subs) == 1 and not files and _subdirs(subs[0]) and \
-                not any(_is_image_file(f) for f in subs[0].iterdir() if f.is_file()):
+        inner = _subdirs(subs[0]) if len(subs) == 1 else []
+        # a wrapper: one folder of folders (a stray image beside a train/ folder, e.g. an MVTec preview, does not
+        # make it a class folder)
+        if inner and not files and (any(d.name.lower() == "train" for d in inner) or
+                                    not any(_is_image_file(f) for f in subs[0].iterdir() if f.is_file())):
             root = subs[0]
             continue
         return None, None, root
