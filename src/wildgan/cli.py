@@ -955,7 +955,9 @@ def add_report_parser(sub: Any) -> argparse.ArgumentParser:
     r = sub.add_parser("report", help="HTML + Markdown report of a run or a study (figures, heat maps, metrics)",
                        epilog=EXAMPLES_REPORT, formatter_class=argparse.RawDescriptionHelpFormatter)
     r.add_argument("path", metavar="RUN_DIR|STUDY_DIR")
-    r.add_argument("--top-k", type=int, default=8, help="heat maps of the K most anomalous test images (training images for an unlabelled run; default 8)")
+    r.add_argument("--top-k", type=int, default=8,
+                   help="heat maps of the K most anomalous test images (training images for an unlabelled run; "
+                        "default 8)")
     r.add_argument("--image", nargs="+", action="extend", default=[], metavar="PATH",
                    help="also score and map these image files/folders (repeatable)")
     r.add_argument("--score", default="a", choices=SCORE_NAMES,

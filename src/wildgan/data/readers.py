@@ -219,9 +219,9 @@ def _decode_files(files: Sequence[Path], o: _Opts, skipped: list[dict[str, str]]
     if capped:
         big_size = max(sizes, key=max)
         big, big_file = max(big_size), sizes[big_size]
-        warnings.warn(f"{what}: {capped} image{'s' if capped != 1 else ''} larger than {MAX_AUTO_RESOLUTION} px (up to "
-                      f"{big} px: {big_file.name}) reduced to {MAX_AUTO_RESOLUTION}x{MAX_AUTO_RESOLUTION} while decoding, the largest "
-                      f"automatic resolution (--resolution chooses another)", stacklevel=4)
+        warnings.warn(f"{what}: {capped} image{'s' if capped != 1 else ''} larger than {MAX_AUTO_RESOLUTION} px (up "
+                      f"to {big} px: {big_file.name}) reduced to {MAX_AUTO_RESOLUTION}x{MAX_AUTO_RESOLUTION} while "
+                      f"decoding, the largest automatic resolution (--resolution chooses another)", stacklevel=4)
     if bad:
         raise unreadable_files_error([str(e) for e in bad])
     if not o.probe_uniform and not chunked:

@@ -256,7 +256,8 @@ def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: 
 
 def _score_chunks(model: LoadedModel, files: list[Path], which: list[int], chunks: list[list[int]],
                   groups: list[list[np.ndarray]] | None, *, skip_bad: bool, progress: bool, warn: bool,
-                  score_cfg: ScoreConfig, batch_mode: str, conversion: dict[str, Any]) -> tuple[list[tuple[int, np.ndarray, dict[str, np.ndarray]]], list[tuple[int, str]]]:
+                  score_cfg: ScoreConfig, batch_mode: str, conversion: dict[str, Any]
+                  ) -> tuple[list[tuple[int, np.ndarray, dict[str, np.ndarray]]], list[tuple[int, str]]]:
     """score_files' work on the chunks numbered `which` (ascending): [(chunk number, kept file indices, their
     scores)] and [(file index, why it was skipped)]; with `warn`, each skipped file is named in a warning as it is
     met. `groups`: each chunk's score batches (file indices), or None when images are scored independently."""

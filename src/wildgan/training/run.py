@@ -91,8 +91,8 @@ def check_run_dir(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwr
                       if k not in may_change and saved["train"][k] != now["train"].get(k)]
         if diffs:
             raise ConfigError(f"{run_dir}: --resume with settings that differ from the saved run: {', '.join(diffs)}; "
-                              f"give only the options that may change (e.g. --total-kimg, --minutes): `wildgan train --out "
-                              f"{run_dir} --resume` alone uses the run's own config.yaml")
+                              f"give only the options that may change (e.g. --total-kimg, --minutes): `wildgan "
+                              f"train --out {run_dir} --resume` alone uses the run's own config.yaml")
 
 
 def train_run(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwrite: bool = False,
