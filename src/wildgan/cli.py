@@ -518,9 +518,9 @@ def cmd_score(a: argparse.Namespace) -> int:
     dataset_file = bool(one_file and is_dataset_file(one_file))
     ctx = None
     if a.distributed:
-        if not a.data or dataset_file:
-            raise ConfigError("--distributed shares image files and folders between the processes; a data set "
-                              "(or the run's own test split) is scored by one process")
+        if not a.data or (dataset_file and not (detect_format(Path(one_file)) == "folder-tar" and is_pile(one_file))):
+            raise ConfigError("--distributed shares image files, folders and tar archives of a pile between the "
+                              "processes; a data set (or the run's own test split) is scored by one process")
         from .training.distributed import init_distributed
 
         ctx = init_distributed(a.device)          # RANK/WORLD_SIZE/LOCAL_RANK from torchrun; NCCL or gloo

@@ -132,3 +132,18 @@ def test_score_a_pile_over_two_gloo_ranks(tmp_path: Path):
                           capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode != 0 and "077.png: not a readable image" in proc.stderr
     assert not (tmp_path / "bad.csv").exists()
+
+    # a tar of the pile: each process reads its chunks from the unpacked archive (unpacked once into the cache)
+    import tarfile
+
+    (pile / "077.png").unlink()
+    with tarfile.open(tmp_path / "pile.tar.gz", "w:gz") as tf:
+        tf.add(pile, arcname="pile")
+    env["WILDGAN_CACHE"] = str(tmp_path / "cache")
+    tar_args = ["score", str(run), "--data", str(tmp_path / "pile.tar.gz"), "--chunk-size", "128", "--device", "cpu",
+                "--no-progress"]
+    proc = subprocess.run(torchrun + tar_args + ["--distributed", "--out", str(tmp_path / "tar2.csv")],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    rows = (tmp_path / "tar2.csv").read_text().splitlines()
+    assert len(rows) == 130 and rows[1].startswith("pile/000.png,")
