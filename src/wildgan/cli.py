@@ -516,9 +516,11 @@ def cmd_score(a: argparse.Namespace) -> int:
     run_dir = Path(a.run_dir)
     one_file = a.data[0] if a.data and len(a.data) == 1 else None
     dataset_file = bool(one_file and is_dataset_file(one_file))
+    tar = dataset_file and detect_format(Path(one_file)) == "folder-tar"
+    pile_tar = tar and is_pile(one_file)     # a tar of a pile (loose images, at most one folder): no labels
     ctx = None
     if a.distributed:
-        if not a.data or (dataset_file and not (detect_format(Path(one_file)) == "folder-tar" and is_pile(one_file))):
+        if not a.data or (dataset_file and not pile_tar):
             raise ConfigError("--distributed shares image files, folders and tar archives of a pile between the "
                               "processes; a data set (or the run's own test split) is scored by one process")
         from .training.distributed import init_distributed
@@ -530,8 +532,6 @@ def cmd_score(a: argparse.Namespace) -> int:
     split_info = read_split_info(run_dir)
     no_protocol = split_info.get("protocol") == "unlabelled" or bool(split_info.get("detector_input"))
     label_free = dataset_file and Path(one_file).suffix.lower() == ".npz" and not npz_has_labels(one_file)
-    # a tar of a pile (loose images, at most one folder): its images have no labels, whatever the run
-    pile_tar = dataset_file and detect_format(Path(one_file)) == "folder-tar" and is_pile(one_file)
     if a.normal and (not dataset_file or label_free or pile_tar):
         raise ConfigError("--normal labels the rows of one labelled data-set --data (an .npz with labels, a tar or "
                           "folder of class folders, CIFAR-10); " + ("the run's own test split keeps the run's normal "
@@ -539,7 +539,6 @@ def cmd_score(a: argparse.Namespace) -> int:
     labels = None
     x = None                                  # images in memory (a data set); a pile of files is scored in chunks
     got = None
-    tar = dataset_file and detect_format(Path(one_file)) == "folder-tar"
     if tar and (pile_tar or (no_protocol and not a.normal)):
         # a tar of images to score one by one: a pile, or any tar after a run without a protocol of its own
         # (unlabelled, Detector.fit) and no --normal to label it; unpacked once into the cache and read like a
