@@ -206,6 +206,28 @@ def load_pgan(path: Path, device: str | torch.device = "cpu") -> tuple[Any, dict
     return nets.to(device), meta
 
 
+def load_fanogan(path: Path | str, device: str | torch.device = "cpu") -> Any:
+    """Rebuild f-AnoGAN's G, D, E (a nets.fanogan.FAnoGANNetworks, eval mode) from a checkpoint's JSON (final or
+    periodic) and load the weights strictly. Nothing is unpickled: the architecture comes from the JSON config, the
+    weights from safetensors."""
+    from .config import fanogan_config_from_dict
+    from .errors import ConfigError
+    from .nets.fanogan import build_fanogan
+
+    tensors, meta = load_checkpoint(Path(path))
+    if meta.get("kind") != "fanogan":
+        raise CheckpointError(f"{path}: not an f-AnoGAN checkpoint (kind = {meta.get('kind')!r})")
+    try:
+        cfg = fanogan_config_from_dict(meta["config"])
+        nets = build_fanogan(cfg, int(meta["resolution"]), int(meta["channels"]), seed=0)
+    except (KeyError, TypeError, ValueError, ConfigError) as e:
+        raise CheckpointError(f"{path}: bad f-AnoGAN metadata: {e}") from None
+    tensors_to_networks(tensors, nets.modules(), Path(path))
+    for m in nets.modules().values():
+        m.eval()
+    return nets.to(device)
+
+
 def optimizer_to_tensors(prefix: str, opt: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
     """Optimiser state (moments, step counters) as flat tensors "<prefix>.<param index>.<name>"."""
     out = {}

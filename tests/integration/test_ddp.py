@@ -26,7 +26,8 @@ DRIVER = textwrap.dedent('''
     torch.set_num_threads(1)
     from wildgan import checkpoint as ckpt
     from wildgan.config import PRESETS, DataConfig, RunConfig, ScoreConfig, TrainConfig, net_config_for_preset
-    from wildgan.training.distributed import init_distributed, score_pgan_sharded, shutdown
+    from wildgan.scoring.pgan_scores import score_pgan_sharded
+    from wildgan.training.distributed import init_distributed, shutdown
     from wildgan.training.loop import train_pgan
 
     npz, out, train_kw = Path(sys.argv[1]), Path(sys.argv[2]), json.loads(sys.argv[3])

@@ -19,7 +19,8 @@ from wildgan.errors import CheckpointError, ConfigError, DataError
 from wildgan.nets.fanogan import ChannelLayerNorm, FAnoGANNetworks, build_fanogan
 from wildgan.scoring.fanogan_scores import score_fanogan
 from wildgan.training import fanogan_loop
-from wildgan.training.fanogan_loop import TF1RMSprop, load_fanogan, planned_gan_iters, train_fanogan
+from wildgan.checkpoint import load_fanogan
+from wildgan.training.fanogan_loop import TF1RMSprop, planned_gan_iters, train_fanogan
 
 SCORE_KEYS = {"A", "L_r", "L_n", "L_o", "a", "z_norm"}
 

@@ -16,16 +16,14 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import checkpoint as ckpt
-from ..config import FAnoGANConfig, fanogan_config_from_dict
-from ..errors import CheckpointError, ConfigError
+from ..config import FAnoGANConfig
+from ..errors import ConfigError
 
 SUPPORTED_RESOLUTIONS = (32, 64)
 
@@ -247,7 +245,7 @@ class FAnoGANNetworks:
         return self
 
     def arch(self) -> dict[str, Any]:
-        """What load_fanogan needs to rebuild the networks."""
+        """What checkpoint.load_fanogan needs to rebuild the networks."""
         return {"resolution": self.resolution, "channels": self.channels, "dim": self.config.dim,
                 "latent_size": self.config.latent_size}
 
@@ -263,22 +261,5 @@ def build_fanogan(cfg: FAnoGANConfig, resolution: int, channels: int, seed: int 
     return FAnoGANNetworks(G=G, D=D, E=E, config=cfg)
 
 
-def load_fanogan(path: Path | str, device: str | torch.device = "cpu") -> FAnoGANNetworks:
-    """Rebuild G, D, E from a checkpoint's JSON (final or periodic) and load the weights strictly; eval mode.
-    Nothing is unpickled: the architecture comes from the JSON config, the weights from safetensors."""
-    tensors, meta = ckpt.load_checkpoint(Path(path))
-    if meta.get("kind") != "fanogan":
-        raise CheckpointError(f"{path}: not an f-AnoGAN checkpoint (kind = {meta.get('kind')!r})")
-    try:
-        cfg = fanogan_config_from_dict(meta["config"])
-        nets = build_fanogan(cfg, int(meta["resolution"]), int(meta["channels"]), seed=0)
-    except (KeyError, TypeError, ValueError, ConfigError) as e:
-        raise CheckpointError(f"{path}: bad f-AnoGAN metadata: {e}") from None
-    ckpt.tensors_to_networks(tensors, nets.modules(), Path(path))
-    for m in nets.modules().values():
-        m.eval()
-    return nets.to(device)
-
-
 __all__ = ["set_bn_momentum", "FAnoGANGenerator", "FAnoGANCritic", "FAnoGANEncoder", "FAnoGANNetworks", "ChannelLayerNorm",
-           "ResBlockUp", "ResBlockDown", "build_fanogan", "load_fanogan", "SUPPORTED_RESOLUTIONS"]
+           "ResBlockUp", "ResBlockDown", "build_fanogan", "SUPPORTED_RESOLUTIONS"]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 import math
 
@@ -26,6 +26,9 @@ from ..config import ScoreConfig
 from ..nets import PGANNetworks
 from ..nets.pgan import Encoder, _Trunk
 from .scores import all_scores
+
+if TYPE_CHECKING:
+    from ..training.distributed import DistContext
 
 
 def u8_to_float(x: torch.Tensor) -> torch.Tensor:
@@ -197,3 +200,33 @@ def score_pgan(nets: PGANNetworks, x_u8: np.ndarray, cfg: ScoreConfig = ScoreCon
     return ScoreResult(scores=scores, z=z, recon=recon,
                        info={"batch_size": cfg.batch_size, "shuffle_seed": cfg.shuffle_seed, "batch_mode": batch_mode,
                              "lam": cfg.lam, "kappa": cfg.kappa, "generator": cfg.generator, "lod": lod})
+
+
+def score_pgan_sharded(nets: PGANNetworks, x_u8: np.ndarray, cfg: ScoreConfig = ScoreConfig(), *,
+                       ctx: "DistContext | None" = None, batch_mode: str = "mixed", lod: float = 0.0) -> ScoreResult | None:
+    """score_pgan over all ranks of a torchrun job (an in-memory array; files: scoring.run.score_files): rank r
+    scores batches r, r + world, ... of the same fixed batch order, so every batch (and hence every per-image score,
+    minibatch stddev included) is exactly the one-process batch; rank 0 gathers them. Returns the ScoreResult on
+    rank 0 and None elsewhere. `ctx`: a training.distributed.DistContext (default: the current one, if any)."""
+    from ..training.distributed import current
+
+    ctx = ctx or current()
+    world, rank = (ctx.world, ctx.rank) if ctx is not None else (1, 0)
+    device = ctx.device if ctx is not None else torch.device("cpu")
+    n = len(x_u8)
+    batches = batch_order(n, cfg.batch_size, cfg.shuffle_seed)
+    mine = score_batches(nets, x_u8, batches, range(rank, len(batches), world), cfg, device=device,
+                         batch_mode=batch_mode, lod=lod)
+    if world > 1:
+        import torch.distributed as tdist
+
+        gathered: list[list[BatchOut]] = [[] for _ in range(world)] if rank == 0 else []
+        tdist.gather_object(mine, gathered if rank == 0 else None, dst=0)
+        if rank != 0:
+            return None
+        mine = [p for g in gathered for p in g]
+    scores, z, _ = assemble(n, batches, mine, nets.E.cfg.latent_size)
+    return ScoreResult(scores=scores, z=z, recon=None,
+                       info={"batch_size": cfg.batch_size, "shuffle_seed": cfg.shuffle_seed, "batch_mode": batch_mode,
+                             "lam": cfg.lam, "kappa": cfg.kappa, "generator": cfg.generator, "lod": lod,
+                             "ranks": world})

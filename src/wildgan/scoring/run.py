@@ -82,10 +82,7 @@ def load_model(run_dir: Path, device: str | torch.device = "auto", checkpoint: P
     dev = resolve_device(device)
     path = Path(checkpoint) if checkpoint else final_checkpoint(run_dir)
     if cfg.method == "fanogan":
-        from ..nets.fanogan import load_fanogan  # type: ignore[attr-defined]
-
-        nets = load_fanogan(path)
-        nets = nets.to(dev) if hasattr(nets, "to") else nets
+        nets = ckpt.load_fanogan(path, dev)
         meta = ckpt.read_meta(path)
     else:
         nets, meta = ckpt.load_pgan(path, dev)
@@ -115,10 +112,9 @@ def untrained_model(cfg: RunConfig, device: str | torch.device = "auto") -> Load
     """The same architecture with the run's initial weights (same seed): the 'untrained networks' control."""
     dev = resolve_device(device)
     if cfg.method == "fanogan":
-        from ..nets.fanogan import build_fanogan  # type: ignore[attr-defined]
+        from ..nets.fanogan import build_fanogan
 
-        nets = build_fanogan(cfg.fanogan, cfg.net.resolution, cfg.net.channels, seed=cfg.fanogan.seed)
-        nets = nets.to(dev) if hasattr(nets, "to") else nets
+        nets = build_fanogan(cfg.fanogan, cfg.net.resolution, cfg.net.channels, seed=cfg.fanogan.seed).to(dev)
     else:
         nets = build_pgan(cfg.net, cfg.train.seed).to(dev)
     return LoadedModel(cfg=cfg, nets=nets, source="untrained", meta={}, device=dev)

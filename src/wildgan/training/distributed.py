@@ -1,4 +1,5 @@
-"""Data-parallel training and sharded scoring over several processes (issue 5), launched by torchrun:
+"""Data-parallel training over several processes (issue 5), launched by torchrun, and the process group that sharded
+scoring (scoring.run.score_files with ctx=current()) uses:
 
     torchrun --nproc_per_node=2 -m wildgan train --distributed ...        (GPUs: one per process, NCCL)
     python -m torch.distributed.run --nproc_per_node=2 -m wildgan train --distributed --device cpu ...   (gloo)
@@ -31,12 +32,11 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-import numpy as np
 import torch
 import torch.distributed as tdist
 from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
 
-from ..config import NetConfig, ScoreConfig
+from ..config import NetConfig
 from ..errors import WildganError
 
 _CTX: "DistContext | None" = None
@@ -161,33 +161,3 @@ def check_batches(minibatch: dict[int, int], nc: NetConfig, world: int) -> None:
                 raise WildganError(f"minibatch {b} at {res}x{res} is smaller than the minibatch-stddev group; "
                                    f"it cannot be split over {world} ranks")
             local_rows(b, world, 0, nc.mbstd_group)
-
-
-# ------------------------------------------------------------------------------------------------------------------
-# Sharded scoring: the batches of score_pgan's fixed order are dealt round-robin to the ranks, so every batch (and
-# hence every per-image score, minibatch-stddev included) is exactly the one-process batch; rank 0 merges.
-
-def score_pgan_sharded(nets: Any, x_u8: np.ndarray, cfg: ScoreConfig = ScoreConfig(), *,
-                       ctx: DistContext | None = None, batch_mode: str = "mixed", lod: float = 0.0) -> Any:
-    """score_pgan over all ranks: rank r scores batches r, r + world, ... of the same fixed batch order, rank 0
-    gathers them, so the result equals one process's. Returns the ScoreResult on rank 0 and None elsewhere."""
-    from ..scoring.pgan_scores import ScoreResult, assemble, batch_order, score_batches
-
-    ctx = ctx or current()
-    world, rank = (ctx.world, ctx.rank) if ctx is not None else (1, 0)
-    device = ctx.device if ctx is not None else torch.device("cpu")
-    n = len(x_u8)
-    batches = batch_order(n, cfg.batch_size, cfg.shuffle_seed)
-    mine = score_batches(nets, x_u8, batches, range(rank, len(batches), world), cfg, device=device,
-                         batch_mode=batch_mode, lod=lod)
-    if world > 1:
-        gathered: list[Any] = [None] * world if rank == 0 else []
-        tdist.gather_object(mine, gathered if rank == 0 else None, dst=0)
-        if rank != 0:
-            return None
-        mine = [p for g in gathered for p in g]
-    scores, z, _ = assemble(n, batches, mine, nets.E.cfg.latent_size)
-    return ScoreResult(scores=scores, z=z, recon=None,
-                       info={"batch_size": cfg.batch_size, "shuffle_seed": cfg.shuffle_seed, "batch_mode": batch_mode,
-                             "lam": cfg.lam, "kappa": cfg.kappa, "generator": cfg.generator, "lod": lod,
-                             "ranks": world})

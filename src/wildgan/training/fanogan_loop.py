@@ -36,8 +36,7 @@ from ..data.transforms import to_float
 from ..errors import ConfigError, DataError, DivergenceError
 from ..devices import resolve_device
 from ..losses import critic_loss, generator_loss
-from ..nets.fanogan import (SUPPORTED_RESOLUTIONS, FAnoGANNetworks, build_fanogan, load_fanogan,
-                            set_bn_momentum)
+from ..nets.fanogan import (SUPPORTED_RESOLUTIONS, FAnoGANNetworks, build_fanogan, set_bn_momentum)
 from .loop import BatchSampler
 
 Log = Callable[[str], None]
@@ -385,4 +384,4 @@ def _meta(cfg: FAnoGANConfig, arch: dict[str, int], state: _State, n: int, t_gan
             "elapsed_s": round(state.elapsed, 3)}
 
 
-__all__ = ["bn_momentum", "train_fanogan", "load_fanogan", "planned_gan_iters", "TF1RMSprop", "FAnoGANNetworks"]
+__all__ = ["bn_momentum", "train_fanogan", "planned_gan_iters", "TF1RMSprop", "FAnoGANNetworks"]

@@ -1,0 +1,130 @@
+"""Data flows one way through the package (data -> networks -> losses -> checkpoint -> training -> scoring ->
+evaluation -> studies -> API -> CLI): a module may import only from its own layer or a lower one. Checked on the
+source with `ast`, function-local imports included, so a lazy import cannot hide a back edge (that is how the two
+removed ones lived: nets.fanogan -> checkpoint -> nets, and training.distributed -> scoring)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PKG = Path(__file__).resolve().parents[2] / "src" / "wildgan"
+
+# lowest first; a module's layer is that of its top-level name under wildgan (a subpackage counts as one)
+LAYERS: list[set[str]] = [
+    {"errors", "fileio"},
+    {"config"},
+    {"devices"},
+    {"data"},
+    {"nets"},
+    {"losses"},
+    {"checkpoint"},          # storage of networks: training writes it, scoring reads it
+    {"training"},
+    {"scoring"},
+    {"thresholds"},
+    {"evaluation"},
+    {"studies"},
+    {"detector", "export"},  # the Python API over training + scoring + thresholds
+    {"cli", "__main__"},
+]
+RANK = {name: i for i, layer in enumerate(LAYERS) for name in layer}
+
+
+def _module_name(path: Path, root: Path = PKG) -> str:
+    rel = path.relative_to(root.parent).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _resolve(path: Path, node: ast.ImportFrom, root: Path) -> str:
+    """The absolute module a `from X import ...` reads from."""
+    if node.level == 0:
+        return node.module or ""
+    mod = _module_name(path, root)
+    pkg = mod if path.name == "__init__.py" else mod.rpartition(".")[0]
+    base = ".".join(pkg.split(".")[: len(pkg.split(".")) - node.level + 1])
+    return f"{base}.{node.module}" if node.module else base
+
+
+def _is_module(name: str, root: Path) -> bool:
+    p = root.parent / Path(*name.split("."))
+    return p.with_suffix(".py").is_file() or p.is_dir()
+
+
+def _imports(path: Path, root: Path = PKG) -> list[tuple[int, str]]:
+    """(line, absolute wildgan module) for every import of the package in the file, nested ones included."""
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            out += [(node.lineno, a.name) for a in node.names if a.name.split(".")[0] == "wildgan"]
+        elif isinstance(node, ast.ImportFrom):
+            base = _resolve(path, node, root)
+            if base.split(".")[0] != "wildgan":
+                continue
+            # `from .. import checkpoint` imports the submodule wildgan.checkpoint, not the package
+            out += [(node.lineno, f"{base}.{a.name}" if _is_module(f"{base}.{a.name}", root) else base)
+                    for a in node.names]
+    return out
+
+
+def _layer(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else None      # None: the package root (only __version__ and lazy names)
+
+
+def _sources() -> list[Path]:
+    return sorted(PKG.rglob("*.py"))
+
+
+def test_every_module_has_a_layer():
+    missing = sorted({_layer(_module_name(p)) for p in _sources()} - set(RANK) - {None})
+    assert not missing, f"new top-level modules need a place in LAYERS: {missing}"
+
+
+@pytest.mark.parametrize("path", _sources(), ids=lambda p: str(p.relative_to(PKG)))
+def test_imports_go_down_the_layers(path: Path):
+    me = _layer(_module_name(path))
+    if me is None:
+        return
+    bad = []
+    for line, target in _imports(path):
+        other = _layer(target)
+        if other is None:
+            # the root defines __version__ and resolves Detector lazily; only __version__ may be taken from below
+            continue
+        if RANK[other] > RANK[me]:
+            bad.append(f"{path.relative_to(PKG)}:{line} imports {target} ({other} is above {me})")
+    assert not bad, "\n".join(bad)
+
+
+def test_package_root_is_only_asked_for_its_version():
+    # `from wildgan import Detector` inside the package would be a back edge through the root's lazy __getattr__
+    bad = []
+    for path in _sources():
+        if _layer(_module_name(path)) in (None, "cli", "__main__"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and _resolve(path, node, PKG) == "wildgan":
+                names = {a.name for a in node.names if not _is_module(f"wildgan.{a.name}", PKG)}
+                if names - {"__version__"}:
+                    bad.append(f"{path.relative_to(PKG)}:{node.lineno} takes {sorted(names)} from the package root")
+    assert not bad, "\n".join(bad)
+
+
+def test_the_checker_sees_lazy_and_relative_imports(tmp_path):
+    # a back edge inside a function, written relatively, must be found (the checker itself can fail)
+    fake = tmp_path / "wildgan"
+    for d in ("nets", "scoring"):
+        (fake / d).mkdir(parents=True)
+        (fake / d / "__init__.py").write_text("")
+    (fake / "__init__.py").write_text("")
+    (fake / "checkpoint.py").write_text("")
+    (fake / "nets" / "x.py").write_text("def f():\n    from .. import checkpoint\n    from ..scoring import run\n"
+                                         "    import wildgan.losses\n")
+    got = _imports(fake / "nets" / "x.py", fake)
+    assert got == [(2, "wildgan.checkpoint"), (3, "wildgan.scoring"), (4, "wildgan.losses")]
+    assert all(RANK[_layer(t)] > RANK["nets"] for _, t in got)
