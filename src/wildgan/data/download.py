@@ -10,6 +10,7 @@ import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import BinaryIO
 
 from ..errors import DataError
 from ..fileio import atomic_write_stream, file_digest
@@ -112,7 +113,7 @@ def download_cifar10(root: str | Path, url: str | None = None, md5: str | None =
     if not archive.is_file() or _md5(archive) != md5:
         digest = hashlib.md5()
 
-        def write(f) -> None:
+        def write(f: BinaryIO) -> None:
             try:
                 with urllib.request.urlopen(url, timeout=timeout) as r:
                     while True:

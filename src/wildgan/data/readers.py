@@ -15,7 +15,7 @@ import warnings
 import zipfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -25,6 +25,8 @@ from ..fileio import atomic_write_stream
 from .download import cache_root, download_cifar10, tar_member_names, unpack_cached
 from .transforms import (DEPTH16_RULES, FITS, MAX_AUTO_RESOLUTION, array_to_uint8, check_resolution, convert,
                          crop_loss, next_pow2, pil_to_array, resize_one, to_channels)
+
+T = TypeVar("T")
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
@@ -168,7 +170,7 @@ def _list_images(folder: Path) -> list[Path]:
     return sorted(out, key=lambda q: q.relative_to(folder).as_posix())
 
 
-def _progress(it, total: int, desc: str, enabled: bool | None):
+def _progress(it: Iterable[T], total: int, desc: str, enabled: bool | None) -> Iterable[T]:
     if enabled is False or total < 500:
         return it
     try:
@@ -530,7 +532,7 @@ def _shrink_set(s: ImageSet | None, o: _Opts) -> ImageSet | None:
 
 
 # ------------------------------------------------------------------------------------------------ CIFAR batches
-def _numpy_reconstruct():
+def _numpy_reconstruct() -> Callable[..., Any]:
     try:
         from numpy._core.multiarray import _reconstruct  # numpy >= 2
     except ImportError:  # pragma: no cover - numpy 1.x
