@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 
 from wildgan.config import PRESETS, DataConfig, RunConfig, TrainConfig, net_config_for_preset
+from wildgan.errors import ConfigError
+from wildgan.training.run import check_run_dir, train_run
 from wildgan.studies import grid, read_rows, render_csv, render_markdown
 from wildgan.studies import study as study_mod
 
@@ -41,12 +43,36 @@ def test_table_rendering_is_exact():
     assert "| control: -||Q|| (pixel norm) | – | 0.620 ± 0.000 (n=2) | – | 0.620 | – |" in md
     # every method gets its own untrained-network control
     assert "| control: untrained nets (f-AnoGAN) | a | 0.600 | – | 0.600 | – |" in md
-    assert "| control: untrained nets (Ours) | a | 0.600 ± 0.000 (n=3) | – | 0.600 | – |" in md
+    # one value per seed: seed 0's d_I and d_z cells hold the same untrained networks (counted once)
+    assert "| control: untrained nets (Ours) | a | 0.600 ± 0.000 (n=2) | – | 0.600 | – |" in md
     csv_text = render_csv(FIXED)
     lines = csv_text.strip().splitlines()
     assert lines[0] == "protocol,normal,gamma,method,encoder_loss,seed,score,auc,ap,auc_untrained,kimg"
     assert lines[1] == "cifar10,automobile,0.0,wildgan,image,0,A,0.400000,0.410000,0.600000,100.000000"
     assert len(lines) == 1 + len(FIXED) * 8
+
+
+def test_controls_count_each_seed_once_in_tables_and_plot():
+    # 3 seeds x 2 encoder losses: the untrained networks of a seed are the same for both losses
+    rows = [_row("wildgan", enc, g, seed, 0.7 + 0.01 * seed, untrained=u, pn=p)
+            for g in (0.0, 0.02) for seed, u, p in ((0, 0.55, 0.60), (1, 0.57, 0.62), (2, 0.59, 0.64))
+            for enc in ("image", "latent")]
+    rows += [_row("fanogan", "-", g, seed, 0.45, untrained=0.2, pn=p) for g in (0.0, 0.02)
+             for seed, p in ((0, 0.60), (1, 0.62), (2, 0.64))]          # the test set (hence -||Q||) is the seed's
+    md = render_markdown(rows)
+    assert "| control: untrained nets (Ours) | a | 0.570 ± 0.020 (n=3) | – | 0.570 ± 0.020 (n=3) | – |" in md
+    assert "| control: -||Q|| (pixel norm) | – | 0.620 ± 0.020 (n=3) | – | 0.620 ± 0.020 (n=3) | – |" in md
+    curves = study_mod.auc_vs_gamma(rows)
+    assert curves["control: untrained Ours (a)"] == [(0.0, pytest.approx(0.57), pytest.approx(0.02)),
+                                                    (0.02, pytest.approx(0.57), pytest.approx(0.02))]
+    # each method against its own control (f-AnoGAN's A), never pooled with the others
+    assert [m for _, m, _ in curves["control: untrained f-AnoGAN (A)"]] == [pytest.approx(0.2)] * 2
+    assert [sd for _, _, sd in curves["control: -||Q||"]] == [pytest.approx(0.02)] * 2
+    assert [len(v) for v in curves.values()] == [2] * len(curves)
+    # a NaN AUC (one class in a test set) leaves its point out instead of making it NaN
+    for r in rows[:2]:                                  # seed 0 at gamma 0, both losses
+        r["controls"]["untrained"]["a"] = float("nan")
+    assert study_mod.auc_vs_gamma(rows)["control: untrained Ours (a)"][0][1] == pytest.approx(0.58)
 
 
 def test_raw_generator_rows_appear_when_recorded():
@@ -101,6 +127,32 @@ def test_study_resumes_without_redoing_finished_cells(tmp_path, monkeypatch):
     # a third run does nothing but re-render
     study_mod.run_study(base, cells, tmp_path / "st", progress=False, log=lambda m: None)
     assert len(calls) == 3
+    # the same folder with another length: refused before anything runs, never the old cells passed off as new
+    before = (tmp_path / "st" / "results.jsonl").read_bytes()
+    longer = replace(base, train=replace(base.train, total_kimg=0.2))
+    with pytest.raises(ConfigError, match=r"other settings \(train.total_kimg: 0.1 -> 0.2\).*another --out"):
+        study_mod.run_study(longer, cells, tmp_path / "st", progress=False, log=lambda m: None)
+    wider = replace(base, net=replace(base.net, latent_size=base.net.latent_size * 2))
+    with pytest.raises(ConfigError, match="net.latent_size"):
+        study_mod.run_study(wider, cells, tmp_path / "st", progress=False, log=lambda m: None)
+    assert (tmp_path / "st" / "results.jsonl").read_bytes() == before and len(calls) == 3
+    # what does not change results may differ: the cells are reused
+    study_mod.run_study(replace(base, train=replace(base.train, log_every=7, keep_checkpoints=1)), cells,
+                        tmp_path / "st", progress=False, log=lambda m: None)
+    assert len(calls) == 3
+
+
+def test_resume_names_each_setting_that_differs(tmp_path):
+    base = _base(tmp_path)
+    train_run(base, tmp_path / "run", progress=False, log=lambda m: None)
+    changed = replace(base, train=replace(base.train, phase_kimg=0.04, total_kimg=0.3),
+                      data=replace(base.data, contamination=0.05))
+    with pytest.raises(ConfigError) as e:
+        check_run_dir(changed, tmp_path / "run", resume=True)
+    msg = str(e.value)
+    assert "data.contamination: 0.0 -> 0.05" in msg and "train.phase_kimg: 0.02 -> 0.04" in msg
+    assert "total_kimg" not in msg                       # a resume may lengthen the run
+    check_run_dir(replace(base, train=replace(base.train, total_kimg=0.3)), tmp_path / "run", resume=True)
 
 
 def test_torn_last_line_is_ignored(tmp_path):

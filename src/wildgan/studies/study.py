@@ -1,7 +1,9 @@
 """The paper's study as one resumable grid: normal class x gamma x method x encoder loss x seed.
 
 Each cell trains (or reuses a finished run, or resumes an interrupted one), evaluates on its test split with the
-controls, and appends one row to STUDY_DIR/results.jsonl. Re-running skips cells that already have a row.
+controls, and appends one row to STUDY_DIR/results.jsonl. Re-running skips cells that already have a row. A study
+folder holds one configuration: before anything runs, every cell already in it is compared with what the command asks
+for, and a difference that changes results (schedule, data, architecture, ...) is refused, never silently reused.
 Tables (tables.md, tables.csv) and the AUC-versus-gamma plot are re-made from the rows at the end.
 """
 
@@ -13,11 +15,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from ..config import RunConfig
+from ..config import RunConfig, read_run_config
+from ..errors import ConfigError
 from ..evaluation.run import evaluate_model
 from ..fileio import atomic_write_text
 from ..scoring.run import load_model
-from ..training.run import train_run
+from ..training.run import RESUME_MAY_CHANGE, run_differences, train_run
 from .tables import auc_vs_gamma, read_rows, render_csv, render_markdown
 
 
@@ -55,6 +58,27 @@ def cell_config(base: RunConfig, cell: Cell) -> RunConfig:
                    search=replace(base.search, seed=cell.seed))
 
 
+# what may differ between a cell's run and a re-run of the study: the budget, device and speed switches. The length
+# (total_kimg) may not: a finished cell of another length would stand in the tables as this study's.
+STUDY_MAY_CHANGE = RESUME_MAY_CHANGE - {"total_kimg"}
+
+
+def check_study_dir(base: RunConfig, cells: list[Cell], study_dir: Path) -> None:
+    """Raise ConfigError when a cell already in study_dir was (or is being) trained with other settings than the
+    command's; touches nothing."""
+    for cell in cells:
+        run_dir = Path(study_dir) / "runs" / cell.key
+        if not (run_dir / "config.json").is_file():
+            continue
+        diffs = run_differences(read_run_config(run_dir), cell_config(base, cell), STUDY_MAY_CHANGE)
+        if diffs:
+            raise ConfigError(
+                f"{study_dir} holds cell {cell.key} trained with other settings ({'; '.join(diffs)}): a study folder "
+                f"holds one configuration, and its finished cells would be reused as they are. Give another --out, "
+                f"or the study's own settings (its cells' config.yaml); to redo one cell, delete {run_dir} and its "
+                f"line in {Path(study_dir) / 'results.jsonl'}")
+
+
 def _done(run_dir: Path) -> bool:
     return (run_dir / "network-final.json").is_file() or (run_dir / "fanogan-final.json").is_file()
 
@@ -62,6 +86,7 @@ def _done(run_dir: Path) -> bool:
 def run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress: bool = True,
               log: Callable[[str], None] = print) -> list[dict[str, Any]]:
     study_dir = Path(study_dir)
+    check_study_dir(base, cells, study_dir)
     study_dir.mkdir(parents=True, exist_ok=True)
     results = study_dir / "results.jsonl"
     have = {r["cell"] for r in read_rows(results)}

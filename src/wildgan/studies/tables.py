@@ -59,6 +59,17 @@ def _stat(vals: list[float]) -> str:
     return f"{m:.3f} ± {sd:.3f} (n={len(vals)})"
 
 
+def _per_seed(rows: Iterable[dict[str, Any]], value: Any) -> list[float]:
+    """One value per seed. For the controls: the untrained networks of a method (same seed, same architecture) and
+    the pixel statistics (the test set is drawn by the data seed) do not depend on the encoder loss or the method,
+    so the cells of one seed hold copies of one number, and counting each copy would fake the sample size."""
+    return list({_seed_key(r): value(r) for r in rows}.values())
+
+
+def _seed_key(r: dict[str, Any]) -> tuple[Any, ...]:
+    return r.get("protocol"), r["normal"], r["seed"]
+
+
 def _md(header: list[str], body: list[list[str]]) -> str:
     out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     out += ["| " + " | ".join(r) + " |" for r in body]
@@ -134,7 +145,7 @@ def table2(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
             line = [f"control: untrained nets ({METHOD_NAMES[m]})", s]
             for g in gammas:
                 rs = [r for r in rows if float(r["gamma"]) == g and r["method"] == m]
-                line.append(_stat([r["controls"]["untrained"].get(s) for r in rs]))
+                line.append(_stat(_per_seed(rs, lambda r: r["controls"]["untrained"].get(s))))
                 if paper:
                     line.append("–")
             body.append(line)
@@ -142,8 +153,7 @@ def table2(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
         line = [f"control: {name}", "–"]
         for g in gammas:
             # pixel statistics depend only on the test set, i.e. on the data seed: one value per seed
-            per_seed = {r["seed"]: r["controls"].get(key) for r in rows if float(r["gamma"]) == g}
-            line.append(_stat(list(per_seed.values())))
+            line.append(_stat(_per_seed([r for r in rows if float(r["gamma"]) == g], lambda r: r["controls"].get(key))))
             if paper:
                 line.append("–")
         body.append(line)
@@ -178,7 +188,7 @@ def render_markdown(rows: list[dict[str, Any]]) -> str:
              "Controls: the same architecture with its untrained initial weights, and pixel statistics of the "
              "query; a trained score means little unless it beats them.", ""]
     protocols = sorted({f"{r.get('protocol')} (normal = {r['normal']})" for r in rows})
-    parts += [f"Data: {', '.join(protocols)}. Cells: {len(rows)}.", ""]
+    parts += [f"Data: {', '.join(protocols)}. Cells: {len(rows)}.", _training_line(rows), ""]
     for key in sorted({(r.get("protocol"), r["normal"]) for r in rows}, key=str):
         sub = [r for r in rows if (r.get("protocol"), r["normal"]) == key]
         parts += [f"## {key[0]}, normal = {key[1]}", ""]
@@ -196,6 +206,15 @@ def render_markdown(rows: list[dict[str, Any]]) -> str:
     if h3:
         parts += ["## One-vs-rest sweep (proposed method)", "", _md(*h3), ""]
     return "\n".join(parts)
+
+
+def _training_line(rows: list[dict[str, Any]]) -> str:
+    """How long the networks trained (a short run and the paper's schedule give different tables)."""
+    presets = sorted({str(r.get("preset")) for r in rows if r.get("preset")})
+    kimg = sorted({round(float(r["kimg"]), 1) for r in rows if r.get("kimg") is not None})
+    length = ("length unknown" if not kimg else f"{kimg[0]:g} kimg" if len(kimg) == 1
+              else f"{kimg[0]:g} to {kimg[-1]:g} kimg (cells differ)")
+    return f"Training: {', '.join(presets) or '?'} preset, {length} per cell (the paper trained about 4,000 kimg at 32x32)."
 
 
 def render_csv(rows: list[dict[str, Any]]) -> str:
@@ -222,25 +241,29 @@ def _f(v: Any) -> str:
 
 
 def auc_vs_gamma(rows: list[dict[str, Any]], score: str = "a") -> dict[str, list[tuple[float, float, float]]]:
-    """{series label: [(gamma, mean AUC, std)]} for the AUC-versus-contamination plot."""
-    series: dict[str, dict[float, list[float]]] = defaultdict(lambda: defaultdict(list))
-    for r in rows:
+    """{series label: [(gamma, mean AUC, std)]} for the AUC-versus-contamination plot: each method's score (A for
+    f-AnoGAN when score is "a"), each method's untrained-networks control of that same score, and -||Q||; the
+    controls one value per seed (see _per_seed), NaN AUCs (one class only) left out."""
+    series: dict[str, dict[float, dict[Any, float]]] = defaultdict(lambda: defaultdict(dict))
+    for i, r in enumerate(rows):
         enc = r.get("encoder_loss")
         label = METHOD_NAMES.get(r["method"], r["method"]) + (f" d_{'I' if enc == 'image' else 'z'}"
                                                                 if r["method"] == "wildgan" else "")
         s = score if r["method"] != "fanogan" or score != "a" else "A"
-        if r["auc"].get(s) is not None:
-            series[f"{label} ({s})"][float(r["gamma"])].append(r["auc"][s])
-        series["control: untrained a"][float(r["gamma"])].append(r["controls"]["untrained"].get("a"))
-        series["control: -||Q||"][float(r["gamma"])].append(r["controls"].get("pixel_norm"))
+        g = float(r["gamma"])
+        series[f"{label} ({s})"][g][i] = r["auc"].get(s)                  # every trained cell counts
+        name = METHOD_NAMES.get(r["method"], r["method"])
+        series[f"control: untrained {name} ({s})"][g][_seed_key(r)] = r["controls"]["untrained"].get(s)
+        series["control: -||Q||"][g][_seed_key(r)] = r["controls"].get("pixel_norm")
     out = {}
     for label, by_g in series.items():
         pts = []
         for g in sorted(by_g):
-            v = [x for x in by_g[g] if x is not None]
+            v = [float(x) for x in by_g[g].values() if x is not None and not math.isnan(float(x))]
             if v:
                 m = sum(v) / len(v)
                 sd = math.sqrt(sum((x - m) ** 2 for x in v) / (len(v) - 1)) if len(v) > 1 else 0.0
                 pts.append((g, m, sd))
-        out[label] = pts
+        if pts:
+            out[label] = pts
     return out

@@ -67,32 +67,40 @@ def check_run_dir(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwr
         raise ConfigError(f"{run_dir} already holds a run ({', '.join(found)}): use --resume to continue it, "
                           f"--overwrite to delete it and start again, or another --out")
     if resume and (run_dir / "config.json").is_file():
-        saved = run_config_to_dict(read_run_config(run_dir))
-        now = run_config_to_dict(cfg)
-        # Length, budget, device, checkpoint cadence and speed switches may change on resume; what defines the
-        # run (data, architecture, method, schedule, losses, optimiser) may not: a different phase length would
-        # move the schedule under the saved weights.
-        may_change = {"total_kimg", "minutes", "device", "threads", "checkpoint_kimg", "on_divergence", "log_every",
-                      "sample_kimg", "keep_checkpoints", "amp", "channels_last", "compile", "cuda_graphs",
-                      "tensorboard"}
-        # only what the method uses: a wildgan run does not care about the f-AnoGAN section (whose defaults may
-        # change between versions) and f-AnoGAN does not use the pGAN's net/train sections
-        # (the search section only matters at scoring time); the f-AnoGAN BatchNorm fields are taken from the
-        # saved run on resume (see train_run), so a run recorded before they existed still resumes
-        sections = {"fanogan": ("data", "method", "fanogan")}.get(cfg.method, ("data", "net", "method"))
-        # the data path is compared as the place it names (runs record it absolute now, earlier ones as typed)
-        saved["data"]["data"], now["data"]["data"] = (_data_place(d["data"]["data"]) for d in (saved, now))
-        diffs = [sec for sec in sections if sec != "fanogan" and saved[sec] != now[sec]]
-        if "fanogan" in sections:
-            diffs += [f"fanogan.{k}" for k in saved["fanogan"] if k not in ("minutes", "device", *FANOGAN_LEGACY_BN)
-                      and saved["fanogan"][k] != now["fanogan"].get(k)]
-        if cfg.method != "fanogan":
-            diffs += [f"train.{k}" for k in saved["train"]
-                      if k not in may_change and saved["train"][k] != now["train"].get(k)]
+        diffs = run_differences(read_run_config(run_dir), cfg)
         if diffs:
-            raise ConfigError(f"{run_dir}: --resume with settings that differ from the saved run: {', '.join(diffs)}; "
+            raise ConfigError(f"{run_dir}: --resume with settings that differ from the saved run: {'; '.join(diffs)}; "
                               f"give only the options that may change (e.g. --total-kimg, --minutes): `wildgan "
                               f"train --out {run_dir} --resume` alone uses the run's own config.yaml")
+
+
+# Length, budget, device, checkpoint cadence and speed switches may change on resume; what defines the run (data,
+# architecture, method, schedule, losses, optimiser) may not: a different phase length would move the schedule under
+# the saved weights.
+RESUME_MAY_CHANGE = frozenset({"total_kimg", "minutes", "device", "threads", "checkpoint_kimg", "on_divergence",
+                               "log_every", "sample_kimg", "keep_checkpoints", "amp", "channels_last", "compile",
+                               "cuda_graphs", "tensorboard"})
+
+
+def run_differences(saved: RunConfig, now: RunConfig, may_change: frozenset[str] = RESUME_MAY_CHANGE) -> list[str]:
+    """The settings that define a run and differ between the saved run and `now`, as 'section.key: saved -> now'.
+
+    `may_change`: train-section keys left out. Only what the method uses is compared: a wildgan run does not care
+    about the f-AnoGAN section (whose defaults may change between versions) and f-AnoGAN does not use the pGAN's
+    net/train sections (the search section only matters at scoring time); the f-AnoGAN BatchNorm fields are taken
+    from the saved run on resume (see train_run), so a run recorded before they existed still resumes."""
+    old, new = run_config_to_dict(saved), run_config_to_dict(now)
+    # the data path is compared as the place it names (runs record it absolute now, earlier ones as typed)
+    old["data"]["data"], new["data"]["data"] = (_data_place(d["data"]["data"]) for d in (old, new))
+    out = [f"method: {old['method']} -> {new['method']}"] if old["method"] != new["method"] else []
+    sections = ("data", "fanogan") if now.method == "fanogan" else ("data", "net", "train")
+    skip = {"fanogan": {"minutes", "device", *FANOGAN_LEGACY_BN}, "train": set(may_change)}
+    for sec in sections:
+        keys = old[sec] if sec == "fanogan" else {**old[sec], **new[sec]}
+        for k in keys:
+            if k not in skip.get(sec, ()) and old[sec].get(k) != new[sec].get(k):
+                out.append(f"{sec}.{k}: {old[sec].get(k)!r} -> {new[sec].get(k)!r}")
+    return out
 
 
 def train_run(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwrite: bool = False,
