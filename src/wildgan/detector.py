@@ -20,9 +20,12 @@ Inputs accepted by fit / decision_function / predict / predict_proba / score_all
   * a data-set file: an .npz, a tar archive of images or a CIFAR-10 batch folder / archive (every image in it, its
     train and test parts, labels ignored; for its protocols' splits pass a DataConfig to fit);
   * fit only: a wildgan.config.DataConfig, trained on build_split(cfg).train_x (the CLI's data protocols).
-Pixel values: uint8 as is; other integers 0..255 as is, 16-bit through depth16 rules; floats are read as
-[-1, 1] when any value is negative (the GAN convention, also what wildgan's networks see), else as [0, 1] when the
-maximum is <= 1 (torchvision's ToTensor), else as [0, 255]. Values are rounded to uint8, so every input ends in
+Pixel values: uint8 as is; other integers 0..255 as is, 16-bit through depth16 rules; floats in the range given by
+Detector(pixel_range=...) or, with 'auto' (the default), in the range fit() read its float training images in
+(pixel_range_), or, when fit saw no floats, in the range guessed from all the floats of the call: [-1, 1] when any
+value is negative (the GAN convention, also what wildgan's networks see), else [0, 1] when the maximum is <= 1
+(torchvision's ToTensor), else [0, 255]. A guess is per call, never per image, and one dark image alone can be
+guessed wrong, so a Detector keeps the range its training data had. Values are rounded to uint8, so every input ends in
 exactly the representation the CLI trains and scores on. Images are then converted like the CLI does
 (wildgan.data.transforms): channels to `channels_` (RGB -> gray by PIL's luma rule), non-square images centre-cropped
 (or padded to a square with black bars, resize_mode='letterbox'), other sizes resized bilinearly (or zero-padded when
@@ -72,19 +75,29 @@ class NotFittedError(WildganError, ValueError, AttributeError):
 # ------------------------------------------------------------------------------------------------------------------
 # Inputs -> uint8 [N, R, R, C]
 
-def _floats_to_unit(a: np.ndarray, name: str) -> np.ndarray:
-    """Float pixels in [-1, 1] -> [0, 1]; other float ranges are left to array_to_uint8 ([0, 1] or [0, 255])."""
-    if a.dtype.kind != "f" or a.size == 0:
-        return a
+PIXEL_RANGES = ("auto", "[0,1]", "[-1,1]", "[0,255]")
+_RANGE_BOUNDS = {"[0,1]": (0.0, 1.0), "[-1,1]": (-1.0, 1.0), "[0,255]": (0.0, 255.0)}
+
+
+def guess_float_range(lo: float, hi: float) -> str:
+    """The pixel range float values between lo and hi are read in when nothing says which: [-1, 1] when any is
+    negative, else [0, 1] when none is above 1, else [0, 255]."""
+    return "[-1,1]" if lo < 0 else "[0,1]" if hi <= 1.0 else "[0,255]"
+
+
+def _floats_to_u8(a: np.ndarray, name: str, float_range: str) -> np.ndarray:
+    """Float pixels in float_range (not 'auto') -> uint8 values, same shape (the layout is array_to_uint8's job)."""
     if not np.isfinite(a).all():
         raise DataError(f"{name}: image values contain NaN or inf")
     lo, hi = float(a.min()), float(a.max())
-    if lo < 0:
-        if lo < -1.0 or hi > 1.0:
-            raise DataError(f"{name}: float images with negative values must lie in [-1, 1], found "
-                            f"[{lo:g}, {hi:g}]")
-        return (a.astype(np.float64) + 1.0) * 0.5
-    return a
+    b_lo, b_hi = _RANGE_BOUNDS[float_range]
+    if lo < b_lo or hi > b_hi:
+        raise DataError(f"{name}: float pixel values in [{lo:g}, {hi:g}] lie outside {float_range.replace(',', ', ')}, "
+                        f"the range floats are read in here (Detector(pixel_range=...), else the range of fit's "
+                        f"float images, else the guess: [-1, 1] when any value is negative, [0, 1] when none is "
+                        f"above 1, else [0, 255])")
+    scaled = {"[0,1]": a * 255.0, "[-1,1]": (a.astype(np.float64) + 1.0) * 127.5, "[0,255]": a}[float_range]
+    return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
 
 
 def _to_numpy(a: Any) -> np.ndarray:
@@ -93,19 +106,41 @@ def _to_numpy(a: Any) -> np.ndarray:
     return np.asarray(a)
 
 
-def _array_batch(a: Any, name: str, depth16: str) -> np.ndarray:
-    """An image batch (numpy / torch, NHW, NHWC or NCHW) -> uint8 NHWC at its own size."""
+def input_float_range(X: Any) -> str | None:
+    """The range all the float pixels in X (an array / tensor, or a list of them among other items) are guessed to be
+    in (guess_float_range over all of them together), or None when X holds no float pixels."""
+    items = X if isinstance(X, (list, tuple)) else [X]
+    lo, hi, seen = np.inf, -np.inf, False
+    for it in items:
+        if not (isinstance(it, np.ndarray) or type(it).__module__.startswith("torch")):
+            continue
+        arr = _to_numpy(it)
+        if arr.dtype.kind != "f" or arr.size == 0:
+            continue
+        finite = arr[np.isfinite(arr)]           # NaN / inf are refused by name when the item is converted
+        if finite.size:
+            lo, hi, seen = min(lo, float(finite.min())), max(hi, float(finite.max())), True
+    return guess_float_range(lo, hi) if seen else None
+
+
+def _array_batch(a: Any, name: str, depth16: str, float_range: str | None = None) -> np.ndarray:
+    """An image batch (numpy / torch, NHW, NHWC or NCHW) -> uint8 NHWC at its own size. Floats are read in
+    float_range (None: guessed from this batch)."""
     from .data.transforms import array_to_uint8
 
     arr = _to_numpy(a)
-    return array_to_uint8(_floats_to_unit(arr, name), name, depth16)
+    if arr.dtype.kind == "f" and arr.size:
+        if not np.isfinite(arr).all():
+            raise DataError(f"{name}: image values contain NaN or inf")
+        arr = _floats_to_u8(arr, name, float_range or guess_float_range(float(arr.min()), float(arr.max())))
+    return array_to_uint8(arr, name, depth16)
 
 
-def _single_image(a: Any, name: str, depth16: str) -> np.ndarray:
+def _single_image(a: Any, name: str, depth16: str, float_range: str | None = None) -> np.ndarray:
     arr = _to_numpy(a)
     if arr.ndim not in (2, 3):
         raise DataError(f"{name}: a single image must be [H, W], [H, W, C] or [C, H, W], got shape {arr.shape}")
-    return _array_batch(arr[None], name, depth16)[0]
+    return _array_batch(arr[None], name, depth16, float_range)[0]
 
 
 def _expand_path(p: Path) -> list[Path]:
@@ -183,12 +218,15 @@ def _files_to_items(files: list[Path], depth16: str, skip_bad: bool) -> tuple[li
 
 
 def _decode_items(X: Any, depth16: str, image_shapes: Sequence[Sequence[int]] | None = None,
-                  skip_bad: bool = False) -> tuple[np.ndarray | list[np.ndarray], list[str]]:
+                  skip_bad: bool = False, float_range: str | None = None
+                  ) -> tuple[np.ndarray | list[np.ndarray], list[str]]:
     """Any accepted input -> (a uint8 NHWC block, or a list of uint8 HWC images of possibly different sizes; ids).
 
     A 2-D array is one image; a 3-D array is a batch [N, H, W] unless image_shapes (a fitted model's, see read_3d)
     say it is one image. skip_bad: unreadable image files are left out with a warning naming them (their ids are
-    absent from the returned ids), instead of a DataError."""
+    absent from the returned ids), instead of a DataError. float_range: the range of float pixels (None: guessed
+    from all the floats of X together, see input_float_range)."""
+    float_range = float_range or input_float_range(X)
     from PIL import Image
 
     from .data.transforms import pil_to_array
@@ -215,7 +253,7 @@ def _decode_items(X: Any, depth16: str, image_shapes: Sequence[Sequence[int]] | 
                             f"and a batch as [N, H, W, C] or [N, C, H, W]")
         if reading == "chw":
             arr = np.moveaxis(arr, 0, -1)
-        x = _array_batch(arr if reading == "batch" else arr[None], "images", depth16)
+        x = _array_batch(arr if reading == "batch" else arr[None], "images", depth16, float_range)
         return x, [f"array:{i}" for i in range(len(x))]
     if not isinstance(X, (list, tuple)):
         raise DataError(f"unsupported image input of type {type(X).__name__}: pass a numpy array, torch tensor, "
@@ -231,7 +269,7 @@ def _decode_items(X: Any, depth16: str, image_shapes: Sequence[Sequence[int]] | 
             items.append(pil_to_array(it, f"image {i}", depth16))
             ids.append(f"image:{i}")
         else:
-            items.append(_single_image(it, f"image {i}", depth16))
+            items.append(_single_image(it, f"image {i}", depth16, float_range))
             ids.append(f"image:{i}")
     if not items:
         raise DataError("no readable images given" if skip_bad and len(X) else "no images given")
@@ -278,12 +316,13 @@ def _convert_items(x: np.ndarray | list[np.ndarray], res: int, ch: int, resize_m
 
 def to_images(X: Any, resolution: int | None = None, channels: int | None = None, *, resize_mode: str = "resize",
               depth16: str = "per-image", image_shapes: Sequence[Sequence[int]] | None = None,
-              skip_bad: bool = False) -> tuple[np.ndarray, list[str]]:
+              skip_bad: bool = False, float_range: str | None = None) -> tuple[np.ndarray, list[str]]:
     """Any accepted input (see the module docstring) -> (uint8 [N, R, R, C], ids), converted like training data.
     image_shapes: the (H, W, C) a fitted model knows, to tell one [H, W, C] / [C, H, W] image from a batch
     (see read_3d); without them a 3-D array is a batch [N, H, W]. skip_bad: unreadable files are left out, each
-    named in a warning (their ids are absent from the returned ids)."""
-    x, ids = _decode_items(X, depth16, image_shapes, skip_bad=skip_bad)
+    named in a warning (their ids are absent from the returned ids). float_range: '[0,1]' | '[-1,1]' | '[0,255]'
+    for float pixels (None: guessed from all the floats of X together)."""
+    x, ids = _decode_items(X, depth16, image_shapes, skip_bad=skip_bad, float_range=float_range)
     res, ch = infer_geometry(x, resolution, channels)
     return _convert_items(x, res, ch, resize_mode), ids
 
@@ -529,6 +568,10 @@ class Detector:
         so save() works after that, but from_run(run_dir_) / export_onnx(run_dir_) need a run_dir).
     skip_bad : fit leaves unreadable / corrupt image files out, with a warning naming each (default: a DataError
         naming the first). Scoring methods always raise instead: their outputs are aligned with their inputs.
+    pixel_range : 'auto' | '[0,1]' | '[-1,1]' | '[0,255]': the range of float pixel values (integers are always
+        0..255). 'auto': the range guessed from fit's float training images, all together (kept as pixel_range_ and
+        used for every later call, so that an image's score never depends on what else is in a call), or, when fit
+        saw no floats, guessed per call (see the module docstring).
     threads : CPU threads for training and scoring (None or 0 = torch's current setting, as the CLI's
         --threads 0). Fix it for numbers that reproduce across machines: float sums differ between thread counts,
         and a short GAN run amplifies that. The process's own torch thread count is restored after each call.
@@ -547,7 +590,7 @@ class Detector:
                  resolution: int | None = None, channels: int | None = None, minutes: float | None = None,
                  encoder_loss: str = "image", batch_mode: str = "mixed", resize_mode: str = "resize",
                  run_dir: str | None = None, skip_bad: bool = False, threads: int | None = None,
-                 verbose: bool = False) -> None:
+                 pixel_range: str = "auto", verbose: bool = False) -> None:
         self.method = method
         self.preset = preset
         self.total_kimg = total_kimg
@@ -568,6 +611,7 @@ class Detector:
         self.run_dir = run_dir
         self.skip_bad = skip_bad
         self.threads = threads
+        self.pixel_range = pixel_range
         self.verbose = verbose
 
     # -------------------------------------------------------------------------------------------- sklearn plumbing
@@ -604,6 +648,8 @@ class Detector:
             raise ConfigError(f"score must be one of {SCORE_NAMES}, got {self.score!r}")
         if self.batch_mode not in BATCH_MODES:
             raise ConfigError(f"batch_mode must be one of {BATCH_MODES}, got {self.batch_mode!r}")
+        if self.pixel_range not in PIXEL_RANGES:
+            raise ConfigError(f"pixel_range must be one of {PIXEL_RANGES}, got {self.pixel_range!r}")
         if self.resize_mode not in ("resize", "pad", "letterbox"):
             raise ConfigError(f"resize_mode must be 'resize', 'pad' or 'letterbox', got {self.resize_mode!r}")
         if self.threshold == "contamination" and not (0.0 < float(self.contamination) <= 0.5):
@@ -663,7 +709,9 @@ class Detector:
             data_cfg = replace(data_cfg, resolution=split.resolution, channels=split.channels)
             x, ids, conv = split.train_x, split.train_ids, conversion_opts(split.info)
         else:
-            items, ids = _decode_items(X, "per-image", skip_bad=bool(self.skip_bad))
+            # floats: the range of all the training floats together (or the one given), kept for every later call
+            frange = self.pixel_range if self.pixel_range != "auto" else input_float_range(X)
+            items, ids = _decode_items(X, "per-image", skip_bad=bool(self.skip_bad), float_range=frange)
             res, ch = infer_geometry(items, self.resolution, self.channels)
             from .data.readers import warn_crop
 
@@ -672,7 +720,7 @@ class Detector:
             if self.method == "fanogan" and self.resolution is None:
                 res = 32 if res <= 32 else 64  # the only resolutions of the f-AnoGAN networks
             x = _convert_items(items, res, ch, self.resize_mode)
-            conv = {"fit": self.resize_mode, "depth16": "per-image"}
+            conv = {"fit": self.resize_mode, "depth16": "per-image", **({"float_range": frange} if frange else {})}
             src = str(X) if isinstance(X, (str, Path)) else f"in-memory {type(X).__name__}"
             # fit recorded in the run's config too: evaluate / score --data convert new data like the training data
             data_cfg = DataConfig(data=str(X) if isinstance(X, (str, Path)) else None, resolution=res, channels=ch,
@@ -758,9 +806,16 @@ class Detector:
         given = getattr(self, "image_shape_", None)
         return [tuple(int(v) for v in given), net] if given and tuple(given) != net else [net]
 
+    @property
+    def pixel_range_(self) -> str | None:
+        """The range float pixels are read in by this fitted Detector (None: guessed per call; see pixel_range)."""
+        _check_fitted(self)
+        return self.pixel_range if self.pixel_range != "auto" else self.conversion_.get("float_range")
+
     def _images(self, X: Any) -> np.ndarray:
         return to_images(X, self.resolution_, self.channels_, resize_mode=self.conversion_.get("fit", "resize"),
-                         depth16=self.conversion_.get("depth16", "per-image"), image_shapes=self._image_shapes())[0]
+                         depth16=self.conversion_.get("depth16", "per-image"), image_shapes=self._image_shapes(),
+                         float_range=self.pixel_range_)[0]
 
     def _scores(self, X: Any) -> dict[str, np.ndarray]:
         if isinstance(X, (str, Path)) and Path(X).is_dir():
@@ -904,11 +959,14 @@ class Detector:
         shape = split_info.get("image_shape")     # recorded by Detector.fit for in-memory images of one size
         det.image_shape_ = tuple(int(v) for v in shape) if shape else None
         det.conversion_ = {"fit": conv.get("fit", "resize"), "depth16": conv.get("depth16", "per-image")}
+        frange = split_info.get("conversion", {}).get("float_range")      # recorded by Detector.fit for float images
+        if frange in _RANGE_BOUNDS:
+            det.conversion_["float_range"] = frange
         det.decision_scores_ = np.asarray(scores[score], dtype=np.float64)
         det.n_train_ = int(len(det.decision_scores_))
         det._set_threshold(X_val, y_val)
         return det
 
 
-__all__ = ["Detector", "NotFittedError", "to_images", "read_3d", "infer_geometry", "run_training_scores", "run_threshold",
+__all__ = ["Detector", "NotFittedError", "to_images", "input_float_range", "guess_float_range", "PIXEL_RANGES", "read_3d", "infer_geometry", "run_training_scores", "run_threshold",
            "threshold_columns", "write_train_scores"]

@@ -407,6 +407,34 @@ def test_temporary_run_dir_lives_as_long_as_the_detector(x_train, tmp_path, monk
     assert Detector.load(again).run_dir_ is None
 
 
+def test_float_pixel_range_is_learned_at_fit_and_kept(x_train, tmp_path) -> None:
+    # a [-1, 1] data set with a bright image: alone (no negative value) a per-call guess would read it as [0, 1]
+    floats = x_train[:16].astype(np.float32) / 127.5 - 1.0
+    bright = np.clip(floats[3], 0.1, 1.0)
+    d = Detector(**{**TINY, "total_kimg": 0.05}, batch_mode="isolated", run_dir=str(tmp_path / "r")).fit(floats)
+    assert d.pixel_range_ == "[-1,1]"
+    u8 = np.rint((bright.astype(np.float64) + 1) * 127.5).astype(np.uint8)
+    alone, together = d.decision_function(bright[None]), d.decision_function(np.stack([bright, floats[0]]))[0]
+    assert alone[0] == pytest.approx(together, abs=1e-6)                 # (before: -0.43 against -0.08)
+    assert alone[0] == d.decision_function(u8[None])[0]
+    # kept by save/load and from_run (split.json records it), and values outside it are refused by name
+    for back in (Detector.load(d.save(tmp_path / "m")), Detector.from_run(d.run_dir_, device="cpu",
+                                                                         batch_mode="isolated")):
+        assert back.pixel_range_ == "[-1,1]" and back.decision_function(bright[None])[0] == alone[0]
+    with pytest.raises(DataError, match=r"outside \[-1, 1\]"):
+        d.decision_function(floats[:2] * 100)
+    # an explicit range wins, and is checked like a learned one
+    d255 = Detector(**{**TINY, "total_kimg": 0.05}, pixel_range="[0,255]", run_dir=str(tmp_path / "r2"))
+    d255.fit(x_train[:16].astype(np.float32))
+    dark = np.full((1, 28, 28), 0.6, np.float32)              # a near-black [0, 255] image, not a grey [0, 1] one
+    assert d255.pixel_range_ == "[0,255]"
+    assert d255.decision_function(dark)[0] == d255.decision_function(np.ones((1, 28, 28), np.uint8))[0]
+    with pytest.raises(ConfigError, match="pixel_range"):
+        Detector(**TINY, pixel_range="0-1").fit(x_train[:16])
+    # a Detector fitted on uint8 images has no learned range: floats are guessed per call, as documented
+    assert Detector(**TINY).set_params(pixel_range="auto").pixel_range == "auto"
+
+
 def test_to_images_rules() -> None:
     with pytest.warns(UserWarning) as seen:
         x, ids = to_images([np.zeros((20, 30), np.uint8), np.full((40, 40, 3), 255, np.uint8)])
