@@ -133,6 +133,16 @@ def test_metrics_no_flipping_and_controls():
     assert ps["pixel_mean"][0] == pytest.approx(1.0) and ps["pixel_mean"][1] == pytest.approx(-1.0)
 
 
+def test_metrics_refuse_labels_that_are_not_0_or_1():
+    s = np.array([1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="found 0.5"):
+        roc_auc(np.array([0, 0.5, 1]), s)        # the old cast to int read 0.5 as 0: AUC 1.0
+    with pytest.raises(ValueError, match="got an array of <U1"):
+        roc_auc(np.array(["n", "a", "n"]), s)
+    # 0/1 as floats or booleans are fine (a mask)
+    assert roc_auc(np.array([0.0, 1.0, 1.0]), s) == roc_auc(np.array([False, True, True]), s) == 1.0
+
+
 def test_scoring_at_a_reached_lod_uses_reduced_queries():
     from wildgan.scoring.pgan_scores import at_lod
     from wildgan.training.loop import build_pyramid, u8_to_float

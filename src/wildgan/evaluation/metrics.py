@@ -8,13 +8,17 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 
 def _check(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    labels = np.asarray(labels).astype(int).ravel()
+    raw = np.asarray(labels).ravel()
     scores = np.asarray(scores, dtype=np.float64).ravel()
-    if labels.shape != scores.shape:
-        raise ValueError(f"labels {labels.shape} and scores {scores.shape} differ in length")
-    if set(np.unique(labels)) - {0, 1}:
-        raise ValueError("labels must be 0 (normal) or 1 (anomaly)")
-    return labels, scores
+    if raw.shape != scores.shape:
+        raise ValueError(f"labels {raw.shape} and scores {scores.shape} differ in length")
+    # checked before the cast to int, which would read 0.5 (or True/False from a float mask) as a class silently
+    if raw.dtype.kind not in "biuf":
+        raise ValueError(f"labels must be 0 (normal) or 1 (anomaly), got an array of {raw.dtype}")
+    if not np.isin(raw, (0, 1)).all():
+        bad = sorted({float(v) for v in raw[~np.isin(raw, (0, 1))]})[:5]
+        raise ValueError(f"labels must be 0 (normal) or 1 (anomaly), found {', '.join(f'{v:g}' for v in bad)}")
+    return raw.astype(int), scores
 
 
 def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
