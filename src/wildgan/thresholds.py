@@ -36,8 +36,8 @@ class Threshold:
     params: dict[str, Any] = field(default_factory=dict)
 
     def apply(self, scores: Any) -> np.ndarray:
-        """0/1 int64 labels: 1 where score > value (anomaly)."""
-        return (np.asarray(scores, dtype=np.float64) > self.value).astype(np.int64)
+        """0/1 int64 labels: 1 where score > value (anomaly), and where the score is NaN (see _as_worst)."""
+        return (_as_worst(scores) > self.value).astype(np.int64)
 
     def to_dict(self) -> dict[str, Any]:
         return {"value": float(self.value), "rule": self.rule, "params": dict(self.params)}
@@ -54,6 +54,22 @@ class Threshold:
         p = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in self.params.items()
                       if k in ("contamination", "k", "f1", "n"))
         return f"{self.rule}{f' ({p})' if p else ''}: score > {self.value:.6g}"
+
+
+def _as_worst(scores: Any) -> np.ndarray:
+    """Query scores with NaN read as +inf. A NaN score (networks that diverged, or an input they turn into NaN) says
+    nothing about normality, so every output treats it as the most anomalous: flagged, percentile 100, probability
+    1, never a silent 'normal' (NaN > threshold is False). The raw score stays NaN in the scores themselves."""
+    s = np.asarray(scores, dtype=np.float64).ravel()
+    nan = np.isnan(s)
+    if nan.any():
+        import warnings
+
+        warnings.warn(f"{int(nan.sum())} of {s.size} scores are NaN (diverged networks or an input they cannot "
+                      f"score): treated as the most anomalous (flagged, percentile 100, probability 1)",
+                      RuntimeWarning, stacklevel=3)
+        s = np.where(nan, np.inf, s)
+    return s
 
 
 def _scores(x: Any, what: str) -> np.ndarray:
@@ -134,7 +150,7 @@ def training_percentile(train_scores: Any, scores: Any) -> np.ndarray:
     """Where each score falls among the training scores, in percent (share strictly below, ties counting half):
     100 = above every training image. Context for a raw score, whatever threshold is chosen."""
     t = np.sort(_scores(train_scores, "training scores"))
-    s = np.asarray(scores, dtype=np.float64).ravel()
+    s = _as_worst(scores)
     below = np.searchsorted(t, s, side="left")
     ties = np.searchsorted(t, s, side="right") - below
     return 100.0 * (below + 0.5 * ties) / len(t)
@@ -147,7 +163,7 @@ def rank_proba(train_scores: Any, scores: Any, method: str = "linear") -> np.nda
     [0, 1] (Kriegel et al. 2011). Neither is a calibrated probability; both are monotone in the score.
     """
     t = _scores(train_scores, "training scores")
-    s = np.asarray(scores, dtype=np.float64).ravel()
+    s = _as_worst(scores)
     if method == "linear":
         lo, hi = float(t.min()), float(t.max())
         p = (s - lo) / (hi - lo) if hi > lo else (s > hi).astype(np.float64)

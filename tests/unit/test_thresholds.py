@@ -11,7 +11,7 @@ from hypothesis.extra.numpy import arrays
 
 from wildgan.errors import ConfigError, DataError
 from wildgan.thresholds import (MAD_SCALE, Threshold, contamination_threshold, f1_threshold, fit_threshold,
-                                mad_threshold, rank_proba)
+                                mad_threshold, rank_proba, training_percentile)
 
 finite = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)
 
@@ -158,3 +158,16 @@ def test_training_percentile() -> None:
 
     t = [1.0, 2.0, 2.0, 3.0]
     np.testing.assert_allclose(training_percentile(t, [0.5, 1.0, 2.0, 2.5, 9.0]), [0.0, 12.5, 50.0, 75.0, 100.0])
+
+
+def test_a_nan_score_is_the_most_anomalous_everywhere():
+    # before: flagged 0 (NaN > t is False), percentile 100, probability NaN -- three different stories
+    train = np.array([0.0, 1.0, 2.0, 3.0])
+    thr = Threshold(2.5, "contamination", {})
+    with pytest.warns(RuntimeWarning, match="1 of 3 scores are NaN"):
+        flags = thr.apply([1.0, np.nan, 3.0])
+    with pytest.warns(RuntimeWarning):
+        pct = training_percentile(train, [np.nan])
+    with pytest.warns(RuntimeWarning):
+        proba = rank_proba(train, [np.nan])
+    assert flags.tolist() == [0, 1, 1] and pct.tolist() == [100.0] and proba.tolist() == [[0.0, 1.0]]
