@@ -529,6 +529,9 @@ def cmd_score(a: argparse.Namespace) -> int:
         if not ctx.is_main:
             a.no_progress = True
     model = load_model(run_dir, ctx.device if ctx is not None else a.device)
+    if a.batch_mode != "mixed" and model.cfg.method != "wildgan":
+        _warn(f"warning: --batch-mode applies to wildgan runs (the encoder's minibatch stddev); this "
+              f"{model.cfg.method} run scores as it always does")
     split_info = read_split_info(run_dir)
     no_protocol = split_info.get("protocol") == "unlabelled" or bool(split_info.get("detector_input"))
     label_free = dataset_file and Path(one_file).suffix.lower() == ".npz" and not npz_has_labels(one_file)
@@ -584,7 +587,8 @@ def cmd_score(a: argparse.Namespace) -> int:
         n_skip = len(got.skipped)
         what += (f"; {n_skip} unreadable skipped" if n_skip else "") + \
             (f"; read in {got.chunks} chunks of up to {got.chunk_size}" if got.chunks > 1 else "")
-    res = got.scores if got is not None else model.score(x, progress=not a.no_progress).scores
+    res = got.scores if got is not None else model.score(x, progress=not a.no_progress,
+                                                         batch_mode=a.batch_mode).scores
     extra = None
     if a.threshold:
         from .detector import run_threshold, threshold_columns
@@ -593,13 +597,13 @@ def cmd_score(a: argparse.Namespace) -> int:
             raise ConfigError(f"score {a.score!r} is not available for this run; it has {', '.join(res)}")
         thr = run_threshold(model, Path(a.run_dir), a.threshold, contamination=a.expected_contamination, k=a.mad_k,
                             score=a.score, labelled_scores=res[a.score], labels=labels,
-                            progress=not a.no_progress)
+                            batch_mode=a.batch_mode, progress=not a.no_progress)
         extra = threshold_columns(thr, res[a.score])
         from .detector import run_training_scores
         from .thresholds import training_percentile
 
         # context for every score, whatever the threshold: its percentile among the training images (cached)
-        train = run_training_scores(Path(a.run_dir), model)[a.score]
+        train = run_training_scores(Path(a.run_dir), model, batch_mode=a.batch_mode)[a.score]
         extra["train_percentile"] = [f"{v:.2f}" for v in training_percentile(train, res[a.score])]
         print(f"threshold for score {a.score}: {thr.describe()} (chosen on the {thr.params['source']}); "
               f"{int(extra['is_anomaly'].sum())} of {len(ids)} images flagged (is_anomaly = 1)", file=sys.stderr)
@@ -631,7 +635,7 @@ def _score_pile(model: Any, a: argparse.Namespace, ctx: Any, archive: Path | Non
                                                             file=sys.stderr)
         try:
             got = score_files(model, [root] if root is not None else a.data, chunk_size=a.chunk_size,
-                              skip_bad=a.skip_bad, progress=not a.no_progress, ctx=ctx)
+                              skip_bad=a.skip_bad, progress=not a.no_progress, ctx=ctx, batch_mode=a.batch_mode)
         except DataError as e:
             raise DataError(inside(str(e))) from None
         finally:
@@ -861,6 +865,12 @@ def make_parser() -> argparse.ArgumentParser:
                         "torchrun --nproc_per_node=4 -m wildgan score RUN --data pile/ --distributed --out s.csv "
                         "(each process reads and scores its chunks on its GPU; rank 0 writes the CSV; the scores "
                         "are those of one process)")
+    s.add_argument("--batch-mode", choices=("mixed", "isolated"), default="mixed",
+                   help="wildgan runs: 'mixed' (default; the paper's protocol) scores images in shuffled batches of "
+                        "64, whose minibatch-stddev groups of 4 couple their scores a little; 'isolated' scores each "
+                        "image on its own, so an image scored alone (streaming) gets the score it gets among others "
+                        "(the ONNX export's protocol); --threshold and train_percentile then use training scores made "
+                        "the same way")
     s.add_argument("--chunk-size", type=_positive_int, metavar="N",
                    help="image files are read and scored about N at a time (wildgan runs: whole score batches, "
                         "at least 64), "

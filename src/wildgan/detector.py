@@ -44,7 +44,6 @@ with the same protocol.
 from __future__ import annotations
 
 import inspect
-import json
 import math
 import shutil
 import tempfile
@@ -63,8 +62,6 @@ from .thresholds import RULES, Threshold, fit_threshold, rank_proba
 
 METHODS = ("wildgan", "search", "fanogan")
 BATCH_MODES = ("mixed", "isolated")
-TRAIN_SCORES_CSV = "train_scores.csv"          # mixed protocol (`wildgan score`'s); isolated: train_scores-isolated.*
-TRAIN_SCORES_KEY = "train_scores.json"
 DETECTOR_KIND = "wildgan-detector"
 
 
@@ -330,85 +327,12 @@ def to_images(X: Any, resolution: int | None = None, channels: int | None = None
 # ------------------------------------------------------------------------------------------------------------------
 # Training-set scores of a run (cached in RUN_DIR/train_scores.csv), thresholds for `wildgan score`
 
-def _score_key(model: Any, batch_mode: str, n: int | None = None) -> dict[str, Any]:
-    """What the cached training scores depend on: the weights, the score protocol and the data."""
-    from .config import run_config_to_dict, to_dict
-
-    d = run_config_to_dict(model.cfg)
-    return {"weights_sha256": model.meta.get("sha256"), "source": Path(model.source).name,
-            "lod": getattr(model, "lod", None),            # the level of detail scored at (recorded beside the weights)
-            "batch_mode": batch_mode if model.cfg.method == "wildgan" else "n/a", "score": to_dict(model.cfg.score),
-            "search": d["search"] if model.cfg.method == "search" else None, "data": d["data"],
-            **({"n": n} if n is not None else {})}
-
-
-# Fields added to the training-score cache key (or to a config section in it) after keys were first written, by
-# path: a key without them was written before they existed, when a run could only have had their defaults.
-KEY_FIELDS_ADDED = {(): {"lod"}, ("data",): {"square", "fit"}}
-
-
-def _same_key(saved: dict[str, Any], now: dict[str, Any], path: tuple[str, ...] = ()) -> bool:
-    """Whether a saved cache key describes the same scores as now. Only the fields in KEY_FIELDS_ADDED may be
-    missing from the saved key (an older wildgan's cache stays valid, which matters for Detector.fit runs that
-    cannot rebuild their training images); any other difference makes the cache stale."""
-    added = KEY_FIELDS_ADDED.get(path, set())
-    if set(now) - set(saved) - added or set(saved) - set(now):
-        return False
-    for k, v in saved.items():
-        if isinstance(v, dict) and isinstance(now[k], dict):
-            if not _same_key(v, now[k], path + (k,)):
-                return False
-        elif v != now[k]:
-            return False
-    return True
-
-
-def _cache_paths(run_dir: Path, batch_mode: str) -> tuple[Path, Path]:
-    if batch_mode == "isolated":
-        return run_dir / "train_scores-isolated.csv", run_dir / "train_scores-isolated.json"
-    return run_dir / TRAIN_SCORES_CSV, run_dir / TRAIN_SCORES_KEY
-
-
 def write_train_scores(run_dir: Path, model: Any, ids: Sequence[str], scores: dict[str, np.ndarray],
                        batch_mode: str) -> None:
-    """Write RUN_DIR/train_scores.csv (id + every score, repr precision so thresholds are exact) and its key file
-    (written last: it marks the cache as complete)."""
-    import csv
-    import io
+    """scoring.train_scores.write_train_scores (imported when called: `import wildgan.detector` stays torch-free)."""
+    from .scoring.train_scores import write_train_scores as write
 
-    from .fileio import atomic_write_text
-
-    run_dir = Path(run_dir)
-    names = list(scores)
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(["id"] + names)
-    for i, id_ in enumerate(ids):
-        w.writerow([id_] + [repr(float(scores[k][i])) for k in names])
-    csv_path, key_path = _cache_paths(run_dir, batch_mode)
-    atomic_write_text(csv_path, buf.getvalue())
-    atomic_write_text(key_path, json.dumps(_score_key(model, batch_mode, len(ids)), indent=2))
-
-
-def _read_train_scores(run_dir: Path, model: Any, batch_mode: str) -> dict[str, np.ndarray] | None:
-    import csv
-
-    csv_path, key_path = _cache_paths(run_dir, batch_mode)
-    if not (key_path.is_file() and csv_path.is_file()):
-        return None
-    try:
-        key = json.loads(key_path.read_text())
-        n = key.pop("n")
-        if not _same_key(key, json.loads(json.dumps(_score_key(model, batch_mode)))):
-            return None  # other weights, protocol or data: the cache is stale
-        with open(csv_path, newline="") as f:
-            rows = list(csv.DictReader(f))
-        if len(rows) != n:
-            return None
-        names = [k for k in rows[0] if k not in ("id", "label")] if rows else []
-        return {k: np.array([float(r[k]) for r in rows], dtype=np.float64) for k in names}
-    except (OSError, ValueError, KeyError, json.JSONDecodeError, TypeError):
-        return None  # a damaged cache is only a cache: score again
+    write(run_dir, model, ids, scores, batch_mode)
 
 
 def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: str = "mixed", device: str = "auto",
@@ -418,21 +342,22 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
     batch_mode='isolated' uses train_scores-isolated.{csv,json}."""
     from .data import build_split
     from .scoring.run import load_model, read_split_info
+    from .scoring.train_scores import cache_paths, read_train_scores
 
     run_dir = Path(run_dir)
     model = model if model is not None else load_model(run_dir, device)
-    cached = _read_train_scores(run_dir, model, batch_mode)
+    cached = read_train_scores(run_dir, model, batch_mode)
     if cached is not None:
         return cached
     info = read_split_info(run_dir)
     if info.get("detector_input"):
-        name = _cache_paths(run_dir, batch_mode)[0].name
+        name = cache_paths(run_dir, batch_mode)[0].name
         raise DataError(f"{run_dir}: trained by Detector.fit on in-memory images and {name} is missing or stale; "
                         "the training images cannot be rebuilt from the run's config")
     try:
         split = build_split(model.cfg.data)
     except DataError as e:
-        name = _cache_paths(run_dir, batch_mode)[0].name
+        name = cache_paths(run_dir, batch_mode)[0].name
         raise DataError(f"{run_dir / name} is missing or stale, and computing the training scores again needs the "
                         f"run's training images: {e}") from None
     if info:

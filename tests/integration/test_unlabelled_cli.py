@@ -356,3 +356,28 @@ def test_score_a_tar_pile_after_an_unlabelled_run(pile: Path, tmp_path: Path, mo
                  "--out", str(tmp_path / "t.csv")]) == 0
     ids = [r["id"] for r in _rows(tmp_path / "t.csv")]
     assert len(ids) == 12 and all(i.startswith("new/") for i in ids) and not any("broken" in i for i in ids)
+
+
+def test_score_one_image_at_a_time_with_batch_mode_isolated(pile: Path, capsys, tmp_path: Path) -> None:
+    run = pile / "run"
+    if not (run / "network-final.json").is_file():
+        pytest.skip("needs the run of test_unlabelled_pile_end_to_end")
+    folder, one = pile / "new" / "a", sorted((pile / "new" / "a").glob("*.png"))[2]
+    out = {k: tmp_path / f"{k}.csv" for k in ("iso_all", "iso_one", "mix_one")}
+    flags = ["--no-progress", "--threshold", "contamination"]
+    assert main(["score", str(run), "--data", str(folder), "--batch-mode", "isolated", *flags,
+                 "--out", str(out["iso_all"])]) == 0
+    assert main(["score", str(run), "--data", str(one), "--batch-mode", "isolated", *flags,
+                 "--out", str(out["iso_one"])]) == 0
+    assert (run / "train_scores-isolated.csv").is_file()      # the threshold from training scores made the same way
+    inside = next(r for r in _rows(out["iso_all"]) if r["id"] == str(one))
+    alone = _rows(out["iso_one"])[0]
+    assert float(alone["a"]) == pytest.approx(float(inside["a"]), abs=1e-6)
+    assert alone["threshold"] == inside["threshold"]
+    capsys.readouterr()
+    # mixed (the default) with a single image: scored, with a warning that says why isolated suits it
+    assert main(["score", str(run), "--data", str(one), "--no-progress", "--out", str(out["mix_one"])]) == 0
+    err = capsys.readouterr().err
+    assert "1 image scored in batch mode 'mixed'" in err and "--batch-mode isolated" in err
+    with pytest.raises(SystemExit):
+        main(["score", str(run), "--data", str(one), "--batch-mode", "alone", "--out", str(out["mix_one"])])

@@ -510,6 +510,15 @@ def test_report_of_a_detector_run_maps_named_images(det: Detector, x_train, tmp_
     html = report(det.run_dir_, images=[img], device="cpu", controls=False).read_text()
     assert "trained by Detector.fit on in-memory images" in html and "Named images" in html
     assert "a percentile among training images" in html and "Training" in html
+    # a stale cache (other weights than the run's now) is never used for percentiles
+    import shutil
+
+    copy = tmp_path / "run"
+    shutil.copytree(det.run_dir_, copy)
+    key = json.loads((copy / "train_scores.json").read_text())
+    (copy / "train_scores.json").write_text(json.dumps({**key, "weights_sha256": "0" * 64}))
+    html = report(copy, images=[img], device="cpu", controls=False).read_text()
+    assert "Named images" in html and "percentile among training images" not in html
 
 
 @pytest.fixture(scope="module")

@@ -414,12 +414,17 @@ def run_report(run_dir: Path, *, top_k_images: int = 8, images: Sequence[str | P
     if images:
         if model is None:
             raise CheckpointError(f"{run_dir}: cannot score --image files without trained networks")
+        # named images are ranked like `wildgan score`'s train_percentile: among the training images, from the
+        # run's cached training scores when they match these weights and protocol (never a stale cache); else among
+        # the images this report scored (its test split, or all the training images of an unlabelled run)
+        from ..scoring.train_scores import read_train_scores
+
         ref = None
-        if diag is not None and diag.scores:
+        cached = read_train_scores(run_dir, model, "mixed")
+        if cached:
+            ref = (cached, "training")
+        elif diag is not None and diag.scores:
             ref = (diag.ref_scores, "training" if unlabelled else "test")
-        elif in_memory:
-            cached = _cached_training_scores(run_dir)
-            ref = (cached, "training") if cached else None
         _named_section(page, out, model, run_dir, images, score, log, ref=ref)
 
     page.h(2, "Config")
@@ -567,17 +572,6 @@ def _named_section(page: _Page, out: Path, model: Any, run_dir: Path, images: Se
         ([f"{name} percentile among {ref[1]} images"] if refs is not None else [])
     page.table(hdr, rows)
     _write_csv(out / "named_images.csv", hdr, rows)
-
-
-def _cached_training_scores(run_dir: Path) -> dict[str, np.ndarray] | None:
-    """RUN_DIR/train_scores.csv (written by Detector.fit / `wildgan score --threshold`), or None."""
-    path = run_dir / "train_scores.csv"
-    try:
-        with open(path, newline="", encoding="utf-8") as f:
-            rows = list(csv.DictReader(f))
-        return {k: np.array([float(r[k]) for r in rows]) for k in (rows[0] if rows else {}) if k not in ("id", "label")}
-    except (OSError, ValueError, KeyError):
-        return None
 
 
 def _write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
