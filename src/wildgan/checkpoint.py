@@ -59,6 +59,10 @@ def save_checkpoint(folder: Path, name: str, tensors: dict[str, torch.Tensor], m
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         digest = _sha256(Path(tmp))
+        # mkstemp creates 0600; a checkpoint is as readable as the run's other files (umask respected)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, weights)
     except BaseException:
         if os.path.exists(tmp):
@@ -145,24 +149,68 @@ def list_checkpoints(folder: Path) -> list[Path]:
 
 
 def latest_good_checkpoint(folder: Path, log: Any = None) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
-    """Newest checkpoint that loads and verifies; corrupt ones are reported through `log` and skipped."""
-    for p in reversed(list_checkpoints(folder)):
+    """Newest checkpoint that loads and verifies, or None when the folder has none.
+
+    Corrupt ones newer than it are reported through `log` and set aside (renamed *.corrupt.json / .safetensors, not
+    deleted): left in place they would count as the newest when checkpoints are pruned, and the new ones written
+    after the resume would be deleted instead of them. When checkpoints exist but none loads, CheckpointError: a
+    resume must not silently start the run again from scratch over its history."""
+    cks = list_checkpoints(folder)
+    bad: list[tuple[Path, CheckpointError]] = []
+    for p in reversed(cks):
         try:
-            return load_checkpoint(p)
+            found = load_checkpoint(p)
         except CheckpointError as e:
             if log is not None:
                 log(f"warning: skipping bad checkpoint: {e}")
+            bad.append((p, e))
+            continue
+        for q, _ in bad:
+            aside = set_aside(q)
+            if log is not None:
+                log(f"warning: set the bad checkpoint aside as {aside.name}")
+        return found
+    if bad:
+        raise CheckpointError(f"{folder}: none of its {len(bad)} checkpoint(s) loads (newest: {bad[0][1]}); the run "
+                              f"cannot continue from them. Restore a good checkpoint there, or start the run again "
+                              f"(--overwrite deletes it)")
     return None
+
+
+def set_aside(path: Path) -> Path:
+    """Rename a checkpoint's JSON and weights to NAME.corrupt.*, out of list_checkpoints' sight. Returns the JSON."""
+    meta = _json_path(path)
+    stem = meta.name[: -len(".json")]
+    for q in (meta, meta.with_suffix(".safetensors")):
+        if q.exists():
+            os.replace(q, q.with_name(f"{stem}.corrupt{q.suffix}"))
+    return meta.with_name(f"{stem}.corrupt.json")
+
+
+def remove_stale_temp(folder: Path) -> list[Path]:
+    """Delete the temporary files of checkpoint writes that a killed process left (".NAME.*.safetensors.tmp");
+    call only while this process owns the run (see training.run's lock). Returns what was deleted."""
+    gone = []
+    for t in Path(folder).glob(".*.safetensors.tmp") if Path(folder).is_dir() else []:
+        try:
+            t.unlink()
+            gone.append(t)
+        except FileNotFoundError:
+            pass
+    return gone
 
 
 def checkpoint_name(nimg: int) -> str:
     return f"ckpt-{nimg:012d}"
 
 
-def prune_checkpoints(folder: Path, keep: int) -> None:
-    """Delete all but the newest `keep` periodic checkpoints (the final one is never pruned)."""
+def prune_checkpoints(folder: Path, keep: int, protect: Path | None = None) -> None:
+    """Delete all but the newest `keep` periodic checkpoints (the final one is never pruned, nor `protect`: the one
+    just written)."""
     cks = list_checkpoints(folder)
     for p in cks[: max(0, len(cks) - keep)]:
+        if protect is not None and _json_path(p) == _json_path(protect):
+            continue
         for q in (p, p.with_suffix(".safetensors")):
             try:
                 q.unlink()

@@ -1029,7 +1029,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(a.func(a) or 0)
     except TrainingInterrupted as e:
         print(f"wildgan: {e}", file=sys.stderr)
-        return 130
+        return 128 + (e.signum or 2)
     except WildganError as e:
         if debug:
             raise

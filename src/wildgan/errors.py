@@ -24,4 +24,9 @@ class DivergenceError(WildganError):
 
 
 class TrainingInterrupted(WildganError):
-    """Raised after SIGINT/SIGTERM, once a checkpoint has been saved."""
+    """Raised after SIGINT/SIGTERM, once a checkpoint has been saved. `signum`: the signal (the CLI exits with
+    128 + signum, the shell's convention: 130 for Ctrl-C, 143 for SIGTERM)."""
+
+    def __init__(self, message: str, signum: int | None = None) -> None:
+        super().__init__(message)
+        self.signum = signum

@@ -90,6 +90,46 @@ def test_latest_good_checkpoint_falls_back(tmp_path):
     tensors, meta = ckpt.latest_good_checkpoint(tmp_path, log=logs.append)
     assert meta["nimg"] == 1000 and tensors["w"][0] == 1000
     assert logs and "checksum" in logs[0]
+    # the bad one is set aside (renamed, not deleted): pruning after the resume must not take it for the newest
+    assert [p.name for p in ckpt.list_checkpoints(tmp_path)] == [ckpt.checkpoint_name(1000) + ".json"]
+    assert (tmp_path / (ckpt.checkpoint_name(2000) + ".corrupt.safetensors")).is_file()
+    assert "set the bad checkpoint aside" in logs[-1]
+
+
+def test_checkpoints_that_all_fail_stop_a_resume(tmp_path):
+    # before: "no usable checkpoint: starting from scratch", and the new checkpoints were pruned in favour of the
+    # corrupt ones (higher numbers)
+    for n in (1000, 2000):
+        ckpt.save_checkpoint(tmp_path, ckpt.checkpoint_name(n), {"w": torch.zeros(3)}, {"nimg": n})
+        w = tmp_path / (ckpt.checkpoint_name(n) + ".safetensors")
+        w.write_bytes(w.read_bytes()[:10])
+    with pytest.raises(CheckpointError, match="none of its 2 checkpoint.*--overwrite"):
+        ckpt.latest_good_checkpoint(tmp_path)
+    assert len(ckpt.list_checkpoints(tmp_path)) == 2            # nothing renamed or deleted
+    assert ckpt.latest_good_checkpoint(tmp_path / "none") is None
+
+
+def test_prune_never_deletes_the_checkpoint_just_written(tmp_path):
+    paths = [ckpt.save_checkpoint(tmp_path, ckpt.checkpoint_name(n), {"w": torch.zeros(1)}, {}) for n in (5, 9, 2)]
+    ckpt.prune_checkpoints(tmp_path, 1, protect=paths[-1])     # 2 is the oldest by name, but just written
+    assert [p.name for p in ckpt.list_checkpoints(tmp_path)] == [ckpt.checkpoint_name(n) + ".json" for n in (2, 9)]
+
+
+def test_weights_are_as_readable_as_the_other_files(tmp_path):
+    old = os.umask(0o022)
+    try:
+        path = ckpt.save_checkpoint(tmp_path, "x", {"w": torch.zeros(1)}, {})
+    finally:
+        os.umask(old)
+    assert (path.with_suffix(".safetensors").stat().st_mode & 0o777) == 0o644 == (path.stat().st_mode & 0o777)
+
+
+def test_stale_temporary_files_are_removed(tmp_path):
+    (tmp_path / ".ckpt-000000001000.abc.safetensors.tmp").write_bytes(b"x" * 10)
+    keep = tmp_path / "ckpt-000000001000.json"
+    keep.write_text("{}")
+    assert [p.name for p in ckpt.remove_stale_temp(tmp_path)] == [".ckpt-000000001000.abc.safetensors.tmp"]
+    assert keep.is_file() and ckpt.remove_stale_temp(tmp_path / "missing") == []
 
 
 def test_prune_keeps_newest(tmp_path):

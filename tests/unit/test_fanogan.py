@@ -368,6 +368,37 @@ def test_resume_continues_from_checkpoint(trained: tuple[Path, np.ndarray], tmp_
         assert same_state(state_of(getattr(ref, name)), state_of(getattr(got, name))), name
 
 
+@pytest.mark.parametrize("at_draw", [5, 10])           # in stage 1 (critic step 5), in stage 2 (encoder step 3)
+def test_a_signal_saves_a_checkpoint_and_the_resume_is_exact(trained: tuple[Path, np.ndarray], tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch, at_draw: int) -> None:
+    import os
+    import signal
+
+    from wildgan.errors import TrainingInterrupted
+
+    run, x = trained
+    cfg = tiny_cfg(**TRAIN_CFG)
+    ref = load_fanogan(run / "fanogan-final.json")
+    real_batch, calls = fanogan_loop._batch, {"n": 0}
+
+    def signalled_batch(*a, **kw):
+        calls["n"] += 1
+        if calls["n"] == at_draw:
+            os.kill(os.getpid(), signal.SIGTERM)             # as `kill PID` or a job scheduler's stop
+        return real_batch(*a, **kw)
+
+    monkeypatch.setattr(fanogan_loop, "_batch", signalled_batch)
+    with pytest.raises(TrainingInterrupted, match="--resume") as e:
+        train_fanogan(x, cfg, tmp_path, progress=False, checkpoint_every=1000)    # no periodic checkpoint due
+    assert e.value.signum == signal.SIGTERM
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL                      # handlers restored
+    monkeypatch.setattr(fanogan_loop, "_batch", real_batch)
+    assert ckpt.list_checkpoints(tmp_path / "checkpoints")
+    got = load_fanogan(train_fanogan(x, cfg, tmp_path, resume=True, progress=False, checkpoint_every=1000))
+    for name in ("G", "D", "E"):
+        assert same_state(state_of(getattr(ref, name)), state_of(getattr(got, name))), name
+
+
 def test_resume_refuses_other_architecture(tmp_path: Path) -> None:
     x = images(8, ch=3)
     train_fanogan(x, tiny_cfg(gan_iters=2, enc_iters=0), tmp_path, progress=False)

@@ -33,11 +33,11 @@ from .. import checkpoint as ckpt
 from ..config import FAnoGANConfig, to_dict
 from ..fileio import truncate_jsonl
 from ..data.transforms import to_float
-from ..errors import ConfigError, DataError, DivergenceError
+from ..errors import ConfigError, DataError, DivergenceError, TrainingInterrupted
 from ..devices import resolve_device
 from ..losses import critic_loss, generator_loss
 from ..nets.fanogan import (SUPPORTED_RESOLUTIONS, FAnoGANNetworks, build_fanogan, set_bn_momentum)
-from .loop import BatchSampler
+from .loop import BatchSampler, _install_signals, _StopFlag
 
 Log = Callable[[str], None]
 FINAL_NAME = "fanogan-final"
@@ -243,8 +243,8 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
             tensors.update(ckpt.optimizer_to_tensors(k, o))
         tensors["rng"] = rng.get_state()
         meta = _meta(cfg, arch, state, n, t_gan, t_enc, stopped_early)
-        ckpt.save_checkpoint(ck_dir, ckpt.checkpoint_name(state.step), tensors, meta)
-        ckpt.prune_checkpoints(ck_dir, keep_checkpoints)
+        path = ckpt.save_checkpoint(ck_dir, ckpt.checkpoint_name(state.step), tensors, meta)
+        ckpt.prune_checkpoints(ck_dir, keep_checkpoints, protect=path)
 
     stats_path = run_dir / "stats.jsonl"
 
@@ -257,6 +257,15 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
             raise DivergenceError(f"f-AnoGAN {row['stage']} step {row['iter']}: non-finite {', '.join(bad)}; "
                                   f"last good checkpoint in {ck_dir}")
 
+    flag = _StopFlag()                              # SIGINT / SIGTERM: checkpoint at the next step, then stop
+
+    def stop_if_asked() -> None:
+        if flag.signum is not None:
+            save_periodic()
+            raise TrainingInterrupted(f"interrupted by signal {flag.signum} at critic step {state.gan_iter} of "
+                                      f"{t_gan}, encoder step {state.enc_iter} of {t_enc}; checkpoint saved in "
+                                      f"{ck_dir}; continue with --resume", flag.signum)
+
     # ---------------------------------------------------------------- stage 1: WGAN-GP
     gan_open = state.enc_iter == 0
     if gan_open and state.gan_iter < t_gan:
@@ -266,8 +275,10 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
     n_acc, t_row = 0, time.monotonic()
     bar = tqdm(total=t_gan, initial=min(state.gan_iter, t_gan), desc="f-AnoGAN WGAN-GP", unit="it",
                disable=not progress or not gan_open or state.gan_iter >= t_gan, dynamic_ncols=True, leave=False)
+    restore_signals = _install_signals(flag)
     try:
         while gan_open and state.gan_iter < t_gan:
+            stop_if_asked()
             if gan_budget is not None and elapsed() >= gan_budget:
                 stopped_early = True
                 say(f"stage 1 budget used: stopping after {state.gan_iter}/{t_gan} critic iterations")
@@ -316,6 +327,7 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
                 save_periodic()
     finally:
         bar.close()
+        restore_signals()
 
     # ---------------------------------------------------------------- stage 2: izi_f encoder
     # Frozen G in eval mode (BN running statistics, spec 5.2) and frozen critic; only E is trained.
@@ -328,8 +340,10 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
     acc, n_acc, t_row = {}, 0, time.monotonic()
     bar = tqdm(total=t_enc, initial=min(state.enc_iter, t_enc), desc="f-AnoGAN izi_f encoder", unit="it",
                disable=not progress or state.enc_iter >= t_enc, dynamic_ncols=True, leave=False)
+    restore_signals = _install_signals(flag)
     try:
         while state.enc_iter < t_enc:
+            stop_if_asked()
             if budget is not None and elapsed() >= budget:
                 stopped_early = True
                 say(f"time budget used: stopping after {state.enc_iter}/{t_enc} encoder iterations")
@@ -365,6 +379,7 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
                 save_periodic()
     finally:
         bar.close()
+        restore_signals()
         G.requires_grad_(True), D.requires_grad_(True)
 
     # ---------------------------------------------------------------- final

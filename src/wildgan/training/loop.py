@@ -655,7 +655,7 @@ def _save(run_dir: Path, nets: PGANNetworks, opts: dict[str, torch.optim.Optimiz
             "lod": schedule(state.nimg, cfg.net.resolution, cfg.train.phase_kimg, cfg.train.fade_kimg,
                             cfg.train.minibatch).lod}
     path = ckpt.save_checkpoint(run_dir / "checkpoints", ckpt.checkpoint_name(state.nimg), tensors, meta)
-    ckpt.prune_checkpoints(run_dir / "checkpoints", keep + 1)
+    ckpt.prune_checkpoints(run_dir / "checkpoints", keep + 1, protect=path)
     return path
 
 
@@ -704,19 +704,28 @@ class _StopFlag:
         self.signum = signum
 
 
-@contextmanager
-def _signals(flag: _StopFlag) -> Iterator[None]:
+def _install_signals(flag: _StopFlag) -> Callable[[], None]:
+    """Route SIGINT and SIGTERM to `flag`; returns the function that puts the previous handlers back."""
     old = {}
-    try:
-        for s in (signal.SIGINT, signal.SIGTERM):
-            try:
-                old[s] = signal.signal(s, flag)
-            except ValueError:                 # not the main thread (e.g. a notebook worker): no handler
-                pass
-        yield
-    finally:
+    for s in (signal.SIGINT, signal.SIGTERM):
+        try:
+            old[s] = signal.signal(s, flag)
+        except ValueError:                     # not the main thread (e.g. a notebook worker): no handler
+            pass
+
+    def restore() -> None:
         for s, h in old.items():
             signal.signal(s, h)
+    return restore
+
+
+@contextmanager
+def _signals(flag: _StopFlag) -> Iterator[None]:
+    restore = _install_signals(flag)
+    try:
+        yield
+    finally:
+        restore()
 
 
 @dataclass
@@ -909,7 +918,8 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
                     if stop_sig:
                         raise TrainingInterrupted(
                             f"interrupted by signal {flag.signum or 'on another rank'} at {state.nimg / 1000:.3f} "
-                            f"of {tc.total_kimg:g} kimg; checkpoint saved in {ck_dir}; continue with --resume")
+                            f"of {tc.total_kimg:g} kimg; checkpoint saved in {ck_dir}; continue with --resume",
+                            flag.signum)
                     if stop_budget:
                         status = "budget"
                         log(f"wall-clock budget of {tc.minutes} min reached at {state.nimg / 1000:.1f} kimg")
