@@ -150,7 +150,12 @@ def _resume_config(argv: Sequence[str]) -> list[str]:
         return list(argv)
     from .scoring.run import read_split_info
 
-    info = read_split_info(Path(known.out))
+    try:
+        info = read_split_info(Path(known.out))
+    except WildganError as e:
+        # a damaged split.json is rewritten by the resume (train_run warns); it must not block the resume itself
+        print(f"wildgan: warning: {e}; it is rewritten when the run continues", file=sys.stderr)
+        info = {}
     if info.get("detector_input"):
         # its images were given in memory: the config's data (none) would silently train on the default sample
         raise ConfigError(f"{known.out} was trained by Detector.fit on images given in memory; `wildgan train "
@@ -451,15 +456,23 @@ def cmd_train(a: argparse.Namespace) -> int:
         print(json.dumps(run_config_to_dict(cfg), indent=2), file=sys.stderr)
         return 0
     check_run_dir(cfg, Path(a.out), resume=a.resume, overwrite=a.overwrite)   # refuse before anything is written
-    res = train_run(cfg, Path(a.out), resume=a.resume, overwrite=a.overwrite, progress=not a.no_progress,
-                    log=_log_to(Path(a.out)) if ctx is None or ctx.is_main else (lambda m: None), split=split)
+    is_main = ctx is None or ctx.is_main
+    log = _log_to(Path(a.out)) if is_main else (lambda m: None)
+    try:
+        res = train_run(cfg, Path(a.out), resume=a.resume, overwrite=a.overwrite, progress=not a.no_progress,
+                        log=log, split=split)
+    except BaseException as e:
+        # log.txt says how the session ended too (an interrupt, an error), not only stderr
+        if is_main and (Path(a.out) / "log.txt").is_file():
+            _append(Path(a.out) / "log.txt", f"stopped: {str(e) or type(e).__name__}")
+        raise
     if ctx is not None:
         from .training.distributed import shutdown
 
         shutdown()
         if not ctx.is_main:
             return 0
-    print(f"trained {res.nimg / 1000:.1f} kimg ({res.status}); networks in {res.final}", file=sys.stderr)
+    log(f"trained {res.nimg / 1000:.1f} kimg ({res.status}); networks in {res.final}")
     if res.final is not None and cfg.method != "search" and len(split.train_x) and not a.no_train_scores:
         # the training scores that `wildgan score --threshold` and the report compare new images with, now, while
         # the training images are at hand (they may be moved or deleted later); latent search is too slow for this
@@ -484,9 +497,16 @@ def _log_to(run_dir: Path) -> Any:
     def log(msg: str) -> None:
         print(msg, file=sys.stderr)
         run_dir.mkdir(parents=True, exist_ok=True)
-        with open(run_dir / "log.txt", "a", encoding="utf-8") as f:
-            f.write(msg + "\n")
+        _append(run_dir / "log.txt", msg)
     return log
+
+
+def _append(path: Path, line: str) -> None:
+    try:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(line + "\n")
+    except OSError:
+        pass                  # the log is a copy of what stderr shows; never the reason a run stops
 
 
 def _changed(a: argparse.Namespace, dest: str) -> bool:
@@ -1038,6 +1058,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("wildgan: interrupted", file=sys.stderr)
         return 130
+    except OSError as e:
+        # a full disk, a read-only folder, a path that is a file: one line naming the file, not a traceback
+        if debug:
+            raise
+        print(f"wildgan: error: {e}", file=sys.stderr)
+        return 1
     except BrokenPipeError:
         # e.g. `wildgan info | head`: the reader left; no traceback, and no second error when Python flushes stdout
         import os

@@ -121,8 +121,16 @@ def evaluate_model(model: LoadedModel, split: AnomalySplit, *, controls: bool = 
     out["score_seconds"] = dt
     out["score_images_per_s"] = len(y) / max(dt, 1e-9)
     if out_dir is not None:
-        write_scores_csv(Path(out_dir) / "test_scores.csv", split.test_ids, res, y)
-        np.save(Path(out_dir) / "test_latents.npy", res.z) if res.z is not None else None
+        try:
+            write_scores_csv(Path(out_dir) / "test_scores.csv", split.test_ids, res, y)
+            np.save(Path(out_dir) / "test_latents.npy", res.z) if res.z is not None else None
+        except OSError as e:
+            # e.g. someone else's read-only run: the numbers computed above are the result; losing them to a
+            # side file that cannot be written would throw the whole scoring away
+            import warnings
+
+            warnings.warn(f"could not write the per-image scores into {out_dir} ({e}); the metrics are unaffected",
+                          stacklevel=2)
     return out
 
 
@@ -147,7 +155,10 @@ def evaluate_run(run_dir: Path, data: str | None = None, *, device: str = "auto"
     out["run_dir"] = str(run_dir)
     out["data"] = split.info
     if write:
-        atomic_write_text(run_dir / "eval.json", json.dumps(out, indent=2, default=str))
+        try:
+            atomic_write_text(run_dir / "eval.json", json.dumps(out, indent=2, default=str))
+        except OSError as e:
+            note(f"could not write {run_dir / 'eval.json'} ({e}); the results are printed only")
     return out
 
 

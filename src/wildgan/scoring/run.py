@@ -72,8 +72,17 @@ def final_checkpoint(run_dir: Path) -> Path:
         if (run_dir / name).is_file():
             return run_dir / name
     cks = ckpt.list_checkpoints(run_dir / "checkpoints")
-    if cks:
-        return cks[-1]
+    errors = []
+    for p in reversed(cks):
+        try:
+            ckpt.load_checkpoint(p)           # verified (checksum): a run killed while writing its newest one
+            return p
+        except CheckpointError as e:
+            errors.append(str(e))
+            warnings.warn(f"skipping a bad checkpoint: {e}", stacklevel=2)
+    if errors:
+        raise CheckpointError(f"{run_dir}: no trained networks that load (no network-final.json; every checkpoint "
+                              f"fails, the newest: {errors[0]})")
     raise CheckpointError(f"{run_dir}: no trained networks (no network-final.json and no checkpoints/)")
 
 

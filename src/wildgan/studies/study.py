@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..config import RunConfig, read_run_config
-from ..errors import ConfigError
+from ..errors import ConfigError, TrainingInterrupted
 from ..evaluation.run import evaluate_model
 from ..fileio import atomic_write_text
 from ..scoring.run import load_model
@@ -66,6 +66,8 @@ STUDY_MAY_CHANGE = RESUME_MAY_CHANGE - {"total_kimg"}
 def check_study_dir(base: RunConfig, cells: list[Cell], study_dir: Path) -> None:
     """Raise ConfigError when a cell already in study_dir was (or is being) trained with other settings than the
     command's; touches nothing."""
+    if Path(study_dir).exists() and not Path(study_dir).is_dir():
+        raise ConfigError(f"--out {study_dir} is a file; give a folder for the study")
     for cell in cells:
         run_dir = Path(study_dir) / "runs" / cell.key
         if not (run_dir / "config.json").is_file():
@@ -77,6 +79,17 @@ def check_study_dir(base: RunConfig, cells: list[Cell], study_dir: Path) -> None
                 f"holds one configuration, and its finished cells would be reused as they are. Give another --out, "
                 f"or the study's own settings (its cells' config.yaml); to redo one cell, delete {run_dir} and its "
                 f"line in {Path(study_dir) / 'results.jsonl'}")
+
+
+def _drop_torn_line(path: Path) -> None:
+    """Cut a last line that a killed process left without its newline (read_rows already ignores it), so that the
+    next row starts on a line of its own instead of being glued to the torn bytes and lost with them."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    data = path.read_bytes()
+    if not data.endswith(b"\n"):
+        with open(path, "r+b") as f:
+            f.truncate(data.rfind(b"\n") + 1)
 
 
 def _done(run_dir: Path) -> bool:
@@ -99,7 +112,11 @@ def run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress: 
         t0 = time.time()
         if not _done(run_dir):
             log(f"[{i + 1}/{len(cells)}] {cell.key}: training")
-            train_run(cfg, run_dir, resume=(run_dir / "config.json").is_file(), progress=progress, log=log)
+            try:
+                train_run(cfg, run_dir, resume=(run_dir / "config.json").is_file(), progress=progress, log=log)
+            except TrainingInterrupted as e:
+                raise TrainingInterrupted(f"{e}. The study has no --resume: run the same `wildgan study` command "
+                                          f"again (finished cells are kept, this one continues)", e.signum) from None
         train_s = time.time() - t0
         log(f"[{i + 1}/{len(cells)}] {cell.key}: evaluating")
         model = load_model(run_dir, cfg.train.device)
@@ -116,6 +133,7 @@ def run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress: 
                "kimg": model.meta.get("kimg"), "train_seconds_this_session": train_s,
                "preset": cfg.preset, "run_dir": str(run_dir.relative_to(study_dir))}
         # append-only, one line per cell, flushed and fsynced: a kill loses at most the cell in progress
+        _drop_torn_line(results)
         with open(results, "a", encoding="utf-8") as f:
             f.write(json.dumps(row) + "\n")
             f.flush()

@@ -5,14 +5,16 @@ This is the Python equivalent of `wildgan train`."""
 from __future__ import annotations
 
 import json
+import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from ..checkpoint import read_meta
 from ..config import FANOGAN_LEGACY_BN, RunConfig, read_run_config, run_config_to_dict, write_run_config
 from ..fileio import atomic_write_text
 from ..data import AnomalySplit, build_split, split_differences, split_summary
-from ..errors import ConfigError
+from ..errors import ConfigError, WildganError
 from .loop import TrainResult, train_pgan
 
 
@@ -37,7 +39,8 @@ def write_split_info(split: AnomalySplit, run_dir: Path) -> None:
 RUN_OUTPUTS = ("config.json", "config.yaml", "split.json", "skipped.txt", "stats.jsonl", "log.txt", "checkpoints",
                "DEMO.txt",   # `wildgan demo`'s marker: a run trained over a demo (--overwrite) is no demo any more
                "samples", "tensorboard", "network-final.json", "network-final.safetensors", "fanogan-final.json",
-               "fanogan-final.safetensors", "eval.json", "test_scores.csv", "test_latents.npy", "report")
+               "fanogan-final.safetensors", "eval.json", "test_scores.csv", "test_latents.npy", "report",
+               "train_scores.csv", "train_scores.json", "train_scores-isolated.csv", "train_scores-isolated.json")
 # Any of these means a run was started here.
 _RUN_MARKERS = ("config.json", "stats.jsonl", "checkpoints", "network-final.json", "fanogan-final.json")
 
@@ -62,16 +65,96 @@ def check_run_dir(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwr
     run_dir = Path(run_dir)
     if resume and overwrite:
         raise ConfigError("--resume continues the run in place and --overwrite deletes it: give one of them")
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ConfigError(f"--out {run_dir} is a file; give a folder for the run")
+    if resume and not (run_dir / "config.json").is_file():
+        why = "no such folder" if not run_dir.exists() else "no run in it: no config.json"
+        raise ConfigError(f"{run_dir}: nothing to resume ({why}); start a run there without --resume, or give the "
+                          f"run's folder")
     found = previous_run(run_dir)
     if found and not resume and not overwrite:
         raise ConfigError(f"{run_dir} already holds a run ({', '.join(found)}): use --resume to continue it, "
                           f"--overwrite to delete it and start again, or another --out")
     if resume and (run_dir / "config.json").is_file():
-        diffs = run_differences(read_run_config(run_dir), cfg)
+        saved_cfg = read_run_config(run_dir)
+        diffs = run_differences(saved_cfg, cfg)
+        reached = _images_seen(run_dir) if cfg.method != "fanogan" else 0
+        if cfg.method != "fanogan" and cfg.train.total_kimg < saved_cfg.train.total_kimg and \
+                cfg.train.total_kimg * 1000 < reached:
+            # the networks are already past the new end: the config would describe a run that never was
+            diffs.append(f"train.total_kimg {cfg.train.total_kimg:g} is shorter than the {reached / 1000:g} kimg the "
+                         f"run has trained (a resume may lengthen a run, not shorten it)")
         if diffs:
             raise ConfigError(f"{run_dir}: --resume with settings that differ from the saved run: {'; '.join(diffs)}; "
                               f"give only the options that may change (e.g. --total-kimg, --minutes): `wildgan "
                               f"train --out {run_dir} --resume` alone uses the run's own config.yaml")
+
+
+def _images_seen(run_dir: Path) -> int:
+    """Images the run's networks have seen: its final networks' or newest checkpoint's count (0 when none)."""
+    from ..checkpoint import list_checkpoints
+
+    seen = 0
+    for p in [run_dir / "network-final.json", *list_checkpoints(run_dir / "checkpoints")[-1:]]:
+        try:
+            seen = max(seen, int(read_meta(p).get("nimg", 0)))
+        except (WildganError, ValueError, TypeError, OSError):
+            pass              # a damaged file: the resume itself says which (and falls back, or refuses)
+    return seen
+
+
+LOCK_NAME = ".wildgan.lock"
+
+
+@contextmanager
+def run_lock(run_dir: Path) -> Iterator[None]:
+    """Hold RUN_DIR/.wildgan.lock while training there: a second process training into the same folder (two
+    --resume, or --overwrite of a running run) would mix two runs' checkpoints, logs and config. A lock left by a
+    process that no longer runs (same host) is taken over; one from another host is refused with its details."""
+    import os
+    import socket
+
+    path = Path(run_dir) / LOCK_NAME
+    me = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%d %H:%M:%S")}
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                other = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                other = {}
+            if other.get("host") == me["host"] and not _alive(int(other.get("pid", -1))):
+                path.unlink(missing_ok=True)          # its process is gone (killed): the lock is stale
+                continue
+            raise ConfigError(f"{run_dir} is in use by another wildgan process (pid {other.get('pid', '?')} on "
+                              f"{other.get('host', '?')}, since {other.get('since', '?')}): wait for it to end, or "
+                              f"delete {path} if that process no longer runs") from None
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(json.dumps(me))
+        break
+    try:
+        yield
+    finally:
+        try:
+            if json.loads(path.read_text(encoding="utf-8")).get("pid") == me["pid"]:
+                path.unlink()
+        except (OSError, ValueError):
+            pass
+
+
+def _alive(pid: int) -> bool:
+    import os
+
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:                   # another user's process
+        return True
+    return True
 
 
 # Length, budget, device, checkpoint cadence and speed switches may change on resume; what defines the run (data,
@@ -111,6 +194,22 @@ def train_run(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwrite:
     Refusals as check_run_dir; overwrite=True deletes the run outputs already in run_dir first."""
     run_dir = Path(run_dir)
     check_run_dir(cfg, run_dir, resume=resume, overwrite=overwrite)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    from .distributed import current
+
+    ctx = current()
+    if ctx is not None and not ctx.is_main:      # rank 0 holds the lock for all the ranks of one torchrun job
+        return _train_run(cfg, run_dir, resume=resume, overwrite=overwrite, progress=progress, log=log, split=split)
+    with run_lock(run_dir):
+        from ..checkpoint import remove_stale_temp
+
+        for folder in (run_dir, run_dir / "checkpoints"):   # half-written files of a killed process (we own the run)
+            remove_stale_temp(folder)
+        return _train_run(cfg, run_dir, resume=resume, overwrite=overwrite, progress=progress, log=log, split=split)
+
+
+def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, progress: bool,
+               log: Callable[[str], None], split: AnomalySplit | None) -> TrainResult:
     if overwrite and previous_run(run_dir):
         import shutil
 
