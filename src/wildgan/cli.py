@@ -462,8 +462,9 @@ def cmd_train(a: argparse.Namespace) -> int:
         res = train_run(cfg, Path(a.out), resume=a.resume, overwrite=a.overwrite, progress=not a.no_progress,
                         log=log, split=split)
     except BaseException as e:
-        # log.txt says how the session ended too (an interrupt, an error), not only stderr
-        if is_main and (Path(a.out) / "log.txt").is_file():
+        # log.txt says how the session ended too (an interrupt, an error), not only stderr; a refusal (ConfigError,
+        # e.g. the folder is another process's) ran nothing and must not write into someone else's run
+        if is_main and Path(a.out).is_dir() and not isinstance(e, ConfigError):
             _append(Path(a.out) / "log.txt", f"stopped: {str(e) or type(e).__name__}")
         raise
     if ctx is not None:

@@ -251,3 +251,75 @@ def test_resume_on_changed_data_warns(tmp_path):
     train_run(replace(cfg, train=replace(cfg.train, total_kimg=0.3)), run, resume=True, progress=False,
               log=said.append)
     assert any("the data changed since this run started" in m for m in said), said
+
+
+def test_resume_refuses_what_it_cannot_continue(tmp_path):
+    from dataclasses import replace
+
+    from wildgan.errors import ConfigError
+    from wildgan.training.run import check_run_dir, train_run
+
+    data = _data(tmp_path)
+    cfg = _run_cfg(data, total_kimg=0.3)
+    # a misspelt --out: before, a new default run started "resuming" from nothing
+    with pytest.raises(ConfigError, match="nothing to resume \\(no such folder\\)"):
+        check_run_dir(cfg, tmp_path / "nothere", resume=True)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError, match="nothing to resume \\(no run in it"):
+        check_run_dir(cfg, tmp_path / "empty", resume=True)
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(ConfigError, match="is a file"):
+        check_run_dir(cfg, tmp_path / "afile")
+    run = tmp_path / "run"
+    train_run(cfg, run, progress=False, log=lambda m: None)
+    # shorter than what the networks have seen: refused (the config would describe a run that never was)
+    with pytest.raises(ConfigError, match="shorter than the 0.3.* kimg the run has trained"):
+        check_run_dir(replace(cfg, train=replace(cfg.train, total_kimg=0.1)), run, resume=True)
+    check_run_dir(replace(cfg, train=replace(cfg.train, total_kimg=0.5)), run, resume=True)     # longer: fine
+
+
+def test_every_checkpoint_corrupt_stops_the_resume_and_keeps_the_run(tmp_path):
+    from wildgan.errors import CheckpointError
+    from wildgan.training.run import train_run
+
+    data = _data(tmp_path)
+    cfg = _run_cfg(data, total_kimg=0.3)
+    run = tmp_path / "run"
+    train_run(cfg, run, progress=False, log=lambda m: None)
+    final = (run / "network-final.safetensors").read_bytes()
+    cks = ckpt.list_checkpoints(run / "checkpoints")
+    for c in cks:
+        c.with_suffix(".safetensors").write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match="none of its .* loads"):
+        train_run(cfg, run, resume=True, progress=False, log=lambda m: None)
+    assert ckpt.list_checkpoints(run / "checkpoints") == cks              # nothing pruned or set aside
+    assert (run / "network-final.safetensors").read_bytes() == final      # the finished networks untouched
+    assert not (run / ".wildgan.lock").exists()                           # the lock is released on errors too
+
+
+def test_two_processes_cannot_train_into_one_folder(tmp_path):
+    import os
+
+    from wildgan.errors import ConfigError
+    from wildgan.training.run import LOCK_NAME, run_lock, train_run
+
+    data = _data(tmp_path)
+    cfg = _run_cfg(data, total_kimg=0.1)
+    run = tmp_path / "run"
+    run.mkdir()
+    # a live holder (this very process stands in for another one): refused, naming it
+    (run / LOCK_NAME).write_text(json.dumps({"pid": os.getppid(), "host": __import__("socket").gethostname(),
+                                             "since": "earlier"}))
+    with pytest.raises(ConfigError, match=f"in use by another wildgan process \\(pid {os.getppid()}"):
+        train_run(cfg, run, progress=False, log=lambda m: None)
+    assert not (run / "config.json").exists()                             # refused before writing anything
+    # a holder that no longer runs (killed): its lock is stale and taken over
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    (run / LOCK_NAME).write_text(json.dumps({"pid": int(dead.stdout), "host": __import__("socket").gethostname()}))
+    train_run(cfg, run, progress=False, log=lambda m: None)
+    assert (run / "network-final.json").is_file() and not (run / LOCK_NAME).exists()
+    # and while one holds it, a second one in this process is refused too
+    with run_lock(run):
+        with pytest.raises(ConfigError, match="in use"):
+            with run_lock(run):
+                pass

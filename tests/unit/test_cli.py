@@ -313,6 +313,27 @@ def test_resume_alone_continues_the_run_as_it_was_configured(tiny_npz, tmp_path,
     with pytest.warns(UserWarning, match=r"has no final networks yet \(still training, or stopped\): scoring "
                                          r"with its newest checkpoint ckpt-"):
         assert main(["score", str(out), "--no-progress", "--out", str(tmp_path / "s.csv")]) == 0
+    # ... its newest good one: a checkpoint the kill left half-written is skipped, with a warning naming it
+    cks = sorted((out / "checkpoints").glob("ckpt-*.safetensors"))
+    cks[-1].write_bytes(b"garbage")
+    with pytest.warns(UserWarning, match=f"skipping a bad checkpoint: {cks[-1]}: checksum mismatch"):
+        assert main(["score", str(out), "--no-progress", "--out", str(tmp_path / "s2.csv")]) == 0
+    # log.txt tells how each session ended, an interrupt or an error included (not only stderr)
+    log = (out / "log.txt").read_text()
+    assert log.count("trained 0.1 kimg") == 1 and "trained 0.2 kimg" in log
+
+
+def test_file_system_errors_are_one_line(tmp_path, capsys, monkeypatch):
+    import wildgan.training.run as run_mod
+
+    def full(*a, **k):
+        raise OSError(28, "No space left on device", str(tmp_path / "run" / "checkpoints" / "x.safetensors"))
+
+    monkeypatch.setattr(run_mod, "_train_run", full)
+    code = main(["train", "--preset", "tiny", "--total-kimg", "0.01", "--no-progress", "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert code == 1 and "wildgan: error: [Errno 28] No space left on device" in err and "Traceback" not in err
+    assert "stopped: [Errno 28]" in (tmp_path / "run" / "log.txt").read_text()
 
 
 def test_the_cli_starts_without_importing_torch():

@@ -159,6 +159,13 @@ def test_torn_last_line_is_ignored(tmp_path):
     p = tmp_path / "results.jsonl"
     p.write_text(json.dumps(FIXED[0]) + "\n" + '{"cell": "x", "au')
     assert [r["cell"] for r in read_rows(p)] == [FIXED[0]["cell"]]
+    # the redone cell's row, appended next, starts on a line of its own (before: glued to the torn bytes, lost)
+    study_mod._drop_torn_line(p)
+    with open(p, "a", encoding="utf-8") as f:
+        f.write(json.dumps(FIXED[1]) + "\n")
+    assert [r["cell"] for r in read_rows(p)] == [FIXED[0]["cell"], FIXED[1]["cell"]]
+    study_mod._drop_torn_line(p)                               # a whole file is left as it is
+    assert len(read_rows(p)) == 2
 
 
 def test_cell_config_sets_the_cell(tmp_path):
