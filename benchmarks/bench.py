@@ -117,8 +117,9 @@ def flops_per_image(nets: Any, nc: Any, lod: float, res: int, dev: torch.device)
     return {"g": g, "d": d, "e": e, "train": 7 * g + 14 * d + 3 * e}
 
 
-class Stop(Exception):
-    """SIGTERM (the GPU session driver's deadline): stop, keep and write what was measured."""
+class Stop(BaseException):
+    """SIGTERM (the GPU session driver's deadline): stop, keep and write what was measured. A BaseException: the
+    training step's CUDA-graph capture catches Exception (to fall back to eager), and must not swallow the stop."""
 
 
 def _on_sigterm(*_: Any) -> None:

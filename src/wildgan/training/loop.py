@@ -555,6 +555,7 @@ class StepRunner:
         snap = self._snapshot()
         static_in = tuple(a.clone() for a in args)
         prev_stream = torch.cuda.current_stream(self.device)
+        t_capture = time.perf_counter()
         try:
             s = torch.cuda.Stream(self.device)
             s.wait_stream(torch.cuda.current_stream(self.device))
@@ -589,8 +590,10 @@ class StepRunner:
                 self.log(f"warning: {msg}; this phase runs without CUDA graphs")
                 self._bad_keys.add(self._graph_key)
                 return
-            self.log(f"CUDA graph captured at {where}: replay vs eager {err / max(upd, 1e-30):.2e} of one update, "
-                     f"losses {terr:.2e}")
+            # its cost is logged: warm-up (cuDNN autotuning of every new shape) + eager reference + capture, paid once
+            # per phase and per process, inside a short run's time budget
+            self.log(f"CUDA graph captured at {where} in {time.perf_counter() - t_capture:.1f} s: replay vs eager "
+                     f"{err / max(upd, 1e-30):.2e} of one update, losses {terr:.2e}")
             self._graph, self._static_in, self._static_out = graph, static_in, out
         except Exception as e:  # noqa: BLE001 - any capture problem falls back to the eager fast path
             # torch.cuda.graph's __exit__ calls capture_end before leaving its side stream: if the body broke the
