@@ -16,7 +16,6 @@ import os
 import platform
 import re
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -50,8 +49,8 @@ def save_checkpoint(folder: Path, name: str, tensors: dict[str, torch.Tensor], m
     folder.mkdir(parents=True, exist_ok=True)
     weights = folder / f"{name}.safetensors"
     flat = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".safetensors.tmp")
-    os.close(fd)
+    tmp = str(folder / f".{name}.{os.getpid()}.{os.urandom(4).hex()}.safetensors.tmp")
+    os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
     try:
         # one metadata key: safetensors writes its metadata map in a per-process random order, so with two keys
         # identical weights got one of two different files (and sha256) depending on the process
@@ -59,10 +58,8 @@ def save_checkpoint(folder: Path, name: str, tensors: dict[str, torch.Tensor], m
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         digest = _sha256(Path(tmp))
-        # mkstemp creates 0600; a checkpoint is as readable as the run's other files (umask respected)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        # safetensors writes its file 0600: make the weights as readable as the run's other files (umask applied)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, weights)
     except BaseException:
         if os.path.exists(tmp):
@@ -74,6 +71,17 @@ def save_checkpoint(folder: Path, name: str, tensors: dict[str, torch.Tensor], m
     meta_path = folder / f"{name}.json"
     atomic_write_text(meta_path, json.dumps(full_meta, indent=2, sort_keys=True))
     return meta_path
+
+
+def _umask() -> int:
+    """The process umask, read without setting it (os.umask would change it process-wide for a moment)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o022
 
 
 def _json_path(path: Path) -> Path:
@@ -148,13 +156,15 @@ def list_checkpoints(folder: Path) -> list[Path]:
     return [p for _, p in sorted(found)]
 
 
-def latest_good_checkpoint(folder: Path, log: Any = None) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
+def latest_good_checkpoint(folder: Path, log: Any = None, set_aside_bad: bool = True
+                           ) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
     """Newest checkpoint that loads and verifies, or None when the folder has none.
 
     Corrupt ones newer than it are reported through `log` and set aside (renamed *.corrupt.json / .safetensors, not
     deleted): left in place they would count as the newest when checkpoints are pruned, and the new ones written
     after the resume would be deleted instead of them. When checkpoints exist but none loads, CheckpointError: a
-    resume must not silently start the run again from scratch over its history."""
+    resume must not silently start the run again from scratch over its history. set_aside_bad=False: report only
+    (the ranks of a distributed run other than 0 read the same folder)."""
     cks = list_checkpoints(folder)
     bad: list[tuple[Path, CheckpointError]] = []
     for p in reversed(cks):
@@ -165,7 +175,7 @@ def latest_good_checkpoint(folder: Path, log: Any = None) -> tuple[dict[str, tor
                 log(f"warning: skipping bad checkpoint: {e}")
             bad.append((p, e))
             continue
-        for q, _ in bad:
+        for q, _ in bad if set_aside_bad else ():
             aside = set_aside(q)
             if log is not None:
                 log(f"warning: set the bad checkpoint aside as {aside.name}")
@@ -182,8 +192,10 @@ def set_aside(path: Path) -> Path:
     meta = _json_path(path)
     stem = meta.name[: -len(".json")]
     for q in (meta, meta.with_suffix(".safetensors")):
-        if q.exists():
+        try:
             os.replace(q, q.with_name(f"{stem}.corrupt{q.suffix}"))
+        except FileNotFoundError:     # a missing half (the damage itself), or already set aside
+            pass
     return meta.with_name(f"{stem}.corrupt.json")
 
 

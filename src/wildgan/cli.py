@@ -153,6 +153,12 @@ def _resume_config(argv: Sequence[str]) -> list[str]:
     try:
         info = read_split_info(Path(known.out))
     except WildganError as e:
+        if config_file_to_args(saved).get("data") is None:
+            # no data file in the config: the embedded sample, or images a Detector.fit got in memory, which only
+            # split.json tells apart; resuming the latter would train on the sample
+            raise ConfigError(f"{e}; and {saved} names no data file, so whether the run was trained on the embedded "
+                              f"sample or by Detector.fit on in-memory images cannot be told: restore split.json, "
+                              f"or start again with --overwrite") from None
         # a damaged split.json is rewritten by the resume (train_run warns); it must not block the resume itself
         print(f"wildgan: warning: {e}; it is rewritten when the run continues", file=sys.stderr)
         info = {}
@@ -553,6 +559,7 @@ def cmd_score(a: argparse.Namespace) -> int:
     if a.batch_mode != "mixed" and model.cfg.method != "wildgan":
         _warn(f"warning: --batch-mode applies to wildgan runs (the encoder's minibatch stddev); this "
               f"{model.cfg.method} run scores as it always does")
+        a.batch_mode = "mixed"        # and its thresholds come from its one cache of training scores
     split_info = read_split_info(run_dir)
     no_protocol = split_info.get("protocol") == "unlabelled" or bool(split_info.get("detector_input"))
     label_free = dataset_file and Path(one_file).suffix.lower() == ".npz" and not npz_has_labels(one_file)
@@ -1059,18 +1066,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("wildgan: interrupted", file=sys.stderr)
         return 130
-    except OSError as e:
-        # a full disk, a read-only folder, a path that is a file: one line naming the file, not a traceback
-        if debug:
-            raise
-        print(f"wildgan: error: {e}", file=sys.stderr)
-        return 1
     except BrokenPipeError:
         # e.g. `wildgan info | head`: the reader left; no traceback, and no second error when Python flushes stdout
         import os
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except OSError as e:  # after BrokenPipeError, one of its kind
+        # a full disk, a read-only folder, a path that is a file: one line naming the file, not a traceback
+        if debug:
+            raise
+        print(f"wildgan: error: {e}", file=sys.stderr)
+        return 1
     finally:
         warnings.formatwarning = saved_format
 

@@ -546,7 +546,9 @@ class Detector:
         return [p for p in sig.parameters if p != "self"]
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self._param_names()}
+        # a parameter added after a Detector was pickled reads as its default (e.g. pixel_range, threads)
+        defaults = {k: v.default for k, v in inspect.signature(type(self).__init__).parameters.items()}
+        return {k: getattr(self, k, defaults.get(k)) for k in self._param_names()}
 
     def set_params(self, **params: Any) -> "Detector":
         names = self._param_names()
@@ -573,7 +575,7 @@ class Detector:
             raise ConfigError(f"score must be one of {SCORE_NAMES}, got {self.score!r}")
         if self.batch_mode not in BATCH_MODES:
             raise ConfigError(f"batch_mode must be one of {BATCH_MODES}, got {self.batch_mode!r}")
-        if self.pixel_range not in PIXEL_RANGES:
+        if getattr(self, "pixel_range", "auto") not in PIXEL_RANGES:
             raise ConfigError(f"pixel_range must be one of {PIXEL_RANGES}, got {self.pixel_range!r}")
         if self.resize_mode not in ("resize", "pad", "letterbox"):
             raise ConfigError(f"resize_mode must be 'resize', 'pad' or 'letterbox', got {self.resize_mode!r}")
@@ -735,7 +737,8 @@ class Detector:
     def pixel_range_(self) -> str | None:
         """The range float pixels are read in by this fitted Detector (None: guessed per call; see pixel_range)."""
         _check_fitted(self)
-        return self.pixel_range if self.pixel_range != "auto" else self.conversion_.get("float_range")
+        given = getattr(self, "pixel_range", "auto")          # a Detector pickled before pixel_range existed
+        return given if given != "auto" else self.conversion_.get("float_range")
 
     def _images(self, X: Any) -> np.ndarray:
         return to_images(X, self.resolution_, self.channels_, resize_mode=self.conversion_.get("fit", "resize"),
@@ -751,7 +754,8 @@ class Detector:
             m = self.model_
             with _torch_threads(getattr(self, "threads", None)):
                 got = score_files(m, [X], score_cfg=replace(m.cfg.score, lam=float(self.lam)),
-                                  batch_mode=self.batch_mode, conversion=dict(self.conversion_))
+                                  batch_mode=self.batch_mode,
+                                  conversion={k: v for k, v in self.conversion_.items() if k != "float_range"})
             return {k: np.asarray(v, dtype=np.float64) for k, v in got.scores.items()}
         return self._score_u8(self._images(X))
 

@@ -148,3 +148,28 @@ def test_score_a_pile_over_two_gloo_ranks(tmp_path: Path):
     assert proc.returncode == 0, proc.stderr[-4000:]
     rows = (tmp_path / "tar2.csv").read_text().splitlines()
     assert len(rows) == 130 and rows[1].startswith("pile/000.png,")
+
+
+@pytest.mark.integration
+def test_wildgan_train_distributed_holds_one_lock_for_all_ranks(tmp_path: Path):
+    """`torchrun ... wildgan train --distributed`: rank 0 takes the run folder's lock for the job; when another
+    process holds it, every rank stops with the refusal (none touches the folder, none waits forever)."""
+    from wildgan.training.run import LOCK_NAME, run_lock
+
+    rng = np.random.default_rng(0)
+    npz = tmp_path / "toy.npz"
+    np.savez(npz, x=(rng.random((96, 8, 8)) * 255).astype(np.uint8), y=np.repeat([0, 1], 48))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=0",
+           "--rdzv_backend=c10d", "--rdzv_endpoint=localhost:0", "-m", "wildgan", "train", "--distributed",
+           "--data", str(npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.1", "--phase-kimg", "0.02",
+           "--threads", "1", "--device", "cpu", "--no-progress", "--no-train-scores"]
+    run = tmp_path / "run"
+    run.mkdir()
+    with run_lock(run):                                  # held by this (other) process
+        proc = subprocess.run(cmd + ["--out", str(run)], capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode != 0 and proc.stderr.count("is in use by another wildgan process") >= 2, proc.stderr[-3000:]
+    assert not (run / "config.json").exists()
+    proc = subprocess.run(cmd + ["--out", str(run)], capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (run / "network-final.json").is_file() and not (run / LOCK_NAME).exists()

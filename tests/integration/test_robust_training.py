@@ -307,18 +307,24 @@ def test_two_processes_cannot_train_into_one_folder(tmp_path):
     cfg = _run_cfg(data, total_kimg=0.1)
     run = tmp_path / "run"
     run.mkdir()
-    # a live holder (this very process stands in for another one): refused, naming it
-    (run / LOCK_NAME).write_text(json.dumps({"pid": os.getppid(), "host": __import__("socket").gethostname(),
-                                             "since": "earlier"}))
-    with pytest.raises(ConfigError, match=f"in use by another wildgan process \\(pid {os.getppid()}"):
-        train_run(cfg, run, progress=False, log=lambda m: None)
-    assert not (run / "config.json").exists()                             # refused before writing anything
-    # a holder that no longer runs (killed): its lock is stale and taken over
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    (run / LOCK_NAME).write_text(json.dumps({"pid": int(dead.stdout), "host": __import__("socket").gethostname()}))
-    train_run(cfg, run, progress=False, log=lambda m: None)
+    # another process holds the folder: refused, naming it, before anything is written
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from pathlib import Path; "
+                               "from wildgan.training.run import run_lock\n"
+                               "with run_lock(Path(sys.argv[1])):\n    print('held', flush=True); time.sleep(60)",
+                               str(run)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(ConfigError, match=f"in use by another wildgan process \\(pid {holder.pid}"):
+            train_run(cfg, run, progress=False, log=lambda m: None)
+        assert not (run / "config.json").exists()
+    finally:
+        holder.kill()                        # killed: the kernel drops its lock, its file stays behind
+        holder.wait()
+    assert (run / LOCK_NAME).exists()
+    train_run(cfg, run, progress=False, log=lambda m: None)      # the killed holder's lock does not block
     assert (run / "network-final.json").is_file() and not (run / LOCK_NAME).exists()
-    # and while one holds it, a second one in this process is refused too
+    # within one process too (a second open of the lock file conflicts), and the pid in a stale file is irrelevant
+    (run / LOCK_NAME).write_text(json.dumps({"pid": os.getpid(), "host": "elsewhere"}))
     with run_lock(run):
         with pytest.raises(ConfigError, match="in use"):
             with run_lock(run):

@@ -116,12 +116,13 @@ def test_prune_never_deletes_the_checkpoint_just_written(tmp_path):
 
 
 def test_weights_are_as_readable_as_the_other_files(tmp_path):
-    old = os.umask(0o022)
-    try:
-        path = ckpt.save_checkpoint(tmp_path, "x", {"w": torch.zeros(1)}, {})
-    finally:
-        os.umask(old)
-    assert (path.with_suffix(".safetensors").stat().st_mode & 0o777) == 0o644 == (path.stat().st_mode & 0o777)
+    for umask, mode in ((0o022, 0o644), (0o027, 0o640)):
+        old = os.umask(umask)
+        try:
+            path = ckpt.save_checkpoint(tmp_path, f"x{umask}", {"w": torch.zeros(1)}, {})
+        finally:
+            os.umask(old)
+        assert (path.with_suffix(".safetensors").stat().st_mode & 0o777) == mode == (path.stat().st_mode & 0o777)
 
 
 def test_stale_temporary_files_are_removed(tmp_path):

@@ -359,3 +359,14 @@ def test_resume_refuses_a_run_of_detector_fit(tmp_path, capsys):
         main(["--debug", "train", "--out", str(run), "--resume"])
     assert main(["train", "--out", str(run), "--resume"]) == 2
     assert "was trained by Detector.fit on images given in memory" in capsys.readouterr().err
+
+
+def test_a_reader_that_leaves_early_is_not_an_error():
+    """`wildgan info | head -1`: the broken pipe ends quietly (exit 141), no 'error' line, no traceback."""
+    import subprocess
+    import sys
+
+    code = ("import sys, os; r, w = os.pipe(); os.close(r); os.dup2(w, 1); from wildgan.cli import main; "
+            "sys.exit(main(['info', '--preset', 'tiny', '--resolution', '16', '--channels', '1']))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 141 and "error" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr

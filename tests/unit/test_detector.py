@@ -431,8 +431,28 @@ def test_float_pixel_range_is_learned_at_fit_and_kept(x_train, tmp_path) -> None
     assert d255.decision_function(dark)[0] == d255.decision_function(np.ones((1, 28, 28), np.uint8))[0]
     with pytest.raises(ConfigError, match="pixel_range"):
         Detector(**TINY, pixel_range="0-1").fit(x_train[:16])
-    # a Detector fitted on uint8 images has no learned range: floats are guessed per call, as documented
-    assert Detector(**TINY).set_params(pixel_range="auto").pixel_range == "auto"
+    # ... and a folder of image files is still scored (the range is a float-array matter, not a file reader's)
+    folder = tmp_path / "pngs"
+    folder.mkdir()
+    from PIL import Image
+
+    for i in range(5):
+        Image.fromarray(x_train[i]).save(folder / f"{i}.png")
+    assert np.isfinite(d.decision_function(folder)).all() and len(d.decision_function(folder)) == 5
+
+
+def test_a_detector_fitted_on_integers_guesses_float_ranges_per_call(det: Detector, x_train) -> None:
+    assert det.pixel_range_ is None
+    u8 = x_train[:4]
+    as_unit, as_sym = u8.astype(np.float32) / 255, u8.astype(np.float32) / 127.5 - 1
+    np.testing.assert_array_equal(det.decision_function(as_unit), det.decision_function(u8))
+    np.testing.assert_array_equal(det.decision_function(as_sym), det.decision_function(u8))
+    # a Detector pickled before pixel_range existed still works (read as 'auto')
+    import copy
+
+    old = copy.copy(det)
+    del old.__dict__["pixel_range"]
+    assert old.get_params()["pixel_range"] == "auto" and old.pixel_range_ is None
 
 
 def test_to_images_rules() -> None:

@@ -139,8 +139,9 @@ def test_metrics_refuse_labels_that_are_not_0_or_1():
         roc_auc(np.array([0, 0.5, 1]), s)        # the old cast to int read 0.5 as 0: AUC 1.0
     with pytest.raises(ValueError, match="got an array of <U1"):
         roc_auc(np.array(["n", "a", "n"]), s)
-    # 0/1 as floats or booleans are fine (a mask)
+    # 0/1 as floats, booleans (a mask) or objects (a spreadsheet column) are fine
     assert roc_auc(np.array([0.0, 1.0, 1.0]), s) == roc_auc(np.array([False, True, True]), s) == 1.0
+    assert roc_auc(np.array([0, 1, 1], dtype=object), s) == 1.0
 
 
 def test_scoring_at_a_reached_lod_uses_reduced_queries():

@@ -9,6 +9,11 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 def _check(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     raw = np.asarray(labels).ravel()
+    if raw.dtype.kind == "O":             # e.g. a pandas object / nullable-integer column of 0 and 1
+        try:
+            raw = raw.astype(np.float64)
+        except (TypeError, ValueError):
+            pass
     scores = np.asarray(scores, dtype=np.float64).ravel()
     if raw.shape != scores.shape:
         raise ValueError(f"labels {raw.shape} and scores {scores.shape} differ in length")

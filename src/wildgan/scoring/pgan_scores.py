@@ -193,11 +193,12 @@ def score_pgan(nets: PGANNetworks, x_u8: np.ndarray, cfg: ScoreConfig = ScoreCon
     _check_protocol(cfg, batch_mode)
     if batches is None:
         batches = batch_order(len(x_u8), cfg.batch_size, cfg.shuffle_seed)
-    if batch_mode == "mixed" and any(len(b) < 4 for b in batches):
-        # only when fewer than 4 images are scored at all (every other batch is a multiple of 4)
+    group = int(getattr(nets.E, "mbstd_group", 4))
+    if batch_mode == "mixed" and any(len(b) < group for b in batches):
+        # only when fewer images than a group are scored at all (every other batch is a multiple of the group)
         n = len(x_u8)
         warnings.warn(f"{n} image{'s' if n != 1 else ''} scored in batch mode 'mixed': the encoder's minibatch-"
-                      f"stddev layer sees a group of {n} instead of 4 different images, which shifts the scores "
+                      f"stddev layer sees a group of {n} instead of {group} different images, which shifts the scores "
                       f"against those of training images (and thresholds made from them). To score images one at a "
                       f"time use batch mode 'isolated' (wildgan score --batch-mode isolated, "
                       f"Detector(batch_mode='isolated')), or score them together with others", stacklevel=3)

@@ -78,6 +78,8 @@ def final_checkpoint(run_dir: Path) -> Path:
             ckpt.load_checkpoint(p)           # verified (checksum): a run killed while writing its newest one
             return p
         except CheckpointError as e:
+            if not p.exists():
+                continue                      # pruned meanwhile by the run still training there: not a bad one
             errors.append(str(e))
             warnings.warn(f"skipping a bad checkpoint: {e}", stacklevel=2)
     if errors:

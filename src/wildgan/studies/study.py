@@ -115,8 +115,9 @@ def run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress: 
             try:
                 train_run(cfg, run_dir, resume=(run_dir / "config.json").is_file(), progress=progress, log=log)
             except TrainingInterrupted as e:
-                raise TrainingInterrupted(f"{e}. The study has no --resume: run the same `wildgan study` command "
-                                          f"again (finished cells are kept, this one continues)", e.signum) from None
+                said = str(e).replace("; continue with --resume", "")
+                raise TrainingInterrupted(f"{said}; to continue, run the same `wildgan study` command again (finished "
+                                          f"cells are kept, this one continues)", e.signum) from None
         train_s = time.time() - t0
         log(f"[{i + 1}/{len(cells)}] {cell.key}: evaluating")
         model = load_model(run_dir, cfg.train.device)

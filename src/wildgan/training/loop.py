@@ -28,7 +28,7 @@ import torch.nn.functional as F
 
 from .. import checkpoint as ckpt
 from ..config import NetConfig, RunConfig, TrainConfig, run_config_to_dict
-from ..errors import DataError, DivergenceError, TrainingInterrupted, WildganError
+from ..errors import CheckpointError, DataError, DivergenceError, TrainingInterrupted, WildganError
 from ..fileio import truncate_jsonl
 from ..losses import critic_loss, encoder_image_loss, encoder_latent_loss, generator_loss
 from ..nets import PGANNetworks, build_pgan
@@ -820,7 +820,7 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
 
     ck_dir = run_dir / "checkpoints"
     if resume:
-        found = ckpt.latest_good_checkpoint(ck_dir, log=log)
+        found = ckpt.latest_good_checkpoint(ck_dir, log=log, set_aside_bad=is_main)
         if found is None:
             log(f"no usable checkpoint in {ck_dir}: starting from scratch")
         else:
@@ -984,7 +984,10 @@ def _diverged(what: str, run_dir: Path, nets: PGANNetworks, opts: dict[str, torc
     if cfg.train.on_divergence != "rollback" or state.rollbacks >= 3:
         raise DivergenceError(f"training diverged: {what}. The last good checkpoint in {run_dir / 'checkpoints'} "
                               f"was kept; try --on-divergence rollback or a lower --lr")
-    found = ckpt.latest_good_checkpoint(run_dir / "checkpoints", log=log)
+    try:
+        found = ckpt.latest_good_checkpoint(run_dir / "checkpoints", log=log, set_aside_bad=False)
+    except CheckpointError:
+        found = None
     if found is None:
         raise DivergenceError(f"training diverged: {what}, and there is no good checkpoint to roll back to")
     rollbacks = state.rollbacks + 1

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -109,52 +109,51 @@ LOCK_NAME = ".wildgan.lock"
 @contextmanager
 def run_lock(run_dir: Path) -> Iterator[None]:
     """Hold RUN_DIR/.wildgan.lock while training there: a second process training into the same folder (two
-    --resume, or --overwrite of a running run) would mix two runs' checkpoints, logs and config. A lock left by a
-    process that no longer runs (same host) is taken over; one from another host is refused with its details."""
+    --resume, or --overwrite of a running run) would mix two runs' checkpoints, logs and config.
+
+    The lock is an flock on that file, so the kernel releases it when its process ends, however it ends (a killed
+    job's lock never blocks its --resume, whatever its pid or host); the JSON in it (pid, host, start) only names the
+    holder in the refusal. Without fcntl (Windows) there is no lock."""
     import os
     import socket
 
+    try:
+        import fcntl
+    except ImportError:              # pragma: no cover - not POSIX
+        yield
+        return
     path = Path(run_dir) / LOCK_NAME
-    me = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%d %H:%M:%S")}
-    for _ in range(2):
+    while True:
+        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
         try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
             try:
-                other = json.loads(path.read_text(encoding="utf-8"))
+                other = json.loads(os.read(fd, 4096).decode("utf-8") or "{}")
             except (OSError, ValueError):
                 other = {}
-            if other.get("host") == me["host"] and not _alive(int(other.get("pid", -1))):
-                path.unlink(missing_ok=True)          # its process is gone (killed): the lock is stale
-                continue
+            os.close(fd)
             raise ConfigError(f"{run_dir} is in use by another wildgan process (pid {other.get('pid', '?')} on "
-                              f"{other.get('host', '?')}, since {other.get('since', '?')}): wait for it to end, or "
-                              f"delete {path} if that process no longer runs") from None
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(json.dumps(me))
-        break
+                              f"{other.get('host', '?')}, since {other.get('since', '?')}): wait for it to end") \
+                from None
+        try:
+            same = os.fstat(fd).st_ino == os.stat(path).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)                 # the holder we waited on removed that file: lock the one at the path now
+    me = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%d %H:%M:%S")}
+    os.ftruncate(fd, 0)
+    os.write(fd, json.dumps(me).encode("utf-8"))
     try:
         yield
     finally:
         try:
-            if json.loads(path.read_text(encoding="utf-8")).get("pid") == me["pid"]:
-                path.unlink()
-        except (OSError, ValueError):
+            path.unlink()            # while still locked: a process that opened it meanwhile sees another inode
+        except OSError:
             pass
-
-
-def _alive(pid: int) -> bool:
-    import os
-
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:                   # another user's process
-        return True
-    return True
+        os.close(fd)
 
 
 # Length, budget, device, checkpoint cadence and speed switches may change on resume; what defines the run (data,
@@ -198,13 +197,29 @@ def train_run(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwrite:
     from .distributed import current
 
     ctx = current()
-    if ctx is not None and not ctx.is_main:      # rank 0 holds the lock for all the ranks of one torchrun job
-        return _train_run(cfg, run_dir, resume=resume, overwrite=overwrite, progress=progress, log=log, split=split)
-    with run_lock(run_dir):
-        from ..checkpoint import remove_stale_temp
+    is_main = ctx is None or ctx.is_main
+    with ExitStack() as held:
+        # rank 0 holds the lock for all the ranks of one torchrun job, and tells them whether it got it: a refused
+        # job's other ranks must not touch the folder either (or wait forever for a rank 0 that left)
+        refused: str | None = None
+        if is_main:
+            try:
+                held.enter_context(run_lock(run_dir))
+            except ConfigError as e:
+                refused = str(e)
+        if ctx is not None and ctx.world > 1:
+            import torch.distributed as tdist
 
-        for folder in (run_dir, run_dir / "checkpoints"):   # half-written files of a killed process (we own the run)
-            remove_stale_temp(folder)
+            box = [refused]
+            tdist.broadcast_object_list(box, src=0, group=ctx.ctrl_group)
+            refused = box[0]
+        if refused is not None:
+            raise ConfigError(refused)
+        if is_main:
+            from ..checkpoint import remove_stale_temp
+
+            for folder in (run_dir, run_dir / "checkpoints"):   # half-written files of a killed process
+                remove_stale_temp(folder)
         return _train_run(cfg, run_dir, resume=resume, overwrite=overwrite, progress=progress, log=log, split=split)
 
 
