@@ -217,6 +217,8 @@ def test_resume_from_an_older_checkpoint_drops_the_later_stats_rows(tmp_path):
     assert all(a["kimg"] < b["kimg"] for a, b in zip(rows, rows[1:])), [r["kimg"] for r in rows]
     assert [r["kimg"] for r in rows] == kimgs
     assert any("dropped" in m for m in said)
+    # every row says how many iterations its averages cover (fewer in the first row after the resume)
+    assert all(1 <= r["iters"] <= cfg.train.log_every for r in rows) and rows[0]["iters"] == cfg.train.log_every
 
 
 def test_resume_and_overwrite_together_and_a_changed_fanogan_default(tmp_path):

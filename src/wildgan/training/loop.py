@@ -963,7 +963,10 @@ def _stats_row(acc: dict[str, torch.Tensor], n: int, state: TrainState, phase: P
     vals = torch.stack([v.float() for v in acc.values()]).cpu().tolist() if acc else []   # one host sync
     row: dict[str, Any] = {"kimg": state.nimg / 1000, "iter": state.iteration, "resolution": phase.resolution,
                            "lod": round(phase.lod, 6), "batch": phase.batch, "lr": state.lr,
-                           "img_per_s": dimg / max(dt, 1e-9), "time": time.time()}
+                           "img_per_s": dimg / max(dt, 1e-9), "time": time.time(),
+                           # iterations the losses below average over: log_every, fewer in the first row after a
+                           # resume (it counts from the checkpoint) or after a divergence check dropped bad steps
+                           "iters": n}
     for k, v in zip(acc.keys(), vals):
         row[k] = v / n
     if device.type == "cuda":
