@@ -331,3 +331,20 @@ def test_two_processes_cannot_train_into_one_folder(tmp_path):
         with pytest.raises(ConfigError, match="in use"):
             with run_lock(run):
                 pass
+
+
+def test_a_resume_with_the_budget_spent_trains_nothing(tmp_path):
+    from wildgan.training.run import train_run
+
+    data = _data(tmp_path)
+    cfg = _run_cfg(data, total_kimg=50.0, minutes=0.02)        # stops at the budget, far from 50 kimg
+    run = tmp_path / "run"
+    first = train_run(cfg, run, progress=False, log=lambda m: None)
+    assert first.status == "budget"
+    cks = [p.name for p in ckpt.list_checkpoints(run / "checkpoints")]
+    said: list[str] = []
+    again = train_run(cfg, run, resume=True, progress=False, log=said.append)
+    # before: each plain resume trained one more round past the budget (and wrote another checkpoint)
+    assert again.status == "budget" and again.nimg == first.nimg
+    assert [p.name for p in ckpt.list_checkpoints(run / "checkpoints")] == cks
+    assert any("already used" in m for m in said)

@@ -868,6 +868,13 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
         runner.reset_sampler(state.epoch, state.pos)
         runner.invalidate()
 
+    if state.nimg < total_nimg and _over_budget(tc, elapsed0, t_start):
+        # a run resumed with its --minutes already spent (over all its sessions) trains nothing more: before, each
+        # plain --resume trained one round past the budget
+        status = "budget"
+        log(f"wall-clock budget of {tc.minutes} min already used ({elapsed0 / 60:.2f} min over earlier sessions): "
+            f"nothing to train; give a larger --minutes to continue")
+        total_nimg = state.nimg
     try:
         with _signals(flag):
             while state.nimg < total_nimg:
