@@ -54,7 +54,10 @@ def save_checkpoint(folder: Path, name: str, tensors: dict[str, torch.Tensor], m
     try:
         # one metadata key: safetensors writes its metadata map in a per-process random order, so with two keys
         # identical weights got one of two different files (and sha256) depending on the process
-        save_file(flat, tmp, metadata={"format": f"wildgan/{FORMAT_VERSION}"})
+        try:
+            save_file(flat, tmp, metadata={"format": f"wildgan/{FORMAT_VERSION}"})
+        except SafetensorError as e:      # e.g. a full disk: safetensors' own error type, not an OSError
+            raise CheckpointError(f"{weights}: could not write the checkpoint: {e}") from None
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         digest = _sha256(Path(tmp))

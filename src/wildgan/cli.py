@@ -821,7 +821,12 @@ def cmd_study(a: argparse.Namespace) -> int:
         normals = _csv(a.normal)
     cells = grid(normals, gammas, methods, encs, seeds)
     print(f"study: {len(cells)} cells -> {a.out}", file=sys.stderr)
-    run_study(base, cells, Path(a.out), progress=not a.no_progress, log=_log_to(Path(a.out)))
+    try:
+        run_study(base, cells, Path(a.out), progress=not a.no_progress, log=_log_to(Path(a.out)))
+    except BaseException as e:
+        if Path(a.out).is_dir() and not isinstance(e, ConfigError):   # the study's log.txt says how it stopped
+            _append(Path(a.out) / "log.txt", f"stopped: {str(e) or type(e).__name__}")
+        raise
     print((Path(a.out) / "tables.md").read_text())
     return 0
 

@@ -167,3 +167,16 @@ def test_a_header_length_starting_with_0x80_is_not_taken_for_a_pickle(tmp_path):
             assert torch.equal(tensors["x" * (1 + pad)], torch.ones(2))
             return
     pytest.fail("no header length with low byte 0x80 was produced")
+
+
+def test_a_full_disk_while_writing_is_a_checkpoint_error_naming_the_file(tmp_path, monkeypatch):
+    from safetensors import SafetensorError
+
+    def full(*a, **k):
+        raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+
+    monkeypatch.setattr(ckpt, "save_file", full)
+    with pytest.raises(CheckpointError, match="ckpt-000000000001.safetensors: could not write the checkpoint: .*No "
+                                              "space left"):
+        ckpt.save_checkpoint(tmp_path, ckpt.checkpoint_name(1), {"w": torch.zeros(1)}, {})
+    assert not list(tmp_path.iterdir())                      # the temporary file is gone too

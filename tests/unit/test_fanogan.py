@@ -389,14 +389,18 @@ def test_a_signal_saves_a_checkpoint_and_the_resume_is_exact(trained: tuple[Path
 
     monkeypatch.setattr(fanogan_loop, "_batch", signalled_batch)
     with pytest.raises(TrainingInterrupted, match="--resume") as e:
-        train_fanogan(x, cfg, tmp_path, progress=False, checkpoint_every=1000)    # no periodic checkpoint due
+        train_fanogan(x, cfg, tmp_path, progress=False, checkpoint_every=1000, log_every=2)   # no checkpoint due
     assert e.value.signum == signal.SIGTERM
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL                      # handlers restored
     monkeypatch.setattr(fanogan_loop, "_batch", real_batch)
     assert ckpt.list_checkpoints(tmp_path / "checkpoints")
-    got = load_fanogan(train_fanogan(x, cfg, tmp_path, resume=True, progress=False, checkpoint_every=1000))
+    got = load_fanogan(train_fanogan(x, cfg, tmp_path, resume=True, progress=False, checkpoint_every=1000,
+                                     log_every=2))
     for name in ("G", "D", "E"):
         assert same_state(state_of(getattr(ref, name)), state_of(getattr(got, name))), name
+    # rows say how many steps they average: the first one after the resume may cover fewer than log_every
+    rows = [json.loads(line) for line in (tmp_path / "stats.jsonl").read_text().splitlines()]
+    assert all(1 <= r["iters"] <= 2 for r in rows) and any(r["iters"] == 2 for r in rows)
 
 
 def test_resume_refuses_other_architecture(tmp_path: Path) -> None:

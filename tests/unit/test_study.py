@@ -142,6 +142,21 @@ def test_study_resumes_without_redoing_finished_cells(tmp_path, monkeypatch):
     assert len(calls) == 3
 
 
+def test_one_study_process_per_folder(tmp_path):
+    from wildgan.training.run import run_lock
+
+    base = _base(tmp_path)
+    cells = grid(["0"], [0.0], ["wildgan"], ["image"], [0])
+    (tmp_path / "st").mkdir()
+    with run_lock(tmp_path / "st"):                  # another `wildgan study` into the same folder is running
+        with pytest.raises(ConfigError, match="in use by another wildgan process"):
+            study_mod.run_study(base, cells, tmp_path / "st", progress=False, log=lambda m: None)
+    assert not (tmp_path / "st" / "runs").exists()
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(ConfigError, match="is a file"):
+        study_mod.run_study(base, cells, tmp_path / "afile" / "st", progress=False, log=lambda m: None)
+
+
 def test_resume_names_each_setting_that_differs(tmp_path):
     base = _base(tmp_path)
     train_run(base, tmp_path / "run", progress=False, log=lambda m: None)

@@ -158,7 +158,7 @@ def evaluate_run(run_dir: Path, data: str | None = None, *, device: str = "auto"
         try:
             atomic_write_text(run_dir / "eval.json", json.dumps(out, indent=2, default=str))
         except OSError as e:
-            note(f"could not write {run_dir / 'eval.json'} ({e}); the results are printed only")
+            note(f"warning: could not write {run_dir / 'eval.json'} ({e}); the results are printed only")
     return out
 
 

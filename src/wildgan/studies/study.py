@@ -20,7 +20,7 @@ from ..errors import ConfigError, TrainingInterrupted
 from ..evaluation.run import evaluate_model
 from ..fileio import atomic_write_text
 from ..scoring.run import load_model
-from ..training.run import RESUME_MAY_CHANGE, run_differences, train_run
+from ..training.run import RESUME_MAY_CHANGE, run_differences, run_lock, train_run
 from .tables import auc_vs_gamma, read_rows, render_csv, render_markdown
 
 
@@ -66,8 +66,9 @@ STUDY_MAY_CHANGE = RESUME_MAY_CHANGE - {"total_kimg"}
 def check_study_dir(base: RunConfig, cells: list[Cell], study_dir: Path) -> None:
     """Raise ConfigError when a cell already in study_dir was (or is being) trained with other settings than the
     command's; touches nothing."""
-    if Path(study_dir).exists() and not Path(study_dir).is_dir():
-        raise ConfigError(f"--out {study_dir} is a file; give a folder for the study")
+    for d in (Path(study_dir), *Path(study_dir).parents):
+        if d.exists() and not d.is_dir():
+            raise ConfigError(f"--out {study_dir}: {d} is a file; give a folder for the study")
     for cell in cells:
         run_dir = Path(study_dir) / "runs" / cell.key
         if not (run_dir / "config.json").is_file():
@@ -76,9 +77,9 @@ def check_study_dir(base: RunConfig, cells: list[Cell], study_dir: Path) -> None
         if diffs:
             raise ConfigError(
                 f"{study_dir} holds cell {cell.key} trained with other settings ({'; '.join(diffs)}): a study folder "
-                f"holds one configuration, and its finished cells would be reused as they are. Give another --out, "
-                f"or the study's own settings (its cells' config.yaml); to redo one cell, delete {run_dir} and its "
-                f"line in {Path(study_dir) / 'results.jsonl'}")
+                f"holds one configuration, and its cells would be reused or continued as they are. Give another "
+                f"--out, or the study's own settings (its cells' config.yaml); to redo one cell, delete {run_dir} "
+                f"(and its line in {Path(study_dir) / 'results.jsonl'}, if it has one)")
 
 
 def _drop_torn_line(path: Path) -> None:
@@ -101,6 +102,13 @@ def run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress: 
     study_dir = Path(study_dir)
     check_study_dir(base, cells, study_dir)
     study_dir.mkdir(parents=True, exist_ok=True)
+    # one study process per folder: a second one could evaluate a finished cell again and append a second row
+    with run_lock(study_dir):
+        return _run_study(base, cells, study_dir, progress=progress, log=log)
+
+
+def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress: bool,
+               log: Callable[[str], None]) -> list[dict[str, Any]]:
     results = study_dir / "results.jsonl"
     have = {r["cell"] for r in read_rows(results)}
     for i, cell in enumerate(cells):

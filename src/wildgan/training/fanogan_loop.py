@@ -319,6 +319,7 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
                 row = {"stage": "gan", "iter": state.gan_iter}
                 row.update({k: float(v) / (1 if k == "g_loss" else n_acc) for k, v in acc.items()})
                 row["img_per_s"] = round(n_acc * b / dt, 2)
+                row["iters"] = n_acc                # steps averaged: fewer in the first row after a resume
                 write_row(row)
                 bar.set_postfix(d=f"{row['d_loss']:.3f}", w=f"{row['wdist']:.3f}", refresh=False)
                 acc = {k: v for k, v in acc.items() if k == "g_loss"}
@@ -372,6 +373,7 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
                 row = {"stage": "encoder", "iter": state.enc_iter}
                 row.update({k: float(v) / n_acc for k, v in acc.items()})
                 row["img_per_s"] = round(n_acc * b / dt, 2)
+                row["iters"] = n_acc                # steps averaged: fewer in the first row after a resume
                 write_row(row)
                 bar.set_postfix(loss=f"{row['loss']:.4f}", refresh=False)
                 acc, n_acc, t_row = {}, 0, time.monotonic()

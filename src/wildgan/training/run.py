@@ -65,8 +65,9 @@ def check_run_dir(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwr
     run_dir = Path(run_dir)
     if resume and overwrite:
         raise ConfigError("--resume continues the run in place and --overwrite deletes it: give one of them")
-    if run_dir.exists() and not run_dir.is_dir():
-        raise ConfigError(f"--out {run_dir} is a file; give a folder for the run")
+    for d in (run_dir, *run_dir.parents):
+        if d.exists() and not d.is_dir():
+            raise ConfigError(f"--out {run_dir}: {d} is a file; give a folder for the run")
     if resume and not (run_dir / "config.json").is_file():
         why = "no such folder" if not run_dir.exists() else "no run in it: no config.json"
         raise ConfigError(f"{run_dir}: nothing to resume ({why}); start a run there without --resume, or give the "
@@ -247,7 +248,8 @@ def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, 
         try:
             diffs = split_differences(split, json.loads(split_json.read_text(encoding="utf-8")))
         except (ValueError, OSError):
-            diffs = ["split.json is unreadable"]
+            log(f"warning: {split_json} was unreadable; it is written again from the data as it is now")
+            diffs = []
         if diffs:
             log(f"warning: the data changed since this run started ({'; '.join(diffs)}): training continues on "
                 f"the data as it is now, and split.json is rewritten; use --overwrite to start again on it")
