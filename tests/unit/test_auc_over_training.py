@@ -1,0 +1,45 @@
+"""tools/auc_over_training.py: one row per checkpoint, the same numbers as `wildgan evaluate` on that checkpoint."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from wildgan.config import PRESETS, DataConfig, RunConfig, TrainConfig, net_config_for_preset
+from wildgan.evaluation.run import evaluate_model, split_for_run
+from wildgan.scoring.run import load_model
+from wildgan.training.run import train_run
+
+TOOL = Path(__file__).resolve().parents[2] / "tools" / "auc_over_training.py"
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def test_one_row_per_checkpoint_with_evaluates_numbers(tmp_path):
+    rng = np.random.default_rng(0)
+    npz = tmp_path / "toy.npz"
+    x = (rng.random((80, 8, 8)) * 255).astype(np.uint8)
+    x[40:] //= 4
+    np.savez(npz, x=x, y=np.repeat([0, 1], 40))
+    cfg = RunConfig(data=DataConfig(data=str(npz), normal=("0",), resolution=8, channels=1),
+                    net=net_config_for_preset("tiny", 8, 1),
+                    train=TrainConfig(total_kimg=0.2, phase_kimg=0.04, minibatch=PRESETS["tiny"]["minibatch"],
+                                      checkpoint_kimg=0.05, keep_checkpoints=5, device="cpu"), preset="tiny")
+    run = tmp_path / "run"
+    train_run(cfg, run, progress=False, log=lambda m: None)
+    spec = importlib.util.spec_from_file_location("auc_over_training", TOOL)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    assert tool.main([str(run), "--out", str(tmp_path / "aot")]) == 0
+    rows = list(csv.DictReader(open(tmp_path / "aot.csv", newline="")))
+    kimg = [float(r["kimg"]) for r in rows]
+    assert len(rows) >= 3 and kimg == sorted(kimg) and rows[-1]["checkpoint"] == "network-final.json"
+    ev = evaluate_model(load_model(run, "cpu", checkpoint=run / "checkpoints" / rows[0]["checkpoint"]),
+                        split_for_run(run))
+    assert float(rows[0]["auc_a"]) == pytest.approx(ev["auc"]["a"], abs=1e-4)
+    assert float(rows[0]["untrained_a"]) == pytest.approx(ev["controls"]["untrained"]["a"], abs=1e-4)
+    assert (tmp_path / "aot.png").stat().st_size > 1000
