@@ -107,6 +107,9 @@ def _add_train_args(p: argparse.ArgumentParser, study: bool = False) -> None:
     if not study:
         g.add_argument("--seed", type=int, default=0, help="drives data draw, initialisation and sampling")
     g.add_argument("--checkpoint-kimg", type=float, help="checkpoint interval (default: total/20, at least 1)")
+    g.add_argument("--keep-checkpoints", type=_keep_count, default=2, metavar="N|all",
+                   help="older checkpoints kept beside the newest (default 2, fallbacks for a resume); 'all' keeps "
+                        "every one, e.g. for tools/auc_over_training.py")
     g.add_argument("--on-divergence", choices=("stop", "rollback"), default="stop",
                    help="on NaN/inf: stop, or roll back to the last good checkpoint with half the lr")
     g.add_argument("--fanogan-iters", type=int, help="f-AnoGAN: critic iterations (default: 7 epochs)")
@@ -317,6 +320,7 @@ def run_config_to_options(cfg: Any) -> dict[str, Any]:
            "channels_last": tri[train.channels_last], "cuda_graphs": tri[train.cuda_graphs],
            "tensorboard": train.tensorboard, "ema_warmup": "on" if train.ema_warmup else "off",
            "threads": train.threads,
+           "keep_checkpoints": "all" if train.keep_checkpoints is None else train.keep_checkpoints,
            "width": net.fmap_max if named and net.fmap_max != PRESETS[cfg.preset]["fmap_max"] else None,
            "latent_size": net.latent_size if named and net.latent_size != net.nf(0) else None,
            "fanogan_iters": fan.gan_iters, "fanogan_enc_iters": fan.enc_iters, "fanogan_dim": fan.dim}
@@ -383,7 +387,8 @@ def run_config_from_args(a: argparse.Namespace, resolution: int, channels: int) 
                         amp=a.amp, compile=a.compile,
                         channels_last={"auto": None, "on": True, "off": False}[a.channels_last],
                         cuda_graphs={"auto": None, "on": True, "off": False}[a.cuda_graphs],
-                        tensorboard=a.tensorboard, ema_warmup=a.ema_warmup != "off", threads=a.threads or None)
+                        tensorboard=a.tensorboard, ema_warmup=a.ema_warmup != "off", threads=a.threads or None,
+                        keep_checkpoints=a.keep_checkpoints)
     fan = FAnoGANConfig(seed=a.seed, minutes=a.minutes, device=a.device, gan_iters=a.fanogan_iters,
                         **({"enc_iters": a.fanogan_enc_iters} if a.fanogan_enc_iters is not None else {}),
                         **({"dim": a.fanogan_dim} if a.fanogan_dim is not None else {}))
@@ -514,6 +519,19 @@ def _append(path: Path, line: str) -> None:
             f.write(line + "\n")
     except OSError:
         pass                  # the log is a copy of what stderr shows; never the reason a run stops
+
+
+def _keep_count(text: str) -> int | None:
+    """--keep-checkpoints: a whole number >= 0, or 'all' (None)."""
+    if str(text).strip().lower() == "all":
+        return None
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 0 or 'all', got {text!r}") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 0 or 'all', got {text!r}")
+    return n
 
 
 def _changed(a: argparse.Namespace, dest: str) -> bool:

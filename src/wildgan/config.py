@@ -154,7 +154,7 @@ class TrainConfig:
     log_every: int = 20                  # iterations between stats.jsonl rows (and the NaN check)
     sample_kimg: float = 0.0             # generated-sample grid interval; 0 = only at checkpoints
     device: str = "auto"
-    keep_checkpoints: int = 2            # how many older good checkpoints to keep for fallback
+    keep_checkpoints: int | None = 2     # how many older good checkpoints to keep for fallback; None: every one
     on_divergence: str = "stop"          # stop | rollback
     # Fast path (issue 5). The defaults leave CPU training exactly as it was; on CUDA they switch on bf16 autocast,
     # channels_last and whole-iteration CUDA graphs. See wildgan.training.loop.FastOptions.

@@ -370,3 +370,18 @@ def test_a_reader_that_leaves_early_is_not_an_error():
             "sys.exit(main(['info', '--preset', 'tiny', '--resolution', '16', '--channels', '1']))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 141 and "error" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_keep_checkpoints_all_keeps_every_checkpoint_and_replays(tiny_npz, tmp_path, capsys):
+    assert dry_run(capsys, "--keep-checkpoints", "all")["train"]["keep_checkpoints"] is None
+    assert dry_run(capsys, "--keep-checkpoints", "0")["train"]["keep_checkpoints"] == 0
+    with pytest.raises(SystemExit):
+        main(["train", "--out", "x", "--dry-run", "--keep-checkpoints", "-1"])
+    assert "whole number >= 0 or 'all'" in capsys.readouterr().err
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.4",
+                 "--phase-kimg", "0.1", "--checkpoint-kimg", "0.02", "--keep-checkpoints", "all", "--threads", "1",
+                 "--no-progress", "--no-train-scores", "--out", str(out)]) == 0
+    assert len(list((out / "checkpoints").glob("ckpt-*.json"))) >= 5          # default: the newest 3
+    again = dry_run(capsys, "--config", str(out / "config.yaml"))
+    assert again["train"]["keep_checkpoints"] is None

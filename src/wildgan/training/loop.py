@@ -644,7 +644,7 @@ class TrainState:
 
 
 def _save(run_dir: Path, nets: PGANNetworks, opts: dict[str, torch.optim.Optimizer], state: TrainState,
-          rng: torch.Generator, cfg: RunConfig, keep: int) -> Path:
+          rng: torch.Generator, cfg: RunConfig, keep: int | None) -> Path:
     tensors = ckpt.networks_to_tensors(nets.modules())
     for name, opt in opts.items():
         tensors.update(ckpt.optimizer_to_tensors(f"opt.{name}", opt))
@@ -658,7 +658,8 @@ def _save(run_dir: Path, nets: PGANNetworks, opts: dict[str, torch.optim.Optimiz
             "lod": schedule(state.nimg, cfg.net.resolution, cfg.train.phase_kimg, cfg.train.fade_kimg,
                             cfg.train.minibatch).lod}
     path = ckpt.save_checkpoint(run_dir / "checkpoints", ckpt.checkpoint_name(state.nimg), tensors, meta)
-    ckpt.prune_checkpoints(run_dir / "checkpoints", keep + 1, protect=path)
+    if keep is not None:                       # None: every checkpoint kept (e.g. for the AUC over training)
+        ckpt.prune_checkpoints(run_dir / "checkpoints", keep + 1, protect=path)
     return path
 
 
