@@ -2,8 +2,8 @@
 
 usage: python tools/auc_over_training.py RUN_DIR [CHECKPOINT.json ...] [--out PREFIX]
 
-Checkpoints default to RUN_DIR/checkpoints/ckpt-*.json (a run keeps only its newest few: copy them aside while it
-trains to keep more) and RUN_DIR/network-final.json. Writes PREFIX.csv (one row per checkpoint: kimg, the AUC of
+Checkpoints default to RUN_DIR/checkpoints/ckpt-*.json (a run keeps only its newest three unless trained with
+`wildgan train --keep-checkpoints all`) and RUN_DIR/network-final.json. Writes PREFIX.csv (one row per checkpoint: kimg, the AUC of
 every score, the untrained networks' a, the pixel controls, the mean ||E(Q)|| of normal and anomalous test images and
 its effect size) and PREFIX.png (a against kimg beside its controls). The test split is the run's own; nothing here
 chooses a checkpoint by its test AUC (that would be a test-set oracle): it only shows how much the number moves.
