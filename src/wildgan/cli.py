@@ -44,14 +44,19 @@ EXAMPLES_EVAL = """examples:
 """
 
 
-def _positive_int(text: str) -> int:
+def _whole_number(text: str, least: int, other: str = "") -> int:
+    """An option's whole number >= least (`other`: what else the option takes, for the message)."""
     try:
         v = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {v}")
+        raise argparse.ArgumentTypeError(f"expected a whole number{other}, got {text!r}") from None
+    if v < least:
+        raise argparse.ArgumentTypeError(f"must be at least {least}{other}, got {v}")
     return v
+
+
+def _positive_int(text: str) -> int:
+    return _whole_number(text, 1)
 
 
 def _add_train_args(p: argparse.ArgumentParser, study: bool = False) -> None:
@@ -525,13 +530,7 @@ def _keep_count(text: str) -> int | None:
     """--keep-checkpoints: a whole number >= 0, or 'all' (None)."""
     if str(text).strip().lower() == "all":
         return None
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 0 or 'all', got {text!r}") from None
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 0 or 'all', got {text!r}")
-    return n
+    return _whole_number(text, 0, " or 'all'")
 
 
 def _changed(a: argparse.Namespace, dest: str) -> bool:

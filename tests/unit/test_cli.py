@@ -377,7 +377,7 @@ def test_keep_checkpoints_all_keeps_every_checkpoint_and_replays(tiny_npz, tmp_p
     assert dry_run(capsys, "--keep-checkpoints", "0")["train"]["keep_checkpoints"] == 0
     with pytest.raises(SystemExit):
         main(["train", "--out", "x", "--dry-run", "--keep-checkpoints", "-1"])
-    assert "whole number >= 0 or 'all'" in capsys.readouterr().err
+    assert "must be at least 0 or 'all', got -1" in capsys.readouterr().err
     out = tmp_path / "run"
     assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.4",
                  "--phase-kimg", "0.1", "--checkpoint-kimg", "0.02", "--keep-checkpoints", "all", "--threads", "1",
