@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from wildgan import checkpoint as ckpt
+from wildgan.evaluation.metrics import evaluate_scores
 from wildgan.evaluation.run import evaluate_model, split_for_run
 from wildgan.scoring.run import load_model
 
@@ -50,16 +51,21 @@ def main(argv: list[str] | None = None) -> int:
     split = split_for_run(run)
     y = split.test_y.astype(int)
     rows = []
+    controls = None
     for p in paths:
         model = load_model(run, a.device, checkpoint=p)
-        ev = evaluate_model(model, split, controls=True)
-        res = model.score(split.test_x)
+        if controls is None:
+            # the untrained networks (the run's seed) and the pixel statistics (its test split) are the same for
+            # every checkpoint: computed once
+            controls = evaluate_model(model, split, controls=True)["controls"]
+        res = model.score(split.test_x)                 # one scoring per checkpoint: AUCs and ||E(Q)|| from it
+        auc = evaluate_scores({s: res.scores[s] for s in SCORES if s in res.scores}, y)["auc"]
         zn, za, d = effect_size(np.asarray(res.scores["z_norm"]), y) if "z_norm" in res.scores else (np.nan,) * 3
         rows.append({"checkpoint": p.name, "kimg": round(float(model.meta.get("kimg", np.nan)), 3),
-                     **{f"auc_{s}": round(ev["auc"][s], 4) for s in SCORES if s in ev["auc"]},
-                     "untrained_a": round(ev["controls"]["untrained"].get("a", np.nan), 4),
-                     "pixel_norm": round(ev["controls"]["pixel_norm"], 4),
-                     "pixel_std": round(ev["controls"]["pixel_std"], 4),
+                     **{f"auc_{s}": round(auc[s], 4) for s in SCORES if s in auc},
+                     "untrained_a": round(controls["untrained"].get("a", np.nan), 4),
+                     "pixel_norm": round(controls["pixel_norm"], 4),
+                     "pixel_std": round(controls["pixel_std"], 4),
                      "z_norm_normal": round(zn, 4), "z_norm_anomalous": round(za, 4), "effect_size": round(d, 3)})
         print(", ".join(f"{k} {v}" for k, v in rows[-1].items()), flush=True)
     rows.sort(key=lambda r: r["kimg"])
