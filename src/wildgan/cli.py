@@ -35,6 +35,7 @@ EXAMPLES_SCORE = """examples:
   wildgan score runs/car-g2 --out scores.csv                      # the run's own test set
   wildgan score runs/car-g2 --data ~/new_images/ --out new.csv    # every image in a folder (recursively)
   wildgan score runs/car-g2 --data a.png b.jpg --out two.csv      # individual files
+  wildgan score runs/car-g2 --data new/ --out - | sort -t, -k2 -g # the CSV on standard output
 """
 EXAMPLES_EVAL = """examples:
   wildgan evaluate runs/car-g2
@@ -541,10 +542,11 @@ def _changed(a: argparse.Namespace, dest: str) -> bool:
 def cmd_score(a: argparse.Namespace) -> int:
     from .data.readers import detect_format, is_dataset_file, is_pile, npz_has_labels
     from .evaluation.run import split_for_run
-    from .scoring.run import load_model, read_split_info, write_scores_csv
+    from .scoring.run import load_model, read_split_info, scores_csv_text, write_scores_csv
     from .thresholds import check_threshold_args
 
-    _check_out_file(a.out, "scores.csv")
+    if a.out != "-":
+        _check_out_file(a.out, "scores.csv")
     if a.threshold:
         # before the (possibly long) scoring: a bad value should not cost a scoring pass
         check_threshold_args(a.threshold, contamination=a.expected_contamination, k=a.mad_k)
@@ -652,9 +654,14 @@ def cmd_score(a: argparse.Namespace) -> int:
         extra["train_percentile"] = [f"{v:.2f}" for v in training_percentile(train, res[a.score])]
         print(f"threshold for score {a.score}: {thr.describe()} (chosen on the {thr.params['source']}); "
               f"{int(extra['is_anomaly'].sum())} of {len(ids)} images flagged (is_anomaly = 1)", file=sys.stderr)
-    write_scores_csv(Path(a.out), ids, res, labels, extra=extra)
-    print(f"scored {len(ids)} image{'s' if len(ids) != 1 else ''} ({what}) with {model.source}; wrote {a.out}",
-          file=sys.stderr)
+    if a.out == "-":
+        # standard output, for a pipe (`| sort -t, -k3 -g`); every message goes to stderr
+        sys.stdout.write(scores_csv_text(ids, res, labels, extra=extra))
+        sys.stdout.flush()
+    else:
+        write_scores_csv(Path(a.out), ids, res, labels, extra=extra)
+    print(f"scored {len(ids)} image{'s' if len(ids) != 1 else ''} ({what}) with {model.source}; wrote "
+          f"{'the CSV to standard output' if a.out == '-' else a.out}", file=sys.stderr)
     return 0
 
 
@@ -894,7 +901,7 @@ def make_parser() -> argparse.ArgumentParser:
                         "with --normal)")
     s.add_argument("--skip-bad", action="store_true",
                    help="leave out unreadable image files (each one is named in a warning) instead of stopping")
-    s.add_argument("--out", required=True, help="CSV file: id, label (when known), every score")
+    s.add_argument("--out", required=True, help="CSV file: id, label (when known), every score (- : standard output)")
     s.add_argument("--device", default="auto", help="auto (CUDA when available) | cpu | cuda (default auto)")
     s.add_argument("--no-progress", action="store_true", help="no progress bars (e.g. for logs)")
     s.add_argument("--threshold", choices=("contamination", "mad"),

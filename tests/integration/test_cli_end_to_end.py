@@ -81,6 +81,18 @@ def test_score_csv_and_images(run_dir, tmp_path):
 
 
 @pytest.mark.integration
+def test_score_csv_to_stdout(run_dir, tmp_path, capsys, monkeypatch):
+    # `--out -`: the same CSV on standard output (for a pipe), every message on stderr, no file named "-"
+    monkeypatch.chdir(tmp_path)
+    assert main(["score", str(run_dir), "--out", "f.csv", "--device", "cpu", "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["score", str(run_dir), "--out", "-", "--device", "cpu", "--no-progress"]) == 0
+    got = capsys.readouterr()
+    assert got.out == (tmp_path / "f.csv").read_bytes().decode() and got.out.startswith("id,label,")
+    assert "wrote the CSV to standard output" in got.err and not (tmp_path / "-").exists()
+
+
+@pytest.mark.integration
 def test_config_replay_and_dry_run(run_dir, tmp_path, capsys):
     assert main(["train", "--config", str(run_dir / "config.yaml"), "--out", str(tmp_path / "r"), "--dry-run"]) == 0
     replay = json.loads(capsys.readouterr().err)

@@ -315,10 +315,9 @@ def _score_chunks(model: LoadedModel, files: list[Path], which: list[int], chunk
     return parts, bad
 
 
-def write_scores_csv(path: Path, ids: list[str], result: ScoreResult | dict[str, np.ndarray],
-                     labels: np.ndarray | None = None, extra: dict[str, np.ndarray] | None = None) -> None:
-    """One row per image: id, label (when known), every score. Written atomically."""
-    from ..fileio import atomic_write_text
+def scores_csv_text(ids: list[str], result: ScoreResult | dict[str, np.ndarray],
+                    labels: np.ndarray | None = None, extra: dict[str, np.ndarray] | None = None) -> str:
+    """The CSV text: one row per image: id, label (when known), every score, then the `extra` columns."""
     import io
 
     scores = result.scores if isinstance(result, ScoreResult) else result
@@ -334,4 +333,12 @@ def write_scores_csv(path: Path, ids: list[str], result: ScoreResult | dict[str,
         row += [f"{scores[k][i]:.9g}" for k in names]
         row += [extra[k][i] for k in extra]
         w.writerow(row)
-    atomic_write_text(Path(path), buf.getvalue())
+    return buf.getvalue()
+
+
+def write_scores_csv(path: Path, ids: list[str], result: ScoreResult | dict[str, np.ndarray],
+                     labels: np.ndarray | None = None, extra: dict[str, np.ndarray] | None = None) -> None:
+    """One row per image: id, label (when known), every score. Written atomically."""
+    from ..fileio import atomic_write_text
+
+    atomic_write_text(Path(path), scores_csv_text(ids, result, labels, extra))
