@@ -278,9 +278,9 @@ def run_config_file(path: Path) -> Any:
 
 def _default_total_kimg(resolution: int, phase_kimg: float, fade_kimg: float) -> float:
     """The paper's length (spec 3.6): growth to full resolution, then 2/3 of a phase (400 kimg at 600/600)."""
-    from .training.schedule import schedule_kimg_for_full_growth
+    from .config import paper_total_kimg
 
-    return schedule_kimg_for_full_growth(resolution, phase_kimg, fade_kimg) + phase_kimg * 2 / 3
+    return paper_total_kimg(resolution, phase_kimg, fade_kimg)
 
 
 def _default_checkpoint_kimg(total_kimg: float) -> float:

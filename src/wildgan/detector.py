@@ -584,15 +584,15 @@ class Detector:
 
     # -------------------------------------------------------------------------------------------- config
     def _run_config(self, data_cfg: Any, resolution: int, channels: int) -> Any:
-        from .config import (PRESETS, FAnoGANConfig, RunConfig, ScoreConfig, TrainConfig, net_config_for_preset)
-        from .training.schedule import schedule_kimg_for_full_growth
+        from .config import (PRESETS, FAnoGANConfig, RunConfig, ScoreConfig, TrainConfig, net_config_for_preset,
+                             paper_total_kimg)
 
         if self.preset not in PRESETS:
             raise ConfigError(f"unknown preset {self.preset!r}; choose one of {sorted(PRESETS)}")
         phase = float(self.phase_kimg)
         total = self.total_kimg
         if total is None:  # the CLI's default: growth to full resolution, then 2/3 of a phase
-            total = schedule_kimg_for_full_growth(resolution, phase, phase) + phase * 2 / 3
+            total = paper_total_kimg(resolution, phase, phase)
         train = TrainConfig(total_kimg=float(total), phase_kimg=phase,
                             minibatch=dict(PRESETS[self.preset]["minibatch"]),
                             encoder_loss="none" if self.method == "search" else self.encoder_loss, seed=int(self.seed),

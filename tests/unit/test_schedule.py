@@ -25,6 +25,22 @@ def test_cells_schedule_and_growth_end():
     assert schedule(4200 * 1000, 64, 600, 600, PAPER_MINIBATCH).resolution == 32
 
 
+@pytest.mark.parametrize("res,kimg", [(32, 4000), (64, 5200), (16, 2800)])
+def test_default_length_follows_the_resolution(res, kimg):
+    # a RunConfig built without a length gets the paper's for its resolution: a fixed 4000 kimg would end a 64x64
+    # run at lod 1 (32x32), before its last fade-in
+    from wildgan.config import DataConfig, NetConfig, RunConfig, TrainConfig, paper_total_kimg
+
+    cfg = RunConfig(data=DataConfig(), net=NetConfig(resolution=res), train=TrainConfig())
+    assert cfg.train.total_kimg == pytest.approx(kimg) == paper_total_kimg(res, 600, 600)
+    end = schedule(int(round(cfg.train.total_kimg * 1000)), res, 600, 600, PAPER_MINIBATCH)
+    assert end.resolution == res and end.lod == 0
+    # an explicit length is kept, and a shorter phase shortens the default with it
+    assert RunConfig(data=DataConfig(), net=NetConfig(resolution=res), train=TrainConfig(total_kimg=7.0)).train.total_kimg == 7.0
+    short = RunConfig(data=DataConfig(), net=NetConfig(resolution=res), train=TrainConfig(phase_kimg=30.0))
+    assert short.train.total_kimg == pytest.approx(kimg / 20)
+
+
 def test_lod_bounds_change_exactly_at_fade_start_and_end():
     changes = []
     prev = None

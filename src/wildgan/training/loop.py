@@ -801,7 +801,9 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
     if train_x.shape[1:] != (nc.resolution, nc.resolution, nc.channels):
         raise WildganError(f"training images have shape {train_x.shape[1:]}, the network expects "
                            f"{(nc.resolution, nc.resolution, nc.channels)}")
-    # Every minibatch must hold distinct images (the minibatch-stddev statistic assumes it).
+    # A minibatch must not be larger than the data set, or it would hold each image several times (the minibatch-stddev
+    # statistic assumes distinct images). A batch that crosses an epoch boundary draws from two permutations and can
+    # still repeat an image now and then (about 1 batch in 80 at 5000 images, batch 128), as TF's shuffle + repeat.
     biggest = max(b for r, b in tc.minibatch.items() if r <= nc.resolution)
     if len(train_x) < biggest:
         raise DataError(f"only {len(train_x)} training image{'s' if len(train_x) != 1 else ''}, fewer than the largest minibatch of the schedule "
