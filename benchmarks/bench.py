@@ -45,7 +45,7 @@ import torch
 
 from wildgan.config import PRESETS, ScoreConfig, TrainConfig, net_config_for_preset
 from wildgan.nets import build_pgan
-from wildgan.nets.info import forward_flops
+from wildgan.nets.info import train_flops_per_image
 from wildgan.scoring.pgan_scores import score_pgan
 from wildgan.training.loop import StepRunner, build_pyramid, make_optimizers, resolve_fast_options
 from wildgan.training.schedule import Phase
@@ -108,13 +108,7 @@ class RssSampler:
 
 
 def flops_per_image(nets: Any, nc: Any, lod: float, res: int, dev: torch.device) -> dict[str, float]:
-    b = 4
-    z = torch.randn(b, nc.latent_size, device=dev)
-    x = torch.randn(b, nc.channels, res, res, device=dev)
-    g = forward_flops(lambda q: nets.G(q, lod), z) / b
-    d = forward_flops(lambda q: nets.D(q, lod), x) / b
-    e = forward_flops(lambda q: nets.E(q, lod), x) / b
-    return {"g": g, "d": d, "e": e, "train": 7 * g + 14 * d + 3 * e}
+    return train_flops_per_image(nets, nc, res, lod)
 
 
 class Stop(BaseException):

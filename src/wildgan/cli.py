@@ -337,14 +337,16 @@ def run_config_to_options(cfg: Any) -> dict[str, Any]:
     return {k: v for k, v in out.items() if v is not None}
 
 
-def absolute_data_path(data: str | None) -> str | None:
-    """--data as an absolute path (else $WILDGAN_DATA's, else None = the embedded sample): the run records where its
-    data is, so that evaluate / score / report / --config work from any folder and later changes of $WILDGAN_DATA
-    do not silently swap a run's data."""
-    if data in (None, ""):
-        data = os.environ.get("WILDGAN_DATA") or None
+def absolute_data_path(data: str | None, dataset: str = "auto") -> str | None:
+    """--data as an absolute path (else where $WILDGAN_DATA points, see resolve_data_root; else None = the embedded
+    sample): the run records where its data is, so that evaluate / score / report / --config work from any folder and
+    later changes of $WILDGAN_DATA do not silently swap a run's data."""
+    from .data.readers import resolve_data_root
+
+    if data in (None, "") and not os.environ.get("WILDGAN_DATA"):
+        return None
     # abspath also folds '..' (Path.absolute does not): a/../x.npz would break once a/ is gone
-    return None if data is None else os.path.abspath(Path(data).expanduser())
+    return os.path.abspath(resolve_data_root(data, dataset))
 
 
 def data_config_from_args(a: argparse.Namespace) -> Any:
@@ -353,7 +355,7 @@ def data_config_from_args(a: argparse.Namespace) -> Any:
 
     normal = tuple(s.strip() for s in (a.normal or "").split(",") if s.strip())
     exclude = tuple(s.strip() for s in (a.exclude or "").split(",") if s.strip())
-    return DataConfig(data=absolute_data_path(a.data), dataset=a.dataset, normal=normal, contamination=a.contamination,
+    return DataConfig(data=absolute_data_path(a.data, a.dataset), dataset=a.dataset, normal=normal, contamination=a.contamination,
                       resolution=a.resolution, channels=a.channels, seed=a.seed, rotations=a.rotations,
                       test_size=a.test_size, exclude_classes=exclude, skip_bad=a.skip_bad, resize=a.resize,
                       depth16=a.depth16, square=a.square, download=a.download)
@@ -473,6 +475,9 @@ def cmd_train(a: argparse.Namespace) -> int:
         print(json.dumps(run_config_to_dict(cfg), indent=2), file=sys.stderr)
         return 0
     check_run_dir(cfg, Path(a.out), resume=a.resume, overwrite=a.overwrite)   # refuse before anything is written
+    if cfg.method == "fanogan" and cfg.train.tensorboard:
+        _warn("warning: --tensorboard logs wildgan and search runs; an f-AnoGAN run writes its numbers to "
+              "stats.jsonl only")
     is_main = ctx is None or ctx.is_main
     log = _log_to(Path(a.out)) if is_main else (lambda m: None)
     try:
@@ -491,6 +496,7 @@ def cmd_train(a: argparse.Namespace) -> int:
         if not ctx.is_main:
             return 0
     log(f"trained {res.nimg / 1000:.1f} kimg ({res.status}); networks in {res.final}")
+    _warn_if_not_grown(cfg, res, log)
     if res.final is not None and cfg.method != "search" and len(split.train_x) and not a.no_train_scores:
         # the training scores that `wildgan score --threshold` and the report compare new images with, now, while
         # the training images are at hand (they may be moved or deleted later); latent search is too slow for this
@@ -509,6 +515,24 @@ def cmd_train(a: argparse.Namespace) -> int:
         return cmd_evaluate(argparse.Namespace(run_dir=a.out, data=None, json=False, device=a.device,
                                                no_controls=False, no_progress=a.no_progress))
     return 0
+
+
+def _warn_if_not_grown(cfg: Any, res: Any, log: Any) -> None:
+    """A --total-kimg that ends before the last fade-in leaves networks that never reached full resolution (scored at
+    the resolution they reached); said when training ends, not only later by evaluate."""
+    if cfg.method == "fanogan" or res.final is None or res.status != "done":
+        return
+    try:
+        lod = float(json.loads(Path(res.final).read_text(encoding="utf-8")).get("lod") or 0.0)
+    except (OSError, ValueError, TypeError):
+        return
+    if lod > 0:
+        t = cfg.train
+        grown = _default_total_kimg(cfg.net.resolution, t.phase_kimg, t.fade_kimg) - t.phase_kimg * 2 / 3
+        log(f"warning: training ended at lod {lod:g}, before the networks reached {cfg.net.resolution}x"
+            f"{cfg.net.resolution} (its last fade-in ends at {grown:.4g} kimg with these phases; the paper's length "
+            f"is {_default_total_kimg(cfg.net.resolution, t.phase_kimg, t.fade_kimg):.4g}): the run is scored at the "
+            f"resolution it reached; continue it with --resume --total-kimg N")
 
 
 def _log_to(run_dir: Path) -> Any:
@@ -729,6 +753,10 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
                        progress=not a.no_progress, log=_warn,
                        normal=tuple(_csv(a.normal)) if getattr(a, "normal", None) else None,
                        whole=getattr(a, "whole", None))
+    written = out.get("written_to")
+    if written and Path(written).parent != Path(a.run_dir):
+        # the run's own evaluation (eval.json, test_scores.csv) stays as it was
+        _warn(f"evaluation on other data written to {Path(written).parent} (the run's own eval.json is kept)")
     if a.json:
         keep = ("auc", "ap", "controls", "controls_ap", "other_generator", "n_test", "n_anomalous", "mean_z_norm",
                 "model")
@@ -774,6 +802,7 @@ def cmd_demo(a: argparse.Namespace) -> int:
             "--phase-kimg", str(a.phase_kimg), "--seed", str(a.seed), "--device", a.device, "--evaluate"]
     if found:
         argv.append("--overwrite")      # (deletes the marker with the other run outputs; written again below)
+        _warn(f"replacing the previous demo in {out} (its networks, evaluation and report); --out DIR keeps it")
     if a.threads:
         # A short GAN run amplifies float-summation differences between intra-op thread counts: a fixed count
         # makes the demo's numbers the README's on any machine (and one thread is the fastest for tiny nets).
@@ -820,7 +849,7 @@ def cmd_study(a: argparse.Namespace) -> int:
             raise ConfigError(f"unknown encoder loss {e!r}; choose from image, latent")
     from .data.readers import detect_format, is_pile, npz_has_labels, resolve_data_root
 
-    root = resolve_data_root(a.data)
+    root = resolve_data_root(a.data, a.dataset)
     fmt = detect_format(root) if root.exists() else None
     if a.dataset == "unlabelled" or fmt == "unlabelled-folder" or (fmt == "npz" and not npz_has_labels(root)) \
             or (fmt == "folder-tar" and a.dataset in ("auto", "unlabelled") and is_pile(root)):
@@ -1026,6 +1055,8 @@ def add_report_parser(sub: Any) -> argparse.ArgumentParser:
                         "default 8)")
     r.add_argument("--image", nargs="+", action="extend", default=[], metavar="PATH",
                    help="also score and map these image files/folders (repeatable)")
+    r.add_argument("--skip-bad", action="store_true",
+                   help="leave unreadable files among the --image paths out (each named in a warning)")
     r.add_argument("--score", default="a", choices=SCORE_NAMES,
                    help="score that ranks the most anomalous images (default a)")
     r.add_argument("--masks", help=".npy of ground-truth defect masks [N, H, W] aligned with the run's test "
@@ -1055,13 +1086,32 @@ def cmd_report(a: argparse.Namespace) -> int:
     check_report_args(a.score, a.top_k, a.tsne_points, a.image)
     masks = _load_masks(a.masks) if a.masks else None
     out = report(a.path, top_k_images=a.top_k, images=a.image, score=a.score, masks=masks, device=a.device,
-                 controls=not a.no_controls, tsne_points=a.tsne_points, log=lambda m: print(m, file=sys.stderr))
+                 controls=not a.no_controls, tsne_points=a.tsne_points, log=lambda m: print(m, file=sys.stderr),
+                 skip_bad=a.skip_bad)
     print(out)
     return 0
 
 
 def _train_parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return p._subparsers._group_actions[0].choices["train"]  # type: ignore[union-attr]
+
+
+def _unrecognized(p: argparse.ArgumentParser, cmd: str, extra: list[str]) -> None:
+    """argparse's 'unrecognized arguments' comes from the top-level parser, with its usage: say it with the command's
+    own usage instead, and suggest the options the words were probably meant to be (a typo, a forgotten --data)."""
+    import difflib
+
+    sub = p._subparsers._group_actions[0].choices[cmd]  # type: ignore[union-attr]
+    options = [o for act in sub._actions for o in act.option_strings if o.startswith("--")]
+    hints = []
+    for w in extra:
+        if w.startswith("-"):
+            close = difflib.get_close_matches(w.split("=", 1)[0], options, n=1, cutoff=0.6)
+            if close:
+                hints.append(f"{w}: did you mean {close[0]}?")
+        elif "--data" in options and not hints:
+            hints.append(f"{w}: image files, folders and data sets go after --data")
+    sub.error(f"unrecognized arguments: {' '.join(extra)}" + "".join(f"\n  {h}" for h in hints))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1082,7 +1132,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if at is not None and argv[at] == "train":
             argv = [*argv[:at + 1], *_resume_config(argv[at + 1:])]
             _set_from_config(_train_parser(p), argv[at + 1:])
-        a = p.parse_args(argv)
+        a, extra = p.parse_known_args(argv)
+        if extra:
+            _unrecognized(p, a.cmd, extra)
         return int(a.func(a) or 0)
     except TrainingInterrupted as e:
         print(f"wildgan: {e}", file=sys.stderr)

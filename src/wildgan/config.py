@@ -114,6 +114,14 @@ class DataConfig:
     download: bool = False               # fetch CIFAR-10 from its public URL when `data` does not exist
 
     def __post_init__(self) -> None:
+        for name in ("normal", "exclude_classes"):
+            v = getattr(self, name)
+            if isinstance(v, (str, int)) and not isinstance(v, bool):
+                # normal="automobile" (or "cat,dog", or 3) would otherwise be read letter by letter: one name (a
+                # comma-separated list, as on the command line), the way a user means it
+                object.__setattr__(self, name, tuple(c.strip() for c in str(v).split(",") if c.strip()))
+            elif isinstance(v, (list, tuple)):
+                object.__setattr__(self, name, tuple(str(c) for c in v))
         if not (0.0 <= self.contamination < 1.0):
             raise ConfigError(f"contamination must be in [0, 1), got {self.contamination}")
         if self.test_size not in ("paper", "all"):
@@ -173,7 +181,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.threads is not None and (isinstance(self.threads, bool) or not isinstance(self.threads, int)
                                          or self.threads < 1):
-            raise ConfigError(f"threads must be a positive integer or None, got {self.threads!r}")
+            raise ConfigError(f"threads must be a whole number >= 1 (unset: torch's default), got {self.threads!r}")
         if self.amp not in ("auto", "off", "bf16"):
             raise ConfigError(f"amp must be auto, off or bf16, got {self.amp!r}")
         if self.compile not in ("off", "default", "reduce-overhead", "max-autotune-no-cudagraphs"):

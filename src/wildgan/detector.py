@@ -57,7 +57,7 @@ import numpy as np
 
 from .config import SCORE_NAMES
 from .data.transforms import MAX_AUTO_RESOLUTION  # largest automatic resolution, as the CLI's
-from .errors import CheckpointError, ConfigError, DataError, WildganError
+from .errors import CheckpointError, ConfigError, DataError, WildganError, warn_user
 from .thresholds import RULES, Threshold, fit_threshold, rank_proba
 
 METHODS = ("wildgan", "search", "fanogan")
@@ -208,7 +208,7 @@ def _files_to_items(files: list[Path], depth16: str, skip_bad: bool) -> tuple[li
         except DataError as e:
             if not skip_bad:
                 raise
-            warnings.warn(f"skipped {e}", stacklevel=4)
+            warn_user(f"skipped {e}")
             continue
         ids.append(str(f))
     return items, ids
@@ -286,15 +286,15 @@ def infer_geometry(x: np.ndarray | list[np.ndarray], resolution: int | None, cha
         resolution = min(next_pow2(int(short[(len(short) - 1) // 2])), MAX_AUTO_RESOLUTION)
         sizes = {tuple(s[:2]) for s in shapes}
         if len(sizes) > 1:
-            warnings.warn(f"images of {len(sizes)} different sizes: all are made square and resized "
-                          f"to {resolution}x{resolution}, the power of two of the median short side (choose "
-                          f"another with resolution=)", stacklevel=3)
+            warn_user(f"images of {len(sizes)} different sizes: all are made square and resized "
+                      f"to {resolution}x{resolution}, the power of two of the median short side (choose "
+                      f"another with resolution=)")
     if channels is None:
         n_gray = sum(s[2] == 1 for s in shapes)
         channels = 1 if n_gray == len(shapes) else 3
         if 0 < n_gray < len(shapes):
-            warnings.warn(f"{len(shapes) - n_gray} colour and {n_gray} gray images: all are converted to RGB "
-                          f"(choose gray with channels=1)", stacklevel=3)
+            warn_user(f"{len(shapes) - n_gray} colour and {n_gray} gray images: all are converted to RGB "
+                      f"(choose gray with channels=1)")
     if channels not in (1, 3):
         raise ConfigError(f"channels must be 1 or 3, got {channels}")
     return check_resolution(resolution), int(channels)
@@ -365,11 +365,9 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
 
         diffs = split_differences(split, info)
         if diffs:
-            import warnings
 
-            warnings.warn(f"{model.cfg.data.data or 'the data'} changed since {run_dir} was trained "
-                          f"({'; '.join(diffs)}): the threshold is taken from the training images as they are now",
-                          stacklevel=2)
+            warn_user(f"{model.cfg.data.data or 'the data'} changed since {run_dir} was trained "
+                      f"({'; '.join(diffs)}): the threshold is taken from the training images as they are now")
     return score_training_split(run_dir, model, split, batch_mode=batch_mode, progress=progress)
 
 
@@ -643,7 +641,7 @@ class Detector:
             from .data.readers import warn_crop
 
             warn_crop({items.shape[1:3]} if isinstance(items, np.ndarray) else {a.shape[:2] for a in items},
-                      self.resize_mode, res, "images", stacklevel=3, hint="Detector(resize_mode='letterbox')")
+                      self.resize_mode, res, "images", hint="Detector(resize_mode='letterbox')")
             if self.method == "fanogan" and self.resolution is None:
                 res = 32 if res <= 32 else 64  # the only resolutions of the f-AnoGAN networks
             x = _convert_items(items, res, ch, self.resize_mode)

@@ -30,3 +30,18 @@ class TrainingInterrupted(WildganError):
     def __init__(self, message: str, signum: int | None = None) -> None:
         super().__init__(message)
         self.signum = signum
+
+
+def warn_user(message: str, category: type[Warning] = UserWarning) -> None:
+    """warnings.warn, located at the first caller outside the wildgan package (the user's `det.fit(...)` line, or
+    their script), whatever the depth of the call inside the package: a fixed stacklevel points into our own code on
+    one path or another (Python 3.12's skip_file_prefixes does this; we support 3.10)."""
+    import os
+    import sys
+    import warnings
+
+    pkg = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    level, f = 2, sys._getframe(1)
+    while f is not None and os.path.abspath(f.f_code.co_filename).startswith(pkg):
+        f, level = f.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)

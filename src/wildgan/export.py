@@ -107,8 +107,10 @@ def scoring_graph(run_dir: str | Path, *, input_type: str = "uint8", include_A: 
 
     model = load_model(Path(run_dir), "cpu", checkpoint=Path(checkpoint) if checkpoint else None)
     if model.cfg.method != "wildgan":
-        raise ConfigError(f"{run_dir}: ONNX export needs a run with an encoder (method 'wildgan'); this run's method "
-                          f"is {model.cfg.method!r} (latent search is an optimisation loop, not a graph)")
+        why = ("latent search is an optimisation loop, not a graph" if model.cfg.method == "search" else
+               "exporting f-AnoGAN's izi_f encoder and critic features is not implemented")
+        raise ConfigError(f"{run_dir}: ONNX export covers wildgan runs (E, Gs and their scores); this run's method "
+                          f"is {model.cfg.method!r} ({why}); score it with `wildgan score`")
     sc = model.cfg.score
     G = model.nets.Gs if sc.generator == "Gs" else model.nets.G
     graph = ScoringGraph(model.nets.E, G, model.nets.D if include_A else None, sc.lam, sc.kappa, input_type,

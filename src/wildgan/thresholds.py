@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ConfigError, DataError
+from .errors import ConfigError, DataError, warn_user
 
 RULES = ("contamination", "mad", "f1")
 MAD_SCALE = 1.4826
@@ -63,11 +63,10 @@ def _as_worst(scores: Any) -> np.ndarray:
     s = np.asarray(scores, dtype=np.float64).ravel()
     nan = np.isnan(s)
     if nan.any():
-        import warnings
 
-        warnings.warn(f"{int(nan.sum())} of {s.size} scores are NaN (diverged networks or an input they cannot "
-                      f"score): treated as the most anomalous (flagged, percentile 100, probability 1)",
-                      RuntimeWarning, stacklevel=3)
+        warn_user(f"{int(nan.sum())} of {s.size} scores are NaN (diverged networks or an input they cannot "
+                  f"score): treated as the most anomalous (flagged, percentile 100, probability 1)",
+                  RuntimeWarning)
         s = np.where(nan, np.inf, s)
     return s
 

@@ -59,6 +59,20 @@ def test_evaluate_json_beats_chance_and_reports_controls(run_dir, capsys):
 
 
 @pytest.mark.integration
+def test_evaluating_other_classes_keeps_the_runs_own_evaluation(run_dir, capsys):
+    assert main(["evaluate", str(run_dir), "--no-controls", "--device", "cpu", "--no-progress"]) == 0
+    own = (run_dir / "eval.json").read_bytes(), (run_dir / "test_scores.csv").read_bytes()
+    assert "normal: 1" in capsys.readouterr().out                     # the table names the normal class
+    assert main(["evaluate", str(run_dir), "--normal", "7", "--no-controls", "--device", "cpu", "--no-progress"]) == 0
+    got = capsys.readouterr()
+    side = run_dir / "eval-data-normal-7"
+    assert "normal: 7" in got.out and f"written to {side}" in got.err
+    assert json.loads((side / "eval.json").read_text())["data"]["normal_classes"] == ["7"]
+    assert (side / "test_scores.csv").is_file()
+    assert ((run_dir / "eval.json").read_bytes(), (run_dir / "test_scores.csv").read_bytes()) == own
+
+
+@pytest.mark.integration
 def test_score_csv_and_images(run_dir, tmp_path):
     out = tmp_path / "scores.csv"
     assert main(["score", str(run_dir), "--out", str(out), "--device", "cpu", "--no-progress"]) == 0

@@ -95,6 +95,23 @@ def test_unlabelled_pile_end_to_end(pile: Path, capsys) -> None:
     assert "Gs samples after 0.448 kimg" in md          # a short run's grids are not all "000000kimg"
     assert "0 anomalous" not in md                                    # the pile's labels are unknown, not zero
 
+    # the training images moved away since: still a report (curves, samples, named images among the cached training
+    # scores), which says why it has no ranking; a folder --image counts its images; --skip-bad leaves a bad one out
+    bad = pile / "bad.png"
+    bad.write_bytes(b"not an image")
+    (pile / "pile").rename(pile / "moved")
+    try:
+        capsys.readouterr()
+        with pytest.warns(UserWarning, match="skipped .*bad.png"):
+            assert main(["report", str(run), "--image", str(pile / "new" / "a"), str(bad), "--skip-bad"]) == 0
+        err = capsys.readouterr().err
+        assert "scored 6 named images (from 2 paths)" in err and "pile: no such file or folder" in err
+        assert "The training images could not be read" in (run / "report" / "report.md").read_text()
+        assert len(_rows(run / "report" / "named_images.csv")) == 6
+    finally:
+        (pile / "moved").rename(pile / "pile")
+        bad.unlink()
+
 
 def test_score_checks_its_arguments_before_scoring(pile: Path, capsys, monkeypatch) -> None:
     import wildgan.scoring.run as scoring_run

@@ -6,6 +6,7 @@ All checks use --dry-run (resolve and print the config, no training) on a tiny s
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -268,7 +269,9 @@ def test_demo_replaces_its_own_output_but_not_a_run_trained_over_it(tmp_path, ca
     tiny = ["--total-kimg", "0.1", "--phase-kimg", "0.05", "--no-progress"]
     assert main(["demo", "--out", str(out), *tiny]) == 0
     assert (out / "DEMO.txt").is_file()
+    assert "replacing the previous demo" not in capsys.readouterr().err
     assert main(["demo", "--out", str(out), *tiny, "--seed", "1"]) == 0                 # a demo replaces a demo
+    assert f"replacing the previous demo in {out}" in capsys.readouterr().err           # ... and says so
     assert json.loads((out / "config.json").read_text())["train"]["seed"] == 1
     assert main(["train", "--out", str(out), "--overwrite", "--preset", "tiny", "--normal", "3", "--threads", "1",
                  "--total-kimg", "0.1", "--phase-kimg", "0.05", "--no-progress"]) == 0
@@ -276,6 +279,19 @@ def test_demo_replaces_its_own_output_but_not_a_run_trained_over_it(tmp_path, ca
     capsys.readouterr()
     assert main(["demo", "--out", str(out), *tiny]) == 2
     assert "not a demo" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["train", "--presett", "tiny", "--out", "r"], "--presett: did you mean --preset?"),
+    (["evaluate", "r", "--jsn"], "--jsn: did you mean --json?"),
+    (["score", "r", "imgs/", "--out", "s.csv"], "imgs/: image files, folders and data sets go after --data"),
+])
+def test_unrecognized_options_name_the_command_and_a_likely_meaning(argv, words, capsys):
+    # argparse's own message comes from the top-level parser, with the usage of `wildgan` instead of the command's
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and f"usage: wildgan {argv[0]}" in err and "unrecognized arguments" in err and words in err
 
 
 @pytest.mark.parametrize("opts, words", [
@@ -385,3 +401,25 @@ def test_keep_checkpoints_all_keeps_every_checkpoint_and_replays(tiny_npz, tmp_p
     assert len(list((out / "checkpoints").glob("ckpt-*.json"))) >= 5          # default: the newest 3
     again = dry_run(capsys, "--config", str(out / "config.yaml"))
     assert again["train"]["keep_checkpoints"] is None
+
+
+def test_a_paper_length_cpu_run_says_it_takes_days(tiny_npz, tmp_path, capsys):
+    # the default length is the paper's (4000 kimg at 32x32): on a CPU that is days, which the bar alone hid
+    # (its images/s ETA at 4x4 said 37 minutes); a short run says nothing
+    common = ["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--threads", "1",
+              "--no-progress", "--device", "cpu"]
+    with pytest.warns(UserWarning, match="training 2000 kimg on a CPU can take days"):
+        assert main([*common, "--total-kimg", "2000", "--minutes", "0.002", "--out", str(tmp_path / "long")]) == 0
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        assert main([*common, "--total-kimg", "0.1", "--phase-kimg", "0.03", "--out", str(tmp_path / "short")]) == 0
+    assert not [w for w in got if "can take days" in str(w.message)]
+
+
+def test_a_run_that_ends_before_full_resolution_says_so(tiny_npz, tmp_path, capsys):
+    common = ["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--threads", "1",
+              "--no-progress", "--no-train-scores"]
+    assert main([*common, "--total-kimg", "0.1", "--phase-kimg", "0.5", "--out", str(tmp_path / "short")]) == 0
+    assert "before the networks reached 8x8" in capsys.readouterr().err
+    assert main([*common, "--total-kimg", "0.1", "--phase-kimg", "0.03", "--out", str(tmp_path / "grown")]) == 0
+    assert "before the networks reached" not in capsys.readouterr().err

@@ -265,7 +265,25 @@ def test_sample_and_data_root(monkeypatch, tmp_path):
     monkeypatch.setenv("WILDGAN_DATA", str(tmp_path))
     assert resolve_data_root(None) == tmp_path
     assert resolve_data_root("x/y") == Path("x/y")
+    # a root of several data sets: a relative --data is looked up under it, and --dataset NAME finds NAME/'s one file
+    (tmp_path / "mnist").mkdir()
+    np.savez(tmp_path / "mnist" / "m.npz", x=np.zeros((2, 4, 4), np.uint8), y=np.array([0, 1]))
+    (tmp_path / "cifar10").mkdir()
+    for name in ("a.npz", "b.tar.gz"):
+        (tmp_path / "cifar10" / name).write_bytes(b"x")
+    monkeypatch.chdir(tmp_path / "cifar10")
+    assert resolve_data_root("mnist/m.npz") == tmp_path / "mnist" / "m.npz"       # not in the current folder
+    assert resolve_data_root("a.npz") == Path("a.npz")                            # in it: as given
+    assert resolve_data_root(None, "mnist") == tmp_path / "mnist" / "m.npz"
+    with pytest.raises(DataError, match=r"2 data sets for --dataset cifar10 .*\(a.npz, b.tar.gz\).*--data cifar10/a.npz"):
+        resolve_data_root(None, "cifar10")
+    assert resolve_data_root(None, "auto") == tmp_path                            # the root itself, as before
+    from wildgan.cli import absolute_data_path
+
+    assert absolute_data_path(None, "mnist") == str(tmp_path / "mnist" / "m.npz")  # what the run records
+    assert absolute_data_path("mnist/m.npz") == str(tmp_path / "mnist" / "m.npz")
     monkeypatch.delenv("WILDGAN_DATA")
+    assert absolute_data_path(None) is None                                       # the embedded sample
     train, test, kind = load_dataset(None)
     assert kind == "npz" and train.x.shape == (6000, 28, 28, 1) and test.x.shape == (2000, 28, 28, 1)
     assert np.bincount(train.y).tolist() == [600] * 10 and np.bincount(test.y).tolist() == [200] * 10
@@ -390,3 +408,170 @@ def test_a_tree_with_one_folder_is_a_pile(tmp_path, monkeypatch):
     assert not is_pile(tmp_path / "F2") and not is_pile(tmp_path / "A") and is_pile(pile)
     train, test, kind = load_dataset(tmp_path / "F2")          # read through the wrapper, preview left out
     assert kind == "folder" and train.class_names == ["crack", "good"] and len(train) == 2 and len(test) == 4
+
+
+# ------------------------------------------------------------------------------------------------ symlinks, formats
+def _link(target: Path, link: Path) -> None:
+    try:
+        os.symlink(target, link, target_is_directory=target.is_dir())
+    except (OSError, NotImplementedError) as e:       # e.g. Windows without the symlink privilege
+        pytest.skip(f"cannot make symlinks here: {e}")
+
+
+def test_symlinked_folders_and_files_are_followed_and_a_cycle_ends(tmp_path):
+    """`ln -s /photos/cars d/cars`: the images behind a link (folder or file) are read, ids keep the path through
+    the link, the order stays sorted; a link back to an ancestor (or a second link to one folder) is entered once."""
+    from wildgan.data.readers import list_image_files
+
+    store = tmp_path / "store"
+    for i in range(3):
+        save(store / "cars" / f"{i}.png", np.full((8, 8, 3), 40 * i, np.uint8))
+    save(store / "cars" / "deeper" / "3.png", np.full((8, 8, 3), 150, np.uint8))
+    _link(store / "cars", store / "cars" / "deeper" / "up")      # a cycle: a link to an ancestor
+    save(store / "one.png", np.full((8, 8, 3), 200, np.uint8))
+    d = tmp_path / "d"
+    d.mkdir()
+    _link(store / "cars", d / "cars")
+    _link(store / "one.png", d / "z.png")             # a symlinked file
+    want = ["cars/0.png", "cars/1.png", "cars/2.png", "cars/deeper/3.png", "z.png"]
+    assert [f.relative_to(d).as_posix() for f in list_image_files([d])] == want
+    x, ids = load_images([d], 8, 3)
+    assert len(x) == 5 and ids[0] == str(d / "cars" / "0.png") and x[4].max() == 200
+    train, _, kind = load_dataset(d)                   # loose image + one folder: a pile, read through the links
+    assert kind == "unlabelled-folder" and train.ids == want
+    e = tmp_path / "e"
+    e.mkdir()
+    _link(store / "cars", e / "cars")
+    _link(e, e / "cars-again")                         # back to the folder itself
+    _link(store / "cars", e / "cars2")                 # the same folder twice: entered once
+    assert [f.relative_to(e).as_posix() for f in list_image_files([e])] == want[:4]
+
+    # a labelled tree whose class folders hold links (to folders, and back up to the tree)
+    tree = make_tree(tmp_path / "tree", classes=("a", "b"), n=2)
+    _link(store / "cars", tree / "a" / "more")
+    _link(tree, tree / "b" / "loop")
+    train, _, kind = load_dataset(tree)
+    assert kind == "folder" and train.class_names == ["a", "b"]
+    ids = [i for i, y in zip(train.ids, train.y) if y == 0]
+    assert ids == ["a/000.png", "a/001.png", "a/more/0.png", "a/more/1.png", "a/more/2.png", "a/more/deeper/3.png"]
+
+
+def test_gif_and_webp_are_read(tmp_path):
+    """A folder of png/jpg/bmp/tif plus a .webp and a palette .gif: all six are read (none dropped); a gray
+    palette GIF stays gray, a transparent one is composited on black, an animation gives its first frame."""
+    from PIL import features
+
+    if not features.check("webp"):
+        pytest.skip("this Pillow cannot decode WebP (PIL.features.check('webp') is False): .webp is not read")
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
+    d = tmp_path / "pile"
+    for ext in (".png", ".jpg", ".bmp", ".tif"):
+        save(d / f"img{ext}", rgb)
+    Image.fromarray(rgb).save(d / "extra.webp", lossless=True)
+    pal = Image.fromarray(rgb).quantize(16)
+    pal.save(d / "palette.gif")
+    train, _, kind = load_dataset(d)
+    assert kind == "unlabelled-folder" and len(train) == 6 and "extra.webp" in train.ids
+    assert (read_image(d / "extra.webp") == rgb).all()
+    assert (read_image(d / "palette.gif") == np.asarray(pal.convert("RGB"))).all()
+    gray = rng.integers(0, 256, (8, 8), dtype=np.uint8)
+    save(d / "gray.gif", gray)
+    assert read_image(d / "gray.gif").shape == (8, 8, 1) and (read_image(d / "gray.gif")[..., 0] == gray).all()
+    frames = [Image.fromarray(np.full((8, 8, 3), c, np.uint8)) for c in (10, 200)]
+    frames[0].save(d / "anim.gif", save_all=True, append_images=frames[1:])
+    assert (read_image(d / "anim.gif") == 10).all()
+    rgba = np.zeros((8, 8, 4), np.uint8)
+    rgba[..., 0] = 255
+    rgba[:4, ..., 3] = 255                              # top half opaque red, bottom transparent
+    Image.fromarray(rgba).save(d / "alpha.gif")
+    a = read_image(d / "alpha.gif")
+    assert (a[:4, :, 0] == 255).all() and (a[4:] == 0).all()
+    x, ids = load_images([d], 8, 3)
+    assert len(x) == 9 and sum(i.endswith(".gif") for i in ids) == 4
+
+
+def test_unsupported_image_files_are_named_once(tmp_path):
+    """.heic/.avif files beside the images: one warning per folder read, with counts by extension (hidden files and
+    non-images such as .txt left out); a folder holding only such files says what it found."""
+    import warnings
+
+    def ignored(record):
+        return [str(w.message) for w in record if "unsupported extensions" in str(w.message)]
+
+    d = tmp_path / "pile"
+    for i in range(2):
+        save(d / f"{i}.png", np.full((8, 8), 40 * i, np.uint8))
+    for name in ("a.heic", "sub/b.HEIC", "c.avif", ".d.heic", "notes.txt", "labels.csv"):
+        (d / name).parent.mkdir(parents=True, exist_ok=True)
+        (d / name).write_bytes(b"not decoded")
+    for read in (lambda: load_images([d], 8, 1), lambda: load_dataset(d)):
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            read()
+        msgs = ignored(record)
+        assert len(msgs) == 1, msgs
+        assert msgs[0].startswith(f"ignored 3 files with unsupported extensions in {d} (.heic: 2, .avif: 1)")
+    tree = make_tree(tmp_path / "tree", classes=("a", "b"), n=2)
+    for c in ("a", "b"):
+        (tree / c / "x.heic").write_bytes(b"")
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        load_dataset(tree)
+    msgs = ignored(record)
+    assert len(msgs) == 1 and f"ignored 2 files with unsupported extensions in {tree} (.heic: 2)" in msgs[0]
+
+    only = tmp_path / "only"
+    only.mkdir()
+    for i in range(50):
+        (only / f"{i:02d}.heic").write_bytes(b"")
+    (only / "x.avif").write_bytes(b"")
+    with pytest.raises(DataError, match=r"only: folder contains no supported image files \(\.png, .*\); "
+                                        r"found 50 \.heic files, 1 \.avif file"):
+        load_images([only], 8, 1)
+    with pytest.raises(DataError, match=r"only: no supported image files .*; found 50 \.heic files"):
+        load_dataset(only)
+    with pytest.raises(DataError, match=r"only: folder contains no supported image files .*found 50 \.heic"):
+        load_dataset(only, "unlabelled")
+    (tree / "c").mkdir()
+    (tree / "c" / "y.avif").write_bytes(b"")
+    with pytest.raises(DataError, match=r"c: class folder contains no supported image files .*; found 1 \.avif "
+                                        r"file$"):
+        load_dataset(tree)
+
+
+def test_warnings_point_at_the_callers_line(tmp_path):
+    # a fixed stacklevel pointed into the package on one call path or another (detector.py:622 for Detector.fit)
+    from PIL import Image
+
+    from wildgan.data.readers import load_dataset
+
+    for i, size in enumerate([(8, 8), (8, 8), (16, 16)]):
+        Image.fromarray(np.zeros(size, np.uint8)).save(tmp_path / f"{i}.png")
+    with pytest.warns(UserWarning, match="different sizes") as seen:
+        load_dataset(tmp_path, "unlabelled", progress=False)
+    assert {w.filename for w in seen} == {__file__}
+
+
+def test_scoring_images_of_the_other_colour_mode_warns(tmp_path):
+    # colour photos scored with a run trained on gray crops are converted, but probably meant for another run
+    from wildgan.data.readers import load_images
+
+    rgb = np.zeros((8, 8, 3), np.uint8)
+    rgb[..., 0] = 200
+    for i in range(2):
+        Image.fromarray(rgb).save(tmp_path / f"c{i}.png")
+    with pytest.warns(UserWarning, match="colour images are converted to gray: the network was trained on gray"):
+        x, _ = load_images([tmp_path], 8, 1)
+    assert x.shape == (2, 8, 8, 1)
+    gray = tmp_path / "gray"
+    gray.mkdir()
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(gray / "g.png")
+    with pytest.warns(UserWarning, match="gray images are converted to RGB"):
+        load_images([gray], 8, 3)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_images([gray], 8, 1)                        # the run's own mode: nothing to say
+        load_images([tmp_path / "c0.png", gray / "g.png"], 8, 3)     # gray among colour: as in training

@@ -303,3 +303,13 @@ def test_split_differences_detects_changed_data(tmp_path):
     s2 = build_split(DataConfig(data=str(root), normal=("0",)))
     diffs = split_differences(s2, rec)
     assert diffs and all(("->" in d) or ("ids" in d) for d in diffs)   # counts, or only which images
+
+
+def test_data_config_takes_a_class_name_as_a_string():
+    # DataConfig(normal="automobile") was read letter by letter ("normal class 'a' does not exist")
+    from wildgan.config import DataConfig
+
+    assert DataConfig(normal="automobile").normal == ("automobile",)
+    assert DataConfig(normal="cat, dog").normal == ("cat", "dog")          # as --normal cat,dog
+    assert DataConfig(normal=3).normal == ("3",) and DataConfig(normal=[1, "2"]).normal == ("1", "2")
+    assert DataConfig(exclude_classes="elliptocyte").exclude_classes == ("elliptocyte",)

@@ -461,6 +461,8 @@ def test_to_images_rules() -> None:
     assert x.shape == (2, 32, 32, 3) and x.dtype == np.uint8 and ids == ["image:0", "image:1"]
     said = " ".join(str(w.message) for w in seen)
     assert "different sizes" in said and "1 colour and 1 gray" in said
+    # each warning points at the caller's line (here), not at a line inside the package
+    assert {w.filename for w in seen} == {__file__}
     # the CLI's rule: one outsized image does not set the resolution of all (median short side, not the largest)
     with pytest.warns(UserWarning, match="median short side"):
         x, _ = to_images([np.zeros((28, 28), np.uint8)] * 5 + [np.zeros((224, 224), np.uint8)])

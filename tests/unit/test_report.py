@@ -185,6 +185,40 @@ def test_study_report_tables_plot_and_rows(tmp_path: Path) -> None:
     assert report(study).read_text().count("data:image/png;base64,") == 1
 
 
+def test_study_report_keeps_pipes_inside_table_cells(tmp_path: Path) -> None:
+    # report.html renders tables.md with the package's own converter and report.md copies it: a `|` inside a cell
+    # (escaped `\\|`, as GitHub reads it) must stay one cell in both, and so must one in a result row's value
+    from wildgan.studies import render_markdown
+
+    study = tmp_path / "study"
+    study.mkdir()
+    auc = {"A": 0.4, "L_r": 0.41, "L_n": 0.55, "L_o": 0.69, "a": 0.7}
+    rows = [{"protocol": "cifar10", "normal": "automobile", "gamma": 0.0, "method": "wildgan", "encoder_loss": "image",
+             "seed": s, "auc": auc, "ap": auc, "note": "a|b",
+             "controls": {"untrained": auc, "pixel_norm": 0.62, "pixel_std": 0.5, "pixel_mean": 0.45}}
+            for s in (0, 1)]
+    (study / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    old_name = "\n| control | AUC |\n|---|---|\n| -\\|\\|Q\\|\\| (pixel norm) | 0.620 |\n"
+    (study / "tables.md").write_text(render_markdown(rows) + old_name, encoding="utf-8")
+    page = report(study).read_text(encoding="utf-8")
+    assert "<td>control: -‖Q‖ (pixel norm)</td><td>–</td><td>0.620 ± 0.000 (n=2)</td>" in page
+    assert "<td>-||Q|| (pixel norm)</td><td>0.620</td>" in page
+    assert "<td>a|b</td>" in page
+    md = (study / "report" / "report.md").read_text(encoding="utf-8")
+    tables: list[list[list[str]]] = []
+    prev = ""
+    for line in md.splitlines():                  # split as GitHub does: at each pipe not escaped as \\|
+        if line.startswith("|"):
+            if not prev.startswith("|"):
+                tables.append([])
+            tables[-1].append(re.split(r"(?<!\\)\|", line.strip()[1:-1]))
+        prev = line
+    assert len(tables) == 4                       # Table 1, Table 2, the extra table above, the result rows
+    for t in tables:
+        assert all(len(r) == len(t[0]) for r in t), t
+    assert "| a\\|b |" in md
+
+
 def test_report_rejects_a_plain_folder(tmp_path: Path) -> None:
     from wildgan.errors import ConfigError
 

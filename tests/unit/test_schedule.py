@@ -63,3 +63,21 @@ def test_no_fade_in():
     mb = {4: 16, 8: 16, 16: 16, 32: 8}
     assert [schedule(n, 32, 1.0, 0.0, mb).lod for n in (0, 999, 1000, 2500, 3000, 9000)] == [3, 3, 2, 1, 0, 0]
     assert all(schedule(n, 32, 1.0, 0.0, mb).fade == 0 for n in range(0, 4000, 250))
+
+
+def test_schedule_work_weighs_each_image_by_its_phase_cost():
+    from wildgan.training.schedule import schedule_work
+
+    cost = {4: 1.0, 8: 10.0, 16: 100.0, 32: 1000.0}
+    # a Riemann sum over schedule() itself: the resolution steps up at the start of each fade-in
+    step = 0.5
+    ref = sum(cost[schedule(int((k + step / 2) * 1000), 32, 600, 600, PAPER_MINIBATCH).resolution] * step
+              for k in [i * step for i in range(int(4000 / step))])
+    assert schedule_work(0, 4000, 32, 600, 600, cost) == pytest.approx(ref)
+    assert schedule_work(0, 600, 32, 600, 600, cost) == 600                     # the 4x4 phase
+    assert schedule_work(3000, 3100, 32, 600, 600, cost) == 100 * 1000          # 32x32 from its fade-in on
+    assert schedule_work(500, 700, 32, 600, 600, cost) == 100 * 1 + 100 * 10
+    assert schedule_work(700, 700, 32, 600, 600, cost) == 0
+    # the images/s ETA of the first 40 kimg (4x4) against the work left: off by a factor of about 290 here
+    left = schedule_work(40, 4000, 32, 600, 600, cost) / schedule_work(0, 40, 32, 600, 600, cost)
+    assert left / ((4000 - 40) / 40) > 250

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 
 import numpy as np
@@ -40,7 +41,7 @@ def test_table_rendering_is_exact():
     assert "| Ours (d_I) | a | 0.720 ± 0.028 (n=2) | 0.72 | 0.640 | 0.64 |" in md
     assert "| f-AnoGAN | a | 0.450 | – | 0.440 | – |" in md
     assert "| f-AnoGAN | A | 0.400 | 0.45 | 0.400 | 0.44 |" in md
-    assert "| control: -||Q|| (pixel norm) | – | 0.620 ± 0.000 (n=2) | – | 0.620 | – |" in md
+    assert "| control: -‖Q‖ (pixel norm) | – | 0.620 ± 0.000 (n=2) | – | 0.620 | – |" in md
     # every method gets its own untrained-network control
     assert "| control: untrained nets (f-AnoGAN) | a | 0.600 | – | 0.600 | – |" in md
     # one value per seed: seed 0's d_I and d_z cells hold the same untrained networks (counted once)
@@ -61,7 +62,7 @@ def test_controls_count_each_seed_once_in_tables_and_plot():
              for seed, p in ((0, 0.60), (1, 0.62), (2, 0.64))]          # the test set (hence -||Q||) is the seed's
     md = render_markdown(rows)
     assert "| control: untrained nets (Ours) | a | 0.570 ± 0.020 (n=3) | – | 0.570 ± 0.020 (n=3) | – |" in md
-    assert "| control: -||Q|| (pixel norm) | – | 0.620 ± 0.020 (n=3) | – | 0.620 ± 0.020 (n=3) | – |" in md
+    assert "| control: -‖Q‖ (pixel norm) | – | 0.620 ± 0.020 (n=3) | – | 0.620 ± 0.020 (n=3) | – |" in md
     curves = study_mod.auc_vs_gamma(rows)
     assert curves["control: untrained Ours (a)"] == [(0.0, pytest.approx(0.57), pytest.approx(0.02)),
                                                     (0.02, pytest.approx(0.57), pytest.approx(0.02))]
@@ -73,6 +74,38 @@ def test_controls_count_each_seed_once_in_tables_and_plot():
     for r in rows[:2]:                                  # seed 0 at gamma 0, both losses
         r["controls"]["untrained"]["a"] = float("nan")
     assert study_mod.auc_vs_gamma(rows)["control: untrained Ours (a)"][0][1] == pytest.approx(0.58)
+
+
+def _md_table_rows(md: str) -> list[list[list[str]]]:
+    """Every pipe table of a Markdown text as lists of cells, split the way GitHub splits them: at each `|` that is
+    not escaped as `\\|` (written independently of the package's own reader)."""
+    tables: list[list[list[str]]] = []
+    prev = ""
+    for line in md.splitlines():
+        if line.startswith("|"):
+            if not prev.startswith("|"):
+                tables.append([])
+            tables[-1].append(re.split(r"(?<!\\)\|", line.strip()[1:-1]))
+        prev = line
+    return tables
+
+
+def test_markdown_table_cells_escape_pipes():
+    # the pixel-norm control used to be "-||Q||": its pipes split the row, so "control: -" showed in the first
+    # column and the numbers slid out of theirs; a class name with a pipe (folder protocol) must not do it either
+    rows = FIXED + [dict(_row("wildgan", "image", 0.0, 0, 0.7), protocol="folder", normal="scratch|dent")]
+    md = render_markdown(rows)
+    tables = _md_table_rows(md)
+    assert len(tables) == 6                       # tables 1 and 2 of each protocol's gammas, and the sweep
+    for t in tables:
+        assert all(len(r) == len(t[0]) for r in t), t
+    assert "| control: -‖Q‖ (pixel norm) | – | 0.620 ± 0.000 (n=2) | – | 0.620 | – |" in md
+    assert "| normal class | A | L_r | L_n | L_o | a | untrained a | -‖Q‖ |" in md
+    assert "| scratch\\|dent | 0.400 |" in md
+    # the writer and the reader of a cell are each other's inverse (a line break would end the row: a space)
+    from wildgan.markdown import md_row, split_md_row
+
+    assert split_md_row(md_row(["x|y", "-||Q||", "a\nb", 0.5, ""])) == ["x|y", "-||Q||", "a b", "0.5", ""]
 
 
 def test_raw_generator_rows_appear_when_recorded():

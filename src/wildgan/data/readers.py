@@ -11,16 +11,15 @@ import io
 import json
 import os
 import pickle
-import warnings
 import zipfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError, features
 
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError, DataError, warn_user
 from ..fileio import atomic_write_stream
 from .download import cache_root, download_cifar10, tar_member_names, unpack_cached
 from .transforms import (DEPTH16_RULES, FITS, MAX_AUTO_RESOLUTION, array_to_uint8, check_resolution, convert,
@@ -28,14 +27,34 @@ from .transforms import (DEPTH16_RULES, FITS, MAX_AUTO_RESOLUTION, array_to_uint
 
 T = TypeVar("T")
 
-IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+
+def _webp_ok() -> bool:
+    try:
+        return bool(features.check("webp"))
+    except Exception:  # an odd Pillow build: no WebP, not a crash at import
+        return False
+
+
+# the extensions read (lower case): WebP only where this Pillow decodes it; GIF (first frame) always can
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff") + ((".webp",) if _webp_ok() else ()) + (".gif",)
+# extensions of image formats that are not read: such files are counted and named in one warning per folder (or in
+# the error when a folder has nothing else), never dropped in silence; other files (.txt, .csv, .json, .xml ...
+# beside the images) are left out quietly, as before
+_OTHER_IMAGE_EXTS = frozenset({
+    ".webp", ".heic", ".heif", ".hif", ".avif", ".jxl", ".jp2", ".j2k", ".jpf", ".jpx", ".jpm", ".jpe", ".jfif",
+    ".pjpeg", ".apng", ".svg", ".svgz", ".psd", ".psb", ".xcf", ".kra", ".ico", ".icns", ".cur", ".tga", ".pcx",
+    ".ppm", ".pgm", ".pbm", ".pnm", ".pfm", ".qoi", ".sgi", ".xbm", ".xpm", ".exr", ".hdr", ".dds", ".eps", ".emf",
+    ".wmf", ".dcm", ".dicom", ".fits", ".raw", ".dng", ".cr2", ".cr3", ".crw", ".nef", ".nrw", ".arw", ".srf", ".sr2",
+    ".orf", ".rw2", ".raf", ".pef", ".srw", ".x3f", ".erf", ".3fr", ".mos", ".mrw", ".kdc", ".dcr",
+}) - set(IMAGE_EXTS)
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 CIFAR_BATCH_FILES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
 DATASETS = ("auto", "cifar10", "chula-rbc12", "mnist", "folder", "npz", "cifar-batches", "unlabelled")
 FORMATS = ("folder", "folder-tar", "cifar-batches", "npz", "unlabelled-folder", "unlabelled-tar")
 SAMPLE_NAME = "mnist-sample.npz"
-# bump when decoding rules change so stale caches are not reused (2: median-size rule, 3: 256 px automatic cap)
-_DECODE_CACHE_VERSION = 3
+# bump when decoding rules change so stale caches are not reused (2: median-size rule, 3: 256 px automatic cap,
+# 4: .webp and .gif read, symlinked folders followed)
+_DECODE_CACHE_VERSION = 4
 
 
 @dataclass
@@ -116,19 +135,54 @@ def default_sample_path() -> Path:
     return Path(__file__).resolve().parent / "sample" / SAMPLE_NAME
 
 
-def resolve_data_root(path: str | Path | None) -> Path:
-    """--data PATH, else $WILDGAN_DATA, else the embedded sample."""
-    if path is not None and str(path) != "":
-        return Path(path).expanduser()
+# the data sets with a protocol of their own: with no --data, $WILDGAN_DATA/<name>/ is where a data root keeps them
+_ROOT_DATASETS = ("cifar10", "chula-rbc12", "mnist")
+
+
+def resolve_data_root(path: str | Path | None, dataset: str = "auto") -> Path:
+    """Where the data is: --data PATH, else $WILDGAN_DATA, else the embedded sample.
+
+    $WILDGAN_DATA is the default data root. It may be a data set itself (a folder of images, an .npz ...); it may
+    also hold several: a relative --data PATH that does not exist from the current folder is looked up under it
+    (`--data cifar10/cifar-10-python.tar.gz`), and without --data, `--dataset cifar10|chula-rbc12|mnist` takes
+    $WILDGAN_DATA/<dataset>/: the one data set in that folder (several: a DataError lists them)."""
     env = os.environ.get("WILDGAN_DATA")
-    if env:
-        return Path(env).expanduser()
-    return default_sample_path()
+    root = Path(env).expanduser() if env else None
+    if path is not None and str(path) != "":
+        p = Path(path).expanduser()
+        if not p.is_absolute() and not p.exists() and root is not None and (root / p).exists():
+            return root / p
+        return p
+    if root is None:
+        return default_sample_path()
+    sub = root / dataset
+    if dataset in _ROOT_DATASETS and sub.is_dir() and not _looks_like_dataset(root):
+        found = [q for q in sorted(sub.iterdir()) if not q.name.startswith(".") and
+                 (q.suffix.lower() == ".npz" or is_tar(q) or (q.is_dir() and q.name == "cifar-10-batches-py"))]
+        if len(found) > 1:
+            raise DataError(f"{sub}: {len(found)} data sets for --dataset {dataset} under $WILDGAN_DATA "
+                            f"({', '.join(q.name for q in found)}): choose one, e.g. --data {dataset}/{found[0].name}")
+        return found[0] if found else sub
+    return root
+
+
+def _looks_like_dataset(root: Path) -> bool:
+    """A data root that is a data set itself (a file, CIFAR batches, or image files at its top): not a root of
+    several data sets."""
+    if not root.is_dir():
+        return True
+    if (root / "data_batch_1").exists():
+        return True
+    return any(_is_image_file(q) for q in root.iterdir() if q.is_file())
 
 
 # ------------------------------------------------------------------------------------------------ images
 def read_image(path: str | Path, depth16: str = "per-image") -> np.ndarray:
-    """Decode one image file -> uint8 [H, W, C] (C = 1 for gray sources, 3 for colour). DataError if unusable."""
+    """Decode one image file -> uint8 [H, W, C] (C = 1 for gray sources, 3 for colour). DataError if unusable.
+
+    GIF (and animated WebP): the first frame only, also of an animation; a GIF's palette is converted like any
+    palette image (a gray palette stays gray, transparency is composited on black). WebP has no gray mode: a gray
+    WebP decodes as RGB (--channels 1 makes a data set gray)."""
     p = Path(path)
     try:
         size = p.stat().st_size
@@ -142,7 +196,7 @@ def read_image(path: str | Path, depth16: str = "per-image") -> np.ndarray:
         with Image.open(p) as img:
             img.load()  # full decode now: a truncated file must fail here, not later in training
             # honour camera orientation so a photo looks the way its viewer shows it
-            img2 = ImageOps.exif_transpose(img) if img.format in ("JPEG", "TIFF", "MPO", "PNG") else img
+            img2 = ImageOps.exif_transpose(img) if img.format in ("JPEG", "TIFF", "MPO", "PNG", "WEBP") else img
             a = pil_to_array(img2, str(p), depth16)
     except (DataError, ConfigError):
         raise
@@ -161,13 +215,80 @@ def _is_image_file(p: Path) -> bool:
     return p.suffix.lower() in IMAGE_EXTS and not p.name.startswith(".")
 
 
+def _is_other_image(p: Path) -> bool:
+    """A file of an image format that is not read (.heic, .avif, ...): worth a warning, unlike a .txt or .csv."""
+    return p.suffix.lower() in _OTHER_IMAGE_EXTS and not p.name.startswith(".")
+
+
+def _walk(folder: Path) -> Iterator[tuple[str, list[str]]]:
+    """(folder path, sorted file names) for folder and every folder under it, hidden entries skipped, in a sorted
+    top-down order. Symlinked folders and files are followed (paths stay as given, through the link); a folder is
+    entered once (by its real path), so a link to an ancestor or two links to one folder do not loop or repeat."""
+    seen = {os.path.realpath(folder)}
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
+        keep = []
+        for d in sorted(dirnames):
+            real = os.path.realpath(os.path.join(dirpath, d))
+            if not d.startswith(".") and real not in seen:
+                seen.add(real)
+                keep.append(d)
+        dirnames[:] = keep
+        yield dirpath, sorted(f for f in filenames if not f.startswith("."))
+
+
+def _scan_images(folder: Path) -> tuple[list[Path], dict[str, int]]:
+    """(image files under folder, sorted by relative path for determinism; {extension: count} of the files of image
+    formats that are not read). Recursive, following symlinks (see _walk)."""
+    out: list[Path] = []
+    other: dict[str, int] = {}
+    for dirpath, filenames in _walk(folder):
+        for f in filenames:
+            q = Path(dirpath) / f
+            if _is_image_file(q):
+                out.append(q)
+            elif _is_other_image(q):
+                other[q.suffix.lower()] = other.get(q.suffix.lower(), 0) + 1
+    return sorted(out, key=lambda q: q.relative_to(folder).as_posix()), other
+
+
 def _list_images(folder: Path) -> list[Path]:
-    """Image files under folder (recursive, hidden entries skipped), sorted by relative path for determinism."""
-    out = []
-    for dirpath, dirnames, filenames in os.walk(folder):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-        out.extend(Path(dirpath) / f for f in filenames if _is_image_file(Path(f)))
-    return sorted(out, key=lambda q: q.relative_to(folder).as_posix())
+    """Image files under folder (recursive, hidden entries skipped, symlinks followed), sorted by relative path."""
+    return _scan_images(folder)[0]
+
+
+def _count_other(files: Iterable[Path]) -> dict[str, int]:
+    other: dict[str, int] = {}
+    for q in files:
+        if _is_other_image(q):
+            other[q.suffix.lower()] = other.get(q.suffix.lower(), 0) + 1
+    return other
+
+
+def _found_other(other: dict[str, int]) -> str:
+    """'; found 50 .heic files, 1 .avif file' for the error of a folder without readable images, or ''."""
+    if not other:
+        return ""
+    return "; found " + ", ".join(f"{n} {e} file{'s' if n != 1 else ''}" for e, n in _by_count(other))
+
+
+def _by_count(other: dict[str, int]) -> list[tuple[str, int]]:
+    return sorted(other.items(), key=lambda t: (-t[1], t[0]))
+
+
+def _warn_other(folder: Path, other: dict[str, int]) -> None:
+    """The one warning about the files of unsupported image formats left out of a folder read."""
+    if other:
+        n = sum(other.values())
+        warn_user(f"ignored {n} file{'s' if n != 1 else ''} with unsupported extensions in {folder} "
+                  f"({', '.join(f'{e}: {k}' for e, k in _by_count(other))}); supported: "
+                  f"{', '.join(IMAGE_EXTS)}")
+
+
+def _no_images_error(what: str, other: dict[str, int], tail: str = "") -> DataError:
+    """'{what} no image files (.png, ...)', or, when files of unsupported image formats are there, '{what} no
+    supported image files (.png, ...); found 50 .heic files'."""
+    return DataError(f"{what} no {'supported ' if other else ''}image files ({', '.join(IMAGE_EXTS)}){tail}"
+                     f"{_found_other(other)}")
 
 
 def _progress(it: Iterable[T], total: int, desc: str, enabled: bool | None) -> Iterable[T]:
@@ -221,13 +342,13 @@ def _decode_files(files: Sequence[Path], o: _Opts, skipped: list[dict[str, str]]
     if capped:
         big_size = max(sizes, key=max)
         big, big_file = max(big_size), sizes[big_size]
-        warnings.warn(f"{what}: {capped} image{'s' if capped != 1 else ''} larger than {MAX_AUTO_RESOLUTION} px (up "
-                      f"to {big} px: {big_file.name}) reduced to {MAX_AUTO_RESOLUTION}x{MAX_AUTO_RESOLUTION} while "
-                      f"decoding, the largest automatic resolution (--resolution chooses another)", stacklevel=4)
+        warn_user(f"{what}: {capped} image{'s' if capped != 1 else ''} larger than {MAX_AUTO_RESOLUTION} px (up "
+                  f"to {big} px: {big_file.name}) reduced to {MAX_AUTO_RESOLUTION}x{MAX_AUTO_RESOLUTION} while "
+                  f"decoding, the largest automatic resolution (--resolution chooses another)")
     if bad:
         raise unreadable_files_error([str(e) for e in bad])
     if not o.probe_uniform and not chunked:
-        warn_crop(set(sizes), o.fit, o.resolution, what, stacklevel=4)
+        warn_crop(set(sizes), o.fit, o.resolution, what)
     return arrays, kept
 
 
@@ -256,8 +377,8 @@ def _stack(arrays: list[np.ndarray], names: Sequence[str], o: _Opts, what: str) 
     n_gray = sum(a.shape[2] == 1 for a in arrays)
     channels = o.channels or (1 if n_gray == len(arrays) else 3)
     if o.channels is None and 0 < n_gray < len(arrays):
-        warnings.warn(f"{what}: {len(arrays) - n_gray} colour and {n_gray} gray images: all are converted to RGB "
-                      f"(choose gray with --channels 1)", stacklevel=3)
+        warn_user(f"{what}: {len(arrays) - n_gray} colour and {n_gray} gray images: all are converted to RGB "
+                  f"(choose gray with --channels 1)")
     sizes = {a.shape[:2] for a in arrays}
     target = o.resolution
     if len(sizes) > 1:
@@ -278,10 +399,10 @@ def _stack(arrays: list[np.ndarray], names: Sequence[str], o: _Opts, what: str) 
             for a in arrays:
                 counts[a.shape[:2]] = counts.get(a.shape[:2], 0) + 1
             common = ", ".join(f"{w}x{h} ({n})" for (h, w), n in sorted(counts.items(), key=lambda t: -t[1])[:4])
-            warnings.warn(f"{what}: images of {len(sizes)} different sizes (most common: {common}); all are "
-                          f"made square ({'letterboxed' if o.fit == 'letterbox' else 'centre-cropped'}) and "
-                          f"resized to {target}x{target}, the power of two of the median short side (choose "
-                          f"another with --resolution)", stacklevel=3)
+            warn_user(f"{what}: images of {len(sizes)} different sizes (most common: {common}); all are "
+                      f"made square ({'letterboxed' if o.fit == 'letterbox' else 'centre-cropped'}) and "
+                      f"resized to {target}x{target}, the power of two of the median short side (choose "
+                      f"another with --resolution)")
     mixed = len(sizes) > 1
     out = None
     for i, a in enumerate(arrays):
@@ -310,16 +431,16 @@ def crop_warning(sizes: set[tuple[int, int]], fit: str, resolution: int | None, 
             f"a defect would go unseen ({hint} letterboxes them with black bars instead)")
 
 
-def warn_crop(sizes: set[tuple[int, int]], fit: str, resolution: int | None, what: str, stacklevel: int = 3,
+def warn_crop(sizes: set[tuple[int, int]], fit: str, resolution: int | None, what: str,
               hint: str = "--square pad / DataConfig(square='pad')") -> None:
     msg = crop_warning(sizes, fit, resolution, what, hint)
     if msg:
-        warnings.warn(msg, stacklevel=stacklevel)
+        warn_user(msg)
 
 
 def _shrink_uniform(x: np.ndarray, o: _Opts) -> np.ndarray:
     """The _stack rules for an already stacked array (npz, CIFAR batches)."""
-    warn_crop({tuple(x.shape[1:3])}, o.fit, o.resolution, "images", stacklevel=4)
+    warn_crop({tuple(x.shape[1:3])}, o.fit, o.resolution, "images")
     if o.channels is not None:
         x = to_channels(x, o.channels)
     if o.resolution is not None and (x.shape[1] > o.resolution or x.shape[2] > o.resolution):
@@ -334,7 +455,9 @@ def _subdirs(p: Path) -> list[Path]:
 
 def _find_split_dirs(root: Path) -> tuple[Path | None, Path | None, Path]:
     """(train dir, test dir, effective root). Descends through single wrapper folders (e.g. 'cifar10/train/...')."""
+    seen = set()
     while True:
+        seen.add(os.path.realpath(root))
         subs = _subdirs(root)
         low = {d.name.lower(): d for d in subs}
         if "train" in low:
@@ -343,8 +466,9 @@ def _find_split_dirs(root: Path) -> tuple[Path | None, Path | None, Path]:
         inner = _subdirs(subs[0]) if len(subs) == 1 else []
         # a wrapper: one folder of folders (a stray image beside a train/ folder, e.g. an MVTec preview, does not
         # make it a class folder)
-        if inner and not files and (any(d.name.lower() == "train" for d in inner) or
-                                    not any(_is_image_file(f) for f in subs[0].iterdir() if f.is_file())):
+        if inner and not files and os.path.realpath(subs[0]) not in seen and \
+                (any(d.name.lower() == "train" for d in inner) or
+                 not any(_is_image_file(f) for f in subs[0].iterdir() if f.is_file())):
             root = subs[0]
             continue
         return None, None, root
@@ -357,11 +481,13 @@ def _is_pile(root: Path) -> bool:
     cannot make a one-vs-rest split); not a wrapper folder around class folders or an MVTec-style train/test tree."""
     if not _first_image(root):
         return False
+    seen = set()
     while True:
+        seen.add(os.path.realpath(root))
         subs = _subdirs(root)
         if any(d.name.lower() == "train" for d in subs) or len(subs) > 1:
             return False
-        if not subs:
+        if not subs or os.path.realpath(subs[0]) in seen:     # the end, or a link back up: a chain of single folders
             return True
         root = subs[0]
 
@@ -374,7 +500,9 @@ def is_pile(path: str | Path) -> bool:
     return p.is_file() and is_tar(p) and detect_format(p) == "folder-tar" and _is_pile(unpack_cached(p))
 
 
-def _class_files(folder: Path) -> dict[str, list[Path]]:
+def _class_files(folder: Path, other: dict[str, int] | None = None) -> dict[str, list[Path]]:
+    """{class folder name: its image files}. `other` collects the {extension: count} of files of image formats that
+    are not read (the caller warns once)."""
     if not folder.is_dir():
         raise DataError(f"{folder}: not a folder")
     subs = _subdirs(folder)
@@ -385,18 +513,21 @@ def _class_files(folder: Path) -> dict[str, list[Path]]:
                             f"expected {folder}/<class>/<image>, e.g. {folder}/normal/0001.png. To train on "
                             "unlabelled images use --dataset unlabelled; to score loose images `wildgan score "
                             "--data`")
-        raise DataError(f"{folder}: no image files ({', '.join(IMAGE_EXTS)}) and no class subfolders")
+        raise _no_images_error(f"{folder}:", _count_other(f for f in folder.iterdir() if f.is_file()),
+                               " and no class subfolders")
     loose = [f for f in folder.iterdir() if f.is_file() and _is_image_file(f)]
     if loose:
-        warnings.warn(f"{folder}: {len(loose)} image files directly in it are not in a class folder and are left "
-                      f"out (e.g. {loose[0].name}); --dataset unlabelled trains on every image instead",
-                      stacklevel=4)
+        warn_user(f"{folder}: {len(loose)} image files directly in it are not in a class folder and are left "
+                  f"out (e.g. {loose[0].name}); --dataset unlabelled trains on every image instead")
     out = {}
     for d in subs:
-        files = _list_images(d)
+        files, found = _scan_images(d)
         if not files:
-            raise DataError(f"{d}: class folder contains no image files ({', '.join(IMAGE_EXTS)})")
+            raise _no_images_error(f"{d}: class folder contains", found)
         out[d.name] = files
+        if other is not None:
+            for e, n in found.items():
+                other[e] = other.get(e, 0) + n
     return out
 
 
@@ -409,9 +540,11 @@ def read_folder(root: str | Path, o: _Opts | None = None, id_root: Path | None =
         raise DataError(f"{root}: not a folder")
     train_dir, test_dir, eff = _find_split_dirs(root)
     id_root = id_root or eff
-    parts = {"train": _class_files(train_dir or eff)}
+    other: dict[str, int] = {}
+    parts = {"train": _class_files(train_dir or eff, other)}
     if test_dir is not None:
-        parts["test"] = _class_files(test_dir)
+        parts["test"] = _class_files(test_dir, other)
+    _warn_other(eff, other)
     class_names = sorted(set().union(*(set(p) for p in parts.values())))
     index = {c: i for i, c in enumerate(class_names)}
     skipped: list[dict[str, str]] = []
@@ -436,9 +569,10 @@ def read_unlabelled(root: str | Path, o: _Opts | None = None) -> ImageSet:
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"{root}: not a folder")
-    files = _list_images(root)
+    files, other = _scan_images(root)
     if not files:
-        raise DataError(f"{root}: folder contains no image files ({', '.join(IMAGE_EXTS)})")
+        raise _no_images_error(f"{root}: folder contains", other)
+    _warn_other(root, other)
     skipped: list[dict[str, str]] = []
     arrays, kept = _decode_files(files, o, skipped, desc="decoding", what=str(root))
     x = _stack(arrays, [str(files[i]) for i in kept], o, str(root))
@@ -483,9 +617,8 @@ def _cache_file(tree: Path, o: _Opts) -> Path:
 
 
 def _first_image(tree: Path) -> Path | None:
-    for dirpath, dirnames, filenames in os.walk(tree):
-        dirnames.sort()
-        for f in sorted(filenames):
+    for dirpath, filenames in _walk(tree):
+        for f in filenames:
             if _is_image_file(Path(f)):
                 return Path(dirpath) / f
     return None
@@ -813,7 +946,7 @@ def load_dataset(path: str | Path | None, dataset: str = "auto", **opts: Any
             raise DataError("dataset 'cifar10' needs --data PATH (a cifar-10-batches-py folder, an image tree, "
                             "an .npz or a .tar.gz), or download=True to fetch it")
         path = Path(o.cache_dir) if o.cache_dir else cache_root() / "cifar10"
-    p = resolve_data_root(path)
+    p = resolve_data_root(path, dataset)
     if not p.exists() or (dataset == "cifar10" and o.download and p.is_dir() and not any(p.iterdir())):
         if dataset == "cifar10" and o.download:
             p = download_cifar10(p)
@@ -872,15 +1005,18 @@ def load_dataset(path: str | Path | None, dataset: str = "auto", **opts: Any
 
 
 def list_image_files(paths: Sequence[str | Path]) -> list[Path]:
-    """Image files and/or folders -> the image files, folders recursed (sorted, hidden entries skipped); a file
-    named twice (or given beside a folder that holds it) is kept once, at its first mention."""
+    """Image files and/or folders -> the image files, folders recursed (sorted, hidden entries skipped, symlinked
+    folders and files followed, ids keep the path through the link); a file named twice (or given beside a folder
+    that holds it) is kept once, at its first mention. Files of image formats that are not read (.heic, .avif ...)
+    are named in one warning per folder."""
     files: list[Path] = []
     for q in paths:
         q = Path(q)
         if q.is_dir():
-            found = _list_images(q)
+            found, other = _scan_images(q)
             if not found:
-                raise DataError(f"{q}: folder contains no image files ({', '.join(IMAGE_EXTS)})")
+                raise _no_images_error(f"{q}: folder contains", other)
+            _warn_other(q, other)
             files.extend(found)
         elif q.exists():
             files.append(q)
@@ -904,7 +1040,7 @@ def load_images(paths: Sequence[str | Path], resolution: int, channels: int, **o
     files = list_image_files(paths)
     (x, kept, skipped), = iter_images(files, resolution, channels, **opts)
     for _, reason in skipped:
-        warnings.warn(f"skipped {reason}", stacklevel=2)
+        warn_user(f"skipped {reason}")
     return x, [str(files[i]) for i in kept]
 
 
@@ -925,7 +1061,10 @@ def iter_images(files: Sequence[Path], resolution: int, channels: int, *,
     if not files:
         raise DataError("no images given")
 
+    native = {1: 0, 3: 0}                    # decoded gray / colour files: a mismatch with the run is worth a word
+
     def one(a: np.ndarray) -> np.ndarray:     # each image on its own, as soon as it is decoded: memory holds
+        native[a.shape[-1]] = native.get(a.shape[-1], 0) + 1
         return convert(a[None], resolution, channels, o.fit)[0]    # the chunk's converted pixels, twice at most
 
     chunks = [range(len(files))] if chunks is None else chunks
@@ -957,10 +1096,18 @@ def iter_images(files: Sequence[Path], resolution: int, channels: int, *,
                 except DataError as e:
                     reasons.append(str(e))
             raise unreadable_files_error(sorted(reasons[:MAX_NAMED_BAD_FILES]))
-        msg = None if warned else crop_warning(set(sizes), o.fit, o.resolution, "images")
+        msg = None if warned else crop_warning(set(sizes), o.fit, o.resolution, "images",
+                                               hint="a run trained with --square pad")
         if msg:
-            warnings.warn(msg, stacklevel=2)
+            warn_user(msg)
             warned = True
+        if ci == 0 and native[3] and channels == 1:
+            # e.g. colour photos scored with a run trained on gray cell crops: converted, but likely the wrong run
+            warn_user("colour images are converted to gray: the network was trained on gray images (is it the run "
+                      "meant for these images?)")
+        elif ci == 0 and native[1] and not native[3] and channels == 3:
+            warn_user("gray images are converted to RGB: the network was trained on colour images (is it the run "
+                      "meant for these images?)")
         all_skipped += reasons
         n_kept += len(kept)
         x = np.stack(arrays) if arrays else np.zeros((0, resolution, resolution, channels), np.uint8)

@@ -87,8 +87,10 @@ class NamedImages:
     scores: dict[str, np.ndarray]
 
 
-def score_named_images(model: object, run_dir: Path, paths: Sequence[str | Path]) -> NamedImages:
+def score_named_images(model: object, run_dir: Path, paths: Sequence[str | Path], skip_bad: bool = False
+                       ) -> NamedImages:
     """Load image files/folders exactly as the run's data was converted (split.json), score them, map them.
+    skip_bad: unreadable files are left out (each named in a warning) instead of stopping.
 
     `model` is a wildgan.scoring.run.LoadedModel (typed loosely to keep this module free of model imports)."""
     from ..data import conversion_opts, load_images
@@ -96,6 +98,7 @@ def score_named_images(model: object, run_dir: Path, paths: Sequence[str | Path]
     split_file = Path(run_dir) / "split.json"
     info = json.loads(split_file.read_text()) if split_file.is_file() else {}
     cfg = model.cfg  # type: ignore[attr-defined]
-    x, ids = load_images(list(paths), cfg.net.resolution, cfg.net.channels, **conversion_opts(info))
+    x, ids = load_images(list(paths), cfg.net.resolution, cfg.net.channels, **conversion_opts(info),
+                         skip_bad=skip_bad)
     res = model.score(x, return_recon=True)  # type: ignore[attr-defined]
     return NamedImages(ids=ids, x=x, recon=res.recon, maps=residual_maps(x, res.recon), scores=res.scores)

@@ -27,6 +27,7 @@ from ..config import SCORE_NAMES, read_run_config, run_config_to_dict
 from ..errors import CheckpointError, ConfigError, DataError
 from ..fileio import atomic_write_text
 from ..scoring.run import read_split_info
+from ..markdown import md_table, split_md_row
 from .heatmaps import pixel_auc, residual_maps, score_named_images, top_k
 from .metrics import evaluate_scores, pixel_statistics
 
@@ -98,10 +99,7 @@ class _Page:
         # wide tables (a study's flattened rows have ~40 columns) scroll instead of stretching the page
         self.html_parts.append(f'<div class="scroll"><table><thead><tr>{th}</tr></thead><tbody>{trs}</tbody>'
                                "</table></div>")
-        esc = lambda s: _fmt(s).replace("|", "\\|")  # noqa: E731
-        md = ["| " + " | ".join(esc(c) for c in header) + " |", "|" + "---|" * len(header)]
-        md += ["| " + " | ".join(esc(c) for c in r) + " |" for r in rows]
-        self.md_parts.append("\n".join(md) + "\n")
+        self.md_parts.append(md_table([_fmt(c) for c in header], [[_fmt(c) for c in r] for r in rows]) + "\n")
 
     def img(self, png: Path, caption: str = "", width: int | None = None) -> None:
         style = f' style="max-width:{width}px"' if width else ""
@@ -240,7 +238,12 @@ def _diagnose_training_pile(run_dir: Path, cfg: Any, device: str, log: Log, k: i
     from ..scoring.run import load_model
 
     model = load_model(run_dir, device)
-    split = build_split(cfg.data)
+    try:
+        split = build_split(cfg.data)
+    except DataError as e:
+        # the images were moved or deleted since training: the ranking needs their pixels, not only the cached scores
+        raise DataError(f"{e} (the report of a run trained on unlabelled images ranks and maps its training images, "
+                        f"read from where they were at training: put them back there, or a link)") from None
     log(f"scoring the {len(split.train_x)} training images with {model.source}")
     res = model.score(split.train_x)                   # the same mixed batches as training-score thresholds use
     top = top_k(res.scores[_pick_score(res.scores, score)], max(k, 0))
@@ -289,12 +292,13 @@ def _config_text(run_dir: Path) -> str:
 
 def run_report(run_dir: Path, *, top_k_images: int = 8, images: Sequence[str | Path] = (), score: str = "a",
                masks: np.ndarray | None = None, device: str = "auto", controls: bool = True,
-               tsne_points: int = 2000, log: Log = _quiet) -> Path:
+               tsne_points: int = 2000, log: Log = _quiet, skip_bad: bool = False) -> Path:
     """Write RUN_DIR/report/{report.html, report.md, *.png}; returns the HTML path.
 
     masks: optional ground-truth defect masks aligned with the run's test split ([N, H, W], nonzero = defect);
     when given, the pixel-level ROC AUC of the heat maps is reported. tsne_points: at most this many test latents
-    (a seeded subsample) go into the t-SNE, whose cost grows faster than linearly with the number of points."""
+    (a seeded subsample) go into the t-SNE, whose cost grows faster than linearly with the number of points.
+    skip_bad: leave unreadable files among `images` out (each named in a warning) instead of stopping."""
     from . import plots
 
     check_report_args(score, top_k_images, tsne_points, images)
@@ -332,7 +336,18 @@ def run_report(run_dir: Path, *, top_k_images: int = 8, images: Sequence[str | P
                    "curves and samples, and the heat maps of the images named with --image (their scores are "
                    "placed among the training scores cached in train_scores.csv).")
         elif unlabelled:
-            model, diag = _diagnose_training_pile(run_dir, cfg, device, log, top_k_images, score)
+            try:
+                model, diag = _diagnose_training_pile(run_dir, cfg, device, log, top_k_images, score)
+            except DataError as e:
+                # the training images were moved or deleted since training: the report still has the curves, the
+                # samples, and the named images placed among the cached training scores
+                from ..scoring.run import load_model
+
+                log(f"warning: {e}")
+                model, diag = load_model(run_dir, device), None
+                page.p(f"The training images could not be read ({e}), so this report has no ranking or heat maps "
+                       f"of them: it shows the training curves and samples, and the heat maps of the images named "
+                       f"with --image (placed among the training scores cached in train_scores.csv).")
         else:
             model, diag = diagnose_run(run_dir, device=device, controls=controls, log=log)
     except CheckpointError as e:  # still training, or crashed before any checkpoint: show what there is
@@ -425,7 +440,7 @@ def run_report(run_dir: Path, *, top_k_images: int = 8, images: Sequence[str | P
             ref = (cached, "training")
         elif diag is not None and diag.scores:
             ref = (diag.ref_scores, "training" if unlabelled else "test")
-        _named_section(page, out, model, run_dir, images, score, log, ref=ref)
+        _named_section(page, out, model, run_dir, images, score, log, ref=ref, skip_bad=skip_bad)
 
     page.h(2, "Config")
     page.pre(_config_text(run_dir), "yaml")
@@ -548,9 +563,10 @@ def _heatmap_png(path: Path, image: np.ndarray, heat: np.ndarray, recon: np.ndar
 
 
 def _named_section(page: _Page, out: Path, model: Any, run_dir: Path, images: Sequence[str | Path], score: str,
-                   log: Log, ref: tuple[dict[str, np.ndarray], str] | None = None) -> None:
-    log(f"scoring {len(images)} named image path(s)")
-    named = score_named_images(model, run_dir, images)
+                   log: Log, ref: tuple[dict[str, np.ndarray], str] | None = None, skip_bad: bool = False) -> None:
+    named = score_named_images(model, run_dir, images, skip_bad=skip_bad)
+    log(f"scored {len(named.ids)} named image{'s' if len(named.ids) != 1 else ''} (from {len(images)} "
+        f"path{'s' if len(images) != 1 else ''})")
     name = _pick_score(named.scores, score)
     page.h(2, "Named images")
     gen = model.cfg.score.generator
@@ -599,7 +615,8 @@ def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def _md_to_html(text: str) -> str:
-    """Just enough Markdown for tables.md: headings, pipe tables, paragraphs (everything else kept verbatim)."""
+    """Just enough Markdown for tables.md: headings, pipe tables (with `\\|` for a pipe inside a cell, as GitHub
+    reads it), paragraphs (everything else kept verbatim)."""
     out: list[str] = []
     lines = text.splitlines()
     i = 0
@@ -610,7 +627,7 @@ def _md_to_html(text: str) -> str:
             while i < len(lines) and lines[i].strip().startswith("|"):
                 block.append(lines[i].strip())
                 i += 1
-            cells = [[c.strip() for c in b.strip("|").split("|")] for b in block]
+            cells = [split_md_row(b) for b in block]  # `\|` inside a cell is a literal pipe, not a separator
             body = [c for c in cells[1:] if not all(set(x) <= set(":- ") for x in c)]
             th = "".join(f"<th>{html.escape(c)}</th>" for c in cells[0])
             trs = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in body)
@@ -696,12 +713,12 @@ def study_report(study_dir: Path, *, log: Log = _quiet) -> Path:
 
 def report(path: str | Path, *, top_k_images: int = 8, images: Sequence[str | Path] = (), score: str = "a",
            masks: np.ndarray | None = None, device: str = "auto", controls: bool = True,
-           tsne_points: int = 2000, log: Log = _quiet) -> Path:
+           tsne_points: int = 2000, log: Log = _quiet, skip_bad: bool = False) -> Path:
     """The HTML report of a run directory (has config.json) or a study directory (has results.jsonl)."""
     p = Path(path)
     if (p / "config.json").is_file():
         return run_report(p, top_k_images=top_k_images, images=images, score=score, masks=masks, device=device,
-                          controls=controls, tsne_points=tsne_points, log=log)
+                          controls=controls, tsne_points=tsne_points, log=log, skip_bad=skip_bad)
     if (p / "results.jsonl").is_file():
         return study_report(p, log=log)
     raise ConfigError(f"{p}: neither a run directory (config.json) nor a study directory (results.jsonl)")

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..config import SCORE_NAMES, DataConfig, read_run_config
 from ..data import AnomalySplit, build_split, split_differences
-from ..errors import ConfigError
+from ..errors import ConfigError, warn_user
 from ..fileio import atomic_write_text
 from ..scoring.run import LoadedModel, load_model, read_split_info, untrained_model, write_scores_csv
 from .metrics import evaluate_scores, pixel_statistics
@@ -76,9 +76,8 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
 def _say(log: Callable[[str], None] | None, msg: str) -> None:
     """A message for the user: to log, or as a Python warning when no log is given (library use)."""
     if log is None:
-        import warnings
 
-        warnings.warn(msg, stacklevel=3)
+        warn_user(msg)
     else:
         log(msg)
 
@@ -127,10 +126,8 @@ def evaluate_model(model: LoadedModel, split: AnomalySplit, *, controls: bool = 
         except OSError as e:
             # e.g. someone else's read-only run: the numbers computed above are the result; losing them to a
             # side file that cannot be written would throw the whole scoring away
-            import warnings
 
-            warnings.warn(f"could not write the per-image scores into {out_dir} ({e}); the metrics are unaffected",
-                          stacklevel=2)
+            warn_user(f"could not write the per-image scores into {out_dir} ({e}); the metrics are unaffected")
     return out
 
 
@@ -149,17 +146,42 @@ def evaluate_run(run_dir: Path, data: str | None = None, *, device: str = "auto"
         _say(log, msg)
 
     split = split_for_run(run_dir, data, log=note, normal=normal, whole=whole)
-    out = evaluate_model(model, split, controls=controls, progress=progress, out_dir=run_dir if write else None)
+    out_dir = evaluation_dir(run_dir, model.cfg.data, read_split_info(run_dir), data, normal, whole)
+    out = evaluate_model(model, split, controls=controls, progress=progress, out_dir=out_dir if write else None)
     if said:
         out["warnings"] = said
     out["run_dir"] = str(run_dir)
     out["data"] = split.info
     if write:
         try:
-            atomic_write_text(run_dir / "eval.json", json.dumps(out, indent=2, default=str))
+            out_dir.mkdir(exist_ok=True)
+            atomic_write_text(out_dir / "eval.json", json.dumps(out, indent=2, default=str))
+            out["written_to"] = str(out_dir / "eval.json")
         except OSError as e:
-            note(f"warning: could not write {run_dir / 'eval.json'} ({e}); the results are printed only")
+            note(f"warning: could not write {out_dir / 'eval.json'} ({e}); the results are printed only")
     return out
+
+
+def evaluation_dir(run_dir: Path, dc: DataConfig, recorded: dict[str, Any], data: str | None,
+                   normal: tuple[str, ...] | None, whole: bool | None) -> Path:
+    """Where an evaluation's eval.json / test_scores.csv go: the run folder for the run's own test split (what the
+    report and the studies read), and RUN/eval-<data>[-normal-<classes>][-whole]/ for other data or other normal
+    classes of a run that has a test split of its own, which another evaluation must not overwrite. A run without
+    one (trained on an unlabelled pile, or by Detector.fit) keeps its latest evaluation in the run folder."""
+    import os
+    import re
+
+    own_protocol = recorded.get("protocol") != "unlabelled" and not recorded.get("detector_input")
+    same_data = data is None or (dc.data is not None and os.path.abspath(str(data)) == os.path.abspath(dc.data))
+    same_normal = not normal or tuple(normal) == tuple(dc.normal) or \
+        tuple(normal) == tuple(recorded.get("normal_classes") or ())
+    if not own_protocol or (same_data and same_normal and not whole):
+        return run_dir
+    stem = "data" if data is None else Path(str(data)).name
+    for suffix in (".tar.gz", ".tgz", ".tar", ".npz"):
+        stem = stem[: -len(suffix)] if stem.lower().endswith(suffix) else stem
+    slug = stem + (f"-normal-{'+'.join(normal)}" if normal and not same_normal else "") + ("-whole" if whole else "")
+    return run_dir / ("eval-" + (re.sub(r"[^A-Za-z0-9._+-]+", "_", slug).strip("_") or "data"))
 
 
 def format_table(result: dict[str, Any]) -> str:
@@ -180,8 +202,11 @@ def format_table(result: dict[str, Any]) -> str:
     for k in ("pixel_norm", "pixel_std", "pixel_mean"):
         if k in ctl:
             lines.append(f"{k:<12}{ctl[k]:>8.3f}{result['controls_ap'][k]:>8.3f}{'(control)':>15}")
-    src = (result.get("data") or {}).get("test_source")
-    lines.append(f"n_test={result['n_test']}  n_anomalous={result['n_anomalous']}" + (f"  ({src})" if src else ""))
+    info = result.get("data") or {}
+    src = info.get("test_source")
+    normal = info.get("normal_classes")
+    lines.append(f"n_test={result['n_test']}  n_anomalous={result['n_anomalous']}"
+                 + (f"  normal: {', '.join(map(str, normal))}" if normal else "") + (f"  ({src})" if src else ""))
     m = result.get("model") or {}
     if (m.get("lod") or 0) > 0:
         lines.append(f"scored at lod {m['lod']:g} ({m['scored_resolution']}x{m['scored_resolution']}"

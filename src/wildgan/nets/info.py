@@ -18,6 +18,25 @@ def forward_flops(fn: Any, *args: Any) -> int:
     return int(fc.get_total_flops())
 
 
+def train_flops_per_image(nets: Any, cfg: NetConfig, res: int, lod: float | None = None, batch: int = 4
+                          ) -> dict[str, float]:
+    """FLOPs per real image of one training iteration at resolution `res` (lod: default the stable lod of res; a
+    fading lod in (log2(R/res), log2(R/res) + 1) counts the fade's extra path): g, d, e forward and the spec's
+    (8.2) 7g + 14d + 3e, on the networks' own device."""
+    import math
+
+    if lod is None:
+        lod = math.log2(cfg.resolution // res)
+    dev = next(nets.G.parameters()).device
+    # zeros: FLOPs do not depend on the values, and a random draw would move the global RNG of a training run
+    z = torch.zeros(batch, cfg.latent_size, device=dev)
+    x = torch.zeros(batch, cfg.channels, res, res, device=dev)
+    g = forward_flops(lambda q: nets.G(q, lod), z) / batch
+    d = forward_flops(lambda q: nets.D(q, lod), x) / batch
+    e = forward_flops(lambda q: nets.E(q, lod), x) / batch
+    return {"g": g, "d": d, "e": e, "train": 7 * g + 14 * d + 3 * e}
+
+
 def network_info(cfg: NetConfig, batch: int = 4) -> dict[str, Any]:
     """Params of G, D, E and forward GFLOP per image at full resolution (FLOP = 2 MAC, weight layers only).
     Training cost per real image follows the spec (8.2): 7g + 14d + 3e."""

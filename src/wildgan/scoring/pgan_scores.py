@@ -12,7 +12,6 @@ were scored with 4 copies of itself), at the price of differing slightly from th
 
 from __future__ import annotations
 
-import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterable, Iterator
@@ -24,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from ..config import ScoreConfig
+from ..errors import warn_user
 from ..nets import PGANNetworks
 from ..nets.pgan import Encoder, _Trunk
 from .scores import all_scores
@@ -197,11 +197,11 @@ def score_pgan(nets: PGANNetworks, x_u8: np.ndarray, cfg: ScoreConfig = ScoreCon
     if batch_mode == "mixed" and any(len(b) < group for b in batches):
         # only when fewer images than a group are scored at all (every other batch is a multiple of the group)
         n = len(x_u8)
-        warnings.warn(f"{n} image{'s' if n != 1 else ''} scored in batch mode 'mixed': the encoder's minibatch-"
-                      f"stddev layer sees a group of {n} instead of {group} different images, which shifts the scores "
-                      f"against those of training images (and thresholds made from them). To score images one at a "
-                      f"time use batch mode 'isolated' (wildgan score --batch-mode isolated, "
-                      f"Detector(batch_mode='isolated')), or score them together with others", stacklevel=3)
+        warn_user(f"{n} image{'s' if n != 1 else ''} scored in batch mode 'mixed': the encoder's minibatch-"
+                  f"stddev layer sees a group of {n} instead of {group} different images, which shifts the scores "
+                  f"against those of training images (and thresholds made from them). To score images one at a "
+                  f"time use batch mode 'isolated' (wildgan score --batch-mode isolated, "
+                  f"Detector(batch_mode='isolated')), or score them together with others")
     parts = score_batches(nets, x_u8, batches, range(len(batches)), cfg, device=device, batch_mode=batch_mode,
                           return_recon=return_recon, progress=progress, lod=lod,
                           batches_per_forward=batches_per_forward)

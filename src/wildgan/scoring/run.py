@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import json
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -19,7 +18,7 @@ from ..config import RunConfig, ScoreConfig, read_run_config
 from ..data.readers import list_image_files, none_readable_error
 from ..data.splits import conversion_opts
 from ..devices import resolve_device
-from ..errors import CheckpointError, DataError
+from ..errors import CheckpointError, DataError, warn_user
 from ..nets import build_pgan
 from .pgan_scores import ScoreResult, score_pgan
 
@@ -81,7 +80,7 @@ def final_checkpoint(run_dir: Path) -> Path:
             if not p.exists():
                 continue                      # pruned meanwhile by the run still training there: not a bad one
             errors.append(str(e))
-            warnings.warn(f"skipping a bad checkpoint: {e}", stacklevel=2)
+            warn_user(f"skipping a bad checkpoint: {e}")
     if errors:
         raise CheckpointError(f"{run_dir}: no trained networks that load (no network-final.json; every checkpoint "
                               f"fails, the newest: {errors[0]})")
@@ -99,8 +98,8 @@ def load_model(run_dir: Path, device: str | torch.device = "auto", checkpoint: P
         nets, meta = ckpt.load_pgan(path, dev)
     if checkpoint is None and path.parent.name == "checkpoints":
         # e.g. a run still training, or stopped before its end: say so, the scores are those of a partial model
-        warnings.warn(f"{run_dir} has no final networks yet (still training, or stopped): scoring with its newest "
-                      f"checkpoint {path.name} ({float(meta.get('kimg', 0) or 0):.1f} kimg)", stacklevel=2)
+        warn_user(f"{run_dir} has no final networks yet (still training, or stopped): scoring with its newest "
+                  f"checkpoint {path.name} ({float(meta.get('kimg', 0) or 0):.1f} kimg)")
     return LoadedModel(cfg=cfg, nets=nets, source=str(path), meta=meta, device=dev,
                        conversion=conversion_opts(read_split_info(run_dir)))
 
@@ -253,7 +252,7 @@ def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: 
     reasons = dict(sorted(bad))                          # one per file, however many chunks read it
     if world > 1:
         for r in reasons.values():
-            warnings.warn(f"skipped {r}", stacklevel=2)
+            warn_user(f"skipped {r}")
     if not done.any():
         raise none_readable_error(len(files), list(reasons.values()))
     keep = np.flatnonzero(done)
@@ -293,7 +292,7 @@ def _score_chunks(model: LoadedModel, files: list[Path], which: list[int], chunk
             x, kept, why = next(data)
             for i, reason in why:
                 if warn and i not in seen:           # a wrap-around repeat is named once
-                    warnings.warn(f"skipped {reason}", stacklevel=3)
+                    warn_user(f"skipped {reason}")
             bad += why
             z0 = None
             if search:

@@ -16,9 +16,11 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Iterable
 
+from ..markdown import md_table
+
 SCORES = ("A", "L_r", "L_n", "L_o", "a")
 METHOD_NAMES = {"wildgan": "Ours", "fanogan": "f-AnoGAN", "search": "Latent search"}
-CONTROL_ROWS = (("untrained", "untrained nets"), ("pixel_norm", "-||Q|| (pixel norm)"),
+CONTROL_ROWS = (("untrained", "untrained nets"), ("pixel_norm", "-‖Q‖ (pixel norm)"),
                 ("pixel_std", "-std(Q)"), ("pixel_mean", "-mean(Q)"))
 
 # Paper Table 2 (CIFAR_CAR, normal = automobile), per gamma; spec 4.6.
@@ -68,12 +70,6 @@ def _per_seed(rows: Iterable[dict[str, Any]], value: Any) -> list[float]:
 
 def _seed_key(r: dict[str, Any]) -> tuple[Any, ...]:
     return r.get("protocol"), r["normal"], r["seed"]
-
-
-def _md(header: list[str], body: list[list[str]]) -> str:
-    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    out += ["| " + " | ".join(r) + " |" for r in body]
-    return "\n".join(out)
 
 
 def _gammas(rows: Iterable[dict[str, Any]]) -> list[float]:
@@ -168,7 +164,7 @@ def table3(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]] | No
     g = _gammas(rows)[0]
     sel = [r for r in rows if r["method"] == "wildgan" and r.get("encoder_loss", "image") == "image"
            and float(r["gamma"]) == g]
-    header = ["normal class", *SCORES, "untrained a", "-||Q||"]
+    header = ["normal class", *SCORES, "untrained a", "-‖Q‖"]
     body = []
     for n in normals:
         rs = [r for r in sel if r["normal"] == n]
@@ -196,15 +192,15 @@ def render_markdown(rows: list[dict[str, Any]]) -> str:
             for g in _gammas(sub):
                 h, b = table1(sub, g)
                 if b:
-                    parts += [f"### Table 1 layout: encoder loss × score (γ = {g:g})", "", _md(h, b), ""]
+                    parts += [f"### Table 1 layout: encoder loss × score (γ = {g:g})", "", md_table(h, b), ""]
             if key[0] == "chula-rbc12":
                 parts += ["Paper Table 1 (KTH cells, another data set, for orientation): d_I: L_n .78, L_o .89, "
                           "a .90; d_z: L_n .66, L_o .69, a .66.", ""]
         h, b = table2(sub)
-        parts += ["### Table 2 layout: method × score × γ", "", _md(h, b), ""]
+        parts += ["### Table 2 layout: method × score × γ", "", md_table(h, b), ""]
     h3 = table3(rows)
     if h3:
-        parts += ["## One-vs-rest sweep (proposed method)", "", _md(*h3), ""]
+        parts += ["## One-vs-rest sweep (proposed method)", "", md_table(*h3), ""]
     return "\n".join(parts)
 
 

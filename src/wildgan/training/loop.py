@@ -28,13 +28,13 @@ import torch.nn.functional as F
 
 from .. import checkpoint as ckpt
 from ..config import NetConfig, RunConfig, TrainConfig, run_config_to_dict
-from ..errors import CheckpointError, DataError, DivergenceError, TrainingInterrupted, WildganError
+from ..errors import CheckpointError, DataError, DivergenceError, TrainingInterrupted, WildganError, warn_user
 from ..fileio import truncate_jsonl
 from ..losses import critic_loss, encoder_image_loss, encoder_latent_loss, generator_loss
 from ..nets import PGANNetworks, build_pgan
 from ..nets.layers import downsample2, lerp, lrelu, pixel_norm, upsample2
 from ..devices import resolve_device
-from .schedule import Phase, schedule
+from .schedule import Phase, schedule, schedule_work
 from .tblog import TensorBoardLog
 
 Log = Callable[[str], None]
@@ -677,10 +677,9 @@ def _restore(tensors: dict[str, torch.Tensor], meta: dict[str, Any], nets: PGANN
     else:
         # A CPU generator state cannot be loaded into a CUDA generator (or back): the run goes on with a new,
         # deterministic latent stream instead of failing. Everything else (weights, Adam, data order) is exact.
-        import warnings
 
-        warnings.warn(f"{src}: checkpoint written on {saved_on}, resumed on {rng.device.type}: the latent random "
-                      f"stream is reseeded (seed {int(meta.get('seed', 0))}, iteration {state.iteration})")
+        warn_user(f"{src}: checkpoint written on {saved_on}, resumed on {rng.device.type}: the latent random "
+                  f"stream is reseeded (seed {int(meta.get('seed', 0))}, iteration {state.iteration})")
         rng.manual_seed(int(meta.get("seed", 0)) * 1_000_003 + state.iteration)
     return state
 
@@ -807,7 +806,8 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
     biggest = max(b for r, b in tc.minibatch.items() if r <= nc.resolution)
     if len(train_x) < biggest:
         raise DataError(f"only {len(train_x)} training image{'s' if len(train_x) != 1 else ''}, fewer than the largest minibatch of the schedule "
-                        f"({biggest}); add images or use a smaller preset/minibatch")
+                        f"({biggest}); add images, or use a smaller preset (--preset tiny: at most 16), "
+                        f"or set train.minibatch in a --config file")
     if dist is not None:
         _dist.check_batches(tc.minibatch, nc, dist.world)
     fast = resolve_fast_options(tc, device, distributed=dist is not None)
@@ -853,8 +853,20 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
     flag = _StopFlag()
     status = "done"
     phase: Phase = schedule(state.nimg, nc.resolution, tc.phase_kimg, tc.fade_kimg, tc.minibatch)
+    if device.type == "cpu" and (total_nimg - state.nimg) / 1000 > 1000:
+
+        # the paper-length default is what a newcomer gets without --total-kimg: say so before the first hour goes
+        warn_user(f"training {(total_nimg - state.nimg) / 1000:g} kimg on a CPU can take days (the progress bar's "
+                  f"eta weighs each phase by its FLOPs); for a first model try --total-kimg 200 --phase-kimg 40, "
+                  f"or --minutes M")
+    # The bar's own ETA (images left / images per second so far) is wrong by the cost ratio of the phases: 39.9k of
+    # 4.00M images at 4x4 on a CPU projected 37 minutes for what takes over a day. The ETA shown instead weighs the
+    # images left by their FLOPs at each resolution (schedule_work), at the FLOP rate of this session so far.
+    cost = _phase_costs(nets, nc) if progress and state.nimg < total_nimg else None
+    nimg_session0 = state.nimg
     bar = tqdm(total=total_nimg, initial=state.nimg, unit="img", unit_scale=True, disable=not progress,
-               dynamic_ncols=True, desc="train")
+               dynamic_ncols=True, desc="train",
+               bar_format=None if cost is None else "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}, {rate_fmt}{postfix}]")
 
     def save() -> Path:
         state.epoch, state.pos = runner.sampler.epoch, runner.sampler.pos
@@ -905,7 +917,9 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
                             stats_f.write(json.dumps(row) + "\n")
                             stats_f.flush()
                             tb.scalars(row)
-                        bar.set_postfix(res=phase.resolution, D=f"{row.get('D/loss', 0):.3g}",
+                        post = {"eta": _eta(cost, nc, tc, nimg_session0, state.nimg, total_nimg,
+                                            time.time() - t_start)} if cost is not None else {}
+                        bar.set_postfix(**post, res=phase.resolution, D=f"{row.get('D/loss', 0):.3g}",
                                         G=f"{row.get('G/loss', 0):.3g}", E=f"{row.get('E/loss', 0):.3g}")
                         bad = [k for k, v in row.items() if isinstance(v, float) and not math.isfinite(v)]
                         if bad:
@@ -958,6 +972,26 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
     if dist is not None:
         dist.barrier()
     return TrainResult(run_dir=run_dir, nimg=state.nimg, final=final, status=status)
+
+
+def _phase_costs(nets: PGANNetworks, nc: NetConfig) -> dict[int, float]:
+    """Training FLOPs per image at each resolution of the schedule (stable phases), for the ETA."""
+    from ..nets.info import train_flops_per_image
+
+    return {4 * 2 ** j: train_flops_per_image(nets, nc, 4 * 2 ** j, batch=2)["train"]
+            for j in range(nc.resolution_log2 - 1)}
+
+
+def _eta(cost: dict[int, float], nc: NetConfig, tc: TrainConfig, nimg0: int, nimg: int, total: int,
+         seconds: float) -> str:
+    """Time left: the FLOPs of the images left (each at its phase's cost) at this session's FLOP rate so far."""
+    from tqdm import tqdm
+
+    def work(a: int, b: int) -> float:
+        return schedule_work(a / 1000, b / 1000, nc.resolution, tc.phase_kimg, tc.fade_kimg, cost)
+
+    done = work(nimg0, nimg)
+    return "?" if done <= 0 or seconds <= 0 else tqdm.format_interval(work(nimg, total) * seconds / done)
 
 
 def _silent(msg: str) -> None:

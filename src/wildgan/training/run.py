@@ -229,7 +229,9 @@ def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, 
     if overwrite and previous_run(run_dir):
         import shutil
 
-        for name in RUN_OUTPUTS:
+        # evaluations on other data (RUN/eval-*/, see evaluation.run.evaluation_dir) belong to the old networks too
+        others = sorted(p.name for p in run_dir.glob("eval-*") if p.is_dir() and (p / "eval.json").is_file())
+        for name in (*RUN_OUTPUTS, *others):
             path = run_dir / name
             if path.is_dir():
                 shutil.rmtree(path)
@@ -256,8 +258,12 @@ def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, 
     write_run_config(cfg, run_dir)
     write_split_info(split, run_dir)
     s = split_summary(split)
+    normal = split.info.get("normal_classes") or []
+    # the normal class is named: a data set's default (CIFAR-10 automobile, MNIST 2) is otherwise only in split.json
     what = ("an unlabelled pile: anomalies unknown" if split.info.get("protocol") == "unlabelled"
-            else f"{s['n_train_anomalous']} injected anomalies")
+            else (f"normal: {', '.join(map(str, normal))}"
+                  f"{', the data set default (--normal chooses)' if split.info.get('normal_default_used') else ''}"
+                  f"; " if normal else "") + f"{s['n_train_anomalous']} injected anomalies")
     log(f"{'resuming' if resume else 'training'} {cfg.method} ({cfg.preset}) on {s['n_train']} images ({what}), "
         f"{split.resolution}x{split.resolution}x{split.channels}, "
         f"seed {cfg.train.seed if cfg.method != 'fanogan' else cfg.fanogan.seed} -> {run_dir}")

@@ -39,3 +39,20 @@ def schedule(nimg: int, resolution: int, phase_kimg: float, fade_kimg: float, mi
 def schedule_kimg_for_full_growth(resolution: int, phase_kimg: float, fade_kimg: float) -> float:
     """kimg at which the last fade-in ends (full resolution stable from here on)."""
     return (math.log2(resolution) - 2) * (phase_kimg + fade_kimg)
+
+
+def schedule_work(a_kimg: float, b_kimg: float, resolution: int, phase_kimg: float, fade_kimg: float,
+                  cost: dict[int, float]) -> float:
+    """The training cost of the images shown between a_kimg and b_kimg: the integral of cost[resolution at k] dk,
+    with `cost` per image at each resolution (e.g. FLOPs). The resolution is 4 for the first stable phase and
+    steps up at the start of each fade-in (as `schedule`), so an image at 32x32 weighs what it costs, not what a
+    4x4 one does: the ETA of a progressive run from its images/s alone is off by the cost ratio of its phases."""
+    levels = int(math.log2(resolution)) - 2
+    period = phase_kimg + fade_kimg
+    edges = [0.0] + [phase_kimg + j * period for j in range(levels)] + [math.inf]
+    work = 0.0
+    for j in range(levels + 1):
+        lo, hi = max(a_kimg, edges[j]), min(b_kimg, edges[j + 1])
+        if hi > lo:
+            work += (hi - lo) * cost[4 * 2 ** j]
+    return work
