@@ -2,7 +2,9 @@
 
 __version__ = "0.1.0"
 
-__all__ = ["Detector", "NotFittedError", "__version__"]
+from .errors import WildganWarning  # noqa: E402  (torch-free: errors.py imports nothing)
+
+__all__ = ["Detector", "NotFittedError", "WildganWarning", "__version__"]
 
 
 def __getattr__(name: str):  # noqa: ANN202 -- PEP 562: `import wildgan` (and the CLI) stay light, without torch

@@ -584,6 +584,10 @@ def cmd_score(a: argparse.Namespace) -> int:
                   f"{'only matters' if len(given) == 1 else 'only matter'} with --threshold: no is_anomaly column "
                   f"is written without it")
     run_dir = Path(a.run_dir)
+    if a.data:
+        from .data.readers import under_data_root
+
+        a.data = [str(under_data_root(d)) for d in a.data]      # relative paths may be under $WILDGAN_DATA
     one_file = a.data[0] if a.data and len(a.data) == 1 else None
     dataset_file = bool(one_file and is_dataset_file(one_file))
     tar = dataset_file and detect_format(Path(one_file)) == "folder-tar"

@@ -32,7 +32,13 @@ class TrainingInterrupted(WildganError):
         self.signum = signum
 
 
-def warn_user(message: str, category: type[Warning] = UserWarning) -> None:
+class WildganWarning(UserWarning):
+    """Every warning wildgan gives about the user's data, run or options (mixed image sizes, skipped files, a run
+    that stopped early ...). warn_user locates them at the user's own line, so filter them by this category, not by
+    module: warnings.filterwarnings("ignore", category=WildganWarning)."""
+
+
+def warn_user(message: str, category: type[Warning] = WildganWarning) -> None:
     """warnings.warn, located at the first caller outside the wildgan package (the user's `det.fit(...)` line, or
     their script), whatever the depth of the call inside the package: a fixed stacklevel points into our own code on
     one path or another (Python 3.12's skip_file_prefixes does this; we support 3.10)."""
@@ -40,8 +46,8 @@ def warn_user(message: str, category: type[Warning] = UserWarning) -> None:
     import sys
     import warnings
 
-    pkg = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    pkg = os.path.normcase(os.path.dirname(os.path.abspath(__file__))) + os.sep
     level, f = 2, sys._getframe(1)
-    while f is not None and os.path.abspath(f.f_code.co_filename).startswith(pkg):
+    while f is not None and os.path.normcase(os.path.abspath(f.f_code.co_filename)).startswith(pkg):
         f, level = f.f_back, level + 1
     warnings.warn(message, category, stacklevel=level)

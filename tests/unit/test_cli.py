@@ -403,13 +403,25 @@ def test_keep_checkpoints_all_keeps_every_checkpoint_and_replays(tiny_npz, tmp_p
     assert again["train"]["keep_checkpoints"] is None
 
 
-def test_a_paper_length_cpu_run_says_it_takes_days(tiny_npz, tmp_path, capsys):
+def test_a_paper_length_cpu_run_says_it_takes_days(tiny_npz, tmp_path, monkeypatch):
     # the default length is the paper's (4000 kimg at 32x32): on a CPU that is days, which the bar alone hid
     # (its images/s ETA at 4x4 said 37 minutes); a short run says nothing
     common = ["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--threads", "1",
               "--no-progress", "--device", "cpu"]
-    with pytest.warns(UserWarning, match="training 2000 kimg on a CPU can take days"):
-        assert main([*common, "--total-kimg", "2000", "--minutes", "0.002", "--out", str(tmp_path / "long")]) == 0
+    import wildgan.training.loop as loop
+
+    def stop(*a, **k):                      # the warning comes before the first iteration: no need to train more
+        raise RuntimeError("stopped by the test")
+
+    with monkeypatch.context() as m:
+        m.setattr(loop.StepRunner, "iteration", stop)
+        with pytest.warns(UserWarning, match="training 2000 kimg on a CPU can take days"), \
+                pytest.raises(RuntimeError, match="stopped by the test"):
+            main([*common, "--total-kimg", "2000", "--out", str(tmp_path / "long")])
+    with warnings.catch_warnings(record=True) as got:        # a --minutes budget ends the run first: no warning
+        warnings.simplefilter("always")
+        assert main([*common, "--total-kimg", "2000", "--minutes", "0.002", "--out", str(tmp_path / "budget")]) == 0
+    assert not [w for w in got if "can take days" in str(w.message)]
     with warnings.catch_warnings(record=True) as got:
         warnings.simplefilter("always")
         assert main([*common, "--total-kimg", "0.1", "--phase-kimg", "0.03", "--out", str(tmp_path / "short")]) == 0

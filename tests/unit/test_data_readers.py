@@ -278,6 +278,8 @@ def test_sample_and_data_root(monkeypatch, tmp_path):
     with pytest.raises(DataError, match=r"2 data sets for --dataset cifar10 .*\(a.npz, b.tar.gz\).*--data cifar10/a.npz"):
         resolve_data_root(None, "cifar10")
     assert resolve_data_root(None, "auto") == tmp_path                            # the root itself, as before
+    (tmp_path / "cifar10" / "cifar-10-batches-py").mkdir()                        # the download's usual layout:
+    assert resolve_data_root(None, "cifar10") == tmp_path / "cifar10" / "cifar-10-batches-py"   # one data set
     from wildgan.cli import absolute_data_path
 
     assert absolute_data_path(None, "mnist") == str(tmp_path / "mnist" / "m.npz")  # what the run records
@@ -553,25 +555,30 @@ def test_warnings_point_at_the_callers_line(tmp_path):
     assert {w.filename for w in seen} == {__file__}
 
 
-def test_scoring_images_of_the_other_colour_mode_warns(tmp_path):
-    # colour photos scored with a run trained on gray crops are converted, but probably meant for another run
+def test_scoring_colour_images_with_a_run_that_went_gray_on_its_gray_data_warns(tmp_path):
+    # colour photos scored with a run whose data was all gray (so it chose gray) are converted, but probably meant
+    # for another run; a run told to train gray on colour images (--channels 1) is not warned about
+    import warnings
+
+    from wildgan.data import build_split, conversion_opts
+    from wildgan.config import DataConfig
     from wildgan.data.readers import load_images
 
     rgb = np.zeros((8, 8, 3), np.uint8)
     rgb[..., 0] = 200
-    for i in range(2):
-        Image.fromarray(rgb).save(tmp_path / f"c{i}.png")
-    with pytest.warns(UserWarning, match="colour images are converted to gray: the network was trained on gray"):
-        x, _ = load_images([tmp_path], 8, 1)
-    assert x.shape == (2, 8, 8, 1)
-    gray = tmp_path / "gray"
+    colour, gray = tmp_path / "colour", tmp_path / "gray"
+    colour.mkdir()
     gray.mkdir()
-    Image.fromarray(np.zeros((8, 8), np.uint8)).save(gray / "g.png")
-    with pytest.warns(UserWarning, match="gray images are converted to RGB"):
-        load_images([gray], 8, 3)
-    import warnings
-
+    for i in range(20):
+        Image.fromarray(rgb).save(colour / f"c{i}.png")
+        Image.fromarray(np.full((8, 8), i, np.uint8)).save(gray / f"g{i}.png")
+    went_gray = conversion_opts(build_split(DataConfig(data=str(gray))).info)
+    told_gray = conversion_opts(build_split(DataConfig(data=str(colour), channels=1)).info)
+    assert went_gray.get("gray_data") and not told_gray.get("gray_data")
+    with pytest.warns(UserWarning, match="colour images are converted to gray: the network was trained on gray"):
+        x, _ = load_images([colour], 8, 1, **went_gray)
+    assert x.shape == (20, 8, 8, 1)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        load_images([gray], 8, 1)                        # the run's own mode: nothing to say
-        load_images([tmp_path / "c0.png", gray / "g.png"], 8, 3)     # gray among colour: as in training
+        load_images([colour], 8, 1, **told_gray)          # the run's own kind of image: nothing to say
+        load_images([gray], 8, 1, **went_gray)

@@ -641,3 +641,17 @@ def test_a_folder_is_scored_in_chunks_with_the_same_scores(det, mnist, tmp_path,
     got = d2.decision_function(tmp_path)
     np.testing.assert_allclose(got, d2._score_u8(d2._images(tmp_path))["a"], rtol=1e-6)
     assert not np.allclose(got, whole["a"])                                # lam was used
+
+
+def test_wildgan_warnings_are_filtered_by_their_category() -> None:
+    import warnings
+
+    import wildgan
+
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        warnings.filterwarnings("ignore", category=wildgan.WildganWarning)
+        to_images([np.zeros((20, 30), np.uint8), np.full((40, 40, 3), 255, np.uint8)])
+    assert got == []
+    with pytest.warns(wildgan.WildganWarning, match="different sizes"):
+        to_images([np.zeros((20, 30), np.uint8), np.full((40, 40, 3), 255, np.uint8)])

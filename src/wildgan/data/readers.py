@@ -36,7 +36,8 @@ def _webp_ok() -> bool:
 
 
 # the extensions read (lower case): WebP only where this Pillow decodes it; GIF (first frame) always can
-IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff") + ((".webp",) if _webp_ok() else ()) + (".gif",)
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff") + ((".webp",) if _webp_ok() else ()) + (
+    ".gif", ".jfif", ".jpe", ".pjpeg", ".apng", ".ppm", ".pgm", ".pbm", ".pnm")   # JPEG/PNG aliases, the PNM family
 # extensions of image formats that are not read: such files are counted and named in one warning per folder (or in
 # the error when a folder has nothing else), never dropped in silence; other files (.txt, .csv, .json, .xml ...
 # beside the images) are left out quietly, as before
@@ -53,8 +54,9 @@ DATASETS = ("auto", "cifar10", "chula-rbc12", "mnist", "folder", "npz", "cifar-b
 FORMATS = ("folder", "folder-tar", "cifar-batches", "npz", "unlabelled-folder", "unlabelled-tar")
 SAMPLE_NAME = "mnist-sample.npz"
 # bump when decoding rules change so stale caches are not reused (2: median-size rule, 3: 256 px automatic cap,
-# 4: .webp and .gif read, symlinked folders followed)
-_DECODE_CACHE_VERSION = 4
+# 4: .webp and .gif read, symlinked folders followed, 5: JPEG aliases and PNM read)
+_DECODE_CACHE_VERSION = 5
+READER_VERSION = _DECODE_CACHE_VERSION     # recorded in split.json: a rebuild by another reader is told apart
 
 
 @dataclass
@@ -98,6 +100,7 @@ class _Opts:
     cache_dir: str | None = None
     progress: bool | None = None    # None = tqdm's auto (bar only on a terminal)
     probe_uniform: bool = False     # internal: raise _MixedSizes instead of unifying sizes
+    gray_data: bool = False         # scoring for a run that chose gray because its data was all gray: colour is odd
 
     def decode_key(self) -> str:
         if self.probe_uniform:  # native pixels: only the per-file decoding rules matter
@@ -149,21 +152,31 @@ def resolve_data_root(path: str | Path | None, dataset: str = "auto") -> Path:
     env = os.environ.get("WILDGAN_DATA")
     root = Path(env).expanduser() if env else None
     if path is not None and str(path) != "":
-        p = Path(path).expanduser()
-        if not p.is_absolute() and not p.exists() and root is not None and (root / p).exists():
-            return root / p
-        return p
+        return under_data_root(path)
     if root is None:
         return default_sample_path()
     sub = root / dataset
     if dataset in _ROOT_DATASETS and sub.is_dir() and not _looks_like_dataset(root):
         found = [q for q in sorted(sub.iterdir()) if not q.name.startswith(".") and
                  (q.suffix.lower() == ".npz" or is_tar(q) or (q.is_dir() and q.name == "cifar-10-batches-py"))]
+        batches = [q for q in found if q.name == "cifar-10-batches-py"]
+        if batches:            # the download's usual layout: the archive and the folder unpacked from it, one data set
+            return batches[0]
         if len(found) > 1:
             raise DataError(f"{sub}: {len(found)} data sets for --dataset {dataset} under $WILDGAN_DATA "
                             f"({', '.join(q.name for q in found)}): choose one, e.g. --data {dataset}/{found[0].name}")
         return found[0] if found else sub
     return root
+
+
+def under_data_root(path: str | Path) -> Path:
+    """A path as given (~ expanded); a relative one that does not exist from the current folder but does under
+    $WILDGAN_DATA is that one (`--data cifar10/cifar-10-python.tar.gz`)."""
+    p = Path(path).expanduser()
+    env = os.environ.get("WILDGAN_DATA")
+    if env and not p.is_absolute() and not p.exists() and (Path(env).expanduser() / p).exists():
+        return Path(env).expanduser() / p
+    return p
 
 
 def _looks_like_dataset(root: Path) -> bool:
@@ -227,12 +240,15 @@ def _walk(folder: Path) -> Iterator[tuple[str, list[str]]]:
     seen = {os.path.realpath(folder)}
     for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
         keep = []
-        for d in sorted(dirnames):
+        # real folders claim their place before links to them (pile/b before the alias pile/a_b -> pile/b), so an
+        # image keeps the id of where it is; the walk order stays sorted
+        names = sorted(d for d in dirnames if not d.startswith("."))
+        for d in sorted(names, key=lambda d: os.path.islink(os.path.join(dirpath, d))):
             real = os.path.realpath(os.path.join(dirpath, d))
-            if not d.startswith(".") and real not in seen:
+            if real not in seen:
                 seen.add(real)
                 keep.append(d)
-        dirnames[:] = keep
+        dirnames[:] = sorted(keep)
         yield dirpath, sorted(f for f in filenames if not f.startswith("."))
 
 
@@ -1101,12 +1117,10 @@ def iter_images(files: Sequence[Path], resolution: int, channels: int, *,
         if msg:
             warn_user(msg)
             warned = True
-        if ci == 0 and native[3] and channels == 1:
-            # e.g. colour photos scored with a run trained on gray cell crops: converted, but likely the wrong run
+        if ci == 0 and native[3] and channels == 1 and o.gray_data:
+            # e.g. colour photos scored with a run that went gray because its cell crops were all gray: converted,
+            # but likely the wrong run (a run told to train gray on colour images, --channels 1, says nothing)
             warn_user("colour images are converted to gray: the network was trained on gray images (is it the run "
-                      "meant for these images?)")
-        elif ci == 0 and native[1] and not native[3] and channels == 3:
-            warn_user("gray images are converted to RGB: the network was trained on colour images (is it the run "
                       "meant for these images?)")
         all_skipped += reasons
         n_kept += len(kept)

@@ -32,7 +32,7 @@ import numpy as np
 
 from ..config import DataConfig
 from ..errors import ConfigError, DataError
-from .readers import CIFAR10_CLASSES, ImageSet, default_sample_path, load_dataset
+from .readers import CIFAR10_CLASSES, READER_VERSION, ImageSet, default_sample_path, load_dataset
 from .transforms import MAX_AUTO_RESOLUTION, check_resolution, convert, next_pow2, rotate_batch
 
 MIN_NORMAL = 16
@@ -72,7 +72,10 @@ def square_fit(fit: str, square: str) -> str:
 def conversion_opts(info: dict[str, Any]) -> dict[str, Any]:
     """The load_images options that convert new images exactly like this split's data (fit, depth16)."""
     conv = info.get("conversion", {})
-    return {k: conv[k] for k in ("fit", "depth16") if conv.get(k) is not None}
+    out = {k: conv[k] for k in ("fit", "depth16") if conv.get(k) is not None}
+    if conv.get("channels_from") == "data" and info.get("channels") == 1:
+        out["gray_data"] = True       # gray because every training image was: colour images to score are odd
+    return out
 
 
 def n_contamination(gamma: float, n_normal: int) -> int:
@@ -211,6 +214,7 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
         "seed_streams": {k: f"numpy.random.default_rng([{v}, seed])" for k, v in SEED_STREAMS.items()},
         "test_size": cfg.test_size, "rotations": rotations, "resolution": resolution, "channels": channels,
         "conversion": {"fit": d["fit"], "depth16": cfg.depth16, "resize": cfg.resize,
+                       "channels_from": "data" if cfg.channels is None and d["channels"] is None else "chosen",
                        "non_square": "letterboxed (black bars)" if d["fit"] == "letterbox" else "centre-cropped",
                        "alpha": "composited on black", "gray": "PIL 'L' (ITU-R 601-2 luma)",
                        "rotation": "uniform angle in [0, 360), bilinear, mirror padding" if rotations else None},
@@ -355,6 +359,7 @@ def _unlabelled_split(cfg: DataConfig, train: ImageSet, kind: str, source: str, 
         "excluded_classes": [], "gamma": 0.0, "seed": int(cfg.seed), "test_size": cfg.test_size,
         "rotations": rotations, "resolution": resolution, "channels": channels,
         "conversion": {"fit": fit, "depth16": cfg.depth16, "resize": cfg.resize,
+                       "channels_from": "data" if cfg.channels is None else "chosen",
                        "non_square": "letterboxed (black bars)" if fit == "letterbox" else "centre-cropped",
                        "alpha": "composited on black", "gray": "PIL 'L' (ITU-R 601-2 luma)",
                        "rotation": "uniform angle in [0, 360), bilinear, mirror padding" if rotations else None},
@@ -376,7 +381,8 @@ def split_summary(split: AnomalySplit) -> dict[str, Any]:
     return {"n_train": int(len(split.train_x)), "n_train_anomalous": int(np.sum(split.train_is_anomaly)),
             "n_test": int(len(split.test_x)), "n_test_anomalous": int(np.sum(split.test_y)),
             "resolution": split.resolution, "channels": split.channels,
-            "train_ids_sha256": digest(split.train_ids), "test_ids_sha256": digest(split.test_ids)}
+            "train_ids_sha256": digest(split.train_ids), "test_ids_sha256": digest(split.test_ids),
+            "reader_version": READER_VERSION}
 
 
 def split_differences(split: AnomalySplit, recorded: dict[str, Any]) -> list[str]:
@@ -384,7 +390,12 @@ def split_differences(split: AnomalySplit, recorded: dict[str, Any]) -> list[str
     now = split_summary(split)
     diffs = []
     for k, v in now.items():
-        if k in recorded and recorded[k] != v:
+        if k in recorded and recorded[k] != v and k != "reader_version":
             diffs.append("the image ids" if k.endswith("_sha256") and "train" in k else
                          "the test image ids" if k.endswith("_sha256") else f"{k} {recorded[k]} -> {v}")
+    if diffs and recorded.get("reader_version") != READER_VERSION:
+        # not the data: wildgan's own reader, which may now list files the recording one left out
+        diffs.append("(wildgan's image reader changed since this was recorded: it now also reads .gif, .webp, .jfif "
+                     "and PNM files and follows symlinked folders, which alone changes the file list of a folder "
+                     "that holds such files)")
     return diffs

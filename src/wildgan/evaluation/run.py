@@ -146,7 +146,7 @@ def evaluate_run(run_dir: Path, data: str | None = None, *, device: str = "auto"
         _say(log, msg)
 
     split = split_for_run(run_dir, data, log=note, normal=normal, whole=whole)
-    out_dir = evaluation_dir(run_dir, model.cfg.data, read_split_info(run_dir), data, normal, whole)
+    out_dir = evaluation_dir(run_dir, read_split_info(run_dir), split.info)
     out = evaluate_model(model, split, controls=controls, progress=progress, out_dir=out_dir if write else None)
     if said:
         out["warnings"] = said
@@ -162,26 +162,31 @@ def evaluate_run(run_dir: Path, data: str | None = None, *, device: str = "auto"
     return out
 
 
-def evaluation_dir(run_dir: Path, dc: DataConfig, recorded: dict[str, Any], data: str | None,
-                   normal: tuple[str, ...] | None, whole: bool | None) -> Path:
+def evaluation_dir(run_dir: Path, recorded: dict[str, Any], info: dict[str, Any]) -> Path:
     """Where an evaluation's eval.json / test_scores.csv go: the run folder for the run's own test split (what the
-    report and the studies read), and RUN/eval-<data>[-normal-<classes>][-whole]/ for other data or other normal
-    classes of a run that has a test split of its own, which another evaluation must not overwrite. A run without
-    one (trained on an unlabelled pile, or by Detector.fit) keeps its latest evaluation in the run folder."""
-    import os
+    report and the studies read), and RUN/eval-<data>[-<hash of its path>][-normal-<classes>][-whole]/ for other data
+    or other normal classes of a run that has a test split of its own, which another evaluation must not overwrite.
+    The split infos are compared (resolved source paths, normal class names), not the arguments as typed. A run
+    without a test split of its own (trained on an unlabelled pile, or by Detector.fit) keeps its latest evaluation
+    in the run folder."""
+    import hashlib
     import re
 
     own_protocol = recorded.get("protocol") != "unlabelled" and not recorded.get("detector_input")
-    same_data = data is None or (dc.data is not None and os.path.abspath(str(data)) == os.path.abspath(dc.data))
-    same_normal = not normal or tuple(normal) == tuple(dc.normal) or \
-        tuple(normal) == tuple(recorded.get("normal_classes") or ())
+    source = str(info.get("source"))
+    same_data = source == str(recorded.get("source"))
+    normal = [str(c) for c in info.get("normal_classes") or []]
+    same_normal = normal == [str(c) for c in recorded.get("normal_classes") or []]
+    whole = info.get("test_size") == "whole"
     if not own_protocol or (same_data and same_normal and not whole):
         return run_dir
-    stem = "data" if data is None else Path(str(data)).name
+    stem = Path(source).name
     for suffix in (".tar.gz", ".tgz", ".tar", ".npz"):
         stem = stem[: -len(suffix)] if stem.lower().endswith(suffix) else stem
-    slug = stem + (f"-normal-{'+'.join(normal)}" if normal and not same_normal else "") + ("-whole" if whole else "")
-    return run_dir / ("eval-" + (re.sub(r"[^A-Za-z0-9._+-]+", "_", slug).strip("_") or "data"))
+    # two data sets of one name (a/x.npz, b/x.npz) must not share a folder
+    slug = (stem + "-" + hashlib.sha256(source.encode()).hexdigest()[:6] if not same_data else "data") + \
+        (f"-normal-{'+'.join(normal)}" if not same_normal else "") + ("-whole" if whole else "")
+    return run_dir / ("eval-" + re.sub(r"[^A-Za-z0-9._+-]+", "_", slug).strip("_"))
 
 
 def format_table(result: dict[str, Any]) -> str:

@@ -323,7 +323,7 @@ def scores_csv_text(ids: list[str], result: ScoreResult | dict[str, np.ndarray],
     names = list(scores)
     extra = extra or {}
     buf = io.StringIO()
-    w = csv.writer(buf)
+    w = csv.writer(buf, lineterminator="\n")        # "\r\n" (csv's default) leaves a "\r" in cut/awk's last field
     w.writerow(["id"] + (["label"] if labels is not None else []) + names + list(extra))
     for i, id_ in enumerate(ids):
         row: list[Any] = [id_]

@@ -853,7 +853,7 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
     flag = _StopFlag()
     status = "done"
     phase: Phase = schedule(state.nimg, nc.resolution, tc.phase_kimg, tc.fade_kimg, tc.minibatch)
-    if device.type == "cpu" and (total_nimg - state.nimg) / 1000 > 1000:
+    if device.type == "cpu" and (total_nimg - state.nimg) / 1000 > 1000 and tc.minutes is None and is_main:
 
         # the paper-length default is what a newcomer gets without --total-kimg: say so before the first hour goes
         warn_user(f"training {(total_nimg - state.nimg) / 1000:g} kimg on a CPU can take days (the progress bar's "
@@ -918,7 +918,7 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
                             stats_f.flush()
                             tb.scalars(row)
                         post = {"eta": _eta(cost, nc, tc, nimg_session0, state.nimg, total_nimg,
-                                            time.time() - t_start)} if cost is not None else {}
+                                            time.time() - t_start, elapsed0)} if cost is not None else {}
                         bar.set_postfix(**post, res=phase.resolution, D=f"{row.get('D/loss', 0):.3g}",
                                         G=f"{row.get('G/loss', 0):.3g}", E=f"{row.get('E/loss', 0):.3g}")
                         bad = [k for k, v in row.items() if isinstance(v, float) and not math.isfinite(v)]
@@ -983,15 +983,21 @@ def _phase_costs(nets: PGANNetworks, nc: NetConfig) -> dict[int, float]:
 
 
 def _eta(cost: dict[int, float], nc: NetConfig, tc: TrainConfig, nimg0: int, nimg: int, total: int,
-         seconds: float) -> str:
-    """Time left: the FLOPs of the images left (each at its phase's cost) at this session's FLOP rate so far."""
+         seconds: float, elapsed_before: float = 0.0) -> str:
+    """Time left: the FLOPs of the images left (each at its phase's cost) at this session's FLOP rate so far, or
+    what is left of the --minutes budget (over all sessions) when that ends the run first."""
     from tqdm import tqdm
 
     def work(a: int, b: int) -> float:
         return schedule_work(a / 1000, b / 1000, nc.resolution, tc.phase_kimg, tc.fade_kimg, cost)
 
     done = work(nimg0, nimg)
-    return "?" if done <= 0 or seconds <= 0 else tqdm.format_interval(work(nimg, total) * seconds / done)
+    if done <= 0 or seconds <= 0:
+        return "?"
+    left = work(nimg, total) * seconds / done
+    if tc.minutes is not None:
+        left = max(0.0, min(left, tc.minutes * 60 - elapsed_before - seconds))
+    return tqdm.format_interval(left)
 
 
 def _silent(msg: str) -> None:
