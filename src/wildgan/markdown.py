@@ -7,9 +7,10 @@ from typing import Any, Iterable
 
 
 def md_cell(value: Any) -> str:
-    """The text of one Markdown table cell: a bare `|` would end the cell (GitHub and evaluation.report's _md_to_html read it as a
-    column separator, shifting the rest of the row), so it is written `\\|`, which renders as a literal pipe; a line
-    break would end the row, so it becomes a space. Every Markdown table the package writes goes through here."""
+    """The text of one Markdown table cell: a bare `|` would end the cell (GitHub, and evaluation.report's
+    _md_to_html, read it as a column separator, shifting the rest of the row), so it is written `\\|`, which renders
+    as a literal pipe; a line break would end the row, so it becomes a space. Every Markdown table the package writes
+    goes through here."""
     return " ".join(str(value).splitlines()).replace("|", "\\|")
 
 

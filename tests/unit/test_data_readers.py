@@ -275,7 +275,8 @@ def test_sample_and_data_root(monkeypatch, tmp_path):
     assert resolve_data_root("mnist/m.npz") == tmp_path / "mnist" / "m.npz"       # not in the current folder
     assert resolve_data_root("a.npz") == Path("a.npz")                            # in it: as given
     assert resolve_data_root(None, "mnist") == tmp_path / "mnist" / "m.npz"
-    with pytest.raises(DataError, match=r"2 data sets for --dataset cifar10 .*\(a.npz, b.tar.gz\).*--data cifar10/a.npz"):
+    with pytest.raises(DataError,
+                       match=r"2 data sets for --dataset cifar10 .*\(a.npz, b.tar.gz\).*--data cifar10/a.npz"):
         resolve_data_root(None, "cifar10")
     assert resolve_data_root(None, "auto") == tmp_path                            # the root itself, as before
     (tmp_path / "cifar10" / "cifar-10-batches-py").mkdir()                        # the download's usual layout:

@@ -36,7 +36,8 @@ def test_default_length_follows_the_resolution(res, kimg):
     end = schedule(int(round(cfg.train.total_kimg * 1000)), res, 600, 600, PAPER_MINIBATCH)
     assert end.resolution == res and end.lod == 0
     # an explicit length is kept, and a shorter phase shortens the default with it
-    assert RunConfig(data=DataConfig(), net=NetConfig(resolution=res), train=TrainConfig(total_kimg=7.0)).train.total_kimg == 7.0
+    given = RunConfig(data=DataConfig(), net=NetConfig(resolution=res), train=TrainConfig(total_kimg=7.0))
+    assert given.train.total_kimg == 7.0
     short = RunConfig(data=DataConfig(), net=NetConfig(resolution=res), train=TrainConfig(phase_kimg=30.0))
     assert short.train.total_kimg == pytest.approx(kimg / 20)
 

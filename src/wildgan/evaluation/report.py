@@ -26,8 +26,8 @@ import numpy as np
 from ..config import SCORE_NAMES, read_run_config, run_config_to_dict
 from ..errors import CheckpointError, ConfigError, DataError
 from ..fileio import atomic_write_text
-from ..scoring.run import read_split_info
 from ..markdown import md_table, split_md_row
+from ..scoring.run import read_split_info
 from .heatmaps import pixel_auc, residual_maps, score_named_images, top_k
 from .metrics import evaluate_scores, pixel_statistics
 

@@ -805,7 +805,8 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
     # still repeat an image now and then (about 1 batch in 80 at 5000 images, batch 128), as TF's shuffle + repeat.
     biggest = max(b for r, b in tc.minibatch.items() if r <= nc.resolution)
     if len(train_x) < biggest:
-        raise DataError(f"only {len(train_x)} training image{'s' if len(train_x) != 1 else ''}, fewer than the largest minibatch of the schedule "
+        raise DataError(f"only {len(train_x)} training image{'s' if len(train_x) != 1 else ''}, fewer than the largest "
+                        f"minibatch of the schedule "
                         f"({biggest}); add images, or use a smaller preset (--preset tiny: at most 16), "
                         f"or set train.minibatch in a --config file")
     if dist is not None:
@@ -866,7 +867,8 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
     nimg_session0 = state.nimg
     bar = tqdm(total=total_nimg, initial=state.nimg, unit="img", unit_scale=True, disable=not progress,
                dynamic_ncols=True, desc="train",
-               bar_format=None if cost is None else "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}, {rate_fmt}{postfix}]")
+               bar_format=None if cost is None else
+               "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}, {rate_fmt}{postfix}]")
 
     def save() -> Path:
         state.epoch, state.pos = runner.sampler.epoch, runner.sampler.pos
