@@ -338,13 +338,14 @@ def run_config_to_options(cfg: Any) -> dict[str, Any]:
 
 
 def absolute_data_path(data: str | None, dataset: str = "auto") -> str | None:
-    """--data as an absolute path (else where $WILDGAN_DATA points, see resolve_data_root; else None = the embedded
-    sample): the run records where its data is, so that evaluate / score / report / --config work from any folder and
-    later changes of $WILDGAN_DATA do not silently swap a run's data."""
+    """--data as an absolute path (else where $WILDGAN_DATA points, see resolve_data_root; else config.SAMPLE_TOKEN,
+    the embedded sample): the run records where its data is, so that evaluate / score / report / --config work from
+    any folder and later changes of $WILDGAN_DATA do not silently swap a run's data."""
+    from .config import SAMPLE_TOKEN
     from .data.readers import resolve_data_root
 
-    if data in (None, "") and not os.environ.get("WILDGAN_DATA"):
-        return None
+    if data == SAMPLE_TOKEN or (data in (None, "") and not os.environ.get("WILDGAN_DATA")):
+        return SAMPLE_TOKEN       # the embedded sample, by name: a replay must not read $WILDGAN_DATA instead
     # abspath also folds '..' (Path.absolute does not): a/../x.npz would break once a/ is gone
     return os.path.abspath(resolve_data_root(data, dataset))
 

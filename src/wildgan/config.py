@@ -91,11 +91,17 @@ def net_config_for_preset(preset: str, resolution: int, channels: int) -> NetCon
     return NetConfig(resolution=resolution, channels=channels, fmap_base=p["fmap_base"], fmap_max=p["fmap_max"])
 
 
+# DataConfig.data of a run trained on the embedded MNIST sample: recorded as this name, not as null (which reads
+# $WILDGAN_DATA first), so that a `--config` replay or an evaluation uses the sample whatever the environment says,
+# and not as the sample's path inside one installation
+SAMPLE_TOKEN = "wildgan:mnist-sample"
+
+
 @dataclass(frozen=True)
 class DataConfig:
     """Which images to train and test on. See wildgan.data.build_split."""
 
-    data: str | None = None              # path; None = $WILDGAN_DATA or the embedded sample
+    data: str | None = None              # path; SAMPLE_TOKEN = the embedded sample; None = $WILDGAN_DATA, else the sample
     dataset: str = "auto"                # auto | cifar10 | chula-rbc12 | mnist | folder | npz | cifar-batches | unlabelled
     normal: tuple[str, ...] = ()         # normal class(es): names or integer labels as strings
     contamination: float = 0.0           # gamma: fraction of anomalies in the final training set
@@ -453,7 +459,8 @@ def read_run_config(run_dir: Any) -> RunConfig:
     except json.JSONDecodeError as e:
         raise ConfigError(f"{p}: invalid JSON: {e}") from None
     data = cfg.data.data
-    if data and not Path(data).expanduser().is_absolute() and not Path(data).expanduser().exists():
+    if data and data != SAMPLE_TOKEN and not Path(data).expanduser().is_absolute() and \
+            not Path(data).expanduser().exists():
         # a run recorded before data paths were made absolute, used from another folder: split.json knows where
         # the data was (its absolute `source`)
         try:

@@ -435,3 +435,18 @@ def test_a_run_that_ends_before_full_resolution_says_so(tiny_npz, tmp_path, caps
     assert "before the networks reached 8x8" in capsys.readouterr().err
     assert main([*common, "--total-kimg", "0.1", "--phase-kimg", "0.03", "--out", str(tmp_path / "grown")]) == 0
     assert "before the networks reached" not in capsys.readouterr().err
+
+
+def test_a_sample_run_replays_on_the_sample_whatever_wildgan_data_says(tiny_npz, tmp_path, capsys, monkeypatch):
+    # the sample was recorded as data: null, which a --config replay read as $WILDGAN_DATA when that was set: another
+    # data set, silently (and the other way round)
+    monkeypatch.delenv("WILDGAN_DATA", raising=False)
+    assert main(["train", "--preset", "tiny", "--out", str(tmp_path / "r"), "--dry-run"]) == 0
+    cfg = json.loads(capsys.readouterr().err)
+    assert cfg["data"]["data"] == "wildgan:mnist-sample"
+    (tmp_path / "c.json").write_text(json.dumps(cfg))
+    monkeypatch.setenv("WILDGAN_DATA", str(tiny_npz))
+    assert main(["train", "--config", str(tmp_path / "c.json"), "--out", str(tmp_path / "r2"), "--dry-run"]) == 0
+    assert json.loads(capsys.readouterr().err)["data"]["data"] == "wildgan:mnist-sample"
+    assert main(["train", "--preset", "tiny", "--normal", "0", "--out", str(tmp_path / "r3"), "--dry-run"]) == 0
+    assert json.loads(capsys.readouterr().err)["data"]["data"] == str(tiny_npz)      # no --data: the variable's

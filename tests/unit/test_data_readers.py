@@ -286,7 +286,8 @@ def test_sample_and_data_root(monkeypatch, tmp_path):
     assert absolute_data_path(None, "mnist") == str(tmp_path / "mnist" / "m.npz")  # what the run records
     assert absolute_data_path("mnist/m.npz") == str(tmp_path / "mnist" / "m.npz")
     monkeypatch.delenv("WILDGAN_DATA")
-    assert absolute_data_path(None) is None                                       # the embedded sample
+    assert absolute_data_path(None) == "wildgan:mnist-sample"                     # the embedded sample, by name
+    assert resolve_data_root("wildgan:mnist-sample") == default_sample_path()
     train, test, kind = load_dataset(None)
     assert kind == "npz" and train.x.shape == (6000, 28, 28, 1) and test.x.shape == (2000, 28, 28, 1)
     assert np.bincount(train.y).tolist() == [600] * 10 and np.bincount(test.y).tolist() == [200] * 10

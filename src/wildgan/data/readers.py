@@ -19,6 +19,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError, features
 
+from ..config import SAMPLE_TOKEN
 from ..errors import ConfigError, DataError, warn_user
 from ..fileio import atomic_write_stream
 from .download import cache_root, download_cifar10, tar_member_names, unpack_cached
@@ -171,7 +172,9 @@ def resolve_data_root(path: str | Path | None, dataset: str = "auto") -> Path:
 
 def under_data_root(path: str | Path) -> Path:
     """A path as given (~ expanded); a relative one that does not exist from the current folder but does under
-    $WILDGAN_DATA is that one (`--data cifar10/cifar-10-python.tar.gz`)."""
+    $WILDGAN_DATA is that one (`--data cifar10/cifar-10-python.tar.gz`); config.SAMPLE_TOKEN is the embedded sample."""
+    if str(path) == SAMPLE_TOKEN:
+        return default_sample_path()
     p = Path(path).expanduser()
     env = os.environ.get("WILDGAN_DATA")
     if env and not p.is_absolute() and not p.exists() and (Path(env).expanduser() / p).exists():

@@ -253,8 +253,11 @@ def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, 
             log(f"warning: {split_json} was unreadable; it is written again from the data as it is now")
             diffs = []
         if diffs:
-            log(f"warning: the data changed since this run started ({'; '.join(diffs)}): training continues on "
-                f"the data as it is now, and split.json is rewritten; use --overwrite to start again on it")
+            # Training on other images from the middle of a run mixes two data sets in one set of networks (and a
+            # different image count breaks the saved sampler position): refused, with nothing written, so that the
+            # run's split.json still describes what its networks were trained on.
+            raise ConfigError(f"{run_dir}: the data changed since this run started ({'; '.join(diffs)}); a resume "
+                              f"must train on the same images: restore them, or start again with --overwrite")
     write_run_config(cfg, run_dir)
     write_split_info(split, run_dir)
     s = split_summary(split)
