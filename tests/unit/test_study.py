@@ -48,8 +48,8 @@ def test_table_rendering_is_exact():
     assert "| control: untrained nets (Ours) | a | 0.600 ± 0.000 (n=2) | – | 0.600 | – |" in md
     csv_text = render_csv(FIXED)
     lines = csv_text.strip().splitlines()
-    assert lines[0] == "protocol,normal,gamma,method,encoder_loss,seed,score,auc,ap,auc_untrained,kimg"
-    assert lines[1] == "cifar10,automobile,0.0,wildgan,image,0,A,0.400000,0.410000,0.600000,100.000000"
+    assert lines[0] == "protocol,normal,gamma,method,encoder_loss,seed,score,auc,ap,auc_untrained,kimg,fanogan_iters"
+    assert lines[1] == "cifar10,automobile,0.0,wildgan,image,0,A,0.400000,0.410000,0.600000,100.000000,"
     assert len(lines) == 1 + len(FIXED) * 8
 
 
@@ -223,3 +223,20 @@ def test_cell_config_sets_the_cell(tmp_path):
     assert cfg.method == "search" and cfg.train.encoder_loss == "none" and cfg.train.seed == 7
     assert cfg.data.contamination == 0.05 and cfg.data.seed == 7 and cfg.data.normal == ("0",)
     assert replace(cfg, method="wildgan").method == "wildgan"
+
+
+def test_tables_say_what_data_and_how_long_each_method_trained():
+    # a 366-car subset detected as CIFAR_CAR must not read as the paper's 5000/2000 set-up, and f-AnoGAN's length is
+    # in iterations, not kimg
+    from wildgan.studies.tables import render_markdown
+
+    rows = [dict(r, data="/d/cifar10-lossless-subset.npz", n_train=366 + (19 if r["gamma"] else 0),
+                 n_train_anomalous=19 if r["gamma"] else 0, n_test=178, n_anomalous=89) for r in FIXED]
+    for r in rows:
+        if r["method"] == "fanogan":
+            r["fanogan_iters"] = [60, 60]
+    md = render_markdown(rows)
+    assert "Source: /d/cifar10-lossless-subset.npz." in md
+    assert "γ = 0: 366 training images (0 anomalous), 178 test (89 anomalous)" in md
+    assert "γ = 0.02: 385 training images (19 anomalous)" in md
+    assert "Training: ? preset, 100 kimg per cell" in md and "f-AnoGAN: 60 critic + 60 encoder iterations per cell" in md

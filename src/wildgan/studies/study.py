@@ -137,10 +137,14 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
         row = {"cell": cell.key, "protocol": split.info.get("protocol"), "normal": cell.normal,
                "gamma": cell.gamma, "method": cell.method, "encoder_loss": cell.encoder_loss, "seed": cell.seed,
                "auc": ev["auc"], "ap": ev["ap"], "controls": ev["controls"], "controls_ap": ev["controls_ap"],
-               "mean_z_norm": ev.get("mean_z_norm"), "other_generator": ev.get("other_generator"), "n_test": ev["n_test"], "n_anomalous": ev["n_anomalous"],
+               "mean_z_norm": ev.get("mean_z_norm"), "other_generator": ev.get("other_generator"),
+               "n_test": ev["n_test"], "n_anomalous": ev["n_anomalous"],
                "n_train": int(len(split.train_x)), "n_train_anomalous": int(split.train_is_anomaly.sum()),
+               "data": split.info.get("source"),
                "kimg": model.meta.get("kimg"), "train_seconds_this_session": train_s,
                "preset": cfg.preset, "run_dir": str(run_dir.relative_to(study_dir))}
+        if cell.method == "fanogan":      # f-AnoGAN counts iterations (critic, encoder), not kimg
+            row["fanogan_iters"] = [model.meta.get("gan_iters_done"), model.meta.get("enc_iters_done")]
         # append-only, one line per cell, flushed and fsynced: a kill loses at most the cell in progress
         _drop_torn_line(results)
         with open(results, "a", encoding="utf-8") as f:
@@ -151,7 +155,7 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
             os.fsync(f.fileno())
         log(f"[{i + 1}/{len(cells)}] {cell.key}: AUC a={ev['auc'].get('a', float('nan')):.3f} "
             f"(untrained {ev['controls']['untrained'].get('a', float('nan')):.3f}, "
-            f"-||Q|| {ev['controls']['pixel_norm']:.3f})")
+            f"-‖Q‖ {ev['controls']['pixel_norm']:.3f})")
     rows = read_rows(results)
     write_tables(study_dir, rows)
     return rows

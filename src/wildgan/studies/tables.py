@@ -184,7 +184,7 @@ def render_markdown(rows: list[dict[str, Any]]) -> str:
              "Controls: the same architecture with its untrained initial weights, and pixel statistics of the "
              "query; a trained score means little unless it beats them.", ""]
     protocols = sorted({f"{r.get('protocol')} (normal = {r['normal']})" for r in rows})
-    parts += [f"Data: {', '.join(protocols)}. Cells: {len(rows)}.", _training_line(rows), ""]
+    parts += [f"Data: {', '.join(protocols)}. Cells: {len(rows)}.", _data_lines(rows), _training_line(rows), ""]
     for key in sorted({(r.get("protocol"), r["normal"]) for r in rows}, key=str):
         sub = [r for r in rows if (r.get("protocol"), r["normal"]) == key]
         parts += [f"## {key[0]}, normal = {key[1]}", ""]
@@ -204,13 +204,38 @@ def render_markdown(rows: list[dict[str, Any]]) -> str:
     return "\n".join(parts)
 
 
+def _data_lines(rows: list[dict[str, Any]]) -> str:
+    """Which file and how many images: a subset detected as a protocol (e.g. 366 CIFAR cars) must not read as the
+    paper's 5000/2000 set-up."""
+    sources = sorted({str(r["data"]) for r in rows if r.get("data")})
+    sizes = []
+    for g in _gammas(rows):
+        sel = [r for r in rows if float(r["gamma"]) == g and r.get("n_train") is not None]
+        if sel:
+            def span(k: str) -> str:
+                v = sorted({int(r[k]) for r in sel if r.get(k) is not None})
+                return "?" if not v else f"{v[0]}" if len(v) == 1 else f"{v[0]}-{v[-1]}"
+            sizes.append(f"γ = {g:g}: {span('n_train')} training images ({span('n_train_anomalous')} anomalous), "
+                         f"{span('n_test')} test ({span('n_anomalous')} anomalous)")
+    return (f"Source: {', '.join(sources)}. " if sources else "") + ("; ".join(sizes) + "." if sizes else "")
+
+
 def _training_line(rows: list[dict[str, Any]]) -> str:
     """How long the networks trained (a short run and the paper's schedule give different tables)."""
-    presets = sorted({str(r.get("preset")) for r in rows if r.get("preset")})
-    kimg = sorted({round(float(r["kimg"]), 1) for r in rows if r.get("kimg") is not None})
+    pg = [r for r in rows if r.get("method") != "fanogan"]
+    presets = sorted({str(r.get("preset")) for r in pg if r.get("preset")})
+    kimg = sorted({round(float(r["kimg"]), 1) for r in pg if r.get("kimg") is not None})
     length = ("length unknown" if not kimg else f"{kimg[0]:g} kimg" if len(kimg) == 1
               else f"{kimg[0]:g} to {kimg[-1]:g} kimg (cells differ)")
-    return f"Training: {', '.join(presets) or '?'} preset, {length} per cell (the paper trained about 4,000 kimg at 32x32)."
+    line = (f"Training: {', '.join(presets) or '?'} preset, {length} per cell (the paper trained about 4,000 kimg "
+            f"at 32x32)." if pg else "")
+    its = sorted({tuple(r["fanogan_iters"]) for r in rows if r.get("method") == "fanogan" and r.get("fanogan_iters")})
+    if its:
+        line += " f-AnoGAN: " + ", ".join(f"{a} critic + {b} encoder iterations" for a, b in its) + \
+            (" (cells differ)" if len(its) > 1 else "") + " per cell."
+    elif any(r.get("method") == "fanogan" for r in rows):
+        line += " f-AnoGAN: iterations not recorded."
+    return line.strip()
 
 
 def render_csv(rows: list[dict[str, Any]]) -> str:
@@ -218,17 +243,18 @@ def render_csv(rows: list[dict[str, Any]]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(["protocol", "normal", "gamma", "method", "encoder_loss", "seed", "score", "auc", "ap",
-                "auc_untrained", "kimg"])
+                "auc_untrained", "kimg", "fanogan_iters"])
     for r in rows:
+        its = "+".join(str(v) for v in r["fanogan_iters"]) if r.get("fanogan_iters") else ""   # critic + encoder
         for s in SCORES:
             if s in r["auc"]:
                 w.writerow([r.get("protocol"), r["normal"], r["gamma"], r["method"], r.get("encoder_loss", ""),
                             r["seed"], s, _f(r["auc"][s]), _f(r["ap"].get(s)),
-                            _f(r["controls"]["untrained"].get(s)), _f(r.get("kimg"))])
+                            _f(r["controls"]["untrained"].get(s)), _f(r.get("kimg")), its])
         for k, _ in CONTROL_ROWS[1:]:
             w.writerow([r.get("protocol"), r["normal"], r["gamma"], r["method"], r.get("encoder_loss", ""),
                         r["seed"], k, _f(r["controls"].get(k)), _f(r.get("controls_ap", {}).get(k)), "",
-                        _f(r.get("kimg"))])
+                        _f(r.get("kimg")), its])
     return buf.getvalue()
 
 
