@@ -382,7 +382,8 @@ def run_report(run_dir: Path, *, top_k_images: int = 8, images: Sequence[str | P
         og = m.get("other_generator", {}).get("generator", "other generator")
         page.table(["score", "AUC", "AP", "AUC untrained", "AP untrained", f"AUC with {og}"], _metrics_rows(m))
         page.p("Controls: 'untrained' = the same architecture with the run's initial weights; pixel_* = minus a "
-               "pixel statistic of the query (fixed sign). A trained score is only meaningful above its controls. "
+               "pixel statistic of the query (fixed sign). A trained score is only meaningful above its controls; a "
+               "control below 0.5 is as informative with its sign flipped, so compare with max(AUC, 1 - AUC). "
                "'AUC with G': the same scores with the raw generator instead of its EMA Gs; a large gap means Gs "
                "has not caught up with G (short runs).")
         if "mean_z_norm" in m:

@@ -206,7 +206,9 @@ def format_table(result: dict[str, Any]) -> str:
         lines.append("(no controls: run without --no-controls to see the untrained networks and pixel statistics)")
     for k in ("pixel_norm", "pixel_std", "pixel_mean"):
         if k in ctl:
-            lines.append(f"{k:<12}{ctl[k]:>8.3f}{result['controls_ap'][k]:>8.3f}{'(control)':>15}")
+            # a control below 0.5 separates as well with its sign flipped: that is the baseline to beat
+            flip = f"  (sign flipped: {1 - ctl[k]:.3f})" if ctl[k] < 0.5 else ""
+            lines.append(f"{k:<12}{ctl[k]:>8.3f}{result['controls_ap'][k]:>8.3f}{'(control)':>15}{flip}")
     info = result.get("data") or {}
     src = info.get("test_source")
     normal = info.get("normal_classes")

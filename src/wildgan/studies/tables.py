@@ -182,7 +182,8 @@ def render_markdown(rows: list[dict[str, Any]]) -> str:
     parts = ["# Study results", "",
              "ROC AUC (anomaly = positive class, scores never flipped), mean ± std over seeds. "
              "Controls: the same architecture with its untrained initial weights, and pixel statistics of the "
-             "query; a trained score means little unless it beats them.", ""]
+             "query; a trained score means little unless it beats them (a control below 0.5 is as informative "
+             "with its sign flipped: compare with 1 − AUC too).", ""]
     protocols = sorted({f"{r.get('protocol')} (normal = {r['normal']})" for r in rows})
     parts += [f"Data: {', '.join(protocols)}. Cells: {len(rows)}.", _data_lines(rows), _training_line(rows), ""]
     for key in sorted({(r.get("protocol"), r["normal"]) for r in rows}, key=str):
