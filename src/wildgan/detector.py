@@ -659,6 +659,15 @@ class Detector:
         cfg = self._run_config(data_cfg, resolution, channels)
         temp = _TempRunDir() if self.run_dir is None else None
         run_dir = temp.path if temp is not None else Path(self.run_dir)
+        if temp is None and getattr(self, "run_dir_", None) != run_dir:
+            from .training.run import previous_run
+
+            if previous_run(run_dir):
+                # e.g. clone(A).fit(...) keeps A's run_dir: A's in-memory networks stay A's, but the folder (what
+                # from_run and `wildgan score` read) becomes this fit's
+                warn_user(f"run_dir {run_dir} already holds a run that this Detector did not train: fit replaces it "
+                          f"(Detector.from_run({str(run_dir)!r}) and `wildgan score` will read the new networks); give "
+                          f"each Detector its own run_dir to keep both")
         try:
             run_dir.mkdir(parents=True, exist_ok=True)
             # fit() always trains from scratch (sklearn semantics), also into a run_dir used by an earlier fit
@@ -739,6 +748,15 @@ class Detector:
         return given if given != "auto" else self.conversion_.get("float_range")
 
     def _images(self, X: Any) -> np.ndarray:
+        learned = self.pixel_range_
+        if learned == "[-1,1]" and getattr(self, "pixel_range", "auto") == "auto" and not isinstance(X, (str, Path)):
+            # floats read as [-1, 1] though none of many images has a negative value: most likely [0, 1] floats given
+            # to a Detector fitted on [-1, 1] ones (one bright image alone may well be all >= 0: only a batch counts)
+            n = len(X) if hasattr(X, "__len__") else 0
+            if n >= 8 and input_float_range(X) == "[0,1]":
+                warn_user(f"none of these {n} float images has a negative value, yet this Detector reads floats as "
+                          f"[-1, 1] (the range of its training floats, pixel_range_): if they are [0, 1] floats, "
+                          f"pass them as uint8 (x * 255) or use a Detector(pixel_range='[0,1]')")
         return to_images(X, self.resolution_, self.channels_, resize_mode=self.conversion_.get("fit", "resize"),
                          depth16=self.conversion_.get("depth16", "per-image"), image_shapes=self._image_shapes(),
                          float_range=self.pixel_range_)[0]

@@ -423,6 +423,9 @@ def test_float_pixel_range_is_learned_at_fit_and_kept(x_train, tmp_path) -> None
         assert back.pixel_range_ == "[-1,1]" and back.decision_function(bright[None])[0] == alone[0]
     with pytest.raises(DataError, match=r"outside \[-1, 1\]"):
         d.decision_function(floats[:2] * 100)
+    # many [0, 1] floats given to it (none negative): read as [-1, 1] as told, but said (one bright image is not)
+    with pytest.warns(UserWarning, match="none of these 16 float images has a negative value"):
+        d.decision_function(x_train[:16].astype(np.float32) / 255)
     # an explicit range wins, and is checked like a learned one
     d255 = Detector(**{**TINY, "total_kimg": 0.05}, pixel_range="[0,255]", run_dir=str(tmp_path / "r2"))
     d255.fit(x_train[:16].astype(np.float32))
@@ -655,3 +658,16 @@ def test_wildgan_warnings_are_filtered_by_their_category() -> None:
     assert got == []
     with pytest.warns(wildgan.WildganWarning, match="different sizes"):
         to_images([np.zeros((20, 30), np.uint8), np.full((40, 40, 3), 255, np.uint8)])
+
+
+def test_a_fit_into_a_run_dir_another_detector_wrote_says_so(x_train, tmp_path) -> None:
+    from sklearn.base import clone
+
+    a = Detector(**{**TINY, "total_kimg": 0.05}, run_dir=str(tmp_path / "r")).fit(x_train[:16])
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        a.fit(x_train[:16])                               # its own run again: nothing to say
+    with pytest.warns(UserWarning, match="already holds a run that this Detector did not train"):
+        clone(a).fit(x_train[16:32])                      # the clone keeps run_dir: the folder changes hands
