@@ -68,7 +68,8 @@ def test_controls_count_each_seed_once_in_tables_and_plot():
                                                     (0.02, pytest.approx(0.57), pytest.approx(0.02))]
     # each method against its own control (f-AnoGAN's A), never pooled with the others
     assert [m for _, m, _ in curves["control: untrained f-AnoGAN (A)"]] == [pytest.approx(0.2)] * 2
-    assert [sd for _, _, sd in curves["control: -||Q||"]] == [pytest.approx(0.02)] * 2
+    assert [sd for _, _, sd in curves["control: -‖Q‖"]] == [pytest.approx(0.02)] * 2
+    assert {"control: -std(Q)", "control: -mean(Q)"} <= set(curves)        # every pixel control is drawn
     assert [len(v) for v in curves.values()] == [2] * len(curves)
     # a NaN AUC (one class in a test set) leaves its point out instead of making it NaN
     for r in rows[:2]:                                  # seed 0 at gamma 0, both losses

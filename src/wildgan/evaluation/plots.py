@@ -258,14 +258,16 @@ def training_curves(path: Path, rows: Sequence[Mapping[str, Any]]) -> Path:
 def auc_vs_gamma(path: Path, curves: Mapping[str, Sequence[tuple[float, float, float]]]) -> Path:
     """AUC against contamination gamma; curves: label -> [(gamma, mean AUC, std AUC)]. Used by the study report
     only when the study did not write its own plot."""
-    fig = Figure(figsize=(6, 4))
+    fig = Figure(figsize=(7.5, 4))
     ax = fig.subplots()
     for label, pts in curves.items():
         a = np.asarray(sorted(pts), dtype=np.float64).reshape(-1, 3)
-        ax.errorbar(100 * a[:, 0], a[:, 1], yerr=a[:, 2], marker="o", ms=3, capsize=2, lw=1, label=label)
+        control = label.startswith("control")       # controls dashed and lighter: the trained curves stand out
+        ax.errorbar(100 * a[:, 0], a[:, 1], yerr=a[:, 2], marker="o", ms=3, capsize=2, lw=1, label=label,
+                    ls="--" if control else "-", alpha=0.6 if control else 1.0)
     ax.axhline(0.5, color="0.7", lw=0.8)
     ax.set_xlabel("contamination gamma (%)", fontsize=8)
-    ax.set_ylabel("ROC AUC", fontsize=8)
-    ax.set_title("AUC vs contamination", fontsize=9)
-    ax.legend(fontsize=7)
+    ax.set_ylabel("ROC AUC (mean; bars: std over seeds)", fontsize=8)
+    ax.set_title("AUC vs contamination (each method with its own score: a, or f-AnoGAN's A)", fontsize=9)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))     # outside: it never covers a point
     return _save(fig, path)

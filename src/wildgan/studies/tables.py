@@ -265,8 +265,9 @@ def _f(v: Any) -> str:
 
 def auc_vs_gamma(rows: list[dict[str, Any]], score: str = "a") -> dict[str, list[tuple[float, float, float]]]:
     """{series label: [(gamma, mean AUC, std)]} for the AUC-versus-contamination plot: each method's score (A for
-    f-AnoGAN when score is "a"), each method's untrained-networks control of that same score, and -||Q||; the
-    controls one value per seed (see _per_seed), NaN AUCs (one class only) left out."""
+    f-AnoGAN when score is "a"), each method's untrained-networks control of that same score, and the three pixel
+    controls (-‖Q‖, -std(Q), -mean(Q)); the controls one value per seed (see _per_seed), NaN AUCs (one class only)
+    left out."""
     series: dict[str, dict[float, dict[Any, float]]] = defaultdict(lambda: defaultdict(dict))
     for i, r in enumerate(rows):
         enc = r.get("encoder_loss")
@@ -277,7 +278,8 @@ def auc_vs_gamma(rows: list[dict[str, Any]], score: str = "a") -> dict[str, list
         series[f"{label} ({s})"][g][i] = r["auc"].get(s)                  # every trained cell counts
         name = METHOD_NAMES.get(r["method"], r["method"])
         series[f"control: untrained {name} ({s})"][g][_seed_key(r)] = r["controls"]["untrained"].get(s)
-        series["control: -||Q||"][g][_seed_key(r)] = r["controls"].get("pixel_norm")
+        for key, text in CONTROL_ROWS[1:]:          # every pixel control: -std(Q) may beat the trained curves
+            series[f"control: {text.split(' (')[0]}"][g][_seed_key(r)] = r["controls"].get(key)
     out = {}
     for label, by_g in series.items():
         pts = []
