@@ -194,7 +194,7 @@ def test_study_report_keeps_pipes_inside_table_cells(tmp_path: Path) -> None:
     study.mkdir()
     auc = {"A": 0.4, "L_r": 0.41, "L_n": 0.55, "L_o": 0.69, "a": 0.7}
     rows = [{"protocol": "cifar10", "normal": "automobile", "gamma": 0.0, "method": "wildgan", "encoder_loss": "image",
-             "seed": s, "auc": auc, "ap": auc, "note": "a|b",
+             "seed": s, "auc": auc, "ap": auc, "cell": f"a|b{s}",
              "controls": {"untrained": auc, "pixel_norm": 0.62, "pixel_std": 0.5, "pixel_mean": 0.45}}
             for s in (0, 1)]
     (study / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -203,8 +203,9 @@ def test_study_report_keeps_pipes_inside_table_cells(tmp_path: Path) -> None:
     page = report(study).read_text(encoding="utf-8")
     assert "<td>control: -‖Q‖ (pixel norm)</td><td>–</td><td>0.620 ± 0.000 (n=2)</td>" in page
     assert "<td>-||Q|| (pixel norm)</td><td>0.620</td>" in page
-    assert "<td>a|b</td>" in page
+    assert "<td>a|b0</td>" in page
     md = (study / "report" / "report.md").read_text(encoding="utf-8")
+    assert "# Study results" not in md.splitlines() and "### Study results" in md   # under the page's "Tables"
     tables: list[list[list[str]]] = []
     prev = ""
     for line in md.splitlines():                  # split as GitHub does: at each pipe not escaped as \\|
@@ -216,7 +217,7 @@ def test_study_report_keeps_pipes_inside_table_cells(tmp_path: Path) -> None:
     assert len(tables) == 4                       # Table 1, Table 2, the extra table above, the result rows
     for t in tables:
         assert all(len(r) == len(t[0]) for r in t), t
-    assert "| a\\|b |" in md
+    assert "| a\\|b0 |" in md
 
 
 def test_report_rejects_a_plain_folder(tmp_path: Path) -> None:

@@ -610,6 +610,8 @@ def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
             out.update(_flatten(v, key + "."))
         elif isinstance(v, (list, tuple)):
             out[key] = json.dumps(v)
+        elif v is None:
+            continue              # e.g. other_generator of an f-AnoGAN row: no column of Nones beside the dict's
         else:
             out[key] = v
     return out
@@ -670,7 +672,9 @@ def study_report(study_dir: Path, *, log: Log = _quiet) -> Path:
     page.p(f"Study directory: {study_dir.resolve()}; {len(rows)} result rows.")
     tables = study_dir / "tables.md"
     if tables.is_file():
-        text = tables.read_text(encoding="utf-8")
+        # its headings two levels down, under this page's "Tables" (tables.md is a page of its own, with an H1)
+        text = "\n".join("##" + ln if ln.startswith("#") else ln
+                         for ln in tables.read_text(encoding="utf-8").splitlines())
         page.h(2, "Tables")
         page.html_parts.append(_md_to_html(text))
         page.md_parts.append(text + "\n")
@@ -688,10 +692,13 @@ def study_report(study_dir: Path, *, log: Log = _quiet) -> Path:
     if rows:
         page.h(2, "Result rows (results.jsonl)")
         flat = [_flatten(r) for r in rows]
-        cols: list[str] = []
-        for f in flat:
-            cols += [k for k in f if k not in cols]
+        # the columns a reader compares; every field of every row is in results.jsonl (about 50 flattened)
+        want = ["cell", "method", "encoder_loss", "gamma", "seed", "kimg", "fanogan_iters", "n_train",
+                "n_train_anomalous", "n_test", *(f"auc.{k}" for k in SCORE_NAMES), "controls.untrained.a",
+                "controls.pixel_norm", "controls.pixel_std", "controls.pixel_mean"]
+        cols = [c for c in want if any(f.get(c) not in (None, "") for f in flat)]
         page.table(cols, [[f.get(c, "") for c in cols] for f in flat])
+        page.p("Every field of every row (AP, the raw-generator AUCs, mean ||E(Q)||, timings ...): results.jsonl.")
     runs = sorted({p.parent for p in study_dir.glob("**/config.json") if "report" not in p.parts})
     if runs:
         page.h(2, "Runs")
