@@ -156,6 +156,8 @@ def test_study_resumes_without_redoing_finished_cells(tmp_path, monkeypatch):
     assert calls == [cells[0].key, cells[1].key, cells[1].key]   # first cell not trained again
     assert [r["cell"] for r in rows] == [c.key for c in cells]
     assert rows[1]["n_train_anomalous"] == 3     # 32 normal training images (20% held out): floor(0.1*32/0.9)
+    # each cell's folder has its log.txt, like a `wildgan train` run
+    assert (tmp_path / "st" / "runs" / cells[0].key / "log.txt").read_text().startswith("training wildgan")
     assert (tmp_path / "st" / "tables.md").read_text().startswith("# Study results")
     assert (tmp_path / "st" / "auc_vs_gamma.png").stat().st_size > 1000
     # a third run does nothing but re-render

@@ -120,9 +120,20 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
         t0 = time.time()
         if not _done(run_dir):
             log(f"[{i + 1}/{len(cells)}] {cell.key}: training")
+
+            def cell_log(msg: str, run_dir: Path = run_dir) -> None:
+                # the cell's own log.txt too, as a `wildgan train` run folder has (how each session went)
+                log(msg)
+                try:
+                    with open(run_dir / "log.txt", "a", encoding="utf-8") as f:
+                        f.write(msg.rstrip("\n") + "\n")
+                except OSError:
+                    pass
+
             try:
-                train_run(cfg, run_dir, resume=(run_dir / "config.json").is_file(), progress=progress, log=log)
+                train_run(cfg, run_dir, resume=(run_dir / "config.json").is_file(), progress=progress, log=cell_log)
             except TrainingInterrupted as e:
+                cell_log(f"stopped: {e}")
                 said = str(e).replace("; continue with --resume", "")
                 raise TrainingInterrupted(f"{said}; to continue, run the same `wildgan study` command again (finished "
                                           f"cells are kept, this one continues)", e.signum) from None
