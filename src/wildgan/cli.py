@@ -177,7 +177,10 @@ def _resume_config(argv: Sequence[str]) -> list[str]:
                           f"--resume` cannot continue it (fit a Detector again, or train with --data)")
     extra: list[str] = []
     data = config_file_to_args(saved).get("data")
-    if data and not Path(data).exists() and info.get("source") and Path(info["source"]).exists():
+    from .config import SAMPLE_TOKEN
+
+    if data and data != SAMPLE_TOKEN and not Path(data).exists() and info.get("source") and \
+            Path(info["source"]).exists():
         extra = ["--data", info["source"]]       # a run of an older version recorded a relative path
     print(f"wildgan: resuming with the settings of {saved}", file=sys.stderr)
     return [*argv, "--config", str(saved), *extra]
@@ -344,6 +347,8 @@ def absolute_data_path(data: str | None, dataset: str = "auto") -> str | None:
     from .config import SAMPLE_TOKEN
     from .data.readers import resolve_data_root
 
+    if data in (None, "") and not os.environ.get("WILDGAN_DATA") and dataset == "cifar10":
+        return None               # CIFAR-10 has no default here: load_dataset downloads it (--download) or asks
     if data == SAMPLE_TOKEN or (data in (None, "") and not os.environ.get("WILDGAN_DATA")):
         return SAMPLE_TOKEN       # the embedded sample, by name: a replay must not read $WILDGAN_DATA instead
     # abspath also folds '..' (Path.absolute does not): a/../x.npz would break once a/ is gone

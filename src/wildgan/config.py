@@ -459,7 +459,16 @@ def read_run_config(run_dir: Any) -> RunConfig:
     except json.JSONDecodeError as e:
         raise ConfigError(f"{p}: invalid JSON: {e}") from None
     data = cfg.data.data
-    if data and data != SAMPLE_TOKEN and not Path(data).expanduser().is_absolute() and \
+    if data is None:
+        # a run on the embedded sample recorded before SAMPLE_TOKEN (data: null, which reads $WILDGAN_DATA first):
+        # split.json's source says it was the sample
+        try:
+            source = json.loads((Path(run_dir) / "split.json").read_text()).get("source")
+        except (OSError, ValueError, AttributeError):
+            source = None
+        if source and Path(source).name == "mnist-sample.npz" and Path(source).parent.name == "sample":
+            cfg = replace(cfg, data=replace(cfg.data, data=SAMPLE_TOKEN))
+    elif data != SAMPLE_TOKEN and not Path(data).expanduser().is_absolute() and \
             not Path(data).expanduser().exists():
         # a run recorded before data paths were made absolute, used from another folder: split.json knows where
         # the data was (its absolute `source`)

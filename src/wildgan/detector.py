@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import os
 import shutil
 import tempfile
 import warnings
@@ -61,6 +62,8 @@ from .errors import CheckpointError, ConfigError, DataError, WildganError, warn_
 from .thresholds import RULES, Threshold, fit_threshold, rank_proba
 
 METHODS = ("wildgan", "search", "fanogan")
+# run_dir (absolute) -> the live Detector whose fit wrote it: a fit of another one into it is worth a word
+_LIVE_RUN_DIRS: "weakref.WeakValueDictionary[str, Any]" = weakref.WeakValueDictionary()
 BATCH_MODES = ("mixed", "isolated")
 DETECTOR_KIND = "wildgan-detector"
 
@@ -114,9 +117,13 @@ def input_float_range(X: Any) -> str | None:
         arr = _to_numpy(it)
         if arr.dtype.kind != "f" or arr.size == 0:
             continue
-        finite = arr[np.isfinite(arr)]           # NaN / inf are refused by name when the item is converted
-        if finite.size:
-            lo, hi, seen = min(lo, float(finite.min())), max(hi, float(finite.max())), True
+        a_lo, a_hi = float(arr.min()), float(arr.max())      # no copy of the batch (a mask would make one)
+        if not (np.isfinite(a_lo) and np.isfinite(a_hi)):
+            finite = arr[np.isfinite(arr)]       # NaN / inf are refused by name when the item is converted
+            if not finite.size:
+                continue
+            a_lo, a_hi = float(finite.min()), float(finite.max())
+        lo, hi, seen = min(lo, a_lo), max(hi, a_hi), True
     return guess_float_range(lo, hi) if seen else None
 
 
@@ -659,15 +666,14 @@ class Detector:
         cfg = self._run_config(data_cfg, resolution, channels)
         temp = _TempRunDir() if self.run_dir is None else None
         run_dir = temp.path if temp is not None else Path(self.run_dir)
-        if temp is None and getattr(self, "run_dir_", None) != run_dir:
-            from .training.run import previous_run
-
-            if previous_run(run_dir):
-                # e.g. clone(A).fit(...) keeps A's run_dir: A's in-memory networks stay A's, but the folder (what
-                # from_run and `wildgan score` read) becomes this fit's
-                warn_user(f"run_dir {run_dir} already holds a run that this Detector did not train: fit replaces it "
-                          f"(Detector.from_run({str(run_dir)!r}) and `wildgan score` will read the new networks); give "
-                          f"each Detector its own run_dir to keep both")
+        other = _LIVE_RUN_DIRS.get(os.path.abspath(run_dir)) if temp is None else None
+        if other is not None and other is not self:
+            # e.g. clone(A).fit(...) keeps A's run_dir: A's in-memory networks stay A's, but the folder (what from_run
+            # and `wildgan score` read) becomes this fit's. Only while A is alive: a re-run notebook cell whose old
+            # Detector is gone replaces its own run, as expected.
+            warn_user(f"run_dir {run_dir} holds the run of another live Detector: this fit replaces it "
+                      f"(Detector.from_run({str(run_dir)!r}) and `wildgan score` will read the new networks); give "
+                      f"each Detector its own run_dir to keep both")
         try:
             run_dir.mkdir(parents=True, exist_ok=True)
             # fit() always trains from scratch (sklearn semantics), also into a run_dir used by an earlier fit
@@ -677,6 +683,8 @@ class Detector:
 
             self.model_ = model
             self.run_dir_ = run_dir
+            if temp is None:
+                _LIVE_RUN_DIRS[os.path.abspath(run_dir)] = self
             self._temp_run_dir = temp   # keeps a temporary run_dir_ alive as long as this Detector (and its copies)
             self.resolution_ = resolution
             self.channels_ = channels
@@ -749,17 +757,17 @@ class Detector:
 
     def _images(self, X: Any) -> np.ndarray:
         learned = self.pixel_range_
-        if learned == "[-1,1]" and getattr(self, "pixel_range", "auto") == "auto" and not isinstance(X, (str, Path)):
+        x = to_images(X, self.resolution_, self.channels_, resize_mode=self.conversion_.get("fit", "resize"),
+                      depth16=self.conversion_.get("depth16", "per-image"), image_shapes=self._image_shapes(),
+                      float_range=learned)[0]
+        if learned == "[-1,1]" and getattr(self, "pixel_range", "auto") == "auto" and len(x) >= 8 and \
+                not isinstance(X, (str, Path)) and input_float_range(X) == "[0,1]":
             # floats read as [-1, 1] though none of many images has a negative value: most likely [0, 1] floats given
             # to a Detector fitted on [-1, 1] ones (one bright image alone may well be all >= 0: only a batch counts)
-            n = len(X) if hasattr(X, "__len__") else 0
-            if n >= 8 and input_float_range(X) == "[0,1]":
-                warn_user(f"none of these {n} float images has a negative value, yet this Detector reads floats as "
-                          f"[-1, 1] (the range of its training floats, pixel_range_): if they are [0, 1] floats, "
-                          f"pass them as uint8 (x * 255) or use a Detector(pixel_range='[0,1]')")
-        return to_images(X, self.resolution_, self.channels_, resize_mode=self.conversion_.get("fit", "resize"),
-                         depth16=self.conversion_.get("depth16", "per-image"), image_shapes=self._image_shapes(),
-                         float_range=self.pixel_range_)[0]
+            warn_user(f"none of these {len(x)} float images has a negative value, yet this Detector reads floats as "
+                      f"[-1, 1] (the range of its training floats, pixel_range_): if they are [0, 1] floats, pass "
+                      f"them as uint8 (x * 255) or use a Detector(pixel_range='[0,1]')")
+        return x
 
     def _scores(self, X: Any) -> dict[str, np.ndarray]:
         if isinstance(X, (str, Path)) and Path(X).is_dir():

@@ -426,6 +426,13 @@ def test_float_pixel_range_is_learned_at_fit_and_kept(x_train, tmp_path) -> None
     # many [0, 1] floats given to it (none negative): read as [-1, 1] as told, but said (one bright image is not)
     with pytest.warns(UserWarning, match="none of these 16 float images has a negative value"):
         d.decision_function(x_train[:16].astype(np.float32) / 255)
+    import warnings
+
+    import wildgan
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", wildgan.WildganWarning)
+        d.decision_function(np.abs(floats[0]))            # one [28, 28] image: its 28 rows are not 28 images
     # an explicit range wins, and is checked like a learned one
     d255 = Detector(**{**TINY, "total_kimg": 0.05}, pixel_range="[0,255]", run_dir=str(tmp_path / "r2"))
     d255.fit(x_train[:16].astype(np.float32))
@@ -669,5 +676,12 @@ def test_a_fit_into_a_run_dir_another_detector_wrote_says_so(x_train, tmp_path) 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         a.fit(x_train[:16])                               # its own run again: nothing to say
-    with pytest.warns(UserWarning, match="already holds a run that this Detector did not train"):
-        clone(a).fit(x_train[16:32])                      # the clone keeps run_dir: the folder changes hands
+    with pytest.warns(UserWarning, match="holds the run of another live Detector"):
+        b = clone(a).fit(x_train[16:32])                  # the clone keeps run_dir: the folder changes hands
+    del a, b                                              # a re-run notebook cell: the old Detector is gone
+    import gc
+
+    gc.collect()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Detector(**{**TINY, "total_kimg": 0.05}, run_dir=str(tmp_path / "r")).fit(x_train[:16])

@@ -206,6 +206,7 @@ def test_study_report_keeps_pipes_inside_table_cells(tmp_path: Path) -> None:
     assert "<td>a|b0</td>" in page
     md = (study / "report" / "report.md").read_text(encoding="utf-8")
     assert "# Study results" not in md.splitlines() and "### Study results" in md   # under the page's "Tables"
+    assert "<h3>Study results</h3>" in page
     tables: list[list[list[str]]] = []
     prev = ""
     for line in md.splitlines():                  # split as GitHub does: at each pipe not escaped as \\|

@@ -259,3 +259,8 @@ def test_committed_result_tables_re_render_from_their_rows():
         rows = docs / t.name.replace("-tables.md", "-results.jsonl")
         assert rows.is_file(), f"{t.name} has no {rows.name}"
         assert t.read_text(encoding="utf-8").rstrip("\n") == render_markdown(read_rows(rows)).rstrip("\n"), t.name
+    from wildgan.studies.tables import render_csv
+
+    for t in sorted(docs.glob("*-tables.csv")):
+        rows = docs / t.name.replace("-tables.csv", "-results.jsonl")
+        assert t.read_bytes().decode() == render_csv(read_rows(rows)), t.name

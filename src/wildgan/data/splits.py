@@ -385,11 +385,18 @@ def split_summary(split: AnomalySplit) -> dict[str, Any]:
             "reader_version": READER_VERSION}
 
 
-def split_differences(split: AnomalySplit, recorded: dict[str, Any]) -> list[str]:
-    """How a rebuilt split differs from a recorded split.json (fields the record lacks are not compared)."""
+# the split.json fields that describe what the networks train on (the rest describe the test split)
+TRAIN_FIELDS = ("n_train", "n_train_anomalous", "train_ids_sha256", "resolution", "channels")
+
+
+def split_differences(split: AnomalySplit, recorded: dict[str, Any], train_only: bool = False) -> list[str]:
+    """How a rebuilt split differs from a recorded split.json (fields the record lacks are not compared); train_only:
+    only in what the networks train on (TRAIN_FIELDS)."""
     now = split_summary(split)
     diffs = []
     for k, v in now.items():
+        if train_only and k not in TRAIN_FIELDS:
+            continue
         if k in recorded and recorded[k] != v and k != "reader_version":
             diffs.append("the image ids" if k.endswith("_sha256") and "train" in k else
                          "the test image ids" if k.endswith("_sha256") else f"{k} {recorded[k]} -> {v}")
@@ -397,5 +404,5 @@ def split_differences(split: AnomalySplit, recorded: dict[str, Any]) -> list[str
         # not the data: wildgan's own reader, which may now list files the recording one left out
         diffs.append("(wildgan's image reader changed since this was recorded: it now also reads .gif, .webp, .jfif "
                      "and PNM files and follows symlinked folders, which alone changes the file list of a folder "
-                     "that holds such files)")
+                     "that holds such files: move those out to get the recorded list back)")
     return diffs

@@ -672,12 +672,16 @@ def study_report(study_dir: Path, *, log: Log = _quiet) -> Path:
     page.p(f"Study directory: {study_dir.resolve()}; {len(rows)} result rows.")
     tables = study_dir / "tables.md"
     if tables.is_file():
-        # its headings two levels down, under this page's "Tables" (tables.md is a page of its own, with an H1)
-        text = "\n".join("##" + ln if ln.startswith("#") else ln
-                         for ln in tables.read_text(encoding="utf-8").splitlines())
+        # its headings two levels down, under this page's "Tables" (tables.md is a page of its own, with an H1);
+        # _md_to_html already moves headings one level down
+        lines = tables.read_text(encoding="utf-8").splitlines()
+
+        def down(k: int) -> str:
+            return "\n".join("#" * k + ln if ln.startswith("#") else ln for ln in lines)
+
         page.h(2, "Tables")
-        page.html_parts.append(_md_to_html(text))
-        page.md_parts.append(text + "\n")
+        page.html_parts.append(_md_to_html(down(1)))
+        page.md_parts.append(down(2) + "\n")
     pngs = sorted(study_dir.glob("*.png"), key=lambda p: ("gamma" not in p.name.lower(), p.name))
     if not pngs:
         curves = _gamma_curves(rows)

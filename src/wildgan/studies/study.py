@@ -132,11 +132,18 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
 
             try:
                 train_run(cfg, run_dir, resume=(run_dir / "config.json").is_file(), progress=progress, log=cell_log)
+            except ConfigError as e:
+                # the advice of `wildgan train` (--overwrite) does not exist here: the cell's folder is the study's
+                raise ConfigError(str(e).replace("or start again with --overwrite", f"or delete {run_dir} to train "
+                                                 f"this cell again")) from None
             except TrainingInterrupted as e:
                 cell_log(f"stopped: {e}")
                 said = str(e).replace("; continue with --resume", "")
                 raise TrainingInterrupted(f"{said}; to continue, run the same `wildgan study` command again (finished "
                                           f"cells are kept, this one continues)", e.signum) from None
+            except BaseException as e:
+                cell_log(f"stopped: {str(e) or type(e).__name__}")
+                raise
         train_s = time.time() - t0
         log(f"[{i + 1}/{len(cells)}] {cell.key}: evaluating")
         model = load_model(run_dir, cfg.train.device)
@@ -151,7 +158,7 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
                "mean_z_norm": ev.get("mean_z_norm"), "other_generator": ev.get("other_generator"),
                "n_test": ev["n_test"], "n_anomalous": ev["n_anomalous"],
                "n_train": int(len(split.train_x)), "n_train_anomalous": int(split.train_is_anomaly.sum()),
-               "data": split.info.get("source"),
+               "data": cfg.data.data or split.info.get("source"),   # as recorded: the sample by name, not a path
                "kimg": model.meta.get("kimg"), "train_seconds_this_session": train_s,
                "preset": cfg.preset, "run_dir": str(run_dir.relative_to(study_dir))}
         if cell.method == "fanogan":      # f-AnoGAN counts iterations (critic, encoder), not kimg

@@ -248,16 +248,23 @@ def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, 
     split_json = run_dir / "split.json"
     if resume and split_json.is_file():
         try:
-            diffs = split_differences(split, json.loads(split_json.read_text(encoding="utf-8")))
-        except (ValueError, OSError):
+            recorded = json.loads(split_json.read_text(encoding="utf-8"))
+            train_diffs = split_differences(split, recorded, train_only=True)
+            diffs = split_differences(split, recorded)
+        except (ValueError, OSError, AttributeError):
             log(f"warning: {split_json} was unreadable; it is written again from the data as it is now")
-            diffs = []
-        if diffs:
+            train_diffs = diffs = []
+        if train_diffs:
             # Training on other images from the middle of a run mixes two data sets in one set of networks (and a
             # different image count breaks the saved sampler position): refused, with nothing written, so that the
             # run's split.json still describes what its networks were trained on.
-            raise ConfigError(f"{run_dir}: the data changed since this run started ({'; '.join(diffs)}); a resume "
-                              f"must train on the same images: restore them, or start again with --overwrite")
+            raise ConfigError(f"{run_dir}: the training images changed since this run started "
+                              f"({'; '.join(train_diffs)}); a resume must train on the same images: restore them, "
+                              f"or start again with --overwrite")
+        if diffs:
+            # only the test split: the networks are not affected; evaluations from now on use the new one
+            log(f"warning: the test images changed since this run started ({'; '.join(diffs)}): training continues, "
+                f"and split.json records the test split as it is now")
     write_run_config(cfg, run_dir)
     write_split_info(split, run_dir)
     s = split_summary(split)
