@@ -450,3 +450,18 @@ def test_a_sample_run_replays_on_the_sample_whatever_wildgan_data_says(tiny_npz,
     assert json.loads(capsys.readouterr().err)["data"]["data"] == "wildgan:mnist-sample"
     assert main(["train", "--preset", "tiny", "--normal", "0", "--out", str(tmp_path / "r3"), "--dry-run"]) == 0
     assert json.loads(capsys.readouterr().err)["data"]["data"] == str(tiny_npz)      # no --data: the variable's
+
+
+def test_cifar10_without_data_is_not_the_sample_and_a_resume_keeps_the_samples_name(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("WILDGAN_DATA", raising=False)
+    monkeypatch.setenv("WILDGAN_CACHE", str(tmp_path / "cache"))
+    # --dataset cifar10 with no --data: asks for it (or --download), never trains on the MNIST sample
+    assert main(["train", "--dataset", "cifar10", "--normal", "1", "--out", str(tmp_path / "c"), "--dry-run"]) == 2
+    assert "needs --data PATH" in capsys.readouterr().err
+    run = tmp_path / "s"
+    common = ["--preset", "tiny", "--normal", "1", "--phase-kimg", "0.02", "--threads", "1", "--no-progress",
+              "--no-train-scores"]
+    assert main(["train", *common, "--total-kimg", "0.05", "--out", str(run)]) == 0
+    assert main(["train", "--out", str(run), "--resume", "--total-kimg", "0.1", "--no-progress",
+                 "--no-train-scores"]) == 0
+    assert json.loads((run / "config.json").read_text())["data"]["data"] == "wildgan:mnist-sample"
