@@ -361,8 +361,8 @@ def data_config_from_args(a: argparse.Namespace) -> Any:
 
     normal = tuple(s.strip() for s in (a.normal or "").split(",") if s.strip())
     exclude = tuple(s.strip() for s in (a.exclude or "").split(",") if s.strip())
-    return DataConfig(data=absolute_data_path(a.data, a.dataset), dataset=a.dataset, normal=normal, contamination=a.contamination,
-                      resolution=a.resolution, channels=a.channels, seed=a.seed, rotations=a.rotations,
+    return DataConfig(data=absolute_data_path(a.data, a.dataset), dataset=a.dataset, normal=normal,
+                      contamination=a.contamination, resolution=a.resolution, channels=a.channels, seed=a.seed, rotations=a.rotations,
                       test_size=a.test_size, exclude_classes=exclude, skip_bad=a.skip_bad, resize=a.resize,
                       depth16=a.depth16, square=a.square, download=a.download)
 
@@ -534,11 +534,11 @@ def _warn_if_not_grown(cfg: Any, res: Any, log: Any) -> None:
         return
     if lod > 0:
         t = cfg.train
-        grown = _default_total_kimg(cfg.net.resolution, t.phase_kimg, t.fade_kimg) - t.phase_kimg * 2 / 3
+        paper = _default_total_kimg(cfg.net.resolution, t.phase_kimg, t.fade_kimg)
         log(f"warning: training ended at lod {lod:g}, before the networks reached {cfg.net.resolution}x"
-            f"{cfg.net.resolution} (its last fade-in ends at {grown:.4g} kimg with these phases; the paper's length "
-            f"is {_default_total_kimg(cfg.net.resolution, t.phase_kimg, t.fade_kimg):.4g}): the run is scored at the "
-            f"resolution it reached; continue it with --resume --total-kimg N")
+            f"{cfg.net.resolution} (its last fade-in ends at {paper - t.phase_kimg * 2 / 3:.4g} kimg with these "
+            f"phases; the paper's length is {paper:.4g}): the run is scored at the resolution it reached; continue "
+            f"it with --resume --total-kimg N")
 
 
 def _log_to(run_dir: Path) -> Any:
@@ -689,7 +689,7 @@ def cmd_score(a: argparse.Namespace) -> int:
         print(f"threshold for score {a.score}: {thr.describe()} (chosen on the {thr.params['source']}); "
               f"{int(extra['is_anomaly'].sum())} of {len(ids)} images flagged (is_anomaly = 1)", file=sys.stderr)
     if a.out == "-":
-        # standard output, for a pipe (`| sort -t, -k3 -g`); every message goes to stderr
+        # standard output, for a pipe (`| sort -t, -k2 -g`); every message goes to stderr
         sys.stdout.write(scores_csv_text(ids, res, labels, extra=extra))
         sys.stdout.flush()
     else:
@@ -1102,8 +1102,12 @@ def cmd_report(a: argparse.Namespace) -> int:
     return 0
 
 
+def _sub_parser(p: argparse.ArgumentParser, cmd: str) -> argparse.ArgumentParser:
+    return p._subparsers._group_actions[0].choices[cmd]  # type: ignore[union-attr]
+
+
 def _train_parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    return p._subparsers._group_actions[0].choices["train"]  # type: ignore[union-attr]
+    return _sub_parser(p, "train")
 
 
 def _unrecognized(p: argparse.ArgumentParser, cmd: str, extra: list[str]) -> None:
@@ -1111,7 +1115,7 @@ def _unrecognized(p: argparse.ArgumentParser, cmd: str, extra: list[str]) -> Non
     own usage instead, and suggest the options the words were probably meant to be (a typo, a forgotten --data)."""
     import difflib
 
-    sub = p._subparsers._group_actions[0].choices[cmd]  # type: ignore[union-attr]
+    sub = _sub_parser(p, cmd)
     options = [o for act in sub._actions for o in act.option_strings if o.startswith("--")]
     hints = []
     for w in extra:

@@ -372,7 +372,6 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
 
         diffs = split_differences(split, info)
         if diffs:
-
             warn_user(f"{model.cfg.data.data or 'the data'} changed since {run_dir} was trained "
                       f"({'; '.join(diffs)}): the threshold is taken from the training images as they are now")
     return score_training_split(run_dir, model, split, batch_mode=batch_mode, progress=progress)

@@ -38,6 +38,10 @@ class WildganWarning(UserWarning):
     module: warnings.filterwarnings("ignore", category=WildganWarning)."""
 
 
+class WildganRuntimeWarning(WildganWarning, RuntimeWarning):
+    """A WildganWarning about numbers gone wrong (NaN scores from diverged networks): both categories match it."""
+
+
 def warn_user(message: str, category: type[Warning] = WildganWarning) -> None:
     """warnings.warn, located at the first caller outside the wildgan package (the user's `det.fit(...)` line, or
     their script), whatever the depth of the call inside the package: a fixed stacklevel points into our own code on

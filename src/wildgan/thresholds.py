@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ConfigError, DataError, warn_user
+from .errors import ConfigError, DataError, WildganRuntimeWarning, warn_user
 
 RULES = ("contamination", "mad", "f1")
 MAD_SCALE = 1.4826
@@ -63,10 +63,9 @@ def _as_worst(scores: Any) -> np.ndarray:
     s = np.asarray(scores, dtype=np.float64).ravel()
     nan = np.isnan(s)
     if nan.any():
-
         warn_user(f"{int(nan.sum())} of {s.size} scores are NaN (diverged networks or an input they cannot "
                   f"score): treated as the most anomalous (flagged, percentile 100, probability 1)",
-                  RuntimeWarning)
+                  WildganRuntimeWarning)
         s = np.where(nan, np.inf, s)
     return s
 

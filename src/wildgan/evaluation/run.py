@@ -76,7 +76,6 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
 def _say(log: Callable[[str], None] | None, msg: str) -> None:
     """A message for the user: to log, or as a Python warning when no log is given (library use)."""
     if log is None:
-
         warn_user(msg)
     else:
         log(msg)
@@ -126,7 +125,6 @@ def evaluate_model(model: LoadedModel, split: AnomalySplit, *, controls: bool = 
         except OSError as e:
             # e.g. someone else's read-only run: the numbers computed above are the result; losing them to a
             # side file that cannot be written would throw the whole scoring away
-
             warn_user(f"could not write the per-image scores into {out_dir} ({e}); the metrics are unaffected")
     return out
 

@@ -677,7 +677,6 @@ def _restore(tensors: dict[str, torch.Tensor], meta: dict[str, Any], nets: PGANN
     else:
         # A CPU generator state cannot be loaded into a CUDA generator (or back): the run goes on with a new,
         # deterministic latent stream instead of failing. Everything else (weights, Adam, data order) is exact.
-
         warn_user(f"{src}: checkpoint written on {saved_on}, resumed on {rng.device.type}: the latent random "
                   f"stream is reseeded (seed {int(meta.get('seed', 0))}, iteration {state.iteration})")
         rng.manual_seed(int(meta.get("seed", 0)) * 1_000_003 + state.iteration)
@@ -806,9 +805,8 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
     biggest = max(b for r, b in tc.minibatch.items() if r <= nc.resolution)
     if len(train_x) < biggest:
         raise DataError(f"only {len(train_x)} training image{'s' if len(train_x) != 1 else ''}, fewer than the largest "
-                        f"minibatch of the schedule "
-                        f"({biggest}); add images, or use a smaller preset (--preset tiny: at most 16), "
-                        f"or set train.minibatch in a --config file")
+                        f"minibatch of the schedule ({biggest}); add images, or use a smaller preset (--preset tiny: "
+                        f"at most 16), or set train.minibatch in a --config file")
     if dist is not None:
         _dist.check_batches(tc.minibatch, nc, dist.world)
     fast = resolve_fast_options(tc, device, distributed=dist is not None)
@@ -855,7 +853,6 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
     status = "done"
     phase: Phase = schedule(state.nimg, nc.resolution, tc.phase_kimg, tc.fade_kimg, tc.minibatch)
     if device.type == "cpu" and (total_nimg - state.nimg) / 1000 > 1000 and tc.minutes is None and is_main:
-
         # the paper-length default is what a newcomer gets without --total-kimg: say so before the first hour goes
         warn_user(f"training {(total_nimg - state.nimg) / 1000:g} kimg on a CPU can take days (the progress bar's "
                   f"eta weighs each phase by its FLOPs); for a first model try --total-kimg 200 --phase-kimg 40, "
