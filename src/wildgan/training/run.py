@@ -249,8 +249,9 @@ def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, 
     if resume and split_json.is_file():
         try:
             recorded = json.loads(split_json.read_text(encoding="utf-8"))
-            train_diffs = split_differences(split, recorded, train_only=True)
             diffs = split_differences(split, recorded)
+            # (the ids are hashed again only when something differs)
+            train_diffs = split_differences(split, recorded, train_only=True) if diffs else []
         except (ValueError, OSError, AttributeError):
             log(f"warning: {split_json} was unreadable; it is written again from the data as it is now")
             train_diffs = diffs = []
