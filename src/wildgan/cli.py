@@ -501,7 +501,8 @@ def cmd_train(a: argparse.Namespace) -> int:
         shutdown()
         if not ctx.is_main:
             return 0
-    log(f"trained {res.nimg / 1000:.1f} kimg ({res.status}); networks in {res.final}")
+    what = f"f-AnoGAN: {res.detail}" if res.detail else f"{res.nimg / 1000:.1f} kimg"
+    log(f"trained {what} ({res.status}); networks in {res.final}")
     _warn_if_not_grown(cfg, res, log)
     if res.final is not None and cfg.method != "search" and len(split.train_x) and not a.no_train_scores:
         # the training scores that `wildgan score --threshold` and the report compare new images with, now, while

@@ -320,14 +320,25 @@ def _convert_items(x: np.ndarray | list[np.ndarray], res: int, ch: int, resize_m
 
 def to_images(X: Any, resolution: int | None = None, channels: int | None = None, *, resize_mode: str = "resize",
               depth16: str = "per-image", image_shapes: Sequence[Sequence[int]] | None = None,
-              skip_bad: bool = False, float_range: str | None = None) -> tuple[np.ndarray, list[str]]:
+              skip_bad: bool = False, float_range: str | None = None, native_sides: Sequence[int] | None = None
+              ) -> tuple[np.ndarray, list[str]]:
     """Any accepted input (see the module docstring) -> (uint8 [N, R, R, C], ids), converted like training data.
     image_shapes: the (H, W, C) a fitted model knows, to tell one [H, W, C] / [C, H, W] image from a batch
     (see read_3d); without them a 3-D array is a batch [N, H, W]. skip_bad: unreadable files are left out, each
     named in a warning (their ids are absent from the returned ids). float_range: '[0,1]' | '[-1,1]' | '[0,255]'
-    for float pixels (None: guessed from all the floats of X together)."""
+    for float pixels (None: guessed from all the floats of X together). native_sides: the [shortest, longest] side
+    of a model's training images: images far off that scale are warned about (data.readers.scale_warning)."""
     x, ids = _decode_items(X, depth16, image_shapes, skip_bad=skip_bad, float_range=float_range)
     res, ch = infer_geometry(x, resolution, channels)
+    if native_sides:
+        from .data.readers import scale_warning
+
+        sizes: dict[tuple[int, int], str] = {}
+        for i, shape in enumerate([x.shape[1:3]] * len(x) if isinstance(x, np.ndarray) else [a.shape[:2] for a in x]):
+            sizes.setdefault((int(shape[0]), int(shape[1])), ids[i] if i < len(ids) else f"image {i}")
+        msg = scale_warning(sizes, native_sides, res)
+        if msg:
+            warn_user(msg)
     return _convert_items(x, res, ch, resize_mode), ids
 
 
@@ -644,22 +655,24 @@ class Detector:
             frange = self.pixel_range if self.pixel_range != "auto" else input_float_range(X)
             items, ids = _decode_items(X, "per-image", skip_bad=bool(self.skip_bad), float_range=frange)
             res, ch = infer_geometry(items, self.resolution, self.channels)
-            from .data.readers import warn_crop
+            from .data.readers import native_sides, warn_crop
 
             warn_crop({items.shape[1:3]} if isinstance(items, np.ndarray) else {a.shape[:2] for a in items},
                       self.resize_mode, res, "images", hint="Detector(resize_mode='letterbox')")
             if self.method == "fanogan" and self.resolution is None:
                 res = 32 if res <= 32 else 64  # the only resolutions of the f-AnoGAN networks
             x = _convert_items(items, res, ch, self.resize_mode)
-            conv = {"fit": self.resize_mode, "depth16": "per-image", **({"float_range": frange} if frange else {})}
+            shapes = {items.shape[1:]} if isinstance(items, np.ndarray) else {a.shape for a in items}
+            conv = {"fit": self.resize_mode, "depth16": "per-image", "native_sides": native_sides(s[:2] for s in shapes),
+                    **({"float_range": frange} if frange else {})}
             src = str(X) if isinstance(X, (str, Path)) else f"in-memory {type(X).__name__}"
             # fit recorded in the run's config too: evaluate / score --data convert new data like the training data
             data_cfg = DataConfig(data=str(X) if isinstance(X, (str, Path)) else None, resolution=res, channels=ch,
                                   seed=int(self.seed), fit=self.resize_mode)
-            shapes = {items.shape[1:]} if isinstance(items, np.ndarray) else {a.shape for a in items}
             image_shape = [int(v) for v in shapes.pop()] if len(shapes) == 1 else None
             info = {"protocol": "detector", "source": src, "detector_input": True, "conversion": conv,
-                    "resolution": res, "channels": ch, "image_shape": image_shape}
+                    "resolution": res, "channels": ch, "image_shape": image_shape,
+                    "native_sides": conv["native_sides"]}
             split = AnomalySplit(x, np.zeros(len(x), np.int8), ids, x[:0], np.zeros(0, np.int8), [], res, ch, info)
         resolution, channels = int(x.shape[1]), int(x.shape[3])
         cfg = self._run_config(data_cfg, resolution, channels)
@@ -758,7 +771,7 @@ class Detector:
         learned = self.pixel_range_
         x = to_images(X, self.resolution_, self.channels_, resize_mode=self.conversion_.get("fit", "resize"),
                       depth16=self.conversion_.get("depth16", "per-image"), image_shapes=self._image_shapes(),
-                      float_range=learned)[0]
+                      float_range=learned, native_sides=self.conversion_.get("native_sides"))[0]
         if learned == "[-1,1]" and getattr(self, "pixel_range", "auto") == "auto" and len(x) >= 8 and \
                 not isinstance(X, (str, Path)) and input_float_range(X) == "[0,1]":
             # floats read as [-1, 1] though none of many images has a negative value: most likely [0, 1] floats given
@@ -910,7 +923,8 @@ class Detector:
         det.resolution_, det.channels_ = cfg.net.resolution, cfg.net.channels
         shape = split_info.get("image_shape")     # recorded by Detector.fit for in-memory images of one size
         det.image_shape_ = tuple(int(v) for v in shape) if shape else None
-        det.conversion_ = {"fit": conv.get("fit", "resize"), "depth16": conv.get("depth16", "per-image")}
+        det.conversion_ = {"fit": conv.get("fit", "resize"), "depth16": conv.get("depth16", "per-image"),
+                           **{k: conv[k] for k in ("gray_data", "native_sides") if k in conv}}
         frange = split_info.get("conversion", {}).get("float_range")      # recorded by Detector.fit for float images
         if frange in _RANGE_BOUNDS:
             det.conversion_["float_range"] = frange

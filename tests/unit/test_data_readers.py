@@ -584,3 +584,54 @@ def test_scoring_colour_images_with_a_run_that_went_gray_on_its_gray_data_warns(
         warnings.simplefilter("error")
         load_images([colour], 8, 1, **told_gray)          # the run's own kind of image: nothing to say
         load_images([gray], 8, 1, **went_gray)
+
+
+def test_native_sides_and_the_scale_warning():
+    from wildgan.data.readers import native_sides, scale_warning
+
+    assert native_sides([(80, 96), (64, 120)]) == [64, 120] and native_sides([]) is None
+    trained = [64, 96]
+    assert scale_warning({(300, 380): "ok.png", (16, 20): "small-ok.png"}, trained, 64) is None   # within 4x
+    msg = scale_warning({(80, 80): "a.png", (2048, 1536): Path("frames/big.tif")}, trained, 64)
+    assert msg.startswith("images much larger than the run's training images (e.g. big.tif: 1536x2048; the "
+                          "training images were 64 to 96 px a side): each is resized whole to 64x64")
+    assert "smaller" in scale_warning({(8, 12): "tiny.png"}, [64, 64], 64) and "64x64)" in \
+        scale_warning({(8, 12): "tiny.png"}, [64, 64], 64)
+
+
+def test_scoring_whole_frames_with_a_run_of_small_crops_warns(tmp_path, monkeypatch):
+    # e.g. a run trained on 24x24 cell crops scoring whole 128x128 microscope frames: each frame is resized whole
+    # to the network's 16x16, its cells shrunk 5x; the scores say little and the user is told why
+    import warnings
+
+    from wildgan.config import DataConfig
+    from wildgan.data import build_split, conversion_opts
+
+    monkeypatch.setenv("WILDGAN_CACHE", str(tmp_path / "cache"))
+    crops, frames = tmp_path / "crops", tmp_path / "frames"
+    crops.mkdir()
+    frames.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(20):
+        save(crops / f"c{i}.png", rng.integers(0, 255, (20 + i % 5,) * 2, np.uint8))
+    save(frames / "frame.png", rng.integers(0, 255, (128, 160), np.uint8))
+    info = build_split(DataConfig(data=str(crops), dataset="unlabelled", resolution=16)).info
+    assert info["native_sides"] == [20, 24]
+    opts = conversion_opts(info)
+    assert opts["native_sides"] == [20, 24]
+    with pytest.warns(UserWarning, match=r"images much larger than the run's training images \(e.g. frame.png: "
+                                         r"160x128; the training images were 20 to 24 px a side\)"):
+        load_images([frames], 16, 1, **opts)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_images([crops], 16, 1, **opts)                 # the run's own kind of image: nothing to say
+    # labelled trees, npz arrays and the tar cache record the native size too, not the converted one
+    tree = make_tree(tmp_path / "tree", n=24, size=(40, 40))
+    assert build_split(DataConfig(data=str(tree), normal=("a",), resolution=8)).info["native_sides"] == [40, 40]
+    np.savez(tmp_path / "d.npz", x=np.zeros((48, 28, 28), np.uint8), y=np.repeat([0, 1], 24))
+    assert build_split(DataConfig(data=str(tmp_path / "d.npz"), normal=("0",))).info["native_sides"] == [28, 28]
+    with tarfile.open(tmp_path / "tree.tar.gz", "w:gz") as t:
+        t.add(tree, arcname="tree")
+    for _ in range(2):                                       # decoded, then from the decode cache
+        got = build_split(DataConfig(data=str(tmp_path / "tree.tar.gz"), normal=("a",), resolution=8))
+        assert got.info["native_sides"] == [40, 40]

@@ -245,7 +245,7 @@ def test_mnist_sample_default():
     assert s.train_x[:, :2].max() == 0  # zero padding, not resizing
     assert len(s.test_y) == 400
     from wildgan.data import conversion_opts
-    assert conversion_opts(s.info) == {"fit": "pad", "depth16": "per-image"}
+    assert conversion_opts(s.info) == {"fit": "pad", "depth16": "per-image", "native_sides": [28, 28]}
 
 
 def test_bad_config_values(cifar_npz):

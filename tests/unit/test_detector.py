@@ -685,3 +685,22 @@ def test_a_fit_into_a_run_dir_another_detector_wrote_says_so(x_train, tmp_path) 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         Detector(**{**TINY, "total_kimg": 0.05}, run_dir=str(tmp_path / "r")).fit(x_train[:16])
+
+
+def test_images_far_off_the_training_scale_are_warned_about(det: Detector, x_train, tmp_path) -> None:
+    # 28x28 digits learned; 256x256 images (whole pages of digits, say) are resized whole to 32x32: another scale
+    import warnings
+
+    assert det.conversion_["native_sides"] == [28, 28]
+    pages = np.zeros((4, 256, 256), np.uint8)
+    with pytest.warns(UserWarning, match=r"images much larger than the run's training images \(e.g. array:0: "
+                                         r"256x256; the training images were 28x28\)"):
+        det.decision_function(pages)
+    for back in (Detector.load(det.save(tmp_path / "m")), Detector.from_run(det.run_dir_, device="cpu")):
+        assert back.conversion_["native_sides"] == [28, 28]
+        with pytest.warns(UserWarning, match="images much larger"):
+            back.decision_function(pages)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        det.decision_function(x_train[:4])                      # its own kind of image: nothing to say
+        det.decision_function(np.zeros((4, 64, 64), np.uint8))  # 2.3x: a crop of another size, not another scale

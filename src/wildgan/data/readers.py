@@ -102,6 +102,7 @@ class _Opts:
     progress: bool | None = None    # None = tqdm's auto (bar only on a terminal)
     probe_uniform: bool = False     # internal: raise _MixedSizes instead of unifying sizes
     gray_data: bool = False         # scoring for a run that chose gray because its data was all gray: colour is odd
+    native_sides: tuple[int, int] | None = None  # scoring: the run's training images' shortest and longest side
 
     def decode_key(self) -> str:
         if self.probe_uniform:  # native pixels: only the per-file decoding rules matter
@@ -120,6 +121,8 @@ def _parse_opts(opts: dict[str, Any]) -> _Opts:
     if unknown:
         raise ConfigError(f"unknown data option(s) {sorted(unknown)}; known: {sorted(known)}")
     o = _Opts(**opts)
+    if o.native_sides is not None:       # from split.json: a list
+        o = replace(o, native_sides=(int(o.native_sides[0]), int(o.native_sides[1])))
     if o.resolution is not None:
         check_resolution(o.resolution)
     if o.channels not in (None, 1, 3):
@@ -322,15 +325,14 @@ def _progress(it: Iterable[T], total: int, desc: str, enabled: bool | None) -> I
 
 def _decode_files(files: Sequence[Path], o: _Opts, skipped: list[dict[str, str]],
                   desc: str = "decoding", what: str = "images", sizes: dict[tuple[int, int], Path] | None = None,
-                  convert_one: Callable[[np.ndarray], np.ndarray] | None = None, max_skipped: int | None = None
-                  ) -> tuple[list[np.ndarray], list[int]]:
+                  convert_one: Callable[[np.ndarray], np.ndarray] | None = None, max_skipped: int | None = None,
+                  chunked: bool = False) -> tuple[list[np.ndarray], list[int]]:
     """Decode files; returns the arrays and the indices (into files) that were kept.
 
-    `sizes` (given by a caller that decodes in chunks): collects the decoded sizes (each with its first file), and
-    the caller warns about cropping once, instead of once per chunk. `convert_one`: applied to each image as soon as
-    it is decoded (only the converted image is kept). `max_skipped`: stop after that many skipped files."""
+    `sizes`: collects the decoded (native) sizes, each with its first file. `chunked`: the caller decodes in chunks
+    and warns about cropping once, instead of once per chunk. `convert_one`: applied to each image as soon as it is
+    decoded (only the converted image is kept). `max_skipped`: stop after that many skipped files."""
     arrays, kept = [], []
-    chunked = sizes is not None
     sizes = {} if sizes is None else sizes        # as decoded, before any shrinking
     bad: list[DataError] = []
     # shrink big photos now (memory grows with the largest): to the resolution asked for, else to the largest
@@ -448,6 +450,38 @@ def crop_warning(sizes: set[tuple[int, int]], fit: str, resolution: int | None, 
     return (f"{'' if what == 'images' else what + ': '}images that are not square (e.g. {w}x{h}) are "
             f"centre-cropped to a square, losing up to {crop_loss(h, w):.0%} of their area at the long edges, where "
             f"a defect would go unseen ({hint} letterboxes them with black bars instead)")
+
+
+def native_sides(sizes: Iterable[Sequence[int]]) -> list[int] | None:
+    """[shortest side, longest side] over images' native (decoded) sizes (H, W), None for no images: the scale at
+    which a run's training images show their content, recorded in split.json and compared with images scored later
+    (scale_warning)."""
+    sizes = [(int(h), int(w)) for h, w in sizes]
+    if not sizes:
+        return None
+    return [min(min(s) for s in sizes), max(max(s) for s in sizes)]
+
+
+SCALE_FACTOR = 4   # a side this many times beyond the training images' range: another scale, not another crop
+
+
+def scale_warning(sizes: dict[tuple[int, int], Any], trained: Sequence[int], resolution: int) -> str | None:
+    """The warning that images to score are far larger or smaller than the run's training images (trained =
+    native_sides of those), or None. Every image is resized whole to the network's resolution, so a whole
+    microscope frame scored with a model of single-cell crops shows its content at another scale than the network
+    learned: its scores say little. `sizes`: native (H, W) -> a file (or name) of that size."""
+    lo, hi = int(trained[0]), int(trained[1])
+    big = [(s, f) for s, f in sizes.items() if min(s) > SCALE_FACTOR * hi]
+    small = [(s, f) for s, f in sizes.items() if max(s) * SCALE_FACTOR < lo]
+    if not big and not small:
+        return None
+    (h, w), f = max(big, key=lambda t: min(t[0])) if big else min(small, key=lambda t: max(t[0]))
+    name = getattr(f, "name", None) or str(f)
+    seen = f"{lo}x{lo}" if lo == hi else f"{lo} to {hi} px a side"
+    return (f"images much {'larger' if big else 'smaller'} than the run's training images (e.g. {name}: {w}x{h}; "
+            f"the training images were {seen}): each is resized whole to {resolution}x{resolution}, so what it "
+            f"shows appears at another scale than the network learned and its scores say little; cut the images "
+            f"to the size of the training images (or train on images like these)")
 
 
 def warn_crop(sizes: set[tuple[int, int]], fit: str, resolution: int | None, what: str,
@@ -572,10 +606,12 @@ def read_folder(root: str | Path, o: _Opts | None = None, id_root: Path | None =
         files = [f for c in sorted(classes) for f in classes[c]]
         labels = [index[c] for c in sorted(classes) for _ in classes[c]]
         where = (train_dir or eff) if split == "train" else test_dir
-        arrays, kept = _decode_files(files, o, skipped, desc=f"decoding {split}", what=str(where))
+        sizes: dict[tuple[int, int], Path] = {}
+        arrays, kept = _decode_files(files, o, skipped, desc=f"decoding {split}", what=str(where), sizes=sizes)
         x = _stack(arrays, [str(files[i]) for i in kept], o, str(where))
         ids = [files[i].relative_to(id_root).as_posix() for i in kept]
-        sets[split] = ImageSet(x, np.asarray([labels[i] for i in kept], np.int64), class_names, ids)
+        sets[split] = ImageSet(x, np.asarray([labels[i] for i in kept], np.int64), class_names, ids,
+                               info={"native_sides": native_sides(sizes)})
     for s in sets.values():
         s.info["skipped"] = skipped
     return sets["train"], sets.get("test")
@@ -593,11 +629,12 @@ def read_unlabelled(root: str | Path, o: _Opts | None = None) -> ImageSet:
         raise _no_images_error(f"{root}: folder contains", other)
     _warn_other(root, other)
     skipped: list[dict[str, str]] = []
-    arrays, kept = _decode_files(files, o, skipped, desc="decoding", what=str(root))
+    sizes: dict[tuple[int, int], Path] = {}
+    arrays, kept = _decode_files(files, o, skipped, desc="decoding", what=str(root), sizes=sizes)
     x = _stack(arrays, [str(files[i]) for i in kept], o, str(root))
     out = ImageSet(x, np.zeros(len(kept), np.int64), ["unlabelled"], [files[i].relative_to(root).as_posix()
                                                                         for i in kept])
-    out.info["skipped"] = skipped
+    out.info.update(skipped=skipped, native_sides=native_sides(sizes))
     return out
 
 
@@ -606,9 +643,11 @@ def _save_decoded(path: Path, train: ImageSet, test: ImageSet | None) -> None:
         "x_train": train.x, "y_train": train.y, "ids_train": np.asarray(train.ids, dtype=str),
         "class_names": np.asarray(train.class_names, dtype=str),
         "skipped": np.asarray(json.dumps(train.info.get("skipped", []))),
+        "native_sides_train": np.asarray(train.info.get("native_sides") or [], np.int64),
     }
     if test is not None:
-        arrays.update(x_test=test.x, y_test=test.y, ids_test=np.asarray(test.ids, dtype=str))
+        arrays.update(x_test=test.x, y_test=test.y, ids_test=np.asarray(test.ids, dtype=str),
+                      native_sides_test=np.asarray(test.info.get("native_sides") or [], np.int64))
     # uncompressed: CIFAR pixels barely compress and the point of this file is a fast second load
     atomic_write_stream(lambda f: np.savez(f, **arrays), path)
 
@@ -618,10 +657,13 @@ def _load_decoded(path: Path) -> tuple[ImageSet, ImageSet | None] | None:
         with np.load(path, allow_pickle=False) as z:
             names = [str(c) for c in z["class_names"]]
             skipped = json.loads(str(z["skipped"]))
-            train = ImageSet(z["x_train"], z["y_train"].astype(np.int64), names, [str(i) for i in z["ids_train"]])
+            # (a cache without the native sizes, written by an older wildgan, is decoded again: KeyError below)
+            train = ImageSet(z["x_train"], z["y_train"].astype(np.int64), names, [str(i) for i in z["ids_train"]],
+                             info={"native_sides": z["native_sides_train"].tolist() or None})
             test = None
             if "x_test" in z.files:
-                test = ImageSet(z["x_test"], z["y_test"].astype(np.int64), names, [str(i) for i in z["ids_test"]])
+                test = ImageSet(z["x_test"], z["y_test"].astype(np.int64), names, [str(i) for i in z["ids_test"]],
+                                info={"native_sides": z["native_sides_test"].tolist() or None})
     except Exception:  # a damaged cache is only a cache: decode again
         return None
     for s in (train, test):
@@ -845,9 +887,11 @@ def read_npz_unlabelled(path: str | Path, o: _Opts | None = None) -> ImageSet:
         parts = [array_to_uint8(_npz_get(z, p, k), f"{p}:{k}", o.depth16) for k in keys]
     if len({a.shape[1:] for a in parts}) > 1:
         raise DataError(f"{p}: image arrays {keys} differ in shape ({[a.shape[1:] for a in parts]})")
-    x = _shrink_uniform(np.concatenate(parts), o)
+    x = np.concatenate(parts)
+    sides = native_sides([x.shape[1:3]])
+    x = _shrink_uniform(x, o)
     ids = [f"{p.stem}:{k}:{i}" for k, a in zip(keys, parts) for i in range(len(a))]
-    return ImageSet(x, np.zeros(len(x), np.int64), ["unlabelled"], ids)
+    return ImageSet(x, np.zeros(len(x), np.int64), ["unlabelled"], ids, info={"native_sides": sides})
 
 
 def read_npz(path: str | Path, o: _Opts | None = None) -> tuple[ImageSet, ImageSet | None]:
@@ -897,9 +941,10 @@ def read_npz(path: str | Path, o: _Opts | None = None) -> tuple[ImageSet, ImageS
         raise DataError(f"{p}: labels go up to {n_classes - 1} but class_names has only {len(class_names)} names")
     sets = {}
     for split, (x, y, group, anomaly) in out.items():
+        sides = native_sides([x.shape[1:3]])
         x = _shrink_uniform(x, o)
         sets[split] = ImageSet(x, y, list(class_names), [f"{p.stem}:{split}:{i}" for i in range(len(x))],
-                               group, anomaly)
+                               group, anomaly, info={"native_sides": sides})
     return sets.get("all", sets.get("train")), sets.get("test")  # type: ignore[return-value]
 
 
@@ -1015,6 +1060,7 @@ def load_dataset(path: str | Path | None, dataset: str = "auto", **opts: Any
             folder = p / "cifar-10-batches-py"
         train, test = read_cifar_batches(folder)
         for s in (train, test):
+            s.info["native_sides"] = native_sides([s.x.shape[1:3]])
             s.x = _shrink_uniform(s.x, o)
     skipped = train.info.get("skipped", [])
     for s in (train, test):
@@ -1090,7 +1136,7 @@ def iter_images(files: Sequence[Path], resolution: int, channels: int, *,
     several = len(chunks) > 1
     lenient = replace(o, skip_bad=True)
     sizes: dict[tuple[int, int], Path] = {}
-    warned = False
+    warned = scale_warned = False
     n_kept = 0
     all_skipped: list[str] = []
     for ci, chunk in enumerate(chunks):
@@ -1098,7 +1144,7 @@ def iter_images(files: Sequence[Path], resolution: int, channels: int, *,
         skipped: list[dict[str, str]] = []
         # one chunk: the plain rules (every bad file named at once); several: decode leniently and decide here
         arrays, kept = _decode_files(part, lenient if several else o, skipped, sizes=sizes, convert_one=one,
-                                     max_skipped=None if o.skip_bad else MAX_NAMED_BAD_FILES)
+                                     max_skipped=None if o.skip_bad else MAX_NAMED_BAD_FILES, chunked=True)
         if o.resize == "error" and len(sizes) > 1:
             (h0, w0), f0 = next(iter(sizes.items()))
             (h, w), f = list(sizes.items())[1]
@@ -1120,6 +1166,10 @@ def iter_images(files: Sequence[Path], resolution: int, channels: int, *,
         if msg:
             warn_user(msg)
             warned = True
+        scale = None if scale_warned or not o.native_sides else scale_warning(sizes, o.native_sides, resolution)
+        if scale:
+            warn_user(scale)
+            scale_warned = True
         if ci == 0 and native[3] and channels == 1 and o.gray_data:
             # e.g. colour photos scored with a run that went gray because its cell crops were all gray: converted,
             # but likely the wrong run (a run told to train gray on colour images, --channels 1, says nothing)

@@ -32,7 +32,7 @@ import numpy as np
 
 from ..config import DataConfig
 from ..errors import ConfigError, DataError
-from .readers import CIFAR10_CLASSES, READER_VERSION, ImageSet, default_sample_path, load_dataset
+from .readers import CIFAR10_CLASSES, READER_VERSION, ImageSet, default_sample_path, load_dataset, native_sides
 from .transforms import MAX_AUTO_RESOLUTION, check_resolution, convert, next_pow2, rotate_batch
 
 MIN_NORMAL = 16
@@ -75,7 +75,16 @@ def conversion_opts(info: dict[str, Any]) -> dict[str, Any]:
     out = {k: conv[k] for k in ("fit", "depth16") if conv.get(k) is not None}
     if conv.get("channels_from") == "data" and info.get("channels") == 1:
         out["gray_data"] = True       # gray because every training image was: colour images to score are odd
+    if info.get("native_sides"):
+        out["native_sides"] = list(info["native_sides"])   # images to score far off this scale are warned about
     return out
+
+
+def data_native_sides(*sets: ImageSet | None) -> list[int] | None:
+    """[shortest, longest] native side over the sets (their readers' record; else their arrays' own size)."""
+    sides = [v for s in sets if s is not None for v in
+             ([s.info["native_sides"]] if s.info.get("native_sides") else [s.x.shape[1:3]] if len(s.x) else [])]
+    return native_sides(sides)
 
 
 def n_contamination(gamma: float, n_normal: int) -> int:
@@ -218,7 +227,7 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
                        "non_square": "letterboxed (black bars)" if d["fit"] == "letterbox" else "centre-cropped",
                        "alpha": "composited on black", "gray": "PIL 'L' (ITU-R 601-2 luma)",
                        "rotation": "uniform angle in [0, 360), bilinear, mirror padding" if rotations else None},
-        "skipped": list(train.info.get("skipped", [])),
+        "skipped": list(train.info.get("skipped", [])), "native_sides": data_native_sides(train, test),
     }
 
     def keep(s: ImageSet) -> np.ndarray:
@@ -363,7 +372,8 @@ def _unlabelled_split(cfg: DataConfig, train: ImageSet, kind: str, source: str, 
                        "non_square": "letterboxed (black bars)" if fit == "letterbox" else "centre-cropped",
                        "alpha": "composited on black", "gray": "PIL 'L' (ITU-R 601-2 luma)",
                        "rotation": "uniform angle in [0, 360), bilinear, mirror padding" if rotations else None},
-        "skipped": list(train.info.get("skipped", [])), "test_source": None,
+        "skipped": list(train.info.get("skipped", [])), "native_sides": data_native_sides(train),
+        "test_source": None,
         "n_normal_train": None, "n_contamination": None, "n_train": int(len(x)), "n_test_normal": 0,
         "n_test_anomalous": 0,
     }

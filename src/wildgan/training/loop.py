@@ -736,6 +736,7 @@ class TrainResult:
     nimg: int
     final: Path | None
     status: str                 # done | budget
+    detail: str = ""            # what the count means where images shown is not the whole story (f-AnoGAN)
 
 
 def save_sample_grid(path: Path, imgs: torch.Tensor, resolution: int) -> None:

@@ -290,6 +290,8 @@ def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, 
         meta = read_meta(final)
         # f-AnoGAN counts iterations, not images: critic iterations x batch = real images shown
         nimg = int(meta.get("gan_iters_done", 0)) * cfg.fanogan.batch_size
+        detail = (f"{int(meta.get('gan_iters_done', 0))} critic iterations, {nimg / 1000:.1f} kimg shown to the "
+                  f"critic; {int(meta.get('enc_iters_done', 0))} encoder iterations")
         return TrainResult(run_dir=run_dir, nimg=nimg, final=final,
-                           status="budget" if meta.get("stopped_early") else "done")
+                           status="budget" if meta.get("stopped_early") else "done", detail=detail)
     raise ConfigError(f"unknown method {cfg.method!r}; choose wildgan, search or fanogan")
