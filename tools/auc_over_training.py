@@ -70,7 +70,9 @@ def main(argv: list[str] | None = None) -> int:
         print(", ".join(f"{k} {v}" for k, v in rows[-1].items()), flush=True)
     rows.sort(key=lambda r: r["kimg"])
     prefix = Path(a.out) if a.out else run / "auc_over_training"
-    with open(prefix.with_suffix(".csv"), "w", newline="", encoding="utf-8") as f:
+    # a prefix such as runs/x-g0.02-auc keeps its dot (with_suffix would make that x-g0.csv)
+    csv_path, png_path = prefix.with_name(prefix.name + ".csv"), prefix.with_name(prefix.name + ".png")
+    with open(csv_path, "w", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
@@ -89,8 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     ax.set_title(f"{run.name}: AUC of a over training, with its controls", fontsize=9)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(prefix.with_suffix(".png"), dpi=120)
-    print(f"wrote {prefix.with_suffix('.csv')} and {prefix.with_suffix('.png')}", file=sys.stderr)
+    fig.savefig(png_path, dpi=120)
+    print(f"wrote {csv_path} and {png_path}", file=sys.stderr)
     return 0
 
 

@@ -112,7 +112,7 @@ def _add_train_args(p: argparse.ArgumentParser, study: bool = False) -> None:
     g.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate of G, D, E (default 1e-3)")
     if not study:
         g.add_argument("--seed", type=int, default=0, help="drives data draw, initialisation and sampling")
-    g.add_argument("--checkpoint-kimg", type=float, help="checkpoint interval (default: total/20, at least 1)")
+    g.add_argument("--checkpoint-kimg", type=float, help="checkpoint interval (default: ceil(total/20), at least 1)")
     g.add_argument("--keep-checkpoints", type=_keep_count, default=2, metavar="N|all",
                    help="older checkpoints kept beside the newest (default 2, fallbacks for a resume); 'all' keeps "
                         "every one, e.g. for tools/auc_over_training.py")
@@ -121,6 +121,9 @@ def _add_train_args(p: argparse.ArgumentParser, study: bool = False) -> None:
     g.add_argument("--fanogan-iters", type=int, help="f-AnoGAN: critic iterations (default: 7 epochs)")
     g.add_argument("--fanogan-enc-iters", type=int, help="f-AnoGAN: izi_f encoder iterations (default 50000)")
     g.add_argument("--fanogan-dim", type=int, help="f-AnoGAN: base width DIM (default 64, the official value)")
+    g.add_argument("--fanogan-bn-warmup", choices=("on", "off"), default="on",
+                   help="f-AnoGAN: warm-up of the BatchNorm moving-average decay (default on; off = the official "
+                        "constant 0.99)")
     g = p.add_argument_group("run")
     g.add_argument("--device", default="auto", help="auto | cpu | cuda (default auto)")
     g.add_argument("--amp", choices=("auto", "off", "bf16"), default="auto",
@@ -245,7 +248,10 @@ def load_config_file(path: Path) -> dict[str, Any]:
 
             d = yaml.safe_load(text)
         elif path.suffix == ".toml":
-            import tomllib  # type: ignore[import-not-found]
+            try:
+                import tomllib  # type: ignore[import-not-found]
+            except ImportError:  # Python 3.10: the same parser, as a package (a dependency there)
+                import tomli as tomllib  # type: ignore[import-not-found, no-redef]
 
             d = tomllib.loads(text)
         else:
@@ -279,17 +285,6 @@ def run_config_file(path: Path) -> Any:
     return _checked_run_config(d, path) if _is_run_config(d) else None
 
 
-def _default_total_kimg(resolution: int, phase_kimg: float, fade_kimg: float) -> float:
-    """The paper's length (spec 3.6): growth to full resolution, then 2/3 of a phase (400 kimg at 600/600)."""
-    from .config import paper_total_kimg
-
-    return paper_total_kimg(resolution, phase_kimg, fade_kimg)
-
-
-def _default_checkpoint_kimg(total_kimg: float) -> float:
-    return max(1.0, math.ceil(total_kimg / 20))
-
-
 def _same(x: float, y: float) -> bool:
     return math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-12)
 
@@ -311,7 +306,7 @@ def run_config_to_options(cfg: Any) -> dict[str, Any]:
     schedule for the run's resolution / phase / transition, checkpoint_kimg when it equals max(1, ceil(total/20)).
     A replay without flags then derives the very same values, and a flag that changes an input (--total-kimg,
     --phase-kimg, ...) also changes what is derived from it, as it would have in the original command."""
-    from .config import PRESETS
+    from .config import PRESETS, default_checkpoint_kimg, paper_total_kimg
 
     data, net, train, fan = cfg.data, cfg.net, cfg.train, cfg.fanogan
     named = cfg.preset in PRESETS
@@ -332,10 +327,11 @@ def run_config_to_options(cfg: Any) -> dict[str, Any]:
            "keep_checkpoints": "all" if train.keep_checkpoints is None else train.keep_checkpoints,
            "width": net.fmap_max if named and net.fmap_max != PRESETS[cfg.preset]["fmap_max"] else None,
            "latent_size": net.latent_size if named and net.latent_size != net.nf(0) else None,
-           "fanogan_iters": fan.gan_iters, "fanogan_enc_iters": fan.enc_iters, "fanogan_dim": fan.dim}
-    if _same(train.total_kimg, _default_total_kimg(net.resolution, train.phase_kimg, train.fade_kimg)):
+           "fanogan_iters": fan.gan_iters, "fanogan_enc_iters": fan.enc_iters, "fanogan_dim": fan.dim,
+           "fanogan_bn_warmup": "on" if fan.bn_warmup else "off"}
+    if _same(train.total_kimg, paper_total_kimg(net.resolution, train.phase_kimg, train.fade_kimg)):
         del out["total_kimg"]
-    if _same(train.checkpoint_kimg, _default_checkpoint_kimg(train.total_kimg)):
+    if _same(train.checkpoint_kimg, default_checkpoint_kimg(train.total_kimg)):
         del out["checkpoint_kimg"]
     return {k: v for k, v in out.items() if v is not None}
 
@@ -367,6 +363,23 @@ def data_config_from_args(a: argparse.Namespace) -> Any:
                       depth16=a.depth16, square=a.square, download=a.download)
 
 
+def net_config_from_args(a: argparse.Namespace, preset: str, resolution: int, channels: int) -> Any:
+    """The preset's NetConfig with --width / --latent-size applied (train and info)."""
+    from .config import net_config_for_preset
+
+    net = net_config_for_preset(preset, resolution, channels)
+    if getattr(a, "width", None) is not None:
+        if a.width < 1:
+            raise ConfigError(f"--width must be >= 1, got {a.width}")
+        # e.g. --preset paper --width 256: the issue's width-256 run; the latent size stays nf(0) = the width
+        net = replace(net, fmap_max=a.width, fmap_base=16 * a.width, latent_size=a.width)
+    if getattr(a, "latent_size", None) is not None:
+        if a.latent_size < 1:
+            raise ConfigError(f"--latent-size must be >= 1, got {a.latent_size}")
+        net = replace(net, latent_size=a.latent_size)
+    return net
+
+
 def run_config_from_args(a: argparse.Namespace, resolution: int, channels: int) -> Any:
     """The RunConfig the options describe, for data of this resolution and channels. Pure: loads no data."""
     from .config import (
@@ -375,24 +388,16 @@ def run_config_from_args(a: argparse.Namespace, resolution: int, channels: int) 
         RunConfig,
         ScoreConfig,
         TrainConfig,
-        net_config_for_preset,
+        default_checkpoint_kimg,
+        paper_total_kimg,
     )
 
     data = replace(data_config_from_args(a), resolution=resolution, channels=channels)  # recorded explicitly
     preset = a.preset or "fast"
-    net = net_config_for_preset(preset, resolution, channels)
-    if getattr(a, "width", None) is not None:
-        if a.width < 1:
-            raise ConfigError(f"--width must be >= 1, got {a.width}")
-        # e.g. --preset paper --width 256: the issue's width-256 run; latent size stays nf(0) = width
-        net = replace(net, fmap_max=a.width, fmap_base=16 * a.width, latent_size=min(16 * a.width, a.width))
-    if getattr(a, "latent_size", None) is not None:
-        if a.latent_size < 1:
-            raise ConfigError(f"--latent-size must be >= 1, got {a.latent_size}")
-        net = replace(net, latent_size=a.latent_size)
+    net = net_config_from_args(a, preset, resolution, channels)
     fade = a.transition_kimg if a.transition_kimg is not None else a.phase_kimg
-    total = a.total_kimg if a.total_kimg is not None else _default_total_kimg(resolution, a.phase_kimg, fade)
-    ck = a.checkpoint_kimg if a.checkpoint_kimg is not None else _default_checkpoint_kimg(total)
+    total = a.total_kimg if a.total_kimg is not None else paper_total_kimg(resolution, a.phase_kimg, fade)
+    ck = a.checkpoint_kimg if a.checkpoint_kimg is not None else default_checkpoint_kimg(total)
     method = a.method
     train = TrainConfig(total_kimg=total, phase_kimg=a.phase_kimg, transition_kimg=a.transition_kimg,
                         minibatch=dict(PRESETS[preset]["minibatch"]), lr=a.lr,
@@ -405,6 +410,7 @@ def run_config_from_args(a: argparse.Namespace, resolution: int, channels: int) 
                         keep_checkpoints=a.keep_checkpoints)
     fan = FAnoGANConfig(seed=a.seed, minutes=a.minutes, device=a.device, gan_iters=a.fanogan_iters,
                         **({"enc_iters": a.fanogan_enc_iters} if a.fanogan_enc_iters is not None else {}),
+                        bn_warmup=a.fanogan_bn_warmup != "off",
                         **({"dim": a.fanogan_dim} if a.fanogan_dim is not None else {}))
     return RunConfig(data=data, net=net, train=train, score=ScoreConfig(), preset=preset, method=method,
                      fanogan=fan)
@@ -534,12 +540,16 @@ def _warn_if_not_grown(cfg: Any, res: Any, log: Any) -> None:
     except (OSError, ValueError, TypeError):
         return
     if lod > 0:
-        t = cfg.train
-        paper = _default_total_kimg(cfg.net.resolution, t.phase_kimg, t.fade_kimg)
-        log(f"warning: training ended at lod {lod:g}, before the networks reached {cfg.net.resolution}x"
-            f"{cfg.net.resolution} (its last fade-in ends at {paper - t.phase_kimg * 2 / 3:.4g} kimg with these "
-            f"phases; the paper's length is {paper:.4g}): the run is scored at the resolution it reached; continue "
-            f"it with --resume --total-kimg N")
+        from .config import paper_total_kimg
+        from .training.schedule import schedule_kimg_for_full_growth
+
+        t, r = cfg.train, cfg.net.resolution
+        grown = schedule_kimg_for_full_growth(r, t.phase_kimg, t.fade_kimg)
+        paper = paper_total_kimg(r, t.phase_kimg, t.fade_kimg)
+        log(f"warning: training ended at {res.nimg / 1000:.4g} kimg (lod {lod:g}), before the networks reached "
+            f"{r}x{r}: with phases of {t.phase_kimg:g} kimg they get there at {grown:.4g} kimg, and the paper's "
+            f"schedule trains {paper:.4g} kimg. The run is scored at the resolution it reached; continue it with "
+            f"--resume --total-kimg {paper:.4g}")
 
 
 def _log_to(run_dir: Path) -> Any:
@@ -778,14 +788,15 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
 
 
 def cmd_info(a: argparse.Namespace) -> int:
-    from .config import net_config_for_preset
     from .nets.info import network_info
 
-    info = network_info(net_config_for_preset(a.preset, a.resolution, a.channels))
+    net = net_config_from_args(a, a.preset, a.resolution, a.channels)
+    info = network_info(net)
     if a.json:
         print(json.dumps(info, indent=2))
         return 0
-    print(f"preset {a.preset}, {a.resolution}x{a.resolution}x{a.channels}, N_z = {info['latent_size']}")
+    width = f" (width {a.width})" if a.width is not None else ""
+    print(f"preset {a.preset}{width}, {a.resolution}x{a.resolution}x{a.channels}, N_z = {info['latent_size']}")
     print(f"{'net':<4}{'parameters':>14}{'fwd GFLOP/img':>16}")
     for k in ("G", "D", "E"):
         print(f"{k:<4}{info['params'][k]:>14,}{info['forward_gflop'][k]:>16.3f}")
@@ -867,7 +878,7 @@ def cmd_study(a: argparse.Namespace) -> int:
         raise ConfigError(f"{root}: a study measures AUC and needs labelled data (class folders, CIFAR-10, an .npz "
                           f"with labels); unlabelled images are for `wildgan train`")
     # one base config (first normal class, gamma 0) resolves resolution/channels and the schedule
-    first = None if a.normal in (None, "all") else _csv(a.normal)[0]
+    first = None if a.normal in (None, "all") else _csv(a.normal)[0].replace("+", ",")
     ns = argparse.Namespace(**{**vars(a), "contamination": 0.0, "seed": seeds[0], "method": "wildgan",
                                "encoder_loss": encs[0], "normal": first})
     if a.normal == "all":
@@ -882,7 +893,9 @@ def cmd_study(a: argparse.Namespace) -> int:
         # the protocol's default normal set (e.g. chula: the normal RBC class) as one cell
         normals = [",".join(split.info["normal_classes"])]
     else:
-        normals = _csv(a.normal)
+        # one one-vs-rest cell per class; classes joined by + make one cell with several normal classes (as
+        # `train --normal a,b` does)
+        normals = [n.replace("+", ",") for n in _csv(a.normal)]
     cells = grid(normals, gammas, methods, encs, seeds)
     print(f"study: {len(cells)} cells -> {a.out}", file=sys.stderr)
     try:
@@ -1013,13 +1026,17 @@ def make_parser() -> argparse.ArgumentParser:
     i.add_argument("--preset", choices=("paper", "fast", "tiny"), default="paper", help="network width (default paper)")
     i.add_argument("--resolution", type=int, default=32, help="image side, a power of two (default 32)")
     i.add_argument("--channels", type=int, choices=(1, 3), default=3, help="1 = gray, 3 = RGB (default 3)")
+    i.add_argument("--width", type=int, help="override the preset's channel width, as train --width")
+    i.add_argument("--latent-size", type=int, metavar="N_Z", help="latent size N_z, as train --latent-size")
     i.add_argument("--json", action="store_true", help="print one JSON object")
     i.set_defaults(func=cmd_info)
 
     st = sub.add_parser("study", help="the paper's contamination study as one resumable grid",
                         epilog=EXAMPLES_STUDY, formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_train_args(st, study=True)
-    st.add_argument("--normal", help="normal class(es), comma separated, or 'all' (one-vs-rest sweep)")
+    st.add_argument("--normal", help="normal class(es), comma separated: one one-vs-rest cell each (join classes "
+                                     "with + for one cell with several normal classes, e.g. 0+1), or 'all' (every "
+                                     "class; default: the data set's default normal class(es), as one cell)")
     st.add_argument("--contamination", default="0,0.02", help="gammas, comma separated (default 0,0.02)")
     st.add_argument("--methods", default="wildgan", help="comma separated: wildgan,fanogan,search")
     st.add_argument("--encoder-loss", default="image", help="comma separated: image,latent")

@@ -156,7 +156,7 @@ class TrainConfig:
     gp_lambda: float = 10.0
     gp_target: float = 1.0
     drift: float = 0.001
-    ema_beta: float = 0.999              # Gs <- beta*Gs + (1-beta)*G after every D step
+    ema_beta: float = 0.999              # Gs <- beta*Gs + (1-beta)*G once per iteration (see loop.py on when)
     # Warm-up of the EMA: beta_t = min(ema_beta, (1 + t) / (10 + t)) at iteration t (TensorFlow's
     # ExponentialMovingAverage num_updates rule). With a constant 0.999, Gs after t iterations still holds
     # 0.999^t of its random initialisation (69% after 375 iterations, the length of a short CPU run), so every
@@ -167,7 +167,7 @@ class TrainConfig:
     encoder_loss: str = "image"          # image (d_I, proposed) | latent (d_z ablation) | none (no encoder)
     seed: int = 0
     minutes: float | None = None         # optional wall-clock budget; stops early with a checkpoint
-    checkpoint_kimg: float = 50.0        # checkpoint interval
+    checkpoint_kimg: float | None = None  # checkpoint interval; None: default_checkpoint_kimg(total_kimg)
     log_every: int = 20                  # iterations between stats.jsonl rows (and the NaN check)
     sample_kimg: float = 0.0             # generated-sample grid interval; 0 = only at checkpoints
     device: str = "auto"
@@ -354,6 +354,17 @@ class SearchConfig:
     batch_size: int = 256
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        # checked here, not at scoring time after a whole training
+        _check_numbers(self, {"steps": "int>=0", "lr": ">0", "feature_weight": "[0,1]", "batch_size": ">=1",
+                              "seed": "int>=0"}, "search.")
+
+
+def default_checkpoint_kimg(total_kimg: float) -> float:
+    """The checkpoint interval when none is given: ceil(total / 20) kimg, at least 1 (about 20 checkpoints a run,
+    so an interrupted run loses at most 5% of its work, and a short run still gets some)."""
+    return max(1.0, float(math.ceil(total_kimg / 20)))
+
 
 def paper_total_kimg(resolution: int, phase_kimg: float, fade_kimg: float) -> float:
     """The paper's training length (spec 3.6): growth to full resolution ((log2 R - 2) stable + fade phases), then 2/3
@@ -361,10 +372,14 @@ def paper_total_kimg(resolution: int, phase_kimg: float, fade_kimg: float) -> fl
     return (math.log2(resolution) - 2) * (phase_kimg + fade_kimg) + phase_kimg * 2 / 3
 
 
+RUN_METHODS = ("wildgan", "search", "fanogan")
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """Everything that defines a training run; saved as RUN_DIR/config.json (and config.yaml). A train.total_kimg of
-    None becomes the paper's length for net.resolution (paper_total_kimg)."""
+    None becomes the paper's length for net.resolution (paper_total_kimg), a train.checkpoint_kimg of None
+    default_checkpoint_kimg(total_kimg)."""
 
     data: DataConfig
     net: NetConfig
@@ -376,10 +391,18 @@ class RunConfig:
     search: SearchConfig = field(default_factory=SearchConfig)
 
     def __post_init__(self) -> None:
+        # refused before anything is written (an unknown method used to leave a config.json behind)
+        if self.method not in RUN_METHODS:
+            raise ConfigError(f"unknown method {self.method!r}; choose one of {', '.join(RUN_METHODS)}")
+        if self.preset not in (*PRESETS, "custom"):
+            raise ConfigError(f"unknown preset {self.preset!r}; choose one of {', '.join(PRESETS)} or custom")
         if self.train.total_kimg is None:
             t = self.train
             object.__setattr__(self, "train", replace(t, total_kimg=paper_total_kimg(self.net.resolution,
                                                                                       t.phase_kimg, t.fade_kimg)))
+        if self.train.checkpoint_kimg is None:
+            object.__setattr__(self, "train", replace(self.train, checkpoint_kimg=default_checkpoint_kimg(
+                self.train.total_kimg)))
 
 
 def run_config_to_dict(cfg: RunConfig) -> dict[str, Any]:

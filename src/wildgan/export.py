@@ -17,7 +17,9 @@ is baked in as a constant (fractional lods included: the fade-in blends of G, E 
 pgan_scores.at_lod), the input stays full-resolution images, and metadata_props['lod'] records it.
 
 Graph: input 'images', outputs 'a', 'L_n', 'L_o', 'L_r', ('A'), 'z' (float32, [N] each; z [N, N_z]).
-  input_type='uint8': uint8 [N, R, R, C] (NHWC), converted like training data (wildgan.detector.to_images);
+  input_type='uint8': uint8 [N, R, R, C] (NHWC) already at the run's resolution and channels: the graph maps pixels
+    to [-1, 1] (x * 2/255 - 1) and nothing else; cropping, resizing and channel conversion are the caller's, done
+    like the run's (wildgan.detector.to_images, and metadata_props' conversion rule);
   input_type='float': float32 [N, C, R, R] in [-1, 1] (= x * 2/255 - 1, what the networks see).
 The ONNX model's metadata_props record resolution (of the input), channels, input_type, lam, kappa, batch_mode, lod
 and the run's image-conversion rule.

@@ -119,6 +119,11 @@ def test_info_and_help(capsys):
     assert main(["info", "--preset", "paper", "--resolution", "32", "--channels", "3"]) == 0
     out = capsys.readouterr().out
     assert "20,719,628" in out and "20,726,785" in out and "20,726,272" in out
+    # the width and latent size a training run would get from the same options (README: `wildgan info` prints it)
+    assert main(["info", "--preset", "paper", "--width", "256"]) == 0
+    assert "preset paper (width 256), 32x32x3, N_z = 256" in capsys.readouterr().out
+    assert main(["info", "--preset", "fast", "--latent-size", "512"]) == 0
+    assert "N_z = 512" in capsys.readouterr().out
     for cmd in ("train", "score", "evaluate", "study", "report", "export", "info"):
         r = subprocess.run([sys.executable, "-m", "wildgan", cmd, "--help"], capture_output=True, text=True)
         assert r.returncode == 0 and "example" in r.stdout

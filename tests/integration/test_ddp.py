@@ -173,3 +173,9 @@ def test_wildgan_train_distributed_holds_one_lock_for_all_ranks(tmp_path: Path):
     proc = subprocess.run(cmd + ["--out", str(run)], capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (run / "network-final.json").is_file() and not (run / LOCK_NAME).exists()
+    # --overwrite: rank 0 alone clears the folder and writes the new record (two ranks deleting the same files raced)
+    proc = subprocess.run(cmd + ["--out", str(run), "--overwrite", "--seed", "3"], capture_output=True, text=True,
+                          timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads((run / "config.json").read_text())["train"]["seed"] == 3
+    assert (run / "network-final.json").is_file() and (run / "split.json").is_file()

@@ -34,12 +34,13 @@ def test_one_row_per_checkpoint_with_evaluates_numbers(tmp_path):
     spec = importlib.util.spec_from_file_location("auc_over_training", TOOL)
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
-    assert tool.main([str(run), "--out", str(tmp_path / "aot")]) == 0
-    rows = list(csv.DictReader(open(tmp_path / "aot.csv", newline="")))
+    # a prefix with a dot in it (the results' naming, e.g. ...-g0.02-auc) keeps it
+    assert tool.main([str(run), "--out", str(tmp_path / "aot-g0.02")]) == 0
+    rows = list(csv.DictReader(open(tmp_path / "aot-g0.02.csv", newline="")))
     kimg = [float(r["kimg"]) for r in rows]
     assert len(rows) >= 3 and kimg == sorted(kimg) and rows[-1]["checkpoint"] == "network-final.json"
     ev = evaluate_model(load_model(run, "cpu", checkpoint=run / "checkpoints" / rows[0]["checkpoint"]),
                         split_for_run(run))
     assert float(rows[0]["auc_a"]) == pytest.approx(ev["auc"]["a"], abs=1e-4)
     assert float(rows[0]["untrained_a"]) == pytest.approx(ev["controls"]["untrained"]["a"], abs=1e-4)
-    assert (tmp_path / "aot.png").stat().st_size > 1000
+    assert (tmp_path / "aot-g0.02.png").stat().st_size > 1000

@@ -64,7 +64,7 @@ def custom_run(tiny_npz: Path, tmp_path: Path, capsys) -> tuple[Path, dict]:
     d["net"].update(latent_size=24, mbstd_group=2, fmap_decay=0.5)
     d["score"].update(lam=0.3, kappa=0.5, generator="G", batch_size=16, shuffle_seed=7)
     d["search"].update(steps=7, lr=0.5, feature_weight=0.2)
-    d["fanogan"].update(seed=9, epochs=3.0, n_critic=2)
+    d["fanogan"].update(seed=9, epochs=3.0, n_critic=2, bn_warmup=False)
     d["data"].update(test_fraction=0.3)
     cfg = run_config_from_dict(d)
     run = tmp_path / "run"
@@ -98,7 +98,7 @@ def test_explicit_flag_overrides_only_its_fields(custom_run, capsys):
     got = dry_run(capsys, "--config", str(run / "config.yaml"), "--total-kimg", "300")
     # total_kimg and the checkpoint interval derived from it (the run's 5 was the derived max(1, ceil(100/20)))
     assert got["train"]["total_kimg"] == 300 and got["train"]["checkpoint_kimg"] == 15
-    assert diff(got, want) == ["train.checkpoint_kimg: 15 != 5", "train.total_kimg: 300.0 != 100.0"]
+    assert diff(got, want) == ["train.checkpoint_kimg: 15.0 != 5.0", "train.total_kimg: 300.0 != 100.0"]
 
     got = dry_run(capsys, "--config", str(run / "config.yaml"), "--total-kimg", "300", "--checkpoint-kimg", "4")
     assert got["train"]["checkpoint_kimg"] == 4
@@ -187,12 +187,19 @@ def test_flat_config_file_still_works(tiny_npz, tmp_path, capsys):
     assert got["train"]["total_kimg"] == 50 and got["train"]["checkpoint_kimg"] == 3
 
 
+def test_fanogan_bn_warmup_is_an_option(capsys):
+    assert dry_run(capsys, "--method", "fanogan")["fanogan"]["bn_warmup"] is True
+    assert dry_run(capsys, "--method", "fanogan", "--fanogan-bn-warmup", "off")["fanogan"]["bn_warmup"] is False
+
+
 @pytest.mark.parametrize("edit, words", [
     (lambda d: d["train"].update(amp="xyz"), ["amp"]),
     (lambda d: d["train"].update(total_kimg="abc"), ["total_kimg", "abc"]),
     (lambda d: d["train"].update(gp_targt=1.0), ["gp_targt"]),
     (lambda d: d["score"].update(lam="high"), ["lam"]),
-    (lambda d: d.update(method="nosuch"), ["--method", "nosuch"]),
+    (lambda d: d.update(method="nosuch"), ["unknown method", "nosuch"]),
+    (lambda d: d.update(preset="nosuch"), ["preset", "nosuch"]),
+    (lambda d: d["search"].update(steps=-5), ["search.steps", "-5"]),
     (lambda d: d["train"].update(channels_last="maybe"), ["channels_last"]),
 ])
 def test_bad_run_config_values_name_the_file(custom_run, tmp_path, capsys, edit, words):
@@ -432,7 +439,11 @@ def test_a_run_that_ends_before_full_resolution_says_so(tiny_npz, tmp_path, caps
     common = ["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--threads", "1",
               "--no-progress", "--no-train-scores"]
     assert main([*common, "--total-kimg", "0.1", "--phase-kimg", "0.5", "--out", str(tmp_path / "short")]) == 0
-    assert "before the networks reached 8x8" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    # 8x8 = 1 stable + 1 fade phase: grown at 1 kimg; the paper's schedule adds 2/3 of a phase
+    assert ("training ended at 0.128 kimg (lod 1), before the networks reached 8x8: with phases of 0.5 kimg they get "
+            "there at 1 kimg, and the paper's schedule trains 1.333 kimg. The run is scored at the resolution it "
+            "reached; continue it with --resume --total-kimg 1.333") in err, err
     assert main([*common, "--total-kimg", "0.1", "--phase-kimg", "0.03", "--out", str(tmp_path / "grown")]) == 0
     assert "before the networks reached" not in capsys.readouterr().err
 
@@ -465,3 +476,28 @@ def test_cifar10_without_data_is_not_the_sample_and_a_resume_keeps_the_samples_n
     assert main(["train", "--out", str(run), "--resume", "--total-kimg", "0.1", "--no-progress",
                  "--no-train-scores"]) == 0
     assert json.loads((run / "config.json").read_text())["data"]["data"] == "wildgan:mnist-sample"
+
+
+def test_study_normal_classes_one_cell_each_or_joined(tmp_path, monkeypatch):
+    # study --normal 0,1: two one-vs-rest cells; 0+1: one cell with both classes normal (train --normal 0,1)
+    import wildgan.studies as studies
+    from wildgan.studies.study import cell_config
+
+    seen = []
+
+    def fake_run_study(base, cells, out, **kw):
+        seen.append([(c.normal, cell_config(base, c).data.normal) for c in cells])
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "tables.md").write_text("tables\n")
+
+    monkeypatch.setattr(studies, "run_study", fake_run_study)
+    rng = np.random.default_rng(0)
+    npz = tmp_path / "three.npz"
+    np.savez(npz, x_train=rng.integers(0, 255, (60, 8, 8), dtype=np.uint8), y_train=np.arange(60) % 3,
+             x_test=rng.integers(0, 255, (30, 8, 8), dtype=np.uint8), y_test=np.arange(30) % 3)
+    common = ["study", "--data", str(npz), "--preset", "tiny", "--total-kimg", "0.1", "--contamination", "0",
+              "--no-progress"]
+    assert main([*common, "--normal", "0,1", "--out", str(tmp_path / "a")]) == 0
+    assert main([*common, "--normal", "0+1", "--out", str(tmp_path / "b")]) == 0
+    assert [[n for n, _ in cells] for cells in seen] == [["0", "1"], ["0,1"]]
+    assert [d for _, d in seen[1]] == [("0", "1")]

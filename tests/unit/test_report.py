@@ -98,10 +98,16 @@ def test_heatmap_zero_for_perfect_reconstruction_and_shape_checks() -> None:
     assert np.isnan(per_image_pixel_auc(np.ones((1, 4, 4)), np.zeros((1, 4, 4))))[0]
 
 
-def test_top_k_orders_by_score_and_ignores_nan() -> None:
-    s = np.array([0.1, 0.9, np.nan, 0.5, 0.9])
-    assert top_k(s, 3).tolist() == [1, 4, 3]
-    assert top_k(s, 0).tolist() == [] and len(top_k(s, 99)) == 5
+def test_top_k_orders_by_score_and_ranks_nan_most_anomalous() -> None:
+    # NaN as in thresholds (flagged, percentile 100): the image `score --threshold` flags tops the report too
+    s = np.array([0.1, 0.9, np.nan, 0.5, 0.9, np.inf])
+    assert top_k(s, 4).tolist() == [2, 5, 1, 4]
+    assert top_k(s, 0).tolist() == [] and len(top_k(s, 99)) == 6
+    from wildgan.evaluation.report import _percentile
+
+    ref = np.array([0.0, 1.0, 2.0, np.nan])
+    assert _percentile(ref, np.nan) == 100.0 and _percentile(ref, np.inf) == 100.0 and _percentile(ref, 1.0) == 50.0
+    assert np.isnan(_percentile(np.array([np.nan]), 1.0))
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Data layer: readers (folders, .tar.gz, CIFAR-10 batches, .npz), pixel conversion, anomaly splits.
 
-Imports only wildgan.config / wildgan.errors and numpy + PIL (torch only inside to_float).
+Imports only wildgan.config / wildgan.errors / wildgan.fileio and numpy + PIL (torch only inside to_float).
 """
 
 from .download import download_cifar10

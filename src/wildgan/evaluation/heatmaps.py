@@ -7,7 +7,6 @@ same normalisation as L_n means the map shows exactly what the score adds up, no
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -16,6 +15,7 @@ import numpy as np
 import torch
 
 from ..errors import DataError
+from ..scoring.run import LoadedModel
 from ..scoring.scores import minmax
 from .metrics import roc_auc
 
@@ -69,9 +69,11 @@ def per_image_pixel_auc(maps: np.ndarray, masks: np.ndarray) -> np.ndarray:
 
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the k highest scores, most anomalous first; ties broken by index so the order is stable."""
+    """Indices of the k highest scores, most anomalous first; ties broken by index so the order is stable. A NaN
+    score ranks as the most anomalous, as everywhere (wildgan.thresholds._as_worst: a diverged image is flagged by
+    `score --threshold`, so the report must not hide it at the bottom)."""
     s = np.asarray(scores, dtype=np.float64)
-    s = np.where(np.isfinite(s), s, -np.inf)
+    s = np.where(np.isnan(s), np.inf, s)
     order = np.lexsort((np.arange(len(s)), -s))
     return order[: max(0, min(int(k), len(s)))]
 
@@ -87,18 +89,12 @@ class NamedImages:
     scores: dict[str, np.ndarray]
 
 
-def score_named_images(model: object, run_dir: Path, paths: Sequence[str | Path], skip_bad: bool = False
-                       ) -> NamedImages:
-    """Load image files/folders exactly as the run's data was converted (split.json), score them, map them.
-    skip_bad: unreadable files are left out (each named in a warning) instead of stopping.
+def score_named_images(model: LoadedModel, paths: Sequence[str | Path], skip_bad: bool = False) -> NamedImages:
+    """Load image files/folders exactly as the run's data was converted (model.conversion, from split.json), score
+    them, map them. skip_bad: unreadable files are left out (each named in a warning) instead of stopping."""
+    from ..data import load_images
 
-    `model` is a wildgan.scoring.run.LoadedModel (typed loosely to keep this module free of model imports)."""
-    from ..data import conversion_opts, load_images
-
-    split_file = Path(run_dir) / "split.json"
-    info = json.loads(split_file.read_text()) if split_file.is_file() else {}
-    cfg = model.cfg  # type: ignore[attr-defined]
-    x, ids = load_images(list(paths), cfg.net.resolution, cfg.net.channels, **conversion_opts(info),
-                         skip_bad=skip_bad)
-    res = model.score(x, return_recon=True)  # type: ignore[attr-defined]
+    cfg = model.cfg
+    x, ids = load_images(list(paths), cfg.net.resolution, cfg.net.channels, **model.conversion, skip_bad=skip_bad)
+    res = model.score(x, return_recon=True)
     return NamedImages(ids=ids, x=x, recon=res.recon, maps=residual_maps(x, res.recon), scores=res.scores)

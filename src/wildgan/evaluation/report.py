@@ -502,8 +502,10 @@ def _percentile(ref: np.ndarray, v: float) -> float:
 
     ref = np.asarray(ref, dtype=np.float64)
     ref = ref[np.isfinite(ref)]
-    if len(ref) == 0 or not np.isfinite(v):
-        return float("nan")        # a report shows what it can; a diverged run's scores get no percentile
+    if len(ref) == 0:
+        return float("nan")        # a report shows what it can; a diverged run's training scores give no scale
+    if np.isnan(v):
+        return 100.0               # a NaN score is the most anomalous, as in score's train_percentile column
     return float(training_percentile(ref, [v])[0])
 
 
@@ -565,7 +567,7 @@ def _heatmap_png(path: Path, image: np.ndarray, heat: np.ndarray, recon: np.ndar
 
 def _named_section(page: _Page, out: Path, model: Any, run_dir: Path, images: Sequence[str | Path], score: str,
                    log: Log, ref: tuple[dict[str, np.ndarray], str] | None = None, skip_bad: bool = False) -> None:
-    named = score_named_images(model, run_dir, images, skip_bad=skip_bad)
+    named = score_named_images(model, images, skip_bad=skip_bad)
     log(f"scored {len(named.ids)} named image{'s' if len(named.ids) != 1 else ''} (from {len(images)} "
         f"path{'s' if len(images) != 1 else ''})")
     name = _pick_score(named.scores, score)

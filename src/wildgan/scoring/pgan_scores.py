@@ -63,6 +63,8 @@ def batch_order(n: int, batch_size: int, seed: int, group: int = 4) -> list[np.n
     """Shuffled batches covering 0..n-1; the last one is padded (wrap-around) to a multiple of the group size."""
     order = np.random.default_rng(seed).permutation(n)
     batches = [order[i:i + batch_size] for i in range(0, n, batch_size)]
+    if not batches:
+        return []                      # no images: nothing to score (empty scores, not an IndexError)
     last = batches[-1]
     if n >= group and len(last) % group:
         need = (batch_size if n >= batch_size else -(-len(last) // group) * group) - len(last)

@@ -644,7 +644,9 @@ class TrainState:
 
 
 def _save(run_dir: Path, nets: PGANNetworks, opts: dict[str, torch.optim.Optimizer], state: TrainState,
-          rng: torch.Generator, cfg: RunConfig, keep: int | None) -> Path:
+          rng: torch.Generator, cfg: RunConfig, keep: int | None, lod: float) -> Path:
+    """A full training-state checkpoint; `lod`: the level of detail the networks last trained at (what scoring an
+    interrupted run uses, as network-final.json records it)."""
     tensors = ckpt.networks_to_tensors(nets.modules())
     for name, opt in opts.items():
         tensors.update(ckpt.optimizer_to_tensors(f"opt.{name}", opt))
@@ -654,9 +656,7 @@ def _save(run_dir: Path, nets: PGANNetworks, opts: dict[str, torch.optim.Optimiz
             "lr": state.lr, "elapsed_s": state.elapsed, "rollbacks": state.rollbacks, "seed": cfg.train.seed,
             "rng_device": rng.device.type,
             "net": run_config_to_dict(cfg)["net"], "config": run_config_to_dict(cfg),
-            # where the networks are in their growth (scoring an interrupted run uses it)
-            "lod": schedule(state.nimg, cfg.net.resolution, cfg.train.phase_kimg, cfg.train.fade_kimg,
-                            cfg.train.minibatch).lod}
+            "lod": float(lod)}
     path = ckpt.save_checkpoint(run_dir / "checkpoints", ckpt.checkpoint_name(state.nimg), tensors, meta)
     if keep is not None:                       # None: every checkpoint kept (e.g. for the AUC over training)
         ckpt.prune_checkpoints(run_dir / "checkpoints", keep + 1, protect=path)
@@ -849,7 +849,8 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
     t_start = time.time()
     elapsed0 = state.elapsed
     t_log, nimg_log = time.time(), state.nimg
-    next_ckpt = (state.nimg // int(tc.checkpoint_kimg * 1000) + 1) * int(tc.checkpoint_kimg * 1000)
+    every = max(1, int(round(tc.checkpoint_kimg * 1000)))     # images between checkpoints
+    next_ckpt = (state.nimg // every + 1) * every
     flag = _StopFlag()
     status = "done"
     phase: Phase = schedule(state.nimg, nc.resolution, tc.phase_kimg, tc.fade_kimg, tc.minibatch)
@@ -873,7 +874,7 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
         state.elapsed = elapsed0 + time.time() - t_start
         path = ck_dir / f"{ckpt.checkpoint_name(state.nimg)}.json"
         if is_main:
-            path = _save(run_dir, nets, opts, state, rng, cfg, tc.keep_checkpoints)
+            path = _save(run_dir, nets, opts, state, rng, cfg, tc.keep_checkpoints, phase.lod)
         if dist is not None:
             dist.barrier()                     # the file exists for every rank (a rollback reads it)
         return path
@@ -941,7 +942,7 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
                     if is_main:
                         tb.image(_write_samples(run_dir, nets, fixed_z, phase, nc, state.nimg), state.nimg)
                     t_log += time.time() - t_save      # img_per_s measures training, not checkpoint writing
-                    next_ckpt = (state.nimg // int(tc.checkpoint_kimg * 1000) + 1) * int(tc.checkpoint_kimg * 1000)
+                    next_ckpt = (state.nimg // every + 1) * every
                     if stop_sig:
                         raise TrainingInterrupted(
                             f"interrupted by signal {flag.signum or 'on another rank'} at {state.nimg / 1000:.3f} "

@@ -8,7 +8,7 @@ import json
 import time
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 from ..checkpoint import read_meta
 from ..config import FANOGAN_LEGACY_BN, RunConfig, read_run_config, run_config_to_dict, write_run_config
@@ -221,12 +221,17 @@ def train_run(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwrite:
 
             for folder in (run_dir, run_dir / "checkpoints"):   # half-written files of a killed process
                 remove_stale_temp(folder)
-        return _train_run(cfg, run_dir, resume=resume, overwrite=overwrite, progress=progress, log=log, split=split)
+        return _train_run(cfg, run_dir, resume=resume, overwrite=overwrite, progress=progress, log=log, split=split,
+                          ctx=ctx)
 
 
 def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, progress: bool,
-               log: Callable[[str], None], split: AnomalySplit | None) -> TrainResult:
-    if overwrite and previous_run(run_dir):
+               log: Callable[[str], None], split: AnomalySplit | None, ctx: Any = None) -> TrainResult:
+    # under torchrun only rank 0 changes the folder (two ranks deleting the same files race, and a slow rank could
+    # delete what rank 0 has just written); the others wait for it at a barrier before reading it
+    is_main = ctx is None or ctx.is_main
+    several = ctx is not None and ctx.world > 1
+    if is_main and overwrite and previous_run(run_dir):
         import shutil
 
         # evaluations on other data (RUN/eval-*/, see evaluation.run.evaluation_dir) belong to the old networks too
@@ -238,6 +243,8 @@ def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, 
             elif path.exists():
                 path.unlink()
     run_dir.mkdir(parents=True, exist_ok=True)
+    if several:
+        ctx.barrier()
     if resume and (run_dir / "config.json").is_file():
         from dataclasses import replace
 
@@ -266,8 +273,11 @@ def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, 
             # only the test split: the networks are not affected; evaluations from now on use the new one
             log(f"warning: the test images changed since this run started ({'; '.join(diffs)}): training continues, "
                 f"and split.json records the test split as it is now")
-    write_run_config(cfg, run_dir)
-    write_split_info(split, run_dir)
+    if several:
+        ctx.barrier()                  # every rank has read the old record before rank 0 replaces it
+    if is_main:
+        write_run_config(cfg, run_dir)
+        write_split_info(split, run_dir)
     s = split_summary(split)
     normal = split.info.get("normal_classes") or []
     # the normal class is named: a data set's default (CIFAR-10 automobile, MNIST 2) is otherwise only in split.json
