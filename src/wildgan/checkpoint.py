@@ -102,7 +102,7 @@ def read_meta(path: Path) -> dict[str, Any]:
     if not meta_path.is_file():
         raise CheckpointError(f"{meta_path}: checkpoint metadata not found")
     raw = meta_path.read_bytes()
-    if raw[:1] in (b"\x80",) or raw[:4] == b"PK\x03\x04":
+    if raw[:1] == _PICKLE_MAGIC[0] or raw[:4] == _PICKLE_MAGIC[1]:
         raise CheckpointError(f"{meta_path}: looks like a pickle/torch.save file; wildgan never unpickles model files")
     try:
         meta = json.loads(raw.decode("utf-8"))
@@ -129,7 +129,7 @@ def load_checkpoint(path: Path, verify: bool = True) -> tuple[dict[str, torch.Te
     # does not is a pickle / torch.save zip signature meaningful (a header length of 128 + 256k also starts 0x80)
     size = weights.stat().st_size
     is_safetensors = len(head) == 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") <= size - 8
-    if not is_safetensors and (head[:1] == b"\x80" or head[:4] == b"PK\x03\x04"):
+    if not is_safetensors and (head[:1] == _PICKLE_MAGIC[0] or head[:4] == _PICKLE_MAGIC[1]):
         raise CheckpointError(f"{weights}: looks like a pickle/torch.save file; wildgan never unpickles model files")
     if verify:
         digest = _sha256(weights)
@@ -237,6 +237,7 @@ def prune_checkpoints(folder: Path, keep: int, protect: Path | None = None) -> N
 # Networks <-> flat tensor dicts. Keys are "<net>.<param name>", e.g. "Gs.conv.5.weight".
 
 def networks_to_tensors(modules: dict[str, torch.nn.Module]) -> dict[str, torch.Tensor]:
+    """Every parameter and buffer of the named modules as '<name>.<key>' -> CPU tensor (what safetensors stores)."""
     out: dict[str, torch.Tensor] = {}
     for prefix, m in modules.items():
         for k, v in m.state_dict().items():

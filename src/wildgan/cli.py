@@ -88,8 +88,11 @@ def _add_train_args(p: argparse.ArgumentParser, study: bool = False) -> None:
     g.add_argument("--square", choices=("crop", "pad"), default="crop",
                    help="images that are not square: centre-crop them (default; the long edges are lost) or pad "
                         "them to a square with black bars (letterbox), for defects near the edges")
-    g.add_argument("--depth16", choices=("per-image", "global", "shift"), default="per-image",
-                   help="16-bit images -> 8 bit: per-image min-max, global /257, or >>8")
+    g.add_argument("--depth16", choices=("per-image", "global", "shift", *(f"bits:{n}" for n in range(9, 17))),
+                   default="per-image", metavar="{per-image,global,shift,bits:N}",
+                   help="16-bit images -> 8 bit: per-image min-max (default; removes brightness differences between "
+                        "images), global /257, >>8, or bits:N for N-bit camera data (N = 9..16, e.g. bits:12: "
+                        "value*255/4095, values above 2^N-1 clipped)")
     g = p.add_argument_group("model and training")
     if not study:
         g.add_argument("--method", choices=("wildgan", "search", "fanogan"), default="wildgan",
@@ -116,6 +119,8 @@ def _add_train_args(p: argparse.ArgumentParser, study: bool = False) -> None:
     g.add_argument("--keep-checkpoints", type=_keep_count, default=2, metavar="N|all",
                    help="older checkpoints kept beside the newest (default 2, fallbacks for a resume); 'all' keeps "
                         "every one, e.g. for tools/auc_over_training.py")
+    g.add_argument("--sample-kimg", type=float, default=0.0,
+                   help="also write a grid of generated samples every K kimg (default 0: at each checkpoint only)")
     g.add_argument("--on-divergence", choices=("stop", "rollback"), default="stop",
                    help="on NaN/inf: stop, or roll back to the last good checkpoint with half the lr")
     g.add_argument("--fanogan-iters", type=int, help="f-AnoGAN: critic iterations (default: 7 epochs)")
@@ -325,6 +330,7 @@ def run_config_to_options(cfg: Any) -> dict[str, Any]:
            "tensorboard": train.tensorboard, "ema_warmup": "on" if train.ema_warmup else "off",
            "threads": train.threads,
            "keep_checkpoints": "all" if train.keep_checkpoints is None else train.keep_checkpoints,
+           "sample_kimg": train.sample_kimg,
            "width": net.fmap_max if named and net.fmap_max != PRESETS[cfg.preset]["fmap_max"] else None,
            "latent_size": net.latent_size if named and net.latent_size != net.nf(0) else None,
            "fanogan_iters": fan.gan_iters, "fanogan_enc_iters": fan.enc_iters, "fanogan_dim": fan.dim,
@@ -407,7 +413,7 @@ def run_config_from_args(a: argparse.Namespace, resolution: int, channels: int) 
                         channels_last={"auto": None, "on": True, "off": False}[a.channels_last],
                         cuda_graphs={"auto": None, "on": True, "off": False}[a.cuda_graphs],
                         tensorboard=a.tensorboard, ema_warmup=a.ema_warmup != "off", threads=a.threads or None,
-                        keep_checkpoints=a.keep_checkpoints)
+                        keep_checkpoints=a.keep_checkpoints, sample_kimg=a.sample_kimg)
     fan = FAnoGANConfig(seed=a.seed, minutes=a.minutes, device=a.device, gan_iters=a.fanogan_iters,
                         **({"enc_iters": a.fanogan_enc_iters} if a.fanogan_enc_iters is not None else {}),
                         bn_warmup=a.fanogan_bn_warmup != "off",

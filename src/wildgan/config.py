@@ -85,6 +85,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 
 def net_config_for_preset(preset: str, resolution: int, channels: int) -> NetConfig:
+    """The networks of a named preset (paper / fast / tiny) for images of this resolution and channels."""
     if preset not in PRESETS:
         raise ConfigError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
     p = PRESETS[preset]
@@ -240,6 +241,7 @@ class ScoreConfig:
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:
+    """A config dataclass as a JSON-ready dict (tuples as lists, int keys as strings)."""
     d = dataclasses.asdict(cfg)
     for k, v in d.items():
         if isinstance(v, tuple):
@@ -469,6 +471,7 @@ def write_run_config(cfg: RunConfig, run_dir: Any) -> None:
 
 
 def read_run_config(run_dir: Any) -> RunConfig:
+    """RUN_DIR/config.json as a RunConfig (errors name the file)."""
     import json
     from pathlib import Path
 

@@ -40,10 +40,12 @@ class Threshold:
         return (_as_worst(scores) > self.value).astype(np.int64)
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready record (saved with a Detector and in score outputs)."""
         return {"value": float(self.value), "rule": self.rule, "params": dict(self.params)}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Threshold":
+        """The inverse of to_dict; a malformed record is a ConfigError."""
         try:
             return cls(value=float(d["value"]), rule=str(d["rule"]), params=dict(d.get("params", {})))
         except (KeyError, TypeError, ValueError) as e:
@@ -122,11 +124,11 @@ def f1_threshold(val_scores: Any, val_labels: Any) -> Threshold:
     f1 = 2.0 * tp / (k + n_pos)
     best = int(np.argmax(f1))  # first maximum = highest threshold
     i = ends[best]
-    lo = s_desc[i]
-    hi_next = s_desc[i + 1] if i + 1 < s.size else None
-    value = float(np.nextafter(lo, -np.inf)) if hi_next is None else float((lo + hi_next) / 2.0)
-    if hi_next is not None and not (hi_next < value < lo):
-        value = float(hi_next)  # adjacent floats: no midpoint strictly between them, '>' still splits them
+    flagged = s_desc[i]                                       # the lowest score still flagged
+    below = s_desc[i + 1] if i + 1 < s.size else None         # the highest score left unflagged
+    value = float(np.nextafter(flagged, -np.inf)) if below is None else float((flagged + below) / 2.0)
+    if below is not None and not (below < value < flagged):
+        value = float(below)  # adjacent floats: no midpoint strictly between them, '>' still splits them
     return Threshold(value, "f1", {"f1": float(f1[best]), "n": int(s.size), "n_anomalies": n_pos})
 
 

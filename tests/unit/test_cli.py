@@ -501,3 +501,14 @@ def test_study_normal_classes_one_cell_each_or_joined(tmp_path, monkeypatch):
     assert main([*common, "--normal", "0+1", "--out", str(tmp_path / "b")]) == 0
     assert [[n for n, _ in cells] for cells in seen] == [["0", "1"], ["0,1"]]
     assert [d for _, d in seen[1]] == [("0", "1")]
+
+
+def test_sample_grids_every_sample_kimg(tiny_npz, tmp_path):
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--threads", "1",
+                 "--no-progress", "--no-train-scores", "--total-kimg", "0.3", "--phase-kimg", "0.1",
+                 "--checkpoint-kimg", "1", "--sample-kimg", "0.1", "--out", str(out)]) == 0
+    grids = sorted(p.name for p in (out / "samples").glob("fakes-*.png"))
+    # at the first round (4 iterations of 16 images) past each 100 images, and the final grid; the only checkpoint
+    # is the final one (without --sample-kimg that would be the one grid)
+    assert grids == ["fakes-000000.128kimg.png", "fakes-000000.256kimg.png", "fakes-000000.320kimg.png"], grids

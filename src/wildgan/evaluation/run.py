@@ -83,6 +83,8 @@ def _say(log: Callable[[str], None] | None, msg: str) -> None:
 
 def evaluate_model(model: LoadedModel, split: AnomalySplit, *, controls: bool = True, progress: bool = False,
                    out_dir: Path | None = None) -> dict[str, Any]:
+    """AUC / AP of every score of `model` on the split's test images, the controls (untrained networks, pixel
+    statistics) beside them, counts and timing; out_dir: where test_scores.csv and test_latents.npy go."""
     t0 = time.time()
     res = model.score(split.test_x, progress=progress)
     dt = time.time() - t0
@@ -108,6 +110,8 @@ def evaluate_model(model: LoadedModel, split: AnomalySplit, *, controls: bool = 
         out["controls_ap"] = {"untrained": mu["ap"], **px["ap"]}
     out["n_test"] = int(len(y))
     out["n_anomalous"] = int(y.sum())
+    out["n_train"] = int(len(split.train_x))                       # what the networks were trained on
+    out["n_train_anomalous"] = int(np.sum(split.train_is_anomaly))
     if z_norm is not None:
         out["mean_z_norm"] = {"normal": float(z_norm[y == 0].mean()), "anomalous": float(z_norm[y == 1].mean())}
     lod = model.lod if model.cfg.method != "fanogan" else 0.0
@@ -121,7 +125,8 @@ def evaluate_model(model: LoadedModel, split: AnomalySplit, *, controls: bool = 
     if out_dir is not None:
         try:
             write_scores_csv(Path(out_dir) / "test_scores.csv", split.test_ids, res, y)
-            np.save(Path(out_dir) / "test_latents.npy", res.z) if res.z is not None else None
+            if res.z is not None:
+                np.save(Path(out_dir) / "test_latents.npy", res.z)
         except OSError as e:
             # e.g. someone else's read-only run: the numbers computed above are the result; losing them to a
             # side file that cannot be written would throw the whole scoring away
@@ -131,12 +136,14 @@ def evaluate_model(model: LoadedModel, split: AnomalySplit, *, controls: bool = 
 
 def evaluate_run(run_dir: Path, data: str | None = None, *, device: str = "auto", controls: bool = True,
                  progress: bool = False, write: bool = True, log: Callable[[str], None] | None = None,
-                 normal: tuple[str, ...] | None = None, whole: bool | None = None) -> dict[str, Any]:
+                 normal: tuple[str, ...] | None = None, whole: bool | None = None,
+                 model: LoadedModel | None = None) -> dict[str, Any]:
     """AUC and AP of every score on the run's test set, plus the controls; writes eval.json + test_scores.csv.
     Warnings (e.g. the data changed since training) go to log (default: Python warnings) and to out['warnings']
-    (so eval.json keeps them; the printed table does not repeat what log already said)."""
+    (so eval.json keeps them; the printed table does not repeat what log already said). `model`: the run's
+    networks, when the caller has loaded them already (else loaded from run_dir)."""
     run_dir = Path(run_dir)
-    model = load_model(run_dir, device)
+    model = model if model is not None else load_model(run_dir, device)
     said: list[str] = []
 
     def note(msg: str) -> None:

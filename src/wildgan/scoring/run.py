@@ -88,6 +88,8 @@ def final_checkpoint(run_dir: Path) -> Path:
 
 
 def load_model(run_dir: Path, device: str | torch.device = "auto", checkpoint: Path | None = None) -> LoadedModel:
+    """A run's trained networks, ready to score: its final networks, else its newest good checkpoint (or
+    `checkpoint`), on `device`, with the run's config and the conversion its images went through."""
     cfg = read_run_config(run_dir)
     dev = resolve_device(device)
     path = Path(checkpoint) if checkpoint else final_checkpoint(run_dir)

@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 from ..config import RunConfig, read_run_config
 from ..errors import ConfigError, TrainingInterrupted
-from ..evaluation.run import evaluate_model
+from ..evaluation.run import evaluate_run
 from ..fileio import atomic_write_text
 from ..scoring.run import load_model
 from ..training.run import RESUME_MAY_CHANGE, run_differences, run_lock, train_run
@@ -99,6 +99,8 @@ def _done(run_dir: Path) -> bool:
 
 def run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress: bool = True,
               log: Callable[[str], None] = print) -> list[dict[str, Any]]:
+    """Train and evaluate every cell not yet in STUDY_DIR/results.jsonl (one study process per folder, refused if
+    the folder holds another configuration), then write the tables; returns every row."""
     study_dir = Path(study_dir)
     check_study_dir(base, cells, study_dir)
     study_dir.mkdir(parents=True, exist_ok=True)
@@ -118,18 +120,18 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
         cfg = cell_config(base, cell)
         run_dir = study_dir / "runs" / cell.key
         t0 = time.time()
+
+        def cell_log(msg: str, run_dir: Path = run_dir) -> None:
+            # the cell's own log.txt too, as a `wildgan train` run folder has (how each session went)
+            log(msg)
+            try:
+                with open(run_dir / "log.txt", "a", encoding="utf-8") as f:
+                    f.write(msg.rstrip("\n") + "\n")
+            except OSError:
+                pass
+
         if not _done(run_dir):
             log(f"[{i + 1}/{len(cells)}] {cell.key}: training")
-
-            def cell_log(msg: str, run_dir: Path = run_dir) -> None:
-                # the cell's own log.txt too, as a `wildgan train` run folder has (how each session went)
-                log(msg)
-                try:
-                    with open(run_dir / "log.txt", "a", encoding="utf-8") as f:
-                        f.write(msg.rstrip("\n") + "\n")
-                except OSError:
-                    pass
-
             try:
                 train_run(cfg, run_dir, resume=(run_dir / "config.json").is_file(), progress=progress, log=cell_log)
             except ConfigError as e:
@@ -147,18 +149,17 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
         train_s = time.time() - t0
         log(f"[{i + 1}/{len(cells)}] {cell.key}: evaluating")
         model = load_model(run_dir, cfg.train.device)
-        from ..data import build_split
-
-        split = build_split(cfg.data)
-        ev = evaluate_model(model, split, controls=True, out_dir=run_dir)
-        atomic_write_text(run_dir / "eval.json", json.dumps(ev, indent=2, default=str))
-        row = {"cell": cell.key, "protocol": split.info.get("protocol"), "normal": cell.normal,
+        # as `wildgan evaluate` does it: the split rebuilt from the run's record (a change of the data since the cell
+        # trained is said, in the cell's log and eval.json), eval.json with the data and run it describes
+        ev = evaluate_run(run_dir, device=cfg.train.device, controls=True, write=True, model=model, log=cell_log)
+        info = ev["data"]
+        row = {"cell": cell.key, "protocol": info.get("protocol"), "normal": cell.normal,
                "gamma": cell.gamma, "method": cell.method, "encoder_loss": cell.encoder_loss, "seed": cell.seed,
                "auc": ev["auc"], "ap": ev["ap"], "controls": ev["controls"], "controls_ap": ev["controls_ap"],
                "mean_z_norm": ev.get("mean_z_norm"), "other_generator": ev.get("other_generator"),
                "n_test": ev["n_test"], "n_anomalous": ev["n_anomalous"],
-               "n_train": int(len(split.train_x)), "n_train_anomalous": int(split.train_is_anomaly.sum()),
-               "data": cfg.data.data or split.info.get("source"),   # as recorded: the sample by name, not a path
+               "n_train": ev["n_train"], "n_train_anomalous": ev["n_train_anomalous"],
+               "data": cfg.data.data or info.get("source"),   # as recorded: the sample by name, not a path
                "kimg": model.meta.get("kimg"), "train_seconds_this_session": train_s,
                "preset": cfg.preset, "run_dir": str(run_dir.relative_to(study_dir))}
         if cell.method == "fanogan":      # f-AnoGAN counts iterations (critic, encoder), not kimg
@@ -180,6 +181,7 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
 
 
 def write_tables(study_dir: Path, rows: list[dict[str, Any]]) -> None:
+    """tables.md (the paper's tables, with controls) and tables.csv from the result rows."""
     atomic_write_text(study_dir / "tables.md", render_markdown(rows))
     atomic_write_text(study_dir / "tables.csv", render_csv(rows))
     if rows:

@@ -195,8 +195,9 @@ def render_markdown(rows: list[dict[str, Any]]) -> str:
                 if b:
                     parts += [f"### Table 1 layout: encoder loss × score (γ = {g:g})", "", md_table(h, b), ""]
             if key[0] == "chula-rbc12":
-                parts += ["Paper Table 1 (KTH cells, another data set, for orientation): d_I: L_n .78, L_o .89, "
-                          "a .90; d_z: L_n .66, L_o .69, a .66.", ""]
+                paper = "; ".join(f"{'d_I' if loss == 'image' else 'd_z'}: " + ", ".join(
+                    f"{k} {v:.2f}".replace(" 0.", " .") for k, v in t.items()) for loss, t in PAPER_TABLE1.items())
+                parts += [f"Paper Table 1 (KTH cells, another data set, for orientation): {paper}.", ""]
         h, b = table2(sub)
         parts += ["### Table 2 layout: method × score × γ", "", md_table(h, b), ""]
     h3 = table3(rows)

@@ -155,6 +155,8 @@ def local_rows(n: int, world: int, rank: int, group: int = 4) -> torch.Tensor:
 
 
 def check_batches(minibatch: dict[int, int], nc: NetConfig, world: int) -> None:
+    """Refuse a minibatch table whose batches do not split evenly over `world` ranks (the split must keep the
+    one-process batch exactly)."""
     for res, b in minibatch.items():
         if res <= nc.resolution:
             if b < nc.mbstd_group:

@@ -851,6 +851,9 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
     t_log, nimg_log = time.time(), state.nimg
     every = max(1, int(round(tc.checkpoint_kimg * 1000)))     # images between checkpoints
     next_ckpt = (state.nimg // every + 1) * every
+    # sample grids between checkpoints too (sample_kimg > 0): what G makes, more often than the checkpoints
+    every_sample = max(1, int(round(tc.sample_kimg * 1000))) if tc.sample_kimg else None
+    next_sample = (state.nimg // every_sample + 1) * every_sample if every_sample else None
     flag = _StopFlag()
     status = "done"
     phase: Phase = schedule(state.nimg, nc.resolution, tc.phase_kimg, tc.fade_kimg, tc.minibatch)
@@ -928,6 +931,12 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
                             acc, acc_n = {}, 0
                             break
 
+                if next_sample is not None and state.nimg >= next_sample and state.nimg < next_ckpt:
+                    if is_main:
+                        t_save = time.time()
+                        tb.image(_write_samples(run_dir, nets, fixed_z, phase, nc, state.nimg), state.nimg)
+                        t_log += time.time() - t_save
+                    next_sample = (state.nimg // every_sample + 1) * every_sample
                 stop_sig, stop_budget = flag.signum is not None, _over_budget(tc, elapsed0, t_start)
                 if dist is not None:                  # every rank must take the same branch (CPU-side agreement)
                     stop_sig, stop_budget = dist.any_flags(stop_sig, stop_budget)
@@ -943,6 +952,8 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
                         tb.image(_write_samples(run_dir, nets, fixed_z, phase, nc, state.nimg), state.nimg)
                     t_log += time.time() - t_save      # img_per_s measures training, not checkpoint writing
                     next_ckpt = (state.nimg // every + 1) * every
+                    if every_sample:
+                        next_sample = (state.nimg // every_sample + 1) * every_sample
                     if stop_sig:
                         raise TrainingInterrupted(
                             f"interrupted by signal {flag.signum or 'on another rank'} at {state.nimg / 1000:.3f} "
