@@ -15,11 +15,15 @@ import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
 
 # nothing heavy at import time (no torch): `wildgan --help` is instant, and Ctrl-C while a command's own imports load
 # still ends in main's one-line "interrupted"
 from .config import SCORE_NAMES
+
+if TYPE_CHECKING:  # types only: the CLI imports torch-heavy modules lazily, inside the commands
+    from .config import DataConfig, NetConfig, RunConfig
+    from .data import AnomalySplit
 from .errors import ConfigError, DataError, TrainingInterrupted, WildganError
 
 EXAMPLES_TRAIN = """examples:
@@ -273,7 +277,7 @@ def _is_run_config(d: dict[str, Any]) -> bool:
     return "train" in d and "data" in d and isinstance(d["train"], dict)
 
 
-def _checked_run_config(d: dict[str, Any], path: Path) -> Any:
+def _checked_run_config(d: dict[str, Any], path: Path) -> RunConfig:
     from .config import run_config_from_dict
 
     try:
@@ -284,7 +288,7 @@ def _checked_run_config(d: dict[str, Any], path: Path) -> Any:
         raise ConfigError(f"{path}: invalid value: {e}") from None
 
 
-def run_config_file(path: Path) -> Any:
+def run_config_file(path: Path) -> RunConfig | None:
     """The RunConfig stored in a run's config file (validated; errors name the file); None for a flat file."""
     d = load_config_file(path)
     return _checked_run_config(d, path) if _is_run_config(d) else None
@@ -357,7 +361,7 @@ def absolute_data_path(data: str | None, dataset: str = "auto") -> str | None:
     return os.path.abspath(resolve_data_root(data, dataset))
 
 
-def data_config_from_args(a: argparse.Namespace) -> Any:
+def data_config_from_args(a: argparse.Namespace) -> DataConfig:
     """The DataConfig the options describe (resolution/channels as given: None = from the data)."""
     from .config import DataConfig
 
@@ -369,7 +373,7 @@ def data_config_from_args(a: argparse.Namespace) -> Any:
                       depth16=a.depth16, square=a.square, download=a.download)
 
 
-def net_config_from_args(a: argparse.Namespace, preset: str, resolution: int, channels: int) -> Any:
+def net_config_from_args(a: argparse.Namespace, preset: str, resolution: int, channels: int) -> NetConfig:
     """The preset's NetConfig with --width / --latent-size applied (train and info)."""
     from .config import net_config_for_preset
 
@@ -386,7 +390,7 @@ def net_config_from_args(a: argparse.Namespace, preset: str, resolution: int, ch
     return net
 
 
-def run_config_from_args(a: argparse.Namespace, resolution: int, channels: int) -> Any:
+def run_config_from_args(a: argparse.Namespace, resolution: int, channels: int) -> RunConfig:
     """The RunConfig the options describe, for data of this resolution and channels. Pure: loads no data."""
     from .config import (
         PRESETS,
@@ -430,13 +434,13 @@ def _file_reference_args(config: str) -> argparse.Namespace:
     return t.parse_args(["--config", config, "--out", "-"])
 
 
-def _with_network_of(cfg: Any, src: Any) -> Any:
+def _with_network_of(cfg: RunConfig, src: RunConfig) -> RunConfig:
     """cfg with src's preset name, network widths and minibatch table (the things --preset / --width set)."""
     net = replace(src.net, resolution=cfg.net.resolution, channels=cfg.net.channels)
     return replace(cfg, preset=src.preset, net=net, train=replace(cfg.train, minibatch=dict(src.train.minibatch)))
 
 
-def build_run_config(a: argparse.Namespace) -> tuple[Any, Any]:
+def build_run_config(a: argparse.Namespace) -> tuple[RunConfig, AnomalySplit]:
     """argparse namespace -> (RunConfig, AnomalySplit). The split is built first because the network's
     resolution and channels default to the data's.
 
@@ -558,7 +562,7 @@ def _warn_if_not_grown(cfg: Any, res: Any, log: Any) -> None:
             f"--resume --total-kimg {paper:.4g}")
 
 
-def _log_to(run_dir: Path) -> Any:
+def _log_to(run_dir: Path) -> Callable[[str], None]:
     def log(msg: str) -> None:
         print(msg, file=sys.stderr)
         run_dir.mkdir(parents=True, exist_ok=True)

@@ -38,7 +38,7 @@ from torch import nn
 
 from .errors import ConfigError, WildganError
 from .scoring.pgan_scores import at_lod
-from .scoring.scores import combined_score, fanogan_score, latent_origin_score, normalised_residual, residual_norm
+from .scoring.scores import encoder_scores, fanogan_score
 
 INPUT_TYPES = ("uint8", "float")
 
@@ -78,9 +78,8 @@ class ScoringGraph(nn.Module):
         z = self.E(q, self.lod)
         rec = self.G(z, self.lod)
         q, rec, z = q.float(), rec.float(), z.float()
-        l_n = normalised_residual(q, rec)
-        l_o = latent_origin_score(z)
-        out = [combined_score(l_n, l_o, self.lam), l_n, l_o, residual_norm(q, rec)]
+        s = encoder_scores(q, rec, z, self.lam)         # the scoring path's own formulas, in its output order
+        out = [s["a"], s["L_n"], s["L_o"], s["L_r"]]
         if self.D is not None:
             out.append(fanogan_score(q, rec, self.D.features(q, self.lod).float(),
                                      self.D.features(rec, self.lod).float(), self.kappa))

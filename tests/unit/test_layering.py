@@ -59,7 +59,17 @@ def _imports(path: Path, root: Path = PKG) -> list[tuple[int, str]]:
     """(line, absolute wildgan module) for every import of the package in the file, nested ones included."""
     out = []
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", None)) == \
+                "import_module" and node.args and isinstance(node.args[0], ast.Constant) and \
+                isinstance(node.args[0].value, str):
+            # importlib.import_module("wildgan.x") / (".x", package): an import the statements below do not show
+            name = node.args[0].value
+            if name.startswith("."):
+                name = _resolve(path, ast.ImportFrom(module=name.lstrip(".") or None, names=[],
+                                                     level=len(name) - len(name.lstrip("."))), root)
+            if name.split(".")[0] == "wildgan":
+                out.append((node.lineno, name))
+        elif isinstance(node, ast.Import):
             out += [(node.lineno, a.name) for a in node.names if a.name.split(".")[0] == "wildgan"]
         elif isinstance(node, ast.ImportFrom):
             base = _resolve(path, node, root)
@@ -102,12 +112,15 @@ def test_imports_go_down_the_layers(path: Path):
 
 
 def test_package_root_is_only_asked_for_its_version():
-    # `from wildgan import Detector` inside the package would be a back edge through the root's lazy __getattr__
+    # `from wildgan import Detector` inside the package would be a back edge through the root's lazy __getattr__,
+    # and so would `import wildgan` followed by wildgan.Detector
     bad = []
     for path in _sources():
         if _layer(_module_name(path)) in (None, "cli", "__main__"):
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import) and any(a.name == "wildgan" for a in node.names):
+                bad.append(f"{path.relative_to(PKG)}:{node.lineno} imports the package root")
             if isinstance(node, ast.ImportFrom) and _resolve(path, node, PKG) == "wildgan":
                 names = {a.name for a in node.names if not _is_module(f"wildgan.{a.name}", PKG)}
                 if names - {"__version__"}:
@@ -128,3 +141,27 @@ def test_the_checker_sees_lazy_and_relative_imports(tmp_path):
     got = _imports(fake / "nets" / "x.py", fake)
     assert got == [(2, "wildgan.checkpoint"), (3, "wildgan.scoring"), (4, "wildgan.losses")]
     assert all(RANK[_layer(t)] > RANK["nets"] for _, t in got)
+
+
+def test_modules_of_one_layer_do_not_import_each_other_in_a_cycle():
+    # a layer of several modules (errors / fileio / markdown, detector / export) allows imports both ways: a cycle
+    # there is a back edge too
+    edges: dict[str, set[str]] = {}
+    for path in _sources():
+        me = _layer(_module_name(path))
+        for _, target in _imports(path):
+            other = _layer(target)
+            if me and other and other != me and RANK[other] == RANK[me]:
+                edges.setdefault(me, set()).add(other)
+    cycles = sorted(f"{a} <-> {b}" for a in edges for b in edges[a] if a in edges.get(b, set()) and a < b)
+    assert not cycles, cycles
+
+
+def test_the_checker_sees_import_module_and_the_bare_root(tmp_path):
+    fake = tmp_path / "wildgan"
+    (fake / "nets").mkdir(parents=True)
+    (fake / "__init__.py").write_text("")
+    (fake / "nets" / "__init__.py").write_text("")
+    (fake / "nets" / "x.py").write_text("import importlib\nimportlib.import_module('wildgan.scoring.run')\n"
+                                         "importlib.import_module('..studies', 'wildgan.nets')\n")
+    assert _imports(fake / "nets" / "x.py", fake) == [(2, "wildgan.scoring.run"), (3, "wildgan.studies")]

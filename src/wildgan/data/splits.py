@@ -80,6 +80,15 @@ def conversion_opts(info: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _conversion_record(cfg: DataConfig, fit: str, rotations: int, chosen: bool) -> dict[str, Any]:
+    """split.json's record of how the images were converted (what conversion_opts reads back for scoring); chosen:
+    the channel count was given (or is the protocol's), not taken from the data."""
+    return {"fit": fit, "depth16": cfg.depth16, "resize": cfg.resize, "channels_from": "chosen" if chosen else "data",
+            "non_square": "letterboxed (black bars)" if fit == "letterbox" else "centre-cropped",
+            "alpha": "composited on black", "gray": "PIL 'L' (ITU-R 601-2 luma)",
+            "rotation": "uniform angle in [0, 360), bilinear, mirror padding" if rotations else None}
+
+
 def data_native_sides(*sets: ImageSet | None) -> list[int] | None:
     """[shortest, longest] native side over the sets (their readers' record; else their arrays' own size)."""
     sides = [v for s in sets if s is not None for v in
@@ -222,11 +231,8 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
         "gamma": float(cfg.contamination), "seed": int(cfg.seed),
         "seed_streams": {k: f"numpy.random.default_rng([{v}, seed])" for k, v in SEED_STREAMS.items()},
         "test_size": cfg.test_size, "rotations": rotations, "resolution": resolution, "channels": channels,
-        "conversion": {"fit": d["fit"], "depth16": cfg.depth16, "resize": cfg.resize,
-                       "channels_from": "data" if cfg.channels is None and d["channels"] is None else "chosen",
-                       "non_square": "letterboxed (black bars)" if d["fit"] == "letterbox" else "centre-cropped",
-                       "alpha": "composited on black", "gray": "PIL 'L' (ITU-R 601-2 luma)",
-                       "rotation": "uniform angle in [0, 360), bilinear, mirror padding" if rotations else None},
+        "conversion": _conversion_record(cfg, d["fit"], rotations,
+                                         chosen=cfg.channels is not None or d["channels"] is not None),
         "skipped": list(train.info.get("skipped", [])), "native_sides": data_native_sides(train, test),
     }
 
@@ -367,11 +373,7 @@ def _unlabelled_split(cfg: DataConfig, train: ImageSet, kind: str, source: str, 
         "class_names": [], "normal_classes": [], "normal_labels": [], "normal_default_used": False,
         "excluded_classes": [], "gamma": 0.0, "seed": int(cfg.seed), "test_size": cfg.test_size,
         "rotations": rotations, "resolution": resolution, "channels": channels,
-        "conversion": {"fit": fit, "depth16": cfg.depth16, "resize": cfg.resize,
-                       "channels_from": "data" if cfg.channels is None else "chosen",
-                       "non_square": "letterboxed (black bars)" if fit == "letterbox" else "centre-cropped",
-                       "alpha": "composited on black", "gray": "PIL 'L' (ITU-R 601-2 luma)",
-                       "rotation": "uniform angle in [0, 360), bilinear, mirror padding" if rotations else None},
+        "conversion": _conversion_record(cfg, fit, rotations, chosen=cfg.channels is not None),
         "skipped": list(train.info.get("skipped", [])), "native_sides": data_native_sides(train),
         "test_source": None,
         "n_normal_train": None, "n_contamination": None, "n_train": int(len(x)), "n_test_normal": 0,

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from ..config import ScoreConfig
 from ..errors import warn_user
 from ..nets import PGANNetworks
-from ..nets.pgan import Encoder, _Trunk
+from ..nets.pgan import Encoder
 from .scores import all_scores
 
 if TYPE_CHECKING:
@@ -73,7 +73,8 @@ def batch_order(n: int, batch_size: int, seed: int, group: int = 4) -> list[np.n
 
 
 @contextmanager
-def mbstd_group(net: _Trunk, group: int) -> Iterator[None]:
+def mbstd_group(net: Encoder, group: int) -> Iterator[None]:
+    """The encoder's minibatch-stddev group size set to `group` for the block (1: isolated scoring)."""
     old = net.mbstd_group
     net.mbstd_group = group
     try:

@@ -57,7 +57,13 @@ def all_scores(q: torch.Tensor, rec: torch.Tensor, z: torch.Tensor, feat_q: torc
                lam: float = 0.05, kappa: float = 1.0) -> dict[str, torch.Tensor]:
     """Every score for one batch, computed in float32. Also returns z_norm (= ||z_hat||) for diagnostics."""
     q, rec, z = q.float(), rec.float(), z.float()
+    return {**encoder_scores(q, rec, z, lam),
+            "A": fanogan_score(q, rec, feat_q.float(), feat_rec.float(), kappa), "z_norm": z.norm(dim=1)}
+
+
+def encoder_scores(q: torch.Tensor, rec: torch.Tensor, z: torch.Tensor, lam: float = 0.05) -> dict[str, torch.Tensor]:
+    """a, L_n, L_o and L_r of one batch (the scores that need no discriminator), in float32."""
+    q, rec, z = q.float(), rec.float(), z.float()
     l_n = normalised_residual(q, rec)
     l_o = latent_origin_score(z)
-    return {"a": combined_score(l_n, l_o, lam), "L_n": l_n, "L_o": l_o, "L_r": residual_norm(q, rec),
-            "A": fanogan_score(q, rec, feat_q.float(), feat_rec.float(), kappa), "z_norm": z.norm(dim=1)}
+    return {"a": combined_score(l_n, l_o, lam), "L_n": l_n, "L_o": l_o, "L_r": residual_norm(q, rec)}
