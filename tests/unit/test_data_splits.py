@@ -313,3 +313,20 @@ def test_data_config_takes_a_class_name_as_a_string():
     assert DataConfig(normal="cat, dog").normal == ("cat", "dog")          # as --normal cat,dog
     assert DataConfig(normal=3).normal == ("3",) and DataConfig(normal=[1, "2"]).normal == ("1", "2")
     assert DataConfig(exclude_classes="elliptocyte").exclude_classes == ("elliptocyte",)
+
+
+def test_choose_normal_message_names_labels_or_folders(tmp_path):
+    from PIL import Image
+
+    from wildgan.config import DataConfig
+    from wildgan.data import build_split
+
+    np.savez(tmp_path / "d.npz", x=np.zeros((40, 8, 8), np.uint8), y=np.arange(40) % 2)
+    with pytest.raises(ConfigError, match="--dataset unlabelled to train on every image, its labels not being"):
+        build_split(DataConfig(data=str(tmp_path / "d.npz")))
+    for c in ("a", "b"):
+        (tmp_path / "tree" / c).mkdir(parents=True)
+        for i in range(20):
+            Image.fromarray(np.full((8, 8), i, np.uint8)).save(tmp_path / "tree" / c / f"{i}.png")
+    with pytest.raises(ConfigError, match="its folders not being classes"):
+        build_split(DataConfig(data=str(tmp_path / "tree")))

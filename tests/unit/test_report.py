@@ -277,3 +277,13 @@ class _no_raise:
 
     def __exit__(self, *exc: object) -> bool:
         return False
+
+
+def test_an_unreadable_named_image_stops_the_report_before_it_touches_the_folder(tiny_run, tmp_path) -> None:
+    bad = tmp_path / "cut.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 20)
+    before = {p: p.stat().st_mtime_ns for p in (tiny_run / "report").rglob("*") if p.is_file()}
+    with pytest.raises(DataError, match="cut.png"):
+        report(tiny_run, top_k_images=TOP_K, images=[bad], device="cpu", tsne_points=150)
+    after = {p: p.stat().st_mtime_ns for p in (tiny_run / "report").rglob("*") if p.is_file()}
+    assert after == before          # the old report is whole: nothing rewritten, nothing removed

@@ -290,6 +290,20 @@ def _config_text(run_dir: Path) -> str:
     return json.dumps(run_config_to_dict(read_run_config(run_dir)), indent=2)
 
 
+def _check_readable(images: Sequence[str | Path]) -> None:
+    """Every named image decodes, or one DataError naming each that does not (as the scoring would, later)."""
+    from ..data.readers import list_image_files, read_image, unreadable_files_error
+
+    bad = []
+    for f in list_image_files(images):
+        try:
+            read_image(f)
+        except DataError as e:
+            bad.append(str(e))
+    if bad:
+        raise unreadable_files_error(bad)
+
+
 def run_report(run_dir: Path, *, top_k_images: int = 8, images: Sequence[str | Path] = (), score: str = "a",
                masks: np.ndarray | None = None, device: str = "auto", controls: bool = True,
                tsne_points: int = 2000, log: Log = _quiet, skip_bad: bool = False) -> Path:
@@ -302,6 +316,8 @@ def run_report(run_dir: Path, *, top_k_images: int = 8, images: Sequence[str | P
     from . import plots
 
     check_report_args(score, top_k_images, tsne_points, images)
+    if images and not skip_bad:
+        _check_readable(images)   # before the report folder is touched and the long scoring starts
     run_dir = Path(run_dir)
     cfg = read_run_config(run_dir)
     out = run_dir / "report"
