@@ -56,12 +56,12 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .config import SCORE_NAMES
+from .config import RUN_METHODS, SCORE_NAMES
 from .data.transforms import MAX_AUTO_RESOLUTION  # largest automatic resolution, as the CLI's
 from .errors import CheckpointError, ConfigError, DataError, WildganError, warn_user
 from .thresholds import RULES, Threshold, fit_threshold, rank_proba
 
-METHODS = ("wildgan", "search", "fanogan")
+METHODS = RUN_METHODS
 # run_dir (absolute) -> the live Detector whose fit wrote it: a fit of another one into it is worth a word
 _LIVE_RUN_DIRS: "weakref.WeakValueDictionary[str, Any]" = weakref.WeakValueDictionary()
 BATCH_MODES = ("mixed", "isolated")
@@ -127,9 +127,10 @@ def input_float_range(X: Any) -> str | None:
     return guess_float_range(lo, hi) if seen else None
 
 
-def _array_batch(a: Any, name: str, depth16: str, float_range: str | None = None) -> np.ndarray:
+def _array_batch(a: Any, name: str, depth16: str, float_range: str | None = None,
+                 stats: dict[str, Any] | None = None) -> np.ndarray:
     """An image batch (numpy / torch, NHW, NHWC or NCHW) -> uint8 NHWC at its own size. Floats are read in
-    float_range (None: guessed from this batch)."""
+    float_range (None: guessed from this batch). stats: decode statistics (data.readers.warn_decode_stats)."""
     from .data.transforms import array_to_uint8
 
     arr = _to_numpy(a)
@@ -137,14 +138,15 @@ def _array_batch(a: Any, name: str, depth16: str, float_range: str | None = None
         if not np.isfinite(arr).all():
             raise DataError(f"{name}: image values contain NaN or inf")
         arr = _floats_to_u8(arr, name, float_range or guess_float_range(float(arr.min()), float(arr.max())))
-    return array_to_uint8(arr, name, depth16)
+    return array_to_uint8(arr, name, depth16, stats)
 
 
-def _single_image(a: Any, name: str, depth16: str, float_range: str | None = None) -> np.ndarray:
+def _single_image(a: Any, name: str, depth16: str, float_range: str | None = None,
+                  stats: dict[str, Any] | None = None) -> np.ndarray:
     arr = _to_numpy(a)
     if arr.ndim not in (2, 3):
         raise DataError(f"{name}: a single image must be [H, W], [H, W, C] or [C, H, W], got shape {arr.shape}")
-    return _array_batch(arr[None], name, depth16, float_range)[0]
+    return _array_batch(arr[None], name, depth16, float_range, stats)[0]
 
 
 def _expand_path(p: Path) -> list[Path]:
@@ -158,9 +160,10 @@ def read_3d(shape: Sequence[int], image_shapes: Sequence[Sequence[int]]) -> str:
 
     image_shapes are the (H, W, C) of the images the model knows (the training images as given to fit, and the
     network input R x R x C). In order: a shape equal to one known image's (H, W, C) or (C, H, W) is one image; a
-    batch whose images have a known size is a batch; [H, W, 1 or 3] of a known size is one image (other channels).
-    Otherwise the array is a DataError if it could be one image (last axis 1 or 3; first axis 3 with an RGB model:
-    e.g. 28 "images" of 28 x 1), else a batch of images of another size (resized as usual)."""
+    batch whose images have a known size is a batch; [H, W, 1 to 4] of a known size is one image (other channels:
+    RGBA is composited on black, 2 channels are refused by name). Otherwise the array is a DataError if it could be
+    one image (last axis 1 to 4; first axis 3 with an RGB model: e.g. 28 "images" of 28 x 1), else a batch of images
+    of another size (resized as usual)."""
     a0, a1, a2 = (int(v) for v in shape)
     known = [tuple(int(v) for v in s) for s in image_shapes]
     for h, w, c in known:
@@ -171,9 +174,9 @@ def read_3d(shape: Sequence[int], image_shapes: Sequence[Sequence[int]]) -> str:
     sizes = {(h, w) for h, w, _ in known}
     if (a1, a2) in sizes:
         return "batch"
-    if a2 in (1, 3) and (a0, a1) in sizes:
+    if a2 in (1, 2, 3, 4) and (a0, a1) in sizes:
         return "hwc"
-    if a2 in (1, 3) or (a0 == 3 and any(c == 3 for *_, c in known)):
+    if a2 in (1, 2, 3, 4) or (a0 == 3 and any(c == 3 for *_, c in known)):
         want = " or ".join(sorted({f"{h}x{w}x{c}" for h, w, c in known}))
         raise DataError(f"images: ambiguous image array shape {tuple(shape)}: neither {a0} images of {a1}x{a2} nor "
                         f"one image matches the model's image shape ({want}); pass one image as a 2-D array or with "
@@ -181,7 +184,8 @@ def read_3d(shape: Sequence[int], image_shapes: Sequence[Sequence[int]]) -> str:
     return "batch"
 
 
-def _read_dataset_file(p: Path, depth16: str, skip_bad: bool) -> tuple[np.ndarray | list[np.ndarray], list[str]]:
+def _read_dataset_file(p: Path, depth16: str, skip_bad: bool, stats: dict[str, Any] | None = None
+                       ) -> tuple[np.ndarray | list[np.ndarray], list[str]]:
     """Every image of a data-set file (its train and test parts, labels ignored) -> (images, ids). A tar of image
     files is unpacked (once, into the cache) and read file by file like a folder, so that its images keep their
     own sizes for the Detector's conversion (resize_mode, resolution); arrays (.npz, CIFAR) are read whole."""
@@ -190,13 +194,14 @@ def _read_dataset_file(p: Path, depth16: str, skip_bad: bool) -> tuple[np.ndarra
 
     if detect_format(p) == "folder-tar":
         root = unpack_cached(p)
-        items, ids = _files_to_items(_expand_path(root), depth16, skip_bad)
+        items, ids = _files_to_items(_expand_path(root), depth16, skip_bad, stats)
         return items, [Path(i).relative_to(root).as_posix() for i in ids]   # ids inside the archive
     with warnings.catch_warnings():
         # the readers' conversion notes (e.g. the centre crop) are about their own defaults; the Detector converts
         # with its resize_mode and says so itself
         warnings.simplefilter("ignore", UserWarning)
-        train, test, _ = load_dataset(p, "auto", depth16=depth16, skip_bad=skip_bad, progress=False)
+        train, test, _ = load_dataset(p, "auto", depth16=depth16, skip_bad=skip_bad, progress=False,
+                                      stats={} if stats is None else stats)
     if test is None:
         return train.x, list(train.ids)
     if train.x.shape[1:] != test.x.shape[1:]:
@@ -204,14 +209,15 @@ def _read_dataset_file(p: Path, depth16: str, skip_bad: bool) -> tuple[np.ndarra
     return np.concatenate([train.x, test.x]), list(train.ids) + list(test.ids)
 
 
-def _files_to_items(files: list[Path], depth16: str, skip_bad: bool) -> tuple[list[np.ndarray], list[str]]:
+def _files_to_items(files: list[Path], depth16: str, skip_bad: bool, stats: dict[str, Any] | None = None
+                    ) -> tuple[list[np.ndarray], list[str]]:
     from .data.readers import read_image
 
     items: list[np.ndarray] = []
     ids: list[str] = []
     for f in files:
         try:
-            items.append(read_image(f, depth16))
+            items.append(read_image(f, depth16, stats))
         except DataError as e:
             if not skip_bad:
                 raise
@@ -222,24 +228,33 @@ def _files_to_items(files: list[Path], depth16: str, skip_bad: bool) -> tuple[li
 
 
 def _decode_items(X: Any, depth16: str, image_shapes: Sequence[Sequence[int]] | None = None,
-                  skip_bad: bool = False, float_range: str | None = None
+                  skip_bad: bool = False, float_range: str | None = None, stats: dict[str, Any] | None = None
                   ) -> tuple[np.ndarray | list[np.ndarray], list[str]]:
     """Any accepted input -> (a uint8 NHWC block, or a list of uint8 HWC images of possibly different sizes; ids).
 
     A 2-D array is one image; a 3-D array is a batch [N, H, W] unless image_shapes (a fitted model's, see read_3d)
-    say it is one image. skip_bad: unreadable image files are left out with a warning naming them (their ids are
-    absent from the returned ids), instead of a DataError. float_range: the range of float pixels (None: guessed
-    from all the floats of X together, see input_float_range)."""
+    say it is one image. skip_bad: unreadable image files (and PIL images) are left out with a warning naming them
+    (their ids are absent from the returned ids), instead of a DataError. float_range: the range of float pixels
+    (None: guessed from all the floats of X together, see input_float_range). stats: a dict that collects the decode
+    statistics for the caller to warn about (fit: data.readers.warn_decode_stats); None: images to score, warned
+    about here (only what every read loses: 16-bit colour files, later pages)."""
+    if stats is None:
+        from .data.readers import warn_decode_stats
+
+        stats = {}
+        out = _decode_items(X, depth16, image_shapes, skip_bad, float_range, stats)
+        warn_decode_stats(stats, "images", depth16, dataset=False)
+        return out
     float_range = float_range or input_float_range(X)
     from PIL import Image
 
-    from .data.transforms import pil_to_array
+    from .data.readers import decode_pil
 
     if isinstance(X, (str, Path)):
         from .data.readers import is_dataset_file
 
         if is_dataset_file(X):
-            return _read_dataset_file(Path(X), depth16, skip_bad)
+            return _read_dataset_file(Path(X), depth16, skip_bad, stats)
         X = _expand_path(Path(X))
     elif isinstance(X, Image.Image):
         X = [X]
@@ -250,14 +265,16 @@ def _decode_items(X: Any, depth16: str, image_shapes: Sequence[Sequence[int]] | 
             reading = "one"
         elif arr.ndim == 3 and image_shapes:
             reading = read_3d(arr.shape, image_shapes)
-        elif arr.ndim == 3 and arr.shape[2] in (1, 3) and arr.shape[1] > 3:
-            # with no model to compare against, [H, W, 1 or 3] is almost surely one image, not H images of W x 1
+        elif arr.ndim == 3 and (arr.shape[2] in (1, 3) and arr.shape[1] > 3 or arr.shape[2] in (2, 4) and
+                                arr.shape[1] > 4):
+            # with no model to compare against, [H, W, 1 to 4] is almost surely one image, not H images of W x 1
+            # (or W x 4: an RGBA image)
             raise DataError(f"images: array of shape {arr.shape} looks like one image [H, W, C], not {arr.shape[0]} "
                             f"images of {arr.shape[1]}x{arr.shape[2]}; pass one image with a batch axis (x[None]) "
                             f"and a batch as [N, H, W, C] or [N, C, H, W]")
         if reading == "chw":
             arr = np.moveaxis(arr, 0, -1)
-        x = _array_batch(arr if reading == "batch" else arr[None], "images", depth16, float_range)
+        x = _array_batch(arr if reading == "batch" else arr[None], "images", depth16, float_range, stats)
         return x, [f"array:{i}" for i in range(len(x))]
     if not isinstance(X, (list, tuple)):
         raise DataError(f"unsupported image input of type {type(X).__name__}: pass a numpy array, torch tensor, "
@@ -266,14 +283,20 @@ def _decode_items(X: Any, depth16: str, image_shapes: Sequence[Sequence[int]] | 
     ids: list[str] = []
     for i, it in enumerate(X):
         if isinstance(it, (str, Path)):
-            more, more_ids = _files_to_items(_expand_path(Path(it)), depth16, skip_bad)
+            more, more_ids = _files_to_items(_expand_path(Path(it)), depth16, skip_bad, stats)
             items += more
             ids += more_ids
         elif isinstance(it, Image.Image):
-            items.append(pil_to_array(it, f"image {i}", depth16))
+            try:     # decoded like a file: EXIF orientation applied, a truncated image a DataError naming it
+                items.append(decode_pil(it, f"image {i}", depth16, stats))
+            except DataError as e:
+                if not skip_bad:
+                    raise
+                warn_user(f"skipped {e}")
+                continue
             ids.append(f"image:{i}")
         else:
-            items.append(_single_image(it, f"image {i}", depth16, float_range))
+            items.append(_single_image(it, f"image {i}", depth16, float_range, stats))
             ids.append(f"image:{i}")
     if not items:
         raise DataError("no readable images given" if skip_bad and len(X) else "no images given")
@@ -512,6 +535,10 @@ class Detector:
         0..255). 'auto': the range guessed from fit's float training images, all together (kept as pixel_range_ and
         used for every later call, so that an image's score never depends on what else is in a call), or, when fit
         saw no floats, guessed per call (see the module docstring).
+    depth16 : 'per-image' | 'global' | 'shift' | 'bits:N' (N = 9..16): how 16-bit images become 8-bit (see
+        wildgan.data.transforms); 'bits:12' for 12-bit camera data keeps brightness differences between images that
+        'per-image' (the default, each image stretched to its own min..max) removes. Recorded in conversion_ and
+        used for every later call. A DataConfig given to fit uses its own depth16.
     threads : CPU threads for training and scoring (None or 0 = torch's current setting, as the CLI's
         --threads 0). Fix it for numbers that reproduce across machines: float sums differ between thread counts,
         and a short GAN run amplifies that. The process's own torch thread count is restored after each call.
@@ -530,7 +557,7 @@ class Detector:
                  resolution: int | None = None, channels: int | None = None, minutes: float | None = None,
                  encoder_loss: str = "image", batch_mode: str = "mixed", resize_mode: str = "resize",
                  run_dir: str | None = None, skip_bad: bool = False, threads: int | None = None,
-                 pixel_range: str = "auto", verbose: bool = False) -> None:
+                 pixel_range: str = "auto", depth16: str = "per-image", verbose: bool = False) -> None:
         self.method = method
         self.preset = preset
         self.total_kimg = total_kimg
@@ -552,6 +579,7 @@ class Detector:
         self.skip_bad = skip_bad
         self.threads = threads
         self.pixel_range = pixel_range
+        self.depth16 = depth16
         self.verbose = verbose
 
     # -------------------------------------------------------------------------------------------- sklearn plumbing
@@ -590,6 +618,9 @@ class Detector:
             raise ConfigError(f"score must be one of {SCORE_NAMES}, got {self.score!r}")
         if self.batch_mode not in BATCH_MODES:
             raise ConfigError(f"batch_mode must be one of {BATCH_MODES}, got {self.batch_mode!r}")
+        from .data.transforms import check_depth16
+
+        check_depth16(getattr(self, "depth16", "per-image"))      # (a Detector pickled before depth16 existed)
         if getattr(self, "pixel_range", "auto") not in PIXEL_RANGES:
             raise ConfigError(f"pixel_range must be one of {PIXEL_RANGES}, got {self.pixel_range!r}")
         if self.resize_mode not in ("resize", "pad", "letterbox"):
@@ -653,22 +684,25 @@ class Detector:
         else:
             # floats: the range of all the training floats together (or the one given), kept for every later call
             frange = self.pixel_range if self.pixel_range != "auto" else input_float_range(X)
-            items, ids = _decode_items(X, "per-image", skip_bad=bool(self.skip_bad), float_range=frange)
+            depth16 = getattr(self, "depth16", "per-image")
+            stats: dict[str, Any] = {}
+            items, ids = _decode_items(X, depth16, skip_bad=bool(self.skip_bad), float_range=frange, stats=stats)
             res, ch = infer_geometry(items, self.resolution, self.channels)
-            from .data.readers import native_sides, warn_crop
+            from .data.readers import native_sides, warn_crop, warn_decode_stats
 
+            warn_decode_stats(stats, "images", depth16, option="depth16=")
             warn_crop({items.shape[1:3]} if isinstance(items, np.ndarray) else {a.shape[:2] for a in items},
                       self.resize_mode, res, "images", hint="Detector(resize_mode='letterbox')")
             if self.method == "fanogan" and self.resolution is None:
                 res = 32 if res <= 32 else 64  # the only resolutions of the f-AnoGAN networks
             x = _convert_items(items, res, ch, self.resize_mode)
             shapes = {items.shape[1:]} if isinstance(items, np.ndarray) else {a.shape for a in items}
-            conv = {"fit": self.resize_mode, "depth16": "per-image", "native_sides": native_sides(s[:2] for s in shapes),
+            conv = {"fit": self.resize_mode, "depth16": depth16, "native_sides": native_sides(s[:2] for s in shapes),
                     **({"float_range": frange} if frange else {})}
             src = str(X) if isinstance(X, (str, Path)) else f"in-memory {type(X).__name__}"
             # fit recorded in the run's config too: evaluate / score --data convert new data like the training data
             data_cfg = DataConfig(data=str(X) if isinstance(X, (str, Path)) else None, resolution=res, channels=ch,
-                                  seed=int(self.seed), fit=self.resize_mode)
+                                  seed=int(self.seed), fit=self.resize_mode, depth16=depth16)
             image_shape = [int(v) for v in shapes.pop()] if len(shapes) == 1 else None
             info = {"protocol": "detector", "source": src, "detector_input": True, "conversion": conv,
                     "resolution": res, "channels": ch, "image_shape": image_shape,
@@ -911,7 +945,7 @@ class Detector:
                   resolution=cfg.net.resolution, channels=cfg.net.channels, minutes=cfg.train.minutes,
                   encoder_loss=cfg.train.encoder_loss if cfg.train.encoder_loss != "none" else "image",
                   batch_mode=batch_mode, resize_mode=conv.get("fit", "resize"), run_dir=str(run_dir),
-                  threads=cfg.train.threads, verbose=verbose)
+                  threads=cfg.train.threads, depth16=conv.get("depth16", "per-image"), verbose=verbose)
         det._validate()
         if threshold == "f1" and (X_val is None or y_val is None):
             raise ConfigError("threshold='f1' needs a labelled validation set: from_run(..., X_val=, y_val=)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 import tarfile
 import time
 from pathlib import Path
@@ -635,3 +636,206 @@ def test_scoring_whole_frames_with_a_run_of_small_crops_warns(tmp_path, monkeypa
     for _ in range(2):                                       # decoded, then from the decode cache
         got = build_split(DataConfig(data=str(tmp_path / "tree.tar.gz"), normal=("a",), resolution=8))
         assert got.info["native_sides"] == [40, 40]
+
+
+# ------------------------------------------------------------------------------------------------ pixel audit
+def png16(path: Path, a: np.ndarray) -> Path:
+    """A 16-bit PNG written by hand (Pillow writes no 16-bit colour PNG): gray, gray+alpha, RGB (48-bit), RGBA."""
+    import struct
+    import zlib
+
+    a = np.asarray(a, np.uint16)
+    a = a[..., None] if a.ndim == 2 else a
+    h, w, c = a.shape
+    raw = b"".join(b"\x00" + a[y].astype(">u2").tobytes() for y in range(h))
+
+    def chunk(t: bytes, d: bytes) -> bytes:
+        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xFFFFFFFF)
+
+    head = struct.pack(">IIBBBBB", w, h, 16, {1: 0, 2: 4, 3: 2, 4: 6}[c], 0, 0, 0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", head) + chunk(b"IDAT", zlib.compress(raw)) +
+                     chunk(b"IEND", b""))
+    return path
+
+
+def tiff16_rgb(path: Path, a: np.ndarray) -> Path:
+    """An uncompressed 48-bit RGB (or 64-bit RGBA) TIFF written by hand."""
+    import struct
+
+    a = np.asarray(a, np.uint16)
+    h, w, c = a.shape
+    pix = a.astype("<u2").tobytes()
+    off_bps = 8 + len(pix)
+    off_ifd = off_bps + 2 * c
+    tags = [(256, 4, 1, w), (257, 4, 1, h), (258, 3, c, off_bps), (259, 3, 1, 1), (262, 3, 1, 2), (273, 4, 1, 8),
+            (277, 3, 1, c), (278, 4, 1, h), (279, 4, 1, len(pix))] + ([(338, 3, 1, 2)] if c == 4 else [])
+    ifd = struct.pack("<H", len(tags)) + b"".join(
+        struct.pack("<HHII", t, k, n, v) if (k == 4 or n > 2) else struct.pack("<HHIHH", t, k, n, v, 0)
+        for t, k, n, v in tags) + struct.pack("<I", 0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"II*\x00" + struct.pack("<I", off_ifd) + pix + struct.pack("<" + "H" * c, *[16] * c) + ifd)
+    return path
+
+
+def _messages(rec) -> str:
+    return "\n".join(str(w.message) for w in rec)
+
+
+def test_per_image_stretch_warns_and_bits_keeps_exposure_differences(tmp_path, monkeypatch) -> None:
+    import warnings
+
+    monkeypatch.setenv("WILDGAN_CACHE", str(tmp_path / "cache"))
+    base = (np.arange(64, dtype=np.uint16).reshape(8, 8) * 7 + 10) * 8    # a 12-bit camera: up to 3608
+    pile = tmp_path / "pile"
+    png16(pile / "bright.png", base)
+    png16(pile / "dark.png", base // 8)                                 # 8x darker exposure
+    with pytest.warns(UserWarning) as rec:
+        train, _, kind = load_dataset(pile)
+    assert kind == "unlabelled-folder"
+    np.testing.assert_array_equal(train.x[0], train.x[1])                # per-image: the exposures read the same
+    msg = _messages(rec)
+    assert "2 16-bit images were stretched each to its own min..max" in msg
+    assert "brightness differences between images are thereby removed" in msg
+    assert "the largest raw value seen is 3608: to keep them use --depth16 bits:12 (0..4095 -> 0..255) or " \
+        "--depth16 global" in msg
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        train, _, _ = load_dataset(pile, depth16="bits:12")             # the camera's range: nothing to say
+        assert train.x[0].mean() > 6 * train.x[1].mean()                 # and the exposures stay apart
+        x, _ = load_images([pile], 8, 1)                                 # scoring files: never this warning
+    # a tar of the pile warns too, also when its decode comes from the cache
+    import tarfile
+
+    with tarfile.open(tmp_path / "pile.tar.gz", "w:gz") as tf:
+        tf.add(pile, arcname="pile")
+    for _ in range(2):
+        with pytest.warns(UserWarning, match="stretched each to its own min..max"):
+            load_dataset(tmp_path / "pile.tar.gz")
+
+
+def test_npz_16bit_arrays_warn_about_the_per_image_stretch(tmp_path) -> None:
+    x = (np.arange(2 * 8 * 8, dtype=np.uint16).reshape(2, 8, 8) * 30)
+    np.savez(tmp_path / "a.npz", x=x)
+    with pytest.warns(UserWarning, match=r"a.npz: 2 16-bit images were stretched.*--depth16 bits:12"):
+        load_dataset(tmp_path / "a.npz")
+
+
+def test_16bit_colour_files_warn_that_they_are_read_by_their_high_byte(tmp_path) -> None:
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 65536, (8, 8, 3))
+    pile = tmp_path / "pile"
+    png16(pile / "a48.png", rgb)
+    tiff16_rgb(pile / "b64.tif", np.concatenate([rgb, np.full((8, 8, 1), 65535)], axis=-1))
+    png16(pile / "c_la.png", rng.integers(0, 65536, (8, 8, 2)))
+    Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(pile / "d8.png")
+    np.testing.assert_array_equal(read_image(pile / "a48.png"), (rgb >> 8).astype(np.uint8))
+    for read in (lambda: load_dataset(pile), lambda: load_images([pile], 8, 3)):
+        with pytest.warns(UserWarning) as rec:
+            read()
+        msg = _messages(rec)
+        assert re.search(r"3 16-bit colour images are read by their high byte \(Pillow\): depth16 does not apply "
+                         r"to them \(e\.g\. .*a48\.png\)", msg), msg
+        assert "stretched" not in msg and "8-bit and" not in msg       # colour: not the 16-bit gray rules
+
+
+def test_mixed_8_and_16_bit_files_warn(tmp_path) -> None:
+    pile = tmp_path / "pile"
+    for i in range(3):
+        Image.fromarray(np.full((8, 8), 50 * i, np.uint8)).save(save_dir(pile) / f"e{i}.png")
+    png16(pile / "s.png", np.arange(64, dtype=np.uint16).reshape(8, 8) * 1000)
+    with pytest.warns(UserWarning, match=r"3 8-bit and 1 16-bit images mixed .*: the 16-bit ones follow the depth16 "
+                                         r"rule \(global\) while the 8-bit ones are kept as they are"):
+        load_dataset(pile, depth16="global")
+
+
+def save_dir(d: Path) -> Path:
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def test_multi_page_files_warn_that_only_the_first_page_is_read(tmp_path) -> None:
+    pile = save_dir(tmp_path / "pile")
+    pages = [Image.fromarray(np.full((8, 8), v, np.uint8)) for v in (10, 200, 90)]
+    pages[0].save(pile / "stack.tif", save_all=True, append_images=pages[1:])
+    pages[0].convert("P").save(pile / "anim.gif", save_all=True, append_images=[p.convert("P") for p in pages[1:2]])
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(pile / "one.tif")
+    assert (read_image(pile / "stack.tif") == 10).all()
+    from wildgan.data.readers import iter_images, list_image_files
+
+    def chunked() -> None:        # as scoring reads a folder: chunk by chunk, the generator never resumed at the end
+        files = list_image_files([pile])
+        data = iter_images(files, 8, 1, chunks=[[0], [1], [2]])
+        for _ in range(3):
+            next(data)
+
+    for read in (lambda: load_dataset(pile), lambda: load_images([pile], 8, 1), chunked):
+        with pytest.warns(UserWarning, match=r"2 files have several pages or frames \(e\.g\. .*anim\.gif: 2 pages\): "
+                                             r"only the first page is read"):
+            read()
+
+
+def test_macosx_folders_are_skipped_like_hidden_ones(tmp_path) -> None:
+    pile = save_dir(tmp_path / "pile")
+    for i in range(3):
+        Image.fromarray(np.full((8, 8), i, np.uint8)).save(pile / f"{i}.png")
+    (save_dir(pile / "__MACOSX")) .joinpath("._0.png").write_bytes(b"\x00\x05\x16\x07 resource fork")
+    save_dir(pile / "__MACOSX" / "sub").joinpath("._x.png").write_bytes(b"junk")
+    train, _, kind = load_dataset(pile)
+    assert kind == "unlabelled-folder" and len(train) == 3
+    assert load_images([pile], 8, 1)[0].shape[0] == 3
+    tree = make_tree(tmp_path / "tree", classes=("a", "b"), n=2)
+    save_dir(tree / "__MACOSX" / "a").joinpath("._000.png").write_bytes(b"junk")
+    train, _, kind = load_dataset(tree)
+    assert kind == "folder" and train.class_names == ["a", "b"]
+
+
+def test_microscopy_formats_are_named_not_dropped(tmp_path) -> None:
+    pile = make_tree(tmp_path / "pile", classes=("x",), n=2)
+    for name in ("a.czi", "b.nd2", "c.lif"):
+        (pile / "x" / name).write_bytes(b"not read")
+    with pytest.warns(UserWarning, match=r"ignored 3 files with unsupported extensions .*\.czi: 1"):
+        load_dataset(pile)
+    with pytest.raises(DataError, match=r"a\.czi: the \.czi format is not read .*export the images to TIFF or PNG"):
+        load_images([pile / "x" / "a.czi"], 8, 1)
+    with pytest.raises(DataError, match=r"\.nd2 format is not read"):
+        load_dataset(pile / "x" / "b.nd2")
+
+
+def test_decompression_bomb_warning_names_the_file(tmp_path, monkeypatch) -> None:
+    save(tmp_path / "big.png", np.zeros((8, 8), np.uint8))
+    save(tmp_path / "huge.png", np.zeros((12, 12), np.uint8))
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 50)
+    with pytest.warns(UserWarning, match=r"big\.png: a very large image \(8x8") as rec:
+        read_image(tmp_path / "big.png")
+    assert not [w for w in rec if issubclass(w.category, Image.DecompressionBombWarning)]
+    with pytest.raises(DataError, match=r"huge\.png: image too large to decode safely"):
+        read_image(tmp_path / "huge.png")
+
+
+def test_mixed_size_warning_names_the_files_native_sizes(tmp_path) -> None:
+    pile = save_dir(tmp_path / "pile")
+    for i in range(3):
+        Image.fromarray(np.zeros((300, 300), np.uint8)).save(pile / f"big{i}.png")
+    Image.fromarray(np.zeros((100, 100), np.uint8)).save(pile / "small.png")
+    with pytest.warns(UserWarning, match=r"images of 2 different sizes \(most common: 300x300 \(3\), 100x100 \(1\)\)"):
+        load_dataset(pile)
+
+
+def test_npz_test_images_of_another_size_warn(tmp_path) -> None:
+    np.savez(tmp_path / "d.npz", x_train=np.zeros((4, 8, 8), np.uint8), y_train=np.zeros(4, np.int64),
+             x_test=np.zeros((2, 16, 16, 3), np.uint8), y_test=np.zeros(2, np.int64))
+    with pytest.warns(UserWarning, match=r"d\.npz: its test images 'x_test' \(16x16, 3 channels\) differ from its "
+                                         r"training images 'x_train' \(8x8, 1 channel\)"):
+        load_dataset(tmp_path / "d.npz")
+
+
+def test_zip_archives_are_refused_with_a_clear_message(tmp_path) -> None:
+    import zipfile
+
+    make_tree(tmp_path / "d", classes=("a",), n=2)
+    with zipfile.ZipFile(tmp_path / "d.zip", "w") as zf:
+        zf.write(tmp_path / "d" / "a" / "000.png", "a/000.png")
+    for read in (lambda: load_dataset(tmp_path / "d.zip"), lambda: load_images([tmp_path / "d.zip"], 8, 1)):
+        with pytest.raises(DataError, match=r"d\.zip: zip archives are not read: unzip it, or make a \.tar\.gz"):
+            read()

@@ -204,5 +204,60 @@ def test_alpha_arrays_are_composited_on_black_like_alpha_files(tmp_path) -> None
     Image.fromarray(rgba[0], "RGBA").save(tmp_path / "a.png")
     Image.fromarray(la[0], "LA").save(tmp_path / "b.png")
     np.testing.assert_array_equal(array_to_uint8(rgba, "x")[0], read_image(tmp_path / "a.png"))
-    np.testing.assert_array_equal(array_to_uint8(la, "x")[0], read_image(tmp_path / "b.png"))
+    assert read_image(tmp_path / "b.png").shape == (9, 9, 1)      # an LA file is gray + alpha
+    with pytest.raises(DataError, match="2 channels"):              # an array's 2 channels may be two stains
+        array_to_uint8(la, "x")
     assert array_to_uint8(rgba.astype(np.float32) / 255, "x").shape == (3, 9, 9, 3)
+
+
+def test_depth16_bits_rule_maps_the_cameras_range_and_clips_above() -> None:
+    from wildgan.data.transforms import DEPTH16_RULES, check_depth16, depth16_bits
+
+    a = np.array([[0, 1000, 2048], [4095, 5000, 65535]], np.uint16)
+    got = pil_to_array(Image.fromarray(a), "x", "bits:12")[..., 0]
+    want = np.rint(np.minimum(a, 4095) * (255 / 4095)).astype(np.uint8)
+    np.testing.assert_array_equal(got, want)
+    assert got[1].tolist() == [255, 255, 255]                     # above 2^12 - 1: clipped, no error
+    # 12-bit data keeps 256 levels where global / shift leave it 16
+    ramp = np.arange(4096, dtype=np.uint16).reshape(64, 64)
+    assert len(np.unique(array_to_uint8(ramp[None], "r", "bits:12"))) == 256
+    assert len(np.unique(array_to_uint8(ramp[None], "r", "global"))) <= 17
+    np.testing.assert_array_equal(array_to_uint8(a[None], "x", "bits:12")[0, ..., 0], want)   # arrays alike
+    assert "bits:9" in DEPTH16_RULES and "bits:16" in DEPTH16_RULES and check_depth16("bits:12") == "bits:12"
+    for bad in ("bits:8", "bits:17", "bits:x", "bits", 12):
+        with pytest.raises(ConfigError, match="bits:N"):
+            check_depth16(bad)
+    assert (depth16_bits(4000), depth16_bits(4095), depth16_bits(4096), depth16_bits(100), depth16_bits(65535)) \
+        == (12, 12, 13, 9, 16)
+
+
+def test_integer_arrays_are_converted_per_image_not_per_batch() -> None:
+    dim = np.full((1, 4, 4), 100, np.uint16)
+    dim[0, 0, 0] = 200
+    bright = np.full((1, 4, 4), 40000, np.uint16)
+    bright[0, 0, 0] = 60000
+    for rule in ("per-image", "global", "bits:12"):
+        alone = array_to_uint8(dim, "x", rule)[0]
+        beside = array_to_uint8(np.concatenate([dim, bright]), "x", rule)[0]
+        np.testing.assert_array_equal(alone, beside, err_msg=rule)   # its own pixels, whatever else is in the batch
+    # uint16 always follows depth16, like a 16-bit file (a dim one too: stretched by per-image)
+    assert array_to_uint8(dim, "x")[0].max() == 255
+    # other integer types: each image in 0..255 is 8-bit (int64 from numpy arithmetic), others follow depth16
+    mixed = np.stack([np.full((4, 4), 100, np.int64), np.arange(16, dtype=np.int64).reshape(4, 4) * 1000])
+    out = array_to_uint8(mixed, "x", "global")
+    assert (out[0] == 100).all() and out[1].max() == round(15000 / 257)
+    np.testing.assert_array_equal(array_to_uint8(mixed[:1], "x", "global"), out[:1])
+    with pytest.raises(DataError, match="0..65535"):
+        array_to_uint8(np.full((1, 4, 4), -1, np.int32), "x")
+
+
+def test_two_channel_arrays_are_refused_and_four_are_rgba() -> None:
+    two = np.zeros((3, 8, 8, 2), np.uint16)
+    with pytest.raises(DataError, match=r"x: image array of shape \(3, 8, 8, 2\) has 2 channels: wildgan reads 1 "
+                                        r"\(gray\), 3 \(RGB\) or 4 \(RGBA\).*pick one channel"):
+        array_to_uint8(two, "x")
+    with pytest.raises(DataError, match="2 channels"):
+        array_to_uint8(np.zeros((3, 2, 8, 8), np.uint8), "x")          # NCHW alike
+    rgba = np.zeros((3, 8, 8, 4), np.uint8)
+    rgba[..., :3], rgba[..., 3] = 200, 255
+    assert array_to_uint8(rgba, "x").shape == (3, 8, 8, 3) and (array_to_uint8(rgba, "x") == 200).all()

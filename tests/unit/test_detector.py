@@ -704,3 +704,82 @@ def test_images_far_off_the_training_scale_are_warned_about(det: Detector, x_tra
         warnings.simplefilter("error")
         det.decision_function(x_train[:4])                      # its own kind of image: nothing to say
         det.decision_function(np.zeros((4, 64, 64), np.uint8))  # 2.3x: a crop of another size, not another scale
+
+
+# ---------------------------------------------------------------------------------------------------- pixel audit
+def test_depth16_parameter_is_used_by_fit_and_kept_for_scoring(det: Detector, x_train, tmp_path, monkeypatch
+                                                               ) -> None:
+    import warnings
+
+    import wildgan.training.run as training_run
+
+    x16 = (x_train[:16].astype(np.uint16) * 15 + 10)                  # 12-bit camera data: 10..3835
+    with pytest.raises(ConfigError, match="bits:N"):
+        Detector(**TINY, depth16="bits:99").fit(x16)
+    run = tmp_path / "b12"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                                  # bits:12: nothing stretched, nothing to say
+        d = Detector(**{**TINY, "total_kimg": 0.05}, depth16="bits:12", run_dir=str(run)).fit(x16)
+    assert d.get_params()["depth16"] == "bits:12" and d.conversion_["depth16"] == "bits:12"
+    assert json.loads((run / "config.json").read_text())["data"]["depth16"] == "bits:12"
+    u8 = np.rint(x16 * (255 / 4095)).astype(np.uint8)
+    ref = d.decision_function(u8)
+    np.testing.assert_array_equal(d.decision_function(x16), ref)       # scored with the rule it was fitted with
+    for back in (Detector.load(d.save(tmp_path / "m")), Detector.from_run(run, device="cpu")):
+        assert back.depth16 == "bits:12" and back.conversion_["depth16"] == "bits:12"
+        np.testing.assert_array_equal(back.decision_function(x16), ref)
+    # the default stretches each image: fit says so (before any training) and names the rule that keeps brightness
+
+    def stop(*a, **k):
+        raise RuntimeError("stop before training")
+
+    monkeypatch.setattr(training_run, "train_run", stop)
+    with pytest.warns(UserWarning, match=r"16 16-bit images were stretched each to its own min..max .*largest raw "
+                                         r"value seen is 3835: to keep them use depth16='bits:12'"):
+        with pytest.raises(RuntimeError, match="stop"):
+            Detector(**TINY, run_dir=str(tmp_path / "p")).fit(x16)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        det.decision_function(x16[:4])                  # scoring (per-image here too): never the stretch warning
+
+
+def test_rgba_and_two_channel_single_images_are_not_read_as_batches(det: Detector, x_train) -> None:
+    one = x_train[0]
+    rgba = np.concatenate([np.repeat(one[..., None], 3, axis=-1), np.full((28, 28, 1), 255, np.uint8)], axis=-1)
+    for c in (2, 4):
+        with pytest.raises(DataError, match=rf"looks like one image \[H, W, C\], not 28 images of 28x{c}"):
+            to_images(np.zeros((28, 28, c), np.uint8))
+    gray = [(28, 28, 1), (16, 16, 1)]
+    assert read_3d((28, 28, 4), gray) == "hwc" and read_3d((16, 16, 2), gray) == "hwc"
+    with pytest.raises(DataError, match=r"ambiguous image array shape \(20, 20, 4\)"):
+        read_3d((20, 20, 4), gray)
+    np.testing.assert_array_equal(det.decision_function(rgba), det.decision_function(one))   # one RGBA image
+    with pytest.raises(DataError, match="2 channels: wildgan reads 1"):
+        det.decision_function(np.zeros((28, 28, 2), np.uint8))
+
+
+def test_pil_images_are_oriented_and_checked_like_files(tmp_path) -> None:
+    from PIL import Image
+
+    from wildgan.data.readers import read_image
+    from wildgan.detector import _decode_items
+
+    a = np.arange(12 * 20, dtype=np.uint8).reshape(12, 20)
+    img = Image.fromarray(a)
+    exif = img.getexif()
+    exif[0x0112] = 6                                                   # "rotate 90 CW to display"
+    img.save(tmp_path / "rot.png", exif=exif)
+    want = read_image(tmp_path / "rot.png")
+    assert want.shape == (20, 12, 1)
+    with Image.open(tmp_path / "rot.png") as im:
+        got, _ = _decode_items([im], "per-image")
+    np.testing.assert_array_equal(got[0], want)
+    Image.fromarray(np.zeros((64, 64), np.uint8) + 7).save(tmp_path / "full.png")
+    data = (tmp_path / "full.png").read_bytes()
+    (tmp_path / "cut.png").write_bytes(data[: len(data) // 2])
+    good = Image.fromarray(a)
+    with pytest.raises(DataError, match=r"image 1: truncated or corrupt image"):
+        to_images([good, Image.open(tmp_path / "cut.png")], 16, 1)
+    with pytest.warns(UserWarning, match=r"skipped image 1: truncated or corrupt"):
+        x, ids = to_images([good, Image.open(tmp_path / "cut.png")], 16, 1, skip_bad=True)
+    assert ids == ["image:0"] and len(x) == 1

@@ -11,6 +11,8 @@ import io
 import json
 import os
 import pickle
+import re
+import warnings
 import zipfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -23,8 +25,8 @@ from ..config import SAMPLE_TOKEN
 from ..errors import ConfigError, DataError, warn_user
 from ..fileio import atomic_write_stream
 from .download import cache_root, download_cifar10, tar_member_names, unpack_cached
-from .transforms import (DEPTH16_RULES, FITS, MAX_AUTO_RESOLUTION, array_to_uint8, check_resolution, convert,
-                         crop_loss, next_pow2, pil_to_array, resize_one, to_channels)
+from .transforms import (FITS, MAX_AUTO_RESOLUTION, array_to_uint8, check_depth16, check_resolution, convert,
+                         crop_loss, depth16_bits, next_pow2, pil_to_array, resize_one, to_channels)
 
 T = TypeVar("T")
 
@@ -48,7 +50,17 @@ _OTHER_IMAGE_EXTS = frozenset({
     ".ppm", ".pgm", ".pbm", ".pnm", ".pfm", ".qoi", ".sgi", ".xbm", ".xpm", ".exr", ".hdr", ".dds", ".eps", ".emf",
     ".wmf", ".dcm", ".dicom", ".fits", ".raw", ".dng", ".cr2", ".cr3", ".crw", ".nef", ".nrw", ".arw", ".srf", ".sr2",
     ".orf", ".rw2", ".raf", ".pef", ".srw", ".x3f", ".erf", ".3fr", ".mos", ".mrw", ".kdc", ".dcr",
+    # microscopy and medical / astronomy formats (Zeiss, Nikon, Leica, Imaris, Olympus, slide scanners, NIfTI)
+    ".czi", ".nd2", ".lif", ".lsm", ".ims", ".oib", ".oif", ".vsi", ".svs", ".ndpi", ".scn", ".mrxs", ".nii",
 }) - set(IMAGE_EXTS)
+# folder names skipped wherever folders are walked, like hidden entries: macOS zip leftovers (__MACOSX/ holds
+# '._name' resource forks beside the real images, and would turn a pile into a labelled tree)
+_SKIPPED_DIRS = frozenset({"__MACOSX"})
+
+
+def _hidden(name: str) -> bool:
+    """A hidden file or folder (.name), or a folder of _SKIPPED_DIRS: never read."""
+    return name.startswith(".") or name in _SKIPPED_DIRS
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 CIFAR_BATCH_FILES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
 DATASETS = ("auto", "cifar10", "chula-rbc12", "mnist", "folder", "npz", "cifar-batches", "unlabelled")
@@ -103,6 +115,9 @@ class _Opts:
     probe_uniform: bool = False     # internal: raise _MixedSizes instead of unifying sizes
     gray_data: bool = False         # scoring for a run that chose gray because its data was all gray: colour is odd
     native_sides: tuple[int, int] | None = None  # scoring: the run's training images' shortest and longest side
+    # internal: a dict that collects the decode statistics (see warn_decode_stats) for a caller that warns about them
+    # itself (the Detector); None: each reader warns about its own
+    stats: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
     def decode_key(self) -> str:
         if self.probe_uniform:  # native pixels: only the per-file decoding rules matter
@@ -116,8 +131,10 @@ class _MixedSizes(Exception):
 
 
 def _parse_opts(opts: dict[str, Any]) -> _Opts:
-    known = set(_Opts.__dataclass_fields__) - {"probe_uniform"}
-    unknown = set(opts) - known
+    known = set(_Opts.__dataclass_fields__) - {"probe_uniform", "stats"}
+    if "stats" in opts and not isinstance(opts["stats"], (dict, type(None))):
+        raise ConfigError("stats must be a dict (internal option)")
+    unknown = set(opts) - known - {"stats"}     # stats: internal, for a caller that warns about them itself
     if unknown:
         raise ConfigError(f"unknown data option(s) {sorted(unknown)}; known: {sorted(known)}")
     o = _Opts(**opts)
@@ -127,8 +144,7 @@ def _parse_opts(opts: dict[str, Any]) -> _Opts:
         check_resolution(o.resolution)
     if o.channels not in (None, 1, 3):
         raise ConfigError(f"channels must be 1 or 3, got {o.channels}")
-    if o.depth16 not in DEPTH16_RULES:
-        raise ConfigError(f"depth16 must be one of {DEPTH16_RULES}, got {o.depth16!r}")
+    check_depth16(o.depth16)
     if o.resize not in ("resize", "error"):
         raise ConfigError(f"resize must be 'resize' or 'error', got {o.resize!r}")
     if o.fit not in FITS:
@@ -196,12 +212,14 @@ def _looks_like_dataset(root: Path) -> bool:
 
 
 # ------------------------------------------------------------------------------------------------ images
-def read_image(path: str | Path, depth16: str = "per-image") -> np.ndarray:
+def read_image(path: str | Path, depth16: str = "per-image", stats: dict[str, Any] | None = None) -> np.ndarray:
     """Decode one image file -> uint8 [H, W, C] (C = 1 for gray sources, 3 for colour). DataError if unusable.
 
-    GIF (and animated WebP): the first frame only, also of an animation; a GIF's palette is converted like any
-    palette image (a gray palette stays gray, transparency is composited on black). WebP has no gray mode: a gray
-    WebP decodes as RGB (--channels 1 makes a data set gray)."""
+    GIF (and animated WebP / PNG, multi-page TIFF): the first frame (page) only, also of an animation; a GIF's palette
+    is converted like any palette image (a gray palette stays gray, transparency is composited on black). WebP has no
+    gray mode: a gray WebP decodes as RGB (--channels 1 makes a data set gray). stats: decode statistics to add this
+    file to (16-bit, 8-bit, 16-bit colour and multi-page files; see warn_decode_stats). An image above Pillow's
+    decompression-bomb limit is decoded with a warning naming the file (above twice the limit: a DataError)."""
     p = Path(path)
     try:
         size = p.stat().st_size
@@ -212,22 +230,124 @@ def read_image(path: str | Path, depth16: str = "per-image") -> np.ndarray:
     if size == 0:
         raise DataError(f"{p}: empty file (0 bytes)")
     try:
-        with Image.open(p) as img:
-            img.load()  # full decode now: a truncated file must fail here, not later in training
-            # honour camera orientation so a photo looks the way its viewer shows it
-            img2 = ImageOps.exif_transpose(img) if img.format in ("JPEG", "TIFF", "MPO", "PNG", "WEBP") else img
-            a = pil_to_array(img2, str(p), depth16)
-    except (DataError, ConfigError):
-        raise
+        with warnings.catch_warnings():
+            # Pillow's own warning names no file: said again below, with the file's name
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(p)
     except UnidentifiedImageError as e:
+        ext = p.suffix.lower()
+        if ext == ".zip":
+            raise DataError(f"{p}: zip archives are not read: unzip it, or make a .tar.gz of the folder "
+                            "(tar czf images.tar.gz folder/)") from e
+        if ext in _OTHER_IMAGE_EXTS:
+            raise DataError(f"{p}: the {ext} format is not read (formats read: {', '.join(IMAGE_EXTS)}); export the "
+                            "images to TIFF or PNG (e.g. with Fiji / Bio-Formats) and pass those") from e
         raise DataError(f"{p}: not a readable image (unknown format or not an image file)") from e
     except Image.DecompressionBombError as e:
         raise DataError(f"{p}: image too large to decode safely ({e})") from e
     except Exception as e:  # PIL raises OSError, SyntaxError, ValueError, struct.error ... for corrupt files
         raise DataError(f"{p}: truncated or corrupt image ({type(e).__name__}: {e})") from e
-    if a.shape[0] < 1 or a.shape[1] < 1:
-        raise DataError(f"{p}: image has zero size")
+    with img:
+        limit = Image.MAX_IMAGE_PIXELS
+        if limit and img.width * img.height > limit:
+            warn_user(f"{p}: a very large image ({img.width}x{img.height}, {img.width * img.height / 1e6:.0f} "
+                      f"megapixels, above Pillow's decompression-bomb limit of {limit / 1e6:.0f}): decoded all the "
+                      "same, at a large cost in memory; is it the right file? (cut it into tiles, or export it smaller)")
+        try:
+            pages = int(getattr(img, "n_frames", 1) or 1)
+        except Exception:   # a damaged later page: the first one is decoded (or refused) below
+            pages = 1
+        a = decode_pil(img, str(p), depth16, stats)
+    if pages > 1 and stats is not None:
+        stats["pages"] = stats.get("pages", 0) + 1
+        if "pages_file" not in stats:
+            stats["pages_file"], stats["pages_n"] = str(p), pages
     return a
+
+
+# formats whose EXIF orientation is applied (a photo looks the way its viewer shows it); also in-memory PIL images
+_ORIENTED_FORMATS = ("JPEG", "TIFF", "MPO", "PNG", "WEBP")
+# Pillow's raw modes of 16-bit colour data, which it decodes to 8 bits per channel (the high byte): 'RGB;16B' (48-bit
+# PNG), 'RGBA;16L' (64-bit TIFF), 'LA;16B' (16-bit gray + alpha PNG, decoded as RGBA) ... ('BGR;16' is 5-6-5 BMP)
+_COLOUR16_RAW = re.compile(r"^(RGB|RGBA|RGBX|RGBa|LA|La|CMYK|YCbCr);16[BLN]$")
+
+
+def _is_colour16(img: Image.Image) -> bool:
+    """Whether a not yet loaded PIL image holds 16-bit colour data that Pillow will reduce to its high byte: by the
+    raw mode of its tiles (PNG, TIFF), else by a TIFF's BitsPerSample tag."""
+    if img.mode.startswith(("I", "F")):
+        return False
+    for t in getattr(img, "tile", None) or []:
+        args = t[3] if len(t) > 3 else None
+        raw = args if isinstance(args, str) else args[0] if isinstance(args, tuple) and args else ""
+        if isinstance(raw, str) and _COLOUR16_RAW.match(raw):
+            return True
+    tags = getattr(img, "tag_v2", None)
+    bits = tags.get(258) if tags is not None else None
+    return isinstance(bits, tuple) and len(bits) > 1 and max(bits) > 8
+
+
+def decode_pil(img: Image.Image, name: str, depth16: str = "per-image", stats: dict[str, Any] | None = None
+               ) -> np.ndarray:
+    """A PIL image (opened from a file, or given in memory) -> uint8 [H, W, C]: the one rule for files and PIL inputs.
+    The pixels are decoded in full (a truncated file fails here, not later in training), the EXIF orientation is
+    applied, then pil_to_array. Any failure is a DataError naming `name` (a file, or 'image i'). stats: see
+    read_image."""
+    try:
+        colour16 = _is_colour16(img)
+        img.load()
+        # honour camera orientation so a photo looks the way its viewer shows it
+        img2 = ImageOps.exif_transpose(img) if img.format in _ORIENTED_FORMATS or img.format is None else img
+        a = pil_to_array(img2, name, depth16, None if colour16 else stats)   # (not an 8-bit image: counted below)
+    except (DataError, ConfigError):
+        raise
+    except Image.DecompressionBombError as e:
+        raise DataError(f"{name}: image too large to decode safely ({e})") from e
+    except Exception as e:  # PIL raises OSError, SyntaxError, ValueError, struct.error ... for corrupt files
+        raise DataError(f"{name}: truncated or corrupt image ({type(e).__name__}: {e})") from e
+    if a.shape[0] < 1 or a.shape[1] < 1:
+        raise DataError(f"{name}: image has zero size")
+    if colour16 and stats is not None:
+        stats["colour16"] = stats.get("colour16", 0) + 1
+        stats.setdefault("colour16_file", name)
+    return a
+
+
+def warn_decode_stats(stats: dict[str, Any], what: str, depth16: str = "per-image", dataset: bool = True,
+                      option: str = "--depth16") -> None:
+    """The warnings about how the decoded images' pixels were read, once per decode (stats: collected by read_image /
+    decode_pil / array_to_uint8). Always: 16-bit colour files (read by their high byte) and multi-page files (first
+    page only). dataset=True (a read that builds a training data set, not images to score): 8-bit and 16-bit files
+    mixed, and 16-bit images stretched each to its own min..max (the per-image default), with the bits:N rule that
+    keeps their brightness differences. `what`: where the images come from; `option`: how the rule is chosen there
+    ('--depth16', or 'depth16=' for the Detector)."""
+    where = "" if what == "images" else f"{what}: "
+    n = stats.get("colour16", 0)
+    if n:
+        warn_user(f"{where}{n} 16-bit colour image{'s are read by their' if n != 1 else ' is read by its'} high byte "
+                  f"(Pillow): depth16 does not apply to {'them' if n != 1 else 'it'} (e.g. {stats['colour16_file']}); "
+                  f"to choose the rule, convert to 16-bit gray (one file per channel) or to 8-bit first")
+    n = stats.get("pages", 0)
+    if n:
+        warn_user(f"{where}{n} file{'s have' if n != 1 else ' has'} several pages or frames (e.g. "
+                  f"{stats['pages_file']}: {stats['pages_n']} pages): only the first page is read; save each page "
+                  f"as a file of its own to use them all")
+    if not dataset:
+        return
+    n16, n8 = stats.get("n16", 0), stats.get("n8", 0)
+    if n16 and n8:
+        warn_user(f"{where}{n8} 8-bit and {n16} 16-bit images mixed (e.g. {stats.get('n8_file')} and "
+                  f"{stats.get('n16_file')}): the 16-bit ones follow the depth16 rule ({depth16}) while the 8-bit ones "
+                  f"are kept as they are, so their brightness may not compare; convert them to one bit depth")
+    n = stats.get("stretched", 0)
+    if n:
+        top = int(stats.get("max16", 0))
+        bits = depth16_bits(top)
+        rule = (lambda r: f"{option}'{r}'") if option.endswith("=") else (lambda r: f"{option} {r}")
+        warn_user(f"{where}{n} 16-bit image{'s were' if n != 1 else ' was'} stretched each to its own min..max "
+                  f"(depth16 per-image, the default): brightness differences between images are thereby removed "
+                  f"(an image 8x darker reads the same); the largest raw value seen is {top}: to keep them use "
+                  f"{rule(f'bits:{bits}')} (0..{(1 << bits) - 1} -> 0..255) or {rule('global')}")
 
 
 def _is_image_file(p: Path) -> bool:
@@ -240,7 +360,8 @@ def _is_other_image(p: Path) -> bool:
 
 
 def _walk(folder: Path) -> Iterator[tuple[str, list[str]]]:
-    """(folder path, sorted file names) for folder and every folder under it, hidden entries skipped, in a sorted
+    """(folder path, sorted file names) for folder and every folder under it, hidden entries (and __MACOSX
+    folders) skipped, in a sorted
     top-down order. Symlinked folders and files are followed (paths stay as given, through the link); a folder is
     entered once (by its real path), so a link to an ancestor or two links to one folder do not loop or repeat."""
     seen = {os.path.realpath(folder)}
@@ -248,7 +369,7 @@ def _walk(folder: Path) -> Iterator[tuple[str, list[str]]]:
         keep = []
         # real folders claim their place before links to them (pile/b before the alias pile/a_b -> pile/b), so an
         # image keeps the id of where it is; the walk order stays sorted
-        names = sorted(d for d in dirnames if not d.startswith("."))
+        names = sorted(d for d in dirnames if not _hidden(d))
         for d in sorted(names, key=lambda d: os.path.islink(os.path.join(dirpath, d))):
             real = os.path.realpath(os.path.join(dirpath, d))
             if real not in seen:
@@ -326,12 +447,15 @@ def _progress(it: Iterable[T], total: int, desc: str, enabled: bool | None) -> I
 def _decode_files(files: Sequence[Path], o: _Opts, skipped: list[dict[str, str]],
                   desc: str = "decoding", what: str = "images", sizes: dict[tuple[int, int], Path] | None = None,
                   convert_one: Callable[[np.ndarray], np.ndarray] | None = None, max_skipped: int | None = None,
-                  chunked: bool = False) -> tuple[list[np.ndarray], list[int]]:
+                  chunked: bool = False, stats: dict[str, Any] | None = None,
+                  native: list[tuple[int, int]] | None = None) -> tuple[list[np.ndarray], list[int]]:
     """Decode files; returns the arrays and the indices (into files) that were kept.
 
     `sizes`: collects the decoded (native) sizes, each with its first file. `chunked`: the caller decodes in chunks
     and warns about cropping once, instead of once per chunk. `convert_one`: applied to each image as soon as it is
-    decoded (only the converted image is kept). `max_skipped`: stop after that many skipped files."""
+    decoded (only the converted image is kept). `max_skipped`: stop after that many skipped files. `stats`: collects
+    the decode statistics of the kept files, for the caller's warn_decode_stats. `native`: collects the native (H, W)
+    of each kept image, in order (for _stack's mixed-size warning)."""
     arrays, kept = [], []
     sizes = {} if sizes is None else sizes        # as decoded, before any shrinking
     bad: list[DataError] = []
@@ -342,15 +466,21 @@ def _decode_files(files: Sequence[Path], o: _Opts, skipped: list[dict[str, str]]
     capped = 0
     for i, f in enumerate(_progress(files, len(files), desc, o.progress)):
         try:
-            a = read_image(f, o.depth16)
+            one: dict[str, Any] = {}
+            a = read_image(f, o.depth16, one)
             sizes.setdefault(a.shape[:2], f)
             if o.probe_uniform and len(sizes) > 1:
                 raise _MixedSizes()      # a native-size probe: stop at the first other size, not after all
+            h0, w0 = a.shape[:2]
             if limit is not None and (a.shape[0] > limit or a.shape[1] > limit):
                 capped += o.resolution is None
                 a = resize_one(a, limit, o.fit)
+            if native is not None:
+                native.append((int(h0), int(w0)))
             arrays.append(a if convert_one is None else convert_one(a))
             kept.append(i)
+            if stats is not None:
+                _merge_stats(stats, one)
         except DataError as e:
             if not o.skip_bad:
                 bad.append(e)    # go on: name every bad file at once, not one per run
@@ -376,6 +506,17 @@ def _decode_files(files: Sequence[Path], o: _Opts, skipped: list[dict[str, str]]
 MAX_NAMED_BAD_FILES = 100   # then it is the folder, not a few files, that is wrong
 
 
+def _merge_stats(into: dict[str, Any], more: dict[str, Any]) -> None:
+    """Add one decode's statistics (see warn_decode_stats) to another's: counts add up, the first names stay."""
+    for k, v in more.items():
+        if k == "max16":
+            into[k] = max(int(into.get(k, 0)), int(v))
+        elif k.endswith("_file") or k == "pages_n":
+            into.setdefault(k, v)
+        else:
+            into[k] = into.get(k, 0) + v
+
+
 def unreadable_files_error(reasons: Sequence[str]) -> DataError:
     """One error naming every unreadable file (each reason names its file)."""
     if len(reasons) == 1:
@@ -386,12 +527,14 @@ def unreadable_files_error(reasons: Sequence[str]) -> DataError:
     return DataError(f"{len(reasons)} unreadable image files{stop} (--skip-bad leaves them out): {shown}{more}")
 
 
-def _stack(arrays: list[np.ndarray], names: Sequence[str], o: _Opts, what: str) -> np.ndarray:
+def _stack(arrays: list[np.ndarray], names: Sequence[str], o: _Opts, what: str,
+           native: Sequence[tuple[int, int]] | None = None) -> np.ndarray:
     """Decoded images -> one [N, H, W, C] block.
 
     Channels become o.channels (default: 1 if all images are gray, else 3). Images larger than o.resolution are
     shrunk to it now (saves memory on big photos); smaller ones keep their size so that the caller's final
     convert() chooses between padding and resizing. Mixed sizes are unified (or refused with resize='error').
+    native: the files' own (H, W), one per array, before the shrinking while decoding: the sizes a warning names.
     """
     if not arrays:
         raise DataError(f"{what}: no readable images")
@@ -417,10 +560,12 @@ def _stack(arrays: list[np.ndarray], names: Sequence[str], o: _Opts, what: str) 
             short = np.sort(np.array([min(a.shape[:2]) for a in arrays]))
             target = next_pow2(int(short[(len(short) - 1) // 2]))
             counts: dict[tuple[int, int], int] = {}
-            for a in arrays:
-                counts[a.shape[:2]] = counts.get(a.shape[:2], 0) + 1
+            own = list(native) if native is not None and len(native) == len(arrays) else \
+                [a.shape[:2] for a in arrays]     # the files' own sizes, not those after shrinking big photos
+            for hw in own:
+                counts[hw] = counts.get(hw, 0) + 1
             common = ", ".join(f"{w}x{h} ({n})" for (h, w), n in sorted(counts.items(), key=lambda t: -t[1])[:4])
-            warn_user(f"{what}: images of {len(sizes)} different sizes (most common: {common}); all are "
+            warn_user(f"{what}: images of {len(counts)} different sizes (most common: {common}); all are "
                       f"made square ({'letterboxed' if o.fit == 'letterbox' else 'centre-cropped'}) and "
                       f"resized to {target}x{target}, the power of two of the median short side (choose "
                       f"another with --resolution)")
@@ -503,7 +648,7 @@ def _shrink_uniform(x: np.ndarray, o: _Opts) -> np.ndarray:
 
 # ------------------------------------------------------------------------------------------------ folder trees
 def _subdirs(p: Path) -> list[Path]:
-    return sorted((d for d in p.iterdir() if d.is_dir() and not d.name.startswith(".")), key=lambda d: d.name)
+    return sorted((d for d in p.iterdir() if d.is_dir() and not _hidden(d.name)), key=lambda d: d.name)
 
 
 def _find_split_dirs(root: Path) -> tuple[Path | None, Path | None, Path]:
@@ -602,18 +747,24 @@ def read_folder(root: str | Path, o: _Opts | None = None, id_root: Path | None =
     index = {c: i for i, c in enumerate(class_names)}
     skipped: list[dict[str, str]] = []
     sets = {}
+    stats: dict[str, Any] = {} if o.stats is None else o.stats
     for split, classes in parts.items():
         files = [f for c in sorted(classes) for f in classes[c]]
         labels = [index[c] for c in sorted(classes) for _ in classes[c]]
         where = (train_dir or eff) if split == "train" else test_dir
         sizes: dict[tuple[int, int], Path] = {}
-        arrays, kept = _decode_files(files, o, skipped, desc=f"decoding {split}", what=str(where), sizes=sizes)
-        x = _stack(arrays, [str(files[i]) for i in kept], o, str(where))
+        native: list[tuple[int, int]] = []
+        arrays, kept = _decode_files(files, o, skipped, desc=f"decoding {split}", what=str(where), sizes=sizes,
+                                     stats=stats, native=native)
+        x = _stack(arrays, [str(files[i]) for i in kept], o, str(where), native)
         ids = [files[i].relative_to(id_root).as_posix() for i in kept]
         sets[split] = ImageSet(x, np.asarray([labels[i] for i in kept], np.int64), class_names, ids,
                                info={"native_sides": native_sides(sizes)})
     for s in sets.values():
         s.info["skipped"] = skipped
+    sets["train"].info["decode_stats"] = stats
+    if o.stats is None:
+        warn_decode_stats(stats, str(eff), o.depth16)
     return sets["train"], sets.get("test")
 
 
@@ -630,8 +781,13 @@ def read_unlabelled(root: str | Path, o: _Opts | None = None) -> ImageSet:
     _warn_other(root, other)
     skipped: list[dict[str, str]] = []
     sizes: dict[tuple[int, int], Path] = {}
-    arrays, kept = _decode_files(files, o, skipped, desc="decoding", what=str(root), sizes=sizes)
-    x = _stack(arrays, [str(files[i]) for i in kept], o, str(root))
+    native: list[tuple[int, int]] = []
+    stats: dict[str, Any] = {} if o.stats is None else o.stats
+    arrays, kept = _decode_files(files, o, skipped, desc="decoding", what=str(root), sizes=sizes, stats=stats,
+                                 native=native)
+    x = _stack(arrays, [str(files[i]) for i in kept], o, str(root), native)
+    if o.stats is None:
+        warn_decode_stats(stats, str(root), o.depth16)
     out = ImageSet(x, np.zeros(len(kept), np.int64), ["unlabelled"], [files[i].relative_to(root).as_posix()
                                                                         for i in kept])
     out.info.update(skipped=skipped, native_sides=native_sides(sizes))
@@ -644,6 +800,7 @@ def _save_decoded(path: Path, train: ImageSet, test: ImageSet | None) -> None:
         "class_names": np.asarray(train.class_names, dtype=str),
         "skipped": np.asarray(json.dumps(train.info.get("skipped", []))),
         "native_sides_train": np.asarray(train.info.get("native_sides") or [], np.int64),
+        "decode_stats": np.asarray(json.dumps(train.info.get("decode_stats") or {})),
     }
     if test is not None:
         arrays.update(x_test=test.x, y_test=test.y, ids_test=np.asarray(test.ids, dtype=str),
@@ -660,6 +817,8 @@ def _load_decoded(path: Path) -> tuple[ImageSet, ImageSet | None] | None:
             # (a cache without the native sizes, written by an older wildgan, is decoded again: KeyError below)
             train = ImageSet(z["x_train"], z["y_train"].astype(np.int64), names, [str(i) for i in z["ids_train"]],
                              info={"native_sides": z["native_sides_train"].tolist() or None})
+            if "decode_stats" in z.files:     # (a cache by an older wildgan has none: its warnings are not repeated)
+                train.info["decode_stats"] = json.loads(str(z["decode_stats"]))
             test = None
             if "x_test" in z.files:
                 test = ImageSet(z["x_test"], z["y_test"].astype(np.int64), names, [str(i) for i in z["ids_test"]],
@@ -692,11 +851,18 @@ def read_folder_tar(archive: str | Path, o: _Opts) -> tuple[ImageSet, ImageSet |
     the one decode; other trees are cached per conversion option set.
     """
     tree = unpack_cached(archive, o.cache_dir)
-    native = replace(o, resolution=None, channels=None, fit="resize", resize="resize", probe_uniform=True)
+    # (a probe stopped by a second size must not leave its counts in the caller's stats: its own, merged on success)
+    native = replace(o, resolution=None, channels=None, fit="resize", resize="resize", probe_uniform=True,
+                     stats=None if o.stats is None else {})
     for opts, path in ((native, _cache_file(tree, native)), (o, _cache_file(tree, o))):
         if path.is_file():
             got = _load_decoded(path)
             if got is not None:
+                # the decode's warnings about the pixels (16-bit stretching ...) again: they are about the data
+                if o.stats is None:
+                    warn_decode_stats(got[0].info.get("decode_stats") or {}, str(tree), o.depth16)
+                else:
+                    _merge_stats(o.stats, got[0].info.get("decode_stats") or {})
                 return (_shrink_set(got[0], o), _shrink_set(got[1], o)) if opts is native else got  # type: ignore
     first = _first_image(tree)
     small = False
@@ -712,6 +878,8 @@ def read_folder_tar(archive: str | Path, o: _Opts) -> tuple[ImageSet, ImageSet |
         except _MixedSizes:
             pass
         else:
+            if o.stats is not None and native.stats is not None:
+                _merge_stats(o.stats, native.stats)
             _save_decoded(_cache_file(tree, native), train, test)
             return _shrink_set(train, o), _shrink_set(test, o)  # type: ignore[return-value]
     train, test = read_folder(tree, o)
@@ -884,7 +1052,10 @@ def read_npz_unlabelled(path: str | Path, o: _Opts | None = None) -> ImageSet:
         keys = [k for k in ("x", "x_train", "x_test") if k in z.files]
         if not keys:
             raise DataError(f"{p}: missing image array: expected key 'x' or 'x_train' (found {sorted(z.files)})")
-        parts = [array_to_uint8(_npz_get(z, p, k), f"{p}:{k}", o.depth16) for k in keys]
+        stats: dict[str, Any] = {} if o.stats is None else o.stats
+        parts = [array_to_uint8(_npz_get(z, p, k), f"{p}:{k}", o.depth16, stats) for k in keys]
+    if o.stats is None:
+        warn_decode_stats(stats, str(p), o.depth16)
     if len({a.shape[1:] for a in parts}) > 1:
         raise DataError(f"{p}: image arrays {keys} differ in shape ({[a.shape[1:] for a in parts]})")
     x = np.concatenate(parts)
@@ -916,11 +1087,12 @@ def read_npz(path: str | Path, o: _Opts | None = None) -> tuple[ImageSet, ImageS
                 raise DataError(f"{p}: class_names must be a 1-D string array, got {cn.dtype} {cn.shape}")
             class_names = [c.decode() if isinstance(c, bytes) else str(c) for c in cn.tolist()]
         out = {}
+        stats: dict[str, Any] = {} if o.stats is None else o.stats
         for split, (kx, ky, kg, ka) in splits.items():
             if ky not in keys:
                 raise DataError(f"{p}: missing labels {ky!r} for images {kx!r} (found {sorted(keys)}); an .npz "
                                 f"of images without labels is an unlabelled pile: --dataset unlabelled")
-            x = array_to_uint8(_npz_get(z, p, kx), f"{p}:{kx}", o.depth16)
+            x = array_to_uint8(_npz_get(z, p, kx), f"{p}:{kx}", o.depth16, stats)
             y, class_names = _labels(_npz_get(z, p, ky), len(x), p, ky, class_names)
             group = anomaly = None
             if kg in keys:
@@ -934,6 +1106,14 @@ def read_npz(path: str | Path, o: _Opts | None = None) -> tuple[ImageSet, ImageS
                     raise DataError(f"{p}: {ka!r} must be 1-D 0/1 with one entry per image, got {a.dtype} {a.shape}")
                 anomaly = a.astype(np.int8)
             out[split] = (x, y, group, anomaly)
+    if o.stats is None:
+        warn_decode_stats(stats, str(p), o.depth16)
+    if "test" in out and out["test"][0].shape[1:] != out["train"][0].shape[1:]:
+        (h, w, c), (ht, wt, ct) = out["train"][0].shape[1:], out["test"][0].shape[1:]
+        warn_user(f"{p}: its test images 'x_test' ({wt}x{ht}, {ct} channel{'s' if ct != 1 else ''}) differ from its "
+                  f"training images 'x_train' ({w}x{h}, {c} channel{'s' if c != 1 else ''}): both are converted to one "
+                  f"resolution and channel count, so the test images are seen at another scale or in other colours "
+                  f"than the training images; check that they are the same kind of images")
     n_classes = max(int(v[1].max()) if len(v[1]) else -1 for v in out.values()) + 1
     if class_names is None:
         class_names = [str(i) for i in range(n_classes)]
@@ -990,6 +1170,12 @@ def _detect(p: Path) -> str:
         raise DataError(f"{p}: a single image is not a data set; pass a folder of images (loose: an unlabelled "
                         "pile; <root>/<class>/<images>: labelled), a .tar.gz of one, an .npz or CIFAR-10's batches "
                         "(single images are for `wildgan score --data`)")
+    if p.suffix.lower() == ".zip":
+        raise DataError(f"{p}: zip archives are not read: unzip it, or make a .tar.gz of the folder "
+                        "(tar czf images.tar.gz folder/)")
+    if p.suffix.lower() in _OTHER_IMAGE_EXTS:
+        raise DataError(f"{p}: the {p.suffix.lower()} format is not read, and a single image is not a data set; "
+                        "export the images to TIFF or PNG (e.g. with Fiji / Bio-Formats) into a folder and pass that")
     raise DataError(f"{p}: unsupported data file; expected an image-folder tree, cifar-10-batches-py, "
                     "an .npz or a .tar.gz of an image-folder tree")
 
@@ -1137,6 +1323,7 @@ def iter_images(files: Sequence[Path], resolution: int, channels: int, *,
     lenient = replace(o, skip_bad=True)
     sizes: dict[tuple[int, int], Path] = {}
     warned = scale_warned = False
+    stats: dict[str, Any] = {}
     n_kept = 0
     all_skipped: list[str] = []
     for ci, chunk in enumerate(chunks):
@@ -1144,7 +1331,8 @@ def iter_images(files: Sequence[Path], resolution: int, channels: int, *,
         skipped: list[dict[str, str]] = []
         # one chunk: the plain rules (every bad file named at once); several: decode leniently and decide here
         arrays, kept = _decode_files(part, lenient if several else o, skipped, sizes=sizes, convert_one=one,
-                                     max_skipped=None if o.skip_bad else MAX_NAMED_BAD_FILES, chunked=True)
+                                     max_skipped=None if o.skip_bad else MAX_NAMED_BAD_FILES, chunked=True,
+                                     stats=stats)
         if o.resize == "error" and len(sizes) > 1:
             (h0, w0), f0 = next(iter(sizes.items()))
             (h, w), f = list(sizes.items())[1]
@@ -1180,6 +1368,10 @@ def iter_images(files: Sequence[Path], resolution: int, channels: int, *,
         x = np.stack(arrays) if arrays else np.zeros((0, resolution, resolution, channels), np.uint8)
         del arrays
         kept_set = set(kept)
+        if ci == len(chunks) - 1:
+            # images to score: only what is lost in every read (16-bit colour, later pages), once for all the chunks
+            # (said before the last chunk is handed over: a caller need not resume the generator after it)
+            warn_decode_stats(stats, "images", o.depth16, dataset=False)
         yield x, [chunk[i] for i in kept], [(chunk[i], r) for i, r in zip(
             (i for i in range(len(part)) if i not in kept_set), reasons)]
         del x                                   # not held while the next chunk is decoded

@@ -8,10 +8,19 @@ Rules (documented once here, recorded in AnomalySplit.info['conversion']):
     black instead of keeping whatever colour the encoder left there.
   * Palette ('P') images are expanded through their palette (to RGB, or gray when the palette is gray);
     CMYK / YCbCr / '1' images use PIL's own conversion.
-  * 16-bit (and 32-bit integer) images: DataConfig.depth16 = 'per-image' stretches each image's min..max to 0..255
-    (good for microscopy that only uses part of the range), 'global' divides by 257 (65535 -> 255, keeps absolute
-    intensities comparable across images), 'shift' keeps the high byte (>> 8, what most viewers do).
-    PIL itself already reduces 48-bit RGB PNGs to 8-bit RGB (high byte) when decoding.
+  * 16-bit (and 32-bit integer) images: DataConfig.depth16 = 'per-image' (the default) stretches each image's
+    min..max to 0..255 (good for microscopy that only uses part of the range, but brightness differences between
+    images are removed: an 8x darker exposure reads the same; a data set read so gets a warning with the largest raw
+    value seen), 'global' divides by 257 (65535 -> 255, keeps absolute intensities comparable across images), 'shift'
+    keeps the high byte (>> 8, what most viewers do), 'bits:N' (N = 9..16, the camera's bit depth: bits:12 for
+    12-bit data stored in 16-bit files) maps 0..2^N-1 to 0..255 (value * 255 / (2^N - 1), rounded; values above
+    2^N - 1 are clipped to 255 without an error), so intensities stay comparable and 12-bit data keeps 256 levels
+    where global / shift leave it 16. The rule is recorded with a run and applied alike to training and scoring.
+  * 16-bit colour files (48-bit RGB, 64-bit RGBA, 16-bit gray+alpha PNG / TIFF): PIL itself reduces them to 8 bits
+    per channel (the high byte) when decoding, so depth16 does not apply to them (a data set with such files gets a
+    warning). Mixed 8-bit and 16-bit files: the 16-bit ones follow depth16, the 8-bit ones are kept as they are
+    (warned about too).
+  * Multi-page TIFF, animated GIF / PNG / WebP: the first page (frame) only, with a warning.
   * Size: images that are not square are centre-cropped to a square first, then resized with PIL bilinear
     (antialiased when shrinking). fit='pad' (used for MNIST: 28 -> 32) instead zero-pads centrally when the image is
     smaller than the target; padding keeps the digits' pixels exact where resizing would blur them.
@@ -20,6 +29,12 @@ Rules (documented once here, recorded in AnomalySplit.info['conversion']):
     price of black bars the networks also learn.
   * Float arrays are accepted when their values lie in [0, 1] (scaled by 255) or in [0, 255] (kept); a float array
     whose maximum is <= 1 is taken to be in [0, 1]. Values are rounded to the nearest integer.
+  * Integer arrays, decided per image (never per batch, so an image reads the same alone or beside others): uint8
+    as is; uint16 always through depth16, like a 16-bit file (also when its values are all <= 255); other integer
+    types (int64 from numpy arithmetic, int32 ...) as 8-bit when the image's values all lie in 0..255, else through
+    depth16 (values must lie in 0..65535).
+  * Array channels (last axis, or axis 1 for NCHW): 1 = gray, 3 = RGB, 4 = RGBA (composited on black, like an RGBA
+    file). 2 channels are refused: two fluorescence stains are not gray + alpha; pick one channel or merge them.
 """
 
 from __future__ import annotations
@@ -34,7 +49,29 @@ from ..errors import ConfigError, DataError
 if TYPE_CHECKING:  # torch is only needed by to_float
     import torch
 
-DEPTH16_RULES = ("per-image", "global", "shift")
+# per-image | global | shift | bits:N (N = 9..16: N-bit camera data in 16-bit files), see the module docstring
+DEPTH16_RULES = ("per-image", "global", "shift") + tuple(f"bits:{n}" for n in range(9, 17))
+
+
+def check_depth16(rule: Any) -> str:
+    """A valid DataConfig.depth16 rule, else a ConfigError."""
+    if rule not in DEPTH16_RULES:
+        raise ConfigError(f"depth16 must be per-image, global, shift or bits:N with N = 9..16 (the camera's bit depth, "
+                          f"e.g. bits:12), got {rule!r}")
+    return str(rule)
+
+
+def depth16_bits(max_value: int) -> int:
+    """The smallest N of a bits:N rule (9..16) that covers raw values up to max_value."""
+    return min(16, max(9, int(max_value).bit_length()))
+
+
+def _count(stats: dict[str, Any] | None, key: str, n: int = 1, name: str | None = None) -> None:
+    """Decode statistics (see readers.warn_decode_stats): stats[key] += n, stats[key + '_file'] = the first name."""
+    if stats is not None:
+        stats[key] = stats.get(key, 0) + n
+        if name is not None:
+            stats.setdefault(key + "_file", name)
 # The largest resolution chosen automatically (the presets' minibatch tables end at 256); bigger photos are reduced
 # to it while decoding, which also bounds memory. --resolution / resolution= choose another.
 MAX_AUTO_RESOLUTION = 256
@@ -56,14 +93,22 @@ def next_pow2(n: int) -> int:
 
 
 # --------------------------------------------------------------------------------------------- PIL -> array
-def _reduce_depth(a: np.ndarray, rule: str, name: str) -> np.ndarray:
-    """16/32-bit integer pixels -> uint8 using DataConfig.depth16 (see module docstring)."""
-    if rule not in DEPTH16_RULES:
-        raise ConfigError(f"depth16 must be one of {DEPTH16_RULES}, got {rule!r}")
+def _reduce_depth(a: np.ndarray, rule: str, name: str, stats: dict[str, Any] | None = None) -> np.ndarray:
+    """16/32-bit integer pixels of one image -> uint8 using DataConfig.depth16 (see module docstring). stats: counts
+    the image ('n16', 'stretched' under per-image) and keeps the largest raw value ('max16')."""
+    check_depth16(rule)
     a = a.astype(np.int64)
     if a.size and (a.min() < 0 or a.max() > 65535):
         raise DataError(f"{name}: integer pixel values outside 0..65535 (min {a.min()}, max {a.max()}); "
                         "not a 16-bit image wildgan can convert")
+    if stats is not None:
+        _count(stats, "n16", name=name)
+        stats["max16"] = max(int(stats.get("max16", 0)), int(a.max()) if a.size else 0)
+        if rule == "per-image":
+            _count(stats, "stretched")
+    if rule.startswith("bits:"):
+        top = (1 << int(rule[5:])) - 1
+        return np.rint(np.minimum(a, top) * (255.0 / top)).astype(np.uint8)
     if rule == "per-image":
         lo, hi = (int(a.min()), int(a.max())) if a.size else (0, 0)
         if hi == lo:
@@ -81,12 +126,16 @@ def _composite_on_black(a: np.ndarray) -> np.ndarray:
     return ((col * alpha + 127) // 255).astype(np.uint8)
 
 
-def pil_to_array(img: Image.Image, name: str, depth16: str = "per-image") -> np.ndarray:
-    """A decoded PIL image -> uint8 [H, W, C], C = 1 for gray sources, 3 for colour sources."""
+def pil_to_array(img: Image.Image, name: str, depth16: str = "per-image", stats: dict[str, Any] | None = None
+                 ) -> np.ndarray:
+    """A decoded PIL image -> uint8 [H, W, C], C = 1 for gray sources, 3 for colour sources. stats: decode
+    statistics to add this image to (16-bit: see _reduce_depth; others count as 'n8')."""
     mode = img.mode
     if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
         a = np.asarray(img)
-        return _reduce_depth(a, depth16, name)[..., None]
+        return _reduce_depth(a, depth16, name, stats)[..., None]
+    if mode != "F":
+        _count(stats, "n8", name=name)
     if mode == "L":
         return np.asarray(img, dtype=np.uint8)[..., None]
     if mode == "1":
@@ -220,20 +269,20 @@ def rotate_batch(x: np.ndarray, angles_deg: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------------- arrays
-def array_to_uint8(a: Any, name: str, depth16: str = "per-image") -> np.ndarray:
+def array_to_uint8(a: Any, name: str, depth16: str = "per-image", stats: dict[str, Any] | None = None) -> np.ndarray:
     """Validate an image array from an .npz/.pkl and return uint8 [N, H, W, C] (C in {1, 3}).
 
-    Accepts NHW (gray), NHWC and NCHW (C in {1, 3}), and NHWC with alpha (C in {2, 4}: gray+alpha, RGBA; composited
-    on black like image files); uint8; other integer types with values in 0..255, uint16 through the depth16 rule;
-    float in [0, 1] or [0, 255] (see module docstring). Everything else is a DataError.
-    """
-    u8 = _array_to_uint8(a, name, depth16)
-    if u8.shape[3] in (2, 4):
+    Accepts NHW (gray), NHWC and NCHW (C in {1, 3}), and NHWC with alpha (C = 4: RGBA, composited on black like
+    image files; C = 2 is refused: see the module docstring); uint8; uint16 through the depth16 rule; other integer
+    types per image, 0..255 as 8-bit, else through depth16; float in [0, 1] or [0, 255] (see module docstring).
+    Everything else is a DataError. stats: decode statistics (see _reduce_depth)."""
+    u8 = _array_to_uint8(a, name, depth16, stats)
+    if u8.shape[3] == 4:
         return _composite_on_black(u8)
     return u8
 
 
-def _array_to_uint8(a: Any, name: str, depth16: str) -> np.ndarray:
+def _array_to_uint8(a: Any, name: str, depth16: str, stats: dict[str, Any] | None = None) -> np.ndarray:
     a = np.asarray(a)
     if a.dtype == object or a.dtype.kind in "OUSVbcMm":
         raise DataError(f"{name}: image array has unsupported dtype {a.dtype} (need uint8, integer or float)")
@@ -246,8 +295,13 @@ def _array_to_uint8(a: Any, name: str, depth16: str) -> np.ndarray:
                             "channels; store it as NHWC with H, W > 3")
         if not last and second:
             a = np.transpose(a, (0, 2, 3, 1))
-        elif not last and not (a.shape[3] in (2, 4) and a.shape[1] > 4):
-            raise DataError(f"{name}: image array shape {a.shape} has no channel axis of size 1 or 3 (or 2 / 4 "
+        elif not last and a.shape[3] == 2 and a.shape[1] > 4 or a.shape[1] == 2 and a.shape[3] > 4:
+            raise DataError(f"{name}: image array of shape {a.shape} has 2 channels: wildgan reads 1 (gray), 3 (RGB) "
+                            "or 4 (RGBA) channels, and 2 are not gray + alpha here (e.g. two fluorescence stains); "
+                            "pick one channel (x[..., :1]) or merge them (x.mean(axis=-1, keepdims=True), or an RGB "
+                            "image with the stains in two of its channels)")
+        elif not last and not (a.shape[3] == 4 and a.shape[1] > 4):
+            raise DataError(f"{name}: image array shape {a.shape} has no channel axis of size 1 or 3 (or 4 "
                             "with alpha, NHWC) (expected NHW, NHWC or NCHW)")
     else:
         raise DataError(f"{name}: image array must have 3 (NHW) or 4 (NHWC / NCHW) dimensions, got shape {a.shape}")
@@ -256,6 +310,7 @@ def _array_to_uint8(a: Any, name: str, depth16: str) -> np.ndarray:
     if a.shape[1] < 1 or a.shape[2] < 1:
         raise DataError(f"{name}: images have zero size (shape {a.shape})")
     if a.dtype == np.uint8:
+        _count(stats, "n8", len(a), name)
         return np.ascontiguousarray(a)
     if a.dtype.kind == "f":
         if not np.isfinite(a).all():
@@ -264,14 +319,21 @@ def _array_to_uint8(a: Any, name: str, depth16: str) -> np.ndarray:
         if lo < 0 or hi > 255:
             raise DataError(f"{name}: float image values must lie in [0, 1] or [0, 255], found [{lo:g}, {hi:g}]")
         scale = 255.0 if hi <= 1.0 else 1.0
+        _count(stats, "n8", len(a), name)
         return np.clip(np.rint(a * scale), 0, 255).astype(np.uint8)
-    # integer kinds
+    # integer kinds: decided per image (by dtype for uint16, like a 16-bit file), never by the rest of the batch
     lo, hi = int(a.min()), int(a.max())
-    if lo >= 0 and hi <= 255:
-        return a.astype(np.uint8)
-    if a.dtype == np.uint16 or (lo >= 0 and hi <= 65535):
-        return np.stack([_reduce_depth(im, depth16, f"{name}[{i}]") for i, im in enumerate(a)])
-    raise DataError(f"{name}: integer image values must lie in 0..255 (or 0..65535 for 16-bit), found {lo}..{hi}")
+    if lo < 0 or hi > 65535:
+        raise DataError(f"{name}: integer image values must lie in 0..255 (or 0..65535 for 16-bit), found "
+                        f"{lo}..{hi}")
+    out = np.empty(a.shape, np.uint8)
+    for i, im in enumerate(a):
+        if a.dtype != np.uint16 and int(im.max()) <= 255:
+            _count(stats, "n8", name=f"{name}[{i}]")
+            out[i] = im
+        else:
+            out[i] = _reduce_depth(im, depth16, f"{name}[{i}]", stats)
+    return out
 
 
 def to_float(x_uint8: "np.ndarray | torch.Tensor") -> "torch.Tensor":
