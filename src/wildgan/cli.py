@@ -351,14 +351,17 @@ def absolute_data_path(data: str | None, dataset: str = "auto") -> str | None:
     the embedded sample): the run records where its data is, so that evaluate / score / report / --config work from
     any folder and later changes of $WILDGAN_DATA do not silently swap a run's data."""
     from .config import SAMPLE_TOKEN
-    from .data.readers import resolve_data_root
+    from .data.readers import default_sample_path, resolve_data_root
 
     if data in (None, "") and not os.environ.get("WILDGAN_DATA") and dataset == "cifar10":
         return None               # CIFAR-10 has no default here: load_dataset downloads it (--download) or asks
     if data == SAMPLE_TOKEN or (data in (None, "") and not os.environ.get("WILDGAN_DATA")):
         return SAMPLE_TOKEN       # the embedded sample, by name: a replay must not read $WILDGAN_DATA instead
     # abspath also folds '..' (Path.absolute does not): a/../x.npz would break once a/ is gone
-    return os.path.abspath(resolve_data_root(data, dataset))
+    path = os.path.abspath(resolve_data_root(data, dataset))
+    if path == os.path.abspath(default_sample_path()):
+        return SAMPLE_TOKEN       # the sample named by its path (e.g. on a --resume): by name all the same
+    return path
 
 
 def data_config_from_args(a: argparse.Namespace) -> DataConfig:

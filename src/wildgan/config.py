@@ -115,7 +115,7 @@ class DataConfig:
     test_fraction: float = 0.2           # held-out fraction when the data has no test split
     skip_bad: bool = False               # skip unreadable files (listed in the run dir) instead of failing
     resize: str = "resize"               # resize | error : what to do with images of other sizes
-    depth16: str = "per-image"           # per-image | global | shift : how 16-bit images become 8-bit
+    depth16: str = "per-image"           # per-image | global | shift | bits:N (N = 9..16): 16-bit -> 8-bit
     square: str = "crop"                 # crop | pad : non-square images centre-cropped, or letterboxed (zeros)
     fit: str | None = None               # resize | pad | letterbox: overrides the protocol's (Detector resize_mode)
     download: bool = False               # fetch CIFAR-10 from its public URL when `data` does not exist
@@ -137,6 +137,10 @@ class DataConfig:
             raise ConfigError(f"square must be 'crop' or 'pad', got {self.square!r}")
         if self.fit not in (None, "resize", "pad", "letterbox"):
             raise ConfigError(f"fit must be resize, pad or letterbox, got {self.fit!r}")
+        # (the rules themselves live in data.transforms, DEPTH16_RULES; refused here, before any data is read)
+        if self.depth16 not in ("per-image", "global", "shift", *(f"bits:{n}" for n in range(9, 17))):
+            raise ConfigError(f"depth16 must be per-image, global, shift or bits:N with N = 9..16 (the camera's bit "
+                              f"depth, e.g. bits:12), got {self.depth16!r}")
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,8 @@ in its batch. decision_function scores with `batch_mode` (default 'mixed': the p
 protocol: shuffled batches of 64 in an order fixed by a seed, so the same images in the same order always get the same
 scores, but an image's score may change a little when it is scored together with other images, or in another
 order). batch_mode='isolated' scores
-each image on its own (group size 1): X[i:i+1] gets exactly the score it gets inside X, which is what streaming /
+each image on its own (group size 1): X[i:i+1] gets the score it gets inside X (up to float noise, ~1e-7, from
+the batch size's summation order), which is what streaming /
 one-image-at-a-time use needs (and what the ONNX export computes). Thresholds always come from training scores made
 with the same protocol.
 """
@@ -59,7 +60,8 @@ import numpy as np
 from .config import RUN_METHODS, SCORE_NAMES
 from .data.transforms import MAX_AUTO_RESOLUTION  # largest automatic resolution, as the CLI's
 from .errors import CheckpointError, ConfigError, DataError, WildganError, warn_user
-from .thresholds import RULES, Threshold, fit_threshold, rank_proba
+from .scoring.train_scores import run_training_scores, score_training_split  # noqa: F401 (also wildgan.detector's)
+from .thresholds import RULES, Threshold, fit_threshold, rank_proba, run_threshold, threshold_columns  # noqa: F401
 
 METHODS = RUN_METHODS
 # run_dir (absolute) -> the live Detector whose fit wrote it: a fit of another one into it is worth a word
@@ -374,80 +376,6 @@ def write_train_scores(run_dir: Path, model: Any, ids: Sequence[str], scores: di
     from .scoring.train_scores import write_train_scores as write
 
     write(run_dir, model, ids, scores, batch_mode)
-
-
-def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: str = "mixed", device: str = "auto",
-                        progress: bool = False) -> dict[str, np.ndarray]:
-    """Every score of the run's own training split (build_split(cfg.data).train_x), computed once and cached in
-    RUN_DIR/train_scores.csv (+ train_scores.json, the cache key: weights checksum, score protocol, data config);
-    batch_mode='isolated' uses train_scores-isolated.{csv,json}."""
-    from .data import build_split
-    from .scoring.run import load_model, read_split_info
-    from .scoring.train_scores import cache_paths, read_train_scores
-
-    run_dir = Path(run_dir)
-    model = model if model is not None else load_model(run_dir, device)
-    cached = read_train_scores(run_dir, model, batch_mode)
-    if cached is not None:
-        return cached
-    info = read_split_info(run_dir)
-    if info.get("detector_input"):
-        name = cache_paths(run_dir, batch_mode)[0].name
-        raise DataError(f"{run_dir}: trained by Detector.fit on in-memory images and {name} is missing or stale; "
-                        "the training images cannot be rebuilt from the run's config")
-    try:
-        split = build_split(model.cfg.data)
-    except DataError as e:
-        name = cache_paths(run_dir, batch_mode)[0].name
-        raise DataError(f"{run_dir / name} is missing or stale, and computing the training scores again needs the "
-                        f"run's training images: {e}") from None
-    if info:
-        from .data import split_differences
-
-        diffs = split_differences(split, info)
-        if diffs:
-            warn_user(f"{model.cfg.data.data or 'the data'} changed since {run_dir} was trained "
-                      f"({'; '.join(diffs)}): the threshold is taken from the training images as they are now")
-    return score_training_split(run_dir, model, split, batch_mode=batch_mode, progress=progress)
-
-
-def score_training_split(run_dir: str | Path, model: Any, split: Any, *, batch_mode: str = "mixed",
-                         progress: bool = False) -> dict[str, np.ndarray]:
-    """Score a run's training split (data.AnomalySplit) and cache the scores in RUN_DIR/train_scores.csv."""
-    res = model.score(split.train_x, batch_mode=batch_mode, progress=progress)
-    write_train_scores(Path(run_dir), model, split.train_ids, res.scores, batch_mode)
-    return res.scores
-
-
-def run_threshold(model: Any, run_dir: str | Path, rule: str, *, contamination: float = 0.05, k: float = 3.0,
-                  score: str = "a", labelled_scores: np.ndarray | None = None, labels: np.ndarray | None = None,
-                  batch_mode: str = "mixed", progress: bool = False) -> Threshold:
-    """The threshold of `wildgan score --threshold RULE` (contamination | mad) for the scores named `score`.
-
-    contamination / mad: from the run's training-split scores (cached, see run_training_scores).
-    f1 (Python only; the CLI does not offer it): from labelled_scores / labels, which must be a labelled
-    *validation* set: F1 on the set being evaluated would be an oracle threshold (marked so in the params).
-    """
-    if rule == "f1":
-        if labelled_scores is None or labels is None:
-            raise ConfigError("--threshold f1 needs labelled images (score a data set with labels, e.g. the run's "
-                              "own test set); use contamination or mad for unlabelled images")
-        thr = fit_threshold("f1", val_scores=labelled_scores, val_labels=labels)
-        return replace(thr, params={**thr.params, "score": score, "source": "scored labelled set (oracle)"})
-    train = run_training_scores(run_dir, model, batch_mode=batch_mode, progress=progress)
-    if score not in train:
-        raise ConfigError(f"unknown score {score!r}; the run has {sorted(train)}")
-    thr = fit_threshold(rule, train[score], contamination=contamination, k=k)
-    return replace(thr, params={**thr.params, "score": score, "source": "training split"})
-
-
-def threshold_columns(thr: Threshold, scores: np.ndarray) -> dict[str, np.ndarray]:
-    """Extra CSV columns for wildgan.scoring.run.write_scores_csv: is_anomaly (0/1), threshold, threshold_rule and
-    threshold_score (which score column the threshold applies to)."""
-    n = len(scores)
-    return {"is_anomaly": thr.apply(scores), "threshold": np.full(n, f"{thr.value:.9g}", dtype=object),
-            "threshold_rule": np.full(n, thr.rule, dtype=object),
-            "threshold_score": np.full(n, str(thr.params.get("score", "a")), dtype=object)}
 
 
 # ------------------------------------------------------------------------------------------------------------------

@@ -16,7 +16,8 @@ Rules (the scores they are computed from must be *training* scores; test scores 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -185,3 +186,36 @@ def check_threshold_args(rule: str, *, contamination: float = 0.05, k: float = 3
         raise ConfigError(f"contamination (expected fraction of anomalies) must be in (0, 0.5], got {contamination}")
     if rule == "mad" and not (math.isfinite(float(k)) and float(k) >= 0):
         raise ConfigError(f"mad_k must be a finite number >= 0, got {k}")
+
+
+def run_threshold(model: Any, run_dir: str | Path, rule: str, *, contamination: float = 0.05, k: float = 3.0,
+                  score: str = "a", labelled_scores: np.ndarray | None = None, labels: np.ndarray | None = None,
+                  batch_mode: str = "mixed", progress: bool = False) -> Threshold:
+    """The threshold of `wildgan score --threshold RULE` (contamination | mad) for the scores named `score`.
+
+    contamination / mad: from the run's training-split scores (cached, see run_training_scores).
+    f1 (Python only; the CLI does not offer it): from labelled_scores / labels, which must be a labelled
+    *validation* set: F1 on the set being evaluated would be an oracle threshold (marked so in the params).
+    """
+    if rule == "f1":
+        if labelled_scores is None or labels is None:
+            raise ConfigError("--threshold f1 needs labelled images (score a data set with labels, e.g. the run's "
+                              "own test set); use contamination or mad for unlabelled images")
+        thr = fit_threshold("f1", val_scores=labelled_scores, val_labels=labels)
+        return replace(thr, params={**thr.params, "score": score, "source": "scored labelled set (oracle)"})
+    from .scoring.train_scores import run_training_scores
+
+    train = run_training_scores(run_dir, model, batch_mode=batch_mode, progress=progress)
+    if score not in train:
+        raise ConfigError(f"unknown score {score!r}; the run has {sorted(train)}")
+    thr = fit_threshold(rule, train[score], contamination=contamination, k=k)
+    return replace(thr, params={**thr.params, "score": score, "source": "training split"})
+
+
+def threshold_columns(thr: Threshold, scores: np.ndarray) -> dict[str, np.ndarray]:
+    """Extra CSV columns for wildgan.scoring.run.write_scores_csv: is_anomaly (0/1), threshold, threshold_rule and
+    threshold_score (which score column the threshold applies to)."""
+    n = len(scores)
+    return {"is_anomaly": thr.apply(scores), "threshold": np.full(n, f"{thr.value:.9g}", dtype=object),
+            "threshold_rule": np.full(n, thr.rule, dtype=object),
+            "threshold_score": np.full(n, str(thr.params.get("score", "a")), dtype=object)}

@@ -512,3 +512,37 @@ def test_sample_grids_every_sample_kimg(tiny_npz, tmp_path):
     # at the first round (4 iterations of 16 images) past each 100 images, and the final grid; the only checkpoint
     # is the final one (without --sample-kimg that would be the one grid)
     assert grids == ["fakes-000000.128kimg.png", "fakes-000000.256kimg.png", "fakes-000000.320kimg.png"], grids
+
+
+def test_a_resume_that_trains_nothing_records_the_lod_the_weights_trained_at(tiny_npz, tmp_path):
+    # a kill between the last checkpoint and network-final (here: network-final removed), then --resume: the same
+    # weights must be recorded (and so scored) at the lod they trained at, not at the next round's
+    import shutil
+
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--threads", "1",
+                 "--no-progress", "--no-train-scores", "--total-kimg", "0.16", "--phase-kimg", "0.1",
+                 "--out", str(run)]) == 0
+    ref = json.loads((run / "network-final.json").read_text())
+    assert 0 < ref["lod"] < 1                                      # stopped mid-fade: the case where it matters
+    ck = sorted((run / "checkpoints").glob("ckpt-*.json"))[-1]
+    assert json.loads(ck.read_text())["lod"] == ref["lod"]         # the checkpoint of the same weights agrees
+    copy = tmp_path / "copy"
+    shutil.copytree(run, copy)
+    for f in copy.glob("network-final.*"):
+        f.unlink()
+    assert main(["train", "--out", str(copy), "--resume", "--no-progress", "--no-train-scores"]) == 0
+    got = json.loads((copy / "network-final.json").read_text())
+    assert got["lod"] == ref["lod"] and got["sha256"] == ref["sha256"]
+
+
+def test_a_resume_with_other_threads_says_the_replay_is_not_exact(tiny_npz, tmp_path):
+    run = tmp_path / "run"
+    common = ["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--no-progress",
+              "--no-train-scores", "--phase-kimg", "0.05", "--out", str(run)]
+    assert main([*common, "--threads", "1", "--total-kimg", "0.1"]) == 0
+    assert main(["train", "--out", str(run), "--resume", "--threads", "2", "--total-kimg", "0.15", "--no-progress",
+                 "--no-train-scores"]) == 0
+    log = (run / "log.txt").read_text()
+    assert "note: resumed with other numeric settings (threads 1 -> 2)" in log
+    assert json.loads((run / "config.json").read_text())["train"]["threads"] == 2

@@ -288,6 +288,7 @@ def test_sample_and_data_root(monkeypatch, tmp_path):
     assert absolute_data_path("mnist/m.npz") == str(tmp_path / "mnist" / "m.npz")
     monkeypatch.delenv("WILDGAN_DATA")
     assert absolute_data_path(None) == "wildgan:mnist-sample"                     # the embedded sample, by name
+    assert absolute_data_path(str(default_sample_path())) == "wildgan:mnist-sample"   # ... also named by its path
     assert resolve_data_root("wildgan:mnist-sample") == default_sample_path()
     train, test, kind = load_dataset(None)
     assert kind == "npz" and train.x.shape == (6000, 28, 28, 1) and test.x.shape == (2000, 28, 28, 1)

@@ -261,3 +261,15 @@ def test_two_channel_arrays_are_refused_and_four_are_rgba() -> None:
     rgba = np.zeros((3, 8, 8, 4), np.uint8)
     rgba[..., :3], rgba[..., 3] = 200, 255
     assert array_to_uint8(rgba, "x").shape == (3, 8, 8, 3) and (array_to_uint8(rgba, "x") == 200).all()
+
+
+def test_data_config_knows_exactly_the_depth16_rules():
+    # config cannot import the data layer: its copy of the rule names must match transforms.DEPTH16_RULES
+    from wildgan.config import DataConfig
+    from wildgan.data.transforms import DEPTH16_RULES
+
+    for rule in DEPTH16_RULES:
+        assert DataConfig(depth16=rule).depth16 == rule
+    for bad in ("bits:8", "bits:17", "Global", "bits"):
+        with pytest.raises(ConfigError, match="depth16 must be per-image, global, shift or bits:N"):
+            DataConfig(depth16=bad)

@@ -11,6 +11,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..errors import DataError, warn_user
+
 TRAIN_SCORES_CSV = "train_scores.csv"          # mixed protocol (`wildgan score`'s); isolated: train_scores-isolated.*
 TRAIN_SCORES_KEY = "train_scores.json"
 
@@ -96,3 +98,43 @@ def read_train_scores(run_dir: Path, model: Any, batch_mode: str) -> dict[str, n
         return {k: np.array([float(r[k]) for r in rows], dtype=np.float64) for k in names}
     except (OSError, ValueError, KeyError, json.JSONDecodeError, TypeError):
         return None  # a damaged cache is only a cache: score again
+
+
+def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: str = "mixed", device: str = "auto",
+                        progress: bool = False) -> dict[str, np.ndarray]:
+    """Every score of the run's own training split (build_split(cfg.data).train_x), computed once and cached in
+    RUN_DIR/train_scores.csv (+ train_scores.json, the cache key: weights checksum, score protocol, data config);
+    batch_mode='isolated' uses train_scores-isolated.{csv,json}."""
+    from ..data import build_split, split_differences
+    from .run import load_model, read_split_info
+
+    run_dir = Path(run_dir)
+    model = model if model is not None else load_model(run_dir, device)
+    cached = read_train_scores(run_dir, model, batch_mode)
+    if cached is not None:
+        return cached
+    info = read_split_info(run_dir)
+    if info.get("detector_input"):
+        name = cache_paths(run_dir, batch_mode)[0].name
+        raise DataError(f"{run_dir}: trained by Detector.fit on in-memory images and {name} is missing or stale; "
+                        "the training images cannot be rebuilt from the run's config")
+    try:
+        split = build_split(model.cfg.data)
+    except DataError as e:
+        name = cache_paths(run_dir, batch_mode)[0].name
+        raise DataError(f"{run_dir / name} is missing or stale, and computing the training scores again needs the "
+                        f"run's training images: {e}") from None
+    if info:
+        diffs = split_differences(split, info)
+        if diffs:
+            warn_user(f"{model.cfg.data.data or 'the data'} changed since {run_dir} was trained "
+                      f"({'; '.join(diffs)}): the threshold is taken from the training images as they are now")
+    return score_training_split(run_dir, model, split, batch_mode=batch_mode, progress=progress)
+
+
+def score_training_split(run_dir: str | Path, model: Any, split: Any, *, batch_mode: str = "mixed",
+                         progress: bool = False) -> dict[str, np.ndarray]:
+    """Score a run's training split (data.AnomalySplit) and cache the scores in RUN_DIR/train_scores.csv."""
+    res = model.score(split.train_x, batch_mode=batch_mode, progress=progress)
+    write_train_scores(Path(run_dir), model, split.train_ids, res.scores, batch_mode)
+    return res.scores

@@ -641,6 +641,10 @@ class TrainState:
     lr: float = 1e-3
     elapsed: float = 0.0          # training seconds over all sessions of this run
     rollbacks: int = 0
+    # the level of detail of the last round trained (None: nothing trained yet). Recorded with the networks, since
+    # scoring uses it; schedule(nimg).lod is the *next* round's, which a resume that trains nothing (a finished run,
+    # or a kill between the last checkpoint and network-final) must not record for the same weights
+    trained_lod: float | None = None
 
 
 def _save(run_dir: Path, nets: PGANNetworks, opts: dict[str, torch.optim.Optimizer], state: TrainState,
@@ -668,7 +672,8 @@ def _restore(tensors: dict[str, torch.Tensor], meta: dict[str, Any], nets: PGANN
     ckpt.tensors_to_networks(tensors, nets.modules(), src)
     state = TrainState(nimg=int(meta["nimg"]), iteration=int(meta["iteration"]), epoch=int(meta["epoch"]),
                        pos=int(meta["pos"]), lod_bounds=tuple(meta["lod_bounds"]) or None,  # type: ignore[arg-type]
-                       lr=float(meta["lr"]), elapsed=float(meta["elapsed_s"]), rollbacks=int(meta.get("rollbacks", 0)))
+                       lr=float(meta["lr"]), elapsed=float(meta["elapsed_s"]), rollbacks=int(meta.get("rollbacks", 0)),
+                       trained_lod=float(meta["lod"]) if meta.get("lod") is not None else None)
     for name, opt in opts.items():
         ckpt.tensors_to_optimizer(f"opt.{name}", opt, tensors, state.lr)
     saved_on = meta.get("rng_device", "cpu" if tensors["rng.z"].numel() > 64 else "cuda")
@@ -872,12 +877,16 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
                bar_format=None if cost is None else
                "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}, {rate_fmt}{postfix}]")
 
+    def trained_lod() -> float:
+        # the lod of the last round trained; before any (a fresh run stopped at once) the first round's
+        return phase.lod if state.trained_lod is None else state.trained_lod
+
     def save() -> Path:
         state.epoch, state.pos = runner.sampler.epoch, runner.sampler.pos
         state.elapsed = elapsed0 + time.time() - t_start
         path = ck_dir / f"{ckpt.checkpoint_name(state.nimg)}.json"
         if is_main:
-            path = _save(run_dir, nets, opts, state, rng, cfg, tc.keep_checkpoints, phase.lod)
+            path = _save(run_dir, nets, opts, state, rng, cfg, tc.keep_checkpoints, trained_lod())
         if dist is not None:
             dist.barrier()                     # the file exists for every rank (a rollback reads it)
         return path
@@ -899,6 +908,7 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
             while state.nimg < total_nimg:
                 # Schedule update every `minibatch_repeats` iterations (a "round"), as the TF code does.
                 phase = schedule(state.nimg, nc.resolution, tc.phase_kimg, tc.fade_kimg, tc.minibatch)
+                state.trained_lod = phase.lod
                 if phase.lod_bounds != state.lod_bounds:
                     runner.reset_optimizers()
                     state.lod_bounds = phase.lod_bounds
@@ -934,7 +944,7 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
                 if next_sample is not None and state.nimg >= next_sample and state.nimg < next_ckpt:
                     if is_main:
                         t_save = time.time()
-                        tb.image(_write_samples(run_dir, nets, fixed_z, phase, nc, state.nimg), state.nimg)
+                        tb.image(_write_samples(run_dir, nets, fixed_z, trained_lod(), nc, state.nimg), state.nimg)
                         t_log += time.time() - t_save
                     next_sample = (state.nimg // every_sample + 1) * every_sample
                 stop_sig, stop_budget = flag.signum is not None, _over_budget(tc, elapsed0, t_start)
@@ -949,7 +959,7 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
                     t_save = time.time()
                     save()
                     if is_main:
-                        tb.image(_write_samples(run_dir, nets, fixed_z, phase, nc, state.nimg), state.nimg)
+                        tb.image(_write_samples(run_dir, nets, fixed_z, trained_lod(), nc, state.nimg), state.nimg)
                     t_log += time.time() - t_save      # img_per_s measures training, not checkpoint writing
                     next_ckpt = (state.nimg // every + 1) * every
                     if every_sample:
@@ -976,11 +986,11 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
     save()
     final = run_dir / "network-final.json"
     if is_main:
-        _write_samples(run_dir, nets, fixed_z, phase, nc, state.nimg)
+        _write_samples(run_dir, nets, fixed_z, trained_lod(), nc, state.nimg)
         final = ckpt.save_checkpoint(run_dir, "network-final", ckpt.networks_to_tensors(nets.modules()), {
             "kind": "wildgan-networks", "nimg": state.nimg, "kimg": state.nimg / 1000, "status": status,
             "seed": tc.seed, "net": run_config_to_dict(cfg)["net"], "config": run_config_to_dict(cfg),
-            "elapsed_s": elapsed0 + time.time() - t_start, "lod": phase.lod})
+            "elapsed_s": elapsed0 + time.time() - t_start, "lod": trained_lod()})
     if dist is not None:
         dist.barrier()
     return TrainResult(run_dir=run_dir, nimg=state.nimg, final=final, status=status)
@@ -1066,9 +1076,9 @@ def _diverged(what: str, run_dir: Path, nets: PGANNetworks, opts: dict[str, torc
     log(f"warning: {what}; rolled back to {state.nimg / 1000:.1f} kimg with lr {state.lr:g}")
 
 
-def _write_samples(run_dir: Path, nets: PGANNetworks, z: torch.Tensor, phase: Phase, nc: NetConfig, nimg: int) -> Path:
+def _write_samples(run_dir: Path, nets: PGANNetworks, z: torch.Tensor, lod: float, nc: NetConfig, nimg: int) -> Path:
     with torch.no_grad():
-        imgs = nets.Gs(z, phase.lod)
+        imgs = nets.Gs(z, lod)
     # kimg with 3 decimals, zero-padded: sorts by training time, and a short run's grid is not "000000kimg"
     path = run_dir / "samples" / f"fakes-{nimg / 1000:010.3f}kimg.png"
     save_sample_grid(path, imgs, nc.resolution)

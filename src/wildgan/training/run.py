@@ -165,6 +165,10 @@ RESUME_MAY_CHANGE = frozenset({"total_kimg", "minutes", "device", "threads", "ch
                                "cuda_graphs", "tensorboard"})
 
 
+# the settings among RESUME_MAY_CHANGE that change the numbers (float summation order, precision), not only the speed
+NUMERIC_SETTINGS = frozenset({"device", "threads", "amp", "channels_last", "compile", "cuda_graphs"})
+
+
 def run_differences(saved: RunConfig, now: RunConfig, may_change: frozenset[str] = RESUME_MAY_CHANGE) -> list[str]:
     """The settings that define a run and differ between the saved run and `now`, as 'section.key: saved -> now'.
 
@@ -248,8 +252,16 @@ def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, 
     if resume and (run_dir / "config.json").is_file():
         from dataclasses import replace
 
-        old = read_run_config(run_dir).fanogan            # continue with the BatchNorm the run was trained with
+        saved = read_run_config(run_dir)
+        old = saved.fanogan                               # continue with the BatchNorm the run was trained with
         cfg = replace(cfg, fanogan=replace(cfg.fanogan, **{k: getattr(old, k) for k in FANOGAN_LEGACY_BN}))
+        changed = [f"{k} {getattr(saved.train, k)!r} -> {getattr(cfg.train, k)!r}" for k in sorted(NUMERIC_SETTINGS)
+                   if getattr(saved.train, k) != getattr(cfg.train, k)]
+        if changed and cfg.method != "fanogan":
+            # allowed, but config.yaml keeps only the new values: a --config replay then runs every session with them
+            log(f"note: resumed with other numeric settings ({'; '.join(changed)}): the weights were trained under "
+                f"both, config.yaml records the new ones, so a `--config` replay of this run matches it only up to "
+                f"float noise")
     if split is None:
         split = build_split(cfg.data)
     split_json = run_dir / "split.json"
