@@ -8,19 +8,21 @@ Conventions (sklearn / PyOD): __init__ only stores parameters; fit() returns sel
 (trailing underscore); `contamination` is only used to place the threshold, never in training.
 
 Inputs accepted by fit / decision_function / predict / predict_proba / score_all:
-  * numpy arrays [N, H, W] (gray) or [N, H, W, C] / [N, C, H, W] with C in {1, 3};
+  * numpy arrays [N, H, W] (gray) or [N, H, W, C] / [N, C, H, W] with C in {1, 3}, or NHWC with C = 4 (RGBA,
+    composited on black); 2 channels are refused (pick or merge them);
   * one image as an array [H, W], or (fitted Detector) [H, W, C] / [C, H, W]: a 3-D array is read as one image when
     its shape is that of one training image, as a batch [N, H, W] when its images have the training size, and is a
-    DataError when neither reading fits and it could be one image (last axis 1 or 3, or first axis 3 for an RGB
+    DataError when neither reading fits and it could be one image (last axis 1 to 4, or first axis 3 for an RGB
     model); other 3-D arrays stay batches [N, H, W] (see read_3d); before fit (no image shape known yet) a 3-D
-    array [H, W, 1 or 3] is a DataError (it is one image, not H images of W x 1: add a batch axis);
+    array [H, W, 1 to 4] is a DataError (it is one image, not H images of W x 1: add a batch axis);
   * torch tensors, same layouts (a torchvision batch [N, C, H, W] works as is);
   * a list of PIL images, file paths or single-image arrays [H, W(, C)] (sizes may differ);
   * a folder path (images found recursively, sorted by path) or one image file path;
   * a data-set file: an .npz, a tar archive of images or a CIFAR-10 batch folder / archive (every image in it, its
     train and test parts, labels ignored; for its protocols' splits pass a DataConfig to fit);
   * fit only: a wildgan.config.DataConfig, trained on build_split(cfg).train_x (the CLI's data protocols).
-Pixel values: uint8 as is; other integers 0..255 as is, 16-bit through depth16 rules; floats in the range given by
+Pixel values: uint8 as is; uint16 through the depth16 rule (Detector(depth16=...)); other integers per image, 0..255
+as is, else through depth16; floats in the range given by
 Detector(pixel_range=...) or, with 'auto' (the default), in the range fit() read its float training images in
 (pixel_range_), or, when fit saw no floats, in the range guessed from all the floats of the call: [-1, 1] when any
 value is negative (the GAN convention, also what wildgan's networks see), else [0, 1] when the maximum is <= 1
@@ -45,7 +47,6 @@ with the same protocol.
 from __future__ import annotations
 
 import inspect
-import math
 import os
 import shutil
 import tempfile
@@ -517,11 +518,13 @@ class Detector:
         return [p for p in sig.parameters if p != "self"]
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The constructor parameters (sklearn's get_params; `deep` has no nested estimators to descend into)."""
         # a parameter added after a Detector was pickled reads as its default (e.g. pixel_range, threads)
         defaults = {k: v.default for k, v in inspect.signature(type(self).__init__).parameters.items()}
         return {k: getattr(self, k, defaults.get(k)) for k in self._param_names()}
 
     def set_params(self, **params: Any) -> "Detector":
+        """Set constructor parameters (sklearn's set_params); an unknown name is a ConfigError. Returns self."""
         names = self._param_names()
         for k, v in params.items():
             if k not in names:
@@ -558,8 +561,8 @@ class Detector:
 
     # -------------------------------------------------------------------------------------------- config
     def _run_config(self, data_cfg: Any, resolution: int, channels: int) -> Any:
-        from .config import (PRESETS, FAnoGANConfig, RunConfig, ScoreConfig, TrainConfig, net_config_for_preset,
-                             paper_total_kimg)
+        from .config import (PRESETS, FAnoGANConfig, RunConfig, ScoreConfig, TrainConfig, default_checkpoint_kimg,
+                             net_config_for_preset, paper_total_kimg)
 
         if self.preset not in PRESETS:
             raise ConfigError(f"unknown preset {self.preset!r}; choose one of {sorted(PRESETS)}")
@@ -570,7 +573,7 @@ class Detector:
         train = TrainConfig(total_kimg=float(total), phase_kimg=phase,
                             minibatch=dict(PRESETS[self.preset]["minibatch"]),
                             encoder_loss="none" if self.method == "search" else self.encoder_loss, seed=int(self.seed),
-                            minutes=self.minutes, checkpoint_kimg=max(1.0, math.ceil(float(total) / 20)),
+                            minutes=self.minutes, checkpoint_kimg=default_checkpoint_kimg(float(total)),
                             device=self.device, threads=self.threads or None)
         fan = FAnoGANConfig(seed=int(self.seed), minutes=self.minutes, device=self.device)
         if self.method == "fanogan" and self.total_kimg is not None:
@@ -782,6 +785,7 @@ class Detector:
         return rank_proba(self.decision_scores_, self.decision_function(X), method)
 
     def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:
+        """fit(X), then the 0/1 labels of the training images themselves (labels_; y is ignored, as in PyOD)."""
         return self.fit(X).labels_
 
     # -------------------------------------------------------------------------------------------- persistence

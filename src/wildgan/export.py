@@ -36,6 +36,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .data.transforms import u8_to_unit
 from .errors import ConfigError, WildganError
 from .scoring.pgan_scores import at_lod
 from .scoring.scores import encoder_scores, fanogan_score
@@ -71,7 +72,7 @@ class ScoringGraph(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         if self.input_type == "uint8":
-            q = x.permute(0, 3, 1, 2).float() * (2.0 / 255.0) - 1.0   # the training rule (u8_to_float)
+            q = u8_to_unit(x.permute(0, 3, 1, 2))                     # the training rule
         else:
             q = x.float()
         q = at_lod(q, self.lod)     # the queries as the networks see them at the run's lod (identity at lod 0)

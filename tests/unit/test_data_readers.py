@@ -840,3 +840,32 @@ def test_zip_archives_are_refused_with_a_clear_message(tmp_path) -> None:
     for read in (lambda: load_dataset(tmp_path / "d.zip"), lambda: load_images([tmp_path / "d.zip"], 8, 1)):
         with pytest.raises(DataError, match=r"d\.zip: zip archives are not read: unzip it, or make a \.tar\.gz"):
             read()
+
+
+def test_every_format_load_dataset_names_is_listed(tmp_path):
+    from wildgan.data.readers import FORMATS
+
+    tree = make_tree(tmp_path / "tree")
+    np.savez(tmp_path / "l.npz", x=np.zeros((4, 8, 8), np.uint8), y=np.arange(4) % 2)
+    np.savez(tmp_path / "u.npz", x=np.zeros((4, 8, 8), np.uint8))
+    pile = tmp_path / "pile"
+    pile.mkdir()
+    for i in range(3):
+        save(pile / f"{i}.png", np.zeros((8, 8), np.uint8))
+    kinds = {load_dataset(p)[2] for p in (tree, tmp_path / "l.npz", tmp_path / "u.npz", pile)}
+    assert kinds == {"folder", "npz", "unlabelled-npz", "unlabelled-folder"} and kinds <= set(FORMATS)
+
+
+def test_a_bad_file_in_a_tar_is_named_inside_the_archive(tmp_path, monkeypatch):
+    monkeypatch.setenv("WILDGAN_CACHE", str(tmp_path / "cache"))
+    pile = tmp_path / "pile"
+    pile.mkdir()
+    for i in range(20):
+        save(pile / f"{i}.png", np.full((8, 8), i, np.uint8))
+    (pile / "trunc.png").write_bytes((pile / "0.png").read_bytes()[:30])
+    with tarfile.open(tmp_path / "pile.tar.gz", "w:gz") as t:
+        t.add(pile, arcname="pile")
+    for dataset in ("auto", "unlabelled"):
+        with pytest.raises(DataError) as e:
+            load_dataset(tmp_path / "pile.tar.gz", dataset)
+        assert f"{tmp_path / 'pile.tar.gz'}:pile/trunc.png" in str(e.value) and "cache" not in str(e.value)

@@ -783,3 +783,11 @@ def test_pil_images_are_oriented_and_checked_like_files(tmp_path) -> None:
     with pytest.warns(UserWarning, match=r"skipped image 1: truncated or corrupt"):
         x, ids = to_images([good, Image.open(tmp_path / "cut.png")], 16, 1, skip_bad=True)
     assert ids == ["image:0"] and len(x) == 1
+
+
+def test_fit_predict_labels_the_training_images_as_predict_would(x_train, tmp_path) -> None:
+    d = Detector(**{**TINY, "total_kimg": 0.1}, contamination=0.1, run_dir=str(tmp_path / "fp"))
+    labels = d.fit_predict(x_train)
+    assert labels.shape == (len(x_train),) and 6 <= labels.sum() <= 7              # about 10% of 64 flagged
+    np.testing.assert_array_equal(labels, d.labels_)
+    np.testing.assert_array_equal(labels, d.predict(x_train))       # the same images, scored the same way

@@ -14,6 +14,7 @@ import pickle
 import re
 import warnings
 import zipfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
@@ -64,7 +65,8 @@ def _hidden(name: str) -> bool:
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 CIFAR_BATCH_FILES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
 DATASETS = ("auto", "cifar10", "chula-rbc12", "mnist", "folder", "npz", "cifar-batches", "unlabelled")
-FORMATS = ("folder", "folder-tar", "cifar-batches", "npz", "unlabelled-folder", "unlabelled-tar")
+# what load_dataset returns as the format of a data set
+FORMATS = ("folder", "folder-tar", "cifar-batches", "npz", "unlabelled-folder", "unlabelled-tar", "unlabelled-npz")
 SAMPLE_NAME = "mnist-sample.npz"
 # bump when decoding rules change so stale caches are not reused (2: median-size rule, 3: 256 px automatic cap,
 # 4: .webp and .gif read, symlinked folders followed, 5: JPEG aliases and PNM read)
@@ -392,11 +394,6 @@ def _scan_images(folder: Path) -> tuple[list[Path], dict[str, int]]:
             elif _is_other_image(q):
                 other[q.suffix.lower()] = other.get(q.suffix.lower(), 0) + 1
     return sorted(out, key=lambda q: q.relative_to(folder).as_posix()), other
-
-
-def _list_images(folder: Path) -> list[Path]:
-    """Image files under folder (recursive, hidden entries skipped, symlinks followed), sorted by relative path."""
-    return _scan_images(folder)[0]
 
 
 def _count_other(files: Iterable[Path]) -> dict[str, int]:
@@ -1129,6 +1126,16 @@ def read_npz(path: str | Path, o: _Opts | None = None) -> tuple[ImageSet, ImageS
 
 
 # ------------------------------------------------------------------------------------------------ entry points
+@contextmanager
+def _named_in_archive(tree: Path, archive: Path) -> Iterator[None]:
+    """A DataError about a file of an unpacked archive names it as ARCHIVE:member (as `wildgan score` does), not by
+    its place in the unpack cache, which the user never made."""
+    try:
+        yield
+    except DataError as e:
+        raise DataError(str(e).replace(f"{tree}/", f"{archive}:")) from None
+
+
 def is_tar(p: Path) -> bool:
     """A tar archive by its name (.tar, .tar.gz, .tgz, .tar.bz2, .tar.xz)."""
     n = p.name.lower()
@@ -1219,7 +1226,9 @@ def load_dataset(path: str | Path | None, dataset: str = "auto", **opts: Any
     if dataset == "auto" and kind == "folder-tar" and _is_pile(unpack_cached(p, o.cache_dir)):
         dataset = "unlabelled"              # a tar of a pile (e.g. `tar czf pile.tar.gz pile/`)
     if dataset == "unlabelled" and kind == "folder-tar":
-        train = read_unlabelled(unpack_cached(p, o.cache_dir), o)    # every image in the archive
+        tree = unpack_cached(p, o.cache_dir)
+        with _named_in_archive(tree, p):
+            train = read_unlabelled(tree, o)    # every image in the archive
         train.info.update(source=str(p.resolve()), format="unlabelled-tar")
         return train, None, "unlabelled-tar"
     if kind == "unlabelled-npz":
@@ -1233,7 +1242,8 @@ def load_dataset(path: str | Path | None, dataset: str = "auto", **opts: Any
     if kind == "folder":
         train, test = read_folder(p, o)
     elif kind == "folder-tar":
-        train, test = read_folder_tar(p, o)
+        with _named_in_archive(unpack_cached(p, o.cache_dir), p):
+            train, test = read_folder_tar(p, o)
     elif kind == "npz":
         train, test = read_npz(p, o)
     else:

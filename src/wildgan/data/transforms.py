@@ -336,8 +336,18 @@ def _array_to_uint8(a: Any, name: str, depth16: str, stats: dict[str, Any] | Non
     return out
 
 
+PIXEL_SCALE = 2.0 / 255.0   # uint8 pixels -> [-1, 1] as x * PIXEL_SCALE - 1 (spec 6.1)
+
+
+def u8_to_unit(t: "torch.Tensor") -> "torch.Tensor":
+    """uint8 pixels (any layout) -> float32 in [-1, 1] as x * 2/255 - 1 (spec 6.1): the one rule that training,
+    scoring, the heat maps and the ONNX graph all call (evaluation.metrics.pixel_statistics repeats it in float64
+    numpy for its controls)."""
+    return t.float() * PIXEL_SCALE - 1.0
+
+
 def to_float(x_uint8: "np.ndarray | torch.Tensor") -> "torch.Tensor":
-    """uint8 NHWC -> float32 NCHW in [-1, 1] as x * 2 / 255 - 1 (spec 6.1). THE one place pixel range changes."""
+    """uint8 NHWC (numpy or torch) -> float32 NCHW in [-1, 1] (u8_to_unit), contiguous."""
     import torch  # local: the rest of wildgan.data is numpy + PIL only
 
     t = torch.from_numpy(np.ascontiguousarray(x_uint8)) if isinstance(x_uint8, np.ndarray) else x_uint8
@@ -347,4 +357,4 @@ def to_float(x_uint8: "np.ndarray | torch.Tensor") -> "torch.Tensor":
         t = t.unsqueeze(-1)  # NHW gray
     if t.ndim != 4 or t.shape[-1] not in (1, 3):
         raise DataError(f"to_float expects NHWC images with C in (1, 3), got shape {tuple(t.shape)}")
-    return t.permute(0, 3, 1, 2).to(torch.float32).mul(2.0 / 255.0).sub(1.0).contiguous()
+    return u8_to_unit(t.permute(0, 3, 1, 2)).contiguous()

@@ -14,6 +14,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from ..data.transforms import u8_to_unit
 from ..errors import DataError
 from ..scoring.run import LoadedModel
 from ..scoring.scores import minmax
@@ -28,7 +29,7 @@ def _as_float_nchw(x: np.ndarray) -> torch.Tensor:
     if x.ndim != 4:
         raise ValueError(f"expected images [N, H, W, C], got shape {x.shape}")
     t = torch.from_numpy(np.ascontiguousarray(x))
-    t = t.float() * (2.0 / 255.0) - 1.0 if x.dtype == np.uint8 else t.float()
+    t = u8_to_unit(t) if x.dtype == np.uint8 else t.float()
     return t.permute(0, 3, 1, 2)
 
 

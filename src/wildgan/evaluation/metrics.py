@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from ..data.transforms import PIXEL_SCALE
+
 
 def _check(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     raw = np.asarray(labels).ravel()
@@ -49,5 +51,5 @@ def evaluate_scores(scores: dict[str, np.ndarray], labels: np.ndarray) -> dict[s
 def pixel_statistics(x_u8: np.ndarray) -> dict[str, np.ndarray]:
     """Trivial controls computed on the query pixels in [-1, 1]. Fixed sign, chosen a priori and never flipped:
     lower statistic = more anomalous, i.e. the score is minus the statistic (the spec's -||Q||_2)."""
-    q = x_u8.reshape(len(x_u8), -1).astype(np.float64) * (2.0 / 255.0) - 1.0
+    q = x_u8.reshape(len(x_u8), -1).astype(np.float64) * PIXEL_SCALE - 1.0    # u8_to_unit's rule, in float64
     return {"pixel_norm": -np.linalg.norm(q, axis=1), "pixel_std": -q.std(axis=1), "pixel_mean": -q.mean(axis=1)}

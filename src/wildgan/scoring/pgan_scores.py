@@ -22,6 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..data.transforms import u8_to_unit
 from ..config import ScoreConfig
 from ..errors import warn_user
 from ..nets import PGANNetworks
@@ -33,8 +34,8 @@ if TYPE_CHECKING:
 
 
 def u8_to_float(x: torch.Tensor) -> torch.Tensor:
-    """uint8 NHWC -> float NCHW in [-1, 1] (x * 2/255 - 1, the training rule)."""
-    return x.permute(0, 3, 1, 2).float() * (2.0 / 255.0) - 1.0
+    """uint8 NHWC -> float NCHW in [-1, 1] (data.transforms.u8_to_unit, the training rule)."""
+    return u8_to_unit(x.permute(0, 3, 1, 2))
 
 
 def at_lod(q: torch.Tensor, lod: float) -> torch.Tensor:

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..data.transforms import u8_to_unit
 from .. import checkpoint as ckpt
 from ..config import NetConfig, RunConfig, TrainConfig, run_config_to_dict
 from ..errors import CheckpointError, DataError, DivergenceError, TrainingInterrupted, WildganError, warn_user
@@ -56,8 +57,8 @@ def build_pyramid(x_nhwc: np.ndarray, device: torch.device) -> dict[int, torch.T
 
 
 def u8_to_float(x: torch.Tensor) -> torch.Tensor:
-    """uint8 [0, 255] -> float [-1, 1] as x * 2/255 - 1 (spec 6.1); same rule as wildgan.data.to_float."""
-    return x.float() * (2.0 / 255.0) - 1.0
+    """uint8 [0, 255] NCHW -> float [-1, 1] (data.transforms.u8_to_unit, the one pixel rule)."""
+    return u8_to_unit(x)
 
 
 def process_reals(x_u8: torch.Tensor, fade: float) -> torch.Tensor:
