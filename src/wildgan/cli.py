@@ -526,7 +526,7 @@ def cmd_train(a: argparse.Namespace) -> int:
     if res.final is not None and cfg.method != "search" and len(split.train_x) and not a.no_train_scores:
         # the training scores that `wildgan score --threshold` and the report compare new images with, now, while
         # the training images are at hand (they may be moved or deleted later); latent search is too slow for this
-        from .detector import score_training_split
+        from .scoring.train_scores import score_training_split
         from .scoring.run import load_model
 
         score_training_split(Path(a.out), load_model(Path(a.out), a.device), split, progress=not a.no_progress)
@@ -661,7 +661,8 @@ def cmd_score(a: argparse.Namespace) -> int:
 
         x, ids = to_images(one_file, model.cfg.net.resolution, model.cfg.net.channels, skip_bad=a.skip_bad,
                            resize_mode=model.conversion.get("fit", "resize"),
-                           depth16=model.conversion.get("depth16", "per-image"))
+                           depth16=model.conversion.get("depth16", "per-image"),
+                           native_sides=model.conversion.get("native_sides"))
         what = f"every image of {one_file} (" + ("no labels)" if label_free else
                                                   "labels not used; --normal CLASS labels the rows)")
     elif not a.data or dataset_file:
@@ -696,7 +697,7 @@ def cmd_score(a: argparse.Namespace) -> int:
                                                          batch_mode=a.batch_mode).scores
     extra = None
     if a.threshold:
-        from .detector import run_threshold, threshold_columns
+        from .thresholds import run_threshold, threshold_columns
 
         if a.score not in res:
             raise ConfigError(f"score {a.score!r} is not available for this run; it has {', '.join(res)}")
@@ -704,7 +705,7 @@ def cmd_score(a: argparse.Namespace) -> int:
                             score=a.score, labelled_scores=res[a.score], labels=labels,
                             batch_mode=a.batch_mode, progress=not a.no_progress)
         extra = threshold_columns(thr, res[a.score])
-        from .detector import run_training_scores
+        from .scoring.train_scores import run_training_scores
         from .thresholds import training_percentile
 
         # context for every score, whatever the threshold: its percentile among the training images (cached)

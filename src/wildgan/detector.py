@@ -61,7 +61,6 @@ import numpy as np
 from .config import RUN_METHODS, SCORE_NAMES
 from .data.transforms import MAX_AUTO_RESOLUTION  # largest automatic resolution, as the CLI's
 from .errors import CheckpointError, ConfigError, DataError, WildganError, warn_user
-from .scoring.train_scores import run_training_scores, score_training_split  # noqa: F401 (also wildgan.detector's)
 from .thresholds import RULES, Threshold, fit_threshold, rank_proba, run_threshold, threshold_columns  # noqa: F401
 
 METHODS = RUN_METHODS
@@ -881,6 +880,8 @@ class Detector:
         det._validate()
         if threshold == "f1" and (X_val is None or y_val is None):
             raise ConfigError("threshold='f1' needs a labelled validation set: from_run(..., X_val=, y_val=)")
+        from .scoring.train_scores import run_training_scores
+
         scores = run_training_scores(run_dir, model, batch_mode=batch_mode, progress=verbose)
         if det.lam != cfg.score.lam:  # the cache holds a with the run's lam; a is linear in L_n and L_o
             scores = dict(scores, a=det.lam * scores["L_n"] + (1.0 - det.lam) * scores["L_o"])
@@ -900,5 +901,15 @@ class Detector:
         return det
 
 
-__all__ = ["Detector", "NotFittedError", "to_images", "input_float_range", "guess_float_range", "PIXEL_RANGES", "read_3d", "infer_geometry", "run_training_scores", "run_threshold",
+def __getattr__(name: str) -> Any:
+    # the training-score helpers live in wildgan.scoring.train_scores (torch): resolved when first asked for, so that
+    # `import wildgan.detector` (and `from wildgan import Detector`) stays torch-free
+    if name in ("run_training_scores", "score_training_split"):
+        from .scoring import train_scores
+
+        return getattr(train_scores, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["Detector", "NotFittedError", "to_images", "input_float_range", "guess_float_range", "PIXEL_RANGES", "read_3d", "infer_geometry", "run_threshold",
            "threshold_columns", "write_train_scores"]

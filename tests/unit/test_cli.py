@@ -367,6 +367,11 @@ def test_the_cli_starts_without_importing_torch():
     code = "import sys, wildgan, wildgan.cli; wildgan.cli.make_parser(); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+    # ... and so do the Python API's entry points (torch comes with the first fit or load)
+    code = ("import sys; from wildgan import Detector; import wildgan.detector, wildgan.thresholds; "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
 
 
 def test_resume_refuses_a_run_of_detector_fit(tmp_path, capsys):

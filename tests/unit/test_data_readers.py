@@ -596,7 +596,7 @@ def test_native_sides_and_the_scale_warning():
     assert scale_warning({(300, 380): "ok.png", (16, 20): "small-ok.png"}, trained, 64) is None   # within 4x
     msg = scale_warning({(80, 80): "a.png", (2048, 1536): Path("frames/big.tif")}, trained, 64)
     assert msg.startswith("images much larger than the run's training images (e.g. big.tif: 1536x2048; the "
-                          "training images were 64 to 96 px a side): each is resized whole to 64x64")
+                          "training images were 64 to 96 px a side): each is fitted whole into 64x64")
     assert "smaller" in scale_warning({(8, 12): "tiny.png"}, [64, 64], 64) and "64x64)" in \
         scale_warning({(8, 12): "tiny.png"}, [64, 64], 64)
 
@@ -774,6 +774,17 @@ def test_multi_page_files_warn_that_only_the_first_page_is_read(tmp_path) -> Non
         with pytest.warns(UserWarning, match=r"2 files have several pages or frames \(e\.g\. .*anim\.gif: 2 pages\): "
                                              r"only the first page is read"):
             read()
+    # a camera JPEG with an MPF preview opens as MPO with 2 frames: one photo, nothing to say
+    photo = save_dir(tmp_path / "photos") / "photo.jpg"
+    big = Image.fromarray(np.full((16, 16, 3), 120, np.uint8))
+    big.save(photo, format="MPO", save_all=True, append_images=[big.resize((8, 8))])
+    with Image.open(photo) as im:
+        assert im.format == "MPO" and im.n_frames == 2
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_images([photo], 16, 3)
 
 
 def test_macosx_folders_are_skipped_like_hidden_ones(tmp_path) -> None:
@@ -869,3 +880,34 @@ def test_a_bad_file_in_a_tar_is_named_inside_the_archive(tmp_path, monkeypatch):
         with pytest.raises(DataError) as e:
             load_dataset(tmp_path / "pile.tar.gz", dataset)
         assert f"{tmp_path / 'pile.tar.gz'}:pile/trunc.png" in str(e.value) and "cache" not in str(e.value)
+
+
+def test_warnings_about_a_tar_name_the_archive_not_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("WILDGAN_CACHE", str(tmp_path / "cache"))
+    tree = tmp_path / "tree"
+    for c in ("a", "b"):
+        (tree / c).mkdir(parents=True)
+        for i in range(10):
+            Image.fromarray(np.full((8, 8), 1000 + 300 * i, np.uint16)).save(tree / c / f"{i}.png")
+    with tarfile.open(tmp_path / "tree.tar.gz", "w:gz") as t:
+        t.add(tree, arcname="tree")
+    for _ in range(2):                                   # decoded, then from the decode cache
+        with pytest.warns(UserWarning, match="stretched each to its own") as got:
+            load_dataset(tmp_path / "tree.tar.gz")
+        said = " ".join(str(w.message) for w in got)
+        assert str(tmp_path / "tree.tar.gz") in said and "cache" not in said, said
+
+
+def test_bits_rule_says_when_it_clips(tmp_path):
+    import warnings
+
+    pile = tmp_path / "pile"
+    pile.mkdir()
+    for i in range(4):
+        Image.fromarray(np.full((8, 8), 1000 * (i + 1), np.uint16)).save(pile / f"{i}.png")    # up to 4000
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_dataset(pile, "unlabelled", depth16="bits:12")                    # 4000 <= 4095: nothing clipped
+    with pytest.warns(UserWarning, match=r"raw 16-bit values up to 4000 lie above the top of depth16 bits:10 \(1023\) "
+                                         r"and are clipped to 255; if the data is deeper, use bits:12"):
+        load_dataset(pile, "unlabelled", depth16="bits:10")

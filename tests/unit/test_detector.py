@@ -773,7 +773,10 @@ def test_pil_images_are_oriented_and_checked_like_files(tmp_path) -> None:
     assert want.shape == (20, 12, 1)
     with Image.open(tmp_path / "rot.png") as im:
         got, _ = _decode_items([im], "per-image")
+        # rotated in memory by the user (format None, the EXIF tag still in .info): not rotated a second time
+        turned, _ = _decode_items([im.transpose(Image.Transpose.ROTATE_270)], "per-image")
     np.testing.assert_array_equal(got[0], want)
+    assert turned[0].shape == (20, 12, 1)
     Image.fromarray(np.zeros((64, 64), np.uint8) + 7).save(tmp_path / "full.png")
     data = (tmp_path / "full.png").read_bytes()
     (tmp_path / "cut.png").write_bytes(data[: len(data) // 2])

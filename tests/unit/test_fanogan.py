@@ -427,3 +427,20 @@ def test_easy_task_sign_convention(trained: tuple[Path, np.ndarray]) -> None:
     assert all(np.isfinite(v).all() for v in s.values())
     assert s["L_r"][6:].min() > s["L_r"][:6].max()
     assert s["A"][6:].mean() > s["A"][:6].mean()
+
+
+def test_a_changed_batchnorm_setting_is_a_difference_unless_the_record_is_legacy():
+    # --fanogan-bn-warmup off on a resume (or a study re-run) must be refused, not silently replaced by the saved
+    # value; only a record from before the fields existed (read back with FANOGAN_LEGACY_BN) keeps its own
+    from dataclasses import replace
+
+    from wildgan.config import FANOGAN_LEGACY_BN, DataConfig, RunConfig, TrainConfig, net_config_for_preset
+    from wildgan.training.run import legacy_fanogan_bn, run_differences
+
+    base = RunConfig(data=DataConfig(), net=net_config_for_preset("tiny", 32, 1), train=TrainConfig(total_kimg=1.0),
+                     method="fanogan")
+    off = replace(base, fanogan=replace(base.fanogan, bn_warmup=False))
+    assert not legacy_fanogan_bn(base)
+    assert run_differences(base, off) == ["fanogan.bn_warmup: True -> False"]
+    legacy = replace(base, fanogan=replace(base.fanogan, **FANOGAN_LEGACY_BN))
+    assert legacy_fanogan_bn(legacy) and run_differences(legacy, base) == []

@@ -159,3 +159,15 @@ def test_scoring_at_a_reached_lod_uses_reduced_queries():
     nets = build_pgan(net_config_for_preset("tiny", 16, 1), 0)
     r = score_pgan(nets, x, ScoreConfig(batch_size=4), lod=1.5, return_recon=True)
     assert r.recon.shape == x.shape and all(np.isfinite(v).all() for v in r.scores.values())
+
+
+def test_no_images_give_empty_scores_not_an_error():
+    from wildgan.config import SCORE_NAMES, net_config_for_preset
+    from wildgan.nets import build_pgan
+    from wildgan.scoring.pgan_scores import batch_order, score_pgan
+
+    assert batch_order(0, 64, 1000) == []
+    nets = build_pgan(net_config_for_preset("tiny", 8, 1), 0)
+    res = score_pgan(nets, np.zeros((0, 8, 8, 1), np.uint8))
+    assert set(res.scores) >= set(SCORE_NAMES) and all(len(v) == 0 for v in res.scores.values())
+    assert res.z.shape[0] == 0

@@ -256,7 +256,8 @@ def read_image(path: str | Path, depth16: str = "per-image", stats: dict[str, An
                       f"megapixels, above Pillow's decompression-bomb limit of {limit / 1e6:.0f}): decoded all the "
                       "same, at a large cost in memory; is it the right file? (cut it into tiles, or export it smaller)")
         try:
-            pages = int(getattr(img, "n_frames", 1) or 1)
+            # (a camera JPEG's MPF preview makes Pillow open it as MPO with 2 frames: one photo, not a stack)
+            pages = 1 if img.format == "MPO" else int(getattr(img, "n_frames", 1) or 1)
         except Exception:   # a damaged later page: the first one is decoded (or refused) below
             pages = 1
         a = decode_pil(img, str(p), depth16, stats)
@@ -267,7 +268,8 @@ def read_image(path: str | Path, depth16: str = "per-image", stats: dict[str, An
     return a
 
 
-# formats whose EXIF orientation is applied (a photo looks the way its viewer shows it); also in-memory PIL images
+# formats whose EXIF orientation is applied (a photo looks the way its viewer shows it), also to PIL images opened
+# from such files and passed in memory; not to images made or changed in memory (format None)
 _ORIENTED_FORMATS = ("JPEG", "TIFF", "MPO", "PNG", "WEBP")
 # Pillow's raw modes of 16-bit colour data, which it decodes to 8 bits per channel (the high byte): 'RGB;16B' (48-bit
 # PNG), 'RGBA;16L' (64-bit TIFF), 'LA;16B' (16-bit gray + alpha PNG, decoded as RGBA) ... ('BGR;16' is 5-6-5 BMP)
@@ -299,7 +301,8 @@ def decode_pil(img: Image.Image, name: str, depth16: str = "per-image", stats: d
         colour16 = _is_colour16(img)
         img.load()
         # honour camera orientation so a photo looks the way its viewer shows it
-        img2 = ImageOps.exif_transpose(img) if img.format in _ORIENTED_FORMATS or img.format is None else img
+        # (not a PIL image made or changed in memory, format None: a user's own rotation keeps the EXIF tag in .info)
+        img2 = ImageOps.exif_transpose(img) if img.format in _ORIENTED_FORMATS else img
         a = pil_to_array(img2, name, depth16, None if colour16 else stats)   # (not an 8-bit image: counted below)
     except (DataError, ConfigError):
         raise
@@ -334,6 +337,13 @@ def warn_decode_stats(stats: dict[str, Any], what: str, depth16: str = "per-imag
         warn_user(f"{where}{n} file{'s have' if n != 1 else ' has'} several pages or frames (e.g. "
                   f"{stats['pages_file']}: {stats['pages_n']} pages): only the first page is read; save each page "
                   f"as a file of its own to use them all")
+    top16 = int(stats.get("max16", 0))
+    if depth16.startswith("bits:") and top16 > (1 << int(depth16[5:])) - 1:
+        # bits:N clips without an error (a hot pixel above the camera's range is no reason to stop), but a whole
+        # data set of deeper data would saturate: said, for training and for scoring alike
+        warn_user(f"{where}raw 16-bit values up to {top16} lie above the top of depth16 {depth16} "
+                  f"({(1 << int(depth16[5:])) - 1}) and are clipped to 255; if the data is deeper, use "
+                  f"bits:{depth16_bits(top16)}")
     if not dataset:
         return
     n16, n8 = stats.get("n16", 0), stats.get("n8", 0)
@@ -621,8 +631,9 @@ def scale_warning(sizes: dict[tuple[int, int], Any], trained: Sequence[int], res
     name = getattr(f, "name", None) or str(f)
     seen = f"{lo}x{lo}" if lo == hi else f"{lo} to {hi} px a side"
     return (f"images much {'larger' if big else 'smaller'} than the run's training images (e.g. {name}: {w}x{h}; "
-            f"the training images were {seen}): each is resized whole to {resolution}x{resolution}, so what it "
-            f"shows appears at another scale than the network learned and its scores say little; cut the images "
+            f"the training images were {seen}): each is fitted whole into {resolution}x{resolution} (resized, or "
+            f"padded where the run pads), so what it shows appears at another scale or in another frame than the "
+            f"network learned and its scores say little; cut the images "
             f"to the size of the training images (or train on images like these)")
 
 
@@ -1128,12 +1139,23 @@ def read_npz(path: str | Path, o: _Opts | None = None) -> tuple[ImageSet, ImageS
 # ------------------------------------------------------------------------------------------------ entry points
 @contextmanager
 def _named_in_archive(tree: Path, archive: Path) -> Iterator[None]:
-    """A DataError about a file of an unpacked archive names it as ARCHIVE:member (as `wildgan score` does), not by
-    its place in the unpack cache, which the user never made."""
-    try:
-        yield
-    except DataError as e:
-        raise DataError(str(e).replace(f"{tree}/", f"{archive}:")) from None
+    """A DataError or warning about a file of an unpacked archive names it as ARCHIVE:member (as `wildgan score`
+    does), and one about the tree names the archive: not their place in the unpack cache, which the user never
+    made. (Warnings are collected, renamed, then issued again with their own category.)"""
+    def named(text: str) -> str:
+        return text.replace(f"{tree}/", f"{archive}:").replace(str(tree), str(archive))
+
+    error = None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield
+        except DataError as e:
+            error = DataError(named(str(e)))
+    for msg, category in dict.fromkeys((named(str(w.message)), w.category) for w in caught):   # each once
+        warn_user(msg, category)
+    if error is not None:
+        raise error from None
 
 
 def is_tar(p: Path) -> bool:

@@ -29,10 +29,11 @@ Rules (documented once here, recorded in AnomalySplit.info['conversion']):
     price of black bars the networks also learn.
   * Float arrays are accepted when their values lie in [0, 1] (scaled by 255) or in [0, 255] (kept); a float array
     whose maximum is <= 1 is taken to be in [0, 1]. Values are rounded to the nearest integer.
-  * Integer arrays, decided per image (never per batch, so an image reads the same alone or beside others): uint8
-    as is; uint16 always through depth16, like a 16-bit file (also when its values are all <= 255); other integer
-    types (int64 from numpy arithmetic, int32 ...) as 8-bit when the image's values all lie in 0..255, else through
-    depth16 (values must lie in 0..65535).
+  * Integer arrays: uint8 as is; uint16 always through depth16, image by image, like a 16-bit file (also when its
+    values are all <= 255), so a uint16 image reads the same alone or beside others; other integer types (int64
+    from numpy arithmetic, int32 ...) as 8-bit when the whole array lies in 0..255, else every image through depth16
+    (values must lie in 0..65535): an array holds one kind of data, and a dark frame of 12-bit data must not be
+    read as 8-bit beside its bright neighbours.
   * Array channels (last axis, or axis 1 for NCHW): 1 = gray, 3 = RGB, 4 = RGBA (composited on black, like an RGBA
     file). 2 channels are refused: two fluorescence stains are not gray + alpha; pick one channel or merge them.
 """
@@ -321,18 +322,19 @@ def _array_to_uint8(a: Any, name: str, depth16: str, stats: dict[str, Any] | Non
         scale = 255.0 if hi <= 1.0 else 1.0
         _count(stats, "n8", len(a), name)
         return np.clip(np.rint(a * scale), 0, 255).astype(np.uint8)
-    # integer kinds: decided per image (by dtype for uint16, like a 16-bit file), never by the rest of the batch
+    # integer kinds: uint16 by its dtype, like a 16-bit file; other integer types by the array's values
     lo, hi = int(a.min()), int(a.max())
     if lo < 0 or hi > 65535:
         raise DataError(f"{name}: integer image values must lie in 0..255 (or 0..65535 for 16-bit), found "
                         f"{lo}..{hi}")
+    if a.dtype != np.uint16 and hi <= 255:
+        # an int64 / int32 array of 8-bit values (numpy arithmetic makes those): 8-bit. Decided for the array, not
+        # per image: a dark frame of 12-bit data (all values <= 255) must follow the rule of its bright neighbours
+        _count(stats, "n8", len(a), name)
+        return a.astype(np.uint8)
     out = np.empty(a.shape, np.uint8)
     for i, im in enumerate(a):
-        if a.dtype != np.uint16 and int(im.max()) <= 255:
-            _count(stats, "n8", name=f"{name}[{i}]")
-            out[i] = im
-        else:
-            out[i] = _reduce_depth(im, depth16, f"{name}[{i}]", stats)
+        out[i] = _reduce_depth(im, depth16, f"{name}[{i}]", stats)     # each image by the depth16 rule
     return out
 
 

@@ -110,7 +110,7 @@ def evaluate_model(model: LoadedModel, split: AnomalySplit, *, controls: bool = 
         out["controls_ap"] = {"untrained": mu["ap"], **px["ap"]}
     out["n_test"] = int(len(y))
     out["n_anomalous"] = int(y.sum())
-    out["n_train"] = int(len(split.train_x))                       # what the networks were trained on
+    out["n_train"] = int(len(split.train_x))   # the split's training part: the run's own for its own data
     out["n_train_anomalous"] = int(np.sum(split.train_is_anomaly))
     if z_norm is not None:
         out["mean_z_norm"] = {"normal": float(z_norm[y == 0].mean()), "anomalous": float(z_norm[y == 1].mean())}

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from ..data.transforms import u8_to_unit
-from ..config import ScoreConfig
+from ..config import SCORE_NAMES, ScoreConfig
 from ..errors import warn_user
 from ..nets import PGANNetworks
 from ..nets.pgan import Encoder
@@ -179,6 +179,8 @@ def assemble(n: int, batches: list[np.ndarray], parts: list[BatchOut], latent_si
             recon[sel] = r[keep]
         done[sel] = True
     assert done.all(), "some images were not scored"
+    if n == 0:      # no images: every score as an empty array (a caller's scores["a"] must not be a KeyError)
+        out = {k: np.zeros(0, dtype=np.float64) for k in (*SCORE_NAMES, "z_norm")}
     return out, z_all, recon
 
 

@@ -169,19 +169,27 @@ RESUME_MAY_CHANGE = frozenset({"total_kimg", "minutes", "device", "threads", "ch
 NUMERIC_SETTINGS = frozenset({"device", "threads", "amp", "channels_last", "compile", "cuda_graphs"})
 
 
+def legacy_fanogan_bn(cfg: RunConfig) -> bool:
+    """Whether a saved run's f-AnoGAN BatchNorm settings are those read back for a record written before the fields
+    existed (config.FANOGAN_LEGACY_BN): today's options cannot express them, so they are kept, not compared."""
+    return all(getattr(cfg.fanogan, k) == v for k, v in FANOGAN_LEGACY_BN.items())
+
+
 def run_differences(saved: RunConfig, now: RunConfig, may_change: frozenset[str] = RESUME_MAY_CHANGE) -> list[str]:
     """The settings that define a run and differ between the saved run and `now`, as 'section.key: saved -> now'.
 
     `may_change`: train-section keys left out. Only what the method uses is compared: a wildgan run does not care
     about the f-AnoGAN section (whose defaults may change between versions) and f-AnoGAN does not use the pGAN's
-    net/train sections (the search section only matters at scoring time); the f-AnoGAN BatchNorm fields are taken
-    from the saved run on resume (see train_run), so a run recorded before they existed still resumes."""
+    net/train sections (the search section only matters at scoring time). The f-AnoGAN BatchNorm fields of a run
+    recorded before they existed (legacy_fanogan_bn) are taken from the saved run on resume (see train_run), so it
+    still resumes; a newer run compares them like any other field (--fanogan-bn-warmup is not ignored)."""
     old, new = run_config_to_dict(saved), run_config_to_dict(now)
     # the data path is compared as the place it names (runs record it absolute now, earlier ones as typed)
     old["data"]["data"], new["data"]["data"] = (_data_place(d["data"]["data"]) for d in (old, new))
     out = [f"method: {old['method']} -> {new['method']}"] if old["method"] != new["method"] else []
     sections = ("data", "fanogan") if now.method == "fanogan" else ("data", "net", "train")
-    skip = {"fanogan": {"minutes", "device", *FANOGAN_LEGACY_BN}, "train": set(may_change)}
+    legacy = legacy_fanogan_bn(saved)
+    skip = {"fanogan": {"minutes", "device", *(FANOGAN_LEGACY_BN if legacy else ())}, "train": set(may_change)}
     for sec in sections:
         keys = old[sec] if sec == "fanogan" else {**old[sec], **new[sec]}
         for k in keys:
@@ -253,8 +261,8 @@ def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, 
         from dataclasses import replace
 
         saved = read_run_config(run_dir)
-        old = saved.fanogan                               # continue with the BatchNorm the run was trained with
-        cfg = replace(cfg, fanogan=replace(cfg.fanogan, **{k: getattr(old, k) for k in FANOGAN_LEGACY_BN}))
+        if legacy_fanogan_bn(saved):                      # continue with the BatchNorm the run was trained with
+            cfg = replace(cfg, fanogan=replace(cfg.fanogan, **{k: getattr(saved.fanogan, k) for k in FANOGAN_LEGACY_BN}))
         changed = [f"{k} {getattr(saved.train, k)!r} -> {getattr(cfg.train, k)!r}" for k in sorted(NUMERIC_SETTINGS)
                    if getattr(saved.train, k) != getattr(cfg.train, k)]
         if changed and cfg.method != "fanogan":
