@@ -486,7 +486,7 @@ def build_run_config(a: argparse.Namespace) -> tuple[RunConfig, AnomalySplit]:
 
 def cmd_train(a: argparse.Namespace) -> int:
     from .config import run_config_to_dict
-    from .training.run import check_run_dir, train_run
+    from .training.run import check_run_dir, kimg_text, train_run
 
     ctx = None
     if a.distributed:
@@ -520,7 +520,7 @@ def cmd_train(a: argparse.Namespace) -> int:
         shutdown()
         if not ctx.is_main:
             return 0
-    what = f"f-AnoGAN: {res.detail}" if res.detail else f"{res.nimg / 1000:.1f} kimg"
+    what = f"f-AnoGAN: {res.detail}" if res.detail else f"{kimg_text(res.nimg)} kimg"
     log(f"trained {what} ({res.status}); networks in {res.final}")
     _warn_if_not_grown(cfg, res, log)
     if res.final is not None and cfg.method != "search" and len(split.train_x) and not a.no_train_scores:
@@ -567,7 +567,8 @@ def _warn_if_not_grown(cfg: Any, res: Any, log: Any) -> None:
 
 def _log_to(run_dir: Path) -> Callable[[str], None]:
     def log(msg: str) -> None:
-        print(msg, file=sys.stderr)
+        # on the terminal a warning looks like the CLI's own ("wildgan: warning: ..."); log.txt keeps the line as is
+        print(f"wildgan: {msg}" if msg.startswith(("warning:", "note:")) else msg, file=sys.stderr)
         run_dir.mkdir(parents=True, exist_ok=True)
         _append(run_dir / "log.txt", msg)
     return log

@@ -38,7 +38,7 @@ def test_method_trains_scores_and_evaluates(tmp_path, method):
     if method == "fanogan":
         # f-AnoGAN counts iterations; the images shown are critic iterations x batch, and the encoder's are extra
         assert result.nimg == 3 * 8
-        assert result.detail == "3 critic iterations, 0.0 kimg shown to the critic; 3 encoder iterations"
+        assert result.detail == "3 critic iterations, 0.024 kimg shown to the critic; 3 encoder iterations"
     out = evaluate_run(run, device="cpu")
     assert set(out["auc"]) == {"a", "L_n", "L_o", "L_r", "A"}
     assert all(math.isfinite(v) for v in out["auc"].values())

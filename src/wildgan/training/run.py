@@ -169,6 +169,13 @@ RESUME_MAY_CHANGE = frozenset({"total_kimg", "minutes", "device", "threads", "ch
 NUMERIC_SETTINGS = frozenset({"device", "threads", "amp", "channels_last", "compile", "cuda_graphs"})
 
 
+def kimg_text(nimg: int) -> str:
+    """Images shown, in kimg for a message: 3 significant digits below 100 kimg (0.256, not 0.3 beside a warning
+    that says 0.256), one decimal above (4000.1, not 4e+03)."""
+    k = nimg / 1000
+    return f"{k:.1f}" if k >= 100 else f"{k:.3g}"
+
+
 def legacy_fanogan_bn(cfg: RunConfig) -> bool:
     """Whether a saved run's f-AnoGAN BatchNorm settings are those read back for a record written before the fields
     existed (config.FANOGAN_LEGACY_BN): today's options cannot express them, so they are kept, not compared."""
@@ -320,7 +327,7 @@ def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, 
         meta = read_meta(final)
         # f-AnoGAN counts iterations, not images: critic iterations x batch = real images shown
         nimg = int(meta.get("gan_iters_done", 0)) * cfg.fanogan.batch_size
-        detail = (f"{int(meta.get('gan_iters_done', 0))} critic iterations, {nimg / 1000:.1f} kimg shown to the "
+        detail = (f"{int(meta.get('gan_iters_done', 0))} critic iterations, {kimg_text(nimg)} kimg shown to the "
                   f"critic; {int(meta.get('enc_iters_done', 0))} encoder iterations")
         return TrainResult(run_dir=run_dir, nimg=nimg, final=final,
                            status="budget" if meta.get("stopped_early") else "done", detail=detail)
