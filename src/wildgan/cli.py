@@ -594,6 +594,21 @@ def _changed(a: argparse.Namespace, dest: str) -> bool:
     return getattr(a, dest) != a.defaults.get(dest) if getattr(a, "defaults", None) else False
 
 
+def _threads_count(text: str) -> int:
+    n = int(text)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text}")
+    return n
+
+
+def _use_threads(a: argparse.Namespace) -> None:
+    """--threads of score / evaluate / report: torch's intra-op thread count for this process."""
+    if getattr(a, "threads", None):
+        import torch
+
+        torch.set_num_threads(int(a.threads))
+
+
 def cmd_score(a: argparse.Namespace) -> int:
     from .data.readers import detect_format, is_dataset_file, is_pile, npz_has_labels
     from .evaluation.run import split_for_run
@@ -614,6 +629,7 @@ def cmd_score(a: argparse.Namespace) -> int:
             _warn(f"warning: {', '.join('--' + o.replace('_', '-') for o in given)} "
                   f"{'only matters' if len(given) == 1 else 'only matter'} with --threshold: no is_anomaly column "
                   f"is written without it")
+    _use_threads(a)
     run_dir = Path(a.run_dir)
     if a.data:
         from .data.readers import under_data_root
@@ -638,6 +654,14 @@ def cmd_score(a: argparse.Namespace) -> int:
         _warn(f"warning: --batch-mode applies to wildgan runs (the encoder's minibatch stddev); this "
               f"{model.cfg.method} run scores as it always does")
         a.batch_mode = "mixed"        # and its thresholds come from its one cache of training scores
+    if a.threshold in ("contamination", "mad") and (ctx is None or ctx.is_main):
+        # the training scores the threshold comes from, before the (possibly long) scoring: computed now if missing
+        # (and cached), or an error now (e.g. the training images were moved) rather than after the whole pile
+        from .scoring.train_scores import run_training_scores
+
+        have = run_training_scores(run_dir, model, batch_mode=a.batch_mode, progress=not a.no_progress)
+        if a.score not in have:
+            raise ConfigError(f"score {a.score!r} is not available for this run; it has {', '.join(have)}")
     split_info = read_split_info(run_dir)
     no_protocol = split_info.get("protocol") == "unlabelled" or bool(split_info.get("detector_input"))
     label_free = dataset_file and Path(one_file).suffix.lower() == ".npz" and not npz_has_labels(one_file)
@@ -762,9 +786,22 @@ def _score_pile(model: Any, a: argparse.Namespace, ctx: Any, archive: Path | Non
 
 
 def _check_out_file(out: str, example: str) -> None:
-    """--out must be a file name: refused before the (possibly long) work, not when the result is written."""
-    if Path(out).is_dir():
-        raise ConfigError(f"--out {out} is a folder; give a file name, e.g. {Path(out) / example}")
+    """--out must be a file that can be written: refused before the (possibly long) work, not when the result is
+    written (a folder, a parent that is a file, a read-only or missing-permission place)."""
+    import tempfile
+
+    p = Path(out)
+    if p.is_dir():
+        raise ConfigError(f"--out {out} is a folder; give a file name, e.g. {p / example}")
+    blocking = next((q for q in p.parents if q.exists()), None)
+    if blocking is not None and not blocking.is_dir():
+        raise ConfigError(f"cannot write --out {out}: {blocking} is a file, not a folder")
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)         # (created at the end anyway, by the atomic write)
+        with tempfile.NamedTemporaryFile(dir=p.parent, prefix=f".{p.name}.", suffix=".probe"):
+            pass
+    except OSError as e:
+        raise ConfigError(f"cannot write --out {out}: {e.strerror or e} ({e.filename or p.parent})") from None
 
 
 def _warn(msg: str) -> None:
@@ -785,6 +822,7 @@ def cmd_export(a: argparse.Namespace) -> int:
 def cmd_evaluate(a: argparse.Namespace) -> int:
     from .evaluation.run import evaluate_run, format_table
 
+    _use_threads(a)
     out = evaluate_run(Path(a.run_dir), a.data, device=a.device, controls=not a.no_controls,
                        progress=not a.no_progress, log=_warn,
                        normal=tuple(_csv(a.normal)) if getattr(a, "normal", None) else None,
@@ -1002,6 +1040,9 @@ def make_parser() -> argparse.ArgumentParser:
                         "so memory holds one chunk whatever the size of the pile (default: 512 MB of pixels, e.g. "
                         "174,720 images at 32x32x3, 2,688 at 256x256x3; an eighth of that for latent search); "
                         "the scores do not depend on N")
+    s.add_argument("--threads", type=_threads_count, metavar="N",
+                    help="CPU threads for the networks (default: torch's, the core count; scores move by float "
+                         "noise between counts)")
     s.set_defaults(func=cmd_score)
     s.set_defaults(defaults={act.dest: act.default for act in s._actions})   # for warnings about unused options
 
@@ -1033,6 +1074,9 @@ def make_parser() -> argparse.ArgumentParser:
     e.add_argument("--device", default="auto", help="auto (CUDA when available) | cpu | cuda (default auto)")
     e.add_argument("--no-controls", action="store_true", help="skip the untrained-network and pixel controls")
     e.add_argument("--no-progress", action="store_true", help="no progress bars (e.g. for logs)")
+    e.add_argument("--threads", type=_threads_count, metavar="N",
+                    help="CPU threads for the networks (default: torch's, the core count; scores move by float "
+                         "noise between counts)")
     e.set_defaults(func=cmd_evaluate)
 
     i = sub.add_parser("info", help="parameter counts and FLOPs of a preset",
@@ -1108,6 +1152,9 @@ def add_report_parser(sub: Any) -> argparse.ArgumentParser:
     r.add_argument("--no-controls", action="store_true", help="skip the untrained-network control (faster)")
     r.add_argument("--tsne-points", type=int, default=2000,
                    help="at most this many test latents in the t-SNE, a seeded subsample (default 2000)")
+    r.add_argument("--threads", type=_threads_count, metavar="N",
+                    help="CPU threads for the networks (default: torch's, the core count; scores move by float "
+                         "noise between counts)")
     r.set_defaults(func=cmd_report)
     return r
 
@@ -1127,6 +1174,7 @@ def cmd_report(a: argparse.Namespace) -> int:
     from .evaluation.report import check_report_args, report
 
     check_report_args(a.score, a.top_k, a.tsne_points, a.image)
+    _use_threads(a)
     masks = _load_masks(a.masks) if a.masks else None
     out = report(a.path, top_k_images=a.top_k, images=a.image, score=a.score, masks=masks, device=a.device,
                  controls=not a.no_controls, tsne_points=a.tsne_points, log=lambda m: print(m, file=sys.stderr),
@@ -1161,6 +1209,25 @@ def _unrecognized(p: argparse.ArgumentParser, cmd: str, extra: list[str]) -> Non
     sub.error(f"unrecognized arguments: {' '.join(extra)}" + "".join(f"\n  {h}" for h in hints))
 
 
+class _Terminated(Exception):
+    """SIGTERM during a command other than train's loop (which saves a checkpoint on it)."""
+
+
+def _on_sigterm() -> Any:
+    """Make SIGTERM end the command like Ctrl-C does (one line, exit 143) instead of dying without a word; returns
+    the previous handler to restore (None where a handler cannot be set: not the main thread)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def term(signum: int, frame: Any) -> None:
+        raise _Terminated("terminated (SIGTERM)")
+
+    return signal.signal(signal.SIGTERM, term)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     p = make_parser()
@@ -1173,6 +1240,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # without Python's file:line prefix; restored on the way out, so library users' warnings keep theirs
         warnings.formatwarning = lambda msg, cat, *args, **kw: (  # type: ignore[assignment]
             f"wildgan: warning: {msg}\n" if issubclass(cat, UserWarning) else f"{cat.__name__}: {msg}\n")
+    saved_term = _on_sigterm()
     try:
         # the command is the first word that is not a global option (`wildgan --debug train ...`)
         at = next((i for i, w in enumerate(argv) if not w.startswith("-")), None)
@@ -1194,6 +1262,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("wildgan: interrupted", file=sys.stderr)
         return 130
+    except _Terminated as e:
+        # e.g. a job scheduler's kill: said like Ctrl-C (a --out file is written only at the end, atomically, so an
+        # earlier one at that path is kept); `train` handles SIGTERM itself, with a checkpoint
+        print(f"wildgan: {e}", file=sys.stderr)
+        return 143
     except BrokenPipeError:
         # e.g. `wildgan info | head`: the reader left; no traceback, and no second error when Python flushes stdout
         import os
@@ -1208,6 +1281,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     finally:
         warnings.formatwarning = saved_format
+        if saved_term is not None:
+            import signal
+
+            signal.signal(signal.SIGTERM, saved_term)
 
 
 if __name__ == "__main__":

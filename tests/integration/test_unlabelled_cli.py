@@ -129,6 +129,39 @@ def test_score_checks_its_arguments_before_scoring(pile: Path, capsys, monkeypat
     assert "must be in (0, 0.5]" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["score", "no-such-run", "--threshold", "f1", "--out", "x.csv"])        # not offered on the CLI
+    afile = pile / "a-file.txt"
+    afile.write_text("x")
+    assert main(["score", "no-such-run", "--out", str(afile / "s.csv")]) == 2      # its folder is a file
+    assert f"cannot write --out {afile / 's.csv'}: {afile} is a file, not a folder" in capsys.readouterr().err
+    afile.unlink()
+
+
+def test_score_fetches_the_threshold_before_scoring_the_pile(pile: Path, capsys, tmp_path: Path,
+                                                              monkeypatch) -> None:
+    # training scores missing and the training images moved: the error comes before the pile is scored
+    import shutil
+
+    import wildgan.scoring.run as scoring_run
+
+    run = pile / "run"
+    if not (run / "network-final.json").is_file():
+        pytest.skip("needs the run of test_unlabelled_pile_end_to_end")
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    for f in copy.glob("train_scores*"):
+        f.unlink()
+
+    def boom(*a, **k):
+        raise AssertionError("the pile was scored before the threshold's training scores were at hand")
+
+    monkeypatch.setattr(scoring_run, "score_files", boom)
+    (pile / "pile").rename(pile / "moved")
+    try:
+        assert main(["score", str(copy), "--data", str(pile / "new"), "--threshold", "contamination",
+                     "--no-progress", "--out", str(tmp_path / "s.csv")]) == 2
+        assert "train_scores.csv is missing or stale" in capsys.readouterr().err
+    finally:
+        (pile / "moved").rename(pile / "pile")
 
 
 def test_score_skip_bad(pile: Path, capsys, tmp_path: Path) -> None:

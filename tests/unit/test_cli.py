@@ -554,3 +554,33 @@ def test_a_resume_with_other_threads_says_the_replay_is_not_exact(tiny_npz, tmp_
     log = (run / "log.txt").read_text()
     assert "note: resumed with other numeric settings (threads 1 -> 2)" in log
     assert json.loads((run / "config.json").read_text())["train"]["threads"] == 2
+
+
+def test_sigterm_ends_a_command_with_one_line_and_143():
+    # before: a command other than train's loop died silently on SIGTERM (e.g. a scheduler stopping `score`)
+    import subprocess
+    import sys
+
+    code = ("import os, signal, time, wildgan.cli as c\n"
+            "def slow(a):\n    os.kill(os.getpid(), signal.SIGTERM)\n    time.sleep(5)\n"
+            "c.cmd_info = slow\n"
+            "raise SystemExit(c.main(['info']))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 143 and proc.stderr.strip() == "wildgan: terminated (SIGTERM)", proc.stderr
+
+
+def test_score_evaluate_and_report_take_threads(monkeypatch):
+    import torch
+
+    from wildgan.cli import _use_threads, make_parser
+
+    p = make_parser()
+    for cmd in (["score", "RUN", "--out", "s.csv"], ["evaluate", "RUN"], ["report", "RUN"]):
+        assert p.parse_args([*cmd, "--threads", "1"]).threads == 1
+    with pytest.raises(SystemExit):
+        p.parse_args(["score", "RUN", "--out", "s.csv", "--threads", "0"])
+    said = []
+    monkeypatch.setattr(torch, "set_num_threads", said.append)
+    _use_threads(p.parse_args(["evaluate", "RUN", "--threads", "3"]))
+    _use_threads(p.parse_args(["evaluate", "RUN"]))
+    assert said == [3]

@@ -287,3 +287,30 @@ def test_an_unreadable_named_image_stops_the_report_before_it_touches_the_folder
         report(tiny_run, top_k_images=TOP_K, images=[bad], device="cpu", tsne_points=150)
     after = {p: p.stat().st_mtime_ns for p in (tiny_run / "report").rglob("*") if p.is_file()}
     assert after == before          # the old report is whole: nothing rewritten, nothing removed
+
+
+def test_many_named_images_are_ranked_and_only_the_most_anomalous_mapped(tiny_run, tmp_path, monkeypatch) -> None:
+    import csv
+
+    import wildgan.evaluation.report as report_mod
+    from wildgan.evaluation.run import split_for_run
+
+    monkeypatch.setattr(report_mod, "MAX_NAMED_MAPS", 3)
+    split = split_for_run(tiny_run)
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(8):
+        Image.fromarray(split.test_x[i, ..., 0]).save(folder / f"n{i}.png")
+    copy = tmp_path / "run"
+    import shutil
+
+    shutil.copytree(tiny_run, copy)
+    for old in (copy / "report" / "heatmaps").glob("*.png"):
+        old.unlink()
+    report(copy, top_k_images=1, images=[folder], device="cpu", tsne_points=150)
+    rows = list(csv.DictReader(open(copy / "report" / "named_images.csv", newline="")))
+    a = [float(r["a"]) for r in rows]
+    assert len(rows) == 8 and a == sorted(a, reverse=True)          # all of them, most anomalous first
+    assert sorted(p.name for p in (copy / "report" / "heatmaps").glob("image-*.png")) == \
+        ["image-01.png", "image-02.png", "image-03.png"]
+    assert "Heat maps of the 3 most anomalous of the 8 named images" in (copy / "report" / "report.md").read_text()

@@ -81,21 +81,34 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
 
 @dataclass
 class NamedImages:
-    """Images a user named, converted like the run's training data, with their scores and heat maps."""
+    """Images a user named, converted like the run's training data, ranked most anomalous first, with their scores;
+    the first len(maps) of them (the most anomalous) also with reconstructions and heat maps."""
 
-    ids: list[str]
-    x: np.ndarray                   # uint8 [N, H, W, C]
-    recon: np.ndarray               # float [N, H, W, C] in [-1, 1]
-    maps: np.ndarray                # float [N, H, W]
-    scores: dict[str, np.ndarray]
+    ids: list[str]                  # every named image, most anomalous first
+    scores: dict[str, np.ndarray]   # in the order of ids
+    x: np.ndarray                   # uint8 [M, H, W, C]: the first M images of ids
+    recon: np.ndarray               # float [M, H, W, C] in [-1, 1]
+    maps: np.ndarray                # float [M, H, W]
 
 
-def score_named_images(model: LoadedModel, paths: Sequence[str | Path], skip_bad: bool = False) -> NamedImages:
+def score_named_images(model: LoadedModel, paths: Sequence[str | Path], skip_bad: bool = False, rank_by: str = "a",
+                       max_maps: int | None = None) -> NamedImages:
     """Load image files/folders exactly as the run's data was converted (model.conversion, from split.json), score
-    them, map them. skip_bad: unreadable files are left out (each named in a warning) instead of stopping."""
+    them, rank them by `rank_by` (most anomalous first, NaN first as everywhere) and map the first `max_maps`
+    (None: all). Reconstructions are kept for the mapped images only, so that a folder of thousands costs the
+    memory of its scores, not of its reconstructions. skip_bad: unreadable files are left out (each named in a
+    warning) instead of stopping."""
     from ..data import load_images
 
     cfg = model.cfg
     x, ids = load_images(list(paths), cfg.net.resolution, cfg.net.channels, **model.conversion, skip_bad=skip_bad)
-    res = model.score(x, return_recon=True)
-    return NamedImages(ids=ids, x=x, recon=res.recon, maps=residual_maps(x, res.recon), scores=res.scores)
+    res = model.score(x)
+    key = rank_by if rank_by in res.scores else "a"
+    order = top_k(res.scores[key], len(ids))
+    m = len(order) if max_maps is None else min(int(max_maps), len(order))
+    # the mapped images scored once more, for their reconstructions (in mixed batch mode their own batches: the
+    # maps show the reconstruction; the scores reported stay those of the whole set)
+    shown = x[order[:m]]
+    recon = model.score(shown, return_recon=True).recon if m else np.zeros((0, *x.shape[1:]), np.float32)
+    return NamedImages(ids=[ids[i] for i in order], scores={k: np.asarray(v)[order] for k, v in res.scores.items()},
+                       x=shown, recon=recon, maps=residual_maps(shown, recon))

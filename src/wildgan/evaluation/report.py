@@ -581,13 +581,22 @@ def _heatmap_png(path: Path, image: np.ndarray, heat: np.ndarray, recon: np.ndar
                                gen=gen)
 
 
+MAX_NAMED_MAPS = 50      # heat-map panels of named images in one report (all of them are in the table and the CSV)
+
+
 def _named_section(page: _Page, out: Path, model: Any, run_dir: Path, images: Sequence[str | Path], score: str,
                    log: Log, ref: tuple[dict[str, np.ndarray], str] | None = None, skip_bad: bool = False) -> None:
-    named = score_named_images(model, images, skip_bad=skip_bad)
+    log(f"scoring the named images ({len(images)} path{'s' if len(images) != 1 else ''})")
+    named = score_named_images(model, images, skip_bad=skip_bad, rank_by=score, max_maps=MAX_NAMED_MAPS)
     log(f"scored {len(named.ids)} named image{'s' if len(named.ids) != 1 else ''} (from {len(images)} "
         f"path{'s' if len(images) != 1 else ''})")
     name = _pick_score(named.scores, score)
     page.h(2, "Named images")
+    n, m = len(named.ids), len(named.maps)
+    if m < n:
+        # a folder of thousands: a panel each made a report of hundreds of MB; the most anomalous are what to look at
+        page.p(f"Heat maps of the {m} most anomalous of the {n} named images (by {name}); the table and "
+               f"named_images.csv list all {n}, most anomalous first.")
     gen = model.cfg.score.generator
     vmax = max(float(np.max(named.maps)), 1e-6) if len(named.maps) else 1.0
     refs = ref[0].get(name) if ref is not None else None
@@ -596,11 +605,13 @@ def _named_section(page: _Page, out: Path, model: Any, run_dir: Path, images: Se
                f"above all of them). `wildgan score RUN --data FILES --threshold contamination|mad` flags images "
                f"against the training scores.")
     rows = []
+    width = max(2, len(str(m)))                   # image-01 ... image-50: names that sort like the ranks
     for j, id_ in enumerate(named.ids, start=1):
-        png = _heatmap_png(out / "heatmaps" / f"image-{j:02d}.png", named.x[j - 1], named.maps[j - 1],
-                            named.recon[j - 1], f"{Path(id_).name}, {name} = {named.scores[name][j - 1]:.4g}",
-                            vmax=vmax, gen=gen)
-        page.img(png, f"{id_}", width=520)
+        if j <= m:
+            png = _heatmap_png(out / "heatmaps" / f"image-{j:0{width}d}.png", named.x[j - 1], named.maps[j - 1],
+                                named.recon[j - 1], f"{Path(id_).name}, {name} = {named.scores[name][j - 1]:.4g}",
+                                vmax=vmax, gen=gen)
+            page.img(png, f"{id_}", width=520)
         rows.append([id_] + [float(named.scores[s][j - 1]) for s in SCORE_NAMES if s in named.scores]
                     + ([round(_percentile(refs, named.scores[name][j - 1]), 1)] if refs is not None else []))
     hdr = ["id"] + [s for s in SCORE_NAMES if s in named.scores] + \

@@ -55,7 +55,7 @@ def score_fanogan(nets: FAnoGANNetworks, x_uint8: np.ndarray, *, batch_size: int
     zs, recs = [], []
     n = len(x_uint8)
     with eval_mode(G, D, E):
-        for s in tqdm(range(0, n, batch_size), disable=None if progress else True, desc="score f-AnoGAN", unit="batch"):
+        for s in tqdm(range(0, n, batch_size), disable=not progress, desc="score f-AnoGAN", unit="batch"):
             q = to_float(x_uint8[s:s + batch_size]).to(device)
             z = E(q)
             rec = G(z)

@@ -132,7 +132,7 @@ def score_batches(nets: PGANNetworks, x_u8: np.ndarray, batches: list[np.ndarray
     old_sub = E.mbstd_batch
     try:
         with mbstd_group(E, group):
-            for chunk in tqdm(chunks, disable=None if progress else True, desc="score", unit="forward"):
+            for chunk in tqdm(chunks, disable=not progress, desc="score", unit="forward"):
                 sizes = [len(batches[bi]) for bi in chunk]
                 E.mbstd_batch = sizes[0]
                 idx = torch.from_numpy(np.concatenate([batches[bi] for bi in chunk]))

@@ -285,7 +285,7 @@ def _score_chunks(model: LoadedModel, files: list[Path], which: list[int], chunk
         drawn = 0                # chunks whose latents have been drawn
     # one chunk: the decoding and scoring bars of any image set; several: one bar over this process's files instead
     bar = tqdm(total=len({i for c in which for i in chunks[c]}), desc="score", unit="img",
-               disable=True if not progress or one else None)
+               disable=not progress or one)
     try:
         data = iter_images(files, net.resolution, net.channels, chunks=[chunks[c] for c in which],
                            skip_bad=skip_bad, progress=progress and one, empty_ok=True, **conversion)
