@@ -14,6 +14,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from ..config import SCORE_NAMES
 from ..data.transforms import u8_to_unit
 from ..errors import DataError
 from ..scoring.run import LoadedModel
@@ -103,7 +104,8 @@ def score_named_images(model: LoadedModel, paths: Sequence[str | Path], skip_bad
     cfg = model.cfg
     x, ids = load_images(list(paths), cfg.net.resolution, cfg.net.channels, **model.conversion, skip_bad=skip_bad)
     res = model.score(x)
-    key = rank_by if rank_by in res.scores else "a"
+    # (a method without `rank_by`, e.g. the default a: its first score, as the report's _pick_score does)
+    key = rank_by if rank_by in res.scores else next((k for k in SCORE_NAMES if k in res.scores), next(iter(res.scores)))
     order = top_k(res.scores[key], len(ids))
     m = len(order) if max_maps is None else min(int(max_maps), len(order))
     # the mapped images scored once more, for their reconstructions (in mixed batch mode their own batches: the
