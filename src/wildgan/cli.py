@@ -594,13 +594,6 @@ def _changed(a: argparse.Namespace, dest: str) -> bool:
     return getattr(a, dest) != a.defaults.get(dest) if getattr(a, "defaults", None) else False
 
 
-def _threads_count(text: str) -> int:
-    n = int(text)
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text}")
-    return n
-
-
 def _use_threads(a: argparse.Namespace) -> None:
     """--threads of score / evaluate / report: torch's intra-op thread count for this process."""
     if getattr(a, "threads", None):
@@ -1040,7 +1033,7 @@ def make_parser() -> argparse.ArgumentParser:
                         "so memory holds one chunk whatever the size of the pile (default: 512 MB of pixels, e.g. "
                         "174,720 images at 32x32x3, 2,688 at 256x256x3; an eighth of that for latent search); "
                         "the scores do not depend on N")
-    s.add_argument("--threads", type=_threads_count, metavar="N",
+    s.add_argument("--threads", type=_positive_int, metavar="N",
                     help="CPU threads for the networks (default: torch's, the core count; scores move by float "
                          "noise between counts)")
     s.set_defaults(func=cmd_score)
@@ -1074,7 +1067,7 @@ def make_parser() -> argparse.ArgumentParser:
     e.add_argument("--device", default="auto", help="auto (CUDA when available) | cpu | cuda (default auto)")
     e.add_argument("--no-controls", action="store_true", help="skip the untrained-network and pixel controls")
     e.add_argument("--no-progress", action="store_true", help="no progress bars (e.g. for logs)")
-    e.add_argument("--threads", type=_threads_count, metavar="N",
+    e.add_argument("--threads", type=_positive_int, metavar="N",
                     help="CPU threads for the networks (default: torch's, the core count; scores move by float "
                          "noise between counts)")
     e.set_defaults(func=cmd_evaluate)
@@ -1152,7 +1145,7 @@ def add_report_parser(sub: Any) -> argparse.ArgumentParser:
     r.add_argument("--no-controls", action="store_true", help="skip the untrained-network control (faster)")
     r.add_argument("--tsne-points", type=int, default=2000,
                    help="at most this many test latents in the t-SNE, a seeded subsample (default 2000)")
-    r.add_argument("--threads", type=_threads_count, metavar="N",
+    r.add_argument("--threads", type=_positive_int, metavar="N",
                     help="CPU threads for the networks (default: torch's, the core count; scores move by float "
                          "noise between counts)")
     r.set_defaults(func=cmd_report)

@@ -16,7 +16,7 @@ import torch
 
 from ..config import SCORE_NAMES
 from ..data.transforms import u8_to_unit
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 from ..scoring.run import LoadedModel
 from ..scoring.scores import minmax
 from .metrics import roc_auc
@@ -70,6 +70,19 @@ def per_image_pixel_auc(maps: np.ndarray, masks: np.ndarray) -> np.ndarray:
     return np.array([roc_auc(mi.ravel().astype(int), hi.ravel()) for hi, mi in zip(maps, m)])
 
 
+def pick_score(scores: dict[str, np.ndarray], score: str) -> str:
+    """The score to rank by: `score`, or for the default 'a' on a method without it, the method's first score; any
+    other missing name is a ConfigError naming what the run has."""
+    if score in scores:
+        return score
+    if score == "a":
+        for k in SCORE_NAMES:
+            if k in scores:
+                return k
+    raise ConfigError(f"score {score!r} is not available for this run; it has "
+                      f"{', '.join(k for k in SCORE_NAMES if k in scores)}")
+
+
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     """Indices of the k highest scores, most anomalous first; ties broken by index so the order is stable. A NaN
     score ranks as the most anomalous, as everywhere (wildgan.thresholds._as_worst: a diverged image is flagged by
@@ -104,8 +117,7 @@ def score_named_images(model: LoadedModel, paths: Sequence[str | Path], skip_bad
     cfg = model.cfg
     x, ids = load_images(list(paths), cfg.net.resolution, cfg.net.channels, **model.conversion, skip_bad=skip_bad)
     res = model.score(x)
-    # (a method without `rank_by`, e.g. the default a: its first score, as the report's _pick_score does)
-    key = rank_by if rank_by in res.scores else next((k for k in SCORE_NAMES if k in res.scores), next(iter(res.scores)))
+    key = pick_score(res.scores, rank_by)
     order = top_k(res.scores[key], len(ids))
     m = len(order) if max_maps is None else min(int(max_maps), len(order))
     # the mapped images scored once more, for their reconstructions (in mixed batch mode their own batches: the

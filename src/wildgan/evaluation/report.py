@@ -28,7 +28,7 @@ from ..errors import CheckpointError, ConfigError, DataError
 from ..fileio import atomic_write_text
 from ..markdown import md_table, split_md_row
 from ..scoring.run import read_split_info
-from .heatmaps import pixel_auc, residual_maps, score_named_images, top_k
+from .heatmaps import pick_score, pixel_auc, residual_maps, score_named_images, top_k
 from .metrics import evaluate_scores, pixel_statistics
 
 PIXEL_CONTROLS = ("pixel_norm", "pixel_std", "pixel_mean")
@@ -246,7 +246,7 @@ def _diagnose_training_pile(run_dir: Path, cfg: Any, device: str, log: Log, k: i
                         f"read from where they were at training: put them back there, or a link)") from None
     log(f"scoring the {len(split.train_x)} training images with {model.source}")
     res = model.score(split.train_x)                   # the same mixed batches as training-score thresholds use
-    top = top_k(res.scores[_pick_score(res.scores, score)], max(k, 0))
+    top = top_k(res.scores[pick_score(res.scores, score)], max(k, 0))
     rec = model.score(split.train_x[top], return_recon=True, batch_mode="isolated").recon if len(top) else None
     return model, RunDiagnostics(y=np.full(len(top), -1), ids=[split.train_ids[i] for i in top],
                                  x=split.train_x[top], scores={kk: v[top] for kk, v in res.scores.items()},
@@ -483,17 +483,6 @@ def check_report_args(score: str, top_k_images: int, tsne_points: int,
             raise DataError(f"{p}: no such file or folder (--image)")
 
 
-def _pick_score(scores: dict[str, np.ndarray], score: str) -> str:
-    if score in scores:
-        return score
-    if score == "a":                 # the default, for a method without it: its first score
-        for k in SCORE_NAMES:
-            if k in scores:
-                return k
-    raise ConfigError(f"score {score!r} is not available for this run; it has "
-                      f"{', '.join(k for k in SCORE_NAMES if k in scores)}")
-
-
 def _why_text(scores: dict[str, np.ndarray], lam: float, what: str) -> str | None:
     """What drives the ranking by a = lam * L_n + (1 - lam) * L_o over these images, in words: the heat maps show
     the residual (the L_n part) only, which with lam = 0.05 usually moves a far less than ||E(Q)|| does."""
@@ -529,7 +518,7 @@ def _heatmap_section(page: _Page, out: Path, diag: RunDiagnostics, score: str, k
                      masks: np.ndarray | None, log: Log, what: str = "test", cfg: Any = None) -> None:
     if diag.recon is None or k <= 0:
         return
-    name = _pick_score(diag.scores, score)
+    name = pick_score(diag.scores, score)
     top = top_k(diag.scores[name], k)
     lam = float(cfg.score.lam) if cfg is not None else 0.05
     gen = cfg.score.generator if cfg is not None else "Gs"
@@ -590,7 +579,7 @@ def _named_section(page: _Page, out: Path, model: Any, run_dir: Path, images: Se
     named = score_named_images(model, images, skip_bad=skip_bad, rank_by=score, max_maps=MAX_NAMED_MAPS)
     log(f"scored {len(named.ids)} named image{'s' if len(named.ids) != 1 else ''} (from {len(images)} "
         f"path{'s' if len(images) != 1 else ''})")
-    name = _pick_score(named.scores, score)
+    name = pick_score(named.scores, score)
     page.h(2, "Named images")
     n, m = len(named.ids), len(named.maps)
     if m < n:
