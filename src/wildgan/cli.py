@@ -610,6 +610,13 @@ def cmd_score(a: argparse.Namespace) -> int:
 
     if a.out != "-":
         _check_out_file(a.out, "scores.csv")
+    resume_dir = _resume_dir(a)
+    if a.no_resume and resume_dir is not None and (resume_dir / "manifest.json").is_file() \
+            and int(os.environ.get("RANK", "0")) == 0:
+        import shutil
+
+        shutil.rmtree(resume_dir)     # the finished chunks of an earlier scoring: discarded, as asked
+        _warn(f"--no-resume: deleted {resume_dir} (an earlier scoring's finished chunks)")
     if a.threshold:
         # before the (possibly long) scoring: a bad value should not cost a scoring pass
         check_threshold_args(a.threshold, contamination=a.expected_contamination, k=a.mad_k)
@@ -710,7 +717,8 @@ def cmd_score(a: argparse.Namespace) -> int:
         ids, labels = got.ids, None
         n_skip = len(got.skipped)
         what += (f"; {n_skip} unreadable skipped" if n_skip else "") + \
-            (f"; read in {got.chunks} chunks of up to {got.chunk_size}" if got.chunks > 1 else "")
+            (f"; read in {got.chunks} chunks of up to {got.chunk_size}" if got.chunks > 1 else "") + \
+            (f"; {got.resumed} of them resumed from {_resume_dir(a)}" if got.resumed else "")
     res = got.scores if got is not None else model.score(x, progress=not a.no_progress,
                                                          batch_mode=a.batch_mode).scores
     extra = None
@@ -737,6 +745,11 @@ def cmd_score(a: argparse.Namespace) -> int:
         sys.stdout.flush()
     else:
         write_scores_csv(Path(a.out), ids, res, labels, extra=extra)
+    resume_dir = _resume_dir(a)
+    if resume_dir is not None and (resume_dir / "manifest.json").is_file():
+        import shutil
+
+        shutil.rmtree(resume_dir)              # the CSV holds every chunk's scores now
     print(f"scored {len(ids)} image{'s' if len(ids) != 1 else ''} ({what}) with {model.source}; wrote "
           f"{'the CSV to standard output' if a.out == '-' else a.out}", file=sys.stderr)
     return 0
@@ -764,7 +777,8 @@ def _score_pile(model: Any, a: argparse.Namespace, ctx: Any, archive: Path | Non
                                                             file=sys.stderr)
         try:
             got = score_files(model, [root] if root is not None else a.data, chunk_size=a.chunk_size,
-                              skip_bad=a.skip_bad, progress=not a.no_progress, ctx=ctx, batch_mode=a.batch_mode)
+                              skip_bad=a.skip_bad, progress=not a.no_progress, ctx=ctx, batch_mode=a.batch_mode,
+                              resume_dir=_resume_dir(a))
         except DataError as e:
             raise DataError(inside(str(e))) from None
         finally:
@@ -776,6 +790,13 @@ def _score_pile(model: Any, a: argparse.Namespace, ctx: Any, archive: Path | Non
         got.ids = [Path(i).relative_to(root).as_posix() for i in got.ids]
         got.skipped = [inside(r) for r in got.skipped]
     return got
+
+
+def _resume_dir(a: argparse.Namespace) -> Path | None:
+    """Where `wildgan score` keeps finished chunks' scores until --out is written (None: --out -)."""
+    if a.out == "-":
+        return None
+    return Path(a.out).with_name(Path(a.out).name + ".chunks")
 
 
 def _check_out_file(out: str, example: str) -> None:
@@ -1033,6 +1054,11 @@ def make_parser() -> argparse.ArgumentParser:
                         "so memory holds one chunk whatever the size of the pile (default: 512 MB of pixels, e.g. "
                         "174,720 images at 32x32x3, 2,688 at 256x256x3; an eighth of that for latent search); "
                         "the scores do not depend on N")
+    s.add_argument("--no-resume", action="store_true",
+                   help="score every chunk again, deleting OUT.chunks/ first: a pile read in several chunks keeps "
+                        "each finished chunk's scores there (deleted once OUT is written), and by default a rerun "
+                        "with the same --out, files, run and options takes them from there instead of scoring them "
+                        "again (an interrupted scoring resumes; chunks whose files changed are scored again)")
     s.add_argument("--threads", type=_positive_int, metavar="N",
                     help="CPU threads for the networks (default: torch's, the core count; scores move by float "
                          "noise between counts)")

@@ -121,12 +121,23 @@ def test_score_a_pile_over_two_gloo_ranks(tmp_path: Path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=0",
                 "--rdzv_backend=c10d", "--rdzv_endpoint=localhost:0", "-m", "wildgan"]
+    # an interrupted one-process scoring of the first chunk's files left its scores in two.csv.chunks: the
+    # distributed rerun takes them (rank 0's chunk) and rank 1 scores the other
+    from wildgan.scoring.run import LoadedModel
+
+    real = LoadedModel.score
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(LoadedModel, "score", lambda self, x, **kw: real(self, x, **kw) if len(x) != 64 else
+                   (_ for _ in ()).throw(KeyboardInterrupt))          # the repeats' chunk (64) is the 2nd
+        assert main(args + ["--skip-bad", "--out", str(tmp_path / "two.csv")]) == 130
+    assert [p.name for p in (tmp_path / "two.csv.chunks").glob("chunk-*.npz")] == ["chunk-00000.npz"]
     proc = subprocess.run(torchrun + args + ["--distributed", "--skip-bad", "--out", str(tmp_path / "two.csv")],
                           capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr[-4000:]
     one, two = (tmp_path / "one.csv").read_text(), (tmp_path / "two.csv").read_text()
     assert len(one.splitlines()) == 130 and "077.png" not in one                     # header + 129 images
-    assert two == one
+    assert two == one and "1 of them resumed" in proc.stderr
+    assert not (tmp_path / "two.csv.chunks").exists()
     assert proc.stderr.count("warning: skipped") == 1 and "077.png" in proc.stderr     # named once, by rank 0
 
     proc = subprocess.run(torchrun + args + ["--distributed", "--out", str(tmp_path / "bad.csv")],

@@ -191,6 +191,40 @@ def test_score_a_pile_in_chunks(pile: Path, capsys, tmp_path: Path) -> None:
     assert main(["score", str(run), *data, "--chunk-size", "64", "--no-progress", "--out", str(chunked)]) == 0
     assert "read in 3 chunks of up to 64" in capsys.readouterr().err
     assert whole.read_text() == chunked.read_text()            # the same batches, whatever the chunk size
+    assert not (tmp_path / "chunked.csv.chunks").exists()       # the finished chunks' folder goes with the CSV
+
+    # interrupted while scoring the third chunk (Ctrl-C): the first two chunks' scores are kept and a rerun with
+    # the same --out takes them; the CSV is the same as an uninterrupted scoring's
+    from wildgan.scoring.run import LoadedModel
+
+    real, calls = LoadedModel.score, []
+
+    def interrupted(self, x, **kw):
+        calls.append(len(x))
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(self, x, **kw)
+
+    resumed = tmp_path / "resumed.csv"
+    args = ["score", str(run), *data, "--chunk-size", "64", "--out", str(resumed)]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(LoadedModel, "score", interrupted)
+        assert main(args + ["--no-progress"]) == 130
+    assert not resumed.exists() and len(list((tmp_path / "resumed.csv.chunks").glob("chunk-*.npz"))) == 2
+    capsys.readouterr()
+    assert main(args) == 0                                      # with progress: the resumption is announced
+    err = capsys.readouterr().err
+    assert "resuming: 2 of 3 chunks already scored" in err and "3 chunks of up to 64; 2 of them resumed" in err
+    assert resumed.read_text() == whole.read_text() and not (tmp_path / "resumed.csv.chunks").exists()
+    # --no-resume: an earlier scoring's finished chunks are deleted and every chunk is scored again
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(LoadedModel, "score", interrupted)
+        calls.clear()
+        assert main(args + ["--no-progress"]) == 130
+    assert main(args + ["--no-progress", "--no-resume"]) == 0
+    err = capsys.readouterr().err
+    assert "--no-resume: deleted" in err and "of them resumed" not in err
+    assert resumed.read_text() == whole.read_text()
     with pytest.raises(SystemExit):
         main(["score", str(run), "--chunk-size", "0", "--out", str(whole)])
     assert "--chunk-size: must be at least 1, got 0" in capsys.readouterr().err

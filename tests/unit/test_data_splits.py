@@ -305,6 +305,22 @@ def test_split_differences_detects_changed_data(tmp_path):
     assert diffs and all(("->" in d) or ("ids" in d) for d in diffs)   # counts, or only which images
 
 
+def test_split_differences_name_the_reader_changes_since_the_recording_version(tmp_path):
+    from wildgan.data import split_differences, split_summary
+    from wildgan.data.readers import READER_VERSION
+    from wildgan.data.splits import reader_change_text
+
+    root = simple_npz(tmp_path / "d.npz")
+    s = build_split(DataConfig(data=str(root), normal=("0",)))
+    rec = dict(split_summary(s), n_train=1)
+    assert split_differences(s, rec)[-1:] == [d for d in split_differences(s, rec) if "n_train" in d]  # same reader
+    old = split_differences(s, dict(rec, reader_version=5))
+    assert "__MACOSX" in old[-1] and ".webp" not in old[-1]          # only what changed after version 5
+    assert ".webp" in split_differences(s, dict(rec, reader_version=3))[-1]
+    assert ".webp" in reader_change_text(None)                       # records from before the version was kept
+    assert "newer image reader" in reader_change_text(READER_VERSION + 1)
+
+
 def test_data_config_takes_a_class_name_as_a_string():
     # DataConfig(normal="automobile") was read letter by letter ("normal class 'a' does not exist")
     from wildgan.config import DataConfig

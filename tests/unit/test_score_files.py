@@ -160,3 +160,74 @@ def test_memory_holds_one_chunk(tmp_path: Path) -> None:
         tracemalloc.stop()
     assert peaks[None] > 2 * 640 * 32 * 32 * 3        # the pile, twice (decoded images and their array)
     assert peaks[64] < peaks[None] / 4, peaks
+
+
+@pytest.mark.parametrize("method", ["wildgan", "search", "fanogan"])
+def test_resume_takes_finished_chunks_and_gives_the_same_scores(pile: Path, tmp_path: Path, method: str,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    import wildgan.scoring.run as run
+
+    if method == "fanogan":             # its networks are for 32 or 64 px
+        from wildgan.config import FAnoGANConfig
+
+        m = untrained_model(RunConfig(data=DataConfig(), net=net_config_for_preset("tiny", 32, 1), train=TrainConfig(), method=method,
+                                      fanogan=FAnoGANConfig(dim=4, latent_size=8)), "cpu")
+    else:
+        m = _model(method)
+    folder = tmp_path / "pile"
+    shutil.copytree(pile, folder)
+    whole = score_files(m, [folder], chunk_size=64)
+    rd = tmp_path / "s.csv.chunks"
+    # an interrupted scoring: the third chunk's scoring is killed
+    calls = []
+    real = m.score
+
+    def dies_on_third(x, **kw):
+        calls.append(len(x))
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(x, **kw)
+
+    monkeypatch.setattr(m, "score", dies_on_third)
+    with pytest.raises(KeyboardInterrupt):
+        score_files(m, [folder], chunk_size=64, resume_dir=rd)
+    assert sorted(p.name for p in rd.glob("chunk-*.npz")) == ["chunk-00000.npz", "chunk-00001.npz"]
+    calls.clear()
+    monkeypatch.setattr(m, "score", lambda x, **kw: (calls.append(len(x)), real(x, **kw))[1])
+    again = score_files(m, [folder], chunk_size=64, resume_dir=rd)
+    assert again.resumed == 2 and len(calls) == 1 and again.chunks == 3     # only the unfinished chunk scored
+    _same(whole, again)
+    # a file fixed in place changes only its own chunk's digest: that chunk is scored again, the others are taken
+    calls.clear()
+    import os
+
+    files = list_image_files([folder])
+    # a file of the second score batch (wildgan's chunks are runs of shuffled batches; the first batch is also read
+    # for the topped-up last one), or of the second run of 64 files
+    fixed = files[int(np.concatenate(batch_order(N, 64, m.cfg.score.shuffle_seed))[100]) if method == "wildgan" else 100]
+    st = fixed.stat()
+    os.utime(fixed, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))         # same pixels, a new modification time
+    third = score_files(m, [folder], chunk_size=64, resume_dir=rd)
+    assert third.resumed == 2 and len(calls) == 1
+    _same(whole, third)
+    # other settings (another chunking): nothing is reused, the stale chunks are deleted
+    calls.clear()
+    fourth = score_files(m, [folder], chunk_size=128, resume_dir=rd)
+    assert fourth.resumed == 0 and len(calls) == fourth.chunks
+    _same(whole, fourth)
+    assert not run._read_resumed(rd, [0], files, [[0]], warn=False)[0]      # a chunk of other files: not taken
+
+
+def test_resume_refuses_a_folder_it_did_not_make(pile: Path, tmp_path: Path) -> None:
+    from wildgan.errors import ConfigError
+
+    rd = tmp_path / "mine"
+    rd.mkdir()
+    (rd / "notes.txt").write_text("keep me")
+    with pytest.raises(ConfigError, match="not wildgan's partial scores"):
+        score_files(_model(), [pile], chunk_size=64, resume_dir=rd)
+    assert (rd / "notes.txt").read_text() == "keep me"
+    one = score_files(_model(), [pile], resume_dir=tmp_path / "unused")      # one chunk: no folder is made
+    assert one.chunks == 1 and not (tmp_path / "unused").exists()

@@ -69,9 +69,17 @@ DATASETS = ("auto", "cifar10", "chula-rbc12", "mnist", "folder", "npz", "cifar-b
 FORMATS = ("folder", "folder-tar", "cifar-batches", "npz", "unlabelled-folder", "unlabelled-tar", "unlabelled-npz")
 SAMPLE_NAME = "mnist-sample.npz"
 # bump when decoding rules change so stale caches are not reused (2: median-size rule, 3: 256 px automatic cap,
-# 4: .webp and .gif read, symlinked folders followed, 5: JPEG aliases and PNM read)
-_DECODE_CACHE_VERSION = 5
+# 4: .webp and .gif read, symlinked folders followed, 5: JPEG aliases and PNM read, 6: __MACOSX folders skipped,
+# uint16 arrays follow depth16 image by image, 2-channel arrays refused)
+_DECODE_CACHE_VERSION = 6
 READER_VERSION = _DECODE_CACHE_VERSION     # recorded in split.json: a rebuild by another reader is told apart
+# what each reader version changed in which files a folder lists or how they read (split_differences explains a
+# rebuild that differs from its record with the changes since the recording version)
+READER_CHANGES = {
+    4: "it reads .gif and .webp files and follows symlinked folders",
+    5: "it reads .jfif/.jpe and PNM (.ppm/.pgm/.pbm/.pnm) files",
+    6: "it skips __MACOSX folders (macOS zip leftovers) and refuses 2-channel arrays",
+}
 
 
 @dataclass

@@ -32,7 +32,7 @@ import numpy as np
 
 from ..config import DataConfig
 from ..errors import ConfigError, DataError
-from .readers import CIFAR10_CLASSES, READER_VERSION, ImageSet, default_sample_path, load_dataset, native_sides
+from .readers import CIFAR10_CLASSES, READER_CHANGES, READER_VERSION, ImageSet, default_sample_path, load_dataset, native_sides
 from .transforms import MAX_AUTO_RESOLUTION, check_resolution, convert, next_pow2, rotate_batch
 
 MIN_NORMAL = 16
@@ -415,7 +415,15 @@ def split_differences(split: AnomalySplit, recorded: dict[str, Any], train_only:
                          "the test image ids" if k.endswith("_sha256") else f"{k} {recorded[k]} -> {v}")
     if diffs and recorded.get("reader_version") != READER_VERSION:
         # not the data: wildgan's own reader, which may now list files the recording one left out
-        diffs.append("(wildgan's image reader changed since this was recorded: it now also reads .gif, .webp, .jfif "
-                     "and PNM files and follows symlinked folders, which alone changes the file list of a folder "
-                     "that holds such files: move those out to get the recorded list back)")
+        diffs.append(f"({reader_change_text(recorded.get('reader_version'))}, which alone changes the file list of "
+                     "a folder that holds such files: move those out to get the recorded list back)")
     return diffs
+
+
+def reader_change_text(recorded_version: Any) -> str:
+    """What wildgan's image reader changed since `recorded_version` (None: a record older than the versions)."""
+    since = recorded_version if isinstance(recorded_version, int) else 3
+    changes = [text for v, text in sorted(READER_CHANGES.items()) if v > since]
+    if not changes:     # a record from a newer wildgan than this one
+        return f"this split was recorded by a newer image reader (version {recorded_version}, this is {READER_VERSION})"
+    return "wildgan's image reader changed since this was recorded: " + "; ".join(changes)

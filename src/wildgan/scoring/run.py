@@ -154,6 +154,7 @@ class FileScores:
     skipped: list[str]                      # why each unreadable file was left out (skip_bad)
     chunks: int                             # how many chunks the files were read and scored in
     chunk_size: int                         # images in the largest chunk (whole score batches: at least one)
+    resumed: int = 0                        # chunks whose scores were read back from resume_dir, not computed
 
 
 def _chunk_batches(batches: list[np.ndarray], per_chunk: int) -> list[list[np.ndarray]]:
@@ -187,7 +188,7 @@ def _local_batches(batches: list[np.ndarray], row_of: dict[int, int]) -> list[np
 def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: int | None = None,
                 skip_bad: bool = False, progress: bool = False, ctx: Any = None,
                 score_cfg: ScoreConfig | None = None, batch_mode: str = "mixed",
-                conversion: dict[str, Any] | None = None) -> FileScores | None:
+                conversion: dict[str, Any] | None = None, resume_dir: Path | None = None) -> FileScores | None:
     """Score image files and folders (recursed), reading and scoring at most `chunk_size` images at a time
     (default: default_chunk_size), so that memory holds one chunk of pixels and the scores, whatever the number of
     files.
@@ -199,6 +200,12 @@ def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: 
     order, in consecutive chunks. f-AnoGAN scores each image on its own. Unreadable files (skip_bad) are each named
     in a warning. Files are converted like the run's training data (model.conversion, e.g. MNIST's 28 -> 32 zero
     padding; `conversion` overrides it). `score_cfg` and `batch_mode` as for LoadedModel.score.
+
+    `resume_dir`: with more than one chunk, each chunk's scores are saved there as it is finished (chunk-NNNNN.npz,
+    written atomically, and manifest.json: what they are scores of), and a later call on the same files with the same
+    model, settings and chunk size takes the finished chunks from there instead of scoring them again (an interrupted
+    scoring of a large pile resumes; the scores are the same). A folder recorded for other files, model or settings
+    is emptied first. The caller deletes the folder once the result is safely written.
 
     `ctx` (training.distributed.DistContext, under torchrun): rank r reads and scores chunks r, r + world, ... on its
     own device; rank 0 gathers the scores and returns them (the same as one process's), the other ranks None. An
@@ -220,21 +227,38 @@ def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: 
         chunks = [list(range(i, min(i + step, len(files)))) for i in range(0, len(files), step)]
     world, rank = (ctx.world, ctx.rank) if ctx is not None else (1, 0)
     mine = list(range(rank, len(chunks), world))
+    conversion = model.conversion if conversion is None else conversion
     err: Exception | None = None
     failure = None
+    save = None
+    resumed: list[tuple[int, np.ndarray, dict[str, np.ndarray]]] = []
+    resumed_bad: list[tuple[int, str]] = []
     try:
+        if resume_dir is not None and len(chunks) > 1:
+            key = _resume_key(model, files, chunks, sc, batch_mode, conversion)
+            _prepare_resume_dir(Path(resume_dir), key, ctx)
+            resumed, resumed_bad = _read_resumed(Path(resume_dir), mine, files, chunks, warn=world == 1)
+            mine = [c for c in mine if c not in {q[0] for q in resumed}]
+            save = _chunk_saver(Path(resume_dir), files, chunks)
+            if resumed and progress:
+                import sys
+
+                print(f"resuming: {len(resumed)} of {len(resumed) + len(mine)} chunks already scored, read from "
+                      f"{resume_dir}", file=sys.stderr)
         parts, bad = _score_chunks(model, files, mine, chunks, groups, skip_bad=skip_bad, progress=progress,
-                                   warn=world == 1, score_cfg=sc, batch_mode=batch_mode,
-                                   conversion=model.conversion if conversion is None else conversion)
+                                   warn=world == 1, score_cfg=sc, batch_mode=batch_mode, conversion=conversion,
+                                   save=save)
+        parts, bad = resumed + parts, resumed_bad + bad
     except Exception as e:                 # noqa: BLE001 -- on one rank of several: said to all of them below
         if world == 1:
             raise
         parts, bad, failure, err = [], [], (f"rank {rank}: {e}", isinstance(e, DataError)), e
+    n_resumed = len(resumed)
     if world > 1:
         import torch.distributed as tdist
 
         gathered: list[Any] = [None] * world
-        tdist.all_gather_object(gathered, (parts, bad, failure), group=ctx.ctrl_group)
+        tdist.all_gather_object(gathered, (parts, bad, failure, n_resumed), group=ctx.ctrl_group)
         failures = [g[2] for g in gathered if g[2]]
         if failures:
             kind = DataError if all(is_data for _, is_data in failures) else WildganError
@@ -243,6 +267,7 @@ def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: 
             return None
         parts = [q for g in gathered for q in g[0]]
         bad = [q for g in gathered for q in g[1]]
+        n_resumed = sum(g[3] for g in gathered)
     # merge in chunk order: a wrap-around repeat (the last batch topped up from the first) keeps its first score
     scores: dict[str, np.ndarray] = {}
     done = np.zeros(len(files), dtype=bool)
@@ -259,16 +284,140 @@ def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: 
         raise none_readable_error(len(files), list(reasons.values()))
     keep = np.flatnonzero(done)
     return FileScores(ids=[str(files[i]) for i in keep], scores={k: v[keep] for k, v in scores.items()},
-                      skipped=list(reasons.values()), chunks=len(chunks), chunk_size=max(len(c) for c in chunks))
+                      skipped=list(reasons.values()), chunks=len(chunks), chunk_size=max(len(c) for c in chunks),
+                      resumed=n_resumed)
+
+
+# what a resume folder's chunks are scores of: any change (files, their sizes or times, the weights, the settings,
+# the chunking, the reader) makes them another scoring's, and they are not reused
+RESUME_FORMAT = 1
+
+
+def _resume_key(model: LoadedModel, files: list[Path], chunks: list[list[int]], sc: ScoreConfig, batch_mode: str,
+                conversion: dict[str, Any]) -> dict[str, Any]:
+    import hashlib
+    from dataclasses import asdict
+
+    from ..data.readers import READER_VERSION
+
+    paths = hashlib.sha256("\n".join(map(str, files)).encode("utf-8", "surrogateescape")).hexdigest()
+    chunking = hashlib.sha256(json.dumps(chunks).encode()).hexdigest()
+    return {"format": RESUME_FORMAT, "n_files": len(files), "paths_sha256": paths,
+            "model_sha256": _model_digest(model), "method": model.cfg.method, "device": model.device.type,
+            "score": asdict(sc), "batch_mode": batch_mode, "conversion": conversion, "reader_version": READER_VERSION,
+            "n_chunks": len(chunks), "chunks_sha256": chunking}
+
+
+def _files_digest(files: list[Path], which: list[int]) -> str:
+    """The digest of files' paths, sizes and modification times: a chunk's files changed since its scores were saved
+    (one fixed in place, say) make it scored again; the other chunks are still taken."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for i in which:
+        try:
+            st = files[i].stat()
+            h.update(f"{files[i]}\t{st.st_size}\t{st.st_mtime_ns}\n".encode("utf-8", "surrogateescape"))
+        except OSError:                    # gone or unreadable now: reading it says so
+            h.update(f"{files[i]}\t?\n".encode("utf-8", "surrogateescape"))
+    return h.hexdigest()
+
+
+def _model_digest(model: LoadedModel) -> str:
+    """The weights' digest: the checkpoint file's, or (untrained networks) that of every tensor of every network."""
+    import hashlib
+
+    from ..fileio import file_digest
+
+    if Path(model.source).is_file():
+        return file_digest(Path(model.source))
+    h = hashlib.sha256()
+    for name, net in sorted(vars(model.nets).items()):
+        if isinstance(net, torch.nn.Module):
+            for k, t in net.state_dict().items():
+                h.update(f"{name}.{k}".encode())
+                h.update(t.detach().cpu().reshape(-1).contiguous().view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def _prepare_resume_dir(d: Path, key: dict[str, Any], ctx: Any) -> None:
+    """The first process makes `d` a resume folder for `key`: chunks saved for anything else are deleted (a folder
+    that is not a resume folder is refused, never emptied); the others wait for it."""
+    from ..errors import ConfigError
+    from ..fileio import atomic_write_text
+
+    if ctx is None or ctx.is_main:
+        manifest = d / "manifest.json"
+        if d.exists() and not d.is_dir():
+            raise ConfigError(f"{d} is a file; it is where the scores of finished chunks are kept (resume)")
+        if d.is_dir() and any(d.iterdir()) and not manifest.is_file():
+            raise ConfigError(f"{d} holds files that are not wildgan's partial scores (no manifest.json): move them, "
+                              f"it is where the scores of finished chunks are kept (resume)")
+        try:
+            same = json.loads(manifest.read_text(encoding="utf-8")) == json.loads(json.dumps(key))
+        except (OSError, ValueError):
+            same = False
+        if not same:
+            for f in d.glob("chunk-*.npz") if d.is_dir() else []:
+                f.unlink()
+            d.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(manifest, json.dumps(key, indent=1) + "\n")
+    if ctx is not None:
+        ctx.barrier()
+
+
+def _read_resumed(d: Path, which: list[int], files: list[Path], chunks: list[list[int]], warn: bool
+                  ) -> tuple[list[tuple[int, np.ndarray, dict[str, np.ndarray]]], list[tuple[int, str]]]:
+    """The finished chunks among `which` saved in `d`, as _score_chunks returns them; a chunk whose files changed
+    since, or whose file cannot be read, is scored again."""
+    parts, bad = [], []
+    for c in which:
+        f = d / f"chunk-{c:05d}.npz"
+        if not f.is_file():
+            continue
+        try:
+            with np.load(f, allow_pickle=False) as z:
+                if str(z["files_sha256"]) != _files_digest(files, chunks[c]):
+                    continue
+                kept = z["kept"].astype(np.int64)
+                scores = {k[len("score:"):]: z[k].astype(np.float64) for k in z.files if k.startswith("score:")}
+                why = list(zip(z["bad_index"].astype(np.int64).tolist(), z["bad_why"].tolist()))
+        except (OSError, ValueError, KeyError):
+            continue
+        parts.append((c, kept, scores))
+        bad += why
+        if warn:
+            for _, reason in why:
+                warn_user(f"skipped {reason}")
+    return parts, bad
+
+
+def _chunk_saver(d: Path, files: list[Path], chunks: list[list[int]]) -> Any:
+    """save(chunk, kept, scores, why): one finished chunk's scores, written atomically into `d`, with the digest of
+    its files (_files_digest) as they were read."""
+    import io
+
+    from ..fileio import atomic_write_bytes
+
+    def save(c: int, kept: np.ndarray, scores: dict[str, np.ndarray], why: list[tuple[int, str]]) -> None:
+        buf = io.BytesIO()
+        np.savez(buf, kept=np.asarray(kept, dtype=np.int64), files_sha256=np.array(_files_digest(files, chunks[c])),
+                 bad_index=np.array([i for i, _ in why], dtype=np.int64),
+                 bad_why=np.array([r for _, r in why], dtype=str),
+                 **{f"score:{k}": np.asarray(v, dtype=np.float64) for k, v in scores.items()})
+        atomic_write_bytes(d / f"chunk-{c:05d}.npz", buf.getvalue())
+
+    return save
 
 
 def _score_chunks(model: LoadedModel, files: list[Path], which: list[int], chunks: list[list[int]],
                   groups: list[list[np.ndarray]] | None, *, skip_bad: bool, progress: bool, warn: bool,
-                  score_cfg: ScoreConfig, batch_mode: str, conversion: dict[str, Any]
+                  score_cfg: ScoreConfig, batch_mode: str, conversion: dict[str, Any], save: Any = None
                   ) -> tuple[list[tuple[int, np.ndarray, dict[str, np.ndarray]]], list[tuple[int, str]]]:
     """score_files' work on the chunks numbered `which` (ascending): [(chunk number, kept file indices, their
     scores)] and [(file index, why it was skipped)]; with `warn`, each skipped file is named in a warning as it is
-    met. `groups`: each chunk's score batches (file indices), or None when images are scored independently."""
+    met. `groups`: each chunk's score batches (file indices), or None when images are scored independently.
+    `save(chunk, kept, scores, why)`, when given, is called as each chunk is finished (resume)."""
     from tqdm.auto import tqdm
 
     from ..data.readers import iter_images
@@ -302,12 +451,16 @@ def _score_chunks(model: LoadedModel, files: list[Path], which: list[int], chunk
                     z_chunk = initial_latents(len(chunks[drawn]), net.latent_size, 0, generator=gen)
                     drawn += 1
                 z0 = z_chunk[np.asarray(kept, dtype=np.int64) - chunks[c][0]]
+            kept_a = np.asarray(kept, dtype=np.int64)
+            got: dict[str, np.ndarray] = {}
             if kept:
-                kept_a = np.asarray(kept, dtype=np.int64)
                 batches = None if groups is None else _local_batches(groups[c], {f: r for r, f in enumerate(kept)})
                 res = model.score(x, score_cfg=score_cfg, batch_mode=batch_mode, progress=progress and one,
                                   batches=batches, z0=z0)
-                parts.append((c, kept_a, res.scores))
+                got = res.scores
+                parts.append((c, kept_a, got))
+            if save is not None:
+                save(c, kept_a, got, why)
             bar.update(len(set(chunks[c]) - seen))
             seen.update(chunks[c])
             del x                                    # not held while the next chunk is decoded
