@@ -82,10 +82,16 @@ def c_png_header_only(t):
     return lambda: read_image(p), DataError, "hdr.png"
 
 
-def c_float_tiff(t):
+def c_float_tiff_out_of_range(t):
     p = t / "f.tif"
-    Image.fromarray(np.zeros((4, 4), np.float32)).save(p)
-    return lambda: read_image(p), DataError, "f.tif: unsupported image mode"
+    Image.fromarray(np.full((4, 4), -3.5, np.float32)).save(p)
+    return lambda: read_image(p), DataError, "f.tif: float image values must lie in [0, 1] or [0, 255], found [-3.5"
+
+
+def c_float_tiff_nan(t):
+    p = t / "nan.tif"
+    Image.fromarray(np.full((4, 4), np.nan, np.float32)).save(p)
+    return lambda: read_image(p), DataError, "nan.tif: float image contains NaN"
 
 
 def c_directory_named_png(t):

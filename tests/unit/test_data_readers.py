@@ -750,6 +750,26 @@ def test_mixed_8_and_16_bit_files_warn(tmp_path) -> None:
         load_dataset(pile, depth16="global")
 
 
+def test_float_tiffs_read_like_float_arrays(tmp_path) -> None:
+    # 32-bit float gray TIFFs (ImageJ's processed images): [0, 1] scaled by 255, [0, 255] kept, like float arrays
+    pile = save_dir(tmp_path / "pile")
+    unit = np.linspace(0, 1, 64, dtype=np.float32).reshape(8, 8)
+    Image.fromarray(unit).save(pile / "a.tif")
+    Image.fromarray(unit * 200).save(pile / "b.tif")
+    np.testing.assert_array_equal(read_image(pile / "a.tif")[..., 0], np.rint(unit * 255).astype(np.uint8))
+    np.testing.assert_array_equal(read_image(pile / "b.tif")[..., 0], np.rint(unit * 200).astype(np.uint8))
+    with pytest.warns(UserWarning, match=r"float images read on two scales: 1 with values in \[0, 1\].*a\.tif.*"
+                                         r"1 with values above 1.*b\.tif"):
+        train, _, _ = load_dataset(pile)
+    assert train.x.shape == (2, 8, 8, 1)
+    import warnings
+
+    Image.fromarray(unit * 100).save(pile / "a.tif")                 # one scale: nothing to say
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_dataset(pile)
+
+
 def save_dir(d: Path) -> Path:
     d.mkdir(parents=True, exist_ok=True)
     return d

@@ -114,7 +114,7 @@ def test_cmyk_and_bilevel():
 
 def test_unsupported_mode_names_source():
     with pytest.raises(DataError, match="weird.tif"):
-        pil_to_array(Image.new("F", (3, 3)), "weird.tif")
+        pil_to_array(Image.new("HSV", (3, 3)), "weird.tif")
 
 
 @pytest.mark.parametrize("shape,expect", [((5, 8, 9), (5, 8, 9, 1)), ((5, 8, 9, 3), (5, 8, 9, 3)),

@@ -70,7 +70,7 @@ FORMATS = ("folder", "folder-tar", "cifar-batches", "npz", "unlabelled-folder", 
 SAMPLE_NAME = "mnist-sample.npz"
 # bump when decoding rules change so stale caches are not reused (2: median-size rule, 3: 256 px automatic cap,
 # 4: .webp and .gif read, symlinked folders followed, 5: JPEG aliases and PNM read, 6: __MACOSX folders skipped,
-# uint16 arrays follow depth16 image by image, 2-channel arrays refused)
+# uint16 arrays follow depth16 image by image, 2-channel arrays refused, 32-bit float TIFFs read)
 _DECODE_CACHE_VERSION = 6
 READER_VERSION = _DECODE_CACHE_VERSION     # recorded in split.json: a rebuild by another reader is told apart
 # what each reader version changed in which files a folder lists or how they read (split_differences explains a
@@ -78,7 +78,7 @@ READER_VERSION = _DECODE_CACHE_VERSION     # recorded in split.json: a rebuild b
 READER_CHANGES = {
     4: "it reads .gif and .webp files and follows symlinked folders",
     5: "it reads .jfif/.jpe and PNM (.ppm/.pgm/.pbm/.pnm) files",
-    6: "it skips __MACOSX folders (macOS zip leftovers) and refuses 2-channel arrays",
+    6: "it skips __MACOSX folders (macOS zip leftovers), reads 32-bit float TIFFs and refuses 2-channel arrays",
 }
 
 
@@ -359,6 +359,11 @@ def warn_decode_stats(stats: dict[str, Any], what: str, depth16: str = "per-imag
         warn_user(f"{where}{n8} 8-bit and {n16} 16-bit images mixed (e.g. {stats.get('n8_file')} and "
                   f"{stats.get('n16_file')}): the 16-bit ones follow the depth16 rule ({depth16}) while the 8-bit ones "
                   f"are kept as they are, so their brightness may not compare; convert them to one bit depth")
+    if stats.get("float1") and stats.get("float255"):
+        warn_user(f"{where}float images read on two scales: {stats['float1']} with values in [0, 1] (scaled by 255, "
+                  f"e.g. {stats['float1_file']}) and {stats['float255']} with values above 1 (kept as 0..255, e.g. "
+                  f"{stats['float255_file']}); if they share one scale, the dark ones of the [0, 255] images were "
+                  f"read 255x too bright: rescale the files to one range")
     n = stats.get("stretched", 0)
     if n:
         top = int(stats.get("max16", 0))

@@ -28,7 +28,10 @@ Rules (documented once here, recorded in AnomalySplit.info['conversion']):
     instead of cropping it, then resizes: nothing near the long edges is lost (a defect there stays visible), at the
     price of black bars the networks also learn.
   * Float arrays are accepted when their values lie in [0, 1] (scaled by 255) or in [0, 255] (kept); a float array
-    whose maximum is <= 1 is taken to be in [0, 1]. Values are rounded to the nearest integer.
+    whose maximum is <= 1 is taken to be in [0, 1]. Values are rounded to the nearest integer. 32-bit float gray
+    files (TIFF mode 'F') follow the same rule, file by file (a data set whose files were read both ways gets a
+    warning); other float ranges are an error that names the file (the tool cannot know the scale that keeps
+    brightness comparable between images).
   * Integer arrays: uint8 as is; uint16 always through depth16, image by image, like a 16-bit file (also when its
     values are all <= 255), so a uint16 image reads the same alone or beside others; other integer types (int64
     from numpy arithmetic, int32 ...) as 8-bit when the whole array lies in 0..255, else every image through depth16
@@ -135,8 +138,9 @@ def pil_to_array(img: Image.Image, name: str, depth16: str = "per-image", stats:
     if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
         a = np.asarray(img)
         return _reduce_depth(a, depth16, name, stats)[..., None]
-    if mode != "F":
-        _count(stats, "n8", name=name)
+    if mode == "F":
+        return float_image_to_uint8(np.asarray(img, dtype=np.float64), name, stats)[..., None]
+    _count(stats, "n8", name=name)
     if mode == "L":
         return np.asarray(img, dtype=np.uint8)[..., None]
     if mode == "1":
@@ -159,7 +163,25 @@ def pil_to_array(img: Image.Image, name: str, depth16: str = "per-image", stats:
     if mode in ("CMYK", "YCbCr"):
         return np.asarray(img.convert("RGB"), dtype=np.uint8)
     raise DataError(f"{name}: unsupported image mode {mode!r} (supported: 1, L, LA, P, RGB, RGBA, CMYK, YCbCr, "
-                    "16-bit gray)")
+                    "16-bit gray, 32-bit float gray)")
+
+
+def float_image_to_uint8(a: np.ndarray, name: str, stats: dict[str, Any] | None = None) -> np.ndarray:
+    """One float image (a 32-bit float TIFF) -> uint8, by the float-array rule: values in [0, 1] are scaled by 255,
+    values in [0, 255] (maximum above 1) kept, rounded; anything else is a DataError that names the file. Decided per
+    file (a file is read on its own): stats counts the files read each way ('float1', 'float255') so that a data set
+    read both ways gets a warning (a dark [0, 255] image whose maximum is <= 1 would be read as [0, 1])."""
+    if not np.isfinite(a).all():
+        raise DataError(f"{name}: float image contains NaN or inf values")
+    lo, hi = float(a.min()), float(a.max())
+    if lo < 0 or hi > 255:
+        raise DataError(f"{name}: float image values must lie in [0, 1] or [0, 255], found [{lo:g}, {hi:g}]; "
+                        "rescale the images to one of those ranges (the same scale for every image, to keep their "
+                        "brightness comparable), or save them as 16-bit integers (then --depth16 chooses the rule)")
+    one = hi <= 1.0
+    _count(stats, "n8", name=name)
+    _count(stats, "float1" if one else "float255", name=name)
+    return np.clip(np.rint(a * (255.0 if one else 1.0)), 0, 255).astype(np.uint8)
 
 
 # --------------------------------------------------------------------------------------------- channels
