@@ -231,3 +231,24 @@ def test_resume_refuses_a_folder_it_did_not_make(pile: Path, tmp_path: Path) -> 
     assert (rd / "notes.txt").read_text() == "keep me"
     one = score_files(_model(), [pile], resume_dir=tmp_path / "unused")      # one chunk: no folder is made
     assert one.chunks == 1 and not (tmp_path / "unused").exists()
+
+
+def test_a_chunk_that_cannot_be_saved_does_not_stop_the_scoring(pile: Path, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    import wildgan.fileio as fileio
+
+    def full(path, data):
+        raise OSError(28, "No space left on device")
+
+    real = fileio.atomic_write_bytes
+    monkeypatch.setattr(fileio, "atomic_write_bytes", full)
+    with pytest.warns(UserWarning, match="cannot keep the finished chunks' scores in .*No space left on device.*"
+                                         "goes on"):
+        got = score_files(_model(), [pile], chunk_size=64, resume_dir=tmp_path / "r")        # not even the manifest
+    assert len(got.ids) == N
+    # the manifest written, then the disk is full: the first chunk that cannot be saved is named, once
+    monkeypatch.setattr(fileio, "atomic_write_bytes",
+                        lambda path, data: real(path, data) if path.name == "manifest.json" else full(path, data))
+    with pytest.warns(UserWarning, match="cannot save chunk 0's scores .*No space left on device.*goes on") as rec:
+        got = score_files(_model(), [pile], chunk_size=64, resume_dir=tmp_path / "r2")
+    assert len(got.ids) == N and sum("cannot save" in str(w.message) for w in rec) == 1     # said once

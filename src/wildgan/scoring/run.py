@@ -236,10 +236,10 @@ def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: 
     try:
         if resume_dir is not None and len(chunks) > 1:
             key = _resume_key(model, files, chunks, sc, batch_mode, conversion)
-            _prepare_resume_dir(Path(resume_dir), key, ctx)
-            resumed, resumed_bad = _read_resumed(Path(resume_dir), mine, files, chunks, warn=world == 1)
-            mine = [c for c in mine if c not in {q[0] for q in resumed}]
-            save = _chunk_saver(Path(resume_dir), files, chunks)
+            if _prepare_resume_dir(Path(resume_dir), key, ctx):
+                resumed, resumed_bad = _read_resumed(Path(resume_dir), mine, files, chunks, warn=world == 1)
+                mine = [c for c in mine if c not in {q[0] for q in resumed}]
+                save = _chunk_saver(Path(resume_dir), files, chunks)
             if resumed and progress:
                 import sys
 
@@ -340,30 +340,50 @@ def _model_digest(model: LoadedModel) -> str:
     return h.hexdigest()
 
 
-def _prepare_resume_dir(d: Path, key: dict[str, Any], ctx: Any) -> None:
+def _prepare_resume_dir(d: Path, key: dict[str, Any], ctx: Any) -> bool:
     """The first process makes `d` a resume folder for `key`: chunks saved for anything else are deleted (a folder
-    that is not a resume folder is refused, never emptied); the others wait for it."""
+    that is not a resume folder is refused, never emptied); the others wait for it, and raise its error too. False
+    (with a warning) when the folder cannot be written: the scoring goes on without saving its chunks."""
     from ..errors import ConfigError
     from ..fileio import atomic_write_text
 
+    problem: Exception | None = None
+    usable = True
     if ctx is None or ctx.is_main:
         manifest = d / "manifest.json"
-        if d.exists() and not d.is_dir():
-            raise ConfigError(f"{d} is a file; it is where the scores of finished chunks are kept (resume)")
-        if d.is_dir() and any(d.iterdir()) and not manifest.is_file():
-            raise ConfigError(f"{d} holds files that are not wildgan's partial scores (no manifest.json): move them, "
-                              f"it is where the scores of finished chunks are kept (resume)")
         try:
-            same = json.loads(manifest.read_text(encoding="utf-8")) == json.loads(json.dumps(key))
-        except (OSError, ValueError):
-            same = False
-        if not same:
-            for f in d.glob("chunk-*.npz") if d.is_dir() else []:
-                f.unlink()
-            d.mkdir(parents=True, exist_ok=True)
-            atomic_write_text(manifest, json.dumps(key, indent=1) + "\n")
+            if d.exists() and not d.is_dir():
+                raise ConfigError(f"{d} is a file; it is where the scores of finished chunks are kept (resume)")
+            if d.is_dir() and any(d.iterdir()) and not manifest.is_file():
+                raise ConfigError(f"{d} holds files that are not wildgan's partial scores (no manifest.json): move "
+                                  f"them, it is where the scores of finished chunks are kept (resume)")
+            try:
+                same = json.loads(manifest.read_text(encoding="utf-8")) == json.loads(json.dumps(key))
+            except (OSError, ValueError):
+                same = False
+            if not same:
+                for f in d.glob("chunk-*.npz") if d.is_dir() else []:
+                    f.unlink()
+                d.mkdir(parents=True, exist_ok=True)
+                atomic_write_text(manifest, json.dumps(key, indent=1) + "\n")
+        except ConfigError as e:
+            problem = e
+        except OSError as e:
+            usable = False
+            warn_user(f"cannot keep the finished chunks' scores in {d} ({e.strerror or e}): the scoring goes on, "
+                      f"but an interrupted one would start over")
     if ctx is not None:
-        ctx.barrier()
+        # not a barrier: every process learns whether the first one failed (and fails alike, none waits forever)
+        import torch.distributed as tdist
+
+        said: list[Any] = [None] * ctx.world
+        tdist.all_gather_object(said, (None if problem is None else str(problem), usable), group=ctx.ctrl_group)
+        if said[0][0] is not None:
+            raise problem if problem is not None else ConfigError(said[0][0])
+        return bool(said[0][1])
+    if problem is not None:
+        raise problem
+    return usable
 
 
 def _read_resumed(d: Path, which: list[int], files: list[Path], chunks: list[list[int]], warn: bool
@@ -399,13 +419,22 @@ def _chunk_saver(d: Path, files: list[Path], chunks: list[list[int]]) -> Any:
 
     from ..fileio import atomic_write_bytes
 
+    failed: list[str] = []
+
     def save(c: int, kept: np.ndarray, scores: dict[str, np.ndarray], why: list[tuple[int, str]]) -> None:
+        if failed:                  # said once; the scoring itself goes on (only a resume would need the files)
+            return
         buf = io.BytesIO()
         np.savez(buf, kept=np.asarray(kept, dtype=np.int64), files_sha256=np.array(_files_digest(files, chunks[c])),
                  bad_index=np.array([i for i, _ in why], dtype=np.int64),
                  bad_why=np.array([r for _, r in why], dtype=str),
                  **{f"score:{k}": np.asarray(v, dtype=np.float64) for k, v in scores.items()})
-        atomic_write_bytes(d / f"chunk-{c:05d}.npz", buf.getvalue())
+        try:
+            atomic_write_bytes(d / f"chunk-{c:05d}.npz", buf.getvalue())
+        except OSError as e:
+            failed.append(str(e))
+            warn_user(f"cannot save chunk {c}'s scores in {d} ({e.strerror or e}): the scoring goes on, but an "
+                      f"interruption from here on would have to score the unsaved chunks again")
 
     return save
 
