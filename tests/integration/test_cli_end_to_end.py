@@ -73,6 +73,36 @@ def test_evaluating_other_classes_keeps_the_runs_own_evaluation(run_dir, capsys)
 
 
 @pytest.mark.integration
+def test_evaluating_other_data_takes_the_runs_normal_class_by_name_only(run_dir, tmp_path, capsys):
+    # the run's normal class "1" is no folder name of this tree: it must not become class index 1 ("others"), which
+    # evaluated with the labels inverted (AUC ~ 0) and said so only in the table's last line
+    import numpy as np
+    from PIL import Image
+
+    from wildgan.data import default_sample_path
+
+    d = np.load(default_sample_path())
+    for cls, digit, n in (("ones", 1, 30), ("others", 7, 10)):
+        (tmp_path / "tree" / cls).mkdir(parents=True)
+        for i, im in enumerate(d["x_test"][d["y_test"] == digit][:n]):
+            Image.fromarray(im).save(tmp_path / "tree" / cls / f"{i}.png")
+    (tmp_path / "pile").mkdir()
+    for i, im in enumerate(d["x_test"][:20]):
+        Image.fromarray(im).save(tmp_path / "pile" / f"{i}.png")
+    args = ["evaluate", str(run_dir), "--no-controls", "--device", "cpu", "--no-progress"]
+    assert main(args + ["--data", str(tmp_path / "tree")]) == 2
+    err = capsys.readouterr().err
+    assert "the run's normal class '1' is not a class of this data (its classes: ones, others): choose its normal " \
+        "class(es) with --normal" in err
+    assert main(args + ["--data", str(tmp_path / "tree"), "--normal", "ones"]) == 0
+    assert "normal: ones" in capsys.readouterr().out
+    assert main(args + ["--data", str(tmp_path / "pile")]) == 2          # a pile: no flag the user never gave blamed
+    err = capsys.readouterr().err
+    assert "unlabelled images (no class folders or labels), so there is no normal class" in err \
+        and "drop --normal" not in err
+
+
+@pytest.mark.integration
 def test_score_csv_and_images(run_dir, tmp_path):
     out = tmp_path / "scores.csv"
     assert main(["score", str(run_dir), "--out", str(out), "--device", "cpu", "--no-progress"]) == 0

@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Any
 
@@ -174,12 +174,17 @@ def _concat(a: ImageSet, b: ImageSet | None) -> ImageSet:
 
 
 def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | None = None,
-                whole: bool = False) -> AnomalySplit:
+                whole: bool = False, inherited: tuple[str, ...] = ()) -> AnomalySplit:
     """Load cfg.data and build the one-vs-rest split for its protocol. Same cfg -> identical arrays.
 
     whole=True: no training set; the test set is every labelled image of cfg.data (its train and test parts, minus
     excluded classes; normal classes = 0, the rest = 1), neither balanced nor contaminated. That is what evaluating
-    a run on labelled data it was not split from means (e.g. a run trained on an unlabelled pile)."""
+    a run on labelled data it was not split from means (e.g. a run trained on an unlabelled pile).
+
+    inherited: the fields of cfg ('normal', 'exclude_classes') taken over from a run trained on other data, not
+    chosen for this data: they match class names only, never a class index ("1" must not become this data's second
+    folder, which would evaluate against another normal class, silently), a normal class that is no class name here
+    is an error asking for --normal, and an excluded one that is no class here excludes nothing."""
     if cfg.seed < 0:
         raise ConfigError(f"seed must be >= 0, got {cfg.seed}")
     if not (0.0 < cfg.test_fraction < 1.0):
@@ -203,8 +208,23 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
     rotations = d["rotations"] if cfg.rotations is None else int(cfg.rotations)
     names = list(train.class_names)
     if protocol == "unlabelled":
+        if "normal" in inherited and cfg.normal:
+            raise ConfigError(f"{source}: unlabelled images (no class folders or labels), so there is no normal "
+                              f"class to evaluate against: pass labelled data and its normal class with --normal")
+        if "exclude_classes" in inherited:
+            cfg = replace(cfg, exclude_classes=())
         return _unlabelled_split(cfg, train, kind, source, resolution, channels, rotations, d["fit"])
 
+    lower = [n.lower() for n in names]
+    if "normal" in inherited:
+        unknown = [c for c in cfg.normal if str(c).strip().lower() not in lower]
+        if unknown:
+            raise ConfigError(f"{source}: the run's normal class{'es' if len(unknown) > 1 else ''} "
+                              f"{', '.join(map(repr, unknown))} {'are' if len(unknown) > 1 else 'is'} not a class of "
+                              f"this data (its classes: {', '.join(names)}): choose its normal class(es) with "
+                              f"--normal")
+    if "exclude_classes" in inherited:
+        cfg = replace(cfg, exclude_classes=tuple(c for c in cfg.exclude_classes if str(c).strip().lower() in lower))
     excluded = _resolve_classes(cfg.exclude_classes, names, "excluded", source)
     normal_default = not cfg.normal
     if cfg.normal:

@@ -57,7 +57,9 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
     if whole and data is None:
         raise ConfigError(f"{run_dir}: whole-data evaluation needs --data (labelled images the run was not split "
                           f"from); the run's own data is evaluated on its test split")
-    split = build_split(dc, whole=whole)
+    # other data: the run's normal classes (without --normal) and exclusions are taken over by class name only
+    split = build_split(dc, whole=whole, inherited=() if data is None else ("exclude_classes",) if normal
+                        else ("normal", "exclude_classes"))
     if whole and recorded.get("source") and split.info.get("source") == recorded.get("source"):
         _say(log, f"warning: {dc.data} is the data {run_dir} was trained on: evaluated whole, its test set includes "
                   f"the training images (the in-the-wild setting: how well the pile's own anomalies are found), "
