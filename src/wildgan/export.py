@@ -126,6 +126,12 @@ def export_onnx(run_dir: str | Path, path: str | Path, batch_size: int = 64, ops
     the batch axis stays dynamic (isolated protocol). Needs the `onnx` extra (pip install onnx) to write metadata."""
     if batch_size < 1:
         raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
+    import importlib.util
+
+    if importlib.util.find_spec("onnx") is None:
+        # checked first: without it torch's exporter fails with its own error (OnnxExporterError, not ImportError)
+        # after the model has been traced
+        raise WildganError("ONNX export needs the 'onnx' package: pip install 'wildgan[onnx]' (or pip install onnx)")
     graph, model = scoring_graph(run_dir, input_type=input_type, include_A=include_A, checkpoint=checkpoint)
     r, c = model.cfg.net.resolution, model.cfg.net.channels
     gen = torch.Generator().manual_seed(0)

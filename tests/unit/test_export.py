@@ -87,6 +87,19 @@ def test_export_refuses_bad_arguments(run_dir, tmp_path) -> None:
     assert not (tmp_path / "x.onnx").exists()
 
 
+def test_export_without_onnx_says_which_extra_to_install(run_dir, tmp_path, monkeypatch) -> None:
+    # torch's exporter fails with its own OnnxExporterError (a RuntimeError) without onnx: named up front instead
+    import importlib.util
+
+    from wildgan.errors import WildganError
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnx" else real(name, *a))
+    with pytest.raises(WildganError, match=r"needs the 'onnx' package: pip install 'wildgan\[onnx\]'"):
+        export_onnx(run_dir, tmp_path / "x.onnx")
+    assert not (tmp_path / "x.onnx").exists()
+
+
 # ------------------------------------------------------------------------------------------ level of detail (lod)
 def _run_at_lod(root, lod: float):
     """A run directory whose networks stopped growing at `lod` (as a short / budgeted / interrupted run does): the

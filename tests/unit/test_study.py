@@ -171,6 +171,12 @@ def test_study_resumes_without_redoing_finished_cells(tmp_path, monkeypatch):
     wider = replace(base, net=replace(base.net, latent_size=base.net.latent_size * 2))
     with pytest.raises(ConfigError, match="net.latent_size"):
         study_mod.run_study(wider, cells, tmp_path / "st", progress=False, log=lambda m: None)
+    # a new cell (another seed) with other settings: refused too, since the tables pool it with the folder's cells
+    with pytest.raises(ConfigError, match=r"holds cell 0_g0\S*_wildgan_image_s0 trained with other settings "
+                                          r"\(train.lr"):
+        study_mod.run_study(replace(base, train=replace(base.train, lr=0.002)),
+                            grid(["0"], [0.0], ["wildgan"], ["image"], [1]), tmp_path / "st", progress=False,
+                            log=lambda m: None)
     assert (tmp_path / "st" / "results.jsonl").read_bytes() == before and len(calls) == 3
     # what does not change results may differ: the cells are reused
     study_mod.run_study(replace(base, train=replace(base.train, log_every=7, keep_checkpoints=1)), cells,

@@ -69,8 +69,15 @@ def check_study_dir(base: RunConfig, cells: list[Cell], study_dir: Path) -> None
     for d in (Path(study_dir), *Path(study_dir).parents):
         if d.exists() and not d.is_dir():
             raise ConfigError(f"--out {study_dir}: {d} is a file; give a folder for the study")
-    for cell in cells:
-        run_dir = Path(study_dir) / "runs" / cell.key
+    # every cell of the folder, not only this command's: the tables pool all of its rows, so a new seed or gamma
+    # trained with other settings would otherwise stand beside the old ones as the same study
+    todo = {cell.key: cell for cell in cells}
+    runs = Path(study_dir) / "runs"
+    for run_dir in sorted(runs.iterdir()) if runs.is_dir() else []:
+        if run_dir.name not in todo and (run_dir / "config.json").is_file():
+            todo[run_dir.name] = _cell_of(read_run_config(run_dir))
+    for key, cell in todo.items():
+        run_dir = runs / key
         if not (run_dir / "config.json").is_file():
             continue
         diffs = run_differences(read_run_config(run_dir), cell_config(base, cell), STUDY_MAY_CHANGE)
@@ -80,6 +87,12 @@ def check_study_dir(base: RunConfig, cells: list[Cell], study_dir: Path) -> None
                 f"holds one configuration, and its cells would be reused or continued as they are. Give another "
                 f"--out, or the study's own settings (its cells' config.yaml); to redo one cell, delete {run_dir} "
                 f"(and its line in {Path(study_dir) / 'results.jsonl'}, if it has one)")
+
+
+def _cell_of(cfg: RunConfig) -> Cell:
+    """The cell a run of a study folder was trained for (read back from its config)."""
+    return Cell(",".join(map(str, cfg.data.normal)), float(cfg.data.contamination), cfg.method,
+                cfg.train.encoder_loss if cfg.method == "wildgan" else "-", int(cfg.train.seed))
 
 
 def _drop_torn_line(path: Path) -> None:
