@@ -177,6 +177,13 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
                "preset": cfg.preset, "run_dir": str(run_dir.relative_to(study_dir))}
         if cell.method == "fanogan":      # f-AnoGAN counts iterations (critic, encoder), not kimg
             row["fanogan_iters"] = [model.meta.get("gan_iters_done"), model.meta.get("enc_iters_done")]
+        else:
+            # the level of detail scored at: > 0 when the schedule ended before the networks reached full resolution
+            row["lod"] = model.lod
+            if model.lod > 0:
+                cell_log(f"warning: {cell.key} stopped growing at lod {model.lod:g} (full resolution is lod 0): it is "
+                         f"scored at the resolution it reached, below the data's; the tables say so. A longer "
+                         f"--total-kimg trains the cells to full resolution")
         # append-only, one line per cell, flushed and fsynced: a kill loses at most the cell in progress
         _drop_torn_line(results)
         with open(results, "a", encoding="utf-8") as f:

@@ -3,7 +3,8 @@
 Table 1 (paper layout): encoder loss x score, for the proposed method.
 Table 2 (paper layout): method x score, one column per contamination gamma.
 Table 3: one-vs-rest sweep, normal class x score (for the first gamma).
-Every table gives mean +- std over seeds (n in brackets when n > 1) and the controls as extra rows.
+Every table gives mean +- std over seeds (the sample standard deviation, n - 1; n in brackets when n > 1) and the
+controls as extra rows.
 """
 
 from __future__ import annotations
@@ -180,7 +181,7 @@ def render_markdown(rows: list[dict[str, Any]]) -> str:
     if not rows:
         return "# Study results\n\nNo finished cells yet.\n"
     parts = ["# Study results", "",
-             "ROC AUC (anomaly = positive class, scores never flipped), mean ± std over seeds. "
+             "ROC AUC (anomaly = positive class, scores never flipped), mean ± std over seeds (sample std, n − 1). "
              "Controls: the same architecture with its untrained initial weights, and pixel statistics of the "
              "query; a trained score means little unless it beats them (a control below 0.5 is as informative "
              "with its sign flipped: compare with 1 − AUC too).", ""]
@@ -231,6 +232,13 @@ def _training_line(rows: list[dict[str, Any]]) -> str:
               else f"{kimg[0]:g} to {kimg[-1]:g} kimg (cells differ)")
     line = (f"Training: {', '.join(presets) or '?'} preset, {length} per cell (the paper trained about 4,000 kimg "
             f"at 32x32)." if pg else "")
+    short = sorted((float(r["lod"]), r["cell"]) for r in pg if float(r.get("lod") or 0) > 0)
+    if short:
+        lods = sorted({round(lod, 3) for lod, _ in short})
+        line += (f" **{len(short)} of {len(pg)} cells never reached full resolution** (stopped at lod "
+                 f"{', '.join(f'{v:g}' for v in lods)}; full resolution is lod 0): they are scored at the resolution "
+                 f"they reached, so their AUCs are not those of the method at the data's resolution (e.g. "
+                 f"{short[0][1]}); train longer.")
     its = sorted({tuple(r["fanogan_iters"]) for r in rows if r.get("method") == "fanogan" and r.get("fanogan_iters")})
     if its:
         line += " f-AnoGAN: " + ", ".join(f"{a} critic + {b} encoder iterations" for a, b in its) + \
@@ -245,18 +253,18 @@ def render_csv(rows: list[dict[str, Any]]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(["protocol", "normal", "gamma", "method", "encoder_loss", "seed", "score", "auc", "ap",
-                "auc_untrained", "kimg", "fanogan_iters"])
+                "auc_untrained", "kimg", "fanogan_iters", "lod"])
     for r in rows:
         its = "+".join(str(v) for v in r["fanogan_iters"]) if r.get("fanogan_iters") else ""   # critic + encoder
         for s in SCORES:
             if s in r["auc"]:
                 w.writerow([r.get("protocol"), r["normal"], r["gamma"], r["method"], r.get("encoder_loss", ""),
                             r["seed"], s, _f(r["auc"][s]), _f(r["ap"].get(s)),
-                            _f(r["controls"]["untrained"].get(s)), _f(r.get("kimg")), its])
+                            _f(r["controls"]["untrained"].get(s)), _f(r.get("kimg")), its, _f(r.get("lod"))])
         for k, _ in CONTROL_ROWS[1:]:
             w.writerow([r.get("protocol"), r["normal"], r["gamma"], r["method"], r.get("encoder_loss", ""),
                         r["seed"], k, _f(r["controls"].get(k)), _f(r.get("controls_ap", {}).get(k)), "",
-                        _f(r.get("kimg")), its])
+                        _f(r.get("kimg")), its, _f(r.get("lod"))])
     return buf.getvalue()
 
 
