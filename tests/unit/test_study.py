@@ -49,7 +49,7 @@ def test_table_rendering_is_exact():
     csv_text = render_csv(FIXED)
     lines = csv_text.strip().splitlines()
     assert lines[0] == "protocol,normal,gamma,method,encoder_loss,seed,score,auc,ap,auc_untrained,kimg,fanogan_iters,lod"
-    assert lines[1] == "cifar10,automobile,0.0,wildgan,image,0,A,0.400000,0.410000,0.600000,100.000000,"
+    assert lines[1] == "cifar10,automobile,0.0,wildgan,image,0,A,0.400000,0.410000,0.600000,100.000000,,"
     assert len(lines) == 1 + len(FIXED) * 8
 
 
