@@ -4,11 +4,11 @@ __version__ = "0.1.0"
 
 from .errors import WildganWarning  # noqa: E402  (torch-free: errors.py imports nothing)
 
-__all__ = ["Detector", "NotFittedError", "WildganWarning", "__version__"]
+__all__ = ["Detector", "HeatMaps", "NotFittedError", "WildganWarning", "__version__"]
 
 
 def __getattr__(name: str):  # noqa: ANN202 -- PEP 562: `import wildgan` (and the CLI) stay light, without torch
-    if name in ("Detector", "NotFittedError"):
+    if name in ("Detector", "HeatMaps", "NotFittedError"):
         from . import detector
 
         return getattr(detector, name)

@@ -3,11 +3,12 @@
     det = Detector(preset="tiny", total_kimg=0.5, resolution=16).fit(normal_images)
     det.decision_function(images)   # float64 [N], higher = more anomalous
     det.predict(images)             # int64 [N], 1 = anomaly (score > threshold_)
+    det.heatmaps(images)            # HeatMaps: images, reconstructions, per-pixel residual maps [N, R, R], scores
 
 Conventions (sklearn / PyOD): __init__ only stores parameters; fit() returns self and sets the fitted attributes
 (trailing underscore); `contamination` is only used to place the threshold, never in training.
 
-Inputs accepted by fit / decision_function / predict / predict_proba / score_all:
+Inputs accepted by fit / decision_function / predict / predict_proba / score_all / heatmaps:
   * numpy arrays [N, H, W] (gray) or [N, H, W, C] / [N, C, H, W] with C in {1, 3}, or NHWC with C = 4 (RGBA,
     composited on black); 2 channels are refused (pick or merge them);
   * one image as an array [H, W], or (fitted Detector) [H, W, C] / [C, H, W]: a 3-D array is read as one image when
@@ -52,7 +53,7 @@ import shutil
 import tempfile
 import warnings
 import weakref
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -422,6 +423,59 @@ class _TempRunDir:
         return (Path, (str(self.path),))   # an unpickled copy refers to the directory but never removes it
 
 
+@dataclass
+class HeatMaps:
+    """Detector.heatmaps(X): per-image residual maps with what they were computed from, aligned with X (row i = the
+    i-th image of X, as decision_function orders them; a folder in sorted path order, see ids).
+
+    images : uint8 [N, R, R, C], the query images Q as converted for the networks (R = resolution_,
+        C = channels_).
+    recon : float32 [N, R, R, C], the reconstructions the scores were computed from: Gs(E(Q)) for method
+        'wildgan' (the generator of model_.cfg.score.generator, Gs by default), G(z*) of the latent search for
+        'search', G(E(Q)) for 'fanogan'. Float on the networks' scale, where images lie in [-1, 1]
+        (x * 2/255 - 1), unclipped: a generator's output can overshoot [-1, 1] (recon_u8: clipped uint8 for
+        display).
+    maps : float32 [N, R, R] in [0, 1], the report's heat maps (wildgan.evaluation.heatmaps.residual_maps):
+        maps[i] = mean over the C channels of |w(Q_i) - w(recon[i])|, with Q_i = images[i] * 2/255 - 1 (the
+        training rule) and w the per-image min-max to [0, 1] over all of its R*R*C values jointly: the residual
+        that L_n sums, before it is summed. Higher = less like the reconstruction.
+    scores : float64 [N], the Detector's `score` (decision_function(X)); higher = more anomalous.
+    all_scores : every score of the same pass (a, L_n, L_o, L_r, A, z_norm; see Detector.score_all).
+    ids : where each image came from (file paths for files and folders, 'array:i' / 'image:i' otherwise).
+    score, lod, generator : the score name in `scores`, the networks' level of detail (0 = full resolution), and
+        the generator's name.
+
+    How the maps relate to the scores, at lod 0 (trained_resolution_ == resolution_), up to float32 rounding:
+    L_n[i] = sqrt(sum of (w(Q_i) - w(recon[i]))^2) / (R*R*C), so for gray images (C = 1)
+    all_scores['L_n'][i] == sqrt((maps[i] ** 2).sum()) / R**2 exactly, and for colour images
+    L_n[i] >= sqrt((maps[i] ** 2).sum()) / (sqrt(C) * R**2) (equal when the channels' residuals are equal).
+    L_r is the residual without the min-max: L_r[i] == ||Q_i - recon[i]||_2. The ranking score a weighs L_n by lam
+    only (a = lam * L_n + (1 - lam) * L_o): a clean map with a high a means the encoder, not the reconstruction,
+    found the image unusual. At lod > 0 the scores compare box-reduced queries with the low-resolution
+    reconstruction, and recon is that reconstruction nearest-upsampled to R x R (as in the report): the maps are
+    still the full-resolution query against it, and the equalities above do not hold.
+    """
+
+    images: np.ndarray
+    recon: np.ndarray
+    maps: np.ndarray
+    scores: np.ndarray
+    all_scores: dict[str, np.ndarray]
+    ids: list[str]
+    score: str = "a"
+    lod: float = 0.0
+    generator: str = "Gs"
+
+    @property
+    def recon_u8(self) -> np.ndarray:
+        """The reconstructions as uint8 [N, R, R, C] (the inverse of the training rule, rounded and clipped to
+        0..255): for display."""
+        return np.clip(np.rint((self.recon.astype(np.float64) + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+
 FITTED_ATTRS = ("model_", "run_dir_", "resolution_", "channels_", "image_shape_", "conversion_", "decision_scores_",
                 "n_train_", "threshold_rule_", "threshold_", "labels_", "_temp_run_dir")
 
@@ -474,7 +528,9 @@ class Detector:
 
     Fitted attributes: decision_scores_ (training scores, float64 [N]), threshold_ (float), threshold_rule_
     (wildgan.thresholds.Threshold), labels_ (0/1 of the training images), run_dir_ (Path; after load() None when
-    the run directory no longer exists, e.g. a temporary one), resolution_, channels_,
+    the run directory no longer exists, e.g. a temporary one), resolution_ (the network input resolution R: every
+    image is converted to R x R), trained_resolution_ (the resolution the networks were trained up to: R, or less
+    when training ended before the last fade-in, which fit warns about; images are then scored at it), channels_,
     image_shape_ ((H, W, C) of the training images as given to fit; None when their sizes differ or they came from
     a DataConfig / CLI run), conversion_, n_train_, model_ (wildgan.scoring.run.LoadedModel).
     """
@@ -640,6 +696,7 @@ class Detector:
             split = AnomalySplit(x, np.zeros(len(x), np.int8), ids, x[:0], np.zeros(0, np.int8), [], res, ch, info)
         resolution, channels = int(x.shape[1]), int(x.shape[3])
         cfg = self._run_config(data_cfg, resolution, channels)
+        self._check_enough_images(len(x), cfg)     # before a run directory is made: nothing to clean up
         temp = _TempRunDir() if self.run_dir is None else None
         run_dir = temp.path if temp is not None else Path(self.run_dir)
         other = _LIVE_RUN_DIRS.get(os.path.abspath(run_dir)) if temp is None else None
@@ -682,7 +739,64 @@ class Detector:
             if temp is not None:
                 temp.cleanup()
             raise
+        self._warn_if_not_grown(cfg, result, run_dir)
         return self
+
+    def _check_enough_images(self, n: int, cfg: Any) -> None:
+        """The training loop's rule (training.loop.train_pgan: no minibatch larger than the data set, or it would hold
+        an image twice and skew the minibatch-stddev statistic), said in the Python API's terms: its own message
+        names CLI options (--preset, --config)."""
+        from .config import PRESETS
+
+        if cfg.method not in ("wildgan", "search"):
+            return                      # f-AnoGAN checks its batch size itself, in words that fit both APIs
+        res = cfg.net.resolution
+
+        def need(minibatch: dict[int, int]) -> int:
+            return max(b for r, b in minibatch.items() if r <= res)
+
+        biggest = need(cfg.train.minibatch)
+        if n >= biggest:
+            return
+        smaller = {p: need(v["minibatch"]) for p, v in PRESETS.items() if need(v["minibatch"]) < biggest}
+        fix = ", or use " + " or ".join(f"preset={p!r} (at least {k})" for p, k in smaller.items()) if smaller else ""
+        raise DataError(f"only {n} training image{'s' if n != 1 else ''}: Detector(preset={self.preset!r}) trains "
+                        f"{res}x{res} networks in minibatches of up to {biggest} images, so fit needs at least "
+                        f"{biggest} images (no minibatch may hold an image twice). Add images{fix}: the preset is "
+                        f"the only Detector argument that sets the minibatch sizes (others need a run trained with "
+                        f"`wildgan train --config` (train.minibatch), loaded with Detector.from_run)")
+
+    def _warn_if_not_grown(self, cfg: Any, result: Any, run_dir: Path) -> None:
+        """A total_kimg (or a minutes budget) that ends before the last fade-in leaves networks that never reached
+        the input resolution: they are scored at the resolution they reached (trained_resolution_), which nothing
+        else in a fit's output shows (resolution_ is the input resolution). The CLI says the same
+        (cli._warn_if_not_grown)."""
+        lod = self.model_.lod
+        if cfg.method == "fanogan" or lod <= 0:
+            return
+        from .config import paper_total_kimg
+        from .training.schedule import schedule_kimg_for_full_growth
+
+        t, r = cfg.train, cfg.net.resolution
+        grown = schedule_kimg_for_full_growth(r, t.phase_kimg, t.fade_kimg)
+        paper = paper_total_kimg(r, t.phase_kimg, t.fade_kimg)
+        got = self.trained_resolution_
+        fading = f", still fading in {got}x{got}" if lod != int(lod) else ""
+        why = (f"the wall-clock budget (minutes={t.minutes:g}) ran out" if result.status == "budget" else
+               f"total_kimg={t.total_kimg:g} ended it")
+        msg = (f"training ended at {result.nimg / 1000:.4g} kimg ({why}), before the networks reached {r}x{r}: they "
+               f"reached {got}x{got} (lod {lod:g}{fading}; trained_resolution_ = {got}, while resolution_ = {r} is "
+               f"the input resolution) and images are scored at that resolution. With phase_kimg={t.phase_kimg:g} "
+               f"they reach {r}x{r} at {grown:.4g} kimg and the paper's schedule (total_kimg=None) trains "
+               f"{paper:.4g} kimg: fit with total_kimg={paper:.4g} (or None)"
+               f"{', minutes=None or a larger budget' if result.status == 'budget' else ''}, or a smaller "
+               f"phase_kimg")
+        try:        # the run's log says it too, as a CLI run's does
+            with open(run_dir / "log.txt", "a", encoding="utf-8") as f:
+                f.write(f"warning: {msg}\n")
+        except OSError:
+            pass
+        warn_user(msg)
 
     def _set_threshold(self, X_val: Any = None, y_val: Any = None) -> None:
         val_scores = None if X_val is None else self.decision_function(X_val)
@@ -731,11 +845,24 @@ class Detector:
         given = getattr(self, "pixel_range", "auto")          # a Detector pickled before pixel_range existed
         return given if given != "auto" else self.conversion_.get("float_range")
 
+    @property
+    def trained_resolution_(self) -> int:
+        """The resolution the networks were trained up to: resolution_ / 2^floor(lod), the training schedule's
+        current resolution when training ended (training.schedule). Equal to resolution_ unless training ended
+        before the last fade-in (a short total_kimg, or a minutes budget: fit warns); then images are still taken
+        at resolution_ but scored at this one. With a fractional lod (model_.lod) this resolution was still
+        fading in."""
+        _check_fitted(self)
+        return int(self.resolution_) // 2 ** int(np.floor(self.model_.lod))
+
     def _images(self, X: Any) -> np.ndarray:
+        return self._images_ids(X)[0]
+
+    def _images_ids(self, X: Any) -> tuple[np.ndarray, list[str]]:
         learned = self.pixel_range_
-        x = to_images(X, self.resolution_, self.channels_, resize_mode=self.conversion_.get("fit", "resize"),
-                      depth16=self.conversion_.get("depth16", "per-image"), image_shapes=self._image_shapes(),
-                      float_range=learned, native_sides=self.conversion_.get("native_sides"))[0]
+        x, ids = to_images(X, self.resolution_, self.channels_, resize_mode=self.conversion_.get("fit", "resize"),
+                           depth16=self.conversion_.get("depth16", "per-image"), image_shapes=self._image_shapes(),
+                           float_range=learned, native_sides=self.conversion_.get("native_sides"))
         if learned == "[-1,1]" and getattr(self, "pixel_range", "auto") == "auto" and len(x) >= 8 and \
                 not isinstance(X, (str, Path)) and input_float_range(X) == "[0,1]":
             # floats read as [-1, 1] though none of many images has a negative value: most likely [0, 1] floats given
@@ -743,7 +870,7 @@ class Detector:
             warn_user(f"none of these {len(x)} float images has a negative value, yet this Detector reads floats as "
                       f"[-1, 1] (the range of its training floats, pixel_range_): if they are [0, 1] floats, pass "
                       f"them as uint8 (x * 255) or use a Detector(pixel_range='[0,1]')")
-        return x
+        return x, ids
 
     def _scores(self, X: Any) -> dict[str, np.ndarray]:
         if isinstance(X, (str, Path)) and Path(X).is_dir():
@@ -783,6 +910,31 @@ class Detector:
         _check_fitted(self)
         return rank_proba(self.decision_scores_, self.decision_function(X), method)
 
+    def heatmaps(self, X: Any) -> "HeatMaps":
+        """Where each image of X disagrees with its reconstruction: the per-pixel residual maps of `wildgan report`,
+        with the images, their reconstructions and their scores (see HeatMaps for the exact definitions).
+
+        X: any input decision_function accepts (arrays, tensors, PIL images, paths, a folder, a data-set file),
+        converted the same way. Scored with this Detector's batch_mode and lam in one pass that also returns the
+        reconstructions, so HeatMaps.scores are decision_function(X) (for a folder up to float noise: there
+        decision_function reads it in chunks). Memory: the images, a float32 reconstruction and a map of every
+        image are held at once (5 to 9 bytes per pixel and channel); for a large folder, rank it with
+        decision_function first and map the files that matter (a list of paths)."""
+        _check_fitted(self)
+        from .evaluation.heatmaps import residual_maps
+
+        x, ids = self._images_ids(X)
+        m = self.model_
+        with _torch_threads(getattr(self, "threads", None)):
+            res = m.score(x, score_cfg=replace(m.cfg.score, lam=float(self.lam)), batch_mode=self.batch_mode,
+                          return_recon=True)
+            maps = residual_maps(x, res.recon)
+        scores = {k: np.asarray(v, dtype=np.float64) for k, v in res.scores.items()}
+        gen = "G" if m.cfg.method == "fanogan" else m.cfg.score.generator
+        return HeatMaps(images=x, recon=np.asarray(res.recon, dtype=np.float32), maps=maps,
+                        scores=scores[self.score], all_scores=scores, ids=list(ids), score=self.score,
+                        lod=float(m.lod), generator=gen)
+
     def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:
         """fit(X), then the 0/1 labels of the training images themselves (labels_; y is ignored, as in PyOD)."""
         return self.fit(X).labels_
@@ -819,13 +971,24 @@ class Detector:
         from .config import run_config_from_dict
         from .scoring.run import LoadedModel, resolve_device
 
-        path = Path(path)
+        given = Path(path)
+        path = given
         if path.suffix not in (".json", ".safetensors"):
             path = path.with_name(path.name + ".json")
+        if given.is_dir() and not path.is_file():
+            # the usual mix-up: a run folder (wildgan train, Detector.fit(run_dir=...)) is opened by from_run
+            if (given / "config.json").is_file():
+                raise CheckpointError(f"{given} is a run directory, not a saved Detector: load a run with "
+                                      f"Detector.from_run({str(given)!r}) (Detector.load reads the PATH.json + "
+                                      f"PATH.safetensors pair that det.save(PATH) writes)")
+            raise CheckpointError(f"{given} is a directory, not a saved Detector: Detector.load reads the PATH.json "
+                                  f"+ PATH.safetensors pair that det.save(PATH) writes (give PATH, or either file)")
         meta = ckpt.read_meta(path)
         if meta.get("kind") != DETECTOR_KIND:
-            raise CheckpointError(f"{path}: not a saved wildgan Detector (kind = {meta.get('kind')!r}); for a run "
-                                  "directory use Detector.from_run")
+            run = _run_of_checkpoint(path)
+            hint = (f"it is a checkpoint of the run {run}: Detector.from_run({str(run)!r}, checkpoint={str(path)!r})"
+                    if run is not None else "for a run directory use Detector.from_run")
+            raise CheckpointError(f"{path}: not a saved wildgan Detector (kind = {meta.get('kind')!r}); {hint}")
         params = dict(meta["params"])
         if device is not None:
             params["device"] = device
@@ -866,6 +1029,8 @@ class Detector:
         from .scoring.run import load_model, read_split_info
 
         run_dir = Path(run_dir)
+        if not run_dir.is_dir():
+            _refuse_saved_detector_as_run(run_dir)
         model = load_model(run_dir, device, checkpoint=Path(checkpoint) if checkpoint else None)
         cfg = model.cfg
         conv = model.conversion
@@ -901,6 +1066,42 @@ class Detector:
         return det
 
 
+def _saved_kind(path: Path) -> str | None:
+    """The `kind` in the wildgan checkpoint metadata at path (a .json / .safetensors file, or the stem of a pair);
+    None when there is none to read."""
+    from . import checkpoint as ckpt
+
+    for p in ([path] if path.suffix in (".json", ".safetensors") else []) + [path.with_name(path.name + ".json")]:
+        if p.is_file():
+            try:
+                return str(ckpt.read_meta(p).get("kind"))
+            except CheckpointError:
+                return None
+    return None
+
+
+def _run_of_checkpoint(path: Path) -> Path | None:
+    """The run directory a network checkpoint file belongs to (RUN/network-final.json, RUN/checkpoints/...), if
+    any."""
+    for d in (path.parent, path.parent.parent):
+        if (d / "config.json").is_file():
+            return d
+    return None
+
+
+def _refuse_saved_detector_as_run(path: Path) -> None:
+    """from_run was given something that is not a directory: a saved Detector (or a run's checkpoint file) gets a
+    message naming the call that opens it; anything else is left to the run reader's own message."""
+    kind = _saved_kind(path)
+    if kind == DETECTOR_KIND:
+        raise ConfigError(f"{path} is a saved Detector (det.save), not a run directory: load it with "
+                          f"Detector.load({str(path)!r})")
+    run = _run_of_checkpoint(path) if kind is not None and path.is_file() else None
+    if run is not None:
+        raise ConfigError(f"{path} is a checkpoint file of the run {run}, not a run directory: "
+                          f"Detector.from_run({str(run)!r}, checkpoint={str(path)!r})")
+
+
 def __getattr__(name: str) -> Any:
     # the training-score helpers live in wildgan.scoring.train_scores (torch): resolved when first asked for, so that
     # `import wildgan.detector` (and `from wildgan import Detector`) stays torch-free
@@ -911,5 +1112,5 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["Detector", "NotFittedError", "to_images", "input_float_range", "guess_float_range", "PIXEL_RANGES", "read_3d", "infer_geometry", "run_threshold",
+__all__ = ["Detector", "HeatMaps", "NotFittedError", "to_images", "input_float_range", "guess_float_range", "PIXEL_RANGES", "read_3d", "infer_geometry", "run_threshold",
            "threshold_columns", "write_train_scores"]

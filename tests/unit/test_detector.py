@@ -27,6 +27,8 @@ from wildgan.thresholds import MAD_SCALE
 
 N_TRAIN = 64
 TINY = dict(preset="tiny", total_kimg=0.5, phase_kimg=0.1, resolution=16, device="cpu")
+# the warning of a fit that ends before full growth: the short fits below (total_kimg 0.05) end at 4x4 on purpose
+NOT_GROWN = "training ended at "
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -64,7 +66,7 @@ def test_init_only_stores_params() -> None:
     assert clone(d).get_params() == d.get_params()          # sklearn can clone it (pipelines, grid search)
 
 
-@pytest.mark.parametrize("call", ["decision_function", "predict", "predict_proba", "score_all"])
+@pytest.mark.parametrize("call", ["decision_function", "predict", "predict_proba", "score_all", "heatmaps"])
 def test_not_fitted_errors(call: str, x_train) -> None:
     d = Detector(**TINY)
     with pytest.raises(NotFittedError) as e:
@@ -96,6 +98,7 @@ def test_fitted_attributes(det: Detector) -> None:
     assert det.run_dir_.is_dir() and (det.run_dir_ / "network-final.json").is_file()
     assert (det.run_dir_ / "train_scores.csv").is_file() and (det.run_dir_ / "train_scores-isolated.csv").is_file()
     assert det.resolution_ == 16 and det.channels_ == 1
+    assert det.model_.lod == 0 and det.trained_resolution_ == 16           # 0.5 kimg: grown to 16x16 at 0.4
 
 
 def test_shapes_and_dtypes(det: Detector, mnist) -> None:
@@ -500,8 +503,28 @@ def test_save_load_identical_scores(det: Detector, mnist, noise, tmp_path) -> No
     assert back.threshold_ == det.threshold_ and back.threshold_rule_ == det.threshold_rule_
     np.testing.assert_array_equal(back.predict_proba(x), det.predict_proba(x))
     assert Detector.load(path).threshold_ == det.threshold_       # the .json path works too
-    with pytest.raises(CheckpointError, match="not a saved wildgan Detector"):
+    with pytest.raises(CheckpointError, match="not a saved wildgan Detector .*it is a checkpoint of the run"):
         Detector.load(det.run_dir_ / "network-final.json")
+
+
+def test_load_and_from_run_point_to_each_other(det: Detector, tmp_path) -> None:
+    """A run folder given to load, or a saved Detector given to from_run: the message names the call to use."""
+    run = str(det.run_dir_)
+    with pytest.raises(CheckpointError, match=rf"is a run directory, not a saved Detector: load a run with "
+                                              rf"Detector.from_run\('{re.escape(run)}'\)"):
+        Detector.load(run)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CheckpointError, match="is a directory, not a saved Detector"):
+        Detector.load(tmp_path / "empty")
+    path = det.save(tmp_path / "m")
+    for given in (tmp_path / "m", path, tmp_path / "m.safetensors"):    # the stem, the .json, the weights
+        with pytest.raises(ConfigError, match=rf"is a saved Detector \(det.save\), not a run directory: load it with "
+                                              rf"Detector.load\('{re.escape(str(given))}'\)"):
+            Detector.from_run(given, device="cpu")
+    with pytest.raises(ConfigError, match=r"is a checkpoint file of the run .*checkpoint="):
+        Detector.from_run(det.run_dir_ / "network-final.json", device="cpu")
+    with pytest.raises(ConfigError, match="no such run directory"):      # anything else: the run reader's word
+        Detector.from_run(tmp_path / "nothing", device="cpu")
 
 
 def test_from_run_of_a_detector_run_reuses_its_training_scores(det: Detector, x_train) -> None:
@@ -675,6 +698,7 @@ def test_a_fit_into_a_run_dir_another_detector_wrote_says_so(x_train, tmp_path) 
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
+        warnings.filterwarnings("ignore", message=NOT_GROWN)
         a.fit(x_train[:16])                               # its own run again: nothing to say
     with pytest.warns(UserWarning, match="holds the run of another live Detector"):
         b = clone(a).fit(x_train[16:32])                  # the clone keeps run_dir: the folder changes hands
@@ -684,6 +708,7 @@ def test_a_fit_into_a_run_dir_another_detector_wrote_says_so(x_train, tmp_path) 
     gc.collect()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
+        warnings.filterwarnings("ignore", message=NOT_GROWN)
         Detector(**{**TINY, "total_kimg": 0.05}, run_dir=str(tmp_path / "r")).fit(x_train[:16])
 
 
@@ -719,6 +744,7 @@ def test_depth16_parameter_is_used_by_fit_and_kept_for_scoring(det: Detector, x_
     run = tmp_path / "b12"
     with warnings.catch_warnings():
         warnings.simplefilter("error")                                  # bits:12: nothing stretched, nothing to say
+        warnings.filterwarnings("ignore", message=NOT_GROWN)
         d = Detector(**{**TINY, "total_kimg": 0.05}, depth16="bits:12", run_dir=str(run)).fit(x16)
     assert d.get_params()["depth16"] == "bits:12" and d.conversion_["depth16"] == "bits:12"
     assert json.loads((run / "config.json").read_text())["data"]["depth16"] == "bits:12"
@@ -794,3 +820,91 @@ def test_fit_predict_labels_the_training_images_as_predict_would(x_train, tmp_pa
     assert labels.shape == (len(x_train),) and 6 <= labels.sum() <= 7              # about 10% of 64 flagged
     np.testing.assert_array_equal(labels, d.labels_)
     np.testing.assert_array_equal(labels, d.predict(x_train))       # the same images, scored the same way
+
+
+# ---------------------------------------------------------------------------------------------------- API audit
+def test_heatmaps_are_the_report_residual_of_the_scored_reconstructions(det: Detector, mnist, noise) -> None:
+    from wildgan.detector import HeatMaps
+    from wildgan.evaluation.heatmaps import residual_maps
+
+    x = np.concatenate([mnist["x_test"][:10], noise[:2]])
+    hm = det.heatmaps(x)
+    assert isinstance(hm, HeatMaps) and len(hm) == 12 and hm.ids == [f"array:{i}" for i in range(12)]
+    assert hm.images.shape == (12, 16, 16, 1) and hm.images.dtype == np.uint8
+    np.testing.assert_array_equal(hm.images, det._images(x))
+    assert hm.recon.shape == (12, 16, 16, 1) and hm.recon.dtype == np.float32
+    assert hm.recon_u8.dtype == np.uint8 and hm.recon_u8.shape == hm.recon.shape     # recon itself is unclipped
+    np.testing.assert_array_equal(hm.recon_u8, np.clip(np.rint((hm.recon.astype(np.float64) + 1) * 127.5), 0, 255))
+    assert hm.maps.shape == (12, 16, 16) and hm.maps.dtype == np.float32
+    assert hm.maps.min() >= 0 and hm.maps.max() <= 1 and hm.maps.max() > 0
+    # the scores of the same pass are decision_function's (mixed batches: the same batches)
+    np.testing.assert_array_equal(hm.scores, det.decision_function(x))
+    assert hm.score == "a" and hm.lod == 0 and hm.generator == "Gs"
+    for k, v in det.score_all(x).items():
+        np.testing.assert_array_equal(hm.all_scores[k], v, err_msg=k)
+    # the maps are exactly the report's, and relate to the scores as documented (gray, lod 0)
+    np.testing.assert_array_equal(hm.maps, residual_maps(hm.images, hm.recon))
+    q = hm.images.astype(np.float64) / 127.5 - 1
+    np.testing.assert_allclose(hm.all_scores["L_n"], np.sqrt((hm.maps.astype(np.float64) ** 2).sum((1, 2))) / 16 ** 2,
+                               rtol=1e-5)
+    np.testing.assert_allclose(hm.all_scores["L_r"], np.linalg.norm((q - hm.recon).reshape(12, -1), axis=1),
+                               rtol=1e-5)
+    # a reconstruction equal to the query leaves nothing to show
+    assert np.abs(residual_maps(hm.images, q.astype(np.float32))).max() < 1e-6
+    # batch_mode is the Detector's: isolated maps of one image are those it gets among others
+    iso = copy.copy(det).set_params(batch_mode="isolated")
+    one, all_ = iso.heatmaps(x[3]), iso.heatmaps(x)
+    np.testing.assert_array_equal(all_.scores, iso.decision_function(x))
+    np.testing.assert_allclose(one.maps[0], all_.maps[3], atol=1e-5)
+    assert one.scores[0] == pytest.approx(all_.scores[3], abs=1e-6)
+
+
+def test_heatmaps_of_a_folder(det: Detector, mnist, tmp_path) -> None:
+    from PIL import Image
+
+    x = mnist["x_test"][:8]
+    for i, im in enumerate(x):
+        Image.fromarray(im).save(tmp_path / f"{i:02d}.png")
+    hm = det.heatmaps(tmp_path)
+    assert hm.ids == [str(tmp_path / f"{i:02d}.png") for i in range(8)]          # sorted by path, like scoring
+    assert hm.images.shape == (8, 16, 16, 1) and hm.maps.shape == (8, 16, 16)
+    same = det.heatmaps(x)                                                        # the same pixels as arrays
+    np.testing.assert_array_equal(hm.images, same.images)
+    np.testing.assert_array_equal(hm.maps, same.maps)
+    np.testing.assert_allclose(hm.scores, det.decision_function(tmp_path), rtol=1e-6, atol=1e-7)
+
+
+def test_a_fit_that_ends_before_full_growth_warns_and_says_where_it_got(x_train, tmp_path) -> None:
+    import warnings
+
+    import wildgan
+
+    run = tmp_path / "r"
+    with pytest.warns(wildgan.WildganWarning, match=r"\(total_kimg=0.05 ended it\), before the networks reached "
+                                                    r"16x16: they reached 4x4 \(lod 2; trained_resolution_ = 4, "
+                                                    r"while resolution_ = 16 is the input resolution\).* reach 16x16 "
+                                                    r"at 0.4 kimg .*fit with total_kimg=0.4667 \(or None\)"):
+        d = Detector(**{**TINY, "total_kimg": 0.05}, run_dir=str(run)).fit(x_train[:16])
+    assert d.resolution_ == 16 and d.trained_resolution_ == 4 and d.model_.lod == 2
+    assert "warning: training ended at" in (run / "log.txt").read_text()
+    assert Detector.load(d.save(tmp_path / "m")).trained_resolution_ == 4
+    assert Detector.from_run(run, device="cpu").trained_resolution_ == 4
+    with pytest.warns(wildgan.WildganWarning, match=r"the wall-clock budget \(minutes=1e-06\) ran out.*minutes=None"):
+        Detector(**TINY, minutes=1e-6).fit(x_train[:16])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", wildgan.WildganWarning)
+        # grown: 8x8 from 0.04 kimg on, and the second round of 4 x 16 images starts at 0.064 (the lod is the
+        # schedule's at the start of the last round trained)
+        g = Detector(**{**TINY, "total_kimg": 0.1, "phase_kimg": 0.02, "resolution": 8}).fit(x_train[:16])
+    assert g.resolution_ == g.trained_resolution_ == 8
+
+
+def test_too_few_training_images_are_refused_in_python_api_terms(x_train, tmp_path) -> None:
+    with pytest.raises(DataError, match=r"^only 3 training images: Detector\(preset='tiny'\) trains 16x16 networks in "
+                                        r"minibatches of up to 16 images, so fit needs at least 16 images") as e:
+        Detector(**TINY, run_dir=str(tmp_path / "r")).fit(x_train[:3])
+    assert "--preset" not in str(e.value)
+    assert not (tmp_path / "r").exists()                          # refused before a run directory is made
+    with pytest.raises(DataError, match=r"^only 15 training images: Detector\(preset='fast'\) .*at least 128 images.*"
+                                        r"Add images, or use preset='tiny' \(at least 16\)"):
+        Detector(**{**TINY, "preset": "fast"}).fit(x_train[:15])

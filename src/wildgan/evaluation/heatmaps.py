@@ -37,7 +37,7 @@ def _as_float_nchw(x: np.ndarray) -> torch.Tensor:
 def residual_maps(query: np.ndarray, recon: np.ndarray) -> np.ndarray:
     """Heat maps [N, H, W] float32 in [0, 1]: mean over channels of |w(Q) - w(X_rec)|.
 
-    query: uint8 [N, H, W, C] (or float in [-1, 1]); recon: float [N, H, W, C] in [-1, 1] (ScoreResult.recon).
+    query: uint8 [N, H, W, C] (or float in [-1, 1]); recon: float [N, H, W, C] on the [-1, 1] scale, unclipped (ScoreResult.recon).
     """
     q, r = _as_float_nchw(query), _as_float_nchw(recon)
     if q.shape != r.shape:
@@ -101,7 +101,7 @@ class NamedImages:
     ids: list[str]                  # every named image, most anomalous first
     scores: dict[str, np.ndarray]   # in the order of ids
     x: np.ndarray                   # uint8 [M, H, W, C]: the first M images of ids
-    recon: np.ndarray               # float [M, H, W, C] in [-1, 1]
+    recon: np.ndarray               # float [M, H, W, C] on the [-1, 1] scale (unclipped: G may overshoot)
     maps: np.ndarray                # float [M, H, W]
 
 

@@ -56,7 +56,7 @@ def at_lod(q: torch.Tensor, lod: float) -> torch.Tensor:
 class ScoreResult:
     scores: dict[str, np.ndarray]                 # name -> [N] float64, higher = more anomalous
     z: np.ndarray                                 # [N, N_z] raw encoder output (or searched latent)
-    recon: np.ndarray | None = None               # [N, H, W, C] float32 in [-1, 1] when requested
+    recon: np.ndarray | None = None               # [N, H, W, C] float32 on the [-1, 1] scale (unclipped) when requested
     info: dict = field(default_factory=dict)
 
 
