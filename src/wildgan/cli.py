@@ -635,8 +635,13 @@ def cmd_score(a: argparse.Namespace) -> int:
         from .data.readers import under_data_root
 
         a.data = [str(under_data_root(d)) for d in a.data]      # relative paths may be under $WILDGAN_DATA
+    if a.data is not None and not a.data:
+        # `--data` with nothing after it (an unset $DIR): not the run's own test split, which no --data means
+        raise ConfigError("--data is given without a path: name image files, folders or a data set (leave --data out "
+                          "to score the run's own test split)")
     one_file = a.data[0] if a.data and len(a.data) == 1 else None
-    dataset_file = bool(one_file and is_dataset_file(one_file))
+    # one folder with --normal: a class-folder tree, labelled like its .tar.gz would be (the test split, with labels)
+    dataset_file = bool(one_file and (is_dataset_file(one_file) or (a.normal and Path(one_file).is_dir())))
     tar = dataset_file and detect_format(Path(one_file)) == "folder-tar"
     pile_tar = tar and is_pile(one_file)     # a tar of a pile (loose images, at most one folder): no labels
     ctx = None

@@ -250,6 +250,15 @@ def test_evaluate_an_unlabelled_run_on_labelled_folders(pile: Path, capsys) -> N
                  "--no-whole"]) == 0                           # the tree's own 20% hold-out instead
     out = json.loads(capsys.readouterr().out)
     assert (out["n_test"], out["n_anomalous"]) == (12, 4)
+    # score: the same folder tree with --normal is labelled, as its .tar.gz is (every image, a label column)
+    csv_path = pile / "labelled.csv"
+    assert main(["score", str(run), "--data", str(tree), "--normal", "one", "--no-progress",
+                 "--out", str(csv_path)]) == 0
+    rows = _rows(csv_path)
+    assert len(rows) == 60 and sum(int(r["label"]) for r in rows) == 20
+    # --data with nothing after it (an unset $DIR) is refused, not read as "the run's own test split"
+    assert main(["score", str(run), "--data", "--out", str(csv_path)]) == 2
+    assert "--data is given without a path" in capsys.readouterr().err
 
 
 def test_whole_evaluation_of_a_labelled_run(tmp_path: Path, capsys, monkeypatch) -> None:
