@@ -346,16 +346,25 @@ def _convert_items(x: np.ndarray | list[np.ndarray], res: int, ch: int, resize_m
 
 def to_images(X: Any, resolution: int | None = None, channels: int | None = None, *, resize_mode: str = "resize",
               depth16: str = "per-image", image_shapes: Sequence[Sequence[int]] | None = None,
-              skip_bad: bool = False, float_range: str | None = None, native_sides: Sequence[int] | None = None
-              ) -> tuple[np.ndarray, list[str]]:
+              skip_bad: bool = False, float_range: str | None = None, native_sides: Sequence[int] | None = None,
+              trained_on: str | None = None) -> tuple[np.ndarray, list[str]]:
     """Any accepted input (see the module docstring) -> (uint8 [N, R, R, C], ids), converted like training data.
     image_shapes: the (H, W, C) a fitted model knows, to tell one [H, W, C] / [C, H, W] image from a batch
     (see read_3d); without them a 3-D array is a batch [N, H, W]. skip_bad: unreadable files are left out, each
     named in a warning (their ids are absent from the returned ids). float_range: '[0,1]' | '[-1,1]' | '[0,255]'
     for float pixels (None: guessed from all the floats of X together). native_sides: the [shortest, longest] side
-    of a model's training images: images far off that scale are warned about (data.readers.scale_warning)."""
+    of a model's training images: images far off that scale are warned about (data.readers.scale_warning).
+    trained_on: 'gray' | 'colour' when a model's training images were all of that kind: images of the other kind
+    are warned about (data.readers.channel_warning)."""
     x, ids = _decode_items(X, depth16, image_shapes, skip_bad=skip_bad, float_range=float_range)
     res, ch = infer_geometry(x, resolution, channels)
+    if trained_on is not None:
+        from .data.readers import channel_warning
+
+        kinds = [x.shape[-1]] * len(x) if isinstance(x, np.ndarray) else [a.shape[-1] for a in x]
+        msg = channel_warning(sum(k == 1 for k in kinds), sum(k != 1 for k in kinds), trained_on)
+        if msg:
+            warn_user(msg)
     if native_sides:
         from .data.readers import scale_warning
 
@@ -683,8 +692,13 @@ class Detector:
                 res = 32 if res <= 32 else 64  # the only resolutions of the f-AnoGAN networks
             x = _convert_items(items, res, ch, self.resize_mode)
             shapes = {items.shape[1:]} if isinstance(items, np.ndarray) else {a.shape for a in items}
+            n_gray = sum(1 for s in shapes if s[-1] == 1) if not isinstance(items, np.ndarray) else \
+                (len(items) if items.shape[-1] == 1 else 0)
             conv = {"fit": self.resize_mode, "depth16": depth16, "native_sides": native_sides(s[:2] for s in shapes),
-                    **({"float_range": frange} if frange else {})}
+                    **({"float_range": frange} if frange else {}),
+                    # what the networks learn from: images of the other kind scored later are warned about
+                    **({"gray_data": True} if self.channels is None and ch == 1 else
+                       {"colour_data": True} if self.channels is None and ch == 3 and n_gray == 0 else {})}
             src = str(X) if isinstance(X, (str, Path)) else f"in-memory {type(X).__name__}"
             # fit recorded in the run's config too: evaluate / score --data convert new data like the training data
             data_cfg = DataConfig(data=str(X) if isinstance(X, (str, Path)) else None, resolution=res, channels=ch,
@@ -862,7 +876,9 @@ class Detector:
         learned = self.pixel_range_
         x, ids = to_images(X, self.resolution_, self.channels_, resize_mode=self.conversion_.get("fit", "resize"),
                            depth16=self.conversion_.get("depth16", "per-image"), image_shapes=self._image_shapes(),
-                           float_range=learned, native_sides=self.conversion_.get("native_sides"))
+                           float_range=learned, native_sides=self.conversion_.get("native_sides"),
+                           trained_on="gray" if self.conversion_.get("gray_data") else
+                           "colour" if self.conversion_.get("colour_data") else None)
         if learned == "[-1,1]" and getattr(self, "pixel_range", "auto") == "auto" and len(x) >= 8 and \
                 not isinstance(X, (str, Path)) and input_float_range(X) == "[0,1]":
             # floats read as [-1, 1] though none of many images has a negative value: most likely [0, 1] floats given
@@ -1056,7 +1072,7 @@ class Detector:
         shape = split_info.get("image_shape")     # recorded by Detector.fit for in-memory images of one size
         det.image_shape_ = tuple(int(v) for v in shape) if shape else None
         det.conversion_ = {"fit": conv.get("fit", "resize"), "depth16": conv.get("depth16", "per-image"),
-                           **{k: conv[k] for k in ("gray_data", "native_sides") if k in conv}}
+                           **{k: conv[k] for k in ("gray_data", "colour_data", "native_sides") if k in conv}}
         frange = split_info.get("conversion", {}).get("float_range")      # recorded by Detector.fit for float images
         if frange in _RANGE_BOUNDS:
             det.conversion_["float_range"] = frange

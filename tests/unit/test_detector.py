@@ -908,3 +908,21 @@ def test_too_few_training_images_are_refused_in_python_api_terms(x_train, tmp_pa
     with pytest.raises(DataError, match=r"^only 15 training images: Detector\(preset='fast'\) .*at least 128 images.*"
                                         r"Add images, or use preset='tiny' \(at least 16\)"):
         Detector(**{**TINY, "preset": "fast"}).fit(x_train[:15])
+
+
+def test_images_of_the_other_kind_than_the_training_images_are_warned_about(det, x_train, tmp_path) -> None:
+    # det was fitted on gray digits: colour images are converted to gray, with a word
+    rgb = np.repeat(x_train[:8, :, :, None], 3, axis=-1).copy()
+    rgb[..., 0] //= 2                                                   # really colour, not gray in 3 channels
+    with pytest.warns(UserWarning, match="8 colour images are converted to gray: the network was trained on gray"):
+        det.decision_function(rgb)
+    # fitted on colour images: gray ones lack the colour it learned, which alone can make them score high
+    colour = Detector(run_dir=str(tmp_path / "c"), **TINY).fit(np.repeat(x_train[:, :, :, None], 3, axis=-1))
+    assert colour.conversion_.get("colour_data") is True
+    with pytest.warns(UserWarning, match="4 gray images are scored by a network trained on colour images"):
+        colour.decision_function(x_train[:4])
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        colour.decision_function(np.repeat(x_train[:4, :, :, None], 3, axis=-1))    # the same kind: nothing said

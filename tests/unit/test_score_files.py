@@ -252,3 +252,12 @@ def test_a_chunk_that_cannot_be_saved_does_not_stop_the_scoring(pile: Path, tmp_
     with pytest.warns(UserWarning, match="cannot save chunk 0's scores .*No space left on device.*goes on") as rec:
         got = score_files(_model(), [pile], chunk_size=64, resume_dir=tmp_path / "r2")
     assert len(got.ids) == N and sum("cannot save" in str(w.message) for w in rec) == 1     # said once
+
+
+def test_gray_files_scored_by_a_colour_run_are_warned_about(pile: Path) -> None:
+    from wildgan.data.splits import conversion_opts
+
+    opts = conversion_opts({"protocol": "cifar10", "channels": 3, "conversion": {"fit": "resize"}})
+    assert opts.get("colour_data") is True and "gray_data" not in opts
+    with pytest.warns(UserWarning, match=f"{N} gray images are scored by a network trained on colour images"):
+        next(iter_images(list_image_files([pile]), 8, 3, chunks=[list(range(N))], **opts))

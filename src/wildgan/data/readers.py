@@ -124,6 +124,7 @@ class _Opts:
     progress: bool | None = None    # None = tqdm's auto (bar only on a terminal)
     probe_uniform: bool = False     # internal: raise _MixedSizes instead of unifying sizes
     gray_data: bool = False         # scoring for a run that chose gray because its data was all gray: colour is odd
+    colour_data: bool = False       # ... that chose RGB because its data was colour: gray images are odd
     native_sides: tuple[int, int] | None = None  # scoring: the run's training images' shortest and longest side
     # internal: a dict that collects the decode statistics (see warn_decode_stats) for a caller that warns about them
     # itself (the Detector); None: each reader warns about its own
@@ -1403,11 +1404,12 @@ def iter_images(files: Sequence[Path], resolution: int, channels: int, *,
         if scale:
             warn_user(scale)
             scale_warned = True
-        if ci == 0 and native[3] and channels == 1 and o.gray_data:
+        msg = None if ci else channel_warning(native[1], native[3], "gray" if o.gray_data else
+                                              "colour" if o.colour_data else None)
+        if msg:
             # e.g. colour photos scored with a run that went gray because its cell crops were all gray: converted,
             # but likely the wrong run (a run told to train gray on colour images, --channels 1, says nothing)
-            warn_user("colour images are converted to gray: the network was trained on gray images (is it the run "
-                      "meant for these images?)")
+            warn_user(msg)
         all_skipped += reasons
         n_kept += len(kept)
         x = np.stack(arrays) if arrays else np.zeros((0, resolution, resolution, channels), np.uint8)
@@ -1422,6 +1424,20 @@ def iter_images(files: Sequence[Path], resolution: int, channels: int, *,
         del x                                   # not held while the next chunk is decoded
     if n_kept == 0 and not empty_ok:
         raise none_readable_error(len(files), all_skipped)
+
+
+def channel_warning(n_gray: int, n_colour: int, trained_on: str | None) -> str | None:
+    """The word for images of the other kind than a model's training images ('gray' | 'colour', when they were all
+    of one kind; None: mixed, or the channels were chosen, and nothing is said): converted, but likely the wrong
+    run for them, or scores that reflect the conversion."""
+    if trained_on == "gray" and n_colour:
+        return (f"{n_colour} colour image{'s are' if n_colour != 1 else ' is'} converted to gray: the network was "
+                f"trained on gray images (is it the run meant for these images?)")
+    if trained_on == "colour" and n_gray:
+        return (f"{n_gray} gray image{'s are' if n_gray != 1 else ' is'} scored by a network trained on colour "
+                f"images (each repeated into 3 channels): their missing colour alone can make them score as "
+                f"anomalous (is it the run meant for these images?)")
+    return None
 
 
 def none_readable_error(n_files: int, reasons: Sequence[str]) -> DataError:

@@ -75,6 +75,10 @@ def conversion_opts(info: dict[str, Any]) -> dict[str, Any]:
     out = {k: conv[k] for k in ("fit", "depth16") if conv.get(k) is not None}
     if conv.get("channels_from") == "data" and info.get("channels") == 1:
         out["gray_data"] = True       # gray because every training image was: colour images to score are odd
+    if info.get("protocol") == "cifar10" and info.get("channels") == 3:
+        # colour photos throughout: gray images to score are odd. (A folder run that went RGB may have held gray
+        # images too, which its training warned about: nothing is assumed there.)
+        out["colour_data"] = True
     if info.get("native_sides"):
         out["native_sides"] = list(info["native_sides"])   # images to score far off this scale are warned about
     return out
