@@ -39,7 +39,9 @@ EXAMPLES_SCORE = """examples:
   wildgan score runs/car-g2 --out scores.csv                      # the run's own test set
   wildgan score runs/car-g2 --data ~/new_images/ --out new.csv    # every image in a folder (recursively)
   wildgan score runs/car-g2 --data a.png b.jpg --out two.csv      # individual files
-  wildgan score runs/car-g2 --data new/ --out - | sort -t, -k2 -g # the CSV on standard output
+  wildgan score runs/car-g2 --data new/ --out - | tail -n +2 | sort -t, -k2 -gr | head   # most anomalous first
+                                                  (column 2 is a for files and folders; a labelled data set has
+                                                  label there and a in column 3)
 """
 EXAMPLES_EVAL = """examples:
   wildgan evaluate runs/car-g2
@@ -745,7 +747,7 @@ def cmd_score(a: argparse.Namespace) -> int:
         print(f"threshold for score {a.score}: {thr.describe()} (chosen on the {thr.params['source']}); "
               f"{int(extra['is_anomaly'].sum())} of {len(ids)} images flagged (is_anomaly = 1)", file=sys.stderr)
     if a.out == "-":
-        # standard output, for a pipe (`| sort -t, -k2 -g`); every message goes to stderr
+        # standard output, for a pipe (`| tail -n +2 | sort -t, -k2 -gr`); every message goes to stderr
         sys.stdout.write(scores_csv_text(ids, res, labels, extra=extra))
         sys.stdout.flush()
     else:
@@ -1173,6 +1175,8 @@ def add_report_parser(sub: Any) -> argparse.ArgumentParser:
     r.add_argument("--masks", help=".npy of ground-truth defect masks [N, H, W] aligned with the run's test "
                                    "split: adds the pixel-level ROC AUC of the heat maps")
     r.add_argument("--device", default="auto", help="auto | cpu | cuda (default auto)")
+    r.add_argument("--no-progress", action="store_true",
+                   help="no progress bars while the --image files are read and scored (e.g. for logs)")
     r.add_argument("--no-controls", action="store_true", help="skip the untrained-network control (faster)")
     r.add_argument("--tsne-points", type=int, default=2000,
                    help="at most this many test latents in the t-SNE, a seeded subsample (default 2000)")
@@ -1202,7 +1206,7 @@ def cmd_report(a: argparse.Namespace) -> int:
     masks = _load_masks(a.masks) if a.masks else None
     out = report(a.path, top_k_images=a.top_k, images=a.image, score=a.score, masks=masks, device=a.device,
                  controls=not a.no_controls, tsne_points=a.tsne_points, log=lambda m: print(m, file=sys.stderr),
-                 skip_bad=a.skip_bad)
+                 skip_bad=a.skip_bad, progress=not a.no_progress)
     print(out)
     return 0
 

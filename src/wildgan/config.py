@@ -480,6 +480,12 @@ def read_run_config(run_dir: Any) -> RunConfig:
     from pathlib import Path
 
     p = Path(run_dir) / "config.json"
+    if Path(run_dir).is_file():
+        # e.g. RUN/network-final.json given for RUN: the folder that holds it is what the commands take
+        parent = Path(run_dir).parent
+        hint = (f"; its run directory is {parent}" if (parent / "config.json").is_file() else
+                f"; its run directory is {parent.parent}" if (parent.parent / "config.json").is_file() else "")
+        raise ConfigError(f"{run_dir}: is a file, not a run directory (a folder written by `wildgan train`){hint}")
     if not Path(run_dir).is_dir():
         raise ConfigError(f"{run_dir}: no such run directory")
     if not p.is_file():

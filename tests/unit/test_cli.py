@@ -584,3 +584,13 @@ def test_score_evaluate_and_report_take_threads(monkeypatch):
     _use_threads(p.parse_args(["evaluate", "RUN", "--threads", "3"]))
     _use_threads(p.parse_args(["evaluate", "RUN"]))
     assert said == [3]
+
+
+def test_a_file_given_for_a_run_directory_names_the_folder(tmp_path, capsys) -> None:
+    # RUN/network-final.json where RUN is meant: "no such run directory" about a path that exists was confusing
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "config.json").write_text("{}")
+    (tmp_path / "run" / "network-final.json").write_text("{}")
+    assert main(["evaluate", str(tmp_path / "run" / "network-final.json")]) == 2
+    err = capsys.readouterr().err
+    assert "network-final.json: is a file, not a run directory" in err and f"its run directory is {tmp_path / 'run'}" in err

@@ -244,7 +244,7 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
         avail = ", ".join(f"{k}={n}" for k, n in enumerate(names))
         what = "its labels" if kind in ("npz", "cifar-batches") else "its folders"
         raise ConfigError(f"{source}: choose the normal class(es) (--normal); available classes: {avail} (or "
-                          f"--dataset unlabelled to train on every image, {what} not being classes)")
+                          f"when training, --dataset unlabelled to train on every image, {what} not being classes)")
     if set(normal) & set(excluded):
         both = [names[i] for i in sorted(set(normal) & set(excluded))]
         raise ConfigError(f"a class cannot be both normal and excluded: {both}")

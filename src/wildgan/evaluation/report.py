@@ -306,8 +306,9 @@ def _check_readable(images: Sequence[str | Path]) -> None:
 
 def run_report(run_dir: Path, *, top_k_images: int = 8, images: Sequence[str | Path] = (), score: str = "a",
                masks: np.ndarray | None = None, device: str = "auto", controls: bool = True,
-               tsne_points: int = 2000, log: Log = _quiet, skip_bad: bool = False) -> Path:
-    """Write RUN_DIR/report/{report.html, report.md, *.png}; returns the HTML path.
+               tsne_points: int = 2000, log: Log = _quiet, skip_bad: bool = False, progress: bool = False) -> Path:
+    """Write RUN_DIR/report/{report.html, report.md, *.png}; returns the HTML path. progress: bars while the named
+    images (`images`) are read and scored.
 
     masks: optional ground-truth defect masks aligned with the run's test split ([N, H, W], nonzero = defect);
     when given, the pixel-level ROC AUC of the heat maps is reported. tsne_points: at most this many test latents
@@ -457,7 +458,7 @@ def run_report(run_dir: Path, *, top_k_images: int = 8, images: Sequence[str | P
             ref = (cached, "training")
         elif diag is not None and diag.scores:
             ref = (diag.ref_scores, "training" if unlabelled else "test")
-        _named_section(page, out, model, run_dir, images, score, log, ref=ref, skip_bad=skip_bad)
+        _named_section(page, out, model, run_dir, images, score, log, ref=ref, skip_bad=skip_bad, progress=progress)
 
     page.h(2, "Config")
     page.pre(_config_text(run_dir), "yaml")
@@ -574,9 +575,11 @@ MAX_NAMED_MAPS = 50      # heat-map panels of named images in one report (all of
 
 
 def _named_section(page: _Page, out: Path, model: Any, run_dir: Path, images: Sequence[str | Path], score: str,
-                   log: Log, ref: tuple[dict[str, np.ndarray], str] | None = None, skip_bad: bool = False) -> None:
+                   log: Log, ref: tuple[dict[str, np.ndarray], str] | None = None, skip_bad: bool = False,
+                   progress: bool = False) -> None:
     log(f"scoring the named images ({len(images)} path{'s' if len(images) != 1 else ''})")
-    named = score_named_images(model, images, skip_bad=skip_bad, rank_by=score, max_maps=MAX_NAMED_MAPS)
+    named = score_named_images(model, images, skip_bad=skip_bad, rank_by=score, max_maps=MAX_NAMED_MAPS,
+                               progress=progress)
     log(f"scored {len(named.ids)} named image{'s' if len(named.ids) != 1 else ''} (from {len(images)} "
         f"path{'s' if len(images) != 1 else ''})")
     name = pick_score(named.scores, score)
@@ -743,12 +746,12 @@ def study_report(study_dir: Path, *, log: Log = _quiet) -> Path:
 
 def report(path: str | Path, *, top_k_images: int = 8, images: Sequence[str | Path] = (), score: str = "a",
            masks: np.ndarray | None = None, device: str = "auto", controls: bool = True,
-           tsne_points: int = 2000, log: Log = _quiet, skip_bad: bool = False) -> Path:
+           tsne_points: int = 2000, log: Log = _quiet, skip_bad: bool = False, progress: bool = False) -> Path:
     """The HTML report of a run directory (has config.json) or a study directory (has results.jsonl)."""
     p = Path(path)
     if (p / "config.json").is_file():
         return run_report(p, top_k_images=top_k_images, images=images, score=score, masks=masks, device=device,
-                          controls=controls, tsne_points=tsne_points, log=log, skip_bad=skip_bad)
+                          controls=controls, tsne_points=tsne_points, log=log, skip_bad=skip_bad, progress=progress)
     if (p / "results.jsonl").is_file():
         return study_report(p, log=log)
     raise ConfigError(f"{p}: neither a run directory (config.json) nor a study directory (results.jsonl)")
