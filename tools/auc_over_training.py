@@ -3,7 +3,7 @@
 usage: python tools/auc_over_training.py RUN_DIR [CHECKPOINT.json ...] [--out PREFIX]
 
 Checkpoints default to RUN_DIR/checkpoints/ckpt-*.json (a run keeps only its newest three unless trained with
-`wildgan train --keep-checkpoints all`) and RUN_DIR/network-final.json. Writes PREFIX.csv (one row per checkpoint: kimg, the AUC of
+`wildgan train --keep-checkpoints all`) and RUN_DIR/network-final.json. Writes PREFIX.csv (one row per checkpoint: kimg, lod, the AUC of
 every score, the untrained networks' a, the pixel controls, the mean ||E(Q)|| of normal and anomalous test images and
 its effect size) and PREFIX.png (a against kimg beside its controls). The test split is the run's own; nothing here
 chooses a checkpoint by its test AUC (that would be a test-set oracle): it only shows how much the number moves.
@@ -51,17 +51,20 @@ def main(argv: list[str] | None = None) -> int:
     split = split_for_run(run)
     y = split.test_y.astype(int)
     rows = []
-    controls = None
+    by_lod: dict[float, dict] = {}
     for p in paths:
         model = load_model(run, a.device, checkpoint=p)
-        if controls is None:
-            # the untrained networks (the run's seed) and the pixel statistics (its test split) are the same for
-            # every checkpoint: computed once
-            controls = evaluate_model(model, split, controls=True)["controls"]
+        if model.lod not in by_lod:
+            # the untrained networks (the run's seed) are scored at the checkpoint's level of detail, so they differ
+            # between checkpoints taken while the networks grew: computed once per lod (the pixel statistics of the
+            # test split are the same throughout)
+            by_lod[model.lod] = evaluate_model(model, split, controls=True)["controls"]
+        controls = by_lod[model.lod]
         res = model.score(split.test_x)                 # one scoring per checkpoint: AUCs and ||E(Q)|| from it
         auc = evaluate_scores({s: res.scores[s] for s in SCORES if s in res.scores}, y)["auc"]
         zn, za, d = effect_size(np.asarray(res.scores["z_norm"]), y) if "z_norm" in res.scores else (np.nan,) * 3
         rows.append({"checkpoint": p.name, "kimg": round(float(model.meta.get("kimg", np.nan)), 3),
+                     "lod": round(model.lod, 4),
                      **{f"auc_{s}": round(auc[s], 4) for s in SCORES if s in auc},
                      "untrained_a": round(controls["untrained"].get("a", np.nan), 4),
                      "pixel_norm": round(controls["pixel_norm"], 4),

@@ -43,4 +43,8 @@ def test_one_row_per_checkpoint_with_evaluates_numbers(tmp_path):
                         split_for_run(run))
     assert float(rows[0]["auc_a"]) == pytest.approx(ev["auc"]["a"], abs=1e-4)
     assert float(rows[0]["untrained_a"]) == pytest.approx(ev["controls"]["untrained"]["a"], abs=1e-4)
+    # the untrained control follows each checkpoint's lod (it was computed once, at the first checkpoint's)
+    last = evaluate_model(load_model(run, "cpu"), split_for_run(run))
+    assert float(rows[0]["lod"]) > 0 and float(rows[-1]["lod"]) == 0.0
+    assert float(rows[-1]["untrained_a"]) == pytest.approx(last["controls"]["untrained"]["a"], abs=1e-4)
     assert (tmp_path / "aot-g0.02.png").stat().st_size > 1000

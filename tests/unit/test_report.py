@@ -314,3 +314,18 @@ def test_many_named_images_are_ranked_and_only_the_most_anomalous_mapped(tiny_ru
     assert sorted(p.name for p in (copy / "report" / "heatmaps").glob("image-*.png")) == \
         ["image-01.png", "image-02.png", "image-03.png"]
     assert "Heat maps of the 3 most anomalous of the 8 named images" in (copy / "report" / "report.md").read_text()
+
+
+def test_report_of_networks_that_never_grew_says_so(tiny_run: Path, tmp_path: Path) -> None:
+    import shutil
+
+    run = tmp_path / "short"
+    shutil.copytree(tiny_run, run, ignore=shutil.ignore_patterns("report", "checkpoints"))
+    meta = json.loads((run / "network-final.json").read_text())
+    meta["lod"] = 1.5                     # as a short --total-kimg leaves it: mid fade-in of 8x8 -> 16x16
+    (run / "network-final.json").write_text(json.dumps(meta))
+    report(run, top_k_images=1, device="cpu", controls=False, tsne_points=50)
+    md = (run / "report" / "report.md").read_text()
+    assert "Not fully grown: the networks stopped at lod 1.5 and are scored at 8x8 (still fading in), not the " \
+        "data's 16x16" in md
+    assert "Not fully grown" not in (tiny_run / "report" / "report.md").read_text()

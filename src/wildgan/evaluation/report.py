@@ -201,7 +201,8 @@ def diagnose_run(run_dir: Path, *, device: str = "auto", controls: bool = True, 
     m = evaluate_scores(trained, y)
     metrics: dict[str, Any] = {"auc": m["auc"], "ap": m["ap"], "n_test": int(len(y)), "n_anomalous": int(y.sum()),
                                "model": {"source": model.source, "method": model.cfg.method,
-                                         "kimg": model.meta.get("kimg"), "status": model.meta.get("status")}}
+                                         "kimg": model.meta.get("kimg"), "status": model.meta.get("status"),
+                                         "lod": model.lod}}
     if model.cfg.method == "wildgan":
         # the other generator (raw G when scoring with Gs), as evaluate_model does: shows whether Gs has caught up
         from dataclasses import replace
@@ -394,8 +395,14 @@ def run_report(run_dir: Path, *, top_k_images: int = 8, images: Sequence[str | P
         m = diag.metrics
         page.h(2, "Metrics")
         ms = m["model"]
+        lod = float(ms.get("lod") or 0.0)
+        r = int(cfg.net.resolution)
+        grown = "" if lod <= 0 else (
+            f" **Not fully grown: the networks stopped at lod {lod:g} and are scored at "
+            f"{r >> int(lod)}x{r >> int(lod)}{' (still fading in)' if lod != int(lod) else ''}, not the data's "
+            f"{r}x{r}; train longer (--resume --total-kimg) for results at full resolution.**")
         page.p(f"Networks: {ms['source']} (kimg {ms.get('kimg')}, status {ms.get('status')}). "
-               f"{m['n_test']} test images, {m['n_anomalous']} anomalous.")
+               f"{m['n_test']} test images, {m['n_anomalous']} anomalous.{grown}")
         og = m.get("other_generator", {}).get("generator", "other generator")
         page.table(["score", "AUC", "AP", "AUC untrained", "AP untrained", f"AUC with {og}"], _metrics_rows(m))
         page.p("Controls: 'untrained' = the same architecture with the run's initial weights; pixel_* = minus a "
@@ -522,7 +529,8 @@ def _heatmap_section(page: _Page, out: Path, diag: RunDiagnostics, score: str, k
     name = pick_score(diag.scores, score)
     top = top_k(diag.scores[name], k)
     lam = float(cfg.score.lam) if cfg is not None else 0.05
-    gen = cfg.score.generator if cfg is not None else "Gs"
+    # f-AnoGAN has one generator, G (no EMA copy): its reconstructions are G(E(Q))
+    gen = "G" if cfg is not None and cfg.method == "fanogan" else cfg.score.generator if cfg is not None else "Gs"
     log(f"heat maps of the {len(top)} most anomalous {what} images (score {name})")
     page.h(2, f"The {len(top)} most anomalous {what} images (by score {name})")
     if masks is not None:
