@@ -76,7 +76,9 @@ def _add_train_args(p: argparse.ArgumentParser, study: bool = False) -> None:
                         "auto; a folder of loose images is unlabelled: all of it is trained on, no test split)")
     if not study:
         g.add_argument("--normal", help="normal class name(s) or integer label(s), comma separated "
-                                        "(default: the protocol's: automobile / normal RBC / MNIST 2)")
+                                        "(default: the protocol's: automobile for CIFAR-10, normal RBC for the "
+                                        "cell crops, 2 for MNIST; other labelled folders and .npz files have none "
+                                        "and need it)")
         g.add_argument("--contamination", type=float, default=0.0, metavar="GAMMA",
                        help="fraction of anomalies injected into the training set, in [0, 1) (default 0)")
     g.add_argument("--resolution", type=int, help="power-of-two resolution (default: from the data)")
@@ -1123,8 +1125,8 @@ def make_parser() -> argparse.ArgumentParser:
                                      "with + for one cell with several normal classes, e.g. 0+1), or 'all' (every "
                                      "class; default: the data set's default normal class(es), as one cell)")
     st.add_argument("--contamination", default="0,0.02", help="gammas, comma separated (default 0,0.02)")
-    st.add_argument("--methods", default="wildgan", help="comma separated: wildgan,fanogan,search")
-    st.add_argument("--encoder-loss", default="image", help="comma separated: image,latent")
+    st.add_argument("--methods", default="wildgan", help="comma separated: wildgan,fanogan,search (default wildgan)")
+    st.add_argument("--encoder-loss", default="image", help="comma separated: image,latent (default image)")
     st.add_argument("--seeds", default="0", help="comma separated seeds (default 0)")
     st.add_argument("--out", required=True, help="study directory (results.jsonl, tables.md, runs/)")
     st.add_argument("--no-progress", action="store_true", help="no progress bars (e.g. for logs)")
