@@ -303,7 +303,8 @@ def _resume_key(model: LoadedModel, files: list[Path], chunks: list[list[int]], 
     paths = hashlib.sha256("\n".join(map(str, files)).encode("utf-8", "surrogateescape")).hexdigest()
     chunking = hashlib.sha256(json.dumps(chunks).encode()).hexdigest()
     return {"format": RESUME_FORMAT, "n_files": len(files), "paths_sha256": paths,
-            "model_sha256": _model_digest(model), "method": model.cfg.method, "device": model.device.type,
+            "model_sha256": _model_digest(model), "lod": model.lod, "method": model.cfg.method,
+            "device": model.device.type,
             "score": asdict(sc), "batch_mode": batch_mode, "conversion": conversion, "reader_version": READER_VERSION,
             "n_chunks": len(chunks), "chunks_sha256": chunking}
 
@@ -324,7 +325,8 @@ def _files_digest(files: list[Path], which: list[int]) -> str:
 
 
 def _model_digest(model: LoadedModel) -> str:
-    """The weights' digest: the checkpoint file's, or (untrained networks) that of every tensor of every network."""
+    """The weights' digest: the checkpoint JSON's (which holds the sha256 of its .safetensors, so it changes with the
+    weights), or (untrained networks) that of every tensor of every network."""
     import hashlib
 
     from ..fileio import file_digest
