@@ -183,6 +183,9 @@ def test_study_report_tables_plot_and_rows(tmp_path: Path) -> None:
     assert html_path == study / "report" / "report.html"
     page = html_path.read_text()
     assert "<td>wildgan</td>" in page and "Result rows" in page and "auc.a" in page and "runs/cell-0" in page
+    # runs/cell-0 has no result row (no row names it as its run_dir): said beside it, in both pages
+    assert "runs/cell-0 <span class='muted'>(no report yet" in page and "(no result row: in no table)" in page
+    assert "- runs/cell-0 (no result row: in no table)" in (study / "report" / "report.md").read_text()
     png = study / "report" / "auc_vs_gamma.png"  # the study wrote no plot, so the report draws one
     assert png.is_file() and _png_std(png) > 5.0
     assert (study / "report" / "report.md").read_text().count("| wildgan | 0 | 0.80 |") == 1

@@ -736,14 +736,24 @@ def study_report(study_dir: Path, *, log: Log = _quiet) -> Path:
     if runs:
         page.h(2, "Runs")
         items = []
+        # a run folder with no result row (trained but not evaluated, or a cell of another grid left in the folder)
+        # is in no table: said beside it, so the list does not read as the tables' cells
+        with_row = {str(r.get("run_dir")) for r in rows}
         for r in runs:
             rep = r / "report" / "report.html"
             rel = html.escape(_relpath(rep, out)) if rep.is_file() else None
             name = html.escape(_relpath(r, study_dir))
-            items.append(f'<li><a href="{rel}">{name}</a></li>' if rel else
-                         f"<li>{name} <span class='muted'>(no report yet: wildgan report {name})</span></li>")
+            note = "" if _relpath(r, study_dir) in with_row else " <span class='muted'>(no result row: in no table)</span>"
+            items.append(f'<li><a href="{rel}">{name}</a>{note}</li>' if rel else
+                         f"<li>{name} <span class='muted'>(no report yet: wildgan report {name})</span>{note}</li>")
         page.raw_html("<ul>" + "".join(items) + "</ul>")
-        page.md_parts.append("\n".join(f"- {_relpath(r, study_dir)}" for r in runs) + "\n")
+        lines = []
+        for r in runs:
+            name = _relpath(r, study_dir)
+            md = r / "report" / "report.md"
+            lines.append((f"- [{name}]({_relpath(md, out)})" if md.is_file() else f"- {name}")
+                         + ("" if name in with_row else " (no result row: in no table)"))
+        page.md_parts.append("\n".join(lines) + "\n")
     path = page.write(out)
     log(f"wrote {path}")
     return path
