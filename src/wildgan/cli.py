@@ -615,12 +615,12 @@ def cmd_score(a: argparse.Namespace) -> int:
     if a.out != "-":
         _check_out_file(a.out, "scores.csv")
     resume_dir = _resume_dir(a)
-    if a.no_resume and resume_dir is not None and (resume_dir / "manifest.json").is_file() \
-            and int(os.environ.get("RANK", "0")) == 0:
-        import shutil
+    if a.no_resume and resume_dir is not None and int(os.environ.get("RANK", "0")) == 0:
+        from .scoring.run import is_resume_dir, remove_resume_dir
 
-        shutil.rmtree(resume_dir)     # the finished chunks of an earlier scoring: discarded, as asked
-        _warn(f"--no-resume: deleted {resume_dir} (an earlier scoring's finished chunks)")
+        if is_resume_dir(resume_dir):     # the finished chunks of an earlier scoring: discarded, as asked
+            remove_resume_dir(resume_dir)
+            _warn(f"--no-resume: deleted {resume_dir} (an earlier scoring's finished chunks)")
     if a.threshold:
         # before the (possibly long) scoring: a bad value should not cost a scoring pass
         check_threshold_args(a.threshold, contamination=a.expected_contamination, k=a.mad_k)
@@ -645,7 +645,8 @@ def cmd_score(a: argparse.Namespace) -> int:
                           "to score the run's own test split)")
     one_file = a.data[0] if a.data and len(a.data) == 1 else None
     # one folder with --normal: a class-folder tree, labelled like its .tar.gz would be (the test split, with labels)
-    dataset_file = bool(one_file and (is_dataset_file(one_file) or (a.normal and Path(one_file).is_dir())))
+    dataset_file = bool(one_file and (is_dataset_file(one_file) or (a.normal and Path(one_file).is_dir()
+                                                                    and not is_pile(one_file))))
     tar = dataset_file and detect_format(Path(one_file)) == "folder-tar"
     pile_tar = tar and is_pile(one_file)     # a tar of a pile (loose images, at most one folder): no labels
     ctx = None
@@ -755,10 +756,15 @@ def cmd_score(a: argparse.Namespace) -> int:
     else:
         write_scores_csv(Path(a.out), ids, res, labels, extra=extra)
     resume_dir = _resume_dir(a)
-    if resume_dir is not None and (resume_dir / "manifest.json").is_file():
-        import shutil
+    if resume_dir is not None:
+        from .scoring.run import is_resume_dir, remove_resume_dir
 
-        shutil.rmtree(resume_dir)              # the CSV holds every chunk's scores now
+        try:
+            if is_resume_dir(resume_dir):
+                remove_resume_dir(resume_dir)          # the CSV holds every chunk's scores now
+        except OSError as e:                            # the CSV is written: only the clean-up failed
+            _warn(f"warning: could not delete {resume_dir} ({e.strerror or e}); the scores are in {a.out}, delete it "
+                  f"yourself")
     print(f"scored {len(ids)} image{'s' if len(ids) != 1 else ''} ({what}) with {model.source}; wrote "
           f"{'the CSV to standard output' if a.out == '-' else a.out}", file=sys.stderr)
     return 0

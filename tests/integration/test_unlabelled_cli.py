@@ -214,7 +214,7 @@ def test_score_a_pile_in_chunks(pile: Path, capsys, tmp_path: Path) -> None:
     capsys.readouterr()
     assert main(args) == 0                                      # with progress: the resumption is announced
     err = capsys.readouterr().err
-    assert "resuming: 2 of 3 chunks already scored" in err and "3 chunks of up to 64; 2 of them resumed" in err
+    assert "resuming: 2 chunks already scored (of 3)" in err and "3 chunks of up to 64; 2 of them resumed" in err
     assert resumed.read_text() == whole.read_text() and not (tmp_path / "resumed.csv.chunks").exists()
     # --no-resume: an earlier scoring's finished chunks are deleted and every chunk is scored again
     with pytest.MonkeyPatch.context() as mp:
@@ -256,6 +256,9 @@ def test_evaluate_an_unlabelled_run_on_labelled_folders(pile: Path, capsys) -> N
                  "--out", str(csv_path)]) == 0
     rows = _rows(csv_path)
     assert len(rows) == 60 and sum(int(r["label"]) for r in rows) == 20
+    # a folder of loose images has no classes for --normal to choose from: the message says so
+    assert main(["score", str(run), "--data", str(pile / "new" / "a"), "--normal", "one", "--out", str(csv_path)]) == 2
+    assert "these images have no labels to use" in capsys.readouterr().err
     # --data with nothing after it (an unset $DIR) is refused, not read as "the run's own test split"
     assert main(["score", str(run), "--data", "--out", str(csv_path)]) == 2
     assert "--data is given without a path" in capsys.readouterr().err

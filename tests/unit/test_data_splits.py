@@ -346,3 +346,33 @@ def test_choose_normal_message_names_labels_or_folders(tmp_path):
             Image.fromarray(np.full((8, 8), i, np.uint8)).save(tmp_path / "tree" / c / f"{i}.png")
     with pytest.raises(ConfigError, match="its folders not being classes"):
         build_split(DataConfig(data=str(tmp_path / "tree")))
+
+
+def test_other_data_takes_the_runs_classes_by_the_names_they_resolved_to(tmp_path) -> None:
+    # a run trained with --normal 0 --exclude 2 on a class-folder tree (classes ones, sevens, threes): on a copy of
+    # the tree its classes are ones and threes by name (index 0 was "ones"), not refused nor dropped
+    from PIL import Image
+
+    from wildgan.config import RunConfig, TrainConfig, net_config_for_preset, write_run_config
+    from wildgan.evaluation.run import split_for_run
+
+    rng = np.random.default_rng(0)
+    for tree in ("tree", "tree2"):
+        for cls in ("ones", "sevens", "threes"):
+            (tmp_path / tree / cls).mkdir(parents=True)
+            for i in range(30):
+                Image.fromarray(rng.integers(0, 256, (8, 8), dtype=np.uint8)).save(tmp_path / tree / cls / f"{i}.png")
+    dc = DataConfig(data=str(tmp_path / "tree"), normal=("0",), exclude_classes=("2",))
+    run = tmp_path / "run"
+    run.mkdir()
+    write_run_config(RunConfig(data=dc, net=net_config_for_preset("tiny", 8, 1), train=TrainConfig()), run)
+    (run / "split.json").write_text(json.dumps(build_split(dc).info))
+    s = split_for_run(run, str(tmp_path / "tree2"))
+    assert s.info["normal_classes"] == ["ones"] and s.info["excluded_classes"] == ["threes"]
+    # data without the run's excluded class: nothing excluded, said
+    import shutil
+
+    shutil.rmtree(tmp_path / "tree2" / "threes")
+    with pytest.warns(UserWarning, match=r"the run excluded class 'threes', which is no class of this data"):
+        s = split_for_run(run, str(tmp_path / "tree2"))
+    assert s.info["excluded_classes"] == []

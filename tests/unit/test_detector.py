@@ -921,6 +921,9 @@ def test_images_of_the_other_kind_than_the_training_images_are_warned_about(det,
     assert colour.conversion_.get("colour_data") is True
     with pytest.warns(UserWarning, match="4 gray images are scored by a network trained on colour images"):
         colour.decision_function(x_train[:4])
+    again = Detector.from_run(colour.run_dir_, device="cpu")            # recorded with the run: kept on reload
+    with pytest.warns(UserWarning, match="4 gray images are scored by a network trained on colour images"):
+        again.decision_function(x_train[:4])
     import warnings
 
     with warnings.catch_warnings():

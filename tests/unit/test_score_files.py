@@ -214,10 +214,13 @@ def test_resume_takes_finished_chunks_and_gives_the_same_scores(pile: Path, tmp_
     _same(whole, third)
     # other settings (another chunking): nothing is reused, the stale chunks are deleted
     calls.clear()
-    fourth = score_files(m, [folder], chunk_size=128, resume_dir=rd)
+    with pytest.warns(UserWarning, match=r"finished chunks? saved there (are|is) of another scoring \(it differs in "
+                                         r"n_chunks, chunks_sha256\): deleted"):
+        fourth = score_files(m, [folder], chunk_size=128, resume_dir=rd)
     assert fourth.resumed == 0 and len(calls) == fourth.chunks
     _same(whole, fourth)
-    assert not run._read_resumed(rd, [0], files, [[0]], warn=False)[0]      # a chunk of other files: not taken
+    # a chunk of other files (another digest): not taken
+    assert not run._read_resumed(rd, [0], {0: "other"}, skip_bad=True, warn=False, warned=set())[0]
 
 
 def test_resume_refuses_a_folder_it_did_not_make(pile: Path, tmp_path: Path) -> None:
@@ -261,3 +264,45 @@ def test_gray_files_scored_by_a_colour_run_are_warned_about(pile: Path) -> None:
     assert opts.get("colour_data") is True and "gray_data" not in opts
     with pytest.warns(UserWarning, match=f"{N} gray images are scored by a network trained on colour images"):
         next(iter_images(list_image_files([pile]), 8, 3, chunks=[list(range(N))], **opts))
+
+
+def test_resume_respects_skip_bad_and_cleans_up_after_a_kill(pile: Path, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    from wildgan.scoring.run import LoadedModel, is_resume_dir, remove_resume_dir
+
+    folder = tmp_path / "pile"
+    shutil.copytree(pile, folder)
+    m = _model()
+    order = np.concatenate(batch_order(N, 64, m.cfg.score.shuffle_seed))
+    files = list_image_files([folder])
+    files[int(order[100])].write_bytes(b"not an image")        # in the second chunk only
+    rd = tmp_path / "s.csv.chunks"
+    real, calls = LoadedModel.score, []
+
+    def dies_on_third(self, x, **kw):
+        calls.append(len(x))
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(self, x, **kw)
+
+    monkeypatch.setattr(LoadedModel, "score", dies_on_third)
+    with pytest.warns(UserWarning, match="skipped"), pytest.raises(KeyboardInterrupt):
+        score_files(m, [folder], chunk_size=64, skip_bad=True, resume_dir=rd)
+    monkeypatch.setattr(LoadedModel, "score", real)
+    # without --skip-bad the chunk that left a file out is not taken: scored again, it stops with the usual error
+    with pytest.raises(DataError, match="not a readable image"):
+        score_files(m, [folder], chunk_size=64, resume_dir=rd)
+    with pytest.warns(UserWarning, match="skipped .*not a readable image"):        # named again, once
+        got = score_files(m, [folder], chunk_size=64, skip_bad=True, resume_dir=rd)
+    assert got.resumed == 2 and len(got.skipped) == 1
+    # a folder a kill left without its manifest (or with a temporary file) is still wildgan's, and removable
+    (rd / "manifest.json").unlink()
+    (rd / ".manifest.json.x.tmp").write_text("")
+    assert is_resume_dir(rd)
+    remove_resume_dir(rd)
+    assert not rd.exists()
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("x")
+    assert not is_resume_dir(tmp_path / "other")

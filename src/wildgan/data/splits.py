@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from ..config import DataConfig
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError, DataError, warn_user
 from .readers import CIFAR10_CLASSES, READER_CHANGES, READER_VERSION, ImageSet, default_sample_path, load_dataset, native_sides
 from .transforms import MAX_AUTO_RESOLUTION, check_resolution, convert, next_pow2, rotate_batch
 
@@ -75,6 +75,9 @@ def conversion_opts(info: dict[str, Any]) -> dict[str, Any]:
     out = {k: conv[k] for k in ("fit", "depth16") if conv.get(k) is not None}
     if conv.get("channels_from") == "data" and info.get("channels") == 1:
         out["gray_data"] = True       # gray because every training image was: colour images to score are odd
+    for k in ("gray_data", "colour_data"):     # recorded by Detector.fit, which saw its images
+        if conv.get(k):
+            out[k] = True
     if info.get("protocol") == "cifar10" and info.get("channels") == 3:
         # colour photos throughout: gray images to score are odd. (A folder run that went RGB may have held gray
         # images too, which its training warned about: nothing is assumed there.)
@@ -228,7 +231,12 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
                               f"this data (its classes: {', '.join(names)}): choose its normal class(es) with "
                               f"--normal")
     if "exclude_classes" in inherited:
-        cfg = replace(cfg, exclude_classes=tuple(c for c in cfg.exclude_classes if str(c).strip().lower() in lower))
+        gone = [c for c in cfg.exclude_classes if str(c).strip().lower() not in lower]
+        if gone:
+            warn_user(f"{source}: the run excluded class{'es' if len(gone) > 1 else ''} {', '.join(map(repr, gone))}, "
+                      f"which {'are' if len(gone) > 1 else 'is'} no class of this data: nothing of it is excluded "
+                      f"(its classes: {', '.join(names)})")
+        cfg = replace(cfg, exclude_classes=tuple(c for c in cfg.exclude_classes if c not in gone))
     excluded = _resolve_classes(cfg.exclude_classes, names, "excluded", source)
     normal_default = not cfg.normal
     if cfg.normal:
@@ -439,8 +447,8 @@ def split_differences(split: AnomalySplit, recorded: dict[str, Any], train_only:
                          "the test image ids" if k.endswith("_sha256") else f"{k} {recorded[k]} -> {v}")
     if diffs and recorded.get("reader_version") != READER_VERSION:
         # not the data: wildgan's own reader, which may now list files the recording one left out
-        diffs.append(f"({reader_change_text(recorded.get('reader_version'))}, which alone changes the file list of "
-                     "a folder that holds such files: move those out to get the recorded list back)")
+        diffs.append(f"({reader_change_text(recorded.get('reader_version'))}: a rebuild by this reader can differ "
+                     f"from the record for that reason alone)")
     return diffs
 
 

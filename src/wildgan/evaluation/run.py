@@ -48,6 +48,13 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
     dc: DataConfig = cfg.data if data is None else replace(cfg.data, data=str(data))
     if data is not None and dc.dataset == "unlabelled":
         dc = replace(dc, dataset="auto")            # the run's own protocol does not describe labelled data
+    if data is not None:
+        # taken over by the names the run's split resolved them to (a class given as an index, "0", is a name
+        # there, "ones"): the names are what can match the other data's classes (build_split(inherited=...))
+        if recorded.get("normal_classes") and not normal:
+            dc = replace(dc, normal=tuple(str(c) for c in recorded["normal_classes"]))
+        if recorded.get("excluded_classes") is not None:
+            dc = replace(dc, exclude_classes=tuple(str(c) for c in recorded["excluded_classes"]))
     if normal:
         dc = replace(dc, normal=tuple(normal))
     if skip_bad:

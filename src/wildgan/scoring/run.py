@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -205,7 +206,8 @@ def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: 
     written atomically, and manifest.json: what they are scores of), and a later call on the same files with the same
     model, settings and chunk size takes the finished chunks from there instead of scoring them again (an interrupted
     scoring of a large pile resumes; the scores are the same). A folder recorded for other files, model or settings
-    is emptied first. The caller deletes the folder once the result is safely written.
+    is emptied first (with a warning naming what differs). The caller deletes the folder once the result is safely
+    written (remove_resume_dir).
 
     `ctx` (training.distributed.DistContext, under torchrun): rank r reads and scores chunks r, r + world, ... on its
     own device; rank 0 gathers the scores and returns them (the same as one process's), the other ranks None. An
@@ -234,20 +236,26 @@ def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: 
     resumed: list[tuple[int, np.ndarray, dict[str, np.ndarray]]] = []
     resumed_bad: list[tuple[int, str]] = []
     try:
+        warned: set[int] = set()           # files named in a 'skipped' warning (once each, resumed or not)
         if resume_dir is not None and len(chunks) > 1:
-            key = _resume_key(model, files, chunks, sc, batch_mode, conversion)
-            if _prepare_resume_dir(Path(resume_dir), key, ctx):
-                resumed, resumed_bad = _read_resumed(Path(resume_dir), mine, files, chunks, warn=world == 1)
+            # the files' digests before any is read: a file changed while (or after) its chunk is scored then no
+            # longer matches what its saved scores record, and the chunk is scored again on a resume
+            digests = {c: _files_digest(files, chunks[c]) for c in mine}
+            if _prepare_resume_dir(Path(resume_dir),
+                                   lambda: _resume_key(model, files, chunks, sc, batch_mode, conversion), ctx):
+                resumed, resumed_bad = _read_resumed(Path(resume_dir), mine, digests, skip_bad=skip_bad,
+                                                     warn=world == 1, warned=warned)
                 mine = [c for c in mine if c not in {q[0] for q in resumed}]
-                save = _chunk_saver(Path(resume_dir), files, chunks)
+                save = _chunk_saver(Path(resume_dir), digests)
             if resumed and progress:
                 import sys
 
-                print(f"resuming: {len(resumed)} of {len(resumed) + len(mine)} chunks already scored, read from "
+                print(f"resuming: {len(resumed)} chunk{'s' if len(resumed) != 1 else ''} already scored (of "
+                      f"{len(resumed) + len(mine)}{' for this process' if world > 1 else ''}), read from "
                       f"{resume_dir}", file=sys.stderr)
         parts, bad = _score_chunks(model, files, mine, chunks, groups, skip_bad=skip_bad, progress=progress,
                                    warn=world == 1, score_cfg=sc, batch_mode=batch_mode, conversion=conversion,
-                                   save=save)
+                                   save=save, warned=warned)
         parts, bad = resumed + parts, resumed_bad + bad
     except Exception as e:                 # noqa: BLE001 -- on one rank of several: said to all of them below
         if world == 1:
@@ -300,12 +308,15 @@ def _resume_key(model: LoadedModel, files: list[Path], chunks: list[list[int]], 
 
     from ..data.readers import READER_VERSION
 
+    from .. import __version__
+
     paths = hashlib.sha256("\n".join(map(str, files)).encode("utf-8", "surrogateescape")).hexdigest()
     chunking = hashlib.sha256(json.dumps(chunks).encode()).hexdigest()
-    return {"format": RESUME_FORMAT, "n_files": len(files), "paths_sha256": paths,
+    return {"format": RESUME_FORMAT, "wildgan": __version__, "n_files": len(files), "paths_sha256": paths,
             "model_sha256": _model_digest(model), "lod": model.lod, "method": model.cfg.method,
-            "device": model.device.type,
-            "score": asdict(sc), "batch_mode": batch_mode, "conversion": conversion, "reader_version": READER_VERSION,
+            "device": model.device.type, "score": asdict(sc),
+            "search": asdict(model.cfg.search) if model.cfg.method == "search" else None,
+            "batch_mode": batch_mode, "conversion": conversion, "reader_version": READER_VERSION,
             "n_chunks": len(chunks), "chunks_sha256": chunking}
 
 
@@ -317,8 +328,9 @@ def _files_digest(files: list[Path], which: list[int]) -> str:
     h = hashlib.sha256()
     for i in which:
         try:
-            st = files[i].stat()
-            h.update(f"{files[i]}\t{st.st_size}\t{st.st_mtime_ns}\n".encode("utf-8", "surrogateescape"))
+            st = files[i].stat()           # ctime too: a permission fix changes only that
+            h.update(f"{files[i]}\t{st.st_size}\t{st.st_mtime_ns}\t{st.st_ctime_ns}\n".encode("utf-8",
+                                                                                          "surrogateescape"))
         except OSError:                    # gone or unreadable now: reading it says so
             h.update(f"{files[i]}\t?\n".encode("utf-8", "surrogateescape"))
     return h.hexdigest()
@@ -342,10 +354,29 @@ def _model_digest(model: LoadedModel) -> str:
     return h.hexdigest()
 
 
-def _prepare_resume_dir(d: Path, key: dict[str, Any], ctx: Any) -> bool:
-    """The first process makes `d` a resume folder for `key`: chunks saved for anything else are deleted (a folder
-    that is not a resume folder is refused, never emptied); the others wait for it, and raise its error too. False
-    (with a warning) when the folder cannot be written: the scoring goes on without saving its chunks."""
+_RESUME_FILES = re.compile(r"^(manifest\.json|chunk-\d{5}\.npz|\..*\.tmp)$")
+
+
+def is_resume_dir(d: Path) -> bool:
+    """A folder that holds nothing but a resume folder's files (manifest.json, chunk-NNNNN.npz, temporary files of
+    their atomic writes): wildgan's own, safe to delete, even when a kill left it without its manifest."""
+    return d.is_dir() and all(_RESUME_FILES.match(f.name) and f.is_file() for f in d.iterdir())
+
+
+def remove_resume_dir(d: Path) -> None:
+    """Delete a resume folder: its chunks first and the manifest last, so that a delete cut short leaves a folder
+    is_resume_dir still recognises."""
+    files = sorted(d.iterdir(), key=lambda f: f.name == "manifest.json")
+    for f in files:
+        f.unlink(missing_ok=True)
+    d.rmdir()
+
+
+def _prepare_resume_dir(d: Path, make_key: Any, ctx: Any) -> bool:
+    """The first process makes `d` a resume folder for make_key(): chunks saved for anything else are deleted, with
+    a warning that names what differs (a folder that is not a resume folder is refused, never emptied); the others
+    wait for it, and raise its error too. False (with a warning) when the folder cannot be written: the scoring goes
+    on without saving its chunks."""
     from ..errors import ConfigError
     from ..fileio import atomic_write_text
 
@@ -356,24 +387,31 @@ def _prepare_resume_dir(d: Path, key: dict[str, Any], ctx: Any) -> bool:
         try:
             if d.exists() and not d.is_dir():
                 raise ConfigError(f"{d} is a file; it is where the scores of finished chunks are kept (resume)")
-            if d.is_dir() and any(d.iterdir()) and not manifest.is_file():
-                raise ConfigError(f"{d} holds files that are not wildgan's partial scores (no manifest.json): move "
-                                  f"them, it is where the scores of finished chunks are kept (resume)")
+            if d.is_dir() and not is_resume_dir(d):
+                raise ConfigError(f"{d} holds files that are not wildgan's partial scores: move them, it is where "
+                                  f"the scores of finished chunks are kept (resume)")
+            key = json.loads(json.dumps(make_key()))
             try:
-                same = json.loads(manifest.read_text(encoding="utf-8")) == json.loads(json.dumps(key))
+                old = json.loads(manifest.read_text(encoding="utf-8"))
             except (OSError, ValueError):
-                same = False
-            if not same:
-                for f in d.glob("chunk-*.npz") if d.is_dir() else []:
+                old = None
+            if old != key:
+                stale = sorted(d.glob("chunk-*.npz")) if d.is_dir() else []
+                if stale:
+                    what = [k for k in key if not isinstance(old, dict) or old.get(k) != key[k]]
+                    warn_user(f"{d}: the {len(stale)} finished chunk{'s' if len(stale) != 1 else ''} saved there "
+                              f"{'are' if len(stale) != 1 else 'is'} of another scoring (it differs in "
+                              f"{', '.join(what) or 'its record'}): deleted, every chunk is scored again")
+                for f in stale:
                     f.unlink()
                 d.mkdir(parents=True, exist_ok=True)
                 atomic_write_text(manifest, json.dumps(key, indent=1) + "\n")
-        except ConfigError as e:
-            problem = e
         except OSError as e:
             usable = False
             warn_user(f"cannot keep the finished chunks' scores in {d} ({e.strerror or e}): the scoring goes on, "
                       f"but an interrupted one would start over")
+        except Exception as e:                 # noqa: BLE001 -- said to every process below, then raised
+            problem = e
     if ctx is not None:
         # not a barrier: every process learns whether the first one failed (and fails alike, none waits forever)
         import torch.distributed as tdist
@@ -388,10 +426,12 @@ def _prepare_resume_dir(d: Path, key: dict[str, Any], ctx: Any) -> bool:
     return usable
 
 
-def _read_resumed(d: Path, which: list[int], files: list[Path], chunks: list[list[int]], warn: bool
-                  ) -> tuple[list[tuple[int, np.ndarray, dict[str, np.ndarray]]], list[tuple[int, str]]]:
+def _read_resumed(d: Path, which: list[int], digests: dict[int, str], *, skip_bad: bool, warn: bool,
+                  warned: set[int]) -> tuple[list[tuple[int, np.ndarray, dict[str, np.ndarray]]], list[tuple[int, str]]]:
     """The finished chunks among `which` saved in `d`, as _score_chunks returns them; a chunk whose files changed
-    since, or whose file cannot be read, is scored again."""
+    since (digests: _files_digest now), or whose file cannot be read, is scored again, and so is one that left out
+    unreadable files when this scoring does not skip them (scored again, it stops with the error a scoring without
+    --skip-bad gives)."""
     parts, bad = [], []
     for c in which:
         f = d / f"chunk-{c:05d}.npz"
@@ -399,24 +439,27 @@ def _read_resumed(d: Path, which: list[int], files: list[Path], chunks: list[lis
             continue
         try:
             with np.load(f, allow_pickle=False) as z:
-                if str(z["files_sha256"]) != _files_digest(files, chunks[c]):
+                if str(z["files_sha256"]) != digests[c]:
+                    continue
+                why = list(zip(z["bad_index"].astype(np.int64).tolist(), z["bad_why"].tolist()))
+                if why and not skip_bad:
                     continue
                 kept = z["kept"].astype(np.int64)
                 scores = {k[len("score:"):]: z[k].astype(np.float64) for k in z.files if k.startswith("score:")}
-                why = list(zip(z["bad_index"].astype(np.int64).tolist(), z["bad_why"].tolist()))
         except (OSError, ValueError, KeyError):
             continue
         parts.append((c, kept, scores))
         bad += why
-        if warn:
-            for _, reason in why:
+        for i, reason in why:
+            if warn and i not in warned:         # a wrap-around repeat is named once
                 warn_user(f"skipped {reason}")
+            warned.add(i)
     return parts, bad
 
 
-def _chunk_saver(d: Path, files: list[Path], chunks: list[list[int]]) -> Any:
+def _chunk_saver(d: Path, digests: dict[int, str]) -> Any:
     """save(chunk, kept, scores, why): one finished chunk's scores, written atomically into `d`, with the digest of
-    its files (_files_digest) as they were read."""
+    its files (_files_digest) taken before they were read."""
     import io
 
     from ..fileio import atomic_write_bytes
@@ -427,7 +470,7 @@ def _chunk_saver(d: Path, files: list[Path], chunks: list[list[int]]) -> Any:
         if failed:                  # said once; the scoring itself goes on (only a resume would need the files)
             return
         buf = io.BytesIO()
-        np.savez(buf, kept=np.asarray(kept, dtype=np.int64), files_sha256=np.array(_files_digest(files, chunks[c])),
+        np.savez(buf, kept=np.asarray(kept, dtype=np.int64), files_sha256=np.array(digests[c]),
                  bad_index=np.array([i for i, _ in why], dtype=np.int64),
                  bad_why=np.array([r for _, r in why], dtype=str),
                  **{f"score:{k}": np.asarray(v, dtype=np.float64) for k, v in scores.items()})
@@ -443,12 +486,14 @@ def _chunk_saver(d: Path, files: list[Path], chunks: list[list[int]]) -> Any:
 
 def _score_chunks(model: LoadedModel, files: list[Path], which: list[int], chunks: list[list[int]],
                   groups: list[list[np.ndarray]] | None, *, skip_bad: bool, progress: bool, warn: bool,
-                  score_cfg: ScoreConfig, batch_mode: str, conversion: dict[str, Any], save: Any = None
+                  score_cfg: ScoreConfig, batch_mode: str, conversion: dict[str, Any], save: Any = None,
+                  warned: set[int] | None = None
                   ) -> tuple[list[tuple[int, np.ndarray, dict[str, np.ndarray]]], list[tuple[int, str]]]:
     """score_files' work on the chunks numbered `which` (ascending): [(chunk number, kept file indices, their
     scores)] and [(file index, why it was skipped)]; with `warn`, each skipped file is named in a warning as it is
     met. `groups`: each chunk's score batches (file indices), or None when images are scored independently.
-    `save(chunk, kept, scores, why)`, when given, is called as each chunk is finished (resume)."""
+    `save(chunk, kept, scores, why)`, when given, is called as each chunk is finished (resume). `warned`: files
+    already named in a 'skipped' warning (resumed chunks'), added to as files are named."""
     from tqdm.auto import tqdm
 
     from ..data.readers import iter_images
@@ -456,6 +501,7 @@ def _score_chunks(model: LoadedModel, files: list[Path], which: list[int], chunk
     net = model.cfg.net
     parts, bad = [], []
     seen: set[int] = set()
+    warned = set() if warned is None else warned
     one = len(chunks) == 1
     search = model.cfg.method == "search"
     if search:                   # initial latents per file, drawn in file order (chunks are consecutive files)
@@ -473,8 +519,9 @@ def _score_chunks(model: LoadedModel, files: list[Path], which: list[int], chunk
         for c in which:
             x, kept, why = next(data)
             for i, reason in why:
-                if warn and i not in seen:           # a wrap-around repeat is named once
+                if warn and i not in seen and i not in warned:     # a wrap-around repeat is named once
                     warn_user(f"skipped {reason}")
+                warned.add(i)
             bad += why
             z0 = None
             if search:
