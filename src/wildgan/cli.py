@@ -728,7 +728,7 @@ def cmd_score(a: argparse.Namespace) -> int:
         n_skip = len(got.skipped)
         what += (f"; {n_skip} unreadable skipped" if n_skip else "") + \
             (f"; read in {got.chunks} chunks of up to {got.chunk_size}" if got.chunks > 1 else "") + \
-            (f"; {got.resumed} of them resumed from {_resume_dir(a)}" if got.resumed else "")
+            (f"; {got.resumed} of them resumed from {resume_dir}" if got.resumed else "")
     res = got.scores if got is not None else model.score(x, progress=not a.no_progress,
                                                          batch_mode=a.batch_mode).scores
     extra = None
@@ -755,7 +755,6 @@ def cmd_score(a: argparse.Namespace) -> int:
         sys.stdout.flush()
     else:
         write_scores_csv(Path(a.out), ids, res, labels, extra=extra)
-    resume_dir = _resume_dir(a)
     if resume_dir is not None:
         from .scoring.run import is_resume_dir, remove_resume_dir
 
