@@ -366,6 +366,12 @@ class SearchConfig:
                               "seed": "int>=0"}, "search.")
 
 
+def largest_minibatch(minibatch: dict[int, int], resolution: int) -> int:
+    """The largest minibatch a schedule up to `resolution` trains with: the fewest images a data set may have (a
+    larger minibatch would hold an image twice, and the minibatch-stddev statistic assumes distinct images)."""
+    return max(b for r, b in minibatch.items() if r <= resolution)
+
+
 def default_checkpoint_kimg(total_kimg: float) -> float:
     """The checkpoint interval when none is given: ceil(total / 20) kimg, at least 1 (about 20 checkpoints a run,
     so an interrupted run loses at most 5% of its work, and a short run still gets some)."""

@@ -760,14 +760,14 @@ class Detector:
         """The training loop's rule (training.loop.train_pgan: no minibatch larger than the data set, or it would hold
         an image twice and skew the minibatch-stddev statistic), said in the Python API's terms: its own message
         names CLI options (--preset, --config)."""
-        from .config import PRESETS
+        from .config import PRESETS, largest_minibatch
 
         if cfg.method not in ("wildgan", "search"):
             return                      # f-AnoGAN checks its batch size itself, in words that fit both APIs
         res = cfg.net.resolution
 
         def need(minibatch: dict[int, int]) -> int:
-            return max(b for r, b in minibatch.items() if r <= res)
+            return largest_minibatch(minibatch, res)
 
         biggest = need(cfg.train.minibatch)
         if n >= biggest:

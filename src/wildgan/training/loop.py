@@ -28,7 +28,7 @@ import torch.nn.functional as F
 
 from ..data.transforms import u8_to_unit
 from .. import checkpoint as ckpt
-from ..config import NetConfig, RunConfig, TrainConfig, run_config_to_dict
+from ..config import NetConfig, RunConfig, TrainConfig, largest_minibatch, run_config_to_dict
 from ..errors import CheckpointError, DataError, DivergenceError, TrainingInterrupted, WildganError, warn_user
 from ..fileio import truncate_jsonl
 from ..losses import critic_loss, encoder_image_loss, encoder_latent_loss, generator_loss
@@ -809,7 +809,7 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
     # A minibatch must not be larger than the data set, or it would hold each image several times (the minibatch-stddev
     # statistic assumes distinct images). A batch that crosses an epoch boundary draws from two permutations and can
     # still repeat an image now and then (about 1 batch in 80 at 5000 images, batch 128), as TF's shuffle + repeat.
-    biggest = max(b for r, b in tc.minibatch.items() if r <= nc.resolution)
+    biggest = largest_minibatch(tc.minibatch, nc.resolution)
     if len(train_x) < biggest:
         raise DataError(f"only {len(train_x)} training image{'s' if len(train_x) != 1 else ''}, fewer than the largest "
                         f"minibatch of the schedule ({biggest}); add images, or use a smaller preset (--preset tiny: "
