@@ -1065,8 +1065,9 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--chunk-size", type=_positive_int, metavar="N",
                    help="image files are read and scored about N at a time (wildgan runs: whole score batches, "
                         "at least 64), "
-                        "so memory holds one chunk whatever the size of the pile (default: 512 MB of pixels, e.g. "
-                        "174,720 images at 32x32x3, 2,688 at 256x256x3; an eighth of that for latent search); "
+                        "so memory holds one chunk whatever the size of the pile (default: 64 MB of pixels, e.g. "
+                        "21,824 images at 32x32x3, 320 at 256x256x3, the most an interruption loses; 512 MB with "
+                        "--out -, which keeps nothing to resume from; an eighth of that for latent search); "
                         "the scores do not depend on N")
     s.add_argument("--no-resume", action="store_true",
                    help="score every chunk again, deleting OUT.chunks/ first: a pile read in several chunks keeps "

@@ -588,6 +588,44 @@ def test_scoring_colour_images_with_a_run_that_went_gray_on_its_gray_data_warns(
         load_images([gray], 8, 1, **went_gray)
 
 
+def test_a_run_on_all_colour_data_warns_about_gray_images_to_score(tmp_path):
+    # a folder run that went RGB because its images had colour records it (conversion.colour_data): gray images
+    # scored with it are warned about. One gray image among its colour ones (RGB file with R == G == B, or a gray
+    # file) and nothing is assumed.
+    import warnings
+
+    from wildgan.config import DataConfig
+    from wildgan.data import build_split, conversion_opts
+    from wildgan.data.readers import load_images
+    from wildgan.data.splits import all_colour
+
+    rng = np.random.default_rng(0)
+    colour, mixed, gray = tmp_path / "colour", tmp_path / "mixed", tmp_path / "gray"
+    for d in (colour, mixed, gray):
+        d.mkdir()
+    for i in range(20):
+        Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(colour / f"c{i}.png")
+        Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(mixed / f"c{i}.png")
+        Image.fromarray(np.full((8, 8), i, np.uint8)).save(gray / f"g{i}.png")
+    Image.fromarray(np.repeat(np.full((8, 8, 1), 90, np.uint8), 3, axis=2)).save(mixed / "rgb-but-gray.png")
+    went_colour = build_split(DataConfig(data=str(colour), dataset="unlabelled")).info
+    assert went_colour["conversion"].get("colour_data") is True
+    opts = conversion_opts(went_colour)
+    assert opts.get("colour_data") is True
+    with pytest.warns(UserWarning, match="20 gray images are scored by a network trained on colour images"):
+        load_images([gray], 8, 3, **opts)
+    not_all = conversion_opts(build_split(DataConfig(data=str(mixed), dataset="unlabelled")).info)
+    assert "colour_data" not in not_all
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_images([gray], 8, 3, **not_all)
+    # in blocks: a gray image in a later block counts as much as one in the first
+    x = rng.integers(0, 256, (10, 4, 4, 3), dtype=np.uint8)
+    assert all_colour(x, block=3)
+    x[8] = x[8, ..., :1]
+    assert not all_colour(x, block=3) and not all_colour(x[..., :1]) and not all_colour(x[:0])
+
+
 def test_native_sides_and_the_scale_warning():
     from wildgan.data.readers import native_sides, scale_warning
 

@@ -125,6 +125,9 @@ def test_default_chunk_size() -> None:
     assert default_chunk_size(32, 3) == 174_720 and default_chunk_size(256, 3) == 2_688
     assert default_chunk_size(4096, 3) == 64                      # never less than one score batch
     assert default_chunk_size(32, 3, 60) % 60 == 0
+    # a resume folder: smaller chunks, so a CIFAR-sized pile (60,000 images) is resumable by default
+    assert default_chunk_size(32, 3, resumable=True) == 21_824 < 60_000
+    assert default_chunk_size(32, 3, method="search", resumable=True) == 2_688
 
 
 def test_search_latents_drawn_in_parts_are_those_of_the_whole() -> None:
@@ -306,3 +309,18 @@ def test_resume_respects_skip_bad_and_cleans_up_after_a_kill(pile: Path, tmp_pat
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "notes.txt").write_text("x")
     assert not is_resume_dir(tmp_path / "other")
+
+
+def test_default_chunks_are_smaller_with_a_resume_folder(pile: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without --chunk-size, a resumable scoring cuts the pile into RESUME_CHUNK_BYTES chunks (so an interruption
+    loses at most one of them), a scoring with nothing to resume from into SCORE_CHUNK_BYTES ones; same scores."""
+    import wildgan.scoring.run as run
+
+    monkeypatch.setattr(run, "RESUME_CHUNK_BYTES", 8 * 8 * 64)          # one score batch of 8x8x1 images
+    m = _model()
+    m.conversion = {"fit": "pad"}
+    whole = score_files(m, [pile])
+    resumable = score_files(m, [pile], resume_dir=tmp_path / "s.csv.chunks")
+    assert whole.chunks == 1 and resumable.chunks == 3 and resumable.chunk_size == 64
+    _same(whole, resumable)

@@ -79,18 +79,34 @@ def conversion_opts(info: dict[str, Any]) -> dict[str, Any]:
         if conv.get(k):
             out[k] = True
     if info.get("protocol") == "cifar10" and info.get("channels") == 3:
-        # colour photos throughout: gray images to score are odd. (A folder run that went RGB may have held gray
-        # images too, which its training warned about: nothing is assumed there.)
+        # colour photos throughout: gray images to score are odd. (Other data that went RGB says so itself:
+        # conversion.colour_data, recorded when none of its images was gray.)
         out["colour_data"] = True
     if info.get("native_sides"):
         out["native_sides"] = list(info["native_sides"])   # images to score far off this scale are warned about
     return out
 
 
-def _conversion_record(cfg: DataConfig, fit: str, rotations: int, chosen: bool) -> dict[str, Any]:
+def all_colour(x: np.ndarray, block: int = 4096) -> bool:
+    """Whether every image of uint8 [N, H, W, C] has colour: C == 3 and none with R == G == B at every pixel (a
+    gray image, whether its file was gray or RGB). In blocks, so that a large set needs no full-size temporary."""
+    if x.ndim != 4 or x.shape[-1] != 3 or not len(x):
+        return False
+    for i in range(0, len(x), block):
+        b = x[i:i + block]
+        gray = ((b[..., 0] == b[..., 1]) & (b[..., 1] == b[..., 2])).reshape(len(b), -1).all(axis=1)
+        if gray.any():
+            return False
+    return True
+
+
+def _conversion_record(cfg: DataConfig, fit: str, rotations: int, chosen: bool,
+                       colour: bool = False) -> dict[str, Any]:
     """split.json's record of how the images were converted (what conversion_opts reads back for scoring); chosen:
-    the channel count was given (or is the protocol's), not taken from the data."""
+    the channel count was given (or is the protocol's), not taken from the data; colour: RGB, and every training
+    image had colour (all_colour), so that gray images to score are warned about."""
     return {"fit": fit, "depth16": cfg.depth16, "resize": cfg.resize, "channels_from": "chosen" if chosen else "data",
+            **({"colour_data": True} if colour else {}),
             "non_square": "letterboxed (black bars)" if fit == "letterbox" else "centre-cropped",
             "alpha": "composited on black", "gray": "PIL 'L' (ITU-R 601-2 luma)",
             "rotation": "uniform angle in [0, 360), bilinear, mirror padding" if rotations else None}
@@ -265,7 +281,8 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
         "seed_streams": {k: f"numpy.random.default_rng([{v}, seed])" for k, v in SEED_STREAMS.items()},
         "test_size": cfg.test_size, "rotations": rotations, "resolution": resolution, "channels": channels,
         "conversion": _conversion_record(cfg, d["fit"], rotations,
-                                         chosen=cfg.channels is not None or d["channels"] is not None),
+                                         chosen=cfg.channels is not None or d["channels"] is not None,
+                                         colour=channels == 3 and all_colour(train.x)),
         "skipped": list(train.info.get("skipped", [])), "native_sides": data_native_sides(train, test),
     }
 
@@ -406,7 +423,8 @@ def _unlabelled_split(cfg: DataConfig, train: ImageSet, kind: str, source: str, 
         "class_names": [], "normal_classes": [], "normal_labels": [], "normal_default_used": False,
         "excluded_classes": [], "gamma": 0.0, "seed": int(cfg.seed), "test_size": cfg.test_size,
         "rotations": rotations, "resolution": resolution, "channels": channels,
-        "conversion": _conversion_record(cfg, fit, rotations, chosen=cfg.channels is not None),
+        "conversion": _conversion_record(cfg, fit, rotations, chosen=cfg.channels is not None,
+                                         colour=channels == 3 and all_colour(train.x)),
         "skipped": list(train.info.get("skipped", [])), "native_sides": data_native_sides(train),
         "test_source": None,
         "n_normal_train": None, "n_contamination": None, "n_train": int(len(x)), "n_test_normal": 0,
