@@ -49,15 +49,17 @@ def test_pickle_in_place_of_a_checkpoint_is_refused(tmp_path):
     _, path = _save_nets(tmp_path)
     weights = path.with_suffix(".safetensors")
     weights.write_bytes(pickle.dumps(Evil()))
-    with pytest.raises(CheckpointError, match="pickle"):
-        ckpt.load_checkpoint(path)
+    # refused as a pickle by its content, not only by its checksum (verify=False skips the checksum)
+    for verify in (True, False):
+        with pytest.raises(CheckpointError, match="looks like a pickle/torch.save file"):
+            ckpt.load_checkpoint(path, verify=verify)
     # a torch.save file as the "weights"
     torch.save({"a": torch.zeros(1)}, weights)
-    with pytest.raises(CheckpointError, match=str(weights.name)):
-        ckpt.load_checkpoint(path)
+    with pytest.raises(CheckpointError, match=f"{weights.name}: looks like a pickle/torch.save file"):
+        ckpt.load_checkpoint(path, verify=False)
     # a pickle as the JSON sidecar
     path.write_bytes(pickle.dumps(Evil()))
-    with pytest.raises(CheckpointError, match="pickle"):
+    with pytest.raises(CheckpointError, match=f"{path.name}: looks like a pickle/torch.save file"):
         ckpt.load_checkpoint(path)
     assert not (tmp_path / "pwned").exists()
 
@@ -180,3 +182,35 @@ def test_a_full_disk_while_writing_is_a_checkpoint_error_naming_the_file(tmp_pat
                                               "space left"):
         ckpt.save_checkpoint(tmp_path, ckpt.checkpoint_name(1), {"w": torch.zeros(1)}, {})
     assert not list(tmp_path.iterdir())                      # the temporary file is gone too
+
+
+def test_an_interrupted_write_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch):
+    # atomic writes: a crash in the middle (here an interrupt after half the bytes) leaves the previous file intact
+    # and removes its temporary; a plain open(path, "wb") would have left half a file
+    from wildgan.fileio import atomic_write_bytes, atomic_write_stream
+
+    target = tmp_path / "log.json"
+    atomic_write_bytes(target, b'{"old": 1}')
+
+    def dies_half_way(f):
+        f.write(b'{"new": ')
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write_stream(dies_half_way, target)
+    assert target.read_bytes() == b'{"old": 1}' and sorted(p.name for p in tmp_path.iterdir()) == ["log.json"]
+    # the same for a checkpoint's weights: the one saved before still loads (checksum verified)
+    nets, path = _save_nets(tmp_path / "ck")
+    before = ckpt.load_checkpoint(path)[1]["sha256"]
+
+    def torn_save(flat, filename, metadata=None):
+        with open(filename, "wb") as f:
+            f.write(b"\x00" * 100)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ckpt, "save_file", torn_save)
+    with pytest.raises(KeyboardInterrupt):
+        ckpt.save_checkpoint(tmp_path / "ck", "network-final", ckpt.networks_to_tensors(nets.modules()),
+                             ckpt.read_meta(path))
+    assert ckpt.load_checkpoint(path)[1]["sha256"] == before
+    assert sorted(p.name for p in (tmp_path / "ck").iterdir()) == ["network-final.json", "network-final.safetensors"]

@@ -54,6 +54,10 @@ def cifar_like(path: Path, n_train=200, n_test=1000) -> Path:
     x_tr = np.zeros((len(y_tr), 32, 32, 3), np.uint8)
     x_te = np.zeros((len(y_te), 32, 32, 3), np.uint8)
     x_tr[:, 0, 0, 0], x_te[:, 0, 0, 0] = y_tr * 20, y_te * 20
+    for x in (x_tr, x_te):                      # pixel (0, 1): the index in its file, big-endian in R and G
+        i = np.arange(len(x))
+        x[:, 0, 1, 0], x[:, 0, 1, 1] = i // 256, i % 256
+    x_te[:, 0, 2, 0] = 255                      # pixel (0, 2): which file (test 255, train 0)
     np.savez(path, x_train=x_tr, y_train=y_tr, x_test=x_te, y_test=y_te, class_names=np.array(CIFAR10_CLASSES))
     return path
 
@@ -97,7 +101,14 @@ def test_cifar_protocol_composition(cifar_npz, gamma, n_a):
     assert np.array_equal(car, s.train_is_anomaly == 0)
     assert s.test_x.shape[0] == 2000 and s.test_y.sum() == 1000 and s.test_y.dtype == np.int8
     assert np.array_equal(s.test_x[:, 0, 0, 0] == 20, s.test_y == 0)
-    assert set(s.train_ids).isdisjoint(s.test_ids)
+    # by the pixels themselves (the ids carry their file's name, so disjoint ids alone prove nothing): every
+    # training image comes from the training file, every test image from the test file, none twice, each id
+    # naming the image it labels
+    assert (s.train_x[:, 0, 2, 0] == 0).all() and (s.test_x[:, 0, 2, 0] == 255).all()
+    for x, ids in ((s.train_x, s.train_ids), (s.test_x, s.test_ids)):
+        index = x[:, 0, 1, 0].astype(int) * 256 + x[:, 0, 1, 1]
+        assert len(set(index.tolist())) == len(x)
+        assert [int(i.rsplit(":", 1)[1]) for i in ids] == index.tolist()
     json.dumps(s.info)  # serialisable
 
 

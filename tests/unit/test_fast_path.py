@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from wildgan.config import PRESETS, DataConfig, RunConfig, TrainConfig, net_config_for_preset
-from wildgan.errors import ConfigError
+from wildgan.errors import ConfigError, WildganError
 from wildgan.nets import build_pgan
 from wildgan.nets.layers import minibatch_stddev
 from wildgan.training.distributed import local_rows
@@ -177,7 +177,7 @@ def test_new_train_config_fields_validate_and_default_to_the_plain_cpu_path():
         TrainConfig(compile="fast")
     with pytest.raises(ConfigError):
         TrainConfig(compile="reduce-overhead", cuda_graphs=True)
-    with pytest.raises(Exception):
+    with pytest.raises(WildganError, match="cuda_graphs=true needs a CUDA device"):
         resolve_fast_options(TrainConfig(cuda_graphs=True), torch.device("cpu"))
     fo = resolve_fast_options(TrainConfig(amp="bf16", channels_last=True), torch.device("cpu"))
     assert fo.amp == torch.bfloat16 and fo.channels_last and not fo.cuda_graphs

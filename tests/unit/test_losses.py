@@ -43,6 +43,28 @@ def test_critic_loss_terms():
     assert terms["D/real"].item() == 1.0 and terms["D/fake"].item() == -1.0
 
 
+def test_the_penalty_trains_the_critic():
+    # a linear critic D(x) = sum(w * x) with w a parameter: the loss is mean(d_fake - d_real) + lambda (||w|| - 1)^2
+    # + drift mean(d_real^2), and its gradient w.r.t. w holds the penalty's 2 lambda (||w|| - 1) w / ||w|| (the
+    # double backward: with create_graph off, or the penalty's sign flipped, D would not be pushed to norm 1)
+    torch.manual_seed(0)
+    w = torch.nn.Parameter(torch.randn(1, 3, 4, 4) * 0.5)
+    critic = lambda x: (x * w).flatten(1).sum(1)  # noqa: E731
+    real, fake = torch.randn(6, 3, 4, 4), torch.randn(6, 3, 4, 4)
+    lam, drift = 10.0, 0.001
+    loss, terms = critic_loss(critic, real, fake, gp_lambda=lam, drift=drift)
+    d_real, d_fake = critic(real).detach(), critic(fake).detach()
+    wn = w.detach().norm()
+    expect = (d_fake - d_real).mean() + lam * (wn - 1) ** 2 + drift * d_real.square().mean()
+    torch.testing.assert_close(loss.detach(), expect, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(terms["D/gp"], (wn - 1) ** 2, rtol=1e-5, atol=1e-6)
+    loss.backward()
+    wd = w.detach()
+    grad = (fake - real).mean(0, keepdim=True) + lam * 2 * (wn - 1) * wd / wn \
+        + drift * 2 * (d_real[:, None, None, None] * real).mean(0, keepdim=True)
+    torch.testing.assert_close(w.grad, grad, rtol=1e-4, atol=1e-5)
+
+
 def test_encoder_loss_is_mean_l1():
     x, r = torch.zeros(2, 1, 2, 2), torch.ones(2, 1, 2, 2) * 3
     assert encoder_image_loss(x, r)[0].item() == 3.0
@@ -187,3 +209,20 @@ def test_threads_setting_is_validated_and_applied(tmp_path):
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_real_images_are_faded_like_the_generator_output():
+    # during a fade-in the reals are lerp(x, up2(avgpool2(x)), t): each 2x2 block blended towards its mean, computed
+    # here by hand; t = 0 leaves them as they are. Both the plain and the fast path's (tensor t) version.
+    from wildgan.training.loop import process_reals, process_reals_t
+
+    rng = np.random.default_rng(0)
+    u8 = torch.from_numpy(rng.integers(0, 256, (3, 2, 8, 8), dtype=np.uint8))
+    x = u8.float() / 127.5 - 1
+    block = x.reshape(3, 2, 4, 2, 4, 2).mean(dim=(3, 5))
+    coarse = block.repeat_interleave(2, dim=2).repeat_interleave(2, dim=3)
+    for t in (0.0, 0.3, 1.0):
+        want = x + (coarse - x) * t
+        torch.testing.assert_close(process_reals(u8, t), want, rtol=1e-6, atol=1e-6)
+        torch.testing.assert_close(process_reals_t(u8, t > 0, torch.tensor(t)), want, rtol=1e-6, atol=1e-6)
+    assert not torch.allclose(process_reals(u8, 0.3), x)

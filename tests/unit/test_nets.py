@@ -70,6 +70,28 @@ def test_equalised_lr_scaling():
     assert big.weight.std().item() == pytest.approx(1.0, abs=0.02)
 
 
+def test_equalised_conv_forwards_use_the_runtime_scale():
+    # every mode's forward against a reference built here from weight * scale (the stored weights are N(0, 1); the
+    # scale must be applied at run time, in the fused up/down kernels too)
+    import torch.nn.functional as F
+
+    torch.manual_seed(0)
+    x = torch.randn(2, 6, 8, 8)
+    for mode, fused in [(None, True), ("up", True), ("up", False), ("down", True), ("down", False)]:
+        conv = EqConv2d(6, 5, 3, mode=mode, fused=fused)
+        with torch.no_grad():
+            conv.bias.normal_()
+        w = conv.weight.detach() * (math.sqrt(2) / math.sqrt(9 * 6))
+        if mode == "up":
+            ref = F.conv2d(F.interpolate(x, scale_factor=2.0, mode="nearest"), w, padding=1)
+        elif mode == "down":
+            ref = F.avg_pool2d(F.conv2d(x, w, padding=1), 2)
+        else:
+            ref = F.conv2d(x, w, padding=1)
+        ref = ref + conv.bias.detach().view(1, -1, 1, 1)
+        torch.testing.assert_close(conv(x).detach(), ref, rtol=1e-5, atol=1e-5, msg=f"mode {mode}, fused {fused}")
+
+
 def test_special_gains():
     cfg = net_config_for_preset("tiny", 32, 3)
     nets = build_pgan(cfg, seed=0)

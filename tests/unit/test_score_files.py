@@ -98,7 +98,8 @@ def test_unreadable_files_skipped_once_and_chunk_independent(pile: Path, tmp_pat
 def test_no_readable_file_is_an_error(tmp_path: Path) -> None:
     for i in range(3):
         (tmp_path / f"{i}.png").write_bytes(b"")
-    with pytest.raises(DataError, match="none of the 3 image files is readable"), pytest.warns(UserWarning):
+    with pytest.raises(DataError, match="none of the 3 image files is readable"), \
+            pytest.warns(UserWarning, match="skipped .*0.png"):
         score_files(_model(), [tmp_path], skip_bad=True, chunk_size=1)
 
 

@@ -36,6 +36,18 @@ def test_minmax_is_joint_over_channels():
     assert torch.equal(minmax(x).flatten(), torch.tensor([0.0, 1.0]))
 
 
+def test_minmax_is_per_image():
+    # each image to its own [0, 1]: an image's L_n does not depend on the other images of its batch
+    g = torch.Generator().manual_seed(0)
+    x, rec = torch.randn(3, 2, 4, 4, generator=g), torch.randn(3, 2, 4, 4, generator=g)
+    x[1] *= 50.0                                    # one image with a far larger range
+    m = minmax(x)
+    for i in range(3):
+        torch.testing.assert_close(m[i], minmax(x[i:i + 1])[0])
+        assert m[i].min() == 0.0 and m[i].max() == 1.0
+    torch.testing.assert_close(normalised_residual(x, rec)[[0, 2]], normalised_residual(x[[0, 2]], rec[[0, 2]]))
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.integers(1, 4), st.floats(0.01, 100), st.floats(-50, 50), st.integers(0, 10_000))
 def test_minmax_invariant_to_positive_affine_maps(n, scale, shift, seed):

@@ -166,8 +166,8 @@ def test_a_nan_score_is_the_most_anomalous_everywhere():
     thr = Threshold(2.5, "contamination", {})
     with pytest.warns(RuntimeWarning, match="1 of 3 scores are NaN"):
         flags = thr.apply([1.0, np.nan, 3.0])
-    with pytest.warns(RuntimeWarning):
+    with pytest.warns(RuntimeWarning, match="1 of 1 scores are NaN"):
         pct = training_percentile(train, [np.nan])
-    with pytest.warns(RuntimeWarning):
+    with pytest.warns(RuntimeWarning, match="1 of 1 scores are NaN"):
         proba = rank_proba(train, [np.nan])
     assert flags.tolist() == [0, 1, 1] and pct.tolist() == [100.0] and proba.tolist() == [[0.0, 1.0]]
