@@ -82,3 +82,24 @@ def test_schedule_work_weighs_each_image_by_its_phase_cost():
     # the images/s ETA of the first 40 kimg (4x4) against the work left: off by a factor of about 290 here
     left = schedule_work(40, 4000, 32, 600, 600, cost) / schedule_work(0, 40, 32, 600, 600, cost)
     assert left / ((4000 - 40) / 40) > 250
+
+
+def test_eta_takes_its_rate_from_the_current_resolution():
+    # 4x4 for 600 kimg, then 8, 16 (1200 kimg each, fade included), 32 from 3000 kimg on; costs 1, 10, 100, 1000
+    from wildgan.config import TrainConfig, net_config_for_preset
+    from wildgan.training.loop import ETA_ANCHOR_SECONDS, _eta
+
+    cost = {4: 1.0, 8: 10.0, 16: 100.0, 32: 1000.0}
+    nc, tc = net_config_for_preset("tiny", 32, 3), TrainConfig(phase_kimg=600, total_kimg=4000)
+    now = 10_000.0
+    # 1000 s this session, the last 400 of them at 32x32 (500 kimg): 500 kimg x 1000 left at 1250 per second
+    assert _eta(cost, nc, tc, 0, 3_500_000, 4_000_000, 1000.0, anchor=(32, 3_000_000, now - 400), now=now) == "06:40"
+    # without an anchor (or one too recent to measure): the session's rate, 632,600 per 1000 s, is slower
+    session = _eta(cost, nc, tc, 0, 3_500_000, 4_000_000, 1000.0, now=now)
+    assert session == "13:10"
+    assert _eta(cost, nc, tc, 0, 3_500_000, 4_000_000, 1000.0, now=now,
+                anchor=(32, 3_499_000, now - ETA_ANCHOR_SECONDS / 2)) == session
+    # a --minutes budget that ends the run first bounds it
+    tc = TrainConfig(phase_kimg=600, total_kimg=4000, minutes=20)
+    assert _eta(cost, nc, tc, 0, 3_500_000, 4_000_000, 1000.0, anchor=(32, 3_000_000, now - 400), now=now) == "03:20"
+    assert _eta(cost, nc, tc, 3_500_000, 3_500_000, 4_000_000, 0.0, now=now) == "?"
