@@ -1277,6 +1277,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         warnings.formatwarning = lambda msg, cat, *args, **kw: (  # type: ignore[assignment]
             f"wildgan: warning: {msg}\n" if issubclass(cat, UserWarning) else f"{cat.__name__}: {msg}\n")
     saved_term = _on_sigterm()
+    # image files are decoded by a pool of processes (data.readers.decode_workers): the command's own main module is
+    # safe to import again in them, unlike an arbitrary user script (the library default is one process)
+    saved_workers = os.environ.get("WILDGAN_DECODE_WORKERS")
+    os.environ.setdefault("WILDGAN_DECODE_WORKERS", "auto")
     try:
         # the command is the first word that is not a global option (`wildgan --debug train ...`)
         at = next((i for i, w in enumerate(argv) if not w.startswith("-")), None)
@@ -1305,8 +1309,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 143
     except BrokenPipeError:
         # e.g. `wildgan info | head`: the reader left; no traceback, and no second error when Python flushes stdout
-        import os
-
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
     except OSError as e:  # after BrokenPipeError, one of its kind
@@ -1317,6 +1319,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     finally:
         warnings.formatwarning = saved_format
+        if saved_workers is None:
+            os.environ.pop("WILDGAN_DECODE_WORKERS", None)
         if saved_term is not None:
             import signal
 

@@ -7,6 +7,7 @@ import pickle
 import re
 import tarfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -969,3 +970,77 @@ def test_bits_rule_says_when_it_clips(tmp_path):
     with pytest.warns(UserWarning, match=r"raw 16-bit values up to 4000 lie above the top of depth16 bits:10 \(1023\) "
                                          r"and are clipped to 255; if the data is deeper, use bits:12"):
         load_dataset(pile, "unlabelled", depth16="bits:10")
+
+
+def _parallel_pile(root: Path) -> Path:
+    """Images of several sizes and kinds, one corrupt and one empty file: what a pool must decode like one process."""
+    rng = np.random.default_rng(0)
+    root.mkdir()
+    for i in range(30):
+        side = (12, 16, 20)[i % 3]
+        a = rng.integers(0, 256, (side, side) if i % 2 else (side, side, 3), dtype=np.uint8)
+        Image.fromarray(a).save(root / f"{i:02d}.png")
+    Image.fromarray(rng.integers(0, 65535, (12, 12), dtype=np.uint16)).save(root / "16bit.png")
+    (root / "15-corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    (root / "25-empty.png").write_bytes(b"")
+    return root
+
+
+def _decode(root: Path, workers: str, monkeypatch, **kw):
+    monkeypatch.setenv("WILDGAN_DECODE_WORKERS", workers)
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        try:
+            got = load_images([root], 16, 3, **kw)
+        except DataError as e:
+            got = str(e)
+    return got, [(w.category, str(w.message)) for w in said]
+
+
+def test_a_pool_of_processes_decodes_exactly_like_one(tmp_path, monkeypatch):
+    # the same arrays, ids, skipped files, errors and warnings (also one given inside a worker: Pillow's size limit,
+    # the caller's, which the workers take over), whatever the number of processes
+    import wildgan.data.readers as readers
+    from PIL import Image as PILImage
+
+    root = _parallel_pile(tmp_path / "pile")
+    monkeypatch.setattr(readers, "PARALLEL_DECODE_MIN_FILES", 0)
+    monkeypatch.setattr(readers, "_DECODE_TASK_FILES", 4)         # several tasks, more than the pool holds at once
+    monkeypatch.setattr(PILImage, "MAX_IMAGE_PIXELS", 300)          # 20x20 images: 'a very large image' warnings
+    import concurrent.futures
+
+    pools = []
+
+    class Spy(concurrent.futures.ProcessPoolExecutor):
+        def __init__(self, n, **kw):
+            pools.append(n)
+            super().__init__(n, **kw)
+
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", Spy)
+    for kw in ({"skip_bad": True}, {}):
+        (one, said1), (pool, said2) = _decode(root, "1", monkeypatch, **kw), _decode(root, "2", monkeypatch, **kw)
+        if kw:
+            np.testing.assert_array_equal(one[0], pool[0])
+            assert one[1] == pool[1] and len(one[1]) == 31
+        else:
+            assert isinstance(one, str) and one == pool and "2 unreadable image files" in one
+        assert said1 == said2 and any("a very large image" in m for _, m in said1)
+        if kw:
+            assert sum("skipped" in m for _, m in said1) == 2
+    assert pools == [2, 2]                                          # the pool did the decoding (one per call)
+
+
+def test_decode_workers_setting(monkeypatch):
+    import wildgan.data.readers as readers
+
+    n = readers.PARALLEL_DECODE_MIN_FILES
+    monkeypatch.delenv("WILDGAN_DECODE_WORKERS", raising=False)
+    assert readers.decode_workers(10 * n) == 1                      # the Python API: one process unless asked
+    monkeypatch.setenv("WILDGAN_DECODE_WORKERS", "3")
+    assert readers.decode_workers(10 * n) == 3 and readers.decode_workers(n - 1) == 1
+    monkeypatch.setenv("WILDGAN_DECODE_WORKERS", "auto")
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "64")                    # more processes on the node than cores
+    assert readers.decode_workers(10 * n) == 1
+    monkeypatch.setenv("WILDGAN_DECODE_WORKERS", "many")
+    with pytest.raises(ConfigError, match="WILDGAN_DECODE_WORKERS must be a number of processes or 'auto'"):
+        readers.decode_workers(10 * n)
