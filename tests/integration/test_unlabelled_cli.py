@@ -36,16 +36,28 @@ def pile(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+@pytest.fixture(scope="module")
+def trained(pile: Path) -> tuple[Path, str]:
+    """The run trained on the pile (tiny, a few hundred images) and what the training said on stderr: every test
+    below that needs it gets it, whatever runs first (before, they skipped when the end-to-end test had not)."""
+    import contextlib
+    import io
+
+    run, said = pile / "run", io.StringIO()
+    with contextlib.redirect_stderr(said):
+        rc = main(["train", "--data", str(pile / "pile"), "--preset", "tiny", "--total-kimg", "0.4", "--phase-kimg",
+                   "0.1", "--device", "cpu", "--threads", "1", "--no-progress", "--out", str(run), "--evaluate"])
+    assert rc == 0, said.getvalue()
+    return run, said.getvalue()
+
+
 def _rows(path: Path) -> list[dict[str, str]]:
     with open(path, newline="") as f:
         return list(csv.DictReader(f))
 
 
-def test_unlabelled_pile_end_to_end(pile: Path, capsys) -> None:
-    run = pile / "run"
-    assert main(["train", "--data", str(pile / "pile"), "--preset", "tiny", "--total-kimg", "0.4", "--phase-kimg",
-                 "0.1", "--device", "cpu", "--threads", "1", "--no-progress", "--out", str(run), "--evaluate"]) == 0
-    err = capsys.readouterr().err
+def test_unlabelled_pile_end_to_end(pile: Path, trained: tuple[Path, str], capsys) -> None:
+    run, err = trained
     assert "on 144 images" in err and "no test split to evaluate" in err
     assert (run / "log.txt").read_text().startswith("training wildgan (tiny) on 144 images")
     # the training scores (for thresholds) are written at the end of training, while the pile is at hand
@@ -136,16 +148,14 @@ def test_score_checks_its_arguments_before_scoring(pile: Path, capsys, monkeypat
     afile.unlink()
 
 
-def test_score_fetches_the_threshold_before_scoring_the_pile(pile: Path, capsys, tmp_path: Path,
-                                                              monkeypatch) -> None:
+def test_score_fetches_the_threshold_before_scoring_the_pile(pile: Path, trained: tuple[Path, str], capsys,
+                                                              tmp_path: Path, monkeypatch) -> None:
     # training scores missing and the training images moved: the error comes before the pile is scored
     import shutil
 
     import wildgan.scoring.run as scoring_run
 
-    run = pile / "run"
-    if not (run / "network-final.json").is_file():
-        pytest.skip("needs the run of test_unlabelled_pile_end_to_end")
+    run = trained[0]
     copy = tmp_path / "run"
     shutil.copytree(run, copy)
     for f in copy.glob("train_scores*"):
@@ -164,10 +174,8 @@ def test_score_fetches_the_threshold_before_scoring_the_pile(pile: Path, capsys,
         (pile / "moved").rename(pile / "pile")
 
 
-def test_score_skip_bad(pile: Path, capsys, tmp_path: Path) -> None:
-    run = pile / "run"
-    if not (run / "network-final.json").is_file():
-        pytest.skip("needs the run of test_unlabelled_pile_end_to_end")
+def test_score_skip_bad(pile: Path, trained: tuple[Path, str], capsys, tmp_path: Path) -> None:
+    run = trained[0]
     bad = tmp_path / "imgs"
     _pngs(bad, np.zeros((2, 28, 28), np.uint8), "ok")
     (bad / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n trunc")
@@ -180,10 +188,8 @@ def test_score_skip_bad(pile: Path, capsys, tmp_path: Path) -> None:
     assert "broken.png" in capsys.readouterr().err                                   # named in the warning
 
 
-def test_score_a_pile_in_chunks(pile: Path, capsys, tmp_path: Path) -> None:
-    run = pile / "run"
-    if not (run / "network-final.json").is_file():
-        pytest.skip("needs the run of test_unlabelled_pile_end_to_end")
+def test_score_a_pile_in_chunks(pile: Path, trained: tuple[Path, str], capsys, tmp_path: Path) -> None:
+    run = trained[0]
     whole, chunked = tmp_path / "whole.csv", tmp_path / "chunked.csv"
     # 150 files: score batches of 64, 64 and 22, the last topped up with 42 images of the first chunk
     data = ["--data", str(pile / "pile"), str(pile / "new" / "a")]
@@ -230,10 +236,8 @@ def test_score_a_pile_in_chunks(pile: Path, capsys, tmp_path: Path) -> None:
     assert "--chunk-size: must be at least 1, got 0" in capsys.readouterr().err
 
 
-def test_evaluate_an_unlabelled_run_on_labelled_folders(pile: Path, capsys) -> None:
-    run = pile / "run"
-    if not (run / "network-final.json").is_file():
-        pytest.skip("needs the run of test_unlabelled_pile_end_to_end")
+def test_evaluate_an_unlabelled_run_on_labelled_folders(pile: Path, trained: tuple[Path, str], capsys) -> None:
+    run = trained[0]
     from wildgan.data import default_sample_path
 
     d = np.load(default_sample_path())
@@ -405,12 +409,11 @@ def test_an_npz_of_images_without_labels_is_an_unlabelled_pile(tmp_path: Path, c
     assert "needs labelled data" in capsys.readouterr().err
 
 
-def test_score_a_labelled_data_set_after_an_unlabelled_run(pile: Path, tmp_path: Path, capsys) -> None:
+def test_score_a_labelled_data_set_after_an_unlabelled_run(pile: Path, trained: tuple[Path, str],
+                                                           tmp_path: Path, capsys) -> None:
     """The run has no classes: a labelled .npz is scored image by image, labelled only when --normal says how
     (then every labelled image, not a protocol's test split)."""
-    run = pile / "run"
-    if not (run / "network-final.json").is_file():
-        pytest.skip("needs the run of test_unlabelled_pile_end_to_end")
+    run = trained[0]
     d = np.load(default_sample_path_())
     np.savez(tmp_path / "lab.npz", x=d["x_test"][::100], y=d["y_test"][::100])
     assert main(["score", str(run), "--data", str(tmp_path / "lab.npz"), "--no-progress", "--out",
@@ -431,13 +434,12 @@ def default_sample_path_() -> Path:
     return default_sample_path()
 
 
-def test_score_a_tar_pile_after_an_unlabelled_run(pile: Path, tmp_path: Path, monkeypatch, capsys) -> None:
+def test_score_a_tar_pile_after_an_unlabelled_run(pile: Path, trained: tuple[Path, str],
+                                                  tmp_path: Path, monkeypatch, capsys) -> None:
     """A tar of images after an unlabelled run: every image, ids as inside the archive, --skip-bad honoured."""
     import tarfile
 
-    run = pile / "run"
-    if not (run / "network-final.json").is_file():
-        pytest.skip("needs the run of test_unlabelled_pile_end_to_end")
+    run = trained[0]
     monkeypatch.setenv("WILDGAN_CACHE", str(tmp_path / "cache"))
     (pile / "new" / "a" / "broken.png").write_bytes(b"not a png")
     try:
@@ -454,10 +456,9 @@ def test_score_a_tar_pile_after_an_unlabelled_run(pile: Path, tmp_path: Path, mo
     assert len(ids) == 12 and all(i.startswith("new/") for i in ids) and not any("broken" in i for i in ids)
 
 
-def test_score_one_image_at_a_time_with_batch_mode_isolated(pile: Path, capsys, tmp_path: Path) -> None:
-    run = pile / "run"
-    if not (run / "network-final.json").is_file():
-        pytest.skip("needs the run of test_unlabelled_pile_end_to_end")
+def test_score_one_image_at_a_time_with_batch_mode_isolated(pile: Path, trained: tuple[Path, str],
+                                                            capsys, tmp_path: Path) -> None:
+    run = trained[0]
     folder, one = pile / "new" / "a", sorted((pile / "new" / "a").glob("*.png"))[2]
     out = {k: tmp_path / f"{k}.csv" for k in ("iso_all", "iso_one", "mix_one")}
     flags = ["--no-progress", "--threshold", "contamination"]
