@@ -136,6 +136,10 @@ def test_nan_is_detected_and_last_good_checkpoint_survives(tmp_path, monkeypatch
         train_pgan(x, _cfg(), tmp_path, progress=False, log=lambda m: None)
     cks = ckpt.list_checkpoints(tmp_path / "checkpoints")
     assert cks, "a good checkpoint should exist from before the NaN"
+    # a divergence before the first checkpoint does not claim one was kept
+    _poison_after(monkeypatch, 0)
+    with pytest.raises(DivergenceError, match="No checkpoint was written before it .--checkpoint-kimg 100"):
+        train_pgan(x, _cfg(checkpoint_kimg=100), tmp_path / "early", progress=False, log=lambda m: None)
     tensors, meta = ckpt.load_checkpoint(cks[-1])
     assert all(torch.isfinite(v.float()).all() for k, v in tensors.items() if not k.startswith("rng"))
     assert not (tmp_path / "network-final.json").exists()
