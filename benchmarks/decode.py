@@ -2,8 +2,8 @@
 """Decoding throughput of image files (data.readers: read, convert to R x R), per number of decode processes.
 
 Decoding is one core's work per file; a GPU scores 32x32 images faster than one process decodes them, so a pile of
-files is decoded by a pool of processes (WILDGAN_DECODE_WORKERS; the `wildgan` command's default is one per core,
-at most 8). This times load_images on the same files once per --workers entry, checks that every entry gave the
+files is decoded by a pool of processes (WILDGAN_DECODE_WORKERS; the `wildgan` command's default is one per core
+but one, at most 8). This times load_images on the same files once per --workers entry, checks that every entry gave the
 same pixels, and prints one Markdown table (plus --json).
 
     python benchmarks/decode.py --data /path/to/folder-of-images --workers 1,2,4,8

@@ -994,6 +994,7 @@ def _decode(root: Path, workers: str, monkeypatch, **kw):
             got = load_images([root], 16, 3, **kw)
         except DataError as e:
             got = str(e)
+    assert all(w.filename == __file__ for w in said if "a very large image" in str(w.message))   # the caller's line
     return got, [(w.category, str(w.message)) for w in said]
 
 
@@ -1028,6 +1029,30 @@ def test_a_pool_of_processes_decodes_exactly_like_one(tmp_path, monkeypatch):
         if kw:
             assert sum("skipped" in m for _, m in said1) == 2
     assert pools == [2, 2]                                          # the pool did the decoding (one per call)
+    # a native-size probe stops at the first other size: one process, never a pool already decoding far beyond it
+    from dataclasses import replace
+
+    pools.clear()
+    probe = replace(readers._parse_opts({}), probe_uniform=True)
+    with pytest.raises(readers._MixedSizes):
+        readers._decode_files(readers.list_image_files([root]), probe, [])
+    assert pools == []
+
+
+def test_a_decoding_process_that_dies_is_a_clear_error(tmp_path, monkeypatch):
+    import wildgan.data.readers as readers
+    from wildgan.errors import WildganError
+
+    root = _parallel_pile(tmp_path / "pile")
+    monkeypatch.setattr(readers, "PARALLEL_DECODE_MIN_FILES", 0)
+    monkeypatch.setenv("WILDGAN_DECODE_WORKERS", "2")
+    monkeypatch.setattr(readers, "_decode_task", _dies)              # spawned workers import it from this module
+    with pytest.raises(WildganError, match="a process decoding the image files died .*WILDGAN_DECODE_WORKERS=1"):
+        load_images([root], 16, 3, skip_bad=True)
+
+
+def _dies(*args):
+    os._exit(3)                      # a worker killed (e.g. by the OOM killer)
 
 
 def test_decode_workers_setting(monkeypatch):
@@ -1042,5 +1067,6 @@ def test_decode_workers_setting(monkeypatch):
     monkeypatch.setenv("LOCAL_WORLD_SIZE", "64")                    # more processes on the node than cores
     assert readers.decode_workers(10 * n) == 1
     monkeypatch.setenv("WILDGAN_DECODE_WORKERS", "many")
-    with pytest.raises(ConfigError, match="WILDGAN_DECODE_WORKERS must be a number of processes or 'auto'"):
-        readers.decode_workers(10 * n)
+    for files in (10 * n, 3):                                       # a typo is said at once, not only for big piles
+        with pytest.raises(ConfigError, match="WILDGAN_DECODE_WORKERS must be a number of processes or 'auto'"):
+            readers.decode_workers(files)

@@ -23,7 +23,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError, features
 
 from ..config import SAMPLE_TOKEN
-from ..errors import ConfigError, DataError, warn_user
+from ..errors import ConfigError, DataError, WildganError, warn_user
 from ..fileio import atomic_write_stream
 from .download import cache_root, download_cifar10, tar_member_names, unpack_cached
 from .transforms import (FITS, MAX_AUTO_RESOLUTION, array_to_uint8, check_depth16, check_resolution, convert,
@@ -470,102 +470,150 @@ def _progress(it: Iterable[T], total: int, desc: str, enabled: bool | None) -> I
 # files far below what one GPU scores (issue 5: 20,000 img/s). Threads do not help: for small images the Python work
 # around Pillow's decoder holds the GIL (measured: 2 threads 0.8x, 4 threads 0.6x of one). Processes do: a pool of
 # `decode_workers()` spawned processes decodes consecutive batches of files, and the results are taken in file order,
-# so that every array, skip, statistic and warning is exactly the serial decode's.
+# so that every array, skip, statistic and error is the serial decode's. Warnings given while decoding are recorded
+# in the worker and given again by the main process, in order: wildgan's at the user's line, other libraries' (e.g.
+# Pillow's) at their own place, each once per place as Python's default filter does (with the pool, a filter that
+# turns a warning into an error acts only there, after the decode: one process is the reference behaviour).
 PARALLEL_DECODE_MIN_FILES = 2048      # below this a pool costs more to start (~0.3 s a process) than it saves
 _DECODE_TASK_FILES = 64               # files per task: pickling overhead amortised, order kept at low latency
+_REEMIT_REGISTRY: dict[Any, Any] = {}   # where the re-given warnings of other libraries are remembered (once per place)
 
 
 def decode_workers(n_files: int) -> int:
     """Processes for decoding n_files image files (1: no pool), by WILDGAN_DECODE_WORKERS: a number, or 'auto' (what
-    the `wildgan` command sets) for one per usable core, at most 8, under torchrun shared among the node's processes.
+    the `wildgan` command sets) for one per usable core but one, at most 8, under torchrun shared among the node's
+    processes.
     Unset (the Python API's default): 1, since spawned processes import the caller's main script again, which must
     then hold its work under `if __name__ == "__main__":` (set WILDGAN_DECODE_WORKERS=auto in a script that does, or
     in a notebook). Always 1 below PARALLEL_DECODE_MIN_FILES files."""
     env = os.environ.get("WILDGAN_DECODE_WORKERS", "").strip().lower()
-    if n_files < PARALLEL_DECODE_MIN_FILES or env in ("", "1"):
-        return 1
-    if env != "auto":
+    n: int | None = None
+    if env not in ("", "auto"):
         try:
-            n = int(env)
+            n = max(1, int(env))
         except ValueError:
             raise ConfigError(f"WILDGAN_DECODE_WORKERS must be a number of processes or 'auto', got {env!r}") from None
-        return max(1, n)
+    if n_files < PARALLEL_DECODE_MIN_FILES or env == "":
+        return 1
+    if n is not None:
+        return n
     try:
         cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):          # not on Linux
         cores = os.cpu_count() or 1
     local = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1))
-    return max(1, min(8, cores // local))
+    # one core is left to the main process, which takes the images over (unpickling, converting, stacking): on 2
+    # cores a pool of 2 was slower than one process (0.6-1.3x, measured on a shared machine)
+    return max(1, min(8, cores // local - 1))
 
 
-def _ignore_sigint() -> None:
-    # workers leave Ctrl-C to the main process, which cancels what is queued (no traceback from every worker)
+def _worker_init() -> None:
+    """A decode worker: Ctrl-C is the main process's to handle (it cancels what is queued), and a worker whose main
+    process is gone (killed: SIGKILL, the OOM killer) exits instead of waiting for work forever."""
+    import multiprocessing as mp
     import signal
+    import threading
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = mp.parent_process()
+    if parent is not None:
+        def watch() -> None:
+            parent.join()
+            os._exit(1)
+
+        threading.Thread(target=watch, daemon=True).start()
 
 
-def _decode_task(paths: list[str], depth16: str, limit: int | None, fit: str, max_pixels: int | None
+def _decode_one(f: str | Path, depth16: str, limit: int | None, fit: str) -> tuple[Any, ...]:
+    """One file: ('ok', array, stats, (h0, w0), resized, warnings) or ('bad', why, warnings); the array shrunk to
+    `limit` as the serial decode does (warnings: only a pool worker records them, see _decode_task)."""
+    one: dict[str, Any] = {}
+    try:
+        a = read_image(f, depth16, one)
+    except DataError as e:
+        return ("bad", str(e), [])
+    h0, w0 = a.shape[:2]
+    resized = limit is not None and (h0 > limit or w0 > limit)
+    if resized:
+        a = resize_one(a, limit, fit)
+    return ("ok", a, one, (int(h0), int(w0)), resized, [])
+
+
+def _decode_task(paths: list[str], depth16: str, limit: int | None, fit: str, pil: dict[str, Any]
                  ) -> list[tuple[Any, ...]]:
-    """A worker's share of _decode_files: per file ('ok', array, stats, (h0, w0), resized, warnings) or ('bad', why,
-    warnings).
-    The array is shrunk to `limit` as the serial decode does; the warnings read_image gave are handed back to be
-    given by the main process (in order, with the file's name)."""
-    Image.MAX_IMAGE_PIXELS = max_pixels         # the caller's Pillow limit, not the worker's default
-    out: list[tuple[Any, ...]] = []
+    """A worker's share of _decode_files: _decode_one per file, with the warnings each gave recorded (message,
+    category, filename, lineno, module) for the main process to give. `pil`: the caller's Pillow settings."""
+    from PIL import ImageFile
+
+    Image.MAX_IMAGE_PIXELS = pil["MAX_IMAGE_PIXELS"]
+    ImageFile.LOAD_TRUNCATED_IMAGES = pil["LOAD_TRUNCATED_IMAGES"]
+    out = []
     for f in paths:
-        one: dict[str, Any] = {}
         with warnings.catch_warnings(record=True) as said:
             warnings.simplefilter("always")
-            try:
-                a = read_image(f, depth16, one)
-            except DataError as e:
-                out.append(("bad", str(e), [(str(w.message), w.category) for w in said]))
-                continue
-        h0, w0 = a.shape[:2]
-        resized = limit is not None and (h0 > limit or w0 > limit)
-        if resized:
-            a = resize_one(a, limit, fit)
-        out.append(("ok", a, one, (int(h0), int(w0)), resized, [(str(w.message), w.category) for w in said]))
+            r = _decode_one(f, depth16, limit, fit)
+        rec = [(str(w.message), w.category, w.filename, w.lineno, _module_of(w.filename)) for w in said]
+        out.append(r[:-1] + (rec,))
     return out
 
 
+def _module_of(filename: str) -> str:
+    return os.path.splitext(os.path.basename(filename))[0]
+
+
 def _say_again(r: tuple[Any, ...]) -> None:
-    """The warnings one file's decode gave, given here (by the user's filters, at the user's line)."""
-    for msg, category in r[-1]:
-        warn_user(msg, category)
+    """The warnings a pool worker recorded for one file, given here: wildgan's at the user's line (warn_user), other
+    libraries' at their own file and line, once per place under the default filter (_REEMIT_REGISTRY)."""
+    from ..errors import WildganWarning
+
+    for msg, category, filename, lineno, module in r[-1]:
+        if issubclass(category, WildganWarning):
+            warn_user(msg, category)
+        else:
+            warnings.warn_explicit(msg, category, filename, lineno, module=module, registry=_REEMIT_REGISTRY)
 
 
-def _decoded(files: Sequence[Path], o: _Opts, limit: int | None, workers: int) -> Iterator[tuple[Any, ...]]:
-    """_decode_task's results for every file, in order; lazily (the caller may stop early: the rest is cancelled)."""
-    if workers <= 1:
-        for f in files:
-            for r in _decode_task([str(f)], o.depth16, limit, o.fit, Image.MAX_IMAGE_PIXELS):
-                _say_again(r)
-                yield r
-        return
+def _pooled(files: Sequence[Path], o: _Opts, limit: int | None, workers: int) -> Iterator[tuple[Any, ...]]:
+    """_decode_task's results for every file, in order, from a pool of `workers` processes; lazily (the caller may
+    stop early: what is queued is cancelled when the generator is closed)."""
     import multiprocessing as mp
+    import signal
+    import threading
     from collections import deque
     from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
+    from PIL import ImageFile
+
+    pil = {"MAX_IMAGE_PIXELS": Image.MAX_IMAGE_PIXELS, "LOAD_TRUNCATED_IMAGES": ImageFile.LOAD_TRUNCATED_IMAGES}
+    tasks = (list(map(str, files[i:i + _DECODE_TASK_FILES])) for i in range(0, len(files), _DECODE_TASK_FILES))
+    pending: deque = deque()
     # spawn, not fork: forking a process that holds torch's thread pools (or a CUDA context) can deadlock
-    ex = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_ignore_sigint)
+    ex = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_worker_init)
     try:
-        tasks = (list(map(str, files[i:i + _DECODE_TASK_FILES])) for i in range(0, len(files), _DECODE_TASK_FILES))
-        pending: deque = deque()
-        for _ in range(4 * workers):                 # a bounded queue: decoded images wait for the caller, not RAM
-            nxt = next(tasks, None)
-            if nxt is None:
-                break
-            pending.append(ex.submit(_decode_task, nxt, o.depth16, limit, o.fit, Image.MAX_IMAGE_PIXELS))
+        # the workers start while the first tasks are queued: with Ctrl-C ignored meanwhile, which they inherit
+        # until their initializer runs (else a Ctrl-C then prints a traceback from each of them)
+        main_thread = threading.current_thread() is threading.main_thread()
+        saved = signal.signal(signal.SIGINT, signal.SIG_IGN) if main_thread else None
+        try:
+            for _ in range(4 * workers):             # a bounded queue: decoded images wait for the caller, not RAM
+                nxt = next(tasks, None)
+                if nxt is None:
+                    break
+                pending.append(ex.submit(_decode_task, nxt, o.depth16, limit, o.fit, pil))
+        finally:
+            if main_thread:
+                signal.signal(signal.SIGINT, saved)
         while pending:
-            done = pending.popleft().result()
+            try:
+                done = pending.popleft().result()
+            except BrokenProcessPool:
+                raise WildganError("a process decoding the image files died (out of memory?); "
+                                   "WILDGAN_DECODE_WORKERS=1 decodes them in this process") from None
             nxt = next(tasks, None)
             if nxt is not None:
-                pending.append(ex.submit(_decode_task, nxt, o.depth16, limit, o.fit, Image.MAX_IMAGE_PIXELS))
-            for r in done:
-                _say_again(r)
-                yield r
+                pending.append(ex.submit(_decode_task, nxt, o.depth16, limit, o.fit, pil))
+            yield from done
     finally:
         ex.shutdown(wait=True, cancel_futures=True)
 
@@ -590,9 +638,17 @@ def _decode_files(files: Sequence[Path], o: _Opts, skipped: list[dict[str, str]]
     # (--resize error must still see, and refuse, mixed sizes)
     limit = o.resolution or (None if o.probe_uniform or o.resize == "error" else MAX_AUTO_RESOLUTION)
     capped = 0
-    results = _decoded(files, o, limit, decode_workers(len(files)))
+    # a native-size probe decodes one process's way: it stops at the first other size, where a pool would already
+    # be decoding many more (large photos, at full size) that cannot be called back
+    workers = 1 if o.probe_uniform else decode_workers(len(files))
+    results: Iterator[tuple[Any, ...] | None] = _pooled(files, o, limit, workers) if workers > 1 else \
+        iter([None] * len(files))
     try:
         for i, (f, r) in enumerate(_progress(zip(files, results), len(files), desc, o.progress)):
+            if r is None:               # one process: decoded here (warnings point from this frame to the caller)
+                r = _decode_one(f, o.depth16, limit, o.fit)
+            else:
+                _say_again(r)
             if r[0] == "bad":
                 if not o.skip_bad:
                     bad.append(r[1])    # go on: name every bad file at once, not one per run
@@ -615,7 +671,8 @@ def _decode_files(files: Sequence[Path], o: _Opts, skipped: list[dict[str, str]]
             if stats is not None:
                 _merge_stats(stats, one)
     finally:
-        results.close()                 # a stop before the end: the pool's queued work is cancelled
+        if workers > 1:
+            results.close()             # a stop before the end: the pool's queued work is cancelled
     if capped:
         big_size = max(sizes, key=max)
         big, big_file = max(big_size), sizes[big_size]

@@ -87,11 +87,13 @@ def conversion_opts(info: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def all_colour(x: np.ndarray, block: int = 4096) -> bool:
+def all_colour(x: np.ndarray, block: int | None = None) -> bool:
     """Whether every image of uint8 [N, H, W, C] has colour: C == 3 and none with R == G == B at every pixel (a
-    gray image, whether its file was gray or RGB). In blocks, so that a large set needs no full-size temporary."""
+    gray image, whether its file was gray or RGB). In blocks of `block` images (default: about 16 MB of pixels), so
+    that a large set needs no full-size temporary."""
     if x.ndim != 4 or x.shape[-1] != 3 or not len(x):
         return False
+    block = block or max(1, 2**24 // (x.shape[1] * x.shape[2]))
     for i in range(0, len(x), block):
         b = x[i:i + block]
         gray = ((b[..., 0] == b[..., 1]) & (b[..., 1] == b[..., 2])).reshape(len(b), -1).all(axis=1)

@@ -1079,11 +1079,12 @@ def _diverged(what: str, run_dir: Path, nets: PGANNetworks, opts: dict[str, torc
     """Stop (default) or roll back to the newest good checkpoint with half the learning rate. Never saves bad
     weights: the caller only saves after this returns with restored, finite networks."""
     if cfg.train.on_divergence != "rollback" or state.rollbacks >= 3:
-        kept = (f"The last good checkpoint in {run_dir / 'checkpoints'} was kept"
-                if ckpt.list_checkpoints(run_dir / "checkpoints") else
-                f"No checkpoint was written before it (--checkpoint-kimg {cfg.train.checkpoint_kimg:g}): nothing to "
-                f"resume from")
-        raise DivergenceError(f"training diverged: {what}. {kept}; try --on-divergence rollback or a lower --lr")
+        if ckpt.list_checkpoints(run_dir / "checkpoints"):
+            raise DivergenceError(f"training diverged: {what}. The last good checkpoint in {run_dir / 'checkpoints'} "
+                                  f"was kept; try --on-divergence rollback or a lower --lr")
+        raise DivergenceError(f"training diverged: {what}. No checkpoint was written before it (--checkpoint-kimg "
+                              f"{cfg.train.checkpoint_kimg:g}), so there is nothing to resume or roll back to; try a "
+                              f"lower --lr, and a smaller --checkpoint-kimg with --on-divergence rollback")
     try:
         found = ckpt.latest_good_checkpoint(run_dir / "checkpoints", log=log, set_aside_bad=False)
     except CheckpointError:
