@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import json
 import os
 import pickle
@@ -642,7 +643,7 @@ def _decode_files(files: Sequence[Path], o: _Opts, skipped: list[dict[str, str]]
     # be decoding many more (large photos, at full size) that cannot be called back
     workers = 1 if o.probe_uniform else decode_workers(len(files))
     results: Iterator[tuple[Any, ...] | None] = _pooled(files, o, limit, workers) if workers > 1 else \
-        iter([None] * len(files))
+        itertools.repeat(None)
     try:
         for i, (f, r) in enumerate(_progress(zip(files, results), len(files), desc, o.progress)):
             if r is None:               # one process: decoded here (warnings point from this frame to the caller)

@@ -198,8 +198,8 @@ def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: 
                 score_cfg: ScoreConfig | None = None, batch_mode: str = "mixed",
                 conversion: dict[str, Any] | None = None, resume_dir: Path | None = None) -> FileScores | None:
     """Score image files and folders (recursed), reading and scoring at most `chunk_size` images at a time
-    (default: default_chunk_size, smaller with a resume_dir), so that memory holds one chunk of pixels and the scores, whatever the number of
-    files.
+    (default: default_chunk_size, smaller with a resume_dir), so that memory holds one chunk of pixels and the
+    scores, whatever the number of files.
 
     The scores do not depend on the chunk size; with every file readable they are those of LoadedModel.score on
     load_images of the same paths. wildgan: the mixed score batches are drawn over the whole list of files, as
