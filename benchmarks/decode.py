@@ -7,6 +7,7 @@ but one, at most 8). This times load_images on the same files once per --workers
 same pixels, and prints one Markdown table (plus --json).
 
     python benchmarks/decode.py --data /path/to/folder-of-images --workers 1,2,4,8
+    python benchmarks/decode.py --data cifar10-jpeg.tar.gz --workers 1,auto      # its 60,000 JPEGs
     python benchmarks/decode.py --files 20000                         # a generated pile of small JPEGs
 """
 
@@ -38,7 +39,8 @@ def make_pile(folder: Path, n: int, side: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", help="a folder of image files (default: a generated pile of --files JPEGs)")
+    p.add_argument("--data", help="a folder of image files, or a .tar.gz of one (unpacked into the cache, "
+                                  "WILDGAN_CACHE); default: a generated pile of --files JPEGs")
     p.add_argument("--files", type=int, default=20000, help="generated pile size (default 20000)")
     p.add_argument("--resolution", type=int, default=32, help="convert to R x R (default 32)")
     p.add_argument("--workers", default="1,2,auto", help="comma separated process counts, or auto (default 1,2,auto)")
@@ -49,7 +51,11 @@ def main(argv: list[str] | None = None) -> int:
     from wildgan.data import load_images
     from wildgan.data.readers import decode_workers, list_image_files
 
-    if a.data:
+    if a.data and Path(a.data).is_file():
+        from wildgan.data.download import unpack_cached
+
+        root = unpack_cached(a.data)
+    elif a.data:
         root = Path(a.data)
     else:
         root = Path(tempfile.gettempdir()) / f"wildgan-decode-bench-{a.files}"

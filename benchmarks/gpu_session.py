@@ -4,7 +4,8 @@ CIFAR_CAR schedule at width 256 as the budget allows, evaluation with controls, 
 wall-clock budget.
 
 Order: versions, the CUDA fast-path tests, the data (decoded once), the benchmark of the main run's configuration
-(paper preset at width 256), the main run, its evaluation, then the rest of the benchmark (width 512 and fast).
+(paper preset at width 256), the main run, its evaluation, then the rest of the benchmark (width 512 and fast),
+and, with time to spare, the decoding of the data set's JPEGs by one process against a pool (benchmarks/decode.py).
 The paper's schedule (about 4,000 kimg) fits in one ~9-minute call only if the fast path reaches issue 5's goal:
 the first benchmark projects it from the measured per-phase rates, and when it does not fit, the main run uses the
 same schedule with shorter phases (full growth to 32x32; the summary says so) -- an AUC at full resolution says
@@ -156,6 +157,10 @@ def summary_markdown(r: dict[str, Any]) -> str:
             if p.get("schedule_minutes_est") is not None:
                 lines.append(f"| {p['preset']} | {p.get('fmap_max')} | est. full schedule (4,000 kimg): "
                              f"{p['schedule_minutes_est']:.1f} min | | | | | | | | |")
+    for st in r["steps"]:
+        if st["name"] == "decode benchmark" and st.get("rc") == 0:
+            lines += ["", "## Decoding image files (benchmarks/decode.py)", ""]
+            lines += [ln for ln in st.get("stdout_tail", "").splitlines() if ln.startswith("|") or "files under" in ln]
     if r.get("schedule"):
         lines += ["", f"Main run's schedule: {r['schedule'].get('why')}"]
     ev = r.get("evals", {})
@@ -369,6 +374,13 @@ def main(argv: list[str] | None = None) -> int:
             except OSError as e:
                 rec["error"] = str(e)
         s.write_summary()
+
+    # 9. decoding image files with a pool of processes on this many-core host (the wildgan command's default,
+    #    WILDGAN_DECODE_WORKERS=auto, against one process): last, only with time to spare; its table is the step's
+    #    stdout (results.json, summary.md)
+    if s.left() > 45 + GRACE:
+        dec = ["--files", "2100", "--workers", "1,2"] if a.smoke else ["--data", a.data, "--workers", "1,auto"]
+        s.step("decode benchmark", [py, "benchmarks/decode.py", *dec, "--repeat", "1"], min(90.0, s.left() - GRACE))
 
     s.say(f"done, {s.left():.0f}s of the budget left")
     print()

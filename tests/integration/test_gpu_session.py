@@ -26,7 +26,7 @@ def test_gpu_session_smoke_runs_every_step_and_returns_few_files(tmp_path: Path)
     assert len(files) <= 8, files
     assert all(re.fullmatch(r"[A-Za-z0-9._-]+", str(f)) for f in files), files
     r = json.loads((out / "results.json").read_text())
-    assert [s["rc"] for s in r["steps"]] == [0] * len(r["steps"]) and len(r["steps"]) == 5
+    assert [s["rc"] for s in r["steps"]] == [0] * len(r["steps"]) and len(r["steps"]) == 6
     assert {p["fmap_max"] for p in r["bench"]["presets"]} == {16, 32}       # bench A (main config) + bench B
     assert r["schedule"]["kind"] in ("paper", "scaled") and "schedule" in (out / "summary.md").read_text()
     assert r["bench"]["presets"][0]["phases"][-1]["img_per_s"] > 0
@@ -34,6 +34,8 @@ def test_gpu_session_smoke_runs_every_step_and_returns_few_files(tmp_path: Path)
     assert 0.0 <= ev["auc"]["a"] <= 1.0 and "untrained" in ev["controls"] and "pixel_norm" in ev["controls"]
     md = (out / "summary.md").read_text()
     assert "| main-smoke |" in md and "## Benchmark" in md
+    # the decode benchmark: one process against a pool of 2 on the same pixels
+    assert "## Decoding image files" in md and md.count("| yes |") == 2 and "| 2 | 2 | 2100 |" in md
     assert (out / "main-samples.png").stat().st_size > 0 and (out / "main-stats.jsonl").stat().st_size > 0
 
 
