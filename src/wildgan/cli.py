@@ -338,7 +338,7 @@ def run_config_to_options(cfg: Any) -> dict[str, Any]:
            "tensorboard": train.tensorboard, "ema_warmup": "on" if train.ema_warmup else "off",
            "threads": train.threads,
            "keep_checkpoints": "all" if train.keep_checkpoints is None else train.keep_checkpoints,
-           "sample_kimg": train.sample_kimg,
+           "sample_kimg": train.sample_kimg, "no_train_scores": not train.train_scores,
            "width": net.fmap_max if named and net.fmap_max != PRESETS[cfg.preset]["fmap_max"] else None,
            "latent_size": net.latent_size if named and net.latent_size != net.nf(0) else None,
            "fanogan_iters": fan.gan_iters, "fanogan_enc_iters": fan.enc_iters, "fanogan_dim": fan.dim,
@@ -424,7 +424,8 @@ def run_config_from_args(a: argparse.Namespace, resolution: int, channels: int) 
                         channels_last={"auto": None, "on": True, "off": False}[a.channels_last],
                         cuda_graphs={"auto": None, "on": True, "off": False}[a.cuda_graphs],
                         tensorboard=a.tensorboard, ema_warmup=a.ema_warmup != "off", threads=a.threads or None,
-                        keep_checkpoints=a.keep_checkpoints, sample_kimg=a.sample_kimg)
+                        keep_checkpoints=a.keep_checkpoints, sample_kimg=a.sample_kimg,
+                        train_scores=not getattr(a, "no_train_scores", False))
     fan = FAnoGANConfig(seed=a.seed, minutes=a.minutes, device=a.device, gan_iters=a.fanogan_iters,
                         **({"enc_iters": a.fanogan_enc_iters} if a.fanogan_enc_iters is not None else {}),
                         bn_warmup=a.fanogan_bn_warmup != "off",
@@ -527,7 +528,7 @@ def cmd_train(a: argparse.Namespace) -> int:
     what = f"f-AnoGAN: {res.detail}" if res.detail else f"{kimg_text(res.nimg)} kimg"
     log(f"trained {what} ({res.status}); networks in {res.final}")
     _warn_if_not_grown(cfg, res, log)
-    if res.final is not None and cfg.method != "search" and len(split.train_x) and not a.no_train_scores:
+    if res.final is not None and cfg.method != "search" and len(split.train_x) and cfg.train.train_scores:
         # the training scores that `wildgan score --threshold` and the report compare new images with, now, while
         # the training images are at hand (they may be moved or deleted later); latent search is too slow for this
         from .scoring.train_scores import score_training_split
@@ -1018,7 +1019,8 @@ def make_parser() -> argparse.ArgumentParser:
     t.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
     t.add_argument("--evaluate", action="store_true", help="evaluate on the test split after training")
     t.add_argument("--no-train-scores", action="store_true",
-                   help="do not score the training images at the end (by default they are, once, and cached in "
+                   help="do not score the training images at the end (recorded in the run's config: a --resume "
+                        "remembers it; by default they are, once, and cached in "
                         "RUN_DIR/train_scores.csv: the thresholds of `wildgan score --threshold`; without them, "
                         "the first thresholded scoring computes them, and needs the training images then)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -185,6 +185,9 @@ class TrainConfig:
     compile: str = "off"                 # off | default | reduce-overhead | max-autotune-no-cudagraphs
     cuda_graphs: bool | None = None      # None = on for CUDA (one process, compile != reduce-overhead)
     tensorboard: bool = False            # also log scalars + sample grids to RUN_DIR/tensorboard
+    # `wildgan train` scores the training images at the end (RUN_DIR/train_scores.csv, the thresholds' reference);
+    # false: --no-train-scores, kept in the config so that a --resume remembers it
+    train_scores: bool = True
     # CPU intra-op threads (None = torch's default, i.e. the core count). Short GAN runs amplify float-summation
     # differences between thread counts, so a fixed count is what makes a CPU run reproducible across machines.
     threads: int | None = None

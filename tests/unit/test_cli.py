@@ -481,9 +481,12 @@ def test_cifar10_without_data_is_not_the_sample_and_a_resume_keeps_the_samples_n
     common = ["--preset", "tiny", "--normal", "1", "--phase-kimg", "0.02", "--threads", "1", "--no-progress",
               "--no-train-scores"]
     assert main(["train", *common, "--total-kimg", "0.05", "--out", str(run)]) == 0
-    assert main(["train", "--out", str(run), "--resume", "--total-kimg", "0.1", "--no-progress",
-                 "--no-train-scores"]) == 0
+    assert main(["train", "--out", str(run), "--resume", "--total-kimg", "0.1", "--no-progress"]) == 0
     assert json.loads((run / "config.json").read_text())["data"]["data"] == "wildgan:mnist-sample"
+    # --no-train-scores is part of the run's config: a plain --resume remembers it (no training scores written)
+    assert json.loads((run / "config.json").read_text())["train"]["train_scores"] is False
+    assert not (run / "train_scores.csv").exists()
+    assert "scored the" not in capsys.readouterr().err
 
 
 def test_study_normal_classes_one_cell_each_or_joined(tmp_path, monkeypatch):

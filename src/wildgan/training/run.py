@@ -162,7 +162,7 @@ def run_lock(run_dir: Path) -> Iterator[None]:
 # the saved weights.
 RESUME_MAY_CHANGE = frozenset({"total_kimg", "minutes", "device", "threads", "checkpoint_kimg", "on_divergence",
                                "log_every", "sample_kimg", "keep_checkpoints", "amp", "channels_last", "compile",
-                               "cuda_graphs", "tensorboard"})
+                               "cuda_graphs", "tensorboard", "train_scores"})
 
 
 # the settings among RESUME_MAY_CHANGE that change the numbers (float summation order, precision), not only the speed
