@@ -888,31 +888,41 @@ class Detector:
                       f"them as uint8 (x * 255) or use a Detector(pixel_range='[0,1]')")
         return x, ids
 
-    def _scores(self, X: Any) -> dict[str, np.ndarray]:
-        if isinstance(X, (str, Path)) and Path(X).is_dir():
+    def _scores(self, X: Any, resume_dir: str | Path | None = None) -> dict[str, np.ndarray]:
+        folder = isinstance(X, (str, Path)) and Path(X).is_dir()
+        if resume_dir is not None and not folder:
+            raise ConfigError(f"resume_dir applies to a folder of image files (read and scored in chunks); got "
+                              f"{type(X).__name__ if not isinstance(X, (str, Path)) else repr(str(X))}")
+        if folder:
             # a folder: read and scored in chunks (scoring.run.score_files), so that a pile larger than memory can
             # be scored; the same scores as reading it whole (the batches are drawn over the whole file list)
-            from .scoring.run import score_files
+            from .scoring.run import is_resume_dir, remove_resume_dir, score_files
 
             m = self.model_
             with _torch_threads(getattr(self, "threads", None)):
                 got = score_files(m, [X], score_cfg=replace(m.cfg.score, lam=float(self.lam)),
                                   batch_mode=self.batch_mode,
-                                  conversion={k: v for k, v in self.conversion_.items() if k != "float_range"})
+                                  conversion={k: v for k, v in self.conversion_.items() if k != "float_range"},
+                                  resume_dir=None if resume_dir is None else Path(resume_dir))
+            if resume_dir is not None and is_resume_dir(Path(resume_dir)):
+                remove_resume_dir(Path(resume_dir))     # every chunk's scores are returned now
             return {k: np.asarray(v, dtype=np.float64) for k, v in got.scores.items()}
         return self._score_u8(self._images(X))
 
-    def score_all(self, X: Any) -> dict[str, np.ndarray]:
+    def score_all(self, X: Any, resume_dir: str | Path | None = None) -> dict[str, np.ndarray]:
         """Every score of X, float64 [N] each: a, L_n, L_o, L_r, A (higher = more anomalous) and the diagnostic
         z_norm = ||E(Q)|| (higher = more *normal*: anomalies land near the origin; L_o = -z_norm / sqrt(N_z)).
-        A folder is read and scored in chunks: memory holds one chunk, whatever the number of files."""
+        A folder is read and scored in chunks: memory holds one chunk, whatever the number of files; with
+        `resume_dir` each finished chunk's scores are kept there, so that the same call after an interruption
+        scores only the rest (the folder is deleted once every score is returned; see scoring.run.score_files)."""
         _check_fitted(self)
-        return self._scores(X)
+        return self._scores(X, resume_dir)
 
-    def decision_function(self, X: Any) -> np.ndarray:
-        """Anomaly scores float64 [N] (the `score` parameter's); higher = more anomalous."""
+    def decision_function(self, X: Any, resume_dir: str | Path | None = None) -> np.ndarray:
+        """Anomaly scores float64 [N] (the `score` parameter's); higher = more anomalous. `resume_dir`: for a
+        folder, as in score_all."""
         _check_fitted(self)
-        return self._scores(X)[self.score]
+        return self._scores(X, resume_dir)[self.score]
 
     def predict(self, X: Any) -> np.ndarray:
         """int64 [N]: 1 = anomaly (score > threshold_), 0 = normal."""

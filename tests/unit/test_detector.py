@@ -679,6 +679,44 @@ def test_a_folder_is_scored_in_chunks_with_the_same_scores(det, mnist, tmp_path,
     assert not np.allclose(got, whole["a"])                                # lam was used
 
 
+def test_a_folder_scoring_resumes_after_an_interruption(det, mnist, tmp_path, monkeypatch) -> None:
+    """decision_function(folder, resume_dir=D): finished chunks are kept in D; the same call after an interruption
+    scores only the rest, gives the scores of an uninterrupted call, and deletes D."""
+    import copy
+
+    from PIL import Image
+
+    import wildgan.scoring.run as scoring_run
+
+    pile = tmp_path / "pile"
+    pile.mkdir()
+    for i, im in enumerate(mnist["x_test"][:150]):
+        Image.fromarray(im).save(pile / f"{i:03d}.png")
+    want = det.decision_function(pile)
+    monkeypatch.setattr(scoring_run, "RESUME_CHUNK_BYTES", 16 * 16 * 64)   # chunks of one score batch: 3
+    d2, calls = copy.copy(det), []
+    d2.model_ = copy.copy(det.model_)
+    real = det.model_.score
+
+    def dies_on_third(x, **kw):
+        calls.append(len(x))
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(x, **kw)
+
+    d2.model_.score = dies_on_third
+    rd = tmp_path / "pile-scores.chunks"
+    with pytest.raises(KeyboardInterrupt):
+        d2.decision_function(pile, resume_dir=rd)
+    assert len(list(rd.glob("chunk-*.npz"))) == 2
+    calls.clear()
+    d2.model_.score = lambda x, **kw: (calls.append(len(x)), real(x, **kw))[1]
+    np.testing.assert_allclose(d2.decision_function(pile, resume_dir=rd), want, rtol=1e-6, atol=1e-7)
+    assert len(calls) == 1 and not rd.exists()                # only the third chunk scored; D deleted
+    with pytest.raises(ConfigError, match="resume_dir applies to a folder"):
+        det.decision_function(mnist["x_test"][:4], resume_dir=rd)
+
+
 def test_wildgan_warnings_are_filtered_by_their_category() -> None:
     import warnings
 
