@@ -893,6 +893,7 @@ class Detector:
         if resume_dir is not None and not folder:
             raise ConfigError(f"resume_dir applies to a folder of image files (read and scored in chunks); got "
                               f"{type(X).__name__ if not isinstance(X, (str, Path)) else repr(str(X))}")
+        rd = None if resume_dir is None else Path(resume_dir)
         if folder:
             # a folder: read and scored in chunks (scoring.run.score_files), so that a pile larger than memory can
             # be scored; the same scores as reading it whole (the batches are drawn over the whole file list)
@@ -903,9 +904,9 @@ class Detector:
                 got = score_files(m, [X], score_cfg=replace(m.cfg.score, lam=float(self.lam)),
                                   batch_mode=self.batch_mode,
                                   conversion={k: v for k, v in self.conversion_.items() if k != "float_range"},
-                                  resume_dir=None if resume_dir is None else Path(resume_dir))
-            if resume_dir is not None and is_resume_dir(Path(resume_dir)):
-                remove_resume_dir(Path(resume_dir))     # every chunk's scores are returned now
+                                  resume_dir=rd)
+            if rd is not None and is_resume_dir(rd):
+                remove_resume_dir(rd)                   # every chunk's scores are returned now
             return {k: np.asarray(v, dtype=np.float64) for k, v in got.scores.items()}
         return self._score_u8(self._images(X))
 
