@@ -1023,6 +1023,11 @@ def make_parser() -> argparse.ArgumentParser:
                         "remembers it; by default they are, once, and cached in "
                         "RUN_DIR/train_scores.csv: the thresholds of `wildgan score --threshold`; without them, "
                         "the first thresholded scoring computes them, and needs the training images then)")
+    # the same dest, so that `--resume --train-scores` undoes a recorded --no-train-scores (the explicit flag
+    # differs from what the run's config file gives, so build_run_config takes it)
+    t.add_argument("--train-scores", dest="no_train_scores", action="store_false", default=False,
+                   help="score the training images at the end (the default; undoes a --no-train-scores that a "
+                        "--resume or --config would otherwise remember)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_train)
 

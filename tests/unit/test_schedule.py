@@ -103,3 +103,20 @@ def test_eta_takes_its_rate_from_the_current_resolution():
     tc = TrainConfig(phase_kimg=600, total_kimg=4000, minutes=20)
     assert _eta(cost, nc, tc, 0, 3_500_000, 4_000_000, 1000.0, anchor=(32, 3_000_000, now - 400), now=now) == "03:20"
     assert _eta(cost, nc, tc, 3_500_000, 3_500_000, 4_000_000, 0.0, now=now) == "?"
+
+
+def test_lod_of_last_round_replays_the_rounds():
+    # rounds of 4 iterations: 512 images at batch 128 (4..16 px), 256 at batch 64 (32 px); phases of 1 kimg, so
+    # the 32x32 fade-in (lod < 1) starts after 5 kimg
+    from wildgan.training.schedule import lod_of_last_round
+
+    mb = {4: 128, 8: 128, 16: 128, 32: 64}
+    # the round starting at 4608 is still at 16x16 (lod 1) and ends at 5120, past the start of the fade-in: the
+    # lod just before 5120 (0.881) is not the one those weights trained at
+    assert lod_of_last_round(5120, 32, 1.0, 1.0, mb, 4) == 1.0
+    assert schedule(5119, 32, 1.0, 1.0, mb).lod == pytest.approx(0.881)
+    # the next round starts at 5120 at lod 0.88, 32x32, batch 64, and ends at 5376
+    assert lod_of_last_round(5376, 32, 1.0, 1.0, mb, 4) == pytest.approx(0.88)
+    # nimg off the rounds (another batch table in an earlier session): the schedule just before it
+    assert lod_of_last_round(5000, 32, 1.0, 1.0, mb, 4) == schedule(4999, 32, 1.0, 1.0, mb).lod
+    assert lod_of_last_round(0, 32, 1.0, 1.0, mb, 4) == 3.0

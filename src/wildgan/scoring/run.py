@@ -39,7 +39,17 @@ class LoadedModel:
     @property
     def lod(self) -> float:
         """The level of detail the networks were trained to (0 unless training stopped before full growth)."""
-        return float(self.meta.get("lod", 0.0) or 0.0)
+        if self.meta.get("lod") is not None:
+            return float(self.meta["lod"])
+        if self.cfg.method == "fanogan" or "nimg" not in self.meta:
+            return 0.0                    # f-AnoGAN does not grow; untrained networks are scored at full size
+        # Networks written before "lod" was recorded: the schedule gives it from the images seen. Reading 0 would
+        # score a run stopped at 8x8 with its untrained 32x32 layers.
+        from ..training.schedule import lod_of_last_round
+
+        t = self.cfg.train
+        return float(lod_of_last_round(int(self.meta["nimg"]), self.cfg.net.resolution, t.phase_kimg, t.fade_kimg,
+                                       t.minibatch, t.minibatch_repeats))
 
     def score(self, x_u8: np.ndarray, *, score_cfg: ScoreConfig | None = None, batch_mode: str = "mixed",
               return_recon: bool = False, progress: bool = False, batches: list[np.ndarray] | None = None,

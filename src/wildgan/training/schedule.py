@@ -36,6 +36,21 @@ def schedule(nimg: int, resolution: int, phase_kimg: float, fade_kimg: float, mi
     return Phase(lod=lod, resolution=res, batch=minibatch[res], fade=lod - math.floor(lod))
 
 
+def lod_of_last_round(nimg: int, resolution: int, phase_kimg: float, fade_kimg: float, minibatch: dict[int, int],
+                      repeats: int) -> float:
+    """The lod the networks trained at in the round that ended at `nimg` images. The loop re-evaluates the schedule
+    once per round (`repeats` iterations of that round's batch) and only stops at round boundaries, so replaying the
+    rounds from 0 gives it exactly; schedule(nimg).lod would be the *next* round's. If the replay does not land on
+    nimg (the batch table changed between sessions), the schedule just before nimg is the nearest estimate."""
+    n, lod = 0, None
+    while n < nimg:
+        ph = schedule(n, resolution, phase_kimg, fade_kimg, minibatch)
+        lod, n = ph.lod, n + repeats * ph.batch
+    if lod is None or n != nimg:
+        return schedule(max(nimg - 1, 0), resolution, phase_kimg, fade_kimg, minibatch).lod
+    return lod
+
+
 def schedule_kimg_for_full_growth(resolution: int, phase_kimg: float, fade_kimg: float) -> float:
     """kimg at which the last fade-in ends (full resolution stable from here on)."""
     return (math.log2(resolution) - 2) * (phase_kimg + fade_kimg)
