@@ -57,8 +57,10 @@ class TF1RMSprop(torch.optim.Optimizer):
         ms  <- decay * ms + (1 - decay) * g^2          ms starts at 1.0 (TF1 initialises the 'rms' slot with ones)
         mom <- momentum * mom + lr * g / sqrt(ms + eps)  eps inside the square root
         p   <- p - mom
-    torch.optim.RMSprop cannot express this: its eps is added outside the root and its accumulator starts at 0, which
-    makes the first steps ~1/sqrt(1 - decay) = 3.2x larger than TF's (the 1.0 start acts as a warm-up)."""
+    torch.optim.RMSprop cannot express this: its eps is added outside the root and its accumulator starts at 0, so its
+    first step is ~lr * sign(g) / sqrt(1 - decay) = 3.2 lr per weight whatever the gradient's size, while TF's is
+    ~lr * g / sqrt(decay) for the small gradients of a GAN (|g| << 1): about 3/|g| times smaller. The 1.0 start
+    acts as a warm-up that lasts until the accumulator has decayed to the gradients' own scale."""
 
     def __init__(self, params: Iterable[torch.nn.Parameter], lr: float = 1e-3, decay: float = 0.9,
                  momentum: float = 0.0, eps: float = 1e-10, initial_accumulator: float = 1.0) -> None:
