@@ -66,6 +66,22 @@ def _positive_int(text: str) -> int:
     return _whole_number(text, 1)
 
 
+def _threads(text: str) -> int:
+    return _whole_number(text, 0, " (0 = torch's default)")
+
+
+def _device(text: str) -> str:
+    """A --device value checked when the options are read: a typo must not get as far as a run folder."""
+    from .devices import check_device_name
+
+    if text != "auto":
+        try:
+            check_device_name(text)
+        except ConfigError as e:
+            raise argparse.ArgumentTypeError(str(e).removeprefix("--device ")) from None
+    return text
+
+
 def _add_train_args(p: argparse.ArgumentParser, study: bool = False) -> None:
     """Options shared by train and study; `study` leaves out the ones a study takes as lists."""
     g = p.add_argument_group("data")
@@ -138,7 +154,7 @@ def _add_train_args(p: argparse.ArgumentParser, study: bool = False) -> None:
                    help="f-AnoGAN: warm-up of the BatchNorm moving-average decay (default on; off = the official "
                         "constant 0.99)")
     g = p.add_argument_group("run")
-    g.add_argument("--device", default="auto", help="auto | cpu | cuda (default auto)")
+    g.add_argument("--device", default="auto", type=_device, help="auto | cpu | cuda (default auto)")
     g.add_argument("--amp", choices=("auto", "off", "bf16"), default="auto",
                    help="bf16 autocast of the G/D/E forwards (auto: on for CUDA, off on CPU)")
     g.add_argument("--channels-last", choices=("auto", "on", "off"), default="auto",
@@ -156,6 +172,9 @@ def _add_train_args(p: argparse.ArgumentParser, study: bool = False) -> None:
     g.add_argument("--tensorboard", action="store_true",
                    help="also log scalars and sample grids for TensorBoard (RUN_DIR/tensorboard; "
                         "needs `pip install tensorboard`)")
+    # same dest: `--resume --no-tensorboard` continues a run recorded with --tensorboard where the package is missing
+    g.add_argument("--no-tensorboard", dest="tensorboard", action="store_false", default=False,
+                   help="no TensorBoard logs (the default; undoes a --tensorboard that --resume would remember)")
     g.add_argument("--width", type=int, help="override the preset's channel width (fmap_max; fmap_base = 16x)")
     g.add_argument("--latent-size", type=int, metavar="N_Z",
                    help="latent size N_z (default: the width, nf(0), as in the authors' code: 512 / 64 / 16 for "
@@ -1043,7 +1062,7 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--skip-bad", action="store_true",
                    help="leave out unreadable image files (each one is named in a warning) instead of stopping")
     s.add_argument("--out", required=True, help="CSV file: id, label (when known), every score (- : standard output)")
-    s.add_argument("--device", default="auto", help="auto (CUDA when available) | cpu | cuda (default auto)")
+    s.add_argument("--device", default="auto", type=_device, help="auto (CUDA when available) | cpu | cuda (default auto)")
     s.add_argument("--no-progress", action="store_true", help="no progress bars (e.g. for logs)")
     s.add_argument("--threshold", choices=("contamination", "mad"),
                    help="add is_anomaly (0/1), threshold, threshold_rule, threshold_score and train_percentile "
@@ -1081,9 +1100,9 @@ def make_parser() -> argparse.ArgumentParser:
                         "each finished chunk's scores there (deleted once OUT is written), and by default a rerun "
                         "with the same --out, files, run and options takes them from there instead of scoring them "
                         "again (an interrupted scoring resumes; chunks whose files changed are scored again)")
-    s.add_argument("--threads", type=_positive_int, metavar="N",
-                    help="CPU threads for the networks (default: torch's, the core count; scores move by float "
-                         "noise between counts)")
+    s.add_argument("--threads", type=_threads, metavar="N",
+                    help="CPU threads for the networks (default or 0: torch's, the core count; scores move by "
+                         "float noise between counts)")
     s.set_defaults(func=cmd_score)
     s.set_defaults(defaults={act.dest: act.default for act in s._actions})   # for warnings about unused options
 
@@ -1112,12 +1131,12 @@ def make_parser() -> argparse.ArgumentParser:
                         "not on its protocol's test split (the default after a run trained on unlabelled images or "
                         "by Detector.fit; --no-whole: the protocol's test split)")
     e.add_argument("--json", action="store_true", help="print one JSON object")
-    e.add_argument("--device", default="auto", help="auto (CUDA when available) | cpu | cuda (default auto)")
+    e.add_argument("--device", default="auto", type=_device, help="auto (CUDA when available) | cpu | cuda (default auto)")
     e.add_argument("--no-controls", action="store_true", help="skip the untrained-network and pixel controls")
     e.add_argument("--no-progress", action="store_true", help="no progress bars (e.g. for logs)")
-    e.add_argument("--threads", type=_positive_int, metavar="N",
-                    help="CPU threads for the networks (default: torch's, the core count; scores move by float "
-                         "noise between counts)")
+    e.add_argument("--threads", type=_threads, metavar="N",
+                    help="CPU threads for the networks (default or 0: torch's, the core count; scores move by "
+                         "float noise between counts)")
     e.set_defaults(func=cmd_evaluate)
 
     i = sub.add_parser("info", help="parameter counts and FLOPs of a preset",
@@ -1158,7 +1177,7 @@ def make_parser() -> argparse.ArgumentParser:
     d.add_argument("--threads", type=int, default=1,
                    help="CPU threads (default 1: reproducible numbers on any machine; 0 = torch's default)")
     d.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    d.add_argument("--device", default="auto", help="auto (CUDA when available) | cpu | cuda (default auto)")
+    d.add_argument("--device", default="auto", type=_device, help="auto (CUDA when available) | cpu | cuda (default auto)")
     d.add_argument("--no-progress", action="store_true", help="no progress bars (e.g. for logs)")
     d.set_defaults(func=cmd_demo)
 
@@ -1189,15 +1208,15 @@ def add_report_parser(sub: Any) -> argparse.ArgumentParser:
                    help="score that ranks the most anomalous images (default a)")
     r.add_argument("--masks", help=".npy of ground-truth defect masks [N, H, W] aligned with the run's test "
                                    "split: adds the pixel-level ROC AUC of the heat maps")
-    r.add_argument("--device", default="auto", help="auto | cpu | cuda (default auto)")
+    r.add_argument("--device", default="auto", type=_device, help="auto | cpu | cuda (default auto)")
     r.add_argument("--no-progress", action="store_true",
                    help="no progress bars while the --image files are read and scored (e.g. for logs)")
     r.add_argument("--no-controls", action="store_true", help="skip the untrained-network control (faster)")
     r.add_argument("--tsne-points", type=int, default=2000,
                    help="at most this many test latents in the t-SNE, a seeded subsample (default 2000)")
-    r.add_argument("--threads", type=_positive_int, metavar="N",
-                    help="CPU threads for the networks (default: torch's, the core count; scores move by float "
-                         "noise between counts)")
+    r.add_argument("--threads", type=_threads, metavar="N",
+                    help="CPU threads for the networks (default or 0: torch's, the core count; scores move by "
+                         "float noise between counts)")
     r.set_defaults(func=cmd_report)
     return r
 

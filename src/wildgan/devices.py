@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from .errors import WildganError
+from .errors import ConfigError, WildganError
 
 
 def resolve_device(name: str | torch.device) -> torch.device:
@@ -13,6 +13,16 @@ def resolve_device(name: str | torch.device) -> torch.device:
         return name
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
+    dev = check_device_name(name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
         raise WildganError(f"device {name!r} was requested but no CUDA device is available")
-    return torch.device(name)
+    return dev
+
+
+def check_device_name(name: str) -> torch.device:
+    """The torch.device a --device value names; a ConfigError for a typo (torch's own message is a RuntimeError
+    listing a dozen backends, and it came only once the run folder had been written)."""
+    try:
+        return torch.device(name)
+    except (RuntimeError, TypeError, ValueError):
+        raise ConfigError(f"--device {name!r} is not a device: use auto, cpu, cuda or cuda:N") from None

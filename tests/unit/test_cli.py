@@ -608,3 +608,38 @@ def test_a_file_given_for_a_run_directory_names_the_folder(tmp_path, capsys) -> 
     assert main(["evaluate", str(tmp_path / "run" / "network-final.json")]) == 2
     err = capsys.readouterr().err
     assert "network-final.json: is a file, not a run directory" in err and f"its run directory is {tmp_path / 'run'}" in err
+
+
+def test_a_start_that_cannot_train_writes_nothing_and_a_never_trained_run_is_replaced(tiny_npz, tmp_path, capsys,
+                                                                                       monkeypatch):
+    import sys
+
+    run = tmp_path / "run"
+    common = ["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--threads", "1",
+              "--no-progress", "--no-train-scores", "--total-kimg", "0.05", "--phase-kimg", "0.02", "--out", str(run)]
+    # a typo in --device: refused when the options are read (it was torch's RuntimeError, after the run folder)
+    for cmd in (common, ["score", str(run), "--out", "-"], ["evaluate", str(run)], ["demo", "--out", str(run)]):
+        with pytest.raises(SystemExit) as e:
+            main([*cmd, "--device", "gpu"])
+        assert e.value.code == 2
+        assert "--device: 'gpu' is not a device: use auto, cpu, cuda or cuda:N" in capsys.readouterr().err
+    assert not run.exists()
+    # a missing optional package: refused before the folder is written
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)          # import fails as if not installed
+    assert main([*common, "--tensorboard"]) == 2
+    assert "--tensorboard needs the tensorboard package" in capsys.readouterr().err
+    assert not run.exists()
+    # a run folder that holds a start that never trained (here: made by hand) is replaced, not refused
+    run.mkdir()
+    (run / "config.json").write_text("{}")
+    (run / "log.txt").write_text("an attempt that failed\n")
+    (run / "stats.jsonl").write_text("")
+    assert main(common) == 0
+    assert "held a run that never trained" in capsys.readouterr().err
+    assert "an attempt that failed" not in (run / "log.txt").read_text()
+    # ... but one that trained is not
+    assert main(common) == 2
+    assert "already holds a run" in capsys.readouterr().err
+    # score / evaluate / report take --threads 0 (= torch's default) as train and demo do
+    assert main(["score", str(run), "--data", str(tiny_npz), "--out", str(tmp_path / "s.csv"), "--threads", "0",
+                 "--no-progress"]) == 0

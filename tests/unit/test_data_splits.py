@@ -47,6 +47,24 @@ def test_contamination_percent_exact(pct, n):
     assert n_contamination(pct / 100, n) == (pct * n) // (100 - pct)
 
 
+def test_contamination_that_rounding_changes_is_said(tmp_path):
+    import warnings
+
+    from wildgan.errors import WildganWarning
+
+    p = simple_npz(tmp_path / "g.npz", n=20, classes=3)     # 16 normal training images with the hold-out below
+    cfg = dict(data=str(p), normal=("1",), test_fraction=0.2)
+    with pytest.warns(WildganWarning, match=r"0.05 of 16 normal .* 0.84 anomalous images, rounded down to 0: no "
+                                            r"anomaly is injected .* from 0.0588 injects one"):
+        s = build_split(DataConfig(**cfg, contamination=0.05))
+    assert s.info["n_contamination"] == 0
+    with pytest.warns(WildganWarning, match=r"1 is injected: a contamination of 0.0588, not 0.08"):
+        build_split(DataConfig(**cfg, contamination=0.08))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", WildganWarning)       # 0.2 of 16 -> 4 = 0.2 exactly: nothing to say
+        assert build_split(DataConfig(**cfg, contamination=0.2)).info["n_contamination"] == 4
+
+
 # ------------------------------------------------------------------------------------------------ synthetic sets
 def cifar_like(path: Path, n_train=200, n_test=1000) -> Path:
     """10 CIFAR class names; every image's first pixel encodes its class, the second its index (for id checks)."""

@@ -120,3 +120,16 @@ def test_lod_of_last_round_replays_the_rounds():
     # nimg off the rounds (another batch table in an earlier session): the schedule just before it
     assert lod_of_last_round(5000, 32, 1.0, 1.0, mb, 4) == schedule(4999, 32, 1.0, 1.0, mb).lod
     assert lod_of_last_round(0, 32, 1.0, 1.0, mb, 4) == 3.0
+
+
+def test_end_of_rounds_is_where_the_loop_stops():
+    from wildgan.config import PRESETS
+    from wildgan.training.schedule import end_of_rounds
+
+    tiny = PRESETS["tiny"]["minibatch"]                     # 16 at 4..16 px: rounds of 64 images
+    # test_cli's sample-grid run (8x8, 0.3 kimg, phases of 0.1) writes its final grid at 320 images
+    assert end_of_rounds(0, 300, 8, 0.1, 0.1, tiny, 4) == 320
+    assert end_of_rounds(320, 300, 8, 0.1, 0.1, tiny, 4) == 320          # nothing left: where it is
+    assert end_of_rounds(0, 30000, 32, 4.0, 4.0, tiny, 4) == 30016       # the demo
+    # the paper's CIFAR schedule: 128 at 4..16, 64 at 32 px; a total on a round boundary is exact
+    assert end_of_rounds(0, 512 * 10, 32, 600, 600, PAPER_MINIBATCH, 4) == 5120

@@ -121,6 +121,19 @@ def data_native_sides(*sets: ImageSet | None) -> list[int] | None:
     return native_sides(sides)
 
 
+def _contamination_rounding(gamma: float, n_normal: int, n_a: int) -> str | None:
+    """What to tell the user when few normal images make N_a's rounding change gamma by more than a fifth (None when
+    it does not): a requested 5% of 16 normals is 0 anomalies, and that cell of a study silently repeats gamma 0."""
+    got = n_a / (n_normal + n_a)
+    if abs(got - gamma) <= 0.2 * gamma:
+        return None
+    least = 1 / (n_normal + 1)                       # the smallest gamma with N_a >= 1
+    what = (f"no anomaly is injected (the training set is clean; contamination from {least:.3g} injects one)"
+            if n_a == 0 else f"{n_a} {'is' if n_a == 1 else 'are'} injected: a contamination of {got:.3g}, not {gamma:g}")
+    return (f"contamination {gamma:g} of {n_normal} normal training images is {gamma * n_normal / (1 - gamma):.2f} "
+            f"anomalous images, rounded down to {n_a}: {what}")
+
+
 def n_contamination(gamma: float, n_normal: int) -> int:
     """N_a = floor(gamma * N_n / (1 - gamma)) in exact arithmetic on gamma's decimal form (0.02, 5000 -> 102).
 
@@ -340,6 +353,10 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
                         f"normal class(es) "
                         f"{info['normal_classes']}; need at least {MIN_NORMAL}")
     n_a = n_contamination(cfg.contamination, len(tr_norm))
+    if cfg.contamination > 0:
+        rounding = _contamination_rounding(cfg.contamination, len(tr_norm), n_a)
+        if rounding:
+            warn_user(f"{source}: {rounding}")
     if n_a > len(tr_anom):
         raise DataError(f"{source}: contamination {cfg.contamination} needs {n_a} anomalous training images but only "
                         f"{len(tr_anom)} are available")

@@ -35,7 +35,7 @@ from ..losses import critic_loss, encoder_image_loss, encoder_latent_loss, gener
 from ..nets import PGANNetworks, build_pgan
 from ..nets.layers import downsample2, lerp, lrelu, pixel_norm, upsample2
 from ..devices import resolve_device
-from .schedule import Phase, schedule, schedule_work
+from .schedule import Phase, end_of_rounds, schedule, schedule_work
 from .tblog import TensorBoardLog
 
 Log = Callable[[str], None]
@@ -875,7 +875,8 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
     nimg_session0 = state.nimg
     # (resolution, nimg, time) where this session's current resolution began: the ETA's rate comes from there
     eta_anchor: tuple[int, int, float] | None = None
-    bar = tqdm(total=total_nimg, initial=state.nimg, unit="img", unit_scale=True, disable=not progress,
+    bar = tqdm(total=end_of_rounds(state.nimg, total_nimg, nc.resolution, tc.phase_kimg, tc.fade_kimg, tc.minibatch,
+                                   tc.minibatch_repeats), initial=state.nimg, unit="img", unit_scale=True, disable=not progress,
                dynamic_ncols=True, desc="train",
                bar_format=None if cost is None else
                "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}, {rate_fmt}{postfix}]")

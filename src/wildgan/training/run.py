@@ -14,8 +14,10 @@ from ..checkpoint import read_meta
 from ..config import FANOGAN_LEGACY_BN, RunConfig, read_run_config, run_config_to_dict, write_run_config
 from ..fileio import atomic_write_text
 from ..data import AnomalySplit, build_split, split_differences, split_summary
+from ..devices import resolve_device
 from ..errors import ConfigError, WildganError
 from .loop import TrainResult, train_pgan
+from .tblog import require_tensorboard
 
 
 def write_split_info(split: AnomalySplit, run_dir: Path) -> None:
@@ -50,6 +52,19 @@ def previous_run(run_dir: Path) -> list[str]:
     return [n for n in _RUN_MARKERS if (Path(run_dir) / n).exists()]
 
 
+def never_trained(run_dir: Path) -> bool:
+    """run_dir holds a run that was started but refused or failed before anything worth keeping: no checkpoint, no
+    networks, no evaluation, no stats row (e.g. a device or a package that turned out missing). A new start there
+    replaces it instead of asking for --overwrite, which would be a ceremony for nothing."""
+    run_dir = Path(run_dir)
+    ck = run_dir / "checkpoints"
+    if (ck.is_dir() and any(ck.iterdir())) or any((run_dir / n).exists() for n in (
+            "network-final.json", "fanogan-final.json", "eval.json", "train_scores.csv")):
+        return False
+    stats = run_dir / "stats.jsonl"
+    return not stats.exists() or stats.stat().st_size == 0
+
+
 def _data_place(data: str | None) -> str:
     from ..data.readers import resolve_data_root
 
@@ -73,7 +88,7 @@ def check_run_dir(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwr
         raise ConfigError(f"{run_dir}: nothing to resume ({why}); start a run there without --resume, or give the "
                           f"run's folder")
     found = previous_run(run_dir)
-    if found and not resume and not overwrite:
+    if found and not resume and not overwrite and not never_trained(run_dir):
         raise ConfigError(f"{run_dir} already holds a run ({', '.join(found)}): use --resume to continue it, "
                           f"--overwrite to delete it and start again, or another --out")
     if resume and (run_dir / "config.json").is_file():
@@ -213,6 +228,11 @@ def train_run(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwrite:
     Refusals as check_run_dir; overwrite=True deletes the run outputs already in run_dir first."""
     run_dir = Path(run_dir)
     check_run_dir(cfg, run_dir, resume=resume, overwrite=overwrite)
+    # what would fail once training starts, asked before the folder is written (a refused start must not leave a
+    # run behind that the next attempt then has to --overwrite)
+    resolve_device(cfg.fanogan.device if cfg.method == "fanogan" else cfg.train.device)
+    if cfg.train.tensorboard and cfg.method != "fanogan":
+        require_tensorboard()
     run_dir.mkdir(parents=True, exist_ok=True)
     from .distributed import current
 
@@ -250,7 +270,9 @@ def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, 
     # delete what rank 0 has just written); the others wait for it at a barrier before reading it
     is_main = ctx is None or ctx.is_main
     several = ctx is not None and ctx.world > 1
-    if is_main and overwrite and previous_run(run_dir):
+    # check_run_dir let a new start in only because the run there never trained: replaced, as --overwrite would
+    replaced = is_main and not overwrite and not resume and bool(previous_run(run_dir))
+    if is_main and (overwrite or replaced) and previous_run(run_dir):
         import shutil
 
         # evaluations on other data (RUN/eval-*/, see evaluation.run.evaluation_dir) belong to the old networks too
@@ -262,6 +284,8 @@ def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, 
             elif path.exists():
                 path.unlink()
     run_dir.mkdir(parents=True, exist_ok=True)
+    if replaced:
+        log(f"note: {run_dir} held a run that never trained (no checkpoint, no networks): started afresh")
     if several:
         ctx.barrier()
     if resume and (run_dir / "config.json").is_file():

@@ -51,6 +51,17 @@ def lod_of_last_round(nimg: int, resolution: int, phase_kimg: float, fade_kimg: 
     return lod
 
 
+def end_of_rounds(nimg: int, total_nimg: int, resolution: int, phase_kimg: float, fade_kimg: float,
+                  minibatch: dict[int, int], repeats: int) -> int:
+    """The image count at which a training at `nimg` (a round boundary) stops for `total_nimg`: the loop finishes the
+    round that crosses it (30 kimg in rounds of 64 images ends at 30,016), so a progress bar with total_nimg as its
+    total would overshoot it and drop to 'n/?'."""
+    n = nimg
+    while n < total_nimg:
+        n += repeats * schedule(n, resolution, phase_kimg, fade_kimg, minibatch).batch
+    return n
+
+
 def schedule_kimg_for_full_growth(resolution: int, phase_kimg: float, fade_kimg: float) -> float:
     """kimg at which the last fade-in ends (full resolution stable from here on)."""
     return (math.log2(resolution) - 2) * (phase_kimg + fade_kimg)

@@ -10,6 +10,17 @@ import numpy as np
 from ..errors import ConfigError
 
 
+def require_tensorboard() -> Any:
+    """torch's SummaryWriter class; a ConfigError when the tensorboard package is missing. train_run asks before it
+    writes anything, so that the refusal does not leave a started run folder behind."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise ConfigError("--tensorboard needs the tensorboard package: pip install tensorboard "
+                          "(or pip install 'wildgan[tensorboard]'), or train without --tensorboard") from None
+    return SummaryWriter
+
+
 class TensorBoardLog:
     """Scalars from each stats row (x axis: kimg) and the generated-sample grids; a no-op when disabled."""
 
@@ -17,11 +28,7 @@ class TensorBoardLog:
         self.writer = None
         if not enabled:
             return
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-        except ImportError:
-            raise ConfigError("--tensorboard needs the tensorboard package: pip install tensorboard "
-                              "(or pip install 'wildgan[tensorboard]')") from None
+        SummaryWriter = require_tensorboard()
         self.writer = SummaryWriter(log_dir=str(Path(run_dir) / "tensorboard"))
 
     def scalars(self, row: dict[str, Any]) -> None:
