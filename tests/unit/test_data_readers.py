@@ -560,7 +560,7 @@ def test_warnings_point_at_the_callers_line(tmp_path):
     assert {w.filename for w in seen} == {__file__}
 
 
-def test_scoring_colour_images_with_a_run_that_went_gray_on_its_gray_data_warns(tmp_path):
+def test_scoring_colour_images_with_a_run_that_went_gray_on_its_gray_data_warns(tmp_path, monkeypatch):
     # colour photos scored with a run whose data was all gray (so it chose gray) are converted, but probably meant
     # for another run; a run told to train gray on colour images (--channels 1) is not warned about
     import warnings
@@ -580,6 +580,22 @@ def test_scoring_colour_images_with_a_run_that_went_gray_on_its_gray_data_warns(
     went_gray = conversion_opts(build_split(DataConfig(data=str(gray))).info)
     told_gray = conversion_opts(build_split(DataConfig(data=str(colour), channels=1)).info)
     assert went_gray.get("gray_data") and not told_gray.get("gray_data")
+    # a resume or --config replay names the recorded channel count: the gray data is still gray data (it was recorded
+    # as chosen, and the warning lost), from the files themselves and from a second read out of the decode cache
+    import tarfile
+
+    monkeypatch.setenv("WILDGAN_CACHE", str(tmp_path / "cache"))
+    assert conversion_opts(build_split(DataConfig(data=str(gray), channels=1)).info)["gray_data"] is True
+    with tarfile.open(tmp_path / "gray.tar.gz", "w:gz") as tf:   # a labelled tree: decoded into the cache
+        for c in "ab":
+            tf.add(gray, f"gray/{c}")
+    for _ in range(2):
+        info = build_split(DataConfig(data=str(tmp_path / "gray.tar.gz"), normal=("a",), channels=1)).info
+        assert conversion_opts(info)["gray_data"] is True
+        assert list((tmp_path / "cache").rglob("*.decoded-*.npz"))       # (so the second read is the cache's)
+    assert list((tmp_path / "cache").rglob("*.decoded-*.npz")), "the tar's second read was not from the cache"
+    np.savez(tmp_path / "g.npz", x=np.zeros((20, 8, 8), np.uint8))
+    assert conversion_opts(build_split(DataConfig(data=str(tmp_path / "g.npz"), channels=1)).info).get("gray_data")
     with pytest.warns(UserWarning, match="colour images are converted to gray: the network was trained on gray"):
         x, _ = load_images([colour], 8, 1, **went_gray)
     assert x.shape == (20, 8, 8, 1)
@@ -909,6 +925,14 @@ def test_zip_archives_are_refused_with_a_clear_message(tmp_path) -> None:
         zf.write(tmp_path / "d" / "a" / "000.png", "a/000.png")
     for read in (lambda: load_dataset(tmp_path / "d.zip"), lambda: load_images([tmp_path / "d.zip"], 8, 1)):
         with pytest.raises(DataError, match=r"d\.zip: zip archives are not read: unzip it, or make a \.tar\.gz"):
+            read()
+
+
+def test_a_bare_npy_array_is_refused_with_the_npz_recipe(tmp_path) -> None:
+    np.save(tmp_path / "x.npy", np.zeros((3, 8, 8), np.uint8))
+    for read in (lambda: load_dataset(tmp_path / "x.npy"), lambda: load_images([tmp_path / "x.npy"], 8, 1)):
+        with pytest.raises(DataError, match=r"x\.npy: a bare \.npy array is not read: save it as an \.npz, e\.g\. "
+                                            r"np\.savez\('images\.npz', x=array\)"):
             read()
 
 

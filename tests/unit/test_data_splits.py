@@ -274,7 +274,8 @@ def test_mnist_sample_default():
     assert s.train_x[:, :2].max() == 0  # zero padding, not resizing
     assert len(s.test_y) == 400
     from wildgan.data import conversion_opts
-    assert conversion_opts(s.info) == {"fit": "pad", "depth16": "per-image", "native_sides": [28, 28]}
+    assert conversion_opts(s.info) == {"fit": "pad", "depth16": "per-image", "native_sides": [28, 28],
+                                      "gray_data": True}     # the digits are gray: colour images to score are odd
 
 
 def test_bad_config_values(cifar_npz):

@@ -57,6 +57,8 @@ _OTHER_IMAGE_EXTS = frozenset({
 }) - set(IMAGE_EXTS)
 # folder names skipped wherever folders are walked, like hidden entries: macOS zip leftovers (__MACOSX/ holds
 # '._name' resource forks beside the real images, and would turn a pile into a labelled tree)
+_NPY_HINT = ("a bare .npy array is not read: save it as an .npz, e.g. np.savez('images.npz', x=array) (uint8 "
+             "[N, H, W] or [N, H, W, C]; add y=labels for a labelled set), and pass that")
 _SKIPPED_DIRS = frozenset({"__MACOSX"})
 
 
@@ -251,6 +253,8 @@ def read_image(path: str | Path, depth16: str = "per-image", stats: dict[str, An
         if ext == ".zip":
             raise DataError(f"{p}: zip archives are not read: unzip it, or make a .tar.gz of the folder "
                             "(tar czf images.tar.gz folder/)") from e
+        if ext == ".npy":
+            raise DataError(f"{p}: {_NPY_HINT}") from e
         if ext in _OTHER_IMAGE_EXTS:
             raise DataError(f"{p}: the {ext} format is not read (formats read: {', '.join(IMAGE_EXTS)}); export the "
                             "images to TIFF or PNG (e.g. with Fiji / Bio-Formats) and pass those") from e
@@ -690,6 +694,12 @@ def _decode_files(files: Sequence[Path], o: _Opts, skipped: list[dict[str, str]]
 MAX_NAMED_BAD_FILES = 100   # then it is the folder, not a few files, that is wrong
 
 
+def _all_gray(arrays: Sequence[np.ndarray]) -> bool:
+    """Whether every decoded file was gray (one channel) before the conversion to the run's channel count: a run
+    told --channels 1 on gray files is still a gray run, whose scoring warns about colour images."""
+    return bool(arrays) and all(a.shape[2] == 1 for a in arrays)
+
+
 def _merge_stats(into: dict[str, Any], more: dict[str, Any]) -> None:
     """Add one decode's statistics (see warn_decode_stats) to another's: counts add up, the first names stay."""
     for k, v in more.items():
@@ -944,7 +954,7 @@ def read_folder(root: str | Path, o: _Opts | None = None, id_root: Path | None =
         x = _stack(arrays, [str(files[i]) for i in kept], o, str(where), native)
         ids = [files[i].relative_to(id_root).as_posix() for i in kept]
         sets[split] = ImageSet(x, np.asarray([labels[i] for i in kept], np.int64), class_names, ids,
-                               info={"native_sides": native_sides(sizes)})
+                               info={"native_sides": native_sides(sizes), "native_gray": _all_gray(arrays)})
     for s in sets.values():
         s.info["skipped"] = skipped
     sets["train"].info["decode_stats"] = stats
@@ -975,7 +985,7 @@ def read_unlabelled(root: str | Path, o: _Opts | None = None) -> ImageSet:
         warn_decode_stats(stats, str(root), o.depth16)
     out = ImageSet(x, np.zeros(len(kept), np.int64), ["unlabelled"], [files[i].relative_to(root).as_posix()
                                                                         for i in kept])
-    out.info.update(skipped=skipped, native_sides=native_sides(sizes))
+    out.info.update(skipped=skipped, native_sides=native_sides(sizes), native_gray=_all_gray(arrays))
     return out
 
 
@@ -986,6 +996,7 @@ def _save_decoded(path: Path, train: ImageSet, test: ImageSet | None) -> None:
         "skipped": np.asarray(json.dumps(train.info.get("skipped", []))),
         "native_sides_train": np.asarray(train.info.get("native_sides") or [], np.int64),
         "decode_stats": np.asarray(json.dumps(train.info.get("decode_stats") or {})),
+        "native_gray_train": np.asarray(json.dumps(train.info.get("native_gray"))),
     }
     if test is not None:
         arrays.update(x_test=test.x, y_test=test.y, ids_test=np.asarray(test.ids, dtype=str),
@@ -1004,6 +1015,8 @@ def _load_decoded(path: Path) -> tuple[ImageSet, ImageSet | None] | None:
                              info={"native_sides": z["native_sides_train"].tolist() or None})
             if "decode_stats" in z.files:     # (a cache by an older wildgan has none: its warnings are not repeated)
                 train.info["decode_stats"] = json.loads(str(z["decode_stats"]))
+            if "native_gray_train" in z.files:   # (nor this: unknown, so gray images are not assumed)
+                train.info["native_gray"] = json.loads(str(z["native_gray_train"]))
             test = None
             if "x_test" in z.files:
                 test = ImageSet(z["x_test"], z["y_test"].astype(np.int64), names, [str(i) for i in z["ids_test"]],
@@ -1247,7 +1260,8 @@ def read_npz_unlabelled(path: str | Path, o: _Opts | None = None) -> ImageSet:
     sides = native_sides([x.shape[1:3]])
     x = _shrink_uniform(x, o)
     ids = [f"{p.stem}:{k}:{i}" for k, a in zip(keys, parts) for i in range(len(a))]
-    return ImageSet(x, np.zeros(len(x), np.int64), ["unlabelled"], ids, info={"native_sides": sides})
+    return ImageSet(x, np.zeros(len(x), np.int64), ["unlabelled"], ids,
+                    info={"native_sides": sides, "native_gray": x.shape[3] == 1})
 
 
 def read_npz(path: str | Path, o: _Opts | None = None) -> tuple[ImageSet, ImageSet | None]:
@@ -1309,7 +1323,7 @@ def read_npz(path: str | Path, o: _Opts | None = None) -> tuple[ImageSet, ImageS
         sides = native_sides([x.shape[1:3]])
         x = _shrink_uniform(x, o)
         sets[split] = ImageSet(x, y, list(class_names), [f"{p.stem}:{split}:{i}" for i in range(len(x))],
-                               group, anomaly, info={"native_sides": sides})
+                               group, anomaly, info={"native_sides": sides, "native_gray": x.shape[3] == 1})
     return sets.get("all", sets.get("train")), sets.get("test")  # type: ignore[return-value]
 
 
@@ -1379,6 +1393,8 @@ def _detect(p: Path) -> str:
     if p.suffix.lower() == ".zip":
         raise DataError(f"{p}: zip archives are not read: unzip it, or make a .tar.gz of the folder "
                         "(tar czf images.tar.gz folder/)")
+    if p.suffix.lower() == ".npy":
+        raise DataError(f"{p}: {_NPY_HINT}")
     if p.suffix.lower() in _OTHER_IMAGE_EXTS:
         raise DataError(f"{p}: the {p.suffix.lower()} format is not read, and a single image is not a data set; "
                         "export the images to TIFF or PNG (e.g. with Fiji / Bio-Formats) into a folder and pass that")

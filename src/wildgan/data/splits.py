@@ -103,12 +103,14 @@ def all_colour(x: np.ndarray, block: int | None = None) -> bool:
 
 
 def _conversion_record(cfg: DataConfig, fit: str, rotations: int, chosen: bool,
-                       colour: bool = False) -> dict[str, Any]:
+                       colour: bool = False, gray: bool = False) -> dict[str, Any]:
     """split.json's record of how the images were converted (what conversion_opts reads back for scoring); chosen:
     the channel count was given (or is the protocol's), not taken from the data; colour: RGB, and every training
-    image had colour (all_colour), so that gray images to score are warned about."""
+    image had colour (all_colour), so that gray images to score are warned about; gray: one channel, and every
+    training file was gray, so that colour images to score are. Both come from the images, not from `chosen`: a
+    resume or a --config replay gives the run's recorded channel count explicitly, and must record the same."""
     return {"fit": fit, "depth16": cfg.depth16, "resize": cfg.resize, "channels_from": "chosen" if chosen else "data",
-            **({"colour_data": True} if colour else {}),
+            **({"colour_data": True} if colour else {}), **({"gray_data": True} if gray else {}),
             "non_square": "letterboxed (black bars)" if fit == "letterbox" else "centre-cropped",
             "alpha": "composited on black", "gray": "PIL 'L' (ITU-R 601-2 luma)",
             "rotation": "uniform angle in [0, 360), bilinear, mirror padding" if rotations else None}
@@ -301,7 +303,8 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
         "test_size": cfg.test_size, "rotations": rotations, "resolution": resolution, "channels": channels,
         "conversion": _conversion_record(cfg, d["fit"], rotations,
                                          chosen=cfg.channels is not None or d["channels"] is not None,
-                                         colour=channels == 3 and all_colour(train.x)),
+                                         colour=channels == 3 and all_colour(train.x),
+                                         gray=channels == 1 and train.info.get("native_gray") is True),
         "skipped": list(train.info.get("skipped", [])), "native_sides": data_native_sides(train, test),
     }
 
@@ -447,7 +450,8 @@ def _unlabelled_split(cfg: DataConfig, train: ImageSet, kind: str, source: str, 
         "excluded_classes": [], "gamma": 0.0, "seed": int(cfg.seed), "test_size": cfg.test_size,
         "rotations": rotations, "resolution": resolution, "channels": channels,
         "conversion": _conversion_record(cfg, fit, rotations, chosen=cfg.channels is not None,
-                                         colour=channels == 3 and all_colour(train.x)),
+                                         colour=channels == 3 and all_colour(train.x),
+                                         gray=channels == 1 and train.info.get("native_gray") is True),
         "skipped": list(train.info.get("skipped", [])), "native_sides": data_native_sides(train),
         "test_source": None,
         "n_normal_train": None, "n_contamination": None, "n_train": int(len(x)), "n_test_normal": 0,
