@@ -147,6 +147,9 @@ def test_run_report_metrics_html_and_markdown(tiny_run: Path) -> None:
     for word in ("Why these images", "0.05·L_n", "0.95·L_o", "percentile among the test images",
                  "a percentile among test images", "one colour scale for all maps"):
         assert word in page, word
+    # the named image's panel caption says where it stands (not only its path)
+    assert re.search(r"<figcaption>[^<]*report-named\.png: a = [-0-9.e]+, percentile [0-9.]+ among the test "
+                     r"images</figcaption>", page)
     md = (out / "report.md").read_text()
     for ref in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md):
         assert (out / ref).is_file(), f"report.md references missing {ref}"

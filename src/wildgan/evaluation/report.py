@@ -607,13 +607,16 @@ def _named_section(page: _Page, out: Path, model: Any, run_dir: Path, images: Se
     rows = []
     width = max(2, len(str(m)))                   # image-01 ... image-50: names that sort like the ranks
     for j, id_ in enumerate(named.ids, start=1):
+        pct = round(_percentile(refs, named.scores[name][j - 1]), 1) if refs is not None else None
         if j <= m:
+            # the caption says where the image stands, not only what it is: the panel is what a reader looks at
+            where = "" if pct is None else f", percentile {pct:g} among the {ref[1]} images"  # type: ignore[index]
             png = _heatmap_png(out / "heatmaps" / f"image-{j:0{width}d}.png", named.x[j - 1], named.maps[j - 1],
                                 named.recon[j - 1], f"{Path(id_).name}, {name} = {named.scores[name][j - 1]:.4g}",
                                 vmax=vmax, gen=gen)
-            page.img(png, f"{id_}", width=520)
+            page.img(png, f"{id_}: {name} = {named.scores[name][j - 1]:.4g}{where}", width=520)
         rows.append([id_] + [float(named.scores[s][j - 1]) for s in SCORE_NAMES if s in named.scores]
-                    + ([round(_percentile(refs, named.scores[name][j - 1]), 1)] if refs is not None else []))
+                    + ([pct] if pct is not None else []))
     hdr = ["id"] + [s for s in SCORE_NAMES if s in named.scores] + \
         ([f"{name} percentile among {ref[1]} images"] if refs is not None else [])
     page.table(hdr, rows)
