@@ -103,6 +103,12 @@ def test_eta_takes_its_rate_from_the_current_resolution():
     tc = TrainConfig(phase_kimg=600, total_kimg=4000, minutes=20)
     assert _eta(cost, nc, tc, 0, 3_500_000, 4_000_000, 1000.0, anchor=(32, 3_000_000, now - 400), now=now) == "03:20"
     assert _eta(cost, nc, tc, 3_500_000, 3_500_000, 4_000_000, 0.0, now=now) == "?"
+    # below the full resolution the FLOP-priced estimate is an upper bound, and says so (the budget is no bound)
+    tc = TrainConfig(phase_kimg=600, total_kimg=4000)
+    assert _eta(cost, nc, tc, 0, 300_000, 4_000_000, 60.0).startswith("<")
+    assert not _eta(cost, nc, tc, 0, 3_500_000, 4_000_000, 1000.0).startswith("<")
+    tc = TrainConfig(phase_kimg=600, total_kimg=4000, minutes=2)
+    assert _eta(cost, nc, tc, 0, 300_000, 4_000_000, 60.0) == "01:00"
 
 
 def test_lod_of_last_round_replays_the_rounds():
