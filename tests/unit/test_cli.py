@@ -592,11 +592,12 @@ def test_score_evaluate_and_report_take_threads(monkeypatch):
     for cmd in (["score", "RUN", "--out", "s.csv"], ["evaluate", "RUN"], ["report", "RUN"]):
         assert p.parse_args([*cmd, "--threads", "1"]).threads == 1
     with pytest.raises(SystemExit):
-        p.parse_args(["score", "RUN", "--out", "s.csv", "--threads", "0"])
+        p.parse_args(["score", "RUN", "--out", "s.csv", "--threads", "-1"])
     said = []
     monkeypatch.setattr(torch, "set_num_threads", said.append)
     _use_threads(p.parse_args(["evaluate", "RUN", "--threads", "3"]))
     _use_threads(p.parse_args(["evaluate", "RUN"]))
+    _use_threads(p.parse_args(["evaluate", "RUN", "--threads", "0"]))      # 0 = torch's default, as train's
     assert said == [3]
 
 
