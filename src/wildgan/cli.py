@@ -78,7 +78,7 @@ def _device(text: str) -> str:
         try:
             check_device_name(text)
         except ConfigError as e:
-            raise argparse.ArgumentTypeError(str(e).removeprefix("--device ")) from None
+            raise argparse.ArgumentTypeError(str(e).removeprefix("device ")) from None
     return text
 
 

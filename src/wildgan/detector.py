@@ -22,8 +22,9 @@ Inputs accepted by fit / decision_function / predict / predict_proba / score_all
   * a data-set file: an .npz, a tar archive of images or a CIFAR-10 batch folder / archive (every image in it, its
     train and test parts, labels ignored; for its protocols' splits pass a DataConfig to fit);
   * fit only: a wildgan.config.DataConfig, trained on build_split(cfg).train_x (the CLI's data protocols).
-Pixel values: uint8 as is; uint16 through the depth16 rule (Detector(depth16=...)); other integers per image, 0..255
-as is, else through depth16; floats in the range given by
+Pixel values: uint8 as is; uint16 through the depth16 rule (Detector(depth16=...)); other integers as is when the
+whole array lies in 0..255, else each image through depth16 (decided per array, like the float range below: give
+uint8 or uint16 for pixels that never depend on their neighbours in a call); floats in the range given by
 Detector(pixel_range=...) or, with 'auto' (the default), in the range fit() read its float training images in
 (pixel_range_), or, when fit saw no floats, in the range guessed from all the floats of the call: [-1, 1] when any
 value is negative (the GAN convention, also what wildgan's networks see), else [0, 1] when the maximum is <= 1
@@ -48,6 +49,7 @@ with the same protocol.
 from __future__ import annotations
 
 import inspect
+import numbers
 import os
 import shutil
 import tempfile
@@ -127,7 +129,15 @@ def input_float_range(X: Any) -> str | None:
                 continue
             a_lo, a_hi = float(finite.min()), float(finite.max())
         lo, hi, seen = min(lo, a_lo), max(hi, a_hi), True
-    return guess_float_range(lo, hi) if seen else None
+    if not seen:
+        return None
+    guess = guess_float_range(lo, hi)
+    if guess == "[0,255]" and hi <= 2.0:
+        # e.g. [0, 1] images that overshoot 1 after a bicubic resize: read as 0..255 they become black, silently
+        warn_user(f"float pixel values in [{lo:g}, {hi:g}] are read as [0, 255] (the maximum is above 1), which makes "
+                  f"the images nearly black (at most {round(hi)} of 255): if they are [0, 1] images that overshoot 1 "
+                  f"(e.g. after resizing), clip them first (np.clip(X, 0, 1))")
+    return guess
 
 
 def _array_batch(a: Any, name: str, depth16: str, float_range: str | None = None,
@@ -173,6 +183,10 @@ def read_3d(shape: Sequence[int], image_shapes: Sequence[Sequence[int]]) -> str:
         if (a0, a1, a2) == (h, w, c):
             return "hwc"
         if (a0, a1, a2) == (c, h, w):
+            if c == 3:
+                # as likely three gray images of the model's size: one row of scores instead of three, unannounced
+                warn_user(f"an array of shape {tuple(shape)} is read as one colour image (C, H, W), this model's "
+                          f"kind (pass it as x[None] to say so); to score 3 gray images pass them as [3, {h}, {w}, 1] or a list")
             return "chw"
     sizes = {(h, w) for h, w, _ in known}
     if (a1, a2) in sizes:
@@ -486,7 +500,10 @@ class HeatMaps:
 
 
 FITTED_ATTRS = ("model_", "run_dir_", "resolution_", "channels_", "image_shape_", "conversion_", "decision_scores_",
-                "n_train_", "threshold_rule_", "threshold_", "labels_", "_temp_run_dir")
+                "n_train_", "threshold_rule_", "threshold_", "labels_", "_temp_run_dir", "_scoring", "_train_scores")
+# the parameters that decide what decision_scores_ (and so threshold_ and labels_) are: a change after fit re-derives
+# them from the training scores (Detector._sync_scoring), or is refused when those are not at hand
+SCORING_PARAMS = ("score", "lam", "batch_mode")
 
 
 def _check_fitted(det: "Detector") -> None:
@@ -588,12 +605,28 @@ class Detector:
         return {k: getattr(self, k, defaults.get(k)) for k in self._param_names()}
 
     def set_params(self, **params: Any) -> "Detector":
-        """Set constructor parameters (sklearn's set_params); an unknown name is a ConfigError. Returns self."""
+        """Set constructor parameters (sklearn's set_params); an unknown name is a ConfigError. Returns self.
+
+        On a fitted Detector, a new score, lam or batch_mode also takes effect on what fit derived from them:
+        decision_scores_, threshold_ (the same rule, refitted) and labels_, from the training scores kept by fit /
+        from_run (or the run directory's cache). Where those are not at hand (a loaded Detector whose run directory
+        is gone; the f1 rule, which needs its validation set again) it is a ConfigError and nothing changes. The
+        other parameters take effect at the next fit, as in scikit-learn."""
         names = self._param_names()
+        unknown = [k for k in params if k not in names]
+        if unknown:
+            raise ConfigError(f"invalid parameter {unknown[0]!r} for Detector; valid: {names}")
+        before = {k: getattr(self, k) for k in params}
         for k, v in params.items():
-            if k not in names:
-                raise ConfigError(f"invalid parameter {k!r} for Detector; valid: {names}")
             setattr(self, k, v)
+        if hasattr(self, "model_") and any(k in SCORING_PARAMS for k in params):
+            try:
+                self._validate()
+                self._sync_scoring()
+            except BaseException:
+                for k, v in before.items():          # refused: the Detector stays as it was
+                    setattr(self, k, v)
+                raise
         return self
 
     def __repr__(self) -> str:
@@ -603,7 +636,7 @@ class Detector:
 
     def _validate(self) -> None:
         t = getattr(self, "threads", None)
-        if t is not None and (isinstance(t, bool) or not isinstance(t, int) or t < 0):
+        if t is not None and (isinstance(t, bool) or not isinstance(t, numbers.Integral) or t < 0):
             raise ConfigError(f"threads must be a positive integer, or 0 / None for torch's setting, got {t!r}")
         if self.method not in METHODS:
             raise ConfigError(f"method must be one of {METHODS}, got {self.method!r}")
@@ -741,9 +774,12 @@ class Detector:
             # cached so that from_run(run_dir) and `wildgan score --threshold` find the training scores; the run has
             # no data spec to rebuild in-memory images from, so the other pGAN protocol is cached too (one cheap pass)
             write_train_scores(run_dir, model, ids, scores, self.batch_mode)
+            self._train_scores = {"lam": float(self.lam), self.batch_mode: scores}
             if self.method == "wildgan":
                 other = "isolated" if self.batch_mode == "mixed" else "mixed"
-                write_train_scores(run_dir, model, ids, self._score_u8(x, other), other)
+                self._train_scores[other] = self._score_u8(x, other)
+                write_train_scores(run_dir, model, ids, self._train_scores[other], other)
+            self._scoring = self._scoring_now()
             self.decision_scores_ = scores[self.score]
             self.n_train_ = int(len(x))
             self._set_threshold(X_val, y_val)
@@ -824,6 +860,13 @@ class Detector:
                       mad_k: float | None = None, X_val: Any = None, y_val: Any = None) -> "Detector":
         """Choose a new threshold without retraining (updates the matching parameters). Returns self."""
         _check_fitted(self)
+        new_rule = rule or self.threshold
+        for name, value, owner in (("contamination", contamination, "contamination"), ("mad_k", mad_k, "mad")):
+            if value is not None and new_rule != owner:
+                # it would change the parameter and leave the threshold as it was
+                raise ConfigError(f"{name} belongs to the {owner!r} rule, and the rule is {new_rule!r}: "
+                                  f"set_threshold({owner!r}, {name}={value!r})")
+        self._sync_scoring(threshold=False)
         saved = self.get_params()
         fitted = {k: getattr(self, k) for k in ("threshold_rule_", "threshold_", "labels_") if hasattr(self, k)}
         try:
@@ -837,6 +880,51 @@ class Detector:
                 setattr(self, k, v)
             raise
         return self
+
+    def _scoring_now(self) -> tuple[str, float, str]:
+        # batch_mode only changes a wildgan run's scores (E's minibatch stddev); search and f-AnoGAN score per image
+        return (self.score, float(self.lam), self.batch_mode if self.model_.cfg.method == "wildgan" else "mixed")
+
+    def _training_scores(self, batch_mode: str) -> dict[str, np.ndarray] | None:
+        """Every score of the training images under batch_mode (a at self.lam), or None when not at hand: kept by
+        fit / from_run, else the run directory's cache (computed there when a CLI run's data is still readable)."""
+        kept = getattr(self, "_train_scores", None) or {}
+        scores, lam = kept.get(batch_mode), kept.get("lam")
+        if scores is None and self.run_dir_ is not None and (Path(self.run_dir_) / "config.json").is_file():
+            from .scoring.train_scores import run_training_scores
+
+            try:
+                scores = run_training_scores(self.run_dir_, self.model_, batch_mode=batch_mode)
+                lam = self.model_.cfg.score.lam
+            except WildganError:
+                scores = None
+        if scores is None:
+            return None
+        if lam is not None and float(lam) != float(self.lam) and "L_n" in scores and "L_o" in scores:
+            scores = dict(scores, a=self.lam * scores["L_n"] + (1.0 - self.lam) * scores["L_o"])   # a is linear
+        return scores
+
+    def _sync_scoring(self, threshold: bool = True) -> None:
+        """decision_scores_ (and, with threshold=True, threshold_ and labels_ by the current rule) for the current
+        score, lam and batch_mode, when they differ from those they were derived with; a ConfigError naming what to
+        do when the training scores for them are not at hand."""
+        want, have = self._scoring_now(), getattr(self, "_scoring", None)
+        if have is None or tuple(have) == want:
+            return
+        changed = ", ".join(f"{k} {a!r} -> {b!r}" for k, a, b in zip(SCORING_PARAMS, have, want) if a != b)
+        scores = self._training_scores(want[2])
+        if scores is None or want[0] not in scores:
+            raise ConfigError(f"{changed}: this Detector's threshold was fitted on the training images' "
+                              f"{have[0]!r} scores, and their {want[0]!r} scores ({want[2]} protocol) are not at "
+                              f"hand (not kept in a saved Detector, and its run directory is gone): set it back, "
+                              f"or fit again")
+        if threshold and self.threshold_rule_.rule == "f1":
+            raise ConfigError(f"{changed}: the f1 threshold comes from the validation set's scores: call "
+                              f"set_threshold('f1', X_val=..., y_val=...) after changing it")
+        self.decision_scores_ = np.asarray(scores[want[0]], dtype=np.float64)
+        self._scoring = want
+        if threshold:
+            self._set_threshold()
 
     # -------------------------------------------------------------------------------------------- scoring
     def _score_u8(self, x: np.ndarray, batch_mode: str | None = None) -> dict[str, np.ndarray]:
@@ -928,6 +1016,7 @@ class Detector:
     def predict(self, X: Any) -> np.ndarray:
         """int64 [N]: 1 = anomaly (score > threshold_), 0 = normal."""
         _check_fitted(self)
+        self._sync_scoring()          # a score / lam / batch_mode assigned directly (not through set_params)
         return self.threshold_rule_.apply(self.decision_function(X))
 
     def predict_proba(self, X: Any, method: str = "linear") -> np.ndarray:
@@ -935,6 +1024,7 @@ class Detector:
         scores: 'linear' = min-max of decision_scores_ clipped to [0, 1]; 'unify' = erf of the z-score. Not
         calibrated probabilities, only a monotone map of the score to [0, 1]."""
         _check_fitted(self)
+        self._sync_scoring()
         return rank_proba(self.decision_scores_, self.decision_function(X), method)
 
     def heatmaps(self, X: Any) -> "HeatMaps":
@@ -974,6 +1064,7 @@ class Detector:
         from .config import run_config_to_dict
 
         _check_fitted(self)
+        self._sync_scoring()          # the saved parameters, scores and threshold must describe one another
         path = Path(path)
         name = path.name[: -len(path.suffix)] if path.suffix in (".json", ".safetensors") else path.name
         m = self.model_
@@ -1021,7 +1112,14 @@ class Detector:
             params["device"] = device
         det = cls(**params)
         cfg = run_config_from_dict(meta["config"])
-        dev = resolve_device(det.device)
+        try:
+            dev = resolve_device(det.device)
+        except WildganError as e:
+            if device is not None:
+                raise
+            # e.g. saved with device='cuda', loaded on a machine without one
+            raise type(e)(f"{path}: {e} (the device it was saved with): Detector.load({str(given)!r}, "
+                          f"device='cpu') loads it on the CPU") from None
         if cfg.method == "fanogan":
             from .nets.fanogan import build_fanogan
 
@@ -1044,6 +1142,7 @@ class Detector:
         det.threshold_rule_ = Threshold.from_dict(meta["threshold"])
         det.threshold_ = float(det.threshold_rule_.value)
         det.labels_ = det.threshold_rule_.apply(det.decision_scores_)
+        det._scoring = det._scoring_now()          # save() synced them: the saved scores are those of its params
         return det
 
     @classmethod
@@ -1087,6 +1186,8 @@ class Detector:
         frange = split_info.get("conversion", {}).get("float_range")      # recorded by Detector.fit for float images
         if frange in _RANGE_BOUNDS:
             det.conversion_["float_range"] = frange
+        det._train_scores = {"lam": float(det.lam), batch_mode: scores}
+        det._scoring = det._scoring_now()
         det.decision_scores_ = np.asarray(scores[score], dtype=np.float64)
         det.n_train_ = int(len(det.decision_scores_))
         det._set_threshold(X_val, y_val)

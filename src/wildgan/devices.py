@@ -25,4 +25,4 @@ def check_device_name(name: str) -> torch.device:
     try:
         return torch.device(name)
     except (RuntimeError, TypeError, ValueError):
-        raise ConfigError(f"--device {name!r} is not a device: use auto, cpu, cuda or cuda:N") from None
+        raise ConfigError(f"device {name!r} is not a device: use auto, cpu, cuda or cuda:N") from None

@@ -162,6 +162,47 @@ def test_refused_threshold_change_leaves_the_detector_as_it_was(det: Detector) -
     assert (d2.get_params(), d2.threshold_, d2.threshold_rule_) == before
 
 
+def test_a_new_score_lam_or_batch_mode_after_fit_rederives_decision_scores_and_threshold(det: Detector, x_train,
+                                                                                        noise, tmp_path) -> None:
+    from wildgan.thresholds import fit_threshold
+
+    mixed, isolated = det.score_all(x_train), copy.copy(det).set_params(batch_mode="isolated").score_all(x_train)
+    np.testing.assert_array_equal(det.decision_scores_, mixed["a"])        # what the cases below compare with
+
+    def follows(d: Detector, train: np.ndarray, score: str) -> None:
+        np.testing.assert_allclose(d.decision_scores_, train, rtol=1e-12, atol=1e-12)
+        assert d.threshold_ == pytest.approx(fit_threshold("contamination", train, contamination=0.1).value)
+        assert d.threshold_rule_.params["score"] == score
+        np.testing.assert_array_equal(d.labels_, (train > d.threshold_).astype(np.int64))
+        np.testing.assert_array_equal(d.predict(x_train), d.labels_)       # predict agrees with its threshold
+
+    follows(copy.copy(det).set_params(score="L_n"), mixed["L_n"], "L_n")
+    follows(copy.copy(det).set_params(lam=0.9), 0.9 * mixed["L_n"] + 0.1 * mixed["L_o"], "a")
+    follows(copy.copy(det).set_params(batch_mode="isolated"), isolated["a"], "a")
+    direct = copy.copy(det)
+    direct.score = "L_r"                                # assigned, not set: predict catches up all the same
+    direct.predict(x_train[:2])
+    follows(direct, mixed["L_r"], "L_r")
+    # saved after the change: the file's parameters, scores and threshold describe one another
+    path = copy.copy(det).set_params(score="L_n").save(tmp_path / "ln")
+    saved = json.loads(path.read_text())
+    assert saved["params"]["score"] == "L_n" and np.allclose(saved["decision_scores"], mixed["L_n"])
+    # not at hand: a loaded Detector without its run directory; the f1 rule (its validation set): refused, unchanged
+    gone = Detector.load(path)
+    gone.run_dir_ = None
+    with pytest.raises(ConfigError, match="'L_n' -> 'A'.*not at hand"):
+        gone.set_params(score="A")
+    assert gone.score == "L_n"
+    f1 = copy.copy(det).set_threshold("f1", X_val=np.concatenate([x_train[:16], noise]),
+                                      y_val=np.r_[np.zeros(16, int), np.ones(len(noise), int)])
+    with pytest.raises(ConfigError, match="f1 threshold comes from the validation set"):
+        f1.set_params(score="L_n")
+    assert f1.score == "a" and f1.threshold_rule_.rule == "f1"
+    # a parameter of another rule would change nothing: refused
+    with pytest.raises(ConfigError, match=r"contamination belongs to the 'contamination' rule, and the rule is 'mad'"):
+        copy.copy(det).set_threshold("mad").set_threshold(contamination=0.2)
+
+
 def test_threads_are_used_and_the_callers_setting_restored(det: Detector, x_train, monkeypatch) -> None:
     seen = []
     score = type(det.model_).score
@@ -328,7 +369,9 @@ def test_read_3d_rules() -> None:
     assert read_3d((28, 28, 1), gray) == "hwc" and read_3d((28, 28, 3), gray) == "hwc"
     assert read_3d((16, 16, 1), gray) == "hwc" and read_3d((1, 28, 28), gray) == "chw"
     assert read_3d((3, 28, 28), gray) == "batch" and read_3d((10, 20, 20), gray) == "batch"
-    assert read_3d((3, 32, 32), rgb) == "chw" and read_3d((7, 32, 32), rgb) == "batch"
+    with pytest.warns(UserWarning, match=r"\(3, 32, 32\) is read as one colour image .* \[3, 32, 32, 1\]"):
+        assert read_3d((3, 32, 32), rgb) == "chw"      # or 3 gray images of the model's size: said
+    assert read_3d((7, 32, 32), rgb) == "batch"
     with pytest.raises(DataError, match=r"\(3, 20, 20\)"):
         read_3d((3, 20, 20), rgb)       # 3 gray images or one RGB image, neither of the model's size
     assert read_3d((3, 20, 20), gray) == "batch"
@@ -460,6 +503,11 @@ def test_a_detector_fitted_on_integers_guesses_float_ranges_per_call(det: Detect
     as_unit, as_sym = u8.astype(np.float32) / 255, u8.astype(np.float32) / 127.5 - 1
     np.testing.assert_array_equal(det.decision_function(as_unit), det.decision_function(u8))
     np.testing.assert_array_equal(det.decision_function(as_sym), det.decision_function(u8))
+    # [0, 1] floats that overshoot 1 a little (a bicubic resize) would be read as [0, 255]: nearly black, so said
+    over = as_unit.copy()
+    over[0, 0, 0] = 1.001
+    with pytest.warns(UserWarning, match=r"\[0, 1.001\] are read as \[0, 255\].*nearly black.*np.clip"):
+        det.decision_function(over)
     # a Detector pickled before pixel_range existed still works (read as 'auto')
     import copy
 

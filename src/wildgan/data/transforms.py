@@ -297,7 +297,9 @@ def array_to_uint8(a: Any, name: str, depth16: str = "per-image", stats: dict[st
 
     Accepts NHW (gray), NHWC and NCHW (C in {1, 3}), and NHWC with alpha (C = 4: RGBA, composited on black like
     image files; C = 2 is refused: see the module docstring); uint8; uint16 through the depth16 rule; other integer
-    types per image, 0..255 as 8-bit, else through depth16; float in [0, 1] or [0, 255] (see module docstring).
+    types as 8-bit when the whole array lies in 0..255, else each image through depth16 (decided for the array, so
+    that a dark frame follows its bright neighbours: an image's pixels then depend on the array it came in); float in
+    [0, 1] or [0, 255] (see module docstring).
     Everything else is a DataError. stats: decode statistics (see _reduce_depth)."""
     u8 = _array_to_uint8(a, name, depth16, stats)
     if u8.shape[3] == 4:
