@@ -1029,7 +1029,8 @@ def make_parser() -> argparse.ArgumentParser:
                         "(RUN/config.yaml; options given beside it change only what they control, e.g. a longer "
                         "--total-kimg)")
     t.add_argument("--overwrite", action="store_true",
-                   help="delete a previous run in --out and start again (without it, an existing run is refused)")
+                   help="delete a previous run in --out and start again (without it, an existing run is refused, "
+                        "except one that never trained: no checkpoint, no networks)")
     t.add_argument("--distributed", action="store_true",
                    help="data-parallel training over the processes started by torchrun, e.g. "
                         "torchrun --nproc_per_node=2 -m wildgan train --distributed ... (rank 0 writes the run)")

@@ -616,7 +616,8 @@ class Detector:
         unknown = [k for k in params if k not in names]
         if unknown:
             raise ConfigError(f"invalid parameter {unknown[0]!r} for Detector; valid: {names}")
-        before = {k: getattr(self, k) for k in params}
+        before = self.get_params()
+        derived = self._derived_state()
         for k, v in params.items():
             setattr(self, k, v)
         if hasattr(self, "model_") and any(k in SCORING_PARAMS for k in params):
@@ -624,10 +625,22 @@ class Detector:
                 self._validate()
                 self._sync_scoring()
             except BaseException:
-                for k, v in before.items():          # refused: the Detector stays as it was
-                    setattr(self, k, v)
+                self._restore(before, derived)         # refused: the Detector stays as it was
                 raise
         return self
+
+    # what fit derived from the scoring parameters: a refused change puts all of it back with the parameters
+    _DERIVED = ("decision_scores_", "_scoring", "threshold_rule_", "threshold_", "labels_")
+
+    def _derived_state(self) -> dict[str, Any]:
+        return {k: self.__dict__[k] for k in self._DERIVED if k in self.__dict__}
+
+    def _restore(self, params: dict[str, Any], derived: dict[str, Any]) -> None:
+        for k, v in params.items():
+            setattr(self, k, v)
+        for k in self._DERIVED:
+            self.__dict__.pop(k, None)
+        self.__dict__.update(derived)
 
     def __repr__(self) -> str:
         defaults = {k: p.default for k, p in inspect.signature(type(self).__init__).parameters.items()}
@@ -671,7 +684,7 @@ class Detector:
                             minibatch=dict(PRESETS[self.preset]["minibatch"]),
                             encoder_loss="none" if self.method == "search" else self.encoder_loss, seed=int(self.seed),
                             minutes=self.minutes, checkpoint_kimg=default_checkpoint_kimg(float(total)),
-                            device=self.device, threads=self.threads or None)
+                            device=self.device, threads=int(self.threads) if self.threads else None)
         fan = FAnoGANConfig(seed=int(self.seed), minutes=self.minutes, device=self.device)
         if self.method == "fanogan" and self.total_kimg is not None:
             iters = max(1, round(float(self.total_kimg) * 1000 / fan.batch_size))
@@ -773,13 +786,15 @@ class Detector:
             scores = self._score_u8(x)
             # cached so that from_run(run_dir) and `wildgan score --threshold` find the training scores; the run has
             # no data spec to rebuild in-memory images from, so the other pGAN protocol is cached too (one cheap pass)
-            write_train_scores(run_dir, model, ids, scores, self.batch_mode)
-            self._train_scores = {"lam": float(self.lam), self.batch_mode: scores}
+            self._scoring = self._scoring_now()
+            # (under the mode that matters: search and f-AnoGAN have one protocol, cached as 'mixed', which is what
+            # from_run and `wildgan score` look for whatever batch_mode this Detector was given)
+            write_train_scores(run_dir, model, ids, scores, self._scoring[2])
+            self._train_scores = {"lam": float(self.lam), self._scoring[2]: scores}
             if self.method == "wildgan":
                 other = "isolated" if self.batch_mode == "mixed" else "mixed"
                 self._train_scores[other] = self._score_u8(x, other)
                 write_train_scores(run_dir, model, ids, self._train_scores[other], other)
-            self._scoring = self._scoring_now()
             self.decision_scores_ = scores[self.score]
             self.n_train_ = int(len(x))
             self._set_threshold(X_val, y_val)
@@ -866,18 +881,16 @@ class Detector:
                 # it would change the parameter and leave the threshold as it was
                 raise ConfigError(f"{name} belongs to the {owner!r} rule, and the rule is {new_rule!r}: "
                                   f"set_threshold({owner!r}, {name}={value!r})")
-        self._sync_scoring(threshold=False)
-        saved = self.get_params()
-        fitted = {k: getattr(self, k) for k in ("threshold_rule_", "threshold_", "labels_") if hasattr(self, k)}
+        saved, derived = self.get_params(), self._derived_state()
         try:
-            self.set_params(**{k: v for k, v in (("threshold", rule), ("contamination", contamination),
-                                                 ("mad_k", mad_k)) if v is not None})
+            self._sync_scoring(threshold=False)       # the scores of the current score / lam / batch_mode
+            for k, v in (("threshold", rule), ("contamination", contamination), ("mad_k", mad_k)):
+                if v is not None:
+                    setattr(self, k, v)
             self._validate()
             self._set_threshold(X_val, y_val)
         except BaseException:
-            self.set_params(**saved)          # a refused rule leaves the Detector as it was, params included
-            for k, v in fitted.items():
-                setattr(self, k, v)
+            self._restore(saved, derived)     # a refused rule leaves the Detector as it was, params included
             raise
         return self
 
@@ -891,18 +904,33 @@ class Detector:
         kept = getattr(self, "_train_scores", None) or {}
         scores, lam = kept.get(batch_mode), kept.get("lam")
         if scores is None and self.run_dir_ is not None and (Path(self.run_dir_) / "config.json").is_file():
-            from .scoring.train_scores import run_training_scores
-
-            try:
-                scores = run_training_scores(self.run_dir_, self.model_, batch_mode=batch_mode)
-                lam = self.model_.cfg.score.lam
-            except WildganError:
-                scores = None
+            scores, lam = self._run_dir_scores(batch_mode), self.model_.cfg.score.lam
         if scores is None:
             return None
         if lam is not None and float(lam) != float(self.lam) and "L_n" in scores and "L_o" in scores:
             scores = dict(scores, a=self.lam * scores["L_n"] + (1.0 - self.lam) * scores["L_o"])   # a is linear
         return scores
+
+    def _run_dir_scores(self, batch_mode: str) -> dict[str, np.ndarray] | None:
+        """The run directory's training scores of these networks, or None. A Detector built from the run (from_run)
+        uses its cache and fills it when missing (the run's data permitting); a loaded Detector only reads it, and only
+        when the run's networks are its own (same checksum): its file is not the run's, so the cache, keyed by the
+        run's network file, must not be rewritten in its name."""
+        from .scoring.run import final_checkpoint
+        from .scoring.train_scores import read_train_scores, run_training_scores
+
+        m, run_dir = self.model_, Path(self.run_dir_)
+        try:
+            if Path(m.source).resolve().is_relative_to(run_dir.resolve()):
+                return run_training_scores(run_dir, m, batch_mode=batch_mode)
+            from . import checkpoint as ckpt
+
+            own = final_checkpoint(run_dir)
+            if ckpt.read_meta(own).get("sha256") != m.meta.get("sha256"):
+                return None                               # the run was trained again since: other networks
+            return read_train_scores(run_dir, replace(m, source=str(own)), batch_mode)
+        except WildganError:
+            return None
 
     def _sync_scoring(self, threshold: bool = True) -> None:
         """decision_scores_ (and, with threshold=True, threshold_ and labels_ by the current rule) for the current
@@ -918,13 +946,21 @@ class Detector:
                               f"{have[0]!r} scores, and their {want[0]!r} scores ({want[2]} protocol) are not at "
                               f"hand (not kept in a saved Detector, and its run directory is gone): set it back, "
                               f"or fit again")
-        if threshold and self.threshold_rule_.rule == "f1":
+        rule = self.threshold_rule_
+        if threshold and rule.rule == "f1":
             raise ConfigError(f"{changed}: the f1 threshold comes from the validation set's scores: call "
                               f"set_threshold('f1', X_val=..., y_val=...) after changing it")
         self.decision_scores_ = np.asarray(scores[want[0]], dtype=np.float64)
         self._scoring = want
         if threshold:
-            self._set_threshold()
+            # the fitted rule with its fitted parameters (a threshold / contamination / mad_k set since then takes
+            # effect at set_threshold or the next fit, like every other parameter)
+            thr = fit_threshold(rule.rule, self.decision_scores_,
+                                contamination=float(rule.params.get("contamination", self.contamination)),
+                                k=float(rule.params.get("k", self.mad_k)))
+            self.threshold_rule_ = replace(thr, params={**thr.params, "score": self.score})
+            self.threshold_ = float(thr.value)
+            self.labels_ = self.threshold_rule_.apply(self.decision_scores_)
 
     # -------------------------------------------------------------------------------------------- scoring
     def _score_u8(self, x: np.ndarray, batch_mode: str | None = None) -> dict[str, np.ndarray]:
@@ -1068,7 +1104,7 @@ class Detector:
         path = Path(path)
         name = path.name[: -len(path.suffix)] if path.suffix in (".json", ".safetensors") else path.name
         m = self.model_
-        params = self.get_params()
+        params = {k: v.item() if isinstance(v, np.generic) else v for k, v in self.get_params().items()}   # JSON
         params["run_dir"] = None if params["run_dir"] is None else str(params["run_dir"])
         meta = {"kind": DETECTOR_KIND, "params": params, "config": run_config_to_dict(m.cfg),
                 "net": run_config_to_dict(m.cfg)["net"], "method": m.cfg.method,
@@ -1143,6 +1179,11 @@ class Detector:
         det.threshold_ = float(det.threshold_rule_.value)
         det.labels_ = det.threshold_rule_.apply(det.decision_scores_)
         det._scoring = det._scoring_now()          # save() synced them: the saved scores are those of its params
+        fitted_score = det.threshold_rule_.params.get("score", det.score)
+        if fitted_score != det.score:
+            # written by a save() from before it synced: the scores and threshold are fitted_score's, so predict
+            # re-derives them for the saved score, or says why it cannot
+            det._scoring = (fitted_score, *det._scoring[1:])
         return det
 
     @classmethod
@@ -1173,7 +1214,8 @@ class Detector:
             raise ConfigError("threshold='f1' needs a labelled validation set: from_run(..., X_val=, y_val=)")
         from .scoring.train_scores import run_training_scores
 
-        scores = run_training_scores(run_dir, model, batch_mode=batch_mode, progress=verbose)
+        scores = run_training_scores(run_dir, model, batch_mode=batch_mode if cfg.method == "wildgan" else "mixed",
+                                     progress=verbose)
         if det.lam != cfg.score.lam:  # the cache holds a with the run's lam; a is linear in L_n and L_o
             scores = dict(scores, a=det.lam * scores["L_n"] + (1.0 - det.lam) * scores["L_o"])
         det.model_ = model
@@ -1186,8 +1228,8 @@ class Detector:
         frange = split_info.get("conversion", {}).get("float_range")      # recorded by Detector.fit for float images
         if frange in _RANGE_BOUNDS:
             det.conversion_["float_range"] = frange
-        det._train_scores = {"lam": float(det.lam), batch_mode: scores}
         det._scoring = det._scoring_now()
+        det._train_scores = {"lam": float(det.lam), det._scoring[2]: scores}
         det.decision_scores_ = np.asarray(scores[score], dtype=np.float64)
         det.n_train_ = int(len(det.decision_scores_))
         det._set_threshold(X_val, y_val)

@@ -630,17 +630,33 @@ def test_a_start_that_cannot_train_writes_nothing_and_a_never_trained_run_is_rep
     assert main([*common, "--tensorboard"]) == 2
     assert "--tensorboard needs the tensorboard package" in capsys.readouterr().err
     assert not run.exists()
-    # a run folder that holds a start that never trained (here: made by hand) is replaced, not refused
-    run.mkdir()
-    (run / "config.json").write_text("{}")
-    (run / "log.txt").write_text("an attempt that failed\n")
-    (run / "stats.jsonl").write_text("")
+    # a start that failed before its first training step (here: the loop raises at once) leaves config, split and log
+    import wildgan.training.run as training_run
+
+    def boom(*a, **kw):
+        raise RuntimeError("failed before the first step")
+
+    with monkeypatch.context() as m:
+        m.setattr(training_run, "train_pgan", boom)
+        with pytest.raises(RuntimeError, match="before the first step"):
+            main(common)
+    assert {"config.json", "split.json", "log.txt"} <= {p.name for p in run.iterdir()}
+    assert "failed before the first step" in (run / "log.txt").read_text()
+    capsys.readouterr()
+    # ... and the next start there replaces it, not refused for want of --overwrite
     assert main(common) == 0
     assert "held a run that never trained" in capsys.readouterr().err
-    assert "an attempt that failed" not in (run / "log.txt").read_text()
-    # ... but one that trained is not
+    assert "failed before the first step" not in (run / "log.txt").read_text()
+    # ... but a run that trained is refused, and so is a folder whose config.json is not a run's (nothing deleted)
     assert main(common) == 2
     assert "already holds a run" in capsys.readouterr().err
+    other = tmp_path / "project"
+    (other / "report").mkdir(parents=True)
+    (other / "config.json").write_text('{"my": "settings"}')
+    (other / "report" / "chapter.md").write_text("mine")
+    assert main([*common[:-1], str(other)]) == 2
+    assert "already holds a run" in capsys.readouterr().err
+    assert (other / "report" / "chapter.md").read_text() == "mine" and "my" in (other / "config.json").read_text()
     # score / evaluate / report take --threads 0 (= torch's default) as train and demo do
     assert main(["score", str(run), "--data", str(tiny_npz), "--out", str(tmp_path / "s.csv"), "--threads", "0",
                  "--no-progress"]) == 0

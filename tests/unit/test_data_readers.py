@@ -589,10 +589,19 @@ def test_scoring_colour_images_with_a_run_that_went_gray_on_its_gray_data_warns(
     with tarfile.open(tmp_path / "gray.tar.gz", "w:gz") as tf:   # a labelled tree: decoded into the cache
         for c in "ab":
             tf.add(gray, f"gray/{c}")
-    for _ in range(2):
-        info = build_split(DataConfig(data=str(tmp_path / "gray.tar.gz"), normal=("a",), channels=1)).info
-        assert conversion_opts(info)["gray_data"] is True
-        assert list((tmp_path / "cache").rglob("*.decoded-*.npz"))       # (so the second read is the cache's)
+    info = build_split(DataConfig(data=str(tmp_path / "gray.tar.gz"), normal=("a",), channels=1)).info
+    assert conversion_opts(info)["gray_data"] is True
+    import wildgan.data.readers as readers
+
+    def no_decode(*a, **kw):
+        raise AssertionError("decoded again: the second read must come from the cache")
+
+    monkeypatch.setattr(readers, "read_folder", no_decode)
+    info = build_split(DataConfig(data=str(tmp_path / "gray.tar.gz"), normal=("a",), channels=1)).info
+    assert conversion_opts(info)["gray_data"] is True
+    # an .npz keeps its own channel count too, also when a colour one is trained gray (--channels 1): not gray data
+    np.savez(tmp_path / "c.npz", x=np.stack([rgb] * 20))
+    assert not conversion_opts(build_split(DataConfig(data=str(tmp_path / "c.npz"), channels=1)).info).get("gray_data")
     assert list((tmp_path / "cache").rglob("*.decoded-*.npz")), "the tar's second read was not from the cache"
     np.savez(tmp_path / "g.npz", x=np.zeros((20, 8, 8), np.uint8))
     assert conversion_opts(build_split(DataConfig(data=str(tmp_path / "g.npz"), channels=1)).info).get("gray_data")

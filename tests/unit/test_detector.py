@@ -201,6 +201,40 @@ def test_a_new_score_lam_or_batch_mode_after_fit_rederives_decision_scores_and_t
     # a parameter of another rule would change nothing: refused
     with pytest.raises(ConfigError, match=r"contamination belongs to the 'contamination' rule, and the rule is 'mad'"):
         copy.copy(det).set_threshold("mad").set_threshold(contamination=0.2)
+    # a refused set_threshold after a directly assigned score leaves a consistent Detector (it re-derives at predict)
+    direct = copy.copy(det)
+    direct.score = "L_n"
+    with pytest.raises(ConfigError, match="contamination"):
+        direct.set_threshold(contamination=0.9)
+    np.testing.assert_array_equal(direct.decision_scores_, det.decision_scores_)
+    assert direct.threshold_ == det.threshold_
+    direct.predict(x_train[:2])
+    follows(direct, mixed["L_n"], "L_n")
+    # a score change refits the *fitted* rule; a new threshold parameter waits for set_threshold (or fit)
+    waits = copy.copy(det).set_params(threshold="mad").set_params(score="L_n")
+    follows(waits, mixed["L_n"], "L_n")
+    assert waits.threshold_rule_.rule == "contamination" and waits.threshold == "mad"
+    # a Detector pickled before a parameter existed (read as its default) takes set_params as any other
+    old = copy.copy(det)
+    del old.__dict__["pixel_range"]
+    follows(old.set_params(score="L_n"), mixed["L_n"], "L_n")
+    # a loaded Detector whose run directory still holds its networks reads that run's cache, and leaves it as it was
+    cache = {p.name: p.read_bytes() for p in det.run_dir_.glob("train_scores*")}
+    loaded = Detector.load(copy.copy(det).save(tmp_path / "a"))
+    assert loaded.run_dir_ == det.run_dir_
+    follows(loaded.set_params(score="L_r"), mixed["L_r"], "L_r")
+    follows(loaded.set_params(batch_mode="isolated", score="a"), isolated["a"], "a")
+    assert {p.name: p.read_bytes() for p in det.run_dir_.glob("train_scores*")} == cache
+    # a file saved before save() synced (params say L_n, scores and threshold are a's): predict re-derives them
+    meta = json.loads(copy.copy(det).save(tmp_path / "old").read_text())
+    meta["params"]["score"] = "L_n"
+    (tmp_path / "old.json").write_text(json.dumps(meta))
+    stale = Detector.load(tmp_path / "old")
+    stale.predict(x_train[:2])
+    follows(stale, mixed["L_n"], "L_n")
+    # numpy integers are taken for threads (and saved as plain JSON numbers)
+    assert json.loads(copy.copy(det).set_params(threads=np.int64(1)).save(tmp_path / "t").read_text())["params"][
+        "threads"] == 1
 
 
 def test_threads_are_used_and_the_callers_setting_restored(det: Detector, x_train, monkeypatch) -> None:
@@ -683,9 +717,13 @@ def test_score_cli_threshold_columns(cli_run: Path, tmp_path) -> None:
 @pytest.mark.parametrize("method, kw", [("search", dict(TINY, total_kimg=0.3)),
                                         ("fanogan", dict(total_kimg=0.1, device="cpu"))])
 def test_other_methods_fit_save_load(method, kw, x_train, tmp_path) -> None:
-    d = Detector(method, contamination=0.1, run_dir=str(tmp_path / "run"), **kw).fit(x_train)
+    d = Detector(method, contamination=0.1, run_dir=str(tmp_path / "run"), batch_mode="isolated", **kw).fit(x_train)
     assert abs(d.labels_.mean() - 0.1) <= 1.0 / N_TRAIN
     s = d.decision_function(x_train[:8])
+    # these methods score each image alone, so batch_mode changes nothing, and a new score / lam re-derives
+    for change in (dict(lam=0.5), dict(score="L_r"), dict(batch_mode="mixed")):
+        c = copy.copy(d).set_params(**change)
+        np.testing.assert_allclose(c.decision_scores_, c.decision_function(x_train), rtol=1e-6, atol=1e-6)
     d.save(tmp_path / "m")
     np.testing.assert_array_equal(Detector.load(tmp_path / "m").decision_function(x_train[:8]), s)
     assert Detector.from_run(d.run_dir_, contamination=0.1, device="cpu").threshold_ == d.threshold_

@@ -126,6 +126,7 @@ def test_lod_of_last_round_replays_the_rounds():
     # nimg off the rounds (another batch table in an earlier session): the schedule just before it
     assert lod_of_last_round(5000, 32, 1.0, 1.0, mb, 4) == schedule(4999, 32, 1.0, 1.0, mb).lod
     assert lod_of_last_round(0, 32, 1.0, 1.0, mb, 4) == 3.0
+    assert lod_of_last_round(10**9, 32, 1.0, 1.0, mb, 4) == 0.0          # long past full growth: not replayed
 
 
 def test_end_of_rounds_is_where_the_loop_stops():

@@ -1257,11 +1257,11 @@ def read_npz_unlabelled(path: str | Path, o: _Opts | None = None) -> ImageSet:
     if len({a.shape[1:] for a in parts}) > 1:
         raise DataError(f"{p}: image arrays {keys} differ in shape ({[a.shape[1:] for a in parts]})")
     x = np.concatenate(parts)
-    sides = native_sides([x.shape[1:3]])
+    sides, gray = native_sides([x.shape[1:3]]), x.shape[3] == 1      # the array's own, before any conversion
     x = _shrink_uniform(x, o)
     ids = [f"{p.stem}:{k}:{i}" for k, a in zip(keys, parts) for i in range(len(a))]
     return ImageSet(x, np.zeros(len(x), np.int64), ["unlabelled"], ids,
-                    info={"native_sides": sides, "native_gray": x.shape[3] == 1})
+                    info={"native_sides": sides, "native_gray": gray})
 
 
 def read_npz(path: str | Path, o: _Opts | None = None) -> tuple[ImageSet, ImageSet | None]:
@@ -1320,10 +1320,10 @@ def read_npz(path: str | Path, o: _Opts | None = None) -> tuple[ImageSet, ImageS
         raise DataError(f"{p}: labels go up to {n_classes - 1} but class_names has only {len(class_names)} names")
     sets = {}
     for split, (x, y, group, anomaly) in out.items():
-        sides = native_sides([x.shape[1:3]])
+        sides, gray = native_sides([x.shape[1:3]]), x.shape[3] == 1  # the array's own, before any conversion
         x = _shrink_uniform(x, o)
         sets[split] = ImageSet(x, y, list(class_names), [f"{p.stem}:{split}:{i}" for i in range(len(x))],
-                               group, anomaly, info={"native_sides": sides, "native_gray": x.shape[3] == 1})
+                               group, anomaly, info={"native_sides": sides, "native_gray": gray})
     return sets.get("all", sets.get("train")), sets.get("test")  # type: ignore[return-value]
 
 

@@ -52,17 +52,34 @@ def previous_run(run_dir: Path) -> list[str]:
     return [n for n in _RUN_MARKERS if (Path(run_dir) / n).exists()]
 
 
+# what a start leaves behind before its first training step: nothing else of RUN_OUTPUTS may be there for a new start
+# to replace it without --overwrite
+_START_FILES = frozenset({"config.json", "config.yaml", "split.json", "skipped.txt", "log.txt", "DEMO.txt"})
+
+
 def never_trained(run_dir: Path) -> bool:
-    """run_dir holds a run that was started but refused or failed before anything worth keeping: no checkpoint, no
-    networks, no evaluation, no stats row (e.g. a device or a package that turned out missing). A new start there
-    replaces it instead of asking for --overwrite, which would be a ceremony for nothing."""
+    """run_dir holds a wildgan run that was started but refused or failed before its first training step (e.g. a
+    device or a package that turned out missing): its config.json reads as a run's, and of the run outputs only what
+    a start writes is there (an empty stats.jsonl and checkpoints/ included). A new start replaces it instead of
+    asking for --overwrite, which would be a ceremony for nothing; anything more (samples, a report, a folder whose
+    config.json is someone else's) is refused as before."""
     run_dir = Path(run_dir)
-    ck = run_dir / "checkpoints"
-    if (ck.is_dir() and any(ck.iterdir())) or any((run_dir / n).exists() for n in (
-            "network-final.json", "fanogan-final.json", "eval.json", "train_scores.csv")):
+    for name in RUN_OUTPUTS:
+        p = run_dir / name
+        if not p.exists() or name in _START_FILES:
+            continue
+        if name == "stats.jsonl" and p.is_file() and p.stat().st_size == 0:
+            continue
+        if name == "checkpoints" and p.is_dir() and not any(p.iterdir()):
+            continue
         return False
-    stats = run_dir / "stats.jsonl"
-    return not stats.exists() or stats.stat().st_size == 0
+    if any(p.is_dir() for p in run_dir.glob("eval-*")):
+        return False
+    try:
+        read_run_config(run_dir)
+    except (WildganError, ValueError, TypeError, KeyError, OSError):
+        return False
+    return True
 
 
 def _data_place(data: str | None) -> str:
@@ -87,10 +104,8 @@ def check_run_dir(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwr
         why = "no such folder" if not run_dir.exists() else "no run in it: no config.json"
         raise ConfigError(f"{run_dir}: nothing to resume ({why}); start a run there without --resume, or give the "
                           f"run's folder")
-    found = previous_run(run_dir)
-    if found and not resume and not overwrite and not never_trained(run_dir):
-        raise ConfigError(f"{run_dir} already holds a run ({', '.join(found)}): use --resume to continue it, "
-                          f"--overwrite to delete it and start again, or another --out")
+    if previous_run(run_dir) and not resume and not overwrite and not never_trained(run_dir):
+        raise _holds_a_run(run_dir)
     if resume and (run_dir / "config.json").is_file():
         saved_cfg = read_run_config(run_dir)
         diffs = run_differences(saved_cfg, cfg)
@@ -104,6 +119,11 @@ def check_run_dir(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwr
             raise ConfigError(f"{run_dir}: --resume with settings that differ from the saved run: {'; '.join(diffs)}; "
                               f"give only the options that may change (e.g. --total-kimg, --minutes): `wildgan "
                               f"train --out {run_dir} --resume` alone uses the run's own config.yaml")
+
+
+def _holds_a_run(run_dir: Path) -> ConfigError:
+    return ConfigError(f"{run_dir} already holds a run ({', '.join(previous_run(run_dir))}): use --resume to continue "
+                       f"it, --overwrite to delete it and start again, or another --out")
 
 
 def _images_seen(run_dir: Path) -> int:
@@ -245,6 +265,9 @@ def train_run(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwrite:
         if is_main:
             try:
                 held.enter_context(run_lock(run_dir))
+                if not resume and not overwrite and previous_run(run_dir) and not never_trained(run_dir):
+                    # asked again under the lock: another start may have trained here since check_run_dir
+                    refused = str(_holds_a_run(run_dir))
             except ConfigError as e:
                 refused = str(e)
         if ctx is not None and ctx.world > 1:
@@ -270,7 +293,8 @@ def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, 
     # delete what rank 0 has just written); the others wait for it at a barrier before reading it
     is_main = ctx is None or ctx.is_main
     several = ctx is not None and ctx.world > 1
-    # check_run_dir let a new start in only because the run there never trained: replaced, as --overwrite would
+    # check_run_dir (and train_run again, under the lock) let a new start in only because the run there never
+    # trained: replaced, as --overwrite would
     replaced = is_main and not overwrite and not resume and bool(previous_run(run_dir))
     if is_main and (overwrite or replaced) and previous_run(run_dir):
         import shutil

@@ -42,6 +42,8 @@ def lod_of_last_round(nimg: int, resolution: int, phase_kimg: float, fade_kimg: 
     once per round (`repeats` iterations of that round's batch) and only stops at round boundaries, so replaying the
     rounds from 0 gives it exactly; schedule(nimg).lod would be the *next* round's. If the replay does not land on
     nimg (the batch table changed between sessions), the schedule just before nimg is the nearest estimate."""
+    if nimg > schedule_kimg_for_full_growth(resolution, phase_kimg, fade_kimg) * 1000 + repeats * max(minibatch.values()):
+        return 0.0                      # the last round began after the last fade-in: no need to replay the rounds
     n, lod = 0, None
     while n < nimg:
         ph = schedule(n, resolution, phase_kimg, fade_kimg, minibatch)
@@ -56,9 +58,13 @@ def end_of_rounds(nimg: int, total_nimg: int, resolution: int, phase_kimg: float
     """The image count at which a training at `nimg` (a round boundary) stops for `total_nimg`: the loop finishes the
     round that crosses it (30 kimg in rounds of 64 images ends at 30,016), so a progress bar with total_nimg as its
     total would overshoot it and drop to 'n/?'."""
+    full = schedule_kimg_for_full_growth(resolution, phase_kimg, fade_kimg) * 1000
     n = nimg
     while n < total_nimg:
-        n += repeats * schedule(n, resolution, phase_kimg, fade_kimg, minibatch).batch
+        step = repeats * schedule(n, resolution, phase_kimg, fade_kimg, minibatch).batch
+        if n >= full:                   # full resolution from here on: rounds of one size, no need to walk them
+            return n + math.ceil((total_nimg - n) / step) * step
+        n += step
     return n
 
 
