@@ -1030,7 +1030,7 @@ def make_parser() -> argparse.ArgumentParser:
                         "--total-kimg)")
     t.add_argument("--overwrite", action="store_true",
                    help="delete a previous run in --out and start again (without it, an existing run is refused, "
-                        "except one that never trained: no checkpoint, no networks)")
+                        "except one that failed before its first training step: only its config, split and log)")
     t.add_argument("--distributed", action="store_true",
                    help="data-parallel training over the processes started by torchrun, e.g. "
                         "torchrun --nproc_per_node=2 -m wildgan train --distributed ... (rank 0 writes the run)")

@@ -898,54 +898,62 @@ class Detector:
         # batch_mode only changes a wildgan run's scores (E's minibatch stddev); search and f-AnoGAN score per image
         return (self.score, float(self.lam), self.batch_mode if self.model_.cfg.method == "wildgan" else "mixed")
 
-    def _training_scores(self, batch_mode: str) -> dict[str, np.ndarray] | None:
-        """Every score of the training images under batch_mode (a at self.lam), or None when not at hand: kept by
-        fit / from_run, else the run directory's cache (computed there when a CLI run's data is still readable)."""
+    def _training_scores(self, batch_mode: str) -> tuple[dict[str, np.ndarray] | None, str]:
+        """(every score of the training images under batch_mode, a at self.lam; or None and why they are not at
+        hand): kept by fit / from_run, else from the run directory (see _run_dir_scores)."""
         kept = getattr(self, "_train_scores", None) or {}
-        scores, lam = kept.get(batch_mode), kept.get("lam")
-        if scores is None and self.run_dir_ is not None and (Path(self.run_dir_) / "config.json").is_file():
-            scores, lam = self._run_dir_scores(batch_mode), self.model_.cfg.score.lam
+        scores, lam, why = kept.get(batch_mode), kept.get("lam"), ""
         if scores is None:
-            return None
+            if self.run_dir_ is None or not (Path(self.run_dir_) / "config.json").is_file():
+                return None, ("this Detector does not keep them (a saved Detector keeps only its own score's), and "
+                              "its run directory is gone")
+            (scores, why), lam = self._run_dir_scores(batch_mode), self.model_.cfg.score.lam
+        if scores is None:
+            return None, why
         if lam is not None and float(lam) != float(self.lam) and "L_n" in scores and "L_o" in scores:
             scores = dict(scores, a=self.lam * scores["L_n"] + (1.0 - self.lam) * scores["L_o"])   # a is linear
-        return scores
+        return scores, ""
 
-    def _run_dir_scores(self, batch_mode: str) -> dict[str, np.ndarray] | None:
-        """The run directory's training scores of these networks, or None. A Detector built from the run (from_run)
-        uses its cache and fills it when missing (the run's data permitting); a loaded Detector only reads it, and only
-        when the run's networks are its own (same checksum): its file is not the run's, so the cache, keyed by the
-        run's network file, must not be rewritten in its name."""
+    def _run_dir_scores(self, batch_mode: str) -> tuple[dict[str, np.ndarray] | None, str]:
+        """(the run directory's training scores of these networks, or None and why). Only the run's own current
+        networks, read from the run's own file, fill the run's cache (scoring.train_scores.is_run_final): `wildgan
+        score --threshold` reads it. A loaded Detector with the same networks (same checksum) reads that cache; any
+        other (a chosen checkpoint, a Detector saved inside the run folder) computes them from the run's training
+        data when it can, and writes nothing."""
+        from . import checkpoint as ckpt
         from .scoring.run import final_checkpoint
-        from .scoring.train_scores import read_train_scores, run_training_scores
+        from .scoring.train_scores import is_run_final, read_train_scores, run_training_scores
 
         m, run_dir = self.model_, Path(self.run_dir_)
         try:
-            if Path(m.source).resolve().is_relative_to(run_dir.resolve()):
-                return run_training_scores(run_dir, m, batch_mode=batch_mode)
-            from . import checkpoint as ckpt
-
+            if is_run_final(run_dir, m):
+                return run_training_scores(run_dir, m, batch_mode=batch_mode), ""
             own = final_checkpoint(run_dir)
-            if ckpt.read_meta(own).get("sha256") != m.meta.get("sha256"):
-                return None                               # the run was trained again since: other networks
-            return read_train_scores(run_dir, replace(m, source=str(own)), batch_mode)
-        except WildganError:
-            return None
+            if ckpt.read_meta(own).get("sha256") == m.meta.get("sha256"):
+                got = read_train_scores(run_dir, replace(m, source=str(own)), batch_mode)
+                if got is not None:
+                    return got, ""
+            return run_training_scores(run_dir, m, batch_mode=batch_mode, write=False), ""
+        except WildganError as e:
+            return None, str(e)
 
     def _sync_scoring(self, threshold: bool = True) -> None:
         """decision_scores_ (and, with threshold=True, threshold_ and labels_ by the current rule) for the current
         score, lam and batch_mode, when they differ from those they were derived with; a ConfigError naming what to
         do when the training scores for them are not at hand."""
         want, have = self._scoring_now(), getattr(self, "_scoring", None)
-        if have is None or tuple(have) == want:
+        if have is None:
+            # pickled before the scoring settings were recorded: the threshold rule names the score it was fitted on
+            # (its lam and batch_mode were not recorded: taken as they are)
+            have = (self.threshold_rule_.params.get("score", self.score), *want[1:])
+        if tuple(have) == want:
             return
         changed = ", ".join(f"{k} {a!r} -> {b!r}" for k, a, b in zip(SCORING_PARAMS, have, want) if a != b)
-        scores = self._training_scores(want[2])
+        scores, why = self._training_scores(want[2])
         if scores is None or want[0] not in scores:
             raise ConfigError(f"{changed}: this Detector's threshold was fitted on the training images' "
                               f"{have[0]!r} scores, and their {want[0]!r} scores ({want[2]} protocol) are not at "
-                              f"hand (not kept in a saved Detector, and its run directory is gone): set it back, "
-                              f"or fit again")
+                              f"hand ({why or f'no {want[0]!r} score for this method'}): set it back, or fit again")
         rule = self.threshold_rule_
         if threshold and rule.rule == "f1":
             raise ConfigError(f"{changed}: the f1 threshold comes from the validation set's scores: call "

@@ -645,7 +645,7 @@ def test_a_start_that_cannot_train_writes_nothing_and_a_never_trained_run_is_rep
     capsys.readouterr()
     # ... and the next start there replaces it, not refused for want of --overwrite
     assert main(common) == 0
-    assert "held a run that never trained" in capsys.readouterr().err
+    assert "held a run that failed before its first training step" in capsys.readouterr().err
     assert "failed before the first step" not in (run / "log.txt").read_text()
     # ... but a run that trained is refused, and so is a folder whose config.json is not a run's (nothing deleted)
     assert main(common) == 2

@@ -214,10 +214,14 @@ def test_a_new_score_lam_or_batch_mode_after_fit_rederives_decision_scores_and_t
     waits = copy.copy(det).set_params(threshold="mad").set_params(score="L_n")
     follows(waits, mixed["L_n"], "L_n")
     assert waits.threshold_rule_.rule == "contamination" and waits.threshold == "mad"
-    # a Detector pickled before a parameter existed (read as its default) takes set_params as any other
+    # a Detector pickled before a parameter existed (read as its default) takes set_params as any other; one pickled
+    # before the scoring settings were recorded goes by the score its threshold rule names
     old = copy.copy(det)
     del old.__dict__["pixel_range"]
     follows(old.set_params(score="L_n"), mixed["L_n"], "L_n")
+    older = copy.copy(det)
+    del older.__dict__["_scoring"]
+    follows(older.set_params(score="L_n"), mixed["L_n"], "L_n")
     # a loaded Detector whose run directory still holds its networks reads that run's cache, and leaves it as it was
     cache = {p.name: p.read_bytes() for p in det.run_dir_.glob("train_scores*")}
     loaded = Detector.load(copy.copy(det).save(tmp_path / "a"))
@@ -682,6 +686,16 @@ def test_from_run_scores_the_training_split_once(cli_run: Path) -> None:
     d3 = Detector.from_run(cli_run, lam=0.5, device="cpu")              # a recomputed from the cached L_n, L_o
     s = run_training_scores(cli_run, d.model_)
     np.testing.assert_allclose(d3.decision_scores_, 0.5 * s["L_n"] + 0.5 * s["L_o"])
+    # networks other than the run's own current ones never write the run's cache (`wildgan score --threshold` reads
+    # it): a chosen checkpoint, and a Detector saved inside the run folder; both still get their scores
+    cache = {f.name: f.read_bytes() for f in cli_run.glob("train_scores*")}
+    ck = sorted((cli_run / "checkpoints").glob("ckpt-*.json"))[0]
+    old = Detector.from_run(cli_run, checkpoint=ck, device="cpu").set_params(batch_mode="isolated")
+    assert old.decision_scores_.shape == d.decision_scores_.shape
+    inside = Detector.load(d.save(cli_run / "saved-here"))
+    np.testing.assert_allclose(inside.set_params(score="L_r").decision_scores_, s["L_r"])
+    inside.set_params(batch_mode="isolated")
+    assert {f.name: f.read_bytes() for f in cli_run.glob("train_scores*")} == cache
 
 
 def test_score_cli_threshold_columns(cli_run: Path, tmp_path) -> None:
@@ -726,6 +740,10 @@ def test_other_methods_fit_save_load(method, kw, x_train, tmp_path) -> None:
         np.testing.assert_allclose(c.decision_scores_, c.decision_function(x_train), rtol=1e-6, atol=1e-6)
     d.save(tmp_path / "m")
     np.testing.assert_array_equal(Detector.load(tmp_path / "m").decision_function(x_train[:8]), s)
+    assert Detector.from_run(d.run_dir_, contamination=0.1, device="cpu").threshold_ == d.threshold_
+    # an older wildgan cached these one-protocol scores under the isolated name (fit with batch_mode='isolated')
+    for f in ("csv", "json"):
+        (d.run_dir_ / f"train_scores.{f}").rename(d.run_dir_ / f"train_scores-isolated.{f}")
     assert Detector.from_run(d.run_dir_, contamination=0.1, device="cpu").threshold_ == d.threshold_
 
 

@@ -11,7 +11,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..errors import DataError, warn_user
+from ..errors import DataError, WildganError, warn_user
 
 TRAIN_SCORES_CSV = "train_scores.csv"          # mixed protocol (`wildgan score`'s); isolated: train_scores-isolated.*
 TRAIN_SCORES_KEY = "train_scores.json"
@@ -83,6 +83,10 @@ def read_train_scores(run_dir: Path, model: Any, batch_mode: str) -> dict[str, n
     import csv
 
     csv_path, key_path = cache_paths(run_dir, batch_mode)
+    if model.cfg.method != "wildgan" and not (key_path.is_file() and csv_path.is_file()):
+        # search and f-AnoGAN have one protocol (key batch_mode 'n/a'): a Detector.fit(batch_mode='isolated') of an
+        # older wildgan cached it under the isolated name
+        csv_path, key_path = cache_paths(run_dir, "mixed" if batch_mode == "isolated" else "isolated")
     if not (key_path.is_file() and csv_path.is_file()):
         return None
     try:
@@ -100,11 +104,26 @@ def read_train_scores(run_dir: Path, model: Any, batch_mode: str) -> dict[str, n
         return None  # a damaged cache is only a cache: score again
 
 
+def is_run_final(run_dir: Path, model: Any) -> bool:
+    """Whether model holds the run's own current networks (its final networks, else its newest checkpoint), read
+    from that very file: only those may write the run's training-score cache, which `wildgan score --threshold`
+    reads. A checkpoint chosen by hand, or a saved Detector (even one saved inside the run folder), may not."""
+    from ..checkpoint import read_meta
+    from .run import final_checkpoint
+
+    try:
+        own = final_checkpoint(Path(run_dir))
+        return Path(model.source).resolve() == own.resolve() and read_meta(own).get("sha256") == model.meta.get("sha256")
+    except (WildganError, OSError):
+        return False
+
+
 def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: str = "mixed", device: str = "auto",
-                        progress: bool = False) -> dict[str, np.ndarray]:
+                        progress: bool = False, write: bool | None = None) -> dict[str, np.ndarray]:
     """Every score of the run's own training split (build_split(cfg.data).train_x), computed once and cached in
     RUN_DIR/train_scores.csv (+ train_scores.json, the cache key: weights checksum, score protocol, data config);
-    batch_mode='isolated' uses train_scores-isolated.{csv,json}."""
+    batch_mode='isolated' uses train_scores-isolated.{csv,json}. write: whether computed scores go into that cache
+    (None: only for the run's own current networks, is_run_final)."""
     from ..data import build_split, split_differences
     from .run import load_model, read_split_info
 
@@ -129,12 +148,14 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
         if diffs:
             warn_user(f"{model.cfg.data.data or 'the data'} changed since {run_dir} was trained "
                       f"({'; '.join(diffs)}): the threshold is taken from the training images as they are now")
-    return score_training_split(run_dir, model, split, batch_mode=batch_mode, progress=progress)
+    write = is_run_final(run_dir, model) if write is None else write
+    return score_training_split(run_dir, model, split, batch_mode=batch_mode, progress=progress, write=write)
 
 
 def score_training_split(run_dir: str | Path, model: Any, split: Any, *, batch_mode: str = "mixed",
-                         progress: bool = False) -> dict[str, np.ndarray]:
-    """Score a run's training split (data.AnomalySplit) and cache the scores in RUN_DIR/train_scores.csv."""
+                         progress: bool = False, write: bool = True) -> dict[str, np.ndarray]:
+    """Score a run's training split (data.AnomalySplit) and (write=True) cache the scores in RUN_DIR/train_scores.csv."""
     res = model.score(split.train_x, batch_mode=batch_mode, progress=progress)
-    write_train_scores(Path(run_dir), model, split.train_ids, res.scores, batch_mode)
+    if write:
+        write_train_scores(Path(run_dir), model, split.train_ids, res.scores, batch_mode)
     return res.scores

@@ -309,7 +309,8 @@ def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, 
                 path.unlink()
     run_dir.mkdir(parents=True, exist_ok=True)
     if replaced:
-        log(f"note: {run_dir} held a run that never trained (no checkpoint, no networks): started afresh")
+        log(f"note: {run_dir} held a run that failed before its first training step (only its config, split "
+            f"and log): started afresh")
     if several:
         ctx.barrier()
     if resume and (run_dir / "config.json").is_file():

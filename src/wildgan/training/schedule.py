@@ -58,12 +58,12 @@ def end_of_rounds(nimg: int, total_nimg: int, resolution: int, phase_kimg: float
     """The image count at which a training at `nimg` (a round boundary) stops for `total_nimg`: the loop finishes the
     round that crosses it (30 kimg in rounds of 64 images ends at 30,016), so a progress bar with total_nimg as its
     total would overshoot it and drop to 'n/?'."""
-    full = schedule_kimg_for_full_growth(resolution, phase_kimg, fade_kimg) * 1000
     n = nimg
     while n < total_nimg:
-        step = repeats * schedule(n, resolution, phase_kimg, fade_kimg, minibatch).batch
-        if n >= full:                   # full resolution from here on: rounds of one size, no need to walk them
-            return n + math.ceil((total_nimg - n) / step) * step
+        ph = schedule(n, resolution, phase_kimg, fade_kimg, minibatch)
+        step = repeats * ph.batch
+        if ph.lod == 0:                 # full resolution from here on (lod never grows): rounds of one size
+            return n + -(-(total_nimg - n) // step) * step
         n += step
     return n
 
