@@ -186,7 +186,8 @@ def read_3d(shape: Sequence[int], image_shapes: Sequence[Sequence[int]]) -> str:
             if c == 3:
                 # as likely three gray images of the model's size: one row of scores instead of three, unannounced
                 warn_user(f"an array of shape {tuple(shape)} is read as one colour image (C, H, W), this model's "
-                          f"kind (pass it as x[None] to say so); to score 3 gray images pass them as [3, {h}, {w}, 1] or a list")
+                          f"kind (pass it as x[None] to say so); to score 3 gray images pass them as "
+                          f"[3, {h}, {w}, 1] or a list")
             return "chw"
     sizes = {(h, w) for h, w, _ in known}
     if (a1, a2) in sizes:
@@ -504,6 +505,14 @@ FITTED_ATTRS = ("model_", "run_dir_", "resolution_", "channels_", "image_shape_"
 # the parameters that decide what decision_scores_ (and so threshold_ and labels_) are: a change after fit re-derives
 # them from the training scores (Detector._sync_scoring), or is refused when those are not at hand
 SCORING_PARAMS = ("score", "lam", "batch_mode")
+
+
+def _with_lam(scores: dict[str, np.ndarray], lam_then: float | None, lam: float) -> dict[str, np.ndarray]:
+    """scores whose a was computed with lam_then, with a at lam instead: a = lam * L_n + (1 - lam) * L_o is linear,
+    so no image is scored again (unchanged when the lams agree, so that fitted scores stay bit for bit)."""
+    if lam_then is None or float(lam_then) == float(lam) or not {"L_n", "L_o"} <= set(scores):
+        return scores
+    return dict(scores, a=lam * scores["L_n"] + (1.0 - lam) * scores["L_o"])
 
 
 def _check_fitted(det: "Detector") -> None:
@@ -904,15 +913,14 @@ class Detector:
         kept = getattr(self, "_train_scores", None) or {}
         scores, lam, why = kept.get(batch_mode), kept.get("lam"), ""
         if scores is None:
+            # (a run directory's scores have a at the run's lam)
             if self.run_dir_ is None or not (Path(self.run_dir_) / "config.json").is_file():
                 return None, ("this Detector does not keep them (a saved Detector keeps only its own score's), and "
                               "its run directory is gone")
             (scores, why), lam = self._run_dir_scores(batch_mode), self.model_.cfg.score.lam
         if scores is None:
             return None, why
-        if lam is not None and float(lam) != float(self.lam) and "L_n" in scores and "L_o" in scores:
-            scores = dict(scores, a=self.lam * scores["L_n"] + (1.0 - self.lam) * scores["L_o"])   # a is linear
-        return scores, ""
+        return _with_lam(scores, lam, self.lam), ""
 
     def _run_dir_scores(self, batch_mode: str) -> tuple[dict[str, np.ndarray] | None, str]:
         """(the run directory's training scores of these networks, or None and why). Only the run's own current
@@ -938,7 +946,7 @@ class Detector:
             return None, str(e)
 
     def _sync_scoring(self, threshold: bool = True) -> None:
-        """decision_scores_ (and, with threshold=True, threshold_ and labels_ by the current rule) for the current
+        """decision_scores_ (and, with threshold=True, threshold_ and labels_ by the fitted rule) for the current
         score, lam and batch_mode, when they differ from those they were derived with; a ConfigError naming what to
         do when the training scores for them are not at hand."""
         want, have = self._scoring_now(), getattr(self, "_scoring", None)
@@ -1224,8 +1232,7 @@ class Detector:
 
         scores = run_training_scores(run_dir, model, batch_mode=batch_mode if cfg.method == "wildgan" else "mixed",
                                      progress=verbose)
-        if det.lam != cfg.score.lam:  # the cache holds a with the run's lam; a is linear in L_n and L_o
-            scores = dict(scores, a=det.lam * scores["L_n"] + (1.0 - det.lam) * scores["L_o"])
+        scores = _with_lam(scores, cfg.score.lam, det.lam)       # the cache holds a with the run's lam
         det.model_ = model
         det.run_dir_ = run_dir
         det.resolution_, det.channels_ = cfg.net.resolution, cfg.net.channels
