@@ -626,6 +626,18 @@ def _use_threads(a: argparse.Namespace) -> None:
         torch.set_num_threads(int(a.threads))
 
 
+def _checkpoint_arg(a: argparse.Namespace, run_dir: Path) -> Path | None:
+    """score --checkpoint: a file, or the name of one in RUN/checkpoints (either half of the .json/.safetensors pair)."""
+    if not getattr(a, "checkpoint", None):
+        return None
+    given = Path(a.checkpoint)
+    for p in (given, run_dir / "checkpoints" / given.name):
+        if p.is_file():
+            return p.with_suffix(".json")
+    raise ConfigError(f"--checkpoint {a.checkpoint}: no such file (this run's checkpoints are in "
+                      f"{run_dir / 'checkpoints'})")
+
+
 def cmd_score(a: argparse.Namespace) -> int:
     from .data.readers import detect_format, is_dataset_file, is_pile, npz_has_labels
     from .evaluation.run import split_for_run
@@ -679,7 +691,7 @@ def cmd_score(a: argparse.Namespace) -> int:
         ctx = init_distributed(a.device)          # RANK/WORLD_SIZE/LOCAL_RANK from torchrun; NCCL or gloo
         if not ctx.is_main:
             a.no_progress = True
-    model = load_model(run_dir, ctx.device if ctx is not None else a.device)
+    model = load_model(run_dir, ctx.device if ctx is not None else a.device, checkpoint=_checkpoint_arg(a, run_dir))
     if a.batch_mode != "mixed" and model.cfg.method != "wildgan":
         _warn(f"warning: --batch-mode applies to wildgan runs (the encoder's minibatch stddev); this "
               f"{model.cfg.method} run scores as it always does")
@@ -1062,6 +1074,10 @@ def make_parser() -> argparse.ArgumentParser:
                         "with --normal)")
     s.add_argument("--skip-bad", action="store_true",
                    help="leave out unreadable image files (each one is named in a warning) instead of stopping")
+    s.add_argument("--checkpoint", metavar="FILE",
+                   help="score with this checkpoint (RUN/checkpoints/ckpt-*.json, or its name) instead of the run's "
+                        "final networks; --threshold then takes the checkpoint's own training scores, computed from "
+                        "the run's training images and not cached (the run's cache stays its final networks')")
     s.add_argument("--out", required=True, help="CSV file: id, label (when known), every score (- : standard output)")
     s.add_argument("--device", default="auto", type=_device, help="auto (CUDA when available) | cpu | cuda (default auto)")
     s.add_argument("--no-progress", action="store_true", help="no progress bars (e.g. for logs)")

@@ -660,3 +660,28 @@ def test_a_start_that_cannot_train_writes_nothing_and_a_never_trained_run_is_rep
     # score / evaluate / report take --threads 0 (= torch's default) as train and demo do
     assert main(["score", str(run), "--data", str(tiny_npz), "--out", str(tmp_path / "s.csv"), "--threads", "0",
                  "--no-progress"]) == 0
+
+
+def test_score_with_a_chosen_checkpoint(tiny_npz, tmp_path, capsys):
+    import csv
+
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--threads", "1",
+                 "--no-progress", "--total-kimg", "0.16", "--phase-kimg", "0.1", "--checkpoint-kimg", "0.064",
+                 "--keep-checkpoints", "all", "--out", str(run)]) == 0
+    cache = {f.name: f.read_bytes() for f in run.glob("train_scores*")}
+    first = sorted((run / "checkpoints").glob("ckpt-*.json"))[0]
+
+    def scores(*extra: str) -> list[dict]:
+        out = tmp_path / f"s{len(list(tmp_path.glob('s*.csv')))}.csv"
+        assert main(["score", str(run), "--out", str(out), "--threads", "1", "--no-progress", *extra]) == 0
+        return list(csv.DictReader(open(out, newline="")))
+
+    final = scores("--threshold", "contamination")
+    by_name = scores("--checkpoint", first.with_suffix(".safetensors").name, "--threshold", "contamination")
+    assert f"with {first}" in capsys.readouterr().err                      # the file that scored, named
+    assert scores("--checkpoint", str(first)) and [r["a"] for r in by_name] != [r["a"] for r in final]
+    assert by_name[0]["threshold"] != final[0]["threshold"]                # the checkpoint's own training scores
+    assert {f.name: f.read_bytes() for f in run.glob("train_scores*")} == cache    # ... not written over the cache
+    assert main(["score", str(run), "--out", "-", "--checkpoint", "ckpt-nope.json"]) == 2
+    assert "--checkpoint ckpt-nope.json: no such file" in capsys.readouterr().err
