@@ -70,6 +70,11 @@ def _threads(text: str) -> int:
     return _whole_number(text, 0, " (0 = torch's default)")
 
 
+DEVICE_HELP = "auto (CUDA when available) | cpu | cuda | cuda:N (default auto)"
+THREADS_HELP = ("CPU threads for the networks (default or 0: torch's, the core count; scores move by float noise "
+                "between counts)")
+
+
 def _device(text: str) -> str:
     """A --device value checked when the options are read: a typo must not get as far as a run folder."""
     from .devices import check_device_name
@@ -154,7 +159,7 @@ def _add_train_args(p: argparse.ArgumentParser, study: bool = False) -> None:
                    help="f-AnoGAN: warm-up of the BatchNorm moving-average decay (default on; off = the official "
                         "constant 0.99)")
     g = p.add_argument_group("run")
-    g.add_argument("--device", default="auto", type=_device, help="auto | cpu | cuda (default auto)")
+    g.add_argument("--device", default="auto", type=_device, help=DEVICE_HELP)
     g.add_argument("--amp", choices=("auto", "off", "bf16"), default="auto",
                    help="bf16 autocast of the G/D/E forwards (auto: on for CUDA, off on CPU)")
     g.add_argument("--channels-last", choices=("auto", "on", "off"), default="auto",
@@ -627,7 +632,8 @@ def _use_threads(a: argparse.Namespace) -> None:
 
 
 def _checkpoint_arg(a: argparse.Namespace, run_dir: Path) -> Path | None:
-    """score --checkpoint: a file, or the name of one in RUN/checkpoints (either half of the .json/.safetensors pair)."""
+    """score --checkpoint: a file, or the name of one in RUN/checkpoints (either half of the .json / .safetensors
+    pair)."""
     if not getattr(a, "checkpoint", None):
         return None
     given = Path(a.checkpoint)
@@ -1079,7 +1085,7 @@ def make_parser() -> argparse.ArgumentParser:
                         "final networks; --threshold then takes the checkpoint's own training scores, computed from "
                         "the run's training images and not cached (the run's cache stays its final networks')")
     s.add_argument("--out", required=True, help="CSV file: id, label (when known), every score (- : standard output)")
-    s.add_argument("--device", default="auto", type=_device, help="auto (CUDA when available) | cpu | cuda (default auto)")
+    s.add_argument("--device", default="auto", type=_device, help=DEVICE_HELP)
     s.add_argument("--no-progress", action="store_true", help="no progress bars (e.g. for logs)")
     s.add_argument("--threshold", choices=("contamination", "mad"),
                    help="add is_anomaly (0/1), threshold, threshold_rule, threshold_score and train_percentile "
@@ -1117,9 +1123,7 @@ def make_parser() -> argparse.ArgumentParser:
                         "each finished chunk's scores there (deleted once OUT is written), and by default a rerun "
                         "with the same --out, files, run and options takes them from there instead of scoring them "
                         "again (an interrupted scoring resumes; chunks whose files changed are scored again)")
-    s.add_argument("--threads", type=_threads, metavar="N",
-                    help="CPU threads for the networks (default or 0: torch's, the core count; scores move by "
-                         "float noise between counts)")
+    s.add_argument("--threads", type=_threads, metavar="N", help=THREADS_HELP)
     s.set_defaults(func=cmd_score)
     s.set_defaults(defaults={act.dest: act.default for act in s._actions})   # for warnings about unused options
 
@@ -1148,12 +1152,10 @@ def make_parser() -> argparse.ArgumentParser:
                         "not on its protocol's test split (the default after a run trained on unlabelled images or "
                         "by Detector.fit; --no-whole: the protocol's test split)")
     e.add_argument("--json", action="store_true", help="print one JSON object")
-    e.add_argument("--device", default="auto", type=_device, help="auto (CUDA when available) | cpu | cuda (default auto)")
+    e.add_argument("--device", default="auto", type=_device, help=DEVICE_HELP)
     e.add_argument("--no-controls", action="store_true", help="skip the untrained-network and pixel controls")
     e.add_argument("--no-progress", action="store_true", help="no progress bars (e.g. for logs)")
-    e.add_argument("--threads", type=_threads, metavar="N",
-                    help="CPU threads for the networks (default or 0: torch's, the core count; scores move by "
-                         "float noise between counts)")
+    e.add_argument("--threads", type=_threads, metavar="N", help=THREADS_HELP)
     e.set_defaults(func=cmd_evaluate)
 
     i = sub.add_parser("info", help="parameter counts and FLOPs of a preset",
@@ -1194,7 +1196,7 @@ def make_parser() -> argparse.ArgumentParser:
     d.add_argument("--threads", type=int, default=1,
                    help="CPU threads (default 1: reproducible numbers on any machine; 0 = torch's default)")
     d.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    d.add_argument("--device", default="auto", type=_device, help="auto (CUDA when available) | cpu | cuda (default auto)")
+    d.add_argument("--device", default="auto", type=_device, help=DEVICE_HELP)
     d.add_argument("--no-progress", action="store_true", help="no progress bars (e.g. for logs)")
     d.set_defaults(func=cmd_demo)
 
@@ -1225,15 +1227,13 @@ def add_report_parser(sub: Any) -> argparse.ArgumentParser:
                    help="score that ranks the most anomalous images (default a)")
     r.add_argument("--masks", help=".npy of ground-truth defect masks [N, H, W] aligned with the run's test "
                                    "split: adds the pixel-level ROC AUC of the heat maps")
-    r.add_argument("--device", default="auto", type=_device, help="auto | cpu | cuda (default auto)")
+    r.add_argument("--device", default="auto", type=_device, help=DEVICE_HELP)
     r.add_argument("--no-progress", action="store_true",
                    help="no progress bars while the --image files are read and scored (e.g. for logs)")
     r.add_argument("--no-controls", action="store_true", help="skip the untrained-network control (faster)")
     r.add_argument("--tsne-points", type=int, default=2000,
                    help="at most this many test latents in the t-SNE, a seeded subsample (default 2000)")
-    r.add_argument("--threads", type=_threads, metavar="N",
-                    help="CPU threads for the networks (default or 0: torch's, the core count; scores move by "
-                         "float noise between counts)")
+    r.add_argument("--threads", type=_threads, metavar="N", help=THREADS_HELP)
     r.set_defaults(func=cmd_report)
     return r
 

@@ -131,7 +131,8 @@ def _contamination_rounding(gamma: float, n_normal: int, n_a: int) -> str | None
         return None
     least = 1 / (n_normal + 1)                       # the smallest gamma with N_a >= 1
     what = (f"no anomaly is injected (the training set is clean; contamination from {least:.3g} injects one)"
-            if n_a == 0 else f"{n_a} {'is' if n_a == 1 else 'are'} injected: a contamination of {got:.3g}, not {gamma:g}")
+            if n_a == 0 else
+            f"{n_a} {'is' if n_a == 1 else 'are'} injected: a contamination of {got:.3g}, not {gamma:g}")
     return (f"contamination {gamma:g} of {n_normal} normal training images is {gamma * n_normal / (1 - gamma):.2f} "
             f"anomalous images, rounded down to {n_a}: {what}")
 

@@ -113,7 +113,8 @@ def is_run_final(run_dir: Path, model: Any) -> bool:
 
     try:
         own = final_checkpoint(Path(run_dir))
-        return Path(model.source).resolve() == own.resolve() and read_meta(own).get("sha256") == model.meta.get("sha256")
+        same_file = Path(model.source).resolve() == own.resolve()
+        return same_file and read_meta(own).get("sha256") == model.meta.get("sha256")
     except (WildganError, OSError):
         return False
 
@@ -154,7 +155,8 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
 
 def score_training_split(run_dir: str | Path, model: Any, split: Any, *, batch_mode: str = "mixed",
                          progress: bool = False, write: bool = True) -> dict[str, np.ndarray]:
-    """Score a run's training split (data.AnomalySplit) and (write=True) cache the scores in RUN_DIR/train_scores.csv."""
+    """Score a run's training split (data.AnomalySplit) and (write=True) cache the scores in
+    RUN_DIR/train_scores.csv."""
     res = model.score(split.train_x, batch_mode=batch_mode, progress=progress)
     if write:
         write_train_scores(Path(run_dir), model, split.train_ids, res.scores, batch_mode)

@@ -875,8 +875,9 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
     nimg_session0 = state.nimg
     # (resolution, nimg, time) where this session's current resolution began: the ETA's rate comes from there
     eta_anchor: tuple[int, int, float] | None = None
-    bar = tqdm(total=end_of_rounds(state.nimg, total_nimg, nc.resolution, tc.phase_kimg, tc.fade_kimg, tc.minibatch,
-                                   tc.minibatch_repeats), initial=state.nimg, unit="img", unit_scale=True, disable=not progress,
+    bar_end = end_of_rounds(state.nimg, total_nimg, nc.resolution, tc.phase_kimg, tc.fade_kimg, tc.minibatch,
+                            tc.minibatch_repeats)
+    bar = tqdm(total=bar_end, initial=state.nimg, unit="img", unit_scale=True, disable=not progress,
                dynamic_ncols=True, desc="train",
                bar_format=None if cost is None else
                "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}, {rate_fmt}{postfix}]")

@@ -42,7 +42,8 @@ def lod_of_last_round(nimg: int, resolution: int, phase_kimg: float, fade_kimg: 
     once per round (`repeats` iterations of that round's batch) and only stops at round boundaries, so replaying the
     rounds from 0 gives it exactly; schedule(nimg).lod would be the *next* round's. If the replay does not land on
     nimg (the batch table changed between sessions), the schedule just before nimg is the nearest estimate."""
-    if nimg > schedule_kimg_for_full_growth(resolution, phase_kimg, fade_kimg) * 1000 + repeats * max(minibatch.values()):
+    grown = schedule_kimg_for_full_growth(resolution, phase_kimg, fade_kimg) * 1000
+    if nimg > grown + repeats * max(minibatch.values()):
         return 0.0                      # the last round began after the last fade-in: no need to replay the rounds
     n, lod = 0, None
     while n < nimg:

@@ -17,8 +17,8 @@ def require_tensorboard() -> Any:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
         raise ConfigError("--tensorboard needs the tensorboard package: pip install tensorboard "
-                          "(or pip install 'wildgan[tensorboard]'), or train without it (--no-tensorboard on a --resume of a "
-                          "run recorded with it)") from None
+                          "(or pip install 'wildgan[tensorboard]'), or train without it (--no-tensorboard on a "
+                          "--resume of a run recorded with it)") from None
     return SummaryWriter
 
 
