@@ -169,6 +169,8 @@ def bench_preset(preset: str, args: argparse.Namespace, dev: torch.device, ceili
     save()
     for lev in range(2, L + 1):
         res = 2 ** lev
+        if args.res and res not in args.res:
+            continue
         kinds = [("stable", float(L - lev))]
         if lev > 2 and not cpu_paper:
             kinds.insert(0, ("fade", L - lev + 0.5))
@@ -339,6 +341,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--compile", choices=("off", "default", "reduce-overhead", "max-autotune-no-cudagraphs"))
     ap.add_argument("--channels-last", choices=("on", "off"))
     ap.add_argument("--cuda-graphs", choices=("on", "off"))
+    ap.add_argument("--res", type=lambda v: [int(x) for x in v.split(",")],
+                    help="measure only these resolution phases, comma-separated (e.g. 32: the full-resolution rows "
+                         "and scoring, when device time is short); the schedule estimate then needs every phase")
     ap.add_argument("--score-stack", type=lambda v: [int(x) for x in v.split(",")],
                     help="scoring: batches of 64 per stacked forward, comma-separated (default 1 on CPU, 1,16 on CUDA)")
     a = ap.parse_args(argv)

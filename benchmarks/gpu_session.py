@@ -242,6 +242,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--data", default="devdata/cifar10-jpeg.tar.gz")
     ap.add_argument("--smoke", action="store_true", help="CPU self-test: embedded MNIST, tiny preset, seconds")
+    ap.add_argument("--main-first", action="store_true",
+                    help="the paper's schedule straight away (no benchmark before it, no fast-path tests, no separate "
+                         "data step), then the benchmark with what is left: for a second call whose rates an earlier "
+                         "call measured (gpu_session's own first benchmark costs ~1 minute of a ~9-minute budget)")
+    ap.add_argument("--bench-res", default="",
+                    help="--main-first: the benchmark after the run measures only these resolution phases of the "
+                         "paper preset (e.g. 32), then fast whole")
     ap.add_argument("--extra", action="store_true",
                     help="after the main run, fast-preset runs at gamma 0 and 2%% (each ~2.5 min) if time is left")
     a = ap.parse_args(argv)
@@ -272,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
         main_train = ["--preset", "paper", "--width", "256"]
         extra_runs = [(f"fast-g{g}", ["--preset", "fast", "--contamination", g]) for g in ("0", "0.02")
                       if a.extra]
-        reserve_eval = 90.0
+        reserve_eval = 35.0 if a.main_first else 90.0      # an evaluation took 9 s on the H200 (2,000 images)
 
     # 1. machine
     try:
@@ -287,25 +294,31 @@ def main(argv: list[str] | None = None) -> int:
                         "wildgan.__version__)"], 60)
 
     # 2. the CUDA fast-path tests (capture, eager validation, no host sync); skipped on CPU smoke runs
-    if not a.smoke:
+    if not a.smoke and not a.main_first:
         s.step("fast-path tests", [py, "-m", "pytest", "-q", "-x", "tests/unit/test_fast_path.py", "-k", "cuda",
                                    "-p", "no:cacheprovider"], 90)
 
     # 3. the data: unpacked once into the cache and, CIFAR's small same-size images, decoded once into it (its cost
     #    is visible here, not hidden in the training step's margin, where a SIGTERM during decoding would leave
     #    nothing to evaluate)
-    if not a.smoke:
+    if not a.smoke and not a.main_first:
         s.step("data", [py, "-c", "import sys; from wildgan.config import DataConfig; from wildgan.data import "
                         "build_split; s = build_split(DataConfig(data=sys.argv[1], dataset='cifar10', "
                         "normal=('automobile',))); print(s.info['n_train'], 'training images')", a.data], 150)
 
     # 4. benchmark of the main run's configuration (its per-phase rates project the paper's schedule)
     bench_json = out / "bench.json"
-    rec = s.step("benchmark (main run's configuration)",
-                 [py, "benchmarks/bench.py", "--device", a.device, *bench_a, "--json", str(bench_json)],
-                 min(110.0, s.left() * 0.3))
-    s.results["bench"] = _read_json(bench_json, rec) or {}
-    s.write_summary()
+    if a.main_first:
+        s.results["bench"] = {}
+        if bench_b and a.bench_res:
+            # the paper preset's full-resolution rows (the 40%-of-bf16 and scoring goals) before fast, in two runs
+            bench_b = ["--preset", "paper", "--quick", "--res", a.bench_res]
+    else:
+        rec = s.step("benchmark (main run's configuration)",
+                     [py, "benchmarks/bench.py", "--device", a.device, *bench_a, "--json", str(bench_json)],
+                     min(110.0, s.left() * 0.3))
+        s.results["bench"] = _read_json(bench_json, rec) or {}
+        s.write_summary()
 
     # 5. the schedule: the paper's (600 kimg per phase, ~4,000 kimg) when the projection says it fits in what is
     #    left, else the same schedule scaled down in phase length so that the networks still grow to full
@@ -313,7 +326,13 @@ def main(argv: list[str] | None = None) -> int:
     est = next((p.get("schedule_minutes_est") for p in s.results["bench"].get("presets", [])
                 if p.get("schedule_minutes_est")), None)
     avail = s.left() - reserve_eval - GRACE - 40
-    plan = choose_schedule(est, avail, reserve_bench_b=0.0 if a.smoke else 100.0)
+    if a.main_first:
+        # the benchmark after the run gets what the run leaves, at least bench_min
+        plan = {"phase_kimg": 600.0 if not a.smoke else 0.25, "reserve_bench_b": 0.0 if a.smoke else 35.0,
+                "kind": "paper", "why": "the paper's schedule, started first (--main-first: its per-phase rates "
+                                        "were measured by an earlier call); the benchmark runs after it"}
+    else:
+        plan = choose_schedule(est, avail, reserve_bench_b=0.0 if a.smoke else 100.0)
     s.results["schedule"] = plan
     s.say(f"schedule: {plan['why']}")
 
@@ -321,7 +340,10 @@ def main(argv: list[str] | None = None) -> int:
     s.results["evals"], s.results["train"] = {}, {}
     runs = [("main-w256-g0" if not a.smoke else "main-smoke", main_train)] + extra_runs
     for i, (name, targs) in enumerate(runs):
-        spare = s.left() - reserve_eval - GRACE - 40 - (0.0 if a.smoke else plan["reserve_bench_b"])
+        # the margin covers the run's start (imports, decoding the data) and its final save: --minutes counts the
+        # training loop only; --main-first measured them (~30 s) and keeps less
+        margin = 15.0 if a.main_first else 40.0
+        spare = s.left() - reserve_eval - GRACE - margin - (0.0 if a.smoke else plan["reserve_bench_b"])
         if i == 0 and not a.smoke and spare < 150 and plan["reserve_bench_b"]:
             # the main run and its AUC are the deliverable; the second benchmark is optional (it runs only if time
             # is left): its reserve goes to the main run rather than shrinking it to seconds
@@ -361,10 +383,15 @@ def main(argv: list[str] | None = None) -> int:
 
     # 8. the rest of the benchmark (the paper's width 512 for the 40%-of-bf16 and 20k img/s scoring goals, and
     #    fast) with what is left; its rows join bench.json (written in WORK first: the 8-file limit)
-    if bench_b and s.left() > 45:
-        tmp = work / "bench-b.json"
-        rec = s.step("benchmark (other presets)", [py, "benchmarks/bench.py", "--device", a.device, *bench_b,
-                                                   "--json", str(tmp)], s.left() - GRACE - 10)
+    bench_runs = [bench_b] if bench_b else []
+    if a.main_first and a.bench_res and not a.smoke:
+        bench_runs.append(["--preset", "fast", "--quick"])
+    for j, bargs in enumerate(bench_runs):
+        if s.left() <= 45:
+            break
+        tmp = work / f"bench-b{j}.json"
+        rec = s.step(f"benchmark ({' '.join(bargs)})", [py, "benchmarks/bench.py", "--device", a.device, *bargs,
+                                                       "--json", str(tmp)], s.left() - GRACE - 10)
         more = _read_json(tmp, rec)
         if more:
             s.results.setdefault("bench", {}).setdefault("presets", []).extend(more.get("presets", []))
