@@ -145,7 +145,7 @@ def bench_preset(preset: str, args: argparse.Namespace, dev: torch.device, ceili
     if cpu_paper:
         mb = {r: min(b, 8) for r, b in mb.items()}
     tc_kw: dict[str, Any] = {"minibatch": mb, "device": str(dev), "seed": 0}
-    for k in ("amp", "compile"):
+    for k in ("amp", "compile", "gp_precision"):
         if getattr(args, k) is not None:
             tc_kw[k] = getattr(args, k)
     for k in ("channels_last", "cuda_graphs"):
@@ -165,7 +165,7 @@ def bench_preset(preset: str, args: argparse.Namespace, dev: torch.device, ceili
     out = {} if out is None else out
     out.update({"preset": preset, "fmap_max": nc.fmap_max, "fast_options": {
         "amp": str(fast.amp), "channels_last": fast.channels_last, "compile": fast.compile,
-        "cuda_graphs": fast.cuda_graphs, "plain_path": not runner.fast_mode}, "phases": [], "score": []})
+        "cuda_graphs": fast.cuda_graphs, "gp_precision": tc.gp_precision, "plain_path": not runner.fast_mode}, "phases": [], "score": []})
     save()
     for lev in range(2, L + 1):
         res = 2 ** lev
@@ -339,6 +339,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, help="torch.set_num_threads (CPU)")
     ap.add_argument("--amp", choices=("auto", "off", "bf16"))
     ap.add_argument("--compile", choices=("off", "default", "reduce-overhead", "max-autotune-no-cudagraphs"))
+    ap.add_argument("--gp-precision", choices=("fp32", "amp"),
+                    help="the gradient penalty's critic pass: fp32 (default) or under the autocast (bf16 on CUDA)")
     ap.add_argument("--channels-last", choices=("on", "off"))
     ap.add_argument("--cuda-graphs", choices=("on", "off"))
     ap.add_argument("--res", type=lambda v: [int(x) for x in v.split(",")],

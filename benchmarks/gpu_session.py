@@ -249,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--bench-res", default="",
                     help="--main-first: the benchmark after the run measures only these resolution phases of the "
                          "paper preset (e.g. 32), then fast whole")
+    ap.add_argument("--gp-precision", choices=("fp32", "amp"),
+                    help="passed to the main run and every benchmark (default: wildgan's, fp32)")
     ap.add_argument("--extra", action="store_true",
                     help="after the main run, fast-preset runs at gamma 0 and 2%% (each ~2.5 min) if time is left")
     a = ap.parse_args(argv)
@@ -280,6 +282,8 @@ def main(argv: list[str] | None = None) -> int:
         extra_runs = [(f"fast-g{g}", ["--preset", "fast", "--contamination", g]) for g in ("0", "0.02")
                       if a.extra]
         reserve_eval = 35.0 if a.main_first else 90.0      # an evaluation took 9 s on the H200 (2,000 images)
+
+    gp = ["--gp-precision", a.gp_precision] if a.gp_precision else []
 
     # 1. machine
     try:
@@ -315,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
             bench_b = ["--preset", "paper", "--quick", "--res", a.bench_res]
     else:
         rec = s.step("benchmark (main run's configuration)",
-                     [py, "benchmarks/bench.py", "--device", a.device, *bench_a, "--json", str(bench_json)],
+                     [py, "benchmarks/bench.py", "--device", a.device, *bench_a, *gp, "--json", str(bench_json)],
                      min(110.0, s.left() * 0.3))
         s.results["bench"] = _read_json(bench_json, rec) or {}
         s.write_summary()
@@ -358,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
         # --no-train-scores: the evaluation does not need the training images' scores; device time is scarce
         # no periodic checkpoints: at width 256 each is ~200 MB (networks + Adam) with its checksum, ~20 of them
         # would eat a 1-2 minute budget; the stop at --minutes (or SIGTERM) still writes one and the final networks
-        cmd = [py, "-m", "wildgan", "train", *data, *targs, "--seed", "0", "--device", a.device,
+        cmd = [py, "-m", "wildgan", "train", *data, *targs, *gp, "--seed", "0", "--device", a.device,
                "--no-progress", "--no-train-scores", "--checkpoint-kimg", "100000", "--out", str(run_dir)]
         if i == 0 and not a.smoke and plan["phase_kimg"] != 600:
             cmd += ["--phase-kimg", f"{plan['phase_kimg']:g}"]
@@ -391,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
             break
         tmp = work / f"bench-b{j}.json"
         rec = s.step(f"benchmark ({' '.join(bargs)})", [py, "benchmarks/bench.py", "--device", a.device, *bargs,
-                                                       "--json", str(tmp)], s.left() - GRACE - 10)
+                                                       *gp, "--json", str(tmp)], s.left() - GRACE - 10)
         more = _read_json(tmp, rec)
         if more:
             s.results.setdefault("bench", {}).setdefault("presets", []).extend(more.get("presets", []))

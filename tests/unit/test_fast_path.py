@@ -134,6 +134,32 @@ def test_bf16_autocast_follows_the_fp32_path():
     del p0
 
 
+def test_gp_precision_amp_is_the_fp32_path_without_autocast_and_close_with_bf16():
+    from dataclasses import replace
+
+    nc, tc, x = _setup()
+    tc_amp = replace(tc, gp_precision="amp")
+    # no autocast: "amp" changes nothing, bit for bit
+    a, ra = _runner(nc, tc, x, FastOptions(), force_fast=True)
+    b, rb = _runner(nc, tc_amp, x, FastOptions(), force_fast=True)
+    la, lb = _train(ra, nc, tc, 6), _train(rb, nc, tc_amp, 6)
+    assert la == lb
+    pa, pb = _params(a), _params(b)
+    assert all(torch.equal(pa[k], pb[k]) for k in pa)
+    # bf16 autocast: the GP pass now runs in bf16 too; the first iteration's GP and gradient norm move by bf16 noise
+    c, rc = _runner(nc, tc, x, FastOptions(amp=torch.bfloat16), force_fast=False)
+    d, rd = _runner(nc, tc_amp, x, FastOptions(amp=torch.bfloat16), force_fast=False)
+    lc, ld = _train(rc, nc, tc, 1), _train(rd, nc, tc_amp, 1)
+    assert ld[0]["D/grad_norm"] == pytest.approx(lc[0]["D/grad_norm"], rel=3e-2)
+    assert ld[0]["D/grad_norm"] != lc[0]["D/grad_norm"]      # it did run in bf16
+    assert ld[0]["D/real"] == lc[0]["D/real"]                # the other D passes are untouched
+
+
+def test_gp_precision_is_validated():
+    with pytest.raises(ConfigError, match="gp_precision must be fp32 or amp"):
+        TrainConfig(gp_precision="bf16")
+
+
 def test_snapshot_restore_is_exact():
     nc, tc, x = _setup()
     nets, run = _runner(nc, tc, x, FastOptions(), force_fast=True, graphs_sim=True)

@@ -153,3 +153,22 @@ def test_a_failed_capture_logs_the_root_cause_and_falls_back(fake_cuda, monkeypa
     _, rc = _make(True, fake_cuda, [])
     with pytest.raises(RuntimeError):
         _train(rc, fake_cuda, 1, hook=lambda i: fake_cuda.__setitem__("raise", True))
+
+
+def test_the_logged_rate_includes_the_wait_for_queued_gpu_work(monkeypatch):
+    """On CUDA the loop only queues kernels: the host transfer of the loss terms is where the GPU's time shows. The
+    rate must be read after it (an H200 run logged 69k img/s, its queueing rate, for a phase that ran at 21k)."""
+    import time as _time
+
+    def slow_transfer(acc):                      # stands in for .cpu() waiting on 0.2 s of queued kernels
+        _time.sleep(0.2)
+        return [float(v) for v in acc.values()]
+
+    monkeypatch.setattr(L, "_host_values", slow_transfer)
+    state = L.TrainState()
+    phase = schedule(0, 8, TC.phase_kimg, TC.fade_kimg, TC.minibatch)
+    t0 = _time.time()
+    row = L._stats_row({"D/loss": torch.tensor(1.0)}, 1, state, phase, t0, 1000, torch.device("cpu"))
+    assert row["img_per_s"] <= 1000 / 0.2
+    assert row["time"] >= t0 + 0.2                # the next interval starts after the wait, not before it
+    assert row["D/loss"] == 1.0

@@ -317,9 +317,10 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
             n_acc += 1
             bar.update(1)
             if state.gan_iter % log_every == 0 or state.gan_iter == t_gan:
-                dt = max(time.monotonic() - t_row, 1e-9)
                 row = {"stage": "gan", "iter": state.gan_iter}
                 row.update({k: float(v) / (1 if k == "g_loss" else n_acc) for k, v in acc.items()})
+                # the clock after float(), which waits for the queued GPU work: the GPU's rate, not the queueing's
+                dt = max(time.monotonic() - t_row, 1e-9)
                 row["img_per_s"] = round(n_acc * b / dt, 2)
                 row["iters"] = n_acc                # steps averaged: fewer in the first row after a resume
                 write_row(row)
@@ -371,9 +372,9 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
             n_acc += 1
             bar.update(1)
             if state.enc_iter % log_every == 0 or state.enc_iter == t_enc:
-                dt = max(time.monotonic() - t_row, 1e-9)
                 row = {"stage": "encoder", "iter": state.enc_iter}
                 row.update({k: float(v) / n_acc for k, v in acc.items()})
+                dt = max(time.monotonic() - t_row, 1e-9)      # after the sync in float(), as above
                 row["img_per_s"] = round(n_acc * b / dt, 2)
                 row["iters"] = n_acc                # steps averaged: fewer in the first row after a resume
                 write_row(row)

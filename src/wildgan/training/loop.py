@@ -176,8 +176,8 @@ def e_step(nets: PGANNetworks, opt: torch.optim.Optimizer, z: torch.Tensor, lod:
 #
 # Precision (amp="bf16"): autocast covers the G, D and E forwards of all three steps (and hence their backward
 # passes). Kept in fp32: the gradient penalty's critic evaluation on x_hat, its input gradient, the gradient norm and
-# the double backward through it (autocast is switched off for that D call: bf16 double backward is not accurate
-# enough, see losses.gradient_penalty); every loss and logged term (network outputs are cast to fp32 before any loss
+# the double backward through it (autocast is switched off for that D call, unless gp_precision="amp": bf16
+# double backward is less accurate, see config.TrainConfig.gp_precision); every loss and logged term (network outputs are cast to fp32 before any loss
 # arithmetic); D's last (1-output) dense layer; x_hat = real + u (fake - real) (the bf16 fake is cast to fp32
 # first); minibatch-stddev (layers.py computes it in fp32); the parameters, gradients, Adam moments and the Gs EMA
 # (autocast never changes them). "fp32" on CUDA means PyTorch's defaults: fp32 matmuls (dense layers) are true fp32,
@@ -457,7 +457,10 @@ class StepRunner:
             fake = gf(nets.G, zd * tc.latent_scale, r, fading, t).float()
 
         def critic(x: torch.Tensor) -> torch.Tensor:
-            if x.requires_grad:
+            if x.requires_grad:                      # the GP's pass: eager (double backward), fp32 unless asked
+                if tc.gp_precision == "amp":
+                    with ac():
+                        return d_forward(nets.D, x, r, fading, t).float()
                 with torch.autocast(device_type=self.device.type, enabled=False):
                     return d_forward(nets.D, x, r, fading, t)
             with ac():
@@ -932,8 +935,8 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
                     if state.iteration % tc.log_every == 0:
                         if dist is not None:
                             acc = dist.mean_tensors(acc)      # mean over ranks = mean over the global batch
-                        row = _stats_row(acc, acc_n, state, phase, time.time() - t_log, state.nimg - nimg_log, device)
-                        acc, acc_n, t_log, nimg_log = {}, 0, time.time(), state.nimg
+                        row = _stats_row(acc, acc_n, state, phase, t_log, state.nimg - nimg_log, device)
+                        acc, acc_n, t_log, nimg_log = {}, 0, row["time"], state.nimg
                         if stats_f is not None:
                             stats_f.write(json.dumps(row) + "\n")
                             stats_f.flush()
@@ -951,6 +954,7 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
 
                 if next_sample is not None and state.nimg >= next_sample and state.nimg < next_ckpt:
                     if is_main:
+                        _drain(device)                 # the queued iterations count as training, not as the grid
                         t_save = time.time()
                         tb.image(_write_samples(run_dir, nets, fixed_z, trained_lod(), nc, state.nimg), state.nimg)
                         t_log += time.time() - t_save
@@ -1059,12 +1063,27 @@ def _over_budget(tc: TrainConfig, elapsed0: float, t_start: float) -> bool:
     return tc.minutes is not None and elapsed0 + time.time() - t_start >= tc.minutes * 60
 
 
-def _stats_row(acc: dict[str, torch.Tensor], n: int, state: TrainState, phase: Phase, dt: float, dimg: int,
+def _drain(device: torch.device) -> None:
+    """Wait for the queued GPU work (before a clock read that must not include it)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _host_values(acc: dict[str, torch.Tensor]) -> list[float]:
+    """The accumulated loss terms on the host: one transfer, which waits for every queued kernel."""
+    return torch.stack([v.float() for v in acc.values()]).cpu().tolist() if acc else []
+
+
+def _stats_row(acc: dict[str, torch.Tensor], n: int, state: TrainState, phase: Phase, t_log: float, dimg: int,
                device: torch.device) -> dict[str, Any]:
-    vals = torch.stack([v.float() for v in acc.values()]).cpu().tolist() if acc else []   # one host sync
+    """One stats.jsonl row. img_per_s is over the wall time since t_log, read after the host transfer: on CUDA the
+    loop only queues kernels (no sync per iteration), so a clock read before it measured how fast the CPU queued
+    work, not how fast the GPU did it (an H200 run logged 69k img/s for a phase that ran at 21k)."""
+    vals = _host_values(acc)
+    now = time.time()
     row: dict[str, Any] = {"kimg": state.nimg / 1000, "iter": state.iteration, "resolution": phase.resolution,
                            "lod": round(phase.lod, 6), "batch": phase.batch, "lr": state.lr,
-                           "img_per_s": dimg / max(dt, 1e-9), "time": time.time(),
+                           "img_per_s": dimg / max(now - t_log, 1e-9), "time": now,
                            # iterations the losses below average over: log_every, fewer in the first row after a
                            # resume (it counts from the checkpoint) or after a divergence check dropped bad steps
                            "iters": n}

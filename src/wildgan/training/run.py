@@ -197,11 +197,12 @@ def run_lock(run_dir: Path) -> Iterator[None]:
 # the saved weights.
 RESUME_MAY_CHANGE = frozenset({"total_kimg", "minutes", "device", "threads", "checkpoint_kimg", "on_divergence",
                                "log_every", "sample_kimg", "keep_checkpoints", "amp", "channels_last", "compile",
-                               "cuda_graphs", "tensorboard", "train_scores"})
+                               "cuda_graphs", "tensorboard", "train_scores", "gp_precision"})
 
 
 # the settings among RESUME_MAY_CHANGE that change the numbers (float summation order, precision), not only the speed
-NUMERIC_SETTINGS = frozenset({"device", "threads", "amp", "channels_last", "compile", "cuda_graphs"})
+NUMERIC_SETTINGS = frozenset({"device", "threads", "amp", "channels_last", "compile", "cuda_graphs",
+                              "gp_precision"})
 
 
 def kimg_text(nimg: int) -> str:
