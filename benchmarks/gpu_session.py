@@ -32,6 +32,11 @@ per step.
 Usage on the device (after `mkdir -p devdata && cp ../shared/data/cifar10/cifar10-jpeg.tar.gz devdata/` here):
   run(command="PYTHONUNBUFFERED=1 python3 benchmarks/gpu_session.py --budget 520", carry=["devdata"],
       timeout_s=560)
+or, when an earlier call measured the rates (the 2026-11-29 H200 session: benchmarks/RESULTS.md), the paper's
+schedule first and the benchmark after it:
+  run(command="PYTHONUNBUFFERED=1 python3 benchmarks/gpu_session.py --budget 585 --main-first --bench-res 32",
+      carry=["devdata"], timeout_s=600)
+At that session's rates the paper's schedule at width 256 needs ~620 s of training: more than one call holds.
 """
 
 from __future__ import annotations
