@@ -37,6 +37,7 @@ schedule first and the benchmark after it:
   run(command="PYTHONUNBUFFERED=1 python3 benchmarks/gpu_session.py --budget 585 --main-first --bench-res 32",
       carry=["devdata"], timeout_s=600)
 At that session's rates the paper's schedule at width 256 needs ~620 s of training: more than one call holds.
+--probe is a short first call that says where the time goes (the GP's precision, a kernel profile, compile).
 """
 
 from __future__ import annotations
@@ -149,8 +150,11 @@ def summary_markdown(r: dict[str, Any]) -> str:
                   "| CUDA graph |",
                   "|---|---|---|---|---|---|---|---|---|---|---|"]
         for p in b.get("presets", []):
+            fo = p.get("fast_options", {})
+            variant = "".join([f" gp {fo['gp_precision']}" if fo.get("gp_precision", "fp32") != "fp32" else "",
+                               f" compile {fo['compile']}" if fo.get("compile", "off") != "off" else ""])
             for ph in p.get("phases", []):
-                lines.append(f"| {p['preset']} | {p.get('fmap_max')} | {ph['res']}x{ph['res']} {ph['kind']} | "
+                lines.append(f"| {p['preset']}{variant} | {p.get('fmap_max')} | {ph['res']}x{ph['res']} {ph['kind']} | "
                              f"{ph['lod']} | {ph['batch']} | {_num(ph.get('img_per_s'), '.0f')} | "
                              f"{_num(ph.get('tflops'), '.1f')} | {_num(100 * ph.get('frac_ceiling', 0), '.1f')}% | "
                              f"{_num(ph.get('peak_mem_mb'), '.0f')} ({_num(ph.get('peak_reserved_mb'), '.0f')}) | "
@@ -166,6 +170,9 @@ def summary_markdown(r: dict[str, Any]) -> str:
         if st["name"] == "decode benchmark" and st.get("rc") == 0:
             lines += ["", "## Decoding image files (benchmarks/decode.py)", ""]
             lines += [ln for ln in st.get("stdout_tail", "").splitlines() if ln.startswith("|") or "files under" in ln]
+    if r.get("profile"):
+        lines += ["", "## Kernel profile (benchmarks/profile_step.py; eager, no CUDA graphs)", "", "```",
+                  r["profile"].rstrip(), "```"]
     if r.get("schedule"):
         lines += ["", f"Main run's schedule: {r['schedule'].get('why')}"]
     ev = r.get("evals", {})
@@ -239,6 +246,48 @@ def train_summary(run_dir: Path) -> dict[str, Any]:
     return out
 
 
+def probe(s: Session, a: argparse.Namespace, py: str, out: Path, work: Path) -> int:
+    """--probe: the variants' rates side by side, and the kernels' time, inside the budget (rows kept at deadlines)."""
+    if a.smoke:
+        base = ["--preset", "tiny", "--quick", "--res", "8,32", "--resolution", "32", "--channels", "1", "--amp", "bf16",
+                "--channels-last", "on"]
+        prof = ["--device", "cpu", "--preset", "tiny", "--res", "8", "--iters", "1"]
+    else:
+        base = ["--preset", "paper:256", "--quick", "--res", "8,32"]
+        prof = ["--device", a.device, "--preset", "paper:256", "--res", "8,32", "--iters", "3"]
+    variants = [("gp fp32", ["--gp-precision", "fp32"]), ("gp amp", ["--gp-precision", "amp"])]
+    s.results["bench"] = {}
+    bench_json = out / "bench.json"
+
+    def bench(name: str, extra: list[str], timeout: float) -> None:
+        tmp = work / f"bench-{name.replace(' ', '-')}.json"
+        rec = s.step(f"benchmark ({name})", [py, "benchmarks/bench.py", "--device", a.device, *base, *extra,
+                                             "--json", str(tmp)], timeout)
+        more = _read_json(tmp, rec)
+        if more:
+            s.results["bench"].setdefault("presets", []).extend(more.get("presets", []))
+            s.results["bench"].setdefault("ceiling", more.get("ceiling"))
+            bench_json.write_text(json.dumps(s.results["bench"], indent=2, default=str), encoding="utf-8")
+        s.write_summary()
+
+    for name, extra in variants:
+        bench(name, extra, min(75.0, s.left() - GRACE - 10))
+    s.step("kernel profile", [py, "benchmarks/profile_step.py", *prof, "--csv", str(out / "profile.csv")],
+           min(60.0, s.left() - GRACE - 10), stdout_to=work / "profile.txt")
+    try:
+        s.results["profile"] = (work / "profile.txt").read_text(encoding="utf-8")[-6000:]
+    except OSError:
+        pass
+    s.write_summary()
+    if not a.smoke and s.left() > 90 + GRACE:
+        # compile time is unknown here: last, so that it cannot cost the rows above
+        bench("compile default", ["--res", "32", "--compile", "default"], s.left() - GRACE - 10)
+    s.say(f"done, {s.left():.0f}s of the budget left")
+    print()
+    print((out / "summary.md").read_text())
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=os.environ.get("OUT", "out"))
@@ -254,6 +303,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--bench-res", default="",
                     help="--main-first: the benchmark after the run measures only these resolution phases of the "
                          "paper preset (e.g. 32), then fast whole")
+    ap.add_argument("--probe", action="store_true",
+                    help="a short call that says where the time goes, for a session whose main run comes in a second "
+                         "call: the width-256 benchmark at 8x8 and 32x32 with the GP in fp32 and in bf16, a kernel "
+                         "profile (benchmarks/profile_step.py -> OUT/profile.csv), then torch.compile if time is left")
     ap.add_argument("--gp-precision", choices=("fp32", "amp"),
                     help="passed to the main run and every benchmark (default: wildgan's, fp32)")
     ap.add_argument("--extra", action="store_true",
@@ -301,6 +354,9 @@ def main(argv: list[str] | None = None) -> int:
     s.results["machine"] = f"{smi}; {platform.node()}; python {platform.python_version()}"
     s.step("versions", [py, "-c", "import torch, wildgan; print(torch.__version__, torch.cuda.is_available(), "
                         "wildgan.__version__)"], 60)
+
+    if a.probe:
+        return probe(s, a, py, out, work)
 
     # 2. the CUDA fast-path tests (capture, eager validation, no host sync); skipped on CPU smoke runs
     if not a.smoke and not a.main_first:

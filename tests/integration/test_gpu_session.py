@@ -62,3 +62,41 @@ def test_schedule_choice() -> None:
     guessed = choose_schedule(None, 400.0)
     assert guessed["phase_kimg"] == 134 and guessed["kind"].startswith("guessed")
     assert choose_schedule(1000.0, 10.0)["phase_kimg"] >= 1
+
+
+def _driver(tmp_path: Path, *args: str) -> tuple[Path, dict]:
+    out, work = tmp_path / "out", tmp_path / "work"
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    p = subprocess.run([sys.executable, "benchmarks/gpu_session.py", "--device", "cpu", "--smoke", "--out", str(out),
+                        "--work", str(work), "--budget", "200", *args], cwd=REPO, env=env, capture_output=True,
+                       text=True, timeout=300)
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+    files = sorted(f.relative_to(out) for f in out.rglob("*") if f.is_file())
+    assert len(files) <= 8 and all(re.fullmatch(r"[A-Za-z0-9._-]+", str(f)) for f in files), files
+    return out, json.loads((out / "results.json").read_text())
+
+
+def test_gpu_session_main_first_trains_before_any_benchmark(tmp_path: Path) -> None:
+    out, r = _driver(tmp_path, "--main-first", "--gp-precision", "amp")
+    names = [s["name"] for s in r["steps"]]
+    assert names[:3] == ["versions", "train main-smoke", "evaluate main-smoke"], names
+    assert all(s["rc"] == 0 for s in r["steps"])
+    assert "--gp-precision" in r["steps"][1]["cmd"] and r["bench"]["presets"][0]["fast_options"]["gp_precision"] == "amp"
+    assert "main-smoke" in r["evals"]
+
+
+def test_gpu_session_probe_compares_gp_precisions_and_profiles(tmp_path: Path) -> None:
+    out, r = _driver(tmp_path, "--probe")
+    assert [s["rc"] for s in r["steps"]] == [0] * 4, r["steps"]
+    gp = [p["fast_options"]["gp_precision"] for p in r["bench"]["presets"]]
+    assert gp == ["fp32", "amp"]
+    assert all({ph["res"] for ph in p["phases"]} == {8, 32} for p in r["bench"]["presets"])
+    md = (out / "summary.md").read_text()
+    assert "| tiny gp amp |" in md and "## Kernel profile" in md
+    import csv
+
+    with open(out / "profile.csv", newline="") as f:
+        rows = list(csv.DictReader(f))            # CUDA kernel names hold commas: read it as CSV
+    assert rows and {row["phase"] for row in rows} == {"8x8 stable"}
+    shares = [float(row["share"]) for row in rows]
+    assert abs(sum(shares) - 1.0) < 1e-6              # one phase profiled: its kernels' shares add up to the whole
