@@ -170,7 +170,7 @@ def _add_train_args(p: argparse.ArgumentParser, study: bool = False) -> None:
                    help="whole-iteration CUDA graphs (auto: on for CUDA with one process)")
     g.add_argument("--gp-precision", choices=("fp32", "amp"), default="fp32",
                    help="the gradient penalty's critic pass and double backward: fp32 (default) or under --amp's "
-                        "autocast (faster on a GPU, slightly less accurate)")
+                        "autocast (may be faster on a GPU, not yet measured; slightly less accurate)")
     g.add_argument("--threads", type=int,
                    help="CPU threads for training (default or 0: torch's, the core count); fix it for results "
                         "that reproduce across machines")

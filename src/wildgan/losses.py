@@ -16,7 +16,8 @@ def gradient_penalty(critic: Critic, real: torch.Tensor, fake: torch.Tensor, *, 
 
     grad_scale = res / R matches the TF code, which takes the gradient w.r.t. the nearest-upsampled full-resolution
     tensor: ||grad_upsampled|| = ||grad_native|| / 2^floor(lod) (spec 1.5). Returns (penalty [N], grad norm [N]).
-    The critic is evaluated in float32 (double backward in bf16 is not accurate enough).
+    The training loop evaluates this critic pass in float32 unless TrainConfig.gp_precision = "amp" (double
+    backward in bf16 is less accurate).
     """
     if u is None:
         u = torch.rand(real.shape[0], 1, 1, 1, device=real.device, dtype=real.dtype)

@@ -59,7 +59,7 @@ def custom_run(tiny_npz: Path, tmp_path: Path, capsys) -> tuple[Path, dict]:
     d = dry_run(capsys, "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "100",
                 "--phase-kimg", "3", "--seed", "2")
     assert d["train"]["checkpoint_kimg"] == 5                     # derived: max(1, ceil(100 / 20))
-    d["train"].update(gp_target=750.0, gp_lambda=5.0, minibatch={"4": 32, "8": 24}, latent_scale=1.0,
+    d["train"].update(gp_precision="amp", gp_target=750.0, gp_lambda=5.0, minibatch={"4": 32, "8": 24}, latent_scale=1.0,
                       minibatch_repeats=2, ema_beta=0.99, log_every=7, keep_checkpoints=5, sample_kimg=1.5)
     d["net"].update(latent_size=24, mbstd_group=2, fmap_decay=0.5)
     d["score"].update(lam=0.3, kappa=0.5, generator="G", batch_size=16, shuffle_seed=7)
@@ -568,6 +568,15 @@ def test_a_resume_with_other_threads_says_the_replay_is_not_exact(tiny_npz, tmp_
     log = (run / "log.txt").read_text()
     assert "note: resumed with other numeric settings (threads 1 -> 2)" in log
     assert json.loads((run / "config.json").read_text())["train"]["threads"] == 2
+    # the GP's precision changes nothing without autocast (a CPU run, amp auto): no note for it; under bf16 it does
+    assert main(["train", "--out", str(run), "--resume", "--gp-precision", "amp", "--total-kimg", "0.2",
+                 "--no-progress", "--no-train-scores"]) == 0
+    log = (run / "log.txt").read_text()
+    assert "gp_precision" not in log and json.loads((run / "config.json").read_text())["train"]["gp_precision"] == "amp"
+    assert main(["train", "--out", str(run), "--resume", "--gp-precision", "fp32", "--amp", "bf16",
+                 "--total-kimg", "0.25", "--no-progress", "--no-train-scores"]) == 0
+    log = (run / "log.txt").read_text()
+    assert "gp_precision 'amp' -> 'fp32'" in log and "amp 'auto' -> 'bf16'" in log
 
 
 def test_sigterm_ends_a_command_with_one_line_and_143():

@@ -320,8 +320,11 @@ def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, 
         saved = read_run_config(run_dir)
         if legacy_fanogan_bn(saved):                      # continue with the BatchNorm the run was trained with
             cfg = replace(cfg, fanogan=replace(cfg.fanogan, **{k: getattr(saved.fanogan, k) for k in FANOGAN_LEGACY_BN}))
+        # gp_precision only matters under autocast (amp bf16, or auto on a GPU): with amp off in both it changes nothing
+        no_amp = saved.train.amp == cfg.train.amp == "off" or (
+            saved.train.amp == cfg.train.amp == "auto" and resolve_device(cfg.train.device).type != "cuda")
         changed = [f"{k} {getattr(saved.train, k)!r} -> {getattr(cfg.train, k)!r}" for k in sorted(NUMERIC_SETTINGS)
-                   if getattr(saved.train, k) != getattr(cfg.train, k)]
+                   if getattr(saved.train, k) != getattr(cfg.train, k) and not (k == "gp_precision" and no_amp)]
         if changed and cfg.method != "fanogan":
             # allowed, but config.yaml keeps only the new values: a --config replay then runs every session with them
             log(f"note: resumed with other numeric settings ({'; '.join(changed)}): the weights were trained under "
