@@ -165,7 +165,8 @@ def bench_preset(preset: str, args: argparse.Namespace, dev: torch.device, ceili
     out = {} if out is None else out
     out.update({"preset": preset, "fmap_max": nc.fmap_max, "fast_options": {
         "amp": str(fast.amp), "channels_last": fast.channels_last, "compile": fast.compile,
-        "cuda_graphs": fast.cuda_graphs, "gp_precision": tc.gp_precision, "plain_path": not runner.fast_mode}, "phases": [], "score": []})
+        "cuda_graphs": fast.cuda_graphs, "gp_precision": tc.gp_precision, "plain_path": not runner.fast_mode},
+        "phases": [], "score": []})
     save()
     for lev in range(2, L + 1):
         res = 2 ** lev

@@ -249,8 +249,8 @@ def train_summary(run_dir: Path) -> dict[str, Any]:
 def probe(s: Session, a: argparse.Namespace, py: str, out: Path, work: Path) -> int:
     """--probe: the variants' rates side by side, and the kernels' time, inside the budget (rows kept at deadlines)."""
     if a.smoke:
-        base = ["--preset", "tiny", "--quick", "--res", "8,32", "--resolution", "32", "--channels", "1", "--amp", "bf16",
-                "--channels-last", "on"]
+        base = ["--preset", "tiny", "--quick", "--res", "8,32", "--resolution", "32", "--channels", "1",
+                "--amp", "bf16", "--channels-last", "on"]
         prof = ["--device", "cpu", "--preset", "tiny", "--res", "8", "--iters", "1"]
     else:
         base = ["--preset", "paper:256", "--quick", "--res", "8,32"]
@@ -394,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
                 if p.get("schedule_minutes_est")), None)
     avail = s.left() - reserve_eval - GRACE - 40
     if a.main_first:
-        # the benchmark after the run gets what the run leaves, at least bench_min
+        # the benchmark after the run is kept reserve_bench_b seconds (more if the run ends early)
         plan = {"phase_kimg": 600.0 if not a.smoke else 0.25, "reserve_bench_b": 0.0 if a.smoke else 35.0,
                 "kind": "paper", "why": "the paper's schedule, started first (--main-first: its per-phase rates "
                                         "were measured by an earlier call); the benchmark runs after it"}

@@ -131,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
             total = sum(t for _, t in times.values())
             n_calls = sum(c for c, _ in times.values())
             label = f"{res}x{res} {kind}"
-            print(f"\n{label}, batch {phase.batch}: {n_calls / a.iters:.0f} {'kernels' if dev.type == 'cuda' else 'ops'}"
+            unit = "kernels" if dev.type == "cuda" else "ops"
+            print(f"\n{label}, batch {phase.batch}: {n_calls / a.iters:.0f} {unit}"
                   f" per iteration, {'device' if dev.type == 'cuda' else 'op'} time {total / a.iters / 1e3:.2f} ms"
                   f" per iteration, eager wall {wall * 1e3:.2f} ms ({phase.batch / wall:.0f} img/s eager)")
             print(f"{'% time':>7} {'ms/iter':>8} {'calls/iter':>10}  kernel")

@@ -81,7 +81,8 @@ def test_gpu_session_main_first_trains_before_any_benchmark(tmp_path: Path) -> N
     names = [s["name"] for s in r["steps"]]
     assert names[:3] == ["versions", "train main-smoke", "evaluate main-smoke"], names
     assert all(s["rc"] == 0 for s in r["steps"])
-    assert "--gp-precision" in r["steps"][1]["cmd"] and r["bench"]["presets"][0]["fast_options"]["gp_precision"] == "amp"
+    assert "--gp-precision" in r["steps"][1]["cmd"]
+    assert r["bench"]["presets"][0]["fast_options"]["gp_precision"] == "amp"
     assert "main-smoke" in r["evals"]
 
 

@@ -59,8 +59,9 @@ def custom_run(tiny_npz: Path, tmp_path: Path, capsys) -> tuple[Path, dict]:
     d = dry_run(capsys, "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "100",
                 "--phase-kimg", "3", "--seed", "2")
     assert d["train"]["checkpoint_kimg"] == 5                     # derived: max(1, ceil(100 / 20))
-    d["train"].update(gp_precision="amp", gp_target=750.0, gp_lambda=5.0, minibatch={"4": 32, "8": 24}, latent_scale=1.0,
-                      minibatch_repeats=2, ema_beta=0.99, log_every=7, keep_checkpoints=5, sample_kimg=1.5)
+    d["train"].update(gp_precision="amp", gp_target=750.0, gp_lambda=5.0, minibatch={"4": 32, "8": 24},
+                      latent_scale=1.0, minibatch_repeats=2, ema_beta=0.99, log_every=7, keep_checkpoints=5,
+                      sample_kimg=1.5)
     d["net"].update(latent_size=24, mbstd_group=2, fmap_decay=0.5)
     d["score"].update(lam=0.3, kappa=0.5, generator="G", batch_size=16, shuffle_seed=7)
     d["search"].update(steps=7, lr=0.5, feature_weight=0.2)

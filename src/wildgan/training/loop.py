@@ -178,8 +178,8 @@ def e_step(nets: PGANNetworks, opt: torch.optim.Optimizer, z: torch.Tensor, lod:
 # passes). Kept in fp32: the gradient penalty's critic evaluation on x_hat, its input gradient, the gradient norm and
 # the double backward through it (autocast is switched off for that D call, unless gp_precision="amp": bf16
 # double backward is less accurate, see config.TrainConfig.gp_precision); every loss and logged term (network
-# outputs are cast to fp32 before any loss arithmetic); D's last (1-output) dense layer; x_hat = real + u (fake - real) (the bf16 fake is cast to fp32
-# first); minibatch-stddev (layers.py computes it in fp32); the parameters, gradients, Adam moments and the Gs EMA
+# outputs are cast to fp32 before any loss arithmetic); D's last (1-output) dense layer; x_hat = real + u (fake -
+# real) (the bf16 fake is cast to fp32 first); minibatch-stddev (layers.py computes it in fp32); the parameters, gradients, Adam moments and the Gs EMA
 # (autocast never changes them). "fp32" on CUDA means PyTorch's defaults: fp32 matmuls (dense layers) are true fp32,
 # but cuDNN convolutions in fp32 may use TF32 tensor cores (torch.backends.cudnn.allow_tf32, on by default), so the
 # gradient penalty's convolutions run with a 10-bit mantissa, like the TF1 code on Ampere+ cards would. We keep that
