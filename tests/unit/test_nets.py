@@ -92,6 +92,28 @@ def test_equalised_conv_forwards_use_the_runtime_scale():
         torch.testing.assert_close(conv(x).detach(), ref, rtol=1e-5, atol=1e-5, msg=f"mode {mode}, fused {fused}")
 
 
+def test_fused_up_down_convs_match_unfused_in_gradients_and_double_backward():
+    # the fused 4x4 kernel is built by an avg-pool (layers.EqConv2d.forward): its backward and, for D's
+    # down-convs, the gradient penalty's double backward must equal those of upsample + conv / conv + avg-pool
+    torch.manual_seed(1)
+    for mode in ("up", "down"):
+        fused, plain = EqConv2d(6, 5, 3, mode=mode), EqConv2d(6, 5, 3, mode=mode, fused=False)
+        plain.load_state_dict(fused.state_dict())
+        with torch.no_grad():
+            fused.bias.normal_()
+            plain.bias.copy_(fused.bias)
+        x0 = torch.randn(3, 6, 8, 8, dtype=torch.float64)
+        grads = []
+        for conv in (fused.double(), plain.double()):
+            x = x0.clone().requires_grad_(True)
+            out = conv(x)
+            (gx,) = torch.autograd.grad(out.square().sum(), x, create_graph=True)
+            gw = torch.autograd.grad(gx.norm(), conv.weight)[0]       # the GP's path: d ||dL/dx|| / dW
+            grads.append((out.detach(), gx.detach(), gw))
+        for a, b in zip(*grads):
+            torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10, msg=f"mode {mode}")
+
+
 def test_special_gains():
     cfg = net_config_for_preset("tiny", 32, 3)
     nets = build_pgan(cfg, seed=0)
@@ -142,3 +164,38 @@ def test_same_seed_same_init():
         assert torch.equal(p, q)
     c = build_pgan(cfg, 4)
     assert not torch.equal(a.G.dense.weight, c.G.dense.weight)
+
+
+def test_pixel_norm_as_fused_rms_norm_matches_the_formula(monkeypatch):
+    # On CUDA pixel_norm runs as F.rms_norm (one fused kernel each way). Forced onto the CPU here, where rms_norm is
+    # the composite formula: values and gradients must equal the plain formula, the layout and dtype must be kept
+    # (channels_last in and out, bf16 in and out under autocast), and a contiguous NCHW input takes the plain path.
+    from wildgan.nets import layers
+
+    torch.manual_seed(2)
+    x4 = torch.randn(3, 16, 5, 5, dtype=torch.float64).to(memory_format=torch.channels_last)
+    x2 = torch.randn(3, 16, dtype=torch.float64)
+    plain = {}
+    for name, x in (("4d", x4), ("2d", x2)):
+        xr = x.clone().requires_grad_(True)
+        y = layers.pixel_norm(xr)
+        (y * torch.linspace(-1, 2, y.numel(), dtype=y.dtype).view_as(y)).sum().backward()
+        plain[name] = (y.detach(), xr.grad)
+    monkeypatch.setattr(layers, "FUSED_PIXEL_NORM_DEVICES", {"cuda", "cpu"})
+    for name, x in (("4d", x4), ("2d", x2)):
+        xr = x.clone().requires_grad_(True)
+        y = layers.pixel_norm(xr)
+        (y * torch.linspace(-1, 2, y.numel(), dtype=y.dtype).view_as(y)).sum().backward()
+        torch.testing.assert_close(y.detach(), plain[name][0], rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(xr.grad, plain[name][1], rtol=1e-12, atol=1e-12)
+        if name == "4d":
+            assert y.is_contiguous(memory_format=torch.channels_last)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        yb = layers.pixel_norm(x4.to(torch.bfloat16))
+    assert yb.dtype == torch.bfloat16
+    torch.testing.assert_close(yb.double(), plain["4d"][0], rtol=2e-2, atol=2e-2)
+    # not channels_last: the plain formula (F.rms_norm would hand back a different memory layout)
+    calls = []
+    monkeypatch.setattr(layers, "_rms_norm_last", lambda *a, **k: calls.append(1))
+    layers.pixel_norm(torch.randn(2, 4, 3, 3))
+    assert not calls
