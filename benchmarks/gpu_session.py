@@ -161,7 +161,8 @@ def summary_markdown(r: dict[str, Any]) -> str:
                              f"{ph.get('host_syncs', '-')} | {'yes' if ph.get('graphed') else 'no'} |")
             for sc in p.get("score", []):
                 lines.append(f"| {p['preset']} | {p.get('fmap_max')} | scoring {sc['mode']} batch "
-                             f"64 x {sc.get('stack', 1)} | | | {_num(sc.get('img_per_s'), '.0f')} | | | "
+                             f"64 x {sc.get('stack', 1)}{'' if sc.get('with_A', True) else ' without A'} | | | "
+                             f"{_num(sc.get('img_per_s'), '.0f')} | | | "
                              f"{_num(sc.get('peak_mem_mb'), '.0f')} | | |")
             if p.get("schedule_minutes_est") is not None:
                 lines.append(f"| {p['preset']} | {p.get('fmap_max')} | est. full schedule (4,000 kimg): "

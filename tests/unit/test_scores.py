@@ -121,6 +121,45 @@ def test_stacked_forwards_give_the_scores_of_one_forward_per_batch():
                            score_pgan(nets, x, ScoreConfig(batch_size=8)).z, rtol=1e-5, atol=1e-6)
 
 
+def test_scoring_without_A_skips_the_critic_and_keeps_every_other_score(monkeypatch):
+    nets = build_pgan(net_config_for_preset("tiny", 16, 1), 0)
+    x = _images(30)
+    ref = score_pgan(nets, x, ScoreConfig(batch_size=8))
+
+    def no_critic(*a, **k):
+        raise AssertionError("D.features called although A was not asked for")
+
+    monkeypatch.setattr(nets.D, "features", no_critic)
+    r = score_pgan(nets, x, ScoreConfig(batch_size=8), with_A=False, batches_per_forward=2)
+    assert set(r.scores) == set(ref.scores) - {"A"}
+    for name in r.scores:
+        np.testing.assert_allclose(r.scores[name], ref.scores[name], rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(r.z, ref.z, rtol=1e-5, atol=1e-6)
+
+
+def test_channels_last_scoring_gives_the_same_scores_and_leaves_the_weights_as_they_were():
+    # CUDA scores in channels_last (scoring.pgan_scores.channels_last_weights); forced here on the CPU
+    from wildgan.scoring.pgan_scores import score_batches
+
+    nets = build_pgan(net_config_for_preset("tiny", 16, 1), 0)
+    x = _images(30)
+    def layout():
+        return {(m, n): (p, p.data_ptr(), p.stride()) for m in ("Gs", "E", "D")
+                for n, p in getattr(nets, m).named_parameters()}
+
+    before = layout()
+    batches = batch_order(len(x), 8, 0)
+    ref = score_batches(nets, x, batches, range(len(batches)), ScoreConfig(batch_size=8), channels_last=False)
+    got = score_batches(nets, x, batches, range(len(batches)), ScoreConfig(batch_size=8), channels_last=True,
+                        batches_per_forward=2)
+    for (bi, s_ref, z_ref, _), (bj, s_got, z_got, _) in zip(ref, got):
+        assert bi == bj
+        np.testing.assert_allclose(z_got, z_ref, rtol=1e-5, atol=1e-6)
+        for k in s_ref:
+            np.testing.assert_allclose(s_got[k], s_ref[k], rtol=1e-5, atol=1e-7)
+    assert layout() == before                 # the same tensors, in the same layout, afterwards
+
+
 def test_minibatch_stddev_sub_batches_equal_separate_calls():
     from wildgan.nets.layers import minibatch_stddev
 

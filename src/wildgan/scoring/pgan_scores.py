@@ -27,7 +27,7 @@ from ..config import SCORE_NAMES, ScoreConfig
 from ..errors import warn_user
 from ..nets import PGANNetworks
 from ..nets.pgan import Encoder
-from .scores import all_scores
+from .scores import all_scores, encoder_scores
 
 if TYPE_CHECKING:
     from ..training.distributed import DistContext
@@ -84,6 +84,27 @@ def mbstd_group(net: Encoder, group: int) -> Iterator[None]:
         net.mbstd_group = old
 
 
+@contextmanager
+def channels_last_weights(mods: Iterable[torch.nn.Module], on: bool = True) -> Iterator[None]:
+    """The 4-D weights of `mods` in channels_last for the block, then their own tensors back (a training run's
+    parameters keep their layout and identity). With channels_last weights and queries every activation is NHWC,
+    the layout in which cuDNN's bf16/TF32 convolutions need no transposes, and G's pixel norms take the fused RMS
+    norm (nets.layers.pixel_norm). Values are those of the contiguous layout up to float rounding."""
+    saved: list[tuple[torch.nn.Parameter, torch.Tensor]] = []
+    if on:
+        with torch.no_grad():
+            for m in mods:
+                for p in m.parameters():
+                    if p.dim() == 4 and not p.is_contiguous(memory_format=torch.channels_last):
+                        saved.append((p, p.data))
+                        p.data = p.data.contiguous(memory_format=torch.channels_last)
+    try:
+        yield
+    finally:
+        for p, d in saved:
+            p.data = d
+
+
 BatchOut = tuple[int, dict[str, np.ndarray], np.ndarray, "np.ndarray | None"]
 
 
@@ -103,9 +124,14 @@ def default_batches_per_forward(device: torch.device | str) -> int:
 def score_batches(nets: PGANNetworks, x_u8: np.ndarray, batches: list[np.ndarray], which: Iterable[int],
                   cfg: ScoreConfig, *, device: torch.device | str = "cpu", batch_mode: str = "mixed",
                   return_recon: bool = False, progress: bool = False, lod: float = 0.0,
-                  batches_per_forward: int | None = None) -> list[BatchOut]:
+                  batches_per_forward: int | None = None, with_A: bool = True,
+                  channels_last: bool | None = None) -> list[BatchOut]:
     """Score the batches numbered `which` of `batches` (all of them, or one rank's shard):
     [(batch number, scores, z, reconstruction or None)].
+
+    `with_A=False` leaves out f-AnoGAN's A: its critic features of Q and of G(E(Q)) are two D passes, about half of
+    the scoring's FLOPs (E + G + 2 D trunks); a, L_n, L_o and L_r need E and G only and do not change.
+    `channels_last` (default: on CUDA): queries and weights in channels_last for the scoring (channels_last_weights).
 
     `batches_per_forward` consecutive batches of equal size go through the networks as one stacked forward, with
     E's minibatch stddev computed per batch (nets.layers.minibatch_stddev's sub_batch): the scores are those of
@@ -130,18 +156,24 @@ def score_batches(nets: PGANNetworks, x_u8: np.ndarray, batches: list[np.ndarray
             chunks.append([bi])
     out: list[BatchOut] = []
     old_sub = E.mbstd_batch
+    cl = torch.device(device).type == "cuda" if channels_last is None else channels_last
     try:
-        with mbstd_group(E, group):
+        with mbstd_group(E, group), channels_last_weights(mods, cl):
             for chunk in tqdm(chunks, disable=not progress, desc="score", unit="forward"):
                 sizes = [len(batches[bi]) for bi in chunk]
                 E.mbstd_batch = sizes[0]
                 idx = torch.from_numpy(np.concatenate([batches[bi] for bi in chunk]))
                 q = at_lod(u8_to_float(x_t[idx].to(device)), lod)
+                if cl:
+                    q = q.contiguous(memory_format=torch.channels_last)
                 z = E(q, lod)
                 rec = G(z, lod)
                 # scores in fp32 also under autocast (bf16 outputs); no-ops in fp32
-                s = all_scores(q, rec.float(), z.float(), nets.D.features(q, lod).float(),
-                               nets.D.features(rec, lod).float(), cfg.lam, cfg.kappa)
+                if with_A:
+                    s = all_scores(q, rec.float(), z.float(), nets.D.features(q, lod).float(),
+                                   nets.D.features(rec, lod).float(), cfg.lam, cfg.kappa)
+                else:
+                    s = {**encoder_scores(q, rec, z, cfg.lam), "z_norm": z.float().norm(dim=1)}
                 s_np = {kk: v.double().cpu().numpy() for kk, v in s.items()}
                 z_np = z.float().cpu().numpy()
                 r = None
@@ -187,7 +219,7 @@ def assemble(n: int, batches: list[np.ndarray], parts: list[BatchOut], latent_si
 def score_pgan(nets: PGANNetworks, x_u8: np.ndarray, cfg: ScoreConfig = ScoreConfig(), *,
                device: torch.device | str = "cpu", batch_mode: str = "mixed", return_recon: bool = False,
                progress: bool = False, lod: float = 0.0, batches_per_forward: int | None = None,
-               batches: list[np.ndarray] | None = None) -> ScoreResult:
+               batches: list[np.ndarray] | None = None, with_A: bool = True) -> ScoreResult:
     """Score uint8 images [N, R, R, C]. Normally at full resolution (lod 0); a run stopped before its schedule
     reached full resolution (e.g. by a wall-clock budget) is scored at the lod it reached, on queries reduced like
     its training images (box average, faded; without the pyramid's uint8 rounding), since its full-resolution
@@ -195,7 +227,8 @@ def score_pgan(nets: PGANNetworks, x_u8: np.ndarray, cfg: ScoreConfig = ScoreCon
 
     `batches` (default batch_order's): the batches to score, index arrays into x_u8 covering every image, each a
     multiple of 4 long unless it is the only one (a caller that scores a large set chunk by chunk passes the
-    chunk's share of the whole set's batches, so that every image meets the batch it would have met anyway)."""
+    chunk's share of the whole set's batches, so that every image meets the batch it would have met anyway).
+    `with_A=False`: every score but f-AnoGAN's A, at about half the cost (score_batches)."""
     _check_protocol(cfg, batch_mode)
     if batches is None:
         batches = batch_order(len(x_u8), cfg.batch_size, cfg.shuffle_seed)
@@ -210,7 +243,7 @@ def score_pgan(nets: PGANNetworks, x_u8: np.ndarray, cfg: ScoreConfig = ScoreCon
                   f"Detector(batch_mode='isolated')), or score them together with others")
     parts = score_batches(nets, x_u8, batches, range(len(batches)), cfg, device=device, batch_mode=batch_mode,
                           return_recon=return_recon, progress=progress, lod=lod,
-                          batches_per_forward=batches_per_forward)
+                          batches_per_forward=batches_per_forward, with_A=with_A)
     scores, z, recon = assemble(len(x_u8), batches, parts, nets.E.cfg.latent_size,
                                 x_u8.shape[1:] if return_recon else None)
     return ScoreResult(scores=scores, z=z, recon=recon,
