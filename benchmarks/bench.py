@@ -44,7 +44,7 @@ import numpy as np
 import torch
 
 from wildgan.config import PRESETS, ScoreConfig, TrainConfig, net_config_for_preset
-from wildgan.nets import build_pgan
+from wildgan.nets import build_pgan, layers
 from wildgan.nets.info import train_flops_per_image
 from wildgan.scoring.pgan_scores import score_pgan
 from wildgan.training.loop import StepRunner, build_pyramid, make_optimizers, resolve_fast_options
@@ -182,7 +182,9 @@ def bench_preset(preset: str, args: argparse.Namespace, dev: torch.device, ceili
     out = {} if out is None else out
     out.update({"preset": preset, "fmap_max": nc.fmap_max, "fast_options": {
         "amp": str(fast.amp), "channels_last": fast.channels_last, "compile": fast.compile,
-        "cuda_graphs": fast.cuda_graphs, "gp_precision": tc.gp_precision, "plain_path": not runner.fast_mode},
+        "cuda_graphs": fast.cuda_graphs, "gp_precision": tc.gp_precision, "plain_path": not runner.fast_mode,
+        "pixel_norm": "fused" if dev.type in layers.FUSED_PIXEL_NORM_DEVICES else "plain",
+        "plain_pixel_norm_forced": bool(args.plain_pixel_norm)},
         "phases": [], "score": []})
     save()
     for lev in range(2, L + 1):
@@ -363,6 +365,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--compile", choices=("off", "default", "reduce-overhead", "max-autotune-no-cudagraphs"))
     ap.add_argument("--gp-precision", choices=("fp32", "amp"),
                     help="the gradient penalty's critic pass: fp32 (default) or under the autocast (bf16 on CUDA)")
+    ap.add_argument("--plain-pixel-norm", action="store_true",
+                    help="G's pixel norms as the plain formula on every device (A/B of CUDA's fused RMS norm, "
+                         "nets.layers.FUSED_PIXEL_NORM_DEVICES)")
     ap.add_argument("--channels-last", choices=("on", "off"))
     ap.add_argument("--cuda-graphs", choices=("on", "off"))
     ap.add_argument("--res", type=lambda v: [int(x) for x in v.split(",")],
@@ -371,6 +376,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--score-stack", type=lambda v: [int(x) for x in v.split(",")],
                     help="scoring: batches of 64 per stacked forward, comma-separated (default 1 on CPU, 1,16 on CUDA)")
     a = ap.parse_args(argv)
+    if a.plain_pixel_norm:
+        layers.FUSED_PIXEL_NORM_DEVICES.clear()
     if a.threads:
         torch.set_num_threads(a.threads)
     dev = torch.device(a.device)

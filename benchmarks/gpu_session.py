@@ -37,7 +37,8 @@ schedule first and the benchmark after it:
   run(command="PYTHONUNBUFFERED=1 python3 benchmarks/gpu_session.py --budget 585 --main-first --bench-res 32",
       carry=["devdata"], timeout_s=600)
 At that session's rates the paper's schedule at width 256 needs ~615 s of training: more than one call holds.
---probe is a short first call that says where the time goes (the GP's precision, a kernel profile, compile).
+--probe is a short first call that says where the time goes (the GP's precision, a kernel profile, the fused pixel
+norm against the plain formula, compile).
 """
 
 from __future__ import annotations
@@ -152,7 +153,8 @@ def summary_markdown(r: dict[str, Any]) -> str:
         for p in b.get("presets", []):
             fo = p.get("fast_options", {})
             variant = "".join([f" gp {fo['gp_precision']}" if fo.get("gp_precision", "fp32") != "fp32" else "",
-                               f" compile {fo['compile']}" if fo.get("compile", "off") != "off" else ""])
+                               f" compile {fo['compile']}" if fo.get("compile", "off") != "off" else "",
+                               " plain norm" if fo.get("plain_pixel_norm_forced") else ""])
             for ph in p.get("phases", []):
                 lines.append(f"| {p['preset']}{variant} | {p.get('fmap_max')} | {ph['res']}x{ph['res']} {ph['kind']} | "
                              f"{ph['lod']} | {ph['batch']} | {_num(ph.get('img_per_s'), '.0f')} | "
@@ -280,6 +282,9 @@ def probe(s: Session, a: argparse.Namespace, py: str, out: Path, work: Path) -> 
     except OSError:
         pass
     s.write_summary()
+    # the fused RMS norm of G's pixel norms (2026-11-29, aimed by benchmarks/roofline.py, never measured): its A/B
+    if s.left() > 45 + GRACE:
+        bench("plain norm", ["--res", "32", "--plain-pixel-norm"], min(60.0, s.left() - GRACE - 10))
     if not a.smoke and s.left() > 90 + GRACE:
         # compile time is unknown here: last, so that it cannot cost the rows above
         bench("compile default", ["--res", "32", "--compile", "default"], s.left() - GRACE - 10)

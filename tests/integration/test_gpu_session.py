@@ -88,12 +88,14 @@ def test_gpu_session_main_first_trains_before_any_benchmark(tmp_path: Path) -> N
 
 def test_gpu_session_probe_compares_gp_precisions_and_profiles(tmp_path: Path) -> None:
     out, r = _driver(tmp_path, "--probe")
-    assert [s["rc"] for s in r["steps"]] == [0] * 4, r["steps"]
+    assert [s["rc"] for s in r["steps"]] == [0] * 5, r["steps"]
     gp = [p["fast_options"]["gp_precision"] for p in r["bench"]["presets"]]
-    assert gp == ["fp32", "amp"]
-    assert all({ph["res"] for ph in p["phases"]} == {8, 32} for p in r["bench"]["presets"])
+    assert gp == ["fp32", "amp", "fp32"]
+    assert [p["fast_options"]["plain_pixel_norm_forced"] for p in r["bench"]["presets"]] == [False, False, True]
+    assert all({ph["res"] for ph in p["phases"]} == {8, 32} for p in r["bench"]["presets"][:2])
+    assert {ph["res"] for ph in r["bench"]["presets"][2]["phases"]} == {32}
     md = (out / "summary.md").read_text()
-    assert "| tiny gp amp |" in md and "## Kernel profile" in md
+    assert "| tiny gp amp |" in md and "| tiny plain norm |" in md and "## Kernel profile" in md
     import csv
 
     with open(out / "profile.csv", newline="") as f:
