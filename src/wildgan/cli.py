@@ -663,6 +663,8 @@ def cmd_score(a: argparse.Namespace) -> int:
         if is_resume_dir(resume_dir):     # the finished chunks of an earlier scoring: discarded, as asked
             remove_resume_dir(resume_dir)
             _warn(f"--no-resume: deleted {resume_dir} (an earlier scoring's finished chunks)")
+    if a.no_A and a.threshold and a.score == "A":
+        raise ConfigError("--threshold with --score A needs the A score: leave out --no-A")
     if a.threshold:
         # before the (possibly long) scoring: a bad value should not cost a scoring pass
         check_threshold_args(a.threshold, contamination=a.expected_contamination, k=a.mad_k)
@@ -702,6 +704,9 @@ def cmd_score(a: argparse.Namespace) -> int:
         if not ctx.is_main:
             a.no_progress = True
     model = load_model(run_dir, ctx.device if ctx is not None else a.device, checkpoint=_checkpoint_arg(a, run_dir))
+    if a.no_A and model.cfg.method != "wildgan":
+        raise ConfigError(f"--no-A applies to wildgan runs; {run_dir} is a {model.cfg.method} run (its scores need "
+                          f"the critic anyway)")
     if a.batch_mode != "mixed" and model.cfg.method != "wildgan":
         _warn(f"warning: --batch-mode applies to wildgan runs (the encoder's minibatch stddev); this "
               f"{model.cfg.method} run scores as it always does")
@@ -772,7 +777,7 @@ def cmd_score(a: argparse.Namespace) -> int:
             (f"; read in {got.chunks} chunks of up to {got.chunk_size}" if got.chunks > 1 else "") + \
             (f"; {got.resumed} of them resumed from {resume_dir}" if got.resumed else "")
     res = got.scores if got is not None else model.score(x, progress=not a.no_progress,
-                                                         batch_mode=a.batch_mode).scores
+                                                         batch_mode=a.batch_mode, with_A=not a.no_A).scores
     extra = None
     if a.threshold:
         from .thresholds import run_threshold, threshold_columns
@@ -806,6 +811,8 @@ def cmd_score(a: argparse.Namespace) -> int:
         except OSError as e:                            # the CSV is written: only the clean-up failed
             _warn(f"warning: could not delete {resume_dir} ({e.strerror or e}); the scores are in {a.out}, delete it "
                   f"yourself")
+    if a.no_A:
+        what += "; A left out (--no-A)"
     print(f"scored {len(ids)} image{'s' if len(ids) != 1 else ''} ({what}) with {model.source}; wrote "
           f"{'the CSV to standard output' if a.out == '-' else a.out}", file=sys.stderr)
     return 0
@@ -834,7 +841,7 @@ def _score_pile(model: Any, a: argparse.Namespace, ctx: Any, archive: Path | Non
         try:
             got = score_files(model, [root] if root is not None else a.data, chunk_size=a.chunk_size,
                               skip_bad=a.skip_bad, progress=not a.no_progress, ctx=ctx, batch_mode=a.batch_mode,
-                              resume_dir=_resume_dir(a))
+                              resume_dir=_resume_dir(a), with_A=not getattr(a, "no_A", False))
         except DataError as e:
             raise DataError(inside(str(e))) from None
         finally:
@@ -1104,6 +1111,10 @@ def make_parser() -> argparse.ArgumentParser:
                    help="the score --threshold flags by (default a; e.g. L_r, the residual)")
     s.add_argument("--normal", help="normal class(es) of a labelled data-set --data, comma separated: labels "
                                     "the rows (after a run trained on unlabelled images, which has no classes)")
+    s.add_argument("--no-A", dest="no_A", action="store_true",
+                   help="wildgan runs: leave out f-AnoGAN's A score (the CSV has no A column). A needs the critic's "
+                        "features of every image and of its reconstruction, about half of the scoring's work; a, "
+                        "L_n, L_o and L_r do not change")
     s.add_argument("--distributed", action="store_true",
                    help="share the image files between the processes started by torchrun, e.g. "
                         "torchrun --nproc_per_node=4 -m wildgan score RUN --data pile/ --distributed --out s.csv "

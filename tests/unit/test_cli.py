@@ -695,3 +695,11 @@ def test_score_with_a_chosen_checkpoint(tiny_npz, tmp_path, capsys):
     assert {f.name: f.read_bytes() for f in run.glob("train_scores*")} == cache    # ... not written over the cache
     assert main(["score", str(run), "--out", "-", "--checkpoint", "ckpt-nope.json"]) == 2
     assert "--checkpoint ckpt-nope.json: no such file" in capsys.readouterr().err
+    # --no-A: every score but A, the same values, the threshold columns still there
+    no_a = scores("--no-A", "--threshold", "contamination")
+    assert "A" not in no_a[0] and "A" in final[0] and "is_anomaly" in no_a[0]
+    assert [(r["id"], r["a"], r["L_r"], r["threshold"]) for r in no_a] == \
+        [(r["id"], r["a"], r["L_r"], r["threshold"]) for r in final]
+    assert "A left out (--no-A)" in capsys.readouterr().err
+    assert main(["score", str(run), "--out", "-", "--no-A", "--threshold", "mad", "--score", "A"]) == 2
+    assert "needs the A score: leave out --no-A" in capsys.readouterr().err

@@ -325,3 +325,23 @@ def test_default_chunks_are_smaller_with_a_resume_folder(pile: Path, tmp_path: P
     resumable = score_files(m, [pile], resume_dir=tmp_path / "s.csv.chunks")
     assert whole.chunks == 1 and resumable.chunks == 3 and resumable.chunk_size == 64
     _same(whole, resumable)
+
+
+def test_a_pile_scored_without_A_has_every_other_score_and_resumes_only_its_own_chunks(pile: Path, tmp_path: Path
+                                                                                     ) -> None:
+    from wildgan.errors import ConfigError
+
+    m = _model()
+    whole = score_files(m, [pile], chunk_size=64)
+    rd = tmp_path / "s.csv.chunks"
+    no_a = score_files(m, [pile], chunk_size=64, resume_dir=rd, with_A=False)
+    assert set(no_a.scores) == set(whole.scores) - {"A"} and no_a.ids == whole.ids
+    for k in no_a.scores:
+        np.testing.assert_allclose(no_a.scores[k], whole.scores[k], rtol=1e-6, atol=1e-7, err_msg=k)
+    # chunks saved without A are not taken for a scoring with every score (the folder is emptied, with a warning)
+    with pytest.warns(UserWarning, match="with_A"):
+        full = score_files(m, [pile], chunk_size=64, resume_dir=rd)
+    assert full.resumed == 0 and "A" in full.scores
+    # other methods: refused before any file is read
+    with pytest.raises(ConfigError, match="wildgan runs"):
+        score_files(_model("search"), [tmp_path / "does-not-exist"], with_A=False)

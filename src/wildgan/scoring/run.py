@@ -19,7 +19,7 @@ from ..config import RunConfig, ScoreConfig, read_run_config
 from ..data.readers import list_image_files, none_readable_error
 from ..data.splits import conversion_opts
 from ..devices import resolve_device
-from ..errors import CheckpointError, DataError, warn_user
+from ..errors import CheckpointError, ConfigError, DataError, warn_user
 from ..nets import build_pgan
 from .pgan_scores import ScoreResult, score_pgan
 
@@ -53,14 +53,18 @@ class LoadedModel:
 
     def score(self, x_u8: np.ndarray, *, score_cfg: ScoreConfig | None = None, batch_mode: str = "mixed",
               return_recon: bool = False, progress: bool = False, batches: list[np.ndarray] | None = None,
-              z0: torch.Tensor | None = None) -> ScoreResult:
+              z0: torch.Tensor | None = None, with_A: bool = True) -> ScoreResult:
         """Every score of uint8 [N, R, R, C] images. For a chunk of a larger set (score_files) `batches` says which
         score batches its images form (wildgan: E's minibatch stddev couples a batch) and `z0` gives their initial
-        latents (search: drawn for the whole set). f-AnoGAN scores every image on its own and needs neither."""
+        latents (search: drawn for the whole set). f-AnoGAN scores every image on its own and needs neither.
+        `with_A=False` (wildgan runs only): every score but f-AnoGAN's A, without its two critic passes."""
         sc = score_cfg or self.cfg.score
+        if not with_A and self.cfg.method != "wildgan":
+            raise ConfigError(f"leaving out the A score applies to wildgan runs; this is a {self.cfg.method} run")
         if self.cfg.method == "wildgan":
             return score_pgan(self.nets, x_u8, sc, device=self.device, batch_mode=batch_mode,
-                              return_recon=return_recon, progress=progress, lod=self.lod, batches=batches)
+                              return_recon=return_recon, progress=progress, lod=self.lod, batches=batches,
+                              with_A=with_A)
         if self.cfg.method == "search":
             from .latent_search import search_scores
 
@@ -206,7 +210,8 @@ def _local_batches(batches: list[np.ndarray], row_of: dict[int, int]) -> list[np
 def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: int | None = None,
                 skip_bad: bool = False, progress: bool = False, ctx: Any = None,
                 score_cfg: ScoreConfig | None = None, batch_mode: str = "mixed",
-                conversion: dict[str, Any] | None = None, resume_dir: Path | None = None) -> FileScores | None:
+                conversion: dict[str, Any] | None = None, resume_dir: Path | None = None,
+                with_A: bool = True) -> FileScores | None:
     """Score image files and folders (recursed), reading and scoring at most `chunk_size` images at a time
     (default: default_chunk_size, smaller with a resume_dir), so that memory holds one chunk of pixels and the
     scores, whatever the number of files.
@@ -217,7 +222,7 @@ def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: 
     file (skip_bad) leaves its batch (_local_batches). search: the initial latents are drawn per file, in file
     order, in consecutive chunks. f-AnoGAN scores each image on its own. Unreadable files (skip_bad) are each named
     in a warning. Files are converted like the run's training data (model.conversion, e.g. MNIST's 28 -> 32 zero
-    padding; `conversion` overrides it). `score_cfg` and `batch_mode` as for LoadedModel.score.
+    padding; `conversion` overrides it). `score_cfg`, `batch_mode` and `with_A` as for LoadedModel.score.
 
     `resume_dir`: with more than one chunk, each chunk's scores are saved there as it is finished (chunk-NNNNN.npz,
     written atomically, and manifest.json: what they are scores of), and a later call on the same files with the same
@@ -233,6 +238,8 @@ def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: 
     from .pgan_scores import batch_order
 
     net, sc, method = model.cfg.net, score_cfg or model.cfg.score, model.cfg.method
+    if not with_A and method != "wildgan":      # before any file is read
+        raise ConfigError(f"leaving out the A score applies to wildgan runs; this is a {method} run")
     files = list_image_files(paths)
     step = chunk_size or default_chunk_size(net.resolution, net.channels, sc.batch_size, method,
                                             resumable=resume_dir is not None)
@@ -260,7 +267,8 @@ def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: 
             # longer matches what its saved scores record, and the chunk is scored again on a resume
             digests = {c: _files_digest(files, chunks[c]) for c in mine}
             if _prepare_resume_dir(Path(resume_dir),
-                                   lambda: _resume_key(model, files, chunks, sc, batch_mode, conversion), ctx):
+                                   lambda: _resume_key(model, files, chunks, sc, batch_mode, conversion, with_A),
+                                   ctx):
                 resumed, resumed_bad = _read_resumed(Path(resume_dir), mine, digests, skip_bad=skip_bad,
                                                      warn=world == 1, warned=warned)
                 mine = [c for c in mine if c not in {q[0] for q in resumed}]
@@ -273,7 +281,7 @@ def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: 
                       f"{resume_dir}", file=sys.stderr)
         parts, bad = _score_chunks(model, files, mine, chunks, groups, skip_bad=skip_bad, progress=progress,
                                    warn=world == 1, score_cfg=sc, batch_mode=batch_mode, conversion=conversion,
-                                   save=save, warned=warned)
+                                   save=save, warned=warned, with_A=with_A)
         parts, bad = resumed + parts, resumed_bad + bad
     except Exception as e:                 # noqa: BLE001 -- on one rank of several: said to all of them below
         if world == 1:
@@ -320,7 +328,7 @@ RESUME_FORMAT = 1
 
 
 def _resume_key(model: LoadedModel, files: list[Path], chunks: list[list[int]], sc: ScoreConfig, batch_mode: str,
-                conversion: dict[str, Any]) -> dict[str, Any]:
+                conversion: dict[str, Any], with_A: bool = True) -> dict[str, Any]:
     import hashlib
     from dataclasses import asdict
 
@@ -335,7 +343,9 @@ def _resume_key(model: LoadedModel, files: list[Path], chunks: list[list[int]], 
             "device": model.device.type, "score": asdict(sc),
             "search": asdict(model.cfg.search) if model.cfg.method == "search" else None,
             "batch_mode": batch_mode, "conversion": conversion, "reader_version": READER_VERSION,
-            "n_chunks": len(chunks), "chunks_sha256": chunking}
+            "n_chunks": len(chunks), "chunks_sha256": chunking,
+            # only when left out: a folder written before the option existed (every score) stays resumable
+            **({} if with_A else {"with_A": False})}
 
 
 def _files_digest(files: list[Path], which: list[int]) -> str:
@@ -417,6 +427,7 @@ def _prepare_resume_dir(d: Path, make_key: Any, ctx: Any) -> bool:
                 stale = sorted(d.glob("chunk-*.npz")) if d.is_dir() else []
                 if stale:
                     what = [k for k in key if not isinstance(old, dict) or old.get(k) != key[k]]
+                    what += [k for k in (old if isinstance(old, dict) else ()) if k not in key]   # e.g. with_A
                     warn_user(f"{d}: the {len(stale)} finished chunk{'s' if len(stale) != 1 else ''} saved there "
                               f"{'are' if len(stale) != 1 else 'is'} of another scoring (it differs in "
                               f"{', '.join(what) or 'its record'}): deleted, every chunk is scored again")
@@ -505,7 +516,7 @@ def _chunk_saver(d: Path, digests: dict[int, str]) -> Any:
 def _score_chunks(model: LoadedModel, files: list[Path], which: list[int], chunks: list[list[int]],
                   groups: list[list[np.ndarray]] | None, *, skip_bad: bool, progress: bool, warn: bool,
                   score_cfg: ScoreConfig, batch_mode: str, conversion: dict[str, Any], save: Any = None,
-                  warned: set[int] | None = None
+                  warned: set[int] | None = None, with_A: bool = True
                   ) -> tuple[list[tuple[int, np.ndarray, dict[str, np.ndarray]]], list[tuple[int, str]]]:
     """score_files' work on the chunks numbered `which` (ascending): [(chunk number, kept file indices, their
     scores)] and [(file index, why it was skipped)]; with `warn`, each skipped file is named in a warning as it is
@@ -552,7 +563,7 @@ def _score_chunks(model: LoadedModel, files: list[Path], which: list[int], chunk
             if kept:
                 batches = None if groups is None else _local_batches(groups[c], {f: r for r, f in enumerate(kept)})
                 res = model.score(x, score_cfg=score_cfg, batch_mode=batch_mode, progress=progress and one,
-                                  batches=batches, z0=z0)
+                                  batches=batches, z0=z0, with_A=with_A)
                 got = res.scores
                 parts.append((c, kept_a, got))
             if save is not None:
