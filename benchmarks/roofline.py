@@ -4,8 +4,11 @@ path, bf16 autocast and channels_last as on CUDA), counted on the CPU, priced on
 
 Why: the GPU is lent rarely and briefly, so a speed change should be aimed before it is measured. The iteration runs
 for real on the CPU under a TorchDispatchMode that records, for each op after autocast (so the dtypes are the ones
-CUDA would see): its FLOPs (convolutions and matmuls, torch.utils.flop_counter's formulas), the bytes it reads and
-writes (every tensor argument and result, once each), and one kernel. Views and allocations cost nothing. Each op is
+CUDA would see, with one exception below): its FLOPs (convolutions and matmuls, torch.utils.flop_counter's
+formulas), the bytes it reads and writes (every tensor argument and result, once each; arguments the op mutates as
+writes), and one kernel. Views, allocations and profiler ranges cost nothing. The exception: CPU autocast keeps
+pow and rsqrt in bf16 where CUDA autocast runs them in fp32, so the plain pixel norm's CUDA traffic (an fp32 copy of
+the activation, fp32 square and mean) is undercounted, and with it what the fused RMS norm saves. Each op is
 then priced as max(floor, FLOPs / matrix rate, bytes / memory bandwidth) and the iteration is the sum.
 
 The defaults are one H200 as measured on 2026-11-29 (benchmarks/RESULTS.md): the bf16 matmul ceiling bench.py
@@ -42,12 +45,11 @@ from wildgan.training.loop import FastOptions, StepRunner, build_pyramid, make_o
 from wildgan.training.schedule import Phase
 
 aten = torch.ops.aten
-# no kernel: metadata, allocation or host-side ops
-FREE = {"empty", "empty_strided", "empty_like", "_local_scalar_dense", "lift_fresh", "is_same_size", "sym_size",
-        "sym_stride", "sym_numel", "_to_copy_noop", "detach", "alias", "set_", "resize_", "record_stream",
-        "_has_compatible_shallow_copy_type", "is_nonzero", "equal"}
-MATRIX = {"convolution", "convolution_backward", "mm", "addmm", "bmm", "baddbmm", "_convolution", "cudnn_convolution",
-          "convolution_overrideable", "linear"}
+# no kernel: metadata, allocation, profiler ranges or host-side ops
+FREE = {"empty", "empty_strided", "empty_like", "new_empty", "new_empty_strided", "_local_scalar_dense", "lift_fresh",
+        "is_same_size", "sym_size", "sym_stride", "sym_numel", "detach", "alias", "set_", "resize_", "record_stream",
+        "_has_compatible_shallow_copy_type", "is_nonzero", "equal", "_unsafe_view", "_record_function_enter_new",
+        "_record_function_exit"}
 
 
 @dataclass
@@ -78,6 +80,17 @@ def _nbytes(ts: list[torch.Tensor]) -> int:
     return total
 
 
+def _written_args(func: Any, args: tuple, kwargs: dict) -> list[torch.Tensor]:
+    """The tensors among `args`/`kwargs` that `func`'s schema marks as mutated (Tensor(a!), Tensor(a!)[])."""
+    out: list[torch.Tensor] = []
+    for i, a in enumerate(func._schema.arguments):
+        if a.alias_info is None or not a.alias_info.is_write:
+            continue
+        v = args[i] if i < len(args) else kwargs.get(a.name)
+        out += _tensors(v)
+    return out
+
+
 class Census(TorchDispatchMode):
     """Records every dispatched aten op (see the module docstring)."""
 
@@ -105,8 +118,12 @@ class Census(TorchDispatchMode):
             except TypeError:
                 flops = float(flop_registry[packet](*args, **kwargs))
         fp32 = flops > 0 and any(t.dtype == torch.float32 for t in ins if t.dim() >= 2)
-        # an in-place op reads and writes its first argument: count it once in and once out
-        nbytes = float(_nbytes(ins) + _nbytes(outs))
+        # Reads: every tensor argument (copy_'s destination excepted). Writes: the results and every argument the
+        # schema marks as written; an in-place op (add_) so counts its first argument once read and once written,
+        # and ops that return nothing (fused Adam, _foreach_lerp_) still count what they write.
+        written = _written_args(func, args, kwargs)
+        reads = [t for t in ins if not (name.endswith("copy_") and any(t is w for w in written))]
+        nbytes = float(_nbytes(reads) + _nbytes(outs + written))
         st = self.ops[name]
         st.calls += 1
         st.flops += flops

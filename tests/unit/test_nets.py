@@ -190,9 +190,13 @@ def test_pixel_norm_as_fused_rms_norm_matches_the_formula(monkeypatch):
         torch.testing.assert_close(xr.grad, plain[name][1], rtol=1e-12, atol=1e-12)
         if name == "4d":
             assert y.is_contiguous(memory_format=torch.channels_last)
+    # autocast is off inside: CUDA's autocast runs rms_norm in fp32 and would hand back fp32 activations
+    real, inside = layers.F.rms_norm, []
+    monkeypatch.setattr(layers.F, "rms_norm", lambda *a, **k: inside.append(torch.is_autocast_enabled("cpu"))
+                        or real(*a, **k))
     with torch.autocast("cpu", dtype=torch.bfloat16):
         yb = layers.pixel_norm(x4.to(torch.bfloat16))
-    assert yb.dtype == torch.bfloat16
+    assert yb.dtype == torch.bfloat16 and inside == [False]
     torch.testing.assert_close(yb.double(), plain["4d"][0], rtol=2e-2, atol=2e-2)
     # not channels_last: the plain formula (F.rms_norm would hand back a different memory layout)
     calls = []

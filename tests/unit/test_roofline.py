@@ -26,15 +26,22 @@ def restore_layers(monkeypatch):
 
 @pytest.mark.parametrize("res", [8, 32])
 def test_counted_flops_are_the_spec_formula_and_the_fused_norm_saves_traffic(res, restore_layers):
+    # (restore_layers: model_cuda_kernels() below patches wildgan.nets.layers for the process)
     runner, phase = roofline.build_runner("tiny", res, fade=False, gp_precision="fp32", batch=8)
     ops, sections = roofline.census(runner, phase)
     per_op, tot = roofline.price(ops, roofline.Device())
     by_step, _ = roofline.price(sections, roofline.Device())
     expect = info.train_flops_per_image(runner.nets, runner.nc, res)["train"]
     assert tot["flops"] / phase.batch == pytest.approx(expect, rel=0.03)
-    assert tot["s"] == pytest.approx(sum(r["s"] for r in by_step.values()))
     assert {"D fwd", "D bwd+adam", "G fwd", "G bwd+adam", "E fwd", "E bwd+adam"} <= set(by_step)
     assert "convolution" in per_op and "_fused_adam_" in per_op and tot["kernels"] > 100
+    # the dtypes are autocast's: the gradient penalty's critic pass (D step only) is the only fp32 convolution work
+    assert per_op["convolution"]["flops_fp32"] > 0
+    assert by_step["D fwd"]["flops_fp32"] > 0 and by_step["E fwd"]["flops_fp32"] == 0
+    # Adam writes its parameters and moments in place and returns nothing: its bytes are more than it reads
+    n_params = sum(p.numel() for m in ("G", "D", "E") for p in getattr(runner.nets, m).parameters()
+                   if p.grad is not None)                              # the layers of this resolution
+    assert per_op["_fused_adam_"]["bytes"] >= 4 * 7 * n_params         # read p, g, m, v; write p, m, v (and g)
 
     roofline.model_cuda_kernels()
     runner, phase = roofline.build_runner("tiny", res, fade=False, gp_precision="fp32", batch=8)

@@ -141,23 +141,55 @@ def test_channels_last_scoring_gives_the_same_scores_and_leaves_the_weights_as_t
     # CUDA scores in channels_last (scoring.pgan_scores.channels_last_weights); forced here on the CPU
     from wildgan.scoring.pgan_scores import score_batches
 
-    nets = build_pgan(net_config_for_preset("tiny", 16, 1), 0)
-    x = _images(30)
+    # colour: with one channel the images are channels_last and contiguous at once (the check below could not tell)
+    nets = build_pgan(net_config_for_preset("tiny", 16, 3), 0)
+    x = (np.random.default_rng(0).random((30, 16, 16, 3)) * 255).astype(np.uint8)
     def layout():
         return {(m, n): (p, p.data_ptr(), p.stride()) for m in ("Gs", "E", "D")
                 for n, p in getattr(nets, m).named_parameters()}
 
     before = layout()
+    # (G's activation entering its 16x16 conv channels_last?, that conv's weight channels_last?): G's activations
+    # start from a dense layer's NCHW view (E's already follow the NHWC-strided queries)
+    seen = []
+    conv = nets.Gs.conv["4"]
+    conv.register_forward_pre_hook(lambda m, a: seen.append(
+        (a[0].is_contiguous(memory_format=torch.channels_last),
+         m.weight.is_contiguous(memory_format=torch.channels_last))))
     batches = batch_order(len(x), 8, 0)
     ref = score_batches(nets, x, batches, range(len(batches)), ScoreConfig(batch_size=8), channels_last=False)
+    assert seen and not any(q or w for q, w in seen)
+    seen.clear()
     got = score_batches(nets, x, batches, range(len(batches)), ScoreConfig(batch_size=8), channels_last=True,
                         batches_per_forward=2)
+    assert seen and all(q and w for q, w in seen)
     for (bi, s_ref, z_ref, _), (bj, s_got, z_got, _) in zip(ref, got):
         assert bi == bj
         np.testing.assert_allclose(z_got, z_ref, rtol=1e-5, atol=1e-6)
         for k in s_ref:
             np.testing.assert_allclose(s_got[k], s_ref[k], rtol=1e-5, atol=1e-7)
     assert layout() == before                 # the same tensors, in the same layout, afterwards
+
+
+def test_channels_last_weights_are_put_back_when_the_conversion_fails_half_way(monkeypatch):
+    from wildgan.scoring.pgan_scores import channels_last_weights
+
+    nets = build_pgan(net_config_for_preset("tiny", 16, 1), 0)
+    before = [(p, p.data_ptr(), p.stride()) for p in nets.E.parameters()]
+    real, calls = torch.Tensor.contiguous, []
+
+    def fails_on_the_third(self, *a, **k):
+        if k.get("memory_format") is torch.channels_last:
+            calls.append(1)
+            if len(calls) == 3:
+                raise RuntimeError("CUDA out of memory (simulated)")
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(torch.Tensor, "contiguous", fails_on_the_third)
+    with pytest.raises(RuntimeError, match="simulated"):
+        with channels_last_weights([nets.E]):
+            pass
+    assert len(calls) == 3 and [(p, p.data_ptr(), p.stride()) for p in nets.E.parameters()] == before
 
 
 def test_minibatch_stddev_sub_batches_equal_separate_calls():

@@ -91,14 +91,15 @@ def channels_last_weights(mods: Iterable[torch.nn.Module], on: bool = True) -> I
     the layout in which cuDNN's bf16/TF32 convolutions need no transposes, and G's pixel norms take the fused RMS
     norm (nets.layers.pixel_norm). Values are those of the contiguous layout up to float rounding."""
     saved: list[tuple[torch.nn.Parameter, torch.Tensor]] = []
-    if on:
-        with torch.no_grad():
-            for m in mods:
-                for p in m.parameters():
-                    if p.dim() == 4 and not p.is_contiguous(memory_format=torch.channels_last):
-                        saved.append((p, p.data))
-                        p.data = p.data.contiguous(memory_format=torch.channels_last)
     try:
+        # inside the try: a conversion that fails half-way (out of memory) still puts back those already converted
+        if on:
+            with torch.no_grad():
+                for m in mods:
+                    for p in m.parameters():
+                        if p.dim() == 4 and not p.is_contiguous(memory_format=torch.channels_last):
+                            saved.append((p, p.data))
+                            p.data = p.data.contiguous(memory_format=torch.channels_last)
         yield
     finally:
         for p, d in saved:
@@ -158,7 +159,7 @@ def score_batches(nets: PGANNetworks, x_u8: np.ndarray, batches: list[np.ndarray
     old_sub = E.mbstd_batch
     cl = torch.device(device).type == "cuda" if channels_last is None else channels_last
     try:
-        with mbstd_group(E, group), channels_last_weights(mods, cl):
+        with mbstd_group(E, group), channels_last_weights((G, E, nets.D) if with_A else (G, E), cl):
             for chunk in tqdm(chunks, disable=not progress, desc="score", unit="forward"):
                 sizes = [len(batches[bi]) for bi in chunk]
                 E.mbstd_batch = sizes[0]
