@@ -979,11 +979,11 @@ class Detector:
             self.labels_ = self.threshold_rule_.apply(self.decision_scores_)
 
     # -------------------------------------------------------------------------------------------- scoring
-    def _score_u8(self, x: np.ndarray, batch_mode: str | None = None) -> dict[str, np.ndarray]:
+    def _score_u8(self, x: np.ndarray, batch_mode: str | None = None, with_A: bool = True) -> dict[str, np.ndarray]:
         m = self.model_
         with _torch_threads(getattr(self, "threads", None)):
             res = m.score(x, score_cfg=replace(m.cfg.score, lam=float(self.lam)),
-                          batch_mode=batch_mode or self.batch_mode)
+                          batch_mode=batch_mode or self.batch_mode, with_A=with_A)
         return {k: np.asarray(v, dtype=np.float64) for k, v in res.scores.items()}
 
     def _image_shapes(self) -> list[tuple[int, int, int]]:
@@ -1028,7 +1028,12 @@ class Detector:
                       f"them as uint8 (x * 255) or use a Detector(pixel_range='[0,1]')")
         return x, ids
 
-    def _scores(self, X: Any, resume_dir: str | Path | None = None) -> dict[str, np.ndarray]:
+    def _needs_A(self) -> bool:
+        """Whether decision_function needs f-AnoGAN's A: its two critic passes are about half of a wildgan
+        scoring, and only the A score uses them (score_pgan's with_A)."""
+        return self.score == "A" or self.model_.cfg.method != "wildgan"
+
+    def _scores(self, X: Any, resume_dir: str | Path | None = None, with_A: bool = True) -> dict[str, np.ndarray]:
         folder = isinstance(X, (str, Path)) and Path(X).is_dir()
         if resume_dir is not None and not folder:
             raise ConfigError(f"resume_dir applies to a folder of image files (read and scored in chunks); got "
@@ -1044,11 +1049,11 @@ class Detector:
                 got = score_files(m, [X], score_cfg=replace(m.cfg.score, lam=float(self.lam)),
                                   batch_mode=self.batch_mode,
                                   conversion={k: v for k, v in self.conversion_.items() if k != "float_range"},
-                                  resume_dir=rd)
+                                  resume_dir=rd, with_A=with_A)
             if rd is not None and is_resume_dir(rd):
                 remove_resume_dir(rd)                   # every chunk's scores are returned now
             return {k: np.asarray(v, dtype=np.float64) for k, v in got.scores.items()}
-        return self._score_u8(self._images(X))
+        return self._score_u8(self._images(X), with_A=with_A)
 
     def score_all(self, X: Any, resume_dir: str | Path | None = None) -> dict[str, np.ndarray]:
         """Every score of X, float64 [N] each: a, L_n, L_o, L_r, A (higher = more anomalous) and the diagnostic
@@ -1061,9 +1066,9 @@ class Detector:
 
     def decision_function(self, X: Any, resume_dir: str | Path | None = None) -> np.ndarray:
         """Anomaly scores float64 [N] (the `score` parameter's); higher = more anomalous. `resume_dir`: for a
-        folder, as in score_all."""
+        folder, as in score_all. Only the scores it needs are computed (no critic passes unless score = 'A')."""
         _check_fitted(self)
-        return self._scores(X, resume_dir)[self.score]
+        return self._scores(X, resume_dir, with_A=self._needs_A())[self.score]
 
     def predict(self, X: Any) -> np.ndarray:
         """int64 [N]: 1 = anomaly (score > threshold_), 0 = normal."""

@@ -115,6 +115,21 @@ def test_shapes_and_dtypes(det: Detector, mnist) -> None:
     np.testing.assert_array_equal(allsc["a"], s)
 
 
+def test_decision_function_runs_the_critic_only_for_the_A_score(det: Detector, mnist, monkeypatch) -> None:
+    x = mnist["x_test"][:8]
+    D = det.model_.nets.D
+    real, calls = D.features, []
+    monkeypatch.setattr(D, "features", lambda *a, **k: calls.append(1) or real(*a, **k))
+    s = det.decision_function(x)                          # score 'a': E and G only
+    assert not calls
+    np.testing.assert_array_equal(s, det.score_all(x)["a"])
+    assert calls                                          # score_all: every score, A included
+    calls.clear()
+    other = copy.copy(det).set_params(score="A")
+    np.testing.assert_array_equal(other.decision_function(x), det.score_all(x)["A"])
+    assert calls
+
+
 def test_same_image_set_same_scores(det: Detector, x_train) -> None:
     # fixed protocol: the training set scored again gives exactly the training scores
     np.testing.assert_array_equal(det.decision_function(x_train), det.decision_scores_)
