@@ -1049,7 +1049,9 @@ class Detector:
                 got = score_files(m, [X], score_cfg=replace(m.cfg.score, lam=float(self.lam)),
                                   batch_mode=self.batch_mode,
                                   conversion={k: v for k, v in self.conversion_.items() if k != "float_range"},
-                                  resume_dir=rd, with_A=with_A)
+                                  # with a resume folder, every score: its chunks are then those score_all
+                                  # saves too, and a folder either left behind stays resumable by the other
+                                  resume_dir=rd, with_A=with_A or rd is not None)
             if rd is not None and is_resume_dir(rd):
                 remove_resume_dir(rd)                   # every chunk's scores are returned now
             return {k: np.asarray(v, dtype=np.float64) for k, v in got.scores.items()}
@@ -1066,7 +1068,8 @@ class Detector:
 
     def decision_function(self, X: Any, resume_dir: str | Path | None = None) -> np.ndarray:
         """Anomaly scores float64 [N] (the `score` parameter's); higher = more anomalous. `resume_dir`: for a
-        folder, as in score_all. Only the scores it needs are computed (no critic passes unless score = 'A')."""
+        folder, as in score_all. Only the scores it needs are computed (no critic passes unless score = 'A'; with
+        a `resume_dir`, every score, so that its saved chunks serve score_all as well)."""
         _check_fitted(self)
         return self._scores(X, resume_dir, with_A=self._needs_A())[self.score]
 

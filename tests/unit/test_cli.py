@@ -703,3 +703,14 @@ def test_score_with_a_chosen_checkpoint(tiny_npz, tmp_path, capsys):
     assert "A left out (--no-A)" in capsys.readouterr().err
     assert main(["score", str(run), "--out", "-", "--no-A", "--threshold", "mad", "--score", "A"]) == 2
     assert "needs the A score: leave out --no-A" in capsys.readouterr().err
+    # ... and on a pile of files read in chunks (score_files), with the same values as a full scoring of it
+    pile = tmp_path / "pile"
+    pile.mkdir()
+    from PIL import Image
+
+    for i, img in enumerate(np.random.default_rng(1).integers(0, 255, (140, 8, 8), dtype=np.uint8)):
+        Image.fromarray(img).save(pile / f"{i:03d}.png")          # 3 chunks of 64
+    full_pile = scores("--data", str(pile), "--chunk-size", "64")
+    pile_no_a = scores("--data", str(pile), "--chunk-size", "64", "--no-A")
+    assert "A" in full_pile[0] and "A" not in pile_no_a[0]
+    assert [(r["id"], r["a"], r["L_n"]) for r in pile_no_a] == [(r["id"], r["a"], r["L_n"]) for r in full_pile]

@@ -254,3 +254,4 @@ def test_no_images_give_empty_scores_not_an_error():
     res = score_pgan(nets, np.zeros((0, 8, 8, 1), np.uint8))
     assert set(res.scores) >= set(SCORE_NAMES) and all(len(v) == 0 for v in res.scores.values())
     assert res.z.shape[0] == 0
+    assert "A" not in score_pgan(nets, np.zeros((0, 8, 8, 1), np.uint8), with_A=False).scores

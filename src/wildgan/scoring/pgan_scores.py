@@ -247,6 +247,8 @@ def score_pgan(nets: PGANNetworks, x_u8: np.ndarray, cfg: ScoreConfig = ScoreCon
                           batches_per_forward=batches_per_forward, with_A=with_A)
     scores, z, recon = assemble(len(x_u8), batches, parts, nets.E.cfg.latent_size,
                                 x_u8.shape[1:] if return_recon else None)
+    if not with_A:
+        scores.pop("A", None)            # no images: assemble names every score
     return ScoreResult(scores=scores, z=z, recon=recon,
                        info={"batch_size": cfg.batch_size, "shuffle_seed": cfg.shuffle_seed, "batch_mode": batch_mode,
                              "lam": cfg.lam, "kappa": cfg.kappa, "generator": cfg.generator, "lod": lod})
