@@ -59,8 +59,7 @@ class LoadedModel:
         latents (search: drawn for the whole set). f-AnoGAN scores every image on its own and needs neither.
         `with_A=False` (wildgan runs only): every score but f-AnoGAN's A, without its two critic passes."""
         sc = score_cfg or self.cfg.score
-        if not with_A and self.cfg.method != "wildgan":
-            raise ConfigError(f"leaving out the A score applies to wildgan runs; this is a {self.cfg.method} run")
+        _check_without_A(self.cfg.method, with_A)
         if self.cfg.method == "wildgan":
             return score_pgan(self.nets, x_u8, sc, device=self.device, batch_mode=batch_mode,
                               return_recon=return_recon, progress=progress, lod=self.lod, batches=batches,
@@ -77,6 +76,12 @@ class LoadedModel:
             return score_fanogan(self.nets, x_u8, batch_size=sc.batch_size, lam=sc.lam, kappa=sc.kappa,
                                  device=self.device, return_recon=return_recon)
         raise CheckpointError(f"unknown method {self.cfg.method!r} in the run config")
+
+
+def _check_without_A(method: str, with_A: bool) -> None:
+    """with_A=False is for wildgan runs: f-AnoGAN's and latent search's scores need the critic anyway."""
+    if not with_A and method != "wildgan":
+        raise ConfigError(f"leaving out the A score applies to wildgan runs; this is a {method} run")
 
 
 def final_checkpoint(run_dir: Path) -> Path:
@@ -238,8 +243,7 @@ def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: 
     from .pgan_scores import batch_order
 
     net, sc, method = model.cfg.net, score_cfg or model.cfg.score, model.cfg.method
-    if not with_A and method != "wildgan":      # before any file is read
-        raise ConfigError(f"leaving out the A score applies to wildgan runs; this is a {method} run")
+    _check_without_A(method, with_A)              # before any file is read
     files = list_image_files(paths)
     step = chunk_size or default_chunk_size(net.resolution, net.channels, sc.batch_size, method,
                                             resumable=resume_dir is not None)
