@@ -891,8 +891,8 @@ def cmd_export(a: argparse.Namespace) -> int:
     _check_out_file(a.out, "model.onnx")
     path = export_onnx(Path(a.run_dir), Path(a.out), batch_size=a.batch_size, opset=a.opset,
                        input_type=a.input_type, include_A=not a.no_A)
-    print(f"wrote {path} (ONNX opset {a.opset}, {a.input_type} input; isolated scoring: each image is scored on "
-          "its own, any batch size)", file=sys.stderr)
+    print(f"wrote {path} (ONNX opset {a.opset}, {a.input_type} input; each image is scored on its own, any batch "
+          "size)", file=sys.stderr)
     return 0
 
 
@@ -1142,10 +1142,11 @@ def make_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_score)
     s.set_defaults(defaults={act.dest: act.default for act in s._actions})   # for warnings about unused options
 
-    x = sub.add_parser("export", help="export the scoring graph (E, Gs and the scores) for onnxruntime",
+    x = sub.add_parser("export", help="export the scoring graph (E, Gs and the scores; f-AnoGAN runs too) for "
+                       "onnxruntime",
                        epilog="example:\n  wildgan export runs/mnist --format onnx --out mnist.onnx",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    x.add_argument("run_dir", help="a run directory written by `wildgan train`")
+    x.add_argument("run_dir", help="a run directory written by `wildgan train` (method wildgan or fanogan)")
     x.add_argument("--format", choices=("onnx",), default="onnx", help="export format (default onnx)")
     x.add_argument("--out", required=True, help="output file (.onnx)")
     x.add_argument("--batch-size", type=int, default=64,

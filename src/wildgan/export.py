@@ -1,5 +1,10 @@
 """Export a trained run's scoring graph (E, Gs, D's features and the scores) to ONNX for onnxruntime.
 
+Covers wildgan runs (below) and f-AnoGAN runs (FAnoGANScoringGraph: izi_f encoder, G, the critic's features and the
+same five scores; its networks are in eval mode, so every image is scored on its own and the graph equals
+`wildgan score` on that run exactly: metadata batch_mode 'independent'). Latent search runs are an optimisation
+loop, not a graph, and are refused.
+
 Batch composition: E ends with a minibatch-stddev layer, so in the paper's 'mixed' protocol an image's score depends
 on which images share its batch (wildgan.scoring.pgan_scores). A deployed graph cannot know how the caller will batch
 (one image from a camera, a half-full last batch, a batch of nothing but anomalies), so the export uses the
@@ -87,6 +92,33 @@ class ScoringGraph(nn.Module):
         return tuple(out) + (z,)
 
 
+class FAnoGANScoringGraph(nn.Module):
+    """images -> (a, L_n, L_o, L_r[, A], z) for an f-AnoGAN run: z = E(x) (tanh codes), X_rec = G(z), A with the
+    critic's 8192-d features; the functions of wildgan.scoring.scores, as score_fanogan computes them. Eval mode
+    throughout (BatchNorm with its running statistics, the critic's LayerNorm per sample), so no row depends on
+    another and the batch axis is free."""
+
+    def __init__(self, E: nn.Module, G: nn.Module, D: nn.Module | None, lam: float, kappa: float,
+                 input_type: str = "uint8") -> None:
+        super().__init__()
+        if input_type not in INPUT_TYPES:
+            raise ConfigError(f"input_type must be one of {INPUT_TYPES}, got {input_type!r}")
+        self.lod = 0.0                                   # f-AnoGAN does not grow
+        self.E, self.G = copy.deepcopy(E).eval(), copy.deepcopy(G).eval()
+        self.D = copy.deepcopy(D).eval() if D is not None else None
+        self.lam, self.kappa, self.input_type = float(lam), float(kappa), input_type
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        q = u8_to_unit(x.permute(0, 3, 1, 2)) if self.input_type == "uint8" else x.float()
+        z = self.E(q)
+        rec = self.G(z)
+        s = encoder_scores(q, rec, z, self.lam)
+        out = [s["a"], s["L_n"], s["L_o"], s["L_r"]]
+        if self.D is not None:
+            out.append(fanogan_score(q, rec, self.D.features(q), self.D.features(rec), self.kappa))
+        return tuple(out) + (z.float(),)
+
+
 def _unfuse(net: nn.Module) -> None:
     """Use the unfused up/down convolutions (same maths, see EqConv2d): the fused ones build their 4x4 kernel from the
     weights at run time, which the TorchScript ONNX exporter rejects ('kernel of unknown shape')."""
@@ -102,18 +134,21 @@ def output_names(include_A: bool = True) -> list[str]:
 
 
 def scoring_graph(run_dir: str | Path, *, input_type: str = "uint8", include_A: bool = True,
-                  checkpoint: str | Path | None = None) -> tuple[ScoringGraph, Any]:
-    """The exportable module of a run (CPU, eval mode) at the run's level of detail (model.lod), and its
-    LoadedModel."""
+                  checkpoint: str | Path | None = None) -> tuple[ScoringGraph | FAnoGANScoringGraph, Any]:
+    """The exportable module of a run (CPU, eval mode) and its LoadedModel: for a wildgan run at the run's level of
+    detail (model.lod), for an f-AnoGAN run its three networks as `wildgan score` uses them."""
     from .scoring.run import load_model
 
     model = load_model(Path(run_dir), "cpu", checkpoint=Path(checkpoint) if checkpoint else None)
-    if model.cfg.method != "wildgan":
-        why = ("latent search is an optimisation loop, not a graph" if model.cfg.method == "search" else
-               "exporting f-AnoGAN's izi_f encoder and critic features is not implemented")
-        raise ConfigError(f"{run_dir}: ONNX export covers wildgan runs (E, Gs and their scores); this run's method "
-                          f"is {model.cfg.method!r} ({why}); score it with `wildgan score`")
     sc = model.cfg.score
+    if model.cfg.method == "fanogan":
+        nets = model.nets
+        return FAnoGANScoringGraph(nets.E, nets.G, nets.D if include_A else None, sc.lam, sc.kappa,
+                                   input_type), model
+    if model.cfg.method != "wildgan":
+        raise ConfigError(f"{run_dir}: ONNX export covers wildgan and f-AnoGAN runs; this run's method is "
+                          f"{model.cfg.method!r} (latent search is an optimisation loop, not a graph); score it "
+                          "with `wildgan score`")
     G = model.nets.Gs if sc.generator == "Gs" else model.nets.G
     graph = ScoringGraph(model.nets.E, G, model.nets.D if include_A else None, sc.lam, sc.kappa, input_type,
                          lod=model.lod)
@@ -123,7 +158,8 @@ def scoring_graph(run_dir: str | Path, *, input_type: str = "uint8", include_A: 
 def export_onnx(run_dir: str | Path, path: str | Path, batch_size: int = 64, opset: int = 17, *,
                 input_type: str = "uint8", include_A: bool = True, checkpoint: str | Path | None = None) -> Path:
     """Write the run's scoring graph to `path` (.onnx). `batch_size` is the example batch the graph is traced with;
-    the batch axis stays dynamic (isolated protocol). Needs the `onnx` extra (pip install onnx) to write metadata."""
+    the batch axis stays dynamic (wildgan: isolated protocol; f-AnoGAN: every image on its own anyway). Needs the
+    `onnx` extra (pip install onnx) to write metadata."""
     if batch_size < 1:
         raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
     import importlib.util
@@ -153,8 +189,9 @@ def export_onnx(run_dir: str | Path, path: str | Path, batch_size: int = 64, ops
             torch.onnx.export(graph, (example,), str(tmp), input_names=["images"], output_names=names,
                               opset_version=int(opset), dynamic_axes=dynamic, do_constant_folding=True, dynamo=False)
         _add_metadata(tmp, {"wildgan_run": str(run_dir), "source": model.source, "resolution": r, "channels": c,
-                            "input_type": input_type, "input_layout": "NHWC uint8" if input_type == "uint8"
-                            else "NCHW float32 in [-1, 1]", "batch_mode": "isolated", "lam": graph.lam,
+                            "method": model.cfg.method, "input_type": input_type,
+                            "input_layout": "NHWC uint8" if input_type == "uint8" else "NCHW float32 in [-1, 1]",
+                            "batch_mode": batch_mode_of(model.cfg.method), "lam": graph.lam,
                             "kappa": graph.kappa, "lod": graph.lod, "outputs": names,
                             "conversion": _conversion(Path(run_dir))})
         tmp.replace(path)
@@ -166,6 +203,13 @@ def export_onnx(run_dir: str | Path, path: str | Path, batch_size: int = 64, ops
         if tmp.exists():
             tmp.unlink()
     return path
+
+
+def batch_mode_of(method: str) -> str:
+    """The scoring protocol an exported graph of this method computes (its metadata_props['batch_mode'])."""
+    # wildgan: E's minibatch stddev couples a batch, the graph scores each image as a batch of copies of itself;
+    # f-AnoGAN: eval-mode networks, a score never depended on the batch
+    return "independent" if method == "fanogan" else "isolated"
 
 
 def _conversion(run_dir: Path) -> dict[str, Any]:
@@ -192,4 +236,4 @@ def onnx_metadata(path: str | Path) -> dict[str, str]:
     return {p.key: p.value for p in onnx.load(str(path)).metadata_props}
 
 
-__all__ = ["ScoringGraph", "scoring_graph", "export_onnx", "onnx_metadata", "output_names", "INPUT_TYPES"]
+__all__ = ["ScoringGraph", "FAnoGANScoringGraph", "batch_mode_of", "scoring_graph", "export_onnx", "onnx_metadata", "output_names", "INPUT_TYPES"]

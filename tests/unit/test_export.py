@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
@@ -160,3 +161,61 @@ def test_scoring_graph_refuses_lod_out_of_range() -> None:
         with pytest.raises(ConfigError):
             ScoringGraph(nets.E, nets.Gs, nets.D, 0.05, 1.0, lod=bad)
     assert ScoringGraph(nets.E, nets.Gs, None, 0.05, 1.0, lod=2.0).lod == 2.0   # 4x4: the first level
+
+
+# ------------------------------------------------------------------------------------------------------- f-AnoGAN
+@pytest.fixture(scope="module")
+def fanogan_run(tmp_path_factory):
+    """A briefly trained f-AnoGAN run (32x32 gray, dim 8): its BatchNorms have moved off their initial statistics,
+    so the test sees whether the graph uses the running statistics as `wildgan score` does."""
+    from wildgan.config import DataConfig, FAnoGANConfig, RunConfig, TrainConfig, net_config_for_preset
+    from wildgan.config import write_run_config
+    from wildgan.training.fanogan_loop import train_fanogan
+
+    run = tmp_path_factory.mktemp("fanogan") / "run"
+    fan = FAnoGANConfig(dim=8, latent_size=16, batch_size=8, enc_batch_size=8, gan_iters=8, enc_iters=6,
+                        device="cpu", seed=1)
+    cfg = RunConfig(data=DataConfig(dataset="mnist", normal=("1",), resolution=32, channels=1),
+                    net=net_config_for_preset("tiny", 32, 1), train=TrainConfig(total_kimg=0.1), preset="tiny",
+                    method="fanogan", fanogan=fan)
+    write_run_config(cfg, run)
+    x = np.random.default_rng(0).integers(0, 256, (64, 32, 32, 1), dtype=np.uint8)
+    train_fanogan(x, fan, run, progress=False)
+    return run
+
+
+def test_fanogan_onnx_equals_wildgan_score(fanogan_run, mnist, tmp_path) -> None:
+    x = to_images(mnist["x_test"][::25][:40], 32, 1)[0]
+    path = export_onnx(fanogan_run, tmp_path / "fan.onnx", batch_size=8)
+    model = load_model(fanogan_run, "cpu")
+    ref = model.score(x)
+    assert any(float(m.running_var.mean()) != 1.0 for m in model.nets.E.modules()
+               if isinstance(m, torch.nn.BatchNorm2d))                    # trained statistics, not the initial ones
+    for batch in (x, x[:1], x[:3]):
+        out = _run(path, batch)
+        for k in SCORES:
+            assert _max_rel(out[k], ref.scores[k][: len(batch)])[1] < 1e-4, k
+        assert _max_rel(out["z"], ref.z[: len(batch)])[1] < 1e-4
+        assert np.abs(out["z"]).max() <= 1 + 1e-6                           # tanh codes (saturate in fp32)
+    meta = onnx_metadata(path)
+    assert meta["method"] == "fanogan" and meta["batch_mode"] == "independent" and meta["lod"] == "0.0"
+    noA = _run(export_onnx(fanogan_run, tmp_path / "fan_noA.onnx", input_type="float", include_A=False),
+               x[:5].transpose(0, 3, 1, 2).astype(np.float32) * (2.0 / 255.0) - 1.0)
+    assert "A" not in noA
+    np.testing.assert_allclose(noA["a"], ref.scores["a"][:5], rtol=1e-4, atol=1e-6)
+
+
+def test_export_refuses_a_latent_search_run(tmp_path) -> None:
+    from wildgan import checkpoint as ckpt
+    from wildgan.config import DataConfig, RunConfig, TrainConfig, net_config_for_preset, to_dict, write_run_config
+    from wildgan.nets import build_pgan
+
+    run = tmp_path / "search"
+    net = net_config_for_preset("tiny", 16, 1)
+    write_run_config(RunConfig(data=DataConfig(dataset="mnist", normal=("1",), resolution=16, channels=1), net=net,
+                               train=TrainConfig(total_kimg=1.0), preset="tiny", method="search"), run)
+    ckpt.save_checkpoint(run, "network-final", ckpt.networks_to_tensors(build_pgan(net, 0).modules()),
+                         {"net": to_dict(net), "lod": 0.0})
+    with pytest.raises(ConfigError, match="latent search is an optimisation loop"):
+        export_onnx(run, tmp_path / "s.onnx")
+    assert not (tmp_path / "s.onnx").exists()
