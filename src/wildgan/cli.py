@@ -196,7 +196,11 @@ def _resume_config(argv: Sequence[str]) -> list[str]:
     pre.add_argument("--config")
     pre.add_argument("--out")
     pre.add_argument("--resume", action="store_true")
+    pre.add_argument("--overwrite", action="store_true")
     known, _ = pre.parse_known_args(argv)
+    if known.resume and known.overwrite:
+        # said before "resuming with the settings of ...", which would announce a resume that cannot happen
+        raise ConfigError("--resume continues the run in place and --overwrite deletes it: give one of them")
     saved = Path(known.out) / "config.yaml" if known.out else None
     if not known.resume or known.config or saved is None or not saved.is_file():
         return list(argv)
@@ -241,8 +245,12 @@ def _set_from_config(p: argparse.ArgumentParser, argv: Sequence[str]) -> None:
     actions = {a.dest: a for a in p._actions}
     unknown = sorted(set(values) - set(actions))
     if unknown:
+        sections = [k for k in unknown if k in ("data", "net", "train", "score", "fanogan", "search")]
+        hint = (f"; a file with sections ({', '.join(sections)}) must be a whole run config (data, net and train, "
+                f"as a run's config.yaml); for a few settings use flat option names (e.g. total_kimg: 100)"
+                if sections else "")
         raise ConfigError(f"{known.config}: unknown option(s) {unknown}; use the long option names of "
-                          f"`wildgan train --help` (with _ or -)")
+                          f"`wildgan train --help` (with _ or -){hint}")
     p.set_defaults(**{k: _option_value(actions[k], v, path) for k, v in values.items()})
 
 
@@ -536,6 +544,7 @@ def cmd_train(a: argparse.Namespace) -> int:
     if cfg.method == "fanogan" and cfg.train.tensorboard:
         _warn("warning: --tensorboard logs wildgan and search runs; an f-AnoGAN run writes its numbers to "
               "stats.jsonl only")
+    _warn_other_methods_options(a, cfg.method)
     is_main = ctx is None or ctx.is_main
     log = _log_to(Path(a.out)) if is_main else (lambda m: None)
     try:
@@ -565,6 +574,9 @@ def cmd_train(a: argparse.Namespace) -> int:
         score_training_split(Path(a.out), load_model(Path(a.out), a.device), split, progress=not a.no_progress)
         print(f"scored the {len(split.train_x)} training images (thresholds of wildgan score --threshold): "
               f"{Path(a.out) / 'train_scores.csv'}", file=sys.stderr)
+    if res.final is not None and cfg.method == "search" and cfg.train.train_scores:
+        print("latent search: the training images are not scored now (an optimisation per image); `wildgan score "
+              "--threshold` scores them when it first needs them", file=sys.stderr)
     if a.evaluate and split.info.get("protocol") == "unlabelled":
         print(f"unlabelled training data: no test split to evaluate. Score new images with thresholds from the "
               f"training scores: wildgan score {a.out} --data NEW_IMAGES --threshold contamination --out scores.csv",
@@ -587,13 +599,14 @@ def _warn_if_not_grown(cfg: Any, res: Any, log: Any) -> None:
         return
     if lod > 0:
         from .config import paper_total_kimg
-        from .training.schedule import schedule_kimg_for_full_growth
+        from .training.schedule import kimg_to_reach_full_resolution
 
         t, r = cfg.train, cfg.net.resolution
-        grown = schedule_kimg_for_full_growth(r, t.phase_kimg, t.fade_kimg)
+        grown = kimg_to_reach_full_resolution(r, t.phase_kimg, t.fade_kimg, t.minibatch, t.minibatch_repeats)
         paper = paper_total_kimg(r, t.phase_kimg, t.fade_kimg)
         log(f"warning: training ended at {res.nimg / 1000:.4g} kimg (lod {lod:g}), before the networks reached "
-            f"{r}x{r}: with phases of {t.phase_kimg:g} kimg they get there at {grown:.4g} kimg, and the paper's "
+            f"{r}x{r}: with phases of {t.phase_kimg:g} kimg they get there with a --total-kimg above {grown:.4g}, "
+            f"and the paper's "
             f"schedule trains {paper:.4g} kimg. The run is scored at the resolution it reached; continue it with "
             f"--resume --total-kimg {paper:.4g}")
 
@@ -620,6 +633,22 @@ def _keep_count(text: str) -> int | None:
     if str(text).strip().lower() == "all":
         return None
     return _whole_number(text, 0, " or 'all'")
+
+
+def _warn_other_methods_options(a: argparse.Namespace, method: str) -> None:
+    """Options that belong to another --method are accepted (a script may pass one set of flags to every method) but
+    said to be ignored, rather than recorded silently as if they had an effect."""
+    ignored = []
+    if method != "wildgan" and a.encoder_loss != "image":
+        ignored.append("--encoder-loss")            # f-AnoGAN trains its own izi_f encoder; search has no encoder
+    if method != "fanogan":
+        ignored += [f"--{o.replace('_', '-')}" for o in ("fanogan_iters", "fanogan_enc_iters", "fanogan_dim")
+                    if getattr(a, o, None) is not None]
+        if getattr(a, "fanogan_bn_warmup", "on") != "on":
+            ignored.append("--fanogan-bn-warmup")
+    if ignored:
+        _warn(f"warning: {', '.join(ignored)} {'does' if len(ignored) == 1 else 'do'} not apply to --method "
+              f"{method}: ignored")
 
 
 def _changed(a: argparse.Namespace, dest: str) -> bool:

@@ -62,6 +62,13 @@ class NetConfig:
             raise ConfigError(f"channels must be 1 or 3, got {self.channels}")
         _check_numbers(self, {"fmap_base": ">=1", "fmap_max": ">=1", "fmap_decay": ">=0", "latent_size": "int>=0",
                               "mbstd_group": ">=1"})
+        # the channel count halves per level from fmap_base: at a high resolution a small base reaches 0 channels
+        # (tiny's 256 at 1024x1024), which no layer can have
+        thin = [s for s in range(self.resolution_log2) if self.nf(s) < 1]
+        if thin:
+            raise ConfigError(f"resolution {r} needs more channels than this width has: nf(level) = fmap_base / "
+                              f"2^level reaches 0 at level {thin[0]} (fmap_base {self.fmap_base:g}); choose a wider "
+                              f"preset or --width, or a smaller resolution")
         if self.latent_size == 0:
             object.__setattr__(self, "latent_size", self.nf(0))
 
@@ -506,9 +513,23 @@ def read_run_config(run_dir: Any) -> RunConfig:
     if not p.is_file():
         raise ConfigError(f"{run_dir}: not a wildgan run directory (no config.json)")
     try:
-        cfg = run_config_from_dict(json.loads(p.read_text()))
+        raw = json.loads(p.read_text())
     except json.JSONDecodeError as e:
         raise ConfigError(f"{p}: invalid JSON: {e}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{p}: cannot be read: {e}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{p}: not a run config (a JSON object with data, net, train, ... sections expected, got "
+                          f"a {type(raw).__name__})")
+    try:
+        cfg = run_config_from_dict(raw)
+    except ConfigError as e:
+        # e.g. a hand-edited field: the message says what is wrong, the prefix says in which file
+        raise ConfigError(f"{p}: {e}") from None
+    except (TypeError, ValueError, KeyError, AttributeError) as e:
+        # a field of the wrong type that no check names (a list where a number belongs, ...)
+        raise ConfigError(f"{p}: a malformed field ({type(e).__name__}: {e}); restore the file, or compare it with "
+                          f"config.yaml") from None
     data = cfg.data.data
     if data is None:
         # a run on the embedded sample recorded before SAMPLE_TOKEN (data: null, which reads $WILDGAN_DATA first):

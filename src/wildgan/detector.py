@@ -849,10 +849,10 @@ class Detector:
         if cfg.method == "fanogan" or lod <= 0:
             return
         from .config import paper_total_kimg
-        from .training.schedule import schedule_kimg_for_full_growth
+        from .training.schedule import kimg_to_reach_full_resolution
 
         t, r = cfg.train, cfg.net.resolution
-        grown = schedule_kimg_for_full_growth(r, t.phase_kimg, t.fade_kimg)
+        grown = kimg_to_reach_full_resolution(r, t.phase_kimg, t.fade_kimg, t.minibatch, t.minibatch_repeats)
         paper = paper_total_kimg(r, t.phase_kimg, t.fade_kimg)
         got = self.trained_resolution_
         fading = f", still fading in {got}x{got}" if lod != int(lod) else ""
@@ -861,7 +861,7 @@ class Detector:
         msg = (f"training ended at {result.nimg / 1000:.4g} kimg ({why}), before the networks reached {r}x{r}: they "
                f"reached {got}x{got} (lod {lod:g}{fading}; trained_resolution_ = {got}, while resolution_ = {r} is "
                f"the input resolution) and images are scored at that resolution. With phase_kimg={t.phase_kimg:g} "
-               f"they reach {r}x{r} at {grown:.4g} kimg and the paper's schedule (total_kimg=None) trains "
+               f"they reach {r}x{r} with a total_kimg above {grown:.4g}, and the paper's schedule (total_kimg=None) trains "
                f"{paper:.4g} kimg: fit with total_kimg={paper:.4g} (or None)"
                f"{', minutes=None or a larger budget' if result.status == 'budget' else ''}, or a smaller "
                f"phase_kimg")

@@ -366,3 +366,50 @@ def test_a_resume_with_the_budget_spent_trains_nothing(tmp_path):
     assert again.status == "budget" and again.nimg == first.nimg
     assert [p.name for p in ckpt.list_checkpoints(run / "checkpoints")] == cks
     assert any("already used" in m for m in said)
+
+
+def test_resume_without_checkpoints_keeps_the_finished_run(tmp_path):
+    """The audit's case: a finished run whose checkpoints/ was emptied. Before, --resume said 'starting from scratch',
+    retrained, replaced network-final and dropped the stats rows; now it is refused with nothing changed."""
+    import shutil
+    from dataclasses import replace
+
+    from wildgan.errors import ConfigError
+    from wildgan.training.run import check_run_dir, train_run
+
+    data = _data(tmp_path)
+    cfg = _run_cfg(data, total_kimg=0.2)
+    run = tmp_path / "run"
+    train_run(cfg, run, progress=False, log=lambda m: None)
+    shutil.rmtree(run / "checkpoints")
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file() and p.name != "log.txt"}
+    longer = replace(cfg, train=replace(cfg.train, total_kimg=0.3))
+    with pytest.raises(ConfigError, match="trained networks \\(network-final.json\\) but no periodic checkpoint"):
+        check_run_dir(longer, run, resume=True)
+    with pytest.raises(ConfigError, match="restore its checkpoints/ folder, or start again with --overwrite"):
+        train_run(longer, run, resume=True, progress=False, log=lambda m: None)
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file() and p.name != "log.txt"} == before
+
+
+def test_overwrite_keeps_the_old_run_when_the_new_one_cannot_start(tmp_path):
+    """--overwrite deletes the old run only once the new one can start: networks too large for the machine (a
+    mistyped width) and data that does not load are refused first."""
+    from dataclasses import replace
+
+    from wildgan.errors import ConfigError, DataError
+    from wildgan.training.run import train_run
+
+    data = _data(tmp_path)
+    cfg = _run_cfg(data, total_kimg=0.1)
+    run = tmp_path / "run"
+    train_run(cfg, run, progress=False, log=lambda m: None)
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file() and p.name != "log.txt"}
+    huge = replace(cfg, net=replace(cfg.net, fmap_max=100_000, fmap_base=1_600_000, latent_size=100_000))
+    with pytest.raises(ConfigError, match="GiB for their weights and optimiser state alone, more than the"):
+        train_run(huge, run, overwrite=True, progress=False, log=lambda m: None)
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not an npz")
+    with pytest.raises(DataError):
+        train_run(replace(cfg, data=replace(cfg.data, data=str(bad))), run, overwrite=True, progress=False,
+                  log=lambda m: None)
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file() and p.name != "log.txt"} == before

@@ -449,9 +449,10 @@ def test_a_run_that_ends_before_full_resolution_says_so(tiny_npz, tmp_path, caps
               "--no-progress", "--no-train-scores"]
     assert main([*common, "--total-kimg", "0.1", "--phase-kimg", "0.5", "--out", str(tmp_path / "short")]) == 0
     err = capsys.readouterr().err
-    # 8x8 = 1 stable + 1 fade phase: grown at 1 kimg; the paper's schedule adds 2/3 of a phase
+    # 8x8 = 1 stable + 1 fade phase: the fade ends at 1 kimg, inside the round 0.960-1.024 (rounds of 4 x 16), so
+    # the first round at lod 0 starts at 1.024; the paper's schedule adds 2/3 of a phase
     assert ("training ended at 0.128 kimg (lod 1), before the networks reached 8x8: with phases of 0.5 kimg they get "
-            "there at 1 kimg, and the paper's schedule trains 1.333 kimg. The run is scored at the resolution it "
+            "there with a --total-kimg above 1.024, and the paper's schedule trains 1.333 kimg. The run is scored at the resolution it "
             "reached; continue it with --resume --total-kimg 1.333") in err, err
     assert main([*common, "--total-kimg", "0.1", "--phase-kimg", "0.03", "--out", str(tmp_path / "grown")]) == 0
     assert "before the networks reached" not in capsys.readouterr().err
@@ -714,3 +715,68 @@ def test_score_with_a_chosen_checkpoint(tiny_npz, tmp_path, capsys):
     pile_no_a = scores("--data", str(pile), "--chunk-size", "64", "--no-A")
     assert "A" in full_pile[0] and "A" not in pile_no_a[0]
     assert [(r["id"], r["a"], r["L_n"]) for r in pile_no_a] == [(r["id"], r["a"], r["L_n"]) for r in full_pile]
+
+
+# ------------------------------------------------------------------------- refusals the user audit asked for
+def test_a_width_too_thin_for_the_resolution_is_a_one_line_error(capsys):
+    # tiny's fmap_base 256 halves to 0 channels at 1024x1024: a ZeroDivisionError traceback before
+    assert main(["info", "--preset", "tiny", "--resolution", "1024", "--channels", "3"]) == 2
+    err = capsys.readouterr().err
+    assert "resolution 1024 needs more channels than this width has" in err and "Traceback" not in err
+    with pytest.raises(ConfigError, match="reaches 0 at level 9"):
+        net_config_for_preset("tiny", 1024, 3)
+    net_config_for_preset("tiny", 256, 3)                       # 256 / 2^7 = 2 channels: thin, but buildable
+
+
+def test_resume_with_overwrite_is_refused_before_announcing_a_resume(tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text("train: {}\n")
+    assert main(["train", "--out", str(run), "--resume", "--overwrite"]) == 2
+    err = capsys.readouterr().err
+    assert "give one of them" in err and "resuming with the settings" not in err
+
+
+@pytest.mark.parametrize("content, words", [
+    ("[1, 2]", "config.json: not a run config (a JSON object"),
+    ('{"data": {}, "net": null, "train": {}}', "config.json: NetConfig section must be a mapping"),
+    ('{"net": {}, "train": {}}', "config.json: config is missing the 'data' section"),
+    ('{"data": {}, "net": {"resolution": [1]}, "train": {}}', "config.json: a malformed field"),
+])
+def test_a_damaged_run_config_names_its_file(tmp_path, content, words):
+    from wildgan.config import read_run_config
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(content)
+    with pytest.raises(ConfigError, match=words.replace("(", "\\(").replace("[", "\\[")) as e:
+        read_run_config(run)
+    assert str(run / "config.json") in str(e.value)
+
+
+def test_a_partial_sectioned_config_file_says_what_is_accepted(tiny_npz, tmp_path, capsys):
+    cfg = tmp_path / "partial.yaml"
+    cfg.write_text("train:\n  total_kimg: 1\n")
+    assert main(["train", "--config", str(cfg), "--data", str(tiny_npz), "--out", "x", "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown option(s) ['train']" in err and "must be a whole run config" in err
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--method", "fanogan", "--encoder-loss", "latent"], "--encoder-loss does not apply to --method fanogan"),
+    (["--method", "search", "--encoder-loss", "latent"], "--encoder-loss does not apply to --method search"),
+    (["--fanogan-iters", "5", "--fanogan-dim", "8"], "--fanogan-iters, --fanogan-dim do not apply to --method "
+                                                     "wildgan"),
+])
+def test_options_of_another_method_are_said_to_be_ignored(argv, words, tiny_npz, tmp_path, capsys, monkeypatch):
+    import wildgan.training.run as run_mod
+
+    # stop right after the option checks: the warning is what is tested, not a training
+    def stop(*a, **k):
+        raise ConfigError("stopped here")
+
+    monkeypatch.setattr(run_mod, "train_run", stop)
+    assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--out",
+                 str(tmp_path / "r"), *argv]) == 2
+    err = capsys.readouterr().err
+    assert words in err and "stopped here" in err

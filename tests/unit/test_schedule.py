@@ -140,3 +140,25 @@ def test_end_of_rounds_is_where_the_loop_stops():
     assert end_of_rounds(0, 30000, 32, 4.0, 4.0, tiny, 4) == 30016       # the demo
     # the paper's CIFAR schedule: 128 at 4..16, 64 at 32 px; a total on a round boundary is exact
     assert end_of_rounds(0, 512 * 10, 32, 600, 600, PAPER_MINIBATCH, 4) == 5120
+
+
+def test_kimg_to_reach_full_resolution_is_the_end_of_a_round_at_lod_0():
+    # The audit's case: tiny at 32x32, phases of 0.1 kimg. The schedule's lod reaches 0 at 0.6 kimg, but the round
+    # that starts at 0.576 (lod 0.24) runs to 0.608, so total_kimg=0.6 ends still fading in; the next round
+    # (0.608-0.640) is the first at lod 0.
+    from wildgan.config import PRESETS
+    from wildgan.training.schedule import end_of_rounds, kimg_to_reach_full_resolution, lod_of_last_round
+
+    tiny = PRESETS["tiny"]["minibatch"]
+    assert schedule_kimg_for_full_growth(32, 0.1, 0.1) == pytest.approx(0.6)
+    assert lod_of_last_round(end_of_rounds(0, 600, 32, 0.1, 0.1, tiny, 4), 32, 0.1, 0.1, tiny, 4) > 0
+    assert kimg_to_reach_full_resolution(32, 0.1, 0.1, tiny, 4) == pytest.approx(0.608)
+    for total in (609, 640):                                  # any total past that round's start gets there
+        end = end_of_rounds(0, total, 32, 0.1, 0.1, tiny, 4)
+        assert end == 640 and lod_of_last_round(end, 32, 0.1, 0.1, tiny, 4) == 0.0
+    end = end_of_rounds(0, 608, 32, 0.1, 0.1, tiny, 4)       # ... and a total at it does not
+    assert end == 608 and lod_of_last_round(end, 32, 0.1, 0.1, tiny, 4) > 0
+    # the paper's schedule: the rounds (512 images at 4-16 px, 256 at 32 px) do not land on 3600 kimg
+    need = kimg_to_reach_full_resolution(32, 600, 600, PAPER_MINIBATCH, 4)
+    assert need == pytest.approx(3600.128)
+    assert schedule(int(need * 1000) - 256, 32, 600, 600, PAPER_MINIBATCH).lod > 0

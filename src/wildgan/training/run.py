@@ -107,6 +107,7 @@ def check_run_dir(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwr
     if previous_run(run_dir) and not resume and not overwrite and not never_trained(run_dir):
         raise _holds_a_run(run_dir)
     if resume and (run_dir / "config.json").is_file():
+        _refuse_resume_without_checkpoints(run_dir)
         saved_cfg = read_run_config(run_dir)
         diffs = run_differences(saved_cfg, cfg)
         reached = _images_seen(run_dir) if cfg.method != "fanogan" else 0
@@ -119,6 +120,58 @@ def check_run_dir(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwr
             raise ConfigError(f"{run_dir}: --resume with settings that differ from the saved run: {'; '.join(diffs)}; "
                               f"give only the options that may change (e.g. --total-kimg, --minutes): `wildgan "
                               f"train --out {run_dir} --resume` alone uses the run's own config.yaml")
+
+
+def _refuse_resume_without_checkpoints(run_dir: Path) -> None:
+    """A resume restarts from the newest periodic checkpoint, and with none at all from scratch. That is right for a
+    run killed before its first checkpoint (nothing is lost that could be kept), but not for one that has final
+    networks: starting from scratch would overwrite them and drop its training log. Refused instead."""
+    from ..checkpoint import list_checkpoints
+
+    finals = [n for n in ("network-final.json", "fanogan-final.json") if (run_dir / n).is_file()]
+    if finals and not list_checkpoints(run_dir / "checkpoints"):
+        raise ConfigError(f"{run_dir}: cannot resume: the run has trained networks ({finals[0]}) but no periodic "
+                          f"checkpoint to continue from ({run_dir / 'checkpoints'} is empty or missing), so a resume "
+                          f"would start over on top of them; restore its checkpoints/ folder, or start again with "
+                          f"--overwrite (or another --out)")
+
+
+def training_state_bytes(cfg: RunConfig) -> int:
+    """Bytes of a pGAN run's training state before any activation: G, Gs, D, E in fp32, the gradients of G, D, E and
+    their two Adam moments. Counted on networks built on the meta device (shapes only, nothing allocated)."""
+    import torch
+
+    from ..nets import build_pgan, count_parameters
+
+    with torch.device("meta"):
+        nets = build_pgan(cfg.net, 0)
+    trained = sum(count_parameters(m) for m in (nets.G, nets.D, nets.E))
+    return 4 * (trained + count_parameters(nets.Gs) + 3 * trained)
+
+
+def _device_memory(device: Any) -> int | None:
+    """Total memory of the device training runs on (None when unknown)."""
+    import os
+
+    import torch
+
+    if device.type == "cuda":
+        return int(torch.cuda.get_device_properties(device).total_memory)
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_training_memory(cfg: RunConfig, device: Any) -> None:
+    """Refuse, before anything is written, networks whose weights and optimiser state alone exceed the device's
+    memory (e.g. a mistyped --width 100000: 640 GB asked of the allocator, a traceback, and with --overwrite the old
+    run already deleted). Activations come on top, so passing this check does not promise the run fits."""
+    need, have = training_state_bytes(cfg), _device_memory(device)
+    if have is not None and need > have:
+        raise ConfigError(f"networks of width {cfg.net.fmap_max} at {cfg.net.resolution}x{cfg.net.resolution} need "
+                          f"{need / 2**30:,.1f} GiB for their weights and optimiser state alone, more than the "
+                          f"{have / 2**30:,.1f} GiB of {device.type}; choose a smaller --width or preset")
 
 
 def _holds_a_run(run_dir: Path) -> ConfigError:
@@ -251,7 +304,9 @@ def train_run(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwrite:
     check_run_dir(cfg, run_dir, resume=resume, overwrite=overwrite)
     # what would fail once training starts, asked before the folder is written (a refused start must not leave a
     # run behind that the next attempt then has to --overwrite)
-    resolve_device(cfg.fanogan.device if cfg.method == "fanogan" else cfg.train.device)
+    device = resolve_device(cfg.fanogan.device if cfg.method == "fanogan" else cfg.train.device)
+    if cfg.method != "fanogan":
+        check_training_memory(cfg, device)
     if cfg.train.tensorboard and cfg.method != "fanogan":
         require_tensorboard()
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -294,6 +349,8 @@ def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, 
     # delete what rank 0 has just written); the others wait for it at a barrier before reading it
     is_main = ctx is None or ctx.is_main
     several = ctx is not None and ctx.world > 1
+    if split is None:
+        split = build_split(cfg.data)      # before --overwrite deletes anything: bad data must leave the old run
     # check_run_dir (and train_run again, under the lock) let a new start in only because the run there never
     # trained: replaced, as --overwrite would
     replaced = is_main and not overwrite and not resume and bool(previous_run(run_dir))
@@ -330,8 +387,6 @@ def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, 
             log(f"note: resumed with other numeric settings ({'; '.join(changed)}): the weights were trained under "
                 f"both, config.yaml records the new ones, so a `--config` replay of this run matches it only up to "
                 f"float noise")
-    if split is None:
-        split = build_split(cfg.data)
     split_json = run_dir / "split.json"
     if resume and split_json.is_file():
         try:

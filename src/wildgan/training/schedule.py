@@ -74,6 +74,22 @@ def schedule_kimg_for_full_growth(resolution: int, phase_kimg: float, fade_kimg:
     return (math.log2(resolution) - 2) * (phase_kimg + fade_kimg)
 
 
+def kimg_to_reach_full_resolution(resolution: int, phase_kimg: float, fade_kimg: float, minibatch: dict[int, int],
+                                  repeats: int) -> float:
+    """The kimg a total_kimg must exceed for the networks to end at lod 0: the start of the first round at lod 0
+    (the first round boundary at or after the last fade-in's end). schedule_kimg_for_full_growth is where the
+    schedule's lod reaches 0, but the loop reads the schedule once per round and finishes the round that crosses
+    total_kimg, so a run that stops there trained its last round at the lod that round began with (still fading
+    in)."""
+    grown = schedule_kimg_for_full_growth(resolution, phase_kimg, fade_kimg) * 1000
+    n = 0
+    while True:
+        ph = schedule(n, resolution, phase_kimg, fade_kimg, minibatch)
+        if ph.lod == 0 and n >= grown:
+            return n / 1000.0
+        n += repeats * ph.batch
+
+
 def schedule_work(a_kimg: float, b_kimg: float, resolution: int, phase_kimg: float, fade_kimg: float,
                   cost: dict[int, float]) -> float:
     """The training cost of the images shown between a_kimg and b_kimg: the integral of cost[resolution at k] dk,
