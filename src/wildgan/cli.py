@@ -583,8 +583,9 @@ def cmd_train(a: argparse.Namespace) -> int:
               file=sys.stderr)
         return 0
     if a.evaluate:
+        # the split just trained on: rebuilding it would read the data again and repeat its warnings
         return cmd_evaluate(argparse.Namespace(run_dir=a.out, data=None, json=False, device=a.device,
-                                               no_controls=False, no_progress=a.no_progress))
+                                               no_controls=False, no_progress=a.no_progress, own_split=split))
     return 0
 
 
@@ -932,7 +933,7 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     out = evaluate_run(Path(a.run_dir), a.data, device=a.device, controls=not a.no_controls,
                        progress=not a.no_progress, log=_warn,
                        normal=tuple(_csv(a.normal)) if getattr(a, "normal", None) else None,
-                       whole=getattr(a, "whole", None))
+                       whole=getattr(a, "whole", None), own_split=getattr(a, "own_split", None))
     written = out.get("written_to")
     if written and Path(written).parent != Path(a.run_dir):
         # the run's own evaluation (eval.json, test_scores.csv) stays as it was

@@ -341,8 +341,9 @@ def infer_geometry(x: np.ndarray | list[np.ndarray], resolution: int | None, cha
         n_gray = sum(s[2] == 1 for s in shapes)
         channels = 1 if n_gray == len(shapes) else 3
         if 0 < n_gray < len(shapes):
-            warn_user(f"{len(shapes) - n_gray} colour and {n_gray} gray images: all are converted to RGB "
-                      f"(choose gray with channels=1)")
+            n_colour = len(shapes) - n_gray
+            warn_user(f"{n_colour} colour image{'s' if n_colour != 1 else ''} and {n_gray} gray "
+                      f"image{'s' if n_gray != 1 else ''}: all are converted to RGB (choose gray with channels=1)")
     if channels not in (1, 3):
         raise ConfigError(f"channels must be 1 or 3, got {channels}")
     return check_resolution(resolution), int(channels)

@@ -780,3 +780,20 @@ def test_options_of_another_method_are_said_to_be_ignored(argv, words, tiny_npz,
                  str(tmp_path / "r"), *argv]) == 2
     err = capsys.readouterr().err
     assert words in err and "stopped here" in err
+
+
+def test_train_evaluate_says_each_data_warning_once(tmp_path, capsys, recwarn):
+    # --evaluate used to rebuild the split it had just trained on, reading the data again and repeating every warning
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for cls, n in (("a", 24), ("b", 8)):
+        (tmp_path / "tree" / cls).mkdir(parents=True)
+        for i in range(n):
+            Image.fromarray(rng.integers(0, 255, (8, 12), dtype=np.uint8)).save(tmp_path / "tree" / cls / f"{i}.png")
+    assert main(["train", "--data", str(tmp_path / "tree"), "--normal", "a", "--preset", "tiny", "--threads", "1",
+                 "--total-kimg", "0.05", "--phase-kimg", "0.05", "--no-progress", "--no-train-scores", "--evaluate",
+                 "--out", str(tmp_path / "run")]) == 0
+    said = [str(w.message) for w in recwarn if "images that are not square" in str(w.message)]
+    assert len(said) == 1, said
+    assert (tmp_path / "run" / "eval.json").is_file() and "AUC" in capsys.readouterr().out

@@ -324,6 +324,32 @@ def c_corrupt_tar(t):
     return lambda: load_dataset(p), DataError, "bad.tar.gz: not a readable tar archive"
 
 
+def c_text_named_tar(t):
+    p = t / "fake.tar.gz"
+    p.write_text("hi\n")
+    return lambda: load_dataset(p), DataError, "fake.tar.gz: not a tar archive (neither a gzip, bz2 or xz"
+
+
+def c_gzip_of_no_tar(t):
+    import gzip
+
+    p = t / "notar.tgz"
+    p.write_bytes(gzip.compress(b"hello, not a tar"))
+    return lambda: load_dataset(p), DataError, "notar.tgz: not a readable tar archive or truncated (gzip-compressed"
+
+
+@pytest.mark.parametrize("name, data", [("fake.tar.gz", b"hi\n"), ("bad.tar.gz", b"\x1f\x8b\x08\x00garbage"),
+                                        ("x.tar.bz2", b"BZh9garbage"), ("x.tar.xz", b"\xfd7zXZ\x00garbage"),
+                                        ("x.tar", b"\0" * 100), ("empty.tgz", b"")])
+def test_a_bad_tar_is_one_line(tmp_path, name, data):
+    # tarfile's own message lists each compression it tried, one line each: the user gets one line naming the file
+    (tmp_path / name).write_bytes(data)
+    for call in (lambda: load_dataset(tmp_path / name), lambda: build_split(DataConfig(data=str(tmp_path / name)))):
+        with pytest.raises(DataError) as e:
+            call()
+        assert "\n" not in str(e.value) and str(e.value).startswith(f"{tmp_path / name}: ")
+
+
 def _tar_with(t: Path, name: str, member: tarfile.TarInfo, data: bytes | None = None) -> Path:
     p = t / name
     with tarfile.open(p, "w:gz") as tar:

@@ -81,7 +81,7 @@ def test_folder_wrapper_dir_and_sorted_order(tmp_path):
 def test_mixed_gray_and_rgb_become_rgb(tmp_path):
     save(tmp_path / "d" / "a" / "1.png", np.zeros((4, 4), np.uint8))
     save(tmp_path / "d" / "a" / "2.png", np.zeros((4, 4, 3), np.uint8))
-    with pytest.warns(UserWarning, match="1 colour and 1 gray images: all are converted to RGB"):
+    with pytest.warns(UserWarning, match="1 colour image and 1 gray image: all are converted to RGB"):
         train, _, _ = load_dataset(tmp_path / "d")
     assert train.x.shape == (2, 4, 4, 3)
     train, _, _ = load_dataset(tmp_path / "d", channels=1)
@@ -401,7 +401,7 @@ def test_a_tree_with_one_folder_is_a_pile(tmp_path, monkeypatch):
     two = make_tree(tmp_path / "two", classes=("a", "b"), n=3)
     save(two / "loose.png", np.zeros((8, 8), np.uint8))
     assert detect_format(two) == "folder"
-    with pytest.warns(UserWarning, match="1 image files directly in it are not in a class folder"):
+    with pytest.warns(UserWarning, match="1 image file directly in it is not in a class folder and is left out"):
         train, _, kind = load_dataset(two)
     assert kind == "folder" and train.class_names == ["a", "b"]
     # a wrapper folder with a stray image around a labelled tree is not a pile
@@ -1103,3 +1103,101 @@ def test_decode_workers_setting(monkeypatch):
     for files in (10 * n, 3):                                       # a typo is said at once, not only for big piles
         with pytest.raises(ConfigError, match="WILDGAN_DECODE_WORKERS must be a number of processes or 'auto'"):
             readers.decode_workers(files)
+
+
+def test_a_tree_named_like_cifar10_records_the_colour_of_its_own_files(tmp_path):
+    # class folders that carry CIFAR-10's names get its protocol, said in a note; the run's record of colour comes
+    # from the files (some gray: gray images to score are not called odd), as for real CIFAR-10 (all colour files)
+    import warnings
+
+    from wildgan.config import DataConfig
+    from wildgan.data import build_split, conversion_opts
+
+    rng = np.random.default_rng(0)
+    mixed, colour = tmp_path / "mixed", tmp_path / "colour"
+    for c in CIFAR10_CLASSES:
+        for i in range(20):
+            save(colour / c / f"{i:02d}.jpg", rng.integers(0, 256, (8, 8, 3), dtype=np.uint8))
+            # every fifth file gray, and one colour file of gray content (CIFAR-10 has such photos)
+            a = rng.integers(0, 256, (8, 8), dtype=np.uint8) if i % 5 == 0 else \
+                np.repeat(rng.integers(0, 256, (8, 8, 1), dtype=np.uint8), 3, axis=2) if i == 1 else \
+                rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
+            save(mixed / c / f"{i:02d}.jpg", a)
+    with pytest.warns(UserWarning, match="its class folders are CIFAR-10's ten classes, so the cifar10 protocol is "
+                                         "used .*--dataset folder uses the generic protocol"):
+        info = build_split(DataConfig(data=str(mixed))).info
+    assert info["protocol"] == "cifar10" and info["channels"] == 3 and info["conversion"]["gray_files"] == 40
+    assert "colour_data" not in conversion_opts(info)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")               # chosen explicitly: no note
+        info = build_split(DataConfig(data=str(colour), dataset="cifar10")).info
+    assert info["conversion"]["gray_files"] == 0 and conversion_opts(info)["colour_data"] is True
+    # the generic protocol on request; and real CIFAR-10 batches: colour throughout, no note
+    info = build_split(DataConfig(data=str(mixed), dataset="folder", normal=("cat",))).info
+    assert info["protocol"] == "generic" and "colour_data" not in conversion_opts(info)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        info = build_split(DataConfig(data=str(make_cifar_batches(tmp_path / "cifar-10-batches-py", 60)))).info
+    assert info["protocol"] == "cifar10" and conversion_opts(info)["colour_data"] is True
+    # a split.json recorded before the gray files were counted keeps the protocol's assumption
+    old = {"protocol": "cifar10", "channels": 3, "conversion": {"fit": "resize"}}
+    assert conversion_opts(old)["colour_data"] is True
+
+
+def test_gray_file_counts_survive_the_tar_decode_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("WILDGAN_CACHE", str(tmp_path / "cache"))
+    src = make_tree(tmp_path / "src" / "t", classes=("a", "b"), n=3, split="train")
+    save(src / "train" / "a" / "gray.png", np.zeros((8, 8), np.uint8))
+    make_tree(src, classes=("a", "b"), n=2, split="test")
+    with tarfile.open(tmp_path / "t.tar.gz", "w:gz") as tar:
+        tar.add(src, arcname="t")
+    for _ in range(2):                               # decoded, then read back from the cache
+        train, test, _ = load_dataset(tmp_path / "t.tar.gz")
+        assert train.info["n_gray_files"] == 1 and test.info["n_gray_files"] == 0
+    assert list((tmp_path / "cache").glob("*.decoded-*.npz"))
+
+
+def _crop_warnings(call) -> list[str]:
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        call()
+    return [str(w.message) for w in said if "not square" in str(w.message)]
+
+
+def test_non_square_images_are_warned_about_once_per_data_set(tmp_path, monkeypatch):
+    # a tree with train/ and test/, its tar (decoded, and from the cache) and an .npz with x_train / x_test: one
+    # warning each, naming the data set, not one for its training and one for its test images
+    monkeypatch.setenv("WILDGAN_CACHE", str(tmp_path / "cache"))
+    tree = make_tree(tmp_path / "t", n=3, size=(6, 8), split="train")
+    make_tree(tree, n=2, size=(6, 8), split="test")
+    said = _crop_warnings(lambda: load_dataset(tree))
+    assert len(said) == 1 and said[0].startswith(f"{tree}: images that are not square (e.g. 8x6)")
+    with tarfile.open(tmp_path / "t.tar.gz", "w:gz") as tar:
+        tar.add(tree, arcname="t")
+    for _ in range(2):
+        assert len(_crop_warnings(lambda: load_dataset(tmp_path / "t.tar.gz"))) == 1
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", x_train=rng.integers(0, 256, (4, 6, 8, 3), dtype=np.uint8), y_train=np.zeros(4, int),
+             x_test=rng.integers(0, 256, (2, 6, 8, 3), dtype=np.uint8), y_test=np.zeros(2, int))
+    assert len(_crop_warnings(lambda: load_dataset(tmp_path / "d.npz"))) == 1
+
+
+def test_a_data_set_file_among_image_files_is_named_as_one(tmp_path):
+    # an .npz, a tar or a CIFAR batch given where image files are expected: not 'not a readable image'
+    from wildgan.data.readers import list_image_files
+
+    pile = make_tree(tmp_path / "pile", classes=("a",), n=2)
+    np.savez(tmp_path / "x.npz", x=np.zeros((2, 8, 8), np.uint8))
+    with tarfile.open(tmp_path / "p.tar.gz", "w:gz") as tar:
+        tar.add(pile, arcname="pile")
+    batches = make_cifar_batches(tmp_path / "cifar-10-batches-py", 2)
+    for f, kind in ((tmp_path / "x.npz", "an .npz archive"), (tmp_path / "p.tar.gz", "a tar archive"),
+                    (batches / "data_batch_1", "a CIFAR-10 python batch"), (batches, "a CIFAR-10 batch folder")):
+        want = rf"^{re.escape(str(f))}: a data-set file \({re.escape(kind)}\), not an image: it cannot be mixed"
+        with pytest.raises(DataError, match=want):
+            list_image_files([f, pile])
+        with pytest.raises(DataError, match=want):
+            load_images([pile, f], 8, 3, skip_bad=True)
+        if f.is_file():
+            with pytest.raises(DataError, match=want):
+                read_image(f)

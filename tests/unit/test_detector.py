@@ -574,7 +574,7 @@ def test_to_images_rules() -> None:
         x, ids = to_images([np.zeros((20, 30), np.uint8), np.full((40, 40, 3), 255, np.uint8)])
     assert x.shape == (2, 32, 32, 3) and x.dtype == np.uint8 and ids == ["image:0", "image:1"]
     said = " ".join(str(w.message) for w in seen)
-    assert "different sizes" in said and "1 colour and 1 gray" in said
+    assert "different sizes" in said and "1 colour image and 1 gray image" in said
     # each warning points at the caller's line (here), not at a line inside the package
     assert {w.filename for w in seen} == {__file__}
     # the CLI's rule: one outsized image does not set the resolution of all (median short side, not the largest)

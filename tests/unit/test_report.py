@@ -238,6 +238,23 @@ def test_report_rejects_a_plain_folder(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError, match="neither a run directory"):
         report(tmp_path)
+    with pytest.raises(ConfigError, match=r"nonexist: no such folder \(a run directory or a study directory"):
+        report(tmp_path / "nonexist")
+
+
+def test_a_data_set_file_given_as_an_image_is_named_as_one(tiny_run: Path, tmp_path: Path, capsys) -> None:
+    from wildgan.cli import main
+
+    np.savez(tmp_path / "x.npz", x=np.zeros((3, 16, 16), np.uint8))
+    want = r"x.npz: a data-set file \(an .npz archive\), not an image"
+    before = {p: p.stat().st_mtime_ns for p in (tiny_run / "report").rglob("*") if p.is_file()}
+    for skip_bad in (False, True):                  # not an unreadable image that --skip-bad would leave out
+        with pytest.raises(DataError, match=want):
+            report(tiny_run, images=[tmp_path / "x.npz"], device="cpu", skip_bad=skip_bad)
+    assert main(["report", str(tiny_run), "--image", str(tmp_path / "x.npz")]) == 2
+    assert re.search(want, capsys.readouterr().err)
+    after = {p: p.stat().st_mtime_ns for p in (tiny_run / "report").rglob("*") if p.is_file()}
+    assert after == before
 
 
 def test_report_cli_parser() -> None:
@@ -335,3 +352,4 @@ def test_report_of_networks_that_never_grew_says_so(tiny_run: Path, tmp_path: Pa
     assert "Not fully grown: the networks stopped at lod 1.5 and are scored at 8x8 (still fading in), not the " \
         "data's 16x16" in md
     assert "Not fully grown" not in (tiny_run / "report" / "report.md").read_text()
+    assert "The most anomalous test image (by score a)" in md           # --top-k 1: in the singular

@@ -345,3 +345,67 @@ def test_a_pile_scored_without_A_has_every_other_score_and_resumes_only_its_own_
     # other methods: refused before any file is read
     with pytest.raises(ConfigError, match="wildgan runs"):
         score_files(_model("search"), [tmp_path / "does-not-exist"], with_A=False)
+
+
+def _said(call, text: str) -> tuple[list[str], object]:
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        got = call()
+    return [str(w.message) for w in rec if text in str(w.message)], got
+
+
+@pytest.mark.parametrize("size", [None, 64, 1])
+def test_a_gray_colour_mismatch_is_counted_over_every_chunk_once(pile: Path, tmp_path: Path, size: int | None
+                                                                ) -> None:
+    # the pile's 150 gray files scored by a colour run: one warning with all of them, whatever the chunk size (the
+    # first image of the wildgan batch order, read again for the topped-up last batch, counts once)
+    m = _model()
+    m.conversion = {"fit": "pad", "colour_data": True}
+    said, got = _said(lambda: score_files(m, [pile], chunk_size=size), "scored by a network trained on colour")
+    assert said == [f"{N} gray images are scored by a network trained on colour images (each repeated into 3 "
+                    f"channels): their missing colour alone can make them score as anomalous (is it the run meant "
+                    f"for these images?)"]
+    assert got.chunks == (1 if size is None else 3)
+    # iter_images by itself (load_images' reader): the same total, once, over its chunks
+    files = list_image_files([pile])
+    said, _ = _said(lambda: list(iter_images(files, 8, 1, chunks=[[0, 1, 2], [2, 3], [4]], fit="pad",
+                                             gray_data=False, colour_data=True)), "gray image")
+    assert len(said) == 1 and said[0].startswith("5 gray images are scored")
+
+
+def test_a_resumed_scoring_counts_the_files_of_its_saved_chunks(pile: Path, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from wildgan.scoring.run import LoadedModel
+
+    m = _model()
+    m.conversion = {"fit": "pad", "colour_data": True}
+    rd = tmp_path / "s.csv.chunks"
+    real, calls = LoadedModel.score, []
+
+    def dies_on_second(self, x, **kw):
+        calls.append(len(x))
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(self, x, **kw)
+
+    monkeypatch.setattr(LoadedModel, "score", dies_on_second)
+    with pytest.raises(KeyboardInterrupt):
+        score_files(m, [pile], chunk_size=64, resume_dir=rd)
+    monkeypatch.setattr(LoadedModel, "score", real)
+    said, got = _said(lambda: score_files(m, [pile], chunk_size=64, resume_dir=rd), "gray images are scored")
+    assert got.resumed == 1 and len(said) == 1 and said[0].startswith(f"{N} gray images")
+
+
+def test_a_data_set_file_mixed_with_image_files_is_named_as_one(pile: Path, tmp_path: Path) -> None:
+    np.savez(tmp_path / "x.npz", x=np.zeros((3, 8, 8), np.uint8))
+    for paths in ([tmp_path / "x.npz", pile], [pile, tmp_path / "x.npz"]):
+        with pytest.raises(DataError, match=r"x.npz: a data-set file \(an .npz archive\), not an image: it cannot "
+                                            r"be mixed with image files"):
+            score_files(_model(), paths, skip_bad=True, chunk_size=64)
+
+
+def test_one_unreadable_file_is_said_in_the_singular(tmp_path: Path) -> None:
+    (tmp_path / "0.png").write_bytes(b"")
+    with pytest.raises(DataError, match=r"^the one image file given is not readable: .*0.png: empty file"), \
+            pytest.warns(UserWarning, match="skipped .*0.png"):
+        score_files(_model(), [tmp_path / "0.png"], skip_bad=True)

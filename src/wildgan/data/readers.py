@@ -13,6 +13,7 @@ import json
 import os
 import pickle
 import re
+import tarfile
 import warnings
 import zipfile
 from contextlib import contextmanager
@@ -258,6 +259,8 @@ def read_image(path: str | Path, depth16: str = "per-image", stats: dict[str, An
         if ext in _OTHER_IMAGE_EXTS:
             raise DataError(f"{p}: the {ext} format is not read (formats read: {', '.join(IMAGE_EXTS)}); export the "
                             "images to TIFF or PNG (e.g. with Fiji / Bio-Formats) and pass those") from e
+        if _dataset_file_kind(p):
+            raise dataset_among_images_error(p) from e
         raise DataError(f"{p}: not a readable image (unknown format or not an image file)") from e
     except Image.DecompressionBombError as e:
         raise DataError(f"{p}: image too large to decode safely ({e})") from e
@@ -694,6 +697,12 @@ def _decode_files(files: Sequence[Path], o: _Opts, skipped: list[dict[str, str]]
 MAX_NAMED_BAD_FILES = 100   # then it is the folder, not a few files, that is wrong
 
 
+def _n_gray(arrays: Sequence[np.ndarray]) -> int:
+    """How many decoded files were gray (one channel), before any conversion: what a run's record says about its
+    training files' colour (a data set of colour photos with a few gray files is not all colour)."""
+    return sum(1 for a in arrays if a.shape[2] == 1)
+
+
 def _all_gray(arrays: Sequence[np.ndarray]) -> bool:
     """Whether every decoded file was gray (one channel) before the conversion to the run's channel count: a run
     told --channels 1 on gray files is still a gray run, whose scoring warns about colour images."""
@@ -735,8 +744,9 @@ def _stack(arrays: list[np.ndarray], names: Sequence[str], o: _Opts, what: str,
     n_gray = sum(a.shape[2] == 1 for a in arrays)
     channels = o.channels or (1 if n_gray == len(arrays) else 3)
     if o.channels is None and 0 < n_gray < len(arrays):
-        warn_user(f"{what}: {len(arrays) - n_gray} colour and {n_gray} gray images: all are converted to RGB "
-                  f"(choose gray with --channels 1)")
+        n_colour = len(arrays) - n_gray
+        warn_user(f"{what}: {n_colour} colour image{'s' if n_colour != 1 else ''} and {n_gray} gray "
+                  f"image{'s' if n_gray != 1 else ''}: all are converted to RGB (choose gray with --channels 1)")
     sizes = {a.shape[:2] for a in arrays}
     target = o.resolution
     if len(sizes) > 1:
@@ -831,9 +841,11 @@ def warn_crop(sizes: set[tuple[int, int]], fit: str, resolution: int | None, wha
         warn_user(msg)
 
 
-def _shrink_uniform(x: np.ndarray, o: _Opts) -> np.ndarray:
-    """The _stack rules for an already stacked array (npz, CIFAR batches)."""
-    warn_crop({tuple(x.shape[1:3])}, o.fit, o.resolution, "images")
+def _shrink_uniform(x: np.ndarray, o: _Opts, warn: bool = True) -> np.ndarray:
+    """The _stack rules for an already stacked array (npz, CIFAR batches). warn=False: the caller warns about the
+    crop once for the train and test arrays of one data set (_shrink_pair)."""
+    if warn:
+        warn_crop({tuple(x.shape[1:3])}, o.fit, o.resolution, "images")
     if o.channels is not None:
         x = to_channels(x, o.channels)
     if o.resolution is not None and (x.shape[1] > o.resolution or x.shape[2] > o.resolution):
@@ -902,7 +914,8 @@ def _class_files(folder: Path, other: dict[str, int] | None = None) -> dict[str,
     if not subs:
         images = [f for f in folder.iterdir() if f.is_file() and _is_image_file(f)]
         if images:
-            raise DataError(f"{folder}: no class subfolders (found {len(images)} image files directly in it); "
+            raise DataError(f"{folder}: no class subfolders (found {len(images)} image file"
+                            f"{'s' if len(images) != 1 else ''} directly in it); "
                             f"expected {folder}/<class>/<image>, e.g. {folder}/normal/0001.png. To train on "
                             "unlabelled images use --dataset unlabelled; to score loose images `wildgan score "
                             "--data`")
@@ -910,8 +923,9 @@ def _class_files(folder: Path, other: dict[str, int] | None = None) -> dict[str,
                                " and no class subfolders")
     loose = [f for f in folder.iterdir() if f.is_file() and _is_image_file(f)]
     if loose:
-        warn_user(f"{folder}: {len(loose)} image files directly in it are not in a class folder and are left "
-                  f"out (e.g. {loose[0].name}); --dataset unlabelled trains on every image instead")
+        warn_user(f"{folder}: {len(loose)} image file{'s' if len(loose) != 1 else ''} directly in it "
+                  f"{'are' if len(loose) != 1 else 'is'} not in a class folder and {'are' if len(loose) != 1 else 'is'}"
+                  f" left out (e.g. {loose[0].name}); --dataset unlabelled trains on every image instead")
     out = {}
     for d in subs:
         files, found = _scan_images(d)
@@ -943,18 +957,24 @@ def read_folder(root: str | Path, o: _Opts | None = None, id_root: Path | None =
     skipped: list[dict[str, str]] = []
     sets = {}
     stats: dict[str, Any] = {} if o.stats is None else o.stats
+    all_sizes: set[tuple[int, int]] = set()
     for split, classes in parts.items():
         files = [f for c in sorted(classes) for f in classes[c]]
         labels = [index[c] for c in sorted(classes) for _ in classes[c]]
         where = (train_dir or eff) if split == "train" else test_dir
         sizes: dict[tuple[int, int], Path] = {}
         native: list[tuple[int, int]] = []
+        # (chunked: the crop warning is said once below, for the whole tree, not once for train/ and once for test/)
         arrays, kept = _decode_files(files, o, skipped, desc=f"decoding {split}", what=str(where), sizes=sizes,
-                                     stats=stats, native=native)
+                                     stats=stats, native=native, chunked=True)
+        all_sizes |= set(sizes)
         x = _stack(arrays, [str(files[i]) for i in kept], o, str(where), native)
         ids = [files[i].relative_to(id_root).as_posix() for i in kept]
         sets[split] = ImageSet(x, np.asarray([labels[i] for i in kept], np.int64), class_names, ids,
-                               info={"native_sides": native_sides(sizes), "native_gray": _all_gray(arrays)})
+                               info={"native_sides": native_sides(sizes), "native_gray": _all_gray(arrays),
+                                     "n_gray_files": _n_gray(arrays)})
+    if not o.probe_uniform:
+        warn_crop(all_sizes, o.fit, o.resolution, str(eff))
     for s in sets.values():
         s.info["skipped"] = skipped
     sets["train"].info["decode_stats"] = stats
@@ -985,7 +1005,8 @@ def read_unlabelled(root: str | Path, o: _Opts | None = None) -> ImageSet:
         warn_decode_stats(stats, str(root), o.depth16)
     out = ImageSet(x, np.zeros(len(kept), np.int64), ["unlabelled"], [files[i].relative_to(root).as_posix()
                                                                         for i in kept])
-    out.info.update(skipped=skipped, native_sides=native_sides(sizes), native_gray=_all_gray(arrays))
+    out.info.update(skipped=skipped, native_sides=native_sides(sizes), native_gray=_all_gray(arrays),
+                    n_gray_files=_n_gray(arrays))
     return out
 
 
@@ -997,10 +1018,12 @@ def _save_decoded(path: Path, train: ImageSet, test: ImageSet | None) -> None:
         "native_sides_train": np.asarray(train.info.get("native_sides") or [], np.int64),
         "decode_stats": np.asarray(json.dumps(train.info.get("decode_stats") or {})),
         "native_gray_train": np.asarray(json.dumps(train.info.get("native_gray"))),
+        "n_gray_files_train": np.asarray(json.dumps(train.info.get("n_gray_files"))),
     }
     if test is not None:
         arrays.update(x_test=test.x, y_test=test.y, ids_test=np.asarray(test.ids, dtype=str),
-                      native_sides_test=np.asarray(test.info.get("native_sides") or [], np.int64))
+                      native_sides_test=np.asarray(test.info.get("native_sides") or [], np.int64),
+                      n_gray_files_test=np.asarray(json.dumps(test.info.get("n_gray_files"))))
     # uncompressed: CIFAR pixels barely compress and the point of this file is a fast second load
     atomic_write_stream(lambda f: np.savez(f, **arrays), path)
 
@@ -1010,9 +1033,11 @@ def _load_decoded(path: Path) -> tuple[ImageSet, ImageSet | None] | None:
         with np.load(path, allow_pickle=False) as z:
             names = [str(c) for c in z["class_names"]]
             skipped = json.loads(str(z["skipped"]))
-            # (a cache without the native sizes, written by an older wildgan, is decoded again: KeyError below)
+            # (a cache without the native sizes or the gray files' count, written by an older wildgan, is decoded
+            # again: KeyError below)
             train = ImageSet(z["x_train"], z["y_train"].astype(np.int64), names, [str(i) for i in z["ids_train"]],
-                             info={"native_sides": z["native_sides_train"].tolist() or None})
+                             info={"native_sides": z["native_sides_train"].tolist() or None,
+                                   "n_gray_files": json.loads(str(z["n_gray_files_train"]))})
             if "decode_stats" in z.files:     # (a cache by an older wildgan has none: its warnings are not repeated)
                 train.info["decode_stats"] = json.loads(str(z["decode_stats"]))
             if "native_gray_train" in z.files:   # (nor this: unknown, so gray images are not assumed)
@@ -1020,7 +1045,8 @@ def _load_decoded(path: Path) -> tuple[ImageSet, ImageSet | None] | None:
             test = None
             if "x_test" in z.files:
                 test = ImageSet(z["x_test"], z["y_test"].astype(np.int64), names, [str(i) for i in z["ids_test"]],
-                                info={"native_sides": z["native_sides_test"].tolist() or None})
+                                info={"native_sides": z["native_sides_test"].tolist() or None,
+                                      "n_gray_files": json.loads(str(z["n_gray_files_test"]))})
     except Exception:  # a damaged cache is only a cache: decode again
         return None
     for s in (train, test):
@@ -1061,7 +1087,7 @@ def read_folder_tar(archive: str | Path, o: _Opts) -> tuple[ImageSet, ImageSet |
                     warn_decode_stats(got[0].info.get("decode_stats") or {}, str(tree), o.depth16)
                 else:
                     _merge_stats(o.stats, got[0].info.get("decode_stats") or {})
-                return (_shrink_set(got[0], o), _shrink_set(got[1], o)) if opts is native else got  # type: ignore
+                return _shrink_pair(got[0], got[1], o) if opts is native else got
     first = _first_image(tree)
     small = False
     if first is not None:
@@ -1079,16 +1105,19 @@ def read_folder_tar(archive: str | Path, o: _Opts) -> tuple[ImageSet, ImageSet |
             if o.stats is not None and native.stats is not None:
                 _merge_stats(o.stats, native.stats)
             _save_decoded(_cache_file(tree, native), train, test)
-            return _shrink_set(train, o), _shrink_set(test, o)  # type: ignore[return-value]
+            return _shrink_pair(train, test, o)
     train, test = read_folder(tree, o)
     _save_decoded(_cache_file(tree, o), train, test)
     return train, test
 
 
-def _shrink_set(s: ImageSet | None, o: _Opts) -> ImageSet | None:
-    if s is not None:
-        s.x = _shrink_uniform(s.x, o)
-    return s
+def _shrink_pair(train: ImageSet, test: ImageSet | None, o: _Opts) -> tuple[ImageSet, ImageSet | None]:
+    """_shrink_uniform of a data set's train and test arrays, with one crop warning for the two."""
+    warn_crop({tuple(s.x.shape[1:3]) for s in (train, test) if s is not None}, o.fit, o.resolution, "images")
+    for s in (train, test):
+        if s is not None:
+            s.x = _shrink_uniform(s.x, o, warn=False)
+    return train, test
 
 
 # ------------------------------------------------------------------------------------------------ CIFAR batches
@@ -1175,8 +1204,8 @@ def read_cifar_batches(folder: str | Path) -> tuple[ImageSet, ImageSet]:
     xs, ys = zip(*(_read_cifar_batch(folder / f"data_batch_{i}") for i in range(1, 6)))
     xt, yt = _read_cifar_batch(folder / "test_batch")
     x, y = np.concatenate(xs), np.concatenate(ys)
-    train = ImageSet(x, y, names, [f"cifar10:train:{i}" for i in range(len(x))])
-    test = ImageSet(xt, yt, names, [f"cifar10:test:{i}" for i in range(len(xt))])
+    train = ImageSet(x, y, names, [f"cifar10:train:{i}" for i in range(len(x))], info={"n_gray_files": 0})
+    test = ImageSet(xt, yt, names, [f"cifar10:test:{i}" for i in range(len(xt))], info={"n_gray_files": 0})
     return train, test
 
 
@@ -1261,7 +1290,7 @@ def read_npz_unlabelled(path: str | Path, o: _Opts | None = None) -> ImageSet:
     x = _shrink_uniform(x, o)
     ids = [f"{p.stem}:{k}:{i}" for k, a in zip(keys, parts) for i in range(len(a))]
     return ImageSet(x, np.zeros(len(x), np.int64), ["unlabelled"], ids,
-                    info={"native_sides": sides, "native_gray": gray})
+                    info={"native_sides": sides, "native_gray": gray, "n_gray_files": len(x) if gray else 0})
 
 
 def read_npz(path: str | Path, o: _Opts | None = None) -> tuple[ImageSet, ImageSet | None]:
@@ -1319,11 +1348,14 @@ def read_npz(path: str | Path, o: _Opts | None = None) -> tuple[ImageSet, ImageS
     elif n_classes > len(class_names):
         raise DataError(f"{p}: labels go up to {n_classes - 1} but class_names has only {len(class_names)} names")
     sets = {}
+    # one crop warning for the data set (its train and test arrays), not one for each
+    warn_crop({tuple(v[0].shape[1:3]) for v in out.values()}, o.fit, o.resolution, "images")
     for split, (x, y, group, anomaly) in out.items():
         sides, gray = native_sides([x.shape[1:3]]), x.shape[3] == 1  # the array's own, before any conversion
-        x = _shrink_uniform(x, o)
+        x = _shrink_uniform(x, o, warn=False)
         sets[split] = ImageSet(x, y, list(class_names), [f"{p.stem}:{split}:{i}" for i in range(len(x))],
-                               group, anomaly, info={"native_sides": sides, "native_gray": gray})
+                               group, anomaly, info={"native_sides": sides, "native_gray": gray,
+                                                     "n_gray_files": len(x) if gray else 0})
     return sets.get("all", sets.get("train")), sets.get("test")  # type: ignore[return-value]
 
 
@@ -1349,10 +1381,62 @@ def _named_in_archive(tree: Path, archive: Path) -> Iterator[None]:
         raise error from None
 
 
+# the first bytes of each compression tarfile reads ('r:*'), and its mode for one of them
+_TAR_COMPRESSIONS = ((b"\x1f\x8b", "gzip", "r:gz"), (b"BZh", "bz2", "r:bz2"), (b"\xfd7zXZ\x00", "xz", "r:xz"))
+
+
+def _tar_problem(p: Path) -> str:
+    """Why a file named like a tar archive cannot be opened as one, in one line: not an archive at all (by its
+    first bytes), or a compressed / plain tar that is truncated or damaged (that compression's own error)."""
+    try:
+        with open(p, "rb") as f:
+            head = f.read(512)
+    except OSError as e:
+        return f"{p}: cannot read file ({e.strerror or e})"
+    if not head:
+        return f"{p}: empty file (0 bytes), not a tar archive"
+    for magic, name, mode in _TAR_COMPRESSIONS:
+        if head.startswith(magic):
+            try:
+                with tarfile.open(p, mode):
+                    pass
+                why = "its members cannot be listed"
+            except (tarfile.TarError, EOFError, OSError) as e:
+                why = str(e).splitlines()[0] if str(e) else type(e).__name__
+            return f"{p}: not a readable tar archive or truncated ({name}-compressed, but: {why})"
+    if head[257:262] == b"ustar":
+        return f"{p}: not a readable tar archive or truncated (a plain tar whose members cannot be read)"
+    return (f"{p}: not a tar archive (neither a gzip, bz2 or xz compressed tar nor a plain one, whatever its name "
+            f"says): is it the right file?")
+
+
 def is_tar(p: Path) -> bool:
     """A tar archive by its name (.tar, .tar.gz, .tgz, .tar.bz2, .tar.xz)."""
     n = p.name.lower()
     return n.endswith((".tar.gz", ".tgz", ".tar", ".tar.bz2", ".tar.xz"))
+
+
+def _dataset_file_kind(p: Path) -> str | None:
+    """What kind of data-set file `p` is by its name ('an .npz archive', 'a tar archive', 'a CIFAR-10 python batch'),
+    or None: a file that may be an image. By name only, so that nothing is read (a file of that name that is not
+    what it says is for the data-set reader to refuse)."""
+    if p.is_dir():
+        return None
+    if p.suffix.lower() == ".npz":
+        return "an .npz archive"
+    if is_tar(p):
+        return "a tar archive"
+    if p.name in CIFAR_BATCH_FILES or p.name == "batches.meta":
+        return "a CIFAR-10 python batch"
+    return None
+
+
+def dataset_among_images_error(p: Path) -> DataError:
+    """The error for a data-set file (npz, tar, CIFAR batch, or a CIFAR-10 batch folder) given where image files are
+    expected: among several image paths (a data set is read whole, by itself) or as an image (report --image)."""
+    kind = _dataset_file_kind(p) or "a CIFAR-10 batch folder"
+    return DataError(f"{p}: a data-set file ({kind}), not an image: it cannot be mixed with image files or given as "
+                     f"one (score a data set on its own: `wildgan score RUN --data {p}`)")
 
 
 def is_dataset_file(p: str | Path) -> bool:
@@ -1361,6 +1445,8 @@ def is_dataset_file(p: str | Path) -> bool:
     p = Path(p)
     if not p.exists():
         return False
+    if p.is_file() and (p.suffix.lower() == ".npz" or is_tar(p)):
+        return True                      # by its name: one that is not what it says is refused by the data-set reader
     try:
         return detect_format(p) in ("npz", "folder-tar", "cifar-batches")
     except DataError:                    # an image file or something unreadable: the per-file reader says what
@@ -1384,7 +1470,12 @@ def _detect(p: Path) -> str:
     if p.suffix.lower() == ".npz":
         return "npz"
     if is_tar(p):
-        names = tar_member_names(p)
+        try:
+            names = tar_member_names(p)
+        except DataError:
+            # tarfile's own message lists every compression it tried, one line each: one line instead, for the
+            # compression the file has (if any)
+            raise DataError(_tar_problem(p)) from None
         return "cifar-batches" if any(n.rstrip("/").endswith("data_batch_1") for n in names) else "folder-tar"
     if p.suffix.lower() in IMAGE_EXTS:
         raise DataError(f"{p}: a single image is not a data set; pass a folder of images (loose: an unlabelled "
@@ -1472,7 +1563,7 @@ def load_dataset(path: str | Path | None, dataset: str = "auto", **opts: Any
         train, test = read_cifar_batches(folder)
         for s in (train, test):
             s.info["native_sides"] = native_sides([s.x.shape[1:3]])
-            s.x = _shrink_uniform(s.x, o)
+        _shrink_pair(train, test, o)
     skipped = train.info.get("skipped", [])
     for s in (train, test):
         if s is not None:
@@ -1491,10 +1582,15 @@ def list_image_files(paths: Sequence[str | Path]) -> list[Path]:
         if q.is_dir():
             found, other = _scan_images(q)
             if not found:
+                if _detect(q) == "cifar-batches":
+                    raise dataset_among_images_error(q)
                 raise _no_images_error(f"{q}: folder contains", other)
             _warn_other(q, other)
             files.extend(found)
         elif q.exists():
+            if _dataset_file_kind(q):
+                # said now, by its kind: read as an image it would only be 'not a readable image'
+                raise dataset_among_images_error(q)
             files.append(q)
         else:
             raise DataError(f"{q}: no such file or folder")
@@ -1521,7 +1617,8 @@ def load_images(paths: Sequence[str | Path], resolution: int, channels: int, **o
 
 
 def iter_images(files: Sequence[Path], resolution: int, channels: int, *,
-                chunks: Sequence[Sequence[int]] | None = None, empty_ok: bool = False, **opts: Any
+                chunks: Sequence[Sequence[int]] | None = None, empty_ok: bool = False,
+                kinds: dict[int, int] | None = None, **opts: Any
                 ) -> Iterator[tuple[np.ndarray, list[int], list[tuple[int, str]]]]:
     """Decode and convert image files chunk by chunk, so that memory holds one chunk, not a whole pile.
 
@@ -1532,15 +1629,22 @@ def iter_images(files: Sequence[Path], resolution: int, channels: int, *,
     iteration, after the files of the later chunks are checked (decoded only) so that one DataError names all of
     them (up to 100). No readable file at all is a DataError (unless empty_ok: a caller that reads a share of the
     files, and decides once it has heard from the others).
+    Images of the other kind than the run's training images (opts gray_data / colour_data: channel_warning) are
+    counted over every chunk, each file once, and said in one warning before the last chunk is handed over; or,
+    given `kinds` (a caller that reads only some of the chunks, or takes others from elsewhere, and warns itself),
+    each readable file's decoded channel count (1 gray, 3 colour) is put there by file index instead.
     """
     o = _parse_opts(dict(opts, resolution=check_resolution(resolution), channels=channels))
     if not files:
         raise DataError("no images given")
 
-    native = {1: 0, 3: 0}                    # decoded gray / colour files: a mismatch with the run is worth a word
+    # decoded gray / colour files, by index (a file read by two chunks, the topped-up last score batch, counts
+    # once): a mismatch with the run is worth a word
+    native: dict[int, int] = {} if kinds is None else kinds
+    decoded: list[int] = []                   # the channel counts of the chunk's kept files, in order
 
     def one(a: np.ndarray) -> np.ndarray:     # each image on its own, as soon as it is decoded: memory holds
-        native[a.shape[-1]] = native.get(a.shape[-1], 0) + 1
+        decoded.append(int(a.shape[-1]))
         return convert(a[None], resolution, channels, o.fit)[0]    # the chunk's converted pixels, twice at most
 
     chunks = [range(len(files))] if chunks is None else chunks
@@ -1554,6 +1658,7 @@ def iter_images(files: Sequence[Path], resolution: int, channels: int, *,
     for ci, chunk in enumerate(chunks):
         part = [files[i] for i in chunk]
         skipped: list[dict[str, str]] = []
+        decoded.clear()
         # one chunk: the plain rules (every bad file named at once); several: decode leniently and decide here
         arrays, kept = _decode_files(part, lenient if several else o, skipped, sizes=sizes, convert_one=one,
                                      max_skipped=None if o.skip_bad else MAX_NAMED_BAD_FILES, chunked=True,
@@ -1583,12 +1688,7 @@ def iter_images(files: Sequence[Path], resolution: int, channels: int, *,
         if scale:
             warn_user(scale)
             scale_warned = True
-        msg = None if ci else channel_warning(native[1], native[3], "gray" if o.gray_data else
-                                              "colour" if o.colour_data else None)
-        if msg:
-            # e.g. colour photos scored with a run that went gray because its cell crops were all gray: converted,
-            # but likely the wrong run (a run told to train gray on colour images, --channels 1, says nothing)
-            warn_user(msg)
+        native.update((chunk[i], c) for i, c in zip(kept, decoded))
         all_skipped += reasons
         n_kept += len(kept)
         x = np.stack(arrays) if arrays else np.zeros((0, resolution, resolution, channels), np.uint8)
@@ -1598,11 +1698,24 @@ def iter_images(files: Sequence[Path], resolution: int, channels: int, *,
             # images to score: only what is lost in every read (16-bit colour, later pages), once for all the chunks
             # (said before the last chunk is handed over: a caller need not resume the generator after it)
             warn_decode_stats(stats, "images", o.depth16, dataset=False)
+            msg = None if kinds is not None else channel_warning(
+                *channel_counts(native), "gray" if o.gray_data else "colour" if o.colour_data else None)
+            if msg:
+                # e.g. colour photos scored with a run that went gray because its cell crops were all gray:
+                # converted, but likely the wrong run (a run told to train gray on colour images, --channels 1,
+                # says nothing)
+                warn_user(msg)
         yield x, [chunk[i] for i in kept], [(chunk[i], r) for i, r in zip(
             (i for i in range(len(part)) if i not in kept_set), reasons)]
         del x                                   # not held while the next chunk is decoded
     if n_kept == 0 and not empty_ok:
         raise none_readable_error(len(files), all_skipped)
+
+
+def channel_counts(kinds: dict[int, int]) -> tuple[int, int]:
+    """(gray files, colour files) of iter_images' `kinds` (file index -> decoded channel count)."""
+    n_gray = sum(1 for c in kinds.values() if c == 1)
+    return n_gray, len(kinds) - n_gray
 
 
 def channel_warning(n_gray: int, n_colour: int, trained_on: str | None) -> str | None:
@@ -1622,5 +1735,7 @@ def channel_warning(n_gray: int, n_colour: int, trained_on: str | None) -> str |
 def none_readable_error(n_files: int, reasons: Sequence[str]) -> DataError:
     """Every one of n_files image files was unreadable (skip_bad): one error with the first reasons."""
     shown = "; ".join(reasons[:3]) + ("; ..." if len(reasons) > 3 else "")
+    if n_files == 1:
+        return DataError(f"the one image file given is not readable: {shown}")
     return DataError(f"none of the {n_files} image files is readable: {shown}")
 

@@ -75,12 +75,12 @@ def conversion_opts(info: dict[str, Any]) -> dict[str, Any]:
     out = {k: conv[k] for k in ("fit", "depth16") if conv.get(k) is not None}
     if conv.get("channels_from") == "data" and info.get("channels") == 1:
         out["gray_data"] = True       # gray because every training image was: colour images to score are odd
-    for k in ("gray_data", "colour_data"):     # recorded by Detector.fit, which saw its images
+    for k in ("gray_data", "colour_data"):     # recorded by Detector.fit and build_split, which saw the images
         if conv.get(k):
             out[k] = True
-    if info.get("protocol") == "cifar10" and info.get("channels") == 3:
-        # colour photos throughout: gray images to score are odd. (Other data that went RGB says so itself:
-        # conversion.colour_data, recorded when none of its images was gray.)
+    if info.get("protocol") == "cifar10" and info.get("channels") == 3 and "gray_files" not in conv:
+        # a record from before the gray files were counted: CIFAR-10 is colour photos throughout, so gray images to
+        # score are odd. (A newer record says so itself, from its files: conversion.colour_data, with gray_files.)
         out["colour_data"] = True
     if info.get("native_sides"):
         out["native_sides"] = list(info["native_sides"])   # images to score far off this scale are warned about
@@ -103,17 +103,28 @@ def all_colour(x: np.ndarray, block: int | None = None) -> bool:
 
 
 def _conversion_record(cfg: DataConfig, fit: str, rotations: int, chosen: bool,
-                       colour: bool = False, gray: bool = False) -> dict[str, Any]:
+                       colour: bool = False, gray: bool = False, gray_files: int | None = None) -> dict[str, Any]:
     """split.json's record of how the images were converted (what conversion_opts reads back for scoring); chosen:
     the channel count was given (or is the protocol's), not taken from the data; colour: RGB, and every training
     image had colour (all_colour), so that gray images to score are warned about; gray: one channel, and every
     training file was gray, so that colour images to score are. Both come from the images, not from `chosen`: a
-    resume or a --config replay gives the run's recorded channel count explicitly, and must record the same."""
+    resume or a --config replay gives the run's recorded channel count explicitly, and must record the same.
+    gray_files: how many of the data's files were gray (data_gray_files; None: not known, not recorded)."""
     return {"fit": fit, "depth16": cfg.depth16, "resize": cfg.resize, "channels_from": "chosen" if chosen else "data",
             **({"colour_data": True} if colour else {}), **({"gray_data": True} if gray else {}),
+            **({"gray_files": gray_files} if gray_files is not None else {}),
             "non_square": "letterboxed (black bars)" if fit == "letterbox" else "centre-cropped",
             "alpha": "composited on black", "gray": "PIL 'L' (ITU-R 601-2 luma)",
             "rotation": "uniform angle in [0, 360), bilinear, mirror padding" if rotations else None}
+
+
+def data_gray_files(*sets: ImageSet | None) -> int | None:
+    """How many of the sets' files were gray (one channel) as decoded, before any conversion (their readers'
+    record); None when a reader did not count them."""
+    counts = [s.info.get("n_gray_files") for s in sets if s is not None]
+    if any(not isinstance(n, int) for n in counts):
+        return None
+    return sum(counts)
 
 
 def data_native_sides(*sets: ImageSet | None) -> list[int] | None:
@@ -248,6 +259,13 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
     d = dict(PROTOCOL_DEFAULTS[protocol])
     d["fit"] = square_fit(cfg.fit or d["fit"], cfg.square)
     source = str(train.info.get("source"))
+    if protocol == "cifar10" and cfg.dataset == "auto" and kind != "cifar-batches":
+        # chosen by the class names alone, which a tree of one's own photos may carry: said, with the way out
+        what = "labels' class names" if kind == "npz" else "class folders"
+        warn_user(f"{source}: its {what} are CIFAR-10's ten classes, so the cifar10 protocol is used (32x32 RGB, "
+                  f"normal class automobile unless --normal); --dataset {'npz' if kind == 'npz' else 'folder'} "
+                  f"uses the generic protocol of labelled data instead, --dataset cifar10 chooses this one without "
+                  f"this note")
     resolution = cfg.resolution or d["resolution"] or min(next_pow2(min(train.x.shape[1:3])), MAX_AUTO_RESOLUTION)
     channels = cfg.channels or d["channels"] or int(train.x.shape[3])
     rotations = d["rotations"] if cfg.rotations is None else int(cfg.rotations)
@@ -294,6 +312,7 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
     if set(normal) & set(excluded):
         both = [names[i] for i in sorted(set(normal) & set(excluded))]
         raise ConfigError(f"a class cannot be both normal and excluded: {both}")
+    gray_files = data_gray_files(train, test)
 
     info: dict[str, Any] = {
         "protocol": protocol, "format": kind, "dataset": cfg.dataset, "source": source,
@@ -304,8 +323,12 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
         "test_size": cfg.test_size, "rotations": rotations, "resolution": resolution, "channels": channels,
         "conversion": _conversion_record(cfg, d["fit"], rotations,
                                          chosen=cfg.channels is not None or d["channels"] is not None,
-                                         colour=channels == 3 and all_colour(train.x),
-                                         gray=channels == 1 and train.info.get("native_gray") is True),
+                                         # CIFAR-10 has photos of gray content in colour files: all colour by
+                                         # its files (not one gray), which a tree named like it must also be
+                                         colour=channels == 3 and (all_colour(train.x) or (
+                                             protocol == "cifar10" and gray_files == 0)),
+                                         gray=channels == 1 and train.info.get("native_gray") is True,
+                                         gray_files=gray_files),
         "skipped": list(train.info.get("skipped", [])), "native_sides": data_native_sides(train, test),
     }
 
@@ -362,8 +385,9 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
         if rounding:
             warn_user(f"{source}: {rounding}")
     if n_a > len(tr_anom):
-        raise DataError(f"{source}: contamination {cfg.contamination} needs {n_a} anomalous training images but only "
-                        f"{len(tr_anom)} are available")
+        raise DataError(f"{source}: contamination {cfg.contamination} needs {n_a} anomalous training image"
+                        f"{'s' if n_a != 1 else ''} but only {len(tr_anom)} {'are' if len(tr_anom) != 1 else 'is'} "
+                        f"available")
     contam = np.sort(_rng(cfg.seed, "contamination").choice(tr_anom, size=n_a, replace=False)) if n_a else \
         np.zeros(0, np.int64)
     sel = np.concatenate([tr_norm, contam]).astype(np.int64)
@@ -452,7 +476,8 @@ def _unlabelled_split(cfg: DataConfig, train: ImageSet, kind: str, source: str, 
         "rotations": rotations, "resolution": resolution, "channels": channels,
         "conversion": _conversion_record(cfg, fit, rotations, chosen=cfg.channels is not None,
                                          colour=channels == 3 and all_colour(train.x),
-                                         gray=channels == 1 and train.info.get("native_gray") is True),
+                                         gray=channels == 1 and train.info.get("native_gray") is True,
+                                         gray_files=data_gray_files(train)),
         "skipped": list(train.info.get("skipped", [])), "native_sides": data_native_sides(train),
         "test_source": None,
         "n_normal_train": None, "n_contamination": None, "n_train": int(len(x)), "n_test_normal": 0,

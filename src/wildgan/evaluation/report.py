@@ -486,9 +486,13 @@ def check_report_args(score: str, top_k_images: int, tsne_points: int,
         raise ConfigError(f"--top-k must be >= 0, got {top_k_images}")
     if tsne_points < 5:
         raise ConfigError(f"--tsne-points must be at least 5 (t-SNE needs a few points), got {tsne_points}")
+    from ..data.readers import dataset_among_images_error, is_dataset_file
+
     for p in images:
         if not Path(p).exists():
             raise DataError(f"{p}: no such file or folder (--image)")
+        if is_dataset_file(p):        # an .npz, tar or CIFAR batches: not an image, whatever --skip-bad says
+            raise dataset_among_images_error(Path(p))
 
 
 def _why_text(scores: dict[str, np.ndarray], lam: float, what: str) -> str | None:
@@ -531,8 +535,9 @@ def _heatmap_section(page: _Page, out: Path, diag: RunDiagnostics, score: str, k
     lam = float(cfg.score.lam) if cfg is not None else 0.05
     # f-AnoGAN has one generator, G (no EMA copy): its reconstructions are G(E(Q))
     gen = "G" if cfg is not None and cfg.method == "fanogan" else cfg.score.generator if cfg is not None else "Gs"
-    log(f"heat maps of the {len(top)} most anomalous {what} images (score {name})")
-    page.h(2, f"The {len(top)} most anomalous {what} images (by score {name})")
+    most = f"{len(top)} most anomalous {what} images" if len(top) != 1 else f"most anomalous {what} image"
+    log(f"heat maps of the {most} (score {name})")
+    page.h(2, f"The {most} (by score {name})")
     if masks is not None:
         maps_all = residual_maps(diag.x, diag.recon)
         pauc = pixel_auc(maps_all, masks)
@@ -775,4 +780,6 @@ def report(path: str | Path, *, top_k_images: int = 8, images: Sequence[str | Pa
                           controls=controls, tsne_points=tsne_points, log=log, skip_bad=skip_bad, progress=progress)
     if (p / "results.jsonl").is_file():
         return study_report(p, log=log)
+    if not p.exists():
+        raise ConfigError(f"{p}: no such folder (a run directory or a study directory is expected)")
     raise ConfigError(f"{p}: neither a run directory (config.json) nor a study directory (results.jsonl)")

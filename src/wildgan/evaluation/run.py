@@ -146,11 +146,13 @@ def evaluate_model(model: LoadedModel, split: AnomalySplit, *, controls: bool = 
 def evaluate_run(run_dir: Path, data: str | None = None, *, device: str = "auto", controls: bool = True,
                  progress: bool = False, write: bool = True, log: Callable[[str], None] | None = None,
                  normal: tuple[str, ...] | None = None, whole: bool | None = None,
-                 model: LoadedModel | None = None) -> dict[str, Any]:
+                 model: LoadedModel | None = None, own_split: AnomalySplit | None = None) -> dict[str, Any]:
     """AUC and AP of every score on the run's test set, plus the controls; writes eval.json + test_scores.csv.
     Warnings (e.g. the data changed since training) go to log (default: Python warnings) and to out['warnings']
     (so eval.json keeps them; the printed table does not repeat what log already said). `model`: the run's
-    networks, when the caller has loaded them already (else loaded from run_dir)."""
+    networks, when the caller has loaded them already (else loaded from run_dir). `own_split`: the run's own split
+    as training built it (`wildgan train --evaluate`), used instead of rebuilding it from the data when `data` is
+    None: the same split, without reading the data again (and repeating every warning about it)."""
     run_dir = Path(run_dir)
     model = model if model is not None else load_model(run_dir, device)
     said: list[str] = []
@@ -159,7 +161,12 @@ def evaluate_run(run_dir: Path, data: str | None = None, *, device: str = "auto"
         said.append(msg)
         _say(log, msg)
 
-    split = split_for_run(run_dir, data, log=note, normal=normal, whole=whole)
+    if own_split is not None and data is None and normal is None and not whole:
+        split = own_split
+        if len(split.test_x) == 0:
+            raise ConfigError(f"{run_dir}: no test split to evaluate")
+    else:
+        split = split_for_run(run_dir, data, log=note, normal=normal, whole=whole)
     out_dir = evaluation_dir(run_dir, read_split_info(run_dir), split.info)
     out = evaluate_model(model, split, controls=controls, progress=progress, out_dir=out_dir if write else None)
     if said:

@@ -16,7 +16,7 @@ import torch
 
 from .. import checkpoint as ckpt
 from ..config import RunConfig, ScoreConfig, read_run_config
-from ..data.readers import list_image_files, none_readable_error
+from ..data.readers import channel_counts, channel_warning, list_image_files, none_readable_error
 from ..data.splits import conversion_opts
 from ..devices import resolve_device
 from ..errors import CheckpointError, ConfigError, DataError, warn_user
@@ -264,6 +264,9 @@ def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: 
     save = None
     resumed: list[tuple[int, np.ndarray, dict[str, np.ndarray]]] = []
     resumed_bad: list[tuple[int, str]] = []
+    # each readable file's decoded channel count (1 gray, 3 colour), over every chunk (resumed ones too, and on
+    # every process): the warning about images of the other kind than the training images counts them all, once
+    kinds: dict[int, int] = {}
     try:
         warned: set[int] = set()           # files named in a 'skipped' warning (once each, resumed or not)
         if resume_dir is not None and len(chunks) > 1:
@@ -274,7 +277,7 @@ def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: 
                                    lambda: _resume_key(model, files, chunks, sc, batch_mode, conversion, with_A),
                                    ctx):
                 resumed, resumed_bad = _read_resumed(Path(resume_dir), mine, digests, skip_bad=skip_bad,
-                                                     warn=world == 1, warned=warned)
+                                                     warn=world == 1, warned=warned, kinds=kinds)
                 mine = [c for c in mine if c not in {q[0] for q in resumed}]
                 save = _chunk_saver(Path(resume_dir), digests)
             if resumed and progress:
@@ -285,18 +288,19 @@ def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: 
                       f"{resume_dir}", file=sys.stderr)
         parts, bad = _score_chunks(model, files, mine, chunks, groups, skip_bad=skip_bad, progress=progress,
                                    warn=world == 1, score_cfg=sc, batch_mode=batch_mode, conversion=conversion,
-                                   save=save, warned=warned, with_A=with_A)
+                                   save=save, warned=warned, with_A=with_A, kinds=kinds)
         parts, bad = resumed + parts, resumed_bad + bad
     except Exception as e:                 # noqa: BLE001 -- on one rank of several: said to all of them below
         if world == 1:
             raise
         parts, bad, failure, err = [], [], (f"rank {rank}: {e}", isinstance(e, DataError)), e
+        kinds = {}
     n_resumed = len(resumed)
     if world > 1:
         import torch.distributed as tdist
 
         gathered: list[Any] = [None] * world
-        tdist.all_gather_object(gathered, (parts, bad, failure, n_resumed), group=ctx.ctrl_group)
+        tdist.all_gather_object(gathered, (parts, bad, failure, n_resumed, kinds), group=ctx.ctrl_group)
         failures = [g[2] for g in gathered if g[2]]
         if failures:
             kind = DataError if all(is_data for _, is_data in failures) else WildganError
@@ -306,6 +310,7 @@ def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: 
         parts = [q for g in gathered for q in g[0]]
         bad = [q for g in gathered for q in g[1]]
         n_resumed = sum(g[3] for g in gathered)
+        kinds = {i: c for g in gathered for i, c in g[4].items()}
     # merge in chunk order: a wrap-around repeat (the last batch topped up from the first) keeps its first score
     scores: dict[str, np.ndarray] = {}
     done = np.zeros(len(files), dtype=bool)
@@ -320,6 +325,12 @@ def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: 
             warn_user(f"skipped {r}")
     if not done.any():
         raise none_readable_error(len(files), list(reasons.values()))
+    msg = channel_warning(*channel_counts(kinds), "gray" if conversion.get("gray_data") else
+                          "colour" if conversion.get("colour_data") else None)
+    if msg:
+        # once, with every file counted: e.g. colour photos scored with a run that went gray because its cell crops
+        # were all gray (converted, but likely the wrong run)
+        warn_user(msg)
     keep = np.flatnonzero(done)
     return FileScores(ids=[str(files[i]) for i in keep], scores={k: v[keep] for k, v in scores.items()},
                       skipped=list(reasons.values()), chunks=len(chunks), chunk_size=max(len(c) for c in chunks),
@@ -460,11 +471,13 @@ def _prepare_resume_dir(d: Path, make_key: Any, ctx: Any) -> bool:
 
 
 def _read_resumed(d: Path, which: list[int], digests: dict[int, str], *, skip_bad: bool, warn: bool,
-                  warned: set[int]) -> tuple[list[tuple[int, np.ndarray, dict[str, np.ndarray]]], list[tuple[int, str]]]:
+                  warned: set[int], kinds: dict[int, int] | None = None
+                  ) -> tuple[list[tuple[int, np.ndarray, dict[str, np.ndarray]]], list[tuple[int, str]]]:
     """The finished chunks among `which` saved in `d`, as _score_chunks returns them; a chunk whose files changed
     since (digests: _files_digest now), or whose file cannot be read, is scored again, and so is one that left out
     unreadable files when this scoring does not skip them (scored again, it stops with the error a scoring without
-    --skip-bad gives)."""
+    --skip-bad gives). `kinds`: the decoded channel count of each kept file is put there (see iter_images), from a
+    chunk that saved them (one saved before they were, by an older wildgan, adds nothing)."""
     parts, bad = [], []
     for c in which:
         f = d / f"chunk-{c:05d}.npz"
@@ -479,9 +492,12 @@ def _read_resumed(d: Path, which: list[int], digests: dict[int, str], *, skip_ba
                     continue
                 kept = z["kept"].astype(np.int64)
                 scores = {k[len("score:"):]: z[k].astype(np.float64) for k in z.files if k.startswith("score:")}
+                channels = z["channels"].astype(np.int64) if "channels" in z.files else None
         except (OSError, ValueError, KeyError):
             continue
         parts.append((c, kept, scores))
+        if kinds is not None and channels is not None and len(channels) == len(kept):
+            kinds.update(zip(kept.tolist(), channels.tolist()))
         bad += why
         for i, reason in why:
             if warn and i not in warned:         # a wrap-around repeat is named once
@@ -491,21 +507,22 @@ def _read_resumed(d: Path, which: list[int], digests: dict[int, str], *, skip_ba
 
 
 def _chunk_saver(d: Path, digests: dict[int, str]) -> Any:
-    """save(chunk, kept, scores, why): one finished chunk's scores, written atomically into `d`, with the digest of
-    its files (_files_digest) taken before they were read."""
+    """save(chunk, kept, scores, why, channels): one finished chunk's scores, written atomically into `d`, with the
+    digest of its files (_files_digest) taken before they were read, and each kept file's decoded channel count."""
     import io
 
     from ..fileio import atomic_write_bytes
 
     failed: list[str] = []
 
-    def save(c: int, kept: np.ndarray, scores: dict[str, np.ndarray], why: list[tuple[int, str]]) -> None:
+    def save(c: int, kept: np.ndarray, scores: dict[str, np.ndarray], why: list[tuple[int, str]],
+             channels: np.ndarray) -> None:
         if failed:                  # said once; the scoring itself goes on (only a resume would need the files)
             return
         buf = io.BytesIO()
         np.savez(buf, kept=np.asarray(kept, dtype=np.int64), files_sha256=np.array(digests[c]),
                  bad_index=np.array([i for i, _ in why], dtype=np.int64),
-                 bad_why=np.array([r for _, r in why], dtype=str),
+                 bad_why=np.array([r for _, r in why], dtype=str), channels=np.asarray(channels, dtype=np.int8),
                  **{f"score:{k}": np.asarray(v, dtype=np.float64) for k, v in scores.items()})
         try:
             atomic_write_bytes(d / f"chunk-{c:05d}.npz", buf.getvalue())
@@ -520,13 +537,14 @@ def _chunk_saver(d: Path, digests: dict[int, str]) -> Any:
 def _score_chunks(model: LoadedModel, files: list[Path], which: list[int], chunks: list[list[int]],
                   groups: list[list[np.ndarray]] | None, *, skip_bad: bool, progress: bool, warn: bool,
                   score_cfg: ScoreConfig, batch_mode: str, conversion: dict[str, Any], save: Any = None,
-                  warned: set[int] | None = None, with_A: bool = True
+                  warned: set[int] | None = None, with_A: bool = True, kinds: dict[int, int] | None = None
                   ) -> tuple[list[tuple[int, np.ndarray, dict[str, np.ndarray]]], list[tuple[int, str]]]:
     """score_files' work on the chunks numbered `which` (ascending): [(chunk number, kept file indices, their
     scores)] and [(file index, why it was skipped)]; with `warn`, each skipped file is named in a warning as it is
     met. `groups`: each chunk's score batches (file indices), or None when images are scored independently.
-    `save(chunk, kept, scores, why)`, when given, is called as each chunk is finished (resume). `warned`: files
-    already named in a 'skipped' warning (resumed chunks'), added to as files are named."""
+    `save(chunk, kept, scores, why, channels)`, when given, is called as each chunk is finished (resume). `warned`: files
+    already named in a 'skipped' warning (resumed chunks'), added to as files are named. `kinds`: each readable
+    file's decoded channel count, put there by file index (iter_images; the caller warns about them, once)."""
     from tqdm.auto import tqdm
 
     from ..data.readers import iter_images
@@ -535,6 +553,7 @@ def _score_chunks(model: LoadedModel, files: list[Path], which: list[int], chunk
     parts, bad = [], []
     seen: set[int] = set()
     warned = set() if warned is None else warned
+    kinds = {} if kinds is None else kinds
     one = len(chunks) == 1
     search = model.cfg.method == "search"
     if search:                   # initial latents per file, drawn in file order (chunks are consecutive files)
@@ -547,7 +566,8 @@ def _score_chunks(model: LoadedModel, files: list[Path], which: list[int], chunk
                disable=not progress or one)
     try:
         data = iter_images(files, net.resolution, net.channels, chunks=[chunks[c] for c in which],
-                           skip_bad=skip_bad, progress=progress and one, empty_ok=True, **conversion)
+                           skip_bad=skip_bad, progress=progress and one, empty_ok=True, kinds=kinds,
+                           **conversion)
         # not enumerate/zip: they keep the last item (the previous chunk's pixels) alive while the next is read
         for c in which:
             x, kept, why = next(data)
@@ -571,7 +591,7 @@ def _score_chunks(model: LoadedModel, files: list[Path], which: list[int], chunk
                 got = res.scores
                 parts.append((c, kept_a, got))
             if save is not None:
-                save(c, kept_a, got, why)
+                save(c, kept_a, got, why, np.array([kinds[i] for i in kept], dtype=np.int8))
             bar.update(len(set(chunks[c]) - seen))
             seen.update(chunks[c])
             del x                                    # not held while the next chunk is decoded

@@ -425,7 +425,8 @@ def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, 
         f"seed {cfg.train.seed if cfg.method != 'fanogan' else cfg.fanogan.seed} -> {run_dir}")
     skipped = split.info.get("skipped") or []
     if skipped:
-        log(f"warning: skipped {len(skipped)} unreadable files (--skip-bad), listed in {run_dir / 'skipped.txt'}")
+        log(f"warning: skipped {len(skipped)} unreadable file{'s' if len(skipped) != 1 else ''} (--skip-bad), listed "
+            f"in {run_dir / 'skipped.txt'}")
     if cfg.method in ("wildgan", "search"):
         return train_pgan(split.train_x, cfg, run_dir, resume=resume, progress=progress, log=log)
     if cfg.method == "fanogan":
