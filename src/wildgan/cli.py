@@ -537,6 +537,7 @@ def cmd_train(a: argparse.Namespace) -> int:
         if not ctx.is_main:
             a.no_progress = True
     cfg, split = build_run_config(a)
+    _warn_other_methods_options(a, cfg.method)
     if a.dry_run:
         print(json.dumps(run_config_to_dict(cfg), indent=2), file=sys.stderr)
         return 0
@@ -544,7 +545,6 @@ def cmd_train(a: argparse.Namespace) -> int:
     if cfg.method == "fanogan" and cfg.train.tensorboard:
         _warn("warning: --tensorboard logs wildgan and search runs; an f-AnoGAN run writes its numbers to "
               "stats.jsonl only")
-    _warn_other_methods_options(a, cfg.method)
     is_main = ctx is None or ctx.is_main
     log = _log_to(Path(a.out)) if is_main else (lambda m: None)
     try:
@@ -600,16 +600,17 @@ def _warn_if_not_grown(cfg: Any, res: Any, log: Any) -> None:
         return
     if lod > 0:
         from .config import paper_total_kimg
-        from .training.schedule import kimg_to_reach_full_resolution
+        from .training.schedule import kimg_to_reach_full_resolution, kimg_to_the_image, total_kimg_advice
 
         t, r = cfg.train, cfg.net.resolution
         grown = kimg_to_reach_full_resolution(r, t.phase_kimg, t.fade_kimg, t.minibatch, t.minibatch_repeats)
         paper = paper_total_kimg(r, t.phase_kimg, t.fade_kimg)
+        advice = total_kimg_advice(r, t.phase_kimg, t.fade_kimg, t.minibatch, t.minibatch_repeats, paper)
+        # to the image: the threshold is exact (3600.128), and a rounded one (3600) would still end fading in
         log(f"warning: training ended at {res.nimg / 1000:.4g} kimg (lod {lod:g}), before the networks reached "
-            f"{r}x{r}: with phases of {t.phase_kimg:g} kimg they get there with a --total-kimg above {grown:.4g}, "
-            f"and the paper's "
-            f"schedule trains {paper:.4g} kimg. The run is scored at the resolution it reached; continue it with "
-            f"--resume --total-kimg {paper:.4g}")
+            f"{r}x{r}: with phases of {t.phase_kimg:g} kimg they get there with a --total-kimg above "
+            f"{kimg_to_the_image(grown)}, and the paper's schedule trains {paper:.4g} kimg. The run is scored at the "
+            f"resolution it reached; continue it with --resume --total-kimg {kimg_to_the_image(advice)}")
 
 
 def _log_to(run_dir: Path) -> Callable[[str], None]:
@@ -636,17 +637,32 @@ def _keep_count(text: str) -> int | None:
     return _whole_number(text, 0, " or 'all'")
 
 
+def _typed_options(p: argparse.ArgumentParser, argv: Sequence[str]) -> set[str]:
+    """The dests of the options typed on this command line (exactly, or as an unambiguous abbreviation, as argparse
+    accepts them), before --config or --resume add the values of a file."""
+    strings = p._option_string_actions
+    typed = set()
+    for tok in argv:
+        if not tok.startswith("--"):
+            continue
+        name = tok.split("=", 1)[0]
+        hits = [name] if name in strings else [o for o in strings if o.startswith(name)]
+        if len(hits) == 1:
+            typed.add(strings[hits[0]].dest)
+    return typed
+
+
 def _warn_other_methods_options(a: argparse.Namespace, method: str) -> None:
     """Options that belong to another --method are accepted (a script may pass one set of flags to every method) but
-    said to be ignored, rather than recorded silently as if they had an effect."""
+    said to be ignored, rather than recorded silently as if they had an effect. Only options typed on the command
+    line: a --resume or --config replay brings every section of the run's config.yaml back as option values."""
+    typed = getattr(a, "typed", set())
     ignored = []
-    if method != "wildgan" and a.encoder_loss != "image":
+    if method != "wildgan" and "encoder_loss" in typed:
         ignored.append("--encoder-loss")            # f-AnoGAN trains its own izi_f encoder; search has no encoder
     if method != "fanogan":
-        ignored += [f"--{o.replace('_', '-')}" for o in ("fanogan_iters", "fanogan_enc_iters", "fanogan_dim")
-                    if getattr(a, o, None) is not None]
-        if getattr(a, "fanogan_bn_warmup", "on") != "on":
-            ignored.append("--fanogan-bn-warmup")
+        ignored += [f"--{o.replace('_', '-')}" for o in ("fanogan_iters", "fanogan_enc_iters", "fanogan_dim",
+                                                         "fanogan_bn_warmup") if o in typed]
     if ignored:
         _warn(f"warning: {', '.join(ignored)} {'does' if len(ignored) == 1 else 'do'} not apply to --method "
               f"{method}: ignored")
@@ -1373,12 +1389,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         # the command is the first word that is not a global option (`wildgan --debug train ...`)
         at = next((i for i, w in enumerate(argv) if not w.startswith("-")), None)
+        typed: set[str] = set()
         if at is not None and argv[at] == "train":
+            typed = _typed_options(_train_parser(p), argv[at + 1:])
             argv = [*argv[:at + 1], *_resume_config(argv[at + 1:])]
             _set_from_config(_train_parser(p), argv[at + 1:])
         a, extra = p.parse_known_args(argv)
         if extra:
             _unrecognized(p, a.cmd, extra)
+        a.typed = typed
         return int(a.func(a) or 0)
     except TrainingInterrupted as e:
         print(f"wildgan: {e}", file=sys.stderr)

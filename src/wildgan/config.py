@@ -67,7 +67,8 @@ class NetConfig:
         thin = [s for s in range(self.resolution_log2) if self.nf(s) < 1]
         if thin:
             raise ConfigError(f"resolution {r} needs more channels than this width has: nf(level) = fmap_base / "
-                              f"2^level reaches 0 at level {thin[0]} (fmap_base {self.fmap_base:g}); choose a wider "
+                              f"2^(level * fmap_decay) reaches 0 at level {thin[0]} (fmap_base {self.fmap_base:g}, "
+                              f"fmap_decay {self.fmap_decay:g}); choose a wider "
                               f"preset or --width, or a smaller resolution")
         if self.latent_size == 0:
             object.__setattr__(self, "latent_size", self.nf(0))

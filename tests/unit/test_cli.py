@@ -453,7 +453,7 @@ def test_a_run_that_ends_before_full_resolution_says_so(tiny_npz, tmp_path, caps
     # the first round at lod 0 starts at 1.024; the paper's schedule adds 2/3 of a phase
     assert ("training ended at 0.128 kimg (lod 1), before the networks reached 8x8: with phases of 0.5 kimg they get "
             "there with a --total-kimg above 1.024, and the paper's schedule trains 1.333 kimg. The run is scored at the resolution it "
-            "reached; continue it with --resume --total-kimg 1.333") in err, err
+            "reached; continue it with --resume --total-kimg 1.334") in err, err
     assert main([*common, "--total-kimg", "0.1", "--phase-kimg", "0.03", "--out", str(tmp_path / "grown")]) == 0
     assert "before the networks reached" not in capsys.readouterr().err
 
@@ -797,3 +797,18 @@ def test_train_evaluate_says_each_data_warning_once(tmp_path, capsys, recwarn):
     said = [str(w.message) for w in recwarn if "images that are not square" in str(w.message)]
     assert len(said) == 1, said
     assert (tmp_path / "run" / "eval.json").is_file() and "AUC" in capsys.readouterr().out
+
+
+def test_a_resume_or_replay_does_not_warn_about_other_methods_options(tiny_npz, tmp_path, capsys):
+    # config.yaml holds every section (fanogan's too): replayed as option values, they were not typed by anyone
+    run = tmp_path / "r"
+    common = ["--no-progress", "--threads", "1", "--no-train-scores"]
+    assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.05",
+                 "--phase-kimg", "0.05", "--out", str(run), *common]) == 0
+    assert main(["train", "--out", str(run), "--resume", "--total-kimg", "0.1", *common]) == 0
+    assert main(["train", "--config", str(run / "config.yaml"), "--out", str(tmp_path / "r2"), "--dry-run"]) == 0
+    assert "do not apply" not in capsys.readouterr().err
+    # typed, even abbreviated as argparse allows, it is said
+    assert main(["train", "--config", str(run / "config.yaml"), "--out", str(tmp_path / "r3"), "--fanogan-d", "8",
+                 "--dry-run"]) == 0
+    assert "--fanogan-dim does not apply to --method wildgan" in capsys.readouterr().err

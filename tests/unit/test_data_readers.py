@@ -1123,8 +1123,9 @@ def test_a_tree_named_like_cifar10_records_the_colour_of_its_own_files(tmp_path)
                 np.repeat(rng.integers(0, 256, (8, 8, 1), dtype=np.uint8), 3, axis=2) if i == 1 else \
                 rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
             save(mixed / c / f"{i:02d}.jpg", a)
-    with pytest.warns(UserWarning, match="its class folders are CIFAR-10's ten classes, so the cifar10 protocol is "
-                                         "used .*--dataset folder uses the generic protocol"):
+    with pytest.warns(UserWarning, match="its class folders are CIFAR-10's ten classes but its images are not "
+                                         "CIFAR-10's 32x32 colour photos; the cifar10 protocol is used .*--dataset "
+                                         "folder uses the generic protocol"):
         info = build_split(DataConfig(data=str(mixed))).info
     assert info["protocol"] == "cifar10" and info["channels"] == 3 and info["conversion"]["gray_files"] == 40
     assert "colour_data" not in conversion_opts(info)
@@ -1138,6 +1139,16 @@ def test_a_tree_named_like_cifar10_records_the_colour_of_its_own_files(tmp_path)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         info = build_split(DataConfig(data=str(make_cifar_batches(tmp_path / "cifar-10-batches-py", 60)))).info
+    assert info["protocol"] == "cifar10" and conversion_opts(info)["colour_data"] is True
+    # CIFAR-10 itself as a tree of files (32x32, colour; the shared JPEG archive is one), protocol auto: no note,
+    # which would otherwise come again with every rebuild of its split
+    real = tmp_path / "cifar-tree"
+    for c in CIFAR10_CLASSES:
+        for i in range(24):
+            save(real / c / f"{i}.png", rng.integers(0, 256, (32, 32, 3), dtype=np.uint8))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        info = build_split(DataConfig(data=str(real))).info
     assert info["protocol"] == "cifar10" and conversion_opts(info)["colour_data"] is True
     # a split.json recorded before the gray files were counted keeps the protocol's assumption
     old = {"protocol": "cifar10", "channels": 3, "conversion": {"fit": "resize"}}

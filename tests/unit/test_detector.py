@@ -1043,7 +1043,7 @@ def test_a_fit_that_ends_before_full_growth_warns_and_says_where_it_got(x_train,
     with pytest.warns(wildgan.WildganWarning, match=r"\(total_kimg=0.05 ended it\), before the networks reached "
                                                     r"16x16: they reached 4x4 \(lod 2; trained_resolution_ = 4, "
                                                     r"while resolution_ = 16 is the input resolution\).* reach 16x16 "
-                                                    r"with a total_kimg above 0.448, .*fit with total_kimg=0.4667 \(or None\)"):
+                                                    r"with a total_kimg above 0.448, .*fit with total_kimg=0.467 \(or None\)"):
         d = Detector(**{**TINY, "total_kimg": 0.05}, run_dir=str(run)).fit(x_train[:16])
     assert d.resolution_ == 16 and d.trained_resolution_ == 4 and d.model_.lod == 2
     assert "warning: training ended at" in (run / "log.txt").read_text()

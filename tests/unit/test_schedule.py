@@ -162,3 +162,44 @@ def test_kimg_to_reach_full_resolution_is_the_end_of_a_round_at_lod_0():
     need = kimg_to_reach_full_resolution(32, 600, 600, PAPER_MINIBATCH, 4)
     assert need == pytest.approx(3600.128)
     assert schedule(int(need * 1000) - 256, 32, 600, 600, PAPER_MINIBATCH).lod > 0
+
+
+def _replayed_start_of_lod0(res, phase, fade, mb, repeats):
+    """The oracle: every round replayed from 0, as the loop runs them."""
+    grown = schedule_kimg_for_full_growth(res, phase, fade) * 1000
+    n = 0
+    while True:
+        ph = schedule(n, res, phase, fade, mb)
+        if ph.lod == 0 and n >= grown:
+            return n / 1000
+        n += repeats * ph.batch
+
+
+@pytest.mark.parametrize("mb", [PAPER_MINIBATCH, {4: 16, 8: 16, 16: 16, 32: 8, 64: 8},
+                                {4: 13, 8: 11, 16: 9, 32: 7, 64: 5}])
+@pytest.mark.parametrize("phase, fade", [(0.01, 0.01), (0.1, 0.1), (0.123, 0.077), (0.3, 0.0), (6, 6)])
+def test_kimg_to_reach_full_resolution_equals_the_replay(mb, phase, fade):
+    # it skips the rounds of one size at once (a replay of 600-kimg phases at batch 4 took seconds): same answer
+    from wildgan.training.schedule import kimg_to_reach_full_resolution
+
+    for res in (4, 8, 32, 64):
+        for repeats in (1, 3, 4):
+            assert kimg_to_reach_full_resolution(res, phase, fade, mb, repeats) == pytest.approx(
+                _replayed_start_of_lod0(res, phase, fade, mb, repeats), abs=1e-9), (res, repeats)
+
+
+def test_the_advised_total_reaches_full_resolution_even_with_tiny_phases():
+    from wildgan.config import paper_total_kimg
+    from wildgan.training.schedule import end_of_rounds, kimg_to_the_image, lod_of_last_round, total_kimg_advice
+
+    mb = {4: 16, 8: 16, 16: 16, 32: 8}
+    for res, phase in ((8, 0.01), (32, 0.01), (32, 0.1), (16, 0.1)):
+        paper = paper_total_kimg(res, phase, phase)
+        advice = float(kimg_to_the_image(total_kimg_advice(res, phase, phase, mb, 4, paper)))
+        end = end_of_rounds(0, round(advice * 1000), res, phase, phase, mb, 4)
+        assert lod_of_last_round(end, res, phase, phase, mb, 4) == 0.0, (res, phase, advice)
+    # phases of 0.01 at 8x8: the paper's 0.0267 kimg ends at lod 1; the first round at lod 0 is 0.064-0.128
+    assert paper_total_kimg(8, 0.01, 0.01) < 0.064
+    assert total_kimg_advice(8, 0.01, 0.01, mb, 4, paper_total_kimg(8, 0.01, 0.01)) == pytest.approx(0.128)
+    assert kimg_to_the_image(3600.128) == "3600.128" and kimg_to_the_image(4000.0) == "4000"
+    assert kimg_to_the_image(1.3333333) == "1.334"                 # rounded up: never short of a threshold

@@ -127,6 +127,14 @@ def data_gray_files(*sets: ImageSet | None) -> int | None:
     return sum(counts)
 
 
+def _cifar_like(train: ImageSet, test: ImageSet | None) -> bool:
+    """Images as CIFAR-10's own: 32x32 at their native size, and colour (no gray file, or RGB arrays where the
+    reader did not count gray files)."""
+    gray = data_gray_files(train, test)
+    colour = gray == 0 if gray is not None else train.x.ndim == 4 and train.x.shape[3] == 3
+    return data_native_sides(train, test) == [32, 32] and colour
+
+
 def data_native_sides(*sets: ImageSet | None) -> list[int] | None:
     """[shortest, longest] native side over the sets (their readers' record; else their arrays' own size)."""
     sides = [v for s in sets if s is not None for v in
@@ -259,13 +267,15 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
     d = dict(PROTOCOL_DEFAULTS[protocol])
     d["fit"] = square_fit(cfg.fit or d["fit"], cfg.square)
     source = str(train.info.get("source"))
-    if protocol == "cifar10" and cfg.dataset == "auto" and kind != "cifar-batches":
-        # chosen by the class names alone, which a tree of one's own photos may carry: said, with the way out
+    if protocol == "cifar10" and cfg.dataset == "auto" and kind != "cifar-batches" and not _cifar_like(train, test):
+        # chosen by the class names alone, which a tree of one's own photos may carry: said, with the way out. Not
+        # for CIFAR-10 itself in another container (the JPEG tree, an npz): 32x32 colour files, every rebuild of
+        # its split (evaluate, training scores, study cells) would repeat a note about nothing
         what = "labels' class names" if kind == "npz" else "class folders"
-        warn_user(f"{source}: its {what} are CIFAR-10's ten classes, so the cifar10 protocol is used (32x32 RGB, "
-                  f"normal class automobile unless --normal); --dataset {'npz' if kind == 'npz' else 'folder'} "
-                  f"uses the generic protocol of labelled data instead, --dataset cifar10 chooses this one without "
-                  f"this note")
+        warn_user(f"{source}: its {what} are CIFAR-10's ten classes but its images are not CIFAR-10's 32x32 colour "
+                  f"photos; the cifar10 protocol is used (32x32 RGB, normal class automobile unless --normal); "
+                  f"--dataset {'npz' if kind == 'npz' else 'folder'} uses the generic protocol of labelled data "
+                  f"instead, --dataset cifar10 chooses this one without this note")
     resolution = cfg.resolution or d["resolution"] or min(next_pow2(min(train.x.shape[1:3])), MAX_AUTO_RESOLUTION)
     channels = cfg.channels or d["channels"] or int(train.x.shape[3])
     rotations = d["rotations"] if cfg.rotations is None else int(cfg.rotations)

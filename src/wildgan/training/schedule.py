@@ -80,14 +80,38 @@ def kimg_to_reach_full_resolution(resolution: int, phase_kimg: float, fade_kimg:
     (the first round boundary at or after the last fade-in's end). schedule_kimg_for_full_growth is where the
     schedule's lod reaches 0, but the loop reads the schedule once per round and finishes the round that crosses
     total_kimg, so a run that stops there trained its last round at the lod that round began with (still fading
-    in)."""
+    in). The rounds are replayed a resolution at a time: within one, every round has the same size."""
     grown = schedule_kimg_for_full_growth(resolution, phase_kimg, fade_kimg) * 1000
+    period = (phase_kimg + fade_kimg) * 1000
     n = 0
     while True:
         ph = schedule(n, resolution, phase_kimg, fade_kimg, minibatch)
         if ph.lod == 0 and n >= grown:
             return n / 1000.0
-        n += repeats * ph.batch
+        step = repeats * ph.batch
+        # the round size changes only where the resolution does, at the start of a fade-in (the end of a stable
+        # phase): the rounds up to just before the next such edge (or before the end of growth) are all of this
+        # size, so they are skipped at once; the few rounds near an edge go one by one, through schedule()
+        edge = math.floor(n / period) * period + phase_kimg * 1000
+        if n > edge:                     # already fading in: this resolution lasts to the next edge
+            edge += period
+        rounds = max(1, math.ceil((min(edge, grown) - n) / step) - 1)
+        n += rounds * step
+
+
+def kimg_to_the_image(kimg: float) -> str:
+    """kimg for a message, to the image and rounded up (a total_kimg to give: rounded down, it could fall short of
+    a threshold that is exact to the image): 3600.128, 1.333 for 1.3333, 4000."""
+    return f"{math.ceil(kimg * 1000 - 1e-6) / 1000:.3f}".rstrip("0").rstrip(".")
+
+
+def total_kimg_advice(resolution: int, phase_kimg: float, fade_kimg: float, minibatch: dict[int, int], repeats: int,
+                      paper_kimg: float) -> float:
+    """The total_kimg to suggest to a run that ended before full resolution: the paper's schedule, or, where phases
+    so short that it ends still fading in (its 2/3 of a phase is less than a round), the end of the first round at
+    lod 0."""
+    start = kimg_to_reach_full_resolution(resolution, phase_kimg, fade_kimg, minibatch, repeats)
+    return paper_kimg if paper_kimg > start else start + repeats * minibatch[resolution] / 1000.0
 
 
 def schedule_work(a_kimg: float, b_kimg: float, resolution: int, phase_kimg: float, fade_kimg: float,
