@@ -1285,8 +1285,9 @@ def add_report_parser(sub: Any) -> argparse.ArgumentParser:
                    help="also score and map these image files/folders (repeatable)")
     r.add_argument("--skip-bad", action="store_true",
                    help="leave unreadable files among the --image paths out (each named in a warning)")
-    r.add_argument("--score", default="a", choices=SCORE_NAMES,
-                   help="score that ranks the most anomalous images (default a)")
+    r.add_argument("--score", default=None, choices=SCORE_NAMES,
+                   help="score that ranks the most anomalous images (default: the method's own, A for f-AnoGAN, "
+                        "else a)")
     r.add_argument("--masks", help=".npy of ground-truth defect masks [N, H, W] aligned with the run's test "
                                    "split: adds the pixel-level ROC AUC of the heat maps")
     r.add_argument("--device", default="auto", type=_device, help=DEVICE_HELP)

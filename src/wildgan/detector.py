@@ -49,6 +49,7 @@ with the same protocol.
 from __future__ import annotations
 
 import inspect
+import json
 import numbers
 import os
 import shutil
@@ -427,6 +428,31 @@ class _torch_threads:
             torch.set_num_threads(self.saved)
 
 
+DETECTOR_MARKER = "DETECTOR.txt"
+
+
+def _refuse_a_run_fit_did_not_write(run_dir: Path) -> None:
+    """fit() trains from scratch and so replaces the run in its run_dir: right for a run an earlier fit wrote (a
+    re-run notebook cell), not for one of `wildgan train` (e.g. Detector.from_run(run).fit(X), or a run_dir typed
+    twice), whose networks, evaluation and logs would go without a word. Refused instead."""
+    from .training.run import never_trained, previous_run
+
+    if not run_dir.is_dir() or not previous_run(run_dir) or never_trained(run_dir):
+        return
+    if (run_dir / DETECTOR_MARKER).is_file():
+        return
+    try:   # a run of a Detector from before the marker: trained on in-memory images, which split.json records
+        info = json.loads((run_dir / "split.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        info = {}
+    if isinstance(info, dict) and info.get("detector_input"):
+        return
+    raise ConfigError(f"run_dir {run_dir} holds a run that Detector.fit did not write (a `wildgan train` run?): fit "
+                      f"would replace it, deleting its networks, evaluation and logs; give fit another run_dir, or "
+                      f"delete that folder first. To score with that run as it is, Detector.from_run({str(run_dir)!r})"
+                      f" and decision_function need no fit")
+
+
 class _TempRunDir:
     """A temporary run directory owned by the Detector(s) that hold this object: removed when the last of them is
     garbage-collected, at interpreter exit, or at once by cleanup() (a failed fit). Copies of a Detector share it."""
@@ -678,6 +704,10 @@ class Detector:
             raise ConfigError(f"resize_mode must be 'resize', 'pad' or 'letterbox', got {self.resize_mode!r}")
         if self.threshold == "contamination" and not (0.0 < float(self.contamination) <= 0.5):
             raise ConfigError(f"contamination must be in (0, 0.5], got {self.contamination}")
+        lam = self.lam
+        if isinstance(lam, bool) or not isinstance(lam, numbers.Real) or not 0.0 <= float(lam) <= 1.0:
+            # a weight between L_n and L_o: outside [0, 1] one of them counts negatively (higher = less anomalous)
+            raise ConfigError(f"lam must be a number in [0, 1] (the weight of L_n in a; the paper's 0.05), got {lam!r}")
 
     # -------------------------------------------------------------------------------------------- config
     def _run_config(self, data_cfg: Any, resolution: int, channels: int) -> Any:
@@ -696,6 +726,10 @@ class Detector:
                             minutes=self.minutes, checkpoint_kimg=default_checkpoint_kimg(float(total)),
                             device=self.device, threads=int(self.threads) if self.threads else None)
         fan = FAnoGANConfig(seed=int(self.seed), minutes=self.minutes, device=self.device)
+        if self.method == "fanogan" and self.preset != "fast":
+            # said, not silently ignored: a 'tiny' f-AnoGAN fit otherwise trains the official width, 20x slower
+            warn_user(f"preset={self.preset!r} sets the width of the pGAN networks; f-AnoGAN trains at its official "
+                      f"width (dim {fan.dim}); `wildgan train --method fanogan --fanogan-dim D` trains another")
         if self.method == "fanogan" and self.total_kimg is not None:
             iters = max(1, round(float(self.total_kimg) * 1000 / fan.batch_size))
             fan = replace(fan, gan_iters=iters, enc_iters=iters)
@@ -727,6 +761,9 @@ class Detector:
         self._validate()
         if self.threshold == "f1" and (X_val is None or y_val is None):
             raise ConfigError("threshold='f1' needs a labelled validation set: fit(X, X_val=..., y_val=...)")
+        if self.threshold != "f1" and (X_val is not None or y_val is not None):
+            warn_user(f"X_val / y_val are used by threshold='f1' only; threshold={self.threshold!r} takes its "
+                      f"threshold from the training scores and ignores them")
         if isinstance(X, DataConfig):
             data_cfg = replace(X, resolution=X.resolution or self.resolution, channels=X.channels or self.channels)
             split = build_split(data_cfg)
@@ -777,12 +814,17 @@ class Detector:
             warn_user(f"run_dir {run_dir} holds the run of another live Detector: this fit replaces it "
                       f"(Detector.from_run({str(run_dir)!r}) and `wildgan score` will read the new networks); give "
                       f"each Detector its own run_dir to keep both")
+        if temp is None:
+            _refuse_a_run_fit_did_not_write(run_dir)
         try:
             run_dir.mkdir(parents=True, exist_ok=True)
             # fit() always trains from scratch (sklearn semantics), also into a run_dir used by an earlier fit
             result = train_run(cfg, run_dir, split=split, overwrite=True, progress=bool(self.verbose),
                                log=self._log(run_dir))
             model = load_model(run_dir, self.device, checkpoint=result.final)
+            (run_dir / DETECTOR_MARKER).write_text("This run was trained by wildgan.Detector.fit: a later fit with this "
+                                                   "run_dir replaces it (a `wildgan train` run is never replaced by "
+                                                   "a fit).\n", encoding="utf-8")
 
             self.model_ = model
             self.run_dir_ = run_dir
@@ -1120,6 +1162,15 @@ class Detector:
         return self.fit(X).labels_
 
     # -------------------------------------------------------------------------------------------- persistence
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickling (pickle / joblib, e.g. a fitted Detector sent to another process): as Detector.load, a run
+        folder that is not there (the temporary one of a fit in a process that has ended) is dropped from run_dir_
+        rather than kept as a path that from_run and `wildgan score` cannot open."""
+        self.__dict__.update(state)
+        rd = state.get("run_dir_")
+        if rd is not None and not Path(rd).is_dir():
+            self.run_dir_ = None
+
     def save(self, path: str | Path) -> Path:
         """Write PATH.safetensors (networks) + PATH.json (parameters, config, threshold, training scores).
         Nothing is pickled. Returns the JSON path."""

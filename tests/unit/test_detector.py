@@ -1089,3 +1089,65 @@ def test_images_of_the_other_kind_than_the_training_images_are_warned_about(det,
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         colour.decision_function(np.repeat(x_train[:4, :, :, None], 3, axis=-1))    # the same kind: nothing said
+
+
+def test_fit_never_replaces_a_run_it_did_not_write(x_train, tmp_path) -> None:
+    """The audit's case: Detector.from_run(cli_run).fit(X) deleted a `wildgan train` run (networks, evaluation,
+    logs) without a word, since from_run sets run_dir and fit trains with overwrite. A Detector's own run is still
+    replaced by the next fit (a re-run notebook cell)."""
+    from wildgan.cli import main
+
+    run = tmp_path / "cli"
+    assert main(["train", "--preset", "tiny", "--normal", "1", "--resolution", "16", "--total-kimg", "0.1",
+                 "--phase-kimg", "0.05", "--no-progress", "--threads", "1", "--no-train-scores", "--device", "cpu",
+                 "--out", str(run)]) == 0
+    opened = Detector.from_run(run, device="cpu")               # caches the training scores: a file more
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    for det in (opened, Detector(run_dir=str(run), **TINY)):
+        with pytest.raises(ConfigError, match="holds a run that Detector.fit did not write .*Detector.from_run"):
+            det.fit(x_train[:16])
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
+    own = tmp_path / "own"
+    Detector(run_dir=str(own), **{**TINY, "total_kimg": 0.05}).fit(x_train[:16])
+    assert (own / "DETECTOR.txt").is_file()
+    Detector(run_dir=str(own), **{**TINY, "total_kimg": 0.05, "seed": 1}).fit(x_train[:16])    # replaced, as before
+    assert json.loads((own / "config.json").read_text())["train"]["seed"] == 1
+
+
+def test_a_pickled_detector_drops_a_run_folder_that_is_gone(det, noise) -> None:
+    import pickle
+
+    assert det.run_dir_ is not None and det.run_dir_.is_dir()
+    same = pickle.loads(pickle.dumps(det))
+    assert same.run_dir_ == det.run_dir_                                    # still there: kept
+    np.testing.assert_array_equal(same.decision_function(noise), det.decision_function(noise))
+    state = det.__getstate__() if hasattr(det, "__getstate__") else dict(det.__dict__)
+    gone = object.__new__(type(det))
+    gone.__setstate__({**state, "run_dir_": det.run_dir_.parent / "no-such-run"})   # as in another process, later
+    assert gone.run_dir_ is None
+    np.testing.assert_array_equal(gone.decision_function(noise), det.decision_function(noise))
+
+
+def test_lam_out_of_range_and_an_unused_validation_set_are_said(x_train) -> None:
+    import wildgan
+
+    for bad in (2.0, -0.1, "0.5", True):
+        with pytest.raises(ConfigError, match="lam must be a number in \\[0, 1\\]"):
+            Detector(**TINY, lam=bad).fit(x_train[:16])
+    with pytest.warns(wildgan.WildganWarning, match="X_val / y_val are used by threshold='f1' only"):
+        Detector(**{**TINY, "total_kimg": 0.05}).fit(x_train[:16], X_val=x_train[:4], y_val=np.array([0, 0, 1, 1]))
+
+
+def test_a_preset_given_to_fanogan_is_said_to_set_only_the_pgan_width() -> None:
+    import warnings
+
+    import wildgan
+    from wildgan.config import DataConfig
+
+    with pytest.warns(wildgan.WildganWarning, match="preset='tiny' sets the width of the pGAN networks; f-AnoGAN "
+                                                    "trains at its official width \\(dim 64\\)"):
+        Detector("fanogan", preset="tiny")._run_config(DataConfig(), 32, 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", wildgan.WildganWarning)
+        Detector("fanogan")._run_config(DataConfig(), 32, 1)              # the default preset: nothing to say
+        Detector("wildgan", preset="tiny")._run_config(DataConfig(), 32, 1)

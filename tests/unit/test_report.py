@@ -353,3 +353,41 @@ def test_report_of_networks_that_never_grew_says_so(tiny_run: Path, tmp_path: Pa
         "data's 16x16" in md
     assert "Not fully grown" not in (tiny_run / "report" / "report.md").read_text()
     assert "The most anomalous test image (by score a)" in md           # --top-k 1: in the singular
+
+
+def test_a_search_run_report_says_up_front_that_it_searches_again(tmp_path):
+    # the audit's case: the report of a latent-search run looked stuck for minutes ("scoring 400 test images")
+    from dataclasses import replace as _replace
+
+    from wildgan import checkpoint as ckpt
+    from wildgan.config import DataConfig, RunConfig, TrainConfig, net_config_for_preset, to_dict, write_run_config
+    from wildgan.evaluation.report import diagnose_run
+    from wildgan.nets import build_pgan
+
+    run = tmp_path / "search"
+    net = net_config_for_preset("tiny", 16, 1)
+    cfg = RunConfig(data=DataConfig(dataset="mnist", normal=("1",), resolution=16, channels=1), net=net,
+                    train=TrainConfig(total_kimg=1.0), preset="tiny", method="search")
+    write_run_config(_replace(cfg, search=_replace(cfg.search, steps=1)), run)
+    ckpt.save_checkpoint(run, "network-final", ckpt.networks_to_tensors(build_pgan(net, 0).modules()),
+                         {"net": to_dict(net), "lod": 0.0})
+    said: list[str] = []
+    diagnose_run(run, device="cpu", controls=False, log=said.append)
+    assert any(m.startswith("note: latent search optimises a latent per image (1 steps)") for m in said), said
+    assert not any("--no-controls skips that" in m for m in said)        # asked without controls: once only
+
+
+def test_the_report_of_a_detector_run_describes_its_data(tmp_path):
+    # before: "Data: detector from in-memory ndarray; normal classes ; gamma None"
+    from wildgan import Detector
+
+    x = np.random.default_rng(0).integers(0, 256, (24, 16, 16), dtype=np.uint8)
+    run = tmp_path / "det"
+    Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run)).fit(x)
+    from wildgan.evaluation.report import run_report
+
+    run_report(run, top_k_images=2, device="cpu", controls=False)
+    md = (run / "report" / "report.md").read_text()
+    assert "Data: 24 training images given to Detector.fit (in-memory ndarray), no labels and no test split; " \
+           "16x16x1." in md, md[:2000]
+    assert "normal classes ;" not in md

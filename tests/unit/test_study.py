@@ -270,3 +270,27 @@ def test_committed_result_tables_re_render_from_their_rows():
     for t in sorted(docs.glob("*-tables.csv")):
         rows = docs / t.name.replace("-tables.csv", "-results.jsonl")
         assert t.read_bytes().decode() == render_csv(read_rows(rows)), t.name
+
+
+def test_a_study_of_several_normal_classes_plots_each_class_too(tmp_path, monkeypatch):
+    # the audit's case: one pooled curve for normal 2 and 3, its bars said "std over seeds" but held the spread
+    # between classes; now the pooled plot says what it averages, and each class has its own
+    from wildgan.evaluation import plots
+
+    rows = [dict(_row("wildgan", "image", g, s, a), normal=n, cell=f"{n}_{g}_{s}")
+            for n, a in (("2", 0.3), ("3", 0.5)) for g in (0.0, 0.1) for s in (0, 1)]
+    calls = []
+    real = plots.auc_vs_gamma
+    monkeypatch.setattr(plots, "auc_vs_gamma", lambda path, curves, **kw: calls.append((path.name, curves, kw))
+                        or real(path, curves, **kw))
+    study_mod.write_tables(tmp_path, rows)
+    names = {c[0]: c for c in calls}
+    assert set(names) == {"auc_vs_gamma.png", "auc_vs_gamma-normal-2.png", "auc_vs_gamma-normal-3.png"}
+    assert names["auc_vs_gamma.png"][2] == {"pooled": 2}
+    assert names["auc_vs_gamma-normal-3.png"][2] == {"normal": "3"}
+    per_class = names["auc_vs_gamma-normal-2.png"][1]["Ours d_I (a)"]
+    assert [m for _, m, _ in per_class] == [pytest.approx(0.3)] * 2
+    assert all((tmp_path / n).stat().st_size > 1000 for n in names)
+    calls.clear()
+    study_mod.write_tables(tmp_path, [r for r in rows if r["normal"] == "2"])       # one class: one plot, as before
+    assert [c[0] for c in calls] == ["auc_vs_gamma.png"] and calls[0][2] == {"pooled": 1}

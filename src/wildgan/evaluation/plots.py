@@ -176,12 +176,14 @@ def roc_curves(path: Path, y: np.ndarray, scores: Mapping[str, np.ndarray],
     from .metrics import roc_auc
 
     y = np.asarray(y).astype(int)
-    fig = Figure(figsize=(6.2, 5.2))
+    fig = Figure(figsize=(8.4, 5.2))
     ax = fig.subplots()
     ax.plot([0, 1], [0, 1], color="0.7", lw=0.8)
     styles = {"trained": "-", "untrained": "--", "pixel": ":"}
     colors: dict[str, Any] = {}
-    cycle = iter(["C0", "C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8", "C9"] * 3)
+    # a score and its untrained control share a colour; the pixel controls are shades of grey, never a score's
+    cycle = iter(["C0", "C1", "C2", "C3", "C4", "C5", "C6", "C8", "C9"] * 3)
+    greys = iter(["0.1", "0.4", "0.6", "0.75"] * 3)
     groups = [("trained", dict(scores))] + [(g, dict(v)) for g, v in (controls or {}).items()]
     ok = y.min() != y.max() if len(y) else False
     for group, sc in groups:
@@ -192,7 +194,7 @@ def roc_curves(path: Path, y: np.ndarray, scores: Mapping[str, np.ndarray],
                 continue
             fpr, tpr, _ = roc_curve(y, s)
             key = name if group != "pixel" else f"px:{name}"
-            colors.setdefault(key, next(cycle))
+            colors.setdefault(key, next(greys) if group == "pixel" else next(cycle))
             tag = {"trained": "", "pixel": " control"}.get(group, f" {group}")
             label = f"{name}{tag} (AUC {auc:.3f})"
             ax.plot(fpr, tpr, styles.get(group, "-."), color=colors[key], lw=1.4 if group == "trained" else 1.0,
@@ -202,7 +204,8 @@ def roc_curves(path: Path, y: np.ndarray, scores: Mapping[str, np.ndarray],
     ax.set_xlabel("false positive rate", fontsize=8)
     ax.set_ylabel("true positive rate", fontsize=8)
     ax.set_title("ROC: trained (solid), untrained (dashed), pixel controls (dotted)", fontsize=9)
-    ax.legend(fontsize=6.5, loc="lower right")
+    ax.set_aspect("equal")
+    ax.legend(fontsize=6.5, loc="center left", bbox_to_anchor=(1.02, 0.5))     # outside: it never hides a curve
     return _save(fig, path)
 
 
@@ -255,9 +258,11 @@ def training_curves(path: Path, rows: Sequence[Mapping[str, Any]]) -> Path:
     return _save(fig, path)
 
 
-def auc_vs_gamma(path: Path, curves: Mapping[str, Sequence[tuple[float, float, float]]]) -> Path:
-    """AUC against contamination gamma; curves: label -> [(gamma, mean AUC, std AUC)]. Used by the study report
-    only when the study did not write its own plot."""
+def auc_vs_gamma(path: Path, curves: Mapping[str, Sequence[tuple[float, float, float]]], *, pooled: int = 1,
+                 normal: str | None = None) -> Path:
+    """AUC against contamination gamma; curves: label -> [(gamma, mean AUC, std AUC)]. `pooled`: how many normal
+    classes the points average over (the axis says so: their spread is then across classes too); `normal`: the one
+    normal class of a per-class plot (in the title)."""
     fig = Figure(figsize=(7.5, 4))
     ax = fig.subplots()
     for label, pts in curves.items():
@@ -267,7 +272,9 @@ def auc_vs_gamma(path: Path, curves: Mapping[str, Sequence[tuple[float, float, f
                     ls="--" if control else "-", alpha=0.6 if control else 1.0)
     ax.axhline(0.5, color="0.7", lw=0.8)
     ax.set_xlabel("contamination gamma (%)", fontsize=8)
-    ax.set_ylabel("ROC AUC (mean; bars: std over seeds)", fontsize=8)
-    ax.set_title("AUC vs contamination (each method with its own score: a, or f-AnoGAN's A)", fontsize=9)
+    ax.set_ylabel("ROC AUC (mean; bars: std over seeds)" if pooled <= 1 else
+                  f"ROC AUC (mean over {pooled} normal classes x seeds;\nbars: std over those cells)", fontsize=8)
+    ax.set_title("AUC vs contamination (each method with its own score: a, or f-AnoGAN's A)"
+                 + (f", normal {normal}" if normal else ""), fontsize=9)
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))     # outside: it never covers a point
     return _save(fig, path)

@@ -196,6 +196,12 @@ def diagnose_run(run_dir: Path, *, device: str = "auto", controls: bool = True, 
     split = split_for_run(run_dir)
     y = split.test_y.astype(int)
     log(f"scoring {len(y)} test images with {model.source}")
+    if model.cfg.method == "search":
+        # the report needs every test image's reconstruction and latent, which the evaluation did not keep: the
+        # latent search runs again, for the untrained control too; said up front rather than left to look stuck
+        twice = ", twice (the untrained networks are searched too; --no-controls skips that)" if controls else ""
+        log(f"note: latent search optimises a latent per image ({model.cfg.search.steps} steps): this takes about as "
+            f"long as the run's evaluation did{twice}")
     res = model.score(split.test_x, return_recon=True)
     trained = {k: res.scores[k] for k in SCORE_NAMES if k in res.scores}
     m = evaluate_scores(trained, y)
@@ -305,7 +311,7 @@ def _check_readable(images: Sequence[str | Path]) -> None:
         raise unreadable_files_error(bad)
 
 
-def run_report(run_dir: Path, *, top_k_images: int = 8, images: Sequence[str | Path] = (), score: str = "a",
+def run_report(run_dir: Path, *, top_k_images: int = 8, images: Sequence[str | Path] = (), score: str | None = None,
                masks: np.ndarray | None = None, device: str = "auto", controls: bool = True,
                tsne_points: int = 2000, log: Log = _quiet, skip_bad: bool = False, progress: bool = False) -> Path:
     """Write RUN_DIR/report/{report.html, report.md, *.png}; returns the HTML path. progress: bars while the named
@@ -314,7 +320,8 @@ def run_report(run_dir: Path, *, top_k_images: int = 8, images: Sequence[str | P
     masks: optional ground-truth defect masks aligned with the run's test split ([N, H, W], nonzero = defect);
     when given, the pixel-level ROC AUC of the heat maps is reported. tsne_points: at most this many test latents
     (a seeded subsample) go into the t-SNE, whose cost grows faster than linearly with the number of points.
-    skip_bad: leave unreadable files among `images` out (each named in a warning) instead of stopping."""
+    skip_bad: leave unreadable files among `images` out (each named in a warning) instead of stopping. score: the
+    score that ranks the most anomalous images; default the method's own (f-AnoGAN's A, else a)."""
     from . import plots
 
     check_report_args(score, top_k_images, tsne_points, images)
@@ -322,6 +329,8 @@ def run_report(run_dir: Path, *, top_k_images: int = 8, images: Sequence[str | P
         _check_readable(images)   # before the report folder is touched and the long scoring starts
     run_dir = Path(run_dir)
     cfg = read_run_config(run_dir)
+    if score is None:
+        score = "A" if cfg.method == "fanogan" else "a"       # f-AnoGAN's own score: its a is not what it ranks by
     out = run_dir / "report"
     (out / "heatmaps").mkdir(parents=True, exist_ok=True)
     for old in (out / "heatmaps").glob("*.png"):  # a rerun with a smaller --top-k must not show stale maps
@@ -332,6 +341,11 @@ def run_report(run_dir: Path, *, top_k_images: int = 8, images: Sequence[str | P
     if split_info.get("protocol") == "unlabelled":
         page.p(f"Data: an unlabelled pile from {split_info.get('source', '?')}: {split_info.get('n_train', '?')} "
                f"training images (how many are anomalous is unknown: that is the point), no test split; "
+               f"{split_info.get('resolution')}x{split_info.get('resolution')}x{split_info.get('channels')}.")
+    elif split_info.get("detector_input"):
+        # Detector.fit on images it was given: no classes, no contamination, no test split of its own
+        page.p(f"Data: {split_info.get('n_train', '?')} training images given to Detector.fit "
+               f"({split_info.get('source', '?')}), no labels and no test split; "
                f"{split_info.get('resolution')}x{split_info.get('resolution')}x{split_info.get('channels')}.")
     elif split_info:
         page.p(f"Data: {split_info.get('protocol', '?')} from {split_info.get('source', '?')}; normal classes "
@@ -363,8 +377,9 @@ def run_report(run_dir: Path, *, top_k_images: int = 8, images: Sequence[str | P
 
                 log(f"warning: {e}")
                 model, diag = load_model(run_dir, device), None
+                curves = "the training curves and samples" if read_jsonl(run_dir / "stats.jsonl") else "the samples"
                 page.p(f"The training images could not be read ({e}), so this report has no ranking or heat maps "
-                       f"of them: it shows the training curves and samples, and the heat maps of the images named "
+                       f"of them: it shows {curves}, and the heat maps of the images named "
                        f"with --image (placed among the training scores cached in train_scores.csv).")
         else:
             model, diag = diagnose_run(run_dir, device=device, controls=controls, log=log)
@@ -401,20 +416,27 @@ def run_report(run_dir: Path, *, top_k_images: int = 8, images: Sequence[str | P
             f" **Not fully grown: the networks stopped at lod {lod:g} and are scored at "
             f"{r >> int(lod)}x{r >> int(lod)}{' (still fading in)' if lod != int(lod) else ''}, not the data's "
             f"{r}x{r}; train longer (--resume --total-kimg) for results at full resolution.**")
-        page.p(f"Networks: {ms['source']} (kimg {ms.get('kimg')}, status {ms.get('status')}). "
+        # f-AnoGAN's final networks record iterations, not kimg or a status: only what the checkpoint has is said
+        trained = ", ".join(f"{k} {ms[k]}" for k in ("kimg", "status") if ms.get(k) is not None)
+        page.p(f"Networks: {ms['source']}{f' ({trained})' if trained else ''}. "
                f"{m['n_test']} test images, {m['n_anomalous']} anomalous.{grown}")
-        og = m.get("other_generator", {}).get("generator", "other generator")
-        page.table(["score", "AUC", "AP", "AUC untrained", "AP untrained", f"AUC with {og}"], _metrics_rows(m))
+        og = m.get("other_generator", {}).get("generator")
+        page.table(["score", "AUC", "AP", "AUC untrained", "AP untrained", f"AUC with {og or 'other generator'}"],
+                   _metrics_rows(m))
         page.p("Controls: 'untrained' = the same architecture with the run's initial weights; pixel_* = minus a "
                "pixel statistic of the query (fixed sign). A trained score is only meaningful above its controls; a "
-               "control below 0.5 is as informative with its sign flipped, so compare with max(AUC, 1 - AUC). "
-               "'AUC with G': the same scores with the raw generator instead of its EMA Gs; a large gap means Gs "
-               "has not caught up with G (short runs).")
-        if "mean_z_norm" in m:
+               "control below 0.5 is as informative with its sign flipped, so compare with max(AUC, 1 - AUC)."
+               + (f" 'AUC with {og}': the same scores with the other generator ({og} instead of the one scored); a "
+                  f"large gap between G and its EMA Gs means Gs has not caught up with G (short runs)." if og else
+                  " This method has one generator, so the last column is empty."))
+        if "mean_z_norm" in m and cfg.method != "search":         # search has no encoder: its z is a searched latent
             z = m["mean_z_norm"]
-            where = "nearer to" if z["anomalous"] < z["normal"] else "farther from"
+            lo, hi = sorted((z["normal"], z["anomalous"]))
+            # within 1%: no side to report (0.1% apart was called "nearer")
+            where = ("about as far from the origin as" if hi - lo <= 0.01 * hi else
+                     "nearer to the origin than" if z["anomalous"] < z["normal"] else "farther from the origin than")
             page.p(f"Mean ||E(Q)||: normal {z['normal']:.3f}, anomalous {z['anomalous']:.3f}: here anomalies sit "
-                   f"{where} the origin (the paper expects nearer; L_o = -||E(Q)||/sqrt(N_z) relies on it).")
+                   f"{where} normal images (the paper expects nearer; L_o = -||E(Q)||/sqrt(N_z) relies on it).")
         atomic_write_text(out / "metrics.json", json.dumps(m, indent=2, default=str))
 
         log("drawing the figures")
@@ -476,10 +498,10 @@ def run_report(run_dir: Path, *, top_k_images: int = 8, images: Sequence[str | P
 
 
 
-def check_report_args(score: str, top_k_images: int, tsne_points: int,
+def check_report_args(score: str | None, top_k_images: int, tsne_points: int,
                       images: Sequence[str | Path] = ()) -> None:
     """Refuse bad arguments before anything is computed or written."""
-    if score not in SCORE_NAMES:
+    if score is not None and score not in SCORE_NAMES:
         raise ConfigError(f"unknown score {score!r}: choose one of {', '.join(SCORE_NAMES)} (higher = more "
                           f"anomalous)")
     if top_k_images < 0:
@@ -770,7 +792,7 @@ def study_report(study_dir: Path, *, log: Log = _quiet) -> Path:
 # ------------------------------------------------------------------------------------------------------------------
 # Entry points
 
-def report(path: str | Path, *, top_k_images: int = 8, images: Sequence[str | Path] = (), score: str = "a",
+def report(path: str | Path, *, top_k_images: int = 8, images: Sequence[str | Path] = (), score: str | None = None,
            masks: np.ndarray | None = None, device: str = "auto", controls: bool = True,
            tsne_points: int = 2000, log: Log = _quiet, skip_bad: bool = False, progress: bool = False) -> Path:
     """The HTML report of a run directory (has config.json) or a study directory (has results.jsonl)."""

@@ -207,4 +207,12 @@ def write_tables(study_dir: Path, rows: list[dict[str, Any]]) -> None:
     if rows:
         from ..evaluation.plots import auc_vs_gamma as plot_auc_vs_gamma
 
-        plot_auc_vs_gamma(study_dir / "auc_vs_gamma.png", auc_vs_gamma(rows))
+        # one curve per method over every cell, and, when the study has several normal classes, a plot per class
+        # too: the pooled one mixes classes whose AUCs differ far more than seeds do
+        classes = sorted({(r.get("protocol"), str(r["normal"])) for r in rows}, key=str)
+        plot_auc_vs_gamma(study_dir / "auc_vs_gamma.png", auc_vs_gamma(rows), pooled=len(classes))
+        if len(classes) > 1:
+            for protocol, normal in classes:
+                sub = [r for r in rows if (r.get("protocol"), str(r["normal"])) == (protocol, normal)]
+                safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in normal)
+                plot_auc_vs_gamma(study_dir / f"auc_vs_gamma-normal-{safe}.png", auc_vs_gamma(sub), normal=normal)

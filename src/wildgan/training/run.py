@@ -40,6 +40,7 @@ def write_split_info(split: AnomalySplit, run_dir: Path) -> None:
 # What a run directory holds after training / evaluating / reporting (removed by overwrite=True).
 RUN_OUTPUTS = ("config.json", "config.yaml", "split.json", "skipped.txt", "stats.jsonl", "log.txt", "checkpoints",
                "DEMO.txt",   # `wildgan demo`'s marker: a run trained over a demo (--overwrite) is no demo any more
+               "DETECTOR.txt",   # Detector.fit's: a later fit may replace the run, a `wildgan train` one it may not
                "samples", "tensorboard", "network-final.json", "network-final.safetensors", "fanogan-final.json",
                "fanogan-final.safetensors", "eval.json", "test_scores.csv", "test_latents.npy", "report",
                "train_scores.csv", "train_scores.json", "train_scores-isolated.csv", "train_scores-isolated.json")
@@ -54,7 +55,8 @@ def previous_run(run_dir: Path) -> list[str]:
 
 # what a start leaves behind before its first training step: nothing else of RUN_OUTPUTS may be there for a new start
 # to replace it without --overwrite
-_START_FILES = frozenset({"config.json", "config.yaml", "split.json", "skipped.txt", "log.txt", "DEMO.txt"})
+_START_FILES = frozenset({"config.json", "config.yaml", "split.json", "skipped.txt", "log.txt", "DEMO.txt",
+                          "DETECTOR.txt"})
 
 
 def never_trained(run_dir: Path) -> bool:
