@@ -192,8 +192,9 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
             import os
 
             os.fsync(f.fileno())
-        log(f"[{i + 1}/{len(cells)}] {cell.key}: AUC a={ev['auc'].get('a', float('nan')):.3f} "
-            f"(untrained {ev['controls']['untrained'].get('a', float('nan')):.3f}, "
+        own = "A" if cell.method == "fanogan" else "a"       # each method by its own score, as the tables and plot
+        log(f"[{i + 1}/{len(cells)}] {cell.key}: AUC {own}={ev['auc'].get(own, float('nan')):.3f} "
+            f"(untrained {ev['controls']['untrained'].get(own, float('nan')):.3f}, "
             f"-‖Q‖ {ev['controls']['pixel_norm']:.3f})")
     rows = read_rows(results)
     write_tables(study_dir, rows)
