@@ -599,18 +599,15 @@ def _warn_if_not_grown(cfg: Any, res: Any, log: Any) -> None:
     except (OSError, ValueError, TypeError):
         return
     if lod > 0:
-        from .config import paper_total_kimg
-        from .training.schedule import kimg_to_reach_full_resolution, kimg_to_the_image, total_kimg_advice
+        from .training.schedule import growth_figures
 
         t, r = cfg.train, cfg.net.resolution
-        grown = kimg_to_reach_full_resolution(r, t.phase_kimg, t.fade_kimg, t.minibatch, t.minibatch_repeats)
-        paper = paper_total_kimg(r, t.phase_kimg, t.fade_kimg)
-        advice = total_kimg_advice(r, t.phase_kimg, t.fade_kimg, t.minibatch, t.minibatch_repeats, paper)
+        grown, paper, advice = growth_figures(t, r)
         # to the image: the threshold is exact (3600.128), and a rounded one (3600) would still end fading in
         log(f"warning: training ended at {res.nimg / 1000:.4g} kimg (lod {lod:g}), before the networks reached "
             f"{r}x{r}: with phases of {t.phase_kimg:g} kimg they get there with a --total-kimg above "
-            f"{kimg_to_the_image(grown)}, and the paper's schedule trains {paper:.4g} kimg. The run is scored at the "
-            f"resolution it reached; continue it with --resume --total-kimg {kimg_to_the_image(advice)}")
+            f"{grown}, and the paper's schedule trains {paper:.4g} kimg. The run is scored at the "
+            f"resolution it reached; continue it with --resume --total-kimg {advice}")
 
 
 def _log_to(run_dir: Path) -> Callable[[str], None]:

@@ -891,13 +891,10 @@ class Detector:
         lod = self.model_.lod
         if cfg.method == "fanogan" or lod <= 0:
             return
-        from .config import paper_total_kimg
-        from .training.schedule import kimg_to_reach_full_resolution, kimg_to_the_image, total_kimg_advice
+        from .training.schedule import growth_figures
 
         t, r = cfg.train, cfg.net.resolution
-        grown = kimg_to_reach_full_resolution(r, t.phase_kimg, t.fade_kimg, t.minibatch, t.minibatch_repeats)
-        paper = paper_total_kimg(r, t.phase_kimg, t.fade_kimg)
-        advice = total_kimg_advice(r, t.phase_kimg, t.fade_kimg, t.minibatch, t.minibatch_repeats, paper)
+        grown, paper, advice = growth_figures(t, r)
         got = self.trained_resolution_
         fading = f", still fading in {got}x{got}" if lod != int(lod) else ""
         why = (f"the wall-clock budget (minutes={t.minutes:g}) ran out" if result.status == "budget" else
@@ -905,9 +902,9 @@ class Detector:
         msg = (f"training ended at {result.nimg / 1000:.4g} kimg ({why}), before the networks reached {r}x{r}: they "
                f"reached {got}x{got} (lod {lod:g}{fading}; trained_resolution_ = {got}, while resolution_ = {r} is "
                f"the input resolution) and images are scored at that resolution. With phase_kimg={t.phase_kimg:g} "
-               f"they reach {r}x{r} with a total_kimg above {kimg_to_the_image(grown)}, and the paper's schedule "
-               f"(total_kimg=None) trains {paper:.4g} kimg: fit with total_kimg={kimg_to_the_image(advice)}"
-               f"{' (or None)' if advice == paper else ''}"
+               f"they reach {r}x{r} with a total_kimg above {grown}, and the paper's schedule "
+               f"(total_kimg=None) trains {paper:.4g} kimg: fit with total_kimg={advice}"
+               f"{' (or None)' if paper > float(grown) else ''}"
                f"{', minutes=None or a larger budget' if result.status == 'budget' else ''}, or a smaller "
                f"phase_kimg")
         try:        # the run's log says it too, as a CLI run's does

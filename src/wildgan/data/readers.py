@@ -706,7 +706,7 @@ def _n_gray(arrays: Sequence[np.ndarray]) -> int:
 def _all_gray(arrays: Sequence[np.ndarray]) -> bool:
     """Whether every decoded file was gray (one channel) before the conversion to the run's channel count: a run
     told --channels 1 on gray files is still a gray run, whose scoring warns about colour images."""
-    return bool(arrays) and all(a.shape[2] == 1 for a in arrays)
+    return bool(arrays) and _n_gray(arrays) == len(arrays)
 
 
 def _merge_stats(into: dict[str, Any], more: dict[str, Any]) -> None:
@@ -741,7 +741,7 @@ def _stack(arrays: list[np.ndarray], names: Sequence[str], o: _Opts, what: str,
     """
     if not arrays:
         raise DataError(f"{what}: no readable images")
-    n_gray = sum(a.shape[2] == 1 for a in arrays)
+    n_gray = _n_gray(arrays)
     channels = o.channels or (1 if n_gray == len(arrays) else 3)
     if o.channels is None and 0 < n_gray < len(arrays):
         n_colour = len(arrays) - n_gray

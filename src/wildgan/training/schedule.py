@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -129,3 +130,16 @@ def schedule_work(a_kimg: float, b_kimg: float, resolution: int, phase_kimg: flo
         if hi > lo:
             work += (hi - lo) * cost[4 * 2 ** j]
     return work
+
+
+def growth_figures(train: Any, resolution: int) -> tuple[str, float, str]:
+    """For a run (its TrainConfig) that ended before full resolution: the total_kimg it must exceed to end at lod 0
+    and the one to advise (kimg_to_the_image text), and the paper's total; what the CLI's and the Detector's warnings
+    say."""
+    from ..config import paper_total_kimg
+
+    t = train
+    grown = kimg_to_reach_full_resolution(resolution, t.phase_kimg, t.fade_kimg, t.minibatch, t.minibatch_repeats)
+    paper = paper_total_kimg(resolution, t.phase_kimg, t.fade_kimg)
+    advice = total_kimg_advice(resolution, t.phase_kimg, t.fade_kimg, t.minibatch, t.minibatch_repeats, paper)
+    return kimg_to_the_image(grown), paper, kimg_to_the_image(advice)
