@@ -77,11 +77,17 @@ def _driver(tmp_path: Path, *args: str) -> tuple[Path, dict]:
 
 
 def test_gpu_session_main_first_trains_before_any_benchmark(tmp_path: Path) -> None:
-    out, r = _driver(tmp_path, "--main-first", "--gp-precision", "amp")
+    # the main run's first attempt fails on purpose (--smoke-fail-main): it is run again with the plain pixel norm,
+    # and that run is the one evaluated
+    out, r = _driver(tmp_path, "--main-first", "--gp-precision", "amp", "--smoke-fail-main")
     names = [s["name"] for s in r["steps"]]
-    assert names[:3] == ["versions", "train main-smoke", "evaluate main-smoke"], names
-    assert all(s["rc"] == 0 for s in r["steps"])
-    assert "--gp-precision" in r["steps"][1]["cmd"]
+    assert names[:4] == ["versions", "train main-smoke", "train main-smoke (plain pixel norm)",
+                         "evaluate main-smoke"], names
+    assert r["steps"][1]["rc"] not in (0, "timeout")
+    assert [s["rc"] for s in r["steps"][2:]] == [0] * (len(r["steps"]) - 2)
+    retry = r["steps"][2]["cmd"]
+    assert "FUSED_PIXEL_NORM_DEVICES.clear()" in retry[2] and retry[3] == "train" and "--gp-precision" in retry
+    assert "plain pixel norm" in r["main_retry"] and "plain pixel norm" in (out / "summary.md").read_text()
     assert r["bench"]["presets"][0]["fast_options"]["gp_precision"] == "amp"
     assert "main-smoke" in r["evals"]
 
