@@ -50,6 +50,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -323,6 +324,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="passed to the main run and every benchmark (default: wildgan's, fp32)")
     ap.add_argument("--extra", action="store_true",
                     help="after the main run, fast-preset runs at gamma 0 and 2%% (each ~2.5 min) if time is left")
+    ap.add_argument("--main-contamination", type=float, default=0.0,
+                    help="the main run's gamma (e.g. 0.02: the paper's contaminated CIFAR_CAR cell; default 0)")
+    ap.add_argument("--main-seed", type=int, default=0, help="the main run's seed (default 0)")
+    ap.add_argument("--main-extra", default="",
+                    help="more `wildgan train` options for the main run, one string (e.g. \"--compile default\")")
     ap.add_argument("--smoke-fail-main", action="store_true", help=argparse.SUPPRESS)   # with --smoke: tests the retry
     a = ap.parse_args(argv)
     if a.smoke_fail_main and not a.smoke:
@@ -353,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
         # paper's width (the issue's 40%-of-bf16 and 20k img/s scoring goals) and fast; rows kept on a deadline
         bench_a, bench_b = ["--preset", "paper:256", "--quick"], ["--preset", "paper,fast", "--quick"]
         # The paper's schedule (600/600 kimg per level, about 4,000 kimg) at width 256 (issue 5's acceptance).
-        main_train = ["--preset", "paper", "--width", "256"]
+        main_train = ["--preset", "paper", "--width", "256", "--contamination", f"{a.main_contamination:g}"]
         extra_runs = [(f"fast-g{g}", ["--preset", "fast", "--contamination", g]) for g in ("0", "0.02")
                       if a.extra]
         reserve_eval = 30.0 if a.main_first else 90.0      # an evaluation took 9 s on the H200 (2,000 images)
@@ -422,7 +428,9 @@ def main(argv: list[str] | None = None) -> int:
 
     # 6. the main training run, then 7. its evaluation
     s.results["evals"], s.results["train"] = {}, {}
-    runs = [("main-w256-g0" if not a.smoke else "main-smoke", main_train)] + extra_runs
+    main_train += shlex.split(a.main_extra)
+    main_name = f"main-w256-g{a.main_contamination:g}-s{a.main_seed}" if not a.smoke else "main-smoke"
+    runs = [(main_name, main_train)] + extra_runs
     for i, (name, targs) in enumerate(runs):
         # the margin covers the run's start (imports, decoding the data: --main-first has no separate data step) and
         # its final save: --minutes counts the training loop only. The H200 run took 498 s for a 464-s --minutes
@@ -442,7 +450,8 @@ def main(argv: list[str] | None = None) -> int:
         # --no-train-scores: the evaluation does not need the training images' scores; device time is scarce
         # no periodic checkpoints: at width 256 each is ~200 MB (networks + Adam) with its checksum, ~20 of them
         # would eat a 1-2 minute budget; the stop at --minutes (or SIGTERM) still writes one and the final networks
-        cmd = [py, "-m", "wildgan", "train", *data, *targs, *gp, "--seed", "0", "--device", a.device,
+        cmd = [py, "-m", "wildgan", "train", *data, *targs, *gp, "--seed", str(a.main_seed if i == 0 else 0),
+               "--device", a.device,
                "--no-progress", "--no-train-scores", "--checkpoint-kimg", "100000", "--out", str(run_dir)]
         if i == 0 and not a.smoke and plan["phase_kimg"] != 600:
             cmd += ["--phase-kimg", f"{plan['phase_kimg']:g}"]
