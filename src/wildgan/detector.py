@@ -542,6 +542,20 @@ def _with_lam(scores: dict[str, np.ndarray], lam_then: float | None, lam: float)
     return dict(scores, a=lam * scores["L_n"] + (1.0 - lam) * scores["L_o"])
 
 
+def _run_width(cfg: Any) -> int | None:
+    """A run's width as Detector(width=...) reads it: None where the run has its preset's (or f-AnoGAN's official)
+    width, so that from_run(...).get_params() describes the networks a refit would build."""
+    from .config import PRESETS, FAnoGANConfig
+
+    if cfg.method == "fanogan":
+        return None if cfg.fanogan.dim == FAnoGANConfig().dim else int(cfg.fanogan.dim)
+    preset = PRESETS.get(cfg.preset)
+    net = cfg.net
+    if preset and (net.fmap_max, net.fmap_base) == (preset["fmap_max"], preset["fmap_base"]):
+        return None
+    return int(net.fmap_max)
+
+
 def _check_fitted(det: "Detector") -> None:
     if not hasattr(det, "model_"):
         raise NotFittedError(f"This {type(det).__name__} instance is not fitted yet; call fit(X) (or use "
@@ -556,6 +570,10 @@ class Detector:
     method : 'wildgan' (pGAN + encoder, default) | 'search' (pGAN without encoder, latent search at test time)
         | 'fanogan' (the f-AnoGAN baseline; resolution 32 or 64).
     preset : network width, 'paper' | 'fast' | 'tiny' (pGAN methods).
+    width : the networks' width instead of the preset's (None = the preset's). For 'wildgan' and 'search' it is
+        pGAN's fmap_max, as `wildgan train --width`: width=256 with preset='paper' is the paper's networks at half
+        width (the 2026-11-30 H200 full-schedule run), and N_z follows it. For 'fanogan' it is f-AnoGAN's dim, as
+        `--fanogan-dim` (the official 64).
     total_kimg, phase_kimg : training length and phase length in thousands of images shown (pGAN methods;
         None = the paper's schedule: full growth + 2/3 of a phase). For 'fanogan', total_kimg sets both stages to
         total_kimg * 1000 / 16 iterations (None = the official 7 epochs + 50000 encoder steps).
@@ -603,9 +621,11 @@ class Detector:
                  resolution: int | None = None, channels: int | None = None, minutes: float | None = None,
                  encoder_loss: str = "image", batch_mode: str = "mixed", resize_mode: str = "resize",
                  run_dir: str | None = None, skip_bad: bool = False, threads: int | None = None,
-                 pixel_range: str = "auto", depth16: str = "per-image", verbose: bool = False) -> None:
+                 pixel_range: str = "auto", depth16: str = "per-image", width: int | None = None,
+                 verbose: bool = False) -> None:
         self.method = method
         self.preset = preset
+        self.width = width
         self.total_kimg = total_kimg
         self.phase_kimg = phase_kimg
         self.contamination = contamination
@@ -689,6 +709,9 @@ class Detector:
             raise ConfigError(f"threads must be a positive integer, or 0 / None for torch's setting, got {t!r}")
         if self.method not in METHODS:
             raise ConfigError(f"method must be one of {METHODS}, got {self.method!r}")
+        w = getattr(self, "width", None)                          # (a Detector pickled before width existed)
+        if w is not None and (isinstance(w, bool) or not isinstance(w, numbers.Integral) or w < 1):
+            raise ConfigError(f"width must be a positive integer (None = the preset's), got {w!r}")
         if self.threshold not in RULES:
             raise ConfigError(f"threshold must be one of {RULES}, got {self.threshold!r}")
         if self.score not in SCORE_NAMES:
@@ -725,15 +748,22 @@ class Detector:
                             encoder_loss="none" if self.method == "search" else self.encoder_loss, seed=int(self.seed),
                             minutes=self.minutes, checkpoint_kimg=default_checkpoint_kimg(float(total)),
                             device=self.device, threads=int(self.threads) if self.threads else None)
-        fan = FAnoGANConfig(seed=int(self.seed), minutes=self.minutes, device=self.device)
+        width = getattr(self, "width", None)
+        fan = FAnoGANConfig(seed=int(self.seed), minutes=self.minutes, device=self.device,
+                            **({"dim": int(width)} if width is not None and self.method == "fanogan" else {}))
         if self.method == "fanogan" and self.preset != "fast":
             # said, not silently ignored: a 'tiny' f-AnoGAN fit otherwise trains the official width, 20x slower
-            warn_user(f"preset={self.preset!r} sets the width of the pGAN networks; f-AnoGAN trains at its official "
-                      f"width (dim {fan.dim}); `wildgan train --method fanogan --fanogan-dim D` trains another")
+            warn_user(f"preset={self.preset!r} sets the width of the pGAN networks; f-AnoGAN trains at "
+                      + (f"width={width}" if width is not None else
+                         f"its official width (dim {fan.dim}); width=D trains another"))
         if self.method == "fanogan" and self.total_kimg is not None:
             iters = max(1, round(float(self.total_kimg) * 1000 / fan.batch_size))
             fan = replace(fan, gan_iters=iters, enc_iters=iters)
-        return RunConfig(data=data_cfg, net=net_config_for_preset(self.preset, resolution, channels), train=train,
+        net = net_config_for_preset(self.preset, resolution, channels)
+        if width is not None and self.method != "fanogan":
+            # as the CLI's --width: fmap_max = W, fmap_base = 16 W (so nf(stage) = min(16 W / 2^stage, W)), N_z = W
+            net = replace(net, fmap_base=16 * int(width), fmap_max=int(width), latent_size=int(width))
+        return RunConfig(data=data_cfg, net=net, train=train,
                          score=ScoreConfig(lam=float(self.lam)), preset=self.preset, method=self.method, fanogan=fan)
 
     def _log(self, run_dir: Path) -> Callable[[str], None]:
@@ -1283,7 +1313,8 @@ class Detector:
                   resolution=cfg.net.resolution, channels=cfg.net.channels, minutes=cfg.train.minutes,
                   encoder_loss=cfg.train.encoder_loss if cfg.train.encoder_loss != "none" else "image",
                   batch_mode=batch_mode, resize_mode=conv.get("fit", "resize"), run_dir=str(run_dir),
-                  threads=cfg.train.threads, depth16=conv.get("depth16", "per-image"), verbose=verbose)
+                  threads=cfg.train.threads, depth16=conv.get("depth16", "per-image"), width=_run_width(cfg),
+                  verbose=verbose)
         det._validate()
         if threshold == "f1" and (X_val is None or y_val is None):
             raise ConfigError("threshold='f1' needs a labelled validation set: from_run(..., X_val=, y_val=)")

@@ -82,6 +82,7 @@ def test_not_fitted_errors(call: str, x_train) -> None:
 @pytest.mark.parametrize("kw, match", [({"method": "x"}, "method"), ({"threshold": "x"}, "threshold"),
                                        ({"score": "x"}, "score"), ({"batch_mode": "x"}, "batch_mode"),
                                        ({"contamination": 0.7}, "contamination"),
+                                       ({"width": 0}, "width"), ({"width": True}, "width"), ({"width": 8.5}, "width"),
                                        ({"threshold": "f1"}, "validation")])
 def test_fit_rejects_bad_params_before_training(kw, match, x_train, tmp_path) -> None:
     with pytest.raises(ConfigError, match=match):
@@ -1151,3 +1152,25 @@ def test_a_preset_given_to_fanogan_is_said_to_set_only_the_pgan_width() -> None:
         warnings.simplefilter("error", wildgan.WildganWarning)
         Detector("fanogan")._run_config(DataConfig(), 32, 1)              # the default preset: nothing to say
         Detector("wildgan", preset="tiny")._run_config(DataConfig(), 32, 1)
+
+
+def test_width_sets_the_networks_and_survives_from_run_save_and_load(det: Detector, x_train, tmp_path) -> None:
+    import warnings
+
+    run = tmp_path / "w8"
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=NOT_GROWN)
+        d = Detector(**{**TINY, "total_kimg": 0.05}, width=8, run_dir=str(run)).fit(x_train)
+    net = d.model_.cfg.net
+    assert (net.fmap_max, net.fmap_base, net.latent_size) == (8, 128, 8)          # as `wildgan train --width 8`
+    assert {p.shape[0] for p in d.model_.nets.G.parameters() if p.dim() == 4} <= {1, 8}     # conv widths (toRGB: 1)
+    assert Detector.from_run(run).get_params()["width"] == 8                       # a refit builds the same networks
+    assert Detector.from_run(det.run_dir_).width is None                            # the preset's own width
+    d.save(tmp_path / "saved")
+    assert Detector.load(tmp_path / "saved").width == 8
+    # f-AnoGAN: width is its dim (as --fanogan-dim); the pGAN networks of the config are the preset's
+    cfg = Detector("fanogan", width=16)._run_config(DataConfig(), 32, 3)
+    assert cfg.fanogan.dim == 16 and cfg.net.fmap_max == 64                      # fast, the default preset
+    assert Detector("fanogan")._run_config(DataConfig(), 32, 3).fanogan.dim == 64
+    with pytest.raises(ConfigError, match="channels"):             # a width too thin for the resolution: at fit
+        Detector(preset="tiny", width=1)._run_config(DataConfig(), 256, 3)
