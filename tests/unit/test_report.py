@@ -391,3 +391,69 @@ def test_the_report_of_a_detector_run_describes_its_data(tmp_path):
     assert "Data: 24 training images given to Detector.fit (in-memory ndarray), no labels and no test split; " \
            "16x16x1." in md, md[:2000]
     assert "normal classes ;" not in md
+
+
+def test_a_search_run_report_rescores_the_evaluations_latents_instead_of_searching_again(tmp_path, monkeypatch):
+    # the report of a latent-search run used to search again (as long as the evaluation, twice with the controls):
+    # the evaluation now keeps its latents (test_search.npz), and the report rescores them in one pass, after
+    # checking that they give the evaluation's scores with the networks at hand
+    from dataclasses import replace as _replace
+
+    from wildgan import checkpoint as ckpt
+    from wildgan.config import DataConfig, RunConfig, TrainConfig, net_config_for_preset, to_dict, write_run_config
+    from wildgan.evaluation.report import diagnose_run
+    from wildgan.evaluation.run import SEARCH_CACHE, evaluate_run
+    from wildgan.nets import build_pgan
+    from wildgan.scoring import latent_search as ls
+
+    run = tmp_path / "search"
+    net = net_config_for_preset("tiny", 16, 1)
+    cfg = RunConfig(data=DataConfig(dataset="mnist", normal=("1",), resolution=16, channels=1), net=net,
+                    train=TrainConfig(total_kimg=1.0), preset="tiny", method="search")
+    write_run_config(_replace(cfg, search=_replace(cfg.search, steps=3)), run)
+    from wildgan.data import build_split
+    from wildgan.training.run import write_split_info
+
+    write_split_info(build_split(cfg.data), run)               # as training leaves it: the run's own test split
+
+    def save(seed: int) -> None:
+        ckpt.save_checkpoint(run, "network-final", ckpt.networks_to_tensors(build_pgan(net, seed).modules()),
+                             {"net": to_dict(net), "lod": 0.0})
+
+    save(0)
+    evaluate_run(run, device="cpu")
+    assert (run / SEARCH_CACHE).is_file()
+    _, searched = diagnose_run(run, device="cpu", controls=True, log=lambda m: None)   # cache checked, reused
+    (run / SEARCH_CACHE).rename(tmp_path / "kept.npz")
+    said: list[str] = []
+    _, fresh = diagnose_run(run, device="cpu", controls=True, log=said.append)        # no cache: searches twice
+    assert any("--no-controls skips that" in m for m in said), said
+    for k in ("a", "L_n", "L_r", "A", "z_norm"):
+        np.testing.assert_allclose(searched.scores[k], fresh.scores[k], rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(searched.controls["untrained"].get(k, 0), fresh.controls["untrained"].get(k, 0),
+                                   rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(searched.recon, fresh.recon, atol=1e-5)
+    (tmp_path / "kept.npz").rename(run / SEARCH_CACHE)
+
+    def no_search(*a, **k):
+        raise AssertionError("searched again")
+
+    with monkeypatch.context() as m:
+        m.setattr(ls, "latent_search", no_search)
+        said = []
+        diagnose_run(run, device="cpu", controls=True, log=said.append)
+    assert not any(s.startswith("note: latent search") for s in said), said
+    assert sum("latents from the evaluation, rescored without searching" in s for s in said) == 2, said
+
+    # the networks changed since the evaluation: the trained latents are refused (the untrained ones still fit)
+    save(1)
+    said = []
+    diagnose_run(run, device="cpu", controls=True, log=said.append)
+    assert any("do not give its scores with these networks" in s for s in said), said
+    assert any("the untrained networks' latents from the evaluation" in s for s in said), said
+    # other search settings: not read at all
+    write_run_config(_replace(cfg, search=_replace(cfg.search, steps=4)), run)
+    said = []
+    diagnose_run(run, device="cpu", controls=False, log=said.append)
+    assert any("kept with other search settings" in s for s in said), said
+    assert any(s.startswith("note: latent search optimises a latent per image (4 steps)") for s in said), said

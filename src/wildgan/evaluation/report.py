@@ -196,13 +196,18 @@ def diagnose_run(run_dir: Path, *, device: str = "auto", controls: bool = True, 
     split = split_for_run(run_dir)
     y = split.test_y.astype(int)
     log(f"scoring {len(y)} test images with {model.source}")
+    cached: dict[str, np.ndarray] | None = None
     if model.cfg.method == "search":
-        # the report needs every test image's reconstruction and latent, which the evaluation did not keep: the
-        # latent search runs again, for the untrained control too; said up front rather than left to look stuck
-        twice = ", twice (the untrained networks are searched too; --no-controls skips that)" if controls else ""
-        log(f"note: latent search optimises a latent per image ({model.cfg.search.steps} steps): this takes about as "
-            f"long as the run's evaluation did{twice}")
-    res = model.score(split.test_x, return_recon=True)
+        cached = _search_latents(run_dir, model, split, log)
+        if cached is None or (controls and "z_untrained" not in cached):
+            # said up front rather than left to look stuck
+            twice = (", twice (the untrained networks are searched too; --no-controls skips that)"
+                     if controls and cached is None else "")
+            log(f"note: latent search optimises a latent per image ({model.cfg.search.steps} steps): this takes "
+                f"about as long as the run's evaluation did{twice}")
+    res = _search_checked(model, split.test_x, cached, "z", "a", log) if cached is not None else None
+    if res is None:
+        res = model.score(split.test_x, return_recon=True)
     trained = {k: res.scores[k] for k in SCORE_NAMES if k in res.scores}
     m = evaluate_scores(trained, y)
     metrics: dict[str, Any] = {"auc": m["auc"], "ap": m["ap"], "n_test": int(len(y)), "n_anomalous": int(y.sum()),
@@ -223,7 +228,11 @@ def diagnose_run(run_dir: Path, *, device: str = "auto", controls: bool = True, 
         log("scoring the controls (untrained networks, pixel statistics)")
         un_model = untrained_model(model.cfg, model.device)
         un_model.meta["lod"] = model.lod          # same resolution as the trained model (as evaluate_model does)
-        un = un_model.score(split.test_x)
+        un = None
+        if cached is not None and "z_untrained" in cached:
+            un = _search_checked(un_model, split.test_x, cached, "z_untrained", "a_untrained", log)
+        if un is None:
+            un = un_model.score(split.test_x)
         ctl["untrained"] = {k: un.scores[k] for k in SCORE_NAMES if k in un.scores}
         ctl["pixel"] = pixel_statistics(split.test_x)
         mu, px = evaluate_scores(ctl["untrained"], y), evaluate_scores(ctl["pixel"], y)
@@ -235,6 +244,34 @@ def diagnose_run(run_dir: Path, *, device: str = "auto", controls: bool = True, 
     diag = RunDiagnostics(y=y, ids=list(split.test_ids), x=split.test_x, scores=dict(res.scores), z=res.z,
                           recon=res.recon, controls=ctl, metrics=metrics)
     return model, diag
+
+
+def _search_latents(run_dir: Path, model: Any, split: Any, log: Log) -> dict[str, np.ndarray] | None:
+    """The latents the run's evaluation searched for this test split (evaluation.run.SEARCH_CACHE), or None."""
+    from ..scoring.latent_search import search_info
+    from ..scoring.run import read_split_info
+    from .run import evaluation_dir, read_search_cache
+
+    sc = model.cfg.score
+    info = search_info(model.cfg.search, sc.lam, sc.kappa, model.lod)
+    arrays, why = read_search_cache(evaluation_dir(run_dir, read_split_info(run_dir), split.info), split.test_ids,
+                                    info)
+    if arrays is None:
+        log(f"the evaluation's latents are not at hand: {why}")
+    return arrays
+
+
+def _search_checked(model: Any, x: np.ndarray, cached: dict[str, np.ndarray], z_key: str, a_key: str,
+                    log: Log) -> Any:
+    """The scores and reconstructions of cached latents, or None when rescoring them does not give the scores the
+    evaluation kept (the networks changed since: the run was trained on, or another checkpoint is scored)."""
+    res = model.score(x, return_recon=True, z_star=cached[z_key])
+    if np.allclose(res.scores["a"], cached[a_key], rtol=1e-4, atol=1e-6):
+        which = "the untrained networks'" if "untrained" in z_key else "the trained networks'"
+        log(f"latent search: {which} latents from the evaluation, rescored without searching")
+        return res
+    log("the evaluation's latents do not give its scores with these networks (changed since?): searching again")
+    return None
 
 
 def _diagnose_training_pile(run_dir: Path, cfg: Any, device: str, log: Log, k: int, score: str

@@ -109,10 +109,17 @@ def evaluate_model(model: LoadedModel, split: AnomalySplit, *, controls: bool = 
         ro = model.score(split.test_x, score_cfg=replace(sc, generator=other))
         out["other_generator"] = {"generator": other, "auc": evaluate_scores(
             {k: ro.scores[k] for k in SCORE_NAMES if k in ro.scores}, y)["auc"]}
+    # a latent search is the slow part of a search run's evaluation: its latents are kept (SEARCH_CACHE) so that the
+    # report rescores them in one pass instead of searching again
+    search_cache: dict[str, np.ndarray] = {}
+    if model.cfg.method == "search" and res.z is not None:
+        search_cache.update(z=res.z, a=res.scores["a"])
     if controls:
         un_model = untrained_model(model.cfg, model.device)
         un_model.meta["lod"] = model.lod          # same resolution as the trained model is scored at
         un = un_model.score(split.test_x)
+        if search_cache and un.z is not None:
+            search_cache.update(z_untrained=un.z, a_untrained=un.scores["a"])
         mu = evaluate_scores({k: un.scores[k] for k in SCORE_NAMES if k in un.scores}, y)
         px = evaluate_scores(pixel_statistics(split.test_x), y)
         out["controls"] = {"untrained": mu["auc"], **px["auc"]}
@@ -136,11 +143,59 @@ def evaluate_model(model: LoadedModel, split: AnomalySplit, *, controls: bool = 
             write_scores_csv(Path(out_dir) / "test_scores.csv", split.test_ids, res, y)
             if res.z is not None:
                 np.save(Path(out_dir) / "test_latents.npy", res.z)
+            if search_cache:
+                write_search_cache(Path(out_dir), split.test_ids, res.info, search_cache)
         except OSError as e:
             # e.g. someone else's read-only run: the numbers computed above are the result; losing them to a
             # side file that cannot be written would throw the whole scoring away
             warn_user(f"could not write the per-image scores into {out_dir} ({e}); the metrics are unaffected")
     return out
+
+
+SEARCH_CACHE = "test_search.npz"
+
+
+def _ids_digest(ids: list[str]) -> str:
+    import hashlib
+
+    return hashlib.sha256("\n".join(map(str, ids)).encode("utf-8")).hexdigest()
+
+
+def write_search_cache(out_dir: Path, ids: list[str], info: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+    """The latents a search run's evaluation found (trained networks: z, a; untrained control: z_untrained,
+    a_untrained), with what they depend on (the test images' ids, the search settings), as OUT_DIR/SEARCH_CACHE.
+    A plain npz (no pickles): read_search_cache loads it with allow_pickle=False."""
+    import io
+
+    from ..fileio import atomic_write_bytes
+
+    meta = json.dumps({"ids_sha256": _ids_digest(ids), "n": len(ids), "info": info}, sort_keys=True, default=str)
+    buf = io.BytesIO()
+    np.savez(buf, meta=np.array(meta), **{k: np.asarray(v) for k, v in arrays.items()})
+    atomic_write_bytes(out_dir / SEARCH_CACHE, buf.getvalue())
+
+
+def read_search_cache(out_dir: Path, ids: list[str], info: dict[str, Any]) -> tuple[dict[str, np.ndarray] | None,
+                                                                                    str]:
+    """(the arrays write_search_cache kept for these test images and search settings, "") or (None, why not).
+    The caller checks the latents against its networks (rescoring them must give the kept scores)."""
+    path = out_dir / SEARCH_CACHE
+    if not path.is_file():
+        return None, f"no {SEARCH_CACHE} (evaluated before it was kept, or never evaluated)"
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+        meta = json.loads(str(arrays.pop("meta")))
+    except (OSError, ValueError, KeyError) as e:
+        return None, f"{path} is unreadable ({e})"
+    want = json.loads(json.dumps(info, sort_keys=True, default=str))
+    if meta.get("ids_sha256") != _ids_digest(ids) or meta.get("n") != len(ids):
+        return None, f"{path} was kept for other test images"
+    if meta.get("info") != want:
+        return None, f"{path} was kept with other search settings ({meta.get('info')} against {want})"
+    if "z" not in arrays or "a" not in arrays or len(arrays["z"]) != len(ids):
+        return None, f"{path} lacks the latents"
+    return arrays, ""
 
 
 def evaluate_run(run_dir: Path, data: str | None = None, *, device: str = "auto", controls: bool = True,

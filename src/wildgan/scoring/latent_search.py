@@ -13,7 +13,7 @@ The initial z of image i depends only on (cfg.seed, i), not on the batch it is s
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -101,7 +101,8 @@ def latent_search(G: Generator, D: Discriminator, q: torch.Tensor, cfg: SearchCo
 @torch.no_grad()
 def search_scores(G: Generator, D: Discriminator, x_uint8: np.ndarray, cfg: SearchConfig, lam: float = 0.05,
                   kappa: float = 1.0, device: str | torch.device = "cpu", *, return_recon: bool = False,
-                  progress: bool = False, lod: float = 0.0, z0: torch.Tensor | None = None) -> ScoreResult:
+                  progress: bool = False, lod: float = 0.0, z0: torch.Tensor | None = None,
+                  z_star: np.ndarray | torch.Tensor | None = None) -> ScoreResult:
     """Scores of the latent-search baseline for uint8 [N, R, R, C] images (R = G's full resolution).
 
     result.scores = {'a', 'L_n', 'L_o', 'L_r', 'A', 'z_norm'} -> float64 [N] in input order, with G(z*) as the
@@ -110,6 +111,8 @@ def search_scores(G: Generator, D: Discriminator, x_uint8: np.ndarray, cfg: Sear
     `lod` > 0 (a run stopped before full growth) searches and scores at the resolution the networks reached, with
     the queries box-reduced as in training (pgan_scores.at_lod); the reconstruction is nearest-upsampled to R.
     `z0`: the initial latents (default initial_latents; a caller scoring a large set in parts passes each part's).
+    `z_star`: latents an earlier search of these images found (e.g. the evaluation's, evaluation.run's search
+    cache): no search, the scores and reconstructions of those latents, in one pass.
     """
     G.to(device)
     D.to(device)
@@ -118,7 +121,12 @@ def search_scores(G: Generator, D: Discriminator, x_uint8: np.ndarray, cfg: Sear
     recs: list[torch.Tensor] = []
     if n:
         q_all = at_lod(to_float(x_uint8).to(device), lod)
-        z_all = latent_search(G, D, q_all, cfg, lod=lod, progress=progress, z0=z0)
+        if z_star is None:
+            z_all = latent_search(G, D, q_all, cfg, lod=lod, progress=progress, z0=z0)
+        else:
+            if tuple(z_star.shape) != (n, G.cfg.latent_size):
+                raise ValueError(f"z_star has shape {tuple(z_star.shape)}, expected ({n}, {G.cfg.latent_size})")
+            z_all = torch.as_tensor(z_star).to(device=device, dtype=q_all.dtype)
         with frozen(G, D):
             for s in range(0, n, cfg.batch_size):
                 q, z = q_all[s:s + cfg.batch_size], z_all[s:s + cfg.batch_size]
@@ -137,9 +145,13 @@ def search_scores(G: Generator, D: Discriminator, x_uint8: np.ndarray, cfg: Sear
     recon = None
     if return_recon:
         recon = torch.cat(recs).numpy() if recs else np.zeros(np.shape(x_uint8), np.float32)
-    return ScoreResult(scores=scores, z=z_np, recon=recon,
-                       info={"method": "search", "steps": cfg.steps, "lr": cfg.lr, "seed": cfg.seed,
-                             "feature_weight": cfg.feature_weight, "lam": lam, "kappa": kappa, "lod": lod})
+    return ScoreResult(scores=scores, z=z_np, recon=recon, info=search_info(cfg, lam, kappa, lod))
 
 
-__all__ = ["latent_search", "search_scores", "search_loss", "initial_latents", "frozen"]
+def search_info(cfg: SearchConfig, lam: float, kappa: float, lod: float) -> dict[str, Any]:
+    """What a latent-search scoring depends on besides the networks and the images (ScoreResult.info)."""
+    return {"method": "search", "steps": cfg.steps, "lr": cfg.lr, "seed": cfg.seed,
+            "feature_weight": cfg.feature_weight, "lam": lam, "kappa": kappa, "lod": lod}
+
+
+__all__ = ["latent_search", "search_scores", "search_info", "search_loss", "initial_latents", "frozen"]

@@ -53,13 +53,16 @@ class LoadedModel:
 
     def score(self, x_u8: np.ndarray, *, score_cfg: ScoreConfig | None = None, batch_mode: str = "mixed",
               return_recon: bool = False, progress: bool = False, batches: list[np.ndarray] | None = None,
-              z0: torch.Tensor | None = None, with_A: bool = True) -> ScoreResult:
+              z0: torch.Tensor | None = None, with_A: bool = True, z_star: np.ndarray | None = None) -> ScoreResult:
         """Every score of uint8 [N, R, R, C] images. For a chunk of a larger set (score_files) `batches` says which
         score batches its images form (wildgan: E's minibatch stddev couples a batch) and `z0` gives their initial
         latents (search: drawn for the whole set). f-AnoGAN scores every image on its own and needs neither.
-        `with_A=False` (wildgan runs only): every score but f-AnoGAN's A, without its two critic passes."""
+        `with_A=False` (wildgan runs only): every score but f-AnoGAN's A, without its two critic passes.
+        `z_star` (search runs only): the latents an earlier search of these images found, scored without searching."""
         sc = score_cfg or self.cfg.score
         _check_without_A(self.cfg.method, with_A)
+        if z_star is not None and self.cfg.method != "search":
+            raise ConfigError(f"z_star is for latent-search runs; this run's method is {self.cfg.method!r}")
         if self.cfg.method == "wildgan":
             return score_pgan(self.nets, x_u8, sc, device=self.device, batch_mode=batch_mode,
                               return_recon=return_recon, progress=progress, lod=self.lod, batches=batches,
@@ -69,7 +72,8 @@ class LoadedModel:
 
             G = self.nets.Gs if sc.generator == "Gs" else self.nets.G
             return search_scores(G, self.nets.D, x_u8, self.cfg.search, sc.lam, sc.kappa, self.device,
-                                 return_recon=return_recon, progress=progress, lod=self.lod, z0=z0)
+                                 return_recon=return_recon, progress=progress, lod=self.lod, z0=z0,
+                                 z_star=z_star)
         if self.cfg.method == "fanogan":
             from .fanogan_scores import score_fanogan
 
