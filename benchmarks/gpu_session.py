@@ -326,13 +326,21 @@ def main(argv: list[str] | None = None) -> int:
                     help="after the main run, fast-preset runs at gamma 0 and 2%% (each ~2.5 min) if time is left")
     ap.add_argument("--main-contamination", type=float, default=0.0,
                     help="the main run's gamma (e.g. 0.02: the paper's contaminated CIFAR_CAR cell; default 0)")
-    ap.add_argument("--main-seed", type=int, default=0, help="the main run's seed (default 0)")
+    ap.add_argument("--main-seed", type=int, default=0,
+                    help="the main run's --seed (default 0): its training and its data draw (which anomalies a "
+                         "contaminated training set gets)")
     ap.add_argument("--main-extra", default="",
                     help="more `wildgan train` options for the main run, one string (e.g. \"--compile default\")")
     ap.add_argument("--smoke-fail-main", action="store_true", help=argparse.SUPPRESS)   # with --smoke: tests the retry
     a = ap.parse_args(argv)
     if a.smoke_fail_main and not a.smoke:
         ap.error("--smoke-fail-main is a self-test of --smoke")
+    if a.smoke and a.main_contamination:
+        ap.error("--main-contamination is for the CIFAR-10 run (the --smoke run has no anomalies to inject)")
+    try:
+        main_extra = shlex.split(a.main_extra)
+    except ValueError as e:
+        ap.error(f"--main-extra: {e}")
     if a.bench_res and not a.main_first:
         ap.error("--bench-res applies to the benchmark after a --main-first run")
     a.data = str(Path(a.data).resolve())     # the steps run in the repository root, wherever this was started
@@ -428,8 +436,11 @@ def main(argv: list[str] | None = None) -> int:
 
     # 6. the main training run, then 7. its evaluation
     s.results["evals"], s.results["train"] = {}, {}
-    main_train += shlex.split(a.main_extra)
-    main_name = f"main-w256-g{a.main_contamination:g}-s{a.main_seed}" if not a.smoke else "main-smoke"
+    main_train += main_extra
+    # named by the width it trains at (a --width in --main-extra wins over the 256 above: argparse keeps the last)
+    widths = [main_train[j + 1] for j, v in enumerate(main_train[:-1]) if v == "--width"]
+    main_name = (f"main-w{widths[-1] if widths else 256}-g{a.main_contamination:g}-s{a.main_seed}" if not a.smoke
+                 else "main-smoke")
     runs = [(main_name, main_train)] + extra_runs
     for i, (name, targs) in enumerate(runs):
         # the margin covers the run's start (imports, decoding the data: --main-first has no separate data step) and
@@ -461,10 +472,14 @@ def main(argv: list[str] | None = None) -> int:
         if i == 0 and a.smoke_fail_main:           # the retry below, tested on the CPU
             first = [py, "-c", "import sys; sys.exit('smoke: the main run fails on purpose')"]
         rec = s.step(f"train {name}", first, minutes * 60 + 60 if not a.smoke else 120)
-        if i == 0 and rec["rc"] not in (0, "timeout") and (a.smoke or rec["seconds"] < 150) and \
+        wildgan = [py, "-m", "wildgan"]
+        # rc 1 = an unexpected exception (rc 2 is wildgan's own error for bad options or data, which a rerun would
+        # repeat; 128 + N a signal)
+        if i == 0 and rec["rc"] == 1 and (a.smoke or rec["seconds"] < 150) and \
                 s.left() > reserve_eval + GRACE + margin + 60:
             # a crash early in the main run: most likely a CUDA path no CPU test can run (G's pixel norm as torch's
-            # fused RMS norm, first used here). Once more with the plain formula, so the call still brings an AUC.
+            # fused RMS norm, first used here). Once more with the plain formula, so the call still brings an AUC;
+            # its evaluation too (the same G forward).
             s.results["main_retry"] = f"the main run failed (rc {rec['rc']}) after {rec['seconds']} s: rerun with " \
                                       "the plain pixel norm (FUSED_PIXEL_NORM_DEVICES emptied)"
             s.say(s.results["main_retry"])
@@ -474,9 +489,10 @@ def main(argv: list[str] | None = None) -> int:
             plain = [py, "-c", "import sys; import wildgan.nets.layers as L; L.FUSED_PIXEL_NORM_DEVICES.clear(); "
                                "from wildgan.cli import main; sys.exit(main(sys.argv[1:]))"]
             s.step(f"train {name} (plain pixel norm)", plain + cmd[3:], minutes * 60 + 60 if not a.smoke else 120)
+            wildgan = plain
         s.results["train"][name] = train_summary(run_dir)
         ev = out / f"{name}-eval.json"
-        er = s.step(f"evaluate {name}", [py, "-m", "wildgan", "evaluate", str(run_dir), "--json", "--no-progress",
+        er = s.step(f"evaluate {name}", [*wildgan, "evaluate", str(run_dir), "--json", "--no-progress",
                                          "--device", a.device], reserve_eval - 10, stdout_to=ev)
         got = _read_json(ev, er) if er["rc"] == 0 else None
         if isinstance(got, dict):             # anything else would break every later summary (and its AUC table)

@@ -551,9 +551,22 @@ def _run_width(cfg: Any) -> int | None:
         return None if cfg.fanogan.dim == FAnoGANConfig().dim else int(cfg.fanogan.dim)
     preset = PRESETS.get(cfg.preset)
     net = cfg.net
-    if preset and (net.fmap_max, net.fmap_base) == (preset["fmap_max"], preset["fmap_base"]):
+    if preset and (net.fmap_max, net.fmap_base, net.fmap_decay) == (preset["fmap_max"], preset["fmap_base"], 1.0):
         return None
+    if (net.fmap_base, net.fmap_decay) != (16 * net.fmap_max, 1.0):
+        # e.g. a run config file with its own fmap_base: no (preset, width) builds these networks again
+        warn_user(f"the run's networks (fmap_base {net.fmap_base}, fmap_max {net.fmap_max}, fmap_decay "
+                  f"{net.fmap_decay:g}) are not a preset's at any width: from_run scores them as they are, but a "
+                  f"refit builds width={net.fmap_max} (fmap_base {16 * net.fmap_max})")
     return int(net.fmap_max)
+
+
+def _run_latent_size(cfg: Any) -> int | None:
+    """A run's N_z as Detector(latent_size=...) reads it: None where it is nf(0), the width's own."""
+    if cfg.method == "fanogan":
+        return None
+    n = cfg.net.latent_size
+    return None if n in (0, cfg.net.nf(0)) else int(n)
 
 
 def _check_fitted(det: "Detector") -> None:
@@ -574,6 +587,8 @@ class Detector:
         pGAN's fmap_max, as `wildgan train --width`: width=256 with preset='paper' is the paper's networks at half
         width (the 2026-11-30 H200 full-schedule run), and N_z follows it. For 'fanogan' it is f-AnoGAN's dim, as
         `--fanogan-dim` (the official 64).
+    latent_size : N_z instead of the width's (None = nf(0), the width; as `wildgan train --latent-size`; pGAN
+        methods). E.g. latent_size=512 keeps the paper's latent space at a smaller width.
     total_kimg, phase_kimg : training length and phase length in thousands of images shown (pGAN methods;
         None = the paper's schedule: full growth + 2/3 of a phase). For 'fanogan', total_kimg sets both stages to
         total_kimg * 1000 / 16 iterations (None = the official 7 epochs + 50000 encoder steps).
@@ -622,10 +637,11 @@ class Detector:
                  encoder_loss: str = "image", batch_mode: str = "mixed", resize_mode: str = "resize",
                  run_dir: str | None = None, skip_bad: bool = False, threads: int | None = None,
                  pixel_range: str = "auto", depth16: str = "per-image", width: int | None = None,
-                 verbose: bool = False) -> None:
+                 latent_size: int | None = None, verbose: bool = False) -> None:
         self.method = method
         self.preset = preset
         self.width = width
+        self.latent_size = latent_size
         self.total_kimg = total_kimg
         self.phase_kimg = phase_kimg
         self.contamination = contamination
@@ -709,9 +725,12 @@ class Detector:
             raise ConfigError(f"threads must be a positive integer, or 0 / None for torch's setting, got {t!r}")
         if self.method not in METHODS:
             raise ConfigError(f"method must be one of {METHODS}, got {self.method!r}")
-        w = getattr(self, "width", None)                          # (a Detector pickled before width existed)
-        if w is not None and (isinstance(w, bool) or not isinstance(w, numbers.Integral) or w < 1):
-            raise ConfigError(f"width must be a positive integer (None = the preset's), got {w!r}")
+        for name in ("width", "latent_size"):
+            w = getattr(self, name, None)                          # (a Detector pickled before they existed)
+            if w is not None and (isinstance(w, bool) or not isinstance(w, numbers.Integral) or w < 1):
+                raise ConfigError(f"{name} must be a positive integer (None = the preset's), got {w!r}")
+        if getattr(self, "latent_size", None) is not None and self.method == "fanogan":
+            raise ConfigError("latent_size is for the pGAN methods; f-AnoGAN's latent size is the official 128")
         if self.threshold not in RULES:
             raise ConfigError(f"threshold must be one of {RULES}, got {self.threshold!r}")
         if self.score not in SCORE_NAMES:
@@ -763,6 +782,8 @@ class Detector:
         if width is not None and self.method != "fanogan":
             # as the CLI's --width: fmap_max = W, fmap_base = 16 W (so nf(stage) = min(16 W / 2^stage, W)), N_z = W
             net = replace(net, fmap_base=16 * int(width), fmap_max=int(width), latent_size=int(width))
+        if getattr(self, "latent_size", None) is not None and self.method != "fanogan":
+            net = replace(net, latent_size=int(self.latent_size))
         return RunConfig(data=data_cfg, net=net, train=train,
                          score=ScoreConfig(lam=float(self.lam)), preset=self.preset, method=self.method, fanogan=fan)
 
@@ -1314,7 +1335,7 @@ class Detector:
                   encoder_loss=cfg.train.encoder_loss if cfg.train.encoder_loss != "none" else "image",
                   batch_mode=batch_mode, resize_mode=conv.get("fit", "resize"), run_dir=str(run_dir),
                   threads=cfg.train.threads, depth16=conv.get("depth16", "per-image"), width=_run_width(cfg),
-                  verbose=verbose)
+                  latent_size=_run_latent_size(cfg), verbose=verbose)
         det._validate()
         if threshold == "f1" and (X_val is None or y_val is None):
             raise ConfigError("threshold='f1' needs a labelled validation set: from_run(..., X_val=, y_val=)")

@@ -1174,3 +1174,28 @@ def test_width_sets_the_networks_and_survives_from_run_save_and_load(det: Detect
     assert Detector("fanogan")._run_config(DataConfig(), 32, 3).fanogan.dim == 64
     with pytest.raises(ConfigError, match="channels"):             # a width too thin for the resolution: at fit
         Detector(preset="tiny", width=1)._run_config(DataConfig(), 256, 3)
+
+
+def test_from_run_reads_back_width_and_latent_size_as_a_refit_would_build_them() -> None:
+    from dataclasses import replace
+
+    from wildgan.config import RunConfig, TrainConfig, net_config_for_preset
+    from wildgan.detector import _run_latent_size, _run_width
+
+    def run(net, method="wildgan"):
+        return RunConfig(data=DataConfig(), net=net, train=TrainConfig(total_kimg=1.0), preset="tiny", method=method)
+
+    tiny = net_config_for_preset("tiny", 16, 1)
+    assert (_run_width(run(tiny)), _run_latent_size(run(tiny))) == (None, None)
+    w8 = replace(tiny, fmap_base=128, fmap_max=8, latent_size=8)                   # `--preset tiny --width 8`
+    assert (_run_width(run(w8)), _run_latent_size(run(w8))) == (8, None)
+    w8z12 = replace(w8, latent_size=12)                                            # ... --latent-size 12
+    assert (_run_width(run(w8z12)), _run_latent_size(run(w8z12))) == (8, 12)
+    d = Detector(preset="tiny", width=8, latent_size=12)
+    assert d._run_config(DataConfig(), 16, 1).net == w8z12                        # the refit builds the same
+    with pytest.warns(UserWarning, match="not a preset's at any width"):
+        assert _run_width(run(replace(tiny, fmap_base=100))) == 16
+    with pytest.raises(ConfigError, match="latent_size is for the pGAN methods"):
+        Detector("fanogan", latent_size=12)._validate()
+    with pytest.raises(ConfigError, match="latent_size must be a positive integer"):
+        Detector(latent_size=0)._validate()

@@ -457,3 +457,32 @@ def test_a_search_run_report_rescores_the_evaluations_latents_instead_of_searchi
     diagnose_run(run, device="cpu", controls=False, log=said.append)
     assert any("kept with other search settings" in s for s in said), said
     assert any(s.startswith("note: latent search optimises a latent per image (4 steps)") for s in said), said
+
+
+def test_a_damaged_or_foreign_search_cache_is_a_reason_to_search_again_not_an_error(tmp_path):
+    import io
+
+    from wildgan.evaluation.run import SEARCH_CACHE, read_search_cache, write_search_cache
+
+    ids, info = ["a", "b", "c"], {"method": "search", "steps": 3}
+    z, a = np.zeros((3, 4), np.float32), np.zeros(3)
+    write_search_cache(tmp_path, ids, info, {"z": z, "a": a, "z_untrained": z, "a_untrained": a})
+    got, why = read_search_cache(tmp_path, ids, info, 4)
+    assert got is not None and why == "" and set(got) == {"z", "a", "z_untrained", "a_untrained"}
+    assert "other test images" in read_search_cache(tmp_path, ["a", "b", "x"], info, 4)[1]
+    assert "other search settings" in read_search_cache(tmp_path, ids, {**info, "steps": 4}, 4)[1]
+    assert "latents of size 5" in read_search_cache(tmp_path, ids, info, 5)[1]
+    path = tmp_path / SEARCH_CACHE
+    arrays = {"z": z, "a": a, "z_untrained": z, "a_untrained": a}
+    path.write_bytes(path.read_bytes()[:200])                                     # truncated
+    assert "unreadable" in read_search_cache(tmp_path, ids, info, 4)[1]
+    write_search_cache(tmp_path, ids, info, {**arrays, "z_untrained": z[:2]})     # one untrained latent short
+    assert read_search_cache(tmp_path, ids, info, 4)[0] is None
+    write_search_cache(tmp_path, ids, info, {**arrays, "a": np.zeros(1)})         # would broadcast in allclose
+    assert read_search_cache(tmp_path, ids, info, 4)[0] is None
+    write_search_cache(tmp_path, ids, info, {"z": z, "a": a, "z_untrained": z})   # a latent without its score
+    assert read_search_cache(tmp_path, ids, info, 4)[0] is None
+    buf = io.BytesIO()
+    np.savez(buf, meta=np.array(json.dumps([1, 2])), **arrays)                    # not our meta
+    path.write_bytes(buf.getvalue())
+    assert "not a search cache" in read_search_cache(tmp_path, ids, info, 4)[1]

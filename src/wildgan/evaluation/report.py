@@ -255,7 +255,7 @@ def _search_latents(run_dir: Path, model: Any, split: Any, log: Log) -> dict[str
     sc = model.cfg.score
     info = search_info(model.cfg.search, sc.lam, sc.kappa, model.lod)
     arrays, why = read_search_cache(evaluation_dir(run_dir, read_split_info(run_dir), split.info), split.test_ids,
-                                    info)
+                                    info, model.nets.G.cfg.latent_size)
     if arrays is None:
         log(f"the evaluation's latents are not at hand: {why}")
     return arrays
@@ -266,7 +266,7 @@ def _search_checked(model: Any, x: np.ndarray, cached: dict[str, np.ndarray], z_
     """The scores and reconstructions of cached latents, or None when rescoring them does not give the scores the
     evaluation kept (the networks changed since: the run was trained on, or another checkpoint is scored)."""
     res = model.score(x, return_recon=True, z_star=cached[z_key])
-    if np.allclose(res.scores["a"], cached[a_key], rtol=1e-4, atol=1e-6):
+    if np.allclose(res.scores["a"], cached[a_key], rtol=1e-4, atol=1e-6, equal_nan=True):
         which = "the untrained networks'" if "untrained" in z_key else "the trained networks'"
         log(f"latent search: {which} latents from the evaluation, rescored without searching")
         return res

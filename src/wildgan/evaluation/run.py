@@ -175,10 +175,13 @@ def write_search_cache(out_dir: Path, ids: list[str], info: dict[str, Any], arra
     atomic_write_bytes(out_dir / SEARCH_CACHE, buf.getvalue())
 
 
-def read_search_cache(out_dir: Path, ids: list[str], info: dict[str, Any]) -> tuple[dict[str, np.ndarray] | None,
-                                                                                    str]:
-    """(the arrays write_search_cache kept for these test images and search settings, "") or (None, why not).
-    The caller checks the latents against its networks (rescoring them must give the kept scores)."""
+def read_search_cache(out_dir: Path, ids: list[str], info: dict[str, Any], latent_size: int
+                      ) -> tuple[dict[str, np.ndarray] | None, str]:
+    """(the arrays write_search_cache kept for these test images and search settings, "") or (None, why not): a
+    damaged or foreign file is never an error, only a reason to search again. The caller checks the latents
+    against its networks (rescoring them must give the kept scores)."""
+    import zipfile
+
     path = out_dir / SEARCH_CACHE
     if not path.is_file():
         return None, f"no {SEARCH_CACHE} (evaluated before it was kept, or never evaluated)"
@@ -186,15 +189,21 @@ def read_search_cache(out_dir: Path, ids: list[str], info: dict[str, Any]) -> tu
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
         meta = json.loads(str(arrays.pop("meta")))
-    except (OSError, ValueError, KeyError) as e:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
         return None, f"{path} is unreadable ({e})"
+    if not isinstance(meta, dict):
+        return None, f"{path} is not a search cache"
     want = json.loads(json.dumps(info, sort_keys=True, default=str))
-    if meta.get("ids_sha256") != _ids_digest(ids) or meta.get("n") != len(ids):
+    n = len(ids)
+    if meta.get("ids_sha256") != _ids_digest(ids) or meta.get("n") != n:
         return None, f"{path} was kept for other test images"
     if meta.get("info") != want:
         return None, f"{path} was kept with other search settings ({meta.get('info')} against {want})"
-    if "z" not in arrays or "a" not in arrays or len(arrays["z"]) != len(ids):
-        return None, f"{path} lacks the latents"
+    shapes = {"z": (n, latent_size), "a": (n,), "z_untrained": (n, latent_size), "a_untrained": (n,)}
+    if "z" not in arrays or "a" not in arrays or ("z_untrained" in arrays) != ("a_untrained" in arrays) or any(
+            k in arrays and (arrays[k].shape != shape or not np.issubdtype(arrays[k].dtype, np.floating))
+            for k, shape in shapes.items()):
+        return None, f"{path} does not hold {n} latents of size {latent_size} with their scores"
     return arrays, ""
 
 
