@@ -230,7 +230,8 @@ def diagnose_run(run_dir: Path, *, device: str = "auto", controls: bool = True, 
         un_model.meta["lod"] = model.lod          # same resolution as the trained model (as evaluate_model does)
         un = None
         if cached is not None and "z_untrained" in cached:
-            un = _search_checked(un_model, split.test_x, cached, "z_untrained", "a_untrained", log)
+            un = _search_checked(un_model, split.test_x, cached, "z_untrained", "a_untrained", log,
+                                 return_recon=False)
         if un is None:
             un = un_model.score(split.test_x)
         ctl["untrained"] = {k: un.scores[k] for k in SCORE_NAMES if k in un.scores}
@@ -262,10 +263,10 @@ def _search_latents(run_dir: Path, model: Any, split: Any, log: Log) -> dict[str
 
 
 def _search_checked(model: Any, x: np.ndarray, cached: dict[str, np.ndarray], z_key: str, a_key: str,
-                    log: Log) -> Any:
-    """The scores and reconstructions of cached latents, or None when rescoring them does not give the scores the
+                    log: Log, return_recon: bool = True) -> Any:
+    """The scores (and reconstructions) of cached latents, or None when rescoring them does not give the scores the
     evaluation kept (the networks changed since: the run was trained on, or another checkpoint is scored)."""
-    res = model.score(x, return_recon=True, z_star=cached[z_key])
+    res = model.score(x, return_recon=return_recon, z_star=cached[z_key])
     if np.allclose(res.scores["a"], cached[a_key], rtol=1e-4, atol=1e-6, equal_nan=True):
         which = "the untrained networks'" if "untrained" in z_key else "the trained networks'"
         log(f"latent search: {which} latents from the evaluation, rescored without searching")
