@@ -486,3 +486,15 @@ def test_a_damaged_or_foreign_search_cache_is_a_reason_to_search_again_not_an_er
     np.savez(buf, meta=np.array(json.dumps([1, 2])), **arrays)                    # not our meta
     path.write_bytes(buf.getvalue())
     assert "not a search cache" in read_search_cache(tmp_path, ids, info, 4)[1]
+
+
+def test_the_evaluation_table_names_the_latent_a_search_run_has():
+    # a search run has no encoder: the mean latent norm it prints is of the searched z*, not of E(Q)
+    from wildgan.evaluation.run import format_table
+
+    result = {"auc": {"a": 0.6}, "ap": {"a": 0.6}, "n_test": 4, "n_anomalous": 2,
+              "mean_z_norm": {"normal": 2.0, "anomalous": 1.5}}
+    search = format_table({**result, "model": {"method": "search", "lod": 0.0}})
+    ours = format_table({**result, "model": {"method": "wildgan", "lod": 0.0}})
+    assert "mean ||z*|| (searched): normal 2.000  anomalous 1.500" in search and "E(Q)" not in search
+    assert "mean ||E(Q)||: normal 2.000  anomalous 1.500" in ours

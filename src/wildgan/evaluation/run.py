@@ -306,5 +306,7 @@ def format_table(result: dict[str, Any]) -> str:
                      f"{m.get('kimg')} kimg) before the networks reached full resolution")
     if "mean_z_norm" in result:
         z = result["mean_z_norm"]
-        lines.append(f"mean ||E(Q)||: normal {z['normal']:.3f}  anomalous {z['anomalous']:.3f}")
+        # a search run has no encoder: its latent is the searched z*, whose norm L_o scores as the paper does E(Q)'s
+        what = "||z*|| (searched)" if m.get("method") == "search" else "||E(Q)||"
+        lines.append(f"mean {what}: normal {z['normal']:.3f}  anomalous {z['anomalous']:.3f}")
     return "\n".join(lines)
