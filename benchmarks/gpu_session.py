@@ -465,7 +465,8 @@ def main(argv: list[str] | None = None) -> int:
         # --no-train-scores: the evaluation does not need the training images' scores; device time is scarce
         # no periodic checkpoints: at width 256 each is ~200 MB (networks + Adam) with its checksum, ~20 of them
         # would eat a 1-2 minute budget; the stop at --minutes (or SIGTERM) still writes one and the final networks
-        cmd = [py, "-m", "wildgan", "train", *data, *targs, *gp, "--seed", str(a.main_seed if i == 0 else 0),
+        wildgan = [py, "-m", "wildgan"]
+        cmd = [*wildgan, "train", *data, *targs, *gp, "--seed", str(a.main_seed if i == 0 else 0),
                "--device", a.device,
                "--no-progress", "--no-train-scores", "--checkpoint-kimg", "100000", "--out", str(run_dir)]
         if i == 0 and not a.smoke and plan["phase_kimg"] != 600:
@@ -476,7 +477,6 @@ def main(argv: list[str] | None = None) -> int:
         if i == 0 and a.smoke_fail_main:           # the retry below, tested on the CPU
             first = [py, "-c", "import sys; sys.exit('smoke: the main run fails on purpose')"]
         rec = s.step(f"train {name}", first, minutes * 60 + 60 if not a.smoke else 120)
-        wildgan = [py, "-m", "wildgan"]
         # rc 1 = an unexpected exception (rc 2 is wildgan's own error for bad options or data, which a rerun would
         # repeat; 128 + N a signal)
         if i == 0 and rec["rc"] == 1 and (a.smoke or rec["seconds"] < 150) and \
@@ -492,7 +492,8 @@ def main(argv: list[str] | None = None) -> int:
             cmd[cmd.index("--minutes") + 1] = f"{minutes:.2f}" if not a.smoke else "0.05"
             plain = [py, "-c", "import sys; import wildgan.nets.layers as L; L.FUSED_PIXEL_NORM_DEVICES.clear(); "
                                "from wildgan.cli import main; sys.exit(main(sys.argv[1:]))"]
-            s.step(f"train {name} (plain pixel norm)", plain + cmd[3:], minutes * 60 + 60 if not a.smoke else 120)
+            s.step(f"train {name} (plain pixel norm)", plain + cmd[len(wildgan):],
+                   minutes * 60 + 60 if not a.smoke else 120)
             wildgan = plain
         s.results["train"][name] = train_summary(run_dir)
         ev = out / f"{name}-eval.json"
