@@ -178,13 +178,16 @@ def bench_preset(preset: str, args: argparse.Namespace, dev: torch.device, ceili
     pyr = build_pyramid(x_u8, dev)
     rng = torch.Generator(device=dev).manual_seed(0)
     runner = StepRunner(nets, opts, tc, nc, dev, pyr, rng, fast=fast, log=lambda m: print("   ", m))
+    runner.pair_critic = not args.separate_critic
     L = nc.resolution_log2
     out = {} if out is None else out
     out.update({"preset": preset, "fmap_max": nc.fmap_max, "fast_options": {
         "amp": str(fast.amp), "channels_last": fast.channels_last, "compile": fast.compile,
         "cuda_graphs": fast.cuda_graphs, "gp_precision": tc.gp_precision, "plain_path": not runner.fast_mode,
         "pixel_norm": "fused" if dev.type in layers.FUSED_PIXEL_NORM_DEVICES else "plain",
-        "plain_pixel_norm_forced": bool(args.plain_pixel_norm)},
+        "plain_pixel_norm_forced": bool(args.plain_pixel_norm),
+        # D(real), D(fake) of the D step: one merged forward (fast path's default) or two (the plain path's)
+        "critic_pass": "separate" if args.separate_critic or not runner.fast_mode else "merged"},
         "phases": [], "score": []})
     save()
     for lev in range(2, L + 1):
@@ -207,9 +210,11 @@ def bench_preset(preset: str, args: argparse.Namespace, dev: torch.device, ceili
             if dev.type == "cuda":
                 torch.cuda.reset_peak_memory_stats(dev)
             with RssSampler() as rs:
+                t_warm = time.perf_counter()
                 for _ in range(warm):
                     runner.iteration(phase)
                 sync(dev)
+                t_warm = time.perf_counter() - t_warm      # with the phase's compilation and graph capture
                 warm_peak = None
                 if dev.type == "cuda":
                     # the warm-up holds the graph capture (a snapshot of weights + Adam, an eager reference
@@ -233,7 +238,7 @@ def bench_preset(preset: str, args: argparse.Namespace, dev: torch.device, ceili
                     n_sync = sum("synchroniz" in str(w.message) for w in wlist)
             ips = iters * b / dt
             row = {"res": res, "lod": lod, "kind": kind, "batch": b, "iters": iters, "warmup": warm,
-                   "seconds": dt, "img_per_s": ips, "gflop_per_img": fl["train"] / 1e9,
+                   "warmup_s": t_warm, "seconds": dt, "img_per_s": ips, "gflop_per_img": fl["train"] / 1e9,
                    "fwd_gflop": {k: fl[k] / 1e9 for k in ("g", "d", "e")},
                    "tflops": ips * fl["train"] / 1e12, "frac_ceiling": ips * fl["train"] / 1e12 / ceiling}
             if dev.type == "cuda":
@@ -257,6 +262,8 @@ def bench_preset(preset: str, args: argparse.Namespace, dev: torch.device, ceili
     out["schedule_minutes_est"] = schedule_estimate(out["phases"], R)
     save()
 
+    if args.no_score:
+        return out
     # scoring at full resolution, batches of 64
     n_score = (64 if cpu_paper else 256) if dev.type == "cpu" else (8192 if args.quick else 32768)
     xs = (np.random.default_rng(1).random((n_score, R, R, C)) * 255).astype(np.uint8)
@@ -321,7 +328,7 @@ def fmt_row(preset: str, r: dict[str, Any]) -> str:
     extra = f"  syncs {r['host_syncs']}" if "host_syncs" in r else f"  (+{r.get('mem_growth_mb', 0):.0f})"
     return (f"{preset:>6} {r['res']:>3}x{r['res']:<3} {r['kind']:>6} lod {r['lod']:<4} B {r['batch']:>3} "
             f"{r['img_per_s']:>10.1f} img/s {r['gflop_per_img']:>8.3f} GF/img {r['tflops']:>8.4f} TF/s "
-            f"{100 * r['frac_ceiling']:>6.1f}% peak {r['peak_mem_mb']:>7.0f} MB{extra}")
+            f"{100 * r['frac_ceiling']:>6.1f}% peak {r['peak_mem_mb']:>7.0f} MB{extra}  warm-up {r.get('warmup_s', 0):.1f} s")
 
 
 def label(p: dict[str, Any]) -> str:
@@ -331,13 +338,13 @@ def label(p: dict[str, Any]) -> str:
 
 def table(results: dict[str, Any]) -> str:
     lines = [f"| preset | phase | lod | batch | img/s | GFLOP/img (7g+14d+3e) | TFLOP/s | % of {results['ceiling']['dtype']} "
-             f"matrix ceiling ({results['ceiling']['tflops']:.3g} TF/s) | peak mem MB |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             f"matrix ceiling ({results['ceiling']['tflops']:.3g} TF/s) | peak mem MB | warm-up s |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for p in results["presets"]:
         for r in p["phases"]:
             lines.append(f"| {label(p)} | {r['res']}x{r['res']} {r['kind']} | {r['lod']} | {r['batch']} | "
                          f"{r['img_per_s']:.1f} | {r['gflop_per_img']:.3f} | {r['tflops']:.4f} | "
-                         f"{100 * r['frac_ceiling']:.1f}% | {r['peak_mem_mb']:.0f} |")
+                         f"{100 * r['frac_ceiling']:.1f}% | {r['peak_mem_mb']:.0f} | {r.get('warmup_s', 0):.1f} |")
     lines += ["", "| preset | scoring mode | images | img/s | peak mem MB | est. paper schedule (4,000 kimg) |",
               "|---|---|---|---|---|---|"]
     for p in results["presets"]:
@@ -368,6 +375,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--plain-pixel-norm", action="store_true",
                     help="G's pixel norms as the plain formula on every device (A/B of CUDA's fused RMS norm, "
                          "nets.layers.FUSED_PIXEL_NORM_DEVICES)")
+    ap.add_argument("--no-score", action="store_true", help="training rows only (A/B runs of a training change)")
+    ap.add_argument("--separate-critic", action="store_true",
+                    help="the D step's D(real) and D(fake) as two forwards, as the plain path (A/B of the fast "
+                         "path's merged pass, StepRunner.pair_critic)")
     ap.add_argument("--channels-last", choices=("on", "off"))
     ap.add_argument("--cuda-graphs", choices=("on", "off"))
     ap.add_argument("--res", type=lambda v: [int(x) for x in v.split(",")],

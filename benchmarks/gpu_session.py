@@ -41,8 +41,8 @@ The 2026-11-30 H200 session ran the paper's whole schedule at width 256 that way
   run(command="PYTHONUNBUFFERED=1 python3 benchmarks/gpu_session.py --budget 588 --main-first --bench-res 32
       --gp-precision amp", carry=["devdata"], timeout_s=600)
 With the GP in fp32 (the default) the schedule needs at least ~490 s of training, more than such a call leaves.
---probe is a short first call that says where the time goes (the GP's precision, a kernel profile, the fused pixel
-norm against the plain formula, compile).
+--probe is a short call of A/B benchmark rows for the open speed questions (the merged real/fake critic pass, 4x4,
+torch.compile, a kernel profile); the next session's plan in benchmarks/RESULTS.md runs it after the main call.
 """
 
 from __future__ import annotations
@@ -153,19 +153,23 @@ def summary_markdown(r: dict[str, Any]) -> str:
         lines += ["", f"## Benchmark (matmul ceiling {_num(ce.get('tflops'), '.1f')} TFLOP/s, {ce.get('dtype')})"
                   + ("" if b.get("complete", True) else " -- stopped at its deadline: the rows measured so far"), "",
                   "| preset | width | phase | lod | batch | img/s | TFLOP/s | % ceiling | peak MB (reserved) | host syncs "
-                  "| CUDA graph |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|"]
+                  "| CUDA graph | warm-up s |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for p in b.get("presets", []):
             fo = p.get("fast_options", {})
             variant = "".join([f" gp {fo['gp_precision']}" if fo.get("gp_precision", "fp32") != "fp32" else "",
                                f" compile {fo['compile']}" if fo.get("compile", "off") != "off" else "",
-                               " plain norm" if fo.get("plain_pixel_norm_forced") else ""])
+                               " plain norm" if fo.get("plain_pixel_norm_forced") else "",
+                               " separate critic" if fo.get("critic_pass") == "separate" else ""])
+            if p.get("variant"):                     # --probe's name for the row set (its flags: results.json)
+                variant = f" {p['variant']}"
             for ph in p.get("phases", []):
                 lines.append(f"| {p['preset']}{variant} | {p.get('fmap_max')} | {ph['res']}x{ph['res']} {ph['kind']} | "
                              f"{ph['lod']} | {ph['batch']} | {_num(ph.get('img_per_s'), '.0f')} | "
                              f"{_num(ph.get('tflops'), '.1f')} | {_num(100 * ph.get('frac_ceiling', 0), '.1f')}% | "
                              f"{_num(ph.get('peak_mem_mb'), '.0f')} ({_num(ph.get('peak_reserved_mb'), '.0f')}) | "
-                             f"{ph.get('host_syncs', '-')} | {'yes' if ph.get('graphed') else 'no'} |")
+                             f"{ph.get('host_syncs', '-')} | {'yes' if ph.get('graphed') else 'no'} | "
+                             f"{_num(ph.get('warmup_s'), '.1f')} |")
             for sc in p.get("score", []):
                 lines.append(f"| {p['preset']} | {p.get('fmap_max')} | scoring {sc['mode']} batch "
                              f"64 x {sc.get('stack', 1)}{'' if sc.get('with_A', True) else ' without A'} | | | "
@@ -261,15 +265,24 @@ def train_summary(run_dir: Path) -> dict[str, Any]:
 
 
 def probe(s: Session, a: argparse.Namespace, py: str, out: Path, work: Path) -> int:
-    """--probe: the variants' rates side by side, and the kernels' time, inside the budget (rows kept at deadlines)."""
+    """--probe: the open questions' A/B rows side by side (training rows only, GP in bf16 as the full-schedule run),
+    most important first, each inside what is left of the budget (rows kept at deadlines); then a kernel profile."""
     if a.smoke:
-        base = ["--preset", "tiny", "--quick", "--res", "8,32", "--resolution", "32", "--channels", "1",
-                "--amp", "bf16", "--channels-last", "on"]
+        base = ["--preset", "tiny", "--quick", "--resolution", "32", "--channels", "1", "--amp", "bf16",
+                "--channels-last", "on", "--no-score"]
         prof = ["--device", "cpu", "--preset", "tiny", "--res", "8", "--iters", "1"]
     else:
-        base = ["--preset", "paper:256", "--quick", "--res", "8,32"]
-        prof = ["--device", a.device, "--preset", "paper:256", "--res", "8,32", "--iters", "3"]
-    variants = [("gp fp32", ["--gp-precision", "fp32"]), ("gp amp", ["--gp-precision", "amp"])]
+        base = ["--preset", "paper:256", "--quick", "--no-score", "--gp-precision", a.gp_precision or "amp"]
+        # 8x8: what bounds the low-resolution phases (32x32 was profiled on 2026-11-30, benchmarks/RESULTS.md)
+        prof = ["--device", a.device, "--preset", "paper:256", "--res", "8", "--iters", "3",
+                "--gp-precision", a.gp_precision or "amp"]
+    # 1-2: the D step's merged real/fake critic pass (2026-11-30, eighth session) against two passes; 3: 4x4 against
+    # the session-five rate (the 4x4 row of 1 and 2) without the plain formula of the pixel norm; 4: torch.compile,
+    # last because its compile time on the H200 is unknown (warmup_s in its rows says it)
+    variants = [("merged critic", ["--res", "4,8,32"]),
+                ("separate critic", ["--res", "4,8,32", "--separate-critic"]),
+                ("4x4 plain norm", ["--res", "4", "--plain-pixel-norm"]),
+                ("compile default", ["--res", "8,32", "--compile", "default"])]
     s.results["bench"] = {}
     bench_json = out / "bench.json"
 
@@ -279,26 +292,28 @@ def probe(s: Session, a: argparse.Namespace, py: str, out: Path, work: Path) -> 
                                              "--json", str(tmp)], timeout)
         more = _read_json(tmp, rec)
         if more:
+            for p in more.get("presets", []):
+                p["variant"] = name
             s.results["bench"].setdefault("presets", []).extend(more.get("presets", []))
             s.results["bench"].setdefault("ceiling", more.get("ceiling"))
             bench_json.write_text(json.dumps(s.results["bench"], indent=2, default=str), encoding="utf-8")
         s.write_summary()
 
     for name, extra in variants:
-        bench(name, extra, min(75.0, s.left() - GRACE - 10))
-    s.step("kernel profile", [py, "benchmarks/profile_step.py", *prof, "--csv", str(out / "profile.csv")],
-           min(60.0, s.left() - GRACE - 10), stdout_to=work / "profile.txt")
-    try:
-        s.results["profile"] = (work / "profile.txt").read_text(encoding="utf-8")[-6000:]
-    except OSError:
-        pass
-    s.write_summary()
-    # the fused RMS norm of G's pixel norms (2026-11-29, aimed by benchmarks/roofline.py, never measured): its A/B
-    if s.left() > 45 + GRACE:
-        bench("plain norm", ["--res", "32", "--plain-pixel-norm"], min(60.0, s.left() - GRACE - 10))
-    if not a.smoke and s.left() > 90 + GRACE:
-        # compile time is unknown here: last, so that it cannot cost the rows above
-        bench("compile default", ["--res", "32", "--compile", "default"], s.left() - GRACE - 10)
+        if a.smoke and "--compile" in extra:
+            continue            # minutes of compilation on the CPU
+        if s.left() < 25 + GRACE:
+            s.say(f"skipped: benchmark ({name}), {s.left():.0f}s left")
+            continue
+        bench(name, extra, min(90.0, s.left() - GRACE - 5) if "--compile" not in extra else s.left() - GRACE - 5)
+    if s.left() > 30 + GRACE:
+        s.step("kernel profile", [py, "benchmarks/profile_step.py", *prof, "--csv", str(out / "profile.csv")],
+               min(60.0, s.left() - GRACE - 5), stdout_to=work / "profile.txt")
+        try:
+            s.results["profile"] = (work / "profile.txt").read_text(encoding="utf-8")[-6000:]
+        except OSError:
+            pass
+        s.write_summary()
     s.say(f"done, {s.left():.0f}s of the budget left")
     print()
     print((out / "summary.md").read_text())
@@ -321,9 +336,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="--main-first: the benchmark after the run measures only these resolution phases of the "
                          "paper preset (e.g. 32), then fast whole")
     ap.add_argument("--probe", action="store_true",
-                    help="a short call that says where the time goes, for a session whose main run comes in a second "
-                         "call: the width-256 benchmark at 8x8 and 32x32 with the GP in fp32 and in bf16, a kernel "
-                         "profile (benchmarks/profile_step.py -> OUT/profile.csv), then torch.compile if time is left")
+                    help="a short call of A/B benchmark rows (width 256, training only, GP in bf16 unless "
+                         "--gp-precision): the merged real/fake critic pass against two passes at 4x4, 8x8 and 32x32, "
+                         "4x4 with the plain pixel norm, torch.compile at 8x8 and 32x32, then a kernel profile "
+                         "(benchmarks/profile_step.py -> OUT/profile.csv) if time is left")
     ap.add_argument("--gp-precision", choices=("fp32", "amp"),
                     help="passed to the main run and every benchmark (default: wildgan's, fp32)")
     ap.add_argument("--extra", action="store_true",

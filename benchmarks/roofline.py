@@ -194,7 +194,7 @@ class Device:
 
 
 def build_runner(preset: str, res: int, fade: bool, gp_precision: str,
-                 batch: int | None) -> tuple[StepRunner, Phase]:
+                 batch: int | None, separate_critic: bool = False) -> tuple[StepRunner, Phase]:
     name, _, width = preset.partition(":")
     nc = net_config_for_preset(name, 32, 3)
     if width:
@@ -212,6 +212,7 @@ def build_runner(preset: str, res: int, fade: bool, gp_precision: str,
     x = (np.random.default_rng(0).random((max(2 * max(mb.values()), 256), 32, 32, 3)) * 255).astype(np.uint8)
     runner = StepRunner(nets, opts, tc, nc, dev, build_pyramid(x, dev), torch.Generator().manual_seed(0),
                         fast=fast, force_fast=True, log=lambda m: None)
+    runner.pair_critic = not separate_critic
     L = nc.resolution_log2
     lev = int(math.log2(res))
     lod = float(L - lev) + (0.5 if fade and lev > 2 else 0.0)
@@ -277,6 +278,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--csv", help="every (phase, op) row here")
     ap.add_argument("--unfused-norm", action="store_true",
                     help="price G's pixel norms as the plain formula (the CUDA path before the fused RMS norm)")
+    ap.add_argument("--separate-critic", action="store_true",
+                    help="the D step's D(real), D(fake) as two forwards (before the merged pass, as bench.py)")
     a = ap.parse_args(argv)
     if not a.unfused_norm:
         model_cuda_kernels()
@@ -287,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{a.preset}, gp_precision {a.gp_precision}; priced at {dev.bf16_tflops} TFLOP/s bf16, {dev.tbps} TB/s, "
           f"{dev.floor_us} us per kernel")
     for res in (int(r) for r in a.res.split(",")):
-        runner, phase = build_runner(a.preset, res, a.fade, a.gp_precision, a.batch)
+        runner, phase = build_runner(a.preset, res, a.fade, a.gp_precision, a.batch, a.separate_critic)
         t0 = time.perf_counter()
         ops, sections = census(runner, phase)
         per_op, tot = price(ops, dev)

@@ -96,16 +96,21 @@ def test_gpu_session_main_first_trains_before_any_benchmark(tmp_path: Path) -> N
     assert "main-smoke" in r["evals"]
 
 
-def test_gpu_session_probe_compares_gp_precisions_and_profiles(tmp_path: Path) -> None:
+def test_gpu_session_probe_runs_the_ab_rows_and_profiles(tmp_path: Path) -> None:
     out, r = _driver(tmp_path, "--probe")
+    # versions, merged critic, separate critic, 4x4 plain norm, profile (compile is left out on the CPU)
     assert [s["rc"] for s in r["steps"]] == [0] * 5, r["steps"]
-    gp = [p["fast_options"]["gp_precision"] for p in r["bench"]["presets"]]
-    assert gp == ["fp32", "amp", "fp32"]
-    assert [p["fast_options"]["plain_pixel_norm_forced"] for p in r["bench"]["presets"]] == [False, False, True]
-    assert all({ph["res"] for ph in p["phases"]} == {8, 32} for p in r["bench"]["presets"][:2])
-    assert {ph["res"] for ph in r["bench"]["presets"][2]["phases"]} == {32}
+    presets = r["bench"]["presets"]
+    assert [p["variant"] for p in presets] == ["merged critic", "separate critic", "4x4 plain norm"]
+    assert [p["fast_options"]["critic_pass"] for p in presets] == ["merged", "separate", "merged"]
+    assert [p["fast_options"]["plain_pixel_norm_forced"] for p in presets] == [False, False, True]
+    assert all({ph["res"] for ph in p["phases"]} == {4, 8, 32} for p in presets[:2])
+    assert {ph["res"] for ph in presets[2]["phases"]} == {4}
+    assert all(not p["score"] for p in presets)                   # --no-score: training rows only
+    assert all(ph["warmup_s"] > 0 for p in presets for ph in p["phases"])
     md = (out / "summary.md").read_text()
-    assert "| tiny gp amp |" in md and "| tiny plain norm |" in md and "## Kernel profile" in md
+    assert "| tiny separate critic |" in md and "| tiny 4x4 plain norm |" in md
+    assert "## Kernel profile" in md
     import csv
 
     with open(out / "profile.csv", newline="") as f:

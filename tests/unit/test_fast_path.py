@@ -15,6 +15,7 @@ import torch
 
 from wildgan.config import PRESETS, DataConfig, RunConfig, TrainConfig, net_config_for_preset
 from wildgan.errors import ConfigError, WildganError
+from wildgan.losses import critic_loss
 from wildgan.nets import build_pgan
 from wildgan.nets.layers import minibatch_stddev
 from wildgan.training.distributed import local_rows
@@ -51,12 +52,13 @@ def test_device_sampler_has_the_same_order():
     assert (a.epoch, a.pos) == (b.epoch, b.pos)
 
 
-def _runner(nc, tc, x, fast: FastOptions, force_fast: bool, graphs_sim: bool = False):
+def _runner(nc, tc, x, fast: FastOptions, force_fast: bool, graphs_sim: bool = False, pair_critic: bool = True):
     nets = build_pgan(nc, tc.seed)
     opts = make_optimizers(nets, tc, fast, torch.device("cpu"))
     rng = torch.Generator().manual_seed(tc.seed)
     run = StepRunner(nets, opts, tc, nc, torch.device("cpu"), build_pyramid(x, torch.device("cpu")), rng, fast=fast,
                      force_fast=force_fast, log=lambda m: None)
+    run.pair_critic = pair_critic
     if graphs_sim:        # CPU stand-in for the graph path: in-place Adam resets, body run eagerly
         run._graphs_on = True
         run._graph_iteration = lambda phase, args: run._body(phase, *args)
@@ -88,8 +90,9 @@ def _setup(encoder_loss="image"):
 def test_fast_path_with_options_off_equals_the_plain_path(encoder_loss):
     nc, tc, x = _setup(encoder_loss)
     ref, r0 = _runner(nc, tc, x, FastOptions(), force_fast=False)
-    fast, r1 = _runner(nc, tc, x, FastOptions(), force_fast=True)
-    sim, r2 = _runner(nc, tc, x, FastOptions(), force_fast=True, graphs_sim=True)
+    # D(real) and D(fake) as two forwards, as the plain path (the merged pass is float noise away: next test)
+    fast, r1 = _runner(nc, tc, x, FastOptions(), force_fast=True, pair_critic=False)
+    sim, r2 = _runner(nc, tc, x, FastOptions(), force_fast=True, graphs_sim=True, pair_critic=False)
     assert not r0.fast_mode and r1.fast_mode
     la, lb, lc = _train(r0, nc, tc, 24), _train(r1, nc, tc, 24), _train(r2, nc, tc, 24)
     pa, pb, pc = _params(ref), _params(fast), _params(sim)
@@ -99,6 +102,45 @@ def test_fast_path_with_options_off_equals_the_plain_path(encoder_loss):
     for a, b, c in zip(la, lb, lc):
         assert b == pytest.approx(a, abs=1e-6) and c == pytest.approx(a, abs=1e-6)
     assert r0.sampler.pos == r1.sampler.pos == r2.sampler.pos
+
+
+@pytest.mark.parametrize("fade", [False, True])
+def test_merged_real_fake_critic_pass_equals_two_passes(fade):
+    """D(cat(real, fake)) with per-half minibatch-stddev groups = D(real), D(fake); the D step's gradients too."""
+    nc = net_config_for_preset("tiny", 8, 1)
+    nets = build_pgan(nc, 0)
+    g = torch.Generator().manual_seed(1)
+    real, fake = torch.randn(8, 1, 8, 8, generator=g), torch.randn(8, 1, 8, 8, generator=g)
+    t = torch.tensor(0.3 if fade else 0.0)
+    both = d_forward(nets.D, torch.cat([real, fake]), 3, fade, t, 8)
+    assert torch.allclose(both[:8], d_forward(nets.D, real, 3, fade, t), atol=1e-6)
+    assert torch.allclose(both[8:], d_forward(nets.D, fake, 3, fade, t), atol=1e-6)
+    # without sub_batch the halves would share stddev groups: a different function, which this must not be
+    assert not torch.allclose(d_forward(nets.D, torch.cat([real, fake]), 3, fade, t)[:8], both[:8], atol=1e-4)
+
+    def grads(pair: bool) -> dict[str, torch.Tensor]:
+        nets.D.zero_grad(set_to_none=True)
+        crit = lambda x: d_forward(nets.D, x, 3, fade, t)  # noqa: E731
+        pair_fn = (lambda a, b: (lambda o: (o[:8], o[8:]))(d_forward(nets.D, torch.cat([a, b]), 3, fade, t, 8)))
+        loss, _ = critic_loss(crit, real, fake, u=torch.full((8, 1, 1, 1), 0.5), critic_pair=pair_fn if pair else None)
+        loss.backward()
+        return {n: p.grad.clone() for n, p in nets.D.named_parameters() if p.grad is not None}
+
+    sep, merged = grads(False), grads(True)
+    assert sep.keys() == merged.keys() and sep
+    for k in sep:
+        assert torch.allclose(sep[k], merged[k], rtol=1e-5, atol=1e-6), k
+
+
+def test_fast_path_merged_critic_follows_the_separate_passes():
+    nc, tc, x = _setup()
+    a, r0 = _runner(nc, tc, x, FastOptions(), force_fast=True, pair_critic=False)
+    b, r1 = _runner(nc, tc, x, FastOptions(), force_fast=True)
+    la, lb = _train(r0, nc, tc, 12), _train(r1, nc, tc, 12)
+    assert lb[0] == pytest.approx(la[0], rel=1e-5, abs=1e-6)
+    pa, pb = _params(a), _params(b)
+    for k in pa:      # float noise of the other batch size's kernels and sums, through 12 Adam steps
+        assert (pa[k] - pb[k]).abs().max() <= 1e-4, k
 
 
 def test_channels_last_is_the_same_maths():

@@ -90,9 +90,10 @@ class _Trunk(nn.Module):
                 x = lerp(x, lrelu(self.from_rgb[str(r_cur - 1)](downsample2(img))), t)
         return x
 
-    def head_input(self, feat: torch.Tensor) -> torch.Tensor:
-        """mbstd + conv 3x3 of the 4x4 block, flattened: [N, nf(1) * 16]."""
-        x = minibatch_stddev(feat, self.mbstd_group, self.mbstd_batch)
+    def head_input(self, feat: torch.Tensor, sub_batch: int | None = None) -> torch.Tensor:
+        """mbstd + conv 3x3 of the 4x4 block, flattened: [N, nf(1) * 16]. `sub_batch` (default self.mbstd_batch):
+        feat holds N / sub_batch minibatches stacked along dim 0, each with its own stddev groups."""
+        x = minibatch_stddev(feat, self.mbstd_group, self.mbstd_batch if sub_batch is None else sub_batch)
         x = lrelu(self.conv4(x))
         return x.flatten(1)
 

@@ -225,8 +225,10 @@ def trunk_features(net: torch.nn.Module, img: torch.Tensor, r_cur: int, fading: 
     return x
 
 
-def d_forward(D: torch.nn.Module, img: torch.Tensor, r_cur: int, fading: bool, t: torch.Tensor) -> torch.Tensor:
-    x = lrelu(D.dense0(D.head_input(trunk_features(D, img, r_cur, fading, t))))
+def d_forward(D: torch.nn.Module, img: torch.Tensor, r_cur: int, fading: bool, t: torch.Tensor,
+              sub_batch: int | None = None) -> torch.Tensor:
+    """D's critic; `sub_batch`: img is several minibatches stacked, each scored as if alone (Trunk.head_input)."""
+    x = lrelu(D.dense0(D.head_input(trunk_features(D, img, r_cur, fading, t), sub_batch)))
     # The 1-output critic layer runs in fp32 under autocast: the loss gradient reaching D's output is
     # (-1 + 2 * drift * D(x)) / N, and in bf16 the drift part (~1e-3) is rounded away, so D's last bias never moved.
     with torch.autocast(device_type=x.device.type, enabled=False):
@@ -332,6 +334,9 @@ class StepRunner:
         self._graphs_on = self.fast.cuda_graphs
         self._bad_keys: set[Any] = set()             # graph keys whose replay did not match eager: run them eagerly
         self._rows: dict[int, torch.Tensor] = {}
+        # fast mode: D(real) and D(fake) of the D step in one forward (losses.critic_loss's critic_pair); False gives
+        # two forwards as the plain path (benchmarks/bench.py --separate-critic, the A/B of this)
+        self.pair_critic = True
         if self.fast_mode:
             if self.fast.channels_last:
                 for m in nets.modules().values():
@@ -466,8 +471,17 @@ class StepRunner:
             with ac():
                 return df(nets.D, x, r, fading, t).float()
 
+        def critic_pair(real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            # one forward of both minibatches, each with its own minibatch-stddev groups (sub_batch): the values of
+            # two separate calls, with half the kernels
+            n = real.shape[0]
+            with ac():
+                out = df(nets.D, torch.cat([real, fake]), r, fading, t, n).float()
+            return out[:n], out[n:]
+
         loss, terms = critic_loss(critic, reals, fake, gp_lambda=tc.gp_lambda, gp_target=tc.gp_target,
-                                  drift=tc.drift, grad_scale=grad_scale, u=u)
+                                  drift=tc.drift, grad_scale=grad_scale, u=u,
+                                  critic_pair=critic_pair if self.pair_critic else None)
         self._update("D", loss)
 
         # G step
