@@ -172,3 +172,29 @@ def test_the_logged_rate_includes_the_wait_for_queued_gpu_work(monkeypatch):
     assert row["img_per_s"] <= 1000 / 0.2
     assert row["time"] >= t0 + 0.2                # the next interval starts after the wait, not before it
     assert row["D/loss"] == 1.0
+
+
+def test_accumulated_terms_are_own_tensors_and_follow_key_changes():
+    # a graph's static outputs are overwritten by the next replay: the sums must never alias them
+    out = {"a": torch.tensor(1.0), "b": torch.tensor(2.0)}
+    acc = L._accumulate({}, out)
+    assert all(acc[k] is not out[k] for k in out)
+    out["a"].fill_(10.0), out["b"].fill_(20.0)                # "the next replay" writes the same tensors
+    acc = L._accumulate(acc, out)
+    assert {k: float(v) for k, v in acc.items()} == {"a": 11.0, "b": 22.0}
+    assert float(out["a"]) == 10.0                            # the terms themselves are untouched
+    acc = L._accumulate(acc, {"a": torch.tensor(1.0), "c": torch.tensor(5.0)})
+    assert {k: float(v) for k, v in acc.items()} == {"a": 12.0, "b": 22.0, "c": 5.0}
+
+
+def test_ema_with_cached_parameter_lists_equals_the_listed_one():
+    nets_a, nets_b = build_pgan(NC, 0), build_pgan(NC, 0)
+    for nets in (nets_a, nets_b):
+        with torch.no_grad():
+            for p in nets.G.parameters():
+                p.add_(0.5)
+    L.ema_update(nets_a.Gs, nets_a.G, 0.9)
+    L.ema_update(nets_b.Gs, nets_b.G, 0.9, (list(nets_b.Gs.parameters()), list(nets_b.G.parameters())))
+    for pa, pb in zip(nets_a.Gs.parameters(), nets_b.Gs.parameters()):
+        assert torch.equal(pa, pb)
+    assert any(not torch.equal(pa, pg) for pa, pg in zip(nets_a.Gs.parameters(), nets_a.G.parameters()))
