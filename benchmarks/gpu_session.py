@@ -42,7 +42,8 @@ The 2026-11-30 H200 session ran the paper's whole schedule at width 256 that way
       --gp-precision amp", carry=["devdata"], timeout_s=600)
 With the GP in fp32 (the default) the schedule needs at least ~490 s of training, more than such a call leaves.
 --probe is a short call of A/B benchmark rows for the open speed questions (the merged real/fake critic pass, 4x4,
-torch.compile, a kernel profile); the next session's plan in benchmarks/RESULTS.md runs it after the main call.
+every phase at width 512, a kernel profile, torch.compile); the next session's plan in benchmarks/RESULTS.md runs it
+after the main call.
 """
 
 from __future__ import annotations
@@ -277,11 +278,14 @@ def probe(s: Session, a: argparse.Namespace, py: str, out: Path, work: Path) -> 
         prof = ["--device", a.device, "--preset", "paper:256", "--res", "8", "--iters", "3",
                 "--gp-precision", a.gp_precision or "amp"]
     # 1-2: the D step's merged real/fake critic pass (2026-11-30, eighth session) against two passes; 3: 4x4 against
-    # the session-five rate (the 4x4 row of 1 and 2) without the plain formula of the pixel norm; 4: torch.compile,
-    # last because its compile time on the H200 is unknown (warmup_s in its rows says it)
+    # the session-five rate (the 4x4 row of 1 and 2) without the plain formula of the pixel norm; 4: every phase at
+    # width 512 (the paper's), whose schedule no call can run whole: bench.py projects it from the phase rates
+    # (issue 5's 15-minute goal); 5: torch.compile, last because its compile time on the H200 is unknown (warmup_s
+    # in its rows says it)
     variants = [("merged critic", ["--res", "4,8,32"]),
                 ("separate critic", ["--res", "4,8,32", "--separate-critic"]),
                 ("4x4 plain norm", ["--res", "4", "--plain-pixel-norm"]),
+                ("width 512", ["--preset", "tiny" if a.smoke else "paper"]),
                 ("compile default", ["--res", "8,32", "--compile", "default"])]
     s.results["bench"] = {}
     bench_json = out / "bench.json"
@@ -299,14 +303,10 @@ def probe(s: Session, a: argparse.Namespace, py: str, out: Path, work: Path) -> 
             bench_json.write_text(json.dumps(s.results["bench"], indent=2, default=str), encoding="utf-8")
         s.write_summary()
 
-    for name, extra in variants:
-        if a.smoke and "--compile" in extra:
-            continue            # minutes of compilation on the CPU
-        if s.left() < 25 + GRACE:
-            s.say(f"skipped: benchmark ({name}), {s.left():.0f}s left")
-            continue
-        bench(name, extra, min(90.0, s.left() - GRACE - 5) if "--compile" not in extra else s.left() - GRACE - 5)
-    if s.left() > 30 + GRACE:
+    def profile() -> None:
+        if s.left() < 30 + GRACE:
+            s.say(f"skipped: kernel profile, {s.left():.0f}s left")
+            return
         s.step("kernel profile", [py, "benchmarks/profile_step.py", *prof, "--csv", str(out / "profile.csv")],
                min(60.0, s.left() - GRACE - 5), stdout_to=work / "profile.txt")
         try:
@@ -314,6 +314,17 @@ def probe(s: Session, a: argparse.Namespace, py: str, out: Path, work: Path) -> 
         except OSError:
             pass
         s.write_summary()
+
+    for name, extra in variants:
+        compiling = "--compile" in extra
+        if compiling:
+            profile()           # before compile, which may take whatever is left
+            if a.smoke:
+                continue        # minutes of compilation on the CPU
+        if s.left() < 25 + GRACE:
+            s.say(f"skipped: benchmark ({name}), {s.left():.0f}s left")
+            continue
+        bench(name, extra, s.left() - GRACE - 5 if compiling else min(90.0, s.left() - GRACE - 5))
     s.say(f"done, {s.left():.0f}s of the budget left")
     print()
     print((out / "summary.md").read_text())
@@ -336,10 +347,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="--main-first: the benchmark after the run measures only these resolution phases of the "
                          "paper preset (e.g. 32), then fast whole")
     ap.add_argument("--probe", action="store_true",
-                    help="a short call of A/B benchmark rows (width 256, training only, GP in bf16 unless "
-                         "--gp-precision): the merged real/fake critic pass against two passes at 4x4, 8x8 and 32x32, "
-                         "4x4 with the plain pixel norm, torch.compile at 8x8 and 32x32, then a kernel profile "
-                         "(benchmarks/profile_step.py -> OUT/profile.csv) if time is left")
+                    help="a short call of A/B benchmark rows (training only, GP in bf16 unless --gp-precision): at "
+                         "width 256 the merged real/fake critic pass against two passes at 4x4, 8x8 and 32x32, 4x4 "
+                         "with the plain pixel norm; every phase at width 512 (the schedule's projection); an 8x8 "
+                         "kernel profile (benchmarks/profile_step.py -> OUT/profile.csv); torch.compile at 8x8 and "
+                         "32x32 with what is left")
     ap.add_argument("--gp-precision", choices=("fp32", "amp"),
                     help="passed to the main run and every benchmark (default: wildgan's, fp32)")
     ap.add_argument("--extra", action="store_true",

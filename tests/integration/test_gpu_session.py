@@ -98,14 +98,16 @@ def test_gpu_session_main_first_trains_before_any_benchmark(tmp_path: Path) -> N
 
 def test_gpu_session_probe_runs_the_ab_rows_and_profiles(tmp_path: Path) -> None:
     out, r = _driver(tmp_path, "--probe")
-    # versions, merged critic, separate critic, 4x4 plain norm, profile (compile is left out on the CPU)
-    assert [s["rc"] for s in r["steps"]] == [0] * 5, r["steps"]
+    # versions, merged critic, separate critic, 4x4 plain norm, every phase, profile (no compile on the CPU)
+    assert [s["rc"] for s in r["steps"]] == [0] * 6, r["steps"]
     presets = r["bench"]["presets"]
-    assert [p["variant"] for p in presets] == ["merged critic", "separate critic", "4x4 plain norm"]
-    assert [p["fast_options"]["critic_pass"] for p in presets] == ["merged", "separate", "merged"]
-    assert [p["fast_options"]["plain_pixel_norm_forced"] for p in presets] == [False, False, True]
+    assert [p["variant"] for p in presets] == ["merged critic", "separate critic", "4x4 plain norm", "width 512"]
+    assert [p["fast_options"]["critic_pass"] for p in presets] == ["merged", "separate", "merged", "merged"]
+    assert [p["fast_options"]["plain_pixel_norm_forced"] for p in presets] == [False, False, True, False]
     assert all({ph["res"] for ph in p["phases"]} == {4, 8, 32} for p in presets[:2])
     assert {ph["res"] for ph in presets[2]["phases"]} == {4}
+    assert {ph["res"] for ph in presets[3]["phases"]} == {4, 8, 16, 32}      # every phase: the schedule projection
+    assert presets[3]["schedule_minutes_est"] > 0
     assert all(not p["score"] for p in presets)                   # --no-score: training rows only
     assert all(ph["warmup_s"] > 0 for p in presets for ph in p["phases"])
     md = (out / "summary.md").read_text()
