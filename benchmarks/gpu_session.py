@@ -321,7 +321,7 @@ def probe(s: Session, a: argparse.Namespace, py: str, out: Path, work: Path) -> 
             profile()           # before compile, which may take whatever is left
             if a.smoke:
                 continue        # minutes of compilation on the CPU
-        if s.left() < 25 + GRACE:
+        if s.left() < (60 if compiling else 25) + GRACE:     # compiling two phases needs a minute at least
             s.say(f"skipped: benchmark ({name}), {s.left():.0f}s left")
             continue
         bench(name, extra, s.left() - GRACE - 5 if compiling else min(90.0, s.left() - GRACE - 5))

@@ -136,11 +136,13 @@ def test_fast_path_merged_critic_follows_the_separate_passes():
     nc, tc, x = _setup()
     a, r0 = _runner(nc, tc, x, FastOptions(), force_fast=True, pair_critic=False)
     b, r1 = _runner(nc, tc, x, FastOptions(), force_fast=True)
-    la, lb = _train(r0, nc, tc, 12), _train(r1, nc, tc, 12)
-    assert lb[0] == pytest.approx(la[0], rel=1e-5, abs=1e-6)
-    pa, pb = _params(a), _params(b)
+    c, r2 = _runner(nc, tc, x, FastOptions(), force_fast=True, graphs_sim=True)      # + in-place Adam resets
+    la, lb, lc = _train(r0, nc, tc, 12), _train(r1, nc, tc, 12), _train(r2, nc, tc, 12)
+    assert lb[0] == pytest.approx(la[0], rel=1e-5, abs=1e-6) and lc == lb
+    pa, pb, pc = _params(a), _params(b), _params(c)
     for k in pa:      # float noise of the other batch size's kernels and sums, through 12 Adam steps
         assert (pa[k] - pb[k]).abs().max() <= 1e-4, k
+        assert torch.equal(pb[k], pc[k]), k
 
 
 def test_channels_last_is_the_same_maths():

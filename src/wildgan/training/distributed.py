@@ -7,9 +7,9 @@ scoring (scoring.run.score_files with ctx=current()) uses:
 Process management (spawning, rendezvous, RANK / WORLD_SIZE / LOCAL_RANK, signal forwarding) is entirely torchrun's.
 
 Why plain modules + an explicit gradient all-reduce instead of the DistributedDataParallel wrapper:
-  * the D step calls D three times before one backward (real, fake, and x_hat for the gradient penalty, whose
-    torch.autograd.grad(create_graph=True) DDP's reducer does not support: its hooks fire during the inner
-    autograd.grad, and the double backward visits every parameter twice);
+  * the D step calls D twice before one backward (real and fake stacked in one call, and x_hat for the gradient
+    penalty, whose torch.autograd.grad(create_graph=True) DDP's reducer does not support: its hooks fire during the
+    inner autograd.grad, and the double backward visits every parameter twice);
   * the G step runs D with frozen parameters and the E step runs G frozen, so a DDP-wrapped module would have
     "unused parameters" that change from step to step (find_unused_parameters + static_graph do not fit);
   * with an all-reduce after each backward every rank applies the same averaged gradient to the same weights with

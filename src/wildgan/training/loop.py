@@ -485,9 +485,11 @@ class StepRunner:
             # one forward of both minibatches, each with its own minibatch-stddev groups (sub_batch): the values of
             # two separate calls, with half the kernels
             n = real.shape[0]
+            assert fake.shape[0] == n, "critic_pair: the two minibatches must be the same size (sub_batch)"
             with ac():
                 out = df(nets.D, torch.cat([real, fake]), r, fading, t, n).float()
-            return out[:n], out[n:]
+            d_real, d_fake = out.split(n)            # one cat in the backward (two slices: two zero-fills + add)
+            return d_real, d_fake
 
         loss, terms = critic_loss(critic, reals, fake, gp_lambda=tc.gp_lambda, gp_target=tc.gp_target,
                                   drift=tc.drift, grad_scale=grad_scale, u=u,
@@ -535,8 +537,8 @@ class StepRunner:
 
     # -- whole-iteration CUDA graphs ----------------------------------------------------------------------------
     def _graph_iteration(self, phase: Phase, args: tuple[torch.Tensor, ...]) -> dict[str, torch.Tensor]:
-        key = (phase.resolution, phase.fade > 0, phase.batch, tuple(g["lr"] for o in self.opts.values()
-                                                                   for g in o.param_groups))
+        key = (phase.resolution, phase.fade > 0, phase.batch, self.pair_critic,
+               tuple(g["lr"] for o in self.opts.values() for g in o.param_groups))
         if key in self._bad_keys:
             return self._body(phase, *args)
         if self._graph_key != key:
