@@ -183,8 +183,10 @@ def test_accumulated_terms_are_own_tensors_and_follow_key_changes():
     acc = L._accumulate(acc, out)
     assert {k: float(v) for k, v in acc.items()} == {"a": 11.0, "b": 22.0}
     assert float(out["a"]) == 10.0                            # the terms themselves are untouched
+    acc = L._accumulate(acc, {"b": torch.tensor(100.0), "a": torch.tensor(1.0)})    # same keys, other order
+    assert {k: float(v) for k, v in acc.items()} == {"a": 12.0, "b": 122.0}
     acc = L._accumulate(acc, {"a": torch.tensor(1.0), "c": torch.tensor(5.0)})
-    assert {k: float(v) for k, v in acc.items()} == {"a": 12.0, "b": 22.0, "c": 5.0}
+    assert {k: float(v) for k, v in acc.items()} == {"a": 13.0, "b": 122.0, "c": 5.0}
 
 
 def test_ema_with_cached_parameter_lists_equals_the_listed_one():

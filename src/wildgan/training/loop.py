@@ -1099,7 +1099,7 @@ def _accumulate(acc: dict[str, torch.Tensor], terms: dict[str, torch.Tensor]) ->
     With the same keys (every iteration but the first after a log row) one foreach launch instead of one add per
     term: host time the graphed iteration at 4x4 waits for."""
     if acc.keys() == terms.keys():
-        torch._foreach_add_(list(acc.values()), list(terms.values()))
+        torch._foreach_add_(list(acc.values()), [terms[k] for k in acc])     # paired by key, whatever the order
         return acc
     return {**acc, **{k: acc[k] + v if k in acc else v.clone() for k, v in terms.items()}}
 
