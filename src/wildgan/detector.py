@@ -108,7 +108,10 @@ def _floats_to_u8(a: np.ndarray, name: str, float_range: str) -> np.ndarray:
 
 def _to_numpy(a: Any) -> np.ndarray:
     if type(a).__module__.startswith("torch"):
-        return a.detach().cpu().numpy()
+        a = a.detach().cpu()
+        if a.is_floating_point() and a.element_size() < 4 and str(a.dtype) != "torch.float16":
+            a = a.float()       # bf16 (and the float8 types) have no numpy dtype; float16 has one and stays
+        return a.numpy()
     return np.asarray(a)
 
 
@@ -463,6 +466,10 @@ class _TempRunDir:
 
     def cleanup(self) -> None:
         self._finalizer()
+
+    def keep(self) -> None:
+        """Never remove the directory (it holds networks a failed step after training must not take away)."""
+        self._finalizer.detach()
 
     def __copy__(self) -> "_TempRunDir":
         return self
@@ -867,11 +874,13 @@ class Detector:
                       f"each Detector its own run_dir to keep both")
         if temp is None:
             _refuse_a_run_fit_did_not_write(run_dir)
+        trained = False
         try:
             run_dir.mkdir(parents=True, exist_ok=True)
             # fit() always trains from scratch (sklearn semantics), also into a run_dir used by an earlier fit
             result = train_run(cfg, run_dir, split=split, overwrite=True, progress=bool(self.verbose),
                                log=self._log(run_dir))
+            trained = True
             model = load_model(run_dir, self.device, checkpoint=result.final)
             (run_dir / DETECTOR_MARKER).write_text("This run was trained by wildgan.Detector.fit: a later fit with this "
                                                    "run_dir replaces it (a `wildgan train` run is never replaced by "
@@ -901,10 +910,17 @@ class Detector:
             self.decision_scores_ = scores[self.score]
             self.n_train_ = int(len(x))
             self._set_threshold(X_val, y_val)
-        except BaseException:
+        except BaseException as e:
             for k in FITTED_ATTRS:      # a failed fit leaves the Detector unfitted, not half-fitted
                 self.__dict__.pop(k, None)
-            if temp is not None:
+            if temp is not None and trained:
+                # training finished (possibly hours of it) and a later step failed (scoring out of GPU memory, a
+                # Ctrl-C): the temporary run is kept, not deleted with the error
+                temp.keep()
+                warn_user(f"fit failed after training ({type(e).__name__}); the trained networks are kept in "
+                          f"{temp.path}: `wildgan score {temp.path} --data IMAGES --out scores.csv` scores images "
+                          f"with them (delete the folder when done)")
+            elif temp is not None:
                 temp.cleanup()
             raise
         self._warn_if_not_grown(cfg, result, run_dir)
@@ -1210,14 +1226,52 @@ class Detector:
         return self.fit(X).labels_
 
     # -------------------------------------------------------------------------------------------- persistence
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickling: networks on a GPU are pickled as CPU tensors (a pickle of CUDA tensors cannot be opened on a
+        machine without one); __setstate__ puts them back on the Detector's device where it exists."""
+        state = dict(self.__dict__)
+        m = state.get("model_")
+        if m is not None and getattr(getattr(m, "device", None), "type", "cpu") != "cpu":
+            import copy
+            import itertools
+
+            import torch
+
+            memo: dict[int, Any] = {}
+            for t in itertools.chain.from_iterable(itertools.chain(mod.parameters(), mod.buffers())
+                                                   for mod in m.nets.modules().values()):
+                cpu = t.detach().cpu()
+                memo[id(t)] = torch.nn.Parameter(cpu, requires_grad=t.requires_grad) \
+                    if isinstance(t, torch.nn.Parameter) else cpu
+            state["model_"] = replace(m, nets=copy.deepcopy(m.nets, memo), device=torch.device("cpu"))
+            state["_pickled_on"] = str(m.device)
+        return state
+
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Unpickling (pickle / joblib, e.g. a fitted Detector sent to another process): as Detector.load, a run
         folder that is not there (the temporary one of a fit in a process that has ended) is dropped from run_dir_
-        rather than kept as a path that from_run and `wildgan score` cannot open."""
+        rather than kept as a path that from_run and `wildgan score` cannot open. Networks pickled from a GPU go
+        back to the Detector's device when this machine has it, else they stay on the CPU (with a warning)."""
+        state = dict(state)
+        pickled_on = state.pop("_pickled_on", None)
         self.__dict__.update(state)
         rd = state.get("run_dir_")
         if rd is not None and not Path(rd).is_dir():
             self.run_dir_ = None
+        m = state.get("model_")
+        if pickled_on is not None and m is not None:
+            import torch
+
+            from .scoring.run import resolve_device
+
+            try:
+                dev = resolve_device(self.device)
+            except WildganError as e:
+                warn_user(f"a Detector fitted on {pickled_on} is unpickled on the CPU ({e}); set its device with "
+                          f"set_params(device='cpu') to silence this")
+                dev = torch.device("cpu")
+            if dev.type != "cpu":
+                self.model_ = replace(m, nets=m.nets.to(dev), device=dev)
 
     def save(self, path: str | Path) -> Path:
         """Write PATH.safetensors (networks) + PATH.json (parameters, config, threshold, training scores).

@@ -16,6 +16,11 @@ def resolve_device(name: str | torch.device) -> torch.device:
     dev = check_device_name(name)
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise WildganError(f"device {name!r} was requested but no CUDA device is available")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        # torch's own "invalid device ordinal" comes later, from deep inside the first kernel
+        n = torch.cuda.device_count()
+        raise WildganError(f"device {name!r} was requested but this machine has {n} CUDA device{'s' * (n != 1)} "
+                           f"(cuda:0{f' to cuda:{n - 1}' if n > 1 else ''})")
     return dev
 
 

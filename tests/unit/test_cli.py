@@ -812,3 +812,19 @@ def test_a_resume_or_replay_does_not_warn_about_other_methods_options(tiny_npz, 
     assert main(["train", "--config", str(run / "config.yaml"), "--out", str(tmp_path / "r3"), "--fanogan-d", "8",
                  "--dry-run"]) == 0
     assert "--fanogan-dim does not apply to --method wildgan" in capsys.readouterr().err
+
+
+def test_a_cuda_device_number_the_machine_does_not_have_is_refused(monkeypatch):
+    import torch
+
+    from wildgan.devices import resolve_device
+    from wildgan.errors import WildganError
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)     # a one-GPU machine
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert resolve_device("cuda:0") == torch.device("cuda", 0) and resolve_device("cuda") == torch.device("cuda")
+    with pytest.raises(WildganError, match=r"'cuda:1' was requested but this machine has 1 CUDA device \(cuda:0\)"):
+        resolve_device("cuda:1")
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    with pytest.raises(WildganError, match=r"has 2 CUDA devices \(cuda:0 to cuda:1\)"):
+        resolve_device("cuda:3")

@@ -322,6 +322,8 @@ def test_input_types_give_the_same_scores(det: Detector, x_train, tmp_path, monk
         "float-1..1": x.astype(np.float32) * (2 / 255) - 1,
         "torch u8 NCHW": torch.from_numpy(x[:, None].copy()),
         "torch float NCHW": torch.from_numpy(x[:, None].astype(np.float32) / 255.0),
+        # bf16 has no numpy dtype (GPU pipelines make it); 0..255 integers are exact in it
+        "torch bf16 NCHW": torch.from_numpy(x[:, None].astype(np.float32)).to(torch.bfloat16),
         "RGB": np.repeat(x[..., None], 3, axis=-1),
         "PIL list": [Image.fromarray(a) for a in x],
         "path list": [str(p) for p in paths],
@@ -464,12 +466,32 @@ def test_failed_fit_removes_its_temporary_run_dir(x_train, tmp_path, monkeypatch
         with pytest.raises(RuntimeError, match="training failed"):
             Detector(**tiny).fit(x_train[:16])
     assert _temp_runs(tmp_path) == []
-    with monkeypatch.context() as m:                  # a failure after training: also unfitted, directory removed
+    with monkeypatch.context() as m:                  # a failure after training: unfitted, but the trained run is kept
         m.setattr(detector_mod, "write_train_scores", boom)
         d = Detector(**tiny)
-        with pytest.raises(RuntimeError, match="training failed"):
+        with pytest.raises(RuntimeError, match="training failed"), \
+                pytest.warns(UserWarning, match="fit failed after training .RuntimeError.; the trained networks are kept"):
             d.fit(x_train[:16])
-    assert _temp_runs(tmp_path) == []
+    kept = _temp_runs(tmp_path)
+    assert len(kept) == 1 and (kept[0] / "network-final.json").is_file()
+    del d
+    import gc
+
+    gc.collect()
+    assert _temp_runs(tmp_path) == kept               # not removed with the Detector either: the user's to delete
+    from wildgan.scoring.run import load_model      # and usable as the warning says (what `wildgan score` loads)
+
+    model = load_model(kept[0], "cpu")
+    r, c = model.cfg.net.resolution, model.cfg.net.channels
+    assert len(model.score(np.zeros((8, r, r, c), np.uint8)).scores["a"]) == 8
+    import shutil
+
+    shutil.rmtree(kept[0])
+    d = Detector(**tiny)
+    with monkeypatch.context() as m:
+        m.setattr(training_run, "train_run", boom)
+        with pytest.raises(RuntimeError):
+            d.fit(x_train[:16])
     assert not hasattr(d, "model_") and not hasattr(d, "run_dir_")
     with pytest.raises(NotFittedError):
         d.predict(x_train[:2])
@@ -1127,6 +1149,36 @@ def test_a_pickled_detector_drops_a_run_folder_that_is_gone(det, noise) -> None:
     gone.__setstate__({**state, "run_dir_": det.run_dir_.parent / "no-such-run"})   # as in another process, later
     assert gone.run_dir_ is None
     np.testing.assert_array_equal(gone.decision_function(noise), det.decision_function(noise))
+
+
+def test_a_detector_pickled_from_a_gpu_opens_on_a_machine_without_one(det, noise) -> None:
+    """Its networks are pickled as CPU tensors (a pickle of CUDA tensors cannot be opened without CUDA) and go back to
+    the Detector's device where it exists. No GPU here: the model says it is on CUDA while its tensors are not."""
+    import copy
+    import dataclasses
+    import pickle
+
+    import torch
+
+    import wildgan
+
+    ref = det.decision_function(noise)
+    gpu = copy.copy(det)
+    gpu.model_ = dataclasses.replace(det.model_, device=torch.device("cuda", 0))
+    gpu.device = "cuda"
+    state = gpu.__getstate__()
+    assert state["_pickled_on"] == "cuda:0" and state["model_"].device.type == "cpu"
+    assert state["model_"].nets is not det.model_.nets                      # a copy: the fitted one is untouched
+    assert all(p.device.type == "cpu" for p in state["model_"].nets.G.parameters())
+    assert gpu.model_.device.type == "cuda"
+    with pytest.warns(wildgan.WildganWarning, match="fitted on cuda:0 is unpickled on the CPU"):
+        back = pickle.loads(pickle.dumps(gpu))
+    assert back.model_.device.type == "cpu" and "_pickled_on" not in back.__dict__
+    back.set_params(device="cpu")
+    np.testing.assert_allclose(back.decision_function(noise), ref, rtol=1e-6, atol=1e-9)
+    cpu_det = pickle.loads(pickle.dumps(det))                                # a CPU Detector: as before, no copy
+    assert "_pickled_on" not in det.__getstate__()
+    np.testing.assert_array_equal(cpu_det.decision_function(noise), ref)
 
 
 def test_lam_out_of_range_and_an_unused_validation_set_are_said(x_train) -> None:

@@ -444,3 +444,28 @@ def test_a_changed_batchnorm_setting_is_a_difference_unless_the_record_is_legacy
     assert run_differences(base, off) == ["fanogan.bn_warmup: True -> False"]
     legacy = replace(base, fanogan=replace(base.fanogan, **FANOGAN_LEGACY_BN))
     assert legacy_fanogan_bn(legacy) and run_differences(legacy, base) == []
+
+
+def test_resume_of_a_checkpoint_written_on_another_device_type_reseeds(tmp_path: Path) -> None:
+    """A CUDA generator state (16 bytes) cannot be loaded into a CPU generator (5,056): the resume warns and reseeds
+    instead of failing (the checkpoint's state is made a CUDA one here; no GPU needed)."""
+    import warnings
+
+    x = blobs(12, seed=0)
+    cfg = tiny_cfg(**TRAIN_CFG)
+    train_fanogan(x, cfg, tmp_path, progress=False, checkpoint_every=3)
+    last = ckpt.list_checkpoints(tmp_path / "checkpoints")[-1]
+    tensors, meta = ckpt.load_checkpoint(last)
+    assert meta["rng_device"] == "cpu" and tensors["rng"].numel() > 64
+    for p in ckpt.list_checkpoints(tmp_path / "checkpoints"):
+        for f in (p, p.with_suffix(".safetensors")):
+            f.unlink()
+    (tmp_path / "fanogan-final.json").unlink()
+    tensors["rng"] = torch.zeros(16, dtype=torch.uint8)                    # what a CUDA generator saves
+    ckpt.save_checkpoint(tmp_path / "checkpoints", last.stem, tensors, {**meta, "rng_device": "cuda"})
+    msgs: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = train_fanogan(x, cfg, tmp_path, resume=True, progress=False, checkpoint_every=3, log=msgs.append)
+    assert any("reseeded" in str(w.message) and "written on cuda" in str(w.message) for w in caught), caught
+    assert any("resumed from critic step" in m for m in msgs) and out.exists()

@@ -253,6 +253,26 @@ def test_new_train_config_fields_validate_and_default_to_the_plain_cpu_path():
     assert fo.amp == torch.bfloat16 and fo.channels_last and not fo.cuda_graphs
 
 
+def test_training_puts_the_callers_cudnn_autotuning_setting_back(tmp_path, monkeypatch):
+    """StepRunner turns cuDNN autotuning on for a CUDA fast path; after training the caller's setting is back (here
+    the runner is made to turn it on on the CPU)."""
+    import wildgan.training.loop as L
+
+    real_init = L.StepRunner.__init__
+
+    def init(self, *a, **k):
+        real_init(self, *a, **k)
+        torch.backends.cudnn.benchmark = True
+
+    monkeypatch.setattr(L.StepRunner, "__init__", init)
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", False)
+    x = (np.random.default_rng(0).random((32, 8, 8, 1)) * 255).astype(np.uint8)
+    tc = TrainConfig(total_kimg=0.032, phase_kimg=0.032, minibatch=MB, device="cpu")
+    train_pgan(x, RunConfig(data=DataConfig(), net=net_config_for_preset("tiny", 8, 1), train=tc), tmp_path,
+               progress=False, log=lambda m: None)
+    assert torch.backends.cudnn.benchmark is False
+
+
 def test_train_pgan_with_bf16_on_cpu_runs_and_checkpoints(tmp_path):
     x = (np.random.default_rng(0).random((32, 8, 8, 1)) * 255).astype(np.uint8)
     tc = TrainConfig(total_kimg=0.16, phase_kimg=0.064, minibatch=MB, checkpoint_kimg=0.1, log_every=4,

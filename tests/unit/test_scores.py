@@ -121,6 +121,42 @@ def test_stacked_forwards_give_the_scores_of_one_forward_per_batch():
                            score_pgan(nets, x, ScoreConfig(batch_size=8)).z, rtol=1e-5, atol=1e-6)
 
 
+def test_a_stack_that_runs_out_of_gpu_memory_is_split_and_gives_the_same_scores(monkeypatch):
+    """16 x 64 images per forward peak near 35 GB at width 512 in fp32: a forward that runs out of memory is split in
+    halves (down to one batch) and the scores are those of one forward per batch (the OOM is simulated on the CPU)."""
+    import warnings
+
+    from wildgan.errors import WildganError
+
+    nets = build_pgan(net_config_for_preset("tiny", 16, 1), 0)
+    x = _images(30)                                     # batches of 4: 7 full ones and an unequal last one
+    ref = score_pgan(nets, x, ScoreConfig(batch_size=4), batches_per_forward=1)
+    real_forward, sizes = type(nets.E).forward, []
+
+    def forward(self, img, lod=0.0):
+        sizes.append(img.shape[0])
+        if img.shape[0] > 8:                            # "memory" for two batches of 4
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 34.00 GiB")
+        return real_forward(self, img, lod)
+
+    monkeypatch.setattr(type(nets.E), "forward", forward)
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        r = score_pgan(nets, x, ScoreConfig(batch_size=4), batches_per_forward=8)
+    said = [str(w.message) for w in rec]
+    assert len(said) == 2 and "with 8 batches of 4 images per forward; going on with 4" in said[0] \
+        and "with 4 batches of 4 images per forward; going on with 2" in said[1], said
+    assert max(sizes) == 32 and sizes[-1] <= 8 and sizes.count(32) == 1       # one failed 8-stack, then stacks <= 2
+    np.testing.assert_allclose(r.z, ref.z, rtol=1e-5, atol=1e-6)
+    for name in ref.scores:
+        np.testing.assert_allclose(r.scores[name], ref.scores[name], rtol=1e-5, atol=1e-7)
+    # not even one batch fits: a clear error, not a loop
+    monkeypatch.setattr(type(nets.E), "forward", lambda self, img, lod=0.0: (_ for _ in ()).throw(
+        torch.cuda.OutOfMemoryError("CUDA out of memory")))
+    with pytest.raises(WildganError, match="one batch of 4 images.*--device cpu"), pytest.warns(UserWarning):
+        score_pgan(nets, x, ScoreConfig(batch_size=4), batches_per_forward=2)
+
+
 def test_scoring_without_A_skips_the_critic_and_keeps_every_other_score(monkeypatch):
     nets = build_pgan(net_config_for_preset("tiny", 16, 1), 0)
     x = _images(30)

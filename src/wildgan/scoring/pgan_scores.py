@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 from ..data.transforms import u8_to_unit
 from ..config import SCORE_NAMES, ScoreConfig
-from ..errors import warn_user
+from ..errors import WildganError, warn_user
 from ..nets import PGANNetworks
 from ..nets.pgan import Encoder
 from .scores import all_scores, encoder_scores
@@ -136,7 +136,9 @@ def score_batches(nets: PGANNetworks, x_u8: np.ndarray, batches: list[np.ndarray
 
     `batches_per_forward` consecutive batches of equal size go through the networks as one stacked forward, with
     E's minibatch stddev computed per batch (nets.layers.minibatch_stddev's sub_batch): the scores are those of
-    one forward per batch, up to float rounding; only the speed changes."""
+    one forward per batch, up to float rounding; only the speed changes. A stacked forward that runs out of GPU
+    memory (16 x 64 images at 32x32 and width 512 in fp32 peak near 35 GB; more at larger resolutions) is split in
+    halves and retried, down to one batch per forward, with a warning; the rest of the call keeps the smaller stack."""
     from tqdm.auto import tqdm
 
     _check_protocol(cfg, batch_mode)
@@ -149,42 +151,74 @@ def score_batches(nets: PGANNetworks, x_u8: np.ndarray, batches: list[np.ndarray
         m.eval()
     group = 1 if batch_mode == "isolated" else E.mbstd_group
     x_t = torch.from_numpy(np.ascontiguousarray(x_u8))
-    chunks: list[list[int]] = []
-    for bi in which:
-        if chunks and len(chunks[-1]) < k and len(batches[bi]) == len(batches[chunks[-1][0]]):
-            chunks[-1].append(bi)
-        else:
-            chunks.append([bi])
+
+    def stacks(numbers: Iterable[int], k: int) -> list[list[int]]:
+        """Consecutive batches of equal size, at most k per forward (E's stddev is computed per sizes[0] rows)."""
+        chunks: list[list[int]] = []
+        for bi in numbers:
+            if chunks and len(chunks[-1]) < k and len(batches[bi]) == len(batches[chunks[-1][0]]):
+                chunks[-1].append(bi)
+            else:
+                chunks.append([bi])
+        return chunks
+
+    chunks = stacks(which, k)
     out: list[BatchOut] = []
     old_sub = E.mbstd_batch
     cl = torch.device(device).type == "cuda" if channels_last is None else channels_last
+
+    def forward(chunk: list[int]) -> None:
+        sizes = [len(batches[bi]) for bi in chunk]
+        E.mbstd_batch = sizes[0]
+        idx = torch.from_numpy(np.concatenate([batches[bi] for bi in chunk]))
+        q = at_lod(u8_to_float(x_t[idx].to(device)), lod)
+        if cl:
+            q = q.contiguous(memory_format=torch.channels_last)
+        z = E(q, lod)
+        rec = G(z, lod)
+        # scores in fp32 also under autocast (bf16 outputs); no-ops in fp32
+        if with_A:
+            s = all_scores(q, rec.float(), z.float(), nets.D.features(q, lod).float(),
+                           nets.D.features(rec, lod).float(), cfg.lam, cfg.kappa)
+        else:
+            s = {**encoder_scores(q, rec, z, cfg.lam), "z_norm": z.float().norm(dim=1)}
+        s_np = {kk: v.double().cpu().numpy() for kk, v in s.items()}
+        z_np = z.float().cpu().numpy()
+        r = None
+        if return_recon:
+            full = F.interpolate(rec.float(), size=x_u8.shape[1], mode="nearest") if lod > 0 else rec
+            r = full.permute(0, 2, 3, 1).float().cpu().numpy()
+        for j, bi in enumerate(chunk):
+            a, b = j * sizes[0], (j + 1) * sizes[0]
+            out.append((bi, {kk: v[a:b] for kk, v in s_np.items()}, z_np[a:b],
+                        None if r is None else r[a:b]))
+
+    oom = tuple(t for t in (getattr(torch.cuda, "OutOfMemoryError", None), getattr(torch, "OutOfMemoryError", None))
+                if isinstance(t, type))
     try:
-        with mbstd_group(E, group), channels_last_weights((G, E, nets.D) if with_A else (G, E), cl):
-            for chunk in tqdm(chunks, disable=not progress, desc="score", unit="forward"):
-                sizes = [len(batches[bi]) for bi in chunk]
-                E.mbstd_batch = sizes[0]
-                idx = torch.from_numpy(np.concatenate([batches[bi] for bi in chunk]))
-                q = at_lod(u8_to_float(x_t[idx].to(device)), lod)
-                if cl:
-                    q = q.contiguous(memory_format=torch.channels_last)
-                z = E(q, lod)
-                rec = G(z, lod)
-                # scores in fp32 also under autocast (bf16 outputs); no-ops in fp32
-                if with_A:
-                    s = all_scores(q, rec.float(), z.float(), nets.D.features(q, lod).float(),
-                                   nets.D.features(rec, lod).float(), cfg.lam, cfg.kappa)
-                else:
-                    s = {**encoder_scores(q, rec, z, cfg.lam), "z_norm": z.float().norm(dim=1)}
-                s_np = {kk: v.double().cpu().numpy() for kk, v in s.items()}
-                z_np = z.float().cpu().numpy()
-                r = None
-                if return_recon:
-                    full = F.interpolate(rec.float(), size=x_u8.shape[1], mode="nearest") if lod > 0 else rec
-                    r = full.permute(0, 2, 3, 1).float().cpu().numpy()
-                for j, bi in enumerate(chunk):
-                    a, b = j * sizes[0], (j + 1) * sizes[0]
-                    out.append((bi, {kk: v[a:b] for kk, v in s_np.items()}, z_np[a:b],
-                                None if r is None else r[a:b]))
+        with mbstd_group(E, group), channels_last_weights((G, E, nets.D) if with_A else (G, E), cl), \
+                tqdm(total=len(chunks), disable=not progress, desc="score", unit="forward") as bar:
+            todo = list(reversed(chunks))                # a stack: the next forward at the end
+            while todo:
+                chunk = todo.pop()
+                try:
+                    forward(chunk)
+                except oom as e:
+                    if len(chunk) == 1:
+                        raise WildganError(f"out of GPU memory scoring one batch of {len(batches[chunk[0]])} images "
+                                           f"({str(e).splitlines()[0] if str(e) else 'OutOfMemoryError'}); score "
+                                           "on the CPU (--device cpu) or free the GPU's memory") from e
+                    if torch.cuda.is_available():
+                        torch.cuda.empty_cache()
+                    k = (len(chunk) + 1) // 2
+                    warn_user(f"scoring: out of GPU memory with {len(chunk)} batches of {len(batches[chunk[0]])} "
+                              f"images per forward; going on with {k} per forward (the same scores)")
+                    # this stack and every later one at most k batches per forward
+                    todo = list(reversed(stacks([bi for c in [chunk, *reversed(todo)] for bi in c], k)))
+                    bar.total = bar.n + len(todo)
+                    bar.refresh()
+                    continue
+                bar.update(1)
     finally:
         E.mbstd_batch = old_sub
         for m, t in zip(mods, was_training):
@@ -218,7 +252,7 @@ def assemble(n: int, batches: list[np.ndarray], parts: list[BatchOut], latent_si
 
 
 def score_pgan(nets: PGANNetworks, x_u8: np.ndarray, cfg: ScoreConfig = ScoreConfig(), *,
-               device: torch.device | str = "cpu", batch_mode: str = "mixed", return_recon: bool = False,
+               device: torch.device | str | None = None, batch_mode: str = "mixed", return_recon: bool = False,
                progress: bool = False, lod: float = 0.0, batches_per_forward: int | None = None,
                batches: list[np.ndarray] | None = None, with_A: bool = True) -> ScoreResult:
     """Score uint8 images [N, R, R, C]. Normally at full resolution (lod 0); a run stopped before its schedule
@@ -229,7 +263,8 @@ def score_pgan(nets: PGANNetworks, x_u8: np.ndarray, cfg: ScoreConfig = ScoreCon
     `batches` (default batch_order's): the batches to score, index arrays into x_u8 covering every image, each a
     multiple of 4 long unless it is the only one (a caller that scores a large set chunk by chunk passes the
     chunk's share of the whole set's batches, so that every image meets the batch it would have met anyway).
-    `with_A=False`: every score but f-AnoGAN's A, at about half the cost (score_batches)."""
+    `with_A=False`: every score but f-AnoGAN's A, at about half the cost (score_batches). `device` (default: where
+    the networks are) is where the images are scored; the networks must be there."""
     _check_protocol(cfg, batch_mode)
     if batches is None:
         batches = batch_order(len(x_u8), cfg.batch_size, cfg.shuffle_seed)
@@ -242,6 +277,8 @@ def score_pgan(nets: PGANNetworks, x_u8: np.ndarray, cfg: ScoreConfig = ScoreCon
                   f"against those of training images (and thresholds made from them). To score images one at a "
                   f"time use batch mode 'isolated' (wildgan score --batch-mode isolated, "
                   f"Detector(batch_mode='isolated')), or score them together with others")
+    if device is None:
+        device = next(nets.E.parameters()).device
     parts = score_batches(nets, x_u8, batches, range(len(batches)), cfg, device=device, batch_mode=batch_mode,
                           return_recon=return_recon, progress=progress, lod=lod,
                           batches_per_forward=batches_per_forward, with_A=with_A)
@@ -264,7 +301,8 @@ def score_pgan_sharded(nets: PGANNetworks, x_u8: np.ndarray, cfg: ScoreConfig = 
 
     ctx = ctx or current()
     world, rank = (ctx.world, ctx.rank) if ctx is not None else (1, 0)
-    device = ctx.device if ctx is not None else torch.device("cpu")
+    device = ctx.device if ctx is not None else next(nets.E.parameters()).device
+    nets.to(device)          # the rank's device (cuda:LOCAL_RANK under NCCL); networks loaded by load_pgan are on the CPU
     n = len(x_u8)
     batches = batch_order(n, cfg.batch_size, cfg.shuffle_seed)
     mine = score_batches(nets, x_u8, batches, range(rank, len(batches), world), cfg, device=device,

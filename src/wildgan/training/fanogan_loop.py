@@ -37,7 +37,7 @@ from ..errors import ConfigError, DataError, DivergenceError, TrainingInterrupte
 from ..devices import resolve_device
 from ..losses import critic_loss, generator_loss
 from ..nets.fanogan import (SUPPORTED_RESOLUTIONS, FAnoGANNetworks, build_fanogan, set_bn_momentum)
-from .loop import BatchSampler, _install_signals, _StopFlag
+from .loop import BatchSampler, _install_signals, _StopFlag, restore_generator
 
 Log = Callable[[str], None]
 FINAL_NAME = "fanogan-final"
@@ -217,8 +217,8 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
             ckpt.tensors_to_networks(tensors, nets.modules(), ck_dir)
             for k, o in opts.items():
                 ckpt.tensors_to_optimizer(k, o, tensors)
-            rng.set_state(tensors["rng"])
             state = _State(**meta["state"])
+            restore_generator(rng, tensors["rng"], meta.get("rng_device"), ck_dir, cfg.seed, state.step)
             say(f"resumed from critic step {state.gan_iter}, encoder step {state.enc_iter}")
         # rows the interrupted session wrote after that checkpoint are about to be written again
         done = {"gan": state.gan_iter, "encoder": state.enc_iter}
@@ -244,7 +244,7 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
         for k, o in opts.items():
             tensors.update(ckpt.optimizer_to_tensors(k, o))
         tensors["rng"] = rng.get_state()
-        meta = _meta(cfg, arch, state, n, t_gan, t_enc, stopped_early)
+        meta = _meta(cfg, arch, state, n, t_gan, t_enc, stopped_early, device)
         path = ckpt.save_checkpoint(ck_dir, ckpt.checkpoint_name(state.step), tensors, meta)
         ckpt.prune_checkpoints(ck_dir, keep_checkpoints, protect=path)
 
@@ -390,18 +390,19 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
     # ---------------------------------------------------------------- final
     save_periodic()                                 # so that a later resume (e.g. with more minutes) can continue
     tensors = ckpt.networks_to_tensors(nets.modules())
-    out = ckpt.save_checkpoint(run_dir, FINAL_NAME, tensors, _meta(cfg, arch, state, n, t_gan, t_enc, stopped_early))
+    out = ckpt.save_checkpoint(run_dir, FINAL_NAME, tensors, _meta(cfg, arch, state, n, t_gan, t_enc, stopped_early,
+                                                                   device))
     say(f"f-AnoGAN done: {state.gan_iter} critic + {state.enc_iter} encoder iterations in {elapsed():.1f} s -> {out}")
     return out
 
 
 def _meta(cfg: FAnoGANConfig, arch: dict[str, int], state: _State, n: int, t_gan: int, t_enc: int,
-          stopped_early: bool) -> dict[str, Any]:
+          stopped_early: bool, device: torch.device) -> dict[str, Any]:
     return {"kind": "fanogan", "config": to_dict(cfg), "arch": arch, "resolution": arch["resolution"],
             "channels": arch["channels"], "n_train": n, "state": asdict(state),
             "gan_iters_done": state.gan_iter, "enc_iters_done": state.enc_iter,
             "gan_iters_planned": t_gan, "enc_iters_planned": t_enc, "stopped_early": stopped_early,
-            "elapsed_s": round(state.elapsed, 3)}
+            "elapsed_s": round(state.elapsed, 3), "rng_device": device.type}
 
 
 __all__ = ["bn_momentum", "train_fanogan", "planned_gan_iters", "TF1RMSprop", "FAnoGANNetworks"]

@@ -706,16 +706,25 @@ def _restore(tensors: dict[str, torch.Tensor], meta: dict[str, Any], nets: PGANN
                        trained_lod=float(meta["lod"]) if meta.get("lod") is not None else None)
     for name, opt in opts.items():
         ckpt.tensors_to_optimizer(f"opt.{name}", opt, tensors, state.lr)
-    saved_on = meta.get("rng_device", "cpu" if tensors["rng.z"].numel() > 64 else "cuda")
-    if saved_on == rng.device.type:
-        rng.set_state(tensors["rng.z"])
-    else:
-        # A CPU generator state cannot be loaded into a CUDA generator (or back): the run goes on with a new,
-        # deterministic latent stream instead of failing. Everything else (weights, Adam, data order) is exact.
-        warn_user(f"{src}: checkpoint written on {saved_on}, resumed on {rng.device.type}: the latent random "
-                  f"stream is reseeded (seed {int(meta.get('seed', 0))}, iteration {state.iteration})")
-        rng.manual_seed(int(meta.get("seed", 0)) * 1_000_003 + state.iteration)
+    restore_generator(rng, tensors["rng.z"], meta.get("rng_device"), src, int(meta.get("seed", 0)), state.iteration)
     return state
+
+
+def restore_generator(rng: torch.Generator, saved: torch.Tensor, saved_on: str | None, src: Path, seed: int,
+                      step: int) -> None:
+    """Load a checkpoint's generator state into `rng`, or reseed it when the checkpoint was written on another kind
+    of device. A CPU generator state (5,056 bytes) cannot be loaded into a CUDA generator (16 bytes) or back, so a
+    run stopped on a GPU and resumed on a CPU (or the reverse) goes on with a new, deterministic random stream
+    instead of failing; everything else (weights, optimiser state, data order) resumes exactly. `saved_on` None
+    (checkpoints before the device was recorded) is told from the state's size."""
+    if saved_on is None:
+        saved_on = "cpu" if saved.numel() > 64 else "cuda"
+    if saved_on == rng.device.type:
+        rng.set_state(saved)
+        return
+    warn_user(f"{src}: checkpoint written on {saved_on}, resumed on {rng.device.type}: the random stream is "
+              f"reseeded (seed {seed}, step {step})")
+    rng.manual_seed(seed * 1_000_003 + step)
 
 
 def all_finite(modules: dict[str, torch.nn.Module]) -> str | None:
@@ -871,6 +880,9 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
             if dropped:
                 log(f"stats.jsonl: dropped {dropped} rows written after {state.nimg / 1000:.3f} kimg")
     pyramid = build_pyramid(train_x, device)
+    # StepRunner turns cuDNN autotuning on for the fast path: put the caller's setting back when training ends (a
+    # Detector.fit or a study cell must not leave it changed for the user's own code and later scoring)
+    cudnn_benchmark = torch.backends.cudnn.benchmark
     runner = StepRunner(nets, opts, tc, nc, device, pyramid, rng, fast=fast, dist=dist, log=log,
                         epoch=state.epoch, pos=state.pos, n=len(train_x))
     runner.invalidate()
@@ -1015,6 +1027,7 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
         if stats_f is not None:
             stats_f.close()
         tb.close()
+        torch.backends.cudnn.benchmark = cudnn_benchmark
     # Final networks: a full training-state checkpoint (so --resume with a larger --total-kimg continues) and a
     # nets-only file for scoring.
     bad_net = all_finite(nets.modules())
