@@ -65,7 +65,8 @@ import numpy as np
 from .config import RUN_METHODS, SCORE_NAMES
 from .data.transforms import MAX_AUTO_RESOLUTION  # largest automatic resolution, as the CLI's
 from .errors import CheckpointError, ConfigError, DataError, WildganError, warn_user
-from .thresholds import RULES, Threshold, fit_threshold, rank_proba, run_threshold, threshold_columns  # noqa: F401
+from .thresholds import (RULES, Threshold, check_val_labels, fit_threshold, rank_proba, run_threshold,  # noqa: F401
+                         threshold_columns)
 
 METHODS = RUN_METHODS
 # run_dir (absolute) -> the live Detector whose fit wrote it: a fit of another one into it is worth a word
@@ -819,6 +820,10 @@ class Detector:
         self._validate()
         if self.threshold == "f1" and (X_val is None or y_val is None):
             raise ConfigError("threshold='f1' needs a labelled validation set: fit(X, X_val=..., y_val=...)")
+        if self.threshold == "f1":
+            # the labels are used after training: a mistake in them must not cost the training (or leave its run);
+            # their count against X_val's images is checked once X_val is read, after training
+            check_val_labels(_to_numpy(y_val))
         if self.threshold != "f1" and (X_val is not None or y_val is not None):
             warn_user(f"X_val / y_val are used by threshold='f1' only; threshold={self.threshold!r} takes its "
                       f"threshold from the training scores and ignores them")
@@ -1226,6 +1231,21 @@ class Detector:
         return self.fit(X).labels_
 
     # -------------------------------------------------------------------------------------------- persistence
+    def __copy__(self) -> "Detector":
+        # a shallow copy shares the networks wherever they are (not __getstate__'s CPU copy, which is for pickles)
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        return new
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> "Detector":
+        # a deep copy copies the networks on their own device
+        import copy
+
+        new = object.__new__(type(self))
+        memo[id(self)] = new
+        new.__dict__.update(copy.deepcopy(self.__dict__, memo))
+        return new
+
     def __getstate__(self) -> dict[str, Any]:
         """Pickling: networks on a GPU are pickled as CPU tensors (a pickle of CUDA tensors cannot be opened on a
         machine without one); __setstate__ puts them back on the Detector's device where it exists."""
@@ -1267,8 +1287,8 @@ class Detector:
             try:
                 dev = resolve_device(self.device)
             except WildganError as e:
-                warn_user(f"a Detector fitted on {pickled_on} is unpickled on the CPU ({e}); set its device with "
-                          f"set_params(device='cpu') to silence this")
+                warn_user(f"a Detector fitted on {pickled_on} is unpickled on the CPU ({e}); it scores there, and "
+                          f"its device parameter stays {self.device!r}: a refit here needs set_params(device='cpu')")
                 dev = torch.device("cpu")
             if dev.type != "cpu":
                 self.model_ = replace(m, nets=m.nets.to(dev), device=dev)

@@ -103,19 +103,26 @@ def mad_threshold(train_scores: Any, k: float = 3.0) -> Threshold:
                      {"k": float(k), "median": med, "mad": mad, "scale": MAD_SCALE, "n": int(s.size)})
 
 
+def check_val_labels(val_labels: Any, n: int | None = None) -> np.ndarray:
+    """Validation labels as int64 [N]: 0 (normal) or 1 (anomaly), at least one anomaly, N = n when n is given (a
+    caller checks them before hours of training, not after)."""
+    y = np.asarray(val_labels).ravel()
+    if n is not None and y.size != n:
+        raise DataError(f"validation labels: {y.size} labels for {n} scores")
+    if not np.isin(y, (0, 1)).all():
+        raise DataError("validation labels must be 0 (normal) or 1 (anomaly)")
+    y = y.astype(np.int64)
+    if int(y.sum()) == 0:
+        raise DataError("validation labels contain no anomaly (label 1): F1 is undefined")
+    return y
+
+
 def f1_threshold(val_scores: Any, val_labels: Any) -> Threshold:
     """F1-optimal threshold on labelled validation scores (label 1 = anomaly). Ties in F1 go to the higher threshold
     (fewer images flagged)."""
     s = _scores(val_scores, "validation scores")
-    y = np.asarray(val_labels).ravel()
-    if y.shape != s.shape:
-        raise DataError(f"validation labels: {y.size} labels for {s.size} scores")
-    if not np.isin(y, (0, 1)).all():
-        raise DataError("validation labels must be 0 (normal) or 1 (anomaly)")
-    y = y.astype(np.int64)
+    y = check_val_labels(val_labels, s.size)
     n_pos = int(y.sum())
-    if n_pos == 0:
-        raise DataError("validation labels contain no anomaly (label 1): F1 is undefined")
     order = np.argsort(-s, kind="stable")
     s_desc, y_desc = s[order], y[order]
     # Flagging the top k is only possible at boundaries between distinct scores (ties are flagged together).

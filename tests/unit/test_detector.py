@@ -90,6 +90,19 @@ def test_fit_rejects_bad_params_before_training(kw, match, x_train, tmp_path) ->
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.parametrize("y_val, match", [([0, 0, 0, 0], "no anomaly"), ([0, 2, 1, 0], "0 .normal. or 1")])
+def test_bad_validation_labels_are_refused_before_training(y_val, match, x_train, tmp_path, monkeypatch) -> None:
+    import wildgan.training.run as training_run
+
+    from wildgan.errors import DataError
+
+    monkeypatch.setattr(training_run, "train_run", lambda *a, **k: pytest.fail("trained before checking y_val"))
+    with pytest.raises(DataError, match=match):
+        Detector(**TINY, threshold="f1", run_dir=str(tmp_path / "r")).fit(x_train, X_val=x_train[:4],
+                                                                            y_val=np.array(y_val))
+    assert not (tmp_path / "r").exists()
+
+
 def test_fitted_attributes(det: Detector) -> None:
     assert det.decision_scores_.shape == (N_TRAIN,) and det.decision_scores_.dtype == np.float64
     assert isinstance(det.threshold_, float) and det.threshold_rule_.rule == "contamination"
@@ -1179,6 +1192,10 @@ def test_a_detector_pickled_from_a_gpu_opens_on_a_machine_without_one(det, noise
     cpu_det = pickle.loads(pickle.dumps(det))                                # a CPU Detector: as before, no copy
     assert "_pickled_on" not in det.__getstate__()
     np.testing.assert_array_equal(cpu_det.decision_function(noise), ref)
+    # copies are not pickles: a shallow copy shares the networks on their device, a deep one copies them there
+    assert copy.copy(gpu).model_.nets is gpu.model_.nets and copy.copy(gpu).model_.device.type == "cuda"
+    deep = copy.deepcopy(gpu)
+    assert deep.model_.nets is not gpu.model_.nets and deep.model_.device.type == "cuda"
 
 
 def test_lam_out_of_range_and_an_unused_validation_set_are_said(x_train) -> None:

@@ -123,38 +123,44 @@ def test_stacked_forwards_give_the_scores_of_one_forward_per_batch():
 
 def test_a_stack_that_runs_out_of_gpu_memory_is_split_and_gives_the_same_scores(monkeypatch):
     """16 x 64 images per forward peak near 35 GB at width 512 in fp32: a forward that runs out of memory is split in
-    halves (down to one batch) and the scores are those of one forward per batch (the OOM is simulated on the CPU)."""
+    halves (down to one batch) and the scores are those of one forward per batch (the OOM is simulated on the CPU).
+    The smaller stack is remembered for later calls on the same networks."""
     import warnings
 
     from wildgan.errors import WildganError
 
     nets = build_pgan(net_config_for_preset("tiny", 16, 1), 0)
-    x = _images(30)                                     # batches of 4: 7 full ones and an unequal last one
-    ref = score_pgan(nets, x, ScoreConfig(batch_size=4), batches_per_forward=1)
+    x = _images(36)                                     # batches of 8: four full ones and an unequal last one of 4
+    ref = score_pgan(nets, x, ScoreConfig(batch_size=8), batches_per_forward=1)
     real_forward, sizes = type(nets.E).forward, []
 
     def forward(self, img, lod=0.0):
         sizes.append(img.shape[0])
-        if img.shape[0] > 8:                            # "memory" for two batches of 4
+        if img.shape[0] > 16:                           # "memory" for two batches of 8
             raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 34.00 GiB")
         return real_forward(self, img, lod)
 
     monkeypatch.setattr(type(nets.E), "forward", forward)
     with warnings.catch_warnings(record=True) as rec:
         warnings.simplefilter("always")
-        r = score_pgan(nets, x, ScoreConfig(batch_size=4), batches_per_forward=8)
+        r = score_pgan(nets, x, ScoreConfig(batch_size=8), batches_per_forward=8)
     said = [str(w.message) for w in rec]
-    assert len(said) == 2 and "with 8 batches of 4 images per forward; going on with 4" in said[0] \
-        and "with 4 batches of 4 images per forward; going on with 2" in said[1], said
-    assert max(sizes) == 32 and sizes[-1] <= 8 and sizes.count(32) == 1       # one failed 8-stack, then stacks <= 2
+    assert len(said) == 1 and "with 4 batches of 8 images per forward; going on with 2" in said[0], said
+    # the 4 full batches fail as one stack, then go 2 + 2; the unequal last batch goes alone
+    assert sizes == [32, 16, 16, 4], sizes
     np.testing.assert_allclose(r.z, ref.z, rtol=1e-5, atol=1e-6)
     for name in ref.scores:
         np.testing.assert_allclose(r.scores[name], ref.scores[name], rtol=1e-5, atol=1e-7)
+    sizes.clear()                                       # the next call starts with the stack that fitted
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        score_pgan(nets, x, ScoreConfig(batch_size=8), batches_per_forward=8)
+    assert sizes == [16, 16, 4] and not rec
     # not even one batch fits: a clear error, not a loop
     monkeypatch.setattr(type(nets.E), "forward", lambda self, img, lod=0.0: (_ for _ in ()).throw(
         torch.cuda.OutOfMemoryError("CUDA out of memory")))
-    with pytest.raises(WildganError, match="one batch of 4 images.*--device cpu"), pytest.warns(UserWarning):
-        score_pgan(nets, x, ScoreConfig(batch_size=4), batches_per_forward=2)
+    with pytest.raises(WildganError, match="one batch of 8 images.*device 'cpu'"), pytest.warns(UserWarning):
+        score_pgan(nets, x, ScoreConfig(batch_size=8), batches_per_forward=2)
 
 
 def test_scoring_without_A_skips_the_critic_and_keeps_every_other_score(monkeypatch):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 import math
 
@@ -145,6 +145,12 @@ def score_batches(nets: PGANNetworks, x_u8: np.ndarray, batches: list[np.ndarray
     k = batches_per_forward or default_batches_per_forward(device)
     G = nets.Gs if cfg.generator == "Gs" else nets.G
     E: Encoder = nets.E
+    # the stack that last ran out of memory for these networks on this device and image size, halved: later calls
+    # (a Detector scores the training images twice, then every query) start there instead of failing again
+    limits: dict[tuple[Any, ...], int] = E.__dict__.setdefault("_wildgan_score_stack_limit", {})
+    key = (str(torch.device(device)), int(x_u8.shape[1]) if x_u8.ndim > 1 else 0, float(lod), cfg.batch_size,
+           bool(with_A), bool(return_recon))
+    k = min(k, limits.get(key, k))
     mods = (G, E, nets.D)
     was_training = [m.training for m in mods]
     for m in mods:
@@ -204,15 +210,20 @@ def score_batches(nets: PGANNetworks, x_u8: np.ndarray, batches: list[np.ndarray
                 try:
                     forward(chunk)
                 except oom as e:
+                    # (torch frees its cached blocks before it raises; the failed forward's tensors go with the
+                    # traceback when this block ends, and the retry reuses that memory)
                     if len(chunk) == 1:
+                        # from None: a chained error would keep the failed batch's activations on the GPU for as
+                        # long as the exception lives (a notebook keeps the last one)
                         raise WildganError(f"out of GPU memory scoring one batch of {len(batches[chunk[0]])} images "
                                            f"({str(e).splitlines()[0] if str(e) else 'OutOfMemoryError'}); score "
-                                           "on the CPU (--device cpu) or free the GPU's memory") from e
-                    if torch.cuda.is_available():
-                        torch.cuda.empty_cache()
+                                           "on the CPU (device 'cpu', --device cpu) or free the GPU's "
+                                           "memory") from None
                     k = (len(chunk) + 1) // 2
+                    limits[key] = k
                     warn_user(f"scoring: out of GPU memory with {len(chunk)} batches of {len(batches[chunk[0]])} "
-                              f"images per forward; going on with {k} per forward (the same scores)")
+                              f"images per forward; going on with {k} per forward (the same scores up to float "
+                              f"rounding)")
                     # this stack and every later one at most k batches per forward
                     todo = list(reversed(stacks([bi for c in [chunk, *reversed(todo)] for bi in c], k)))
                     bar.total = bar.n + len(todo)
@@ -296,7 +307,8 @@ def score_pgan_sharded(nets: PGANNetworks, x_u8: np.ndarray, cfg: ScoreConfig = 
     """score_pgan over all ranks of a torchrun job (an in-memory array; files: scoring.run.score_files): rank r
     scores batches r, r + world, ... of the same fixed batch order, so every batch (and hence every per-image score,
     minibatch stddev included) is exactly the one-process batch; rank 0 gathers them. Returns the ScoreResult on
-    rank 0 and None elsewhere. `ctx`: a training.distributed.DistContext (default: the current one, if any)."""
+    rank 0 and None elsewhere. `ctx`: a training.distributed.DistContext (default: the current one, if any). The
+    networks are moved to the rank's device (in place: `nets` stays there after the call)."""
     from ..training.distributed import current
 
     ctx = ctx or current()

@@ -724,7 +724,7 @@ def restore_generator(rng: torch.Generator, saved: torch.Tensor, saved_on: str |
         return
     warn_user(f"{src}: checkpoint written on {saved_on}, resumed on {rng.device.type}: the random stream is "
               f"reseeded (seed {seed}, step {step})")
-    rng.manual_seed(seed * 1_000_003 + step)
+    rng.manual_seed((seed * 1_000_003 + step) % 2**63)        # manual_seed takes at most 64 bits
 
 
 def all_finite(modules: dict[str, torch.nn.Module]) -> str | None:
@@ -883,9 +883,6 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
     # StepRunner turns cuDNN autotuning on for the fast path: put the caller's setting back when training ends (a
     # Detector.fit or a study cell must not leave it changed for the user's own code and later scoring)
     cudnn_benchmark = torch.backends.cudnn.benchmark
-    runner = StepRunner(nets, opts, tc, nc, device, pyramid, rng, fast=fast, dist=dist, log=log,
-                        epoch=state.epoch, pos=state.pos, n=len(train_x))
-    runner.invalidate()
     total_nimg = int(round(tc.total_kimg * 1000))
     fixed_z = torch.randn(64, nc.latent_size, generator=torch.Generator().manual_seed(tc.seed + 1)).to(device)
 
@@ -950,6 +947,10 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
             f"nothing to train; give a larger --minutes to continue")
         total_nimg = state.nimg
     try:
+        # made inside the try whose finally puts the cuDNN setting back (the runner changes it)
+        runner = StepRunner(nets, opts, tc, nc, device, pyramid, rng, fast=fast, dist=dist, log=log,
+                            epoch=state.epoch, pos=state.pos, n=len(train_x))
+        runner.invalidate()
         with _signals(flag):
             while state.nimg < total_nimg:
                 # Schedule update every `minibatch_repeats` iterations (a "round"), as the TF code does.
