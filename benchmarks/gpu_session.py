@@ -315,10 +315,20 @@ def probe(s: Session, a: argparse.Namespace, py: str, out: Path, work: Path) -> 
             pass
         s.write_summary()
 
+    def cuda_tests() -> None:
+        # the CUDA-only tests (graph capture against eager, no host sync, images in host memory): call 1 with
+        # --main-first runs none of them, and the code they cover changed without a GPU (2026-11-30)
+        if a.smoke or s.left() < 45 + GRACE:
+            s.say(f"skipped: CUDA tests ({'smoke' if a.smoke else f'{s.left():.0f}s left'})")
+            return
+        s.step("fast-path tests (cuda)", [py, "-m", "pytest", "-q", "-x", "tests/unit/test_fast_path.py", "-k",
+                                          "cuda", "-p", "no:cacheprovider"], min(90.0, s.left() - GRACE - 5))
+
     for name, extra in variants:
         compiling = "--compile" in extra
         if compiling:
             profile()           # before compile, which may take whatever is left
+            cuda_tests()
             if a.smoke:
                 continue        # minutes of compilation on the CPU
         if s.left() < (60 if compiling else 25) + GRACE:     # compiling two phases needs a minute at least
@@ -350,8 +360,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="a short call of A/B benchmark rows (training only, GP in bf16 unless --gp-precision): at "
                          "width 256 the merged real/fake critic pass against two passes at 4x4, 8x8 and 32x32, 4x4 "
                          "with the plain pixel norm; every phase at width 512 (the schedule's projection); an 8x8 "
-                         "kernel profile (benchmarks/profile_step.py -> OUT/profile.csv); torch.compile at 8x8 and "
-                         "32x32 with what is left")
+                         "kernel profile (benchmarks/profile_step.py -> OUT/profile.csv); the CUDA fast-path tests; "
+                         "torch.compile at 8x8 and 32x32 with what is left")
     ap.add_argument("--gp-precision", choices=("fp32", "amp"),
                     help="passed to the main run and every benchmark (default: wildgan's, fp32)")
     ap.add_argument("--extra", action="store_true",

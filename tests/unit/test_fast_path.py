@@ -145,6 +145,58 @@ def test_fast_path_merged_critic_follows_the_separate_passes():
         assert torch.equal(pb[k], pc[k]), k
 
 
+@pytest.mark.parametrize("fast", [False, True])
+def test_a_pyramid_in_host_memory_trains_exactly_as_one_on_the_device(fast):
+    """Images that do not fit on the GPU stay in host memory (StepRunner.host_data): each minibatch is gathered there
+    and copied over. The same images reach the networks, so the same training, bit for bit (plain and fast path,
+    the CUDA-graph stand-in included: the graph then takes the images as its input)."""
+    nc, tc, x = _setup()
+    ref, r0 = _runner(nc, tc, x, FastOptions(), force_fast=fast, graphs_sim=fast)
+    host, r1 = _runner(nc, tc, x, FastOptions(), force_fast=fast, graphs_sim=fast)
+    r1.host_data = True
+    seen = []
+    real = r1._host_batch
+    r1._host_batch = lambda res, idx: seen.append(res) or real(res, idx)
+    la, lb = _train(r0, nc, tc, 16), _train(r1, nc, tc, 16)
+    assert la == lb and len(seen) == 16
+    pa, pb = _params(ref), _params(host)
+    for k in pa:
+        assert torch.equal(pa[k], pb[k]), k
+    assert (r0.sampler.epoch, r0.sampler.pos) == (r1.sampler.epoch, r1.sampler.pos)
+
+
+def test_the_pyramid_goes_to_the_gpu_only_when_it_fits_beside_the_networks(monkeypatch):
+    from wildgan.training.loop import data_device, pyramid_bytes
+
+    cuda, cpu = torch.device("cuda"), torch.device("cpu")
+    assert pyramid_bytes(10, 32, 3) == 10 * 3 * (32 * 32 + 16 * 16 + 8 * 8 + 4 * 4)
+    monkeypatch.delenv("WILDGAN_DATA_ON_GPU", raising=False)
+    assert data_device(10**9, cpu) == cpu
+    assert data_device(4 * 2**30, cuda, free=10 * 2**30) == cuda           # at most half the free memory
+    assert data_device(6 * 2**30, cuda, free=10 * 2**30) == cpu
+    monkeypatch.setenv("WILDGAN_DATA_ON_GPU", "1")
+    assert data_device(6 * 2**30, cuda, free=10 * 2**30) == cuda
+    monkeypatch.setenv("WILDGAN_DATA_ON_GPU", "0")
+    assert data_device(1, cuda, free=10 * 2**30) == cpu
+    monkeypatch.setenv("WILDGAN_DATA_ON_GPU", "yes")
+    with pytest.raises(ConfigError, match="WILDGAN_DATA_ON_GPU='yes'"):
+        data_device(1, cuda, free=10)
+
+
+def test_the_pyramid_is_built_in_chunks_with_the_same_levels(monkeypatch):
+    import torch.nn.functional as F
+
+    import wildgan.training.loop as L
+
+    monkeypatch.setattr(L, "PYRAMID_CHUNK", 7)                  # chunks that do not divide the set
+    x = (np.random.default_rng(3).random((30, 16, 16, 3)) * 255).astype(np.uint8)
+    pyr = L.build_pyramid(x, torch.device("cpu"))
+    full = torch.from_numpy(x).permute(0, 3, 1, 2).contiguous()
+    assert sorted(pyr) == [4, 8, 16] and torch.equal(pyr[16], full)
+    for res in (8, 4):
+        assert torch.equal(pyr[res], F.avg_pool2d(full.float(), 16 // res).round().clamp(0, 255).to(torch.uint8))
+
+
 def test_channels_last_is_the_same_maths():
     nc, tc, x = _setup()
     ref, r0 = _runner(nc, tc, x, FastOptions(), force_fast=False)
@@ -341,6 +393,35 @@ def test_cuda_graphs_match_the_eager_fast_path_and_do_not_sync(encoder_loss, mon
             rb.iteration(phase)
     finally:
         torch.cuda.set_sync_debug_mode("default")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_graphs_with_the_images_in_host_memory(monkeypatch):
+    """host_data on a GPU: minibatches gathered on the host and copied (pinned, non-blocking) into the graph's input;
+    the training follows the device-pyramid run (float noise of cuDNN's algorithm choice only)."""
+    monkeypatch.setenv("WILDGAN_STRICT_GRAPHS", "1")
+    nc, tc, x = _setup()
+    dev = torch.device("cuda")
+
+    def make(host):
+        fast = FastOptions(amp=torch.bfloat16, channels_last=True, cuda_graphs=True)
+        nets = build_pgan(nc, tc.seed).to(dev)
+        opts = make_optimizers(nets, tc, fast, dev)
+        rng = torch.Generator(device=dev).manual_seed(tc.seed)
+        pyr = build_pyramid(x, torch.device("cpu") if host else dev)
+        return nets, StepRunner(nets, opts, tc, nc, dev, pyr, rng, fast=fast, log=print)
+
+    (na, ra), (nb, rb) = make(False), make(True)
+    assert rb.host_data and not ra.host_data
+    la, lb = _train(ra, nc, tc, 16), _train(rb, nc, tc, 16)
+    assert rb._graphs_on and not rb._bad_keys
+    for a, b in zip(la, lb):
+        assert b == pytest.approx(a, rel=2e-2, abs=2e-2)
+    pa, pb = _params(na), _params(nb)
+    num = sum(float((pa[k] - pb[k]).square().sum()) for k in pa) ** 0.5
+    init = _params(build_pgan(nc, tc.seed).to(dev))
+    den = sum(float((pa[k] - init[k]).square().sum()) for k in pa) ** 0.5
+    assert num <= 0.05 * den, (num, den)
 
 
 def test_bf16_autocast_keeps_activations_in_bf16() -> None:

@@ -29,7 +29,8 @@ import torch.nn.functional as F
 from ..data.transforms import u8_to_unit
 from .. import checkpoint as ckpt
 from ..config import NetConfig, RunConfig, TrainConfig, largest_minibatch, run_config_to_dict
-from ..errors import CheckpointError, DataError, DivergenceError, TrainingInterrupted, WildganError, warn_user
+from ..errors import (CheckpointError, ConfigError, DataError, DivergenceError, TrainingInterrupted, WildganError,
+                      warn_user)
 from ..fileio import truncate_jsonl
 from ..losses import critic_loss, encoder_image_loss, encoder_latent_loss, generator_loss
 from ..nets import PGANNetworks, build_pgan
@@ -44,13 +45,49 @@ Log = Callable[[str], None]
 # ------------------------------------------------------------------------------------------------------------------
 # Data on the device: a uint8 resolution pyramid, sampled in a seeded order that crosses epoch boundaries.
 
+PYRAMID_CHUNK = 1024     # images per float conversion: the float copy of a whole large set would be 4x its size
+
+
+def pyramid_bytes(n: int, resolution: int, channels: int) -> int:
+    """Bytes of build_pyramid's levels for n images: res^2 + (res/2)^2 + ... down to 4x4, uint8."""
+    total, res = 0, resolution
+    while res >= 4:
+        total += n * channels * res * res
+        res //= 2
+    return total
+
+
+def data_device(need: int, device: torch.device, free: int | None = None,
+                setting: str | None = None) -> torch.device:
+    """Where the training pyramid (`need` bytes) lives: on a CUDA device when it takes at most half of the free GPU
+    memory (the rest is for the networks' activations, which grow with the resolution), else in host memory
+    (StepRunner.host_data: each minibatch is copied over, slower but it trains). WILDGAN_DATA_ON_GPU=1 / 0 (or
+    `setting`) forces either way; 'auto' is the default."""
+    setting = (setting or os.environ.get("WILDGAN_DATA_ON_GPU", "auto")).strip().lower()
+    if setting not in ("auto", "1", "0"):
+        raise ConfigError(f"WILDGAN_DATA_ON_GPU={setting!r}: use auto, 1 (the images on the GPU) or 0 (in host memory)")
+    if device.type != "cuda" or setting == "1":
+        return device
+    if setting == "0":
+        return torch.device("cpu")
+    if free is None:
+        free = torch.cuda.mem_get_info(device)[0]
+    return device if need <= free // 2 else torch.device("cpu")
+
+
 def build_pyramid(x_nhwc: np.ndarray, device: torch.device) -> dict[int, torch.Tensor]:
-    """{res: uint8 [N, C, res, res]}: each level is the exact box average of the full image, rounded (spec 1.5)."""
+    """{res: uint8 [N, C, res, res]}: each level is the exact box average of the full image, rounded (spec 1.5).
+
+    Levels are computed PYRAMID_CHUNK images at a time (the same values), so that building them needs the pyramid
+    plus one chunk's floats, not a float copy of the whole set."""
     full = torch.from_numpy(np.ascontiguousarray(x_nhwc)).permute(0, 3, 1, 2).contiguous()
-    pyr = {full.shape[-1]: full.to(device)}
-    res, f = full.shape[-1], 2
+    n, res = full.shape[0], full.shape[-1]
+    pyr = {res: full.to(device)}
+    f = 2
     while res // f >= 4:
-        level = F.avg_pool2d(full.float(), f).round().clamp(0, 255).to(torch.uint8)
+        level = torch.empty((n, full.shape[1], res // f, res // f), dtype=torch.uint8)
+        for a in range(0, n, PYRAMID_CHUNK):
+            level[a:a + PYRAMID_CHUNK] = F.avg_pool2d(full[a:a + PYRAMID_CHUNK].float(), f).round().clamp(0, 255)
         pyr[res // f] = level.to(device)
         f *= 2
     return pyr
@@ -318,7 +355,12 @@ class StepRunner:
     plain mode (no fast option, one process): exactly the original d_step / ema_update / g_step / e_step.
     fast mode: the same maths with the FastOptions, optionally data-parallel (`dist`, see distributed.py).
     Random numbers are drawn from `rng` in the same order as the plain path (z_D, u, z_G, z_E, each over the global
-    minibatch), so both modes see the same minibatches and latents."""
+    minibatch), so both modes see the same minibatches and latents.
+
+    The pyramid normally lives on `device`, and a minibatch is an index_select there. A pyramid left in host memory
+    (train_pgan does that when the images would not fit beside the networks on the GPU) is `host_data`: each
+    minibatch is gathered on the host and copied over, outside any CUDA graph (the graph gets the images as its
+    input instead of their indices). The same images either way, so the same training."""
 
     def __init__(self, nets: PGANNetworks, opts: dict[str, torch.optim.Optimizer], tc: TrainConfig, nc: NetConfig,
                  device: torch.device, pyramid: dict[int, torch.Tensor], rng: torch.Generator,
@@ -331,6 +373,7 @@ class StepRunner:
         self.fast_mode = self.fast.active or self.dist is not None or force_fast
         self.use_encoder = tc.encoder_loss != "none"
         self.n = n if n is not None else next(iter(pyramid.values())).shape[0]
+        self.host_data = next(iter(pyramid.values())).device.type != device.type
         self.reset_sampler(epoch, pos)
         self._phase: Phase | None = None
         self._t = torch.zeros((), device=device)
@@ -361,7 +404,7 @@ class StepRunner:
 
     # -- state shared with the training loop -------------------------------------------------------------------
     def reset_sampler(self, epoch: int, pos: int) -> None:
-        if self.fast_mode:
+        if self.fast_mode and not self.host_data:
             self.sampler: BatchSampler = DeviceBatchSampler(self.n, self.tc.seed, epoch, pos, self.device)
         else:
             self.sampler = BatchSampler(self.n, self.tc.seed, epoch, pos)
@@ -402,7 +445,9 @@ class StepRunner:
             self._t.fill_(phase.fade)                # a device kernel, no sync
             self._phase = phase
         b, nz, dev, rng = phase.batch, self.nc.latent_size, self.device, self.rng
-        idx = self.sampler.next_device(b)            # type: ignore[attr-defined]
+        # the minibatch's indices into the device pyramid, or (host_data) its images, gathered on the host
+        idx = self._host_batch(phase.resolution, self.sampler.next(b)) if self.host_data \
+            else self.sampler.next_device(b)         # type: ignore[attr-defined]
         zd = torch.randn(b, nz, generator=rng, device=dev)
         u = torch.rand(b, 1, 1, 1, generator=rng, device=dev)
         zg = torch.randn(b, nz, generator=rng, device=dev)
@@ -422,12 +467,26 @@ class StepRunner:
             self._rows[b] = local_rows(b, self.dist.world, self.dist.rank, self.nc.mbstd_group).to(self.device)
         return self._rows[b]
 
+    def _host_batch(self, res: int, idx: np.ndarray) -> torch.Tensor:
+        """uint8 images [b, C, res, res] of a host pyramid, on the device (pinned, so the copy does not block)."""
+        x = self.pyramid[res].index_select(0, torch.from_numpy(idx))
+        if self.device.type == "cuda":
+            x = x.pin_memory()
+        return x.to(self.device, non_blocking=True)
+
+    def _reals_u8(self, res: int, src: torch.Tensor) -> torch.Tensor:
+        """The minibatch's uint8 images from what iteration() passed: indices into the device pyramid, or the images
+        themselves (host_data)."""
+        return src if src.dtype == torch.uint8 else self.pyramid[res].index_select(0, src)
+
     def _plain_iteration(self, phase: Phase) -> dict[str, torch.Tensor]:
         nets, tc, nz, dev, rng = self.nets, self.tc, self.nc.latent_size, self.device, self.rng
         lod, b = phase.lod, phase.batch
         grad_scale = phase.resolution / self.nc.resolution
-        idx = torch.from_numpy(self.sampler.next(b)).to(dev)
-        reals = process_reals(self.pyramid[phase.resolution].index_select(0, idx), phase.fade)
+        idx = self.sampler.next(b)
+        x_u8 = self._host_batch(phase.resolution, idx) if self.host_data else \
+            self.pyramid[phase.resolution].index_select(0, torch.from_numpy(idx).to(dev))
+        reals = process_reals(x_u8, phase.fade)
         z = torch.randn(b, nz, generator=rng, device=dev) * tc.latent_scale
         u = torch.rand(b, 1, 1, 1, generator=rng, device=dev)
         terms = d_step(nets, self.opts["D"], reals, z, u, lod, tc, grad_scale)
@@ -462,7 +521,7 @@ class StepRunner:
         r, fading = int(math.log2(phase.resolution)), phase.fade > 0
         grad_scale = phase.resolution / self.nc.resolution
         gf, df, ef, ac = self._gf, self._df, self._ef, self._autocast
-        reals = process_reals_t(self.pyramid[phase.resolution].index_select(0, idx), fading, t)
+        reals = process_reals_t(self._reals_u8(phase.resolution, idx), fading, t)
         if self.fast.channels_last:
             reals = reals.contiguous(memory_format=torch.channels_last)
 
@@ -879,7 +938,14 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
             dropped = truncate_jsonl(run_dir / "stats.jsonl", lambda r: float(r["kimg"]) <= limit)
             if dropped:
                 log(f"stats.jsonl: dropped {dropped} rows written after {state.nimg / 1000:.3f} kimg")
-    pyramid = build_pyramid(train_x, device)
+    need = pyramid_bytes(len(train_x), int(train_x.shape[1]), int(train_x.shape[3]))
+    where = data_device(need, device)
+    if where != device:
+        free = torch.cuda.mem_get_info(device)[0] if device.type == "cuda" else 0
+        log(f"the training images take {need / 2**30:.2f} GiB as a uint8 pyramid and {device} has "
+            f"{free / 2**30:.2f} GiB free: they stay in host memory and each minibatch is copied over, which is "
+            f"slower (WILDGAN_DATA_ON_GPU=1 puts them on the GPU anyway)")
+    pyramid = build_pyramid(train_x, where)
     # StepRunner turns cuDNN autotuning on for the fast path: put the caller's setting back when training ends (a
     # Detector.fit or a study cell must not leave it changed for the user's own code and later scoring)
     cudnn_benchmark = torch.backends.cudnn.benchmark
