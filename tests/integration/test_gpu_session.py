@@ -98,8 +98,10 @@ def test_gpu_session_main_first_trains_before_any_benchmark(tmp_path: Path) -> N
 
 def test_gpu_session_probe_runs_the_ab_rows_and_profiles(tmp_path: Path) -> None:
     out, r = _driver(tmp_path, "--probe")
-    # versions, merged critic, separate critic, 4x4 plain norm, every phase, profile (no compile on the CPU)
-    assert [s["rc"] for s in r["steps"]] == [0] * 6, r["steps"]
+    # versions, merged critic, separate critic, 4x4 plain norm, every phase, profile, CUDA tests (they skip on the
+    # CPU; no compile here)
+    assert [s["rc"] for s in r["steps"]] == [0] * 7, r["steps"]
+    assert r["steps"][6]["name"] == "fast-path tests (cuda)"
     presets = r["bench"]["presets"]
     assert [p["variant"] for p in presets] == ["merged critic", "separate critic", "4x4 plain norm", "width 512"]
     assert [p["fast_options"]["critic_pass"] for p in presets] == ["merged", "separate", "merged", "merged"]

@@ -641,6 +641,12 @@ def test_a_start_that_cannot_train_writes_nothing_and_a_never_trained_run_is_rep
     assert main([*common, "--tensorboard"]) == 2
     assert "--tensorboard needs the tensorboard package" in capsys.readouterr().err
     assert not run.exists()
+    monkeypatch.delitem(sys.modules, "torch.utils.tensorboard")
+    monkeypatch.setenv("WILDGAN_DATA_ON_GPU", "yes")                       # a typo: refused before the folder too
+    assert main(common) == 2
+    assert "WILDGAN_DATA_ON_GPU='yes': use auto, 1" in capsys.readouterr().err
+    assert not run.exists()
+    monkeypatch.delenv("WILDGAN_DATA_ON_GPU")
     # a start that failed before its first training step (here: the loop raises at once) leaves config, split and log
     import wildgan.training.run as training_run
 

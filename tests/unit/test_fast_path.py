@@ -154,6 +154,8 @@ def test_a_pyramid_in_host_memory_trains_exactly_as_one_on_the_device(fast):
     ref, r0 = _runner(nc, tc, x, FastOptions(), force_fast=fast, graphs_sim=fast)
     host, r1 = _runner(nc, tc, x, FastOptions(), force_fast=fast, graphs_sim=fast)
     r1.host_data = True
+    r1.reset_sampler(0, 0)                    # as a runner built on a host pyramid: the plain sampler
+    assert type(r1.sampler) is BatchSampler
     seen = []
     real = r1._host_batch
     r1._host_batch = lambda res, idx: seen.append(res) or real(res, idx)
@@ -163,6 +165,40 @@ def test_a_pyramid_in_host_memory_trains_exactly_as_one_on_the_device(fast):
     for k in pa:
         assert torch.equal(pa[k], pb[k]), k
     assert (r0.sampler.epoch, r0.sampler.pos) == (r1.sampler.epoch, r1.sampler.pos)
+
+
+class _TwoRanks:
+    """A stand-in for training.distributed's context: rank `rank` of 2, gradients not averaged (each rank's own
+    share is compared between the two data placements, not across ranks)."""
+
+    def __init__(self, rank: int) -> None:
+        self.world, self.rank = 2, rank
+
+    def average_gradients(self, params) -> None:
+        pass
+
+
+@pytest.mark.parametrize("rank", [0, 1])
+def test_a_rank_gathers_its_own_rows_on_the_host_as_on_the_device(rank):
+    nc, tc, x = _setup()
+    outs = []
+    for host in (False, True):
+        nets = build_pgan(nc, tc.seed)
+        opts = make_optimizers(nets, tc, FastOptions(), torch.device("cpu"))
+        r = StepRunner(nets, opts, tc, nc, torch.device("cpu"), build_pyramid(x, torch.device("cpu")),
+                       torch.Generator().manual_seed(tc.seed), dist=_TwoRanks(rank), log=lambda m: None,
+                       host_data=host)
+        got = []
+        real_body = r._body
+        r._body = lambda phase, *a, r=r, got=got, real_body=real_body: (
+            got.append(r._reals_u8(phase.resolution, a[0]).clone()) or real_body(phase, *a))
+        losses = _train(r, nc, tc, 12)
+        outs.append((losses, _params(nets), got, (r.sampler.epoch, r.sampler.pos)))
+    (la, pa, ga, sa), (lb, pb, gb, sb) = outs
+    assert la == lb and sa == sb and len(ga) == 12
+    assert all(torch.equal(a, b) and a.shape[0] * 2 in (8, 16) for a, b in zip(ga, gb))   # half of each minibatch
+    for k in pa:
+        assert torch.equal(pa[k], pb[k]), k
 
 
 def test_the_pyramid_goes_to_the_gpu_only_when_it_fits_beside_the_networks(monkeypatch):
@@ -178,6 +214,8 @@ def test_the_pyramid_goes_to_the_gpu_only_when_it_fits_beside_the_networks(monke
     assert data_device(6 * 2**30, cuda, free=10 * 2**30) == cuda
     monkeypatch.setenv("WILDGAN_DATA_ON_GPU", "0")
     assert data_device(1, cuda, free=10 * 2**30) == cpu
+    monkeypatch.setenv("WILDGAN_DATA_ON_GPU", " ")                           # empty: the default
+    assert data_device(6 * 2**30, cuda, free=10 * 2**30) == cpu
     monkeypatch.setenv("WILDGAN_DATA_ON_GPU", "yes")
     with pytest.raises(ConfigError, match="WILDGAN_DATA_ON_GPU='yes'"):
         data_device(1, cuda, free=10)
@@ -188,7 +226,7 @@ def test_the_pyramid_is_built_in_chunks_with_the_same_levels(monkeypatch):
 
     import wildgan.training.loop as L
 
-    monkeypatch.setattr(L, "PYRAMID_CHUNK", 7)                  # chunks that do not divide the set
+    monkeypatch.setattr(L, "PYRAMID_CHUNK_BYTES", 7 * 3 * 16 * 16 * 4)    # chunks of 7 images: they do not divide 30
     x = (np.random.default_rng(3).random((30, 16, 16, 3)) * 255).astype(np.uint8)
     pyr = L.build_pyramid(x, torch.device("cpu"))
     full = torch.from_numpy(x).permute(0, 3, 1, 2).contiguous()
@@ -422,6 +460,18 @@ def test_cuda_graphs_with_the_images_in_host_memory(monkeypatch):
     init = _params(build_pgan(nc, tc.seed).to(dev))
     den = sum(float((pa[k] - init[k]).square().sum()) for k in pa) ** 0.5
     assert num <= 0.05 * den, (num, den)
+    # the host gather and the pinned, non-blocking copy add no host synchronisation
+    from wildgan.training.schedule import schedule as sch
+
+    phase = sch(int(tc.phase_kimg * 1000) + 64, nc.resolution, tc.phase_kimg, tc.fade_kimg, tc.minibatch)
+    rb.iteration(phase)
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        for _ in range(4):
+            rb.iteration(phase)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
 
 
 def test_bf16_autocast_keeps_activations_in_bf16() -> None:

@@ -83,11 +83,12 @@ def fake_cuda(monkeypatch):
     return state
 
 
-def _make(graphs: bool, state: dict[str, Any], logs: list[str]):
+def _make(graphs: bool, state: dict[str, Any], logs: list[str], host_data: bool | None = None):
     nets = build_pgan(NC, TC.seed)
     opts = L.make_optimizers(nets, TC, L.FastOptions(), torch.device("cpu"))
     r = L.StepRunner(nets, opts, TC, NC, torch.device("cpu"), L.build_pyramid(X, torch.device("cpu")),
-                     torch.Generator().manual_seed(5), fast=L.FastOptions(channels_last=True), log=logs.append)
+                     torch.Generator().manual_seed(5), fast=L.FastOptions(channels_last=True), log=logs.append,
+                     host_data=host_data)
     r._graphs_on = graphs          # the CPU cannot resolve cuda_graphs=True; the stand-ins make it work
     return nets, r
 
@@ -200,3 +201,20 @@ def test_ema_with_cached_parameter_lists_equals_the_listed_one():
     for pa, pb in zip(nets_a.Gs.parameters(), nets_b.Gs.parameters()):
         assert torch.equal(pa, pb)
     assert any(not torch.equal(pa, pg) for pa, pg in zip(nets_a.Gs.parameters(), nets_a.G.parameters()))
+
+
+def test_graph_path_with_the_images_in_host_memory_equals_the_device_pyramid(fake_cuda):
+    """host_data: the graph's first input is the uint8 minibatch (gathered on the host) instead of its indices; the
+    captures, static-input copies and replays give the device-pyramid training bit for bit."""
+    logs: list[str] = []
+    (na, ra), (nb, rb) = _make(True, fake_cuda, logs), _make(True, fake_cuda, logs, host_data=True)
+    assert type(rb.sampler) is L.BatchSampler and type(ra.sampler) is L.DeviceBatchSampler
+    seen: list[int] = []
+    real = rb._host_batch
+    rb._host_batch = lambda res, idx: seen.append(res) or real(res, idx)
+    la, lb = _train(ra, fake_cuda, 24), _train(rb, fake_cuda, 24)
+    assert sum(m.startswith("CUDA graph captured") for m in logs) == 6, logs
+    assert rb._static_in[0].dtype == torch.uint8 and ra._static_in[0].dtype == torch.int64
+    pa, pb = _params(na), _params(nb)
+    assert max(float((pa[k] - pb[k]).abs().max()) for k in pa) == 0.0
+    assert la == lb and len(seen) == 24

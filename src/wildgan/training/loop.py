@@ -45,7 +45,7 @@ Log = Callable[[str], None]
 # ------------------------------------------------------------------------------------------------------------------
 # Data on the device: a uint8 resolution pyramid, sampled in a seeded order that crosses epoch boundaries.
 
-PYRAMID_CHUNK = 1024     # images per float conversion: the float copy of a whole large set would be 4x its size
+PYRAMID_CHUNK_BYTES = 2**26    # float bytes per chunk of build_pyramid (the float copy of a whole set is 4x its size)
 
 
 def pyramid_bytes(n: int, resolution: int, channels: int) -> int:
@@ -57,37 +57,53 @@ def pyramid_bytes(n: int, resolution: int, channels: int) -> int:
     return total
 
 
+def data_on_gpu_setting() -> str:
+    """WILDGAN_DATA_ON_GPU: 'auto' (unset or empty), '1' or '0'; a ConfigError otherwise (train_run asks before it
+    writes the run folder)."""
+    raw = os.environ.get("WILDGAN_DATA_ON_GPU", "")
+    setting = raw.strip().lower() or "auto"
+    if setting not in ("auto", "1", "0"):
+        raise ConfigError(f"WILDGAN_DATA_ON_GPU={raw!r}: use auto, 1 (the images on the GPU) or 0 (in host memory)")
+    return setting
+
+
+def gpu_free_bytes(device: torch.device) -> int:
+    """Free memory of a CUDA device as this process can use it: the driver's free memory plus what torch's allocator
+    holds cached but unused (a study's earlier cell left its pyramid there)."""
+    free = torch.cuda.mem_get_info(device)[0]
+    return int(free + torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device))
+
+
 def data_device(need: int, device: torch.device, free: int | None = None,
                 setting: str | None = None) -> torch.device:
-    """Where the training pyramid (`need` bytes) lives: on a CUDA device when it takes at most half of the free GPU
-    memory (the rest is for the networks' activations, which grow with the resolution), else in host memory
-    (StepRunner.host_data: each minibatch is copied over, slower but it trains). WILDGAN_DATA_ON_GPU=1 / 0 (or
-    `setting`) forces either way; 'auto' is the default."""
-    setting = (setting or os.environ.get("WILDGAN_DATA_ON_GPU", "auto")).strip().lower()
-    if setting not in ("auto", "1", "0"):
-        raise ConfigError(f"WILDGAN_DATA_ON_GPU={setting!r}: use auto, 1 (the images on the GPU) or 0 (in host memory)")
+    """Where the training pyramid (`need` bytes) lives: on a CUDA device when it takes at most half of its free
+    memory (`free`, default gpu_free_bytes; the rest is for the activations, which grow with the resolution, and
+    Adam's state), else in host memory (StepRunner.host_data: each minibatch is copied over, slower, the same
+    training up to a GPU's float noise). `setting` (default WILDGAN_DATA_ON_GPU) '1' / '0' forces either way."""
+    setting = setting or data_on_gpu_setting()
     if device.type != "cuda" or setting == "1":
         return device
     if setting == "0":
         return torch.device("cpu")
     if free is None:
-        free = torch.cuda.mem_get_info(device)[0]
+        free = gpu_free_bytes(device)
     return device if need <= free // 2 else torch.device("cpu")
 
 
 def build_pyramid(x_nhwc: np.ndarray, device: torch.device) -> dict[int, torch.Tensor]:
     """{res: uint8 [N, C, res, res]}: each level is the exact box average of the full image, rounded (spec 1.5).
 
-    Levels are computed PYRAMID_CHUNK images at a time (the same values), so that building them needs the pyramid
-    plus one chunk's floats, not a float copy of the whole set."""
+    Levels are computed in chunks of PYRAMID_CHUNK_BYTES of floats (the same values, each image is pooled alone), so
+    that building them needs the pyramid plus one chunk, not a float copy of the whole set."""
     full = torch.from_numpy(np.ascontiguousarray(x_nhwc)).permute(0, 3, 1, 2).contiguous()
     n, res = full.shape[0], full.shape[-1]
     pyr = {res: full.to(device)}
+    chunk = max(1, PYRAMID_CHUNK_BYTES // (full[:1].numel() * 4))
     f = 2
     while res // f >= 4:
         level = torch.empty((n, full.shape[1], res // f, res // f), dtype=torch.uint8)
-        for a in range(0, n, PYRAMID_CHUNK):
-            level[a:a + PYRAMID_CHUNK] = F.avg_pool2d(full[a:a + PYRAMID_CHUNK].float(), f).round().clamp(0, 255)
+        for a in range(0, n, chunk):
+            level[a:a + chunk] = F.avg_pool2d(full[a:a + chunk].float(), f).round().clamp(0, 255)
         pyr[res // f] = level.to(device)
         f *= 2
     return pyr
@@ -365,7 +381,7 @@ class StepRunner:
     def __init__(self, nets: PGANNetworks, opts: dict[str, torch.optim.Optimizer], tc: TrainConfig, nc: NetConfig,
                  device: torch.device, pyramid: dict[int, torch.Tensor], rng: torch.Generator,
                  fast: FastOptions | None = None, dist: Any = None, log: Log = print, force_fast: bool = False,
-                 epoch: int = 0, pos: int = 0, n: int | None = None) -> None:
+                 epoch: int = 0, pos: int = 0, n: int | None = None, host_data: bool | None = None) -> None:
         self.nets, self.opts, self.tc, self.nc, self.device = nets, opts, tc, nc, device
         self.pyramid, self.rng, self.log = pyramid, rng, log
         self.fast = fast or FastOptions()
@@ -373,7 +389,9 @@ class StepRunner:
         self.fast_mode = self.fast.active or self.dist is not None or force_fast
         self.use_encoder = tc.encoder_loss != "none"
         self.n = n if n is not None else next(iter(pyramid.values())).shape[0]
-        self.host_data = next(iter(pyramid.values())).device.type != device.type
+        # None: whether the pyramid is somewhere else than the training device (True on a CPU: tests of the path)
+        # (by type: a pyramid on "cuda:0" is on a training device "cuda")
+        self.host_data = (next(iter(pyramid.values())).device.type != device.type) if host_data is None else host_data
         self.reset_sampler(epoch, pos)
         self._phase: Phase | None = None
         self._t = torch.zeros((), device=device)
@@ -382,6 +400,7 @@ class StepRunner:
         self._graphs_on = self.fast.cuda_graphs
         self._bad_keys: set[Any] = set()             # graph keys whose replay did not match eager: run them eagerly
         self._rows: dict[int, torch.Tensor] = {}
+        self._rows_host: dict[int, np.ndarray] = {}
         # fast mode: D(real) and D(fake) of the D step in one forward (losses.critic_loss's critic_pair); False gives
         # two forwards as the plain path (benchmarks/bench.py --separate-critic, the A/B of this)
         self.pair_critic = True
@@ -445,20 +464,35 @@ class StepRunner:
             self._t.fill_(phase.fade)                # a device kernel, no sync
             self._phase = phase
         b, nz, dev, rng = phase.batch, self.nc.latent_size, self.device, self.rng
-        # the minibatch's indices into the device pyramid, or (host_data) its images, gathered on the host
-        idx = self._host_batch(phase.resolution, self.sampler.next(b)) if self.host_data \
-            else self.sampler.next_device(b)         # type: ignore[attr-defined]
+        # the minibatch's indices into the device pyramid, or (host_data) its images, gathered on the host (only this
+        # rank's rows of them: the same images as selecting them on the device, without copying the others over)
+        if self.host_data:
+            idx_h = self.sampler.next(b)
+            if self.dist is not None:
+                idx_h = idx_h[self._local_rows_host(b)]
+            idx = self._host_batch(phase.resolution, idx_h)
+        else:
+            idx = self.sampler.next_device(b)        # type: ignore[attr-defined]
         zd = torch.randn(b, nz, generator=rng, device=dev)
         u = torch.rand(b, 1, 1, 1, generator=rng, device=dev)
         zg = torch.randn(b, nz, generator=rng, device=dev)
         ze = torch.randn(b, nz, generator=rng, device=dev) if self.use_encoder else zg
         if self.dist is not None:                    # this rank's share of the global minibatch
             rows = self._local_rows(b)
-            idx, zd, u, zg, ze = (x.index_select(0, rows) for x in (idx, zd, u, zg, ze))
+            zd, u, zg, ze = (x.index_select(0, rows) for x in (zd, u, zg, ze))
+            if not self.host_data:
+                idx = idx.index_select(0, rows)
         args = (idx, zd, u, zg, ze)
         if self._graphs_on:
             return self._graph_iteration(phase, args)
         return self._body(phase, *args)
+
+    def _local_rows_host(self, b: int) -> np.ndarray:
+        if b not in self._rows_host:
+            from .distributed import local_rows
+
+            self._rows_host[b] = local_rows(b, self.dist.world, self.dist.rank, self.nc.mbstd_group).numpy()
+        return self._rows_host[b]
 
     def _local_rows(self, b: int) -> torch.Tensor:
         if b not in self._rows:
@@ -939,12 +973,20 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
             if dropped:
                 log(f"stats.jsonl: dropped {dropped} rows written after {state.nimg / 1000:.3f} kimg")
     need = pyramid_bytes(len(train_x), int(train_x.shape[1]), int(train_x.shape[3]))
-    where = data_device(need, device)
-    if where != device:
-        free = torch.cuda.mem_get_info(device)[0] if device.type == "cuda" else 0
-        log(f"the training images take {need / 2**30:.2f} GiB as a uint8 pyramid and {device} has "
-            f"{free / 2**30:.2f} GiB free: they stay in host memory and each minibatch is copied over, which is "
-            f"slower (WILDGAN_DATA_ON_GPU=1 puts them on the GPU anyway)")
+    setting = data_on_gpu_setting()
+    where = data_device(need, device, setting=setting)
+    if dist is not None and device.type == "cuda":
+        # one answer for every rank (each measured its own free memory, at its own moment)
+        (host,) = dist.any_flags(where.type != device.type)
+        where = torch.device("cpu") if host else device
+    if where.type != device.type and is_main:
+        if setting == "0":
+            log("WILDGAN_DATA_ON_GPU=0: the training images stay in host memory, each minibatch is copied over")
+        else:
+            warn_user(f"the training images take {need / 2**30:.2f} GiB as a uint8 pyramid, more than half of the "
+                      f"{gpu_free_bytes(device) / 2**30:.2f} GiB free on {device}: they stay in host memory and "
+                      f"each minibatch is copied over, which is slower (WILDGAN_DATA_ON_GPU=1 puts them on the GPU "
+                      f"anyway)")
     pyramid = build_pyramid(train_x, where)
     # StepRunner turns cuDNN autotuning on for the fast path: put the caller's setting back when training ends (a
     # Detector.fit or a study cell must not leave it changed for the user's own code and later scoring)

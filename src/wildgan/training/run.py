@@ -310,6 +310,9 @@ def train_run(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwrite:
     device = resolve_device(cfg.fanogan.device if cfg.method == "fanogan" else cfg.train.device)
     if cfg.method != "fanogan":
         check_training_memory(cfg, device)
+        from .loop import data_on_gpu_setting
+
+        data_on_gpu_setting()                 # a typo in WILDGAN_DATA_ON_GPU, before the data are read
     if cfg.train.tensorboard and cfg.method != "fanogan":
         require_tensorboard()
     run_dir.mkdir(parents=True, exist_ok=True)
