@@ -389,8 +389,8 @@ class StepRunner:
         self.fast_mode = self.fast.active or self.dist is not None or force_fast
         self.use_encoder = tc.encoder_loss != "none"
         self.n = n if n is not None else next(iter(pyramid.values())).shape[0]
-        # None: whether the pyramid is somewhere else than the training device (True on a CPU: tests of the path)
-        # (by type: a pyramid on "cuda:0" is on a training device "cuda")
+        # None: whether the pyramid is on another kind of device than the training (by type: a pyramid on "cuda:0" is
+        # on the training device "cuda"); the tests pass True on the CPU to run the host path
         self.host_data = (next(iter(pyramid.values())).device.type != device.type) if host_data is None else host_data
         self.reset_sampler(epoch, pos)
         self._phase: Phase | None = None
