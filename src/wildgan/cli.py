@@ -503,7 +503,8 @@ def build_run_config(a: argparse.Namespace) -> tuple[RunConfig, AnomalySplit]:
         if file_cfg is not None:
             ref = _file_reference_args(config)
             data = overlay_changes(file_cfg.data, data_config_from_args(ref), data)
-        split = build_split(data)                           # once: it only depends on the (merged) data section
+        # once: it only depends on the (merged) data section; --no-progress hides its decoding bar too
+        split = build_split(data, progress=False if getattr(a, "no_progress", False) else None)
         res, ch = split.resolution, split.channels
         cfg = run_config_from_args(a, res, ch)
         if file_cfg is not None:
@@ -1408,6 +1409,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("wildgan: interrupted", file=sys.stderr)
         return 130
+    except MemoryError as e:
+        if debug:
+            raise
+        # numpy's _ArrayMemoryError says how much it wanted; the decoded images are held in memory as uint8 (training
+        # holds about 3x them: the decode, the pyramid, the training array)
+        print(f"wildgan: error: out of memory{f' ({e})' if str(e) else ''}: the images are decoded into memory; "
+              f"use a smaller --resolution, --channels 1, or fewer images (training needs about 3x the decoded "
+              f"pixels)", file=sys.stderr)
+        return 1
     except _Terminated as e:
         # e.g. a job scheduler's kill: said like Ctrl-C (a --out file is written only at the end, atomically, so an
         # earlier one at that path is kept); `train` handles SIGTERM itself, with a checkpoint

@@ -363,6 +363,27 @@ def test_file_system_errors_are_one_line(tmp_path, capsys, monkeypatch):
     assert "stopped: [Errno 28]" in (tmp_path / "run" / "log.txt").read_text()
 
 
+def test_running_out_of_memory_is_one_line_and_never_a_corrupt_file(tmp_path, capsys, monkeypatch):
+    from PIL import Image
+
+    import wildgan.data.readers as readers
+    import wildgan.training.run as run_mod
+
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "a.png")
+    monkeypatch.setattr(Image.Image, "load", lambda self: (_ for _ in ()).throw(MemoryError()))
+    with pytest.raises(MemoryError):                  # the machine, not the file: not a DataError, not skipped
+        readers.read_image(tmp_path / "a.png", "per-image")
+
+    def oom(*a, **k):
+        raise MemoryError("Unable to allocate 37.0 GiB for an array with shape (100000, 256, 256, 3)")
+
+    monkeypatch.setattr(run_mod, "_train_run", oom)
+    code = main(["train", "--preset", "tiny", "--total-kimg", "0.01", "--no-progress", "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err
+    assert "wildgan: error: out of memory (Unable to allocate 37.0 GiB" in err and "--resolution" in err
+
+
 def test_the_cli_starts_without_importing_torch():
     """`wildgan --help` is instant, and a Ctrl-C while a command loads torch ends in main's one-line message."""
     import subprocess

@@ -1072,6 +1072,36 @@ def test_a_pool_of_processes_decodes_exactly_like_one(tmp_path, monkeypatch):
     assert pools == []
 
 
+def test_chunks_of_a_large_job_are_decoded_by_a_pool(tmp_path, monkeypatch):
+    """`wildgan score` decodes a pile chunk by chunk (64 MB each: 320 files at 256 px); the pool is decided by the
+    whole job's size, not by the chunk's, and the pixels are those of one process."""
+    import concurrent.futures
+
+    import wildgan.data.readers as readers
+
+    root = _parallel_pile(tmp_path / "pile")
+    files = readers.list_image_files([root])
+    monkeypatch.setattr(readers, "PARALLEL_DECODE_MIN_FILES", 20)     # the job (31 files) is large, a chunk is not
+    monkeypatch.setattr(readers, "_DECODE_TASK_FILES", 4)
+    pools = []
+
+    class Spy(concurrent.futures.ProcessPoolExecutor):
+        def __init__(self, n, **kw):
+            pools.append(n)
+            super().__init__(n, **kw)
+
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", Spy)
+    chunks = [range(0, 12), range(12, 24), range(24, len(files))]
+    got = {}
+    for workers in ("1", "2"):
+        monkeypatch.setenv("WILDGAN_DECODE_WORKERS", workers)
+        got[workers] = [(x, kept) for x, kept, _ in readers.iter_images(files, 16, 3, chunks=chunks, skip_bad=True)]
+    assert pools == [2, 2, 2]                                       # every chunk of 12 (or 7) files: a pool
+    for (xa, ka), (xb, kb) in zip(got["1"], got["2"]):
+        np.testing.assert_array_equal(xa, xb)
+        assert ka == kb
+
+
 def test_a_decoding_process_that_dies_is_a_clear_error(tmp_path, monkeypatch):
     import wildgan.data.readers as readers
     from wildgan.errors import WildganError

@@ -264,6 +264,8 @@ def read_image(path: str | Path, depth16: str = "per-image", stats: dict[str, An
         raise DataError(f"{p}: not a readable image (unknown format or not an image file)") from e
     except Image.DecompressionBombError as e:
         raise DataError(f"{p}: image too large to decode safely ({e})") from e
+    except MemoryError:
+        raise                   # the machine, not the file: never reported (or skipped) as a corrupt image
     except Exception as e:  # PIL raises OSError, SyntaxError, ValueError, struct.error ... for corrupt files
         raise DataError(f"{p}: truncated or corrupt image ({type(e).__name__}: {e})") from e
     with img:
@@ -321,8 +323,8 @@ def decode_pil(img: Image.Image, name: str, depth16: str = "per-image", stats: d
         # (not a PIL image made or changed in memory, format None: a user's own rotation keeps the EXIF tag in .info)
         img2 = ImageOps.exif_transpose(img) if img.format in _ORIENTED_FORMATS else img
         a = pil_to_array(img2, name, depth16, None if colour16 else stats)   # (not an 8-bit image: counted below)
-    except (DataError, ConfigError):
-        raise
+    except (DataError, ConfigError, MemoryError):
+        raise                   # (MemoryError: the machine, not the file)
     except Image.DecompressionBombError as e:
         raise DataError(f"{name}: image too large to decode safely ({e})") from e
     except Exception as e:  # PIL raises OSError, SyntaxError, ValueError, struct.error ... for corrupt files
@@ -630,14 +632,17 @@ def _decode_files(files: Sequence[Path], o: _Opts, skipped: list[dict[str, str]]
                   desc: str = "decoding", what: str = "images", sizes: dict[tuple[int, int], Path] | None = None,
                   convert_one: Callable[[np.ndarray], np.ndarray] | None = None, max_skipped: int | None = None,
                   chunked: bool = False, stats: dict[str, Any] | None = None,
-                  native: list[tuple[int, int]] | None = None) -> tuple[list[np.ndarray], list[int]]:
+                  native: list[tuple[int, int]] | None = None,
+                  pool_for: int | None = None) -> tuple[list[np.ndarray], list[int]]:
     """Decode files; returns the arrays and the indices (into files) that were kept.
 
     `sizes`: collects the decoded (native) sizes, each with its first file. `chunked`: the caller decodes in chunks
     and warns about cropping once, instead of once per chunk. `convert_one`: applied to each image as soon as it is
     decoded (only the converted image is kept). `max_skipped`: stop after that many skipped files. `stats`: collects
     the decode statistics of the kept files, for the caller's warn_decode_stats. `native`: collects the native (H, W)
-    of each kept image, in order (for _stack's mixed-size warning)."""
+    of each kept image, in order (for _stack's mixed-size warning). `pool_for`: the number of files the whole job
+    decodes, when `files` is one chunk of it (a pool is worth its start for a chunk of a large job: at 256 px a
+    64 MB chunk is only 320 files, below PARALLEL_DECODE_MIN_FILES, and large photos take 40 ms each)."""
     arrays, kept = [], []
     sizes = {} if sizes is None else sizes        # as decoded, before any shrinking
     bad: list[str] = []
@@ -648,7 +653,7 @@ def _decode_files(files: Sequence[Path], o: _Opts, skipped: list[dict[str, str]]
     capped = 0
     # a native-size probe decodes one process's way: it stops at the first other size, where a pool would already
     # be decoding many more (large photos, at full size) that cannot be called back
-    workers = 1 if o.probe_uniform else decode_workers(len(files))
+    workers = 1 if o.probe_uniform else decode_workers(max(len(files), pool_for or 0))
     results: Iterator[tuple[Any, ...] | None] = _pooled(files, o, limit, workers) if workers > 1 else \
         itertools.repeat(None)
     try:
@@ -1662,7 +1667,7 @@ def iter_images(files: Sequence[Path], resolution: int, channels: int, *,
         # one chunk: the plain rules (every bad file named at once); several: decode leniently and decide here
         arrays, kept = _decode_files(part, lenient if several else o, skipped, sizes=sizes, convert_one=one,
                                      max_skipped=None if o.skip_bad else MAX_NAMED_BAD_FILES, chunked=True,
-                                     stats=stats)
+                                     stats=stats, pool_for=len(files))
         if o.resize == "error" and len(sizes) > 1:
             (h0, w0), f0 = next(iter(sizes.items()))
             (h, w), f = list(sizes.items())[1]
