@@ -1102,6 +1102,31 @@ def test_chunks_of_a_large_job_are_decoded_by_a_pool(tmp_path, monkeypatch):
         assert ka == kb
 
 
+def test_after_a_bad_chunk_the_later_files_are_checked_by_their_headers_only(tmp_path, monkeypatch):
+    """One unreadable file in the first chunk: the error still names the bad files of later chunks, but the good ones
+    there are not decoded (that took minutes for a large pile of photos, at native size, before the error)."""
+    import wildgan.data.readers as readers
+
+    root = _parallel_pile(tmp_path / "pile")
+    files = readers.list_image_files([root])
+    readable = [f for f in files if readers._header_opens(f)]
+    first_bad, late_bad = readable[1], readable[-1]
+    first_bad.write_bytes(b"not an image")
+    late_bad.write_bytes(b"no image either")
+    decoded = []
+    real = readers.read_image
+    monkeypatch.setattr(readers, "read_image", lambda f, *a, **k: decoded.append(Path(f)) or real(f, *a, **k))
+    n = len(files)
+    chunks = [range(0, n // 3), range(n // 3, 2 * n // 3), range(2 * n // 3, n)]
+    with pytest.raises(DataError) as e:
+        list(readers.iter_images(files, 16, 3, chunks=chunks))
+    later = [files[i] for c in chunks[1:] for i in c]
+    later_bad = [f for f in later if not readers._header_opens(f)]  # late_bad and the pile's own broken files
+    assert late_bad in later_bad and len(later_bad) < len(later)
+    assert all(f.name in str(e.value) for f in [first_bad, *later_bad])
+    assert [f for f in decoded if f in set(later)] == later_bad      # only the bad ones, for their reasons
+
+
 def test_a_decoding_process_that_dies_is_a_clear_error(tmp_path, monkeypatch):
     import wildgan.data.readers as readers
     from wildgan.errors import WildganError

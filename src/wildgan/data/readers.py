@@ -702,6 +702,17 @@ def _decode_files(files: Sequence[Path], o: _Opts, skipped: list[dict[str, str]]
 MAX_NAMED_BAD_FILES = 100   # then it is the folder, not a few files, that is wrong
 
 
+def _header_opens(path: Path) -> bool:
+    """Whether Pillow recognises the file from its header (nothing is decoded)."""
+    try:
+        with Image.open(path) as img:
+            return img.width > 0 and img.height > 0
+    except MemoryError:
+        raise
+    except Exception:  # noqa: BLE001 - anything Pillow raises: the caller asks read_image for the reason
+        return False
+
+
 def _n_gray(arrays: Sequence[np.ndarray]) -> int:
     """How many decoded files were gray (one channel), before any conversion: what a run's record says about its
     training files' colour (a data set of colour photos with a few gray files is not all colour)."""
@@ -1675,10 +1686,15 @@ def iter_images(files: Sequence[Path], resolution: int, channels: int, *,
                             "with --resize error (resize='error'); use --resize resize")
         reasons = [s["reason"] for s in skipped]
         if reasons and not o.skip_bad:
+            # the later chunks' files by their headers only (a full decode of a large pile, at native size in one
+            # process, took minutes before the error): what does not even open is named with read_image's reason;
+            # a file truncated further in is found by the next run
             seen = {i for c in chunks[:ci + 1] for i in c}
             for i in dict.fromkeys(i for c in chunks[ci + 1:] for i in c if i not in seen):
                 if len(reasons) >= MAX_NAMED_BAD_FILES:
                     break
+                if _header_opens(files[i]):
+                    continue
                 try:
                     read_image(files[i], o.depth16)
                 except DataError as e:
