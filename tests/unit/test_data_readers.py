@@ -182,6 +182,34 @@ def test_tar_interrupted_unpack_not_reused(tmp_path, monkeypatch):
     assert len(train) == 6
 
 
+def test_tar_unpack_takes_back_a_killed_unpack_and_names_a_full_disk(tmp_path, monkeypatch):
+    import errno
+
+    from wildgan.data import download as dl
+
+    cache = tmp_path / "cache"
+    tgz = make_tar(tmp_path)
+    stem = tgz.name.split(".")[0]
+    cache.mkdir()
+    old, recent = cache / f".tmp-{stem}-killed", cache / f".tmp-{stem}-running"
+    for d in (old, recent):
+        d.mkdir()
+        (d / "x").write_bytes(b"0" * 100)
+    t = time.time() - dl.STALE_UNPACK_S - 60
+    os.utime(old, (t, t))
+    dl.unpack_cached(tgz, cache)
+    assert not old.exists() and recent.exists()        # a day-old unfinished unpack goes; one that may run stays
+
+    def full(self, *a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(dl.tarfile.TarFile, "extractall", full)
+    with pytest.raises(DataError, match=r"could not write its unpacked files into .*free space there, or set "
+                                        r"WILDGAN_CACHE") as e:
+        dl.safe_extract(tgz, tmp_path / "dest")
+    assert "not a readable tar archive" not in str(e.value)
+
+
 def test_tar_cache_key_changes_with_mtime(tmp_path, monkeypatch):
     monkeypatch.setenv("WILDGAN_CACHE", str(tmp_path / "cache"))
     tgz = make_tar(tmp_path)

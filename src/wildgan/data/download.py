@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import shutil
 import tarfile
 import tempfile
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -48,8 +50,18 @@ def safe_extract(archive: str | Path, dest: str | Path) -> None:
                 tar.extractall(dest, members=members, filter="data")
             else:  # Python < 3.10.12: members were checked above
                 tar.extractall(dest, members=members)
-    except (tarfile.TarError, EOFError, OSError) as e:
+    except OSError as e:
+        if e.errno in _WRITE_ERRNOS:
+            # the destination, not the archive: a full disk said as a 'truncated archive' sent people to re-download
+            raise DataError(f"{archive}: could not write its unpacked files into {dest} ({e}); free space there, or "
+                            f"set WILDGAN_CACHE to a folder on a larger disk") from e
         raise DataError(f"{archive}: not a readable tar archive or truncated ({e})") from e
+    except (tarfile.TarError, EOFError) as e:
+        raise DataError(f"{archive}: not a readable tar archive or truncated ({e})") from e
+
+
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
+STALE_UNPACK_S = 24 * 3600     # an unfinished '.tmp-*' unpack older than this was killed: its space is taken back
 
 
 def tar_member_names(archive: str | Path, limit: int = 200) -> list[str]:
@@ -86,6 +98,14 @@ def unpack_cached(archive: str | Path, cache_dir: str | Path | None = None) -> P
     if final.is_dir():
         return final
     root.mkdir(parents=True, exist_ok=True)
+    # unpacks of this archive's name that a kill left unfinished (a day old: not one running now) hold disk space
+    # that nothing else ever frees
+    for old in root.glob(f".tmp-{stem}-*"):
+        try:
+            if time.time() - old.stat().st_mtime > STALE_UNPACK_S:
+                shutil.rmtree(old, ignore_errors=True)
+        except OSError:
+            pass
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{stem}-", dir=root))
     try:
         safe_extract(archive, tmp)
