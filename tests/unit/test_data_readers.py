@@ -1059,7 +1059,23 @@ def _decode(root: Path, workers: str, monkeypatch, **kw):
     return got, [(w.category, str(w.message)) for w in said]
 
 
-def test_a_pool_of_processes_decodes_exactly_like_one(tmp_path, monkeypatch):
+@pytest.fixture
+def pool_spy(monkeypatch) -> list[int]:
+    """The sizes of the process pools made while the test runs (each is still a real pool)."""
+    import concurrent.futures
+
+    pools: list[int] = []
+
+    class Spy(concurrent.futures.ProcessPoolExecutor):
+        def __init__(self, n, **kw):
+            pools.append(n)
+            super().__init__(n, **kw)
+
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", Spy)
+    return pools
+
+
+def test_a_pool_of_processes_decodes_exactly_like_one(tmp_path, monkeypatch, pool_spy):
     # the same arrays, ids, skipped files, errors and warnings (also one given inside a worker: Pillow's size limit,
     # the caller's, which the workers take over), whatever the number of processes
     import wildgan.data.readers as readers
@@ -1069,16 +1085,7 @@ def test_a_pool_of_processes_decodes_exactly_like_one(tmp_path, monkeypatch):
     monkeypatch.setattr(readers, "PARALLEL_DECODE_MIN_FILES", 0)
     monkeypatch.setattr(readers, "_DECODE_TASK_FILES", 4)         # several tasks, more than the pool holds at once
     monkeypatch.setattr(PILImage, "MAX_IMAGE_PIXELS", 300)          # 20x20 images: 'a very large image' warnings
-    import concurrent.futures
-
-    pools = []
-
-    class Spy(concurrent.futures.ProcessPoolExecutor):
-        def __init__(self, n, **kw):
-            pools.append(n)
-            super().__init__(n, **kw)
-
-    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", Spy)
+    pools = pool_spy
     for kw in ({"skip_bad": True}, {}):
         (one, said1), (pool, said2) = _decode(root, "1", monkeypatch, **kw), _decode(root, "2", monkeypatch, **kw)
         if kw:
@@ -1100,25 +1107,16 @@ def test_a_pool_of_processes_decodes_exactly_like_one(tmp_path, monkeypatch):
     assert pools == []
 
 
-def test_chunks_of_a_large_job_are_decoded_by_a_pool(tmp_path, monkeypatch):
+def test_chunks_of_a_large_job_are_decoded_by_a_pool(tmp_path, monkeypatch, pool_spy):
     """`wildgan score` decodes a pile chunk by chunk (64 MB each: 320 files at 256 px); the pool is decided by the
     whole job's size, not by the chunk's, and the pixels are those of one process."""
-    import concurrent.futures
-
     import wildgan.data.readers as readers
 
     root = _parallel_pile(tmp_path / "pile")
     files = readers.list_image_files([root])
     monkeypatch.setattr(readers, "PARALLEL_DECODE_MIN_FILES", 20)     # the job (31 files) is large, a chunk is not
     monkeypatch.setattr(readers, "_DECODE_TASK_FILES", 4)
-    pools = []
-
-    class Spy(concurrent.futures.ProcessPoolExecutor):
-        def __init__(self, n, **kw):
-            pools.append(n)
-            super().__init__(n, **kw)
-
-    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", Spy)
+    pools = pool_spy
     chunks = [range(0, 12), range(12, 24), range(24, len(files))]
     got = {}
     for workers in ("1", "2"):

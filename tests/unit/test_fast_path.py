@@ -394,84 +394,66 @@ def test_compiled_forwards_match_eager():
         assert (pa[k] - pb[k]).abs().max() <= 1e-4, k
 
 
+def _cuda_runner(nc, tc, x, graphs: bool, host: bool = False):
+    dev = torch.device("cuda")
+    fast = FastOptions(amp=torch.bfloat16, channels_last=True, cuda_graphs=graphs)
+    nets = build_pgan(nc, tc.seed).to(dev)
+    opts = make_optimizers(nets, tc, fast, dev)
+    rng = torch.Generator(device=dev).manual_seed(tc.seed)
+    pyr = build_pyramid(x, torch.device("cpu") if host else dev)
+    return nets, StepRunner(nets, opts, tc, nc, dev, pyr, rng, fast=fast, log=print)
+
+
+def _follows_on_cuda(nc, tc, la, lb, na, nb) -> None:
+    """Losses and weights of two CUDA runs agree up to the float noise of cuDNN's algorithm choice and bf16."""
+    for a, b in zip(la, lb):
+        assert b == pytest.approx(a, rel=2e-2, abs=2e-2)
+    pa, pb = _params(na), _params(nb)
+    num = sum(float((pa[k] - pb[k]).square().sum()) for k in pa) ** 0.5
+    init = _params(build_pgan(nc, tc.seed).to("cuda"))
+    den = sum(float((pa[k] - init[k]).square().sum()) for k in pa) ** 0.5
+    assert num <= 0.05 * den, (num, den)
+
+
+def _no_host_sync_in_steady_state(runner, nc, tc) -> None:
+    from wildgan.training.schedule import schedule as sch
+
+    phase = sch(int(tc.phase_kimg * 1000) + 64, nc.resolution, tc.phase_kimg, tc.fade_kimg, tc.minibatch)
+    runner.iteration(phase)
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        for _ in range(4):
+            runner.iteration(phase)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 @pytest.mark.parametrize("encoder_loss", ["image", "none"])
 def test_cuda_graphs_match_the_eager_fast_path_and_do_not_sync(encoder_loss, monkeypatch):
     monkeypatch.setenv("WILDGAN_STRICT_GRAPHS", "1")   # a failed capture raises with its root cause
     nc, tc, x = _setup(encoder_loss)
-    dev = torch.device("cuda")
-
-    def make(graphs):
-        fast = FastOptions(amp=torch.bfloat16, channels_last=True, cuda_graphs=graphs)
-        nets = build_pgan(nc, tc.seed).to(dev)
-        opts = make_optimizers(nets, tc, fast, dev)
-        rng = torch.Generator(device=dev).manual_seed(tc.seed)
-        return nets, StepRunner(nets, opts, tc, nc, dev, build_pyramid(x, dev), rng, fast=fast, log=print)
-
-    (na, ra), (nb, rb) = make(False), make(True)
+    (na, ra), (nb, rb) = _cuda_runner(nc, tc, x, False), _cuda_runner(nc, tc, x, True)
     la = _train(ra, nc, tc, 16)
     lb = _train(rb, nc, tc, 16)             # captures at 4x4 stable and at the fade (lod changes every round)
     assert rb._graphs_on and not rb._bad_keys, "capture failed or did not validate (see the printed warning)"
-    for a, b in zip(la, lb):
-        assert b == pytest.approx(a, rel=2e-2, abs=2e-2)
-    pa, pb = _params(na), _params(nb)
-    num = sum(float((pa[k] - pb[k]).square().sum()) for k in pa) ** 0.5
-    init = _params(build_pgan(nc, tc.seed).to(dev))
-    den = sum(float((pa[k] - init[k]).square().sum()) for k in pa) ** 0.5
-    assert num <= 0.05 * den, (num, den)
-    # steady state: no host synchronisation inside an iteration
-    from wildgan.training.schedule import schedule as sch
-
-    phase = sch(int(tc.phase_kimg * 1000) + 64, nc.resolution, tc.phase_kimg, tc.fade_kimg, tc.minibatch)
-    rb.iteration(phase)
-    torch.cuda.synchronize()
-    torch.cuda.set_sync_debug_mode("error")
-    try:
-        for _ in range(4):
-            rb.iteration(phase)
-    finally:
-        torch.cuda.set_sync_debug_mode("default")
+    _follows_on_cuda(nc, tc, la, lb, na, nb)
+    _no_host_sync_in_steady_state(rb, nc, tc)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_graphs_with_the_images_in_host_memory(monkeypatch):
     """host_data on a GPU: minibatches gathered on the host and copied (pinned, non-blocking) into the graph's input;
-    the training follows the device-pyramid run (float noise of cuDNN's algorithm choice only)."""
+    the training follows the device-pyramid run, and the gather and copy add no host synchronisation."""
     monkeypatch.setenv("WILDGAN_STRICT_GRAPHS", "1")
     nc, tc, x = _setup()
-    dev = torch.device("cuda")
-
-    def make(host):
-        fast = FastOptions(amp=torch.bfloat16, channels_last=True, cuda_graphs=True)
-        nets = build_pgan(nc, tc.seed).to(dev)
-        opts = make_optimizers(nets, tc, fast, dev)
-        rng = torch.Generator(device=dev).manual_seed(tc.seed)
-        pyr = build_pyramid(x, torch.device("cpu") if host else dev)
-        return nets, StepRunner(nets, opts, tc, nc, dev, pyr, rng, fast=fast, log=print)
-
-    (na, ra), (nb, rb) = make(False), make(True)
+    (na, ra), (nb, rb) = _cuda_runner(nc, tc, x, True), _cuda_runner(nc, tc, x, True, host=True)
     assert rb.host_data and not ra.host_data
     la, lb = _train(ra, nc, tc, 16), _train(rb, nc, tc, 16)
     assert rb._graphs_on and not rb._bad_keys
-    for a, b in zip(la, lb):
-        assert b == pytest.approx(a, rel=2e-2, abs=2e-2)
-    pa, pb = _params(na), _params(nb)
-    num = sum(float((pa[k] - pb[k]).square().sum()) for k in pa) ** 0.5
-    init = _params(build_pgan(nc, tc.seed).to(dev))
-    den = sum(float((pa[k] - init[k]).square().sum()) for k in pa) ** 0.5
-    assert num <= 0.05 * den, (num, den)
-    # the host gather and the pinned, non-blocking copy add no host synchronisation
-    from wildgan.training.schedule import schedule as sch
-
-    phase = sch(int(tc.phase_kimg * 1000) + 64, nc.resolution, tc.phase_kimg, tc.fade_kimg, tc.minibatch)
-    rb.iteration(phase)
-    torch.cuda.synchronize()
-    torch.cuda.set_sync_debug_mode("error")
-    try:
-        for _ in range(4):
-            rb.iteration(phase)
-    finally:
-        torch.cuda.set_sync_debug_mode("default")
+    _follows_on_cuda(nc, tc, la, lb, na, nb)
+    _no_host_sync_in_steady_state(rb, nc, tc)
 
 
 def test_bf16_autocast_keeps_activations_in_bf16() -> None:
