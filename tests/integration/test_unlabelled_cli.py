@@ -93,9 +93,15 @@ def test_unlabelled_pile_end_to_end(pile: Path, trained: tuple[Path, str], capsy
 
     # the report ranks the training pile itself; percentiles are among all training images, not the top k shown
     one = pile / "new" / "a" / "one000.png"
+    capsys.readouterr()
     assert main(["report", str(run), "--top-k", "3", "--image", str(one)]) == 0
+    said = "".join(capsys.readouterr())
     top = _rows(run / "report" / "top_anomalous.csv")
     assert len(top) == 3 and all(r["label"] == "?" for r in top)
+    # ranked by the cached training scores, not by scoring the whole pile again
+    assert "ranking the 144 training images by their cached scores" in said and "scoring the 144" not in said
+    cached = sorted(_rows(run / "train_scores.csv"), key=lambda r: -float(r["a"]))[:3]
+    assert [r["id"] for r in top] == [r["id"] for r in cached]
     named = _rows(run / "report" / "named_images.csv")
     assert main(["score", str(run), "--data", str(one), "--threshold", "contamination", "--no-progress",
                  "--out", str(pile / "one.csv")]) == 0

@@ -289,14 +289,26 @@ def _diagnose_training_pile(run_dir: Path, cfg: Any, device: str, log: Log, k: i
         # the images were moved or deleted since training: the ranking needs their pixels, not only the cached scores
         raise DataError(f"{e} (the report of a run trained on unlabelled images ranks and maps its training images, "
                         f"read from where they were at training: put them back there, or a link)") from None
-    log(f"scoring the {len(split.train_x)} training images with {model.source}")
-    res = model.score(split.train_x)                   # the same mixed batches as training-score thresholds use
-    top = top_k(res.scores[pick_score(res.scores, score)], max(k, 0))
-    rec = model.score(split.train_x[top], return_recon=True, batch_mode="isolated").recon if len(top) else None
+    from ..scoring.train_scores import read_train_scores
+
+    # the training scores cached by train / score --threshold (the same mixed batches, for these very images in
+    # this order): a pile of 100k photos is not scored again just to pick its top k
+    scores = read_train_scores(run_dir, model, "mixed", ids=split.train_ids)
+    z_all = None
+    if scores is not None:
+        log(f"ranking the {len(split.train_x)} training images by their cached scores (train_scores.csv)")
+    else:
+        log(f"scoring the {len(split.train_x)} training images with {model.source}")
+        res = model.score(split.train_x)               # the same mixed batches as training-score thresholds use
+        scores, z_all = dict(res.scores), res.z
+    top = top_k(scores[pick_score(scores, score)], max(k, 0))
+    mapped = model.score(split.train_x[top], return_recon=True, batch_mode="isolated") if len(top) else None
+    # latents of the top images: from the whole pass when there was one, else from their own (isolated) pass
+    z = z_all[top] if z_all is not None else (None if mapped is None else mapped.z)
     return model, RunDiagnostics(y=np.full(len(top), -1), ids=[split.train_ids[i] for i in top],
-                                 x=split.train_x[top], scores={kk: v[top] for kk, v in res.scores.items()},
-                                 z=None if res.z is None else res.z[top], recon=rec, controls={}, metrics={},
-                                 reference=dict(res.scores))
+                                 x=split.train_x[top], scores={kk: v[top] for kk, v in scores.items()},
+                                 z=z, recon=None if mapped is None else mapped.recon, controls={}, metrics={},
+                                 reference=dict(scores))
 
 
 def _metrics_rows(metrics: dict[str, Any]) -> list[list[Any]]:

@@ -77,9 +77,11 @@ def write_train_scores(run_dir: Path, model: Any, ids: Sequence[str], scores: di
     atomic_write_text(key_path, json.dumps(score_key(model, batch_mode, len(ids)), indent=2))
 
 
-def read_train_scores(run_dir: Path, model: Any, batch_mode: str) -> dict[str, np.ndarray] | None:
+def read_train_scores(run_dir: Path, model: Any, batch_mode: str,
+                      ids: Sequence[str] | None = None) -> dict[str, np.ndarray] | None:
     """The cached training scores of this model and protocol, or None when missing, stale (other weights, score
-    protocol or data than now: see score_key) or damaged."""
+    protocol or data than now: see score_key) or damaged; with `ids`, also None unless the cache's rows are those
+    images in that order."""
     import csv
 
     csv_path, key_path = cache_paths(run_dir, batch_mode)
@@ -96,7 +98,7 @@ def read_train_scores(run_dir: Path, model: Any, batch_mode: str) -> dict[str, n
             return None  # other weights, protocol or data: the cache is stale
         with open(csv_path, newline="") as f:
             rows = list(csv.DictReader(f))
-        if len(rows) != n:
+        if len(rows) != n or (ids is not None and [r.get("id") for r in rows] != [str(i) for i in ids]):
             return None
         names = [k for k in rows[0] if k not in ("id", "label")] if rows else []
         return {k: np.array([float(r[k]) for r in rows], dtype=np.float64) for k in names}
