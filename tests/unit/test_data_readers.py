@@ -204,10 +204,17 @@ def test_tar_unpack_takes_back_a_killed_unpack_and_names_a_full_disk(tmp_path, m
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(dl.tarfile.TarFile, "extractall", full)
-    with pytest.raises(DataError, match=r"could not write its unpacked files into .*free space there, or set "
-                                        r"WILDGAN_CACHE") as e:
+    with pytest.raises(DataError, match=r"could not write its unpacked files into .*free space there or make it "
+                                        r"writable, or set WILDGAN_CACHE") as e:
         dl.safe_extract(tgz, tmp_path / "dest")
     assert "not a readable tar archive" not in str(e.value)
+
+    def unreadable(*a, **k):                          # the archive itself cannot be read: not the destination's fault
+        raise PermissionError(errno.EACCES, "Permission denied", str(tgz))
+
+    monkeypatch.setattr(dl.tarfile, "open", unreadable)
+    with pytest.raises(DataError, match="not a readable tar archive"):
+        dl.safe_extract(tgz, tmp_path / "dest")
 
 
 def test_tar_cache_key_changes_with_mtime(tmp_path, monkeypatch):
@@ -1108,8 +1115,8 @@ def test_a_pool_of_processes_decodes_exactly_like_one(tmp_path, monkeypatch, poo
 
 
 def test_chunks_of_a_large_job_are_decoded_by_a_pool(tmp_path, monkeypatch, pool_spy):
-    """`wildgan score` decodes a pile chunk by chunk (64 MB each: 320 files at 256 px); the pool is decided by the
-    whole job's size, not by the chunk's, and the pixels are those of one process."""
+    """`wildgan score` decodes a pile chunk by chunk (64 MB each: 320 files at 256 px); a chunk of a large job gets
+    a pool when its files are big (seconds of decoding), and the pixels are those of one process."""
     import wildgan.data.readers as readers
 
     root = _parallel_pile(tmp_path / "pile")
@@ -1118,6 +1125,10 @@ def test_chunks_of_a_large_job_are_decoded_by_a_pool(tmp_path, monkeypatch, pool
     monkeypatch.setattr(readers, "_DECODE_TASK_FILES", 4)
     pools = pool_spy
     chunks = [range(0, 12), range(12, 24), range(24, len(files))]
+    monkeypatch.setenv("WILDGAN_DECODE_WORKERS", "2")
+    list(readers.iter_images(files, 16, 3, chunks=chunks, skip_bad=True))
+    assert pools == []                       # chunks of small files: no pool each (its start would cost more)
+    monkeypatch.setattr(readers, "CHUNK_POOL_MIN_BYTES", 1)          # chunks whose files take seconds to decode
     got = {}
     for workers in ("1", "2"):
         monkeypatch.setenv("WILDGAN_DECODE_WORKERS", workers)

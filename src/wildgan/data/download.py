@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import glob
 import hashlib
 import os
 import shutil
@@ -51,10 +52,12 @@ def safe_extract(archive: str | Path, dest: str | Path) -> None:
             else:  # Python < 3.10.12: members were checked above
                 tar.extractall(dest, members=members)
     except OSError as e:
-        if e.errno in _WRITE_ERRNOS:
+        target = Path(e.filename) if e.filename else None
+        writing = target is None or Path(dest).resolve() in (target.resolve(), *target.resolve().parents)
+        if e.errno in _WRITE_ERRNOS and writing and (target is None or target.resolve() != archive.resolve()):
             # the destination, not the archive: a full disk said as a 'truncated archive' sent people to re-download
-            raise DataError(f"{archive}: could not write its unpacked files into {dest} ({e}); free space there, or "
-                            f"set WILDGAN_CACHE to a folder on a larger disk") from e
+            raise DataError(f"{archive}: could not write its unpacked files into {dest} ({e}); free space there or "
+                            f"make it writable, or set WILDGAN_CACHE to another folder") from e
         raise DataError(f"{archive}: not a readable tar archive or truncated ({e})") from e
     except (tarfile.TarError, EOFError) as e:
         raise DataError(f"{archive}: not a readable tar archive or truncated ({e})") from e
@@ -100,7 +103,7 @@ def unpack_cached(archive: str | Path, cache_dir: str | Path | None = None) -> P
     root.mkdir(parents=True, exist_ok=True)
     # unpacks of this archive's name that a kill left unfinished (a day old: not one running now) hold disk space
     # that nothing else ever frees
-    for old in root.glob(f".tmp-{stem}-*"):
+    for old in root.glob(f".tmp-{glob.escape(stem)}-*"):
         try:
             if time.time() - old.stat().st_mtime > STALE_UNPACK_S:
                 shutil.rmtree(old, ignore_errors=True)

@@ -485,6 +485,17 @@ def _progress(it: Iterable[T], total: int, desc: str, enabled: bool | None) -> I
 # Pillow's) at their own place, each once per place as Python's default filter does (with the pool, a filter that
 # turns a warning into an error acts only there, after the decode: one process is the reference behaviour).
 PARALLEL_DECODE_MIN_FILES = 2048      # below this a pool costs more to start (~0.3 s a process) than it saves
+CHUNK_POOL_MIN_BYTES = 128 * 2**20    # a chunk of fewer files whose files hold this much: seconds of decoding
+
+
+def _file_bytes(files: Sequence[Path]) -> int:
+    total = 0
+    for f in files:
+        try:
+            total += os.stat(f).st_size
+        except OSError:
+            pass                      # an unreadable file is the decode's to report
+    return total
 _DECODE_TASK_FILES = 64               # files per task: pickling overhead amortised, order kept at low latency
 _REEMIT_REGISTRY: dict[Any, Any] = {}   # where the re-given warnings of other libraries are remembered (once per place)
 
@@ -641,8 +652,9 @@ def _decode_files(files: Sequence[Path], o: _Opts, skipped: list[dict[str, str]]
     decoded (only the converted image is kept). `max_skipped`: stop after that many skipped files. `stats`: collects
     the decode statistics of the kept files, for the caller's warn_decode_stats. `native`: collects the native (H, W)
     of each kept image, in order (for _stack's mixed-size warning). `pool_for`: the number of files the whole job
-    decodes, when `files` is one chunk of it (a pool is worth its start for a chunk of a large job: at 256 px a
-    64 MB chunk is only 320 files, below PARALLEL_DECODE_MIN_FILES, and large photos take 40 ms each)."""
+    decodes, when `files` is one chunk of it: a chunk of a large job whose files hold at least CHUNK_POOL_MIN_BYTES
+    gets a pool even below PARALLEL_DECODE_MIN_FILES (at 256 px a 64 MB chunk is only 320 files, and large photos
+    take 40 ms each); a chunk of small files does not (each chunk starts its own pool, ~1 s)."""
     arrays, kept = [], []
     sizes = {} if sizes is None else sizes        # as decoded, before any shrinking
     bad: list[str] = []
@@ -653,7 +665,11 @@ def _decode_files(files: Sequence[Path], o: _Opts, skipped: list[dict[str, str]]
     capped = 0
     # a native-size probe decodes one process's way: it stops at the first other size, where a pool would already
     # be decoding many more (large photos, at full size) that cannot be called back
-    workers = 1 if o.probe_uniform else decode_workers(max(len(files), pool_for or 0))
+    n_pool = len(files)
+    if pool_for and pool_for > n_pool and n_pool < PARALLEL_DECODE_MIN_FILES and _file_bytes(files) >= \
+            CHUNK_POOL_MIN_BYTES:
+        n_pool = pool_for
+    workers = 1 if o.probe_uniform else decode_workers(n_pool)
     results: Iterator[tuple[Any, ...] | None] = _pooled(files, o, limit, workers) if workers > 1 else \
         itertools.repeat(None)
     try:
@@ -705,8 +721,10 @@ MAX_NAMED_BAD_FILES = 100   # then it is the folder, not a few files, that is wr
 def _header_opens(path: Path) -> bool:
     """Whether Pillow recognises the file from its header (nothing is decoded)."""
     try:
-        with Image.open(path) as img:
-            return img.width > 0 and img.height > 0
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)     # read_image says it, naming the file
+            with Image.open(path) as img:
+                return img.width > 0 and img.height > 0
     except MemoryError:
         raise
     except Exception:  # noqa: BLE001 - anything Pillow raises: the caller asks read_image for the reason

@@ -293,7 +293,12 @@ def _diagnose_training_pile(run_dir: Path, cfg: Any, device: str, log: Log, k: i
 
     # the training scores cached by train / score --threshold (the same mixed batches, for these very images in
     # this order): a pile of 100k photos is not scored again just to pick its top k
-    scores = read_train_scores(run_dir, model, "mixed", ids=split.train_ids)
+    from ..data import split_differences
+
+    # (not when the rebuilt split differs from the one recorded at training, e.g. another reader version: the cache
+    # would rank pixels that are no longer these)
+    changed = split_differences(split, read_split_info(run_dir))
+    scores = None if changed else read_train_scores(run_dir, model, "mixed", ids=split.train_ids)
     z_all = None
     if scores is not None:
         log(f"ranking the {len(split.train_x)} training images by their cached scores (train_scores.csv)")
