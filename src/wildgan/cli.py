@@ -892,7 +892,7 @@ def _score_pile(model: Any, a: argparse.Namespace, ctx: Any, archive: Path | Non
             if ctx is not None:
                 from .training.distributed import shutdown
 
-                shutdown()
+                shutdown(together=sys.exc_info()[0] is None)
     if got is not None and root is not None:
         got.ids = [Path(i).relative_to(root).as_posix() for i in got.ids]
         got.skipped = [inside(r) for r in got.skipped]

@@ -28,6 +28,7 @@ average to the one-process losses: gradients averaged over ranks = the one-proce
 
 from __future__ import annotations
 
+import gc
 import os
 from dataclasses import dataclass, field
 from typing import Any, Iterable
@@ -137,11 +138,25 @@ def init_distributed(device: str = "auto") -> DistContext:
     return _CTX
 
 
-def shutdown() -> None:
+def shutdown(together: bool = True) -> None:
+    """Leave the process group: every rank together (unless `together` is False: after an error, when a peer may
+    never arrive and waiting would hang the job instead of letting torchrun stop it), then the groups' threads and sockets freed while the interpreter
+    is still whole.
+
+    Why: a rank that tore its gloo pairs down while its peer was still finishing the last collective, or a group
+    object freed only at interpreter exit, can abort the peer ("terminate called without an active exception",
+    SIGABRT) after a run that succeeded; torchrun then reports the whole job as failed. Seen once in CI in ~100 runs."""
     global _CTX
     if tdist.is_initialized():
+        if together:
+            ctrl = _CTX.ctrl_group if _CTX is not None else None
+            try:
+                tdist.barrier(group=ctrl)        # on the CPU group: no rank closes its sockets while a peer still talks
+            except Exception:                    # a peer already gone: nothing to wait for; still free what we hold
+                pass
         tdist.destroy_process_group()
     _CTX = None
+    gc.collect()                                 # free the C++ groups now, not during interpreter finalisation
 
 
 def local_rows(n: int, world: int, rank: int, group: int = 4) -> torch.Tensor:
