@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import pickle
 import re
@@ -1304,3 +1305,47 @@ def test_a_data_set_file_among_image_files_is_named_as_one(tmp_path):
         if f.is_file():
             with pytest.raises(DataError, match=want):
                 read_image(f)
+
+
+# ------------------------------------------------------------------------------------------------ memory
+def test_a_pile_too_big_for_memory_is_said_before_decoding(tmp_path, monkeypatch):
+    import wildgan.data.readers as R
+
+    root = make_tree(tmp_path / "d", classes=("a", "b"), n=2, size=(16, 16))
+    monkeypatch.setattr(R, "ROOM_CHECK_MIN_BYTES", 0)
+    decoded = 4 * 16 * 16 * 3
+    monkeypatch.setattr(R, "host_memory_available", lambda: int(decoded * R.TRAINING_HOLDS) - 1)
+    for dataset in ("unlabelled", "folder"):         # a pile, and a labelled tree (its files of every class)
+        with pytest.warns(UserWarning, match=r"4 images decode to about .* GiB \(16x16x3 each, judged by 000.png\) "
+                                             r"and training holds about 1.4x .* --resolution"):
+            load_dataset(root, dataset=dataset)
+    monkeypatch.setattr(R, "host_memory_available", lambda: math.ceil(decoded * R.TRAINING_HOLDS))   # room: quiet
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_dataset(root, dataset="unlabelled")
+    monkeypatch.setattr(R, "host_memory_available", lambda: 10)
+    monkeypatch.setattr(R, "ROOM_CHECK_MIN_BYTES", 4 * 8 * 8 * 3 + 1)
+    with warnings.catch_warnings():       # the decode shrinks to --resolution: that is what is estimated
+        warnings.simplefilter("error")
+        load_dataset(root, dataset="unlabelled", resolution=8)
+
+
+def test_host_memory_available_is_known_here():
+    from wildgan.data.readers import host_memory_available
+
+    got = host_memory_available()
+    assert got is None or got > 0
+
+
+def test_stacking_hands_the_decoded_images_back_as_it_goes(tmp_path, monkeypatch):
+    """The decoded list is consumed while the block fills, and freed memory is handed back along the way (glibc
+    keeps freed small blocks: without it a pile is held twice while it is stacked)."""
+    import wildgan.data.readers as R
+
+    calls = []
+    monkeypatch.setattr(R, "release_freed_memory", lambda: calls.append(1))
+    monkeypatch.setattr(R, "_TRIM_EVERY_BYTES", 8 * 8 * 3 * 2)                # every second image
+    arrays = [np.full((8, 8, 3), i, np.uint8) for i in range(5)]
+    out = R._stack(arrays, [f"f{i}" for i in range(5)], R._Opts(), "x")
+    assert [int(a[0, 0, 0]) for a in out] == [0, 1, 2, 3, 4] and arrays == [None] * 5
+    assert len(calls) == 3                                                   # after images 2 and 4, and at the end

@@ -274,3 +274,29 @@ def test_data_config_knows_exactly_the_depth16_rules():
     for bad in ("bits:8", "bits:17", "Global", "bits"):
         with pytest.raises(ConfigError, match="depth16 must be per-image, global, shift or bits:N"):
             DataConfig(depth16=bad)
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 17, 200])
+def test_permute_rows_in_place_equals_the_gather(n):
+    from wildgan.data.transforms import permute_rows
+
+    rng = np.random.default_rng(n)
+    x = rng.integers(0, 256, (n, 3, 2, 1), dtype=np.uint8)
+    for perm in (rng.permutation(n), np.arange(n), np.arange(n)[::-1].copy()):
+        want = x[perm]
+        y = x.copy()
+        got = permute_rows(y, perm)
+        assert got is y and np.array_equal(got, want)          # in place: the same array, reordered
+
+
+def test_permute_rows_copies_what_it_does_not_own():
+    from wildgan.data.transforms import permute_rows
+
+    base = np.arange(24, dtype=np.uint8).reshape(6, 4)
+    view = base[1:5]
+    perm = np.array([3, 0, 1, 2])
+    got = permute_rows(view, perm)
+    assert got is not view and np.array_equal(got, base[1:5][perm])
+    assert np.array_equal(base, np.arange(24, dtype=np.uint8).reshape(6, 4))   # the caller's array is untouched
+    with pytest.raises(ValueError, match="permutation of 4 rows"):
+        permute_rows(base[:4].copy(), np.arange(3))

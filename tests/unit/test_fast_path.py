@@ -235,6 +235,17 @@ def test_the_pyramid_is_built_in_chunks_with_the_same_levels(monkeypatch):
         assert torch.equal(pyr[res], F.avg_pool2d(full.float(), 16 // res).round().clamp(0, 255).to(torch.uint8))
 
 
+def test_a_host_pyramid_holds_no_copy_of_the_training_images():
+    """In host memory the full-resolution level is the caller's array seen as NCHW: a pile of photos is not held
+    twice. Its minibatches are the same (and contiguous) as those of a copied level."""
+    x = (np.random.default_rng(4).random((20, 8, 8, 3)) * 255).astype(np.uint8)
+    pyr = build_pyramid(x, torch.device("cpu"))
+    assert pyr[8].data_ptr() == x.ctypes.data
+    idx = torch.tensor([5, 0, 19, 5])
+    got = pyr[8].index_select(0, idx)
+    assert got.is_contiguous() and torch.equal(got, torch.from_numpy(x).permute(0, 3, 1, 2).contiguous()[idx])
+
+
 def test_channels_last_is_the_same_maths():
     nc, tc, x = _setup()
     ref, r0 = _runner(nc, tc, x, FastOptions(), force_fast=False)

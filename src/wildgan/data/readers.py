@@ -496,6 +496,69 @@ def _file_bytes(files: Sequence[Path]) -> int:
         except OSError:
             pass                      # an unreadable file is the decode's to report
     return total
+def host_memory_available() -> int | None:
+    """Bytes of memory this process can still take, as the system sees it (Linux: MemAvailable, lowered by a cgroup
+    v2 limit when one is set), or None where that is not known."""
+    avail = None
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    avail = int(line.split()[1]) * 1024
+                    break
+    except (OSError, ValueError):
+        try:
+            avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (AttributeError, OSError, ValueError):
+            return None
+    try:                                            # a container's own limit, when it is below the machine's
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        if limit != "max":
+            used = int(Path("/sys/fs/cgroup/memory.current").read_text())
+            room = max(0, int(limit) - used)
+            avail = room if avail is None else min(avail, room)
+    except (OSError, ValueError):
+        pass
+    return avail
+
+
+TRAINING_HOLDS = 1.4      # training holds the decoded set plus its pyramid (1/3) and some scratch: about 1.4x
+ROOM_CHECK_MIN_BYTES = 256 * 2**20   # below this no file is opened to estimate anything
+
+
+def warn_if_no_room(files: Sequence[Path], o: _Opts, what: str) -> None:
+    """Warn before decoding when the decoded images (times TRAINING_HOLDS) would not fit in the memory left.
+
+    Why: a pile too big for memory otherwise runs for minutes and is then killed by the system's out-of-memory
+    killer, which leaves no message at all. The size is estimated from the first file's header (nothing is decoded),
+    capped at the resolution the decode shrinks to; it is only a warning, since other files may be smaller."""
+    if not files or o.probe_uniform:
+        return
+    limit = o.resolution or (None if o.resize == "error" else MAX_AUTO_RESOLUTION)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(files[0]) as img:
+                w, h, mode = img.width, img.height, img.mode
+    except MemoryError:
+        raise
+    except Exception:  # noqa: BLE001 - an unreadable first file is the decode's to report
+        return
+    if limit is not None:
+        h, w = min(h, limit), min(w, limit)
+    channels = o.channels or (1 if mode in ("1", "L", "I", "I;16", "F") else 3)
+    decoded = len(files) * h * w * channels
+    if decoded < ROOM_CHECK_MIN_BYTES:
+        return
+    avail = host_memory_available()
+    if avail is None or decoded * TRAINING_HOLDS <= avail:
+        return
+    warn_user(f"{what}: {len(files)} images decode to about {decoded / 2**30:.1f} GiB ({w}x{h}x{channels} each, "
+              f"judged by {files[0].name}) and training holds about {TRAINING_HOLDS}x that, but only "
+              f"{avail / 2**30:.1f} GiB of memory is free: the system may stop the process without a message. A "
+              f"smaller --resolution, --channels 1 (gray) or fewer images need less")
+
+
 _DECODE_TASK_FILES = 64               # files per task: pickling overhead amortised, order kept at low latency
 _REEMIT_REGISTRY: dict[Any, Any] = {}   # where the re-given warnings of other libraries are remembered (once per place)
 
@@ -766,7 +829,7 @@ def unreadable_files_error(reasons: Sequence[str]) -> DataError:
 
 def _stack(arrays: list[np.ndarray], names: Sequence[str], o: _Opts, what: str,
            native: Sequence[tuple[int, int]] | None = None) -> np.ndarray:
-    """Decoded images -> one [N, H, W, C] block.
+    """Decoded images -> one [N, H, W, C] block. Consumes `arrays`: each entry is set to None once copied.
 
     Channels become o.channels (default: 1 if all images are gray, else 3). Images larger than o.resolution are
     shrunk to it now (saves memory on big photos); smaller ones keep their size so that the caller's final
@@ -809,15 +872,45 @@ def _stack(arrays: list[np.ndarray], names: Sequence[str], o: _Opts, what: str,
                       f"another with --resolution)")
     mixed = len(sizes) > 1
     out = None
+    freed = 0
     for i, a in enumerate(arrays):
+        arrays[i] = None  # type: ignore[call-overload]
+        freed += a.nbytes
         a = to_channels(a, channels)
         if target is not None and (mixed or a.shape[0] > target or a.shape[1] > target):
             a = resize_one(a, target, o.fit)
         if out is None:
-            out = np.empty((len(arrays),) + a.shape, np.uint8)
+            out = np.empty((len(arrays),) + a.shape, np.uint8)   # (its pages are taken as they are written)
         out[i] = a
+        if freed >= _TRIM_EVERY_BYTES:
+            # the decoded images are many small blocks that the allocator keeps after they are freed: handed back as
+            # the block fills, a pile is held about once while it is stacked, not twice
+            release_freed_memory()
+            freed = 0
+    release_freed_memory()
     assert out is not None
     return out
+
+
+_TRIM_EVERY_BYTES = 64 * 2**20
+_MALLOC_TRIM: Any = None
+
+
+def release_freed_memory() -> None:
+    """Hand memory that Python has freed back to the system, where the C library can (glibc's malloc_trim; elsewhere
+    nothing). Why: glibc keeps freed small blocks for reuse, so a process that decoded a pile image by image and then
+    copied it into one array still holds both copies in its resident memory, and the next large array (the
+    training set's shuffle, the pyramid) cannot reuse them."""
+    global _MALLOC_TRIM
+    if _MALLOC_TRIM is None:
+        import ctypes
+
+        try:
+            _MALLOC_TRIM = ctypes.CDLL(None).malloc_trim
+        except (OSError, AttributeError):       # not glibc (macOS, Windows, musl without it)
+            _MALLOC_TRIM = False
+    if _MALLOC_TRIM:
+        _MALLOC_TRIM(0)
 
 
 def crop_warning(sizes: set[tuple[int, int]], fit: str, resolution: int | None, what: str,
@@ -992,6 +1085,7 @@ def read_folder(root: str | Path, o: _Opts | None = None, id_root: Path | None =
     sets = {}
     stats: dict[str, Any] = {} if o.stats is None else o.stats
     all_sizes: set[tuple[int, int]] = set()
+    warn_if_no_room([f for classes in parts.values() for c in sorted(classes) for f in classes[c]], o, str(eff))
     for split, classes in parts.items():
         files = [f for c in sorted(classes) for f in classes[c]]
         labels = [index[c] for c in sorted(classes) for _ in classes[c]]
@@ -1002,11 +1096,11 @@ def read_folder(root: str | Path, o: _Opts | None = None, id_root: Path | None =
         arrays, kept = _decode_files(files, o, skipped, desc=f"decoding {split}", what=str(where), sizes=sizes,
                                      stats=stats, native=native, chunked=True)
         all_sizes |= set(sizes)
+        gray = {"native_gray": _all_gray(arrays), "n_gray_files": _n_gray(arrays)}   # before _stack consumes them
         x = _stack(arrays, [str(files[i]) for i in kept], o, str(where), native)
         ids = [files[i].relative_to(id_root).as_posix() for i in kept]
         sets[split] = ImageSet(x, np.asarray([labels[i] for i in kept], np.int64), class_names, ids,
-                               info={"native_sides": native_sides(sizes), "native_gray": _all_gray(arrays),
-                                     "n_gray_files": _n_gray(arrays)})
+                               info={"native_sides": native_sides(sizes), **gray})
     if not o.probe_uniform:
         warn_crop(all_sizes, o.fit, o.resolution, str(eff))
     for s in sets.values():
@@ -1032,15 +1126,16 @@ def read_unlabelled(root: str | Path, o: _Opts | None = None) -> ImageSet:
     sizes: dict[tuple[int, int], Path] = {}
     native: list[tuple[int, int]] = []
     stats: dict[str, Any] = {} if o.stats is None else o.stats
+    warn_if_no_room(files, o, str(root))
     arrays, kept = _decode_files(files, o, skipped, desc="decoding", what=str(root), sizes=sizes, stats=stats,
                                  native=native)
+    gray = {"native_gray": _all_gray(arrays), "n_gray_files": _n_gray(arrays)}       # before _stack consumes them
     x = _stack(arrays, [str(files[i]) for i in kept], o, str(root), native)
     if o.stats is None:
         warn_decode_stats(stats, str(root), o.depth16)
     out = ImageSet(x, np.zeros(len(kept), np.int64), ["unlabelled"], [files[i].relative_to(root).as_posix()
                                                                         for i in kept])
-    out.info.update(skipped=skipped, native_sides=native_sides(sizes), native_gray=_all_gray(arrays),
-                    n_gray_files=_n_gray(arrays))
+    out.info.update(skipped=skipped, native_sides=native_sides(sizes), **gray)
     return out
 
 

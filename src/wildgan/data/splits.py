@@ -33,7 +33,7 @@ import numpy as np
 from ..config import DataConfig
 from ..errors import ConfigError, DataError, warn_user
 from .readers import CIFAR10_CLASSES, READER_CHANGES, READER_VERSION, ImageSet, default_sample_path, load_dataset, native_sides
-from .transforms import MAX_AUTO_RESOLUTION, check_resolution, convert, next_pow2, rotate_batch
+from .transforms import MAX_AUTO_RESOLUTION, check_resolution, convert, next_pow2, permute_rows, rotate_batch
 
 MIN_NORMAL = 16
 CHULA_TEST_PER_CLASS = 256
@@ -214,11 +214,14 @@ def _augment(x: np.ndarray, ids: list[str], is_anom: np.ndarray, rotations: int,
     if rotations <= 0:
         return x, ids, is_anom
     angles = _rng(seed, "rotation").uniform(0.0, 360.0, size=(rotations, len(x)))
-    xs, all_ids = [x], list(ids)
+    n = len(x)
+    out = np.empty(((rotations + 1) * n,) + x.shape[1:], x.dtype)    # filled in place: no list of copies to join
+    out[:n] = x
+    all_ids = list(ids)
     for k in range(rotations):
-        xs.append(rotate_batch(x, angles[k]))
+        out[(k + 1) * n:(k + 2) * n] = rotate_batch(x, angles[k])
         all_ids += [f"{i}#rot{k + 1}" for i in ids]
-    return np.concatenate(xs), all_ids, np.tile(is_anom, rotations + 1)
+    return out, all_ids, np.tile(is_anom, rotations + 1)
 
 
 def _base_id(i: str) -> str:
@@ -406,7 +409,8 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
     is_anom = np.concatenate([np.zeros(len(tr_norm), np.int8), np.ones(n_a, np.int8)])
     x, ids, is_anom = _augment(x, ids, is_anom, rotations, cfg.seed)
     perm = _rng(cfg.seed, "train_shuffle").permutation(len(x))
-    train_x, train_ids, train_is_anom = x[perm], [ids[i] for i in perm], is_anom[perm]
+    # (x is this function's own array, a fresh selection: shuffled in place, not held twice)
+    train_x, train_ids, train_is_anom = permute_rows(x, perm), [ids[i] for i in perm], is_anom[perm]
     by_class = np.bincount(tr_pool.y[contam], minlength=len(names)) if n_a else np.zeros(len(names), np.int64)
 
     # ---- test set
@@ -494,7 +498,8 @@ def _unlabelled_split(cfg: DataConfig, train: ImageSet, kind: str, source: str, 
         "n_test_anomalous": 0,
     }
     empty = np.zeros((0, resolution, resolution, channels), np.uint8)
-    return AnomalySplit(x[perm], is_anom[perm], [ids[i] for i in perm], empty, np.zeros(0, np.int8), [],
+    # (x is the array decoded for this split, or a conversion of it: shuffled in place, not held twice)
+    return AnomalySplit(permute_rows(x, perm), is_anom[perm], [ids[i] for i in perm], empty, np.zeros(0, np.int8), [],
                         resolution, channels, info)
 
 

@@ -271,6 +271,33 @@ def convert(x: np.ndarray, resolution: int, channels: int, fit: str = "resize") 
     return out
 
 
+def permute_rows(x: np.ndarray, perm: np.ndarray) -> np.ndarray:
+    """x[perm], in place when x owns its memory (x is then returned, reordered), else a copy.
+
+    Why: the shuffled training set is the largest thing in host memory (a pile of photos); x[perm] would hold it
+    twice at once. In place it is one row of scratch, by following the permutation's cycles (one copy per row)."""
+    perm = np.asarray(perm, dtype=np.int64)
+    if perm.shape != (len(x),):
+        raise ValueError(f"a permutation of {len(x)} rows was expected, got shape {perm.shape}")
+    if x.base is not None or not x.flags.writeable or not x.flags.c_contiguous:
+        return x[perm]                                 # not ours to reorder (a view, or read-only): copy
+    done = np.zeros(len(x), dtype=bool)
+    for start in np.flatnonzero(perm != np.arange(len(x))):
+        if done[start]:
+            continue
+        first = x[start].copy()
+        i = start
+        while True:                                    # new x[i] = old x[perm[i]] along the cycle through start
+            done[i] = True
+            j = perm[i]
+            if j == start:
+                x[i] = first
+                break
+            x[i] = x[j]
+            i = j
+    return x
+
+
 # --------------------------------------------------------------------------------------------- rotation
 def rotate_batch(x: np.ndarray, angles_deg: np.ndarray) -> np.ndarray:
     """Rotate each uint8 [H, W, C] image counter-clockwise about its centre: bilinear, mirror padding.

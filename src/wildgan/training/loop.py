@@ -94,16 +94,28 @@ def build_pyramid(x_nhwc: np.ndarray, device: torch.device) -> dict[int, torch.T
     """{res: uint8 [N, C, res, res]}: each level is the exact box average of the full image, rounded (spec 1.5).
 
     Levels are computed in chunks of PYRAMID_CHUNK_BYTES of floats (the same values, each image is pooled alone), so
-    that building them needs the pyramid plus one chunk, not a float copy of the whole set."""
-    full = torch.from_numpy(np.ascontiguousarray(x_nhwc)).permute(0, 3, 1, 2).contiguous()
-    n, res = full.shape[0], full.shape[-1]
-    pyr = {res: full.to(device)}
+    that building them needs the pyramid plus one chunk, not a float copy of the whole set.
+
+    In host memory the full-resolution level is x_nhwc itself, seen as NCHW (no copy: a pile of photos is the
+    largest thing training holds, and the caller keeps x_nhwc for the training scores anyway); minibatches are
+    gathered with index_select, whose result is contiguous whatever the source's strides. On a GPU it is a
+    contiguous copy made chunk by chunk (no host-side NCHW copy of the whole set either)."""
+    full = torch.from_numpy(np.ascontiguousarray(x_nhwc)).permute(0, 3, 1, 2)
+    n, c, res = full.shape[0], full.shape[1], full.shape[-1]
     chunk = max(1, PYRAMID_CHUNK_BYTES // (full[:1].numel() * 4))
+    if device.type == "cpu":
+        top = full
+    else:
+        top = torch.empty((n, c, res, res), dtype=torch.uint8, device=device)
+        for a in range(0, n, chunk):
+            top[a:a + chunk].copy_(full[a:a + chunk].contiguous())
+    pyr = {res: top}
     f = 2
     while res // f >= 4:
-        level = torch.empty((n, full.shape[1], res // f, res // f), dtype=torch.uint8)
+        level = torch.empty((n, c, res // f, res // f), dtype=torch.uint8)
         for a in range(0, n, chunk):
-            level[a:a + chunk] = F.avg_pool2d(full[a:a + chunk].float(), f).round().clamp(0, 255)
+            # contiguous first: pooling a channels-last view could sum in another order (a .5 rounding flip)
+            level[a:a + chunk] = F.avg_pool2d(full[a:a + chunk].contiguous().float(), f).round().clamp(0, 255)
         pyr[res // f] = level.to(device)
         f *= 2
     return pyr
