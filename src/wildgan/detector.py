@@ -207,8 +207,8 @@ def read_3d(shape: Sequence[int], image_shapes: Sequence[Sequence[int]]) -> str:
     return "batch"
 
 
-def _read_dataset_file(p: Path, depth16: str, skip_bad: bool, stats: dict[str, Any] | None = None
-                       ) -> tuple[np.ndarray | list[np.ndarray], list[str]]:
+def _read_dataset_file(p: Path, depth16: str, skip_bad: bool, stats: dict[str, Any] | None = None,
+                       limit: int | None = None, fit: str = "resize") -> tuple[np.ndarray | list[np.ndarray], list[str]]:
     """Every image of a data-set file (its train and test parts, labels ignored) -> (images, ids). A tar of image
     files is unpacked (once, into the cache) and read file by file like a folder, so that its images keep their
     own sizes for the Detector's conversion (resize_mode, resolution); arrays (.npz, CIFAR) are read whole."""
@@ -217,7 +217,7 @@ def _read_dataset_file(p: Path, depth16: str, skip_bad: bool, stats: dict[str, A
 
     if detect_format(p) == "folder-tar":
         root = unpack_cached(p)
-        items, ids = _files_to_items(_expand_path(root), depth16, skip_bad, stats)
+        items, ids = _files_to_items(_expand_path(root), depth16, skip_bad, stats, limit, fit)
         return items, [Path(i).relative_to(root).as_posix() for i in ids]   # ids inside the archive
     with warnings.catch_warnings():
         # the readers' conversion notes (e.g. the centre crop) are about their own defaults; the Detector converts
@@ -232,27 +232,64 @@ def _read_dataset_file(p: Path, depth16: str, skip_bad: bool, stats: dict[str, A
     return np.concatenate([train.x, test.x]), list(train.ids) + list(test.ids)
 
 
-def _files_to_items(files: list[Path], depth16: str, skip_bad: bool, stats: dict[str, Any] | None = None
-                    ) -> tuple[list[np.ndarray], list[str]]:
-    from .data.readers import read_image
+class _ImageList(list):
+    """Decoded images of possibly different sizes, with the (H, W, C) each file had before it was shrunk while
+    decoding (`native`, one per image): what the automatic resolution, the crop and scale warnings and the run's
+    record look at. Images given in memory are their own native size."""
 
-    items: list[np.ndarray] = []
+    def __init__(self) -> None:
+        super().__init__()
+        self.native: list[tuple[int, int, int]] = []
+
+    def add(self, a: np.ndarray, native: Sequence[int] | None = None) -> None:
+        self.append(a)
+        self.native.append(tuple(int(v) for v in (native if native is not None else a.shape)))  # type: ignore[misc]
+
+    def extend_from(self, other: "_ImageList") -> None:
+        self.extend(other)
+        self.native.extend(other.native)
+
+
+def _shapes(x: np.ndarray | list[np.ndarray]) -> list[tuple[int, ...]]:
+    """(H, W, C) of each image as it was given or read, before any shrinking while decoding."""
+    if isinstance(x, np.ndarray):
+        return [tuple(int(v) for v in x.shape[1:])] * len(x)
+    if isinstance(x, _ImageList):
+        return list(x.native)
+    return [tuple(int(v) for v in a.shape) for a in x]
+
+
+def _files_to_items(files: list[Path], depth16: str, skip_bad: bool, stats: dict[str, Any] | None = None,
+                    limit: int | None = None, fit: str = "resize") -> tuple[_ImageList, list[str]]:
+    """Decode files; an image larger than `limit` px is shrunk to limit x limit (by `fit`, as the CLI's decode does)
+    as soon as it is read, so that a folder of large photos is not held at full size (a 2000x1500 photo is 8.6 MiB,
+    at 256 px 0.19 MiB). The final conversion to a resolution of at most `limit` gives the same pixels as from the
+    full size when that resolution is `limit`, which it is for every image larger than it unless most images are
+    much smaller (then those few are resized twice, as the CLI does)."""
+    from .data.readers import read_image
+    from .data.transforms import resize_one
+
+    items = _ImageList()
     ids: list[str] = []
     for f in files:
         try:
-            items.append(read_image(f, depth16, stats))
+            a = read_image(f, depth16, stats)
         except DataError as e:
             if not skip_bad:
                 raise
             warn_user(f"skipped {e}")
             continue
+        native = a.shape
+        if limit is not None and (a.shape[0] > limit or a.shape[1] > limit):
+            a = resize_one(a, limit, fit)
+        items.add(a, native)
         ids.append(str(f))
     return items, ids
 
 
 def _decode_items(X: Any, depth16: str, image_shapes: Sequence[Sequence[int]] | None = None,
-                  skip_bad: bool = False, float_range: str | None = None, stats: dict[str, Any] | None = None
-                  ) -> tuple[np.ndarray | list[np.ndarray], list[str]]:
+                  skip_bad: bool = False, float_range: str | None = None, stats: dict[str, Any] | None = None,
+                  limit: int | None = None, fit: str = "resize") -> tuple[np.ndarray | list[np.ndarray], list[str]]:
     """Any accepted input -> (a uint8 NHWC block, or a list of uint8 HWC images of possibly different sizes; ids).
 
     A 2-D array is one image; a 3-D array is a batch [N, H, W] unless image_shapes (a fitted model's, see read_3d)
@@ -260,12 +297,14 @@ def _decode_items(X: Any, depth16: str, image_shapes: Sequence[Sequence[int]] | 
     (their ids are absent from the returned ids), instead of a DataError. float_range: the range of float pixels
     (None: guessed from all the floats of X together, see input_float_range). stats: a dict that collects the decode
     statistics for the caller to warn about (fit: data.readers.warn_decode_stats); None: images to score, warned
-    about here (only what every read loses: 16-bit colour files, later pages)."""
+    about here (only what every read loses: 16-bit colour files, later pages). limit, fit: image files larger than
+    `limit` px are shrunk while they are read (see _files_to_items); their sizes as read are kept in the returned
+    list's `native` (_shapes gives them for any return value)."""
     if stats is None:
         from .data.readers import warn_decode_stats
 
         stats = {}
-        out = _decode_items(X, depth16, image_shapes, skip_bad, float_range, stats)
+        out = _decode_items(X, depth16, image_shapes, skip_bad, float_range, stats, limit, fit)
         warn_decode_stats(stats, "images", depth16, dataset=False)
         return out
     float_range = float_range or input_float_range(X)
@@ -277,7 +316,7 @@ def _decode_items(X: Any, depth16: str, image_shapes: Sequence[Sequence[int]] | 
         from .data.readers import is_dataset_file
 
         if is_dataset_file(X):
-            return _read_dataset_file(Path(X), depth16, skip_bad, stats)
+            return _read_dataset_file(Path(X), depth16, skip_bad, stats, limit, fit)
         X = _expand_path(Path(X))
     elif isinstance(X, Image.Image):
         X = [X]
@@ -302,16 +341,16 @@ def _decode_items(X: Any, depth16: str, image_shapes: Sequence[Sequence[int]] | 
     if not isinstance(X, (list, tuple)):
         raise DataError(f"unsupported image input of type {type(X).__name__}: pass a numpy array, torch tensor, "
                         "list of PIL images / file paths / arrays, or a folder path")
-    items: list[np.ndarray] = []
+    items = _ImageList()
     ids: list[str] = []
     for i, it in enumerate(X):
         if isinstance(it, (str, Path)):
-            more, more_ids = _files_to_items(_expand_path(Path(it)), depth16, skip_bad, stats)
-            items += more
+            more, more_ids = _files_to_items(_expand_path(Path(it)), depth16, skip_bad, stats, limit, fit)
+            items.extend_from(more)
             ids += more_ids
         elif isinstance(it, Image.Image):
             try:     # decoded like a file: EXIF orientation applied, a truncated image a DataError naming it
-                items.append(decode_pil(it, f"image {i}", depth16, stats))
+                items.add(decode_pil(it, f"image {i}", depth16, stats))
             except DataError as e:
                 if not skip_bad:
                     raise
@@ -319,7 +358,7 @@ def _decode_items(X: Any, depth16: str, image_shapes: Sequence[Sequence[int]] | 
                 continue
             ids.append(f"image:{i}")
         else:
-            items.append(_single_image(it, f"image {i}", depth16, float_range, stats))
+            items.add(_single_image(it, f"image {i}", depth16, float_range, stats))
             ids.append(f"image:{i}")
     if not items:
         raise DataError("no readable images given" if skip_bad and len(X) else "no images given")
@@ -333,7 +372,7 @@ def infer_geometry(x: np.ndarray | list[np.ndarray], resolution: int | None, cha
     whole model), capped at 256; 1 channel if every image is gray, else 3."""
     from .data.transforms import check_resolution, next_pow2
 
-    shapes = [x.shape[1:]] if isinstance(x, np.ndarray) else [a.shape for a in x]
+    shapes = _shapes(x)
     if resolution is None:
         short = np.sort(np.array([min(s[0], s[1]) for s in shapes]))
         resolution = min(next_pow2(int(short[(len(short) - 1) // 2])), MAX_AUTO_RESOLUTION)
@@ -377,12 +416,13 @@ def to_images(X: Any, resolution: int | None = None, channels: int | None = None
     of a model's training images: images far off that scale are warned about (data.readers.scale_warning).
     trained_on: 'gray' | 'colour' when a model's training images were all of that kind: images of the other kind
     are warned about (data.readers.channel_warning)."""
-    x, ids = _decode_items(X, depth16, image_shapes, skip_bad=skip_bad, float_range=float_range)
+    x, ids = _decode_items(X, depth16, image_shapes, skip_bad=skip_bad, float_range=float_range,
+                           limit=resolution or MAX_AUTO_RESOLUTION, fit=resize_mode)
     res, ch = infer_geometry(x, resolution, channels)
     if trained_on is not None:
         from .data.readers import channel_warning
 
-        kinds = [x.shape[-1]] * len(x) if isinstance(x, np.ndarray) else [a.shape[-1] for a in x]
+        kinds = [s[-1] for s in _shapes(x)]
         msg = channel_warning(sum(k == 1 for k in kinds), sum(k != 1 for k in kinds), trained_on)
         if msg:
             warn_user(msg)
@@ -390,7 +430,7 @@ def to_images(X: Any, resolution: int | None = None, channels: int | None = None
         from .data.readers import scale_warning
 
         sizes: dict[tuple[int, int], str] = {}
-        for i, shape in enumerate([x.shape[1:3]] * len(x) if isinstance(x, np.ndarray) else [a.shape[:2] for a in x]):
+        for i, shape in enumerate(_shapes(x)):
             sizes.setdefault((int(shape[0]), int(shape[1])), ids[i] if i < len(ids) else f"image {i}")
         msg = scale_warning(sizes, native_sides, res)
         if msg:
@@ -837,19 +877,21 @@ class Detector:
             frange = self.pixel_range if self.pixel_range != "auto" else input_float_range(X)
             depth16 = getattr(self, "depth16", "per-image")
             stats: dict[str, Any] = {}
-            items, ids = _decode_items(X, depth16, skip_bad=bool(self.skip_bad), float_range=frange, stats=stats)
+            # (files are shrunk while read to the largest resolution this fit can choose: never above it)
+            items, ids = _decode_items(X, depth16, skip_bad=bool(self.skip_bad), float_range=frange, stats=stats,
+                                       limit=self.resolution or MAX_AUTO_RESOLUTION, fit=self.resize_mode)
             res, ch = infer_geometry(items, self.resolution, self.channels)
             from .data.readers import native_sides, warn_crop, warn_decode_stats
 
             warn_decode_stats(stats, "images", depth16, option="depth16=")
-            warn_crop({items.shape[1:3]} if isinstance(items, np.ndarray) else {a.shape[:2] for a in items},
-                      self.resize_mode, res, "images", hint="Detector(resize_mode='letterbox')")
+            every = _shapes(items)
+            warn_crop({s[:2] for s in every}, self.resize_mode, res, "images",
+                      hint="Detector(resize_mode='letterbox')")
             if self.method == "fanogan" and self.resolution is None:
                 res = 32 if res <= 32 else 64  # the only resolutions of the f-AnoGAN networks
             x = _convert_items(items, res, ch, self.resize_mode)
-            shapes = {items.shape[1:]} if isinstance(items, np.ndarray) else {a.shape for a in items}
-            n_gray = sum(1 for s in shapes if s[-1] == 1) if not isinstance(items, np.ndarray) else \
-                (len(items) if items.shape[-1] == 1 else 0)
+            shapes = set(every)
+            n_gray = sum(1 for s in every if s[-1] == 1)
             conv = {"fit": self.resize_mode, "depth16": depth16, "native_sides": native_sides(s[:2] for s in shapes),
                     **({"float_range": frange} if frange else {}),
                     # what the networks learn from: images of the other kind scored later are warned about

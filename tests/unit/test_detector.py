@@ -1268,3 +1268,40 @@ def test_from_run_reads_back_width_and_latent_size_as_a_refit_would_build_them()
         Detector("fanogan", latent_size=12)._validate()
     with pytest.raises(ConfigError, match="latent_size must be a positive integer"):
         Detector(latent_size=0)._validate()
+
+
+def test_image_files_are_shrunk_while_read_with_their_own_sizes_kept(tmp_path, monkeypatch):
+    """A folder of large photos is not held at full size: each file is shrunk to the largest resolution the call can
+    use as soon as it is read. The pixels are those of converting the full-size image, and the automatic resolution,
+    crop warning and recorded native sides still see each file's own size."""
+    from PIL import Image
+
+    import wildgan.detector as D
+    from wildgan.data.readers import read_image
+    from wildgan.data.transforms import resize_one
+
+    rng = np.random.default_rng(0)
+    for i, (h, w) in enumerate([(80, 100), (80, 100), (40, 40), (90, 70)]):
+        Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(tmp_path / f"{i}.png")
+    files = sorted(tmp_path.glob("*.png"))
+    items, ids = D._decode_items(tmp_path, "per-image", limit=32, fit="letterbox")
+    assert [a.shape for a in items] == [(32, 32, 3), (32, 32, 3), (32, 32, 3), (32, 32, 3)]
+    assert D._shapes(items) == [(80, 100, 3), (80, 100, 3), (40, 40, 3), (90, 70, 3)]
+    x, _ = D.to_images(tmp_path, resolution=32, resize_mode="letterbox")
+    assert np.array_equal(x, np.stack([resize_one(read_image(f), 32, "letterbox") for f in files]))
+
+    for i in range(4, 16):                                  # fit needs a minibatch's worth
+        Image.fromarray(rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)).save(tmp_path / f"{i}.png")
+    seen: list[int | None] = []
+    real = D._files_to_items
+
+    def spy(*a, **k):
+        seen.append(a[4] if len(a) > 4 else k.get("limit"))
+        return real(*a, **k)
+
+    monkeypatch.setattr(D, "_files_to_items", spy)
+    det = Detector(preset="tiny", resolution=16, total_kimg=0.01, device="cpu").fit(tmp_path)
+    assert set(seen) == {16} and det.conversion_["native_sides"] == [40, 100]
+    seen.clear()
+    Detector(preset="tiny", total_kimg=0.01, device="cpu").fit(tmp_path)
+    assert set(seen) == {D.MAX_AUTO_RESOLUTION}             # automatic: the largest resolution fit may choose
