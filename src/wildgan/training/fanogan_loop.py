@@ -38,7 +38,7 @@ from ..devices import resolve_device
 from ..losses import critic_loss, generator_loss
 from ..nets.fanogan import (SUPPORTED_RESOLUTIONS, FAnoGANNetworks, build_fanogan, set_bn_momentum)
 from .data_placement import BatchSampler, data_device, data_on_gpu_setting, host_gather, tell_host_placement
-from .loop import _install_signals, _StopFlag, restore_generator
+from .resume import StopFlag, install_signals, restore_generator
 
 Log = Callable[[str], None]
 FINAL_NAME = "fanogan-final"
@@ -278,7 +278,7 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
             raise DivergenceError(f"f-AnoGAN {row['stage']} step {row['iter']}: non-finite {', '.join(bad)}; "
                                   f"last good checkpoint in {ck_dir}")
 
-    flag = _StopFlag()                              # SIGINT / SIGTERM: checkpoint at the next step, then stop
+    flag = StopFlag()                               # SIGINT / SIGTERM: checkpoint at the next step, then stop
 
     def stop_if_asked() -> None:
         if flag.signum is not None:
@@ -296,7 +296,7 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
     n_acc, t_row = 0, time.monotonic()
     bar = tqdm(total=t_gan, initial=min(state.gan_iter, t_gan), desc="f-AnoGAN WGAN-GP", unit="it",
                disable=not progress or not gan_open or state.gan_iter >= t_gan, dynamic_ncols=True, leave=False)
-    restore_signals = _install_signals(flag)
+    restore_signals = install_signals(flag)
     try:
         while gan_open and state.gan_iter < t_gan:
             stop_if_asked()
@@ -363,7 +363,7 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
     acc, n_acc, t_row = {}, 0, time.monotonic()
     bar = tqdm(total=t_enc, initial=min(state.enc_iter, t_enc), desc="f-AnoGAN izi_f encoder", unit="it",
                disable=not progress or state.enc_iter >= t_enc, dynamic_ncols=True, leave=False)
-    restore_signals = _install_signals(flag)
+    restore_signals = install_signals(flag)
     try:
         while state.enc_iter < t_enc:
             stop_if_asked()

@@ -14,10 +14,8 @@ from __future__ import annotations
 import json
 import math
 import os
-import signal
 import time
 import traceback
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -38,6 +36,7 @@ from ..nets.layers import downsample2, lerp, lrelu, pixel_norm, upsample2
 from ..devices import resolve_device
 from .data_placement import (BatchSampler, data_device, data_on_gpu_setting, host_gather, pyramid_bytes,
                              tell_host_placement)
+from .resume import StopFlag, restore_generator, stop_on_signals
 from .schedule import Phase, end_of_rounds, schedule, schedule_work
 from .tblog import TensorBoardLog
 
@@ -732,23 +731,6 @@ def _restore(tensors: dict[str, torch.Tensor], meta: dict[str, Any], nets: PGANN
     return state
 
 
-def restore_generator(rng: torch.Generator, saved: torch.Tensor, saved_on: str | None, src: Path, seed: int,
-                      step: int) -> None:
-    """Load a checkpoint's generator state into `rng`, or reseed it when the checkpoint was written on another kind
-    of device. A CPU generator state (5,056 bytes) cannot be loaded into a CUDA generator (16 bytes) or back, so a
-    run stopped on a GPU and resumed on a CPU (or the reverse) goes on with a new, deterministic random stream
-    instead of failing; everything else (weights, optimiser state, data order) resumes exactly. `saved_on` None
-    (checkpoints before the device was recorded) is told from the state's size."""
-    if saved_on is None:
-        saved_on = "cpu" if saved.numel() > 64 else "cuda"
-    if saved_on == rng.device.type:
-        rng.set_state(saved)
-        return
-    warn_user(f"{src}: checkpoint written on {saved_on}, resumed on {rng.device.type}: the random stream is "
-              f"reseeded (seed {seed}, step {step})")
-    rng.manual_seed((seed * 1_000_003 + step) % 2**63)        # manual_seed takes at most 64 bits
-
-
 def all_finite(modules: dict[str, torch.nn.Module]) -> str | None:
     """Name of the first network with a NaN/inf weight, or None."""
     for name, m in modules.items():
@@ -756,44 +738,6 @@ def all_finite(modules: dict[str, torch.nn.Module]) -> str | None:
         if ps and not bool(torch.stack([torch.isfinite(p).all() for p in ps]).all()):
             return name
     return None
-
-
-# ------------------------------------------------------------------------------------------------------------------
-
-class _StopFlag:
-    """SIGINT/SIGTERM set a flag; the loop saves a checkpoint at the next round boundary and stops."""
-
-    def __init__(self) -> None:
-        self.signum: int | None = None
-
-    def __call__(self, signum: int, frame: Any) -> None:
-        if self.signum is not None:            # a second Ctrl-C aborts at once
-            raise KeyboardInterrupt
-        self.signum = signum
-
-
-def _install_signals(flag: _StopFlag) -> Callable[[], None]:
-    """Route SIGINT and SIGTERM to `flag`; returns the function that puts the previous handlers back."""
-    old = {}
-    for s in (signal.SIGINT, signal.SIGTERM):
-        try:
-            old[s] = signal.signal(s, flag)
-        except ValueError:                     # not the main thread (e.g. a notebook worker): no handler
-            pass
-
-    def restore() -> None:
-        for s, h in old.items():
-            signal.signal(s, h)
-    return restore
-
-
-@contextmanager
-def _signals(flag: _StopFlag) -> Iterator[None]:
-    restore = _install_signals(flag)
-    try:
-        yield
-    finally:
-        restore()
 
 
 @dataclass
@@ -929,7 +873,7 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
     # sample grids between checkpoints too (sample_kimg > 0): what G makes, more often than the checkpoints
     every_sample = max(1, int(round(tc.sample_kimg * 1000))) if tc.sample_kimg else None
     next_sample = (state.nimg // every_sample + 1) * every_sample if every_sample else None
-    flag = _StopFlag()
+    flag = StopFlag()
     status = "done"
     phase: Phase = schedule(state.nimg, nc.resolution, tc.phase_kimg, tc.fade_kimg, tc.minibatch)
     if device.type == "cpu" and (total_nimg - state.nimg) / 1000 > 1000 and tc.minutes is None and is_main:
@@ -982,7 +926,7 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
         runner = StepRunner(nets, opts, tc, nc, device, pyramid, rng, fast=fast, dist=dist, log=log,
                             epoch=state.epoch, pos=state.pos, n=len(train_x))
         runner.invalidate()
-        with _signals(flag):
+        with stop_on_signals(flag):
             while state.nimg < total_nimg:
                 # Schedule update every `minibatch_repeats` iterations (a "round"), as the TF code does.
                 phase = schedule(state.nimg, nc.resolution, tc.phase_kimg, tc.fade_kimg, tc.minibatch)
