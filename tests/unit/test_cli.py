@@ -667,6 +667,10 @@ def test_a_start_that_cannot_train_writes_nothing_and_a_never_trained_run_is_rep
     assert main(common) == 2
     assert "WILDGAN_DATA_ON_GPU='yes': use auto, 1" in capsys.readouterr().err
     assert not run.exists()
+    assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--method", "fanogan", "--no-progress",
+                 "--out", str(run)]) == 2                                   # f-AnoGAN reads it as well
+    assert "WILDGAN_DATA_ON_GPU='yes': use auto, 1" in capsys.readouterr().err
+    assert not run.exists()
     monkeypatch.delenv("WILDGAN_DATA_ON_GPU")
     # a start that failed before its first training step (here: the loop raises at once) leaves config, split and log
     import wildgan.training.run as training_run

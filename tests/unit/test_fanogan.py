@@ -469,3 +469,132 @@ def test_resume_of_a_checkpoint_written_on_another_device_type_reseeds(tmp_path:
         out = train_fanogan(x, cfg, tmp_path, resume=True, progress=False, checkpoint_every=3, log=msgs.append)
     assert any("reseeded" in str(w.message) and "written on cuda" in str(w.message) for w in caught), caught
     assert any("resumed from critic step" in m for m in msgs) and out.exists()
+
+
+# ------------------------------------------------------------------------------------------------ data placement
+def _rows(run: Path) -> list[dict]:
+    """stats.jsonl without the clock's columns (they differ between any two runs)."""
+    rows = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
+    return [{k: v for k, v in r.items() if k not in ("elapsed_s", "img_per_s")} for r in rows]
+
+
+def _gathers(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Spy on the host path: the batch size of every minibatch gathered in host memory."""
+    seen: list[int] = []
+    real = fanogan_loop.host_gather
+    monkeypatch.setattr(fanogan_loop, "host_gather", lambda x, idx, dev: seen.append(len(idx)) or real(x, idx, dev))
+    return seen
+
+
+def test_a_set_in_host_memory_trains_exactly_as_one_on_the_device(trained: tuple[Path, np.ndarray], tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A set that does not fit on the GPU stays in host memory: each batch is gathered there and copied over. The
+    same images (and flips, z, GP weights from the same generator) reach the networks, so the same training, bit for
+    bit, in both stages (the host path forced on the CPU, as the pGAN tests do with StepRunner(host_data=True))."""
+    run, x = trained                                          # the device path, same config
+    seen = _gathers(monkeypatch)
+    out = train_fanogan(x, tiny_cfg(**TRAIN_CFG), tmp_path, progress=False, log_every=2, checkpoint_every=1000,
+                        host_data=True)
+    assert seen == [4] * (7 + 4)                              # every batch of both stages came through the host
+    ref = load_fanogan(run / "fanogan-final.json")
+    got = load_fanogan(out)
+    for name in ("G", "D", "E"):
+        assert same_state(state_of(getattr(ref, name)), state_of(getattr(got, name))), name
+    assert _rows(tmp_path) == _rows(run)                      # the same losses at every logged step
+    assert ckpt.read_meta(out)["state"] == {**ckpt.read_meta(run / "fanogan-final.json")["state"],
+                                            "elapsed": ckpt.read_meta(out)["state"]["elapsed"]}   # sampler position
+
+
+def test_the_host_path_resumes_a_run_started_on_the_device(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the images live is not part of a checkpoint: a run interrupted with its set on the device resumes with
+    the set in host memory (e.g. on a GPU with less free memory) and ends as the uninterrupted run."""
+    x = blobs(12, seed=0)
+    cfg = tiny_cfg(**TRAIN_CFG)
+    ref = load_fanogan(train_fanogan(x, cfg, tmp_path / "ref", progress=False, checkpoint_every=3))
+    real_batch, calls = fanogan_loop._batch, {"n": 0}
+
+    def dying_batch(*a, **kw):
+        calls["n"] += 1
+        if calls["n"] == 6:                                   # critic step 6: resumes from the checkpoint at 3
+            raise KeyboardInterrupt
+        return real_batch(*a, **kw)
+
+    with monkeypatch.context() as m:
+        m.setattr(fanogan_loop, "_batch", dying_batch)
+        with pytest.raises(KeyboardInterrupt):
+            train_fanogan(x, cfg, tmp_path / "run", progress=False, checkpoint_every=3)
+    seen = _gathers(monkeypatch)
+    got = load_fanogan(train_fanogan(x, cfg, tmp_path / "run", resume=True, progress=False, checkpoint_every=3,
+                                     host_data=True))
+    assert len(seen) == 7 + 4 - 3
+    for name in ("G", "D", "E"):
+        assert same_state(state_of(getattr(ref, name)), state_of(getattr(got, name))), name
+
+
+@pytest.mark.parametrize("setting", ["auto", "0"])
+def test_the_placement_follows_data_device_and_says_so(trained: tuple[Path, np.ndarray], tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch, setting: str) -> None:
+    """train_fanogan asks data_device (the pGAN loop's rule, WILDGAN_DATA_ON_GPU) for the bytes of its one level, and
+    when the answer is not the training device (a GPU too small for the set) keeps the set in host memory: with a
+    warning when it chose so itself, with a log line when WILDGAN_DATA_ON_GPU=0 asked for it. On the CPU data_device
+    always answers the training device, so a stand-in answers 'elsewhere' here (and the free memory is a stand-in)."""
+    import warnings
+
+    from wildgan.errors import WildganWarning
+    from wildgan.training import data_placement
+
+    run, x = trained
+    monkeypatch.setenv("WILDGAN_DATA_ON_GPU", setting)
+    asked: list[tuple[int, str, str]] = []
+
+    def too_small(need, device, free=None, setting=None):
+        asked.append((need, device.type, setting))
+        return torch.device("meta")                           # not the training device: host memory
+
+    monkeypatch.setattr(fanogan_loop, "data_device", too_small)
+    monkeypatch.setattr(data_placement, "gpu_free_bytes", lambda device: 3 * 2**30)
+    seen = _gathers(monkeypatch)
+    msgs: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = train_fanogan(x, tiny_cfg(**TRAIN_CFG), tmp_path, progress=False, log=msgs.append)
+    assert asked == [(x.nbytes, "cpu", setting)]              # one level [N, H, W, C], not a pyramid
+    assert len(seen) == 7 + 4
+    said = [str(w.message) for w in caught if issubclass(w.category, WildganWarning)]
+    if setting == "0":
+        assert not said and any(m.startswith("WILDGAN_DATA_ON_GPU=0: the training images stay in host memory")
+                                for m in msgs), msgs
+    else:
+        assert len(said) == 1 and "more than half of the 3.00 GiB free on cpu: they stay in host memory" in said[0]
+        assert "WILDGAN_DATA_ON_GPU=1 puts them on the GPU" in said[0]
+    ref = load_fanogan(run / "fanogan-final.json")
+    got = load_fanogan(out)
+    for name in ("G", "D", "E"):
+        assert same_state(state_of(getattr(ref, name)), state_of(getattr(got, name))), name
+
+
+@pytest.mark.parametrize("raw", ["", " ", "auto", "AUTO", "1", "0"])
+def test_on_the_cpu_the_set_stays_on_the_training_device_whatever_the_setting(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch,
+                                                                            raw: str) -> None:
+    # WILDGAN_DATA_ON_GPU is about a GPU: on the CPU the images are already in host memory, no gather, no message
+    import warnings
+
+    monkeypatch.setenv("WILDGAN_DATA_ON_GPU", raw)
+    seen = _gathers(monkeypatch)
+    msgs: list[str] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        train_fanogan(images(8), tiny_cfg(gan_iters=2, enc_iters=1), tmp_path, progress=False, log=msgs.append)
+    assert not seen and not any("host memory" in m for m in msgs)
+
+
+@pytest.mark.parametrize("raw", ["yes", "2", "gpu", "true"])
+def test_a_typo_in_the_data_on_gpu_setting_is_refused_before_the_run_folder(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch,
+                                                                           raw: str) -> None:
+    monkeypatch.setenv("WILDGAN_DATA_ON_GPU", raw)
+    run = tmp_path / "run"
+    with pytest.raises(ConfigError, match=f"WILDGAN_DATA_ON_GPU='{raw}': use auto, 1"):
+        train_fanogan(images(8), tiny_cfg(gan_iters=2, enc_iters=1), run, progress=False)
+    assert not run.exists()

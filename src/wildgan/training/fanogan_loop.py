@@ -37,7 +37,8 @@ from ..errors import ConfigError, DataError, DivergenceError, TrainingInterrupte
 from ..devices import resolve_device
 from ..losses import critic_loss, generator_loss
 from ..nets.fanogan import (SUPPORTED_RESOLUTIONS, FAnoGANNetworks, build_fanogan, set_bn_momentum)
-from .loop import BatchSampler, _install_signals, _StopFlag, restore_generator
+from .data_placement import BatchSampler, data_device, data_on_gpu_setting, host_gather, tell_host_placement
+from .resume import StopFlag, install_signals, restore_generator
 
 Log = Callable[[str], None]
 FINAL_NAME = "fanogan-final"
@@ -144,9 +145,17 @@ def planned_gan_iters(cfg: FAnoGANConfig, n: int) -> int:
     return int(round(cfg.epochs * max(1, n // cfg.batch_size - 5)))
 
 
-def _batch(x_u8: torch.Tensor, idx: np.ndarray, flip: bool, rng: torch.Generator) -> torch.Tensor:
-    """Real batch in [-1, 1], NCHW, each image mirrored left-right with p = 0.5 (the official loader)."""
-    x = to_float(x_u8[torch.from_numpy(idx).to(x_u8.device)])
+def _batch(x_u8: torch.Tensor, idx: np.ndarray, flip: bool, rng: torch.Generator,
+           to: torch.device | None = None) -> torch.Tensor:
+    """Real batch in [-1, 1], NCHW, each image mirrored left-right with p = 0.5 (the official loader).
+
+    x_u8 is the uint8 set [N, H, W, C] on the training device, or (`to` given: the training device) in host memory:
+    then the batch is gathered there and only its uint8 images are copied over. The same images, flips and float
+    conversion either way, so the same batch."""
+    if to is not None:
+        x = to_float(host_gather(x_u8, idx, to))
+    else:
+        x = to_float(x_u8[torch.from_numpy(idx).to(x_u8.device)])
     if flip:
         m = torch.rand(x.shape[0], generator=rng, device=x.device) < 0.5
         x = torch.where(m.view(-1, 1, 1, 1), x.flip(3), x)
@@ -171,7 +180,7 @@ class _State:
 
 def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, resume: bool = False,
                   progress: bool = True, log: Log | None = None, log_every: int = 50,
-                  checkpoint_every: int = 1000, keep_checkpoints: int = 2) -> Path:
+                  checkpoint_every: int = 1000, keep_checkpoints: int = 2, host_data: bool | None = None) -> Path:
     """Train the f-AnoGAN WGAN-GP and then its izi_f encoder on uint8 [N, H, W, C] images (H = W in {32, 64}).
 
     Returns the path of fanogan-final.json. Networks are initialised from cfg.seed; z, the GP mixing weights and
@@ -182,11 +191,15 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
     closed: a resumed run never trains G again after E has started training against it.
     `resume` continues from the newest good periodic checkpoint in run_dir (rows of stats.jsonl written after that
     checkpoint by the killed session are dropped: they are written again).
+    The images stay on the device when they fit beside the networks, else in host memory, each batch copied over
+    (training.data_placement.data_device, WILDGAN_DATA_ON_GPU; the same training either way). `host_data` True /
+    False skips that decision (the tests pass True to run the host path on the CPU).
     """
     say: Log = log or (lambda s: None)
     x_np = _check_train_x(train_x)
     n, res, _, ch = x_np.shape
     _check_cfg(cfg, n)
+    setting = data_on_gpu_setting()                # a typo in WILDGAN_DATA_ON_GPU fails before run_dir is written
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     ck_dir = run_dir / CHECKPOINT_DIR
@@ -228,7 +241,13 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
 
     t_gan, t_enc = planned_gan_iters(cfg, n), int(cfg.enc_iters)
     sampler = BatchSampler(n, cfg.seed, state.epoch, state.pos)
-    x_u8 = torch.from_numpy(x_np).to(device)        # the whole uint8 set lives on the device (CIFAR_CAR: 15 MB)
+    # The whole uint8 set [N, H, W, C] lives on the device when it fits beside the networks (CIFAR_CAR: 15 MB), else
+    # in host memory (a large pile would not fit on the GPU): one level, no pyramid, so it takes x_np.nbytes.
+    if host_data is None:
+        host_data = data_device(x_np.nbytes, device, setting=setting).type != device.type
+        if host_data:
+            tell_host_placement(x_np.nbytes, device, setting, say)
+    x_u8 = torch.from_numpy(x_np) if host_data else torch.from_numpy(x_np).to(device)
     budget = None if cfg.minutes is None else cfg.minutes * 60.0
     work_gan, work_enc = t_gan * cfg.batch_size, ENC_STEP_COST * t_enc * cfg.enc_batch_size
     gan_budget = None if budget is None else budget * work_gan / max(work_gan + work_enc, 1e-9)
@@ -259,7 +278,7 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
             raise DivergenceError(f"f-AnoGAN {row['stage']} step {row['iter']}: non-finite {', '.join(bad)}; "
                                   f"last good checkpoint in {ck_dir}")
 
-    flag = _StopFlag()                              # SIGINT / SIGTERM: checkpoint at the next step, then stop
+    flag = StopFlag()                               # SIGINT / SIGTERM: checkpoint at the next step, then stop
 
     def stop_if_asked() -> None:
         if flag.signum is not None:
@@ -277,7 +296,7 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
     n_acc, t_row = 0, time.monotonic()
     bar = tqdm(total=t_gan, initial=min(state.gan_iter, t_gan), desc="f-AnoGAN WGAN-GP", unit="it",
                disable=not progress or not gan_open or state.gan_iter >= t_gan, dynamic_ncols=True, leave=False)
-    restore_signals = _install_signals(flag)
+    restore_signals = install_signals(flag)
     try:
         while gan_open and state.gan_iter < t_gan:
             stop_if_asked()
@@ -300,7 +319,7 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
                 finally:
                     D.requires_grad_(True)
                 acc["g_loss"] = g_loss.detach()         # last value; G steps are 1 in n_critic
-            reals = _batch(x_u8, sampler.next(b), cfg.flip, rng)
+            reals = _batch(x_u8, sampler.next(b), cfg.flip, rng, device if host_data else None)
             z = torch.randn(b, cfg.latent_size, generator=rng, device=device)
             u = torch.rand(b, 1, 1, 1, generator=rng, device=device)
             set_bn_momentum(G, 0.0)                     # batch statistics, moving statistics left alone (TF)
@@ -344,7 +363,7 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
     acc, n_acc, t_row = {}, 0, time.monotonic()
     bar = tqdm(total=t_enc, initial=min(state.enc_iter, t_enc), desc="f-AnoGAN izi_f encoder", unit="it",
                disable=not progress or state.enc_iter >= t_enc, dynamic_ncols=True, leave=False)
-    restore_signals = _install_signals(flag)
+    restore_signals = install_signals(flag)
     try:
         while state.enc_iter < t_enc:
             stop_if_asked()
@@ -353,7 +372,7 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
                 say(f"time budget used: stopping after {state.enc_iter}/{t_enc} encoder iterations")
                 break
             b = cfg.enc_batch_size
-            x = _batch(x_u8, sampler.next(b), cfg.flip, rng)
+            x = _batch(x_u8, sampler.next(b), cfg.flip, rng, device if host_data else None)
             set_bn_momentum(E, bn_momentum(state.enc_iter, cfg))   # E's moving statistics follow its train op
             z = E(x)
             rec = G(z)

@@ -14,10 +14,8 @@ from __future__ import annotations
 import json
 import math
 import os
-import signal
 import time
 import traceback
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -29,13 +27,16 @@ import torch.nn.functional as F
 from ..data.transforms import u8_to_unit
 from .. import checkpoint as ckpt
 from ..config import NetConfig, RunConfig, TrainConfig, largest_minibatch, run_config_to_dict
-from ..errors import (CheckpointError, ConfigError, DataError, DivergenceError, TrainingInterrupted, WildganError,
+from ..errors import (CheckpointError, DataError, DivergenceError, TrainingInterrupted, WildganError,
                       warn_user)
 from ..fileio import truncate_jsonl
 from ..losses import critic_loss, encoder_image_loss, encoder_latent_loss, generator_loss
 from ..nets import PGANNetworks, build_pgan
 from ..nets.layers import downsample2, lerp, lrelu, pixel_norm, upsample2
 from ..devices import resolve_device
+from .data_placement import (BatchSampler, data_device, data_on_gpu_setting, host_gather, pyramid_bytes,
+                             tell_host_placement)
+from .resume import StopFlag, restore_generator, stop_on_signals
 from .schedule import Phase, end_of_rounds, schedule, schedule_work
 from .tblog import TensorBoardLog
 
@@ -46,48 +47,6 @@ Log = Callable[[str], None]
 # Data on the device: a uint8 resolution pyramid, sampled in a seeded order that crosses epoch boundaries.
 
 PYRAMID_CHUNK_BYTES = 2**26    # float bytes per chunk of build_pyramid (the float copy of a whole set is 4x its size)
-
-
-def pyramid_bytes(n: int, resolution: int, channels: int) -> int:
-    """Bytes of build_pyramid's levels for n images: res^2 + (res/2)^2 + ... down to 4x4, uint8."""
-    total, res = 0, resolution
-    while res >= 4:
-        total += n * channels * res * res
-        res //= 2
-    return total
-
-
-def data_on_gpu_setting() -> str:
-    """WILDGAN_DATA_ON_GPU: 'auto' (unset or empty), '1' or '0'; a ConfigError otherwise (train_run asks before it
-    writes the run folder)."""
-    raw = os.environ.get("WILDGAN_DATA_ON_GPU", "")
-    setting = raw.strip().lower() or "auto"
-    if setting not in ("auto", "1", "0"):
-        raise ConfigError(f"WILDGAN_DATA_ON_GPU={raw!r}: use auto, 1 (the images on the GPU) or 0 (in host memory)")
-    return setting
-
-
-def gpu_free_bytes(device: torch.device) -> int:
-    """Free memory of a CUDA device as this process can use it: the driver's free memory plus what torch's allocator
-    holds cached but unused (a study's earlier cell left its pyramid there)."""
-    free = torch.cuda.mem_get_info(device)[0]
-    return int(free + torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device))
-
-
-def data_device(need: int, device: torch.device, free: int | None = None,
-                setting: str | None = None) -> torch.device:
-    """Where the training pyramid (`need` bytes) lives: on a CUDA device when it takes at most half of its free
-    memory (`free`, default gpu_free_bytes; the rest is for the activations, which grow with the resolution, and
-    Adam's state), else in host memory (StepRunner.host_data: each minibatch is copied over, slower, the same
-    training up to a GPU's float noise). `setting` (default WILDGAN_DATA_ON_GPU) '1' / '0' forces either way."""
-    setting = setting or data_on_gpu_setting()
-    if device.type != "cuda" or setting == "1":
-        return device
-    if setting == "0":
-        return torch.device("cpu")
-    if free is None:
-        free = gpu_free_bytes(device)
-    return device if need <= free // 2 else torch.device("cpu")
 
 
 def build_pyramid(x_nhwc: np.ndarray, device: torch.device) -> dict[int, torch.Tensor]:
@@ -132,34 +91,6 @@ def process_reals(x_u8: torch.Tensor, fade: float) -> torch.Tensor:
     if fade > 0:
         x = lerp(x, upsample2(downsample2(x)), fade)
     return x
-
-
-class BatchSampler:
-    """Seeded shuffled order, one permutation per epoch (derived from (seed, epoch)), so resume needs two ints."""
-
-    def __init__(self, n: int, seed: int, epoch: int = 0, pos: int = 0) -> None:
-        self.n, self.seed, self.epoch, self.pos = n, seed, epoch, pos
-        self._perm = self._make_perm()
-
-    def _make_perm(self) -> np.ndarray:
-        return np.random.default_rng([self.seed, 7919, self.epoch]).permutation(self.n)
-
-    def _walk(self, b: int, current: Callable[[], Any]) -> list[Any]:
-        """Slices of the current epoch's order (`current()`: the numpy or device copy) covering the next b images;
-        a batch that crosses an epoch boundary continues in the next epoch's permutation."""
-        out = []
-        while b > 0:
-            take = min(b, self.n - self.pos)
-            out.append(current()[self.pos:self.pos + take])
-            self.pos += take
-            b -= take
-            if self.pos == self.n:
-                self.epoch, self.pos = self.epoch + 1, 0
-                self._perm = self._make_perm()
-        return out
-
-    def next(self, b: int) -> np.ndarray:
-        return np.concatenate(self._walk(b, lambda: self._perm))
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -515,10 +446,7 @@ class StepRunner:
 
     def _host_batch(self, res: int, idx: np.ndarray) -> torch.Tensor:
         """uint8 images [b, C, res, res] of a host pyramid, on the device (pinned, so the copy does not block)."""
-        x = self.pyramid[res].index_select(0, torch.from_numpy(idx))
-        if self.device.type == "cuda":
-            x = x.pin_memory()
-        return x.to(self.device, non_blocking=True)
+        return host_gather(self.pyramid[res], idx, self.device)
 
     def _reals_u8(self, res: int, src: torch.Tensor) -> torch.Tensor:
         """The minibatch's uint8 images from what iteration() passed: indices into the device pyramid, or the images
@@ -815,23 +743,6 @@ def _restore(tensors: dict[str, torch.Tensor], meta: dict[str, Any], nets: PGANN
     return state
 
 
-def restore_generator(rng: torch.Generator, saved: torch.Tensor, saved_on: str | None, src: Path, seed: int,
-                      step: int) -> None:
-    """Load a checkpoint's generator state into `rng`, or reseed it when the checkpoint was written on another kind
-    of device. A CPU generator state (5,056 bytes) cannot be loaded into a CUDA generator (16 bytes) or back, so a
-    run stopped on a GPU and resumed on a CPU (or the reverse) goes on with a new, deterministic random stream
-    instead of failing; everything else (weights, optimiser state, data order) resumes exactly. `saved_on` None
-    (checkpoints before the device was recorded) is told from the state's size."""
-    if saved_on is None:
-        saved_on = "cpu" if saved.numel() > 64 else "cuda"
-    if saved_on == rng.device.type:
-        rng.set_state(saved)
-        return
-    warn_user(f"{src}: checkpoint written on {saved_on}, resumed on {rng.device.type}: the random stream is "
-              f"reseeded (seed {seed}, step {step})")
-    rng.manual_seed((seed * 1_000_003 + step) % 2**63)        # manual_seed takes at most 64 bits
-
-
 def all_finite(modules: dict[str, torch.nn.Module]) -> str | None:
     """Name of the first network with a NaN/inf weight, or None."""
     for name, m in modules.items():
@@ -839,44 +750,6 @@ def all_finite(modules: dict[str, torch.nn.Module]) -> str | None:
         if ps and not bool(torch.stack([torch.isfinite(p).all() for p in ps]).all()):
             return name
     return None
-
-
-# ------------------------------------------------------------------------------------------------------------------
-
-class _StopFlag:
-    """SIGINT/SIGTERM set a flag; the loop saves a checkpoint at the next round boundary and stops."""
-
-    def __init__(self) -> None:
-        self.signum: int | None = None
-
-    def __call__(self, signum: int, frame: Any) -> None:
-        if self.signum is not None:            # a second Ctrl-C aborts at once
-            raise KeyboardInterrupt
-        self.signum = signum
-
-
-def _install_signals(flag: _StopFlag) -> Callable[[], None]:
-    """Route SIGINT and SIGTERM to `flag`; returns the function that puts the previous handlers back."""
-    old = {}
-    for s in (signal.SIGINT, signal.SIGTERM):
-        try:
-            old[s] = signal.signal(s, flag)
-        except ValueError:                     # not the main thread (e.g. a notebook worker): no handler
-            pass
-
-    def restore() -> None:
-        for s, h in old.items():
-            signal.signal(s, h)
-    return restore
-
-
-@contextmanager
-def _signals(flag: _StopFlag) -> Iterator[None]:
-    restore = _install_signals(flag)
-    try:
-        yield
-    finally:
-        restore()
 
 
 @dataclass
@@ -992,13 +865,7 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
         (host,) = dist.any_flags(where.type != device.type)
         where = torch.device("cpu") if host else device
     if where.type != device.type and is_main:
-        if setting == "0":
-            log("WILDGAN_DATA_ON_GPU=0: the training images stay in host memory, each minibatch is copied over")
-        else:
-            warn_user(f"the training images take {need / 2**30:.2f} GiB as a uint8 pyramid, more than half of the "
-                      f"{gpu_free_bytes(device) / 2**30:.2f} GiB free on {device}: they stay in host memory and "
-                      f"each minibatch is copied over, which is slower (WILDGAN_DATA_ON_GPU=1 puts them on the GPU "
-                      f"anyway)")
+        tell_host_placement(need, device, setting, log, " as a uint8 pyramid")
     pyramid = build_pyramid(train_x, where)
     # StepRunner turns cuDNN autotuning on for the fast path: put the caller's setting back when training ends (a
     # Detector.fit or a study cell must not leave it changed for the user's own code and later scoring)
@@ -1018,7 +885,7 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
     # sample grids between checkpoints too (sample_kimg > 0): what G makes, more often than the checkpoints
     every_sample = max(1, int(round(tc.sample_kimg * 1000))) if tc.sample_kimg else None
     next_sample = (state.nimg // every_sample + 1) * every_sample if every_sample else None
-    flag = _StopFlag()
+    flag = StopFlag()
     status = "done"
     phase: Phase = schedule(state.nimg, nc.resolution, tc.phase_kimg, tc.fade_kimg, tc.minibatch)
     if device.type == "cpu" and (total_nimg - state.nimg) / 1000 > 1000 and tc.minutes is None and is_main:
@@ -1071,7 +938,7 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
         runner = StepRunner(nets, opts, tc, nc, device, pyramid, rng, fast=fast, dist=dist, log=log,
                             epoch=state.epoch, pos=state.pos, n=len(train_x))
         runner.invalidate()
-        with _signals(flag):
+        with stop_on_signals(flag):
             while state.nimg < total_nimg:
                 # Schedule update every `minibatch_repeats` iterations (a "round"), as the TF code does.
                 phase = schedule(state.nimg, nc.resolution, tc.phase_kimg, tc.fade_kimg, tc.minibatch)

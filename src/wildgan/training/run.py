@@ -16,6 +16,7 @@ from ..fileio import atomic_write_text
 from ..data import AnomalySplit, build_split, split_differences, split_summary
 from ..devices import resolve_device
 from ..errors import ConfigError, WildganError
+from .data_placement import data_on_gpu_setting
 from .loop import TrainResult, train_pgan
 from .tblog import require_tensorboard
 
@@ -310,9 +311,7 @@ def train_run(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwrite:
     device = resolve_device(cfg.fanogan.device if cfg.method == "fanogan" else cfg.train.device)
     if cfg.method != "fanogan":
         check_training_memory(cfg, device)
-        from .loop import data_on_gpu_setting
-
-        data_on_gpu_setting()                 # a typo in WILDGAN_DATA_ON_GPU, before the data are read
+    data_on_gpu_setting()                     # a typo in WILDGAN_DATA_ON_GPU (both loops read it), before the data
     if cfg.train.tensorboard and cfg.method != "fanogan":
         require_tensorboard()
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,69 @@
+"""What lets a training run stop and continue, shared by the pGAN loop (loop.py) and the f-AnoGAN loop
+(fanogan_loop.py): SIGINT / SIGTERM routed to a flag that the loop reads at its next step (it saves a checkpoint, then
+stops), and a checkpoint's random stream put back into the loop's generator.
+"""
+
+from __future__ import annotations
+
+import signal
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import torch
+
+from ..errors import warn_user
+
+
+def restore_generator(rng: torch.Generator, saved: torch.Tensor, saved_on: str | None, src: Path, seed: int,
+                      step: int) -> None:
+    """Load a checkpoint's generator state into `rng`, or reseed it when the checkpoint was written on another kind
+    of device. A CPU generator state (5,056 bytes) cannot be loaded into a CUDA generator (16 bytes) or back, so a
+    run stopped on a GPU and resumed on a CPU (or the reverse) goes on with a new, deterministic random stream
+    instead of failing; everything else (weights, optimiser state, data order) resumes exactly. `saved_on` None
+    (checkpoints before the device was recorded) is told from the state's size."""
+    if saved_on is None:
+        saved_on = "cpu" if saved.numel() > 64 else "cuda"
+    if saved_on == rng.device.type:
+        rng.set_state(saved)
+        return
+    warn_user(f"{src}: checkpoint written on {saved_on}, resumed on {rng.device.type}: the random stream is "
+              f"reseeded (seed {seed}, step {step})")
+    rng.manual_seed((seed * 1_000_003 + step) % 2**63)        # manual_seed takes at most 64 bits
+
+
+class StopFlag:
+    """SIGINT/SIGTERM set a flag; the loop saves a checkpoint at the next round boundary and stops."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        if self.signum is not None:            # a second Ctrl-C aborts at once
+            raise KeyboardInterrupt
+        self.signum = signum
+
+
+def install_signals(flag: StopFlag) -> Callable[[], None]:
+    """Route SIGINT and SIGTERM to `flag`; returns the function that puts the previous handlers back."""
+    old = {}
+    for s in (signal.SIGINT, signal.SIGTERM):
+        try:
+            old[s] = signal.signal(s, flag)
+        except ValueError:                     # not the main thread (e.g. a notebook worker): no handler
+            pass
+
+    def restore() -> None:
+        for s, h in old.items():
+            signal.signal(s, h)
+    return restore
+
+
+@contextmanager
+def stop_on_signals(flag: StopFlag) -> Iterator[None]:
+    """install_signals for the duration of a `with` block."""
+    restore = install_signals(flag)
+    try:
+        yield
+    finally:
+        restore()
