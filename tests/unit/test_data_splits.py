@@ -406,3 +406,17 @@ def test_other_data_takes_the_runs_classes_by_the_names_they_resolved_to(tmp_pat
     with pytest.warns(UserWarning, match=r"the run excluded class 'threes', which is no class of this data"):
         s = split_for_run(run, str(tmp_path / "tree2"))
     assert s.info["excluded_classes"] == []
+
+
+def test_a_subset_of_every_image_shares_the_pixels_and_a_real_subset_copies_them():
+    from wildgan.data.readers import ImageSet
+
+    s = ImageSet(np.arange(4 * 2 * 2, dtype=np.uint8).reshape(4, 2, 2, 1), np.array([0, 1, 0, 1]), ["a", "b"],
+                 ["i0", "i1", "i2", "i3"], group=np.array([5, 5, 6, 6]))
+    every = s.subset(np.arange(4))
+    assert every.x is s.x and every.ids == s.ids and every.ids is not s.ids
+    every.y[0] = 9
+    assert s.y[0] == 0                                # labels and ids are the subset's own, only pixels are shared
+    some = s.subset(np.array([2, 0]))
+    assert not np.shares_memory(some.x, s.x) and some.ids == ["i2", "i0"] and list(some.group) == [6, 5]
+    assert np.array_equal(s.subset(np.array([3, 2, 1, 0])).x, s.x[::-1])    # all images, another order: a copy

@@ -108,7 +108,13 @@ class ImageSet:
         return len(self.x)
 
     def subset(self, idx: np.ndarray) -> "ImageSet":
+        """The images at idx. Every image in order (nothing left out, the usual case) shares this set's pixels
+        instead of copying them: a data set is the largest thing in memory, and subsets are only read."""
         idx = np.asarray(idx, dtype=np.int64)
+        if len(idx) == len(self.x) and np.array_equal(idx, np.arange(len(self.x))):
+            return ImageSet(self.x, self.y.copy(), list(self.class_names), list(self.ids),
+                            None if self.group is None else self.group.copy(),
+                            None if self.is_anomaly is None else self.is_anomaly.copy(), dict(self.info))
         return ImageSet(self.x[idx], self.y[idx], list(self.class_names), [self.ids[i] for i in idx],
                         None if self.group is None else self.group[idx],
                         None if self.is_anomaly is None else self.is_anomaly[idx], dict(self.info))

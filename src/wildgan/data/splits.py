@@ -224,6 +224,27 @@ def _augment(x: np.ndarray, ids: list[str], is_anom: np.ndarray, rotations: int,
     return out, all_ids, np.tile(is_anom, rotations + 1)
 
 
+class _Rows:
+    """Some images of a loaded set, by index. Their pixels are copied only when selected (take): a split that copied
+    its training part first (ImageSet.subset), then the normal images out of that, held the data set nearly twice."""
+
+    def __init__(self, base: ImageSet, idx: np.ndarray) -> None:
+        self.base, self.idx = base, np.asarray(idx, dtype=np.int64)
+        self.y = base.y[self.idx]
+        self.ids = [base.ids[i] for i in self.idx]
+        self.group = None if base.group is None else base.group[self.idx]
+
+    def __len__(self) -> int:
+        return len(self.idx)
+
+    def rows(self, sel: np.ndarray) -> "_Rows":
+        return _Rows(self.base, self.idx[np.asarray(sel, dtype=np.int64)])
+
+    def take(self, sel: np.ndarray) -> np.ndarray:
+        """The pixels of the images at sel (indices into these rows): one copy of those images only."""
+        return self.base.x[self.idx[np.asarray(sel, dtype=np.int64)]]
+
+
 def _base_id(i: str) -> str:
     return i.split("#rot", 1)[0]
 
@@ -354,14 +375,14 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
         pool = _concat(train, test)
         if pool.group is None:
             raise DataError(f"{source}: the chula-rbc12 protocol needs image_id (the source photo) per crop")
-        pool = pool.subset(np.flatnonzero(keep(pool)))
-        photos = np.unique(pool.group)
+        kept = _Rows(pool, np.flatnonzero(keep(pool)))
+        photos = np.unique(kept.group)
         if len(photos) < 2:
             raise DataError(f"{source}: need at least 2 photos (image_id values) to split by photo")
         n_test_ph = min(len(photos) - 1, max(1, round(cfg.test_fraction * len(photos))))
         test_photos = _rng(cfg.seed, "holdout").permutation(photos)[:n_test_ph]
-        in_test = np.isin(pool.group, test_photos)
-        tr_pool, te_pool = pool.subset(np.flatnonzero(~in_test)), pool.subset(np.flatnonzero(in_test))
+        in_test = np.isin(kept.group, test_photos)
+        tr_pool, te_pool = kept.rows(np.flatnonzero(~in_test)), kept.rows(np.flatnonzero(in_test))
         if set(np.unique(tr_pool.group).tolist()) & set(np.unique(te_pool.group).tolist()):
             raise RuntimeError("bug: a photo is in both train and test")  # cannot happen; guards future edits
         info.update(test_source="photo hold-out", test_fraction=cfg.test_fraction,
@@ -370,18 +391,18 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
         test_cap = CHULA_TEST_PER_CLASS
     else:
         if test is not None:
-            tr_pool, te_pool = train.subset(np.flatnonzero(keep(train))), test.subset(np.flatnonzero(keep(test)))
+            tr_pool, te_pool = _Rows(train, np.flatnonzero(keep(train))), _Rows(test, np.flatnonzero(keep(test)))
             info["test_source"] = "test split"
         else:  # stratified seeded hold-out of every class
-            pool = train.subset(np.flatnonzero(keep(train)))
+            kept = _Rows(train, np.flatnonzero(keep(train)))
             rng = _rng(cfg.seed, "holdout")
             te = []
-            for c in np.unique(pool.y):
-                idx = np.flatnonzero(pool.y == c)
+            for c in np.unique(kept.y):
+                idx = np.flatnonzero(kept.y == c)
                 te.append(rng.permutation(idx)[: round(cfg.test_fraction * len(idx))])
             te_idx = np.sort(np.concatenate(te)) if te else np.zeros(0, np.int64)
-            tr_idx = np.setdiff1d(np.arange(len(pool)), te_idx)
-            tr_pool, te_pool = pool.subset(tr_idx), pool.subset(te_idx)
+            tr_idx = np.setdiff1d(np.arange(len(kept)), te_idx)
+            tr_pool, te_pool = kept.rows(tr_idx), kept.rows(te_idx)
             info.update(test_source="hold-out", test_fraction=cfg.test_fraction)
         test_cap = None  # 'paper': as many anomalies as normal test images
 
@@ -404,7 +425,7 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
     contam = np.sort(_rng(cfg.seed, "contamination").choice(tr_anom, size=n_a, replace=False)) if n_a else \
         np.zeros(0, np.int64)
     sel = np.concatenate([tr_norm, contam]).astype(np.int64)
-    x = convert(tr_pool.x[sel], resolution, channels, d["fit"])
+    x = convert(tr_pool.take(sel), resolution, channels, d["fit"])
     ids = [tr_pool.ids[i] for i in sel]
     is_anom = np.concatenate([np.zeros(len(tr_norm), np.int8), np.ones(n_a, np.int8)])
     x, ids, is_anom = _augment(x, ids, is_anom, rotations, cfg.seed)
@@ -430,7 +451,7 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
         raise DataError(f"{source}: the test set needs normal and anomalous images, got {len(te_norm)} normal and "
                         f"{len(te_anom)} anomalous")
     tsel = np.concatenate([te_norm, te_anom])
-    test_x = convert(te_pool.x[tsel], resolution, channels, d["fit"])
+    test_x = convert(te_pool.take(tsel), resolution, channels, d["fit"])
     test_y = np.concatenate([np.zeros(len(te_norm), np.int8), np.ones(len(te_anom), np.int8)])
     test_ids = [te_pool.ids[i] for i in tsel]
 
