@@ -672,6 +672,11 @@ def test_a_start_that_cannot_train_writes_nothing_and_a_never_trained_run_is_rep
     assert "WILDGAN_DATA_ON_GPU='yes': use auto, 1" in capsys.readouterr().err
     assert not run.exists()
     monkeypatch.delenv("WILDGAN_DATA_ON_GPU")
+    # images the f-AnoGAN networks cannot take (8x8): refused before the folder as well
+    assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--method", "fanogan", "--no-progress",
+                 "--out", str(run)]) != 0
+    assert "f-AnoGAN needs square (32, 64) images, got 8x8 (--resolution 32 or 64" in capsys.readouterr().err
+    assert not run.exists()
     # a start that failed before its first training step (here: the loop raises at once) leaves config, split and log
     import wildgan.training.run as training_run
 

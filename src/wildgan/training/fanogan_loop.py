@@ -99,15 +99,20 @@ class TF1RMSprop(torch.optim.Optimizer):
 # ------------------------------------------------------------------------------------------------------------------
 # Small helpers.
 
+def check_image_shape(h: int, w: int, c: int) -> None:
+    """Refuse images the f-AnoGAN networks cannot take (train_run calls it before the run folder is written)."""
+    if h != w or h not in SUPPORTED_RESOLUTIONS:
+        raise DataError(f"f-AnoGAN needs square {SUPPORTED_RESOLUTIONS} images, got {h}x{w} (--resolution 32 or 64 "
+                        f"converts them)")
+    if c not in (1, 3):
+        raise DataError(f"f-AnoGAN needs 1 or 3 channels, got {c}")
+
+
 def _check_train_x(x: np.ndarray) -> np.ndarray:
     if not isinstance(x, np.ndarray) or x.dtype != np.uint8 or x.ndim != 4:
         raise DataError(f"f-AnoGAN training data must be a uint8 array [N, H, W, C], got "
                         f"{getattr(x, 'dtype', type(x))} with shape {getattr(x, 'shape', None)}")
-    n, h, w, c = x.shape
-    if h != w or h not in SUPPORTED_RESOLUTIONS:
-        raise DataError(f"f-AnoGAN needs square {SUPPORTED_RESOLUTIONS} images, got {h}x{w}")
-    if c not in (1, 3):
-        raise DataError(f"f-AnoGAN needs 1 or 3 channels, got {c}")
+    check_image_shape(*x.shape[1:])
     return np.ascontiguousarray(x)
 
 

@@ -298,6 +298,14 @@ def run_differences(saved: RunConfig, now: RunConfig, may_change: frozenset[str]
     return out
 
 
+def _check_fanogan_images(cfg: RunConfig, split: AnomalySplit) -> None:
+    """f-AnoGAN takes 32x32 or 64x64 images only: refused before anything of a run is written."""
+    if cfg.method == "fanogan":
+        from .fanogan_loop import check_image_shape
+
+        check_image_shape(split.resolution, split.resolution, split.channels)
+
+
 def train_run(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwrite: bool = False,
               progress: bool = True, log: Callable[[str], None] = print,
               split: AnomalySplit | None = None) -> TrainResult:
@@ -314,6 +322,8 @@ def train_run(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwrite:
     data_on_gpu_setting()                     # a typo in WILDGAN_DATA_ON_GPU (both loops read it), before the data
     if cfg.train.tensorboard and cfg.method != "fanogan":
         require_tensorboard()
+    if split is not None:
+        _check_fanogan_images(cfg, split)    # (else once the split is built, under the lock: before any run file)
     run_dir.mkdir(parents=True, exist_ok=True)
     from .distributed import current
 
@@ -356,6 +366,7 @@ def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, 
     several = ctx is not None and ctx.world > 1
     if split is None:
         split = build_split(cfg.data)      # before --overwrite deletes anything: bad data must leave the old run
+        _check_fanogan_images(cfg, split)
     # check_run_dir (and train_run again, under the lock) let a new start in only because the run there never
     # trained: replaced, as --overwrite would
     replaced = is_main and not overwrite and not resume and bool(previous_run(run_dir))
