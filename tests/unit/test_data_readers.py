@@ -1115,26 +1115,36 @@ def test_a_pool_of_processes_decodes_exactly_like_one(tmp_path, monkeypatch, poo
     assert pools == []
 
 
-def test_chunks_of_a_large_job_are_decoded_by_a_pool(tmp_path, monkeypatch, pool_spy):
-    """`wildgan score` decodes a pile chunk by chunk (64 MB each: 320 files at 256 px); a chunk of a large job gets
-    a pool when its files are big (seconds of decoding), and the pixels are those of one process."""
+def test_the_chunks_of_a_job_share_one_pool(tmp_path, monkeypatch, pool_spy):
+    """`wildgan score` decodes a pile chunk by chunk (64 MB each: 320 files at 256 px, so hundreds of chunks). One
+    pool decodes every chunk of a job (starting one costs about a second), when the job is large or its files are
+    big; a small job of small files has none. The pixels are those of one process, and the pool's processes end
+    with the last chunk."""
     import wildgan.data.readers as readers
 
     root = _parallel_pile(tmp_path / "pile")
     files = readers.list_image_files([root])
-    monkeypatch.setattr(readers, "PARALLEL_DECODE_MIN_FILES", 20)     # the job (31 files) is large, a chunk is not
     monkeypatch.setattr(readers, "_DECODE_TASK_FILES", 4)
     pools = pool_spy
     chunks = [range(0, 12), range(12, 24), range(24, len(files))]
     monkeypatch.setenv("WILDGAN_DECODE_WORKERS", "2")
     list(readers.iter_images(files, 16, 3, chunks=chunks, skip_bad=True))
-    assert pools == []                       # chunks of small files: no pool each (its start would cost more)
-    monkeypatch.setattr(readers, "CHUNK_POOL_MIN_BYTES", 1)          # chunks whose files take seconds to decode
+    assert pools == []                       # 31 small files: not worth a pool's start
+    monkeypatch.setattr(readers, "PARALLEL_DECODE_MIN_FILES", 20)     # the job (31 files) is large, a chunk is not
+    closed = []
+    real_close = readers.DecodePool.close
+    monkeypatch.setattr(readers.DecodePool, "close", lambda self: (closed.append(self._ex is not None),
+                                                                    real_close(self)))
     got = {}
     for workers in ("1", "2"):
         monkeypatch.setenv("WILDGAN_DECODE_WORKERS", workers)
-        got[workers] = [(x, kept) for x, kept, _ in readers.iter_images(files, 16, 3, chunks=chunks, skip_bad=True)]
-    assert pools == [2, 2, 2]                                       # every chunk of 12 (or 7) files: a pool
+        it = readers.iter_images(files, 16, 3, chunks=chunks, skip_bad=True)
+        got[workers] = [next(it)[:2] for _ in chunks]           # not resumed after the last chunk, as callers may
+    assert pools == [2] and closed[0] is True                   # one pool for the three chunks, ended at the last
+    monkeypatch.setattr(readers, "PARALLEL_DECODE_MIN_FILES", 2048)
+    monkeypatch.setattr(readers, "CHUNK_POOL_MIN_BYTES", 1)          # a small job of big files (large photos)
+    list(readers.iter_images(files, 16, 3, chunks=chunks, skip_bad=True))
+    assert pools == [2, 2]
     for (xa, ka), (xb, kb) in zip(got["1"], got["2"]):
         np.testing.assert_array_equal(xa, xb)
         assert ka == kb

@@ -663,14 +663,47 @@ def _say_again(r: tuple[Any, ...]) -> None:
             warnings.warn_explicit(msg, category, filename, lineno, module=module, registry=_REEMIT_REGISTRY)
 
 
-def _pooled(files: Sequence[Path], o: _Opts, limit: int | None, workers: int) -> Iterator[tuple[Any, ...]]:
-    """_decode_task's results for every file, in order, from a pool of `workers` processes; lazily (the caller may
-    stop early: what is queued is cancelled when the generator is closed)."""
-    import multiprocessing as mp
+class DecodePool:
+    """One pool of decoding processes for a job of several chunks (`wildgan score` on a pile): started on first use,
+    kept until close(). Why: starting a pool costs about a second (spawned processes import numpy and Pillow), and a
+    pile of photos at 256 px is hundreds of chunks."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._ex: Any = None
+
+    def executor(self) -> Any:
+        if self._ex is None:
+            import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor
+
+            # spawn, not fork: forking a process that holds torch's thread pools (or a CUDA context) can deadlock
+            self._ex = ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"), initializer=_worker_init)
+        return self._ex
+
+    def close(self) -> None:
+        if self._ex is not None:
+            self._ex.shutdown(wait=True, cancel_futures=True)
+            self._ex = None
+
+
+def job_decode_pool(files: Sequence[Path]) -> DecodePool | None:
+    """The pool a job of several chunks shares, or None (decoded in this process): by decode_workers for the whole
+    job, or for a job of fewer files whose files hold at least CHUNK_POOL_MIN_BYTES (large photos, ~40 ms each)."""
+    workers = decode_workers(len(files))
+    if workers == 1 and len(files) < PARALLEL_DECODE_MIN_FILES and _file_bytes(files) >= CHUNK_POOL_MIN_BYTES:
+        workers = decode_workers(PARALLEL_DECODE_MIN_FILES)
+    return DecodePool(workers) if workers > 1 else None
+
+
+def _pooled(files: Sequence[Path], o: _Opts, limit: int | None, workers: int,
+            shared: DecodePool | None = None) -> Iterator[tuple[Any, ...]]:
+    """_decode_task's results for every file, in order, from a pool of `workers` processes (`shared`'s, else one of
+    its own for these files); lazily (the caller may stop early: what is queued is cancelled when the generator is
+    closed)."""
     import signal
     import threading
     from collections import deque
-    from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
     from PIL import ImageFile
@@ -678,14 +711,16 @@ def _pooled(files: Sequence[Path], o: _Opts, limit: int | None, workers: int) ->
     pil = {"MAX_IMAGE_PIXELS": Image.MAX_IMAGE_PIXELS, "LOAD_TRUNCATED_IMAGES": ImageFile.LOAD_TRUNCATED_IMAGES}
     tasks = (list(map(str, files[i:i + _DECODE_TASK_FILES])) for i in range(0, len(files), _DECODE_TASK_FILES))
     pending: deque = deque()
-    # spawn, not fork: forking a process that holds torch's thread pools (or a CUDA context) can deadlock
-    ex = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_worker_init)
+    own = shared is None
+    pool = DecodePool(workers) if shared is None else shared
+    workers = pool.workers
     try:
         # the workers start while the first tasks are queued: with Ctrl-C ignored meanwhile, which they inherit
         # until their initializer runs (else a Ctrl-C then prints a traceback from each of them)
         main_thread = threading.current_thread() is threading.main_thread()
         saved = signal.signal(signal.SIGINT, signal.SIG_IGN) if main_thread else None
         try:
+            ex = pool.executor()
             for _ in range(4 * workers):             # a bounded queue: decoded images wait for the caller, not RAM
                 nxt = next(tasks, None)
                 if nxt is None:
@@ -705,7 +740,11 @@ def _pooled(files: Sequence[Path], o: _Opts, limit: int | None, workers: int) ->
                 pending.append(ex.submit(_decode_task, nxt, o.depth16, limit, o.fit, pil))
             yield from done
     finally:
-        ex.shutdown(wait=True, cancel_futures=True)
+        if own:
+            pool.close()
+        else:                                        # the pool goes on: only this call's queued work is dropped
+            for f in pending:
+                f.cancel()
 
 
 def _decode_files(files: Sequence[Path], o: _Opts, skipped: list[dict[str, str]],
@@ -713,7 +752,8 @@ def _decode_files(files: Sequence[Path], o: _Opts, skipped: list[dict[str, str]]
                   convert_one: Callable[[np.ndarray], np.ndarray] | None = None, max_skipped: int | None = None,
                   chunked: bool = False, stats: dict[str, Any] | None = None,
                   native: list[tuple[int, int]] | None = None,
-                  pool_for: int | None = None) -> tuple[list[np.ndarray], list[int]]:
+                  pool_for: int | None = None, pool: DecodePool | None = None
+                  ) -> tuple[list[np.ndarray], list[int]]:
     """Decode files; returns the arrays and the indices (into files) that were kept.
 
     `sizes`: collects the decoded (native) sizes, each with its first file. `chunked`: the caller decodes in chunks
@@ -723,7 +763,8 @@ def _decode_files(files: Sequence[Path], o: _Opts, skipped: list[dict[str, str]]
     of each kept image, in order (for _stack's mixed-size warning). `pool_for`: the number of files the whole job
     decodes, when `files` is one chunk of it: a chunk of a large job whose files hold at least CHUNK_POOL_MIN_BYTES
     gets a pool even below PARALLEL_DECODE_MIN_FILES (at 256 px a 64 MB chunk is only 320 files, and large photos
-    take 40 ms each); a chunk of small files does not (each chunk starts its own pool, ~1 s)."""
+    take 40 ms each); a chunk of small files does not (each chunk starts its own pool, ~1 s). `pool`: a pool the
+    caller keeps across chunks (job_decode_pool), used instead of those rules."""
     arrays, kept = [], []
     sizes = {} if sizes is None else sizes        # as decoded, before any shrinking
     bad: list[str] = []
@@ -738,8 +779,9 @@ def _decode_files(files: Sequence[Path], o: _Opts, skipped: list[dict[str, str]]
     if pool_for and pool_for > n_pool and n_pool < PARALLEL_DECODE_MIN_FILES and _file_bytes(files) >= \
             CHUNK_POOL_MIN_BYTES:
         n_pool = pool_for
-    workers = 1 if o.probe_uniform else decode_workers(n_pool)
-    results: Iterator[tuple[Any, ...] | None] = _pooled(files, o, limit, workers) if workers > 1 else \
+    shared = None if o.probe_uniform else pool
+    workers = 1 if o.probe_uniform else shared.workers if shared is not None else decode_workers(n_pool)
+    results: Iterator[tuple[Any, ...] | None] = _pooled(files, o, limit, workers, shared) if workers > 1 else \
         itertools.repeat(None)
     try:
         for i, (f, r) in enumerate(_progress(zip(files, results), len(files), desc, o.progress)):
@@ -1786,8 +1828,24 @@ def iter_images(files: Sequence[Path], resolution: int, channels: int, *,
     several = len(chunks) > 1
     lenient = replace(o, skip_bad=True)
     sizes: dict[tuple[int, int], Path] = {}
-    warned = scale_warned = False
     stats: dict[str, Any] = {}
+    # several chunks share one pool of decoding processes (none for a small job), closed when this generator is
+    pool = job_decode_pool([files[i] for i in dict.fromkeys(i for c in chunks for i in c)]) if several else None
+    try:
+        yield from _iter_chunks(files, chunks, o, lenient, several, pool, sizes, stats, decoded, native, one,
+                                resolution, channels, kinds, empty_ok)
+    finally:
+        if pool is not None:
+            pool.close()
+
+
+def _iter_chunks(files: Sequence[Path], chunks: Sequence[Sequence[int]], o: _Opts, lenient: _Opts, several: bool,
+                 pool: DecodePool | None, sizes: dict[tuple[int, int], Path], stats: dict[str, Any],
+                 decoded: list[int], native: dict[int, int], one: Callable[[np.ndarray], np.ndarray],
+                 resolution: int, channels: int, kinds: dict[int, int] | None, empty_ok: bool
+                 ) -> Iterator[tuple[np.ndarray, list[int], list[tuple[int, str]]]]:
+    """iter_images' loop over its chunks (see there)."""
+    warned = scale_warned = False
     n_kept = 0
     all_skipped: list[str] = []
     for ci, chunk in enumerate(chunks):
@@ -1797,7 +1855,7 @@ def iter_images(files: Sequence[Path], resolution: int, channels: int, *,
         # one chunk: the plain rules (every bad file named at once); several: decode leniently and decide here
         arrays, kept = _decode_files(part, lenient if several else o, skipped, sizes=sizes, convert_one=one,
                                      max_skipped=None if o.skip_bad else MAX_NAMED_BAD_FILES, chunked=True,
-                                     stats=stats, pool_for=len(files))
+                                     stats=stats, pool_for=len(files), pool=pool)
         if o.resize == "error" and len(sizes) > 1:
             (h0, w0), f0 = next(iter(sizes.items()))
             (h, w), f = list(sizes.items())[1]
@@ -1835,6 +1893,8 @@ def iter_images(files: Sequence[Path], resolution: int, channels: int, *,
         del arrays
         kept_set = set(kept)
         if ci == len(chunks) - 1:
+            if pool is not None:
+                pool.close()      # done with: its processes end now, not when a caller drops this generator
             # images to score: only what is lost in every read (16-bit colour, later pages), once for all the chunks
             # (said before the last chunk is handed over: a caller need not resume the generator after it)
             warn_decode_stats(stats, "images", o.depth16, dataset=False)
