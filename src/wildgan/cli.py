@@ -556,6 +556,13 @@ def cmd_train(a: argparse.Namespace) -> int:
         # e.g. the folder is another process's) ran nothing and must not write into someone else's run
         if is_main and Path(a.out).is_dir() and not isinstance(e, ConfigError):
             _append(Path(a.out) / "log.txt", f"stopped: {str(e) or type(e).__name__}")
+        if ctx is not None:
+            from .training.distributed import shutdown
+
+            # the groups are freed now, not at interpreter exit (where gloo can abort the process); the ranks leave
+            # together only when they all stopped alike (a preemption: they agreed on it), never waiting for a peer
+            # that failed on its own
+            shutdown(together=isinstance(e, TrainingInterrupted))
         raise
     if ctx is not None:
         from .training.distributed import shutdown

@@ -1333,6 +1333,12 @@ def test_a_pile_too_big_for_memory_is_said_before_decoding(tmp_path, monkeypatch
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         load_dataset(root, dataset="unlabelled")
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")              # under torchrun each process of the machine decodes it
+    with pytest.warns(UserWarning, match="one copy in each of 2 processes"):
+        load_dataset(root, dataset="unlabelled")
+    monkeypatch.delenv("LOCAL_WORLD_SIZE")
+    with pytest.warns(UserWarning, match=r"\(32x32x3 each"):      # converted to --resolution, larger or smaller
+        load_dataset(root, dataset="unlabelled", resolution=32)
     monkeypatch.setattr(R, "host_memory_available", lambda: 10)
     monkeypatch.setattr(R, "ROOM_CHECK_MIN_BYTES", 4 * 8 * 8 * 3 + 1)
     with warnings.catch_warnings():       # the decode shrinks to --resolution: that is what is estimated
@@ -1347,6 +1353,17 @@ def test_host_memory_available_is_known_here():
     assert got is None or got > 0
 
 
+def test_a_16_bit_gray_pile_is_estimated_as_gray(tmp_path, monkeypatch):
+    import wildgan.data.readers as R
+
+    for i in range(3):
+        Image.fromarray(np.full((16, 16), 1000 * i, np.uint16)).save(tmp_path / f"{i}.png")     # mode I;16
+    monkeypatch.setattr(R, "ROOM_CHECK_MIN_BYTES", 0)
+    monkeypatch.setattr(R, "host_memory_available", lambda: 1)
+    with pytest.warns(UserWarning, match=r"\(16x16x1 each"):
+        R.warn_if_no_room(sorted(tmp_path.glob("*.png")), R._Opts(), "pile")
+
+
 def test_stacking_hands_the_decoded_images_back_as_it_goes(tmp_path, monkeypatch):
     """The decoded list is consumed while the block fills, and freed memory is handed back along the way (glibc
     keeps freed small blocks: without it a pile is held twice while it is stacked)."""
@@ -1359,3 +1376,23 @@ def test_stacking_hands_the_decoded_images_back_as_it_goes(tmp_path, monkeypatch
     out = R._stack(arrays, [f"f{i}" for i in range(5)], R._Opts(), "x")
     assert [int(a[0, 0, 0]) for a in out] == [0, 1, 2, 3, 4] and arrays == [None] * 5
     assert len(calls) == 3                                                   # after images 2 and 4, and at the end
+
+
+def test_a_cgroup_limit_lowers_the_memory_available_and_its_page_cache_does_not(tmp_path, monkeypatch):
+    import wildgan.data.readers as R
+
+    job, top = tmp_path / "job", tmp_path
+    job.mkdir()
+    (job / "memory.max").write_text(f"{10 * 2**30}\n")
+    (job / "memory.current").write_text(f"{6 * 2**30}\n")
+    (job / "memory.stat").write_text(f"anon 1\ninactive_file {2 * 2**30}\nactive_file 5\n")
+    (top / "memory.max").write_text("max\n")
+    monkeypatch.setattr(R, "_cgroup_dirs", lambda: [job, top])
+    (tmp_path / "meminfo").write_text(f"MemTotal: 99 kB\nMemAvailable:   {32 * 2**20} kB\n")
+    monkeypatch.setattr(R, "_MEMINFO", str(tmp_path / "meminfo"))
+    assert R.host_memory_available() == 6 * 2**30            # 10 GiB limit - (6 GiB used - 2 GiB of page cache)
+    (tmp_path / "meminfo").write_text(f"MemAvailable:   {3 * 2**20} kB\n")
+    assert R.host_memory_available() == 3 * 2**30            # the machine's own, when lower
+    monkeypatch.setattr(R, "_cgroup_dirs", lambda: [])
+    (tmp_path / "meminfo").write_text(f"MemAvailable:   {32 * 2**20} kB\n")
+    assert R.host_memory_available() == 32 * 2**30

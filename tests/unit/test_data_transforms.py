@@ -300,3 +300,6 @@ def test_permute_rows_copies_what_it_does_not_own():
     assert np.array_equal(base, np.arange(24, dtype=np.uint8).reshape(6, 4))   # the caller's array is untouched
     with pytest.raises(ValueError, match="permutation of 4 rows"):
         permute_rows(base[:4].copy(), np.arange(3))
+    for bad in ([1, 1, 0, 2], [0, 1, 2, 4], [-1, 0, 1, 2]):
+        with pytest.raises(ValueError, match="not a permutation"):
+            permute_rows(base[:4].copy(), np.array(bad))

@@ -13,6 +13,7 @@ import json
 import os
 import pickle
 import re
+import sys
 import tarfile
 import warnings
 import zipfile
@@ -502,12 +503,15 @@ def _file_bytes(files: Sequence[Path]) -> int:
         except OSError:
             pass                      # an unreadable file is the decode's to report
     return total
+_MEMINFO = "/proc/meminfo"
+
+
 def host_memory_available() -> int | None:
     """Bytes of memory this process can still take, as the system sees it (Linux: MemAvailable, lowered by a cgroup
     v2 limit when one is set), or None where that is not known."""
     avail = None
     try:
-        with open("/proc/meminfo", encoding="ascii") as f:
+        with open(_MEMINFO, encoding="ascii") as f:
             for line in f:
                 if line.startswith("MemAvailable:"):
                     avail = int(line.split()[1]) * 1024
@@ -517,15 +521,36 @@ def host_memory_available() -> int | None:
             avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
         except (AttributeError, OSError, ValueError):
             return None
-    try:                                            # a container's own limit, when it is below the machine's
-        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
-        if limit != "max":
-            used = int(Path("/sys/fs/cgroup/memory.current").read_text())
+    for group in _cgroup_dirs():                     # a container's or a job's own limit, below the machine's
+        try:
+            limit = (group / "memory.max").read_text().strip()
+            if limit == "max":
+                continue
+            used = int((group / "memory.current").read_text())
+            # the page cache counts as used but is given back on demand: a pile just read must not look like no room
+            for line in (group / "memory.stat").read_text().splitlines():
+                if line.startswith("inactive_file "):
+                    used -= int(line.split()[1])
             room = max(0, int(limit) - used)
             avail = room if avail is None else min(avail, room)
-    except (OSError, ValueError):
-        pass
+        except (OSError, ValueError):
+            continue
     return avail
+
+
+def _cgroup_dirs() -> list[Path]:
+    """This process's cgroup v2 folder and the ones above it (a Slurm job or a systemd scope sets its limit on its own
+    folder, not at the root), or nothing where there is no cgroup v2."""
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return []
+    own = next((line[3:] for line in lines if line.startswith("0::")), None)
+    if own is None:
+        return []
+    root = Path("/sys/fs/cgroup")
+    here = root / own.strip().lstrip("/")
+    return [here, *[p for p in here.parents if root in (p, *p.parents)]]
 
 
 TRAINING_HOLDS = 1.4      # training holds the decoded set plus its pyramid (1/3) and some scratch: about 1.4x
@@ -550,17 +575,24 @@ def warn_if_no_room(files: Sequence[Path], o: _Opts, what: str) -> None:
         raise
     except Exception:  # noqa: BLE001 - an unreadable first file is the decode's to report
         return
-    if limit is not None:
-        h, w = min(h, limit), min(w, limit)
-    channels = o.channels or (1 if mode in ("1", "L", "I", "I;16", "F") else 3)
-    decoded = len(files) * h * w * channels
+    if o.resolution is not None:
+        h = w = o.resolution                        # every image is converted to R x R, larger or smaller
+    elif limit is not None and max(h, w) > limit:
+        h = w = limit                               # shrunk to limit x limit while decoding
+    # (gray by its base mode: 1, L, LA, I, I;16*, F decode to one channel; a palette is taken as colour)
+    channels = o.channels or (1 if Image.getmodebase(mode) == "L" else 3)
+    # under torchrun every process of a machine decodes the whole set
+    copies = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1))
+    decoded = len(files) * h * w * channels * copies
     if decoded < ROOM_CHECK_MIN_BYTES:
         return
     avail = host_memory_available()
     if avail is None or decoded * TRAINING_HOLDS <= avail:
         return
-    warn_user(f"{what}: {len(files)} images decode to about {decoded / 2**30:.1f} GiB ({w}x{h}x{channels} each, "
-              f"judged by {files[0].name}) and training holds about {TRAINING_HOLDS}x that, but only "
+    each = f"{w}x{h}x{channels} each, judged by {files[0].name}" + (f"; one copy in each of {copies} processes"
+                                                                      if copies > 1 else "")
+    warn_user(f"{what}: {len(files)} images decode to about {decoded / 2**30:.1f} GiB ({each}) and training holds "
+              f"about {TRAINING_HOLDS}x that, but only "
               f"{avail / 2**30:.1f} GiB of memory is free: the system may stop the process without a message. A "
               f"smaller --resolution, --channels 1 (gray) or fewer images need less")
 
@@ -951,12 +983,14 @@ def release_freed_memory() -> None:
     training set's shuffle, the pyramid) cannot reuse them."""
     global _MALLOC_TRIM
     if _MALLOC_TRIM is None:
-        import ctypes
+        _MALLOC_TRIM = False
+        if sys.platform.startswith("linux"):   # (ctypes.CDLL(None) is a TypeError on Windows)
+            import ctypes
 
-        try:
-            _MALLOC_TRIM = ctypes.CDLL(None).malloc_trim
-        except (OSError, AttributeError):       # not glibc (macOS, Windows, musl without it)
-            _MALLOC_TRIM = False
+            try:
+                _MALLOC_TRIM = ctypes.CDLL(None).malloc_trim
+            except Exception:  # noqa: BLE001 - not glibc (musl without it): nothing to hand back this way
+                _MALLOC_TRIM = False
     if _MALLOC_TRIM:
         _MALLOC_TRIM(0)
 

@@ -279,6 +279,8 @@ def permute_rows(x: np.ndarray, perm: np.ndarray) -> np.ndarray:
     perm = np.asarray(perm, dtype=np.int64)
     if perm.shape != (len(x),):
         raise ValueError(f"a permutation of {len(x)} rows was expected, got shape {perm.shape}")
+    if len(perm) and (perm.min() < 0 or perm.max() >= len(x) or np.bincount(perm, minlength=len(x)).max() > 1):
+        raise ValueError("not a permutation: an index is out of range or repeated")   # (the cycles would not end)
     if x.base is not None or not x.flags.writeable or not x.flags.c_contiguous:
         return x[perm]                                 # not ours to reorder (a view, or read-only): copy
     done = np.zeros(len(x), dtype=bool)

@@ -152,8 +152,8 @@ def shutdown(together: bool = True) -> None:
             ctrl = _CTX.ctrl_group if _CTX is not None else None
             try:
                 tdist.barrier(group=ctrl)        # on the CPU group: no rank closes its sockets while a peer still talks
-            except Exception:                    # a peer already gone: nothing to wait for; still free what we hold
-                pass
+            except RuntimeError:                 # a peer already gone (DistBackendError): still free what we hold
+                pass                             # (not Exception: a SIGTERM raised in the wait must go on up)
         tdist.destroy_process_group()
     _CTX = None
     gc.collect()                                 # free the C++ groups now, not during interpreter finalisation
