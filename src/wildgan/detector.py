@@ -208,7 +208,8 @@ def read_3d(shape: Sequence[int], image_shapes: Sequence[Sequence[int]]) -> str:
 
 
 def _read_dataset_file(p: Path, depth16: str, skip_bad: bool, stats: dict[str, Any] | None = None,
-                       limit: int | None = None, fit: str = "resize") -> tuple[np.ndarray | list[np.ndarray], list[str]]:
+                       limit: int | None = None, fit: str = "resize", channels: int | None = None
+                       ) -> tuple[np.ndarray | list[np.ndarray], list[str]]:
     """Every image of a data-set file (its train and test parts, labels ignored) -> (images, ids). A tar of image
     files is unpacked (once, into the cache) and read file by file like a folder, so that its images keep their
     own sizes for the Detector's conversion (resize_mode, resolution); arrays (.npz, CIFAR) are read whole."""
@@ -217,7 +218,7 @@ def _read_dataset_file(p: Path, depth16: str, skip_bad: bool, stats: dict[str, A
 
     if detect_format(p) == "folder-tar":
         root = unpack_cached(p)
-        items, ids = _files_to_items(_expand_path(root), depth16, skip_bad, stats, limit, fit)
+        items, ids = _files_to_items(_expand_path(root), depth16, skip_bad, stats, limit, fit, channels)
         return items, [Path(i).relative_to(root).as_posix() for i in ids]   # ids inside the archive
     with warnings.catch_warnings():
         # the readers' conversion notes (e.g. the centre crop) are about their own defaults; the Detector converts
@@ -233,21 +234,55 @@ def _read_dataset_file(p: Path, depth16: str, skip_bad: bool, stats: dict[str, A
 
 
 class _ImageList(list):
-    """Decoded images of possibly different sizes, with the (H, W, C) each file had before it was shrunk while
-    decoding (`native`, one per image): what the automatic resolution, the crop and scale warnings and the run's
-    record look at. Images given in memory are their own native size."""
+    """Decoded images of possibly different sizes, with the (H, W, C) each had before it was shrunk while decoding
+    (`native`, one per image): what the automatic resolution, the crop and scale warnings and the run's record look
+    at. Images given in memory are their own native size. A file shrunk to `limit` remembers its path, so that it
+    can be read again at the final resolution when that turns out smaller (refit)."""
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int | None = None) -> None:
         super().__init__()
+        self.limit = limit
         self.native: list[tuple[int, int, int]] = []
+        self.shrunk: dict[int, Path] = {}         # index -> file, for the images shrunk to `limit`
 
-    def add(self, a: np.ndarray, native: Sequence[int] | None = None) -> None:
+    def add(self, a: np.ndarray, native: Sequence[int] | None = None, shrunk_from: Path | None = None) -> None:
+        if shrunk_from is not None:
+            self.shrunk[len(self)] = shrunk_from
         self.append(a)
         self.native.append(tuple(int(v) for v in (native if native is not None else a.shape)))  # type: ignore[misc]
 
     def extend_from(self, other: "_ImageList") -> None:
+        self.shrunk.update({len(self) + i: f for i, f in other.shrunk.items()})
         self.extend(other)
         self.native.extend(other.native)
+
+    def refit(self, res: int, depth16: str, fit: str, channels: int | None) -> None:
+        """Read the shrunk files again, shrunk to res at once, when res is not the size they were shrunk to: one
+        resampling from the full size, as converting the full-size image gives (shrinking to the limit and then
+        to res would round twice, and would even enlarge a strip whose short side is below the limit)."""
+        if res == self.limit:
+            return
+        from .data.readers import read_image
+
+        for i, f in self.shrunk.items():
+            self[i] = _shrink(read_image(f, depth16), res, fit, channels)
+        self.limit = res
+
+
+def _shrink(a: np.ndarray, size: int, fit: str, channels: int | None) -> np.ndarray:
+    """One image made size x size as the final conversion would (resize_one), gray first when the run is gray: a
+    colour image is converted to gray at full size, as _convert_items does, not after resizing."""
+    from .data.transforms import resize_one, to_channels
+
+    if channels == 1 and a.shape[2] != 1:
+        a = to_channels(a, 1)
+    return resize_one(a, size, fit)
+
+
+def _refit(x: np.ndarray | list[np.ndarray], res: int, depth16: str, fit: str, channels: int | None) -> None:
+    """See _ImageList.refit (nothing to do for images that were not read from files)."""
+    if isinstance(x, _ImageList):
+        x.refit(res, depth16, fit, channels)
 
 
 def _shapes(x: np.ndarray | list[np.ndarray]) -> list[tuple[int, ...]]:
@@ -260,16 +295,16 @@ def _shapes(x: np.ndarray | list[np.ndarray]) -> list[tuple[int, ...]]:
 
 
 def _files_to_items(files: list[Path], depth16: str, skip_bad: bool, stats: dict[str, Any] | None = None,
-                    limit: int | None = None, fit: str = "resize") -> tuple[_ImageList, list[str]]:
-    """Decode files; an image larger than `limit` px is shrunk to limit x limit (by `fit`, as the CLI's decode does)
-    as soon as it is read, so that a folder of large photos is not held at full size (a 2000x1500 photo is 8.6 MiB,
-    at 256 px 0.19 MiB). The final conversion to a resolution of at most `limit` gives the same pixels as from the
-    full size when that resolution is `limit`, which it is for every image larger than it unless most images are
-    much smaller (then those few are resized twice, as the CLI does)."""
+                    limit: int | None = None, fit: str = "resize", channels: int | None = None
+                    ) -> tuple[_ImageList, list[str]]:
+    """Decode files; an image larger than `limit` px is made limit x limit (by `fit`, gray first when `channels` is
+    1) as soon as it is read, so that a folder of large photos is not held at full size (a 2000x1500 photo is
+    8.6 MiB, at 256 px 0.19 MiB). The caller passes the largest resolution it can end at; when it ends at a smaller
+    one, _ImageList.refit reads those files again. Either way the pixels are those of converting the full-size
+    image."""
     from .data.readers import read_image
-    from .data.transforms import resize_one
 
-    items = _ImageList()
+    items = _ImageList(limit)
     ids: list[str] = []
     for f in files:
         try:
@@ -279,17 +314,18 @@ def _files_to_items(files: list[Path], depth16: str, skip_bad: bool, stats: dict
                 raise
             warn_user(f"skipped {e}")
             continue
-        native = a.shape
         if limit is not None and (a.shape[0] > limit or a.shape[1] > limit):
-            a = resize_one(a, limit, fit)
-        items.add(a, native)
+            items.add(_shrink(a, limit, fit, channels), a.shape, shrunk_from=Path(f))
+        else:
+            items.add(a)
         ids.append(str(f))
     return items, ids
 
 
 def _decode_items(X: Any, depth16: str, image_shapes: Sequence[Sequence[int]] | None = None,
                   skip_bad: bool = False, float_range: str | None = None, stats: dict[str, Any] | None = None,
-                  limit: int | None = None, fit: str = "resize") -> tuple[np.ndarray | list[np.ndarray], list[str]]:
+                  limit: int | None = None, fit: str = "resize", channels: int | None = None
+                  ) -> tuple[np.ndarray | list[np.ndarray], list[str]]:
     """Any accepted input -> (a uint8 NHWC block, or a list of uint8 HWC images of possibly different sizes; ids).
 
     A 2-D array is one image; a 3-D array is a batch [N, H, W] unless image_shapes (a fitted model's, see read_3d)
@@ -297,14 +333,15 @@ def _decode_items(X: Any, depth16: str, image_shapes: Sequence[Sequence[int]] | 
     (their ids are absent from the returned ids), instead of a DataError. float_range: the range of float pixels
     (None: guessed from all the floats of X together, see input_float_range). stats: a dict that collects the decode
     statistics for the caller to warn about (fit: data.readers.warn_decode_stats); None: images to score, warned
-    about here (only what every read loses: 16-bit colour files, later pages). limit, fit: image files larger than
-    `limit` px are shrunk while they are read (see _files_to_items); their sizes as read are kept in the returned
-    list's `native` (_shapes gives them for any return value)."""
+    about here (only what every read loses: 16-bit colour files, later pages). limit, fit, channels: image files
+    larger than `limit` px are shrunk while they are read (see _files_to_items; the caller calls _refit once it knows
+    the resolution); their sizes as read are kept in the returned list's `native` (_shapes gives them for any
+    return value)."""
     if stats is None:
         from .data.readers import warn_decode_stats
 
         stats = {}
-        out = _decode_items(X, depth16, image_shapes, skip_bad, float_range, stats, limit, fit)
+        out = _decode_items(X, depth16, image_shapes, skip_bad, float_range, stats, limit, fit, channels)
         warn_decode_stats(stats, "images", depth16, dataset=False)
         return out
     float_range = float_range or input_float_range(X)
@@ -316,7 +353,7 @@ def _decode_items(X: Any, depth16: str, image_shapes: Sequence[Sequence[int]] | 
         from .data.readers import is_dataset_file
 
         if is_dataset_file(X):
-            return _read_dataset_file(Path(X), depth16, skip_bad, stats, limit, fit)
+            return _read_dataset_file(Path(X), depth16, skip_bad, stats, limit, fit, channels)
         X = _expand_path(Path(X))
     elif isinstance(X, Image.Image):
         X = [X]
@@ -341,11 +378,11 @@ def _decode_items(X: Any, depth16: str, image_shapes: Sequence[Sequence[int]] | 
     if not isinstance(X, (list, tuple)):
         raise DataError(f"unsupported image input of type {type(X).__name__}: pass a numpy array, torch tensor, "
                         "list of PIL images / file paths / arrays, or a folder path")
-    items = _ImageList()
+    items = _ImageList(limit)
     ids: list[str] = []
     for i, it in enumerate(X):
         if isinstance(it, (str, Path)):
-            more, more_ids = _files_to_items(_expand_path(Path(it)), depth16, skip_bad, stats, limit, fit)
+            more, more_ids = _files_to_items(_expand_path(Path(it)), depth16, skip_bad, stats, limit, fit, channels)
             items.extend_from(more)
             ids += more_ids
         elif isinstance(it, Image.Image):
@@ -417,8 +454,9 @@ def to_images(X: Any, resolution: int | None = None, channels: int | None = None
     trained_on: 'gray' | 'colour' when a model's training images were all of that kind: images of the other kind
     are warned about (data.readers.channel_warning)."""
     x, ids = _decode_items(X, depth16, image_shapes, skip_bad=skip_bad, float_range=float_range,
-                           limit=resolution or MAX_AUTO_RESOLUTION, fit=resize_mode)
+                           limit=resolution or MAX_AUTO_RESOLUTION, fit=resize_mode, channels=channels)
     res, ch = infer_geometry(x, resolution, channels)
+    _refit(x, res, depth16, resize_mode, channels)
     if trained_on is not None:
         from .data.readers import channel_warning
 
@@ -877,9 +915,11 @@ class Detector:
             frange = self.pixel_range if self.pixel_range != "auto" else input_float_range(X)
             depth16 = getattr(self, "depth16", "per-image")
             stats: dict[str, Any] = {}
-            # (files are shrunk while read to the largest resolution this fit can choose: never above it)
+            # (files are shrunk while read to the largest resolution this fit can choose, and read again if it
+            # chooses a smaller one: f-AnoGAN's networks take 64 at most)
+            most = self.resolution or (64 if self.method == "fanogan" else MAX_AUTO_RESOLUTION)
             items, ids = _decode_items(X, depth16, skip_bad=bool(self.skip_bad), float_range=frange, stats=stats,
-                                       limit=self.resolution or MAX_AUTO_RESOLUTION, fit=self.resize_mode)
+                                       limit=most, fit=self.resize_mode, channels=self.channels)
             res, ch = infer_geometry(items, self.resolution, self.channels)
             from .data.readers import native_sides, warn_crop, warn_decode_stats
 
@@ -889,6 +929,7 @@ class Detector:
                       hint="Detector(resize_mode='letterbox')")
             if self.method == "fanogan" and self.resolution is None:
                 res = 32 if res <= 32 else 64  # the only resolutions of the f-AnoGAN networks
+            _refit(items, res, depth16, self.resize_mode, self.channels)
             x = _convert_items(items, res, ch, self.resize_mode)
             shapes = set(every)
             n_gray = sum(1 for s in every if s[-1] == 1)

@@ -1305,3 +1305,36 @@ def test_image_files_are_shrunk_while_read_with_their_own_sizes_kept(tmp_path, m
     seen.clear()
     Detector(preset="tiny", total_kimg=0.01, device="cpu").fit(tmp_path)
     assert set(seen) == {D.MAX_AUTO_RESOLUTION}             # automatic: the largest resolution fit may choose
+
+
+@pytest.mark.parametrize("mode", ["resize", "pad", "letterbox"])
+@pytest.mark.parametrize("channels", [None, 1])
+def test_shrinking_while_reading_gives_the_pixels_of_the_full_size_images(tmp_path, mode, channels):
+    """Whatever resolution the call ends at (automatic, below the shrink limit): strips whose short side is below the
+    limit, photos above it, colour files made gray. The pixels equal converting each full-size file once."""
+    from PIL import Image
+
+    import wildgan.detector as D
+    from wildgan.data.readers import read_image
+
+    rng = np.random.default_rng(1)
+    for i, (h, w) in enumerate([(30, 90), (30, 90), (70, 50), (20, 20), (20, 24)]):
+        Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(tmp_path / f"{i}.png")
+    files = sorted(tmp_path.glob("*.png"))
+    items, _ = D._decode_items(tmp_path, "per-image", limit=32, fit=mode, channels=channels)
+    assert set(items.shrunk) == {0, 1, 2}                     # shrunk to 32 while read: 90 or 70 px > 32
+    res, ch = D.infer_geometry(items, None, channels)
+    assert res == 32                                         # median short side 30 -> 32: the limit, nothing read again
+    for limit in (32, 64):                                   # 64: the call ends below its limit, files read again
+        items, _ = D._decode_items(tmp_path, "per-image", limit=limit, fit=mode, channels=channels)
+        for target in (16, 32):
+            D._refit(items, target, "per-image", mode, channels)
+            got = D._convert_items(items, target, ch, mode)
+            want = np.stack([resize_one_full(read_image(f), target, ch, mode) for f in files])
+            np.testing.assert_array_equal(got, want)
+
+
+def resize_one_full(a, res, ch, mode):
+    from wildgan.data.transforms import resize_one, to_channels
+
+    return resize_one(to_channels(a, ch), res, mode)
