@@ -41,6 +41,18 @@ def make_pile(folder: Path, n: int, resolution: int, seed: int) -> None:
             folder / f"{i:06d}.jpg", quality=90)
 
 
+def report(title: str, columns: dict[str, str], rows: list[dict], json_path: str | None, record: dict) -> None:
+    """Print the title and one Markdown table (columns: row key -> header), and write record + rows to json_path
+    (the memory benchmarks report alike)."""
+    print(title + "\n")
+    print("| " + " | ".join(columns.values()) + " |")
+    print("|" + "---|" * len(columns))
+    for r in rows:
+        print("| " + " | ".join(str(r[k]) for k in columns) + " |")
+    if json_path:
+        Path(json_path).write_text(json.dumps({**record, "rows": rows}, indent=1))
+
+
 def run_cli(args: list[str]) -> tuple[float, int, str]:
     t = time.perf_counter()
     p = subprocess.run([sys.executable, "-c", CHILD, *args], capture_output=True, text=True)
@@ -80,16 +92,12 @@ def main() -> int:
                      "above_one_file_mb": round((kb - base_kb) / 1024)})
         csvs.append(out.read_bytes())
     same = all(b == csvs[0] for b in csvs)
-    print(f"{a.files} files, {a.resolution}x{a.resolution}x3 ({pixels_mb:.0f} MB of uint8 pixels); scoring one file: "
-          f"peak RSS {base_kb / 1024:.0f} MB; every chunk size wrote the same CSV: {same}\n")
-    print("| --chunk-size | chunks | time s | peak RSS MB | above scoring one file MB |")
-    print("|---|---|---|---|---|")
-    for r in rows:
-        print(f"| {r['chunk_size']} | {r['chunks']} | {r['seconds']} | {r['peak_rss_mb']} | {r['above_one_file_mb']} |")
-    if a.json:
-        Path(a.json).write_text(json.dumps({"files": a.files, "resolution": a.resolution, "pixels_mb": pixels_mb,
-                                            "one_file_peak_rss_mb": base_kb / 1024, "same_csv": same, "rows": rows},
-                                           indent=1))
+    report(f"{a.files} files, {a.resolution}x{a.resolution}x3 ({pixels_mb:.0f} MB of uint8 pixels); scoring one "
+           f"file: peak RSS {base_kb / 1024:.0f} MB; every chunk size wrote the same CSV: {same}",
+           {"chunk_size": "--chunk-size", "chunks": "chunks", "seconds": "time s", "peak_rss_mb": "peak RSS MB",
+            "above_one_file_mb": "above scoring one file MB"}, rows, a.json,
+           {"files": a.files, "resolution": a.resolution, "pixels_mb": pixels_mb,
+            "one_file_peak_rss_mb": base_kb / 1024, "same_csv": same})
     return 0 if same else 1
 
 

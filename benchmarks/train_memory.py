@@ -17,14 +17,13 @@ normal class and the generic protocol's hold-out test split.
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from score_memory import make_pile  # noqa: E402  (the same pile of smooth JPEGs)
+from score_memory import make_pile, report  # noqa: E402  (the same pile of smooth JPEGs, the same report)
 
 CHILD = """
 import resource, sys
@@ -86,16 +85,12 @@ def main() -> int:
         rows.append({"stage": stage, "seconds": round(dt, 1), "peak_rss_mb": round(kb / 1024),
                      "above_baseline_mb": round(above), "x_pile": round(above / pixels_mb, 2)})
     what = f" in {a.classes} class folders (normal: c0)" if a.classes else ""
-    print(f"{a.files} files{what}, {a.resolution}x{a.resolution}x3: decoded pile {pixels_mb:.0f} MB; a process with "
-          f"wildgan and torch imported: peak RSS {base_kb / 1024:.0f} MB\n")
-    print("| stage | time s | peak RSS MB | above baseline MB | x decoded pile |")
-    print("|---|---|---|---|---|")
-    for r in rows:
-        print(f"| {r['stage']} | {r['seconds']} | {r['peak_rss_mb']} | {r['above_baseline_mb']} | {r['x_pile']} |")
-    if a.json:
-        Path(a.json).write_text(json.dumps({"files": a.files, "resolution": a.resolution, "classes": a.classes,
-                                            "pixels_mb": pixels_mb,
-                                            "baseline_peak_rss_mb": base_kb / 1024, "rows": rows}, indent=1))
+    report(f"{a.files} files{what}, {a.resolution}x{a.resolution}x3: decoded pile {pixels_mb:.0f} MB; a process with "
+           f"wildgan and torch imported: peak RSS {base_kb / 1024:.0f} MB",
+           {"stage": "stage", "seconds": "time s", "peak_rss_mb": "peak RSS MB", "above_baseline_mb": "above baseline MB",
+            "x_pile": "x decoded pile"}, rows, a.json,
+           {"files": a.files, "resolution": a.resolution, "classes": a.classes, "pixels_mb": pixels_mb,
+            "baseline_peak_rss_mb": base_kb / 1024})
     return 0
 
 
