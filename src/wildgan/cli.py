@@ -538,6 +538,10 @@ def cmd_train(a: argparse.Namespace) -> int:
         if not ctx.is_main:
             a.no_progress = True
     cfg, split = build_run_config(a)
+    if ctx is not None and cfg.method == "fanogan":
+        # its loop has no ranks: each process would train alone into the same folder
+        raise ConfigError("--distributed trains the wildgan method (and search) over several processes; f-AnoGAN "
+                          "trains in one process: drop --distributed (or torchrun) for --method fanogan")
     _warn_other_methods_options(a, cfg.method)
     if a.dry_run:
         print(json.dumps(run_config_to_dict(cfg), indent=2), file=sys.stderr)

@@ -190,3 +190,10 @@ def test_wildgan_train_distributed_holds_one_lock_for_all_ranks(tmp_path: Path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert json.loads((run / "config.json").read_text())["train"]["seed"] == 3
     assert (run / "network-final.json").is_file() and (run / "split.json").is_file()
+    # f-AnoGAN has no ranks: refused by every rank before any folder is written (each would train alone into it)
+    other = tmp_path / "fanogan"
+    proc = subprocess.run([*cmd[:cmd.index("--preset")], "--method", "fanogan", "--resolution", "32", "--threads", "1",
+                           "--device", "cpu", "--no-progress", "--out", str(other)],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode != 0 and proc.stderr.count("f-AnoGAN trains in one process") >= 2, proc.stderr[-3000:]
+    assert not other.exists()

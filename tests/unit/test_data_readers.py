@@ -19,7 +19,7 @@ from PIL import Image
 
 from wildgan.data import default_sample_path, load_dataset, load_images, resolve_data_root
 from wildgan.data.readers import CIFAR10_CLASSES, read_image, restricted_unpickle
-from wildgan.errors import ConfigError, DataError
+from wildgan.errors import ConfigError, DataError, WildganError
 
 
 def save(path: Path, arr: np.ndarray, mode: str | None = None) -> Path:
@@ -1396,3 +1396,21 @@ def test_a_cgroup_limit_lowers_the_memory_available_and_its_page_cache_does_not(
     monkeypatch.setattr(R, "_cgroup_dirs", lambda: [])
     (tmp_path / "meminfo").write_text(f"MemAvailable:   {32 * 2**20} kB\n")
     assert R.host_memory_available() == 32 * 2**30
+
+
+def test_a_shared_pool_broken_between_chunks_is_the_plain_error(tmp_path):
+    """A process of the job's pool killed while the caller scored the last chunk (the out-of-memory killer): the next
+    chunk's first submit says what happened and the way around it, not a raw BrokenProcessPool."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    import wildgan.data.readers as readers
+
+    class Broken:
+        def submit(self, *a, **k):
+            raise BrokenProcessPool("A child process terminated abruptly")
+
+    pool = readers.DecodePool(2)
+    pool._ex = Broken()
+    files = [save(tmp_path / f"{i}.png", np.zeros((4, 4, 3), np.uint8)) for i in range(3)]
+    with pytest.raises(WildganError, match="a process decoding the image files died .* WILDGAN_DECODE_WORKERS=1"):
+        list(readers._pooled(files, readers._Opts(), None, 2, shared=pool))

@@ -303,3 +303,5 @@ def test_permute_rows_copies_what_it_does_not_own():
     for bad in ([1, 1, 0, 2], [0, 1, 2, 4], [-1, 0, 1, 2]):
         with pytest.raises(ValueError, match="not a permutation"):
             permute_rows(base[:4].copy(), np.array(bad))
+    with pytest.raises(ValueError, match="integer indices"):
+        permute_rows(base[:4].copy(), np.array([1.5, 0, 2, 3]))

@@ -409,3 +409,29 @@ def test_one_unreadable_file_is_said_in_the_singular(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"^the one image file given is not readable: .*0.png: empty file"), \
             pytest.warns(UserWarning, match="skipped .*0.png"):
         score_files(_model(), [tmp_path / "0.png"], skip_bad=True)
+
+
+def test_a_failed_scoring_closes_its_chunk_reader(pile: Path, monkeypatch) -> None:
+    """Scoring that fails midway (out of GPU memory, Ctrl-C in a notebook, which keeps the error and its frames) ends
+    the chunk reader at once, with its pool of decoding processes, not when the error is forgotten."""
+    import wildgan.scoring.run as run
+
+    readers = []
+    real = iter_images
+
+    def spy(*a, **k):
+        readers.append(real(*a, **k))
+        return readers[-1]
+
+    monkeypatch.setattr("wildgan.data.readers.iter_images", spy)
+    m = _model()
+    calls = []
+
+    def failing(*a, **k):
+        calls.append(1)
+        raise RuntimeError("CUDA out of memory (simulated)")
+
+    monkeypatch.setattr(m, "score", failing)
+    with pytest.raises(RuntimeError, match="simulated"):
+        run.score_files(m, [pile], chunk_size=50)
+    assert calls == [1] and len(readers) == 1 and readers[0].gi_frame is None      # closed, not left suspended

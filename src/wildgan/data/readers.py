@@ -527,14 +527,20 @@ def host_memory_available() -> int | None:
             if limit == "max":
                 continue
             used = int((group / "memory.current").read_text())
+        except (OSError, ValueError):
+            continue
+        try:
             # the page cache counts as used but is given back on demand: a pile just read must not look like no room
             for line in (group / "memory.stat").read_text().splitlines():
                 if line.startswith("inactive_file "):
                     used -= int(line.split()[1])
-            room = max(0, int(limit) - used)
-            avail = room if avail is None else min(avail, room)
         except (OSError, ValueError):
+            pass                                    # (no statistics: the limit still counts, cache and all)
+        try:
+            room = max(0, int(limit) - used)
+        except ValueError:
             continue
+        avail = room if avail is None else min(avail, room)
     return avail
 
 
@@ -746,6 +752,8 @@ def _pooled(files: Sequence[Path], o: _Opts, limit: int | None, workers: int,
     own = shared is None
     pool = DecodePool(workers) if shared is None else shared
     workers = pool.workers
+    died = WildganError("a process decoding the image files died (out of memory?); WILDGAN_DECODE_WORKERS=1 decodes "
+                        "them in this process")
     try:
         # the workers start while the first tasks are queued: with Ctrl-C ignored meanwhile, which they inherit
         # until their initializer runs (else a Ctrl-C then prints a traceback from each of them)
@@ -757,19 +765,21 @@ def _pooled(files: Sequence[Path], o: _Opts, limit: int | None, workers: int,
                 nxt = next(tasks, None)
                 if nxt is None:
                     break
-                pending.append(ex.submit(_decode_task, nxt, o.depth16, limit, o.fit, pil))
+                try:
+                    pending.append(ex.submit(_decode_task, nxt, o.depth16, limit, o.fit, pil))
+                except BrokenProcessPool:            # (a shared pool's process may die between chunks)
+                    raise died from None
         finally:
             if main_thread:
                 signal.signal(signal.SIGINT, saved)
         while pending:
             try:
                 done = pending.popleft().result()
+                nxt = next(tasks, None)
+                if nxt is not None:
+                    pending.append(ex.submit(_decode_task, nxt, o.depth16, limit, o.fit, pil))
             except BrokenProcessPool:
-                raise WildganError("a process decoding the image files died (out of memory?); "
-                                   "WILDGAN_DECODE_WORKERS=1 decodes them in this process") from None
-            nxt = next(tasks, None)
-            if nxt is not None:
-                pending.append(ex.submit(_decode_task, nxt, o.depth16, limit, o.fit, pil))
+                raise died from None
             yield from done
     finally:
         if own:

@@ -276,6 +276,8 @@ def permute_rows(x: np.ndarray, perm: np.ndarray) -> np.ndarray:
 
     Why: the shuffled training set is the largest thing in host memory (a pile of photos); x[perm] would hold it
     twice at once. In place it is one row of scratch, by following the permutation's cycles (one copy per row)."""
+    if not np.issubdtype(np.asarray(perm).dtype, np.integer):
+        raise ValueError(f"a permutation is integer indices, got {np.asarray(perm).dtype}")
     perm = np.asarray(perm, dtype=np.int64)
     if perm.shape != (len(x),):
         raise ValueError(f"a permutation of {len(x)} rows was expected, got shape {perm.shape}")

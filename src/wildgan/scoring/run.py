@@ -568,6 +568,7 @@ def _score_chunks(model: LoadedModel, files: list[Path], which: list[int], chunk
     # one chunk: the decoding and scoring bars of any image set; several: one bar over this process's files instead
     bar = tqdm(total=len({i for c in which for i in chunks[c]}), desc="score", unit="img",
                disable=not progress or one)
+    data = None
     try:
         data = iter_images(files, net.resolution, net.channels, chunks=[chunks[c] for c in which],
                            skip_bad=skip_bad, progress=progress and one, empty_ok=True, kinds=kinds,
@@ -601,6 +602,8 @@ def _score_chunks(model: LoadedModel, files: list[Path], which: list[int], chunk
             del x                                    # not held while the next chunk is decoded
     finally:
         bar.close()
+        if data is not None:
+            data.close()    # its decoding processes end now, also when scoring failed (a notebook keeps the error)
     return parts, bad
 
 
