@@ -322,6 +322,8 @@ def train_run(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwrite:
     data_on_gpu_setting()                     # a typo in WILDGAN_DATA_ON_GPU (both loops read it), before the data
     if cfg.train.tensorboard and cfg.method != "fanogan":
         require_tensorboard()
+    if split is None and cfg.method == "fanogan":
+        split = build_split(cfg.data)        # (a study cell's call): its image size is checked before the folder
     if split is not None:
         _check_fanogan_images(cfg, split)    # (else once the split is built, under the lock: before any run file)
     run_dir.mkdir(parents=True, exist_ok=True)
