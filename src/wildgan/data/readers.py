@@ -794,19 +794,16 @@ def _decode_files(files: Sequence[Path], o: _Opts, skipped: list[dict[str, str]]
                   convert_one: Callable[[np.ndarray], np.ndarray] | None = None, max_skipped: int | None = None,
                   chunked: bool = False, stats: dict[str, Any] | None = None,
                   native: list[tuple[int, int]] | None = None,
-                  pool_for: int | None = None, pool: DecodePool | None = None
-                  ) -> tuple[list[np.ndarray], list[int]]:
+                  pool: DecodePool | None = None) -> tuple[list[np.ndarray], list[int]]:
     """Decode files; returns the arrays and the indices (into files) that were kept.
 
     `sizes`: collects the decoded (native) sizes, each with its first file. `chunked`: the caller decodes in chunks
     and warns about cropping once, instead of once per chunk. `convert_one`: applied to each image as soon as it is
     decoded (only the converted image is kept). `max_skipped`: stop after that many skipped files. `stats`: collects
     the decode statistics of the kept files, for the caller's warn_decode_stats. `native`: collects the native (H, W)
-    of each kept image, in order (for _stack's mixed-size warning). `pool_for`: the number of files the whole job
-    decodes, when `files` is one chunk of it: a chunk of a large job whose files hold at least CHUNK_POOL_MIN_BYTES
-    gets a pool even below PARALLEL_DECODE_MIN_FILES (at 256 px a 64 MB chunk is only 320 files, and large photos
-    take 40 ms each); a chunk of small files does not (each chunk starts its own pool, ~1 s). `pool`: a pool the
-    caller keeps across chunks (job_decode_pool), used instead of those rules."""
+    of each kept image, in order (for _stack's mixed-size warning). `pool`: the caller's pool of decoding processes
+    (iter_images keeps one for all its chunks, job_decode_pool); without one, a pool of this call's own when the
+    files are many (decode_workers)."""
     arrays, kept = [], []
     sizes = {} if sizes is None else sizes        # as decoded, before any shrinking
     bad: list[str] = []
@@ -817,12 +814,8 @@ def _decode_files(files: Sequence[Path], o: _Opts, skipped: list[dict[str, str]]
     capped = 0
     # a native-size probe decodes one process's way: it stops at the first other size, where a pool would already
     # be decoding many more (large photos, at full size) that cannot be called back
-    n_pool = len(files)
-    if pool_for and pool_for > n_pool and n_pool < PARALLEL_DECODE_MIN_FILES and _file_bytes(files) >= \
-            CHUNK_POOL_MIN_BYTES:
-        n_pool = pool_for
     shared = None if o.probe_uniform else pool
-    workers = 1 if o.probe_uniform else shared.workers if shared is not None else decode_workers(n_pool)
+    workers = 1 if o.probe_uniform else shared.workers if shared is not None else decode_workers(len(files))
     results: Iterator[tuple[Any, ...] | None] = _pooled(files, o, limit, workers, shared) if workers > 1 else \
         itertools.repeat(None)
     try:
@@ -1873,87 +1866,78 @@ def iter_images(files: Sequence[Path], resolution: int, channels: int, *,
     lenient = replace(o, skip_bad=True)
     sizes: dict[tuple[int, int], Path] = {}
     stats: dict[str, Any] = {}
-    # several chunks share one pool of decoding processes (none for a small job), closed when this generator is
-    pool = job_decode_pool([files[i] for i in dict.fromkeys(i for c in chunks for i in c)]) if several else None
+    # one pool of decoding processes for every chunk of this call (none for a small job of small files): starting
+    # one costs about a second, and a pile of photos is hundreds of chunks; it ends with the last chunk
+    pool = job_decode_pool([files[i] for i in dict.fromkeys(i for c in chunks for i in c)])
     try:
-        yield from _iter_chunks(files, chunks, o, lenient, several, pool, sizes, stats, decoded, native, one,
-                                resolution, channels, kinds, empty_ok)
+        warned = scale_warned = False
+        n_kept = 0
+        all_skipped: list[str] = []
+        for ci, chunk in enumerate(chunks):
+            part = [files[i] for i in chunk]
+            skipped: list[dict[str, str]] = []
+            decoded.clear()
+            # one chunk: the plain rules (every bad file named at once); several: decode leniently and decide here
+            arrays, kept = _decode_files(part, lenient if several else o, skipped, sizes=sizes, convert_one=one,
+                                         max_skipped=None if o.skip_bad else MAX_NAMED_BAD_FILES, chunked=True,
+                                         stats=stats, pool=pool)
+            if o.resize == "error" and len(sizes) > 1:
+                (h0, w0), f0 = next(iter(sizes.items()))
+                (h, w), f = list(sizes.items())[1]
+                raise DataError(f"{f}: image size {w}x{h} differs from {f0} ({w0}x{h0}); mixed sizes are not allowed "
+                                "with --resize error (resize='error'); use --resize resize")
+            reasons = [s["reason"] for s in skipped]
+            if reasons and not o.skip_bad:
+                # the later chunks' files by their headers only (a full decode of a large pile, at native size in one
+                # process, took minutes before the error): what does not even open is named with read_image's reason;
+                # a file truncated further in is found by the next run
+                seen = {i for c in chunks[:ci + 1] for i in c}
+                for i in dict.fromkeys(i for c in chunks[ci + 1:] for i in c if i not in seen):
+                    if len(reasons) >= MAX_NAMED_BAD_FILES:
+                        break
+                    if _header_opens(files[i]):
+                        continue
+                    try:
+                        read_image(files[i], o.depth16)
+                    except DataError as e:
+                        reasons.append(str(e))
+                raise unreadable_files_error(sorted(reasons[:MAX_NAMED_BAD_FILES]))
+            msg = None if warned else crop_warning(set(sizes), o.fit, o.resolution, "images",
+                                                   hint="a run trained with --square pad")
+            if msg:
+                warn_user(msg)
+                warned = True
+            scale = None if scale_warned or not o.native_sides else scale_warning(sizes, o.native_sides, resolution)
+            if scale:
+                warn_user(scale)
+                scale_warned = True
+            native.update((chunk[i], c) for i, c in zip(kept, decoded))
+            all_skipped += reasons
+            n_kept += len(kept)
+            x = np.stack(arrays) if arrays else np.zeros((0, resolution, resolution, channels), np.uint8)
+            del arrays
+            kept_set = set(kept)
+            if ci == len(chunks) - 1:
+                if pool is not None:
+                    pool.close()      # done with: its processes end now, not when a caller drops this generator
+                # images to score: only what is lost in every read (16-bit colour, later pages), once for all the chunks
+                # (said before the last chunk is handed over: a caller need not resume the generator after it)
+                warn_decode_stats(stats, "images", o.depth16, dataset=False)
+                msg = None if kinds is not None else channel_warning(
+                    *channel_counts(native), "gray" if o.gray_data else "colour" if o.colour_data else None)
+                if msg:
+                    # e.g. colour photos scored with a run that went gray because its cell crops were all gray:
+                    # converted, but likely the wrong run (a run told to train gray on colour images, --channels 1,
+                    # says nothing)
+                    warn_user(msg)
+            yield x, [chunk[i] for i in kept], [(chunk[i], r) for i, r in zip(
+                (i for i in range(len(part)) if i not in kept_set), reasons)]
+            del x                                   # not held while the next chunk is decoded
+        if n_kept == 0 and not empty_ok:
+            raise none_readable_error(len(files), all_skipped)
     finally:
         if pool is not None:
             pool.close()
-
-
-def _iter_chunks(files: Sequence[Path], chunks: Sequence[Sequence[int]], o: _Opts, lenient: _Opts, several: bool,
-                 pool: DecodePool | None, sizes: dict[tuple[int, int], Path], stats: dict[str, Any],
-                 decoded: list[int], native: dict[int, int], one: Callable[[np.ndarray], np.ndarray],
-                 resolution: int, channels: int, kinds: dict[int, int] | None, empty_ok: bool
-                 ) -> Iterator[tuple[np.ndarray, list[int], list[tuple[int, str]]]]:
-    """iter_images' loop over its chunks (see there)."""
-    warned = scale_warned = False
-    n_kept = 0
-    all_skipped: list[str] = []
-    for ci, chunk in enumerate(chunks):
-        part = [files[i] for i in chunk]
-        skipped: list[dict[str, str]] = []
-        decoded.clear()
-        # one chunk: the plain rules (every bad file named at once); several: decode leniently and decide here
-        arrays, kept = _decode_files(part, lenient if several else o, skipped, sizes=sizes, convert_one=one,
-                                     max_skipped=None if o.skip_bad else MAX_NAMED_BAD_FILES, chunked=True,
-                                     stats=stats, pool_for=len(files), pool=pool)
-        if o.resize == "error" and len(sizes) > 1:
-            (h0, w0), f0 = next(iter(sizes.items()))
-            (h, w), f = list(sizes.items())[1]
-            raise DataError(f"{f}: image size {w}x{h} differs from {f0} ({w0}x{h0}); mixed sizes are not allowed "
-                            "with --resize error (resize='error'); use --resize resize")
-        reasons = [s["reason"] for s in skipped]
-        if reasons and not o.skip_bad:
-            # the later chunks' files by their headers only (a full decode of a large pile, at native size in one
-            # process, took minutes before the error): what does not even open is named with read_image's reason;
-            # a file truncated further in is found by the next run
-            seen = {i for c in chunks[:ci + 1] for i in c}
-            for i in dict.fromkeys(i for c in chunks[ci + 1:] for i in c if i not in seen):
-                if len(reasons) >= MAX_NAMED_BAD_FILES:
-                    break
-                if _header_opens(files[i]):
-                    continue
-                try:
-                    read_image(files[i], o.depth16)
-                except DataError as e:
-                    reasons.append(str(e))
-            raise unreadable_files_error(sorted(reasons[:MAX_NAMED_BAD_FILES]))
-        msg = None if warned else crop_warning(set(sizes), o.fit, o.resolution, "images",
-                                               hint="a run trained with --square pad")
-        if msg:
-            warn_user(msg)
-            warned = True
-        scale = None if scale_warned or not o.native_sides else scale_warning(sizes, o.native_sides, resolution)
-        if scale:
-            warn_user(scale)
-            scale_warned = True
-        native.update((chunk[i], c) for i, c in zip(kept, decoded))
-        all_skipped += reasons
-        n_kept += len(kept)
-        x = np.stack(arrays) if arrays else np.zeros((0, resolution, resolution, channels), np.uint8)
-        del arrays
-        kept_set = set(kept)
-        if ci == len(chunks) - 1:
-            if pool is not None:
-                pool.close()      # done with: its processes end now, not when a caller drops this generator
-            # images to score: only what is lost in every read (16-bit colour, later pages), once for all the chunks
-            # (said before the last chunk is handed over: a caller need not resume the generator after it)
-            warn_decode_stats(stats, "images", o.depth16, dataset=False)
-            msg = None if kinds is not None else channel_warning(
-                *channel_counts(native), "gray" if o.gray_data else "colour" if o.colour_data else None)
-            if msg:
-                # e.g. colour photos scored with a run that went gray because its cell crops were all gray:
-                # converted, but likely the wrong run (a run told to train gray on colour images, --channels 1,
-                # says nothing)
-                warn_user(msg)
-        yield x, [chunk[i] for i in kept], [(chunk[i], r) for i, r in zip(
-            (i for i in range(len(part)) if i not in kept_set), reasons)]
-        del x                                   # not held while the next chunk is decoded
-    if n_kept == 0 and not empty_ok:
-        raise none_readable_error(len(files), all_skipped)
 
 
 def channel_counts(kinds: dict[int, int]) -> tuple[int, int]:
