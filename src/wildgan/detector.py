@@ -258,14 +258,14 @@ class _ImageList(list):
 
     def refit(self, res: int, depth16: str, fit: str, channels: int | None) -> None:
         """Read the shrunk files again, shrunk to res at once, when res is not the size they were shrunk to: one
-        resampling from the full size, as converting the full-size image gives (shrinking to the limit and then
-        to res would round twice, and would even enlarge a strip whose short side is below the limit)."""
+        resampling from the file, as the training and scoring readers make it for res (shrinking to the limit and
+        then to res would round twice, and would even enlarge a strip whose short side is below the limit)."""
         if res == self.limit:
             return
         from .data.readers import read_image
 
         for i, f in self.shrunk.items():
-            self[i] = _shrink(read_image(f, depth16), res, fit, channels)
+            self[i] = _shrink(read_image(f, depth16, reduce_for=res), res, fit, channels)
         self.limit = res
 
 
@@ -300,22 +300,22 @@ def _files_to_items(files: list[Path], depth16: str, skip_bad: bool, stats: dict
     """Decode files; an image larger than `limit` px is made limit x limit (by `fit`, gray first when `channels` is
     1) as soon as it is read, so that a folder of large photos is not held at full size (a 2000x1500 photo is
     8.6 MiB, at 256 px 0.19 MiB). The caller passes the largest resolution it can end at; when it ends at a smaller
-    one, _ImageList.refit reads those files again. Either way the pixels are those of converting the full-size
-    image."""
-    from .data.readers import read_image
+    one, _ImageList.refit reads those files again. Either way the pixels are those of reading the file for the final
+    size (read_image_sized: a large JPEG at a reduced scale), as training and scoring read it."""
+    from .data.readers import read_image_sized
 
     items = _ImageList(limit)
     ids: list[str] = []
     for f in files:
         try:
-            a = read_image(f, depth16, stats)
+            a, (h0, w0) = read_image_sized(f, depth16, stats, limit)   # (a large JPEG: read at a reduced scale)
         except DataError as e:
             if not skip_bad:
                 raise
             warn_user(f"skipped {e}")
             continue
-        if limit is not None and (a.shape[0] > limit or a.shape[1] > limit):
-            items.add(_shrink(a, limit, fit, channels), a.shape, shrunk_from=Path(f))
+        if limit is not None and (h0 > limit or w0 > limit):
+            items.add(_shrink(a, limit, fit, channels), (h0, w0, a.shape[2]), shrunk_from=Path(f))
         else:
             items.add(a)
         ids.append(str(f))

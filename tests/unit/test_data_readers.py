@@ -1414,3 +1414,120 @@ def test_a_shared_pool_broken_between_chunks_is_the_plain_error(tmp_path):
     files = [save(tmp_path / f"{i}.png", np.zeros((4, 4, 3), np.uint8)) for i in range(3)]
     with pytest.raises(WildganError, match="a process decoding the image files died .* WILDGAN_DECODE_WORKERS=1"):
         list(readers._pooled(files, readers._Opts(), None, 2, shared=pool))
+
+
+# ---------------------------------------------------------------------------------------- large JPEGs: the draft
+def _photo(path: Path, h: int, w: int, orientation: int | None = None, seed: int = 0) -> Path:
+    """A JPEG with photo-like content (smooth shapes, texture and noise), optionally with an EXIF orientation."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    base = 128 + 60 * np.sin(xx / 23.0 + seed) * np.cos(yy / 31.0) + 25 * np.sin((xx + yy) / 5.3)
+    img = np.stack([base, np.roll(base, 17, 1), np.roll(base, 29, 0)], -1) + rng.normal(0, 10, (h, w, 3))
+    img[h // 3:h // 2, w // 4:w // 2] = 30                      # an edge for the resampling to keep
+    exif = Image.Exif()
+    if orientation is not None:
+        exif[0x0112] = orientation
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(path, "JPEG", quality=92, exif=exif.tobytes())
+    return path
+
+
+def test_a_large_jpeg_is_decoded_at_a_reduced_scale_with_its_own_size_reported(tmp_path) -> None:
+    from wildgan.data.readers import JPEG_DRAFT_GAP, read_image_sized
+
+    f = _photo(tmp_path / "big.jpg", 768, 1024)
+    a, native = read_image_sized(f, reduce_for=64)
+    assert native == (768, 1024)
+    assert a.shape == (192, 256, 3)                           # 1/4: the largest scale keeping 2 x 64 = 128 a side
+    assert min(a.shape[:2]) >= JPEG_DRAFT_GAP * 64
+    full, native_full = read_image_sized(f)                   # no reduce_for: the whole image
+    assert full.shape == (768, 1024, 3) and native_full == (768, 1024)
+    assert read_image_sized(f, reduce_for=512)[0].shape == (768, 1024, 3)   # 2 x 512 > 768: nothing to gain
+    # a small JPEG, and any other format, is read whole
+    small = _photo(tmp_path / "small.jpg", 200, 200)
+    assert read_image_sized(small, reduce_for=64)[0].shape == (200, 200, 3)
+    png = tmp_path / "big.png"
+    Image.fromarray(full).save(png)
+    assert read_image_sized(png, reduce_for=64)[0].shape == (768, 1024, 3)
+
+
+def test_a_drafted_jpeg_is_turned_by_its_exif_orientation_and_reports_the_turned_size(tmp_path) -> None:
+    from wildgan.data.readers import read_image_sized
+
+    f = _photo(tmp_path / "turned.jpg", 768, 1024, orientation=6)      # shown a quarter turn: 1024 high, 768 wide
+    a, native = read_image_sized(f, reduce_for=64)
+    assert native == (1024, 768) and a.shape == (256, 192, 3)
+    full = read_image(f)
+    assert full.shape == (1024, 768, 3)
+    small = np.asarray(Image.fromarray(full).resize((192, 256), Image.Resampling.BILINEAR), dtype=np.int16)
+    assert np.abs(a.astype(np.int16) - small).mean() < 6       # the same picture, the same way up
+
+
+@pytest.mark.parametrize("resolution", [16, 32, 64])
+def test_reading_large_jpegs_for_a_resolution_stays_close_to_shrinking_them_whole(tmp_path, resolution) -> None:
+    """The draft's cost in fidelity: the pixels against resizing the full decode (benchmarks/jpeg_draft.py measures
+    the same on larger photos)."""
+    from wildgan.data.transforms import resize_one
+
+    files = [_photo(tmp_path / f"{i}.jpg", 600 + 40 * i, 800, seed=i) for i in range(3)]
+    x, ids = load_images([tmp_path], resolution, 3)
+    assert ids == [str(f) for f in files]
+    whole = np.stack([resize_one(read_image(f), resolution, "resize") for f in files])
+    d = np.abs(x.astype(np.int16) - whole)
+    assert d.mean() < 0.5 and d.max() <= 4, (d.mean(), d.max())     # (measured 0.08-0.3 and 1-3; at 1/8 up to 11)
+    assert not np.array_equal(x, whole)                       # (drafted: else this test measures nothing)
+
+
+@pytest.mark.parametrize("fit", ["resize", "pad", "letterbox"])
+def test_training_scoring_and_the_detector_read_a_large_jpeg_to_the_same_pixels(tmp_path, fit) -> None:
+    """One rule for every path that shrinks a file while reading it, so a model is scored on pixels made as its
+    training pixels were: the data set reader (training), load_images (scoring files) and the Detector, also when
+    the Detector reads at its limit first and then again at a smaller resolution."""
+    import wildgan.detector as D
+
+    for i in range(4):
+        _photo(tmp_path / "pile" / f"{i}.jpg", 520 + 30 * i, 700 - 20 * i, orientation=6 if i == 1 else None, seed=i)
+    pile = tmp_path / "pile"
+    for res in (16, 32):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            train, _, _ = load_dataset(pile, resolution=res, channels=3, fit=fit)
+            scored, ids = load_images([pile], res, 3, fit=fit)
+            items, _ = D._decode_items(pile, "per-image", limit=64, fit=fit, channels=3)
+            D._refit(items, res, "per-image", fit, 3)
+            det = D._convert_items(items, res, 3, fit)
+        order = [train.ids.index(Path(i).name) if Path(i).name in train.ids else train.ids.index(i) for i in ids]
+        np.testing.assert_array_equal(train.x[order], scored)
+        np.testing.assert_array_equal(det, scored)
+    assert D._shapes(items)[1] == (700 - 20, 520 + 30, 3)        # the turned photo's own size, as shown
+
+
+def test_large_files_in_a_pile_of_small_ones_are_read_once_at_the_automatic_resolution(tmp_path) -> None:
+    """A pile mostly of small crops (automatic resolution 64) with a few large files among them, shrunk to the 256-px
+    cap while decoding: their training pixels are those scoring reads for 64 px (one resampling from the file), not
+    a second shrinking of the 256-px copy (and a strip's short side is never enlarged on the way)."""
+    pile = tmp_path / "pile"
+    rng = np.random.default_rng(3)
+    for i in range(9):
+        pile.mkdir(exist_ok=True)
+        Image.fromarray(rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)).save(pile / f"crop{i}.png")
+    big = [_photo(pile / "photo.jpg", 600, 800), pile / "strip.png"]
+    Image.fromarray(rng.integers(0, 256, (100, 1200, 3), dtype=np.uint8)).save(big[1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        train, _, _ = load_dataset(pile, dataset="unlabelled")
+        scored, _ = load_images(big, 64, 3)
+    assert train.x.shape[1:] == (64, 64, 3)
+    for f, want in zip(big, scored):
+        np.testing.assert_array_equal(train.x[train.ids.index(f.name)], want)
+
+
+def test_the_draft_scale_keeps_the_gap_and_the_square_on_whole_blocks() -> None:
+    from wildgan.data.readers import draft_scale
+
+    assert draft_scale(3000, 4000, 64) == 4 and draft_scale(3024, 4032, 256) == 4 and draft_scale(1080, 1920, 64) == 4
+    assert draft_scale(3000, 4000, 512) == 2                   # 1/4 would keep 750 < 2 x 512
+    assert draft_scale(3000, 4000, 1024) == 1
+    assert draft_scale(1500, 2000, 64) == 2                    # the crop offset, 250, is not a multiple of 4
+    assert draft_scale(1501, 2000, 64) == 1                    # an odd side: no whole blocks
+    assert draft_scale(4096, 4096, 16) == 4                    # never 1/8 (see _DRAFT_MAX_SCALE)

@@ -75,8 +75,9 @@ FORMATS = ("folder", "folder-tar", "cifar-batches", "npz", "unlabelled-folder", 
 SAMPLE_NAME = "mnist-sample.npz"
 # bump when decoding rules change so stale caches are not reused (2: median-size rule, 3: 256 px automatic cap,
 # 4: .webp and .gif read, symlinked folders followed, 5: JPEG aliases and PNM read, 6: __MACOSX folders skipped,
-# uint16 arrays follow depth16 image by image, 2-channel arrays refused, 32-bit float TIFFs read)
-_DECODE_CACHE_VERSION = 6
+# uint16 arrays follow depth16 image by image, 2-channel arrays refused, 32-bit float TIFFs read, 7: large JPEGs
+# decoded at a reduced scale, JPEG_DRAFT_GAP)
+_DECODE_CACHE_VERSION = 7
 READER_VERSION = _DECODE_CACHE_VERSION     # recorded in split.json: a rebuild by another reader is told apart
 # what each reader version changed in which files a folder lists or how they read (split_differences explains a
 # rebuild that differs from its record with the changes since the recording version)
@@ -84,6 +85,7 @@ READER_CHANGES = {
     4: "it reads .gif and .webp files and follows symlinked folders",
     5: "it reads .jfif/.jpe and PNM (.ppm/.pgm/.pbm/.pnm) files",
     6: "it skips __MACOSX folders (macOS zip leftovers), reads 32-bit float TIFFs and refuses 2-channel arrays",
+    7: "it decodes JPEGs of at least 4 times the resolution at a reduced scale (pixels about 1 level of 255 apart)",
 }
 
 
@@ -234,8 +236,59 @@ def _looks_like_dataset(root: Path) -> bool:
 
 
 # ------------------------------------------------------------------------------------------------ images
-def read_image(path: str | Path, depth16: str = "per-image", stats: dict[str, Any] | None = None) -> np.ndarray:
+def read_image(path: str | Path, depth16: str = "per-image", stats: dict[str, Any] | None = None,
+               reduce_for: int | None = None) -> np.ndarray:
     """Decode one image file -> uint8 [H, W, C] (C = 1 for gray sources, 3 for colour). DataError if unusable.
+    reduce_for: the side the caller will shrink the image to (see read_image_sized); None: full size."""
+    return read_image_sized(path, depth16, stats, reduce_for)[0]
+
+
+# A JPEG is decoded at 1/2 or 1/4 of its size (libjpeg's DCT scaling, Pillow's draft) when it keeps at least
+# JPEG_DRAFT_GAP times the side it will be shrunk to. Why: decoding a 12-megapixel photo in full, only to shrink it
+# to 256 px or less, is most of the cost of reading a pile of photos (about 4x, benchmarks/jpeg_draft.py). The gap
+# keeps the pixels close to shrinking the full-size image, and every path that shrinks a file while reading it
+# (training, scoring, the Detector) uses this one rule, so a model is scored on pixels made as its training pixels
+# were. Never 1/8: libjpeg makes it from each 8x8 block's mean alone, which aliases fine texture (largest difference
+# 26 levels of 255 against 1 at 1/4, for 4000x3000 photos read for 128 px; mean 0.04-0.36 at 1/4, measured there).
+JPEG_DRAFT_GAP = 2
+_DRAFT_MAX_SCALE = 4
+_DRAFT_FORMATS = ("JPEG", "MPO")
+
+
+def draft_scale(h: int, w: int, reduce_for: int) -> int:
+    """The reduction (1, 2 or 4) at which a JPEG of h x w is decoded when it will be shrunk to reduce_for a side.
+
+    Only one that keeps JPEG_DRAFT_GAP x reduce_for a side and divides both sides and the offset of the square
+    (centre crop or letterbox: |h - w| // 2): each reduced pixel then stands for whole s x s blocks of the image and
+    the square falls on their edges, so the reduced image is the full one on a coarser grid, not shifted (a crop
+    offset of 250 px read at 1/4 shifted a 2000x1500 photo by half a reduced pixel: a mean difference of 3.3 levels
+    at 128 px, against 0.1 aligned; benchmarks/jpeg_draft.py). Common camera sizes (4000x3000, 4032x3024, 6000x4000,
+    1920x1080) take 1/4."""
+    fits = min(h, w) // (JPEG_DRAFT_GAP * reduce_for)
+    for s in (8, 4, 2):
+        if s <= min(fits, _DRAFT_MAX_SCALE) and h % s == 0 and w % s == 0 and (abs(h - w) // 2) % s == 0:
+            return s
+    return 1
+
+
+def _swaps_sides(img: Image.Image) -> bool:
+    """Whether decode_pil's EXIF orientation turns the image a quarter (its width becomes its height)."""
+    if img.format not in _ORIENTED_FORMATS:
+        return False
+    try:
+        return img.getexif().get(0x0112) in (5, 6, 7, 8)
+    except Exception:  # noqa: BLE001 - a damaged EXIF block: exif_transpose then leaves the image as it is
+        return False
+
+
+def read_image_sized(path: str | Path, depth16: str = "per-image", stats: dict[str, Any] | None = None,
+                     reduce_for: int | None = None) -> tuple[np.ndarray, tuple[int, int]]:
+    """read_image, and the file's own (H, W) as shown (after its EXIF orientation).
+
+    reduce_for: the side the caller shrinks the image to next (resize_one), or None. A JPEG at least
+    2 x JPEG_DRAFT_GAP times that side both ways is then decoded at 1/2 or 1/4 scale, keeping JPEG_DRAFT_GAP times
+    it, so the array may be smaller than the (H, W) returned, never smaller than JPEG_DRAFT_GAP x reduce_for a side.
+    Other formats, and smaller JPEGs, are decoded in full.
 
     GIF (and animated WebP / PNG, multi-page TIFF): the first frame (page) only, also of an animation; a GIF's palette
     is converted like any palette image (a gray palette stays gray, transparency is composited on black). WebP has no
@@ -276,9 +329,21 @@ def read_image(path: str | Path, depth16: str = "per-image", stats: dict[str, An
     except Exception as e:  # PIL raises OSError, SyntaxError, ValueError, struct.error ... for corrupt files
         raise DataError(f"{p}: truncated or corrupt image ({type(e).__name__}: {e})") from e
     with img:
+        h0, w0 = img.height, img.width
+        drafted = False
+        if reduce_for is not None and img.format in _DRAFT_FORMATS:
+            scale = draft_scale(h0, w0, reduce_for)
+            if scale > 1:
+                try:
+                    # (Pillow picks the largest of 1/8, 1/4, 1/2 that keeps this size: exactly 1/scale here)
+                    img.draft(img.mode, (w0 // scale, h0 // scale))
+                except Exception as e:  # (Pillow reads the header lazily: a damaged one can fail here)
+                    raise DataError(f"{p}: truncated or corrupt image ({type(e).__name__}: {e})") from e
+                drafted = (img.height, img.width) != (h0, w0)
         limit = Image.MAX_IMAGE_PIXELS
+        # (a photo drafted below the limit costs little memory: no warning)
         if limit and img.width * img.height > limit:
-            warn_user(f"{p}: a very large image ({img.width}x{img.height}, {img.width * img.height / 1e6:.0f} "
+            warn_user(f"{p}: a very large image ({w0}x{h0}, {w0 * h0 / 1e6:.0f} "
                       f"megapixels, above Pillow's decompression-bomb limit of {limit / 1e6:.0f}): decoded all the "
                       "same, at a large cost in memory; is it the right file? (cut it into tiles, or export it smaller)")
         try:
@@ -287,11 +352,17 @@ def read_image(path: str | Path, depth16: str = "per-image", stats: dict[str, An
         except Exception:   # a damaged later page: the first one is decoded (or refused) below
             pages = 1
         a = decode_pil(img, str(p), depth16, stats)
+        # the size as shown: the array's, or for a drafted JPEG its full size turned as decode_pil turned it (asked
+        # of the EXIF only now: a PNG's EXIF is read by loading the image, which _is_colour16 must see unloaded)
+        if not drafted:
+            h0, w0 = a.shape[:2]
+        elif _swaps_sides(img):
+            h0, w0 = w0, h0
     if pages > 1 and stats is not None:
         stats["pages"] = stats.get("pages", 0) + 1
         if "pages_file" not in stats:
             stats["pages_file"], stats["pages_n"] = str(p), pages
-    return a
+    return a, (int(h0), int(w0))
 
 
 # formats whose EXIF orientation is applied (a photo looks the way its viewer shows it), also to PIL images opened
@@ -657,10 +728,9 @@ def _decode_one(f: str | Path, depth16: str, limit: int | None, fit: str) -> tup
     `limit` as the serial decode does (warnings: only a pool worker records them, see _decode_task)."""
     one: dict[str, Any] = {}
     try:
-        a = read_image(f, depth16, one)
+        a, (h0, w0) = read_image_sized(f, depth16, one, limit)
     except DataError as e:
         return ("bad", str(e), [])
-    h0, w0 = a.shape[:2]
     resized = limit is not None and (h0 > limit or w0 > limit)
     if resized:
         a = resize_one(a, limit, fit)
@@ -954,11 +1024,21 @@ def _stack(arrays: list[np.ndarray], names: Sequence[str], o: _Opts, what: str,
                       f"resized to {target}x{target}, the power of two of the median short side (choose "
                       f"another with --resolution)")
     mixed = len(sizes) > 1
+    # the images shrunk to the automatic cap while decoding, when the common size is smaller: read again and shrunk
+    # to it at once, as scoring reads a file for the run's resolution (shrinking twice would round twice, and would
+    # enlarge a strip whose short side is below the cap before shrinking it)
+    reread = set()
+    if o.resolution is None and target is not None and target < MAX_AUTO_RESOLUTION and native is not None \
+            and len(native) == len(arrays):
+        reread = {i for i, hw in enumerate(native) if max(hw) > MAX_AUTO_RESOLUTION}
     out = None
     freed = 0
     for i, a in enumerate(arrays):
         arrays[i] = None  # type: ignore[call-overload]
         freed += a.nbytes
+        if i in reread:
+            assert target is not None
+            a = resize_one(read_image(names[i], o.depth16, reduce_for=target), target, o.fit)
         a = to_channels(a, channels)
         if target is not None and (mixed or a.shape[0] > target or a.shape[1] > target):
             a = resize_one(a, target, o.fit)
