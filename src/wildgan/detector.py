@@ -270,13 +270,12 @@ class _ImageList(list):
 
 
 def _shrink(a: np.ndarray, size: int, fit: str, channels: int | None) -> np.ndarray:
-    """One image made size x size as the final conversion would (resize_one), gray first when the run is gray: a
-    colour image is converted to gray at full size, as _convert_items does, not after resizing."""
+    """One image made size x size as the final conversion would (resize_one), then made gray when the run is gray
+    (the order of transforms.convert and _convert_items: resized first)."""
     from .data.transforms import resize_one, to_channels
 
-    if channels == 1 and a.shape[2] != 1:
-        a = to_channels(a, 1)
-    return resize_one(a, size, fit)
+    a = resize_one(a, size, fit)
+    return to_channels(a, 1) if channels == 1 and a.shape[2] != 1 else a
 
 
 def _refit(x: np.ndarray | list[np.ndarray], res: int, depth16: str, fit: str, channels: int | None) -> None:
@@ -437,7 +436,7 @@ def _convert_items(x: np.ndarray | list[np.ndarray], res: int, ch: int, resize_m
         return convert(x, res, ch, resize_mode)
     out = np.empty((len(x), res, res, ch), np.uint8)
     for i, a in enumerate(x):
-        out[i] = resize_one(to_channels(a, ch), res, resize_mode)
+        out[i] = to_channels(resize_one(a, res, resize_mode), ch)    # (convert's order: resized, then channels)
     return out
 
 

@@ -1337,4 +1337,4 @@ def test_shrinking_while_reading_gives_the_pixels_of_the_full_size_images(tmp_pa
 def resize_one_full(a, res, ch, mode):
     from wildgan.data.transforms import resize_one, to_channels
 
-    return resize_one(to_channels(a, ch), res, mode)
+    return to_channels(resize_one(a, res, mode), ch)

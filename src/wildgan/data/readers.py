@@ -76,7 +76,7 @@ SAMPLE_NAME = "mnist-sample.npz"
 # bump when decoding rules change so stale caches are not reused (2: median-size rule, 3: 256 px automatic cap,
 # 4: .webp and .gif read, symlinked folders followed, 5: JPEG aliases and PNM read, 6: __MACOSX folders skipped,
 # uint16 arrays follow depth16 image by image, 2-channel arrays refused, 32-bit float TIFFs read, 7: large JPEGs
-# decoded at a reduced scale, JPEG_DRAFT_GAP)
+# decoded at a reduced scale, JPEG_DRAFT_GAP; gray after resizing)
 _DECODE_CACHE_VERSION = 7
 READER_VERSION = _DECODE_CACHE_VERSION     # recorded in split.json: a rebuild by another reader is told apart
 # what each reader version changed in which files a folder lists or how they read (split_differences explains a
@@ -85,7 +85,8 @@ READER_CHANGES = {
     4: "it reads .gif and .webp files and follows symlinked folders",
     5: "it reads .jfif/.jpe and PNM (.ppm/.pgm/.pbm/.pnm) files",
     6: "it skips __MACOSX folders (macOS zip leftovers), reads 32-bit float TIFFs and refuses 2-channel arrays",
-    7: "it decodes JPEGs of at least 4 times the resolution at a reduced scale (pixels about 1 level of 255 apart)",
+    7: "it decodes JPEGs of at least 4 times the resolution at a reduced scale, and makes colour images gray after "
+       "resizing them, not before (pixels about 1 level of 255 apart)",
 }
 
 
@@ -1039,9 +1040,9 @@ def _stack(arrays: list[np.ndarray], names: Sequence[str], o: _Opts, what: str,
         if i in reread:
             assert target is not None
             a = resize_one(read_image(names[i], o.depth16, reduce_for=target), target, o.fit)
-        a = to_channels(a, channels)
         if target is not None and (mixed or a.shape[0] > target or a.shape[1] > target):
             a = resize_one(a, target, o.fit)
+        a = to_channels(a, channels)            # (after resizing: transforms.convert's order)
         if out is None:
             out = np.empty((len(arrays),) + a.shape, np.uint8)   # (its pages are taken as they are written)
         out[i] = a
@@ -1138,11 +1139,10 @@ def _shrink_uniform(x: np.ndarray, o: _Opts, warn: bool = True) -> np.ndarray:
     crop once for the train and test arrays of one data set (_shrink_pair)."""
     if warn:
         warn_crop({tuple(x.shape[1:3])}, o.fit, o.resolution, "images")
-    if o.channels is not None:
-        x = to_channels(x, o.channels)
+    channels = o.channels or x.shape[3]
     if o.resolution is not None and (x.shape[1] > o.resolution or x.shape[2] > o.resolution):
-        x = convert(x, o.resolution, x.shape[3], o.fit)
-    return x
+        return convert(x, o.resolution, channels, o.fit)           # (resized, then the channels: convert's order)
+    return to_channels(x, channels)
 
 
 # ------------------------------------------------------------------------------------------------ folder trees
