@@ -1326,8 +1326,8 @@ def test_a_pile_too_big_for_memory_is_said_before_decoding(tmp_path, monkeypatch
     decoded = 4 * 16 * 16 * 3
     monkeypatch.setattr(R, "host_memory_available", lambda: int(decoded * R.TRAINING_HOLDS) - 1)
     for dataset in ("unlabelled", "folder"):         # a pile, and a labelled tree (its files of every class)
-        with pytest.warns(UserWarning, match=r"4 images decode to about .* GiB \(16x16x3 each, judged by 000.png\) "
-                                             r"and training holds about 1.4x .* --resolution"):
+        with pytest.warns(UserWarning, match=r"4 images decode to about .* GiB \(16x16x3 each, judged by the headers "
+                                             r"of 4 files\) and training holds up to about 1.4x .* --resolution"):
             load_dataset(root, dataset=dataset)
     monkeypatch.setattr(R, "host_memory_available", lambda: math.ceil(decoded * R.TRAINING_HOLDS))   # room: quiet
     with warnings.catch_warnings():
@@ -1344,6 +1344,35 @@ def test_a_pile_too_big_for_memory_is_said_before_decoding(tmp_path, monkeypatch
     with warnings.catch_warnings():       # the decode shrinks to --resolution: that is what is estimated
         warnings.simplefilter("error")
         load_dataset(root, dataset="unlabelled", resolution=8)
+
+
+def test_the_memory_estimate_counts_rotated_copies_and_colour_files_after_gray_ones(tmp_path, monkeypatch):
+    import wildgan.data.readers as R
+    from wildgan.config import DataConfig
+    from wildgan.data import build_split
+
+    pile = tmp_path / "pile"
+    pile.mkdir()
+    for i in range(32):              # gray files first: the first file alone said gray, a third of the estimate
+        a = np.full((16, 16), i, np.uint8) if i < 16 else np.full((16, 16, 3), i, np.uint8)
+        Image.fromarray(a).save(pile / f"{i:03d}.png")
+    files = sorted(pile.glob("*.png"))
+    monkeypatch.setattr(R, "ROOM_CHECK_MIN_BYTES", 0)
+    decoded = 32 * 16 * 16 * 3
+    monkeypatch.setattr(R, "host_memory_available", lambda: int(decoded * R.TRAINING_HOLDS) - 1)
+    with pytest.warns(UserWarning, match=r"\(16x16x3 each, judged by the headers of 16 files\)"):
+        R.warn_if_no_room(files, R._Opts(), "pile")
+    monkeypatch.setattr(R, "host_memory_available", lambda: int(decoded * R.TRAINING_HOLDS) + 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        R.warn_if_no_room(files, R._Opts(), "pile")                       # room without rotations
+        with pytest.raises(ConfigError, match="unknown data option"):
+            load_dataset(pile, rotations=3, bogus=1)                       # (internal: accepted, not listed)
+    with pytest.warns(UserWarning, match=r"training, with 3 rotated copies of each, holds up to about 5.6x .* fewer "
+                                         r"--rotations"):
+        R.warn_if_no_room(files, R._Opts(rotations=3), "pile")
+    with pytest.warns(UserWarning, match=r"with 3 rotated copies"):     # from the training's own config
+        build_split(DataConfig(data=str(pile), dataset="unlabelled", rotations=3), progress=False)
 
 
 def test_host_memory_available_is_known_here():

@@ -140,6 +140,8 @@ class _Opts:
     gray_data: bool = False         # scoring for a run that chose gray because its data was all gray: colour is odd
     colour_data: bool = False       # ... that chose RGB because its data was colour: gray images are odd
     native_sides: tuple[int, int] | None = None  # scoring: the run's training images' shortest and longest side
+    # internal: rotated copies training makes of each image (the memory estimate only)
+    rotations: int = field(default=0, compare=False)
     # internal: a dict that collects the decode statistics (see warn_decode_stats) for a caller that warns about them
     # itself (the Detector); None: each reader warns about its own
     stats: dict[str, Any] | None = field(default=None, compare=False, repr=False)
@@ -156,10 +158,11 @@ class _MixedSizes(Exception):
 
 
 def _parse_opts(opts: dict[str, Any]) -> _Opts:
-    known = set(_Opts.__dataclass_fields__) - {"probe_uniform", "stats"}
+    known = set(_Opts.__dataclass_fields__) - {"probe_uniform", "stats", "rotations"}
     if "stats" in opts and not isinstance(opts["stats"], (dict, type(None))):
         raise ConfigError("stats must be a dict (internal option)")
-    unknown = set(opts) - known - {"stats"}     # stats: internal, for a caller that warns about them itself
+    # stats: internal, for a caller that warns about them itself; rotations: for the memory estimate
+    unknown = set(opts) - known - {"stats", "rotations"}
     if unknown:
         raise ConfigError(f"unknown data option(s) {sorted(unknown)}; known: {sorted(known)}")
     o = _Opts(**opts)
@@ -632,47 +635,67 @@ def _cgroup_dirs() -> list[Path]:
 
 
 TRAINING_HOLDS = 1.4      # training holds the decoded set plus its pyramid (1/3) and some scratch: about 1.4x
+ROOM_SAMPLE = 16          # file headers read for the estimate (spread over the list: a pile's folders differ)
 ROOM_CHECK_MIN_BYTES = 256 * 2**20   # below this no file is opened to estimate anything
 
 
 def warn_if_no_room(files: Sequence[Path], o: _Opts, what: str) -> None:
-    """Warn before decoding when the decoded images (times TRAINING_HOLDS) would not fit in the memory left.
+    """Warn before decoding when the decoded images (times TRAINING_HOLDS, more with rotated copies) would not fit
+    in the memory left.
 
     Why: a pile too big for memory otherwise runs for minutes and is then killed by the system's out-of-memory
-    killer, which leaves no message at all. The size is estimated from the first file's header (nothing is decoded),
-    capped at the resolution the decode shrinks to; it is only a warning, since other files may be smaller."""
+    killer, which leaves no message at all. The size is estimated from the headers of up to ROOM_SAMPLE files spread
+    over the list (nothing is decoded), capped at the resolution the decode shrinks to; one colour file among them
+    makes every image colour, as stacking does. It is only a warning, since the other files may differ."""
     if not files or o.probe_uniform:
         return
     limit = o.resolution or (None if o.resize == "error" else MAX_AUTO_RESOLUTION)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(files[0]) as img:
-                w, h, mode = img.width, img.height, img.mode
-    except MemoryError:
-        raise
-    except Exception:  # noqa: BLE001 - an unreadable first file is the decode's to report
+    pixels: list[int] = []
+    shapes: set[tuple[int, int]] = set()
+    colour = False
+    for f in files[::max(1, len(files) // ROOM_SAMPLE)][:ROOM_SAMPLE]:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                with Image.open(f) as img:
+                    w, h, mode = img.width, img.height, img.mode
+        except MemoryError:
+            raise
+        except Exception:  # noqa: BLE001 - an unreadable file is the decode's to report
+            continue
+        if o.resolution is not None:
+            h = w = o.resolution                        # every image is converted to R x R, larger or smaller
+        elif limit is not None and max(h, w) > limit:
+            h = w = limit                               # shrunk to limit x limit while decoding
+        pixels.append(h * w)
+        shapes.add((w, h))
+        # (gray by its base mode: 1, L, LA, I, I;16*, F decode to one channel; a palette is taken as colour)
+        colour = colour or Image.getmodebase(mode) != "L"
+    if not pixels:
         return
-    if o.resolution is not None:
-        h = w = o.resolution                        # every image is converted to R x R, larger or smaller
-    elif limit is not None and max(h, w) > limit:
-        h = w = limit                               # shrunk to limit x limit while decoding
-    # (gray by its base mode: 1, L, LA, I, I;16*, F decode to one channel; a palette is taken as colour)
-    channels = o.channels or (1 if Image.getmodebase(mode) == "L" else 3)
+    channels = o.channels or (3 if colour else 1)
     # under torchrun every process of a machine decodes the whole set
     copies = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1))
-    decoded = len(files) * h * w * channels * copies
+    each_bytes = sum(pixels) / len(pixels) * channels
+    decoded = int(len(files) * each_bytes * copies)
     if decoded < ROOM_CHECK_MIN_BYTES:
         return
+    # rotated copies (--rotations) are new images, with their share of the pyramid: an upper bound, since only the
+    # training part of a labelled set is rotated
+    holds = TRAINING_HOLDS * (1 + o.rotations)
     avail = host_memory_available()
-    if avail is None or decoded * TRAINING_HOLDS <= avail:
+    if avail is None or decoded * holds <= avail:
         return
-    each = f"{w}x{h}x{channels} each, judged by {files[0].name}" + (f"; one copy in each of {copies} processes"
-                                                                      if copies > 1 else "")
-    warn_user(f"{what}: {len(files)} images decode to about {decoded / 2**30:.1f} GiB ({each}) and training holds "
-              f"about {TRAINING_HOLDS}x that, but only "
+    (w, h), = shapes if len(shapes) == 1 else ((0, 0),)
+    each = (f"{w}x{h}x{channels}" if w else f"about {each_bytes / 2**20:.2f} MiB") + " each, judged by " + \
+        (files[0].name if len(pixels) == 1 else f"the headers of {len(pixels)} files") + \
+        (f"; one copy in each of {copies} processes" if copies > 1 else "")
+    turned = f", with {o.rotations} rotated cop{'ies' if o.rotations != 1 else 'y'} of each," if o.rotations else ""
+    warn_user(f"{what}: {len(files)} images decode to about {decoded / 2**30:.1f} GiB ({each}) and training{turned} "
+              f"holds up to about {holds:.1f}x that, but only "
               f"{avail / 2**30:.1f} GiB of memory is free: the system may stop the process without a message. A "
-              f"smaller --resolution, --channels 1 (gray) or fewer images need less")
+              f"smaller --resolution, --channels 1 (gray)" + (", fewer --rotations" if o.rotations else "") +
+              " or fewer images need less")
 
 
 _DECODE_TASK_FILES = 64               # files per task: pickling overhead amortised, order kept at low latency

@@ -285,7 +285,9 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
     load_opts = {"depth16": cfg.depth16, "resize": cfg.resize, "skip_bad": cfg.skip_bad, "download": download or cfg.download,
                  "progress": progress, "resolution": cfg.resolution or (known or {}).get("resolution"),
                  "channels": cfg.channels or (known or {}).get("channels"),
-                 "fit": square_fit(cfg.fit or (known or {}).get("fit", "resize"), cfg.square)}
+                 "fit": square_fit(cfg.fit or (known or {}).get("fit", "resize"), cfg.square),
+                 # (the memory estimate; a protocol detected only after loading is not known here)
+                 "rotations": cfg.rotations if cfg.rotations is not None else (known or {}).get("rotations", 0)}
     train, test, kind = load_dataset(cfg.data, cfg.dataset, **load_opts)
     protocol = detect_protocol(cfg.dataset, train, kind)
     d = dict(PROTOCOL_DEFAULTS[protocol])
