@@ -183,6 +183,53 @@ def test_tar_interrupted_unpack_not_reused(tmp_path, monkeypatch):
     assert len(train) == 6
 
 
+def test_the_unpacks_of_an_archive_s_earlier_contents_are_removed_once_unused_for_a_day(tmp_path, monkeypatch):
+    from wildgan.data import download as dl
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("WILDGAN_CACHE", str(cache))
+    tgz = make_tar(tmp_path)
+    load_dataset(tgz)                                           # unpacked and decoded: version 1 of the archive
+    (first,) = [p for p in cache.iterdir() if p.is_dir()]
+    assert (cache / f"{first.name}.source").read_text().strip() == str(tgz.resolve())
+    decoded_first = sorted(cache.glob(f"{first.name}.decoded-*.npz"))
+    assert decoded_first
+    other = make_tar(tmp_path / "elsewhere")                   # another archive of the same name: never touched
+    other_dir = dl.unpack_cached(other, cache)
+    with tarfile.open(tgz, "w:gz") as tar:                      # the archive is replaced: version 2
+        tar.add(tmp_path / "src" / "cifarish", arcname="cifarish")
+        tar.add(tmp_path / "src" / "cifarish" / "train" / "a" / "000.png", arcname="cifarish/train/a/extra.png")
+    t = time.time() - 60
+    os.utime(tgz, (t, t))
+    second = dl.unpack_cached(tgz, cache)
+    assert second != first and first.is_dir()                  # used within the day (a job may be reading it): kept
+    old = time.time() - dl.STALE_UNPACK_S - 60
+    for p in (cache / f"{first.name}.source", cache / f"{other_dir.name}.source"):
+        os.utime(p, (old, old))
+    assert dl.unpack_cached(tgz, cache) == second
+    assert not first.exists() and not (cache / f"{first.name}.source").exists()
+    assert not any(p.exists() for p in decoded_first)
+    assert other_dir.is_dir() and second.is_dir()
+    assert len(load_dataset(tgz)[0]) == 7
+
+
+def test_decoded_caches_of_earlier_decoding_rules_are_removed(tmp_path, monkeypatch):
+    import wildgan.data.readers as R
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("WILDGAN_CACHE", str(cache))
+    tgz = make_tar(tmp_path)
+    load_dataset(tgz)
+    (tree,) = [p for p in cache.iterdir() if p.is_dir()]
+    now = sorted(cache.glob(f"{tree.name}.decoded-*.npz"))
+    assert now and all(p.name.startswith(f"{tree.name}.decoded-v{R._DECODE_CACHE_VERSION}-") for p in now)
+    stale = [cache / f"{tree.name}.decoded-0123456789.npz", cache / f"{tree.name}.decoded-v6-0123456789.npz"]
+    for p in stale:
+        p.write_bytes(b"old")
+    load_dataset(tgz, resolution=8)                            # another option set: a new cache file is written
+    assert not any(p.exists() for p in stale) and all(p.exists() for p in now)
+
+
 def test_tar_unpack_takes_back_a_killed_unpack_and_names_a_full_disk(tmp_path, monkeypatch):
     import errno
 

@@ -86,7 +86,10 @@ def unpack_cached(archive: str | Path, cache_dir: str | Path | None = None) -> P
     """Unpack an archive once into <cache>/<name>-<hash of path+size+mtime>; later calls reuse it.
 
     The archive is extracted into a temporary sibling folder and renamed at the end, so an interrupted unpack leaves
-    only a '.tmp-*' folder that is never mistaken for a finished one.
+    only a '.tmp-*' folder that is never mistaken for a finished one. Each unpack has a '<folder>.source' file
+    naming its archive, touched at every use: the unpacks of the same archive's earlier contents (it was replaced
+    or changed since) are removed with their decoded caches once unused for STALE_UNPACK_S, since nothing can
+    reach them again.
     """
     archive = Path(archive).resolve()
     st = archive.stat()
@@ -99,6 +102,8 @@ def unpack_cached(archive: str | Path, cache_dir: str | Path | None = None) -> P
     root = Path(cache_dir) if cache_dir is not None else cache_root()
     final = root / f"{stem}-{key}"
     if final.is_dir():
+        _mark_used(final, archive)
+        _drop_earlier_unpacks(root, stem, final, archive)
         return final
     root.mkdir(parents=True, exist_ok=True)
     # unpacks of this archive's name that a kill left unfinished (a day old: not one running now) hold disk space
@@ -120,7 +125,46 @@ def unpack_cached(archive: str | Path, cache_dir: str | Path | None = None) -> P
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+    _mark_used(final, archive)
+    _drop_earlier_unpacks(root, stem, final, archive)
     return final
+
+
+def _source_file(unpacked: Path) -> Path:
+    return unpacked.parent / f"{unpacked.name}.source"
+
+
+def _mark_used(unpacked: Path, archive: Path) -> None:
+    """Write (or touch) the unpack's .source file: which archive it holds, and when it was last used."""
+    src = _source_file(unpacked)
+    try:
+        if src.is_file():
+            os.utime(src)
+        else:
+            src.write_text(str(archive) + "\n", encoding="utf-8")
+    except OSError:     # a read-only cache (shared, made by someone else) is still read; it is just not swept
+        pass
+
+
+def _drop_earlier_unpacks(root: Path, stem: str, current: Path, archive: Path) -> None:
+    """Remove the unpacks of `archive`'s earlier contents (other keys, same archive path in their .source) that were
+    last used more than STALE_UNPACK_S ago, with their decoded caches ('<folder>.decoded-*.npz'). Unpacks without a
+    .source (made by an older wildgan) are left alone: which archive they hold is not known."""
+    now = time.time()
+    for src in root.glob(f"{glob.escape(stem)}-*.source"):
+        old = src.with_suffix("")
+        if old == current or not old.name.startswith(f"{stem}-"):
+            continue
+        try:
+            if src.read_text(encoding="utf-8").strip() != str(archive) or now - src.stat().st_mtime <= STALE_UNPACK_S:
+                continue
+        except OSError:
+            continue
+        shutil.rmtree(old, ignore_errors=True)
+        for decoded in root.glob(f"{glob.escape(old.name)}.decoded-*.npz"):
+            decoded.unlink(missing_ok=True)
+        if not old.exists():
+            src.unlink(missing_ok=True)
 
 
 def download_cifar10(root: str | Path, url: str | None = None, md5: str | None = None,

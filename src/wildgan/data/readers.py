@@ -6,6 +6,7 @@ file (or array) and the problem.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import io
 import itertools
@@ -1373,8 +1374,22 @@ def _load_decoded(path: Path) -> tuple[ImageSet, ImageSet | None] | None:
 
 
 def _cache_file(tree: Path, o: _Opts) -> Path:
+    """The decoded cache of an unpacked tree for one option set; its name starts with the decoding rules' version
+    so that the files of earlier versions, which this wildgan never reads, can be told apart (_drop_stale_decoded)."""
     key = hashlib.sha1(o.decode_key().encode()).hexdigest()[:10]
-    return tree.parent / f"{tree.name}.decoded-{key}.npz"
+    return tree.parent / f"{tree.name}.decoded-v{_DECODE_CACHE_VERSION}-{key}.npz"
+
+
+def _drop_stale_decoded(tree: Path) -> None:
+    """Remove the tree's decoded caches written under other decoding rules (an earlier wildgan): each is a copy of
+    the whole data set that no version of these rules reads again."""
+    keep = f"{tree.name}.decoded-v{_DECODE_CACHE_VERSION}-"
+    for f in tree.parent.glob(f"{glob.escape(tree.name)}.decoded-*.npz"):
+        if not f.name.startswith(keep):
+            try:
+                f.unlink()
+            except OSError:      # (a read-only shared cache)
+                pass
 
 
 def _first_image(tree: Path) -> Path | None:
@@ -1392,6 +1407,7 @@ def read_folder_tar(archive: str | Path, o: _Opts) -> tuple[ImageSet, ImageSet |
     the one decode; other trees are cached per conversion option set.
     """
     tree = unpack_cached(archive, o.cache_dir)
+    _drop_stale_decoded(tree)
     # (a probe stopped by a second size must not leave its counts in the caller's stats: its own, merged on success)
     native = replace(o, resolution=None, channels=None, fit="resize", resize="resize", probe_uniform=True,
                      stats=None if o.stats is None else {})
