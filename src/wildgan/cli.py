@@ -220,8 +220,11 @@ def _resume_config(argv: Sequence[str]) -> list[str]:
         info = {}
     if info.get("detector_input"):
         # its images were given in memory: the config's data (none) would silently train on the default sample
-        raise ConfigError(f"{known.out} was trained by Detector.fit on images given in memory; `wildgan train "
-                          f"--resume` cannot continue it (fit a Detector again, or train with --data)")
+        how = "on images given in memory" if str(info.get("source") or "in-memory").startswith("in-memory") else \
+            f"on {info.get('source')}, read by the Python API's rules"
+        raise ConfigError(f"{known.out} was trained by Detector.fit {how}; `wildgan train --resume` cannot "
+                          f"continue it: Detector(..., run_dir={str(known.out)!r}).fit(X, resume=True), with the "
+                          f"same parameters and X, does (or train anew with --data)")
     extra: list[str] = []
     data = config_file_to_args(saved).get("data")
     from .config import SAMPLE_TOKEN

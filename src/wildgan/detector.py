@@ -64,7 +64,7 @@ import numpy as np
 
 from .config import RUN_METHODS, SCORE_NAMES
 from .data.transforms import MAX_AUTO_RESOLUTION  # largest automatic resolution, as the CLI's
-from .errors import CheckpointError, ConfigError, DataError, WildganError, warn_user
+from .errors import CheckpointError, ConfigError, DataError, TrainingInterrupted, WildganError, warn_user
 from .thresholds import (RULES, Threshold, check_val_labels, fit_threshold, rank_proba, run_threshold,  # noqa: F401
                          threshold_columns)
 
@@ -510,6 +510,42 @@ class _torch_threads:
 
 
 DETECTOR_MARKER = "DETECTOR.txt"
+_DETECTOR_NOTE = ("This run was trained by wildgan.Detector.fit: a later fit with this run_dir replaces it (a `wildgan "
+                  "train` run is never replaced by a fit).\n")
+
+
+def _count_images(X: Any) -> int | None:
+    """How many images X holds, where that is known without decoding them (None otherwise): a 4-D array or
+    tensor, a list of arrays / PIL images / image files, an image file or a folder of them."""
+    from PIL import Image
+
+    if X is None:
+        return None
+    shape = getattr(X, "shape", None)
+    if shape is not None:
+        return int(shape[0]) if len(shape) == 4 else None     # (3-D: one image or a batch, decided when read)
+    if isinstance(X, (str, Path)):
+        X = [X]
+    if not isinstance(X, (list, tuple)):
+        return None
+    n = 0
+    for it in X:
+        if isinstance(it, (str, Path)):
+            from .data.readers import IMAGE_EXTS, list_image_files
+
+            p = Path(it)
+            if not (p.is_dir() or (p.is_file() and p.suffix.lower() in IMAGE_EXTS)):
+                return None                      # (a data-set file or an archive: its count needs reading it)
+            try:
+                n += len(list_image_files([p]))
+            except DataError:
+                return None                      # (the read after training names the problem)
+        elif isinstance(it, Image.Image) or getattr(it, "ndim", None) in (2, 3):
+            n += 1
+        else:
+            return None
+    return n
+
 
 
 def _refuse_a_run_fit_did_not_write(run_dir: Path) -> None:
@@ -831,6 +867,11 @@ class Detector:
             raise ConfigError(f"resize_mode must be 'resize', 'pad' or 'letterbox', got {self.resize_mode!r}")
         if self.threshold == "contamination" and not (0.0 < float(self.contamination) <= 0.5):
             raise ConfigError(f"contamination must be in (0, 0.5], got {self.contamination}")
+        k = self.mad_k
+        if self.threshold == "mad" and (isinstance(k, bool) or not isinstance(k, numbers.Real) or not float(k) >= 0):
+            # (checked here, not by the rule after training: a typo must not cost the training)
+            raise ConfigError(f"mad_k must be a number >= 0 (the threshold is median + mad_k x the scaled MAD of "
+                              f"the training scores), got {k!r}")
         lam = self.lam
         if isinstance(lam, bool) or not isinstance(lam, numbers.Real) or not 0.0 <= float(lam) <= 1.0:
             # a weight between L_n and L_o: outside [0, 1] one of them counts negatively (higher = less anomalous)
@@ -881,26 +922,35 @@ class Detector:
         return log
 
     # -------------------------------------------------------------------------------------------- fit
-    def fit(self, X: Any, y: Any = None, *, X_val: Any = None, y_val: Any = None) -> "Detector":
+    def fit(self, X: Any, y: Any = None, *, X_val: Any = None, y_val: Any = None, resume: bool = False
+            ) -> "Detector":
         """Train on images X (y is ignored: unsupervised). X_val / y_val (1 = anomaly) are only used by
-        threshold='f1'. Returns self."""
+        threshold='f1'. Returns self.
+
+        resume=True continues an interrupted fit (Ctrl-C, SIGTERM) from the newest checkpoint in run_dir, with the
+        same parameters and the same X (its images are not compared: they are the caller's to keep); a fit without
+        run_dir trains in a temporary folder that an interruption removes."""
         self._validate()
         with _torch_threads(self.threads):
-            return self._fit(X, X_val=X_val, y_val=y_val)
+            return self._fit(X, X_val=X_val, y_val=y_val, resume=bool(resume))
 
-    def _fit(self, X: Any, *, X_val: Any = None, y_val: Any = None) -> "Detector":
+    def _fit(self, X: Any, *, X_val: Any = None, y_val: Any = None, resume: bool = False) -> "Detector":
         from .config import DataConfig
         from .data import AnomalySplit, build_split, conversion_opts
         from .scoring.run import load_model
         from .training.run import train_run
 
         self._validate()
+        if resume and self.run_dir is None:
+            raise ConfigError("resume=True continues a fit from the checkpoints in its run_dir: give "
+                              "Detector(run_dir=...) (a fit without one trains in a temporary folder that an "
+                              "interruption removes)")
         if self.threshold == "f1" and (X_val is None or y_val is None):
             raise ConfigError("threshold='f1' needs a labelled validation set: fit(X, X_val=..., y_val=...)")
         if self.threshold == "f1":
             # the labels are used after training: a mistake in them must not cost the training (or leave its run);
-            # their count against X_val's images is checked once X_val is read, after training
-            check_val_labels(_to_numpy(y_val))
+            # their count against X_val's images, where it is known without decoding them, too
+            check_val_labels(_to_numpy(y_val), None if self.skip_bad else _count_images(X_val))
         if self.threshold != "f1" and (X_val is not None or y_val is not None):
             warn_user(f"X_val / y_val are used by threshold='f1' only; threshold={self.threshold!r} takes its "
                       f"threshold from the training scores and ignores them")
@@ -937,10 +987,12 @@ class Detector:
                     # what the networks learn from: images of the other kind scored later are warned about
                     **({"gray_data": True} if self.channels is None and ch == 1 else
                        {"colour_data": True} if self.channels is None and ch == 3 and n_gray == 0 else {})}
-            src = str(X) if isinstance(X, (str, Path)) else f"in-memory {type(X).__name__}"
-            # fit recorded in the run's config too: evaluate / score --data convert new data like the training data
-            data_cfg = DataConfig(data=str(X) if isinstance(X, (str, Path)) else None, resolution=res, channels=ch,
-                                  seed=int(self.seed), fit=self.resize_mode, depth16=depth16)
+            src = str(Path(X).resolve()) if isinstance(X, (str, Path)) else f"in-memory {type(X).__name__}"
+            # fit recorded in the run's config too: evaluate / score --data convert new data like the training data,
+            # and `wildgan train --config` replays it from any folder (an absolute path, as the CLI records)
+            data_cfg = DataConfig(data=str(Path(X).resolve()) if isinstance(X, (str, Path)) else None,
+                                  resolution=res, channels=ch, seed=int(self.seed), fit=self.resize_mode,
+                                  depth16=depth16, skip_bad=bool(self.skip_bad))
             image_shape = [int(v) for v in shapes.pop()] if len(shapes) == 1 else None
             info = {"protocol": "detector", "source": src, "detector_input": True, "conversion": conv,
                     "resolution": res, "channels": ch, "image_shape": image_shape,
@@ -964,14 +1016,13 @@ class Detector:
         trained = False
         try:
             run_dir.mkdir(parents=True, exist_ok=True)
-            # fit() always trains from scratch (sklearn semantics), also into a run_dir used by an earlier fit
-            result = train_run(cfg, run_dir, split=split, overwrite=True, progress=bool(self.verbose),
-                               log=self._log(run_dir))
+            # fit() trains from scratch (sklearn semantics), also into a run_dir used by an earlier fit; resume=True
+            # continues the run there
+            result = train_run(cfg, run_dir, split=split, overwrite=not resume, resume=resume,
+                               progress=bool(self.verbose), log=self._log(run_dir))
             trained = True
             model = load_model(run_dir, self.device, checkpoint=result.final)
-            (run_dir / DETECTOR_MARKER).write_text("This run was trained by wildgan.Detector.fit: a later fit with this "
-                                                   "run_dir replaces it (a `wildgan train` run is never replaced by "
-                                                   "a fit).\n", encoding="utf-8")
+            (run_dir / DETECTOR_MARKER).write_text(_DETECTOR_NOTE, encoding="utf-8")
 
             self.model_ = model
             self.run_dir_ = run_dir
@@ -1000,6 +1051,21 @@ class Detector:
         except BaseException as e:
             for k in FITTED_ATTRS:      # a failed fit leaves the Detector unfitted, not half-fitted
                 self.__dict__.pop(k, None)
+            if isinstance(e, TrainingInterrupted) and not trained:
+                # the loop's message says --resume and names the checkpoint folder: the CLI's way, and for a
+                # temporary run_dir a folder about to be removed
+                if temp is not None:
+                    temp.cleanup()
+                    raise TrainingInterrupted(
+                        f"Detector.fit interrupted {e.where or ''} (signal {e.signum}); nothing was kept: it trained in "
+                        f"a temporary folder. Give Detector(run_dir=...) to keep its checkpoints; fit(X, resume=True) "
+                        f"then continues an interrupted fit", e.signum, where=e.where) from None
+                (run_dir / DETECTOR_MARKER).write_text(_DETECTOR_NOTE, encoding="utf-8")   # (a later fit may replace it)
+                raise TrainingInterrupted(
+                    f"Detector.fit interrupted {e.where or ''} (signal {e.signum}); checkpoint saved in "
+                    f"{e.checkpoint_dir or run_dir / 'checkpoints'}: fit(X, resume=True) with the same X, by a "
+                    f"Detector of the same parameters and run_dir={str(run_dir)!r}, continues it", e.signum,
+                    where=e.where, checkpoint_dir=e.checkpoint_dir) from None
             if temp is not None and trained:
                 # training finished (possibly hours of it) and a later step failed (scoring out of GPU memory, a
                 # Ctrl-C): the temporary run is kept, not deleted with the error

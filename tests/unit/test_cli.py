@@ -411,7 +411,18 @@ def test_resume_refuses_a_run_of_detector_fit(tmp_path, capsys):
     with pytest.raises(ConfigError, match="was trained by Detector.fit on images given in memory"):
         main(["--debug", "train", "--out", str(run), "--resume"])
     assert main(["train", "--out", str(run), "--resume"]) == 2
-    assert "was trained by Detector.fit on images given in memory" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "was trained by Detector.fit on images given in memory" in err and "fit(X, resume=True)" in err
+    from PIL import Image
+
+    (tmp_path / "pile").mkdir()
+    for i in range(16):
+        Image.fromarray(x[i]).save(tmp_path / "pile" / f"{i}.png")
+    Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.02, resolution=8, device="cpu",
+             run_dir=str(run)).fit(tmp_path / "pile")
+    capsys.readouterr()
+    assert main(["train", "--out", str(run), "--resume"]) == 2      # a folder: said as it is, not "in memory"
+    assert f"was trained by Detector.fit on {tmp_path / 'pile'}, read by the Python API" in capsys.readouterr().err
 
 
 def test_a_reader_that_leaves_early_is_not_an_error():

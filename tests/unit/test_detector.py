@@ -1338,3 +1338,82 @@ def resize_one_full(a, res, ch, mode):
     from wildgan.data.transforms import resize_one, to_channels
 
     return to_channels(resize_one(a, res, mode), ch)
+
+
+# ------------------------------------------------------------------------------------------- interruption, resume
+def _signal_at(monkeypatch, n: int) -> None:
+    """SIGTERM (as `kill PID` or a scheduler's stop) before the n-th training iteration."""
+    import os
+    import signal
+
+    import wildgan.training.loop as loop
+
+    real, calls = loop.StepRunner.iteration, {"n": 0}
+
+    def signalled(self, *a, **k):
+        calls["n"] += 1
+        if calls["n"] == n:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(loop.StepRunner, "iteration", signalled)
+
+
+def test_an_interrupted_fit_says_what_was_kept_and_resume_continues_it_exactly(x_train, tmp_path, monkeypatch):
+    import signal
+
+    from wildgan.errors import TrainingInterrupted
+
+    params = {**TINY, "total_kimg": 0.2, "threads": 1}
+    with monkeypatch.context() as m:
+        _signal_at(m, 3)
+        with pytest.raises(TrainingInterrupted, match=r"Detector.fit interrupted at .* kimg .*nothing was kept.*"
+                                                      r"Detector\(run_dir=...\).*resume=True") as e:
+            Detector(**params).fit(x_train)                    # a temporary folder: removed, and said so
+        assert "--resume" not in str(e.value) and e.value.signum == signal.SIGTERM
+        run = tmp_path / "run"
+        _signal_at(m, 3)
+        with pytest.raises(TrainingInterrupted, match=rf"checkpoint saved in {re.escape(str(run))}.*fit\(X, "
+                                                      r"resume=True\)"):
+            Detector(run_dir=str(run), **params).fit(x_train)
+    resumed = Detector(run_dir=str(run), **params).fit(x_train, resume=True)
+    whole = Detector(run_dir=str(tmp_path / "whole"), **params).fit(x_train)
+    np.testing.assert_array_equal(resumed.decision_function(x_train), whole.decision_function(x_train))
+    with pytest.raises(ConfigError, match=r"resume=True .* Detector\(run_dir=...\)"):
+        Detector(**params).fit(x_train, resume=True)
+
+
+def test_parameters_used_after_training_are_refused_before_it(x_train, tmp_path) -> None:
+    calls = []
+    d = Detector(threshold="mad", mad_k=-1, **TINY)
+    d._run_config = lambda *a, **k: calls.append(1)            # type: ignore[method-assign]  # never reached
+    with pytest.raises(ConfigError, match="mad_k must be a number >= 0"):
+        d.fit(x_train)
+    y_val = np.r_[np.zeros(40), np.ones(10)].astype(int)
+    for X_val in (x_train[:60, :, :, None], list(x_train[:60])):
+        with pytest.raises(DataError, match="50 labels for 60 scores"):
+            Detector(threshold="f1", **TINY).fit(x_train, X_val=X_val, y_val=y_val)
+    folder = tmp_path / "val"
+    folder.mkdir()
+    from PIL import Image
+
+    for i in range(3):
+        Image.fromarray(x_train[i]).save(folder / f"{i}.png")
+    with pytest.raises(DataError, match="2 labels for 3 scores"):
+        Detector(threshold="f1", **TINY).fit(x_train, X_val=folder, y_val=[0, 1])
+    assert not calls
+
+
+def test_a_fit_on_a_folder_records_where_and_how_it_read_it(x_train, tmp_path, monkeypatch) -> None:
+    """Replayed with `wildgan train --config` from another folder, the run reads the same files the same way."""
+    from PIL import Image
+
+    pile = tmp_path / "pile"
+    pile.mkdir()
+    for i in range(40):
+        Image.fromarray(x_train[i]).save(pile / f"{i:03d}.png")
+    (pile / "broken.png").write_bytes(b"not a png")
+    monkeypatch.chdir(tmp_path)
+    Detector(run_dir="run", skip_bad=True, **{**TINY, "total_kimg": 0.02}).fit("pile")
+    cfg = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert cfg["data"]["data"] == str(pile.resolve()) and cfg["data"]["skip_bad"] is True

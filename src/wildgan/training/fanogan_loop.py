@@ -288,9 +288,9 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
     def stop_if_asked() -> None:
         if flag.signum is not None:
             save_periodic()
-            raise TrainingInterrupted(f"interrupted by signal {flag.signum} at critic step {state.gan_iter} of "
-                                      f"{t_gan}, encoder step {state.enc_iter} of {t_enc}; checkpoint saved in "
-                                      f"{ck_dir}; continue with --resume", flag.signum)
+            where = f"at critic step {state.gan_iter} of {t_gan}, encoder step {state.enc_iter} of {t_enc}"
+            raise TrainingInterrupted(f"interrupted by signal {flag.signum} {where}; checkpoint saved in {ck_dir}; "
+                                      f"continue with --resume", flag.signum, where=where, checkpoint_dir=str(ck_dir))
 
     # ---------------------------------------------------------------- stage 1: WGAN-GP
     gan_open = state.enc_iter == 0

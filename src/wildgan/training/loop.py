@@ -1002,10 +1002,10 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
                     if every_sample:
                         next_sample = (state.nimg // every_sample + 1) * every_sample
                     if stop_sig:
+                        where = f"at {state.nimg / 1000:.3f} of {tc.total_kimg:g} kimg"
                         raise TrainingInterrupted(
-                            f"interrupted by signal {flag.signum or 'on another rank'} at {state.nimg / 1000:.3f} "
-                            f"of {tc.total_kimg:g} kimg; checkpoint saved in {ck_dir}; continue with --resume",
-                            flag.signum)
+                            f"interrupted by signal {flag.signum or 'on another rank'} {where}; checkpoint saved in "
+                            f"{ck_dir}; continue with --resume", flag.signum, where=where, checkpoint_dir=str(ck_dir))
                     if stop_budget:
                         status = "budget"
                         log(f"wall-clock budget of {tc.minutes} min reached at {state.nimg / 1000:.1f} kimg")
