@@ -1607,6 +1607,25 @@ def test_the_draft_scale_keeps_the_gap_and_the_square_on_whole_blocks() -> None:
     assert draft_scale(1500, 2000, 64) == 2                    # the crop offset, 250, is not a multiple of 4
     assert draft_scale(1501, 2000, 64) == 1                    # an odd side: no whole blocks
     assert draft_scale(4096, 4096, 16) == 4                    # never 1/8 (see _DRAFT_MAX_SCALE)
+    assert draft_scale(256, 256, 16) == 1 and draft_scale(260, 260, 16) == 4   # not at most 256 a side (below)
+
+
+def test_an_archive_of_small_jpegs_and_its_folder_give_the_same_pixels(tmp_path, monkeypatch) -> None:
+    """An archive of images of at most 256 px is decoded once at full size and cached, then converted to the
+    resolution asked for: the folder's files, read for that resolution, must not be read at a reduced scale."""
+    monkeypatch.setenv("WILDGAN_CACHE", str(tmp_path / "cache"))
+    tree = tmp_path / "tree"
+    for i in range(4):
+        _photo(tree / "a" / f"{i}.jpg", 256, 256, seed=i)
+        _photo(tree / "b" / f"{i}.jpg", 256, 256, seed=10 + i)
+    tgz = tmp_path / "tree.tar.gz"
+    with tarfile.open(tgz, "w:gz") as tar:
+        tar.add(tree, arcname="tree")
+    from_tar, _, _ = load_dataset(tgz, resolution=32)
+    from_folder, _, _ = load_dataset(tree, resolution=32)
+    scored, _ = load_images([tree], 32, 3)
+    np.testing.assert_array_equal(from_tar.x, from_folder.x)
+    np.testing.assert_array_equal(from_folder.x, scored)
 
 
 @pytest.mark.parametrize("fit", ["resize", "letterbox"])

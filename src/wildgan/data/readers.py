@@ -268,7 +268,11 @@ def draft_scale(h: int, w: int, reduce_for: int) -> int:
     the square falls on their edges, so the reduced image is the full one on a coarser grid, not shifted (a crop
     offset of 250 px read at 1/4 shifted a 2000x1500 photo by half a reduced pixel: a mean difference of 3.3 levels
     at 128 px, against 0.1 aligned; benchmarks/jpeg_draft.py). Common camera sizes (4000x3000, 4032x3024, 6000x4000,
-    1920x1080) take 1/4."""
+    1920x1080) take 1/4. Never for an image of at most MAX_AUTO_RESOLUTION a side: an archive of such images is
+    decoded once at full size and cached (read_folder_tar), then converted to any resolution, and the files read
+    from a folder must give the same pixels (and small JPEGs decode fast anyway)."""
+    if max(h, w) <= MAX_AUTO_RESOLUTION:
+        return 1
     fits = min(h, w) // (JPEG_DRAFT_GAP * reduce_for)
     for s in (8, 4, 2):
         if s <= min(fits, _DRAFT_MAX_SCALE) and h % s == 0 and w % s == 0 and (abs(h - w) // 2) % s == 0:
