@@ -1313,24 +1313,13 @@ def add_report_parser(sub: Any) -> argparse.ArgumentParser:
     return r
 
 
-def _load_masks(path: str) -> Any:
-    import numpy as np
-
-    try:
-        return np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file (--masks)") from None
-    except (OSError, ValueError) as e:
-        raise DataError(f"{path}: not a readable .npy array of masks ({e})") from None
-
-
 def cmd_report(a: argparse.Namespace) -> int:
     from .evaluation.report import check_report_args, report
 
     check_report_args(a.score, a.top_k, a.tsne_points, a.image)
     _use_threads(a)
-    masks = _load_masks(a.masks) if a.masks else None
-    out = report(a.path, top_k_images=a.top_k, images=a.image, score=a.score, masks=masks, device=a.device,
+    # the file itself: report() reads it and names it in every complaint about the masks
+    out = report(a.path, top_k_images=a.top_k, images=a.image, score=a.score, masks=a.masks, device=a.device,
                  controls=not a.no_controls, tsne_points=a.tsne_points, log=lambda m: print(m, file=sys.stderr),
                  skip_bad=a.skip_bad, progress=not a.no_progress)
     print(out)

@@ -284,14 +284,148 @@ def test_report_refuses_bad_arguments_before_writing(tiny_run: Path, args, words
     assert after == before                                     # the existing report is untouched
 
 
-def test_report_masks_of_the_wrong_shape_are_a_clear_error(tiny_run: Path, tmp_path: Path, capsys) -> None:
+@pytest.mark.parametrize("masks, words", [
+    (np.zeros((3, 16, 16), bool), "3 masks for the run's 400 test images"),
+    (np.zeros((400, 28, 28), bool), "masks of 28x28 pixels do not match the heat maps: one mask per test image at "
+                                    "the network resolution (16x16"),
+    (np.full((400, 16, 16), np.nan, np.float32), "102400 mask values are NaN or infinite"),
+    (-np.ones((400, 16, 16), np.int8), "masks with values below 0 (down to -1)"),
+    (np.zeros((400, 256), bool), "masks of shape (400, 256); expected [N, H, W]"),
+    (np.array(["x"] * 400), "masks of <U1 values"),
+])
+def test_report_masks_are_checked_before_any_scoring(tiny_run: Path, tmp_path: Path, capsys, monkeypatch, masks,
+                                                     words) -> None:
+    # the count was checked only after all the scoring and figures (minutes on a real run), and the values never
+    import wildgan.evaluation.report as report_mod
     from wildgan.cli import main
 
-    np.save(tmp_path / "m.npy", np.zeros((3, 28, 28), bool))
+    def no_scoring(*a, **k):
+        raise AssertionError("scored before the masks were checked")
+
+    monkeypatch.setattr(report_mod, "diagnose_run", no_scoring)
+    np.save(tmp_path / "m.npy", masks)
+    before = {p: p.stat().st_mtime_ns for p in (tiny_run / "report").rglob("*") if p.is_file()}
     assert main(["report", str(tiny_run), "--no-controls", "--masks", str(tmp_path / "m.npy"),
                  "--tsne-points", "20"]) == 2
     err = capsys.readouterr().err
-    assert "do not match the heat maps" in err and "network resolution (16x16" in err
+    assert f"error: {tmp_path / 'm.npy'}: " in err and words in err, err     # the file, then the problem
+    after = {p: p.stat().st_mtime_ns for p in (tiny_run / "report").rglob("*") if p.is_file()}
+    assert after == before
+
+
+def test_masks_of_a_run_without_a_test_split_or_of_a_study_are_refused(tiny_run: Path, tmp_path: Path) -> None:
+    # they were ignored without a word (an unlabelled run's report ranks its training images: no masks align)
+    from wildgan.errors import ConfigError
+
+    for record, trained_on in (({"protocol": "unlabelled"}, "unlabelled images"),
+                               ({"detector_input": True}, "images given to Detector.fit")):
+        run = tmp_path / trained_on.split()[0]
+        run.mkdir()
+        (run / "config.json").write_text((tiny_run / "config.json").read_text())
+        (run / "split.json").write_text(json.dumps({**record, "n_train": 8, "resolution": 16}))
+        with pytest.raises(ConfigError, match=f"masks are for the test images of a run's own test split, and {run} "
+                                              f"was trained on {trained_on}"):
+            report(run, masks=np.zeros((8, 16, 16), bool), device="cpu")
+        assert not (run / "report").exists()
+    (tmp_path / "study").mkdir()
+    (tmp_path / "study" / "results.jsonl").write_text("")
+    with pytest.raises(ConfigError, match="masks are for the report of a run"):
+        report(tmp_path / "study", masks=np.zeros((8, 16, 16), bool))
+
+
+def test_undefined_pixel_auc_says_why() -> None:
+    from wildgan.evaluation.heatmaps import check_masks, undefined_pixel_auc
+
+    maps = np.random.default_rng(0).random((2, 4, 4))
+    none = check_masks(np.zeros((2, 4, 4), np.uint8), 2, 4)
+    every = check_masks(np.full((2, 4, 4), 0.2, np.float32), 2, 4)          # float masks with no 0 anywhere
+    some = check_masks(np.eye(4, dtype=bool)[None].repeat(2, 0), 2, 4)
+    assert np.isnan(pixel_auc(maps, none)) and np.isnan(pixel_auc(maps, every))
+    assert undefined_pixel_auc(none, maps) == "the masks mark no anomalous pixel (every value is 0)"
+    assert undefined_pixel_auc(every, maps).startswith("every pixel is marked anomalous")
+    assert undefined_pixel_auc(some, maps) is None and np.isfinite(pixel_auc(maps, some))
+    assert "heat-map pixels are NaN" in undefined_pixel_auc(some, np.where(maps > 0.5, np.nan, maps))
+
+
+@pytest.mark.parametrize("fill, why", [(0.0, "undefined: the masks mark no anomalous pixel (every value is 0)"),
+                                       (0.3, "undefined: every pixel is marked anomalous")])
+def test_a_report_says_why_its_pixel_auc_is_undefined(tiny_run: Path, tmp_path: Path, fill, why) -> None:
+    import shutil
+    import warnings
+
+    from wildgan.errors import WildganWarning
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    np.save(tmp_path / "m.npy", np.full((400, 16, 16), fill, np.float32))
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        # --top-k 0: the pixel AUC is of every test image's map, not only of the maps shown
+        report(run, top_k_images=0, masks=tmp_path / "m.npy", device="cpu", controls=False, tsne_points=20)
+    assert any(issubclass(w.category, WildganWarning) and why.removeprefix("undefined: ") in str(w.message)
+               for w in said), [str(w.message) for w in said]
+    md = (run / "report" / "report.md").read_text()
+    assert f"Pixel-level ROC AUC of the heat maps against the ground-truth masks ({tmp_path / 'm.npy'}): {why}" in md
+    m = json.loads((run / "report" / "metrics.json").read_text())
+    assert m["pixel_auc"] != m["pixel_auc"] and why.removeprefix("undefined: ") in m["pixel_auc_undefined"]
+
+
+def test_every_file_a_report_writes_is_one_a_later_report_can_replace(tiny_run: Path) -> None:
+    # a new report removes the outputs of the previous one it does not write again, by REPORT_FILES: an output
+    # missing there would outlive the report that wrote it
+    from wildgan.evaluation.report import REPORT_FILES
+
+    out = tiny_run / "report"
+    files = {p.relative_to(out) for p in out.rglob("*") if p.is_file()}
+    listed = {p.relative_to(out) for pattern in REPORT_FILES for p in out.glob(pattern)}
+    assert files and files <= listed, sorted(map(str, files - listed))
+    assert not list(tiny_run.glob(".report-partial-*"))
+
+
+def test_a_new_report_removes_what_the_previous_one_wrote_and_it_does_not(tiny_run: Path, tmp_path: Path) -> None:
+    # `report --image new.png` and then `report --top-k 2` kept the first one's named_images.csv; --top-k 0 kept
+    # top_anomalous.csv and heatmaps/top_heatmaps.npz, and a run without sample grids its samples/
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)          # its report: --image, --top-k 3, masks
+    out = run / "report"
+    assert (out / "named_images.csv").is_file() and (out / "heatmaps" / "image-01.png").is_file()
+    (out / "notes.txt").write_text("mine")                      # not a report output: left alone
+    shutil.rmtree(run / "samples")
+    said: list[str] = []
+    report(run, top_k_images=0, device="cpu", controls=False, tsne_points=20, log=said.append)
+    for gone in ("named_images.csv", "top_anomalous.csv", "heatmaps", "samples"):
+        assert not (out / gone).exists(), gone
+    assert (out / "notes.txt").read_text() == "mine"
+    assert (out / "report.html").is_file() and (out / "roc.png").is_file()
+    assert any(s.startswith("removed ") and "named_images.csv" in s for s in said), said
+    md = (out / "report.md").read_text()
+    for ref in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md):
+        assert (out / ref).is_file(), ref
+    assert not list(run.glob(".report-partial-*"))
+    report(run, top_k_images=2, device="cpu", controls=False, tsne_points=20)
+    assert sorted(p.name for p in (out / "heatmaps").iterdir()) == ["top-01.png", "top-02.png", "top_heatmaps.npz"]
+    assert not (out / "named_images.csv").exists()
+
+
+def test_a_report_that_fails_midway_leaves_the_previous_one_whole(tiny_run: Path, tmp_path: Path, monkeypatch):
+    import shutil
+
+    from wildgan.evaluation import plots
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    before = {p: p.read_bytes() for p in (run / "report").rglob("*") if p.is_file()}
+
+    def broken(*a, **k):
+        raise RuntimeError("drawing failed")
+
+    monkeypatch.setattr(plots, "closest_matches", broken)       # after metrics.json, roc.png ... were written
+    with pytest.raises(RuntimeError, match="drawing failed"):
+        report(run, top_k_images=1, device="cpu", controls=False, tsne_points=20)
+    assert {p: p.read_bytes() for p in (run / "report").rglob("*") if p.is_file()} == before
+    assert not list(run.glob(".report-partial-*"))
 
 
 class _no_raise:
@@ -498,3 +632,70 @@ def test_the_evaluation_table_names_the_latent_a_search_run_has():
     ours = format_table({**result, "model": {"method": "wildgan", "lod": 0.0}})
     assert "mean ||z*|| (searched): normal 2.000  anomalous 1.500" in search and "E(Q)" not in search
     assert "mean ||E(Q)||: normal 2.000  anomalous 1.500" in ours
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# A saved evaluation of networks that a resume has trained on since
+
+def test_networks_changed_compares_the_weights_digest_then_the_training_position() -> None:
+    from wildgan.training.run import networks_changed, networks_record
+
+    meta = {"sha256": "b" * 64, "kimg": 6.016}
+    assert networks_changed(networks_record(meta), meta) is None
+    assert networks_changed({"weights_sha256": "a" * 64, "kimg": 2.048}, meta) == \
+        "earlier networks (2.05 kimg; the run is now at 6.02 kimg)"
+    assert networks_changed({"weights_sha256": "a" * 64, "kimg": 6.016}, meta) == \
+        "other networks (their weights differ from the run's current ones)"
+    # an eval.json written before the digest was recorded: compared by its kimg, and silent when nothing tells
+    assert networks_changed({"kimg": 2.048}, meta) == "earlier networks (2.05 kimg; the run is now at 6.02 kimg)"
+    assert networks_changed({"kimg": 6.016}, meta) is None and networks_changed({}, meta) is None
+    # f-AnoGAN counts critic iterations
+    fano = {"sha256": "c" * 64, "gan_iters_done": 300}
+    assert networks_changed({"weights_sha256": "d" * 64, "kimg": None, "gan_iters_done": 100}, fano) == \
+        "earlier networks (100 critic iterations; the run is now at 300 critic iterations)"
+
+
+def test_the_report_marks_an_evaluation_of_earlier_networks_instead_of_showing_it(tmp_path: Path, mnist) -> None:
+    # the reviewer's case: an unlabelled run evaluated on labelled data, then resumed for longer: its report showed
+    # the evaluation of the old networks as the run's
+    from dataclasses import replace
+
+    from wildgan.config import PRESETS, DataConfig, RunConfig, TrainConfig, net_config_for_preset
+    from wildgan.evaluation.run import evaluate_run
+    from wildgan.training.run import train_run
+
+    np.savez(tmp_path / "pile.npz", x=mnist["x_train"][:48])
+    pick = np.concatenate([np.flatnonzero(mnist["y_test"] == c)[:20] for c in (1, 7)])
+    labelled = tmp_path / "labelled.npz"
+    np.savez(labelled, x=mnist["x_test"][pick], y=mnist["y_test"][pick])
+    run = tmp_path / "run"
+    cfg = RunConfig(data=DataConfig(data=str(tmp_path / "pile.npz"), dataset="unlabelled", resolution=16, channels=1),
+                    net=net_config_for_preset("tiny", 16, 1),
+                    train=TrainConfig(total_kimg=0.1, phase_kimg=0.05, minibatch=PRESETS["tiny"]["minibatch"],
+                                      checkpoint_kimg=0.1, device="cpu", log_every=5, train_scores=False),
+                    preset="tiny")
+    train_run(cfg, run, progress=False, log=lambda m: None)
+    evaluate_run(run, str(labelled), device="cpu", controls=False, normal=("1",))
+    report(run, top_k_images=1, device="cpu", controls=False)
+    assert "(40 images, 20 anomalous): AUC a " in (run / "report" / "report.md").read_text()
+
+    said: list[str] = []
+    train_run(replace(cfg, train=replace(cfg.train, total_kimg=0.2)), run, resume=True, progress=False,
+              log=said.append)
+    report(run, top_k_images=1, device="cpu", controls=False)
+    md = (run / "report" / "report.md").read_text()
+    assert "AUC a " not in md                                    # the old numbers are not shown as the run's
+    assert re.search(r"\(40 images, 20 anomalous\), but from earlier networks \(0\.1\d* kimg; the run is now at "
+                     r"0\.2\d* kimg\), not of the networks this report shows", md), md[:3000]
+    again = f"wildgan evaluate {run} --data {labelled} --normal 1"
+    assert f"Run `{again}` again to evaluate the current networks." in md
+    # and the resume itself said so
+    assert any(s.startswith(f"note: {run / 'eval.json'} (with its test_scores.csv) is an evaluation of earlier "
+                            f"networks (0.") and f"`{again}` evaluates the networks trained now" in s for s in said), said
+    assert (run / "eval.json").is_file() and (run / "test_scores.csv").is_file()      # the user's files: kept
+
+    evaluate_run(run, str(labelled), device="cpu", controls=False, normal=("1",))     # as the report says
+    report(run, top_k_images=1, device="cpu", controls=False)
+    md = (run / "report" / "report.md").read_text()
+    assert "(40 images, 20 anomalous): AUC a " in md and "earlier networks" not in md
+    assert json.loads((run / "eval.json").read_text())["model"]["weights_sha256"]     # what identifies them

@@ -45,22 +45,91 @@ def residual_maps(query: np.ndarray, recon: np.ndarray) -> np.ndarray:
     return (minmax(q) - minmax(r)).abs().mean(dim=1).numpy().astype(np.float32)
 
 
-def _check_masks(maps: np.ndarray, masks: np.ndarray) -> np.ndarray:
+MASK_RULE = "a mask is 0 (or False) on normal pixels and positive (1, 255 or True) on defects"
+
+
+def load_masks(path: str | Path) -> np.ndarray:
+    """The masks of an .npy file (never unpickled); a DataError naming the file when it cannot be read as an
+    array. Checked against a run's test images by check_masks."""
+    try:
+        return np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file (--masks)") from None
+    except (OSError, ValueError) as e:
+        raise DataError(f"{path}: not a readable .npy array of masks ({e})") from None
+
+
+def _mask_array(masks: np.ndarray, name: str) -> np.ndarray:
+    """masks as [N, H, W] ([N, H, W, 1] squeezed), of numbers or booleans."""
     m = np.asarray(masks)
-    if m.ndim == maps.ndim + 1 and m.shape[-1] == 1:  # [N, H, W, 1]
+    if m.dtype.kind not in "biuf":
+        raise DataError(f"{name}: masks of {m.dtype} values; give numbers or booleans ({MASK_RULE})")
+    if m.ndim == 4 and m.shape[-1] == 1:  # [N, H, W, 1]
         m = m[..., 0]
-    if m.shape != maps.shape:
-        raise DataError(f"masks of shape {m.shape} do not match the heat maps {maps.shape}: one mask per test "
-                        f"image, in the test split's order, at the network resolution ({maps.shape[1]}x"
-                        f"{maps.shape[2]}, after the same padding or resizing as the images)")
+    if m.ndim != 3:
+        raise DataError(f"{name}: masks of shape {m.shape}; expected [N, H, W] (or [N, H, W, 1]): one mask per test "
+                        f"image")
+    return m
+
+
+def _check_mask_values(m: np.ndarray, name: str) -> np.ndarray:
+    """The boolean masks (value > 0), once the values are known to be finite and not negative: a negative value is
+    neither of MASK_RULE's two kinds (a defect if 'nonzero' were the rule, normal under 'positive')."""
+    if m.dtype.kind == "f":
+        bad = int(np.count_nonzero(~np.isfinite(m)))
+        if bad:
+            raise DataError(f"{name}: {bad} mask value{'s are' if bad != 1 else ' is'} NaN or infinite ({MASK_RULE})")
+    if m.dtype.kind in "if" and m.size and m.min() < 0:
+        raise DataError(f"{name}: masks with values below 0 (down to {m.min():g}); {MASK_RULE}")
     return m > 0
 
 
-def pixel_auc(maps: np.ndarray, masks: np.ndarray) -> float:
+def check_masks(masks: np.ndarray, n_images: int | None, resolution: int | None, name: str = "masks") -> np.ndarray:
+    """Ground-truth defect masks checked against a run's test images before any scoring: one per image (n_images),
+    at the network resolution (resolution x resolution), with values as MASK_RULE says. -> bool [N, H, W].
+    A DataError names `name` (the mask file) and the problem; None skips that check."""
+    m = _mask_array(masks, name)
+    if n_images is not None and len(m) != n_images:
+        raise DataError(f"{name}: {len(m)} mask{'s' if len(m) != 1 else ''} for the run's {n_images} test images: one "
+                        f"mask per test image, in the test split's order (the id column of the test_scores.csv that "
+                        f"`wildgan evaluate` writes)")
+    if resolution is not None and m.shape[1:] != (resolution, resolution):
+        raise DataError(f"{name}: masks of {m.shape[1]}x{m.shape[2]} pixels do not match the heat maps: one mask per "
+                        f"test image at the network resolution ({resolution}x{resolution}, after the same padding "
+                        f"or resizing as the images)")
+    return _check_mask_values(m, name)
+
+
+def _check_masks(maps: np.ndarray, masks: np.ndarray, name: str = "masks") -> np.ndarray:
+    m = _mask_array(masks, name)
+    if m.shape != maps.shape:
+        raise DataError(f"{name} of shape {m.shape} do not match the heat maps {maps.shape}: one mask per test "
+                        f"image, in the test split's order, at the network resolution ({maps.shape[1]}x"
+                        f"{maps.shape[2]}, after the same padding or resizing as the images)")
+    return _check_mask_values(m, name)
+
+
+def undefined_pixel_auc(masks: np.ndarray, maps: np.ndarray | None = None) -> str | None:
+    """Why the pixel-level AUC of `maps` against `masks` (bool, as check_masks returns them) is undefined, in
+    words; None when it is defined. An AUC needs pixels of both kinds and finite heat maps."""
+    m = np.asarray(masks, dtype=bool)
+    if not m.any():
+        return "the masks mark no anomalous pixel (every value is 0)"
+    if m.all():
+        return f"every pixel is marked anomalous (every mask value is above 0; {MASK_RULE})"
+    if maps is not None:
+        bad = int(np.count_nonzero(~np.isfinite(np.asarray(maps, dtype=np.float64))))
+        if bad:
+            return f"{bad} heat-map pixels are NaN or infinite (the networks' reconstructions diverged)"
+    return None
+
+
+def pixel_auc(maps: np.ndarray, masks: np.ndarray, name: str = "masks") -> float:
     """Pixel-level ROC AUC of the maps against ground-truth defect masks, all pixels of all images pooled
-    (the usual MVTec-style protocol). NaN when the masks are all 0 or all 1."""
+    (the usual MVTec-style protocol). NaN when it is undefined: undefined_pixel_auc says why. name: what a
+    DataError about the masks calls them (their file)."""
     maps = np.asarray(maps, dtype=np.float64)
-    return roc_auc(_check_masks(maps, masks).ravel().astype(int), maps.ravel())
+    return roc_auc(_check_masks(maps, masks, name).ravel().astype(int), maps.ravel())
 
 
 def per_image_pixel_auc(maps: np.ndarray, masks: np.ndarray) -> np.ndarray:

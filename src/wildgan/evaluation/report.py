@@ -17,18 +17,20 @@ import datetime as _dt
 import html
 import io
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
 from ..config import SCORE_NAMES, read_run_config, run_config_to_dict
-from ..errors import CheckpointError, ConfigError, DataError
+from ..errors import CheckpointError, ConfigError, DataError, warn_user
 from ..fileio import atomic_write_text
 from ..markdown import md_table, split_md_row
 from ..scoring.run import read_split_info
-from .heatmaps import pick_score, pixel_auc, residual_maps, score_named_images, top_k
+from .heatmaps import (check_masks, load_masks, pick_score, pixel_auc, residual_maps, score_named_images, top_k,
+                       undefined_pixel_auc)
 from .metrics import evaluate_scores, pixel_statistics
 
 PIXEL_CONTROLS = ("pixel_norm", "pixel_std", "pixel_mean")
@@ -163,6 +165,78 @@ window.addEventListener("load", function () {{
 
 
 # ------------------------------------------------------------------------------------------------------------------
+# The report folder
+
+# Everything a report writes into PATH/report/, as patterns relative to it. A new report removes those of the
+# previous report that it does not write again (a report without --image must not keep the last one's
+# named_images.csv, nor --top-k 0 its top_anomalous.csv); files of other names, someone's own, are left alone.
+# (tests/unit/test_report.py checks that a report writes nothing outside these.)
+REPORT_FILES = ("report.html", "report.md", "metrics.json", "roc.png", "score_hist.png", "tsne.png", "latent_hist.png",
+                "closest_matches.png", "training_curves.png", "auc_vs_gamma.png", "top_anomalous.csv",
+                "named_images.csv", "heatmaps/*.png", "heatmaps/top_heatmaps.npz", "samples/*.png")
+_PARTIAL = ".report-partial-"           # the folder a report is written into before it replaces PATH/report
+_ABANDONED_S = 24 * 3600                # such a folder untouched this long was left by a killed report
+
+
+@contextmanager
+def _report_folder(path: Path, log: Log) -> Iterator[Path]:
+    """A new, empty folder beside PATH/report/ to write a report into. When the block ends normally its files
+    replace those of PATH/report/ and the previous report's other outputs (REPORT_FILES) are removed; when it
+    raises, the new folder is removed and the previous report stays whole (an error in the middle of a report
+    used to leave the old report.md pointing at figures of the new one)."""
+    import shutil
+    import tempfile
+
+    path = Path(path)
+    _remove_abandoned(path)
+    stage = Path(tempfile.mkdtemp(dir=path, prefix=_PARTIAL))
+    try:
+        yield stage
+        _replace_report(stage, path / "report", log)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def _replace_report(new: Path, out: Path, log: Log) -> None:
+    import os
+
+    written = {p.relative_to(new) for p in new.rglob("*") if p.is_file()}
+    out.mkdir(parents=True, exist_ok=True)
+    stale = sorted({p for pattern in REPORT_FILES for p in out.glob(pattern)
+                    if p.is_file() and p.relative_to(out) not in written},
+                   key=lambda p: (len(p.relative_to(out).parts), p.name))   # named_images.csv before heatmaps/*
+    for rel in sorted(written):
+        (out / rel).parent.mkdir(parents=True, exist_ok=True)
+        os.replace(new / rel, out / rel)
+    for p in stale:
+        p.unlink(missing_ok=True)
+    for d in ("heatmaps", "samples"):
+        try:
+            (out / d).rmdir()                  # only when empty: this report has none of them
+        except OSError:
+            pass
+    if stale:
+        names = [p.relative_to(out).as_posix() for p in stale]
+        log(f"removed {len(names)} output{'s' if len(names) != 1 else ''} of the previous report that this one does "
+            f"not write ({', '.join(names[:6])}{', ...' if len(names) > 6 else ''})")
+
+
+def _remove_abandoned(path: Path) -> None:
+    """The partial report folders of reports killed mid-way (SIGKILL, a crash: no cleanup ran), once untouched
+    for a day (a report still being written elsewhere into the same folder is not one)."""
+    import shutil
+    import time
+
+    for d in path.glob(_PARTIAL + "*"):
+        try:
+            newest = max([d.stat().st_mtime, *(p.stat().st_mtime for p in d.rglob("*"))])
+        except OSError:
+            continue
+        if d.is_dir() and time.time() - newest > _ABANDONED_S:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+# ------------------------------------------------------------------------------------------------------------------
 # Run report
 
 @dataclass
@@ -190,6 +264,7 @@ def diagnose_run(run_dir: Path, *, device: str = "auto", controls: bool = True, 
                  ) -> tuple[Any, RunDiagnostics]:
     """Score the run's test split with reconstructions and latents, plus the controls. -> (model, diagnostics)."""
     from ..scoring.run import load_model, untrained_model
+    from ..training.run import networks_record
     from .run import split_for_run
 
     model = load_model(run_dir, device)
@@ -212,7 +287,7 @@ def diagnose_run(run_dir: Path, *, device: str = "auto", controls: bool = True, 
     m = evaluate_scores(trained, y)
     metrics: dict[str, Any] = {"auc": m["auc"], "ap": m["ap"], "n_test": int(len(y)), "n_anomalous": int(y.sum()),
                                "model": {"source": model.source, "method": model.cfg.method,
-                                         "kimg": model.meta.get("kimg"), "status": model.meta.get("status"),
+                                         **networks_record(model.meta), "status": model.meta.get("status"),
                                          "lod": model.lod}}
     if model.cfg.method == "wildgan":
         # the other generator (raw G when scoring with Gs), as evaluate_model does: shows whether Gs has caught up
@@ -316,6 +391,33 @@ def _diagnose_training_pile(run_dir: Path, cfg: Any, device: str, log: Log, k: i
                                  reference=dict(scores))
 
 
+def _saved_evaluation(page: _Page, run_dir: Path, model: Any) -> None:
+    """The labelled evaluation `wildgan evaluate --data` saved in an unlabelled run's folder (eval.json): its AUCs
+    when it is of the networks this report shows; when a --resume has trained on since, only what it was of and
+    the command that evaluates the current networks (its numbers are not theirs, so they are not shown)."""
+    from ..training.run import stale_evaluation
+
+    saved = run_dir / "eval.json"
+    if not saved.is_file():
+        return
+    try:
+        ev = json.loads(saved.read_text(encoding="utf-8"))
+        what = (f"A labelled evaluation was saved by `wildgan evaluate --data` on "
+                f"{ev.get('data', {}).get('source', '?')} ({ev.get('n_test')} images, {ev.get('n_anomalous')} "
+                f"anomalous)")
+        stale = stale_evaluation(run_dir, saved, model.meta)
+        if stale is None:
+            page.p(f"{what}: AUC " + ", ".join(f"{k} {v:.3f}" for k, v in ev.get("auc", {}).items())
+                   + " (eval.json).")
+            return
+        text = (f"{what}, but from {stale[0]}, not of the networks this report shows; its AUCs (eval.json, "
+                f"test_scores.csv) are not theirs. Run `{stale[1]}` again to evaluate the current networks.")
+    except (ValueError, OSError, TypeError, AttributeError):
+        return
+    page.raw_html(f'<p class="note">{html.escape(text)}</p>')
+    page.md_parts.append(f"**{text}**\n")
+
+
 def _metrics_rows(metrics: dict[str, Any]) -> list[list[Any]]:
     auc, ap = metrics["auc"], metrics["ap"]
     ctl, ctl_ap = metrics.get("controls", {}), metrics.get("controls_ap", {})
@@ -367,32 +469,68 @@ def _check_readable(images: Sequence[str | Path]) -> None:
 
 
 def run_report(run_dir: Path, *, top_k_images: int = 8, images: Sequence[str | Path] = (), score: str | None = None,
-               masks: np.ndarray | None = None, device: str = "auto", controls: bool = True,
+               masks: np.ndarray | str | Path | None = None, device: str = "auto", controls: bool = True,
                tsne_points: int = 2000, log: Log = _quiet, skip_bad: bool = False, progress: bool = False) -> Path:
     """Write RUN_DIR/report/{report.html, report.md, *.png}; returns the HTML path. progress: bars while the named
-    images (`images`) are read and scored.
+    images (`images`) are read and scored. The report is written beside the old one and replaces it only once
+    complete: the outputs of the previous report that this one does not write again (REPORT_FILES) are removed,
+    and a report that fails leaves the previous one whole.
 
-    masks: optional ground-truth defect masks aligned with the run's test split ([N, H, W], nonzero = defect);
-    when given, the pixel-level ROC AUC of the heat maps is reported. tsne_points: at most this many test latents
-    (a seeded subsample) go into the t-SNE, whose cost grows faster than linearly with the number of points.
-    skip_bad: leave unreadable files among `images` out (each named in a warning) instead of stopping. score: the
-    score that ranks the most anomalous images; default the method's own (f-AnoGAN's A, else a)."""
+    masks: optional ground-truth defect masks aligned with the run's test split ([N, H, W], 0 = normal pixel,
+    positive = defect), an array or an .npy file; when given, the pixel-level ROC AUC of the heat maps is reported.
+    They are checked (one per test image, at the network resolution, finite non-negative values) before any
+    scoring. tsne_points: at most this many test latents (a seeded subsample) go into the t-SNE, whose cost grows
+    faster than linearly with the number of points. skip_bad: leave unreadable files among `images` out (each named
+    in a warning) instead of stopping. score: the score that ranks the most anomalous images; default the method's
+    own (f-AnoGAN's A, else a)."""
     from . import plots
 
     check_report_args(score, top_k_images, tsne_points, images)
+    mask_name = "masks"
+    if isinstance(masks, (str, Path)):
+        mask_name, masks = str(masks), load_masks(masks)
     if images and not skip_bad:
         _check_readable(images)   # before the report folder is touched and the long scoring starts
     run_dir = Path(run_dir)
     cfg = read_run_config(run_dir)
     if score is None:
         score = "A" if cfg.method == "fanogan" else "a"       # f-AnoGAN's own score: its a is not what it ranks by
-    out = run_dir / "report"
+    split_info = read_split_info(run_dir)
+    if masks is not None:
+        masks = _checked_masks(masks, mask_name, run_dir, cfg, split_info)
+    with _report_folder(run_dir, log) as out:
+        _write_run_report(run_dir, out, cfg, split_info, top_k_images=top_k_images, images=images, score=score,
+                          masks=masks, mask_name=mask_name, device=device, controls=controls,
+                          tsne_points=tsne_points, log=log, skip_bad=skip_bad, progress=progress, plots=plots)
+    path = run_dir / "report" / "report.html"
+    log(f"wrote {path}")
+    return path
+
+
+def _checked_masks(masks: np.ndarray, name: str, run_dir: Path, cfg: Any, split_info: dict[str, Any]
+                   ) -> np.ndarray:
+    """The masks as check_masks returns them, checked against the run's test split as split.json records it (count,
+    resolution), before anything is scored; a warning up front when their pixel AUC will be undefined."""
+    if split_info.get("protocol") == "unlabelled" or split_info.get("detector_input"):
+        what = "unlabelled images" if split_info.get("protocol") == "unlabelled" else "images given to Detector.fit"
+        raise ConfigError(f"{name}: masks are for the test images of a run's own test split, and {run_dir} was "
+                          f"trained on {what}: it has no test split to align them with")
+    n = split_info.get("n_test")
+    res = split_info.get("resolution") or cfg.net.resolution
+    m = check_masks(masks, int(n) if isinstance(n, int) else None, int(res), name)
+    why = undefined_pixel_auc(m)
+    if why is not None:
+        warn_user(f"{name}: {why}: the pixel-level AUC is undefined (the report says so and is written without it)")
+    return m
+
+
+def _write_run_report(run_dir: Path, out: Path, cfg: Any, split_info: dict[str, Any], *, top_k_images: int,
+                      images: Sequence[str | Path], score: str, masks: np.ndarray | None, mask_name: str, device: str,
+                      controls: bool, tsne_points: int, log: Log, skip_bad: bool, progress: bool, plots: Any) -> None:
+    """run_report's page, written into `out` (the new report's folder, before it replaces RUN_DIR/report)."""
     (out / "heatmaps").mkdir(parents=True, exist_ok=True)
-    for old in (out / "heatmaps").glob("*.png"):  # a rerun with a smaller --top-k must not show stale maps
-        old.unlink()
     page = _Page(title=f"wildgan report: {run_dir.resolve().name}", md_dir=out)
     page.p(f"Run directory: {run_dir.resolve()}")
-    split_info = read_split_info(run_dir)
     if split_info.get("protocol") == "unlabelled":
         page.p(f"Data: an unlabelled pile from {split_info.get('source', '?')}: {split_info.get('n_train', '?')} "
                f"training images (how many are anomalous is unknown: that is the point), no test split; "
@@ -449,18 +587,9 @@ def run_report(run_dir: Path, *, top_k_images: int = 8, images: Sequence[str | P
                "images of the training pile itself that score highest: the candidates for the anomalies hidden in "
                "it. `wildgan score RUN --data NEW --threshold contamination` flags new images with a threshold "
                "taken from these training scores.")
-        saved = run_dir / "eval.json"
-        if saved.is_file():
-            try:
-                ev = json.loads(saved.read_text())
-                page.p(f"A labelled evaluation was saved by `wildgan evaluate --data` on "
-                       f"{ev.get('data', {}).get('source', '?')} ({ev.get('n_test')} images, {ev.get('n_anomalous')} "
-                       f"anomalous): AUC " + ", ".join(f"{k} {v:.3f}" for k, v in ev.get("auc", {}).items())
-                       + " (eval.json).")
-            except (ValueError, OSError, TypeError, AttributeError):
-                pass
+        _saved_evaluation(page, run_dir, model)
         page.p("Labels of the pile are unknown, hence '?' in the captions and in top_anomalous.csv.")
-        _heatmap_section(page, out, diag, score, top_k_images, None, log, what="training", cfg=cfg)
+        _heatmap_section(page, out, diag, score, top_k_images, log, what="training", cfg=cfg)
     elif diag is not None:
         m = diag.metrics
         page.h(2, "Metrics")
@@ -492,6 +621,8 @@ def run_report(run_dir: Path, *, top_k_images: int = 8, images: Sequence[str | P
                      "nearer to the origin than" if z["anomalous"] < z["normal"] else "farther from the origin than")
             page.p(f"Mean ||E(Q)||: normal {z['normal']:.3f}, anomalous {z['anomalous']:.3f}: here anomalies sit "
                    f"{where} normal images (the paper expects nearer; L_o = -||E(Q)||/sqrt(N_z) relies on it).")
+        if masks is not None:
+            _pixel_auc_text(page, diag, masks, mask_name)
         atomic_write_text(out / "metrics.json", json.dumps(m, indent=2, default=str))
 
         log("drawing the figures")
@@ -509,7 +640,7 @@ def run_report(run_dir: Path, *, top_k_images: int = 8, images: Sequence[str | P
         if diag.recon is not None:
             page.img(plots.closest_matches(out / "closest_matches.png", diag.x, diag.recon, diag.y,
                                            seed=cfg.train.seed), "closest matches: query row, G(E(Q)) row")
-        _heatmap_section(page, out, diag, score, top_k_images, masks, log, cfg=cfg)
+        _heatmap_section(page, out, diag, score, top_k_images, log, cfg=cfg)
 
     rows = read_jsonl(run_dir / "stats.jsonl")
     if rows:
@@ -521,8 +652,6 @@ def run_report(run_dir: Path, *, top_k_images: int = 8, images: Sequence[str | P
         import shutil
 
         (out / "samples").mkdir(exist_ok=True)
-        for old in (out / "samples").glob("*.png"):
-            old.unlink()
         for g in grids:
             copy = out / "samples" / g.name       # inside report/: report.md stays valid when report/ is copied
             shutil.copyfile(g, copy)
@@ -546,9 +675,7 @@ def run_report(run_dir: Path, *, top_k_images: int = 8, images: Sequence[str | P
 
     page.h(2, "Config")
     page.pre(_config_text(run_dir), "yaml")
-    path = page.write(out)
-    log(f"wrote {path}")
-    return path
+    page.write(out)
 
 
 
@@ -603,8 +730,24 @@ def _percentile(ref: np.ndarray, v: float) -> float:
     return float(training_percentile(ref, [v])[0])
 
 
-def _heatmap_section(page: _Page, out: Path, diag: RunDiagnostics, score: str, k: int,
-                     masks: np.ndarray | None, log: Log, what: str = "test", cfg: Any = None) -> None:
+def _pixel_auc_text(page: _Page, diag: RunDiagnostics, masks: np.ndarray, name: str) -> None:
+    """The pixel-level ROC AUC of every test image's heat map against its mask (diag.metrics['pixel_auc']), or why
+    it is undefined (also in metrics.json, 'pixel_auc_undefined')."""
+    what = f"Pixel-level ROC AUC of the heat maps against the ground-truth masks ({name})"
+    if diag.recon is None:
+        page.p(f"{what}: none, this method gives no reconstructions to map.")
+        return
+    maps = residual_maps(diag.x, diag.recon)
+    pauc = pixel_auc(maps, masks, name)      # (checked again: the split rebuilt from the data may have changed)
+    diag.metrics["pixel_auc"] = pauc
+    why = undefined_pixel_auc(masks, maps) if pauc != pauc else None
+    if why is not None:
+        diag.metrics["pixel_auc_undefined"] = why
+    page.p(f"{what}: " + (f"{pauc:.3f}." if why is None else f"undefined: {why}."))
+
+
+def _heatmap_section(page: _Page, out: Path, diag: RunDiagnostics, score: str, k: int, log: Log,
+                     what: str = "test", cfg: Any = None) -> None:
     if diag.recon is None or k <= 0:
         return
     name = pick_score(diag.scores, score)
@@ -615,15 +758,7 @@ def _heatmap_section(page: _Page, out: Path, diag: RunDiagnostics, score: str, k
     most = f"{len(top)} most anomalous {what} images" if len(top) != 1 else f"most anomalous {what} image"
     log(f"heat maps of the {most} (score {name})")
     page.h(2, f"The {most} (by score {name})")
-    if masks is not None:
-        maps_all = residual_maps(diag.x, diag.recon)
-        pauc = pixel_auc(maps_all, masks)
-        diag.metrics["pixel_auc"] = pauc
-        atomic_write_text(out / "metrics.json", json.dumps(diag.metrics, indent=2, default=str))
-        page.p(f"Pixel-level ROC AUC of the heat maps against the ground-truth masks: {pauc:.3f}")
-        maps = maps_all[top]
-    else:
-        maps = residual_maps(diag.x[top], diag.recon[top])
+    maps = residual_maps(diag.x[top], diag.recon[top])
     vmax = max(float(np.max(maps)), 1e-6) if len(maps) else 1.0
     page.p(f"Heat map = |w(Q) - w({gen}(E(Q)))| averaged over channels, w = per-image min-max (the residual that L_n "
            f"sums), overlaid on the query; one colour scale for all maps of this section (0 to {vmax:.3g}), so "
@@ -779,8 +914,15 @@ def study_report(study_dir: Path, *, log: Log = _quiet) -> Path:
     """Write STUDY_DIR/report/{report.html, report.md}: tables.md, the AUC-vs-gamma plot, every result row and
     links to the reports of the study's runs."""
     study_dir = Path(study_dir)
-    out = study_dir / "report"
-    out.mkdir(parents=True, exist_ok=True)
+    with _report_folder(study_dir, log) as out:
+        _write_study_report(study_dir, out)
+    path = study_dir / "report" / "report.html"
+    log(f"wrote {path}")
+    return path
+
+
+def _write_study_report(study_dir: Path, out: Path) -> None:
+    """study_report's page, written into `out` (the new report's folder, before it replaces STUDY_DIR/report)."""
     rows = read_jsonl(study_dir / "results.jsonl")
     page = _Page(title=f"wildgan study report: {study_dir.resolve().name}", md_dir=out)
     page.p(f"Study directory: {study_dir.resolve()}; {len(rows)} result rows.")
@@ -839,23 +981,25 @@ def study_report(study_dir: Path, *, log: Log = _quiet) -> Path:
             lines.append((f"- [{name}]({_relpath(md, out)})" if md.is_file() else f"- {name}")
                          + ("" if name in with_row else " (no result row: in no table)"))
         page.md_parts.append("\n".join(lines) + "\n")
-    path = page.write(out)
-    log(f"wrote {path}")
-    return path
+    page.write(out)
 
 
 # ------------------------------------------------------------------------------------------------------------------
 # Entry points
 
 def report(path: str | Path, *, top_k_images: int = 8, images: Sequence[str | Path] = (), score: str | None = None,
-           masks: np.ndarray | None = None, device: str = "auto", controls: bool = True,
+           masks: np.ndarray | str | Path | None = None, device: str = "auto", controls: bool = True,
            tsne_points: int = 2000, log: Log = _quiet, skip_bad: bool = False, progress: bool = False) -> Path:
-    """The HTML report of a run directory (has config.json) or a study directory (has results.jsonl)."""
+    """The HTML report of a run directory (has config.json) or a study directory (has results.jsonl). masks: an
+    array or an .npy file (see run_report)."""
     p = Path(path)
     if (p / "config.json").is_file():
         return run_report(p, top_k_images=top_k_images, images=images, score=score, masks=masks, device=device,
                           controls=controls, tsne_points=tsne_points, log=log, skip_bad=skip_bad, progress=progress)
     if (p / "results.jsonl").is_file():
+        if masks is not None:
+            raise ConfigError(f"{masks if isinstance(masks, (str, Path)) else 'masks'}: masks are for the report of "
+                              f"a run (its test images); {p} is a study")
         return study_report(p, log=log)
     if not p.exists():
         raise ConfigError(f"{p}: no such folder (a run directory or a study directory is expected)")

@@ -19,6 +19,7 @@ from ..data import AnomalySplit, build_split, split_differences
 from ..errors import ConfigError, warn_user
 from ..fileio import atomic_write_text
 from ..scoring.run import LoadedModel, load_model, read_split_info, untrained_model, write_scores_csv
+from ..training.run import networks_record
 from .metrics import evaluate_scores, pixel_statistics
 
 
@@ -131,7 +132,9 @@ def evaluate_model(model: LoadedModel, split: AnomalySplit, *, controls: bool = 
     if z_norm is not None:
         out["mean_z_norm"] = {"normal": float(z_norm[y == 0].mean()), "anomalous": float(z_norm[y == 1].mean())}
     lod = model.lod if model.cfg.method != "fanogan" else 0.0
-    out["model"] = {"source": model.source, "method": model.cfg.method, "kimg": model.meta.get("kimg"),
+    # networks_record: the weights' sha256 and training position, which a reader compares with the run's networks
+    # as they are then (a --resume trains on after this evaluation: training.run.stale_evaluation)
+    out["model"] = {"source": model.source, "method": model.cfg.method, **networks_record(model.meta),
                     "status": model.meta.get("status"), "lod": lod,
                     # a run stopped before full growth (e.g. by --minutes) is scored at the resolution it reached
                     "scored_resolution": int(model.cfg.net.resolution / 2 ** math.floor(lod))}

@@ -269,6 +269,104 @@ def kimg_text(nimg: int) -> str:
     return f"{k:.1f}" if k >= 100 else f"{k:.3g}"
 
 
+def networks_record(meta: dict[str, Any]) -> dict[str, Any]:
+    """What a result computed from networks records about them, from their checkpoint metadata: the weights'
+    sha256 (which the checkpoint JSON holds, so no file is read), and where training stood (kimg; f-AnoGAN counts
+    critic iterations). networks_changed compares such a record with the networks of the run as they are now."""
+    out = {"weights_sha256": meta.get("sha256"), "kimg": meta.get("kimg")}
+    if meta.get("gan_iters_done") is not None:
+        out["gan_iters_done"] = meta.get("gan_iters_done")
+    return out
+
+
+def _position(rec: dict[str, Any]) -> str | None:
+    if rec.get("kimg") is not None:
+        return f"{kimg_text(int(round(float(rec['kimg']) * 1000)))} kimg"
+    if rec.get("gan_iters_done") is not None:
+        return f"{int(rec['gan_iters_done'])} critic iterations"
+    return None
+
+
+def networks_changed(recorded: dict[str, Any], meta: dict[str, Any]) -> str | None:
+    """How the networks a result was computed from (`recorded`: its networks_record, e.g. eval.json's "model")
+    differ from those whose checkpoint metadata is `meta` (the run's current networks), in words for a message:
+    "earlier networks (2.05 kimg; the run is now at 6.02 kimg)"; None when they are the same networks, or when the
+    record cannot tell (written before the weights' digest was recorded, and with no training position either).
+    The weights' sha256 decides when both sides have it; an older record is compared by its training position."""
+    was, now = recorded.get("weights_sha256"), meta.get("sha256")
+    then, current = _position(recorded), _position(networks_record(meta))
+    if was and now:
+        if was == now:
+            return None
+    elif then is None or current is None or then == current:
+        return None          # an older record (no digest) at the same position: nothing says they differ
+    if then is None or current is None or then == current:
+        return "other networks (their weights differ from the run's current ones)"
+    which = "other"
+    for key in ("kimg", "gan_iters_done"):               # earlier when both count the same unit and it grew since
+        if recorded.get(key) is not None and meta.get(key) is not None:
+            try:
+                which = "earlier" if float(recorded[key]) < float(meta[key]) else "other"
+            except (TypeError, ValueError):
+                pass
+            break
+    return f"{which} networks ({then}; the run is now at {current})"
+
+
+def saved_evaluations(run_dir: Path) -> list[Path]:
+    """The evaluations `wildgan evaluate` saved in the run: RUN/eval.json and RUN/eval-*/eval.json (other data)."""
+    run_dir = Path(run_dir)
+    return [p for p in [run_dir / "eval.json", *sorted(run_dir.glob("eval-*/eval.json"))] if p.is_file()]
+
+
+def evaluate_command(run_dir: Path, path: Path, ev: dict[str, Any]) -> str:
+    """The `wildgan evaluate` command that writes the evaluation saved at `path` (eval.json `ev`) again: plain for
+    the run's own test split, else with the --data, --normal and --whole it was made with (as recorded in its split
+    info), so that it lands in the same place (evaluation.run.evaluation_dir)."""
+    import shlex
+
+    run_dir = Path(run_dir)
+    recorded = _split_info_quietly(run_dir)
+    own_protocol = recorded.get("protocol") != "unlabelled" and not recorded.get("detector_input")
+    cmd = f"wildgan evaluate {shlex.quote(str(run_dir))}"
+    info = ev.get("data") if isinstance(ev.get("data"), dict) else {}
+    if own_protocol and Path(path).parent == run_dir:
+        return cmd
+    if info.get("source"):
+        cmd += f" --data {shlex.quote(str(info['source']))}"
+    if info.get("normal_classes"):
+        cmd += f" --normal {shlex.quote(','.join(map(str, info['normal_classes'])))}"
+    if own_protocol and info.get("test_size") == "whole":
+        cmd += " --whole"                   # (the default for a run without a test split of its own)
+    return cmd
+
+
+def _split_info_quietly(run_dir: Path) -> dict[str, Any]:
+    """RUN/split.json, or {} when it is missing or unreadable (for a message, never a reason to fail)."""
+    try:
+        info = json.loads((Path(run_dir) / "split.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return info if isinstance(info, dict) else {}
+
+
+def stale_evaluation(run_dir: Path, path: Path, meta: dict[str, Any]) -> tuple[str, str] | None:
+    """(how its networks differ, the command that evaluates the current ones) when the evaluation saved at `path`
+    (RUN/eval.json, RUN/eval-*/eval.json) was computed from other networks than those whose checkpoint metadata
+    is `meta` (e.g. before a --resume trained on); None when it is of them, when its record cannot tell, or when
+    it is unreadable (which its reader reports)."""
+    try:
+        ev = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    model = ev.get("model") if isinstance(ev, dict) else None
+    try:
+        why = networks_changed(model, meta) if isinstance(model, dict) else None
+    except (TypeError, ValueError):       # a hand-edited record (kimg "six"): it cannot tell
+        return None
+    return None if why is None else (why, evaluate_command(run_dir, path, ev))
+
+
 def legacy_fanogan_bn(cfg: RunConfig) -> bool:
     """Whether a saved run's f-AnoGAN BatchNorm settings are those read back for a record written before the fields
     existed (config.FANOGAN_LEGACY_BN): today's options cannot express them, so they are kept, not compared."""
@@ -446,8 +544,8 @@ def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, 
         log(f"warning: skipped {len(skipped)} unreadable file{'s' if len(skipped) != 1 else ''} (--skip-bad), listed "
             f"in {run_dir / 'skipped.txt'}")
     if cfg.method in ("wildgan", "search"):
-        return train_pgan(split.train_x, cfg, run_dir, resume=resume, progress=progress, log=log)
-    if cfg.method == "fanogan":
+        result = train_pgan(split.train_x, cfg, run_dir, resume=resume, progress=progress, log=log)
+    elif cfg.method == "fanogan":
         from .fanogan_loop import train_fanogan
 
         final = train_fanogan(split.train_x, cfg.fanogan, run_dir, progress=progress, log=log, resume=resume)
@@ -456,6 +554,25 @@ def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, 
         nimg = int(meta.get("gan_iters_done", 0)) * cfg.fanogan.batch_size
         detail = (f"{int(meta.get('gan_iters_done', 0))} critic iterations, {kimg_text(nimg)} kimg shown to the "
                   f"critic; {int(meta.get('enc_iters_done', 0))} encoder iterations")
-        return TrainResult(run_dir=run_dir, nimg=nimg, final=final,
-                           status="budget" if meta.get("stopped_early") else "done", detail=detail)
-    raise ConfigError(f"unknown method {cfg.method!r}; choose wildgan, search or fanogan")
+        result = TrainResult(run_dir=run_dir, nimg=nimg, final=final,
+                             status="budget" if meta.get("stopped_early") else "done", detail=detail)
+    else:
+        raise ConfigError(f"unknown method {cfg.method!r}; choose wildgan, search or fanogan")
+    if resume and is_main and result.final is not None:
+        _note_stale_evaluations(run_dir, result.final, log)
+    return result
+
+
+def _note_stale_evaluations(run_dir: Path, final: Path, log: Callable[[str], None]) -> None:
+    """After a resume: say which saved evaluations are of the networks before it. They are the user's results and
+    stay where they are (`wildgan report` marks them as from earlier networks); the note gives the command that
+    evaluates the networks trained now."""
+    try:
+        meta = read_meta(final)
+    except (WildganError, OSError):
+        return
+    for path in saved_evaluations(run_dir):
+        stale = stale_evaluation(run_dir, path, meta)
+        if stale is not None:
+            log(f"note: {path} (with its test_scores.csv) is an evaluation of {stale[0]}: kept as it is; "
+                f"`{stale[1]}` evaluates the networks trained now")
