@@ -23,7 +23,7 @@ from .config import SCORE_NAMES
 
 if TYPE_CHECKING:  # types only: the CLI imports torch-heavy modules lazily, inside the commands
     from .config import DataConfig, NetConfig, RunConfig
-    from .data import AnomalySplit
+    from .data import AnomalySplit, LoadedData
 from .errors import ConfigError, DataError, TrainingInterrupted, WildganError
 
 EXAMPLES_TRAIN = """examples:
@@ -487,9 +487,9 @@ def _with_network_of(cfg: RunConfig, src: RunConfig) -> RunConfig:
     return replace(cfg, preset=src.preset, net=net, train=replace(cfg.train, minibatch=dict(src.train.minibatch)))
 
 
-def build_run_config(a: argparse.Namespace) -> tuple[RunConfig, AnomalySplit]:
+def build_run_config(a: argparse.Namespace, loaded: LoadedData | None = None) -> tuple[RunConfig, AnomalySplit]:
     """argparse namespace -> (RunConfig, AnomalySplit). The split is built first because the network's
-    resolution and channels default to the data's.
+    resolution and channels default to the data's (from `loaded`, the data as load_split_data read it, when given).
 
     When a.config is a run's own config file, the result is that run's config with only what the explicit flags
     change: the options are resolved twice, with the real command line and with `--config FILE` alone, and each
@@ -507,7 +507,7 @@ def build_run_config(a: argparse.Namespace) -> tuple[RunConfig, AnomalySplit]:
             ref = _file_reference_args(config)
             data = overlay_changes(file_cfg.data, data_config_from_args(ref), data)
         # once: it only depends on the (merged) data section; --no-progress hides its decoding bar too
-        split = build_split(data, progress=False if getattr(a, "no_progress", False) else None)
+        split = build_split(data, progress=False if getattr(a, "no_progress", False) else None, loaded=loaded)
         res, ch = split.resolution, split.channels
         cfg = run_config_from_args(a, res, ch)
         if file_cfg is not None:
@@ -1048,6 +1048,9 @@ def cmd_study(a: argparse.Namespace) -> int:
     from .studies import grid, run_study
 
     gammas = _csv(a.contamination, float)
+    for g in gammas:
+        if not 0.0 <= g < 1.0:
+            raise ConfigError(f"--contamination: each gamma must be in [0, 1), got {g:g}")
     seeds = _csv(a.seeds, int)
     methods = _csv(a.methods)
     for m in methods:
@@ -1069,12 +1072,14 @@ def cmd_study(a: argparse.Namespace) -> int:
     first = None if a.normal in (None, "all") else _csv(a.normal)[0].replace("+", ",")
     ns = argparse.Namespace(**{**vars(a), "contamination": 0.0, "seed": seeds[0], "method": "wildgan",
                                "encoder_loss": encs[0], "normal": first})
-    if a.normal == "all":
-        from .data import load_dataset
+    from .data import load_split_data
+    from .studies import check_cells
 
-        names = load_dataset(a.data, a.dataset)[0].class_names
-        ns.normal = names[0]
-    base, split = build_run_config(ns)
+    # the data set is read once: for the base config, the class names of --normal all, and every cell's check
+    loaded = load_split_data(data_config_from_args(ns), progress=False if a.no_progress else None)
+    if a.normal == "all":
+        ns.normal = loaded.train.class_names[0]
+    base, split = build_run_config(ns, loaded=loaded)
     if a.normal == "all":
         normals = [n for n in split.info["class_names"] if n not in split.info.get("excluded_classes", [])]
     elif a.normal is None:
@@ -1085,9 +1090,13 @@ def cmd_study(a: argparse.Namespace) -> int:
         # `train --normal a,b` does)
         normals = [n.replace("+", ",") for n in _csv(a.normal)]
     cells = grid(normals, gammas, methods, encs, seeds)
+    del split
+    # every cell's split and method, before any trains: a bad cell would otherwise fail when reached, hours in
+    check_cells(base, cells, Path(a.out), loaded=loaded)
+    del loaded                # not held while the cells train (each cell's training reads its data itself)
     print(f"study: {len(cells)} cells -> {a.out}", file=sys.stderr)
     try:
-        run_study(base, cells, Path(a.out), progress=not a.no_progress, log=_log_to(Path(a.out)))
+        run_study(base, cells, Path(a.out), progress=not a.no_progress, log=_log_to(Path(a.out)), cells_checked=True)
     except BaseException as e:
         if Path(a.out).is_dir() and not isinstance(e, ConfigError):   # the study's log.txt says how it stopped
             _append(Path(a.out) / "log.txt", f"stopped: {str(e) or type(e).__name__}")

@@ -553,6 +553,39 @@ def test_study_normal_classes_one_cell_each_or_joined(tmp_path, monkeypatch):
     assert [d for _, d in seen[1]] == [("0", "1")]
 
 
+def test_study_checks_every_cell_before_training_reading_the_data_once(tiny_npz, tmp_path, monkeypatch, capsys):
+    # a bad later cell (a class the data lacks, an f-AnoGAN cell at a size it cannot take) used to fail when reached,
+    # after the cells before it had trained and been evaluated; it is refused before any cell trains, by name
+    import wildgan.data as data_pkg
+    from wildgan.data import splits
+    from wildgan.studies import study as study_mod
+
+    trained = []
+    monkeypatch.setattr(study_mod, "train_run", lambda cfg, run_dir, **kw: trained.append(run_dir.name))
+    loads = []
+    for mod in (data_pkg, splits):
+        monkeypatch.setattr(mod, "load_dataset", lambda *a, real=mod.load_dataset, **kw: loads.append(a)
+                            or real(*a, **kw))
+    common = ["study", "--data", str(tiny_npz), "--preset", "tiny", "--total-kimg", "0.1", "--no-progress"]
+    capsys.readouterr()
+    assert main([*common, "--normal", "0,banana", "--contamination", "0", "--methods", "wildgan,fanogan",
+                 "--out", str(tmp_path / "st")]) == 2
+    err = capsys.readouterr().err
+    assert "3 of the 4 study cells to run cannot be trained; nothing was trained" in err
+    assert "cell 0_g0_fanogan_-_s0 (normal 0, gamma 0, method fanogan, seed 0): f-AnoGAN needs square" in err
+    assert "cell banana_g0_wildgan_image_s0 (normal banana, gamma 0, method wildgan, encoder loss image, seed 0): " \
+           in err and "normal class 'banana' does not exist" in err and "also cell banana_g0_fanogan_-_s0" in err
+    assert trained == [] and not (tmp_path / "st" / "runs").exists()
+    assert len(loads) == 1                   # the base config, the class names and every cell's split: one read
+    loads.clear()
+    assert main([*common, "--normal", "all", "--contamination", "0,0.6", "--out", str(tmp_path / "all")]) == 2
+    assert len(loads) == 1 and trained == []
+    assert "cell 0_g0.6_wildgan_image_s0 (normal 0, gamma 0.6, " in capsys.readouterr().err
+    # a gamma outside [0, 1) is the option's error, before the data is read
+    assert main([*common, "--contamination", "0,1.5", "--out", str(tmp_path / "g")]) == 2
+    assert "--contamination: each gamma must be in [0, 1), got 1.5" in capsys.readouterr().err
+
+
 def test_sample_grids_every_sample_kimg(tiny_npz, tmp_path):
     out = tmp_path / "run"
     assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--threads", "1",

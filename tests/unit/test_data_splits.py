@@ -420,3 +420,34 @@ def test_a_subset_of_every_image_shares_the_pixels_and_a_real_subset_copies_them
     some = s.subset(np.array([2, 0]))
     assert not np.shares_memory(some.x, s.x) and some.ids == ["i2", "i0"] and list(some.group) == [6, 5]
     assert np.array_equal(s.subset(np.array([3, 2, 1, 0])).x, s.x[::-1])    # all images, another order: a copy
+
+
+# ------------------------------------------------------------------------------------------ one read, many splits
+def test_splits_built_from_data_read_once_are_those_built_alone(tmp_path):
+    # a study checks every cell's split before training, from the data set read once (load_split_data): each split
+    # must be the one build_split reads for itself, and building it must leave the shared images as they were
+    from dataclasses import replace
+
+    from wildgan.data import load_split_data
+
+    rng = np.random.default_rng(0)
+    p = tmp_path / "two.npz"
+    np.savez(p, x=rng.integers(0, 255, (60, 8, 8), dtype=np.uint8), y=np.arange(60) % 2)
+    cfg = DataConfig(data=str(p), normal=("0",), resolution=8, channels=1)
+    loaded = load_split_data(cfg)
+    before = loaded.train.x.copy()
+    for c in (cfg, replace(cfg, normal=("1",), contamination=0.2, seed=3)):
+        alone, shared = build_split(c), build_split(c, loaded=loaded)
+        assert np.array_equal(alone.train_x, shared.train_x) and alone.train_ids == shared.train_ids
+        assert np.array_equal(alone.test_x, shared.test_x) and alone.info == shared.info
+    # an unlabelled pile at its own size is not converted, and its split shuffles the training images in place:
+    # never the caller's
+    pile = DataConfig(data=str(p), dataset="unlabelled", resolution=8, channels=1)
+    pile_loaded = load_split_data(pile)
+    pile_before = pile_loaded.train.x.copy()
+    for _ in range(2):
+        assert np.array_equal(build_split(pile, loaded=pile_loaded).train_x, build_split(pile).train_x)
+    assert np.array_equal(pile_loaded.train.x, pile_before) and np.array_equal(loaded.train.x, before)
+    # data read another way (another size, other files skipped) is refused, not split as if it were cfg's
+    with pytest.raises(ValueError, match=r"other options than cfg's \(resolution\)"):
+        build_split(replace(cfg, resolution=16), loaded=loaded)

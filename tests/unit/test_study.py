@@ -294,3 +294,45 @@ def test_a_study_of_several_normal_classes_plots_each_class_too(tmp_path, monkey
     calls.clear()
     study_mod.write_tables(tmp_path, [r for r in rows if r["normal"] == "2"])       # one class: one plot, as before
     assert [c[0] for c in calls] == ["auc_vs_gamma.png"] and calls[0][2] == {"pooled": 1}
+
+
+def test_every_cell_is_checked_before_the_first_trains(tmp_path, monkeypatch):
+    # the review's cases: a later cell with a normal class the data lacks, a gamma the anomalous images cannot supply,
+    # an f-AnoGAN cell at a resolution it cannot take; each used to fail only when reached, after the cells before it
+    # trained. Now nothing trains, and the error names every bad cell and its problem.
+    from wildgan.data import splits
+
+    base = _base(tmp_path)                            # 8x8 images: classes 0 and 1, 32 training images each
+    cells = grid(["0", "banana"], [0.0, 0.95], ["wildgan", "fanogan"], ["image"], [0])
+    trained = []
+    monkeypatch.setattr(study_mod, "train_run", lambda cfg, run_dir, **kw: trained.append(run_dir.name))
+    loads = []
+    real_load = splits.load_dataset
+    monkeypatch.setattr(splits, "load_dataset", lambda *a, **kw: loads.append(a) or real_load(*a, **kw))
+    with pytest.raises(ConfigError) as e:
+        study_mod.run_study(base, cells, tmp_path / "st", progress=False, log=lambda m: None)
+    msg = str(e.value)
+    assert trained == [] and not (tmp_path / "st").exists()
+    assert len(loads) == 1                            # the data set read once for the 4 splits the cells differ in
+    assert msg.startswith("7 of the 8 study cells to run cannot be trained; nothing was trained")
+    assert "cell 0_g0_fanogan_-_s0 (normal 0, gamma 0, method fanogan, seed 0): f-AnoGAN needs square (32, 64) " \
+           "images, got 8x8" in msg
+    assert re.search(r"cell 0_g0\.95_wildgan_image_s0 \(normal 0, gamma 0\.95, method wildgan, encoder loss image, "
+                     r"seed 0\): \S+toy\.npz: contamination 0\.95 needs 608 anomalous training images but only 32 "
+                     r"are available \(also cell 0_g0\.95_fanogan_-_s0\)", msg)
+    assert "cell banana_g0_wildgan_image_s0 (normal banana, gamma 0, method wildgan, encoder loss image, seed 0): " \
+           in msg and "normal class 'banana' does not exist" in msg
+    assert "0_g0_wildgan_image_s0" not in msg         # the one good cell
+    # a gamma outside [0, 1) names its cell too (the Python API takes any float)
+    with pytest.raises(ConfigError, match=r"cell 0_g1\.5_wildgan_image_s0 \(normal 0, gamma 1\.5, .*\): "
+                                          r"contamination must be in \[0, 1\)"):
+        study_mod.check_cells(base, grid(["0"], [0.0, 1.5], ["wildgan"], ["image"], [0]))
+    # the pGAN's largest minibatch: 32 normal images do not fill a batch of 64
+    big = replace(base, train=replace(base.train, minibatch={8: 64}))
+    with pytest.raises(ConfigError, match=r"cell 0_g0_wildgan_image_s0 .*: only 32 training images, fewer than the "
+                                          r"largest minibatch of the schedule \(64\)"):
+        study_mod.check_cells(big, grid(["0"], [0.0], ["wildgan"], ["image"], [0]))
+    # a cell with its row in results.jsonl is done: not checked (nor trained) again
+    (tmp_path / "st").mkdir()
+    (tmp_path / "st" / "results.jsonl").write_text(json.dumps({"cell": "0_g0.95_wildgan_image_s0"}) + "\n")
+    study_mod.check_cells(base, grid(["0"], [0.0, 0.95], ["wildgan"], ["image"], [0]), tmp_path / "st")

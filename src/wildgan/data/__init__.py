@@ -5,10 +5,11 @@ Imports only wildgan.config / wildgan.errors / wildgan.fileio and numpy + PIL (t
 
 from .download import download_cifar10
 from .readers import ImageSet, default_sample_path, load_dataset, load_images, resolve_data_root
-from .splits import AnomalySplit, build_split, conversion_opts, n_contamination, split_differences, split_summary
+from .splits import (AnomalySplit, LoadedData, build_split, conversion_opts, load_split_data, n_contamination,
+                     split_differences, split_summary)
 from .transforms import to_float
 
 __all__ = [
-    "AnomalySplit", "ImageSet", "build_split", "conversion_opts", "default_sample_path", "download_cifar10", "load_dataset",
-    "load_images", "n_contamination", "resolve_data_root", "split_differences", "split_summary", "to_float",
+    "AnomalySplit", "ImageSet", "LoadedData", "build_split", "conversion_opts", "default_sample_path", "download_cifar10",
+    "load_dataset", "load_images", "load_split_data", "n_contamination", "resolve_data_root", "split_differences", "split_summary", "to_float",
 ]

@@ -261,9 +261,45 @@ def _concat(a: ImageSet, b: ImageSet | None) -> ImageSet:
                     anom, dict(a.info))
 
 
+@dataclass(frozen=True)
+class LoadedData:
+    """A data set as read for build_split (load_split_data), to build several splits of it without reading it again:
+    e.g. a study's cells, which differ only in normal class, contamination and seed. Never changed by build_split."""
+
+    train: ImageSet
+    test: ImageSet | None
+    kind: str                       # load_dataset's format
+    options: dict[str, Any]         # what it was read with (path, dataset and the decoding options)
+
+
+def _load_options(cfg: DataConfig, download: bool) -> dict[str, Any]:
+    """The load_dataset arguments build_split reads cfg.data with (everything but the progress bar)."""
+    known = PROTOCOL_DEFAULTS.get(cfg.dataset)  # protocol known before loading: decode straight to its size
+    return {"path": cfg.data, "dataset": cfg.dataset, "depth16": cfg.depth16, "resize": cfg.resize,
+            "skip_bad": cfg.skip_bad, "download": download or cfg.download,
+            "resolution": cfg.resolution or (known or {}).get("resolution"),
+            "channels": cfg.channels or (known or {}).get("channels"),
+            "fit": square_fit(cfg.fit or (known or {}).get("fit", "resize"), cfg.square),
+            # (the memory estimate; a protocol detected only after loading is not known here)
+            "rotations": cfg.rotations if cfg.rotations is not None else (known or {}).get("rotations", 0)}
+
+
+def load_split_data(cfg: DataConfig, *, download: bool = False, progress: bool | None = None) -> LoadedData:
+    """Read cfg.data as build_split(cfg) would, for build_split(..., loaded=): every DataConfig that differs from cfg
+    only in normal, contamination, seed, rotations, test_size, test_fraction or exclude_classes builds its split from
+    it."""
+    opts = _load_options(cfg, download)
+    path, dataset = opts.pop("path"), opts.pop("dataset")
+    train, test, kind = load_dataset(path, dataset, progress=progress, **opts)
+    return LoadedData(train, test, kind, _load_options(cfg, download))
+
+
 def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | None = None,
-                whole: bool = False, inherited: tuple[str, ...] = ()) -> AnomalySplit:
+                whole: bool = False, inherited: tuple[str, ...] = (), loaded: LoadedData | None = None
+                ) -> AnomalySplit:
     """Load cfg.data and build the one-vs-rest split for its protocol. Same cfg -> identical arrays.
+
+    loaded: cfg.data as load_split_data read it (for a DataConfig that reads the data the same way): not read again.
 
     whole=True: no training set; the test set is every labelled image of cfg.data (its train and test parts, minus
     excluded classes; normal classes = 0, the rest = 1), neither balanced nor contaminated. That is what evaluating
@@ -281,14 +317,17 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
         raise ConfigError(f"rotations must be >= 0, got {cfg.rotations}")
     if cfg.resolution is not None:
         check_resolution(cfg.resolution)
-    known = PROTOCOL_DEFAULTS.get(cfg.dataset)  # protocol known before loading: decode straight to its size
-    load_opts = {"depth16": cfg.depth16, "resize": cfg.resize, "skip_bad": cfg.skip_bad, "download": download or cfg.download,
-                 "progress": progress, "resolution": cfg.resolution or (known or {}).get("resolution"),
-                 "channels": cfg.channels or (known or {}).get("channels"),
-                 "fit": square_fit(cfg.fit or (known or {}).get("fit", "resize"), cfg.square),
-                 # (the memory estimate; a protocol detected only after loading is not known here)
-                 "rotations": cfg.rotations if cfg.rotations is not None else (known or {}).get("rotations", 0)}
-    train, test, kind = load_dataset(cfg.data, cfg.dataset, **load_opts)
+    if loaded is None:
+        loaded = load_split_data(cfg, download=download, progress=progress)
+        shared = False
+    else:
+        # read with other options, the images would not be those cfg describes (another size, other files skipped)
+        want = _load_options(cfg, download)
+        differ = sorted(k for k in want if k != "rotations" and want[k] != loaded.options.get(k))
+        if differ:
+            raise ValueError(f"build_split: the loaded data was read with other options than cfg's ({', '.join(differ)})")
+        shared = True
+    train, test, kind = loaded.train, loaded.test, loaded.kind
     protocol = detect_protocol(cfg.dataset, train, kind)
     d = dict(PROTOCOL_DEFAULTS[protocol])
     d["fit"] = square_fit(cfg.fit or d["fit"], cfg.square)
@@ -312,7 +351,7 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
                               f"class to evaluate against: pass labelled data and its normal class with --normal")
         if "exclude_classes" in inherited:
             cfg = replace(cfg, exclude_classes=())
-        return _unlabelled_split(cfg, train, kind, source, resolution, channels, rotations, d["fit"])
+        return _unlabelled_split(cfg, train, kind, source, resolution, channels, rotations, d["fit"], shared)
 
     lower = [n.lower() for n in names]
     if "normal" in inherited:
@@ -489,9 +528,10 @@ def _whole_split(pool: ImageSet, keep: Any, normal: list[int], resolution: int, 
 
 
 def _unlabelled_split(cfg: DataConfig, train: ImageSet, kind: str, source: str, resolution: int, channels: int,
-                      rotations: int, fit: str) -> AnomalySplit:
+                      rotations: int, fit: str, shared: bool = False) -> AnomalySplit:
     """All images are training data; there is no test split (nothing to evaluate: score new images and threshold
-    them on the training scores). Its anomalies are whatever the pile holds, so none can be injected."""
+    them on the training scores). Its anomalies are whatever the pile holds, so none can be injected. shared: train
+    is the caller's (build_split's `loaded`), so its pixels are not shuffled in place."""
     if cfg.contamination:
         raise ConfigError(f"{source}: unlabelled images: --contamination injects anomalies from other classes and "
                           f"needs labelled data; an unlabelled pile is trained on as it is (leave it at 0). If you "
@@ -503,6 +543,8 @@ def _unlabelled_split(cfg: DataConfig, train: ImageSet, kind: str, source: str, 
         raise DataError(f"{source}: only {len(train.x)} image{'s' if len(train.x) != 1 else ''}; need at least "
                         f"{MIN_NORMAL}")
     x = convert(train.x, resolution, channels, fit)
+    if shared and np.shares_memory(x, train.x):
+        x = x.copy()          # (an image set of the run's size is not converted: x is train.x, shuffled below)
     ids = list(train.ids)
     x, ids, is_anom = _augment(x, ids, np.zeros(len(x), np.int8), rotations, cfg.seed)
     perm = _rng(cfg.seed, "train_shuffle").permutation(len(x))

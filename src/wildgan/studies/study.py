@@ -15,8 +15,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from ..config import RunConfig, read_run_config
-from ..errors import ConfigError, TrainingInterrupted
+from ..config import DataConfig, RunConfig, read_run_config
+from ..data import LoadedData, build_split, load_split_data
+from ..errors import ConfigError, DataError, TrainingInterrupted, WildganError
 from ..evaluation.run import evaluate_run
 from ..fileio import atomic_write_text
 from ..scoring.run import load_model
@@ -89,6 +90,112 @@ def check_study_dir(base: RunConfig, cells: list[Cell], study_dir: Path) -> None
                 f"(and its line in {Path(study_dir) / 'results.jsonl'}, if it has one)")
 
 
+def check_cells(base: RunConfig, cells: list[Cell], study_dir: Path | None = None, *,
+                loaded: LoadedData | None = None, progress: bool | None = None) -> None:
+    """Raise ConfigError naming every cell that would fail when the study reaches it, before any cell trains: its
+    split (a normal class the data lacks, a contamination outside [0, 1) or above what the anomalous images allow,
+    too few normal or test images) or its method's needs (f-AnoGAN's image size and batch, the pGAN's largest
+    minibatch and memory). Without this, a bad cell fails hours in, after every cell before it.
+
+    Cells with a row in STUDY_DIR/results.jsonl are done and not checked. The data set is read once, and each split
+    the cells differ in is built from it once (in memory one at a time: a split of CIFAR-10 from its decoded cache
+    takes about 0.1 s). `loaded`: the data as the caller read it with load_split_data, for base.data or for the same
+    data config with resolution and channels left to the data (as `wildgan study` reads it to find them): which
+    images a split selects does not depend on the size they were decoded at, and only the selection is checked."""
+    import warnings
+
+    done = {r["cell"] for r in read_rows(Path(study_dir) / "results.jsonl")} if study_dir is not None else set()
+    todo = [c for c in cells if c.key not in done]
+    if not todo:
+        return
+    if loaded is None:
+        loaded = load_split_data(base.data, progress=progress)
+    splits: dict[DataConfig, int | str] = {}          # the number of training images, or what build_split raised
+    problems: dict[str, list[Cell]] = {}
+    pgan_checked: str | None = None                   # the pGAN cells' shared checks, made once (same networks)
+    with warnings.catch_warnings(record=True) as said:
+        # said once each after the check, not once per cell: a rebuilt split repeats its data's notes
+        warnings.simplefilter("always")
+        for cell in todo:
+            try:
+                cfg = cell_config(base, cell)
+            except ConfigError as e:                  # e.g. a gamma outside [0, 1)
+                problems.setdefault(str(e), []).append(cell)
+                continue
+            # read at the size the data was read at (the cell trains at cfg.net's, which the method checks take)
+            data = replace(cfg.data, resolution=loaded.options["resolution"], channels=loaded.options["channels"])
+            if data not in splits:
+                try:
+                    splits[data] = len(build_split(data, loaded=loaded).train_x)
+                except (ConfigError, DataError) as e:
+                    splits[data] = str(e)
+            got = splits[data]
+            problem = got if isinstance(got, str) else _method_problem(cfg, got)
+            if problem is None and cfg.method != "fanogan":
+                if pgan_checked is None:
+                    pgan_checked = _pgan_problem(cfg) or ""
+                problem = pgan_checked or None
+            if problem is not None:
+                problems.setdefault(problem, []).append(cell)
+    seen = set()
+    for w in said:
+        if str(w.message) not in seen:
+            seen.add(str(w.message))
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if problems:
+        n_bad = sum(len(v) for v in problems.values())
+        lines = []
+        for problem, bad in list(problems.items())[:10]:
+            others = [c.key for c in bad[1:6]] + ([f"{len(bad) - 6} more"] if len(bad) > 6 else [])
+            also = f" (also cell{'s' if len(bad) > 2 else ''} {', '.join(others)})" if others else ""
+            lines.append(f"  {_describe(bad[0])}: {problem}{also}")
+        if len(problems) > 10:
+            lines.append(f"  ... and {len(problems) - 10} more problems")
+        raise ConfigError(f"{n_bad} of the {len(todo)} study cells to run cannot be trained; nothing was trained (all "
+                          f"are checked before the first trains): fix these and run the command again\n"
+                          + "\n".join(lines))
+
+
+def _describe(cell: Cell) -> str:
+    enc = f", encoder loss {cell.encoder_loss}" if cell.method == "wildgan" else ""
+    return (f"cell {cell.key} (normal {cell.normal}, gamma {cell.gamma:g}, method {cell.method}{enc}, seed "
+            f"{cell.seed})")
+
+
+def _method_problem(cfg: RunConfig, n_train: int) -> str | None:
+    """What the cell's method refuses of its n_train training images (what train_fanogan / train_pgan would raise);
+    the images are converted to cfg.net's resolution and channels."""
+    try:
+        if cfg.method == "fanogan":
+            from ..training.fanogan_loop import check_fanogan_training
+
+            r = cfg.net.resolution
+            check_fanogan_training(cfg.fanogan, n_train, r, r, cfg.net.channels)
+        else:
+            from ..training.loop import check_training_set_size
+
+            check_training_set_size(n_train, cfg.train, cfg.net)
+    except (ConfigError, DataError) as e:
+        return str(e)
+    return None
+
+
+def _pgan_problem(cfg: RunConfig) -> str | None:
+    """What train_run refuses of a pGAN (wildgan, search) run before it trains, the same for each of a study's pGAN
+    cells: a study that trains f-AnoGAN first would otherwise meet it only at its first pGAN cell."""
+    from ..devices import resolve_device
+    from ..training.run import check_training_memory
+    from ..training.tblog import require_tensorboard
+
+    try:
+        check_training_memory(cfg, resolve_device(cfg.train.device))
+        if cfg.train.tensorboard:
+            require_tensorboard()
+    except WildganError as e:
+        return str(e)
+    return None
+
+
 def _cell_of(cfg: RunConfig) -> Cell:
     """The cell a run of a study folder was trained for (read back from its config)."""
     return Cell(",".join(map(str, cfg.data.normal)), float(cfg.data.contamination), cfg.method,
@@ -111,11 +218,15 @@ def _done(run_dir: Path) -> bool:
 
 
 def run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress: bool = True,
-              log: Callable[[str], None] = print) -> list[dict[str, Any]]:
+              log: Callable[[str], None] = print, cells_checked: bool = False) -> list[dict[str, Any]]:
     """Train and evaluate every cell not yet in STUDY_DIR/results.jsonl (one study process per folder, refused if
-    the folder holds another configuration), then write the tables; returns every row."""
+    the folder holds another configuration, or if any cell to run would fail: see check_cells), then write the
+    tables; returns every row. cells_checked: the caller has run check_cells on these cells (`wildgan study` does,
+    with the data it read for the base config), so the data is not read again for it."""
     study_dir = Path(study_dir)
     check_study_dir(base, cells, study_dir)
+    if not cells_checked:
+        check_cells(base, cells, study_dir, progress=progress)
     study_dir.mkdir(parents=True, exist_ok=True)
     # one study process per folder: a second one could evaluate a finished cell again and append a second row
     with run_lock(study_dir):

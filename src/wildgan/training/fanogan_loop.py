@@ -116,6 +116,13 @@ def _check_train_x(x: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(x)
 
 
+def check_fanogan_training(cfg: FAnoGANConfig, n: int, h: int, w: int, c: int) -> None:
+    """Refuse what train_fanogan would refuse of n training images of h x w x c with cfg, before it is called (a study
+    checks each of its f-AnoGAN cells before any cell trains)."""
+    check_image_shape(h, w, c)
+    _check_cfg(cfg, n)
+
+
 def _check_cfg(cfg: FAnoGANConfig, n: int) -> None:
     for name in ("dim", "latent_size", "batch_size", "n_critic", "enc_batch_size"):
         if getattr(cfg, name) < 1:

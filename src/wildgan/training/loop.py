@@ -795,6 +795,20 @@ def make_optimizers(nets: PGANNetworks, tc: TrainConfig, fast: FastOptions, devi
     return opts
 
 
+def check_training_set_size(n: int, tc: TrainConfig, nc: NetConfig) -> None:
+    """Refuse a training set of n images smaller than the schedule's largest minibatch (a study checks each cell's
+    before any cell trains).
+
+    A minibatch must not be larger than the data set, or it would hold each image several times (the minibatch-stddev
+    statistic assumes distinct images). A batch that crosses an epoch boundary draws from two permutations and can
+    still repeat an image now and then (about 1 batch in 80 at 5000 images, batch 128), as TF's shuffle + repeat."""
+    biggest = largest_minibatch(tc.minibatch, nc.resolution)
+    if n < biggest:
+        raise DataError(f"only {n} training image{'s' if n != 1 else ''}, fewer than the largest minibatch of the "
+                        f"schedule ({biggest}); add images, or use a smaller preset (--preset tiny: at most 16), or set "
+                        f"train.minibatch in a --config file")
+
+
 def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bool = False, progress: bool = True,
                log: Log = print, dist: Any = None) -> TrainResult:
     """Train G, D, E (and Gs) on uint8 images [N, R, R, C]; see the module docstring for what is written.
@@ -822,14 +836,7 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
     if train_x.shape[1:] != (nc.resolution, nc.resolution, nc.channels):
         raise WildganError(f"training images have shape {train_x.shape[1:]}, the network expects "
                            f"{(nc.resolution, nc.resolution, nc.channels)}")
-    # A minibatch must not be larger than the data set, or it would hold each image several times (the minibatch-stddev
-    # statistic assumes distinct images). A batch that crosses an epoch boundary draws from two permutations and can
-    # still repeat an image now and then (about 1 batch in 80 at 5000 images, batch 128), as TF's shuffle + repeat.
-    biggest = largest_minibatch(tc.minibatch, nc.resolution)
-    if len(train_x) < biggest:
-        raise DataError(f"only {len(train_x)} training image{'s' if len(train_x) != 1 else ''}, fewer than the largest "
-                        f"minibatch of the schedule ({biggest}); add images, or use a smaller preset (--preset tiny: "
-                        f"at most 16), or set train.minibatch in a --config file")
+    check_training_set_size(len(train_x), tc, nc)
     if dist is not None:
         _dist.check_batches(tc.minibatch, nc, dist.world)
     fast = resolve_fast_options(tc, device, distributed=dist is not None)
