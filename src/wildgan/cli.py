@@ -541,6 +541,14 @@ def cmd_train(a: argparse.Namespace) -> int:
         if not ctx.is_main:
             a.no_progress = True
     cfg, split = build_run_config(a)
+    if a.evaluate and split.info.get("protocol") == "unlabelled":
+        # refused now, not said after the training (the split is built before it starts): an evaluation needs labels
+        raise ConfigError(f"--evaluate: {split.info.get('source')} is unlabelled (a pile of images, no classes), so "
+                          f"the run has no test split to evaluate on. Leave out --evaluate; evaluate later on "
+                          f"labelled images with `wildgan evaluate {a.out} --data LABELLED --normal CLASS` (a folder of "
+                          f"class folders, or an .npz with labels), or score new images with thresholds from the "
+                          f"training scores: `wildgan score {a.out} --data NEW_IMAGES --threshold contamination --out "
+                          f"scores.csv`")
     if ctx is not None and cfg.method == "fanogan":
         # its loop has no ranks: each process would train alone into the same folder
         raise ConfigError("--distributed trains the wildgan method (and search) over several processes; f-AnoGAN "
@@ -592,11 +600,6 @@ def cmd_train(a: argparse.Namespace) -> int:
     if res.final is not None and cfg.method == "search" and cfg.train.train_scores:
         print("latent search: the training images are not scored now (an optimisation per image); `wildgan score "
               "--threshold` scores them when it first needs them", file=sys.stderr)
-    if a.evaluate and split.info.get("protocol") == "unlabelled":
-        print(f"unlabelled training data: no test split to evaluate. Score new images with thresholds from the "
-              f"training scores: wildgan score {a.out} --data NEW_IMAGES --threshold contamination --out scores.csv",
-              file=sys.stderr)
-        return 0
     if a.evaluate:
         # the split just trained on: rebuilding it would read the data again and repeat its warnings
         return cmd_evaluate(argparse.Namespace(run_dir=a.out, data=None, json=False, device=a.device,

@@ -425,6 +425,26 @@ def test_resume_refuses_a_run_of_detector_fit(tmp_path, capsys):
     assert f"was trained by Detector.fit on {tmp_path / 'pile'}, read by the Python API" in capsys.readouterr().err
 
 
+def test_train_evaluate_on_an_unlabelled_pile_is_refused_before_training(tmp_path, capsys):
+    """The split is built before training: --evaluate on a pile (nothing to evaluate) is refused then, with what to
+    do instead, not said after the training."""
+    from PIL import Image
+
+    pile = tmp_path / "pile"
+    pile.mkdir()
+    for i, img in enumerate(np.random.default_rng(0).integers(0, 255, (20, 8, 8), dtype=np.uint8)):
+        Image.fromarray(img).save(pile / f"{i:02d}.png")
+    run = tmp_path / "run"
+    argv = ["train", "--data", str(pile), "--preset", "tiny", "--total-kimg", "0.05", "--phase-kimg", "0.02",
+            "--threads", "1", "--no-progress", "--no-train-scores", "--out", str(run)]
+    assert main([*argv, "--evaluate"]) == 2
+    err = capsys.readouterr().err
+    assert f"--evaluate: {pile} is unlabelled" in err and "no test split to evaluate on" in err
+    assert f"`wildgan evaluate {run} --data LABELLED --normal CLASS`" in err
+    assert not run.exists()                                          # nothing trained, nothing written
+    assert main(argv) == 0 and (run / "network-final.json").is_file()
+
+
 def test_a_reader_that_leaves_early_is_not_an_error():
     """`wildgan info | head -1`: the broken pipe ends quietly (exit 141), no 'error' line, no traceback."""
     import subprocess
