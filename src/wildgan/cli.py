@@ -24,7 +24,7 @@ from .config import SCORE_NAMES
 if TYPE_CHECKING:  # types only: the CLI imports torch-heavy modules lazily, inside the commands
     from .config import DataConfig, NetConfig, RunConfig
     from .data import AnomalySplit, LoadedData
-from .errors import ConfigError, DataError, TrainingInterrupted, WildganError
+from .errors import CheckpointError, ConfigError, DataError, TrainingInterrupted, WildganError
 
 EXAMPLES_TRAIN = """examples:
   wildgan train --out runs/mnist                      # embedded MNIST sample, normal digit 2, fast preset
@@ -709,12 +709,55 @@ def _checkpoint_arg(a: argparse.Namespace, run_dir: Path) -> Path | None:
                       f"{run_dir / 'checkpoints'})")
 
 
+def _refuse_saved_detector(path: str, command: str) -> None:
+    """Refuse, saying what to do instead, a RUN_DIR argument that names a Detector saved by the Python API
+    (Detector.save writes PATH.json + PATH.safetensors; PATH or either file may be given). The commands read run
+    folders, and without this the message was only that the path "is a file, not a run directory"."""
+    p = Path(path)
+    meta_path = p.with_suffix(".json") if p.suffix in (".json", ".safetensors") else p.with_name(p.name + ".json")
+    if p.is_dir() or not meta_path.is_file():
+        return
+    from .checkpoint import read_meta
+    from .detector import DETECTOR_KIND
+
+    try:
+        meta = read_meta(meta_path)
+    except CheckpointError:
+        return                      # not a wildgan file: the run reader's own message says what it is not
+    if meta.get("kind") != DETECTOR_KIND:
+        return
+    use = ("" if command == "export" else
+           f" A saved Detector is used from Python: Detector.load({str(meta_path)!r}).decision_function(X) scores "
+           f"images X (files, a folder or an array; .predict(X): 0/1 by its threshold).")
+    # the run folder its fit wrote (or from_run read), while that still holds the very networks it saved
+    run = Path(meta["run_dir"]) if isinstance(meta.get("run_dir"), str) else None
+    same = False
+    if run is not None and (run / "config.json").is_file():
+        for name in ("network-final.json", "fanogan-final.json"):
+            try:
+                same = same or (bool(meta.get("source_sha256")) and (run / name).is_file()
+                                and read_meta(run / name).get("sha256") == meta["source_sha256"])
+            except CheckpointError:
+                pass
+    if same:
+        where = f" Its networks are those of the run {run}: `wildgan {command} {run}` reads that."
+    else:
+        then = (f" (the run folder its fit wrote, {run}, holds other networks now)"
+                if run is not None and (run / "config.json").is_file() else "")
+        where = (f" For `wildgan {command}`, fit the Detector into a run folder{then}: Detector(run_dir=DIR, ...)"
+                 f".fit(X) writes DIR, a run directory that `wildgan {command} DIR` reads (and Python opens with "
+                 f"Detector.from_run(DIR)).")
+    raise ConfigError(f"{path} is a Detector saved by the Python API (Detector.save), not a run directory, which "
+                      f"`wildgan {command}` reads.{use}{where}")
+
+
 def cmd_score(a: argparse.Namespace) -> int:
     from .data.readers import detect_format, is_dataset_file, is_pile, npz_has_labels
     from .evaluation.run import split_for_run
     from .scoring.run import load_model, read_split_info, scores_csv_text, write_scores_csv
     from .thresholds import check_threshold_args
 
+    _refuse_saved_detector(a.run_dir, "score")
     if a.out != "-":
         _check_out_file(a.out, "scores.csv")
     resume_dir = _resume_dir(a)
@@ -949,6 +992,7 @@ def _warn(msg: str) -> None:
 def cmd_export(a: argparse.Namespace) -> int:
     from .export import export_onnx
 
+    _refuse_saved_detector(a.run_dir, "export")
     _check_out_file(a.out, "model.onnx")
     path = export_onnx(Path(a.run_dir), Path(a.out), batch_size=a.batch_size, opset=a.opset,
                        input_type=a.input_type, include_A=not a.no_A)
@@ -960,6 +1004,7 @@ def cmd_export(a: argparse.Namespace) -> int:
 def cmd_evaluate(a: argparse.Namespace) -> int:
     from .evaluation.run import evaluate_run, format_table
 
+    _refuse_saved_detector(a.run_dir, "evaluate")
     _use_threads(a)
     out = evaluate_run(Path(a.run_dir), a.data, device=a.device, controls=not a.no_controls,
                        progress=not a.no_progress, log=_warn,
@@ -1328,6 +1373,7 @@ def add_report_parser(sub: Any) -> argparse.ArgumentParser:
 def cmd_report(a: argparse.Namespace) -> int:
     from .evaluation.report import check_report_args, report
 
+    _refuse_saved_detector(a.path, "report")
     check_report_args(a.score, a.top_k, a.tsne_points, a.image)
     _use_threads(a)
     # the file itself: report() reads it and names it in every complaint about the masks

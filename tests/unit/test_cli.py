@@ -425,6 +425,35 @@ def test_resume_refuses_a_run_of_detector_fit(tmp_path, capsys):
     assert f"was trained by Detector.fit on {tmp_path / 'pile'}, read by the Python API" in capsys.readouterr().err
 
 
+def test_a_saved_detector_given_for_a_run_directory_says_how_to_use_it(tmp_path, capsys, monkeypatch):
+    """`wildgan score model.json` on a file written by Detector.save said only that it "is a file, not a run
+    directory": it names the saved Detector, how Python uses it, and the run folder that holds its networks."""
+    from wildgan import Detector
+
+    x = np.random.default_rng(0).integers(0, 256, (16, 8, 8), dtype=np.uint8)
+    kw = dict(preset="tiny", total_kimg=0.13, phase_kimg=0.02, resolution=8, device="cpu", threads=1)
+    Detector(**kw).fit(x).save(tmp_path / "model")                  # fitted in a temporary run folder, gone now
+    Detector(**kw, run_dir=str(tmp_path / "run")).fit(x).save(tmp_path / "kept")
+    monkeypatch.chdir(tmp_path)
+    for given in ("model.json", "model.safetensors", "model"):      # either file of the pair, or its stem
+        assert main(["score", given, "--out", "s.csv"]) == 2
+        err = capsys.readouterr().err
+        assert f"{given} is a Detector saved by the Python API (Detector.save), not a run directory, which `wildgan " \
+               f"score` reads" in err
+        assert "Detector.load('model.json').decision_function(X)" in err
+        assert "fit the Detector into a run folder" in err and "Detector(run_dir=DIR, ...).fit(X)" in err
+    # its fit's run folder still holds the networks it saved: that is the folder to give the command
+    for cmd, argv in (("evaluate", []), ("report", []), ("export", ["--out", "m.onnx"]), ("score", ["--out", "-"])):
+        assert main([cmd, "kept.json", *argv]) == 2
+        err = capsys.readouterr().err
+        assert f"not a run directory, which `wildgan {cmd}` reads" in err
+        assert f"Its networks are those of the run {tmp_path / 'run'}: `wildgan {cmd} {tmp_path / 'run'}`" in err
+    assert not (tmp_path / "s.csv").exists() and not (tmp_path / "m.onnx").exists()
+    # a run's own network file keeps its message (the run folder that holds it)
+    assert main(["score", str(tmp_path / "run" / "network-final.json"), "--out", "s.csv"]) == 2
+    assert f"its run directory is {tmp_path / 'run'}" in capsys.readouterr().err
+
+
 def test_train_evaluate_on_an_unlabelled_pile_is_refused_before_training(tmp_path, capsys):
     """The split is built before training: --evaluate on a pile (nothing to evaluate) is refused then, with what to
     do instead, not said after the training."""
