@@ -512,6 +512,11 @@ def read_run_config(run_dir: Any) -> RunConfig:
     if not Path(run_dir).is_dir():
         raise ConfigError(f"{run_dir}: no such run directory")
     if not p.is_file():
+        runs = Path(run_dir) / "runs"
+        cells = sorted(d.name for d in runs.iterdir() if (d / "config.json").is_file()) if runs.is_dir() else []
+        if cells:     # a study's folder: its cells are the runs
+            raise ConfigError(f"{run_dir}: a study folder, not a run directory: each of its cells is a run, in "
+                              f"{runs}/ (e.g. {runs / cells[0]}; {len(cells)} there)")
         raise ConfigError(f"{run_dir}: not a wildgan run directory (no config.json)")
     try:
         raw = json.loads(p.read_text())

@@ -336,3 +336,16 @@ def test_every_cell_is_checked_before_the_first_trains(tmp_path, monkeypatch):
     (tmp_path / "st").mkdir()
     (tmp_path / "st" / "results.jsonl").write_text(json.dumps({"cell": "0_g0.95_wildgan_image_s0"}) + "\n")
     study_mod.check_cells(base, grid(["0"], [0.0, 0.95], ["wildgan"], ["image"], [0]), tmp_path / "st")
+
+
+def test_a_study_folder_given_for_a_run_names_its_cells(tmp_path) -> None:
+    from wildgan.config import read_run_config
+
+    study = tmp_path / "st"
+    (study / "runs" / "0_g0_wildgan_image_s0").mkdir(parents=True)
+    (study / "runs" / "0_g0_wildgan_image_s0" / "config.json").write_text("{}")
+    with pytest.raises(ConfigError, match=r"a study folder, not a run directory: each of its cells is a run, in .*runs"
+                                          r"/ \(e\.g\. .*0_g0_wildgan_image_s0; 1 there\)"):
+        read_run_config(study)
+    with pytest.raises(ConfigError, match="not a wildgan run directory"):
+        read_run_config(study / "runs")
