@@ -349,3 +349,28 @@ def test_a_study_folder_given_for_a_run_names_its_cells(tmp_path) -> None:
         read_run_config(study)
     with pytest.raises(ConfigError, match="not a wildgan run directory"):
         read_run_config(study / "runs")
+
+
+def test_the_cells_train_and_evaluate_on_data_read_once(tmp_path, monkeypatch):
+    """Each cell used to read the data set for its training and again for its evaluation: a folder tree, which has
+    no decoded cache, was decoded twice per cell. Now once for the check and once for every cell; the results are
+    those of cells that read the data themselves."""
+    from wildgan.data import splits
+
+    base = _base(tmp_path)
+    cells = grid(["0", "1"], [0.0, 0.1], ["wildgan"], ["image"], [0])
+    loads = []
+    real_load = splits.load_dataset
+    monkeypatch.setattr(splits, "load_dataset", lambda *a, **kw: loads.append(a) or real_load(*a, **kw))
+    rows = study_mod.run_study(base, cells, tmp_path / "st", progress=False, log=lambda m: None)
+    assert len(rows) == 4 and len(loads) == 2                 # the check's read, and the cells' one
+    # a cell trained alone (reading the data itself, as `wildgan train` does) gets the same networks and AUCs
+    from wildgan.checkpoint import read_meta
+
+    cfg = study_mod.cell_config(base, cells[3])
+    alone = tmp_path / "alone"
+    study_mod.train_run(cfg, alone, progress=False, log=lambda m: None)
+    ev = study_mod.evaluate_run(alone, device="cpu", controls=True, write=False)
+    assert ev["auc"] == rows[3]["auc"]
+    assert read_meta(alone / "network-final.json")["sha256"] == \
+        read_meta(tmp_path / "st" / "runs" / cells[3].key / "network-final.json")["sha256"]

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..config import DataConfig, RunConfig, read_run_config
-from ..data import LoadedData, build_split, load_split_data
+from ..data import AnomalySplit, LoadedData, build_split, load_split_data
 from ..errors import ConfigError, DataError, TrainingInterrupted, WildganError
 from ..evaluation.run import evaluate_run
 from ..fileio import atomic_write_text
@@ -237,6 +237,20 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
                log: Callable[[str], None]) -> list[dict[str, Any]]:
     results = study_dir / "results.jsonl"
     have = {r["cell"] for r in read_rows(results)}
+    # the data set read once for every cell's training and evaluation (each used to read it twice: a plain folder
+    # tree, which has no decoded cache, was decoded twice per cell); the cells differ in what a split selects, not
+    # in how the data is read, so one read serves them all (another one only where a cell's reading options differ)
+    data: list[LoadedData] = []
+
+    def split_of(cfg: RunConfig) -> AnomalySplit:
+        if data:
+            try:
+                return build_split(cfg.data, loaded=data[0])
+            except ValueError:          # read with other options than this cell's: read again, as it wants
+                data.clear()
+        data.append(load_split_data(cfg.data, progress=progress))
+        return build_split(cfg.data, loaded=data[0])
+
     for i, cell in enumerate(cells):
         if cell.key in have:
             log(f"[{i + 1}/{len(cells)}] {cell.key}: done, skipped")
@@ -254,10 +268,13 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
             except OSError:
                 pass
 
+        split = None
         if not _done(run_dir):
             log(f"[{i + 1}/{len(cells)}] {cell.key}: training")
             try:
-                train_run(cfg, run_dir, resume=(run_dir / "config.json").is_file(), progress=progress, log=cell_log)
+                split = split_of(cfg)
+                train_run(cfg, run_dir, resume=(run_dir / "config.json").is_file(), progress=progress, log=cell_log,
+                          split=split)
             except ConfigError as e:
                 # the advice of `wildgan train` (--overwrite) does not exist here: the cell's folder is the study's
                 raise ConfigError(str(e).replace("or start again with --overwrite", f"or delete {run_dir} to train "
@@ -273,9 +290,12 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
         train_s = time.time() - t0
         log(f"[{i + 1}/{len(cells)}] {cell.key}: evaluating")
         model = load_model(run_dir, cfg.train.device)
-        # as `wildgan evaluate` does it: the split rebuilt from the run's record (a change of the data since the cell
-        # trained is said, in the cell's log and eval.json), eval.json with the data and run it describes
-        ev = evaluate_run(run_dir, device=cfg.train.device, controls=True, write=True, model=model, log=cell_log)
+        # as `wildgan evaluate` does it, eval.json with the data and run it describes: on the split the cell trained
+        # on in this session; for a cell trained earlier, the split rebuilt from the run's record (a change of the
+        # data since the cell trained is said, in the cell's log and eval.json)
+        ev = evaluate_run(run_dir, device=cfg.train.device, controls=True, write=True, model=model, log=cell_log,
+                          own_split=split)
+        split = None                    # (not held while the next cell reads its own)
         info = ev["data"]
         row = {"cell": cell.key, "protocol": info.get("protocol"), "normal": cell.normal,
                "gamma": cell.gamma, "method": cell.method, "encoder_loss": cell.encoder_loss, "seed": cell.seed,
