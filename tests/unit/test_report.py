@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from wildgan.errors import DataError
+from wildgan.errors import ConfigError, DataError
 from wildgan.evaluation.heatmaps import per_image_pixel_auc, pixel_auc, residual_maps, top_k
 from wildgan.cli import add_report_parser
 from wildgan.evaluation.report import read_jsonl, report
@@ -195,6 +195,12 @@ def test_study_report_tables_plot_and_rows(tmp_path: Path) -> None:
     # a plot written by the study itself is used as it is
     (study / "auc_vs_gamma.png").write_bytes(png.read_bytes())
     assert report(study).read_text().count("data:image/png;base64,") == 1
+    # a run's options are refused, not ignored: the cells are the runs
+    with pytest.raises(ConfigError, match=r"--image / images= .* is a study, whose cells are the runs: report on a "
+                                          r"cell \(e\.g\. wildgan report .*cell-0 --image ...\)"):
+        report(study, images=["x.png"])
+    with pytest.raises(ConfigError, match=r"--score / score= .* report on a cell for one"):
+        report(study, score="L_r")
 
 
 def test_study_report_keeps_pipes_inside_table_cells(tmp_path: Path) -> None:

@@ -1000,6 +1000,15 @@ def report(path: str | Path, *, top_k_images: int = 8, images: Sequence[str | Pa
         if masks is not None:
             raise ConfigError(f"{masks if isinstance(masks, (str, Path)) else 'masks'}: masks are for the report of "
                               f"a run (its test images); {p} is a study")
+        # (said, not ignored: a study's report is its tables; each cell is a run, with a report of its own)
+        runs = sorted(d for d in (p / "runs").glob("*") if (d / "config.json").is_file())
+        cell = f" (e.g. wildgan report {runs[0]}" + (" --image ..." if images else "") + ")" if runs else ""
+        if images:
+            raise ConfigError(f"--image / images= name images to explain with a run's networks; {p} is a study, "
+                              f"whose cells are the runs: report on a cell{cell}")
+        if score is not None:
+            raise ConfigError(f"--score / score= chooses the score of a run's report; {p} is a study, whose tables "
+                              f"show every score: report on a cell for one{cell}")
         return study_report(p, log=log)
     if not p.exists():
         raise ConfigError(f"{p}: no such folder (a run directory or a study directory is expected)")
