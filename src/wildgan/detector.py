@@ -52,6 +52,7 @@ import inspect
 import json
 import numbers
 import os
+import re
 import shutil
 import tempfile
 import warnings
@@ -270,12 +271,13 @@ class _ImageList(list):
 
 
 def _shrink(a: np.ndarray, size: int, fit: str, channels: int | None) -> np.ndarray:
-    """One image made size x size as the final conversion would (resize_one), then made gray when the run is gray
-    (the order of transforms.convert and _convert_items: resized first)."""
+    """One image made size x size as the final conversion would (resize_one), gray first when the run is gray: a
+    colour image is converted to gray at full size, as _convert_items does, not after resizing."""
     from .data.transforms import resize_one, to_channels
 
-    a = resize_one(a, size, fit)
-    return to_channels(a, 1) if channels == 1 and a.shape[2] != 1 else a
+    if channels == 1 and a.shape[2] != 1:
+        a = to_channels(a, 1)
+    return resize_one(a, size, fit)
 
 
 def _refit(x: np.ndarray | list[np.ndarray], res: int, depth16: str, fit: str, channels: int | None) -> None:
@@ -436,7 +438,7 @@ def _convert_items(x: np.ndarray | list[np.ndarray], res: int, ch: int, resize_m
         return convert(x, res, ch, resize_mode)
     out = np.empty((len(x), res, res, ch), np.uint8)
     for i, a in enumerate(x):
-        out[i] = to_channels(resize_one(a, res, resize_mode), ch)    # (convert's order: resized, then channels)
+        out[i] = resize_one(to_channels(a, ch), res, resize_mode)
     return out
 
 
@@ -512,6 +514,39 @@ class _torch_threads:
 DETECTOR_MARKER = "DETECTOR.txt"
 _DETECTOR_NOTE = ("This run was trained by wildgan.Detector.fit: a later fit with this run_dir replaces it (a `wildgan "
                   "train` run is never replaced by a fit).\n")
+
+
+# the CLI's ways out that training.run's refusals of a resume name, in the Python API's terms
+_CLI_TO_API = (
+    ("--resume with settings that differ from the saved run", "fit(resume=True) with parameters that differ from "
+     "the interrupted fit's"),
+    ("give only the options that may change (e.g. --total-kimg, --minutes): ", "only total_kimg and minutes may "
+     "change; "),
+    ("start a run there without --resume, or give the run's folder", "fit without resume=True trains there afresh, "
+     "or give the run_dir of the interrupted fit"),
+    ("or start again with --overwrite (or another --out)", "or fit without resume=True to train afresh"),
+    ("or start again with --overwrite", "or fit without resume=True to train afresh"),
+    ("a resume must train on the same images", "fit(resume=True) must be given the same images"),
+)
+
+
+def _api_words(msg: str) -> str:
+    """A refusal of training.run about a resume, said as a refusal of fit(resume=True) (its CLI advice, such as
+    `wildgan train --out RUN --resume` alone, has no meaning here and is cut)."""
+    for cli, api in _CLI_TO_API:
+        msg = msg.replace(cli, api)
+    msg = re.sub(r"`wildgan train --out \S+ --resume` alone uses the run's own config\.yaml",
+                 "a Detector with the parameters of the interrupted fit continues it", msg)
+    return msg
+
+
+def _is_folder_tar(p: Path) -> bool:
+    from .data.readers import detect_format, is_tar
+
+    try:
+        return p.is_file() and is_tar(p) and detect_format(p) == "folder-tar"
+    except WildganError:
+        return False
 
 
 def _count_images(X: Any) -> int | None:
@@ -990,9 +1025,12 @@ class Detector:
             src = str(Path(X).resolve()) if isinstance(X, (str, Path)) else f"in-memory {type(X).__name__}"
             # fit recorded in the run's config too: evaluate / score --data convert new data like the training data,
             # and `wildgan train --config` replays it from any folder (an absolute path, as the CLI records)
+            # (a folder or an archive is read as a pile: every file, whatever folders it is in)
+            pile = isinstance(X, (str, Path)) and (Path(X).is_dir() or _is_folder_tar(Path(X)))
             data_cfg = DataConfig(data=str(Path(X).resolve()) if isinstance(X, (str, Path)) else None,
-                                  resolution=res, channels=ch, seed=int(self.seed), fit=self.resize_mode,
-                                  depth16=depth16, skip_bad=bool(self.skip_bad))
+                                  dataset="unlabelled" if pile else "auto", resolution=res, channels=ch,
+                                  seed=int(self.seed), fit=self.resize_mode, depth16=depth16,
+                                  skip_bad=bool(self.skip_bad))
             image_shape = [int(v) for v in shapes.pop()] if len(shapes) == 1 else None
             info = {"protocol": "detector", "source": src, "detector_input": True, "conversion": conv,
                     "resolution": res, "channels": ch, "image_shape": image_shape,
@@ -1051,6 +1089,8 @@ class Detector:
         except BaseException as e:
             for k in FITTED_ATTRS:      # a failed fit leaves the Detector unfitted, not half-fitted
                 self.__dict__.pop(k, None)
+            if resume and isinstance(e, ConfigError) and not trained:
+                raise ConfigError(_api_words(str(e))) from None     # (training.run's refusals speak the CLI's terms)
             if isinstance(e, TrainingInterrupted) and not trained:
                 # the loop's message says --resume and names the checkpoint folder: the CLI's way, and for a
                 # temporary run_dir a folder about to be removed

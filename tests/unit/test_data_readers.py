@@ -224,10 +224,11 @@ def test_decoded_caches_of_earlier_decoding_rules_are_removed(tmp_path, monkeypa
     now = sorted(cache.glob(f"{tree.name}.decoded-*.npz"))
     assert now and all(p.name.startswith(f"{tree.name}.decoded-v{R._DECODE_CACHE_VERSION}-") for p in now)
     stale = [cache / f"{tree.name}.decoded-0123456789.npz", cache / f"{tree.name}.decoded-v6-0123456789.npz"]
-    for p in stale:
+    newer = cache / f"{tree.name}.decoded-v{R._DECODE_CACHE_VERSION + 1}-0123456789.npz"   # another wildgan's
+    for p in (*stale, newer):
         p.write_bytes(b"old")
     load_dataset(tgz, resolution=8)                            # another option set: a new cache file is written
-    assert not any(p.exists() for p in stale) and all(p.exists() for p in now)
+    assert not any(p.exists() for p in stale) and all(p.exists() for p in now) and newer.exists()
 
 
 def test_tar_unpack_takes_back_a_killed_unpack_and_names_a_full_disk(tmp_path, monkeypatch):
@@ -1629,30 +1630,66 @@ def test_an_archive_of_small_jpegs_and_its_folder_give_the_same_pixels(tmp_path,
 
 
 @pytest.mark.parametrize("fit", ["resize", "letterbox"])
-def test_a_gray_run_of_colour_images_gets_the_same_pixels_by_every_path(tmp_path, fit) -> None:
+@pytest.mark.parametrize("size,resolution", [((90, 120), 32), ((30, 40), 64), ((100, 120), None)])
+def test_a_gray_run_of_colour_images_gets_the_same_pixels_by_every_path(tmp_path, fit, size, resolution) -> None:
     """Colour made gray and resizing round differently in either order (1 level in about a fifth of the pixels),
-    so every path resizes first: files read for training, for scoring and by the Detector, and arrays given whole
-    (an .npz, the Detector's in-memory images), also files shrunk while decoding."""
+    so every path makes gray first, then resizes (transforms.convert's order): files read for training (the split,
+    which enlarges images smaller than the resolution), for scoring and by the Detector, and arrays given whole
+    (an .npz, the Detector's in-memory images); images shrunk while decoding, enlarged after, and at the automatic
+    resolution (100x120 -> 128)."""
     import wildgan.detector as D
+    from wildgan.config import DataConfig
+    from wildgan.data import build_split
 
     rng = np.random.default_rng(5)
     pile = tmp_path / "pile"
     pile.mkdir()
     full = []
-    for i in range(6):
-        a = rng.integers(0, 256, (90, 120, 3), dtype=np.uint8)
-        Image.fromarray(a).save(pile / f"{i}.png")
+    for i in range(16):
+        a = rng.integers(0, 256, (*size, 3), dtype=np.uint8)
+        Image.fromarray(a).save(pile / f"{i:02d}.png")
         full.append(a)
     np.savez(tmp_path / "arrays.npz", x=np.stack(full))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        scored, ids = load_images([pile], 32, 1, fit=fit)
-        train, _, _ = load_dataset(pile, dataset="unlabelled", resolution=32, channels=1, fit=fit)
-        npz, _, _ = load_dataset(tmp_path / "arrays.npz", resolution=32, channels=1, fit=fit)
-        det_files, _ = D.to_images(pile, resolution=32, channels=1, resize_mode=fit)
-        det_arrays, _ = D.to_images(full, resolution=32, channels=1, resize_mode=fit)
-        det_block, _ = D.to_images(np.stack(full), resolution=32, channels=1, resize_mode=fit)
-    assert scored.shape == (6, 32, 32, 1)
-    order = [train.ids.index(Path(i).name) for i in ids]
-    for other in (train.x[order], npz.x, det_files, det_arrays, det_block):
+        split = build_split(DataConfig(data=str(pile), dataset="unlabelled", resolution=resolution, channels=1,
+                                       fit=fit))
+        res = split.resolution
+        scored, ids = load_images([pile], res, 1, fit=fit)
+        train, _, _ = load_dataset(pile, dataset="unlabelled", resolution=resolution, channels=1, fit=fit)
+        npz = build_split(DataConfig(data=str(tmp_path / "arrays.npz"), dataset="unlabelled", resolution=res,
+                                     channels=1, fit=fit))
+        det_files, _ = D.to_images(pile, resolution=res, channels=1, resize_mode=fit)
+        det_arrays, _ = D.to_images(full, resolution=res, channels=1, resize_mode=fit)
+        det_block, _ = D.to_images(np.stack(full), resolution=res, channels=1, resize_mode=fit)
+    assert scored.shape == (16, res, res, 1) and res == (resolution or 128)
+    assert train.info["n_gray_files"] == 0 and not train.info["native_gray"]    # colour files, though read gray
+    by_id = dict(zip(split.train_ids, split.train_x))
+    np.testing.assert_array_equal(np.stack([by_id[Path(i).name] for i in ids]), scored)
+    by_id = dict(zip(npz.train_ids, npz.train_x))
+    np.testing.assert_array_equal(np.stack([by_id[k] for k in sorted(by_id, key=lambda k: int(k.split(":")[-1]))]),
+                                  scored)
+    for other in (det_files, det_arrays, det_block):
         np.testing.assert_array_equal(other, scored)
+
+
+def test_resize_error_reads_large_jpegs_as_scoring_does(tmp_path) -> None:
+    """--resize error keeps the files' sizes to compare them (no shrinking while decoding), but its training pixels
+    at the automatic 256 are those scoring reads for 256 (a reduced-scale decode), and two sizes that decode to one
+    reduced size are still told apart."""
+    from wildgan.config import DataConfig
+    from wildgan.data import build_split
+
+    pile = tmp_path / "pile"
+    for i in range(16):
+        _photo(pile / f"{i:02d}.jpg", 1536, 2048, seed=i)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        split = build_split(DataConfig(data=str(pile), dataset="unlabelled", resize="error"))
+        scored, ids = load_images([pile], 256, 3)
+    assert split.resolution == 256
+    by_id = dict(zip(split.train_ids, split.train_x))
+    np.testing.assert_array_equal(np.stack([by_id[Path(i).name] for i in ids]), scored)
+    _photo(pile / "other.jpg", 768, 1024)         # read whole: 1024x768, as the others at 1/2
+    with pytest.raises(DataError, match=r"image size 1024x768 differs from .*\(2048x1536\).*--resize error"):
+        load_dataset(pile, dataset="unlabelled", resize="error")

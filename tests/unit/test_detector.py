@@ -1337,7 +1337,7 @@ def test_shrinking_while_reading_gives_the_pixels_of_the_full_size_images(tmp_pa
 def resize_one_full(a, res, ch, mode):
     from wildgan.data.transforms import resize_one, to_channels
 
-    return to_channels(resize_one(a, res, mode), ch)
+    return resize_one(to_channels(a, ch), res, mode)
 
 
 # ------------------------------------------------------------------------------------------- interruption, resume
@@ -1381,6 +1381,14 @@ def test_an_interrupted_fit_says_what_was_kept_and_resume_continues_it_exactly(x
     np.testing.assert_array_equal(resumed.decision_function(x_train), whole.decision_function(x_train))
     with pytest.raises(ConfigError, match=r"resume=True .* Detector\(run_dir=...\)"):
         Detector(**params).fit(x_train, resume=True)
+    # training.run's refusals of a resume, in the API's terms (no --resume / --overwrite / `wildgan train`)
+    for kw, X, said in (({"resolution": 8}, x_train, "fit(resume=True) with parameters that differ"),
+                        ({}, x_train[:40], "fit(resume=True) must be given the same images")):
+        with pytest.raises(ConfigError, match=re.escape(said)) as e:
+            Detector(run_dir=str(run), **{**params, **kw}).fit(X, resume=True)
+        assert "--" not in str(e.value) and "wildgan train" not in str(e.value), str(e.value)
+    with pytest.raises(ConfigError, match=r"nothing to resume .* fit without resume=True trains there afresh"):
+        Detector(run_dir=str(tmp_path / "none"), **params).fit(x_train, resume=True)
 
 
 def test_parameters_used_after_training_are_refused_before_it(x_train, tmp_path) -> None:
@@ -1417,3 +1425,14 @@ def test_a_fit_on_a_folder_records_where_and_how_it_read_it(x_train, tmp_path, m
     Detector(run_dir="run", skip_bad=True, **{**TINY, "total_kimg": 0.02}).fit("pile")
     cfg = json.loads((tmp_path / "run" / "config.json").read_text())
     assert cfg["data"]["data"] == str(pile.resolve()) and cfg["data"]["skip_bad"] is True
+    # a tree of class folders is read as a pile (every file): so is its record, not as labelled classes
+    from wildgan.config import read_run_config
+    from wildgan.data import build_split
+
+    tree = tmp_path / "tree"
+    for i in range(40):
+        (tree / ("good" if i % 2 else "scratched")).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(x_train[i]).save(tree / ("good" if i % 2 else "scratched") / f"{i:03d}.png")
+    Detector(run_dir="run2", **{**TINY, "total_kimg": 0.02}).fit("tree")
+    replay = build_split(read_run_config(tmp_path / "run2").data)
+    assert len(replay.train_x) == 40

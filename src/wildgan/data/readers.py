@@ -77,7 +77,7 @@ SAMPLE_NAME = "mnist-sample.npz"
 # bump when decoding rules change so stale caches are not reused (2: median-size rule, 3: 256 px automatic cap,
 # 4: .webp and .gif read, symlinked folders followed, 5: JPEG aliases and PNM read, 6: __MACOSX folders skipped,
 # uint16 arrays follow depth16 image by image, 2-channel arrays refused, 32-bit float TIFFs read, 7: large JPEGs
-# decoded at a reduced scale, JPEG_DRAFT_GAP; gray after resizing)
+# decoded at a reduced scale, JPEG_DRAFT_GAP; a gray run's colour files made gray before they are shrunk)
 _DECODE_CACHE_VERSION = 7
 READER_VERSION = _DECODE_CACHE_VERSION     # recorded in split.json: a rebuild by another reader is told apart
 # what each reader version changed in which files a folder lists or how they read (split_differences explains a
@@ -86,8 +86,8 @@ READER_CHANGES = {
     4: "it reads .gif and .webp files and follows symlinked folders",
     5: "it reads .jfif/.jpe and PNM (.ppm/.pgm/.pbm/.pnm) files",
     6: "it skips __MACOSX folders (macOS zip leftovers), reads 32-bit float TIFFs and refuses 2-channel arrays",
-    7: "it decodes JPEGs of at least 4 times the resolution at a reduced scale, and makes colour images gray after "
-       "resizing them, not before (pixels about 1 level of 255 apart)",
+    7: "it decodes JPEGs of at least 4 times the resolution at a reduced scale, and makes a gray run's colour files "
+       "gray before shrinking them while decoding (pixels about 1 level of 255 apart)",
 }
 
 
@@ -752,22 +752,28 @@ def _worker_init() -> None:
         threading.Thread(target=watch, daemon=True).start()
 
 
-def _decode_one(f: str | Path, depth16: str, limit: int | None, fit: str) -> tuple[Any, ...]:
-    """One file: ('ok', array, stats, (h0, w0), resized, warnings) or ('bad', why, warnings); the array shrunk to
-    `limit` as the serial decode does (warnings: only a pool worker records them, see _decode_task)."""
+def _decode_one(f: str | Path, depth16: str, limit: int | None, fit: str, channels: int | None = None,
+                draft_for: int | None = None) -> tuple[Any, ...]:
+    """One file: ('ok', array, stats, (h0, w0), resized, c0, warnings) or ('bad', why, warnings); the array shrunk
+    to `limit` as the serial decode does, made gray first when `channels` is 1 (transforms.convert's order: gray,
+    then resized), c0 its own channel count (warnings: only a pool worker records them, see _decode_task).
+    draft_for: the side a JPEG is read for (read_image_sized) when there is no limit (default: the limit)."""
     one: dict[str, Any] = {}
     try:
-        a, (h0, w0) = read_image_sized(f, depth16, one, limit)
+        a, (h0, w0) = read_image_sized(f, depth16, one, limit if limit is not None else draft_for)
     except DataError as e:
         return ("bad", str(e), [])
+    c0 = int(a.shape[2])
+    if channels == 1 and c0 != 1:
+        a = to_channels(a, 1)
     resized = limit is not None and (h0 > limit or w0 > limit)
     if resized:
         a = resize_one(a, limit, fit)
-    return ("ok", a, one, (int(h0), int(w0)), resized, [])
+    return ("ok", a, one, (int(h0), int(w0)), resized, c0, [])
 
 
-def _decode_task(paths: list[str], depth16: str, limit: int | None, fit: str, pil: dict[str, Any]
-                 ) -> list[tuple[Any, ...]]:
+def _decode_task(paths: list[str], depth16: str, limit: int | None, fit: str, channels: int | None,
+                 draft_for: int | None, pil: dict[str, Any]) -> list[tuple[Any, ...]]:
     """A worker's share of _decode_files: _decode_one per file, with the warnings each gave recorded (message,
     category, filename, lineno, module) for the main process to give. `pil`: the caller's Pillow settings."""
     from PIL import ImageFile
@@ -778,7 +784,7 @@ def _decode_task(paths: list[str], depth16: str, limit: int | None, fit: str, pi
     for f in paths:
         with warnings.catch_warnings(record=True) as said:
             warnings.simplefilter("always")
-            r = _decode_one(f, depth16, limit, fit)
+            r = _decode_one(f, depth16, limit, fit, channels, draft_for)
         rec = [(str(w.message), w.category, w.filename, w.lineno, _module_of(w.filename)) for w in said]
         out.append(r[:-1] + (rec,))
     return out
@@ -834,7 +840,7 @@ def job_decode_pool(files: Sequence[Path]) -> DecodePool | None:
 
 
 def _pooled(files: Sequence[Path], o: _Opts, limit: int | None, workers: int,
-            shared: DecodePool | None = None) -> Iterator[tuple[Any, ...]]:
+            shared: DecodePool | None = None, draft_for: int | None = None) -> Iterator[tuple[Any, ...]]:
     """_decode_task's results for every file, in order, from a pool of `workers` processes (`shared`'s, else one of
     its own for these files); lazily (the caller may stop early: what is queued is cancelled when the generator is
     closed)."""
@@ -865,7 +871,7 @@ def _pooled(files: Sequence[Path], o: _Opts, limit: int | None, workers: int,
                 if nxt is None:
                     break
                 try:
-                    pending.append(ex.submit(_decode_task, nxt, o.depth16, limit, o.fit, pil))
+                    pending.append(ex.submit(_decode_task, nxt, o.depth16, limit, o.fit, o.channels, draft_for, pil))
                 except BrokenProcessPool:            # (a shared pool's process may die between chunks)
                     raise died from None
         finally:
@@ -876,7 +882,7 @@ def _pooled(files: Sequence[Path], o: _Opts, limit: int | None, workers: int,
                 done = pending.popleft().result()
                 nxt = next(tasks, None)
                 if nxt is not None:
-                    pending.append(ex.submit(_decode_task, nxt, o.depth16, limit, o.fit, pil))
+                    pending.append(ex.submit(_decode_task, nxt, o.depth16, limit, o.fit, o.channels, draft_for, pil))
             except BrokenProcessPool:
                 raise died from None
             yield from done
@@ -893,7 +899,8 @@ def _decode_files(files: Sequence[Path], o: _Opts, skipped: list[dict[str, str]]
                   convert_one: Callable[[np.ndarray], np.ndarray] | None = None, max_skipped: int | None = None,
                   chunked: bool = False, stats: dict[str, Any] | None = None,
                   native: list[tuple[int, int]] | None = None,
-                  pool: DecodePool | None = None) -> tuple[list[np.ndarray], list[int]]:
+                  pool: DecodePool | None = None, kinds: list[int] | None = None
+                  ) -> tuple[list[np.ndarray], list[int]]:
     """Decode files; returns the arrays and the indices (into files) that were kept.
 
     `sizes`: collects the decoded (native) sizes, each with its first file. `chunked`: the caller decodes in chunks
@@ -902,7 +909,8 @@ def _decode_files(files: Sequence[Path], o: _Opts, skipped: list[dict[str, str]]
     the decode statistics of the kept files, for the caller's warn_decode_stats. `native`: collects the native (H, W)
     of each kept image, in order (for _stack's mixed-size warning). `pool`: the caller's pool of decoding processes
     (iter_images keeps one for all its chunks, job_decode_pool); without one, a pool of this call's own when the
-    files are many (decode_workers)."""
+    files are many (decode_workers). `kinds`: collects each kept file's own channel count (1 gray, 3 colour), in
+    order: with o.channels 1 the arrays are gray already (made gray before they are shrunk, convert's order)."""
     arrays, kept = [], []
     sizes = {} if sizes is None else sizes        # as decoded, before any shrinking
     bad: list[str] = []
@@ -910,17 +918,20 @@ def _decode_files(files: Sequence[Path], o: _Opts, skipped: list[dict[str, str]]
     # automatic one (not when probing native sizes for the decode cache, which only holds small images)
     # (--resize error must still see, and refuse, mixed sizes)
     limit = o.resolution or (None if o.probe_uniform or o.resize == "error" else MAX_AUTO_RESOLUTION)
+    # --resize error keeps the files' sizes to compare them, but a large JPEG is still read for the automatic
+    # resolution it ends at (at most 256), as scoring reads it: the pixels of both are those of the one rule
+    draft_for = MAX_AUTO_RESOLUTION if limit is None and not o.probe_uniform else None
     capped = 0
     # a native-size probe decodes one process's way: it stops at the first other size, where a pool would already
     # be decoding many more (large photos, at full size) that cannot be called back
     shared = None if o.probe_uniform else pool
     workers = 1 if o.probe_uniform else shared.workers if shared is not None else decode_workers(len(files))
-    results: Iterator[tuple[Any, ...] | None] = _pooled(files, o, limit, workers, shared) if workers > 1 else \
-        itertools.repeat(None)
+    results: Iterator[tuple[Any, ...] | None] = _pooled(files, o, limit, workers, shared, draft_for) \
+        if workers > 1 else itertools.repeat(None)
     try:
         for i, (f, r) in enumerate(_progress(zip(files, results), len(files), desc, o.progress)):
             if r is None:               # one process: decoded here (warnings point from this frame to the caller)
-                r = _decode_one(f, o.depth16, limit, o.fit)
+                r = _decode_one(f, o.depth16, limit, o.fit, o.channels, draft_for)
             else:
                 _say_again(r)
             if r[0] == "bad":
@@ -933,13 +944,15 @@ def _decode_files(files: Sequence[Path], o: _Opts, skipped: list[dict[str, str]]
                 if max_skipped is not None and len(skipped) >= max_skipped:
                     break
                 continue
-            _, a, one, (h0, w0), resized, _ = r
+            _, a, one, (h0, w0), resized, c0, _ = r
             sizes.setdefault((h0, w0), f)
             if o.probe_uniform and len(sizes) > 1:
                 raise _MixedSizes()      # a native-size probe: stop at the first other size, not after all
             capped += resized and o.resolution is None
             if native is not None:
                 native.append((h0, w0))
+            if kinds is not None:
+                kinds.append(c0)
             arrays.append(a if convert_one is None else convert_one(a))
             kept.append(i)
             if stats is not None:
@@ -974,6 +987,13 @@ def _header_opens(path: Path) -> bool:
         raise
     except Exception:  # noqa: BLE001 - anything Pillow raises: the caller asks read_image for the reason
         return False
+
+
+def _gray_info(kinds: Sequence[int]) -> dict[str, Any]:
+    """What a data set's record says of its files' kind (kinds: each file's own channel count, _decode_files):
+    whether every file was gray, and how many were (also when --channels 1 made the others gray while decoding)."""
+    n = sum(1 for c in kinds if c == 1)
+    return {"native_gray": bool(kinds) and n == len(kinds), "n_gray_files": n}
 
 
 def _n_gray(arrays: Sequence[np.ndarray]) -> int:
@@ -1026,15 +1046,20 @@ def _stack(arrays: list[np.ndarray], names: Sequence[str], o: _Opts, what: str,
         n_colour = len(arrays) - n_gray
         warn_user(f"{what}: {n_colour} colour image{'s' if n_colour != 1 else ''} and {n_gray} gray "
                   f"image{'s' if n_gray != 1 else ''}: all are converted to RGB (choose gray with --channels 1)")
+    own_sizes = list(native) if native is not None and len(native) == len(arrays) else None
     sizes = {a.shape[:2] for a in arrays}
+    if o.resize == "error" and own_sizes is not None:
+        # the files' own sizes: a large JPEG is read at a reduced scale, so two sizes could decode to one
+        sizes = {tuple(hw) for hw in own_sizes}
     target = o.resolution
     if len(sizes) > 1:
         if o.probe_uniform:
             raise _MixedSizes()
         if o.resize == "error":
-            h0, w0 = arrays[0].shape[:2]
-            j = next(i for i, a in enumerate(arrays) if a.shape[:2] != (h0, w0))
-            h, w = arrays[j].shape[:2]
+            shape_of = (lambda i: tuple(own_sizes[i])) if own_sizes is not None else (lambda i: arrays[i].shape[:2])
+            h0, w0 = shape_of(0)
+            j = next(i for i in range(len(arrays)) if shape_of(i) != (h0, w0))
+            h, w = shape_of(j)
             raise DataError(f"{names[j]}: image size {w}x{h} differs from {names[0]} ({w0}x{h0}); "
                             "mixed sizes are not allowed with --resize error (resize='error'); use --resize resize")
         if target is None:
@@ -1056,21 +1081,23 @@ def _stack(arrays: list[np.ndarray], names: Sequence[str], o: _Opts, what: str,
     # the images shrunk to the automatic cap while decoding, when the common size is smaller: read again and shrunk
     # to it at once, as scoring reads a file for the run's resolution (shrinking twice would round twice, and would
     # enlarge a strip whose short side is below the cap before shrinking it)
-    reread = set()
-    if o.resolution is None and target is not None and target < MAX_AUTO_RESOLUTION and native is not None \
-            and len(native) == len(arrays):
-        reread = {i for i, hw in enumerate(native) if max(hw) > MAX_AUTO_RESOLUTION}
+    again: dict[int, np.ndarray] = {}
+    if o.resolution is None and target is not None and target < MAX_AUTO_RESOLUTION and own_sizes is not None:
+        reread = [i for i, hw in enumerate(own_sizes) if max(hw) > MAX_AUTO_RESOLUTION]
+        if reread:
+            # by the decoder itself (its pool of processes for many files): each file as scoring reads it for target
+            got, kept = _decode_files([Path(names[i]) for i in reread], replace(o, resolution=target, skip_bad=False),
+                                      [], desc="reading large images again", what=what, chunked=True)
+            again = dict(zip((reread[k] for k in kept), got))
     out = None
     freed = 0
     for i, a in enumerate(arrays):
         arrays[i] = None  # type: ignore[call-overload]
         freed += a.nbytes
-        if i in reread:
-            assert target is not None
-            a = resize_one(read_image(names[i], o.depth16, reduce_for=target), target, o.fit)
+        a = again.pop(i, a)
+        a = to_channels(a, channels)
         if target is not None and (mixed or a.shape[0] > target or a.shape[1] > target):
             a = resize_one(a, target, o.fit)
-        a = to_channels(a, channels)            # (after resizing: transforms.convert's order)
         if out is None:
             out = np.empty((len(arrays),) + a.shape, np.uint8)   # (its pages are taken as they are written)
         out[i] = a
@@ -1167,10 +1194,11 @@ def _shrink_uniform(x: np.ndarray, o: _Opts, warn: bool = True) -> np.ndarray:
     crop once for the train and test arrays of one data set (_shrink_pair)."""
     if warn:
         warn_crop({tuple(x.shape[1:3])}, o.fit, o.resolution, "images")
-    channels = o.channels or x.shape[3]
+    if o.channels is not None:
+        x = to_channels(x, o.channels)
     if o.resolution is not None and (x.shape[1] > o.resolution or x.shape[2] > o.resolution):
-        return convert(x, o.resolution, channels, o.fit)           # (resized, then the channels: convert's order)
-    return to_channels(x, channels)
+        x = convert(x, o.resolution, x.shape[3], o.fit)
+    return x
 
 
 # ------------------------------------------------------------------------------------------------ folder trees
@@ -1286,10 +1314,11 @@ def read_folder(root: str | Path, o: _Opts | None = None, id_root: Path | None =
         sizes: dict[tuple[int, int], Path] = {}
         native: list[tuple[int, int]] = []
         # (chunked: the crop warning is said once below, for the whole tree, not once for train/ and once for test/)
+        kinds: list[int] = []
         arrays, kept = _decode_files(files, o, skipped, desc=f"decoding {split}", what=str(where), sizes=sizes,
-                                     stats=stats, native=native, chunked=True)
+                                     stats=stats, native=native, chunked=True, kinds=kinds)
         all_sizes |= set(sizes)
-        gray = {"native_gray": _all_gray(arrays), "n_gray_files": _n_gray(arrays)}   # before _stack consumes them
+        gray = _gray_info(kinds)
         x = _stack(arrays, [str(files[i]) for i in kept], o, str(where), native)
         ids = [files[i].relative_to(id_root).as_posix() for i in kept]
         sets[split] = ImageSet(x, np.asarray([labels[i] for i in kept], np.int64), class_names, ids,
@@ -1320,9 +1349,10 @@ def read_unlabelled(root: str | Path, o: _Opts | None = None) -> ImageSet:
     native: list[tuple[int, int]] = []
     stats: dict[str, Any] = {} if o.stats is None else o.stats
     warn_if_no_room(files, o, str(root))
+    kinds: list[int] = []
     arrays, kept = _decode_files(files, o, skipped, desc="decoding", what=str(root), sizes=sizes, stats=stats,
-                                 native=native)
-    gray = {"native_gray": _all_gray(arrays), "n_gray_files": _n_gray(arrays)}       # before _stack consumes them
+                                 native=native, kinds=kinds)
+    gray = _gray_info(kinds)
     x = _stack(arrays, [str(files[i]) for i in kept], o, str(root), native)
     if o.stats is None:
         warn_decode_stats(stats, str(root), o.depth16)
@@ -1385,11 +1415,13 @@ def _cache_file(tree: Path, o: _Opts) -> Path:
 
 
 def _drop_stale_decoded(tree: Path) -> None:
-    """Remove the tree's decoded caches written under other decoding rules (an earlier wildgan): each is a copy of
-    the whole data set that no version of these rules reads again."""
-    keep = f"{tree.name}.decoded-v{_DECODE_CACHE_VERSION}-"
-    for f in tree.parent.glob(f"{glob.escape(tree.name)}.decoded-*.npz"):
-        if not f.name.startswith(keep):
+    """Remove the tree's decoded caches written under earlier decoding rules (an older wildgan, or one from before
+    the names carried the version): each is a copy of the whole data set that nothing reads again. A newer
+    wildgan's are kept: two versions may share one cache (two environments, a cluster's home folder)."""
+    prefix = f"{tree.name}.decoded-"
+    for f in tree.parent.glob(f"{glob.escape(prefix)}*.npz"):
+        m = re.match(r"v(\d+)-", f.name[len(prefix):])
+        if m is None or int(m.group(1)) < _DECODE_CACHE_VERSION:
             try:
                 f.unlink()
             except OSError:      # (a read-only shared cache)
@@ -1978,10 +2010,9 @@ def iter_images(files: Sequence[Path], resolution: int, channels: int, *,
     # decoded gray / colour files, by index (a file read by two chunks, the topped-up last score batch, counts
     # once): a mismatch with the run is worth a word
     native: dict[int, int] = {} if kinds is None else kinds
-    decoded: list[int] = []                   # the channel counts of the chunk's kept files, in order
+    decoded: list[int] = []                   # the files' own channel counts of the chunk's kept files, in order
 
     def one(a: np.ndarray) -> np.ndarray:     # each image on its own, as soon as it is decoded: memory holds
-        decoded.append(int(a.shape[-1]))
         return convert(a[None], resolution, channels, o.fit)[0]    # the chunk's converted pixels, twice at most
 
     chunks = [range(len(files))] if chunks is None else chunks
@@ -2003,7 +2034,7 @@ def iter_images(files: Sequence[Path], resolution: int, channels: int, *,
             # one chunk: the plain rules (every bad file named at once); several: decode leniently and decide here
             arrays, kept = _decode_files(part, lenient if several else o, skipped, sizes=sizes, convert_one=one,
                                          max_skipped=None if o.skip_bad else MAX_NAMED_BAD_FILES, chunked=True,
-                                         stats=stats, pool=pool)
+                                         stats=stats, pool=pool, kinds=decoded)
             if o.resize == "error" and len(sizes) > 1:
                 (h0, w0), f0 = next(iter(sizes.items()))
                 (h, w), f = list(sizes.items())[1]

@@ -252,26 +252,23 @@ def resize_one(img: np.ndarray, resolution: int, fit: str = "resize") -> np.ndar
 
 
 def convert(x: np.ndarray, resolution: int, channels: int, fit: str = "resize") -> np.ndarray:
-    """uint8 [N, H, W, C] -> uint8 [N, R, R, channels] (the one conversion used for training and scoring).
-
-    Resized first, then given its channels: the one order of every path (a file shrunk while it is decoded, before
-    the run's channel count is known, is resized first too), because a colour image made gray and resized rounds
-    otherwise than one resized and made gray (1 level of 255 in about a fifth of the pixels)."""
+    """uint8 [N, H, W, C] -> uint8 [N, R, R, channels] (the one conversion used for training and scoring)."""
     check_resolution(resolution)
     if fit not in FITS:
         raise ConfigError(f"fit must be one of {', '.join(FITS)}, got {fit!r}")
+    x = to_channels(x, channels)
     n, h, w, c = x.shape
     if (h, w) == (resolution, resolution):
-        return np.ascontiguousarray(to_channels(x, channels))
+        return np.ascontiguousarray(x)
     if fit == "pad" and h <= resolution and w <= resolution:
-        out = np.zeros((n, resolution, resolution, channels), np.uint8)
+        out = np.zeros((n, resolution, resolution, c), np.uint8)
         top, left = (resolution - h) // 2, (resolution - w) // 2
-        out[:, top:top + h, left:left + w] = to_channels(x, channels)    # (padding with black: either order)
+        out[:, top:top + h, left:left + w] = x
         return out
     out = np.empty((n, resolution, resolution, c), np.uint8)
     for i in range(n):
         out[i] = resize_one(x[i], resolution, "letterbox" if fit == "letterbox" else "resize")
-    return to_channels(out, channels)
+    return out
 
 
 def permute_rows(x: np.ndarray, perm: np.ndarray) -> np.ndarray:
