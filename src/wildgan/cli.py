@@ -639,7 +639,7 @@ def _log_to(run_dir: Path) -> Callable[[str], None]:
 
 def _append(path: Path, line: str) -> None:
     try:
-        with open(path, "a", encoding="utf-8") as f:
+        with open(path, "a", encoding="utf-8", errors="surrogateescape") as f:
             f.write(line + "\n")
     except OSError:
         pass                  # the log is a copy of what stderr shows; never the reason a run stops
@@ -974,6 +974,13 @@ def _check_out_file(out: str, example: str) -> None:
     p = Path(out)
     if p.is_dir():
         raise ConfigError(f"--out {out} is a folder; give a file name, e.g. {p / example}")
+    if p.is_symlink():
+        p = p.resolve()                 # (written through the link: its target is what must be writable)
+    if p.exists() and not p.is_file():
+        # /dev/null, a FIFO: written to directly (fileio.atomic_write_stream), never replaced by a file
+        if not os.access(p, os.W_OK):
+            raise ConfigError(f"cannot write --out {out}: permission denied")
+        return
     blocking = next((q for q in p.parents if q.exists()), None)
     if blocking is not None and not blocking.is_dir():
         raise ConfigError(f"cannot write --out {out}: {blocking} is a file, not a folder")

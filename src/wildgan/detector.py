@@ -952,7 +952,7 @@ class Detector:
         def log(msg: str) -> None:
             if self.verbose:
                 print(msg)
-            with open(run_dir / "log.txt", "a", encoding="utf-8") as f:
+            with open(run_dir / "log.txt", "a", encoding="utf-8", errors="surrogateescape") as f:
                 f.write(msg + "\n")
         return log
 
@@ -1168,7 +1168,7 @@ class Detector:
                f"{', minutes=None or a larger budget' if result.status == 'budget' else ''}, or a smaller "
                f"phase_kimg")
         try:        # the run's log says it too, as a CLI run's does
-            with open(run_dir / "log.txt", "a", encoding="utf-8") as f:
+            with open(run_dir / "log.txt", "a", encoding="utf-8", errors="surrogateescape") as f:
                 f.write(f"warning: {msg}\n")
         except OSError:
             pass

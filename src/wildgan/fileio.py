@@ -16,8 +16,18 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 
 def atomic_write_stream(write: "Callable[[BinaryIO], object]", path: Path) -> None:
-    """Call write(fileobj) on a temp file next to `path`, fsync, then rename over `path`."""
+    """Call write(fileobj) on a temp file next to `path`, fsync, then rename over `path`.
+
+    A symlink is written through (its target is replaced, not the link), and a path that is not a regular file
+    (/dev/null, a FIFO, a terminal) is written to directly: renaming over it would replace a device node with a
+    plain file, for every process on the machine when run as root."""
     path = Path(path)
+    if path.is_symlink():
+        path = path.resolve()
+    if path.exists() and not path.is_file() and not path.is_dir():
+        with open(path, "wb") as f:
+            write(f)
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -38,7 +48,9 @@ def atomic_write_stream(write: "Callable[[BinaryIO], object]", path: Path) -> No
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
+    # surrogateescape: a file name that is not valid UTF-8 (Python decodes it with lone surrogates) is written back
+    # as the bytes it has on disk, instead of failing after the work that produced the text
+    atomic_write_bytes(path, text.encode("utf-8", "surrogateescape"))
 
 
 def _fsync_dir(d: Path) -> None:

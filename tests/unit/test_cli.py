@@ -957,3 +957,56 @@ def test_a_cuda_device_number_the_machine_does_not_have_is_refused(monkeypatch):
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
     with pytest.raises(WildganError, match=r"has 2 CUDA devices \(cuda:0 to cuda:1\)"):
         resolve_device("cuda:3")
+
+
+def test_a_file_name_that_is_not_utf8_is_trained_and_scored(tmp_path, capsys):
+    """Linux file names are bytes: one that is not valid UTF-8 used to crash train (the ids' digest) and score (the
+    CSV, written after all the scoring) with a UnicodeEncodeError."""
+    import os
+
+    from PIL import Image
+
+    pile = tmp_path / "pile"
+    pile.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(20):
+        Image.fromarray(rng.integers(0, 256, (8, 8), dtype=np.uint8)).save(pile / f"{i:02d}.png")
+    odd = os.path.join(os.fsencode(pile), b"caf\xe9.png")          # Latin-1, as an old camera or share names it
+    with open(odd, "wb") as f:
+        Image.fromarray(rng.integers(0, 256, (8, 8), dtype=np.uint8)).save(f, "PNG")
+    run, out = tmp_path / "run", tmp_path / "s.csv"
+    common = ["--preset", "tiny", "--threads", "1", "--no-progress", "--device", "cpu"]
+    assert main(["train", "--data", str(pile), "--total-kimg", "0.05", "--phase-kimg", "0.02", "--out", str(run),
+                 *common[:-2]]) == 0
+    assert main(["score", str(run), "--data", str(pile), "--out", str(out), "--no-progress"]) == 0
+    rows = out.read_bytes().splitlines()
+    assert len(rows) == 22 and any(b"caf\xe9.png" in r for r in rows)      # the name as it is on disk
+
+
+def test_out_is_written_through_a_symlink_and_never_replaces_a_device(tmp_path):
+    import os
+
+    from wildgan.fileio import atomic_write_text
+
+    target = tmp_path / "real" / "t.csv"
+    target.parent.mkdir()
+    target.write_text("old")
+    link = tmp_path / "link.csv"
+    link.symlink_to(target)
+    atomic_write_text(link, "new")
+    assert link.is_symlink() and target.read_text() == "new"
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    import threading
+
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(open(fifo, "rb").read()))
+    reader.start()
+    atomic_write_text(fifo, "through")
+    reader.join(10)
+    assert got == [b"through"] and not fifo.is_file() and fifo.exists()    # still a FIFO, not a file
+    from wildgan.cli import _check_out_file
+
+    _check_out_file(os.devnull, "x.csv")                                # /dev/null is writable: accepted
+    atomic_write_text(Path(os.devnull), "nothing")
+    assert not Path(os.devnull).is_file()

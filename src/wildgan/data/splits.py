@@ -572,7 +572,7 @@ def split_summary(split: AnomalySplit) -> dict[str, Any]:
     """Counts, shape and a checksum of the image ids of a split: what split.json records so that a later rebuild
     from the same config (evaluate, score, resume) can tell whether the data on disk has changed since."""
     def digest(ids: list[str]) -> str:
-        return hashlib.sha256("\n".join(ids).encode("utf-8")).hexdigest()
+        return hashlib.sha256("\n".join(ids).encode("utf-8", "surrogateescape")).hexdigest()
 
     return {"n_train": int(len(split.train_x)), "n_train_anomalous": int(np.sum(split.train_is_anomaly)),
             "n_test": int(len(split.test_x)), "n_test_anomalous": int(np.sum(split.test_y)),

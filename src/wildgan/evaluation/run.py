@@ -161,7 +161,7 @@ SEARCH_CACHE = "test_search.npz"
 def _ids_digest(ids: list[str]) -> str:
     import hashlib
 
-    return hashlib.sha256("\n".join(map(str, ids)).encode("utf-8")).hexdigest()
+    return hashlib.sha256("\n".join(map(str, ids)).encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def write_search_cache(out_dir: Path, ids: list[str], info: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:

@@ -263,7 +263,7 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
             # the cell's own log.txt too, as a `wildgan train` run folder has (how each session went)
             log(msg)
             try:
-                with open(run_dir / "log.txt", "a", encoding="utf-8") as f:
+                with open(run_dir / "log.txt", "a", encoding="utf-8", errors="surrogateescape") as f:
                     f.write(msg.rstrip("\n") + "\n")
             except OSError:
                 pass
