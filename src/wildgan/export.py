@@ -155,6 +155,15 @@ def scoring_graph(run_dir: str | Path, *, input_type: str = "uint8", include_A: 
     return graph, model
 
 
+def _opset_range() -> tuple[int, int]:
+    """The ONNX opsets torch's TorchScript exporter writes (7 to 23 in torch 2.13)."""
+    try:
+        from torch.onnx._constants import ONNX_MAX_OPSET, ONNX_MIN_OPSET
+        return int(ONNX_MIN_OPSET), int(ONNX_MAX_OPSET)
+    except (ImportError, AttributeError):      # (a private module: another torch may lack it)
+        return 7, 23
+
+
 def export_onnx(run_dir: str | Path, path: str | Path, batch_size: int = 64, opset: int = 17, *,
                 input_type: str = "uint8", include_A: bool = True, checkpoint: str | Path | None = None) -> Path:
     """Write the run's scoring graph to `path` (.onnx). `batch_size` is the example batch the graph is traced with;
@@ -162,6 +171,13 @@ def export_onnx(run_dir: str | Path, path: str | Path, batch_size: int = 64, ops
     `onnx` extra (pip install onnx) to write metadata."""
     if batch_size < 1:
         raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
+    lo, hi = _opset_range()
+    if isinstance(opset, bool) or not isinstance(opset, int) or not lo <= opset <= hi:
+        # (torch's own error comes after tracing, as a traceback of its exporter)
+        raise ConfigError(f"opset must be an ONNX opset this torch exports, {lo} to {hi}; got {opset!r} (the "
+                          f"default, 17, is read by onnxruntime 1.12 and later)")
+    if Path(path).exists() and not Path(path).is_file() and not Path(path).is_dir():
+        raise ConfigError(f"{path}: not a regular file (a device or a pipe); the ONNX model is written to a file")
     import importlib.util
 
     if importlib.util.find_spec("onnx") is None:

@@ -1693,3 +1693,40 @@ def test_resize_error_reads_large_jpegs_as_scoring_does(tmp_path) -> None:
     _photo(pile / "other.jpg", 768, 1024)         # read whole: 1024x768, as the others at 1/2
     with pytest.raises(DataError, match=r"image size 1024x768 differs from .*\(2048x1536\).*--resize error"):
         load_dataset(pile, dataset="unlabelled", resize="error")
+
+
+def test_an_npz_s_test_arrays_are_used_beside_x_and_x_with_x_train_is_refused(tmp_path) -> None:
+    rng = np.random.default_rng(0)
+    p = tmp_path / "d.npz"
+    np.savez(p, x=rng.integers(0, 256, (40, 8, 8), dtype=np.uint8), y=np.arange(40) % 2,
+             x_test=rng.integers(0, 256, (10, 8, 8), dtype=np.uint8), y_test=np.arange(10) % 2)
+    train, test, _ = load_dataset(p)
+    assert len(train) == 40 and test is not None and len(test) == 10     # (the test arrays used to be ignored)
+    q = tmp_path / "both.npz"
+    np.savez(q, x=np.zeros((4, 8, 8), np.uint8), y=np.zeros(4, int), x_train=np.zeros((4, 8, 8), np.uint8),
+             y_train=np.zeros(4, int))
+    with pytest.raises(DataError, match=r"both\.npz: holds both 'x' and 'x_train'"):
+        load_dataset(q)
+
+
+def test_a_protocol_named_with_dataset_must_fit_the_data(tmp_path) -> None:
+    """--dataset mnist on CIFAR-10's folders trained on 'bird' (MNIST's normal class 2) at 16 px gray, without a
+    word; --dataset chula-rbc12 on data without photo ids split crops of one photo into training and test."""
+    from wildgan.config import DataConfig
+    from wildgan.data import build_split
+
+    rng = np.random.default_rng(0)
+    p = tmp_path / "cifarish.npz"
+    np.savez(p, x=rng.integers(0, 256, (400, 32, 32, 3), dtype=np.uint8), y=np.arange(400) % 10,
+             class_names=np.array(CIFAR10_CLASSES))
+    with pytest.raises(ConfigError, match=r"--dataset mnist chooses the mnist protocol, but its classes are "
+                                          r"airplane, automobile.*not the digits 0-9; --dataset auto"):
+        build_split(DataConfig(data=str(p), dataset="mnist"))
+    with pytest.raises(ConfigError, match=r"--dataset chula-rbc12 .* no photo ids"):
+        build_split(DataConfig(data=str(p), dataset="chula-rbc12", normal=("cat",)))
+    digits = tmp_path / "digits.npz"
+    np.savez(digits, x=rng.integers(0, 256, (60, 28, 28), dtype=np.uint8), y=np.arange(60) % 10)
+    with pytest.raises(ConfigError, match=r"--dataset cifar10 .* its classes are 0, 1, 2, 3, 4, 5, \.\.\., not "
+                                          r"CIFAR-10's"):
+        build_split(DataConfig(data=str(digits), dataset="cifar10"))
+    assert build_split(DataConfig(data=str(p), dataset="cifar10")).info["protocol"] == "cifar10"

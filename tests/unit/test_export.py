@@ -85,6 +85,13 @@ def test_export_refuses_bad_arguments(run_dir, tmp_path) -> None:
         export_onnx(run_dir, tmp_path / "x.onnx", input_type="int16")
     with pytest.raises(ConfigError):
         export_onnx(run_dir, tmp_path / "x.onnx", batch_size=0)
+    for opset in (5, 24, 99):           # (torch's exporter raised its own traceback, after tracing)
+        with pytest.raises(ConfigError, match=rf"opset must be an ONNX opset this torch exports, 7 to 23; got {opset}"):
+            export_onnx(run_dir, tmp_path / "x.onnx", opset=opset)
+    import os
+
+    with pytest.raises(ConfigError, match="not a regular file"):      # (renamed over: /dev/full became a file)
+        export_onnx(run_dir, os.devnull)
     assert not (tmp_path / "x.onnx").exists()
 
 

@@ -1669,8 +1669,13 @@ def read_npz(path: str | Path, o: _Opts | None = None) -> tuple[ImageSet, ImageS
     z = _open_npz(p, "x/y or x_train/y_train")
     with z:
         keys = set(z.files)
+        if "x" in keys and "x_train" in keys:
+            raise DataError(f"{p}: holds both 'x' and 'x_train': which are the training images is not clear; keep "
+                            f"one of them (x_test / y_test hold a test set beside either)")
         if "x" in keys:
             splits = {"all": ("x", "y", "image_id", "is_anomaly")}
+            if "x_test" in keys:          # (was ignored without a word: the test split became a hold-out of x)
+                splits["test"] = ("x_test", "y_test", "image_id_test", "is_anomaly_test")
         elif "x_train" in keys:
             splits = {"train": ("x_train", "y_train", "image_id_train", "is_anomaly_train")}
             if "x_test" in keys:
@@ -1705,8 +1710,9 @@ def read_npz(path: str | Path, o: _Opts | None = None) -> tuple[ImageSet, ImageS
             out[split] = (x, y, group, anomaly)
     if o.stats is None:
         warn_decode_stats(stats, str(p), o.depth16)
-    if "test" in out and out["test"][0].shape[1:] != out["train"][0].shape[1:]:
-        (h, w, c), (ht, wt, ct) = out["train"][0].shape[1:], out["test"][0].shape[1:]
+    first = out.get("train", out.get("all"))
+    if "test" in out and first is not None and out["test"][0].shape[1:] != first[0].shape[1:]:
+        (h, w, c), (ht, wt, ct) = first[0].shape[1:], out["test"][0].shape[1:]
         warn_user(f"{p}: its test images 'x_test' ({wt}x{ht}, {ct} channel{'s' if ct != 1 else ''}) differ from its "
                   f"training images 'x_train' ({w}x{h}, {c} channel{'s' if c != 1 else ''}): both are converted to one "
                   f"resolution and channel count, so the test images are seen at another scale or in other colours "

@@ -178,6 +178,13 @@ def detect_protocol(dataset: str, train: ImageSet, kind: str) -> str:
     if dataset == "unlabelled" or kind in ("unlabelled-folder", "unlabelled-tar", "unlabelled-npz"):
         return "unlabelled"
     if dataset in ("cifar10", "chula-rbc12", "mnist"):
+        wrong = _not_the_protocol(dataset, train, kind)
+        if wrong:
+            # its defaults (normal class, resolution, channels, the hold-out by photo) would apply to other data
+            # without a word: MNIST's normal class 2 on CIFAR's folders is 'bird', RBC's split without photo ids
+            raise ConfigError(f"{train.info.get('source')}: --dataset {dataset} chooses the {dataset} protocol, but "
+                              f"{wrong}; --dataset auto chooses by the data (labelled data of other kinds takes the "
+                              f"generic protocol, with --normal)")
         return dataset
     if dataset in ("auto", "cifar-batches") and (kind == "cifar-batches" or
                                                  sorted(train.class_names) == sorted(CIFAR10_CLASSES)):
@@ -188,6 +195,20 @@ def detect_protocol(dataset: str, train: ImageSet, kind: str) -> str:
             and (train.x.shape[1:] == (28, 28, 1) or str(train.info.get("source")) == str(default_sample_path())):
         return "mnist"                     # (the embedded sample is MNIST whatever resolution was asked for)
     return "generic"
+
+
+def _not_the_protocol(dataset: str, train: ImageSet, kind: str) -> str | None:
+    """Why data named as a protocol's (--dataset) is not that data set, or None: by what the protocol relies on
+    (CIFAR-10's class names, MNIST's digits, the RBC crops' photo ids for the hold-out split)."""
+    names = list(train.class_names)
+    if dataset == "cifar10" and kind != "cifar-batches" and sorted(names) != sorted(CIFAR10_CLASSES):
+        return f"its classes are {', '.join(names[:6])}{', ...' if len(names) > 6 else ''}, not CIFAR-10's"
+    if dataset == "mnist" and names != [str(i) for i in range(10)]:
+        return f"its classes are {', '.join(names[:6])}{', ...' if len(names) > 6 else ''}, not the digits 0-9"
+    if dataset == "chula-rbc12" and (train.group is None or train.is_anomaly is None):
+        return ("it has no photo ids (group) and anomaly labels (is_anomaly), which that protocol's hold-out split "
+                "needs (the crops of one smear photo must not land in both training and test)")
+    return None
 
 
 def _resolve_classes(entries: tuple[str, ...], names: list[str], what: str, source: str) -> list[int]:
