@@ -364,7 +364,14 @@ def test_sample_and_data_root(monkeypatch, tmp_path):
     with pytest.raises(DataError,
                        match=r"2 data sets for --dataset cifar10 .*\(a.npz, b.tar.gz\).*--data cifar10/a.npz"):
         resolve_data_root(None, "cifar10")
-    assert resolve_data_root(None, "auto") == tmp_path                            # the root itself, as before
+    # without a choice, not read as one tree of class folders named cifar10/ and mnist/ (a misleading error after)
+    with pytest.raises(DataError, match=r"\$WILDGAN_DATA \(.*\) holds data sets \(cifar10, mnist\): choose one with "
+                                        r"--dataset cifar10 or --data cifar10/FILE"):
+        resolve_data_root(None, "auto")
+    with pytest.raises(DataError, match=r"--dataset chula-rbc12 finds none under it"):
+        resolve_data_root(None, "chula-rbc12")
+    with pytest.raises(DataError, match=r"nothere.npz: no such file or folder, here or under \$WILDGAN_DATA"):
+        load_dataset("nothere.npz")
     (tmp_path / "cifar10" / "cifar-10-batches-py").mkdir()                        # the download's usual layout:
     assert resolve_data_root(None, "cifar10") == tmp_path / "cifar10" / "cifar-10-batches-py"   # one data set
     from wildgan.cli import absolute_data_path

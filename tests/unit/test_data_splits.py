@@ -451,3 +451,17 @@ def test_splits_built_from_data_read_once_are_those_built_alone(tmp_path):
     # data read another way (another size, other files skipped) is refused, not split as if it were cfg's
     with pytest.raises(ValueError, match=r"other options than cfg's \(resolution\)"):
         build_split(replace(cfg, resolution=16), loaded=loaded)
+
+
+def test_a_number_that_names_no_class_is_not_taken_as_an_index_among_numbered_classes(tmp_path):
+    from wildgan.config import DataConfig
+    from wildgan.data import build_split
+    from wildgan.errors import DataError
+
+    rng = np.random.default_rng(0)
+    p = tmp_path / "tens.npz"
+    np.savez(p, x=rng.integers(0, 256, (200, 8, 8), dtype=np.uint8), y=np.arange(200) % 10,
+             class_names=np.array([str(10 * i) for i in range(10)]))
+    with pytest.raises(DataError, match=r"normal class '1' does not exist; available classes: 0=0, 1=10"):
+        build_split(DataConfig(data=str(p), normal=("1",)))
+    assert build_split(DataConfig(data=str(p), normal=("10",))).info["normal_classes"] == ["10"]

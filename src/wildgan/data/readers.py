@@ -215,6 +215,13 @@ def resolve_data_root(path: str | Path | None, dataset: str = "auto") -> Path:
             raise DataError(f"{sub}: {len(found)} data sets for --dataset {dataset} under $WILDGAN_DATA "
                             f"({', '.join(q.name for q in found)}): choose one, e.g. --data {dataset}/{found[0].name}")
         return found[0] if found else sub
+    held = [d.name for d in _subdirs(root) if d.name in _ROOT_DATASETS] if root.is_dir() else []
+    if held and not _looks_like_dataset(root):
+        # a root of several data sets (its cifar10/, mnist/ ...), without --data or --dataset NAME to choose: it
+        # would otherwise be read as one tree of class folders named after the data sets
+        pick = f"--dataset {dataset} finds none under it ({sub} does not exist); " if dataset in _ROOT_DATASETS else ""
+        raise DataError(f"$WILDGAN_DATA ({root}) holds data sets ({', '.join(held)}): {pick}choose one with "
+                        f"--dataset {held[0]} or --data {held[0]}/FILE")
     return root
 
 
@@ -1890,6 +1897,9 @@ def load_dataset(path: str | Path | None, dataset: str = "auto", **opts: Any
             p = download_cifar10(p)
         elif path in (None, "") and os.environ.get("WILDGAN_DATA"):
             raise DataError(f"{p}: no such file or folder (from $WILDGAN_DATA; pass --data PATH or fix the variable)")
+        elif os.environ.get("WILDGAN_DATA") and not Path(str(path)).expanduser().is_absolute():
+            raise DataError(f"{path}: no such file or folder, here or under $WILDGAN_DATA "
+                            f"({os.environ['WILDGAN_DATA']})")
         else:
             raise DataError(f"{p}: no such file or folder")
     kind = _detect(p)

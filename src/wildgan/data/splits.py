@@ -219,7 +219,9 @@ def _resolve_classes(entries: tuple[str, ...], names: list[str], what: str, sour
             i = names.index(s)
         elif s.lower() in [n.lower() for n in names]:
             i = [n.lower() for n in names].index(s.lower())
-        elif s.isdigit() and int(s) < len(names):
+        elif s.isdigit() and int(s) < len(names) and not any(n.strip().isdigit() for n in names):
+            # an index only where no class is named by a number: with classes '0', '10', '20' ... a '1' that names
+            # none of them is a mistake, not the second class ('10')
             i = int(s)
         else:
             avail = ", ".join(f"{k}={n}" for k, n in enumerate(names))
