@@ -797,6 +797,10 @@ def cmd_score(a: argparse.Namespace) -> int:
                                                                     and not is_pile(one_file))))
     tar = dataset_file and detect_format(Path(one_file)) == "folder-tar"
     pile_tar = tar and is_pile(one_file)     # a tar of a pile (loose images, at most one folder): no labels
+    if a.whole is not None and not (dataset_file and not pile_tar):
+        raise ConfigError("--whole applies to a labelled data set given with --data (an .npz with labels, CIFAR-10 "
+                          "batches, a class-folder tree or its .tar.gz with --normal); image files and folders are "
+                          "always scored whole")
     ctx = None
     if a.distributed:
         if not a.data or (dataset_file and not pile_tar):
@@ -854,7 +858,7 @@ def cmd_score(a: argparse.Namespace) -> int:
     elif not a.data or dataset_file:
         try:
             split = split_for_run(run_dir, one_file, log=_warn, skip_bad=a.skip_bad,
-                                  normal=tuple(_csv(a.normal)) if a.normal else None)
+                                  normal=tuple(_csv(a.normal)) if a.normal else None, whole=a.whole)
         except (DataError, ConfigError) as e:     # e.g. no normal class given
             if not one_file or "class" not in str(e):
                 raise
@@ -1233,6 +1237,9 @@ def make_parser() -> argparse.ArgumentParser:
                    help="the score --threshold flags by (default a; e.g. L_r, the residual)")
     s.add_argument("--normal", help="normal class(es) of a labelled data-set --data, comma separated: labels "
                                     "the rows (after a run trained on unlabelled images, which has no classes)")
+    s.add_argument("--whole", action=argparse.BooleanOptionalAction, default=None,
+                   help="with a labelled data set for --data: score every image of it, labelled (normal classes = 0, "
+                        "the rest = 1), not its protocol's test split (as evaluate --whole)")
     s.add_argument("--no-A", dest="no_A", action="store_true",
                    help="wildgan runs: leave out f-AnoGAN's A score (the CSV has no A column). A needs the critic's "
                         "features of every image and of its reconstruction, about half of the scoring's work; a, "

@@ -1010,3 +1010,18 @@ def test_out_is_written_through_a_symlink_and_never_replaces_a_device(tmp_path):
     _check_out_file(os.devnull, "x.csv")                                # /dev/null is writable: accepted
     atomic_write_text(Path(os.devnull), "nothing")
     assert not Path(os.devnull).is_file()
+
+
+def test_score_whole_scores_every_labelled_image_of_a_data_set(tiny_npz, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--threads", "1",
+                 "--no-progress", "--total-kimg", "0.05", "--phase-kimg", "0.02", "--out", str(run)]) == 0
+    for whole, n in ((False, None), (True, 60)):
+        out = tmp_path / f"s{whole}.csv"
+        assert main(["score", str(run), "--data", str(tiny_npz), "--out", str(out), "--no-progress",
+                     *(["--whole"] if whole else [])]) == 0
+        rows = out.read_text().splitlines()[1:]
+        assert (len(rows) == n) if n else (0 < len(rows) < 60)          # the test split alone without it
+    capsys.readouterr()
+    assert main(["score", str(run), "--data", str(tmp_path), "--whole", "--out", str(tmp_path / "x.csv")]) == 2
+    assert "--whole applies to a labelled data set" in capsys.readouterr().err
