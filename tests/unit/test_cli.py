@@ -957,3 +957,37 @@ def test_a_cuda_device_number_the_machine_does_not_have_is_refused(monkeypatch):
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
     with pytest.raises(WildganError, match=r"has 2 CUDA devices \(cuda:0 to cuda:1\)"):
         resolve_device("cuda:3")
+
+
+@pytest.mark.parametrize("argv", [["train", "--data", "{d}/x.npz", "--out", "{d}/run"],
+                                  ["score", "{d}/run", "--data", "{d}/pile", "--out", "{d}/s.csv"],
+                                  ["evaluate", "{d}/run"], ["export", "{d}/run", "--out", "{d}/m.onnx"],
+                                  ["report", "{d}/run"], ["study", "--out", "{d}/study"], ["demo", "--out", "{d}/demo"]])
+def test_torchrun_ranks_without_distributed_are_refused(argv, tmp_path, capsys, monkeypatch):
+    """A process that torchrun started as one of several (WORLD_SIZE > 1, RANK set) refuses a command that writes
+    unless --distributed shares the work: each rank would run the whole job into the same files."""
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    assert main([w.format(d=tmp_path) for w in argv]) == 2
+    err = capsys.readouterr().err
+    assert "rank 1 of 2 started by torchrun" in err and "--distributed was not given" in err, err
+    if argv[0] in ("train", "score"):
+        assert f"-m wildgan {argv[0]} " in err and "Add --distributed" in err
+    else:
+        assert "Run it without torchrun" in err
+    assert list(tmp_path.iterdir()) == []                   # nothing written
+
+
+def test_a_single_torchrun_process_or_info_is_not_refused(tmp_path, capsys, monkeypatch):
+    """One torchrun process (WORLD_SIZE 1), `info` (prints only) and a WORLD_SIZE without a rank run as before."""
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    monkeypatch.setenv("RANK", "0")
+    assert main(["info", "--preset", "tiny"]) == 0
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert main(["info", "--preset", "tiny"]) == 0           # prints only
+    monkeypatch.delenv("RANK")
+    monkeypatch.delenv("LOCAL_RANK", raising=False)
+    monkeypatch.setenv("WORLD_SIZE", "2")                   # no rank: not torchrun's process (e.g. a stray variable)
+    assert main(["evaluate", str(tmp_path / "run")]) != 0
+    assert "--distributed was not given" not in capsys.readouterr().err
