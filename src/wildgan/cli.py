@@ -963,6 +963,29 @@ def _score_pile(model: Any, a: argparse.Namespace, ctx: Any, archive: Path | Non
     return got
 
 
+def _refuse_torchrun_without_distributed(a: argparse.Namespace) -> None:
+    """Under torchrun (several ranks) without --distributed every rank would run the whole command: train's second
+    rank was refused by the run lock with no word of --distributed, score's ranks each scored everything into the
+    same CSV and chunk folder. Refused at once instead, on every rank: `train` and `score` name --distributed; the
+    other commands that write (evaluate, study, report, export, demo) run in one process. `info` only prints."""
+    if "WORLD_SIZE" not in os.environ or a.cmd == "info" or getattr(a, "distributed", False):
+        return
+    from .training.distributed import torchrun_world
+
+    rank, world = torchrun_world()
+    if world <= 1:
+        return
+    where = (f"this process is rank {rank} of {world} started by torchrun (WORLD_SIZE={world}), but --distributed "
+             f"was not given")
+    if a.cmd in ("train", "score"):
+        raise ConfigError(f"{where}: each of the {world} processes would {a.cmd} alone and write the same files. Add "
+                          f"--distributed to share the work (torchrun --nproc_per_node={world} -m wildgan {a.cmd} "
+                          f"{'RUN --data FILES ' if a.cmd == 'score' else ''}--distributed ...), or run it without "
+                          f"torchrun")
+    raise ConfigError(f"{where}, and `wildgan {a.cmd}` runs in one process (it has no --distributed): each of the "
+                      f"{world} processes would run it alone and write the same files. Run it without torchrun")
+
+
 def _resume_dir(a: argparse.Namespace) -> Path | None:
     """Where `wildgan score` keeps finished chunks' scores until --out is written (None: --out -)."""
     if a.out == "-":
@@ -1472,6 +1495,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if extra:
             _unrecognized(p, a.cmd, extra)
         a.typed = typed
+        _refuse_torchrun_without_distributed(a)
         return int(a.func(a) or 0)
     except TrainingInterrupted as e:
         print(f"wildgan: {e}", file=sys.stderr)

@@ -197,3 +197,74 @@ def test_wildgan_train_distributed_holds_one_lock_for_all_ranks(tmp_path: Path):
                           capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode != 0 and proc.stderr.count("f-AnoGAN trains in one process") >= 2, proc.stderr[-3000:]
     assert not other.exists()
+
+
+@pytest.mark.integration
+def test_a_pile_of_one_chunk_is_shared_and_resumed_across_process_counts(tmp_path: Path):
+    """A pile smaller than one default chunk is cut into equal chunks, one per rank (it all went to rank 0, the
+    other ranks idle); the CSV equals one process's. The chunks finished by a 2-rank job that failed are taken by a
+    one-process rerun (the folder's chunking is kept, not discarded)."""
+    from PIL import Image
+
+    from wildgan.cli import main
+
+    rng = np.random.default_rng(1)
+    train, pile = tmp_path / "train", tmp_path / "pile"
+    for folder, n in ((train, 64), (pile, 256)):
+        folder.mkdir()
+        for i in range(n):
+            Image.fromarray(rng.integers(0, 256, (8, 8), dtype=np.uint8)).save(folder / f"{i:03d}.png")
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(train), "--preset", "tiny", "--total-kimg", "0.1", "--phase-kimg", "0.02",
+                 "--threads", "1", "--device", "cpu", "--no-progress", "--out", str(run)]) == 0
+    args = ["score", str(run), "--data", str(pile), "--device", "cpu", "--no-progress"]       # default chunk size
+    assert main(args + ["--out", str(tmp_path / "one.csv")]) == 0
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=0",
+                "--rdzv_backend=c10d", "--rdzv_endpoint=localhost:0", "-m", "wildgan"]
+    proc = subprocess.run(torchrun + args + ["--distributed", "--out", str(tmp_path / "two.csv")],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert "read in 2 chunks of up to 128" in proc.stderr, proc.stderr[-3000:]        # 4 score batches of 64
+    assert (tmp_path / "two.csv").read_text() == (tmp_path / "one.csv").read_text()
+
+    # one rank meets an unreadable file and the job stops; the other rank's finished chunk is kept
+    good = (pile / "000.png").read_bytes()
+    (pile / "000.png").write_bytes(b"not an image")
+    proc = subprocess.run(torchrun + args + ["--distributed", "--out", str(tmp_path / "three.csv")],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode != 0 and "000.png: not a readable image" in proc.stderr, proc.stderr[-3000:]
+    assert len(list((tmp_path / "three.csv.chunks").glob("chunk-*.npz"))) == 1
+    (pile / "000.png").write_bytes(good)
+    from wildgan.scoring.run import LoadedModel
+
+    real, scored = LoadedModel.score, []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(LoadedModel, "score", lambda self, x, **kw: (scored.append(len(x)), real(self, x, **kw))[1])
+        assert main(args + ["--out", str(tmp_path / "three.csv")]) == 0
+    assert scored == [128]                              # only the failed rank's chunk is scored again
+    assert (tmp_path / "three.csv").read_text() == (tmp_path / "one.csv").read_text()
+    assert not (tmp_path / "three.csv.chunks").exists()
+
+
+@pytest.mark.integration
+def test_torchrun_without_distributed_is_refused_at_once(tmp_path: Path):
+    """Several torchrun ranks without --distributed would each run the whole command into the same files (train's
+    second rank was refused by the run lock without a word of --distributed; score's ranks wrote the same CSV):
+    every rank refuses before anything is written, naming --distributed (or, for commands run by one process,
+    saying to run without torchrun)."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=0",
+                "--rdzv_backend=c10d", "--rdzv_endpoint=localhost:0", "-m", "wildgan"]
+    npz = tmp_path / "toy.npz"
+    np.savez(npz, x=(np.random.default_rng(0).random((96, 8, 8)) * 255).astype(np.uint8), y=np.repeat([0, 1], 48))
+    proc = subprocess.run(torchrun + ["train", "--data", str(npz), "--normal", "0", "--preset", "tiny",
+                                      "--total-kimg", "0.1", "--threads", "1", "--device", "cpu", "--no-progress",
+                                      "--out", str(tmp_path / "run")], capture_output=True, text=True, timeout=300,
+                          env=env)
+    assert proc.returncode != 0 and proc.stderr.count("but --distributed was not given") == 2, proc.stderr[-3000:]
+    assert "Add --distributed" in proc.stderr and "in use by another wildgan process" not in proc.stderr
+    assert not (tmp_path / "run").exists()
+    proc = subprocess.run(torchrun + ["evaluate", str(tmp_path / "run")], capture_output=True, text=True,
+                          timeout=300, env=env)
+    assert proc.returncode != 0 and proc.stderr.count("Run it without torchrun") == 2, proc.stderr[-3000:]

@@ -1025,3 +1025,37 @@ def test_score_whole_scores_every_labelled_image_of_a_data_set(tiny_npz, tmp_pat
     capsys.readouterr()
     assert main(["score", str(run), "--data", str(tmp_path), "--whole", "--out", str(tmp_path / "x.csv")]) == 2
     assert "--whole applies to a labelled data set" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["train", "--data", "{d}/x.npz", "--out", "{d}/run"],
+                                  ["score", "{d}/run", "--data", "{d}/pile", "--out", "{d}/s.csv"],
+                                  ["evaluate", "{d}/run"], ["export", "{d}/run", "--out", "{d}/m.onnx"],
+                                  ["report", "{d}/run"], ["study", "--out", "{d}/study"], ["demo", "--out", "{d}/demo"]])
+def test_torchrun_ranks_without_distributed_are_refused(argv, tmp_path, capsys, monkeypatch):
+    """A process that torchrun started as one of several (WORLD_SIZE > 1, RANK set) refuses a command that writes
+    unless --distributed shares the work: each rank would run the whole job into the same files."""
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    assert main([w.format(d=tmp_path) for w in argv]) == 2
+    err = capsys.readouterr().err
+    assert "rank 1 of 2 started by torchrun" in err and "--distributed was not given" in err, err
+    if argv[0] in ("train", "score"):
+        assert f"-m wildgan {argv[0]} " in err and "Add --distributed" in err
+    else:
+        assert "Run it without torchrun" in err
+    assert list(tmp_path.iterdir()) == []                   # nothing written
+
+
+def test_a_single_torchrun_process_or_info_is_not_refused(tmp_path, capsys, monkeypatch):
+    """One torchrun process (WORLD_SIZE 1), `info` (prints only) and a WORLD_SIZE without a rank run as before."""
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    monkeypatch.setenv("RANK", "0")
+    assert main(["info", "--preset", "tiny"]) == 0
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert main(["info", "--preset", "tiny"]) == 0           # prints only
+    monkeypatch.delenv("RANK")
+    monkeypatch.delenv("LOCAL_RANK", raising=False)
+    monkeypatch.setenv("WORLD_SIZE", "2")                   # no rank: not torchrun's process (e.g. a stray variable)
+    assert main(["evaluate", str(tmp_path / "run")]) != 0
+    assert "--distributed was not given" not in capsys.readouterr().err

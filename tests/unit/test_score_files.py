@@ -435,3 +435,62 @@ def test_a_failed_scoring_closes_its_chunk_reader(pile: Path, monkeypatch) -> No
     with pytest.raises(RuntimeError, match="simulated"):
         run.score_files(m, [pile], chunk_size=50)
     assert calls == [1] and len(readers) == 1 and readers[0].gi_frame is None      # closed, not left suspended
+
+
+def test_several_processes_get_equal_chunks_of_a_one_chunk_pile() -> None:
+    """Chunks are dealt round-robin: a pile of one default chunk went all to rank 0. Several processes cut it into a
+    multiple of their number of equal chunks (whole score batches), never larger than one process's chunks."""
+    import wildgan.scoring.run as run
+
+    order = batch_order(N, 64, 0)                                   # 3 score batches
+    step = default_chunk_size(8, 1)
+    assert run._balanced_parts(order, N, step, 1) is None            # one process: its chunking, unchanged
+    assert len(run._make_chunks(order, N, step, None)[1]) == 1
+    assert run._balanced_parts(order, N, step, 2) == 2 and run._balanced_parts(order, N, step, 3) == 3
+    assert run._balanced_parts(order, N, step, 4) == 3               # no more chunks than score batches
+    assert run._balanced_parts(None, N, step, 4) == 4                # images scored on their own: any split
+    assert [len(c) for c in run._make_chunks(None, N, step, 4)[1]] == [37, 38, 37, 38]
+    # 7 chunks of one batch each for one process, 2 processes: 8 chunks, none larger
+    big = batch_order(7 * 64, 64, 0)
+    assert run._balanced_parts(big, 7 * 64, 64, 2) == 7              # capped by the 7 batches
+    assert run._balanced_parts(big, 7 * 64, 128, 2) == 4             # 4 chunks of 2, 2, 2 and 1 batches
+    assert max(map(len, run._make_chunks(big, 7 * 64, 128, 4)[1])) <= 128
+
+
+@pytest.mark.parametrize("method", ["wildgan", "search"])
+def test_a_folder_written_by_two_processes_is_resumed_by_one(pile: Path, tmp_path: Path, method: str,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two ranks cut a one-chunk pile into two chunks; a one-process rerun (whose own chunking is one chunk) takes
+    the finished one instead of discarding it, and the scores are those of one process."""
+    import wildgan.scoring.run as run
+
+    m = _model(method)
+    whole = score_files(m, [pile])
+    rd = tmp_path / "s.csv.chunks"
+    real, calls = m.score, []
+
+    def dies_on_second(x, **kw):
+        calls.append(len(x))
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(x, **kw)
+
+    # what a 2-rank job leaves (rank 0 writes the manifest, each rank its chunks): its chunking in one process
+    with monkeypatch.context() as mp:
+        mp.setattr(run, "_balanced_parts", lambda order, n, step, world: 2)
+        mp.setattr(m, "score", dies_on_second)
+        with pytest.raises(KeyboardInterrupt):
+            score_files(m, [pile], resume_dir=rd)
+    assert [p.name for p in rd.glob("chunk-*.npz")] == ["chunk-00000.npz"]
+    calls.clear()
+    monkeypatch.setattr(m, "score", lambda x, **kw: (calls.append(len(x)), real(x, **kw))[1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                              # nothing discarded
+        again = score_files(m, [pile], resume_dir=rd)
+    assert again.resumed == 1 and again.chunks == 2 and len(calls) == 1
+    _same(whole, again)
+    # an explicit chunk size is a chunking asked for: chunks of another one are discarded, with a warning
+    with pytest.warns(UserWarning, match="of another scoring"):
+        third = score_files(m, [pile], resume_dir=rd, chunk_size=64)
+    assert third.resumed == 0
+    _same(whole, third)

@@ -216,6 +216,94 @@ def _local_batches(batches: list[np.ndarray], row_of: dict[int, int]) -> list[np
     return out
 
 
+def _even_bounds(n: int, parts: int) -> list[tuple[int, int]]:
+    """`parts` consecutive ranges covering 0..n-1 whose lengths differ by at most one (parts <= n: none empty)."""
+    return [(k * n // parts, (k + 1) * n // parts) for k in range(parts)]
+
+
+def _make_chunks(order: list[np.ndarray] | None, n_files: int, step: int, parts: int | None
+                 ) -> tuple[list[list[np.ndarray]] | None, list[list[int]]]:
+    """A scoring's chunks: each chunk's score batches (None when images are scored on their own: `order` None) and
+    each chunk's file indices, ascending (decoded in file order). `parts` None: runs of at most `step` images, whole
+    score batches (one process's chunking); else `parts` runs of as equal a number of batches (or files) as can be
+    (several processes': _balanced_parts)."""
+    if order is not None:
+        groups = (_chunk_batches(order, step) if parts is None else
+                  [order[a:b] for a, b in _even_bounds(len(order), parts)])
+        return groups, [sorted(set(np.concatenate(g).tolist())) for g in groups]
+    if parts is None:                      # no batch coupling: consecutive files
+        return None, [list(range(i, min(i + step, n_files))) for i in range(0, n_files, step)]
+    return None, [list(range(a, b)) for a, b in _even_bounds(n_files, parts)]
+
+
+def _balanced_parts(order: list[np.ndarray] | None, n_files: int, step: int, world: int) -> int | None:
+    """How many equal chunks `world` processes split the files into (None: one process's chunking, _make_chunks).
+    Chunks are dealt out round-robin, so one process's chunking would leave processes idle: one chunk (a pile under
+    RESUME_CHUNK_BYTES / SCORE_CHUNK_BYTES of pixels, e.g. 21,824 images at 32x32x3) went all to rank 0, and a short
+    last chunk made the ranks finish apart. A multiple of `world` at least as many as one process's chunks, of equal
+    size: every rank gets the same share and no chunk is larger than one process's (the memory bound holds).
+    Never more chunks than score batches (wildgan: a batch is scored together) or files."""
+    if world <= 1:
+        return None
+    units = len(order) if order is not None else n_files
+    n = len(_make_chunks(order, n_files, step, None)[1])
+    parts = min(units, -(-n // world) * world)
+    return parts if parts > 1 else None
+
+
+def _resumable_parts(model: LoadedModel, files: list[Path], order: list[np.ndarray] | None, step: int,
+                     parts: int | None, d: Path, ctx: Any, *, explicit: bool,
+                     key: tuple[ScoreConfig, str, dict[str, Any], bool]) -> int | None:
+    """The chunking (`parts`, as _make_chunks takes it) for a scoring with resume folder `d`: this scoring's own
+    (`parts`), unless `d` holds finished chunks of the same scoring (everything its manifest records but the chunking
+    equal) cut in another chunking that this scoring can use: one process's chunking of `step` (a folder written by
+    one process, resumed by several), or, with the default chunk size (not `explicit`: an explicit --chunk-size is a
+    chunking asked for), the equal split into the number of chunks the folder records (written by several processes,
+    resumed by another number of them), provided its chunks are no larger than one process's (memory). Then the
+    finished chunks are taken rather than discarded, at the price of a less even share of the rest. Decided by the
+    first process (it alone reads the folder, as _prepare_resume_dir) and told to the others."""
+    choice = parts
+    if ctx is None or ctx.is_main:
+        try:
+            choice = _saved_chunking(model, files, order, step, parts, d, explicit, key)
+        except Exception:                  # noqa: BLE001 -- e.g. unreadable: _prepare_resume_dir says what is wrong
+            choice = parts
+    if ctx is not None:
+        import torch.distributed as tdist
+
+        said: list[Any] = [None] * ctx.world
+        tdist.all_gather_object(said, choice, group=ctx.ctrl_group)
+        choice = said[0]
+    return choice
+
+
+def _saved_chunking(model: LoadedModel, files: list[Path], order: list[np.ndarray] | None, step: int,
+                    parts: int | None, d: Path, explicit: bool, key: tuple[ScoreConfig, str, dict[str, Any], bool]
+                    ) -> int | None:
+    """_resumable_parts' choice, on the first process."""
+    if not d.is_dir() or not any(d.glob("chunk-*.npz")):
+        return parts                       # nothing finished to reuse: the chunking that shares the work best
+    old = json.loads((d / "manifest.json").read_text(encoding="utf-8"))
+    if not isinstance(old, dict):
+        return parts
+    sc, batch_mode, conversion, with_A = key
+    own = _make_chunks(order, len(files), step, parts)[1]
+    now = json.loads(json.dumps(_resume_key(model, files, own, sc, batch_mode, conversion, with_A)))
+    if {k: v for k, v in now.items() if k not in _CHUNKING} != {k: v for k, v in old.items() if k not in _CHUNKING}:
+        return parts                       # another scoring's chunks: deleted by _prepare_resume_dir
+    limit = max(len(c) for c in _make_chunks(order, len(files), step, None)[1])
+    units = len(order) if order is not None else len(files)
+    recorded = old.get("n_chunks")
+    candidates: list[int | None] = [parts, None]
+    if not explicit and isinstance(recorded, int) and 1 < recorded <= units:
+        candidates.append(recorded)
+    for c in candidates:
+        chunks = _make_chunks(order, len(files), step, c)[1]
+        if _chunking_record(chunks) == {k: old.get(k) for k in _CHUNKING} and max(map(len, chunks)) <= limit:
+            return c
+    return parts
+
+
 def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: int | None = None,
                 skip_bad: bool = False, progress: bool = False, ctx: Any = None,
                 score_cfg: ScoreConfig | None = None, batch_mode: str = "mixed",
@@ -240,29 +328,33 @@ def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: 
     is emptied first (with a warning naming what differs). The caller deletes the folder once the result is safely
     written (remove_resume_dir).
 
-    `ctx` (training.distributed.DistContext, under torchrun): rank r reads and scores chunks r, r + world, ... on its
-    own device; rank 0 gathers the scores and returns them (the same as one process's), the other ranks None. An
-    error on any rank is raised on every rank (none waits for the others forever)."""
+    `ctx` (training.distributed.DistContext, under torchrun): the files are cut into a multiple of `world` equal
+    chunks, no larger than one process's (_balanced_parts: a pile of one chunk would leave every rank but 0 idle),
+    and rank r reads and scores chunks r, r + world, ... on its own device; rank 0 gathers the scores and returns
+    them (the same as one process's), the other ranks None. A resume folder written by another number of processes
+    keeps its chunking when this scoring can use it (_resumable_parts), else its chunks are scored again. An error
+    on any rank is raised on every rank (none waits for the others forever)."""
     from ..errors import WildganError
     from .pgan_scores import batch_order
 
     net, sc, method = model.cfg.net, score_cfg or model.cfg.score, model.cfg.method
     _check_without_A(method, with_A)              # before any file is read
     files = list_image_files(paths)
+    conversion = model.conversion if conversion is None else conversion
     step = chunk_size or default_chunk_size(net.resolution, net.channels, sc.batch_size, method,
                                             resumable=resume_dir is not None)
     if step < 1:
         raise ValueError(f"chunk_size must be at least 1, got {step}")
-    if method == "wildgan":
-        groups: list[list[np.ndarray]] | None = _chunk_batches(batch_order(len(files), sc.batch_size,
-                                                                          sc.shuffle_seed), step)
-        chunks = [sorted(set(np.concatenate(g).tolist())) for g in groups]   # each chunk decoded in file order
-    else:                                  # no batch coupling: consecutive files
-        groups = None
-        chunks = [list(range(i, min(i + step, len(files)))) for i in range(0, len(files), step)]
+    order = batch_order(len(files), sc.batch_size, sc.shuffle_seed) if method == "wildgan" else None
     world, rank = (ctx.world, ctx.rank) if ctx is not None else (1, 0)
+    parts = _balanced_parts(order, len(files), step, world)
+    if resume_dir is not None:
+        # a resume folder written with another chunking (another number of processes): its chunks are reused when
+        # its chunking is one this scoring may use, rather than discarded
+        parts = _resumable_parts(model, files, order, step, parts, Path(resume_dir), ctx,
+                                 explicit=chunk_size is not None, key=(sc, batch_mode, conversion, with_A))
+    groups, chunks = _make_chunks(order, len(files), step, parts)
     mine = list(range(rank, len(chunks), world))
-    conversion = model.conversion if conversion is None else conversion
     err: Exception | None = None
     failure = None
     save = None
@@ -356,15 +448,24 @@ def _resume_key(model: LoadedModel, files: list[Path], chunks: list[list[int]], 
     from .. import __version__
 
     paths = hashlib.sha256("\n".join(map(str, files)).encode("utf-8", "surrogateescape")).hexdigest()
-    chunking = hashlib.sha256(json.dumps(chunks).encode()).hexdigest()
     return {"format": RESUME_FORMAT, "wildgan": __version__, "n_files": len(files), "paths_sha256": paths,
             "model_sha256": _model_digest(model), "lod": model.lod, "method": model.cfg.method,
             "device": model.device.type, "score": asdict(sc),
             "search": asdict(model.cfg.search) if model.cfg.method == "search" else None,
             "batch_mode": batch_mode, "conversion": conversion, "reader_version": READER_VERSION,
-            "n_chunks": len(chunks), "chunks_sha256": chunking,
+            **_chunking_record(chunks),
             # only when left out: a folder written before the option existed (every score) stays resumable
             **({} if with_A else {"with_A": False})}
+
+
+# the manifest's record of the chunking (which files each chunk holds), the rest being what is scored and how
+_CHUNKING = ("n_chunks", "chunks_sha256")
+
+
+def _chunking_record(chunks: list[list[int]]) -> dict[str, Any]:
+    import hashlib
+
+    return {"n_chunks": len(chunks), "chunks_sha256": hashlib.sha256(json.dumps(chunks).encode()).hexdigest()}
 
 
 def _files_digest(files: list[Path], which: list[int]) -> str:

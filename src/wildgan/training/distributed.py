@@ -111,6 +111,24 @@ def current() -> DistContext | None:
     return _CTX
 
 
+def torchrun_world() -> tuple[int, int]:
+    """(rank, world size) when the environment says this process is one of several that torchrun started
+    (WORLD_SIZE > 1, with RANK or LOCAL_RANK), else (0, 1). Read from the environment alone, before any process
+    group: a command run under torchrun without --distributed uses it to refuse at once (each rank would otherwise
+    run the whole job and write the same files)."""
+    try:
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+    except ValueError:
+        return 0, 1
+    if world <= 1 or not ("RANK" in os.environ or "LOCAL_RANK" in os.environ):
+        return 0, 1
+    try:
+        rank = int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0")))
+    except ValueError:
+        rank = 0
+    return rank, world
+
+
 def init_distributed(device: str = "auto") -> DistContext:
     """Join the process group torchrun set up (env:// rendezvous). NCCL with one GPU per process when CUDA is used,
     gloo on CPU. Idempotent."""
