@@ -80,6 +80,11 @@ def test_offline_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setattr(urllib.request, "urlopen", urlopen)
     with pytest.raises(DataError, match="could not download CIFAR-10.*offline"):
         download_cifar10(tmp_path)
+    # the folders it made for the download are gone with it: an empty cifar-10-batches-py/ left behind read as a
+    # (broken) data set on the next run without --download
+    with pytest.raises(DataError, match="could not download"):
+        download_cifar10(tmp_path / "data" / "cifar-10-batches-py")
+    assert not (tmp_path / "data").exists() and tmp_path.is_dir()
 
 
 def test_load_dataset_download_option(tmp_path, served, monkeypatch):

@@ -196,7 +196,16 @@ def download_cifar10(root: str | Path, url: str | None = None, md5: str | None =
                 raise DataError(f"{url}: md5 mismatch (got {digest.hexdigest()}, expected {md5}); "
                                 "the download is corrupt or not CIFAR-10, refusing to use it")
 
-        atomic_write_stream(write, archive)
+        made = [d for d in (root, *root.parents) if not d.exists()]
+        try:
+            atomic_write_stream(write, archive)
+        except BaseException:
+            for d in made:         # (the folders this call made, when the download failed: empty, so no trace)
+                try:
+                    d.rmdir()
+                except OSError:
+                    break
+            raise
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-cifar10-", dir=root))
     try:
