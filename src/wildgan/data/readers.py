@@ -1004,15 +1004,9 @@ def _gray_info(kinds: Sequence[int]) -> dict[str, Any]:
 
 
 def _n_gray(arrays: Sequence[np.ndarray]) -> int:
-    """How many decoded files were gray (one channel), before any conversion: what a run's record says about its
-    training files' colour (a data set of colour photos with a few gray files is not all colour)."""
+    """How many decoded images are gray (one channel): with no channel count asked for, as the files were (the
+    record of what they were when one was asked for, which made them gray while decoding, is _gray_info's)."""
     return sum(1 for a in arrays if a.shape[2] == 1)
-
-
-def _all_gray(arrays: Sequence[np.ndarray]) -> bool:
-    """Whether every decoded file was gray (one channel) before the conversion to the run's channel count: a run
-    told --channels 1 on gray files is still a gray run, whose scoring warns about colour images."""
-    return bool(arrays) and _n_gray(arrays) == len(arrays)
 
 
 def _merge_stats(into: dict[str, Any], more: dict[str, Any]) -> None:
