@@ -465,3 +465,33 @@ def test_a_number_that_names_no_class_is_not_taken_as_an_index_among_numbered_cl
     with pytest.raises(DataError, match=r"normal class '1' does not exist; available classes: 0=0, 1=10"):
         build_split(DataConfig(data=str(p), normal=("1",)))
     assert build_split(DataConfig(data=str(p), normal=("10",))).info["normal_classes"] == ["10"]
+
+
+def test_an_unlabelled_runs_evaluation_names_the_default_normal_class_it_used(tmp_path) -> None:
+    # a run trained on an unlabelled pile carries no normal class: on CIFAR-named folders the cifar10 protocol's
+    # automobile is taken, said (the folders may be one's own photos, where another class is meant)
+    from PIL import Image
+
+    from wildgan.config import RunConfig, TrainConfig, net_config_for_preset, write_run_config
+    from wildgan.evaluation.run import split_for_run
+
+    rng = np.random.default_rng(0)
+    for cls in ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"):
+        (tmp_path / "tree" / cls).mkdir(parents=True)
+        for i in range(12):
+            Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(tmp_path / "tree" / cls / f"{i}.png")
+    (tmp_path / "pile").mkdir()
+    for i in range(20):
+        Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(tmp_path / "pile" / f"{i}.png")
+    dc = DataConfig(data=str(tmp_path / "pile"), dataset="unlabelled")
+    run = tmp_path / "run"
+    run.mkdir()
+    write_run_config(RunConfig(data=dc, net=net_config_for_preset("tiny", 32, 3), train=TrainConfig()), run)
+    (run / "split.json").write_text(json.dumps(build_split(dc).info))
+    said: list[str] = []
+    s = split_for_run(run, str(tmp_path / "tree"), log=said.append)
+    assert s.info["normal_classes"] == ["automobile"]
+    assert any("evaluated with normal class automobile, the data set's default (--normal chooses)" in m for m in said)
+    said.clear()
+    s = split_for_run(run, str(tmp_path / "tree"), log=said.append, normal=("cat",))
+    assert s.info["normal_classes"] == ["cat"] and not any("default" in m for m in said)

@@ -72,6 +72,12 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
         _say(log, f"warning: {dc.data} is the data {run_dir} was trained on: evaluated whole, its test set includes "
                   f"the training images (the in-the-wild setting: how well the pile's own anomalies are found), "
                   f"not only held-out ones")
+    if data is not None and split.info.get("normal_default_used") and split.info.get("normal_classes"):
+        # the run has no normal class of its own to carry over (trained on an unlabelled pile or by Detector.fit),
+        # so the data's protocol default decided what counts as normal (CIFAR-10's automobile): said, as training
+        # says it, since a pile of one's own photos in CIFAR-named folders may mean another class
+        _say(log, f"note: {dc.data}: evaluated with normal class "
+                  f"{', '.join(map(str, split.info['normal_classes']))}, the data set's default (--normal chooses)")
     if len(split.test_x) == 0:
         raise ConfigError(f"{dc.data}: unlabelled images: no test split to evaluate; pass labelled data (class "
                           f"folders, CIFAR-10, an .npz with labels) and its normal class with --normal")
