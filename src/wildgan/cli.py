@@ -1020,7 +1020,10 @@ def _check_out_file(out: str, example: str) -> None:
 
 
 def _warn(msg: str) -> None:
-    print(f"wildgan: {msg}", file=sys.stderr)
+    from .training.distributed import torchrun_world
+
+    rank, world = torchrun_world()                # (the ranks other than 0 say which they are, as main's errors do)
+    print(f"wildgan{f' (rank {rank} of {world})' if rank > 0 else ''}: {msg}", file=sys.stderr)
 
 
 def cmd_export(a: argparse.Namespace) -> int:
@@ -1473,11 +1476,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     import warnings
 
     saved_format = warnings.formatwarning
+    from .training.distributed import torchrun_world
+
+    # under torchrun every rank prints its own errors and warnings to the one terminal: the ranks other than 0 say
+    # which they are, so that a message printed once per rank reads as the same one, and a rank's own (a file of its
+    # chunk) as that rank's. Not kept quiet: what fails on rank 1 alone must be seen.
+    rank, world = torchrun_world()
+    tag = f" (rank {rank} of {world})" if rank > 0 else ""
     if not debug:
         # our warnings are messages for the user (mixed image sizes, changed data, skipped files): one line each,
         # without Python's file:line prefix; restored on the way out, so library users' warnings keep theirs
         warnings.formatwarning = lambda msg, cat, *args, **kw: (  # type: ignore[assignment]
-            f"wildgan: warning: {msg}\n" if issubclass(cat, UserWarning) else f"{cat.__name__}: {msg}\n")
+            f"wildgan: warning{tag}: {msg}\n" if issubclass(cat, UserWarning) else f"{cat.__name__}: {msg}\n")
     saved_term = _on_sigterm()
     # image files are decoded by a pool of processes (data.readers.decode_workers): the command's own main module is
     # safe to import again in them, unlike an arbitrary user script (the library default is one process)
@@ -1498,12 +1508,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         _refuse_torchrun_without_distributed(a)
         return int(a.func(a) or 0)
     except TrainingInterrupted as e:
-        print(f"wildgan: {e}", file=sys.stderr)
+        print(f"wildgan{tag}: {e}", file=sys.stderr)
         return 128 + (e.signum or 2)
     except WildganError as e:
         if debug:
             raise
-        print(f"wildgan: error: {e}", file=sys.stderr)
+        print(f"wildgan: error{tag}: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("wildgan: interrupted", file=sys.stderr)
@@ -1513,7 +1523,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         # numpy's _ArrayMemoryError says how much it wanted; the decoded images are held in memory as uint8 (training
         # holds about 3x them: the decode, the pyramid, the training array)
-        print(f"wildgan: error: out of memory{f' ({e})' if str(e) else ''}: the images are decoded into memory; "
+        print(f"wildgan: error{tag}: out of memory{f' ({e})' if str(e) else ''}: the images are decoded into memory; "
               f"use a smaller --resolution, --channels 1, or fewer images (training needs about 3x the decoded "
               f"pixels)", file=sys.stderr)
         return 1
@@ -1530,7 +1540,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # a full disk, a read-only folder, a path that is a file: one line naming the file, not a traceback
         if debug:
             raise
-        print(f"wildgan: error: {e}", file=sys.stderr)
+        print(f"wildgan: error{tag}: {e}", file=sys.stderr)
         return 1
     finally:
         warnings.formatwarning = saved_format

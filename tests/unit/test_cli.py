@@ -1040,6 +1040,12 @@ def test_torchrun_ranks_without_distributed_are_refused(argv, tmp_path, capsys, 
     assert main([w.format(d=tmp_path) for w in argv]) == 2
     err = capsys.readouterr().err
     assert "rank 1 of 2 started by torchrun" in err and "--distributed was not given" in err, err
+    # each rank prints to the one terminal: rank 1's copy says whose it is, rank 0's is the plain one
+    assert err.startswith("wildgan: error (rank 1 of 2): "), err
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("LOCAL_RANK", "0")
+    assert main([w.format(d=tmp_path) for w in argv]) == 2
+    assert capsys.readouterr().err.startswith("wildgan: error: this process is rank 0 of 2")
     if argv[0] in ("train", "score"):
         assert f"-m wildgan {argv[0]} " in err and "Add --distributed" in err
     else:
