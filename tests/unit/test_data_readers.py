@@ -1737,3 +1737,31 @@ def test_a_protocol_named_with_dataset_must_fit_the_data(tmp_path) -> None:
                                           r"CIFAR-10's"):
         build_split(DataConfig(data=str(digits), dataset="cifar10"))
     assert build_split(DataConfig(data=str(p), dataset="cifar10")).info["protocol"] == "cifar10"
+
+
+def test_cifar_named_folders_of_large_photos_are_read_for_32_px_as_scoring_reads_them(tmp_path) -> None:
+    """Class folders named as CIFAR-10's choose its protocol, and so 32 px, before the images are read: each photo is
+    decoded for 32 (a reduced-scale JPEG decode, one resampling), as scoring reads it for the run, not first for the
+    automatic 256 and then resized again."""
+    from wildgan.config import DataConfig
+    from wildgan.data import build_split
+    from wildgan.data.readers import CIFAR10_CLASSES, folder_class_names
+
+    tree = tmp_path / "tree"
+    for k, c in enumerate(CIFAR10_CLASSES):
+        for i in range(40 if c == "automobile" else 2):          # (16 normal training images at least)
+            _photo(tree / c / f"{i}.jpg", 300, 400, seed=100 * k + i)
+    assert folder_class_names(tree) == sorted(CIFAR10_CLASSES)
+    assert folder_class_names(tree / "cat") is None                  # a pile, not a tree of classes
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        split = build_split(DataConfig(data=str(tree), test_fraction=0.5))
+        files = sorted(tree.rglob("*.jpg"))
+        scored, ids = load_images(files, 32, 3)
+    assert split.info["protocol"] == "cifar10" and split.resolution == 32
+    got = dict(zip(split.train_ids + split.test_ids, [*split.train_x, *split.test_x]))
+    assert got
+    for f, want in zip(files, scored):
+        key = f.relative_to(tree).as_posix()
+        if key in got:
+            np.testing.assert_array_equal(got[key], want)

@@ -1228,6 +1228,24 @@ def _find_split_dirs(root: Path) -> tuple[Path | None, Path | None, Path]:
         return None, None, root
 
 
+def folder_class_names(path: str | Path | None) -> list[str] | None:
+    """The class folder names of a labelled image-folder tree at `path` (as load_dataset would resolve and read it),
+    without reading an image; None for anything else (a pile, a file, an archive, a folder that cannot be listed).
+    Why: a protocol chosen by class names (CIFAR-10's) fixes the resolution, which a folder of large photos should
+    be decoded for at once (as scoring reads each file), not first for the automatic cap of 256 px."""
+    try:
+        p = resolve_data_root(path)
+        if not p.is_dir() or _detect(p) != "folder":
+            return None
+        train_dir, test_dir, eff = _find_split_dirs(p)
+        names = {d.name for d in _subdirs(train_dir or eff)}
+        if test_dir is not None:
+            names |= {d.name for d in _subdirs(test_dir)}
+        return sorted(names)
+    except (OSError, DataError):
+        return None           # (the read itself names the problem)
+
+
 def _is_pile(root: Path) -> bool:
     """Whether a folder tree is an unlabelled pile: following single sub-folders down (with or without images beside
     them) it ends in a folder without sub-folders, never meeting a train/ folder or two or more sub-folders, which

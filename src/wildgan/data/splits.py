@@ -32,7 +32,8 @@ import numpy as np
 
 from ..config import DataConfig
 from ..errors import ConfigError, DataError, warn_user
-from .readers import CIFAR10_CLASSES, READER_CHANGES, READER_VERSION, ImageSet, default_sample_path, load_dataset, native_sides
+from .readers import (CIFAR10_CLASSES, READER_CHANGES, READER_VERSION, ImageSet, default_sample_path, folder_class_names,
+                      load_dataset, native_sides)
 from .transforms import MAX_AUTO_RESOLUTION, check_resolution, convert, next_pow2, permute_rows, rotate_batch
 
 MIN_NORMAL = 16
@@ -298,6 +299,11 @@ class LoadedData:
 def _load_options(cfg: DataConfig, download: bool) -> dict[str, Any]:
     """The load_dataset arguments build_split reads cfg.data with (everything but the progress bar)."""
     known = PROTOCOL_DEFAULTS.get(cfg.dataset)  # protocol known before loading: decode straight to its size
+    if cfg.dataset == "auto" and cfg.resolution is None and folder_class_names(cfg.data) == sorted(CIFAR10_CLASSES):
+        # class folders named as CIFAR-10's choose its protocol (detect_protocol), and so its 32 px: a tree of large
+        # photos is decoded for 32 at once, as scoring reads each file for the run's 32, not for 256 and then
+        # resized again (one rounding more, and up to 64x the memory while reading)
+        known = {"resolution": PROTOCOL_DEFAULTS["cifar10"]["resolution"]}
     return {"path": cfg.data, "dataset": cfg.dataset, "depth16": cfg.depth16, "resize": cfg.resize,
             "skip_bad": cfg.skip_bad, "download": download or cfg.download,
             "resolution": cfg.resolution or (known or {}).get("resolution"),
