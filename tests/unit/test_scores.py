@@ -297,3 +297,100 @@ def test_no_images_give_empty_scores_not_an_error():
     assert set(res.scores) >= set(SCORE_NAMES) and all(len(v) == 0 for v in res.scores.values())
     assert res.z.shape[0] == 0
     assert "A" not in score_pgan(nets, np.zeros((0, 8, 8, 1), np.uint8), with_A=False).scores
+
+
+# ---- An independent float64 reference of the scored networks and every score, written from the spec (1.2-1.5, 4.2,
+# 4.3) with unfused ops: nearest upsample + conv for G's up-convs, conv + 2x2 average for the down-convs, strided
+# minibatch-stddev groups. The formula tests above cannot see a wrong layer in D.features (f of A), a fade mixing the
+# wrong paths, or G fed the wrong latent; this compares score_pgan with the spec end to end.
+
+def _ref_nets_scores(nets, x_u8: np.ndarray, lod: float, batch: np.ndarray) -> dict[str, np.ndarray]:
+    import torch.nn.functional as F
+
+    def sd(m):
+        return {k: v.detach().double() for k, v in m.state_dict().items()}
+
+    lr = lambda t: torch.where(t >= 0, t, 0.2 * t)                              # noqa: E731
+    pn = lambda t: t / torch.sqrt((t * t).mean(dim=1, keepdim=True) + 1e-8)     # noqa: E731
+    up = lambda t: t.repeat_interleave(2, 2).repeat_interleave(2, 3)           # noqa: E731
+    avg = lambda t: F.avg_pool2d(t, 2)                                          # noqa: E731
+
+    def conv(t, p, name, gain=math.sqrt(2.0)):
+        w = p[name + ".weight"]
+        return F.conv2d(t, w * gain / math.sqrt(w[0].numel()), padding=w.shape[-1] // 2) + \
+            p[name + ".bias"].view(1, -1, 1, 1)
+
+    L = nets.G.cfg.resolution_log2
+    base = math.floor(lod)
+    r_cur, t = L - base, lod - base
+    pG, pE, pD = sd(nets.Gs), sd(nets.E), sd(nets.D)
+
+    def gen(z):
+        c = pG["dense_bias"].shape[0]
+        w = pG["dense.weight"] * (math.sqrt(2.0) / 4) / math.sqrt(pG["dense.weight"].shape[1])
+        h = pn(lr((pn(z) @ w.T).view(len(z), c, 4, 4) + pG["dense_bias"].view(1, -1, 1, 1)))
+        h = pn(lr(conv(h, pG, "conv4")))
+        prev = h
+        for r in range(3, r_cur + 1):
+            prev = h
+            h = pn(lr(conv(pn(lr(conv(up(h), pG, f"up.{r}"))), pG, f"conv.{r}")))
+        img = conv(h, pG, f"to_rgb.{r_cur}", 1.0)
+        return img if t == 0 else (1 - t) * img + t * up(conv(prev, pG, f"to_rgb.{r_cur - 1}", 1.0))
+
+    def trunk(p, img):
+        h = lr(conv(img, p, f"from_rgb.{r_cur}"))
+        for r in range(r_cur, 2, -1):
+            h = lr(avg(conv(lr(conv(h, p, f"conv.{r}")), p, f"down.{r}")))
+            if r == r_cur and t > 0:
+                h = (1 - t) * h + t * lr(conv(avg(img), p, f"from_rgb.{r - 1}"))
+        return h
+
+    def encode(img):
+        f = trunk(pE, img)
+        n, m = len(f), len(f) // 4
+        groups = [f[[j + k * m for k in range(4)]] for j in range(m)]            # member k of group j: j + k*m
+        std = torch.stack([torch.sqrt(g.var(0, unbiased=False) + 1e-8).mean() for g in groups])
+        h = torch.cat([f, std[torch.arange(n) % m].view(n, 1, 1, 1).expand(n, 1, 4, 4)], 1)
+        h = lr(conv(h, pE, "conv4")).flatten(1)
+        w = pE["dense0.weight"]
+        return lr(h @ (w * math.sqrt(2.0) / math.sqrt(w.shape[1])).T + pE["dense0.bias"])
+
+    q = torch.from_numpy(x_u8[batch]).double().permute(0, 3, 1, 2) * (2 / 255) - 1
+    for _ in range(base):
+        q = avg(q)
+    if t > 0:
+        q = (1 - t) * q + t * up(avg(q))
+    z = encode(q)
+    rec = gen(z)
+    n = len(q)
+
+    def w(v):
+        v = v.reshape(n, -1)
+        lo, hi = v.min(1, keepdim=True).values, v.max(1, keepdim=True).values
+        return (v - lo) / (hi - lo)
+
+    l_n = (w(q) - w(rec)).norm(dim=1) / q[0].numel()
+    l_o = -z.norm(dim=1) / math.sqrt(z.shape[1])
+    feat = (trunk(pD, q) - trunk(pD, rec)).reshape(n, -1)
+    return {"L_r": (q - rec).reshape(n, -1).norm(dim=1).numpy(), "L_n": l_n.numpy(), "L_o": l_o.numpy(),
+            "a": (0.05 * l_n + 0.95 * l_o).numpy(),
+            "A": ((q - rec).reshape(n, -1).square().mean(1) + feat.square().mean(1)).numpy()}
+
+
+@pytest.mark.parametrize("lod", [0.0, 0.4, 1.0, 1.75])
+def test_pgan_scores_match_an_independent_reference_of_the_spec(lod):
+    nets = build_pgan(net_config_for_preset("tiny", 16, 3), 5)
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():          # non-zero biases, and Gs != G (the scores must use Gs)
+        for m in (nets.G, nets.D, nets.E):
+            for name, p in m.named_parameters():
+                if name.endswith("bias"):
+                    p.copy_(0.1 * torch.randn(p.shape, generator=g))
+        for p in nets.Gs.parameters():
+            p.add_(0.05 * torch.randn(p.shape, generator=g))
+    x = np.random.default_rng(2).integers(0, 256, (8, 16, 16, 3), dtype=np.uint8)
+    res = score_pgan(nets, x, ScoreConfig(batch_size=8), lod=lod)
+    (b,) = batch_order(8, 8, ScoreConfig().shuffle_seed)
+    want = _ref_nets_scores(nets, x, lod, b)
+    for k, v in want.items():
+        np.testing.assert_allclose(res.scores[k][b], v, rtol=2e-5, atol=1e-7, err_msg=k)
