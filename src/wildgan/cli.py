@@ -144,7 +144,8 @@ def _add_train_args(p: argparse.ArgumentParser, study: bool = False) -> None:
     g.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate of G, D, E (default 1e-3)")
     if not study:
         g.add_argument("--seed", type=int, default=0, help="drives data draw, initialisation and sampling")
-    g.add_argument("--checkpoint-kimg", type=float, help="checkpoint interval (default: ceil(total/20), at least 1)")
+    g.add_argument("--checkpoint-kimg", type=float, help="checkpoint interval (default: ceil(total/20), at least 1; "
+                   "f-AnoGAN: every 1000 iterations, or this many kimg of its batches when given)")
     g.add_argument("--keep-checkpoints", type=_keep_count, default=2, metavar="N|all",
                    help="older checkpoints kept beside the newest (default 2, fallbacks for a resume); 'all' keeps "
                         "every one, e.g. for tools/auc_over_training.py")

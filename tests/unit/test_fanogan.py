@@ -614,3 +614,33 @@ def test_images_it_cannot_take_are_refused_before_the_run_folder_without_a_split
     with pytest.raises(DataError, match=r"f-AnoGAN needs square \(32, 64\) images, got 8x8"):
         train_run(cfg, tmp_path / "run", progress=False, log=lambda m: None)
     assert not (tmp_path / "run").exists()
+
+
+def test_a_chosen_checkpoint_interval_and_keep_count_reach_the_fanogan_loop(tmp_path) -> None:
+    """--checkpoint-kimg and --keep-checkpoints were silently ignored by f-AnoGAN (every 1000 iterations, 2 kept):
+    a chosen interval is now that many kimg of its batches, and the keep count is the pGAN loop's. Unchosen (the
+    interval derived from the pGAN schedule's total), f-AnoGAN keeps its 1000 iterations."""
+    from wildgan.config import PRESETS, DataConfig, RunConfig, TrainConfig, default_checkpoint_kimg, \
+        net_config_for_preset
+    from wildgan.training.run import FANOGAN_CHECKPOINT_ITERS, fanogan_checkpoint_every, train_run
+
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "toy.npz", x=rng.integers(0, 256, (48, 32, 32), dtype=np.uint8), y=np.repeat([0, 1], 24))
+    fan = FAnoGANConfig(dim=8, gan_iters=6, enc_iters=4, batch_size=8, enc_batch_size=8, n_critic=1, device="cpu")
+
+    def cfg(**train) -> RunConfig:
+        return RunConfig(data=DataConfig(data=str(tmp_path / "toy.npz"), normal=("0",), resolution=32, channels=1),
+                         net=net_config_for_preset("tiny", 32, 1), preset="tiny", method="fanogan", fanogan=fan,
+                         train=TrainConfig(total_kimg=40, minibatch=PRESETS["tiny"]["minibatch"], device="cpu",
+                                           **train))
+
+    assert fanogan_checkpoint_every(cfg(checkpoint_kimg=default_checkpoint_kimg(40))) == FANOGAN_CHECKPOINT_ITERS
+    assert fanogan_checkpoint_every(cfg()) == FANOGAN_CHECKPOINT_ITERS
+    every = cfg(checkpoint_kimg=0.016, keep_checkpoints=None)              # 16 images: 2 iterations of 8
+    assert fanogan_checkpoint_every(every) == 2
+    train_run(every, tmp_path / "run", progress=False, log=lambda m: None)
+    steps = sorted(int(ckpt.read_meta(p)["state"]["gan_iter"]) + int(ckpt.read_meta(p)["state"]["enc_iter"])
+                   for p in ckpt.list_checkpoints(tmp_path / "run" / "checkpoints"))
+    assert steps == [2, 4, 6, 8, 10], steps
+    train_run(cfg(checkpoint_kimg=0.016, keep_checkpoints=1), tmp_path / "run1", progress=False, log=lambda m: None)
+    assert len(ckpt.list_checkpoints(tmp_path / "run1" / "checkpoints")) == 2        # the newest and one older

@@ -192,7 +192,8 @@ class _State:
 
 def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, resume: bool = False,
                   progress: bool = True, log: Log | None = None, log_every: int = 50,
-                  checkpoint_every: int = 1000, keep_checkpoints: int = 2, host_data: bool | None = None) -> Path:
+                  checkpoint_every: int = 1000, keep_checkpoints: int | None = 2, host_data: bool | None = None
+                  ) -> Path:
     """Train the f-AnoGAN WGAN-GP and then its izi_f encoder on uint8 [N, H, W, C] images (H = W in {32, 64}).
 
     Returns the path of fanogan-final.json. Networks are initialised from cfg.seed; z, the GP mixing weights and
@@ -201,6 +202,8 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
     training time over both stages (and over resumed sessions); it is split between the stages in proportion to
     their planned work, and stage 2 also gets whatever stage 1 leaves unused. Once stage 2 has begun, stage 1 is
     closed: a resumed run never trains G again after E has started training against it.
+    checkpoint_every: iterations (critic and encoder steps counted together) between periodic checkpoints;
+    keep_checkpoints: how many older good ones are kept beside the newest, as the pGAN loop's (None: every one).
     `resume` continues from the newest good periodic checkpoint in run_dir (rows of stats.jsonl written after that
     checkpoint by the killed session are dropped: they are written again).
     The images stay on the device when they fit beside the networks, else in host memory, each batch copied over
@@ -277,7 +280,8 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
         tensors["rng"] = rng.get_state()
         meta = _meta(cfg, arch, state, n, t_gan, t_enc, stopped_early, device)
         path = ckpt.save_checkpoint(ck_dir, ckpt.checkpoint_name(state.step), tensors, meta)
-        ckpt.prune_checkpoints(ck_dir, keep_checkpoints, protect=path)
+        if keep_checkpoints is not None:
+            ckpt.prune_checkpoints(ck_dir, keep_checkpoints + 1, protect=path)
 
     stats_path = run_dir / "stats.jsonl"
 

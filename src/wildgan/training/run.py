@@ -5,13 +5,15 @@ This is the Python equivalent of `wildgan train`."""
 from __future__ import annotations
 
 import json
+import math
 import time
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from ..checkpoint import read_meta
-from ..config import FANOGAN_LEGACY_BN, RunConfig, read_run_config, run_config_to_dict, write_run_config
+from ..config import (FANOGAN_LEGACY_BN, RunConfig, default_checkpoint_kimg, read_run_config, run_config_to_dict,
+                      write_run_config)
 from ..fileio import atomic_write_text
 from ..data import AnomalySplit, build_split, split_differences, split_summary
 from ..devices import resolve_device
@@ -19,6 +21,19 @@ from ..errors import ConfigError, WildganError
 from .data_placement import data_on_gpu_setting
 from .loop import TrainResult, train_pgan
 from .tblog import require_tensorboard
+
+FANOGAN_CHECKPOINT_ITERS = 1000
+
+
+def fanogan_checkpoint_every(cfg: RunConfig) -> int:
+    """f-AnoGAN's checkpoint interval in iterations: every FANOGAN_CHECKPOINT_ITERS, unless the run's checkpoint_kimg
+    was chosen (it differs from default_checkpoint_kimg, which is derived from the pGAN schedule's total and means
+    nothing for f-AnoGAN's iterations); then that many kimg of critic (or encoder) batches. The same test as
+    run_config_to_options', so a --resume replays the same interval."""
+    ck = cfg.train.checkpoint_kimg
+    if ck is None or math.isclose(ck, default_checkpoint_kimg(cfg.train.total_kimg), rel_tol=1e-9, abs_tol=1e-12):
+        return FANOGAN_CHECKPOINT_ITERS
+    return max(1, round(ck * 1000 / cfg.fanogan.batch_size))
 
 
 def write_split_info(split: AnomalySplit, run_dir: Path) -> None:
@@ -548,7 +563,9 @@ def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, 
     elif cfg.method == "fanogan":
         from .fanogan_loop import train_fanogan
 
-        final = train_fanogan(split.train_x, cfg.fanogan, run_dir, progress=progress, log=log, resume=resume)
+        final = train_fanogan(split.train_x, cfg.fanogan, run_dir, progress=progress, log=log, resume=resume,
+                              checkpoint_every=fanogan_checkpoint_every(cfg),
+                              keep_checkpoints=cfg.train.keep_checkpoints)
         meta = read_meta(final)
         # f-AnoGAN counts iterations, not images: critic iterations x batch = real images shown
         nimg = int(meta.get("gan_iters_done", 0)) * cfg.fanogan.batch_size
