@@ -668,6 +668,12 @@ def _typed_options(p: argparse.ArgumentParser, argv: Sequence[str]) -> set[str]:
     return typed
 
 
+# train options that only the progressive GAN's loop reads (wildgan and search), never f-AnoGAN's
+_PGAN_ONLY_OPTIONS = ("preset", "width", "latent_size", "total_kimg", "phase_kimg", "transition_kimg", "lr",
+                      "sample_kimg", "ema_warmup", "amp", "compile", "gp_precision", "channels_last", "cuda_graphs",
+                      "on_divergence")
+
+
 def _warn_other_methods_options(a: argparse.Namespace, method: str) -> None:
     """Options that belong to another --method are accepted (a script may pass one set of flags to every method) but
     said to be ignored, rather than recorded silently as if they had an effect. Only options typed on the command
@@ -679,6 +685,10 @@ def _warn_other_methods_options(a: argparse.Namespace, method: str) -> None:
     if method != "fanogan":
         ignored += [f"--{o.replace('_', '-')}" for o in ("fanogan_iters", "fanogan_enc_iters", "fanogan_dim",
                                                          "fanogan_bn_warmup") if o in typed]
+    else:
+        # the progressive GAN's schedule, size and fast path: f-AnoGAN has its own (epochs or --fanogan-iters, its
+        # lr 1e-4, --fanogan-dim, N_z 128, fp32) and its loop stops on a divergence (no rollback)
+        ignored += [f"--{o.replace('_', '-')}" for o in _PGAN_ONLY_OPTIONS if o in typed]
     if ignored:
         _warn(f"warning: {', '.join(ignored)} {'does' if len(ignored) == 1 else 'do'} not apply to --method "
               f"{method}: ignored")

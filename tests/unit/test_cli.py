@@ -892,7 +892,10 @@ def test_a_partial_sectioned_config_file_says_what_is_accepted(tiny_npz, tmp_pat
 
 
 @pytest.mark.parametrize("argv, words", [
-    (["--method", "fanogan", "--encoder-loss", "latent"], "--encoder-loss does not apply to --method fanogan"),
+    (["--method", "fanogan", "--encoder-loss", "latent"], "--encoder-loss, --preset do not apply to --method fanogan"),
+    # the pGAN's schedule, size and fast path (f-AnoGAN has its own: epochs or --fanogan-iters, --fanogan-dim, fp32)
+    (["--method", "fanogan", "--total-kimg", "5", "--amp", "bf16", "--lr", "0.01", "--width", "8", "--threads", "1"],
+     "--preset, --width, --total-kimg, --lr, --amp do not apply to --method fanogan: ignored"),
     (["--method", "search", "--encoder-loss", "latent"], "--encoder-loss does not apply to --method search"),
     (["--fanogan-iters", "5", "--fanogan-dim", "8"], "--fanogan-iters, --fanogan-dim do not apply to --method "
                                                      "wildgan"),
