@@ -1,0 +1,61 @@
+"""wildgan.Detector: parameter checks and estimator-contract details that need no trained model, or only the
+shortest fits (tiny synthetic images)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from wildgan.detector import Detector
+from wildgan.errors import ConfigError
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+TINY = dict(preset="tiny", total_kimg=0.05, phase_kimg=0.1, resolution=16, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def blobs() -> np.ndarray:
+    """16 gray 16x16 images (the tiny preset's smallest training set): a smooth blob plus a little noise."""
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[:16, :16]
+    base = 200.0 * np.exp(-((yy - 8) ** 2 + (xx - 8) ** 2) / 20.0)
+    return np.clip(base + rng.normal(0, 8, (16, 16, 16)), 0, 255).astype(np.uint8)
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """Any training is a test failure: the parameter must be refused before it."""
+    import wildgan.training.run as training_run
+
+    monkeypatch.setattr(training_run, "train_run", lambda *a, **k: pytest.fail("trained before refusing the parameter"))
+
+
+@pytest.mark.parametrize("kw, match", [
+    # read after training whatever the rule: refused before it, not as a bare TypeError / ValueError after it
+    ({"threshold": "mad", "contamination": "auto"}, "contamination must be a number"),
+    ({"threshold": "mad", "contamination": None}, "contamination must be a number"),
+    ({"contamination": "auto"}, "contamination must be a number"),            # (sklearn's IsolationForest default)
+    ({"mad_k": None}, "mad_k must be a number"),
+    ({"threshold": "mad", "mad_k": float("inf")}, "mad_k must be a number >= 0"),   # the rule refuses it after training
+    # seeds: every fit is seeded (no random_state=None), whole numbers that torch takes
+    ({"seed": None}, "seed must be a whole number"),
+    ({"seed": 1.5}, "seed must be a whole number"),
+    ({"seed": -1}, "seed must be a whole number"),
+    ({"seed": True}, "seed must be a whole number"),
+    ({"seed": 2 ** 64 - 1}, "seed must be a whole number"),
+    ({"total_kimg": "abc"}, "total_kimg must be a positive number"),
+    ({"total_kimg": float("nan")}, "total_kimg must be a positive number"),
+    ({"phase_kimg": None}, "phase_kimg must be a positive number"),
+    ({"run_dir": 123}, "run_dir must be a folder path"),
+])
+def test_bad_parameters_are_config_errors_before_training(kw, match, blobs, no_training) -> None:
+    with pytest.raises(ConfigError, match=match):
+        Detector(**{**TINY, **kw}).fit(blobs)
+
+
+def test_numpy_numbers_are_valid_parameters() -> None:
+    # what a grid search over np.arange / np.linspace passes
+    Detector(**{**TINY, "total_kimg": np.float64(0.05)}, seed=np.int64(3), contamination=np.float32(0.1),
+             mad_k=np.float64(2.0), lam=np.float32(0.1))._validate()
+    Detector(**TINY, seed=2 ** 64 - 2, threshold="mad", contamination=0.9)._validate()   # (contamination unused)
