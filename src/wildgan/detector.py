@@ -1069,10 +1069,13 @@ class Detector:
         temp = _TempRunDir() if self.run_dir is None else None
         run_dir = temp.path if temp is not None else Path(self.run_dir)
         other = _LIVE_RUN_DIRS.get(os.path.abspath(run_dir)) if temp is None else None
-        if other is not None and other is not self:
+        other_rd = getattr(other, "run_dir_", None)
+        if other is not None and other is not self and other_rd is not None and \
+                os.path.abspath(other_rd) == os.path.abspath(run_dir):
             # e.g. clone(A).fit(...) keeps A's run_dir: A's in-memory networks stay A's, but the folder (what from_run
-            # and `wildgan score` read) becomes this fit's. Only while A is alive: a re-run notebook cell whose old
-            # Detector is gone replaces its own run, as expected.
+            # and `wildgan score` read) becomes this fit's. Only while A is alive and still A's run: a re-run
+            # notebook cell whose old Detector is gone replaces its own run, as expected, and so does a fit into a
+            # folder A has left (A refitted into another run_dir, or a failed refit left A unfitted)
             warn_user(f"run_dir {run_dir} holds the run of another live Detector: this fit replaces it "
                       f"(Detector.from_run({str(run_dir)!r}) and `wildgan score` will read the new networks); give "
                       f"each Detector its own run_dir to keep both")

@@ -59,3 +59,17 @@ def test_numpy_numbers_are_valid_parameters() -> None:
     Detector(**{**TINY, "total_kimg": np.float64(0.05)}, seed=np.int64(3), contamination=np.float32(0.1),
              mad_k=np.float64(2.0), lam=np.float32(0.1))._validate()
     Detector(**TINY, seed=2 ** 64 - 2, threshold="mad", contamination=0.9)._validate()   # (contamination unused)
+
+
+def test_a_run_dir_another_detector_has_left_is_not_said_to_be_its(blobs, tmp_path) -> None:
+    import warnings
+
+    from wildgan.errors import WildganWarning
+
+    a = Detector(**TINY, run_dir=str(tmp_path / "r1")).fit(blobs)
+    a.set_params(run_dir=str(tmp_path / "r2")).fit(blobs)          # a's run is now r2: r1 is nobody's
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always", WildganWarning)
+        Detector(**TINY, run_dir=str(tmp_path / "r1")).fit(blobs)
+    assert not [w for w in got if "another live Detector" in str(w.message)]
+    assert a.run_dir_ == tmp_path / "r2"
