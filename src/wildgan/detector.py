@@ -1562,6 +1562,11 @@ class Detector:
                     if run is not None else "for a run directory use Detector.from_run")
             raise CheckpointError(f"{path}: not a saved wildgan Detector (kind = {meta.get('kind')!r}); {hint}")
         params = dict(meta["params"])
+        unknown = sorted(set(params) - set(cls._param_names()))
+        if unknown:
+            # (cls(**params) would say only "unexpected keyword argument", naming neither the file nor the cause)
+            raise CheckpointError(f"{path}: saved with Detector parameters this wildgan does not have ("
+                                  f"{', '.join(unknown)}): written by a newer wildgan? Load it with that version")
         if device is not None:
             params["device"] = device
         det = cls(**params)

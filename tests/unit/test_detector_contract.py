@@ -73,3 +73,16 @@ def test_a_run_dir_another_detector_has_left_is_not_said_to_be_its(blobs, tmp_pa
         Detector(**TINY, run_dir=str(tmp_path / "r1")).fit(blobs)
     assert not [w for w in got if "another live Detector" in str(w.message)]
     assert a.run_dir_ == tmp_path / "r2"
+
+
+def test_a_saved_detector_with_unknown_parameters_is_a_checkpoint_error(blobs, tmp_path) -> None:
+    import json
+
+    from wildgan.errors import CheckpointError
+
+    path = Detector(**TINY).fit(blobs).save(tmp_path / "m")
+    meta = json.loads(path.read_text())
+    meta["params"]["from_the_future"] = 1          # a parameter of a newer wildgan
+    path.write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match=r"m\.json: .*parameters this wildgan does not have \(from_the_future\)"):
+        Detector.load(tmp_path / "m")
