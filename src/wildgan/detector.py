@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import math
 import numbers
 import os
 import re
@@ -725,6 +726,11 @@ def _run_latent_size(cfg: Any) -> int | None:
     return None if n in (0, cfg.net.nf(0)) else int(n)
 
 
+def _is_real(v: Any) -> bool:
+    """A real number as a parameter takes one: not a bool (True is 1 to numbers.Real), not a numeric string."""
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+
 def _check_fitted(det: "Detector") -> None:
     if not hasattr(det, "model_"):
         raise NotFittedError(f"This {type(det).__name__} instance is not fitted yet; call fit(X) (or use "
@@ -753,7 +759,9 @@ class Detector:
     mad_k : k of the 'mad' rule (median + k * 1.4826 * MAD of the training scores).
     lam : weight of L_n in a = lam * L_n + (1 - lam) * L_o.
     score : which score is the decision function: 'a' (default) | 'L_n' | 'L_o' | 'L_r' | 'A'.
-    seed, device ('auto' | 'cpu' | 'cuda'), minutes (wall-clock training budget), encoder_loss ('image' | 'latent').
+    seed : a whole number >= 0 (sklearn's random_state, without its None: every fit is seeded, and the same seed
+        gives the same networks and scores, with the same threads on the same machine).
+    device ('auto' | 'cpu' | 'cuda'), minutes (wall-clock training budget), encoder_loss ('image' | 'latent').
     resolution, channels : network input (None = from the training images; see infer_geometry).
     batch_mode : 'mixed' | 'isolated' score protocol (see the module docstring).
     resize_mode : 'resize' | 'pad' (zero-pad images smaller than the resolution instead of resizing them) |
@@ -900,13 +908,32 @@ class Detector:
             raise ConfigError(f"pixel_range must be one of {PIXEL_RANGES}, got {self.pixel_range!r}")
         if self.resize_mode not in ("resize", "pad", "letterbox"):
             raise ConfigError(f"resize_mode must be 'resize', 'pad' or 'letterbox', got {self.resize_mode!r}")
-        if self.threshold == "contamination" and not (0.0 < float(self.contamination) <= 0.5):
-            raise ConfigError(f"contamination must be in (0, 0.5], got {self.contamination}")
-        k = self.mad_k
-        if self.threshold == "mad" and (isinstance(k, bool) or not isinstance(k, numbers.Real) or not float(k) >= 0):
-            # (checked here, not by the rule after training: a typo must not cost the training)
+        c, k = self.contamination, self.mad_k
+        # both are read after training whatever the rule (the threshold is fitted with both at hand): a string or
+        # None for the unused one would cost the training too, with a bare TypeError / ValueError
+        if not _is_real(c):
+            raise ConfigError(f"contamination must be a number (the expected fraction of anomalies, in (0, 0.5]), "
+                              f"got {c!r}")
+        if self.threshold == "contamination" and not (0.0 < float(c) <= 0.5):
+            raise ConfigError(f"contamination must be in (0, 0.5], got {c}")
+        if not _is_real(k) or (self.threshold == "mad" and not (math.isfinite(float(k)) and float(k) >= 0)):
+            # (checked here, not by the rule after training: a typo must not cost the training; the rule refuses
+            # an infinite k as well)
             raise ConfigError(f"mad_k must be a number >= 0 (the threshold is median + mad_k x the scaled MAD of "
                               f"the training scores), got {k!r}")
+        seed = self.seed
+        if not (isinstance(seed, numbers.Integral) and _is_real(seed)) or not 0 <= int(seed) < 2 ** 64 - 1:
+            # every fit is seeded (the same seed, the same networks and scores): there is no unseeded None as
+            # sklearn's random_state has; torch takes 64-bit seeds and training also draws with seed + 1
+            raise ConfigError(f"seed must be a whole number >= 0 and below 2**64 - 1, got {seed!r}")
+        for name, v, none in (("total_kimg", self.total_kimg, " (None = the paper's schedule)"),
+                              ("phase_kimg", self.phase_kimg, "")):
+            # (float() of a string, or NaN, would otherwise fail in the run's config with a bare ValueError)
+            if (v is not None or not none) and not (_is_real(v) and math.isfinite(float(v)) and float(v) > 0):
+                raise ConfigError(f"{name} must be a positive number{none}, got {v!r}")
+        rd = self.run_dir
+        if rd is not None and not isinstance(rd, (str, os.PathLike)):
+            raise ConfigError(f"run_dir must be a folder path (str or Path) or None (a temporary folder), got {rd!r}")
         lam = self.lam
         if isinstance(lam, bool) or not isinstance(lam, numbers.Real) or not 0.0 <= float(lam) <= 1.0:
             # a weight between L_n and L_o: outside [0, 1] one of them counts negatively (higher = less anomalous)
@@ -1042,10 +1069,13 @@ class Detector:
         temp = _TempRunDir() if self.run_dir is None else None
         run_dir = temp.path if temp is not None else Path(self.run_dir)
         other = _LIVE_RUN_DIRS.get(os.path.abspath(run_dir)) if temp is None else None
-        if other is not None and other is not self:
+        other_rd = getattr(other, "run_dir_", None)
+        if other is not None and other is not self and other_rd is not None and \
+                os.path.abspath(other_rd) == os.path.abspath(run_dir):
             # e.g. clone(A).fit(...) keeps A's run_dir: A's in-memory networks stay A's, but the folder (what from_run
-            # and `wildgan score` read) becomes this fit's. Only while A is alive: a re-run notebook cell whose old
-            # Detector is gone replaces its own run, as expected.
+            # and `wildgan score` read) becomes this fit's. Only while A is alive and still A's run: a re-run
+            # notebook cell whose old Detector is gone replaces its own run, as expected, and so does a fit into a
+            # folder A has left (A refitted into another run_dir, or a failed refit left A unfitted)
             warn_user(f"run_dir {run_dir} holds the run of another live Detector: this fit replaces it "
                       f"(Detector.from_run({str(run_dir)!r}) and `wildgan score` will read the new networks); give "
                       f"each Detector its own run_dir to keep both")
@@ -1532,6 +1562,11 @@ class Detector:
                     if run is not None else "for a run directory use Detector.from_run")
             raise CheckpointError(f"{path}: not a saved wildgan Detector (kind = {meta.get('kind')!r}); {hint}")
         params = dict(meta["params"])
+        unknown = sorted(set(params) - set(cls._param_names()))
+        if unknown:
+            # (cls(**params) would say only "unexpected keyword argument", naming neither the file nor the cause)
+            raise CheckpointError(f"{path}: saved with Detector parameters this wildgan does not have ("
+                                  f"{', '.join(unknown)}): written by a newer wildgan? Load it with that version")
         if device is not None:
             params["device"] = device
         det = cls(**params)

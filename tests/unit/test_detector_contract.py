@@ -1,0 +1,88 @@
+"""wildgan.Detector: parameter checks and estimator-contract details that need no trained model, or only the
+shortest fits (tiny synthetic images)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from wildgan.detector import Detector
+from wildgan.errors import ConfigError
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+TINY = dict(preset="tiny", total_kimg=0.05, phase_kimg=0.1, resolution=16, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def blobs() -> np.ndarray:
+    """16 gray 16x16 images (the tiny preset's smallest training set): a smooth blob plus a little noise."""
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[:16, :16]
+    base = 200.0 * np.exp(-((yy - 8) ** 2 + (xx - 8) ** 2) / 20.0)
+    return np.clip(base + rng.normal(0, 8, (16, 16, 16)), 0, 255).astype(np.uint8)
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """Any training is a test failure: the parameter must be refused before it."""
+    import wildgan.training.run as training_run
+
+    monkeypatch.setattr(training_run, "train_run", lambda *a, **k: pytest.fail("trained before refusing the parameter"))
+
+
+@pytest.mark.parametrize("kw, match", [
+    # read after training whatever the rule: refused before it, not as a bare TypeError / ValueError after it
+    ({"threshold": "mad", "contamination": "auto"}, "contamination must be a number"),
+    ({"threshold": "mad", "contamination": None}, "contamination must be a number"),
+    ({"contamination": "auto"}, "contamination must be a number"),            # (sklearn's IsolationForest default)
+    ({"mad_k": None}, "mad_k must be a number"),
+    ({"threshold": "mad", "mad_k": float("inf")}, "mad_k must be a number >= 0"),   # the rule refuses it after training
+    # seeds: every fit is seeded (no random_state=None), whole numbers that torch takes
+    ({"seed": None}, "seed must be a whole number"),
+    ({"seed": 1.5}, "seed must be a whole number"),
+    ({"seed": -1}, "seed must be a whole number"),
+    ({"seed": True}, "seed must be a whole number"),
+    ({"seed": 2 ** 64 - 1}, "seed must be a whole number"),
+    ({"total_kimg": "abc"}, "total_kimg must be a positive number"),
+    ({"total_kimg": float("nan")}, "total_kimg must be a positive number"),
+    ({"phase_kimg": None}, "phase_kimg must be a positive number"),
+    ({"run_dir": 123}, "run_dir must be a folder path"),
+])
+def test_bad_parameters_are_config_errors_before_training(kw, match, blobs, no_training) -> None:
+    with pytest.raises(ConfigError, match=match):
+        Detector(**{**TINY, **kw}).fit(blobs)
+
+
+def test_numpy_numbers_are_valid_parameters() -> None:
+    # what a grid search over np.arange / np.linspace passes
+    Detector(**{**TINY, "total_kimg": np.float64(0.05)}, seed=np.int64(3), contamination=np.float32(0.1),
+             mad_k=np.float64(2.0), lam=np.float32(0.1))._validate()
+    Detector(**TINY, seed=2 ** 64 - 2, threshold="mad", contamination=0.9)._validate()   # (contamination unused)
+
+
+def test_a_run_dir_another_detector_has_left_is_not_said_to_be_its(blobs, tmp_path) -> None:
+    import warnings
+
+    from wildgan.errors import WildganWarning
+
+    a = Detector(**TINY, run_dir=str(tmp_path / "r1")).fit(blobs)
+    a.set_params(run_dir=str(tmp_path / "r2")).fit(blobs)          # a's run is now r2: r1 is nobody's
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always", WildganWarning)
+        Detector(**TINY, run_dir=str(tmp_path / "r1")).fit(blobs)
+    assert not [w for w in got if "another live Detector" in str(w.message)]
+    assert a.run_dir_ == tmp_path / "r2"
+
+
+def test_a_saved_detector_with_unknown_parameters_is_a_checkpoint_error(blobs, tmp_path) -> None:
+    import json
+
+    from wildgan.errors import CheckpointError
+
+    path = Detector(**TINY).fit(blobs).save(tmp_path / "m")
+    meta = json.loads(path.read_text())
+    meta["params"]["from_the_future"] = 1          # a parameter of a newer wildgan
+    path.write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match=r"m\.json: .*parameters this wildgan does not have \(from_the_future\)"):
+        Detector.load(tmp_path / "m")
