@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
@@ -22,23 +23,35 @@ T = TypeVar("T")
 PAPER_MINIBATCH: dict[int, int] = {4: 128, 8: 128, 16: 128, 32: 64, 64: 32, 128: 16, 256: 8}
 
 
+# the largest seed: torch seeds its generators with 64-bit values and training also draws with seed + 1
+MAX_SEED = 2 ** 64 - 2
+
+
 def _check_numbers(obj: Any, rules: dict[str, str], prefix: str = "") -> None:
     """Refuse a bad number before anything is built or written (a negative lr, a zero interval, ...), naming the
-    field: '>0' positive, '>=0' non-negative, '>=1' / 'int>=0' whole numbers, '[0,1)' / '[0,1]' a fraction; None
+    field: '>0' positive, '>=0' non-negative, '>=1' / 'int>=0' whole numbers, '[0,1)' / '[0,1]' a fraction, 'seed'
+    an int in [0, MAX_SEED] (a float seed would be truncated without a word); None
     is allowed where the field is
     optional. Every value must also be finite."""
     for name, rule in rules.items():
         v = getattr(obj, name)
         if v is None:
             continue
-        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-        if ok:
+        if rule == "seed":
+            # (numpy integers too: a seed taken from an array of seeds)
+            ok = isinstance(v, numbers.Integral) and not isinstance(v, bool) and 0 <= int(v) <= MAX_SEED
+            if ok and type(v) is not int:
+                object.__setattr__(obj, name, int(v))       # (a numpy integer is no JSON number: the config is)
+        else:
+            ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+        if ok and rule != "seed":
             whole = float(v).is_integer()
             ok = {">0": v > 0, ">=0": v >= 0, "int>=0": whole and v >= 0, ">=1": whole and v >= 1,
                   "[0,1)": 0 <= v < 1, "[0,1]": 0 <= v <= 1}[rule]
         if not ok:
             want = {">0": "a positive number", ">=0": "a number >= 0", "int>=0": "a whole number >= 0",
-                    ">=1": "a whole number >= 1", "[0,1)": "a number in [0, 1)", "[0,1]": "a number in [0, 1]"}[rule]
+                    ">=1": "a whole number >= 1", "[0,1)": "a number in [0, 1)", "[0,1]": "a number in [0, 1]",
+                    "seed": "a whole number from 0 to 2**64 - 2"}[rule]
             raise ConfigError(f"{prefix}{name} must be {want}, got {v!r}")
 
 
@@ -137,6 +150,7 @@ class DataConfig:
                 object.__setattr__(self, name, tuple(c.strip() for c in str(v).split(",") if c.strip()))
             elif isinstance(v, (list, tuple)):
                 object.__setattr__(self, name, tuple(str(c) for c in v))
+        _check_numbers(self, {"seed": "seed"})
         if not (0.0 <= self.contamination < 1.0):
             raise ConfigError(f"contamination must be in [0, 1), got {self.contamination}")
         if self.test_size not in ("paper", "all"):
@@ -205,6 +219,7 @@ class TrainConfig:
     threads: int | None = None
 
     def __post_init__(self) -> None:
+        _check_numbers(self, {"seed": "seed"}, "train.")
         if self.threads is not None and (isinstance(self.threads, bool) or not isinstance(self.threads, int)
                                          or self.threads < 1):
             raise ConfigError(f"threads must be a whole number >= 1 (unset: torch's default), got {self.threads!r}")
@@ -364,7 +379,8 @@ class FAnoGANConfig:
         _check_numbers(self, {"dim": ">=1", "latent_size": ">=1", "batch_size": ">=1", "n_critic": ">=1",
                               "lr": ">0", "beta1": "[0,1)", "beta2": "[0,1)", "gp_lambda": ">=0", "epochs": ">0",
                               "gan_iters": ">=1", "enc_iters": "int>=0", "enc_lr": ">0", "enc_batch_size": ">=1",
-                              "kappa": ">=0", "bn_eps": ">0", "bn_decay": "[0,1]", "minutes": ">0"}, "fanogan.")
+                              "kappa": ">=0", "bn_eps": ">0", "bn_decay": "[0,1]", "minutes": ">0", "seed": "seed"},
+                       "fanogan.")
 
 
 @dataclass(frozen=True)
@@ -380,7 +396,7 @@ class SearchConfig:
     def __post_init__(self) -> None:
         # checked here, not at scoring time after a whole training
         _check_numbers(self, {"steps": "int>=0", "lr": ">0", "feature_weight": "[0,1]", "batch_size": ">=1",
-                              "seed": "int>=0"}, "search.")
+                              "seed": "seed"}, "search.")
 
 
 def largest_minibatch(minibatch: dict[int, int], resolution: int) -> int:

@@ -311,6 +311,9 @@ def test_unrecognized_options_name_the_command_and_a_likely_meaning(argv, words,
     (["--width", "0"], "--width must be >= 1"),
     (["--latent-size", "0"], "--latent-size must be >= 1"),
     (["--method", "fanogan", "--fanogan-dim", "0"], "fanogan.dim must be a whole number >= 1"),
+    # torch takes 64-bit seeds and training also draws with seed + 1: a bare overflow error after the data was read
+    (["--seed", "-1"], "seed must be a whole number from 0 to 2**64 - 2, got -1"),
+    (["--seed", str(2 ** 64 - 1)], "seed must be a whole number from 0 to 2**64 - 2"),
 ])
 def test_bad_numbers_are_refused_before_anything_is_written(tmp_path, capsys, opts, words):
     out = tmp_path / "run"

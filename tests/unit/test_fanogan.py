@@ -644,3 +644,4 @@ def test_a_chosen_checkpoint_interval_and_keep_count_reach_the_fanogan_loop(tmp_
     assert steps == [2, 4, 6, 8, 10], steps
     train_run(cfg(checkpoint_kimg=0.016, keep_checkpoints=1), tmp_path / "run1", progress=False, log=lambda m: None)
     assert len(ckpt.list_checkpoints(tmp_path / "run1" / "checkpoints")) == 2        # the newest and one older
+
