@@ -255,10 +255,12 @@ def test_uint16_arrays_are_converted_per_image_not_per_batch() -> None:
 def test_two_channel_arrays_are_refused_and_four_are_rgba() -> None:
     two = np.zeros((3, 8, 8, 2), np.uint16)
     with pytest.raises(DataError, match=r"x: image array of shape \(3, 8, 8, 2\) has 2 channels: wildgan reads 1 "
-                                        r"\(gray\), 3 \(RGB\) or 4 \(RGBA\).*pick one channel"):
+                                        r"\(gray\), 3 \(RGB\) or 4 \(RGBA\).*pick one channel \(x\[\.\.\., :1\]\) "
+                                        r"or merge them \(x\.mean\(axis=-1"):
         array_to_uint8(two, "x")
-    with pytest.raises(DataError, match="2 channels"):
-        array_to_uint8(np.zeros((3, 2, 8, 8), np.uint8), "x")          # NCHW alike
+    # NCHW alike, with the way out for its layout (x[..., :1] would cut its width to one column)
+    with pytest.raises(DataError, match=r"2 channels.*\(x\[:, :1\]\) or merge them \(x\.mean\(axis=1, keepdims"):
+        array_to_uint8(np.zeros((3, 2, 8, 8), np.uint8), "x")
     rgba = np.zeros((3, 8, 8, 4), np.uint8)
     rgba[..., :3], rgba[..., 3] = 200, 255
     assert array_to_uint8(rgba, "x").shape == (3, 8, 8, 3) and (array_to_uint8(rgba, "x") == 200).all()

@@ -352,9 +352,11 @@ def _array_to_uint8(a: Any, name: str, depth16: str, stats: dict[str, Any] | Non
         if not last and second:
             a = np.transpose(a, (0, 2, 3, 1))
         elif not last and a.shape[3] == 2 and a.shape[1] > 4 or a.shape[1] == 2 and a.shape[3] > 4:
+            # the way out written for the array's own layout (its channel axis last, NHWC, or second, NCHW)
+            pick, axis = ("x[..., :1]", -1) if a.shape[3] == 2 and a.shape[1] > 4 else ("x[:, :1]", 1)
             raise DataError(f"{name}: image array of shape {a.shape} has 2 channels: wildgan reads 1 (gray), 3 (RGB) "
                             "or 4 (RGBA) channels, and 2 are not gray + alpha here (e.g. two fluorescence stains); "
-                            "pick one channel (x[..., :1]) or merge them (x.mean(axis=-1, keepdims=True), or an RGB "
+                            f"pick one channel ({pick}) or merge them (x.mean(axis={axis}, keepdims=True), or an RGB "
                             "image with the stains in two of its channels)")
         elif not last and not (a.shape[3] == 4 and a.shape[1] > 4):
             raise DataError(f"{name}: image array shape {a.shape} has no channel axis of size 1 or 3 (or 4 "
