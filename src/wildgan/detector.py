@@ -895,6 +895,13 @@ class Detector:
                 raise ConfigError(f"{name} must be a positive integer (None = the preset's), got {w!r}")
         if getattr(self, "latent_size", None) is not None and self.method == "fanogan":
             raise ConfigError("latent_size is for the pGAN methods; f-AnoGAN's latent size is the official 128")
+        if self.resolution is not None:
+            from .data.transforms import check_resolution
+
+            check_resolution(self.resolution)
+        if self.channels is not None and (isinstance(self.channels, bool) or
+                                          not isinstance(self.channels, numbers.Integral) or self.channels not in (1, 3)):
+            raise ConfigError(f"channels must be 1 or 3 (None = from the images), got {self.channels!r}")
         if self.threshold not in RULES:
             raise ConfigError(f"threshold must be one of {RULES}, got {self.threshold!r}")
         if self.score not in SCORE_NAMES:

@@ -48,6 +48,12 @@ def no_training(monkeypatch):
     ({"total_kimg": float("nan")}, "total_kimg must be a positive number"),
     ({"phase_kimg": None}, "phase_kimg must be a positive number"),
     ({"run_dir": 123}, "run_dir must be a folder path"),
+    # a string resolution was accepted and saved as a string; a float one cut without a word
+    ({"resolution": "16"}, "resolution must be a whole number, a power of two >= 4, got '16'"),
+    ({"resolution": 16.5}, "resolution must be a whole number"),
+    ({"resolution": 24}, "resolution must be a power of two >= 4"),
+    ({"channels": "3"}, "channels must be 1 or 3"),
+    ({"channels": 2}, "channels must be 1 or 3"),
 ])
 def test_bad_parameters_are_config_errors_before_training(kw, match, blobs, no_training) -> None:
     with pytest.raises(ConfigError, match=match):
@@ -57,7 +63,8 @@ def test_bad_parameters_are_config_errors_before_training(kw, match, blobs, no_t
 def test_numpy_numbers_are_valid_parameters() -> None:
     # what a grid search over np.arange / np.linspace passes
     Detector(**{**TINY, "total_kimg": np.float64(0.05)}, seed=np.int64(3), contamination=np.float32(0.1),
-             mad_k=np.float64(2.0), lam=np.float32(0.1))._validate()
+             mad_k=np.float64(2.0), lam=np.float32(0.1), channels=np.int64(1))._validate()
+    Detector(resolution=np.int64(16))._validate()
     Detector(**TINY, seed=2 ** 64 - 2, threshold="mad", contamination=0.9)._validate()   # (contamination unused)
 
 

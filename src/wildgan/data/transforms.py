@@ -43,6 +43,7 @@ Rules (documented once here, recorded in AnomalySplit.info['conversion']):
 
 from __future__ import annotations
 
+import numbers
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -82,6 +83,9 @@ MAX_AUTO_RESOLUTION = 256
 
 
 def check_resolution(resolution: int) -> int:
+    if isinstance(resolution, bool) or not isinstance(resolution, numbers.Integral):
+        # int() would take "16" or cut 16.5 to 16 without a word, and a string would be saved in the run's config
+        raise ConfigError(f"resolution must be a whole number, a power of two >= 4, got {resolution!r}")
     r = int(resolution)
     if r < 4 or r & (r - 1):
         raise ConfigError(f"resolution must be a power of two >= 4, got {resolution}")
