@@ -359,6 +359,8 @@ def _decode_items(X: Any, depth16: str, image_shapes: Sequence[Sequence[int]] | 
         X = _expand_path(Path(X))
     elif isinstance(X, Image.Image):
         X = [X]
+    elif isinstance(X, np.ndarray) and X.dtype == object and X.ndim == 1:
+        X = list(X)          # images of different sizes kept in one array (np.array(list_of_images, dtype=object))
     if isinstance(X, np.ndarray) or type(X).__module__.startswith("torch"):
         arr = _to_numpy(X)
         reading = "batch"

@@ -617,6 +617,15 @@ def test_to_images_rules() -> None:
     with pytest.warns(UserWarning, match="median short side"):
         x, _ = to_images([np.zeros((28, 28), np.uint8)] * 5 + [np.zeros((224, 224), np.uint8)])
     assert x.shape == (6, 32, 32, 1)
+    # images of different sizes kept in one object array: read as the list they are
+    imgs = [np.zeros((20, 30), np.uint8), np.full((40, 40, 3), 255, np.uint8)]
+    as_object = np.empty(2, dtype=object)
+    as_object[:] = imgs
+    with pytest.warns(UserWarning):
+        y, ids = to_images(as_object)
+        x, _ = to_images(imgs)
+    np.testing.assert_array_equal(x, y)
+    assert ids == ["image:0", "image:1"]
     x, _ = to_images(np.zeros((3, 28, 28), np.uint8))
     assert x.shape == (3, 32, 32, 1)
     with pytest.raises(DataError, match=r"\[-1, 1\]"):
