@@ -836,6 +836,21 @@ class Detector:
         sig = inspect.signature(cls.__init__)
         return [p for p in sig.parameters if p != "self"]
 
+    def __sklearn_is_fitted__(self) -> bool:
+        """scikit-learn's fitted test (sklearn.utils.validation.check_is_fitted): fitted once it has a model."""
+        return hasattr(self, "model_")
+
+    def __sklearn_tags__(self) -> Any:
+        """scikit-learn's estimator tags, which its helpers (check_is_fitted, from 1.6) ask every estimator for: an
+        estimator that needs fitting, on images (not a 2-D feature matrix). Not of sklearn's "outlier_detector" type,
+        whose predict returns -1 / +1 and whose scores are higher for normal samples: this one follows PyOD (1 =
+        anomaly, higher = more anomalous), and a sklearn tool taking the type at its word would invert it.
+        scikit-learn is imported only when it asks, so the estimator keeps working without it."""
+        from sklearn.utils import InputTags, Tags, TargetTags
+
+        return Tags(estimator_type=None, target_tags=TargetTags(required=False),
+                    input_tags=InputTags(two_d_array=False, three_d_array=True))
+
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The constructor parameters (sklearn's get_params; `deep` has no nested estimators to descend into)."""
         # a parameter added after a Detector was pickled reads as its default (e.g. pixel_range, threads)

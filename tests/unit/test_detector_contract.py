@@ -93,3 +93,20 @@ def test_a_saved_detector_with_unknown_parameters_is_a_checkpoint_error(blobs, t
     path.write_text(json.dumps(meta))
     with pytest.raises(CheckpointError, match=r"m\.json: .*parameters this wildgan does not have \(from_the_future\)"):
         Detector.load(tmp_path / "m")
+
+
+def test_sklearns_check_is_fitted_and_tags_work(blobs) -> None:
+    """sklearn >= 1.6 asks every estimator for its tags (check_is_fitted failed with an AttributeError about
+    __sklearn_tags__); the tags must not claim sklearn's outlier-detector type, whose conventions are inverted."""
+    sk = pytest.importorskip("sklearn")
+    from sklearn.base import is_outlier_detector
+    from sklearn.exceptions import NotFittedError as SkNotFitted
+    from sklearn.utils.validation import check_is_fitted
+
+    det = Detector(**TINY)
+    with pytest.raises(SkNotFitted):
+        check_is_fitted(det)
+    assert not is_outlier_detector(det)
+    det.fit(blobs)
+    check_is_fitted(det)
+    assert sk.base.clone(det).__sklearn_is_fitted__() is False
