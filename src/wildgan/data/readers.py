@@ -1834,8 +1834,34 @@ def detect_format(p: Path) -> str:
     return _detect(Path(p))
 
 
+def wildgan_output_error(p: Path) -> DataError | None:
+    """The error for a folder that wildgan wrote (a run or a study) named where data is expected, else None.
+
+    Such a folder holds images of its own (sample grids, report figures): read as data it would be a class tree whose
+    first class folder, checkpoints/, has no images, or a pile of sample grids that scores without a word. The files
+    checked are the ones every run writes before it trains (config.json beside split.json) or a study's results."""
+    if not p.is_dir():
+        return None
+    if (p / "config.json").is_file() and ((p / "split.json").is_file() or (p / "network-final.json").is_file()):
+        what, source = "a wildgan run directory (written by `wildgan train`)", None
+        try:
+            source = json.loads((p / "split.json").read_text()).get("source")
+        except (OSError, ValueError, AttributeError):
+            pass                      # the hint below is only a convenience: a damaged split.json is not this error
+        data = f"; it was trained on {source}" if isinstance(source, str) and source else ""
+        return DataError(f"{p}: is {what}, not images or a data set{data}. Pass the images' folder or data-set "
+                         f"file; the run itself is the first argument of `wildgan score`, `evaluate` and `report`")
+    if (p / "results.jsonl").is_file() and (p / "runs").is_dir():
+        return DataError(f"{p}: is a wildgan study directory (written by `wildgan study`), not images or a data set. "
+                         f"Pass the images' folder or data-set file; `wildgan report {p}` reports the study")
+    return None
+
+
 def _detect(p: Path) -> str:
     if p.is_dir():
+        err = wildgan_output_error(p)
+        if err is not None:
+            raise err
         # any batch file (or the folder's usual name) means CIFAR batches, so an incomplete copy gets a clear error
         if p.name == "cifar-10-batches-py" or any((p / f).is_file() for f in CIFAR_BATCH_FILES) \
                 or (p / "cifar-10-batches-py").is_dir():
@@ -1959,6 +1985,9 @@ def list_image_files(paths: Sequence[str | Path]) -> list[Path]:
     for q in paths:
         q = Path(q)
         if q.is_dir():
+            err = wildgan_output_error(q)
+            if err is not None:
+                raise err
             found, other = _scan_images(q)
             if not found:
                 if _detect(q) == "cifar-batches":
