@@ -862,9 +862,18 @@ def cmd_score(a: argparse.Namespace) -> int:
         except (DataError, ConfigError) as e:     # e.g. no normal class given
             if not one_file or "class" not in str(e):
                 raise
+            # how to score every image without labels depends on what was given: a folder is read as a pile without
+            # --normal, a tar once unpacked, an array file only by the Python API (which reads any file whole)
+            if Path(one_file).is_dir() and not is_dataset_file(one_file):
+                whole = "leave out --normal"
+            elif tar:
+                whole = "unpack it and pass the folder without --normal"
+            else:
+                whole = (f"use the Python API, Detector.from_run({str(run_dir)!r}).decision_function("
+                         f"{str(one_file)!r})")
             raise type(e)(f"{e}. A data-set file is scored as a labelled test split under the run's protocol "
-                          f"(--normal CLASS chooses its normal classes); to score every image of it, pass the "
-                          f"unpacked folder") from None
+                          f"(--normal CLASS chooses its normal classes); to score every image of it without labels, "
+                          f"{whole}") from None
         x, ids, labels = split.test_x, split.test_ids, split.test_y
         what = ("every labelled image of " if split.info.get("test_size") == "whole" else "the test split of ") \
             + (one_file or "the run's data")

@@ -559,7 +559,8 @@ def test_cifar10_without_data_is_not_the_sample_and_a_resume_keeps_the_samples_n
     monkeypatch.setenv("WILDGAN_CACHE", str(tmp_path / "cache"))
     # --dataset cifar10 with no --data: asks for it (or --download), never trains on the MNIST sample
     assert main(["train", "--dataset", "cifar10", "--normal", "1", "--out", str(tmp_path / "c"), "--dry-run"]) == 2
-    assert "needs --data PATH" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "needs --data PATH" in err and "--download" in err     # the CLI's flag, not only the Python keyword
     run = tmp_path / "s"
     common = ["--preset", "tiny", "--normal", "1", "--phase-kimg", "0.02", "--threads", "1", "--no-progress",
               "--no-train-scores"]
@@ -1025,6 +1026,15 @@ def test_score_whole_scores_every_labelled_image_of_a_data_set(tiny_npz, tmp_pat
     capsys.readouterr()
     assert main(["score", str(run), "--data", str(tmp_path), "--whole", "--out", str(tmp_path / "x.csv")]) == 2
     assert "--whole applies to a labelled data set" in capsys.readouterr().err
+    # an .npz without the run's normal class: the way to score all of it is the one that exists for an .npz (it
+    # said 'pass the unpacked folder', which an .npz does not have)
+    other = tmp_path / "other.npz"
+    with np.load(tiny_npz) as d:
+        np.savez(other, **d, class_names=np.array(["cat", "dog"]))
+    assert main(["score", str(run), "--data", str(other), "--out", str(tmp_path / "o.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "'0' is not a class of this data" in err and "unpacked" not in err, err
+    assert f"Detector.from_run({str(run)!r}).decision_function({str(other)!r})" in err, err
 
 
 @pytest.mark.parametrize("argv", [["train", "--data", "{d}/x.npz", "--out", "{d}/run"],

@@ -1909,7 +1909,7 @@ def load_dataset(path: str | Path | None, dataset: str = "auto", **opts: Any
     if path in (None, "") and not os.environ.get("WILDGAN_DATA") and dataset == "cifar10":
         if not o.download:
             raise DataError("dataset 'cifar10' needs --data PATH (a cifar-10-batches-py folder, an image tree, "
-                            "an .npz or a .tar.gz), or download=True to fetch it")
+                            "an .npz or a .tar.gz), or --download (DataConfig(download=True)) to fetch it")
         path = Path(o.cache_dir) if o.cache_dir else cache_root() / "cifar10"
     p = resolve_data_root(path, dataset)
     if not p.exists() or (dataset == "cifar10" and o.download and p.is_dir() and not any(p.iterdir())):
