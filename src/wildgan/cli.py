@@ -622,8 +622,8 @@ def _warn_if_not_grown(cfg: Any, res: Any, log: Any) -> None:
         t, r = cfg.train, cfg.net.resolution
         grown, paper, advice = growth_figures(t, r)
         # to the image: the threshold is exact (3600.128), and a rounded one (3600) would still end fading in
-        log(f"warning: training ended at {res.nimg / 1000:.4g} kimg (lod {lod:g}), before the networks reached "
-            f"{r}x{r}: with phases of {t.phase_kimg:g} kimg they get there with a --total-kimg above "
+        log(f"warning: training ended at {res.nimg / 1000:.4g} kimg (lod {lod:g}), before the networks finished "
+            f"growing to {r}x{r}: with phases of {t.phase_kimg:g} kimg they get there with a --total-kimg above "
             f"{grown}, and the paper's schedule trains {paper:.4g} kimg. The run is scored at the "
             f"resolution it reached; continue it with --resume --total-kimg {advice}")
 
