@@ -394,14 +394,20 @@ def absolute_data_path(data: str | None, dataset: str = "auto") -> str | None:
     the embedded sample): the run records where its data is, so that evaluate / score / report / --config work from
     any folder and later changes of $WILDGAN_DATA do not silently swap a run's data."""
     from .config import SAMPLE_TOKEN
-    from .data.readers import default_sample_path, resolve_data_root
+    from .data.readers import default_sample_path, missing_path_error, resolve_data_root
 
     if data in (None, "") and not os.environ.get("WILDGAN_DATA") and dataset == "cifar10":
         return None               # CIFAR-10 has no default here: load_dataset downloads it (--download) or asks
     if data == SAMPLE_TOKEN or (data in (None, "") and not os.environ.get("WILDGAN_DATA")):
         return SAMPLE_TOKEN       # the embedded sample, by name: a replay must not read $WILDGAN_DATA instead
+    found = resolve_data_root(data, dataset)
+    if data not in (None, "") and not found.exists() and os.environ.get("WILDGAN_DATA") and dataset != "cifar10" \
+            and not Path(data).expanduser().is_absolute():
+        # said now, with both places a relative path was looked for: made absolute, it would name the current
+        # folder only (CIFAR-10 may be downloaded there: load_dataset decides)
+        raise missing_path_error(data)
     # abspath also folds '..' (Path.absolute does not): a/../x.npz would break once a/ is gone
-    path = os.path.abspath(resolve_data_root(data, dataset))
+    path = os.path.abspath(found)
     if path == os.path.abspath(default_sample_path()):
         return SAMPLE_TOKEN       # the sample named by its path (e.g. on a --resume): by name all the same
     return path
@@ -784,9 +790,12 @@ def cmd_score(a: argparse.Namespace) -> int:
     _use_threads(a)
     run_dir = Path(a.run_dir)
     if a.data:
-        from .data.readers import under_data_root
+        from .data.readers import missing_path_error, under_data_root
 
         a.data = [str(under_data_root(d)) for d in a.data]      # relative paths may be under $WILDGAN_DATA
+        for d in a.data:
+            if not Path(d).exists():        # one looked for in two places says so (list_image_files would not)
+                raise missing_path_error(d)
     if a.data is not None and not a.data:
         # `--data` with nothing after it (an unset $DIR): not the run's own test split, which no --data means
         raise ConfigError("--data is given without a path: name image files, folders or a data set (leave --data out "

@@ -1069,3 +1069,19 @@ def test_a_single_torchrun_process_or_info_is_not_refused(tmp_path, capsys, monk
     monkeypatch.setenv("WORLD_SIZE", "2")                   # no rank: not torchrun's process (e.g. a stray variable)
     assert main(["evaluate", str(tmp_path / "run")]) != 0
     assert "--distributed was not given" not in capsys.readouterr().err
+
+
+def test_a_missing_relative_data_path_names_both_places_it_was_looked_for(tmp_path, capsys, monkeypatch):
+    """A relative --data is looked for here and under $WILDGAN_DATA: when it is in neither, the error says both (train
+    made it absolute first and named only the current folder; score named only the path)."""
+    monkeypatch.setenv("WILDGAN_DATA", str(tmp_path / "root"))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "root" / "mnist").mkdir(parents=True)
+    want = f"mnist/nope.npz: no such file or folder, here or under $WILDGAN_DATA ({tmp_path / 'root'})"
+    assert main(["train", "--data", "mnist/nope.npz", "--out", str(tmp_path / "r"), "--dry-run"]) == 2
+    assert want in capsys.readouterr().err
+    assert main(["score", str(tmp_path / "r"), "--data", "mnist/nope.npz", "--out", "-"]) == 2
+    assert want in capsys.readouterr().err
+    monkeypatch.delenv("WILDGAN_DATA")
+    assert main(["train", "--data", "mnist/nope.npz", "--out", str(tmp_path / "r"), "--dry-run"]) == 2
+    assert "$WILDGAN_DATA" not in capsys.readouterr().err          # not looked for there without the variable

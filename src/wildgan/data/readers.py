@@ -237,6 +237,15 @@ def under_data_root(path: str | Path) -> Path:
     return p
 
 
+def missing_path_error(path: str | Path) -> DataError:
+    """'PATH: no such file or folder' for a --data path; a relative one is also looked for under $WILDGAN_DATA
+    (under_data_root), and then the message says both places, since the user may have meant either."""
+    env = os.environ.get("WILDGAN_DATA")
+    if env and not Path(path).expanduser().is_absolute():
+        return DataError(f"{path}: no such file or folder, here or under $WILDGAN_DATA ({env})")
+    return DataError(f"{path}: no such file or folder")
+
+
 def _looks_like_dataset(root: Path) -> bool:
     """A data root that is a data set itself (a file, CIFAR batches, or image files at its top): not a root of
     several data sets."""
@@ -1918,8 +1927,7 @@ def load_dataset(path: str | Path | None, dataset: str = "auto", **opts: Any
         elif path in (None, "") and os.environ.get("WILDGAN_DATA"):
             raise DataError(f"{p}: no such file or folder (from $WILDGAN_DATA; pass --data PATH or fix the variable)")
         elif os.environ.get("WILDGAN_DATA") and not Path(str(path)).expanduser().is_absolute():
-            raise DataError(f"{path}: no such file or folder, here or under $WILDGAN_DATA "
-                            f"({os.environ['WILDGAN_DATA']})")
+            raise missing_path_error(str(path))
         else:
             raise DataError(f"{p}: no such file or folder")
     kind = _detect(p)
