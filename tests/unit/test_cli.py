@@ -1085,3 +1085,19 @@ def test_a_missing_relative_data_path_names_both_places_it_was_looked_for(tmp_pa
     monkeypatch.delenv("WILDGAN_DATA")
     assert main(["train", "--data", "mnist/nope.npz", "--out", str(tmp_path / "r"), "--dry-run"]) == 2
     assert "$WILDGAN_DATA" not in capsys.readouterr().err          # not looked for there without the variable
+
+
+def test_a_run_inside_its_own_data_folder_is_refused_before_anything_is_written(tmp_path, capsys):
+    """--out in (or below) the --data folder: the run's sample grids would join the data (and make the folder read as
+    a run), so a --resume or an evaluation would read other images than the run trained on."""
+    from PIL import Image
+
+    pile = tmp_path / "pile"
+    pile.mkdir()
+    for i in range(20):
+        Image.fromarray(np.full((8, 8), 10 * i, np.uint8)).save(pile / f"{i:02d}.png")
+    for out in (pile, pile / "run"):
+        assert main(["train", "--data", str(pile), "--preset", "tiny", "--total-kimg", "0.02", "--out", str(out),
+                     "--threads", "1", "--no-progress", "--no-train-scores"]) == 2
+        assert f"--out {out} is inside the data folder {pile}" in capsys.readouterr().err
+    assert sorted(p.name for p in pile.iterdir()) == [f"{i:02d}.png" for i in range(20)]      # nothing written
