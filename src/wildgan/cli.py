@@ -395,14 +395,20 @@ def absolute_data_path(data: str | None, dataset: str = "auto") -> str | None:
     the embedded sample): the run records where its data is, so that evaluate / score / report / --config work from
     any folder and later changes of $WILDGAN_DATA do not silently swap a run's data."""
     from .config import SAMPLE_TOKEN
-    from .data.readers import default_sample_path, resolve_data_root
+    from .data.readers import default_sample_path, missing_path_error, resolve_data_root
 
     if data in (None, "") and not os.environ.get("WILDGAN_DATA") and dataset == "cifar10":
         return None               # CIFAR-10 has no default here: load_dataset downloads it (--download) or asks
     if data == SAMPLE_TOKEN or (data in (None, "") and not os.environ.get("WILDGAN_DATA")):
         return SAMPLE_TOKEN       # the embedded sample, by name: a replay must not read $WILDGAN_DATA instead
+    found = resolve_data_root(data, dataset)
+    if data not in (None, "") and not found.exists() and os.environ.get("WILDGAN_DATA") and dataset != "cifar10" \
+            and not Path(data).expanduser().is_absolute():
+        # said now, with both places a relative path was looked for: made absolute, it would name the current
+        # folder only (CIFAR-10 may be downloaded there: load_dataset decides)
+        raise missing_path_error(data)
     # abspath also folds '..' (Path.absolute does not): a/../x.npz would break once a/ is gone
-    path = os.path.abspath(resolve_data_root(data, dataset))
+    path = os.path.abspath(found)
     if path == os.path.abspath(default_sample_path()):
         return SAMPLE_TOKEN       # the sample named by its path (e.g. on a --resume): by name all the same
     return path
@@ -623,8 +629,8 @@ def _warn_if_not_grown(cfg: Any, res: Any, log: Any) -> None:
         t, r = cfg.train, cfg.net.resolution
         grown, paper, advice = growth_figures(t, r)
         # to the image: the threshold is exact (3600.128), and a rounded one (3600) would still end fading in
-        log(f"warning: training ended at {res.nimg / 1000:.4g} kimg (lod {lod:g}), before the networks reached "
-            f"{r}x{r}: with phases of {t.phase_kimg:g} kimg they get there with a --total-kimg above "
+        log(f"warning: training ended at {res.nimg / 1000:.4g} kimg (lod {lod:g}), before the networks finished "
+            f"growing to {r}x{r}: with phases of {t.phase_kimg:g} kimg they get there with a --total-kimg above "
             f"{grown}, and the paper's schedule trains {paper:.4g} kimg. The run is scored at the "
             f"resolution it reached; continue it with --resume --total-kimg {advice}")
 
@@ -795,9 +801,12 @@ def cmd_score(a: argparse.Namespace) -> int:
     _use_threads(a)
     run_dir = Path(a.run_dir)
     if a.data:
-        from .data.readers import under_data_root
+        from .data.readers import missing_path_error, under_data_root
 
         a.data = [str(under_data_root(d)) for d in a.data]      # relative paths may be under $WILDGAN_DATA
+        for d in a.data:
+            if not Path(d).exists():        # one looked for in two places says so (list_image_files would not)
+                raise missing_path_error(d)
     if a.data is not None and not a.data:
         # `--data` with nothing after it (an unset $DIR): not the run's own test split, which no --data means
         raise ConfigError("--data is given without a path: name image files, folders or a data set (leave --data out "
@@ -873,9 +882,18 @@ def cmd_score(a: argparse.Namespace) -> int:
         except (DataError, ConfigError) as e:     # e.g. no normal class given
             if not one_file or "class" not in str(e):
                 raise
+            # how to score every image without labels depends on what was given: a folder is read as a pile without
+            # --normal, a tar once unpacked, an array file only by the Python API (which reads any file whole)
+            if Path(one_file).is_dir() and not is_dataset_file(one_file):
+                whole = "leave out --normal"
+            elif tar:
+                whole = "unpack it and pass the folder without --normal"
+            else:
+                whole = (f"use the Python API, Detector.from_run({str(run_dir)!r}).decision_function("
+                         f"{str(one_file)!r})")
             raise type(e)(f"{e}. A data-set file is scored as a labelled test split under the run's protocol "
-                          f"(--normal CLASS chooses its normal classes); to score every image of it, pass the "
-                          f"unpacked folder") from None
+                          f"(--normal CLASS chooses its normal classes); to score every image of it without labels, "
+                          f"{whole}") from None
         x, ids, labels = split.test_x, split.test_ids, split.test_y
         what = ("every labelled image of " if split.info.get("test_size") == "whole" else "the test split of ") \
             + (one_file or "the run's data")

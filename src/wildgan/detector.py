@@ -1213,9 +1213,13 @@ class Detector:
         fading = f", still fading in {got}x{got}" if lod != int(lod) else ""
         why = (f"the wall-clock budget (minutes={t.minutes:g}) ran out" if result.status == "budget" else
                f"total_kimg={t.total_kimg:g} ended it")
-        msg = (f"training ended at {result.nimg / 1000:.4g} kimg ({why}), before the networks reached {r}x{r}: they "
-               f"reached {got}x{got} (lod {lod:g}{fading}; trained_resolution_ = {got}, while resolution_ = {r} is "
-               f"the input resolution) and images are scored at that resolution. With phase_kimg={t.phase_kimg:g} "
+        # in the last fade-in the networks are at the input resolution already, but not grown: 'reached' alone
+        # would say the opposite of the warning
+        where = f"were still fading in {r}x{r}" if got == r else f"reached {got}x{got}"
+        msg = (f"training ended at {result.nimg / 1000:.4g} kimg ({why}), before the networks finished growing to "
+               f"{r}x{r}: they {where} (lod {lod:g}{fading if got != r else ''}; trained_resolution_ = {got}, while "
+               f"resolution_ = {r} is the input resolution) and images are scored at that resolution. With "
+               f"phase_kimg={t.phase_kimg:g} "
                f"they reach {r}x{r} with a total_kimg above {grown}, and the paper's schedule "
                f"(total_kimg=None) trains {paper:.4g} kimg: fit with total_kimg={advice}"
                f"{' (or None)' if paper > float(grown) else ''}"

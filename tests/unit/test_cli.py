@@ -535,11 +535,11 @@ def test_a_run_that_ends_before_full_resolution_says_so(tiny_npz, tmp_path, caps
     err = capsys.readouterr().err
     # 8x8 = 1 stable + 1 fade phase: the fade ends at 1 kimg, inside the round 0.960-1.024 (rounds of 4 x 16), so
     # the first round at lod 0 starts at 1.024; the paper's schedule adds 2/3 of a phase
-    assert ("training ended at 0.128 kimg (lod 1), before the networks reached 8x8: with phases of 0.5 kimg they get "
+    assert ("training ended at 0.128 kimg (lod 1), before the networks finished growing to 8x8: with phases of 0.5 kimg they get "
             "there with a --total-kimg above 1.024, and the paper's schedule trains 1.333 kimg. The run is scored at the resolution it "
             "reached; continue it with --resume --total-kimg 1.334") in err, err
     assert main([*common, "--total-kimg", "0.1", "--phase-kimg", "0.03", "--out", str(tmp_path / "grown")]) == 0
-    assert "before the networks reached" not in capsys.readouterr().err
+    assert "before the networks finished growing" not in capsys.readouterr().err
 
 
 def test_a_sample_run_replays_on_the_sample_whatever_wildgan_data_says(tiny_npz, tmp_path, capsys, monkeypatch):
@@ -562,7 +562,8 @@ def test_cifar10_without_data_is_not_the_sample_and_a_resume_keeps_the_samples_n
     monkeypatch.setenv("WILDGAN_CACHE", str(tmp_path / "cache"))
     # --dataset cifar10 with no --data: asks for it (or --download), never trains on the MNIST sample
     assert main(["train", "--dataset", "cifar10", "--normal", "1", "--out", str(tmp_path / "c"), "--dry-run"]) == 2
-    assert "needs --data PATH" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "needs --data PATH" in err and "--download" in err     # the CLI's flag, not only the Python keyword
     run = tmp_path / "s"
     common = ["--preset", "tiny", "--normal", "1", "--phase-kimg", "0.02", "--threads", "1", "--no-progress",
               "--no-train-scores"]
@@ -1031,6 +1032,15 @@ def test_score_whole_scores_every_labelled_image_of_a_data_set(tiny_npz, tmp_pat
     capsys.readouterr()
     assert main(["score", str(run), "--data", str(tmp_path), "--whole", "--out", str(tmp_path / "x.csv")]) == 2
     assert "--whole applies to a labelled data set" in capsys.readouterr().err
+    # an .npz without the run's normal class: the way to score all of it is the one that exists for an .npz (it
+    # said 'pass the unpacked folder', which an .npz does not have)
+    other = tmp_path / "other.npz"
+    with np.load(tiny_npz) as d:
+        np.savez(other, **d, class_names=np.array(["cat", "dog"]))
+    assert main(["score", str(run), "--data", str(other), "--out", str(tmp_path / "o.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "'0' is not a class of this data" in err and "unpacked" not in err, err
+    assert f"Detector.from_run({str(run)!r}).decision_function({str(other)!r})" in err, err
 
 
 @pytest.mark.parametrize("argv", [["train", "--data", "{d}/x.npz", "--out", "{d}/run"],
@@ -1071,3 +1081,35 @@ def test_a_single_torchrun_process_or_info_is_not_refused(tmp_path, capsys, monk
     monkeypatch.setenv("WORLD_SIZE", "2")                   # no rank: not torchrun's process (e.g. a stray variable)
     assert main(["evaluate", str(tmp_path / "run")]) != 0
     assert "--distributed was not given" not in capsys.readouterr().err
+
+
+def test_a_missing_relative_data_path_names_both_places_it_was_looked_for(tmp_path, capsys, monkeypatch):
+    """A relative --data is looked for here and under $WILDGAN_DATA: when it is in neither, the error says both (train
+    made it absolute first and named only the current folder; score named only the path)."""
+    monkeypatch.setenv("WILDGAN_DATA", str(tmp_path / "root"))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "root" / "mnist").mkdir(parents=True)
+    want = f"mnist/nope.npz: no such file or folder, here or under $WILDGAN_DATA ({tmp_path / 'root'})"
+    assert main(["train", "--data", "mnist/nope.npz", "--out", str(tmp_path / "r"), "--dry-run"]) == 2
+    assert want in capsys.readouterr().err
+    assert main(["score", str(tmp_path / "r"), "--data", "mnist/nope.npz", "--out", "-"]) == 2
+    assert want in capsys.readouterr().err
+    monkeypatch.delenv("WILDGAN_DATA")
+    assert main(["train", "--data", "mnist/nope.npz", "--out", str(tmp_path / "r"), "--dry-run"]) == 2
+    assert "$WILDGAN_DATA" not in capsys.readouterr().err          # not looked for there without the variable
+
+
+def test_a_run_inside_its_own_data_folder_is_refused_before_anything_is_written(tmp_path, capsys):
+    """--out in (or below) the --data folder: the run's sample grids would join the data (and make the folder read as
+    a run), so a --resume or an evaluation would read other images than the run trained on."""
+    from PIL import Image
+
+    pile = tmp_path / "pile"
+    pile.mkdir()
+    for i in range(20):
+        Image.fromarray(np.full((8, 8), 10 * i, np.uint8)).save(pile / f"{i:02d}.png")
+    for out in (pile, pile / "run"):
+        assert main(["train", "--data", str(pile), "--preset", "tiny", "--total-kimg", "0.02", "--out", str(out),
+                     "--threads", "1", "--no-progress", "--no-train-scores"]) == 2
+        assert f"--out {out} is inside the data folder {pile}" in capsys.readouterr().err
+    assert sorted(p.name for p in pile.iterdir()) == [f"{i:02d}.png" for i in range(20)]      # nothing written

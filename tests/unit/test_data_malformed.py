@@ -422,6 +422,36 @@ def c_contamination_range(t):
     return lambda: DataConfig(contamination=1.0), ConfigError, "contamination must be in [0, 1)"
 
 
+def fake_run(t: Path) -> Path:
+    """What `wildgan train` leaves in a run folder that matters here: its config, split and images of its own."""
+    run = t / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "samples").mkdir()
+    (run / "config.json").write_text("{}")
+    (run / "split.json").write_text('{"source": "/data/cells.npz"}')
+    (run / "samples" / "fakes-000001.000kimg.png").write_bytes(png_bytes(np.zeros((64, 64), np.uint8)))
+    return run
+
+
+def c_run_folder_as_training_data(t):
+    # read as a class tree it was 'run/checkpoints: class folder contains no image files'
+    run = fake_run(t)
+    return lambda: load_dataset(run), DataError, "run: is a wildgan run directory"
+
+
+def c_run_folder_as_images(t):
+    # read as a pile it scored the run's sample grids without a word
+    run = fake_run(t)
+    return lambda: load_images([run], 8, 1), DataError, "trained on /data/cells.npz"
+
+
+def c_study_folder_as_data(t):
+    study = t / "study"
+    tree(study / "runs", n=1)
+    (study / "results.jsonl").write_text("")
+    return lambda: load_dataset(study), DataError, "study: is a wildgan study directory"
+
+
 CASES: list[Callable] = [v for k, v in sorted(globals().items()) if k.startswith("c_")]
 
 

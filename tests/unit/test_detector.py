@@ -1085,8 +1085,8 @@ def test_a_fit_that_ends_before_full_growth_warns_and_says_where_it_got(x_train,
     import wildgan
 
     run = tmp_path / "r"
-    with pytest.warns(wildgan.WildganWarning, match=r"\(total_kimg=0.05 ended it\), before the networks reached "
-                                                    r"16x16: they reached 4x4 \(lod 2; trained_resolution_ = 4, "
+    with pytest.warns(wildgan.WildganWarning, match=r"\(total_kimg=0.05 ended it\), before the networks finished "
+                                                    r"growing to 16x16: they reached 4x4 \(lod 2; trained_resolution_ = 4, "
                                                     r"while resolution_ = 16 is the input resolution\).* reach 16x16 "
                                                     r"with a total_kimg above 0.448, .*fit with total_kimg=0.467 \(or None\)"):
         d = Detector(**{**TINY, "total_kimg": 0.05}, run_dir=str(run)).fit(x_train[:16])
@@ -1102,6 +1102,11 @@ def test_a_fit_that_ends_before_full_growth_warns_and_says_where_it_got(x_train,
         # schedule's at the start of the last round trained)
         g = Detector(**{**TINY, "total_kimg": 0.1, "phase_kimg": 0.02, "resolution": 8}).fit(x_train[:16])
     assert g.resolution_ == g.trained_resolution_ == 8
+    # ended in the last fade-in: at the input resolution but not grown, which the warning must not call 'reached'
+    with pytest.warns(wildgan.WildganWarning, match=r"before the networks finished growing to 8x8: they were still "
+                                                    r"fading in 8x8 \(lod 0\.\d+; trained_resolution_ = 8") as got:
+        f = Detector(**{**TINY, "total_kimg": 0.1, "phase_kimg": 0.05, "resolution": 8}).fit(x_train[:16])
+    assert 0 < f.model_.lod < 1 and not [w for w in got if "reached 8x8" in str(w.message)]
 
 
 def test_too_few_training_images_are_refused_in_python_api_terms(x_train, tmp_path) -> None:

@@ -237,6 +237,15 @@ def under_data_root(path: str | Path) -> Path:
     return p
 
 
+def missing_path_error(path: str | Path) -> DataError:
+    """'PATH: no such file or folder' for a --data path; a relative one is also looked for under $WILDGAN_DATA
+    (under_data_root), and then the message says both places, since the user may have meant either."""
+    env = os.environ.get("WILDGAN_DATA")
+    if env and not Path(path).expanduser().is_absolute():
+        return DataError(f"{path}: no such file or folder, here or under $WILDGAN_DATA ({env})")
+    return DataError(f"{path}: no such file or folder")
+
+
 def _looks_like_dataset(root: Path) -> bool:
     """A data root that is a data set itself (a file, CIFAR batches, or image files at its top): not a root of
     several data sets."""
@@ -1852,8 +1861,34 @@ def detect_format(p: Path) -> str:
     return _detect(Path(p))
 
 
+def wildgan_output_error(p: Path) -> DataError | None:
+    """The error for a folder that wildgan wrote (a run or a study) named where data is expected, else None.
+
+    Such a folder holds images of its own (sample grids, report figures): read as data it would be a class tree whose
+    first class folder, checkpoints/, has no images, or a pile of sample grids that scores without a word. The files
+    checked are the ones every run writes before it trains (config.json beside split.json) or a study's results."""
+    if not p.is_dir():
+        return None
+    if (p / "config.json").is_file() and ((p / "split.json").is_file() or (p / "network-final.json").is_file()):
+        what, source = "a wildgan run directory (written by `wildgan train`)", None
+        try:
+            source = json.loads((p / "split.json").read_text()).get("source")
+        except (OSError, ValueError, AttributeError):
+            pass                      # the hint below is only a convenience: a damaged split.json is not this error
+        data = f"; it was trained on {source}" if isinstance(source, str) and source else ""
+        return DataError(f"{p}: is {what}, not images or a data set{data}. Pass the images' folder or data-set "
+                         f"file; the run itself is the first argument of `wildgan score`, `evaluate` and `report`")
+    if (p / "results.jsonl").is_file() and (p / "runs").is_dir():
+        return DataError(f"{p}: is a wildgan study directory (written by `wildgan study`), not images or a data set. "
+                         f"Pass the images' folder or data-set file; `wildgan report {p}` reports the study")
+    return None
+
+
 def _detect(p: Path) -> str:
     if p.is_dir():
+        err = wildgan_output_error(p)
+        if err is not None:
+            raise err
         # any batch file (or the folder's usual name) means CIFAR batches, so an incomplete copy gets a clear error
         if p.name == "cifar-10-batches-py" or any((p / f).is_file() for f in CIFAR_BATCH_FILES) \
                 or (p / "cifar-10-batches-py").is_dir():
@@ -1901,7 +1936,7 @@ def load_dataset(path: str | Path | None, dataset: str = "auto", **opts: Any
     if path in (None, "") and not os.environ.get("WILDGAN_DATA") and dataset == "cifar10":
         if not o.download:
             raise DataError("dataset 'cifar10' needs --data PATH (a cifar-10-batches-py folder, an image tree, "
-                            "an .npz or a .tar.gz), or download=True to fetch it")
+                            "an .npz or a .tar.gz), or --download (DataConfig(download=True)) to fetch it")
         path = Path(o.cache_dir) if o.cache_dir else cache_root() / "cifar10"
     p = resolve_data_root(path, dataset)
     if not p.exists() or (dataset == "cifar10" and o.download and p.is_dir() and not any(p.iterdir())):
@@ -1910,8 +1945,7 @@ def load_dataset(path: str | Path | None, dataset: str = "auto", **opts: Any
         elif path in (None, "") and os.environ.get("WILDGAN_DATA"):
             raise DataError(f"{p}: no such file or folder (from $WILDGAN_DATA; pass --data PATH or fix the variable)")
         elif os.environ.get("WILDGAN_DATA") and not Path(str(path)).expanduser().is_absolute():
-            raise DataError(f"{path}: no such file or folder, here or under $WILDGAN_DATA "
-                            f"({os.environ['WILDGAN_DATA']})")
+            raise missing_path_error(str(path))
         else:
             raise DataError(f"{p}: no such file or folder")
     kind = _detect(p)
@@ -1977,6 +2011,9 @@ def list_image_files(paths: Sequence[str | Path]) -> list[Path]:
     for q in paths:
         q = Path(q)
         if q.is_dir():
+            err = wildgan_output_error(q)
+            if err is not None:
+                raise err
             found, other = _scan_images(q)
             if not found:
                 if _detect(q) == "cifar-batches":

@@ -119,6 +119,7 @@ def check_run_dir(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwr
     for d in (run_dir, *run_dir.parents):
         if d.exists() and not d.is_dir():
             raise ConfigError(f"--out {run_dir}: {d} is a file; give a folder for the run")
+    _refuse_run_inside_data(cfg, run_dir)
     if resume and not (run_dir / "config.json").is_file():
         why = "no such folder" if not run_dir.exists() else "no run in it: no config.json"
         raise ConfigError(f"{run_dir}: nothing to resume ({why}); start a run there without --resume, or give the "
@@ -139,6 +140,25 @@ def check_run_dir(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwr
             raise ConfigError(f"{run_dir}: --resume with settings that differ from the saved run: {'; '.join(diffs)}; "
                               f"give only the options that may change (e.g. --total-kimg, --minutes): `wildgan "
                               f"train --out {run_dir} --resume` alone uses the run's own config.yaml")
+
+
+def _refuse_run_inside_data(cfg: RunConfig, run_dir: Path) -> None:
+    """A run written into its own data folder (or below it) adds its sample grids and report figures to the images
+    the folder holds: the next read of the data (a --resume, an evaluation, the training scores of a --threshold)
+    finds other images than the run trained on, and the folder then reads as a run rather than as data."""
+    if not cfg.data.data:
+        return
+    try:
+        place = Path(_data_place(cfg.data.data))
+    except WildganError:
+        return                                   # missing or ambiguous data: the data loader says what is wrong
+    if not place.is_dir():
+        return                                   # an .npz or a tar: what the run writes beside it is not read
+    out = Path(run_dir).resolve()
+    if out == place or place in out.parents:
+        raise ConfigError(f"--out {run_dir} is inside the data folder {place}: the run's sample grids and report "
+                          f"figures would be read as images of the data the next time it is read (a --resume, an "
+                          f"evaluation); choose an --out outside {place}")
 
 
 def _refuse_resume_without_checkpoints(run_dir: Path) -> None:
