@@ -572,10 +572,10 @@ def _progress(it: Iterable[T], total: int, desc: str, enabled: bool | None) -> I
     if enabled is False or total < 500:
         return it
     try:
-        from tqdm import tqdm
+        from ..progress import progress_bar
     except ImportError:  # tqdm is a dependency, but a bar is never worth a crash
         return it
-    return tqdm(it, total=total, desc=desc, unit="img", disable=None if enabled is None else not enabled)
+    return progress_bar(it, total=total, desc=desc, unit="img", disable=None if enabled is None else not enabled)
 
 
 # ------------------------------------------------------------------------------------------ parallel decoding

@@ -14,10 +14,10 @@ from typing import Iterator
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from ..data.transforms import to_float
 from ..nets.fanogan import FAnoGANNetworks
+from ..progress import progress_bar
 from .pgan_scores import ScoreResult
 from .scores import SCORE_NAMES, all_scores
 
@@ -55,7 +55,7 @@ def score_fanogan(nets: FAnoGANNetworks, x_uint8: np.ndarray, *, batch_size: int
     zs, recs = [], []
     n = len(x_uint8)
     with eval_mode(G, D, E):
-        for s in tqdm(range(0, n, batch_size), disable=not progress, desc="score f-AnoGAN", unit="batch"):
+        for s in progress_bar(range(0, n, batch_size), disable=not progress, desc="score f-AnoGAN", unit="batch"):
             q = to_float(x_uint8[s:s + batch_size]).to(device)
             z = E(q)
             rec = G(z)

@@ -17,11 +17,11 @@ from typing import Any, Iterator
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from ..config import SearchConfig
 from ..data.transforms import to_float
 from ..nets.pgan import Discriminator, Generator
+from ..progress import progress_bar
 from .pgan_scores import ScoreResult, at_lod
 from .scores import SCORE_NAMES, all_scores
 
@@ -75,7 +75,7 @@ def latent_search(G: Generator, D: Discriminator, q: torch.Tensor, cfg: SearchCo
         raise ValueError(f"z0 has shape {tuple(z0.shape)}, expected ({n}, {G.cfg.latent_size})")
     z_all = (initial_latents(n, G.cfg.latent_size, cfg.seed) if z0 is None else z0).to(device=device, dtype=q.dtype)
     chunks = [(s, min(n, s + cfg.batch_size)) for s in range(0, n, cfg.batch_size)]
-    bar = tqdm(total=len(chunks) * cfg.steps, desc="latent search", unit="step", disable=not progress,
+    bar = progress_bar(total=len(chunks) * cfg.steps, desc="latent search", unit="step", disable=not progress,
                dynamic_ncols=True, leave=False)
     out = torch.empty_like(z_all)
     try:

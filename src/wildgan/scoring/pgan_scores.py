@@ -139,7 +139,7 @@ def score_batches(nets: PGANNetworks, x_u8: np.ndarray, batches: list[np.ndarray
     one forward per batch, up to float rounding; only the speed changes. A stacked forward that runs out of GPU
     memory (16 x 64 images at 32x32 and width 512 in fp32 peak near 35 GB; more at larger resolutions) is split in
     halves and retried, down to one batch per forward, with a warning; the rest of the call keeps the smaller stack."""
-    from tqdm.auto import tqdm
+    from ..progress import progress_bar
 
     _check_protocol(cfg, batch_mode)
     k = batches_per_forward or default_batches_per_forward(device)
@@ -203,7 +203,7 @@ def score_batches(nets: PGANNetworks, x_u8: np.ndarray, batches: list[np.ndarray
                 if isinstance(t, type))
     try:
         with mbstd_group(E, group), channels_last_weights((G, E, nets.D) if with_A else (G, E), cl), \
-                tqdm(total=len(chunks), disable=not progress, desc="score", unit="forward") as bar:
+                progress_bar(total=len(chunks), disable=not progress, desc="score", unit="forward") as bar:
             todo = list(reversed(chunks))                # a stack: the next forward at the end
             while todo:
                 chunk = todo.pop()

@@ -650,7 +650,7 @@ def _score_chunks(model: LoadedModel, files: list[Path], which: list[int], chunk
     `save(chunk, kept, scores, why, channels)`, when given, is called as each chunk is finished (resume). `warned`: files
     already named in a 'skipped' warning (resumed chunks'), added to as files are named. `kinds`: each readable
     file's decoded channel count, put there by file index (iter_images; the caller warns about them, once)."""
-    from tqdm.auto import tqdm
+    from ..progress import progress_bar
 
     from ..data.readers import iter_images
 
@@ -667,7 +667,7 @@ def _score_chunks(model: LoadedModel, files: list[Path], which: list[int], chunk
         gen = torch.Generator().manual_seed(model.cfg.search.seed)
         drawn = 0                # chunks whose latents have been drawn
     # one chunk: the decoding and scoring bars of any image set; several: one bar over this process's files instead
-    bar = tqdm(total=len({i for c in which for i in chunks[c]}), desc="score", unit="img",
+    bar = progress_bar(total=len({i for c in which for i in chunks[c]}), desc="score", unit="img",
                disable=not progress or one)
     data = None
     try:

@@ -27,11 +27,11 @@ from typing import Any, Callable, Iterable
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from .. import checkpoint as ckpt
 from ..config import FAnoGANConfig, to_dict
 from ..fileio import truncate_jsonl
+from ..progress import progress_bar
 from ..data.transforms import to_float
 from ..errors import ConfigError, DataError, DivergenceError, TrainingInterrupted
 from ..devices import resolve_device
@@ -310,7 +310,7 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
     G.train(), D.train(), E.train()
     acc: dict[str, torch.Tensor] = {}
     n_acc, t_row = 0, time.monotonic()
-    bar = tqdm(total=t_gan, initial=min(state.gan_iter, t_gan), desc="f-AnoGAN WGAN-GP", unit="it",
+    bar = progress_bar(total=t_gan, initial=min(state.gan_iter, t_gan), desc="f-AnoGAN WGAN-GP", unit="it",
                disable=not progress or not gan_open or state.gan_iter >= t_gan, dynamic_ncols=True, leave=False)
     restore_signals = install_signals(flag)
     try:
@@ -377,7 +377,7 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
         if state.gan_iter > 0 and state.enc_iter == 0:
             save_periodic()                         # a stage boundary is a natural resume point
     acc, n_acc, t_row = {}, 0, time.monotonic()
-    bar = tqdm(total=t_enc, initial=min(state.enc_iter, t_enc), desc="f-AnoGAN izi_f encoder", unit="it",
+    bar = progress_bar(total=t_enc, initial=min(state.enc_iter, t_enc), desc="f-AnoGAN izi_f encoder", unit="it",
                disable=not progress or state.enc_iter >= t_enc, dynamic_ncols=True, leave=False)
     restore_signals = install_signals(flag)
     try:

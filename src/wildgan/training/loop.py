@@ -815,7 +815,7 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
 
     `dist`: a wildgan.training.distributed.DistContext for data-parallel training under torchrun (default: the one
     set up by distributed.init_distributed(), if any). Every rank runs this function; rank 0 alone writes."""
-    from tqdm.auto import tqdm
+    from ..progress import progress_bar
 
     from . import distributed as _dist
 
@@ -909,7 +909,7 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
     eta_anchor: tuple[int, int, float] | None = None
     bar_end = end_of_rounds(state.nimg, total_nimg, nc.resolution, tc.phase_kimg, tc.fade_kimg, tc.minibatch,
                             tc.minibatch_repeats)
-    bar = tqdm(total=bar_end, initial=state.nimg, unit="img", unit_scale=True, disable=not progress,
+    bar = progress_bar(total=bar_end, initial=state.nimg, unit="img", unit_scale=True, disable=not progress,
                dynamic_ncols=True, desc="train",
                bar_format=None if cost is None else
                "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}, {rate_fmt}{postfix}]")
@@ -976,8 +976,11 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
                         post = {"eta": _eta(cost, nc, tc, nimg_session0, state.nimg, total_nimg,
                                             time.time() - t_start, elapsed0, anchor=eta_anchor)} \
                             if cost is not None else {}
+                        # (refresh=False: shown at the bar's next redraw, which progress_bar spaces out in a log file;
+                        # a forced redraw per row wrote a line every 20 iterations there)
                         bar.set_postfix(**post, res=phase.resolution, D=f"{row.get('D/loss', 0):.3g}",
-                                        G=f"{row.get('G/loss', 0):.3g}", E=f"{row.get('E/loss', 0):.3g}")
+                                        G=f"{row.get('G/loss', 0):.3g}", E=f"{row.get('E/loss', 0):.3g}",
+                                        refresh=False)
                         bad = [k for k, v in row.items() if isinstance(v, float) and not math.isfinite(v)]
                         if bad:
                             diverged(f"non-finite {', '.join(bad)} at {state.nimg / 1000:.1f} kimg")
