@@ -1583,6 +1583,10 @@ class Detector:
                                       f"PATH.safetensors pair that det.save(PATH) writes)")
             raise CheckpointError(f"{given} is a directory, not a saved Detector: Detector.load reads the PATH.json "
                                   f"+ PATH.safetensors pair that det.save(PATH) writes (give PATH, or either file)")
+        if not path.is_file() and not given.exists():
+            # (read_meta would say "checkpoint metadata not found", as if a file were there but incomplete)
+            raise CheckpointError(f"{given}: no such file (Detector.load reads the PATH.json + PATH.safetensors pair "
+                                  f"that det.save(PATH) writes; {path.name} is not there)")
         meta = ckpt.read_meta(path)
         if meta.get("kind") != DETECTOR_KIND:
             run = _run_of_checkpoint(path)
@@ -1643,7 +1647,11 @@ class Detector:
                  device: str = "auto", checkpoint: str | Path | None = None, X_val: Any = None, y_val: Any = None,
                  verbose: bool = False) -> "Detector":
         """A fitted Detector from a `wildgan train` run directory. decision_scores_ are the scores of the run's own
-        training split (scored once, cached in RUN_DIR/train_scores.csv); the threshold comes from them."""
+        training split (scored once, cached in RUN_DIR/train_scores.csv); the threshold comes from them.
+
+        The threshold and score parameters (contamination, threshold, mad_k, score, lam) are this call's arguments,
+        also for a run_dir that a Detector.fit wrote: the run records its training, not how a Detector thresholded
+        it. Detector.save / Detector.load keep a fitted Detector whole, its threshold included."""
         from .scoring.run import load_model, read_split_info
 
         run_dir = Path(run_dir)

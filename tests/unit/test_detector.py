@@ -671,6 +671,9 @@ def test_load_and_from_run_point_to_each_other(det: Detector, tmp_path) -> None:
         Detector.from_run(det.run_dir_ / "network-final.json", device="cpu")
     with pytest.raises(ConfigError, match="no such run directory"):      # anything else: the run reader's word
         Detector.from_run(tmp_path / "nothing", device="cpu")
+    # a path with nothing there: said so (it read "checkpoint metadata not found", as if a file were incomplete)
+    with pytest.raises(CheckpointError, match=r"nothing: no such file \(Detector.load reads the PATH.json"):
+        Detector.load(tmp_path / "nothing")
 
 
 def test_from_run_of_a_detector_run_reuses_its_training_scores(det: Detector, x_train) -> None:
