@@ -891,9 +891,12 @@ def cmd_score(a: argparse.Namespace) -> int:
             else:
                 whole = (f"use the Python API, Detector.from_run({str(run_dir)!r}).decision_function("
                          f"{str(one_file)!r})")
+            # (--whole needs no training part: the way out of a data set too small to split, with its labels)
+            small = not a.whole and "training images of the normal class" in str(e)
+            with_labels = "; to score every image of it with its labels, add --whole" if small else ""
             raise type(e)(f"{e}. A data-set file is scored as a labelled test split under the run's protocol "
-                          f"(--normal CLASS chooses its normal classes); to score every image of it without labels, "
-                          f"{whole}") from None
+                          f"(--normal CLASS chooses its normal classes){with_labels}; to score every image of it "
+                          f"without labels, {whole}") from None
         x, ids, labels = split.test_x, split.test_ids, split.test_y
         what = ("every labelled image of " if split.info.get("test_size") == "whole" else "the test split of ") \
             + (one_file or "the run's data")

@@ -1041,6 +1041,16 @@ def test_score_whole_scores_every_labelled_image_of_a_data_set(tiny_npz, tmp_pat
     err = capsys.readouterr().err
     assert "'0' is not a class of this data" in err and "unpacked" not in err, err
     assert f"Detector.from_run({str(run)!r}).decision_function({str(other)!r})" in err, err
+    assert "--whole" not in err                                # (it would not help: the class is missing)
+    # a labelled data set too small for the protocol's split: --whole scores it, with its labels, and says so
+    small = tmp_path / "small.npz"
+    with np.load(tiny_npz) as d:
+        np.savez(small, x=d["x_train"][:12], y=d["y_train"][:12])
+    assert main(["score", str(run), "--data", str(small), "--out", str(tmp_path / "m.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "need at least 16" in err and "to score every image of it with its labels, add --whole" in err, err
+    assert main(["score", str(run), "--data", str(small), "--whole", "--out", str(tmp_path / "m.csv")]) == 0
+    assert len((tmp_path / "m.csv").read_text().splitlines()) == 13
 
 
 @pytest.mark.parametrize("argv", [["train", "--data", "{d}/x.npz", "--out", "{d}/run"],
