@@ -56,8 +56,9 @@ class NetConfig:
 
     def __post_init__(self) -> None:
         r = self.resolution
-        if r < 4 or r & (r - 1):
-            raise ConfigError(f"resolution must be a power of two >= 4, got {r}")
+        # the type first: a string or float from a damaged config.json made the comparison below a bare TypeError
+        if not isinstance(r, int) or isinstance(r, bool) or r < 4 or r & (r - 1):
+            raise ConfigError(f"resolution must be a power of two >= 4, got {r!r}")
         if self.channels not in (1, 3):
             raise ConfigError(f"channels must be 1 or 3, got {self.channels}")
         _check_numbers(self, {"fmap_base": ">=1", "fmap_max": ">=1", "fmap_decay": ">=0", "latent_size": "int>=0",

@@ -1,0 +1,86 @@
+"""Damaged or foreign files in a run folder: each is refused with one error naming the file and what is wrong (no
+bare TypeError / ValueError from deep inside the loading), and nothing is loaded that wildgan did not write."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from wildgan import checkpoint as ckpt
+from wildgan.config import (DataConfig, RunConfig, TrainConfig, net_config_for_preset, read_run_config, to_dict,
+                            write_run_config)
+from wildgan.errors import CheckpointError, ConfigError
+from wildgan.nets import build_pgan
+from wildgan.scoring.run import load_model
+
+
+def _run(folder: Path, width_preset: str = "tiny", resolution: int = 8) -> Path:
+    """A run folder with a config and final networks (untrained: only the files matter here)."""
+    cfg = RunConfig(data=DataConfig(), net=net_config_for_preset(width_preset, resolution, 1), train=TrainConfig())
+    folder.mkdir(parents=True)
+    write_run_config(cfg, folder)
+    nets = build_pgan(cfg.net, 0)
+    ckpt.save_checkpoint(folder, "network-final", ckpt.networks_to_tensors(nets.modules()),
+                         {"kind": "wildgan-networks", "net": to_dict(cfg.net), "nimg": 0, "kimg": 0.0, "lod": 0.0})
+    return folder
+
+
+def _edit(path: Path, **changes) -> None:
+    meta = json.loads(path.read_text())
+    meta.update(changes)
+    path.write_text(json.dumps(meta))
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"weights": "../elsewhere.safetensors"}, r"bad 'weights' entry '\.\./elsewhere\.safetensors'"),
+    ({"weights": 5}, r"bad 'weights' entry 5"),
+    ({"sha256": None}, r"no sha256 of the weights"),
+    ({"lod": "x"}, r"bad 'lod' value 'x'"),
+    ({"nimg": 1.5}, r"bad 'nimg' value 1.5"),
+    ({"kimg": float("nan")}, r"bad 'kimg' value nan"),
+    ({"net": {"resolution": "8", "channels": 1}}, r"bad network config in the checkpoint metadata: resolution must "
+                                                   r"be a power of two >= 4, got '8'"),
+    ({"net": {"resolution": 8, "channels": 1, "colour": 1}}, r"bad network config .*unknown NetConfig keys"),
+    ({"net": [8]}, r"bad network config .*must be a mapping"),
+])
+def test_damaged_checkpoint_metadata_is_a_checkpoint_error_naming_the_file(tmp_path, changes, message):
+    run = _run(tmp_path / "run")
+    _edit(run / "network-final.json", **changes)
+    with pytest.raises(CheckpointError, match=rf"network-final\.json: {message}"):
+        load_model(run, "cpu")
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.int64])
+def test_weights_of_another_dtype_are_refused_not_cast(tmp_path, dtype):
+    # load_state_dict would copy half or integer tensors into the float32 networks without a word
+    run = _run(tmp_path / "run")
+    tensors, meta = ckpt.load_checkpoint(run / "network-final.json")
+    tensors = {k: v.to(dtype) if v.is_floating_point() else v for k, v in tensors.items()}
+    ckpt.save_checkpoint(run, "network-final", tensors, {k: meta[k] for k in ("kind", "net", "nimg", "kimg", "lod")})
+    with pytest.raises(CheckpointError, match=rf"network-final\.json: weights of \w+ have another dtype than the "
+                                              rf"architecture's: .*{str(dtype)} \(expected torch.float32\)"):
+        load_model(run, "cpu")
+
+
+def test_a_shape_mismatch_says_which_tensor(tmp_path):
+    run = _run(tmp_path / "run")
+    tensors, meta = ckpt.load_checkpoint(run / "network-final.json")
+    key = next(k for k in sorted(tensors) if k.startswith("D.") and k.endswith("weight"))
+    tensors[key] = torch.zeros(*tensors[key].shape, 2)
+    ckpt.save_checkpoint(run, "network-final", tensors, {k: meta[k] for k in ("kind", "net", "nimg", "kimg", "lod")})
+    # torch's first line alone ('Error(s) in loading state_dict for Discriminator:') said nothing
+    with pytest.raises(CheckpointError, match=rf"weights of D do not match .*: size mismatch for "
+                                              rf"{key[2:].replace('.', r'[.]')}"):
+        load_model(run, "cpu")
+
+
+def test_a_string_resolution_in_config_json_is_named_as_such(tmp_path):
+    run = _run(tmp_path / "run")
+    cfg = json.loads((run / "config.json").read_text())
+    cfg["net"]["resolution"] = "8"
+    (run / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ConfigError, match=r"config\.json: resolution must be a power of two >= 4, got '8'"):
+        read_run_config(run)
