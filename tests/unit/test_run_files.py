@@ -77,6 +77,17 @@ def test_a_shape_mismatch_says_which_tensor(tmp_path):
         load_model(run, "cpu")
 
 
+@pytest.mark.parametrize("other", [dict(resolution=16), dict(width_preset="fast")])
+def test_a_checkpoint_of_another_architecture_is_refused(tmp_path, other):
+    # `score RUN --checkpoint OTHER`: another resolution failed in a forward pass with a ValueError, another width
+    # scored the run's images with the other run's networks in silence
+    run, foreign = _run(tmp_path / "run"), _run(tmp_path / "other", **other)
+    with pytest.raises(CheckpointError, match=r"other/network-final\.json: networks of another architecture than "
+                                              r"the run .*run \((resolution: 16 there, 8|fmap_base)"):
+        load_model(run, "cpu", checkpoint=foreign / "network-final.json")
+    load_model(run, "cpu", checkpoint=run / "network-final.json")            # its own: fine
+
+
 def test_a_string_resolution_in_config_json_is_named_as_such(tmp_path):
     run = _run(tmp_path / "run")
     cfg = json.loads((run / "config.json").read_text())
