@@ -88,6 +88,24 @@ def test_a_checkpoint_of_another_architecture_is_refused(tmp_path, other):
     load_model(run, "cpu", checkpoint=run / "network-final.json")            # its own: fine
 
 
+@pytest.mark.parametrize("field, value, message", [
+    ("lam", float("nan"), r"score\.lam must be a number in \[0, 1\], got nan"),
+    ("batch_size", 0, r"score\.batch_size must be a whole number >= 1, got 0"),
+    ("batch_size", 6, r"score\.batch_size must be a multiple of 4"),
+    ("shuffle_seed", -1, r"score\.shuffle_seed must be a whole number >= 0"),
+    ("kappa", "x", r"score\.kappa must be a number >= 0, got 'x'"),
+    ("generator", "foo", r"score\.generator must be Gs or G, got 'foo'"),
+])
+def test_a_bad_score_section_is_refused_naming_the_config(tmp_path, field, value, message):
+    # these scored NaN (lam), silently used G for anything not 'Gs', or failed with a bare traceback mid-scoring
+    run = _run(tmp_path / "run")
+    cfg = json.loads((run / "config.json").read_text())
+    cfg["score"][field] = value
+    (run / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ConfigError, match=rf"config\.json: {message}"):
+        read_run_config(run)
+
+
 def test_a_string_resolution_in_config_json_is_named_as_such(tmp_path):
     run = _run(tmp_path / "run")
     cfg = json.loads((run / "config.json").read_text())
