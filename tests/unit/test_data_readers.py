@@ -1737,3 +1737,48 @@ def test_a_protocol_named_with_dataset_must_fit_the_data(tmp_path) -> None:
                                           r"CIFAR-10's"):
         build_split(DataConfig(data=str(digits), dataset="cifar10"))
     assert build_split(DataConfig(data=str(p), dataset="cifar10")).info["protocol"] == "cifar10"
+
+
+@pytest.mark.parametrize("protocol", [0, 2, 3, 4, 5])
+def test_cifar_batches_load_whatever_pickle_protocol_wrote_them(tmp_path, protocol):
+    # protocols 0-2 store bytes as _codecs.encode(text, 'latin1') and protocol 5 stores arrays as numpy's
+    # _frombuffer: both were refused by the restricted unpickler, so a batch re-pickled with them did not load
+    ref = make_cifar_batches(tmp_path / "ref" / "cifar-10-batches-py")
+    folder = tmp_path / "p" / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    for f in ref.iterdir():
+        (folder / f.name).write_bytes(pickle.dumps(pickle.loads(f.read_bytes(), encoding="bytes"), protocol=protocol))
+    a, b = restricted_unpickle(ref / "data_batch_1"), restricted_unpickle(folder / "data_batch_1")
+    assert set(a) == set(b) and b[b"filenames"] == a[b"filenames"] and b[b"batch_label"] == a[b"batch_label"]
+    np.testing.assert_array_equal(b[b"data"], a[b"data"])
+    assert b[b"data"].dtype == np.uint8 and b[b"data"].flags.writeable
+    (tr, te, _), (tr2, te2, _) = load_dataset(ref), load_dataset(folder)
+    np.testing.assert_array_equal(tr.x, tr2.x)
+    np.testing.assert_array_equal(te.y, te2.y)
+
+
+def test_restricted_unpickler_admits_only_latin1_text_and_plain_arrays(tmp_path):
+    import codecs
+
+    class OtherCodec:
+        def __reduce__(self):
+            return (codecs.encode, ("print('x')", "rot13"))
+
+    class ObjectArray:
+        def __reduce__(self):
+            return (_np_frombuffer(), (b"\0" * 8, np.dtype(object), (1,), "C"))
+
+    for evil, why in ((OtherCodec(), r"_codecs\.encode\(str, 'rot13'\) is not allowed"),
+                      (ObjectArray(), r"an object array is not allowed")):
+        p = tmp_path / "batch"
+        p.write_bytes(pickle.dumps({b"data": evil}, protocol=2))
+        with pytest.raises(DataError, match=rf"batch: refusing to unpickle: {why}"):
+            restricted_unpickle(p)
+
+
+def _np_frombuffer():
+    try:
+        from numpy._core.numeric import _frombuffer
+    except ImportError:  # numpy 1.x
+        from numpy.core.numeric import _frombuffer
+    return _frombuffer

@@ -1506,15 +1506,46 @@ class _RestrictedUnpickler(pickle.Unpickler):
     reconstruction, so nothing else is admitted.
     """
 
+    # Protocols 0-2 written by Python 3 store bytes as _codecs.encode(str, 'latin1'), and protocol 5 stores arrays
+    # as numpy's _frombuffer(buffer, dtype, shape, order): both were refused, so a batch re-pickled with them (e.g.
+    # pickle.dump(d, f, protocol=2 or 5)) did not load. They are admitted as the narrow stand-ins below, never as
+    # the real functions, so that nothing but those two conversions can be called.
     _ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-                ("numpy", "ndarray"), ("numpy", "dtype")}
+                ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
+                ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer")}
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) not in self._ALLOWED:
             raise pickle.UnpicklingError(f"global '{module}.{name}' is not allowed in a CIFAR-10 batch")
         if name == "_reconstruct":
             return _numpy_reconstruct()
+        if name == "encode":
+            return _latin1_encode
+        if name == "_frombuffer":
+            return _frombuffer
         return getattr(np, name)
+
+
+def _latin1_encode(text: Any, encoding: str = "utf-8", errors: str = "strict") -> bytes:
+    """_codecs.encode as protocols 0-2 use it (a bytes object pickled as its latin-1 text); only that: any other
+    codec is refused, since codecs.encode looks encodings up by name."""
+    if not isinstance(text, str) or encoding.replace("_", "-").lower() not in ("latin1", "latin-1") or \
+            errors != "strict":
+        raise pickle.UnpicklingError(f"_codecs.encode({type(text).__name__}, {encoding!r}) is not allowed in a "
+                                     f"CIFAR-10 batch")
+    return text.encode("latin-1")
+
+
+def _frombuffer(buf: Any, dtype: Any, shape: Any, order: str) -> np.ndarray:
+    """numpy's _frombuffer (how protocol 5 pickles an array), for plain data only: an object dtype (pointers) is
+    refused, as numpy itself would refuse it."""
+    dtype = np.dtype(dtype)
+    if dtype.hasobject:
+        raise pickle.UnpicklingError("an object array is not allowed in a CIFAR-10 batch")
+    if order not in ("C", "F"):
+        raise pickle.UnpicklingError(f"array order {order!r} in a CIFAR-10 batch")
+    # a copy: the pickle's buffer is read-only bytes (PickleBuffer), and the caller owns the array it gets
+    return np.frombuffer(buf, dtype=dtype).reshape(shape, order=order).copy()
 
 
 def restricted_unpickle(path: str | Path) -> Any:
