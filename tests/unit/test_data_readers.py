@@ -1782,3 +1782,28 @@ def _np_frombuffer():
     except ImportError:  # numpy 1.x
         from numpy.core.numeric import _frombuffer
     return _frombuffer
+
+
+def test_files_without_an_extension_are_counted_not_dropped_in_silence(tmp_path):
+    import warnings
+
+    d = tmp_path / "pile"
+    for i in range(2):
+        save(d / f"{i}.png", np.full((8, 8), 40 * i, np.uint8))
+    save(d / "tmp.png", np.full((8, 8), 9, np.uint8)).rename(d / "frame0001")    # a PNG, named without .png
+    (d / "sub").mkdir()
+    (d / "sub" / "LICENSE").write_text("not an image")
+    (d / ".hidden").write_text("hidden entries stay quiet")
+    for read in (lambda: load_images([d], 8, 1), lambda: load_dataset(d)):
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            read()
+        msgs = [str(w.message) for w in record if "unsupported extensions" in str(w.message)]
+        assert len(msgs) == 1 and f"ignored 2 files with unsupported extensions in {d} (no extension: 2)" in msgs[0]
+        assert "files without an extension are not read" in msgs[0]
+    only = tmp_path / "only"
+    only.mkdir()
+    (d / "frame0001").rename(only / "frame0001")
+    with pytest.raises(DataError, match=r"only: folder contains no supported image files .*; found 1 file without "
+                                        r"an extension \(files without an extension are not read"):
+        load_images([only], 8, 1)

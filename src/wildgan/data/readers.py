@@ -484,9 +484,18 @@ def _is_image_file(p: Path) -> bool:
     return p.suffix.lower() in IMAGE_EXTS and not p.name.startswith(".")
 
 
+_NO_EXT = "no extension"     # the _OTHER_IMAGE_EXTS-like key under which files without an extension are counted
+
+
 def _is_other_image(p: Path) -> bool:
-    """A file of an image format that is not read (.heic, .avif, ...): worth a warning, unlike a .txt or .csv."""
-    return p.suffix.lower() in _OTHER_IMAGE_EXTS and not p.name.startswith(".")
+    """A file of an image format that is not read (.heic, .avif, ...), or a file without an extension (a camera's or a
+    script's image saved as 'frame0001' is left out like any file whose format is not known from its name): worth a
+    warning, unlike a .txt or .csv."""
+    return (p.suffix.lower() in _OTHER_IMAGE_EXTS or not p.suffix) and not p.name.startswith(".")
+
+
+def _other_key(p: Path) -> str:
+    return p.suffix.lower() or _NO_EXT
 
 
 def _walk(folder: Path) -> Iterator[tuple[str, list[str]]]:
@@ -520,7 +529,7 @@ def _scan_images(folder: Path) -> tuple[list[Path], dict[str, int]]:
             if _is_image_file(q):
                 out.append(q)
             elif _is_other_image(q):
-                other[q.suffix.lower()] = other.get(q.suffix.lower(), 0) + 1
+                other[_other_key(q)] = other.get(_other_key(q), 0) + 1
     return sorted(out, key=lambda q: q.relative_to(folder).as_posix()), other
 
 
@@ -528,7 +537,7 @@ def _count_other(files: Iterable[Path]) -> dict[str, int]:
     other: dict[str, int] = {}
     for q in files:
         if _is_other_image(q):
-            other[q.suffix.lower()] = other.get(q.suffix.lower(), 0) + 1
+            other[_other_key(q)] = other.get(_other_key(q), 0) + 1
     return other
 
 
@@ -536,7 +545,14 @@ def _found_other(other: dict[str, int]) -> str:
     """'; found 50 .heic files, 1 .avif file' for the error of a folder without readable images, or ''."""
     if not other:
         return ""
-    return "; found " + ", ".join(f"{n} {e} file{'s' if n != 1 else ''}" for e, n in _by_count(other))
+    return "; found " + ", ".join(f"{n} file{'s' if n != 1 else ''} without an extension" if e == _NO_EXT else
+                                  f"{n} {e} file{'s' if n != 1 else ''}" for e, n in _by_count(other)) + _no_ext_hint(other)
+
+
+def _no_ext_hint(other: dict[str, int]) -> str:
+    """What to do about files without an extension, when there are some: the format is told by the name here."""
+    return (" (files without an extension are not read: give image files their format's extension, e.g. .png)"
+            if other.get(_NO_EXT) else "")
 
 
 def _by_count(other: dict[str, int]) -> list[tuple[str, int]]:
@@ -549,7 +565,7 @@ def _warn_other(folder: Path, other: dict[str, int]) -> None:
         n = sum(other.values())
         warn_user(f"ignored {n} file{'s' if n != 1 else ''} with unsupported extensions in {folder} "
                   f"({', '.join(f'{e}: {k}' for e, k in _by_count(other))}); supported: "
-                  f"{', '.join(IMAGE_EXTS)}")
+                  f"{', '.join(IMAGE_EXTS)}{_no_ext_hint(other)}")
 
 
 def _no_images_error(what: str, other: dict[str, int], tail: str = "") -> DataError:
