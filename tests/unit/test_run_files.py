@@ -113,3 +113,20 @@ def test_a_string_resolution_in_config_json_is_named_as_such(tmp_path):
     (run / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(ConfigError, match=r"config\.json: resolution must be a power of two >= 4, got '8'"):
         read_run_config(run)
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("conversion", "x", r"'conversion' must be a JSON object, got 'x'"),
+    ("conversion", {"fit": 5}, r"'conversion\.fit' must be a string, got 5"),
+    ("native_sides", "x", r"'native_sides' must be \[shortest, longest\] side in pixels, got 'x'"),
+    ("native_sides", [28], r"'native_sides' must be .*got \[28\]"),
+])
+def test_a_damaged_split_record_is_named(tmp_path, field, value, message):
+    # conversion_opts met these as an AttributeError ('str' object has no attribute 'get') or int('x')
+    run = _run(tmp_path / "run")
+    (run / "split.json").write_text(json.dumps({"conversion": {"fit": "crop"}, "native_sides": [28, 28],
+                                                field: value}))
+    with pytest.raises(CheckpointError, match=rf"split\.json: not a readable split record \({message}\)"):
+        load_model(run, "cpu")
+    (run / "split.json").write_text(json.dumps({"conversion": {"fit": "crop"}, "native_sides": [28, 28]}))
+    assert load_model(run, "cpu").conversion == {"fit": "crop", "native_sides": [28, 28]}

@@ -163,7 +163,26 @@ def read_split_info(run_dir: Path) -> dict[str, Any]:
         raise CheckpointError(f"{path}: not a readable split record ({e})") from None
     if not isinstance(info, dict):
         raise CheckpointError(f"{path}: not a readable split record (a JSON object expected)")
+    _check_split_fields(info, path)
     return info
+
+
+def _check_split_fields(info: dict[str, Any], path: Path) -> None:
+    """The fields of split.json that decide how new images are converted (conversion_opts): a damaged one was an
+    AttributeError or a ValueError of int() at scoring time, with no word of the file."""
+    conv = info.get("conversion", {})
+    if not isinstance(conv, dict):
+        raise CheckpointError(f"{path}: not a readable split record ('conversion' must be a JSON object, got "
+                              f"{conv!r})")
+    for key in ("fit", "depth16"):
+        if conv.get(key) is not None and not isinstance(conv[key], str):
+            raise CheckpointError(f"{path}: not a readable split record ('conversion.{key}' must be a string, got "
+                                  f"{conv[key]!r})")
+    sides = info.get("native_sides")
+    if sides is not None and not (isinstance(sides, list) and len(sides) == 2 and
+                                  all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in sides)):
+        raise CheckpointError(f"{path}: not a readable split record ('native_sides' must be [shortest, longest] "
+                              f"side in pixels, got {sides!r})")
 
 
 def untrained_model(cfg: RunConfig, device: str | torch.device = "auto") -> LoadedModel:
