@@ -286,6 +286,15 @@ def tensors_to_networks(tensors: dict[str, torch.Tensor], modules: dict[str, tor
         if bad:
             raise CheckpointError(f"{source}: weights of {prefix} have another dtype than the architecture's: "
                                   f"{'; '.join(bad[:3])}{' ...' if len(bad) > 3 else ''}")
+        # training never saves non-finite parameters (it rolls back or stops first, training.loop.all_finite): NaN
+        # here is a damaged file, which otherwise surfaced only as 'scores contain NaN or inf', without the file
+        params = dict(m.named_parameters())
+        nonfinite = [k for k, v in sd.items() if k in params and v.is_floating_point()
+                     and not bool(torch.isfinite(v).all())]
+        if nonfinite:
+            raise CheckpointError(f"{source}: weights of {prefix} contain NaN or inf values ({prefix}.{nonfinite[0]}"
+                                  f"{f' and {len(nonfinite) - 1} more' if len(nonfinite) > 1 else ''}): the file is "
+                                  f"damaged")
         try:
             m.load_state_dict(sd, strict=True)
         except RuntimeError as e:

@@ -130,3 +130,15 @@ def test_a_damaged_split_record_is_named(tmp_path, field, value, message):
         load_model(run, "cpu")
     (run / "split.json").write_text(json.dumps({"conversion": {"fit": "crop"}, "native_sides": [28, 28]}))
     assert load_model(run, "cpu").conversion == {"fit": "crop", "native_sides": [28, 28]}
+
+
+def test_non_finite_weights_are_a_damaged_file(tmp_path):
+    run = _run(tmp_path / "run")
+    tensors, meta = ckpt.load_checkpoint(run / "network-final.json")
+    key = next(k for k in sorted(tensors) if k.startswith("E.") and k.endswith("weight"))
+    tensors[key] = tensors[key].clone()
+    tensors[key].view(-1)[0] = float("nan")
+    ckpt.save_checkpoint(run, "network-final", tensors, {k: meta[k] for k in ("kind", "net", "nimg", "kimg", "lod")})
+    with pytest.raises(CheckpointError, match=rf"network-final\.json: weights of E contain NaN or inf values "
+                                              rf"\({key.replace('.', '[.]')}\): the file is damaged"):
+        load_model(run, "cpu")
