@@ -12,6 +12,7 @@ moment leaves either the previous checkpoint set or the new one, never a half-wr
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import re
@@ -113,7 +114,35 @@ def read_meta(path: Path) -> dict[str, Any]:
     if meta.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(f"{meta_path}: unsupported checkpoint format_version {meta.get('format_version')!r}"
                               f" (this wildgan reads {FORMAT_VERSION})")
+    _check_meta_fields(meta, meta_path)
     return meta
+
+
+# the sidecar's numbers that loading reads (int() / float() on them): checked here so that a hand-edited or damaged
+# value is a CheckpointError naming the file, not a TypeError deep in the scoring or the resume
+_META_INTS = ("nimg", "iteration", "epoch", "pos", "rollbacks", "seed")
+_META_NUMBERS = ("kimg", "lod", "lr", "elapsed_s")
+
+
+def _check_meta_fields(meta: dict[str, Any], meta_path: Path) -> None:
+    weights = meta.get("weights")
+    # the weights are looked up beside the JSON: a path ('../x', '/etc/passwd') would read a file elsewhere, and a
+    # non-string made pathlib raise a bare TypeError
+    if not isinstance(weights, str) or not weights or weights in (".", "..") or "/" in weights or "\\" in weights \
+            or "\0" in weights:
+        raise CheckpointError(f"{meta_path}: bad 'weights' entry {weights!r} (the name of a file beside it expected)")
+    if not isinstance(meta.get("sha256"), str):
+        raise CheckpointError(f"{meta_path}: no sha256 of the weights in the metadata (truncated or hand-edited?)")
+    for key in _META_INTS + _META_NUMBERS:
+        v = meta.get(key)
+        if v is None:
+            continue
+        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+        if ok and key in _META_INTS:
+            ok = float(v).is_integer() and (v >= 0 or key == "seed")
+        if not ok:
+            raise CheckpointError(f"{meta_path}: bad '{key}' value {v!r} in the metadata (a finite "
+                                  f"{'whole ' if key in _META_INTS else ''}number expected)")
 
 
 def load_checkpoint(path: Path, verify: bool = True) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -249,22 +278,47 @@ def tensors_to_networks(tensors: dict[str, torch.Tensor], modules: dict[str, tor
     """Load weights strictly into `modules`; a missing or unexpected tensor is a CheckpointError naming the file."""
     for prefix, m in modules.items():
         sd = {k[len(prefix) + 1:]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
+        # load_state_dict casts silently: half-precision or integer weights would load as if they were the trained
+        # float32 ones. wildgan writes every tensor in its module's own dtype, so another dtype is not its file
+        own = m.state_dict()
+        bad = [f"{prefix}.{k}: {v.dtype} (expected {own[k].dtype})" for k, v in sd.items()
+               if k in own and v.dtype != own[k].dtype]
+        if bad:
+            raise CheckpointError(f"{source}: weights of {prefix} have another dtype than the architecture's: "
+                                  f"{'; '.join(bad[:3])}{' ...' if len(bad) > 3 else ''}")
+        # training never saves non-finite parameters (it rolls back or stops first, training.loop.all_finite): NaN
+        # here is a damaged file, which otherwise surfaced only as 'scores contain NaN or inf', without the file
+        params = dict(m.named_parameters())
+        nonfinite = [k for k, v in sd.items() if k in params and v.is_floating_point()
+                     and not bool(torch.isfinite(v).all())]
+        if nonfinite:
+            raise CheckpointError(f"{source}: weights of {prefix} contain NaN or inf values ({prefix}.{nonfinite[0]}"
+                                  f"{f' and {len(nonfinite) - 1} more' if len(nonfinite) > 1 else ''}): the file is "
+                                  f"damaged")
         try:
             m.load_state_dict(sd, strict=True)
         except RuntimeError as e:
+            # torch's first line is only 'Error(s) in loading state_dict for X:'; the next one says what differs
+            lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
             raise CheckpointError(f"{source}: weights of {prefix} do not match the architecture in its config: "
-                                  f"{str(e).splitlines()[0]}") from None
+                                  f"{lines[1] if len(lines) > 1 else lines[0] if lines else e}") from None
 
 
 def load_pgan(path: Path, device: str | torch.device = "cpu") -> tuple[Any, dict[str, Any]]:
     """Rebuild the pGAN networks from a checkpoint's JSON config and load its weights (no code is executed)."""
     from .config import NetConfig, from_dict
+    from .errors import ConfigError
     from .nets import build_pgan
 
     tensors, meta = load_checkpoint(path)
     if "net" not in meta:
         raise CheckpointError(f"{_json_path(path)}: no network config in the checkpoint metadata")
-    nets = build_pgan(from_dict(NetConfig, meta["net"]), seed=0)
+    try:
+        net = from_dict(NetConfig, meta["net"])
+    except (ConfigError, TypeError, ValueError) as e:
+        # the architecture comes from this JSON: a damaged entry is the checkpoint's fault, said with its name
+        raise CheckpointError(f"{_json_path(path)}: bad network config in the checkpoint metadata: {e}") from None
+    nets = build_pgan(net, seed=0)
     mods = {k: v for k, v in nets.modules().items() if any(t.startswith(k + ".") for t in tensors)}
     tensors_to_networks(tensors, mods, Path(path))
     return nets.to(device), meta

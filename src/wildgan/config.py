@@ -69,8 +69,9 @@ class NetConfig:
 
     def __post_init__(self) -> None:
         r = self.resolution
-        if r < 4 or r & (r - 1):
-            raise ConfigError(f"resolution must be a power of two >= 4, got {r}")
+        # the type first: a string or float from a damaged config.json made the comparison below a bare TypeError
+        if not isinstance(r, int) or isinstance(r, bool) or r < 4 or r & (r - 1):
+            raise ConfigError(f"resolution must be a power of two >= 4, got {r!r}")
         if self.channels not in (1, 3):
             raise ConfigError(f"channels must be 1 or 3, got {self.channels}")
         _check_numbers(self, {"fmap_base": ">=1", "fmap_max": ">=1", "fmap_decay": ">=0", "latent_size": "int>=0",
@@ -275,6 +276,14 @@ class ScoreConfig:
     kappa: float = 1.0                   # weight of the feature term in A
     generator: str = "Gs"                # Gs (EMA, the paper) | G
 
+    def __post_init__(self) -> None:
+        # a run's config.json is read back by every score/evaluate/report: a bad value there (lam NaN, batch_size 0,
+        # generator 'foo') scored NaN or another generator in silence, or failed with a bare traceback mid-way
+        _check_numbers(self, {"lam": "[0,1]", "batch_size": ">=1", "shuffle_seed": "int>=0", "kappa": ">=0"},
+                       "score.")
+        if self.generator not in ("Gs", "G"):
+            raise ConfigError(f"score.generator must be Gs or G, got {self.generator!r}")
+
 
 def to_dict(cfg: Any) -> dict[str, Any]:
     """A config dataclass as a JSON-ready dict (tuples as lists, int keys as strings)."""
@@ -441,6 +450,10 @@ class RunConfig:
             raise ConfigError(f"unknown method {self.method!r}; choose one of {', '.join(RUN_METHODS)}")
         if self.preset not in (*PRESETS, "custom"):
             raise ConfigError(f"unknown preset {self.preset!r}; choose one of {', '.join(PRESETS)} or custom")
+        if self.method == "wildgan" and self.score.batch_size % 4:
+            # said when the config is read, naming its file, not as a ValueError of the first score batch
+            raise ConfigError(f"score.batch_size must be a multiple of 4 (the encoder's minibatch-stddev groups), got "
+                              f"{self.score.batch_size}")
         if self.train.total_kimg is None:
             t = self.train
             object.__setattr__(self, "train", replace(t, total_kimg=paper_total_kimg(self.net.resolution,

@@ -1765,3 +1765,73 @@ def test_cifar_named_folders_of_large_photos_are_read_for_32_px_as_scoring_reads
         key = f.relative_to(tree).as_posix()
         if key in got:
             np.testing.assert_array_equal(got[key], want)
+
+
+@pytest.mark.parametrize("protocol", [0, 2, 3, 4, 5])
+def test_cifar_batches_load_whatever_pickle_protocol_wrote_them(tmp_path, protocol):
+    # protocols 0-2 store bytes as _codecs.encode(text, 'latin1') and protocol 5 stores arrays as numpy's
+    # _frombuffer: both were refused by the restricted unpickler, so a batch re-pickled with them did not load
+    ref = make_cifar_batches(tmp_path / "ref" / "cifar-10-batches-py")
+    folder = tmp_path / "p" / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    for f in ref.iterdir():
+        (folder / f.name).write_bytes(pickle.dumps(pickle.loads(f.read_bytes(), encoding="bytes"), protocol=protocol))
+    a, b = restricted_unpickle(ref / "data_batch_1"), restricted_unpickle(folder / "data_batch_1")
+    assert set(a) == set(b) and b[b"filenames"] == a[b"filenames"] and b[b"batch_label"] == a[b"batch_label"]
+    np.testing.assert_array_equal(b[b"data"], a[b"data"])
+    assert b[b"data"].dtype == np.uint8 and b[b"data"].flags.writeable
+    (tr, te, _), (tr2, te2, _) = load_dataset(ref), load_dataset(folder)
+    np.testing.assert_array_equal(tr.x, tr2.x)
+    np.testing.assert_array_equal(te.y, te2.y)
+
+
+def test_restricted_unpickler_admits_only_latin1_text_and_plain_arrays(tmp_path):
+    import codecs
+
+    class OtherCodec:
+        def __reduce__(self):
+            return (codecs.encode, ("print('x')", "rot13"))
+
+    class ObjectArray:
+        def __reduce__(self):
+            return (_np_frombuffer(), (b"\0" * 8, np.dtype(object), (1,), "C"))
+
+    for evil, why in ((OtherCodec(), r"_codecs\.encode\(str, 'rot13'\) is not allowed"),
+                      (ObjectArray(), r"an object array is not allowed")):
+        p = tmp_path / "batch"
+        p.write_bytes(pickle.dumps({b"data": evil}, protocol=2))
+        with pytest.raises(DataError, match=rf"batch: refusing to unpickle: {why}"):
+            restricted_unpickle(p)
+
+
+def _np_frombuffer():
+    try:
+        from numpy._core.numeric import _frombuffer
+    except ImportError:  # numpy 1.x
+        from numpy.core.numeric import _frombuffer
+    return _frombuffer
+
+
+def test_files_without_an_extension_are_counted_not_dropped_in_silence(tmp_path):
+    import warnings
+
+    d = tmp_path / "pile"
+    for i in range(2):
+        save(d / f"{i}.png", np.full((8, 8), 40 * i, np.uint8))
+    save(d / "tmp.png", np.full((8, 8), 9, np.uint8)).rename(d / "frame0001")    # a PNG, named without .png
+    (d / "sub").mkdir()
+    (d / "sub" / "LICENSE").write_text("not an image")
+    (d / ".hidden").write_text("hidden entries stay quiet")
+    for read in (lambda: load_images([d], 8, 1), lambda: load_dataset(d)):
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            read()
+        msgs = [str(w.message) for w in record if "unsupported extensions" in str(w.message)]
+        assert len(msgs) == 1 and f"ignored 2 files with unsupported extensions in {d} (no extension: 2)" in msgs[0]
+        assert "files without an extension are not read" in msgs[0]
+    only = tmp_path / "only"
+    only.mkdir()
+    (d / "frame0001").rename(only / "frame0001")
+    with pytest.raises(DataError, match=r"only: folder contains no supported image files .*; found 1 file without "
+                                        r"an extension \(files without an extension are not read"):
+        load_images([only], 8, 1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 from pathlib import Path
 
@@ -705,3 +706,91 @@ def test_the_report_marks_an_evaluation_of_earlier_networks_instead_of_showing_i
     md = (run / "report" / "report.md").read_text()
     assert "(40 images, 20 anomalous): AUC a " in md and "earlier networks" not in md
     assert json.loads((run / "eval.json").read_text())["model"]["weights_sha256"]     # what identifies them
+
+
+def _report_dirs(tmp_path: Path) -> tuple[Path, Path]:
+    """A run folder whose report/ holds an old report (and someone's notes), and a complete new report beside it."""
+    run = tmp_path / "run"
+    old = run / "report"
+    (old / "heatmaps").mkdir(parents=True)
+    for name in ("report.md", "report.html", "roc.png", "heatmaps/top-01.png", "heatmaps/top-02.png",
+                 "named_images.csv"):
+        (old / name).write_text(f"old {name}")
+    (old / "notes.txt").write_text("mine")
+    os.chmod(old, 0o751)
+    new = run / ".report-partial-x"
+    (new / "heatmaps").mkdir(parents=True)
+    os.chmod(new, 0o700)                      # as mkdtemp makes it
+    for name in ("report.md", "report.html", "roc.png", "heatmaps/top-01.png"):
+        (new / name).write_text(f"new {name}")
+    return run, new
+
+
+def _contents(folder: Path) -> dict[str, str]:
+    return {p.relative_to(folder).as_posix(): p.read_text() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_replacing_a_report_swaps_whole_folders(tmp_path: Path) -> None:
+    from wildgan.evaluation.report import _replace_report
+
+    run, new = _report_dirs(tmp_path)
+    said: list[str] = []
+    _replace_report(new, run / "report", said.append)
+    assert _contents(run / "report") == {"report.md": "new report.md", "report.html": "new report.html",
+                                         "roc.png": "new roc.png", "heatmaps/top-01.png": "new heatmaps/top-01.png",
+                                         "notes.txt": "mine"}
+    assert (os.stat(run / "report").st_mode & 0o777) == 0o751
+    assert sorted(p.name for p in run.iterdir()) == ["report"]          # no staging or old folder left
+    assert said == ["removed 2 outputs of the previous report that this one does not write (named_images.csv, "
+                    "heatmaps/top-02.png)"]
+
+
+@pytest.mark.parametrize("fail", ["second move into report/", "the swap's second rename"])
+def test_a_replacement_that_fails_partway_leaves_one_whole_report(tmp_path: Path, monkeypatch, fail: str) -> None:
+    # the files used to be moved into report/ one by one: a failure after the first left the new report.md beside
+    # the old figures
+    from wildgan.evaluation.report import _replace_report
+
+    run, new = _report_dirs(tmp_path)
+    out = run / "report"
+    old_contents, new_contents = _contents(out), _contents(new)
+    moves = {"n": 0}
+    real_replace, real_rename = os.replace, os.rename
+
+    def failing(real):
+        def move(src, dst):
+            if fail == "the swap's second rename":
+                broken = Path(src) == new and Path(dst) == out
+            else:                                   # a file moved into report/, the second one
+                moves["n"] += out in Path(dst).parents
+                broken = out in Path(dst).parents and moves["n"] == 2
+            if broken:
+                raise OSError(28, "No space left on device")
+            return real(src, dst)
+        return move
+
+    monkeypatch.setattr(os, "replace", failing(real_replace))
+    monkeypatch.setattr(os, "rename", failing(real_rename))
+    try:
+        _replace_report(new, out, lambda s: None)
+    except OSError:
+        assert _contents(out) == old_contents                   # failed: the old report, whole
+    else:
+        assert _contents(out) == {**new_contents, "notes.txt": "mine"}      # succeeded: the new one, whole
+    monkeypatch.undo()
+    assert not list(run.glob(".report-old-*"))
+
+
+def test_a_swap_killed_between_its_renames_gets_the_old_report_back(tmp_path: Path, monkeypatch) -> None:
+    from wildgan.evaluation import report as rep
+
+    run, new = _report_dirs(tmp_path)
+    old_contents = _contents(run / "report")
+    os.rename(run / "report", run / ".report-old-123-abcd")       # killed here: no report/ at all
+    monkeypatch.setattr(rep, "_SWAP_S", -1.0)                     # (renamed longer ago than a swap takes)
+    rep._remove_abandoned(run)
+    assert _contents(run / "report") == old_contents and not list(run.glob(".report-old-*"))
+    # killed after the second rename: the old folder is left over, and deleted
+    (run / ".report-old-9-ffff").mkdir()
+    rep._remove_abandoned(run)
+    assert not list(run.glob(".report-old-*")) and _contents(run / "report") == old_contents

@@ -493,9 +493,18 @@ def _is_image_file(p: Path) -> bool:
     return p.suffix.lower() in IMAGE_EXTS and not p.name.startswith(".")
 
 
+_NO_EXT = "no extension"     # the _OTHER_IMAGE_EXTS-like key under which files without an extension are counted
+
+
 def _is_other_image(p: Path) -> bool:
-    """A file of an image format that is not read (.heic, .avif, ...): worth a warning, unlike a .txt or .csv."""
-    return p.suffix.lower() in _OTHER_IMAGE_EXTS and not p.name.startswith(".")
+    """A file of an image format that is not read (.heic, .avif, ...), or a file without an extension (a camera's or a
+    script's image saved as 'frame0001' is left out like any file whose format is not known from its name): worth a
+    warning, unlike a .txt or .csv."""
+    return (p.suffix.lower() in _OTHER_IMAGE_EXTS or not p.suffix) and not p.name.startswith(".")
+
+
+def _other_key(p: Path) -> str:
+    return p.suffix.lower() or _NO_EXT
 
 
 def _walk(folder: Path) -> Iterator[tuple[str, list[str]]]:
@@ -529,7 +538,7 @@ def _scan_images(folder: Path) -> tuple[list[Path], dict[str, int]]:
             if _is_image_file(q):
                 out.append(q)
             elif _is_other_image(q):
-                other[q.suffix.lower()] = other.get(q.suffix.lower(), 0) + 1
+                other[_other_key(q)] = other.get(_other_key(q), 0) + 1
     return sorted(out, key=lambda q: q.relative_to(folder).as_posix()), other
 
 
@@ -537,7 +546,7 @@ def _count_other(files: Iterable[Path]) -> dict[str, int]:
     other: dict[str, int] = {}
     for q in files:
         if _is_other_image(q):
-            other[q.suffix.lower()] = other.get(q.suffix.lower(), 0) + 1
+            other[_other_key(q)] = other.get(_other_key(q), 0) + 1
     return other
 
 
@@ -545,7 +554,14 @@ def _found_other(other: dict[str, int]) -> str:
     """'; found 50 .heic files, 1 .avif file' for the error of a folder without readable images, or ''."""
     if not other:
         return ""
-    return "; found " + ", ".join(f"{n} {e} file{'s' if n != 1 else ''}" for e, n in _by_count(other))
+    return "; found " + ", ".join(f"{n} file{'s' if n != 1 else ''} without an extension" if e == _NO_EXT else
+                                  f"{n} {e} file{'s' if n != 1 else ''}" for e, n in _by_count(other)) + _no_ext_hint(other)
+
+
+def _no_ext_hint(other: dict[str, int]) -> str:
+    """What to do about files without an extension, when there are some: the format is told by the name here."""
+    return (" (files without an extension are not read: give image files their format's extension, e.g. .png)"
+            if other.get(_NO_EXT) else "")
 
 
 def _by_count(other: dict[str, int]) -> list[tuple[str, int]]:
@@ -558,7 +574,7 @@ def _warn_other(folder: Path, other: dict[str, int]) -> None:
         n = sum(other.values())
         warn_user(f"ignored {n} file{'s' if n != 1 else ''} with unsupported extensions in {folder} "
                   f"({', '.join(f'{e}: {k}' for e, k in _by_count(other))}); supported: "
-                  f"{', '.join(IMAGE_EXTS)}")
+                  f"{', '.join(IMAGE_EXTS)}{_no_ext_hint(other)}")
 
 
 def _no_images_error(what: str, other: dict[str, int], tail: str = "") -> DataError:
@@ -1533,15 +1549,46 @@ class _RestrictedUnpickler(pickle.Unpickler):
     reconstruction, so nothing else is admitted.
     """
 
+    # Protocols 0-2 written by Python 3 store bytes as _codecs.encode(str, 'latin1'), and protocol 5 stores arrays
+    # as numpy's _frombuffer(buffer, dtype, shape, order): both were refused, so a batch re-pickled with them (e.g.
+    # pickle.dump(d, f, protocol=2 or 5)) did not load. They are admitted as the narrow stand-ins below, never as
+    # the real functions, so that nothing but those two conversions can be called.
     _ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-                ("numpy", "ndarray"), ("numpy", "dtype")}
+                ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
+                ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer")}
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) not in self._ALLOWED:
             raise pickle.UnpicklingError(f"global '{module}.{name}' is not allowed in a CIFAR-10 batch")
         if name == "_reconstruct":
             return _numpy_reconstruct()
+        if name == "encode":
+            return _latin1_encode
+        if name == "_frombuffer":
+            return _frombuffer
         return getattr(np, name)
+
+
+def _latin1_encode(text: Any, encoding: str = "utf-8", errors: str = "strict") -> bytes:
+    """_codecs.encode as protocols 0-2 use it (a bytes object pickled as its latin-1 text); only that: any other
+    codec is refused, since codecs.encode looks encodings up by name."""
+    if not isinstance(text, str) or encoding.replace("_", "-").lower() not in ("latin1", "latin-1") or \
+            errors != "strict":
+        raise pickle.UnpicklingError(f"_codecs.encode({type(text).__name__}, {encoding!r}) is not allowed in a "
+                                     f"CIFAR-10 batch")
+    return text.encode("latin-1")
+
+
+def _frombuffer(buf: Any, dtype: Any, shape: Any, order: str) -> np.ndarray:
+    """numpy's _frombuffer (how protocol 5 pickles an array), for plain data only: an object dtype (pointers) is
+    refused, as numpy itself would refuse it."""
+    dtype = np.dtype(dtype)
+    if dtype.hasobject:
+        raise pickle.UnpicklingError("an object array is not allowed in a CIFAR-10 batch")
+    if order not in ("C", "F"):
+        raise pickle.UnpicklingError(f"array order {order!r} in a CIFAR-10 batch")
+    # a copy: the pickle's buffer is read-only bytes (PickleBuffer), and the caller owns the array it gets
+    return np.frombuffer(buf, dtype=dtype).reshape(shape, order=order).copy()
 
 
 def restricted_unpickle(path: str | Path) -> Any:

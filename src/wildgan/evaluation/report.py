@@ -175,14 +175,16 @@ REPORT_FILES = ("report.html", "report.md", "metrics.json", "roc.png", "score_hi
                 "closest_matches.png", "training_curves.png", "auc_vs_gamma.png", "top_anomalous.csv",
                 "named_images.csv", "heatmaps/*.png", "heatmaps/top_heatmaps.npz", "samples/*.png")
 _PARTIAL = ".report-partial-"           # the folder a report is written into before it replaces PATH/report
+_OLD = ".report-old-"                   # the previous PATH/report while it is swapped out, until it is deleted
 _ABANDONED_S = 24 * 3600                # such a folder untouched this long was left by a killed report
+_SWAP_S = 60                            # a .report-old-* folder renamed longer ago than this is no swap in progress
 
 
 @contextmanager
 def _report_folder(path: Path, log: Log) -> Iterator[Path]:
-    """A new, empty folder beside PATH/report/ to write a report into. When the block ends normally its files
-    replace those of PATH/report/ and the previous report's other outputs (REPORT_FILES) are removed; when it
-    raises, the new folder is removed and the previous report stays whole (an error in the middle of a report
+    """A new, empty folder beside PATH/report/ to write a report into. When the block ends normally it becomes
+    PATH/report/ (with the files of the old report/ that are not report outputs, REPORT_FILES: someone's own); when
+    it raises, the new folder is removed and the previous report stays whole (an error in the middle of a report
     used to leave the old report.md pointing at figures of the new one)."""
     import shutil
     import tempfile
@@ -198,13 +200,80 @@ def _report_folder(path: Path, log: Log) -> Iterator[Path]:
 
 
 def _replace_report(new: Path, out: Path, log: Log) -> None:
+    """Make the complete report in `new` PATH/report/ by swapping the folders with two renames, the old one kept
+    until the new one is in place. Moving the files one by one, as before, left a mixed report (new report.md, old
+    figures, or half the heat maps) when it stopped partway: a kill, a full disk, a file in use."""
     import os
+    import shutil
+    import stat
 
     written = {p.relative_to(new) for p in new.rglob("*") if p.is_file()}
-    out.mkdir(parents=True, exist_ok=True)
-    stale = sorted({p for pattern in REPORT_FILES for p in out.glob(pattern)
-                    if p.is_file() and p.relative_to(out) not in written},
+    outputs = {p for pattern in REPORT_FILES for p in out.glob(pattern) if p.is_file()} if out.is_dir() else set()
+    stale = sorted((p for p in outputs if p.relative_to(out) not in written),
                    key=lambda p: (len(p.relative_to(out).parts), p.name))   # named_images.csv before heatmaps/*
+    if out.is_symlink() or (out.exists() and (not out.is_dir() or os.stat(out).st_dev != os.stat(new).st_dev)):
+        # report/ as a link to (or a mount of) another disk: a rename cannot move the new folder there
+        _replace_report_files(new, out, written, stale)
+    else:
+        # mkdtemp made the folder 0700: give it the old report's mode, or the usual umask-based one
+        mode = stat.S_IMODE(os.stat(out).st_mode) if out.is_dir() else 0o777 & ~_umask()
+        os.chmod(new, mode)
+        if out.is_dir():
+            _carry_own_files(out, new, outputs)
+        for d in ("heatmaps", "samples"):
+            try:
+                (new / d).rmdir()              # only when empty: this report has none of them
+            except OSError:
+                pass
+        if out.is_dir():
+            old = out.with_name(f"{_OLD}{os.getpid()}-{os.urandom(4).hex()}")
+            os.rename(out, old)
+            try:
+                os.rename(new, out)
+            except BaseException:
+                os.rename(old, out)        # the old report back in its place: never no report at all
+                raise
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(new, out)
+    if stale:
+        names = [p.relative_to(out).as_posix() for p in stale]
+        log(f"removed {len(names)} output{'s' if len(names) != 1 else ''} of the previous report that this one does "
+            f"not write ({', '.join(names[:6])}{', ...' if len(names) > 6 else ''})")
+
+
+def _carry_own_files(old: Path, new: Path, outputs: set[Path]) -> None:
+    """Hard-link (or copy) into `new` everything in the old report folder that is not one of its report `outputs`
+    (someone's notes beside the report), links as links."""
+    import os
+    import shutil
+
+    for dirpath, dirnames, filenames in os.walk(old):
+        src = Path(dirpath)
+        dst = new / src.relative_to(old)
+        for name in [*dirnames, *filenames]:
+            a, b = src / name, dst / name
+            if a.is_symlink():
+                if not b.exists() and not b.is_symlink():
+                    os.symlink(os.readlink(a), b)
+                if name in dirnames:
+                    dirnames.remove(name)          # not walked into: the link is carried, not its target
+            elif name in dirnames:
+                b.mkdir(exist_ok=True)
+            elif a not in outputs and not b.exists():
+                b.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    os.link(a, b)
+                except OSError:                    # a file system without hard links
+                    shutil.copy2(a, b)
+
+
+def _replace_report_files(new: Path, out: Path, written: set[Path], stale: list[Path]) -> None:
+    """File-by-file replacement, for a report/ that a rename cannot replace (a link to, or a mount of, another
+    file system)."""
+    import os
+
+    out.mkdir(parents=True, exist_ok=True)
     for rel in sorted(written):
         (out / rel).parent.mkdir(parents=True, exist_ok=True)
         os.replace(new / rel, out / rel)
@@ -215,15 +284,19 @@ def _replace_report(new: Path, out: Path, log: Log) -> None:
             (out / d).rmdir()                  # only when empty: this report has none of them
         except OSError:
             pass
-    if stale:
-        names = [p.relative_to(out).as_posix() for p in stale]
-        log(f"removed {len(names)} output{'s' if len(names) != 1 else ''} of the previous report that this one does "
-            f"not write ({', '.join(names[:6])}{', ...' if len(names) > 6 else ''})")
+
+
+def _umask() -> int:
+    from ..checkpoint import _umask as umask
+
+    return umask()
 
 
 def _remove_abandoned(path: Path) -> None:
     """The partial report folders of reports killed mid-way (SIGKILL, a crash: no cleanup ran), once untouched
-    for a day (a report still being written elsewhere into the same folder is not one)."""
+    for a day (a report still being written elsewhere into the same folder is not one); and the old report/ of a
+    swap killed between its two renames: put back when there is no report/, else deleted (the swap completed)."""
+    import os
     import shutil
     import time
 
@@ -234,6 +307,22 @@ def _remove_abandoned(path: Path) -> None:
             continue
         if d.is_dir() and time.time() - newest > _ABANDONED_S:
             shutil.rmtree(d, ignore_errors=True)
+    olds = []
+    for d in path.glob(_OLD + "*"):
+        try:
+            renamed = d.lstat().st_ctime          # a rename sets it: a swap in progress is microseconds old
+        except OSError:
+            continue
+        if d.is_dir() and not d.is_symlink() and time.time() - renamed > _SWAP_S:
+            olds.append((renamed, d))
+    for _, d in sorted(olds, reverse=True):
+        if not (path / "report").exists() and not (path / "report").is_symlink():
+            try:
+                os.rename(d, path / "report")
+                continue
+            except OSError:
+                pass
+        shutil.rmtree(d, ignore_errors=True)
 
 
 # ------------------------------------------------------------------------------------------------------------------

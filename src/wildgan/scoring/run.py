@@ -5,6 +5,7 @@ Python equivalent of `wildgan score`."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import re
 from dataclasses import dataclass, field
@@ -122,12 +123,33 @@ def load_model(run_dir: Path, device: str | torch.device = "auto", checkpoint: P
         meta = ckpt.read_meta(path)
     else:
         nets, meta = ckpt.load_pgan(path, dev)
+    _check_same_architecture(cfg, meta, path, run_dir)
     if checkpoint is None and path.parent.name == "checkpoints":
         # e.g. a run still training, or stopped before its end: say so, the scores are those of a partial model
         warn_user(f"{run_dir} has no final networks yet (still training, or stopped): scoring with its newest "
                   f"checkpoint {path.name} ({float(meta.get('kimg', 0) or 0):.1f} kimg)")
     return LoadedModel(cfg=cfg, nets=nets, source=str(path), meta=meta, device=dev,
                        conversion=conversion_opts(read_split_info(run_dir)))
+
+
+def _check_same_architecture(cfg: RunConfig, meta: dict[str, Any], path: Path, run_dir: Path) -> None:
+    """Refuse networks of another architecture than the run's config (e.g. `--checkpoint` of another run): they are
+    built from their own JSON, but the images are read at the run's resolution and channels, which failed deep in a
+    forward pass (another resolution) or scored the images with another run's networks in silence (another width)."""
+    from ..config import NetConfig, from_dict
+
+    if cfg.method == "fanogan":
+        saved = {"resolution": meta.get("resolution"), "channels": meta.get("channels"),
+                 "dim": (meta.get("config") or {}).get("dim"), "latent_size": (meta.get("config") or {}).get("latent_size")}
+        want = {"resolution": cfg.net.resolution, "channels": cfg.net.channels, "dim": cfg.fanogan.dim,
+                "latent_size": cfg.fanogan.latent_size}
+    else:
+        saved = dataclasses.asdict(from_dict(NetConfig, meta["net"]))      # checked by load_pgan already
+        want = dataclasses.asdict(cfg.net)
+    diff = [f"{k}: {saved.get(k)!r} there, {v!r} in the run" for k, v in want.items() if saved.get(k) != v]
+    if diff:
+        raise CheckpointError(f"{path}: networks of another architecture than the run {run_dir} "
+                              f"({'; '.join(diff)}): a checkpoint of another run?")
 
 
 def read_split_info(run_dir: Path) -> dict[str, Any]:
@@ -141,7 +163,26 @@ def read_split_info(run_dir: Path) -> dict[str, Any]:
         raise CheckpointError(f"{path}: not a readable split record ({e})") from None
     if not isinstance(info, dict):
         raise CheckpointError(f"{path}: not a readable split record (a JSON object expected)")
+    _check_split_fields(info, path)
     return info
+
+
+def _check_split_fields(info: dict[str, Any], path: Path) -> None:
+    """The fields of split.json that decide how new images are converted (conversion_opts): a damaged one was an
+    AttributeError or a ValueError of int() at scoring time, with no word of the file."""
+    conv = info.get("conversion", {})
+    if not isinstance(conv, dict):
+        raise CheckpointError(f"{path}: not a readable split record ('conversion' must be a JSON object, got "
+                              f"{conv!r})")
+    for key in ("fit", "depth16"):
+        if conv.get(key) is not None and not isinstance(conv[key], str):
+            raise CheckpointError(f"{path}: not a readable split record ('conversion.{key}' must be a string, got "
+                                  f"{conv[key]!r})")
+    sides = info.get("native_sides")
+    if sides is not None and not (isinstance(sides, list) and len(sides) == 2 and
+                                  all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in sides)):
+        raise CheckpointError(f"{path}: not a readable split record ('native_sides' must be [shortest, longest] "
+                              f"side in pixels, got {sides!r})")
 
 
 def untrained_model(cfg: RunConfig, device: str | torch.device = "auto") -> LoadedModel:

@@ -1,0 +1,144 @@
+"""Damaged or foreign files in a run folder: each is refused with one error naming the file and what is wrong (no
+bare TypeError / ValueError from deep inside the loading), and nothing is loaded that wildgan did not write."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from wildgan import checkpoint as ckpt
+from wildgan.config import (DataConfig, RunConfig, TrainConfig, net_config_for_preset, read_run_config, to_dict,
+                            write_run_config)
+from wildgan.errors import CheckpointError, ConfigError
+from wildgan.nets import build_pgan
+from wildgan.scoring.run import load_model
+
+
+def _run(folder: Path, width_preset: str = "tiny", resolution: int = 8) -> Path:
+    """A run folder with a config and final networks (untrained: only the files matter here)."""
+    cfg = RunConfig(data=DataConfig(), net=net_config_for_preset(width_preset, resolution, 1), train=TrainConfig())
+    folder.mkdir(parents=True)
+    write_run_config(cfg, folder)
+    nets = build_pgan(cfg.net, 0)
+    ckpt.save_checkpoint(folder, "network-final", ckpt.networks_to_tensors(nets.modules()),
+                         {"kind": "wildgan-networks", "net": to_dict(cfg.net), "nimg": 0, "kimg": 0.0, "lod": 0.0})
+    return folder
+
+
+def _edit(path: Path, **changes) -> None:
+    meta = json.loads(path.read_text())
+    meta.update(changes)
+    path.write_text(json.dumps(meta))
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"weights": "../elsewhere.safetensors"}, r"bad 'weights' entry '\.\./elsewhere\.safetensors'"),
+    ({"weights": 5}, r"bad 'weights' entry 5"),
+    ({"sha256": None}, r"no sha256 of the weights"),
+    ({"lod": "x"}, r"bad 'lod' value 'x'"),
+    ({"nimg": 1.5}, r"bad 'nimg' value 1.5"),
+    ({"kimg": float("nan")}, r"bad 'kimg' value nan"),
+    ({"net": {"resolution": "8", "channels": 1}}, r"bad network config in the checkpoint metadata: resolution must "
+                                                   r"be a power of two >= 4, got '8'"),
+    ({"net": {"resolution": 8, "channels": 1, "colour": 1}}, r"bad network config .*unknown NetConfig keys"),
+    ({"net": [8]}, r"bad network config .*must be a mapping"),
+])
+def test_damaged_checkpoint_metadata_is_a_checkpoint_error_naming_the_file(tmp_path, changes, message):
+    run = _run(tmp_path / "run")
+    _edit(run / "network-final.json", **changes)
+    with pytest.raises(CheckpointError, match=rf"network-final\.json: {message}"):
+        load_model(run, "cpu")
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.int64])
+def test_weights_of_another_dtype_are_refused_not_cast(tmp_path, dtype):
+    # load_state_dict would copy half or integer tensors into the float32 networks without a word
+    run = _run(tmp_path / "run")
+    tensors, meta = ckpt.load_checkpoint(run / "network-final.json")
+    tensors = {k: v.to(dtype) if v.is_floating_point() else v for k, v in tensors.items()}
+    ckpt.save_checkpoint(run, "network-final", tensors, {k: meta[k] for k in ("kind", "net", "nimg", "kimg", "lod")})
+    with pytest.raises(CheckpointError, match=rf"network-final\.json: weights of \w+ have another dtype than the "
+                                              rf"architecture's: .*{str(dtype)} \(expected torch.float32\)"):
+        load_model(run, "cpu")
+
+
+def test_a_shape_mismatch_says_which_tensor(tmp_path):
+    run = _run(tmp_path / "run")
+    tensors, meta = ckpt.load_checkpoint(run / "network-final.json")
+    key = next(k for k in sorted(tensors) if k.startswith("D.") and k.endswith("weight"))
+    tensors[key] = torch.zeros(*tensors[key].shape, 2)
+    ckpt.save_checkpoint(run, "network-final", tensors, {k: meta[k] for k in ("kind", "net", "nimg", "kimg", "lod")})
+    # torch's first line alone ('Error(s) in loading state_dict for Discriminator:') said nothing
+    with pytest.raises(CheckpointError, match=rf"weights of D do not match .*: size mismatch for "
+                                              rf"{key[2:].replace('.', r'[.]')}"):
+        load_model(run, "cpu")
+
+
+@pytest.mark.parametrize("other", [dict(resolution=16), dict(width_preset="fast")])
+def test_a_checkpoint_of_another_architecture_is_refused(tmp_path, other):
+    # `score RUN --checkpoint OTHER`: another resolution failed in a forward pass with a ValueError, another width
+    # scored the run's images with the other run's networks in silence
+    run, foreign = _run(tmp_path / "run"), _run(tmp_path / "other", **other)
+    with pytest.raises(CheckpointError, match=r"other/network-final\.json: networks of another architecture than "
+                                              r"the run .*run \((resolution: 16 there, 8|fmap_base)"):
+        load_model(run, "cpu", checkpoint=foreign / "network-final.json")
+    load_model(run, "cpu", checkpoint=run / "network-final.json")            # its own: fine
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("lam", float("nan"), r"score\.lam must be a number in \[0, 1\], got nan"),
+    ("batch_size", 0, r"score\.batch_size must be a whole number >= 1, got 0"),
+    ("batch_size", 6, r"score\.batch_size must be a multiple of 4"),
+    ("shuffle_seed", -1, r"score\.shuffle_seed must be a whole number >= 0"),
+    ("kappa", "x", r"score\.kappa must be a number >= 0, got 'x'"),
+    ("generator", "foo", r"score\.generator must be Gs or G, got 'foo'"),
+])
+def test_a_bad_score_section_is_refused_naming_the_config(tmp_path, field, value, message):
+    # these scored NaN (lam), silently used G for anything not 'Gs', or failed with a bare traceback mid-scoring
+    run = _run(tmp_path / "run")
+    cfg = json.loads((run / "config.json").read_text())
+    cfg["score"][field] = value
+    (run / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ConfigError, match=rf"config\.json: {message}"):
+        read_run_config(run)
+
+
+def test_a_string_resolution_in_config_json_is_named_as_such(tmp_path):
+    run = _run(tmp_path / "run")
+    cfg = json.loads((run / "config.json").read_text())
+    cfg["net"]["resolution"] = "8"
+    (run / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ConfigError, match=r"config\.json: resolution must be a power of two >= 4, got '8'"):
+        read_run_config(run)
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("conversion", "x", r"'conversion' must be a JSON object, got 'x'"),
+    ("conversion", {"fit": 5}, r"'conversion\.fit' must be a string, got 5"),
+    ("native_sides", "x", r"'native_sides' must be \[shortest, longest\] side in pixels, got 'x'"),
+    ("native_sides", [28], r"'native_sides' must be .*got \[28\]"),
+])
+def test_a_damaged_split_record_is_named(tmp_path, field, value, message):
+    # conversion_opts met these as an AttributeError ('str' object has no attribute 'get') or int('x')
+    run = _run(tmp_path / "run")
+    (run / "split.json").write_text(json.dumps({"conversion": {"fit": "crop"}, "native_sides": [28, 28],
+                                                field: value}))
+    with pytest.raises(CheckpointError, match=rf"split\.json: not a readable split record \({message}\)"):
+        load_model(run, "cpu")
+    (run / "split.json").write_text(json.dumps({"conversion": {"fit": "crop"}, "native_sides": [28, 28]}))
+    assert load_model(run, "cpu").conversion == {"fit": "crop", "native_sides": [28, 28]}
+
+
+def test_non_finite_weights_are_a_damaged_file(tmp_path):
+    run = _run(tmp_path / "run")
+    tensors, meta = ckpt.load_checkpoint(run / "network-final.json")
+    key = next(k for k in sorted(tensors) if k.startswith("E.") and k.endswith("weight"))
+    tensors[key] = tensors[key].clone()
+    tensors[key].view(-1)[0] = float("nan")
+    ckpt.save_checkpoint(run, "network-final", tensors, {k: meta[k] for k in ("kind", "net", "nimg", "kimg", "lod")})
+    with pytest.raises(CheckpointError, match=rf"network-final\.json: weights of E contain NaN or inf values "
+                                              rf"\({key.replace('.', '[.]')}\): the file is damaged"):
+        load_model(run, "cpu")
