@@ -544,3 +544,19 @@ def test_resize_error_still_refuses_mixed_big_photos(tmp_path):
     _Image.fromarray(np.zeros((400, 400), np.uint8)).save(d / "b.png")
     with pytest.raises(DataError, match="mixed sizes are not allowed with --resize error"):
         load_dataset(d, resize="error")
+
+
+def test_a_broken_symlink_as_data_is_named_as_one(tmp_path) -> None:
+    # 'no such file or folder' for a link whose target is gone (a moved data set, an unmounted disk) sent the user
+    # looking for the link itself
+    from wildgan.cli import main
+    from wildgan.data.readers import load_dataset, load_images
+
+    link = tmp_path / "data"
+    link.symlink_to(tmp_path / "gone")
+    want = r"data: a symbolic link to .*gone, which does not exist"
+    with pytest.raises(DataError, match=want):
+        load_dataset(link)
+    with pytest.raises(DataError, match=want):
+        load_images([link], 8, 1)
+    assert main(["train", "--data", str(link), "--out", str(tmp_path / "run")]) == 2

@@ -794,3 +794,20 @@ def test_a_swap_killed_between_its_renames_gets_the_old_report_back(tmp_path: Pa
     (run / ".report-old-9-ffff").mkdir()
     rep._remove_abandoned(run)
     assert not list(run.glob(".report-old-*")) and _contents(run / "report") == old_contents
+
+
+def test_a_report_in_a_read_only_run_folder_names_the_folder_not_the_staging_one(tmp_path, monkeypatch) -> None:
+    import errno
+    import tempfile
+
+    from wildgan.evaluation.report import _report_folder
+
+    def read_only(*a, dir=None, prefix="", **k):            # noqa: A002 - mkdtemp's own keyword
+        raise OSError(errno.EROFS, "Read-only file system", f"{dir}/{prefix}abc")
+
+    monkeypatch.setattr(tempfile, "mkdtemp", read_only)
+    with pytest.raises(OSError, match=rf"cannot write a report in {tmp_path} \(Read-only file system\): is the folder "
+                                      r"read-only\?") as e:
+        with _report_folder(tmp_path, print):
+            pass
+    assert ".report-partial" not in str(e.value)

@@ -142,3 +142,18 @@ def test_non_finite_weights_are_a_damaged_file(tmp_path):
     with pytest.raises(CheckpointError, match=rf"network-final\.json: weights of E contain NaN or inf values "
                                               rf"\({key.replace('.', '[.]')}\): the file is damaged"):
         load_model(run, "cpu")
+
+
+def test_a_run_without_split_json_says_new_images_get_the_default_conversion(tmp_path) -> None:
+    # split.json records the protocol's way of making images square (MNIST's pad) and the 16-bit rule: without it
+    # scoring used the defaults in silence
+    run = _run(tmp_path / "run")
+    with pytest.warns(UserWarning, match=r"split\.json is missing, so new images are converted by the default rules"):
+        model = load_model(run, "cpu")
+    assert model.conversion == {}
+    (run / "split.json").write_text(json.dumps({"conversion": {"fit": "pad", "depth16": "per-image"}}))
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert load_model(run, "cpu").conversion["fit"] == "pad"

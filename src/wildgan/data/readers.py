@@ -241,9 +241,23 @@ def missing_path_error(path: str | Path) -> DataError:
     """'PATH: no such file or folder' for a --data path; a relative one is also looked for under $WILDGAN_DATA
     (under_data_root), and then the message says both places, since the user may have meant either."""
     env = os.environ.get("WILDGAN_DATA")
+    broken = _broken_link(Path(path).expanduser())
+    if broken:
+        return DataError(f"{path}: {broken}")
     if env and not Path(path).expanduser().is_absolute():
         return DataError(f"{path}: no such file or folder, here or under $WILDGAN_DATA ({env})")
     return DataError(f"{path}: no such file or folder")
+
+
+def _broken_link(p: Path) -> str | None:
+    """What is wrong with a path that does not exist but is a symbolic link (its target is gone, e.g. an unmounted
+    disk or a moved data set): 'no such file or folder' would send the user looking for the wrong thing."""
+    try:
+        if not p.is_symlink():
+            return None
+        return f"a symbolic link to {os.readlink(p)}, which does not exist (a moved data set, or a disk not mounted?)"
+    except OSError:
+        return None
 
 
 def _looks_like_dataset(root: Path) -> bool:
@@ -1994,7 +2008,7 @@ def load_dataset(path: str | Path | None, dataset: str = "auto", **opts: Any
         elif os.environ.get("WILDGAN_DATA") and not Path(str(path)).expanduser().is_absolute():
             raise missing_path_error(str(path))
         else:
-            raise DataError(f"{p}: no such file or folder")
+            raise DataError(f"{p}: {_broken_link(p) or 'no such file or folder'}")
     kind = _detect(p)
     if dataset == "unlabelled" and kind in ("folder", "unlabelled-folder"):
         kind = "unlabelled-folder"          # a tree too: its sub-folders are not classes
@@ -2074,7 +2088,7 @@ def list_image_files(paths: Sequence[str | Path]) -> list[Path]:
                 raise dataset_among_images_error(q)
             files.append(q)
         else:
-            raise DataError(f"{q}: no such file or folder")
+            raise DataError(f"{q}: {_broken_link(q) or 'no such file or folder'}")
     if not files:
         raise DataError("no images given")
     unique: dict[Path, Path] = {}

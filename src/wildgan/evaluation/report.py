@@ -191,7 +191,12 @@ def _report_folder(path: Path, log: Log) -> Iterator[Path]:
 
     path = Path(path)
     _remove_abandoned(path)
-    stage = Path(tempfile.mkdtemp(dir=path, prefix=_PARTIAL))
+    try:
+        stage = Path(tempfile.mkdtemp(dir=path, prefix=_PARTIAL))
+    except OSError as e:
+        # (the error named the hidden staging folder, which the user never asked for)
+        raise OSError(e.errno, f"cannot write a report in {path} ({e.strerror or e}): is the folder read-only? "
+                               f"Copy the run elsewhere, or make its folder writable") from None
     try:
         yield stage
         _replace_report(stage, path / "report", log)

@@ -128,6 +128,12 @@ def load_model(run_dir: Path, device: str | torch.device = "auto", checkpoint: P
         # e.g. a run still training, or stopped before its end: say so, the scores are those of a partial model
         warn_user(f"{run_dir} has no final networks yet (still training, or stopped): scoring with its newest "
                   f"checkpoint {path.name} ({float(meta.get('kimg', 0) or 0):.1f} kimg)")
+    if not (Path(run_dir) / "split.json").is_file():
+        # split.json records how the training images were made square (a protocol's pad, e.g. MNIST's) and their
+        # bit-depth rule: without it new images get the defaults, which may differ from the training pixels
+        warn_user(f"{run_dir}: split.json is missing, so new images are converted by the default rules (centre crop, "
+                  f"per-image 16-bit stretch), which may not be how this run's training images were; restore "
+                  f"split.json from a copy of the run to score as it was trained")
     return LoadedModel(cfg=cfg, nets=nets, source=str(path), meta=meta, device=dev,
                        conversion=conversion_opts(read_split_info(run_dir)))
 
