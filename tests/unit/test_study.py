@@ -184,6 +184,34 @@ def test_study_resumes_without_redoing_finished_cells(tmp_path, monkeypatch):
     assert len(calls) == 3
 
 
+def test_tables_follow_the_rows_of_a_study_stopped_partway(tmp_path, monkeypatch):
+    # a finished study extended by another gamma and stopped during its second new cell: tables.md and the plot
+    # must count the new cell whose row was written, not stay the finished study's (the report shows tables.md)
+    base = _base(tmp_path)
+    st = tmp_path / "st"
+    study_mod.run_study(base, grid(["0"], [0.0], ["wildgan"], ["image"], [0]), st, progress=False,
+                        log=lambda m: None)
+    assert "Cells: 1." in (st / "tables.md").read_text()
+    real = study_mod.train_run
+    calls = []
+
+    def stopping(cfg, run_dir, **kw):
+        calls.append(run_dir.name)
+        if len(calls) == 2:
+            raise KeyboardInterrupt                      # the study is stopped during the second new cell
+        return real(cfg, run_dir, **kw)
+
+    monkeypatch.setattr(study_mod, "train_run", stopping)
+    with pytest.raises(KeyboardInterrupt):
+        study_mod.run_study(base, grid(["0"], [0.0, 0.1], ["wildgan"], ["image"], [0, 1]), st, progress=False,
+                            log=lambda m: None)
+    rows = read_rows(st / "results.jsonl")
+    assert len(rows) == 2
+    tables = (st / "tables.md").read_text()
+    assert tables == render_markdown(rows) and "Cells: 2." in tables
+    assert (st / "tables.csv").read_text().splitlines() == render_csv(rows).splitlines()
+
+
 def test_one_study_process_per_folder(tmp_path):
     from wildgan.training.run import run_lock
 

@@ -241,6 +241,7 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
     # tree, which has no decoded cache, was decoded twice per cell); the cells differ in what a split selects, not
     # in how the data is read, so one read serves them all (another one only where a cell's reading options differ)
     data: list[LoadedData] = []
+    fresh = False                       # the tables were written after the last row appended
 
     def split_of(cfg: RunConfig) -> AnomalySplit:
         if data:
@@ -327,8 +328,14 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
         log(f"[{i + 1}/{len(cells)}] {cell.key}: AUC {own}={ev['auc'].get(own, float('nan')):.3f} "
             f"(untrained {ev['controls']['untrained'].get(own, float('nan')):.3f}, "
             f"-‖Q‖ {ev['controls']['pixel_norm']:.3f})")
+        # the tables after every row, not only at the end: a study stopped later (Ctrl-C, a kill, a failing cell)
+        # would otherwise leave tables.md and the plots of an earlier run beside a results.jsonl with more rows, and
+        # `wildgan report` would show those old tables as the study's
+        write_tables(study_dir, read_rows(results))
+        fresh = True
     rows = read_rows(results)
-    write_tables(study_dir, rows)
+    if not fresh:                       # every cell was done already: the tables re-made from the rows as they are
+        write_tables(study_dir, rows)
     return rows
 
 
