@@ -204,6 +204,27 @@ def test_study_report_tables_plot_and_rows(tmp_path: Path) -> None:
         report(study, score="L_r")
 
 
+def test_study_report_says_when_its_tables_are_older_than_the_rows(tmp_path: Path) -> None:
+    # rows appended to results.jsonl after tables.md was made (merged by hand): the tables shown do not count them,
+    # and the report must say so instead of passing them off as the study's
+    import os
+
+    study = tmp_path / "study"
+    study.mkdir()
+    rows = [{"method": "wildgan", "gamma": 0.0, "seed": s, "auc": {"a": 0.7}} for s in (0, 1, 2)]
+    (study / "results.jsonl").write_text(json.dumps(rows[0]) + "\n")
+    (study / "tables.md").write_text("# Study results\n\nCells: 1.\n")
+    assert "older than results.jsonl" not in report(study).read_text()
+    (study / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    t = (study / "tables.md").stat().st_mtime_ns
+    os.utime(study / "results.jsonl", ns=(t + 10**9, t + 10**9))
+    page = report(study).read_text()
+    assert "3 result rows" in page and "tables.md (and the plots) are older than results.jsonl" in page
+    assert "older than results.jsonl" in (study / "report" / "report.md").read_text()
+    (study / "tables.md").unlink()
+    assert "has no tables.md yet" in report(study).read_text()
+
+
 def test_study_report_keeps_pipes_inside_table_cells(tmp_path: Path) -> None:
     # report.html renders tables.md with the package's own converter and report.md copies it: a `|` inside a cell
     # (escaped `\\|`, as GitHub reads it) must stay one cell in both, and so must one in a result row's value

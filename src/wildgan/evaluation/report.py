@@ -999,6 +999,23 @@ def _gamma_curves(rows: list[dict[str, Any]]) -> dict[str, list[tuple[float, flo
             for lab, d in groups.items() if len(d) >= 2}
 
 
+def _stale_tables(study_dir: Path) -> str | None:
+    """Why tables.md (and the plots beside it) may not count every row of results.jsonl, or None: the study writes
+    them after each row, so rows written after them came from elsewhere (appended or merged by hand, or a study of
+    an earlier wildgan stopped partway). The report shows tables.md as the study wrote it (the tables are the
+    studies layer's, made from the rows by `wildgan study`), so it says when they are older than the rows."""
+    tables, results = study_dir / "tables.md", study_dir / "results.jsonl"
+    if not tables.is_file():
+        return ("This study has no tables.md yet, so the tables with the controls and the paper's numbers are missing "
+                "below: run the study command again (its finished cells are skipped) to make them from "
+                "results.jsonl.")
+    if tables.stat().st_mtime_ns < results.stat().st_mtime_ns:
+        return ("tables.md (and the plots) are older than results.jsonl: rows were added since they were made, so "
+                "they may not count every row listed below. Run the study command again (its finished cells are "
+                "skipped) to re-make them from results.jsonl.")
+    return None
+
+
 def study_report(study_dir: Path, *, log: Log = _quiet) -> Path:
     """Write STUDY_DIR/report/{report.html, report.md}: tables.md, the AUC-vs-gamma plot, every result row and
     links to the reports of the study's runs."""
@@ -1016,6 +1033,10 @@ def _write_study_report(study_dir: Path, out: Path) -> None:
     page = _Page(title=f"wildgan study report: {study_dir.resolve().name}", md_dir=out)
     page.p(f"Study directory: {study_dir.resolve()}; {len(rows)} result rows.")
     tables = study_dir / "tables.md"
+    stale = _stale_tables(study_dir) if rows else None
+    if stale:
+        page.raw_html(f'<p class="note">{html.escape(stale)}</p>')
+        page.md_parts.append(f"**{stale}**\n")
     if tables.is_file():
         # its headings two levels down, under this page's "Tables" (tables.md is a page of its own, with an H1);
         # _md_to_html already moves headings one level down
