@@ -507,6 +507,24 @@ def _saved_evaluation(page: _Page, run_dir: Path, model: Any) -> None:
     page.md_parts.append(f"**{text}**\n")
 
 
+def _networks_text(ms: dict[str, Any], cfg: Any) -> str:
+    """'Networks: FILE (kimg K, status S).' from a model record (source, kimg, status)."""
+    # f-AnoGAN's final networks record iterations, not kimg or a status: only what the checkpoint has is said
+    trained = ", ".join(f"{k} {ms[k]}" for k in ("kimg", "status") if ms.get(k) is not None)
+    return f"Networks: {ms['source']}{f' ({trained})' if trained else ''}."
+
+
+def _grown_text(ms: dict[str, Any], cfg: Any) -> str:
+    """The warning, in bold, that the networks stopped before full resolution (lod > 0), or ''."""
+    lod = float(ms.get("lod") or 0.0)
+    if lod <= 0 or cfg.method == "fanogan":
+        return ""
+    r = int(cfg.net.resolution)
+    return (f" **Not fully grown: the networks stopped at lod {lod:g} and are scored at "
+            f"{r >> int(lod)}x{r >> int(lod)}{' (still fading in)' if lod != int(lod) else ''}, not the data's "
+            f"{r}x{r}; train longer (--resume --total-kimg) for results at full resolution.**")
+
+
 def _metrics_rows(metrics: dict[str, Any]) -> list[list[Any]]:
     auc, ap = metrics["auc"], metrics["ap"]
     ctl, ctl_ap = metrics.get("controls", {}), metrics.get("controls_ap", {})
@@ -672,6 +690,11 @@ def _write_run_report(run_dir: Path, out: Path, cfg: Any, split_info: dict[str, 
 
     if diag is not None and unlabelled:
         page.h(2, "Unlabelled data")
+        # which networks ranked the pile, and whether they reached full resolution: a run stopped early (--minutes,
+        # a short --total-kimg) ranks and maps the pile at the resolution it reached, as a labelled run's report says
+        net = {"source": model.source, "kimg": model.meta.get("kimg"), "status": model.meta.get("status"),
+               "lod": model.lod}
+        page.p(_networks_text(net, cfg) + _grown_text(net, cfg))
         page.p("The run was trained on unlabelled images, so there is no test split and no AUC. Below are the "
                "images of the training pile itself that score highest: the candidates for the anomalies hidden in "
                "it. `wildgan score RUN --data NEW --threshold contamination` flags new images with a threshold "
@@ -682,17 +705,8 @@ def _write_run_report(run_dir: Path, out: Path, cfg: Any, split_info: dict[str, 
     elif diag is not None:
         m = diag.metrics
         page.h(2, "Metrics")
-        ms = m["model"]
-        lod = float(ms.get("lod") or 0.0)
-        r = int(cfg.net.resolution)
-        grown = "" if lod <= 0 else (
-            f" **Not fully grown: the networks stopped at lod {lod:g} and are scored at "
-            f"{r >> int(lod)}x{r >> int(lod)}{' (still fading in)' if lod != int(lod) else ''}, not the data's "
-            f"{r}x{r}; train longer (--resume --total-kimg) for results at full resolution.**")
-        # f-AnoGAN's final networks record iterations, not kimg or a status: only what the checkpoint has is said
-        trained = ", ".join(f"{k} {ms[k]}" for k in ("kimg", "status") if ms.get(k) is not None)
-        page.p(f"Networks: {ms['source']}{f' ({trained})' if trained else ''}. "
-               f"{m['n_test']} test images, {m['n_anomalous']} anomalous.{grown}")
+        page.p(f"{_networks_text(m['model'], cfg)} {m['n_test']} test images, {m['n_anomalous']} anomalous."
+               f"{_grown_text(m['model'], cfg)}")
         og = m.get("other_generator", {}).get("generator")
         page.table(["score", "AUC", "AP", "AUC untrained", "AP untrained", f"AUC with {og or 'other generator'}"],
                    _metrics_rows(m))
