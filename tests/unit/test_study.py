@@ -91,6 +91,15 @@ def _md_table_rows(md: str) -> list[list[list[str]]]:
     return tables
 
 
+def test_table2_names_the_encoder_loss_of_a_study_of_the_latent_loss_alone():
+    # the d_z ablation on its own: Table 2 said "Ours" (the paper's d_I method) with an empty paper column
+    rows = [_row("wildgan", "latent", 0.0, s, 0.6 + 0.01 * s) for s in (0, 1)]
+    md = render_markdown(rows)
+    assert "| Ours (d_z) | a | 0.605 ± 0.007 (n=2) | – |" in md and "| Ours | " not in md
+    # the paper's own method alone stays "Ours", with the paper's numbers
+    assert "| Ours | a | 0.700 | 0.72 |" in render_markdown([_row("wildgan", "image", 0.0, 0, 0.70)])
+
+
 def test_markdown_table_cells_escape_pipes():
     # the pixel-norm control used to be "-||Q||": its pipes split the row, so "control: -" showed in the first
     # column and the numbers slid out of theirs; a class name with a pipe (folder protocol) must not do it either
