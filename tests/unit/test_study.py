@@ -100,6 +100,19 @@ def test_table2_names_the_encoder_loss_of_a_study_of_the_latent_loss_alone():
     assert "| Ours | a | 0.700 | 0.72 |" in render_markdown([_row("wildgan", "image", 0.0, 0, 0.70)])
 
 
+def test_paper_numbers_only_beside_the_papers_cifar_car_setup():
+    # CIFAR_CAR read gray at 16x16 with all 10,000 test images is not the paper's set-up: its numbers were shown
+    # beside such cells as targets
+    paper = [_row("wildgan", "image", 0.0, 0, 0.70)]
+    assert "paper γ=0" in render_markdown(paper)                   # rows of an earlier wildgan: taken as the paper's
+    setup = {"resolution": 32, "channels": 3, "test_size": "paper"}
+    assert "| Ours | a | 0.700 | 0.72 |" in render_markdown([{**paper[0], **setup}])
+    md = render_markdown([{**paper[0], **setup, "resolution": 16, "channels": 1, "test_size": "all"}])
+    assert "paper γ=0" not in md and "| Ours | a | 0.700 |\n" in md
+    assert ("The paper's CIFAR_CAR numbers are not shown: these cells differ from its set-up in resolution 16 (the "
+            "paper's 32); channels 1 (the paper's 3, RGB); test size all (the paper's paper: 2000 test images).") in md
+
+
 def test_markdown_table_cells_escape_pipes():
     # the pixel-norm control used to be "-||Q||": its pipes split the row, so "control: -" showed in the first
     # column and the numbers slid out of theirs; a class name with a pipe (folder protocol) must not do it either
@@ -216,6 +229,8 @@ def test_tables_follow_the_rows_of_a_study_stopped_partway(tmp_path, monkeypatch
                             log=lambda m: None)
     rows = read_rows(st / "results.jsonl")
     assert len(rows) == 2
+    # each row records the set-up the paper's numbers are compared with (tables.PAPER_CIFAR_SETUP)
+    assert (rows[1]["resolution"], rows[1]["channels"], rows[1]["test_size"]) == (8, 1, "paper")
     tables = (st / "tables.md").read_text()
     assert tables == render_markdown(rows) and "Cells: 2." in tables
     assert (st / "tables.csv").read_text().splitlines() == render_csv(rows).splitlines()

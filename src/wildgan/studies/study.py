@@ -305,6 +305,9 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
                "n_test": ev["n_test"], "n_anomalous": ev["n_anomalous"],
                "n_train": ev["n_train"], "n_train_anomalous": ev["n_train_anomalous"],
                "data": cfg.data.data or info.get("source"),   # as recorded: the sample by name, not a path
+               # the set-up the paper's numbers hold for (tables.PAPER_CIFAR_SETUP): not shown beside other ones
+               "resolution": info.get("resolution"), "channels": info.get("channels"),
+               "test_size": info.get("test_size"),
                "kimg": model.meta.get("kimg"), "train_seconds_this_session": train_s,
                "preset": cfg.preset, "run_dir": str(run_dir.relative_to(study_dir))}
         if cell.method == "fanogan":      # f-AnoGAN counts iterations (critic, encoder), not kimg
