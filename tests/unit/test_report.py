@@ -539,6 +539,31 @@ def test_a_search_run_report_says_up_front_that_it_searches_again(tmp_path):
     assert not any("--no-controls skips that" in m for m in said)        # asked without controls: once only
 
 
+def test_a_search_run_report_names_its_searched_latents_and_generators(tmp_path):
+    # a search run's report said "This method has one generator" (it trains G and Gs) and captioned its searched
+    # latents z* as the encoder's E(Q) (it has no encoder)
+    from dataclasses import replace as _replace
+
+    from wildgan import checkpoint as ckpt
+    from wildgan.config import DataConfig, RunConfig, TrainConfig, net_config_for_preset, to_dict, write_run_config
+    from wildgan.evaluation.report import run_report
+    from wildgan.nets import build_pgan
+
+    run = tmp_path / "search"
+    net = net_config_for_preset("tiny", 8, 1)
+    cfg = RunConfig(data=DataConfig(dataset="mnist", normal=("1",), resolution=8, channels=1), net=net,
+                    train=TrainConfig(total_kimg=1.0), preset="tiny", method="search")
+    write_run_config(_replace(cfg, search=_replace(cfg.search, steps=1)), run)
+    ckpt.save_checkpoint(run, "network-final", ckpt.networks_to_tensors(build_pgan(net, 0).modules()),
+                         {"net": to_dict(net), "lod": 0.0})
+    run_report(run, top_k_images=0, device="cpu", controls=False, tsne_points=5)
+    md = (run / "report" / "report.md").read_text()
+    assert "Latent search is scored with Gs only, so the last column is empty." in md
+    assert "one generator" not in md
+    assert "t-SNE of the searched test latents z*" in md and "closest matches: query row, G(z*) row" in md
+    assert "||z*||" in md and "||E(Q)||, normal" not in md
+
+
 def test_the_report_of_a_detector_run_describes_its_data(tmp_path):
     # before: "Data: detector from in-memory ndarray; normal classes ; gamma None"
     from wildgan import Detector

@@ -715,7 +715,9 @@ def _write_run_report(run_dir: Path, out: Path, cfg: Any, split_info: dict[str, 
                "control below 0.5 is as informative with its sign flipped, so compare with max(AUC, 1 - AUC)."
                + (f" 'AUC with {og}': the same scores with the other generator ({og} instead of the one scored); a "
                   f"large gap between G and its EMA Gs means Gs has not caught up with G (short runs)." if og else
-                  " This method has one generator, so the last column is empty."))
+                  # a search run trains G and Gs as ours does, but its evaluation scores one of them only
+                  f" Latent search is scored with {cfg.score.generator} only, so the last column is empty."
+                  if cfg.method == "search" else " This method has one generator, so the last column is empty."))
         if "mean_z_norm" in m and cfg.method != "search":         # search has no encoder: its z is a searched latent
             z = m["mean_z_norm"]
             lo, hi = sorted((z["normal"], z["anomalous"]))
@@ -735,14 +737,18 @@ def _write_run_report(run_dir: Path, out: Path, cfg: Any, split_info: dict[str, 
         page.img(plots.score_histograms(out / "score_hist.png", diag.y,
                                         {k: diag.scores[k] for k in SCORE_NAMES if k in diag.scores}),
                  "score histograms, normal vs anomalous")
+        # a search run has no encoder: its latents are the z* searched per query, not E(Q) (the figures' own axis
+        # titles say E(Q) for every method)
+        code, latents = ("z*", "searched test latents z* (E(Q) in the figure)") if cfg.method == "search" else \
+            ("E(Q)", "encoded test latents E(Q)")
         if diag.z is not None and len(diag.z) >= 5:
             page.img(plots.tsne_plot(out / "tsne.png", diag.z, diag.y, seed=cfg.train.seed, max_points=tsne_points),
-                     "t-SNE of the encoded test latents E(Q)")
+                     f"t-SNE of the {latents}")
             page.img(plots.latent_histograms(out / "latent_hist.png", diag.z, diag.y),
-                     "latent coefficients and ||E(Q)||, normal vs anomalous")
+                     f"latent coefficients and ||{code}||, normal vs anomalous")
         if diag.recon is not None:
             page.img(plots.closest_matches(out / "closest_matches.png", diag.x, diag.recon, diag.y,
-                                           seed=cfg.train.seed), "closest matches: query row, G(E(Q)) row")
+                                           seed=cfg.train.seed), f"closest matches: query row, G({code}) row")
         _heatmap_section(page, out, diag, score, top_k_images, log, cfg=cfg)
 
     rows = read_jsonl(run_dir / "stats.jsonl")
