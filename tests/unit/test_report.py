@@ -204,6 +204,27 @@ def test_study_report_tables_plot_and_rows(tmp_path: Path) -> None:
         report(study, score="L_r")
 
 
+def test_study_report_says_when_its_tables_are_older_than_the_rows(tmp_path: Path) -> None:
+    # rows appended to results.jsonl after tables.md was made (merged by hand): the tables shown do not count them,
+    # and the report must say so instead of passing them off as the study's
+    import os
+
+    study = tmp_path / "study"
+    study.mkdir()
+    rows = [{"method": "wildgan", "gamma": 0.0, "seed": s, "auc": {"a": 0.7}} for s in (0, 1, 2)]
+    (study / "results.jsonl").write_text(json.dumps(rows[0]) + "\n")
+    (study / "tables.md").write_text("# Study results\n\nCells: 1.\n")
+    assert "older than results.jsonl" not in report(study).read_text()
+    (study / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    t = (study / "tables.md").stat().st_mtime_ns
+    os.utime(study / "results.jsonl", ns=(t + 10**9, t + 10**9))
+    page = report(study).read_text()
+    assert "3 result rows" in page and "tables.md (and the plots) are older than results.jsonl" in page
+    assert "older than results.jsonl" in (study / "report" / "report.md").read_text()
+    (study / "tables.md").unlink()
+    assert "has no tables.md yet" in report(study).read_text()
+
+
 def test_study_report_keeps_pipes_inside_table_cells(tmp_path: Path) -> None:
     # report.html renders tables.md with the package's own converter and report.md copies it: a `|` inside a cell
     # (escaped `\\|`, as GitHub reads it) must stay one cell in both, and so must one in a result row's value
@@ -518,6 +539,31 @@ def test_a_search_run_report_says_up_front_that_it_searches_again(tmp_path):
     assert not any("--no-controls skips that" in m for m in said)        # asked without controls: once only
 
 
+def test_a_search_run_report_names_its_searched_latents_and_generators(tmp_path):
+    # a search run's report said "This method has one generator" (it trains G and Gs) and captioned its searched
+    # latents z* as the encoder's E(Q) (it has no encoder)
+    from dataclasses import replace as _replace
+
+    from wildgan import checkpoint as ckpt
+    from wildgan.config import DataConfig, RunConfig, TrainConfig, net_config_for_preset, to_dict, write_run_config
+    from wildgan.evaluation.report import run_report
+    from wildgan.nets import build_pgan
+
+    run = tmp_path / "search"
+    net = net_config_for_preset("tiny", 8, 1)
+    cfg = RunConfig(data=DataConfig(dataset="mnist", normal=("1",), resolution=8, channels=1), net=net,
+                    train=TrainConfig(total_kimg=1.0), preset="tiny", method="search")
+    write_run_config(_replace(cfg, search=_replace(cfg.search, steps=1)), run)
+    ckpt.save_checkpoint(run, "network-final", ckpt.networks_to_tensors(build_pgan(net, 0).modules()),
+                         {"net": to_dict(net), "lod": 0.0})
+    run_report(run, top_k_images=0, device="cpu", controls=False, tsne_points=5)
+    md = (run / "report" / "report.md").read_text()
+    assert "Latent search is scored with Gs only, so the last column is empty." in md
+    assert "one generator" not in md
+    assert "t-SNE of the searched test latents z*" in md and "closest matches: query row, G(z*) row" in md
+    assert "||z*||" in md and "||E(Q)||, normal" not in md
+
+
 def test_the_report_of_a_detector_run_describes_its_data(tmp_path):
     # before: "Data: detector from in-memory ndarray; normal classes ; gamma None"
     from wildgan import Detector
@@ -684,7 +730,12 @@ def test_the_report_marks_an_evaluation_of_earlier_networks_instead_of_showing_i
     train_run(cfg, run, progress=False, log=lambda m: None)
     evaluate_run(run, str(labelled), device="cpu", controls=False, normal=("1",))
     report(run, top_k_images=1, device="cpu", controls=False)
-    assert "(40 images, 20 anomalous): AUC a " in (run / "report" / "report.md").read_text()
+    md = (run / "report" / "report.md").read_text()
+    assert "(40 images, 20 anomalous): AUC a " in md
+    # 0.1 kimg leaves the 16x16 networks growing: the pile is ranked at the resolution they reached, and its report
+    # says so as a labelled run's does (it said nothing of which networks ranked the pile, or at what resolution)
+    assert re.search(r"Networks: \S*network-final\.json \(kimg 0\.1\d*, status done\)\. \*\*Not fully grown: the "
+                     r"networks stopped at lod [\d.]+ and are scored at 8x8", md), md[:2000]
 
     said: list[str] = []
     train_run(replace(cfg, train=replace(cfg.train, total_kimg=0.2)), run, resume=True, progress=False,

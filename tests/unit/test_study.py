@@ -91,6 +91,28 @@ def _md_table_rows(md: str) -> list[list[list[str]]]:
     return tables
 
 
+def test_table2_names_the_encoder_loss_of_a_study_of_the_latent_loss_alone():
+    # the d_z ablation on its own: Table 2 said "Ours" (the paper's d_I method) with an empty paper column
+    rows = [_row("wildgan", "latent", 0.0, s, 0.6 + 0.01 * s) for s in (0, 1)]
+    md = render_markdown(rows)
+    assert "| Ours (d_z) | a | 0.605 ± 0.007 (n=2) | – |" in md and "| Ours | " not in md
+    # the paper's own method alone stays "Ours", with the paper's numbers
+    assert "| Ours | a | 0.700 | 0.72 |" in render_markdown([_row("wildgan", "image", 0.0, 0, 0.70)])
+
+
+def test_paper_numbers_only_beside_the_papers_cifar_car_setup():
+    # CIFAR_CAR read gray at 16x16 with all 10,000 test images is not the paper's set-up: its numbers were shown
+    # beside such cells as targets
+    paper = [_row("wildgan", "image", 0.0, 0, 0.70)]
+    assert "paper γ=0" in render_markdown(paper)                   # rows of an earlier wildgan: taken as the paper's
+    setup = {"resolution": 32, "channels": 3, "test_size": "paper"}
+    assert "| Ours | a | 0.700 | 0.72 |" in render_markdown([{**paper[0], **setup}])
+    md = render_markdown([{**paper[0], **setup, "resolution": 16, "channels": 1, "test_size": "all"}])
+    assert "paper γ=0" not in md and "| Ours | a | 0.700 |\n" in md
+    assert ("The paper's CIFAR_CAR numbers are not shown: these cells differ from its set-up in resolution 16 (the "
+            "paper's 32); channels 1 (the paper's 3, RGB); test size all (the paper's paper: 2000 test images).") in md
+
+
 def test_markdown_table_cells_escape_pipes():
     # the pixel-norm control used to be "-||Q||": its pipes split the row, so "control: -" showed in the first
     # column and the numbers slid out of theirs; a class name with a pipe (folder protocol) must not do it either
@@ -182,6 +204,36 @@ def test_study_resumes_without_redoing_finished_cells(tmp_path, monkeypatch):
     study_mod.run_study(replace(base, train=replace(base.train, log_every=7, keep_checkpoints=1)), cells,
                         tmp_path / "st", progress=False, log=lambda m: None)
     assert len(calls) == 3
+
+
+def test_tables_follow_the_rows_of_a_study_stopped_partway(tmp_path, monkeypatch):
+    # a finished study extended by another gamma and stopped during its second new cell: tables.md and the plot
+    # must count the new cell whose row was written, not stay the finished study's (the report shows tables.md)
+    base = _base(tmp_path)
+    st = tmp_path / "st"
+    study_mod.run_study(base, grid(["0"], [0.0], ["wildgan"], ["image"], [0]), st, progress=False,
+                        log=lambda m: None)
+    assert "Cells: 1." in (st / "tables.md").read_text()
+    real = study_mod.train_run
+    calls = []
+
+    def stopping(cfg, run_dir, **kw):
+        calls.append(run_dir.name)
+        if len(calls) == 2:
+            raise KeyboardInterrupt                      # the study is stopped during the second new cell
+        return real(cfg, run_dir, **kw)
+
+    monkeypatch.setattr(study_mod, "train_run", stopping)
+    with pytest.raises(KeyboardInterrupt):
+        study_mod.run_study(base, grid(["0"], [0.0, 0.1], ["wildgan"], ["image"], [0, 1]), st, progress=False,
+                            log=lambda m: None)
+    rows = read_rows(st / "results.jsonl")
+    assert len(rows) == 2
+    # each row records the set-up the paper's numbers are compared with (tables.PAPER_CIFAR_SETUP)
+    assert (rows[1]["resolution"], rows[1]["channels"], rows[1]["test_size"]) == (8, 1, "paper")
+    tables = (st / "tables.md").read_text()
+    assert tables == render_markdown(rows) and "Cells: 2." in tables
+    assert (st / "tables.csv").read_text().splitlines() == render_csv(rows).splitlines()
 
 
 def test_one_study_process_per_folder(tmp_path):

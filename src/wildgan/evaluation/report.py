@@ -512,6 +512,24 @@ def _saved_evaluation(page: _Page, run_dir: Path, model: Any) -> None:
     page.md_parts.append(f"**{text}**\n")
 
 
+def _networks_text(ms: dict[str, Any], cfg: Any) -> str:
+    """'Networks: FILE (kimg K, status S).' from a model record (source, kimg, status)."""
+    # f-AnoGAN's final networks record iterations, not kimg or a status: only what the checkpoint has is said
+    trained = ", ".join(f"{k} {ms[k]}" for k in ("kimg", "status") if ms.get(k) is not None)
+    return f"Networks: {ms['source']}{f' ({trained})' if trained else ''}."
+
+
+def _grown_text(ms: dict[str, Any], cfg: Any) -> str:
+    """The warning, in bold, that the networks stopped before full resolution (lod > 0), or ''."""
+    lod = float(ms.get("lod") or 0.0)
+    if lod <= 0 or cfg.method == "fanogan":
+        return ""
+    r = int(cfg.net.resolution)
+    return (f" **Not fully grown: the networks stopped at lod {lod:g} and are scored at "
+            f"{r >> int(lod)}x{r >> int(lod)}{' (still fading in)' if lod != int(lod) else ''}, not the data's "
+            f"{r}x{r}; train longer (--resume --total-kimg) for results at full resolution.**")
+
+
 def _metrics_rows(metrics: dict[str, Any]) -> list[list[Any]]:
     auc, ap = metrics["auc"], metrics["ap"]
     ctl, ctl_ap = metrics.get("controls", {}), metrics.get("controls_ap", {})
@@ -677,6 +695,11 @@ def _write_run_report(run_dir: Path, out: Path, cfg: Any, split_info: dict[str, 
 
     if diag is not None and unlabelled:
         page.h(2, "Unlabelled data")
+        # which networks ranked the pile, and whether they reached full resolution: a run stopped early (--minutes,
+        # a short --total-kimg) ranks and maps the pile at the resolution it reached, as a labelled run's report says
+        net = {"source": model.source, "kimg": model.meta.get("kimg"), "status": model.meta.get("status"),
+               "lod": model.lod}
+        page.p(_networks_text(net, cfg) + _grown_text(net, cfg))
         page.p("The run was trained on unlabelled images, so there is no test split and no AUC. Below are the "
                "images of the training pile itself that score highest: the candidates for the anomalies hidden in "
                "it. `wildgan score RUN --data NEW --threshold contamination` flags new images with a threshold "
@@ -687,17 +710,8 @@ def _write_run_report(run_dir: Path, out: Path, cfg: Any, split_info: dict[str, 
     elif diag is not None:
         m = diag.metrics
         page.h(2, "Metrics")
-        ms = m["model"]
-        lod = float(ms.get("lod") or 0.0)
-        r = int(cfg.net.resolution)
-        grown = "" if lod <= 0 else (
-            f" **Not fully grown: the networks stopped at lod {lod:g} and are scored at "
-            f"{r >> int(lod)}x{r >> int(lod)}{' (still fading in)' if lod != int(lod) else ''}, not the data's "
-            f"{r}x{r}; train longer (--resume --total-kimg) for results at full resolution.**")
-        # f-AnoGAN's final networks record iterations, not kimg or a status: only what the checkpoint has is said
-        trained = ", ".join(f"{k} {ms[k]}" for k in ("kimg", "status") if ms.get(k) is not None)
-        page.p(f"Networks: {ms['source']}{f' ({trained})' if trained else ''}. "
-               f"{m['n_test']} test images, {m['n_anomalous']} anomalous.{grown}")
+        page.p(f"{_networks_text(m['model'], cfg)} {m['n_test']} test images, {m['n_anomalous']} anomalous."
+               f"{_grown_text(m['model'], cfg)}")
         og = m.get("other_generator", {}).get("generator")
         page.table(["score", "AUC", "AP", "AUC untrained", "AP untrained", f"AUC with {og or 'other generator'}"],
                    _metrics_rows(m))
@@ -706,7 +720,9 @@ def _write_run_report(run_dir: Path, out: Path, cfg: Any, split_info: dict[str, 
                "control below 0.5 is as informative with its sign flipped, so compare with max(AUC, 1 - AUC)."
                + (f" 'AUC with {og}': the same scores with the other generator ({og} instead of the one scored); a "
                   f"large gap between G and its EMA Gs means Gs has not caught up with G (short runs)." if og else
-                  " This method has one generator, so the last column is empty."))
+                  # a search run trains G and Gs as ours does, but its evaluation scores one of them only
+                  f" Latent search is scored with {cfg.score.generator} only, so the last column is empty."
+                  if cfg.method == "search" else " This method has one generator, so the last column is empty."))
         if "mean_z_norm" in m and cfg.method != "search":         # search has no encoder: its z is a searched latent
             z = m["mean_z_norm"]
             lo, hi = sorted((z["normal"], z["anomalous"]))
@@ -726,14 +742,18 @@ def _write_run_report(run_dir: Path, out: Path, cfg: Any, split_info: dict[str, 
         page.img(plots.score_histograms(out / "score_hist.png", diag.y,
                                         {k: diag.scores[k] for k in SCORE_NAMES if k in diag.scores}),
                  "score histograms, normal vs anomalous")
+        # a search run has no encoder: its latents are the z* searched per query, not E(Q) (the figures' own axis
+        # titles say E(Q) for every method)
+        code, latents = ("z*", "searched test latents z* (E(Q) in the figure)") if cfg.method == "search" else \
+            ("E(Q)", "encoded test latents E(Q)")
         if diag.z is not None and len(diag.z) >= 5:
             page.img(plots.tsne_plot(out / "tsne.png", diag.z, diag.y, seed=cfg.train.seed, max_points=tsne_points),
-                     "t-SNE of the encoded test latents E(Q)")
+                     f"t-SNE of the {latents}")
             page.img(plots.latent_histograms(out / "latent_hist.png", diag.z, diag.y),
-                     "latent coefficients and ||E(Q)||, normal vs anomalous")
+                     f"latent coefficients and ||{code}||, normal vs anomalous")
         if diag.recon is not None:
             page.img(plots.closest_matches(out / "closest_matches.png", diag.x, diag.recon, diag.y,
-                                           seed=cfg.train.seed), "closest matches: query row, G(E(Q)) row")
+                                           seed=cfg.train.seed), f"closest matches: query row, G({code}) row")
         _heatmap_section(page, out, diag, score, top_k_images, log, cfg=cfg)
 
     rows = read_jsonl(run_dir / "stats.jsonl")
@@ -1004,6 +1024,23 @@ def _gamma_curves(rows: list[dict[str, Any]]) -> dict[str, list[tuple[float, flo
             for lab, d in groups.items() if len(d) >= 2}
 
 
+def _stale_tables(study_dir: Path) -> str | None:
+    """Why tables.md (and the plots beside it) may not count every row of results.jsonl, or None: the study writes
+    them after each row, so rows written after them came from elsewhere (appended or merged by hand, or a study of
+    an earlier wildgan stopped partway). The report shows tables.md as the study wrote it (the tables are the
+    studies layer's, made from the rows by `wildgan study`), so it says when they are older than the rows."""
+    tables, results = study_dir / "tables.md", study_dir / "results.jsonl"
+    if not tables.is_file():
+        return ("This study has no tables.md yet, so the tables with the controls and the paper's numbers are missing "
+                "below: run the study command again (its finished cells are skipped) to make them from "
+                "results.jsonl.")
+    if tables.stat().st_mtime_ns < results.stat().st_mtime_ns:
+        return ("tables.md (and the plots) are older than results.jsonl: rows were added since they were made, so "
+                "they may not count every row listed below. Run the study command again (its finished cells are "
+                "skipped) to re-make them from results.jsonl.")
+    return None
+
+
 def study_report(study_dir: Path, *, log: Log = _quiet) -> Path:
     """Write STUDY_DIR/report/{report.html, report.md}: tables.md, the AUC-vs-gamma plot, every result row and
     links to the reports of the study's runs."""
@@ -1021,6 +1058,10 @@ def _write_study_report(study_dir: Path, out: Path) -> None:
     page = _Page(title=f"wildgan study report: {study_dir.resolve().name}", md_dir=out)
     page.p(f"Study directory: {study_dir.resolve()}; {len(rows)} result rows.")
     tables = study_dir / "tables.md"
+    stale = _stale_tables(study_dir) if rows else None
+    if stale:
+        page.raw_html(f'<p class="note">{html.escape(stale)}</p>')
+        page.md_parts.append(f"**{stale}**\n")
     if tables.is_file():
         # its headings two levels down, under this page's "Tables" (tables.md is a page of its own, with an H1);
         # _md_to_html already moves headings one level down

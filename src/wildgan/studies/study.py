@@ -241,6 +241,7 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
     # tree, which has no decoded cache, was decoded twice per cell); the cells differ in what a split selects, not
     # in how the data is read, so one read serves them all (another one only where a cell's reading options differ)
     data: list[LoadedData] = []
+    fresh = False                       # the tables were written after the last row appended
 
     def split_of(cfg: RunConfig) -> AnomalySplit:
         if data:
@@ -304,6 +305,9 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
                "n_test": ev["n_test"], "n_anomalous": ev["n_anomalous"],
                "n_train": ev["n_train"], "n_train_anomalous": ev["n_train_anomalous"],
                "data": cfg.data.data or info.get("source"),   # as recorded: the sample by name, not a path
+               # the set-up the paper's numbers hold for (tables.PAPER_CIFAR_SETUP): not shown beside other ones
+               "resolution": info.get("resolution"), "channels": info.get("channels"),
+               "test_size": info.get("test_size"),
                "kimg": model.meta.get("kimg"), "train_seconds_this_session": train_s,
                "preset": cfg.preset, "run_dir": str(run_dir.relative_to(study_dir))}
         if cell.method == "fanogan":      # f-AnoGAN counts iterations (critic, encoder), not kimg
@@ -327,8 +331,14 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
         log(f"[{i + 1}/{len(cells)}] {cell.key}: AUC {own}={ev['auc'].get(own, float('nan')):.3f} "
             f"(untrained {ev['controls']['untrained'].get(own, float('nan')):.3f}, "
             f"-‖Q‖ {ev['controls']['pixel_norm']:.3f})")
+        # the tables after every row, not only at the end: a study stopped later (Ctrl-C, a kill, a failing cell)
+        # would otherwise leave tables.md and the plots of an earlier run beside a results.jsonl with more rows, and
+        # `wildgan report` would show those old tables as the study's
+        write_tables(study_dir, read_rows(results))
+        fresh = True
     rows = read_rows(results)
-    write_tables(study_dir, rows)
+    if not fresh:                       # every cell was done already: the tables re-made from the rows as they are
+        write_tables(study_dir, rows)
     return rows
 
 
