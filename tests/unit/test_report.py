@@ -862,3 +862,17 @@ def test_a_report_in_a_read_only_run_folder_names_the_folder_not_the_staging_one
         with _report_folder(tmp_path, print):
             pass
     assert ".report-partial" not in str(e.value)
+
+
+def test_the_html_shows_bold_and_code_spans_not_their_markdown_markers(tmp_path) -> None:
+    # the report's text is written once for both pages: its **bold** and `code` showed as literal markers in HTML
+    from wildgan.evaluation.report import _md_to_html, _Page
+
+    page = _Page("t", tmp_path)
+    page.p("run `wildgan study` again; **tables are stale** <here>")
+    assert page.html_parts[-1] == ("<p>run <code>wildgan study</code> again; <strong>tables are stale</strong> "
+                                   "&lt;here&gt;</p>")
+    assert page.md_parts[-1].startswith("run `wildgan study` again; **tables")            # the Markdown as written
+    got = _md_to_html("**Table 2** a*b, L_n\n| **x** | `y\\|z` |\n|---|---|\n| 1 | 2 |")
+    assert "<p><strong>Table 2</strong> a*b, L_n</p>" in got                              # no italics from * or _
+    assert "<th><strong>x</strong></th><th><code>y|z</code></th>" in got

@@ -17,6 +17,7 @@ import datetime as _dt
 import html
 import io
 import json
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,11 +85,11 @@ class _Page:
     md_parts: list[str] = field(default_factory=list)
 
     def h(self, level: int, text: str) -> None:
-        self.html_parts.append(f"<h{level}>{html.escape(text)}</h{level}>")
+        self.html_parts.append(f"<h{level}>{_md_inline(text)}</h{level}>")
         self.md_parts.append(f"{'#' * level} {text}\n")
 
     def p(self, text: str) -> None:
-        self.html_parts.append(f"<p>{html.escape(text)}</p>")
+        self.html_parts.append(f"<p>{_md_inline(text)}</p>")    # (the same text is Markdown on the other side)
         self.md_parts.append(text + "\n")
 
     def pre(self, text: str, lang: str = "") -> None:
@@ -508,7 +509,7 @@ def _saved_evaluation(page: _Page, run_dir: Path, model: Any) -> None:
                 f"test_scores.csv) are not theirs. Run `{stale[1]}` again to evaluate the current networks.")
     except (ValueError, OSError, TypeError, AttributeError):
         return
-    page.raw_html(f'<p class="note">{html.escape(text)}</p>')
+    page.raw_html(f'<p class="note">{_md_inline(text)}</p>')
     page.md_parts.append(f"**{text}**\n")
 
 
@@ -980,9 +981,18 @@ def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
+def _md_inline(text: str) -> str:
+    """One line of Markdown text -> HTML: escaped, with **bold** and `code` spans (the ones tables.md and the report's
+    own notes use; they showed as literal asterisks and backticks). No single-* or _ emphasis: formulas such as
+    L_n or a*b would turn italic."""
+    out = html.escape(text)
+    out = re.sub(r"`([^`]+)`", r"<code>\1</code>", out)
+    return re.sub(r"\*\*(?=\S)(.+?)(?<=\S)\*\*", r"<strong>\1</strong>", out)
+
+
 def _md_to_html(text: str) -> str:
     """Just enough Markdown for tables.md: headings, pipe tables (with `\\|` for a pipe inside a cell, as GitHub
-    reads it), paragraphs (everything else kept verbatim)."""
+    reads it), paragraphs (everything else kept verbatim but for **bold** and `code`, _md_inline)."""
     out: list[str] = []
     lines = text.splitlines()
     i = 0
@@ -995,15 +1005,15 @@ def _md_to_html(text: str) -> str:
                 i += 1
             cells = [split_md_row(b) for b in block]  # `\|` inside a cell is a literal pipe, not a separator
             body = [c for c in cells[1:] if not all(set(x) <= set(":- ") for x in c)]
-            th = "".join(f"<th>{html.escape(c)}</th>" for c in cells[0])
-            trs = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in body)
+            th = "".join(f"<th>{_md_inline(c)}</th>" for c in cells[0])
+            trs = "".join("<tr>" + "".join(f"<td>{_md_inline(c)}</td>" for c in r) + "</tr>" for r in body)
             out.append(f"<table><thead><tr>{th}</tr></thead><tbody>{trs}</tbody></table>")
             continue
         if ln.startswith("#"):
             level = min(6, len(ln) - len(ln.lstrip("#")) + 1)  # tables.md's '#' sits below the page's h1/h2
-            out.append(f"<h{level}>{html.escape(ln.lstrip('#').strip())}</h{level}>")
+            out.append(f"<h{level}>{_md_inline(ln.lstrip('#').strip())}</h{level}>")
         elif ln.strip():
-            out.append(f"<p>{html.escape(ln)}</p>")
+            out.append(f"<p>{_md_inline(ln)}</p>")
         i += 1
     return "\n".join(out)
 
@@ -1060,7 +1070,7 @@ def _write_study_report(study_dir: Path, out: Path) -> None:
     tables = study_dir / "tables.md"
     stale = _stale_tables(study_dir) if rows else None
     if stale:
-        page.raw_html(f'<p class="note">{html.escape(stale)}</p>')
+        page.raw_html(f'<p class="note">{_md_inline(stale)}</p>')
         page.md_parts.append(f"**{stale}**\n")
     if tables.is_file():
         # its headings two levels down, under this page's "Tables" (tables.md is a page of its own, with an H1);
