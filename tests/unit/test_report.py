@@ -195,7 +195,13 @@ def test_study_report_tables_plot_and_rows(tmp_path: Path) -> None:
     assert (study / "report" / "report.md").read_text().count("| wildgan | 0 | 0.80 |") == 1
     # a plot written by the study itself is used as it is
     (study / "auc_vs_gamma.png").write_bytes(png.read_bytes())
-    assert report(study).read_text().count("data:image/png;base64,") == 1
+    (study / "auc_vs_gamma-normal-cat.png").write_bytes(png.read_bytes())
+    assert report(study).read_text().count("data:image/png;base64,") == 2
+    # ... copied into report/, which report.md links inside itself (it linked ../auc_vs_gamma.png): report/ can be
+    # moved or sent on its own
+    md = (study / "report" / "report.md").read_text()
+    assert "](auc_vs_gamma.png)" in md and "](auc_vs_gamma-normal-cat.png)" in md and "../" not in md
+    assert (study / "report" / "auc_vs_gamma-normal-cat.png").is_file()
     # a run's options are refused, not ignored: the cells are the runs
     with pytest.raises(ConfigError, match=r"--image / images= .* is a study, whose cells are the runs: report on a "
                                           r"cell \(e\.g\. wildgan report .*cell-0 --image ...\)"):

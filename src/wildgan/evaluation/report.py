@@ -18,6 +18,7 @@ import html
 import io
 import json
 import re
+import shutil
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -173,7 +174,8 @@ window.addEventListener("load", function () {{
 # named_images.csv, nor --top-k 0 its top_anomalous.csv); files of other names, someone's own, are left alone.
 # (tests/unit/test_report.py checks that a report writes nothing outside these.)
 REPORT_FILES = ("report.html", "report.md", "metrics.json", "roc.png", "score_hist.png", "tsne.png", "latent_hist.png",
-                "closest_matches.png", "training_curves.png", "auc_vs_gamma.png", "top_anomalous.csv",
+                "closest_matches.png", "training_curves.png", "auc_vs_gamma.png", "auc_vs_gamma-normal-*.png",
+                "top_anomalous.csv",
                 "named_images.csv", "heatmaps/*.png", "heatmaps/top_heatmaps.npz", "samples/*.png")
 _PARTIAL = ".report-partial-"           # the folder a report is written into before it replaces PATH/report
 _OLD = ".report-old-"                   # the previous PATH/report while it is swapped out, until it is deleted
@@ -1084,6 +1086,9 @@ def _write_study_report(study_dir: Path, out: Path) -> None:
         page.html_parts.append(_md_to_html(down(1)))
         page.md_parts.append(down(2) + "\n")
     pngs = sorted(study_dir.glob("*.png"), key=lambda p: ("gamma" not in p.name.lower(), p.name))
+    # copied into the report, as a run report's figures are, so that report.md keeps its pictures when report/ is
+    # moved or sent on its own (it linked ../auc_vs_gamma.png, outside report/)
+    pngs = [Path(shutil.copy2(p, out / p.name)) for p in pngs]
     if not pngs:
         curves = _gamma_curves(rows)
         if curves:
