@@ -882,3 +882,15 @@ def test_the_html_shows_bold_and_code_spans_not_their_markdown_markers(tmp_path)
     got = _md_to_html("**Table 2** a*b, L_n\n| **x** | `y\\|z` |\n|---|---|\n| 1 | 2 |")
     assert "<p><strong>Table 2</strong> a*b, L_n</p>" in got                              # no italics from * or _
     assert "<th><strong>x</strong></th><th><code>y|z</code></th>" in got
+
+
+def test_study_report_rows_show_fanogans_untrained_A_beside_its_own_score(tmp_path: Path) -> None:
+    study = tmp_path / "study"
+    study.mkdir()
+    rows = [{"method": m, "gamma": 0.0, "seed": 0, "auc": {"a": 0.7, "A": 0.6},
+             "controls": {"untrained": {"a": 0.55, "A": 0.45}}} for m in ("wildgan", "fanogan")]
+    (study / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (study / "tables.md").write_text("# Table 2\n")
+    md = (report(study).parent / "report.md").read_text()
+    header = next(ln for ln in md.splitlines() if ln.startswith("| method"))
+    assert "controls.untrained.a" in header and "controls.untrained.A" in header

@@ -1105,6 +1105,8 @@ def _write_study_report(study_dir: Path, out: Path) -> None:
         # the columns a reader compares; every field of every row is in results.jsonl (about 50 flattened)
         want = ["cell", "method", "encoder_loss", "gamma", "seed", "kimg", "fanogan_iters", "n_train",
                 "n_train_anomalous", "n_test", *(f"auc.{k}" for k in SCORE_NAMES), "controls.untrained.a",
+                # (f-AnoGAN's own score is A: its untrained control beside it, not only a's)
+                *(["controls.untrained.A"] if any(f.get("method") == "fanogan" for f in flat) else []),
                 "controls.pixel_norm", "controls.pixel_std", "controls.pixel_mean"]
         cols = [c for c in want if any(f.get(c) not in (None, "") for f in flat)]
         page.table(cols, [[f.get(c, "") for c in cols] for f in flat])
