@@ -894,3 +894,25 @@ def test_study_report_rows_show_fanogans_untrained_A_beside_its_own_score(tmp_pa
     md = (report(study).parent / "report.md").read_text()
     header = next(ln for ln in md.splitlines() if ln.startswith("| method"))
     assert "controls.untrained.a" in header and "controls.untrained.A" in header
+
+
+def test_the_latent_figures_name_a_searchs_latents_z_star(tmp_path, monkeypatch) -> None:
+    # a search run has no encoder: its figures said E(Q) on their axes while the captions said z*
+    from wildgan.evaluation import plots
+
+    texts: list[str] = []
+
+    def keep(fig, path):
+        texts.extend(t.get_text() for ax in fig.axes for t in (ax.title, ax.xaxis.label, ax.yaxis.label))
+        texts.extend(t.get_text() for t in fig.texts)
+        return path
+
+    monkeypatch.setattr(plots, "_save", keep)
+    rng = np.random.default_rng(0)
+    z, y = rng.normal(size=(12, 4)), np.repeat([0, 1], 6)
+    plots.tsne_plot(tmp_path / "t.png", z, y, code="z*")
+    plots.latent_histograms(tmp_path / "h.png", z, y, code="z*")
+    plots.closest_matches(tmp_path / "c.png", rng.integers(0, 256, (12, 8, 8, 1), dtype=np.uint8),
+                          rng.random((12, 8, 8, 1)).astype(np.float32), y, code="z*")
+    joined = " ".join(texts)
+    assert "E(Q)" not in joined and "t-SNE of z*" in joined and "||z*||" in joined and "G(z*)" in joined

@@ -68,9 +68,10 @@ def heatmap_panel(path: Path, image: np.ndarray, heat: np.ndarray, recon: np.nda
 
 
 def tsne_plot(path: Path, z: np.ndarray, y: np.ndarray, *, perplexity: float = 30.0, seed: int = 0,
-              max_points: int = 5000) -> Path:
+              max_points: int = 5000, code: str = "E(Q)") -> Path:
     """t-SNE of the encoded test latents, normal vs anomalous (the paper's Fig. 3). Subsamples (seeded) above
-    max_points because exact neighbourhoods of more points add cost, not information, to the picture."""
+    max_points because exact neighbourhoods of more points add cost, not information, to the picture. code: what
+    the latents are called ('z*' for a latent search, which has no encoder)."""
     from sklearn.manifold import TSNE
 
     z, y = np.asarray(z, dtype=np.float64), np.asarray(y).astype(int)
@@ -88,7 +89,7 @@ def tsne_plot(path: Path, z: np.ndarray, y: np.ndarray, *, perplexity: float = 3
         if m.any():
             ax.scatter(emb[m, 0], emb[m, 1], s=8, alpha=0.7, c=c, label=f"{name} ({m.sum()})", linewidths=0)
     what = "test set" if len(z) == n_all else f"{len(z)} of {n_all} test images"
-    ax.set_title(f"t-SNE of E(Q), {what} (perplexity {perp:g}, seed {seed})", fontsize=9)
+    ax.set_title(f"t-SNE of {code}, {what} (perplexity {perp:g}, seed {seed})", fontsize=9)
     ax.set_xticks([])
     ax.set_yticks([])
     ax.legend(fontsize=8, markerscale=2)
@@ -114,17 +115,17 @@ def _two_hist(ax: Any, values: np.ndarray, y: np.ndarray, xlabel: str) -> None:
     ax.legend(fontsize=7)
 
 
-def latent_histograms(path: Path, z: np.ndarray, y: np.ndarray) -> Path:
+def latent_histograms(path: Path, z: np.ndarray, y: np.ndarray, *, code: str = "E(Q)") -> Path:
     """Histogram of all latent coefficients E(Q)_i and of ||E(Q)||, normal vs anomalous (the paper's Fig. 4:
-    anomalies are expected nearer the origin)."""
+    anomalies are expected nearer the origin); code as tsne_plot's."""
     z, y = np.asarray(z, dtype=np.float64), np.asarray(y).astype(int)
     fig = Figure(figsize=(9, 3.3))
     a1, a2 = fig.subplots(1, 2)
     coef_y = np.repeat(y, z.shape[1])
-    _two_hist(a1, z.ravel(), coef_y, "latent coefficient E(Q)_i (all coordinates)")
+    _two_hist(a1, z.ravel(), coef_y, f"latent coefficient {code}_i (all coordinates)")
     a1.set_title("latent coefficients", fontsize=9)
-    _two_hist(a2, np.linalg.norm(z, axis=1), y, "||E(Q)||")
-    a2.set_title("distance of E(Q) from the origin", fontsize=9)
+    _two_hist(a2, np.linalg.norm(z, axis=1), y, f"||{code}||")
+    a2.set_title(f"distance of {code} from the origin", fontsize=9)
     return _save(fig, path)
 
 
@@ -143,9 +144,9 @@ def _to_u8(x: np.ndarray) -> np.ndarray:
 
 
 def closest_matches(path: Path, x_u8: np.ndarray, recon: np.ndarray, y: np.ndarray, *, n: int = 10,
-                    seed: int = 0) -> Path:
+                    seed: int = 0, code: str = "E(Q)") -> Path:
     """The paper's closest-match grids: a query row above its reconstruction row, for normals and anomalies
-    (n of each, drawn with a fixed seed so that reruns show the same images)."""
+    (n of each, drawn with a fixed seed so that reruns show the same images); code as tsne_plot's."""
     y = np.asarray(y).astype(int)
     rng = np.random.default_rng(seed)
     blocks: list[tuple[str, np.ndarray, np.ndarray]] = []
@@ -160,7 +161,7 @@ def closest_matches(path: Path, x_u8: np.ndarray, recon: np.ndarray, y: np.ndarr
         _show(axes[2 * b], q)
         axes[2 * b].set_ylabel(f"{name}\nquery", fontsize=8)
         _show(axes[2 * b + 1], r)
-        axes[2 * b + 1].set_ylabel("G(E(Q))", fontsize=8)
+        axes[2 * b + 1].set_ylabel(f"G({code})", fontsize=8)
     if not blocks:
         axes[0].text(0.5, 0.5, "no test images", ha="center")
     fig.suptitle("closest matches: query row, reconstruction row", fontsize=9)

@@ -745,18 +745,17 @@ def _write_run_report(run_dir: Path, out: Path, cfg: Any, split_info: dict[str, 
         page.img(plots.score_histograms(out / "score_hist.png", diag.y,
                                         {k: diag.scores[k] for k in SCORE_NAMES if k in diag.scores}),
                  "score histograms, normal vs anomalous")
-        # a search run has no encoder: its latents are the z* searched per query, not E(Q) (the figures' own axis
-        # titles say E(Q) for every method)
-        code, latents = ("z*", "searched test latents z* (E(Q) in the figure)") if cfg.method == "search" else \
+        # a search run has no encoder: its latents are the z* searched per query, not E(Q)
+        code, latents = ("z*", "searched test latents z*") if cfg.method == "search" else \
             ("E(Q)", "encoded test latents E(Q)")
         if diag.z is not None and len(diag.z) >= 5:
-            page.img(plots.tsne_plot(out / "tsne.png", diag.z, diag.y, seed=cfg.train.seed, max_points=tsne_points),
-                     f"t-SNE of the {latents}")
-            page.img(plots.latent_histograms(out / "latent_hist.png", diag.z, diag.y),
+            page.img(plots.tsne_plot(out / "tsne.png", diag.z, diag.y, seed=cfg.train.seed, max_points=tsne_points,
+                                     code=code), f"t-SNE of the {latents}")
+            page.img(plots.latent_histograms(out / "latent_hist.png", diag.z, diag.y, code=code),
                      f"latent coefficients and ||{code}||, normal vs anomalous")
         if diag.recon is not None:
             page.img(plots.closest_matches(out / "closest_matches.png", diag.x, diag.recon, diag.y,
-                                           seed=cfg.train.seed), f"closest matches: query row, G({code}) row")
+                                           seed=cfg.train.seed, code=code), f"closest matches: query row, G({code}) row")
         _heatmap_section(page, out, diag, score, top_k_images, log, cfg=cfg)
 
     rows = read_jsonl(run_dir / "stats.jsonl")
