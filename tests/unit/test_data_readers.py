@@ -1804,6 +1804,39 @@ def test_restricted_unpickler_admits_only_latin1_text_and_plain_arrays(tmp_path)
             restricted_unpickle(p)
 
 
+def test_restricted_unpickler_stand_ins_cannot_be_altered_by_a_batch(tmp_path):
+    # BUILD on a global sets attributes on it when it has no __setstate__: the stand-ins were module-level functions,
+    # so one file could change them for every later load in the process (here their defaults)
+    from wildgan.data import readers
+
+    for module, name, func in (("_codecs", "encode", readers._latin1_encode),
+                               ("numpy._core.numeric", "_frombuffer", readers._frombuffer)):
+        before = func.__defaults__
+        state = b"N}X\x0c\x00\x00\x00__defaults__X\x01\x00\x00\x00C\x85s\x86"      # (None, {'__defaults__': ('C',)})
+        p = tmp_path / "batch"
+        p.write_bytes(b"\x80\x02c" + f"{module}\n{name}\n".encode() + state + b"b.")
+        with pytest.raises(DataError, match="refusing to unpickle: a CIFAR-10 batch may not alter"):
+            restricted_unpickle(p)
+        assert func.__defaults__ == before
+
+
+@pytest.mark.parametrize("protocol", [0, 1, 2])
+def test_cifar_batch_with_an_empty_bytes_value_loads_under_old_protocols(tmp_path, protocol):
+    # protocols 0-2 pickle b"" as __builtin__.bytes() (not _codecs.encode): such a batch was refused
+    p = tmp_path / "batch"
+    p.write_bytes(pickle.dumps({b"data": np.zeros((1, 3072), np.uint8), b"labels": [3], b"batch_label": b""},
+                               protocol=protocol))
+    assert restricted_unpickle(p)[b"batch_label"] == b""
+
+    class Alloc:                                      # bytes(n) allocates n bytes: refused
+        def __reduce__(self):
+            return (bytes, (10 ** 12,))
+
+    p.write_bytes(pickle.dumps({b"data": Alloc()}, protocol=protocol))
+    with pytest.raises(DataError, match=r"bytes\(\.\.\.\) with an argument is not allowed"):
+        restricted_unpickle(p)
+
+
 def _np_frombuffer():
     try:
         from numpy._core.numeric import _frombuffer
