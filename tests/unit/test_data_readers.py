@@ -1868,3 +1868,17 @@ def test_files_without_an_extension_are_counted_not_dropped_in_silence(tmp_path)
     with pytest.raises(DataError, match=r"only: folder contains no supported image files .*; found 1 file without "
                                         r"an extension \(files without an extension are not read"):
         load_images([only], 8, 1)
+
+
+def test_a_data_set_with_its_own_config_and_split_json_is_data_not_a_run(tmp_path):
+    # a release of a data set may ship a config.json and a split.json beside its class folders: it was refused as
+    # 'a wildgan run directory', although nothing in it is a run's
+    root = tmp_path / "release"
+    for c in ("good", "bad"):
+        for i in range(2):
+            save(root / c / f"{i}.png", np.full((8, 8), 50 * i, np.uint8))
+    (root / "config.json").write_text('{"name": "release", "version": 2}')
+    (root / "split.json").write_text('{"train": ["good/0.png"], "test": ["bad/0.png"]}')
+    train, _, kind = load_dataset(root)
+    assert kind == "folder" and sorted(train.class_names) == ["bad", "good"]
+    assert len(load_images([root], 8, 1)[0]) == 4

@@ -1945,7 +1945,7 @@ def wildgan_output_error(p: Path) -> DataError | None:
     checked are the ones every run writes before it trains (config.json beside split.json) or a study's results."""
     if not p.is_dir():
         return None
-    if (p / "config.json").is_file() and ((p / "split.json").is_file() or (p / "network-final.json").is_file()):
+    if ((p / "split.json").is_file() or (p / "network-final.json").is_file()) and _is_run_config(p / "config.json"):
         what, source = "a wildgan run directory (written by `wildgan train`)", None
         try:
             source = json.loads((p / "split.json").read_text()).get("source")
@@ -1958,6 +1958,18 @@ def wildgan_output_error(p: Path) -> DataError | None:
         return DataError(f"{p}: is a wildgan study directory (written by `wildgan study`), not images or a data set. "
                          f"Pass the images' folder or data-set file; `wildgan report {p}` reports the study")
     return None
+
+
+def _is_run_config(path: Path) -> bool:
+    """Whether `path` is a run's config.json (a JSON object with the net and train sections every run records): a
+    data set may ship a config.json and a split.json of its own, and is data all the same."""
+    try:
+        if not path.is_file() or path.stat().st_size > 1 << 20:     # (a run's is a few KB)
+            return False
+        d = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(d, dict) and isinstance(d.get("net"), dict) and isinstance(d.get("train"), dict)
 
 
 def _detect(p: Path) -> str:
