@@ -286,7 +286,7 @@ def tensors_to_networks(tensors: dict[str, torch.Tensor], modules: dict[str, tor
         if bad:
             raise CheckpointError(f"{source}: weights of {prefix} have another dtype than the architecture's: "
                                   f"{'; '.join(bad[:3])}{' ...' if len(bad) > 3 else ''}")
-        # training never saves non-finite parameters (it rolls back or stops first, training.loop.all_finite): NaN
+        # training never saves non-finite parameters (it rolls back or stops first, training.resume.all_finite): NaN
         # here is a damaged file, which otherwise surfaced only as 'scores contain NaN or inf', without the file
         params = dict(m.named_parameters())
         nonfinite = [k for k, v in sd.items() if k in params and v.is_floating_point()

@@ -1051,11 +1051,21 @@ def _check_out_file(out: str, example: str) -> None:
         raise ConfigError(f"cannot write --out {out}: {e.strerror or e} ({e.filename or p.parent})") from None
 
 
-def _warn(msg: str) -> None:
+def _rank_tag() -> str:
+    """' (rank R of W)' on a torchrun rank other than 0, else ''. The environment is looked at first: importing
+    wildgan.training loads torch and the training loop (seconds), which every command's start (`--help`, a typo)
+    would otherwise wait for."""
+    if "WORLD_SIZE" not in os.environ:
+        return ""
     from .training.distributed import torchrun_world
 
-    rank, world = torchrun_world()                # (the ranks other than 0 say which they are, as main's errors do)
-    print(f"wildgan{f' (rank {rank} of {world})' if rank > 0 else ''}: {msg}", file=sys.stderr)
+    rank, world = torchrun_world()
+    return f" (rank {rank} of {world})" if rank > 0 else ""
+
+
+def _warn(msg: str) -> None:
+    # (the ranks other than 0 say which they are, as main's errors do)
+    print(f"wildgan{_rank_tag()}: {msg}", file=sys.stderr)
 
 
 def cmd_export(a: argparse.Namespace) -> int:
@@ -1508,13 +1518,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     import warnings
 
     saved_format = warnings.formatwarning
-    from .training.distributed import torchrun_world
-
     # under torchrun every rank prints its own errors and warnings to the one terminal: the ranks other than 0 say
     # which they are, so that a message printed once per rank reads as the same one, and a rank's own (a file of its
     # chunk) as that rank's. Not kept quiet: what fails on rank 1 alone must be seen.
-    rank, world = torchrun_world()
-    tag = f" (rank {rank} of {world})" if rank > 0 else ""
+    tag = _rank_tag()
     if not debug:
         # our warnings are messages for the user (mixed image sizes, changed data, skipped files): one line each,
         # without Python's file:line prefix; restored on the way out, so library users' warnings keep theirs

@@ -26,4 +26,9 @@ def progress_bar(iterable: Any = None, **kw: Any) -> Any:
             tty = False
         if not tty:
             kw["mininterval"] = LOG_INTERVAL_S
+            # tqdm's monitor thread forces a redraw of a bar not redrawn for `maxinterval` (10 s) once it draws more
+            # than one step at a time, which it does after the first spaced-out redraw: an extra line 10 s after
+            # each one, repeating its count. Twice the interval leaves the monitor only a stalled bar to redraw
+            if "maxinterval" not in kw and "TQDM_MAXINTERVAL" not in os.environ:
+                kw["maxinterval"] = 2 * LOG_INTERVAL_S
     return tqdm(iterable, **kw)

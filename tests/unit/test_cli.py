@@ -6,6 +6,7 @@ All checks use --dry-run (resolve and print the config, no training) on a tiny s
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from pathlib import Path
 
@@ -395,6 +396,12 @@ def test_the_cli_starts_without_importing_torch():
     code = "import sys, wildgan, wildgan.cli; wildgan.cli.make_parser(); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+    # main itself, and a warning, outside torchrun (their rank tag imported wildgan.training, hence torch: seconds)
+    code = ("import sys, wildgan.cli\ntry:\n    wildgan.cli.main(['--version'])\nexcept SystemExit:\n    pass\n"
+            "wildgan.cli._warn('x'); print('torch' in sys.modules)")
+    env = {k: v for k, v in os.environ.items() if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
+    assert out.strip().splitlines()[-1] == "False"
     # ... and so do the Python API's entry points (torch comes with the first fit or load)
     code = ("import sys; from wildgan import Detector; import wildgan.detector, wildgan.thresholds; "
             "print('torch' in sys.modules)")

@@ -427,7 +427,7 @@ def fake_run(t: Path) -> Path:
     run = t / "run"
     (run / "checkpoints").mkdir(parents=True)
     (run / "samples").mkdir()
-    (run / "config.json").write_text("{}")
+    (run / "config.json").write_text('{"data": {"data": "/data/cells.npz"}, "net": {"resolution": 64}, "train": {}}')
     (run / "split.json").write_text('{"source": "/data/cells.npz"}')
     (run / "samples" / "fakes-000001.000kimg.png").write_bytes(png_bytes(np.zeros((64, 64), np.uint8)))
     return run

@@ -1804,6 +1804,39 @@ def test_restricted_unpickler_admits_only_latin1_text_and_plain_arrays(tmp_path)
             restricted_unpickle(p)
 
 
+def test_restricted_unpickler_stand_ins_cannot_be_altered_by_a_batch(tmp_path):
+    # BUILD on a global sets attributes on it when it has no __setstate__: the stand-ins were module-level functions,
+    # so one file could change them for every later load in the process (here their defaults)
+    from wildgan.data import readers
+
+    for module, name, func in (("_codecs", "encode", readers._latin1_encode),
+                               ("numpy._core.numeric", "_frombuffer", readers._frombuffer)):
+        before = func.__defaults__
+        state = b"N}X\x0c\x00\x00\x00__defaults__X\x01\x00\x00\x00C\x85s\x86"      # (None, {'__defaults__': ('C',)})
+        p = tmp_path / "batch"
+        p.write_bytes(b"\x80\x02c" + f"{module}\n{name}\n".encode() + state + b"b.")
+        with pytest.raises(DataError, match="refusing to unpickle: a CIFAR-10 batch may not alter"):
+            restricted_unpickle(p)
+        assert func.__defaults__ == before
+
+
+@pytest.mark.parametrize("protocol", [0, 1, 2])
+def test_cifar_batch_with_an_empty_bytes_value_loads_under_old_protocols(tmp_path, protocol):
+    # protocols 0-2 pickle b"" as __builtin__.bytes() (not _codecs.encode): such a batch was refused
+    p = tmp_path / "batch"
+    p.write_bytes(pickle.dumps({b"data": np.zeros((1, 3072), np.uint8), b"labels": [3], b"batch_label": b""},
+                               protocol=protocol))
+    assert restricted_unpickle(p)[b"batch_label"] == b""
+
+    class Alloc:                                      # bytes(n) allocates n bytes: refused
+        def __reduce__(self):
+            return (bytes, (10 ** 12,))
+
+    p.write_bytes(pickle.dumps({b"data": Alloc()}, protocol=protocol))
+    with pytest.raises(DataError, match=r"bytes\(\.\.\.\) with an argument is not allowed"):
+        restricted_unpickle(p)
+
+
 def _np_frombuffer():
     try:
         from numpy._core.numeric import _frombuffer
@@ -1835,3 +1868,17 @@ def test_files_without_an_extension_are_counted_not_dropped_in_silence(tmp_path)
     with pytest.raises(DataError, match=r"only: folder contains no supported image files .*; found 1 file without "
                                         r"an extension \(files without an extension are not read"):
         load_images([only], 8, 1)
+
+
+def test_a_data_set_with_its_own_config_and_split_json_is_data_not_a_run(tmp_path):
+    # a release of a data set may ship a config.json and a split.json beside its class folders: it was refused as
+    # 'a wildgan run directory', although nothing in it is a run's
+    root = tmp_path / "release"
+    for c in ("good", "bad"):
+        for i in range(2):
+            save(root / c / f"{i}.png", np.full((8, 8), 50 * i, np.uint8))
+    (root / "config.json").write_text('{"name": "release", "version": 2}')
+    (root / "split.json").write_text('{"train": ["good/0.png"], "test": ["bad/0.png"]}')
+    train, _, kind = load_dataset(root)
+    assert kind == "folder" and sorted(train.class_names) == ["bad", "good"]
+    assert len(load_images([root], 8, 1)[0]) == 4

@@ -15,7 +15,7 @@ import torch
 
 from wildgan import checkpoint as ckpt
 from wildgan.config import FAnoGANConfig, to_dict
-from wildgan.errors import CheckpointError, ConfigError, DataError
+from wildgan.errors import CheckpointError, ConfigError, DataError, DivergenceError
 from wildgan.nets.fanogan import ChannelLayerNorm, FAnoGANNetworks, build_fanogan
 from wildgan.scoring.fanogan_scores import score_fanogan
 from wildgan.training import fanogan_loop
@@ -645,3 +645,24 @@ def test_a_chosen_checkpoint_interval_and_keep_count_reach_the_fanogan_loop(tmp_
     train_run(cfg(checkpoint_kimg=0.016, keep_checkpoints=1), tmp_path / "run1", progress=False, log=lambda m: None)
     assert len(ckpt.list_checkpoints(tmp_path / "run1" / "checkpoints")) == 2        # the newest and one older
 
+
+
+def test_weights_gone_non_finite_between_loss_rows_are_never_checkpointed(tmp_path: Path, monkeypatch) -> None:
+    # the loss rows (every log_every steps) were the only check: a checkpoint between two rows saved NaN weights,
+    # which a resume restarted from and the scoring refused as a damaged file
+    real, calls = fanogan_loop.critic_loss, {"n": 0}
+
+    def poisoning(D, *args, **kw):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            with torch.no_grad():
+                next(D.parameters()).fill_(float("nan"))
+        return real(D, *args, **kw)
+
+    monkeypatch.setattr(fanogan_loop, "critic_loss", poisoning)
+    with pytest.raises(DivergenceError, match="non-finite weights in D"):
+        train_fanogan(images(8), tiny_cfg(gan_iters=6, enc_iters=0), tmp_path, progress=False, log_every=1000,
+                      checkpoint_every=3)
+    for p in ckpt.list_checkpoints(tmp_path / "checkpoints"):
+        tensors, _ = ckpt.load_checkpoint(p)
+        assert all(bool(torch.isfinite(t).all()) for k, t in tensors.items() if t.is_floating_point()), p

@@ -28,3 +28,16 @@ def test_a_bar_written_to_a_file_is_redrawn_rarely_and_one_on_a_terminal_as_tqdm
     monkeypatch.setenv("TQDM_MININTERVAL", "7")
     with progress_bar(total=10, file=io.StringIO()) as bar:
         assert bar.mininterval != LOG_INTERVAL_S                        # tqdm's own variable wins
+
+
+def test_a_bar_in_a_file_is_not_redrawn_sooner_by_tqdms_monitor_thread(monkeypatch) -> None:
+    # the monitor (every 10 s) redraws a bar whose last redraw is `maxinterval` old once it draws several steps at a
+    # time: with tqdm's maxinterval of 10 s the log got a line 10 s after each 30 s redraw, with the count unchanged
+    monkeypatch.delenv("TQDM_MININTERVAL", raising=False)
+    monkeypatch.delenv("TQDM_MAXINTERVAL", raising=False)
+    with progress_bar(total=10, file=io.StringIO()) as bar:
+        assert bar.maxinterval > bar.mininterval == LOG_INTERVAL_S     # (equal, the two raced: a duplicate line)
+    with progress_bar(total=10, file=_Tty()) as bar:
+        assert bar.maxinterval == 10                                    # a terminal: tqdm's own
+    with progress_bar(total=10, file=io.StringIO(), maxinterval=5.0) as bar:
+        assert bar.maxinterval == 5.0                                   # asked for: kept

@@ -838,6 +838,31 @@ def test_a_replacement_that_fails_partway_leaves_one_whole_report(tmp_path: Path
     assert not list(run.glob(".report-old-*"))
 
 
+def test_a_report_folder_that_cannot_be_renamed_is_replaced_file_by_file(tmp_path: Path, monkeypatch) -> None:
+    # on Windows a folder in use (a file in it open in another program, a shell's current folder) cannot be renamed:
+    # the report used to fail there, its new outputs thrown away
+    from wildgan.evaluation.report import _replace_report
+
+    run, new = _report_dirs(tmp_path)
+    out = run / "report"
+    new_contents = _contents(new)
+    real_rename = os.rename
+
+    def rename(src, dst):
+        if Path(src) == out:
+            raise PermissionError(13, "The process cannot access the file because it is being used by another "
+                                      "process", str(src))
+        return real_rename(src, dst)
+
+    monkeypatch.setattr(os, "rename", rename)
+    said: list[str] = []
+    _replace_report(new, out, said.append)
+    monkeypatch.undo()
+    assert _contents(out) == {**new_contents, "notes.txt": "mine"}
+    assert not list(run.glob(".report-old-*"))
+    assert said and said[0].startswith("removed 2 outputs of the previous report")
+
+
 def test_a_swap_killed_between_its_renames_gets_the_old_report_back(tmp_path: Path, monkeypatch) -> None:
     from wildgan.evaluation import report as rep
 

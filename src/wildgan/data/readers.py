@@ -1563,13 +1563,15 @@ class _RestrictedUnpickler(pickle.Unpickler):
     reconstruction, so nothing else is admitted.
     """
 
-    # Protocols 0-2 written by Python 3 store bytes as _codecs.encode(str, 'latin1'), and protocol 5 stores arrays
+    # Protocols 0-2 written by Python 3 store bytes as _codecs.encode(str, 'latin1') (an empty one as bytes(), under
+    # Python 2's name __builtin__ for protocol 2 and below), and protocol 5 stores arrays
     # as numpy's _frombuffer(buffer, dtype, shape, order): both were refused, so a batch re-pickled with them (e.g.
     # pickle.dump(d, f, protocol=2 or 5)) did not load. They are admitted as the narrow stand-ins below, never as
-    # the real functions, so that nothing but those two conversions can be called.
+    # the real functions, so that nothing but those conversions can be called.
     _ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
                 ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
-                ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer")}
+                ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
+                ("__builtin__", "bytes"), ("builtins", "bytes")}
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) not in self._ALLOWED:
@@ -1577,10 +1579,37 @@ class _RestrictedUnpickler(pickle.Unpickler):
         if name == "_reconstruct":
             return _numpy_reconstruct()
         if name == "encode":
-            return _latin1_encode
+            return _StandIn(_latin1_encode)
         if name == "_frombuffer":
-            return _frombuffer
+            return _StandIn(_frombuffer)
+        if name == "bytes":
+            return _StandIn(_empty_bytes)
         return getattr(np, name)
+
+
+class _StandIn:
+    """A stand-in as a pickle gets it: callable, but not alterable. The plain function would be, process-wide: the
+    BUILD opcode sets attributes on any object without __setstate__ (a function's __defaults__, __kwdefaults__,
+    __dict__), so one batch file could change how the stand-in behaves for every later load."""
+
+    __slots__ = ("_f",)
+
+    def __init__(self, f: Callable[..., Any]) -> None:
+        self._f = f
+
+    def __call__(self, *args: Any) -> Any:
+        return self._f(*args)
+
+    def __setstate__(self, state: Any) -> None:
+        raise pickle.UnpicklingError("a CIFAR-10 batch may not alter the functions it calls")
+
+
+def _empty_bytes(*args: Any) -> bytes:
+    """bytes() as protocols 0-2 pickle an empty bytes object (a non-empty one is _codecs.encode); only that: with an
+    argument, bytes(n) would allocate n zero bytes."""
+    if args:
+        raise pickle.UnpicklingError("bytes(...) with an argument is not allowed in a CIFAR-10 batch")
+    return b""
 
 
 def _latin1_encode(text: Any, encoding: str = "utf-8", errors: str = "strict") -> bytes:
@@ -1930,7 +1959,7 @@ def wildgan_output_error(p: Path) -> DataError | None:
     checked are the ones every run writes before it trains (config.json beside split.json) or a study's results."""
     if not p.is_dir():
         return None
-    if (p / "config.json").is_file() and ((p / "split.json").is_file() or (p / "network-final.json").is_file()):
+    if ((p / "split.json").is_file() or (p / "network-final.json").is_file()) and _is_run_config(p / "config.json"):
         what, source = "a wildgan run directory (written by `wildgan train`)", None
         try:
             source = json.loads((p / "split.json").read_text()).get("source")
@@ -1943,6 +1972,18 @@ def wildgan_output_error(p: Path) -> DataError | None:
         return DataError(f"{p}: is a wildgan study directory (written by `wildgan study`), not images or a data set. "
                          f"Pass the images' folder or data-set file; `wildgan report {p}` reports the study")
     return None
+
+
+def _is_run_config(path: Path) -> bool:
+    """Whether `path` is a run's config.json (a JSON object with the net and train sections every run records): a
+    data set may ship a config.json and a split.json of its own, and is data all the same."""
+    try:
+        if not path.is_file() or path.stat().st_size > 1 << 20:     # (a run's is a few KB)
+            return False
+        d = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(d, dict) and isinstance(d.get("net"), dict) and isinstance(d.get("train"), dict)
 
 
 def _detect(p: Path) -> str:

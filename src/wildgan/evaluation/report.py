@@ -223,9 +223,9 @@ def _replace_report(new: Path, out: Path, log: Log) -> None:
         # report/ as a link to (or a mount of) another disk: a rename cannot move the new folder there
         _replace_report_files(new, out, written, stale)
     else:
-        # mkdtemp made the folder 0700: give it the old report's mode, or the usual umask-based one
+        # mkdtemp made the folder 0700: it gets the old report's mode, or the usual umask-based one, once it is
+        # complete (a read-only mode set before would refuse the own files carried into it)
         mode = stat.S_IMODE(os.stat(out).st_mode) if out.is_dir() else 0o777 & ~_umask()
-        os.chmod(new, mode)
         if out.is_dir():
             _carry_own_files(out, new, outputs)
         for d in ("heatmaps", "samples"):
@@ -233,17 +233,25 @@ def _replace_report(new: Path, out: Path, log: Log) -> None:
                 (new / d).rmdir()              # only when empty: this report has none of them
             except OSError:
                 pass
-        if out.is_dir():
-            old = out.with_name(f"{_OLD}{os.getpid()}-{os.urandom(4).hex()}")
-            os.rename(out, old)
-            try:
-                os.rename(new, out)
-            except BaseException:
-                os.rename(old, out)        # the old report back in its place: never no report at all
-                raise
-            shutil.rmtree(old, ignore_errors=True)
-        else:
+        os.chmod(new, mode)
+        if not out.is_dir():
             os.rename(new, out)
+        else:
+            old = out.with_name(f"{_OLD}{os.getpid()}-{os.urandom(4).hex()}")
+            try:
+                os.rename(out, old)
+            except OSError:
+                # report/ cannot be renamed while it is in use on Windows (a file in it open in another program, a
+                # shell whose current folder it is), nor when it is a mount point: nothing has moved yet, so the
+                # files are replaced one by one instead, as into a report/ on another disk
+                _replace_report_files(new, out, written, stale)
+            else:
+                try:
+                    os.rename(new, out)
+                except BaseException:
+                    os.rename(old, out)        # the old report back in its place: never no report at all
+                    raise
+                shutil.rmtree(old, ignore_errors=True)
     if stale:
         names = [p.relative_to(out).as_posix() for p in stale]
         log(f"removed {len(names)} output{'s' if len(names) != 1 else ''} of the previous report that this one does "

@@ -38,7 +38,7 @@ from ..devices import resolve_device
 from ..losses import critic_loss, generator_loss
 from ..nets.fanogan import (SUPPORTED_RESOLUTIONS, FAnoGANNetworks, build_fanogan, set_bn_momentum)
 from .data_placement import BatchSampler, data_device, data_on_gpu_setting, host_gather, tell_host_placement
-from .resume import StopFlag, install_signals, restore_generator
+from .resume import StopFlag, all_finite, install_signals, restore_generator
 
 Log = Callable[[str], None]
 FINAL_NAME = "fanogan-final"
@@ -273,6 +273,13 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
         return elapsed0 + time.monotonic() - t0
 
     def save_periodic() -> None:
+        # the loss rows are checked only every log_every steps, and a checkpoint (every checkpoint_every steps, on a
+        # signal, at the time budget, at the end) can fall between them: weights gone NaN since the last row must
+        # not be saved, where a resume or the scoring would take them for a good checkpoint (or a damaged file)
+        bad = all_finite(nets.modules())
+        if bad is not None:
+            raise DivergenceError(f"f-AnoGAN step {state.step}: non-finite weights in {bad}; last good checkpoint in "
+                                  f"{ck_dir}")
         state.epoch, state.pos, state.elapsed = sampler.epoch, sampler.pos, elapsed()
         tensors = ckpt.networks_to_tensors(nets.modules())
         for k, o in opts.items():

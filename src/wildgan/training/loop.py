@@ -36,7 +36,7 @@ from ..nets.layers import downsample2, lerp, lrelu, pixel_norm, upsample2
 from ..devices import resolve_device
 from .data_placement import (BatchSampler, data_device, data_on_gpu_setting, host_gather, pyramid_bytes,
                              tell_host_placement)
-from .resume import StopFlag, restore_generator, stop_on_signals
+from .resume import StopFlag, all_finite, restore_generator, stop_on_signals
 from .schedule import Phase, end_of_rounds, schedule, schedule_work
 from .tblog import TensorBoardLog
 
@@ -741,15 +741,6 @@ def _restore(tensors: dict[str, torch.Tensor], meta: dict[str, Any], nets: PGANN
         ckpt.tensors_to_optimizer(f"opt.{name}", opt, tensors, state.lr)
     restore_generator(rng, tensors["rng.z"], meta.get("rng_device"), src, int(meta.get("seed", 0)), state.iteration)
     return state
-
-
-def all_finite(modules: dict[str, torch.nn.Module]) -> str | None:
-    """Name of the first network with a NaN/inf weight, or None."""
-    for name, m in modules.items():
-        ps = [p.detach() for p in m.parameters()]
-        if ps and not bool(torch.stack([torch.isfinite(p).all() for p in ps]).all()):
-            return name
-    return None
 
 
 @dataclass

@@ -67,3 +67,13 @@ def stop_on_signals(flag: StopFlag) -> Iterator[None]:
         yield
     finally:
         restore()
+
+
+def all_finite(modules: dict[str, torch.nn.Module]) -> str | None:
+    """Name of the first network with a NaN/inf weight, or None. (Here, below both training loops: each checks its
+    networks before it saves a checkpoint.)"""
+    for name, m in modules.items():
+        ps = [p.detach() for p in m.parameters()]
+        if ps and not bool(torch.stack([torch.isfinite(p).all() for p in ps]).all()):
+            return name
+    return None
