@@ -1853,7 +1853,10 @@ def test_files_without_an_extension_are_counted_not_dropped_in_silence(tmp_path)
         save(d / f"{i}.png", np.full((8, 8), 40 * i, np.uint8))
     save(d / "tmp.png", np.full((8, 8), 9, np.uint8)).rename(d / "frame0001")    # a PNG, named without .png
     (d / "sub").mkdir()
-    (d / "sub" / "LICENSE").write_text("not an image")
+    save(d / "tmp.jpg", np.full((8, 8), 9, np.uint8)).rename(d / "sub" / "snapshot")         # a JPEG
+    # a data set's own README, LICENSE or Makefile is no image: not counted (a false alarm in every download)
+    for name in ("LICENSE", "README", "Makefile"):
+        (d / "sub" / name).write_text("not an image")
     (d / ".hidden").write_text("hidden entries stay quiet")
     for read in (lambda: load_images([d], 8, 1), lambda: load_dataset(d)):
         with warnings.catch_warnings(record=True) as record:

@@ -511,10 +511,30 @@ _NO_EXT = "no extension"     # the _OTHER_IMAGE_EXTS-like key under which files 
 
 
 def _is_other_image(p: Path) -> bool:
-    """A file of an image format that is not read (.heic, .avif, ...), or a file without an extension (a camera's or a
-    script's image saved as 'frame0001' is left out like any file whose format is not known from its name): worth a
-    warning, unlike a .txt or .csv."""
-    return (p.suffix.lower() in _OTHER_IMAGE_EXTS or not p.suffix) and not p.name.startswith(".")
+    """A file of an image format that is not read (.heic, .avif, ...), or an image file without an extension (a
+    camera's or a script's image saved as 'frame0001' is left out like any file whose format is not known from its
+    name): worth a warning, unlike a .txt or .csv, or a README, LICENSE or Makefile beside a data set's images."""
+    if p.name.startswith("."):
+        return False
+    if p.suffix:
+        return p.suffix.lower() in _OTHER_IMAGE_EXTS
+    return _image_signature(p)
+
+
+# the first bytes of the image formats a file without an extension may hold (PNG, JPEG, GIF, BMP, TIFF, WebP, PNM,
+# and ISO media: HEIC / AVIF)
+_SIGNATURES = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"BM", b"II*\x00", b"MM\x00*")
+
+
+def _image_signature(p: Path) -> bool:
+    """Whether a file's first bytes are those of an image (12 bytes read; an unreadable file is no image here)."""
+    try:
+        with open(p, "rb") as f:
+            head = f.read(12)
+    except OSError:
+        return False
+    return (head.startswith(_SIGNATURES) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP") or
+            head[4:8] == b"ftyp" or re.match(rb"P[1-7]\s", head) is not None)
 
 
 def _other_key(p: Path) -> str:
