@@ -65,6 +65,7 @@ def test_numpy_numbers_are_valid_parameters() -> None:
     Detector(**{**TINY, "total_kimg": np.float64(0.05)}, seed=np.int64(3), contamination=np.float32(0.1),
              mad_k=np.float64(2.0), lam=np.float32(0.1), channels=np.int64(1))._validate()
     Detector(resolution=np.int64(16))._validate()
+    Detector(resolution=32.0)._validate()                  # (a whole number written as a float, e.g. from YAML)
     Detector(**TINY, seed=2 ** 64 - 2, threshold="mad", contamination=0.9)._validate()   # (contamination unused)
 
 

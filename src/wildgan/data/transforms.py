@@ -83,8 +83,10 @@ MAX_AUTO_RESOLUTION = 256
 
 
 def check_resolution(resolution: int) -> int:
-    if isinstance(resolution, bool) or not isinstance(resolution, numbers.Integral):
+    if isinstance(resolution, bool) or not isinstance(resolution, numbers.Real) or \
+            not float(resolution).is_integer():
         # int() would take "16" or cut 16.5 to 16 without a word, and a string would be saved in the run's config
+        # (32.0, e.g. from a hand-written YAML file, is the whole number it reads as)
         raise ConfigError(f"resolution must be a whole number, a power of two >= 4, got {resolution!r}")
     r = int(resolution)
     if r < 4 or r & (r - 1):
