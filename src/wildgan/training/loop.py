@@ -1146,14 +1146,23 @@ def _stats_row(acc: dict[str, torch.Tensor], n: int, state: TrainState, phase: P
     return row
 
 
+MAX_ROLLBACKS = 3     # --on-divergence rollback: divergences survived per run before it stops
+
+
 def _diverged(what: str, run_dir: Path, nets: PGANNetworks, opts: dict[str, torch.optim.Optimizer],
               rng: torch.Generator, cfg: RunConfig, state: TrainState, log: Log) -> None:
     """Stop (default) or roll back to the newest good checkpoint with half the learning rate. Never saves bad
     weights: the caller only saves after this returns with restored, finite networks."""
-    if cfg.train.on_divergence != "rollback" or state.rollbacks >= 3:
+    if cfg.train.on_divergence != "rollback" or state.rollbacks >= MAX_ROLLBACKS:
         if ckpt.list_checkpoints(run_dir / "checkpoints"):
+            # the lr is part of what a --resume keeps (run.RESUME_MAY_CHANGE): a lower one means a new run
+            advice = (f"it diverged again after {state.rollbacks} rollbacks, each with half the lr (now "
+                      f"{state.lr:g}): start again with a lower --lr (--overwrite, or another --out)"
+                      if cfg.train.on_divergence == "rollback" else
+                      "continue with --resume --on-divergence rollback (back to it with half the lr), or start "
+                      "again with a lower --lr")
             raise DivergenceError(f"training diverged: {what}. The last good checkpoint in {run_dir / 'checkpoints'} "
-                                  f"was kept; try --on-divergence rollback or a lower --lr")
+                                  f"was kept; {advice}")
         raise DivergenceError(f"training diverged: {what}. No checkpoint was written before it (--checkpoint-kimg "
                               f"{cfg.train.checkpoint_kimg:g}), so there is nothing to resume or roll back to; try a "
                               f"lower --lr, and a smaller --checkpoint-kimg with --on-divergence rollback")
@@ -1165,7 +1174,9 @@ def _diverged(what: str, run_dir: Path, nets: PGANNetworks, opts: dict[str, torc
         raise DivergenceError(f"training diverged: {what}, and there is no good checkpoint to roll back to")
     rollbacks = state.rollbacks + 1
     new = _restore(found[0], found[1], nets, opts, rng, run_dir / "checkpoints")
-    new.lr = new.lr * 0.5
+    # half the lr that diverged, not half the checkpoint's: a second rollback to the same checkpoint (written before
+    # the first) would otherwise retry the same halved lr, and diverge the same way, until the rollbacks ran out
+    new.lr = min(new.lr, state.lr) * 0.5
     new.rollbacks = rollbacks
     for opt in opts.values():
         for g in opt.param_groups:
