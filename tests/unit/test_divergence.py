@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 from typing import Any, Callable
 
 import numpy as np
@@ -45,3 +47,18 @@ def test_each_rollback_halves_the_lr_that_diverged(tmp_path, monkeypatch, one_th
         train_pgan(_x(), _cfg(), tmp_path, progress=False, log=logs.append)
     said = [m.split("with lr ")[1] for m in logs if "rolled back" in m]
     assert said == ["0.0005", "0.00025", "0.000125"], logs
+
+
+def test_stats_after_a_rollback_continue_from_the_checkpoint(tmp_path, monkeypatch, one_thread) -> None:
+    # one burst of NaN losses, then healthy: the run rolls back once and finishes
+    _nan_critic(monkeypatch, lambda n: 16 < n <= 18)
+    logs: list[str] = []
+    res = train_pgan(_x(), _cfg(), tmp_path, progress=False, log=logs.append)
+    assert res.status == "done" and sum("rolled back" in m for m in logs) == 1
+    rows = [json.loads(line) for line in (tmp_path / "stats.jsonl").read_text().splitlines()]
+    kimg = [r["kimg"] for r in rows]
+    # the diverged rows are gone, and the rows of the retried stretch are not written twice
+    assert all(a < b for a, b in zip(kimg, kimg[1:])), kimg
+    assert all(math.isfinite(v) for r in rows for v in r.values() if isinstance(v, float)), rows
+    # the rate is measured from the restored count: not 0 images over the time since the diverged row
+    assert all(r["img_per_s"] > 0 for r in rows), [r["img_per_s"] for r in rows]

@@ -929,9 +929,24 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
         return path
 
     def diverged(what: str) -> None:
+        nonlocal stats_f, t_log, nimg_log, next_ckpt, next_sample, eta_anchor
         _diverged(what, run_dir, nets, opts, rng, cfg, state, log)
         runner.reset_sampler(state.epoch, state.pos)
         runner.invalidate()
+        # The loop goes on from the checkpoint's image count, as a --resume from it would: the rows written since
+        # then (the diverging ones among them) are dropped, or stats.jsonl would repeat their kimg and plot two
+        # histories; the rate and cadences are measured from the restored count, not from where it diverged.
+        if stats_f is not None:
+            stats_f.close()
+            limit = state.nimg / 1000 + 1e-9
+            truncate_jsonl(run_dir / "stats.jsonl", lambda r: float(r["kimg"]) <= limit)
+            stats_f = open(run_dir / "stats.jsonl", "a", encoding="utf-8")   # (the truncation replaced the file)
+        t_log, nimg_log, eta_anchor = time.time(), state.nimg, None
+        next_ckpt = (state.nimg // every + 1) * every
+        if every_sample:
+            next_sample = (state.nimg // every_sample + 1) * every_sample
+        bar.n = state.nimg
+        bar.refresh()
 
     if state.nimg < total_nimg and _over_budget(tc, elapsed0, t_start):
         # a run resumed with its --minutes already spent (over all its sessions) trains nothing more: before, each
