@@ -918,7 +918,13 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
         # the lod of the last round trained; before any (a fresh run stopped at once) the first round's
         return phase.lod if state.trained_lod is None else state.trained_lod
 
+    # the image count of the checkpoint (and sample grid) this session last wrote: training that ends on a checkpoint
+    # round (a total_kimg that is a multiple of checkpoint_kimg, as the default is, or a --minutes stop) has nothing
+    # to add to it, and writing it again cost a second full-state write (G, Gs, D, E and Adam) at every run's end
+    saved_nimg: int | None = None
+
     def save() -> Path:
+        nonlocal saved_nimg
         state.epoch, state.pos = runner.sampler.epoch, runner.sampler.pos
         state.elapsed = elapsed0 + time.time() - t_start
         path = ck_dir / f"{ckpt.checkpoint_name(state.nimg)}.json"
@@ -926,11 +932,13 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
             path = _save(run_dir, nets, opts, state, rng, cfg, tc.keep_checkpoints, trained_lod())
         if dist is not None:
             dist.barrier()                     # the file exists for every rank (a rollback reads it)
+        saved_nimg = state.nimg
         return path
 
     def diverged(what: str) -> None:
-        nonlocal stats_f, t_log, nimg_log, next_ckpt, next_sample, eta_anchor
+        nonlocal stats_f, t_log, nimg_log, next_ckpt, next_sample, eta_anchor, saved_nimg
         _diverged(what, run_dir, nets, opts, rng, cfg, state, log)
+        saved_nimg = None                      # the checkpoint restored has the lr before the halving
         runner.reset_sampler(state.epoch, state.pos)
         runner.invalidate()
         # The loop goes on from the checkpoint's image count, as a --resume from it would: the rows written since
@@ -1046,10 +1054,13 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
     bad_net = all_finite(nets.modules())
     if bad_net is not None:
         raise DivergenceError(f"non-finite weights in {bad_net} at the end of training; last good checkpoint kept")
-    save()
+    fresh = saved_nimg != state.nimg
+    if fresh:
+        save()
     final = run_dir / "network-final.json"
     if is_main:
-        _write_samples(run_dir, nets, fixed_z, trained_lod(), nc, state.nimg)
+        if fresh:
+            _write_samples(run_dir, nets, fixed_z, trained_lod(), nc, state.nimg)
         final = ckpt.save_checkpoint(run_dir, "network-final", ckpt.networks_to_tensors(nets.modules()), {
             "kind": "wildgan-networks", "nimg": state.nimg, "kimg": state.nimg / 1000, "status": status,
             "seed": tc.seed, "net": run_config_to_dict(cfg)["net"], "config": run_config_to_dict(cfg),
