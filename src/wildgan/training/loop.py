@@ -909,7 +909,13 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
         # the lod of the last round trained; before any (a fresh run stopped at once) the first round's
         return phase.lod if state.trained_lod is None else state.trained_lod
 
+    # the image count of the checkpoint (and sample grid) this session last wrote: training that ends on a checkpoint
+    # round (a total_kimg that is a multiple of checkpoint_kimg, as the default is, or a --minutes stop) has nothing
+    # to add to it, and writing it again cost a second full-state write (G, Gs, D, E and Adam) at every run's end
+    saved_nimg: int | None = None
+
     def save() -> Path:
+        nonlocal saved_nimg
         state.epoch, state.pos = runner.sampler.epoch, runner.sampler.pos
         state.elapsed = elapsed0 + time.time() - t_start
         path = ck_dir / f"{ckpt.checkpoint_name(state.nimg)}.json"
@@ -917,12 +923,29 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
             path = _save(run_dir, nets, opts, state, rng, cfg, tc.keep_checkpoints, trained_lod())
         if dist is not None:
             dist.barrier()                     # the file exists for every rank (a rollback reads it)
+        saved_nimg = state.nimg
         return path
 
     def diverged(what: str) -> None:
+        nonlocal stats_f, t_log, nimg_log, next_ckpt, next_sample, eta_anchor, saved_nimg
         _diverged(what, run_dir, nets, opts, rng, cfg, state, log)
+        saved_nimg = None                      # the checkpoint restored has the lr before the halving
         runner.reset_sampler(state.epoch, state.pos)
         runner.invalidate()
+        # The loop goes on from the checkpoint's image count, as a --resume from it would: the rows written since
+        # then (the diverging ones among them) are dropped, or stats.jsonl would repeat their kimg and plot two
+        # histories; the rate and cadences are measured from the restored count, not from where it diverged.
+        if stats_f is not None:
+            stats_f.close()
+            limit = state.nimg / 1000 + 1e-9
+            truncate_jsonl(run_dir / "stats.jsonl", lambda r: float(r["kimg"]) <= limit)
+            stats_f = open(run_dir / "stats.jsonl", "a", encoding="utf-8")   # (the truncation replaced the file)
+        t_log, nimg_log, eta_anchor = time.time(), state.nimg, None
+        next_ckpt = (state.nimg // every + 1) * every
+        if every_sample:
+            next_sample = (state.nimg // every_sample + 1) * every_sample
+        bar.n = state.nimg
+        bar.refresh()
 
     if state.nimg < total_nimg and _over_budget(tc, elapsed0, t_start):
         # a run resumed with its --minutes already spent (over all its sessions) trains nothing more: before, each
@@ -1022,10 +1045,13 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
     bad_net = all_finite(nets.modules())
     if bad_net is not None:
         raise DivergenceError(f"non-finite weights in {bad_net} at the end of training; last good checkpoint kept")
-    save()
+    fresh = saved_nimg != state.nimg
+    if fresh:
+        save()
     final = run_dir / "network-final.json"
     if is_main:
-        _write_samples(run_dir, nets, fixed_z, trained_lod(), nc, state.nimg)
+        if fresh:
+            _write_samples(run_dir, nets, fixed_z, trained_lod(), nc, state.nimg)
         final = ckpt.save_checkpoint(run_dir, "network-final", ckpt.networks_to_tensors(nets.modules()), {
             "kind": "wildgan-networks", "nimg": state.nimg, "kimg": state.nimg / 1000, "status": status,
             "seed": tc.seed, "net": run_config_to_dict(cfg)["net"], "config": run_config_to_dict(cfg),
@@ -1137,14 +1163,23 @@ def _stats_row(acc: dict[str, torch.Tensor], n: int, state: TrainState, phase: P
     return row
 
 
+MAX_ROLLBACKS = 3     # --on-divergence rollback: divergences survived per run before it stops
+
+
 def _diverged(what: str, run_dir: Path, nets: PGANNetworks, opts: dict[str, torch.optim.Optimizer],
               rng: torch.Generator, cfg: RunConfig, state: TrainState, log: Log) -> None:
     """Stop (default) or roll back to the newest good checkpoint with half the learning rate. Never saves bad
     weights: the caller only saves after this returns with restored, finite networks."""
-    if cfg.train.on_divergence != "rollback" or state.rollbacks >= 3:
+    if cfg.train.on_divergence != "rollback" or state.rollbacks >= MAX_ROLLBACKS:
         if ckpt.list_checkpoints(run_dir / "checkpoints"):
+            # the lr is part of what a --resume keeps (run.RESUME_MAY_CHANGE): a lower one means a new run
+            advice = (f"it diverged again after {state.rollbacks} rollbacks, each with half the lr (now "
+                      f"{state.lr:g}): start again with a lower --lr (--overwrite, or another --out)"
+                      if cfg.train.on_divergence == "rollback" else
+                      "continue with --resume --on-divergence rollback (back to it with half the lr), or start "
+                      "again with a lower --lr")
             raise DivergenceError(f"training diverged: {what}. The last good checkpoint in {run_dir / 'checkpoints'} "
-                                  f"was kept; try --on-divergence rollback or a lower --lr")
+                                  f"was kept; {advice}")
         raise DivergenceError(f"training diverged: {what}. No checkpoint was written before it (--checkpoint-kimg "
                               f"{cfg.train.checkpoint_kimg:g}), so there is nothing to resume or roll back to; try a "
                               f"lower --lr, and a smaller --checkpoint-kimg with --on-divergence rollback")
@@ -1156,7 +1191,9 @@ def _diverged(what: str, run_dir: Path, nets: PGANNetworks, opts: dict[str, torc
         raise DivergenceError(f"training diverged: {what}, and there is no good checkpoint to roll back to")
     rollbacks = state.rollbacks + 1
     new = _restore(found[0], found[1], nets, opts, rng, run_dir / "checkpoints")
-    new.lr = new.lr * 0.5
+    # half the lr that diverged, not half the checkpoint's: a second rollback to the same checkpoint (written before
+    # the first) would otherwise retry the same halved lr, and diverge the same way, until the rollbacks ran out
+    new.lr = min(new.lr, state.lr) * 0.5
     new.rollbacks = rollbacks
     for opt in opts.values():
         for g in opt.param_groups:

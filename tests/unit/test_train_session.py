@@ -1,0 +1,57 @@
+"""What one training session of a tiny 8x8 run writes, and how often."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from wildgan import checkpoint as ckpt
+from wildgan.config import PRESETS, DataConfig, RunConfig, TrainConfig, net_config_for_preset
+from wildgan.training import loop
+from wildgan.training.loop import train_pgan
+
+
+def _cfg(**train: Any) -> RunConfig:
+    tc = dict(total_kimg=0.256, phase_kimg=0.1, minibatch=PRESETS["tiny"]["minibatch"], checkpoint_kimg=0.128,
+              log_every=4, device="cpu")
+    tc.update(train)
+    return RunConfig(data=DataConfig(), net=net_config_for_preset("tiny", 8, 1), train=TrainConfig(**tc))
+
+
+def _x() -> np.ndarray:
+    return (np.random.default_rng(0).random((32, 8, 8, 1)) * 255).astype(np.uint8)
+
+
+def _count_saves(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    names: list[str] = []
+    real = ckpt.save_checkpoint
+
+    def counted(folder: Path, name: str, *a: Any, **k: Any) -> Path:
+        names.append(name)
+        return real(folder, name, *a, **k)
+
+    monkeypatch.setattr(ckpt, "save_checkpoint", counted)
+    return names
+
+
+def test_a_run_ending_on_a_checkpoint_writes_it_once(tmp_path, monkeypatch, one_thread) -> None:
+    # total 0.256 kimg in rounds of 64 images, a checkpoint every 0.128: the last round ends on one
+    names = _count_saves(monkeypatch)
+    res = train_pgan(_x(), _cfg(), tmp_path, progress=False, log=lambda m: None)
+    assert res.nimg == 256 and res.status == "done"
+    assert names == [ckpt.checkpoint_name(128), ckpt.checkpoint_name(256), "network-final"], names
+    assert (tmp_path / "samples" / "fakes-000000.256kimg.png").is_file()
+
+
+def test_a_run_ending_between_checkpoints_still_saves_its_end(tmp_path, monkeypatch, one_thread) -> None:
+    names = _count_saves(monkeypatch)
+    res = train_pgan(_x(), _cfg(checkpoint_kimg=0.192), tmp_path, progress=False, log=lambda m: None)
+    assert names == [ckpt.checkpoint_name(192), ckpt.checkpoint_name(256), "network-final"], names
+    # and a resume that trains nothing writes the checkpoint it ended on again (with this session's settings)
+    names.clear()
+    train_pgan(_x(), _cfg(checkpoint_kimg=0.192), tmp_path, resume=True, progress=False, log=lambda m: None)
+    assert names == [ckpt.checkpoint_name(256), "network-final"], names
+    assert res.final is not None and loop.ckpt.read_meta(res.final)["nimg"] == 256
