@@ -55,3 +55,24 @@ def test_a_run_ending_between_checkpoints_still_saves_its_end(tmp_path, monkeypa
     train_pgan(_x(), _cfg(checkpoint_kimg=0.192), tmp_path, resume=True, progress=False, log=lambda m: None)
     assert names == [ckpt.checkpoint_name(256), "network-final"], names
     assert res.final is not None and loop.ckpt.read_meta(res.final)["nimg"] == 256
+
+
+def test_a_signal_that_came_as_training_ended_stops_what_would_follow(tmp_path, monkeypatch, one_thread) -> None:
+    # a Ctrl-C after the loop's last look at the flag: the training is complete and saved, but the caller (the CLI's
+    # training scores, --evaluate) must not go on as if nobody had asked to stop
+    import contextlib
+    import signal
+
+    from wildgan.errors import TrainingInterrupted
+
+    @contextlib.contextmanager
+    def signal_at_the_end(flag):
+        yield
+        flag.signum = signal.SIGINT
+
+    monkeypatch.setattr(loop, "stop_on_signals", signal_at_the_end)
+    with pytest.raises(TrainingInterrupted, match=r"as training ended at 0\.256 kimg; the training is complete and "
+                                                  r"its networks are saved") as e:
+        train_pgan(_x(), _cfg(), tmp_path, progress=False, log=lambda m: None)
+    assert e.value.signum == signal.SIGINT
+    assert ckpt.read_meta(tmp_path / "network-final.json")["nimg"] == 256

@@ -1058,6 +1058,15 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
             "elapsed_s": elapsed0 + time.time() - t_start, "lod": trained_lod()})
     if dist is not None:
         dist.barrier()
+    elif flag.signum is not None:
+        # a Ctrl-C / SIGTERM that came after the loop's last look at the flag (in its last round, or while the end
+        # was written): training is complete and saved, but the caller's next steps (the training scores,
+        # --evaluate) must not run as if nobody had asked to stop. (One process only: a rank that stopped alone
+        # would leave its peers waiting in their next collective.)
+        where = f"as training ended at {state.nimg / 1000:.3f} kimg"
+        raise TrainingInterrupted(f"interrupted by signal {flag.signum} {where}; the training is complete and its "
+                                  f"networks are saved ({final}); what was to follow it (the training scores, "
+                                  f"--evaluate) was not run", flag.signum, where=where, checkpoint_dir=str(ck_dir))
     return TrainResult(run_dir=run_dir, nimg=state.nimg, final=final, status=status)
 
 
