@@ -37,7 +37,7 @@ from ..devices import resolve_device
 from .data_placement import (BatchSampler, data_device, data_on_gpu_setting, host_gather, pyramid_bytes,
                              tell_host_placement)
 from .resume import StopFlag, all_finite, restore_generator, stop_on_signals
-from .schedule import Phase, end_of_rounds, schedule, schedule_work
+from .schedule import Phase, end_of_rounds, kimg_text, schedule, schedule_work
 from .tblog import TensorBoardLog
 
 Log = Callable[[str], None]
@@ -1032,7 +1032,7 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
                             f"{ck_dir}; continue with --resume", flag.signum, where=where, checkpoint_dir=str(ck_dir))
                     if stop_budget:
                         status = "budget"
-                        log(f"wall-clock budget of {tc.minutes} min reached at {state.nimg / 1000:.1f} kimg")
+                        log(f"wall-clock budget of {tc.minutes} min reached at {kimg_text(state.nimg)} kimg")
                         break
     finally:
         bar.close()

@@ -20,6 +20,7 @@ from ..devices import resolve_device
 from ..errors import ConfigError, WildganError
 from .data_placement import data_on_gpu_setting
 from .loop import TrainResult, train_pgan
+from .schedule import kimg_text
 from .tblog import require_tensorboard
 
 FANOGAN_CHECKPOINT_ITERS = 1000
@@ -295,13 +296,6 @@ RESUME_MAY_CHANGE = frozenset({"total_kimg", "minutes", "device", "threads", "ch
 # the settings among RESUME_MAY_CHANGE that change the numbers (float summation order, precision), not only the speed
 NUMERIC_SETTINGS = frozenset({"device", "threads", "amp", "channels_last", "compile", "cuda_graphs",
                               "gp_precision"})
-
-
-def kimg_text(nimg: int) -> str:
-    """Images shown, in kimg for a message: 3 significant digits below 100 kimg (0.256, not 0.3 beside a warning
-    that says 0.256), one decimal above (4000.1, not 4e+03)."""
-    k = nimg / 1000
-    return f"{k:.1f}" if k >= 100 else f"{k:.3g}"
 
 
 def networks_record(meta: dict[str, Any]) -> dict[str, Any]:

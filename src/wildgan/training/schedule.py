@@ -143,3 +143,10 @@ def growth_figures(train: Any, resolution: int) -> tuple[str, float, str]:
     paper = paper_total_kimg(resolution, t.phase_kimg, t.fade_kimg)
     advice = total_kimg_advice(resolution, t.phase_kimg, t.fade_kimg, t.minibatch, t.minibatch_repeats, paper)
     return kimg_to_the_image(grown), paper, kimg_to_the_image(advice)
+
+
+def kimg_text(nimg: int) -> str:
+    """Images shown, in kimg for a message: 3 significant digits below 100 kimg (0.256, not 0.3 beside a warning
+    that says 0.256), one decimal above (4000.1, not 4e+03)."""
+    k = nimg / 1000
+    return f"{k:.1f}" if k >= 100 else f"{k:.3g}"
