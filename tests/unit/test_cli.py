@@ -926,6 +926,30 @@ def test_options_of_another_method_are_said_to_be_ignored(argv, words, tiny_npz,
     assert words in err and "stopped here" in err
 
 
+def test_train_threads_applies_to_fanogan_too(tiny_npz, tmp_path, capsys, monkeypatch):
+    # --threads used to be set by the pGAN loop only: an f-AnoGAN run (and its training scores, --evaluate) ran on
+    # torch's default count, though --threads is not among the options said not to apply to it
+    import torch
+
+    import wildgan.training.fanogan_loop as fanogan_loop
+
+    said = []
+    monkeypatch.setattr(torch, "set_num_threads", said.append)
+
+    def stop(*a, **k):
+        raise ConfigError(f"stopped here with threads set to {said}")
+
+    monkeypatch.setattr(fanogan_loop, "train_fanogan", stop)
+    argv = ["train", "--data", str(tiny_npz), "--normal", "0", "--method", "fanogan", "--resolution", "32",
+            "--no-progress", "--out", str(tmp_path / "r")]
+    assert main([*argv, "--threads", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "stopped here with threads set to [1]" in err and "do not apply" not in err
+    said.clear()
+    assert main([*argv, "--overwrite"]) == 2                      # no --threads: torch's default, left alone
+    assert "stopped here with threads set to []" in capsys.readouterr().err
+
+
 def test_train_evaluate_says_each_data_warning_once(tmp_path, capsys, recwarn):
     # --evaluate used to rebuild the split it had just trained on, reading the data again and repeating every warning
     from PIL import Image

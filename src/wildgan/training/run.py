@@ -575,8 +575,14 @@ def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, 
     if cfg.method in ("wildgan", "search"):
         result = train_pgan(split.train_x, cfg, run_dir, resume=resume, progress=progress, log=log)
     elif cfg.method == "fanogan":
+        import torch
+
         from .fanogan_loop import train_fanogan
 
+        if cfg.train.threads is not None:
+            # --threads: as the pGAN loop sets it (training.loop), for this run's training and what follows it (the
+            # training scores, --evaluate); f-AnoGAN's own config has no field of its own for it
+            torch.set_num_threads(cfg.train.threads)
         final = train_fanogan(split.train_x, cfg.fanogan, run_dir, progress=progress, log=log, resume=resume,
                               checkpoint_every=fanogan_checkpoint_every(cfg),
                               keep_checkpoints=cfg.train.keep_checkpoints)
