@@ -12,6 +12,7 @@ import json
 import math
 import os
 import sys
+import textwrap
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -97,8 +98,8 @@ def _add_train_args(p: argparse.ArgumentParser, study: bool = False) -> None:
                         "auto; a folder of loose images is unlabelled: all of it is trained on, no test split)")
     if not study:
         g.add_argument("--normal", help="normal class name(s) or integer label(s), comma separated "
-                                        "(default: the protocol's: automobile for CIFAR-10, normal RBC for the "
-                                        "cell crops, 2 for MNIST; other labelled folders and .npz files have none "
+                                        "(default: the protocol's: automobile for CIFAR-10, normal (the normal "
+                                        "RBCs) for chula-rbc12, 2 for MNIST; other labelled folders and .npz files have none "
                                         "and need it)")
         g.add_argument("--contamination", type=float, default=0.0, metavar="GAMMA",
                        help="fraction of anomalies injected into the training set, in [0, 1) (default 0)")
@@ -107,7 +108,8 @@ def _add_train_args(p: argparse.ArgumentParser, study: bool = False) -> None:
     g.add_argument("--rotations", type=int, help="random rotations added per training image "
                                                   "(default 3 for chula-rbc12, else 0)")
     g.add_argument("--test-size", choices=("paper", "all"), default="paper",
-                   help="paper: the paper's test-set size; all: every held-out image")
+                   help="paper (default): the paper's test-set size, every normal held-out image and as many anomalies "
+                        "(chula-rbc12: 256 + 256); all: every held-out image")
     g.add_argument("--exclude", default="", help="class(es) to drop everywhere, comma separated")
     g.add_argument("--download", action="store_true",
                    help="CIFAR-10 only: download the python batches into --data when it does not exist")
@@ -122,7 +124,12 @@ def _add_train_args(p: argparse.ArgumentParser, study: bool = False) -> None:
                    help="16-bit images -> 8 bit: per-image min-max (default; removes brightness differences between "
                         "images), global /257, >>8, or bits:N for N-bit camera data (N = 9..16, e.g. bits:12: "
                         "value*255/4095, values above 2^N-1 clipped)")
-    g = p.add_argument_group("model and training")
+    # (wrapped here: the command's RawDescriptionHelpFormatter, kept for the examples, prints it as it is)
+    g = p.add_argument_group("model and training", textwrap.fill(
+        ("f-AnoGAN (the fanogan cells of --methods)" if study else "f-AnoGAN (--method fanogan)")
+        + " has its own networks, schedule and precision: it ignores "
+        + ", ".join(f"--{o.replace('_', '-')}" for o in _PGAN_ONLY_OPTIONS) + " and --tensorboard"
+        + (" (with a warning)" if not study else ""), 76))
     if not study:
         g.add_argument("--method", choices=("wildgan", "search", "fanogan"), default="wildgan",
                        help="wildgan: pGAN + jointly trained encoder (default); search: pGAN without encoder "
@@ -131,28 +138,34 @@ def _add_train_args(p: argparse.ArgumentParser, study: bool = False) -> None:
     g.add_argument("--preset", choices=("paper", "fast", "tiny"),
                    help="network width: paper (512 ch), fast (64 ch, ~64x cheaper, the default), "
                         "tiny (16 ch: tests, demo)")
-    g.add_argument("--total-kimg", type=float, help="training length in thousands of real images "
-                                                   "(default: the paper's schedule, ~4000 kimg at 32x32)")
-    g.add_argument("--phase-kimg", type=float, default=600.0, help="stable phase per resolution (default 600)")
-    g.add_argument("--transition-kimg", type=float, help="fade-in length (default: = --phase-kimg)")
-    g.add_argument("--minutes", type=float, help="wall-clock budget of the training; stops with a checkpoint when "
-                                                 "reached (the training images are then scored once, see "
-                                                 "--no-train-scores)")
+    g.add_argument("--total-kimg", type=float,
+                   help="training length in kimg, thousands of real images shown (default: the paper's schedule "
+                        "for resolution R, (log2 R - 2) x (phase + transition) + 2/3 phase: 4000 kimg at 32x32 "
+                        "with the default phases)")
+    g.add_argument("--phase-kimg", type=float, default=600.0,
+                   help="kimg of the stable phase per resolution (default 600)")
+    g.add_argument("--transition-kimg", type=float, help="kimg of each fade-in (default: = --phase-kimg)")
+    g.add_argument("--minutes", type=float,
+                   help="wall-clock budget of each cell's training, in minutes; stops it with a checkpoint when "
+                        "reached" if study else
+                   "wall-clock budget of the training, in minutes; stops with a checkpoint when reached (the "
+                   "training images are then scored once, see --no-train-scores)")
     if not study:
         g.add_argument("--encoder-loss", choices=("image", "latent"), default="image",
-                       help="image: d_I = |G(z) - G(E(G(z)))| (proposed); latent: d_z = |z - E(G(z))| (ablation)")
-    g.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate of G, D, E (default 1e-3)")
+                       help="the encoder's loss, wildgan method only: image: d_I = |G(z) - G(E(G(z)))| (proposed, the "
+                            "default); latent: d_z = |z - E(G(z))| (ablation)")
+    g.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate of G, D, E (default 1e-3; f-AnoGAN keeps its own 1e-4)")
     if not study:
-        g.add_argument("--seed", type=int, default=0, help="drives data draw, initialisation and sampling")
-    g.add_argument("--checkpoint-kimg", type=float, help="checkpoint interval (default: ceil(total/20), at least 1; "
+        g.add_argument("--seed", type=int, default=0, help="drives data draw, initialisation and sampling (default 0)")
+    g.add_argument("--checkpoint-kimg", type=float, help="checkpoint interval in kimg (default: ceil(total/20), at least 1; "
                    "f-AnoGAN: every 1000 iterations, or this many kimg of its batches when given)")
     g.add_argument("--keep-checkpoints", type=_keep_count, default=2, metavar="N|all",
                    help="older checkpoints kept beside the newest (default 2, fallbacks for a resume); 'all' keeps "
                         "every one, e.g. for tools/auc_over_training.py")
-    g.add_argument("--sample-kimg", type=float, default=0.0,
+    g.add_argument("--sample-kimg", type=float, default=0.0, metavar="K",
                    help="also write a grid of generated samples every K kimg (default 0: at each checkpoint only)")
     g.add_argument("--on-divergence", choices=("stop", "rollback"), default="stop",
-                   help="on NaN/inf: stop, or roll back to the last good checkpoint with half the lr")
+                   help="on NaN/inf: stop (default), or roll back to the last good checkpoint with half the lr")
     g.add_argument("--fanogan-iters", type=int, help="f-AnoGAN: critic iterations (default: 7 epochs)")
     g.add_argument("--fanogan-enc-iters", type=int, help="f-AnoGAN: izi_f encoder iterations (default 50000)")
     g.add_argument("--fanogan-dim", type=int, help="f-AnoGAN: base width DIM (default 64, the official value)")
@@ -162,13 +175,13 @@ def _add_train_args(p: argparse.ArgumentParser, study: bool = False) -> None:
     g = p.add_argument_group("run")
     g.add_argument("--device", default="auto", type=_device, help=DEVICE_HELP)
     g.add_argument("--amp", choices=("auto", "off", "bf16"), default="auto",
-                   help="bf16 autocast of the G/D/E forwards (auto: on for CUDA, off on CPU)")
+                   help="bf16 autocast of the G/D/E forwards (default auto: on for CUDA, off on CPU)")
     g.add_argument("--channels-last", choices=("auto", "on", "off"), default="auto",
-                   help="channels_last memory format (auto: CUDA only)")
+                   help="channels_last memory format (default auto: CUDA only)")
     g.add_argument("--compile", choices=("off", "default", "reduce-overhead", "max-autotune-no-cudagraphs"),
                    default="off", help="torch.compile the G/D/E forwards (default off)")
     g.add_argument("--cuda-graphs", choices=("auto", "on", "off"), default="auto",
-                   help="whole-iteration CUDA graphs (auto: on for CUDA with one process)")
+                   help="whole-iteration CUDA graphs (default auto: on for CUDA with one process)")
     g.add_argument("--gp-precision", choices=("fp32", "amp"), default="fp32",
                    help="the gradient penalty's critic pass and double backward: fp32 (default) or under --amp's "
                         "autocast (may be faster on a GPU, not yet measured; slightly less accurate)")
@@ -179,11 +192,13 @@ def _add_train_args(p: argparse.ArgumentParser, study: bool = False) -> None:
                    help="warm up the Gs EMA, beta_t = min(0.999, (1+t)/(10+t)) (default on: makes Gs usable in short "
                         "runs, the same after ~9k iterations); off = the authors' constant 0.999")
     g.add_argument("--tensorboard", action="store_true",
-                   help="also log scalars and sample grids for TensorBoard (RUN_DIR/tensorboard; "
-                        "needs `pip install tensorboard`)")
+                   help="also log scalars and sample grids for TensorBoard (RUN_DIR/tensorboard; wildgan and search "
+                        "runs; needs `pip install tensorboard`)")
     # same dest: `--resume --no-tensorboard` continues a run recorded with --tensorboard where the package is missing
     g.add_argument("--no-tensorboard", dest="tensorboard", action="store_false", default=False,
-                   help="no TensorBoard logs (the default; undoes a --tensorboard that --resume would remember)")
+                   help="no TensorBoard logs (the default" + (")" if study else
+                                                                "; undoes a --tensorboard that --resume would "
+                                                                "remember)"))
     g.add_argument("--width", type=int, help="override the preset's channel width (fmap_max; fmap_base = 16x)")
     g.add_argument("--latent-size", type=int, metavar="N_Z",
                    help="latent size N_z (default: the width, nf(0), as in the authors' code: 512 / 64 / 16 for "
@@ -1390,7 +1405,8 @@ def make_parser() -> argparse.ArgumentParser:
                                      "class; default: the data set's default normal class(es), as one cell)")
     st.add_argument("--contamination", default="0,0.02", help="gammas, comma separated (default 0,0.02)")
     st.add_argument("--methods", default="wildgan", help="comma separated: wildgan,fanogan,search (default wildgan)")
-    st.add_argument("--encoder-loss", default="image", help="comma separated: image,latent (default image)")
+    st.add_argument("--encoder-loss", default="image",
+                    help="comma separated: image,latent (default image; wildgan cells only)")
     st.add_argument("--seeds", default="0", help="comma separated seeds (default 0)")
     st.add_argument("--out", required=True, help="study directory (results.jsonl, tables.md, runs/)")
     st.add_argument("--no-progress", action="store_true", help="no progress bars (e.g. for logs)")
@@ -1429,7 +1445,7 @@ def add_report_parser(sub: Any) -> argparse.ArgumentParser:
     r = sub.add_parser("report", help="HTML + Markdown report of a run or a study (figures, heat maps, metrics)",
                        epilog=EXAMPLES_REPORT, formatter_class=argparse.RawDescriptionHelpFormatter)
     r.add_argument("path", metavar="RUN_DIR|STUDY_DIR")
-    r.add_argument("--top-k", type=int, default=8,
+    r.add_argument("--top-k", type=int, default=8, metavar="K",
                    help="heat maps of the K most anomalous test images (training images for an unlabelled run; "
                         "default 8)")
     r.add_argument("--image", nargs="+", action="extend", default=[], metavar="PATH",
@@ -1444,8 +1460,8 @@ def add_report_parser(sub: Any) -> argparse.ArgumentParser:
     r.add_argument("--device", default="auto", type=_device, help=DEVICE_HELP)
     r.add_argument("--no-progress", action="store_true",
                    help="no progress bars while the --image files are read and scored (e.g. for logs)")
-    r.add_argument("--no-controls", action="store_true", help="skip the untrained-network control (faster)")
-    r.add_argument("--tsne-points", type=int, default=2000,
+    r.add_argument("--no-controls", action="store_true", help="skip the untrained-network and pixel controls (faster)")
+    r.add_argument("--tsne-points", type=int, default=2000, metavar="N",
                    help="at most this many test latents in the t-SNE, a seeded subsample (default 2000)")
     r.add_argument("--threads", type=_threads, metavar="N", help=THREADS_HELP)
     r.set_defaults(func=cmd_report)
