@@ -112,7 +112,8 @@ def _add_train_args(p: argparse.ArgumentParser, study: bool = False) -> None:
                         "(chula-rbc12: 256 + 256); all: every held-out image")
     g.add_argument("--exclude", default="", help="class(es) to drop everywhere, comma separated")
     g.add_argument("--download", action="store_true",
-                   help="CIFAR-10 only: download the python batches into --data when it does not exist")
+                   help="with --dataset cifar10: download the python batches into --data when it does not exist "
+                        "(without --data: into $WILDGAN_CACHE/cifar10, by default ~/.cache/wildgan/cifar10)")
     g.add_argument("--skip-bad", action="store_true", help="skip unreadable images (listed in RUN_DIR/skipped.txt)")
     g.add_argument("--resize", choices=("resize", "error"), default="resize",
                    help="images of another size: resize them (default) or stop with an error")

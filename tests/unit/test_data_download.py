@@ -94,6 +94,10 @@ def test_load_dataset_download_option(tmp_path, served, monkeypatch):
     monkeypatch.setattr(dl, "CIFAR10_MD5", hashlib.md5(payload).hexdigest())
     with pytest.raises(DataError, match="no such file"):
         load_dataset(tmp_path / "cifar", "cifar10")  # no download unless asked
+    # download=True with another protocol (--download without --dataset cifar10): refused, saying what it needs
+    with pytest.raises(DataError, match="no such file.*fetches CIFAR-10 only with --dataset cifar10"):
+        load_dataset(tmp_path / "cifar", "auto", download=True)
+    assert not (tmp_path / "cifar").exists()
     train, test, kind = load_dataset(tmp_path / "cifar", "cifar10", download=True)
     assert kind == "cifar-batches" and len(train) == 200 and len(test) == 40
     s = build_split(DataConfig(data=str(tmp_path / "cifar"), dataset="cifar10"), download=True)

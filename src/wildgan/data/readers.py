@@ -2069,7 +2069,10 @@ def load_dataset(path: str | Path | None, dataset: str = "auto", **opts: Any
         elif os.environ.get("WILDGAN_DATA") and not Path(str(path)).expanduser().is_absolute():
             raise missing_path_error(str(path))
         else:
-            raise DataError(f"{p}: {_broken_link(p) or 'no such file or folder'}")
+            # download=True reads only the cifar10 protocol: without it a missing folder would fail with no word of why
+            hint = ("; --download (download=True) fetches CIFAR-10 only with --dataset cifar10 (dataset='cifar10')"
+                    if o.download else "")
+            raise DataError(f"{p}: {_broken_link(p) or 'no such file or folder'}{hint}")
     kind = _detect(p)
     if dataset == "unlabelled" and kind in ("folder", "unlabelled-folder"):
         kind = "unlabelled-folder"          # a tree too: its sub-folders are not classes
