@@ -522,9 +522,12 @@ def test_a_paper_length_cpu_run_says_it_takes_days(tiny_npz, tmp_path, monkeypat
 
     with monkeypatch.context() as m:
         m.setattr(loop.StepRunner, "iteration", stop)
-        with pytest.warns(UserWarning, match="training 2000 kimg on a CPU can take days"), \
+        with pytest.warns(UserWarning, match="training 2000 kimg on a CPU can take days") as said, \
                 pytest.raises(RuntimeError, match="stopped by the test"):
             main([*common, "--total-kimg", "2000", "--out", str(tmp_path / "long")])
+        # the shorter schedule it suggests reaches the run's full resolution (8x8 here: 60 + 20 kimg); a fixed
+        # --total-kimg 200 --phase-kimg 40 ended before the last fade-in at 32x32 and above
+        assert "try --total-kimg 80 --phase-kimg 30 --transition-kimg 30" in str(said[0].message)
     with warnings.catch_warnings(record=True) as got:        # a --minutes budget ends the run first: no warning
         warnings.simplefilter("always")
         assert main([*common, "--total-kimg", "2000", "--minutes", "0.002", "--out", str(tmp_path / "budget")]) == 0

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 
 from ..data.transforms import u8_to_unit
 from .. import checkpoint as ckpt
-from ..config import NetConfig, RunConfig, TrainConfig, largest_minibatch, run_config_to_dict
+from ..config import NetConfig, RunConfig, TrainConfig, largest_minibatch, paper_total_kimg, run_config_to_dict
 from ..errors import (CheckpointError, DataError, DivergenceError, TrainingInterrupted, WildganError,
                       warn_user)
 from ..fileio import truncate_jsonl
@@ -888,9 +888,12 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
     phase: Phase = schedule(state.nimg, nc.resolution, tc.phase_kimg, tc.fade_kimg, tc.minibatch)
     if device.type == "cpu" and (total_nimg - state.nimg) / 1000 > 1000 and tc.minutes is None and is_main:
         # the paper-length default is what a newcomer gets without --total-kimg: say so before the first hour goes
+        # the advice is the paper's schedule with 30-kimg phases at this resolution (200 kimg at 32x32, the README's
+        # CPU runs): a fixed --total-kimg would end before the last fade-in at a higher resolution
+        short = paper_total_kimg(nc.resolution, 30.0, 30.0)
         warn_user(f"training {(total_nimg - state.nimg) / 1000:g} kimg on a CPU can take days (the progress bar's "
-                  f"eta weighs each phase by its FLOPs); for a first model try --total-kimg 200 --phase-kimg 40, "
-                  f"or --minutes M")
+                  f"eta weighs each phase by its FLOPs); for a first model try --total-kimg {short:g} --phase-kimg "
+                  f"30 --transition-kimg 30 (the paper's schedule, shortened), or --minutes M")
     # The bar's own ETA (images left / images per second so far) is wrong by the cost ratio of the phases: 39.9k of
     # 4.00M images at 4x4 on a CPU projected 37 minutes for what takes over a day. The ETA shown instead weighs the
     # images left by their FLOPs at each resolution (schedule_work), at the FLOP rate of this session so far.
