@@ -28,27 +28,38 @@ if TYPE_CHECKING:  # types only: the CLI imports torch-heavy modules lazily, ins
 from .errors import CheckpointError, ConfigError, DataError, TrainingInterrupted, WildganError
 
 EXAMPLES_TRAIN = """examples:
-  wildgan train --out runs/mnist                      # embedded MNIST sample, normal digit 2, fast preset
-  wildgan train --data ~/data/cifar-10-batches-py --normal automobile --contamination 0.02 \\
-                --preset paper --seed 0 --out runs/car-g2 --device cuda
-  wildgan train --data ../shared/data/chula-rbc12/chula-rbc12-gray64.npz --dataset chula-rbc12 \\
-                --preset fast --total-kimg 300 --phase-kimg 40 --out runs/cells
-  wildgan train --config runs/car-g2/config.yaml --out runs/car-g2-replay   # replay a run
-  wildgan train --out runs/mnist --resume                                   # continue after a crash
+  # the embedded MNIST sample, normal digit 2, fast preset, the paper's schedule
+  wildgan train --out runs/mnist
+  # the paper's CIFAR_CAR at 2% contamination, the authors' networks, on a GPU
+  wildgan train --data ~/data/cifar-10-batches-py --normal automobile \\
+                --contamination 0.02 --preset paper --seed 0 --out runs/car-g2 \\
+                --device cuda
+  # red-blood-cell crops (64x64), the paper's schedule with 40-kimg phases
+  wildgan train --data ~/data/chula-rbc12-gray64.npz --dataset chula-rbc12 \\
+                --preset fast --phase-kimg 40 --out runs/cells
+  # replay a run exactly; continue a run after a crash (or for a longer one)
+  wildgan train --config runs/car-g2/config.yaml --out runs/car-g2-replay
+  wildgan train --out runs/mnist --resume
 """
 EXAMPLES_SCORE = """examples:
-  wildgan score runs/car-g2 --out scores.csv                      # the run's own test set
-  wildgan score runs/car-g2 --data ~/new_images/ --out new.csv    # every image in a folder (recursively)
-  wildgan score runs/car-g2 --data a.png b.jpg --out two.csv      # individual files
-  wildgan score runs/car-g2 --data new/ --out - | tail -n +2 | sort -t, -k2 -gr | head   # most anomalous first
-                                                  (column 2 is a for files and folders; a labelled data set has
-                                                  label there and a in column 3)
+  wildgan score runs/car-g2 --out scores.csv       # the run's own test split
+  # every image in a folder (recursively); individual files
+  wildgan score runs/car-g2 --data ~/new_images/ --out new.csv
+  wildgan score runs/car-g2 --data a.png b.jpg --out two.csv
+  # flag new images by the run's training scores (5% expected anomalies)
+  wildgan score runs/car-g2 --data ~/new_images/ --threshold contamination \\
+                --out flagged.csv
+  # most anomalous first (column 2 is a for files and folders; a labelled
+  # data set has label there and a in column 3)
+  wildgan score runs/car-g2 --data new/ --out - | tail -n +2 | sort -t, -k2 -gr | head
 """
 EXAMPLES_EVAL = """examples:
   wildgan evaluate runs/car-g2
   wildgan evaluate runs/car-g2 --json > eval.json
-  wildgan evaluate runs/pile --data labelled/ --normal good     (every image of labelled/, after an unlabelled run)
-  wildgan evaluate runs/car-g2 --data other.npz --whole         (every image of other.npz, not its test split)
+  # every image of labelled/ (class folders), after a run on unlabelled images
+  wildgan evaluate runs/pile --data labelled/ --normal good
+  # every image of other.npz, not its test split
+  wildgan evaluate runs/car-g2 --data other.npz --whole
 """
 
 
@@ -1170,13 +1181,17 @@ def cmd_demo(a: argparse.Namespace) -> int:
 
 
 EXAMPLES_STUDY = """examples:
-  # the paper's CIFAR_CAR comparison, gamma 0 and 2%, all methods, both encoder losses, 3 seeds
-  wildgan study --data ~/data/cifar-10-batches-py --dataset cifar10 --normal automobile \\
-                --contamination 0,0.02 --methods wildgan,fanogan,search --encoder-loss image,latent \\
+  # the paper's CIFAR_CAR comparison: gamma 0 and 2%, all methods, both
+  # encoder losses, 3 seeds
+  wildgan study --data ~/data/cifar-10-batches-py --dataset cifar10 \\
+                --normal automobile --contamination 0,0.02 \\
+                --methods wildgan,fanogan,search --encoder-loss image,latent \\
                 --seeds 0,1,2 --preset paper --out studies/cifar-car
   # one-vs-rest over all ten CIFAR-10 classes
-  wildgan study --data ~/data/cifar-10-batches-py --normal all --contamination 0 --preset fast --out studies/ovr
-  # re-running the same command skips finished cells and resumes an interrupted one
+  wildgan study --data ~/data/cifar-10-batches-py --normal all \\
+                --contamination 0 --preset fast --out studies/ovr
+  # re-running the same command skips finished cells and resumes an
+  # interrupted one
 """
 
 
@@ -1435,9 +1450,11 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 EXAMPLES_REPORT = """examples:
-  wildgan report runs/car-g2                          # RUN_DIR/report/report.html (+ report.md, PNGs)
+  # RUN_DIR/report/report.html (+ report.md, PNGs)
+  wildgan report runs/car-g2
   wildgan report runs/car-g2 --top-k 16 --image odd1.png odd2.png
-  wildgan report studies/cifar-car                    # a study: tables, AUC vs gamma, every result row
+  # a study: tables, AUC vs gamma, every result row
+  wildgan report studies/cifar-car
 """
 
 
