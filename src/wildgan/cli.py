@@ -1294,8 +1294,8 @@ def make_parser() -> argparse.ArgumentParser:
     t.add_argument("--evaluate", action="store_true", help="evaluate on the test split after training")
     t.add_argument("--no-train-scores", action="store_true",
                    help="do not score the training images at the end (recorded in the run's config: a --resume "
-                        "remembers it; by default they are, once, and cached in "
-                        "RUN_DIR/train_scores.csv: the thresholds of `wildgan score --threshold`; without them, "
+                        "remembers it; by default wildgan and f-AnoGAN runs score them, once, "
+                        "and cache them in RUN_DIR/train_scores.csv: the thresholds of `wildgan score --threshold`; without them, "
                         "the first thresholded scoring computes them, and needs the training images then)")
     # the same dest, so that `--resume --train-scores` undoes a recorded --no-train-scores (the explicit flag
     # differs from what the run's config file gives, so build_run_config takes it)
