@@ -811,8 +811,6 @@ def cmd_score(a: argparse.Namespace) -> int:
         if is_resume_dir(resume_dir):     # the finished chunks of an earlier scoring: discarded, as asked
             remove_resume_dir(resume_dir)
             _warn(f"--no-resume: deleted {resume_dir} (an earlier scoring's finished chunks)")
-    if a.no_A and a.threshold and a.score == "A":
-        raise ConfigError("--threshold with --score A needs the A score: leave out --no-A")
     if a.threshold:
         # before the (possibly long) scoring: a bad value should not cost a scoring pass
         check_threshold_args(a.threshold, contamination=a.expected_contamination, k=a.mad_k)
@@ -825,6 +823,16 @@ def cmd_score(a: argparse.Namespace) -> int:
             _warn(f"warning: {', '.join('--' + o.replace('_', '-') for o in given)} "
                   f"{'only matters' if len(given) == 1 else 'only matter'} with --threshold: no is_anomaly column "
                   f"is written without it")
+    if a.score is None:
+        # the run's own score, as `report` ranks by: f-AnoGAN's is A (its a is not what it was made to rank by)
+        from .config import read_run_config
+
+        try:
+            a.score = "A" if read_run_config(Path(a.run_dir)).method == "fanogan" else "a"
+        except WildganError:
+            a.score = "a"                 # (not a run: the loading below names the problem)
+    if a.no_A and a.threshold and a.score == "A":
+        raise ConfigError("--threshold with --score A needs the A score: leave out --no-A")
     _use_threads(a)
     run_dir = Path(a.run_dir)
     if a.data:
@@ -1332,8 +1340,9 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--expected-contamination", type=float, default=0.05, metavar="G",
                    help="expected fraction of anomalies, for --threshold contamination (default 0.05)")
     s.add_argument("--mad-k", type=float, default=3.0, metavar="K", help="K of --threshold mad (default 3)")
-    s.add_argument("--score", default="a", choices=SCORE_NAMES,
-                   help="the score --threshold flags by (default a; e.g. L_r, the residual)")
+    s.add_argument("--score", default=None, choices=SCORE_NAMES,
+                   help="the score --threshold flags by (default: the method's own, A for f-AnoGAN, else a, as "
+                        "report ranks by; e.g. L_r, the residual)")
     s.add_argument("--normal", help="normal class(es) of a labelled data-set --data, comma separated: labels "
                                     "the rows (after a run trained on unlabelled images, which has no classes)")
     s.add_argument("--whole", action=argparse.BooleanOptionalAction, default=None,

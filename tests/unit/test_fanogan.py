@@ -666,3 +666,30 @@ def test_weights_gone_non_finite_between_loss_rows_are_never_checkpointed(tmp_pa
     for p in ckpt.list_checkpoints(tmp_path / "checkpoints"):
         tensors, _ = ckpt.load_checkpoint(p)
         assert all(bool(torch.isfinite(t).all()) for k, t in tensors.items() if t.is_floating_point()), p
+
+
+def test_score_thresholds_an_fanogan_run_by_its_own_A_by_default(tmp_path, capsys) -> None:
+    """`score --threshold` flagged f-AnoGAN runs by a while `report` ranked them by A, f-AnoGAN's own score."""
+    from PIL import Image
+
+    from wildgan.cli import main
+    from wildgan.config import PRESETS, DataConfig, RunConfig, TrainConfig, net_config_for_preset
+    from wildgan.training.run import train_run
+
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "toy.npz", x=rng.integers(0, 256, (48, 32, 32), dtype=np.uint8), y=np.repeat([0, 1], 24))
+    cfg = RunConfig(data=DataConfig(data=str(tmp_path / "toy.npz"), normal=("0",), resolution=32, channels=1),
+                    net=net_config_for_preset("tiny", 32, 1), preset="tiny", method="fanogan",
+                    fanogan=FAnoGANConfig(dim=8, gan_iters=2, enc_iters=2, batch_size=8, enc_batch_size=8,
+                                          n_critic=1, device="cpu"),
+                    train=TrainConfig(total_kimg=1, minibatch=PRESETS["tiny"]["minibatch"], device="cpu"))
+    train_run(cfg, tmp_path / "run", progress=False, log=lambda m: None)
+    (tmp_path / "pile").mkdir()
+    for i in range(4):
+        Image.fromarray(rng.integers(0, 256, (32, 32), dtype=np.uint8)).save(tmp_path / "pile" / f"{i}.png")
+    capsys.readouterr()
+    for extra, want in (([], "threshold for score A:"), (["--score", "a"], "threshold for score a:")):
+        assert main(["score", str(tmp_path / "run"), "--data", str(tmp_path / "pile"), "--threshold", "mad",
+                     "--no-progress", "--out", str(tmp_path / "s.csv"), *extra]) == 0
+        err = capsys.readouterr().err
+        assert want in err and "only matters with --threshold" not in err, err
