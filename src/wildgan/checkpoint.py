@@ -289,8 +289,7 @@ def tensors_to_networks(tensors: dict[str, torch.Tensor], modules: dict[str, tor
         # training never saves non-finite parameters (it rolls back or stops first, training.resume.all_finite): NaN
         # here is a damaged file, which otherwise surfaced only as 'scores contain NaN or inf', without the file
         params = dict(m.named_parameters())
-        nonfinite = [k for k, v in sd.items() if k in params and v.is_floating_point()
-                     and not bool(torch.isfinite(v).all())]
+        nonfinite = [k for k, v in sd.items() if k in params and v.is_floating_point() and not _all_finite(v)]
         if nonfinite:
             raise CheckpointError(f"{source}: weights of {prefix} contain NaN or inf values ({prefix}.{nonfinite[0]}"
                                   f"{f' and {len(nonfinite) - 1} more' if len(nonfinite) > 1 else ''}): the file is "
@@ -302,6 +301,14 @@ def tensors_to_networks(tensors: dict[str, torch.Tensor], modules: dict[str, tor
             lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
             raise CheckpointError(f"{source}: weights of {prefix} do not match the architecture in its config: "
                                   f"{lines[1] if len(lines) > 1 else lines[0] if lines else e}") from None
+
+
+def _all_finite(t: torch.Tensor) -> bool:
+    """Whether every value of a floating-point tensor is finite. A sum is NaN or inf whenever one of the values is, and
+    costs one pass without a tensor of the same size (torch.isfinite(t).all() took ~0.2 s of a paper-preset load_pgan
+    on one CPU thread, 6x the load_state_dict itself); the exact test runs only when the sum is not finite, which a
+    sum of finite values can also be (an overflow)."""
+    return bool(torch.isfinite(t.sum())) or bool(torch.isfinite(t).all())
 
 
 def load_pgan(path: Path, device: str | torch.device = "cpu") -> tuple[Any, dict[str, Any]]:

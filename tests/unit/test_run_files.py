@@ -132,16 +132,30 @@ def test_a_damaged_split_record_is_named(tmp_path, field, value, message):
     assert load_model(run, "cpu").conversion == {"fit": "crop", "native_sides": [28, 28]}
 
 
-def test_non_finite_weights_are_a_damaged_file(tmp_path):
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+def test_non_finite_weights_are_a_damaged_file(tmp_path, bad):
     run = _run(tmp_path / "run")
     tensors, meta = ckpt.load_checkpoint(run / "network-final.json")
     key = next(k for k in sorted(tensors) if k.startswith("E.") and k.endswith("weight"))
     tensors[key] = tensors[key].clone()
-    tensors[key].view(-1)[0] = float("nan")
+    tensors[key].view(-1)[0] = bad
     ckpt.save_checkpoint(run, "network-final", tensors, {k: meta[k] for k in ("kind", "net", "nimg", "kimg", "lod")})
     with pytest.raises(CheckpointError, match=rf"network-final\.json: weights of E contain NaN or inf values "
                                               rf"\({key.replace('.', '[.]')}\): the file is damaged"):
         load_model(run, "cpu")
+
+
+def test_finite_weights_whose_sum_overflows_are_not_refused(tmp_path):
+    # the finiteness check screens each tensor by its sum (one pass, no tensor of flags): a sum of finite values
+    # can overflow to inf, and such weights (odd, but finite) must still load
+    run = _run(tmp_path / "run")
+    tensors, meta = ckpt.load_checkpoint(run / "network-final.json")
+    key = next(k for k in sorted(tensors) if k.startswith("E.") and k.endswith("weight"))
+    tensors[key] = torch.full_like(tensors[key], 3e38)
+    assert not torch.isfinite(tensors[key].sum())
+    ckpt.save_checkpoint(run, "network-final", tensors, {k: meta[k] for k in ("kind", "net", "nimg", "kimg", "lod")})
+    nets, _ = ckpt.load_pgan(run / "network-final.json")
+    assert torch.equal(nets.E.state_dict()[key[2:]], tensors[key])
 
 
 def test_a_run_without_split_json_says_new_images_get_the_default_conversion(tmp_path) -> None:
