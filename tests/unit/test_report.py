@@ -523,22 +523,28 @@ def test_report_of_networks_that_never_grew_says_so(tiny_run: Path, tmp_path: Pa
     assert "The most anomalous test image (by score a)" in md           # --top-k 1: in the singular
 
 
-def test_a_search_run_report_says_up_front_that_it_searches_again(tmp_path):
-    # the audit's case: the report of a latent-search run looked stuck for minutes ("scoring 400 test images")
+def _search_run(run: Path, resolution: int) -> Path:
+    """A latent-search run folder on MNIST (untrained networks, one search step: only the report's text matters)."""
     from dataclasses import replace as _replace
 
     from wildgan import checkpoint as ckpt
     from wildgan.config import DataConfig, RunConfig, TrainConfig, net_config_for_preset, to_dict, write_run_config
-    from wildgan.evaluation.report import diagnose_run
     from wildgan.nets import build_pgan
 
-    run = tmp_path / "search"
-    net = net_config_for_preset("tiny", 16, 1)
-    cfg = RunConfig(data=DataConfig(dataset="mnist", normal=("1",), resolution=16, channels=1), net=net,
+    net = net_config_for_preset("tiny", resolution, 1)
+    cfg = RunConfig(data=DataConfig(dataset="mnist", normal=("1",), resolution=resolution, channels=1), net=net,
                     train=TrainConfig(total_kimg=1.0), preset="tiny", method="search")
     write_run_config(_replace(cfg, search=_replace(cfg.search, steps=1)), run)
     ckpt.save_checkpoint(run, "network-final", ckpt.networks_to_tensors(build_pgan(net, 0).modules()),
                          {"net": to_dict(net), "lod": 0.0})
+    return run
+
+
+def test_a_search_run_report_says_up_front_that_it_searches_again(tmp_path):
+    # the audit's case: the report of a latent-search run looked stuck for minutes ("scoring 400 test images")
+    from wildgan.evaluation.report import diagnose_run
+
+    run = _search_run(tmp_path / "search", 16)
     said: list[str] = []
     diagnose_run(run, device="cpu", controls=False, log=said.append)
     assert any(m.startswith("note: latent search optimises a latent per image (1 steps)") for m in said), said
@@ -548,20 +554,9 @@ def test_a_search_run_report_says_up_front_that_it_searches_again(tmp_path):
 def test_a_search_run_report_names_its_searched_latents_and_generators(tmp_path):
     # a search run's report said "This method has one generator" (it trains G and Gs) and captioned its searched
     # latents z* as the encoder's E(Q) (it has no encoder)
-    from dataclasses import replace as _replace
-
-    from wildgan import checkpoint as ckpt
-    from wildgan.config import DataConfig, RunConfig, TrainConfig, net_config_for_preset, to_dict, write_run_config
     from wildgan.evaluation.report import run_report
-    from wildgan.nets import build_pgan
 
-    run = tmp_path / "search"
-    net = net_config_for_preset("tiny", 8, 1)
-    cfg = RunConfig(data=DataConfig(dataset="mnist", normal=("1",), resolution=8, channels=1), net=net,
-                    train=TrainConfig(total_kimg=1.0), preset="tiny", method="search")
-    write_run_config(_replace(cfg, search=_replace(cfg.search, steps=1)), run)
-    ckpt.save_checkpoint(run, "network-final", ckpt.networks_to_tensors(build_pgan(net, 0).modules()),
-                         {"net": to_dict(net), "lod": 0.0})
+    run = _search_run(tmp_path / "search", 8)
     run_report(run, top_k_images=0, device="cpu", controls=False, tsne_points=5)
     md = (run / "report" / "report.md").read_text()
     assert "Latent search is scored with Gs only, so the last column is empty." in md

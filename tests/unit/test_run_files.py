@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any, Callable
 
 import pytest
 import torch
@@ -26,6 +27,18 @@ def _run(folder: Path, width_preset: str = "tiny", resolution: int = 8) -> Path:
     ckpt.save_checkpoint(folder, "network-final", ckpt.networks_to_tensors(nets.modules()),
                          {"kind": "wildgan-networks", "net": to_dict(cfg.net), "nimg": 0, "kimg": 0.0, "lod": 0.0})
     return folder
+
+
+def _rewrite_weights(run: Path, change: Callable[[dict[str, torch.Tensor]], Any]) -> Any:
+    """Load RUN/network-final, let `change` alter its tensors (returning whatever the test needs), save it back."""
+    tensors, meta = ckpt.load_checkpoint(run / "network-final.json")
+    out = change(tensors)
+    ckpt.save_checkpoint(run, "network-final", tensors, {k: meta[k] for k in ("kind", "net", "nimg", "kimg", "lod")})
+    return out
+
+
+def _first_weight(tensors: dict[str, torch.Tensor], net: str) -> str:
+    return next(k for k in sorted(tensors) if k.startswith(f"{net}.") and k.endswith("weight"))
 
 
 def _edit(path: Path, **changes) -> None:
@@ -57,9 +70,7 @@ def test_damaged_checkpoint_metadata_is_a_checkpoint_error_naming_the_file(tmp_p
 def test_weights_of_another_dtype_are_refused_not_cast(tmp_path, dtype):
     # load_state_dict would copy half or integer tensors into the float32 networks without a word
     run = _run(tmp_path / "run")
-    tensors, meta = ckpt.load_checkpoint(run / "network-final.json")
-    tensors = {k: v.to(dtype) if v.is_floating_point() else v for k, v in tensors.items()}
-    ckpt.save_checkpoint(run, "network-final", tensors, {k: meta[k] for k in ("kind", "net", "nimg", "kimg", "lod")})
+    _rewrite_weights(run, lambda t: t.update({k: v.to(dtype) for k, v in t.items() if v.is_floating_point()}))
     with pytest.raises(CheckpointError, match=rf"network-final\.json: weights of \w+ have another dtype than the "
                                               rf"architecture's: .*{str(dtype)} \(expected torch.float32\)"):
         load_model(run, "cpu")
@@ -67,10 +78,13 @@ def test_weights_of_another_dtype_are_refused_not_cast(tmp_path, dtype):
 
 def test_a_shape_mismatch_says_which_tensor(tmp_path):
     run = _run(tmp_path / "run")
-    tensors, meta = ckpt.load_checkpoint(run / "network-final.json")
-    key = next(k for k in sorted(tensors) if k.startswith("D.") and k.endswith("weight"))
-    tensors[key] = torch.zeros(*tensors[key].shape, 2)
-    ckpt.save_checkpoint(run, "network-final", tensors, {k: meta[k] for k in ("kind", "net", "nimg", "kimg", "lod")})
+
+    def reshape(t: dict[str, torch.Tensor]) -> str:
+        key = _first_weight(t, "D")
+        t[key] = torch.zeros(*t[key].shape, 2)
+        return key
+
+    key = _rewrite_weights(run, reshape)
     # torch's first line alone ('Error(s) in loading state_dict for Discriminator:') said nothing
     with pytest.raises(CheckpointError, match=rf"weights of D do not match .*: size mismatch for "
                                               rf"{key[2:].replace('.', r'[.]')}"):
@@ -135,11 +149,14 @@ def test_a_damaged_split_record_is_named(tmp_path, field, value, message):
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
 def test_non_finite_weights_are_a_damaged_file(tmp_path, bad):
     run = _run(tmp_path / "run")
-    tensors, meta = ckpt.load_checkpoint(run / "network-final.json")
-    key = next(k for k in sorted(tensors) if k.startswith("E.") and k.endswith("weight"))
-    tensors[key] = tensors[key].clone()
-    tensors[key].view(-1)[0] = bad
-    ckpt.save_checkpoint(run, "network-final", tensors, {k: meta[k] for k in ("kind", "net", "nimg", "kimg", "lod")})
+
+    def spoil(t: dict[str, torch.Tensor]) -> str:
+        key = _first_weight(t, "E")
+        t[key] = t[key].clone()
+        t[key].view(-1)[0] = bad
+        return key
+
+    key = _rewrite_weights(run, spoil)
     with pytest.raises(CheckpointError, match=rf"network-final\.json: weights of E contain NaN or inf values "
                                               rf"\({key.replace('.', '[.]')}\): the file is damaged"):
         load_model(run, "cpu")
@@ -149,13 +166,16 @@ def test_finite_weights_whose_sum_overflows_are_not_refused(tmp_path):
     # the finiteness check screens each tensor by its sum (one pass, no tensor of flags): a sum of finite values
     # can overflow to inf, and such weights (odd, but finite) must still load
     run = _run(tmp_path / "run")
-    tensors, meta = ckpt.load_checkpoint(run / "network-final.json")
-    key = next(k for k in sorted(tensors) if k.startswith("E.") and k.endswith("weight"))
-    tensors[key] = torch.full_like(tensors[key], 3e38)
-    assert not torch.isfinite(tensors[key].sum())
-    ckpt.save_checkpoint(run, "network-final", tensors, {k: meta[k] for k in ("kind", "net", "nimg", "kimg", "lod")})
+
+    def huge(t: dict[str, torch.Tensor]) -> tuple[str, torch.Tensor]:
+        key = _first_weight(t, "E")
+        t[key] = torch.full_like(t[key], 3e38)
+        assert not torch.isfinite(t[key].sum())
+        return key, t[key]
+
+    key, want = _rewrite_weights(run, huge)
     nets, _ = ckpt.load_pgan(run / "network-final.json")
-    assert torch.equal(nets.E.state_dict()[key[2:]], tensors[key])
+    assert torch.equal(nets.E.state_dict()[key[2:]], want)
 
 
 def test_a_run_without_split_json_says_new_images_get_the_default_conversion(tmp_path) -> None:
