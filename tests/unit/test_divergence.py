@@ -62,3 +62,23 @@ def test_stats_after_a_rollback_continue_from_the_checkpoint(tmp_path, monkeypat
     assert all(math.isfinite(v) for r in rows for v in r.values() if isinstance(v, float)), rows
     # the rate is measured from the restored count: not 0 images over the time since the diverged row
     assert all(r["img_per_s"] > 0 for r in rows), [r["img_per_s"] for r in rows]
+
+
+def test_all_finite_names_the_network_with_a_nan_or_inf_and_passes_large_finite_weights() -> None:
+    # screened by the weights' sums: a NaN or inf anywhere makes its sum so, and a sum that overflows from finite
+    # weights is checked exactly before the network is called non-finite
+    import torch
+
+    from wildgan.training.resume import all_finite
+
+    a, b = torch.nn.Linear(4, 3), torch.nn.Linear(3, 2)
+    assert all_finite({"a": a, "b": b}) is None
+    with torch.no_grad():
+        a.weight.fill_(3e38)                          # finite, but its sum is inf
+    assert all_finite({"a": a, "b": b}) is None
+    for bad in (float("nan"), float("inf"), float("-inf")):
+        with torch.no_grad():
+            b.bias[1] = bad
+        assert all_finite({"a": a, "b": b}) == "b"
+        with torch.no_grad():
+            b.bias[1] = 0.0

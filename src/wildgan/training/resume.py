@@ -74,6 +74,14 @@ def all_finite(modules: dict[str, torch.nn.Module]) -> str | None:
     networks before it saves a checkpoint.)"""
     for name, m in modules.items():
         ps = [p.detach() for p in m.parameters()]
-        if ps and not bool(torch.stack([torch.isfinite(p).all() for p in ps]).all()):
+        if not ps:
+            continue
+        # screened by the sums (NaN or inf whenever a value is; one pass per tensor and one device sync per network,
+        # without a tensor of flags the size of the weights: isfinite(p).all() took 0.13 s of a paper-preset
+        # checkpoint on one CPU thread); the exact test only where a sum is not finite, which an overflowing sum of
+        # finite values can be too (as checkpoint._all_finite, which checks a file's weights when they are loaded)
+        if bool(torch.isfinite(torch.stack([p.sum().float() for p in ps])).all()):
+            continue
+        if not all(bool(torch.isfinite(p).all()) for p in ps):
             return name
     return None
