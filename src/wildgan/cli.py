@@ -106,7 +106,8 @@ def _add_train_args(p: argparse.ArgumentParser, study: bool = False) -> None:
                                   "else the embedded MNIST sample)")
     g.add_argument("--dataset", default="auto",
                    help="protocol: auto | cifar10 | chula-rbc12 | mnist | folder | npz | unlabelled (default: "
-                        "auto; a folder of loose images is unlabelled: all of it is trained on, no test split)")
+                        "auto; a folder of loose images is unlabelled: all of it is trained on, no test split); "
+                        "cifar-batches insists on CIFAR-10's python batches (the cifar10 protocol)")
     if not study:
         g.add_argument("--normal", help="normal class name(s) or integer label(s), comma separated "
                                         "(default: the protocol's: automobile for CIFAR-10, normal (the normal "
