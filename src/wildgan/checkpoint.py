@@ -18,7 +18,7 @@ import platform
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 from safetensors import SafetensorError
@@ -289,7 +289,8 @@ def tensors_to_networks(tensors: dict[str, torch.Tensor], modules: dict[str, tor
         # training never saves non-finite parameters (it rolls back or stops first, training.resume.all_finite): NaN
         # here is a damaged file, which otherwise surfaced only as 'scores contain NaN or inf', without the file
         params = dict(m.named_parameters())
-        nonfinite = [k for k, v in sd.items() if k in params and v.is_floating_point() and not _all_finite(v)]
+        floats = [k for k, v in sd.items() if k in params and v.is_floating_point()]
+        nonfinite = [floats[i] for i in nonfinite_tensors([sd[k] for k in floats])]
         if nonfinite:
             raise CheckpointError(f"{source}: weights of {prefix} contain NaN or inf values ({prefix}.{nonfinite[0]}"
                                   f"{f' and {len(nonfinite) - 1} more' if len(nonfinite) > 1 else ''}): the file is "
@@ -303,12 +304,18 @@ def tensors_to_networks(tensors: dict[str, torch.Tensor], modules: dict[str, tor
                                   f"{lines[1] if len(lines) > 1 else lines[0] if lines else e}") from None
 
 
-def _all_finite(t: torch.Tensor) -> bool:
-    """Whether every value of a floating-point tensor is finite. A sum is NaN or inf whenever one of the values is, and
-    costs one pass without a tensor of the same size (torch.isfinite(t).all() took ~0.2 s of a paper-preset load_pgan
-    on one CPU thread, 6x the load_state_dict itself); the exact test runs only when the sum is not finite, which a
-    sum of finite values can also be (an overflow)."""
-    return bool(torch.isfinite(t.sum())) or bool(torch.isfinite(t).all())
+def nonfinite_tensors(tensors: Sequence[torch.Tensor]) -> list[int]:
+    """The positions of the floating-point tensors that hold a NaN or inf (the one check of loaded weights and of the
+    weights training is about to save, training.resume.all_finite). Screened by their sums, stacked for one device
+    sync: a sum is NaN or inf whenever a value is, and costs one pass without a tensor of flags the size of the
+    weights (torch.isfinite(t).all() took ~0.2 s of a paper-preset load_pgan on one CPU thread, 6x the load_state_dict
+    itself). The exact test runs only where a sum is not finite, which an overflowing sum of finite values can be."""
+    if not tensors:
+        return []
+    sums = torch.isfinite(torch.stack([t.detach().sum().float() for t in tensors]))
+    if bool(sums.all()):
+        return []
+    return [i for i, t in enumerate(tensors) if not bool(sums[i]) and not bool(torch.isfinite(t).all())]
 
 
 def load_pgan(path: Path, device: str | torch.device = "cpu") -> tuple[Any, dict[str, Any]]:

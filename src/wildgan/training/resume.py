@@ -12,6 +12,7 @@ from typing import Any, Callable, Iterator
 
 import torch
 
+from ..checkpoint import nonfinite_tensors
 from ..errors import warn_user
 
 
@@ -73,15 +74,8 @@ def all_finite(modules: dict[str, torch.nn.Module]) -> str | None:
     """Name of the first network with a NaN/inf weight, or None. (Here, below both training loops: each checks its
     networks before it saves a checkpoint.)"""
     for name, m in modules.items():
-        ps = [p.detach() for p in m.parameters()]
-        if not ps:
-            continue
-        # screened by the sums (NaN or inf whenever a value is; one pass per tensor and one device sync per network,
-        # without a tensor of flags the size of the weights: isfinite(p).all() took 0.13 s of a paper-preset
-        # checkpoint on one CPU thread); the exact test only where a sum is not finite, which an overflowing sum of
-        # finite values can be too (as checkpoint._all_finite, which checks a file's weights when they are loaded)
-        if bool(torch.isfinite(torch.stack([p.sum().float() for p in ps])).all()):
-            continue
-        if not all(bool(torch.isfinite(p).all()) for p in ps):
+        # (the check load_pgan makes of a file's weights: 0.009 s for the paper preset on one CPU thread, against
+        # 0.134 s for an isfinite(p).all() per weight)
+        if nonfinite_tensors(list(m.parameters())):
             return name
     return None
