@@ -851,8 +851,7 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
             log(f"resumed from {state.nimg / 1000:.3f} kimg (iteration {state.iteration})")
         if is_main:
             # rows the interrupted session wrote after the checkpoint we resume from are about to be written again
-            limit = state.nimg / 1000 + 1e-9
-            dropped = truncate_jsonl(run_dir / "stats.jsonl", lambda r: float(r["kimg"]) <= limit)
+            dropped = _drop_stats_after(run_dir, state.nimg)
             if dropped:
                 log(f"stats.jsonl: dropped {dropped} rows written after {state.nimg / 1000:.3f} kimg")
     need = pyramid_bytes(len(train_x), int(train_x.shape[1]), int(train_x.shape[3]))
@@ -940,8 +939,7 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
         # histories; the rate and cadences are measured from the restored count, not from where it diverged.
         if stats_f is not None:
             stats_f.close()
-            limit = state.nimg / 1000 + 1e-9
-            truncate_jsonl(run_dir / "stats.jsonl", lambda r: float(r["kimg"]) <= limit)
+            _drop_stats_after(run_dir, state.nimg)
             stats_f = open(run_dir / "stats.jsonl", "a", encoding="utf-8")   # (the truncation replaced the file)
         t_log, nimg_log, eta_anchor = time.time(), state.nimg, None
         next_ckpt = (state.nimg // every + 1) * every
@@ -1173,6 +1171,13 @@ def _stats_row(acc: dict[str, torch.Tensor], n: int, state: TrainState, phase: P
     except ImportError:  # pragma: no cover - Windows
         pass
     return row
+
+
+def _drop_stats_after(run_dir: Path, nimg: int) -> int:
+    """Drop the stats.jsonl rows written after `nimg` images (a resume or a rollback trains them again); returns how
+    many were dropped."""
+    limit = nimg / 1000 + 1e-9
+    return truncate_jsonl(run_dir / "stats.jsonl", lambda r: float(r["kimg"]) <= limit)
 
 
 MAX_ROLLBACKS = 3     # --on-divergence rollback: divergences survived per run before it stops
