@@ -825,11 +825,11 @@ def cmd_score(a: argparse.Namespace) -> int:
                   f"{'only matters' if len(given) == 1 else 'only matter'} with --threshold: no is_anomaly column "
                   f"is written without it")
     if a.score is None:
-        # the run's own score, as `report` ranks by: f-AnoGAN's is A (its a is not what it was made to rank by)
-        from .config import read_run_config
+        # the run's own score, as `report` ranks by
+        from .config import own_score, read_run_config
 
         try:
-            a.score = "A" if read_run_config(Path(a.run_dir)).method == "fanogan" else "a"
+            a.score = own_score(read_run_config(Path(a.run_dir)).method)
         except WildganError:
             a.score = "a"                 # (not a run: the loading below names the problem)
     if a.no_A and a.threshold and a.score == "A":

@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from ..config import SCORE_NAMES, read_run_config, run_config_to_dict
+from ..config import SCORE_NAMES, own_score, read_run_config, run_config_to_dict
 from ..errors import CheckpointError, ConfigError, DataError, warn_user
 from ..fileio import atomic_write_text
 from ..markdown import md_table, split_md_row
@@ -617,7 +617,7 @@ def run_report(run_dir: Path, *, top_k_images: int = 8, images: Sequence[str | P
     run_dir = Path(run_dir)
     cfg = read_run_config(run_dir)
     if score is None:
-        score = "A" if cfg.method == "fanogan" else "a"       # f-AnoGAN's own score: its a is not what it ranks by
+        score = own_score(cfg.method)
     split_info = read_split_info(run_dir)
     if masks is not None:
         masks = _checked_masks(masks, mask_name, run_dir, cfg, split_info)

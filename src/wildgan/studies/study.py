@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from ..config import DataConfig, RunConfig, read_run_config
+from ..config import DataConfig, RunConfig, own_score, read_run_config
 from ..data import AnomalySplit, LoadedData, build_split, load_split_data
 from ..errors import ConfigError, DataError, TrainingInterrupted, WildganError
 from ..evaluation.run import evaluate_run
@@ -327,7 +327,7 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
             import os
 
             os.fsync(f.fileno())
-        own = "A" if cell.method == "fanogan" else "a"       # each method by its own score, as the tables and plot
+        own = own_score(cell.method)                        # each method by its own score, as the tables and plot
         log(f"[{i + 1}/{len(cells)}] {cell.key}: AUC {own}={ev['auc'].get(own, float('nan')):.3f} "
             f"(untrained {ev['controls']['untrained'].get(own, float('nan')):.3f}, "
             f"-‖Q‖ {ev['controls']['pixel_norm']:.3f})")
