@@ -64,7 +64,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .config import RUN_METHODS, SCORE_NAMES
+from .config import RUN_METHODS, SCORE_NAMES, own_score
 from .data.transforms import MAX_AUTO_RESOLUTION  # largest automatic resolution, as the CLI's
 from .errors import CheckpointError, ConfigError, DataError, TrainingInterrupted, WildganError, warn_user
 from .thresholds import (RULES, Threshold, check_val_labels, fit_threshold, rank_proba, run_threshold,  # noqa: F401
@@ -760,7 +760,9 @@ class Detector:
     threshold : 'contamination' | 'mad' | 'f1' (f1 needs fit(..., X_val=, y_val=)). See wildgan.thresholds.
     mad_k : k of the 'mad' rule (median + k * 1.4826 * MAD of the training scores).
     lam : weight of L_n in a = lam * L_n + (1 - lam) * L_o.
-    score : which score is the decision function: 'a' (default) | 'L_n' | 'L_o' | 'L_r' | 'A'.
+    score : which score is the decision function: None (default) = the method's own, as the CLI's `score
+        --threshold`, `report` and a study rank by (config.own_score): 'A' for 'fanogan', else 'a' | 'a' | 'L_n' |
+        'L_o' | 'L_r' | 'A'. The name in use is score_ once fitted.
     seed : a whole number >= 0 (sklearn's random_state, without its None: every fit is seeded, and the same seed
         gives the same networks and scores, with the same threads on the same machine).
     device ('auto' | 'cpu' | 'cuda'), minutes (wall-clock training budget), encoder_loss ('image' | 'latent').
@@ -793,13 +795,14 @@ class Detector:
     image is converted to R x R), trained_resolution_ (the resolution the networks were trained up to: R, or less
     when training ended before the last fade-in, which fit warns about; images are then scored at it), channels_,
     image_shape_ ((H, W, C) of the training images as given to fit; None when their sizes differ or they came from
-    a DataConfig / CLI run), conversion_, n_train_, model_ (wildgan.scoring.run.LoadedModel).
+    a DataConfig / CLI run), conversion_, n_train_, model_ (wildgan.scoring.run.LoadedModel), score_ (the score
+    decision_function returns: `score`, or the method's own with score=None).
     """
 
     def __init__(self, method: str = "wildgan", *, preset: str = "fast", total_kimg: float | None = None,
                  phase_kimg: float = 600.0, contamination: float = 0.05, threshold: str = "contamination",
-                 mad_k: float = 3.0, lam: float = 0.05, score: str = "a", seed: int = 0, device: str = "auto",
-                 resolution: int | None = None, channels: int | None = None, minutes: float | None = None,
+                 mad_k: float = 3.0, lam: float = 0.05, score: str | None = None, seed: int = 0,
+                 device: str = "auto", resolution: int | None = None, channels: int | None = None, minutes: float | None = None,
                  encoder_loss: str = "image", batch_mode: str = "mixed", resize_mode: str = "resize",
                  run_dir: str | None = None, skip_bad: bool = False, threads: int | None = None,
                  pixel_range: str = "auto", depth16: str = "per-image", width: int | None = None,
@@ -921,8 +924,8 @@ class Detector:
             raise ConfigError(f"channels must be 1 or 3 (None = from the images), got {self.channels!r}")
         if self.threshold not in RULES:
             raise ConfigError(f"threshold must be one of {RULES}, got {self.threshold!r}")
-        if self.score not in SCORE_NAMES:
-            raise ConfigError(f"score must be one of {SCORE_NAMES}, got {self.score!r}")
+        if self.score is not None and self.score not in SCORE_NAMES:
+            raise ConfigError(f"score must be one of {SCORE_NAMES}, or None for the method's own, got {self.score!r}")
         if self.batch_mode not in BATCH_MODES:
             raise ConfigError(f"batch_mode must be one of {BATCH_MODES}, got {self.batch_mode!r}")
         from .data.transforms import check_depth16
@@ -1137,7 +1140,7 @@ class Detector:
                 other = "isolated" if self.batch_mode == "mixed" else "mixed"
                 self._train_scores[other] = self._score_u8(x, other)
                 write_train_scores(run_dir, model, ids, self._train_scores[other], other)
-            self.decision_scores_ = scores[self.score]
+            self.decision_scores_ = scores[self.score_]
             self.n_train_ = int(len(x))
             self._set_threshold(X_val, y_val)
         except BaseException as e:
@@ -1236,7 +1239,7 @@ class Detector:
         val_scores = None if X_val is None else self.decision_function(X_val)
         thr = fit_threshold(self.threshold, self.decision_scores_, contamination=float(self.contamination),
                             k=float(self.mad_k), val_scores=val_scores, val_labels=y_val)
-        self.threshold_rule_ = replace(thr, params={**thr.params, "score": self.score})
+        self.threshold_rule_ = replace(thr, params={**thr.params, "score": self.score_})
         self.threshold_ = float(thr.value)
         self.labels_ = self.threshold_rule_.apply(self.decision_scores_)
 
@@ -1265,7 +1268,7 @@ class Detector:
 
     def _scoring_now(self) -> tuple[str, float, str]:
         # batch_mode only changes a wildgan run's scores (E's minibatch stddev); search and f-AnoGAN score per image
-        return (self.score, float(self.lam), self.batch_mode if self.model_.cfg.method == "wildgan" else "mixed")
+        return (self.score_, float(self.lam), self.batch_mode if self.model_.cfg.method == "wildgan" else "mixed")
 
     def _training_scores(self, batch_mode: str) -> tuple[dict[str, np.ndarray] | None, str]:
         """(every score of the training images under batch_mode, a at self.lam; or None and why they are not at
@@ -1313,7 +1316,7 @@ class Detector:
         if have is None:
             # pickled before the scoring settings were recorded: the threshold rule names the score it was fitted on
             # (its lam and batch_mode were not recorded: taken as they are)
-            have = (self.threshold_rule_.params.get("score", self.score), *want[1:])
+            have = (self.threshold_rule_.params.get("score", self.score_), *want[1:])
         if tuple(have) == want:
             return
         changed = ", ".join(f"{k} {a!r} -> {b!r}" for k, a, b in zip(SCORING_PARAMS, have, want) if a != b)
@@ -1334,7 +1337,7 @@ class Detector:
             thr = fit_threshold(rule.rule, self.decision_scores_,
                                 contamination=float(rule.params.get("contamination", self.contamination)),
                                 k=float(rule.params.get("k", self.mad_k)))
-            self.threshold_rule_ = replace(thr, params={**thr.params, "score": self.score})
+            self.threshold_rule_ = replace(thr, params={**thr.params, "score": self.score_})
             self.threshold_ = float(thr.value)
             self.labels_ = self.threshold_rule_.apply(self.decision_scores_)
 
@@ -1351,6 +1354,13 @@ class Detector:
         net = (int(self.resolution_), int(self.resolution_), int(self.channels_))
         given = getattr(self, "image_shape_", None)
         return [tuple(int(v) for v in given), net] if given and tuple(given) != net else [net]
+
+    @property
+    def score_(self) -> str:
+        """The name of the score decision_function returns: `score`, or with score=None the own score of the fitted
+        networks' method (config.own_score: 'A' for f-AnoGAN, else 'a'; the CLI's default too)."""
+        _check_fitted(self)
+        return self.score if self.score is not None else own_score(self.model_.cfg.method)
 
     @property
     def pixel_range_(self) -> str | None:
@@ -1391,7 +1401,7 @@ class Detector:
     def _needs_A(self) -> bool:
         """Whether decision_function needs f-AnoGAN's A: its two critic passes are about half of a wildgan
         scoring, and only the A score uses them (score_pgan's with_A)."""
-        return self.score == "A" or self.model_.cfg.method != "wildgan"
+        return self.score_ == "A" or self.model_.cfg.method != "wildgan"
 
     def _scores(self, X: Any, resume_dir: str | Path | None = None, with_A: bool = True) -> dict[str, np.ndarray]:
         folder = isinstance(X, (str, Path)) and Path(X).is_dir()
@@ -1431,7 +1441,7 @@ class Detector:
         folder, as in score_all. Only the scores it needs are computed (no critic passes unless score = 'A'; with
         a `resume_dir`, every score, so that its saved chunks serve score_all as well)."""
         _check_fitted(self)
-        return self._scores(X, resume_dir, with_A=self._needs_A())[self.score]
+        return self._scores(X, resume_dir, with_A=self._needs_A())[self.score_]
 
     def predict(self, X: Any) -> np.ndarray:
         """int64 [N]: 1 = anomaly (score > threshold_), 0 = normal."""
@@ -1469,7 +1479,7 @@ class Detector:
         scores = {k: np.asarray(v, dtype=np.float64) for k, v in res.scores.items()}
         gen = "G" if m.cfg.method == "fanogan" else m.cfg.score.generator
         return HeatMaps(images=x, recon=np.asarray(res.recon, dtype=np.float32), maps=maps,
-                        scores=scores[self.score], all_scores=scores, ids=list(ids), score=self.score,
+                        scores=scores[self.score_], all_scores=scores, ids=list(ids), score=self.score_,
                         lod=float(m.lod), generator=gen)
 
     def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:
@@ -1634,8 +1644,8 @@ class Detector:
         det.threshold_ = float(det.threshold_rule_.value)
         det.labels_ = det.threshold_rule_.apply(det.decision_scores_)
         det._scoring = det._scoring_now()          # save() synced them: the saved scores are those of its params
-        fitted_score = det.threshold_rule_.params.get("score", det.score)
-        if fitted_score != det.score:
+        fitted_score = det.threshold_rule_.params.get("score", det.score_)
+        if fitted_score != det.score_:
             # written by a save() from before it synced: the scores and threshold are fitted_score's, so predict
             # re-derives them for the saved score, or says why it cannot
             det._scoring = (fitted_score, *det._scoring[1:])
@@ -1643,14 +1653,15 @@ class Detector:
 
     @classmethod
     def from_run(cls, run_dir: str | Path, *, contamination: float = 0.05, threshold: str = "contamination",
-                 mad_k: float = 3.0, score: str = "a", lam: float | None = None, batch_mode: str = "mixed",
+                 mad_k: float = 3.0, score: str | None = None, lam: float | None = None, batch_mode: str = "mixed",
                  device: str = "auto", checkpoint: str | Path | None = None, X_val: Any = None, y_val: Any = None,
                  verbose: bool = False) -> "Detector":
         """A fitted Detector from a `wildgan train` run directory. decision_scores_ are the scores of the run's own
         training split (scored once, cached in RUN_DIR/train_scores.csv); the threshold comes from them.
 
-        The threshold and score parameters (contamination, threshold, mad_k, score, lam) are this call's arguments,
-        also for a run_dir that a Detector.fit wrote: the run records its training, not how a Detector thresholded
+        The threshold and score parameters (contamination, threshold, mad_k, score, lam) are this call's arguments
+        (score=None: the run's method's own, as `wildgan score --threshold` thresholds it), also for a run_dir that a
+        Detector.fit wrote: the run records its training, not how a Detector thresholded
         it. Detector.save / Detector.load keep a fitted Detector whole, its threshold included."""
         from .scoring.run import load_model, read_split_info
 
@@ -1689,7 +1700,7 @@ class Detector:
             det.conversion_["float_range"] = frange
         det._scoring = det._scoring_now()
         det._train_scores = {"lam": float(det.lam), det._scoring[2]: scores}
-        det.decision_scores_ = np.asarray(scores[score], dtype=np.float64)
+        det.decision_scores_ = np.asarray(scores[det.score_], dtype=np.float64)
         det.n_train_ = int(len(det.decision_scores_))
         det._set_threshold(X_val, y_val)
         return det

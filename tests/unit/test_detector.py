@@ -226,7 +226,7 @@ def test_a_new_score_lam_or_batch_mode_after_fit_rederives_decision_scores_and_t
                                       y_val=np.r_[np.zeros(16, int), np.ones(len(noise), int)])
     with pytest.raises(ConfigError, match="f1 threshold comes from the validation set"):
         f1.set_params(score="L_n")
-    assert f1.score == "a" and f1.threshold_rule_.rule == "f1"
+    assert f1.score is None and f1.score_ == "a" and f1.threshold_rule_.rule == "f1"
     # a parameter of another rule would change nothing: refused
     with pytest.raises(ConfigError, match=r"contamination belongs to the 'contamination' rule, and the rule is 'mad'"):
         copy.copy(det).set_threshold("mad").set_threshold(contamination=0.2)

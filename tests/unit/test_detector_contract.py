@@ -111,3 +111,37 @@ def test_sklearns_check_is_fitted_and_tags_work(blobs) -> None:
     det.fit(blobs)
     check_is_fitted(det)
     assert sk.base.clone(det).__sklearn_is_fitted__() is False
+
+
+def test_an_fanogan_detector_scores_by_its_own_score_A_by_default(blobs, tmp_path) -> None:
+    """score=None (the default) is the method's own score, as the CLI's: A for f-AnoGAN (its a, from the izi_f
+    encoder, is not what it was made for). It stays None in get_params (clone, grid searches) and through save /
+    load; from_run resolves it from the run's method; an explicit score still wins."""
+    sk = pytest.importorskip("sklearn")
+
+    det = Detector("fanogan", total_kimg=0.016, width=8, device="cpu", run_dir=str(tmp_path / "run")).fit(blobs)
+    assert det.get_params()["score"] is None and det.score_ == "A"
+    every = det.score_all(blobs)
+    np.testing.assert_allclose(det.decision_function(blobs), every["A"], rtol=1e-6)
+    np.testing.assert_allclose(det.decision_scores_, every["A"], rtol=1e-6)
+    assert det.threshold_rule_.params["score"] == "A"
+    assert sk.base.clone(det).get_params()["score"] is None
+
+    loaded = Detector.load(det.save(tmp_path / "m"))
+    assert loaded.score is None and loaded.score_ == "A" and loaded.threshold_ == det.threshold_
+    run = Detector.from_run(det.run_dir_, device="cpu")
+    assert run.score_ == "A" and run.threshold_ == pytest.approx(det.threshold_, rel=1e-6)
+
+    chosen = det.set_params(score="a")
+    assert chosen.score_ == "a" and chosen.threshold_rule_.params["score"] == "a"
+    np.testing.assert_allclose(chosen.decision_function(blobs), every["a"], rtol=1e-6)
+    np.testing.assert_allclose(chosen.decision_scores_, every["a"], rtol=1e-6)
+    assert Detector.from_run(det.run_dir_, device="cpu", score="a").score_ == "a"
+    assert det.set_params(score=None).threshold_rule_.params["score"] == "A"
+
+
+def test_a_pgan_detector_scores_by_a_by_default_and_a_bad_score_is_refused(blobs, no_training) -> None:
+    with pytest.raises(ConfigError, match="score must be one of .*or None for the method's own, got 'b'"):
+        Detector(**TINY, score="b").fit(blobs)
+    with pytest.raises(AttributeError):          # (NotFittedError) score_ names the fitted networks' score
+        Detector(**TINY).score_
