@@ -198,7 +198,7 @@ def _add_train_args(p: argparse.ArgumentParser, study: bool = False) -> None:
     g.add_argument("--gp-precision", choices=("fp32", "amp"), default="fp32",
                    help="the gradient penalty's critic pass and double backward: fp32 (default) or under --amp's "
                         "autocast (may be faster on a GPU, not yet measured; slightly less accurate)")
-    g.add_argument("--threads", type=int,
+    g.add_argument("--threads", type=_threads, metavar="N",
                    help="CPU threads for training (default or 0: torch's, the core count); fix it for results "
                         "that reproduce across machines")
     g.add_argument("--ema-warmup", choices=("on", "off"), default="on",
@@ -310,7 +310,16 @@ def _option_value(action: argparse.Action, v: Any, path: Path) -> Any:
     elif isinstance(v, list) and all(isinstance(x, (str, int, float)) and not isinstance(x, bool) for x in v):
         v = ",".join(map(str, v))                           # e.g. normal: [airplane, ship]
     elif isinstance(v, (str, int, float)) and not isinstance(v, bool):
+        if action.type is not None and isinstance(v, float) and v.is_integer():
+            v = int(v)                                      # threads: 2.0, as the int options take it
         v = str(v)                                          # e.g. normal: 2
+        if action.type is not None:
+            # an option with its own parser (--threads, --keep-checkpoints, --device): argparse runs it on this
+            # string default too, but its error would name the option and not the file the value came from
+            try:
+                action.type(v)
+            except (argparse.ArgumentTypeError, ValueError) as e:
+                raise ConfigError(f"{path}: {name} {e}") from None
     else:
         raise ConfigError(f"{path}: {name} must be a string, got {v!r}")
     if action.choices is not None and v not in action.choices:
@@ -1448,7 +1457,7 @@ def make_parser() -> argparse.ArgumentParser:
     d.add_argument("--preset", choices=("paper", "fast", "tiny"), default="tiny", help="network width (default tiny)")
     d.add_argument("--total-kimg", type=float, default=30.0, help="training length in kimg (default 30)")
     d.add_argument("--phase-kimg", type=float, default=4.0, help="kimg per fade / stable phase (default 4)")
-    d.add_argument("--threads", type=int, default=1,
+    d.add_argument("--threads", type=_threads, default=1, metavar="N",
                    help="CPU threads (default 1: reproducible numbers on any machine; 0 = torch's default)")
     d.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     d.add_argument("--device", default="auto", type=_device, help=DEVICE_HELP)

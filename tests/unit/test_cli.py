@@ -1158,3 +1158,29 @@ def test_a_run_inside_its_own_data_folder_is_refused_before_anything_is_written(
                      "--threads", "1", "--no-progress", "--no-train-scores"]) == 2
         assert f"--out {out} is inside the data folder {pile}" in capsys.readouterr().err
     assert sorted(p.name for p in pile.iterdir()) == [f"{i:02d}.png" for i in range(20)]      # nothing written
+
+
+@pytest.mark.parametrize("cmd", [["train", "--out", "run"], ["study", "--out", "study"], ["demo", "--out", "demo"]])
+def test_negative_threads_are_refused_when_the_options_are_read(cmd, tmp_path, capsys, monkeypatch) -> None:
+    """train refused --threads -1 only after loading the data (its TrainConfig), demo deep in the training it starts:
+    now at argument parsing, with the message of score / evaluate / report, before anything is read or written."""
+    from wildgan.cli import make_parser
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as e:
+        main([*cmd, "--threads", "-1"])
+    assert e.value.code == 2
+    assert "argument --threads: must be at least 0 (0 = torch's default), got -1" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
+    assert make_parser().parse_args([*cmd, "--threads", "0"]).threads == 0        # 0 = torch's default, as before
+
+
+def test_threads_from_a_config_file_are_checked_as_on_the_command_line(tmp_path, capsys) -> None:
+    cfg = tmp_path / "opts.yaml"
+    cfg.write_text("threads: 2.0\n")
+    assert dry_run(capsys, "--config", str(cfg))["train"]["threads"] == 2
+    cfg.write_text("threads: -1\n")
+    assert main(["train", "--out", str(tmp_path / "run"), "--config", str(cfg)]) == 2
+    assert f"{cfg}: --threads must be at least 0 (0 = torch's default), got -1" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
