@@ -102,12 +102,26 @@ def _device(text: str) -> str:
 def _add_train_args(p: argparse.ArgumentParser, study: bool = False) -> None:
     """Options shared by train and study; `study` leaves out the ones a study takes as lists."""
     g = p.add_argument_group("data")
-    g.add_argument("--data", help="folder tree, CIFAR-10 batch dir, .npz or .tar.gz (default: $WILDGAN_DATA, "
-                                  "else the embedded MNIST sample)")
-    g.add_argument("--dataset", default="auto",
-                   help="protocol: auto | cifar10 | chula-rbc12 | mnist | folder | npz | unlabelled (default: "
-                        "auto; a folder of loose images is unlabelled: all of it is trained on, no test split); "
-                        "cifar-batches insists on CIFAR-10's python batches (the cifar10 protocol)")
+    if study:
+        # a study measures AUC on each cell's test split: cmd_study refuses unlabelled data, which train takes
+        g.add_argument("--data", help="labelled data: a tree of class folders, a CIFAR-10 batch dir, an .npz with "
+                                      "labels, or a .tar.gz of class folders or CIFAR-10's batches (default: $WILDGAN_DATA, else the embedded MNIST "
+                                      "sample)")
+        g.add_argument("--dataset", default="auto",
+                       help="protocol of every cell's split: auto | cifar10 | chula-rbc12 | mnist | folder | npz "
+                            "(default: auto, chosen by the data; labelled data of other kinds takes the generic "
+                            "one-vs-rest protocol); cifar-batches insists on CIFAR-10's python batches (the cifar10 "
+                            "protocol). Each cell trains on its --normal class(es) plus the gamma fraction of "
+                            "anomalies drawn from the other classes and is evaluated on the protocol's test split; "
+                            "unlabelled data (a folder of loose images, --dataset unlabelled) has no test split "
+                            "and is refused")
+    else:
+        g.add_argument("--data", help="folder tree, CIFAR-10 batch dir, .npz or .tar.gz (default: $WILDGAN_DATA, "
+                                      "else the embedded MNIST sample)")
+        g.add_argument("--dataset", default="auto",
+                       help="protocol: auto | cifar10 | chula-rbc12 | mnist | folder | npz | unlabelled (default: "
+                            "auto; a folder of loose images is unlabelled: all of it is trained on, no test split); "
+                            "cifar-batches insists on CIFAR-10's python batches (the cifar10 protocol)")
     if not study:
         g.add_argument("--normal", help="normal class name(s) or integer label(s), comma separated "
                                         "(default: the protocol's: automobile for CIFAR-10, normal (the normal "
@@ -126,7 +140,9 @@ def _add_train_args(p: argparse.ArgumentParser, study: bool = False) -> None:
     g.add_argument("--download", action="store_true",
                    help="with --dataset cifar10: download the python batches into --data when it does not exist "
                         "(without --data: into $WILDGAN_CACHE/cifar10, by default ~/.cache/wildgan/cifar10)")
-    g.add_argument("--skip-bad", action="store_true", help="skip unreadable images (listed in RUN_DIR/skipped.txt)")
+    g.add_argument("--skip-bad", action="store_true",
+                   help="skip unreadable images (listed in " + ("each cell's STUDY_DIR/runs/CELL/skipped.txt)" if study
+                                                                else "RUN_DIR/skipped.txt)"))
     g.add_argument("--resize", choices=("resize", "error"), default="resize",
                    help="images of another size: resize them (default) or stop with an error")
     g.add_argument("--square", choices=("crop", "pad"), default="crop",
@@ -205,8 +221,10 @@ def _add_train_args(p: argparse.ArgumentParser, study: bool = False) -> None:
                    help="warm up the Gs EMA, beta_t = min(0.999, (1+t)/(10+t)) (default on: makes Gs usable in short "
                         "runs, the same after ~9k iterations); off = the authors' constant 0.999")
     g.add_argument("--tensorboard", action="store_true",
-                   help="also log scalars and sample grids for TensorBoard (RUN_DIR/tensorboard; wildgan and search "
-                        "runs; needs `pip install tensorboard`)")
+                   help="also log scalars and sample grids for TensorBoard ("
+                        + ("each cell's STUDY_DIR/runs/CELL/tensorboard; wildgan and search cells" if study else
+                           "RUN_DIR/tensorboard; wildgan and search runs")
+                        + "; needs `pip install tensorboard`)")
     # same dest: `--resume --no-tensorboard` continues a run recorded with --tensorboard where the package is missing
     g.add_argument("--no-tensorboard", dest="tensorboard", action="store_false", default=False,
                    help="no TensorBoard logs (the default" + (")" if study else
@@ -1437,8 +1455,12 @@ def make_parser() -> argparse.ArgumentParser:
     _add_train_args(st, study=True)
     st.add_argument("--normal", help="normal class(es), comma separated: one one-vs-rest cell each (join classes "
                                      "with + for one cell with several normal classes, e.g. 0+1), or 'all' (every "
-                                     "class; default: the data set's default normal class(es), as one cell)")
-    st.add_argument("--contamination", default="0,0.02", help="gammas, comma separated (default 0,0.02)")
+                                     "class; default: the protocol's default normal class(es), as one cell: "
+                                     "automobile for CIFAR-10, the normal RBCs for chula-rbc12, 2 for MNIST; other "
+                                     "labelled folders and .npz files have none and need it)")
+    st.add_argument("--contamination", default="0,0.02",
+                    help="gammas, comma separated: the fractions of anomalies injected into each cell's training "
+                         "set, each in [0, 1) (default 0,0.02)")
     st.add_argument("--methods", default="wildgan", help="comma separated: wildgan,fanogan,search (default wildgan)")
     st.add_argument("--encoder-loss", default="image",
                     help="comma separated: image,latent (default image; wildgan cells only)")

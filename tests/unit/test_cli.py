@@ -1184,3 +1184,14 @@ def test_threads_from_a_config_file_are_checked_as_on_the_command_line(tmp_path,
     assert f"{cfg}: --threads must be at least 0 (0 = torch's default), got -1" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
 
+
+def test_study_help_describes_the_data_a_study_takes() -> None:
+    """study shares train's data options, but a study refuses unlabelled data and writes each cell's run under
+    STUDY_DIR/runs: its help must not describe train's unlabelled pile or train's run folder."""
+    from wildgan.cli import _sub_parser, make_parser
+
+    p = make_parser()
+    study, train = (" ".join(_sub_parser(p, c).format_help().split()) for c in ("study", "train"))
+    assert "all of it is trained on" in train and "all of it is trained on" not in study
+    assert "--dataset unlabelled) has no test split and is refused" in study
+    assert "RUN_DIR/" not in study and "STUDY_DIR/runs/CELL/skipped.txt" in study
