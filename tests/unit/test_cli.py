@@ -1195,3 +1195,37 @@ def test_study_help_describes_the_data_a_study_takes() -> None:
     assert "all of it is trained on" in train and "all of it is trained on" not in study
     assert "--dataset unlabelled) has no test split and is refused" in study
     assert "RUN_DIR/" not in study and "STUDY_DIR/runs/CELL/skipped.txt" in study
+
+
+def test_an_older_run_inside_its_data_folder_resumes_on_the_data_alone(tmp_path, capsys, monkeypatch):
+    """An older wildgan took --out inside --data; train then refused to --resume such a run. It resumes now, with a
+    warning, and the readers leave the run's folder out: its sample grids are not training images, the pile still
+    reads as a pile (a run folder beside the images made it a labelled tree), and the split matches split.json."""
+    from PIL import Image
+
+    import wildgan.training.run as training_run
+    from wildgan.data.readers import load_dataset
+
+    pile = tmp_path / "pile"
+    pile.mkdir()
+    for i in range(20):
+        Image.fromarray(np.full((8, 8), 10 * i, np.uint8)).save(pile / f"{i:02d}.png")
+    run = pile / "run"
+    common = ["--preset", "tiny", "--threads", "1", "--no-progress", "--no-train-scores", "--phase-kimg", "0.02"]
+    with monkeypatch.context() as m:
+        m.setattr(training_run, "_refuse_run_inside_data", lambda *a, **k: None)        # the older wildgan
+        assert main(["train", "--data", str(pile), *common, "--total-kimg", "0.04", "--out", str(run)]) == 0
+    assert list((run / "samples").glob("*.png"))
+    recorded = json.loads((run / "split.json").read_text())
+    capsys.readouterr()
+    assert main(["train", "--out", str(run), "--resume", "--total-kimg", "0.08", "--no-progress"]) == 0, \
+        capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"warning: {run} is inside its data folder {pile}" in err and "resuming wildgan" in err
+    again = json.loads((run / "split.json").read_text())
+    assert again["n_train"] == recorded["n_train"] == 20 and again["protocol"] == "unlabelled"
+    train, test, fmt = load_dataset(pile, "auto", progress=False)
+    assert fmt == "unlabelled-folder" and len(train.x) == 20 and test is None
+    # a new run inside the data is still refused
+    assert main(["train", "--data", str(pile), *common, "--total-kimg", "0.04", "--out", str(pile / "new")]) == 2
+    assert f"--out {pile / 'new'} is inside the data folder {pile}" in capsys.readouterr().err

@@ -61,6 +61,33 @@ def test_folder_tree_flat(tmp_path):
     assert train.ids[0] == "cat/000.png" and train.y.dtype == np.int64
 
 
+def _fake_run(run: Path) -> Path:
+    """What `wildgan train` writes before it trains (config.json beside split.json), and a sample grid."""
+    (run / "samples").mkdir(parents=True)
+    (run / "config.json").write_text('{"data": {}, "net": {"resolution": 8}, "train": {}}')
+    (run / "split.json").write_text("{}")
+    save(run / "samples" / "fakes-000000.128kimg.png", np.zeros((8, 8), np.uint8))
+    return run
+
+
+def test_a_run_or_study_folder_inside_the_data_is_not_read_as_data(tmp_path):
+    """An older wildgan could write a run into its own data folder: its sample grids are not images of the data, it
+    is no class, and beside a pile's images it must not turn the pile into a labelled tree (its subfolders)."""
+    make_tree(tmp_path / "d", classes=("cat", "dog"), n=4)
+    _fake_run(tmp_path / "d" / "run")
+    _fake_run(tmp_path / "d" / "study" / "runs" / "cell")
+    (tmp_path / "d" / "study" / "results.jsonl").write_text("")
+    train, _, kind = load_dataset(tmp_path / "d")
+    assert kind == "folder" and train.class_names == ["cat", "dog"] and len(train.x) == 8
+    pile = tmp_path / "pile"
+    for i in range(4):
+        save(pile / f"{i}.png", np.full((8, 8), 50 * i, np.uint8))
+    _fake_run(pile / "run")
+    train, test, kind = load_dataset(pile)
+    assert kind == "unlabelled-folder" and len(train.x) == 4 and test is None
+    assert [Path(p).name for p in load_images([pile], 8, 1)[1]] == [f"{i}.png" for i in range(4)]
+
+
 def test_folder_tree_train_test_and_case_insensitive_ext(tmp_path):
     make_tree(tmp_path / "d", split="train", ext=".PNG")
     make_tree(tmp_path / "d", split="test", classes=("a", "b", "c"), ext=".Jpg")

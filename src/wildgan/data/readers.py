@@ -68,6 +68,14 @@ _SKIPPED_DIRS = frozenset({"__MACOSX"})
 def _hidden(name: str) -> bool:
     """A hidden file or folder (.name), or a folder of _SKIPPED_DIRS: never read."""
     return name.startswith(".") or name in _SKIPPED_DIRS
+
+
+def _skipped_dir(path: str | Path) -> bool:
+    """A sub-folder never read as data: hidden, of _SKIPPED_DIRS, or a wildgan run or study. A run that an older
+    wildgan wrote inside its own data folder (train now refuses that, but resumes such a run) would otherwise add its
+    sample grids and figures to the data, make a pile read as a labelled tree, and change the split a resume checks."""
+    p = Path(path)
+    return _hidden(p.name) or _is_run_dir(p) or _is_study_dir(p)
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 CIFAR_BATCH_FILES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
 DATASETS = ("auto", "cifar10", "chula-rbc12", "mnist", "folder", "npz", "cifar-batches", "unlabelled")
@@ -551,7 +559,7 @@ def _walk(folder: Path) -> Iterator[tuple[str, list[str]]]:
         keep = []
         # real folders claim their place before links to them (pile/b before the alias pile/a_b -> pile/b), so an
         # image keeps the id of where it is; the walk order stays sorted
-        names = sorted(d for d in dirnames if not _hidden(d))
+        names = sorted(d for d in dirnames if not _skipped_dir(os.path.join(dirpath, d)))
         for d in sorted(names, key=lambda d: os.path.islink(os.path.join(dirpath, d))):
             real = os.path.realpath(os.path.join(dirpath, d))
             if real not in seen:
@@ -1263,7 +1271,7 @@ def _shrink_uniform(x: np.ndarray, o: _Opts, warn: bool = True) -> np.ndarray:
 
 # ------------------------------------------------------------------------------------------------ folder trees
 def _subdirs(p: Path) -> list[Path]:
-    return sorted((d for d in p.iterdir() if d.is_dir() and not _hidden(d.name)), key=lambda d: d.name)
+    return sorted((d for d in p.iterdir() if d.is_dir() and not _skipped_dir(d)), key=lambda d: d.name)
 
 
 def _find_split_dirs(root: Path) -> tuple[Path | None, Path | None, Path]:
@@ -1979,7 +1987,7 @@ def wildgan_output_error(p: Path) -> DataError | None:
     checked are the ones every run writes before it trains (config.json beside split.json) or a study's results."""
     if not p.is_dir():
         return None
-    if ((p / "split.json").is_file() or (p / "network-final.json").is_file()) and _is_run_config(p / "config.json"):
+    if _is_run_dir(p):
         what, source = "a wildgan run directory (written by `wildgan train`)", None
         try:
             source = json.loads((p / "split.json").read_text()).get("source")
@@ -1988,10 +1996,18 @@ def wildgan_output_error(p: Path) -> DataError | None:
         data = f"; it was trained on {source}" if isinstance(source, str) and source else ""
         return DataError(f"{p}: is {what}, not images or a data set{data}. Pass the images' folder or data-set "
                          f"file; the run itself is the first argument of `wildgan score`, `evaluate` and `report`")
-    if (p / "results.jsonl").is_file() and (p / "runs").is_dir():
+    if _is_study_dir(p):
         return DataError(f"{p}: is a wildgan study directory (written by `wildgan study`), not images or a data set. "
                          f"Pass the images' folder or data-set file; `wildgan report {p}` reports the study")
     return None
+
+
+def _is_run_dir(p: Path) -> bool:
+    return ((p / "split.json").is_file() or (p / "network-final.json").is_file()) and _is_run_config(p / "config.json")
+
+
+def _is_study_dir(p: Path) -> bool:
+    return (p / "results.jsonl").is_file() and (p / "runs").is_dir()
 
 
 def _is_run_config(path: Path) -> bool:

@@ -120,7 +120,7 @@ def check_run_dir(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwr
     for d in (run_dir, *run_dir.parents):
         if d.exists() and not d.is_dir():
             raise ConfigError(f"--out {run_dir}: {d} is a file; give a folder for the run")
-    _refuse_run_inside_data(cfg, run_dir)
+    _refuse_run_inside_data(cfg, run_dir, resume=resume)
     if resume and not (run_dir / "config.json").is_file():
         why = "no such folder" if not run_dir.exists() else "no run in it: no config.json"
         raise ConfigError(f"{run_dir}: nothing to resume ({why}); start a run there without --resume, or give the "
@@ -143,23 +143,30 @@ def check_run_dir(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwr
                               f"train --out {run_dir} --resume` alone uses the run's own config.yaml")
 
 
-def _refuse_run_inside_data(cfg: RunConfig, run_dir: Path) -> None:
-    """A run written into its own data folder (or below it) adds its sample grids and report figures to the images
-    the folder holds: the next read of the data (a --resume, an evaluation, the training scores of a --threshold)
-    finds other images than the run trained on, and the folder then reads as a run rather than as data."""
+def _data_folder_holding(cfg: RunConfig, run_dir: Path) -> Path | None:
+    """The data folder run_dir is in (or is), else None."""
     if not cfg.data.data:
-        return
+        return None
     try:
         place = Path(_data_place(cfg.data.data))
     except WildganError:
-        return                                   # missing or ambiguous data: the data loader says what is wrong
+        return None                              # missing or ambiguous data: the data loader says what is wrong
     if not place.is_dir():
-        return                                   # an .npz or a tar: what the run writes beside it is not read
+        return None                              # an .npz or a tar: what the run writes beside it is not read
     out = Path(run_dir).resolve()
-    if out == place or place in out.parents:
-        raise ConfigError(f"--out {run_dir} is inside the data folder {place}: the run's sample grids and report "
-                          f"figures would be read as images of the data the next time it is read (a --resume, an "
-                          f"evaluation); choose an --out outside {place}")
+    return place if out == place or place in out.parents else None
+
+
+def _refuse_run_inside_data(cfg: RunConfig, run_dir: Path, resume: bool = False) -> None:
+    """A run written into its own data folder (or below it) mixes its sample grids and report figures with the
+    images the folder holds: wildgan's readers leave a run folder out, but any other tool reading the data sees
+    them, and the data folder itself (--out = --data) would read as a run. A new run there is refused; a run an
+    older wildgan wrote there may be resumed (_train_run says where it is)."""
+    place = _data_folder_holding(cfg, run_dir)
+    if place is None or (resume and (Path(run_dir) / "config.json").is_file() and Path(run_dir).resolve() != place):
+        return
+    raise ConfigError(f"--out {run_dir} is inside the data folder {place}: the run's sample grids and report figures "
+                      f"would mix with the data's images; choose an --out outside {place}")
 
 
 def _refuse_resume_without_checkpoints(run_dir: Path) -> None:
@@ -532,6 +539,12 @@ def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, 
             log(f"note: resumed with other numeric settings ({'; '.join(changed)}): the weights were trained under "
                 f"both, config.yaml records the new ones, so a `--config` replay of this run matches it only up to "
                 f"float noise")
+    inside = _data_folder_holding(cfg, run_dir) if resume else None
+    if inside is not None:
+        # (an older wildgan took such an --out): the readers leave the run's folder out of the data, so the split
+        # below is rebuilt from the data's own images and checked against split.json as for any resume
+        log(f"warning: {run_dir} is inside its data folder {inside} (an older wildgan allowed that; a new run there "
+            f"is refused): the run's own files are left out whenever the data is read")
     split_json = run_dir / "split.json"
     if resume and split_json.is_file():
         try:
