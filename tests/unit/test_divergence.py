@@ -82,3 +82,25 @@ def test_all_finite_names_the_network_with_a_nan_or_inf_and_passes_large_finite_
         assert all_finite({"a": a, "b": b}) == "b"
         with torch.no_grad():
             b.bias[1] = 0.0
+
+
+def test_tensorboard_after_a_rollback_continues_from_the_checkpoint(tmp_path, monkeypatch, one_thread) -> None:
+    # as stats.jsonl: the events written between the checkpoint and the divergence are not shown beside the retry's
+    pytest.importorskip("tensorboard", reason="tensorboard not installed (pip install 'wildgan[tensorboard]')")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    _nan_critic(monkeypatch, lambda n: 16 < n <= 18)
+    logs: list[str] = []
+    res = train_pgan(_x(), _cfg(tensorboard=True, sample_kimg=0.05), tmp_path, progress=False, log=logs.append)
+    assert res.status == "done" and sum("rolled back" in m for m in logs) == 1
+    ea = EventAccumulator(str(tmp_path / "tensorboard"), size_guidance={"scalars": 0, "images": 0})
+    ea.Reload()
+    rows = [json.loads(line) for line in (tmp_path / "stats.jsonl").read_text().splitlines()]
+    for tag in ea.Tags()["scalars"]:
+        steps = [e.step for e in ea.Scalars(tag)]
+        assert all(a < b for a, b in zip(steps, steps[1:])), (tag, steps)
+        assert all(math.isfinite(e.value) for e in ea.Scalars(tag)), tag
+    assert [e.step for e in ea.Scalars("D/loss")] == [int(round(r["kimg"] * 1000)) for r in rows]
+    grids = [e.step for e in ea.Images("samples/Gs")]
+    assert all(a < b for a, b in zip(grids, grids[1:])) and grids[-1] == res.nimg, grids
+

@@ -871,7 +871,7 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
     fixed_z = torch.randn(64, nc.latent_size, generator=torch.Generator().manual_seed(tc.seed + 1)).to(device)
 
     stats_f = open(run_dir / "stats.jsonl", "a", encoding="utf-8") if is_main else None
-    tb = TensorBoardLog(run_dir, tc.tensorboard and is_main)
+    tb = TensorBoardLog(run_dir, tc.tensorboard and is_main, resume_nimg=state.nimg if resume else None)
     acc: dict[str, torch.Tensor] = {}
     acc_n = 0
     t_start = time.time()
@@ -941,6 +941,7 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
             stats_f.close()
             _drop_stats_after(run_dir, state.nimg)
             stats_f = open(run_dir / "stats.jsonl", "a", encoding="utf-8")   # (the truncation replaced the file)
+        tb.restart_at(state.nimg)                # the same for TensorBoard's scalars and sample grids
         t_log, nimg_log, eta_anchor = time.time(), state.nimg, None
         next_ckpt = (state.nimg // every + 1) * every
         if every_sample:
