@@ -174,11 +174,15 @@ def _add_train_args(p: argparse.ArgumentParser, study: bool = False) -> None:
     g.add_argument("--phase-kimg", type=float, default=600.0,
                    help="kimg of the stable phase per resolution (default 600)")
     g.add_argument("--transition-kimg", type=float, help="kimg of each fade-in (default: = --phase-kimg)")
+    # what a kill -9 loses is not counted: the budget is of the training the run keeps (and trains again), so it
+    # stays the same however often, or wherever between checkpoints, a session was killed
+    kept = ("; counted over all the sessions of a resumed run, each up to its last checkpoint: what a session "
+            "killed without one (kill -9, a crash) trained after it is trained again, and its time is not counted")
     g.add_argument("--minutes", type=float,
                    help="wall-clock budget of each cell's training, in minutes; stops it with a checkpoint when "
-                        "reached" if study else
+                        "reached" + kept if study else
                    "wall-clock budget of the training, in minutes; stops with a checkpoint when reached (the "
-                   "training images are then scored once, see --no-train-scores)")
+                   "training images are then scored once, see --no-train-scores)" + kept)
     if not study:
         g.add_argument("--encoder-loss", choices=("image", "latent"), default="image",
                        help="the encoder's loss, wildgan method only: image: d_I = |G(z) - G(E(G(z)))| (proposed, the "

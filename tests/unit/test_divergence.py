@@ -82,3 +82,102 @@ def test_all_finite_names_the_network_with_a_nan_or_inf_and_passes_large_finite_
         assert all_finite({"a": a, "b": b}) == "b"
         with torch.no_grad():
             b.bias[1] = 0.0
+
+
+def test_tensorboard_after_a_rollback_continues_from_the_checkpoint(tmp_path, monkeypatch, one_thread) -> None:
+    # as stats.jsonl: the events written between the checkpoint and the divergence are not shown beside the retry's
+    pytest.importorskip("tensorboard", reason="tensorboard not installed (pip install 'wildgan[tensorboard]')")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    _nan_critic(monkeypatch, lambda n: 16 < n <= 18)
+    logs: list[str] = []
+    res = train_pgan(_x(), _cfg(tensorboard=True, sample_kimg=0.05), tmp_path, progress=False, log=logs.append)
+    assert res.status == "done" and sum("rolled back" in m for m in logs) == 1
+    ea = EventAccumulator(str(tmp_path / "tensorboard"), size_guidance={"scalars": 0, "images": 0})
+    ea.Reload()
+    rows = [json.loads(line) for line in (tmp_path / "stats.jsonl").read_text().splitlines()]
+    for tag in ea.Tags()["scalars"]:
+        steps = [e.step for e in ea.Scalars(tag)]
+        assert all(a < b for a, b in zip(steps, steps[1:])), (tag, steps)
+        assert all(math.isfinite(e.value) for e in ea.Scalars(tag)), tag
+    assert [e.step for e in ea.Scalars("D/loss")] == [int(round(r["kimg"] * 1000)) for r in rows]
+    grids = [e.step for e in ea.Images("samples/Gs")]
+    assert all(a < b for a, b in zip(grids, grids[1:])) and grids[-1] == res.nimg, grids
+
+
+def _end_cfg(**train: Any) -> RunConfig:
+    # 0.55 kimg: 36 iterations of 16 images in rounds of 4, checkpoints at 128, 256, 320, 448 and 512 images, the end
+    # at 576, between checkpoints; no stats row (log_every 1000), so only the weights' check can see a NaN
+    return _cfg(**{"total_kimg": 0.55, "log_every": 1000, **train})
+
+
+def test_weights_gone_nan_in_the_last_round_roll_back_and_train_on(tmp_path, monkeypatch, one_thread) -> None:
+    _nan_critic(monkeypatch, lambda n: n in (33, 34))     # the last round: iterations 33-36
+    logs: list[str] = []
+    res = train_pgan(_x(), _end_cfg(), tmp_path, progress=False, log=logs.append)
+    assert res.status == "done" and res.nimg == 576
+    assert [m for m in logs if "rolled back" in m] == [
+        "warning: non-finite weights in G at 0.6 kimg; rolled back to 0.5 kimg with lr 0.0005"], logs
+    from wildgan import checkpoint as ckpt
+
+    final, meta = ckpt.load_checkpoint(tmp_path / "network-final.json")
+    assert meta["nimg"] == 576 and not ckpt.nonfinite_tensors(list(final.values()))
+    end = ckpt.read_meta(tmp_path / "checkpoints" / f"{ckpt.checkpoint_name(576)}.json")
+    assert end["lr"] == 0.0005 and end["rollbacks"] == 1
+
+
+def test_weights_gone_nan_in_the_last_round_stop_as_anywhere_else(tmp_path, monkeypatch, one_thread) -> None:
+    # --on-divergence stop: the usual divergence error (with its way on), no final networks, no checkpoint of the end
+    _nan_critic(monkeypatch, lambda n: n in (33, 34))
+    with pytest.raises(DivergenceError, match=r"non-finite weights in G at 0\.6 kimg.*continue with --resume "
+                                              r"--on-divergence rollback"):
+        train_pgan(_x(), _end_cfg(on_divergence="stop"), tmp_path, progress=False, log=lambda m: None)
+    assert not list(tmp_path.glob("network-final.*"))
+    assert sorted(p.name for p in (tmp_path / "checkpoints").glob("*.json"))[-1] == "ckpt-000000000512.json"
+
+
+@pytest.mark.parametrize("total_kimg", [0.55, 0.5])     # the end between checkpoints, and on one (512 images)
+def test_a_signal_in_the_last_round_ends_a_complete_training(tmp_path, monkeypatch, one_thread, total_kimg) -> None:
+    # the last round is checked and saved in the loop: a signal seen there must not say "continue with --resume"
+    # about a training that is complete, nor leave it without its final networks
+    import contextlib
+    import signal
+
+    from wildgan.errors import TrainingInterrupted
+
+    seen: dict[str, Any] = {}
+
+    @contextlib.contextmanager
+    def keep_flag(flag: Any) -> Any:
+        seen["flag"] = flag
+        yield
+
+    monkeypatch.setattr(loop, "stop_on_signals", keep_flag)
+    last = 33 if total_kimg == 0.55 else 29                # an iteration of the last round
+    real, calls = loop.critic_loss, {"n": 0}
+
+    def signalling(*a: Any, **k: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == last:
+            seen["flag"].signum = signal.SIGTERM
+        return real(*a, **k)
+
+    monkeypatch.setattr(loop, "critic_loss", signalling)
+    grids: list[int] = []
+    real_grid = loop._write_samples
+
+    def counted(*a: Any) -> Any:
+        grids.append(a[-1])
+        return real_grid(*a)
+
+    monkeypatch.setattr(loop, "_write_samples", counted)
+    nimg = 576 if total_kimg == 0.55 else 512
+    with pytest.raises(TrainingInterrupted, match=rf"as training ended at {nimg / 1000:.3f} kimg; the training is "
+                                                  r"complete and its networks are saved"):
+        train_pgan(_x(), _end_cfg(total_kimg=total_kimg, sample_kimg=0.05), tmp_path, progress=False,
+                   log=lambda m: None)
+    from wildgan import checkpoint as ckpt
+
+    assert ckpt.read_meta(tmp_path / "network-final.json")["nimg"] == nimg
+    # the sample grid of the round is written once, by its checkpoint (twice, TensorBoard showed the step twice)
+    assert grids[-1] == nimg and len(grids) == len(set(grids)), grids

@@ -76,3 +76,30 @@ def test_a_signal_that_came_as_training_ended_stops_what_would_follow(tmp_path, 
         train_pgan(_x(), _cfg(), tmp_path, progress=False, log=lambda m: None)
     assert e.value.signum == signal.SIGINT
     assert ckpt.read_meta(tmp_path / "network-final.json")["nimg"] == 256
+
+
+def test_the_time_a_killed_session_trained_after_its_last_checkpoint_is_not_counted(tmp_path, monkeypatch,
+                                                                                    one_thread) -> None:
+    # --minutes is a budget of the training the run keeps (cli's --minutes help, README): a session killed after its
+    # checkpoint at 0.128 kimg (its checkpoint at 0.256 and network-final never written) spent >= 0.5 s on what a
+    # resume trains again, and the resumed run's clock goes on from the checkpoint's, without that time
+    import time
+
+    real, calls = loop.critic_loss, {"n": 0}
+
+    def slow_after_the_checkpoint(*a: Any, **k: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 10:                       # iteration 10: 0.16 kimg, after the checkpoint at 0.128
+            time.sleep(0.5)
+        return real(*a, **k)
+
+    monkeypatch.setattr(loop, "critic_loss", slow_after_the_checkpoint)
+    train_pgan(_x(), _cfg(), tmp_path, progress=False, log=lambda m: None)
+    monkeypatch.setattr(loop, "critic_loss", real)
+    for p in [*tmp_path.glob("network-final.*"), *(tmp_path / "checkpoints").glob(f"{ckpt.checkpoint_name(256)}.*")]:
+        p.unlink()
+    kept = ckpt.read_meta(tmp_path / "checkpoints" / f"{ckpt.checkpoint_name(128)}.json")["elapsed_s"]
+    t0 = time.time()
+    train_pgan(_x(), _cfg(), tmp_path, resume=True, progress=False, log=lambda m: None)
+    session = time.time() - t0
+    assert kept <= ckpt.read_meta(tmp_path / "network-final.json")["elapsed_s"] <= kept + session

@@ -871,7 +871,7 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
     fixed_z = torch.randn(64, nc.latent_size, generator=torch.Generator().manual_seed(tc.seed + 1)).to(device)
 
     stats_f = open(run_dir / "stats.jsonl", "a", encoding="utf-8") if is_main else None
-    tb = TensorBoardLog(run_dir, tc.tensorboard and is_main)
+    tb = TensorBoardLog(run_dir, tc.tensorboard and is_main, resume_nimg=state.nimg if resume else None)
     acc: dict[str, torch.Tensor] = {}
     acc_n = 0
     t_start = time.time()
@@ -883,6 +883,7 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
     every_sample = max(1, int(round(tc.sample_kimg * 1000))) if tc.sample_kimg else None
     next_sample = (state.nimg // every_sample + 1) * every_sample if every_sample else None
     flag = StopFlag()
+    stopped_at_end = False     # every rank agreed on a stop signal in the last round
     status = "done"
     phase: Phase = schedule(state.nimg, nc.resolution, tc.phase_kimg, tc.fade_kimg, tc.minibatch)
     if device.type == "cpu" and (total_nimg - state.nimg) / 1000 > 1000 and tc.minutes is None and is_main:
@@ -941,6 +942,7 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
             stats_f.close()
             _drop_stats_after(run_dir, state.nimg)
             stats_f = open(run_dir / "stats.jsonl", "a", encoding="utf-8")   # (the truncation replaced the file)
+        tb.restart_at(state.nimg)                # the same for TensorBoard's scalars and sample grids
         t_log, nimg_log, eta_anchor = time.time(), state.nimg, None
         next_ckpt = (state.nimg // every + 1) * every
         if every_sample:
@@ -1002,17 +1004,22 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
                             acc, acc_n = {}, 0
                             break
 
-                if next_sample is not None and state.nimg >= next_sample and state.nimg < next_ckpt:
+                stop_sig, stop_budget = flag.signum is not None, _over_budget(tc, elapsed0, t_start)
+                if dist is not None:                  # every rank must take the same branch (CPU-side agreement)
+                    stop_sig, stop_budget = dist.any_flags(stop_sig, stop_budget)
+                # The last round ends on a checkpoint here, as any other, rather than after the loop: weights gone
+                # non-finite in it (after the last stats row, the only check of the losses) then roll back and train
+                # on as anywhere else, where a check after the loop could only stop the run.
+                checkpoint_now = state.nimg >= next_ckpt or state.nimg >= total_nimg or stop_sig or stop_budget
+                if next_sample is not None and state.nimg >= next_sample and not checkpoint_now:
+                    # (a checkpoint writes the grid itself: a second one at the same step would repeat it)
                     if is_main:
                         _drain(device)                 # the queued iterations count as training, not as the grid
                         t_save = time.time()
                         tb.image(_write_samples(run_dir, nets, fixed_z, trained_lod(), nc, state.nimg), state.nimg)
                         t_log += time.time() - t_save
                     next_sample = (state.nimg // every_sample + 1) * every_sample
-                stop_sig, stop_budget = flag.signum is not None, _over_budget(tc, elapsed0, t_start)
-                if dist is not None:                  # every rank must take the same branch (CPU-side agreement)
-                    stop_sig, stop_budget = dist.any_flags(stop_sig, stop_budget)
-                if state.nimg >= next_ckpt or stop_sig or stop_budget:
+                if checkpoint_now:
                     bad_net = all_finite(nets.modules())
                     if bad_net is not None:
                         diverged(f"non-finite weights in {bad_net} at {state.nimg / 1000:.1f} kimg")
@@ -1026,11 +1033,13 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
                     next_ckpt = (state.nimg // every + 1) * every
                     if every_sample:
                         next_sample = (state.nimg // every_sample + 1) * every_sample
-                    if stop_sig:
+                    if stop_sig and state.nimg < total_nimg:
                         where = f"at {state.nimg / 1000:.3f} of {tc.total_kimg:g} kimg"
                         raise TrainingInterrupted(
                             f"interrupted by signal {flag.signum or 'on another rank'} {where}; checkpoint saved in "
                             f"{ck_dir}; continue with --resume", flag.signum, where=where, checkpoint_dir=str(ck_dir))
+                    # a signal in the last round: training is complete; it ends below, once its end is written
+                    stopped_at_end = stop_sig
                     if stop_budget:
                         status = "budget"
                         log(f"wall-clock budget of {tc.minutes} min reached at {kimg_text(state.nimg)} kimg")
@@ -1043,6 +1052,8 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
         torch.backends.cudnn.benchmark = cudnn_benchmark
     # Final networks: a full training-state checkpoint (so --resume with a larger --total-kimg continues) and a
     # nets-only file for scoring.
+    # (the loop checked the weights of its last round, and rolled back from them if need be; this only guards a
+    # session that trained nothing)
     bad_net = all_finite(nets.modules())
     if bad_net is not None:
         raise DivergenceError(f"non-finite weights in {bad_net} at the end of training; last good checkpoint kept")
@@ -1059,15 +1070,16 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
             "elapsed_s": elapsed0 + time.time() - t_start, "lod": trained_lod()})
     if dist is not None:
         dist.barrier()
-    elif flag.signum is not None:
-        # a Ctrl-C / SIGTERM that came after the loop's last look at the flag (in its last round, or while the end
-        # was written): training is complete and saved, but the caller's next steps (the training scores,
-        # --evaluate) must not run as if nobody had asked to stop. (One process only: a rank that stopped alone
-        # would leave its peers waiting in their next collective.)
+    if stopped_at_end or (dist is None and flag.signum is not None):
+        # a Ctrl-C / SIGTERM in the last round, or after it (while the end was written): training is complete and
+        # saved, but the caller's next steps (the training scores, --evaluate) must not run as if nobody had asked
+        # to stop. (After the last round, one process only: a rank that stopped alone would leave its peers waiting
+        # in their next collective; in it, the ranks agreed.)
         where = f"as training ended at {state.nimg / 1000:.3f} kimg"
-        raise TrainingInterrupted(f"interrupted by signal {flag.signum} {where}; the training is complete and its "
-                                  f"networks are saved ({final}); what was to follow it (the training scores, "
-                                  f"--evaluate) was not run", flag.signum, where=where, checkpoint_dir=str(ck_dir))
+        raise TrainingInterrupted(f"interrupted by signal {flag.signum or 'on another rank'} {where}; the training "
+                                  f"is complete and its networks are saved ({final}); what was to follow it (the "
+                                  f"training scores, --evaluate) was not run", flag.signum, where=where,
+                                  checkpoint_dir=str(ck_dir))
     return TrainResult(run_dir=run_dir, nimg=state.nimg, final=final, status=status)
 
 

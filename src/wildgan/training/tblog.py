@@ -23,14 +23,35 @@ def require_tensorboard() -> Any:
 
 
 class TensorBoardLog:
-    """Scalars from each stats row (x axis: kimg) and the generated-sample grids; a no-op when disabled."""
+    """Scalars from each stats row and the generated-sample grids, both at step nimg (kimg * 1000); a no-op when
+    disabled.
 
-    def __init__(self, run_dir: Path, enabled: bool) -> None:
+    Like stats.jsonl, the log keeps no steps after the checkpoint that training goes on from: events are never
+    deleted from a file, so those of the stretch trained again (after a --resume, or a rollback) are hidden instead,
+    by a SessionLog.START event at the checkpoint's step + 1. TensorBoard drops every event it has read with a step
+    at or above a START's (events at the checkpoint's own step, its stats row and sample grid, are kept, as in
+    stats.jsonl); without it, it would draw both histories of that stretch, one over the other."""
+
+    def __init__(self, run_dir: Path, enabled: bool, resume_nimg: int | None = None) -> None:
+        """`resume_nimg`: the image count of the checkpoint a --resume continues from (None: a new run)."""
         self.writer = None
         if not enabled:
             return
         SummaryWriter = require_tensorboard()
-        self.writer = SummaryWriter(log_dir=str(Path(run_dir) / "tensorboard"))
+        # (a new event file, written after the stopped session's: it sorts after them, as TensorBoard reads them)
+        self.writer = SummaryWriter(log_dir=str(Path(run_dir) / "tensorboard"),
+                                    purge_step=None if resume_nimg is None else resume_nimg + 1)
+
+    def restart_at(self, nimg: int) -> None:
+        """Hide the events after step `nimg` (a rollback to the checkpoint of `nimg` images trains them again)."""
+        if self.writer is None:
+            return
+        from tensorboard.compat.proto.event_pb2 import Event, SessionLog
+
+        # into the open event file rather than a new writer's (purge_step): files of one process opened within the
+        # same second sort by a counter written as text ("10" before "9"), so a new file could be read first
+        self.writer.file_writer.add_event(Event(step=nimg + 1, session_log=SessionLog(status=SessionLog.START)))
+        self.writer.flush()
 
     def scalars(self, row: dict[str, Any]) -> None:
         if self.writer is None:
