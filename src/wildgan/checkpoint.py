@@ -139,9 +139,17 @@ def read_meta(path: Path) -> dict[str, Any]:
         raise CheckpointError(f"{meta_path}: metadata is not valid JSON (truncated or corrupt?): {e}") from None
     if not isinstance(meta, dict) or meta.get("format") != "wildgan":
         raise CheckpointError(f"{meta_path}: not a wildgan checkpoint (missing format marker)")
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(f"{meta_path}: unsupported checkpoint format_version {meta.get('format_version')!r}"
-                              f" (this wildgan reads {FORMAT_VERSION})")
+    version = meta.get("format_version")
+    whole = isinstance(version, int) and not isinstance(version, bool)
+    if whole and version > FORMAT_VERSION:
+        from . import __version__
+
+        raise CheckpointError(f"{meta_path}: written by a newer wildgan (checkpoint format_version {version}; wildgan "
+                              f"{__version__} reads {FORMAT_VERSION}): upgrade wildgan to load it")
+    if not whole or version != FORMAT_VERSION:
+        # every wildgan has written it (a whole number): anything else here is a damaged or hand-edited file
+        raise CheckpointError(f"{meta_path}: bad checkpoint format_version {version!r} (a whole number expected; "
+                              f"this wildgan reads {FORMAT_VERSION}): the metadata is damaged")
     _check_meta_fields(meta, meta_path)
     return meta
 

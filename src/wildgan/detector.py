@@ -1594,6 +1594,11 @@ class Detector:
                     if run is not None else "for a run directory use Detector.from_run")
             raise CheckpointError(f"{path}: not a saved wildgan Detector (kind {meta.get('kind')!r}, where a saved "
                                   f"Detector's is {DETECTOR_KIND!r}); {hint}")
+        try:
+            # before the parameters: a Detector of a newer wildgan is best told by its config's format_version
+            cfg = run_config_from_dict(meta["config"])
+        except ConfigError as e:
+            raise ConfigError(f"{path}: {e}") from None
         params = dict(meta["params"])
         unknown = sorted(set(params) - set(cls._param_names()))
         if unknown:
@@ -1603,7 +1608,6 @@ class Detector:
         if device is not None:
             params["device"] = device
         det = cls(**params)
-        cfg = run_config_from_dict(meta["config"])
         try:
             dev = resolve_device(det.device)
         except WildganError as e:

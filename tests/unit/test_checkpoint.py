@@ -267,3 +267,18 @@ def test_the_detector_kind_is_the_detectors_own():
     from wildgan.detector import DETECTOR_KIND
 
     assert ckpt.DETECTOR_KIND == DETECTOR_KIND
+
+
+@pytest.mark.parametrize("version, message", [
+    (2, r"written by a newer wildgan \(checkpoint format_version 2; wildgan .* reads 1\): upgrade wildgan"),
+    ("1", r"bad checkpoint format_version '1' \(a whole number expected; this wildgan reads 1\): the metadata is "
+          r"damaged"),
+    (True, r"bad checkpoint format_version True"),
+    (1.5, r"bad checkpoint format_version 1\.5"),
+    (None, r"bad checkpoint format_version None"),
+])
+def test_a_checkpoint_of_a_newer_or_damaged_format_version_is_refused(tmp_path, version, message):
+    _, path = _save_nets(tmp_path)
+    path.write_text(json.dumps({**json.loads(path.read_text()), "format_version": version}))
+    with pytest.raises(CheckpointError, match=rf"network-final\.json: {message}"):
+        ckpt.read_meta(path)
