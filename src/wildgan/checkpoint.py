@@ -31,6 +31,34 @@ FORMAT_VERSION = 1
 _PICKLE_MAGIC = (b"\x80", b"PK\x03\x04")  # pickle protocol 2+ and torch.save zip archives
 
 
+# What a checkpoint holds, recorded as its metadata's `kind` by every writer since the first wildgan: a loader checks
+# it, because another kind's file often loads far enough to fail later with a message that does not name the mix-up
+# (an f-AnoGAN checkpoint as "no network config", a Detector's networks as if they were a run's)
+TRAIN_STATE_KIND = "wildgan-train-state"   # RUN/checkpoints/ckpt-*: pGAN networks, optimisers, random stream
+NETWORKS_KIND = "wildgan-networks"         # RUN/network-final: the pGAN networks only
+FANOGAN_KIND = "fanogan"                   # f-AnoGAN, periodic and final
+DETECTOR_KIND = "wildgan-detector"         # Detector.save (the same string as detector.DETECTOR_KIND, which stays
+                                           # torch-free and so cannot import it from here)
+PGAN_KINDS = (NETWORKS_KIND, TRAIN_STATE_KIND)
+_KIND_NAMES = {TRAIN_STATE_KIND: "a pGAN training checkpoint", NETWORKS_KIND: "a pGAN run's final networks",
+               FANOGAN_KIND: "an f-AnoGAN checkpoint", DETECTOR_KIND: "a Detector saved by Detector.save, which "
+               "Detector.load opens"}
+
+
+def check_kind(meta: dict[str, Any], path: Path, expected: str | Sequence[str]) -> None:
+    """CheckpointError naming the file, the kind it holds and the kind(s) expected, unless meta's kind is expected.
+    A missing kind is refused like a wrong one: every wildgan has written it into every checkpoint."""
+    want = (expected,) if isinstance(expected, str) else tuple(expected)
+    found = meta.get("kind")
+    if found in want:
+        return
+    what = f"kind {found!r}" if found is not None else "no kind recorded"
+    if found in _KIND_NAMES:
+        what = f"{what}: {_KIND_NAMES[found]}"
+    raise CheckpointError(f"{_json_path(path)}: a checkpoint of the wrong kind ({what}); expected "
+                          f"{' or '.join(repr(k) for k in want)} ({', or '.join(_KIND_NAMES.get(k, k) for k in want)})")
+
+
 def _sha256(path: Path) -> str:
     return file_digest(path, "sha256")
 
@@ -111,9 +139,17 @@ def read_meta(path: Path) -> dict[str, Any]:
         raise CheckpointError(f"{meta_path}: metadata is not valid JSON (truncated or corrupt?): {e}") from None
     if not isinstance(meta, dict) or meta.get("format") != "wildgan":
         raise CheckpointError(f"{meta_path}: not a wildgan checkpoint (missing format marker)")
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(f"{meta_path}: unsupported checkpoint format_version {meta.get('format_version')!r}"
-                              f" (this wildgan reads {FORMAT_VERSION})")
+    version = meta.get("format_version")
+    whole = isinstance(version, int) and not isinstance(version, bool)
+    if whole and version > FORMAT_VERSION:
+        from . import __version__
+
+        raise CheckpointError(f"{meta_path}: written by a newer wildgan (checkpoint format_version {version}; wildgan "
+                              f"{__version__} reads {FORMAT_VERSION}): upgrade wildgan to load it")
+    if not whole or version != FORMAT_VERSION:
+        # every wildgan has written it (a whole number): anything else here is a damaged or hand-edited file
+        raise CheckpointError(f"{meta_path}: bad checkpoint format_version {version!r} (a whole number expected; "
+                              f"this wildgan reads {FORMAT_VERSION}): the metadata is damaged")
     _check_meta_fields(meta, meta_path)
     return meta
 
@@ -145,10 +181,14 @@ def _check_meta_fields(meta: dict[str, Any], meta_path: Path) -> None:
                                   f"{'whole ' if key in _META_INTS else ''}number expected)")
 
 
-def load_checkpoint(path: Path, verify: bool = True) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Load (tensors, meta). Checks the checksum; refuses pickles; raises CheckpointError naming the file."""
+def load_checkpoint(path: Path, verify: bool = True, kind: str | Sequence[str] | None = None
+                    ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Load (tensors, meta). Checks the checksum; refuses pickles; raises CheckpointError naming the file. `kind`:
+    the kind(s) accepted (check_kind), checked before the weights are read; None accepts any."""
     meta_path = _json_path(path)
     meta = read_meta(meta_path)
+    if kind is not None:
+        check_kind(meta, meta_path, kind)
     weights = meta_path.with_name(meta["weights"])
     if not weights.is_file():
         raise CheckpointError(f"{weights}: checkpoint weights not found")
@@ -188,7 +228,8 @@ def list_checkpoints(folder: Path) -> list[Path]:
     return [p for _, p in sorted(found)]
 
 
-def latest_good_checkpoint(folder: Path, log: Any = None, set_aside_bad: bool = True
+def latest_good_checkpoint(folder: Path, log: Any = None, set_aside_bad: bool = True,
+                           kind: str | Sequence[str] | None = None
                            ) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
     """Newest checkpoint that loads and verifies, or None when the folder has none.
 
@@ -196,7 +237,8 @@ def latest_good_checkpoint(folder: Path, log: Any = None, set_aside_bad: bool = 
     deleted): left in place they would count as the newest when checkpoints are pruned, and the new ones written
     after the resume would be deleted instead of them. When checkpoints exist but none loads, CheckpointError: a
     resume must not silently start the run again from scratch over its history. set_aside_bad=False: report only
-    (the ranks of a distributed run other than 0 read the same folder)."""
+    (the ranks of a distributed run other than 0 read the same folder). `kind`: the kind(s) a resume accepts; the
+    newest good checkpoint of another kind is a CheckpointError, and nothing is set aside (see check_kind)."""
     cks = list_checkpoints(folder)
     bad: list[tuple[Path, CheckpointError]] = []
     for p in reversed(cks):
@@ -207,6 +249,10 @@ def latest_good_checkpoint(folder: Path, log: Any = None, set_aside_bad: bool = 
                 log(f"warning: skipping bad checkpoint: {e}")
             bad.append((p, e))
             continue
+        # after the load, not in it: a sound file of another kind means the folder is not this kind of run's, so
+        # it is neither skipped for an older one nor set aside, and nothing in the folder is touched
+        if kind is not None:
+            check_kind(found[1], p, kind)
         for q, _ in bad if set_aside_bad else ():
             aside = set_aside(q)
             if log is not None:
@@ -318,13 +364,16 @@ def nonfinite_tensors(tensors: Sequence[torch.Tensor]) -> list[int]:
     return [i for i, t in enumerate(tensors) if not bool(sums[i]) and not bool(torch.isfinite(t).all())]
 
 
-def load_pgan(path: Path, device: str | torch.device = "cpu") -> tuple[Any, dict[str, Any]]:
-    """Rebuild the pGAN networks from a checkpoint's JSON config and load its weights (no code is executed)."""
+def load_pgan(path: Path, device: str | torch.device = "cpu", kinds: Sequence[str] = PGAN_KINDS
+              ) -> tuple[Any, dict[str, Any]]:
+    """Rebuild the pGAN networks from a checkpoint's JSON config and load its weights (no code is executed).
+    `kinds`: the checkpoint kinds accepted (a run's final networks or periodic checkpoints; Detector.load passes
+    DETECTOR_KIND)."""
     from .config import NetConfig, from_dict
     from .errors import ConfigError
     from .nets import build_pgan
 
-    tensors, meta = load_checkpoint(path)
+    tensors, meta = load_checkpoint(path, kind=kinds)
     if "net" not in meta:
         raise CheckpointError(f"{_json_path(path)}: no network config in the checkpoint metadata")
     try:
@@ -346,9 +395,7 @@ def load_fanogan(path: Path | str, device: str | torch.device = "cpu") -> Any:
     from .errors import ConfigError
     from .nets.fanogan import build_fanogan
 
-    tensors, meta = load_checkpoint(Path(path))
-    if meta.get("kind") != "fanogan":
-        raise CheckpointError(f"{path}: not an f-AnoGAN checkpoint (kind = {meta.get('kind')!r})")
+    tensors, meta = load_checkpoint(Path(path), kind=FANOGAN_KIND)
     try:
         cfg = fanogan_config_from_dict(meta["config"])
         nets = build_fanogan(cfg, int(meta["resolution"]), int(meta["channels"]), seed=0)

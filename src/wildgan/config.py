@@ -469,15 +469,42 @@ class RunConfig:
                 self.train.total_kimg)))
 
 
+# The layout of a run config as run_config_to_dict writes it (RUN/config.json and config.yaml, and the "config" inside
+# checkpoints and saved Detectors). Raise it when a wildgan that reads the current number would misread the new
+# layout: a file with a higher number is refused by run_config_from_dict with "upgrade wildgan" instead of being read
+# wrongly (or failing on some field deep in a run).
+RUN_CONFIG_VERSION = 1
+
+
 def run_config_to_dict(cfg: RunConfig) -> dict[str, Any]:
-    return {"preset": cfg.preset, "method": cfg.method, "data": to_dict(cfg.data), "net": to_dict(cfg.net),
-            "train": to_dict(cfg.train), "score": to_dict(cfg.score), "fanogan": to_dict(cfg.fanogan),
-            "search": to_dict(cfg.search)}
+    return {"format_version": RUN_CONFIG_VERSION, "preset": cfg.preset, "method": cfg.method,
+            "data": to_dict(cfg.data), "net": to_dict(cfg.net), "train": to_dict(cfg.train),
+            "score": to_dict(cfg.score), "fanogan": to_dict(cfg.fanogan), "search": to_dict(cfg.search)}
+
+
+def check_run_config_version(d: dict[str, Any]) -> None:
+    """ConfigError unless a run config dict is of a layout this wildgan reads (RUN_CONFIG_VERSION or older). Callers
+    prefix the file's name, as for any other error in the config."""
+    if "format_version" not in d:
+        # written before the field existed, in the layout that became version 1: read as version 1
+        return
+    v = d["format_version"]
+    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+        raise ConfigError(f"format_version must be a whole number >= 1, got {v!r}: the file is damaged (restore it, "
+                          f"or compare it with config.yaml)")
+    if v > RUN_CONFIG_VERSION:
+        from . import __version__
+
+        raise ConfigError(f"written by a newer wildgan (run config format_version {v}; wildgan {__version__} reads "
+                          f"up to {RUN_CONFIG_VERSION}): upgrade wildgan to use it")
 
 
 def run_config_from_dict(d: dict[str, Any], check_types: bool = False) -> RunConfig:
-    """A RunConfig from run_config_to_dict's layout; check_types as in from_dict (on for hand-edited files)."""
-    known = {"preset", "method", "data", "net", "train", "score", "fanogan", "search"}
+    """A RunConfig from run_config_to_dict's layout; check_types as in from_dict (on for hand-edited files). A layout
+    newer than this wildgan's, or a damaged format_version, is a ConfigError (check_run_config_version)."""
+    # first: a newer layout may have sections this wildgan does not know, and "upgrade" is the message that helps
+    check_run_config_version(d)
+    known = {"format_version", "preset", "method", "data", "net", "train", "score", "fanogan", "search"}
     unknown = set(d) - known
     if unknown:
         raise ConfigError(f"unknown config sections: {sorted(unknown)}")

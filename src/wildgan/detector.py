@@ -1602,7 +1602,13 @@ class Detector:
             run = _run_of_checkpoint(path)
             hint = (f"it is a checkpoint of the run {run}: Detector.from_run({str(run)!r}, checkpoint={str(path)!r})"
                     if run is not None else "for a run directory use Detector.from_run")
-            raise CheckpointError(f"{path}: not a saved wildgan Detector (kind = {meta.get('kind')!r}); {hint}")
+            raise CheckpointError(f"{path}: not a saved wildgan Detector (kind {meta.get('kind')!r}, where a saved "
+                                  f"Detector's is {DETECTOR_KIND!r}); {hint}")
+        try:
+            # before the parameters: a Detector of a newer wildgan is best told by its config's format_version
+            cfg = run_config_from_dict(meta["config"])
+        except ConfigError as e:
+            raise ConfigError(f"{path}: {e}") from None
         params = dict(meta["params"])
         unknown = sorted(set(params) - set(cls._param_names()))
         if unknown:
@@ -1612,7 +1618,6 @@ class Detector:
         if device is not None:
             params["device"] = device
         det = cls(**params)
-        cfg = run_config_from_dict(meta["config"])
         try:
             dev = resolve_device(det.device)
         except WildganError as e:
@@ -1624,12 +1629,12 @@ class Detector:
         if cfg.method == "fanogan":
             from .nets.fanogan import build_fanogan
 
-            tensors, meta = ckpt.load_checkpoint(path)
+            tensors, meta = ckpt.load_checkpoint(path, kind=DETECTOR_KIND)
             nets = build_fanogan(cfg.fanogan, cfg.net.resolution, cfg.net.channels, seed=0)
             ckpt.tensors_to_networks(tensors, nets.modules(), path)
             nets = nets.to(dev)
         else:
-            nets, meta = ckpt.load_pgan(path, dev)
+            nets, meta = ckpt.load_pgan(path, dev, kinds=(DETECTOR_KIND,))
         det.model_ = LoadedModel(cfg=cfg, nets=nets, source=str(path), meta=meta, device=dev)
         # the run it was trained in, when that still exists here (a temporary run_dir is gone once its Detector is,
         # and a Detector saved on another machine has none): everything a loaded Detector does needs only the file

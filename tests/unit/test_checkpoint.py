@@ -214,3 +214,71 @@ def test_an_interrupted_write_leaves_the_old_file_and_no_temporary(tmp_path, mon
                              ckpt.read_meta(path))
     assert ckpt.load_checkpoint(path)[1]["sha256"] == before
     assert sorted(p.name for p in (tmp_path / "ck").iterdir()) == ["network-final.json", "network-final.safetensors"]
+
+
+def _with_kind(path, kind):
+    """Save the checkpoint at `path` again with its metadata's kind set to `kind` (None: the key left out)."""
+    tensors, meta = ckpt.load_checkpoint(path)
+    meta = {k: v for k, v in meta.items() if k != "kind"} | ({} if kind is None else {"kind": kind})
+    return ckpt.save_checkpoint(path.parent, path.stem, tensors, meta)
+
+
+@pytest.mark.parametrize("kind, found", [("fanogan", r"kind 'fanogan': an f-AnoGAN checkpoint"),
+                                         ("wildgan-detector", r"kind 'wildgan-detector': a Detector saved by "
+                                                              r"Detector\.save"),
+                                         (None, "no kind recorded")])
+def test_load_pgan_refuses_a_checkpoint_of_another_kind(tmp_path, kind, found):
+    # an f-AnoGAN file loaded as far as "no network config"; a saved Detector loaded as if a run's networks; every
+    # wildgan has written a kind, so a file without one is not wildgan's
+    _, path = _save_nets(tmp_path)
+    _with_kind(path, kind)
+    with pytest.raises(CheckpointError, match=rf"network-final\.json: a checkpoint of the wrong kind \({found}.*\); "
+                                              rf"expected 'wildgan-networks' or 'wildgan-train-state'"):
+        ckpt.load_pgan(path)
+    # the periodic checkpoints of a pGAN run are pGAN networks too (score --checkpoint)
+    _with_kind(path, "wildgan-train-state")
+    ckpt.load_pgan(path)
+    with pytest.raises(CheckpointError, match=r"wrong kind \(kind 'wildgan-train-state'.*expected 'wildgan-detector'"):
+        ckpt.load_pgan(path, kinds=("wildgan-detector",))
+
+
+def test_load_fanogan_names_the_kind_it_expects(tmp_path):
+    _, path = _save_nets(tmp_path)
+    with pytest.raises(CheckpointError, match=r"network-final\.json: a checkpoint of the wrong kind \(kind "
+                                              r"'wildgan-networks': a pGAN run's final networks\); expected 'fanogan'"):
+        ckpt.load_fanogan(path)
+
+
+def test_a_resume_refuses_a_checkpoint_of_another_kind_and_touches_nothing(tmp_path):
+    ckpt.save_checkpoint(tmp_path, ckpt.checkpoint_name(1000), {"w": torch.zeros(1)}, {"kind": "fanogan", "nimg": 1})
+    ckpt.save_checkpoint(tmp_path, ckpt.checkpoint_name(2000), {"w": torch.zeros(1)}, {"kind": "fanogan", "nimg": 2})
+    newest = tmp_path / (ckpt.checkpoint_name(2000) + ".safetensors")
+    newest.write_bytes(newest.read_bytes()[:10])
+    before = sorted(p.name for p in tmp_path.iterdir())
+    with pytest.raises(CheckpointError, match=rf"{ckpt.checkpoint_name(1000)}\.json: a checkpoint of the wrong kind "
+                                              r"\(kind 'fanogan'.*expected 'wildgan-train-state'"):
+        ckpt.latest_good_checkpoint(tmp_path, kind=ckpt.TRAIN_STATE_KIND)
+    # not skipped for an older one, and the damaged newer one is not set aside: the folder is not this run's
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    assert ckpt.latest_good_checkpoint(tmp_path, kind=("fanogan",))[1]["nimg"] == 1
+
+
+def test_the_detector_kind_is_the_detectors_own():
+    from wildgan.detector import DETECTOR_KIND
+
+    assert ckpt.DETECTOR_KIND == DETECTOR_KIND
+
+
+@pytest.mark.parametrize("version, message", [
+    (2, r"written by a newer wildgan \(checkpoint format_version 2; wildgan .* reads 1\): upgrade wildgan"),
+    ("1", r"bad checkpoint format_version '1' \(a whole number expected; this wildgan reads 1\): the metadata is "
+          r"damaged"),
+    (True, r"bad checkpoint format_version True"),
+    (1.5, r"bad checkpoint format_version 1\.5"),
+    (None, r"bad checkpoint format_version None"),
+])
+def test_a_checkpoint_of_a_newer_or_damaged_format_version_is_refused(tmp_path, version, message):
+    _, path = _save_nets(tmp_path)
+    path.write_text(json.dumps({**json.loads(path.read_text()), "format_version": version}))
+    with pytest.raises(CheckpointError, match=rf"network-final\.json: {message}"):
+        ckpt.read_meta(path)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -16,3 +18,57 @@ def test_seeds_are_whole_numbers_in_torchs_range_and_numpy_ones_become_ints() ->
         for bad in (-1, 1.5, True, "3", MAX_SEED + 1):
             with pytest.raises(ConfigError, match="seed must be a whole number from 0 to 2\\*\\*64 - 2"):
                 make(seed=bad)
+
+
+def _run_dir(tmp_path):
+    from wildgan.config import RunConfig, net_config_for_preset, write_run_config
+
+    cfg = RunConfig(data=DataConfig(), net=net_config_for_preset("tiny", 8, 1), train=TrainConfig(total_kimg=1.0))
+    run = tmp_path / "run"
+    run.mkdir()
+    write_run_config(cfg, run)
+    return run, cfg
+
+
+def test_a_run_config_records_its_format_version_and_one_without_it_is_version_1(tmp_path) -> None:
+    import json
+
+    import yaml
+
+    from wildgan.config import RUN_CONFIG_VERSION, read_run_config, run_config_to_dict
+
+    run, cfg = _run_dir(tmp_path)
+    assert RUN_CONFIG_VERSION == 1
+    assert json.loads((run / "config.json").read_text())["format_version"] == 1
+    assert yaml.safe_load((run / "config.yaml").read_text())["format_version"] == 1
+    assert run_config_to_dict(cfg)["format_version"] == 1 and read_run_config(run) == cfg
+    # config.json of a run from before the field existed: the same layout, read as version 1
+    old = {k: v for k, v in json.loads((run / "config.json").read_text()).items() if k != "format_version"}
+    (run / "config.json").write_text(json.dumps(old))
+    assert read_run_config(run) == cfg
+
+
+@pytest.mark.parametrize("version, message", [
+    (2, r"written by a newer wildgan \(run config format_version 2; wildgan .* reads up to 1\): upgrade wildgan"),
+    ("1", r"format_version must be a whole number >= 1, got '1': the file is damaged"),
+    (1.0, r"format_version must be a whole number >= 1, got 1\.0: the file is damaged"),
+    (True, r"format_version must be a whole number >= 1, got True: the file is damaged"),
+    (0, r"format_version must be a whole number >= 1, got 0: the file is damaged"),
+    (None, r"format_version must be a whole number >= 1, got None: the file is damaged"),
+])
+def test_a_run_config_of_a_newer_or_damaged_format_version_is_refused_naming_the_file(tmp_path, capsys, version,
+                                                                                       message) -> None:
+    import json
+
+    from wildgan.cli import main
+    from wildgan.config import read_run_config
+
+    run, _ = _run_dir(tmp_path)
+    d = json.loads((run / "config.json").read_text())
+    # a newer layout may have sections this wildgan does not know: the version is what it is told first
+    (run / "config.json").write_text(json.dumps({**d, "format_version": version, "new_section": {}}))
+    with pytest.raises(ConfigError, match=rf"run/config\.json: {message}"):
+        read_run_config(run)
+    # `wildgan train --config RUN/config.json` (a replay) reads it too
+    assert main(["train", "--config", str(run / "config.json"), "--out", str(tmp_path / "again"), "--dry-run"]) == 2
+    assert re.search(rf"run/config\.json: {message}", capsys.readouterr().err)

@@ -676,6 +676,34 @@ def test_load_and_from_run_point_to_each_other(det: Detector, tmp_path) -> None:
         Detector.load(tmp_path / "nothing")
 
 
+def test_a_file_of_another_kind_is_refused_by_load_and_from_run(det: Detector, tmp_path) -> None:
+    # from_run(checkpoint=) of a saved Detector scored with it as if it were one of the run's checkpoints
+    path = det.save(tmp_path / "m")
+    with pytest.raises(CheckpointError, match=r"m\.json: a checkpoint of the wrong kind \(kind 'wildgan-detector'.*"
+                                              r"expected 'wildgan-networks' or 'wildgan-train-state'"):
+        Detector.from_run(det.run_dir_, checkpoint=path, device="cpu")
+    with pytest.raises(CheckpointError, match=r"network-final\.json: not a saved wildgan Detector \(kind "
+                                              r"'wildgan-networks', where a saved Detector's is 'wildgan-detector'\)"):
+        Detector.load(det.run_dir_ / "network-final.json")
+
+
+def test_a_saved_detector_of_a_newer_wildgan_is_refused_naming_the_file(det: Detector, tmp_path) -> None:
+    # a saved Detector carries two versions: its checkpoint format's and its run config's
+    path = det.save(tmp_path / "m")
+    meta = json.loads(path.read_text())
+    assert meta["format_version"] == 1 and meta["config"]["format_version"] == 1
+    # (a parameter this wildgan lacks: the version is what is said, not "saved with Detector parameters ...")
+    path.write_text(json.dumps({**meta, "config": {**meta["config"], "format_version": 2},
+                                "params": {**meta["params"], "new_param": 1}}))
+    with pytest.raises(ConfigError, match=r"m\.json: written by a newer wildgan \(run config format_version 2; "
+                                          r"wildgan .* reads up to 1\): upgrade wildgan"):
+        Detector.load(path)
+    path.write_text(json.dumps({**meta, "format_version": 2}))
+    with pytest.raises(CheckpointError, match=r"m\.json: written by a newer wildgan \(checkpoint format_version 2; "
+                                              r"wildgan .* reads 1\): upgrade wildgan"):
+        Detector.load(path)
+
+
 def test_from_run_of_a_detector_run_reuses_its_training_scores(det: Detector, x_train) -> None:
     back = Detector.from_run(det.run_dir_, contamination=0.1, device="cpu")
     np.testing.assert_array_equal(back.decision_scores_, det.decision_scores_)

@@ -410,6 +410,15 @@ def test_resume_refuses_other_architecture(tmp_path: Path) -> None:
         train_fanogan(x, tiny_cfg(dim=4, gan_iters=2, enc_iters=0), tmp_path, resume=True, progress=False)
 
 
+def test_resume_refuses_a_checkpoint_of_another_kind(tmp_path: Path) -> None:
+    # a pGAN checkpoint in the folder was refused as "checkpoint architecture None differs from the requested ..."
+    ckpt.save_checkpoint(tmp_path / "checkpoints", ckpt.checkpoint_name(3), {"w": torch.zeros(1)},
+                         {"kind": "wildgan-train-state", "nimg": 3})
+    with pytest.raises(CheckpointError, match=rf"{ckpt.checkpoint_name(3)}\.json: a checkpoint of the wrong kind "
+                                              r"\(kind 'wildgan-train-state'.*expected 'fanogan'"):
+        train_fanogan(images(8, ch=3), tiny_cfg(gan_iters=2, enc_iters=0), tmp_path, resume=True, progress=False)
+
+
 def test_minutes_budget_stops_early(tmp_path: Path) -> None:
     out = train_fanogan(images(8), tiny_cfg(gan_iters=1000, enc_iters=1000, minutes=0.02 / 60), tmp_path,
                         progress=False)

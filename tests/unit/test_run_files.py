@@ -4,6 +4,7 @@ bare TypeError / ValueError from deep inside the loading), and nothing is loaded
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any, Callable
 
@@ -100,6 +101,30 @@ def test_a_checkpoint_of_another_architecture_is_refused(tmp_path, other):
                                               r"the run .*run \((resolution: 16 there, 8|fmap_base)"):
         load_model(run, "cpu", checkpoint=foreign / "network-final.json")
     load_model(run, "cpu", checkpoint=run / "network-final.json")            # its own: fine
+
+
+@pytest.mark.parametrize("kind, found", [("fanogan", "kind 'fanogan': an f-AnoGAN checkpoint"),
+                                         ("wildgan-detector", "kind 'wildgan-detector': a Detector saved by"),
+                                         (None, "no kind recorded")])
+def test_networks_of_another_kind_are_refused(tmp_path, capsys, kind, found):
+    # `score RUN --checkpoint FILE` (and Detector.from_run(checkpoint=)) loaded a saved Detector's networks as if
+    # they were the run's, and an f-AnoGAN file as far as "no network config"
+    from wildgan.cli import main
+
+    run = _run(tmp_path / "run")
+    tensors, meta = ckpt.load_checkpoint(run / "network-final.json")
+    meta = {k: v for k, v in meta.items() if k != "kind"} | ({} if kind is None else {"kind": kind})
+    other = ckpt.save_checkpoint(tmp_path, "other", tensors, meta)
+    message = (rf"other\.json: a checkpoint of the wrong kind \({found}.*\); expected 'wildgan-networks' or "
+               rf"'wildgan-train-state'")
+    with pytest.raises(CheckpointError, match=message):
+        load_model(run, "cpu", checkpoint=other)
+    assert main(["score", str(run), "--out", "-", "--checkpoint", str(other)]) == 2
+    assert re.search(message, capsys.readouterr().err)
+    # the run's own final file, of another kind: the same
+    ckpt.save_checkpoint(run, "network-final", tensors, meta)
+    with pytest.raises(CheckpointError, match=rf"network-final\.json: a checkpoint of the wrong kind \({found}"):
+        load_model(run, "cpu")
 
 
 @pytest.mark.parametrize("field, value, message", [

@@ -232,7 +232,7 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
     arch = nets.arch()
 
     if resume:
-        found = ckpt.latest_good_checkpoint(ck_dir, log=say)
+        found = ckpt.latest_good_checkpoint(ck_dir, log=say, kind=ckpt.FANOGAN_KIND)
         if found is None:
             say(f"resume: no checkpoint in {ck_dir}; starting from scratch")
         else:

@@ -843,7 +843,7 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
 
     ck_dir = run_dir / "checkpoints"
     if resume:
-        found = ckpt.latest_good_checkpoint(ck_dir, log=log, set_aside_bad=is_main)
+        found = ckpt.latest_good_checkpoint(ck_dir, log=log, set_aside_bad=is_main, kind=ckpt.TRAIN_STATE_KIND)
         if found is None:
             log(f"no usable checkpoint in {ck_dir}: starting from scratch")
         else:
@@ -1213,7 +1213,8 @@ def _diverged(what: str, run_dir: Path, nets: PGANNetworks, opts: dict[str, torc
                               f"{cfg.train.checkpoint_kimg:g}), so there is nothing to resume or roll back to; try a "
                               f"lower --lr, and a smaller --checkpoint-kimg with --on-divergence rollback")
     try:
-        found = ckpt.latest_good_checkpoint(run_dir / "checkpoints", log=log, set_aside_bad=False)
+        found = ckpt.latest_good_checkpoint(run_dir / "checkpoints", log=log, set_aside_bad=False,
+                                            kind=ckpt.TRAIN_STATE_KIND)
     except CheckpointError:
         found = None
     if found is None:
