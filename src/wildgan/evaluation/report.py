@@ -892,9 +892,10 @@ def _heatmap_section(page: _Page, out: Path, diag: RunDiagnostics, score: str, k
         page.p(why)
     rows, table = [], []
     z, ref = diag.scores.get("z_norm"), diag.ref_scores
+    width = max(2, len(str(len(top))))            # top-001 ... top-100 with --top-k 100: names that sort like ranks
     for r, (i, hm) in enumerate(zip(top, maps), start=1):
         lab = {0: "normal", 1: "anomaly"}.get(int(diag.y[i]), "?")
-        png = _heatmap_png(out / "heatmaps" / f"top-{r:02d}.png", diag.x[i], hm, diag.recon[i],
+        png = _heatmap_png(out / "heatmaps" / f"top-{r:0{width}d}.png", diag.x[i], hm, diag.recon[i],
                             f"#{r} {diag.ids[i]} ({lab}), {name} = {diag.scores[name][i]:.4g}", vmax=vmax,
                             gen=gen)
         page.img(png, f"#{r}: {diag.ids[i]} ({lab})", width=520)
