@@ -155,13 +155,18 @@ def scoring_graph(run_dir: str | Path, *, input_type: str = "uint8", include_A: 
     return graph, model
 
 
+# The scoring graph's own floor: torch writes opsets 7 and 8 but fails on this graph there (no Expand in 7, no
+# nearest upsampling to a computed size before 9), after tracing, with a traceback and a dump of the whole graph.
+GRAPH_MIN_OPSET = 9
+
+
 def _opset_range() -> tuple[int, int]:
-    """The ONNX opsets torch's TorchScript exporter writes (7 to 23 in torch 2.13)."""
+    """The ONNX opsets torch's TorchScript exporter writes that can hold the scoring graph (9 to 23 in torch 2.13)."""
     try:
         from torch.onnx._constants import ONNX_MAX_OPSET, ONNX_MIN_OPSET
-        return int(ONNX_MIN_OPSET), int(ONNX_MAX_OPSET)
+        return max(int(ONNX_MIN_OPSET), GRAPH_MIN_OPSET), int(ONNX_MAX_OPSET)
     except (ImportError, AttributeError):      # (a private module: another torch may lack it)
-        return 7, 23
+        return GRAPH_MIN_OPSET, 23
 
 
 def export_onnx(run_dir: str | Path, path: str | Path, batch_size: int = 64, opset: int = 17, *,
@@ -174,8 +179,8 @@ def export_onnx(run_dir: str | Path, path: str | Path, batch_size: int = 64, ops
     lo, hi = _opset_range()
     if isinstance(opset, bool) or not isinstance(opset, int) or not lo <= opset <= hi:
         # (torch's own error comes after tracing, as a traceback of its exporter)
-        raise ConfigError(f"opset must be an ONNX opset this torch exports, {lo} to {hi}; got {opset!r} (the "
-                          f"default, 17, is read by onnxruntime 1.12 and later)")
+        raise ConfigError(f"opset must be an ONNX opset this torch exports for the scoring graph, {lo} to {hi}; got "
+                          f"{opset!r} (the default, 17, is read by onnxruntime 1.12 and later)")
     if Path(path).exists() and not Path(path).is_file() and not Path(path).is_dir():
         raise ConfigError(f"{path}: not a regular file (a device or a pipe); the ONNX model is written to a file")
     import importlib.util

@@ -48,9 +48,13 @@ class Threshold:
     def from_dict(cls, d: dict[str, Any]) -> "Threshold":
         """The inverse of to_dict; a malformed record is a ConfigError."""
         try:
-            return cls(value=float(d["value"]), rule=str(d["rule"]), params=dict(d.get("params", {})))
+            thr = cls(value=float(d["value"]), rule=str(d["rule"]), params=dict(d.get("params", {})))
         except (KeyError, TypeError, ValueError) as e:
             raise ConfigError(f"not a threshold record: {d!r} ({e})") from None
+        if math.isnan(thr.value):
+            # no rule makes one (their scores are finite), and 'score > NaN' is never true: every image normal
+            raise ConfigError(f"not a threshold record: {d!r} (its value is NaN)")
+        return thr
 
     def describe(self) -> str:
         """One line for logs and CLI output, e.g. 'contamination (c=0.05): score > 0.123'."""
@@ -77,8 +81,10 @@ def _scores(x: Any, what: str) -> np.ndarray:
     s = np.asarray(x, dtype=np.float64).ravel()
     if s.size == 0:
         raise DataError(f"{what}: no scores to choose a threshold from")
-    if not np.isfinite(s).all():
-        raise DataError(f"{what}: scores contain NaN or inf")
+    bad = int(np.count_nonzero(~np.isfinite(s)))
+    if bad:
+        raise DataError(f"{what}: {bad} of {s.size} scores are NaN or infinite (networks that diverged, at least on "
+                        f"those images); a threshold is chosen from finite scores only")
     return s
 
 

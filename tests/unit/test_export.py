@@ -85,8 +85,9 @@ def test_export_refuses_bad_arguments(run_dir, tmp_path) -> None:
         export_onnx(run_dir, tmp_path / "x.onnx", input_type="int16")
     with pytest.raises(ConfigError):
         export_onnx(run_dir, tmp_path / "x.onnx", batch_size=0)
-    for opset in (5, 24, 99):           # (torch's exporter raised its own traceback, after tracing)
-        with pytest.raises(ConfigError, match=rf"opset must be an ONNX opset this torch exports, 7 to 23; got {opset}"):
+    for opset in (5, 7, 8, 24, 99):     # (torch's exporter raised its own traceback, after tracing)
+        with pytest.raises(ConfigError, match=rf"opset must be an ONNX opset this torch exports for the scoring graph, "
+                                              rf"9 to 23; got {opset}"):
             export_onnx(run_dir, tmp_path / "x.onnx", opset=opset)
     import os
 
@@ -109,18 +110,19 @@ def test_export_without_onnx_says_which_extra_to_install(run_dir, tmp_path, monk
 
 
 # ------------------------------------------------------------------------------------------ level of detail (lod)
-def _run_at_lod(root, lod: float):
+def _run_at_lod(root, lod: float, channels: int = 1):
     """A run directory whose networks stopped growing at `lod` (as a short / budgeted / interrupted run does): the
-    config of a tiny 16x16 gray MNIST run and its untrained networks (seeded), checkpointed with meta lod = `lod`.
-    No training: the parity below holds for any weights, and untrained top layers make lod 0 scores very different."""
+    config of a tiny 16x16 MNIST run (gray, or `channels` 3) and its untrained networks (seeded), checkpointed with
+    meta lod = `lod`. No training: the parity below holds for any weights, and untrained top layers make lod 0 scores
+    very different."""
     from wildgan import checkpoint as ckpt
     from wildgan.config import DataConfig, RunConfig, TrainConfig, net_config_for_preset, to_dict, write_run_config
     from wildgan.nets import build_pgan
 
-    run = root / f"lod{lod}"
+    run = root / f"lod{lod}-c{channels}"
     run.mkdir()
-    net = net_config_for_preset("tiny", 16, 1)
-    cfg = RunConfig(data=DataConfig(dataset="mnist", normal=("1",), resolution=16, channels=1), net=net,
+    net = net_config_for_preset("tiny", 16, channels)
+    cfg = RunConfig(data=DataConfig(dataset="mnist", normal=("1",), resolution=16, channels=channels), net=net,
                     train=TrainConfig(total_kimg=1.0, phase_kimg=0.3), preset="tiny")
     write_run_config(cfg, run)
     nets = build_pgan(net, 3)
@@ -156,6 +158,21 @@ def test_onnx_at_run_lod_matches_isolated_scoring(lod, real_images, tmp_path) ->
         outf = _run(pf, xf)
         for k in ("a", "L_n", "L_o", "L_r"):
             assert _max_rel(outf[k], ref.scores[k])[1] < 1e-4, k
+
+
+@pytest.mark.parametrize("lod", [0.0, 1.75])
+def test_onnx_at_the_lowest_opset_colour_images(lod, mnist, tmp_path) -> None:
+    """Opset 9, the lowest the graph can be written in (7 and 8 are refused before tracing), on a 3-channel run,
+    at full resolution and at a fractional lod (box reduction and fade-in): the same scores as isolated scoring."""
+    run = _run_at_lod(tmp_path, lod, channels=3)
+    x = to_images(mnist["x_test"][::50][:12], 16, 3)[0]
+    assert x.shape[-1] == 3
+    path = export_onnx(run, tmp_path / "op9.onnx", batch_size=2, opset=9)
+    ref = load_model(run, "cpu").score(x, batch_mode="isolated")
+    for batch in (x, x[:1]):
+        out = _run(path, batch)
+        for k in SCORES:
+            assert _max_rel(out[k], ref.scores[k][: len(batch)])[1] < 1e-4, (k, lod)
 
 
 def test_scoring_graph_refuses_lod_out_of_range() -> None:

@@ -113,8 +113,10 @@ def test_fit_threshold_dispatch_and_errors() -> None:
         fit_threshold("f1", s)
     with pytest.raises(ConfigError, match="unknown threshold rule"):
         fit_threshold("top5", s)
-    with pytest.raises(DataError, match="NaN"):
-        fit_threshold("mad", [1.0, np.nan])
+    with pytest.raises(DataError, match="training scores: 1 of 3 scores are NaN or infinite"):
+        fit_threshold("mad", [1.0, np.nan, 2.0])
+    with pytest.raises(DataError, match="2 of 2 scores are NaN or infinite"):
+        fit_threshold("contamination", [np.inf, np.nan])
     with pytest.raises(DataError, match="no scores"):
         fit_threshold("mad", [])
 
@@ -133,6 +135,10 @@ def test_threshold_dict_round_trip(value: float, rule: str, c: float) -> None:
 def test_threshold_from_bad_dict() -> None:
     with pytest.raises(ConfigError):
         Threshold.from_dict({"rule": "mad"})
+    # a NaN value (a hand-edited or damaged Detector file) flagged nothing, silently: score > NaN is never true
+    with pytest.raises(ConfigError, match="its value is NaN"):
+        Threshold.from_dict({"value": float("nan"), "rule": "mad"})
+    assert Threshold.from_dict({"value": float("inf"), "rule": "mad"}).apply([1e300]).tolist() == [0]
 
 
 @settings(max_examples=40, deadline=None)

@@ -2,8 +2,10 @@
 
 The map is the residual of the L_n score before it is summed, |w(Q) - w(G(E(Q)))| with w the per-image min-max
 over all channels jointly (wildgan.scoring.scores.minmax), averaged over channels -> [H, W] in [0, 1]. Using the
-same normalisation as L_n means the map shows exactly what the score adds up, not a differently scaled residual.
-That holds at lod 0. A run scored at lod > 0 (stopped before full growth) computes L_n on box-reduced queries and
+same normalisation as L_n means the map shows the residual the score adds up, not a differently scaled one: for gray
+images L_n == sqrt(sum of map^2) / (H*W) exactly; for colour images the channel mean of |r| is shown, so
+L_n >= sqrt(sum of map^2) / (sqrt(C)*H*W), equal when the channels' residuals agree, and a ranking by the maps'
+energy follows L_n closely, not exactly (detector.HeatMaps says the same). That holds at lod 0. A run scored at lod > 0 (stopped before full growth) computes L_n on box-reduced queries and
 its low-resolution reconstruction; the map keeps the full-resolution query against that reconstruction upsampled,
 so it shows detail the score never saw (detector.HeatMaps says the same).
 """
@@ -46,6 +48,15 @@ def residual_maps(query: np.ndarray, recon: np.ndarray) -> np.ndarray:
     if q.shape != r.shape:
         raise ValueError(f"query {tuple(q.shape)} and reconstruction {tuple(r.shape)} differ in shape")
     return (minmax(q) - minmax(r)).abs().mean(dim=1).numpy().astype(np.float32)
+
+
+def colour_scale(maps: np.ndarray) -> float:
+    """The top of the one colour scale shared by a set of maps (0 to this), so that they can be compared: their
+    largest finite value. A diverged reconstruction's NaN map is left out: top_k ranks NaN scores first, so it is
+    in every such set, and a NaN top (np.max) drew every other map of the set as one flat colour."""
+    m = np.asarray(maps, dtype=np.float64)
+    finite = m[np.isfinite(m)]
+    return max(float(finite.max()), 1e-6) if finite.size else 1.0   # (1e-6: perfect reconstructions, all-zero maps)
 
 
 MASK_RULE = "a mask is 0 (or False) on normal pixels and positive (1, 255 or True) on defects"

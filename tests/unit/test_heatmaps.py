@@ -1,0 +1,68 @@
+"""Heat maps (wildgan.evaluation.heatmaps) as the report draws them: the colour scale shared by a set of maps."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from wildgan.evaluation import plots, report
+from wildgan.evaluation.heatmaps import colour_scale, residual_maps
+
+
+def _diag(n: int = 4, nan_row: int | None = None) -> SimpleNamespace:
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (n, 8, 8, 1), dtype=np.uint8)
+    recon = (x.astype(np.float32) * (2 / 255) - 1) + rng.normal(0, 0.3, x.shape).astype(np.float32)
+    a = -np.arange(n, dtype=np.float64)
+    if nan_row is not None:
+        recon[nan_row] = np.nan                 # networks that diverged on this image: its score is NaN too
+        a[nan_row] = np.nan
+    scores = {"a": a, "L_n": rng.random(n), "L_o": -rng.random(n), "z_norm": rng.random(n)}
+    return SimpleNamespace(x=x, recon=recon, y=np.zeros(n, np.int8), ids=[f"img{i}" for i in range(n)],
+                           scores=scores, ref_scores=scores)
+
+
+@pytest.fixture
+def panels(tmp_path, monkeypatch) -> list[float]:
+    """The colour-scale top each report panel is drawn with; the panels become placeholder files, not pictures."""
+    tops: list[float] = []
+
+    def panel(path, *args, vmax=None, **kw):
+        tops.append(vmax)
+        path.write_bytes(b"png")
+        return path
+
+    monkeypatch.setattr(plots, "heatmap_panel", panel)
+    (tmp_path / "heatmaps").mkdir()
+    return tops
+
+
+def test_one_diverged_image_leaves_the_colour_scale_of_the_others(tmp_path, panels) -> None:
+    # the NaN-scored image ranks first (top_k): its NaN map made the shared scale NaN, and matplotlib then drew every
+    # map of the section as one flat colour on a -0.1..0.1 bar
+    tops = panels
+    page = report._Page(title="t", md_dir=tmp_path)
+    diag = _diag(nan_row=2)
+    report._heatmap_section(page, tmp_path, diag, "a", 4, lambda s: None)
+    finite = residual_maps(np.delete(diag.x, 2, 0), np.delete(diag.recon, 2, 0))
+    assert len(tops) == 4 and tops == [pytest.approx(float(finite.max()))] * 4
+    assert "0 to nan" not in "".join(page.md_parts)
+
+
+def test_colour_scale() -> None:
+    maps = np.array([[[0.2, 0.5]], [[np.nan, np.inf]]])
+    assert colour_scale(maps) == 0.5
+    assert colour_scale(np.zeros((2, 3, 3))) == 1e-6           # perfect reconstructions: a scale all the same
+    assert colour_scale(np.full((1, 2, 2), np.nan)) == 1.0 and colour_scale(np.zeros((0, 4, 4))) == 1.0
+
+
+def test_top_k_file_names_sort_like_the_ranks(tmp_path, panels) -> None:
+    # top-01 ... top-99 then top-100: a file browser (and sorted()) put top-100 between top-10 and top-11
+    for k, width in ((100, 3), (8, 2)):                                   # (two digits at least, as before)
+        out = tmp_path / f"k{k}"
+        (out / "heatmaps").mkdir(parents=True)
+        report._heatmap_section(report._Page(title="t", md_dir=out), out, _diag(n=k), "a", k, lambda s: None)
+        names = [p.name for p in sorted((out / "heatmaps").glob("top-*.png"))]
+        assert names == [f"top-{r:0{width}d}.png" for r in range(1, k + 1)]
