@@ -906,14 +906,17 @@ def cmd_score(a: argparse.Namespace) -> int:
         _warn(f"warning: --batch-mode applies to wildgan runs (the encoder's minibatch stddev); this "
               f"{model.cfg.method} run scores as it always does")
         a.batch_mode = "mixed"        # and its thresholds come from its one cache of training scores
+    train_scores = None
     if a.threshold in ("contamination", "mad") and (ctx is None or ctx.is_main):
         # the training scores the threshold comes from, before the (possibly long) scoring: computed now if missing
         # (and cached), or an error now (e.g. the training images were moved) rather than after the whole pile
         from .scoring.train_scores import run_training_scores
 
-        have = run_training_scores(run_dir, model, batch_mode=a.batch_mode, progress=not a.no_progress)
-        if a.score not in have:
-            raise ConfigError(f"score {a.score!r} is not available for this run; it has {', '.join(have)}")
+        # kept for the threshold and the percentiles below: the scores of a --checkpoint (not the run's final
+        # networks) are not cached, and asking again scored the whole training split two more times
+        train_scores = run_training_scores(run_dir, model, batch_mode=a.batch_mode, progress=not a.no_progress)
+        if a.score not in train_scores:
+            raise ConfigError(f"score {a.score!r} is not available for this run; it has {', '.join(train_scores)}")
     split_info = read_split_info(run_dir)
     no_protocol = split_info.get("protocol") == "unlabelled" or bool(split_info.get("detector_input"))
     label_free = dataset_file and Path(one_file).suffix.lower() == ".npz" and not npz_has_labels(one_file)
@@ -993,14 +996,17 @@ def cmd_score(a: argparse.Namespace) -> int:
             raise ConfigError(f"score {a.score!r} is not available for this run; it has {', '.join(res)}")
         thr = run_threshold(model, Path(a.run_dir), a.threshold, contamination=a.expected_contamination, k=a.mad_k,
                             score=a.score, labelled_scores=res[a.score], labels=labels,
-                            batch_mode=a.batch_mode, progress=not a.no_progress)
+                            batch_mode=a.batch_mode, progress=not a.no_progress,
+                            train_scores=train_scores if a.threshold in ("contamination", "mad") else None)
         extra = threshold_columns(thr, res[a.score])
-        from .scoring.train_scores import run_training_scores
         from .thresholds import training_percentile
 
-        # context for every score, whatever the threshold: its percentile among the training images (cached)
-        train = run_training_scores(Path(a.run_dir), model, batch_mode=a.batch_mode)[a.score]
-        extra["train_percentile"] = [f"{v:.2f}" for v in training_percentile(train, res[a.score])]
+        # context for every score, whatever the threshold: its percentile among the training images
+        if train_scores is None:            # (the f1 rule, Python only, reaches here without them)
+            from .scoring.train_scores import run_training_scores
+
+            train_scores = run_training_scores(Path(a.run_dir), model, batch_mode=a.batch_mode)
+        extra["train_percentile"] = [f"{v:.2f}" for v in training_percentile(train_scores[a.score], res[a.score])]
         print(f"threshold for score {a.score}: {thr.describe()} (chosen on the {thr.params['source']}); "
               f"{int(extra['is_anomaly'].sum())} of {len(ids)} images flagged (is_anomaly = 1)", file=sys.stderr)
     if a.out == "-":

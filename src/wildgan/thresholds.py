@@ -203,10 +203,12 @@ def check_threshold_args(rule: str, *, contamination: float = 0.05, k: float = 3
 
 def run_threshold(model: Any, run_dir: str | Path, rule: str, *, contamination: float = 0.05, k: float = 3.0,
                   score: str = "a", labelled_scores: np.ndarray | None = None, labels: np.ndarray | None = None,
-                  batch_mode: str = "mixed", progress: bool = False) -> Threshold:
+                  batch_mode: str = "mixed", progress: bool = False,
+                  train_scores: dict[str, np.ndarray] | None = None) -> Threshold:
     """The threshold of `wildgan score --threshold RULE` (contamination | mad) for the scores named `score`.
 
-    contamination / mad: from the run's training-split scores (cached, see run_training_scores).
+    contamination / mad: from the run's training-split scores (cached, see run_training_scores), or train_scores
+    when the caller has them already (a --checkpoint's are not cached: asking again would score the split again).
     f1 (Python only; the CLI does not offer it): from labelled_scores / labels, which must be a labelled
     *validation* set: F1 on the set being evaluated would be an oracle threshold (marked so in the params).
     """
@@ -218,7 +220,8 @@ def run_threshold(model: Any, run_dir: str | Path, rule: str, *, contamination: 
         return replace(thr, params={**thr.params, "score": score, "source": "scored labelled set (oracle)"})
     from .scoring.train_scores import run_training_scores
 
-    train = run_training_scores(run_dir, model, batch_mode=batch_mode, progress=progress)
+    train = train_scores if train_scores is not None else run_training_scores(run_dir, model, batch_mode=batch_mode,
+                                                                               progress=progress)
     if score not in train:
         raise ConfigError(f"unknown score {score!r}; the run has {sorted(train)}")
     thr = fit_threshold(rule, train[score], contamination=contamination, k=k)

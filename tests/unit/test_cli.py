@@ -816,8 +816,10 @@ def test_a_start_that_cannot_train_writes_nothing_and_a_never_trained_run_is_rep
                  "--no-progress"]) == 0
 
 
-def test_score_with_a_chosen_checkpoint(tiny_npz, tmp_path, capsys):
+def test_score_with_a_chosen_checkpoint(tiny_npz, tmp_path, capsys, monkeypatch):
     import csv
+
+    from wildgan.scoring import train_scores
 
     run = tmp_path / "run"
     assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--threads", "1",
@@ -832,7 +834,12 @@ def test_score_with_a_chosen_checkpoint(tiny_npz, tmp_path, capsys):
         return list(csv.DictReader(open(out, newline="")))
 
     final = scores("--threshold", "contamination")
+    real, splits_scored = train_scores.score_training_split, []
+    monkeypatch.setattr(train_scores, "score_training_split",
+                        lambda *a, **k: splits_scored.append(1) or real(*a, **k))
     by_name = scores("--checkpoint", first.with_suffix(".safetensors").name, "--threshold", "contamination")
+    # a checkpoint's training scores are not cached: the threshold and the percentiles use the one scoring of them
+    assert len(splits_scored) == 1
     assert f"with {first}" in capsys.readouterr().err                      # the file that scored, named
     assert scores("--checkpoint", str(first)) and [r["a"] for r in by_name] != [r["a"] for r in final]
     assert by_name[0]["threshold"] != final[0]["threshold"]                # the checkpoint's own training scores
