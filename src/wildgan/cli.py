@@ -635,8 +635,22 @@ def cmd_train(a: argparse.Namespace) -> int:
     except BaseException as e:
         # log.txt says how the session ended too (an interrupt, an error), not only stderr; a refusal (ConfigError,
         # e.g. the folder is another process's) ran nothing and must not write into someone else's run
-        if is_main and Path(a.out).is_dir() and not isinstance(e, ConfigError):
-            _append(Path(a.out) / "log.txt", f"stopped: {str(e) or type(e).__name__}")
+        from contextlib import nullcontext
+
+        dist = None
+        if ctx is not None:
+            from .training import distributed as dist
+        with dist.sigterm_deferred() if dist else nullcontext():
+            if is_main and Path(a.out).is_dir() and not isinstance(e, ConfigError):
+                # under torchrun rank 0's own error is often the echo of another rank's (a failed collective): that
+                # rank's error is named first, from what it left in the folder
+                why = dist.explain_failure(Path(a.out), ctx, e) if dist else str(e) or type(e).__name__
+                _append(Path(a.out) / "log.txt", f"stopped: {why}")
+            elif dist and Path(a.out).is_dir() and not isinstance(
+                    e, (ConfigError, TrainingInterrupted, KeyboardInterrupt, _Terminated)):
+                # a rank's own failure (not a refusal every rank met, nor a signal the whole job got): into the
+                # folder, before its sockets close and the other ranks' collectives fail
+                dist.record_failure(Path(a.out), e, ctx)
         if ctx is not None:
             from .training.distributed import shutdown
 

@@ -30,8 +30,15 @@ from __future__ import annotations
 
 import gc
 import os
+import signal
+import socket
+import time
+import traceback
+import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from pathlib import Path
+from typing import Any, Iterable, Iterator
 
 import torch
 import torch.distributed as tdist
@@ -52,6 +59,9 @@ class DistContext:
     device: torch.device
     backend: str
     ctrl_group: Any = field(default=None, repr=False)   # gloo group for CPU-side agreement (no device sync)
+    # the same on every rank of one torchrun job: a rank's failure record (record_failure) names its job, so that
+    # rank 0 never quotes one left in the run folder by an earlier job
+    job: str = ""
 
     @property
     def is_main(self) -> bool:
@@ -152,7 +162,10 @@ def init_distributed(device: str = "auto") -> DistContext:
     if not tdist.is_initialized():
         tdist.init_process_group(backend=backend)
     ctrl = tdist.new_group(backend="gloo") if backend != "gloo" else None
-    _CTX = DistContext(rank=rank, world=world, local_rank=local, device=dev, backend=backend, ctrl_group=ctrl)
+    box = [uuid.uuid4().hex if rank == 0 else None]
+    tdist.broadcast_object_list(box, src=0, group=ctrl)
+    _CTX = DistContext(rank=rank, world=world, local_rank=local, device=dev, backend=backend, ctrl_group=ctrl,
+                       job=str(box[0]))
     return _CTX
 
 
@@ -175,6 +188,129 @@ def shutdown(together: bool = True) -> None:
         tdist.destroy_process_group()
     _CTX = None
     gc.collect()                                 # free the C++ groups now, not during interpreter finalisation
+
+
+FAILURE_FILE = "rank-{rank}-error.txt"
+_TORCH_DISTRIBUTED = os.path.dirname(os.path.abspath(tdist.__file__)) + os.sep
+
+
+def raised_in_collective(exc: BaseException) -> bool:
+    """Whether `exc` came out of a torch.distributed call, or was raised while one's error was handled (torchrun's
+    SIGTERM, which follows a peer's end closely, as the CLI's _Terminated). On a healthy rank that is the echo of a
+    peer that stopped (gloo: "Connection closed by peer" once the peer's process ends, a timeout when it hangs), not
+    a cause of its own: gloo raises those as plain RuntimeErrors, so the place they were raised tells, not the type."""
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, tdist.DistError):
+            return True
+        tb, last = e.__traceback__, None
+        while tb is not None:
+            last, tb = tb, tb.tb_next
+        if last is not None and os.path.abspath(last.tb_frame.f_code.co_filename).startswith(_TORCH_DISTRIBUTED):
+            return True
+        e = e.__context__
+    return False
+
+
+@contextmanager
+def sigterm_deferred() -> Iterator[None]:
+    """SIGTERM held back until the block ends (then delivered). torchrun sends it to the ranks still running as soon
+    as one rank's process ends, which is about when they find their collectives failed: the CLI's handler raised it
+    in the middle of writing how the job stopped, and the line was lost. (Main thread only; no-op where signals
+    cannot be masked.)"""
+    import threading
+
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def _one_line(exc: BaseException, limit: int = 1000) -> str:
+    text = " ".join(str(exc).split())
+    if len(text) > limit:
+        text = text[:limit] + " ..."
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _append_line(path: Path, line: str) -> None:
+    # one write() on an O_APPEND descriptor: rank 0 appends to the same log, and its lines and this one must not
+    # interleave (Python's buffered file may split a long line into several writes)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    try:
+        os.write(fd, (line + "\n").encode("utf-8", "surrogateescape"))
+    finally:
+        os.close(fd)
+
+
+def record_failure(run_dir: Path, exc: BaseException, ctx: DistContext) -> Path | None:
+    """On a rank other than 0 that failed on its own: leave its error in the run folder, where rank 0 (which alone
+    writes the run) and the user reading log.txt find it. Without this the folder showed only rank 0's echo of it, a
+    gloo "Connection closed by peer", and the cause was on the terminal alone, among the ranks' interleaved output.
+
+    Writes RUN/rank-R-error.txt (the traceback and the job it is from) and appends one line to RUN/log.txt,
+    `rank R of W stopped: Type: message (traceback in ...)`. Call it before leaving the process group: the peers'
+    collectives fail only once this rank's sockets close, so rank 0 finds the record when it looks. An error raised in
+    a collective is skipped (another rank's failure seen from here), as is rank 0. Returns the file written, if any;
+    never raises (a record that cannot be written must not hide the error it records)."""
+    if ctx.rank == 0 or raised_in_collective(exc):
+        return None
+    run_dir = Path(run_dir)
+    path = run_dir / FAILURE_FILE.format(rank=ctx.rank)
+    summary = _one_line(exc)
+    try:
+        from ..fileio import atomic_write_text
+
+        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        line = f"rank {ctx.rank} of {ctx.world} stopped: {summary}"
+        # (the job and time lines are other_ranks_failures'; the first line is the one log.txt gets)
+        atomic_write_text(path, f"{line}\njob: {ctx.job}\ntime: {time.time():.6f} "
+                                f"({time.strftime('%Y-%m-%d %H:%M:%S')}, pid {os.getpid()} on {socket.gethostname()})"
+                                f"\n\n{tb}")
+        _append_line(run_dir / "log.txt", f"{line} (traceback in {path})")
+    except Exception:          # e.g. a full disk: the error being recorded still goes up, and torchrun reports it
+        return None
+    return path
+
+
+def other_ranks_failures(run_dir: Path, ctx: DistContext) -> list[tuple[int, str, Path]]:
+    """(rank, one-line error, file) of each record_failure of this job's other ranks in run_dir, earliest first."""
+    found: list[tuple[float, int, str, Path]] = []
+    for path in Path(run_dir).glob(FAILURE_FILE.format(rank="*")):
+        try:
+            rank = int(path.name.split("-")[1])
+            head = path.read_text(encoding="utf-8", errors="replace").split("\n", 3)
+            if rank == ctx.rank or len(head) < 3 or head[1] != f"job: {ctx.job}":
+                continue
+            found.append((float(head[2].split()[1]), rank, head[0].split(" stopped: ", 1)[1], path))
+        except (OSError, ValueError, IndexError):
+            continue
+    return [(rank, what, path) for _, rank, what, path in sorted(found)]
+
+
+def explain_failure(run_dir: Path, ctx: DistContext, exc: BaseException) -> str:
+    """Rank 0's account of how the job stopped, for its `stopped:` line in log.txt: another rank's own error first
+    when that rank recorded one (rank 0's is then mostly its echo: a failed collective, or torchrun's SIGTERM), and
+    when none did but a collective failed, that a peer stopped without a word (killed: out of memory, a signal) or
+    hung, with where to look."""
+    own = str(exc) or type(exc).__name__
+    if ctx.world <= 1:
+        return own
+    others = other_ranks_failures(run_dir, ctx)
+    if others:
+        rank, what, path = others[0]
+        more = f" (and {len(others) - 1} other rank{'s' if len(others) > 2 else ''})" if len(others) > 1 else ""
+        return f"rank {rank} of {ctx.world} failed{more}: {what} (traceback in {path}); then on rank 0: {own}"
+    if raised_in_collective(exc):
+        return (f"another rank of the job stopped or hung, leaving no error in {run_dir} (killed: out of memory, a "
+                f"signal?); torchrun's report on the terminal names the rank and its exit code. On rank 0: {own}")
+    return own
 
 
 def local_rows(n: int, world: int, rank: int, group: int = 4) -> torch.Tensor:

@@ -1,0 +1,76 @@
+"""A rank other than 0 that fails alone under `torchrun ... wildgan train --distributed`: its own error reaches the run
+folder (rank 0 writes the run, and saw only gloo's "Connection closed by peer", the echo of it)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+# Rank 1 alone fails in its third training step, as a failure of its own would (its GPU out of memory, a bad
+# device): an exception, or the process killed outright (the kernel's OOM killer), which leaves no word behind.
+WRAPPER = textwrap.dedent('''
+    import os, signal, sys
+    if os.environ.get("RANK") == "1":
+        from wildgan.training import loop
+        real, calls = loop.StepRunner.iteration, []
+        def iteration(self, *args, **kw):
+            calls.append(1)
+            if len(calls) == 3:
+                if sys.argv[1] == "kill":
+                    os.kill(os.getpid(), signal.SIGKILL)
+                raise RuntimeError("rank 1 ran out of memory (simulated)")
+            return real(self, *args, **kw)
+        loop.StepRunner.iteration = iteration
+    from wildgan.cli import main
+    sys.exit(main(sys.argv[2:]))
+''')
+
+
+@pytest.mark.integration
+def test_a_rank_that_fails_alone_leaves_its_error_in_the_run_folder(tmp_path: Path):
+    npz = tmp_path / "toy.npz"
+    rng = np.random.default_rng(0)
+    np.savez(npz, x=(rng.random((96, 8, 8)) * 255).astype(np.uint8), y=np.repeat([0, 1], 48))
+    wrapper = tmp_path / "fail_on_rank_1.py"
+    wrapper.write_text(WRAPPER)
+    run = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+    def torchrun(how: str, *extra: str) -> tuple[subprocess.CompletedProcess, float]:
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=0",
+               "--rdzv_backend=c10d", "--rdzv_endpoint=localhost:0", str(wrapper), how, "train", "--distributed",
+               "--data", str(npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.1", "--phase-kimg", "0.02",
+               "--threads", "1", "--device", "cpu", "--no-progress", "--no-train-scores", "--out", str(run), *extra]
+        t0 = time.monotonic()
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+        return proc, time.monotonic() - t0
+
+    proc, took = torchrun("raise")
+    assert proc.returncode != 0 and "rank 1 ran out of memory (simulated)" in proc.stderr, proc.stderr[-3000:]
+    log = (run / "log.txt").read_text(encoding="utf-8").splitlines()
+    record = run / "rank-1-error.txt"
+    # rank 1's own line, whole (one write: not interleaved with rank 0's lines), before rank 0's
+    assert [s for s in log if s.startswith("rank 1")] == [
+        f"rank 1 of 2 stopped: RuntimeError: rank 1 ran out of memory (simulated) (traceback in {record})"], log
+    assert log[-1].startswith(f"stopped: rank 1 of 2 failed: RuntimeError: rank 1 ran out of memory (simulated) "
+                              f"(traceback in {record}); then on rank 0: "), log[-1]
+    text = record.read_text(encoding="utf-8")
+    assert "Traceback (most recent call last)" in text and "in iteration" in text
+    assert text.rstrip().endswith("RuntimeError: rank 1 ran out of memory (simulated)")
+    print(f"\nrank 1 raised: torchrun job ended after {took:.1f} s (startup included)")
+
+    # killed outright, rank 1 leaves nothing: rank 0 says a peer stopped, and does not quote the record of the
+    # earlier job still in the folder (--overwrite deletes the run's files, not that one)
+    proc, took = torchrun("kill", "--overwrite")
+    assert proc.returncode != 0, proc.stderr[-3000:]
+    log = (run / "log.txt").read_text(encoding="utf-8").splitlines()
+    assert log[-1].startswith(f"stopped: another rank of the job stopped or hung, leaving no error in {run} "), log
+    assert "out of memory (simulated)" not in "\n".join(log) and record.is_file()
+    print(f"rank 1 killed: torchrun job ended after {took:.1f} s")
