@@ -66,3 +66,25 @@ def test_top_k_file_names_sort_like_the_ranks(tmp_path, panels) -> None:
         report._heatmap_section(report._Page(title="t", md_dir=out), out, _diag(n=k), "a", k, lambda s: None)
         names = [p.name for p in sorted((out / "heatmaps").glob("top-*.png"))]
         assert names == [f"top-{r:0{width}d}.png" for r in range(1, k + 1)]
+
+
+def test_residual_maps_shapes_one_colour_image_is_refused() -> None:
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 256, (2, 8, 8, 3), dtype=np.uint8)
+    recon = rng.uniform(-1, 1, x.shape).astype(np.float32)
+    maps = residual_maps(x, recon)
+    assert maps.shape == (2, 8, 8)
+    # one colour image [H, W, C] was read as a gray batch: 8 "images" of 8 x 3 pixels, maps of shape (8, 8, 3)
+    with pytest.raises(ValueError, match=r"one image \[H, W, C\]\? add the batch axis: x\[None\]"):
+        residual_maps(x[0], recon[0])
+    np.testing.assert_array_equal(residual_maps(x[0][None], recon[0][None]), maps[:1])
+    with pytest.raises(ValueError, match=r"one image \[H, W, C\]"):            # gray, channel axis kept
+        residual_maps(x[0, ..., :1], recon[0, ..., :1])
+    with pytest.raises(ValueError, match=r"channels first\?"):                  # NCHW
+        residual_maps(x.transpose(0, 3, 1, 2), recon.transpose(0, 3, 1, 2))
+    with pytest.raises(ValueError, match=r"expected \[N, R, R, C\]"):           # one gray image [H, W]
+        residual_maps(x[0, ..., 0], recon[0, ..., 0])
+    # a gray batch [N, R, R] is still one, the same maps as [N, R, R, 1]
+    g, gr = x[..., :1], recon[..., :1]
+    np.testing.assert_array_equal(residual_maps(g[..., 0], gr[..., 0]), residual_maps(g, gr))
+    assert residual_maps(g[:1, ..., 0], gr[:1]).shape == (1, 8, 8)

@@ -27,24 +27,36 @@ from ..scoring.scores import minmax
 from .metrics import roc_auc
 
 
-def _as_float_nchw(x: np.ndarray) -> torch.Tensor:
-    """uint8 NHWC (training rule x*2/255-1) or float NHWC already in [-1, 1] -> float32 NCHW."""
+MAP_SHAPES = ("[N, R, R, C] (C = 1 or 3, channels last) or a batch of gray images [N, R, R]: a batch of square "
+              "images, as the networks see and reconstruct them")
+
+
+def _as_float_nchw(x: np.ndarray, name: str = "images") -> torch.Tensor:
+    """uint8 NHWC (training rule x*2/255-1) or float NHWC already in [-1, 1] -> float32 NCHW; shapes as MAP_SHAPES.
+
+    The images are square (R x R, R >= 4) and C is 1 or 3, so the two shapes cannot be mistaken for each other or
+    for the one that is refused: a single image [R, R, C], which as a 3-D gray batch would be R images of R x C
+    pixels (and NCHW [N, C, R, R], whose last two axes differ too)."""
     x = np.asarray(x)
-    if x.ndim == 3:  # NHW gray
+    if x.ndim == 3 and x.shape[1] == x.shape[2]:  # NHW gray
         x = x[..., None]
-    if x.ndim != 4:
-        raise ValueError(f"expected images [N, H, W, C], got shape {x.shape}")
+    if x.ndim != 4 or x.shape[1] != x.shape[2] or x.shape[3] not in (1, 3):
+        one = (" (one image [H, W, C]? add the batch axis: x[None])" if x.ndim == 3 and x.shape[-1] in (1, 3)
+               else " (channels first? x.transpose(0, 2, 3, 1))" if x.ndim == 4 and x.shape[1] in (1, 3) else "")
+        raise ValueError(f"{name}: expected {MAP_SHAPES}; got shape {x.shape}{one}")
     t = torch.from_numpy(np.ascontiguousarray(x))
     t = u8_to_unit(t) if x.dtype == np.uint8 else t.float()
     return t.permute(0, 3, 1, 2)
 
 
 def residual_maps(query: np.ndarray, recon: np.ndarray) -> np.ndarray:
-    """Heat maps [N, H, W] float32 in [0, 1]: mean over channels of |w(Q) - w(X_rec)|.
+    """Heat maps [N, R, R] float32 in [0, 1]: mean over channels of |w(Q) - w(X_rec)|.
 
-    query: uint8 [N, H, W, C] (or float in [-1, 1]); recon: float [N, H, W, C] on the [-1, 1] scale, unclipped (ScoreResult.recon).
+    query: uint8 [N, R, R, C] (or float in [-1, 1]); recon: float [N, R, R, C] on the [-1, 1] scale, unclipped
+    (ScoreResult.recon). Gray images may also be [N, R, R]. Always a batch: one image [R, R, C] is a ValueError
+    (read as a gray batch it would be R images of R x C pixels); pass x[None] for it.
     """
-    q, r = _as_float_nchw(query), _as_float_nchw(recon)
+    q, r = _as_float_nchw(query, "query"), _as_float_nchw(recon, "reconstruction")
     if q.shape != r.shape:
         raise ValueError(f"query {tuple(q.shape)} and reconstruction {tuple(r.shape)} differ in shape")
     return (minmax(q) - minmax(r)).abs().mean(dim=1).numpy().astype(np.float32)
