@@ -1156,14 +1156,36 @@ def _warn(msg: str) -> None:
 
 
 def cmd_export(a: argparse.Namespace) -> int:
-    from .export import export_onnx
+    from .export import export_onnx, onnx_threshold
 
     _refuse_saved_detector(a.run_dir, "export")
     _check_out_file(a.out, "model.onnx")
+    if a.threshold:
+        unused = "mad_k" if a.threshold == "contamination" else "expected_contamination"
+        if _changed(a, unused):
+            _warn(f"warning: --{unused.replace('_', '-')} is not used by --threshold {a.threshold}")
+    else:
+        given = [o for o in ("expected_contamination", "mad_k", "score", "device") if _changed(a, o)]
+        if given:
+            _warn(f"warning: {', '.join('--' + o.replace('_', '-') for o in given)} "
+                  f"{'only matters' if len(given) == 1 else 'only matter'} with --threshold: no threshold is "
+                  f"written without it")
     path = export_onnx(Path(a.run_dir), Path(a.out), batch_size=a.batch_size, opset=a.opset,
-                       input_type=a.input_type, include_A=not a.no_A)
+                       input_type=a.input_type, include_A=not a.no_A, threshold=a.threshold,
+                       contamination=a.expected_contamination, mad_k=a.mad_k, score=a.score, device=a.device,
+                       progress=not a.no_progress)
     print(f"wrote {path} (ONNX opset {a.opset}, {a.input_type} input; each image is scored on its own, any batch "
           "size)", file=sys.stderr)
+    thr = onnx_threshold(path)
+    if thr is None:
+        print("no threshold in its metadata: --threshold contamination|mad records one from the run's training "
+              "split (else take it from `wildgan score RUN --batch-mode isolated --threshold RULE`, the graph's "
+              "protocol)", file=sys.stderr)
+    else:
+        alone = ", each image scored alone as the graph does" if thr.params.get("batch_mode") == "isolated" else ""
+        print(f"threshold for output {thr.params['score']}: {thr.describe()} (chosen on the run's training "
+              f"split{alone}), in its metadata_props: threshold, threshold_rule, threshold_score, threshold_params",
+              file=sys.stderr)
     return 0
 
 
@@ -1444,7 +1466,23 @@ def make_parser() -> argparse.ArgumentParser:
     x.add_argument("--input-type", choices=("uint8", "float"), default="uint8",
                    help="uint8 [N, R, R, C] images (default) or float32 [N, C, R, R] in [-1, 1]")
     x.add_argument("--no-A", action="store_true", help="leave the f-AnoGAN score A (and D) out of the graph")
+    x.add_argument("--threshold", choices=("contamination", "mad"),
+                   help="record a threshold for --score in the model's metadata_props (threshold, threshold_rule, "
+                        "threshold_score, threshold_params): contamination = the 100*(1-G) percentile of the run's "
+                        "training-split scores, mad = their median + K * 1.4826 * MAD; the scores are those of the "
+                        "graph's protocol (wildgan runs: each image alone, as score --batch-mode isolated; cached in "
+                        "RUN/train_scores-isolated.csv, computed when missing). Default: no threshold")
+    x.add_argument("--expected-contamination", type=float, default=0.05, metavar="G",
+                   help="expected fraction of anomalies, for --threshold contamination (default 0.05)")
+    x.add_argument("--mad-k", type=float, default=3.0, metavar="K", help="K of --threshold mad (default 3)")
+    x.add_argument("--score", default=None, choices=SCORE_NAMES,
+                   help="the output --threshold applies to (default: the method's own, A for f-AnoGAN, else a)")
+    x.add_argument("--device", default="auto", type=_device,
+                   help="where the training split is scored for --threshold when its scores are not cached (the "
+                        "export itself runs on the CPU): " + DEVICE_HELP)
+    x.add_argument("--no-progress", action="store_true", help="no progress bar while the training split is scored")
     x.set_defaults(func=cmd_export)
+    x.set_defaults(defaults={act.dest: act.default for act in x._actions})   # for warnings about unused options
 
     e = sub.add_parser("evaluate", help="AUC/AP of every score, with controls", epilog=EXAMPLES_EVAL,
                        formatter_class=argparse.RawDescriptionHelpFormatter)

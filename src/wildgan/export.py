@@ -12,8 +12,10 @@ on which images share its batch (wildgan.scoring.pgan_scores). A deployed graph 
 Each output row then depends only on its input row, the batch axis is dynamic (any N >= 1, no padding, no mixing
 rules for the caller), and the graph equals `LoadedModel.score(x, batch_mode='isolated')` and
 `Detector(batch_mode='isolated')`. The cost: scores differ slightly from the paper's mixed protocol, so thresholds
-for an exported model must come from isolated-mode training scores (Detector(batch_mode='isolated') or
-run_training_scores(run_dir, batch_mode='isolated')).
+for an exported model must come from isolated-mode training scores (Detector.from_run(run, batch_mode='isolated')
+or run_training_scores(run_dir, batch_mode='isolated'), the cache train_scores-isolated.csv), never from the mixed
+ones `wildgan score` uses by default. export_onnx(..., threshold='contamination' | 'mad') does this itself and
+records the result in metadata_props (below; onnx_threshold reads it back).
 
 Level of detail: a run that stopped before its schedule reached full resolution (short --total-kimg, a --minutes
 budget, an interrupted run) has lod > 0 in its checkpoint metadata, and its full-resolution layers are untrained.
@@ -27,7 +29,10 @@ Graph: input 'images', outputs 'a', 'L_n', 'L_o', 'L_r', ('A'), 'z' (float32, [N
     like the run's (wildgan.detector.to_images, and metadata_props' conversion rule);
   input_type='float': float32 [N, C, R, R] in [-1, 1] (= x * 2/255 - 1, what the networks see).
 The ONNX model's metadata_props record resolution (of the input), channels, input_type, lam, kappa, batch_mode, lod
-and the run's image-conversion rule.
+and the run's image-conversion rule; with a threshold rule also threshold (the value: an image is an anomaly when
+its threshold_score output is > it), threshold_rule, threshold_score and threshold_params (JSON: the rule's
+parameters, the number of training images, batch_mode of the training scores = the graph's). Values are strings
+(JSON for non-strings), as ONNX stores them.
 """
 
 from __future__ import annotations
@@ -42,11 +47,15 @@ import torch
 from torch import nn
 
 from .data.transforms import u8_to_unit
-from .errors import ConfigError, WildganError
+from .errors import ConfigError, DataError, WildganError
 from .scoring.pgan_scores import at_lod
 from .scoring.scores import encoder_scores, fanogan_score
+from .thresholds import Threshold
 
 INPUT_TYPES = ("uint8", "float")
+# the rules whose threshold comes from the run's training split alone (f1 needs a labelled validation set, which a
+# run does not have)
+THRESHOLD_RULES = ("contamination", "mad")
 
 
 class ScoringGraph(nn.Module):
@@ -170,12 +179,22 @@ def _opset_range() -> tuple[int, int]:
 
 
 def export_onnx(run_dir: str | Path, path: str | Path, batch_size: int = 64, opset: int = 17, *,
-                input_type: str = "uint8", include_A: bool = True, checkpoint: str | Path | None = None) -> Path:
+                input_type: str = "uint8", include_A: bool = True, checkpoint: str | Path | None = None,
+                threshold: str | None = None, contamination: float = 0.05, mad_k: float = 3.0,
+                score: str | None = None, device: str = "cpu", progress: bool = False) -> Path:
     """Write the run's scoring graph to `path` (.onnx). `batch_size` is the example batch the graph is traced with;
     the batch axis stays dynamic (wildgan: isolated protocol; f-AnoGAN: every image on its own anyway). Needs the
-    `onnx` extra (pip install onnx) to write metadata."""
+    `onnx` extra (pip install onnx) to write metadata.
+
+    threshold: None (no threshold in the metadata) or a rule of THRESHOLD_RULES, fitted to the run's training-split
+    scores made with the graph's own protocol (export_threshold), for the output `score` (default: the method's own,
+    A for f-AnoGAN, else a), with `contamination` / `mad_k` as in wildgan.thresholds.fit_threshold; recorded in
+    metadata_props (module docstring; onnx_threshold reads it). When those scores are not cached in the run folder,
+    the training split is scored on `device` (`progress`: a progress bar)."""
     if batch_size < 1:
         raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
+    if threshold is not None:
+        _check_threshold_rule(threshold, contamination, mad_k)
     lo, hi = _opset_range()
     if isinstance(opset, bool) or not isinstance(opset, int) or not lo <= opset <= hi:
         # (torch's own error comes after tracing, as a traceback of its exporter)
@@ -190,6 +209,13 @@ def export_onnx(run_dir: str | Path, path: str | Path, batch_size: int = 64, ops
         # after the model has been traced
         raise WildganError("ONNX export needs the 'onnx' package: pip install 'wildgan[onnx]' (or pip install onnx)")
     graph, model = scoring_graph(run_dir, input_type=input_type, include_A=include_A, checkpoint=checkpoint)
+    thr_meta: dict[str, Any] = {}
+    if threshold is not None:
+        # before tracing: scoring the training split is the slow part, and the step that can fail (moved images)
+        thr = export_threshold(run_dir, model, threshold, contamination=contamination, mad_k=mad_k, score=score,
+                               include_A=include_A, checkpoint=checkpoint, device=device, progress=progress)
+        thr_meta = {"threshold": thr.value, "threshold_rule": thr.rule, "threshold_score": thr.params["score"],
+                    "threshold_params": {k: v for k, v in thr.params.items() if k != "score"}}
     r, c = model.cfg.net.resolution, model.cfg.net.channels
     gen = torch.Generator().manual_seed(0)
     if input_type == "uint8":
@@ -214,7 +240,7 @@ def export_onnx(run_dir: str | Path, path: str | Path, batch_size: int = 64, ops
                             "input_layout": "NHWC uint8" if input_type == "uint8" else "NCHW float32 in [-1, 1]",
                             "batch_mode": batch_mode_of(model.cfg.method), "lam": graph.lam,
                             "kappa": graph.kappa, "lod": graph.lod, "outputs": names,
-                            "conversion": _conversion(Path(run_dir))})
+                            "conversion": _conversion(Path(run_dir)), **thr_meta})
         tmp.replace(path)
     except WildganError:
         raise
@@ -224,6 +250,58 @@ def export_onnx(run_dir: str | Path, path: str | Path, batch_size: int = 64, ops
         if tmp.exists():
             tmp.unlink()
     return path
+
+
+def _check_threshold_rule(rule: str, contamination: float, mad_k: float) -> None:
+    from .thresholds import check_threshold_args
+
+    if rule not in THRESHOLD_RULES:
+        raise ConfigError(f"threshold rule for an export must be one of {THRESHOLD_RULES} (fitted to the run's "
+                          f"training split), got {rule!r}" + ("; an F1-optimal threshold needs a labelled validation "
+                                                              "set: fit it in Python (wildgan.thresholds."
+                                                              "f1_threshold) on the exported graph's scores"
+                                                              if rule == "f1" else ""))
+    check_threshold_args(rule, contamination=contamination, k=mad_k)
+
+
+def export_threshold(run_dir: str | Path, model: Any, rule: str, *, contamination: float = 0.05,
+                     mad_k: float = 3.0, score: str | None = None, include_A: bool = True,
+                     checkpoint: str | Path | None = None, device: str = "cpu",
+                     progress: bool = False) -> Threshold:
+    """The threshold an exported graph of `model` (the run's LoadedModel, as scoring_graph returns it) needs: `rule`
+    fitted to the run's training-split scores made with the graph's protocol, for the graph's output `score`.
+
+    A wildgan graph scores each image alone, so the scores are the isolated ones (train_scores-isolated.csv, computed
+    and cached when missing, as `wildgan score --batch-mode isolated --threshold RULE` does): the mixed ones of the
+    default `wildgan score` differ slightly and would flag another share of images. f-AnoGAN has one protocol. The
+    params also say which protocol (batch_mode, as the graph's metadata names it)."""
+    from dataclasses import replace
+
+    from .config import own_score
+    from .devices import resolve_device
+    from .scoring.run import load_model
+    from .scoring.train_scores import read_train_scores
+    from .thresholds import run_threshold
+
+    _check_threshold_rule(rule, contamination, mad_k)
+    method = model.cfg.method
+    score = own_score(method) if score is None else score
+    outs = output_names(include_A)[:-1]                  # (z is not a score)
+    if score not in outs:
+        why = " (A is left out of this graph: include_A=False, the CLI's --no-A)" if score == "A" else ""
+        raise ConfigError(f"threshold score {score!r} is not an output of this graph{why}; it has {', '.join(outs)}")
+    train_mode = "isolated" if method == "wildgan" else "mixed"    # (the cache name of f-AnoGAN's one protocol)
+    scorer = model
+    if read_train_scores(Path(run_dir), model, train_mode) is None and resolve_device(device) != model.device:
+        # not cached: the split is scored on `device` (the export itself stays on the CPU)
+        scorer = load_model(Path(run_dir), device, checkpoint=Path(checkpoint) if checkpoint else None)
+    try:
+        thr = run_threshold(scorer, Path(run_dir), rule, contamination=contamination, k=mad_k, score=score,
+                            batch_mode=train_mode, progress=progress)
+    except DataError as e:              # e.g. training images moved: the graph itself can still be exported
+        raise DataError(f"{e}. The threshold needs those scores; export without one (threshold=None, the CLI "
+                        f"without --threshold) and choose it elsewhere") from None
+    return replace(thr, params={**thr.params, "batch_mode": batch_mode_of(method)})
 
 
 def batch_mode_of(method: str) -> str:
@@ -257,4 +335,19 @@ def onnx_metadata(path: str | Path) -> dict[str, str]:
     return {p.key: p.value for p in onnx.load(str(path)).metadata_props}
 
 
-__all__ = ["ScoringGraph", "FAnoGANScoringGraph", "batch_mode_of", "scoring_graph", "export_onnx", "onnx_metadata", "output_names", "INPUT_TYPES"]
+def onnx_threshold(path: str | Path) -> Threshold | None:
+    """The threshold export_onnx recorded in a model's metadata (None when it was exported without one): an image
+    is an anomaly when its output named thr.params['score'] is > thr.value (thr.apply(outputs[...]) gives 0/1)."""
+    meta = onnx_metadata(path)
+    if "threshold" not in meta:
+        return None
+    try:
+        params = json.loads(meta.get("threshold_params", "{}"))
+        return Threshold.from_dict({"value": float(meta["threshold"]), "rule": meta.get("threshold_rule", "?"),
+                                    "params": {**params, "score": meta.get("threshold_score", "a")}})
+    except (ValueError, TypeError, AttributeError) as e:
+        raise ConfigError(f"{path}: its threshold metadata cannot be read ({e})") from None
+
+
+__all__ = ["ScoringGraph", "FAnoGANScoringGraph", "batch_mode_of", "scoring_graph", "export_onnx", "export_threshold",
+           "onnx_metadata", "onnx_threshold", "output_names", "INPUT_TYPES", "THRESHOLD_RULES"]

@@ -4,6 +4,8 @@ Skipped cleanly when onnx / onnxruntime are not installed (pip install 'wildgan[
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -243,3 +245,125 @@ def test_export_refuses_a_latent_search_run(tmp_path) -> None:
     with pytest.raises(ConfigError, match="latent search is an optimisation loop"):
         export_onnx(run, tmp_path / "s.onnx")
     assert not (tmp_path / "s.onnx").exists()
+
+
+# ------------------------------------------------------------------------------------------------------ threshold
+def _csv_rows(path) -> list[dict[str, str]]:
+    import csv
+
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_export_threshold_equals_score_isolated_threshold(run_dir, real_images, tmp_path, capsys) -> None:
+    """--threshold records the threshold `wildgan score --batch-mode isolated --threshold` applies (the graph's
+    protocol), not the default mixed one, which flags another share of images."""
+    from wildgan.cli import main
+    from wildgan.export import onnx_threshold
+    from wildgan.thresholds import run_threshold
+
+    path = tmp_path / "t.onnx"
+    assert main(["export", str(run_dir), "--out", str(path), "--threshold", "contamination"]) == 0
+    err = capsys.readouterr().err
+    assert ("threshold for output a: contamination (contamination=0.05, n=64): score > -0.4" in err
+            and "(chosen on the run's training split, each image scored alone as the graph does)" in err), err
+    meta = onnx_metadata(path)
+    assert meta["threshold_rule"] == "contamination" and meta["threshold_score"] == "a"
+    assert json.loads(meta["threshold_params"]) == {"contamination": 0.05, "n": 64, "source": "training split",
+                                                    "batch_mode": "isolated"}
+    # the same metadata as onnxruntime shows it to a deployment
+    assert ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).get_modelmeta() \
+        .custom_metadata_map["threshold"] == meta["threshold"]
+    value = float(meta["threshold"])
+    model = load_model(run_dir, "cpu")
+    assert value == run_threshold(model, run_dir, "contamination", batch_mode="isolated").value     # exactly
+    assert value != run_threshold(model, run_dir, "contamination", batch_mode="mixed").value
+
+    npz = tmp_path / "x.npz"
+    np.savez(npz, x=real_images)
+    csvs = {}
+    for mode in ("isolated", "mixed"):
+        assert main(["score", str(run_dir), "--data", str(npz), "--batch-mode", mode, "--threshold",
+                     "contamination", "--no-progress", "--out", str(tmp_path / f"{mode}.csv")]) == 0
+        csvs[mode] = _csv_rows(tmp_path / f"{mode}.csv")
+    capsys.readouterr()
+    iso = csvs["isolated"]
+    assert {r["threshold"] for r in iso} == {f"{value:.9g}"} and iso[0]["threshold_rule"] == "contamination"
+    assert {r["threshold"] for r in csvs["mixed"]} != {f"{value:.9g}"}
+    # a deployment flags what `wildgan score --batch-mode isolated --threshold` flags
+    thr = onnx_threshold(path)
+    assert thr.value == value and thr.params["score"] == "a"
+    flags = thr.apply(_run(path, real_images)[thr.params["score"]])
+    assert flags.tolist() == [int(r["is_anomaly"]) for r in iso] and 0 < flags.sum() < len(flags)
+
+
+def test_export_threshold_mad_other_score_and_none(run_dir, tmp_path, capsys) -> None:
+    from wildgan.cli import main
+    from wildgan.export import onnx_threshold
+    from wildgan.thresholds import run_threshold
+
+    path = export_onnx(run_dir, tmp_path / "m.onnx", threshold="mad", mad_k=2.5, score="L_r", input_type="float")
+    want = run_threshold(load_model(run_dir, "cpu"), run_dir, "mad", k=2.5, score="L_r", batch_mode="isolated")
+    thr = onnx_threshold(path)
+    assert (thr.value, thr.rule, thr.params) == (want.value, "mad", {**want.params, "batch_mode": "isolated"})
+    # without --threshold: none, and the output says so
+    assert main(["export", str(run_dir), "--out", str(tmp_path / "n.onnx"), "--mad-k", "2"]) == 0
+    err = capsys.readouterr().err
+    assert "--mad-k only matters with --threshold: no threshold is written without it" in err
+    assert "no threshold in its metadata: --threshold contamination|mad records one" in err
+    assert onnx_threshold(tmp_path / "n.onnx") is None
+    assert not any(k.startswith("threshold") for k in onnx_metadata(tmp_path / "n.onnx"))
+
+
+def test_export_threshold_refusals_write_nothing(run_dir, tmp_path) -> None:
+    out = tmp_path / "r.onnx"
+    with pytest.raises(ConfigError, match="needs a labelled validation set"):
+        export_onnx(run_dir, out, threshold="f1")
+    with pytest.raises(ConfigError, match=r"contamination .* must be in \(0, 0.5\]"):
+        export_onnx(run_dir, out, threshold="contamination", contamination=0.7)
+    with pytest.raises(ConfigError, match=r"threshold score 'A' is not an output of this graph \(A is left out"):
+        export_onnx(run_dir, out, threshold="mad", score="A", include_A=False)
+    # a Detector.fit run whose isolated training scores are gone: its in-memory images cannot be scored again
+    import shutil
+
+    from wildgan.errors import DataError
+
+    run = shutil.copytree(run_dir, tmp_path / "run")
+    for name in ("train_scores-isolated.csv", "train_scores-isolated.json"):
+        (run / name).unlink()
+    with pytest.raises(DataError, match=r"train_scores-isolated.csv is missing .* export without one \(threshold=None"):
+        export_onnx(run, out, threshold="contamination")
+    assert not out.exists()
+    assert export_onnx(run, out).is_file()
+
+
+def test_export_threshold_scores_an_uncached_training_split_alone(tmp_path) -> None:
+    """A run without cached isolated training scores: they are computed (and cached) from its training split, each
+    image alone, and only those: the mixed cache is neither read nor written."""
+    from wildgan.export import onnx_threshold
+    from wildgan.scoring.train_scores import read_train_scores
+    from wildgan.thresholds import fit_threshold
+
+    run = _run_at_lod(tmp_path, 0.5)
+    path = export_onnx(run, tmp_path / "u.onnx", batch_size=2, threshold="contamination", contamination=0.1,
+                       score="L_r")
+    assert (run / "train_scores-isolated.csv").is_file() and not (run / "train_scores.csv").exists()
+    from wildgan.data import build_split
+
+    model = load_model(run, "cpu")
+    train = build_split(model.cfg.data).train_x
+    iso = model.score(train, batch_mode="isolated").scores["L_r"]
+    np.testing.assert_array_equal(read_train_scores(run, model, "isolated")["L_r"], iso)
+    assert onnx_threshold(path).value == fit_threshold("contamination", iso, contamination=0.1).value
+
+
+def test_fanogan_export_threshold_from_its_one_protocol(fanogan_run, tmp_path) -> None:
+    """f-AnoGAN has one protocol: its threshold comes from the ordinary training scores, for its own score A."""
+    from wildgan.export import onnx_threshold
+    from wildgan.thresholds import run_threshold
+
+    thr = onnx_threshold(export_onnx(fanogan_run, tmp_path / "ft.onnx", batch_size=2, threshold="contamination"))
+    want = run_threshold(load_model(fanogan_run, "cpu"), fanogan_run, "contamination", score="A")
+    assert (thr.value, thr.params["score"], thr.params["batch_mode"]) == (want.value, "A", "independent")
+    with pytest.raises(ConfigError, match=r"threshold score 'A' is not an output"):   # (its default score)
+        export_onnx(fanogan_run, tmp_path / "fn.onnx", threshold="mad", include_A=False)
