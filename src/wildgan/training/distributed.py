@@ -218,18 +218,25 @@ def raised_in_collective(exc: BaseException) -> bool:
 def sigterm_deferred() -> Iterator[None]:
     """SIGTERM held back until the block ends (then delivered). torchrun sends it to the ranks still running as soon
     as one rank's process ends, which is about when they find their collectives failed: the CLI's handler raised it
-    in the middle of writing how the job stopped, and the line was lost. (Main thread only; no-op where signals
-    cannot be masked.)"""
+    in the middle of writing how the job stopped, and the line was lost. (Main thread only: Python's handlers run
+    there.)
+
+    The Python-level handler is swapped for one that only notes the signal, rather than the thread's signal mask
+    blocked: a process with other threads (gloo's, torch's pools) has the kernel deliver a process-directed SIGTERM
+    to a thread that does not block it, and CPython then runs the handler in the main thread all the same."""
     import threading
 
-    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    seen: list[int] = []
+    old = signal.signal(signal.SIGTERM, lambda signum, frame: seen.append(signum))
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        signal.signal(signal.SIGTERM, old)
+        if seen:
+            signal.raise_signal(signal.SIGTERM)     # now, to the handler the block held it from
 
 
 def _one_line(exc: BaseException, limit: int = 1000) -> str:
