@@ -193,3 +193,23 @@ def test_divergence_messages_say_the_images_shown_as_the_rest_of_the_loop(tmp_pa
     assert len(said) == 1 and said[0].startswith("warning: non-finite D/"), logs
     assert said[0].endswith(" at 0.32 kimg; rolled back to 0.256 kimg with lr 0.0005"), logs
 
+
+@pytest.mark.parametrize("spent_in_round,status,nimg", [(9, "done", 576), (8, "budget", 512)])
+def test_a_budget_spent_in_the_round_that_completes_the_schedule_is_a_done_training(
+        tmp_path, monkeypatch, one_thread, spent_in_round, status, nimg) -> None:
+    # 9 rounds of 4 iterations (_end_cfg); the budget is asked once before the loop and once per round. Spent in the
+    # last round, the training is complete all the same: network-final.json said "budget"
+    calls = {"n": 0}
+
+    def spent(*a: Any) -> bool:
+        calls["n"] += 1
+        return calls["n"] > spent_in_round
+
+    monkeypatch.setattr(loop, "_over_budget", spent)
+    logs: list[str] = []
+    res = train_pgan(_x(), _end_cfg(minutes=100.0), tmp_path, progress=False, log=logs.append)
+    from wildgan import checkpoint as ckpt
+
+    meta = ckpt.read_meta(tmp_path / "network-final.json")
+    assert (res.status, res.nimg, meta["status"], meta["nimg"]) == (status, nimg, status, nimg)
+    assert any("wall-clock budget" in m for m in logs) == (status == "budget"), logs

@@ -1041,8 +1041,10 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
                     # a signal in the last round: training is complete; it ends below, once its end is written
                     stopped_at_end = stop_sig
                     if stop_budget:
-                        status = "budget"
-                        log(f"wall-clock budget of {tc.minutes} min reached at {kimg_text(state.nimg)} kimg")
+                        # a budget spent in the round that completes the schedule stopped nothing
+                        if state.nimg < total_nimg:
+                            status = "budget"
+                            log(f"wall-clock budget of {tc.minutes} min reached at {kimg_text(state.nimg)} kimg")
                         break
     finally:
         bar.close()
