@@ -198,7 +198,8 @@ def _add_train_args(p: argparse.ArgumentParser, study: bool = False) -> None:
     g.add_argument("--sample-kimg", type=float, default=0.0, metavar="K",
                    help="also write a grid of generated samples every K kimg (default 0: at each checkpoint only)")
     g.add_argument("--on-divergence", choices=("stop", "rollback"), default="stop",
-                   help="on NaN/inf: stop (default), or roll back to the last good checkpoint with half the lr")
+                   help="on NaN/inf: stop (default), or roll back to the last good checkpoint with half the lr "
+                        "(f-AnoGAN: that of the stage that diverged)")
     g.add_argument("--fanogan-iters", type=int, help="f-AnoGAN: critic iterations (default: 7 epochs)")
     g.add_argument("--fanogan-enc-iters", type=int, help="f-AnoGAN: izi_f encoder iterations (default 50000)")
     g.add_argument("--fanogan-dim", type=int, help="f-AnoGAN: base width DIM (default 64, the official value)")
@@ -749,8 +750,7 @@ def _typed_options(p: argparse.ArgumentParser, argv: Sequence[str]) -> set[str]:
 
 # train options that only the progressive GAN's loop reads (wildgan and search), never f-AnoGAN's
 _PGAN_ONLY_OPTIONS = ("preset", "width", "latent_size", "total_kimg", "phase_kimg", "transition_kimg", "lr",
-                      "sample_kimg", "ema_warmup", "amp", "compile", "gp_precision", "channels_last", "cuda_graphs",
-                      "on_divergence")
+                      "sample_kimg", "ema_warmup", "amp", "compile", "gp_precision", "channels_last", "cuda_graphs")
 
 
 def _warn_other_methods_options(a: argparse.Namespace, method: str) -> None:
@@ -766,7 +766,7 @@ def _warn_other_methods_options(a: argparse.Namespace, method: str) -> None:
                                                          "fanogan_bn_warmup") if o in typed]
     else:
         # the progressive GAN's schedule, size and fast path: f-AnoGAN has its own (epochs or --fanogan-iters, its
-        # lr 1e-4, --fanogan-dim, N_z 128, fp32) and its loop stops on a divergence (no rollback)
+        # lr 1e-4, --fanogan-dim, N_z 128, fp32)
         ignored += [f"--{o.replace('_', '-')}" for o in _PGAN_ONLY_OPTIONS if o in typed]
     if ignored:
         _warn(f"warning: {', '.join(ignored)} {'does' if len(ignored) == 1 else 'do'} not apply to --method "

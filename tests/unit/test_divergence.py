@@ -117,7 +117,7 @@ def test_weights_gone_nan_in_the_last_round_roll_back_and_train_on(tmp_path, mon
     res = train_pgan(_x(), _end_cfg(), tmp_path, progress=False, log=logs.append)
     assert res.status == "done" and res.nimg == 576
     assert [m for m in logs if "rolled back" in m] == [
-        "warning: non-finite weights in G at 0.6 kimg; rolled back to 0.5 kimg with lr 0.0005"], logs
+        "warning: non-finite weights in G at 0.576 kimg; rolled back to 0.512 kimg with lr 0.0005"], logs
     from wildgan import checkpoint as ckpt
 
     final, meta = ckpt.load_checkpoint(tmp_path / "network-final.json")
@@ -129,7 +129,7 @@ def test_weights_gone_nan_in_the_last_round_roll_back_and_train_on(tmp_path, mon
 def test_weights_gone_nan_in_the_last_round_stop_as_anywhere_else(tmp_path, monkeypatch, one_thread) -> None:
     # --on-divergence stop: the usual divergence error (with its way on), no final networks, no checkpoint of the end
     _nan_critic(monkeypatch, lambda n: n in (33, 34))
-    with pytest.raises(DivergenceError, match=r"non-finite weights in G at 0\.6 kimg.*continue with --resume "
+    with pytest.raises(DivergenceError, match=r"non-finite weights in G at 0\.576 kimg.*continue with --resume "
                                               r"--on-divergence rollback"):
         train_pgan(_x(), _end_cfg(on_divergence="stop"), tmp_path, progress=False, log=lambda m: None)
     assert not list(tmp_path.glob("network-final.*"))
@@ -181,3 +181,35 @@ def test_a_signal_in_the_last_round_ends_a_complete_training(tmp_path, monkeypat
     assert ckpt.read_meta(tmp_path / "network-final.json")["nimg"] == nimg
     # the sample grid of the round is written once, by its checkpoint (twice, TensorBoard showed the step twice)
     assert grids[-1] == nimg and len(grids) == len(set(grids)), grids
+
+
+def test_divergence_messages_say_the_images_shown_as_the_rest_of_the_loop(tmp_path, monkeypatch, one_thread) -> None:
+    # kimg with one decimal said 0.3 for both 320 and 256 images (kimg_text: 0.32, 0.256), in the losses' message as
+    # in the weights' (test_weights_gone_nan_in_the_last_round_roll_back_and_train_on)
+    _nan_critic(monkeypatch, lambda n: 16 < n <= 18)
+    logs: list[str] = []
+    train_pgan(_x(), _cfg(), tmp_path, progress=False, log=logs.append)
+    said = [m for m in logs if "rolled back" in m]
+    assert len(said) == 1 and said[0].startswith("warning: non-finite D/"), logs
+    assert said[0].endswith(" at 0.32 kimg; rolled back to 0.256 kimg with lr 0.0005"), logs
+
+
+@pytest.mark.parametrize("spent_in_round,status,nimg", [(9, "done", 576), (8, "budget", 512)])
+def test_a_budget_spent_in_the_round_that_completes_the_schedule_is_a_done_training(
+        tmp_path, monkeypatch, one_thread, spent_in_round, status, nimg) -> None:
+    # 9 rounds of 4 iterations (_end_cfg); the budget is asked once before the loop and once per round. Spent in the
+    # last round, the training is complete all the same: network-final.json said "budget"
+    calls = {"n": 0}
+
+    def spent(*a: Any) -> bool:
+        calls["n"] += 1
+        return calls["n"] > spent_in_round
+
+    monkeypatch.setattr(loop, "_over_budget", spent)
+    logs: list[str] = []
+    res = train_pgan(_x(), _end_cfg(minutes=100.0), tmp_path, progress=False, log=logs.append)
+    from wildgan import checkpoint as ckpt
+
+    meta = ckpt.read_meta(tmp_path / "network-final.json")
+    assert (res.status, res.nimg, meta["status"], meta["nimg"]) == (status, nimg, status, nimg)
+    assert any("wall-clock budget" in m for m in logs) == (status == "budget"), logs

@@ -702,3 +702,160 @@ def test_score_thresholds_an_fanogan_run_by_its_own_A_by_default(tmp_path, capsy
                      "--no-progress", "--out", str(tmp_path / "s.csv"), *extra]) == 0
         err = capsys.readouterr().err
         assert want in err and "only matters with --threshold" not in err, err
+
+
+# ------------------------------------------------------------------------------------------------------ divergence
+# --on-divergence for f-AnoGAN, as the pGAN loop's (test_divergence.py): NaN batches provoke the divergence, at the
+# batch draws (1-based, one per step of either stage) that the test names; 8 critic + 4 encoder steps, checkpoints
+# every 3 steps (3, 6, 8: the end of stage 1, 9 and 12)
+DIV_CFG = dict(gan_iters=8, enc_iters=4, seed=1, enc_lr=4e-5)      # lr 1e-4, another enc_lr
+
+
+def _nan_batches(monkeypatch: pytest.MonkeyPatch, bad) -> None:
+    real, calls = fanogan_loop._batch, {"n": 0}
+
+    def poisoned(*a, **kw):
+        calls["n"] += 1
+        x = real(*a, **kw)
+        return x * float("nan") if bad(calls["n"]) else x
+
+    monkeypatch.setattr(fanogan_loop, "_batch", poisoned)
+
+
+def _train_div(run: Path, log: list[str], **kw) -> Path:
+    return train_fanogan(blobs(12, seed=0), tiny_cfg(**DIV_CFG), run, progress=False, log=log.append,
+                         checkpoint_every=3, **{"log_every": 2, "on_divergence": "rollback", **kw})
+
+
+def _finite_end(out: Path) -> dict:
+    """The final networks are finite (load_fanogan refuses others); their meta."""
+    tensors, meta = ckpt.load_checkpoint(out)
+    assert not ckpt.nonfinite_tensors(list(tensors.values()))
+    assert isinstance(load_fanogan(out), FAnoGANNetworks)
+    return meta
+
+
+def _consistent_rows(run: Path) -> list[dict]:
+    """stats.jsonl after a rollback: finite, each stage's steps once and in order (the retried stretch is not written
+    twice), every row averaging the steps since the one before."""
+    rows = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
+    assert all(math.isfinite(v) for r in rows for v in r.values() if isinstance(v, float)), rows
+    for stage, planned in (("gan", DIV_CFG["gan_iters"]), ("encoder", DIV_CFG["enc_iters"])):
+        its = [r["iter"] for r in rows if r["stage"] == stage]
+        assert its == list(range(2, planned + 1, 2)), (stage, its)
+    assert [r["stage"] for r in rows] == ["gan"] * 4 + ["encoder"] * 2
+    return rows
+
+
+def test_a_nan_loss_in_the_wgan_stage_rolls_back_with_half_its_lr(tmp_path: Path, monkeypatch) -> None:
+    _nan_batches(monkeypatch, lambda n: n == 5)          # critic step 5: the row of step 6 is NaN
+    logs: list[str] = []
+    out = _train_div(tmp_path, logs)
+    assert [m for m in logs if "rolled back" in m] == [
+        "warning: non-finite d_loss, wdist, gp, g_loss at critic step 6; rolled back to critic step 3 with lr 5e-05"],\
+        logs
+    meta = _finite_end(out)
+    assert (meta["gan_iters_done"], meta["enc_iters_done"], meta["stopped_early"]) == (8, 4, False)
+    # the halved lr is the stage's own (the encoder's is the config's), kept for a resume
+    assert (meta["state"]["gan_lr"], meta["state"]["enc_lr"], meta["state"]["rollbacks"]) == (5e-05, 4e-05, 1)
+    _consistent_rows(tmp_path)
+
+
+def test_a_nan_loss_in_the_encoder_stage_rolls_back_with_half_the_encoder_lr(tmp_path: Path, monkeypatch) -> None:
+    _nan_batches(monkeypatch, lambda n: n == 10)         # encoder step 2, after the checkpoint of step 9
+    logs: list[str] = []
+    out = _train_div(tmp_path, logs)
+    assert [m for m in logs if "rolled back" in m] == [
+        "warning: non-finite loss, loss_img, loss_fts, z_norm at encoder step 2; rolled back to encoder step 1 with "
+        "lr 2e-05"], logs
+    meta = _finite_end(out)
+    assert (meta["gan_iters_done"], meta["enc_iters_done"]) == (8, 4)
+    assert (meta["state"]["gan_lr"], meta["state"]["enc_lr"]) == (1e-4, 2e-05)
+    _consistent_rows(tmp_path)
+
+
+class _NanGrad(torch.autograd.Function):
+    """The identity with NaN gradients: weights go NaN while the loss (and its stats row) stays finite."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * float("nan")
+
+
+def test_weights_gone_nan_in_the_last_critic_step_roll_back_and_train_on(tmp_path: Path, monkeypatch) -> None:
+    # only the weights' check can see it, and it used to come after the stage (at its boundary checkpoint), where it
+    # could only stop the run: the stage's last step is checked and saved in the loop, as any checkpoint step
+    real, calls = fanogan_loop.critic_loss, {"n": 0}
+
+    def last_step_nan(*a, **kw):
+        loss, terms = real(*a, **kw)
+        calls["n"] += 1
+        return (_NanGrad.apply(loss) if calls["n"] == 8 else loss), terms
+
+    monkeypatch.setattr(fanogan_loop, "critic_loss", last_step_nan)
+    logs: list[str] = []
+    out = _train_div(tmp_path, logs)
+    assert [m for m in logs if "rolled back" in m] == [
+        "warning: non-finite weights in D at critic step 8; rolled back to critic step 6 with lr 5e-05"], logs
+    assert _finite_end(out)["gan_iters_done"] == 8
+    _consistent_rows(tmp_path)
+
+
+def test_on_divergence_stop_still_stops(tmp_path: Path, monkeypatch) -> None:
+    _nan_batches(monkeypatch, lambda n: n == 5)
+    with pytest.raises(DivergenceError, match=r"non-finite d_loss, wdist, gp, g_loss at critic step 6\. The last "
+                                              r"good checkpoint in .* was kept; continue with --resume --on-divergence "
+                                              r"rollback.*a lower fanogan\.lr"):
+        _train_div(tmp_path, [], on_divergence="stop")
+    assert not (tmp_path / "fanogan-final.json").exists()
+    assert [ckpt.read_meta(p)["state"]["gan_iter"] for p in ckpt.list_checkpoints(tmp_path / "checkpoints")] == [3]
+
+
+def test_each_rollback_halves_the_lr_that_diverged_until_they_run_out(tmp_path: Path, monkeypatch) -> None:
+    # NaN from the encoder's step 2 on, for good: every rollback lands on the same checkpoint, each with half the lr
+    # before it, until the pGAN loop's limit
+    _nan_batches(monkeypatch, lambda n: n >= 10)
+    logs: list[str] = []
+    with pytest.raises(DivergenceError, match=r"after 3 rollbacks.*now 5e-06.*lower fanogan\.enc_lr"):
+        _train_div(tmp_path, logs)
+    assert [m.split("with lr ")[1] for m in logs if "rolled back" in m] == ["2e-05", "1e-05", "5e-06"]
+
+
+def test_a_resume_goes_on_with_the_lr_a_rollback_halved(tmp_path: Path, monkeypatch) -> None:
+    _nan_batches(monkeypatch, lambda n: n == 5)
+    _train_div(tmp_path, [], on_divergence="rollback")
+    given: list[tuple[str, float | None]] = []
+    real = ckpt.tensors_to_optimizer
+
+    def spy(prefix, opt, tensors, lr=None):
+        given.append((prefix, lr))
+        real(prefix, opt, tensors, lr)
+
+    monkeypatch.setattr(ckpt, "tensors_to_optimizer", spy)
+    train_fanogan(blobs(12, seed=0), tiny_cfg(**{**DIV_CFG, "enc_iters": 6}), tmp_path, resume=True, progress=False,
+                  checkpoint_every=3)
+    assert given == [("opt_G", 5e-05), ("opt_D", 5e-05), ("opt_E", 4e-05)]
+
+
+def test_the_cli_gives_on_divergence_to_fanogan(tmp_path: Path, monkeypatch, capsys) -> None:
+    # --on-divergence used to be said not to apply to --method fanogan (its loop could only stop)
+    from wildgan.cli import main
+
+    seen: dict = {}
+
+    def stop(*a, **kw):
+        seen.update(kw)
+        raise ConfigError("stopped here")
+
+    monkeypatch.setattr(fanogan_loop, "train_fanogan", stop)
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "toy.npz", x=rng.integers(0, 256, (48, 32, 32), dtype=np.uint8), y=np.repeat([0, 1], 24))
+    assert main(["train", "--data", str(tmp_path / "toy.npz"), "--normal", "0", "--method", "fanogan",
+                 "--on-divergence", "rollback", "--no-progress", "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "stopped here" in err and "do not apply" not in err and "does not apply" not in err, err
+    assert seen["on_divergence"] == "rollback"

@@ -13,6 +13,10 @@ Files written to run_dir:
   checkpoints/ckpt-<step>.{safetensors,json} periodic, atomic; `resume=True` continues from the newest good one
   fanogan-final.{safetensors,json}           the trained networks (also written when cfg.minutes runs out)
 <step> counts critic steps + encoder steps, so checkpoint names sort across both stages.
+
+NaN/inf in a loss row or in the weights at a checkpoint stops the run (on_divergence "stop"), or ("rollback") sends it
+back to the newest good checkpoint of its stage with that stage's lr halved, as the pGAN loop does
+(training/divergence.py).
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from ..devices import resolve_device
 from ..losses import critic_loss, generator_loss
 from ..nets.fanogan import (SUPPORTED_RESOLUTIONS, FAnoGANNetworks, build_fanogan, set_bn_momentum)
 from .data_placement import BatchSampler, data_device, data_on_gpu_setting, host_gather, tell_host_placement
+from .divergence import halve_lr, rollback_checkpoint
 from .resume import StopFlag, all_finite, install_signals, restore_generator
 
 Log = Callable[[str], None]
@@ -181,10 +186,29 @@ class _State:
     epoch: int = 0                # sampler position
     pos: int = 0
     elapsed: float = 0.0          # training seconds over all sessions of this run
+    # each stage's learning rate, which a rollback halves: in the checkpoints, so that a resume goes on with it (None
+    # only until _state_from puts the config's: a checkpoint written before they were recorded has none)
+    gan_lr: float | None = None
+    enc_lr: float | None = None
+    rollbacks: int = 0            # --on-divergence rollback: divergences survived so far, both stages together
 
     @property
     def step(self) -> int:
         return self.gan_iter + self.enc_iter
+
+
+def _state_from(saved: dict[str, Any], cfg: FAnoGANConfig) -> _State:
+    st = _State(**saved)
+    st.gan_lr = cfg.lr if st.gan_lr is None else float(st.gan_lr)
+    st.enc_lr = cfg.enc_lr if st.enc_lr is None else float(st.enc_lr)
+    return st
+
+
+def _drop_stats_after(run_dir: Path, state: _State) -> int:
+    """Drop the stats.jsonl rows of the steps after `state` (a resume or a rollback trains them again); returns how
+    many were dropped."""
+    done = {"gan": state.gan_iter, "encoder": state.enc_iter}
+    return truncate_jsonl(run_dir / "stats.jsonl", lambda r: int(r["iter"]) <= done[r["stage"]])
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -192,8 +216,8 @@ class _State:
 
 def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, resume: bool = False,
                   progress: bool = True, log: Log | None = None, log_every: int = 50,
-                  checkpoint_every: int = 1000, keep_checkpoints: int | None = 2, host_data: bool | None = None
-                  ) -> Path:
+                  checkpoint_every: int = 1000, keep_checkpoints: int | None = 2, host_data: bool | None = None,
+                  on_divergence: str = "stop") -> Path:
     """Train the f-AnoGAN WGAN-GP and then its izi_f encoder on uint8 [N, H, W, C] images (H = W in {32, 64}).
 
     Returns the path of fanogan-final.json. Networks are initialised from cfg.seed; z, the GP mixing weights and
@@ -206,6 +230,10 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
     keep_checkpoints: how many older good ones are kept beside the newest, as the pGAN loop's (None: every one).
     `resume` continues from the newest good periodic checkpoint in run_dir (rows of stats.jsonl written after that
     checkpoint by the killed session are dropped: they are written again).
+    on_divergence: NaN/inf in a loss row, or in the weights at a checkpoint (each stage's last step and a stop by the
+    budget or a signal write one too, so that no step goes unchecked), stops with DivergenceError ("stop"), or
+    ("rollback", the pGAN loop's --on-divergence) goes back to the newest good checkpoint of the stage, with the
+    stage's lr halved, at most training.divergence.MAX_ROLLBACKS times a run; the stats rows after it are dropped.
     The images stay on the device when they fit beside the networks, else in host memory, each batch copied over
     (training.data_placement.data_device, WILDGAN_DATA_ON_GPU; the same training either way). `host_data` True /
     False skips that decision (the tests pass True to run the host path on the CPU).
@@ -214,6 +242,8 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
     x_np = _check_train_x(train_x)
     n, res, _, ch = x_np.shape
     _check_cfg(cfg, n)
+    if on_divergence not in ("stop", "rollback"):
+        raise ConfigError(f"on_divergence must be stop or rollback, got {on_divergence!r}")
     setting = data_on_gpu_setting()                # a typo in WILDGAN_DATA_ON_GPU fails before run_dir is written
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -228,8 +258,17 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
     opts = {"opt_G": opt_G, "opt_D": opt_D, "opt_E": opt_E}
     rng = torch.Generator(device=device)
     rng.manual_seed(cfg.seed)                       # z, GP mixing weights and flips; init is seeded in build_fanogan
-    state = _State()
+    state = _state_from({}, cfg)
     arch = nets.arch()
+    saved_step: int | None = None                   # the step of the newest checkpoint on disk, None: not known
+
+    def restore(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> _State:
+        ckpt.tensors_to_networks(tensors, nets.modules(), ck_dir)
+        st = _state_from(meta["state"], cfg)
+        for k, o in opts.items():
+            ckpt.tensors_to_optimizer(k, o, tensors, st.enc_lr if o is opt_E else st.gan_lr)
+        restore_generator(rng, tensors["rng"], meta.get("rng_device"), ck_dir, cfg.seed, st.step)
+        return st
 
     if resume:
         found = ckpt.latest_good_checkpoint(ck_dir, log=say, kind=ckpt.FANOGAN_KIND)
@@ -242,15 +281,11 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
                                   f"differs from the requested {arch}")
             if meta.get("n_train") != n:
                 say(f"warning: resuming with {n} training images; the checkpoint saw {meta.get('n_train')}")
-            ckpt.tensors_to_networks(tensors, nets.modules(), ck_dir)
-            for k, o in opts.items():
-                ckpt.tensors_to_optimizer(k, o, tensors)
-            state = _State(**meta["state"])
-            restore_generator(rng, tensors["rng"], meta.get("rng_device"), ck_dir, cfg.seed, state.step)
+            state = restore(tensors, meta)
+            saved_step = state.step
             say(f"resumed from critic step {state.gan_iter}, encoder step {state.enc_iter}")
         # rows the interrupted session wrote after that checkpoint are about to be written again
-        done = {"gan": state.gan_iter, "encoder": state.enc_iter}
-        dropped = truncate_jsonl(run_dir / "stats.jsonl", lambda r: int(r["iter"]) <= done[r["stage"]])
+        dropped = _drop_stats_after(run_dir, state)
         if dropped:
             say(f"stats.jsonl: dropped {dropped} rows written after the checkpoint")
 
@@ -272,14 +307,13 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
     def elapsed() -> float:
         return elapsed0 + time.monotonic() - t0
 
+    stage = "gan"                                   # the stage training now: its lr is the one a rollback halves
+
+    def at_step() -> str:
+        return f"critic step {state.gan_iter}" if stage == "gan" else f"encoder step {state.enc_iter}"
+
     def save_periodic() -> None:
-        # the loss rows are checked only every log_every steps, and a checkpoint (every checkpoint_every steps, on a
-        # signal, at the time budget, at the end) can fall between them: weights gone NaN since the last row must
-        # not be saved, where a resume or the scoring would take them for a good checkpoint (or a damaged file)
-        bad = all_finite(nets.modules())
-        if bad is not None:
-            raise DivergenceError(f"f-AnoGAN step {state.step}: non-finite weights in {bad}; last good checkpoint in "
-                                  f"{ck_dir}")
+        nonlocal saved_step
         state.epoch, state.pos, state.elapsed = sampler.epoch, sampler.pos, elapsed()
         tensors = ckpt.networks_to_tensors(nets.modules())
         for k, o in opts.items():
@@ -289,27 +323,75 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
         path = ckpt.save_checkpoint(ck_dir, ckpt.checkpoint_name(state.step), tensors, meta)
         if keep_checkpoints is not None:
             ckpt.prune_checkpoints(ck_dir, keep_checkpoints + 1, protect=path)
+        saved_step = state.step
+
+    def checkpoint() -> bool:
+        """Save a checkpoint of this step unless one is there; False: the weights were not finite, and the run rolled
+        back instead (or DivergenceError)."""
+        # the loss rows are checked only every log_every steps, and a checkpoint can fall between them: weights gone
+        # NaN since the last row must not be saved, where a resume or the scoring would take them for a good
+        # checkpoint (or a damaged file)
+        bad = all_finite(nets.modules())
+        if bad is not None:
+            diverged(f"non-finite weights in {bad} at {at_step()}")
+            return False
+        if saved_step != state.step:
+            save_periodic()
+        return True
+
+    def diverged(what: str) -> None:
+        """Stop, or roll back to the newest good checkpoint of this stage with its lr halved (on_divergence)."""
+        nonlocal sampler, acc, n_acc, t_row, saved_step
+        gan = stage == "gan"
+        lr = state.gan_lr if gan else state.enc_lr
+        tensors, meta = rollback_checkpoint(
+            what, ck_dir, on_divergence=on_divergence, rollbacks=state.rollbacks, lr=lr, kind=ckpt.FANOGAN_KIND,
+            lower_lr=f"fanogan.{'lr' if gan else 'enc_lr'} (in a --config file)",
+            interval=f"a checkpoint every {checkpoint_every} iterations", log=say)
+        if not gan and int(meta["state"]["gan_iter"]) != state.gan_iter:
+            # (its G and D are not those E has trained against, and G is never trained again once E has begun)
+            raise DivergenceError(f"training diverged: {what}, and the newest good checkpoint is one of the WGAN-GP "
+                                  f"stage (critic step {meta['state']['gan_iter']}): no encoder stage to roll back to")
+        new = restore(tensors, meta)
+        new.rollbacks = state.rollbacks + 1
+        if gan:
+            new.gan_lr = halve_lr((opt_G, opt_D), new.gan_lr, lr)
+        else:
+            new.enc_lr = halve_lr((opt_E,), new.enc_lr, lr)
+        state.__dict__.update(new.__dict__)
+        sampler = BatchSampler(n, cfg.seed, state.epoch, state.pos)
+        saved_step = None                           # the checkpoint restored has the lr before the halving
+        # the stats go on from the checkpoint's step, as after a --resume from it: the rows since (the diverged ones
+        # among them) are dropped, the next row averages from here, its rate is measured from here
+        acc, n_acc, t_row = {}, 0, time.monotonic()
+        _drop_stats_after(run_dir, state)
+        bar.n = state.gan_iter if gan else state.enc_iter
+        bar.refresh()
+        say(f"warning: {what}; rolled back to {at_step()} with lr {(state.gan_lr if gan else state.enc_lr):g}")
 
     stats_path = run_dir / "stats.jsonl"
 
-    def write_row(row: dict[str, Any]) -> None:
+    def write_row(row: dict[str, Any]) -> bool:
+        """Append a stats row; False when a loss in it is not finite: the run then rolled back (or raised)."""
         bad = [k for k, v in row.items() if isinstance(v, float) and not math.isfinite(v)]
         row["elapsed_s"] = round(elapsed(), 3)
         with open(stats_path, "a", encoding="utf-8") as f:
             f.write(json.dumps(row) + "\n")
         if bad:
-            raise DivergenceError(f"f-AnoGAN {row['stage']} step {row['iter']}: non-finite {', '.join(bad)}; "
-                                  f"last good checkpoint in {ck_dir}")
+            diverged(f"non-finite {', '.join(bad)} at {at_step()}")
+            return False
+        return True
 
     flag = StopFlag()                               # SIGINT / SIGTERM: checkpoint at the next step, then stop
 
-    def stop_if_asked() -> None:
-        if flag.signum is not None:
-            save_periodic()
-            where = f"at critic step {state.gan_iter} of {t_gan}, encoder step {state.enc_iter} of {t_enc}"
-            raise TrainingInterrupted(f"interrupted by signal {flag.signum} {where}; checkpoint saved in {ck_dir}; "
-                                      f"continue with --resume", flag.signum, where=where, checkpoint_dir=str(ck_dir))
+    def interrupted() -> TrainingInterrupted:
+        where = f"at critic step {state.gan_iter} of {t_gan}, encoder step {state.enc_iter} of {t_enc}"
+        return TrainingInterrupted(f"interrupted by signal {flag.signum} {where}; checkpoint saved in {ck_dir}; "
+                                   f"continue with --resume", flag.signum, where=where, checkpoint_dir=str(ck_dir))
 
+    # Every way out of a stage's loop (its last step, the budget, a signal) writes a checkpoint there, through the
+    # weights' check: weights gone non-finite in the last steps then roll back and train on, as anywhere else, where
+    # a check after the loop could only stop the run.
     # ---------------------------------------------------------------- stage 1: WGAN-GP
     gan_open = state.enc_iter == 0
     if gan_open and state.gan_iter < t_gan:
@@ -322,9 +404,14 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
     restore_signals = install_signals(flag)
     try:
         while gan_open and state.gan_iter < t_gan:
-            stop_if_asked()
+            if flag.signum is not None:
+                if not checkpoint():
+                    continue
+                raise interrupted()
             if gan_budget is not None and elapsed() >= gan_budget:
                 stopped_early = True
+                if not checkpoint():
+                    continue
                 say(f"stage 1 budget used: stopping after {state.gan_iter}/{t_gan} critic iterations")
                 break
             b = cfg.batch_size
@@ -365,33 +452,39 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
                 dt = max(time.monotonic() - t_row, 1e-9)
                 row["img_per_s"] = round(n_acc * b / dt, 2)
                 row["iters"] = n_acc                # steps averaged: fewer in the first row after a resume
-                write_row(row)
+                if not write_row(row):
+                    continue
                 bar.set_postfix(d=f"{row['d_loss']:.3f}", w=f"{row['wdist']:.3f}", refresh=False)
                 acc = {k: v for k, v in acc.items() if k == "g_loss"}
                 n_acc, t_row = 0, time.monotonic()
-            if state.step % checkpoint_every == 0:
-                save_periodic()
+            # the stage's end is also the stage boundary: where a resume, or a rollback of the encoder, starts it
+            if state.step % checkpoint_every == 0 or state.gan_iter == t_gan:
+                checkpoint()                        # (after a rollback, the loop goes on from the restored step)
     finally:
         bar.close()
         restore_signals()
 
     # ---------------------------------------------------------------- stage 2: izi_f encoder
     # Frozen G in eval mode (BN running statistics, spec 5.2) and frozen critic; only E is trained.
+    stage = "encoder"
     G.eval(), D.eval(), E.train()
     G.requires_grad_(False), D.requires_grad_(False)
     if state.enc_iter < t_enc and not (budget is not None and elapsed() >= budget):
         say(f"f-AnoGAN stage 2: izi_f encoder, {t_enc} iterations at batch {cfg.enc_batch_size}")
-        if state.gan_iter > 0 and state.enc_iter == 0:
-            save_periodic()                         # a stage boundary is a natural resume point
     acc, n_acc, t_row = {}, 0, time.monotonic()
     bar = progress_bar(total=t_enc, initial=min(state.enc_iter, t_enc), desc="f-AnoGAN izi_f encoder", unit="it",
                disable=not progress or state.enc_iter >= t_enc, dynamic_ncols=True, leave=False)
     restore_signals = install_signals(flag)
     try:
         while state.enc_iter < t_enc:
-            stop_if_asked()
+            if flag.signum is not None:
+                if not checkpoint():
+                    continue
+                raise interrupted()
             if budget is not None and elapsed() >= budget:
                 stopped_early = True
+                if not checkpoint():
+                    continue
                 say(f"time budget used: stopping after {state.enc_iter}/{t_enc} encoder iterations")
                 break
             b = cfg.enc_batch_size
@@ -419,18 +512,26 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
                 dt = max(time.monotonic() - t_row, 1e-9)      # after the sync in float(), as above
                 row["img_per_s"] = round(n_acc * b / dt, 2)
                 row["iters"] = n_acc                # steps averaged: fewer in the first row after a resume
-                write_row(row)
+                if not write_row(row):
+                    continue
                 bar.set_postfix(loss=f"{row['loss']:.4f}", refresh=False)
                 acc, n_acc, t_row = {}, 0, time.monotonic()
-            if state.step % checkpoint_every == 0:
-                save_periodic()
+            if state.step % checkpoint_every == 0 or state.enc_iter == t_enc:
+                checkpoint()
     finally:
         bar.close()
         restore_signals()
         G.requires_grad_(True), D.requires_grad_(True)
 
     # ---------------------------------------------------------------- final
-    save_periodic()                                 # so that a later resume (e.g. with more minutes) can continue
+    # a checkpoint of the end, so that a later resume (e.g. with more minutes) can continue: the loops wrote it on
+    # their way out, unless this session trained nothing
+    bad = all_finite(nets.modules())
+    if bad is not None:                             # (the loops checked the weights of every step they left at)
+        raise DivergenceError(f"f-AnoGAN: non-finite weights in {bad} at the end of training; last good checkpoint "
+                              f"in {ck_dir}")
+    if saved_step != state.step:
+        save_periodic()
     tensors = ckpt.networks_to_tensors(nets.modules())
     out = ckpt.save_checkpoint(run_dir, FINAL_NAME, tensors, _meta(cfg, arch, state, n, t_gan, t_enc, stopped_early,
                                                                    device))

@@ -27,8 +27,7 @@ import torch.nn.functional as F
 from ..data.transforms import u8_to_unit
 from .. import checkpoint as ckpt
 from ..config import NetConfig, RunConfig, TrainConfig, largest_minibatch, paper_total_kimg, run_config_to_dict
-from ..errors import (CheckpointError, DataError, DivergenceError, TrainingInterrupted, WildganError,
-                      warn_user)
+from ..errors import DataError, DivergenceError, TrainingInterrupted, WildganError, warn_user
 from ..fileio import truncate_jsonl
 from ..losses import critic_loss, encoder_image_loss, encoder_latent_loss, generator_loss
 from ..nets import PGANNetworks, build_pgan
@@ -36,6 +35,7 @@ from ..nets.layers import downsample2, lerp, lrelu, pixel_norm, upsample2
 from ..devices import resolve_device
 from .data_placement import (BatchSampler, data_device, data_on_gpu_setting, host_gather, pyramid_bytes,
                              tell_host_placement)
+from .divergence import halve_lr, rollback_checkpoint
 from .resume import StopFlag, all_finite, restore_generator, stop_on_signals
 from .schedule import Phase, end_of_rounds, kimg_text, schedule, schedule_work
 from .tblog import TensorBoardLog
@@ -1000,7 +1000,7 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
                                         refresh=False)
                         bad = [k for k, v in row.items() if isinstance(v, float) and not math.isfinite(v)]
                         if bad:
-                            diverged(f"non-finite {', '.join(bad)} at {state.nimg / 1000:.1f} kimg")
+                            diverged(f"non-finite {', '.join(bad)} at {kimg_text(state.nimg)} kimg")
                             acc, acc_n = {}, 0
                             break
 
@@ -1022,7 +1022,7 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
                 if checkpoint_now:
                     bad_net = all_finite(nets.modules())
                     if bad_net is not None:
-                        diverged(f"non-finite weights in {bad_net} at {state.nimg / 1000:.1f} kimg")
+                        diverged(f"non-finite weights in {bad_net} at {kimg_text(state.nimg)} kimg")
                         acc, acc_n = {}, 0        # the accumulated stats contain the bad steps
                         continue
                     t_save = time.time()
@@ -1041,8 +1041,10 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
                     # a signal in the last round: training is complete; it ends below, once its end is written
                     stopped_at_end = stop_sig
                     if stop_budget:
-                        status = "budget"
-                        log(f"wall-clock budget of {tc.minutes} min reached at {kimg_text(state.nimg)} kimg")
+                        # a budget spent in the round that completes the schedule stopped nothing
+                        if state.nimg < total_nimg:
+                            status = "budget"
+                            log(f"wall-clock budget of {tc.minutes} min reached at {kimg_text(state.nimg)} kimg")
                         break
     finally:
         bar.close()
@@ -1192,44 +1194,19 @@ def _drop_stats_after(run_dir: Path, nimg: int) -> int:
     return truncate_jsonl(run_dir / "stats.jsonl", lambda r: float(r["kimg"]) <= limit)
 
 
-MAX_ROLLBACKS = 3     # --on-divergence rollback: divergences survived per run before it stops
-
-
 def _diverged(what: str, run_dir: Path, nets: PGANNetworks, opts: dict[str, torch.optim.Optimizer],
               rng: torch.Generator, cfg: RunConfig, state: TrainState, log: Log) -> None:
     """Stop (default) or roll back to the newest good checkpoint with half the learning rate. Never saves bad
     weights: the caller only saves after this returns with restored, finite networks."""
-    if cfg.train.on_divergence != "rollback" or state.rollbacks >= MAX_ROLLBACKS:
-        if ckpt.list_checkpoints(run_dir / "checkpoints"):
-            # the lr is part of what a --resume keeps (run.RESUME_MAY_CHANGE): a lower one means a new run
-            advice = (f"it diverged again after {state.rollbacks} rollbacks, each with half the lr (now "
-                      f"{state.lr:g}): start again with a lower --lr (--overwrite, or another --out)"
-                      if cfg.train.on_divergence == "rollback" else
-                      "continue with --resume --on-divergence rollback (back to it with half the lr), or start "
-                      "again with a lower --lr")
-            raise DivergenceError(f"training diverged: {what}. The last good checkpoint in {run_dir / 'checkpoints'} "
-                                  f"was kept; {advice}")
-        raise DivergenceError(f"training diverged: {what}. No checkpoint was written before it (--checkpoint-kimg "
-                              f"{cfg.train.checkpoint_kimg:g}), so there is nothing to resume or roll back to; try a "
-                              f"lower --lr, and a smaller --checkpoint-kimg with --on-divergence rollback")
-    try:
-        found = ckpt.latest_good_checkpoint(run_dir / "checkpoints", log=log, set_aside_bad=False,
-                                            kind=ckpt.TRAIN_STATE_KIND)
-    except CheckpointError:
-        found = None
-    if found is None:
-        raise DivergenceError(f"training diverged: {what}, and there is no good checkpoint to roll back to")
+    found = rollback_checkpoint(what, run_dir / "checkpoints", on_divergence=cfg.train.on_divergence,
+                                rollbacks=state.rollbacks, lr=state.lr, kind=ckpt.TRAIN_STATE_KIND, lower_lr="--lr",
+                                interval=f"--checkpoint-kimg {cfg.train.checkpoint_kimg:g}", log=log)
     rollbacks = state.rollbacks + 1
     new = _restore(found[0], found[1], nets, opts, rng, run_dir / "checkpoints")
-    # half the lr that diverged, not half the checkpoint's: a second rollback to the same checkpoint (written before
-    # the first) would otherwise retry the same halved lr, and diverge the same way, until the rollbacks ran out
-    new.lr = min(new.lr, state.lr) * 0.5
+    new.lr = halve_lr(opts.values(), new.lr, state.lr)
     new.rollbacks = rollbacks
-    for opt in opts.values():
-        for g in opt.param_groups:
-            g["lr"] = new.lr
     state.__dict__.update(new.__dict__)
-    log(f"warning: {what}; rolled back to {state.nimg / 1000:.1f} kimg with lr {state.lr:g}")
+    log(f"warning: {what}; rolled back to {kimg_text(state.nimg)} kimg with lr {state.lr:g}")
 
 
 def _write_samples(run_dir: Path, nets: PGANNetworks, z: torch.Tensor, lod: float, nc: NetConfig, nimg: int) -> Path:

@@ -600,7 +600,7 @@ def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, 
             torch.set_num_threads(cfg.train.threads)
         final = train_fanogan(split.train_x, cfg.fanogan, run_dir, progress=progress, log=log, resume=resume,
                               checkpoint_every=fanogan_checkpoint_every(cfg),
-                              keep_checkpoints=cfg.train.keep_checkpoints)
+                              keep_checkpoints=cfg.train.keep_checkpoints, on_divergence=cfg.train.on_divergence)
         meta = read_meta(final)
         # f-AnoGAN counts iterations, not images: critic iterations x batch = real images shown
         nimg = int(meta.get("gan_iters_done", 0)) * cfg.fanogan.batch_size
