@@ -598,7 +598,7 @@ def build_run_config(a: argparse.Namespace, loaded: LoadedData | None = None) ->
 
 def cmd_train(a: argparse.Namespace) -> int:
     from .config import run_config_to_dict
-    from .training.run import check_run_dir, kimg_text, train_run
+    from .training.run import check_out_dir, check_run_dir, kimg_text, train_run
 
     ctx = None
     if a.distributed:
@@ -607,6 +607,14 @@ def cmd_train(a: argparse.Namespace) -> int:
         ctx = init_distributed(a.device)          # RANK/WORLD_SIZE/LOCAL_RANK from torchrun; NCCL or gloo
         if not ctx.is_main:
             a.no_progress = True
+    if not a.dry_run:
+        # what --out alone refuses, before the data is decoded (minutes for a large folder, wasted by a refusal after
+        # it); check_run_dir below adds what needs the config, whose resolution and channels come from the data
+        try:
+            data = absolute_data_path(a.data, a.dataset)
+        except WildganError:
+            data = None                           # bad data is reported by the reading of it
+        check_out_dir(Path(a.out), data, resume=a.resume, overwrite=a.overwrite)
     cfg, split = build_run_config(a)
     if a.evaluate and split.info.get("protocol") == "unlabelled":
         # refused now, not said after the training (the split is built before it starts): an evaluation needs labels

@@ -75,6 +75,10 @@ METHODS = RUN_METHODS
 _LIVE_RUN_DIRS: "weakref.WeakValueDictionary[str, Any]" = weakref.WeakValueDictionary()
 BATCH_MODES = ("mixed", "isolated")
 DETECTOR_KIND = "wildgan-detector"
+# The layout of what Detector.save writes beside the networks (parameters, threshold, scores, conversion), versioned
+# apart from the checkpoint's format_version: a change to these fields then needs no checkpoint version bump, which
+# would make every older wildgan refuse the pGAN checkpoints of new runs too
+DETECTOR_FORMAT_VERSION = 1
 
 
 class NotFittedError(WildganError, ValueError, AttributeError):
@@ -1571,7 +1575,7 @@ class Detector:
                 "run_dir": None if self.run_dir_ is None else str(self.run_dir_), "source": m.source,
                 "source_sha256": m.meta.get("sha256"),
                 # the level of detail the networks reached: scores (and the threshold) were computed there
-                "lod": m.lod}
+                "lod": m.lod, "detector_format_version": DETECTOR_FORMAT_VERSION}
         return ckpt.save_checkpoint(path.parent, name, ckpt.networks_to_tensors(m.nets.modules()), meta)
 
     @classmethod
@@ -1604,6 +1608,7 @@ class Detector:
                     if run is not None else "for a run directory use Detector.from_run")
             raise CheckpointError(f"{path}: not a saved wildgan Detector (kind {meta.get('kind')!r}, where a saved "
                                   f"Detector's is {DETECTOR_KIND!r}); {hint}")
+        _check_detector_format_version(meta, path)
         try:
             # before the parameters: a Detector of a newer wildgan is best told by its config's format_version
             cfg = run_config_from_dict(meta["config"])
@@ -1709,6 +1714,23 @@ class Detector:
         det.n_train_ = int(len(det.decision_scores_))
         det._set_threshold(X_val, y_val)
         return det
+
+
+def _check_detector_format_version(meta: dict[str, Any], path: Path) -> None:
+    """CheckpointError naming the file for a saved Detector of a newer layout than this wildgan reads, or a damaged
+    detector_format_version."""
+    # a Detector saved before the field existed has the layout of version 1 (it was added without changing any other)
+    version = meta.get("detector_format_version", 1)
+    whole = isinstance(version, int) and not isinstance(version, bool)
+    if whole and version > DETECTOR_FORMAT_VERSION:
+        from . import __version__
+
+        raise CheckpointError(f"{path}: a Detector saved by a newer wildgan (detector_format_version {version}; "
+                              f"wildgan {__version__} reads up to {DETECTOR_FORMAT_VERSION}): upgrade wildgan to load "
+                              f"it")
+    if not whole or version < 1:
+        raise CheckpointError(f"{path}: bad detector_format_version {version!r} (a whole number from 1 expected; this "
+                              f"wildgan reads up to {DETECTOR_FORMAT_VERSION}): the metadata is damaged")
 
 
 def _saved_kind(path: Path) -> str | None:

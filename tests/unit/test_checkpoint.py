@@ -18,7 +18,7 @@ from wildgan.scoring import score_pgan
 def _save_nets(tmp_path, seed=0):
     cfg = net_config_for_preset("tiny", 16, 1)
     nets = build_pgan(cfg, seed)
-    meta = {"kind": "wildgan-networks", "net": {"resolution": 16, "channels": 1, "fmap_base": 256,
+    meta = {"kind": ckpt.NETWORKS_KIND, "net": {"resolution": 16, "channels": 1, "fmap_base": 256,
                                                  "fmap_max": 16, "fmap_decay": 1.0, "latent_size": 16,
                                                  "mbstd_group": 4}}
     path = ckpt.save_checkpoint(tmp_path, "network-final", ckpt.networks_to_tensors(nets.modules()), meta)
@@ -250,8 +250,10 @@ def test_load_fanogan_names_the_kind_it_expects(tmp_path):
 
 
 def test_a_resume_refuses_a_checkpoint_of_another_kind_and_touches_nothing(tmp_path):
-    ckpt.save_checkpoint(tmp_path, ckpt.checkpoint_name(1000), {"w": torch.zeros(1)}, {"kind": "fanogan", "nimg": 1})
-    ckpt.save_checkpoint(tmp_path, ckpt.checkpoint_name(2000), {"w": torch.zeros(1)}, {"kind": "fanogan", "nimg": 2})
+    ckpt.save_checkpoint(tmp_path, ckpt.checkpoint_name(1000), {"w": torch.zeros(1)},
+                         {"kind": ckpt.FANOGAN_KIND, "nimg": 1})
+    ckpt.save_checkpoint(tmp_path, ckpt.checkpoint_name(2000), {"w": torch.zeros(1)},
+                         {"kind": ckpt.FANOGAN_KIND, "nimg": 2})
     newest = tmp_path / (ckpt.checkpoint_name(2000) + ".safetensors")
     newest.write_bytes(newest.read_bytes()[:10])
     before = sorted(p.name for p in tmp_path.iterdir())
@@ -267,6 +269,12 @@ def test_the_detector_kind_is_the_detectors_own():
     from wildgan.detector import DETECTOR_KIND
 
     assert ckpt.DETECTOR_KIND == DETECTOR_KIND
+
+
+def test_the_kinds_are_those_every_wildgan_has_written():
+    # the files already on disk carry these strings: a renamed constant would refuse every older run and Detector
+    assert (ckpt.TRAIN_STATE_KIND, ckpt.NETWORKS_KIND, ckpt.FANOGAN_KIND, ckpt.DETECTOR_KIND) == (
+        "wildgan-train-state", "wildgan-networks", "fanogan", "wildgan-detector")
 
 
 @pytest.mark.parametrize("version, message", [

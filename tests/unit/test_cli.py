@@ -1167,6 +1167,42 @@ def test_a_run_inside_its_own_data_folder_is_refused_before_anything_is_written(
     assert sorted(p.name for p in pile.iterdir()) == [f"{i:02d}.png" for i in range(20)]      # nothing written
 
 
+def test_train_refuses_its_out_before_it_reads_the_data(tiny_npz, tmp_path, capsys, monkeypatch):
+    """What --out alone refuses is said before the images are decoded (minutes for a large folder, wasted by a
+    refusal after it), and nothing is written; --overwrite with data that does not load keeps the old run."""
+    import wildgan.data
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "stats.jsonl").write_text('{"kimg": 0.1}\n')          # a run that trained
+    (run / "network-final.json").write_text("{}")
+    (run / "config.json").write_text("{}")
+    pile = tmp_path / "pile"
+    pile.mkdir()
+    (pile / "00.png").write_bytes(b"never decoded here")
+
+    def files() -> dict[str, bytes]:
+        return {str(p.relative_to(tmp_path)): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+
+    before = files()
+    refusals = [([str(tiny_npz), str(run)], [], "already holds a run"),
+                ([str(pile), str(pile / "run")], [], f"--out {pile / 'run'} is inside the data folder {pile}"),
+                ([str(pile), str(pile)], [], f"--out {pile} is inside the data folder {pile}"),
+                ([str(tiny_npz), str(tmp_path / "nothere")], ["--resume"], "nothing to resume (no such folder)"),
+                ([str(tiny_npz), str(run)], ["--resume"], "cannot resume: the run has trained networks")]
+    with monkeypatch.context() as m:
+        m.setattr(wildgan.data, "build_split", lambda *a, **k: pytest.fail("the data was read before the refusal"))
+        for (data, out), extra, message in refusals:
+            assert main(["train", "--data", data, "--out", out, "--no-progress", *extra]) == 2
+            assert message in capsys.readouterr().err
+    assert files() == before
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not an npz")
+    assert main(["train", "--data", str(bad), "--out", str(run), "--overwrite", "--no-progress"]) == 2
+    assert "bad.npz" in capsys.readouterr().err
+    assert files() == {**before, "bad.npz": b"not an npz"}
+
+
 @pytest.mark.parametrize("cmd", [["train", "--out", "run"], ["study", "--out", "study"], ["demo", "--out", "demo"]])
 def test_negative_threads_are_refused_when_the_options_are_read(cmd, tmp_path, capsys, monkeypatch) -> None:
     """train refused --threads -1 only after loading the data (its TrainConfig), demo deep in the training it starts:

@@ -704,6 +704,29 @@ def test_a_saved_detector_of_a_newer_wildgan_is_refused_naming_the_file(det: Det
         Detector.load(path)
 
 
+def test_a_saved_detector_has_a_format_version_of_its_own(det: Detector, tmp_path) -> None:
+    # apart from the checkpoint's: a change to the Detector's fields must not make older wildgan refuse pGAN runs
+    path = det.save(tmp_path / "m")
+    meta = json.loads(path.read_text())
+    assert meta["detector_format_version"] == 1 and meta["format_version"] == 1
+    # (a parameter this wildgan lacks: the version is what is said, not "saved with Detector parameters ...")
+    path.write_text(json.dumps({**meta, "detector_format_version": 2, "params": {**meta["params"], "new_param": 1}}))
+    with pytest.raises(CheckpointError, match=rf"{re.escape(str(path))}: a Detector saved by a newer wildgan "
+                                              r"\(detector_format_version 2; wildgan .* reads up to 1\): upgrade "
+                                              r"wildgan to load it"):
+        Detector.load(path)
+    for bad in ("1", 1.0, True, 0, None):
+        path.write_text(json.dumps({**meta, "detector_format_version": bad}))
+        with pytest.raises(CheckpointError, match=rf"m\.json: bad detector_format_version {re.escape(repr(bad))} "
+                                                  r".*the metadata is damaged"):
+            Detector.load(path)
+    # saved before the field existed: read as version 1
+    path.write_text(json.dumps({k: v for k, v in meta.items() if k != "detector_format_version"}))
+    back = Detector.load(path)
+    assert back.threshold_ == det.threshold_
+    np.testing.assert_array_equal(back.decision_scores_, det.decision_scores_)
+
+
 def test_from_run_of_a_detector_run_reuses_its_training_scores(det: Detector, x_train) -> None:
     back = Detector.from_run(det.run_dir_, contamination=0.1, device="cpu")
     np.testing.assert_array_equal(back.decision_scores_, det.decision_scores_)

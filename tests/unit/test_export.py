@@ -129,7 +129,7 @@ def _run_at_lod(root, lod: float, channels: int = 1):
     write_run_config(cfg, run)
     nets = build_pgan(net, 3)
     ckpt.save_checkpoint(run, "network-final", ckpt.networks_to_tensors(nets.modules()),
-                         {"kind": "wildgan-networks", "net": to_dict(net), "lod": lod})
+                         {"kind": ckpt.NETWORKS_KIND, "net": to_dict(net), "lod": lod})
     return run
 
 
@@ -241,7 +241,7 @@ def test_export_refuses_a_latent_search_run(tmp_path) -> None:
     write_run_config(RunConfig(data=DataConfig(dataset="mnist", normal=("1",), resolution=16, channels=1), net=net,
                                train=TrainConfig(total_kimg=1.0), preset="tiny", method="search"), run)
     ckpt.save_checkpoint(run, "network-final", ckpt.networks_to_tensors(build_pgan(net, 0).modules()),
-                         {"kind": "wildgan-networks", "net": to_dict(net), "lod": 0.0})
+                         {"kind": ckpt.NETWORKS_KIND, "net": to_dict(net), "lod": 0.0})
     with pytest.raises(ConfigError, match="latent search is an optimisation loop"):
         export_onnx(run, tmp_path / "s.onnx")
     assert not (tmp_path / "s.onnx").exists()

@@ -198,7 +198,7 @@ def test_legacy_config_reads_back_pytorch_batchnorm(tmp_path: Path) -> None:
     assert fanogan_config_from_dict(to_dict(tiny_cfg())).bn_eps == 1e-3
     nets = build_fanogan(cfg, 32, 3)
     path = ckpt.save_checkpoint(tmp_path, "old", ckpt.networks_to_tensors(nets.modules()),
-                                {"kind": "fanogan", "config": old, "resolution": 32, "channels": 3})
+                                {"kind": ckpt.FANOGAN_KIND, "config": old, "resolution": 32, "channels": 3})
     loaded = load_fanogan(path)
     assert {b.eps for b in loaded.E.modules() if isinstance(b, torch.nn.BatchNorm2d)} == {1e-5}
 
@@ -331,8 +331,9 @@ def test_load_rejects_other_checkpoints(tmp_path: Path) -> None:
     nets = build_fanogan(tiny_cfg(), 32, 3)
     tensors = ckpt.networks_to_tensors(nets.modules())
     tensors.pop("G.input.bias")
-    bad = ckpt.save_checkpoint(tmp_path, "bad", tensors, {"kind": "fanogan", "config": to_dict(tiny_cfg()),
-                                                          "resolution": 32, "channels": 3})
+    bad = ckpt.save_checkpoint(tmp_path, "bad", tensors, {"kind": ckpt.FANOGAN_KIND,
+                                                          "config": to_dict(tiny_cfg()), "resolution": 32,
+                                                          "channels": 3})
     with pytest.raises(CheckpointError):                     # strict loading
         load_fanogan(bad)
 
@@ -413,7 +414,7 @@ def test_resume_refuses_other_architecture(tmp_path: Path) -> None:
 def test_resume_refuses_a_checkpoint_of_another_kind(tmp_path: Path) -> None:
     # a pGAN checkpoint in the folder was refused as "checkpoint architecture None differs from the requested ..."
     ckpt.save_checkpoint(tmp_path / "checkpoints", ckpt.checkpoint_name(3), {"w": torch.zeros(1)},
-                         {"kind": "wildgan-train-state", "nimg": 3})
+                         {"kind": ckpt.TRAIN_STATE_KIND, "nimg": 3})
     with pytest.raises(CheckpointError, match=rf"{ckpt.checkpoint_name(3)}\.json: a checkpoint of the wrong kind "
                                               r"\(kind 'wildgan-train-state'.*expected 'fanogan'"):
         train_fanogan(images(8, ch=3), tiny_cfg(gan_iters=2, enc_iters=0), tmp_path, resume=True, progress=False)

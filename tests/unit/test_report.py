@@ -536,7 +536,7 @@ def _search_run(run: Path, resolution: int) -> Path:
                     train=TrainConfig(total_kimg=1.0), preset="tiny", method="search")
     write_run_config(_replace(cfg, search=_replace(cfg.search, steps=1)), run)
     ckpt.save_checkpoint(run, "network-final", ckpt.networks_to_tensors(build_pgan(net, 0).modules()),
-                         {"kind": "wildgan-networks", "net": to_dict(net), "lod": 0.0})
+                         {"kind": ckpt.NETWORKS_KIND, "net": to_dict(net), "lod": 0.0})
     return run
 
 
@@ -606,7 +606,7 @@ def test_a_search_run_report_rescores_the_evaluations_latents_instead_of_searchi
 
     def save(seed: int) -> None:
         ckpt.save_checkpoint(run, "network-final", ckpt.networks_to_tensors(build_pgan(net, seed).modules()),
-                             {"kind": "wildgan-networks", "net": to_dict(net), "lod": 0.0})
+                             {"kind": ckpt.NETWORKS_KIND, "net": to_dict(net), "lod": 0.0})
 
     save(0)
     evaluate_run(run, device="cpu")

@@ -26,7 +26,7 @@ def _run(folder: Path, width_preset: str = "tiny", resolution: int = 8) -> Path:
     write_run_config(cfg, folder)
     nets = build_pgan(cfg.net, 0)
     ckpt.save_checkpoint(folder, "network-final", ckpt.networks_to_tensors(nets.modules()),
-                         {"kind": "wildgan-networks", "net": to_dict(cfg.net), "nimg": 0, "kimg": 0.0, "lod": 0.0})
+                         {"kind": ckpt.NETWORKS_KIND, "net": to_dict(cfg.net), "nimg": 0, "kimg": 0.0, "lod": 0.0})
     return folder
 
 

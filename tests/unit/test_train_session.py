@@ -110,7 +110,7 @@ def test_the_time_a_killed_session_trained_after_its_last_checkpoint_is_not_coun
 def test_a_resume_from_a_checkpoint_of_another_kind_is_refused(tmp_path, one_thread) -> None:
     # an f-AnoGAN checkpoint in the folder loaded, and failed only as "weights of G do not match the architecture"
     ckpt.save_checkpoint(tmp_path / "checkpoints", ckpt.checkpoint_name(128), {"w": torch.zeros(1)},
-                         {"kind": "fanogan", "nimg": 128})
+                         {"kind": ckpt.FANOGAN_KIND, "nimg": 128})
     with pytest.raises(CheckpointError, match=rf"{ckpt.checkpoint_name(128)}\.json: a checkpoint of the wrong kind "
                                               r"\(kind 'fanogan'.*expected 'wildgan-train-state'"):
         train_pgan(_x(), _cfg(), tmp_path, resume=True, progress=False, log=lambda m: None)

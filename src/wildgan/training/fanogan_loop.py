@@ -276,7 +276,7 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
             say(f"resume: no checkpoint in {ck_dir}; starting from scratch")
         else:
             tensors, meta = found
-            if meta.get("kind") != "fanogan" or meta.get("arch") != arch:
+            if meta.get("kind") != ckpt.FANOGAN_KIND or meta.get("arch") != arch:
                 raise ConfigError(f"{ck_dir}: cannot resume: checkpoint architecture {meta.get('arch')} "
                                   f"differs from the requested {arch}")
             if meta.get("n_train") != n:
@@ -541,7 +541,7 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
 
 def _meta(cfg: FAnoGANConfig, arch: dict[str, int], state: _State, n: int, t_gan: int, t_enc: int,
           stopped_early: bool, device: torch.device) -> dict[str, Any]:
-    return {"kind": "fanogan", "config": to_dict(cfg), "arch": arch, "resolution": arch["resolution"],
+    return {"kind": ckpt.FANOGAN_KIND, "config": to_dict(cfg), "arch": arch, "resolution": arch["resolution"],
             "channels": arch["channels"], "n_train": n, "state": asdict(state),
             "gan_iters_done": state.gan_iter, "enc_iters_done": state.enc_iter,
             "gan_iters_planned": t_gan, "enc_iters_planned": t_enc, "stopped_early": stopped_early,

@@ -718,7 +718,7 @@ def _save(run_dir: Path, nets: PGANNetworks, opts: dict[str, torch.optim.Optimiz
     for name, opt in opts.items():
         tensors.update(ckpt.optimizer_to_tensors(f"opt.{name}", opt))
     tensors["rng.z"] = rng.get_state()
-    meta = {"kind": "wildgan-train-state", "nimg": state.nimg, "kimg": state.nimg / 1000, "iteration": state.iteration,
+    meta = {"kind": ckpt.TRAIN_STATE_KIND, "nimg": state.nimg, "kimg": state.nimg / 1000, "iteration": state.iteration,
             "epoch": state.epoch, "pos": state.pos, "lod_bounds": list(state.lod_bounds or ()),
             "lr": state.lr, "elapsed_s": state.elapsed, "rollbacks": state.rollbacks, "seed": cfg.train.seed,
             "rng_device": rng.device.type,
@@ -1067,7 +1067,7 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
         if fresh:
             _write_samples(run_dir, nets, fixed_z, trained_lod(), nc, state.nimg)
         final = ckpt.save_checkpoint(run_dir, "network-final", ckpt.networks_to_tensors(nets.modules()), {
-            "kind": "wildgan-networks", "nimg": state.nimg, "kimg": state.nimg / 1000, "status": status,
+            "kind": ckpt.NETWORKS_KIND, "nimg": state.nimg, "kimg": state.nimg / 1000, "status": status,
             "seed": tc.seed, "net": run_config_to_dict(cfg)["net"], "config": run_config_to_dict(cfg),
             "elapsed_s": elapsed0 + time.time() - t_start, "lod": trained_lod()})
     if dist is not None:

@@ -113,22 +113,10 @@ def check_run_dir(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwr
 
     A run_dir that already holds a run is refused unless resume=True (continue it) or overwrite=True (delete its
     outputs first): starting afresh on top of an old run would mix its checkpoints and logs with the new ones.
-    A resume must keep what defines the run (see below)."""
+    A resume must keep what defines the run (see below). check_out_dir asks the refusals that need no config."""
     run_dir = Path(run_dir)
-    if resume and overwrite:
-        raise ConfigError("--resume continues the run in place and --overwrite deletes it: give one of them")
-    for d in (run_dir, *run_dir.parents):
-        if d.exists() and not d.is_dir():
-            raise ConfigError(f"--out {run_dir}: {d} is a file; give a folder for the run")
-    _refuse_run_inside_data(cfg, run_dir, resume=resume)
-    if resume and not (run_dir / "config.json").is_file():
-        why = "no such folder" if not run_dir.exists() else "no run in it: no config.json"
-        raise ConfigError(f"{run_dir}: nothing to resume ({why}); start a run there without --resume, or give the "
-                          f"run's folder")
-    if previous_run(run_dir) and not resume and not overwrite and not never_trained(run_dir):
-        raise _holds_a_run(run_dir)
+    check_out_dir(run_dir, cfg.data.data, resume=resume, overwrite=overwrite)
     if resume and (run_dir / "config.json").is_file():
-        _refuse_resume_without_checkpoints(run_dir)
         saved_cfg = read_run_config(run_dir)
         diffs = run_differences(saved_cfg, cfg)
         reached = _images_seen(run_dir) if cfg.method != "fanogan" else 0
@@ -143,12 +131,33 @@ def check_run_dir(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwr
                               f"train --out {run_dir} --resume` alone uses the run's own config.yaml")
 
 
-def _data_folder_holding(cfg: RunConfig, run_dir: Path) -> Path | None:
-    """The data folder run_dir is in (or is), else None."""
-    if not cfg.data.data:
+def check_out_dir(run_dir: Path, data: str | None, *, resume: bool = False, overwrite: bool = False) -> None:
+    """The refusals of check_run_dir that need only the data's path (`data`, as cfg.data.data records it), not the
+    data: `wildgan train` asks them before it decodes the images, which can take minutes that a refusal would then
+    waste. Touches nothing."""
+    run_dir = Path(run_dir)
+    if resume and overwrite:
+        raise ConfigError("--resume continues the run in place and --overwrite deletes it: give one of them")
+    for d in (run_dir, *run_dir.parents):
+        if d.exists() and not d.is_dir():
+            raise ConfigError(f"--out {run_dir}: {d} is a file; give a folder for the run")
+    _refuse_run_inside_data(data, run_dir, resume=resume)
+    if resume and not (run_dir / "config.json").is_file():
+        why = "no such folder" if not run_dir.exists() else "no run in it: no config.json"
+        raise ConfigError(f"{run_dir}: nothing to resume ({why}); start a run there without --resume, or give the "
+                          f"run's folder")
+    if previous_run(run_dir) and not resume and not overwrite and not never_trained(run_dir):
+        raise _holds_a_run(run_dir)
+    if resume and (run_dir / "config.json").is_file():
+        _refuse_resume_without_checkpoints(run_dir)
+
+
+def _data_folder_holding(data: str | None, run_dir: Path) -> Path | None:
+    """The data folder run_dir is in (or is), else None. `data`: cfg.data.data."""
+    if not data:
         return None
     try:
-        place = Path(_data_place(cfg.data.data))
+        place = Path(_data_place(data))
     except WildganError:
         return None                              # missing or ambiguous data: the data loader says what is wrong
     if not place.is_dir():
@@ -157,12 +166,12 @@ def _data_folder_holding(cfg: RunConfig, run_dir: Path) -> Path | None:
     return place if out == place or place in out.parents else None
 
 
-def _refuse_run_inside_data(cfg: RunConfig, run_dir: Path, resume: bool = False) -> None:
+def _refuse_run_inside_data(data: str | None, run_dir: Path, resume: bool = False) -> None:
     """A run written into its own data folder (or below it) mixes its sample grids and report figures with the
     images the folder holds: wildgan's readers leave a run folder out, but any other tool reading the data sees
     them, and the data folder itself (--out = --data) would read as a run. A new run there is refused; a run an
     older wildgan wrote there may be resumed (_train_run says where it is)."""
-    place = _data_folder_holding(cfg, run_dir)
+    place = _data_folder_holding(data, run_dir)
     if place is None or (resume and (Path(run_dir) / "config.json").is_file() and Path(run_dir).resolve() != place):
         return
     raise ConfigError(f"--out {run_dir} is inside the data folder {place}: the run's sample grids and report figures "
@@ -541,7 +550,7 @@ def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, 
             log(f"note: resumed with other numeric settings ({'; '.join(changed)}): the weights were trained under "
                 f"both, config.yaml records the new ones, so a `--config` replay of this run matches it only up to "
                 f"float noise")
-    inside = _data_folder_holding(cfg, run_dir) if resume else None
+    inside = _data_folder_holding(cfg.data.data, run_dir) if resume else None
     if inside is not None:
         # (an older wildgan took such an --out): the readers leave the run's folder out of the data, so the split
         # below is rebuilt from the data's own images and checked against split.json as for any resume
