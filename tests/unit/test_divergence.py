@@ -213,3 +213,19 @@ def test_a_budget_spent_in_the_round_that_completes_the_schedule_is_a_done_train
     meta = ckpt.read_meta(tmp_path / "network-final.json")
     assert (res.status, res.nimg, meta["status"], meta["nimg"]) == (status, nimg, status, nimg)
     assert any("wall-clock budget" in m for m in logs) == (status == "budget"), logs
+
+
+def test_a_rollback_that_finds_no_checkpoint_says_why(tmp_path, monkeypatch, one_thread) -> None:
+    # the reason the checkpoint search gave (a file of another kind of run, none that loads) reaches the user, not
+    # only "no good checkpoint"
+    from wildgan import checkpoint as ckpt
+    from wildgan.errors import CheckpointError
+
+    def refused(ck_dir: Any, **k: Any) -> Any:
+        raise CheckpointError(f"{ck_dir}/ckpt-x.json: a checkpoint of the wrong kind (kind 'fanogan')")
+
+    _nan_critic(monkeypatch, lambda n: n > 16)
+    monkeypatch.setattr(ckpt, "latest_good_checkpoint", refused)
+    with pytest.raises(DivergenceError, match=r"no good checkpoint to roll back to \(.*ckpt-x\.json: a checkpoint of "
+                                              r"the wrong kind \(kind 'fanogan'\)\)"):
+        train_pgan(_x(), _cfg(), tmp_path, progress=False, log=lambda m: None)

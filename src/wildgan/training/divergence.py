@@ -43,8 +43,10 @@ def rollback_checkpoint(what: str, ck_dir: Path, *, on_divergence: str, rollback
         # report only: every rank of a distributed run reads the folder here, and one renaming a file under the
         # others' reads would make them disagree on where they roll back to
         found = ckpt.latest_good_checkpoint(ck_dir, log=log, set_aside_bad=False, kind=kind)
-    except CheckpointError:
-        found = None
+    except CheckpointError as e:
+        # (e.g. a checkpoint of another kind of run in the folder, or none that loads): its reason, not only ours
+        raise DivergenceError(f"training diverged: {what}, and there is no good checkpoint to roll back to ({e})") \
+            from None
     if found is None:
         raise DivergenceError(f"training diverged: {what}, and there is no good checkpoint to roll back to")
     return found
