@@ -603,7 +603,8 @@ def cmd_train(a: argparse.Namespace) -> int:
     if a.distributed:
         from .training.distributed import init_distributed
 
-        ctx = init_distributed(a.device)          # RANK/WORLD_SIZE/LOCAL_RANK from torchrun; NCCL or gloo
+        # RANK/WORLD_SIZE/LOCAL_RANK from torchrun; NCCL or gloo
+        ctx = init_distributed(a.device, timeout_min=a.dist_timeout)
         if not ctx.is_main:
             a.no_progress = True
     cfg, split = build_run_config(a)
@@ -909,7 +910,8 @@ def cmd_score(a: argparse.Namespace) -> int:
                               "processes; a data set (or the run's own test split) is scored by one process")
         from .training.distributed import init_distributed
 
-        ctx = init_distributed(a.device)          # RANK/WORLD_SIZE/LOCAL_RANK from torchrun; NCCL or gloo
+        # RANK/WORLD_SIZE/LOCAL_RANK from torchrun; NCCL or gloo
+        ctx = init_distributed(a.device, timeout_min=a.dist_timeout)
         if not ctx.is_main:
             a.no_progress = True
     model = load_model(run_dir, ctx.device if ctx is not None else a.device, checkpoint=_checkpoint_arg(a, run_dir))
@@ -1348,6 +1350,11 @@ def make_parser() -> argparse.ArgumentParser:
     t.add_argument("--distributed", action="store_true",
                    help="data-parallel training over the processes started by torchrun, e.g. "
                         "torchrun --nproc_per_node=2 -m wildgan train --distributed ... (rank 0 writes the run)")
+    t.add_argument("--dist-timeout", type=float, metavar="MINUTES",
+                   help="with --distributed: how long a rank waits for the others before the job stops (a rank that "
+                        "hangs; default 30, and torch's 10 for NCCL's GPU collectives unless given). Keep it above "
+                        "what one rank does while the others wait: rank 0 writing a checkpoint (under 1 GB at the "
+                        "paper preset), every rank reading the data before they start together")
     t.add_argument("--config", help="YAML/TOML/JSON file with option values; a run's config.yaml replays that run "
                                     "exactly (explicit flags change only what they control)")
     t.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
@@ -1409,6 +1416,10 @@ def make_parser() -> argparse.ArgumentParser:
                         "torchrun --nproc_per_node=4 -m wildgan score RUN --data pile/ --distributed --out s.csv "
                         "(each process reads and scores its chunks on its GPU; rank 0 writes the CSV; the scores "
                         "are those of one process)")
+    s.add_argument("--dist-timeout", type=float, metavar="MINUTES",
+                   help="with --distributed: how long a rank waits for the others before the job stops (a rank that "
+                        "hangs; default 30). Raise it for --threshold on a run without saved training scores (latent "
+                        "search, --checkpoint): rank 0 scores the training images first while the others wait")
     s.add_argument("--batch-mode", choices=("mixed", "isolated"), default="mixed",
                    help="wildgan runs: 'mixed' (default; the paper's protocol) scores images in shuffled batches of "
                         "64, whose minibatch-stddev groups of 4 couple their scores a little; 'isolated' scores each "

@@ -1,5 +1,6 @@
 """A rank other than 0 that fails alone under `torchrun ... wildgan train --distributed`: its own error reaches the run
-folder (rank 0 writes the run, and saw only gloo's "Connection closed by peer", the echo of it)."""
+folder (rank 0 writes the run, and saw only gloo's "Connection closed by peer", the echo of it); one that hangs
+stops the job after --dist-timeout."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ import numpy as np
 import pytest
 
 # Rank 1 alone fails in its third training step, as a failure of its own would (its GPU out of memory, a bad
-# device): an exception, or the process killed outright (the kernel's OOM killer), which leaves no word behind.
+# device): an exception, or the process killed outright (the kernel's OOM killer), which leaves no word behind; or it
+# hangs there (alive, stuck), noting when in $HANG_MARK.
 WRAPPER = textwrap.dedent('''
-    import os, signal, sys
+    import os, signal, sys, time
     if os.environ.get("RANK") == "1":
         from wildgan.training import loop
         real, calls = loop.StepRunner.iteration, []
@@ -25,6 +27,13 @@ WRAPPER = textwrap.dedent('''
             if len(calls) == 3:
                 if sys.argv[1] == "kill":
                     os.kill(os.getpid(), signal.SIGKILL)
+                if sys.argv[1] == "hang":
+                    with open(os.environ["HANG_MARK"], "w") as f:
+                        f.write(repr(time.time()))
+                    # (torchrun's SIGTERM then ends it at once: the CLI's handler would keep it asleep until
+                    # torchrun's SIGKILL, 30 s later, as a rank stuck in C code would)
+                    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                    time.sleep(600)
                 raise RuntimeError("rank 1 ran out of memory (simulated)")
             return real(self, *args, **kw)
         loop.StepRunner.iteration = iteration
@@ -74,3 +83,41 @@ def test_a_rank_that_fails_alone_leaves_its_error_in_the_run_folder(tmp_path: Pa
     assert log[-1].startswith(f"stopped: another rank of the job stopped or hung, leaving no error in {run} "), log
     assert "out of memory (simulated)" not in "\n".join(log) and not record.is_file()
     print(f"rank 1 killed: torchrun job ended after {took:.1f} s")
+
+
+def _torchrun(wrapper: Path, how: str, *args: str, env: dict | None = None) -> tuple[subprocess.CompletedProcess, float]:
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=0",
+           "--rdzv_backend=c10d", "--rdzv_endpoint=localhost:0", str(wrapper), how, *args]
+    t0 = time.monotonic()
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})})
+    return proc, time.monotonic() - t0
+
+
+def _toy(tmp_path: Path) -> Path:
+    npz = tmp_path / "toy.npz"
+    rng = np.random.default_rng(0)
+    np.savez(npz, x=(rng.random((96, 8, 8)) * 255).astype(np.uint8), y=np.repeat([0, 1], 48))
+    return npz
+
+
+TRAIN = ["train", "--distributed", "--normal", "0", "--preset", "tiny", "--total-kimg", "0.1", "--phase-kimg", "0.02",
+         "--threads", "1", "--device", "cpu", "--no-progress", "--no-train-scores"]
+
+
+@pytest.mark.integration
+def test_a_hung_rank_stops_the_job_after_the_dist_timeout(tmp_path: Path):
+    """Rank 1 stops answering in its third step: rank 0's collective gives up after --dist-timeout (6 s here, not
+    gloo's 30 minutes) and its `stopped:` line says a rank hung, with what to raise if the wait was legitimate."""
+    wrapper = tmp_path / "rank_1.py"
+    wrapper.write_text(WRAPPER)
+    run, mark = tmp_path / "run", tmp_path / "hung-at"
+    proc, took = _torchrun(wrapper, "hang", *TRAIN, "--data", str(_toy(tmp_path)), "--out", str(run),
+                           "--dist-timeout", "0.1", env={"HANG_MARK": str(mark)})
+    assert proc.returncode != 0, proc.stderr[-3000:]
+    log = (run / "log.txt").read_text(encoding="utf-8").splitlines()
+    assert log[-1].startswith("stopped: no answer from another rank within 0.1 min (--dist-timeout): a rank hung, "
+                              "or worked alone longer than that (then give a larger --dist-timeout)"), log[-1]
+    waited = (run / "log.txt").stat().st_mtime - float(mark.read_text())
+    assert 5.5 < waited < 20, waited
+    print(f"\nrank 1 hung: rank 0 stopped {waited:.1f} s later (--dist-timeout 6 s); the job ended after {took:.1f} s")

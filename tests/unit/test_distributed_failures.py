@@ -1,18 +1,22 @@
 """How a torchrun job's failure is told in its run folder (training.distributed: record_failure, explain_failure),
-without processes: the contexts are made by hand, a collective's error is one torch.distributed raises here."""
+without processes: the contexts are made by hand, a collective's error is one torch.distributed raises here. And the
+timeouts init_distributed gives the process groups (one process: a world of 1)."""
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import torch
 import torch.distributed as tdist
 
-from wildgan.training.distributed import (DistContext, explain_failure, raised_in_collective, record_failure,
-                                          sigterm_deferred)
+from wildgan.training import distributed as dist
+from wildgan.training.distributed import (DistContext, explain_failure, nccl_timeout_unenforced, raised_in_collective,
+                                          record_failure, sigterm_deferred, timed_out)
 
 
 def _ctx(rank: int, job: str = "job-a") -> DistContext:
@@ -90,3 +94,63 @@ def test_sigterm_waits_for_the_failure_record():
         assert done == ["written"]
     finally:
         signal.signal(signal.SIGTERM, saved)
+
+
+def test_a_timed_out_collective_is_told_as_a_hung_rank(tmp_path: Path):
+    """A peer that hangs makes the collective give up after --dist-timeout: rank 0 says so, and what to raise when
+    the wait was legitimate work of one rank; not that a peer stopped without a word."""
+    echo = _raised(tdist.DistError("[gloo/transport/tcp/unbound_buffer.cc:78] Timed out waiting 6000ms for recv "
+                                   "operation to complete"))
+    ctx = DistContext(rank=0, world=2, local_rank=0, device=torch.device("cpu"), backend="gloo", job="j",
+                      timeout_s=6.0)
+    assert timed_out(echo) and not timed_out(_collective_error()) and not timed_out(_raised(TimeoutError("x")))
+    assert explain_failure(tmp_path, ctx, echo) == (
+        "no answer from another rank within 0.1 min (--dist-timeout): a rank hung, or worked alone longer than that "
+        "(then give a larger --dist-timeout); torchrun's report on the terminal shows the ranks it had to stop with a "
+        f"signal. On rank 0: {echo}")
+
+
+def test_nccl_timeout_is_enforced_unless_async_error_handling_is_off():
+    assert nccl_timeout_unenforced({}) is None                                  # torch >= 2.2: 3
+    assert nccl_timeout_unenforced({"TORCH_NCCL_ASYNC_ERROR_HANDLING": "1"}) is None   # torchrun's
+    assert "TORCH_NCCL_ASYNC_ERROR_HANDLING=0" in nccl_timeout_unenforced({"TORCH_NCCL_ASYNC_ERROR_HANDLING": "0"})
+    assert nccl_timeout_unenforced({"NCCL_ASYNC_ERROR_HANDLING": "0"}) is not None     # its name before torch 2.2
+    assert nccl_timeout_unenforced({"TORCH_NCCL_ASYNC_ERROR_HANDLING": "0", "TORCH_NCCL_BLOCKING_WAIT": "1"}) is None
+
+
+def _timeout(group: object) -> timedelta:
+    # (torch's own record of a gloo group's timeout: no public accessor)
+    return group._get_backend(torch.device("cpu")).options._timeout  # type: ignore[attr-defined]
+
+
+@pytest.fixture()
+def world_of_one(monkeypatch: pytest.MonkeyPatch):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    for k, v in {"RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "0", "MASTER_ADDR": "127.0.0.1",
+                 "MASTER_PORT": str(port)}.items():
+        monkeypatch.setenv(k, v)
+    yield
+    dist.shutdown()
+
+
+def test_the_timeout_reaches_every_process_group(world_of_one, monkeypatch: pytest.MonkeyPatch):
+    """--dist-timeout is the gloo groups' timeout; on a GPU job the CPU-side group (new_group does not inherit the
+    default group's) gets it too, and NCCL's keeps torch's own unless given. A GPU job is played on gloo here."""
+    ctx = dist.init_distributed("cpu", timeout_min=0.5)
+    assert _timeout(tdist.group.WORLD) == timedelta(seconds=30) and ctx.timeout_s == 30
+    dist.shutdown()
+
+    asked: list[dict] = []
+    real = tdist.init_process_group
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "set_device", lambda device: None)
+    monkeypatch.setattr(tdist, "init_process_group", lambda backend, **kw: (asked.append(kw), real("gloo", **kw)))
+    for minutes, nccl, ctrl in ((0.5, {"timeout": timedelta(seconds=30)}, timedelta(seconds=30)),
+                                (None, {}, timedelta(minutes=30))):
+        ctx = dist.init_distributed("cuda", timeout_min=minutes)
+        assert ctx.backend == "nccl" and asked[-1] == nccl and _timeout(ctx.ctrl_group) == ctrl, minutes
+        dist.shutdown()
+    with pytest.raises(dist.WildganError, match="--dist-timeout must be a number of minutes above 0"):
+        dist.init_distributed("cpu", timeout_min=0)
