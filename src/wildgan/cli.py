@@ -595,18 +595,10 @@ def build_run_config(a: argparse.Namespace, loaded: LoadedData | None = None) ->
     return cfg, split
 
 
-def cmd_train(a: argparse.Namespace) -> int:
-    from .config import run_config_to_dict
-    from .training.run import check_run_dir, kimg_text, train_run
+def _train_setup(a: argparse.Namespace, ctx: Any) -> tuple[Any, Any]:
+    """(config, split) of `wildgan train`, and its refusals; each rank of a --distributed job runs it on its own."""
+    from .training.run import check_run_dir, check_training_memory
 
-    ctx = None
-    if a.distributed:
-        from .training.distributed import init_distributed
-
-        # RANK/WORLD_SIZE/LOCAL_RANK from torchrun; NCCL or gloo
-        ctx = init_distributed(a.device, timeout_min=a.dist_timeout)
-        if not ctx.is_main:
-            a.no_progress = True
     cfg, split = build_run_config(a)
     if a.evaluate and split.info.get("protocol") == "unlabelled":
         # refused now, not said after the training (the split is built before it starts): an evaluation needs labels
@@ -621,10 +613,34 @@ def cmd_train(a: argparse.Namespace) -> int:
         raise ConfigError("--distributed trains the wildgan method (and search) over several processes; f-AnoGAN "
                           "trains in one process: drop --distributed (or torchrun) for --method fanogan")
     _warn_other_methods_options(a, cfg.method)
+    if not a.dry_run:
+        check_run_dir(cfg, Path(a.out), resume=a.resume, overwrite=a.overwrite)   # refuse before anything is written
+        if ctx is not None:
+            # asked here too (train_run asks again): a rank whose GPU is smaller than the others' tells them all
+            check_training_memory(cfg, ctx.device)
+    return cfg, split
+
+
+def cmd_train(a: argparse.Namespace) -> int:
+    from .config import run_config_to_dict
+    from .training.run import kimg_text, train_run
+
+    ctx = None
+    if a.distributed:
+        from .training.distributed import init_distributed, start_together
+
+        # RANK/WORLD_SIZE/LOCAL_RANK from torchrun; NCCL or gloo
+        ctx = init_distributed(a.device, timeout_min=a.dist_timeout)
+        if not ctx.is_main:
+            a.no_progress = True
+        # every rank learns whether each one started: one that failed alone (data only it cannot read) stops them all
+        # together, its error in the run folder, instead of leaving rank 0 only the echo of it
+        cfg, split = start_together(ctx, lambda: _train_setup(a, ctx), Path(a.out))
+    else:
+        cfg, split = _train_setup(a, None)
     if a.dry_run:
         print(json.dumps(run_config_to_dict(cfg), indent=2), file=sys.stderr)
         return 0
-    check_run_dir(cfg, Path(a.out), resume=a.resume, overwrite=a.overwrite)   # refuse before anything is written
     if cfg.method == "fanogan" and cfg.train.tensorboard:
         _warn("warning: --tensorboard logs wildgan and search runs; an f-AnoGAN run writes its numbers to "
               "stats.jsonl only")

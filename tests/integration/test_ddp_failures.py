@@ -1,6 +1,6 @@
 """A rank other than 0 that fails alone under `torchrun ... wildgan train --distributed`: its own error reaches the run
-folder (rank 0 writes the run, and saw only gloo's "Connection closed by peer", the echo of it); one that hangs
-stops the job after --dist-timeout."""
+folder (rank 0 writes the run, and saw only gloo's "Connection closed by peer", the echo of it), whether it failed in
+training or before (start_together), and one that hangs stops the job after --dist-timeout."""
 
 from __future__ import annotations
 
@@ -16,10 +16,13 @@ import pytest
 
 # Rank 1 alone fails in its third training step, as a failure of its own would (its GPU out of memory, a bad
 # device): an exception, or the process killed outright (the kernel's OOM killer), which leaves no word behind; or it
-# hangs there (alive, stuck), noting when in $HANG_MARK.
+# hangs there (alive, stuck), noting when in $HANG_MARK; or before training, its GPU too small for the networks.
 WRAPPER = textwrap.dedent('''
     import os, signal, sys, time
-    if os.environ.get("RANK") == "1":
+    if os.environ.get("RANK") == "1" and sys.argv[1] == "small-gpu":
+        from wildgan.training import run
+        run._device_memory = lambda device: 1
+    elif os.environ.get("RANK") == "1":
         from wildgan.training import loop
         real, calls = loop.StepRunner.iteration, []
         def iteration(self, *args, **kw):
@@ -121,3 +124,24 @@ def test_a_hung_rank_stops_the_job_after_the_dist_timeout(tmp_path: Path):
     waited = (run / "log.txt").stat().st_mtime - float(mark.read_text())
     assert 5.5 < waited < 20, waited
     print(f"\nrank 1 hung: rank 0 stopped {waited:.1f} s later (--dist-timeout 6 s); the job ended after {took:.1f} s")
+
+
+@pytest.mark.integration
+def test_a_rank_that_cannot_start_stops_every_rank_with_its_error_recorded(tmp_path: Path):
+    """Rank 1 alone refuses before training (its GPU is too small for the networks: a ConfigError, which every rank
+    might have met): the ranks agree on how their starts went, so rank 1's refusal is recorded in the run folder as
+    its own (rank 0 started) and rank 0 names it, instead of "another rank stopped or hung, leaving no error"."""
+    wrapper = tmp_path / "rank_1.py"
+    wrapper.write_text(WRAPPER)
+    run = tmp_path / "run"
+    run.mkdir()                              # (made by the job's script, say: there is a folder to record in)
+    proc, took = _torchrun(wrapper, "small-gpu", *TRAIN, "--data", str(_toy(tmp_path)), "--out", str(run))
+    assert proc.returncode != 0, proc.stderr[-3000:]
+    record = run / "rank-1-error.txt"
+    what = "ConfigError: networks of width 16 at 8x8 need 0.0 GiB for their weights and optimiser state alone"
+    log = (run / "log.txt").read_text(encoding="utf-8").splitlines()
+    assert len(log) == 2 and log[0].startswith(f"rank 1 of 2 stopped: {what}"), log
+    assert log[1].startswith(f"stopped: rank 1 of 2 could not start: {what}") and f"(traceback in {record})" in log[1]
+    assert "wildgan: error: rank 1 of 2 could not start: ConfigError: networks of width 16" in proc.stderr
+    assert sorted(p.name for p in run.iterdir()) == ["log.txt", "rank-1-error.txt"]      # nothing else was written
+    print(f"\nrank 1 could not start: torchrun job ended after {took:.1f} s")

@@ -15,8 +15,8 @@ import torch
 import torch.distributed as tdist
 
 from wildgan.training import distributed as dist
-from wildgan.training.distributed import (DistContext, explain_failure, nccl_timeout_unenforced, raised_in_collective,
-                                          record_failure, sigterm_deferred, timed_out)
+from wildgan.training.distributed import (DistContext, StartFailed, explain_failure, nccl_timeout_unenforced,
+                                          raised_in_collective, record_failure, sigterm_deferred, timed_out)
 
 
 def _ctx(rank: int, job: str = "job-a") -> DistContext:
@@ -108,6 +108,13 @@ def test_a_timed_out_collective_is_told_as_a_hung_rank(tmp_path: Path):
         "no answer from another rank within 0.1 min (--dist-timeout): a rank hung, or worked alone longer than that "
         "(then give a larger --dist-timeout); torchrun's report on the terminal shows the ranks it had to stop with a "
         f"signal. On rank 0: {echo}")
+
+
+def test_a_rank_that_could_not_start_is_named_without_an_echo_of_rank_0(tmp_path: Path):
+    """start_together's account: every rank started but rank 1, which recorded why; rank 0 had no error of its own."""
+    record = record_failure(tmp_path, _raised(RuntimeError("CUDA error: out of memory")), _ctx(1))
+    assert explain_failure(tmp_path, _ctx(0), StartFailed("rank 1 of 2 could not start: ...")) == (
+        f"rank 1 of 2 could not start: RuntimeError: CUDA error: out of memory (traceback in {record})")
 
 
 def test_nccl_timeout_is_enforced_unless_async_error_handling_is_off():

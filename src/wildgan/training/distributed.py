@@ -39,7 +39,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 import torch
 import torch.distributed as tdist
@@ -50,6 +50,7 @@ from ..errors import WildganError, warn_user
 
 _CTX: "DistContext | None" = None
 _BUCKET_BYTES = 64 * 2**20
+_T = TypeVar("_T")
 
 # How long a rank waits in a collective on the CPU side (the gloo groups: every collective of a CPU job, the barriers
 # and agreements of a GPU job) before the job stops, unless --dist-timeout says otherwise. A hung rank holds the others
@@ -371,6 +372,8 @@ def explain_failure(run_dir: Path, ctx: DistContext, exc: BaseException) -> str:
     if others:
         rank, what, path = others[0]
         more = f" (and {len(others) - 1} other rank{'s' if len(others) > 2 else ''})" if len(others) > 1 else ""
+        if isinstance(exc, StartFailed):       # rank 0 itself was fine: it has no error of its own to add
+            return f"rank {rank} of {ctx.world} could not start{more}: {what} (traceback in {path})"
         return f"rank {rank} of {ctx.world} failed{more}: {what} (traceback in {path}); then on rank 0: {own}"
     if timed_out(exc):
         return f"{_no_answer(ctx.timeout_s)}. On rank 0: {own}"
@@ -378,6 +381,62 @@ def explain_failure(run_dir: Path, ctx: DistContext, exc: BaseException) -> str:
         return (f"another rank of the job stopped or hung, leaving no error in {run_dir} (killed: out of memory, a "
                 f"signal?); torchrun's report on the terminal names the rank and its exit code. On rank 0: {own}")
     return own
+
+
+class StartFailed(WildganError):
+    """Raised by start_together on the ranks whose own start went well, when another rank's did not."""
+
+
+def start_together(ctx: DistContext, setup: Callable[[], _T], run_dir: Path) -> _T:
+    """Run this rank's `setup` (what each rank does alone before the ranks first work together: reading the data,
+    checking the settings and the run folder), then agree with the other ranks on how it went, and stop every rank
+    together when any failed.
+
+    Without it a rank that failed alone here (data only it cannot read, a GPU smaller than the others') ended at once:
+    torchrun then stopped rank 0 wherever it was, or rank 0 met the echo in its first collective and could only say
+    that a peer stopped without a word; a refusal (ConfigError) could not be recorded, as it cannot be told from one
+    every rank meets (e.g. the folder holds someone else's run). Here each rank learns every rank's error: when rank 0
+    started and another rank did not, that rank's error is its own, and the folder is rank 0's to write in, so the
+    rank records it there (record_failure: RUN/rank-R-error.txt and its line in log.txt) and rank 0's `stopped:` line
+    in log.txt names it; when rank 0 failed too, each rank raises its own error and nothing is written (as one
+    process refused). The ranks that started raise StartFailed naming the first that did not. Nothing is written
+    where the folder does not exist yet. Returns `setup()`'s result when every rank started."""
+    try:
+        result, error = setup(), None
+    except Exception as e:     # (not Ctrl-C: torchrun stops every rank on it anyway)
+        result, error = None, e
+    if ctx.world <= 1:
+        if error is not None:
+            raise error
+        return result  # type: ignore[return-value]
+    said: list[Any] = [None] * ctx.world
+    try:
+        tdist.all_gather_object(said, None if error is None else _one_line(error), group=ctx.ctrl_group)
+    except Exception as e:
+        # a rank ended before it could say (killed while it read the data): told as in training, then own error first
+        if ctx.is_main and error is None and Path(run_dir).is_dir():
+            with sigterm_deferred():
+                _append_line(Path(run_dir) / "log.txt", f"stopped: {explain_failure(Path(run_dir), ctx, e)}")
+        shutdown(together=False)
+        if error is not None:
+            raise error from None
+        raise
+    failed = [(rank, what) for rank, what in enumerate(said) if what is not None]
+    if not failed:
+        return result  # type: ignore[return-value]
+    rank, what = failed[0]
+    more = f" (and {len(failed) - 1} other rank{'s' if len(failed) > 2 else ''})" if len(failed) > 1 else ""
+    stop = StartFailed(f"rank {rank} of {ctx.world} could not start{more}: {what}")
+    if said[0] is None:                        # (the same on every rank: all of them take this branch, or none)
+        if error is not None:
+            record_failure(Path(run_dir), error, ctx)
+        ctx.barrier()                          # the records exist before rank 0 reads them
+        if ctx.is_main and Path(run_dir).is_dir():
+            _append_line(Path(run_dir) / "log.txt", f"stopped: {explain_failure(Path(run_dir), ctx, stop)}")
+    shutdown(together=True)                    # every rank is here: none is left waiting, none closes too early
+    if error is not None:
+        raise error
+    raise stop
 
 
 def local_rows(n: int, world: int, rank: int, group: int = 4) -> torch.Tensor:
