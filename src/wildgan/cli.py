@@ -858,6 +858,31 @@ def _refuse_saved_detector(path: str, command: str) -> None:
                       f"`wildgan {command}` reads.{use}{where}")
 
 
+def _peer_failures_told(cmd: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Under --distributed, a rank's error that is only the echo of another rank's end (gloo's "Connection closed by
+    peer", a collective that timed out, torchrun's SIGTERM) says so and where that rank's own error is: sharded
+    scoring has no run folder to record it in, as training has (training.distributed.explain_failure)."""
+    def run(a: argparse.Namespace) -> int:
+        try:
+            return cmd(a)
+        except Exception as e:
+            if not getattr(a, "distributed", False):
+                raise
+            from .training.distributed import DEFAULT_TIMEOUT_MIN, peer_failure, torchrun_world
+
+            # (a SIGTERM raised while a failed collective was handled is torchrun's, after that peer's end: the echo)
+            why = peer_failure(e, torchrun_world()[0], 60 * (a.dist_timeout or DEFAULT_TIMEOUT_MIN))
+            if why is not None:
+                raise WildganError(why) from e
+            if isinstance(e, _Terminated):
+                raise _Terminated(f"{e}: torchrun sends it to every rank still running once one has ended; if that "
+                                  f"rank failed, its error is on the terminal above, tagged with its rank, and "
+                                  f"torchrun's report names it") from e
+            raise
+    return run
+
+
+@_peer_failures_told
 def cmd_score(a: argparse.Namespace) -> int:
     from .data.readers import detect_format, is_dataset_file, is_pile, npz_has_labels
     from .evaluation.run import split_for_run

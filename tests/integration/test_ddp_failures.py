@@ -1,6 +1,7 @@
 """A rank other than 0 that fails alone under `torchrun ... wildgan train --distributed`: its own error reaches the run
 folder (rank 0 writes the run, and saw only gloo's "Connection closed by peer", the echo of it), whether it failed in
-training or before (start_together), and one that hangs stops the job after --dist-timeout."""
+training or before (start_together), and one that hangs stops the job after --dist-timeout. Under `wildgan score
+--distributed` (no run folder) rank 0 says that another rank stopped."""
 
 from __future__ import annotations
 
@@ -145,3 +146,53 @@ def test_a_rank_that_cannot_start_stops_every_rank_with_its_error_recorded(tmp_p
     assert "wildgan: error: rank 1 of 2 could not start: ConfigError: networks of width 16" in proc.stderr
     assert sorted(p.name for p in run.iterdir()) == ["log.txt", "rank-1-error.txt"]      # nothing else was written
     print(f"\nrank 1 could not start: torchrun job ended after {took:.1f} s")
+
+
+SCORE_WRAPPER = textwrap.dedent('''
+    import os, signal, sys, time
+    from pathlib import Path
+    from wildgan.scoring import run
+    real = run._score_chunks
+    mark = Path(os.environ["GATHER_MARK"])
+    def score_chunks(*args, **kw):
+        if os.environ["RANK"] == "0":
+            got = real(*args, **kw)
+            mark.write_text("")              # rank 0 goes on to gather the ranks' scores
+            return got
+        while not mark.exists():
+            time.sleep(0.05)
+        time.sleep(0.3)
+        os.kill(os.getpid(), signal.SIGKILL)   # rank 1 killed (out of memory), without a word, while rank 0 waits
+    run._score_chunks = score_chunks
+    from wildgan.cli import main
+    sys.exit(main(sys.argv[2:]))
+''')
+
+
+@pytest.mark.integration
+def test_score_rank_0_says_another_rank_stopped(tmp_path: Path):
+    """Sharded scoring has no run folder: rank 0's error itself says that another rank stopped and where its error
+    is, not only gloo's "Connection closed by peer" (a traceback)."""
+    from PIL import Image
+
+    from wildgan.cli import main
+
+    pile = tmp_path / "pile"
+    pile.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(8):
+        Image.fromarray(rng.integers(0, 256, (8, 8), dtype=np.uint8)).save(pile / f"{i}.png")
+    run = tmp_path / "run"
+    assert main([a for a in TRAIN if a != "--distributed"] + ["--data", str(_toy(tmp_path)), "--out", str(run)]) == 0
+    wrapper = tmp_path / "score.py"
+    wrapper.write_text(SCORE_WRAPPER)
+    proc, took = _torchrun(wrapper, "-", "score", str(run), "--data", str(pile), "--device", "cpu", "--no-progress",
+                           "--distributed", "--out", str(tmp_path / "s.csv"), env={"GATHER_MARK": str(tmp_path / "m")})
+    assert proc.returncode != 0
+    said = [s for s in proc.stderr.splitlines() if s.startswith("wildgan: error: ")]
+    assert len(said) == 1 and said[0].startswith(
+        "wildgan: error: another rank of the job stopped (its own error, if it could print one, is on the terminal "
+        "above, tagged with its rank; torchrun's report names the rank and its exit code). On rank 0: RuntimeError: "
+        ), proc.stderr[-3000:]
+    assert "[rank0]: Traceback" not in proc.stderr
+    print(f"\nrank 1 killed while scoring: torchrun job ended after {took:.1f} s")

@@ -1,6 +1,7 @@
 """How a torchrun job's failure is told in its run folder (training.distributed: record_failure, explain_failure),
-without processes: the contexts are made by hand, a collective's error is one torch.distributed raises here. And the
-timeouts init_distributed gives the process groups (one process: a world of 1)."""
+and on the terminal of sharded scoring (peer_failure), without processes: the contexts are made by hand, a
+collective's error is one torch.distributed raises here. And the timeouts init_distributed gives the process groups
+(one process: a world of 1)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ import torch.distributed as tdist
 
 from wildgan.training import distributed as dist
 from wildgan.training.distributed import (DistContext, StartFailed, explain_failure, nccl_timeout_unenforced,
-                                          raised_in_collective, record_failure, sigterm_deferred, timed_out)
+                                          peer_failure, raised_in_collective, record_failure, sigterm_deferred,
+                                          timed_out)
 
 
 def _ctx(rank: int, job: str = "job-a") -> DistContext:
@@ -115,6 +117,24 @@ def test_a_rank_that_could_not_start_is_named_without_an_echo_of_rank_0(tmp_path
     record = record_failure(tmp_path, _raised(RuntimeError("CUDA error: out of memory")), _ctx(1))
     assert explain_failure(tmp_path, _ctx(0), StartFailed("rank 1 of 2 could not start: ...")) == (
         f"rank 1 of 2 could not start: RuntimeError: CUDA error: out of memory (traceback in {record})")
+
+
+def test_scoring_ranks_say_when_their_error_is_another_ranks_end():
+    echo = _collective_error()
+    said = peer_failure(echo, 0, 1800.0)
+    assert said is not None and said.startswith("another rank of the job stopped (its own error, if it could "
+                                                "print one, is on the terminal above, tagged with its rank")
+    assert said.endswith(f"On rank 0: {type(echo).__name__}: {echo}")
+    try:                                       # torchrun's SIGTERM in the middle of it: the echo is still quoted
+        try:
+            raise echo
+        except Exception:
+            raise KeyboardInterrupt
+    except KeyboardInterrupt as e:
+        assert peer_failure(e, 0, 1800.0) == said
+    hung = _raised(tdist.DistError("Timed out waiting 1800000ms for recv operation to complete"))
+    assert peer_failure(hung, 2, 1800.0).startswith("no answer from another rank within 30 min (--dist-timeout)")
+    assert peer_failure(_raised(OSError("disk full")), 0, 1800.0) is None      # its own
 
 
 def test_nccl_timeout_is_enforced_unless_async_error_handling_is_off():

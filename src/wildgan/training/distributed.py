@@ -383,6 +383,20 @@ def explain_failure(run_dir: Path, ctx: DistContext, exc: BaseException) -> str:
     return own
 
 
+def peer_failure(exc: BaseException, rank: int, timeout_s: float) -> str | None:
+    """What a rank says when `exc` is the echo of another rank's end (a failed collective) where there is no run
+    folder to look in (sharded scoring): that another rank stopped, and where its own error is. None when `exc` is
+    this rank's own error."""
+    cause = _collective_error(exc)
+    if cause is None:
+        return None
+    own = _one_line(cause)                     # (not torchrun's SIGTERM that followed it)
+    if timed_out(exc):
+        return f"{_no_answer(timeout_s)}. On rank {rank}: {own}"
+    return (f"another rank of the job stopped (its own error, if it could print one, is on the terminal above, "
+            f"tagged with its rank; torchrun's report names the rank and its exit code). On rank {rank}: {own}")
+
+
 class StartFailed(WildganError):
     """Raised by start_together on the ranks whose own start went well, when another rank's did not."""
 
