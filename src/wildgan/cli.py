@@ -596,25 +596,10 @@ def build_run_config(a: argparse.Namespace, loaded: LoadedData | None = None) ->
     return cfg, split
 
 
-def cmd_train(a: argparse.Namespace) -> int:
-    from .config import run_config_to_dict
-    from .training.run import check_out_dir, check_run_dir, kimg_text, train_run
+def _train_setup(a: argparse.Namespace, ctx: Any) -> tuple[Any, Any]:
+    """(config, split) of `wildgan train`, and its refusals; each rank of a --distributed job runs it on its own."""
+    from .training.run import check_run_dir, check_training_memory
 
-    ctx = None
-    if a.distributed:
-        from .training.distributed import init_distributed
-
-        ctx = init_distributed(a.device)          # RANK/WORLD_SIZE/LOCAL_RANK from torchrun; NCCL or gloo
-        if not ctx.is_main:
-            a.no_progress = True
-    if not a.dry_run:
-        # what --out alone refuses, before the data is decoded (minutes for a large folder, wasted by a refusal after
-        # it); check_run_dir below adds what needs the config, whose resolution and channels come from the data
-        try:
-            data = absolute_data_path(a.data, a.dataset)
-        except WildganError:
-            data = None                           # bad data is reported by the reading of it
-        check_out_dir(Path(a.out), data, resume=a.resume, overwrite=a.overwrite)
     cfg, split = build_run_config(a)
     if a.evaluate and split.info.get("protocol") == "unlabelled":
         # refused now, not said after the training (the split is built before it starts): an evaluation needs labels
@@ -629,10 +614,44 @@ def cmd_train(a: argparse.Namespace) -> int:
         raise ConfigError("--distributed trains the wildgan method (and search) over several processes; f-AnoGAN "
                           "trains in one process: drop --distributed (or torchrun) for --method fanogan")
     _warn_other_methods_options(a, cfg.method)
+    if not a.dry_run:
+        check_run_dir(cfg, Path(a.out), resume=a.resume, overwrite=a.overwrite)   # refuse before anything is written
+        if ctx is not None:
+            # asked here too (train_run asks again): a rank whose GPU is smaller than the others' tells them all
+            check_training_memory(cfg, ctx.device)
+    return cfg, split
+
+
+def cmd_train(a: argparse.Namespace) -> int:
+    from .config import run_config_to_dict
+    from .training.run import check_out_dir, kimg_text, train_run
+
+    ctx = None
+    if a.distributed:
+        from .training.distributed import init_distributed, start_together
+
+        # RANK/WORLD_SIZE/LOCAL_RANK from torchrun; NCCL or gloo
+        ctx = init_distributed(a.device, timeout_min=a.dist_timeout)
+        if not ctx.is_main:
+            a.no_progress = True
+    if not a.dry_run:
+        # what --out alone refuses, before the data is decoded (minutes for a large folder, wasted by a refusal after
+        # it); check_run_dir (in _train_setup) adds what needs the config, whose resolution and channels come from the
+        # data. The same answer on every rank: the same folder and path.
+        try:
+            data = absolute_data_path(a.data, a.dataset)
+        except WildganError:
+            data = None                           # bad data is reported by the reading of it
+        check_out_dir(Path(a.out), data, resume=a.resume, overwrite=a.overwrite)
+    if ctx is not None:
+        # every rank learns whether each one started: one that failed alone (data only it cannot read) stops them all
+        # together, its error in the run folder, instead of leaving rank 0 only the echo of it
+        cfg, split = start_together(ctx, lambda: _train_setup(a, ctx), Path(a.out))
+    else:
+        cfg, split = _train_setup(a, None)
     if a.dry_run:
         print(json.dumps(run_config_to_dict(cfg), indent=2), file=sys.stderr)
         return 0
-    check_run_dir(cfg, Path(a.out), resume=a.resume, overwrite=a.overwrite)   # refuse before anything is written
     if cfg.method == "fanogan" and cfg.train.tensorboard:
         _warn("warning: --tensorboard logs wildgan and search runs; an f-AnoGAN run writes its numbers to "
               "stats.jsonl only")
@@ -849,6 +868,31 @@ def _refuse_saved_detector(path: str, command: str) -> None:
                       f"`wildgan {command}` reads.{use}{where}")
 
 
+def _peer_failures_told(cmd: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Under --distributed, a rank's error that is only the echo of another rank's end (gloo's "Connection closed by
+    peer", a collective that timed out, torchrun's SIGTERM) says so and where that rank's own error is: sharded
+    scoring has no run folder to record it in, as training has (training.distributed.explain_failure)."""
+    def run(a: argparse.Namespace) -> int:
+        try:
+            return cmd(a)
+        except Exception as e:
+            if not getattr(a, "distributed", False):
+                raise
+            from .training.distributed import DEFAULT_TIMEOUT_MIN, peer_failure, torchrun_world
+
+            # (a SIGTERM raised while a failed collective was handled is torchrun's, after that peer's end: the echo)
+            why = peer_failure(e, torchrun_world()[0], 60 * (a.dist_timeout or DEFAULT_TIMEOUT_MIN))
+            if why is not None:
+                raise WildganError(why) from e
+            if isinstance(e, _Terminated):
+                raise _Terminated(f"{e}: torchrun sends it to every rank still running once one has ended; if that "
+                                  f"rank failed, its error is on the terminal above, tagged with its rank, and "
+                                  f"torchrun's report names it") from e
+            raise
+    return run
+
+
+@_peer_failures_told
 def cmd_score(a: argparse.Namespace) -> int:
     from .data.readers import detect_format, is_dataset_file, is_pile, npz_has_labels
     from .evaluation.run import split_for_run
@@ -917,7 +961,8 @@ def cmd_score(a: argparse.Namespace) -> int:
                               "processes; a data set (or the run's own test split) is scored by one process")
         from .training.distributed import init_distributed
 
-        ctx = init_distributed(a.device)          # RANK/WORLD_SIZE/LOCAL_RANK from torchrun; NCCL or gloo
+        # RANK/WORLD_SIZE/LOCAL_RANK from torchrun; NCCL or gloo
+        ctx = init_distributed(a.device, timeout_min=a.dist_timeout)
         if not ctx.is_main:
             a.no_progress = True
     model = load_model(run_dir, ctx.device if ctx is not None else a.device, checkpoint=_checkpoint_arg(a, run_dir))
@@ -1378,6 +1423,11 @@ def make_parser() -> argparse.ArgumentParser:
     t.add_argument("--distributed", action="store_true",
                    help="data-parallel training over the processes started by torchrun, e.g. "
                         "torchrun --nproc_per_node=2 -m wildgan train --distributed ... (rank 0 writes the run)")
+    t.add_argument("--dist-timeout", type=float, metavar="MINUTES",
+                   help="with --distributed: how long a rank waits for the others before the job stops (a rank that "
+                        "hangs; default 30, and torch's 10 for NCCL's GPU collectives unless given). Keep it above "
+                        "what one rank does while the others wait: rank 0 writing a checkpoint (under 1 GB at the "
+                        "paper preset), every rank reading the data before they start together")
     t.add_argument("--config", help="YAML/TOML/JSON file with option values; a run's config.yaml replays that run "
                                     "exactly (explicit flags change only what they control)")
     t.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
@@ -1439,6 +1489,10 @@ def make_parser() -> argparse.ArgumentParser:
                         "torchrun --nproc_per_node=4 -m wildgan score RUN --data pile/ --distributed --out s.csv "
                         "(each process reads and scores its chunks on its GPU; rank 0 writes the CSV; the scores "
                         "are those of one process)")
+    s.add_argument("--dist-timeout", type=float, metavar="MINUTES",
+                   help="with --distributed: how long a rank waits for the others before the job stops (a rank that "
+                        "hangs; default 30). Raise it for --threshold on a run without saved training scores (latent "
+                        "search, --checkpoint): rank 0 scores the training images first while the others wait")
     s.add_argument("--batch-mode", choices=("mixed", "isolated"), default="mixed",
                    help="wildgan runs: 'mixed' (default; the paper's protocol) scores images in shuffled batches of "
                         "64, whose minibatch-stddev groups of 4 couple their scores a little; 'isolated' scores each "

@@ -1,5 +1,7 @@
 """A rank other than 0 that fails alone under `torchrun ... wildgan train --distributed`: its own error reaches the run
-folder (rank 0 writes the run, and saw only gloo's "Connection closed by peer", the echo of it)."""
+folder (rank 0 writes the run, and saw only gloo's "Connection closed by peer", the echo of it), whether it failed in
+training or before (start_together), and one that hangs stops the job after --dist-timeout. Under `wildgan score
+--distributed` (no run folder) rank 0 says that another rank stopped."""
 
 from __future__ import annotations
 
@@ -14,10 +16,14 @@ import numpy as np
 import pytest
 
 # Rank 1 alone fails in its third training step, as a failure of its own would (its GPU out of memory, a bad
-# device): an exception, or the process killed outright (the kernel's OOM killer), which leaves no word behind.
+# device): an exception, or the process killed outright (the kernel's OOM killer), which leaves no word behind; or it
+# hangs there (alive, stuck), noting when in $HANG_MARK; or before training, its GPU too small for the networks.
 WRAPPER = textwrap.dedent('''
-    import os, signal, sys
-    if os.environ.get("RANK") == "1":
+    import os, signal, sys, time
+    if os.environ.get("RANK") == "1" and sys.argv[1] == "small-gpu":
+        from wildgan.training import run
+        run._device_memory = lambda device: 1
+    elif os.environ.get("RANK") == "1":
         from wildgan.training import loop
         real, calls = loop.StepRunner.iteration, []
         def iteration(self, *args, **kw):
@@ -25,6 +31,13 @@ WRAPPER = textwrap.dedent('''
             if len(calls) == 3:
                 if sys.argv[1] == "kill":
                     os.kill(os.getpid(), signal.SIGKILL)
+                if sys.argv[1] == "hang":
+                    with open(os.environ["HANG_MARK"], "w") as f:
+                        f.write(repr(time.time()))
+                    # (torchrun's SIGTERM then ends it at once: the CLI's handler would keep it asleep until
+                    # torchrun's SIGKILL, 30 s later, as a rank stuck in C code would)
+                    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                    time.sleep(600)
                 raise RuntimeError("rank 1 ran out of memory (simulated)")
             return real(self, *args, **kw)
         loop.StepRunner.iteration = iteration
@@ -74,3 +87,112 @@ def test_a_rank_that_fails_alone_leaves_its_error_in_the_run_folder(tmp_path: Pa
     assert log[-1].startswith(f"stopped: another rank of the job stopped or hung, leaving no error in {run} "), log
     assert "out of memory (simulated)" not in "\n".join(log) and not record.is_file()
     print(f"rank 1 killed: torchrun job ended after {took:.1f} s")
+
+
+def _torchrun(wrapper: Path, how: str, *args: str, env: dict | None = None) -> tuple[subprocess.CompletedProcess, float]:
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=0",
+           "--rdzv_backend=c10d", "--rdzv_endpoint=localhost:0", str(wrapper), how, *args]
+    t0 = time.monotonic()
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})})
+    return proc, time.monotonic() - t0
+
+
+def _toy(tmp_path: Path) -> Path:
+    npz = tmp_path / "toy.npz"
+    rng = np.random.default_rng(0)
+    np.savez(npz, x=(rng.random((96, 8, 8)) * 255).astype(np.uint8), y=np.repeat([0, 1], 48))
+    return npz
+
+
+TRAIN = ["train", "--distributed", "--normal", "0", "--preset", "tiny", "--total-kimg", "0.1", "--phase-kimg", "0.02",
+         "--threads", "1", "--device", "cpu", "--no-progress", "--no-train-scores"]
+
+
+@pytest.mark.integration
+def test_a_hung_rank_stops_the_job_after_the_dist_timeout(tmp_path: Path):
+    """Rank 1 stops answering in its third step: rank 0's collective gives up after --dist-timeout (6 s here, not
+    gloo's 30 minutes) and its `stopped:` line says a rank hung, with what to raise if the wait was legitimate."""
+    wrapper = tmp_path / "rank_1.py"
+    wrapper.write_text(WRAPPER)
+    run, mark = tmp_path / "run", tmp_path / "hung-at"
+    proc, took = _torchrun(wrapper, "hang", *TRAIN, "--data", str(_toy(tmp_path)), "--out", str(run),
+                           "--dist-timeout", "0.1", env={"HANG_MARK": str(mark)})
+    assert proc.returncode != 0, proc.stderr[-3000:]
+    log = (run / "log.txt").read_text(encoding="utf-8").splitlines()
+    assert log[-1].startswith("stopped: no answer from another rank within 0.1 min (--dist-timeout): a rank hung, "
+                              "or worked alone longer than that (then give a larger --dist-timeout)"), log[-1]
+    waited = (run / "log.txt").stat().st_mtime - float(mark.read_text())
+    assert 5.5 < waited < 20, waited
+    print(f"\nrank 1 hung: rank 0 stopped {waited:.1f} s later (--dist-timeout 6 s); the job ended after {took:.1f} s")
+
+
+@pytest.mark.integration
+def test_a_rank_that_cannot_start_stops_every_rank_with_its_error_recorded(tmp_path: Path):
+    """Rank 1 alone refuses before training (its GPU is too small for the networks: a ConfigError, which every rank
+    might have met): the ranks agree on how their starts went, so rank 1's refusal is recorded in the run folder as
+    its own (rank 0 started) and rank 0 names it, instead of "another rank stopped or hung, leaving no error"."""
+    wrapper = tmp_path / "rank_1.py"
+    wrapper.write_text(WRAPPER)
+    run = tmp_path / "run"
+    run.mkdir()                              # (made by the job's script, say: there is a folder to record in)
+    proc, took = _torchrun(wrapper, "small-gpu", *TRAIN, "--data", str(_toy(tmp_path)), "--out", str(run))
+    assert proc.returncode != 0, proc.stderr[-3000:]
+    record = run / "rank-1-error.txt"
+    what = "ConfigError: networks of width 16 at 8x8 need 0.0 GiB for their weights and optimiser state alone"
+    log = (run / "log.txt").read_text(encoding="utf-8").splitlines()
+    assert len(log) == 2 and log[0].startswith(f"rank 1 of 2 stopped: {what}"), log
+    assert log[1].startswith(f"stopped: rank 1 of 2 could not start: {what}") and f"(traceback in {record})" in log[1]
+    assert "wildgan: error: rank 1 of 2 could not start: ConfigError: networks of width 16" in proc.stderr
+    assert sorted(p.name for p in run.iterdir()) == ["log.txt", "rank-1-error.txt"]      # nothing else was written
+    print(f"\nrank 1 could not start: torchrun job ended after {took:.1f} s")
+
+
+SCORE_WRAPPER = textwrap.dedent('''
+    import os, signal, sys, time
+    from pathlib import Path
+    from wildgan.scoring import run
+    real = run._score_chunks
+    mark = Path(os.environ["GATHER_MARK"])
+    def score_chunks(*args, **kw):
+        if os.environ["RANK"] == "0":
+            got = real(*args, **kw)
+            mark.write_text("")              # rank 0 goes on to gather the ranks' scores
+            return got
+        while not mark.exists():
+            time.sleep(0.05)
+        time.sleep(0.3)
+        os.kill(os.getpid(), signal.SIGKILL)   # rank 1 killed (out of memory), without a word, while rank 0 waits
+    run._score_chunks = score_chunks
+    from wildgan.cli import main
+    sys.exit(main(sys.argv[2:]))
+''')
+
+
+@pytest.mark.integration
+def test_score_rank_0_says_another_rank_stopped(tmp_path: Path):
+    """Sharded scoring has no run folder: rank 0's error itself says that another rank stopped and where its error
+    is, not only gloo's "Connection closed by peer" (a traceback)."""
+    from PIL import Image
+
+    from wildgan.cli import main
+
+    pile = tmp_path / "pile"
+    pile.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(8):
+        Image.fromarray(rng.integers(0, 256, (8, 8), dtype=np.uint8)).save(pile / f"{i}.png")
+    run = tmp_path / "run"
+    assert main([a for a in TRAIN if a != "--distributed"] + ["--data", str(_toy(tmp_path)), "--out", str(run)]) == 0
+    wrapper = tmp_path / "score.py"
+    wrapper.write_text(SCORE_WRAPPER)
+    proc, took = _torchrun(wrapper, "-", "score", str(run), "--data", str(pile), "--device", "cpu", "--no-progress",
+                           "--distributed", "--out", str(tmp_path / "s.csv"), env={"GATHER_MARK": str(tmp_path / "m")})
+    assert proc.returncode != 0
+    said = [s for s in proc.stderr.splitlines() if s.startswith("wildgan: error: ")]
+    assert len(said) == 1 and said[0].startswith(
+        "wildgan: error: another rank of the job stopped (its own error, if it could print one, is on the terminal "
+        "above, tagged with its rank; torchrun's report names the rank and its exit code). On rank 0: RuntimeError: "
+        ), proc.stderr[-3000:]
+    assert "[rank0]: Traceback" not in proc.stderr
+    print(f"\nrank 1 killed while scoring: torchrun job ended after {took:.1f} s")

@@ -1,19 +1,25 @@
 """How a torchrun job's failure is told in its run folder (training.distributed: record_failure, explain_failure),
-without processes: the contexts are made by hand, a collective's error is one torch.distributed raises here."""
+and on the terminal of sharded scoring (peer_failure), without processes: the contexts are made by hand, a
+collective's error is one torch.distributed raises here. And the timeouts init_distributed gives the process groups
+(one process: a world of 1)."""
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import torch
 import torch.distributed as tdist
 
-from wildgan.training.distributed import (DistContext, explain_failure, raised_in_collective, record_failure,
-                                          sigterm_deferred)
+from wildgan.training import distributed as dist
+from wildgan.training.distributed import (DistContext, StartFailed, explain_failure, nccl_timeout_unenforced,
+                                          peer_failure, raised_in_collective, record_failure, sigterm_deferred,
+                                          timed_out)
 
 
 def _ctx(rank: int, job: str = "job-a") -> DistContext:
@@ -101,3 +107,88 @@ def test_sigterm_waits_for_the_failure_record(other_thread: bool):
     finally:
         signal.signal(signal.SIGTERM, saved)
         stop.set()
+
+
+def test_a_timed_out_collective_is_told_as_a_hung_rank(tmp_path: Path):
+    """A peer that hangs makes the collective give up after --dist-timeout: rank 0 says so, and what to raise when
+    the wait was legitimate work of one rank; not that a peer stopped without a word."""
+    echo = _raised(tdist.DistError("[gloo/transport/tcp/unbound_buffer.cc:78] Timed out waiting 6000ms for recv "
+                                   "operation to complete"))
+    ctx = DistContext(rank=0, world=2, local_rank=0, device=torch.device("cpu"), backend="gloo", job="j",
+                      timeout_s=6.0)
+    assert timed_out(echo) and not timed_out(_collective_error()) and not timed_out(_raised(TimeoutError("x")))
+    assert explain_failure(tmp_path, ctx, echo) == (
+        "no answer from another rank within 0.1 min (--dist-timeout): a rank hung, or worked alone longer than that "
+        "(then give a larger --dist-timeout); torchrun's report on the terminal shows the ranks it had to stop with a "
+        f"signal. On rank 0: {echo}")
+
+
+def test_a_rank_that_could_not_start_is_named_without_an_echo_of_rank_0(tmp_path: Path):
+    """start_together's account: every rank started but rank 1, which recorded why; rank 0 had no error of its own."""
+    record = record_failure(tmp_path, _raised(RuntimeError("CUDA error: out of memory")), _ctx(1))
+    assert explain_failure(tmp_path, _ctx(0), StartFailed("rank 1 of 2 could not start: ...")) == (
+        f"rank 1 of 2 could not start: RuntimeError: CUDA error: out of memory (traceback in {record})")
+
+
+def test_scoring_ranks_say_when_their_error_is_another_ranks_end():
+    echo = _collective_error()
+    said = peer_failure(echo, 0, 1800.0)
+    assert said is not None and said.startswith("another rank of the job stopped (its own error, if it could "
+                                                "print one, is on the terminal above, tagged with its rank")
+    assert said.endswith(f"On rank 0: {type(echo).__name__}: {echo}")
+    try:                                       # torchrun's SIGTERM in the middle of it: the echo is still quoted
+        try:
+            raise echo
+        except Exception:
+            raise KeyboardInterrupt
+    except KeyboardInterrupt as e:
+        assert peer_failure(e, 0, 1800.0) == said
+    hung = _raised(tdist.DistError("Timed out waiting 1800000ms for recv operation to complete"))
+    assert peer_failure(hung, 2, 1800.0).startswith("no answer from another rank within 30 min (--dist-timeout)")
+    assert peer_failure(_raised(OSError("disk full")), 0, 1800.0) is None      # its own
+
+
+def test_nccl_timeout_is_enforced_unless_async_error_handling_is_off():
+    assert nccl_timeout_unenforced({}) is None                                  # torch >= 2.2: 3
+    assert nccl_timeout_unenforced({"TORCH_NCCL_ASYNC_ERROR_HANDLING": "1"}) is None   # torchrun's
+    assert "TORCH_NCCL_ASYNC_ERROR_HANDLING=0" in nccl_timeout_unenforced({"TORCH_NCCL_ASYNC_ERROR_HANDLING": "0"})
+    assert nccl_timeout_unenforced({"NCCL_ASYNC_ERROR_HANDLING": "0"}) is not None     # its name before torch 2.2
+    assert nccl_timeout_unenforced({"TORCH_NCCL_ASYNC_ERROR_HANDLING": "0", "TORCH_NCCL_BLOCKING_WAIT": "1"}) is None
+
+
+def _timeout(group: object) -> timedelta:
+    # (torch's own record of a gloo group's timeout: no public accessor)
+    return group._get_backend(torch.device("cpu")).options._timeout  # type: ignore[attr-defined]
+
+
+@pytest.fixture()
+def world_of_one(monkeypatch: pytest.MonkeyPatch):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    for k, v in {"RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "0", "MASTER_ADDR": "127.0.0.1",
+                 "MASTER_PORT": str(port)}.items():
+        monkeypatch.setenv(k, v)
+    yield
+    dist.shutdown()
+
+
+def test_the_timeout_reaches_every_process_group(world_of_one, monkeypatch: pytest.MonkeyPatch):
+    """--dist-timeout is the gloo groups' timeout; on a GPU job the CPU-side group (new_group does not inherit the
+    default group's) gets it too, and NCCL's keeps torch's own unless given. A GPU job is played on gloo here."""
+    ctx = dist.init_distributed("cpu", timeout_min=0.5)
+    assert _timeout(tdist.group.WORLD) == timedelta(seconds=30) and ctx.timeout_s == 30
+    dist.shutdown()
+
+    asked: list[dict] = []
+    real = tdist.init_process_group
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "set_device", lambda device: None)
+    monkeypatch.setattr(tdist, "init_process_group", lambda backend, **kw: (asked.append(kw), real("gloo", **kw)))
+    for minutes, nccl, ctrl in ((0.5, {"timeout": timedelta(seconds=30)}, timedelta(seconds=30)),
+                                (None, {}, timedelta(minutes=30))):
+        ctx = dist.init_distributed("cuda", timeout_min=minutes)
+        assert ctx.backend == "nccl" and asked[-1] == nccl and _timeout(ctx.ctrl_group) == ctrl, minutes
+        dist.shutdown()
+    with pytest.raises(dist.WildganError, match="--dist-timeout must be a number of minutes above 0"):
+        dist.init_distributed("cpu", timeout_min=0)

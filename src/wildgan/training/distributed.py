@@ -37,18 +37,30 @@ import traceback
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 import torch
 import torch.distributed as tdist
 from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
 
 from ..config import NetConfig
-from ..errors import WildganError
+from ..errors import WildganError, warn_user
 
 _CTX: "DistContext | None" = None
 _BUCKET_BYTES = 64 * 2**20
+_T = TypeVar("_T")
+
+# How long a rank waits in a collective on the CPU side (the gloo groups: every collective of a CPU job, the barriers
+# and agreements of a GPU job) before the job stops, unless --dist-timeout says otherwise. A hung rank holds the others
+# this long. It must stay above what one rank legitimately does while the others wait: rank 0 writing a checkpoint
+# (G, Gs, D, E and Adam's moments, under 1 GB at the paper preset: seconds, minutes on slow network storage) or
+# deleting the old run for --overwrite, the ranks reading the same data at different speeds, and in `score
+# --threshold` rank 0 scoring the training images first when the run has none saved (a latent-search run, a
+# --checkpoint), which can take longer: the --dist-timeout help says so. 30 minutes is torch's gloo default, which
+# these waits had before.
+DEFAULT_TIMEOUT_MIN = 30.0
 
 
 @dataclass
@@ -62,6 +74,8 @@ class DistContext:
     # the same on every rank of one torchrun job: a rank's failure record (record_failure) names its job, so that
     # rank 0 never quotes one left in the run folder by an earlier job
     job: str = ""
+    # the CPU-side groups' timeout (init_distributed), named when a collective timed out
+    timeout_s: float = DEFAULT_TIMEOUT_MIN * 60
 
     @property
     def is_main(self) -> bool:
@@ -139,15 +153,21 @@ def torchrun_world() -> tuple[int, int]:
     return rank, world
 
 
-def init_distributed(device: str = "auto") -> DistContext:
+def init_distributed(device: str = "auto", timeout_min: float | None = None) -> DistContext:
     """Join the process group torchrun set up (env:// rendezvous). NCCL with one GPU per process when CUDA is used,
-    gloo on CPU. Idempotent."""
+    gloo on CPU. Idempotent.
+
+    `timeout_min` (--dist-timeout): how long a rank waits for the others in a collective before it fails, so that a
+    hung rank stops the job instead of holding it; every group's. Default: DEFAULT_TIMEOUT_MIN for the gloo groups,
+    torch's own for NCCL's GPU collectives (10 minutes), where no rank waits on another's long work."""
     global _CTX
     if _CTX is not None:
         return _CTX
     if "WORLD_SIZE" not in os.environ or "RANK" not in os.environ:
         raise WildganError("--distributed must be launched by torchrun, e.g. torchrun --nproc_per_node=2 -m "
                            "wildgan train --distributed ... (or wildgan score RUN --data FILES --distributed ...)")
+    if timeout_min is not None and not 0 < timeout_min <= 10**7:
+        raise WildganError(f"--dist-timeout must be a number of minutes above 0, got {timeout_min:g}")
     rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
     local = int(os.environ.get("LOCAL_RANK", rank))
     use_cuda = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
@@ -157,16 +177,42 @@ def init_distributed(device: str = "auto") -> DistContext:
         dev = torch.device("cuda", local)
         torch.cuda.set_device(dev)
         backend = "nccl"
+        unenforced = nccl_timeout_unenforced(os.environ)
+        if unenforced:
+            warn_user(unenforced)
     else:
         dev, backend = torch.device("cpu"), "gloo"
+    # (new_group does not inherit the default group's timeout: without its own, the gloo group of a GPU job waited
+    # torch's 30 minutes whatever was asked)
+    cpu_timeout = timedelta(minutes=DEFAULT_TIMEOUT_MIN if timeout_min is None else timeout_min)
     if not tdist.is_initialized():
-        tdist.init_process_group(backend=backend)
-    ctrl = tdist.new_group(backend="gloo") if backend != "gloo" else None
+        given = {"timeout": cpu_timeout} if backend == "gloo" or timeout_min is not None else {}
+        tdist.init_process_group(backend=backend, **given)
+    ctrl = tdist.new_group(backend="gloo", timeout=cpu_timeout) if backend != "gloo" else None
     box = [uuid.uuid4().hex if rank == 0 else None]
     tdist.broadcast_object_list(box, src=0, group=ctrl)
     _CTX = DistContext(rank=rank, world=world, local_rank=local, device=dev, backend=backend, ctrl_group=ctrl,
-                       job=str(box[0]))
+                       job=str(box[0]), timeout_s=cpu_timeout.total_seconds())
     return _CTX
+
+
+def nccl_timeout_unenforced(env: Any) -> str | None:
+    """Why NCCL collectives would ignore the timeout under this environment, else None. NCCL's collectives run
+    asynchronously: torch's watchdog thread enforces their timeout (aborting the process, which torchrun reports)
+    unless TORCH_NCCL_ASYNC_ERROR_HANDLING (NCCL_ASYNC_ERROR_HANDLING before torch 2.2) is 0. torchrun sets it to 1
+    and torch >= 2.2 defaults to 3, so only a user's 0 turns it off. Blocking wait would also enforce it, but makes
+    every collective wait on the host, which the gradient all-reduce must not (it is queued with the backward pass),
+    so it is not set here."""
+    def value(name: str) -> str | None:
+        for key in (f"TORCH_{name}", name):
+            if key in env:
+                return str(env[key]).strip()
+        return None
+
+    if value("NCCL_ASYNC_ERROR_HANDLING") == "0" and value("NCCL_BLOCKING_WAIT") not in ("1", "true", "True"):
+        return ("TORCH_NCCL_ASYNC_ERROR_HANDLING=0: torch does not enforce the timeout of NCCL collectives, so a rank "
+                "that hangs holds the others for good instead of stopping the job after --dist-timeout; unset it")
+    return None
 
 
 def shutdown(together: bool = True) -> None:
@@ -199,19 +245,24 @@ def raised_in_collective(exc: BaseException) -> bool:
     SIGTERM, which follows a peer's end closely, as the CLI's _Terminated). On a healthy rank that is the echo of a
     peer that stopped (gloo: "Connection closed by peer" once the peer's process ends, a timeout when it hangs), not
     a cause of its own: gloo raises those as plain RuntimeErrors, so the place they were raised tells, not the type."""
+    return _collective_error(exc) is not None
+
+
+def _collective_error(exc: BaseException) -> BaseException | None:
+    """The error a torch.distributed call raised, `exc` itself or one it was raised while handling; else None."""
     seen: set[int] = set()
     e: BaseException | None = exc
     while e is not None and id(e) not in seen:
         seen.add(id(e))
         if isinstance(e, tdist.DistError):
-            return True
+            return e
         tb, last = e.__traceback__, None
         while tb is not None:
             last, tb = tb, tb.tb_next
         if last is not None and os.path.abspath(last.tb_frame.f_code.co_filename).startswith(_TORCH_DISTRIBUTED):
-            return True
+            return e
         e = e.__context__
-    return False
+    return None
 
 
 @contextmanager
@@ -301,11 +352,26 @@ def other_ranks_failures(run_dir: Path, ctx: DistContext) -> list[tuple[int, str
     return [(rank, what, path) for _, rank, what, path in sorted(found)]
 
 
+def timed_out(exc: BaseException) -> bool:
+    """Whether `exc` is a collective that gave up waiting (the --dist-timeout): a peer hung, or was busy for longer,
+    rather than gone (gloo's "Timed out waiting 60000ms for recv operation", then "Application timeout caused pair
+    closure" on the next one)."""
+    cause = _collective_error(exc)
+    text = str(cause).lower()
+    return cause is not None and ("timed out" in text or "timeout" in text)
+
+
+def _no_answer(timeout_s: float) -> str:
+    return (f"no answer from another rank within {timeout_s / 60:g} min (--dist-timeout): a rank hung, or worked alone "
+            f"longer than that (then give a larger --dist-timeout); torchrun's report on the terminal shows the ranks "
+            f"it had to stop with a signal")
+
+
 def explain_failure(run_dir: Path, ctx: DistContext, exc: BaseException) -> str:
     """Rank 0's account of how the job stopped, for its `stopped:` line in log.txt: another rank's own error first
     when that rank recorded one (rank 0's is then mostly its echo: a failed collective, or torchrun's SIGTERM), and
     when none did but a collective failed, that a peer stopped without a word (killed: out of memory, a signal) or
-    hung, with where to look."""
+    hung (the collective timed out), with where to look."""
     own = str(exc) or type(exc).__name__
     if ctx.world <= 1:
         return own
@@ -313,11 +379,85 @@ def explain_failure(run_dir: Path, ctx: DistContext, exc: BaseException) -> str:
     if others:
         rank, what, path = others[0]
         more = f" (and {len(others) - 1} other rank{'s' if len(others) > 2 else ''})" if len(others) > 1 else ""
+        if isinstance(exc, StartFailed):       # rank 0 itself was fine: it has no error of its own to add
+            return f"rank {rank} of {ctx.world} could not start{more}: {what} (traceback in {path})"
         return f"rank {rank} of {ctx.world} failed{more}: {what} (traceback in {path}); then on rank 0: {own}"
+    if timed_out(exc):
+        return f"{_no_answer(ctx.timeout_s)}. On rank 0: {own}"
     if raised_in_collective(exc):
         return (f"another rank of the job stopped or hung, leaving no error in {run_dir} (killed: out of memory, a "
                 f"signal?); torchrun's report on the terminal names the rank and its exit code. On rank 0: {own}")
     return own
+
+
+def peer_failure(exc: BaseException, rank: int, timeout_s: float) -> str | None:
+    """What a rank says when `exc` is the echo of another rank's end (a failed collective) where there is no run
+    folder to look in (sharded scoring): that another rank stopped, and where its own error is. None when `exc` is
+    this rank's own error."""
+    cause = _collective_error(exc)
+    if cause is None:
+        return None
+    own = _one_line(cause)                     # (not torchrun's SIGTERM that followed it)
+    if timed_out(exc):
+        return f"{_no_answer(timeout_s)}. On rank {rank}: {own}"
+    return (f"another rank of the job stopped (its own error, if it could print one, is on the terminal above, "
+            f"tagged with its rank; torchrun's report names the rank and its exit code). On rank {rank}: {own}")
+
+
+class StartFailed(WildganError):
+    """Raised by start_together on the ranks whose own start went well, when another rank's did not."""
+
+
+def start_together(ctx: DistContext, setup: Callable[[], _T], run_dir: Path) -> _T:
+    """Run this rank's `setup` (what each rank does alone before the ranks first work together: reading the data,
+    checking the settings and the run folder), then agree with the other ranks on how it went, and stop every rank
+    together when any failed.
+
+    Without it a rank that failed alone here (data only it cannot read, a GPU smaller than the others') ended at once:
+    torchrun then stopped rank 0 wherever it was, or rank 0 met the echo in its first collective and could only say
+    that a peer stopped without a word; a refusal (ConfigError) could not be recorded, as it cannot be told from one
+    every rank meets (e.g. the folder holds someone else's run). Here each rank learns every rank's error: when rank 0
+    started and another rank did not, that rank's error is its own, and the folder is rank 0's to write in, so the
+    rank records it there (record_failure: RUN/rank-R-error.txt and its line in log.txt) and rank 0's `stopped:` line
+    in log.txt names it; when rank 0 failed too, each rank raises its own error and nothing is written (as one
+    process refused). The ranks that started raise StartFailed naming the first that did not. Nothing is written
+    where the folder does not exist yet. Returns `setup()`'s result when every rank started."""
+    try:
+        result, error = setup(), None
+    except Exception as e:     # (not Ctrl-C: torchrun stops every rank on it anyway)
+        result, error = None, e
+    if ctx.world <= 1:
+        if error is not None:
+            raise error
+        return result  # type: ignore[return-value]
+    said: list[Any] = [None] * ctx.world
+    try:
+        tdist.all_gather_object(said, None if error is None else _one_line(error), group=ctx.ctrl_group)
+    except Exception as e:
+        # a rank ended before it could say (killed while it read the data): told as in training, then own error first
+        if ctx.is_main and error is None and Path(run_dir).is_dir():
+            with sigterm_deferred():
+                _append_line(Path(run_dir) / "log.txt", f"stopped: {explain_failure(Path(run_dir), ctx, e)}")
+        shutdown(together=False)
+        if error is not None:
+            raise error from None
+        raise
+    failed = [(rank, what) for rank, what in enumerate(said) if what is not None]
+    if not failed:
+        return result  # type: ignore[return-value]
+    rank, what = failed[0]
+    more = f" (and {len(failed) - 1} other rank{'s' if len(failed) > 2 else ''})" if len(failed) > 1 else ""
+    stop = StartFailed(f"rank {rank} of {ctx.world} could not start{more}: {what}")
+    if said[0] is None:                        # (the same on every rank: all of them take this branch, or none)
+        if error is not None:
+            record_failure(Path(run_dir), error, ctx)
+        ctx.barrier()                          # the records exist before rank 0 reads them
+        if ctx.is_main and Path(run_dir).is_dir():
+            _append_line(Path(run_dir) / "log.txt", f"stopped: {explain_failure(Path(run_dir), ctx, stop)}")
+    shutdown(together=True)                    # every rank is here: none is left waiting, none closes too early
+    if error is not None:
+        raise error
+    raise stop
 
 
 def local_rows(n: int, world: int, rank: int, group: int = 4) -> torch.Tensor:
