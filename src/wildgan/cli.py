@@ -1353,6 +1353,15 @@ def cmd_study(a: argparse.Namespace) -> int:
     for e in encs:
         if e not in ("image", "latent"):
             raise ConfigError(f"unknown encoder loss {e!r}; choose from image, latent")
+    from .studies.study import check_study_out_dir
+
+    # what --out alone refuses, before the data is decoded (as train's check_out_dir); run_study's check_study_dir
+    # adds what needs the base config, whose resolution and channels come from the data
+    try:
+        data = absolute_data_path(a.data, a.dataset)
+    except WildganError:
+        data = None                               # bad data is reported by the reading of it
+    check_study_out_dir(Path(a.out), data)
     from .data.readers import detect_format, is_pile, npz_has_labels, resolve_data_root
 
     root = resolve_data_root(a.data, a.dataset)

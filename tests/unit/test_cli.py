@@ -263,14 +263,21 @@ def test_runs_record_their_data_absolute_and_work_from_any_folder(tiny_npz, tmp_
     assert f'"data": "{tiny_npz}"' in capsys.readouterr().err
 
 
-def test_demo_never_replaces_a_run_that_is_not_a_demo(tmp_path, capsys):
+def test_demo_never_replaces_a_run_that_is_not_a_demo(tmp_path, capsys, monkeypatch):
+    import wildgan.data
+
     run = tmp_path / "mine"
     run.mkdir()
     (run / "config.json").write_text("{}")
     (run / "stats.jsonl").write_text("")
+    # refused on the paths alone, before the sample is read (as train refuses its --out)
+    for name in ("build_split", "load_split_data"):
+        monkeypatch.setattr(wildgan.data, name, lambda *a, **k: pytest.fail("the data was read before the refusal"))
     assert main(["demo", "--out", str(run), "--no-progress"]) == 2
     assert "not a demo" in capsys.readouterr().err
     assert sorted(p.name for p in run.iterdir()) == ["config.json", "stats.jsonl"]      # untouched
+    assert main(["demo", "--out", str(run / "config.json" / "demo"), "--no-progress"]) == 2
+    assert "config.json is a file; give a folder for the run" in capsys.readouterr().err
 
 
 def test_demo_replaces_its_own_output_but_not_a_run_trained_over_it(tmp_path, capsys):

@@ -251,6 +251,36 @@ def test_one_study_process_per_folder(tmp_path):
         study_mod.run_study(base, cells, tmp_path / "afile" / "st", progress=False, log=lambda m: None)
 
 
+def test_study_refuses_its_out_before_it_reads_the_data(tmp_path, capsys, monkeypatch):
+    """What --out alone refuses (a file on its path, a folder inside the data) is said before the images are decoded
+    (minutes for a large folder, wasted by a refusal after it), and nothing is written: the study folder inside the
+    data used to be made (log.txt, lock) before its first cell was refused, and then read as a class folder."""
+    import wildgan.data
+    from wildgan.cli import main
+
+    tree = tmp_path / "tree"
+    for c in ("a", "b"):
+        (tree / c).mkdir(parents=True)
+        (tree / c / "0.png").write_bytes(b"never decoded here")
+    (tmp_path / "afile").write_text("x")
+
+    def files() -> dict[str, bytes]:
+        return {str(p.relative_to(tmp_path)): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+
+    before = files()
+    monkeypatch.setattr(wildgan.data, "load_split_data", lambda *a, **k: pytest.fail("the data was read first"))
+    for out, message in ((tmp_path / "afile" / "st", "afile is a file; give a folder for the study"),
+                         (tree / "st", f"--out {tree / 'st'} is inside the data folder {tree}"),
+                         (tree, f"--out {tree} is inside the data folder {tree}")):
+        assert main(["study", "--data", str(tree), "--normal", "a", "--out", str(out), "--no-progress"]) == 2
+        assert message in capsys.readouterr().err
+    assert files() == before
+    # a study an older wildgan wrote there goes on (its started cells resume, as a run there may)
+    (tree / "st" / "runs" / "a_g0_wildgan_image_s0").mkdir(parents=True)
+    (tree / "st" / "runs" / "a_g0_wildgan_image_s0" / "config.json").write_text("{}")
+    study_mod.check_study_out_dir(tree / "st", str(tree))
+
+
 def test_resume_names_each_setting_that_differs(tmp_path):
     base = _base(tmp_path)
     train_run(base, tmp_path / "run", progress=False, log=lambda m: None)

@@ -21,7 +21,7 @@ from ..errors import ConfigError, DataError, TrainingInterrupted, WildganError
 from ..evaluation.run import evaluate_run
 from ..fileio import atomic_write_text
 from ..scoring.run import load_model
-from ..training.run import RESUME_MAY_CHANGE, run_differences, run_lock, train_run
+from ..training.run import RESUME_MAY_CHANGE, _data_folder_holding, run_differences, run_lock, train_run
 from .tables import auc_vs_gamma, read_rows, render_csv, render_markdown
 
 
@@ -64,12 +64,29 @@ def cell_config(base: RunConfig, cell: Cell) -> RunConfig:
 STUDY_MAY_CHANGE = RESUME_MAY_CHANGE - {"total_kimg"}
 
 
-def check_study_dir(base: RunConfig, cells: list[Cell], study_dir: Path) -> None:
-    """Raise ConfigError when a cell already in study_dir was (or is being) trained with other settings than the
-    command's; touches nothing."""
-    for d in (Path(study_dir), *Path(study_dir).parents):
+def check_study_out_dir(study_dir: Path, data: str | None) -> None:
+    """The refusals of check_study_dir that need only the paths (`data` as cfg.data.data records it), not the data:
+    `wildgan study` asks them before it decodes the images, which can take minutes that a refusal would then waste.
+    Touches nothing."""
+    study_dir = Path(study_dir)
+    for d in (study_dir, *study_dir.parents):
         if d.exists() and not d.is_dir():
             raise ConfigError(f"--out {study_dir}: {d} is a file; give a folder for the study")
+    # each new cell's run would be refused inside the data folder (train_run), but only once the study reached it,
+    # after its log.txt and lock had made the study folder, which the data's reader then took for a class folder. A
+    # study with started cells is let through, as train lets an older wildgan's run there resume.
+    place = _data_folder_holding(data, study_dir)
+    runs = study_dir / "runs"
+    started = runs.is_dir() and any((r / "config.json").is_file() for r in runs.iterdir())
+    if place is not None and (study_dir.resolve() == place or not started):
+        raise ConfigError(f"--out {study_dir} is inside the data folder {place}: the cells' sample grids and report "
+                          f"figures would mix with the data's images; choose an --out outside {place}")
+
+
+def check_study_dir(base: RunConfig, cells: list[Cell], study_dir: Path) -> None:
+    """Raise ConfigError when a cell already in study_dir was (or is being) trained with other settings than the
+    command's, or check_study_out_dir refuses it; touches nothing."""
+    check_study_out_dir(study_dir, base.data.data)
     # every cell of the folder, not only this command's: the tables pool all of its rows, so a new seed or gamma
     # trained with other settings would otherwise stand beside the old ones as the same study
     todo = {cell.key: cell for cell in cells}
