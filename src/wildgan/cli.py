@@ -626,6 +626,7 @@ def cmd_train(a: argparse.Namespace) -> int:
     from .config import run_config_to_dict
     from .training.run import check_out_dir, kimg_text, train_run
 
+    _warn_dist_timeout_alone(a)
     ctx = None
     if a.distributed:
         from .training.distributed import init_distributed, start_together
@@ -921,6 +922,7 @@ def cmd_score(a: argparse.Namespace) -> int:
             _warn(f"warning: {', '.join('--' + o.replace('_', '-') for o in given)} "
                   f"{'only matters' if len(given) == 1 else 'only matter'} with --threshold: no is_anomaly column "
                   f"is written without it")
+    _warn_dist_timeout_alone(a)
     if a.score is None:
         # the run's own score, as `report` ranks by
         from .config import own_score, read_run_config
@@ -1206,6 +1208,14 @@ def _rank_tag() -> str:
 def _warn(msg: str) -> None:
     # (the ranks other than 0 say which they are, as main's errors do)
     print(f"wildgan{_rank_tag()}: {msg}", file=sys.stderr)
+
+
+def _warn_dist_timeout_alone(a: argparse.Namespace) -> None:
+    """train / score --dist-timeout without --distributed: there are no ranks to wait for, and the value was taken
+    silently, as if a one-process run honoured it."""
+    if a.dist_timeout is not None and not a.distributed:
+        _warn("warning: --dist-timeout only matters with --distributed (how long its ranks wait for each other): "
+              "ignored")
 
 
 def cmd_export(a: argparse.Namespace) -> int:

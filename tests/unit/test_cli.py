@@ -1279,3 +1279,19 @@ def test_an_older_run_inside_its_data_folder_resumes_on_the_data_alone(tmp_path,
     # a new run inside the data is still refused
     assert main(["train", "--data", str(pile), *common, "--total-kimg", "0.04", "--out", str(pile / "new")]) == 2
     assert f"--out {pile / 'new'} is inside the data folder {pile}" in capsys.readouterr().err
+
+
+def test_dist_timeout_without_distributed_is_said_to_be_ignored(tiny_npz, tmp_path, capsys) -> None:
+    """--dist-timeout sets how long the ranks of a --distributed job wait for each other: without --distributed it was
+    taken silently, as if a one-process run honoured it."""
+    said = "warning: --dist-timeout only matters with --distributed (how long its ranks wait for each other): ignored"
+    assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--out", str(tmp_path / "r"), "--dry-run",
+                 "--dist-timeout", "5"]) == 0
+    assert said in capsys.readouterr().err
+    assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--out", str(tmp_path / "r"), "--dry-run"]) == 0
+    assert "--dist-timeout" not in capsys.readouterr().err
+    # (score says it before it reads the run: here there is none)
+    assert main(["score", str(tmp_path / "norun"), "--out", "-", "--dist-timeout", "5"]) == 2
+    assert said in capsys.readouterr().err
+    assert main(["score", str(tmp_path / "norun"), "--out", "-"]) == 2
+    assert "--dist-timeout" not in capsys.readouterr().err
