@@ -619,6 +619,11 @@ def _train_setup(a: argparse.Namespace, ctx: Any) -> tuple[Any, Any]:
         if ctx is not None:
             # asked here too (train_run asks again): a rank whose GPU is smaller than the others' tells them all
             check_training_memory(cfg, ctx.device)
+            if ctx.is_main and cfg.train.tensorboard and cfg.method != "fanogan":
+                from .training.tblog import require_tensorboard
+
+                # only rank 0 asks (train_run too): refused here, the other ranks would wait for it at the run lock
+                require_tensorboard()
     return cfg, split
 
 

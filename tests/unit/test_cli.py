@@ -1295,3 +1295,42 @@ def test_dist_timeout_without_distributed_is_said_to_be_ignored(tiny_npz, tmp_pa
     assert said in capsys.readouterr().err
     assert main(["score", str(tmp_path / "norun"), "--out", "-"]) == 2
     assert "--dist-timeout" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("rank", [0, 1])
+def test_only_rank_0_of_a_distributed_train_needs_tensorboard(rank, tiny_npz, tmp_path, capsys, monkeypatch) -> None:
+    """Rank 0 alone writes TensorBoard: another rank of a torchrun job was refused for lacking a package it never
+    uses. Rank 0 is refused before anything is written, while its ranks start together (start_together), so that
+    every rank stops on it instead of waiting for rank 0 at the run lock. Without processes: a world of one rank."""
+    import sys
+
+    import torch
+
+    from wildgan.training import distributed as dist
+    from wildgan.training import run as run_mod
+
+    ctx = dist.DistContext(rank=rank, world=1, local_rank=rank, device=torch.device("cpu"), backend="gloo")
+    monkeypatch.setattr(dist, "init_distributed", lambda *a, **k: monkeypatch.setattr(dist, "_CTX", ctx) or ctx)
+    refused_at_start = []
+
+    def together(ctx, setup, run_dir):
+        try:
+            return setup()
+        except ConfigError as e:
+            refused_at_start.append(str(e))
+            raise
+
+    monkeypatch.setattr(dist, "start_together", together)
+    trained = []
+    monkeypatch.setattr(run_mod, "_train_run", lambda *a, **k: trained.append(a[1]))
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)          # import fails as if not installed
+    run = tmp_path / "run"
+    rc = main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--out", str(run),
+               "--distributed", "--tensorboard", "--no-progress"])
+    if rank == 0:
+        assert rc == 2
+        assert "--tensorboard needs the tensorboard package" in capsys.readouterr().err
+        assert len(refused_at_start) == 1 and "tensorboard" in refused_at_start[0]
+        assert not run.exists() and not trained
+    else:
+        assert rc == 0 and trained == [run] and not refused_at_start

@@ -463,17 +463,19 @@ def train_run(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwrite:
     if cfg.method != "fanogan":
         check_training_memory(cfg, device)
     data_on_gpu_setting()                     # a typo in WILDGAN_DATA_ON_GPU (both loops read it), before the data
-    if cfg.train.tensorboard and cfg.method != "fanogan":
+    from .distributed import current
+
+    ctx = current()
+    is_main = ctx is None or ctx.is_main
+    if cfg.train.tensorboard and cfg.method != "fanogan" and is_main:
+        # rank 0 alone writes TensorBoard: another rank needs no package it never uses. (`wildgan train
+        # --distributed` asks rank 0 before its ranks start together too, so that they all stop on the refusal.)
         require_tensorboard()
     if split is None and cfg.method == "fanogan":
         split = build_split(cfg.data)        # (a study cell's call): its image size is checked before the folder
     if split is not None:
         _check_fanogan_images(cfg, split)    # (else once the split is built, under the lock: before any run file)
     run_dir.mkdir(parents=True, exist_ok=True)
-    from .distributed import current
-
-    ctx = current()
-    is_main = ctx is None or ctx.is_main
     with ExitStack() as held:
         # rank 0 holds the lock for all the ranks of one torchrun job, and tells them whether it got it: a refused
         # job's other ranks must not touch the folder either (or wait forever for a rank 0 that left)
