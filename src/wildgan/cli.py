@@ -637,12 +637,19 @@ def cmd_train(a: argparse.Namespace) -> int:
     if not a.dry_run:
         # what --out alone refuses, before the data is decoded (minutes for a large folder, wasted by a refusal after
         # it); check_run_dir (in _train_setup) adds what needs the config, whose resolution and channels come from the
-        # data. The same answer on every rank: the same folder and path.
+        # data.
         try:
             data = absolute_data_path(a.data, a.dataset)
         except WildganError:
             data = None                           # bad data is reported by the reading of it
-        check_out_dir(Path(a.out), data, resume=a.resume, overwrite=a.overwrite)
+        if ctx is not None:
+            # through start_together as the setup below: the ranks agree on the answer (the same folder and path
+            # give the same one, unless their file systems differ), and a refusal frees the process group as a
+            # failed start does, rather than leaving it to the interpreter's exit, where gloo can abort the process
+            start_together(ctx, lambda: check_out_dir(Path(a.out), data, resume=a.resume, overwrite=a.overwrite),
+                           Path(a.out))
+        else:
+            check_out_dir(Path(a.out), data, resume=a.resume, overwrite=a.overwrite)
     if ctx is not None:
         # every rank learns whether each one started: one that failed alone (data only it cannot read) stops them all
         # together, its error in the run folder, instead of leaving rank 0 only the echo of it
@@ -651,6 +658,10 @@ def cmd_train(a: argparse.Namespace) -> int:
         cfg, split = _train_setup(a, None)
     if a.dry_run:
         print(json.dumps(run_config_to_dict(cfg), indent=2), file=sys.stderr)
+        if ctx is not None:
+            from .training.distributed import shutdown
+
+            shutdown()
         return 0
     if cfg.method == "fanogan" and cfg.train.tensorboard:
         _warn("warning: --tensorboard logs wildgan and search runs; an f-AnoGAN run writes its numbers to "

@@ -192,3 +192,17 @@ def test_the_timeout_reaches_every_process_group(world_of_one, monkeypatch: pyte
         dist.shutdown()
     with pytest.raises(dist.WildganError, match="--dist-timeout must be a number of minutes above 0"):
         dist.init_distributed("cpu", timeout_min=0)
+
+
+def test_train_refusing_its_out_or_a_dry_run_leaves_the_process_group(world_of_one, tmp_path: Path, capsys):
+    """`train --distributed` that stops before training (its --out refused before the data is read, or --dry-run)
+    frees its process group, as a failed start does, instead of leaving it to the interpreter's exit."""
+    from wildgan.cli import main
+
+    assert main(["train", "--distributed", "--device", "cpu", "--out", str(tmp_path / "nothere"), "--resume",
+                 "--no-progress"]) == 2
+    assert "nothing to resume (no such folder)" in capsys.readouterr().err
+    assert not tdist.is_initialized()
+    assert main(["train", "--distributed", "--device", "cpu", "--out", str(tmp_path / "run"), "--dry-run",
+                 "--no-progress"]) == 0
+    assert not tdist.is_initialized()
