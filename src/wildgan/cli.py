@@ -25,7 +25,7 @@ from .config import SCORE_NAMES
 if TYPE_CHECKING:  # types only: the CLI imports torch-heavy modules lazily, inside the commands
     from .config import DataConfig, NetConfig, RunConfig
     from .data import AnomalySplit, LoadedData
-from .errors import CheckpointError, ConfigError, DataError, TrainingInterrupted, WildganError
+from .errors import CheckpointError, ConfigError, DataError, DivergenceError, TrainingInterrupted, WildganError
 
 EXAMPLES_TRAIN = """examples:
   # the embedded MNIST sample, normal digit 2, fast preset, the paper's schedule
@@ -686,8 +686,9 @@ def cmd_train(a: argparse.Namespace) -> int:
                 why = dist.explain_failure(Path(a.out), ctx, e) if dist else str(e) or type(e).__name__
                 _append(Path(a.out) / "log.txt", f"stopped: {why}")
             elif dist and Path(a.out).is_dir() and not isinstance(
-                    e, (ConfigError, TrainingInterrupted, KeyboardInterrupt, _Terminated)):
-                # a rank's own failure (not a refusal every rank met, nor a signal the whole job got): into the
+                    e, (ConfigError, DivergenceError, TrainingInterrupted, KeyboardInterrupt, _Terminated)):
+                # a rank's own failure (not a refusal every rank met, nor a divergence the ranks decided together
+                # from their all-reduced losses and identical weights, nor a signal the whole job got): into the
                 # folder, before its sockets close and the other ranks' collectives fail
                 dist.record_failure(Path(a.out), e, ctx)
         if ctx is not None:
