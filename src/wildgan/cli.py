@@ -105,8 +105,8 @@ def _add_train_args(p: argparse.ArgumentParser, study: bool = False) -> None:
     if study:
         # a study measures AUC on each cell's test split: cmd_study refuses unlabelled data, which train takes
         g.add_argument("--data", help="labelled data: a tree of class folders, a CIFAR-10 batch dir, an .npz with "
-                                      "labels, or a .tar.gz of class folders or CIFAR-10's batches (default: $WILDGAN_DATA, else the embedded MNIST "
-                                      "sample)")
+                                      "labels, or a .tar.gz of class folders or CIFAR-10's batches (default: "
+                                      "$WILDGAN_DATA, else the embedded MNIST sample)")
         g.add_argument("--dataset", default="auto",
                        help="protocol of every cell's split: auto | cifar10 | chula-rbc12 | mnist | folder | npz "
                             "(default: auto, chosen by the data; labelled data of other kinds takes the generic "
