@@ -764,9 +764,9 @@ class Detector:
     threshold : 'contamination' | 'mad' | 'f1' (f1 needs fit(..., X_val=, y_val=)). See wildgan.thresholds.
     mad_k : k of the 'mad' rule (median + k * 1.4826 * MAD of the training scores).
     lam : weight of L_n in a = lam * L_n + (1 - lam) * L_o.
-    score : which score is the decision function: None (default) = the method's own, as the CLI's `score
-        --threshold`, `report` and a study rank by (config.own_score): 'A' for 'fanogan', else 'a' | 'a' | 'L_n' |
-        'L_o' | 'L_r' | 'A'. The name in use is score_ once fitted.
+    score : which score is the decision function: None (default) = the method's own ('A' for 'fanogan', else 'a';
+        config.own_score), as the CLI's `score --threshold`, `report` and a study rank by; or 'a' | 'L_n' | 'L_o' |
+        'L_r' | 'A'. The name in use is score_ once fitted.
     seed : a whole number >= 0 (sklearn's random_state, without its None: every fit is seeded, and the same seed
         gives the same networks and scores, with the same threads on the same machine).
     device ('auto' | 'cpu' | 'cuda'), minutes (wall-clock training budget), encoder_loss ('image' | 'latent').
