@@ -45,6 +45,12 @@ _KIND_NAMES = {TRAIN_STATE_KIND: "a pGAN training checkpoint", NETWORKS_KIND: "a
                "Detector.load opens"}
 
 
+class NewerFormatError(CheckpointError):
+    """A checkpoint written by a newer wildgan (format_version above FORMAT_VERSION). Sound as far as anyone knows:
+    the searches for a good checkpoint (a resume, a rollback, the scoring of a run without final networks) stop on it
+    with its "upgrade wildgan", rather than skipping it, or setting it aside as damaged, for an older one."""
+
+
 def check_kind(meta: dict[str, Any], path: Path, expected: str | Sequence[str]) -> None:
     """CheckpointError naming the file, the kind it holds and the kind(s) expected, unless meta's kind is expected.
     A missing kind is refused like a wrong one: every wildgan has written it into every checkpoint."""
@@ -144,8 +150,8 @@ def read_meta(path: Path) -> dict[str, Any]:
     if whole and version > FORMAT_VERSION:
         from . import __version__
 
-        raise CheckpointError(f"{meta_path}: written by a newer wildgan (checkpoint format_version {version}; wildgan "
-                              f"{__version__} reads {FORMAT_VERSION}): upgrade wildgan to load it")
+        raise NewerFormatError(f"{meta_path}: written by a newer wildgan (checkpoint format_version {version}; "
+                               f"wildgan {__version__} reads {FORMAT_VERSION}): upgrade wildgan to load it")
     if not whole or version != FORMAT_VERSION:
         # every wildgan has written it (a whole number): anything else here is a damaged or hand-edited file
         raise CheckpointError(f"{meta_path}: bad checkpoint format_version {version!r} (a whole number expected; "
@@ -238,12 +244,15 @@ def latest_good_checkpoint(folder: Path, log: Any = None, set_aside_bad: bool = 
     after the resume would be deleted instead of them. When checkpoints exist but none loads, CheckpointError: a
     resume must not silently start the run again from scratch over its history. set_aside_bad=False: report only
     (the ranks of a distributed run other than 0 read the same folder). `kind`: the kind(s) a resume accepts; the
-    newest good checkpoint of another kind is a CheckpointError, and nothing is set aside (see check_kind)."""
+    newest good checkpoint of another kind is a CheckpointError, and nothing is set aside (see check_kind); so is one
+    written by a newer wildgan (NewerFormatError) that is newer than any good one."""
     cks = list_checkpoints(folder)
     bad: list[tuple[Path, CheckpointError]] = []
     for p in reversed(cks):
         try:
             found = load_checkpoint(p)
+        except NewerFormatError:
+            raise                            # not damaged: going on from an older one would train over it
         except CheckpointError as e:
             if log is not None:
                 log(f"warning: skipping bad checkpoint: {e}")

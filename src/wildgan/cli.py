@@ -25,7 +25,7 @@ from .config import SCORE_NAMES
 if TYPE_CHECKING:  # types only: the CLI imports torch-heavy modules lazily, inside the commands
     from .config import DataConfig, NetConfig, RunConfig
     from .data import AnomalySplit, LoadedData
-from .errors import CheckpointError, ConfigError, DataError, TrainingInterrupted, WildganError
+from .errors import CheckpointError, ConfigError, DataError, DivergenceError, TrainingInterrupted, WildganError
 
 EXAMPLES_TRAIN = """examples:
   # the embedded MNIST sample, normal digit 2, fast preset, the paper's schedule
@@ -105,8 +105,8 @@ def _add_train_args(p: argparse.ArgumentParser, study: bool = False) -> None:
     if study:
         # a study measures AUC on each cell's test split: cmd_study refuses unlabelled data, which train takes
         g.add_argument("--data", help="labelled data: a tree of class folders, a CIFAR-10 batch dir, an .npz with "
-                                      "labels, or a .tar.gz of class folders or CIFAR-10's batches (default: $WILDGAN_DATA, else the embedded MNIST "
-                                      "sample)")
+                                      "labels, or a .tar.gz of class folders or CIFAR-10's batches (default: "
+                                      "$WILDGAN_DATA, else the embedded MNIST sample)")
         g.add_argument("--dataset", default="auto",
                        help="protocol of every cell's split: auto | cifar10 | chula-rbc12 | mnist | folder | npz "
                             "(default: auto, chosen by the data; labelled data of other kinds takes the generic "
@@ -643,12 +643,19 @@ def cmd_train(a: argparse.Namespace) -> int:
     if not a.dry_run:
         # what --out alone refuses, before the data is decoded (minutes for a large folder, wasted by a refusal after
         # it); check_run_dir (in _train_setup) adds what needs the config, whose resolution and channels come from the
-        # data. The same answer on every rank: the same folder and path.
+        # data.
         try:
             data = absolute_data_path(a.data, a.dataset)
         except WildganError:
             data = None                           # bad data is reported by the reading of it
-        check_out_dir(Path(a.out), data, resume=a.resume, overwrite=a.overwrite)
+        if ctx is not None:
+            # through start_together as the setup below: the ranks agree on the answer (the same folder and path
+            # give the same one, unless their file systems differ), and a refusal frees the process group as a
+            # failed start does, rather than leaving it to the interpreter's exit, where gloo can abort the process
+            start_together(ctx, lambda: check_out_dir(Path(a.out), data, resume=a.resume, overwrite=a.overwrite),
+                           Path(a.out))
+        else:
+            check_out_dir(Path(a.out), data, resume=a.resume, overwrite=a.overwrite)
     if ctx is not None:
         # every rank learns whether each one started: one that failed alone (data only it cannot read) stops them all
         # together, its error in the run folder, instead of leaving rank 0 only the echo of it
@@ -657,6 +664,10 @@ def cmd_train(a: argparse.Namespace) -> int:
         cfg, split = _train_setup(a, None)
     if a.dry_run:
         print(json.dumps(run_config_to_dict(cfg), indent=2), file=sys.stderr)
+        if ctx is not None:
+            from .training.distributed import shutdown
+
+            shutdown()
         return 0
     if cfg.method == "fanogan" and cfg.train.tensorboard:
         _warn("warning: --tensorboard logs wildgan and search runs; an f-AnoGAN run writes its numbers to "
@@ -681,8 +692,9 @@ def cmd_train(a: argparse.Namespace) -> int:
                 why = dist.explain_failure(Path(a.out), ctx, e) if dist else str(e) or type(e).__name__
                 _append(Path(a.out) / "log.txt", f"stopped: {why}")
             elif dist and Path(a.out).is_dir() and not isinstance(
-                    e, (ConfigError, TrainingInterrupted, KeyboardInterrupt, _Terminated)):
-                # a rank's own failure (not a refusal every rank met, nor a signal the whole job got): into the
+                    e, (ConfigError, DivergenceError, TrainingInterrupted, KeyboardInterrupt, _Terminated)):
+                # a rank's own failure (not a refusal every rank met, nor a divergence the ranks decided together
+                # from their all-reduced losses and identical weights, nor a signal the whole job got): into the
                 # folder, before its sockets close and the other ranks' collectives fail
                 dist.record_failure(Path(a.out), e, ctx)
         if ctx is not None:

@@ -764,9 +764,9 @@ class Detector:
     threshold : 'contamination' | 'mad' | 'f1' (f1 needs fit(..., X_val=, y_val=)). See wildgan.thresholds.
     mad_k : k of the 'mad' rule (median + k * 1.4826 * MAD of the training scores).
     lam : weight of L_n in a = lam * L_n + (1 - lam) * L_o.
-    score : which score is the decision function: None (default) = the method's own, as the CLI's `score
-        --threshold`, `report` and a study rank by (config.own_score): 'A' for 'fanogan', else 'a' | 'a' | 'L_n' |
-        'L_o' | 'L_r' | 'A'. The name in use is score_ once fitted.
+    score : which score is the decision function: None (default) = the method's own ('A' for 'fanogan', else 'a';
+        config.own_score), as the CLI's `score --threshold`, `report` and a study rank by; or 'a' | 'L_n' | 'L_o' |
+        'L_r' | 'A'. The name in use is score_ once fitted.
     seed : a whole number >= 0 (sklearn's random_state, without its None: every fit is seeded, and the same seed
         gives the same networks and scores, with the same threads on the same machine).
     device ('auto' | 'cpu' | 'cuda'), minutes (wall-clock training budget), encoder_loss ('image' | 'latent').
@@ -806,7 +806,8 @@ class Detector:
     def __init__(self, method: str = "wildgan", *, preset: str = "fast", total_kimg: float | None = None,
                  phase_kimg: float = 600.0, contamination: float = 0.05, threshold: str = "contamination",
                  mad_k: float = 3.0, lam: float = 0.05, score: str | None = None, seed: int = 0,
-                 device: str = "auto", resolution: int | None = None, channels: int | None = None, minutes: float | None = None,
+                 device: str = "auto", resolution: int | None = None, channels: int | None = None,
+                 minutes: float | None = None,
                  encoder_loss: str = "image", batch_mode: str = "mixed", resize_mode: str = "resize",
                  run_dir: str | None = None, skip_bad: bool = False, threads: int | None = None,
                  pixel_range: str = "auto", depth16: str = "per-image", width: int | None = None,
@@ -1650,7 +1651,10 @@ class Detector:
         det.conversion_ = dict(meta["conversion"])
         det.decision_scores_ = np.asarray(meta["decision_scores"], dtype=np.float64)
         det.n_train_ = int(len(det.decision_scores_))
-        det.threshold_rule_ = Threshold.from_dict(meta["threshold"])
+        try:
+            det.threshold_rule_ = Threshold.from_dict(meta["threshold"])
+        except ConfigError as e:                    # (e.g. a NaN value: it would flag nothing)
+            raise ConfigError(f"{path}: {e}") from None
         det.threshold_ = float(det.threshold_rule_.value)
         det.labels_ = det.threshold_rule_.apply(det.decision_scores_)
         det._scoring = det._scoring_now()          # save() synced them: the saved scores are those of its params

@@ -345,7 +345,7 @@ def onnx_threshold(path: str | Path) -> Threshold | None:
         params = json.loads(meta.get("threshold_params", "{}"))
         return Threshold.from_dict({"value": float(meta["threshold"]), "rule": meta.get("threshold_rule", "?"),
                                     "params": {**params, "score": meta.get("threshold_score", "a")}})
-    except (ValueError, TypeError, AttributeError) as e:
+    except (ValueError, TypeError, AttributeError, ConfigError) as e:   # (ConfigError: Threshold's own refusals, NaN)
         raise ConfigError(f"{path}: its threshold metadata cannot be read ({e})") from None
 
 

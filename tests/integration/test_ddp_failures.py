@@ -89,7 +89,8 @@ def test_a_rank_that_fails_alone_leaves_its_error_in_the_run_folder(tmp_path: Pa
     print(f"rank 1 killed: torchrun job ended after {took:.1f} s")
 
 
-def _torchrun(wrapper: Path, how: str, *args: str, env: dict | None = None) -> tuple[subprocess.CompletedProcess, float]:
+def _torchrun(wrapper: Path, how: str, *args: str, env: dict | None = None
+              ) -> tuple[subprocess.CompletedProcess, float]:
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=0",
            "--rdzv_backend=c10d", "--rdzv_endpoint=localhost:0", str(wrapper), how, *args]
     t0 = time.monotonic()

@@ -290,3 +290,22 @@ def test_a_checkpoint_of_a_newer_or_damaged_format_version_is_refused(tmp_path, 
     path.write_text(json.dumps({**json.loads(path.read_text()), "format_version": version}))
     with pytest.raises(CheckpointError, match=rf"network-final\.json: {message}"):
         ckpt.read_meta(path)
+
+
+def test_a_newer_wildgans_checkpoint_is_not_skipped_or_set_aside_as_a_bad_one(tmp_path):
+    """A checkpoint of a newer format is sound: a resume (or the scoring of a run without final networks) says to
+    upgrade, rather than setting it aside as damaged and going on from an older one over the newer training."""
+    from wildgan.scoring.run import final_checkpoint
+
+    ck = tmp_path / "checkpoints"
+    for n in (1000, 2000):
+        ckpt.save_checkpoint(ck, ckpt.checkpoint_name(n), {"w": torch.zeros(1)},
+                             {"kind": ckpt.TRAIN_STATE_KIND, "nimg": n})
+    newest = ck / (ckpt.checkpoint_name(2000) + ".json")
+    newest.write_text(json.dumps({**json.loads(newest.read_text()), "format_version": ckpt.FORMAT_VERSION + 1}))
+    before = sorted(p.name for p in ck.iterdir())
+    with pytest.raises(CheckpointError, match=rf"{newest.name}: written by a newer wildgan .*: upgrade wildgan"):
+        ckpt.latest_good_checkpoint(ck, kind=ckpt.TRAIN_STATE_KIND)
+    with pytest.raises(CheckpointError, match=rf"{newest.name}: written by a newer wildgan .*: upgrade wildgan"):
+        final_checkpoint(tmp_path)
+    assert sorted(p.name for p in ck.iterdir()) == before

@@ -727,6 +727,16 @@ def test_a_saved_detector_has_a_format_version_of_its_own(det: Detector, tmp_pat
     np.testing.assert_array_equal(back.decision_scores_, det.decision_scores_)
 
 
+def test_a_saved_detectors_damaged_threshold_is_an_error_naming_the_file(det: Detector, tmp_path) -> None:
+    # a NaN value (refused by Threshold.from_dict: it would flag nothing) as any other malformed record
+    path = det.save(tmp_path / "m")
+    meta = json.loads(path.read_text())
+    for value, why in ((float("nan"), "its value is NaN"), ("high", "could not convert")):
+        path.write_text(json.dumps({**meta, "threshold": {**meta["threshold"], "value": value}}))
+        with pytest.raises(ConfigError, match=rf"m\.json: not a threshold record: .*{why}"):
+            Detector.load(path)
+
+
 def test_from_run_of_a_detector_run_reuses_its_training_scores(det: Detector, x_train) -> None:
     back = Detector.from_run(det.run_dir_, contamination=0.1, device="cpu")
     np.testing.assert_array_equal(back.decision_scores_, det.decision_scores_)

@@ -192,3 +192,49 @@ def test_the_timeout_reaches_every_process_group(world_of_one, monkeypatch: pyte
         dist.shutdown()
     with pytest.raises(dist.WildganError, match="--dist-timeout must be a number of minutes above 0"):
         dist.init_distributed("cpu", timeout_min=0)
+
+
+def test_train_refusing_its_out_or_a_dry_run_leaves_the_process_group(world_of_one, tmp_path: Path, capsys):
+    """`train --distributed` that stops before training (its --out refused before the data is read, or --dry-run)
+    frees its process group, as a failed start does, instead of leaving it to the interpreter's exit."""
+    from wildgan.cli import main
+
+    assert main(["train", "--distributed", "--device", "cpu", "--out", str(tmp_path / "nothere"), "--resume",
+                 "--no-progress"]) == 2
+    assert "nothing to resume (no such folder)" in capsys.readouterr().err
+    assert not tdist.is_initialized()
+    assert main(["train", "--distributed", "--device", "cpu", "--out", str(tmp_path / "run"), "--dry-run",
+                 "--no-progress"]) == 0
+    assert not tdist.is_initialized()
+
+
+def test_a_divergence_every_rank_stopped_on_is_not_recorded_as_rank_1s_own(tmp_path: Path, monkeypatch):
+    """The ranks decide a divergence together (from all-reduced losses, and weights alike on every rank): rank 1's
+    DivergenceError is the job's, not a failure of its own that rank 0's `stopped:` line would blame on it. Rank 1 of
+    a job is played in this process (its context made by hand, the collectives stubbed)."""
+    import numpy as np
+
+    from wildgan.cli import main
+    from wildgan.errors import DivergenceError
+    from wildgan.training import run as run_module
+
+    data = tmp_path / "tiny.npz"
+    rng = np.random.default_rng(0)
+    np.savez(data, x=rng.integers(0, 255, (40, 8, 8), dtype=np.uint8), y=np.arange(40) % 2)
+    out = tmp_path / "run"
+    failures = {"diverged": DivergenceError("training diverged: non-finite G/loss at 0.04 kimg"),
+                "own": RuntimeError("CUDA out of memory")}
+
+    def train_run(cfg, run_dir, **kw):
+        Path(run_dir).mkdir(exist_ok=True)
+        raise failures[how]
+
+    monkeypatch.setattr(dist, "init_distributed", lambda *a, **k: _ctx(1))
+    monkeypatch.setattr(dist, "start_together", lambda ctx, setup, run_dir: setup())
+    monkeypatch.setattr(run_module, "train_run", train_run)
+    monkeypatch.setattr(run_module, "check_training_memory", lambda cfg, device: None)
+    for how in failures:
+        with pytest.raises(type(failures[how])):
+            main(["--debug", "train", "--distributed", "--data", str(data), "--normal", "0", "--device", "cpu",
+                  "--out", str(out), "--no-progress", *(["--overwrite"] if out.exists() else [])])
+        assert (out / "rank-1-error.txt").is_file() == (how == "own"), how

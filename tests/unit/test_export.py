@@ -367,3 +367,24 @@ def test_fanogan_export_threshold_from_its_one_protocol(fanogan_run, tmp_path) -
     assert (thr.value, thr.params["score"], thr.params["batch_mode"]) == (want.value, "A", "independent")
     with pytest.raises(ConfigError, match=r"threshold score 'A' is not an output"):   # (its default score)
         export_onnx(fanogan_run, tmp_path / "fn.onnx", threshold="mad", include_A=False)
+
+
+def test_a_damaged_threshold_in_the_metadata_is_an_error_naming_the_model(tmp_path) -> None:
+    """onnx_threshold names the model file for every unreadable threshold, a NaN one (which Threshold refuses: it
+    would flag nothing) included."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    from wildgan.export import onnx_threshold
+
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["a"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+                              [helper.make_tensor_value_info("a", TensorProto.FLOAT, [1])])
+    for value, why in (("nan", "its value is NaN"), ("high", "could not convert")):
+        model = helper.make_model(graph)
+        helper.set_model_props(model, {"threshold": value, "threshold_rule": "mad", "threshold_score": "a",
+                                       "threshold_params": "{}"})
+        path = tmp_path / f"{value}.onnx"
+        onnx.save(model, str(path))
+        with pytest.raises(ConfigError, match=rf"{path.name}: its threshold metadata cannot be read \(.*{why}"):
+            onnx_threshold(path)

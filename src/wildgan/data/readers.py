@@ -76,6 +76,8 @@ def _skipped_dir(path: str | Path) -> bool:
     sample grids and figures to the data, make a pile read as a labelled tree, and change the split a resume checks."""
     p = Path(path)
     return _hidden(p.name) or _is_run_dir(p) or _is_study_dir(p)
+
+
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 CIFAR_BATCH_FILES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
 DATASETS = ("auto", "cifar10", "chula-rbc12", "mnist", "folder", "npz", "cifar-batches", "unlabelled")
@@ -550,10 +552,10 @@ def _other_key(p: Path) -> str:
 
 
 def _walk(folder: Path) -> Iterator[tuple[str, list[str]]]:
-    """(folder path, sorted file names) for folder and every folder under it, hidden entries (and __MACOSX
-    folders) skipped, in a sorted
-    top-down order. Symlinked folders and files are followed (paths stay as given, through the link); a folder is
-    entered once (by its real path), so a link to an ancestor or two links to one folder do not loop or repeat."""
+    """(folder path, sorted file names) for folder and every folder under it, hidden entries, __MACOSX folders and
+    wildgan run or study folders skipped (_skipped_dir), in a sorted top-down order. Symlinked folders and files are
+    followed (paths stay as given, through the link); a folder is entered once (by its real path), so a link to an
+    ancestor or two links to one folder do not loop or repeat."""
     seen = {os.path.realpath(folder)}
     for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
         keep = []

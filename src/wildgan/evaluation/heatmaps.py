@@ -5,9 +5,10 @@ over all channels jointly (wildgan.scoring.scores.minmax), averaged over channel
 same normalisation as L_n means the map shows the residual the score adds up, not a differently scaled one: for gray
 images L_n == sqrt(sum of map^2) / (H*W) exactly; for colour images the channel mean of |r| is shown, so
 L_n >= sqrt(sum of map^2) / (sqrt(C)*H*W), equal when the channels' residuals agree, and a ranking by the maps'
-energy follows L_n closely, not exactly (detector.HeatMaps says the same). That holds at lod 0. A run scored at lod > 0 (stopped before full growth) computes L_n on box-reduced queries and
-its low-resolution reconstruction; the map keeps the full-resolution query against that reconstruction upsampled,
-so it shows detail the score never saw (detector.HeatMaps says the same).
+energy follows L_n closely, not exactly (detector.HeatMaps says the same). That holds at lod 0. A run scored at
+lod > 0 (stopped before full growth) computes L_n on box-reduced queries and its low-resolution reconstruction; the
+map keeps the full-resolution query against that reconstruction upsampled, so it shows detail the score never saw
+(detector.HeatMaps says the same).
 """
 
 from __future__ import annotations

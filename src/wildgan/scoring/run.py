@@ -101,6 +101,8 @@ def final_checkpoint(run_dir: Path) -> Path:
         try:
             ckpt.load_checkpoint(p)           # verified (checksum): a run killed while writing its newest one
             return p
+        except ckpt.NewerFormatError:
+            raise                             # sound: older networks would be scored in its place
         except CheckpointError as e:
             if not p.exists():
                 continue                      # pruned meanwhile by the run still training there: not a bad one

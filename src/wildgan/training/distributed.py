@@ -421,13 +421,15 @@ def start_together(ctx: DistContext, setup: Callable[[], _T], run_dir: Path) -> 
     rank records it there (record_failure: RUN/rank-R-error.txt and its line in log.txt) and rank 0's `stopped:` line
     in log.txt names it; when rank 0 failed too, each rank raises its own error and nothing is written (as one
     process refused). The ranks that started raise StartFailed naming the first that did not. Nothing is written
-    where the folder does not exist yet. Returns `setup()`'s result when every rank started."""
+    where the folder does not exist yet. Every rank leaves the process group (shutdown) before it raises. Returns
+    `setup()`'s result when every rank started."""
     try:
         result, error = setup(), None
     except Exception as e:     # (not Ctrl-C: torchrun stops every rank on it anyway)
         result, error = None, e
     if ctx.world <= 1:
         if error is not None:
+            shutdown(together=False)          # as below: the caller stops here, its group freed now
             raise error
         return result  # type: ignore[return-value]
     said: list[Any] = [None] * ctx.world

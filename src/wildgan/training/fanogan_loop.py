@@ -276,7 +276,7 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
             say(f"resume: no checkpoint in {ck_dir}; starting from scratch")
         else:
             tensors, meta = found
-            if meta.get("kind") != ckpt.FANOGAN_KIND or meta.get("arch") != arch:
+            if meta.get("arch") != arch:             # (its kind was checked by latest_good_checkpoint)
                 raise ConfigError(f"{ck_dir}: cannot resume: checkpoint architecture {meta.get('arch')} "
                                   f"differs from the requested {arch}")
             if meta.get("n_train") != n:

@@ -912,9 +912,9 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
         # the lod of the last round trained; before any (a fresh run stopped at once) the first round's
         return phase.lod if state.trained_lod is None else state.trained_lod
 
-    # the image count of the checkpoint (and sample grid) this session last wrote: training that ends on a checkpoint
-    # round (a total_kimg that is a multiple of checkpoint_kimg, as the default is, or a --minutes stop) has nothing
-    # to add to it, and writing it again cost a second full-state write (G, Gs, D, E and Adam) at every run's end
+    # the image count of the checkpoint (and sample grid) this session last wrote: the loop's last round writes one
+    # (as a --minutes stop does), so the end has nothing to add to it unless the session trained nothing, and writing
+    # it again cost a second full-state write (G, Gs, D, E and Adam) at every run's end
     saved_nimg: int | None = None
 
     def save() -> Path:
@@ -1052,8 +1052,8 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
             stats_f.close()
         tb.close()
         torch.backends.cudnn.benchmark = cudnn_benchmark
-    # Final networks: a full training-state checkpoint (so --resume with a larger --total-kimg continues) and a
-    # nets-only file for scoring.
+    # Final networks: a full training-state checkpoint (so --resume with a larger --total-kimg continues; the loop
+    # wrote it at its last round) and a nets-only file for scoring.
     # (the loop checked the weights of its last round, and rolled back from them if need be; this only guards a
     # session that trained nothing)
     bad_net = all_finite(nets.modules())
