@@ -764,11 +764,9 @@ def _log_to(run_dir: Path) -> Callable[[str], None]:
 
 
 def _append(path: Path, line: str) -> None:
-    try:
-        with open(path, "a", encoding="utf-8", errors="surrogateescape") as f:
-            f.write(line + "\n")
-    except OSError:
-        pass                  # the log is a copy of what stderr shows; never the reason a run stops
+    from .fileio import append_log_line
+
+    append_log_line(path, line)           # the log is a copy of what stderr shows; never the reason a run stops
 
 
 def _keep_count(text: str) -> int | None:

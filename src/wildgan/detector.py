@@ -67,6 +67,7 @@ import numpy as np
 from .config import RUN_METHODS, SCORE_NAMES, own_score
 from .data.transforms import MAX_AUTO_RESOLUTION  # largest automatic resolution, as the CLI's
 from .errors import CheckpointError, ConfigError, DataError, TrainingInterrupted, WildganError, warn_user
+from .fileio import append_line, append_log_line
 from .thresholds import (RULES, Threshold, check_val_labels, fit_threshold, rank_proba, run_threshold,  # noqa: F401
                          threshold_columns)
 
@@ -1011,8 +1012,7 @@ class Detector:
         def log(msg: str) -> None:
             if self.verbose:
                 print(msg)
-            with open(run_dir / "log.txt", "a", encoding="utf-8", errors="surrogateescape") as f:
-                f.write(msg + "\n")
+            append_line(run_dir / "log.txt", msg)
         return log
 
     # -------------------------------------------------------------------------------------------- fit
@@ -1233,11 +1233,7 @@ class Detector:
                f"{' (or None)' if paper > float(grown) else ''}"
                f"{', minutes=None or a larger budget' if result.status == 'budget' else ''}, or a smaller "
                f"phase_kimg")
-        try:        # the run's log says it too, as a CLI run's does
-            with open(run_dir / "log.txt", "a", encoding="utf-8", errors="surrogateescape") as f:
-                f.write(f"warning: {msg}\n")
-        except OSError:
-            pass
+        append_log_line(run_dir / "log.txt", f"warning: {msg}")    # the run's log says it too, as a CLI run's does
         warn_user(msg)
 
     def _set_threshold(self, X_val: Any = None, y_val: Any = None) -> None:

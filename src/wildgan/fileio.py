@@ -96,3 +96,23 @@ def truncate_jsonl(path: Path, keep: Callable[[dict], bool]) -> int:
     if dropped:
         atomic_write_text(path, "".join(f"{line}\n" for line in kept))
     return dropped
+
+
+def append_line(path: Path, line: str) -> None:
+    """Append one line to a log (log.txt) in one write() on an O_APPEND descriptor. Several writers append to the
+    same log (the ranks of a torchrun job, a study and its cell): their lines must not interleave, and Python's
+    buffered file may split a long line into several writes."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    try:
+        os.write(fd, (line.rstrip("\n") + "\n").encode("utf-8", "surrogateescape"))
+    finally:
+        os.close(fd)
+
+
+def append_log_line(path: Path, line: str) -> None:
+    """append_line for a log that copies what the terminal shows: a failure to write it (a full disk, a folder
+    gone) is never the reason a run stops."""
+    try:
+        append_line(path, line)
+    except OSError:
+        pass

@@ -51,9 +51,10 @@ class Threshold:
             thr = cls(value=float(d["value"]), rule=str(d["rule"]), params=dict(d.get("params", {})))
         except (KeyError, TypeError, ValueError) as e:
             raise ConfigError(f"not a threshold record: {d!r} ({e})") from None
-        if math.isnan(thr.value):
-            # no rule makes one (their scores are finite), and 'score > NaN' is never true: every image normal
-            raise ConfigError(f"not a threshold record: {d!r} (its value is NaN)")
+        if not math.isfinite(thr.value):
+            # no rule makes one (their scores are finite): 'score > NaN' and 'score > inf' are never true (every
+            # image normal), 'score > -inf' always (every image an anomaly), silently either way
+            raise ConfigError(f"not a threshold record: {d!r} (its value is {thr.value})")
         return thr
 
     def describe(self) -> str:

@@ -731,7 +731,7 @@ def test_a_saved_detectors_damaged_threshold_is_an_error_naming_the_file(det: De
     # a NaN value (refused by Threshold.from_dict: it would flag nothing) as any other malformed record
     path = det.save(tmp_path / "m")
     meta = json.loads(path.read_text())
-    for value, why in ((float("nan"), "its value is NaN"), ("high", "could not convert")):
+    for value, why in ((float("nan"), "its value is nan"), ("high", "could not convert")):
         path.write_text(json.dumps({**meta, "threshold": {**meta["threshold"], "value": value}}))
         with pytest.raises(ConfigError, match=rf"m\.json: not a threshold record: .*{why}"):
             Detector.load(path)

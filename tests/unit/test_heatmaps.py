@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from wildgan.evaluation import plots, report
-from wildgan.evaluation.heatmaps import colour_scale, residual_maps
+from wildgan.evaluation.heatmaps import residual_maps
+from wildgan.evaluation.plots import colour_scale
 
 
 def _diag(n: int = 4, nan_row: int | None = None) -> SimpleNamespace:

@@ -136,9 +136,13 @@ def test_threshold_from_bad_dict() -> None:
     with pytest.raises(ConfigError):
         Threshold.from_dict({"rule": "mad"})
     # a NaN value (a hand-edited or damaged Detector file) flagged nothing, silently: score > NaN is never true
-    with pytest.raises(ConfigError, match="its value is NaN"):
+    with pytest.raises(ConfigError, match="its value is nan"):
         Threshold.from_dict({"value": float("nan"), "rule": "mad"})
-    assert Threshold.from_dict({"value": float("inf"), "rule": "mad"}).apply([1e300]).tolist() == [0]
+    # ... as did +inf, and -inf flagged everything: no rule makes either from finite scores
+    for value in ("inf", "-inf", 1e400):
+        with pytest.raises(ConfigError, match=r"its value is -?inf"):
+            Threshold.from_dict({"value": value, "rule": "mad"})
+    assert Threshold.from_dict({"value": 1e300, "rule": "mad"}).apply([1e301]).tolist() == [1]
 
 
 @settings(max_examples=40, deadline=None)

@@ -63,15 +63,6 @@ def residual_maps(query: np.ndarray, recon: np.ndarray) -> np.ndarray:
     return (minmax(q) - minmax(r)).abs().mean(dim=1).numpy().astype(np.float32)
 
 
-def colour_scale(maps: np.ndarray) -> float:
-    """The top of the one colour scale shared by a set of maps (0 to this), so that they can be compared: their
-    largest finite value. A diverged reconstruction's NaN map is left out: top_k ranks NaN scores first, so it is
-    in every such set, and a NaN top (np.max) drew every other map of the set as one flat colour."""
-    m = np.asarray(maps, dtype=np.float64)
-    finite = m[np.isfinite(m)]
-    return max(float(finite.max()), 1e-6) if finite.size else 1.0   # (1e-6: perfect reconstructions, all-zero maps)
-
-
 MASK_RULE = "a mask is 0 (or False) on normal pixels and positive (1, 255 or True) on defects"
 
 

@@ -40,6 +40,15 @@ def _show(ax: Any, img: np.ndarray, title: str | None = None) -> None:
         ax.set_title(title, fontsize=8)
 
 
+def colour_scale(maps: np.ndarray) -> float:
+    """The top of the one colour scale shared by a set of maps (0 to this), so that they can be compared: their
+    largest finite value. A diverged reconstruction's NaN map is left out: top_k ranks NaN scores first, so it is
+    in every such set, and a NaN top (np.max) drew every other map of the set as one flat colour."""
+    m = np.asarray(maps, dtype=np.float64)
+    finite = m[np.isfinite(m)]
+    return max(float(finite.max()), 1e-6) if finite.size else 1.0   # (1e-6: perfect reconstructions, all-zero maps)
+
+
 def heatmap_panel(path: Path, image: np.ndarray, heat: np.ndarray, recon: np.ndarray | None = None,
                   title: str = "", vmax: float | None = None, recon_title: str = "reconstruction",
                   gen: str = "G") -> Path:
@@ -55,7 +64,7 @@ def heatmap_panel(path: Path, image: np.ndarray, heat: np.ndarray, recon: np.nda
     ax = axes[-1]
     gray = np.asarray(image, dtype=np.float64).mean(axis=-1) if np.asarray(image).ndim == 3 else image
     ax.imshow(gray, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
-    top = max(float(np.max(heat)), 1e-6) if vmax is None else float(vmax)
+    top = colour_scale(heat) if vmax is None else float(vmax)
     im = ax.imshow(heat, cmap="inferno", alpha=0.6, vmin=0.0, vmax=top,
                    interpolation="nearest")
     ax.set_xticks([])

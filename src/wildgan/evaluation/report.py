@@ -31,7 +31,7 @@ from ..errors import CheckpointError, ConfigError, DataError, warn_user
 from ..fileio import atomic_write_text
 from ..markdown import md_table, split_md_row
 from ..scoring.run import read_split_info
-from .heatmaps import (check_masks, colour_scale, load_masks, pick_score, pixel_auc, residual_maps, score_named_images,
+from .heatmaps import (check_masks, load_masks, pick_score, pixel_auc, residual_maps, score_named_images,
                        top_k, undefined_pixel_auc)
 from .metrics import evaluate_scores, pixel_statistics
 
@@ -883,7 +883,9 @@ def _heatmap_section(page: _Page, out: Path, diag: RunDiagnostics, score: str, k
     log(f"heat maps of the {most} (score {name})")
     page.h(2, f"The {most} (by score {name})")
     maps = residual_maps(diag.x[top], diag.recon[top])
-    vmax = colour_scale(maps)
+    from . import plots  # matplotlib: this section draws
+
+    vmax = plots.colour_scale(maps)
     page.p(f"Heat map = |w(Q) - w({gen}(E(Q)))| averaged over channels, w = per-image min-max (the residual that L_n "
            f"sums), overlaid on the query; one colour scale for all maps of this section (0 to {vmax:.3g}), so "
            f"that they can be compared.")
@@ -940,7 +942,9 @@ def _named_section(page: _Page, out: Path, model: Any, run_dir: Path, images: Se
         page.p(f"Heat maps of the {m} most anomalous of the {n} named images (by {name}); the table and "
                f"named_images.csv list all {n}, most anomalous first.")
     gen = model.cfg.score.generator
-    vmax = colour_scale(named.maps)
+    from . import plots  # matplotlib: this section draws
+
+    vmax = plots.colour_scale(named.maps)
     refs = ref[0].get(name) if ref is not None else None
     if refs is not None:
         page.p(f"Percentile: where each image's {name} falls among the run's {len(refs)} {ref[1]} images (100 = "

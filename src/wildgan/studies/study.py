@@ -19,7 +19,7 @@ from ..config import DataConfig, RunConfig, own_score, read_run_config
 from ..data import AnomalySplit, LoadedData, build_split, load_split_data
 from ..errors import ConfigError, DataError, TrainingInterrupted, WildganError
 from ..evaluation.run import evaluate_run
-from ..fileio import atomic_write_text
+from ..fileio import append_log_line, atomic_write_text
 from ..scoring.run import load_model
 from ..training.run import RESUME_MAY_CHANGE, _data_folder_holding, run_differences, run_lock, train_run
 from .tables import auc_vs_gamma, read_rows, render_csv, render_markdown
@@ -280,11 +280,7 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
         def cell_log(msg: str, run_dir: Path = run_dir) -> None:
             # the cell's own log.txt too, as a `wildgan train` run folder has (how each session went)
             log(msg)
-            try:
-                with open(run_dir / "log.txt", "a", encoding="utf-8", errors="surrogateescape") as f:
-                    f.write(msg.rstrip("\n") + "\n")
-            except OSError:
-                pass
+            append_log_line(run_dir / "log.txt", msg)
 
         split = None
         if not _done(run_dir):

@@ -47,6 +47,7 @@ from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
 
 from ..config import NetConfig
 from ..errors import WildganError, warn_user
+from ..fileio import append_line
 
 _CTX: "DistContext | None" = None
 _BUCKET_BYTES = 64 * 2**20
@@ -297,16 +298,6 @@ def _one_line(exc: BaseException, limit: int = 1000) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def _append_line(path: Path, line: str) -> None:
-    # one write() on an O_APPEND descriptor: rank 0 appends to the same log, and its lines and this one must not
-    # interleave (Python's buffered file may split a long line into several writes)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
-    try:
-        os.write(fd, (line + "\n").encode("utf-8", "surrogateescape"))
-    finally:
-        os.close(fd)
-
-
 def record_failure(run_dir: Path, exc: BaseException, ctx: DistContext) -> Path | None:
     """On a rank other than 0 that failed on its own: leave its error in the run folder, where rank 0 (which alone
     writes the run) and the user reading log.txt find it. Without this the folder showed only rank 0's echo of it, a
@@ -331,7 +322,7 @@ def record_failure(run_dir: Path, exc: BaseException, ctx: DistContext) -> Path 
         atomic_write_text(path, f"{line}\njob: {ctx.job}\ntime: {time.time():.6f} "
                                 f"({time.strftime('%Y-%m-%d %H:%M:%S')}, pid {os.getpid()} on {socket.gethostname()})"
                                 f"\n\n{tb}")
-        _append_line(run_dir / "log.txt", f"{line} (traceback in {path})")
+        append_line(run_dir / "log.txt", f"{line} (traceback in {path})")
     except Exception:          # e.g. a full disk: the error being recorded still goes up, and torchrun reports it
         return None
     return path
@@ -439,7 +430,7 @@ def start_together(ctx: DistContext, setup: Callable[[], _T], run_dir: Path) -> 
         # a rank ended before it could say (killed while it read the data): told as in training, then own error first
         if ctx.is_main and error is None and Path(run_dir).is_dir():
             with sigterm_deferred():
-                _append_line(Path(run_dir) / "log.txt", f"stopped: {explain_failure(Path(run_dir), ctx, e)}")
+                append_line(Path(run_dir) / "log.txt", f"stopped: {explain_failure(Path(run_dir), ctx, e)}")
         shutdown(together=False)
         if error is not None:
             raise error from None
@@ -455,7 +446,7 @@ def start_together(ctx: DistContext, setup: Callable[[], _T], run_dir: Path) -> 
             record_failure(Path(run_dir), error, ctx)
         ctx.barrier()                          # the records exist before rank 0 reads them
         if ctx.is_main and Path(run_dir).is_dir():
-            _append_line(Path(run_dir) / "log.txt", f"stopped: {explain_failure(Path(run_dir), ctx, stop)}")
+            append_line(Path(run_dir) / "log.txt", f"stopped: {explain_failure(Path(run_dir), ctx, stop)}")
     shutdown(together=True)                    # every rank is here: none is left waiting, none closes too early
     if error is not None:
         raise error
