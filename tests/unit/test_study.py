@@ -456,3 +456,33 @@ def test_the_cells_train_and_evaluate_on_data_read_once(tmp_path, monkeypatch):
     assert ev["auc"] == rows[3]["auc"]
     assert read_meta(alone / "network-final.json")["sha256"] == \
         read_meta(tmp_path / "st" / "runs" / cells[3].key / "network-final.json")["sha256"]
+
+
+def test_a_run_and_a_study_are_not_written_into_each_others_folders(tmp_path):
+    # a study's runs/ and results.jsonl written into a run's folder (or a run over a study's) mixed the two, and
+    # --overwrite of either deleted only its own files
+    from wildgan.config import run_config_to_dict
+    from wildgan.data.readers import is_study_dir
+    from wildgan.studies.study import check_study_out_dir
+    from wildgan.training.run import check_out_dir
+
+    run = tmp_path / "run"
+    run.mkdir()
+    cfg = RunConfig(data=DataConfig(), net=net_config_for_preset("tiny", 8, 1), train=TrainConfig())
+    (run / "config.json").write_text(json.dumps(run_config_to_dict(cfg)))
+    (run / "split.json").write_text("{}")
+    with pytest.raises(ConfigError, match=r"is a wildgan run folder \(written by `wildgan train`\)"):
+        check_study_out_dir(run, None)
+    study = tmp_path / "study"
+    cell = study / "runs" / "g0-s0"
+    cell.mkdir(parents=True)
+    (cell / "config.json").write_text((run / "config.json").read_text())
+    (cell / "split.json").write_text("{}")
+    assert not is_study_dir(study)              # (a folder of runs/ alone: a user's own, perhaps)
+    (study / "log.txt").write_text("started\n")
+    assert is_study_dir(study)                  # a study whose first cell is still training
+    for resume, overwrite in ((False, False), (False, True), (True, False)):
+        with pytest.raises(ConfigError, match=r"is a wildgan study folder"):
+            check_out_dir(study, None, resume=resume, overwrite=overwrite)
+    check_out_dir(cell, None, resume=True)      # its cells are runs all the same
+    check_study_out_dir(study, None)

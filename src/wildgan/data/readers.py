@@ -75,7 +75,7 @@ def _skipped_dir(path: str | Path) -> bool:
     wildgan wrote inside its own data folder (train now refuses that, but resumes such a run) would otherwise add its
     sample grids and figures to the data, make a pile read as a labelled tree, and change the split a resume checks."""
     p = Path(path)
-    return _hidden(p.name) or _is_run_dir(p) or _is_study_dir(p)
+    return _hidden(p.name) or is_run_dir(p) or is_study_dir(p)
 
 
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
@@ -1989,7 +1989,7 @@ def wildgan_output_error(p: Path) -> DataError | None:
     checked are the ones every run writes before it trains (config.json beside split.json) or a study's results."""
     if not p.is_dir():
         return None
-    if _is_run_dir(p):
+    if is_run_dir(p):
         what, source = "a wildgan run directory (written by `wildgan train`)", None
         try:
             source = json.loads((p / "split.json").read_text()).get("source")
@@ -1998,18 +1998,28 @@ def wildgan_output_error(p: Path) -> DataError | None:
         data = f"; it was trained on {source}" if isinstance(source, str) and source else ""
         return DataError(f"{p}: is {what}, not images or a data set{data}. Pass the images' folder or data-set "
                          f"file; the run itself is the first argument of `wildgan score`, `evaluate` and `report`")
-    if _is_study_dir(p):
+    if is_study_dir(p):
         return DataError(f"{p}: is a wildgan study directory (written by `wildgan study`), not images or a data set. "
                          f"Pass the images' folder or data-set file; `wildgan report {p}` reports the study")
     return None
 
 
-def _is_run_dir(p: Path) -> bool:
+def is_run_dir(p: Path) -> bool:
+    """A folder `wildgan train` wrote (config.json of a run, beside split.json or network-final.json)."""
     return ((p / "split.json").is_file() or (p / "network-final.json").is_file()) and _is_run_config(p / "config.json")
 
 
-def _is_study_dir(p: Path) -> bool:
-    return (p / "results.jsonl").is_file() and (p / "runs").is_dir()
+def is_study_dir(p: Path) -> bool:
+    """A folder `wildgan study` wrote: its results, or (before the first cell is done) a cell's run under runs/."""
+    p = Path(p)
+    if not (p / "runs").is_dir():
+        return False
+    if (p / "results.jsonl").is_file():
+        return True
+    try:
+        return (p / "log.txt").is_file() and any(is_run_dir(r) for r in (p / "runs").iterdir() if r.is_dir())
+    except OSError:
+        return False
 
 
 def _is_run_config(path: Path) -> bool:

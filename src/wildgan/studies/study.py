@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 from ..config import DataConfig, RunConfig, own_score, read_run_config
 from ..data import AnomalySplit, LoadedData, build_split, load_split_data
+from ..data.readers import is_run_dir
 from ..errors import ConfigError, DataError, TrainingInterrupted, WildganError
 from ..evaluation.run import evaluate_run
 from ..fileio import append_log_line, atomic_write_text
@@ -72,6 +73,10 @@ def check_study_out_dir(study_dir: Path, data: str | None) -> None:
     for d in (study_dir, *study_dir.parents):
         if d.exists() and not d.is_dir():
             raise ConfigError(f"--out {study_dir}: {d} is a file; give a folder for the study")
+    if is_run_dir(study_dir):
+        # the study's runs/ and results.jsonl would be written into a run's folder, mixed with its files
+        raise ConfigError(f"--out {study_dir} is a wildgan run folder (written by `wildgan train`); give another "
+                          f"--out for the study")
     # each new cell's run would be refused inside the data folder (train_run), but only once the study reached it,
     # after its log.txt and lock had made the study folder, which the data's reader then took for a class folder. A
     # study with started cells is let through, as train lets an older wildgan's run there resume.

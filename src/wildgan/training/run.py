@@ -16,6 +16,7 @@ from ..config import (FANOGAN_LEGACY_BN, RunConfig, default_checkpoint_kimg, rea
                       write_run_config)
 from ..fileio import atomic_write_text
 from ..data import AnomalySplit, build_split, split_differences, split_summary
+from ..data.readers import is_study_dir
 from ..devices import resolve_device
 from ..errors import ConfigError, WildganError
 from .data_placement import data_on_gpu_setting
@@ -142,6 +143,11 @@ def check_out_dir(run_dir: Path, data: str | None, *, resume: bool = False, over
         if d.exists() and not d.is_dir():
             raise ConfigError(f"--out {run_dir}: {d} is a file; give a folder for the run")
     _refuse_run_inside_data(data, run_dir, resume=resume)
+    if is_study_dir(run_dir):
+        # a study keeps its cells' runs in runs/ and its rows in results.jsonl: a run written over it would leave both
+        # beside the run's files, and --overwrite would delete none of them
+        raise ConfigError(f"--out {run_dir} is a wildgan study folder (written by `wildgan study`); give another "
+                          f"--out for the run (a study's cells are its runs/CELL folders)")
     if resume and not (run_dir / "config.json").is_file():
         why = "no such folder" if not run_dir.exists() else "no run in it: no config.json"
         raise ConfigError(f"{run_dir}: nothing to resume ({why}); start a run there without --resume, or give the "
