@@ -1432,6 +1432,19 @@ def cmd_study(a: argparse.Namespace) -> int:
     return 0
 
 
+THRESHOLD_RULES_HELP = ("contamination = the 100*(1-G) percentile of the run's training-split scores, mad = their "
+                        "median + K * 1.4826 * MAD")
+
+
+def _threshold_options(p: argparse.ArgumentParser, threshold_help: str, score_help: str) -> None:
+    """--threshold, --expected-contamination, --mad-k and --score: the same rule's options for score and export."""
+    p.add_argument("--threshold", choices=("contamination", "mad"), help=threshold_help)
+    p.add_argument("--expected-contamination", type=float, default=0.05, metavar="G",
+                   help="expected fraction of anomalies, for --threshold contamination (default 0.05)")
+    p.add_argument("--mad-k", type=float, default=3.0, metavar="K", help="K of --threshold mad (default 3)")
+    p.add_argument("--score", default=None, choices=SCORE_NAMES, help=score_help)
+
+
 def make_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="wildgan", description="Unsupervised image anomaly detection with a "
                                 "progressive GAN and a jointly trained encoder (Berg et al.), for training data "
@@ -1497,18 +1510,12 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help="CSV file: id, label (when known), every score (- : standard output)")
     s.add_argument("--device", default="auto", type=_device, help=DEVICE_HELP)
     s.add_argument("--no-progress", action="store_true", help="no progress bars (e.g. for logs)")
-    s.add_argument("--threshold", choices=("contamination", "mad"),
-                   help="add is_anomaly (0/1), threshold, threshold_rule, threshold_score and train_percentile "
-                        "columns for --score: contamination = "
-                        "the 100*(1-G) percentile of the run's training-split scores, mad = their median + "
-                        "K * 1.4826 * MAD (an F1-optimal threshold needs a labelled validation set: Python API, "
-                        "Detector.from_run(RUN_DIR, threshold='f1', X_val=..., y_val=...))")
-    s.add_argument("--expected-contamination", type=float, default=0.05, metavar="G",
-                   help="expected fraction of anomalies, for --threshold contamination (default 0.05)")
-    s.add_argument("--mad-k", type=float, default=3.0, metavar="K", help="K of --threshold mad (default 3)")
-    s.add_argument("--score", default=None, choices=SCORE_NAMES,
-                   help="the score --threshold flags by (default: the method's own, A for f-AnoGAN, else a, as "
-                        "report ranks by; e.g. L_r, the residual)")
+    _threshold_options(s, "add is_anomaly (0/1), threshold, threshold_rule, threshold_score and train_percentile "
+                          "columns for --score: " + THRESHOLD_RULES_HELP + " (an F1-optimal threshold needs a "
+                          "labelled validation set: Python API, Detector.from_run(RUN_DIR, threshold='f1', "
+                          "X_val=..., y_val=...))",
+                       "the score --threshold flags by (default: the method's own, A for f-AnoGAN, else a, as report "
+                       "ranks by; e.g. L_r, the residual)")
     s.add_argument("--normal", help="normal class(es) of a labelled data-set --data, comma separated: labels "
                                     "the rows (after a run trained on unlabelled images, which has no classes)")
     s.add_argument("--whole", action=argparse.BooleanOptionalAction, default=None,
@@ -1562,17 +1569,11 @@ def make_parser() -> argparse.ArgumentParser:
     x.add_argument("--input-type", choices=("uint8", "float"), default="uint8",
                    help="uint8 [N, R, R, C] images (default) or float32 [N, C, R, R] in [-1, 1]")
     x.add_argument("--no-A", action="store_true", help="leave the f-AnoGAN score A (and D) out of the graph")
-    x.add_argument("--threshold", choices=("contamination", "mad"),
-                   help="record a threshold for --score in the model's metadata_props (threshold, threshold_rule, "
-                        "threshold_score, threshold_params): contamination = the 100*(1-G) percentile of the run's "
-                        "training-split scores, mad = their median + K * 1.4826 * MAD; the scores are those of the "
-                        "graph's protocol (wildgan runs: each image alone, as score --batch-mode isolated; cached in "
-                        "RUN/train_scores-isolated.csv, computed when missing). Default: no threshold")
-    x.add_argument("--expected-contamination", type=float, default=0.05, metavar="G",
-                   help="expected fraction of anomalies, for --threshold contamination (default 0.05)")
-    x.add_argument("--mad-k", type=float, default=3.0, metavar="K", help="K of --threshold mad (default 3)")
-    x.add_argument("--score", default=None, choices=SCORE_NAMES,
-                   help="the output --threshold applies to (default: the method's own, A for f-AnoGAN, else a)")
+    _threshold_options(x, "record a threshold for --score in the model's metadata_props (threshold, threshold_rule, "
+                          "threshold_score, threshold_params): " + THRESHOLD_RULES_HELP + "; the scores are those of "
+                          "the graph's protocol (wildgan runs: each image alone, as score --batch-mode isolated; "
+                          "cached in RUN/train_scores-isolated.csv, computed when missing). Default: no threshold",
+                       "the output --threshold applies to (default: the method's own, A for f-AnoGAN, else a)")
     x.add_argument("--device", default="auto", type=_device,
                    help="where the training split is scored for --threshold when its scores are not cached (the "
                         "export itself runs on the CPU): " + DEVICE_HELP)

@@ -10,12 +10,17 @@ from wildgan.config import PRESETS, DataConfig, RunConfig, TrainConfig, net_conf
 from wildgan.training.loop import train_pgan
 
 
-def test_tensorboard_event_files(tmp_path):
+def _tiny_run(total_kimg: float, phase_kimg: float, checkpoint_kimg: float) -> tuple[np.ndarray, RunConfig]:
+    """32 random 8x8 gray images and a tiny run's config with TensorBoard on."""
     pytest.importorskip("tensorboard", reason="tensorboard not installed (pip install 'wildgan[tensorboard]')")
     x = (np.random.default_rng(0).random((32, 8, 8, 1)) * 255).astype(np.uint8)
-    tc = TrainConfig(total_kimg=0.2, phase_kimg=0.05, minibatch=PRESETS["tiny"]["minibatch"], checkpoint_kimg=0.1,
-                     log_every=4, device="cpu", tensorboard=True)
-    cfg = RunConfig(data=DataConfig(), net=net_config_for_preset("tiny", 8, 1), train=tc)
+    tc = TrainConfig(total_kimg=total_kimg, phase_kimg=phase_kimg, minibatch=PRESETS["tiny"]["minibatch"],
+                     checkpoint_kimg=checkpoint_kimg, log_every=4, device="cpu", tensorboard=True)
+    return x, RunConfig(data=DataConfig(), net=net_config_for_preset("tiny", 8, 1), train=tc)
+
+
+def test_tensorboard_event_files(tmp_path):
+    x, cfg = _tiny_run(0.2, 0.05, 0.1)
     train_pgan(x, cfg, tmp_path, progress=False, log=lambda m: None)
     events = list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
     assert events and events[0].stat().st_size > 200
@@ -42,11 +47,7 @@ def test_a_resume_hides_the_events_written_after_its_checkpoint(tmp_path, one_th
     # a session killed just before its checkpoint at 0.256 kimg (its rows and grids up to there written, the
     # checkpoint not): the resume trains 0.128-0.256 again, and TensorBoard must show that stretch once, as
     # stats.jsonl does, not both sessions' curves over each other
-    pytest.importorskip("tensorboard", reason="tensorboard not installed (pip install 'wildgan[tensorboard]')")
-    x = (np.random.default_rng(0).random((32, 8, 8, 1)) * 255).astype(np.uint8)
-    tc = TrainConfig(total_kimg=0.256, phase_kimg=0.1, minibatch=PRESETS["tiny"]["minibatch"], checkpoint_kimg=0.128,
-                     log_every=4, device="cpu", tensorboard=True)
-    cfg = RunConfig(data=DataConfig(), net=net_config_for_preset("tiny", 8, 1), train=tc)
+    x, cfg = _tiny_run(0.256, 0.1, 0.128)
     train_pgan(x, cfg, tmp_path, progress=False, log=lambda m: None)
     for p in [*tmp_path.glob("network-final.*"), *(tmp_path / "checkpoints").glob("ckpt-000000000256.*")]:
         p.unlink()
