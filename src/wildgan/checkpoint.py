@@ -24,6 +24,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from .config import DETECTOR_KIND, FANOGAN_KIND, NETWORKS_KIND, TRAIN_STATE_KIND  # noqa: F401  (re-exported)
 from .errors import CheckpointError
 from .fileio import atomic_write_bytes, atomic_write_text, file_digest  # noqa: F401  (re-exported)
 
@@ -31,14 +32,9 @@ FORMAT_VERSION = 1
 _PICKLE_MAGIC = (b"\x80", b"PK\x03\x04")  # pickle protocol 2+ and torch.save zip archives
 
 
-# What a checkpoint holds, recorded as its metadata's `kind` by every writer since the first wildgan: a loader checks
-# it, because another kind's file often loads far enough to fail later with a message that does not name the mix-up
-# (an f-AnoGAN checkpoint as "no network config", a Detector's networks as if they were a run's)
-TRAIN_STATE_KIND = "wildgan-train-state"   # RUN/checkpoints/ckpt-*: pGAN networks, optimisers, random stream
-NETWORKS_KIND = "wildgan-networks"         # RUN/network-final: the pGAN networks only
-FANOGAN_KIND = "fanogan"                   # f-AnoGAN, periodic and final
-DETECTOR_KIND = "wildgan-detector"         # Detector.save (the same string as detector.DETECTOR_KIND, which stays
-                                           # torch-free and so cannot import it from here)
+# A loader checks the `kind` (config.py: the constants), because another kind's file often loads far enough to fail
+# later with a message that does not name the mix-up (an f-AnoGAN checkpoint as "no network config", a Detector's
+# networks as if they were a run's)
 PGAN_KINDS = (NETWORKS_KIND, TRAIN_STATE_KIND)
 _KIND_NAMES = {TRAIN_STATE_KIND: "a pGAN training checkpoint", NETWORKS_KIND: "a pGAN run's final networks",
                FANOGAN_KIND: "an f-AnoGAN checkpoint", DETECTOR_KIND: "a Detector saved by Detector.save, which "

@@ -433,6 +433,13 @@ def paper_total_kimg(resolution: int, phase_kimg: float, fade_kimg: float) -> fl
 
 
 RUN_METHODS = ("wildgan", "search", "fanogan")
+# What a checkpoint file holds, recorded as its metadata's `kind` by every writer since the first wildgan (checked by
+# the loaders in checkpoint.py). Here, torch-free, so that the Detector module (which imports torch lazily) and the
+# checkpoint module share one spelling.
+TRAIN_STATE_KIND = "wildgan-train-state"   # RUN/checkpoints/ckpt-*: pGAN networks, optimisers, random stream
+NETWORKS_KIND = "wildgan-networks"         # RUN/network-final: the pGAN networks only
+FANOGAN_KIND = "fanogan"                   # f-AnoGAN, periodic and final
+DETECTOR_KIND = "wildgan-detector"         # Detector.save
 
 
 @dataclass(frozen=True)

@@ -64,7 +64,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .config import RUN_METHODS, SCORE_NAMES, own_score
+from .config import DETECTOR_KIND, RUN_METHODS, SCORE_NAMES, own_score
 from .data.transforms import MAX_AUTO_RESOLUTION  # largest automatic resolution, as the CLI's
 from .errors import CheckpointError, ConfigError, DataError, TrainingInterrupted, WildganError, warn_user
 from .fileio import append_line, append_log_line
@@ -75,7 +75,6 @@ METHODS = RUN_METHODS
 # run_dir (absolute) -> the live Detector whose fit wrote it: a fit of another one into it is worth a word
 _LIVE_RUN_DIRS: "weakref.WeakValueDictionary[str, Any]" = weakref.WeakValueDictionary()
 BATCH_MODES = ("mixed", "isolated")
-DETECTOR_KIND = "wildgan-detector"
 # The layout of what Detector.save writes beside the networks (parameters, threshold, scores, conversion), versioned
 # apart from the checkpoint's format_version: a change to these fields then needs no checkpoint version bump, which
 # would make every older wildgan refuse the pGAN checkpoints of new runs too
