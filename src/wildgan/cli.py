@@ -1320,10 +1320,13 @@ DEMO_MARKER = "DEMO.txt"
 
 def cmd_demo(a: argparse.Namespace) -> int:
     """The README's main job: train on the embedded MNIST sample, evaluate, print the AUC table."""
-    from .training.run import previous_run
+    from .training.run import check_lock_free, previous_run
 
     out = Path(a.out)
     marker = out / DEMO_MARKER
+    # before the marker below can be written: a demo refused at the lock (by the train it runs) would otherwise mark
+    # the run of the process that holds the folder as a demo, for a later demo to replace
+    check_lock_free(out)
     # the demo is re-runnable: it replaces its own previous output, and only that (never another run in --out)
     found = previous_run(out) if out.is_dir() else []
     if found and not marker.is_file():

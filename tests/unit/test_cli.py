@@ -1410,6 +1410,31 @@ def test_only_rank_0_of_a_distributed_train_checks_the_lock_early(rank, tiny_npz
     assert ("reached the data" in err) == (rank == 1)
 
 
+def test_demo_refuses_a_folder_in_use_before_it_marks_it(tmp_path, capsys, monkeypatch) -> None:
+    """The demo marks what is in --out as a demo once its train returns, whatever the outcome; refused at the lock
+    of a folder whose holder had meanwhile written its run there, it marked that run as a demo, for a later demo to
+    replace. Refused before, it writes nothing."""
+    from wildgan.training import run as run_mod
+
+    out = tmp_path / "demo"
+    out.mkdir()
+    check = run_mod.check_lock_free
+
+    def holder_starts_its_run(run_dir):
+        try:
+            check(run_dir)
+        except ConfigError:
+            (out / "config.json").write_text("{}")     # the holder writes its run as the demo is being refused
+            raise
+
+    monkeypatch.setattr(run_mod, "check_lock_free", holder_starts_its_run)
+    _data_read_fails(monkeypatch)
+    with run_mod.run_lock(out):
+        assert main(["demo", "--out", str(out), "--no-progress"]) == 2
+    assert "is in use by another wildgan process" in capsys.readouterr().err
+    assert not (out / "DEMO.txt").exists()
+
+
 def test_a_glance_at_the_lock_does_not_refuse_a_start(tmp_path) -> None:
     """check_lock_free holds the lock shared for an instant: a start that takes it meanwhile waits that instant
     instead of being refused as if a process were training there."""
