@@ -629,7 +629,7 @@ def _train_setup(a: argparse.Namespace, ctx: Any) -> tuple[Any, Any]:
 
 def cmd_train(a: argparse.Namespace) -> int:
     from .config import run_config_to_dict
-    from .training.run import check_out_dir, kimg_text, train_run
+    from .training.run import check_lock_free, check_out_dir, kimg_text, train_run
 
     _warn_dist_timeout_alone(a)
     ctx = None
@@ -648,14 +648,22 @@ def cmd_train(a: argparse.Namespace) -> int:
             data = absolute_data_path(a.data, a.dataset)
         except WildganError:
             data = None                           # bad data is reported by the reading of it
+
+        def check_out() -> None:
+            if ctx is None or ctx.is_main:
+                # a folder another process trains in, first (its advice is to wait, not to --resume or --overwrite
+                # it); rank 0 alone asks, as it alone takes the job's lock (train_run), which stays the guarantee
+                check_lock_free(Path(a.out))
+            check_out_dir(Path(a.out), data, resume=a.resume, overwrite=a.overwrite)
+
         if ctx is not None:
             # through start_together as the setup below: the ranks agree on the answer (the same folder and path
-            # give the same one, unless their file systems differ), and a refusal frees the process group as a
-            # failed start does, rather than leaving it to the interpreter's exit, where gloo can abort the process
-            start_together(ctx, lambda: check_out_dir(Path(a.out), data, resume=a.resume, overwrite=a.overwrite),
-                           Path(a.out))
+            # give the same one, unless their file systems differ; rank 0's refusal of a busy folder stops the
+            # others), and a refusal frees the process group as a failed start does, rather than leaving it to the
+            # interpreter's exit, where gloo can abort the process
+            start_together(ctx, check_out, Path(a.out))
         else:
-            check_out_dir(Path(a.out), data, resume=a.resume, overwrite=a.overwrite)
+            check_out()
     if ctx is not None:
         # every rank learns whether each one started: one that failed alone (data only it cannot read) stops them all
         # together, its error in the run folder, instead of leaving rank 0 only the echo of it
@@ -1312,10 +1320,13 @@ DEMO_MARKER = "DEMO.txt"
 
 def cmd_demo(a: argparse.Namespace) -> int:
     """The README's main job: train on the embedded MNIST sample, evaluate, print the AUC table."""
-    from .training.run import previous_run
+    from .training.run import check_lock_free, previous_run
 
     out = Path(a.out)
     marker = out / DEMO_MARKER
+    # before the marker below can be written: a demo refused at the lock (by the train it runs) would otherwise mark
+    # the run of the process that holds the folder as a demo, for a later demo to replace
+    check_lock_free(out)
     # the demo is re-runnable: it replaces its own previous output, and only that (never another run in --out)
     found = previous_run(out) if out.is_dir() else []
     if found and not marker.is_file():
@@ -1379,9 +1390,12 @@ def cmd_study(a: argparse.Namespace) -> int:
         if e not in ("image", "latent"):
             raise ConfigError(f"unknown encoder loss {e!r}; choose from image, latent")
     from .studies.study import check_study_out_dir
+    from .training.run import check_lock_free
 
     # what --out alone refuses, before the data is decoded (as train's check_out_dir); run_study's check_study_dir
-    # adds what needs the base config, whose resolution and channels come from the data
+    # adds what needs the base config, whose resolution and channels come from the data. A folder another study
+    # process holds first; run_study's lock on it stays the guarantee.
+    check_lock_free(Path(a.out))
     try:
         data = absolute_data_path(a.data, a.dataset)
     except WildganError:

@@ -1334,3 +1334,122 @@ def test_only_rank_0_of_a_distributed_train_needs_tensorboard(rank, tiny_npz, tm
         assert not run.exists() and not trained
     else:
         assert rc == 0 and trained == [run] and not refused_at_start
+
+
+def _data_read_fails(monkeypatch) -> None:
+    import wildgan.data
+
+    for name in ("build_split", "load_split_data"):
+        monkeypatch.setattr(wildgan.data, name, lambda *a, **k: pytest.fail("the data was read before the refusal"))
+
+
+def _data_read_said(monkeypatch) -> None:
+    """Reading the data stops the command with a mark of its own: the checks before it let the command through."""
+    import wildgan.data
+
+    def said(*a, **k):
+        raise ConfigError("reached the data")
+
+    for name in ("build_split", "load_split_data"):
+        monkeypatch.setattr(wildgan.data, name, said)
+
+
+def test_train_refuses_a_folder_in_use_before_it_reads_the_data(tiny_npz, tmp_path, capsys, monkeypatch) -> None:
+    """A second `wildgan train --out RUN` while another process trains there was refused only at the run lock, after
+    it had decoded the data (minutes for a large folder), or was told to --resume or --overwrite the running run. Now
+    at once, with the lock's own message, whatever the flags; a free folder, or one whose lock file a killed process
+    left behind, goes on to the data, and the check makes no folder or lock file."""
+    from wildgan.training.run import LOCK_NAME, run_lock
+
+    run = tmp_path / "run"
+    run.mkdir()
+    args = ["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--no-progress", "--out", str(run)]
+    _data_read_fails(monkeypatch)
+    with run_lock(run):                      # (a second open of the lock file conflicts, as another process's)
+        (run / "config.json").write_text("{}")                    # the holder's run, as it starts
+        (run / "stats.jsonl").write_text('{"kimg": 0.1}\n')
+        for flags in ([], ["--resume"], ["--overwrite"]):
+            assert main([*args, *flags]) == 2
+            assert f"{run} is in use by another wildgan process (pid {os.getpid()} on " in capsys.readouterr().err
+        lock = (run / LOCK_NAME).read_bytes()
+    _data_read_said(monkeypatch)
+    assert main([*args, "--overwrite"]) == 2
+    assert "reached the data" in capsys.readouterr().err
+    (run / LOCK_NAME).write_bytes(lock)                          # a killed holder's file: no lock on it
+    assert main([*args, "--overwrite"]) == 2
+    assert "reached the data" in capsys.readouterr().err
+    assert (run / LOCK_NAME).read_bytes() == lock
+    new = tmp_path / "new"
+    assert main([*args[:-1], str(new)]) == 2
+    assert "reached the data" in capsys.readouterr().err and not new.exists()
+
+
+@pytest.mark.parametrize("rank", [0, 1])
+def test_only_rank_0_of_a_distributed_train_checks_the_lock_early(rank, tiny_npz, tmp_path, capsys,
+                                                                  monkeypatch) -> None:
+    """Under torchrun rank 0 holds the run lock for the job, so the early check is rank 0's: another rank asking it
+    could find the lock held by its own job's rank 0 and refuse the job. Rank 0's refusal stops every rank at the
+    start (start_together). Without processes: a world of one rank, the lock held here standing for rank 0's."""
+    import torch
+
+    from wildgan.training import distributed as dist
+    from wildgan.training.run import run_lock
+
+    ctx = dist.DistContext(rank=rank, world=1, local_rank=rank, device=torch.device("cpu"), backend="gloo")
+    monkeypatch.setattr(dist, "init_distributed", lambda *a, **k: monkeypatch.setattr(dist, "_CTX", ctx) or ctx)
+    monkeypatch.setattr(dist, "start_together", lambda ctx, setup, run_dir: setup())
+    (_data_read_fails if rank == 0 else _data_read_said)(monkeypatch)
+    run = tmp_path / "run"
+    run.mkdir()
+    with run_lock(run):
+        rc = main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--out", str(run),
+                   "--distributed", "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert ("is in use by another wildgan process" in err) == (rank == 0)
+    assert ("reached the data" in err) == (rank == 1)
+
+
+def test_demo_refuses_a_folder_in_use_before_it_marks_it(tmp_path, capsys, monkeypatch) -> None:
+    """The demo marks what is in --out as a demo once its train returns, whatever the outcome; refused at the lock
+    of a folder whose holder had meanwhile written its run there, it marked that run as a demo, for a later demo to
+    replace. Refused before, it writes nothing."""
+    from wildgan.training import run as run_mod
+
+    out = tmp_path / "demo"
+    out.mkdir()
+    check = run_mod.check_lock_free
+
+    def holder_starts_its_run(run_dir):
+        try:
+            check(run_dir)
+        except ConfigError:
+            (out / "config.json").write_text("{}")     # the holder writes its run as the demo is being refused
+            raise
+
+    monkeypatch.setattr(run_mod, "check_lock_free", holder_starts_its_run)
+    _data_read_fails(monkeypatch)
+    with run_mod.run_lock(out):
+        assert main(["demo", "--out", str(out), "--no-progress"]) == 2
+    assert "is in use by another wildgan process" in capsys.readouterr().err
+    assert not (out / "DEMO.txt").exists()
+
+
+def test_a_glance_at_the_lock_does_not_refuse_a_start(tmp_path) -> None:
+    """check_lock_free holds the lock shared for an instant: a start that takes it meanwhile waits that instant
+    instead of being refused as if a process were training there."""
+    import fcntl
+    import threading
+
+    from wildgan.training.run import LOCK_NAME, check_lock_free, run_lock
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / LOCK_NAME).write_text("")
+    fd = os.open(run / LOCK_NAME, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_SH)                           # a glance, held here long enough to be met
+    threading.Timer(0.05, os.close, [fd]).start()
+    with run_lock(run):
+        with pytest.raises(ConfigError, match="in use by another wildgan process"):
+            check_lock_free(run)
+    check_lock_free(run)

@@ -281,6 +281,36 @@ def test_study_refuses_its_out_before_it_reads_the_data(tmp_path, capsys, monkey
     study_mod.check_study_out_dir(tree / "st", str(tree))
 
 
+def test_study_refuses_a_folder_in_use_before_it_reads_the_data(tmp_path, capsys, monkeypatch):
+    """A second `wildgan study --out S` while another study process runs there was refused only at the study's lock,
+    after it had decoded the data (minutes for a large folder); now at once, with the lock's own message. A free
+    folder goes on to the data."""
+    import os
+
+    import wildgan.data
+    from wildgan.cli import main
+    from wildgan.training.run import run_lock
+
+    tree = tmp_path / "tree"
+    for c in ("a", "b"):
+        (tree / c).mkdir(parents=True)
+        (tree / c / "0.png").write_bytes(b"never decoded here")
+    st = tmp_path / "st"
+    st.mkdir()
+    args = ["study", "--data", str(tree), "--normal", "a", "--out", str(st), "--no-progress"]
+    monkeypatch.setattr(wildgan.data, "load_split_data", lambda *a, **k: pytest.fail("the data was read first"))
+    with run_lock(st):
+        assert main(args) == 2
+    assert f"{st} is in use by another wildgan process (pid {os.getpid()} on " in capsys.readouterr().err
+
+    def said(*a, **k):
+        raise ConfigError("reached the data")
+
+    monkeypatch.setattr(wildgan.data, "load_split_data", said)
+    assert main(args) == 2
+    assert "reached the data" in capsys.readouterr().err
+
+
 def test_resume_names_each_setting_that_differs(tmp_path):
     base = _base(tmp_path)
     train_run(base, tmp_path / "run", progress=False, log=lambda m: None)

@@ -256,6 +256,55 @@ def _images_seen(run_dir: Path) -> int:
 
 LOCK_NAME = ".wildgan.lock"
 
+# how long run_lock waits for a lock that is held only by check_lock_free's glance at it (an instant), before it
+# takes it for another process's
+_LOCK_GLANCE_WAIT_S = 0.25
+
+
+def _in_use(run_dir: Path, fd: int) -> ConfigError:
+    """The refusal of a folder whose lock another process holds, naming the holder from what the lock file (open as
+    fd) records."""
+    import os
+
+    try:
+        other = json.loads(os.read(fd, 4096).decode("utf-8") or "{}")
+    except (OSError, ValueError):
+        other = {}
+    if not isinstance(other, dict):
+        other = {}
+    return ConfigError(f"{run_dir} is in use by another wildgan process (pid {other.get('pid', '?')} on "
+                       f"{other.get('host', '?')}, since {other.get('since', '?')}): wait for it to end")
+
+
+def check_lock_free(run_dir: Path) -> None:
+    """Refuse run_dir, as run_lock would, when another process holds its lock now; touches nothing (no folder or lock
+    file is made, nothing is written). `wildgan train` and `wildgan study` ask it before they decode the images,
+    which can take minutes that the refusal at the lock would then waste.
+
+    A courtesy, not the guarantee: the folder may be taken between this check and run_lock, which alone keeps a
+    second process out. Under torchrun only rank 0 may ask it, and only before it takes the job's lock: the lock is
+    rank 0's for every rank of the job, so another rank would find it held by its own job."""
+    import os
+
+    try:
+        import fcntl
+    except ImportError:              # pragma: no cover - not POSIX (run_lock has no lock there either)
+        return
+    path = Path(run_dir) / LOCK_NAME
+    try:
+        # no O_CREAT: a holder keeps its file at the path until it releases it, so no file means no holder
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return                       # no lock file, or none that can be read: run_lock says what is wrong
+    try:
+        try:
+            # shared: glances at the same lock (several starts, several ranks) do not refuse one another
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            raise _in_use(run_dir, fd) from None
+    finally:
+        os.close(fd)                 # (releases the shared lock at once)
+
 
 @contextmanager
 def run_lock(run_dir: Path) -> Iterator[None]:
@@ -276,17 +325,20 @@ def run_lock(run_dir: Path) -> Iterator[None]:
     path = Path(run_dir) / LOCK_NAME
     while True:
         fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        # a moment's grace: another start's check_lock_free holds the lock shared for an instant, and must not make
+        # this start refused as if a process were training there
+        deadline = time.monotonic() + _LOCK_GLANCE_WAIT_S
+        while True:
             try:
-                other = json.loads(os.read(fd, 4096).decode("utf-8") or "{}")
-            except (OSError, ValueError):
-                other = {}
-            os.close(fd)
-            raise ConfigError(f"{run_dir} is in use by another wildgan process (pid {other.get('pid', '?')} on "
-                              f"{other.get('host', '?')}, since {other.get('since', '?')}): wait for it to end") \
-                from None
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError:
+                if time.monotonic() < deadline:
+                    time.sleep(0.01)
+                    continue
+                refusal = _in_use(run_dir, fd)
+                os.close(fd)
+                raise refusal from None
         try:
             same = os.fstat(fd).st_ino == os.stat(path).st_ino
         except FileNotFoundError:
