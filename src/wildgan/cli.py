@@ -699,6 +699,10 @@ def cmd_train(a: argparse.Namespace) -> int:
                 # rank's error is named first, from what it left in the folder
                 why = dist.explain_failure(Path(a.out), ctx, e) if dist else str(e) or type(e).__name__
                 _append(Path(a.out) / "log.txt", f"stopped: {why}")
+            elif dist and Path(a.out).is_dir() and dist.timed_out(e):
+                # no answer from another rank (whatever came after it, torchrun's SIGTERM too): not a failure of
+                # this rank's own, but log.txt's only word on how the job ended when the rank that hung is rank 0
+                dist.record_no_answer(Path(a.out), e, ctx)
             elif dist and Path(a.out).is_dir() and not isinstance(
                     e, (ConfigError, DivergenceError, TrainingInterrupted, KeyboardInterrupt, _Terminated)):
                 # a rank's own failure (not a refusal every rank met, nor a divergence the ranks decided together

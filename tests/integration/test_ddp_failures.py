@@ -18,12 +18,14 @@ import pytest
 # Rank 1 alone fails in its third training step, as a failure of its own would (its GPU out of memory, a bad
 # device): an exception, or the process killed outright (the kernel's OOM killer), which leaves no word behind; or it
 # hangs there (alive, stuck), noting when in $HANG_MARK; or before training, its GPU too small for the networks.
+# $FAILING_RANK=0 makes it rank 0 instead.
 WRAPPER = textwrap.dedent('''
     import os, signal, sys, time
-    if os.environ.get("RANK") == "1" and sys.argv[1] == "small-gpu":
+    failing = os.environ.get("FAILING_RANK", "1")
+    if os.environ.get("RANK") == failing and sys.argv[1] == "small-gpu":
         from wildgan.training import run
         run._device_memory = lambda device: 1
-    elif os.environ.get("RANK") == "1":
+    elif os.environ.get("RANK") == failing:
         from wildgan.training import loop
         real, calls = loop.StepRunner.iteration, []
         def iteration(self, *args, **kw):
@@ -38,7 +40,7 @@ WRAPPER = textwrap.dedent('''
                     # torchrun's SIGKILL, 30 s later, as a rank stuck in C code would)
                     signal.signal(signal.SIGTERM, signal.SIG_DFL)
                     time.sleep(600)
-                raise RuntimeError("rank 1 ran out of memory (simulated)")
+                raise RuntimeError(f"rank {failing} ran out of memory (simulated)")
             return real(self, *args, **kw)
         loop.StepRunner.iteration = iteration
     from wildgan.cli import main
@@ -126,6 +128,30 @@ def test_a_hung_rank_stops_the_job_after_the_dist_timeout(tmp_path: Path):
     waited = (run / "log.txt").stat().st_mtime - float(mark.read_text())
     assert 5.5 < waited < 20, waited
     print(f"\nrank 1 hung: rank 0 stopped {waited:.1f} s later (--dist-timeout 6 s); the job ended after {took:.1f} s")
+
+
+@pytest.mark.integration
+def test_a_hung_rank_0_is_told_by_the_rank_that_waited_for_it(tmp_path: Path):
+    """Rank 0, which writes the run and its `stopped:` line, stops answering in its third step (a stalled disk under a
+    checkpoint): rank 1's collective gives up after --dist-timeout and rank 1 says so in log.txt, the only word there
+    on how the job ended (torchrun then stops rank 0 with SIGTERM, and it writes nothing)."""
+    wrapper = tmp_path / "rank_0.py"
+    wrapper.write_text(WRAPPER)
+    run, mark = tmp_path / "run", tmp_path / "hung-at"
+    proc, took = _torchrun(wrapper, "hang", *TRAIN, "--data", str(_toy(tmp_path)), "--out", str(run),
+                           "--dist-timeout", "0.1", env={"HANG_MARK": str(mark), "FAILING_RANK": "0"})
+    ended = time.time() - float(mark.read_text())
+    assert proc.returncode != 0, proc.stderr[-3000:]
+    log = (run / "log.txt").read_text(encoding="utf-8").splitlines()
+    assert not any(s.startswith("stopped:") for s in log), log
+    assert log[-1].startswith("rank 1 of 2 stopped: no answer from another rank within 0.1 min (--dist-timeout): a "
+                              "rank hung, or worked alone longer than that (then give a larger --dist-timeout)"), log
+    assert "On rank 1: RuntimeError: " in log[-1] and "Timed out waiting 6000ms" in log[-1], log[-1]
+    assert not list(run.glob("rank-*-error.txt"))      # a timeout is not an error of rank 1's own
+    waited = (run / "log.txt").stat().st_mtime - float(mark.read_text())
+    assert 5.5 < waited < 20 and ended < 25, (waited, ended)
+    print(f"\nrank 0 hung: rank 1 said so {waited:.1f} s later (--dist-timeout 6 s); the job ended {ended:.1f} s after "
+          f"the hang, {took:.1f} s after it started")
 
 
 @pytest.mark.integration

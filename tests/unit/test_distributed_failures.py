@@ -18,8 +18,8 @@ import torch.distributed as tdist
 
 from wildgan.training import distributed as dist
 from wildgan.training.distributed import (DistContext, StartFailed, explain_failure, nccl_timeout_unenforced,
-                                          peer_failure, raised_in_collective, record_failure, sigterm_deferred,
-                                          timed_out)
+                                          peer_failure, raised_in_collective, record_failure, record_no_answer,
+                                          sigterm_deferred, start_together, timed_out)
 
 
 def _ctx(rank: int, job: str = "job-a") -> DistContext:
@@ -121,6 +121,73 @@ def test_a_timed_out_collective_is_told_as_a_hung_rank(tmp_path: Path):
         "no answer from another rank within 0.1 min (--dist-timeout): a rank hung, or worked alone longer than that "
         "(then give a larger --dist-timeout); torchrun's report on the terminal shows the ranks it had to stop with a "
         f"signal. On rank 0: {echo}")
+
+
+def _timeout_error() -> BaseException:
+    return _raised(tdist.DistError("[gloo/transport/tcp/unbound_buffer.cc:78] Timed out waiting 6000ms for recv "
+                                   "operation to complete"))
+
+
+def test_a_rank_whose_collective_timed_out_says_so_in_the_log(tmp_path: Path):
+    """Rank 0 hung (it writes no `stopped:` line, and torchrun's SIGTERM ends it without one): rank 1, which waited for
+    it in vain, leaves the log's last word, unless a rank of this job recorded an error of its own (the cause; the
+    timeout is then its noise). Neither rank 0 (its `stopped:` line says it) nor an error that is not a timeout."""
+    (tmp_path / "log.txt").write_text("training ...\n")
+    ctx = DistContext(rank=1, world=3, local_rank=1, device=torch.device("cpu"), backend="gloo", job="job-a",
+                      timeout_s=6.0)
+    hung = _timeout_error()
+    assert record_no_answer(tmp_path, hung, ctx)
+    line = ("rank 1 of 3 stopped: no answer from another rank within 0.1 min (--dist-timeout): a rank hung, or worked "
+            "alone longer than that (then give a larger --dist-timeout); torchrun's report on the terminal shows the "
+            f"ranks it had to stop with a signal. On rank 1: DistError: {hung}")
+    assert (tmp_path / "log.txt").read_text().splitlines() == ["training ...", line]
+    try:                                       # torchrun's SIGTERM while the timeout was handled: still its line
+        try:
+            raise hung
+        except Exception:
+            raise KeyboardInterrupt
+    except KeyboardInterrupt as e:
+        assert record_no_answer(tmp_path, e, ctx)
+    assert (tmp_path / "log.txt").read_text().splitlines()[-1] == line
+
+    (tmp_path / "log.txt").write_text("")
+    assert not record_no_answer(tmp_path, hung, _ctx(0))
+    assert not record_no_answer(tmp_path, _collective_error(), ctx)           # a peer gone: told by its record or rank 0
+    assert not record_no_answer(tmp_path, _raised(RuntimeError("timed out reading the data")), ctx)     # its own
+    assert not record_no_answer(tmp_path / "nothere", hung, ctx) and not (tmp_path / "nothere").exists()
+    record_failure(tmp_path, _raised(RuntimeError("CUDA out of memory")), DistContext(
+        rank=2, world=3, local_rank=2, device=torch.device("cpu"), backend="gloo", job="job-a"))
+    (tmp_path / "log.txt").write_text("")
+    assert not record_no_answer(tmp_path, hung, ctx)                          # rank 2's own error is the cause
+    assert record_no_answer(tmp_path, hung, DistContext(rank=1, world=3, local_rank=1, device=torch.device("cpu"),
+                                                        backend="gloo", job="job-b", timeout_s=6.0))  # an earlier job's
+    assert (tmp_path / "log.txt").read_text().startswith("rank 1 of 3 stopped: no answer from another rank")
+
+
+def test_a_rank_that_waited_in_vain_for_rank_0s_start_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """start_together's agreement timed out (rank 0 stuck reading the data or the run folder): rank 1, which started,
+    says so in log.txt; one that failed itself raises its own error, as before, without the line."""
+    hung = _timeout_error()
+
+    def gather(*args, **kw):
+        raise hung
+
+    monkeypatch.setattr(tdist, "all_gather_object", gather)
+    (tmp_path / "log.txt").write_text("")
+    ctx = DistContext(rank=1, world=2, local_rank=1, device=torch.device("cpu"), backend="gloo", job="j",
+                      timeout_s=6.0)
+    with pytest.raises(tdist.DistError):
+        start_together(ctx, lambda: "started", tmp_path)
+    assert (tmp_path / "log.txt").read_text().startswith("rank 1 of 2 stopped: no answer from another rank within "
+                                                         "0.1 min (--dist-timeout)")
+
+    def refuse() -> None:
+        raise RuntimeError("no such data")
+
+    (tmp_path / "log.txt").write_text("")
+    with pytest.raises(RuntimeError, match="no such data"):
+        start_together(ctx, refuse, tmp_path)
+    assert (tmp_path / "log.txt").read_text() == ""
 
 
 def test_a_rank_that_could_not_start_is_named_without_an_echo_of_rank_0(tmp_path: Path):

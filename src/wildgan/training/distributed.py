@@ -306,8 +306,9 @@ def record_failure(run_dir: Path, exc: BaseException, ctx: DistContext) -> Path 
     Writes RUN/rank-R-error.txt (the traceback and the job it is from) and appends one line to RUN/log.txt,
     `rank R of W stopped: Type: message (traceback in ...)`. Call it before leaving the process group: the peers'
     collectives fail only once this rank's sockets close, so rank 0 finds the record when it looks. An error raised in
-    a collective is skipped (another rank's failure seen from here), as is rank 0. Returns the file written, if any;
-    never raises (a record that cannot be written must not hide the error it records)."""
+    a collective is skipped (another rank's failure seen from here; one that timed out is record_no_answer's), as is
+    rank 0. Returns the file written, if any; never raises (a record that cannot be written must not hide the error it
+    records)."""
     if ctx.rank == 0 or raised_in_collective(exc):
         return None
     run_dir = Path(run_dir)
@@ -356,6 +357,31 @@ def _no_answer(timeout_s: float) -> str:
     return (f"no answer from another rank within {timeout_s / 60:g} min (--dist-timeout): a rank hung, or worked alone "
             f"longer than that (then give a larger --dist-timeout); torchrun's report on the terminal shows the ranks "
             f"it had to stop with a signal")
+
+
+def record_no_answer(run_dir: Path, exc: BaseException, ctx: DistContext) -> bool:
+    """On a rank other than 0 whose collective timed out (`exc`, see timed_out): one line in RUN/log.txt, `rank R of
+    W stopped: no answer from another rank within N min (--dist-timeout) ...`, unless a rank of this job recorded an
+    error of its own there (record_failure), which is then the cause and this timeout its noise. Returns whether the
+    line was written; never raises.
+
+    Why: when rank 0 hangs (alive but stuck: a stalled disk under a checkpoint) it never writes its `stopped:` line,
+    and torchrun's SIGTERM, sent once a waiting rank gives up and exits, ends it without a word (a rank stuck in C
+    code waits on until the SIGKILL, 30 s later). Without this line log.txt ended with training going on. Each rank
+    that timed out writes its own line (with more than 2 ranks, several may): the ranks named in them are the ones
+    that waited, so the hung rank is among those not named."""
+    if ctx.rank == 0 or ctx.world <= 1 or not timed_out(exc):
+        return False
+    run_dir = Path(run_dir)
+    try:
+        if not run_dir.is_dir() or other_ranks_failures(run_dir, ctx):
+            return False
+        cause = _collective_error(exc)
+        append_line(run_dir / "log.txt", f"rank {ctx.rank} of {ctx.world} stopped: {_no_answer(ctx.timeout_s)}. "
+                                         f"On rank {ctx.rank}: {_one_line(cause if cause is not None else exc)}")
+    except Exception:          # the timeout still goes up, and torchrun reports it
+        return False
+    return True
 
 
 def explain_failure(run_dir: Path, ctx: DistContext, exc: BaseException) -> str:
@@ -428,9 +454,11 @@ def start_together(ctx: DistContext, setup: Callable[[], _T], run_dir: Path) -> 
         tdist.all_gather_object(said, None if error is None else _one_line(error), group=ctx.ctrl_group)
     except Exception as e:
         # a rank ended before it could say (killed while it read the data): told as in training, then own error first
-        if ctx.is_main and error is None and Path(run_dir).is_dir():
-            with sigterm_deferred():
+        with sigterm_deferred():
+            if ctx.is_main and error is None and Path(run_dir).is_dir():
                 append_line(Path(run_dir) / "log.txt", f"stopped: {explain_failure(Path(run_dir), ctx, e)}")
+            elif error is None:
+                record_no_answer(Path(run_dir), e, ctx)       # rank 0 hung while it started (a stalled disk)
         shutdown(together=False)
         if error is not None:
             raise error from None
