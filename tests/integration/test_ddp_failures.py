@@ -148,6 +148,8 @@ def test_a_hung_rank_0_is_told_by_the_rank_that_waited_for_it(tmp_path: Path):
                               "rank hung, or worked alone longer than that (then give a larger --dist-timeout)"), log
     assert "On rank 1: RuntimeError: " in log[-1] and "Timed out waiting 6000ms" in log[-1], log[-1]
     assert not list(run.glob("rank-*-error.txt"))      # a timeout is not an error of rank 1's own
+    # ... but a note of it, for rank 0 to read if it was only slow (and woke to find rank 1 gone)
+    assert (run / "rank-1-timeout.txt").read_text(encoding="utf-8").splitlines()[0] == log[-1]
     waited = (run / "log.txt").stat().st_mtime - float(mark.read_text())
     assert 5.5 < waited < 20 and ended < 25, (waited, ended)
     print(f"\nrank 0 hung: rank 1 said so {waited:.1f} s later (--dist-timeout 6 s); the job ended {ended:.1f} s after "

@@ -164,6 +164,25 @@ def test_a_rank_whose_collective_timed_out_says_so_in_the_log(tmp_path: Path):
     assert (tmp_path / "log.txt").read_text().startswith("rank 1 of 3 stopped: no answer from another rank")
 
 
+def test_a_rank_0_that_was_only_slow_says_the_timeout_was_too_short(tmp_path: Path):
+    """Rank 0 worked alone longer than --dist-timeout (not hung): rank 1 gave up and left; rank 0 woke to a closed
+    connection. Its line said a peer vanished without a word, under rank 1's 'no answer' line: a contradiction that hid
+    the cause, a timeout too short for the work."""
+    (tmp_path / "log.txt").write_text("")
+    ctx1 = DistContext(rank=1, world=2, local_rank=1, device=torch.device("cpu"), backend="gloo", job="job-a",
+                       timeout_s=6.0)
+    assert record_no_answer(tmp_path, _timeout_error(), ctx1)
+    ctx0 = DistContext(rank=0, world=2, local_rank=0, device=torch.device("cpu"), backend="gloo", job="job-a",
+                       timeout_s=6.0)
+    echo = _collective_error()
+    assert explain_failure(tmp_path, ctx0, echo) == (
+        "rank 1 of 2 gave up waiting for rank 0 after 0.1 min (--dist-timeout) and stopped, while rank 0 worked alone "
+        f"for longer (a checkpoint write, a slow disk?): give a larger --dist-timeout. On rank 0: {echo}")
+    # an earlier job's note is not this job's cause
+    other = DistContext(rank=0, world=2, local_rank=0, device=torch.device("cpu"), backend="gloo", job="job-b")
+    assert explain_failure(tmp_path, other, echo).startswith("another rank of the job stopped or hung")
+
+
 def test_a_rank_that_waited_in_vain_for_rank_0s_start_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """start_together's agreement timed out (rank 0 stuck reading the data or the run folder): rank 1, which started,
     says so in log.txt; one that failed itself raises its own error, as before, without the line."""

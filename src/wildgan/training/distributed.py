@@ -47,7 +47,7 @@ from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
 
 from ..config import NetConfig
 from ..errors import WildganError, warn_user
-from ..fileio import append_line
+from ..fileio import append_line, atomic_write_text
 
 _CTX: "DistContext | None" = None
 _BUCKET_BYTES = 64 * 2**20
@@ -218,8 +218,8 @@ def nccl_timeout_unenforced(env: Any) -> str | None:
 
 def shutdown(together: bool = True) -> None:
     """Leave the process group: every rank together (unless `together` is False: after an error, when a peer may
-    never arrive and waiting would hang the job instead of letting torchrun stop it), then the groups' threads and sockets freed while the interpreter
-    is still whole.
+    never arrive and waiting would hang the job instead of letting torchrun stop it), then the groups' threads and
+    sockets freed while the interpreter is still whole.
 
     Why: a rank that tore its gloo pairs down while its peer was still finishing the last collective, or a group
     object freed only at interpreter exit, can abort the peer ("terminate called without an active exception",
@@ -238,6 +238,9 @@ def shutdown(together: bool = True) -> None:
 
 
 FAILURE_FILE = "rank-{rank}-error.txt"
+# record_no_answer's note that rank R gave up waiting: rank 0, if it was only slow (not hung), reads it and says that
+# the --dist-timeout was too short, rather than that a peer vanished without a word
+TIMEOUT_FILE = "rank-{rank}-timeout.txt"
 _TORCH_DISTRIBUTED = os.path.dirname(os.path.abspath(tdist.__file__)) + os.sep
 
 
@@ -315,24 +318,26 @@ def record_failure(run_dir: Path, exc: BaseException, ctx: DistContext) -> Path 
     path = run_dir / FAILURE_FILE.format(rank=ctx.rank)
     summary = _one_line(exc)
     try:
-        from ..fileio import atomic_write_text
-
         tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         line = f"rank {ctx.rank} of {ctx.world} stopped: {summary}"
-        # (the job and time lines are other_ranks_failures'; the first line is the one log.txt gets)
-        atomic_write_text(path, f"{line}\njob: {ctx.job}\ntime: {time.time():.6f} "
-                                f"({time.strftime('%Y-%m-%d %H:%M:%S')}, pid {os.getpid()} on {socket.gethostname()})"
-                                f"\n\n{tb}")
+        _write_record(path, line, ctx, tb)
         append_line(run_dir / "log.txt", f"{line} (traceback in {path})")
     except Exception:          # e.g. a full disk: the error being recorded still goes up, and torchrun reports it
         return None
     return path
 
 
-def other_ranks_failures(run_dir: Path, ctx: DistContext) -> list[tuple[int, str, Path]]:
-    """(rank, one-line error, file) of each record_failure of this job's other ranks in run_dir, earliest first."""
+def _write_record(path: Path, line: str, ctx: DistContext, detail: str = "") -> None:
+    """A rank's record in the run folder: its log line, then the job and time lines other_ranks_failures reads."""
+    atomic_write_text(path, f"{line}\njob: {ctx.job}\ntime: {time.time():.6f} ({time.strftime('%Y-%m-%d %H:%M:%S')}, "
+                            f"pid {os.getpid()} on {socket.gethostname()})\n\n{detail}")
+
+
+def other_ranks_failures(run_dir: Path, ctx: DistContext, name: str = FAILURE_FILE) -> list[tuple[int, str, Path]]:
+    """(rank, one-line error, file) of each record_failure of this job's other ranks in run_dir, earliest first
+    (name=TIMEOUT_FILE: each record_no_answer's instead)."""
     found: list[tuple[float, int, str, Path]] = []
-    for path in Path(run_dir).glob(FAILURE_FILE.format(rank="*")):
+    for path in Path(run_dir).glob(name.format(rank="*")):
         try:
             rank = int(path.name.split("-")[1])
             head = path.read_text(encoding="utf-8", errors="replace").split("\n", 3)
@@ -377,8 +382,10 @@ def record_no_answer(run_dir: Path, exc: BaseException, ctx: DistContext) -> boo
         if not run_dir.is_dir() or other_ranks_failures(run_dir, ctx):
             return False
         cause = _collective_error(exc)
-        append_line(run_dir / "log.txt", f"rank {ctx.rank} of {ctx.world} stopped: {_no_answer(ctx.timeout_s)}. "
-                                         f"On rank {ctx.rank}: {_one_line(cause if cause is not None else exc)}")
+        line = (f"rank {ctx.rank} of {ctx.world} stopped: {_no_answer(ctx.timeout_s)}. On rank {ctx.rank}: "
+                f"{_one_line(cause if cause is not None else exc)}")
+        _write_record(run_dir / TIMEOUT_FILE.format(rank=ctx.rank), line, ctx)
+        append_line(run_dir / "log.txt", line)
     except Exception:          # the timeout still goes up, and torchrun reports it
         return False
     return True
@@ -401,6 +408,13 @@ def explain_failure(run_dir: Path, ctx: DistContext, exc: BaseException) -> str:
         return f"rank {rank} of {ctx.world} failed{more}: {what} (traceback in {path}); then on rank 0: {own}"
     if timed_out(exc):
         return f"{_no_answer(ctx.timeout_s)}. On rank 0: {own}"
+    gave_up = other_ranks_failures(run_dir, ctx, TIMEOUT_FILE) if raised_in_collective(exc) else []
+    if gave_up:
+        # rank 0 was slow, not hung (it is here to say so): the peers' wait ran out while it worked alone
+        rank = gave_up[0][0]
+        return (f"rank {rank} of {ctx.world} gave up waiting for rank 0 after {ctx.timeout_s / 60:g} min "
+                f"(--dist-timeout) and stopped, while rank 0 worked alone for longer (a checkpoint write, a slow "
+                f"disk?): give a larger --dist-timeout. On rank 0: {own}")
     if raised_in_collective(exc):
         return (f"another rank of the job stopped or hung, leaving no error in {run_dir} (killed: out of memory, a "
                 f"signal?); torchrun's report on the terminal names the rank and its exit code. On rank 0: {own}")

@@ -581,7 +581,8 @@ def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, 
         # evaluations on other data (RUN/eval-*/, see evaluation.run.evaluation_dir) belong to the old networks too
         others = sorted(p.name for p in run_dir.glob("eval-*") if p.is_dir() and (p / "eval.json").is_file())
         # the tracebacks a failed rank left (training.distributed.record_failure) are of the old job's failure
-        others += sorted(p.name for p in run_dir.glob("rank-*-error.txt") if p.is_file())
+        others += sorted(p.name for p in run_dir.glob("rank-*-*.txt") if p.is_file()
+                         and p.name.endswith(("-error.txt", "-timeout.txt")))
         for name in (*RUN_OUTPUTS, *others):
             path = run_dir / name
             if path.is_dir():
