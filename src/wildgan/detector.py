@@ -1031,7 +1031,7 @@ class Detector:
         from .config import DataConfig
         from .data import AnomalySplit, build_split, conversion_opts
         from .scoring.run import load_model
-        from .training.run import train_run
+        from .training.run import check_lock_free, train_run
 
         self._validate()
         if resume and self.run_dir is None:
@@ -1047,6 +1047,10 @@ class Detector:
         if self.threshold != "f1" and (X_val is not None or y_val is not None):
             warn_user(f"X_val / y_val are used by threshold='f1' only; threshold={self.threshold!r} takes its "
                       f"threshold from the training scores and ignores them")
+        if self.run_dir is not None:
+            # a run_dir another process is training in: said now, not after the images are decoded (minutes for a
+            # large folder); train_run's lock is still what keeps it out
+            check_lock_free(Path(self.run_dir))
         if isinstance(X, DataConfig):
             data_cfg = replace(X, resolution=X.resolution or self.resolution, channels=X.channels or self.channels)
             split = build_split(data_cfg)

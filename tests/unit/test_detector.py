@@ -1514,3 +1514,22 @@ def test_a_fit_on_a_folder_records_where_and_how_it_read_it(x_train, tmp_path, m
     Detector(run_dir="run2", **{**TINY, "total_kimg": 0.02}).fit("tree")
     replay = build_split(read_run_config(tmp_path / "run2").data)
     assert len(replay.train_x) == 40
+
+
+def test_fit_into_a_run_dir_in_use_is_refused_before_the_data_is_decoded(tmp_path, monkeypatch) -> None:
+    # the lock refused it only in train_run, after a DataConfig's images (or a folder's files) had been decoded
+    import wildgan.data
+    from wildgan.config import DataConfig
+    from wildgan.data.readers import default_sample_path
+    from wildgan.errors import ConfigError
+    from wildgan.training.run import run_lock
+
+    monkeypatch.setattr(wildgan.data, "build_split", lambda *a, **k: pytest.fail("the data was decoded first"))
+    run = tmp_path / "run"
+    run.mkdir()
+    det = Detector(preset="tiny", run_dir=str(run), total_kimg=0.01)
+    with run_lock(run):
+        for X in (DataConfig(data=str(default_sample_path()), dataset="mnist", normal=("0",)),
+                  str(default_sample_path())):
+            with pytest.raises(ConfigError, match=rf"{run} is in use by another wildgan process"):
+                det.fit(X)
