@@ -627,6 +627,15 @@ def _train_setup(a: argparse.Namespace, ctx: Any) -> tuple[Any, Any]:
     return cfg, split
 
 
+def _data_path_if_valid(a: argparse.Namespace) -> str | None:
+    """The data path the config will record, for the --out checks made before the data is read; None when it does
+    not resolve (the reading of the data then says what is wrong with it)."""
+    try:
+        return absolute_data_path(a.data, a.dataset)
+    except WildganError:
+        return None
+
+
 def cmd_train(a: argparse.Namespace) -> int:
     from .config import run_config_to_dict
     from .training.run import check_lock_free, check_out_dir, kimg_text, train_run
@@ -644,10 +653,7 @@ def cmd_train(a: argparse.Namespace) -> int:
         # what --out alone refuses, before the data is decoded (minutes for a large folder, wasted by a refusal after
         # it); check_run_dir (in _train_setup) adds what needs the config, whose resolution and channels come from the
         # data.
-        try:
-            data = absolute_data_path(a.data, a.dataset)
-        except WildganError:
-            data = None                           # bad data is reported by the reading of it
+        data = _data_path_if_valid(a)
 
         def check_out() -> None:
             if ctx is None or ctx.is_main:
@@ -1400,11 +1406,7 @@ def cmd_study(a: argparse.Namespace) -> int:
     # adds what needs the base config, whose resolution and channels come from the data. A folder another study
     # process holds first; run_study's lock on it stays the guarantee.
     check_lock_free(Path(a.out))
-    try:
-        data = absolute_data_path(a.data, a.dataset)
-    except WildganError:
-        data = None                               # bad data is reported by the reading of it
-    check_study_out_dir(Path(a.out), data)
+    check_study_out_dir(Path(a.out), _data_path_if_valid(a))
     from .data.readers import detect_format, is_pile, npz_has_labels, resolve_data_root
 
     root = resolve_data_root(a.data, a.dataset)

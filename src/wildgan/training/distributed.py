@@ -402,23 +402,27 @@ def explain_failure(run_dir: Path, ctx: DistContext, exc: BaseException) -> str:
     others = other_ranks_failures(run_dir, ctx)
     if others:
         rank, what, path = others[0]
-        more = f" (and {len(others) - 1} other rank{'s' if len(others) > 2 else ''})" if len(others) > 1 else ""
+        more = _and_others(len(others))
         if isinstance(exc, StartFailed):       # rank 0 itself was fine: it has no error of its own to add
             return f"rank {rank} of {ctx.world} could not start{more}: {what} (traceback in {path})"
         return f"rank {rank} of {ctx.world} failed{more}: {what} (traceback in {path}); then on rank 0: {own}"
     if timed_out(exc):
         return f"{_no_answer(ctx.timeout_s)}. On rank 0: {own}"
-    gave_up = other_ranks_failures(run_dir, ctx, TIMEOUT_FILE) if raised_in_collective(exc) else []
+    if not raised_in_collective(exc):
+        return own
+    gave_up = other_ranks_failures(run_dir, ctx, TIMEOUT_FILE)
     if gave_up:
         # rank 0 was slow, not hung (it is here to say so): the peers' wait ran out while it worked alone
-        rank = gave_up[0][0]
-        return (f"rank {rank} of {ctx.world} gave up waiting for rank 0 after {ctx.timeout_s / 60:g} min "
+        return (f"rank {gave_up[0][0]} of {ctx.world} gave up waiting for rank 0 after {ctx.timeout_s / 60:g} min "
                 f"(--dist-timeout) and stopped, while rank 0 worked alone for longer (a checkpoint write, a slow "
                 f"disk?): give a larger --dist-timeout. On rank 0: {own}")
-    if raised_in_collective(exc):
-        return (f"another rank of the job stopped or hung, leaving no error in {run_dir} (killed: out of memory, a "
-                f"signal?); torchrun's report on the terminal names the rank and its exit code. On rank 0: {own}")
-    return own
+    return (f"another rank of the job stopped or hung, leaving no error in {run_dir} (killed: out of memory, a "
+            f"signal?); torchrun's report on the terminal names the rank and its exit code. On rank 0: {own}")
+
+
+def _and_others(n: int) -> str:
+    """' (and N other rank(s))' after the first of n ranks named, else ''."""
+    return f" (and {n - 1} other rank{'s' if n > 2 else ''})" if n > 1 else ""
 
 
 def peer_failure(exc: BaseException, rank: int, timeout_s: float) -> str | None:
@@ -481,8 +485,7 @@ def start_together(ctx: DistContext, setup: Callable[[], _T], run_dir: Path) -> 
     if not failed:
         return result  # type: ignore[return-value]
     rank, what = failed[0]
-    more = f" (and {len(failed) - 1} other rank{'s' if len(failed) > 2 else ''})" if len(failed) > 1 else ""
-    stop = StartFailed(f"rank {rank} of {ctx.world} could not start{more}: {what}")
+    stop = StartFailed(f"rank {rank} of {ctx.world} could not start{_and_others(len(failed))}: {what}")
     if said[0] is None:                        # (the same on every rank: all of them take this branch, or none)
         if error is not None:
             record_failure(Path(run_dir), error, ctx)
