@@ -26,7 +26,7 @@ from safetensors.torch import load_file, save_file
 
 from .config import DETECTOR_KIND, FANOGAN_KIND, NETWORKS_KIND, TRAIN_STATE_KIND  # noqa: F401  (re-exported)
 from .errors import CheckpointError
-from .fileio import atomic_write_bytes, atomic_write_text, file_digest  # noqa: F401  (re-exported)
+from .fileio import atomic_write_bytes, atomic_write_text, file_digest, version_state  # noqa: F401  (re-exported)
 
 FORMAT_VERSION = 1
 _PICKLE_MAGIC = (b"\x80", b"PK\x03\x04")  # pickle protocol 2+ and torch.save zip archives
@@ -142,13 +142,13 @@ def read_meta(path: Path) -> dict[str, Any]:
     if not isinstance(meta, dict) or meta.get("format") != "wildgan":
         raise CheckpointError(f"{meta_path}: not a wildgan checkpoint (missing format marker)")
     version = meta.get("format_version")
-    whole = isinstance(version, int) and not isinstance(version, bool)
-    if whole and version > FORMAT_VERSION:
+    state = version_state(version, FORMAT_VERSION)
+    if state == "newer":
         from . import __version__
 
         raise NewerFormatError(f"{meta_path}: written by a newer wildgan (checkpoint format_version {version}; "
                                f"wildgan {__version__} reads {FORMAT_VERSION}): upgrade wildgan to load it")
-    if not whole or version != FORMAT_VERSION:
+    if state != "ok":
         # every wildgan has written it (a whole number): anything else here is a damaged or hand-edited file
         raise CheckpointError(f"{meta_path}: bad checkpoint format_version {version!r} (a whole number expected; "
                               f"this wildgan reads {FORMAT_VERSION}): the metadata is damaged")

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from .errors import ConfigError
+from .fileio import version_state
 
 T = TypeVar("T")
 
@@ -496,10 +497,11 @@ def check_run_config_version(d: dict[str, Any]) -> None:
         # written before the field existed, in the layout that became version 1: read as version 1
         return
     v = d["format_version"]
-    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+    state = version_state(v, RUN_CONFIG_VERSION)
+    if state == "damaged":
         raise ConfigError(f"format_version must be a whole number >= 1, got {v!r}: the file is damaged (restore it, "
                           f"or compare it with config.yaml)")
-    if v > RUN_CONFIG_VERSION:
+    if state == "newer":
         from . import __version__
 
         raise ConfigError(f"written by a newer wildgan (run config format_version {v}; wildgan {__version__} reads "

@@ -67,7 +67,7 @@ import numpy as np
 from .config import DETECTOR_KIND, RUN_METHODS, SCORE_NAMES, own_score
 from .data.transforms import MAX_AUTO_RESOLUTION  # largest automatic resolution, as the CLI's
 from .errors import CheckpointError, ConfigError, DataError, TrainingInterrupted, WildganError, warn_user
-from .fileio import append_line, append_log_line
+from .fileio import append_line, append_log_line, version_state
 from .thresholds import (RULES, Threshold, check_val_labels, fit_threshold, rank_proba, run_threshold,  # noqa: F401
                          threshold_columns)
 
@@ -1724,14 +1724,14 @@ def _check_detector_format_version(meta: dict[str, Any], path: Path) -> None:
     detector_format_version."""
     # a Detector saved before the field existed has the layout of version 1 (it was added without changing any other)
     version = meta.get("detector_format_version", 1)
-    whole = isinstance(version, int) and not isinstance(version, bool)
-    if whole and version > DETECTOR_FORMAT_VERSION:
+    state = version_state(version, DETECTOR_FORMAT_VERSION)
+    if state == "newer":
         from . import __version__
 
         raise CheckpointError(f"{path}: a Detector saved by a newer wildgan (detector_format_version {version}; "
                               f"wildgan {__version__} reads up to {DETECTOR_FORMAT_VERSION}): upgrade wildgan to load "
                               f"it")
-    if not whole or version < 1:
+    if state == "damaged":
         raise CheckpointError(f"{path}: bad detector_format_version {version!r} (a whole number from 1 expected; this "
                               f"wildgan reads up to {DETECTOR_FORMAT_VERSION}): the metadata is damaged")
 

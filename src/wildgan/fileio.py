@@ -116,3 +116,12 @@ def append_log_line(path: Path, line: str) -> None:
         append_line(path, line)
     except OSError:
         pass
+
+
+def version_state(version: object, current: int) -> str:
+    """How a file's format version reads to a wildgan that reads versions 1 to `current`: "ok", "newer" (written by
+    a newer wildgan: ask for an upgrade, never read it as damaged) or "damaged" (not a whole number from 1: every
+    wildgan wrote one). One rule for the checkpoint, run config and Detector versions; their messages are their own."""
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        return "damaged"
+    return "newer" if version > current else "ok"

@@ -36,3 +36,10 @@ def test_a_log_line_that_cannot_be_written_is_not_an_error(tmp_path: Path) -> No
     append_line(tmp_path / "log.txt", "one\n")
     append_line(tmp_path / "log.txt", "two")
     assert (tmp_path / "log.txt").read_text() == "one\ntwo\n"
+
+
+def test_version_state() -> None:
+    from wildgan.fileio import version_state
+
+    assert [version_state(v, 2) for v in (1, 2, 3)] == ["ok", "ok", "newer"]
+    assert {version_state(v, 2) for v in (0, -1, True, 1.0, "1", None)} == {"damaged"}
