@@ -16,6 +16,7 @@ import argparse
 import os
 import time
 
+import wildgan.data.decode_pool as P
 import wildgan.data.readers as R
 
 
@@ -27,7 +28,7 @@ def main() -> None:
     ap.add_argument("--per-chunk-pools", action="store_true")
     a = ap.parse_args()
     if a.per_chunk_pools:
-        R.CHUNK_POOL_MIN_BYTES = 1
+        P.CHUNK_POOL_MIN_BYTES = 1
     files = R.list_image_files([a.data])
     chunks = [range(i, min(i + a.chunk, len(files))) for i in range(0, len(files), a.chunk)]
     t = time.perf_counter()

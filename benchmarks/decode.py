@@ -49,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
 
     from wildgan.data import load_images
-    from wildgan.data.readers import decode_workers, list_image_files
+    from wildgan.data.decode_pool import decode_workers
+    from wildgan.data.readers import list_image_files
 
     if a.data and Path(a.data).is_file():
         from wildgan.data.download import unpack_cached

@@ -1,10 +1,10 @@
 #!/usr/bin/env python
-"""Reading large JPEGs for a small resolution: decoded at a reduced scale (the draft, data.readers.JPEG_DRAFT_GAP)
+"""Reading large JPEGs for a small resolution: decoded at a reduced scale (the draft, data.image_decode.JPEG_DRAFT_GAP)
 against decoded whole and then shrunk. Per resolution: ms per photo both ways, the speed-up, and how far the pixels
 are apart (mean / 99th percentile / largest absolute difference, in levels of 255).
 
 Each way reads the same generated photos with load_images in this process (one decoding process, so the times are
-one core's), best of --repeat. "whole" is the reader with the draft switched off (readers._DRAFT_FORMATS emptied),
+one core's), best of --repeat. "whole" is the reader with the draft switched off (image_decode._DRAFT_FORMATS emptied),
 otherwise the same code: the one conversion, the same resampling. Also times the Detector's reading of the photos
 (to_images), which shrinks them the same way.
 
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import numpy as np
 
-    import wildgan.data.readers as R
+    import wildgan.data.image_decode as D
     from wildgan.data import load_images
     from wildgan.detector import to_images
 
@@ -74,12 +74,12 @@ def main(argv: list[str] | None = None) -> int:
             for res in (int(r) for r in a.res.split(",")):
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")          # (the centre-crop note)
-                    kept = R._DRAFT_FORMATS
+                    kept = D._DRAFT_FORMATS
                     try:
-                        R._DRAFT_FORMATS = ()
+                        D._DRAFT_FORMATS = ()
                         t_whole, (x_whole, _) = timed(lambda: load_images([folder], res, 3), a.repeat)
                     finally:
-                        R._DRAFT_FORMATS = kept
+                        D._DRAFT_FORMATS = kept
                     t_draft, (x_draft, _) = timed(lambda: load_images([folder], res, 3), a.repeat)
                     t_det, (x_det, _) = timed(lambda: to_images(folder, resolution=res), a.repeat)
                 d = np.abs(x_draft.astype(np.int16) - x_whole)

@@ -928,7 +928,8 @@ def _peer_failures_told(cmd: Callable[[argparse.Namespace], int]) -> Callable[[a
 
 @_peer_failures_told
 def cmd_score(a: argparse.Namespace) -> int:
-    from .data.readers import detect_format, is_dataset_file, is_pile, npz_has_labels
+    from .data.dataset_files import npz_has_labels
+    from .data.readers import detect_format, is_dataset_file, is_pile
     from .evaluation.run import split_for_run
     from .scoring.run import load_model, read_split_info, scores_csv_text, write_scores_csv
     from .thresholds import check_threshold_args
@@ -1407,7 +1408,8 @@ def cmd_study(a: argparse.Namespace) -> int:
     # process holds first; run_study's lock on it stays the guarantee.
     check_lock_free(Path(a.out))
     check_study_out_dir(Path(a.out), _data_path_if_valid(a))
-    from .data.readers import detect_format, is_pile, npz_has_labels, resolve_data_root
+    from .data.dataset_files import npz_has_labels
+    from .data.readers import detect_format, is_pile, resolve_data_root
 
     root = resolve_data_root(a.data, a.dataset)
     fmt = detect_format(root) if root.exists() else None
@@ -1782,7 +1784,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         warnings.formatwarning = lambda msg, cat, *args, **kw: (  # type: ignore[assignment]
             f"wildgan: warning{tag}: {msg}\n" if issubclass(cat, UserWarning) else f"{cat.__name__}: {msg}\n")
     saved_term = _on_sigterm()
-    # image files are decoded by a pool of processes (data.readers.decode_workers): the command's own main module is
+    # image files are decoded by a pool of processes (data.decode_pool.decode_workers): the command's own main module is
     # safe to import again in them, unlike an arbitrary user script (the library default is one process)
     saved_workers = os.environ.get("WILDGAN_DECODE_WORKERS")
     os.environ.setdefault("WILDGAN_DECODE_WORKERS", "auto")

@@ -154,7 +154,7 @@ def input_float_range(X: Any) -> str | None:
 def _array_batch(a: Any, name: str, depth16: str, float_range: str | None = None,
                  stats: dict[str, Any] | None = None) -> np.ndarray:
     """An image batch (numpy / torch, NHW, NHWC or NCHW) -> uint8 NHWC at its own size. Floats are read in
-    float_range (None: guessed from this batch). stats: decode statistics (data.readers.warn_decode_stats)."""
+    float_range (None: guessed from this batch). stats: decode statistics (data.imageset.warn_decode_stats)."""
     from .data.transforms import array_to_uint8
 
     arr = _to_numpy(a)
@@ -268,7 +268,7 @@ class _ImageList(list):
         then to res would round twice, and would even enlarge a strip whose short side is below the limit)."""
         if res == self.limit:
             return
-        from .data.readers import read_image
+        from .data.image_decode import read_image
 
         for i, f in self.shrunk.items():
             self[i] = _shrink(read_image(f, depth16, reduce_for=res), res, fit, channels)
@@ -308,7 +308,7 @@ def _files_to_items(files: list[Path], depth16: str, skip_bad: bool, stats: dict
     8.6 MiB, at 256 px 0.19 MiB). The caller passes the largest resolution it can end at; when it ends at a smaller
     one, _ImageList.refit reads those files again. Either way the pixels are those of reading the file for the final
     size (read_image_sized: a large JPEG at a reduced scale), as training and scoring read it."""
-    from .data.readers import read_image_sized
+    from .data.image_decode import read_image_sized
 
     items = _ImageList(limit)
     ids: list[str] = []
@@ -338,13 +338,13 @@ def _decode_items(X: Any, depth16: str, image_shapes: Sequence[Sequence[int]] | 
     say it is one image. skip_bad: unreadable image files (and PIL images) are left out with a warning naming them
     (their ids are absent from the returned ids), instead of a DataError. float_range: the range of float pixels
     (None: guessed from all the floats of X together, see input_float_range). stats: a dict that collects the decode
-    statistics for the caller to warn about (fit: data.readers.warn_decode_stats); None: images to score, warned
+    statistics for the caller to warn about (fit: data.imageset.warn_decode_stats); None: images to score, warned
     about here (only what every read loses: 16-bit colour files, later pages). limit, fit, channels: image files
     larger than `limit` px are shrunk while they are read (see _files_to_items; the caller calls _refit once it knows
     the resolution); their sizes as read are kept in the returned list's `native` (_shapes gives them for any
     return value)."""
     if stats is None:
-        from .data.readers import warn_decode_stats
+        from .data.imageset import warn_decode_stats
 
         stats = {}
         out = _decode_items(X, depth16, image_shapes, skip_bad, float_range, stats, limit, fit, channels)
@@ -353,7 +353,7 @@ def _decode_items(X: Any, depth16: str, image_shapes: Sequence[Sequence[int]] | 
     float_range = float_range or input_float_range(X)
     from PIL import Image
 
-    from .data.readers import decode_pil
+    from .data.image_decode import decode_pil
 
     if isinstance(X, (str, Path)):
         from .data.readers import is_dataset_file
@@ -458,7 +458,7 @@ def to_images(X: Any, resolution: int | None = None, channels: int | None = None
     (see read_3d); without them a 3-D array is a batch [N, H, W]. skip_bad: unreadable files are left out, each
     named in a warning (their ids are absent from the returned ids). float_range: '[0,1]' | '[-1,1]' | '[0,255]'
     for float pixels (None: guessed from all the floats of X together). native_sides: the [shortest, longest] side
-    of a model's training images: images far off that scale are warned about (data.readers.scale_warning).
+    of a model's training images: images far off that scale are warned about (data.imageset.scale_warning).
     trained_on: 'gray' | 'colour' when a model's training images were all of that kind: images of the other kind
     are warned about (data.readers.channel_warning)."""
     x, ids = _decode_items(X, depth16, image_shapes, skip_bad=skip_bad, float_range=float_range,
@@ -473,7 +473,7 @@ def to_images(X: Any, resolution: int | None = None, channels: int | None = None
         if msg:
             warn_user(msg)
     if native_sides:
-        from .data.readers import scale_warning
+        from .data.imageset import scale_warning
 
         sizes: dict[tuple[int, int], str] = {}
         for i, shape in enumerate(_shapes(x)):
@@ -548,7 +548,8 @@ def _api_words(msg: str) -> str:
 
 
 def _is_folder_tar(p: Path) -> bool:
-    from .data.readers import detect_format, is_tar
+    from .data.dataset_files import is_tar
+    from .data.readers import detect_format
 
     try:
         return p.is_file() and is_tar(p) and detect_format(p) == "folder-tar"
@@ -573,7 +574,8 @@ def _count_images(X: Any) -> int | None:
     n = 0
     for it in X:
         if isinstance(it, (str, Path)):
-            from .data.readers import IMAGE_EXTS, list_image_files
+            from .data.image_decode import IMAGE_EXTS
+            from .data.readers import list_image_files
 
             p = Path(it)
             if not (p.is_dir() or (p.is_file() and p.suffix.lower() in IMAGE_EXTS)):
@@ -1067,7 +1069,7 @@ class Detector:
             items, ids = _decode_items(X, depth16, skip_bad=bool(self.skip_bad), float_range=frange, stats=stats,
                                        limit=most, fit=self.resize_mode, channels=self.channels)
             res, ch = infer_geometry(items, self.resolution, self.channels)
-            from .data.readers import native_sides, warn_crop, warn_decode_stats
+            from .data.imageset import native_sides, warn_crop, warn_decode_stats
 
             warn_decode_stats(stats, "images", depth16, option="depth16=")
             every = _shapes(items)

@@ -17,7 +17,7 @@ import pytest
 
 from wildgan.config import DataConfig
 from wildgan.data import build_split, default_sample_path, load_dataset
-from wildgan.data.readers import CIFAR10_CLASSES
+from wildgan.data.dataset_files import CIFAR10_CLASSES
 
 pytestmark = pytest.mark.integration
 

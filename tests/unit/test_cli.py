@@ -377,13 +377,13 @@ def test_file_system_errors_are_one_line(tmp_path, capsys, monkeypatch):
 def test_running_out_of_memory_is_one_line_and_never_a_corrupt_file(tmp_path, capsys, monkeypatch):
     from PIL import Image
 
-    import wildgan.data.readers as readers
+    from wildgan.data import image_decode
     import wildgan.training.run as run_mod
 
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "a.png")
     monkeypatch.setattr(Image.Image, "load", lambda self: (_ for _ in ()).throw(MemoryError()))
     with pytest.raises(MemoryError):                  # the machine, not the file: not a DataError, not skipped
-        readers.read_image(tmp_path / "a.png", "per-image")
+        image_decode.read_image(tmp_path / "a.png", "per-image")
 
     def oom(*a, **k):
         raise MemoryError("Unable to allocate 37.0 GiB for an array with shape (100000, 256, 256, 3)")

@@ -15,7 +15,7 @@ import pytest
 from wildgan.config import DataConfig
 from wildgan.data import build_split, download_cifar10, load_dataset
 from wildgan.data.download import CIFAR10_URL
-from wildgan.data.readers import CIFAR10_CLASSES
+from wildgan.data.dataset_files import CIFAR10_CLASSES
 from wildgan.errors import DataError
 
 

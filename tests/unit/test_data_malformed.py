@@ -17,7 +17,7 @@ from PIL import Image
 
 from wildgan.config import DataConfig
 from wildgan.data import build_split, load_dataset, load_images
-from wildgan.data.readers import read_image
+from wildgan.data.image_decode import read_image
 from wildgan.errors import ConfigError, DataError
 
 
@@ -384,7 +384,7 @@ def c_tar_symlink(t):
 
 
 def c_cifar_bad_shape(t):
-    from wildgan.data.readers import CIFAR_BATCH_FILES
+    from wildgan.data.dataset_files import CIFAR_BATCH_FILES
     d = t / "cifar-10-batches-py"
     d.mkdir()
     for f in CIFAR_BATCH_FILES:
@@ -393,7 +393,7 @@ def c_cifar_bad_shape(t):
 
 
 def c_cifar_not_dict(t):
-    from wildgan.data.readers import CIFAR_BATCH_FILES
+    from wildgan.data.dataset_files import CIFAR_BATCH_FILES
     d = t / "cifar-10-batches-py"
     d.mkdir()
     for f in CIFAR_BATCH_FILES:

@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from wildgan.data import default_sample_path, load_dataset, load_images, resolve_data_root
-from wildgan.data.readers import CIFAR10_CLASSES, read_image, restricted_unpickle
+from wildgan.data.dataset_files import CIFAR10_CLASSES, restricted_unpickle
+from wildgan.data.image_decode import read_image
 from wildgan.errors import ConfigError, DataError, WildganError
 
 
@@ -241,7 +242,7 @@ def test_the_unpacks_of_an_archive_s_earlier_contents_are_removed_once_unused_fo
 
 
 def test_decoded_caches_of_earlier_decoding_rules_are_removed(tmp_path, monkeypatch):
-    import wildgan.data.readers as R
+    from wildgan.data import imageset
 
     cache = tmp_path / "cache"
     monkeypatch.setenv("WILDGAN_CACHE", str(cache))
@@ -249,9 +250,9 @@ def test_decoded_caches_of_earlier_decoding_rules_are_removed(tmp_path, monkeypa
     load_dataset(tgz)
     (tree,) = [p for p in cache.iterdir() if p.is_dir()]
     now = sorted(cache.glob(f"{tree.name}.decoded-*.npz"))
-    assert now and all(p.name.startswith(f"{tree.name}.decoded-v{R._DECODE_CACHE_VERSION}-") for p in now)
+    assert now and all(p.name.startswith(f"{tree.name}.decoded-v{imageset._DECODE_CACHE_VERSION}-") for p in now)
     stale = [cache / f"{tree.name}.decoded-0123456789.npz", cache / f"{tree.name}.decoded-v6-0123456789.npz"]
-    newer = cache / f"{tree.name}.decoded-v{R._DECODE_CACHE_VERSION + 1}-0123456789.npz"   # another wildgan's
+    newer = cache / f"{tree.name}.decoded-v{imageset._DECODE_CACHE_VERSION + 1}-0123456789.npz"   # another wildgan's
     for p in (*stale, newer):
         p.write_bytes(b"old")
     load_dataset(tgz, resolution=8)                            # another option set: a new cache file is written
@@ -709,7 +710,7 @@ def test_scoring_colour_images_with_a_run_that_went_gray_on_its_gray_data_warns(
             tf.add(gray, f"gray/{c}")
     info = build_split(DataConfig(data=str(tmp_path / "gray.tar.gz"), normal=("a",), channels=1)).info
     assert conversion_opts(info)["gray_data"] is True
-    import wildgan.data.readers as readers
+    from wildgan.data import readers
 
     def no_decode(*a, **kw):
         raise AssertionError("decoded again: the second read must come from the cache")
@@ -771,7 +772,7 @@ def test_a_run_on_all_colour_data_warns_about_gray_images_to_score(tmp_path):
 
 
 def test_native_sides_and_the_scale_warning():
-    from wildgan.data.readers import native_sides, scale_warning
+    from wildgan.data.imageset import native_sides, scale_warning
 
     assert native_sides([(80, 96), (64, 120)]) == [64, 120] and native_sides([]) is None
     trained = [64, 96]
@@ -1168,12 +1169,12 @@ def pool_spy(monkeypatch) -> list[int]:
 def test_a_pool_of_processes_decodes_exactly_like_one(tmp_path, monkeypatch, pool_spy):
     # the same arrays, ids, skipped files, errors and warnings (also one given inside a worker: Pillow's size limit,
     # the caller's, which the workers take over), whatever the number of processes
-    import wildgan.data.readers as readers
+    from wildgan.data import decode_pool, imageset, readers
     from PIL import Image as PILImage
 
     root = _parallel_pile(tmp_path / "pile")
-    monkeypatch.setattr(readers, "PARALLEL_DECODE_MIN_FILES", 0)
-    monkeypatch.setattr(readers, "_DECODE_TASK_FILES", 4)         # several tasks, more than the pool holds at once
+    monkeypatch.setattr(decode_pool, "PARALLEL_DECODE_MIN_FILES", 0)
+    monkeypatch.setattr(decode_pool, "_DECODE_TASK_FILES", 4)         # several tasks, more than the pool holds at once
     monkeypatch.setattr(PILImage, "MAX_IMAGE_PIXELS", 300)          # 20x20 images: 'a very large image' warnings
     pools = pool_spy
     for kw in ({"skip_bad": True}, {}):
@@ -1191,9 +1192,9 @@ def test_a_pool_of_processes_decodes_exactly_like_one(tmp_path, monkeypatch, poo
     from dataclasses import replace
 
     pools.clear()
-    probe = replace(readers._parse_opts({}), probe_uniform=True)
-    with pytest.raises(readers._MixedSizes):
-        readers._decode_files(readers.list_image_files([root]), probe, [])
+    probe = replace(imageset._parse_opts({}), probe_uniform=True)
+    with pytest.raises(imageset._MixedSizes):
+        decode_pool._decode_files(readers.list_image_files([root]), probe, [])
     assert pools == []
 
 
@@ -1202,20 +1203,20 @@ def test_the_chunks_of_a_job_share_one_pool(tmp_path, monkeypatch, pool_spy):
     pool decodes every chunk of a job (starting one costs about a second), when the job is large or its files are
     big; a small job of small files has none. The pixels are those of one process, and the pool's processes end
     with the last chunk."""
-    import wildgan.data.readers as readers
+    from wildgan.data import decode_pool, readers
 
     root = _parallel_pile(tmp_path / "pile")
     files = readers.list_image_files([root])
-    monkeypatch.setattr(readers, "_DECODE_TASK_FILES", 4)
+    monkeypatch.setattr(decode_pool, "_DECODE_TASK_FILES", 4)
     pools = pool_spy
     chunks = [range(0, 12), range(12, 24), range(24, len(files))]
     monkeypatch.setenv("WILDGAN_DECODE_WORKERS", "2")
     list(readers.iter_images(files, 16, 3, chunks=chunks, skip_bad=True))
     assert pools == []                       # 31 small files: not worth a pool's start
-    monkeypatch.setattr(readers, "PARALLEL_DECODE_MIN_FILES", 20)     # the job (31 files) is large, a chunk is not
+    monkeypatch.setattr(decode_pool, "PARALLEL_DECODE_MIN_FILES", 20)     # the job (31 files) is large, a chunk is not
     closed = []
-    real_close = readers.DecodePool.close
-    monkeypatch.setattr(readers.DecodePool, "close", lambda self: (closed.append(self._ex is not None),
+    real_close = decode_pool.DecodePool.close
+    monkeypatch.setattr(decode_pool.DecodePool, "close", lambda self: (closed.append(self._ex is not None),
                                                                     real_close(self)))
     got = {}
     for workers in ("1", "2"):
@@ -1223,8 +1224,8 @@ def test_the_chunks_of_a_job_share_one_pool(tmp_path, monkeypatch, pool_spy):
         it = readers.iter_images(files, 16, 3, chunks=chunks, skip_bad=True)
         got[workers] = [next(it)[:2] for _ in chunks]           # not resumed after the last chunk, as callers may
     assert pools == [2] and closed[0] is True                   # one pool for the three chunks, ended at the last
-    monkeypatch.setattr(readers, "PARALLEL_DECODE_MIN_FILES", 2048)
-    monkeypatch.setattr(readers, "CHUNK_POOL_MIN_BYTES", 1)          # a small job of big files (large photos)
+    monkeypatch.setattr(decode_pool, "PARALLEL_DECODE_MIN_FILES", 2048)
+    monkeypatch.setattr(decode_pool, "CHUNK_POOL_MIN_BYTES", 1)          # a small job of big files (large photos)
     list(readers.iter_images(files, 16, 3, chunks=chunks, skip_bad=True))
     assert pools == [2, 2]
     for (xa, ka), (xb, kb) in zip(got["1"], got["2"]):
@@ -1235,11 +1236,11 @@ def test_the_chunks_of_a_job_share_one_pool(tmp_path, monkeypatch, pool_spy):
 def test_after_a_bad_chunk_the_later_files_are_checked_by_their_headers_only(tmp_path, monkeypatch):
     """One unreadable file in the first chunk: the error still names the bad files of later chunks, but the good ones
     there are not decoded (that took minutes for a large pile of photos, at native size, before the error)."""
-    import wildgan.data.readers as readers
+    from wildgan.data import image_decode, readers
 
     root = _parallel_pile(tmp_path / "pile")
     files = readers.list_image_files([root])
-    readable = [f for f in files if readers._header_opens(f)]
+    readable = [f for f in files if image_decode._header_opens(f)]
     first_bad, late_bad = readable[1], readable[-1]
     first_bad.write_bytes(b"not an image")
     late_bad.write_bytes(b"no image either")
@@ -1251,20 +1252,20 @@ def test_after_a_bad_chunk_the_later_files_are_checked_by_their_headers_only(tmp
     with pytest.raises(DataError) as e:
         list(readers.iter_images(files, 16, 3, chunks=chunks))
     later = [files[i] for c in chunks[1:] for i in c]
-    later_bad = [f for f in later if not readers._header_opens(f)]  # late_bad and the pile's own broken files
+    later_bad = [f for f in later if not image_decode._header_opens(f)]  # late_bad and the pile's own broken files
     assert late_bad in later_bad and len(later_bad) < len(later)
     assert all(f.name in str(e.value) for f in [first_bad, *later_bad])
     assert [f for f in decoded if f in set(later)] == later_bad      # only the bad ones, for their reasons
 
 
 def test_a_decoding_process_that_dies_is_a_clear_error(tmp_path, monkeypatch):
-    import wildgan.data.readers as readers
+    from wildgan.data import decode_pool
     from wildgan.errors import WildganError
 
     root = _parallel_pile(tmp_path / "pile")
-    monkeypatch.setattr(readers, "PARALLEL_DECODE_MIN_FILES", 0)
+    monkeypatch.setattr(decode_pool, "PARALLEL_DECODE_MIN_FILES", 0)
     monkeypatch.setenv("WILDGAN_DECODE_WORKERS", "2")
-    monkeypatch.setattr(readers, "_decode_task", _dies)              # spawned workers import it from this module
+    monkeypatch.setattr(decode_pool, "_decode_task", _dies)              # spawned workers import it from this module
     with pytest.raises(WildganError, match="a process decoding the image files died .*WILDGAN_DECODE_WORKERS=1"):
         load_images([root], 16, 3, skip_bad=True)
 
@@ -1274,20 +1275,20 @@ def _dies(*args):
 
 
 def test_decode_workers_setting(monkeypatch):
-    import wildgan.data.readers as readers
+    from wildgan.data import decode_pool
 
-    n = readers.PARALLEL_DECODE_MIN_FILES
+    n = decode_pool.PARALLEL_DECODE_MIN_FILES
     monkeypatch.delenv("WILDGAN_DECODE_WORKERS", raising=False)
-    assert readers.decode_workers(10 * n) == 1                      # the Python API: one process unless asked
+    assert decode_pool.decode_workers(10 * n) == 1                      # the Python API: one process unless asked
     monkeypatch.setenv("WILDGAN_DECODE_WORKERS", "3")
-    assert readers.decode_workers(10 * n) == 3 and readers.decode_workers(n - 1) == 1
+    assert decode_pool.decode_workers(10 * n) == 3 and decode_pool.decode_workers(n - 1) == 1
     monkeypatch.setenv("WILDGAN_DECODE_WORKERS", "auto")
     monkeypatch.setenv("LOCAL_WORLD_SIZE", "64")                    # more processes on the node than cores
-    assert readers.decode_workers(10 * n) == 1
+    assert decode_pool.decode_workers(10 * n) == 1
     monkeypatch.setenv("WILDGAN_DECODE_WORKERS", "many")
     for files in (10 * n, 3):                                       # a typo is said at once, not only for big piles
         with pytest.raises(ConfigError, match="WILDGAN_DECODE_WORKERS must be a number of processes or 'auto'"):
-            readers.decode_workers(files)
+            decode_pool.decode_workers(files)
 
 
 def test_a_tree_named_like_cifar10_records_the_colour_of_its_own_files(tmp_path):
@@ -1401,17 +1402,18 @@ def test_a_data_set_file_among_image_files_is_named_as_one(tmp_path):
 
 # ------------------------------------------------------------------------------------------------ memory
 def test_a_pile_too_big_for_memory_is_said_before_decoding(tmp_path, monkeypatch):
-    import wildgan.data.readers as R
+    from wildgan.data import decode_pool
 
     root = make_tree(tmp_path / "d", classes=("a", "b"), n=2, size=(16, 16))
-    monkeypatch.setattr(R, "ROOM_CHECK_MIN_BYTES", 0)
+    monkeypatch.setattr(decode_pool, "ROOM_CHECK_MIN_BYTES", 0)
     decoded = 4 * 16 * 16 * 3
-    monkeypatch.setattr(R, "host_memory_available", lambda: int(decoded * R.TRAINING_HOLDS) - 1)
+    monkeypatch.setattr(decode_pool, "host_memory_available", lambda: int(decoded * decode_pool.TRAINING_HOLDS) - 1)
     for dataset in ("unlabelled", "folder"):         # a pile, and a labelled tree (its files of every class)
         with pytest.warns(UserWarning, match=r"4 images decode to about .* GiB \(16x16x3 each, judged by the headers "
                                              r"of 4 files\) and training holds up to about 1.4x .* --resolution"):
             load_dataset(root, dataset=dataset)
-    monkeypatch.setattr(R, "host_memory_available", lambda: math.ceil(decoded * R.TRAINING_HOLDS))   # room: quiet
+    # room: quiet
+    monkeypatch.setattr(decode_pool, "host_memory_available", lambda: math.ceil(decoded * decode_pool.TRAINING_HOLDS))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         load_dataset(root, dataset="unlabelled")
@@ -1421,15 +1423,15 @@ def test_a_pile_too_big_for_memory_is_said_before_decoding(tmp_path, monkeypatch
     monkeypatch.delenv("LOCAL_WORLD_SIZE")
     with pytest.warns(UserWarning, match=r"\(32x32x3 each"):      # converted to --resolution, larger or smaller
         load_dataset(root, dataset="unlabelled", resolution=32)
-    monkeypatch.setattr(R, "host_memory_available", lambda: 10)
-    monkeypatch.setattr(R, "ROOM_CHECK_MIN_BYTES", 4 * 8 * 8 * 3 + 1)
+    monkeypatch.setattr(decode_pool, "host_memory_available", lambda: 10)
+    monkeypatch.setattr(decode_pool, "ROOM_CHECK_MIN_BYTES", 4 * 8 * 8 * 3 + 1)
     with warnings.catch_warnings():       # the decode shrinks to --resolution: that is what is estimated
         warnings.simplefilter("error")
         load_dataset(root, dataset="unlabelled", resolution=8)
 
 
 def test_the_memory_estimate_counts_rotated_copies_and_colour_files_after_gray_ones(tmp_path, monkeypatch):
-    import wildgan.data.readers as R
+    from wildgan.data import decode_pool, imageset
     from wildgan.config import DataConfig
     from wildgan.data import build_split
 
@@ -1439,58 +1441,58 @@ def test_the_memory_estimate_counts_rotated_copies_and_colour_files_after_gray_o
         a = np.full((16, 16), i, np.uint8) if i < 16 else np.full((16, 16, 3), i, np.uint8)
         Image.fromarray(a).save(pile / f"{i:03d}.png")
     files = sorted(pile.glob("*.png"))
-    monkeypatch.setattr(R, "ROOM_CHECK_MIN_BYTES", 0)
+    monkeypatch.setattr(decode_pool, "ROOM_CHECK_MIN_BYTES", 0)
     decoded = 32 * 16 * 16 * 3
-    monkeypatch.setattr(R, "host_memory_available", lambda: int(decoded * R.TRAINING_HOLDS) - 1)
+    monkeypatch.setattr(decode_pool, "host_memory_available", lambda: int(decoded * decode_pool.TRAINING_HOLDS) - 1)
     with pytest.warns(UserWarning, match=r"\(16x16x3 each, judged by the headers of 16 files\)"):
-        R.warn_if_no_room(files, R._Opts(), "pile")
-    monkeypatch.setattr(R, "host_memory_available", lambda: int(decoded * R.TRAINING_HOLDS) + 1)
+        decode_pool.warn_if_no_room(files, imageset._Opts(), "pile")
+    monkeypatch.setattr(decode_pool, "host_memory_available", lambda: int(decoded * decode_pool.TRAINING_HOLDS) + 1)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        R.warn_if_no_room(files, R._Opts(), "pile")                       # room without rotations
+        decode_pool.warn_if_no_room(files, imageset._Opts(), "pile")                       # room without rotations
         with pytest.raises(ConfigError, match="unknown data option"):
             load_dataset(pile, rotations=3, bogus=1)                       # (internal: accepted, not listed)
     with pytest.warns(UserWarning, match=r"training, with 3 rotated copies of each, holds up to about 5.6x .* fewer "
                                          r"--rotations"):
-        R.warn_if_no_room(files, R._Opts(rotations=3), "pile")
+        decode_pool.warn_if_no_room(files, imageset._Opts(rotations=3), "pile")
     with pytest.warns(UserWarning, match=r"with 3 rotated copies"):     # from the training's own config
         build_split(DataConfig(data=str(pile), dataset="unlabelled", rotations=3), progress=False)
 
 
 def test_host_memory_available_is_known_here():
-    from wildgan.data.readers import host_memory_available
+    from wildgan.data.decode_pool import host_memory_available
 
     got = host_memory_available()
     assert got is None or got > 0
 
 
 def test_a_16_bit_gray_pile_is_estimated_as_gray(tmp_path, monkeypatch):
-    import wildgan.data.readers as R
+    from wildgan.data import decode_pool, imageset
 
     for i in range(3):
         Image.fromarray(np.full((16, 16), 1000 * i, np.uint16)).save(tmp_path / f"{i}.png")     # mode I;16
-    monkeypatch.setattr(R, "ROOM_CHECK_MIN_BYTES", 0)
-    monkeypatch.setattr(R, "host_memory_available", lambda: 1)
+    monkeypatch.setattr(decode_pool, "ROOM_CHECK_MIN_BYTES", 0)
+    monkeypatch.setattr(decode_pool, "host_memory_available", lambda: 1)
     with pytest.warns(UserWarning, match=r"\(16x16x1 each"):
-        R.warn_if_no_room(sorted(tmp_path.glob("*.png")), R._Opts(), "pile")
+        decode_pool.warn_if_no_room(sorted(tmp_path.glob("*.png")), imageset._Opts(), "pile")
 
 
 def test_stacking_hands_the_decoded_images_back_as_it_goes(tmp_path, monkeypatch):
     """The decoded list is consumed while the block fills, and freed memory is handed back along the way (glibc
     keeps freed small blocks: without it a pile is held twice while it is stacked)."""
-    import wildgan.data.readers as R
+    from wildgan.data import decode_pool, imageset
 
     calls = []
-    monkeypatch.setattr(R, "release_freed_memory", lambda: calls.append(1))
-    monkeypatch.setattr(R, "_TRIM_EVERY_BYTES", 8 * 8 * 3 * 2)                # every second image
+    monkeypatch.setattr(decode_pool, "release_freed_memory", lambda: calls.append(1))
+    monkeypatch.setattr(decode_pool, "_TRIM_EVERY_BYTES", 8 * 8 * 3 * 2)                # every second image
     arrays = [np.full((8, 8, 3), i, np.uint8) for i in range(5)]
-    out = R._stack(arrays, [f"f{i}" for i in range(5)], R._Opts(), "x")
+    out = decode_pool._stack(arrays, [f"f{i}" for i in range(5)], imageset._Opts(), "x")
     assert [int(a[0, 0, 0]) for a in out] == [0, 1, 2, 3, 4] and arrays == [None] * 5
     assert len(calls) == 3                                                   # after images 2 and 4, and at the end
 
 
 def test_a_cgroup_limit_lowers_the_memory_available_and_its_page_cache_does_not(tmp_path, monkeypatch):
-    import wildgan.data.readers as R
+    from wildgan.data import decode_pool
 
     job, top = tmp_path / "job", tmp_path
     job.mkdir()
@@ -1498,15 +1500,15 @@ def test_a_cgroup_limit_lowers_the_memory_available_and_its_page_cache_does_not(
     (job / "memory.current").write_text(f"{6 * 2**30}\n")
     (job / "memory.stat").write_text(f"anon 1\ninactive_file {2 * 2**30}\nactive_file 5\n")
     (top / "memory.max").write_text("max\n")
-    monkeypatch.setattr(R, "_cgroup_dirs", lambda: [job, top])
+    monkeypatch.setattr(decode_pool, "_cgroup_dirs", lambda: [job, top])
     (tmp_path / "meminfo").write_text(f"MemTotal: 99 kB\nMemAvailable:   {32 * 2**20} kB\n")
-    monkeypatch.setattr(R, "_MEMINFO", str(tmp_path / "meminfo"))
-    assert R.host_memory_available() == 6 * 2**30            # 10 GiB limit - (6 GiB used - 2 GiB of page cache)
+    monkeypatch.setattr(decode_pool, "_MEMINFO", str(tmp_path / "meminfo"))
+    assert decode_pool.host_memory_available() == 6 * 2**30    # 10 GiB limit - (6 GiB used - 2 GiB of page cache)
     (tmp_path / "meminfo").write_text(f"MemAvailable:   {3 * 2**20} kB\n")
-    assert R.host_memory_available() == 3 * 2**30            # the machine's own, when lower
-    monkeypatch.setattr(R, "_cgroup_dirs", lambda: [])
+    assert decode_pool.host_memory_available() == 3 * 2**30            # the machine's own, when lower
+    monkeypatch.setattr(decode_pool, "_cgroup_dirs", lambda: [])
     (tmp_path / "meminfo").write_text(f"MemAvailable:   {32 * 2**20} kB\n")
-    assert R.host_memory_available() == 32 * 2**30
+    assert decode_pool.host_memory_available() == 32 * 2**30
 
 
 def test_a_shared_pool_broken_between_chunks_is_the_plain_error(tmp_path):
@@ -1514,17 +1516,17 @@ def test_a_shared_pool_broken_between_chunks_is_the_plain_error(tmp_path):
     chunk's first submit says what happened and the way around it, not a raw BrokenProcessPool."""
     from concurrent.futures.process import BrokenProcessPool
 
-    import wildgan.data.readers as readers
+    from wildgan.data import decode_pool, imageset
 
     class Broken:
         def submit(self, *a, **k):
             raise BrokenProcessPool("A child process terminated abruptly")
 
-    pool = readers.DecodePool(2)
+    pool = decode_pool.DecodePool(2)
     pool._ex = Broken()
     files = [save(tmp_path / f"{i}.png", np.zeros((4, 4, 3), np.uint8)) for i in range(3)]
     with pytest.raises(WildganError, match="a process decoding the image files died .* WILDGAN_DECODE_WORKERS=1"):
-        list(readers._pooled(files, readers._Opts(), None, 2, shared=pool))
+        list(decode_pool._pooled(files, imageset._Opts(), None, 2, shared=pool))
 
 
 # ---------------------------------------------------------------------------------------- large JPEGs: the draft
@@ -1544,7 +1546,7 @@ def _photo(path: Path, h: int, w: int, orientation: int | None = None, seed: int
 
 
 def test_a_large_jpeg_is_decoded_at_a_reduced_scale_with_its_own_size_reported(tmp_path) -> None:
-    from wildgan.data.readers import JPEG_DRAFT_GAP, read_image_sized
+    from wildgan.data.image_decode import JPEG_DRAFT_GAP, read_image_sized
 
     f = _photo(tmp_path / "big.jpg", 768, 1024)
     a, native = read_image_sized(f, reduce_for=64)
@@ -1563,7 +1565,7 @@ def test_a_large_jpeg_is_decoded_at_a_reduced_scale_with_its_own_size_reported(t
 
 
 def test_a_drafted_jpeg_is_turned_by_its_exif_orientation_and_reports_the_turned_size(tmp_path) -> None:
-    from wildgan.data.readers import read_image_sized
+    from wildgan.data.image_decode import read_image_sized
 
     f = _photo(tmp_path / "turned.jpg", 768, 1024, orientation=6)      # shown a quarter turn: 1024 high, 768 wide
     a, native = read_image_sized(f, reduce_for=64)
@@ -1634,7 +1636,7 @@ def test_large_files_in_a_pile_of_small_ones_are_read_once_at_the_automatic_reso
 
 
 def test_the_draft_scale_keeps_the_gap_and_the_square_on_whole_blocks() -> None:
-    from wildgan.data.readers import draft_scale
+    from wildgan.data.image_decode import draft_scale
 
     assert draft_scale(3000, 4000, 64) == 4 and draft_scale(3024, 4032, 256) == 4 and draft_scale(1080, 1920, 64) == 4
     assert draft_scale(3000, 4000, 512) == 2                   # 1/4 would keep 750 < 2 x 512
@@ -1772,7 +1774,8 @@ def test_cifar_named_folders_of_large_photos_are_read_for_32_px_as_scoring_reads
     automatic 256 and then resized again."""
     from wildgan.config import DataConfig
     from wildgan.data import build_split
-    from wildgan.data.readers import CIFAR10_CLASSES, folder_class_names
+    from wildgan.data.dataset_files import CIFAR10_CLASSES
+    from wildgan.data.readers import folder_class_names
 
     tree = tmp_path / "tree"
     for k, c in enumerate(CIFAR10_CLASSES):
@@ -1834,10 +1837,10 @@ def test_restricted_unpickler_admits_only_latin1_text_and_plain_arrays(tmp_path)
 def test_restricted_unpickler_stand_ins_cannot_be_altered_by_a_batch(tmp_path):
     # BUILD on a global sets attributes on it when it has no __setstate__: the stand-ins were module-level functions,
     # so one file could change them for every later load in the process (here their defaults)
-    from wildgan.data import readers
+    from wildgan.data import dataset_files
 
-    for module, name, func in (("_codecs", "encode", readers._latin1_encode),
-                               ("numpy._core.numeric", "_frombuffer", readers._frombuffer)):
+    for module, name, func in (("_codecs", "encode", dataset_files._latin1_encode),
+                               ("numpy._core.numeric", "_frombuffer", dataset_files._frombuffer)):
         before = func.__defaults__
         state = b"N}X\x0c\x00\x00\x00__defaults__X\x01\x00\x00\x00C\x85s\x86"      # (None, {'__defaults__': ('C',)})
         p = tmp_path / "batch"

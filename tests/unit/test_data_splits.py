@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from wildgan.config import DataConfig
 from wildgan.data import build_split, n_contamination
-from wildgan.data.readers import CIFAR10_CLASSES
+from wildgan.data.dataset_files import CIFAR10_CLASSES
 from wildgan.errors import ConfigError, DataError
 
 
@@ -337,7 +337,7 @@ def test_split_differences_detects_changed_data(tmp_path):
 
 def test_split_differences_name_the_reader_changes_since_the_recording_version(tmp_path):
     from wildgan.data import split_differences, split_summary
-    from wildgan.data.readers import READER_VERSION
+    from wildgan.data.imageset import READER_VERSION
     from wildgan.data.splits import reader_change_text
 
     root = simple_npz(tmp_path / "d.npz")
@@ -409,7 +409,7 @@ def test_other_data_takes_the_runs_classes_by_the_names_they_resolved_to(tmp_pat
 
 
 def test_a_subset_of_every_image_shares_the_pixels_and_a_real_subset_copies_them():
-    from wildgan.data.readers import ImageSet
+    from wildgan.data.imageset import ImageSet
 
     s = ImageSet(np.arange(4 * 2 * 2, dtype=np.uint8).reshape(4, 2, 2, 1), np.array([0, 1, 0, 1]), ["a", "b"],
                  ["i0", "i1", "i2", "i3"], group=np.array([5, 5, 6, 6]))

@@ -196,7 +196,7 @@ def test_letterbox_keeps_the_long_edges_that_the_centre_crop_loses(tmp_path, mon
 
 
 def test_alpha_arrays_are_composited_on_black_like_alpha_files(tmp_path) -> None:
-    from wildgan.data.readers import read_image
+    from wildgan.data.image_decode import read_image
 
     rng = np.random.default_rng(0)
     rgba = rng.integers(0, 256, (3, 9, 9, 4), dtype=np.uint8)

@@ -1056,7 +1056,7 @@ def test_rgba_and_two_channel_single_images_are_not_read_as_batches(det: Detecto
 def test_pil_images_are_oriented_and_checked_like_files(tmp_path) -> None:
     from PIL import Image
 
-    from wildgan.data.readers import read_image
+    from wildgan.data.image_decode import read_image
     from wildgan.detector import _decode_items
 
     a = np.arange(12 * 20, dtype=np.uint8).reshape(12, 20)
@@ -1355,7 +1355,7 @@ def test_image_files_are_shrunk_while_read_with_their_own_sizes_kept(tmp_path, m
     from PIL import Image
 
     import wildgan.detector as D
-    from wildgan.data.readers import read_image
+    from wildgan.data.image_decode import read_image
     from wildgan.data.transforms import resize_one
 
     rng = np.random.default_rng(0)
@@ -1393,7 +1393,7 @@ def test_shrinking_while_reading_gives_the_pixels_of_the_full_size_images(tmp_pa
     from PIL import Image
 
     import wildgan.detector as D
-    from wildgan.data.readers import read_image
+    from wildgan.data.image_decode import read_image
 
     rng = np.random.default_rng(1)
     for i, (h, w) in enumerate([(30, 90), (30, 90), (70, 50), (20, 20), (20, 24)]):

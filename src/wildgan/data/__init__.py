@@ -1,10 +1,17 @@
 """Data layer: readers (folders, .tar.gz, CIFAR-10 batches, .npz), pixel conversion, anomaly splits.
 
+Its modules, each importing only those before it: transforms (pixels: conversion, 16-bit rules), download (CIFAR-10,
+unpacking archives), imageset (ImageSet, the read options, the warnings about a set read), dataset_files (CIFAR-10
+batches, .npz, tar archives), image_decode (one image file), decode_pool (many files, in a pool of processes; memory),
+readers (the entry point: data root, format detection, folder trees and piles, load_dataset / load_images /
+iter_images), splits (anomaly splits of a loaded data set).
+
 Imports only wildgan.config / wildgan.errors / wildgan.fileio and numpy + PIL (torch only inside to_float).
 """
 
 from .download import download_cifar10
-from .readers import ImageSet, default_sample_path, load_dataset, load_images, resolve_data_root
+from .imageset import ImageSet
+from .readers import default_sample_path, load_dataset, load_images, resolve_data_root
 from .splits import (AnomalySplit, LoadedData, build_split, conversion_opts, load_split_data, n_contamination,
                      split_differences, split_summary)
 from .transforms import to_float

@@ -32,8 +32,9 @@ import numpy as np
 
 from ..config import DataConfig
 from ..errors import ConfigError, DataError, warn_user
-from .readers import (CIFAR10_CLASSES, READER_CHANGES, READER_VERSION, ImageSet, default_sample_path, folder_class_names,
-                      load_dataset, native_sides)
+from .dataset_files import CIFAR10_CLASSES
+from .imageset import READER_CHANGES, READER_VERSION, ImageSet, native_sides
+from .readers import default_sample_path, folder_class_names, load_dataset
 from .transforms import MAX_AUTO_RESOLUTION, check_resolution, convert, next_pow2, permute_rows, rotate_batch
 
 MIN_NORMAL = 16

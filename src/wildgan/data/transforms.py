@@ -72,7 +72,7 @@ def depth16_bits(max_value: int) -> int:
 
 
 def _count(stats: dict[str, Any] | None, key: str, n: int = 1, name: str | None = None) -> None:
-    """Decode statistics (see readers.warn_decode_stats): stats[key] += n, stats[key + '_file'] = the first name."""
+    """Decode statistics (see imageset.warn_decode_stats): stats[key] += n, stats[key + '_file'] = the first name."""
     if stats is not None:
         stats[key] = stats.get(key, 0) + n
         if name is not None:

@@ -579,7 +579,9 @@ def _config_text(run_dir: Path) -> str:
 
 def _check_readable(images: Sequence[str | Path]) -> None:
     """Every named image decodes, or one DataError naming each that does not (as the scoring would, later)."""
-    from ..data.readers import list_image_files, read_image, unreadable_files_error
+    from ..data.decode_pool import unreadable_files_error
+    from ..data.image_decode import read_image
+    from ..data.readers import list_image_files
 
     bad = []
     for f in list_image_files(images):
@@ -814,7 +816,8 @@ def check_report_args(score: str | None, top_k_images: int, tsne_points: int,
         raise ConfigError(f"--top-k must be >= 0, got {top_k_images}")
     if tsne_points < 5:
         raise ConfigError(f"--tsne-points must be at least 5 (t-SNE needs a few points), got {tsne_points}")
-    from ..data.readers import dataset_among_images_error, is_dataset_file
+    from ..data.dataset_files import dataset_among_images_error
+    from ..data.readers import is_dataset_file
 
     for p in images:
         if not Path(p).exists():

@@ -492,7 +492,7 @@ def _resume_key(model: LoadedModel, files: list[Path], chunks: list[list[int]], 
     import hashlib
     from dataclasses import asdict
 
-    from ..data.readers import READER_VERSION
+    from ..data.imageset import READER_VERSION
 
     from .. import __version__
 

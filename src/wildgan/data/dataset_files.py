@@ -1,0 +1,410 @@
+"""Data-set files that are not image folders: CIFAR-10 python batches (read with a restricted unpickler, never
+pickle's own), .npz arrays (labelled or an unlabelled pile), and tar archives (is_tar, the one-line reason a damaged
+one cannot be opened, naming its members as ARCHIVE:member); and the error for such a file given where an image is
+expected.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+import tarfile
+import warnings
+import zipfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from ..errors import DataError, warn_user
+from .imageset import ImageSet, _Opts, _shrink_uniform, native_sides, warn_crop, warn_decode_stats
+from .transforms import array_to_uint8
+
+
+CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+CIFAR_BATCH_FILES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+
+
+# ------------------------------------------------------------------------------------------------ CIFAR batches
+def _numpy_reconstruct() -> Callable[..., Any]:
+    try:
+        from numpy._core.multiarray import _reconstruct  # numpy >= 2
+    except ImportError:  # pragma: no cover - numpy 1.x
+        from numpy.core.multiarray import _reconstruct  # type: ignore[no-redef]
+    return _reconstruct
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    """Unpickler for CIFAR-10 batches: only the globals a numpy array needs; everything else is refused.
+
+    A pickle can call any importable function (os.system, ...); CIFAR batches need none except numpy's array
+    reconstruction, so nothing else is admitted.
+    """
+
+    # Protocols 0-2 written by Python 3 store bytes as _codecs.encode(str, 'latin1') (an empty one as bytes(), under
+    # Python 2's name __builtin__ for protocol 2 and below), and protocol 5 stores arrays
+    # as numpy's _frombuffer(buffer, dtype, shape, order): both were refused, so a batch re-pickled with them (e.g.
+    # pickle.dump(d, f, protocol=2 or 5)) did not load. They are admitted as the narrow stand-ins below, never as
+    # the real functions, so that nothing but those conversions can be called.
+    _ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+                ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
+                ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
+                ("__builtin__", "bytes"), ("builtins", "bytes")}
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in self._ALLOWED:
+            raise pickle.UnpicklingError(f"global '{module}.{name}' is not allowed in a CIFAR-10 batch")
+        if name == "_reconstruct":
+            return _numpy_reconstruct()
+        if name == "encode":
+            return _StandIn(_latin1_encode)
+        if name == "_frombuffer":
+            return _StandIn(_frombuffer)
+        if name == "bytes":
+            return _StandIn(_empty_bytes)
+        return getattr(np, name)
+
+
+class _StandIn:
+    """A stand-in as a pickle gets it: callable, but not alterable. The plain function would be, process-wide: the
+    BUILD opcode sets attributes on any object without __setstate__ (a function's __defaults__, __kwdefaults__,
+    __dict__), so one batch file could change how the stand-in behaves for every later load."""
+
+    __slots__ = ("_f",)
+
+    def __init__(self, f: Callable[..., Any]) -> None:
+        self._f = f
+
+    def __call__(self, *args: Any) -> Any:
+        return self._f(*args)
+
+    def __setstate__(self, state: Any) -> None:
+        raise pickle.UnpicklingError("a CIFAR-10 batch may not alter the functions it calls")
+
+
+def _empty_bytes(*args: Any) -> bytes:
+    """bytes() as protocols 0-2 pickle an empty bytes object (a non-empty one is _codecs.encode); only that: with an
+    argument, bytes(n) would allocate n zero bytes."""
+    if args:
+        raise pickle.UnpicklingError("bytes(...) with an argument is not allowed in a CIFAR-10 batch")
+    return b""
+
+
+def _latin1_encode(text: Any, encoding: str = "utf-8", errors: str = "strict") -> bytes:
+    """_codecs.encode as protocols 0-2 use it (a bytes object pickled as its latin-1 text); only that: any other
+    codec is refused, since codecs.encode looks encodings up by name."""
+    if not isinstance(text, str) or encoding.replace("_", "-").lower() not in ("latin1", "latin-1") or \
+            errors != "strict":
+        raise pickle.UnpicklingError(f"_codecs.encode({type(text).__name__}, {encoding!r}) is not allowed in a "
+                                     f"CIFAR-10 batch")
+    return text.encode("latin-1")
+
+
+def _frombuffer(buf: Any, dtype: Any, shape: Any, order: str) -> np.ndarray:
+    """numpy's _frombuffer (how protocol 5 pickles an array), for plain data only: an object dtype (pointers) is
+    refused, as numpy itself would refuse it."""
+    dtype = np.dtype(dtype)
+    if dtype.hasobject:
+        raise pickle.UnpicklingError("an object array is not allowed in a CIFAR-10 batch")
+    if order not in ("C", "F"):
+        raise pickle.UnpicklingError(f"array order {order!r} in a CIFAR-10 batch")
+    # a copy: the pickle's buffer is read-only bytes (PickleBuffer), and the caller owns the array it gets
+    return np.frombuffer(buf, dtype=dtype).reshape(shape, order=order).copy()
+
+
+def restricted_unpickle(path: str | Path) -> Any:
+    """Load a pickle file with the restricted unpickler (encoding='bytes', as CIFAR's Python 2 pickles need)."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except OSError as e:
+        raise DataError(f"{p}: cannot read file ({e.strerror or e})") from e
+    try:
+        return _RestrictedUnpickler(io.BytesIO(data), encoding="bytes").load()
+    except pickle.UnpicklingError as e:
+        raise DataError(f"{p}: refusing to unpickle: {e}") from e
+    except Exception as e:
+        raise DataError(f"{p}: not a valid CIFAR-10 batch pickle ({type(e).__name__}: {e})") from e
+
+
+def _get(d: dict, key: str) -> Any:
+    for k in (key.encode(), key):
+        if k in d:
+            return d[k]
+    return None
+
+
+def _read_cifar_batch(p: Path) -> tuple[np.ndarray, np.ndarray]:
+    d = restricted_unpickle(p)
+    if not isinstance(d, dict):
+        raise DataError(f"{p}: not a CIFAR-10 batch (expected a dict, got {type(d).__name__})")
+    data, labels = _get(d, "data"), _get(d, "labels")
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
+        raise DataError(f"{p}: 'data' must be a uint8 array of shape (N, 3072), got "
+                        f"{getattr(data, 'shape', type(data).__name__)} {getattr(data, 'dtype', '')}")
+    try:
+        y = np.asarray(labels, dtype=np.int64)
+    except (TypeError, ValueError) as e:
+        raise DataError(f"{p}: 'labels' is not a list of integers") from e
+    if y.ndim != 1 or len(y) != len(data):
+        raise DataError(f"{p}: {len(y) if y.ndim == 1 else 'non-1-D'} labels for {len(data)} images")
+    if len(y) and (y.min() < 0 or y.max() > 9):
+        raise DataError(f"{p}: labels outside 0..9")
+    x = data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)  # stored as planar RGB rows
+    return np.ascontiguousarray(x), y
+
+
+def read_cifar_batches(folder: str | Path) -> tuple[ImageSet, ImageSet]:
+    """cifar-10-batches-py (data_batch_1..5, test_batch, batches.meta) -> (train, test)."""
+    folder = Path(folder)
+    missing = [f for f in CIFAR_BATCH_FILES if not (folder / f).is_file()]
+    if missing:
+        raise DataError(f"{folder}: not a complete cifar-10-batches-py folder (missing {', '.join(missing)})")
+    names = list(CIFAR10_CLASSES)
+    if (folder / "batches.meta").is_file():
+        meta = restricted_unpickle(folder / "batches.meta")
+        ln = _get(meta, "label_names") if isinstance(meta, dict) else None
+        if ln is not None:
+            names = [n.decode() if isinstance(n, bytes) else str(n) for n in ln]
+    xs, ys = zip(*(_read_cifar_batch(folder / f"data_batch_{i}") for i in range(1, 6)))
+    xt, yt = _read_cifar_batch(folder / "test_batch")
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    train = ImageSet(x, y, names, [f"cifar10:train:{i}" for i in range(len(x))], info={"n_gray_files": 0})
+    test = ImageSet(xt, yt, names, [f"cifar10:test:{i}" for i in range(len(xt))], info={"n_gray_files": 0})
+    return train, test
+
+
+# ------------------------------------------------------------------------------------------------ npz
+def _npz_get(z: Any, path: Path, key: str) -> np.ndarray:
+    try:
+        return z[key]
+    except ValueError as e:  # object arrays need pickle, which is never allowed
+        raise DataError(f"{path}: array {key!r} is an object array; refusing to load it (it would need "
+                        f"pickle, allow_pickle=False): {e}") from e
+    except Exception as e:
+        raise DataError(f"{path}: array {key!r} is unreadable or truncated ({type(e).__name__}: {e})") from e
+
+
+def _labels(y: np.ndarray, n: int, path: Path, key: str, class_names: list[str] | None
+            ) -> tuple[np.ndarray, list[str] | None]:
+    if y.ndim != 1:
+        raise DataError(f"{path}: labels {key!r} must be 1-D, got shape {y.shape}")
+    if len(y) != n:
+        raise DataError(f"{path}: labels {key!r} has {len(y)} entries but there are {n} images")
+    if y.dtype.kind == "U":  # string labels: class names are their sorted unique values
+        names = class_names or sorted(set(y.tolist()))
+        index = {c: i for i, c in enumerate(names)}
+        bad = sorted(set(y.tolist()) - set(index))
+        if bad:
+            raise DataError(f"{path}: labels {key!r} contain names not in class_names: {bad[:5]}")
+        return np.asarray([index[v] for v in y.tolist()], np.int64), names
+    if y.dtype.kind not in "iub":
+        raise DataError(f"{path}: labels {key!r} must be integers, got dtype {y.dtype}")
+    y = y.astype(np.int64)
+    if len(y) and y.min() < -1:
+        raise DataError(f"{path}: labels {key!r} contain negative values (min {y.min()})")
+    return y, class_names
+
+
+def _open_npz(p: Path, expected: str) -> Any:
+    """np.load of an .npz without pickles; a DataError naming the file for anything else."""
+    try:
+        with open(p, "rb") as f:
+            magic = f.read(6)
+    except OSError as e:
+        raise DataError(f"{p}: cannot read ({e.strerror or e})") from None
+    if magic.startswith(b"\x93NUMPY"):
+        raise DataError(f"{p}: is a single .npy array, expected an .npz archive with {expected}")
+    if not magic.startswith(b"PK"):
+        # np.load would call anything else a pickle and suggest allow_pickle: wrong advice, pickles are never read
+        raise DataError(f"{p}: not an .npz file (an .npz is a zip archive of .npy arrays; this file is not one)")
+    try:
+        return np.load(p, allow_pickle=False)
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
+        raise DataError(f"{p}: not a readable .npz file ({type(e).__name__}: {e})") from e
+
+
+def npz_has_labels(path: str | Path) -> bool:
+    """Whether an .npz holds labels for its images (y, or y_train); an image array alone is an unlabelled pile."""
+    try:
+        z = _open_npz(Path(path), "")
+    except DataError:
+        return True                          # not a readable .npz: read_npz names the problem
+    with z:
+        keys = set(z.files)
+    return not (keys & {"x", "x_train"}) or bool(keys & {"y", "y_train"})
+
+
+def read_npz_unlabelled(path: str | Path, o: _Opts | None = None) -> ImageSet:
+    """Every image of an .npz (x, or x_train then x_test), labels ignored: an unlabelled pile stored as arrays."""
+    o = o or _Opts()
+    p = Path(path)
+    z = _open_npz(p, "an image array x")
+    with z:
+        keys = [k for k in ("x", "x_train", "x_test") if k in z.files]
+        if not keys:
+            raise DataError(f"{p}: missing image array: expected key 'x' or 'x_train' (found {sorted(z.files)})")
+        stats: dict[str, Any] = {} if o.stats is None else o.stats
+        parts = [array_to_uint8(_npz_get(z, p, k), f"{p}:{k}", o.depth16, stats) for k in keys]
+    if o.stats is None:
+        warn_decode_stats(stats, str(p), o.depth16)
+    if len({a.shape[1:] for a in parts}) > 1:
+        raise DataError(f"{p}: image arrays {keys} differ in shape ({[a.shape[1:] for a in parts]})")
+    x = np.concatenate(parts)
+    sides, gray = native_sides([x.shape[1:3]]), x.shape[3] == 1      # the array's own, before any conversion
+    x = _shrink_uniform(x, o)
+    ids = [f"{p.stem}:{k}:{i}" for k, a in zip(keys, parts) for i in range(len(a))]
+    return ImageSet(x, np.zeros(len(x), np.int64), ["unlabelled"], ids,
+                    info={"native_sides": sides, "native_gray": gray, "n_gray_files": len(x) if gray else 0})
+
+
+def read_npz(path: str | Path, o: _Opts | None = None) -> tuple[ImageSet, ImageSet | None]:
+    """An .npz with x/y (one set) or x_train/y_train[/x_test/y_test]; optional class_names, image_id, is_anomaly."""
+    o = o or _Opts()
+    p = Path(path)
+    z = _open_npz(p, "x/y or x_train/y_train")
+    with z:
+        keys = set(z.files)
+        if "x" in keys and "x_train" in keys:
+            raise DataError(f"{p}: holds both 'x' and 'x_train': which are the training images is not clear; keep "
+                            f"one of them (x_test / y_test hold a test set beside either)")
+        if "x" in keys:
+            splits = {"all": ("x", "y", "image_id", "is_anomaly")}
+            if "x_test" in keys:          # (was ignored without a word: the test split became a hold-out of x)
+                splits["test"] = ("x_test", "y_test", "image_id_test", "is_anomaly_test")
+        elif "x_train" in keys:
+            splits = {"train": ("x_train", "y_train", "image_id_train", "is_anomaly_train")}
+            if "x_test" in keys:
+                splits["test"] = ("x_test", "y_test", "image_id_test", "is_anomaly_test")
+        else:
+            raise DataError(f"{p}: missing image array: expected key 'x' or 'x_train' (found {sorted(keys)})")
+        class_names = None
+        if "class_names" in keys:
+            cn = _npz_get(z, p, "class_names")
+            if cn.ndim != 1 or cn.dtype.kind not in "US":
+                raise DataError(f"{p}: class_names must be a 1-D string array, got {cn.dtype} {cn.shape}")
+            class_names = [c.decode() if isinstance(c, bytes) else str(c) for c in cn.tolist()]
+        out = {}
+        stats: dict[str, Any] = {} if o.stats is None else o.stats
+        for split, (kx, ky, kg, ka) in splits.items():
+            if ky not in keys:
+                raise DataError(f"{p}: missing labels {ky!r} for images {kx!r} (found {sorted(keys)}); an .npz "
+                                f"of images without labels is an unlabelled pile: --dataset unlabelled")
+            x = array_to_uint8(_npz_get(z, p, kx), f"{p}:{kx}", o.depth16, stats)
+            y, class_names = _labels(_npz_get(z, p, ky), len(x), p, ky, class_names)
+            group = anomaly = None
+            if kg in keys:
+                group = _npz_get(z, p, kg)
+                if group.ndim != 1 or len(group) != len(x) or group.dtype.kind not in "iuU":
+                    raise DataError(f"{p}: {kg!r} must be 1-D int/str with one entry per image, "
+                                    f"got {group.dtype} {group.shape}")
+            if ka in keys:
+                a = _npz_get(z, p, ka)
+                if a.ndim != 1 or len(a) != len(x) or a.dtype.kind not in "iub" or not np.isin(a, (0, 1)).all():
+                    raise DataError(f"{p}: {ka!r} must be 1-D 0/1 with one entry per image, got {a.dtype} {a.shape}")
+                anomaly = a.astype(np.int8)
+            out[split] = (x, y, group, anomaly)
+    if o.stats is None:
+        warn_decode_stats(stats, str(p), o.depth16)
+    first = out.get("train", out.get("all"))
+    if "test" in out and first is not None and out["test"][0].shape[1:] != first[0].shape[1:]:
+        (h, w, c), (ht, wt, ct) = first[0].shape[1:], out["test"][0].shape[1:]
+        warn_user(f"{p}: its test images 'x_test' ({wt}x{ht}, {ct} channel{'s' if ct != 1 else ''}) differ from its "
+                  f"training images 'x_train' ({w}x{h}, {c} channel{'s' if c != 1 else ''}): both are converted to one "
+                  f"resolution and channel count, so the test images are seen at another scale or in other colours "
+                  f"than the training images; check that they are the same kind of images")
+    n_classes = max(int(v[1].max()) if len(v[1]) else -1 for v in out.values()) + 1
+    if class_names is None:
+        class_names = [str(i) for i in range(n_classes)]
+    elif n_classes > len(class_names):
+        raise DataError(f"{p}: labels go up to {n_classes - 1} but class_names has only {len(class_names)} names")
+    sets = {}
+    # one crop warning for the data set (its train and test arrays), not one for each
+    warn_crop({tuple(v[0].shape[1:3]) for v in out.values()}, o.fit, o.resolution, "images")
+    for split, (x, y, group, anomaly) in out.items():
+        sides, gray = native_sides([x.shape[1:3]]), x.shape[3] == 1  # the array's own, before any conversion
+        x = _shrink_uniform(x, o, warn=False)
+        sets[split] = ImageSet(x, y, list(class_names), [f"{p.stem}:{split}:{i}" for i in range(len(x))],
+                               group, anomaly, info={"native_sides": sides, "native_gray": gray,
+                                                     "n_gray_files": len(x) if gray else 0})
+    return sets.get("all", sets.get("train")), sets.get("test")  # type: ignore[return-value]
+
+
+@contextmanager
+def _named_in_archive(tree: Path, archive: Path) -> Iterator[None]:
+    """A DataError or warning about a file of an unpacked archive names it as ARCHIVE:member (as `wildgan score`
+    does), and one about the tree names the archive: not their place in the unpack cache, which the user never
+    made. (Warnings are collected, renamed, then issued again with their own category.)"""
+    def named(text: str) -> str:
+        return text.replace(f"{tree}/", f"{archive}:").replace(str(tree), str(archive))
+
+    error = None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield
+        except DataError as e:
+            error = DataError(named(str(e)))
+    for msg, category in dict.fromkeys((named(str(w.message)), w.category) for w in caught):   # each once
+        warn_user(msg, category)
+    if error is not None:
+        raise error from None
+
+
+# the first bytes of each compression tarfile reads ('r:*'), and its mode for one of them
+_TAR_COMPRESSIONS = ((b"\x1f\x8b", "gzip", "r:gz"), (b"BZh", "bz2", "r:bz2"), (b"\xfd7zXZ\x00", "xz", "r:xz"))
+
+
+def _tar_problem(p: Path) -> str:
+    """Why a file named like a tar archive cannot be opened as one, in one line: not an archive at all (by its
+    first bytes), or a compressed / plain tar that is truncated or damaged (that compression's own error)."""
+    try:
+        with open(p, "rb") as f:
+            head = f.read(512)
+    except OSError as e:
+        return f"{p}: cannot read file ({e.strerror or e})"
+    if not head:
+        return f"{p}: empty file (0 bytes), not a tar archive"
+    for magic, name, mode in _TAR_COMPRESSIONS:
+        if head.startswith(magic):
+            try:
+                with tarfile.open(p, mode):
+                    pass
+                why = "its members cannot be listed"
+            except (tarfile.TarError, EOFError, OSError) as e:
+                why = str(e).splitlines()[0] if str(e) else type(e).__name__
+            return f"{p}: not a readable tar archive or truncated ({name}-compressed, but: {why})"
+    if head[257:262] == b"ustar":
+        return f"{p}: not a readable tar archive or truncated (a plain tar whose members cannot be read)"
+    return (f"{p}: not a tar archive (neither a gzip, bz2 or xz compressed tar nor a plain one, whatever its name "
+            f"says): is it the right file?")
+
+
+def is_tar(p: Path) -> bool:
+    """A tar archive by its name (.tar, .tar.gz, .tgz, .tar.bz2, .tar.xz)."""
+    n = p.name.lower()
+    return n.endswith((".tar.gz", ".tgz", ".tar", ".tar.bz2", ".tar.xz"))
+
+
+def _dataset_file_kind(p: Path) -> str | None:
+    """What kind of data-set file `p` is by its name ('an .npz archive', 'a tar archive', 'a CIFAR-10 python batch'),
+    or None: a file that may be an image. By name only, so that nothing is read (a file of that name that is not
+    what it says is for the data-set reader to refuse)."""
+    if p.is_dir():
+        return None
+    if p.suffix.lower() == ".npz":
+        return "an .npz archive"
+    if is_tar(p):
+        return "a tar archive"
+    if p.name in CIFAR_BATCH_FILES or p.name == "batches.meta":
+        return "a CIFAR-10 python batch"
+    return None
+
+
+def dataset_among_images_error(p: Path) -> DataError:
+    """The error for a data-set file (npz, tar, CIFAR batch, or a CIFAR-10 batch folder) given where image files are
+    expected: among several image paths (a data set is read whole, by itself) or as an image (report --image)."""
+    kind = _dataset_file_kind(p) or "a CIFAR-10 batch folder"
+    return DataError(f"{p}: a data-set file ({kind}), not an image: it cannot be mixed with image files or given as "
+                     f"one (score a data set on its own: `wildgan score RUN --data {p}`)")

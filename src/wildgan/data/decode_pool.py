@@ -1,0 +1,570 @@
+"""Decoding many image files: in this process or in a pool of spawned processes (decode_workers, DecodePool), with
+the serial decode's results in file order (_decode_files); the check that the decoded images fit in the memory left
+(warn_if_no_room, host_memory_available); and stacking them into one array (_stack, release_freed_memory).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import sys
+import warnings
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
+
+import numpy as np
+from PIL import Image
+
+from ..errors import ConfigError, DataError, WildganError, warn_user
+from .image_decode import read_image_sized
+from .imageset import _merge_stats, _MixedSizes, _Opts, warn_crop
+from .transforms import MAX_AUTO_RESOLUTION, next_pow2, resize_one, to_channels
+
+
+T = TypeVar("T")
+
+
+def _progress(it: Iterable[T], total: int, desc: str, enabled: bool | None) -> Iterable[T]:
+    if enabled is False or total < 500:
+        return it
+    try:
+        from ..progress import progress_bar
+    except ImportError:  # tqdm is a dependency, but a bar is never worth a crash
+        return it
+    return progress_bar(it, total=total, desc=desc, unit="img", disable=None if enabled is None else not enabled)
+
+
+# ------------------------------------------------------------------------------------------ parallel decoding
+# Decoding is one core's work per file (about 6,000 CIFAR-sized JPEGs per second), which caps the scoring of a pile of
+# files far below what one GPU scores (issue 5: 20,000 img/s). Threads do not help: for small images the Python work
+# around Pillow's decoder holds the GIL (measured: 2 threads 0.8x, 4 threads 0.6x of one). Processes do: a pool of
+# `decode_workers()` spawned processes decodes consecutive batches of files, and the results are taken in file order,
+# so that every array, skip, statistic and error is the serial decode's. Warnings given while decoding are recorded
+# in the worker and given again by the main process, in order: wildgan's at the user's line, other libraries' (e.g.
+# Pillow's) at their own place, each once per place as Python's default filter does (with the pool, a filter that
+# turns a warning into an error acts only there, after the decode: one process is the reference behaviour).
+PARALLEL_DECODE_MIN_FILES = 2048      # below this a pool costs more to start (~0.3 s a process) than it saves
+CHUNK_POOL_MIN_BYTES = 128 * 2**20    # a chunk of fewer files whose files hold this much: seconds of decoding
+
+
+def _file_bytes(files: Sequence[Path]) -> int:
+    total = 0
+    for f in files:
+        try:
+            total += os.stat(f).st_size
+        except OSError:
+            pass                      # an unreadable file is the decode's to report
+    return total
+_MEMINFO = "/proc/meminfo"
+
+
+def host_memory_available() -> int | None:
+    """Bytes of memory this process can still take, as the system sees it (Linux: MemAvailable, lowered by a cgroup
+    v2 limit when one is set), or None where that is not known."""
+    avail = None
+    try:
+        with open(_MEMINFO, encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    avail = int(line.split()[1]) * 1024
+                    break
+    except (OSError, ValueError):
+        try:
+            avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (AttributeError, OSError, ValueError):
+            return None
+    for group in _cgroup_dirs():                     # a container's or a job's own limit, below the machine's
+        try:
+            limit = (group / "memory.max").read_text().strip()
+            if limit == "max":
+                continue
+            used = int((group / "memory.current").read_text())
+        except (OSError, ValueError):
+            continue
+        try:
+            # the page cache counts as used but is given back on demand: a pile just read must not look like no room
+            for line in (group / "memory.stat").read_text().splitlines():
+                if line.startswith("inactive_file "):
+                    used -= int(line.split()[1])
+        except (OSError, ValueError):
+            pass                                    # (no statistics: the limit still counts, cache and all)
+        try:
+            room = max(0, int(limit) - used)
+        except ValueError:
+            continue
+        avail = room if avail is None else min(avail, room)
+    return avail
+
+
+def _cgroup_dirs() -> list[Path]:
+    """This process's cgroup v2 folder and the ones above it (a Slurm job or a systemd scope sets its limit on its own
+    folder, not at the root), or nothing where there is no cgroup v2."""
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return []
+    own = next((line[3:] for line in lines if line.startswith("0::")), None)
+    if own is None:
+        return []
+    root = Path("/sys/fs/cgroup")
+    here = root / own.strip().lstrip("/")
+    return [here, *[p for p in here.parents if root in (p, *p.parents)]]
+
+
+TRAINING_HOLDS = 1.4      # training holds the decoded set plus its pyramid (1/3) and some scratch: about 1.4x
+ROOM_SAMPLE = 16          # file headers read for the estimate (spread over the list: a pile's folders differ)
+ROOM_CHECK_MIN_BYTES = 256 * 2**20   # below this no file is opened to estimate anything
+
+
+def warn_if_no_room(files: Sequence[Path], o: _Opts, what: str) -> None:
+    """Warn before decoding when the decoded images (times TRAINING_HOLDS, more with rotated copies) would not fit
+    in the memory left.
+
+    Why: a pile too big for memory otherwise runs for minutes and is then killed by the system's out-of-memory
+    killer, which leaves no message at all. The size is estimated from the headers of up to ROOM_SAMPLE files spread
+    over the list (nothing is decoded), capped at the resolution the decode shrinks to; one colour file among them
+    makes every image colour, as stacking does. It is only a warning, since the other files may differ."""
+    if not files or o.probe_uniform:
+        return
+    limit = o.resolution or (None if o.resize == "error" else MAX_AUTO_RESOLUTION)
+    pixels: list[int] = []
+    shapes: set[tuple[int, int]] = set()
+    colour = False
+    for f in files[::max(1, len(files) // ROOM_SAMPLE)][:ROOM_SAMPLE]:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                with Image.open(f) as img:
+                    w, h, mode = img.width, img.height, img.mode
+        except MemoryError:
+            raise
+        except Exception:  # noqa: BLE001 - an unreadable file is the decode's to report
+            continue
+        if o.resolution is not None:
+            h = w = o.resolution                        # every image is converted to R x R, larger or smaller
+        elif limit is not None and max(h, w) > limit:
+            h = w = limit                               # shrunk to limit x limit while decoding
+        pixels.append(h * w)
+        shapes.add((w, h))
+        # (gray by its base mode: 1, L, LA, I, I;16*, F decode to one channel; a palette is taken as colour)
+        colour = colour or Image.getmodebase(mode) != "L"
+    if not pixels:
+        return
+    channels = o.channels or (3 if colour else 1)
+    # under torchrun every process of a machine decodes the whole set
+    copies = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1))
+    each_bytes = sum(pixels) / len(pixels) * channels
+    decoded = int(len(files) * each_bytes * copies)
+    if decoded < ROOM_CHECK_MIN_BYTES:
+        return
+    # rotated copies (--rotations) are new images, with their share of the pyramid: an upper bound, since only the
+    # training part of a labelled set is rotated
+    holds = TRAINING_HOLDS * (1 + o.rotations)
+    avail = host_memory_available()
+    if avail is None or decoded * holds <= avail:
+        return
+    (w, h), = shapes if len(shapes) == 1 else ((0, 0),)
+    each = (f"{w}x{h}x{channels}" if w else f"about {each_bytes / 2**20:.2f} MiB") + " each, judged by " + \
+        (files[0].name if len(pixels) == 1 else f"the headers of {len(pixels)} files") + \
+        (f"; one copy in each of {copies} processes" if copies > 1 else "")
+    turned = f", with {o.rotations} rotated cop{'ies' if o.rotations != 1 else 'y'} of each," if o.rotations else ""
+    warn_user(f"{what}: {len(files)} images decode to about {decoded / 2**30:.1f} GiB ({each}) and training{turned} "
+              f"holds up to about {holds:.1f}x that, but only "
+              f"{avail / 2**30:.1f} GiB of memory is free: the system may stop the process without a message. A "
+              f"smaller --resolution, --channels 1 (gray)" + (", fewer --rotations" if o.rotations else "") +
+              " or fewer images need less")
+
+
+_DECODE_TASK_FILES = 64               # files per task: pickling overhead amortised, order kept at low latency
+_REEMIT_REGISTRY: dict[Any, Any] = {}   # where the re-given warnings of other libraries are remembered (once per place)
+
+
+def decode_workers(n_files: int) -> int:
+    """Processes for decoding n_files image files (1: no pool), by WILDGAN_DECODE_WORKERS: a number, or 'auto' (what
+    the `wildgan` command sets) for one per usable core but one, at most 8, under torchrun shared among the node's
+    processes.
+    Unset (the Python API's default): 1, since spawned processes import the caller's main script again, which must
+    then hold its work under `if __name__ == "__main__":` (set WILDGAN_DECODE_WORKERS=auto in a script that does, or
+    in a notebook). Always 1 below PARALLEL_DECODE_MIN_FILES files."""
+    env = os.environ.get("WILDGAN_DECODE_WORKERS", "").strip().lower()
+    n: int | None = None
+    if env not in ("", "auto"):
+        try:
+            n = max(1, int(env))
+        except ValueError:
+            raise ConfigError(f"WILDGAN_DECODE_WORKERS must be a number of processes or 'auto', got {env!r}") from None
+    if n_files < PARALLEL_DECODE_MIN_FILES or env == "":
+        return 1
+    if n is not None:
+        return n
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):          # not on Linux
+        cores = os.cpu_count() or 1
+    local = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1))
+    # one core is left to the main process, which takes the images over (unpickling, converting, stacking): on 2
+    # cores a pool of 2 was slower than one process (0.6-1.3x, measured on a shared machine)
+    return max(1, min(8, cores // local - 1))
+
+
+def _worker_init() -> None:
+    """A decode worker: Ctrl-C is the main process's to handle (it cancels what is queued), and a worker whose main
+    process is gone (killed: SIGKILL, the OOM killer) exits instead of waiting for work forever."""
+    import multiprocessing as mp
+    import signal
+    import threading
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = mp.parent_process()
+    if parent is not None:
+        def watch() -> None:
+            parent.join()
+            os._exit(1)
+
+        threading.Thread(target=watch, daemon=True).start()
+
+
+def _decode_one(f: str | Path, depth16: str, limit: int | None, fit: str, channels: int | None = None,
+                draft_for: int | None = None) -> tuple[Any, ...]:
+    """One file: ('ok', array, stats, (h0, w0), resized, c0, warnings) or ('bad', why, warnings); the array shrunk
+    to `limit` as the serial decode does, made gray first when `channels` is 1 (transforms.convert's order: gray,
+    then resized), c0 its own channel count (warnings: only a pool worker records them, see _decode_task).
+    draft_for: the side a JPEG is read for (read_image_sized) when there is no limit (default: the limit)."""
+    one: dict[str, Any] = {}
+    try:
+        a, (h0, w0) = read_image_sized(f, depth16, one, limit if limit is not None else draft_for)
+    except DataError as e:
+        return ("bad", str(e), [])
+    c0 = int(a.shape[2])
+    if channels == 1 and c0 != 1:
+        a = to_channels(a, 1)
+    resized = limit is not None and (h0 > limit or w0 > limit)
+    if resized:
+        a = resize_one(a, limit, fit)
+    return ("ok", a, one, (int(h0), int(w0)), resized, c0, [])
+
+
+def _decode_task(paths: list[str], depth16: str, limit: int | None, fit: str, channels: int | None,
+                 draft_for: int | None, pil: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """A worker's share of _decode_files: _decode_one per file, with the warnings each gave recorded (message,
+    category, filename, lineno, module) for the main process to give. `pil`: the caller's Pillow settings."""
+    from PIL import ImageFile
+
+    Image.MAX_IMAGE_PIXELS = pil["MAX_IMAGE_PIXELS"]
+    ImageFile.LOAD_TRUNCATED_IMAGES = pil["LOAD_TRUNCATED_IMAGES"]
+    out = []
+    for f in paths:
+        with warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter("always")
+            r = _decode_one(f, depth16, limit, fit, channels, draft_for)
+        rec = [(str(w.message), w.category, w.filename, w.lineno, _module_of(w.filename)) for w in said]
+        out.append(r[:-1] + (rec,))
+    return out
+
+
+def _module_of(filename: str) -> str:
+    return os.path.splitext(os.path.basename(filename))[0]
+
+
+def _say_again(r: tuple[Any, ...]) -> None:
+    """The warnings a pool worker recorded for one file, given here: wildgan's at the user's line (warn_user), other
+    libraries' at their own file and line, once per place under the default filter (_REEMIT_REGISTRY)."""
+    from ..errors import WildganWarning
+
+    for msg, category, filename, lineno, module in r[-1]:
+        if issubclass(category, WildganWarning):
+            warn_user(msg, category)
+        else:
+            warnings.warn_explicit(msg, category, filename, lineno, module=module, registry=_REEMIT_REGISTRY)
+
+
+class DecodePool:
+    """One pool of decoding processes for a job of several chunks (`wildgan score` on a pile): started on first use,
+    kept until close(). Why: starting a pool costs about a second (spawned processes import numpy and Pillow), and a
+    pile of photos at 256 px is hundreds of chunks."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._ex: Any = None
+
+    def executor(self) -> Any:
+        if self._ex is None:
+            import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor
+
+            # spawn, not fork: forking a process that holds torch's thread pools (or a CUDA context) can deadlock
+            self._ex = ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"), initializer=_worker_init)
+        return self._ex
+
+    def close(self) -> None:
+        if self._ex is not None:
+            self._ex.shutdown(wait=True, cancel_futures=True)
+            self._ex = None
+
+
+def job_decode_pool(files: Sequence[Path]) -> DecodePool | None:
+    """The pool a job of several chunks shares, or None (decoded in this process): by decode_workers for the whole
+    job, or for a job of fewer files whose files hold at least CHUNK_POOL_MIN_BYTES (large photos, ~40 ms each)."""
+    workers = decode_workers(len(files))
+    if workers == 1 and len(files) < PARALLEL_DECODE_MIN_FILES and _file_bytes(files) >= CHUNK_POOL_MIN_BYTES:
+        workers = decode_workers(PARALLEL_DECODE_MIN_FILES)
+    return DecodePool(workers) if workers > 1 else None
+
+
+def _pooled(files: Sequence[Path], o: _Opts, limit: int | None, workers: int,
+            shared: DecodePool | None = None, draft_for: int | None = None) -> Iterator[tuple[Any, ...]]:
+    """_decode_task's results for every file, in order, from a pool of `workers` processes (`shared`'s, else one of
+    its own for these files); lazily (the caller may stop early: what is queued is cancelled when the generator is
+    closed)."""
+    import signal
+    import threading
+    from collections import deque
+    from concurrent.futures.process import BrokenProcessPool
+
+    from PIL import ImageFile
+
+    pil = {"MAX_IMAGE_PIXELS": Image.MAX_IMAGE_PIXELS, "LOAD_TRUNCATED_IMAGES": ImageFile.LOAD_TRUNCATED_IMAGES}
+    tasks = (list(map(str, files[i:i + _DECODE_TASK_FILES])) for i in range(0, len(files), _DECODE_TASK_FILES))
+    pending: deque = deque()
+    own = shared is None
+    pool = DecodePool(workers) if shared is None else shared
+    workers = pool.workers
+    died = WildganError("a process decoding the image files died (out of memory?); WILDGAN_DECODE_WORKERS=1 decodes "
+                        "them in this process")
+    try:
+        # the workers start while the first tasks are queued: with Ctrl-C ignored meanwhile, which they inherit
+        # until their initializer runs (else a Ctrl-C then prints a traceback from each of them)
+        main_thread = threading.current_thread() is threading.main_thread()
+        saved = signal.signal(signal.SIGINT, signal.SIG_IGN) if main_thread else None
+        try:
+            ex = pool.executor()
+            for _ in range(4 * workers):             # a bounded queue: decoded images wait for the caller, not RAM
+                nxt = next(tasks, None)
+                if nxt is None:
+                    break
+                try:
+                    pending.append(ex.submit(_decode_task, nxt, o.depth16, limit, o.fit, o.channels, draft_for, pil))
+                except BrokenProcessPool:            # (a shared pool's process may die between chunks)
+                    raise died from None
+        finally:
+            if main_thread:
+                signal.signal(signal.SIGINT, saved)
+        while pending:
+            try:
+                done = pending.popleft().result()
+                nxt = next(tasks, None)
+                if nxt is not None:
+                    pending.append(ex.submit(_decode_task, nxt, o.depth16, limit, o.fit, o.channels, draft_for, pil))
+            except BrokenProcessPool:
+                raise died from None
+            yield from done
+    finally:
+        if own:
+            pool.close()
+        else:                                        # the pool goes on: only this call's queued work is dropped
+            for f in pending:
+                f.cancel()
+
+
+def _decode_files(files: Sequence[Path], o: _Opts, skipped: list[dict[str, str]],
+                  desc: str = "decoding", what: str = "images", sizes: dict[tuple[int, int], Path] | None = None,
+                  convert_one: Callable[[np.ndarray], np.ndarray] | None = None, max_skipped: int | None = None,
+                  chunked: bool = False, stats: dict[str, Any] | None = None,
+                  native: list[tuple[int, int]] | None = None,
+                  pool: DecodePool | None = None, kinds: list[int] | None = None
+                  ) -> tuple[list[np.ndarray], list[int]]:
+    """Decode files; returns the arrays and the indices (into files) that were kept.
+
+    `sizes`: collects the decoded (native) sizes, each with its first file. `chunked`: the caller decodes in chunks
+    and warns about cropping once, instead of once per chunk. `convert_one`: applied to each image as soon as it is
+    decoded (only the converted image is kept). `max_skipped`: stop after that many skipped files. `stats`: collects
+    the decode statistics of the kept files, for the caller's warn_decode_stats. `native`: collects the native (H, W)
+    of each kept image, in order (for _stack's mixed-size warning). `pool`: the caller's pool of decoding processes
+    (iter_images keeps one for all its chunks, job_decode_pool); without one, a pool of this call's own when the
+    files are many (decode_workers). `kinds`: collects each kept file's own channel count (1 gray, 3 colour), in
+    order: with o.channels 1 the arrays are gray already (made gray before they are shrunk, convert's order)."""
+    arrays, kept = [], []
+    sizes = {} if sizes is None else sizes        # as decoded, before any shrinking
+    bad: list[str] = []
+    # shrink big photos now (memory grows with the largest): to the resolution asked for, else to the largest
+    # automatic one (not when probing native sizes for the decode cache, which only holds small images)
+    # (--resize error must still see, and refuse, mixed sizes)
+    limit = o.resolution or (None if o.probe_uniform or o.resize == "error" else MAX_AUTO_RESOLUTION)
+    # --resize error keeps the files' sizes to compare them, but a large JPEG is still read for the automatic
+    # resolution it ends at (at most 256), as scoring reads it: the pixels of both are those of the one rule
+    draft_for = MAX_AUTO_RESOLUTION if limit is None and not o.probe_uniform else None
+    capped = 0
+    # a native-size probe decodes one process's way: it stops at the first other size, where a pool would already
+    # be decoding many more (large photos, at full size) that cannot be called back
+    shared = None if o.probe_uniform else pool
+    workers = 1 if o.probe_uniform else shared.workers if shared is not None else decode_workers(len(files))
+    results: Iterator[tuple[Any, ...] | None] = _pooled(files, o, limit, workers, shared, draft_for) \
+        if workers > 1 else itertools.repeat(None)
+    try:
+        for i, (f, r) in enumerate(_progress(zip(files, results), len(files), desc, o.progress)):
+            if r is None:               # one process: decoded here (warnings point from this frame to the caller)
+                r = _decode_one(f, o.depth16, limit, o.fit, o.channels, draft_for)
+            else:
+                _say_again(r)
+            if r[0] == "bad":
+                if not o.skip_bad:
+                    bad.append(r[1])    # go on: name every bad file at once, not one per run
+                    if len(bad) >= MAX_NAMED_BAD_FILES:
+                        break
+                    continue
+                skipped.append({"path": str(f), "reason": r[1]})
+                if max_skipped is not None and len(skipped) >= max_skipped:
+                    break
+                continue
+            _, a, one, (h0, w0), resized, c0, _ = r
+            sizes.setdefault((h0, w0), f)
+            if o.probe_uniform and len(sizes) > 1:
+                raise _MixedSizes()      # a native-size probe: stop at the first other size, not after all
+            capped += resized and o.resolution is None
+            if native is not None:
+                native.append((h0, w0))
+            if kinds is not None:
+                kinds.append(c0)
+            arrays.append(a if convert_one is None else convert_one(a))
+            kept.append(i)
+            if stats is not None:
+                _merge_stats(stats, one)
+    finally:
+        if workers > 1:
+            results.close()             # a stop before the end: the pool's queued work is cancelled
+    if capped:
+        big_size = max(sizes, key=max)
+        big, big_file = max(big_size), sizes[big_size]
+        warn_user(f"{what}: {capped} image{'s' if capped != 1 else ''} larger than {MAX_AUTO_RESOLUTION} px (up "
+                  f"to {big} px: {big_file.name}) reduced to {MAX_AUTO_RESOLUTION}x{MAX_AUTO_RESOLUTION} while "
+                  f"decoding, the largest automatic resolution (--resolution chooses another)")
+    if bad:
+        raise unreadable_files_error(bad)
+    if not o.probe_uniform and not chunked:
+        warn_crop(set(sizes), o.fit, o.resolution, what)
+    return arrays, kept
+
+
+MAX_NAMED_BAD_FILES = 100   # then it is the folder, not a few files, that is wrong
+
+
+def _n_gray(arrays: Sequence[np.ndarray]) -> int:
+    """How many decoded images are gray (one channel): with no channel count asked for, as the files were (the
+    record of what they were when one was asked for, which made them gray while decoding, is _gray_info's)."""
+    return sum(1 for a in arrays if a.shape[2] == 1)
+
+
+def unreadable_files_error(reasons: Sequence[str]) -> DataError:
+    """One error naming every unreadable file (each reason names its file)."""
+    if len(reasons) == 1:
+        return DataError(f"{reasons[0]} (--skip-bad leaves unreadable files out)")
+    shown = "; ".join(reasons[:10])
+    more = f"; and {len(reasons) - 10} more" if len(reasons) > 10 else ""
+    stop = f" (stopped at {len(reasons)}: is this the right folder?)" if len(reasons) >= MAX_NAMED_BAD_FILES else ""
+    return DataError(f"{len(reasons)} unreadable image files{stop} (--skip-bad leaves them out): {shown}{more}")
+
+
+def _stack(arrays: list[np.ndarray], names: Sequence[str], o: _Opts, what: str,
+           native: Sequence[tuple[int, int]] | None = None) -> np.ndarray:
+    """Decoded images -> one [N, H, W, C] block. Consumes `arrays`: each entry is set to None once copied.
+
+    Channels become o.channels (default: 1 if all images are gray, else 3). Images larger than o.resolution are
+    shrunk to it now (saves memory on big photos); smaller ones keep their size so that the caller's final
+    convert() chooses between padding and resizing. Mixed sizes are unified (or refused with resize='error').
+    native: the files' own (H, W), one per array, before the shrinking while decoding: the sizes a warning names.
+    """
+    if not arrays:
+        raise DataError(f"{what}: no readable images")
+    n_gray = _n_gray(arrays)
+    channels = o.channels or (1 if n_gray == len(arrays) else 3)
+    if o.channels is None and 0 < n_gray < len(arrays):
+        n_colour = len(arrays) - n_gray
+        warn_user(f"{what}: {n_colour} colour image{'s' if n_colour != 1 else ''} and {n_gray} gray "
+                  f"image{'s' if n_gray != 1 else ''}: all are converted to RGB (choose gray with --channels 1)")
+    own_sizes = list(native) if native is not None and len(native) == len(arrays) else None
+    sizes = {a.shape[:2] for a in arrays}
+    if o.resize == "error" and own_sizes is not None:
+        # the files' own sizes: a large JPEG is read at a reduced scale, so two sizes could decode to one
+        sizes = {tuple(hw) for hw in own_sizes}
+    target = o.resolution
+    if len(sizes) > 1:
+        if o.probe_uniform:
+            raise _MixedSizes()
+        if o.resize == "error":
+            shape_of = (lambda i: tuple(own_sizes[i])) if own_sizes is not None else (lambda i: arrays[i].shape[:2])
+            h0, w0 = shape_of(0)
+            j = next(i for i in range(len(arrays)) if shape_of(i) != (h0, w0))
+            h, w = shape_of(j)
+            raise DataError(f"{names[j]}: image size {w}x{h} differs from {names[0]} ({w0}x{h0}); "
+                            "mixed sizes are not allowed with --resize error (resize='error'); use --resize resize")
+        if target is None:
+            # One common size is needed to stack: the next power of two of the *median* short side, so that a few
+            # outsized files cannot quadruple the compute of a whole run (one 64x48 photo among 28x28 digits).
+            short = np.sort(np.array([min(a.shape[:2]) for a in arrays]))
+            target = next_pow2(int(short[(len(short) - 1) // 2]))
+            counts: dict[tuple[int, int], int] = {}
+            own = list(native) if native is not None and len(native) == len(arrays) else \
+                [a.shape[:2] for a in arrays]     # the files' own sizes, not those after shrinking big photos
+            for hw in own:
+                counts[hw] = counts.get(hw, 0) + 1
+            common = ", ".join(f"{w}x{h} ({n})" for (h, w), n in sorted(counts.items(), key=lambda t: -t[1])[:4])
+            warn_user(f"{what}: images of {len(counts)} different sizes (most common: {common}); all are "
+                      f"made square ({'letterboxed' if o.fit == 'letterbox' else 'centre-cropped'}) and "
+                      f"resized to {target}x{target}, the power of two of the median short side (choose "
+                      f"another with --resolution)")
+    mixed = len(sizes) > 1
+    # the images shrunk to the automatic cap while decoding, when the common size is smaller: read again and shrunk
+    # to it at once, as scoring reads a file for the run's resolution (shrinking twice would round twice, and would
+    # enlarge a strip whose short side is below the cap before shrinking it)
+    again: dict[int, np.ndarray] = {}
+    if o.resolution is None and target is not None and target < MAX_AUTO_RESOLUTION and own_sizes is not None:
+        reread = [i for i, hw in enumerate(own_sizes) if max(hw) > MAX_AUTO_RESOLUTION]
+        if reread:
+            # by the decoder itself (its pool of processes for many files): each file as scoring reads it for target
+            got, kept = _decode_files([Path(names[i]) for i in reread], replace(o, resolution=target, skip_bad=False),
+                                      [], desc="reading large images again", what=what, chunked=True)
+            again = dict(zip((reread[k] for k in kept), got))
+    out = None
+    freed = 0
+    for i, a in enumerate(arrays):
+        arrays[i] = None  # type: ignore[call-overload]
+        freed += a.nbytes
+        a = again.pop(i, a)
+        a = to_channels(a, channels)
+        if target is not None and (mixed or a.shape[0] > target or a.shape[1] > target):
+            a = resize_one(a, target, o.fit)
+        if out is None:
+            out = np.empty((len(arrays),) + a.shape, np.uint8)   # (its pages are taken as they are written)
+        out[i] = a
+        if freed >= _TRIM_EVERY_BYTES:
+            # the decoded images are many small blocks that the allocator keeps after they are freed: handed back as
+            # the block fills, a pile is held about once while it is stacked, not twice
+            release_freed_memory()
+            freed = 0
+    release_freed_memory()
+    assert out is not None
+    return out
+
+
+_TRIM_EVERY_BYTES = 64 * 2**20
+_MALLOC_TRIM: Any = None
+
+
+def release_freed_memory() -> None:
+    """Hand memory that Python has freed back to the system, where the C library can (glibc's malloc_trim; elsewhere
+    nothing). Why: glibc keeps freed small blocks for reuse, so a process that decoded a pile image by image and then
+    copied it into one array still holds both copies in its resident memory, and the next large array (the
+    training set's shuffle, the pyramid) cannot reuse them."""
+    global _MALLOC_TRIM
+    if _MALLOC_TRIM is None:
+        _MALLOC_TRIM = False
+        if sys.platform.startswith("linux"):   # (ctypes.CDLL(None) is a TypeError on Windows)
+            import ctypes
+
+            try:
+                _MALLOC_TRIM = ctypes.CDLL(None).malloc_trim
+            except Exception:  # noqa: BLE001 - not glibc (musl without it): nothing to hand back this way
+                _MALLOC_TRIM = False
+    if _MALLOC_TRIM:
+        _MALLOC_TRIM(0)

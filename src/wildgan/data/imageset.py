@@ -1,0 +1,252 @@
+"""What every reader shares: ImageSet (the images a reader returns), the read options (_Opts, _parse_opts), the version
+of the decoding rules (READER_VERSION), and the warnings about a set once read: how its pixels were decoded
+(warn_decode_stats), the centre crop of non-square images (crop_warning) and a scale far from the training images'
+(scale_warning).
+
+The lowest of the reader modules: imageset <- dataset_files <- image_decode <- decode_pool <- readers.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from ..errors import ConfigError, DataError, warn_user
+from .transforms import FITS, check_depth16, check_resolution, convert, crop_loss, depth16_bits, to_channels
+
+
+# bump when decoding rules change so stale caches are not reused (2: median-size rule, 3: 256 px automatic cap,
+# 4: .webp and .gif read, symlinked folders followed, 5: JPEG aliases and PNM read, 6: __MACOSX folders skipped,
+# uint16 arrays follow depth16 image by image, 2-channel arrays refused, 32-bit float TIFFs read, 7: large JPEGs
+# decoded at a reduced scale, JPEG_DRAFT_GAP; a gray run's colour files made gray before they are shrunk)
+_DECODE_CACHE_VERSION = 7
+READER_VERSION = _DECODE_CACHE_VERSION     # recorded in split.json: a rebuild by another reader is told apart
+# what each reader version changed in which files a folder lists or how they read (split_differences explains a
+# rebuild that differs from its record with the changes since the recording version)
+READER_CHANGES = {
+    4: "it reads .gif and .webp files and follows symlinked folders",
+    5: "it reads .jfif/.jpe and PNM (.ppm/.pgm/.pbm/.pnm) files",
+    6: "it skips __MACOSX folders (macOS zip leftovers), reads 32-bit float TIFFs and refuses 2-channel arrays",
+    7: "it decodes JPEGs of at least 4 times the resolution at a reduced scale, and makes a gray run's colour files "
+       "gray before shrinking them while decoding (pixels about 1 level of 255 apart)",
+}
+
+
+@dataclass
+class ImageSet:
+    """One loaded collection of images (native size unless a resolution was requested)."""
+
+    x: np.ndarray                   # uint8 [N, H, W, C], C in {1, 3}
+    y: np.ndarray                   # int64 [N] class index into class_names (-1 if unknown)
+    class_names: list[str]
+    ids: list[str]                  # file path (relative to the data root for trees) or "<source>:<split>:<index>"
+    group: np.ndarray | None = None  # e.g. chula image_id (the source photo)
+    is_anomaly: np.ndarray | None = None  # optional per-image ground truth shipped with the data (chula npz)
+    info: dict[str, Any] = field(default_factory=dict)  # source, format, skipped files
+
+    def __post_init__(self) -> None:
+        n = len(self.x)
+        for name, v in (("y", self.y), ("ids", self.ids), ("group", self.group), ("is_anomaly", self.is_anomaly)):
+            if v is not None and len(v) != n:
+                raise DataError(f"ImageSet: {name} has {len(v)} entries but there are {n} images")
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def subset(self, idx: np.ndarray) -> "ImageSet":
+        """The images at idx. Every image in order (nothing left out, the usual case) shares this set's pixels
+        instead of copying them: a data set is the largest thing in memory, and subsets are only read."""
+        idx = np.asarray(idx, dtype=np.int64)
+        if len(idx) == len(self.x) and np.array_equal(idx, np.arange(len(self.x))):
+            return ImageSet(self.x, self.y.copy(), list(self.class_names), list(self.ids),
+                            None if self.group is None else self.group.copy(),
+                            None if self.is_anomaly is None else self.is_anomaly.copy(), dict(self.info))
+        return ImageSet(self.x[idx], self.y[idx], list(self.class_names), [self.ids[i] for i in idx],
+                        None if self.group is None else self.group[idx],
+                        None if self.is_anomaly is None else self.is_anomaly[idx], dict(self.info))
+
+
+# ------------------------------------------------------------------------------------------------ options
+@dataclass(frozen=True)
+class _Opts:
+    resolution: int | None = None   # convert while decoding (saves memory on big photos); None = native size
+    channels: int | None = None     # None = 1 if every image is gray, else 3
+    depth16: str = "per-image"
+    resize: str = "resize"          # resize | error : images of different sizes
+    skip_bad: bool = False
+    fit: str = "resize"             # resize | pad (pad smaller images) | letterbox (pad non-square to square)
+    download: bool = False
+    cache_dir: str | None = None
+    progress: bool | None = None    # None = tqdm's auto (bar only on a terminal)
+    probe_uniform: bool = False     # internal: raise _MixedSizes instead of unifying sizes
+    gray_data: bool = False         # scoring for a run that chose gray because its data was all gray: colour is odd
+    colour_data: bool = False       # ... that chose RGB because its data was colour: gray images are odd
+    native_sides: tuple[int, int] | None = None  # scoring: the run's training images' shortest and longest side
+    # internal: rotated copies training makes of each image (the memory estimate only)
+    rotations: int = field(default=0, compare=False)
+    # internal: a dict that collects the decode statistics (see warn_decode_stats) for a caller that warns about them
+    # itself (the Detector); None: each reader warns about its own
+    stats: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+
+    def decode_key(self) -> str:
+        if self.probe_uniform:  # native pixels: only the per-file decoding rules matter
+            return json.dumps([_DECODE_CACHE_VERSION, "native", self.depth16, self.skip_bad])
+        return json.dumps([_DECODE_CACHE_VERSION, self.resolution, self.channels, self.depth16, self.resize,
+                           self.skip_bad, self.fit])
+
+
+class _MixedSizes(Exception):
+    """Internal: a native (probe_uniform) decode found images of different sizes."""
+
+
+def _parse_opts(opts: dict[str, Any]) -> _Opts:
+    known = set(_Opts.__dataclass_fields__) - {"probe_uniform", "stats", "rotations"}
+    if "stats" in opts and not isinstance(opts["stats"], (dict, type(None))):
+        raise ConfigError("stats must be a dict (internal option)")
+    # stats: internal, for a caller that warns about them itself; rotations: for the memory estimate
+    unknown = set(opts) - known - {"stats", "rotations"}
+    if unknown:
+        raise ConfigError(f"unknown data option(s) {sorted(unknown)}; known: {sorted(known)}")
+    o = _Opts(**opts)
+    if o.native_sides is not None:       # from split.json: a list
+        o = replace(o, native_sides=(int(o.native_sides[0]), int(o.native_sides[1])))
+    if o.resolution is not None:
+        check_resolution(o.resolution)
+    if o.channels not in (None, 1, 3):
+        raise ConfigError(f"channels must be 1 or 3, got {o.channels}")
+    check_depth16(o.depth16)
+    if o.resize not in ("resize", "error"):
+        raise ConfigError(f"resize must be 'resize' or 'error', got {o.resize!r}")
+    if o.fit not in FITS:
+        raise ConfigError(f"fit must be one of {', '.join(FITS)}, got {o.fit!r}")
+    return o
+
+
+def warn_decode_stats(stats: dict[str, Any], what: str, depth16: str = "per-image", dataset: bool = True,
+                      option: str = "--depth16") -> None:
+    """The warnings about how the decoded images' pixels were read, once per decode (stats: collected by read_image /
+    decode_pil / array_to_uint8). Always: 16-bit colour files (read by their high byte) and multi-page files (first
+    page only). dataset=True (a read that builds a training data set, not images to score): 8-bit and 16-bit files
+    mixed, and 16-bit images stretched each to its own min..max (the per-image default), with the bits:N rule that
+    keeps their brightness differences. `what`: where the images come from; `option`: how the rule is chosen there
+    ('--depth16', or 'depth16=' for the Detector)."""
+    where = "" if what == "images" else f"{what}: "
+    n = stats.get("colour16", 0)
+    if n:
+        warn_user(f"{where}{n} 16-bit colour image{'s are read by their' if n != 1 else ' is read by its'} high byte "
+                  f"(Pillow): depth16 does not apply to {'them' if n != 1 else 'it'} (e.g. {stats['colour16_file']}); "
+                  f"to choose the rule, convert to 16-bit gray (one file per channel) or to 8-bit first")
+    n = stats.get("pages", 0)
+    if n:
+        warn_user(f"{where}{n} file{'s have' if n != 1 else ' has'} several pages or frames (e.g. "
+                  f"{stats['pages_file']}: {stats['pages_n']} pages): only the first page is read; save each page "
+                  f"as a file of its own to use them all")
+    top16 = int(stats.get("max16", 0))
+    if depth16.startswith("bits:") and top16 > (1 << int(depth16[5:])) - 1:
+        # bits:N clips without an error (a hot pixel above the camera's range is no reason to stop), but a whole
+        # data set of deeper data would saturate: said, for training and for scoring alike
+        warn_user(f"{where}raw 16-bit values up to {top16} lie above the top of depth16 {depth16} "
+                  f"({(1 << int(depth16[5:])) - 1}) and are clipped to 255; if the data is deeper, use "
+                  f"bits:{depth16_bits(top16)}")
+    if not dataset:
+        return
+    n16, n8 = stats.get("n16", 0), stats.get("n8", 0)
+    if n16 and n8:
+        warn_user(f"{where}{n8} 8-bit and {n16} 16-bit images mixed (e.g. {stats.get('n8_file')} and "
+                  f"{stats.get('n16_file')}): the 16-bit ones follow the depth16 rule ({depth16}) while the 8-bit ones "
+                  f"are kept as they are, so their brightness may not compare; convert them to one bit depth")
+    if stats.get("float1") and stats.get("float255"):
+        warn_user(f"{where}float images read on two scales: {stats['float1']} with values in [0, 1] (scaled by 255, "
+                  f"e.g. {stats['float1_file']}) and {stats['float255']} with values above 1 (kept as 0..255, e.g. "
+                  f"{stats['float255_file']}); if they share one scale, the dark ones of the [0, 255] images were "
+                  f"read 255x too bright: rescale the files to one range")
+    n = stats.get("stretched", 0)
+    if n:
+        top = int(stats.get("max16", 0))
+        bits = depth16_bits(top)
+        rule = (lambda r: f"{option}'{r}'") if option.endswith("=") else (lambda r: f"{option} {r}")
+        warn_user(f"{where}{n} 16-bit image{'s were' if n != 1 else ' was'} stretched each to its own min..max "
+                  f"(depth16 per-image, the default): brightness differences between images are thereby removed "
+                  f"(an image 8x darker reads the same); the largest raw value seen is {top}: to keep them use "
+                  f"{rule(f'bits:{bits}')} (0..{(1 << bits) - 1} -> 0..255) or {rule('global')}")
+
+
+def _merge_stats(into: dict[str, Any], more: dict[str, Any]) -> None:
+    """Add one decode's statistics (see warn_decode_stats) to another's: counts add up, the first names stay."""
+    for k, v in more.items():
+        if k == "max16":
+            into[k] = max(int(into.get(k, 0)), int(v))
+        elif k.endswith("_file") or k == "pages_n":
+            into.setdefault(k, v)
+        else:
+            into[k] = into.get(k, 0) + v
+
+
+def crop_warning(sizes: set[tuple[int, int]], fit: str, resolution: int | None, what: str,
+                 hint: str = "--square pad / DataConfig(square='pad')") -> str | None:
+    """The warning that non-square images lose their edges to the centre crop (and how to keep them, `hint`), or
+    None. `what`: where the images come from (a path), or 'images'."""
+    if fit == "letterbox":
+        return None
+    cropped = [(h, w) for h, w in sizes if h != w and (fit != "pad" or resolution is None or max(h, w) > resolution)]
+    if not cropped:
+        return None
+    h, w = max(cropped, key=lambda s: crop_loss(*s))
+    return (f"{'' if what == 'images' else what + ': '}images that are not square (e.g. {w}x{h}) are "
+            f"centre-cropped to a square, losing up to {crop_loss(h, w):.0%} of their area at the long edges, where "
+            f"a defect would go unseen ({hint} letterboxes them with black bars instead)")
+
+
+def native_sides(sizes: Iterable[Sequence[int]]) -> list[int] | None:
+    """[shortest side, longest side] over images' native (decoded) sizes (H, W), None for no images: the scale at
+    which a run's training images show their content, recorded in split.json and compared with images scored later
+    (scale_warning)."""
+    sizes = [(int(h), int(w)) for h, w in sizes]
+    if not sizes:
+        return None
+    return [min(min(s) for s in sizes), max(max(s) for s in sizes)]
+
+
+SCALE_FACTOR = 4   # a side this many times beyond the training images' range: another scale, not another crop
+
+
+def scale_warning(sizes: dict[tuple[int, int], Any], trained: Sequence[int], resolution: int) -> str | None:
+    """The warning that images to score are far larger or smaller than the run's training images (trained =
+    native_sides of those), or None. Every image is resized whole to the network's resolution, so a whole
+    microscope frame scored with a model of single-cell crops shows its content at another scale than the network
+    learned: its scores say little. `sizes`: native (H, W) -> a file (or name) of that size."""
+    lo, hi = int(trained[0]), int(trained[1])
+    big = [(s, f) for s, f in sizes.items() if min(s) > SCALE_FACTOR * hi]
+    small = [(s, f) for s, f in sizes.items() if max(s) * SCALE_FACTOR < lo]
+    if not big and not small:
+        return None
+    (h, w), f = max(big, key=lambda t: min(t[0])) if big else min(small, key=lambda t: max(t[0]))
+    name = getattr(f, "name", None) or str(f)
+    seen = f"{lo}x{lo}" if lo == hi else f"{lo} to {hi} px a side"
+    return (f"images much {'larger' if big else 'smaller'} than the run's training images (e.g. {name}: {w}x{h}; "
+            f"the training images were {seen}): each is fitted whole into {resolution}x{resolution} (resized, or "
+            f"padded where the run pads), so what it shows appears at another scale or in another frame than the "
+            f"network learned and its scores say little; cut the images "
+            f"to the size of the training images (or train on images like these)")
+
+
+def warn_crop(sizes: set[tuple[int, int]], fit: str, resolution: int | None, what: str,
+              hint: str = "--square pad / DataConfig(square='pad')") -> None:
+    msg = crop_warning(sizes, fit, resolution, what, hint)
+    if msg:
+        warn_user(msg)
+
+
+def _shrink_uniform(x: np.ndarray, o: _Opts, warn: bool = True) -> np.ndarray:
+    """The _stack rules for an already stacked array (npz, CIFAR batches). warn=False: the caller warns about the
+    crop once for the train and test arrays of one data set (_shrink_pair)."""
+    if warn:
+        warn_crop({tuple(x.shape[1:3])}, o.fit, o.resolution, "images")
+    if o.channels is not None:
+        x = to_channels(x, o.channels)
+    if o.resolution is not None and (x.shape[1] > o.resolution or x.shape[2] > o.resolution):
+        x = convert(x, o.resolution, x.shape[3], o.fit)
+    return x
