@@ -55,9 +55,12 @@ def write_split_info(split: AnomalySplit, run_dir: Path) -> None:
         atomic_write_text(run_dir / "skipped.txt", "".join(f"{line(s)}\n" for s in skipped))
 
 
+# `wildgan demo`'s marker of its run: a later demo replaces only a run that has it
+DEMO_MARKER = "DEMO.txt"
+
 # What a run directory holds after training / evaluating / reporting (removed by overwrite=True).
 RUN_OUTPUTS = ("config.json", "config.yaml", "split.json", "skipped.txt", "stats.jsonl", "log.txt", "checkpoints",
-               "DEMO.txt",   # `wildgan demo`'s marker: a run trained over a demo (--overwrite) is no demo any more
+               DEMO_MARKER,  # a run trained over a demo (--overwrite) is no demo any more
                "DETECTOR.txt",   # Detector.fit's: a later fit may replace the run, a `wildgan train` one it may not
                "samples", "tensorboard", "network-final.json", "network-final.safetensors", "fanogan-final.json",
                "fanogan-final.safetensors", "eval.json", "test_scores.csv", "test_latents.npy", "test_search.npz",
@@ -74,7 +77,7 @@ def previous_run(run_dir: Path) -> list[str]:
 
 # what a start leaves behind before its first training step: nothing else of RUN_OUTPUTS may be there for a new start
 # to replace it without --overwrite
-_START_FILES = frozenset({"config.json", "config.yaml", "split.json", "skipped.txt", "log.txt", "DEMO.txt",
+_START_FILES = frozenset({"config.json", "config.yaml", "split.json", "skipped.txt", "log.txt", DEMO_MARKER,
                           "DETECTOR.txt"})
 
 
