@@ -625,7 +625,7 @@ def cmd_train(a: argparse.Namespace) -> int:
     log = _log_to(Path(a.out)) if is_main else (lambda m: None)
     try:
         res = train_run(cfg, Path(a.out), resume=a.resume, overwrite=a.overwrite, progress=not a.no_progress,
-                        log=log, split=split)
+                        log=log, split=split, before_unlock=getattr(a, "before_unlock", None))
     except BaseException as e:
         # log.txt says how the session ended too (an interrupt, an error), not only stderr; a refusal (ConfigError,
         # e.g. the folder is another process's) ran nothing and must not write into someone else's run
@@ -1254,8 +1254,8 @@ def cmd_demo(a: argparse.Namespace) -> int:
 
     out = Path(a.out)
     marker = out / DEMO_MARKER
-    # before the marker below can be written: a demo refused at the lock (by the train it runs) would otherwise mark
-    # the run of the process that holds the folder as a demo, for a later demo to replace
+    # a folder another process holds is refused first, as train does (before the data is read); the marker is
+    # written only under the demo's own run lock (mark, below), so a folder taken after this check is never marked
     check_lock_free(out)
     # the demo is re-runnable: it replaces its own previous output, and only that (never another run in --out)
     found = previous_run(out) if out.is_dir() else []
@@ -1266,7 +1266,7 @@ def cmd_demo(a: argparse.Namespace) -> int:
     argv = ["train", "--out", a.out, "--preset", a.preset, "--normal", a.normal, "--total-kimg", str(a.total_kimg),
             "--phase-kimg", str(a.phase_kimg), "--seed", str(a.seed), "--device", a.device, "--evaluate"]
     if found:
-        argv.append("--overwrite")      # (deletes the marker with the other run outputs; written again below)
+        argv.append("--overwrite")      # (deletes the marker with the other run outputs; mark writes it again)
         _warn(f"replacing the previous demo in {out} (its networks, evaluation and report); --out DIR keeps it")
     if a.threads:
         # A short GAN run amplifies float-summation differences between intra-op thread counts: a fixed count
@@ -1274,11 +1274,17 @@ def cmd_demo(a: argparse.Namespace) -> int:
         argv += ["--threads", str(a.threads)]
     if a.no_progress:
         argv.append("--no-progress")
-    try:
-        return main(argv)
-    finally:
-        if previous_run(out):           # whatever the outcome: what is in --out now is the demo's
+
+    def mark() -> None:
+        # called by train_run while the demo's own train holds the run lock, as it ends however it ends: what is in
+        # --out then is the demo's. (Written after the train returned, the mark landed on the run of a process that
+        # took the folder after the check above, once the demo's train was refused.)
+        if previous_run(out):
             marker.write_text("written by `wildgan demo`: a later demo may replace this run\n")
+
+    t = make_parser().parse_args(argv)
+    t.typed, t.before_unlock = set(), mark
+    return cmd_train(t)
 
 
 EXAMPLES_STUDY = """examples:

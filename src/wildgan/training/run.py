@@ -512,10 +512,13 @@ def _check_fanogan_images(cfg: RunConfig, split: AnomalySplit) -> None:
 
 def train_run(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwrite: bool = False,
               progress: bool = True, log: Callable[[str], None] = print,
-              split: AnomalySplit | None = None) -> TrainResult:
+              split: AnomalySplit | None = None, before_unlock: Callable[[], None] | None = None) -> TrainResult:
     """Train the method named by cfg.method on the split described by cfg.data; returns where the result is.
 
-    Refusals as check_run_dir; overwrite=True deletes the run outputs already in run_dir first."""
+    Refusals as check_run_dir; overwrite=True deletes the run outputs already in run_dir first. before_unlock is
+    called (on rank 0) as this session ends, however it ends, while it still holds the run lock: what it writes into
+    run_dir lands on this run, never on another process's (`wildgan demo` marks its run so). Not called when the
+    start is refused."""
     run_dir = Path(run_dir)
     check_run_dir(cfg, run_dir, resume=resume, overwrite=overwrite)
     # what would fail once training starts, asked before the folder is written (a refused start must not leave a
@@ -562,8 +565,12 @@ def train_run(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwrite:
 
             for folder in (run_dir, run_dir / "checkpoints"):   # half-written files of a killed process
                 remove_stale_temp(folder)
-        return _train_run(cfg, run_dir, resume=resume, overwrite=overwrite, progress=progress, log=log, split=split,
-                          ctx=ctx)
+        try:
+            return _train_run(cfg, run_dir, resume=resume, overwrite=overwrite, progress=progress, log=log,
+                              split=split, ctx=ctx)
+        finally:
+            if before_unlock is not None and is_main:
+                before_unlock()
 
 
 def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, progress: bool,
