@@ -1481,6 +1481,23 @@ def test_demo_never_marks_a_run_of_a_process_that_took_the_folder_after_its_chec
     assert sorted(p.name for p in out.iterdir()) == ["config.json", "stats.jsonl"]       # no DEMO.txt
 
 
+def test_a_start_is_refused_at_once_by_a_process_that_holds_the_run(tmp_path, monkeypatch) -> None:
+    """run_lock's grace for a glance (check_lock_free's shared lock, see the test below) was spent also when the
+    holder was a process training there (an exclusive lock), which only delayed a certain refusal. Now such a holder
+    is told from a glance (a shared lock gets past a glance, not past a holder) and refused without waiting."""
+    from wildgan.training import run as run_mod
+
+    run = tmp_path / "run"
+    run.mkdir()
+    waits = []
+    monkeypatch.setattr(run_mod.time, "sleep", waits.append)
+    with run_mod.run_lock(run):                  # (a second open of the lock file conflicts, as another process's)
+        with pytest.raises(ConfigError, match="in use by another wildgan process"):
+            with run_mod.run_lock(run):
+                pass
+    assert waits == []
+
+
 def test_a_glance_at_the_lock_does_not_refuse_a_start(tmp_path) -> None:
     """check_lock_free holds the lock shared for an instant: a start that takes it meanwhile waits that instant
     instead of being refused as if a process were training there."""

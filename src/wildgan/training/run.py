@@ -309,6 +309,20 @@ def check_lock_free(run_dir: Path) -> None:
         os.close(fd)                 # (releases the shared lock at once)
 
 
+def _only_glanced_at(fd: int) -> bool:
+    """Whether the lock on fd, which this process could not take exclusively, is held shared only (check_lock_free's
+    glances), not by a process that holds the run (run_lock's exclusive lock, which no shared lock gets past): that
+    one's refusal is certain, and needs no grace."""
+    import fcntl
+
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    fcntl.flock(fd, fcntl.LOCK_UN)
+    return True
+
+
 @contextmanager
 def run_lock(run_dir: Path) -> Iterator[None]:
     """Hold RUN_DIR/.wildgan.lock while training there: a second process training into the same folder (two
@@ -336,7 +350,7 @@ def run_lock(run_dir: Path) -> Iterator[None]:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except OSError:
-                if time.monotonic() < deadline:
+                if _only_glanced_at(fd) and time.monotonic() < deadline:
                     time.sleep(0.01)
                     continue
                 refusal = _in_use(run_dir, fd)
