@@ -350,53 +350,6 @@ def _option_value(action: argparse.Action, v: Any, path: Path) -> Any:
     return v
 
 
-def load_config_file(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise ConfigError(f"{path}: config file not found")
-    text = path.read_text(encoding="utf-8")
-    try:
-        if path.suffix in (".yaml", ".yml"):
-            import yaml
-
-            d = yaml.safe_load(text)
-        elif path.suffix == ".toml":
-            try:
-                import tomllib  # type: ignore[import-not-found]
-            except ImportError:  # Python 3.10: the same parser, as a package (a dependency there)
-                import tomli as tomllib  # type: ignore[import-not-found, no-redef]
-
-            d = tomllib.loads(text)
-        else:
-            d = json.loads(text)
-    except Exception as e:  # noqa: BLE001 - any parser error becomes one clear message
-        raise ConfigError(f"{path}: cannot parse config file: {e}") from None
-    if not isinstance(d, dict):
-        raise ConfigError(f"{path}: config file must contain a mapping")
-    return d
-
-
-def _is_run_config(d: dict[str, Any]) -> bool:
-    """A run's own config.json/yaml (sections data/net/train/...) rather than a flat file of option names."""
-    return "train" in d and "data" in d and isinstance(d["train"], dict)
-
-
-def _checked_run_config(d: dict[str, Any], path: Path) -> RunConfig:
-    from .config import run_config_from_dict
-
-    try:
-        return run_config_from_dict(d, check_types=True)
-    except ConfigError as e:
-        raise ConfigError(f"{path}: {e}") from None
-    except (TypeError, ValueError) as e:
-        raise ConfigError(f"{path}: invalid value: {e}") from None
-
-
-def run_config_file(path: Path) -> RunConfig | None:
-    """The RunConfig stored in a run's config file (validated; errors name the file); None for a flat file."""
-    d = load_config_file(path)
-    return _checked_run_config(d, path) if _is_run_config(d) else None
-
-
 def _same(x: float, y: float) -> bool:
     return math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-12)
 
@@ -405,10 +358,13 @@ def config_file_to_args(path: Path) -> dict[str, Any]:
     """A flat file uses CLI option names (total_kimg: 100); a run's config.json/yaml (sections data/net/train)
     is mapped back onto the options so that `--config RUN_DIR/config.yaml` replays the run. The fields no option
     expresses are taken from the file by build_run_config (see there)."""
+    from .config import load_config_file, run_config_in
+
     d = load_config_file(path)
-    if not _is_run_config(d):
+    cfg = run_config_in(d, path)
+    if cfg is None:
         return {k.replace("-", "_"): v for k, v in d.items()}
-    return run_config_to_options(_checked_run_config(d, path))
+    return run_config_to_options(cfg)
 
 
 def run_config_to_options(cfg: Any) -> dict[str, Any]:
@@ -450,33 +406,10 @@ def run_config_to_options(cfg: Any) -> dict[str, Any]:
     return {k: v for k, v in out.items() if v is not None}
 
 
-def absolute_data_path(data: str | None, dataset: str = "auto") -> str | None:
-    """--data as an absolute path (else where $WILDGAN_DATA points, see resolve_data_root; else config.SAMPLE_TOKEN,
-    the embedded sample): the run records where its data is, so that evaluate / score / report / --config work from
-    any folder and later changes of $WILDGAN_DATA do not silently swap a run's data."""
-    from .config import SAMPLE_TOKEN
-    from .data.readers import default_sample_path, missing_path_error, resolve_data_root
-
-    if data in (None, "") and not os.environ.get("WILDGAN_DATA") and dataset == "cifar10":
-        return None               # CIFAR-10 has no default here: load_dataset downloads it (--download) or asks
-    if data == SAMPLE_TOKEN or (data in (None, "") and not os.environ.get("WILDGAN_DATA")):
-        return SAMPLE_TOKEN       # the embedded sample, by name: a replay must not read $WILDGAN_DATA instead
-    found = resolve_data_root(data, dataset)
-    if data not in (None, "") and not found.exists() and os.environ.get("WILDGAN_DATA") and dataset != "cifar10" \
-            and not Path(data).expanduser().is_absolute():
-        # said now, with both places a relative path was looked for: made absolute, it would name the current
-        # folder only (CIFAR-10 may be downloaded there: load_dataset decides)
-        raise missing_path_error(data)
-    # abspath also folds '..' (Path.absolute does not): a/../x.npz would break once a/ is gone
-    path = os.path.abspath(found)
-    if path == os.path.abspath(default_sample_path()):
-        return SAMPLE_TOKEN       # the sample named by its path (e.g. on a --resume): by name all the same
-    return path
-
-
 def data_config_from_args(a: argparse.Namespace) -> DataConfig:
     """The DataConfig the options describe (resolution/channels as given: None = from the data)."""
     from .config import DataConfig
+    from .data.readers import absolute_data_path
 
     normal = tuple(s.strip() for s in (a.normal or "").split(",") if s.strip())
     exclude = tuple(s.strip() for s in (a.exclude or "").split(",") if s.strip())
@@ -563,7 +496,7 @@ def build_run_config(a: argparse.Namespace, loaded: LoadedData | None = None) ->
     field where the two agree is taken from the file (so fields without an option, e.g. train.gp_target,
     train.minibatch, net.latent_size, the score and search sections, survive), each field where they differ from
     the real command line. Values derived from other options follow their inputs (see run_config_to_options)."""
-    from .config import PRESETS, overlay_changes
+    from .config import PRESETS, overlay_changes, run_config_file
     from .data import build_split
 
     config = getattr(a, "config", None)
@@ -630,6 +563,8 @@ def _train_setup(a: argparse.Namespace, ctx: Any) -> tuple[Any, Any]:
 def _data_path_if_valid(a: argparse.Namespace) -> str | None:
     """The data path the config will record, for the --out checks made before the data is read; None when it does
     not resolve (the reading of the data then says what is wrong with it)."""
+    from .data.readers import absolute_data_path
+
     try:
         return absolute_data_path(a.data, a.dataset)
     except WildganError:
@@ -690,7 +625,7 @@ def cmd_train(a: argparse.Namespace) -> int:
     log = _log_to(Path(a.out)) if is_main else (lambda m: None)
     try:
         res = train_run(cfg, Path(a.out), resume=a.resume, overwrite=a.overwrite, progress=not a.no_progress,
-                        log=log, split=split)
+                        log=log, split=split, before_unlock=getattr(a, "before_unlock", None))
     except BaseException as e:
         # log.txt says how the session ended too (an interrupt, an error), not only stderr; a refusal (ConfigError,
         # e.g. the folder is another process's) ran nothing and must not write into someone else's run
@@ -1093,23 +1028,11 @@ def cmd_score(a: argparse.Namespace) -> int:
                                                          batch_mode=a.batch_mode, with_A=not a.no_A).scores
     extra = None
     if a.threshold:
-        from .thresholds import run_threshold, threshold_columns
+        from .thresholds import flag_scores
 
-        if a.score not in res:
-            raise ConfigError(f"score {a.score!r} is not available for this run; it has {', '.join(res)}")
-        thr = run_threshold(model, Path(a.run_dir), a.threshold, contamination=a.expected_contamination, k=a.mad_k,
-                            score=a.score, labelled_scores=res[a.score], labels=labels,
-                            batch_mode=a.batch_mode, progress=not a.no_progress,
-                            train_scores=train_scores if a.threshold in ("contamination", "mad") else None)
-        extra = threshold_columns(thr, res[a.score])
-        from .thresholds import training_percentile
-
-        # context for every score, whatever the threshold: its percentile among the training images
-        if train_scores is None:            # (the f1 rule, Python only, reaches here without them)
-            from .scoring.train_scores import run_training_scores
-
-            train_scores = run_training_scores(Path(a.run_dir), model, batch_mode=a.batch_mode)
-        extra["train_percentile"] = [f"{v:.2f}" for v in training_percentile(train_scores[a.score], res[a.score])]
+        thr, extra = flag_scores(model, Path(a.run_dir), a.threshold, res, score=a.score,
+                                 contamination=a.expected_contamination, k=a.mad_k, labels=labels,
+                                 batch_mode=a.batch_mode, progress=not a.no_progress, train_scores=train_scores)
         print(f"threshold for score {a.score}: {thr.describe()} (chosen on the {thr.params['source']}); "
               f"{int(extra['is_anomaly'].sum())} of {len(ids)} images flagged (is_anomaly = 1)", file=sys.stderr)
     if a.out == "-":
@@ -1326,17 +1249,14 @@ def cmd_info(a: argparse.Namespace) -> int:
     return 0
 
 
-DEMO_MARKER = "DEMO.txt"
-
-
 def cmd_demo(a: argparse.Namespace) -> int:
     """The README's main job: train on the embedded MNIST sample, evaluate, print the AUC table."""
-    from .training.run import check_lock_free, previous_run
+    from .training.run import DEMO_MARKER, check_lock_free, previous_run
 
     out = Path(a.out)
     marker = out / DEMO_MARKER
-    # before the marker below can be written: a demo refused at the lock (by the train it runs) would otherwise mark
-    # the run of the process that holds the folder as a demo, for a later demo to replace
+    # a folder another process holds is refused first, as train does (before the data is read); the marker is
+    # written only under the demo's own run lock (mark, below), so a folder taken after this check is never marked
     check_lock_free(out)
     # the demo is re-runnable: it replaces its own previous output, and only that (never another run in --out)
     found = previous_run(out) if out.is_dir() else []
@@ -1347,7 +1267,7 @@ def cmd_demo(a: argparse.Namespace) -> int:
     argv = ["train", "--out", a.out, "--preset", a.preset, "--normal", a.normal, "--total-kimg", str(a.total_kimg),
             "--phase-kimg", str(a.phase_kimg), "--seed", str(a.seed), "--device", a.device, "--evaluate"]
     if found:
-        argv.append("--overwrite")      # (deletes the marker with the other run outputs; written again below)
+        argv.append("--overwrite")      # (deletes the marker with the other run outputs; mark writes it again)
         _warn(f"replacing the previous demo in {out} (its networks, evaluation and report); --out DIR keeps it")
     if a.threads:
         # A short GAN run amplifies float-summation differences between intra-op thread counts: a fixed count
@@ -1355,11 +1275,17 @@ def cmd_demo(a: argparse.Namespace) -> int:
         argv += ["--threads", str(a.threads)]
     if a.no_progress:
         argv.append("--no-progress")
-    try:
-        return main(argv)
-    finally:
-        if previous_run(out):           # whatever the outcome: what is in --out now is the demo's
+
+    def mark() -> None:
+        # called by train_run while the demo's own train holds the run lock, as it ends however it ends: what is in
+        # --out then is the demo's. (Written after the train returned, the mark landed on the run of a process that
+        # took the folder after the check above, once the demo's train was refused.)
+        if previous_run(out):
             marker.write_text("written by `wildgan demo`: a later demo may replace this run\n")
+
+    t = make_parser().parse_args(argv)
+    t.typed, t.before_unlock = set(), mark
+    return cmd_train(t)
 
 
 EXAMPLES_STUDY = """examples:
@@ -1386,6 +1312,8 @@ def _csv(text: str, kind: type = str) -> list[Any]:
 
 def cmd_study(a: argparse.Namespace) -> int:
     from .studies import grid, run_study
+    from .studies.study import check_study_data, check_study_out_dir
+    from .training.run import check_lock_free
 
     gammas = _csv(a.contamination, float)
     for g in gammas:
@@ -1400,23 +1328,12 @@ def cmd_study(a: argparse.Namespace) -> int:
     for e in encs:
         if e not in ("image", "latent"):
             raise ConfigError(f"unknown encoder loss {e!r}; choose from image, latent")
-    from .studies.study import check_study_out_dir
-    from .training.run import check_lock_free
-
     # what --out alone refuses, before the data is decoded (as train's check_out_dir); run_study's check_study_dir
     # adds what needs the base config, whose resolution and channels come from the data. A folder another study
     # process holds first; run_study's lock on it stays the guarantee.
     check_lock_free(Path(a.out))
     check_study_out_dir(Path(a.out), _data_path_if_valid(a))
-    from .data.dataset_files import npz_has_labels
-    from .data.readers import detect_format, is_pile, resolve_data_root
-
-    root = resolve_data_root(a.data, a.dataset)
-    fmt = detect_format(root) if root.exists() else None
-    if a.dataset == "unlabelled" or fmt == "unlabelled-folder" or (fmt == "npz" and not npz_has_labels(root)) \
-            or (fmt == "folder-tar" and a.dataset in ("auto", "unlabelled") and is_pile(root)):
-        raise ConfigError(f"{root}: a study measures AUC and needs labelled data (class folders, CIFAR-10, an .npz "
-                          f"with labels); unlabelled images are for `wildgan train`")
+    check_study_data(a.data, a.dataset)
     # one base config (first normal class, gamma 0) resolves resolution/channels and the schedule
     first = None if a.normal in (None, "all") else _csv(a.normal)[0].replace("+", ",")
     ns = argparse.Namespace(**{**vars(a), "contamination": 0.0, "seed": seeds[0], "method": "wildgan",

@@ -628,3 +628,52 @@ def read_run_config(run_dir: Any) -> RunConfig:
         if source and Path(source).exists():
             cfg = replace(cfg, data=replace(cfg.data, data=str(source)))
     return cfg
+
+
+def load_config_file(path: Any) -> dict[str, Any]:
+    """A YAML (.yaml/.yml), TOML (.toml) or JSON (anything else) file of settings as a mapping; errors name the file.
+    `wildgan train --config FILE` reads it: a run's own config.yaml, or a flat file of option names."""
+    import json
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    text = path.read_text(encoding="utf-8")
+    try:
+        if path.suffix in (".yaml", ".yml"):
+            import yaml
+
+            d = yaml.safe_load(text)
+        elif path.suffix == ".toml":
+            try:
+                import tomllib  # type: ignore[import-not-found]
+            except ImportError:  # Python 3.10: the same parser, as a package (a dependency there)
+                import tomli as tomllib  # type: ignore[import-not-found, no-redef]
+
+            d = tomllib.loads(text)
+        else:
+            d = json.loads(text)
+    except Exception as e:  # noqa: BLE001 - any parser error becomes one clear message
+        raise ConfigError(f"{path}: cannot parse config file: {e}") from None
+    if not isinstance(d, dict):
+        raise ConfigError(f"{path}: config file must contain a mapping")
+    return d
+
+
+def run_config_in(d: dict[str, Any], path: Any) -> RunConfig | None:
+    """The RunConfig in d, a config file's contents (load_config_file), validated with errors naming `path`; None
+    when d is not a run's own config.json/yaml (sections data/net/train/...) but a flat file of option names."""
+    if not ("train" in d and "data" in d and isinstance(d["train"], dict)):
+        return None
+    try:
+        return run_config_from_dict(d, check_types=True)
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"{path}: invalid value: {e}") from None
+
+
+def run_config_file(path: Any) -> RunConfig | None:
+    """The RunConfig stored in a run's config file (validated; errors name the file); None for a flat file."""
+    return run_config_in(load_config_file(path), path)

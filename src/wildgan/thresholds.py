@@ -236,3 +236,27 @@ def threshold_columns(thr: Threshold, scores: np.ndarray) -> dict[str, np.ndarra
     return {"is_anomaly": thr.apply(scores), "threshold": np.full(n, f"{thr.value:.9g}", dtype=object),
             "threshold_rule": np.full(n, thr.rule, dtype=object),
             "threshold_score": np.full(n, str(thr.params.get("score", "a")), dtype=object)}
+
+
+def flag_scores(model: Any, run_dir: str | Path, rule: str, scores: dict[str, np.ndarray], *, score: str = "a",
+                contamination: float = 0.05, k: float = 3.0, labels: np.ndarray | None = None,
+                batch_mode: str = "mixed", progress: bool = False,
+                train_scores: dict[str, np.ndarray] | None = None) -> tuple[Threshold, dict[str, Any]]:
+    """`wildgan score --threshold RULE` on scored images (`scores`: score name -> one value per image, as
+    scoring.run.score_files or LoadedModel.score give them): the run_threshold of `score` and the extra CSV columns
+    for write_scores_csv, threshold_columns' plus train_percentile (each image's percentile among the training
+    images' scores, whatever the rule). train_scores: the run's training scores when the caller has them already
+    (see run_threshold); else they are read from the run's cache, or computed and cached."""
+    if score not in scores:
+        raise ConfigError(f"score {score!r} is not available for this run; it has {', '.join(scores)}")
+    thr = run_threshold(model, run_dir, rule, contamination=contamination, k=k, score=score,
+                        labelled_scores=scores[score], labels=labels, batch_mode=batch_mode, progress=progress,
+                        train_scores=train_scores if rule in ("contamination", "mad") else None)
+    extra: dict[str, Any] = dict(threshold_columns(thr, scores[score]))
+    # context for every score, whatever the threshold: its percentile among the training images
+    if train_scores is None:
+        from .scoring.train_scores import run_training_scores
+
+        train_scores = run_training_scores(run_dir, model, batch_mode=batch_mode)
+    extra["train_percentile"] = [f"{v:.2f}" for v in training_percentile(train_scores[score], scores[score])]
+    return thr, extra

@@ -1435,6 +1435,69 @@ def test_demo_refuses_a_folder_in_use_before_it_marks_it(tmp_path, capsys, monke
     assert not (out / "DEMO.txt").exists()
 
 
+@pytest.mark.parametrize("when", ["before the train's check", "after the train's check", "at the lock"])
+def test_demo_never_marks_a_run_of_a_process_that_took_the_folder_after_its_check(when, tmp_path, capsys,
+                                                                                 monkeypatch) -> None:
+    """The demo checked the lock, then trained, then marked what was in --out as a demo whatever the outcome: another
+    process that took the folder after the demo's check and wrote its run there had that run marked as a demo (the
+    demo's train refused), for a later demo to replace. The mark is now written only while the demo's own train
+    holds the run lock (train_run's before_unlock), so a refused demo leaves the folder alone."""
+    from contextlib import ExitStack, contextmanager
+
+    from wildgan.training import run as run_mod
+
+    out = tmp_path / "demo"
+    out.mkdir()
+    real_check, real_lock = run_mod.check_lock_free, run_mod.run_lock
+    held = ExitStack()
+    checks = []
+
+    def other_process_takes_the_folder():
+        held.enter_context(real_lock(out))
+        (out / "config.json").write_text("{}")                   # ... and starts its run there
+        (out / "stats.jsonl").write_text('{"kimg": 0.1}\n')
+
+    def check(run_dir):
+        checks.append(run_dir)                                    # 1: the demo's own check, 2: its train's
+        if len(checks) == 2 and when == "before the train's check":
+            other_process_takes_the_folder()
+        real_check(run_dir)
+        if len(checks) == 2 and when == "after the train's check":
+            other_process_takes_the_folder()
+
+    @contextmanager
+    def lock(run_dir):
+        if when == "at the lock":
+            other_process_takes_the_folder()
+        with real_lock(run_dir):
+            yield
+
+    monkeypatch.setattr(run_mod, "check_lock_free", check)
+    monkeypatch.setattr(run_mod, "run_lock", lock)
+    with held:
+        assert main(["demo", "--out", str(out), "--total-kimg", "0.1", "--phase-kimg", "0.05", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert ("already holds a run" if when == "after the train's check" else "is in use by another wildgan") in err
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "stats.jsonl"]       # no DEMO.txt
+
+
+def test_a_start_is_refused_at_once_by_a_process_that_holds_the_run(tmp_path, monkeypatch) -> None:
+    """run_lock's grace for a glance (check_lock_free's shared lock, see the test below) was spent also when the
+    holder was a process training there (an exclusive lock), which only delayed a certain refusal. Now such a holder
+    is told from a glance (a shared lock gets past a glance, not past a holder) and refused without waiting."""
+    from wildgan.training import run as run_mod
+
+    run = tmp_path / "run"
+    run.mkdir()
+    waits = []
+    monkeypatch.setattr(run_mod.time, "sleep", waits.append)
+    with run_mod.run_lock(run):                  # (a second open of the lock file conflicts, as another process's)
+        with pytest.raises(ConfigError, match="in use by another wildgan process"):
+            with run_mod.run_lock(run):
+                pass
+    assert waits == []
+
+
 def test_a_glance_at_the_lock_does_not_refuse_a_start(tmp_path) -> None:
     """check_lock_free holds the lock shared for an instant: a start that takes it meanwhile waits that instant
     instead of being refused as if a process were training there."""

@@ -402,7 +402,7 @@ def test_sample_and_data_root(monkeypatch, tmp_path):
         load_dataset("nothere.npz")
     (tmp_path / "cifar10" / "cifar-10-batches-py").mkdir()                        # the download's usual layout:
     assert resolve_data_root(None, "cifar10") == tmp_path / "cifar10" / "cifar-10-batches-py"   # one data set
-    from wildgan.cli import absolute_data_path
+    from wildgan.data.readers import absolute_data_path
 
     assert absolute_data_path(None, "mnist") == str(tmp_path / "mnist" / "m.npz")  # what the run records
     assert absolute_data_path("mnist/m.npz") == str(tmp_path / "mnist" / "m.npz")

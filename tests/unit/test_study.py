@@ -516,3 +516,19 @@ def test_a_run_and_a_study_are_not_written_into_each_others_folders(tmp_path):
             check_out_dir(study, None, resume=resume, overwrite=overwrite)
     check_out_dir(cell, None, resume=True)      # its cells are runs all the same
     check_study_out_dir(study, None)
+
+
+def test_run_study_refuses_unlabelled_data_before_any_cell_trains(tmp_path, monkeypatch):
+    """`wildgan study` refused unlabelled data (no test split, so no AUC) before it read it, saying why; run_study
+    called from Python read the data and refused each cell with 'unlabelled images have no classes: drop --normal',
+    advice no study can follow. Now run_study says what the CLI says (studies.study.check_study_data)."""
+    base = _base(tmp_path)
+    pile = tmp_path / "pile.npz"
+    np.savez(pile, x=np.load(base.data.data)["x"])                 # the same images, without labels
+    base = replace(base, data=replace(base.data, data=str(pile), normal=()))
+    trained = []
+    monkeypatch.setattr(study_mod, "train_run", lambda cfg, run_dir, **kw: trained.append(run_dir.name))
+    with pytest.raises(ConfigError, match=r"pile\.npz: a study measures AUC and needs labelled data"):
+        study_mod.run_study(base, grid([""], [0.0], ["wildgan"], ["image"], [0]), tmp_path / "st", progress=False,
+                            log=lambda m: None)
+    assert trained == [] and not (tmp_path / "st").exists()

@@ -129,6 +129,27 @@ def missing_path_error(path: str | Path) -> DataError:
     return DataError(f"{path}: no such file or folder")
 
 
+def absolute_data_path(data: str | None, dataset: str = "auto") -> str | None:
+    """--data as an absolute path (else where $WILDGAN_DATA points, see resolve_data_root; else config.SAMPLE_TOKEN,
+    the embedded sample): the run records where its data is, so that evaluate / score / report / --config work from
+    any folder and later changes of $WILDGAN_DATA do not silently swap a run's data."""
+    if data in (None, "") and not os.environ.get("WILDGAN_DATA") and dataset == "cifar10":
+        return None               # CIFAR-10 has no default here: load_dataset downloads it (--download) or asks
+    if data == SAMPLE_TOKEN or (data in (None, "") and not os.environ.get("WILDGAN_DATA")):
+        return SAMPLE_TOKEN       # the embedded sample, by name: a replay must not read $WILDGAN_DATA instead
+    found = resolve_data_root(data, dataset)
+    if data not in (None, "") and not found.exists() and os.environ.get("WILDGAN_DATA") and dataset != "cifar10" \
+            and not Path(data).expanduser().is_absolute():
+        # said now, with both places a relative path was looked for: made absolute, it would name the current
+        # folder only (CIFAR-10 may be downloaded there: load_dataset decides)
+        raise missing_path_error(data)
+    # abspath also folds '..' (Path.absolute does not): a/../x.npz would break once a/ is gone
+    path = os.path.abspath(found)
+    if path == os.path.abspath(default_sample_path()):
+        return SAMPLE_TOKEN       # the sample named by its path (e.g. on a --resume): by name all the same
+    return path
+
+
 def _broken_link(p: Path) -> str | None:
     """What is wrong with a path that does not exist but is a symbolic link (its target is gone, e.g. an unmounted
     disk or a moved data set): 'no such file or folder' would send the user looking for the wrong thing."""

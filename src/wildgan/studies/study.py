@@ -65,6 +65,21 @@ def cell_config(base: RunConfig, cell: Cell) -> RunConfig:
 STUDY_MAY_CHANGE = RESUME_MAY_CHANGE - {"total_kimg"}
 
 
+def check_study_data(data: str | None, dataset: str = "auto") -> None:
+    """Refuse unlabelled data (a folder or tar of loose images, an .npz without labels, dataset='unlabelled'): a study
+    measures AUC on each cell's test split, which such data does not have. Looks at the path only (`data` as given,
+    or as cfg.data.data records it), so it is asked before the images are decoded."""
+    from ..data.dataset_files import npz_has_labels
+    from ..data.readers import detect_format, is_pile, resolve_data_root
+
+    root = resolve_data_root(data, dataset)
+    fmt = detect_format(root) if root.exists() else None
+    if dataset == "unlabelled" or fmt == "unlabelled-folder" or (fmt == "npz" and not npz_has_labels(root)) \
+            or (fmt == "folder-tar" and dataset in ("auto", "unlabelled") and is_pile(root)):
+        raise ConfigError(f"{root}: a study measures AUC and needs labelled data (class folders, CIFAR-10, an .npz "
+                          f"with labels); unlabelled images are for `wildgan train`")
+
+
 def check_study_out_dir(study_dir: Path, data: str | None) -> None:
     """The refusals of check_study_dir that need only the paths (`data` as cfg.data.data records it), not the data:
     `wildgan study` asks them before it decodes the images, which can take minutes that a refusal would then waste.
@@ -248,6 +263,7 @@ def run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress: 
     study_dir = Path(study_dir)
     check_study_dir(base, cells, study_dir)
     if not cells_checked:
+        check_study_data(base.data.data, base.data.dataset)     # (`wildgan study` asks it before it reads the data)
         check_cells(base, cells, study_dir, progress=progress)
     study_dir.mkdir(parents=True, exist_ok=True)
     # one study process per folder: a second one could evaluate a finished cell again and append a second row

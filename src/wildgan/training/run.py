@@ -55,9 +55,12 @@ def write_split_info(split: AnomalySplit, run_dir: Path) -> None:
         atomic_write_text(run_dir / "skipped.txt", "".join(f"{line(s)}\n" for s in skipped))
 
 
+# `wildgan demo`'s marker of its run: a later demo replaces only a run that has it
+DEMO_MARKER = "DEMO.txt"
+
 # What a run directory holds after training / evaluating / reporting (removed by overwrite=True).
 RUN_OUTPUTS = ("config.json", "config.yaml", "split.json", "skipped.txt", "stats.jsonl", "log.txt", "checkpoints",
-               "DEMO.txt",   # `wildgan demo`'s marker: a run trained over a demo (--overwrite) is no demo any more
+               DEMO_MARKER,  # a run trained over a demo (--overwrite) is no demo any more
                "DETECTOR.txt",   # Detector.fit's: a later fit may replace the run, a `wildgan train` one it may not
                "samples", "tensorboard", "network-final.json", "network-final.safetensors", "fanogan-final.json",
                "fanogan-final.safetensors", "eval.json", "test_scores.csv", "test_latents.npy", "test_search.npz",
@@ -74,7 +77,7 @@ def previous_run(run_dir: Path) -> list[str]:
 
 # what a start leaves behind before its first training step: nothing else of RUN_OUTPUTS may be there for a new start
 # to replace it without --overwrite
-_START_FILES = frozenset({"config.json", "config.yaml", "split.json", "skipped.txt", "log.txt", "DEMO.txt",
+_START_FILES = frozenset({"config.json", "config.yaml", "split.json", "skipped.txt", "log.txt", DEMO_MARKER,
                           "DETECTOR.txt"})
 
 
@@ -306,6 +309,20 @@ def check_lock_free(run_dir: Path) -> None:
         os.close(fd)                 # (releases the shared lock at once)
 
 
+def _only_glanced_at(fd: int) -> bool:
+    """Whether the lock on fd, which this process could not take exclusively, is held shared only (check_lock_free's
+    glances), not by a process that holds the run (run_lock's exclusive lock, which no shared lock gets past): that
+    one's refusal is certain, and needs no grace."""
+    import fcntl
+
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    fcntl.flock(fd, fcntl.LOCK_UN)
+    return True
+
+
 @contextmanager
 def run_lock(run_dir: Path) -> Iterator[None]:
     """Hold RUN_DIR/.wildgan.lock while training there: a second process training into the same folder (two
@@ -333,7 +350,7 @@ def run_lock(run_dir: Path) -> Iterator[None]:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except OSError:
-                if time.monotonic() < deadline:
+                if _only_glanced_at(fd) and time.monotonic() < deadline:
                     time.sleep(0.01)
                     continue
                 refusal = _in_use(run_dir, fd)
@@ -509,10 +526,13 @@ def _check_fanogan_images(cfg: RunConfig, split: AnomalySplit) -> None:
 
 def train_run(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwrite: bool = False,
               progress: bool = True, log: Callable[[str], None] = print,
-              split: AnomalySplit | None = None) -> TrainResult:
+              split: AnomalySplit | None = None, before_unlock: Callable[[], None] | None = None) -> TrainResult:
     """Train the method named by cfg.method on the split described by cfg.data; returns where the result is.
 
-    Refusals as check_run_dir; overwrite=True deletes the run outputs already in run_dir first."""
+    Refusals as check_run_dir; overwrite=True deletes the run outputs already in run_dir first. before_unlock is
+    called (on rank 0) as this session ends, however it ends, while it still holds the run lock: what it writes into
+    run_dir lands on this run, never on another process's (`wildgan demo` marks its run so). Not called when the
+    start is refused."""
     run_dir = Path(run_dir)
     check_run_dir(cfg, run_dir, resume=resume, overwrite=overwrite)
     # what would fail once training starts, asked before the folder is written (a refused start must not leave a
@@ -559,8 +579,12 @@ def train_run(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwrite:
 
             for folder in (run_dir, run_dir / "checkpoints"):   # half-written files of a killed process
                 remove_stale_temp(folder)
-        return _train_run(cfg, run_dir, resume=resume, overwrite=overwrite, progress=progress, log=log, split=split,
-                          ctx=ctx)
+        try:
+            return _train_run(cfg, run_dir, resume=resume, overwrite=overwrite, progress=progress, log=log,
+                              split=split, ctx=ctx)
+        finally:
+            if before_unlock is not None and is_main:
+                before_unlock()
 
 
 def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, progress: bool,
