@@ -592,6 +592,16 @@ def _count_images(X: Any) -> int | None:
 
 
 
+def _mark_fit_run(run_dir: Path) -> None:
+    """The marker that lets a later fit replace this run. Called by train_run while the fit's own training still
+    holds the run lock, however it ends (done, interrupted, failed): written after the lock is released, it could land
+    on the run of a process that took the folder in between."""
+    from .training.run import previous_run
+
+    if previous_run(run_dir):
+        (run_dir / DETECTOR_MARKER).write_text(_DETECTOR_NOTE, encoding="utf-8")
+
+
 def _refuse_a_run_fit_did_not_write(run_dir: Path) -> None:
     """fit() trains from scratch and so replaces the run in its run_dir: right for a run an earlier fit wrote (a
     re-run notebook cell), not for one of `wildgan train` (e.g. Detector.from_run(run).fit(X), or a run_dir typed
@@ -1124,10 +1134,10 @@ class Detector:
             # fit() trains from scratch (sklearn semantics), also into a run_dir used by an earlier fit; resume=True
             # continues the run there
             result = train_run(cfg, run_dir, split=split, overwrite=not resume, resume=resume,
-                               progress=bool(self.verbose), log=self._log(run_dir))
+                               progress=bool(self.verbose), log=self._log(run_dir),
+                               before_unlock=lambda: _mark_fit_run(run_dir))
             trained = True
             model = load_model(run_dir, self.device, checkpoint=result.final)
-            (run_dir / DETECTOR_MARKER).write_text(_DETECTOR_NOTE, encoding="utf-8")
 
             self.model_ = model
             self.run_dir_ = run_dir
@@ -1167,7 +1177,6 @@ class Detector:
                         f"Detector.fit interrupted {e.where or ''} (signal {e.signum}); nothing was kept: it trained in "
                         f"a temporary folder. Give Detector(run_dir=...) to keep its checkpoints; fit(X, resume=True) "
                         f"then continues an interrupted fit", e.signum, where=e.where) from None
-                (run_dir / DETECTOR_MARKER).write_text(_DETECTOR_NOTE, encoding="utf-8")   # (a later fit may replace it)
                 raise TrainingInterrupted(
                     f"Detector.fit interrupted {e.where or ''} (signal {e.signum}); checkpoint saved in "
                     f"{e.checkpoint_dir or run_dir / 'checkpoints'}: fit(X, resume=True) with the same X, by a "

@@ -1533,3 +1533,28 @@ def test_fit_into_a_run_dir_in_use_is_refused_before_the_data_is_decoded(tmp_pat
                   str(default_sample_path())):
             with pytest.raises(ConfigError, match=rf"{run} is in use by another wildgan process"):
                 det.fit(X)
+
+
+def test_fit_marks_its_run_while_its_training_holds_the_run_lock(x_train, tmp_path, monkeypatch) -> None:
+    """DETECTOR.txt lets a later fit replace the run. It was written after train_run returned, so after the run lock
+    was released: a process that took the folder in between had its run marked as a fit's, for a later fit to delete.
+    It is now written by train_run's before_unlock, while the fit's own training holds the lock."""
+    from pathlib import Path
+
+    from wildgan.training.run import check_lock_free
+
+    real_write, held_when_written = Path.write_text, []
+
+    def write_text(self, *a, **k):
+        if self.name == "DETECTOR.txt":
+            try:
+                check_lock_free(self.parent)
+                held_when_written.append(False)
+            except ConfigError:
+                held_when_written.append(True)
+        return real_write(self, *a, **k)
+
+    monkeypatch.setattr(Path, "write_text", write_text)
+    run = tmp_path / "own"
+    Detector(run_dir=str(run), **{**TINY, "total_kimg": 0.05}).fit(x_train[:16])
+    assert held_when_written == [True]

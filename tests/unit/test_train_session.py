@@ -115,3 +115,25 @@ def test_a_resume_from_a_checkpoint_of_another_kind_is_refused(tmp_path, one_thr
                                               r"\(kind 'fanogan'.*expected 'wildgan-train-state'"):
         train_pgan(_x(), _cfg(), tmp_path, resume=True, progress=False, log=lambda m: None)
     assert not (tmp_path / "network-final.json").exists()
+
+
+def test_a_failing_before_unlock_does_not_hide_the_trainings_own_error(tmp_path, monkeypatch) -> None:
+    """train_run called before_unlock in a `finally`: when it raised too (an unwritable folder), its error replaced
+    the training's, which is the one a user needs. The training's error is raised now, the other one logged."""
+    from wildgan.training import run as run_mod
+
+    def broke(*a, **k):
+        raise RuntimeError("the training's own error")
+
+    def unlock_fails():
+        raise OSError("cannot write the marker")
+
+    monkeypatch.setattr(run_mod, "_train_run", broke)
+    cfg = RunConfig(data=DataConfig(data="unused.npz", normal=("0",), resolution=8, channels=1),
+                    net=net_config_for_preset("tiny", 8, 1),
+                    train=TrainConfig(total_kimg=0.1, phase_kimg=0.05, minibatch=PRESETS["tiny"]["minibatch"],
+                                      device="cpu"), preset="tiny")
+    said: list[str] = []
+    with pytest.raises(RuntimeError, match="the training's own error"):
+        run_mod.train_run(cfg, tmp_path / "run", progress=False, log=said.append, before_unlock=unlock_fails)
+    assert any("cannot write the marker" in m for m in said)

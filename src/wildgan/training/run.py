@@ -580,11 +580,18 @@ def train_run(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwrite:
             for folder in (run_dir, run_dir / "checkpoints"):   # half-written files of a killed process
                 remove_stale_temp(folder)
         try:
-            return _train_run(cfg, run_dir, resume=resume, overwrite=overwrite, progress=progress, log=log,
-                              split=split, ctx=ctx)
-        finally:
+            result = _train_run(cfg, run_dir, resume=resume, overwrite=overwrite, progress=progress, log=log,
+                                split=split, ctx=ctx)
+        except BaseException as e:
             if before_unlock is not None and is_main:
-                before_unlock()
+                try:
+                    before_unlock()
+                except Exception as e2:     # (an unwritable folder, say): the training's own error is the one raised
+                    log(f"as the run ended after {type(e).__name__}: {type(e2).__name__}: {e2}")
+            raise
+        if before_unlock is not None and is_main:
+            before_unlock()
+        return result
 
 
 def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, progress: bool,
