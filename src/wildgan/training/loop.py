@@ -1,6 +1,19 @@
 """The joint training loop of the proposed method (spec 3.2): per iteration a D step (+ Gs EMA), a G step and an
 E step, on a progressive schedule that is a pure function of the number of real images shown.
 
+Where to look, in file order:
+  build_pyramid, process_reals     the training images on the device, and real images faded like G's output
+  d_step, ema_update, g_step, e_step   one iteration, written plainly: the reference for what the steps compute
+  g_forward ... FastOptions        the fast path's functional forwards (bf16 autocast, channels_last, torch.compile)
+  StepRunner                       one iteration as train_pgan runs it: iteration() draws the minibatch and latents,
+                                   then the plain steps above (_plain_iteration), or _body (the same maths on the
+                                   fast path, optionally data-parallel, captured whole as a CUDA graph on a GPU)
+  TrainState, _save, _restore      what a checkpoint holds
+  train_pgan                       the loop: setup / resume, then rounds of `minibatch_repeats` iterations at one
+                                   schedule phase, a stats row every `log_every` iterations, a checkpoint and the
+                                   stop checks (signal, --minutes) between rounds; the final networks at the end
+  _StatsLog, _stats_row, _eta      stats.jsonl / TensorBoard rows and the progress bar's ETA
+
 Everything a run writes goes to its run directory:
   stats.jsonl               one JSON row per `log_every` iterations (losses, kimg, resolution, img/s, memory)
   log.txt                   human-readable log
@@ -16,6 +29,7 @@ import math
 import os
 import time
 import traceback
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -94,16 +108,28 @@ def process_reals(x_u8: torch.Tensor, fade: float) -> torch.Tensor:
 
 
 # ------------------------------------------------------------------------------------------------------------------
-# One iteration, split into the three steps so that each can be tested on its own.
+# Optimisers, and one iteration written plainly, split into its steps so that each can be tested on its own: the
+# reference that the fast path below must match.
 
 def make_optimizer(params: Iterator[torch.nn.Parameter], cfg: TrainConfig, lr: float, **kw: Any) -> torch.optim.Adam:
     """Adam(beta1, beta2, eps) of the spec; `kw` (fused=, capturable=) only selects the implementation."""
     return torch.optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.adam_eps, **kw)
 
 
-def reset_optimizer(opt: torch.optim.Optimizer) -> None:
-    """Drop Adam's moments and step counters (spec 3.2: at every start and end of a fade-in)."""
-    opt.state.clear()
+def make_optimizers(nets: PGANNetworks, tc: TrainConfig, fast: FastOptions, device: torch.device,
+                    lr: float | None = None) -> dict[str, torch.optim.Optimizer]:
+    """Adam for G, D (and E). On CUDA the fast path uses the fused implementation (capturable when graphed)."""
+    kw: dict[str, Any] = {}
+    if fast.active and device.type == "cuda":
+        kw["fused"] = True
+        if fast.cuda_graphs:
+            kw["capturable"] = True
+    lr = tc.lr if lr is None else lr
+    opts = {"G": make_optimizer(nets.G.parameters(), tc, lr, **kw),
+            "D": make_optimizer(nets.D.parameters(), tc, lr, **kw)}
+    if tc.encoder_loss != "none":
+        opts["E"] = make_optimizer(nets.E.parameters(), tc, lr, **kw)
+    return opts
 
 
 def d_step(nets: PGANNetworks, opt: torch.optim.Optimizer, reals: torch.Tensor, z: torch.Tensor, u: torch.Tensor,
@@ -172,19 +198,19 @@ def e_step(nets: PGANNetworks, opt: torch.optim.Optimizer, z: torch.Tensor, lod:
 
 
 # ------------------------------------------------------------------------------------------------------------------
-# Fast path (issue 5): the same iteration as d_step / ema_update / g_step / e_step above, restructured so that it can
+# Fast path: the same iteration as d_step / ema_update / g_step / e_step above, restructured so that it can
 # run with bf16 autocast, channels_last, torch.compile and whole-iteration CUDA graphs, with no host sync.
 #
 # Precision (amp="bf16"): autocast covers the G, D and E forwards of all three steps (and hence their backward
 # passes). Kept in fp32: the gradient penalty's critic evaluation on x_hat, its input gradient, the gradient norm and
-# the double backward through it (autocast is switched off for that D call, unless gp_precision="amp": bf16
-# double backward is less accurate, see config.TrainConfig.gp_precision); every loss and logged term (network
-# outputs are cast to fp32 before any loss arithmetic); D's last (1-output) dense layer; x_hat = real + u (fake -
-# real) (the bf16 fake is cast to fp32 first); minibatch-stddev (layers.py computes it in fp32); the parameters, gradients, Adam moments and the Gs EMA
-# (autocast never changes them). "fp32" on CUDA means PyTorch's defaults: fp32 matmuls (dense layers) are true fp32,
-# but cuDNN convolutions in fp32 may use TF32 tensor cores (torch.backends.cudnn.allow_tf32, on by default), so the
-# gradient penalty's convolutions run with a 10-bit mantissa, like the TF1 code on Ampere+ cards would. We keep that
-# default (full-fp32 convolutions would make the GP's double backward several times slower); set
+# the double backward through it (autocast is switched off for that D call, unless gp_precision="amp": bf16 double
+# backward is less accurate, see config.TrainConfig.gp_precision); every loss and logged term (network outputs are
+# cast to fp32 before any loss arithmetic); D's last (1-output) dense layer; x_hat = real + u (fake - real) (the bf16
+# fake is cast to fp32 first); minibatch-stddev (layers.py computes it in fp32); the parameters, gradients, Adam
+# moments and the Gs EMA (autocast never changes them). "fp32" on CUDA means PyTorch's defaults: fp32 matmuls (dense
+# layers) are true fp32, but cuDNN convolutions in fp32 may use TF32 tensor cores (torch.backends.cudnn.allow_tf32, on
+# by default), so the gradient penalty's convolutions run with a 10-bit mantissa, like the TF1 code on Ampere+ cards
+# would. We keep that default (full-fp32 convolutions would make the GP's double backward several times slower); set
 # torch.backends.cudnn.allow_tf32 = False before training for strict fp32.
 #
 # The fade weight t = frac(lod) is a 0-dim device tensor, not a Python float, so a captured CUDA graph or a compiled
@@ -308,11 +334,24 @@ def _set_compile_limits() -> None:
             setattr(torch._dynamo.config, name, max(256, getattr(torch._dynamo.config, name)))
 
 
+def _match_state_layout(opts: dict[str, torch.optim.Optimizer]) -> None:
+    """Adam moments restored from a (contiguous) checkpoint get their parameter's memory format back."""
+    for opt in opts.values():
+        for p, st in opt.state.items():
+            for k, v in list(st.items()):
+                if torch.is_tensor(v) and v.shape == p.shape and v.stride() != p.stride():
+                    st[k] = torch.empty_like(p).copy_(v)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# One iteration as train_pgan runs it, on the plain or the fast path.
+
 class StepRunner:
     """One training iteration: sample the minibatch and latents, D step (+ Gs EMA), G step, E step.
 
-    plain mode (no fast option, one process): exactly the original d_step / ema_update / g_step / e_step.
-    fast mode: the same maths with the FastOptions, optionally data-parallel (`dist`, see distributed.py).
+    plain mode (no fast option, one process): exactly the reference d_step / ema_update / g_step / e_step.
+    fast mode (_body): the same maths with the FastOptions, optionally data-parallel (`dist`, see distributed.py),
+    optionally captured as one CUDA graph per phase (_graph_iteration).
     Random numbers are drawn from `rng` in the same order as the plain path (z_D, u, z_G, z_E, each over the global
     minibatch), so both modes see the same minibatches and latents.
 
@@ -342,8 +381,7 @@ class StepRunner:
         self._graph_key: Any = None
         self._graphs_on = self.fast.cuda_graphs
         self._bad_keys: set[Any] = set()             # graph keys whose replay did not match eager: run them eagerly
-        self._rows: dict[int, torch.Tensor] = {}
-        self._rows_host: dict[int, np.ndarray] = {}
+        self._rows: dict[int, tuple[np.ndarray, torch.Tensor]] = {}    # _local_rows per minibatch size
         # fast mode: D(real) and D(fake) of the D step in one forward (losses.critic_loss's critic_pair); False gives
         # two forwards as the plain path (benchmarks/bench.py --separate-critic, the A/B of this)
         self.pair_critic = True
@@ -372,8 +410,9 @@ class StepRunner:
             self.sampler = BatchSampler(self.n, self.tc.seed, epoch, pos)
 
     def reset_optimizers(self) -> None:
-        """Adam reset at a lod boundary. With CUDA graphs the state tensors are zeroed in place (a captured graph
-        holds their addresses); moments 0 and step 0 are exactly a fresh Adam state."""
+        """Drop Adam's moments and step counters (spec 3.2: at every start and end of a fade-in). With CUDA graphs
+        the state tensors are zeroed in place (a captured graph holds their addresses); moments 0 and step 0 are
+        exactly a fresh Adam state."""
         for opt in self.opts.values():
             if self._graphs_on and opt.state:
                 with torch.no_grad():
@@ -382,7 +421,7 @@ class StepRunner:
                             if torch.is_tensor(v):
                                 v.zero_()
             else:
-                reset_optimizer(opt)
+                opt.state.clear()
 
     def invalidate(self) -> None:
         """Drop captured graphs (after weights/optimiser state were replaced by a checkpoint, or lr changed)."""
@@ -406,13 +445,20 @@ class StepRunner:
         if self._phase is None or phase != self._phase:
             self._t.fill_(phase.fade)                # a device kernel, no sync
             self._phase = phase
+        args = self._fast_inputs(phase)
+        if self._graphs_on:
+            return self._graph_iteration(phase, args)
+        return self._body(phase, *args)
+
+    def _fast_inputs(self, phase: Phase) -> tuple[torch.Tensor, ...]:
+        """_body's inputs (idx, z_D, u, z_G, z_E), this rank's share of the global minibatch."""
         b, nz, dev, rng = phase.batch, self.nc.latent_size, self.device, self.rng
         # the minibatch's indices into the device pyramid, or (host_data) its images, gathered on the host (only this
         # rank's rows of them: the same images as selecting them on the device, without copying the others over)
         if self.host_data:
             idx_h = self.sampler.next(b)
             if self.dist is not None:
-                idx_h = idx_h[self._local_rows_host(b)]
+                idx_h = idx_h[self._local_rows(b)[0]]
             idx = self._host_batch(phase.resolution, idx_h)
         else:
             idx = self.sampler.next_device(b)        # type: ignore[attr-defined]
@@ -421,27 +467,19 @@ class StepRunner:
         zg = torch.randn(b, nz, generator=rng, device=dev)
         ze = torch.randn(b, nz, generator=rng, device=dev) if self.use_encoder else zg
         if self.dist is not None:                    # this rank's share of the global minibatch
-            rows = self._local_rows(b)
+            rows = self._local_rows(b)[1]
             zd, u, zg, ze = (x.index_select(0, rows) for x in (zd, u, zg, ze))
             if not self.host_data:
                 idx = idx.index_select(0, rows)
-        args = (idx, zd, u, zg, ze)
-        if self._graphs_on:
-            return self._graph_iteration(phase, args)
-        return self._body(phase, *args)
+        return idx, zd, u, zg, ze
 
-    def _local_rows_host(self, b: int) -> np.ndarray:
-        if b not in self._rows_host:
-            from .distributed import local_rows
-
-            self._rows_host[b] = local_rows(b, self.dist.world, self.dist.rank, self.nc.mbstd_group).numpy()
-        return self._rows_host[b]
-
-    def _local_rows(self, b: int) -> torch.Tensor:
+    def _local_rows(self, b: int) -> tuple[np.ndarray, torch.Tensor]:
+        """This rank's rows of a global minibatch of b (distributed.local_rows), for the host and on the device."""
         if b not in self._rows:
             from .distributed import local_rows
 
-            self._rows[b] = local_rows(b, self.dist.world, self.dist.rank, self.nc.mbstd_group).to(self.device)
+            rows = local_rows(b, self.dist.world, self.dist.rank, self.nc.mbstd_group)
+            self._rows[b] = (rows.numpy(), rows.to(self.device))
         return self._rows[b]
 
     def _host_batch(self, res: int, idx: np.ndarray) -> torch.Tensor:
@@ -473,7 +511,7 @@ class StepRunner:
 
     def _autocast(self) -> Any:
         if self.fast.amp is None:
-            return _nullcontext()
+            return nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=self.fast.amp)
 
     def _reduce(self, m: torch.nn.Module) -> None:
@@ -676,21 +714,6 @@ class StepRunner:
                 raise
 
 
-def _nullcontext() -> Any:
-    from contextlib import nullcontext
-
-    return nullcontext()
-
-
-def _match_state_layout(opts: dict[str, torch.optim.Optimizer]) -> None:
-    """Adam moments restored from a (contiguous) checkpoint get their parameter's memory format back."""
-    for opt in opts.values():
-        for p, st in opt.state.items():
-            for k, v in list(st.items()):
-                if torch.is_tensor(v) and v.shape == p.shape and v.stride() != p.stride():
-                    st[k] = torch.empty_like(p).copy_(v)
-
-
 # ------------------------------------------------------------------------------------------------------------------
 # Checkpoint state.
 
@@ -743,6 +766,9 @@ def _restore(tensors: dict[str, torch.Tensor], meta: dict[str, Any], nets: PGANN
     return state
 
 
+# ------------------------------------------------------------------------------------------------------------------
+# The training loop.
+
 @dataclass
 class TrainResult:
     run_dir: Path
@@ -750,40 +776,6 @@ class TrainResult:
     final: Path | None
     status: str                 # done | budget
     detail: str = ""            # what the count means where images shown is not the whole story (f-AnoGAN)
-
-
-def save_sample_grid(path: Path, imgs: torch.Tensor, resolution: int) -> None:
-    """Write a grid PNG of images in [-1, 1] (nearest-upsampled to `resolution`)."""
-    from PIL import Image
-
-    if imgs.shape[-1] != resolution:
-        imgs = F.interpolate(imgs.float(), size=resolution, mode="nearest")
-    x = ((imgs.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu()
-    n, c, h, w = x.shape
-    cols = int(math.ceil(math.sqrt(n)))
-    rows = int(math.ceil(n / cols))
-    grid = torch.zeros(c, rows * h, cols * w, dtype=torch.uint8)
-    for i in range(n):
-        r, q = divmod(i, cols)
-        grid[:, r * h:(r + 1) * h, q * w:(q + 1) * w] = x[i]
-    arr = grid.permute(1, 2, 0).numpy()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(arr[..., 0] if c == 1 else arr).save(path)
-
-
-def make_optimizers(nets: PGANNetworks, tc: TrainConfig, fast: FastOptions, device: torch.device,
-                    lr: float | None = None) -> dict[str, torch.optim.Optimizer]:
-    """Adam for G, D (and E). On CUDA the fast path uses the fused implementation (capturable when graphed)."""
-    kw: dict[str, Any] = {}
-    if fast.active and device.type == "cuda":
-        kw["fused"] = True
-        if fast.cuda_graphs:
-            kw["capturable"] = True
-    lr = tc.lr if lr is None else lr
-    opts = {"G": make_optimizer(nets.G.parameters(), tc, lr, **kw), "D": make_optimizer(nets.D.parameters(), tc, lr, **kw)}
-    if tc.encoder_loss != "none":
-        opts["E"] = make_optimizer(nets.E.parameters(), tc, lr, **kw)
-    return opts
 
 
 def check_training_set_size(n: int, tc: TrainConfig, nc: NetConfig) -> None:
@@ -796,8 +788,8 @@ def check_training_set_size(n: int, tc: TrainConfig, nc: NetConfig) -> None:
     biggest = largest_minibatch(tc.minibatch, nc.resolution)
     if n < biggest:
         raise DataError(f"only {n} training image{'s' if n != 1 else ''}, fewer than the largest minibatch of the "
-                        f"schedule ({biggest}); add images, or use a smaller preset (--preset tiny: at most 16), or set "
-                        f"train.minibatch in a --config file")
+                        f"schedule ({biggest}); add images, or use a smaller preset (--preset tiny: at most 16), "
+                        f"or set train.minibatch in a --config file")
 
 
 def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bool = False, progress: bool = True,
@@ -810,6 +802,7 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
 
     from . import distributed as _dist
 
+    # -- setup: checks, networks, optimisers, the latents' generator (a --resume restores them), the data pyramid
     tc, nc = cfg.train, cfg.net
     if dist is None:
         dist = _dist.current()
@@ -854,46 +847,28 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
             dropped = _drop_stats_after(run_dir, state.nimg)
             if dropped:
                 log(f"stats.jsonl: dropped {dropped} rows written after {state.nimg / 1000:.3f} kimg")
-    need = pyramid_bytes(len(train_x), int(train_x.shape[1]), int(train_x.shape[3]))
-    setting = data_on_gpu_setting()
-    where = data_device(need, device, setting=setting)
-    if dist is not None and device.type == "cuda":
-        # one answer for every rank (each measured its own free memory, at its own moment)
-        (host,) = dist.any_flags(where.type != device.type)
-        where = torch.device("cpu") if host else device
-    if where.type != device.type and is_main:
-        tell_host_placement(need, device, setting, log, " as a uint8 pyramid")
-    pyramid = build_pyramid(train_x, where)
+    pyramid = build_pyramid(train_x, _pyramid_device(train_x, device, dist, is_main, log))
     # StepRunner turns cuDNN autotuning on for the fast path: put the caller's setting back when training ends (a
     # Detector.fit or a study cell must not leave it changed for the user's own code and later scoring)
     cudnn_benchmark = torch.backends.cudnn.benchmark
     total_nimg = int(round(tc.total_kimg * 1000))
     fixed_z = torch.randn(64, nc.latent_size, generator=torch.Generator().manual_seed(tc.seed + 1)).to(device)
 
-    stats_f = open(run_dir / "stats.jsonl", "a", encoding="utf-8") if is_main else None
-    tb = TensorBoardLog(run_dir, tc.tensorboard and is_main, resume_nimg=state.nimg if resume else None)
-    acc: dict[str, torch.Tensor] = {}
-    acc_n = 0
+    # -- logging, cadences (checkpoints, sample grids), stop requests, progress bar
+    stats = _StatsLog(run_dir, is_main, tc.tensorboard, state.nimg if resume else None, state.nimg)
     t_start = time.time()
     elapsed0 = state.elapsed
-    t_log, nimg_log = time.time(), state.nimg
     every = max(1, int(round(tc.checkpoint_kimg * 1000)))     # images between checkpoints
-    next_ckpt = (state.nimg // every + 1) * every
+    next_ckpt = _next_multiple(state.nimg, every)
     # sample grids between checkpoints too (sample_kimg > 0): what G makes, more often than the checkpoints
     every_sample = max(1, int(round(tc.sample_kimg * 1000))) if tc.sample_kimg else None
-    next_sample = (state.nimg // every_sample + 1) * every_sample if every_sample else None
+    next_sample = _next_multiple(state.nimg, every_sample) if every_sample else None
     flag = StopFlag()
     stopped_at_end = False     # every rank agreed on a stop signal in the last round
     status = "done"
     phase: Phase = schedule(state.nimg, nc.resolution, tc.phase_kimg, tc.fade_kimg, tc.minibatch)
     if device.type == "cpu" and (total_nimg - state.nimg) / 1000 > 1000 and tc.minutes is None and is_main:
-        # the paper-length default is what a newcomer gets without --total-kimg: say so before the first hour goes
-        # the advice is the paper's schedule with 30-kimg phases at this resolution (200 kimg at 32x32, the README's
-        # CPU runs): a fixed --total-kimg would end before the last fade-in at a higher resolution
-        short = paper_total_kimg(nc.resolution, 30.0, 30.0)
-        warn_user(f"training {(total_nimg - state.nimg) / 1000:g} kimg on a CPU can take days (the progress bar's "
-                  f"eta weighs each phase by its FLOPs); for a first model try --total-kimg {short:g} --phase-kimg "
-                  f"30 --transition-kimg 30 (the paper's schedule, shortened), or --minutes M")
+        _warn_long_cpu_run(total_nimg - state.nimg, nc)
     # The bar's own ETA (images left / images per second so far) is wrong by the cost ratio of the phases: 39.9k of
     # 4.00M images at 4x4 on a CPU projected 37 minutes for what takes over a day. The ETA shown instead weighs the
     # images left by their FLOPs at each resolution (schedule_work), at the FLOP rate of this session so far.
@@ -904,9 +879,9 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
     bar_end = end_of_rounds(state.nimg, total_nimg, nc.resolution, tc.phase_kimg, tc.fade_kimg, tc.minibatch,
                             tc.minibatch_repeats)
     bar = progress_bar(total=bar_end, initial=state.nimg, unit="img", unit_scale=True, disable=not progress,
-               dynamic_ncols=True, desc="train",
-               bar_format=None if cost is None else
-               "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}, {rate_fmt}{postfix}]")
+                       dynamic_ncols=True, desc="train",
+                       bar_format=None if cost is None else
+                       "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}, {rate_fmt}{postfix}]")
 
     def trained_lod() -> float:
         # the lod of the last round trained; before any (a fresh run stopped at once) the first round's
@@ -930,23 +905,21 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
         return path
 
     def diverged(what: str) -> None:
-        nonlocal stats_f, t_log, nimg_log, next_ckpt, next_sample, eta_anchor, saved_nimg
+        """Stop (raises), or roll back to the newest good checkpoint (--on-divergence rollback) and go on from it."""
+        nonlocal next_ckpt, next_sample, eta_anchor, saved_nimg
         _diverged(what, run_dir, nets, opts, rng, cfg, state, log)
         saved_nimg = None                      # the checkpoint restored has the lr before the halving
         runner.reset_sampler(state.epoch, state.pos)
         runner.invalidate()
         # The loop goes on from the checkpoint's image count, as a --resume from it would: the rows written since
         # then (the diverging ones among them) are dropped, or stats.jsonl would repeat their kimg and plot two
-        # histories; the rate and cadences are measured from the restored count, not from where it diverged.
-        if stats_f is not None:
-            stats_f.close()
-            _drop_stats_after(run_dir, state.nimg)
-            stats_f = open(run_dir / "stats.jsonl", "a", encoding="utf-8")   # (the truncation replaced the file)
-        tb.restart_at(state.nimg)                # the same for TensorBoard's scalars and sample grids
-        t_log, nimg_log, eta_anchor = time.time(), state.nimg, None
-        next_ckpt = (state.nimg // every + 1) * every
+        # histories, and so are the loss terms summed since the last row (they contain the bad steps); the rate and
+        # cadences are measured from the restored count, not from where it diverged.
+        stats.restart(state.nimg)
+        eta_anchor = None
+        next_ckpt = _next_multiple(state.nimg, every)
         if every_sample:
-            next_sample = (state.nimg // every_sample + 1) * every_sample
+            next_sample = _next_multiple(state.nimg, every_sample)
         bar.n = state.nimg
         bar.refresh()
 
@@ -957,6 +930,8 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
         log(f"wall-clock budget of {tc.minutes} min already used ({elapsed0 / 60:.2f} min over earlier sessions): "
             f"nothing to train; give a larger --minutes to continue")
         total_nimg = state.nimg
+
+    # -- the loop: rounds of `minibatch_repeats` iterations; a checkpoint and the stop checks between rounds
     try:
         # made inside the try whose finally puts the cuDNN setting back (the runner changes it)
         runner = StepRunner(nets, opts, tc, nc, device, pyramid, rng, fast=fast, dist=dist, log=log,
@@ -969,27 +944,19 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
                 state.trained_lod = phase.lod
                 if eta_anchor is None or eta_anchor[0] != phase.resolution:
                     eta_anchor = (phase.resolution, state.nimg, time.time())
-                if phase.lod_bounds != state.lod_bounds:
+                if phase.lod_bounds != state.lod_bounds:     # a fade-in starts or ends: fresh Adam state (spec 3.2)
                     runner.reset_optimizers()
                     state.lod_bounds = phase.lod_bounds
-                b = phase.batch
                 for _ in range(tc.minibatch_repeats):
+                    # one iteration: Gs EMA, D step, G step, E step (StepRunner.iteration)
                     terms = runner.iteration(phase, ema_beta_at(tc, state.iteration))
-                    state.nimg += b
+                    state.nimg += phase.batch
                     state.iteration += 1
-                    acc = _accumulate(acc, terms)
-                    acc_n += 1
-                    bar.update(b)
+                    stats.add(terms)
+                    bar.update(phase.batch)
 
                     if state.iteration % tc.log_every == 0:
-                        if dist is not None:
-                            acc = dist.mean_tensors(acc)      # mean over ranks = mean over the global batch
-                        row = _stats_row(acc, acc_n, state, phase, t_log, state.nimg - nimg_log, device)
-                        acc, acc_n, t_log, nimg_log = {}, 0, row["time"], state.nimg
-                        if stats_f is not None:
-                            stats_f.write(json.dumps(row) + "\n")
-                            stats_f.flush()
-                            tb.scalars(row)
+                        row = stats.write_row(state, phase, device, dist)
                         post = {"eta": _eta(cost, nc, tc, nimg_session0, state.nimg, total_nimg,
                                             time.time() - t_start, elapsed0, anchor=eta_anchor)} \
                             if cost is not None else {}
@@ -1001,7 +968,6 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
                         bad = [k for k, v in row.items() if isinstance(v, float) and not math.isfinite(v)]
                         if bad:
                             diverged(f"non-finite {', '.join(bad)} at {kimg_text(state.nimg)} kimg")
-                            acc, acc_n = {}, 0
                             break
 
                 stop_sig, stop_budget = flag.signum is not None, _over_budget(tc, elapsed0, t_start)
@@ -1016,23 +982,24 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
                     if is_main:
                         _drain(device)                 # the queued iterations count as training, not as the grid
                         t_save = time.time()
-                        tb.image(_write_samples(run_dir, nets, fixed_z, trained_lod(), nc, state.nimg), state.nimg)
-                        t_log += time.time() - t_save
-                    next_sample = (state.nimg // every_sample + 1) * every_sample
+                        stats.tb.image(_write_samples(run_dir, nets, fixed_z, trained_lod(), nc, state.nimg),
+                                       state.nimg)
+                        stats.leave_out(time.time() - t_save)
+                    next_sample = _next_multiple(state.nimg, every_sample)
                 if checkpoint_now:
                     bad_net = all_finite(nets.modules())
                     if bad_net is not None:
                         diverged(f"non-finite weights in {bad_net} at {kimg_text(state.nimg)} kimg")
-                        acc, acc_n = {}, 0        # the accumulated stats contain the bad steps
                         continue
                     t_save = time.time()
                     save()
                     if is_main:
-                        tb.image(_write_samples(run_dir, nets, fixed_z, trained_lod(), nc, state.nimg), state.nimg)
-                    t_log += time.time() - t_save      # img_per_s measures training, not checkpoint writing
-                    next_ckpt = (state.nimg // every + 1) * every
+                        stats.tb.image(_write_samples(run_dir, nets, fixed_z, trained_lod(), nc, state.nimg),
+                                       state.nimg)
+                    stats.leave_out(time.time() - t_save)      # img_per_s measures training, not checkpoint writing
+                    next_ckpt = _next_multiple(state.nimg, every)
                     if every_sample:
-                        next_sample = (state.nimg // every_sample + 1) * every_sample
+                        next_sample = _next_multiple(state.nimg, every_sample)
                     if stop_sig and state.nimg < total_nimg:
                         where = f"at {state.nimg / 1000:.3f} of {tc.total_kimg:g} kimg"
                         raise TrainingInterrupted(
@@ -1048,12 +1015,11 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
                         break
     finally:
         bar.close()
-        if stats_f is not None:
-            stats_f.close()
-        tb.close()
+        stats.close()
         torch.backends.cudnn.benchmark = cudnn_benchmark
-    # Final networks: a full training-state checkpoint (so --resume with a larger --total-kimg continues; the loop
-    # wrote it at its last round) and a nets-only file for scoring.
+
+    # -- the end. Final networks: a full training-state checkpoint (so --resume with a larger --total-kimg continues;
+    # the loop wrote it at its last round) and a nets-only file for scoring.
     # (the loop checked the weights of its last round, and rolled back from them if need be; this only guards a
     # session that trained nothing)
     bad_net = all_finite(nets.modules())
@@ -1085,51 +1051,34 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
     return TrainResult(run_dir=run_dir, nimg=state.nimg, final=final, status=status)
 
 
-def _phase_costs(nets: PGANNetworks, nc: NetConfig) -> dict[int, float]:
-    """Training FLOPs per image at each resolution of the schedule (stable phases), for the ETA."""
-    from ..nets.info import train_flops_per_image
+def _pyramid_device(train_x: np.ndarray, device: torch.device, dist: Any, is_main: bool, log: Log) -> torch.device:
+    """Where the uint8 pyramid of train_x lives: on the training device when it fits beside the networks, else in
+    host memory (data_placement.data_device; WILDGAN_DATA_ON_GPU forces either)."""
+    need = pyramid_bytes(len(train_x), int(train_x.shape[1]), int(train_x.shape[3]))
+    setting = data_on_gpu_setting()
+    where = data_device(need, device, setting=setting)
+    if dist is not None and device.type == "cuda":
+        # one answer for every rank (each measured its own free memory, at its own moment)
+        (host,) = dist.any_flags(where.type != device.type)
+        where = torch.device("cpu") if host else device
+    if where.type != device.type and is_main:
+        tell_host_placement(need, device, setting, log, " as a uint8 pyramid")
+    return where
 
-    return {4 * 2 ** j: train_flops_per_image(nets, nc, 4 * 2 ** j, batch=2)["train"]
-            for j in range(nc.resolution_log2 - 1)}
+
+def _warn_long_cpu_run(nimg_left: int, nc: NetConfig) -> None:
+    """The paper-length default is what a newcomer gets without --total-kimg: say so before the first hour goes.
+    The advice is the paper's schedule with 30-kimg phases at this resolution (200 kimg at 32x32, the README's CPU
+    runs): a fixed --total-kimg would end before the last fade-in at a higher resolution."""
+    short = paper_total_kimg(nc.resolution, 30.0, 30.0)
+    warn_user(f"training {nimg_left / 1000:g} kimg on a CPU can take days (the progress bar's "
+              f"eta weighs each phase by its FLOPs); for a first model try --total-kimg {short:g} --phase-kimg "
+              f"30 --transition-kimg 30 (the paper's schedule, shortened), or --minutes M")
 
 
-# the ETA's rate comes from the current resolution once it has run this long (else from the whole session)
-ETA_ANCHOR_SECONDS = 20.0
-
-
-def _eta(cost: dict[int, float], nc: NetConfig, tc: TrainConfig, nimg0: int, nimg: int, total: int,
-         seconds: float, elapsed_before: float = 0.0, anchor: tuple[int, int, float] | None = None,
-         now: float | None = None) -> str:
-    """Time left: the FLOPs of the images left (each at its phase's cost) at the FLOP rate measured so far, or what
-    is left of the --minutes budget (over all sessions) when that ends the run first.
-
-    The rate is that of the current resolution (`anchor`: its resolution, and the nimg and time.time() where this
-    session began it) once it has run ETA_ANCHOR_SECONDS, else this session's. A larger resolution uses the hardware
-    better (small convolutions are overhead-bound: 31% of the matmul rate at 4x4 against 44% at 32x32 for `fast` on
-    a CPU, far less at 4x4 on a GPU), so the session's mean rate, dragged down by the small phases, overstated the
-    long 32x32 phase by that ratio; the current one's is the best guess for what is left (still a pessimistic one
-    while the small resolutions run)."""
-    from tqdm import tqdm
-
-    def work(a: int, b: int) -> float:
-        return schedule_work(a / 1000, b / 1000, nc.resolution, tc.phase_kimg, tc.fade_kimg, cost)
-
-    done, took = work(nimg0, nimg), seconds
-    if anchor is not None:
-        since = (time.time() if now is None else now) - anchor[2]
-        if since >= ETA_ANCHOR_SECONDS and work(anchor[1], nimg) > 0:
-            done, took = work(anchor[1], nimg), since
-    if done <= 0 or took <= 0:
-        return "?"
-    left = work(nimg, total) * took / done
-    # Below the full resolution the estimate is an upper bound, and a loose one for small networks: it prices the
-    # larger resolutions' FLOPs at the current, overhead-bound rate (the demo: 7-13x its real length at 4x4, 1.3-2x
-    # at 8x8 and 16x16; `fast` 1.4-3x at 4x4). Said as "<", until the last resolution makes it a forecast.
-    bound = "<" if schedule(nimg, nc.resolution, tc.phase_kimg, tc.fade_kimg, tc.minibatch).resolution < \
-        nc.resolution else ""
-    if tc.minutes is not None and tc.minutes * 60 - elapsed_before - seconds < left:
-        return tqdm.format_interval(max(0.0, tc.minutes * 60 - elapsed_before - seconds))   # the budget ends it
-    return bound + tqdm.format_interval(left)
+def _next_multiple(nimg: int, every: int) -> int:
+    """The first multiple of `every` images after `nimg`: when the next checkpoint (or sample grid) is due."""
+    return (nimg // every + 1) * every
 
 
 def _silent(msg: str) -> None:
@@ -1144,6 +1093,74 @@ def _drain(device: torch.device) -> None:
     """Wait for the queued GPU work (before a clock read that must not include it)."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+
+
+def _diverged(what: str, run_dir: Path, nets: PGANNetworks, opts: dict[str, torch.optim.Optimizer],
+              rng: torch.Generator, cfg: RunConfig, state: TrainState, log: Log) -> None:
+    """Stop (default) or roll back to the newest good checkpoint with half the learning rate. Never saves bad
+    weights: the caller only saves after this returns with restored, finite networks."""
+    found = rollback_checkpoint(what, run_dir / "checkpoints", on_divergence=cfg.train.on_divergence,
+                                rollbacks=state.rollbacks, lr=state.lr, kind=ckpt.TRAIN_STATE_KIND, lower_lr="--lr",
+                                interval=f"--checkpoint-kimg {cfg.train.checkpoint_kimg:g}", log=log)
+    new = _restore(found[0], found[1], nets, opts, rng, run_dir / "checkpoints")
+    new.lr = halve_lr(opts.values(), new.lr, state.lr)
+    new.rollbacks = state.rollbacks + 1
+    state.__dict__.update(new.__dict__)
+    log(f"warning: {what}; rolled back to {kimg_text(state.nimg)} kimg with lr {state.lr:g}")
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Logging: stats.jsonl rows, the progress bar's ETA, sample grids.
+
+class _StatsLog:
+    """stats.jsonl (rank 0 writes it) and TensorBoard: the loss terms are summed on the device every iteration (no
+    host sync) and written as their mean every `log_every` iterations, one row with the image rate since the previous
+    row (_stats_row)."""
+
+    def __init__(self, run_dir: Path, is_main: bool, tensorboard: bool, resume_nimg: int | None, nimg: int) -> None:
+        self.run_dir = run_dir
+        self.f = open(run_dir / "stats.jsonl", "a", encoding="utf-8") if is_main else None
+        self.tb = TensorBoardLog(run_dir, tensorboard and is_main, resume_nimg=resume_nimg)
+        self._start(nimg)
+
+    def _start(self, nimg: int) -> None:
+        self.acc: dict[str, torch.Tensor] = {}
+        self.n = 0                          # iterations summed in acc
+        self.t_log, self.nimg_log = time.time(), nimg
+
+    def add(self, terms: dict[str, torch.Tensor]) -> None:
+        self.acc = _accumulate(self.acc, terms)
+        self.n += 1
+
+    def leave_out(self, seconds: float) -> None:
+        """Leave `seconds` (a checkpoint or sample grid being written) out of the next row's img_per_s."""
+        self.t_log += seconds
+
+    def write_row(self, state: TrainState, phase: Phase, device: torch.device, dist: Any) -> dict[str, Any]:
+        if dist is not None:
+            self.acc = dist.mean_tensors(self.acc)     # mean over ranks = mean over the global batch
+        row = _stats_row(self.acc, self.n, state, phase, self.t_log, state.nimg - self.nimg_log, device)
+        self.acc, self.n, self.t_log, self.nimg_log = {}, 0, row["time"], state.nimg
+        if self.f is not None:
+            self.f.write(json.dumps(row) + "\n")
+            self.f.flush()
+            self.tb.scalars(row)
+        return row
+
+    def restart(self, nimg: int) -> None:
+        """Go on from `nimg` images (a rollback): the rows after it are dropped (the truncation replaces the file,
+        hence the reopening), TensorBoard's too, and the terms summed since the last row."""
+        if self.f is not None:
+            self.f.close()
+            _drop_stats_after(self.run_dir, nimg)
+            self.f = open(self.run_dir / "stats.jsonl", "a", encoding="utf-8")
+        self.tb.restart_at(nimg)
+        self._start(nimg)
+
+    def close(self) -> None:
+        if self.f is not None:
+            self.f.close()
+        self.tb.close()
 
 
 def _accumulate(acc: dict[str, torch.Tensor], terms: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -1194,19 +1211,70 @@ def _drop_stats_after(run_dir: Path, nimg: int) -> int:
     return truncate_jsonl(run_dir / "stats.jsonl", lambda r: float(r["kimg"]) <= limit)
 
 
-def _diverged(what: str, run_dir: Path, nets: PGANNetworks, opts: dict[str, torch.optim.Optimizer],
-              rng: torch.Generator, cfg: RunConfig, state: TrainState, log: Log) -> None:
-    """Stop (default) or roll back to the newest good checkpoint with half the learning rate. Never saves bad
-    weights: the caller only saves after this returns with restored, finite networks."""
-    found = rollback_checkpoint(what, run_dir / "checkpoints", on_divergence=cfg.train.on_divergence,
-                                rollbacks=state.rollbacks, lr=state.lr, kind=ckpt.TRAIN_STATE_KIND, lower_lr="--lr",
-                                interval=f"--checkpoint-kimg {cfg.train.checkpoint_kimg:g}", log=log)
-    rollbacks = state.rollbacks + 1
-    new = _restore(found[0], found[1], nets, opts, rng, run_dir / "checkpoints")
-    new.lr = halve_lr(opts.values(), new.lr, state.lr)
-    new.rollbacks = rollbacks
-    state.__dict__.update(new.__dict__)
-    log(f"warning: {what}; rolled back to {kimg_text(state.nimg)} kimg with lr {state.lr:g}")
+def _phase_costs(nets: PGANNetworks, nc: NetConfig) -> dict[int, float]:
+    """Training FLOPs per image at each resolution of the schedule (stable phases), for the ETA."""
+    from ..nets.info import train_flops_per_image
+
+    return {4 * 2 ** j: train_flops_per_image(nets, nc, 4 * 2 ** j, batch=2)["train"]
+            for j in range(nc.resolution_log2 - 1)}
+
+
+# the ETA's rate comes from the current resolution once it has run this long (else from the whole session)
+ETA_ANCHOR_SECONDS = 20.0
+
+
+def _eta(cost: dict[int, float], nc: NetConfig, tc: TrainConfig, nimg0: int, nimg: int, total: int,
+         seconds: float, elapsed_before: float = 0.0, anchor: tuple[int, int, float] | None = None,
+         now: float | None = None) -> str:
+    """Time left: the FLOPs of the images left (each at its phase's cost) at the FLOP rate measured so far, or what
+    is left of the --minutes budget (over all sessions) when that ends the run first.
+
+    The rate is that of the current resolution (`anchor`: its resolution, and the nimg and time.time() where this
+    session began it) once it has run ETA_ANCHOR_SECONDS, else this session's. A larger resolution uses the hardware
+    better (small convolutions are overhead-bound: 31% of the matmul rate at 4x4 against 44% at 32x32 for `fast` on
+    a CPU, far less at 4x4 on a GPU), so the session's mean rate, dragged down by the small phases, overstated the
+    long 32x32 phase by that ratio; the current one's is the best guess for what is left (still a pessimistic one
+    while the small resolutions run)."""
+    from tqdm import tqdm
+
+    def work(a: int, b: int) -> float:
+        return schedule_work(a / 1000, b / 1000, nc.resolution, tc.phase_kimg, tc.fade_kimg, cost)
+
+    done, took = work(nimg0, nimg), seconds
+    if anchor is not None:
+        since = (time.time() if now is None else now) - anchor[2]
+        if since >= ETA_ANCHOR_SECONDS and work(anchor[1], nimg) > 0:
+            done, took = work(anchor[1], nimg), since
+    if done <= 0 or took <= 0:
+        return "?"
+    left = work(nimg, total) * took / done
+    # Below the full resolution the estimate is an upper bound, and a loose one for small networks: it prices the
+    # larger resolutions' FLOPs at the current, overhead-bound rate (the demo: 7-13x its real length at 4x4, 1.3-2x
+    # at 8x8 and 16x16; `fast` 1.4-3x at 4x4). Said as "<", until the last resolution makes it a forecast.
+    bound = "<" if schedule(nimg, nc.resolution, tc.phase_kimg, tc.fade_kimg, tc.minibatch).resolution < \
+        nc.resolution else ""
+    if tc.minutes is not None and tc.minutes * 60 - elapsed_before - seconds < left:
+        return tqdm.format_interval(max(0.0, tc.minutes * 60 - elapsed_before - seconds))   # the budget ends it
+    return bound + tqdm.format_interval(left)
+
+
+def save_sample_grid(path: Path, imgs: torch.Tensor, resolution: int) -> None:
+    """Write a grid PNG of images in [-1, 1] (nearest-upsampled to `resolution`)."""
+    from PIL import Image
+
+    if imgs.shape[-1] != resolution:
+        imgs = F.interpolate(imgs.float(), size=resolution, mode="nearest")
+    x = ((imgs.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu()
+    n, c, h, w = x.shape
+    cols = int(math.ceil(math.sqrt(n)))
+    rows = int(math.ceil(n / cols))
+    grid = torch.zeros(c, rows * h, cols * w, dtype=torch.uint8)
+    for i in range(n):
+        r, q = divmod(i, cols)
+        grid[:, r * h:(r + 1) * h, q * w:(q + 1) * w] = x[i]
+    arr = grid.permute(1, 2, 0).numpy()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(arr[..., 0] if c == 1 else arr).save(path)
 
 
 def _write_samples(run_dir: Path, nets: PGANNetworks, z: torch.Tensor, lod: float, nc: NetConfig, nimg: int) -> Path:
