@@ -351,7 +351,8 @@ def test_two_processes_cannot_train_into_one_folder(tmp_path):
                 pass
 
 
-def test_a_resume_with_the_budget_spent_trains_nothing(tmp_path):
+def test_a_resume_with_the_budget_spent_trains_nothing(tmp_path, monkeypatch):
+    from wildgan import progress
     from wildgan.training.run import train_run
 
     data = _data(tmp_path)
@@ -361,7 +362,16 @@ def test_a_resume_with_the_budget_spent_trains_nothing(tmp_path):
     assert first.status == "budget"
     cks = [p.name for p in ckpt.list_checkpoints(run / "checkpoints")]
     said: list[str] = []
+    totals = []
+
+    def bar(*a, **k):
+        totals.append(k["total"])
+        return real_bar(*a, **k)
+
+    real_bar = progress.progress_bar
+    monkeypatch.setattr(progress, "progress_bar", bar)
     again = train_run(cfg, run, resume=True, progress=False, log=said.append)
+    assert totals == [first.nimg]          # the bar's total is where the run ends: here, not the schedule's end
     # before: each plain resume trained one more round past the budget (and wrote another checkpoint)
     assert again.status == "budget" and again.nimg == first.nimg
     assert [p.name for p in ckpt.list_checkpoints(run / "checkpoints")] == cks

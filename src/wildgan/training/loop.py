@@ -867,6 +867,14 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
     stopped_at_end = False     # every rank agreed on a stop signal in the last round
     status = "done"
     phase: Phase = schedule(state.nimg, nc.resolution, tc.phase_kimg, tc.fade_kimg, tc.minibatch)
+    if state.nimg < total_nimg and _over_budget(tc, elapsed0, t_start):
+        # a run resumed with its --minutes already spent (over all its sessions) trains nothing more: before, each
+        # plain --resume trained one round past the budget
+        status = "budget"
+        log(f"wall-clock budget of {tc.minutes} min already used ({elapsed0 / 60:.2f} min over earlier sessions): "
+            f"nothing to train; give a larger --minutes to continue")
+        total_nimg = state.nimg      # (before the progress bar is made: its total is where the run ends)
+
     if device.type == "cpu" and (total_nimg - state.nimg) / 1000 > 1000 and tc.minutes is None and is_main:
         _warn_long_cpu_run(total_nimg - state.nimg, nc)
     # The bar's own ETA (images left / images per second so far) is wrong by the cost ratio of the phases: 39.9k of
@@ -922,14 +930,6 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
             next_sample = _next_multiple(state.nimg, every_sample)
         bar.n = state.nimg
         bar.refresh()
-
-    if state.nimg < total_nimg and _over_budget(tc, elapsed0, t_start):
-        # a run resumed with its --minutes already spent (over all its sessions) trains nothing more: before, each
-        # plain --resume trained one round past the budget
-        status = "budget"
-        log(f"wall-clock budget of {tc.minutes} min already used ({elapsed0 / 60:.2f} min over earlier sessions): "
-            f"nothing to train; give a larger --minutes to continue")
-        total_nimg = state.nimg
 
     # -- the loop: rounds of `minibatch_repeats` iterations; a checkpoint and the stop checks between rounds
     try:
