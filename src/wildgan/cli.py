@@ -752,9 +752,10 @@ def cmd_train(a: argparse.Namespace) -> int:
 
 
 def _warn_if_not_grown(cfg: Any, res: Any, log: Any) -> None:
-    """A --total-kimg that ends before the last fade-in leaves networks that never reached full resolution (scored at
-    the resolution they reached); said when training ends, not only later by evaluate."""
-    if cfg.method == "fanogan" or res.final is None or res.status != "done":
+    """A --total-kimg (or a --minutes budget) that ends before the last fade-in leaves networks that never reached
+    full resolution (scored at the resolution they reached); said when training ends, not only later by evaluate,
+    as Detector.fit warns."""
+    if cfg.method == "fanogan" or res.final is None or res.status not in ("done", "budget"):
         return
     try:
         lod = float(json.loads(Path(res.final).read_text(encoding="utf-8")).get("lod") or 0.0)
@@ -766,10 +767,14 @@ def _warn_if_not_grown(cfg: Any, res: Any, log: Any) -> None:
         t, r = cfg.train, cfg.net.resolution
         grown, paper, advice = growth_figures(t, r)
         # to the image: the threshold is exact (3600.128), and a rounded one (3600) would still end fading in
-        log(f"warning: training ended at {res.nimg / 1000:.4g} kimg (lod {lod:g}), before the networks finished "
+        # a budget stop needs more minutes too: --resume keeps the run's --minutes unless given
+        budget = res.status == "budget"
+        log(f"warning: training ended at {res.nimg / 1000:.4g} kimg (lod {lod:g}"
+            f"{f', the --minutes {t.minutes:g} budget ran out' if budget else ''}), before the networks finished "
             f"growing to {r}x{r}: with phases of {t.phase_kimg:g} kimg they get there with a --total-kimg above "
             f"{grown}, and the paper's schedule trains {paper:.4g} kimg. The run is scored at the "
-            f"resolution it reached; continue it with --resume --total-kimg {advice}")
+            f"resolution it reached; continue it with --resume --total-kimg {advice}"
+            f"{' and a larger --minutes' if budget else ''}")
 
 
 def _log_to(run_dir: Path) -> Callable[[str], None]:
