@@ -1257,7 +1257,7 @@ def _warn_dist_timeout_alone(a: argparse.Namespace) -> None:
 
 
 def cmd_export(a: argparse.Namespace) -> int:
-    from .export import export_onnx, onnx_threshold
+    from .export import export_onnx, onnx_metadata, onnx_threshold
 
     _refuse_saved_detector(a.run_dir, "export")
     _check_out_file(a.out, "model.onnx")
@@ -1279,8 +1279,10 @@ def cmd_export(a: argparse.Namespace) -> int:
           "size)", file=sys.stderr)
     thr = onnx_threshold(path)
     if thr is None:
+        # --batch-mode is a wildgan-run option: an f-AnoGAN graph scores like a plain `wildgan score` (eval mode)
+        isolated = " --batch-mode isolated" if onnx_metadata(path).get("batch_mode") == "isolated" else ""
         print("no threshold in its metadata: --threshold contamination|mad records one from the run's training "
-              "split (else take it from `wildgan score RUN --batch-mode isolated --threshold RULE`, the graph's "
+              f"split (else take it from `wildgan score RUN{isolated} --threshold RULE`, the graph's "
               "protocol)", file=sys.stderr)
     else:
         alone = ", each image scored alone as the graph does" if thr.params.get("batch_mode") == "isolated" else ""
