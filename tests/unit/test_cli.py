@@ -557,6 +557,12 @@ def test_a_run_that_ends_before_full_resolution_says_so(tiny_npz, tmp_path, caps
             "reached; continue it with --resume --total-kimg 1.334") in err, err
     assert main([*common, "--total-kimg", "0.1", "--phase-kimg", "0.03", "--out", str(tmp_path / "grown")]) == 0
     assert "before the networks finished growing" not in capsys.readouterr().err
+    # a --minutes budget that runs out first leaves the same unfinished networks: said too (as Detector.fit does),
+    # with the budget as the reason, since --resume --total-kimg alone would stop at the same budget again
+    assert main([*common, "--phase-kimg", "0.5", "--minutes", "0.00001", "--out", str(tmp_path / "budget")]) == 0
+    err = capsys.readouterr().err
+    assert "the --minutes 1e-05 budget ran out), before the networks finished growing to 8x8" in err, err
+    assert "continue it with --resume --total-kimg 1.334 and a larger --minutes" in err, err
 
 
 def test_a_sample_run_replays_on_the_sample_whatever_wildgan_data_says(tiny_npz, tmp_path, capsys, monkeypatch):

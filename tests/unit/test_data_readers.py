@@ -120,7 +120,9 @@ def test_mixed_gray_and_rgb_become_rgb(tmp_path):
 def test_mixed_sizes_resized(tmp_path):
     save(tmp_path / "d" / "a" / "1.png", np.zeros((10, 12, 3), np.uint8))
     save(tmp_path / "d" / "a" / "2.png", np.zeros((20, 20, 3), np.uint8))
-    with pytest.warns(UserWarning, match="2 different sizes"):
+    # the warning names the median, so a user sees why 10 px images give 16x16 and not 8x8
+    with pytest.warns(UserWarning, match="2 different sizes.*resized to 16x16, the next power of two of the median "
+                                         "short side, 10 px"):
         train, _, _ = load_dataset(tmp_path / "d")
     assert train.x.shape == (2, 16, 16, 3)  # next power of two of the (lower) median short side, 10
     train, _, _ = load_dataset(tmp_path / "d", resolution=8)

@@ -311,6 +311,7 @@ def test_export_threshold_mad_other_score_and_none(run_dir, tmp_path, capsys) ->
     err = capsys.readouterr().err
     assert "--mad-k only matters with --threshold: no threshold is written without it" in err
     assert "no threshold in its metadata: --threshold contamination|mad records one" in err
+    assert "`wildgan score RUN --batch-mode isolated --threshold RULE`, the graph's protocol" in err
     assert onnx_threshold(tmp_path / "n.onnx") is None
     assert not any(k.startswith("threshold") for k in onnx_metadata(tmp_path / "n.onnx"))
 
@@ -355,6 +356,15 @@ def test_export_threshold_scores_an_uncached_training_split_alone(tmp_path) -> N
     iso = model.score(train, batch_mode="isolated").scores["L_r"]
     np.testing.assert_array_equal(read_train_scores(run, model, "isolated")["L_r"], iso)
     assert onnx_threshold(path).value == fit_threshold("contamination", iso, contamination=0.1).value
+
+
+def test_fanogan_export_without_threshold_points_to_plain_score(fanogan_run, tmp_path, capsys) -> None:
+    # --batch-mode is a wildgan-run option; an f-AnoGAN graph's protocol is a plain `wildgan score`
+    from wildgan.cli import main
+
+    assert main(["export", str(fanogan_run), "--out", str(tmp_path / "f.onnx"), "--batch-size", "2"]) == 0
+    err = capsys.readouterr().err
+    assert "(else take it from `wildgan score RUN --threshold RULE`, the graph's protocol)" in err, err
 
 
 def test_fanogan_export_threshold_from_its_one_protocol(fanogan_run, tmp_path) -> None:

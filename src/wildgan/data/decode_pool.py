@@ -502,7 +502,8 @@ def _stack(arrays: list[np.ndarray], names: Sequence[str], o: _Opts, what: str,
             # One common size is needed to stack: the next power of two of the *median* short side, so that a few
             # outsized files cannot quadruple the compute of a whole run (one 64x48 photo among 28x28 digits).
             short = np.sort(np.array([min(a.shape[:2]) for a in arrays]))
-            target = next_pow2(int(short[(len(short) - 1) // 2]))
+            median = int(short[(len(short) - 1) // 2])
+            target = next_pow2(median)
             counts: dict[tuple[int, int], int] = {}
             own = list(native) if native is not None and len(native) == len(arrays) else \
                 [a.shape[:2] for a in arrays]     # the files' own sizes, not those after shrinking big photos
@@ -511,8 +512,8 @@ def _stack(arrays: list[np.ndarray], names: Sequence[str], o: _Opts, what: str,
             common = ", ".join(f"{w}x{h} ({n})" for (h, w), n in sorted(counts.items(), key=lambda t: -t[1])[:4])
             warn_user(f"{what}: images of {len(counts)} different sizes (most common: {common}); all are "
                       f"made square ({'letterboxed' if o.fit == 'letterbox' else 'centre-cropped'}) and "
-                      f"resized to {target}x{target}, the power of two of the median short side (choose "
-                      f"another with --resolution)")
+                      f"resized to {target}x{target}, the next power of two of the median short side, {median} px "
+                      f"(choose another with --resolution)")
     mixed = len(sizes) > 1
     # the images shrunk to the automatic cap while decoding, when the common size is smaller: read again and shrunk
     # to it at once, as scoring reads a file for the run's resolution (shrinking twice would round twice, and would
