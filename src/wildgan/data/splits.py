@@ -37,7 +37,10 @@ from .imageset import READER_CHANGES, READER_VERSION, ImageSet, native_sides
 from .readers import default_sample_path, folder_class_names, load_dataset
 from .transforms import MAX_AUTO_RESOLUTION, check_resolution, convert, next_pow2, permute_rows, rotate_batch
 
+# the fewest training images a run accepts: one minibatch of the `tiny` preset. (A GAN learns little from so few;
+# hundreds are the least for a useful detector.)
 MIN_NORMAL = 16
+_MIN_WHY = "(one minibatch of the tiny preset; a useful detector needs hundreds)"
 CHULA_TEST_PER_CLASS = 256
 SEED_STREAMS = {"holdout": 1, "contamination": 2, "rotation": 3, "train_shuffle": 4, "test_draw": 5}
 PROTOCOL_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -483,7 +486,7 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
     if len(tr_norm) < MIN_NORMAL:
         raise DataError(f"{source}: only {len(tr_norm)} training image{'s' if len(tr_norm) != 1 else ''} of the "
                         f"normal class(es) "
-                        f"{info['normal_classes']}; need at least {MIN_NORMAL}")
+                        f"{info['normal_classes']}; need at least {MIN_NORMAL} {_MIN_WHY}")
     n_a = n_contamination(cfg.contamination, len(tr_norm))
     if cfg.contamination > 0:
         rounding = _contamination_rounding(cfg.contamination, len(tr_norm), n_a)
@@ -571,7 +574,7 @@ def _unlabelled_split(cfg: DataConfig, train: ImageSet, kind: str, source: str, 
         raise ConfigError(f"{source}: unlabelled images have no classes: drop --normal / --exclude")
     if len(train.x) < MIN_NORMAL:
         raise DataError(f"{source}: only {len(train.x)} image{'s' if len(train.x) != 1 else ''}; need at least "
-                        f"{MIN_NORMAL}")
+                        f"{MIN_NORMAL} {_MIN_WHY}")
     x = convert(train.x, resolution, channels, fit)
     if shared and np.shares_memory(x, train.x):
         x = x.copy()          # (an image set of the run's size is not converted: x is train.x, shuffled below)
