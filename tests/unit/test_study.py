@@ -206,6 +206,26 @@ def test_study_resumes_without_redoing_finished_cells(tmp_path, monkeypatch):
     assert len(calls) == 3
 
 
+def test_a_stopped_cell_says_how_the_study_continues(tmp_path, monkeypatch):
+    # train's advice, "continue with --resume", is no option of `wildgan study`: it was printed and logged anyway
+    from wildgan.errors import TrainingInterrupted
+
+    def stopped(cfg, run_dir, **kw):
+        run_dir.mkdir(parents=True)
+        raise TrainingInterrupted(f"interrupted by signal 2 at 0.050 of 0.1 kimg; checkpoint saved in {run_dir}; "
+                                  f"continue with --resume", 2)
+
+    monkeypatch.setattr(study_mod, "train_run", stopped)
+    said = []
+    cell = grid(["0"], [0.0], ["wildgan"], ["image"], [0])
+    with pytest.raises(TrainingInterrupted) as e:
+        study_mod.run_study(_base(tmp_path), cell, tmp_path / "st", progress=False, log=said.append)
+    logged = (tmp_path / "st" / "runs" / cell[0].key / "log.txt").read_text()
+    for text in (str(e.value), said[-1], logged):
+        assert "--resume" not in text and "run the same `wildgan study` command again" in text, text
+    assert e.value.signum == 2
+
+
 def test_tables_follow_the_rows_of_a_study_stopped_partway(tmp_path, monkeypatch):
     # a finished study extended by another gamma and stopped during its second new cell: tables.md and the plot
     # must count the new cell whose row was written, not stay the finished study's (the report shows tables.md)

@@ -299,10 +299,11 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
                 raise ConfigError(str(e).replace("or start again with --overwrite", f"or delete {run_dir} to train "
                                                  f"this cell again")) from None
             except TrainingInterrupted as e:
-                cell_log(f"stopped: {e}")
-                said = str(e).replace("; continue with --resume", "")
-                raise TrainingInterrupted(f"{said}; to continue, run the same `wildgan study` command again (finished "
-                                          f"cells are kept, this one continues)", e.signum) from None
+                # train's advice (--resume) is no option of `wildgan study`: the study's own, on screen and in the log
+                said = (str(e).replace("; continue with --resume", "") + "; to continue, run the same `wildgan study` "
+                        "command again (finished cells are kept, this one continues)")
+                cell_log(f"stopped: {said}")
+                raise TrainingInterrupted(said, e.signum) from None
             except BaseException as e:
                 cell_log(f"stopped: {str(e) or type(e).__name__}")
                 raise
