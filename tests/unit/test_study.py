@@ -146,6 +146,21 @@ def test_grid_collapses_encoder_loss_for_baselines():
     assert len({c.key for c in cells}) == len(cells)
 
 
+def test_a_repeated_value_adds_no_cell():
+    # --seeds 0,0 (or --contamination 0,0.0) listed the same cell twice: it was evaluated twice, and its two rows
+    # counted as two seeds in the tables (n=2, std 0)
+    cells = grid(["1", "1"], [0.0, 0.02, 0.0], ["wildgan"], ["image", "image"], [0, 1, 0])
+    assert [c.key for c in cells] == ["1_g0_wildgan_image_s0", "1_g0_wildgan_image_s1",
+                                      "1_g0.02_wildgan_image_s0", "1_g0.02_wildgan_image_s1"]
+
+
+def test_a_cell_listed_twice_gets_one_row(tmp_path):
+    cell = grid(["0"], [0.0], ["wildgan"], ["image"], [0])
+    rows = study_mod.run_study(_base(tmp_path), cell * 2, tmp_path / "st", progress=False, log=lambda m: None)
+    assert [r["cell"] for r in rows] == [cell[0].key]
+    assert "Cells: 1." in (tmp_path / "st" / "tables.md").read_text()
+
+
 def _base(tmp_path):
     rng = np.random.default_rng(0)
     p = tmp_path / "toy.npz"

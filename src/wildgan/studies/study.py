@@ -41,6 +41,8 @@ class Cell:
 
 def grid(normals: list[str], gammas: list[float], methods: list[str], encoder_losses: list[str],
          seeds: list[int]) -> list[Cell]:
+    """Every cell once, in the order given: a value repeated in a list (--seeds 0,0, --contamination 0,0.0) adds
+    no cell, where it added the same cell again, whose copies the tables counted as seeds."""
     cells = []
     for n in normals:
         for g in gammas:
@@ -48,7 +50,10 @@ def grid(normals: list[str], gammas: list[float], methods: list[str], encoder_lo
                 for e in (encoder_losses if m == "wildgan" else ["-"]):
                     for s in seeds:
                         cells.append(Cell(n, g, m, e, s))
-    return cells
+    unique: dict[str, Cell] = {}
+    for c in cells:
+        unique.setdefault(c.key, c)     # by key, which names the cell's run folder and row
+    return list(unique.values())
 
 
 def cell_config(base: RunConfig, cell: Cell) -> RunConfig:
@@ -346,6 +351,7 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
             import os
 
             os.fsync(f.fileno())
+        have.add(cell.key)              # a cell listed twice is evaluated and counted once
         own = own_score(cell.method)                        # each method by its own score, as the tables and plot
         log(f"[{i + 1}/{len(cells)}] {cell.key}: AUC {own}={ev['auc'].get(own, float('nan')):.3f} "
             f"(untrained {ev['controls']['untrained'].get(own, float('nan')):.3f}, "
