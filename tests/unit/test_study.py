@@ -161,6 +161,18 @@ def test_a_cell_listed_twice_gets_one_row(tmp_path):
     assert "Cells: 1." in (tmp_path / "st" / "tables.md").read_text()
 
 
+def test_a_cell_evaluated_again_gives_the_same_row_and_tables(tmp_path):
+    # the same command gives the same results.jsonl: a row held the session's training time, which differed between
+    # the session that trained the cell and one that only evaluated it (its row lost to a kill), or any rerun
+    st = tmp_path / "st"
+    cell = grid(["0"], [0.1], ["wildgan"], ["image"], [0])
+    study_mod.run_study(_base(tmp_path), cell, st, progress=False, log=lambda m: None)
+    first = {f: (st / f).read_bytes() for f in ("results.jsonl", "tables.md", "tables.csv")}
+    (st / "results.jsonl").unlink()
+    study_mod.run_study(_base(tmp_path), cell, st, progress=False, log=lambda m: None)   # evaluated, not trained
+    assert {f: (st / f).read_bytes() for f in first} == first
+
+
 def _base(tmp_path):
     rng = np.random.default_rng(0)
     p = tmp_path / "toy.npz"

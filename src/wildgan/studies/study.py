@@ -10,7 +10,6 @@ Tables (tables.md, tables.csv) and the AUC-versus-gamma plot are re-made from th
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
@@ -285,7 +284,6 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
             continue
         cfg = cell_config(base, cell)
         run_dir = study_dir / "runs" / cell.key
-        t0 = time.time()
 
         def cell_log(msg: str, run_dir: Path = run_dir) -> None:
             # the cell's own log.txt too, as a `wildgan train` run folder has (how each session went)
@@ -312,7 +310,6 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
             except BaseException as e:
                 cell_log(f"stopped: {str(e) or type(e).__name__}")
                 raise
-        train_s = time.time() - t0
         log(f"[{i + 1}/{len(cells)}] {cell.key}: evaluating")
         model = load_model(run_dir, cfg.train.device)
         # as `wildgan evaluate` does it, eval.json with the data and run it describes: on the split the cell trained
@@ -332,7 +329,9 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
                # the set-up the paper's numbers hold for (tables.PAPER_CIFAR_SETUP): not shown beside other ones
                "resolution": info.get("resolution"), "channels": info.get("channels"),
                "test_size": info.get("test_size"),
-               "kimg": model.meta.get("kimg"), "train_seconds_this_session": train_s,
+               # no wall-clock time: the same command gives the same rows (a cell's training time, over all its
+               # sessions, is elapsed_s in its network-final.json / fanogan-final.json)
+               "kimg": model.meta.get("kimg"),
                "preset": cfg.preset, "run_dir": str(run_dir.relative_to(study_dir))}
         if cell.method == "fanogan":      # f-AnoGAN counts iterations (critic, encoder), not kimg
             row["fanogan_iters"] = [model.meta.get("gan_iters_done"), model.meta.get("enc_iters_done")]
