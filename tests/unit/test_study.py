@@ -384,6 +384,16 @@ def test_torn_last_line_is_ignored(tmp_path):
     assert len(read_rows(p)) == 2
 
 
+def test_a_last_row_without_its_newline_is_kept(tmp_path):
+    # read_rows counts a whole row without its newline as done; the next append cut it, so its cell was in no table
+    p = tmp_path / "results.jsonl"
+    p.write_text(json.dumps(FIXED[0]) + "\n" + json.dumps(FIXED[1]))
+    study_mod._drop_torn_line(p)
+    with open(p, "a", encoding="utf-8") as f:
+        f.write(json.dumps(FIXED[2]) + "\n")
+    assert [r["cell"] for r in read_rows(p)] == [r["cell"] for r in FIXED[:3]]
+
+
 def test_cell_config_sets_the_cell(tmp_path):
     base = _base(tmp_path)
     c = grid(["0"], [0.05], ["search"], ["image"], [7])[0]

@@ -229,14 +229,24 @@ def _cell_of(cfg: RunConfig) -> Cell:
 
 
 def _drop_torn_line(path: Path) -> None:
-    """Cut a last line that a killed process left without its newline (read_rows already ignores it), so that the
-    next row starts on a line of its own instead of being glued to the torn bytes and lost with them."""
+    """Cut a last line that a killed process left torn (read_rows already ignores it), so that the next row starts on
+    a line of its own instead of being glued to the torn bytes and lost with them; a whole last row without its
+    newline gets the newline."""
     if not path.is_file() or path.stat().st_size == 0:
         return
     data = path.read_bytes()
     if not data.endswith(b"\n"):
-        with open(path, "r+b") as f:
-            f.truncate(data.rfind(b"\n") + 1)
+        last = data[data.rfind(b"\n") + 1:]
+        try:
+            json.loads(last)
+        except ValueError:
+            with open(path, "r+b") as f:
+                f.truncate(data.rfind(b"\n") + 1)
+            return
+        # a whole row that lost only its newline: read_rows counts its cell as done, so it is kept, not cut (its
+        # cell would then be in no table until a later run evaluated it again)
+        with open(path, "ab") as f:
+            f.write(b"\n")
 
 
 def _done(run_dir: Path) -> bool:
