@@ -210,6 +210,18 @@ def test_study_report_tables_plot_and_rows(tmp_path: Path) -> None:
         report(study, score="L_r")
 
 
+def test_study_report_lists_its_runs_in_a_folder_named_report(tmp_path: Path) -> None:
+    # the report's own folder (STUDY/report) is left out of the run list, but a study kept under a folder named
+    # report (~/report/my-study) lost every run with it
+    study = tmp_path / "report" / "study"
+    (study / "runs" / "cell-0").mkdir(parents=True)
+    (study / "runs" / "cell-0" / "config.json").write_text("{}")
+    (study / "results.jsonl").write_text(json.dumps({"method": "wildgan", "gamma": 0.0, "seed": 0,
+                                                     "auc": {"a": 0.7}, "run_dir": "runs/cell-0"}) + "\n")
+    report(study)
+    assert "## Runs\n\n- runs/cell-0\n" in (study / "report" / "report.md").read_text()
+
+
 def test_study_report_says_when_its_tables_are_older_than_the_rows(tmp_path: Path) -> None:
     # rows appended to results.jsonl after tables.md was made (merged by hand): the tables shown do not count them,
     # and the report must say so instead of passing them off as the study's

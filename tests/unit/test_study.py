@@ -146,6 +146,33 @@ def test_grid_collapses_encoder_loss_for_baselines():
     assert len({c.key for c in cells}) == len(cells)
 
 
+def test_a_repeated_value_adds_no_cell():
+    # --seeds 0,0 (or --contamination 0,0.0) listed the same cell twice: it was evaluated twice, and its two rows
+    # counted as two seeds in the tables (n=2, std 0)
+    cells = grid(["1", "1"], [0.0, 0.02, 0.0], ["wildgan"], ["image", "image"], [0, 1, 0])
+    assert [c.key for c in cells] == ["1_g0_wildgan_image_s0", "1_g0_wildgan_image_s1",
+                                      "1_g0.02_wildgan_image_s0", "1_g0.02_wildgan_image_s1"]
+
+
+def test_a_cell_listed_twice_gets_one_row(tmp_path):
+    cell = grid(["0"], [0.0], ["wildgan"], ["image"], [0])
+    rows = study_mod.run_study(_base(tmp_path), cell * 2, tmp_path / "st", progress=False, log=lambda m: None)
+    assert [r["cell"] for r in rows] == [cell[0].key]
+    assert "Cells: 1." in (tmp_path / "st" / "tables.md").read_text()
+
+
+def test_a_cell_evaluated_again_gives_the_same_row_and_tables(tmp_path):
+    # the same command gives the same results.jsonl: a row held the session's training time, which differed between
+    # the session that trained the cell and one that only evaluated it (its row lost to a kill), or any rerun
+    st = tmp_path / "st"
+    cell = grid(["0"], [0.1], ["wildgan"], ["image"], [0])
+    study_mod.run_study(_base(tmp_path), cell, st, progress=False, log=lambda m: None)
+    first = {f: (st / f).read_bytes() for f in ("results.jsonl", "tables.md", "tables.csv")}
+    (st / "results.jsonl").unlink()
+    study_mod.run_study(_base(tmp_path), cell, st, progress=False, log=lambda m: None)   # evaluated, not trained
+    assert {f: (st / f).read_bytes() for f in first} == first
+
+
 def _base(tmp_path):
     rng = np.random.default_rng(0)
     p = tmp_path / "toy.npz"
@@ -204,6 +231,26 @@ def test_study_resumes_without_redoing_finished_cells(tmp_path, monkeypatch):
     study_mod.run_study(replace(base, train=replace(base.train, log_every=7, keep_checkpoints=1)), cells,
                         tmp_path / "st", progress=False, log=lambda m: None)
     assert len(calls) == 3
+
+
+def test_a_stopped_cell_says_how_the_study_continues(tmp_path, monkeypatch):
+    # train's advice, "continue with --resume", is no option of `wildgan study`: it was printed and logged anyway
+    from wildgan.errors import TrainingInterrupted
+
+    def stopped(cfg, run_dir, **kw):
+        run_dir.mkdir(parents=True)
+        raise TrainingInterrupted(f"interrupted by signal 2 at 0.050 of 0.1 kimg; checkpoint saved in {run_dir}; "
+                                  f"continue with --resume", 2)
+
+    monkeypatch.setattr(study_mod, "train_run", stopped)
+    said = []
+    cell = grid(["0"], [0.0], ["wildgan"], ["image"], [0])
+    with pytest.raises(TrainingInterrupted) as e:
+        study_mod.run_study(_base(tmp_path), cell, tmp_path / "st", progress=False, log=said.append)
+    logged = (tmp_path / "st" / "runs" / cell[0].key / "log.txt").read_text()
+    for text in (str(e.value), said[-1], logged):
+        assert "--resume" not in text and "run the same `wildgan study` command again" in text, text
+    assert e.value.signum == 2
 
 
 def test_tables_follow_the_rows_of_a_study_stopped_partway(tmp_path, monkeypatch):
@@ -335,6 +382,16 @@ def test_torn_last_line_is_ignored(tmp_path):
     assert [r["cell"] for r in read_rows(p)] == [FIXED[0]["cell"], FIXED[1]["cell"]]
     study_mod._drop_torn_line(p)                               # a whole file is left as it is
     assert len(read_rows(p)) == 2
+
+
+def test_a_last_row_without_its_newline_is_kept(tmp_path):
+    # read_rows counts a whole row without its newline as done; the next append cut it, so its cell was in no table
+    p = tmp_path / "results.jsonl"
+    p.write_text(json.dumps(FIXED[0]) + "\n" + json.dumps(FIXED[1]))
+    study_mod._drop_torn_line(p)
+    with open(p, "a", encoding="utf-8") as f:
+        f.write(json.dumps(FIXED[2]) + "\n")
+    assert [r["cell"] for r in read_rows(p)] == [r["cell"] for r in FIXED[:3]]
 
 
 def test_cell_config_sets_the_cell(tmp_path):

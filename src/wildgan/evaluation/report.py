@@ -1125,8 +1125,10 @@ def _write_study_report(study_dir: Path, out: Path) -> None:
                 "controls.pixel_norm", "controls.pixel_std", "controls.pixel_mean"]
         cols = [c for c in want if any(f.get(c) not in (None, "") for f in flat)]
         page.table(cols, [[f.get(c, "") for c in cols] for f in flat])
-        page.p("Every field of every row (AP, the raw-generator AUCs, mean ||E(Q)||, timings ...): results.jsonl.")
-    runs = sorted({p.parent for p in study_dir.glob("**/config.json") if "report" not in p.parts})
+        page.p("Every field of every row (AP, the raw-generator AUCs, mean ||E(Q)||, ...): results.jsonl.")
+    # "report" among the parts below the study only: a study kept under a folder named report lost every run here
+    runs = sorted({p.parent for p in study_dir.glob("**/config.json")
+                   if "report" not in p.relative_to(study_dir).parts})
     if runs:
         page.h(2, "Runs")
         items = []

@@ -10,7 +10,6 @@ Tables (tables.md, tables.csv) and the AUC-versus-gamma plot are re-made from th
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
@@ -41,6 +40,8 @@ class Cell:
 
 def grid(normals: list[str], gammas: list[float], methods: list[str], encoder_losses: list[str],
          seeds: list[int]) -> list[Cell]:
+    """Every cell once, in the order given: a value repeated in a list (--seeds 0,0, --contamination 0,0.0) adds
+    no cell, where it added the same cell again, whose copies the tables counted as seeds."""
     cells = []
     for n in normals:
         for g in gammas:
@@ -48,7 +49,10 @@ def grid(normals: list[str], gammas: list[float], methods: list[str], encoder_lo
                 for e in (encoder_losses if m == "wildgan" else ["-"]):
                     for s in seeds:
                         cells.append(Cell(n, g, m, e, s))
-    return cells
+    unique: dict[str, Cell] = {}
+    for c in cells:
+        unique.setdefault(c.key, c)     # by key, which names the cell's run folder and row
+    return list(unique.values())
 
 
 def cell_config(base: RunConfig, cell: Cell) -> RunConfig:
@@ -240,14 +244,24 @@ def _cell_of(cfg: RunConfig) -> Cell:
 
 
 def _drop_torn_line(path: Path) -> None:
-    """Cut a last line that a killed process left without its newline (read_rows already ignores it), so that the
-    next row starts on a line of its own instead of being glued to the torn bytes and lost with them."""
+    """Cut a last line that a killed process left torn (read_rows already ignores it), so that the next row starts on
+    a line of its own instead of being glued to the torn bytes and lost with them; a whole last row without its
+    newline gets the newline."""
     if not path.is_file() or path.stat().st_size == 0:
         return
     data = path.read_bytes()
     if not data.endswith(b"\n"):
-        with open(path, "r+b") as f:
-            f.truncate(data.rfind(b"\n") + 1)
+        last = data[data.rfind(b"\n") + 1:]
+        try:
+            json.loads(last)
+        except ValueError:
+            with open(path, "r+b") as f:
+                f.truncate(data.rfind(b"\n") + 1)
+            return
+        # a whole row that lost only its newline: read_rows counts its cell as done, so it is kept, not cut (its
+        # cell would then be in no table until a later run evaluated it again)
+        with open(path, "ab") as f:
+            f.write(b"\n")
 
 
 def _done(run_dir: Path) -> bool:
@@ -296,7 +310,6 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
             continue
         cfg = cell_config(base, cell)
         run_dir = study_dir / "runs" / cell.key
-        t0 = time.time()
 
         def cell_log(msg: str, run_dir: Path = run_dir) -> None:
             # the cell's own log.txt too, as a `wildgan train` run folder has (how each session went)
@@ -315,14 +328,14 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
                 raise ConfigError(str(e).replace("or start again with --overwrite", f"or delete {run_dir} to train "
                                                  f"this cell again")) from None
             except TrainingInterrupted as e:
-                cell_log(f"stopped: {e}")
-                said = str(e).replace("; continue with --resume", "")
-                raise TrainingInterrupted(f"{said}; to continue, run the same `wildgan study` command again (finished "
-                                          f"cells are kept, this one continues)", e.signum) from None
+                # train's advice (--resume) is no option of `wildgan study`: the study's own, on screen and in the log
+                said = (str(e).replace("; continue with --resume", "") + "; to continue, run the same `wildgan study` "
+                        "command again (finished cells are kept, this one continues)")
+                cell_log(f"stopped: {said}")
+                raise TrainingInterrupted(said, e.signum) from None
             except BaseException as e:
                 cell_log(f"stopped: {str(e) or type(e).__name__}")
                 raise
-        train_s = time.time() - t0
         log(f"[{i + 1}/{len(cells)}] {cell.key}: evaluating")
         model = load_model(run_dir, cfg.train.device)
         # as `wildgan evaluate` does it, eval.json with the data and run it describes: on the split the cell trained
@@ -342,7 +355,9 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
                # the set-up the paper's numbers hold for (tables.PAPER_CIFAR_SETUP): not shown beside other ones
                "resolution": info.get("resolution"), "channels": info.get("channels"),
                "test_size": info.get("test_size"),
-               "kimg": model.meta.get("kimg"), "train_seconds_this_session": train_s,
+               # no wall-clock time: the same command gives the same rows (a cell's training time, over all its
+               # sessions, is elapsed_s in its network-final.json / fanogan-final.json)
+               "kimg": model.meta.get("kimg"),
                "preset": cfg.preset, "run_dir": str(run_dir.relative_to(study_dir))}
         if cell.method == "fanogan":      # f-AnoGAN counts iterations (critic, encoder), not kimg
             row["fanogan_iters"] = [model.meta.get("gan_iters_done"), model.meta.get("enc_iters_done")]
@@ -361,6 +376,7 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
             import os
 
             os.fsync(f.fileno())
+        have.add(cell.key)              # a cell listed twice is evaluated and counted once
         own = own_score(cell.method)                        # each method by its own score, as the tables and plot
         log(f"[{i + 1}/{len(cells)}] {cell.key}: AUC {own}={ev['auc'].get(own, float('nan')):.3f} "
             f"(untrained {ev['controls']['untrained'].get(own, float('nan')):.3f}, "
