@@ -173,6 +173,26 @@ def test_a_cell_evaluated_again_gives_the_same_row_and_tables(tmp_path):
     assert {f: (st / f).read_bytes() for f in first} == first
 
 
+def test_a_session_that_only_evaluates_uses_the_threads_asked_for(tmp_path, monkeypatch):
+    # --threads reached torch only through a cell's training: a session whose cells were all trained (their rows
+    # lost to a kill) evaluated them at torch's default thread count
+    from dataclasses import replace
+
+    import torch
+
+    st = tmp_path / "st"
+    cell = grid(["0"], [0.1], ["wildgan"], ["image"], [0])
+    base = _base(tmp_path)
+    base = replace(base, train=replace(base.train, threads=1))
+    study_mod.run_study(base, cell, st, progress=False, log=lambda m: None)
+    (st / "results.jsonl").unlink()
+    asked = []
+    monkeypatch.setattr(torch, "set_num_threads", asked.append)
+    monkeypatch.setattr(study_mod, "train_run", lambda *a, **k: pytest.fail("the cell was trained again"))
+    study_mod.run_study(base, cell, st, progress=False, log=lambda m: None)      # evaluated only
+    assert asked and set(asked) == {1}
+
+
 def _base(tmp_path):
     rng = np.random.default_rng(0)
     p = tmp_path / "toy.npz"

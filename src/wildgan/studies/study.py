@@ -282,6 +282,12 @@ def run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress: 
     study_dir.mkdir(parents=True, exist_ok=True)
     # one study process per folder: a second one could evaluate a finished cell again and append a second row
     with run_lock(study_dir):
+        if base.train.threads is not None:
+            import torch
+
+            # --threads for the whole session: the training sets it, but a session that only evaluates cells (their
+            # rows lost to a kill) would score at torch's default count, and float sums differ with the count
+            torch.set_num_threads(base.train.threads)
         return _run_study(base, cells, study_dir, progress=progress, log=log)
 
 
