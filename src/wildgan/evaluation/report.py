@@ -884,7 +884,7 @@ def _named_section(page: _Page, out: Path, model: Any, images: Sequence[str | Pa
         # a folder of thousands: a panel each made a report of hundreds of MB; the most anomalous are what to look at
         page.p(f"Heat maps of the {m} most anomalous of the {n} named images (by {name}); the table and "
                f"named_images.csv list all {n}, most anomalous first.")
-    gen = model.cfg.score.generator
+    gen = _generator(model.cfg)
     from . import plots  # matplotlib: this section draws
 
     vmax = plots.colour_scale(named.maps)
