@@ -974,3 +974,28 @@ def test_an_fanogan_runs_named_image_panels_name_its_one_generator(tmp_path, mon
     run_report(tmp_path / "run", top_k_images=1, images=[tmp_path / "named.png"], device="cpu", controls=False,
                tsne_points=5)
     assert titles == ["reconstruction G(E(Q))"] * 2, titles
+
+
+def test_a_search_runs_heat_maps_name_its_searched_latents_z_star(tmp_path, monkeypatch) -> None:
+    # a search run has no encoder: its heat maps, their panels and the ranking's explanation said Gs(E(Q)) and
+    # ||E(Q)|| while its figures said z*
+    from wildgan.evaluation import plots
+    from wildgan.evaluation.report import run_report
+
+    texts: list[str] = []
+    real = plots._save
+
+    def keep(fig, path):
+        texts.extend(t.get_text() for ax in fig.axes for t in (ax.title, ax.xaxis.label, ax.yaxis.label))
+        texts.extend(t.get_text() for t in fig.texts)
+        return real(fig, path)
+
+    monkeypatch.setattr(plots, "_save", keep)
+    run = _search_run(tmp_path / "search", 8)
+    named = tmp_path / "named.png"
+    Image.fromarray(np.full((8, 8), 200, np.uint8)).save(named)
+    run_report(run, top_k_images=2, images=[named], device="cpu", controls=False, tsne_points=5)
+    md = (run / "report" / "report.md").read_text()
+    assert "Heat map = |w(Q) - w(Gs(z*))|" in md and "-‖z*‖/√N_z" in md and "‖z*‖ (percentile" in md
+    assert "E(Q)" not in md and not [t for t in texts if "E(Q)" in t], [t for t in texts if "E(Q)" in t]
+    assert texts.count("reconstruction Gs(z*)") == 3 and texts.count("|w(Q) - w(Gs(z*))|") == 3

@@ -726,9 +726,8 @@ def _figures_section(page: _Page, out: Path, diag: RunDiagnostics, cfg: Any, tsn
     scores = _score_columns(diag.scores)
     page.img(plots.roc_curves(out / "roc.png", diag.y, scores, diag.controls), "ROC curves")
     page.img(plots.score_histograms(out / "score_hist.png", diag.y, scores), "score histograms, normal vs anomalous")
-    # a search run has no encoder: its latents are the z* searched per query, not E(Q)
-    code, latents = ("z*", "searched test latents z*") if cfg.method == "search" else \
-        ("E(Q)", "encoded test latents E(Q)")
+    code = _latent_code(cfg)
+    latents = "searched test latents z*" if code == "z*" else "encoded test latents E(Q)"
     if diag.z is not None and len(diag.z) >= 5:
         page.img(plots.tsne_plot(out / "tsne.png", diag.z, diag.y, seed=cfg.train.seed, max_points=tsne_points,
                                  code=code), f"t-SNE of the {latents}")
@@ -747,6 +746,7 @@ def _heatmap_section(page: _Page, out: Path, diag: RunDiagnostics, score: str, k
     top = top_k(diag.scores[name], k)
     lam = float(cfg.score.lam) if cfg is not None else 0.05
     gen = _generator(cfg) if cfg is not None else "Gs"
+    code = _latent_code(cfg) if cfg is not None else "E(Q)"
     most = f"{len(top)} most anomalous {what} images" if len(top) != 1 else f"most anomalous {what} image"
     log(f"heat maps of the {most} (score {name})")
     page.h(2, f"The {most} (by score {name})")
@@ -754,10 +754,10 @@ def _heatmap_section(page: _Page, out: Path, diag: RunDiagnostics, score: str, k
     from . import plots  # matplotlib: this section draws
 
     vmax = plots.colour_scale(maps)
-    page.p(f"Heat map = |w(Q) - w({gen}(E(Q)))| averaged over channels, w = per-image min-max (the residual that L_n "
+    page.p(f"Heat map = |w(Q) - w({gen}({code}))| averaged over channels, w = per-image min-max (the residual that L_n "
            f"sums), overlaid on the query; one colour scale for all maps of this section (0 to {vmax:.3g}), so "
            f"that they can be compared.")
-    why = _why_text(diag.ref_scores, lam, what) if name == "a" else None
+    why = _why_text(diag.ref_scores, lam, what, code) if name == "a" else None
     if why:
         page.p(why)
     rows, table = [], []
@@ -768,7 +768,7 @@ def _heatmap_section(page: _Page, out: Path, diag: RunDiagnostics, score: str, k
         lab = {0: "normal", 1: "anomaly"}.get(int(diag.y[i]), "?")
         png = _heatmap_png(out / "heatmaps" / f"top-{r:0{width}d}.png", diag.x[i], hm, diag.recon[i],
                             f"#{r} {diag.ids[i]} ({lab}), {name} = {diag.scores[name][i]:.4g}", vmax=vmax,
-                            gen=gen)
+                            gen=gen, code=code)
         page.img(png, f"#{r}: {diag.ids[i]} ({lab})", width=520)
         rows.append([r, diag.ids[i], lab] + [float(v[i]) for v in columns.values()])
         if "L_n" in diag.scores and "L_o" in diag.scores:
@@ -778,14 +778,15 @@ def _heatmap_section(page: _Page, out: Path, diag: RunDiagnostics, score: str, k
                           f"{_percentile(ref['L_n'], diag.scores['L_n'][i]):.0f}"])
     if table:
         page.table(["rank", "id", "label", name, f"{lam:g}·L_n", f"{1 - lam:g}·L_o",
-                    f"‖E(Q)‖ (percentile among the {what} images)", "L_n percentile"], table)
+                    f"‖{code}‖ (percentile among the {what} images)", "L_n percentile"], table)
     _write_csv(out / "top_anomalous.csv", ["rank", "id", "label", *columns], rows)
     np.savez_compressed(out / "heatmaps" / "top_heatmaps.npz", maps=maps, ids=np.array([diag.ids[i] for i in top]))
 
 
-def _why_text(scores: dict[str, np.ndarray], lam: float, what: str) -> str | None:
+def _why_text(scores: dict[str, np.ndarray], lam: float, what: str, code: str = "E(Q)") -> str | None:
     """What drives the ranking by a = lam * L_n + (1 - lam) * L_o over these images, in words: the heat maps show
-    the residual (the L_n part) only, which with lam = 0.05 usually moves a far less than ||E(Q)|| does."""
+    the residual (the L_n part) only, which with lam = 0.05 usually moves a far less than ||E(Q)|| (the latent's
+    norm, `code`: z* for a search run) does."""
     if not all(k in scores for k in ("a", "L_n", "L_o")) or len(scores["a"]) < 2:
         return None
     sn, so = float(np.std(lam * scores["L_n"])), float(np.std((1 - lam) * scores["L_o"]))
@@ -794,10 +795,10 @@ def _why_text(scores: dict[str, np.ndarray], lam: float, what: str) -> str | Non
     share = so / (sn + so)
     return (f"Why these images: a = {lam:g}·L_n + {1 - lam:g}·L_o. Over the {len(scores['a'])} {what} images, "
             f"{share:.1%} of the spread of a (standard deviations of the two terms) comes from L_o = "
-            f"-‖E(Q)‖/√N_z, i.e. from how close the image's code lies to the origin, and {1 - share:.1%} "
-            f"from L_n, "
-            f"the residual the heat maps show. The table gives both terms and ‖E(Q)‖ with its percentile; "
-            f"a map that looks clean with a high a means the encoder, not the reconstruction, found the image "
+            f"-‖{code}‖/√N_z, i.e. from how close the image's code lies to the origin, and {1 - share:.1%} "
+            f"from L_n, the residual the heat maps show. The table gives both terms and ‖{code}‖ with its "
+            f"percentile; a map that looks clean with a high a means the "
+            f"{'encoder' if code == 'E(Q)' else 'latent search'}, not the reconstruction, found the image "
             f"unusual. To rank by what the maps show, use --score L_n or L_r.")
 
 
@@ -807,13 +808,19 @@ def _generator(cfg: Any) -> str:
     return "G" if cfg.method == "fanogan" else cfg.score.generator
 
 
+def _latent_code(cfg: Any) -> str:
+    """What the run's latents are called: E(Q), or z* for a search run, which has no encoder (its latents are
+    searched per query)."""
+    return "z*" if cfg.method == "search" else "E(Q)"
+
+
 def _heatmap_png(path: Path, image: np.ndarray, heat: np.ndarray, recon: np.ndarray | None, title: str,
-                 vmax: float | None = None, gen: str = "G") -> Path:
+                 vmax: float | None = None, gen: str = "G", code: str = "E(Q)") -> Path:
     """One heat-map panel (query | reconstruction | map) at `path`."""
     from . import plots  # matplotlib only when a picture is drawn
 
-    return plots.heatmap_panel(path, image, heat, recon, title, vmax=vmax, recon_title=f"reconstruction {gen}(E(Q))",
-                               gen=gen)
+    return plots.heatmap_panel(path, image, heat, recon, title, vmax=vmax, recon_title=f"reconstruction {gen}({code})",
+                               gen=gen, code=code)
 
 
 def _training_sections(page: _Page, out: Path, run_dir: Path) -> None:
@@ -884,7 +891,7 @@ def _named_section(page: _Page, out: Path, model: Any, images: Sequence[str | Pa
         # a folder of thousands: a panel each made a report of hundreds of MB; the most anomalous are what to look at
         page.p(f"Heat maps of the {m} most anomalous of the {n} named images (by {name}); the table and "
                f"named_images.csv list all {n}, most anomalous first.")
-    gen = _generator(model.cfg)
+    gen, code = _generator(model.cfg), _latent_code(model.cfg)
     from . import plots  # matplotlib: this section draws
 
     vmax = plots.colour_scale(named.maps)
@@ -904,7 +911,7 @@ def _named_section(page: _Page, out: Path, model: Any, images: Sequence[str | Pa
             where = "" if pct is None else f", percentile {pct:g} among the {among} images"
             png = _heatmap_png(out / "heatmaps" / f"image-{j:0{width}d}.png", named.x[j - 1], named.maps[j - 1],
                                 named.recon[j - 1], f"{Path(id_).name}, {name} = {named.scores[name][j - 1]:.4g}",
-                                vmax=vmax, gen=gen)
+                                vmax=vmax, gen=gen, code=code)
             page.img(png, f"{id_}: {name} = {named.scores[name][j - 1]:.4g}{where}", width=520)
         rows.append([id_] + [float(v[j - 1]) for v in columns.values()] + ([pct] if pct is not None else []))
     hdr = ["id", *columns] + ([f"{name} percentile among {among} images"] if refs is not None else [])
