@@ -948,3 +948,66 @@ def test_the_latent_figures_name_a_searchs_latents_z_star(tmp_path, monkeypatch)
                           rng.random((12, 8, 8, 1)).astype(np.float32), y, code="z*")
     joined = " ".join(texts)
     assert "E(Q)" not in joined and "t-SNE of z*" in joined and "||z*||" in joined and "G(z*)" in joined
+
+
+def _panel_titles(monkeypatch) -> list[str]:
+    """The reconstruction and heat-map titles of every heat-map panel the report draws from now on."""
+    from wildgan.evaluation import plots
+
+    titles: list[str] = []
+    real = plots.heatmap_panel
+
+    def panel(*a, recon_title: str = "", gen: str = "G", **k):
+        titles.append(recon_title)
+        return real(*a, recon_title=recon_title, gen=gen, **k)
+
+    monkeypatch.setattr(plots, "heatmap_panel", panel)
+    return titles
+
+
+def test_an_fanogan_runs_named_image_panels_name_its_one_generator(tmp_path, monkeypatch) -> None:
+    # f-AnoGAN has one generator, G: its top-k panels said G(E(Q)) but its named images' panels Gs(E(Q))
+    from wildgan.config import PRESETS, DataConfig, FAnoGANConfig, RunConfig, TrainConfig, net_config_for_preset
+    from wildgan.evaluation.report import run_report
+    from wildgan.training.run import train_run
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (48, 32, 32), dtype=np.uint8)
+    np.savez(tmp_path / "toy.npz", x=x, y=np.repeat([0, 1], 24))
+    Image.fromarray(x[0]).save(tmp_path / "named.png")
+    cfg = RunConfig(data=DataConfig(data=str(tmp_path / "toy.npz"), normal=("0",), resolution=32, channels=1),
+                    net=net_config_for_preset("tiny", 32, 1), preset="tiny", method="fanogan",
+                    fanogan=FAnoGANConfig(dim=8, gan_iters=2, enc_iters=2, batch_size=8, enc_batch_size=8,
+                                          n_critic=1, device="cpu"),
+                    train=TrainConfig(total_kimg=1, minibatch=PRESETS["tiny"]["minibatch"], device="cpu",
+                                      train_scores=False))
+    train_run(cfg, tmp_path / "run", progress=False, log=lambda m: None)
+    titles = _panel_titles(monkeypatch)
+    run_report(tmp_path / "run", top_k_images=1, images=[tmp_path / "named.png"], device="cpu", controls=False,
+               tsne_points=5)
+    assert titles == ["reconstruction G(E(Q))"] * 2, titles
+
+
+def test_a_search_runs_heat_maps_name_its_searched_latents_z_star(tmp_path, monkeypatch) -> None:
+    # a search run has no encoder: its heat maps, their panels and the ranking's explanation said Gs(E(Q)) and
+    # ||E(Q)|| while its figures said z*
+    from wildgan.evaluation import plots
+    from wildgan.evaluation.report import run_report
+
+    texts: list[str] = []
+    real = plots._save
+
+    def keep(fig, path):
+        texts.extend(t.get_text() for ax in fig.axes for t in (ax.title, ax.xaxis.label, ax.yaxis.label))
+        texts.extend(t.get_text() for t in fig.texts)
+        return real(fig, path)
+
+    monkeypatch.setattr(plots, "_save", keep)
+    run = _search_run(tmp_path / "search", 8)
+    named = tmp_path / "named.png"
+    Image.fromarray(np.full((8, 8), 200, np.uint8)).save(named)
+    run_report(run, top_k_images=2, images=[named], device="cpu", controls=False, tsne_points=5)
+    md = (run / "report" / "report.md").read_text()
+    assert "Heat map = |w(Q) - w(Gs(z*))|" in md and "-‖z*‖/√N_z" in md and "‖z*‖ (percentile" in md
+    assert "E(Q)" not in md and not [t for t in texts if "E(Q)" in t], [t for t in texts if "E(Q)" in t]
+    assert texts.count("reconstruction Gs(z*)") == 3 and texts.count("|w(Q) - w(Gs(z*))|") == 3

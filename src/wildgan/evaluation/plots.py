@@ -51,10 +51,11 @@ def colour_scale(maps: np.ndarray) -> float:
 
 def heatmap_panel(path: Path, image: np.ndarray, heat: np.ndarray, recon: np.ndarray | None = None,
                   title: str = "", vmax: float | None = None, recon_title: str = "reconstruction",
-                  gen: str = "G") -> Path:
+                  gen: str = "G", code: str = "E(Q)") -> Path:
     """Query | reconstruction | heat map overlaid on the query (the per-image picture of the report).
     vmax: the top of the colour scale; give the same to every panel of a set so that they can be compared
-    (default: this map's own maximum)."""
+    (default: this map's own maximum). gen, code: the generator and the latent of the reconstruction gen(code), for
+    the map's title (code z* for latent search, which has no encoder)."""
     n = 3 if recon is not None else 2
     fig = Figure(figsize=(2.1 * n, 2.5))
     axes = fig.subplots(1, n)
@@ -69,7 +70,7 @@ def heatmap_panel(path: Path, image: np.ndarray, heat: np.ndarray, recon: np.nda
                    interpolation="nearest")
     ax.set_xticks([])
     ax.set_yticks([])
-    ax.set_title(f"|w(Q) - w({gen}(E(Q)))|", fontsize=8)
+    ax.set_title(f"|w(Q) - w({gen}({code}))|", fontsize=8)
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     if title:
         fig.suptitle(title, fontsize=8)

@@ -7,6 +7,19 @@ A study report holds the study's tables, its AUC-versus-gamma plot and every res
 
 Everything goes to PATH/report/: report.html (images embedded as base64 data URIs, so the file alone is the
 report), report.md (references the PNGs written beside it) and the PNGs themselves.
+
+Where things are, top to bottom:
+
+* Text helpers: the cell format of numbers, the little Markdown the pages use rendered as HTML, CSV and JSONL.
+* `_Page`: every section is written once and kept twice, as HTML (images embedded) and as Markdown (PNG links).
+* The report folder: `_report_folder` gives a new, empty folder to write into and swaps it in for PATH/report/ only
+  once the report is complete (REPORT_FILES: the outputs a new report replaces; someone's own files are kept).
+* Run report: `run_report` checks its arguments (and the masks) before it scores anything, then
+  `_write_run_report` builds the page in its order: the data, the numbers (`diagnose_run` for a labelled test split:
+  metrics, figures, heat maps of the top images; `_diagnose_training_pile` for an unlabelled pile: the top images
+  of the pile itself), the training curves and samples, the images named with --image, the config.
+* Study report: `study_report`, from the study's results.jsonl, tables.md and plots.
+* `report`: the entry point, a run or a study by what the folder holds.
 """
 
 from __future__ import annotations
@@ -17,34 +30,52 @@ import datetime as _dt
 import html
 import io
 import json
+import os
 import re
 import shutil
+import stat
+import tempfile
+import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
+from ..checkpoint import _umask
 from ..config import SCORE_NAMES, own_score, read_run_config, run_config_to_dict
+from ..data import build_split, split_differences
+from ..data.dataset_files import dataset_among_images_error
+from ..data.decode_pool import unreadable_files_error
+from ..data.image_decode import read_image
+from ..data.readers import is_dataset_file, list_image_files
 from ..errors import CheckpointError, ConfigError, DataError, warn_user
 from ..fileio import atomic_write_text
 from ..markdown import md_table, split_md_row
-from ..scoring.run import read_split_info
+from ..scoring.latent_search import search_info
+from ..scoring.run import load_model, read_split_info, untrained_model
+from ..scoring.train_scores import read_train_scores
+from ..thresholds import training_percentile
+from ..training.run import networks_record, stale_evaluation
 from .heatmaps import (check_masks, load_masks, pick_score, pixel_auc, residual_maps, score_named_images,
                        top_k, undefined_pixel_auc)
 from .metrics import evaluate_scores, pixel_statistics
+from .run import evaluation_dir, read_search_cache, split_for_run
+
+# (matplotlib, through `from . import plots`, is imported only by the functions that draw)
 
 PIXEL_CONTROLS = ("pixel_norm", "pixel_std", "pixel_mean")
+MAX_NAMED_MAPS = 50      # heat-map panels of named images in one report (all of them are in the table and the CSV)
 Log = Callable[[str], None]
 
 
 def _quiet(msg: str) -> None:
-    pass
+    """The default log: says nothing."""
 
 
 # ------------------------------------------------------------------------------------------------------------------
-# Small helpers
+# Text helpers
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     """Rows of a JSONL file; a torn last line (a run still writing, or killed mid-write) is skipped, not fatal."""
@@ -65,6 +96,7 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 def _fmt(v: Any) -> str:
+    """A table cell: floats to 3 decimals (3 significant digits when tiny or huge), anything else as str()."""
     if isinstance(v, float):
         if v != v:
             return "nan"
@@ -72,9 +104,78 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+def _md_inline(text: str) -> str:
+    """One line of Markdown text -> HTML: escaped, with **bold** and `code` spans (the ones tables.md and the report's
+    own notes use; they showed as literal asterisks and backticks). No single-* or _ emphasis: formulas such as
+    L_n or a*b would turn italic."""
+    out = html.escape(text)
+    out = re.sub(r"`([^`]+)`", r"<code>\1</code>", out)
+    return re.sub(r"\*\*(?=\S)(.+?)(?<=\S)\*\*", r"<strong>\1</strong>", out)
+
+
+def _md_to_html(text: str) -> str:
+    """Just enough Markdown for tables.md: headings, pipe tables (with `\\|` for a pipe inside a cell, as GitHub
+    reads it), paragraphs (everything else kept verbatim but for **bold** and `code`, _md_inline)."""
+    out: list[str] = []
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        ln = lines[i].rstrip()
+        if ln.startswith("|"):
+            block = []
+            while i < len(lines) and lines[i].strip().startswith("|"):
+                block.append(lines[i].strip())
+                i += 1
+            cells = [split_md_row(b) for b in block]  # `\|` inside a cell is a literal pipe, not a separator
+            body = [c for c in cells[1:] if not all(set(x) <= set(":- ") for x in c)]
+            th = "".join(f"<th>{_md_inline(c)}</th>" for c in cells[0])
+            trs = "".join("<tr>" + "".join(f"<td>{_md_inline(c)}</td>" for c in r) + "</tr>" for r in body)
+            out.append(f"<table><thead><tr>{th}</tr></thead><tbody>{trs}</tbody></table>")
+            continue
+        if ln.startswith("#"):
+            level = min(6, len(ln) - len(ln.lstrip("#")) + 1)  # tables.md's '#' sits below the page's h1/h2
+            out.append(f"<h{level}>{_md_inline(ln.lstrip('#').strip())}</h{level}>")
+        elif ln.strip():
+            out.append(f"<p>{_md_inline(ln)}</p>")
+        i += 1
+    return "\n".join(out)
+
+
+def _score_columns(scores: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The anomaly scores among `scores`, in SCORE_NAMES order (without z_norm, which points the other way): the
+    columns of the report's tables and CSVs, and what its figures draw."""
+    return {k: scores[k] for k in SCORE_NAMES if k in scores}
+
+
+def _write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(header)
+    w.writerows(rows)
+    atomic_write_text(path, buf.getvalue())
+
+
+def _percentile(ref: np.ndarray, v: float) -> float:
+    """Where v sits among the reference scores, in percent (see wildgan.thresholds.training_percentile)."""
+    ref = np.asarray(ref, dtype=np.float64)
+    ref = ref[np.isfinite(ref)]
+    if len(ref) == 0:
+        return float("nan")        # a report shows what it can; a diverged run's training scores give no scale
+    if np.isnan(v):
+        return 100.0               # a NaN score is the most anomalous, as in score's train_percentile column
+    return float(training_percentile(ref, [v])[0])
+
+
+def _relpath(p: Path, start: Path) -> str:
+    return os.path.relpath(Path(p).resolve(), Path(start).resolve())
+
+
 def _data_uri(png: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(Path(png).read_bytes()).decode("ascii")
 
+
+# ------------------------------------------------------------------------------------------------------------------
+# The page
 
 @dataclass
 class _Page:
@@ -113,8 +214,14 @@ class _Page:
         rel = Path(_relpath(png, self.md_dir)).as_posix()
         self.md_parts.append(f"![{caption or png.stem}]({rel})\n" + (f"\n*{caption}*\n" if caption else ""))
 
-    def raw_html(self, text: str) -> None:
-        self.html_parts.append(text)
+    def raw(self, html_text: str, md_text: str) -> None:
+        """Content written out separately for each page (a list of links, a rendered table)."""
+        self.html_parts.append(html_text)
+        self.md_parts.append(md_text)
+
+    def note(self, text: str) -> None:
+        """A paragraph that must not be missed (stale numbers): red in HTML, bold in Markdown."""
+        self.raw(f'<p class="note">{_md_inline(text)}</p>', f"**{text}**\n")
 
     def write(self, out_dir: Path) -> Path:
         page = _HTML_TEMPLATE.format(title=html.escape(self.title), body="\n".join(self.html_parts),
@@ -123,12 +230,6 @@ class _Page:
         atomic_write_text(out, page)
         atomic_write_text(out_dir / "report.md", f"# {self.title}\n\n" + "\n".join(self.md_parts))
         return out
-
-
-def _relpath(p: Path, start: Path) -> str:
-    import os
-
-    return os.path.relpath(Path(p).resolve(), Path(start).resolve())
 
 
 # The inline script records on <body> how many images failed to decode: a test (or a person) can check
@@ -189,9 +290,6 @@ def _report_folder(path: Path, log: Log) -> Iterator[Path]:
     PATH/report/ (with the files of the old report/ that are not report outputs, REPORT_FILES: someone's own); when
     it raises, the new folder is removed and the previous report stays whole (an error in the middle of a report
     used to leave the old report.md pointing at figures of the new one)."""
-    import shutil
-    import tempfile
-
     path = Path(path)
     _remove_abandoned(path)
     try:
@@ -211,10 +309,6 @@ def _replace_report(new: Path, out: Path, log: Log) -> None:
     """Make the complete report in `new` PATH/report/ by swapping the folders with two renames, the old one kept
     until the new one is in place. Moving the files one by one, as before, left a mixed report (new report.md, old
     figures, or half the heat maps) when it stopped partway: a kill, a full disk, a file in use."""
-    import os
-    import shutil
-    import stat
-
     written = {p.relative_to(new) for p in new.rglob("*") if p.is_file()}
     outputs = {p for pattern in REPORT_FILES for p in out.glob(pattern) if p.is_file()} if out.is_dir() else set()
     stale = sorted((p for p in outputs if p.relative_to(out) not in written),
@@ -261,9 +355,6 @@ def _replace_report(new: Path, out: Path, log: Log) -> None:
 def _carry_own_files(old: Path, new: Path, outputs: set[Path]) -> None:
     """Hard-link (or copy) into `new` everything in the old report folder that is not one of its report `outputs`
     (someone's notes beside the report), links as links."""
-    import os
-    import shutil
-
     for dirpath, dirnames, filenames in os.walk(old):
         src = Path(dirpath)
         dst = new / src.relative_to(old)
@@ -287,8 +378,6 @@ def _carry_own_files(old: Path, new: Path, outputs: set[Path]) -> None:
 def _replace_report_files(new: Path, out: Path, written: set[Path], stale: list[Path]) -> None:
     """File-by-file replacement, for a report/ that a rename cannot replace (a link to, or a mount of, another
     file system)."""
-    import os
-
     out.mkdir(parents=True, exist_ok=True)
     for rel in sorted(written):
         (out / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -302,20 +391,10 @@ def _replace_report_files(new: Path, out: Path, written: set[Path], stale: list[
             pass
 
 
-def _umask() -> int:
-    from ..checkpoint import _umask as umask
-
-    return umask()
-
-
 def _remove_abandoned(path: Path) -> None:
     """The partial report folders of reports killed mid-way (SIGKILL, a crash: no cleanup ran), once untouched
     for a day (a report still being written elsewhere into the same folder is not one); and the old report/ of a
     swap killed between its two renames: put back when there is no report/, else deleted (the swap completed)."""
-    import os
-    import shutil
-    import time
-
     for d in path.glob(_PARTIAL + "*"):
         try:
             newest = max([d.stat().st_mtime, *(p.stat().st_mtime for p in d.rglob("*"))])
@@ -342,166 +421,204 @@ def _remove_abandoned(path: Path) -> None:
 
 
 # ------------------------------------------------------------------------------------------------------------------
-# Run report
+# Run report: the entry point and its checks
 
-@dataclass
-class RunDiagnostics:
-    """Everything the run report shows, computed once (also usable from Python without writing a report)."""
+def run_report(run_dir: Path, *, top_k_images: int = 8, images: Sequence[str | Path] = (), score: str | None = None,
+               masks: np.ndarray | str | Path | None = None, device: str = "auto", controls: bool = True,
+               tsne_points: int = 2000, log: Log = _quiet, skip_bad: bool = False, progress: bool = False) -> Path:
+    """Write RUN_DIR/report/{report.html, report.md, *.png}; returns the HTML path. progress: bars while the named
+    images (`images`) are read and scored. The report is written beside the old one and replaces it only once
+    complete: the outputs of the previous report that this one does not write again (REPORT_FILES) are removed,
+    and a report that fails leaves the previous one whole.
 
-    y: np.ndarray                                  # [N] test labels, 1 = anomaly
-    ids: list[str]
-    x: np.ndarray                                  # uint8 [N, H, W, C]
-    scores: dict[str, np.ndarray]                  # trained model, incl. z_norm
-    z: np.ndarray                                  # [N, N_z]
-    recon: np.ndarray | None                       # [N, H, W, C] in [-1, 1]
-    controls: dict[str, dict[str, np.ndarray]]     # {'untrained': {score: [N]}, 'pixel': {stat: [N]}}
-    metrics: dict[str, Any]
-    # every score over the images percentiles are taken among, when those are more than the N above (an unlabelled
-    # run shows its top k training images, ranked among all of them); None: the N above
-    reference: dict[str, np.ndarray] | None = None
-
-    @property
-    def ref_scores(self) -> dict[str, np.ndarray]:
-        return self.reference if self.reference is not None else self.scores
-
-
-def diagnose_run(run_dir: Path, *, device: str = "auto", controls: bool = True, log: Log = _quiet
-                 ) -> tuple[Any, RunDiagnostics]:
-    """Score the run's test split with reconstructions and latents, plus the controls. -> (model, diagnostics)."""
-    from ..scoring.run import load_model, untrained_model
-    from ..training.run import networks_record
-    from .run import split_for_run
-
-    model = load_model(run_dir, device)
-    split = split_for_run(run_dir)
-    y = split.test_y.astype(int)
-    log(f"scoring {len(y)} test images with {model.source}")
-    cached: dict[str, np.ndarray] | None = None
-    if model.cfg.method == "search":
-        cached = _search_latents(run_dir, model, split, log)
-        if cached is None or (controls and "z_untrained" not in cached):
-            # said up front rather than left to look stuck
-            twice = (", twice (the untrained networks are searched too; --no-controls skips that)"
-                     if controls and cached is None else "")
-            log(f"note: latent search optimises a latent per image ({model.cfg.search.steps} steps): this takes "
-                f"about as long as the run's evaluation did{twice}")
-    res = _search_checked(model, split.test_x, cached, "z", "a", log) if cached is not None else None
-    if res is None:
-        res = model.score(split.test_x, return_recon=True)
-    trained = {k: res.scores[k] for k in SCORE_NAMES if k in res.scores}
-    m = evaluate_scores(trained, y)
-    metrics: dict[str, Any] = {"auc": m["auc"], "ap": m["ap"], "n_test": int(len(y)), "n_anomalous": int(y.sum()),
-                               "model": {"source": model.source, "method": model.cfg.method,
-                                         **networks_record(model.meta), "status": model.meta.get("status"),
-                                         "lod": model.lod}}
-    if model.cfg.method == "wildgan":
-        # the other generator (raw G when scoring with Gs), as evaluate_model does: shows whether Gs has caught up
-        from dataclasses import replace
-
-        other = "G" if model.cfg.score.generator == "Gs" else "Gs"
-        log(f"scoring with the raw generator too ({other})")
-        ro = model.score(split.test_x, score_cfg=replace(model.cfg.score, generator=other))
-        metrics["other_generator"] = {"generator": other, "auc": evaluate_scores(
-            {k: ro.scores[k] for k in SCORE_NAMES if k in ro.scores}, y)["auc"]}
-    ctl: dict[str, dict[str, np.ndarray]] = {}
-    if controls:
-        log("scoring the controls (untrained networks, pixel statistics)")
-        un_model = untrained_model(model.cfg, model.device)
-        un_model.meta["lod"] = model.lod          # same resolution as the trained model (as evaluate_model does)
-        un = None
-        if cached is not None and "z_untrained" in cached:
-            un = _search_checked(un_model, split.test_x, cached, "z_untrained", "a_untrained", log,
-                                 return_recon=False)
-        if un is None:
-            un = un_model.score(split.test_x)
-        ctl["untrained"] = {k: un.scores[k] for k in SCORE_NAMES if k in un.scores}
-        ctl["pixel"] = pixel_statistics(split.test_x)
-        mu, px = evaluate_scores(ctl["untrained"], y), evaluate_scores(ctl["pixel"], y)
-        metrics["controls"] = {"untrained": mu["auc"], **px["auc"]}
-        metrics["controls_ap"] = {"untrained": mu["ap"], **px["ap"]}
-    if "z_norm" in res.scores and y.min() != y.max():
-        zn = res.scores["z_norm"]
-        metrics["mean_z_norm"] = {"normal": float(zn[y == 0].mean()), "anomalous": float(zn[y == 1].mean())}
-    diag = RunDiagnostics(y=y, ids=list(split.test_ids), x=split.test_x, scores=dict(res.scores), z=res.z,
-                          recon=res.recon, controls=ctl, metrics=metrics)
-    return model, diag
+    masks: optional ground-truth defect masks aligned with the run's test split ([N, H, W], 0 = normal pixel,
+    positive = defect), an array or an .npy file; when given, the pixel-level ROC AUC of the heat maps is reported.
+    They are checked (one per test image, at the network resolution, finite non-negative values) before any
+    scoring. tsne_points: at most this many test latents (a seeded subsample) go into the t-SNE, whose cost grows
+    faster than linearly with the number of points. skip_bad: leave unreadable files among `images` out (each named
+    in a warning) instead of stopping. score: the score that ranks the most anomalous images; default the method's
+    own (f-AnoGAN's A, else a)."""
+    check_report_args(score, top_k_images, tsne_points, images)
+    mask_name = "masks"
+    if isinstance(masks, (str, Path)):
+        mask_name, masks = str(masks), load_masks(masks)
+    if images and not skip_bad:
+        _check_readable(images)   # before the report folder is touched and the long scoring starts
+    run_dir = Path(run_dir)
+    cfg = read_run_config(run_dir)
+    if score is None:
+        score = own_score(cfg.method)
+    split_info = read_split_info(run_dir)
+    if masks is not None:
+        masks = _checked_masks(masks, mask_name, run_dir, cfg, split_info)
+    with _report_folder(run_dir, log) as out:
+        _write_run_report(run_dir, out, cfg, split_info, top_k_images=top_k_images, images=images, score=score,
+                          masks=masks, mask_name=mask_name, device=device, controls=controls,
+                          tsne_points=tsne_points, log=log, skip_bad=skip_bad, progress=progress)
+    path = run_dir / "report" / "report.html"
+    log(f"wrote {path}")
+    return path
 
 
-def _search_latents(run_dir: Path, model: Any, split: Any, log: Log) -> dict[str, np.ndarray] | None:
-    """The latents the run's evaluation searched for this test split (evaluation.run.SEARCH_CACHE), or None."""
-    from ..scoring.latent_search import search_info
-    from ..scoring.run import read_split_info
-    from .run import evaluation_dir, read_search_cache
+def check_report_args(score: str | None, top_k_images: int, tsne_points: int,
+                      images: Sequence[str | Path] = ()) -> None:
+    """Refuse bad arguments before anything is computed or written."""
+    if score is not None and score not in SCORE_NAMES:
+        raise ConfigError(f"unknown score {score!r}: choose one of {', '.join(SCORE_NAMES)} (higher = more "
+                          f"anomalous)")
+    if top_k_images < 0:
+        raise ConfigError(f"--top-k must be >= 0, got {top_k_images}")
+    if tsne_points < 5:
+        raise ConfigError(f"--tsne-points must be at least 5 (t-SNE needs a few points), got {tsne_points}")
+    for p in images:
+        if not Path(p).exists():
+            raise DataError(f"{p}: no such file or folder (--image)")
+        if is_dataset_file(p):        # an .npz, tar or CIFAR batches: not an image, whatever --skip-bad says
+            raise dataset_among_images_error(Path(p))
 
-    sc = model.cfg.score
-    info = search_info(model.cfg.search, sc.lam, sc.kappa, model.lod)
-    arrays, why = read_search_cache(evaluation_dir(run_dir, read_split_info(run_dir), split.info), split.test_ids,
-                                    info, model.nets.G.cfg.latent_size)
-    if arrays is None:
-        log(f"the evaluation's latents are not at hand: {why}")
-    return arrays
+
+def _checked_masks(masks: np.ndarray, name: str, run_dir: Path, cfg: Any, split_info: dict[str, Any]
+                   ) -> np.ndarray:
+    """The masks as check_masks returns them, checked against the run's test split as split.json records it (count,
+    resolution), before anything is scored; a warning up front when their pixel AUC will be undefined."""
+    if split_info.get("protocol") == "unlabelled" or split_info.get("detector_input"):
+        what = "unlabelled images" if split_info.get("protocol") == "unlabelled" else "images given to Detector.fit"
+        raise ConfigError(f"{name}: masks are for the test images of a run's own test split, and {run_dir} was "
+                          f"trained on {what}: it has no test split to align them with")
+    n = split_info.get("n_test")
+    res = split_info.get("resolution") or cfg.net.resolution
+    m = check_masks(masks, int(n) if isinstance(n, int) else None, int(res), name)
+    why = undefined_pixel_auc(m)
+    if why is not None:
+        warn_user(f"{name}: {why}: the pixel-level AUC is undefined (the report says so and is written without it)")
+    return m
 
 
-def _search_checked(model: Any, x: np.ndarray, cached: dict[str, np.ndarray], z_key: str, a_key: str,
-                    log: Log, return_recon: bool = True) -> Any:
-    """The scores (and reconstructions) of cached latents, or None when rescoring them does not give the scores the
-    evaluation kept (the networks changed since: the run was trained on, or another checkpoint is scored)."""
-    res = model.score(x, return_recon=return_recon, z_star=cached[z_key])
-    if np.allclose(res.scores["a"], cached[a_key], rtol=1e-4, atol=1e-6, equal_nan=True):
-        which = "the untrained networks'" if "untrained" in z_key else "the trained networks'"
-        log(f"latent search: {which} latents from the evaluation, rescored without searching")
-        return res
-    log("the evaluation's latents do not give its scores with these networks (changed since?): searching again")
+def _check_readable(images: Sequence[str | Path]) -> None:
+    """Every named image decodes, or one DataError naming each that does not (as the scoring would, later)."""
+    bad = []
+    for f in list_image_files(images):
+        try:
+            read_image(f)
+        except DataError as e:
+            bad.append(str(e))
+    if bad:
+        raise unreadable_files_error(bad)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Run report: the page, section by section
+
+def _write_run_report(run_dir: Path, out: Path, cfg: Any, split_info: dict[str, Any], *, top_k_images: int,
+                      images: Sequence[str | Path], score: str, masks: np.ndarray | None, mask_name: str, device: str,
+                      controls: bool, tsne_points: int, log: Log, skip_bad: bool, progress: bool) -> None:
+    """run_report's page, written into `out` (the new report's folder, before it replaces RUN_DIR/report), in the
+    page's order: what the run is, its numbers (a labelled run's metrics, figures and top test images, or an
+    unlabelled run's top training images), its training, the named images, its config."""
+    (out / "heatmaps").mkdir(parents=True, exist_ok=True)
+    page = _Page(title=f"wildgan report: {run_dir.resolve().name}", md_dir=out)
+    page.p(f"Run directory: {run_dir.resolve()}")
+    data = _data_text(split_info)
+    if data:
+        page.p(data)
+    page.p(f"Method {cfg.method}, preset {cfg.preset}. Label 1 = anomaly; higher score = more anomalous.")
+
+    unlabelled = split_info.get("protocol") == "unlabelled"
+    model, diag = _diagnose(page, run_dir, cfg, split_info, device=device, controls=controls, log=log,
+                            top_k_images=top_k_images, score=score)
+    if diag is not None and unlabelled:
+        _pile_section(page, out, run_dir, model, diag, cfg, score, top_k_images, log)
+    elif diag is not None:
+        _metrics_section(page, out, diag, cfg, masks, mask_name)
+        _figures_section(page, out, diag, cfg, tsne_points, log)
+        _heatmap_section(page, out, diag, score, top_k_images, log, cfg=cfg)
+    _training_sections(page, out, run_dir)
+    if images:
+        if model is None:
+            raise CheckpointError(f"{run_dir}: cannot score --image files without trained networks")
+        _named_section(page, out, model, images, score, log, ref=_named_reference(run_dir, model, diag, unlabelled),
+                       skip_bad=skip_bad, progress=progress)
+    page.h(2, "Config")
+    page.pre(_config_text(run_dir), "yaml")
+    page.write(out)
+
+
+def _data_text(split_info: dict[str, Any]) -> str | None:
+    """The 'Data: ...' paragraph from split.json: what the run was trained (and tested) on; None without one."""
+    shape = f"{split_info.get('resolution')}x{split_info.get('resolution')}x{split_info.get('channels')}"
+    if split_info.get("protocol") == "unlabelled":
+        return (f"Data: an unlabelled pile from {split_info.get('source', '?')}: {split_info.get('n_train', '?')} "
+                f"training images (how many are anomalous is unknown: that is the point), no test split; {shape}.")
+    if split_info.get("detector_input"):
+        # Detector.fit on images it was given: no classes, no contamination, no test split of its own
+        return (f"Data: {split_info.get('n_train', '?')} training images given to Detector.fit "
+                f"({split_info.get('source', '?')}), no labels and no test split; {shape}.")
+    if split_info:
+        return (f"Data: {split_info.get('protocol', '?')} from {split_info.get('source', '?')}; normal classes "
+                f"{', '.join(map(str, split_info.get('normal_classes', [])))}; gamma {split_info.get('gamma')}; "
+                f"{split_info.get('n_train', '?')} training images ({split_info.get('n_train_anomalous', '?')} "
+                f"anomalous), {split_info.get('n_test', '?')} test images ({split_info.get('n_test_anomalous', '?')}"
+                f" anomalous); {shape}.")
     return None
 
 
-def _diagnose_training_pile(run_dir: Path, cfg: Any, device: str, log: Log, k: int, score: str
-                            ) -> tuple[Any, RunDiagnostics]:
-    """An unlabelled run: rank its own training images by score, and reconstruct only the k highest (a pile can be
-    far larger than a test split: all reconstructions would not fit in memory). Labels unknown: -1."""
-    from ..data import build_split
-    from ..scoring.run import load_model
-
-    model = load_model(run_dir, device)
+def _diagnose(page: _Page, run_dir: Path, cfg: Any, split_info: dict[str, Any], *, device: str, controls: bool,
+              log: Log, top_k_images: int, score: str) -> tuple[Any, RunDiagnostics | None]:
+    """(the networks, what the report shows of them): diagnose_run for a run with a test split, the top of the
+    training pile for an unlabelled run; diagnostics None where there is nothing to score (a Detector.fit run, a pile
+    that cannot be read again), and no networks either before the first checkpoint. What is missing, and why, is
+    said on the page."""
     try:
-        split = build_split(cfg.data)
-    except DataError as e:
-        # the images were moved or deleted since training: the ranking needs their pixels, not only the cached scores
-        raise DataError(f"{e} (the report of a run trained on unlabelled images ranks and maps its training images, "
-                        f"read from where they were at training: put them back there, or a link)") from None
-    from ..scoring.train_scores import read_train_scores
+        if split_info.get("detector_input"):
+            model = load_model(run_dir, device)
+            page.p("This run was trained by Detector.fit on in-memory images: there is no test split to evaluate "
+                   "and its training images cannot be rebuilt from the run, so this report shows the training "
+                   "curves and samples, and the heat maps of the images named with --image (their scores are "
+                   "placed among the training scores cached in train_scores.csv).")
+            return model, None
+        if split_info.get("protocol") != "unlabelled":
+            return diagnose_run(run_dir, device=device, controls=controls, log=log)
+        try:
+            return _diagnose_training_pile(run_dir, cfg, device, log, top_k_images, score)
+        except DataError as e:
+            # the training images were moved or deleted since training: the report still has the curves, the
+            # samples, and the named images placed among the cached training scores
+            log(f"warning: {e}")
+            model = load_model(run_dir, device)
+            curves = "the training curves and samples" if read_jsonl(run_dir / "stats.jsonl") else "the samples"
+            page.p(f"The training images could not be read ({e}), so this report has no ranking or heat maps "
+                   f"of them: it shows {curves}, and the heat maps of the images named "
+                   f"with --image (placed among the training scores cached in train_scores.csv).")
+            return model, None
+    except CheckpointError as e:  # still training, or crashed before any checkpoint: show what there is
+        page.raw(f'<p class="note">No trained networks yet: {html.escape(str(e))}</p>',
+                 f"**No trained networks yet:** {e}\n")
+        return None, None
 
-    # the training scores cached by train / score --threshold (the same mixed batches, for these very images in
-    # this order): a pile of 100k photos is not scored again just to pick its top k
-    from ..data import split_differences
 
-    # (not when the rebuilt split differs from the one recorded at training, e.g. another reader version: the cache
-    # would rank pixels that are no longer these)
-    changed = split_differences(split, read_split_info(run_dir))
-    scores = None if changed else read_train_scores(run_dir, model, "mixed", ids=split.train_ids)
-    z_all = None
-    if scores is not None:
-        log(f"ranking the {len(split.train_x)} training images by their cached scores (train_scores.csv)")
-    else:
-        log(f"scoring the {len(split.train_x)} training images with {model.source}")
-        res = model.score(split.train_x)               # the same mixed batches as training-score thresholds use
-        scores, z_all = dict(res.scores), res.z
-    top = top_k(scores[pick_score(scores, score)], max(k, 0))
-    mapped = model.score(split.train_x[top], return_recon=True, batch_mode="isolated") if len(top) else None
-    # latents of the top images: from the whole pass when there was one, else from their own (isolated) pass
-    z = z_all[top] if z_all is not None else (None if mapped is None else mapped.z)
-    return model, RunDiagnostics(y=np.full(len(top), -1), ids=[split.train_ids[i] for i in top],
-                                 x=split.train_x[top], scores={kk: v[top] for kk, v in scores.items()},
-                                 z=z, recon=None if mapped is None else mapped.recon, controls={}, metrics={},
-                                 reference=dict(scores))
+def _pile_section(page: _Page, out: Path, run_dir: Path, model: Any, diag: RunDiagnostics, cfg: Any, score: str,
+                  k: int, log: Log) -> None:
+    """An unlabelled run's numbers: the networks that ranked the pile, a labelled evaluation saved beside it, and
+    the k highest-scoring images of the pile itself with their heat maps."""
+    page.h(2, "Unlabelled data")
+    # which networks ranked the pile, and whether they reached full resolution: a run stopped early (--minutes,
+    # a short --total-kimg) ranks and maps the pile at the resolution it reached, as a labelled run's report says
+    net = {"source": model.source, "kimg": model.meta.get("kimg"), "status": model.meta.get("status"),
+           "lod": model.lod}
+    page.p(_networks_text(net) + _grown_text(net, cfg))
+    page.p("The run was trained on unlabelled images, so there is no test split and no AUC. Below are the "
+           "images of the training pile itself that score highest: the candidates for the anomalies hidden in "
+           "it. `wildgan score RUN --data NEW --threshold contamination` flags new images with a threshold "
+           "taken from these training scores.")
+    _saved_evaluation(page, run_dir, model)
+    page.p("Labels of the pile are unknown, hence '?' in the captions and in top_anomalous.csv.")
+    _heatmap_section(page, out, diag, score, k, log, what="training", cfg=cfg)
 
 
 def _saved_evaluation(page: _Page, run_dir: Path, model: Any) -> None:
     """The labelled evaluation `wildgan evaluate --data` saved in an unlabelled run's folder (eval.json): its AUCs
     when it is of the networks this report shows; when a --resume has trained on since, only what it was of and
     the command that evaluates the current networks (its numbers are not theirs, so they are not shown)."""
-    from ..training.run import stale_evaluation
-
     saved = run_dir / "eval.json"
     if not saved.is_file():
         return
@@ -519,11 +636,42 @@ def _saved_evaluation(page: _Page, run_dir: Path, model: Any) -> None:
                 f"test_scores.csv) are not theirs. Run `{stale[1]}` again to evaluate the current networks.")
     except (ValueError, OSError, TypeError, AttributeError):
         return
-    page.raw_html(f'<p class="note">{_md_inline(text)}</p>')
-    page.md_parts.append(f"**{text}**\n")
+    page.note(text)
 
 
-def _networks_text(ms: dict[str, Any], cfg: Any) -> str:
+def _metrics_section(page: _Page, out: Path, diag: RunDiagnostics, cfg: Any, masks: np.ndarray | None,
+                     mask_name: str) -> None:
+    """A labelled run's metrics: the AUC/AP table with its controls, where the latents sit, the pixel AUC of the
+    masks; and metrics.json."""
+    m = diag.metrics
+    page.h(2, "Metrics")
+    page.p(f"{_networks_text(m['model'])} {m['n_test']} test images, {m['n_anomalous']} anomalous."
+           f"{_grown_text(m['model'], cfg)}")
+    og = m.get("other_generator", {}).get("generator")
+    page.table(["score", "AUC", "AP", "AUC untrained", "AP untrained", f"AUC with {og or 'other generator'}"],
+               _metrics_rows(m))
+    page.p("Controls: 'untrained' = the same architecture with the run's initial weights; pixel_* = minus a "
+           "pixel statistic of the query (fixed sign). A trained score is only meaningful above its controls; a "
+           "control below 0.5 is as informative with its sign flipped, so compare with max(AUC, 1 - AUC)."
+           + (f" 'AUC with {og}': the same scores with the other generator ({og} instead of the one scored); a "
+              f"large gap between G and its EMA Gs means Gs has not caught up with G (short runs)." if og else
+              # a search run trains G and Gs as ours does, but its evaluation scores one of them only
+              f" Latent search is scored with {cfg.score.generator} only, so the last column is empty."
+              if cfg.method == "search" else " This method has one generator, so the last column is empty."))
+    if "mean_z_norm" in m and cfg.method != "search":         # search has no encoder: its z is a searched latent
+        z = m["mean_z_norm"]
+        lo, hi = sorted((z["normal"], z["anomalous"]))
+        # within 1%: no side to report (0.1% apart was called "nearer")
+        where = ("about as far from the origin as" if hi - lo <= 0.01 * hi else
+                 "nearer to the origin than" if z["anomalous"] < z["normal"] else "farther from the origin than")
+        page.p(f"Mean ||E(Q)||: normal {z['normal']:.3f}, anomalous {z['anomalous']:.3f}: here anomalies sit "
+               f"{where} normal images (the paper expects nearer; L_o = -||E(Q)||/sqrt(N_z) relies on it).")
+    if masks is not None:
+        _pixel_auc_text(page, diag, masks, mask_name)
+    atomic_write_text(out / "metrics.json", json.dumps(m, indent=2, default=str))
+
+
+def _networks_text(ms: dict[str, Any]) -> str:
     """'Networks: FILE (kimg K, status S).' from a model record (source, kimg, status)."""
     # f-AnoGAN's final networks record iterations, not kimg or a status: only what the checkpoint has is said
     trained = ", ".join(f"{k} {ms[k]}" for k in ("kimg", "status") if ms.get(k) is not None)
@@ -552,6 +700,147 @@ def _metrics_rows(metrics: dict[str, Any]) -> list[list[Any]]:
     return rows
 
 
+def _pixel_auc_text(page: _Page, diag: RunDiagnostics, masks: np.ndarray, name: str) -> None:
+    """The pixel-level ROC AUC of every test image's heat map against its mask (diag.metrics['pixel_auc']), or why
+    it is undefined (also in metrics.json, 'pixel_auc_undefined')."""
+    what = f"Pixel-level ROC AUC of the heat maps against the ground-truth masks ({name})"
+    if diag.recon is None:
+        page.p(f"{what}: none, this method gives no reconstructions to map.")
+        return
+    maps = residual_maps(diag.x, diag.recon)
+    pauc = pixel_auc(maps, masks, name)      # (checked again: the split rebuilt from the data may have changed)
+    diag.metrics["pixel_auc"] = pauc
+    why = undefined_pixel_auc(masks, maps) if pauc != pauc else None
+    if why is not None:
+        diag.metrics["pixel_auc_undefined"] = why
+    page.p(f"{what}: " + (f"{pauc:.3f}." if why is None else f"undefined: {why}."))
+
+
+def _figures_section(page: _Page, out: Path, diag: RunDiagnostics, cfg: Any, tsne_points: int, log: Log) -> None:
+    """The paper's figures of a labelled run's test split: ROC curves, score histograms, t-SNE and histograms of
+    the latents, closest matches."""
+    from . import plots  # matplotlib: this section draws
+
+    log("drawing the figures")
+    page.h(2, "Figures")
+    scores = _score_columns(diag.scores)
+    page.img(plots.roc_curves(out / "roc.png", diag.y, scores, diag.controls), "ROC curves")
+    page.img(plots.score_histograms(out / "score_hist.png", diag.y, scores), "score histograms, normal vs anomalous")
+    code = _latent_code(cfg)
+    latents = "searched test latents z*" if code == "z*" else "encoded test latents E(Q)"
+    if diag.z is not None and len(diag.z) >= 5:
+        page.img(plots.tsne_plot(out / "tsne.png", diag.z, diag.y, seed=cfg.train.seed, max_points=tsne_points,
+                                 code=code), f"t-SNE of the {latents}")
+        page.img(plots.latent_histograms(out / "latent_hist.png", diag.z, diag.y, code=code),
+                 f"latent coefficients and ||{code}||, normal vs anomalous")
+    if diag.recon is not None:
+        page.img(plots.closest_matches(out / "closest_matches.png", diag.x, diag.recon, diag.y,
+                                       seed=cfg.train.seed, code=code), f"closest matches: query row, G({code}) row")
+
+
+def _heatmap_section(page: _Page, out: Path, diag: RunDiagnostics, score: str, k: int, log: Log,
+                     what: str = "test", cfg: Any = None) -> None:
+    if diag.recon is None or k <= 0:
+        return
+    name = pick_score(diag.scores, score)
+    top = top_k(diag.scores[name], k)
+    lam = float(cfg.score.lam) if cfg is not None else 0.05
+    gen = _generator(cfg) if cfg is not None else "Gs"
+    code = _latent_code(cfg) if cfg is not None else "E(Q)"
+    most = f"{len(top)} most anomalous {what} images" if len(top) != 1 else f"most anomalous {what} image"
+    log(f"heat maps of the {most} (score {name})")
+    page.h(2, f"The {most} (by score {name})")
+    maps = residual_maps(diag.x[top], diag.recon[top])
+    from . import plots  # matplotlib: this section draws
+
+    vmax = plots.colour_scale(maps)
+    page.p(f"Heat map = |w(Q) - w({gen}({code}))| averaged over channels, w = per-image min-max (the residual that L_n "
+           f"sums), overlaid on the query; one colour scale for all maps of this section (0 to {vmax:.3g}), so "
+           f"that they can be compared.")
+    why = _why_text(diag.ref_scores, lam, what, code) if name == "a" else None
+    if why:
+        page.p(why)
+    rows, table = [], []
+    columns = _score_columns(diag.scores)
+    z, ref = diag.scores.get("z_norm"), diag.ref_scores
+    width = max(2, len(str(len(top))))            # top-001 ... top-100 with --top-k 100: names that sort like ranks
+    for r, (i, hm) in enumerate(zip(top, maps), start=1):
+        lab = {0: "normal", 1: "anomaly"}.get(int(diag.y[i]), "?")
+        png = _heatmap_png(out / "heatmaps" / f"top-{r:0{width}d}.png", diag.x[i], hm, diag.recon[i],
+                            f"#{r} {diag.ids[i]} ({lab}), {name} = {diag.scores[name][i]:.4g}", vmax=vmax,
+                            gen=gen, code=code)
+        page.img(png, f"#{r}: {diag.ids[i]} ({lab})", width=520)
+        rows.append([r, diag.ids[i], lab] + [float(v[i]) for v in columns.values()])
+        if "L_n" in diag.scores and "L_o" in diag.scores:
+            zi = "" if z is None else f"{z[i]:.3f} ({_percentile(ref['z_norm'], z[i]):.0f} pct)"
+            table.append([r, diag.ids[i], lab, f"{diag.scores[name][i]:.4g}", f"{lam * diag.scores['L_n'][i]:.4g}",
+                          f"{(1 - lam) * diag.scores['L_o'][i]:.4g}", zi,
+                          f"{_percentile(ref['L_n'], diag.scores['L_n'][i]):.0f}"])
+    if table:
+        page.table(["rank", "id", "label", name, f"{lam:g}·L_n", f"{1 - lam:g}·L_o",
+                    f"‖{code}‖ (percentile among the {what} images)", "L_n percentile"], table)
+    _write_csv(out / "top_anomalous.csv", ["rank", "id", "label", *columns], rows)
+    np.savez_compressed(out / "heatmaps" / "top_heatmaps.npz", maps=maps, ids=np.array([diag.ids[i] for i in top]))
+
+
+def _why_text(scores: dict[str, np.ndarray], lam: float, what: str, code: str = "E(Q)") -> str | None:
+    """What drives the ranking by a = lam * L_n + (1 - lam) * L_o over these images, in words: the heat maps show
+    the residual (the L_n part) only, which with lam = 0.05 usually moves a far less than ||E(Q)|| (the latent's
+    norm, `code`: z* for a search run) does."""
+    if not all(k in scores for k in ("a", "L_n", "L_o")) or len(scores["a"]) < 2:
+        return None
+    sn, so = float(np.std(lam * scores["L_n"])), float(np.std((1 - lam) * scores["L_o"]))
+    if sn + so <= 0:
+        return None
+    share = so / (sn + so)
+    return (f"Why these images: a = {lam:g}·L_n + {1 - lam:g}·L_o. Over the {len(scores['a'])} {what} images, "
+            f"{share:.1%} of the spread of a (standard deviations of the two terms) comes from L_o = "
+            f"-‖{code}‖/√N_z, i.e. from how close the image's code lies to the origin, and {1 - share:.1%} "
+            f"from L_n, the residual the heat maps show. The table gives both terms and ‖{code}‖ with its "
+            f"percentile; a map that looks clean with a high a means the "
+            f"{'encoder' if code == 'E(Q)' else 'latent search'}, not the reconstruction, found the image "
+            f"unusual. To rank by what the maps show, use --score L_n or L_r.")
+
+
+def _generator(cfg: Any) -> str:
+    """The generator whose reconstructions the run's scores (and heat maps) use."""
+    # f-AnoGAN has one generator, G (no EMA copy): its reconstructions are G(E(Q))
+    return "G" if cfg.method == "fanogan" else cfg.score.generator
+
+
+def _latent_code(cfg: Any) -> str:
+    """What the run's latents are called: E(Q), or z* for a search run, which has no encoder (its latents are
+    searched per query)."""
+    return "z*" if cfg.method == "search" else "E(Q)"
+
+
+def _heatmap_png(path: Path, image: np.ndarray, heat: np.ndarray, recon: np.ndarray | None, title: str,
+                 vmax: float | None = None, gen: str = "G", code: str = "E(Q)") -> Path:
+    """One heat-map panel (query | reconstruction | map) at `path`."""
+    from . import plots  # matplotlib only when a picture is drawn
+
+    return plots.heatmap_panel(path, image, heat, recon, title, vmax=vmax, recon_title=f"reconstruction {gen}({code})",
+                               gen=gen, code=code)
+
+
+def _training_sections(page: _Page, out: Path, run_dir: Path) -> None:
+    """The training curves (stats.jsonl) and a few of the sample grids, copied into the report."""
+    rows = read_jsonl(run_dir / "stats.jsonl")
+    if rows:
+        from . import plots  # matplotlib: this section draws
+
+        page.h(2, "Training")
+        page.img(plots.training_curves(out / "training_curves.png", rows), "training curves from stats.jsonl")
+    grids = _sample_grids(run_dir)
+    if grids:
+        page.h(2, "Generated samples")
+        (out / "samples").mkdir(exist_ok=True)
+        for g in grids:
+            copy = out / "samples" / g.name       # inside report/: report.md stays valid when report/ is copied
+            shutil.copyfile(g, copy)
+            page.img(copy, f"Gs samples after {_grid_kimg(g)}", width=480)
+
+
 def _sample_grids(run_dir: Path, keep: int = 4) -> list[Path]:
     """Up to `keep` of the training's sample grids, evenly spaced over training, always including the last."""
     files = sorted((run_dir / "samples").glob("fakes-*.png"))
@@ -570,368 +859,26 @@ def _grid_kimg(grid: Path) -> str:
         return stem
 
 
-def _config_text(run_dir: Path) -> str:
-    y = run_dir / "config.yaml"
-    if y.is_file():
-        return y.read_text(encoding="utf-8")
-    return json.dumps(run_config_to_dict(read_run_config(run_dir)), indent=2)
+def _named_reference(run_dir: Path, model: Any, diag: RunDiagnostics | None, unlabelled: bool
+                     ) -> tuple[dict[str, np.ndarray], str] | None:
+    """(the scores the named images' percentiles are taken among, which images those are), or None.
+
+    Named images are ranked like `wildgan score`'s train_percentile: among the training images, from the run's
+    cached training scores when they match these weights and protocol (never a stale cache); else among the images
+    this report scored (its test split, or all the training images of an unlabelled run)."""
+    cached = read_train_scores(run_dir, model, "mixed")
+    if cached:
+        return cached, "training"
+    if diag is not None and diag.scores:
+        return diag.ref_scores, "training" if unlabelled else "test"
+    return None
 
 
-def _check_readable(images: Sequence[str | Path]) -> None:
-    """Every named image decodes, or one DataError naming each that does not (as the scoring would, later)."""
-    from ..data.decode_pool import unreadable_files_error
-    from ..data.image_decode import read_image
-    from ..data.readers import list_image_files
-
-    bad = []
-    for f in list_image_files(images):
-        try:
-            read_image(f)
-        except DataError as e:
-            bad.append(str(e))
-    if bad:
-        raise unreadable_files_error(bad)
-
-
-def run_report(run_dir: Path, *, top_k_images: int = 8, images: Sequence[str | Path] = (), score: str | None = None,
-               masks: np.ndarray | str | Path | None = None, device: str = "auto", controls: bool = True,
-               tsne_points: int = 2000, log: Log = _quiet, skip_bad: bool = False, progress: bool = False) -> Path:
-    """Write RUN_DIR/report/{report.html, report.md, *.png}; returns the HTML path. progress: bars while the named
-    images (`images`) are read and scored. The report is written beside the old one and replaces it only once
-    complete: the outputs of the previous report that this one does not write again (REPORT_FILES) are removed,
-    and a report that fails leaves the previous one whole.
-
-    masks: optional ground-truth defect masks aligned with the run's test split ([N, H, W], 0 = normal pixel,
-    positive = defect), an array or an .npy file; when given, the pixel-level ROC AUC of the heat maps is reported.
-    They are checked (one per test image, at the network resolution, finite non-negative values) before any
-    scoring. tsne_points: at most this many test latents (a seeded subsample) go into the t-SNE, whose cost grows
-    faster than linearly with the number of points. skip_bad: leave unreadable files among `images` out (each named
-    in a warning) instead of stopping. score: the score that ranks the most anomalous images; default the method's
-    own (f-AnoGAN's A, else a)."""
-    from . import plots
-
-    check_report_args(score, top_k_images, tsne_points, images)
-    mask_name = "masks"
-    if isinstance(masks, (str, Path)):
-        mask_name, masks = str(masks), load_masks(masks)
-    if images and not skip_bad:
-        _check_readable(images)   # before the report folder is touched and the long scoring starts
-    run_dir = Path(run_dir)
-    cfg = read_run_config(run_dir)
-    if score is None:
-        score = own_score(cfg.method)
-    split_info = read_split_info(run_dir)
-    if masks is not None:
-        masks = _checked_masks(masks, mask_name, run_dir, cfg, split_info)
-    with _report_folder(run_dir, log) as out:
-        _write_run_report(run_dir, out, cfg, split_info, top_k_images=top_k_images, images=images, score=score,
-                          masks=masks, mask_name=mask_name, device=device, controls=controls,
-                          tsne_points=tsne_points, log=log, skip_bad=skip_bad, progress=progress, plots=plots)
-    path = run_dir / "report" / "report.html"
-    log(f"wrote {path}")
-    return path
-
-
-def _checked_masks(masks: np.ndarray, name: str, run_dir: Path, cfg: Any, split_info: dict[str, Any]
-                   ) -> np.ndarray:
-    """The masks as check_masks returns them, checked against the run's test split as split.json records it (count,
-    resolution), before anything is scored; a warning up front when their pixel AUC will be undefined."""
-    if split_info.get("protocol") == "unlabelled" or split_info.get("detector_input"):
-        what = "unlabelled images" if split_info.get("protocol") == "unlabelled" else "images given to Detector.fit"
-        raise ConfigError(f"{name}: masks are for the test images of a run's own test split, and {run_dir} was "
-                          f"trained on {what}: it has no test split to align them with")
-    n = split_info.get("n_test")
-    res = split_info.get("resolution") or cfg.net.resolution
-    m = check_masks(masks, int(n) if isinstance(n, int) else None, int(res), name)
-    why = undefined_pixel_auc(m)
-    if why is not None:
-        warn_user(f"{name}: {why}: the pixel-level AUC is undefined (the report says so and is written without it)")
-    return m
-
-
-def _write_run_report(run_dir: Path, out: Path, cfg: Any, split_info: dict[str, Any], *, top_k_images: int,
-                      images: Sequence[str | Path], score: str, masks: np.ndarray | None, mask_name: str, device: str,
-                      controls: bool, tsne_points: int, log: Log, skip_bad: bool, progress: bool, plots: Any) -> None:
-    """run_report's page, written into `out` (the new report's folder, before it replaces RUN_DIR/report)."""
-    (out / "heatmaps").mkdir(parents=True, exist_ok=True)
-    page = _Page(title=f"wildgan report: {run_dir.resolve().name}", md_dir=out)
-    page.p(f"Run directory: {run_dir.resolve()}")
-    if split_info.get("protocol") == "unlabelled":
-        page.p(f"Data: an unlabelled pile from {split_info.get('source', '?')}: {split_info.get('n_train', '?')} "
-               f"training images (how many are anomalous is unknown: that is the point), no test split; "
-               f"{split_info.get('resolution')}x{split_info.get('resolution')}x{split_info.get('channels')}.")
-    elif split_info.get("detector_input"):
-        # Detector.fit on images it was given: no classes, no contamination, no test split of its own
-        page.p(f"Data: {split_info.get('n_train', '?')} training images given to Detector.fit "
-               f"({split_info.get('source', '?')}), no labels and no test split; "
-               f"{split_info.get('resolution')}x{split_info.get('resolution')}x{split_info.get('channels')}.")
-    elif split_info:
-        page.p(f"Data: {split_info.get('protocol', '?')} from {split_info.get('source', '?')}; normal classes "
-               f"{', '.join(map(str, split_info.get('normal_classes', [])))}; gamma {split_info.get('gamma')}; "
-               f"{split_info.get('n_train', '?')} training images ({split_info.get('n_train_anomalous', '?')} "
-               f"anomalous), {split_info.get('n_test', '?')} test images ({split_info.get('n_test_anomalous', '?')}"
-               f" anomalous); {split_info.get('resolution')}x{split_info.get('resolution')}x"
-               f"{split_info.get('channels')}.")
-    page.p(f"Method {cfg.method}, preset {cfg.preset}. Label 1 = anomaly; higher score = more anomalous.")
-
-    unlabelled = split_info.get("protocol") == "unlabelled"
-    in_memory = bool(split_info.get("detector_input"))
-    try:
-        if in_memory:
-            from ..scoring.run import load_model
-
-            model, diag = load_model(run_dir, device), None
-            page.p("This run was trained by Detector.fit on in-memory images: there is no test split to evaluate "
-                   "and its training images cannot be rebuilt from the run, so this report shows the training "
-                   "curves and samples, and the heat maps of the images named with --image (their scores are "
-                   "placed among the training scores cached in train_scores.csv).")
-        elif unlabelled:
-            try:
-                model, diag = _diagnose_training_pile(run_dir, cfg, device, log, top_k_images, score)
-            except DataError as e:
-                # the training images were moved or deleted since training: the report still has the curves, the
-                # samples, and the named images placed among the cached training scores
-                from ..scoring.run import load_model
-
-                log(f"warning: {e}")
-                model, diag = load_model(run_dir, device), None
-                curves = "the training curves and samples" if read_jsonl(run_dir / "stats.jsonl") else "the samples"
-                page.p(f"The training images could not be read ({e}), so this report has no ranking or heat maps "
-                       f"of them: it shows {curves}, and the heat maps of the images named "
-                       f"with --image (placed among the training scores cached in train_scores.csv).")
-        else:
-            model, diag = diagnose_run(run_dir, device=device, controls=controls, log=log)
-    except CheckpointError as e:  # still training, or crashed before any checkpoint: show what there is
-        model, diag = None, None
-        page.raw_html(f'<p class="note">No trained networks yet: {html.escape(str(e))}</p>')
-        page.md_parts.append(f"**No trained networks yet:** {e}\n")
-
-    if diag is not None and unlabelled:
-        page.h(2, "Unlabelled data")
-        # which networks ranked the pile, and whether they reached full resolution: a run stopped early (--minutes,
-        # a short --total-kimg) ranks and maps the pile at the resolution it reached, as a labelled run's report says
-        net = {"source": model.source, "kimg": model.meta.get("kimg"), "status": model.meta.get("status"),
-               "lod": model.lod}
-        page.p(_networks_text(net, cfg) + _grown_text(net, cfg))
-        page.p("The run was trained on unlabelled images, so there is no test split and no AUC. Below are the "
-               "images of the training pile itself that score highest: the candidates for the anomalies hidden in "
-               "it. `wildgan score RUN --data NEW --threshold contamination` flags new images with a threshold "
-               "taken from these training scores.")
-        _saved_evaluation(page, run_dir, model)
-        page.p("Labels of the pile are unknown, hence '?' in the captions and in top_anomalous.csv.")
-        _heatmap_section(page, out, diag, score, top_k_images, log, what="training", cfg=cfg)
-    elif diag is not None:
-        m = diag.metrics
-        page.h(2, "Metrics")
-        page.p(f"{_networks_text(m['model'], cfg)} {m['n_test']} test images, {m['n_anomalous']} anomalous."
-               f"{_grown_text(m['model'], cfg)}")
-        og = m.get("other_generator", {}).get("generator")
-        page.table(["score", "AUC", "AP", "AUC untrained", "AP untrained", f"AUC with {og or 'other generator'}"],
-                   _metrics_rows(m))
-        page.p("Controls: 'untrained' = the same architecture with the run's initial weights; pixel_* = minus a "
-               "pixel statistic of the query (fixed sign). A trained score is only meaningful above its controls; a "
-               "control below 0.5 is as informative with its sign flipped, so compare with max(AUC, 1 - AUC)."
-               + (f" 'AUC with {og}': the same scores with the other generator ({og} instead of the one scored); a "
-                  f"large gap between G and its EMA Gs means Gs has not caught up with G (short runs)." if og else
-                  # a search run trains G and Gs as ours does, but its evaluation scores one of them only
-                  f" Latent search is scored with {cfg.score.generator} only, so the last column is empty."
-                  if cfg.method == "search" else " This method has one generator, so the last column is empty."))
-        if "mean_z_norm" in m and cfg.method != "search":         # search has no encoder: its z is a searched latent
-            z = m["mean_z_norm"]
-            lo, hi = sorted((z["normal"], z["anomalous"]))
-            # within 1%: no side to report (0.1% apart was called "nearer")
-            where = ("about as far from the origin as" if hi - lo <= 0.01 * hi else
-                     "nearer to the origin than" if z["anomalous"] < z["normal"] else "farther from the origin than")
-            page.p(f"Mean ||E(Q)||: normal {z['normal']:.3f}, anomalous {z['anomalous']:.3f}: here anomalies sit "
-                   f"{where} normal images (the paper expects nearer; L_o = -||E(Q)||/sqrt(N_z) relies on it).")
-        if masks is not None:
-            _pixel_auc_text(page, diag, masks, mask_name)
-        atomic_write_text(out / "metrics.json", json.dumps(m, indent=2, default=str))
-
-        log("drawing the figures")
-        page.h(2, "Figures")
-        page.img(plots.roc_curves(out / "roc.png", diag.y, {k: diag.scores[k] for k in SCORE_NAMES
-                                                           if k in diag.scores}, diag.controls), "ROC curves")
-        page.img(plots.score_histograms(out / "score_hist.png", diag.y,
-                                        {k: diag.scores[k] for k in SCORE_NAMES if k in diag.scores}),
-                 "score histograms, normal vs anomalous")
-        # a search run has no encoder: its latents are the z* searched per query, not E(Q)
-        code, latents = ("z*", "searched test latents z*") if cfg.method == "search" else \
-            ("E(Q)", "encoded test latents E(Q)")
-        if diag.z is not None and len(diag.z) >= 5:
-            page.img(plots.tsne_plot(out / "tsne.png", diag.z, diag.y, seed=cfg.train.seed, max_points=tsne_points,
-                                     code=code), f"t-SNE of the {latents}")
-            page.img(plots.latent_histograms(out / "latent_hist.png", diag.z, diag.y, code=code),
-                     f"latent coefficients and ||{code}||, normal vs anomalous")
-        if diag.recon is not None:
-            page.img(plots.closest_matches(out / "closest_matches.png", diag.x, diag.recon, diag.y,
-                                           seed=cfg.train.seed, code=code), f"closest matches: query row, G({code}) row")
-        _heatmap_section(page, out, diag, score, top_k_images, log, cfg=cfg)
-
-    rows = read_jsonl(run_dir / "stats.jsonl")
-    if rows:
-        page.h(2, "Training")
-        page.img(plots.training_curves(out / "training_curves.png", rows), "training curves from stats.jsonl")
-    grids = _sample_grids(run_dir)
-    if grids:
-        page.h(2, "Generated samples")
-        import shutil
-
-        (out / "samples").mkdir(exist_ok=True)
-        for g in grids:
-            copy = out / "samples" / g.name       # inside report/: report.md stays valid when report/ is copied
-            shutil.copyfile(g, copy)
-            page.img(copy, f"Gs samples after {_grid_kimg(g)}", width=480)
-
-    if images:
-        if model is None:
-            raise CheckpointError(f"{run_dir}: cannot score --image files without trained networks")
-        # named images are ranked like `wildgan score`'s train_percentile: among the training images, from the
-        # run's cached training scores when they match these weights and protocol (never a stale cache); else among
-        # the images this report scored (its test split, or all the training images of an unlabelled run)
-        from ..scoring.train_scores import read_train_scores
-
-        ref = None
-        cached = read_train_scores(run_dir, model, "mixed")
-        if cached:
-            ref = (cached, "training")
-        elif diag is not None and diag.scores:
-            ref = (diag.ref_scores, "training" if unlabelled else "test")
-        _named_section(page, out, model, run_dir, images, score, log, ref=ref, skip_bad=skip_bad, progress=progress)
-
-    page.h(2, "Config")
-    page.pre(_config_text(run_dir), "yaml")
-    page.write(out)
-
-
-
-
-def check_report_args(score: str | None, top_k_images: int, tsne_points: int,
-                      images: Sequence[str | Path] = ()) -> None:
-    """Refuse bad arguments before anything is computed or written."""
-    if score is not None and score not in SCORE_NAMES:
-        raise ConfigError(f"unknown score {score!r}: choose one of {', '.join(SCORE_NAMES)} (higher = more "
-                          f"anomalous)")
-    if top_k_images < 0:
-        raise ConfigError(f"--top-k must be >= 0, got {top_k_images}")
-    if tsne_points < 5:
-        raise ConfigError(f"--tsne-points must be at least 5 (t-SNE needs a few points), got {tsne_points}")
-    from ..data.dataset_files import dataset_among_images_error
-    from ..data.readers import is_dataset_file
-
-    for p in images:
-        if not Path(p).exists():
-            raise DataError(f"{p}: no such file or folder (--image)")
-        if is_dataset_file(p):        # an .npz, tar or CIFAR batches: not an image, whatever --skip-bad says
-            raise dataset_among_images_error(Path(p))
-
-
-def _why_text(scores: dict[str, np.ndarray], lam: float, what: str) -> str | None:
-    """What drives the ranking by a = lam * L_n + (1 - lam) * L_o over these images, in words: the heat maps show
-    the residual (the L_n part) only, which with lam = 0.05 usually moves a far less than ||E(Q)|| does."""
-    if not all(k in scores for k in ("a", "L_n", "L_o")) or len(scores["a"]) < 2:
-        return None
-    sn, so = float(np.std(lam * scores["L_n"])), float(np.std((1 - lam) * scores["L_o"]))
-    if sn + so <= 0:
-        return None
-    share = so / (sn + so)
-    return (f"Why these images: a = {lam:g}·L_n + {1 - lam:g}·L_o. Over the {len(scores['a'])} {what} images, "
-            f"{share:.1%} of the spread of a (standard deviations of the two terms) comes from L_o = "
-            f"-‖E(Q)‖/√N_z, i.e. from how close the image's code lies to the origin, and {1 - share:.1%} "
-            f"from L_n, "
-            f"the residual the heat maps show. The table gives both terms and ‖E(Q)‖ with its percentile; "
-            f"a map that looks clean with a high a means the encoder, not the reconstruction, found the image "
-            f"unusual. To rank by what the maps show, use --score L_n or L_r.")
-
-
-def _percentile(ref: np.ndarray, v: float) -> float:
-    """Where v sits among the reference scores, in percent (see wildgan.thresholds.training_percentile)."""
-    from ..thresholds import training_percentile
-
-    ref = np.asarray(ref, dtype=np.float64)
-    ref = ref[np.isfinite(ref)]
-    if len(ref) == 0:
-        return float("nan")        # a report shows what it can; a diverged run's training scores give no scale
-    if np.isnan(v):
-        return 100.0               # a NaN score is the most anomalous, as in score's train_percentile column
-    return float(training_percentile(ref, [v])[0])
-
-
-def _pixel_auc_text(page: _Page, diag: RunDiagnostics, masks: np.ndarray, name: str) -> None:
-    """The pixel-level ROC AUC of every test image's heat map against its mask (diag.metrics['pixel_auc']), or why
-    it is undefined (also in metrics.json, 'pixel_auc_undefined')."""
-    what = f"Pixel-level ROC AUC of the heat maps against the ground-truth masks ({name})"
-    if diag.recon is None:
-        page.p(f"{what}: none, this method gives no reconstructions to map.")
-        return
-    maps = residual_maps(diag.x, diag.recon)
-    pauc = pixel_auc(maps, masks, name)      # (checked again: the split rebuilt from the data may have changed)
-    diag.metrics["pixel_auc"] = pauc
-    why = undefined_pixel_auc(masks, maps) if pauc != pauc else None
-    if why is not None:
-        diag.metrics["pixel_auc_undefined"] = why
-    page.p(f"{what}: " + (f"{pauc:.3f}." if why is None else f"undefined: {why}."))
-
-
-def _heatmap_section(page: _Page, out: Path, diag: RunDiagnostics, score: str, k: int, log: Log,
-                     what: str = "test", cfg: Any = None) -> None:
-    if diag.recon is None or k <= 0:
-        return
-    name = pick_score(diag.scores, score)
-    top = top_k(diag.scores[name], k)
-    lam = float(cfg.score.lam) if cfg is not None else 0.05
-    # f-AnoGAN has one generator, G (no EMA copy): its reconstructions are G(E(Q))
-    gen = "G" if cfg is not None and cfg.method == "fanogan" else cfg.score.generator if cfg is not None else "Gs"
-    most = f"{len(top)} most anomalous {what} images" if len(top) != 1 else f"most anomalous {what} image"
-    log(f"heat maps of the {most} (score {name})")
-    page.h(2, f"The {most} (by score {name})")
-    maps = residual_maps(diag.x[top], diag.recon[top])
-    from . import plots  # matplotlib: this section draws
-
-    vmax = plots.colour_scale(maps)
-    page.p(f"Heat map = |w(Q) - w({gen}(E(Q)))| averaged over channels, w = per-image min-max (the residual that L_n "
-           f"sums), overlaid on the query; one colour scale for all maps of this section (0 to {vmax:.3g}), so "
-           f"that they can be compared.")
-    why = _why_text(diag.ref_scores, lam, what) if name == "a" else None
-    if why:
-        page.p(why)
-    rows, table = [], []
-    z, ref = diag.scores.get("z_norm"), diag.ref_scores
-    width = max(2, len(str(len(top))))            # top-001 ... top-100 with --top-k 100: names that sort like ranks
-    for r, (i, hm) in enumerate(zip(top, maps), start=1):
-        lab = {0: "normal", 1: "anomaly"}.get(int(diag.y[i]), "?")
-        png = _heatmap_png(out / "heatmaps" / f"top-{r:0{width}d}.png", diag.x[i], hm, diag.recon[i],
-                            f"#{r} {diag.ids[i]} ({lab}), {name} = {diag.scores[name][i]:.4g}", vmax=vmax,
-                            gen=gen)
-        page.img(png, f"#{r}: {diag.ids[i]} ({lab})", width=520)
-        rows.append([r, diag.ids[i], lab] + [float(diag.scores[s][i]) for s in SCORE_NAMES if s in diag.scores])
-        if "L_n" in diag.scores and "L_o" in diag.scores:
-            zi = "" if z is None else f"{z[i]:.3f} ({_percentile(ref['z_norm'], z[i]):.0f} pct)"
-            table.append([r, diag.ids[i], lab, f"{diag.scores[name][i]:.4g}", f"{lam * diag.scores['L_n'][i]:.4g}",
-                          f"{(1 - lam) * diag.scores['L_o'][i]:.4g}", zi,
-                          f"{_percentile(ref['L_n'], diag.scores['L_n'][i]):.0f}"])
-    if table:
-        page.table(["rank", "id", "label", name, f"{lam:g}·L_n", f"{1 - lam:g}·L_o",
-                    f"‖E(Q)‖ (percentile among the {what} images)", "L_n percentile"], table)
-    _write_csv(out / "top_anomalous.csv", ["rank", "id", "label"] + [s for s in SCORE_NAMES if s in diag.scores],
-               rows)
-    np.savez_compressed(out / "heatmaps" / "top_heatmaps.npz", maps=maps, ids=np.array([diag.ids[i] for i in top]))
-
-
-def _heatmap_png(path: Path, image: np.ndarray, heat: np.ndarray, recon: np.ndarray | None, title: str,
-                 vmax: float | None = None, gen: str = "G") -> Path:
-    from . import plots  # matplotlib only when a picture is drawn
-
-    return plots.heatmap_panel(path, image, heat, recon, title, vmax=vmax, recon_title=f"reconstruction {gen}(E(Q))",
-                               gen=gen)
-
-
-MAX_NAMED_MAPS = 50      # heat-map panels of named images in one report (all of them are in the table and the CSV)
-
-
-def _named_section(page: _Page, out: Path, model: Any, run_dir: Path, images: Sequence[str | Path], score: str,
-                   log: Log, ref: tuple[dict[str, np.ndarray], str] | None = None, skip_bad: bool = False,
+def _named_section(page: _Page, out: Path, model: Any, images: Sequence[str | Path], score: str, log: Log,
+                   ref: tuple[dict[str, np.ndarray], str] | None = None, skip_bad: bool = False,
                    progress: bool = False) -> None:
+    """The images named with --image, most anomalous first: their scores with their percentiles among `ref` (the
+    scores, and which images they are of), heat maps of the MAX_NAMED_MAPS first, and named_images.csv."""
     log(f"scoring the named images ({len(images)} path{'s' if len(images) != 1 else ''})")
     named = score_named_images(model, images, skip_bad=skip_bad, rank_by=score, max_maps=MAX_NAMED_MAPS,
                                progress=progress)
@@ -944,111 +891,207 @@ def _named_section(page: _Page, out: Path, model: Any, run_dir: Path, images: Se
         # a folder of thousands: a panel each made a report of hundreds of MB; the most anomalous are what to look at
         page.p(f"Heat maps of the {m} most anomalous of the {n} named images (by {name}); the table and "
                f"named_images.csv list all {n}, most anomalous first.")
-    gen = model.cfg.score.generator
+    gen, code = _generator(model.cfg), _latent_code(model.cfg)
     from . import plots  # matplotlib: this section draws
 
     vmax = plots.colour_scale(named.maps)
-    refs = ref[0].get(name) if ref is not None else None
+    ref_scores, among = ref if ref is not None else ({}, "")
+    refs = ref_scores.get(name)
     if refs is not None:
-        page.p(f"Percentile: where each image's {name} falls among the run's {len(refs)} {ref[1]} images (100 = "
+        page.p(f"Percentile: where each image's {name} falls among the run's {len(refs)} {among} images (100 = "
                f"above all of them). `wildgan score RUN --data FILES --threshold contamination|mad` flags images "
                f"against the training scores.")
     rows = []
+    columns = _score_columns(named.scores)
     width = max(2, len(str(m)))                   # image-01 ... image-50: names that sort like the ranks
     for j, id_ in enumerate(named.ids, start=1):
         pct = round(_percentile(refs, named.scores[name][j - 1]), 1) if refs is not None else None
         if j <= m:
             # the caption says where the image stands, not only what it is: the panel is what a reader looks at
-            where = "" if pct is None else f", percentile {pct:g} among the {ref[1]} images"  # type: ignore[index]
+            where = "" if pct is None else f", percentile {pct:g} among the {among} images"
             png = _heatmap_png(out / "heatmaps" / f"image-{j:0{width}d}.png", named.x[j - 1], named.maps[j - 1],
                                 named.recon[j - 1], f"{Path(id_).name}, {name} = {named.scores[name][j - 1]:.4g}",
-                                vmax=vmax, gen=gen)
+                                vmax=vmax, gen=gen, code=code)
             page.img(png, f"{id_}: {name} = {named.scores[name][j - 1]:.4g}{where}", width=520)
-        rows.append([id_] + [float(named.scores[s][j - 1]) for s in SCORE_NAMES if s in named.scores]
-                    + ([pct] if pct is not None else []))
-    hdr = ["id"] + [s for s in SCORE_NAMES if s in named.scores] + \
-        ([f"{name} percentile among {ref[1]} images"] if refs is not None else [])
+        rows.append([id_] + [float(v[j - 1]) for v in columns.values()] + ([pct] if pct is not None else []))
+    hdr = ["id", *columns] + ([f"{name} percentile among {among} images"] if refs is not None else [])
     page.table(hdr, rows)
     _write_csv(out / "named_images.csv", hdr, rows)
 
 
-def _write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(header)
-    w.writerows(rows)
-    atomic_write_text(path, buf.getvalue())
+def _config_text(run_dir: Path) -> str:
+    """The run's config as written (config.yaml), or config.json's as YAML-less JSON for a run without one."""
+    y = run_dir / "config.yaml"
+    if y.is_file():
+        return y.read_text(encoding="utf-8")
+    return json.dumps(run_config_to_dict(read_run_config(run_dir)), indent=2)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Run report: the numbers (also usable from Python without writing a report)
+
+@dataclass
+class RunDiagnostics:
+    """Everything the run report shows, computed once (also usable from Python without writing a report)."""
+
+    y: np.ndarray                                  # [N] test labels, 1 = anomaly
+    ids: list[str]
+    x: np.ndarray                                  # uint8 [N, H, W, C]
+    scores: dict[str, np.ndarray]                  # trained model, incl. z_norm
+    z: np.ndarray                                  # [N, N_z]
+    recon: np.ndarray | None                       # [N, H, W, C] in [-1, 1]
+    controls: dict[str, dict[str, np.ndarray]]     # {'untrained': {score: [N]}, 'pixel': {stat: [N]}}
+    metrics: dict[str, Any]
+    # every score over the images percentiles are taken among, when those are more than the N above (an unlabelled
+    # run shows its top k training images, ranked among all of them); None: the N above
+    reference: dict[str, np.ndarray] | None = None
+
+    @property
+    def ref_scores(self) -> dict[str, np.ndarray]:
+        return self.reference if self.reference is not None else self.scores
+
+
+def diagnose_run(run_dir: Path, *, device: str = "auto", controls: bool = True, log: Log = _quiet
+                 ) -> tuple[Any, RunDiagnostics]:
+    """Score the run's test split with reconstructions and latents, plus the controls. -> (model, diagnostics)."""
+    model = load_model(run_dir, device)
+    split = split_for_run(run_dir)
+    y = split.test_y.astype(int)
+    log(f"scoring {len(y)} test images with {model.source}")
+    cached: dict[str, np.ndarray] | None = None
+    if model.cfg.method == "search":
+        cached = _search_latents(run_dir, model, split, log)
+        if cached is None or (controls and "z_untrained" not in cached):
+            # said up front rather than left to look stuck
+            twice = (", twice (the untrained networks are searched too; --no-controls skips that)"
+                     if controls and cached is None else "")
+            log(f"note: latent search optimises a latent per image ({model.cfg.search.steps} steps): this takes "
+                f"about as long as the run's evaluation did{twice}")
+    res = _search_checked(model, split.test_x, cached, "z", "a", log) if cached is not None else None
+    if res is None:
+        res = model.score(split.test_x, return_recon=True)
+    trained = _score_columns(res.scores)
+    m = evaluate_scores(trained, y)
+    metrics: dict[str, Any] = {"auc": m["auc"], "ap": m["ap"], "n_test": int(len(y)), "n_anomalous": int(y.sum()),
+                               "model": {"source": model.source, "method": model.cfg.method,
+                                         **networks_record(model.meta), "status": model.meta.get("status"),
+                                         "lod": model.lod}}
+    if model.cfg.method == "wildgan":
+        # the other generator (raw G when scoring with Gs), as evaluate_model does: shows whether Gs has caught up
+        other = "G" if model.cfg.score.generator == "Gs" else "Gs"
+        log(f"scoring with the raw generator too ({other})")
+        ro = model.score(split.test_x, score_cfg=replace(model.cfg.score, generator=other))
+        metrics["other_generator"] = {"generator": other, "auc": evaluate_scores(_score_columns(ro.scores), y)["auc"]}
+    ctl: dict[str, dict[str, np.ndarray]] = {}
+    if controls:
+        log("scoring the controls (untrained networks, pixel statistics)")
+        un_model = untrained_model(model.cfg, model.device)
+        un_model.meta["lod"] = model.lod          # same resolution as the trained model (as evaluate_model does)
+        un = None
+        if cached is not None and "z_untrained" in cached:
+            un = _search_checked(un_model, split.test_x, cached, "z_untrained", "a_untrained", log,
+                                 return_recon=False)
+        if un is None:
+            un = un_model.score(split.test_x)
+        ctl["untrained"] = _score_columns(un.scores)
+        ctl["pixel"] = pixel_statistics(split.test_x)
+        mu, px = evaluate_scores(ctl["untrained"], y), evaluate_scores(ctl["pixel"], y)
+        metrics["controls"] = {"untrained": mu["auc"], **px["auc"]}
+        metrics["controls_ap"] = {"untrained": mu["ap"], **px["ap"]}
+    if "z_norm" in res.scores and y.min() != y.max():
+        zn = res.scores["z_norm"]
+        metrics["mean_z_norm"] = {"normal": float(zn[y == 0].mean()), "anomalous": float(zn[y == 1].mean())}
+    diag = RunDiagnostics(y=y, ids=list(split.test_ids), x=split.test_x, scores=dict(res.scores), z=res.z,
+                          recon=res.recon, controls=ctl, metrics=metrics)
+    return model, diag
+
+
+def _search_latents(run_dir: Path, model: Any, split: Any, log: Log) -> dict[str, np.ndarray] | None:
+    """The latents the run's evaluation searched for this test split (evaluation.run.SEARCH_CACHE), or None."""
+    sc = model.cfg.score
+    info = search_info(model.cfg.search, sc.lam, sc.kappa, model.lod)
+    arrays, why = read_search_cache(evaluation_dir(run_dir, read_split_info(run_dir), split.info), split.test_ids,
+                                    info, model.nets.G.cfg.latent_size)
+    if arrays is None:
+        log(f"the evaluation's latents are not at hand: {why}")
+    return arrays
+
+
+def _search_checked(model: Any, x: np.ndarray, cached: dict[str, np.ndarray], z_key: str, a_key: str,
+                    log: Log, return_recon: bool = True) -> Any:
+    """The scores (and reconstructions) of cached latents, or None when rescoring them does not give the scores the
+    evaluation kept (the networks changed since: the run was trained on, or another checkpoint is scored)."""
+    res = model.score(x, return_recon=return_recon, z_star=cached[z_key])
+    if np.allclose(res.scores["a"], cached[a_key], rtol=1e-4, atol=1e-6, equal_nan=True):
+        which = "the untrained networks'" if "untrained" in z_key else "the trained networks'"
+        log(f"latent search: {which} latents from the evaluation, rescored without searching")
+        return res
+    log("the evaluation's latents do not give its scores with these networks (changed since?): searching again")
+    return None
+
+
+def _diagnose_training_pile(run_dir: Path, cfg: Any, device: str, log: Log, k: int, score: str
+                            ) -> tuple[Any, RunDiagnostics]:
+    """An unlabelled run: rank its own training images by score, and reconstruct only the k highest (a pile can be
+    far larger than a test split: all reconstructions would not fit in memory). Labels unknown: -1."""
+    model = load_model(run_dir, device)
+    try:
+        split = build_split(cfg.data)
+    except DataError as e:
+        # the images were moved or deleted since training: the ranking needs their pixels, not only the cached scores
+        raise DataError(f"{e} (the report of a run trained on unlabelled images ranks and maps its training images, "
+                        f"read from where they were at training: put them back there, or a link)") from None
+    # the training scores cached by train / score --threshold (the same mixed batches, for these very images in
+    # this order): a pile of 100k photos is not scored again just to pick its top k; not when the rebuilt split
+    # differs from the one recorded at training (e.g. another reader version: the cache would rank pixels that are
+    # no longer these)
+    changed = split_differences(split, read_split_info(run_dir))
+    scores = None if changed else read_train_scores(run_dir, model, "mixed", ids=split.train_ids)
+    z_all = None
+    if scores is not None:
+        log(f"ranking the {len(split.train_x)} training images by their cached scores (train_scores.csv)")
+    else:
+        log(f"scoring the {len(split.train_x)} training images with {model.source}")
+        res = model.score(split.train_x)               # the same mixed batches as training-score thresholds use
+        scores, z_all = dict(res.scores), res.z
+    top = top_k(scores[pick_score(scores, score)], max(k, 0))
+    mapped = model.score(split.train_x[top], return_recon=True, batch_mode="isolated") if len(top) else None
+    # latents of the top images: from the whole pass when there was one, else from their own (isolated) pass
+    z = z_all[top] if z_all is not None else (None if mapped is None else mapped.z)
+    return model, RunDiagnostics(y=np.full(len(top), -1), ids=[split.train_ids[i] for i in top],
+                                 x=split.train_x[top], scores={kk: v[top] for kk, v in scores.items()},
+                                 z=z, recon=None if mapped is None else mapped.recon, controls={}, metrics={},
+                                 reference=dict(scores))
 
 
 # ------------------------------------------------------------------------------------------------------------------
 # Study report
 
-def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, dict):
-            out.update(_flatten(v, key + "."))
-        elif isinstance(v, (list, tuple)):
-            out[key] = json.dumps(v)
-        elif v is None:
-            continue              # e.g. other_generator of an f-AnoGAN row: no column of Nones beside the dict's
-        else:
-            out[key] = v
-    return out
+def study_report(study_dir: Path, *, log: Log = _quiet) -> Path:
+    """Write STUDY_DIR/report/{report.html, report.md}: tables.md, the AUC-vs-gamma plot, every result row and
+    links to the reports of the study's runs."""
+    study_dir = Path(study_dir)
+    with _report_folder(study_dir, log) as out:
+        _write_study_report(study_dir, out)
+    path = study_dir / "report" / "report.html"
+    log(f"wrote {path}")
+    return path
 
 
-def _md_inline(text: str) -> str:
-    """One line of Markdown text -> HTML: escaped, with **bold** and `code` spans (the ones tables.md and the report's
-    own notes use; they showed as literal asterisks and backticks). No single-* or _ emphasis: formulas such as
-    L_n or a*b would turn italic."""
-    out = html.escape(text)
-    out = re.sub(r"`([^`]+)`", r"<code>\1</code>", out)
-    return re.sub(r"\*\*(?=\S)(.+?)(?<=\S)\*\*", r"<strong>\1</strong>", out)
-
-
-def _md_to_html(text: str) -> str:
-    """Just enough Markdown for tables.md: headings, pipe tables (with `\\|` for a pipe inside a cell, as GitHub
-    reads it), paragraphs (everything else kept verbatim but for **bold** and `code`, _md_inline)."""
-    out: list[str] = []
-    lines = text.splitlines()
-    i = 0
-    while i < len(lines):
-        ln = lines[i].rstrip()
-        if ln.startswith("|"):
-            block = []
-            while i < len(lines) and lines[i].strip().startswith("|"):
-                block.append(lines[i].strip())
-                i += 1
-            cells = [split_md_row(b) for b in block]  # `\|` inside a cell is a literal pipe, not a separator
-            body = [c for c in cells[1:] if not all(set(x) <= set(":- ") for x in c)]
-            th = "".join(f"<th>{_md_inline(c)}</th>" for c in cells[0])
-            trs = "".join("<tr>" + "".join(f"<td>{_md_inline(c)}</td>" for c in r) + "</tr>" for r in body)
-            out.append(f"<table><thead><tr>{th}</tr></thead><tbody>{trs}</tbody></table>")
-            continue
-        if ln.startswith("#"):
-            level = min(6, len(ln) - len(ln.lstrip("#")) + 1)  # tables.md's '#' sits below the page's h1/h2
-            out.append(f"<h{level}>{_md_inline(ln.lstrip('#').strip())}</h{level}>")
-        elif ln.strip():
-            out.append(f"<p>{_md_inline(ln)}</p>")
-        i += 1
-    return "\n".join(out)
-
-
-def _gamma_curves(rows: list[dict[str, Any]]) -> dict[str, list[tuple[float, float, float]]]:
-    """Best-effort AUC(gamma) from result rows: gamma from 'gamma'/'contamination', AUC from 'auc.a' (or
-    'auc'), grouped by method / encoder loss / normal class; mean and std over seeds."""
-    groups: dict[str, dict[float, list[float]]] = {}
-    for r in rows:
-        f = _flatten(r)
-        g = next((f[k] for k in ("gamma", "contamination", "data.contamination") if k in f), None)
-        auc = next((f[k] for k in ("auc.a", "auc") if isinstance(f.get(k), (int, float))), None)
-        if not isinstance(g, (int, float)) or auc is None:
-            continue
-        label = " / ".join(str(f[k]) for k in ("method", "encoder_loss", "normal") if f.get(k) is not None) or "AUC"
-        groups.setdefault(label, {}).setdefault(float(g), []).append(float(auc))
-    return {lab: [(g, float(np.mean(v)), float(np.std(v))) for g, v in sorted(d.items())]
-            for lab, d in groups.items() if len(d) >= 2}
+def _write_study_report(study_dir: Path, out: Path) -> None:
+    """study_report's page, written into `out` (the new report's folder, before it replaces STUDY_DIR/report)."""
+    rows = read_jsonl(study_dir / "results.jsonl")
+    page = _Page(title=f"wildgan study report: {study_dir.resolve().name}", md_dir=out)
+    page.p(f"Study directory: {study_dir.resolve()}; {len(rows)} result rows.")
+    stale = _stale_tables(study_dir) if rows else None
+    if stale:
+        page.note(stale)
+    _tables_section(page, study_dir / "tables.md")
+    _plots_section(page, study_dir, out, rows)
+    if rows:
+        _rows_section(page, rows)
+    _runs_section(page, study_dir, out, rows)
+    page.write(out)
 
 
 def _stale_tables(study_dir: Path) -> str | None:
@@ -1068,38 +1111,23 @@ def _stale_tables(study_dir: Path) -> str | None:
     return None
 
 
-def study_report(study_dir: Path, *, log: Log = _quiet) -> Path:
-    """Write STUDY_DIR/report/{report.html, report.md}: tables.md, the AUC-vs-gamma plot, every result row and
-    links to the reports of the study's runs."""
-    study_dir = Path(study_dir)
-    with _report_folder(study_dir, log) as out:
-        _write_study_report(study_dir, out)
-    path = study_dir / "report" / "report.html"
-    log(f"wrote {path}")
-    return path
+def _tables_section(page: _Page, tables: Path) -> None:
+    """tables.md as the study wrote it (the tables are the studies layer's, made from the rows by `wildgan study`)."""
+    if not tables.is_file():
+        return
+    # its headings two levels down, under this page's "Tables" (tables.md is a page of its own, with an H1);
+    # _md_to_html already moves headings one level down
+    lines = tables.read_text(encoding="utf-8").splitlines()
+
+    def down(k: int) -> str:
+        return "\n".join("#" * k + ln if ln.startswith("#") else ln for ln in lines)
+
+    page.h(2, "Tables")
+    page.raw(_md_to_html(down(1)), down(2) + "\n")
 
 
-def _write_study_report(study_dir: Path, out: Path) -> None:
-    """study_report's page, written into `out` (the new report's folder, before it replaces STUDY_DIR/report)."""
-    rows = read_jsonl(study_dir / "results.jsonl")
-    page = _Page(title=f"wildgan study report: {study_dir.resolve().name}", md_dir=out)
-    page.p(f"Study directory: {study_dir.resolve()}; {len(rows)} result rows.")
-    tables = study_dir / "tables.md"
-    stale = _stale_tables(study_dir) if rows else None
-    if stale:
-        page.raw_html(f'<p class="note">{_md_inline(stale)}</p>')
-        page.md_parts.append(f"**{stale}**\n")
-    if tables.is_file():
-        # its headings two levels down, under this page's "Tables" (tables.md is a page of its own, with an H1);
-        # _md_to_html already moves headings one level down
-        lines = tables.read_text(encoding="utf-8").splitlines()
-
-        def down(k: int) -> str:
-            return "\n".join("#" * k + ln if ln.startswith("#") else ln for ln in lines)
-
-        page.h(2, "Tables")
-        page.html_parts.append(_md_to_html(down(1)))
-        page.md_parts.append(down(2) + "\n")
+def _plots_section(page: _Page, study_dir: Path, out: Path, rows: list[dict[str, Any]]) -> None:
+    """The study's own plots (AUC versus gamma first), or one drawn from the rows when the study left none."""
     pngs = sorted(study_dir.glob("*.png"), key=lambda p: ("gamma" not in p.name.lower(), p.name))
     # copied into the report, as a run report's figures are, so that report.md keeps its pictures when report/ is
     # moved or sent on its own (it linked ../auc_vs_gamma.png, outside report/)
@@ -1107,54 +1135,88 @@ def _write_study_report(study_dir: Path, out: Path) -> None:
     if not pngs:
         curves = _gamma_curves(rows)
         if curves:
-            from . import plots
+            from . import plots  # matplotlib: this section draws
 
             pngs = [plots.auc_vs_gamma(out / "auc_vs_gamma.png", curves)]
     if pngs:
         page.h(2, "Plots")
         for p in pngs:
             page.img(p, p.stem.replace("_", " "), width=720)
-    if rows:
-        page.h(2, "Result rows (results.jsonl)")
-        flat = [_flatten(r) for r in rows]
-        # the columns a reader compares; every field of every row is in results.jsonl (about 50 flattened)
-        want = ["cell", "method", "encoder_loss", "gamma", "seed", "kimg", "fanogan_iters", "n_train",
-                "n_train_anomalous", "n_test", *(f"auc.{k}" for k in SCORE_NAMES), "controls.untrained.a",
-                # (f-AnoGAN's own score is A: its untrained control beside it, not only a's)
-                *(["controls.untrained.A"] if any(f.get("method") == "fanogan" for f in flat) else []),
-                "controls.pixel_norm", "controls.pixel_std", "controls.pixel_mean"]
-        cols = [c for c in want if any(f.get(c) not in (None, "") for f in flat)]
-        page.table(cols, [[f.get(c, "") for c in cols] for f in flat])
-        page.p("Every field of every row (AP, the raw-generator AUCs, mean ||E(Q)||, ...): results.jsonl.")
+
+
+def _gamma_curves(rows: list[dict[str, Any]]) -> dict[str, list[tuple[float, float, float]]]:
+    """Best-effort AUC(gamma) from result rows: gamma from 'gamma'/'contamination', AUC from 'auc.a' (or
+    'auc'), grouped by method / encoder loss / normal class; mean and std over seeds."""
+    groups: dict[str, dict[float, list[float]]] = {}
+    for r in rows:
+        f = _flatten(r)
+        g = next((f[k] for k in ("gamma", "contamination", "data.contamination") if k in f), None)
+        auc = next((f[k] for k in ("auc.a", "auc") if isinstance(f.get(k), (int, float))), None)
+        if not isinstance(g, (int, float)) or auc is None:
+            continue
+        label = " / ".join(str(f[k]) for k in ("method", "encoder_loss", "normal") if f.get(k) is not None) or "AUC"
+        groups.setdefault(label, {}).setdefault(float(g), []).append(float(auc))
+    return {lab: [(g, float(np.mean(v)), float(np.std(v))) for g, v in sorted(d.items())]
+            for lab, d in groups.items() if len(d) >= 2}
+
+
+def _rows_section(page: _Page, rows: list[dict[str, Any]]) -> None:
+    """The result rows, one line each, in the columns a reader compares."""
+    page.h(2, "Result rows (results.jsonl)")
+    flat = [_flatten(r) for r in rows]
+    # the columns a reader compares; every field of every row is in results.jsonl (about 50 flattened)
+    want = ["cell", "method", "encoder_loss", "gamma", "seed", "kimg", "fanogan_iters", "n_train",
+            "n_train_anomalous", "n_test", *(f"auc.{k}" for k in SCORE_NAMES), "controls.untrained.a",
+            # (f-AnoGAN's own score is A: its untrained control beside it, not only a's)
+            *(["controls.untrained.A"] if any(f.get("method") == "fanogan" for f in flat) else []),
+            "controls.pixel_norm", "controls.pixel_std", "controls.pixel_mean"]
+    cols = [c for c in want if any(f.get(c) not in (None, "") for f in flat)]
+    page.table(cols, [[f.get(c, "") for c in cols] for f in flat])
+    page.p("Every field of every row (AP, the raw-generator AUCs, mean ||E(Q)||, ...): results.jsonl.")
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A result row as one level of dotted keys ({'auc': {'a': 0.7}} -> {'auc.a': 0.7}); lists as JSON text."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, key + "."))
+        elif isinstance(v, (list, tuple)):
+            out[key] = json.dumps(v)
+        elif v is None:
+            continue              # e.g. other_generator of an f-AnoGAN row: no column of Nones beside the dict's
+        else:
+            out[key] = v
+    return out
+
+
+def _runs_section(page: _Page, study_dir: Path, out: Path, rows: list[dict[str, Any]]) -> None:
+    """The study's run folders, each linked to its own report when it has one."""
     # "report" among the parts below the study only: a study kept under a folder named report lost every run here
     runs = sorted({p.parent for p in study_dir.glob("**/config.json")
                    if "report" not in p.relative_to(study_dir).parts})
-    if runs:
-        page.h(2, "Runs")
-        items = []
-        # a run folder with no result row (trained but not evaluated, or a cell of another grid left in the folder)
-        # is in no table: said beside it, so the list does not read as the tables' cells
-        with_row = {str(r.get("run_dir")) for r in rows}
-        for r in runs:
-            rep = r / "report" / "report.html"
-            rel = html.escape(_relpath(rep, out)) if rep.is_file() else None
-            name = html.escape(_relpath(r, study_dir))
-            note = "" if _relpath(r, study_dir) in with_row else " <span class='muted'>(no result row: in no table)</span>"
-            items.append(f'<li><a href="{rel}">{name}</a>{note}</li>' if rel else
-                         f"<li>{name} <span class='muted'>(no report yet: wildgan report {name})</span>{note}</li>")
-        page.raw_html("<ul>" + "".join(items) + "</ul>")
-        lines = []
-        for r in runs:
-            name = _relpath(r, study_dir)
-            md = r / "report" / "report.md"
-            lines.append((f"- [{name}]({_relpath(md, out)})" if md.is_file() else f"- {name}")
-                         + ("" if name in with_row else " (no result row: in no table)"))
-        page.md_parts.append("\n".join(lines) + "\n")
-    page.write(out)
+    if not runs:
+        return
+    page.h(2, "Runs")
+    # a run folder with no result row (trained but not evaluated, or a cell of another grid left in the folder)
+    # is in no table: said beside it, so the list does not read as the tables' cells
+    with_row = {str(r.get("run_dir")) for r in rows}
+    items, lines = [], []
+    for r in runs:
+        name, esc = _relpath(r, study_dir), html.escape(_relpath(r, study_dir))
+        has_row = name in with_row
+        rep, md = r / "report" / "report.html", r / "report" / "report.md"
+        note = "" if has_row else " <span class='muted'>(no result row: in no table)</span>"
+        items.append(f'<li><a href="{html.escape(_relpath(rep, out))}">{esc}</a>{note}</li>' if rep.is_file() else
+                     f"<li>{esc} <span class='muted'>(no report yet: wildgan report {esc})</span>{note}</li>")
+        lines.append((f"- [{name}]({_relpath(md, out)})" if md.is_file() else f"- {name}")
+                     + ("" if has_row else " (no result row: in no table)"))
+    page.raw("<ul>" + "".join(items) + "</ul>", "\n".join(lines) + "\n")
 
 
 # ------------------------------------------------------------------------------------------------------------------
-# Entry points
+# Entry point
 
 def report(path: str | Path, *, top_k_images: int = 8, images: Sequence[str | Path] = (), score: str | None = None,
            masks: np.ndarray | str | Path | None = None, device: str = "auto", controls: bool = True,
