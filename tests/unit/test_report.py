@@ -771,6 +771,12 @@ def test_the_report_marks_an_evaluation_of_earlier_networks_instead_of_showing_i
     assert "(40 images, 20 anomalous): AUC a " in md and "earlier networks" not in md
     assert json.loads((run / "eval.json").read_text())["model"]["weights_sha256"]     # what identifies them
 
+    (run / "eval.json").write_text('{"auc": {"a": 0.9')                              # cut short: damaged
+    report(run, top_k_images=1, device="cpu", controls=False)
+    md = (run / "report" / "report.md").read_text()
+    # it was dropped without a word, and the page read as if the run had never been evaluated
+    assert f"{run / 'eval.json'} is there but cannot be read (JSONDecodeError" in md and "AUC a " not in md
+
 
 def _report_dirs(tmp_path: Path) -> tuple[Path, Path]:
     """A run folder whose report/ holds an old report (and someone's notes), and a complete new report beside it."""

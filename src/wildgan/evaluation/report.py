@@ -634,8 +634,10 @@ def _saved_evaluation(page: _Page, run_dir: Path, model: Any) -> None:
             return
         text = (f"{what}, but from {stale[0]}, not of the networks this report shows; its AUCs (eval.json, "
                 f"test_scores.csv) are not theirs. Run `{stale[1]}` again to evaluate the current networks.")
-    except (ValueError, OSError, TypeError, AttributeError):
-        return
+    except (ValueError, OSError, TypeError, AttributeError) as e:
+        # said, not skipped: the page would otherwise read as if the run had never been evaluated
+        text = (f"{saved} is there but cannot be read ({type(e).__name__}: {e}); its labelled evaluation is not "
+                f"shown. Run `wildgan evaluate {run_dir} --data LABELLED` again to write it anew.")
     page.note(text)
 
 
