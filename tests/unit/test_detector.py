@@ -1057,7 +1057,7 @@ def test_pil_images_are_oriented_and_checked_like_files(tmp_path) -> None:
     from PIL import Image
 
     from wildgan.data.image_decode import read_image
-    from wildgan.detector import _decode_items
+    from wildgan.data.inputs import _decode_items
 
     a = np.arange(12 * 20, dtype=np.uint8).reshape(12, 20)
     img = Image.fromarray(a)
@@ -1354,7 +1354,7 @@ def test_image_files_are_shrunk_while_read_with_their_own_sizes_kept(tmp_path, m
     crop warning and recorded native sides still see each file's own size."""
     from PIL import Image
 
-    import wildgan.detector as D
+    import wildgan.data.inputs as D
     from wildgan.data.image_decode import read_image
     from wildgan.data.transforms import resize_one
 
@@ -1392,7 +1392,7 @@ def test_shrinking_while_reading_gives_the_pixels_of_the_full_size_images(tmp_pa
     limit, photos above it, colour files made gray. The pixels equal converting each full-size file once."""
     from PIL import Image
 
-    import wildgan.detector as D
+    import wildgan.data.inputs as D
     from wildgan.data.image_decode import read_image
 
     rng = np.random.default_rng(1)
