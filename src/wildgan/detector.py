@@ -56,7 +56,7 @@ from .data.inputs import (PIXEL_RANGES, _convert_items, _count_images, _decode_i
 from .data.transforms import MAX_AUTO_RESOLUTION  # largest automatic resolution, as the CLI's
 from .errors import CheckpointError, ConfigError, DataError, TrainingInterrupted, WildganError, warn_user
 from .fileio import append_line, append_log_line, version_state
-from .thresholds import (RULES, Threshold, check_val_labels, fit_threshold, rank_proba, run_threshold,  # noqa: F401
+from .thresholds import (RULES, Threshold, check_val_labels, fit_threshold, rank_proba, run_threshold,
                          threshold_columns)
 
 METHODS = RUN_METHODS
@@ -74,7 +74,9 @@ class NotFittedError(WildganError, ValueError, AttributeError):
 
 
 # ------------------------------------------------------------------------------------------------------------------
-# Training-set scores of a run (cached in RUN_DIR/train_scores.csv), thresholds for `wildgan score`
+# Training-set scores of a run (cached in RUN_DIR/train_scores.csv). This module also re-exports, for code that imports
+# them from here, the input helpers of wildgan.data.inputs (to_images, ...), the thresholds of `wildgan score`
+# (run_threshold, threshold_columns) and, through __getattr__ below, run_training_scores / score_training_split
 
 def write_train_scores(run_dir: Path, model: Any, ids: Sequence[str], scores: dict[str, np.ndarray],
                        batch_mode: str) -> None:
@@ -203,6 +205,39 @@ class _TempRunDir:
         return (Path, (str(self.path),))   # an unpickled copy refers to the directory but never removes it
 
 
+def _failed_fit(e: BaseException, temp: "_TempRunDir | None", run_dir: Path, *, trained: bool, resume: bool
+                ) -> BaseException | None:
+    """What a fit that failed with e leaves behind, and the error to raise instead of e (None: e itself). A
+    temporary run directory is removed, unless training had finished (its networks may be hours of work); an
+    interruption, or training.run's refusal of a resume, is said in the Python API's terms, not the CLI's."""
+    if resume and isinstance(e, ConfigError) and not trained:
+        return ConfigError(_api_words(str(e)))
+    if isinstance(e, TrainingInterrupted) and not trained:
+        # the loop's message says --resume and names the checkpoint folder: the CLI's way, and for a temporary
+        # run_dir a folder about to be removed
+        if temp is not None:
+            temp.cleanup()
+            return TrainingInterrupted(
+                f"Detector.fit interrupted {e.where or ''} (signal {e.signum}); nothing was kept: it trained in "
+                f"a temporary folder. Give Detector(run_dir=...) to keep its checkpoints; fit(X, resume=True) "
+                f"then continues an interrupted fit", e.signum, where=e.where)
+        return TrainingInterrupted(
+            f"Detector.fit interrupted {e.where or ''} (signal {e.signum}); checkpoint saved in "
+            f"{e.checkpoint_dir or run_dir / 'checkpoints'}: fit(X, resume=True) with the same X, by a "
+            f"Detector of the same parameters and run_dir={str(run_dir)!r}, continues it", e.signum,
+            where=e.where, checkpoint_dir=e.checkpoint_dir)
+    if temp is not None and trained:
+        # training finished (possibly hours of it) and a later step failed (scoring out of GPU memory, a
+        # Ctrl-C): the temporary run is kept, not deleted with the error
+        temp.keep()
+        warn_user(f"fit failed after training ({type(e).__name__}); the trained networks are kept in "
+                  f"{temp.path}: `wildgan score {temp.path} --data IMAGES --out scores.csv` scores images "
+                  f"with them (delete the folder when done)")
+    elif temp is not None:
+        temp.cleanup()
+    return None
+
+
 @dataclass
 class HeatMaps:
     """Detector.heatmaps(X): per-image residual maps with what they were computed from, aligned with X (row i = the
@@ -301,6 +336,11 @@ def _run_latent_size(cfg: Any) -> int | None:
 def _is_real(v: Any) -> bool:
     """A real number as a parameter takes one: not a bool (True is 1 to numbers.Real), not a numeric string."""
     return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+
+def _is_whole(v: Any) -> bool:
+    """A whole number as a parameter takes one: an integer (numpy's too), not a bool."""
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
 
 
 def _check_fitted(det: "Detector") -> None:
@@ -476,13 +516,13 @@ class Detector:
 
     def _validate(self) -> None:
         t = getattr(self, "threads", None)
-        if t is not None and (isinstance(t, bool) or not isinstance(t, numbers.Integral) or t < 0):
+        if t is not None and not (_is_whole(t) and t >= 0):
             raise ConfigError(f"threads must be a positive integer, or 0 / None for torch's setting, got {t!r}")
         if self.method not in METHODS:
             raise ConfigError(f"method must be one of {METHODS}, got {self.method!r}")
         for name in ("width", "latent_size"):
             w = getattr(self, name, None)                          # (a Detector pickled before they existed)
-            if w is not None and (isinstance(w, bool) or not isinstance(w, numbers.Integral) or w < 1):
+            if w is not None and not (_is_whole(w) and w >= 1):
                 raise ConfigError(f"{name} must be a positive integer (None = the preset's), got {w!r}")
         if getattr(self, "latent_size", None) is not None and self.method == "fanogan":
             raise ConfigError("latent_size is for the pGAN methods; f-AnoGAN's latent size is the official 128")
@@ -490,8 +530,7 @@ class Detector:
             from .data.transforms import check_resolution
 
             check_resolution(self.resolution)
-        if self.channels is not None and (isinstance(self.channels, bool) or
-                                          not isinstance(self.channels, numbers.Integral) or self.channels not in (1, 3)):
+        if self.channels is not None and not (_is_whole(self.channels) and self.channels in (1, 3)):
             raise ConfigError(f"channels must be 1 or 3 (None = from the images), got {self.channels!r}")
         if self.threshold not in RULES:
             raise ConfigError(f"threshold must be one of {RULES}, got {self.threshold!r}")
@@ -520,7 +559,7 @@ class Detector:
             raise ConfigError(f"mad_k must be a number >= 0 (the threshold is median + mad_k x the scaled MAD of "
                               f"the training scores), got {k!r}")
         seed = self.seed
-        if not (isinstance(seed, numbers.Integral) and _is_real(seed)) or not 0 <= int(seed) < 2 ** 64 - 1:
+        if not _is_whole(seed) or not 0 <= int(seed) < 2 ** 64 - 1:
             # every fit is seeded (the same seed, the same networks and scores): there is no unseeded None as
             # sklearn's random_state has; torch takes 64-bit seeds and training also draws with seed + 1
             raise ConfigError(f"seed must be a whole number >= 0 and below 2**64 - 1, got {seed!r}")
@@ -594,12 +633,9 @@ class Detector:
             return self._fit(X, X_val=X_val, y_val=y_val, resume=bool(resume))
 
     def _fit(self, X: Any, *, X_val: Any = None, y_val: Any = None, resume: bool = False) -> "Detector":
-        from .config import DataConfig
-        from .data import AnomalySplit, build_split, conversion_opts
         from .scoring.run import load_model
         from .training.run import check_lock_free, train_run
 
-        self._validate()
         if resume and self.run_dir is None:
             raise ConfigError("resume=True continues a fit from the checkpoints in its run_dir: give "
                               "Detector(run_dir=...) (a fit without one trains in a temporary folder that an "
@@ -617,71 +653,12 @@ class Detector:
             # a run_dir another process is training in: said now, not after the images are decoded (minutes for a
             # large folder); train_run's lock is still what keeps it out
             check_lock_free(Path(self.run_dir))
-        if isinstance(X, DataConfig):
-            data_cfg = replace(X, resolution=X.resolution or self.resolution, channels=X.channels or self.channels)
-            split = build_split(data_cfg)
-            data_cfg = replace(data_cfg, resolution=split.resolution, channels=split.channels)
-            x, ids, conv = split.train_x, split.train_ids, conversion_opts(split.info)
-        else:
-            # floats: the range of all the training floats together (or the one given), kept for every later call
-            frange = self.pixel_range if self.pixel_range != "auto" else input_float_range(X)
-            depth16 = getattr(self, "depth16", "per-image")
-            stats: dict[str, Any] = {}
-            # (files are shrunk while read to the largest resolution this fit can choose, and read again if it
-            # chooses a smaller one: f-AnoGAN's networks take 64 at most)
-            most = self.resolution or (64 if self.method == "fanogan" else MAX_AUTO_RESOLUTION)
-            items, ids = _decode_items(X, depth16, skip_bad=bool(self.skip_bad), float_range=frange, stats=stats,
-                                       limit=most, fit=self.resize_mode, channels=self.channels)
-            res, ch = infer_geometry(items, self.resolution, self.channels)
-            from .data.imageset import native_sides, warn_crop, warn_decode_stats
-
-            warn_decode_stats(stats, "images", depth16, option="depth16=")
-            every = _shapes(items)
-            warn_crop({s[:2] for s in every}, self.resize_mode, res, "images",
-                      hint="Detector(resize_mode='letterbox')")
-            if self.method == "fanogan" and self.resolution is None:
-                res = 32 if res <= 32 else 64  # the only resolutions of the f-AnoGAN networks
-            _refit(items, res, depth16, self.resize_mode, self.channels)
-            x = _convert_items(items, res, ch, self.resize_mode)
-            shapes = set(every)
-            n_gray = sum(1 for s in every if s[-1] == 1)
-            conv = {"fit": self.resize_mode, "depth16": depth16, "native_sides": native_sides(s[:2] for s in shapes),
-                    **({"float_range": frange} if frange else {}),
-                    # what the networks learn from: images of the other kind scored later are warned about
-                    **({"gray_data": True} if self.channels is None and ch == 1 else
-                       {"colour_data": True} if self.channels is None and ch == 3 and n_gray == 0 else {})}
-            src = str(Path(X).resolve()) if isinstance(X, (str, Path)) else f"in-memory {type(X).__name__}"
-            # fit recorded in the run's config too: evaluate / score --data convert new data like the training data,
-            # and `wildgan train --config` replays it from any folder (an absolute path, as the CLI records)
-            # (a folder or an archive is read as a pile: every file, whatever folders it is in)
-            pile = isinstance(X, (str, Path)) and (Path(X).is_dir() or _is_folder_tar(Path(X)))
-            data_cfg = DataConfig(data=str(Path(X).resolve()) if isinstance(X, (str, Path)) else None,
-                                  dataset="unlabelled" if pile else "auto", resolution=res, channels=ch,
-                                  seed=int(self.seed), fit=self.resize_mode, depth16=depth16,
-                                  skip_bad=bool(self.skip_bad))
-            image_shape = [int(v) for v in shapes.pop()] if len(shapes) == 1 else None
-            info = {"protocol": "detector", "source": src, "detector_input": True, "conversion": conv,
-                    "resolution": res, "channels": ch, "image_shape": image_shape,
-                    "native_sides": conv["native_sides"]}
-            split = AnomalySplit(x, np.zeros(len(x), np.int8), ids, x[:0], np.zeros(0, np.int8), [], res, ch, info)
+        split, data_cfg, conv = self._training_split(X)
+        x, ids = split.train_x, split.train_ids
         resolution, channels = int(x.shape[1]), int(x.shape[3])
         cfg = self._run_config(data_cfg, resolution, channels)
         self._check_enough_images(len(x), cfg)     # before a run directory is made: nothing to clean up
-        temp = _TempRunDir() if self.run_dir is None else None
-        run_dir = temp.path if temp is not None else Path(self.run_dir)
-        other = _LIVE_RUN_DIRS.get(os.path.abspath(run_dir)) if temp is None else None
-        other_rd = getattr(other, "run_dir_", None)
-        if other is not None and other is not self and other_rd is not None and \
-                os.path.abspath(other_rd) == os.path.abspath(run_dir):
-            # e.g. clone(A).fit(...) keeps A's run_dir: A's in-memory networks stay A's, but the folder (what from_run
-            # and `wildgan score` read) becomes this fit's. Only while A is alive and still A's run: a re-run
-            # notebook cell whose old Detector is gone replaces its own run, as expected, and so does a fit into a
-            # folder A has left (A refitted into another run_dir, or a failed refit left A unfitted)
-            warn_user(f"run_dir {run_dir} holds the run of another live Detector: this fit replaces it "
-                      f"(Detector.from_run({str(run_dir)!r}) and `wildgan score` will read the new networks); give "
-                      f"each Detector its own run_dir to keep both")
-        if temp is None:
-            _refuse_a_run_fit_did_not_write(run_dir)
+        temp, run_dir = self._claim_run_dir()
         trained = False
         try:
             run_dir.mkdir(parents=True, exist_ok=True)
@@ -692,7 +669,6 @@ class Detector:
                                before_unlock=lambda: _mark_fit_run(run_dir))
             trained = True
             model = load_model(run_dir, self.device, checkpoint=result.final)
-
             self.model_ = model
             self.run_dir_ = run_dir
             if temp is None:
@@ -720,34 +696,94 @@ class Detector:
         except BaseException as e:
             for k in FITTED_ATTRS:      # a failed fit leaves the Detector unfitted, not half-fitted
                 self.__dict__.pop(k, None)
-            if resume and isinstance(e, ConfigError) and not trained:
-                raise ConfigError(_api_words(str(e))) from None     # (training.run's refusals speak the CLI's terms)
-            if isinstance(e, TrainingInterrupted) and not trained:
-                # the loop's message says --resume and names the checkpoint folder: the CLI's way, and for a
-                # temporary run_dir a folder about to be removed
-                if temp is not None:
-                    temp.cleanup()
-                    raise TrainingInterrupted(
-                        f"Detector.fit interrupted {e.where or ''} (signal {e.signum}); nothing was kept: it trained in "
-                        f"a temporary folder. Give Detector(run_dir=...) to keep its checkpoints; fit(X, resume=True) "
-                        f"then continues an interrupted fit", e.signum, where=e.where) from None
-                raise TrainingInterrupted(
-                    f"Detector.fit interrupted {e.where or ''} (signal {e.signum}); checkpoint saved in "
-                    f"{e.checkpoint_dir or run_dir / 'checkpoints'}: fit(X, resume=True) with the same X, by a "
-                    f"Detector of the same parameters and run_dir={str(run_dir)!r}, continues it", e.signum,
-                    where=e.where, checkpoint_dir=e.checkpoint_dir) from None
-            if temp is not None and trained:
-                # training finished (possibly hours of it) and a later step failed (scoring out of GPU memory, a
-                # Ctrl-C): the temporary run is kept, not deleted with the error
-                temp.keep()
-                warn_user(f"fit failed after training ({type(e).__name__}); the trained networks are kept in "
-                          f"{temp.path}: `wildgan score {temp.path} --data IMAGES --out scores.csv` scores images "
-                          f"with them (delete the folder when done)")
-            elif temp is not None:
-                temp.cleanup()
+            said = _failed_fit(e, temp, run_dir, trained=trained, resume=resume)
+            if said is not None:
+                raise said from None
             raise
         self._warn_if_not_grown(cfg, result, run_dir)
         return self
+
+    def _training_split(self, X: Any) -> tuple[Any, Any, dict[str, Any]]:
+        """(the AnomalySplit to train on, the DataConfig the run records, the conversion rule kept for scoring):
+        a DataConfig through the CLI's data protocols, anything else decoded by _images_split."""
+        from .config import DataConfig
+        from .data import build_split, conversion_opts
+
+        if not isinstance(X, DataConfig):
+            return self._images_split(X)
+        data_cfg = replace(X, resolution=X.resolution or self.resolution, channels=X.channels or self.channels)
+        split = build_split(data_cfg)
+        data_cfg = replace(data_cfg, resolution=split.resolution, channels=split.channels)
+        return split, data_cfg, conversion_opts(split.info)
+
+    def _images_split(self, X: Any) -> tuple[Any, Any, dict[str, Any]]:
+        """Images in memory, paths, a folder or a data-set file (wildgan.data.inputs) as a training split of one
+        class, converted like the CLI's training data, with the DataConfig and the conversion rule that let
+        `wildgan score` / evaluate convert new images the same way."""
+        from .config import DataConfig
+        from .data import AnomalySplit
+        from .data.imageset import native_sides, warn_crop, warn_decode_stats
+
+        # floats: the range of all the training floats together (or the one given), kept for every later call
+        frange = self.pixel_range if self.pixel_range != "auto" else input_float_range(X)
+        depth16 = getattr(self, "depth16", "per-image")
+        stats: dict[str, Any] = {}
+        # (files are shrunk while read to the largest resolution this fit can choose, and read again if it
+        # chooses a smaller one: f-AnoGAN's networks take 64 at most)
+        most = self.resolution or (64 if self.method == "fanogan" else MAX_AUTO_RESOLUTION)
+        items, ids = _decode_items(X, depth16, skip_bad=bool(self.skip_bad), float_range=frange, stats=stats,
+                                   limit=most, fit=self.resize_mode, channels=self.channels)
+        res, ch = infer_geometry(items, self.resolution, self.channels)
+        warn_decode_stats(stats, "images", depth16, option="depth16=")
+        every = _shapes(items)
+        warn_crop({s[:2] for s in every}, self.resize_mode, res, "images", hint="Detector(resize_mode='letterbox')")
+        if self.method == "fanogan" and self.resolution is None:
+            res = 32 if res <= 32 else 64  # the only resolutions of the f-AnoGAN networks
+        _refit(items, res, depth16, self.resize_mode, self.channels)
+        x = _convert_items(items, res, ch, self.resize_mode)
+        shapes = set(every)
+        n_gray = sum(1 for s in every if s[-1] == 1)
+        conv = {"fit": self.resize_mode, "depth16": depth16, "native_sides": native_sides(s[:2] for s in shapes),
+                **({"float_range": frange} if frange else {}),
+                # what the networks learn from: images of the other kind scored later are warned about
+                **({"gray_data": True} if self.channels is None and ch == 1 else
+                   {"colour_data": True} if self.channels is None and ch == 3 and n_gray == 0 else {})}
+        src = str(Path(X).resolve()) if isinstance(X, (str, Path)) else f"in-memory {type(X).__name__}"
+        # fit recorded in the run's config too: evaluate / score --data convert new data like the training data,
+        # and `wildgan train --config` replays it from any folder (an absolute path, as the CLI records)
+        # (a folder or an archive is read as a pile: every file, whatever folders it is in)
+        pile = isinstance(X, (str, Path)) and (Path(X).is_dir() or _is_folder_tar(Path(X)))
+        data_cfg = DataConfig(data=str(Path(X).resolve()) if isinstance(X, (str, Path)) else None,
+                              dataset="unlabelled" if pile else "auto", resolution=res, channels=ch,
+                              seed=int(self.seed), fit=self.resize_mode, depth16=depth16,
+                              skip_bad=bool(self.skip_bad))
+        image_shape = [int(v) for v in shapes.pop()] if len(shapes) == 1 else None
+        info = {"protocol": "detector", "source": src, "detector_input": True, "conversion": conv,
+                "resolution": res, "channels": ch, "image_shape": image_shape,
+                "native_sides": conv["native_sides"]}
+        split = AnomalySplit(x, np.zeros(len(x), np.int8), ids, x[:0], np.zeros(0, np.int8), [], res, ch, info)
+        return split, data_cfg, conv
+
+    def _claim_run_dir(self) -> tuple["_TempRunDir | None", Path]:
+        """(the temporary run directory, or None; the folder fit trains in): a new temporary one without run_dir,
+        else run_dir, which fit may replace only when an earlier fit wrote it (said when a live Detector's run)."""
+        if self.run_dir is None:
+            temp = _TempRunDir()
+            return temp, temp.path
+        run_dir = Path(self.run_dir)
+        other = _LIVE_RUN_DIRS.get(os.path.abspath(run_dir))
+        other_rd = getattr(other, "run_dir_", None)
+        if other is not None and other is not self and other_rd is not None and \
+                os.path.abspath(other_rd) == os.path.abspath(run_dir):
+            # e.g. clone(A).fit(...) keeps A's run_dir: A's in-memory networks stay A's, but the folder (what from_run
+            # and `wildgan score` read) becomes this fit's. Only while A is alive and still A's run: a re-run
+            # notebook cell whose old Detector is gone replaces its own run, as expected, and so does a fit into a
+            # folder A has left (A refitted into another run_dir, or a failed refit left A unfitted)
+            warn_user(f"run_dir {run_dir} holds the run of another live Detector: this fit replaces it "
+                      f"(Detector.from_run({str(run_dir)!r}) and `wildgan score` will read the new networks); give "
+                      f"each Detector its own run_dir to keep both")
+        _refuse_a_run_fit_did_not_write(run_dir)
+        return None, run_dir
 
     def _check_enough_images(self, n: int, cfg: Any) -> None:
         """The training loop's rule (training.loop.train_pgan: no minibatch larger than the data set, or it would hold
@@ -806,8 +842,12 @@ class Detector:
 
     def _set_threshold(self, X_val: Any = None, y_val: Any = None) -> None:
         val_scores = None if X_val is None else self.decision_function(X_val)
-        thr = fit_threshold(self.threshold, self.decision_scores_, contamination=float(self.contamination),
-                            k=float(self.mad_k), val_scores=val_scores, val_labels=y_val)
+        self._use_threshold(fit_threshold(self.threshold, self.decision_scores_,
+                                          contamination=float(self.contamination), k=float(self.mad_k),
+                                          val_scores=val_scores, val_labels=y_val))
+
+    def _use_threshold(self, thr: Threshold) -> None:
+        """threshold_rule_ (naming the score it was fitted on), threshold_ and labels_ from a fitted threshold."""
         self.threshold_rule_ = replace(thr, params={**thr.params, "score": self.score_})
         self.threshold_ = float(thr.value)
         self.labels_ = self.threshold_rule_.apply(self.decision_scores_)
@@ -903,18 +943,20 @@ class Detector:
         if threshold:
             # the fitted rule with its fitted parameters (a threshold / contamination / mad_k set since then takes
             # effect at set_threshold or the next fit, like every other parameter)
-            thr = fit_threshold(rule.rule, self.decision_scores_,
-                                contamination=float(rule.params.get("contamination", self.contamination)),
-                                k=float(rule.params.get("k", self.mad_k)))
-            self.threshold_rule_ = replace(thr, params={**thr.params, "score": self.score_})
-            self.threshold_ = float(thr.value)
-            self.labels_ = self.threshold_rule_.apply(self.decision_scores_)
+            self._use_threshold(fit_threshold(rule.rule, self.decision_scores_,
+                                              contamination=float(rule.params.get("contamination",
+                                                                                  self.contamination)),
+                                              k=float(rule.params.get("k", self.mad_k))))
 
     # -------------------------------------------------------------------------------------------- scoring
+    def _score_cfg(self) -> Any:
+        """The networks' ScoreConfig with this Detector's lam (the run's own may differ: from_run(lam=...))."""
+        return replace(self.model_.cfg.score, lam=float(self.lam))
+
     def _score_u8(self, x: np.ndarray, batch_mode: str | None = None, with_A: bool = True) -> dict[str, np.ndarray]:
         m = self.model_
         with _torch_threads(getattr(self, "threads", None)):
-            res = m.score(x, score_cfg=replace(m.cfg.score, lam=float(self.lam)),
+            res = m.score(x, score_cfg=self._score_cfg(),
                           batch_mode=batch_mode or self.batch_mode, with_A=with_A)
         return {k: np.asarray(v, dtype=np.float64) for k, v in res.scores.items()}
 
@@ -985,7 +1027,7 @@ class Detector:
 
             m = self.model_
             with _torch_threads(getattr(self, "threads", None)):
-                got = score_files(m, [X], score_cfg=replace(m.cfg.score, lam=float(self.lam)),
+                got = score_files(m, [X], score_cfg=self._score_cfg(),
                                   batch_mode=self.batch_mode,
                                   conversion={k: v for k, v in self.conversion_.items() if k != "float_range"},
                                   # with a resume folder, every score: its chunks are then those score_all
@@ -1042,7 +1084,7 @@ class Detector:
         x, ids = self._images_ids(X)
         m = self.model_
         with _torch_threads(getattr(self, "threads", None)):
-            res = m.score(x, score_cfg=replace(m.cfg.score, lam=float(self.lam)), batch_mode=self.batch_mode,
+            res = m.score(x, score_cfg=self._score_cfg(), batch_mode=self.batch_mode,
                           return_recon=True)
             maps = residual_maps(x, res.recon)
         scores = {k: np.asarray(v, dtype=np.float64) for k, v in res.scores.items()}
@@ -1347,5 +1389,5 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["Detector", "HeatMaps", "NotFittedError", "to_images", "input_float_range", "guess_float_range", "PIXEL_RANGES", "read_3d", "infer_geometry", "run_threshold",
-           "threshold_columns", "write_train_scores"]
+__all__ = ["Detector", "HeatMaps", "NotFittedError", "to_images", "input_float_range", "guess_float_range",
+           "PIXEL_RANGES", "read_3d", "infer_geometry", "run_threshold", "threshold_columns", "write_train_scores"]
