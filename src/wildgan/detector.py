@@ -725,7 +725,8 @@ class Detector:
         from .data.imageset import native_sides, warn_crop, warn_decode_stats
 
         # floats: the range of all the training floats together (or the one given), kept for every later call
-        frange = self.pixel_range if self.pixel_range != "auto" else input_float_range(X)
+        given = getattr(self, "pixel_range", "auto")           # (a Detector pickled before pixel_range existed)
+        frange = given if given != "auto" else input_float_range(X)
         depth16 = getattr(self, "depth16", "per-image")
         stats: dict[str, Any] = {}
         # (files are shrunk while read to the largest resolution this fit can choose, and read again if it

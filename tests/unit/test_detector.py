@@ -605,6 +605,19 @@ def test_a_detector_fitted_on_integers_guesses_float_ranges_per_call(det: Detect
     assert old.get_params()["pixel_range"] == "auto" and old.pixel_range_ is None
 
 
+
+def test_a_detector_pickled_before_pixel_range_existed_fits_again(det: Detector, x_train, tmp_path) -> None:
+    """Every other use of such a Detector reads the missing parameter as its default ('auto'); a refit did not (an
+    AttributeError once the images were decoded)."""
+    import copy
+
+    old = copy.copy(det)
+    del old.__dict__["pixel_range"]
+    old.set_params(total_kimg=0.05, run_dir=str(tmp_path / "refit"))
+    with pytest.warns(UserWarning, match=NOT_GROWN):
+        old.fit(x_train[:16].astype(np.float32) / 255)
+    assert old.pixel_range_ == "[0,1]"        # guessed from the training floats, as 'auto' does
+
 def test_to_images_rules() -> None:
     with pytest.warns(UserWarning) as seen:
         x, ids = to_images([np.zeros((20, 30), np.uint8), np.full((40, 40, 3), 255, np.uint8)])
