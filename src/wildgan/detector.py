@@ -8,42 +8,29 @@
 Conventions (sklearn / PyOD): __init__ only stores parameters; fit() returns self and sets the fitted attributes
 (trailing underscore); `contamination` is only used to place the threshold, never in training.
 
-Inputs accepted by fit / decision_function / predict / predict_proba / score_all / heatmaps:
-  * numpy arrays [N, H, W] (gray) or [N, H, W, C] / [N, C, H, W] with C in {1, 3}, or NHWC with C = 4 (RGBA,
-    composited on black); 2 channels are refused (pick or merge them);
-  * one image as an array [H, W], or (fitted Detector) [H, W, C] / [C, H, W]: a 3-D array is read as one image when
-    its shape is that of one training image, as a batch [N, H, W] when its images have the training size, and is a
-    DataError when neither reading fits and it could be one image (last axis 1 to 4, or first axis 3 for an RGB
-    model); other 3-D arrays stay batches [N, H, W] (see read_3d); before fit (no image shape known yet) a 3-D
-    array [H, W, 1 to 4] is a DataError (it is one image, not H images of W x 1: add a batch axis);
-  * torch tensors, same layouts (a torchvision batch [N, C, H, W] works as is);
-  * a list of PIL images, file paths or single-image arrays [H, W(, C)] (sizes may differ);
-  * a folder path (images found recursively, sorted by path) or one image file path;
-  * a data-set file: an .npz, a tar archive of images or a CIFAR-10 batch folder / archive (every image in it, its
-    train and test parts, labels ignored; for its protocols' splits pass a DataConfig to fit);
-  * fit only: a wildgan.config.DataConfig, trained on build_split(cfg).train_x (the CLI's data protocols).
-Pixel values: uint8 as is; uint16 through the depth16 rule (Detector(depth16=...)); other integers as is when the
-whole array lies in 0..255, else each image through depth16 (decided per array, like the float range below: give
-uint8 or uint16 for pixels that never depend on their neighbours in a call); floats in the range given by
-Detector(pixel_range=...) or, with 'auto' (the default), in the range fit() read its float training images in
-(pixel_range_), or, when fit saw no floats, in the range guessed from all the floats of the call: [-1, 1] when any
-value is negative (the GAN convention, also what wildgan's networks see), else [0, 1] when the maximum is <= 1
-(torchvision's ToTensor), else [0, 255]. A guess is per call, never per image, and one dark image alone can be
-guessed wrong, so a Detector keeps the range its training data had. Values are rounded to uint8, so every input ends in
-exactly the representation the CLI trains and scores on. Images are then converted like the CLI does
-(wildgan.data.transforms): channels to `channels_` (RGB -> gray by PIL's luma rule), non-square images centre-cropped
-(or padded to a square with black bars, resize_mode='letterbox'), other sizes resized bilinearly (or zero-padded when
-smaller, resize_mode='pad').
+Inputs (fit / decision_function / predict / predict_proba / score_all / heatmaps): numpy arrays, torch tensors, PIL
+images, file paths, folders and data-set files, read and converted like the CLI's training data by
+wildgan.data.inputs (its docstring lists every kind and the pixel-value rules); fit also takes a
+wildgan.config.DataConfig, trained on build_split(cfg).train_x (the CLI's data protocols).
 
 Score protocol: the encoder ends with a minibatch-stddev layer, so a pGAN score depends slightly on the other images
 in its batch. decision_function scores with `batch_mode` (default 'mixed': the paper's and `wildgan score`'s
 protocol: shuffled batches of 64 in an order fixed by a seed, so the same images in the same order always get the same
 scores, but an image's score may change a little when it is scored together with other images, or in another
-order). batch_mode='isolated' scores
-each image on its own (group size 1): X[i:i+1] gets the score it gets inside X (up to float noise, ~1e-7, from
-the batch size's summation order), which is what streaming /
-one-image-at-a-time use needs (and what the ONNX export computes). Thresholds always come from training scores made
-with the same protocol.
+order). batch_mode='isolated' scores each image on its own (group size 1): X[i:i+1] gets the score it gets inside X
+(up to float noise, ~1e-7, from the batch size's summation order), which is what streaming / one-image-at-a-time use
+needs (and what the ONNX export computes). Thresholds always come from training scores made with the same protocol.
+
+What is where in this module:
+  * module helpers: _torch_threads (a thread count for one call), the run_dir bookkeeping of fit (_TempRunDir, the
+    DETECTOR.txt marker, _refuse_a_run_fit_did_not_write, _api_words: training's refusals in the API's words),
+    HeatMaps (what heatmaps() returns), _run_width / _run_latent_size (a run's networks as Detector parameters);
+  * Detector: sklearn plumbing (get_params, set_params, _validate), _run_config (parameters -> RunConfig), fit
+    (_fit: images -> run directory -> networks -> training scores -> threshold), thresholds (set_threshold,
+    _sync_scoring: a new score / lam / batch_mode re-derives decision_scores_ and threshold_ from the training
+    scores), scoring (decision_function, predict, predict_proba, score_all, heatmaps), persistence (pickling,
+    save, load, from_run);
+  * after the class: the checks of load / from_run that name the right call for the wrong kind of file.
 """
 
 from __future__ import annotations
@@ -56,7 +43,6 @@ import os
 import re
 import shutil
 import tempfile
-import warnings
 import weakref
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -65,10 +51,12 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .config import DETECTOR_KIND, RUN_METHODS, SCORE_NAMES, own_score
+from .data.inputs import (PIXEL_RANGES, _convert_items, _count_images, _decode_items, _refit, _shapes, _to_numpy,
+                          guess_float_range, infer_geometry, input_float_range, read_3d, to_images)
 from .data.transforms import MAX_AUTO_RESOLUTION  # largest automatic resolution, as the CLI's
 from .errors import CheckpointError, ConfigError, DataError, TrainingInterrupted, WildganError, warn_user
 from .fileio import append_line, append_log_line, version_state
-from .thresholds import (RULES, Threshold, check_val_labels, fit_threshold, rank_proba, run_threshold,  # noqa: F401
+from .thresholds import (RULES, Threshold, check_val_labels, fit_threshold, rank_proba, run_threshold,
                          threshold_columns)
 
 METHODS = RUN_METHODS
@@ -86,406 +74,9 @@ class NotFittedError(WildganError, ValueError, AttributeError):
 
 
 # ------------------------------------------------------------------------------------------------------------------
-# Inputs -> uint8 [N, R, R, C]
-
-PIXEL_RANGES = ("auto", "[0,1]", "[-1,1]", "[0,255]")
-_RANGE_BOUNDS = {"[0,1]": (0.0, 1.0), "[-1,1]": (-1.0, 1.0), "[0,255]": (0.0, 255.0)}
-
-
-def guess_float_range(lo: float, hi: float) -> str:
-    """The pixel range float values between lo and hi are read in when nothing says which: [-1, 1] when any is
-    negative, else [0, 1] when none is above 1, else [0, 255]."""
-    return "[-1,1]" if lo < 0 else "[0,1]" if hi <= 1.0 else "[0,255]"
-
-
-def _floats_to_u8(a: np.ndarray, name: str, float_range: str) -> np.ndarray:
-    """Float pixels in float_range (not 'auto') -> uint8 values, same shape (the layout is array_to_uint8's job)."""
-    if not np.isfinite(a).all():
-        raise DataError(f"{name}: image values contain NaN or inf")
-    lo, hi = float(a.min()), float(a.max())
-    b_lo, b_hi = _RANGE_BOUNDS[float_range]
-    if lo < b_lo or hi > b_hi:
-        raise DataError(f"{name}: float pixel values in [{lo:g}, {hi:g}] lie outside {float_range.replace(',', ', ')}, "
-                        f"the range floats are read in here (Detector(pixel_range=...), else the range of fit's "
-                        f"float images, else the guess: [-1, 1] when any value is negative, [0, 1] when none is "
-                        f"above 1, else [0, 255])")
-    scaled = {"[0,1]": a * 255.0, "[-1,1]": (a.astype(np.float64) + 1.0) * 127.5, "[0,255]": a}[float_range]
-    return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
-
-
-def _to_numpy(a: Any) -> np.ndarray:
-    if type(a).__module__.startswith("torch"):
-        a = a.detach().cpu()
-        if a.is_floating_point() and a.element_size() < 4 and str(a.dtype) != "torch.float16":
-            a = a.float()       # bf16 (and the float8 types) have no numpy dtype; float16 has one and stays
-        return a.numpy()
-    return np.asarray(a)
-
-
-def input_float_range(X: Any) -> str | None:
-    """The range all the float pixels in X (an array / tensor, or a list of them among other items) are guessed to be
-    in (guess_float_range over all of them together), or None when X holds no float pixels."""
-    items = X if isinstance(X, (list, tuple)) else [X]
-    lo, hi, seen = np.inf, -np.inf, False
-    for it in items:
-        if not (isinstance(it, np.ndarray) or type(it).__module__.startswith("torch")):
-            continue
-        arr = _to_numpy(it)
-        if arr.dtype.kind != "f" or arr.size == 0:
-            continue
-        a_lo, a_hi = float(arr.min()), float(arr.max())      # no copy of the batch (a mask would make one)
-        if not (np.isfinite(a_lo) and np.isfinite(a_hi)):
-            finite = arr[np.isfinite(arr)]       # NaN / inf are refused by name when the item is converted
-            if not finite.size:
-                continue
-            a_lo, a_hi = float(finite.min()), float(finite.max())
-        lo, hi, seen = min(lo, a_lo), max(hi, a_hi), True
-    if not seen:
-        return None
-    guess = guess_float_range(lo, hi)
-    if guess == "[0,255]" and hi <= 2.0:
-        # e.g. [0, 1] images that overshoot 1 after a bicubic resize: read as 0..255 they become black, silently
-        warn_user(f"float pixel values in [{lo:g}, {hi:g}] are read as [0, 255] (the maximum is above 1), which makes "
-                  f"the images nearly black (at most {round(hi)} of 255): if they are [0, 1] images that overshoot 1 "
-                  f"(e.g. after resizing), clip them first (np.clip(X, 0, 1))")
-    return guess
-
-
-def _array_batch(a: Any, name: str, depth16: str, float_range: str | None = None,
-                 stats: dict[str, Any] | None = None) -> np.ndarray:
-    """An image batch (numpy / torch, NHW, NHWC or NCHW) -> uint8 NHWC at its own size. Floats are read in
-    float_range (None: guessed from this batch). stats: decode statistics (data.imageset.warn_decode_stats)."""
-    from .data.transforms import array_to_uint8
-
-    arr = _to_numpy(a)
-    if arr.dtype.kind == "f" and arr.size:
-        if not np.isfinite(arr).all():
-            raise DataError(f"{name}: image values contain NaN or inf")
-        arr = _floats_to_u8(arr, name, float_range or guess_float_range(float(arr.min()), float(arr.max())))
-    return array_to_uint8(arr, name, depth16, stats)
-
-
-def _single_image(a: Any, name: str, depth16: str, float_range: str | None = None,
-                  stats: dict[str, Any] | None = None) -> np.ndarray:
-    arr = _to_numpy(a)
-    if arr.ndim not in (2, 3):
-        raise DataError(f"{name}: a single image must be [H, W], [H, W, C] or [C, H, W], got shape {arr.shape}")
-    return _array_batch(arr[None], name, depth16, float_range, stats)[0]
-
-
-def _expand_path(p: Path) -> list[Path]:
-    from .data.readers import list_image_files
-
-    return list_image_files([p])
-
-
-def read_3d(shape: Sequence[int], image_shapes: Sequence[Sequence[int]]) -> str:
-    """How a fitted Detector reads a 3-D array: 'batch' ([N, H, W] gray), 'hwc' or 'chw' (one image).
-
-    image_shapes are the (H, W, C) of the images the model knows (the training images as given to fit, and the
-    network input R x R x C). In order: a shape equal to one known image's (H, W, C) or (C, H, W) is one image; a
-    batch whose images have a known size is a batch; [H, W, 1 to 4] of a known size is one image (other channels:
-    RGBA is composited on black, 2 channels are refused by name). Otherwise the array is a DataError if it could be
-    one image (last axis 1 to 4; first axis 3 with an RGB model: e.g. 28 "images" of 28 x 1), else a batch of images
-    of another size (resized as usual)."""
-    a0, a1, a2 = (int(v) for v in shape)
-    known = [tuple(int(v) for v in s) for s in image_shapes]
-    for h, w, c in known:
-        if (a0, a1, a2) == (h, w, c):
-            return "hwc"
-        if (a0, a1, a2) == (c, h, w):
-            if c == 3:
-                # as likely three gray images of the model's size: one row of scores instead of three, unannounced
-                warn_user(f"an array of shape {tuple(shape)} is read as one colour image (C, H, W), this model's "
-                          f"kind (pass it as x[None] to say so); to score 3 gray images pass them as "
-                          f"[3, {h}, {w}, 1] or a list")
-            return "chw"
-    sizes = {(h, w) for h, w, _ in known}
-    if (a1, a2) in sizes:
-        return "batch"
-    if a2 in (1, 2, 3, 4) and (a0, a1) in sizes:
-        return "hwc"
-    if a2 in (1, 2, 3, 4) or (a0 == 3 and any(c == 3 for *_, c in known)):
-        want = " or ".join(sorted({f"{h}x{w}x{c}" for h, w, c in known}))
-        raise DataError(f"images: ambiguous image array shape {tuple(shape)}: neither {a0} images of {a1}x{a2} nor "
-                        f"one image matches the model's image shape ({want}); pass one image as a 2-D array or with "
-                        "a leading batch axis (x[None]), and a batch as [N, H, W, C] or [N, C, H, W]")
-    return "batch"
-
-
-def _read_dataset_file(p: Path, depth16: str, skip_bad: bool, stats: dict[str, Any] | None = None,
-                       limit: int | None = None, fit: str = "resize", channels: int | None = None
-                       ) -> tuple[np.ndarray | list[np.ndarray], list[str]]:
-    """Every image of a data-set file (its train and test parts, labels ignored) -> (images, ids). A tar of image
-    files is unpacked (once, into the cache) and read file by file like a folder, so that its images keep their
-    own sizes for the Detector's conversion (resize_mode, resolution); arrays (.npz, CIFAR) are read whole."""
-    from .data.download import unpack_cached
-    from .data.readers import detect_format, load_dataset
-
-    if detect_format(p) == "folder-tar":
-        root = unpack_cached(p)
-        items, ids = _files_to_items(_expand_path(root), depth16, skip_bad, stats, limit, fit, channels)
-        return items, [Path(i).relative_to(root).as_posix() for i in ids]   # ids inside the archive
-    with warnings.catch_warnings():
-        # the readers' conversion notes (e.g. the centre crop) are about their own defaults; the Detector converts
-        # with its resize_mode and says so itself
-        warnings.simplefilter("ignore", UserWarning)
-        train, test, _ = load_dataset(p, "auto", depth16=depth16, skip_bad=skip_bad, progress=False,
-                                      stats={} if stats is None else stats)
-    if test is None:
-        return train.x, list(train.ids)
-    if train.x.shape[1:] != test.x.shape[1:]:
-        raise DataError(f"{p}: its train and test images differ in size ({train.x.shape[1:]} vs {test.x.shape[1:]})")
-    return np.concatenate([train.x, test.x]), list(train.ids) + list(test.ids)
-
-
-class _ImageList(list):
-    """Decoded images of possibly different sizes, with the (H, W, C) each had before it was shrunk while decoding
-    (`native`, one per image): what the automatic resolution, the crop and scale warnings and the run's record look
-    at. Images given in memory are their own native size. A file shrunk to `limit` remembers its path, so that it
-    can be read again at the final resolution when that turns out smaller (refit)."""
-
-    def __init__(self, limit: int | None = None) -> None:
-        super().__init__()
-        self.limit = limit
-        self.native: list[tuple[int, int, int]] = []
-        self.shrunk: dict[int, Path] = {}         # index -> file, for the images shrunk to `limit`
-
-    def add(self, a: np.ndarray, native: Sequence[int] | None = None, shrunk_from: Path | None = None) -> None:
-        if shrunk_from is not None:
-            self.shrunk[len(self)] = shrunk_from
-        self.append(a)
-        self.native.append(tuple(int(v) for v in (native if native is not None else a.shape)))  # type: ignore[misc]
-
-    def extend_from(self, other: "_ImageList") -> None:
-        self.shrunk.update({len(self) + i: f for i, f in other.shrunk.items()})
-        self.extend(other)
-        self.native.extend(other.native)
-
-    def refit(self, res: int, depth16: str, fit: str, channels: int | None) -> None:
-        """Read the shrunk files again, shrunk to res at once, when res is not the size they were shrunk to: one
-        resampling from the file, as the training and scoring readers make it for res (shrinking to the limit and
-        then to res would round twice, and would even enlarge a strip whose short side is below the limit)."""
-        if res == self.limit:
-            return
-        from .data.image_decode import read_image
-
-        for i, f in self.shrunk.items():
-            self[i] = _shrink(read_image(f, depth16, reduce_for=res), res, fit, channels)
-        self.limit = res
-
-
-def _shrink(a: np.ndarray, size: int, fit: str, channels: int | None) -> np.ndarray:
-    """One image made size x size as the final conversion would (resize_one), gray first when the run is gray: a
-    colour image is converted to gray at full size, as _convert_items does, not after resizing."""
-    from .data.transforms import resize_one, to_channels
-
-    if channels == 1 and a.shape[2] != 1:
-        a = to_channels(a, 1)
-    return resize_one(a, size, fit)
-
-
-def _refit(x: np.ndarray | list[np.ndarray], res: int, depth16: str, fit: str, channels: int | None) -> None:
-    """See _ImageList.refit (nothing to do for images that were not read from files)."""
-    if isinstance(x, _ImageList):
-        x.refit(res, depth16, fit, channels)
-
-
-def _shapes(x: np.ndarray | list[np.ndarray]) -> list[tuple[int, ...]]:
-    """(H, W, C) of each image as it was given or read, before any shrinking while decoding."""
-    if isinstance(x, np.ndarray):
-        return [tuple(int(v) for v in x.shape[1:])] * len(x)
-    if isinstance(x, _ImageList):
-        return list(x.native)
-    return [tuple(int(v) for v in a.shape) for a in x]
-
-
-def _files_to_items(files: list[Path], depth16: str, skip_bad: bool, stats: dict[str, Any] | None = None,
-                    limit: int | None = None, fit: str = "resize", channels: int | None = None
-                    ) -> tuple[_ImageList, list[str]]:
-    """Decode files; an image larger than `limit` px is made limit x limit (by `fit`, gray first when `channels` is
-    1) as soon as it is read, so that a folder of large photos is not held at full size (a 2000x1500 photo is
-    8.6 MiB, at 256 px 0.19 MiB). The caller passes the largest resolution it can end at; when it ends at a smaller
-    one, _ImageList.refit reads those files again. Either way the pixels are those of reading the file for the final
-    size (read_image_sized: a large JPEG at a reduced scale), as training and scoring read it."""
-    from .data.image_decode import read_image_sized
-
-    items = _ImageList(limit)
-    ids: list[str] = []
-    for f in files:
-        try:
-            a, (h0, w0) = read_image_sized(f, depth16, stats, limit)   # (a large JPEG: read at a reduced scale)
-        except DataError as e:
-            if not skip_bad:
-                raise
-            warn_user(f"skipped {e}")
-            continue
-        if limit is not None and (h0 > limit or w0 > limit):
-            items.add(_shrink(a, limit, fit, channels), (h0, w0, a.shape[2]), shrunk_from=Path(f))
-        else:
-            items.add(a)
-        ids.append(str(f))
-    return items, ids
-
-
-def _decode_items(X: Any, depth16: str, image_shapes: Sequence[Sequence[int]] | None = None,
-                  skip_bad: bool = False, float_range: str | None = None, stats: dict[str, Any] | None = None,
-                  limit: int | None = None, fit: str = "resize", channels: int | None = None
-                  ) -> tuple[np.ndarray | list[np.ndarray], list[str]]:
-    """Any accepted input -> (a uint8 NHWC block, or a list of uint8 HWC images of possibly different sizes; ids).
-
-    A 2-D array is one image; a 3-D array is a batch [N, H, W] unless image_shapes (a fitted model's, see read_3d)
-    say it is one image. skip_bad: unreadable image files (and PIL images) are left out with a warning naming them
-    (their ids are absent from the returned ids), instead of a DataError. float_range: the range of float pixels
-    (None: guessed from all the floats of X together, see input_float_range). stats: a dict that collects the decode
-    statistics for the caller to warn about (fit: data.imageset.warn_decode_stats); None: images to score, warned
-    about here (only what every read loses: 16-bit colour files, later pages). limit, fit, channels: image files
-    larger than `limit` px are shrunk while they are read (see _files_to_items; the caller calls _refit once it knows
-    the resolution); their sizes as read are kept in the returned list's `native` (_shapes gives them for any
-    return value)."""
-    if stats is None:
-        from .data.imageset import warn_decode_stats
-
-        stats = {}
-        out = _decode_items(X, depth16, image_shapes, skip_bad, float_range, stats, limit, fit, channels)
-        warn_decode_stats(stats, "images", depth16, dataset=False)
-        return out
-    float_range = float_range or input_float_range(X)
-    from PIL import Image
-
-    from .data.image_decode import decode_pil
-
-    if isinstance(X, (str, Path)):
-        from .data.readers import is_dataset_file
-
-        if is_dataset_file(X):
-            return _read_dataset_file(Path(X), depth16, skip_bad, stats, limit, fit, channels)
-        X = _expand_path(Path(X))
-    elif isinstance(X, Image.Image):
-        X = [X]
-    elif isinstance(X, np.ndarray) and X.dtype == object and X.ndim == 1:
-        X = list(X)          # images of different sizes kept in one array (np.array(list_of_images, dtype=object))
-    if isinstance(X, np.ndarray) or type(X).__module__.startswith("torch"):
-        arr = _to_numpy(X)
-        reading = "batch"
-        if arr.ndim == 2:
-            reading = "one"
-        elif arr.ndim == 3 and image_shapes:
-            reading = read_3d(arr.shape, image_shapes)
-        elif arr.ndim == 3 and (arr.shape[2] in (1, 3) and arr.shape[1] > 3 or arr.shape[2] in (2, 4) and
-                                arr.shape[1] > 4):
-            # with no model to compare against, [H, W, 1 to 4] is almost surely one image, not H images of W x 1
-            # (or W x 4: an RGBA image)
-            raise DataError(f"images: array of shape {arr.shape} looks like one image [H, W, C], not {arr.shape[0]} "
-                            f"images of {arr.shape[1]}x{arr.shape[2]}; pass one image with a batch axis (x[None]) "
-                            f"and a batch as [N, H, W, C] or [N, C, H, W]")
-        if reading == "chw":
-            arr = np.moveaxis(arr, 0, -1)
-        x = _array_batch(arr if reading == "batch" else arr[None], "images", depth16, float_range, stats)
-        return x, [f"array:{i}" for i in range(len(x))]
-    if not isinstance(X, (list, tuple)):
-        raise DataError(f"unsupported image input of type {type(X).__name__}: pass a numpy array, torch tensor, "
-                        "list of PIL images / file paths / arrays, or a folder path")
-    items = _ImageList(limit)
-    ids: list[str] = []
-    for i, it in enumerate(X):
-        if isinstance(it, (str, Path)):
-            more, more_ids = _files_to_items(_expand_path(Path(it)), depth16, skip_bad, stats, limit, fit, channels)
-            items.extend_from(more)
-            ids += more_ids
-        elif isinstance(it, Image.Image):
-            try:     # decoded like a file: EXIF orientation applied, a truncated image a DataError naming it
-                items.add(decode_pil(it, f"image {i}", depth16, stats))
-            except DataError as e:
-                if not skip_bad:
-                    raise
-                warn_user(f"skipped {e}")
-                continue
-            ids.append(f"image:{i}")
-        else:
-            items.add(_single_image(it, f"image {i}", depth16, float_range, stats))
-            ids.append(f"image:{i}")
-    if not items:
-        raise DataError("no readable images given" if skip_bad and len(X) else "no images given")
-    return items, ids
-
-
-def infer_geometry(x: np.ndarray | list[np.ndarray], resolution: int | None, channels: int | None
-                   ) -> tuple[int, int]:
-    """Defaults of the CLI's generic protocol, with its warnings: R = next power of two of the images' short side
-    (of the median short side when sizes differ, so that a few outsized files do not set the resolution of the
-    whole model), capped at 256; 1 channel if every image is gray, else 3."""
-    from .data.transforms import check_resolution, next_pow2
-
-    shapes = _shapes(x)
-    if resolution is None:
-        short = np.sort(np.array([min(s[0], s[1]) for s in shapes]))
-        resolution = min(next_pow2(int(short[(len(short) - 1) // 2])), MAX_AUTO_RESOLUTION)
-        sizes = {tuple(s[:2]) for s in shapes}
-        if len(sizes) > 1:
-            warn_user(f"images of {len(sizes)} different sizes: all are made square and resized "
-                      f"to {resolution}x{resolution}, the power of two of the median short side (choose "
-                      f"another with resolution=)")
-    if channels is None:
-        n_gray = sum(s[2] == 1 for s in shapes)
-        channels = 1 if n_gray == len(shapes) else 3
-        if 0 < n_gray < len(shapes):
-            n_colour = len(shapes) - n_gray
-            warn_user(f"{n_colour} colour image{'s' if n_colour != 1 else ''} and {n_gray} gray "
-                      f"image{'s' if n_gray != 1 else ''}: all are converted to RGB (choose gray with channels=1)")
-    if channels not in (1, 3):
-        raise ConfigError(f"channels must be 1 or 3, got {channels}")
-    return check_resolution(resolution), int(channels)
-
-
-def _convert_items(x: np.ndarray | list[np.ndarray], res: int, ch: int, resize_mode: str) -> np.ndarray:
-    from .data.transforms import convert, resize_one, to_channels
-
-    if isinstance(x, np.ndarray):
-        return convert(x, res, ch, resize_mode)
-    out = np.empty((len(x), res, res, ch), np.uint8)
-    for i, a in enumerate(x):
-        out[i] = resize_one(to_channels(a, ch), res, resize_mode)
-    return out
-
-
-def to_images(X: Any, resolution: int | None = None, channels: int | None = None, *, resize_mode: str = "resize",
-              depth16: str = "per-image", image_shapes: Sequence[Sequence[int]] | None = None,
-              skip_bad: bool = False, float_range: str | None = None, native_sides: Sequence[int] | None = None,
-              trained_on: str | None = None) -> tuple[np.ndarray, list[str]]:
-    """Any accepted input (see the module docstring) -> (uint8 [N, R, R, C], ids), converted like training data.
-    image_shapes: the (H, W, C) a fitted model knows, to tell one [H, W, C] / [C, H, W] image from a batch
-    (see read_3d); without them a 3-D array is a batch [N, H, W]. skip_bad: unreadable files are left out, each
-    named in a warning (their ids are absent from the returned ids). float_range: '[0,1]' | '[-1,1]' | '[0,255]'
-    for float pixels (None: guessed from all the floats of X together). native_sides: the [shortest, longest] side
-    of a model's training images: images far off that scale are warned about (data.imageset.scale_warning).
-    trained_on: 'gray' | 'colour' when a model's training images were all of that kind: images of the other kind
-    are warned about (data.readers.channel_warning)."""
-    x, ids = _decode_items(X, depth16, image_shapes, skip_bad=skip_bad, float_range=float_range,
-                           limit=resolution or MAX_AUTO_RESOLUTION, fit=resize_mode, channels=channels)
-    res, ch = infer_geometry(x, resolution, channels)
-    _refit(x, res, depth16, resize_mode, channels)
-    if trained_on is not None:
-        from .data.readers import channel_warning
-
-        kinds = [s[-1] for s in _shapes(x)]
-        msg = channel_warning(sum(k == 1 for k in kinds), sum(k != 1 for k in kinds), trained_on)
-        if msg:
-            warn_user(msg)
-    if native_sides:
-        from .data.imageset import scale_warning
-
-        sizes: dict[tuple[int, int], str] = {}
-        for i, shape in enumerate(_shapes(x)):
-            sizes.setdefault((int(shape[0]), int(shape[1])), ids[i] if i < len(ids) else f"image {i}")
-        msg = scale_warning(sizes, native_sides, res)
-        if msg:
-            warn_user(msg)
-    return _convert_items(x, res, ch, resize_mode), ids
-
-
-# ------------------------------------------------------------------------------------------------------------------
-# Training-set scores of a run (cached in RUN_DIR/train_scores.csv), thresholds for `wildgan score`
+# Training-set scores of a run (cached in RUN_DIR/train_scores.csv). This module also re-exports, for code that imports
+# them from here, the input helpers of wildgan.data.inputs (to_images, ...), the thresholds of `wildgan score`
+# (run_threshold, threshold_columns) and, through __getattr__ below, run_training_scores / score_training_split
 
 def write_train_scores(run_dir: Path, model: Any, ids: Sequence[str], scores: dict[str, np.ndarray],
                        batch_mode: str) -> None:
@@ -557,41 +148,6 @@ def _is_folder_tar(p: Path) -> bool:
         return False
 
 
-def _count_images(X: Any) -> int | None:
-    """How many images X holds, where that is known without decoding them (None otherwise): a 4-D array or
-    tensor, a list of arrays / PIL images / image files, an image file or a folder of them."""
-    from PIL import Image
-
-    if X is None:
-        return None
-    shape = getattr(X, "shape", None)
-    if shape is not None:
-        return int(shape[0]) if len(shape) == 4 else None     # (3-D: one image or a batch, decided when read)
-    if isinstance(X, (str, Path)):
-        X = [X]
-    if not isinstance(X, (list, tuple)):
-        return None
-    n = 0
-    for it in X:
-        if isinstance(it, (str, Path)):
-            from .data.image_decode import IMAGE_EXTS
-            from .data.readers import list_image_files
-
-            p = Path(it)
-            if not (p.is_dir() or (p.is_file() and p.suffix.lower() in IMAGE_EXTS)):
-                return None                      # (a data-set file or an archive: its count needs reading it)
-            try:
-                n += len(list_image_files([p]))
-            except DataError:
-                return None                      # (the read after training names the problem)
-        elif isinstance(it, Image.Image) or getattr(it, "ndim", None) in (2, 3):
-            n += 1
-        else:
-            return None
-    return n
-
-
-
 def _mark_fit_run(run_dir: Path) -> None:
     """The marker that lets a later fit replace this run. Called by train_run while the fit's own training still
     holds the run lock, however it ends (done, interrupted, failed): written after the lock is released, it could land
@@ -647,6 +203,39 @@ class _TempRunDir:
 
     def __reduce__(self) -> tuple:
         return (Path, (str(self.path),))   # an unpickled copy refers to the directory but never removes it
+
+
+def _failed_fit(e: BaseException, temp: "_TempRunDir | None", run_dir: Path, *, trained: bool, resume: bool
+                ) -> BaseException | None:
+    """What a fit that failed with e leaves behind, and the error to raise instead of e (None: e itself). A
+    temporary run directory is removed, unless training had finished (its networks may be hours of work); an
+    interruption, or training.run's refusal of a resume, is said in the Python API's terms, not the CLI's."""
+    if resume and isinstance(e, ConfigError) and not trained:
+        return ConfigError(_api_words(str(e)))
+    if isinstance(e, TrainingInterrupted) and not trained:
+        # the loop's message says --resume and names the checkpoint folder: the CLI's way, and for a temporary
+        # run_dir a folder about to be removed
+        if temp is not None:
+            temp.cleanup()
+            return TrainingInterrupted(
+                f"Detector.fit interrupted {e.where or ''} (signal {e.signum}); nothing was kept: it trained in "
+                f"a temporary folder. Give Detector(run_dir=...) to keep its checkpoints; fit(X, resume=True) "
+                f"then continues an interrupted fit", e.signum, where=e.where)
+        return TrainingInterrupted(
+            f"Detector.fit interrupted {e.where or ''} (signal {e.signum}); checkpoint saved in "
+            f"{e.checkpoint_dir or run_dir / 'checkpoints'}: fit(X, resume=True) with the same X, by a "
+            f"Detector of the same parameters and run_dir={str(run_dir)!r}, continues it", e.signum,
+            where=e.where, checkpoint_dir=e.checkpoint_dir)
+    if temp is not None and trained:
+        # training finished (possibly hours of it) and a later step failed (scoring out of GPU memory, a
+        # Ctrl-C): the temporary run is kept, not deleted with the error
+        temp.keep()
+        warn_user(f"fit failed after training ({type(e).__name__}); the trained networks are kept in "
+                  f"{temp.path}: `wildgan score {temp.path} --data IMAGES --out scores.csv` scores images "
+                  f"with them (delete the folder when done)")
+    elif temp is not None:
+        temp.cleanup()
+    return None
 
 
 @dataclass
@@ -747,6 +336,11 @@ def _run_latent_size(cfg: Any) -> int | None:
 def _is_real(v: Any) -> bool:
     """A real number as a parameter takes one: not a bool (True is 1 to numbers.Real), not a numeric string."""
     return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+
+def _is_whole(v: Any) -> bool:
+    """A whole number as a parameter takes one: an integer (numpy's too), not a bool."""
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
 
 
 def _check_fitted(det: "Detector") -> None:
@@ -922,13 +516,13 @@ class Detector:
 
     def _validate(self) -> None:
         t = getattr(self, "threads", None)
-        if t is not None and (isinstance(t, bool) or not isinstance(t, numbers.Integral) or t < 0):
+        if t is not None and not (_is_whole(t) and t >= 0):
             raise ConfigError(f"threads must be a positive integer, or 0 / None for torch's setting, got {t!r}")
         if self.method not in METHODS:
             raise ConfigError(f"method must be one of {METHODS}, got {self.method!r}")
         for name in ("width", "latent_size"):
             w = getattr(self, name, None)                          # (a Detector pickled before they existed)
-            if w is not None and (isinstance(w, bool) or not isinstance(w, numbers.Integral) or w < 1):
+            if w is not None and not (_is_whole(w) and w >= 1):
                 raise ConfigError(f"{name} must be a positive integer (None = the preset's), got {w!r}")
         if getattr(self, "latent_size", None) is not None and self.method == "fanogan":
             raise ConfigError("latent_size is for the pGAN methods; f-AnoGAN's latent size is the official 128")
@@ -936,8 +530,7 @@ class Detector:
             from .data.transforms import check_resolution
 
             check_resolution(self.resolution)
-        if self.channels is not None and (isinstance(self.channels, bool) or
-                                          not isinstance(self.channels, numbers.Integral) or self.channels not in (1, 3)):
+        if self.channels is not None and not (_is_whole(self.channels) and self.channels in (1, 3)):
             raise ConfigError(f"channels must be 1 or 3 (None = from the images), got {self.channels!r}")
         if self.threshold not in RULES:
             raise ConfigError(f"threshold must be one of {RULES}, got {self.threshold!r}")
@@ -966,7 +559,7 @@ class Detector:
             raise ConfigError(f"mad_k must be a number >= 0 (the threshold is median + mad_k x the scaled MAD of "
                               f"the training scores), got {k!r}")
         seed = self.seed
-        if not (isinstance(seed, numbers.Integral) and _is_real(seed)) or not 0 <= int(seed) < 2 ** 64 - 1:
+        if not _is_whole(seed) or not 0 <= int(seed) < 2 ** 64 - 1:
             # every fit is seeded (the same seed, the same networks and scores): there is no unseeded None as
             # sklearn's random_state has; torch takes 64-bit seeds and training also draws with seed + 1
             raise ConfigError(f"seed must be a whole number >= 0 and below 2**64 - 1, got {seed!r}")
@@ -1040,12 +633,9 @@ class Detector:
             return self._fit(X, X_val=X_val, y_val=y_val, resume=bool(resume))
 
     def _fit(self, X: Any, *, X_val: Any = None, y_val: Any = None, resume: bool = False) -> "Detector":
-        from .config import DataConfig
-        from .data import AnomalySplit, build_split, conversion_opts
         from .scoring.run import load_model
         from .training.run import check_lock_free, train_run
 
-        self._validate()
         if resume and self.run_dir is None:
             raise ConfigError("resume=True continues a fit from the checkpoints in its run_dir: give "
                               "Detector(run_dir=...) (a fit without one trains in a temporary folder that an "
@@ -1063,71 +653,12 @@ class Detector:
             # a run_dir another process is training in: said now, not after the images are decoded (minutes for a
             # large folder); train_run's lock is still what keeps it out
             check_lock_free(Path(self.run_dir))
-        if isinstance(X, DataConfig):
-            data_cfg = replace(X, resolution=X.resolution or self.resolution, channels=X.channels or self.channels)
-            split = build_split(data_cfg)
-            data_cfg = replace(data_cfg, resolution=split.resolution, channels=split.channels)
-            x, ids, conv = split.train_x, split.train_ids, conversion_opts(split.info)
-        else:
-            # floats: the range of all the training floats together (or the one given), kept for every later call
-            frange = self.pixel_range if self.pixel_range != "auto" else input_float_range(X)
-            depth16 = getattr(self, "depth16", "per-image")
-            stats: dict[str, Any] = {}
-            # (files are shrunk while read to the largest resolution this fit can choose, and read again if it
-            # chooses a smaller one: f-AnoGAN's networks take 64 at most)
-            most = self.resolution or (64 if self.method == "fanogan" else MAX_AUTO_RESOLUTION)
-            items, ids = _decode_items(X, depth16, skip_bad=bool(self.skip_bad), float_range=frange, stats=stats,
-                                       limit=most, fit=self.resize_mode, channels=self.channels)
-            res, ch = infer_geometry(items, self.resolution, self.channels)
-            from .data.imageset import native_sides, warn_crop, warn_decode_stats
-
-            warn_decode_stats(stats, "images", depth16, option="depth16=")
-            every = _shapes(items)
-            warn_crop({s[:2] for s in every}, self.resize_mode, res, "images",
-                      hint="Detector(resize_mode='letterbox')")
-            if self.method == "fanogan" and self.resolution is None:
-                res = 32 if res <= 32 else 64  # the only resolutions of the f-AnoGAN networks
-            _refit(items, res, depth16, self.resize_mode, self.channels)
-            x = _convert_items(items, res, ch, self.resize_mode)
-            shapes = set(every)
-            n_gray = sum(1 for s in every if s[-1] == 1)
-            conv = {"fit": self.resize_mode, "depth16": depth16, "native_sides": native_sides(s[:2] for s in shapes),
-                    **({"float_range": frange} if frange else {}),
-                    # what the networks learn from: images of the other kind scored later are warned about
-                    **({"gray_data": True} if self.channels is None and ch == 1 else
-                       {"colour_data": True} if self.channels is None and ch == 3 and n_gray == 0 else {})}
-            src = str(Path(X).resolve()) if isinstance(X, (str, Path)) else f"in-memory {type(X).__name__}"
-            # fit recorded in the run's config too: evaluate / score --data convert new data like the training data,
-            # and `wildgan train --config` replays it from any folder (an absolute path, as the CLI records)
-            # (a folder or an archive is read as a pile: every file, whatever folders it is in)
-            pile = isinstance(X, (str, Path)) and (Path(X).is_dir() or _is_folder_tar(Path(X)))
-            data_cfg = DataConfig(data=str(Path(X).resolve()) if isinstance(X, (str, Path)) else None,
-                                  dataset="unlabelled" if pile else "auto", resolution=res, channels=ch,
-                                  seed=int(self.seed), fit=self.resize_mode, depth16=depth16,
-                                  skip_bad=bool(self.skip_bad))
-            image_shape = [int(v) for v in shapes.pop()] if len(shapes) == 1 else None
-            info = {"protocol": "detector", "source": src, "detector_input": True, "conversion": conv,
-                    "resolution": res, "channels": ch, "image_shape": image_shape,
-                    "native_sides": conv["native_sides"]}
-            split = AnomalySplit(x, np.zeros(len(x), np.int8), ids, x[:0], np.zeros(0, np.int8), [], res, ch, info)
+        split, data_cfg, conv = self._training_split(X)
+        x, ids = split.train_x, split.train_ids
         resolution, channels = int(x.shape[1]), int(x.shape[3])
         cfg = self._run_config(data_cfg, resolution, channels)
         self._check_enough_images(len(x), cfg)     # before a run directory is made: nothing to clean up
-        temp = _TempRunDir() if self.run_dir is None else None
-        run_dir = temp.path if temp is not None else Path(self.run_dir)
-        other = _LIVE_RUN_DIRS.get(os.path.abspath(run_dir)) if temp is None else None
-        other_rd = getattr(other, "run_dir_", None)
-        if other is not None and other is not self and other_rd is not None and \
-                os.path.abspath(other_rd) == os.path.abspath(run_dir):
-            # e.g. clone(A).fit(...) keeps A's run_dir: A's in-memory networks stay A's, but the folder (what from_run
-            # and `wildgan score` read) becomes this fit's. Only while A is alive and still A's run: a re-run
-            # notebook cell whose old Detector is gone replaces its own run, as expected, and so does a fit into a
-            # folder A has left (A refitted into another run_dir, or a failed refit left A unfitted)
-            warn_user(f"run_dir {run_dir} holds the run of another live Detector: this fit replaces it "
-                      f"(Detector.from_run({str(run_dir)!r}) and `wildgan score` will read the new networks); give "
-                      f"each Detector its own run_dir to keep both")
-        if temp is None:
-            _refuse_a_run_fit_did_not_write(run_dir)
+        temp, run_dir = self._claim_run_dir()
         trained = False
         try:
             run_dir.mkdir(parents=True, exist_ok=True)
@@ -1138,7 +669,6 @@ class Detector:
                                before_unlock=lambda: _mark_fit_run(run_dir))
             trained = True
             model = load_model(run_dir, self.device, checkpoint=result.final)
-
             self.model_ = model
             self.run_dir_ = run_dir
             if temp is None:
@@ -1166,34 +696,95 @@ class Detector:
         except BaseException as e:
             for k in FITTED_ATTRS:      # a failed fit leaves the Detector unfitted, not half-fitted
                 self.__dict__.pop(k, None)
-            if resume and isinstance(e, ConfigError) and not trained:
-                raise ConfigError(_api_words(str(e))) from None     # (training.run's refusals speak the CLI's terms)
-            if isinstance(e, TrainingInterrupted) and not trained:
-                # the loop's message says --resume and names the checkpoint folder: the CLI's way, and for a
-                # temporary run_dir a folder about to be removed
-                if temp is not None:
-                    temp.cleanup()
-                    raise TrainingInterrupted(
-                        f"Detector.fit interrupted {e.where or ''} (signal {e.signum}); nothing was kept: it trained in "
-                        f"a temporary folder. Give Detector(run_dir=...) to keep its checkpoints; fit(X, resume=True) "
-                        f"then continues an interrupted fit", e.signum, where=e.where) from None
-                raise TrainingInterrupted(
-                    f"Detector.fit interrupted {e.where or ''} (signal {e.signum}); checkpoint saved in "
-                    f"{e.checkpoint_dir or run_dir / 'checkpoints'}: fit(X, resume=True) with the same X, by a "
-                    f"Detector of the same parameters and run_dir={str(run_dir)!r}, continues it", e.signum,
-                    where=e.where, checkpoint_dir=e.checkpoint_dir) from None
-            if temp is not None and trained:
-                # training finished (possibly hours of it) and a later step failed (scoring out of GPU memory, a
-                # Ctrl-C): the temporary run is kept, not deleted with the error
-                temp.keep()
-                warn_user(f"fit failed after training ({type(e).__name__}); the trained networks are kept in "
-                          f"{temp.path}: `wildgan score {temp.path} --data IMAGES --out scores.csv` scores images "
-                          f"with them (delete the folder when done)")
-            elif temp is not None:
-                temp.cleanup()
+            said = _failed_fit(e, temp, run_dir, trained=trained, resume=resume)
+            if said is not None:
+                raise said from None
             raise
         self._warn_if_not_grown(cfg, result, run_dir)
         return self
+
+    def _training_split(self, X: Any) -> tuple[Any, Any, dict[str, Any]]:
+        """(the AnomalySplit to train on, the DataConfig the run records, the conversion rule kept for scoring):
+        a DataConfig through the CLI's data protocols, anything else decoded by _images_split."""
+        from .config import DataConfig
+        from .data import build_split, conversion_opts
+
+        if not isinstance(X, DataConfig):
+            return self._images_split(X)
+        data_cfg = replace(X, resolution=X.resolution or self.resolution, channels=X.channels or self.channels)
+        split = build_split(data_cfg)
+        data_cfg = replace(data_cfg, resolution=split.resolution, channels=split.channels)
+        return split, data_cfg, conversion_opts(split.info)
+
+    def _images_split(self, X: Any) -> tuple[Any, Any, dict[str, Any]]:
+        """Images in memory, paths, a folder or a data-set file (wildgan.data.inputs) as a training split of one
+        class, converted like the CLI's training data, with the DataConfig and the conversion rule that let
+        `wildgan score` / evaluate convert new images the same way."""
+        from .config import DataConfig
+        from .data import AnomalySplit
+        from .data.imageset import native_sides, warn_crop, warn_decode_stats
+
+        # floats: the range of all the training floats together (or the one given), kept for every later call
+        given = getattr(self, "pixel_range", "auto")           # (a Detector pickled before pixel_range existed)
+        frange = given if given != "auto" else input_float_range(X)
+        depth16 = getattr(self, "depth16", "per-image")
+        stats: dict[str, Any] = {}
+        # (files are shrunk while read to the largest resolution this fit can choose, and read again if it
+        # chooses a smaller one: f-AnoGAN's networks take 64 at most)
+        most = self.resolution or (64 if self.method == "fanogan" else MAX_AUTO_RESOLUTION)
+        items, ids = _decode_items(X, depth16, skip_bad=bool(self.skip_bad), float_range=frange, stats=stats,
+                                   limit=most, fit=self.resize_mode, channels=self.channels)
+        res, ch = infer_geometry(items, self.resolution, self.channels)
+        warn_decode_stats(stats, "images", depth16, option="depth16=")
+        every = _shapes(items)
+        warn_crop({s[:2] for s in every}, self.resize_mode, res, "images", hint="Detector(resize_mode='letterbox')")
+        if self.method == "fanogan" and self.resolution is None:
+            res = 32 if res <= 32 else 64  # the only resolutions of the f-AnoGAN networks
+        _refit(items, res, depth16, self.resize_mode, self.channels)
+        x = _convert_items(items, res, ch, self.resize_mode)
+        shapes = set(every)
+        n_gray = sum(1 for s in every if s[-1] == 1)
+        conv = {"fit": self.resize_mode, "depth16": depth16, "native_sides": native_sides(s[:2] for s in shapes),
+                **({"float_range": frange} if frange else {}),
+                # what the networks learn from: images of the other kind scored later are warned about
+                **({"gray_data": True} if self.channels is None and ch == 1 else
+                   {"colour_data": True} if self.channels is None and ch == 3 and n_gray == 0 else {})}
+        src = str(Path(X).resolve()) if isinstance(X, (str, Path)) else f"in-memory {type(X).__name__}"
+        # fit recorded in the run's config too: evaluate / score --data convert new data like the training data,
+        # and `wildgan train --config` replays it from any folder (an absolute path, as the CLI records)
+        # (a folder or an archive is read as a pile: every file, whatever folders it is in)
+        pile = isinstance(X, (str, Path)) and (Path(X).is_dir() or _is_folder_tar(Path(X)))
+        data_cfg = DataConfig(data=str(Path(X).resolve()) if isinstance(X, (str, Path)) else None,
+                              dataset="unlabelled" if pile else "auto", resolution=res, channels=ch,
+                              seed=int(self.seed), fit=self.resize_mode, depth16=depth16,
+                              skip_bad=bool(self.skip_bad))
+        image_shape = [int(v) for v in shapes.pop()] if len(shapes) == 1 else None
+        info = {"protocol": "detector", "source": src, "detector_input": True, "conversion": conv,
+                "resolution": res, "channels": ch, "image_shape": image_shape,
+                "native_sides": conv["native_sides"]}
+        split = AnomalySplit(x, np.zeros(len(x), np.int8), ids, x[:0], np.zeros(0, np.int8), [], res, ch, info)
+        return split, data_cfg, conv
+
+    def _claim_run_dir(self) -> tuple["_TempRunDir | None", Path]:
+        """(the temporary run directory, or None; the folder fit trains in): a new temporary one without run_dir,
+        else run_dir, which fit may replace only when an earlier fit wrote it (said when a live Detector's run)."""
+        if self.run_dir is None:
+            temp = _TempRunDir()
+            return temp, temp.path
+        run_dir = Path(self.run_dir)
+        other = _LIVE_RUN_DIRS.get(os.path.abspath(run_dir))
+        other_rd = getattr(other, "run_dir_", None)
+        if other is not None and other is not self and other_rd is not None and \
+                os.path.abspath(other_rd) == os.path.abspath(run_dir):
+            # e.g. clone(A).fit(...) keeps A's run_dir: A's in-memory networks stay A's, but the folder (what from_run
+            # and `wildgan score` read) becomes this fit's. Only while A is alive and still A's run: a re-run
+            # notebook cell whose old Detector is gone replaces its own run, as expected, and so does a fit into a
+            # folder A has left (A refitted into another run_dir, or a failed refit left A unfitted)
+            warn_user(f"run_dir {run_dir} holds the run of another live Detector: this fit replaces it "
+                      f"(Detector.from_run({str(run_dir)!r}) and `wildgan score` will read the new networks); give "
+                      f"each Detector its own run_dir to keep both")
+        _refuse_a_run_fit_did_not_write(run_dir)
+        return None, run_dir
 
     def _check_enough_images(self, n: int, cfg: Any) -> None:
         """The training loop's rule (training.loop.train_pgan: no minibatch larger than the data set, or it would hold
@@ -1252,8 +843,12 @@ class Detector:
 
     def _set_threshold(self, X_val: Any = None, y_val: Any = None) -> None:
         val_scores = None if X_val is None else self.decision_function(X_val)
-        thr = fit_threshold(self.threshold, self.decision_scores_, contamination=float(self.contamination),
-                            k=float(self.mad_k), val_scores=val_scores, val_labels=y_val)
+        self._use_threshold(fit_threshold(self.threshold, self.decision_scores_,
+                                          contamination=float(self.contamination), k=float(self.mad_k),
+                                          val_scores=val_scores, val_labels=y_val))
+
+    def _use_threshold(self, thr: Threshold) -> None:
+        """threshold_rule_ (naming the score it was fitted on), threshold_ and labels_ from a fitted threshold."""
         self.threshold_rule_ = replace(thr, params={**thr.params, "score": self.score_})
         self.threshold_ = float(thr.value)
         self.labels_ = self.threshold_rule_.apply(self.decision_scores_)
@@ -1349,18 +944,20 @@ class Detector:
         if threshold:
             # the fitted rule with its fitted parameters (a threshold / contamination / mad_k set since then takes
             # effect at set_threshold or the next fit, like every other parameter)
-            thr = fit_threshold(rule.rule, self.decision_scores_,
-                                contamination=float(rule.params.get("contamination", self.contamination)),
-                                k=float(rule.params.get("k", self.mad_k)))
-            self.threshold_rule_ = replace(thr, params={**thr.params, "score": self.score_})
-            self.threshold_ = float(thr.value)
-            self.labels_ = self.threshold_rule_.apply(self.decision_scores_)
+            self._use_threshold(fit_threshold(rule.rule, self.decision_scores_,
+                                              contamination=float(rule.params.get("contamination",
+                                                                                  self.contamination)),
+                                              k=float(rule.params.get("k", self.mad_k))))
 
     # -------------------------------------------------------------------------------------------- scoring
+    def _score_cfg(self) -> Any:
+        """The networks' ScoreConfig with this Detector's lam (the run's own may differ: from_run(lam=...))."""
+        return replace(self.model_.cfg.score, lam=float(self.lam))
+
     def _score_u8(self, x: np.ndarray, batch_mode: str | None = None, with_A: bool = True) -> dict[str, np.ndarray]:
         m = self.model_
         with _torch_threads(getattr(self, "threads", None)):
-            res = m.score(x, score_cfg=replace(m.cfg.score, lam=float(self.lam)),
+            res = m.score(x, score_cfg=self._score_cfg(),
                           batch_mode=batch_mode or self.batch_mode, with_A=with_A)
         return {k: np.asarray(v, dtype=np.float64) for k, v in res.scores.items()}
 
@@ -1431,7 +1028,7 @@ class Detector:
 
             m = self.model_
             with _torch_threads(getattr(self, "threads", None)):
-                got = score_files(m, [X], score_cfg=replace(m.cfg.score, lam=float(self.lam)),
+                got = score_files(m, [X], score_cfg=self._score_cfg(),
                                   batch_mode=self.batch_mode,
                                   conversion={k: v for k, v in self.conversion_.items() if k != "float_range"},
                                   # with a resume folder, every score: its chunks are then those score_all
@@ -1488,7 +1085,7 @@ class Detector:
         x, ids = self._images_ids(X)
         m = self.model_
         with _torch_threads(getattr(self, "threads", None)):
-            res = m.score(x, score_cfg=replace(m.cfg.score, lam=float(self.lam)), batch_mode=self.batch_mode,
+            res = m.score(x, score_cfg=self._score_cfg(), batch_mode=self.batch_mode,
                           return_recon=True)
             maps = residual_maps(x, res.recon)
         scores = {k: np.asarray(v, dtype=np.float64) for k, v in res.scores.items()}
@@ -1720,7 +1317,7 @@ class Detector:
         det.conversion_ = {"fit": conv.get("fit", "resize"), "depth16": conv.get("depth16", "per-image"),
                            **{k: conv[k] for k in ("gray_data", "colour_data", "native_sides") if k in conv}}
         frange = split_info.get("conversion", {}).get("float_range")      # recorded by Detector.fit for float images
-        if frange in _RANGE_BOUNDS:
+        if frange in PIXEL_RANGES and frange != "auto":
             det.conversion_["float_range"] = frange
         det._scoring = det._scoring_now()
         det._train_scores = {"lam": float(det.lam), det._scoring[2]: scores}
@@ -1793,5 +1390,5 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["Detector", "HeatMaps", "NotFittedError", "to_images", "input_float_range", "guess_float_range", "PIXEL_RANGES", "read_3d", "infer_geometry", "run_threshold",
-           "threshold_columns", "write_train_scores"]
+__all__ = ["Detector", "HeatMaps", "NotFittedError", "to_images", "input_float_range", "guess_float_range",
+           "PIXEL_RANGES", "read_3d", "infer_geometry", "run_threshold", "threshold_columns", "write_train_scores"]

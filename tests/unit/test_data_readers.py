@@ -1598,7 +1598,7 @@ def test_training_scoring_and_the_detector_read_a_large_jpeg_to_the_same_pixels(
     """One rule for every path that shrinks a file while reading it, so a model is scored on pixels made as its
     training pixels were: the data set reader (training), load_images (scoring files) and the Detector, also when
     the Detector reads at its limit first and then again at a smaller resolution."""
-    import wildgan.detector as D
+    import wildgan.data.inputs as D
 
     for i in range(4):
         _photo(tmp_path / "pile" / f"{i}.jpg", 520 + 30 * i, 700 - 20 * i, orientation=6 if i == 1 else None, seed=i)
@@ -1675,7 +1675,7 @@ def test_a_gray_run_of_colour_images_gets_the_same_pixels_by_every_path(tmp_path
     which enlarges images smaller than the resolution), for scoring and by the Detector, and arrays given whole
     (an .npz, the Detector's in-memory images); images shrunk while decoding, enlarged after, and at the automatic
     resolution (100x120 -> 128)."""
-    import wildgan.detector as D
+    import wildgan.data.inputs as D
     from wildgan.config import DataConfig
     from wildgan.data import build_split
 

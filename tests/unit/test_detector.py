@@ -605,6 +605,19 @@ def test_a_detector_fitted_on_integers_guesses_float_ranges_per_call(det: Detect
     assert old.get_params()["pixel_range"] == "auto" and old.pixel_range_ is None
 
 
+
+def test_a_detector_pickled_before_pixel_range_existed_fits_again(det: Detector, x_train, tmp_path) -> None:
+    """Every other use of such a Detector reads the missing parameter as its default ('auto'); a refit did not (an
+    AttributeError once the images were decoded)."""
+    import copy
+
+    old = copy.copy(det)
+    del old.__dict__["pixel_range"]
+    old.set_params(total_kimg=0.05, run_dir=str(tmp_path / "refit"))
+    with pytest.warns(UserWarning, match=NOT_GROWN):
+        old.fit(x_train[:16].astype(np.float32) / 255)
+    assert old.pixel_range_ == "[0,1]"        # guessed from the training floats, as 'auto' does
+
 def test_to_images_rules() -> None:
     with pytest.warns(UserWarning) as seen:
         x, ids = to_images([np.zeros((20, 30), np.uint8), np.full((40, 40, 3), 255, np.uint8)])
@@ -1057,7 +1070,7 @@ def test_pil_images_are_oriented_and_checked_like_files(tmp_path) -> None:
     from PIL import Image
 
     from wildgan.data.image_decode import read_image
-    from wildgan.detector import _decode_items
+    from wildgan.data.inputs import _decode_items
 
     a = np.arange(12 * 20, dtype=np.uint8).reshape(12, 20)
     img = Image.fromarray(a)
@@ -1354,7 +1367,7 @@ def test_image_files_are_shrunk_while_read_with_their_own_sizes_kept(tmp_path, m
     crop warning and recorded native sides still see each file's own size."""
     from PIL import Image
 
-    import wildgan.detector as D
+    import wildgan.data.inputs as D
     from wildgan.data.image_decode import read_image
     from wildgan.data.transforms import resize_one
 
@@ -1392,7 +1405,7 @@ def test_shrinking_while_reading_gives_the_pixels_of_the_full_size_images(tmp_pa
     limit, photos above it, colour files made gray. The pixels equal converting each full-size file once."""
     from PIL import Image
 
-    import wildgan.detector as D
+    import wildgan.data.inputs as D
     from wildgan.data.image_decode import read_image
 
     rng = np.random.default_rng(1)

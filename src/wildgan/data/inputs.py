@@ -1,0 +1,443 @@
+"""The Python API's inputs -> uint8 images [N, R, R, C], converted like the CLI's training data.
+
+wildgan.Detector (and `wildgan score`'s conversion check, the ONNX docs' to_images) reads images through this module;
+nothing here knows about networks or scores, so it sits in the data layer.
+
+Inputs accepted (fit / decision_function / predict / predict_proba / score_all / heatmaps, and to_images):
+  * numpy arrays [N, H, W] (gray) or [N, H, W, C] / [N, C, H, W] with C in {1, 3}, or NHWC with C = 4 (RGBA,
+    composited on black); 2 channels are refused (pick or merge them);
+  * one image as an array [H, W], or (fitted Detector) [H, W, C] / [C, H, W]: a 3-D array is read as one image when
+    its shape is that of one training image, as a batch [N, H, W] when its images have the training size, and is a
+    DataError when neither reading fits and it could be one image (last axis 1 to 4, or first axis 3 for an RGB
+    model); other 3-D arrays stay batches [N, H, W] (see read_3d); before fit (no image shape known yet) a 3-D
+    array [H, W, 1 to 4] is a DataError (it is one image, not H images of W x 1: add a batch axis);
+  * torch tensors, same layouts (a torchvision batch [N, C, H, W] works as is);
+  * a list of PIL images, file paths or single-image arrays [H, W(, C)] (sizes may differ);
+  * a folder path (images found recursively, sorted by path) or one image file path;
+  * a data-set file: an .npz, a tar archive of images or a CIFAR-10 batch folder / archive (every image in it, its
+    train and test parts, labels ignored; for its protocols' splits pass a DataConfig to Detector.fit).
+Pixel values: uint8 as is; uint16 through the depth16 rule (Detector(depth16=...)); other integers as is when the
+whole array lies in 0..255, else each image through depth16 (decided per array, like the float range below: give
+uint8 or uint16 for pixels that never depend on their neighbours in a call); floats in the range given by
+Detector(pixel_range=...) or, with 'auto' (the default), in the range fit() read its float training images in
+(pixel_range_), or, when fit saw no floats, in the range guessed from all the floats of the call: [-1, 1] when any
+value is negative (the GAN convention, also what wildgan's networks see), else [0, 1] when the maximum is <= 1
+(torchvision's ToTensor), else [0, 255]. A guess is per call, never per image, and one dark image alone can be
+guessed wrong, so a Detector keeps the range its training data had. Values are rounded to uint8, so every input ends in
+exactly the representation the CLI trains and scores on. Images are then converted like the CLI does
+(wildgan.data.transforms): channels to `channels_` (RGB -> gray by PIL's luma rule), non-square images centre-cropped
+(or padded to a square with black bars, resize_mode='letterbox'), other sizes resized bilinearly (or zero-padded when
+smaller, resize_mode='pad').
+
+What is where: float ranges (guess_float_range, input_float_range, _floats_to_u8); arrays (_array_batch, read_3d:
+one image or a batch); files (_files_to_items, _read_dataset_file, _ImageList: large files shrunk while decoding and
+read again at the final resolution); any input (_decode_items -> images of their own sizes; infer_geometry -> R, C;
+_convert_items -> [N, R, R, C]; to_images does all three); _count_images (a count without decoding).
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+from PIL import Image
+
+from ..errors import ConfigError, DataError, warn_user
+from .download import unpack_cached
+from .image_decode import IMAGE_EXTS, decode_pil, read_image, read_image_sized
+from .imageset import scale_warning, warn_decode_stats
+from .readers import channel_warning, detect_format, is_dataset_file, list_image_files, load_dataset
+from .transforms import (MAX_AUTO_RESOLUTION, array_to_uint8, check_resolution, convert, next_pow2, resize_one,
+                         to_channels)
+
+PIXEL_RANGES = ("auto", "[0,1]", "[-1,1]", "[0,255]")
+_RANGE_BOUNDS = {"[0,1]": (0.0, 1.0), "[-1,1]": (-1.0, 1.0), "[0,255]": (0.0, 255.0)}
+
+
+def guess_float_range(lo: float, hi: float) -> str:
+    """The pixel range float values between lo and hi are read in when nothing says which: [-1, 1] when any is
+    negative, else [0, 1] when none is above 1, else [0, 255]."""
+    return "[-1,1]" if lo < 0 else "[0,1]" if hi <= 1.0 else "[0,255]"
+
+
+def _floats_to_u8(a: np.ndarray, name: str, float_range: str) -> np.ndarray:
+    """Float pixels in float_range (not 'auto') -> uint8 values, same shape (the layout is array_to_uint8's job)."""
+    if not np.isfinite(a).all():
+        raise DataError(f"{name}: image values contain NaN or inf")
+    lo, hi = float(a.min()), float(a.max())
+    b_lo, b_hi = _RANGE_BOUNDS[float_range]
+    if lo < b_lo or hi > b_hi:
+        raise DataError(f"{name}: float pixel values in [{lo:g}, {hi:g}] lie outside {float_range.replace(',', ', ')}, "
+                        f"the range floats are read in here (Detector(pixel_range=...), else the range of fit's "
+                        f"float images, else the guess: [-1, 1] when any value is negative, [0, 1] when none is "
+                        f"above 1, else [0, 255])")
+    scaled = {"[0,1]": a * 255.0, "[-1,1]": (a.astype(np.float64) + 1.0) * 127.5, "[0,255]": a}[float_range]
+    return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+
+
+def _to_numpy(a: Any) -> np.ndarray:
+    if type(a).__module__.startswith("torch"):
+        a = a.detach().cpu()
+        if a.is_floating_point() and a.element_size() < 4 and str(a.dtype) != "torch.float16":
+            a = a.float()       # bf16 (and the float8 types) have no numpy dtype; float16 has one and stays
+        return a.numpy()
+    return np.asarray(a)
+
+
+def input_float_range(X: Any) -> str | None:
+    """The range all the float pixels in X (an array / tensor, or a list of them among other items) are guessed to be
+    in (guess_float_range over all of them together), or None when X holds no float pixels."""
+    items = X if isinstance(X, (list, tuple)) else [X]
+    lo, hi, seen = np.inf, -np.inf, False
+    for it in items:
+        if not (isinstance(it, np.ndarray) or type(it).__module__.startswith("torch")):
+            continue
+        arr = _to_numpy(it)
+        if arr.dtype.kind != "f" or arr.size == 0:
+            continue
+        a_lo, a_hi = float(arr.min()), float(arr.max())      # no copy of the batch (a mask would make one)
+        if not (np.isfinite(a_lo) and np.isfinite(a_hi)):
+            finite = arr[np.isfinite(arr)]       # NaN / inf are refused by name when the item is converted
+            if not finite.size:
+                continue
+            a_lo, a_hi = float(finite.min()), float(finite.max())
+        lo, hi, seen = min(lo, a_lo), max(hi, a_hi), True
+    if not seen:
+        return None
+    guess = guess_float_range(lo, hi)
+    if guess == "[0,255]" and hi <= 2.0:
+        # e.g. [0, 1] images that overshoot 1 after a bicubic resize: read as 0..255 they become black, silently
+        warn_user(f"float pixel values in [{lo:g}, {hi:g}] are read as [0, 255] (the maximum is above 1), which makes "
+                  f"the images nearly black (at most {round(hi)} of 255): if they are [0, 1] images that overshoot 1 "
+                  f"(e.g. after resizing), clip them first (np.clip(X, 0, 1))")
+    return guess
+
+
+def _array_batch(a: Any, name: str, depth16: str, float_range: str | None = None,
+                 stats: dict[str, Any] | None = None) -> np.ndarray:
+    """An image batch (numpy / torch, NHW, NHWC or NCHW) -> uint8 NHWC at its own size. Floats are read in
+    float_range (None: guessed from this batch). stats: decode statistics (data.imageset.warn_decode_stats)."""
+    arr = _to_numpy(a)
+    if arr.dtype.kind == "f" and arr.size:
+        arr = _floats_to_u8(arr, name, float_range or guess_float_range(float(arr.min()), float(arr.max())))
+    return array_to_uint8(arr, name, depth16, stats)
+
+
+def _single_image(a: Any, name: str, depth16: str, float_range: str | None = None,
+                  stats: dict[str, Any] | None = None) -> np.ndarray:
+    arr = _to_numpy(a)
+    if arr.ndim not in (2, 3):
+        raise DataError(f"{name}: a single image must be [H, W], [H, W, C] or [C, H, W], got shape {arr.shape}")
+    return _array_batch(arr[None], name, depth16, float_range, stats)[0]
+
+
+def read_3d(shape: Sequence[int], image_shapes: Sequence[Sequence[int]]) -> str:
+    """How a fitted Detector reads a 3-D array: 'batch' ([N, H, W] gray), 'hwc' or 'chw' (one image).
+
+    image_shapes are the (H, W, C) of the images the model knows (the training images as given to fit, and the
+    network input R x R x C). In order: a shape equal to one known image's (H, W, C) or (C, H, W) is one image; a
+    batch whose images have a known size is a batch; [H, W, 1 to 4] of a known size is one image (other channels:
+    RGBA is composited on black, 2 channels are refused by name). Otherwise the array is a DataError if it could be
+    one image (last axis 1 to 4; first axis 3 with an RGB model: e.g. 28 "images" of 28 x 1), else a batch of images
+    of another size (resized as usual)."""
+    a0, a1, a2 = (int(v) for v in shape)
+    known = [tuple(int(v) for v in s) for s in image_shapes]
+    for h, w, c in known:
+        if (a0, a1, a2) == (h, w, c):
+            return "hwc"
+        if (a0, a1, a2) == (c, h, w):
+            if c == 3:
+                # as likely three gray images of the model's size: one row of scores instead of three, unannounced
+                warn_user(f"an array of shape {tuple(shape)} is read as one colour image (C, H, W), this model's "
+                          f"kind (pass it as x[None] to say so); to score 3 gray images pass them as "
+                          f"[3, {h}, {w}, 1] or a list")
+            return "chw"
+    sizes = {(h, w) for h, w, _ in known}
+    if (a1, a2) in sizes:
+        return "batch"
+    if a2 in (1, 2, 3, 4) and (a0, a1) in sizes:
+        return "hwc"
+    if a2 in (1, 2, 3, 4) or (a0 == 3 and any(c == 3 for *_, c in known)):
+        want = " or ".join(sorted({f"{h}x{w}x{c}" for h, w, c in known}))
+        raise DataError(f"images: ambiguous image array shape {tuple(shape)}: neither {a0} images of {a1}x{a2} nor "
+                        f"one image matches the model's image shape ({want}); pass one image as a 2-D array or with "
+                        "a leading batch axis (x[None]), and a batch as [N, H, W, C] or [N, C, H, W]")
+    return "batch"
+
+
+def _read_dataset_file(p: Path, depth16: str, skip_bad: bool, stats: dict[str, Any] | None = None,
+                       limit: int | None = None, fit: str = "resize", channels: int | None = None
+                       ) -> tuple[np.ndarray | list[np.ndarray], list[str]]:
+    """Every image of a data-set file (its train and test parts, labels ignored) -> (images, ids). A tar of image
+    files is unpacked (once, into the cache) and read file by file like a folder, so that its images keep their
+    own sizes for the Detector's conversion (resize_mode, resolution); arrays (.npz, CIFAR) are read whole."""
+    if detect_format(p) == "folder-tar":
+        root = unpack_cached(p)
+        items, ids = _files_to_items(list_image_files([root]), depth16, skip_bad, stats, limit, fit, channels)
+        return items, [Path(i).relative_to(root).as_posix() for i in ids]   # ids inside the archive
+    with warnings.catch_warnings():
+        # the readers' conversion notes (e.g. the centre crop) are about their own defaults; the Detector converts
+        # with its resize_mode and says so itself
+        warnings.simplefilter("ignore", UserWarning)
+        train, test, _ = load_dataset(p, "auto", depth16=depth16, skip_bad=skip_bad, progress=False,
+                                      stats={} if stats is None else stats)
+    if test is None:
+        return train.x, list(train.ids)
+    if train.x.shape[1:] != test.x.shape[1:]:
+        raise DataError(f"{p}: its train and test images differ in size ({train.x.shape[1:]} vs {test.x.shape[1:]})")
+    return np.concatenate([train.x, test.x]), list(train.ids) + list(test.ids)
+
+
+class _ImageList(list):
+    """Decoded images of possibly different sizes, with the (H, W, C) each had before it was shrunk while decoding
+    (`native`, one per image): what the automatic resolution, the crop and scale warnings and the run's record look
+    at. Images given in memory are their own native size. A file shrunk to `limit` remembers its path, so that it
+    can be read again at the final resolution when that turns out smaller (refit)."""
+    def __init__(self, limit: int | None = None) -> None:
+        super().__init__()
+        self.limit = limit
+        self.native: list[tuple[int, int, int]] = []
+        self.shrunk: dict[int, Path] = {}         # index -> file, for the images shrunk to `limit`
+
+    def add(self, a: np.ndarray, native: Sequence[int] | None = None, shrunk_from: Path | None = None) -> None:
+        if shrunk_from is not None:
+            self.shrunk[len(self)] = shrunk_from
+        self.append(a)
+        self.native.append(tuple(int(v) for v in (native if native is not None else a.shape)))  # type: ignore[misc]
+
+    def extend_from(self, other: "_ImageList") -> None:
+        self.shrunk.update({len(self) + i: f for i, f in other.shrunk.items()})
+        self.extend(other)
+        self.native.extend(other.native)
+
+    def refit(self, res: int, depth16: str, fit: str, channels: int | None) -> None:
+        """Read the shrunk files again, shrunk to res at once, when res is not the size they were shrunk to: one
+        resampling from the file, as the training and scoring readers make it for res (shrinking to the limit and
+        then to res would round twice, and would even enlarge a strip whose short side is below the limit)."""
+        if res == self.limit:
+            return
+
+        for i, f in self.shrunk.items():
+            self[i] = _shrink(read_image(f, depth16, reduce_for=res), res, fit, channels)
+        self.limit = res
+
+
+def _shrink(a: np.ndarray, size: int, fit: str, channels: int | None) -> np.ndarray:
+    """One image made size x size as the final conversion would (resize_one), gray first when the run is gray: a
+    colour image is converted to gray at full size, as _convert_items does, not after resizing."""
+    if channels == 1 and a.shape[2] != 1:
+        a = to_channels(a, 1)
+    return resize_one(a, size, fit)
+
+
+def _refit(x: np.ndarray | list[np.ndarray], res: int, depth16: str, fit: str, channels: int | None) -> None:
+    """See _ImageList.refit (nothing to do for images that were not read from files)."""
+    if isinstance(x, _ImageList):
+        x.refit(res, depth16, fit, channels)
+
+
+def _shapes(x: np.ndarray | list[np.ndarray]) -> list[tuple[int, ...]]:
+    """(H, W, C) of each image as it was given or read, before any shrinking while decoding."""
+    if isinstance(x, np.ndarray):
+        return [tuple(int(v) for v in x.shape[1:])] * len(x)
+    if isinstance(x, _ImageList):
+        return list(x.native)
+    return [tuple(int(v) for v in a.shape) for a in x]
+
+
+def _files_to_items(files: list[Path], depth16: str, skip_bad: bool, stats: dict[str, Any] | None = None,
+                    limit: int | None = None, fit: str = "resize", channels: int | None = None
+                    ) -> tuple[_ImageList, list[str]]:
+    """Decode files; an image larger than `limit` px is made limit x limit (by `fit`, gray first when `channels` is
+    1) as soon as it is read, so that a folder of large photos is not held at full size (a 2000x1500 photo is
+    8.6 MiB, at 256 px 0.19 MiB). The caller passes the largest resolution it can end at; when it ends at a smaller
+    one, _ImageList.refit reads those files again. Either way the pixels are those of reading the file for the final
+    size (read_image_sized: a large JPEG at a reduced scale), as training and scoring read it."""
+    items = _ImageList(limit)
+    ids: list[str] = []
+    for f in files:
+        try:
+            a, (h0, w0) = read_image_sized(f, depth16, stats, limit)   # (a large JPEG: read at a reduced scale)
+        except DataError as e:
+            if not skip_bad:
+                raise
+            warn_user(f"skipped {e}")
+            continue
+        if limit is not None and (h0 > limit or w0 > limit):
+            items.add(_shrink(a, limit, fit, channels), (h0, w0, a.shape[2]), shrunk_from=Path(f))
+        else:
+            items.add(a)
+        ids.append(str(f))
+    return items, ids
+
+
+def _decode_items(X: Any, depth16: str, image_shapes: Sequence[Sequence[int]] | None = None,
+                  skip_bad: bool = False, float_range: str | None = None, stats: dict[str, Any] | None = None,
+                  limit: int | None = None, fit: str = "resize", channels: int | None = None
+                  ) -> tuple[np.ndarray | list[np.ndarray], list[str]]:
+    """Any accepted input -> (a uint8 NHWC block, or a list of uint8 HWC images of possibly different sizes; ids).
+
+    A 2-D array is one image; a 3-D array is a batch [N, H, W] unless image_shapes (a fitted model's, see read_3d)
+    say it is one image. skip_bad: unreadable image files (and PIL images) are left out with a warning naming them
+    (their ids are absent from the returned ids), instead of a DataError. float_range: the range of float pixels
+    (None: guessed from all the floats of X together, see input_float_range). stats: a dict that collects the decode
+    statistics for the caller to warn about (fit: data.imageset.warn_decode_stats); None: images to score, warned
+    about here (only what every read loses: 16-bit colour files, later pages). limit, fit, channels: image files
+    larger than `limit` px are shrunk while they are read (see _files_to_items; the caller calls _refit once it knows
+    the resolution); their sizes as read are kept in the returned list's `native` (_shapes gives them for any
+    return value)."""
+    if stats is None:
+        stats = {}
+        out = _decode_items(X, depth16, image_shapes, skip_bad, float_range, stats, limit, fit, channels)
+        warn_decode_stats(stats, "images", depth16, dataset=False)
+        return out
+    float_range = float_range or input_float_range(X)
+    if isinstance(X, (str, Path)):
+        if is_dataset_file(X):
+            return _read_dataset_file(Path(X), depth16, skip_bad, stats, limit, fit, channels)
+        X = list_image_files([Path(X)])
+    elif isinstance(X, Image.Image):
+        X = [X]
+    elif isinstance(X, np.ndarray) and X.dtype == object and X.ndim == 1:
+        X = list(X)          # images of different sizes kept in one array (np.array(list_of_images, dtype=object))
+    if isinstance(X, np.ndarray) or type(X).__module__.startswith("torch"):
+        arr = _to_numpy(X)
+        reading = "batch"
+        if arr.ndim == 2:
+            reading = "one"
+        elif arr.ndim == 3 and image_shapes:
+            reading = read_3d(arr.shape, image_shapes)
+        elif arr.ndim == 3 and (arr.shape[2] in (1, 3) and arr.shape[1] > 3 or arr.shape[2] in (2, 4) and
+                                arr.shape[1] > 4):
+            # with no model to compare against, [H, W, 1 to 4] is almost surely one image, not H images of W x 1
+            # (or W x 4: an RGBA image)
+            raise DataError(f"images: array of shape {arr.shape} looks like one image [H, W, C], not {arr.shape[0]} "
+                            f"images of {arr.shape[1]}x{arr.shape[2]}; pass one image with a batch axis (x[None]) "
+                            f"and a batch as [N, H, W, C] or [N, C, H, W]")
+        if reading == "chw":
+            arr = np.moveaxis(arr, 0, -1)
+        x = _array_batch(arr if reading == "batch" else arr[None], "images", depth16, float_range, stats)
+        return x, [f"array:{i}" for i in range(len(x))]
+    if not isinstance(X, (list, tuple)):
+        raise DataError(f"unsupported image input of type {type(X).__name__}: pass a numpy array, torch tensor, "
+                        "list of PIL images / file paths / arrays, or a folder path")
+    items = _ImageList(limit)
+    ids: list[str] = []
+    for i, it in enumerate(X):
+        if isinstance(it, (str, Path)):
+            files = list_image_files([Path(it)])
+            more, more_ids = _files_to_items(files, depth16, skip_bad, stats, limit, fit, channels)
+            items.extend_from(more)
+            ids += more_ids
+        elif isinstance(it, Image.Image):
+            try:     # decoded like a file: EXIF orientation applied, a truncated image a DataError naming it
+                items.add(decode_pil(it, f"image {i}", depth16, stats))
+            except DataError as e:
+                if not skip_bad:
+                    raise
+                warn_user(f"skipped {e}")
+                continue
+            ids.append(f"image:{i}")
+        else:
+            items.add(_single_image(it, f"image {i}", depth16, float_range, stats))
+            ids.append(f"image:{i}")
+    if not items:
+        raise DataError("no readable images given" if skip_bad and len(X) else "no images given")
+    return items, ids
+
+
+def infer_geometry(x: np.ndarray | list[np.ndarray], resolution: int | None, channels: int | None
+                   ) -> tuple[int, int]:
+    """Defaults of the CLI's generic protocol, with its warnings: R = next power of two of the images' short side
+    (of the median short side when sizes differ, so that a few outsized files do not set the resolution of the
+    whole model), capped at 256; 1 channel if every image is gray, else 3."""
+    shapes = _shapes(x)
+    if resolution is None:
+        short = np.sort(np.array([min(s[0], s[1]) for s in shapes]))
+        resolution = min(next_pow2(int(short[(len(short) - 1) // 2])), MAX_AUTO_RESOLUTION)
+        sizes = {tuple(s[:2]) for s in shapes}
+        if len(sizes) > 1:
+            warn_user(f"images of {len(sizes)} different sizes: all are made square and resized "
+                      f"to {resolution}x{resolution}, the power of two of the median short side (choose "
+                      f"another with resolution=)")
+    if channels is None:
+        n_gray = sum(s[2] == 1 for s in shapes)
+        channels = 1 if n_gray == len(shapes) else 3
+        if 0 < n_gray < len(shapes):
+            n_colour = len(shapes) - n_gray
+            warn_user(f"{n_colour} colour image{'s' if n_colour != 1 else ''} and {n_gray} gray "
+                      f"image{'s' if n_gray != 1 else ''}: all are converted to RGB (choose gray with channels=1)")
+    if channels not in (1, 3):
+        raise ConfigError(f"channels must be 1 or 3, got {channels}")
+    return check_resolution(resolution), int(channels)
+
+
+def _convert_items(x: np.ndarray | list[np.ndarray], res: int, ch: int, resize_mode: str) -> np.ndarray:
+    if isinstance(x, np.ndarray):
+        return convert(x, res, ch, resize_mode)
+    out = np.empty((len(x), res, res, ch), np.uint8)
+    for i, a in enumerate(x):
+        out[i] = resize_one(to_channels(a, ch), res, resize_mode)
+    return out
+
+
+def to_images(X: Any, resolution: int | None = None, channels: int | None = None, *, resize_mode: str = "resize",
+              depth16: str = "per-image", image_shapes: Sequence[Sequence[int]] | None = None,
+              skip_bad: bool = False, float_range: str | None = None, native_sides: Sequence[int] | None = None,
+              trained_on: str | None = None) -> tuple[np.ndarray, list[str]]:
+    """Any accepted input (see the module docstring) -> (uint8 [N, R, R, C], ids), converted like training data.
+    image_shapes: the (H, W, C) a fitted model knows, to tell one [H, W, C] / [C, H, W] image from a batch
+    (see read_3d); without them a 3-D array is a batch [N, H, W]. skip_bad: unreadable files are left out, each
+    named in a warning (their ids are absent from the returned ids). float_range: '[0,1]' | '[-1,1]' | '[0,255]'
+    for float pixels (None: guessed from all the floats of X together). native_sides: the [shortest, longest] side
+    of a model's training images: images far off that scale are warned about (data.imageset.scale_warning).
+    trained_on: 'gray' | 'colour' when a model's training images were all of that kind: images of the other kind
+    are warned about (data.readers.channel_warning)."""
+    x, ids = _decode_items(X, depth16, image_shapes, skip_bad=skip_bad, float_range=float_range,
+                           limit=resolution or MAX_AUTO_RESOLUTION, fit=resize_mode, channels=channels)
+    res, ch = infer_geometry(x, resolution, channels)
+    _refit(x, res, depth16, resize_mode, channels)
+    if trained_on is not None:
+        kinds = [s[-1] for s in _shapes(x)]
+        msg = channel_warning(sum(k == 1 for k in kinds), sum(k != 1 for k in kinds), trained_on)
+        if msg:
+            warn_user(msg)
+    if native_sides:
+        sizes: dict[tuple[int, int], str] = {}
+        for i, shape in enumerate(_shapes(x)):
+            sizes.setdefault((int(shape[0]), int(shape[1])), ids[i] if i < len(ids) else f"image {i}")
+        msg = scale_warning(sizes, native_sides, res)
+        if msg:
+            warn_user(msg)
+    return _convert_items(x, res, ch, resize_mode), ids
+
+
+def _count_images(X: Any) -> int | None:
+    """How many images X holds, where that is known without decoding them (None otherwise): a 4-D array or
+    tensor, a list of arrays / PIL images / image files, an image file or a folder of them."""
+    if X is None:
+        return None
+    shape = getattr(X, "shape", None)
+    if shape is not None:
+        return int(shape[0]) if len(shape) == 4 else None     # (3-D: one image or a batch, decided when read)
+    if isinstance(X, (str, Path)):
+        X = [X]
+    if not isinstance(X, (list, tuple)):
+        return None
+    n = 0
+    for it in X:
+        if isinstance(it, (str, Path)):
+            p = Path(it)
+            if not (p.is_dir() or (p.is_file() and p.suffix.lower() in IMAGE_EXTS)):
+                return None                      # (a data-set file or an archive: its count needs reading it)
+            try:
+                n += len(list_image_files([p]))
+            except DataError:
+                return None                      # (the read after training names the problem)
+        elif isinstance(it, Image.Image) or getattr(it, "ndim", None) in (2, 3):
+            n += 1
+        else:
+            return None
+    return n
