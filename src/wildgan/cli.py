@@ -1,5 +1,19 @@
 """Command-line interface: a thin layer over the Python API (parse -> config -> one library call).
 
+Map of this file, top to bottom (each part under a `# === ... ===` header):
+
+* option types and help texts shared by the parsers (`_threads`, `_device`, DEVICE_HELP, ...);
+* the parser: `make_parser` builds every command's options (examples in EXAMPLES_*; `report`'s in add_report_parser);
+* train's options -> RunConfig: `--config FILE` and `--resume` install a file's values as option defaults
+  (`_set_from_config`, `_resume_config`), and `build_run_config` turns the options into the run's config and split;
+* messages and checks shared by the commands (`_warn`, `_check_out_file`, `_refuse_saved_detector`, ...);
+* one section per command, in the order `wildgan --help` lists them: `cmd_train`, `cmd_score`, `cmd_export`,
+  `cmd_evaluate`, `cmd_info`, `cmd_study`, `cmd_demo`, `cmd_report` (each takes the parsed options, returns the
+  exit code);
+* `main`: parses, dispatches, and turns each way a command ends into one line on stderr and an exit code
+  (a WildganError: "wildgan: error: ...", 2; training stopped by a signal, with a checkpoint: 128 + the signal;
+  Ctrl-C 130; SIGTERM 143; out of memory or an OSError 1; a closed stdout pipe 141).
+
 Every `train` option can also come from a YAML/TOML/JSON config file (`--config FILE`, e.g. a run's own
 config.yaml); options given on the command line win over the file. A run's own config replays that run exactly,
 including the fields that have no option (see build_run_config); explicit flags change only what they control.
@@ -22,46 +36,14 @@ from typing import TYPE_CHECKING, Any, Callable
 # still ends in main's one-line "interrupted"
 from .config import SCORE_NAMES
 
+from .errors import CheckpointError, ConfigError, DataError, DivergenceError, TrainingInterrupted, WildganError
+
 if TYPE_CHECKING:  # types only: the CLI imports torch-heavy modules lazily, inside the commands
     from .config import DataConfig, NetConfig, RunConfig
     from .data import AnomalySplit, LoadedData
-from .errors import CheckpointError, ConfigError, DataError, DivergenceError, TrainingInterrupted, WildganError
 
-EXAMPLES_TRAIN = """examples:
-  # the embedded MNIST sample, normal digit 2, fast preset, the paper's schedule
-  wildgan train --out runs/mnist
-  # the paper's CIFAR_CAR at 2% contamination, the authors' networks, on a GPU
-  wildgan train --data ~/data/cifar-10-batches-py --normal automobile \\
-                --contamination 0.02 --preset paper --seed 0 --out runs/car-g2 \\
-                --device cuda
-  # red-blood-cell crops (64x64), the paper's schedule with 40-kimg phases
-  wildgan train --data ~/data/chula-rbc12-gray64.npz --dataset chula-rbc12 \\
-                --preset fast --phase-kimg 40 --out runs/cells
-  # replay a run exactly; continue a run after a crash (or for a longer one)
-  wildgan train --config runs/car-g2/config.yaml --out runs/car-g2-replay
-  wildgan train --out runs/mnist --resume
-"""
-EXAMPLES_SCORE = """examples:
-  wildgan score runs/car-g2 --out scores.csv       # the run's own test split
-  # every image in a folder (recursively); individual files
-  wildgan score runs/car-g2 --data ~/new_images/ --out new.csv
-  wildgan score runs/car-g2 --data a.png b.jpg --out two.csv
-  # flag new images by the run's training scores (5% expected anomalies)
-  wildgan score runs/car-g2 --data ~/new_images/ --threshold contamination \\
-                --out flagged.csv
-  # most anomalous first (column 2 is a for files and folders; a labelled
-  # data set has label there and a in column 3)
-  wildgan score runs/car-g2 --data new/ --out - | tail -n +2 | sort -t, -k2 -gr | head
-"""
-EXAMPLES_EVAL = """examples:
-  wildgan evaluate runs/car-g2
-  wildgan evaluate runs/car-g2 --json > eval.json
-  # every image of labelled/ (class folders), after a run on unlabelled images
-  wildgan evaluate runs/pile --data labelled/ --normal good
-  # every image of other.npz, not its test split
-  wildgan evaluate runs/car-g2 --data other.npz --whole
-"""
 
+# === Option types and help texts shared by the parsers ================================================================
 
 def _whole_number(text: str, least: int, other: str = "") -> int:
     """An option's whole number >= least (`other`: what else the option takes, for the message)."""
@@ -82,9 +64,11 @@ def _threads(text: str) -> int:
     return _whole_number(text, 0, " (0 = torch's default)")
 
 
-DEVICE_HELP = "auto (CUDA when available) | cpu | cuda | cuda:N (default auto)"
-THREADS_HELP = ("CPU threads for the networks (default or 0: torch's, the core count; scores move by float noise "
-                "between counts)")
+def _keep_count(text: str) -> int | None:
+    """--keep-checkpoints: a whole number >= 0, or 'all' (None)."""
+    if str(text).strip().lower() == "all":
+        return None
+    return _whole_number(text, 0, " or 'all'")
 
 
 def _device(text: str) -> str:
@@ -97,6 +81,299 @@ def _device(text: str) -> str:
         except ConfigError as e:
             raise argparse.ArgumentTypeError(str(e).removeprefix("device ")) from None
     return text
+
+
+def _csv(text: str, kind: type = str) -> list[Any]:
+    try:
+        return [kind(t.strip()) for t in str(text).split(",") if t.strip()]
+    except ValueError:
+        raise ConfigError(f"cannot parse {text!r} as a comma-separated list of {kind.__name__}") from None
+
+
+DEVICE_HELP = "auto (CUDA when available) | cpu | cuda | cuda:N (default auto)"
+
+
+THREADS_HELP = ("CPU threads for the networks (default or 0: torch's, the core count; scores move by float noise "
+                "between counts)")
+
+
+THRESHOLD_RULES_HELP = ("contamination = the 100*(1-G) percentile of the run's training-split scores, mad = their "
+                        "median + K * 1.4826 * MAD")
+
+
+# train options that only the progressive GAN's loop reads (wildgan and search), never f-AnoGAN's
+_PGAN_ONLY_OPTIONS = ("preset", "width", "latent_size", "total_kimg", "phase_kimg", "transition_kimg", "lr",
+                      "sample_kimg", "ema_warmup", "amp", "compile", "gp_precision", "channels_last", "cuda_graphs")
+
+
+# === The parser: every command's options, in the order `wildgan --help` lists the commands ============================
+
+EXAMPLES_TRAIN = """examples:
+  # the embedded MNIST sample, normal digit 2, fast preset, the paper's schedule
+  wildgan train --out runs/mnist
+  # the paper's CIFAR_CAR at 2% contamination, the authors' networks, on a GPU
+  wildgan train --data ~/data/cifar-10-batches-py --normal automobile \\
+                --contamination 0.02 --preset paper --seed 0 --out runs/car-g2 \\
+                --device cuda
+  # red-blood-cell crops (64x64), the paper's schedule with 40-kimg phases
+  wildgan train --data ~/data/chula-rbc12-gray64.npz --dataset chula-rbc12 \\
+                --preset fast --phase-kimg 40 --out runs/cells
+  # replay a run exactly; continue a run after a crash (or for a longer one)
+  wildgan train --config runs/car-g2/config.yaml --out runs/car-g2-replay
+  wildgan train --out runs/mnist --resume
+"""
+
+
+EXAMPLES_SCORE = """examples:
+  wildgan score runs/car-g2 --out scores.csv       # the run's own test split
+  # every image in a folder (recursively); individual files
+  wildgan score runs/car-g2 --data ~/new_images/ --out new.csv
+  wildgan score runs/car-g2 --data a.png b.jpg --out two.csv
+  # flag new images by the run's training scores (5% expected anomalies)
+  wildgan score runs/car-g2 --data ~/new_images/ --threshold contamination \\
+                --out flagged.csv
+  # most anomalous first (column 2 is a for files and folders; a labelled
+  # data set has label there and a in column 3)
+  wildgan score runs/car-g2 --data new/ --out - | tail -n +2 | sort -t, -k2 -gr | head
+"""
+
+
+EXAMPLES_EVAL = """examples:
+  wildgan evaluate runs/car-g2
+  wildgan evaluate runs/car-g2 --json > eval.json
+  # every image of labelled/ (class folders), after a run on unlabelled images
+  wildgan evaluate runs/pile --data labelled/ --normal good
+  # every image of other.npz, not its test split
+  wildgan evaluate runs/car-g2 --data other.npz --whole
+"""
+
+
+EXAMPLES_STUDY = """examples:
+  # the paper's CIFAR_CAR comparison: gamma 0 and 2%, all methods, both
+  # encoder losses, 3 seeds
+  wildgan study --data ~/data/cifar-10-batches-py --dataset cifar10 \\
+                --normal automobile --contamination 0,0.02 \\
+                --methods wildgan,fanogan,search --encoder-loss image,latent \\
+                --seeds 0,1,2 --preset paper --out studies/cifar-car
+  # one-vs-rest over all ten CIFAR-10 classes
+  wildgan study --data ~/data/cifar-10-batches-py --normal all \\
+                --contamination 0 --preset fast --out studies/ovr
+  # re-running the same command skips finished cells and resumes an
+  # interrupted one
+"""
+
+
+EXAMPLES_REPORT = """examples:
+  # RUN_DIR/report/report.html (+ report.md, PNGs)
+  wildgan report runs/car-g2
+  wildgan report runs/car-g2 --top-k 16 --image odd1.png odd2.png
+  # a study: tables, AUC vs gamma, every result row
+  wildgan report studies/cifar-car
+"""
+
+
+def make_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="wildgan", description="Unsupervised image anomaly detection with a "
+                                "progressive GAN and a jointly trained encoder (Berg et al.), for training data "
+                                "that is not clean. Higher score = more anomalous; label 1 = anomaly.")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    from . import __version__
+
+    p.add_argument("--version", action="version", version=f"wildgan {__version__}")
+    sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND",
+                           title="commands (wildgan COMMAND --help for each)")
+
+    t = sub.add_parser("train", help="train a model", epilog=EXAMPLES_TRAIN,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_train_args(t)
+    t.add_argument("--out", required=True, help="run directory")
+    t.add_argument("--resume", action="store_true",
+                   help="continue from the newest good checkpoint in --out, with the run's own settings "
+                        "(RUN/config.yaml; options given beside it change only what they control, e.g. a longer "
+                        "--total-kimg)")
+    t.add_argument("--overwrite", action="store_true",
+                   help="delete a previous run in --out and start again (without it, an existing run is refused, "
+                        "except one that failed before its first training step: only its config, split and log)")
+    t.add_argument("--distributed", action="store_true",
+                   help="data-parallel training over the processes started by torchrun, e.g. "
+                        "torchrun --nproc_per_node=2 -m wildgan train --distributed ... (rank 0 writes the run)")
+    t.add_argument("--dist-timeout", type=float, metavar="MINUTES",
+                   help="with --distributed: how long a rank waits for the others before the job stops (a rank that "
+                        "hangs; default 30, and torch's 10 for NCCL's GPU collectives unless given). Keep it above "
+                        "what one rank does while the others wait: rank 0 writing a checkpoint (under 1 GB at the "
+                        "paper preset), every rank reading the data before they start together")
+    t.add_argument("--config", help="YAML/TOML/JSON file with option values; a run's config.yaml replays that run "
+                                    "exactly (explicit flags change only what they control)")
+    t.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
+    t.add_argument("--evaluate", action="store_true", help="evaluate on the test split after training")
+    t.add_argument("--no-train-scores", action="store_true",
+                   help="do not score the training images at the end (recorded in the run's config: a --resume "
+                        "remembers it; by default wildgan and f-AnoGAN runs score them, once, "
+                        "and cache them in RUN_DIR/train_scores.csv: the thresholds of `wildgan score --threshold`; without them, "
+                        "the first thresholded scoring computes them, and needs the training images then)")
+    # the same dest, so that `--resume --train-scores` undoes a recorded --no-train-scores (the explicit flag
+    # differs from what the run's config file gives, so build_run_config takes it)
+    t.add_argument("--train-scores", dest="no_train_scores", action="store_false", default=False,
+                   help="score the training images at the end (the default; undoes a --no-train-scores that a "
+                        "--resume or --config would otherwise remember)")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    t.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("score", help="score images with a trained run", epilog=EXAMPLES_SCORE,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    s.add_argument("run_dir", help="a run directory written by `wildgan train`")
+    s.add_argument("--data", nargs="*",
+                   help="image files and/or folders: every image in them, folders recursively; or ONE data set "
+                        "file (.npz, .tar.gz, a CIFAR-10 batch folder): its test split under the run's protocol, "
+                        "with labels (default: the run's own test split); an .npz without labels, or any data-set "
+                        "file after a run trained on unlabelled images / by Detector.fit: every image (labelled "
+                        "with --normal)")
+    s.add_argument("--skip-bad", action="store_true",
+                   help="leave out unreadable image files (each one is named in a warning) instead of stopping")
+    s.add_argument("--checkpoint", metavar="FILE",
+                   help="score with this checkpoint (RUN/checkpoints/ckpt-*.json, or its name) instead of the run's "
+                        "final networks; --threshold then takes the checkpoint's own training scores, computed from "
+                        "the run's training images and not cached (the run's cache stays its final networks')")
+    s.add_argument("--out", required=True, help="CSV file: id, label (when known), every score (- : standard output)")
+    s.add_argument("--device", default="auto", type=_device, help=DEVICE_HELP)
+    s.add_argument("--no-progress", action="store_true", help="no progress bars (e.g. for logs)")
+    _threshold_options(s, "add is_anomaly (0/1), threshold, threshold_rule, threshold_score and train_percentile "
+                          "columns for --score: " + THRESHOLD_RULES_HELP + " (an F1-optimal threshold needs a "
+                          "labelled validation set: Python API, Detector.from_run(RUN_DIR, threshold='f1', "
+                          "X_val=..., y_val=...))",
+                       "the score --threshold flags by (default: the method's own, A for f-AnoGAN, else a, as report "
+                       "ranks by; e.g. L_r, the residual)")
+    s.add_argument("--normal", help="normal class(es) of a labelled data-set --data, comma separated: labels "
+                                    "the rows (after a run trained on unlabelled images, which has no classes)")
+    s.add_argument("--whole", action=argparse.BooleanOptionalAction, default=None,
+                   help="with a labelled data set for --data: score every image of it, labelled (normal classes = 0, "
+                        "the rest = 1), not its protocol's test split (as evaluate --whole)")
+    s.add_argument("--no-A", dest="no_A", action="store_true",
+                   help="wildgan runs: leave out f-AnoGAN's A score (the CSV has no A column). A needs the critic's "
+                        "features of every image and of its reconstruction, about half of the scoring's work; a, "
+                        "L_n, L_o and L_r do not change")
+    s.add_argument("--distributed", action="store_true",
+                   help="share the image files between the processes started by torchrun, e.g. "
+                        "torchrun --nproc_per_node=4 -m wildgan score RUN --data pile/ --distributed --out s.csv "
+                        "(each process reads and scores its chunks on its GPU; rank 0 writes the CSV; the scores "
+                        "are those of one process)")
+    s.add_argument("--dist-timeout", type=float, metavar="MINUTES",
+                   help="with --distributed: how long a rank waits for the others before the job stops (a rank that "
+                        "hangs; default 30). Raise it for --threshold on a run without saved training scores (latent "
+                        "search, --checkpoint): rank 0 scores the training images first while the others wait")
+    s.add_argument("--batch-mode", choices=("mixed", "isolated"), default="mixed",
+                   help="wildgan runs: 'mixed' (default; the paper's protocol) scores images in shuffled batches of "
+                        "64, whose minibatch-stddev groups of 4 couple their scores a little; 'isolated' scores each "
+                        "image on its own, so an image scored alone (streaming) gets the score it gets among others "
+                        "(the ONNX export's protocol); --threshold and train_percentile then use training scores made "
+                        "the same way")
+    s.add_argument("--chunk-size", type=_positive_int, metavar="N",
+                   help="image files are read and scored about N at a time (wildgan runs: whole score batches, "
+                        "at least 64), "
+                        "so memory holds one chunk whatever the size of the pile (default: 64 MB of pixels, e.g. "
+                        "21,824 images at 32x32x3, 320 at 256x256x3, the most an interruption loses; 512 MB with "
+                        "--out -, which keeps nothing to resume from; an eighth of that for latent search); "
+                        "the scores do not depend on N")
+    s.add_argument("--no-resume", action="store_true",
+                   help="score every chunk again, deleting OUT.chunks/ first: a pile read in several chunks keeps "
+                        "each finished chunk's scores there (deleted once OUT is written), and by default a rerun "
+                        "with the same --out, files, run and options takes them from there instead of scoring them "
+                        "again (an interrupted scoring resumes; chunks whose files changed are scored again)")
+    s.add_argument("--threads", type=_threads, metavar="N", help=THREADS_HELP)
+    s.set_defaults(func=cmd_score)
+    s.set_defaults(defaults={act.dest: act.default for act in s._actions})   # for warnings about unused options
+
+    x = sub.add_parser("export", help="export the scoring graph (E, Gs and the scores; f-AnoGAN runs too) for "
+                       "onnxruntime",
+                       epilog="example:\n  wildgan export runs/mnist --format onnx --out mnist.onnx",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    x.add_argument("run_dir", help="a run directory written by `wildgan train` (method wildgan or fanogan)")
+    x.add_argument("--format", choices=("onnx",), default="onnx", help="export format (default onnx)")
+    x.add_argument("--out", required=True, help="output file (.onnx)")
+    x.add_argument("--batch-size", type=int, default=64,
+                   help="example batch the graph is traced with; the batch axis stays dynamic (default 64)")
+    x.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
+    x.add_argument("--input-type", choices=("uint8", "float"), default="uint8",
+                   help="uint8 [N, R, R, C] images (default) or float32 [N, C, R, R] in [-1, 1]")
+    x.add_argument("--no-A", action="store_true", help="leave the f-AnoGAN score A (and D) out of the graph")
+    _threshold_options(x, "record a threshold for --score in the model's metadata_props (threshold, threshold_rule, "
+                          "threshold_score, threshold_params): " + THRESHOLD_RULES_HELP + "; the scores are those of "
+                          "the graph's protocol (wildgan runs: each image alone, as score --batch-mode isolated; "
+                          "cached in RUN/train_scores-isolated.csv, computed when missing). Default: no threshold",
+                       "the output --threshold applies to (default: the method's own, A for f-AnoGAN, else a)")
+    x.add_argument("--device", default="auto", type=_device,
+                   help="where the training split is scored for --threshold when its scores are not cached (the "
+                        "export itself runs on the CPU): " + DEVICE_HELP)
+    x.add_argument("--no-progress", action="store_true", help="no progress bar while the training split is scored")
+    x.set_defaults(func=cmd_export)
+    x.set_defaults(defaults={act.dest: act.default for act in x._actions})   # for warnings about unused options
+
+    e = sub.add_parser("evaluate", help="AUC/AP of every score, with controls", epilog=EXAMPLES_EVAL,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    e.add_argument("run_dir", help="a run directory written by `wildgan train`")
+    e.add_argument("--data", help="evaluate on this data instead of the run's own (same protocol)")
+    e.add_argument("--normal", help="normal class(es) of --data, comma separated (default: the run's own, or the "
+                                    "protocol's default; needed for a class-folder tree after an unlabelled run)")
+    e.add_argument("--whole", action=argparse.BooleanOptionalAction, default=None,
+                   help="with --data: evaluate on every labelled image of it (normal classes = 0, the rest = 1), "
+                        "not on its protocol's test split (the default after a run trained on unlabelled images or "
+                        "by Detector.fit; --no-whole: the protocol's test split)")
+    e.add_argument("--json", action="store_true", help="print one JSON object")
+    e.add_argument("--device", default="auto", type=_device, help=DEVICE_HELP)
+    e.add_argument("--no-controls", action="store_true", help="skip the untrained-network and pixel controls")
+    e.add_argument("--no-progress", action="store_true", help="no progress bars (e.g. for logs)")
+    e.add_argument("--threads", type=_threads, metavar="N", help=THREADS_HELP)
+    e.set_defaults(func=cmd_evaluate)
+
+    i = sub.add_parser("info", help="parameter counts and FLOPs of a preset",
+                       epilog="example:\n  wildgan info --preset paper --resolution 32 --channels 3",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    i.add_argument("--preset", choices=("paper", "fast", "tiny"), default="paper", help="network width (default paper)")
+    i.add_argument("--resolution", type=int, default=32, help="image side, a power of two (default 32)")
+    i.add_argument("--channels", type=int, choices=(1, 3), default=3, help="1 = gray, 3 = RGB (default 3)")
+    i.add_argument("--width", type=int, help="override the preset's channel width, as train --width")
+    i.add_argument("--latent-size", type=int, metavar="N_Z", help="latent size N_z, as train --latent-size")
+    i.add_argument("--json", action="store_true", help="print one JSON object")
+    i.set_defaults(func=cmd_info)
+
+    st = sub.add_parser("study", help="the paper's contamination study as one resumable grid",
+                        epilog=EXAMPLES_STUDY, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_train_args(st, study=True)
+    st.add_argument("--normal", help="normal class(es), comma separated: one one-vs-rest cell each (join classes "
+                                     "with + for one cell with several normal classes, e.g. 0+1), or 'all' (every "
+                                     "class; default: the protocol's default normal class(es), as one cell: "
+                                     "automobile for CIFAR-10, the normal RBCs for chula-rbc12, 2 for MNIST; other "
+                                     "labelled folders and .npz files have none and need it)")
+    st.add_argument("--contamination", default="0,0.02",
+                    help="gammas, comma separated: the fractions of anomalies injected into each cell's training "
+                         "set, each in [0, 1) (default 0,0.02)")
+    st.add_argument("--methods", default="wildgan", help="comma separated: wildgan,fanogan,search (default wildgan)")
+    st.add_argument("--encoder-loss", default="image",
+                    help="comma separated: image,latent (default image; wildgan cells only)")
+    st.add_argument("--seeds", default="0", help="comma separated seeds (default 0)")
+    st.add_argument("--out", required=True, help="study directory (results.jsonl, tables.md, runs/)")
+    st.add_argument("--no-progress", action="store_true", help="no progress bars (e.g. for logs)")
+    st.set_defaults(func=cmd_study)
+
+    d = sub.add_parser("demo", help="train + evaluate on the embedded MNIST sample (the README's main job)",
+                       epilog="example:\n  wildgan demo --out runs/demo", formatter_class=argparse.RawDescriptionHelpFormatter)
+    d.add_argument("--out", default="runs/demo",
+                   help="run directory (default runs/demo; a later demo replaces only a demo's own output)")
+    # Sized to finish in a few minutes on 2 CPU cores; a real model needs --preset fast/paper and the paper's
+    # schedule (wildgan train).
+    d.add_argument("--normal", default="1", help="the normal digit (default 1)")
+    d.add_argument("--preset", choices=("paper", "fast", "tiny"), default="tiny", help="network width (default tiny)")
+    d.add_argument("--total-kimg", type=float, default=30.0, help="training length in kimg (default 30)")
+    d.add_argument("--phase-kimg", type=float, default=4.0, help="kimg per fade / stable phase (default 4)")
+    d.add_argument("--threads", type=_threads, default=1, metavar="N",
+                   help="CPU threads (default 1: reproducible numbers on any machine; 0 = torch's default)")
+    d.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    d.add_argument("--device", default="auto", type=_device, help=DEVICE_HELP)
+    d.add_argument("--no-progress", action="store_true", help="no progress bars (e.g. for logs)")
+    d.set_defaults(func=cmd_demo)
+
+    add_report_parser(sub)
+    return p
 
 
 def _add_train_args(p: argparse.ArgumentParser, study: bool = False) -> None:
@@ -241,6 +518,68 @@ def _add_train_args(p: argparse.ArgumentParser, study: bool = False) -> None:
                         "paper / fast / tiny); e.g. --preset fast --latent-size 512 keeps the paper's latent space")
 
 
+def _threshold_options(p: argparse.ArgumentParser, threshold_help: str, score_help: str) -> None:
+    """--threshold, --expected-contamination, --mad-k and --score: the same rule's options for score and export."""
+    p.add_argument("--threshold", choices=("contamination", "mad"), help=threshold_help)
+    p.add_argument("--expected-contamination", type=float, default=0.05, metavar="G",
+                   help="expected fraction of anomalies, for --threshold contamination (default 0.05)")
+    p.add_argument("--mad-k", type=float, default=3.0, metavar="K", help="K of --threshold mad (default 3)")
+    p.add_argument("--score", default=None, choices=SCORE_NAMES, help=score_help)
+
+
+def add_report_parser(sub: Any) -> argparse.ArgumentParser:
+    """Register `wildgan report` on the CLI's subparsers object."""
+    r = sub.add_parser("report", help="HTML + Markdown report of a run or a study (figures, heat maps, metrics)",
+                       epilog=EXAMPLES_REPORT, formatter_class=argparse.RawDescriptionHelpFormatter)
+    r.add_argument("path", metavar="RUN_DIR|STUDY_DIR")
+    r.add_argument("--top-k", type=int, default=8, metavar="K",
+                   help="heat maps of the K most anomalous test images (training images for an unlabelled run; "
+                        "default 8)")
+    r.add_argument("--image", nargs="+", action="extend", default=[], metavar="PATH",
+                   help="also score and map these image files/folders (repeatable)")
+    r.add_argument("--skip-bad", action="store_true",
+                   help="leave unreadable files among the --image paths out (each named in a warning)")
+    r.add_argument("--score", default=None, choices=SCORE_NAMES,
+                   help="score that ranks the most anomalous images (default: the method's own, A for f-AnoGAN, "
+                        "else a)")
+    r.add_argument("--masks", help=".npy of ground-truth defect masks [N, H, W] aligned with the run's test "
+                                   "split: adds the pixel-level ROC AUC of the heat maps")
+    r.add_argument("--device", default="auto", type=_device, help=DEVICE_HELP)
+    r.add_argument("--no-progress", action="store_true",
+                   help="no progress bars while the --image files are read and scored (e.g. for logs)")
+    r.add_argument("--no-controls", action="store_true", help="skip the untrained-network and pixel controls (faster)")
+    r.add_argument("--tsne-points", type=int, default=2000, metavar="N",
+                   help="at most this many test latents in the t-SNE, a seeded subsample (default 2000)")
+    r.add_argument("--threads", type=_threads, metavar="N", help=THREADS_HELP)
+    r.set_defaults(func=cmd_report)
+    return r
+
+
+def _sub_parser(p: argparse.ArgumentParser, cmd: str) -> argparse.ArgumentParser:
+    return p._subparsers._group_actions[0].choices[cmd]  # type: ignore[union-attr]
+
+
+def _train_parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    return _sub_parser(p, "train")
+
+
+# === train's options -> RunConfig: --config files, --resume replays, explicit flags ===================================
+
+def _typed_options(p: argparse.ArgumentParser, argv: Sequence[str]) -> set[str]:
+    """The dests of the options typed on this command line (exactly, or as an unambiguous abbreviation, as argparse
+    accepts them), before --config or --resume add the values of a file."""
+    strings = p._option_string_actions
+    typed = set()
+    for tok in argv:
+        if not tok.startswith("--"):
+            continue
+        name = tok.split("=", 1)[0]
+        hits = [name] if name in strings else [o for o in strings if o.startswith(name)]
+        if len(hits) == 1:
+            typed.add(strings[hits[0]].dest)
+    return typed
+
+
 def _resume_config(argv: Sequence[str]) -> list[str]:
     """`wildgan train --out RUN --resume` continues RUN as it was configured: its config.yaml is read as if given with
     --config (flags given beside it change only what they control, and --resume refuses changes that do not fit)."""
@@ -350,10 +689,6 @@ def _option_value(action: argparse.Action, v: Any, path: Path) -> Any:
     return v
 
 
-def _same(x: float, y: float) -> bool:
-    return math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-12)
-
-
 def config_file_to_args(path: Path) -> dict[str, Any]:
     """A flat file uses CLI option names (total_kimg: 100); a run's config.json/yaml (sections data/net/train)
     is mapped back onto the options so that `--config RUN_DIR/config.yaml` replays the run. The fields no option
@@ -404,6 +739,10 @@ def run_config_to_options(cfg: Any) -> dict[str, Any]:
     if _same(train.checkpoint_kimg, default_checkpoint_kimg(train.total_kimg)):
         del out["checkpoint_kimg"]
     return {k: v for k, v in out.items() if v is not None}
+
+
+def _same(x: float, y: float) -> bool:
+    return math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-12)
 
 
 def data_config_from_args(a: argparse.Namespace) -> DataConfig:
@@ -529,35 +868,77 @@ def build_run_config(a: argparse.Namespace, loaded: LoadedData | None = None) ->
     return cfg, split
 
 
-def _train_setup(a: argparse.Namespace, ctx: Any) -> tuple[Any, Any]:
-    """(config, split) of `wildgan train`, and its refusals; each rank of a --distributed job runs it on its own."""
-    from .training.run import check_run_dir, check_training_memory
+# === Messages and checks shared by the commands =======================================================================
 
-    cfg, split = build_run_config(a)
-    if a.evaluate and split.info.get("protocol") == "unlabelled":
-        # refused now, not said after the training (the split is built before it starts): an evaluation needs labels
-        raise ConfigError(f"--evaluate: {split.info.get('source')} is unlabelled (a pile of images, no classes), so "
-                          f"the run has no test split to evaluate on. Leave out --evaluate; evaluate later on "
-                          f"labelled images with `wildgan evaluate {a.out} --data LABELLED --normal CLASS` (a folder of "
-                          f"class folders, or an .npz with labels), or score new images with thresholds from the "
-                          f"training scores: `wildgan score {a.out} --data NEW_IMAGES --threshold contamination --out "
-                          f"scores.csv`")
-    if ctx is not None and cfg.method == "fanogan":
-        # its loop has no ranks: each process would train alone into the same folder
-        raise ConfigError("--distributed trains the wildgan method (and search) over several processes; f-AnoGAN "
-                          "trains in one process: drop --distributed (or torchrun) for --method fanogan")
-    _warn_other_methods_options(a, cfg.method)
-    if not a.dry_run:
-        check_run_dir(cfg, Path(a.out), resume=a.resume, overwrite=a.overwrite)   # refuse before anything is written
-        if ctx is not None:
-            # asked here too (train_run asks again): a rank whose GPU is smaller than the others' tells them all
-            check_training_memory(cfg, ctx.device)
-            if ctx.is_main and cfg.train.tensorboard and cfg.method != "fanogan":
-                from .training.tblog import require_tensorboard
+def _rank_tag() -> str:
+    """' (rank R of W)' on a torchrun rank other than 0, else ''. The environment is looked at first: importing
+    wildgan.training loads torch and the training loop (seconds), which every command's start (`--help`, a typo)
+    would otherwise wait for."""
+    if "WORLD_SIZE" not in os.environ:
+        return ""
+    from .training.distributed import torchrun_world
 
-                # only rank 0 asks (train_run too): refused here, the other ranks would wait for it at the run lock
-                require_tensorboard()
-    return cfg, split
+    rank, world = torchrun_world()
+    return f" (rank {rank} of {world})" if rank > 0 else ""
+
+
+def _warn(msg: str) -> None:
+    # (the ranks other than 0 say which they are, as main's errors do)
+    print(f"wildgan{_rank_tag()}: {msg}", file=sys.stderr)
+
+
+def _log_to(run_dir: Path) -> Callable[[str], None]:
+    def log(msg: str) -> None:
+        # on the terminal a warning looks like the CLI's own ("wildgan: warning: ..."); log.txt keeps the line as is
+        print(f"wildgan: {msg}" if msg.startswith(("warning:", "note:")) else msg, file=sys.stderr)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        _append(run_dir / "log.txt", msg)
+    return log
+
+
+def _append(path: Path, line: str) -> None:
+    from .fileio import append_log_line
+
+    append_log_line(path, line)           # the log is a copy of what stderr shows; never the reason a run stops
+
+
+def _changed(a: argparse.Namespace, dest: str) -> bool:
+    """Whether an option differs from its default (given in any spelling argparse accepts, abbreviations too)."""
+    return getattr(a, dest) != a.defaults.get(dest) if getattr(a, "defaults", None) else False
+
+
+def _use_threads(a: argparse.Namespace) -> None:
+    """--threads of score / evaluate / report: torch's intra-op thread count for this process."""
+    if getattr(a, "threads", None):
+        import torch
+
+        torch.set_num_threads(int(a.threads))
+
+
+def _check_out_file(out: str, example: str) -> None:
+    """--out must be a file that can be written: refused before the (possibly long) work, not when the result is
+    written (a folder, a parent that is a file, a read-only or missing-permission place)."""
+    import tempfile
+
+    p = Path(out)
+    if p.is_dir():
+        raise ConfigError(f"--out {out} is a folder; give a file name, e.g. {p / example}")
+    if p.is_symlink():
+        p = p.resolve()                 # (written through the link: its target is what must be writable)
+    if p.exists() and not p.is_file():
+        # /dev/null, a FIFO: written to directly (fileio.atomic_write_stream), never replaced by a file
+        if not os.access(p, os.W_OK):
+            raise ConfigError(f"cannot write --out {out}: permission denied")
+        return
+    blocking = next((q for q in p.parents if q.exists()), None)
+    if blocking is not None and not blocking.is_dir():
+        raise ConfigError(f"cannot write --out {out}: {blocking} is a file, not a folder")
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)         # (created at the end anyway, by the atomic write)
+        with tempfile.NamedTemporaryFile(dir=p.parent, prefix=f".{p.name}.", suffix=".probe"):
+            pass
+    except OSError as e:
+        raise ConfigError(f"cannot write --out {out}: {e.strerror or e} ({e.filename or p.parent})") from None
 
 
 def _data_path_if_valid(a: argparse.Namespace) -> str | None:
@@ -570,6 +951,81 @@ def _data_path_if_valid(a: argparse.Namespace) -> str | None:
     except WildganError:
         return None
 
+
+def _refuse_saved_detector(path: str, command: str) -> None:
+    """Refuse, saying what to do instead, a RUN_DIR argument that names a Detector saved by the Python API
+    (Detector.save writes PATH.json + PATH.safetensors; PATH or either file may be given). The commands read run
+    folders, and without this the message was only that the path "is a file, not a run directory"."""
+    p = Path(path)
+    meta_path = p.with_suffix(".json") if p.suffix in (".json", ".safetensors") else p.with_name(p.name + ".json")
+    if p.is_dir() or not meta_path.is_file():
+        return
+    from .checkpoint import read_meta
+    from .detector import DETECTOR_KIND
+
+    try:
+        meta = read_meta(meta_path)
+    except CheckpointError:
+        return                      # not a wildgan file: the run reader's own message says what it is not
+    if meta.get("kind") != DETECTOR_KIND:
+        return
+    use = ("" if command == "export" else
+           f" A saved Detector is used from Python: Detector.load({str(meta_path)!r}).decision_function(X) scores "
+           f"images X (files, a folder or an array; .predict(X): 0/1 by its threshold).")
+    # the run folder its fit wrote (or from_run read), while that still holds the very networks it saved
+    run = Path(meta["run_dir"]) if isinstance(meta.get("run_dir"), str) else None
+    same = False
+    if run is not None and (run / "config.json").is_file():
+        for name in ("network-final.json", "fanogan-final.json"):
+            try:
+                same = same or (bool(meta.get("source_sha256")) and (run / name).is_file()
+                                and read_meta(run / name).get("sha256") == meta["source_sha256"])
+            except CheckpointError:
+                pass
+    if same:
+        where = f" Its networks are those of the run {run}: `wildgan {command} {run}` reads that."
+    else:
+        then = (f" (the run folder its fit wrote, {run}, holds other networks now)"
+                if run is not None and (run / "config.json").is_file() else "")
+        where = (f" For `wildgan {command}`, fit the Detector into a run folder{then}: Detector(run_dir=DIR, ...)"
+                 f".fit(X) writes DIR, a run directory that `wildgan {command} DIR` reads (and Python opens with "
+                 f"Detector.from_run(DIR)).")
+    raise ConfigError(f"{path} is a Detector saved by the Python API (Detector.save), not a run directory, which "
+                      f"`wildgan {command}` reads.{use}{where}")
+
+
+def _warn_dist_timeout_alone(a: argparse.Namespace) -> None:
+    """train / score --dist-timeout without --distributed: there are no ranks to wait for, and the value was taken
+    silently, as if a one-process run honoured it."""
+    if a.dist_timeout is not None and not a.distributed:
+        _warn("warning: --dist-timeout only matters with --distributed (how long its ranks wait for each other): "
+              "ignored")
+
+
+def _refuse_torchrun_without_distributed(a: argparse.Namespace) -> None:
+    """Under torchrun (several ranks) without --distributed every rank would run the whole command: train's second
+    rank was refused by the run lock with no word of --distributed, score's ranks each scored everything into the
+    same CSV and chunk folder. Refused at once instead, on every rank: `train` and `score` name --distributed; the
+    other commands that write (evaluate, study, report, export, demo) run in one process. `info` only prints."""
+    if "WORLD_SIZE" not in os.environ or a.cmd == "info" or getattr(a, "distributed", False):
+        return
+    from .training.distributed import torchrun_world
+
+    rank, world = torchrun_world()
+    if world <= 1:
+        return
+    where = (f"this process is rank {rank} of {world} started by torchrun (WORLD_SIZE={world}), but --distributed "
+             f"was not given")
+    if a.cmd in ("train", "score"):
+        raise ConfigError(f"{where}: each of the {world} processes would {a.cmd} alone and write the same files. Add "
+                          f"--distributed to share the work (torchrun --nproc_per_node={world} -m wildgan {a.cmd} "
+                          f"{'RUN --data FILES ' if a.cmd == 'score' else ''}--distributed ...), or run it without "
+                          f"torchrun")
+    raise ConfigError(f"{where}, and `wildgan {a.cmd}` runs in one process (it has no --distributed): each of the "
+                      f"{world} processes would run it alone and write the same files. Run it without torchrun")
+
+
+# === wildgan train ====================================================================================================
 
 def cmd_train(a: argparse.Namespace) -> int:
     from .config import run_config_to_dict
@@ -686,6 +1142,57 @@ def cmd_train(a: argparse.Namespace) -> int:
     return 0
 
 
+def _train_setup(a: argparse.Namespace, ctx: Any) -> tuple[Any, Any]:
+    """(config, split) of `wildgan train`, and its refusals; each rank of a --distributed job runs it on its own."""
+    from .training.run import check_run_dir, check_training_memory
+
+    cfg, split = build_run_config(a)
+    if a.evaluate and split.info.get("protocol") == "unlabelled":
+        # refused now, not said after the training (the split is built before it starts): an evaluation needs labels
+        raise ConfigError(f"--evaluate: {split.info.get('source')} is unlabelled (a pile of images, no classes), so "
+                          f"the run has no test split to evaluate on. Leave out --evaluate; evaluate later on "
+                          f"labelled images with `wildgan evaluate {a.out} --data LABELLED --normal CLASS` (a folder of "
+                          f"class folders, or an .npz with labels), or score new images with thresholds from the "
+                          f"training scores: `wildgan score {a.out} --data NEW_IMAGES --threshold contamination --out "
+                          f"scores.csv`")
+    if ctx is not None and cfg.method == "fanogan":
+        # its loop has no ranks: each process would train alone into the same folder
+        raise ConfigError("--distributed trains the wildgan method (and search) over several processes; f-AnoGAN "
+                          "trains in one process: drop --distributed (or torchrun) for --method fanogan")
+    _warn_other_methods_options(a, cfg.method)
+    if not a.dry_run:
+        check_run_dir(cfg, Path(a.out), resume=a.resume, overwrite=a.overwrite)   # refuse before anything is written
+        if ctx is not None:
+            # asked here too (train_run asks again): a rank whose GPU is smaller than the others' tells them all
+            check_training_memory(cfg, ctx.device)
+            if ctx.is_main and cfg.train.tensorboard and cfg.method != "fanogan":
+                from .training.tblog import require_tensorboard
+
+                # only rank 0 asks (train_run too): refused here, the other ranks would wait for it at the run lock
+                require_tensorboard()
+    return cfg, split
+
+
+def _warn_other_methods_options(a: argparse.Namespace, method: str) -> None:
+    """Options that belong to another --method are accepted (a script may pass one set of flags to every method) but
+    said to be ignored, rather than recorded silently as if they had an effect. Only options typed on the command
+    line: a --resume or --config replay brings every section of the run's config.yaml back as option values."""
+    typed = getattr(a, "typed", set())
+    ignored = []
+    if method != "wildgan" and "encoder_loss" in typed:
+        ignored.append("--encoder-loss")            # f-AnoGAN trains its own izi_f encoder; search has no encoder
+    if method != "fanogan":
+        ignored += [f"--{o.replace('_', '-')}" for o in ("fanogan_iters", "fanogan_enc_iters", "fanogan_dim",
+                                                         "fanogan_bn_warmup") if o in typed]
+    else:
+        # the progressive GAN's schedule, size and fast path: f-AnoGAN has its own (epochs or --fanogan-iters, its
+        # lr 1e-4, --fanogan-dim, N_z 128, fp32)
+        ignored += [f"--{o.replace('_', '-')}" for o in _PGAN_ONLY_OPTIONS if o in typed]
+    if ignored:
+        _warn(f"warning: {', '.join(ignored)} {'does' if len(ignored) == 1 else 'do'} not apply to --method "
+              f"{method}: ignored")
+
+
 def _warn_if_not_grown(cfg: Any, res: Any, log: Any) -> None:
     """A --total-kimg (or a --minutes budget) that ends before the last fade-in leaves networks that never reached
     full resolution (scored at the resolution they reached); said when training ends, not only later by evaluate,
@@ -712,135 +1219,7 @@ def _warn_if_not_grown(cfg: Any, res: Any, log: Any) -> None:
             f"{' and a larger --minutes' if budget else ''}")
 
 
-def _log_to(run_dir: Path) -> Callable[[str], None]:
-    def log(msg: str) -> None:
-        # on the terminal a warning looks like the CLI's own ("wildgan: warning: ..."); log.txt keeps the line as is
-        print(f"wildgan: {msg}" if msg.startswith(("warning:", "note:")) else msg, file=sys.stderr)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        _append(run_dir / "log.txt", msg)
-    return log
-
-
-def _append(path: Path, line: str) -> None:
-    from .fileio import append_log_line
-
-    append_log_line(path, line)           # the log is a copy of what stderr shows; never the reason a run stops
-
-
-def _keep_count(text: str) -> int | None:
-    """--keep-checkpoints: a whole number >= 0, or 'all' (None)."""
-    if str(text).strip().lower() == "all":
-        return None
-    return _whole_number(text, 0, " or 'all'")
-
-
-def _typed_options(p: argparse.ArgumentParser, argv: Sequence[str]) -> set[str]:
-    """The dests of the options typed on this command line (exactly, or as an unambiguous abbreviation, as argparse
-    accepts them), before --config or --resume add the values of a file."""
-    strings = p._option_string_actions
-    typed = set()
-    for tok in argv:
-        if not tok.startswith("--"):
-            continue
-        name = tok.split("=", 1)[0]
-        hits = [name] if name in strings else [o for o in strings if o.startswith(name)]
-        if len(hits) == 1:
-            typed.add(strings[hits[0]].dest)
-    return typed
-
-
-# train options that only the progressive GAN's loop reads (wildgan and search), never f-AnoGAN's
-_PGAN_ONLY_OPTIONS = ("preset", "width", "latent_size", "total_kimg", "phase_kimg", "transition_kimg", "lr",
-                      "sample_kimg", "ema_warmup", "amp", "compile", "gp_precision", "channels_last", "cuda_graphs")
-
-
-def _warn_other_methods_options(a: argparse.Namespace, method: str) -> None:
-    """Options that belong to another --method are accepted (a script may pass one set of flags to every method) but
-    said to be ignored, rather than recorded silently as if they had an effect. Only options typed on the command
-    line: a --resume or --config replay brings every section of the run's config.yaml back as option values."""
-    typed = getattr(a, "typed", set())
-    ignored = []
-    if method != "wildgan" and "encoder_loss" in typed:
-        ignored.append("--encoder-loss")            # f-AnoGAN trains its own izi_f encoder; search has no encoder
-    if method != "fanogan":
-        ignored += [f"--{o.replace('_', '-')}" for o in ("fanogan_iters", "fanogan_enc_iters", "fanogan_dim",
-                                                         "fanogan_bn_warmup") if o in typed]
-    else:
-        # the progressive GAN's schedule, size and fast path: f-AnoGAN has its own (epochs or --fanogan-iters, its
-        # lr 1e-4, --fanogan-dim, N_z 128, fp32)
-        ignored += [f"--{o.replace('_', '-')}" for o in _PGAN_ONLY_OPTIONS if o in typed]
-    if ignored:
-        _warn(f"warning: {', '.join(ignored)} {'does' if len(ignored) == 1 else 'do'} not apply to --method "
-              f"{method}: ignored")
-
-
-def _changed(a: argparse.Namespace, dest: str) -> bool:
-    """Whether an option differs from its default (given in any spelling argparse accepts, abbreviations too)."""
-    return getattr(a, dest) != a.defaults.get(dest) if getattr(a, "defaults", None) else False
-
-
-def _use_threads(a: argparse.Namespace) -> None:
-    """--threads of score / evaluate / report: torch's intra-op thread count for this process."""
-    if getattr(a, "threads", None):
-        import torch
-
-        torch.set_num_threads(int(a.threads))
-
-
-def _checkpoint_arg(a: argparse.Namespace, run_dir: Path) -> Path | None:
-    """score --checkpoint: a file, or the name of one in RUN/checkpoints (either half of the .json / .safetensors
-    pair)."""
-    if not getattr(a, "checkpoint", None):
-        return None
-    given = Path(a.checkpoint)
-    for p in (given, run_dir / "checkpoints" / given.name):
-        if p.is_file():
-            return p.with_suffix(".json")
-    raise ConfigError(f"--checkpoint {a.checkpoint}: no such file (this run's checkpoints are in "
-                      f"{run_dir / 'checkpoints'})")
-
-
-def _refuse_saved_detector(path: str, command: str) -> None:
-    """Refuse, saying what to do instead, a RUN_DIR argument that names a Detector saved by the Python API
-    (Detector.save writes PATH.json + PATH.safetensors; PATH or either file may be given). The commands read run
-    folders, and without this the message was only that the path "is a file, not a run directory"."""
-    p = Path(path)
-    meta_path = p.with_suffix(".json") if p.suffix in (".json", ".safetensors") else p.with_name(p.name + ".json")
-    if p.is_dir() or not meta_path.is_file():
-        return
-    from .checkpoint import read_meta
-    from .detector import DETECTOR_KIND
-
-    try:
-        meta = read_meta(meta_path)
-    except CheckpointError:
-        return                      # not a wildgan file: the run reader's own message says what it is not
-    if meta.get("kind") != DETECTOR_KIND:
-        return
-    use = ("" if command == "export" else
-           f" A saved Detector is used from Python: Detector.load({str(meta_path)!r}).decision_function(X) scores "
-           f"images X (files, a folder or an array; .predict(X): 0/1 by its threshold).")
-    # the run folder its fit wrote (or from_run read), while that still holds the very networks it saved
-    run = Path(meta["run_dir"]) if isinstance(meta.get("run_dir"), str) else None
-    same = False
-    if run is not None and (run / "config.json").is_file():
-        for name in ("network-final.json", "fanogan-final.json"):
-            try:
-                same = same or (bool(meta.get("source_sha256")) and (run / name).is_file()
-                                and read_meta(run / name).get("sha256") == meta["source_sha256"])
-            except CheckpointError:
-                pass
-    if same:
-        where = f" Its networks are those of the run {run}: `wildgan {command} {run}` reads that."
-    else:
-        then = (f" (the run folder its fit wrote, {run}, holds other networks now)"
-                if run is not None and (run / "config.json").is_file() else "")
-        where = (f" For `wildgan {command}`, fit the Detector into a run folder{then}: Detector(run_dir=DIR, ...)"
-                 f".fit(X) writes DIR, a run directory that `wildgan {command} DIR` reads (and Python opens with "
-                 f"Detector.from_run(DIR)).")
-    raise ConfigError(f"{path} is a Detector saved by the Python API (Detector.save), not a run directory, which "
-                      f"`wildgan {command}` reads.{use}{where}")
-
+# === wildgan score ====================================================================================================
 
 def _peer_failures_told(cmd: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
     """Under --distributed, a rank's error that is only the echo of another rank's end (gloo's "Connection closed by
@@ -1099,29 +1478,6 @@ def _score_pile(model: Any, a: argparse.Namespace, ctx: Any, archive: Path | Non
     return got
 
 
-def _refuse_torchrun_without_distributed(a: argparse.Namespace) -> None:
-    """Under torchrun (several ranks) without --distributed every rank would run the whole command: train's second
-    rank was refused by the run lock with no word of --distributed, score's ranks each scored everything into the
-    same CSV and chunk folder. Refused at once instead, on every rank: `train` and `score` name --distributed; the
-    other commands that write (evaluate, study, report, export, demo) run in one process. `info` only prints."""
-    if "WORLD_SIZE" not in os.environ or a.cmd == "info" or getattr(a, "distributed", False):
-        return
-    from .training.distributed import torchrun_world
-
-    rank, world = torchrun_world()
-    if world <= 1:
-        return
-    where = (f"this process is rank {rank} of {world} started by torchrun (WORLD_SIZE={world}), but --distributed "
-             f"was not given")
-    if a.cmd in ("train", "score"):
-        raise ConfigError(f"{where}: each of the {world} processes would {a.cmd} alone and write the same files. Add "
-                          f"--distributed to share the work (torchrun --nproc_per_node={world} -m wildgan {a.cmd} "
-                          f"{'RUN --data FILES ' if a.cmd == 'score' else ''}--distributed ...), or run it without "
-                          f"torchrun")
-    raise ConfigError(f"{where}, and `wildgan {a.cmd}` runs in one process (it has no --distributed): each of the "
-                      f"{world} processes would run it alone and write the same files. Run it without torchrun")
-
-
 def _resume_dir(a: argparse.Namespace) -> Path | None:
     """Where `wildgan score` keeps finished chunks' scores until --out is written (None: --out -)."""
     if a.out == "-":
@@ -1129,56 +1485,20 @@ def _resume_dir(a: argparse.Namespace) -> Path | None:
     return Path(a.out).with_name(Path(a.out).name + ".chunks")
 
 
-def _check_out_file(out: str, example: str) -> None:
-    """--out must be a file that can be written: refused before the (possibly long) work, not when the result is
-    written (a folder, a parent that is a file, a read-only or missing-permission place)."""
-    import tempfile
-
-    p = Path(out)
-    if p.is_dir():
-        raise ConfigError(f"--out {out} is a folder; give a file name, e.g. {p / example}")
-    if p.is_symlink():
-        p = p.resolve()                 # (written through the link: its target is what must be writable)
-    if p.exists() and not p.is_file():
-        # /dev/null, a FIFO: written to directly (fileio.atomic_write_stream), never replaced by a file
-        if not os.access(p, os.W_OK):
-            raise ConfigError(f"cannot write --out {out}: permission denied")
-        return
-    blocking = next((q for q in p.parents if q.exists()), None)
-    if blocking is not None and not blocking.is_dir():
-        raise ConfigError(f"cannot write --out {out}: {blocking} is a file, not a folder")
-    try:
-        p.parent.mkdir(parents=True, exist_ok=True)         # (created at the end anyway, by the atomic write)
-        with tempfile.NamedTemporaryFile(dir=p.parent, prefix=f".{p.name}.", suffix=".probe"):
-            pass
-    except OSError as e:
-        raise ConfigError(f"cannot write --out {out}: {e.strerror or e} ({e.filename or p.parent})") from None
+def _checkpoint_arg(a: argparse.Namespace, run_dir: Path) -> Path | None:
+    """score --checkpoint: a file, or the name of one in RUN/checkpoints (either half of the .json / .safetensors
+    pair)."""
+    if not getattr(a, "checkpoint", None):
+        return None
+    given = Path(a.checkpoint)
+    for p in (given, run_dir / "checkpoints" / given.name):
+        if p.is_file():
+            return p.with_suffix(".json")
+    raise ConfigError(f"--checkpoint {a.checkpoint}: no such file (this run's checkpoints are in "
+                      f"{run_dir / 'checkpoints'})")
 
 
-def _rank_tag() -> str:
-    """' (rank R of W)' on a torchrun rank other than 0, else ''. The environment is looked at first: importing
-    wildgan.training loads torch and the training loop (seconds), which every command's start (`--help`, a typo)
-    would otherwise wait for."""
-    if "WORLD_SIZE" not in os.environ:
-        return ""
-    from .training.distributed import torchrun_world
-
-    rank, world = torchrun_world()
-    return f" (rank {rank} of {world})" if rank > 0 else ""
-
-
-def _warn(msg: str) -> None:
-    # (the ranks other than 0 say which they are, as main's errors do)
-    print(f"wildgan{_rank_tag()}: {msg}", file=sys.stderr)
-
-
-def _warn_dist_timeout_alone(a: argparse.Namespace) -> None:
-    """train / score --dist-timeout without --distributed: there are no ranks to wait for, and the value was taken
-    silently, as if a one-process run honoured it."""
-    if a.dist_timeout is not None and not a.distributed:
-        _warn("warning: --dist-timeout only matters with --distributed (how long its ranks wait for each other): "
-              "ignored")
-
+# === wildgan export ===================================================================================================
 
 def cmd_export(a: argparse.Namespace) -> int:
     from .export import export_onnx, onnx_metadata, onnx_threshold
@@ -1216,6 +1536,8 @@ def cmd_export(a: argparse.Namespace) -> int:
     return 0
 
 
+# === wildgan evaluate =================================================================================================
+
 def cmd_evaluate(a: argparse.Namespace) -> int:
     from .evaluation.run import evaluate_run, format_table
 
@@ -1238,6 +1560,8 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     return 0
 
 
+# === wildgan info =====================================================================================================
+
 def cmd_info(a: argparse.Namespace) -> int:
     from .nets.info import network_info
 
@@ -1256,66 +1580,7 @@ def cmd_info(a: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_demo(a: argparse.Namespace) -> int:
-    """The README's main job: train on the embedded MNIST sample, evaluate, print the AUC table."""
-    from .training.run import DEMO_MARKER, check_lock_free, previous_run
-
-    out = Path(a.out)
-    marker = out / DEMO_MARKER
-    # a folder another process holds is refused first, as train does (before the data is read); the marker is
-    # written only under the demo's own run lock (mark, below), so a folder taken after this check is never marked
-    check_lock_free(out)
-    # the demo is re-runnable: it replaces its own previous output, and only that (never another run in --out)
-    found = previous_run(out) if out.is_dir() else []
-    if found and not marker.is_file():
-        raise ConfigError(f"{out} already holds a run that is not a demo ({', '.join(found)}): choose another --out "
-                          f"(the demo replaces only its own earlier output; a demo run by an older wildgan has no "
-                          f"{DEMO_MARKER}: delete that folder first)")
-    argv = ["train", "--out", a.out, "--preset", a.preset, "--normal", a.normal, "--total-kimg", str(a.total_kimg),
-            "--phase-kimg", str(a.phase_kimg), "--seed", str(a.seed), "--device", a.device, "--evaluate"]
-    if found:
-        argv.append("--overwrite")      # (deletes the marker with the other run outputs; mark writes it again)
-        _warn(f"replacing the previous demo in {out} (its networks, evaluation and report); --out DIR keeps it")
-    if a.threads:
-        # A short GAN run amplifies float-summation differences between intra-op thread counts: a fixed count
-        # makes the demo's numbers the README's on any machine (and one thread is the fastest for tiny nets).
-        argv += ["--threads", str(a.threads)]
-    if a.no_progress:
-        argv.append("--no-progress")
-
-    def mark() -> None:
-        # called by train_run while the demo's own train holds the run lock, as it ends however it ends: what is in
-        # --out then is the demo's. (Written after the train returned, the mark landed on the run of a process that
-        # took the folder after the check above, once the demo's train was refused.)
-        if previous_run(out):
-            marker.write_text("written by `wildgan demo`: a later demo may replace this run\n")
-
-    t = make_parser().parse_args(argv)
-    t.typed, t.before_unlock = set(), mark
-    return cmd_train(t)
-
-
-EXAMPLES_STUDY = """examples:
-  # the paper's CIFAR_CAR comparison: gamma 0 and 2%, all methods, both
-  # encoder losses, 3 seeds
-  wildgan study --data ~/data/cifar-10-batches-py --dataset cifar10 \\
-                --normal automobile --contamination 0,0.02 \\
-                --methods wildgan,fanogan,search --encoder-loss image,latent \\
-                --seeds 0,1,2 --preset paper --out studies/cifar-car
-  # one-vs-rest over all ten CIFAR-10 classes
-  wildgan study --data ~/data/cifar-10-batches-py --normal all \\
-                --contamination 0 --preset fast --out studies/ovr
-  # re-running the same command skips finished cells and resumes an
-  # interrupted one
-"""
-
-
-def _csv(text: str, kind: type = str) -> list[Any]:
-    try:
-        return [kind(t.strip()) for t in str(text).split(",") if t.strip()]
-    except ValueError:
-        raise ConfigError(f"cannot parse {text!r} as a comma-separated list of {kind.__name__}") from None
-
+# === wildgan study ====================================================================================================
 
 def cmd_study(a: argparse.Namespace) -> int:
     from .studies import grid, run_study
@@ -1378,259 +1643,48 @@ def cmd_study(a: argparse.Namespace) -> int:
     return 0
 
 
-THRESHOLD_RULES_HELP = ("contamination = the 100*(1-G) percentile of the run's training-split scores, mad = their "
-                        "median + K * 1.4826 * MAD")
+# === wildgan demo =====================================================================================================
+
+def cmd_demo(a: argparse.Namespace) -> int:
+    """The README's main job: train on the embedded MNIST sample, evaluate, print the AUC table."""
+    from .training.run import DEMO_MARKER, check_lock_free, previous_run
+
+    out = Path(a.out)
+    marker = out / DEMO_MARKER
+    # a folder another process holds is refused first, as train does (before the data is read); the marker is
+    # written only under the demo's own run lock (mark, below), so a folder taken after this check is never marked
+    check_lock_free(out)
+    # the demo is re-runnable: it replaces its own previous output, and only that (never another run in --out)
+    found = previous_run(out) if out.is_dir() else []
+    if found and not marker.is_file():
+        raise ConfigError(f"{out} already holds a run that is not a demo ({', '.join(found)}): choose another --out "
+                          f"(the demo replaces only its own earlier output; a demo run by an older wildgan has no "
+                          f"{DEMO_MARKER}: delete that folder first)")
+    argv = ["train", "--out", a.out, "--preset", a.preset, "--normal", a.normal, "--total-kimg", str(a.total_kimg),
+            "--phase-kimg", str(a.phase_kimg), "--seed", str(a.seed), "--device", a.device, "--evaluate"]
+    if found:
+        argv.append("--overwrite")      # (deletes the marker with the other run outputs; mark writes it again)
+        _warn(f"replacing the previous demo in {out} (its networks, evaluation and report); --out DIR keeps it")
+    if a.threads:
+        # A short GAN run amplifies float-summation differences between intra-op thread counts: a fixed count
+        # makes the demo's numbers the README's on any machine (and one thread is the fastest for tiny nets).
+        argv += ["--threads", str(a.threads)]
+    if a.no_progress:
+        argv.append("--no-progress")
+
+    def mark() -> None:
+        # called by train_run while the demo's own train holds the run lock, as it ends however it ends: what is in
+        # --out then is the demo's. (Written after the train returned, the mark landed on the run of a process that
+        # took the folder after the check above, once the demo's train was refused.)
+        if previous_run(out):
+            marker.write_text("written by `wildgan demo`: a later demo may replace this run\n")
+
+    t = make_parser().parse_args(argv)
+    t.typed, t.before_unlock = set(), mark
+    return cmd_train(t)
 
 
-def _threshold_options(p: argparse.ArgumentParser, threshold_help: str, score_help: str) -> None:
-    """--threshold, --expected-contamination, --mad-k and --score: the same rule's options for score and export."""
-    p.add_argument("--threshold", choices=("contamination", "mad"), help=threshold_help)
-    p.add_argument("--expected-contamination", type=float, default=0.05, metavar="G",
-                   help="expected fraction of anomalies, for --threshold contamination (default 0.05)")
-    p.add_argument("--mad-k", type=float, default=3.0, metavar="K", help="K of --threshold mad (default 3)")
-    p.add_argument("--score", default=None, choices=SCORE_NAMES, help=score_help)
-
-
-def make_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="wildgan", description="Unsupervised image anomaly detection with a "
-                                "progressive GAN and a jointly trained encoder (Berg et al.), for training data "
-                                "that is not clean. Higher score = more anomalous; label 1 = anomaly.")
-    p.add_argument("--debug", action="store_true", help="show tracebacks")
-    from . import __version__
-
-    p.add_argument("--version", action="version", version=f"wildgan {__version__}")
-    sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND",
-                           title="commands (wildgan COMMAND --help for each)")
-
-    t = sub.add_parser("train", help="train a model", epilog=EXAMPLES_TRAIN,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
-    _add_train_args(t)
-    t.add_argument("--out", required=True, help="run directory")
-    t.add_argument("--resume", action="store_true",
-                   help="continue from the newest good checkpoint in --out, with the run's own settings "
-                        "(RUN/config.yaml; options given beside it change only what they control, e.g. a longer "
-                        "--total-kimg)")
-    t.add_argument("--overwrite", action="store_true",
-                   help="delete a previous run in --out and start again (without it, an existing run is refused, "
-                        "except one that failed before its first training step: only its config, split and log)")
-    t.add_argument("--distributed", action="store_true",
-                   help="data-parallel training over the processes started by torchrun, e.g. "
-                        "torchrun --nproc_per_node=2 -m wildgan train --distributed ... (rank 0 writes the run)")
-    t.add_argument("--dist-timeout", type=float, metavar="MINUTES",
-                   help="with --distributed: how long a rank waits for the others before the job stops (a rank that "
-                        "hangs; default 30, and torch's 10 for NCCL's GPU collectives unless given). Keep it above "
-                        "what one rank does while the others wait: rank 0 writing a checkpoint (under 1 GB at the "
-                        "paper preset), every rank reading the data before they start together")
-    t.add_argument("--config", help="YAML/TOML/JSON file with option values; a run's config.yaml replays that run "
-                                    "exactly (explicit flags change only what they control)")
-    t.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
-    t.add_argument("--evaluate", action="store_true", help="evaluate on the test split after training")
-    t.add_argument("--no-train-scores", action="store_true",
-                   help="do not score the training images at the end (recorded in the run's config: a --resume "
-                        "remembers it; by default wildgan and f-AnoGAN runs score them, once, "
-                        "and cache them in RUN_DIR/train_scores.csv: the thresholds of `wildgan score --threshold`; without them, "
-                        "the first thresholded scoring computes them, and needs the training images then)")
-    # the same dest, so that `--resume --train-scores` undoes a recorded --no-train-scores (the explicit flag
-    # differs from what the run's config file gives, so build_run_config takes it)
-    t.add_argument("--train-scores", dest="no_train_scores", action="store_false", default=False,
-                   help="score the training images at the end (the default; undoes a --no-train-scores that a "
-                        "--resume or --config would otherwise remember)")
-    t.add_argument("--no-progress", action="store_true", help="no progress bar")
-    t.set_defaults(func=cmd_train)
-
-    s = sub.add_parser("score", help="score images with a trained run", epilog=EXAMPLES_SCORE,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
-    s.add_argument("run_dir", help="a run directory written by `wildgan train`")
-    s.add_argument("--data", nargs="*",
-                   help="image files and/or folders: every image in them, folders recursively; or ONE data set "
-                        "file (.npz, .tar.gz, a CIFAR-10 batch folder): its test split under the run's protocol, "
-                        "with labels (default: the run's own test split); an .npz without labels, or any data-set "
-                        "file after a run trained on unlabelled images / by Detector.fit: every image (labelled "
-                        "with --normal)")
-    s.add_argument("--skip-bad", action="store_true",
-                   help="leave out unreadable image files (each one is named in a warning) instead of stopping")
-    s.add_argument("--checkpoint", metavar="FILE",
-                   help="score with this checkpoint (RUN/checkpoints/ckpt-*.json, or its name) instead of the run's "
-                        "final networks; --threshold then takes the checkpoint's own training scores, computed from "
-                        "the run's training images and not cached (the run's cache stays its final networks')")
-    s.add_argument("--out", required=True, help="CSV file: id, label (when known), every score (- : standard output)")
-    s.add_argument("--device", default="auto", type=_device, help=DEVICE_HELP)
-    s.add_argument("--no-progress", action="store_true", help="no progress bars (e.g. for logs)")
-    _threshold_options(s, "add is_anomaly (0/1), threshold, threshold_rule, threshold_score and train_percentile "
-                          "columns for --score: " + THRESHOLD_RULES_HELP + " (an F1-optimal threshold needs a "
-                          "labelled validation set: Python API, Detector.from_run(RUN_DIR, threshold='f1', "
-                          "X_val=..., y_val=...))",
-                       "the score --threshold flags by (default: the method's own, A for f-AnoGAN, else a, as report "
-                       "ranks by; e.g. L_r, the residual)")
-    s.add_argument("--normal", help="normal class(es) of a labelled data-set --data, comma separated: labels "
-                                    "the rows (after a run trained on unlabelled images, which has no classes)")
-    s.add_argument("--whole", action=argparse.BooleanOptionalAction, default=None,
-                   help="with a labelled data set for --data: score every image of it, labelled (normal classes = 0, "
-                        "the rest = 1), not its protocol's test split (as evaluate --whole)")
-    s.add_argument("--no-A", dest="no_A", action="store_true",
-                   help="wildgan runs: leave out f-AnoGAN's A score (the CSV has no A column). A needs the critic's "
-                        "features of every image and of its reconstruction, about half of the scoring's work; a, "
-                        "L_n, L_o and L_r do not change")
-    s.add_argument("--distributed", action="store_true",
-                   help="share the image files between the processes started by torchrun, e.g. "
-                        "torchrun --nproc_per_node=4 -m wildgan score RUN --data pile/ --distributed --out s.csv "
-                        "(each process reads and scores its chunks on its GPU; rank 0 writes the CSV; the scores "
-                        "are those of one process)")
-    s.add_argument("--dist-timeout", type=float, metavar="MINUTES",
-                   help="with --distributed: how long a rank waits for the others before the job stops (a rank that "
-                        "hangs; default 30). Raise it for --threshold on a run without saved training scores (latent "
-                        "search, --checkpoint): rank 0 scores the training images first while the others wait")
-    s.add_argument("--batch-mode", choices=("mixed", "isolated"), default="mixed",
-                   help="wildgan runs: 'mixed' (default; the paper's protocol) scores images in shuffled batches of "
-                        "64, whose minibatch-stddev groups of 4 couple their scores a little; 'isolated' scores each "
-                        "image on its own, so an image scored alone (streaming) gets the score it gets among others "
-                        "(the ONNX export's protocol); --threshold and train_percentile then use training scores made "
-                        "the same way")
-    s.add_argument("--chunk-size", type=_positive_int, metavar="N",
-                   help="image files are read and scored about N at a time (wildgan runs: whole score batches, "
-                        "at least 64), "
-                        "so memory holds one chunk whatever the size of the pile (default: 64 MB of pixels, e.g. "
-                        "21,824 images at 32x32x3, 320 at 256x256x3, the most an interruption loses; 512 MB with "
-                        "--out -, which keeps nothing to resume from; an eighth of that for latent search); "
-                        "the scores do not depend on N")
-    s.add_argument("--no-resume", action="store_true",
-                   help="score every chunk again, deleting OUT.chunks/ first: a pile read in several chunks keeps "
-                        "each finished chunk's scores there (deleted once OUT is written), and by default a rerun "
-                        "with the same --out, files, run and options takes them from there instead of scoring them "
-                        "again (an interrupted scoring resumes; chunks whose files changed are scored again)")
-    s.add_argument("--threads", type=_threads, metavar="N", help=THREADS_HELP)
-    s.set_defaults(func=cmd_score)
-    s.set_defaults(defaults={act.dest: act.default for act in s._actions})   # for warnings about unused options
-
-    x = sub.add_parser("export", help="export the scoring graph (E, Gs and the scores; f-AnoGAN runs too) for "
-                       "onnxruntime",
-                       epilog="example:\n  wildgan export runs/mnist --format onnx --out mnist.onnx",
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
-    x.add_argument("run_dir", help="a run directory written by `wildgan train` (method wildgan or fanogan)")
-    x.add_argument("--format", choices=("onnx",), default="onnx", help="export format (default onnx)")
-    x.add_argument("--out", required=True, help="output file (.onnx)")
-    x.add_argument("--batch-size", type=int, default=64,
-                   help="example batch the graph is traced with; the batch axis stays dynamic (default 64)")
-    x.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
-    x.add_argument("--input-type", choices=("uint8", "float"), default="uint8",
-                   help="uint8 [N, R, R, C] images (default) or float32 [N, C, R, R] in [-1, 1]")
-    x.add_argument("--no-A", action="store_true", help="leave the f-AnoGAN score A (and D) out of the graph")
-    _threshold_options(x, "record a threshold for --score in the model's metadata_props (threshold, threshold_rule, "
-                          "threshold_score, threshold_params): " + THRESHOLD_RULES_HELP + "; the scores are those of "
-                          "the graph's protocol (wildgan runs: each image alone, as score --batch-mode isolated; "
-                          "cached in RUN/train_scores-isolated.csv, computed when missing). Default: no threshold",
-                       "the output --threshold applies to (default: the method's own, A for f-AnoGAN, else a)")
-    x.add_argument("--device", default="auto", type=_device,
-                   help="where the training split is scored for --threshold when its scores are not cached (the "
-                        "export itself runs on the CPU): " + DEVICE_HELP)
-    x.add_argument("--no-progress", action="store_true", help="no progress bar while the training split is scored")
-    x.set_defaults(func=cmd_export)
-    x.set_defaults(defaults={act.dest: act.default for act in x._actions})   # for warnings about unused options
-
-    e = sub.add_parser("evaluate", help="AUC/AP of every score, with controls", epilog=EXAMPLES_EVAL,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
-    e.add_argument("run_dir", help="a run directory written by `wildgan train`")
-    e.add_argument("--data", help="evaluate on this data instead of the run's own (same protocol)")
-    e.add_argument("--normal", help="normal class(es) of --data, comma separated (default: the run's own, or the "
-                                    "protocol's default; needed for a class-folder tree after an unlabelled run)")
-    e.add_argument("--whole", action=argparse.BooleanOptionalAction, default=None,
-                   help="with --data: evaluate on every labelled image of it (normal classes = 0, the rest = 1), "
-                        "not on its protocol's test split (the default after a run trained on unlabelled images or "
-                        "by Detector.fit; --no-whole: the protocol's test split)")
-    e.add_argument("--json", action="store_true", help="print one JSON object")
-    e.add_argument("--device", default="auto", type=_device, help=DEVICE_HELP)
-    e.add_argument("--no-controls", action="store_true", help="skip the untrained-network and pixel controls")
-    e.add_argument("--no-progress", action="store_true", help="no progress bars (e.g. for logs)")
-    e.add_argument("--threads", type=_threads, metavar="N", help=THREADS_HELP)
-    e.set_defaults(func=cmd_evaluate)
-
-    i = sub.add_parser("info", help="parameter counts and FLOPs of a preset",
-                       epilog="example:\n  wildgan info --preset paper --resolution 32 --channels 3",
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
-    i.add_argument("--preset", choices=("paper", "fast", "tiny"), default="paper", help="network width (default paper)")
-    i.add_argument("--resolution", type=int, default=32, help="image side, a power of two (default 32)")
-    i.add_argument("--channels", type=int, choices=(1, 3), default=3, help="1 = gray, 3 = RGB (default 3)")
-    i.add_argument("--width", type=int, help="override the preset's channel width, as train --width")
-    i.add_argument("--latent-size", type=int, metavar="N_Z", help="latent size N_z, as train --latent-size")
-    i.add_argument("--json", action="store_true", help="print one JSON object")
-    i.set_defaults(func=cmd_info)
-
-    st = sub.add_parser("study", help="the paper's contamination study as one resumable grid",
-                        epilog=EXAMPLES_STUDY, formatter_class=argparse.RawDescriptionHelpFormatter)
-    _add_train_args(st, study=True)
-    st.add_argument("--normal", help="normal class(es), comma separated: one one-vs-rest cell each (join classes "
-                                     "with + for one cell with several normal classes, e.g. 0+1), or 'all' (every "
-                                     "class; default: the protocol's default normal class(es), as one cell: "
-                                     "automobile for CIFAR-10, the normal RBCs for chula-rbc12, 2 for MNIST; other "
-                                     "labelled folders and .npz files have none and need it)")
-    st.add_argument("--contamination", default="0,0.02",
-                    help="gammas, comma separated: the fractions of anomalies injected into each cell's training "
-                         "set, each in [0, 1) (default 0,0.02)")
-    st.add_argument("--methods", default="wildgan", help="comma separated: wildgan,fanogan,search (default wildgan)")
-    st.add_argument("--encoder-loss", default="image",
-                    help="comma separated: image,latent (default image; wildgan cells only)")
-    st.add_argument("--seeds", default="0", help="comma separated seeds (default 0)")
-    st.add_argument("--out", required=True, help="study directory (results.jsonl, tables.md, runs/)")
-    st.add_argument("--no-progress", action="store_true", help="no progress bars (e.g. for logs)")
-    st.set_defaults(func=cmd_study)
-
-    d = sub.add_parser("demo", help="train + evaluate on the embedded MNIST sample (the README's main job)",
-                       epilog="example:\n  wildgan demo --out runs/demo", formatter_class=argparse.RawDescriptionHelpFormatter)
-    d.add_argument("--out", default="runs/demo",
-                   help="run directory (default runs/demo; a later demo replaces only a demo's own output)")
-    # Sized to finish in a few minutes on 2 CPU cores; a real model needs --preset fast/paper and the paper's
-    # schedule (wildgan train).
-    d.add_argument("--normal", default="1", help="the normal digit (default 1)")
-    d.add_argument("--preset", choices=("paper", "fast", "tiny"), default="tiny", help="network width (default tiny)")
-    d.add_argument("--total-kimg", type=float, default=30.0, help="training length in kimg (default 30)")
-    d.add_argument("--phase-kimg", type=float, default=4.0, help="kimg per fade / stable phase (default 4)")
-    d.add_argument("--threads", type=_threads, default=1, metavar="N",
-                   help="CPU threads (default 1: reproducible numbers on any machine; 0 = torch's default)")
-    d.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    d.add_argument("--device", default="auto", type=_device, help=DEVICE_HELP)
-    d.add_argument("--no-progress", action="store_true", help="no progress bars (e.g. for logs)")
-    d.set_defaults(func=cmd_demo)
-
-    add_report_parser(sub)
-    return p
-
-
-EXAMPLES_REPORT = """examples:
-  # RUN_DIR/report/report.html (+ report.md, PNGs)
-  wildgan report runs/car-g2
-  wildgan report runs/car-g2 --top-k 16 --image odd1.png odd2.png
-  # a study: tables, AUC vs gamma, every result row
-  wildgan report studies/cifar-car
-"""
-
-
-def add_report_parser(sub: Any) -> argparse.ArgumentParser:
-    """Register `wildgan report` on the CLI's subparsers object."""
-    r = sub.add_parser("report", help="HTML + Markdown report of a run or a study (figures, heat maps, metrics)",
-                       epilog=EXAMPLES_REPORT, formatter_class=argparse.RawDescriptionHelpFormatter)
-    r.add_argument("path", metavar="RUN_DIR|STUDY_DIR")
-    r.add_argument("--top-k", type=int, default=8, metavar="K",
-                   help="heat maps of the K most anomalous test images (training images for an unlabelled run; "
-                        "default 8)")
-    r.add_argument("--image", nargs="+", action="extend", default=[], metavar="PATH",
-                   help="also score and map these image files/folders (repeatable)")
-    r.add_argument("--skip-bad", action="store_true",
-                   help="leave unreadable files among the --image paths out (each named in a warning)")
-    r.add_argument("--score", default=None, choices=SCORE_NAMES,
-                   help="score that ranks the most anomalous images (default: the method's own, A for f-AnoGAN, "
-                        "else a)")
-    r.add_argument("--masks", help=".npy of ground-truth defect masks [N, H, W] aligned with the run's test "
-                                   "split: adds the pixel-level ROC AUC of the heat maps")
-    r.add_argument("--device", default="auto", type=_device, help=DEVICE_HELP)
-    r.add_argument("--no-progress", action="store_true",
-                   help="no progress bars while the --image files are read and scored (e.g. for logs)")
-    r.add_argument("--no-controls", action="store_true", help="skip the untrained-network and pixel controls (faster)")
-    r.add_argument("--tsne-points", type=int, default=2000, metavar="N",
-                   help="at most this many test latents in the t-SNE, a seeded subsample (default 2000)")
-    r.add_argument("--threads", type=_threads, metavar="N", help=THREADS_HELP)
-    r.set_defaults(func=cmd_report)
-    return r
-
+# === wildgan report ===================================================================================================
 
 def cmd_report(a: argparse.Namespace) -> int:
     from .evaluation.report import check_report_args, report
@@ -1646,13 +1700,7 @@ def cmd_report(a: argparse.Namespace) -> int:
     return 0
 
 
-def _sub_parser(p: argparse.ArgumentParser, cmd: str) -> argparse.ArgumentParser:
-    return p._subparsers._group_actions[0].choices[cmd]  # type: ignore[union-attr]
-
-
-def _train_parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    return _sub_parser(p, "train")
-
+# === main: parse, dispatch, and one line (and exit code) per way a command ends =======================================
 
 def _unrecognized(p: argparse.ArgumentParser, cmd: str, extra: list[str]) -> None:
     """argparse's 'unrecognized arguments' comes from the top-level parser, with its usage: say it with the command's
