@@ -45,6 +45,11 @@ if TYPE_CHECKING:  # types only: the CLI imports torch-heavy modules lazily, ins
 
 # === Option types and help texts shared by the parsers ================================================================
 
+def _flag(dest: str) -> str:
+    """The option an argparse dest comes from, as messages name it: total_kimg -> --total-kimg."""
+    return "--" + dest.replace("_", "-")
+
+
 def _whole_number(text: str, least: int, other: str = "") -> int:
     """An option's whole number >= least (`other`: what else the option takes, for the message)."""
     try:
@@ -434,7 +439,7 @@ def _add_train_args(p: argparse.ArgumentParser, study: bool = False) -> None:
     g = p.add_argument_group("model and training", textwrap.fill(
         ("f-AnoGAN (the fanogan cells of --methods)" if study else "f-AnoGAN (--method fanogan)")
         + " has its own networks, schedule and precision: it ignores "
-        + ", ".join(f"--{o.replace('_', '-')}" for o in _PGAN_ONLY_OPTIONS) + " and --tensorboard"
+        + ", ".join(_flag(o) for o in _PGAN_ONLY_OPTIONS) + " and --tensorboard"
         + (" (with a warning)" if not study else ""), 76))
     if not study:
         g.add_argument("--method", choices=("wildgan", "search", "fanogan"), default="wildgan",
@@ -559,10 +564,6 @@ def _sub_parser(p: argparse.ArgumentParser, cmd: str) -> argparse.ArgumentParser
     return p._subparsers._group_actions[0].choices[cmd]  # type: ignore[union-attr]
 
 
-def _train_parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    return _sub_parser(p, "train")
-
-
 # === train's options -> RunConfig: --config files, --resume replays, explicit flags ===================================
 
 def _typed_options(p: argparse.ArgumentParser, argv: Sequence[str]) -> set[str]:
@@ -651,7 +652,7 @@ def _set_from_config(p: argparse.ArgumentParser, argv: Sequence[str]) -> None:
 def _option_value(action: argparse.Action, v: Any, path: Path) -> Any:
     """A config-file value checked and converted as the command line would be (type, choices). argparse does not
     check defaults, so without this a bad value would surface later as a traceback or a message not naming the file."""
-    name = "--" + action.dest.replace("_", "-")
+    name = _flag(action.dest)
     if v is None:
         return None
     if action.nargs == 0:                                   # store_true flags
@@ -815,7 +816,7 @@ def run_config_from_args(a: argparse.Namespace, resolution: int, channels: int) 
 def _file_reference_args(config: str) -> argparse.Namespace:
     """The options `wildgan train --config FILE` resolves to with no other flag: the reference that tells which
     fields the real command line's explicit flags changed."""
-    t = _train_parser(make_parser())
+    t = _sub_parser(make_parser(), "train")
     _set_from_config(t, ["--config", config])
     return t.parse_args(["--config", config, "--out", "-"])
 
@@ -907,9 +908,23 @@ def _changed(a: argparse.Namespace, dest: str) -> bool:
     return getattr(a, dest) != a.defaults.get(dest) if getattr(a, "defaults", None) else False
 
 
+def _warn_unused_threshold_options(a: argparse.Namespace, dests: Sequence[str], without: str) -> None:
+    """score / export: the option the chosen --threshold rule does not read, or (without --threshold) the given
+    `dests` that only matter with one, said to be ignored (`without`: what is then not written)."""
+    if a.threshold:
+        unused = "mad_k" if a.threshold == "contamination" else "expected_contamination"
+        if _changed(a, unused):
+            _warn(f"warning: {_flag(unused)} is not used by --threshold {a.threshold}")
+        return
+    given = [o for o in dests if _changed(a, o)]
+    if given:
+        _warn(f"warning: {', '.join(_flag(o) for o in given)} {'only matters' if len(given) == 1 else 'only matter'} "
+              f"with --threshold: {without} is written without it")
+
+
 def _use_threads(a: argparse.Namespace) -> None:
     """--threads of score / evaluate / report: torch's intra-op thread count for this process."""
-    if getattr(a, "threads", None):
+    if a.threads:
         import torch
 
         torch.set_num_threads(int(a.threads))
@@ -1002,6 +1017,38 @@ def _warn_dist_timeout_alone(a: argparse.Namespace) -> None:
               "ignored")
 
 
+def _init_distributed(a: argparse.Namespace) -> Any:
+    """train / score --distributed: join torchrun's process group (RANK/WORLD_SIZE/LOCAL_RANK; NCCL or gloo) and
+    return its context, None without --distributed. Only rank 0 shows progress bars."""
+    if not a.distributed:
+        return None
+    from .training.distributed import init_distributed
+
+    ctx = init_distributed(a.device, timeout_min=a.dist_timeout)
+    if not ctx.is_main:
+        a.no_progress = True
+    return ctx
+
+
+def _on_every_rank(ctx: Any, setup: Callable[[], Any], run_dir: Path) -> Any:
+    """setup(), through start_together under --distributed: the ranks agree on how it went, and a refusal frees the
+    process group as a failed start does, rather than leaving it to the interpreter's exit, where gloo can abort the
+    process."""
+    if ctx is None:
+        return setup()
+    from .training.distributed import start_together
+
+    return start_together(ctx, setup, run_dir)
+
+
+def _shutdown(ctx: Any, together: bool = True) -> None:
+    """Free a --distributed job's process groups now, not at interpreter exit (where gloo can abort the process)."""
+    if ctx is not None:
+        from .training.distributed import shutdown
+
+        shutdown(together=together)
+
+
 def _refuse_torchrun_without_distributed(a: argparse.Namespace) -> None:
     """Under torchrun (several ranks) without --distributed every rank would run the whole command: train's second
     rank was refused by the run lock with no word of --distributed, score's ranks each scored everything into the
@@ -1029,120 +1076,68 @@ def _refuse_torchrun_without_distributed(a: argparse.Namespace) -> None:
 
 def cmd_train(a: argparse.Namespace) -> int:
     from .config import run_config_to_dict
-    from .training.run import check_lock_free, check_out_dir, kimg_text, train_run
+    from .training.run import kimg_text, train_run
 
     _warn_dist_timeout_alone(a)
-    ctx = None
-    if a.distributed:
-        from .training.distributed import init_distributed, start_together
-
-        # RANK/WORLD_SIZE/LOCAL_RANK from torchrun; NCCL or gloo
-        ctx = init_distributed(a.device, timeout_min=a.dist_timeout)
-        if not ctx.is_main:
-            a.no_progress = True
+    ctx = _init_distributed(a)
+    run_dir = Path(a.out)
     if not a.dry_run:
         # what --out alone refuses, before the data is decoded (minutes for a large folder, wasted by a refusal after
         # it); check_run_dir (in _train_setup) adds what needs the config, whose resolution and channels come from the
-        # data.
-        data = _data_path_if_valid(a)
-
-        def check_out() -> None:
-            if ctx is None or ctx.is_main:
-                # a folder another process trains in, first (its advice is to wait, not to --resume or --overwrite
-                # it); rank 0 alone asks, as it alone takes the job's lock (train_run), which stays the guarantee
-                check_lock_free(Path(a.out))
-            check_out_dir(Path(a.out), data, resume=a.resume, overwrite=a.overwrite)
-
-        if ctx is not None:
-            # through start_together as the setup below: the ranks agree on the answer (the same folder and path
-            # give the same one, unless their file systems differ; rank 0's refusal of a busy folder stops the
-            # others), and a refusal frees the process group as a failed start does, rather than leaving it to the
-            # interpreter's exit, where gloo can abort the process
-            start_together(ctx, check_out, Path(a.out))
-        else:
-            check_out()
-    if ctx is not None:
-        # every rank learns whether each one started: one that failed alone (data only it cannot read) stops them all
-        # together, its error in the run folder, instead of leaving rank 0 only the echo of it
-        cfg, split = start_together(ctx, lambda: _train_setup(a, ctx), Path(a.out))
-    else:
-        cfg, split = _train_setup(a, None)
+        # data. Under torchrun the ranks agree on the answer (the same folder and path give the same one, unless their
+        # file systems differ; rank 0's refusal of a busy folder stops the others)
+        _on_every_rank(ctx, lambda: _check_train_out(a, ctx), run_dir)
+    # every rank learns whether each one started: one that failed alone (data only it cannot read) stops them all
+    # together, its error in the run folder, instead of leaving rank 0 only the echo of it
+    cfg, split = _on_every_rank(ctx, lambda: _train_setup(a, ctx), run_dir)
     if a.dry_run:
         print(json.dumps(run_config_to_dict(cfg), indent=2), file=sys.stderr)
-        if ctx is not None:
-            from .training.distributed import shutdown
-
-            shutdown()
+        _shutdown(ctx)
         return 0
     if cfg.method == "fanogan" and cfg.train.tensorboard:
         _warn("warning: --tensorboard logs wildgan and search runs; an f-AnoGAN run writes its numbers to "
               "stats.jsonl only")
     is_main = ctx is None or ctx.is_main
-    log = _log_to(Path(a.out)) if is_main else (lambda m: None)
+    log = _log_to(run_dir) if is_main else (lambda m: None)
     try:
-        res = train_run(cfg, Path(a.out), resume=a.resume, overwrite=a.overwrite, progress=not a.no_progress,
+        res = train_run(cfg, run_dir, resume=a.resume, overwrite=a.overwrite, progress=not a.no_progress,
                         log=log, split=split, before_unlock=getattr(a, "before_unlock", None))
     except BaseException as e:
-        # log.txt says how the session ended too (an interrupt, an error), not only stderr; a refusal (ConfigError,
-        # e.g. the folder is another process's) ran nothing and must not write into someone else's run
-        from contextlib import nullcontext
-
-        dist = None
-        if ctx is not None:
-            from .training import distributed as dist
-        with dist.sigterm_deferred() if dist else nullcontext():
-            if is_main and Path(a.out).is_dir() and not isinstance(e, ConfigError):
-                # under torchrun rank 0's own error is often the echo of another rank's (a failed collective): that
-                # rank's error is named first, from what it left in the folder
-                why = dist.explain_failure(Path(a.out), ctx, e) if dist else str(e) or type(e).__name__
-                _append(Path(a.out) / "log.txt", f"stopped: {why}")
-            elif dist and Path(a.out).is_dir() and dist.timed_out(e):
-                # no answer from another rank (whatever came after it, torchrun's SIGTERM too): not a failure of
-                # this rank's own, but log.txt's only word on how the job ended when the rank that hung is rank 0
-                dist.record_no_answer(Path(a.out), e, ctx)
-            elif dist and Path(a.out).is_dir() and not isinstance(
-                    e, (ConfigError, DivergenceError, TrainingInterrupted, KeyboardInterrupt, _Terminated)):
-                # a rank's own failure (not a refusal every rank met, nor a divergence the ranks decided together
-                # from their all-reduced losses and identical weights, nor a signal the whole job got): into the
-                # folder, before its sockets close and the other ranks' collectives fail
-                dist.record_failure(Path(a.out), e, ctx)
-        if ctx is not None:
-            from .training.distributed import shutdown
-
-            # the groups are freed now, not at interpreter exit (where gloo can abort the process); the ranks leave
-            # together only when they all stopped alike (a preemption: they agreed on it), never waiting for a peer
-            # that failed on its own
-            shutdown(together=isinstance(e, TrainingInterrupted))
+        _record_how_training_ended(run_dir, ctx, e)
+        # the ranks leave together only when they all stopped alike (a preemption: they agreed on it), never waiting
+        # for a peer that failed on its own
+        _shutdown(ctx, together=isinstance(e, TrainingInterrupted))
         raise
-    if ctx is not None:
-        from .training.distributed import shutdown
-
-        shutdown()
-        if not ctx.is_main:
-            return 0
+    _shutdown(ctx)
+    if not is_main:
+        return 0
     what = f"f-AnoGAN: {res.detail}" if res.detail else f"{kimg_text(res.nimg)} kimg"
     log(f"trained {what} ({res.status}); networks in {res.final}")
     _warn_if_not_grown(cfg, res, log)
-    if res.final is not None and cfg.method != "search" and len(split.train_x) and cfg.train.train_scores:
-        # the training scores that `wildgan score --threshold` and the report compare new images with, now, while
-        # the training images are at hand (they may be moved or deleted later); latent search is too slow for this
-        from .scoring.train_scores import score_training_split
-        from .scoring.run import load_model
-
-        score_training_split(Path(a.out), load_model(Path(a.out), a.device), split, progress=not a.no_progress)
-        print(f"scored the {len(split.train_x)} training images (thresholds of wildgan score --threshold): "
-              f"{Path(a.out) / 'train_scores.csv'}", file=sys.stderr)
-    if res.final is not None and cfg.method == "search" and cfg.train.train_scores:
-        print("latent search: the training images are not scored now (an optimisation per image); `wildgan score "
-              "--threshold` scores them when it first needs them", file=sys.stderr)
+    if res.final is not None and cfg.train.train_scores:
+        _score_training_images(a, cfg, split)
     if a.evaluate:
         # the split just trained on: rebuilding it would read the data again and repeat its warnings
-        return cmd_evaluate(argparse.Namespace(run_dir=a.out, data=None, json=False, device=a.device,
-                                               no_controls=False, no_progress=a.no_progress, own_split=split))
+        return cmd_evaluate(argparse.Namespace(run_dir=a.out, data=None, normal=None, whole=None, json=False,
+                                               device=a.device, no_controls=False, no_progress=a.no_progress,
+                                               threads=None, own_split=split))
     return 0
 
 
-def _train_setup(a: argparse.Namespace, ctx: Any) -> tuple[Any, Any]:
+def _check_train_out(a: argparse.Namespace, ctx: Any) -> None:
+    """What --out refuses before the data is read: a folder another process trains in, or one holding a run that
+    --resume / --overwrite do not allow for."""
+    from .training.run import check_lock_free, check_out_dir
+
+    data = _data_path_if_valid(a)
+    if ctx is None or ctx.is_main:
+        # a folder another process trains in, first (its advice is to wait, not to --resume or --overwrite
+        # it); rank 0 alone asks, as it alone takes the job's lock (train_run), which stays the guarantee
+        check_lock_free(Path(a.out))
+    check_out_dir(Path(a.out), data, resume=a.resume, overwrite=a.overwrite)
+
+
+def _train_setup(a: argparse.Namespace, ctx: Any) -> tuple[RunConfig, AnomalySplit]:
     """(config, split) of `wildgan train`, and its refusals; each rank of a --distributed job runs it on its own."""
     from .training.run import check_run_dir, check_training_memory
 
@@ -1182,15 +1177,58 @@ def _warn_other_methods_options(a: argparse.Namespace, method: str) -> None:
     if method != "wildgan" and "encoder_loss" in typed:
         ignored.append("--encoder-loss")            # f-AnoGAN trains its own izi_f encoder; search has no encoder
     if method != "fanogan":
-        ignored += [f"--{o.replace('_', '-')}" for o in ("fanogan_iters", "fanogan_enc_iters", "fanogan_dim",
-                                                         "fanogan_bn_warmup") if o in typed]
+        ignored += [_flag(o) for o in ("fanogan_iters", "fanogan_enc_iters", "fanogan_dim", "fanogan_bn_warmup")
+                    if o in typed]
     else:
         # the progressive GAN's schedule, size and fast path: f-AnoGAN has its own (epochs or --fanogan-iters, its
         # lr 1e-4, --fanogan-dim, N_z 128, fp32)
-        ignored += [f"--{o.replace('_', '-')}" for o in _PGAN_ONLY_OPTIONS if o in typed]
+        ignored += [_flag(o) for o in _PGAN_ONLY_OPTIONS if o in typed]
     if ignored:
         _warn(f"warning: {', '.join(ignored)} {'does' if len(ignored) == 1 else 'do'} not apply to --method "
               f"{method}: ignored")
+
+
+def _record_how_training_ended(run_dir: Path, ctx: Any, e: BaseException) -> None:
+    """log.txt says how the session ended too (an interrupt, an error), not only stderr; a refusal (ConfigError,
+    e.g. the folder is another process's) ran nothing and must not write into someone else's run."""
+    from contextlib import nullcontext
+
+    dist = None
+    if ctx is not None:
+        from .training import distributed as dist
+    with dist.sigterm_deferred() if dist else nullcontext():
+        if (ctx is None or ctx.is_main) and run_dir.is_dir() and not isinstance(e, ConfigError):
+            # under torchrun rank 0's own error is often the echo of another rank's (a failed collective): that
+            # rank's error is named first, from what it left in the folder
+            why = dist.explain_failure(run_dir, ctx, e) if dist else str(e) or type(e).__name__
+            _append(run_dir / "log.txt", f"stopped: {why}")
+        elif dist and run_dir.is_dir() and dist.timed_out(e):
+            # no answer from another rank (whatever came after it, torchrun's SIGTERM too): not a failure of
+            # this rank's own, but log.txt's only word on how the job ended when the rank that hung is rank 0
+            dist.record_no_answer(run_dir, e, ctx)
+        elif dist and run_dir.is_dir() and not isinstance(
+                e, (ConfigError, DivergenceError, TrainingInterrupted, KeyboardInterrupt, _Terminated)):
+            # a rank's own failure (not a refusal every rank met, nor a divergence the ranks decided together
+            # from their all-reduced losses and identical weights, nor a signal the whole job got): into the
+            # folder, before its sockets close and the other ranks' collectives fail
+            dist.record_failure(run_dir, e, ctx)
+
+
+def _score_training_images(a: argparse.Namespace, cfg: RunConfig, split: AnomalySplit) -> None:
+    """The training scores that `wildgan score --threshold` and the report compare new images with, now, while the
+    training images are at hand (they may be moved or deleted later); latent search is too slow for this."""
+    if cfg.method == "search":
+        print("latent search: the training images are not scored now (an optimisation per image); `wildgan score "
+              "--threshold` scores them when it first needs them", file=sys.stderr)
+        return
+    if not len(split.train_x):
+        return
+    from .scoring.run import load_model
+    from .scoring.train_scores import score_training_split
+
+    score_training_split(Path(a.out), load_model(Path(a.out), a.device), split, progress=not a.no_progress)
+    print(f"scored the {len(split.train_x)} training images (thresholds of wildgan score --threshold): "
+          f"{Path(a.out) / 'train_scores.csv'}", file=sys.stderr)
 
 
 def _warn_if_not_grown(cfg: Any, res: Any, log: Any) -> None:
@@ -1229,7 +1267,7 @@ def _peer_failures_told(cmd: Callable[[argparse.Namespace], int]) -> Callable[[a
         try:
             return cmd(a)
         except Exception as e:
-            if not getattr(a, "distributed", False):
+            if not a.distributed:
                 raise
             from .training.distributed import DEFAULT_TIMEOUT_MIN, peer_failure, torchrun_world
 
@@ -1249,56 +1287,11 @@ def _peer_failures_told(cmd: Callable[[argparse.Namespace], int]) -> Callable[[a
 def cmd_score(a: argparse.Namespace) -> int:
     from .data.dataset_files import npz_has_labels
     from .data.readers import detect_format, is_dataset_file, is_pile
-    from .evaluation.run import split_for_run
     from .scoring.run import load_model, read_split_info, scores_csv_text, write_scores_csv
-    from .thresholds import check_threshold_args
 
     _refuse_saved_detector(a.run_dir, "score")
-    if a.out != "-":
-        _check_out_file(a.out, "scores.csv")
-    resume_dir = _resume_dir(a)
-    if a.no_resume and resume_dir is not None and int(os.environ.get("RANK", "0")) == 0:
-        from .scoring.run import is_resume_dir, remove_resume_dir
-
-        if is_resume_dir(resume_dir):     # the finished chunks of an earlier scoring: discarded, as asked
-            remove_resume_dir(resume_dir)
-            _warn(f"--no-resume: deleted {resume_dir} (an earlier scoring's finished chunks)")
-    if a.threshold:
-        # before the (possibly long) scoring: a bad value should not cost a scoring pass
-        check_threshold_args(a.threshold, contamination=a.expected_contamination, k=a.mad_k)
-        unused = ("mad_k" if a.threshold == "contamination" else "expected_contamination")
-        if _changed(a, unused):
-            _warn(f"warning: --{unused.replace('_', '-')} is not used by --threshold {a.threshold}")
-    else:
-        given = [o for o in ("expected_contamination", "mad_k", "score") if _changed(a, o)]
-        if given:
-            _warn(f"warning: {', '.join('--' + o.replace('_', '-') for o in given)} "
-                  f"{'only matters' if len(given) == 1 else 'only matter'} with --threshold: no is_anomaly column "
-                  f"is written without it")
-    _warn_dist_timeout_alone(a)
-    if a.score is None:
-        # the run's own score, as `report` ranks by
-        from .config import own_score, read_run_config
-
-        try:
-            a.score = own_score(read_run_config(Path(a.run_dir)).method)
-        except WildganError:
-            a.score = "a"                 # (not a run: the loading below names the problem)
-    if a.no_A and a.threshold and a.score == "A":
-        raise ConfigError("--threshold with --score A needs the A score: leave out --no-A")
-    _use_threads(a)
-    run_dir = Path(a.run_dir)
-    if a.data:
-        from .data.readers import missing_path_error, under_data_root
-
-        a.data = [str(under_data_root(d)) for d in a.data]      # relative paths may be under $WILDGAN_DATA
-        for d in a.data:
-            if not Path(d).exists():        # one looked for in two places says so (list_image_files would not)
-                raise missing_path_error(d)
-    if a.data is not None and not a.data:
-        # `--data` with nothing after it (an unset $DIR): not the run's own test split, which no --data means
-        raise ConfigError("--data is given without a path: name image files, folders or a data set (leave --data out "
-                          "to score the run's own test split)")
+    _check_score_options(a)
+    run_dir, resume_dir = Path(a.run_dir), _resume_dir(a)
     one_file = a.data[0] if a.data and len(a.data) == 1 else None
     # one folder with --normal: a class-folder tree, labelled like its .tar.gz would be (the test split, with labels)
     dataset_file = bool(one_file and (is_dataset_file(one_file) or (a.normal and Path(one_file).is_dir()
@@ -1309,17 +1302,10 @@ def cmd_score(a: argparse.Namespace) -> int:
         raise ConfigError("--whole applies to a labelled data set given with --data (an .npz with labels, CIFAR-10 "
                           "batches, a class-folder tree or its .tar.gz with --normal); image files and folders are "
                           "always scored whole")
-    ctx = None
-    if a.distributed:
-        if not a.data or (dataset_file and not pile_tar):
-            raise ConfigError("--distributed shares image files, folders and tar archives of a pile between the "
-                              "processes; a data set (or the run's own test split) is scored by one process")
-        from .training.distributed import init_distributed
-
-        # RANK/WORLD_SIZE/LOCAL_RANK from torchrun; NCCL or gloo
-        ctx = init_distributed(a.device, timeout_min=a.dist_timeout)
-        if not ctx.is_main:
-            a.no_progress = True
+    if a.distributed and (not a.data or (dataset_file and not pile_tar)):
+        raise ConfigError("--distributed shares image files, folders and tar archives of a pile between the "
+                          "processes; a data set (or the run's own test split) is scored by one process")
+    ctx = _init_distributed(a)
     model = load_model(run_dir, ctx.device if ctx is not None else a.device, checkpoint=_checkpoint_arg(a, run_dir))
     if a.no_A and model.cfg.method != "wildgan":
         raise ConfigError(f"--no-A applies to wildgan runs; {run_dir} is a {model.cfg.method} run (its scores need "
@@ -1368,27 +1354,7 @@ def cmd_score(a: argparse.Namespace) -> int:
         what = f"every image of {one_file} (" + ("no labels)" if label_free else
                                                   "labels not used; --normal CLASS labels the rows)")
     elif not a.data or dataset_file:
-        try:
-            split = split_for_run(run_dir, one_file, log=_warn, skip_bad=a.skip_bad,
-                                  normal=tuple(_csv(a.normal)) if a.normal else None, whole=a.whole)
-        except (DataError, ConfigError) as e:     # e.g. no normal class given
-            if not one_file or "class" not in str(e):
-                raise
-            # how to score every image without labels depends on what was given: a folder is read as a pile without
-            # --normal, a tar once unpacked, an array file only by the Python API (which reads any file whole)
-            if Path(one_file).is_dir() and not is_dataset_file(one_file):
-                whole = "leave out --normal"
-            elif tar:
-                whole = "unpack it and pass the folder without --normal"
-            else:
-                whole = (f"use the Python API, Detector.from_run({str(run_dir)!r}).decision_function("
-                         f"{str(one_file)!r})")
-            # (--whole needs no training part: the way out of a data set too small to split, with its labels)
-            small = not a.whole and "training images of the normal class" in str(e)
-            with_labels = "; to score every image of it with its labels, add --whole" if small else ""
-            raise type(e)(f"{e}. A data-set file is scored as a labelled test split under the run's protocol "
-                          f"(--normal CLASS chooses its normal classes){with_labels}; to score every image of it "
-                          f"without labels, {whole}") from None
+        split = _labelled_split(a, run_dir, one_file, tar)
         x, ids, labels = split.test_x, split.test_ids, split.test_y
         what = ("every labelled image of " if split.info.get("test_size") == "whole" else "the test split of ") \
             + (one_file or "the run's data")
@@ -1414,7 +1380,7 @@ def cmd_score(a: argparse.Namespace) -> int:
     if a.threshold:
         from .thresholds import flag_scores
 
-        thr, extra = flag_scores(model, Path(a.run_dir), a.threshold, res, score=a.score,
+        thr, extra = flag_scores(model, run_dir, a.threshold, res, score=a.score,
                                  contamination=a.expected_contamination, k=a.mad_k, labels=labels,
                                  batch_mode=a.batch_mode, progress=not a.no_progress, train_scores=train_scores)
         print(f"threshold for score {a.score}: {thr.describe()} (chosen on the {thr.params['source']}); "
@@ -1441,6 +1407,80 @@ def cmd_score(a: argparse.Namespace) -> int:
     return 0
 
 
+def _check_score_options(a: argparse.Namespace) -> None:
+    """score's refusals and warnings that need no model, before the (possibly long) work; fills in --score's default
+    (the run's own score) and the --data paths as found (relative ones may be under $WILDGAN_DATA)."""
+    from .thresholds import check_threshold_args
+
+    if a.out != "-":
+        _check_out_file(a.out, "scores.csv")
+    resume_dir = _resume_dir(a)
+    if a.no_resume and resume_dir is not None and int(os.environ.get("RANK", "0")) == 0:
+        from .scoring.run import is_resume_dir, remove_resume_dir
+
+        if is_resume_dir(resume_dir):     # the finished chunks of an earlier scoring: discarded, as asked
+            remove_resume_dir(resume_dir)
+            _warn(f"--no-resume: deleted {resume_dir} (an earlier scoring's finished chunks)")
+    if a.threshold:
+        # before the (possibly long) scoring: a bad value should not cost a scoring pass
+        check_threshold_args(a.threshold, contamination=a.expected_contamination, k=a.mad_k)
+    _warn_unused_threshold_options(a, ("expected_contamination", "mad_k", "score"), "no is_anomaly column")
+    _warn_dist_timeout_alone(a)
+    if a.score is None:
+        # the run's own score, as `report` ranks by
+        from .config import own_score, read_run_config
+
+        try:
+            a.score = own_score(read_run_config(Path(a.run_dir)).method)
+        except WildganError:
+            a.score = "a"                 # (not a run: the loading below names the problem)
+    if a.no_A and a.threshold and a.score == "A":
+        raise ConfigError("--threshold with --score A needs the A score: leave out --no-A")
+    _use_threads(a)
+    if a.data:
+        from .data.readers import missing_path_error, under_data_root
+
+        a.data = [str(under_data_root(d)) for d in a.data]      # relative paths may be under $WILDGAN_DATA
+        for d in a.data:
+            if not Path(d).exists():        # one looked for in two places says so (list_image_files would not)
+                raise missing_path_error(d)
+    if a.data is not None and not a.data:
+        # `--data` with nothing after it (an unset $DIR): not the run's own test split, which no --data means
+        raise ConfigError("--data is given without a path: name image files, folders or a data set (leave --data out "
+                          "to score the run's own test split)")
+
+
+def _labelled_split(a: argparse.Namespace, run_dir: Path, one_file: str | None, tar: bool) -> AnomalySplit:
+    """The labelled test split score reads: of the run's own data (one_file None) or of one data-set file, under the
+    run's protocol. A data set it cannot label (no normal class given, ...) is refused with the way to score every
+    image of it without labels instead."""
+    from .data.readers import is_dataset_file
+    from .evaluation.run import split_for_run
+
+    try:
+        split = split_for_run(run_dir, one_file, log=_warn, skip_bad=a.skip_bad,
+                              normal=tuple(_csv(a.normal)) if a.normal else None, whole=a.whole)
+    except (DataError, ConfigError) as e:     # e.g. no normal class given
+        if not one_file or "class" not in str(e):
+            raise
+        # how to score every image without labels depends on what was given: a folder is read as a pile without
+        # --normal, a tar once unpacked, an array file only by the Python API (which reads any file whole)
+        if Path(one_file).is_dir() and not is_dataset_file(one_file):
+            whole = "leave out --normal"
+        elif tar:
+            whole = "unpack it and pass the folder without --normal"
+        else:
+            whole = (f"use the Python API, Detector.from_run({str(run_dir)!r}).decision_function("
+                     f"{str(one_file)!r})")
+        # (--whole needs no training part: the way out of a data set too small to split, with its labels)
+        small = not a.whole and "training images of the normal class" in str(e)
+        with_labels = "; to score every image of it with its labels, add --whole" if small else ""
+        raise type(e)(f"{e}. A data-set file is scored as a labelled test split under the run's protocol "
+                      f"(--normal CLASS chooses its normal classes){with_labels}; to score every image of it "
+                      f"without labels, {whole}") from None
+    return split
+
+
 def _score_pile(model: Any, a: argparse.Namespace, ctx: Any, archive: Path | None = None) -> Any:
     """score_files on --data, or on the images of a tar `archive` (unpacked once into the cache; ids, warnings and
     errors name the files inside the archive), skipped files named on stderr as they are met. None on a distributed
@@ -1464,14 +1504,11 @@ def _score_pile(model: Any, a: argparse.Namespace, ctx: Any, archive: Path | Non
         try:
             got = score_files(model, [root] if root is not None else a.data, chunk_size=a.chunk_size,
                               skip_bad=a.skip_bad, progress=not a.no_progress, ctx=ctx, batch_mode=a.batch_mode,
-                              resume_dir=_resume_dir(a), with_A=not getattr(a, "no_A", False))
+                              resume_dir=_resume_dir(a), with_A=not a.no_A)
         except DataError as e:
             raise DataError(inside(str(e))) from None
         finally:
-            if ctx is not None:
-                from .training.distributed import shutdown
-
-                shutdown(together=sys.exc_info()[0] is None)
+            _shutdown(ctx, together=sys.exc_info()[0] is None)
     if got is not None and root is not None:
         got.ids = [Path(i).relative_to(root).as_posix() for i in got.ids]
         got.skipped = [inside(r) for r in got.skipped]
@@ -1488,7 +1525,7 @@ def _resume_dir(a: argparse.Namespace) -> Path | None:
 def _checkpoint_arg(a: argparse.Namespace, run_dir: Path) -> Path | None:
     """score --checkpoint: a file, or the name of one in RUN/checkpoints (either half of the .json / .safetensors
     pair)."""
-    if not getattr(a, "checkpoint", None):
+    if not a.checkpoint:
         return None
     given = Path(a.checkpoint)
     for p in (given, run_dir / "checkpoints" / given.name):
@@ -1505,16 +1542,7 @@ def cmd_export(a: argparse.Namespace) -> int:
 
     _refuse_saved_detector(a.run_dir, "export")
     _check_out_file(a.out, "model.onnx")
-    if a.threshold:
-        unused = "mad_k" if a.threshold == "contamination" else "expected_contamination"
-        if _changed(a, unused):
-            _warn(f"warning: --{unused.replace('_', '-')} is not used by --threshold {a.threshold}")
-    else:
-        given = [o for o in ("expected_contamination", "mad_k", "score", "device") if _changed(a, o)]
-        if given:
-            _warn(f"warning: {', '.join('--' + o.replace('_', '-') for o in given)} "
-                  f"{'only matters' if len(given) == 1 else 'only matter'} with --threshold: no threshold is "
-                  f"written without it")
+    _warn_unused_threshold_options(a, ("expected_contamination", "mad_k", "score", "device"), "no threshold")
     path = export_onnx(Path(a.run_dir), Path(a.out), batch_size=a.batch_size, opset=a.opset,
                        input_type=a.input_type, include_A=not a.no_A, threshold=a.threshold,
                        contamination=a.expected_contamination, mad_k=a.mad_k, score=a.score, device=a.device,
@@ -1545,8 +1573,8 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     _use_threads(a)
     out = evaluate_run(Path(a.run_dir), a.data, device=a.device, controls=not a.no_controls,
                        progress=not a.no_progress, log=_warn,
-                       normal=tuple(_csv(a.normal)) if getattr(a, "normal", None) else None,
-                       whole=getattr(a, "whole", None), own_split=getattr(a, "own_split", None))
+                       normal=tuple(_csv(a.normal)) if a.normal else None, whole=a.whole,
+                       own_split=getattr(a, "own_split", None))     # (train --evaluate: the split it trained on)
     written = out.get("written_to")
     if written and Path(written).parent != Path(a.run_dir):
         # the run's own evaluation (eval.json, test_scores.csv) stays as it was
@@ -1583,7 +1611,8 @@ def cmd_info(a: argparse.Namespace) -> int:
 # === wildgan study ====================================================================================================
 
 def cmd_study(a: argparse.Namespace) -> int:
-    from .studies import grid, run_study
+    from .data import load_split_data
+    from .studies import check_cells, grid, run_study
     from .studies.study import check_study_data, check_study_out_dir
     from .training.run import check_lock_free
 
@@ -1610,9 +1639,6 @@ def cmd_study(a: argparse.Namespace) -> int:
     first = None if a.normal in (None, "all") else _csv(a.normal)[0].replace("+", ",")
     ns = argparse.Namespace(**{**vars(a), "contamination": 0.0, "seed": seeds[0], "method": "wildgan",
                                "encoder_loss": encs[0], "normal": first})
-    from .data import load_split_data
-    from .studies import check_cells
-
     # the data set is read once: for the base config, the class names of --normal all, and every cell's check
     loaded = load_split_data(data_config_from_args(ns), progress=False if a.no_progress else None)
     if a.normal == "all":
@@ -1765,9 +1791,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         at = next((i for i, w in enumerate(argv) if not w.startswith("-")), None)
         typed: set[str] = set()
         if at is not None and argv[at] == "train":
-            typed = _typed_options(_train_parser(p), argv[at + 1:])
+            # `--config FILE` and `--resume` install a file's values as the defaults of train's options
+            train = _sub_parser(p, "train")
+            typed = _typed_options(train, argv[at + 1:])
             argv = [*argv[:at + 1], *_resume_config(argv[at + 1:])]
-            _set_from_config(_train_parser(p), argv[at + 1:])
+            _set_from_config(train, argv[at + 1:])
         a, extra = p.parse_known_args(argv)
         if extra:
             _unrecognized(p, a.cmd, extra)
