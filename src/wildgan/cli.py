@@ -1,5 +1,19 @@
 """Command-line interface: a thin layer over the Python API (parse -> config -> one library call).
 
+Map of this file, top to bottom (each part under a `# === ... ===` header):
+
+* option types and help texts shared by the parsers (`_threads`, `_device`, DEVICE_HELP, ...);
+* the parser: `make_parser` builds every command's options (examples in EXAMPLES_*; `report`'s in add_report_parser);
+* train's options -> RunConfig: `--config FILE` and `--resume` install a file's values as option defaults
+  (`_set_from_config`, `_resume_config`), and `build_run_config` turns the options into the run's config and split;
+* messages and checks shared by the commands (`_warn`, `_check_out_file`, `_refuse_saved_detector`, ...);
+* one section per command, in the order `wildgan --help` lists them: `cmd_train`, `cmd_score`, `cmd_export`,
+  `cmd_evaluate`, `cmd_info`, `cmd_study`, `cmd_demo`, `cmd_report` (each takes the parsed options, returns the
+  exit code);
+* `main`: parses, dispatches, and turns each way a command ends into one line on stderr and an exit code
+  (a WildganError: "wildgan: error: ...", 2; training stopped by a signal, with a checkpoint: 128 + the signal;
+  Ctrl-C 130; SIGTERM 143; out of memory or an OSError 1; a closed stdout pipe 141).
+
 Every `train` option can also come from a YAML/TOML/JSON config file (`--config FILE`, e.g. a run's own
 config.yaml); options given on the command line win over the file. A run's own config replays that run exactly,
 including the fields that have no option (see build_run_config); explicit flags change only what they control.
@@ -22,45 +36,18 @@ from typing import TYPE_CHECKING, Any, Callable
 # still ends in main's one-line "interrupted"
 from .config import SCORE_NAMES
 
+from .errors import CheckpointError, ConfigError, DataError, DivergenceError, TrainingInterrupted, WildganError
+
 if TYPE_CHECKING:  # types only: the CLI imports torch-heavy modules lazily, inside the commands
     from .config import DataConfig, NetConfig, RunConfig
     from .data import AnomalySplit, LoadedData
-from .errors import CheckpointError, ConfigError, DataError, DivergenceError, TrainingInterrupted, WildganError
 
-EXAMPLES_TRAIN = """examples:
-  # the embedded MNIST sample, normal digit 2, fast preset, the paper's schedule
-  wildgan train --out runs/mnist
-  # the paper's CIFAR_CAR at 2% contamination, the authors' networks, on a GPU
-  wildgan train --data ~/data/cifar-10-batches-py --normal automobile \\
-                --contamination 0.02 --preset paper --seed 0 --out runs/car-g2 \\
-                --device cuda
-  # red-blood-cell crops (64x64), the paper's schedule with 40-kimg phases
-  wildgan train --data ~/data/chula-rbc12-gray64.npz --dataset chula-rbc12 \\
-                --preset fast --phase-kimg 40 --out runs/cells
-  # replay a run exactly; continue a run after a crash (or for a longer one)
-  wildgan train --config runs/car-g2/config.yaml --out runs/car-g2-replay
-  wildgan train --out runs/mnist --resume
-"""
-EXAMPLES_SCORE = """examples:
-  wildgan score runs/car-g2 --out scores.csv       # the run's own test split
-  # every image in a folder (recursively); individual files
-  wildgan score runs/car-g2 --data ~/new_images/ --out new.csv
-  wildgan score runs/car-g2 --data a.png b.jpg --out two.csv
-  # flag new images by the run's training scores (5% expected anomalies)
-  wildgan score runs/car-g2 --data ~/new_images/ --threshold contamination \\
-                --out flagged.csv
-  # most anomalous first (column 2 is a for files and folders; a labelled
-  # data set has label there and a in column 3)
-  wildgan score runs/car-g2 --data new/ --out - | tail -n +2 | sort -t, -k2 -gr | head
-"""
-EXAMPLES_EVAL = """examples:
-  wildgan evaluate runs/car-g2
-  wildgan evaluate runs/car-g2 --json > eval.json
-  # every image of labelled/ (class folders), after a run on unlabelled images
-  wildgan evaluate runs/pile --data labelled/ --normal good
-  # every image of other.npz, not its test split
-  wildgan evaluate runs/car-g2 --data other.npz --whole
-"""
+
+# === Option types and help texts shared by the parsers ================================================================
+
+def _flag(dest: str) -> str:
+    """The option an argparse dest comes from, as messages name it: total_kimg -> --total-kimg."""
+    return "--" + dest.replace("_", "-")
 
 
 def _whole_number(text: str, least: int, other: str = "") -> int:
@@ -82,9 +69,11 @@ def _threads(text: str) -> int:
     return _whole_number(text, 0, " (0 = torch's default)")
 
 
-DEVICE_HELP = "auto (CUDA when available) | cpu | cuda | cuda:N (default auto)"
-THREADS_HELP = ("CPU threads for the networks (default or 0: torch's, the core count; scores move by float noise "
-                "between counts)")
+def _keep_count(text: str) -> int | None:
+    """--keep-checkpoints: a whole number >= 0, or 'all' (None)."""
+    if str(text).strip().lower() == "all":
+        return None
+    return _whole_number(text, 0, " or 'all'")
 
 
 def _device(text: str) -> str:
@@ -99,654 +88,22 @@ def _device(text: str) -> str:
     return text
 
 
-def _add_train_args(p: argparse.ArgumentParser, study: bool = False) -> None:
-    """Options shared by train and study; `study` leaves out the ones a study takes as lists."""
-    g = p.add_argument_group("data")
-    if study:
-        # a study measures AUC on each cell's test split: cmd_study refuses unlabelled data, which train takes
-        g.add_argument("--data", help="labelled data: a tree of class folders, a CIFAR-10 batch dir, an .npz with "
-                                      "labels, or a .tar.gz of class folders or CIFAR-10's batches (default: "
-                                      "$WILDGAN_DATA, else the embedded MNIST sample)")
-        g.add_argument("--dataset", default="auto",
-                       help="protocol of every cell's split: auto | cifar10 | chula-rbc12 | mnist | folder | npz "
-                            "(default: auto, chosen by the data; labelled data of other kinds takes the generic "
-                            "one-vs-rest protocol); cifar-batches insists on CIFAR-10's python batches (the cifar10 "
-                            "protocol). Each cell trains on its --normal class(es) plus the gamma fraction of "
-                            "anomalies drawn from the other classes and is evaluated on the protocol's test split; "
-                            "unlabelled data (a folder of loose images, --dataset unlabelled) has no test split "
-                            "and is refused")
-    else:
-        g.add_argument("--data", help="folder tree, CIFAR-10 batch dir, .npz or .tar.gz (default: $WILDGAN_DATA, "
-                                      "else the embedded MNIST sample)")
-        g.add_argument("--dataset", default="auto",
-                       help="protocol: auto | cifar10 | chula-rbc12 | mnist | folder | npz | unlabelled (default: "
-                            "auto; a folder of loose images is unlabelled: all of it is trained on, no test split); "
-                            "cifar-batches insists on CIFAR-10's python batches (the cifar10 protocol)")
-    if not study:
-        g.add_argument("--normal", help="normal class name(s) or integer label(s), comma separated "
-                                        "(default: the protocol's: automobile for CIFAR-10, normal (the normal "
-                                        "RBCs) for chula-rbc12, 2 for MNIST; other labelled folders and .npz files have none "
-                                        "and need it)")
-        g.add_argument("--contamination", type=float, default=0.0, metavar="GAMMA",
-                       help="fraction of anomalies injected into the training set, in [0, 1) (default 0)")
-    g.add_argument("--resolution", type=int, help="power-of-two resolution (default: from the data)")
-    g.add_argument("--channels", type=int, choices=(1, 3), help="1 = gray, 3 = RGB (default: from the data)")
-    g.add_argument("--rotations", type=int, help="random rotations added per training image "
-                                                  "(default 3 for chula-rbc12, else 0)")
-    g.add_argument("--test-size", choices=("paper", "all"), default="paper",
-                   help="paper (default): the paper's test-set size, every normal held-out image and as many anomalies "
-                        "(chula-rbc12: 256 + 256); all: every held-out image")
-    g.add_argument("--exclude", default="", help="class(es) to drop everywhere, comma separated")
-    g.add_argument("--download", action="store_true",
-                   help="with --dataset cifar10: download the python batches into --data when it does not exist "
-                        "(without --data: into $WILDGAN_CACHE/cifar10, by default ~/.cache/wildgan/cifar10)")
-    g.add_argument("--skip-bad", action="store_true",
-                   help="skip unreadable images (listed in " + ("each cell's STUDY_DIR/runs/CELL/skipped.txt)" if study
-                                                                else "RUN_DIR/skipped.txt)"))
-    g.add_argument("--resize", choices=("resize", "error"), default="resize",
-                   help="images of another size: resize them (default) or stop with an error")
-    g.add_argument("--square", choices=("crop", "pad"), default="crop",
-                   help="images that are not square: centre-crop them (default; the long edges are lost) or pad "
-                        "them to a square with black bars (letterbox), for defects near the edges")
-    g.add_argument("--depth16", choices=("per-image", "global", "shift", *(f"bits:{n}" for n in range(9, 17))),
-                   default="per-image", metavar="{per-image,global,shift,bits:N}",
-                   help="16-bit images -> 8 bit: per-image min-max (default; removes brightness differences between "
-                        "images), global /257, >>8, or bits:N for N-bit camera data (N = 9..16, e.g. bits:12: "
-                        "value*255/4095, values above 2^N-1 clipped)")
-    # (wrapped here: the command's RawDescriptionHelpFormatter, kept for the examples, prints it as it is)
-    g = p.add_argument_group("model and training", textwrap.fill(
-        ("f-AnoGAN (the fanogan cells of --methods)" if study else "f-AnoGAN (--method fanogan)")
-        + " has its own networks, schedule and precision: it ignores "
-        + ", ".join(f"--{o.replace('_', '-')}" for o in _PGAN_ONLY_OPTIONS) + " and --tensorboard"
-        + (" (with a warning)" if not study else ""), 76))
-    if not study:
-        g.add_argument("--method", choices=("wildgan", "search", "fanogan"), default="wildgan",
-                       help="wildgan: pGAN + jointly trained encoder (default); search: pGAN without encoder "
-                            "(AnoGAN-style latent search at test time); fanogan: the f-AnoGAN baseline")
-    # default None (= fast) so that a replayed run with a custom network can tell an explicit --preset fast
-    g.add_argument("--preset", choices=("paper", "fast", "tiny"),
-                   help="network width: paper (512 ch), fast (64 ch, ~64x cheaper, the default), "
-                        "tiny (16 ch: tests, demo)")
-    g.add_argument("--total-kimg", type=float,
-                   help="training length in kimg, thousands of real images shown (default: the paper's schedule "
-                        "for resolution R, (log2 R - 2) x (phase + transition) + 2/3 phase: 4000 kimg at 32x32 "
-                        "with the default phases)")
-    g.add_argument("--phase-kimg", type=float, default=600.0,
-                   help="kimg of the stable phase per resolution (default 600)")
-    g.add_argument("--transition-kimg", type=float, help="kimg of each fade-in (default: = --phase-kimg)")
-    # what a kill -9 loses is not counted: the budget is of the training the run keeps (and trains again), so it
-    # stays the same however often, or wherever between checkpoints, a session was killed
-    kept = ("; counted over all the sessions of a resumed run, each up to its last checkpoint: what a session "
-            "killed without one (kill -9, a crash) trained after it is trained again, and its time is not counted")
-    g.add_argument("--minutes", type=float,
-                   help="wall-clock budget of each cell's training, in minutes; stops it with a checkpoint when "
-                        "reached" + kept if study else
-                   "wall-clock budget of the training, in minutes; stops with a checkpoint when reached (the "
-                   "training images are then scored once, see --no-train-scores)" + kept)
-    if not study:
-        g.add_argument("--encoder-loss", choices=("image", "latent"), default="image",
-                       help="the encoder's loss, wildgan method only: image: d_I = |G(z) - G(E(G(z)))| (proposed, the "
-                            "default); latent: d_z = |z - E(G(z))| (ablation)")
-    g.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate of G, D, E (default 1e-3; f-AnoGAN keeps its own 1e-4)")
-    if not study:
-        g.add_argument("--seed", type=int, default=0, help="drives data draw, initialisation and sampling (default 0)")
-    g.add_argument("--checkpoint-kimg", type=float, help="checkpoint interval in kimg (default: ceil(total/20), at least 1; "
-                   "f-AnoGAN: every 1000 iterations, or this many kimg of its batches when given)")
-    g.add_argument("--keep-checkpoints", type=_keep_count, default=2, metavar="N|all",
-                   help="older checkpoints kept beside the newest (default 2, fallbacks for a resume); 'all' keeps "
-                        "every one, e.g. for tools/auc_over_training.py")
-    g.add_argument("--sample-kimg", type=float, default=0.0, metavar="K",
-                   help="also write a grid of generated samples every K kimg (default 0: at each checkpoint only)")
-    g.add_argument("--on-divergence", choices=("stop", "rollback"), default="stop",
-                   help="on NaN/inf: stop (default), or roll back to the last good checkpoint with half the lr "
-                        "(f-AnoGAN: that of the stage that diverged)")
-    g.add_argument("--fanogan-iters", type=int, help="f-AnoGAN: critic iterations (default: 7 epochs)")
-    g.add_argument("--fanogan-enc-iters", type=int, help="f-AnoGAN: izi_f encoder iterations (default 50000)")
-    g.add_argument("--fanogan-dim", type=int, help="f-AnoGAN: base width DIM (default 64, the official value)")
-    g.add_argument("--fanogan-bn-warmup", choices=("on", "off"), default="on",
-                   help="f-AnoGAN: warm-up of the BatchNorm moving-average decay (default on; off = the official "
-                        "constant 0.99)")
-    g = p.add_argument_group("run")
-    g.add_argument("--device", default="auto", type=_device, help=DEVICE_HELP)
-    g.add_argument("--amp", choices=("auto", "off", "bf16"), default="auto",
-                   help="bf16 autocast of the G/D/E forwards (default auto: on for CUDA, off on CPU)")
-    g.add_argument("--channels-last", choices=("auto", "on", "off"), default="auto",
-                   help="channels_last memory format (default auto: CUDA only)")
-    g.add_argument("--compile", choices=("off", "default", "reduce-overhead", "max-autotune-no-cudagraphs"),
-                   default="off", help="torch.compile the G/D/E forwards (default off)")
-    g.add_argument("--cuda-graphs", choices=("auto", "on", "off"), default="auto",
-                   help="whole-iteration CUDA graphs (default auto: on for CUDA with one process)")
-    g.add_argument("--gp-precision", choices=("fp32", "amp"), default="fp32",
-                   help="the gradient penalty's critic pass and double backward: fp32 (default) or under --amp's "
-                        "autocast (17-20%% faster at 32x32 on an H200, benchmarks/RESULTS.md; slightly less accurate)")
-    g.add_argument("--threads", type=_threads, metavar="N",
-                   help="CPU threads for training (default or 0: torch's, the core count); fix it for results "
-                        "that reproduce across machines")
-    g.add_argument("--ema-warmup", choices=("on", "off"), default="on",
-                   help="warm up the Gs EMA, beta_t = min(0.999, (1+t)/(10+t)) (default on: makes Gs usable in short "
-                        "runs, the same after ~9k iterations); off = the authors' constant 0.999")
-    g.add_argument("--tensorboard", action="store_true",
-                   help="also log scalars and sample grids for TensorBoard ("
-                        + ("each cell's STUDY_DIR/runs/CELL/tensorboard; wildgan and search cells" if study else
-                           "RUN_DIR/tensorboard; wildgan and search runs")
-                        + "; needs `pip install tensorboard`)")
-    # same dest: `--resume --no-tensorboard` continues a run recorded with --tensorboard where the package is missing
-    g.add_argument("--no-tensorboard", dest="tensorboard", action="store_false", default=False,
-                   help="no TensorBoard logs (the default" + (")" if study else
-                                                                "; undoes a --tensorboard that --resume would "
-                                                                "remember)"))
-    g.add_argument("--width", type=int, help="override the preset's channel width (fmap_max; fmap_base = 16x)")
-    g.add_argument("--latent-size", type=int, metavar="N_Z",
-                   help="latent size N_z (default: the width, nf(0), as in the authors' code: 512 / 64 / 16 for "
-                        "paper / fast / tiny); e.g. --preset fast --latent-size 512 keeps the paper's latent space")
-
-
-def _resume_config(argv: Sequence[str]) -> list[str]:
-    """`wildgan train --out RUN --resume` continues RUN as it was configured: its config.yaml is read as if given with
-    --config (flags given beside it change only what they control, and --resume refuses changes that do not fit)."""
-    pre = argparse.ArgumentParser(add_help=False)
-    pre.add_argument("--config")
-    pre.add_argument("--out")
-    pre.add_argument("--resume", action="store_true")
-    pre.add_argument("--overwrite", action="store_true")
-    known, _ = pre.parse_known_args(argv)
-    if known.resume and known.overwrite:
-        # said before "resuming with the settings of ...", which would announce a resume that cannot happen
-        raise ConfigError("--resume continues the run in place and --overwrite deletes it: give one of them")
-    saved = Path(known.out) / "config.yaml" if known.out else None
-    if not known.resume or known.config or saved is None or not saved.is_file():
-        return list(argv)
-    from .scoring.run import read_split_info
-
+def _csv(text: str, kind: type = str) -> list[Any]:
     try:
-        info = read_split_info(Path(known.out))
-    except WildganError as e:
-        if config_file_to_args(saved).get("data") is None:
-            # no data file in the config: the embedded sample, or images a Detector.fit got in memory, which only
-            # split.json tells apart; resuming the latter would train on the sample
-            raise ConfigError(f"{e}; and {saved} names no data file, so whether the run was trained on the embedded "
-                              f"sample or by Detector.fit on in-memory images cannot be told: restore split.json, "
-                              f"or start again with --overwrite") from None
-        # a damaged split.json is rewritten by the resume (train_run warns); it must not block the resume itself
-        print(f"wildgan: warning: {e}; it is rewritten when the run continues", file=sys.stderr)
-        info = {}
-    if info.get("detector_input"):
-        # its images were given in memory: the config's data (none) would silently train on the default sample
-        how = "on images given in memory" if str(info.get("source") or "in-memory").startswith("in-memory") else \
-            f"on {info.get('source')}, read by the Python API's rules"
-        raise ConfigError(f"{known.out} was trained by Detector.fit {how}; `wildgan train --resume` cannot "
-                          f"continue it: Detector(..., run_dir={str(known.out)!r}).fit(X, resume=True), with the "
-                          f"same parameters and X, does (or train anew with --data)")
-    extra: list[str] = []
-    data = config_file_to_args(saved).get("data")
-    from .config import SAMPLE_TOKEN
-
-    if data and data != SAMPLE_TOKEN and not Path(data).exists() and info.get("source") and \
-            Path(info["source"]).exists():
-        extra = ["--data", info["source"]]       # a run of an older version recorded a relative path
-    print(f"wildgan: resuming with the settings of {saved}", file=sys.stderr)
-    return [*argv, "--config", str(saved), *extra]
+        return [kind(t.strip()) for t in str(text).split(",") if t.strip()]
+    except ValueError:
+        raise ConfigError(f"cannot parse {text!r} as a comma-separated list of {kind.__name__}") from None
 
 
-def _set_from_config(p: argparse.ArgumentParser, argv: Sequence[str]) -> None:
-    """Pre-parse --config and install its values as defaults, so explicit CLI flags still win."""
-    pre = argparse.ArgumentParser(add_help=False)
-    pre.add_argument("--config")
-    known, _ = pre.parse_known_args(argv)
-    if not known.config:
-        return
-    path = Path(known.config)
-    values = config_file_to_args(path)
-    actions = {a.dest: a for a in p._actions}
-    unknown = sorted(set(values) - set(actions))
-    if unknown:
-        sections = [k for k in unknown if k in ("data", "net", "train", "score", "fanogan", "search")]
-        hint = (f"; a file with sections ({', '.join(sections)}) must be a whole run config (data, net and train, "
-                f"as a run's config.yaml); for a few settings use flat option names (e.g. total_kimg: 100)"
-                if sections else "")
-        raise ConfigError(f"{known.config}: unknown option(s) {unknown}; use the long option names of "
-                          f"`wildgan train --help` (with _ or -){hint}")
-    p.set_defaults(**{k: _option_value(actions[k], v, path) for k, v in values.items()})
+DEVICE_HELP = "auto (CUDA when available) | cpu | cuda | cuda:N (default auto)"
 
 
-def _option_value(action: argparse.Action, v: Any, path: Path) -> Any:
-    """A config-file value checked and converted as the command line would be (type, choices). argparse does not
-    check defaults, so without this a bad value would surface later as a traceback or a message not naming the file."""
-    name = "--" + action.dest.replace("_", "-")
-    if v is None:
-        return None
-    if action.nargs == 0:                                   # store_true flags
-        if not isinstance(v, bool):
-            raise ConfigError(f"{path}: {name} must be true or false, got {v!r}")
-        return v
-    if action.type in (int, float):
-        conv = None
-        if isinstance(v, (int, float, str)) and not isinstance(v, bool):
-            try:
-                conv = action.type(v)
-            except ValueError:
-                pass
-        if conv is None or (action.type is int and isinstance(v, float) and not v.is_integer()):
-            kind = "an integer" if action.type is int else "a number"
-            raise ConfigError(f"{path}: {name} must be {kind}, got {v!r}")
-        v = conv
-    elif isinstance(v, list) and all(isinstance(x, (str, int, float)) and not isinstance(x, bool) for x in v):
-        v = ",".join(map(str, v))                           # e.g. normal: [airplane, ship]
-    elif isinstance(v, (str, int, float)) and not isinstance(v, bool):
-        if action.type is not None and isinstance(v, float) and v.is_integer():
-            v = int(v)                                      # threads: 2.0, as the int options take it
-        v = str(v)                                          # e.g. normal: 2
-        if action.type is not None:
-            # an option with its own parser (--threads, --keep-checkpoints, --device): argparse runs it on this
-            # string default too, but its error would name the option and not the file the value came from
-            try:
-                action.type(v)
-            except (argparse.ArgumentTypeError, ValueError) as e:
-                raise ConfigError(f"{path}: {name} {e}") from None
-    else:
-        raise ConfigError(f"{path}: {name} must be a string, got {v!r}")
-    if action.choices is not None and v not in action.choices:
-        raise ConfigError(f"{path}: {name} must be one of {list(action.choices)}, got {v!r}")
-    return v
+THREADS_HELP = ("CPU threads for the networks (default or 0: torch's, the core count; scores move by float noise "
+                "between counts)")
 
 
-def _same(x: float, y: float) -> bool:
-    return math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-12)
-
-
-def config_file_to_args(path: Path) -> dict[str, Any]:
-    """A flat file uses CLI option names (total_kimg: 100); a run's config.json/yaml (sections data/net/train)
-    is mapped back onto the options so that `--config RUN_DIR/config.yaml` replays the run. The fields no option
-    expresses are taken from the file by build_run_config (see there)."""
-    from .config import load_config_file, run_config_in
-
-    d = load_config_file(path)
-    cfg = run_config_in(d, path)
-    if cfg is None:
-        return {k.replace("-", "_"): v for k, v in d.items()}
-    return run_config_to_options(cfg)
-
-
-def run_config_to_options(cfg: Any) -> dict[str, Any]:
-    """The CLI option values (argparse dests) that describe a RunConfig, as far as options can.
-
-    Derived values are left out, so they are derived again from their inputs: total_kimg when it equals the paper
-    schedule for the run's resolution / phase / transition, checkpoint_kimg when it equals max(1, ceil(total/20)).
-    A replay without flags then derives the very same values, and a flag that changes an input (--total-kimg,
-    --phase-kimg, ...) also changes what is derived from it, as it would have in the original command."""
-    from .config import PRESETS, default_checkpoint_kimg, paper_total_kimg
-
-    data, net, train, fan = cfg.data, cfg.net, cfg.train, cfg.fanogan
-    named = cfg.preset in PRESETS
-    tri = {None: None, True: "on", False: "off"}
-    out = {"data": data.data, "dataset": data.dataset, "normal": ",".join(map(str, data.normal)) or None,
-           "contamination": data.contamination, "resolution": data.resolution or net.resolution,
-           "channels": data.channels or net.channels, "rotations": data.rotations, "test_size": data.test_size,
-           "exclude": ",".join(map(str, data.exclude_classes)), "skip_bad": data.skip_bad, "resize": data.resize,
-           "square": data.square, "depth16": data.depth16, "download": data.download, "method": cfg.method,
-           "preset": cfg.preset if named else None,
-           "total_kimg": train.total_kimg, "phase_kimg": train.phase_kimg, "transition_kimg": train.transition_kimg,
-           "minutes": train.minutes, "encoder_loss": train.encoder_loss if train.encoder_loss != "none" else None,
-           "lr": train.lr, "seed": train.seed, "checkpoint_kimg": train.checkpoint_kimg,
-           "on_divergence": train.on_divergence, "device": train.device, "amp": train.amp, "compile": train.compile,
-           "channels_last": tri[train.channels_last], "cuda_graphs": tri[train.cuda_graphs],
-           "gp_precision": train.gp_precision,
-           "tensorboard": train.tensorboard, "ema_warmup": "on" if train.ema_warmup else "off",
-           "threads": train.threads,
-           "keep_checkpoints": "all" if train.keep_checkpoints is None else train.keep_checkpoints,
-           "sample_kimg": train.sample_kimg, "no_train_scores": not train.train_scores,
-           "width": net.fmap_max if named and net.fmap_max != PRESETS[cfg.preset]["fmap_max"] else None,
-           "latent_size": net.latent_size if named and net.latent_size != net.nf(0) else None,
-           "fanogan_iters": fan.gan_iters, "fanogan_enc_iters": fan.enc_iters, "fanogan_dim": fan.dim,
-           "fanogan_bn_warmup": "on" if fan.bn_warmup else "off"}
-    if _same(train.total_kimg, paper_total_kimg(net.resolution, train.phase_kimg, train.fade_kimg)):
-        del out["total_kimg"]
-    if _same(train.checkpoint_kimg, default_checkpoint_kimg(train.total_kimg)):
-        del out["checkpoint_kimg"]
-    return {k: v for k, v in out.items() if v is not None}
-
-
-def data_config_from_args(a: argparse.Namespace) -> DataConfig:
-    """The DataConfig the options describe (resolution/channels as given: None = from the data)."""
-    from .config import DataConfig
-    from .data.readers import absolute_data_path
-
-    normal = tuple(s.strip() for s in (a.normal or "").split(",") if s.strip())
-    exclude = tuple(s.strip() for s in (a.exclude or "").split(",") if s.strip())
-    return DataConfig(data=absolute_data_path(a.data, a.dataset), dataset=a.dataset, normal=normal,
-                      contamination=a.contamination, resolution=a.resolution, channels=a.channels, seed=a.seed, rotations=a.rotations,
-                      test_size=a.test_size, exclude_classes=exclude, skip_bad=a.skip_bad, resize=a.resize,
-                      depth16=a.depth16, square=a.square, download=a.download)
-
-
-def net_config_from_args(a: argparse.Namespace, preset: str, resolution: int, channels: int) -> NetConfig:
-    """The preset's NetConfig with --width / --latent-size applied (train and info)."""
-    from .config import net_config_for_preset
-
-    net = net_config_for_preset(preset, resolution, channels)
-    if getattr(a, "width", None) is not None:
-        if a.width < 1:
-            raise ConfigError(f"--width must be >= 1, got {a.width}")
-        # e.g. --preset paper --width 256: the issue's width-256 run; the latent size stays nf(0) = the width
-        net = replace(net, fmap_max=a.width, fmap_base=16 * a.width, latent_size=a.width)
-    if getattr(a, "latent_size", None) is not None:
-        if a.latent_size < 1:
-            raise ConfigError(f"--latent-size must be >= 1, got {a.latent_size}")
-        net = replace(net, latent_size=a.latent_size)
-    return net
-
-
-def run_config_from_args(a: argparse.Namespace, resolution: int, channels: int) -> RunConfig:
-    """The RunConfig the options describe, for data of this resolution and channels. Pure: loads no data."""
-    from .config import (
-        PRESETS,
-        FAnoGANConfig,
-        RunConfig,
-        ScoreConfig,
-        TrainConfig,
-        default_checkpoint_kimg,
-        paper_total_kimg,
-    )
-
-    data = replace(data_config_from_args(a), resolution=resolution, channels=channels)  # recorded explicitly
-    preset = a.preset or "fast"
-    net = net_config_from_args(a, preset, resolution, channels)
-    fade = a.transition_kimg if a.transition_kimg is not None else a.phase_kimg
-    total = a.total_kimg if a.total_kimg is not None else paper_total_kimg(resolution, a.phase_kimg, fade)
-    ck = a.checkpoint_kimg if a.checkpoint_kimg is not None else default_checkpoint_kimg(total)
-    method = a.method
-    train = TrainConfig(total_kimg=total, phase_kimg=a.phase_kimg, transition_kimg=a.transition_kimg,
-                        minibatch=dict(PRESETS[preset]["minibatch"]), lr=a.lr,
-                        encoder_loss="none" if method == "search" else a.encoder_loss, seed=a.seed,
-                        minutes=a.minutes, checkpoint_kimg=ck, device=a.device, on_divergence=a.on_divergence,
-                        amp=a.amp, compile=a.compile, gp_precision=a.gp_precision,
-                        channels_last={"auto": None, "on": True, "off": False}[a.channels_last],
-                        cuda_graphs={"auto": None, "on": True, "off": False}[a.cuda_graphs],
-                        tensorboard=a.tensorboard, ema_warmup=a.ema_warmup != "off", threads=a.threads or None,
-                        keep_checkpoints=a.keep_checkpoints, sample_kimg=a.sample_kimg,
-                        train_scores=not getattr(a, "no_train_scores", False))
-    fan = FAnoGANConfig(seed=a.seed, minutes=a.minutes, device=a.device, gan_iters=a.fanogan_iters,
-                        **({"enc_iters": a.fanogan_enc_iters} if a.fanogan_enc_iters is not None else {}),
-                        bn_warmup=a.fanogan_bn_warmup != "off",
-                        **({"dim": a.fanogan_dim} if a.fanogan_dim is not None else {}))
-    return RunConfig(data=data, net=net, train=train, score=ScoreConfig(), preset=preset, method=method,
-                     fanogan=fan)
-
-
-def _file_reference_args(config: str) -> argparse.Namespace:
-    """The options `wildgan train --config FILE` resolves to with no other flag: the reference that tells which
-    fields the real command line's explicit flags changed."""
-    t = _train_parser(make_parser())
-    _set_from_config(t, ["--config", config])
-    return t.parse_args(["--config", config, "--out", "-"])
-
-
-def _with_network_of(cfg: RunConfig, src: RunConfig) -> RunConfig:
-    """cfg with src's preset name, network widths and minibatch table (the things --preset / --width set)."""
-    net = replace(src.net, resolution=cfg.net.resolution, channels=cfg.net.channels)
-    return replace(cfg, preset=src.preset, net=net, train=replace(cfg.train, minibatch=dict(src.train.minibatch)))
-
-
-def build_run_config(a: argparse.Namespace, loaded: LoadedData | None = None) -> tuple[RunConfig, AnomalySplit]:
-    """argparse namespace -> (RunConfig, AnomalySplit). The split is built first because the network's
-    resolution and channels default to the data's (from `loaded`, the data as load_split_data read it, when given).
-
-    When a.config is a run's own config file, the result is that run's config with only what the explicit flags
-    change: the options are resolved twice, with the real command line and with `--config FILE` alone, and each
-    field where the two agree is taken from the file (so fields without an option, e.g. train.gp_target,
-    train.minibatch, net.latent_size, the score and search sections, survive), each field where they differ from
-    the real command line. Values derived from other options follow their inputs (see run_config_to_options)."""
-    from .config import PRESETS, overlay_changes, run_config_file
-    from .data import build_split
-
-    config = getattr(a, "config", None)
-    file_cfg = run_config_file(Path(config)) if config else None
-    try:
-        data = data_config_from_args(a)
-        if file_cfg is not None:
-            ref = _file_reference_args(config)
-            data = overlay_changes(file_cfg.data, data_config_from_args(ref), data)
-        # once: it only depends on the (merged) data section; --no-progress hides its decoding bar too
-        split = build_split(data, progress=False if getattr(a, "no_progress", False) else None, loaded=loaded)
-        res, ch = split.resolution, split.channels
-        cfg = run_config_from_args(a, res, ch)
-        if file_cfg is not None:
-            ref_cfg = run_config_from_args(ref, file_cfg.net.resolution, file_cfg.net.channels)
-            if file_cfg.preset not in PRESETS:
-                # A custom network: no option expresses it, so the reference (which resolved to the default
-                # preset) is given the file's network, and so is the command line unless it names a preset or a
-                # width itself. Without this an explicit --preset fast would look like no flag at all.
-                ref_cfg = _with_network_of(ref_cfg, file_cfg)
-                if a.preset is None and not getattr(a, "width", None):
-                    cfg = _with_network_of(cfg, file_cfg)
-            cfg = overlay_changes(file_cfg, ref_cfg, cfg)
-            cfg = replace(cfg, data=replace(cfg.data, resolution=res, channels=ch),
-                          net=replace(cfg.net, resolution=res, channels=ch))
-    except ConfigError as e:
-        if not config or str(e).startswith(str(config)):
-            raise
-        raise ConfigError(f"{e} (options from the command line and {config})") from None
-    return cfg, split
-
-
-def _train_setup(a: argparse.Namespace, ctx: Any) -> tuple[Any, Any]:
-    """(config, split) of `wildgan train`, and its refusals; each rank of a --distributed job runs it on its own."""
-    from .training.run import check_run_dir, check_training_memory
-
-    cfg, split = build_run_config(a)
-    if a.evaluate and split.info.get("protocol") == "unlabelled":
-        # refused now, not said after the training (the split is built before it starts): an evaluation needs labels
-        raise ConfigError(f"--evaluate: {split.info.get('source')} is unlabelled (a pile of images, no classes), so "
-                          f"the run has no test split to evaluate on. Leave out --evaluate; evaluate later on "
-                          f"labelled images with `wildgan evaluate {a.out} --data LABELLED --normal CLASS` (a folder of "
-                          f"class folders, or an .npz with labels), or score new images with thresholds from the "
-                          f"training scores: `wildgan score {a.out} --data NEW_IMAGES --threshold contamination --out "
-                          f"scores.csv`")
-    if ctx is not None and cfg.method == "fanogan":
-        # its loop has no ranks: each process would train alone into the same folder
-        raise ConfigError("--distributed trains the wildgan method (and search) over several processes; f-AnoGAN "
-                          "trains in one process: drop --distributed (or torchrun) for --method fanogan")
-    _warn_other_methods_options(a, cfg.method)
-    if not a.dry_run:
-        check_run_dir(cfg, Path(a.out), resume=a.resume, overwrite=a.overwrite)   # refuse before anything is written
-        if ctx is not None:
-            # asked here too (train_run asks again): a rank whose GPU is smaller than the others' tells them all
-            check_training_memory(cfg, ctx.device)
-            if ctx.is_main and cfg.train.tensorboard and cfg.method != "fanogan":
-                from .training.tblog import require_tensorboard
-
-                # only rank 0 asks (train_run too): refused here, the other ranks would wait for it at the run lock
-                require_tensorboard()
-    return cfg, split
-
-
-def _data_path_if_valid(a: argparse.Namespace) -> str | None:
-    """The data path the config will record, for the --out checks made before the data is read; None when it does
-    not resolve (the reading of the data then says what is wrong with it)."""
-    from .data.readers import absolute_data_path
-
-    try:
-        return absolute_data_path(a.data, a.dataset)
-    except WildganError:
-        return None
-
-
-def cmd_train(a: argparse.Namespace) -> int:
-    from .config import run_config_to_dict
-    from .training.run import check_lock_free, check_out_dir, kimg_text, train_run
-
-    _warn_dist_timeout_alone(a)
-    ctx = None
-    if a.distributed:
-        from .training.distributed import init_distributed, start_together
-
-        # RANK/WORLD_SIZE/LOCAL_RANK from torchrun; NCCL or gloo
-        ctx = init_distributed(a.device, timeout_min=a.dist_timeout)
-        if not ctx.is_main:
-            a.no_progress = True
-    if not a.dry_run:
-        # what --out alone refuses, before the data is decoded (minutes for a large folder, wasted by a refusal after
-        # it); check_run_dir (in _train_setup) adds what needs the config, whose resolution and channels come from the
-        # data.
-        data = _data_path_if_valid(a)
-
-        def check_out() -> None:
-            if ctx is None or ctx.is_main:
-                # a folder another process trains in, first (its advice is to wait, not to --resume or --overwrite
-                # it); rank 0 alone asks, as it alone takes the job's lock (train_run), which stays the guarantee
-                check_lock_free(Path(a.out))
-            check_out_dir(Path(a.out), data, resume=a.resume, overwrite=a.overwrite)
-
-        if ctx is not None:
-            # through start_together as the setup below: the ranks agree on the answer (the same folder and path
-            # give the same one, unless their file systems differ; rank 0's refusal of a busy folder stops the
-            # others), and a refusal frees the process group as a failed start does, rather than leaving it to the
-            # interpreter's exit, where gloo can abort the process
-            start_together(ctx, check_out, Path(a.out))
-        else:
-            check_out()
-    if ctx is not None:
-        # every rank learns whether each one started: one that failed alone (data only it cannot read) stops them all
-        # together, its error in the run folder, instead of leaving rank 0 only the echo of it
-        cfg, split = start_together(ctx, lambda: _train_setup(a, ctx), Path(a.out))
-    else:
-        cfg, split = _train_setup(a, None)
-    if a.dry_run:
-        print(json.dumps(run_config_to_dict(cfg), indent=2), file=sys.stderr)
-        if ctx is not None:
-            from .training.distributed import shutdown
-
-            shutdown()
-        return 0
-    if cfg.method == "fanogan" and cfg.train.tensorboard:
-        _warn("warning: --tensorboard logs wildgan and search runs; an f-AnoGAN run writes its numbers to "
-              "stats.jsonl only")
-    is_main = ctx is None or ctx.is_main
-    log = _log_to(Path(a.out)) if is_main else (lambda m: None)
-    try:
-        res = train_run(cfg, Path(a.out), resume=a.resume, overwrite=a.overwrite, progress=not a.no_progress,
-                        log=log, split=split, before_unlock=getattr(a, "before_unlock", None))
-    except BaseException as e:
-        # log.txt says how the session ended too (an interrupt, an error), not only stderr; a refusal (ConfigError,
-        # e.g. the folder is another process's) ran nothing and must not write into someone else's run
-        from contextlib import nullcontext
-
-        dist = None
-        if ctx is not None:
-            from .training import distributed as dist
-        with dist.sigterm_deferred() if dist else nullcontext():
-            if is_main and Path(a.out).is_dir() and not isinstance(e, ConfigError):
-                # under torchrun rank 0's own error is often the echo of another rank's (a failed collective): that
-                # rank's error is named first, from what it left in the folder
-                why = dist.explain_failure(Path(a.out), ctx, e) if dist else str(e) or type(e).__name__
-                _append(Path(a.out) / "log.txt", f"stopped: {why}")
-            elif dist and Path(a.out).is_dir() and dist.timed_out(e):
-                # no answer from another rank (whatever came after it, torchrun's SIGTERM too): not a failure of
-                # this rank's own, but log.txt's only word on how the job ended when the rank that hung is rank 0
-                dist.record_no_answer(Path(a.out), e, ctx)
-            elif dist and Path(a.out).is_dir() and not isinstance(
-                    e, (ConfigError, DivergenceError, TrainingInterrupted, KeyboardInterrupt, _Terminated)):
-                # a rank's own failure (not a refusal every rank met, nor a divergence the ranks decided together
-                # from their all-reduced losses and identical weights, nor a signal the whole job got): into the
-                # folder, before its sockets close and the other ranks' collectives fail
-                dist.record_failure(Path(a.out), e, ctx)
-        if ctx is not None:
-            from .training.distributed import shutdown
-
-            # the groups are freed now, not at interpreter exit (where gloo can abort the process); the ranks leave
-            # together only when they all stopped alike (a preemption: they agreed on it), never waiting for a peer
-            # that failed on its own
-            shutdown(together=isinstance(e, TrainingInterrupted))
-        raise
-    if ctx is not None:
-        from .training.distributed import shutdown
-
-        shutdown()
-        if not ctx.is_main:
-            return 0
-    what = f"f-AnoGAN: {res.detail}" if res.detail else f"{kimg_text(res.nimg)} kimg"
-    log(f"trained {what} ({res.status}); networks in {res.final}")
-    _warn_if_not_grown(cfg, res, log)
-    if res.final is not None and cfg.method != "search" and len(split.train_x) and cfg.train.train_scores:
-        # the training scores that `wildgan score --threshold` and the report compare new images with, now, while
-        # the training images are at hand (they may be moved or deleted later); latent search is too slow for this
-        from .scoring.train_scores import score_training_split
-        from .scoring.run import load_model
-
-        score_training_split(Path(a.out), load_model(Path(a.out), a.device), split, progress=not a.no_progress)
-        print(f"scored the {len(split.train_x)} training images (thresholds of wildgan score --threshold): "
-              f"{Path(a.out) / 'train_scores.csv'}", file=sys.stderr)
-    if res.final is not None and cfg.method == "search" and cfg.train.train_scores:
-        print("latent search: the training images are not scored now (an optimisation per image); `wildgan score "
-              "--threshold` scores them when it first needs them", file=sys.stderr)
-    if a.evaluate:
-        # the split just trained on: rebuilding it would read the data again and repeat its warnings
-        return cmd_evaluate(argparse.Namespace(run_dir=a.out, data=None, json=False, device=a.device,
-                                               no_controls=False, no_progress=a.no_progress, own_split=split))
-    return 0
-
-
-def _warn_if_not_grown(cfg: Any, res: Any, log: Any) -> None:
-    """A --total-kimg (or a --minutes budget) that ends before the last fade-in leaves networks that never reached
-    full resolution (scored at the resolution they reached); said when training ends, not only later by evaluate,
-    as Detector.fit warns."""
-    if cfg.method == "fanogan" or res.final is None or res.status not in ("done", "budget"):
-        return
-    try:
-        lod = float(json.loads(Path(res.final).read_text(encoding="utf-8")).get("lod") or 0.0)
-    except (OSError, ValueError, TypeError):
-        return
-    if lod > 0:
-        from .training.schedule import growth_figures
-
-        t, r = cfg.train, cfg.net.resolution
-        grown, paper, advice = growth_figures(t, r)
-        # to the image: the threshold is exact (3600.128), and a rounded one (3600) would still end fading in
-        # a budget stop needs more minutes too: --resume keeps the run's --minutes unless given
-        budget = res.status == "budget"
-        log(f"warning: training ended at {res.nimg / 1000:.4g} kimg (lod {lod:g}"
-            f"{f', the --minutes {t.minutes:g} budget ran out' if budget else ''}), before the networks finished "
-            f"growing to {r}x{r}: with phases of {t.phase_kimg:g} kimg they get there with a --total-kimg above "
-            f"{grown}, and the paper's schedule trains {paper:.4g} kimg. The run is scored at the "
-            f"resolution it reached; continue it with --resume --total-kimg {advice}"
-            f"{' and a larger --minutes' if budget else ''}")
-
-
-def _log_to(run_dir: Path) -> Callable[[str], None]:
-    def log(msg: str) -> None:
-        # on the terminal a warning looks like the CLI's own ("wildgan: warning: ..."); log.txt keeps the line as is
-        print(f"wildgan: {msg}" if msg.startswith(("warning:", "note:")) else msg, file=sys.stderr)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        _append(run_dir / "log.txt", msg)
-    return log
-
-
-def _append(path: Path, line: str) -> None:
-    from .fileio import append_log_line
-
-    append_log_line(path, line)           # the log is a copy of what stderr shows; never the reason a run stops
-
-
-def _keep_count(text: str) -> int | None:
-    """--keep-checkpoints: a whole number >= 0, or 'all' (None)."""
-    if str(text).strip().lower() == "all":
-        return None
-    return _whole_number(text, 0, " or 'all'")
-
-
-def _typed_options(p: argparse.ArgumentParser, argv: Sequence[str]) -> set[str]:
-    """The dests of the options typed on this command line (exactly, or as an unambiguous abbreviation, as argparse
-    accepts them), before --config or --resume add the values of a file."""
-    strings = p._option_string_actions
-    typed = set()
-    for tok in argv:
-        if not tok.startswith("--"):
-            continue
-        name = tok.split("=", 1)[0]
-        hits = [name] if name in strings else [o for o in strings if o.startswith(name)]
-        if len(hits) == 1:
-            typed.add(strings[hits[0]].dest)
-    return typed
+THRESHOLD_RULES_HELP = ("contamination = the 100*(1-G) percentile of the run's training-split scores, mad = their "
+                        "median + K * 1.4826 * MAD")
 
 
 # train options that only the progressive GAN's loop reads (wildgan and search), never f-AnoGAN's
@@ -754,545 +111,46 @@ _PGAN_ONLY_OPTIONS = ("preset", "width", "latent_size", "total_kimg", "phase_kim
                       "sample_kimg", "ema_warmup", "amp", "compile", "gp_precision", "channels_last", "cuda_graphs")
 
 
-def _warn_other_methods_options(a: argparse.Namespace, method: str) -> None:
-    """Options that belong to another --method are accepted (a script may pass one set of flags to every method) but
-    said to be ignored, rather than recorded silently as if they had an effect. Only options typed on the command
-    line: a --resume or --config replay brings every section of the run's config.yaml back as option values."""
-    typed = getattr(a, "typed", set())
-    ignored = []
-    if method != "wildgan" and "encoder_loss" in typed:
-        ignored.append("--encoder-loss")            # f-AnoGAN trains its own izi_f encoder; search has no encoder
-    if method != "fanogan":
-        ignored += [f"--{o.replace('_', '-')}" for o in ("fanogan_iters", "fanogan_enc_iters", "fanogan_dim",
-                                                         "fanogan_bn_warmup") if o in typed]
-    else:
-        # the progressive GAN's schedule, size and fast path: f-AnoGAN has its own (epochs or --fanogan-iters, its
-        # lr 1e-4, --fanogan-dim, N_z 128, fp32)
-        ignored += [f"--{o.replace('_', '-')}" for o in _PGAN_ONLY_OPTIONS if o in typed]
-    if ignored:
-        _warn(f"warning: {', '.join(ignored)} {'does' if len(ignored) == 1 else 'do'} not apply to --method "
-              f"{method}: ignored")
+# === The parser: every command's options, in the order `wildgan --help` lists the commands ============================
+
+EXAMPLES_TRAIN = """examples:
+  # the embedded MNIST sample, normal digit 2, fast preset, the paper's schedule
+  wildgan train --out runs/mnist
+  # the paper's CIFAR_CAR at 2% contamination, the authors' networks, on a GPU
+  wildgan train --data ~/data/cifar-10-batches-py --normal automobile \\
+                --contamination 0.02 --preset paper --seed 0 --out runs/car-g2 \\
+                --device cuda
+  # red-blood-cell crops (64x64), the paper's schedule with 40-kimg phases
+  wildgan train --data ~/data/chula-rbc12-gray64.npz --dataset chula-rbc12 \\
+                --preset fast --phase-kimg 40 --out runs/cells
+  # replay a run exactly; continue a run after a crash (or for a longer one)
+  wildgan train --config runs/car-g2/config.yaml --out runs/car-g2-replay
+  wildgan train --out runs/mnist --resume
+"""
 
 
-def _changed(a: argparse.Namespace, dest: str) -> bool:
-    """Whether an option differs from its default (given in any spelling argparse accepts, abbreviations too)."""
-    return getattr(a, dest) != a.defaults.get(dest) if getattr(a, "defaults", None) else False
+EXAMPLES_SCORE = """examples:
+  wildgan score runs/car-g2 --out scores.csv       # the run's own test split
+  # every image in a folder (recursively); individual files
+  wildgan score runs/car-g2 --data ~/new_images/ --out new.csv
+  wildgan score runs/car-g2 --data a.png b.jpg --out two.csv
+  # flag new images by the run's training scores (5% expected anomalies)
+  wildgan score runs/car-g2 --data ~/new_images/ --threshold contamination \\
+                --out flagged.csv
+  # most anomalous first (column 2 is a for files and folders; a labelled
+  # data set has label there and a in column 3)
+  wildgan score runs/car-g2 --data new/ --out - | tail -n +2 | sort -t, -k2 -gr | head
+"""
 
 
-def _use_threads(a: argparse.Namespace) -> None:
-    """--threads of score / evaluate / report: torch's intra-op thread count for this process."""
-    if getattr(a, "threads", None):
-        import torch
-
-        torch.set_num_threads(int(a.threads))
-
-
-def _checkpoint_arg(a: argparse.Namespace, run_dir: Path) -> Path | None:
-    """score --checkpoint: a file, or the name of one in RUN/checkpoints (either half of the .json / .safetensors
-    pair)."""
-    if not getattr(a, "checkpoint", None):
-        return None
-    given = Path(a.checkpoint)
-    for p in (given, run_dir / "checkpoints" / given.name):
-        if p.is_file():
-            return p.with_suffix(".json")
-    raise ConfigError(f"--checkpoint {a.checkpoint}: no such file (this run's checkpoints are in "
-                      f"{run_dir / 'checkpoints'})")
-
-
-def _refuse_saved_detector(path: str, command: str) -> None:
-    """Refuse, saying what to do instead, a RUN_DIR argument that names a Detector saved by the Python API
-    (Detector.save writes PATH.json + PATH.safetensors; PATH or either file may be given). The commands read run
-    folders, and without this the message was only that the path "is a file, not a run directory"."""
-    p = Path(path)
-    meta_path = p.with_suffix(".json") if p.suffix in (".json", ".safetensors") else p.with_name(p.name + ".json")
-    if p.is_dir() or not meta_path.is_file():
-        return
-    from .checkpoint import read_meta
-    from .detector import DETECTOR_KIND
-
-    try:
-        meta = read_meta(meta_path)
-    except CheckpointError:
-        return                      # not a wildgan file: the run reader's own message says what it is not
-    if meta.get("kind") != DETECTOR_KIND:
-        return
-    use = ("" if command == "export" else
-           f" A saved Detector is used from Python: Detector.load({str(meta_path)!r}).decision_function(X) scores "
-           f"images X (files, a folder or an array; .predict(X): 0/1 by its threshold).")
-    # the run folder its fit wrote (or from_run read), while that still holds the very networks it saved
-    run = Path(meta["run_dir"]) if isinstance(meta.get("run_dir"), str) else None
-    same = False
-    if run is not None and (run / "config.json").is_file():
-        for name in ("network-final.json", "fanogan-final.json"):
-            try:
-                same = same or (bool(meta.get("source_sha256")) and (run / name).is_file()
-                                and read_meta(run / name).get("sha256") == meta["source_sha256"])
-            except CheckpointError:
-                pass
-    if same:
-        where = f" Its networks are those of the run {run}: `wildgan {command} {run}` reads that."
-    else:
-        then = (f" (the run folder its fit wrote, {run}, holds other networks now)"
-                if run is not None and (run / "config.json").is_file() else "")
-        where = (f" For `wildgan {command}`, fit the Detector into a run folder{then}: Detector(run_dir=DIR, ...)"
-                 f".fit(X) writes DIR, a run directory that `wildgan {command} DIR` reads (and Python opens with "
-                 f"Detector.from_run(DIR)).")
-    raise ConfigError(f"{path} is a Detector saved by the Python API (Detector.save), not a run directory, which "
-                      f"`wildgan {command}` reads.{use}{where}")
-
-
-def _peer_failures_told(cmd: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """Under --distributed, a rank's error that is only the echo of another rank's end (gloo's "Connection closed by
-    peer", a collective that timed out, torchrun's SIGTERM) says so and where that rank's own error is: sharded
-    scoring has no run folder to record it in, as training has (training.distributed.explain_failure)."""
-    def run(a: argparse.Namespace) -> int:
-        try:
-            return cmd(a)
-        except Exception as e:
-            if not getattr(a, "distributed", False):
-                raise
-            from .training.distributed import DEFAULT_TIMEOUT_MIN, peer_failure, torchrun_world
-
-            # (a SIGTERM raised while a failed collective was handled is torchrun's, after that peer's end: the echo)
-            why = peer_failure(e, torchrun_world()[0], 60 * (a.dist_timeout or DEFAULT_TIMEOUT_MIN))
-            if why is not None:
-                raise WildganError(why) from e
-            if isinstance(e, _Terminated):
-                raise _Terminated(f"{e}: torchrun sends it to every rank still running once one has ended; if that "
-                                  f"rank failed, its error is on the terminal above, tagged with its rank, and "
-                                  f"torchrun's report names it") from e
-            raise
-    return run
-
-
-@_peer_failures_told
-def cmd_score(a: argparse.Namespace) -> int:
-    from .data.dataset_files import npz_has_labels
-    from .data.readers import detect_format, is_dataset_file, is_pile
-    from .evaluation.run import split_for_run
-    from .scoring.run import load_model, read_split_info, scores_csv_text, write_scores_csv
-    from .thresholds import check_threshold_args
-
-    _refuse_saved_detector(a.run_dir, "score")
-    if a.out != "-":
-        _check_out_file(a.out, "scores.csv")
-    resume_dir = _resume_dir(a)
-    if a.no_resume and resume_dir is not None and int(os.environ.get("RANK", "0")) == 0:
-        from .scoring.run import is_resume_dir, remove_resume_dir
-
-        if is_resume_dir(resume_dir):     # the finished chunks of an earlier scoring: discarded, as asked
-            remove_resume_dir(resume_dir)
-            _warn(f"--no-resume: deleted {resume_dir} (an earlier scoring's finished chunks)")
-    if a.threshold:
-        # before the (possibly long) scoring: a bad value should not cost a scoring pass
-        check_threshold_args(a.threshold, contamination=a.expected_contamination, k=a.mad_k)
-        unused = ("mad_k" if a.threshold == "contamination" else "expected_contamination")
-        if _changed(a, unused):
-            _warn(f"warning: --{unused.replace('_', '-')} is not used by --threshold {a.threshold}")
-    else:
-        given = [o for o in ("expected_contamination", "mad_k", "score") if _changed(a, o)]
-        if given:
-            _warn(f"warning: {', '.join('--' + o.replace('_', '-') for o in given)} "
-                  f"{'only matters' if len(given) == 1 else 'only matter'} with --threshold: no is_anomaly column "
-                  f"is written without it")
-    _warn_dist_timeout_alone(a)
-    if a.score is None:
-        # the run's own score, as `report` ranks by
-        from .config import own_score, read_run_config
-
-        try:
-            a.score = own_score(read_run_config(Path(a.run_dir)).method)
-        except WildganError:
-            a.score = "a"                 # (not a run: the loading below names the problem)
-    if a.no_A and a.threshold and a.score == "A":
-        raise ConfigError("--threshold with --score A needs the A score: leave out --no-A")
-    _use_threads(a)
-    run_dir = Path(a.run_dir)
-    if a.data:
-        from .data.readers import missing_path_error, under_data_root
-
-        a.data = [str(under_data_root(d)) for d in a.data]      # relative paths may be under $WILDGAN_DATA
-        for d in a.data:
-            if not Path(d).exists():        # one looked for in two places says so (list_image_files would not)
-                raise missing_path_error(d)
-    if a.data is not None and not a.data:
-        # `--data` with nothing after it (an unset $DIR): not the run's own test split, which no --data means
-        raise ConfigError("--data is given without a path: name image files, folders or a data set (leave --data out "
-                          "to score the run's own test split)")
-    one_file = a.data[0] if a.data and len(a.data) == 1 else None
-    # one folder with --normal: a class-folder tree, labelled like its .tar.gz would be (the test split, with labels)
-    dataset_file = bool(one_file and (is_dataset_file(one_file) or (a.normal and Path(one_file).is_dir()
-                                                                    and not is_pile(one_file))))
-    tar = dataset_file and detect_format(Path(one_file)) == "folder-tar"
-    pile_tar = tar and is_pile(one_file)     # a tar of a pile (loose images, at most one folder): no labels
-    if a.whole is not None and not (dataset_file and not pile_tar):
-        raise ConfigError("--whole applies to a labelled data set given with --data (an .npz with labels, CIFAR-10 "
-                          "batches, a class-folder tree or its .tar.gz with --normal); image files and folders are "
-                          "always scored whole")
-    ctx = None
-    if a.distributed:
-        if not a.data or (dataset_file and not pile_tar):
-            raise ConfigError("--distributed shares image files, folders and tar archives of a pile between the "
-                              "processes; a data set (or the run's own test split) is scored by one process")
-        from .training.distributed import init_distributed
-
-        # RANK/WORLD_SIZE/LOCAL_RANK from torchrun; NCCL or gloo
-        ctx = init_distributed(a.device, timeout_min=a.dist_timeout)
-        if not ctx.is_main:
-            a.no_progress = True
-    model = load_model(run_dir, ctx.device if ctx is not None else a.device, checkpoint=_checkpoint_arg(a, run_dir))
-    if a.no_A and model.cfg.method != "wildgan":
-        raise ConfigError(f"--no-A applies to wildgan runs; {run_dir} is a {model.cfg.method} run (its scores need "
-                          f"the critic anyway)")
-    if a.batch_mode != "mixed" and model.cfg.method != "wildgan":
-        _warn(f"warning: --batch-mode applies to wildgan runs (the encoder's minibatch stddev); this "
-              f"{model.cfg.method} run scores as it always does")
-        a.batch_mode = "mixed"        # and its thresholds come from its one cache of training scores
-    train_scores = None
-    if a.threshold in ("contamination", "mad") and (ctx is None or ctx.is_main):
-        # the training scores the threshold comes from, before the (possibly long) scoring: computed now if missing
-        # (and cached), or an error now (e.g. the training images were moved) rather than after the whole pile
-        from .scoring.train_scores import run_training_scores
-
-        # kept for the threshold and the percentiles below: the scores of a --checkpoint (not the run's final
-        # networks) are not cached, and asking again scored the whole training split two more times
-        train_scores = run_training_scores(run_dir, model, batch_mode=a.batch_mode, progress=not a.no_progress)
-        if a.score not in train_scores:
-            raise ConfigError(f"score {a.score!r} is not available for this run; it has {', '.join(train_scores)}")
-    split_info = read_split_info(run_dir)
-    no_protocol = split_info.get("protocol") == "unlabelled" or bool(split_info.get("detector_input"))
-    label_free = dataset_file and Path(one_file).suffix.lower() == ".npz" and not npz_has_labels(one_file)
-    if a.normal and (not dataset_file or label_free or pile_tar):
-        raise ConfigError("--normal labels the rows of one labelled data-set --data (an .npz with labels, a tar or "
-                          "folder of class folders, CIFAR-10); " + ("the run's own test split keeps the run's normal "
-                          "classes" if not a.data else "these images have no labels to use"))
-    labels = None
-    x = None                                  # images in memory (a data set); a pile of files is scored in chunks
-    got = None
-    if tar and (pile_tar or (no_protocol and not a.normal)):
-        # a tar of images to score one by one: a pile, or any tar after a run without a protocol of its own
-        # (unlabelled, Detector.fit) and no --normal to label it; unpacked once into the cache and read like a
-        # folder (in chunks), ids inside the archive
-        got = _score_pile(model, a, ctx, archive=Path(one_file))
-        what = f"every image of {one_file}" + ("" if pile_tar else " (labels not used; --normal CLASS labels the rows)")
-    elif dataset_file and (label_free or (no_protocol and not a.normal)):
-        # an array data set read as a pile: images without labels, or any after a run that has no protocol of its
-        # own and no --normal to label it: every image, converted like the run's training data (the Detector's
-        # reader: one implementation)
-        from .detector import to_images
-
-        x, ids = to_images(one_file, model.cfg.net.resolution, model.cfg.net.channels, skip_bad=a.skip_bad,
-                           resize_mode=model.conversion.get("fit", "resize"),
-                           depth16=model.conversion.get("depth16", "per-image"),
-                           native_sides=model.conversion.get("native_sides"))
-        what = f"every image of {one_file} (" + ("no labels)" if label_free else
-                                                  "labels not used; --normal CLASS labels the rows)")
-    elif not a.data or dataset_file:
-        try:
-            split = split_for_run(run_dir, one_file, log=_warn, skip_bad=a.skip_bad,
-                                  normal=tuple(_csv(a.normal)) if a.normal else None, whole=a.whole)
-        except (DataError, ConfigError) as e:     # e.g. no normal class given
-            if not one_file or "class" not in str(e):
-                raise
-            # how to score every image without labels depends on what was given: a folder is read as a pile without
-            # --normal, a tar once unpacked, an array file only by the Python API (which reads any file whole)
-            if Path(one_file).is_dir() and not is_dataset_file(one_file):
-                whole = "leave out --normal"
-            elif tar:
-                whole = "unpack it and pass the folder without --normal"
-            else:
-                whole = (f"use the Python API, Detector.from_run({str(run_dir)!r}).decision_function("
-                         f"{str(one_file)!r})")
-            # (--whole needs no training part: the way out of a data set too small to split, with its labels)
-            small = not a.whole and "training images of the normal class" in str(e)
-            with_labels = "; to score every image of it with its labels, add --whole" if small else ""
-            raise type(e)(f"{e}. A data-set file is scored as a labelled test split under the run's protocol "
-                          f"(--normal CLASS chooses its normal classes){with_labels}; to score every image of it "
-                          f"without labels, {whole}") from None
-        x, ids, labels = split.test_x, split.test_ids, split.test_y
-        what = ("every labelled image of " if split.info.get("test_size") == "whole" else "the test split of ") \
-            + (one_file or "the run's data")
-    else:
-        # a pile of files, read and scored in chunks (memory: one chunk), converted like the training data (e.g.
-        # MNIST's 28 -> 32 zero padding)
-        got = _score_pile(model, a, ctx)
-        what = "every image file given (folders recursively)"
-    if ctx is not None and not ctx.is_main:       # rank 0 has the scores and writes the CSV
-        return 0
-    if a.chunk_size is not None and got is None:
-        _warn("warning: --chunk-size applies to image files, folders and tar archives of images; a data set (or the "
-              "run's own test split) is read whole")
-    if got is not None:
-        ids, labels = got.ids, None
-        n_skip = len(got.skipped)
-        what += (f"; {n_skip} unreadable skipped" if n_skip else "") + \
-            (f"; read in {got.chunks} chunks of up to {got.chunk_size}" if got.chunks > 1 else "") + \
-            (f"; {got.resumed} of them resumed from {resume_dir}" if got.resumed else "")
-    res = got.scores if got is not None else model.score(x, progress=not a.no_progress,
-                                                         batch_mode=a.batch_mode, with_A=not a.no_A).scores
-    extra = None
-    if a.threshold:
-        from .thresholds import flag_scores
-
-        thr, extra = flag_scores(model, Path(a.run_dir), a.threshold, res, score=a.score,
-                                 contamination=a.expected_contamination, k=a.mad_k, labels=labels,
-                                 batch_mode=a.batch_mode, progress=not a.no_progress, train_scores=train_scores)
-        print(f"threshold for score {a.score}: {thr.describe()} (chosen on the {thr.params['source']}); "
-              f"{int(extra['is_anomaly'].sum())} of {len(ids)} images flagged (is_anomaly = 1)", file=sys.stderr)
-    if a.out == "-":
-        # standard output, for a pipe (`| tail -n +2 | sort -t, -k2 -gr`); every message goes to stderr
-        sys.stdout.write(scores_csv_text(ids, res, labels, extra=extra))
-        sys.stdout.flush()
-    else:
-        write_scores_csv(Path(a.out), ids, res, labels, extra=extra)
-    if resume_dir is not None:
-        from .scoring.run import is_resume_dir, remove_resume_dir
-
-        try:
-            if is_resume_dir(resume_dir):
-                remove_resume_dir(resume_dir)          # the CSV holds every chunk's scores now
-        except OSError as e:                            # the CSV is written: only the clean-up failed
-            _warn(f"warning: could not delete {resume_dir} ({e.strerror or e}); the scores are in {a.out}, delete it "
-                  f"yourself")
-    if a.no_A:
-        what += "; A left out (--no-A)"
-    print(f"scored {len(ids)} image{'s' if len(ids) != 1 else ''} ({what}) with {model.source}; wrote "
-          f"{'the CSV to standard output' if a.out == '-' else a.out}", file=sys.stderr)
-    return 0
-
-
-def _score_pile(model: Any, a: argparse.Namespace, ctx: Any, archive: Path | None = None) -> Any:
-    """score_files on --data, or on the images of a tar `archive` (unpacked once into the cache; ids, warnings and
-    errors name the files inside the archive), skipped files named on stderr as they are met. None on a distributed
-    rank other than 0."""
-    import warnings
-
-    from .data.download import unpack_cached
-    from .scoring.run import score_files
-
-    root = unpack_cached(archive) if archive is not None else None
-
-    def inside(text: str) -> str:            # a cache path -> the archive's own name for the file
-        return text if root is None else text.replace(f"{root}/", f"{archive}:")
-
-    with warnings.catch_warnings():
-        # one line per skipped file (even from the same source line), on stderr as it is met, whatever the caller's
-        # warning filters (restored on exit)
-        warnings.simplefilter("always")
-        warnings.showwarning = lambda msg, *_a, **_k: print(f"wildgan: warning: {inside(str(msg))}",
-                                                            file=sys.stderr)
-        try:
-            got = score_files(model, [root] if root is not None else a.data, chunk_size=a.chunk_size,
-                              skip_bad=a.skip_bad, progress=not a.no_progress, ctx=ctx, batch_mode=a.batch_mode,
-                              resume_dir=_resume_dir(a), with_A=not getattr(a, "no_A", False))
-        except DataError as e:
-            raise DataError(inside(str(e))) from None
-        finally:
-            if ctx is not None:
-                from .training.distributed import shutdown
-
-                shutdown(together=sys.exc_info()[0] is None)
-    if got is not None and root is not None:
-        got.ids = [Path(i).relative_to(root).as_posix() for i in got.ids]
-        got.skipped = [inside(r) for r in got.skipped]
-    return got
-
-
-def _refuse_torchrun_without_distributed(a: argparse.Namespace) -> None:
-    """Under torchrun (several ranks) without --distributed every rank would run the whole command: train's second
-    rank was refused by the run lock with no word of --distributed, score's ranks each scored everything into the
-    same CSV and chunk folder. Refused at once instead, on every rank: `train` and `score` name --distributed; the
-    other commands that write (evaluate, study, report, export, demo) run in one process. `info` only prints."""
-    if "WORLD_SIZE" not in os.environ or a.cmd == "info" or getattr(a, "distributed", False):
-        return
-    from .training.distributed import torchrun_world
-
-    rank, world = torchrun_world()
-    if world <= 1:
-        return
-    where = (f"this process is rank {rank} of {world} started by torchrun (WORLD_SIZE={world}), but --distributed "
-             f"was not given")
-    if a.cmd in ("train", "score"):
-        raise ConfigError(f"{where}: each of the {world} processes would {a.cmd} alone and write the same files. Add "
-                          f"--distributed to share the work (torchrun --nproc_per_node={world} -m wildgan {a.cmd} "
-                          f"{'RUN --data FILES ' if a.cmd == 'score' else ''}--distributed ...), or run it without "
-                          f"torchrun")
-    raise ConfigError(f"{where}, and `wildgan {a.cmd}` runs in one process (it has no --distributed): each of the "
-                      f"{world} processes would run it alone and write the same files. Run it without torchrun")
-
-
-def _resume_dir(a: argparse.Namespace) -> Path | None:
-    """Where `wildgan score` keeps finished chunks' scores until --out is written (None: --out -)."""
-    if a.out == "-":
-        return None
-    return Path(a.out).with_name(Path(a.out).name + ".chunks")
-
-
-def _check_out_file(out: str, example: str) -> None:
-    """--out must be a file that can be written: refused before the (possibly long) work, not when the result is
-    written (a folder, a parent that is a file, a read-only or missing-permission place)."""
-    import tempfile
-
-    p = Path(out)
-    if p.is_dir():
-        raise ConfigError(f"--out {out} is a folder; give a file name, e.g. {p / example}")
-    if p.is_symlink():
-        p = p.resolve()                 # (written through the link: its target is what must be writable)
-    if p.exists() and not p.is_file():
-        # /dev/null, a FIFO: written to directly (fileio.atomic_write_stream), never replaced by a file
-        if not os.access(p, os.W_OK):
-            raise ConfigError(f"cannot write --out {out}: permission denied")
-        return
-    blocking = next((q for q in p.parents if q.exists()), None)
-    if blocking is not None and not blocking.is_dir():
-        raise ConfigError(f"cannot write --out {out}: {blocking} is a file, not a folder")
-    try:
-        p.parent.mkdir(parents=True, exist_ok=True)         # (created at the end anyway, by the atomic write)
-        with tempfile.NamedTemporaryFile(dir=p.parent, prefix=f".{p.name}.", suffix=".probe"):
-            pass
-    except OSError as e:
-        raise ConfigError(f"cannot write --out {out}: {e.strerror or e} ({e.filename or p.parent})") from None
-
-
-def _rank_tag() -> str:
-    """' (rank R of W)' on a torchrun rank other than 0, else ''. The environment is looked at first: importing
-    wildgan.training loads torch and the training loop (seconds), which every command's start (`--help`, a typo)
-    would otherwise wait for."""
-    if "WORLD_SIZE" not in os.environ:
-        return ""
-    from .training.distributed import torchrun_world
-
-    rank, world = torchrun_world()
-    return f" (rank {rank} of {world})" if rank > 0 else ""
-
-
-def _warn(msg: str) -> None:
-    # (the ranks other than 0 say which they are, as main's errors do)
-    print(f"wildgan{_rank_tag()}: {msg}", file=sys.stderr)
-
-
-def _warn_dist_timeout_alone(a: argparse.Namespace) -> None:
-    """train / score --dist-timeout without --distributed: there are no ranks to wait for, and the value was taken
-    silently, as if a one-process run honoured it."""
-    if a.dist_timeout is not None and not a.distributed:
-        _warn("warning: --dist-timeout only matters with --distributed (how long its ranks wait for each other): "
-              "ignored")
-
-
-def cmd_export(a: argparse.Namespace) -> int:
-    from .export import export_onnx, onnx_metadata, onnx_threshold
-
-    _refuse_saved_detector(a.run_dir, "export")
-    _check_out_file(a.out, "model.onnx")
-    if a.threshold:
-        unused = "mad_k" if a.threshold == "contamination" else "expected_contamination"
-        if _changed(a, unused):
-            _warn(f"warning: --{unused.replace('_', '-')} is not used by --threshold {a.threshold}")
-    else:
-        given = [o for o in ("expected_contamination", "mad_k", "score", "device") if _changed(a, o)]
-        if given:
-            _warn(f"warning: {', '.join('--' + o.replace('_', '-') for o in given)} "
-                  f"{'only matters' if len(given) == 1 else 'only matter'} with --threshold: no threshold is "
-                  f"written without it")
-    path = export_onnx(Path(a.run_dir), Path(a.out), batch_size=a.batch_size, opset=a.opset,
-                       input_type=a.input_type, include_A=not a.no_A, threshold=a.threshold,
-                       contamination=a.expected_contamination, mad_k=a.mad_k, score=a.score, device=a.device,
-                       progress=not a.no_progress)
-    print(f"wrote {path} (ONNX opset {a.opset}, {a.input_type} input; each image is scored on its own, any batch "
-          "size)", file=sys.stderr)
-    thr = onnx_threshold(path)
-    if thr is None:
-        # --batch-mode is a wildgan-run option: an f-AnoGAN graph scores like a plain `wildgan score` (eval mode)
-        isolated = " --batch-mode isolated" if onnx_metadata(path).get("batch_mode") == "isolated" else ""
-        print("no threshold in its metadata: --threshold contamination|mad records one from the run's training "
-              f"split (else take it from `wildgan score RUN{isolated} --threshold RULE`, the graph's "
-              "protocol)", file=sys.stderr)
-    else:
-        alone = ", each image scored alone as the graph does" if thr.params.get("batch_mode") == "isolated" else ""
-        print(f"threshold for output {thr.params['score']}: {thr.describe()} (chosen on the run's training "
-              f"split{alone}), in its metadata_props: threshold, threshold_rule, threshold_score, threshold_params",
-              file=sys.stderr)
-    return 0
-
-
-def cmd_evaluate(a: argparse.Namespace) -> int:
-    from .evaluation.run import evaluate_run, format_table
-
-    _refuse_saved_detector(a.run_dir, "evaluate")
-    _use_threads(a)
-    out = evaluate_run(Path(a.run_dir), a.data, device=a.device, controls=not a.no_controls,
-                       progress=not a.no_progress, log=_warn,
-                       normal=tuple(_csv(a.normal)) if getattr(a, "normal", None) else None,
-                       whole=getattr(a, "whole", None), own_split=getattr(a, "own_split", None))
-    written = out.get("written_to")
-    if written and Path(written).parent != Path(a.run_dir):
-        # the run's own evaluation (eval.json, test_scores.csv) stays as it was
-        _warn(f"evaluation on other data written to {Path(written).parent} (the run's own eval.json is kept)")
-    if a.json:
-        keep = ("auc", "ap", "controls", "controls_ap", "other_generator", "n_test", "n_anomalous", "mean_z_norm",
-                "model")
-        print(json.dumps({k: out[k] for k in keep if k in out}))
-    else:
-        print(format_table(out))
-    return 0
-
-
-def cmd_info(a: argparse.Namespace) -> int:
-    from .nets.info import network_info
-
-    net = net_config_from_args(a, a.preset, a.resolution, a.channels)
-    info = network_info(net)
-    if a.json:
-        print(json.dumps(info, indent=2))
-        return 0
-    width = f" (width {a.width})" if a.width is not None else ""
-    print(f"preset {a.preset}{width}, {a.resolution}x{a.resolution}x{a.channels}, N_z = {info['latent_size']}")
-    print(f"{'net':<4}{'parameters':>14}{'fwd GFLOP/img':>16}")
-    for k in ("G", "D", "E"):
-        print(f"{k:<4}{info['params'][k]:>14,}{info['forward_gflop'][k]:>16.3f}")
-    print(f"training GFLOP per real image at full resolution (7g + 14d + 3e, spec 8.2): "
-          f"{info['train_gflop_per_image']:.2f}")
-    return 0
-
-
-def cmd_demo(a: argparse.Namespace) -> int:
-    """The README's main job: train on the embedded MNIST sample, evaluate, print the AUC table."""
-    from .training.run import DEMO_MARKER, check_lock_free, previous_run
-
-    out = Path(a.out)
-    marker = out / DEMO_MARKER
-    # a folder another process holds is refused first, as train does (before the data is read); the marker is
-    # written only under the demo's own run lock (mark, below), so a folder taken after this check is never marked
-    check_lock_free(out)
-    # the demo is re-runnable: it replaces its own previous output, and only that (never another run in --out)
-    found = previous_run(out) if out.is_dir() else []
-    if found and not marker.is_file():
-        raise ConfigError(f"{out} already holds a run that is not a demo ({', '.join(found)}): choose another --out "
-                          f"(the demo replaces only its own earlier output; a demo run by an older wildgan has no "
-                          f"{DEMO_MARKER}: delete that folder first)")
-    argv = ["train", "--out", a.out, "--preset", a.preset, "--normal", a.normal, "--total-kimg", str(a.total_kimg),
-            "--phase-kimg", str(a.phase_kimg), "--seed", str(a.seed), "--device", a.device, "--evaluate"]
-    if found:
-        argv.append("--overwrite")      # (deletes the marker with the other run outputs; mark writes it again)
-        _warn(f"replacing the previous demo in {out} (its networks, evaluation and report); --out DIR keeps it")
-    if a.threads:
-        # A short GAN run amplifies float-summation differences between intra-op thread counts: a fixed count
-        # makes the demo's numbers the README's on any machine (and one thread is the fastest for tiny nets).
-        argv += ["--threads", str(a.threads)]
-    if a.no_progress:
-        argv.append("--no-progress")
-
-    def mark() -> None:
-        # called by train_run while the demo's own train holds the run lock, as it ends however it ends: what is in
-        # --out then is the demo's. (Written after the train returned, the mark landed on the run of a process that
-        # took the folder after the check above, once the demo's train was refused.)
-        if previous_run(out):
-            marker.write_text("written by `wildgan demo`: a later demo may replace this run\n")
-
-    t = make_parser().parse_args(argv)
-    t.typed, t.before_unlock = set(), mark
-    return cmd_train(t)
+EXAMPLES_EVAL = """examples:
+  wildgan evaluate runs/car-g2
+  wildgan evaluate runs/car-g2 --json > eval.json
+  # every image of labelled/ (class folders), after a run on unlabelled images
+  wildgan evaluate runs/pile --data labelled/ --normal good
+  # every image of other.npz, not its test split
+  wildgan evaluate runs/car-g2 --data other.npz --whole
+"""
 
 
 EXAMPLES_STUDY = """examples:
@@ -1310,85 +168,13 @@ EXAMPLES_STUDY = """examples:
 """
 
 
-def _csv(text: str, kind: type = str) -> list[Any]:
-    try:
-        return [kind(t.strip()) for t in str(text).split(",") if t.strip()]
-    except ValueError:
-        raise ConfigError(f"cannot parse {text!r} as a comma-separated list of {kind.__name__}") from None
-
-
-def cmd_study(a: argparse.Namespace) -> int:
-    from .studies import grid, run_study
-    from .studies.study import check_study_data, check_study_out_dir
-    from .training.run import check_lock_free
-
-    gammas = _csv(a.contamination, float)
-    for g in gammas:
-        if not 0.0 <= g < 1.0:
-            raise ConfigError(f"--contamination: each gamma must be in [0, 1), got {g:g}")
-    seeds = _csv(a.seeds, int)
-    methods = _csv(a.methods)
-    for m in methods:
-        if m not in ("wildgan", "fanogan", "search"):
-            raise ConfigError(f"unknown method {m!r} in --methods; choose from wildgan, fanogan, search")
-    encs = _csv(a.encoder_loss)
-    for e in encs:
-        if e not in ("image", "latent"):
-            raise ConfigError(f"unknown encoder loss {e!r}; choose from image, latent")
-    # what --out alone refuses, before the data is decoded (as train's check_out_dir); run_study's check_study_dir
-    # adds what needs the base config, whose resolution and channels come from the data. A folder another study
-    # process holds first; run_study's lock on it stays the guarantee.
-    check_lock_free(Path(a.out))
-    check_study_out_dir(Path(a.out), _data_path_if_valid(a))
-    check_study_data(a.data, a.dataset)
-    # one base config (first normal class, gamma 0) resolves resolution/channels and the schedule
-    first = None if a.normal in (None, "all") else _csv(a.normal)[0].replace("+", ",")
-    ns = argparse.Namespace(**{**vars(a), "contamination": 0.0, "seed": seeds[0], "method": "wildgan",
-                               "encoder_loss": encs[0], "normal": first})
-    from .data import load_split_data
-    from .studies import check_cells
-
-    # the data set is read once: for the base config, the class names of --normal all, and every cell's check
-    loaded = load_split_data(data_config_from_args(ns), progress=False if a.no_progress else None)
-    if a.normal == "all":
-        ns.normal = loaded.train.class_names[0]
-    base, split = build_run_config(ns, loaded=loaded)
-    if a.normal == "all":
-        normals = [n for n in split.info["class_names"] if n not in split.info.get("excluded_classes", [])]
-    elif a.normal is None:
-        # the protocol's default normal set (e.g. chula: the normal RBC class) as one cell
-        normals = [",".join(split.info["normal_classes"])]
-    else:
-        # one one-vs-rest cell per class; classes joined by + make one cell with several normal classes (as
-        # `train --normal a,b` does)
-        normals = [n.replace("+", ",") for n in _csv(a.normal)]
-    cells = grid(normals, gammas, methods, encs, seeds)
-    del split
-    # every cell's split and method, before any trains: a bad cell would otherwise fail when reached, hours in
-    check_cells(base, cells, Path(a.out), loaded=loaded)
-    del loaded                # not held while the cells train (each cell's training reads its data itself)
-    print(f"study: {len(cells)} cells -> {a.out}", file=sys.stderr)
-    try:
-        run_study(base, cells, Path(a.out), progress=not a.no_progress, log=_log_to(Path(a.out)), cells_checked=True)
-    except BaseException as e:
-        if Path(a.out).is_dir() and not isinstance(e, ConfigError):   # the study's log.txt says how it stopped
-            _append(Path(a.out) / "log.txt", f"stopped: {str(e) or type(e).__name__}")
-        raise
-    print((Path(a.out) / "tables.md").read_text())
-    return 0
-
-
-THRESHOLD_RULES_HELP = ("contamination = the 100*(1-G) percentile of the run's training-split scores, mad = their "
-                        "median + K * 1.4826 * MAD")
-
-
-def _threshold_options(p: argparse.ArgumentParser, threshold_help: str, score_help: str) -> None:
-    """--threshold, --expected-contamination, --mad-k and --score: the same rule's options for score and export."""
-    p.add_argument("--threshold", choices=("contamination", "mad"), help=threshold_help)
-    p.add_argument("--expected-contamination", type=float, default=0.05, metavar="G",
-                   help="expected fraction of anomalies, for --threshold contamination (default 0.05)")
-    p.add_argument("--mad-k", type=float, default=3.0, metavar="K", help="K of --threshold mad (default 3)")
-    p.add_argument("--score", default=None, choices=SCORE_NAMES, help=score_help)
+EXAMPLES_REPORT = """examples:
+  # RUN_DIR/report/report.html (+ report.md, PNGs)
+  wildgan report runs/car-g2
+  wildgan report runs/car-g2 --top-k 16 --image odd1.png odd2.png
+  # a study: tables, AUC vs gamma, every result row
+  wildgan report studies/cifar-car
+"""
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -1595,13 +381,155 @@ def make_parser() -> argparse.ArgumentParser:
     return p
 
 
-EXAMPLES_REPORT = """examples:
-  # RUN_DIR/report/report.html (+ report.md, PNGs)
-  wildgan report runs/car-g2
-  wildgan report runs/car-g2 --top-k 16 --image odd1.png odd2.png
-  # a study: tables, AUC vs gamma, every result row
-  wildgan report studies/cifar-car
-"""
+def _add_train_args(p: argparse.ArgumentParser, study: bool = False) -> None:
+    """Options shared by train and study; `study` leaves out the ones a study takes as lists."""
+    g = p.add_argument_group("data")
+    if study:
+        # a study measures AUC on each cell's test split: cmd_study refuses unlabelled data, which train takes
+        g.add_argument("--data", help="labelled data: a tree of class folders, a CIFAR-10 batch dir, an .npz with "
+                                      "labels, or a .tar.gz of class folders or CIFAR-10's batches (default: "
+                                      "$WILDGAN_DATA, else the embedded MNIST sample)")
+        g.add_argument("--dataset", default="auto",
+                       help="protocol of every cell's split: auto | cifar10 | chula-rbc12 | mnist | folder | npz "
+                            "(default: auto, chosen by the data; labelled data of other kinds takes the generic "
+                            "one-vs-rest protocol); cifar-batches insists on CIFAR-10's python batches (the cifar10 "
+                            "protocol). Each cell trains on its --normal class(es) plus the gamma fraction of "
+                            "anomalies drawn from the other classes and is evaluated on the protocol's test split; "
+                            "unlabelled data (a folder of loose images, --dataset unlabelled) has no test split "
+                            "and is refused")
+    else:
+        g.add_argument("--data", help="folder tree, CIFAR-10 batch dir, .npz or .tar.gz (default: $WILDGAN_DATA, "
+                                      "else the embedded MNIST sample)")
+        g.add_argument("--dataset", default="auto",
+                       help="protocol: auto | cifar10 | chula-rbc12 | mnist | folder | npz | unlabelled (default: "
+                            "auto; a folder of loose images is unlabelled: all of it is trained on, no test split); "
+                            "cifar-batches insists on CIFAR-10's python batches (the cifar10 protocol)")
+    if not study:
+        g.add_argument("--normal", help="normal class name(s) or integer label(s), comma separated "
+                                        "(default: the protocol's: automobile for CIFAR-10, normal (the normal "
+                                        "RBCs) for chula-rbc12, 2 for MNIST; other labelled folders and .npz files have none "
+                                        "and need it)")
+        g.add_argument("--contamination", type=float, default=0.0, metavar="GAMMA",
+                       help="fraction of anomalies injected into the training set, in [0, 1) (default 0)")
+    g.add_argument("--resolution", type=int, help="power-of-two resolution (default: from the data)")
+    g.add_argument("--channels", type=int, choices=(1, 3), help="1 = gray, 3 = RGB (default: from the data)")
+    g.add_argument("--rotations", type=int, help="random rotations added per training image "
+                                                  "(default 3 for chula-rbc12, else 0)")
+    g.add_argument("--test-size", choices=("paper", "all"), default="paper",
+                   help="paper (default): the paper's test-set size, every normal held-out image and as many anomalies "
+                        "(chula-rbc12: 256 + 256); all: every held-out image")
+    g.add_argument("--exclude", default="", help="class(es) to drop everywhere, comma separated")
+    g.add_argument("--download", action="store_true",
+                   help="with --dataset cifar10: download the python batches into --data when it does not exist "
+                        "(without --data: into $WILDGAN_CACHE/cifar10, by default ~/.cache/wildgan/cifar10)")
+    g.add_argument("--skip-bad", action="store_true",
+                   help="skip unreadable images (listed in " + ("each cell's STUDY_DIR/runs/CELL/skipped.txt)" if study
+                                                                else "RUN_DIR/skipped.txt)"))
+    g.add_argument("--resize", choices=("resize", "error"), default="resize",
+                   help="images of another size: resize them (default) or stop with an error")
+    g.add_argument("--square", choices=("crop", "pad"), default="crop",
+                   help="images that are not square: centre-crop them (default; the long edges are lost) or pad "
+                        "them to a square with black bars (letterbox), for defects near the edges")
+    g.add_argument("--depth16", choices=("per-image", "global", "shift", *(f"bits:{n}" for n in range(9, 17))),
+                   default="per-image", metavar="{per-image,global,shift,bits:N}",
+                   help="16-bit images -> 8 bit: per-image min-max (default; removes brightness differences between "
+                        "images), global /257, >>8, or bits:N for N-bit camera data (N = 9..16, e.g. bits:12: "
+                        "value*255/4095, values above 2^N-1 clipped)")
+    # (wrapped here: the command's RawDescriptionHelpFormatter, kept for the examples, prints it as it is)
+    g = p.add_argument_group("model and training", textwrap.fill(
+        ("f-AnoGAN (the fanogan cells of --methods)" if study else "f-AnoGAN (--method fanogan)")
+        + " has its own networks, schedule and precision: it ignores "
+        + ", ".join(_flag(o) for o in _PGAN_ONLY_OPTIONS) + " and --tensorboard"
+        + (" (with a warning)" if not study else ""), 76))
+    if not study:
+        g.add_argument("--method", choices=("wildgan", "search", "fanogan"), default="wildgan",
+                       help="wildgan: pGAN + jointly trained encoder (default); search: pGAN without encoder "
+                            "(AnoGAN-style latent search at test time); fanogan: the f-AnoGAN baseline")
+    # default None (= fast) so that a replayed run with a custom network can tell an explicit --preset fast
+    g.add_argument("--preset", choices=("paper", "fast", "tiny"),
+                   help="network width: paper (512 ch), fast (64 ch, ~64x cheaper, the default), "
+                        "tiny (16 ch: tests, demo)")
+    g.add_argument("--total-kimg", type=float,
+                   help="training length in kimg, thousands of real images shown (default: the paper's schedule "
+                        "for resolution R, (log2 R - 2) x (phase + transition) + 2/3 phase: 4000 kimg at 32x32 "
+                        "with the default phases)")
+    g.add_argument("--phase-kimg", type=float, default=600.0,
+                   help="kimg of the stable phase per resolution (default 600)")
+    g.add_argument("--transition-kimg", type=float, help="kimg of each fade-in (default: = --phase-kimg)")
+    # what a kill -9 loses is not counted: the budget is of the training the run keeps (and trains again), so it
+    # stays the same however often, or wherever between checkpoints, a session was killed
+    kept = ("; counted over all the sessions of a resumed run, each up to its last checkpoint: what a session "
+            "killed without one (kill -9, a crash) trained after it is trained again, and its time is not counted")
+    g.add_argument("--minutes", type=float,
+                   help="wall-clock budget of each cell's training, in minutes; stops it with a checkpoint when "
+                        "reached" + kept if study else
+                   "wall-clock budget of the training, in minutes; stops with a checkpoint when reached (the "
+                   "training images are then scored once, see --no-train-scores)" + kept)
+    if not study:
+        g.add_argument("--encoder-loss", choices=("image", "latent"), default="image",
+                       help="the encoder's loss, wildgan method only: image: d_I = |G(z) - G(E(G(z)))| (proposed, the "
+                            "default); latent: d_z = |z - E(G(z))| (ablation)")
+    g.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate of G, D, E (default 1e-3; f-AnoGAN keeps its own 1e-4)")
+    if not study:
+        g.add_argument("--seed", type=int, default=0, help="drives data draw, initialisation and sampling (default 0)")
+    g.add_argument("--checkpoint-kimg", type=float, help="checkpoint interval in kimg (default: ceil(total/20), at least 1; "
+                   "f-AnoGAN: every 1000 iterations, or this many kimg of its batches when given)")
+    g.add_argument("--keep-checkpoints", type=_keep_count, default=2, metavar="N|all",
+                   help="older checkpoints kept beside the newest (default 2, fallbacks for a resume); 'all' keeps "
+                        "every one, e.g. for tools/auc_over_training.py")
+    g.add_argument("--sample-kimg", type=float, default=0.0, metavar="K",
+                   help="also write a grid of generated samples every K kimg (default 0: at each checkpoint only)")
+    g.add_argument("--on-divergence", choices=("stop", "rollback"), default="stop",
+                   help="on NaN/inf: stop (default), or roll back to the last good checkpoint with half the lr "
+                        "(f-AnoGAN: that of the stage that diverged)")
+    g.add_argument("--fanogan-iters", type=int, help="f-AnoGAN: critic iterations (default: 7 epochs)")
+    g.add_argument("--fanogan-enc-iters", type=int, help="f-AnoGAN: izi_f encoder iterations (default 50000)")
+    g.add_argument("--fanogan-dim", type=int, help="f-AnoGAN: base width DIM (default 64, the official value)")
+    g.add_argument("--fanogan-bn-warmup", choices=("on", "off"), default="on",
+                   help="f-AnoGAN: warm-up of the BatchNorm moving-average decay (default on; off = the official "
+                        "constant 0.99)")
+    g = p.add_argument_group("run")
+    g.add_argument("--device", default="auto", type=_device, help=DEVICE_HELP)
+    g.add_argument("--amp", choices=("auto", "off", "bf16"), default="auto",
+                   help="bf16 autocast of the G/D/E forwards (default auto: on for CUDA, off on CPU)")
+    g.add_argument("--channels-last", choices=("auto", "on", "off"), default="auto",
+                   help="channels_last memory format (default auto: CUDA only)")
+    g.add_argument("--compile", choices=("off", "default", "reduce-overhead", "max-autotune-no-cudagraphs"),
+                   default="off", help="torch.compile the G/D/E forwards (default off)")
+    g.add_argument("--cuda-graphs", choices=("auto", "on", "off"), default="auto",
+                   help="whole-iteration CUDA graphs (default auto: on for CUDA with one process)")
+    g.add_argument("--gp-precision", choices=("fp32", "amp"), default="fp32",
+                   help="the gradient penalty's critic pass and double backward: fp32 (default) or under --amp's "
+                        "autocast (17-20%% faster at 32x32 on an H200, benchmarks/RESULTS.md; slightly less accurate)")
+    g.add_argument("--threads", type=_threads, metavar="N",
+                   help="CPU threads for training (default or 0: torch's, the core count); fix it for results "
+                        "that reproduce across machines")
+    g.add_argument("--ema-warmup", choices=("on", "off"), default="on",
+                   help="warm up the Gs EMA, beta_t = min(0.999, (1+t)/(10+t)) (default on: makes Gs usable in short "
+                        "runs, the same after ~9k iterations); off = the authors' constant 0.999")
+    g.add_argument("--tensorboard", action="store_true",
+                   help="also log scalars and sample grids for TensorBoard ("
+                        + ("each cell's STUDY_DIR/runs/CELL/tensorboard; wildgan and search cells" if study else
+                           "RUN_DIR/tensorboard; wildgan and search runs")
+                        + "; needs `pip install tensorboard`)")
+    # same dest: `--resume --no-tensorboard` continues a run recorded with --tensorboard where the package is missing
+    g.add_argument("--no-tensorboard", dest="tensorboard", action="store_false", default=False,
+                   help="no TensorBoard logs (the default" + (")" if study else
+                                                                "; undoes a --tensorboard that --resume would "
+                                                                "remember)"))
+    g.add_argument("--width", type=int, help="override the preset's channel width (fmap_max; fmap_base = 16x)")
+    g.add_argument("--latent-size", type=int, metavar="N_Z",
+                   help="latent size N_z (default: the width, nf(0), as in the authors' code: 512 / 64 / 16 for "
+                        "paper / fast / tiny); e.g. --preset fast --latent-size 512 keeps the paper's latent space")
+
+
+def _threshold_options(p: argparse.ArgumentParser, threshold_help: str, score_help: str) -> None:
+    """--threshold, --expected-contamination, --mad-k and --score: the same rule's options for score and export."""
+    p.add_argument("--threshold", choices=("contamination", "mad"), help=threshold_help)
+    p.add_argument("--expected-contamination", type=float, default=0.05, metavar="G",
+                   help="expected fraction of anomalies, for --threshold contamination (default 0.05)")
+    p.add_argument("--mad-k", type=float, default=3.0, metavar="K", help="K of --threshold mad (default 3)")
+    p.add_argument("--score", default=None, choices=SCORE_NAMES, help=score_help)
 
 
 def add_report_parser(sub: Any) -> argparse.ArgumentParser:
@@ -1632,6 +560,1158 @@ def add_report_parser(sub: Any) -> argparse.ArgumentParser:
     return r
 
 
+def _sub_parser(p: argparse.ArgumentParser, cmd: str) -> argparse.ArgumentParser:
+    return p._subparsers._group_actions[0].choices[cmd]  # type: ignore[union-attr]
+
+
+# === train's options -> RunConfig: --config files, --resume replays, explicit flags ===================================
+
+def _typed_options(p: argparse.ArgumentParser, argv: Sequence[str]) -> set[str]:
+    """The dests of the options typed on this command line (exactly, or as an unambiguous abbreviation, as argparse
+    accepts them), before --config or --resume add the values of a file."""
+    strings = p._option_string_actions
+    typed = set()
+    for tok in argv:
+        if not tok.startswith("--"):
+            continue
+        name = tok.split("=", 1)[0]
+        hits = [name] if name in strings else [o for o in strings if o.startswith(name)]
+        if len(hits) == 1:
+            typed.add(strings[hits[0]].dest)
+    return typed
+
+
+def _resume_config(argv: Sequence[str]) -> list[str]:
+    """`wildgan train --out RUN --resume` continues RUN as it was configured: its config.yaml is read as if given with
+    --config (flags given beside it change only what they control, and --resume refuses changes that do not fit)."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--config")
+    pre.add_argument("--out")
+    pre.add_argument("--resume", action="store_true")
+    pre.add_argument("--overwrite", action="store_true")
+    known, _ = pre.parse_known_args(argv)
+    if known.resume and known.overwrite:
+        # said before "resuming with the settings of ...", which would announce a resume that cannot happen
+        raise ConfigError("--resume continues the run in place and --overwrite deletes it: give one of them")
+    saved = Path(known.out) / "config.yaml" if known.out else None
+    if not known.resume or known.config or saved is None or not saved.is_file():
+        return list(argv)
+    from .scoring.run import read_split_info
+
+    try:
+        info = read_split_info(Path(known.out))
+    except WildganError as e:
+        if config_file_to_args(saved).get("data") is None:
+            # no data file in the config: the embedded sample, or images a Detector.fit got in memory, which only
+            # split.json tells apart; resuming the latter would train on the sample
+            raise ConfigError(f"{e}; and {saved} names no data file, so whether the run was trained on the embedded "
+                              f"sample or by Detector.fit on in-memory images cannot be told: restore split.json, "
+                              f"or start again with --overwrite") from None
+        # a damaged split.json is rewritten by the resume (train_run warns); it must not block the resume itself
+        print(f"wildgan: warning: {e}; it is rewritten when the run continues", file=sys.stderr)
+        info = {}
+    if info.get("detector_input"):
+        # its images were given in memory: the config's data (none) would silently train on the default sample
+        how = "on images given in memory" if str(info.get("source") or "in-memory").startswith("in-memory") else \
+            f"on {info.get('source')}, read by the Python API's rules"
+        raise ConfigError(f"{known.out} was trained by Detector.fit {how}; `wildgan train --resume` cannot "
+                          f"continue it: Detector(..., run_dir={str(known.out)!r}).fit(X, resume=True), with the "
+                          f"same parameters and X, does (or train anew with --data)")
+    extra: list[str] = []
+    data = config_file_to_args(saved).get("data")
+    from .config import SAMPLE_TOKEN
+
+    if data and data != SAMPLE_TOKEN and not Path(data).exists() and info.get("source") and \
+            Path(info["source"]).exists():
+        extra = ["--data", info["source"]]       # a run of an older version recorded a relative path
+    print(f"wildgan: resuming with the settings of {saved}", file=sys.stderr)
+    return [*argv, "--config", str(saved), *extra]
+
+
+def _set_from_config(p: argparse.ArgumentParser, argv: Sequence[str]) -> None:
+    """Pre-parse --config and install its values as defaults, so explicit CLI flags still win."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--config")
+    known, _ = pre.parse_known_args(argv)
+    if not known.config:
+        return
+    path = Path(known.config)
+    values = config_file_to_args(path)
+    actions = {a.dest: a for a in p._actions}
+    unknown = sorted(set(values) - set(actions))
+    if unknown:
+        sections = [k for k in unknown if k in ("data", "net", "train", "score", "fanogan", "search")]
+        hint = (f"; a file with sections ({', '.join(sections)}) must be a whole run config (data, net and train, "
+                f"as a run's config.yaml); for a few settings use flat option names (e.g. total_kimg: 100)"
+                if sections else "")
+        raise ConfigError(f"{known.config}: unknown option(s) {unknown}; use the long option names of "
+                          f"`wildgan train --help` (with _ or -){hint}")
+    p.set_defaults(**{k: _option_value(actions[k], v, path) for k, v in values.items()})
+
+
+def _option_value(action: argparse.Action, v: Any, path: Path) -> Any:
+    """A config-file value checked and converted as the command line would be (type, choices). argparse does not
+    check defaults, so without this a bad value would surface later as a traceback or a message not naming the file."""
+    name = _flag(action.dest)
+    if v is None:
+        return None
+    if action.nargs == 0:                                   # store_true flags
+        if not isinstance(v, bool):
+            raise ConfigError(f"{path}: {name} must be true or false, got {v!r}")
+        return v
+    if action.type in (int, float):
+        conv = None
+        if isinstance(v, (int, float, str)) and not isinstance(v, bool):
+            try:
+                conv = action.type(v)
+            except ValueError:
+                pass
+        if conv is None or (action.type is int and isinstance(v, float) and not v.is_integer()):
+            kind = "an integer" if action.type is int else "a number"
+            raise ConfigError(f"{path}: {name} must be {kind}, got {v!r}")
+        v = conv
+    elif isinstance(v, list) and all(isinstance(x, (str, int, float)) and not isinstance(x, bool) for x in v):
+        v = ",".join(map(str, v))                           # e.g. normal: [airplane, ship]
+    elif isinstance(v, (str, int, float)) and not isinstance(v, bool):
+        if action.type is not None and isinstance(v, float) and v.is_integer():
+            v = int(v)                                      # threads: 2.0, as the int options take it
+        v = str(v)                                          # e.g. normal: 2
+        if action.type is not None:
+            # an option with its own parser (--threads, --keep-checkpoints, --device): argparse runs it on this
+            # string default too, but its error would name the option and not the file the value came from
+            try:
+                action.type(v)
+            except (argparse.ArgumentTypeError, ValueError) as e:
+                raise ConfigError(f"{path}: {name} {e}") from None
+    else:
+        raise ConfigError(f"{path}: {name} must be a string, got {v!r}")
+    if action.choices is not None and v not in action.choices:
+        raise ConfigError(f"{path}: {name} must be one of {list(action.choices)}, got {v!r}")
+    return v
+
+
+def config_file_to_args(path: Path) -> dict[str, Any]:
+    """A flat file uses CLI option names (total_kimg: 100); a run's config.json/yaml (sections data/net/train)
+    is mapped back onto the options so that `--config RUN_DIR/config.yaml` replays the run. The fields no option
+    expresses are taken from the file by build_run_config (see there)."""
+    from .config import load_config_file, run_config_in
+
+    d = load_config_file(path)
+    cfg = run_config_in(d, path)
+    if cfg is None:
+        return {k.replace("-", "_"): v for k, v in d.items()}
+    return run_config_to_options(cfg)
+
+
+def run_config_to_options(cfg: Any) -> dict[str, Any]:
+    """The CLI option values (argparse dests) that describe a RunConfig, as far as options can.
+
+    Derived values are left out, so they are derived again from their inputs: total_kimg when it equals the paper
+    schedule for the run's resolution / phase / transition, checkpoint_kimg when it equals max(1, ceil(total/20)).
+    A replay without flags then derives the very same values, and a flag that changes an input (--total-kimg,
+    --phase-kimg, ...) also changes what is derived from it, as it would have in the original command."""
+    from .config import PRESETS, default_checkpoint_kimg, paper_total_kimg
+
+    data, net, train, fan = cfg.data, cfg.net, cfg.train, cfg.fanogan
+    named = cfg.preset in PRESETS
+    tri = {None: None, True: "on", False: "off"}
+    out = {"data": data.data, "dataset": data.dataset, "normal": ",".join(map(str, data.normal)) or None,
+           "contamination": data.contamination, "resolution": data.resolution or net.resolution,
+           "channels": data.channels or net.channels, "rotations": data.rotations, "test_size": data.test_size,
+           "exclude": ",".join(map(str, data.exclude_classes)), "skip_bad": data.skip_bad, "resize": data.resize,
+           "square": data.square, "depth16": data.depth16, "download": data.download, "method": cfg.method,
+           "preset": cfg.preset if named else None,
+           "total_kimg": train.total_kimg, "phase_kimg": train.phase_kimg, "transition_kimg": train.transition_kimg,
+           "minutes": train.minutes, "encoder_loss": train.encoder_loss if train.encoder_loss != "none" else None,
+           "lr": train.lr, "seed": train.seed, "checkpoint_kimg": train.checkpoint_kimg,
+           "on_divergence": train.on_divergence, "device": train.device, "amp": train.amp, "compile": train.compile,
+           "channels_last": tri[train.channels_last], "cuda_graphs": tri[train.cuda_graphs],
+           "gp_precision": train.gp_precision,
+           "tensorboard": train.tensorboard, "ema_warmup": "on" if train.ema_warmup else "off",
+           "threads": train.threads,
+           "keep_checkpoints": "all" if train.keep_checkpoints is None else train.keep_checkpoints,
+           "sample_kimg": train.sample_kimg, "no_train_scores": not train.train_scores,
+           "width": net.fmap_max if named and net.fmap_max != PRESETS[cfg.preset]["fmap_max"] else None,
+           "latent_size": net.latent_size if named and net.latent_size != net.nf(0) else None,
+           "fanogan_iters": fan.gan_iters, "fanogan_enc_iters": fan.enc_iters, "fanogan_dim": fan.dim,
+           "fanogan_bn_warmup": "on" if fan.bn_warmup else "off"}
+    if _same(train.total_kimg, paper_total_kimg(net.resolution, train.phase_kimg, train.fade_kimg)):
+        del out["total_kimg"]
+    if _same(train.checkpoint_kimg, default_checkpoint_kimg(train.total_kimg)):
+        del out["checkpoint_kimg"]
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def _same(x: float, y: float) -> bool:
+    return math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-12)
+
+
+def data_config_from_args(a: argparse.Namespace) -> DataConfig:
+    """The DataConfig the options describe (resolution/channels as given: None = from the data)."""
+    from .config import DataConfig
+    from .data.readers import absolute_data_path
+
+    normal = tuple(s.strip() for s in (a.normal or "").split(",") if s.strip())
+    exclude = tuple(s.strip() for s in (a.exclude or "").split(",") if s.strip())
+    return DataConfig(data=absolute_data_path(a.data, a.dataset), dataset=a.dataset, normal=normal,
+                      contamination=a.contamination, resolution=a.resolution, channels=a.channels, seed=a.seed, rotations=a.rotations,
+                      test_size=a.test_size, exclude_classes=exclude, skip_bad=a.skip_bad, resize=a.resize,
+                      depth16=a.depth16, square=a.square, download=a.download)
+
+
+def net_config_from_args(a: argparse.Namespace, preset: str, resolution: int, channels: int) -> NetConfig:
+    """The preset's NetConfig with --width / --latent-size applied (train and info)."""
+    from .config import net_config_for_preset
+
+    net = net_config_for_preset(preset, resolution, channels)
+    if getattr(a, "width", None) is not None:
+        if a.width < 1:
+            raise ConfigError(f"--width must be >= 1, got {a.width}")
+        # e.g. --preset paper --width 256: the issue's width-256 run; the latent size stays nf(0) = the width
+        net = replace(net, fmap_max=a.width, fmap_base=16 * a.width, latent_size=a.width)
+    if getattr(a, "latent_size", None) is not None:
+        if a.latent_size < 1:
+            raise ConfigError(f"--latent-size must be >= 1, got {a.latent_size}")
+        net = replace(net, latent_size=a.latent_size)
+    return net
+
+
+def run_config_from_args(a: argparse.Namespace, resolution: int, channels: int) -> RunConfig:
+    """The RunConfig the options describe, for data of this resolution and channels. Pure: loads no data."""
+    from .config import (
+        PRESETS,
+        FAnoGANConfig,
+        RunConfig,
+        ScoreConfig,
+        TrainConfig,
+        default_checkpoint_kimg,
+        paper_total_kimg,
+    )
+
+    data = replace(data_config_from_args(a), resolution=resolution, channels=channels)  # recorded explicitly
+    preset = a.preset or "fast"
+    net = net_config_from_args(a, preset, resolution, channels)
+    fade = a.transition_kimg if a.transition_kimg is not None else a.phase_kimg
+    total = a.total_kimg if a.total_kimg is not None else paper_total_kimg(resolution, a.phase_kimg, fade)
+    ck = a.checkpoint_kimg if a.checkpoint_kimg is not None else default_checkpoint_kimg(total)
+    method = a.method
+    train = TrainConfig(total_kimg=total, phase_kimg=a.phase_kimg, transition_kimg=a.transition_kimg,
+                        minibatch=dict(PRESETS[preset]["minibatch"]), lr=a.lr,
+                        encoder_loss="none" if method == "search" else a.encoder_loss, seed=a.seed,
+                        minutes=a.minutes, checkpoint_kimg=ck, device=a.device, on_divergence=a.on_divergence,
+                        amp=a.amp, compile=a.compile, gp_precision=a.gp_precision,
+                        channels_last={"auto": None, "on": True, "off": False}[a.channels_last],
+                        cuda_graphs={"auto": None, "on": True, "off": False}[a.cuda_graphs],
+                        tensorboard=a.tensorboard, ema_warmup=a.ema_warmup != "off", threads=a.threads or None,
+                        keep_checkpoints=a.keep_checkpoints, sample_kimg=a.sample_kimg,
+                        train_scores=not getattr(a, "no_train_scores", False))
+    fan = FAnoGANConfig(seed=a.seed, minutes=a.minutes, device=a.device, gan_iters=a.fanogan_iters,
+                        **({"enc_iters": a.fanogan_enc_iters} if a.fanogan_enc_iters is not None else {}),
+                        bn_warmup=a.fanogan_bn_warmup != "off",
+                        **({"dim": a.fanogan_dim} if a.fanogan_dim is not None else {}))
+    return RunConfig(data=data, net=net, train=train, score=ScoreConfig(), preset=preset, method=method,
+                     fanogan=fan)
+
+
+def _file_reference_args(config: str) -> argparse.Namespace:
+    """The options `wildgan train --config FILE` resolves to with no other flag: the reference that tells which
+    fields the real command line's explicit flags changed."""
+    t = _sub_parser(make_parser(), "train")
+    _set_from_config(t, ["--config", config])
+    return t.parse_args(["--config", config, "--out", "-"])
+
+
+def _with_network_of(cfg: RunConfig, src: RunConfig) -> RunConfig:
+    """cfg with src's preset name, network widths and minibatch table (the things --preset / --width set)."""
+    net = replace(src.net, resolution=cfg.net.resolution, channels=cfg.net.channels)
+    return replace(cfg, preset=src.preset, net=net, train=replace(cfg.train, minibatch=dict(src.train.minibatch)))
+
+
+def build_run_config(a: argparse.Namespace, loaded: LoadedData | None = None) -> tuple[RunConfig, AnomalySplit]:
+    """argparse namespace -> (RunConfig, AnomalySplit). The split is built first because the network's
+    resolution and channels default to the data's (from `loaded`, the data as load_split_data read it, when given).
+
+    When a.config is a run's own config file, the result is that run's config with only what the explicit flags
+    change: the options are resolved twice, with the real command line and with `--config FILE` alone, and each
+    field where the two agree is taken from the file (so fields without an option, e.g. train.gp_target,
+    train.minibatch, net.latent_size, the score and search sections, survive), each field where they differ from
+    the real command line. Values derived from other options follow their inputs (see run_config_to_options)."""
+    from .config import PRESETS, overlay_changes, run_config_file
+    from .data import build_split
+
+    config = getattr(a, "config", None)
+    file_cfg = run_config_file(Path(config)) if config else None
+    try:
+        data = data_config_from_args(a)
+        if file_cfg is not None:
+            ref = _file_reference_args(config)
+            data = overlay_changes(file_cfg.data, data_config_from_args(ref), data)
+        # once: it only depends on the (merged) data section; --no-progress hides its decoding bar too
+        split = build_split(data, progress=False if getattr(a, "no_progress", False) else None, loaded=loaded)
+        res, ch = split.resolution, split.channels
+        cfg = run_config_from_args(a, res, ch)
+        if file_cfg is not None:
+            ref_cfg = run_config_from_args(ref, file_cfg.net.resolution, file_cfg.net.channels)
+            if file_cfg.preset not in PRESETS:
+                # A custom network: no option expresses it, so the reference (which resolved to the default
+                # preset) is given the file's network, and so is the command line unless it names a preset or a
+                # width itself. Without this an explicit --preset fast would look like no flag at all.
+                ref_cfg = _with_network_of(ref_cfg, file_cfg)
+                if a.preset is None and not getattr(a, "width", None):
+                    cfg = _with_network_of(cfg, file_cfg)
+            cfg = overlay_changes(file_cfg, ref_cfg, cfg)
+            cfg = replace(cfg, data=replace(cfg.data, resolution=res, channels=ch),
+                          net=replace(cfg.net, resolution=res, channels=ch))
+    except ConfigError as e:
+        if not config or str(e).startswith(str(config)):
+            raise
+        raise ConfigError(f"{e} (options from the command line and {config})") from None
+    return cfg, split
+
+
+# === Messages and checks shared by the commands =======================================================================
+
+def _rank_tag() -> str:
+    """' (rank R of W)' on a torchrun rank other than 0, else ''. The environment is looked at first: importing
+    wildgan.training loads torch and the training loop (seconds), which every command's start (`--help`, a typo)
+    would otherwise wait for."""
+    if "WORLD_SIZE" not in os.environ:
+        return ""
+    from .training.distributed import torchrun_world
+
+    rank, world = torchrun_world()
+    return f" (rank {rank} of {world})" if rank > 0 else ""
+
+
+def _warn(msg: str) -> None:
+    # (the ranks other than 0 say which they are, as main's errors do)
+    print(f"wildgan{_rank_tag()}: {msg}", file=sys.stderr)
+
+
+def _log_to(run_dir: Path) -> Callable[[str], None]:
+    def log(msg: str) -> None:
+        # on the terminal a warning looks like the CLI's own ("wildgan: warning: ..."); log.txt keeps the line as is
+        print(f"wildgan: {msg}" if msg.startswith(("warning:", "note:")) else msg, file=sys.stderr)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        _append(run_dir / "log.txt", msg)
+    return log
+
+
+def _append(path: Path, line: str) -> None:
+    from .fileio import append_log_line
+
+    append_log_line(path, line)           # the log is a copy of what stderr shows; never the reason a run stops
+
+
+def _changed(a: argparse.Namespace, dest: str) -> bool:
+    """Whether an option differs from its default (given in any spelling argparse accepts, abbreviations too)."""
+    return getattr(a, dest) != a.defaults.get(dest) if getattr(a, "defaults", None) else False
+
+
+def _warn_unused_threshold_options(a: argparse.Namespace, dests: Sequence[str], without: str) -> None:
+    """score / export: the option the chosen --threshold rule does not read, or (without --threshold) the given
+    `dests` that only matter with one, said to be ignored (`without`: what is then not written)."""
+    if a.threshold:
+        unused = "mad_k" if a.threshold == "contamination" else "expected_contamination"
+        if _changed(a, unused):
+            _warn(f"warning: {_flag(unused)} is not used by --threshold {a.threshold}")
+        return
+    given = [o for o in dests if _changed(a, o)]
+    if given:
+        _warn(f"warning: {', '.join(_flag(o) for o in given)} {'only matters' if len(given) == 1 else 'only matter'} "
+              f"with --threshold: {without} is written without it")
+
+
+def _use_threads(a: argparse.Namespace) -> None:
+    """--threads of score / evaluate / report: torch's intra-op thread count for this process."""
+    if a.threads:
+        import torch
+
+        torch.set_num_threads(int(a.threads))
+
+
+def _check_out_file(out: str, example: str) -> None:
+    """--out must be a file that can be written: refused before the (possibly long) work, not when the result is
+    written (a folder, a parent that is a file, a read-only or missing-permission place)."""
+    import tempfile
+
+    p = Path(out)
+    if p.is_dir():
+        raise ConfigError(f"--out {out} is a folder; give a file name, e.g. {p / example}")
+    if p.is_symlink():
+        p = p.resolve()                 # (written through the link: its target is what must be writable)
+    if p.exists() and not p.is_file():
+        # /dev/null, a FIFO: written to directly (fileio.atomic_write_stream), never replaced by a file
+        if not os.access(p, os.W_OK):
+            raise ConfigError(f"cannot write --out {out}: permission denied")
+        return
+    blocking = next((q for q in p.parents if q.exists()), None)
+    if blocking is not None and not blocking.is_dir():
+        raise ConfigError(f"cannot write --out {out}: {blocking} is a file, not a folder")
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)         # (created at the end anyway, by the atomic write)
+        with tempfile.NamedTemporaryFile(dir=p.parent, prefix=f".{p.name}.", suffix=".probe"):
+            pass
+    except OSError as e:
+        raise ConfigError(f"cannot write --out {out}: {e.strerror or e} ({e.filename or p.parent})") from None
+
+
+def _data_path_if_valid(a: argparse.Namespace) -> str | None:
+    """The data path the config will record, for the --out checks made before the data is read; None when it does
+    not resolve (the reading of the data then says what is wrong with it)."""
+    from .data.readers import absolute_data_path
+
+    try:
+        return absolute_data_path(a.data, a.dataset)
+    except WildganError:
+        return None
+
+
+def _refuse_saved_detector(path: str, command: str) -> None:
+    """Refuse, saying what to do instead, a RUN_DIR argument that names a Detector saved by the Python API
+    (Detector.save writes PATH.json + PATH.safetensors; PATH or either file may be given). The commands read run
+    folders, and without this the message was only that the path "is a file, not a run directory"."""
+    p = Path(path)
+    meta_path = p.with_suffix(".json") if p.suffix in (".json", ".safetensors") else p.with_name(p.name + ".json")
+    if p.is_dir() or not meta_path.is_file():
+        return
+    from .checkpoint import read_meta
+    from .detector import DETECTOR_KIND
+
+    try:
+        meta = read_meta(meta_path)
+    except CheckpointError:
+        return                      # not a wildgan file: the run reader's own message says what it is not
+    if meta.get("kind") != DETECTOR_KIND:
+        return
+    use = ("" if command == "export" else
+           f" A saved Detector is used from Python: Detector.load({str(meta_path)!r}).decision_function(X) scores "
+           f"images X (files, a folder or an array; .predict(X): 0/1 by its threshold).")
+    # the run folder its fit wrote (or from_run read), while that still holds the very networks it saved
+    run = Path(meta["run_dir"]) if isinstance(meta.get("run_dir"), str) else None
+    same = False
+    if run is not None and (run / "config.json").is_file():
+        for name in ("network-final.json", "fanogan-final.json"):
+            try:
+                same = same or (bool(meta.get("source_sha256")) and (run / name).is_file()
+                                and read_meta(run / name).get("sha256") == meta["source_sha256"])
+            except CheckpointError:
+                pass
+    if same:
+        where = f" Its networks are those of the run {run}: `wildgan {command} {run}` reads that."
+    else:
+        then = (f" (the run folder its fit wrote, {run}, holds other networks now)"
+                if run is not None and (run / "config.json").is_file() else "")
+        where = (f" For `wildgan {command}`, fit the Detector into a run folder{then}: Detector(run_dir=DIR, ...)"
+                 f".fit(X) writes DIR, a run directory that `wildgan {command} DIR` reads (and Python opens with "
+                 f"Detector.from_run(DIR)).")
+    raise ConfigError(f"{path} is a Detector saved by the Python API (Detector.save), not a run directory, which "
+                      f"`wildgan {command}` reads.{use}{where}")
+
+
+def _warn_dist_timeout_alone(a: argparse.Namespace) -> None:
+    """train / score --dist-timeout without --distributed: there are no ranks to wait for, and the value was taken
+    silently, as if a one-process run honoured it."""
+    if a.dist_timeout is not None and not a.distributed:
+        _warn("warning: --dist-timeout only matters with --distributed (how long its ranks wait for each other): "
+              "ignored")
+
+
+def _init_distributed(a: argparse.Namespace) -> Any:
+    """train / score --distributed: join torchrun's process group (RANK/WORLD_SIZE/LOCAL_RANK; NCCL or gloo) and
+    return its context, None without --distributed. Only rank 0 shows progress bars."""
+    if not a.distributed:
+        return None
+    from .training.distributed import init_distributed
+
+    ctx = init_distributed(a.device, timeout_min=a.dist_timeout)
+    if not ctx.is_main:
+        a.no_progress = True
+    return ctx
+
+
+def _on_every_rank(ctx: Any, setup: Callable[[], Any], run_dir: Path) -> Any:
+    """setup(), through start_together under --distributed: the ranks agree on how it went, and a refusal frees the
+    process group as a failed start does, rather than leaving it to the interpreter's exit, where gloo can abort the
+    process."""
+    if ctx is None:
+        return setup()
+    from .training.distributed import start_together
+
+    return start_together(ctx, setup, run_dir)
+
+
+def _shutdown(ctx: Any, together: bool = True) -> None:
+    """Free a --distributed job's process groups now, not at interpreter exit (where gloo can abort the process)."""
+    if ctx is not None:
+        from .training.distributed import shutdown
+
+        shutdown(together=together)
+
+
+def _refuse_torchrun_without_distributed(a: argparse.Namespace) -> None:
+    """Under torchrun (several ranks) without --distributed every rank would run the whole command: train's second
+    rank was refused by the run lock with no word of --distributed, score's ranks each scored everything into the
+    same CSV and chunk folder. Refused at once instead, on every rank: `train` and `score` name --distributed; the
+    other commands that write (evaluate, study, report, export, demo) run in one process. `info` only prints."""
+    if "WORLD_SIZE" not in os.environ or a.cmd == "info" or getattr(a, "distributed", False):
+        return
+    from .training.distributed import torchrun_world
+
+    rank, world = torchrun_world()
+    if world <= 1:
+        return
+    where = (f"this process is rank {rank} of {world} started by torchrun (WORLD_SIZE={world}), but --distributed "
+             f"was not given")
+    if a.cmd in ("train", "score"):
+        raise ConfigError(f"{where}: each of the {world} processes would {a.cmd} alone and write the same files. Add "
+                          f"--distributed to share the work (torchrun --nproc_per_node={world} -m wildgan {a.cmd} "
+                          f"{'RUN --data FILES ' if a.cmd == 'score' else ''}--distributed ...), or run it without "
+                          f"torchrun")
+    raise ConfigError(f"{where}, and `wildgan {a.cmd}` runs in one process (it has no --distributed): each of the "
+                      f"{world} processes would run it alone and write the same files. Run it without torchrun")
+
+
+# === wildgan train ====================================================================================================
+
+def cmd_train(a: argparse.Namespace) -> int:
+    from .config import run_config_to_dict
+    from .training.run import kimg_text, train_run
+
+    _warn_dist_timeout_alone(a)
+    ctx = _init_distributed(a)
+    run_dir = Path(a.out)
+    if not a.dry_run:
+        # what --out alone refuses, before the data is decoded (minutes for a large folder, wasted by a refusal after
+        # it); check_run_dir (in _train_setup) adds what needs the config, whose resolution and channels come from the
+        # data. Under torchrun the ranks agree on the answer (the same folder and path give the same one, unless their
+        # file systems differ; rank 0's refusal of a busy folder stops the others)
+        _on_every_rank(ctx, lambda: _check_train_out(a, ctx), run_dir)
+    # every rank learns whether each one started: one that failed alone (data only it cannot read) stops them all
+    # together, its error in the run folder, instead of leaving rank 0 only the echo of it
+    cfg, split = _on_every_rank(ctx, lambda: _train_setup(a, ctx), run_dir)
+    if a.dry_run:
+        print(json.dumps(run_config_to_dict(cfg), indent=2), file=sys.stderr)
+        _shutdown(ctx)
+        return 0
+    if cfg.method == "fanogan" and cfg.train.tensorboard:
+        _warn("warning: --tensorboard logs wildgan and search runs; an f-AnoGAN run writes its numbers to "
+              "stats.jsonl only")
+    is_main = ctx is None or ctx.is_main
+    log = _log_to(run_dir) if is_main else (lambda m: None)
+    try:
+        res = train_run(cfg, run_dir, resume=a.resume, overwrite=a.overwrite, progress=not a.no_progress,
+                        log=log, split=split, before_unlock=getattr(a, "before_unlock", None))
+    except BaseException as e:
+        _record_how_training_ended(run_dir, ctx, e)
+        # the ranks leave together only when they all stopped alike (a preemption: they agreed on it), never waiting
+        # for a peer that failed on its own
+        _shutdown(ctx, together=isinstance(e, TrainingInterrupted))
+        raise
+    _shutdown(ctx)
+    if not is_main:
+        return 0
+    what = f"f-AnoGAN: {res.detail}" if res.detail else f"{kimg_text(res.nimg)} kimg"
+    log(f"trained {what} ({res.status}); networks in {res.final}")
+    _warn_if_not_grown(cfg, res, log)
+    if res.final is not None and cfg.train.train_scores:
+        _score_training_images(a, cfg, split)
+    if a.evaluate:
+        # the split just trained on: rebuilding it would read the data again and repeat its warnings
+        return cmd_evaluate(argparse.Namespace(run_dir=a.out, data=None, normal=None, whole=None, json=False,
+                                               device=a.device, no_controls=False, no_progress=a.no_progress,
+                                               threads=None, own_split=split))
+    return 0
+
+
+def _check_train_out(a: argparse.Namespace, ctx: Any) -> None:
+    """What --out refuses before the data is read: a folder another process trains in, or one holding a run that
+    --resume / --overwrite do not allow for."""
+    from .training.run import check_lock_free, check_out_dir
+
+    data = _data_path_if_valid(a)
+    if ctx is None or ctx.is_main:
+        # a folder another process trains in, first (its advice is to wait, not to --resume or --overwrite
+        # it); rank 0 alone asks, as it alone takes the job's lock (train_run), which stays the guarantee
+        check_lock_free(Path(a.out))
+    check_out_dir(Path(a.out), data, resume=a.resume, overwrite=a.overwrite)
+
+
+def _train_setup(a: argparse.Namespace, ctx: Any) -> tuple[RunConfig, AnomalySplit]:
+    """(config, split) of `wildgan train`, and its refusals; each rank of a --distributed job runs it on its own."""
+    from .training.run import check_run_dir, check_training_memory
+
+    cfg, split = build_run_config(a)
+    if a.evaluate and split.info.get("protocol") == "unlabelled":
+        # refused now, not said after the training (the split is built before it starts): an evaluation needs labels
+        raise ConfigError(f"--evaluate: {split.info.get('source')} is unlabelled (a pile of images, no classes), so "
+                          f"the run has no test split to evaluate on. Leave out --evaluate; evaluate later on "
+                          f"labelled images with `wildgan evaluate {a.out} --data LABELLED --normal CLASS` (a folder of "
+                          f"class folders, or an .npz with labels), or score new images with thresholds from the "
+                          f"training scores: `wildgan score {a.out} --data NEW_IMAGES --threshold contamination --out "
+                          f"scores.csv`")
+    if ctx is not None and cfg.method == "fanogan":
+        # its loop has no ranks: each process would train alone into the same folder
+        raise ConfigError("--distributed trains the wildgan method (and search) over several processes; f-AnoGAN "
+                          "trains in one process: drop --distributed (or torchrun) for --method fanogan")
+    _warn_other_methods_options(a, cfg.method)
+    if not a.dry_run:
+        check_run_dir(cfg, Path(a.out), resume=a.resume, overwrite=a.overwrite)   # refuse before anything is written
+        if ctx is not None:
+            # asked here too (train_run asks again): a rank whose GPU is smaller than the others' tells them all
+            check_training_memory(cfg, ctx.device)
+            if ctx.is_main and cfg.train.tensorboard and cfg.method != "fanogan":
+                from .training.tblog import require_tensorboard
+
+                # only rank 0 asks (train_run too): refused here, the other ranks would wait for it at the run lock
+                require_tensorboard()
+    return cfg, split
+
+
+def _warn_other_methods_options(a: argparse.Namespace, method: str) -> None:
+    """Options that belong to another --method are accepted (a script may pass one set of flags to every method) but
+    said to be ignored, rather than recorded silently as if they had an effect. Only options typed on the command
+    line: a --resume or --config replay brings every section of the run's config.yaml back as option values."""
+    typed = getattr(a, "typed", set())
+    ignored = []
+    if method != "wildgan" and "encoder_loss" in typed:
+        ignored.append("--encoder-loss")            # f-AnoGAN trains its own izi_f encoder; search has no encoder
+    if method != "fanogan":
+        ignored += [_flag(o) for o in ("fanogan_iters", "fanogan_enc_iters", "fanogan_dim", "fanogan_bn_warmup")
+                    if o in typed]
+    else:
+        # the progressive GAN's schedule, size and fast path: f-AnoGAN has its own (epochs or --fanogan-iters, its
+        # lr 1e-4, --fanogan-dim, N_z 128, fp32)
+        ignored += [_flag(o) for o in _PGAN_ONLY_OPTIONS if o in typed]
+    if ignored:
+        _warn(f"warning: {', '.join(ignored)} {'does' if len(ignored) == 1 else 'do'} not apply to --method "
+              f"{method}: ignored")
+
+
+def _record_how_training_ended(run_dir: Path, ctx: Any, e: BaseException) -> None:
+    """log.txt says how the session ended too (an interrupt, an error), not only stderr; a refusal (ConfigError,
+    e.g. the folder is another process's) ran nothing and must not write into someone else's run."""
+    from contextlib import nullcontext
+
+    dist = None
+    if ctx is not None:
+        from .training import distributed as dist
+    with dist.sigterm_deferred() if dist else nullcontext():
+        if (ctx is None or ctx.is_main) and run_dir.is_dir() and not isinstance(e, ConfigError):
+            # under torchrun rank 0's own error is often the echo of another rank's (a failed collective): that
+            # rank's error is named first, from what it left in the folder
+            why = dist.explain_failure(run_dir, ctx, e) if dist else str(e) or type(e).__name__
+            _append(run_dir / "log.txt", f"stopped: {why}")
+        elif dist and run_dir.is_dir() and dist.timed_out(e):
+            # no answer from another rank (whatever came after it, torchrun's SIGTERM too): not a failure of
+            # this rank's own, but log.txt's only word on how the job ended when the rank that hung is rank 0
+            dist.record_no_answer(run_dir, e, ctx)
+        elif dist and run_dir.is_dir() and not isinstance(
+                e, (ConfigError, DivergenceError, TrainingInterrupted, KeyboardInterrupt, _Terminated)):
+            # a rank's own failure (not a refusal every rank met, nor a divergence the ranks decided together
+            # from their all-reduced losses and identical weights, nor a signal the whole job got): into the
+            # folder, before its sockets close and the other ranks' collectives fail
+            dist.record_failure(run_dir, e, ctx)
+
+
+def _score_training_images(a: argparse.Namespace, cfg: RunConfig, split: AnomalySplit) -> None:
+    """The training scores that `wildgan score --threshold` and the report compare new images with, now, while the
+    training images are at hand (they may be moved or deleted later); latent search is too slow for this."""
+    if cfg.method == "search":
+        print("latent search: the training images are not scored now (an optimisation per image); `wildgan score "
+              "--threshold` scores them when it first needs them", file=sys.stderr)
+        return
+    if not len(split.train_x):
+        return
+    from .scoring.run import load_model
+    from .scoring.train_scores import score_training_split
+
+    score_training_split(Path(a.out), load_model(Path(a.out), a.device), split, progress=not a.no_progress)
+    print(f"scored the {len(split.train_x)} training images (thresholds of wildgan score --threshold): "
+          f"{Path(a.out) / 'train_scores.csv'}", file=sys.stderr)
+
+
+def _warn_if_not_grown(cfg: Any, res: Any, log: Any) -> None:
+    """A --total-kimg (or a --minutes budget) that ends before the last fade-in leaves networks that never reached
+    full resolution (scored at the resolution they reached); said when training ends, not only later by evaluate,
+    as Detector.fit warns."""
+    if cfg.method == "fanogan" or res.final is None or res.status not in ("done", "budget"):
+        return
+    try:
+        lod = float(json.loads(Path(res.final).read_text(encoding="utf-8")).get("lod") or 0.0)
+    except (OSError, ValueError, TypeError):
+        return
+    if lod > 0:
+        from .training.schedule import growth_figures
+
+        t, r = cfg.train, cfg.net.resolution
+        grown, paper, advice = growth_figures(t, r)
+        # to the image: the threshold is exact (3600.128), and a rounded one (3600) would still end fading in
+        # a budget stop needs more minutes too: --resume keeps the run's --minutes unless given
+        budget = res.status == "budget"
+        log(f"warning: training ended at {res.nimg / 1000:.4g} kimg (lod {lod:g}"
+            f"{f', the --minutes {t.minutes:g} budget ran out' if budget else ''}), before the networks finished "
+            f"growing to {r}x{r}: with phases of {t.phase_kimg:g} kimg they get there with a --total-kimg above "
+            f"{grown}, and the paper's schedule trains {paper:.4g} kimg. The run is scored at the "
+            f"resolution it reached; continue it with --resume --total-kimg {advice}"
+            f"{' and a larger --minutes' if budget else ''}")
+
+
+# === wildgan score ====================================================================================================
+
+def _peer_failures_told(cmd: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Under --distributed, a rank's error that is only the echo of another rank's end (gloo's "Connection closed by
+    peer", a collective that timed out, torchrun's SIGTERM) says so and where that rank's own error is: sharded
+    scoring has no run folder to record it in, as training has (training.distributed.explain_failure)."""
+    def run(a: argparse.Namespace) -> int:
+        try:
+            return cmd(a)
+        except Exception as e:
+            if not a.distributed:
+                raise
+            from .training.distributed import DEFAULT_TIMEOUT_MIN, peer_failure, torchrun_world
+
+            # (a SIGTERM raised while a failed collective was handled is torchrun's, after that peer's end: the echo)
+            why = peer_failure(e, torchrun_world()[0], 60 * (a.dist_timeout or DEFAULT_TIMEOUT_MIN))
+            if why is not None:
+                raise WildganError(why) from e
+            if isinstance(e, _Terminated):
+                raise _Terminated(f"{e}: torchrun sends it to every rank still running once one has ended; if that "
+                                  f"rank failed, its error is on the terminal above, tagged with its rank, and "
+                                  f"torchrun's report names it") from e
+            raise
+    return run
+
+
+@_peer_failures_told
+def cmd_score(a: argparse.Namespace) -> int:
+    from .data.dataset_files import npz_has_labels
+    from .data.readers import detect_format, is_dataset_file, is_pile
+    from .scoring.run import load_model, read_split_info, scores_csv_text, write_scores_csv
+
+    _refuse_saved_detector(a.run_dir, "score")
+    _check_score_options(a)
+    run_dir, resume_dir = Path(a.run_dir), _resume_dir(a)
+    one_file = a.data[0] if a.data and len(a.data) == 1 else None
+    # one folder with --normal: a class-folder tree, labelled like its .tar.gz would be (the test split, with labels)
+    dataset_file = bool(one_file and (is_dataset_file(one_file) or (a.normal and Path(one_file).is_dir()
+                                                                    and not is_pile(one_file))))
+    tar = dataset_file and detect_format(Path(one_file)) == "folder-tar"
+    pile_tar = tar and is_pile(one_file)     # a tar of a pile (loose images, at most one folder): no labels
+    if a.whole is not None and not (dataset_file and not pile_tar):
+        raise ConfigError("--whole applies to a labelled data set given with --data (an .npz with labels, CIFAR-10 "
+                          "batches, a class-folder tree or its .tar.gz with --normal); image files and folders are "
+                          "always scored whole")
+    if a.distributed and (not a.data or (dataset_file and not pile_tar)):
+        raise ConfigError("--distributed shares image files, folders and tar archives of a pile between the "
+                          "processes; a data set (or the run's own test split) is scored by one process")
+    ctx = _init_distributed(a)
+    model = load_model(run_dir, ctx.device if ctx is not None else a.device, checkpoint=_checkpoint_arg(a, run_dir))
+    if a.no_A and model.cfg.method != "wildgan":
+        raise ConfigError(f"--no-A applies to wildgan runs; {run_dir} is a {model.cfg.method} run (its scores need "
+                          f"the critic anyway)")
+    if a.batch_mode != "mixed" and model.cfg.method != "wildgan":
+        _warn(f"warning: --batch-mode applies to wildgan runs (the encoder's minibatch stddev); this "
+              f"{model.cfg.method} run scores as it always does")
+        a.batch_mode = "mixed"        # and its thresholds come from its one cache of training scores
+    train_scores = None
+    if a.threshold in ("contamination", "mad") and (ctx is None or ctx.is_main):
+        # the training scores the threshold comes from, before the (possibly long) scoring: computed now if missing
+        # (and cached), or an error now (e.g. the training images were moved) rather than after the whole pile
+        from .scoring.train_scores import run_training_scores
+
+        # kept for the threshold and the percentiles below: the scores of a --checkpoint (not the run's final
+        # networks) are not cached, and asking again scored the whole training split two more times
+        train_scores = run_training_scores(run_dir, model, batch_mode=a.batch_mode, progress=not a.no_progress)
+        if a.score not in train_scores:
+            raise ConfigError(f"score {a.score!r} is not available for this run; it has {', '.join(train_scores)}")
+    split_info = read_split_info(run_dir)
+    no_protocol = split_info.get("protocol") == "unlabelled" or bool(split_info.get("detector_input"))
+    label_free = dataset_file and Path(one_file).suffix.lower() == ".npz" and not npz_has_labels(one_file)
+    if a.normal and (not dataset_file or label_free or pile_tar):
+        raise ConfigError("--normal labels the rows of one labelled data-set --data (an .npz with labels, a tar or "
+                          "folder of class folders, CIFAR-10); " + ("the run's own test split keeps the run's normal "
+                          "classes" if not a.data else "these images have no labels to use"))
+    labels = None
+    x = None                                  # images in memory (a data set); a pile of files is scored in chunks
+    got = None
+    if tar and (pile_tar or (no_protocol and not a.normal)):
+        # a tar of images to score one by one: a pile, or any tar after a run without a protocol of its own
+        # (unlabelled, Detector.fit) and no --normal to label it; unpacked once into the cache and read like a
+        # folder (in chunks), ids inside the archive
+        got = _score_pile(model, a, ctx, archive=Path(one_file))
+        what = f"every image of {one_file}" + ("" if pile_tar else " (labels not used; --normal CLASS labels the rows)")
+    elif dataset_file and (label_free or (no_protocol and not a.normal)):
+        # an array data set read as a pile: images without labels, or any after a run that has no protocol of its
+        # own and no --normal to label it: every image, converted like the run's training data (the Detector's
+        # reader: one implementation)
+        from .detector import to_images
+
+        x, ids = to_images(one_file, model.cfg.net.resolution, model.cfg.net.channels, skip_bad=a.skip_bad,
+                           resize_mode=model.conversion.get("fit", "resize"),
+                           depth16=model.conversion.get("depth16", "per-image"),
+                           native_sides=model.conversion.get("native_sides"))
+        what = f"every image of {one_file} (" + ("no labels)" if label_free else
+                                                  "labels not used; --normal CLASS labels the rows)")
+    elif not a.data or dataset_file:
+        split = _labelled_split(a, run_dir, one_file, tar)
+        x, ids, labels = split.test_x, split.test_ids, split.test_y
+        what = ("every labelled image of " if split.info.get("test_size") == "whole" else "the test split of ") \
+            + (one_file or "the run's data")
+    else:
+        # a pile of files, read and scored in chunks (memory: one chunk), converted like the training data (e.g.
+        # MNIST's 28 -> 32 zero padding)
+        got = _score_pile(model, a, ctx)
+        what = "every image file given (folders recursively)"
+    if ctx is not None and not ctx.is_main:       # rank 0 has the scores and writes the CSV
+        return 0
+    if a.chunk_size is not None and got is None:
+        _warn("warning: --chunk-size applies to image files, folders and tar archives of images; a data set (or the "
+              "run's own test split) is read whole")
+    if got is not None:
+        ids, labels = got.ids, None
+        n_skip = len(got.skipped)
+        what += (f"; {n_skip} unreadable skipped" if n_skip else "") + \
+            (f"; read in {got.chunks} chunks of up to {got.chunk_size}" if got.chunks > 1 else "") + \
+            (f"; {got.resumed} of them resumed from {resume_dir}" if got.resumed else "")
+    res = got.scores if got is not None else model.score(x, progress=not a.no_progress,
+                                                         batch_mode=a.batch_mode, with_A=not a.no_A).scores
+    extra = None
+    if a.threshold:
+        from .thresholds import flag_scores
+
+        thr, extra = flag_scores(model, run_dir, a.threshold, res, score=a.score,
+                                 contamination=a.expected_contamination, k=a.mad_k, labels=labels,
+                                 batch_mode=a.batch_mode, progress=not a.no_progress, train_scores=train_scores)
+        print(f"threshold for score {a.score}: {thr.describe()} (chosen on the {thr.params['source']}); "
+              f"{int(extra['is_anomaly'].sum())} of {len(ids)} images flagged (is_anomaly = 1)", file=sys.stderr)
+    if a.out == "-":
+        # standard output, for a pipe (`| tail -n +2 | sort -t, -k2 -gr`); every message goes to stderr
+        sys.stdout.write(scores_csv_text(ids, res, labels, extra=extra))
+        sys.stdout.flush()
+    else:
+        write_scores_csv(Path(a.out), ids, res, labels, extra=extra)
+    if resume_dir is not None:
+        from .scoring.run import is_resume_dir, remove_resume_dir
+
+        try:
+            if is_resume_dir(resume_dir):
+                remove_resume_dir(resume_dir)          # the CSV holds every chunk's scores now
+        except OSError as e:                            # the CSV is written: only the clean-up failed
+            _warn(f"warning: could not delete {resume_dir} ({e.strerror or e}); the scores are in {a.out}, delete it "
+                  f"yourself")
+    if a.no_A:
+        what += "; A left out (--no-A)"
+    print(f"scored {len(ids)} image{'s' if len(ids) != 1 else ''} ({what}) with {model.source}; wrote "
+          f"{'the CSV to standard output' if a.out == '-' else a.out}", file=sys.stderr)
+    return 0
+
+
+def _check_score_options(a: argparse.Namespace) -> None:
+    """score's refusals and warnings that need no model, before the (possibly long) work; fills in --score's default
+    (the run's own score) and the --data paths as found (relative ones may be under $WILDGAN_DATA)."""
+    from .thresholds import check_threshold_args
+
+    if a.out != "-":
+        _check_out_file(a.out, "scores.csv")
+    resume_dir = _resume_dir(a)
+    if a.no_resume and resume_dir is not None and int(os.environ.get("RANK", "0")) == 0:
+        from .scoring.run import is_resume_dir, remove_resume_dir
+
+        if is_resume_dir(resume_dir):     # the finished chunks of an earlier scoring: discarded, as asked
+            remove_resume_dir(resume_dir)
+            _warn(f"--no-resume: deleted {resume_dir} (an earlier scoring's finished chunks)")
+    if a.threshold:
+        # before the (possibly long) scoring: a bad value should not cost a scoring pass
+        check_threshold_args(a.threshold, contamination=a.expected_contamination, k=a.mad_k)
+    _warn_unused_threshold_options(a, ("expected_contamination", "mad_k", "score"), "no is_anomaly column")
+    _warn_dist_timeout_alone(a)
+    if a.score is None:
+        # the run's own score, as `report` ranks by
+        from .config import own_score, read_run_config
+
+        try:
+            a.score = own_score(read_run_config(Path(a.run_dir)).method)
+        except WildganError:
+            a.score = "a"                 # (not a run: the loading below names the problem)
+    if a.no_A and a.threshold and a.score == "A":
+        raise ConfigError("--threshold with --score A needs the A score: leave out --no-A")
+    _use_threads(a)
+    if a.data:
+        from .data.readers import missing_path_error, under_data_root
+
+        a.data = [str(under_data_root(d)) for d in a.data]      # relative paths may be under $WILDGAN_DATA
+        for d in a.data:
+            if not Path(d).exists():        # one looked for in two places says so (list_image_files would not)
+                raise missing_path_error(d)
+    if a.data is not None and not a.data:
+        # `--data` with nothing after it (an unset $DIR): not the run's own test split, which no --data means
+        raise ConfigError("--data is given without a path: name image files, folders or a data set (leave --data out "
+                          "to score the run's own test split)")
+
+
+def _labelled_split(a: argparse.Namespace, run_dir: Path, one_file: str | None, tar: bool) -> AnomalySplit:
+    """The labelled test split score reads: of the run's own data (one_file None) or of one data-set file, under the
+    run's protocol. A data set it cannot label (no normal class given, ...) is refused with the way to score every
+    image of it without labels instead."""
+    from .data.readers import is_dataset_file
+    from .evaluation.run import split_for_run
+
+    try:
+        split = split_for_run(run_dir, one_file, log=_warn, skip_bad=a.skip_bad,
+                              normal=tuple(_csv(a.normal)) if a.normal else None, whole=a.whole)
+    except (DataError, ConfigError) as e:     # e.g. no normal class given
+        if not one_file or "class" not in str(e):
+            raise
+        # how to score every image without labels depends on what was given: a folder is read as a pile without
+        # --normal, a tar once unpacked, an array file only by the Python API (which reads any file whole)
+        if Path(one_file).is_dir() and not is_dataset_file(one_file):
+            whole = "leave out --normal"
+        elif tar:
+            whole = "unpack it and pass the folder without --normal"
+        else:
+            whole = (f"use the Python API, Detector.from_run({str(run_dir)!r}).decision_function("
+                     f"{str(one_file)!r})")
+        # (--whole needs no training part: the way out of a data set too small to split, with its labels)
+        small = not a.whole and "training images of the normal class" in str(e)
+        with_labels = "; to score every image of it with its labels, add --whole" if small else ""
+        raise type(e)(f"{e}. A data-set file is scored as a labelled test split under the run's protocol "
+                      f"(--normal CLASS chooses its normal classes){with_labels}; to score every image of it "
+                      f"without labels, {whole}") from None
+    return split
+
+
+def _score_pile(model: Any, a: argparse.Namespace, ctx: Any, archive: Path | None = None) -> Any:
+    """score_files on --data, or on the images of a tar `archive` (unpacked once into the cache; ids, warnings and
+    errors name the files inside the archive), skipped files named on stderr as they are met. None on a distributed
+    rank other than 0."""
+    import warnings
+
+    from .data.download import unpack_cached
+    from .scoring.run import score_files
+
+    root = unpack_cached(archive) if archive is not None else None
+
+    def inside(text: str) -> str:            # a cache path -> the archive's own name for the file
+        return text if root is None else text.replace(f"{root}/", f"{archive}:")
+
+    with warnings.catch_warnings():
+        # one line per skipped file (even from the same source line), on stderr as it is met, whatever the caller's
+        # warning filters (restored on exit)
+        warnings.simplefilter("always")
+        warnings.showwarning = lambda msg, *_a, **_k: print(f"wildgan: warning: {inside(str(msg))}",
+                                                            file=sys.stderr)
+        try:
+            got = score_files(model, [root] if root is not None else a.data, chunk_size=a.chunk_size,
+                              skip_bad=a.skip_bad, progress=not a.no_progress, ctx=ctx, batch_mode=a.batch_mode,
+                              resume_dir=_resume_dir(a), with_A=not a.no_A)
+        except DataError as e:
+            raise DataError(inside(str(e))) from None
+        finally:
+            _shutdown(ctx, together=sys.exc_info()[0] is None)
+    if got is not None and root is not None:
+        got.ids = [Path(i).relative_to(root).as_posix() for i in got.ids]
+        got.skipped = [inside(r) for r in got.skipped]
+    return got
+
+
+def _resume_dir(a: argparse.Namespace) -> Path | None:
+    """Where `wildgan score` keeps finished chunks' scores until --out is written (None: --out -)."""
+    if a.out == "-":
+        return None
+    return Path(a.out).with_name(Path(a.out).name + ".chunks")
+
+
+def _checkpoint_arg(a: argparse.Namespace, run_dir: Path) -> Path | None:
+    """score --checkpoint: a file, or the name of one in RUN/checkpoints (either half of the .json / .safetensors
+    pair)."""
+    if not a.checkpoint:
+        return None
+    given = Path(a.checkpoint)
+    for p in (given, run_dir / "checkpoints" / given.name):
+        if p.is_file():
+            return p.with_suffix(".json")
+    raise ConfigError(f"--checkpoint {a.checkpoint}: no such file (this run's checkpoints are in "
+                      f"{run_dir / 'checkpoints'})")
+
+
+# === wildgan export ===================================================================================================
+
+def cmd_export(a: argparse.Namespace) -> int:
+    from .export import export_onnx, onnx_metadata, onnx_threshold
+
+    _refuse_saved_detector(a.run_dir, "export")
+    _check_out_file(a.out, "model.onnx")
+    _warn_unused_threshold_options(a, ("expected_contamination", "mad_k", "score", "device"), "no threshold")
+    path = export_onnx(Path(a.run_dir), Path(a.out), batch_size=a.batch_size, opset=a.opset,
+                       input_type=a.input_type, include_A=not a.no_A, threshold=a.threshold,
+                       contamination=a.expected_contamination, mad_k=a.mad_k, score=a.score, device=a.device,
+                       progress=not a.no_progress)
+    print(f"wrote {path} (ONNX opset {a.opset}, {a.input_type} input; each image is scored on its own, any batch "
+          "size)", file=sys.stderr)
+    thr = onnx_threshold(path)
+    if thr is None:
+        # --batch-mode is a wildgan-run option: an f-AnoGAN graph scores like a plain `wildgan score` (eval mode)
+        isolated = " --batch-mode isolated" if onnx_metadata(path).get("batch_mode") == "isolated" else ""
+        print("no threshold in its metadata: --threshold contamination|mad records one from the run's training "
+              f"split (else take it from `wildgan score RUN{isolated} --threshold RULE`, the graph's "
+              "protocol)", file=sys.stderr)
+    else:
+        alone = ", each image scored alone as the graph does" if thr.params.get("batch_mode") == "isolated" else ""
+        print(f"threshold for output {thr.params['score']}: {thr.describe()} (chosen on the run's training "
+              f"split{alone}), in its metadata_props: threshold, threshold_rule, threshold_score, threshold_params",
+              file=sys.stderr)
+    return 0
+
+
+# === wildgan evaluate =================================================================================================
+
+def cmd_evaluate(a: argparse.Namespace) -> int:
+    from .evaluation.run import evaluate_run, format_table
+
+    _refuse_saved_detector(a.run_dir, "evaluate")
+    _use_threads(a)
+    out = evaluate_run(Path(a.run_dir), a.data, device=a.device, controls=not a.no_controls,
+                       progress=not a.no_progress, log=_warn,
+                       normal=tuple(_csv(a.normal)) if a.normal else None, whole=a.whole,
+                       own_split=getattr(a, "own_split", None))     # (train --evaluate: the split it trained on)
+    written = out.get("written_to")
+    if written and Path(written).parent != Path(a.run_dir):
+        # the run's own evaluation (eval.json, test_scores.csv) stays as it was
+        _warn(f"evaluation on other data written to {Path(written).parent} (the run's own eval.json is kept)")
+    if a.json:
+        keep = ("auc", "ap", "controls", "controls_ap", "other_generator", "n_test", "n_anomalous", "mean_z_norm",
+                "model")
+        print(json.dumps({k: out[k] for k in keep if k in out}))
+    else:
+        print(format_table(out))
+    return 0
+
+
+# === wildgan info =====================================================================================================
+
+def cmd_info(a: argparse.Namespace) -> int:
+    from .nets.info import network_info
+
+    net = net_config_from_args(a, a.preset, a.resolution, a.channels)
+    info = network_info(net)
+    if a.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    width = f" (width {a.width})" if a.width is not None else ""
+    print(f"preset {a.preset}{width}, {a.resolution}x{a.resolution}x{a.channels}, N_z = {info['latent_size']}")
+    print(f"{'net':<4}{'parameters':>14}{'fwd GFLOP/img':>16}")
+    for k in ("G", "D", "E"):
+        print(f"{k:<4}{info['params'][k]:>14,}{info['forward_gflop'][k]:>16.3f}")
+    print(f"training GFLOP per real image at full resolution (7g + 14d + 3e, spec 8.2): "
+          f"{info['train_gflop_per_image']:.2f}")
+    return 0
+
+
+# === wildgan study ====================================================================================================
+
+def cmd_study(a: argparse.Namespace) -> int:
+    from .data import load_split_data
+    from .studies import check_cells, grid, run_study
+    from .studies.study import check_study_data, check_study_out_dir
+    from .training.run import check_lock_free
+
+    gammas = _csv(a.contamination, float)
+    for g in gammas:
+        if not 0.0 <= g < 1.0:
+            raise ConfigError(f"--contamination: each gamma must be in [0, 1), got {g:g}")
+    seeds = _csv(a.seeds, int)
+    methods = _csv(a.methods)
+    for m in methods:
+        if m not in ("wildgan", "fanogan", "search"):
+            raise ConfigError(f"unknown method {m!r} in --methods; choose from wildgan, fanogan, search")
+    encs = _csv(a.encoder_loss)
+    for e in encs:
+        if e not in ("image", "latent"):
+            raise ConfigError(f"unknown encoder loss {e!r}; choose from image, latent")
+    # what --out alone refuses, before the data is decoded (as train's check_out_dir); run_study's check_study_dir
+    # adds what needs the base config, whose resolution and channels come from the data. A folder another study
+    # process holds first; run_study's lock on it stays the guarantee.
+    check_lock_free(Path(a.out))
+    check_study_out_dir(Path(a.out), _data_path_if_valid(a))
+    check_study_data(a.data, a.dataset)
+    # one base config (first normal class, gamma 0) resolves resolution/channels and the schedule
+    first = None if a.normal in (None, "all") else _csv(a.normal)[0].replace("+", ",")
+    ns = argparse.Namespace(**{**vars(a), "contamination": 0.0, "seed": seeds[0], "method": "wildgan",
+                               "encoder_loss": encs[0], "normal": first})
+    # the data set is read once: for the base config, the class names of --normal all, and every cell's check
+    loaded = load_split_data(data_config_from_args(ns), progress=False if a.no_progress else None)
+    if a.normal == "all":
+        ns.normal = loaded.train.class_names[0]
+    base, split = build_run_config(ns, loaded=loaded)
+    if a.normal == "all":
+        normals = [n for n in split.info["class_names"] if n not in split.info.get("excluded_classes", [])]
+    elif a.normal is None:
+        # the protocol's default normal set (e.g. chula: the normal RBC class) as one cell
+        normals = [",".join(split.info["normal_classes"])]
+    else:
+        # one one-vs-rest cell per class; classes joined by + make one cell with several normal classes (as
+        # `train --normal a,b` does)
+        normals = [n.replace("+", ",") for n in _csv(a.normal)]
+    cells = grid(normals, gammas, methods, encs, seeds)
+    del split
+    # every cell's split and method, before any trains: a bad cell would otherwise fail when reached, hours in
+    check_cells(base, cells, Path(a.out), loaded=loaded)
+    del loaded                # not held while the cells train (each cell's training reads its data itself)
+    print(f"study: {len(cells)} cells -> {a.out}", file=sys.stderr)
+    try:
+        run_study(base, cells, Path(a.out), progress=not a.no_progress, log=_log_to(Path(a.out)), cells_checked=True)
+    except BaseException as e:
+        if Path(a.out).is_dir() and not isinstance(e, ConfigError):   # the study's log.txt says how it stopped
+            _append(Path(a.out) / "log.txt", f"stopped: {str(e) or type(e).__name__}")
+        raise
+    print((Path(a.out) / "tables.md").read_text())
+    return 0
+
+
+# === wildgan demo =====================================================================================================
+
+def cmd_demo(a: argparse.Namespace) -> int:
+    """The README's main job: train on the embedded MNIST sample, evaluate, print the AUC table."""
+    from .training.run import DEMO_MARKER, check_lock_free, previous_run
+
+    out = Path(a.out)
+    marker = out / DEMO_MARKER
+    # a folder another process holds is refused first, as train does (before the data is read); the marker is
+    # written only under the demo's own run lock (mark, below), so a folder taken after this check is never marked
+    check_lock_free(out)
+    # the demo is re-runnable: it replaces its own previous output, and only that (never another run in --out)
+    found = previous_run(out) if out.is_dir() else []
+    if found and not marker.is_file():
+        raise ConfigError(f"{out} already holds a run that is not a demo ({', '.join(found)}): choose another --out "
+                          f"(the demo replaces only its own earlier output; a demo run by an older wildgan has no "
+                          f"{DEMO_MARKER}: delete that folder first)")
+    argv = ["train", "--out", a.out, "--preset", a.preset, "--normal", a.normal, "--total-kimg", str(a.total_kimg),
+            "--phase-kimg", str(a.phase_kimg), "--seed", str(a.seed), "--device", a.device, "--evaluate"]
+    if found:
+        argv.append("--overwrite")      # (deletes the marker with the other run outputs; mark writes it again)
+        _warn(f"replacing the previous demo in {out} (its networks, evaluation and report); --out DIR keeps it")
+    if a.threads:
+        # A short GAN run amplifies float-summation differences between intra-op thread counts: a fixed count
+        # makes the demo's numbers the README's on any machine (and one thread is the fastest for tiny nets).
+        argv += ["--threads", str(a.threads)]
+    if a.no_progress:
+        argv.append("--no-progress")
+
+    def mark() -> None:
+        # called by train_run while the demo's own train holds the run lock, as it ends however it ends: what is in
+        # --out then is the demo's. (Written after the train returned, the mark landed on the run of a process that
+        # took the folder after the check above, once the demo's train was refused.)
+        if previous_run(out):
+            marker.write_text("written by `wildgan demo`: a later demo may replace this run\n")
+
+    t = make_parser().parse_args(argv)
+    t.typed, t.before_unlock = set(), mark
+    return cmd_train(t)
+
+
+# === wildgan report ===================================================================================================
+
 def cmd_report(a: argparse.Namespace) -> int:
     from .evaluation.report import check_report_args, report
 
@@ -1646,13 +1726,7 @@ def cmd_report(a: argparse.Namespace) -> int:
     return 0
 
 
-def _sub_parser(p: argparse.ArgumentParser, cmd: str) -> argparse.ArgumentParser:
-    return p._subparsers._group_actions[0].choices[cmd]  # type: ignore[union-attr]
-
-
-def _train_parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    return _sub_parser(p, "train")
-
+# === main: parse, dispatch, and one line (and exit code) per way a command ends =======================================
 
 def _unrecognized(p: argparse.ArgumentParser, cmd: str, extra: list[str]) -> None:
     """argparse's 'unrecognized arguments' comes from the top-level parser, with its usage: say it with the command's
@@ -1717,9 +1791,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         at = next((i for i, w in enumerate(argv) if not w.startswith("-")), None)
         typed: set[str] = set()
         if at is not None and argv[at] == "train":
-            typed = _typed_options(_train_parser(p), argv[at + 1:])
+            # `--config FILE` and `--resume` install a file's values as the defaults of train's options
+            train = _sub_parser(p, "train")
+            typed = _typed_options(train, argv[at + 1:])
             argv = [*argv[:at + 1], *_resume_config(argv[at + 1:])]
-            _set_from_config(_train_parser(p), argv[at + 1:])
+            _set_from_config(train, argv[at + 1:])
         a, extra = p.parse_known_args(argv)
         if extra:
             _unrecognized(p, a.cmd, extra)
