@@ -639,7 +639,13 @@ def load_config_file(path: Any) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:   # (an image or other binary file given by mistake)
+        raise ConfigError(f"{path}: not a text file ({e.reason} at byte {e.start}); --config takes a YAML, TOML or "
+                          f"JSON file of settings, e.g. a run's config.yaml") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read config file ({e.strerror or e})") from None
     try:
         if path.suffix in (".yaml", ".yml"):
             import yaml

@@ -88,6 +88,16 @@ def test_overlay_changes_keeps_base_where_unchanged():
     assert overlay_changes(base, ref, ref) == base
 
 
+def test_a_config_file_that_is_not_text_is_refused_naming_it(tmp_path, capsys):
+    # an image given as --config by mistake ended in a UnicodeDecodeError traceback and exit code 1
+    png = tmp_path / "some.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
+    assert main(["train", "--config", str(png), "--out", str(tmp_path / "r"), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert f"{png}: not a text file" in err and "--config takes a YAML, TOML or JSON file" in err
+    assert "Traceback" not in err
+
+
 @pytest.mark.parametrize("name", ["config.yaml", "config.json"])
 def test_run_config_replays_exactly(custom_run, capsys, name):
     run, want = custom_run
