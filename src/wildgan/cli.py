@@ -214,7 +214,8 @@ def make_parser() -> argparse.ArgumentParser:
     t.add_argument("--no-train-scores", action="store_true",
                    help="do not score the training images at the end (recorded in the run's config: a --resume "
                         "remembers it; by default wildgan and f-AnoGAN runs score them, once, "
-                        "and cache them in RUN_DIR/train_scores.csv: the thresholds of `wildgan score --threshold`; without them, "
+                        "and cache them in RUN_DIR/train_scores.csv: the thresholds of `wildgan score --threshold`; "
+                        "without them, "
                         "the first thresholded scoring computes them, and needs the training images then)")
     # the same dest, so that `--resume --train-scores` undoes a recorded --no-train-scores (the explicit flag
     # differs from what the run's config file gives, so build_run_config takes it)
@@ -361,7 +362,8 @@ def make_parser() -> argparse.ArgumentParser:
     st.set_defaults(func=cmd_study)
 
     d = sub.add_parser("demo", help="train + evaluate on the embedded MNIST sample (the README's main job)",
-                       epilog="example:\n  wildgan demo --out runs/demo", formatter_class=argparse.RawDescriptionHelpFormatter)
+                       epilog="example:\n  wildgan demo --out runs/demo",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     d.add_argument("--out", default="runs/demo",
                    help="run directory (default runs/demo; a later demo replaces only a demo's own output)")
     # Sized to finish in a few minutes on 2 CPU cores; a real model needs --preset fast/paper and the paper's
@@ -407,7 +409,8 @@ def _add_train_args(p: argparse.ArgumentParser, study: bool = False) -> None:
     if not study:
         g.add_argument("--normal", help="normal class name(s) or integer label(s), comma separated "
                                         "(default: the protocol's: automobile for CIFAR-10, normal (the normal "
-                                        "RBCs) for chula-rbc12, 2 for MNIST; other labelled folders and .npz files have none "
+                                        "RBCs) for chula-rbc12, 2 for MNIST; other labelled folders and .npz files "
+                                        "have none "
                                         "and need it)")
         g.add_argument("--contamination", type=float, default=0.0, metavar="GAMMA",
                        help="fraction of anomalies injected into the training set, in [0, 1) (default 0)")
@@ -469,10 +472,12 @@ def _add_train_args(p: argparse.ArgumentParser, study: bool = False) -> None:
         g.add_argument("--encoder-loss", choices=("image", "latent"), default="image",
                        help="the encoder's loss, wildgan method only: image: d_I = |G(z) - G(E(G(z)))| (proposed, the "
                             "default); latent: d_z = |z - E(G(z))| (ablation)")
-    g.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate of G, D, E (default 1e-3; f-AnoGAN keeps its own 1e-4)")
+    g.add_argument("--lr", type=float, default=1e-3,
+                   help="Adam learning rate of G, D, E (default 1e-3; f-AnoGAN keeps its own 1e-4)")
     if not study:
         g.add_argument("--seed", type=int, default=0, help="drives data draw, initialisation and sampling (default 0)")
-    g.add_argument("--checkpoint-kimg", type=float, help="checkpoint interval in kimg (default: ceil(total/20), at least 1; "
+    g.add_argument("--checkpoint-kimg", type=float,
+                   help="checkpoint interval in kimg (default: ceil(total/20), at least 1; "
                    "f-AnoGAN: every 1000 iterations, or this many kimg of its batches when given)")
     g.add_argument("--keep-checkpoints", type=_keep_count, default=2, metavar="N|all",
                    help="older checkpoints kept beside the newest (default 2, fallbacks for a resume); 'all' keeps "
@@ -754,7 +759,8 @@ def data_config_from_args(a: argparse.Namespace) -> DataConfig:
     normal = tuple(s.strip() for s in (a.normal or "").split(",") if s.strip())
     exclude = tuple(s.strip() for s in (a.exclude or "").split(",") if s.strip())
     return DataConfig(data=absolute_data_path(a.data, a.dataset), dataset=a.dataset, normal=normal,
-                      contamination=a.contamination, resolution=a.resolution, channels=a.channels, seed=a.seed, rotations=a.rotations,
+                      contamination=a.contamination, resolution=a.resolution, channels=a.channels, seed=a.seed,
+                      rotations=a.rotations,
                       test_size=a.test_size, exclude_classes=exclude, skip_bad=a.skip_bad, resize=a.resize,
                       depth16=a.depth16, square=a.square, download=a.download)
 
@@ -1146,7 +1152,8 @@ def _train_setup(a: argparse.Namespace, ctx: Any) -> tuple[RunConfig, AnomalySpl
         # refused now, not said after the training (the split is built before it starts): an evaluation needs labels
         raise ConfigError(f"--evaluate: {split.info.get('source')} is unlabelled (a pile of images, no classes), so "
                           f"the run has no test split to evaluate on. Leave out --evaluate; evaluate later on "
-                          f"labelled images with `wildgan evaluate {a.out} --data LABELLED --normal CLASS` (a folder of "
+                          f"labelled images with `wildgan evaluate {a.out} --data LABELLED --normal CLASS` "
+                          f"(a folder of "
                           f"class folders, or an .npz with labels), or score new images with thresholds from the "
                           f"training scores: `wildgan score {a.out} --data NEW_IMAGES --threshold contamination --out "
                           f"scores.csv`")

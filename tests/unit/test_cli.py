@@ -562,9 +562,9 @@ def test_a_run_that_ends_before_full_resolution_says_so(tiny_npz, tmp_path, caps
     err = capsys.readouterr().err
     # 8x8 = 1 stable + 1 fade phase: the fade ends at 1 kimg, inside the round 0.960-1.024 (rounds of 4 x 16), so
     # the first round at lod 0 starts at 1.024; the paper's schedule adds 2/3 of a phase
-    assert ("training ended at 0.128 kimg (lod 1), before the networks finished growing to 8x8: with phases of 0.5 kimg they get "
-            "there with a --total-kimg above 1.024, and the paper's schedule trains 1.333 kimg. The run is scored at the resolution it "
-            "reached; continue it with --resume --total-kimg 1.334") in err, err
+    assert ("training ended at 0.128 kimg (lod 1), before the networks finished growing to 8x8: with phases of "
+            "0.5 kimg they get there with a --total-kimg above 1.024, and the paper's schedule trains 1.333 kimg. The "
+            "run is scored at the resolution it reached; continue it with --resume --total-kimg 1.334") in err, err
     assert main([*common, "--total-kimg", "0.1", "--phase-kimg", "0.03", "--out", str(tmp_path / "grown")]) == 0
     assert "before the networks finished growing" not in capsys.readouterr().err
     # a --minutes budget that runs out first leaves the same unfinished networks: said too (as Detector.fit does),
@@ -770,7 +770,8 @@ def test_a_file_given_for_a_run_directory_names_the_folder(tmp_path, capsys) -> 
     (tmp_path / "run" / "network-final.json").write_text("{}")
     assert main(["evaluate", str(tmp_path / "run" / "network-final.json")]) == 2
     err = capsys.readouterr().err
-    assert "network-final.json: is a file, not a run directory" in err and f"its run directory is {tmp_path / 'run'}" in err
+    assert "network-final.json: is a file, not a run directory" in err
+    assert f"its run directory is {tmp_path / 'run'}" in err
 
 
 def test_a_start_that_cannot_train_writes_nothing_and_a_never_trained_run_is_replaced(tiny_npz, tmp_path, capsys,
@@ -1121,7 +1122,8 @@ def test_score_whole_scores_every_labelled_image_of_a_data_set(tiny_npz, tmp_pat
 @pytest.mark.parametrize("argv", [["train", "--data", "{d}/x.npz", "--out", "{d}/run"],
                                   ["score", "{d}/run", "--data", "{d}/pile", "--out", "{d}/s.csv"],
                                   ["evaluate", "{d}/run"], ["export", "{d}/run", "--out", "{d}/m.onnx"],
-                                  ["report", "{d}/run"], ["study", "--out", "{d}/study"], ["demo", "--out", "{d}/demo"]])
+                                  ["report", "{d}/run"], ["study", "--out", "{d}/study"],
+                                  ["demo", "--out", "{d}/demo"]])
 def test_torchrun_ranks_without_distributed_are_refused(argv, tmp_path, capsys, monkeypatch):
     """A process that torchrun started as one of several (WORLD_SIZE > 1, RANK set) refuses a command that writes
     unless --distributed shares the work: each rank would run the whole job into the same files."""
