@@ -14,8 +14,8 @@ and reports
     graph capture reported apart as warmup_peak_mem_mb; CPU: peak RSS of the process sampled at 200 Hz
     during the phase, and its growth over the RSS at the phase start),
   * CUDA only: host synchronisations inside the timed iterations (torch.cuda.set_sync_debug_mode).
-Scoring: images/s of score_pgan at full resolution (E + Gs + every score, incl. D features), in batches of 64 (the protocol),
-one batch per forward and, on CUDA, also 16 batches stacked in one forward (--score-stack).
+Scoring: images/s of score_pgan at full resolution (E + Gs + every score, incl. D features), in batches of 64
+(the protocol), one batch per forward and, on CUDA, also 16 batches stacked in one forward (--score-stack).
 An estimate of the paper's CIFAR schedule (600/600 kimg, 4,000 kimg at 32x32) from the per-phase rates is printed.
 
 --quick on CPU (the shared 2-core machine): tiny and fast at the paper's minibatch with 1 warm-up + 2 timed
@@ -292,7 +292,8 @@ def bench_preset(preset: str, args: argparse.Namespace, dev: torch.device, ceili
                 "peak_mem_mb": (torch.cuda.max_memory_allocated(dev) if dev.type == "cuda" else rs.peak) / 2**20}
         out["score"].append(srow)
         save()
-        print(f"{preset:>6} score {name:>4} 64 x {sb:>2} per forward{'' if with_a else ', without A'} {n_score:>6} images "
+        print(f"{preset:>6} score {name:>4} 64 x {sb:>2} per forward{'' if with_a else ', without A'} "
+              f"{n_score:>6} images "
               f"{srow['img_per_s']:>10.1f} img/s  "
               f"peak {srow['peak_mem_mb']:.0f} MB", flush=True)
     return out
@@ -328,7 +329,8 @@ def fmt_row(preset: str, r: dict[str, Any]) -> str:
     extra = f"  syncs {r['host_syncs']}" if "host_syncs" in r else f"  (+{r.get('mem_growth_mb', 0):.0f})"
     return (f"{preset:>6} {r['res']:>3}x{r['res']:<3} {r['kind']:>6} lod {r['lod']:<4} B {r['batch']:>3} "
             f"{r['img_per_s']:>10.1f} img/s {r['gflop_per_img']:>8.3f} GF/img {r['tflops']:>8.4f} TF/s "
-            f"{100 * r['frac_ceiling']:>6.1f}% peak {r['peak_mem_mb']:>7.0f} MB{extra}  warm-up {r.get('warmup_s', 0):.1f} s")
+            f"{100 * r['frac_ceiling']:>6.1f}% peak {r['peak_mem_mb']:>7.0f} MB{extra}  "
+            f"warm-up {r.get('warmup_s', 0):.1f} s")
 
 
 def label(p: dict[str, Any]) -> str:
@@ -337,7 +339,8 @@ def label(p: dict[str, Any]) -> str:
 
 
 def table(results: dict[str, Any]) -> str:
-    lines = [f"| preset | phase | lod | batch | img/s | GFLOP/img (7g+14d+3e) | TFLOP/s | % of {results['ceiling']['dtype']} "
+    lines = [f"| preset | phase | lod | batch | img/s | GFLOP/img (7g+14d+3e) | TFLOP/s | "
+             f"% of {results['ceiling']['dtype']} "
              f"matrix ceiling ({results['ceiling']['tflops']:.3g} TF/s) | peak mem MB | warm-up s |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for p in results["presets"]:
@@ -360,8 +363,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--device", choices=("cpu", "cuda"), default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--preset", default="all",
-                    help="tiny | fast | paper | all, or a comma-separated list; NAME:WIDTH measures a preset at another "
-                         "width (fmap_max), e.g. paper:256")
+                    help="tiny | fast | paper | all, or a comma-separated list; NAME:WIDTH measures a preset "
+                         "at another width (fmap_max), e.g. paper:256")
     ap.add_argument("--quick", action="store_true", help="few iterations (see the module docstring)")
     ap.add_argument("--json", help="write the results as JSON here")
     ap.add_argument("--resolution", type=int, default=32)

@@ -153,8 +153,8 @@ def summary_markdown(r: dict[str, Any]) -> str:
         ce = b.get("ceiling", {})
         lines += ["", f"## Benchmark (matmul ceiling {_num(ce.get('tflops'), '.1f')} TFLOP/s, {ce.get('dtype')})"
                   + ("" if b.get("complete", True) else " -- stopped at its deadline: the rows measured so far"), "",
-                  "| preset | width | phase | lod | batch | img/s | TFLOP/s | % ceiling | peak MB (reserved) | host syncs "
-                  "| CUDA graph | warm-up s |",
+                  "| preset | width | phase | lod | batch | img/s | TFLOP/s | % ceiling | peak MB (reserved) "
+                  "| host syncs | CUDA graph | warm-up s |",
                   "|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for p in b.get("presets", []):
             fo = p.get("fast_options", {})

@@ -87,8 +87,8 @@ def main() -> int:
     what = f" in {a.classes} class folders (normal: c0)" if a.classes else ""
     report(f"{a.files} files{what}, {a.resolution}x{a.resolution}x3: decoded pile {pixels_mb:.0f} MB; a process with "
            f"wildgan and torch imported: peak RSS {base_kb / 1024:.0f} MB",
-           {"stage": "stage", "seconds": "time s", "peak_rss_mb": "peak RSS MB", "above_baseline_mb": "above baseline MB",
-            "x_pile": "x decoded pile"}, rows, a.json,
+           {"stage": "stage", "seconds": "time s", "peak_rss_mb": "peak RSS MB",
+            "above_baseline_mb": "above baseline MB", "x_pile": "x decoded pile"}, rows, a.json,
            {"files": a.files, "resolution": a.resolution, "classes": a.classes, "pixels_mb": pixels_mb,
             "baseline_peak_rss_mb": base_kb / 1024})
     return 0

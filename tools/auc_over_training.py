@@ -3,10 +3,11 @@
 usage: python tools/auc_over_training.py RUN_DIR [CHECKPOINT.json ...] [--out PREFIX]
 
 Checkpoints default to RUN_DIR/checkpoints/ckpt-*.json (a run keeps only its newest three unless trained with
-`wildgan train --keep-checkpoints all`) and RUN_DIR/network-final.json. Writes PREFIX.csv (one row per checkpoint: kimg, lod, the AUC of
-every score, the untrained networks' a, the pixel controls, the mean ||E(Q)|| of normal and anomalous test images and
-its effect size) and PREFIX.png (a against kimg beside its controls). The test split is the run's own; nothing here
-chooses a checkpoint by its test AUC (that would be a test-set oracle): it only shows how much the number moves.
+`wildgan train --keep-checkpoints all`) and RUN_DIR/network-final.json. Writes PREFIX.csv (one row per checkpoint:
+kimg, lod, the AUC of every score, the untrained networks' a, the pixel controls, the mean ||E(Q)|| of normal and
+anomalous test images and its effect size) and PREFIX.png (a against kimg beside its controls). The test split is the
+run's own; nothing here chooses a checkpoint by its test AUC (that would be a test-set oracle): it only shows how much
+the number moves.
 """
 
 from __future__ import annotations

@@ -125,8 +125,10 @@ SAMPLE_TOKEN = "wildgan:mnist-sample"
 class DataConfig:
     """Which images to train and test on. See wildgan.data.build_split."""
 
-    data: str | None = None              # path; SAMPLE_TOKEN = the embedded sample; None = $WILDGAN_DATA, else the sample
-    dataset: str = "auto"                # auto | cifar10 | chula-rbc12 | mnist | folder | npz | cifar-batches | unlabelled
+    data: str | None = None              # path; SAMPLE_TOKEN = the embedded sample; None = $WILDGAN_DATA,
+                                         # else the sample
+    dataset: str = "auto"                # auto | cifar10 | chula-rbc12 | mnist | folder | npz | cifar-batches
+                                         # | unlabelled
     normal: tuple[str, ...] = ()         # normal class(es): names or integer labels as strings
     contamination: float = 0.0           # gamma: fraction of anomalies in the final training set
     resolution: int | None = None        # None = protocol default (next power of two >= image size)

@@ -68,7 +68,8 @@ def test_two_gloo_ranks_match_one_process(tmp_path: Path):
     ta, _ = ckpt.load_checkpoint(ref.final)
     tb, _ = ckpt.load_checkpoint(tmp_path / "ddp" / "run" / "network-final.json")
     assert ta.keys() == tb.keys()
-    init = ckpt.networks_to_tensors(__import__("wildgan.nets", fromlist=["build_pgan"]).build_pgan(cfg.net, 3).modules())
+    init = ckpt.networks_to_tensors(__import__("wildgan.nets",
+                                               fromlist=["build_pgan"]).build_pgan(cfg.net, 3).modules())
     worst = 0.0
     for k in ta:
         upd = float((ta[k] - init[k]).norm())

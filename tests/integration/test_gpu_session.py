@@ -40,9 +40,9 @@ def test_gpu_session_smoke_runs_every_step_and_returns_few_files(tmp_path: Path)
 
 
 def test_gpu_session_refuses_missing_data(tmp_path: Path) -> None:
-    p = subprocess.run([sys.executable, "benchmarks/gpu_session.py", "--device", "cpu", "--data", str(tmp_path / "no.tar"),
-                        "--out", str(tmp_path / "o"), "--work", str(tmp_path / "w")], cwd=REPO, capture_output=True,
-                       text=True, timeout=60)
+    p = subprocess.run([sys.executable, "benchmarks/gpu_session.py", "--device", "cpu", "--data",
+                        str(tmp_path / "no.tar"), "--out", str(tmp_path / "o"), "--work", str(tmp_path / "w")],
+                       cwd=REPO, capture_output=True, text=True, timeout=60)
     assert p.returncode == 2 and "no.tar" in p.stdout
 
 

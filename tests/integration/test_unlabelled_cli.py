@@ -121,7 +121,8 @@ def test_unlabelled_pile_end_to_end(pile: Path, trained: tuple[Path, str], capsy
     try:
         capsys.readouterr()
         with pytest.warns(UserWarning, match="skipped .*bad.png"):
-            assert main(["report", str(run), "--image", str(pile / "new" / "a"), str(bad), "--skip-bad", "--no-progress"]) == 0
+            assert main(["report", str(run), "--image", str(pile / "new" / "a"), str(bad), "--skip-bad",
+                         "--no-progress"]) == 0
         err = capsys.readouterr().err
         assert "scored 6 named images (from 2 paths)" in err and "pile: no such file or folder" in err
         assert "The training images could not be read" in (run / "report" / "report.md").read_text()

@@ -479,7 +479,8 @@ def test_an_unlabelled_runs_evaluation_names_the_default_normal_class_it_used(tm
     for cls in ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"):
         (tmp_path / "tree" / cls).mkdir(parents=True)
         for i in range(12):
-            Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(tmp_path / "tree" / cls / f"{i}.png")
+            Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(
+                tmp_path / "tree" / cls / f"{i}.png")
     (tmp_path / "pile").mkdir()
     for i in range(20):
         Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(tmp_path / "pile" / f"{i}.png")

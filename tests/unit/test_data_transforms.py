@@ -191,7 +191,8 @@ def test_letterbox_keeps_the_long_edges_that_the_centre_crop_loses(tmp_path, mon
     with warnings.catch_warnings():
         warnings.simplefilter("error")                         # no crop warning when letterboxing
         s = build_split(DataConfig(data=str(pile), square="pad"))
-    assert s.info["conversion"] == {**s.info["conversion"], "fit": "letterbox", "non_square": "letterboxed (black bars)"}
+    assert s.info["conversion"] == {**s.info["conversion"], "fit": "letterbox",
+                                    "non_square": "letterboxed (black bars)"}
     assert s.train_x[:, :, 24:].max() > 200
 
 

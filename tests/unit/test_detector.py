@@ -483,7 +483,8 @@ def test_failed_fit_removes_its_temporary_run_dir(x_train, tmp_path, monkeypatch
         m.setattr(detector_mod, "write_train_scores", boom)
         d = Detector(**tiny)
         with pytest.raises(RuntimeError, match="training failed"), \
-                pytest.warns(UserWarning, match="fit failed after training .RuntimeError.; the trained networks are kept"):
+                pytest.warns(UserWarning, match="fit failed after training .RuntimeError.; "
+                                                "the trained networks are kept"):
             d.fit(x_train[:16])
     kept = _temp_runs(tmp_path)
     assert len(kept) == 1 and (kept[0] / "network-final.json").is_file()
@@ -1163,9 +1164,11 @@ def test_a_fit_that_ends_before_full_growth_warns_and_says_where_it_got(x_train,
 
     run = tmp_path / "r"
     with pytest.warns(wildgan.WildganWarning, match=r"\(total_kimg=0.05 ended it\), before the networks finished "
-                                                    r"growing to 16x16: they reached 4x4 \(lod 2; trained_resolution_ = 4, "
+                                                    r"growing to 16x16: they reached 4x4 \(lod 2; "
+                                                    r"trained_resolution_ = 4, "
                                                     r"while resolution_ = 16 is the input resolution\).* reach 16x16 "
-                                                    r"with a total_kimg above 0.448, .*fit with total_kimg=0.467 \(or None\)"):
+                                                    r"with a total_kimg above 0.448, .*fit with total_kimg=0.467 "
+                                                    r"\(or None\)"):
         d = Detector(**{**TINY, "total_kimg": 0.05}, run_dir=str(run)).fit(x_train[:16])
     assert d.resolution_ == 16 and d.trained_resolution_ == 4 and d.model_.lod == 2
     assert "warning: training ended at" in (run / "log.txt").read_text()

@@ -152,7 +152,7 @@ def test_a_rank_whose_collective_timed_out_says_so_in_the_log(tmp_path: Path):
 
     (tmp_path / "log.txt").write_text("")
     assert not record_no_answer(tmp_path, hung, _ctx(0))
-    assert not record_no_answer(tmp_path, _collective_error(), ctx)           # a peer gone: told by its record or rank 0
+    assert not record_no_answer(tmp_path, _collective_error(), ctx)          # a peer gone: told by its record or rank 0
     assert not record_no_answer(tmp_path, _raised(RuntimeError("timed out reading the data")), ctx)     # its own
     assert not record_no_answer(tmp_path / "nothere", hung, ctx) and not (tmp_path / "nothere").exists()
     record_failure(tmp_path, _raised(RuntimeError("CUDA out of memory")), DistContext(

@@ -162,8 +162,8 @@ def test_run_report_metrics_html_and_markdown(tiny_run: Path) -> None:
 def test_training_curves_survive_torn_stats_line(tmp_path: Path) -> None:
     from wildgan.evaluation.plots import training_curves
 
-    rows = [{"kimg": k / 10, "resolution": 4 if k < 5 else 8, "D/loss": np.sin(k), "G/loss": k % 3, "E/loss": 1 / (k + 1),
-             "D/grad_norm": 1 + k / 10, "img_per_s": 100 + k} for k in range(10)]
+    rows = [{"kimg": k / 10, "resolution": 4 if k < 5 else 8, "D/loss": np.sin(k), "G/loss": k % 3,
+             "E/loss": 1 / (k + 1), "D/grad_norm": 1 + k / 10, "img_per_s": 100 + k} for k in range(10)]
     p = tmp_path / "stats.jsonl"
     p.write_text("".join(json.dumps(r) + "\n" for r in rows) + '{"kimg": 1.0, "D/lo')
     assert len(read_jsonl(p)) == 10
@@ -762,7 +762,8 @@ def test_the_report_marks_an_evaluation_of_earlier_networks_instead_of_showing_i
     assert f"Run `{again}` again to evaluate the current networks." in md
     # and the resume itself said so
     assert any(s.startswith(f"note: {run / 'eval.json'} (with its test_scores.csv) is an evaluation of earlier "
-                            f"networks (0.") and f"`{again}` evaluates the networks trained now" in s for s in said), said
+                            f"networks (0.") and f"`{again}` evaluates the networks trained now" in s
+               for s in said), said
     assert (run / "eval.json").is_file() and (run / "test_scores.csv").is_file()      # the user's files: kept
 
     evaluate_run(run, str(labelled), device="cpu", controls=False, normal=("1",))     # as the report says

@@ -176,8 +176,8 @@ def test_resume_takes_finished_chunks_and_gives_the_same_scores(pile: Path, tmp_
     if method == "fanogan":             # its networks are for 32 or 64 px
         from wildgan.config import FAnoGANConfig
 
-        m = untrained_model(RunConfig(data=DataConfig(), net=net_config_for_preset("tiny", 32, 1), train=TrainConfig(), method=method,
-                                      fanogan=FAnoGANConfig(dim=4, latent_size=8)), "cpu")
+        m = untrained_model(RunConfig(data=DataConfig(), net=net_config_for_preset("tiny", 32, 1), train=TrainConfig(),
+                                      method=method, fanogan=FAnoGANConfig(dim=4, latent_size=8)), "cpu")
     else:
         m = _model(method)
     folder = tmp_path / "pile"
@@ -210,7 +210,8 @@ def test_resume_takes_finished_chunks_and_gives_the_same_scores(pile: Path, tmp_
     files = list_image_files([folder])
     # a file of the second score batch (wildgan's chunks are runs of shuffled batches; the first batch is also read
     # for the topped-up last one), or of the second run of 64 files
-    fixed = files[int(np.concatenate(batch_order(N, 64, m.cfg.score.shuffle_seed))[100]) if method == "wildgan" else 100]
+    fixed = files[int(np.concatenate(batch_order(N, 64, m.cfg.score.shuffle_seed))[100]) if method == "wildgan"
+                  else 100]
     st = fixed.stat()
     os.utime(fixed, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))         # same pixels, a new modification time
     third = score_files(m, [folder], chunk_size=64, resume_dir=rd)

@@ -48,7 +48,8 @@ def test_table_rendering_is_exact():
     assert "| control: untrained nets (Ours) | a | 0.600 ± 0.000 (n=2) | – | 0.600 | – |" in md
     csv_text = render_csv(FIXED)
     lines = csv_text.strip().splitlines()
-    assert lines[0] == "protocol,normal,gamma,method,encoder_loss,seed,score,auc,ap,auc_untrained,kimg,fanogan_iters,lod"
+    assert lines[0] == ("protocol,normal,gamma,method,encoder_loss,seed,score,auc,ap,"
+                        "auc_untrained,kimg,fanogan_iters,lod")
     assert lines[1] == "cifar10,automobile,0.0,wildgan,image,0,A,0.400000,0.410000,0.600000,100.000000,,"
     assert len(lines) == 1 + len(FIXED) * 8
 
@@ -437,7 +438,8 @@ def test_tables_say_what_data_and_how_long_each_method_trained():
     assert "Source: /d/cifar10-lossless-subset.npz." in md
     assert "γ = 0: 366 training images (0 anomalous), 178 test (89 anomalous)" in md
     assert "γ = 0.02: 385 training images (19 anomalous)" in md
-    assert "Training: ? preset, 100 kimg per cell" in md and "f-AnoGAN: 60 critic + 60 encoder iterations per cell" in md
+    assert ("Training: ? preset, 100 kimg per cell" in md
+            and "f-AnoGAN: 60 critic + 60 encoder iterations per cell" in md)
 
 
 def test_committed_result_tables_re_render_from_their_rows():

@@ -18,6 +18,7 @@ from .splits import (AnomalySplit, LoadedData, build_split, conversion_opts, loa
 from .transforms import to_float
 
 __all__ = [
-    "AnomalySplit", "ImageSet", "LoadedData", "build_split", "conversion_opts", "default_sample_path", "download_cifar10",
-    "load_dataset", "load_images", "load_split_data", "n_contamination", "resolve_data_root", "split_differences", "split_summary", "to_float",
+    "AnomalySplit", "ImageSet", "LoadedData", "build_split", "conversion_opts", "default_sample_path",
+    "download_cifar10", "load_dataset", "load_images", "load_split_data", "n_contamination", "resolve_data_root",
+    "split_differences", "split_summary", "to_float",
 ]

@@ -158,7 +158,8 @@ def read_image_sized(path: str | Path, depth16: str = "per-image", stats: dict[s
         if limit and img.width * img.height > limit:
             warn_user(f"{p}: a very large image ({w0}x{h0}, {w0 * h0 / 1e6:.0f} "
                       f"megapixels, above Pillow's decompression-bomb limit of {limit / 1e6:.0f}): decoded all the "
-                      "same, at a large cost in memory; is it the right file? (cut it into tiles, or export it smaller)")
+                      "same, at a large cost in memory; is it the right file? (cut it into tiles, or export it "
+                      "smaller)")
         try:
             # (a camera JPEG's MPF preview makes Pillow open it as MPO with 2 frames: one photo, not a stack)
             pages = 1 if img.format == "MPO" else int(getattr(img, "n_frames", 1) or 1)

@@ -258,7 +258,8 @@ def _found_other(other: dict[str, int]) -> str:
     if not other:
         return ""
     return "; found " + ", ".join(f"{n} file{'s' if n != 1 else ''} without an extension" if e == _NO_EXT else
-                                  f"{n} {e} file{'s' if n != 1 else ''}" for e, n in _by_count(other)) + _no_ext_hint(other)
+                                  f"{n} {e} file{'s' if n != 1 else ''}"
+                                  for e, n in _by_count(other)) + _no_ext_hint(other)
 
 
 def _no_ext_hint(other: dict[str, int]) -> str:

@@ -358,7 +358,8 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
         want = _load_options(cfg, download)
         differ = sorted(k for k in want if k != "rotations" and want[k] != loaded.options.get(k))
         if differ:
-            raise ValueError(f"build_split: the loaded data was read with other options than cfg's ({', '.join(differ)})")
+            raise ValueError(f"build_split: the loaded data was read with other options than cfg's "
+                             f"({', '.join(differ)})")
         shared = True
     train, test, kind = loaded.train, loaded.test, loaded.kind
     protocol = detect_protocol(cfg.dataset, train, kind)

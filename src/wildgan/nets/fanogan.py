@@ -261,5 +261,5 @@ def build_fanogan(cfg: FAnoGANConfig, resolution: int, channels: int, seed: int 
     return FAnoGANNetworks(G=G, D=D, E=E, config=cfg)
 
 
-__all__ = ["set_bn_momentum", "FAnoGANGenerator", "FAnoGANCritic", "FAnoGANEncoder", "FAnoGANNetworks", "ChannelLayerNorm",
-           "ResBlockUp", "ResBlockDown", "build_fanogan", "SUPPORTED_RESOLUTIONS"]
+__all__ = ["set_bn_momentum", "FAnoGANGenerator", "FAnoGANCritic", "FAnoGANEncoder", "FAnoGANNetworks",
+           "ChannelLayerNorm", "ResBlockUp", "ResBlockDown", "build_fanogan", "SUPPORTED_RESOLUTIONS"]

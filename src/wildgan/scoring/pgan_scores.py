@@ -4,10 +4,10 @@ Batch composition (why it matters): E ends with a minibatch-stddev layer, so E(Q
 images in Q's batch. Following the spec (4.2) images are scored in *mixed, shuffled* batches of `batch_size`
 (a multiple of the group size 4) in an order fixed by `shuffle_seed`; when the last batch is not a multiple of 4
 it is filled up with images from the start of that order (to a full batch; their scores are taken from their first
-batch), otherwise it stays short (2,000 CIFAR test images: 31 batches of 64 and one of 16). Per-image scores are therefore a
-deterministic function of (the images in their order, shuffle_seed, batch_size). `batch_mode="isolated"` removes the
-dependence entirely (group size 1: each image's stddev feature is that of an identical batch, as if the image
-were scored with 4 copies of itself), at the price of differing slightly from the paper's protocol.
+batch), otherwise it stays short (2,000 CIFAR test images: 31 batches of 64 and one of 16). Per-image scores are
+therefore a deterministic function of (the images in their order, shuffle_seed, batch_size). `batch_mode="isolated"`
+removes the dependence entirely (group size 1: each image's stddev feature is that of an identical batch, as if the
+image were scored with 4 copies of itself), at the price of differing slightly from the paper's protocol.
 """
 
 from __future__ import annotations
@@ -303,7 +303,8 @@ def score_pgan(nets: PGANNetworks, x_u8: np.ndarray, cfg: ScoreConfig = ScoreCon
 
 
 def score_pgan_sharded(nets: PGANNetworks, x_u8: np.ndarray, cfg: ScoreConfig = ScoreConfig(), *,
-                       ctx: "DistContext | None" = None, batch_mode: str = "mixed", lod: float = 0.0) -> ScoreResult | None:
+                       ctx: "DistContext | None" = None, batch_mode: str = "mixed", lod: float = 0.0
+                       ) -> ScoreResult | None:
     """score_pgan over all ranks of a torchrun job (an in-memory array; files: scoring.run.score_files): rank r
     scores batches r, r + world, ... of the same fixed batch order, so every batch (and hence every per-image score,
     minibatch stddev included) is exactly the one-process batch; rank 0 gathers them. Returns the ScoreResult on
@@ -314,7 +315,8 @@ def score_pgan_sharded(nets: PGANNetworks, x_u8: np.ndarray, cfg: ScoreConfig = 
     ctx = ctx or current()
     world, rank = (ctx.world, ctx.rank) if ctx is not None else (1, 0)
     device = ctx.device if ctx is not None else next(nets.E.parameters()).device
-    nets.to(device)          # the rank's device (cuda:LOCAL_RANK under NCCL); networks loaded by load_pgan are on the CPU
+    nets.to(device)          # the rank's device (cuda:LOCAL_RANK under NCCL); networks loaded by load_pgan are on
+                             # the CPU
     n = len(x_u8)
     batches = batch_order(n, cfg.batch_size, cfg.shuffle_seed)
     mine = score_batches(nets, x_u8, batches, range(rank, len(batches), world), cfg, device=device,

@@ -148,7 +148,8 @@ def _check_same_architecture(cfg: RunConfig, meta: dict[str, Any], path: Path, r
 
     if cfg.method == "fanogan":
         saved = {"resolution": meta.get("resolution"), "channels": meta.get("channels"),
-                 "dim": (meta.get("config") or {}).get("dim"), "latent_size": (meta.get("config") or {}).get("latent_size")}
+                 "dim": (meta.get("config") or {}).get("dim"),
+                 "latent_size": (meta.get("config") or {}).get("latent_size")}
         want = {"resolution": cfg.net.resolution, "channels": cfg.net.channels, "dim": cfg.fanogan.dim,
                 "latent_size": cfg.fanogan.latent_size}
     else:
@@ -696,8 +697,8 @@ def _score_chunks(model: LoadedModel, files: list[Path], which: list[int], chunk
     """score_files' work on the chunks numbered `which` (ascending): [(chunk number, kept file indices, their
     scores)] and [(file index, why it was skipped)]; with `warn`, each skipped file is named in a warning as it is
     met. `groups`: each chunk's score batches (file indices), or None when images are scored independently.
-    `save(chunk, kept, scores, why, channels)`, when given, is called as each chunk is finished (resume). `warned`: files
-    already named in a 'skipped' warning (resumed chunks'), added to as files are named. `kinds`: each readable
+    `save(chunk, kept, scores, why, channels)`, when given, is called as each chunk is finished (resume). `warned`:
+    files already named in a 'skipped' warning (resumed chunks'), added to as files are named. `kinds`: each readable
     file's decoded channel count, put there by file index (iter_images; the caller warns about them, once)."""
     from ..progress import progress_bar
 

@@ -631,7 +631,8 @@ def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, 
 
         saved = read_run_config(run_dir)
         if legacy_fanogan_bn(saved):                      # continue with the BatchNorm the run was trained with
-            cfg = replace(cfg, fanogan=replace(cfg.fanogan, **{k: getattr(saved.fanogan, k) for k in FANOGAN_LEGACY_BN}))
+            cfg = replace(cfg, fanogan=replace(cfg.fanogan,
+                                               **{k: getattr(saved.fanogan, k) for k in FANOGAN_LEGACY_BN}))
         # gp_precision only matters under autocast (amp bf16, or auto on a GPU): with amp off in both it changes nothing
         no_amp = saved.train.amp == cfg.train.amp == "off" or (
             saved.train.amp == cfg.train.amp == "auto" and resolve_device(cfg.train.device).type != "cuda")
