@@ -93,7 +93,7 @@ def save_checkpoint(folder: Path, name: str, tensors: dict[str, torch.Tensor], m
             os.fsync(f.fileno())
         digest = _sha256(Path(tmp))
         # safetensors writes its file 0600: make the weights as readable as the run's other files (umask applied)
-        os.chmod(tmp, 0o666 & ~_umask())
+        os.chmod(tmp, 0o666 & ~umask())
         os.replace(tmp, weights)
     except BaseException:
         if os.path.exists(tmp):
@@ -107,7 +107,7 @@ def save_checkpoint(folder: Path, name: str, tensors: dict[str, torch.Tensor], m
     return meta_path
 
 
-def _umask() -> int:
+def umask() -> int:
     """The process umask, read without setting it (os.umask would change it process-wide for a moment)."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():

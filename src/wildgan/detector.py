@@ -51,8 +51,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .config import DETECTOR_KIND, RUN_METHODS, SCORE_NAMES, own_score
-from .data.inputs import (PIXEL_RANGES, _convert_items, _count_images, _decode_items, _refit, _shapes, _to_numpy,
-                          guess_float_range, infer_geometry, input_float_range, read_3d, to_images)
+from .data.inputs import (PIXEL_RANGES, convert_items, count_images, decode_items, guess_float_range, infer_geometry,
+                          input_float_range, item_shapes, read_3d, refit, to_images, to_numpy)
 from .data.transforms import MAX_AUTO_RESOLUTION  # largest automatic resolution, as the CLI's
 from .errors import CheckpointError, ConfigError, DataError, TrainingInterrupted, WildganError, warn_user
 from .fileio import append_line, append_log_line, version_state
@@ -645,7 +645,7 @@ class Detector:
         if self.threshold == "f1":
             # the labels are used after training: a mistake in them must not cost the training (or leave its run);
             # their count against X_val's images, where it is known without decoding them, too
-            check_val_labels(_to_numpy(y_val), None if self.skip_bad else _count_images(X_val))
+            check_val_labels(to_numpy(y_val), None if self.skip_bad else count_images(X_val))
         if self.threshold != "f1" and (X_val is not None or y_val is not None):
             warn_user(f"X_val / y_val are used by threshold='f1' only; threshold={self.threshold!r} takes its "
                       f"threshold from the training scores and ignores them")
@@ -732,16 +732,16 @@ class Detector:
         # (files are shrunk while read to the largest resolution this fit can choose, and read again if it
         # chooses a smaller one: f-AnoGAN's networks take 64 at most)
         most = self.resolution or (64 if self.method == "fanogan" else MAX_AUTO_RESOLUTION)
-        items, ids = _decode_items(X, depth16, skip_bad=bool(self.skip_bad), float_range=frange, stats=stats,
-                                   limit=most, fit=self.resize_mode, channels=self.channels)
+        items, ids = decode_items(X, depth16, skip_bad=bool(self.skip_bad), float_range=frange, stats=stats,
+                                  limit=most, fit=self.resize_mode, channels=self.channels)
         res, ch = infer_geometry(items, self.resolution, self.channels)
         warn_decode_stats(stats, "images", depth16, option="depth16=")
-        every = _shapes(items)
+        every = item_shapes(items)
         warn_crop({s[:2] for s in every}, self.resize_mode, res, "images", hint="Detector(resize_mode='letterbox')")
         if self.method == "fanogan" and self.resolution is None:
             res = 32 if res <= 32 else 64  # the only resolutions of the f-AnoGAN networks
-        _refit(items, res, depth16, self.resize_mode, self.channels)
-        x = _convert_items(items, res, ch, self.resize_mode)
+        refit(items, res, depth16, self.resize_mode, self.channels)
+        x = convert_items(items, res, ch, self.resize_mode)
         shapes = set(every)
         n_gray = sum(1 for s in every if s[-1] == 1)
         conv = {"fit": self.resize_mode, "depth16": depth16, "native_sides": native_sides(s[:2] for s in shapes),

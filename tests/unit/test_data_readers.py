@@ -252,9 +252,9 @@ def test_decoded_caches_of_earlier_decoding_rules_are_removed(tmp_path, monkeypa
     load_dataset(tgz)
     (tree,) = [p for p in cache.iterdir() if p.is_dir()]
     now = sorted(cache.glob(f"{tree.name}.decoded-*.npz"))
-    assert now and all(p.name.startswith(f"{tree.name}.decoded-v{imageset._DECODE_CACHE_VERSION}-") for p in now)
+    assert now and all(p.name.startswith(f"{tree.name}.decoded-v{imageset.DECODE_CACHE_VERSION}-") for p in now)
     stale = [cache / f"{tree.name}.decoded-0123456789.npz", cache / f"{tree.name}.decoded-v6-0123456789.npz"]
-    newer = cache / f"{tree.name}.decoded-v{imageset._DECODE_CACHE_VERSION + 1}-0123456789.npz"   # another wildgan's
+    newer = cache / f"{tree.name}.decoded-v{imageset.DECODE_CACHE_VERSION + 1}-0123456789.npz"    # another wildgan's
     for p in (*stale, newer):
         p.write_bytes(b"old")
     load_dataset(tgz, resolution=8)                            # another option set: a new cache file is written
@@ -1194,9 +1194,9 @@ def test_a_pool_of_processes_decodes_exactly_like_one(tmp_path, monkeypatch, poo
     from dataclasses import replace
 
     pools.clear()
-    probe = replace(imageset._parse_opts({}), probe_uniform=True)
-    with pytest.raises(imageset._MixedSizes):
-        decode_pool._decode_files(readers.list_image_files([root]), probe, [])
+    probe = replace(imageset.parse_opts({}), probe_uniform=True)
+    with pytest.raises(imageset.MixedSizes):
+        decode_pool.decode_files(readers.list_image_files([root]), probe, [])
     assert pools == []
 
 
@@ -1242,7 +1242,7 @@ def test_after_a_bad_chunk_the_later_files_are_checked_by_their_headers_only(tmp
 
     root = _parallel_pile(tmp_path / "pile")
     files = readers.list_image_files([root])
-    readable = [f for f in files if image_decode._header_opens(f)]
+    readable = [f for f in files if image_decode.header_opens(f)]
     first_bad, late_bad = readable[1], readable[-1]
     first_bad.write_bytes(b"not an image")
     late_bad.write_bytes(b"no image either")
@@ -1254,7 +1254,7 @@ def test_after_a_bad_chunk_the_later_files_are_checked_by_their_headers_only(tmp
     with pytest.raises(DataError) as e:
         list(readers.iter_images(files, 16, 3, chunks=chunks))
     later = [files[i] for c in chunks[1:] for i in c]
-    later_bad = [f for f in later if not image_decode._header_opens(f)]  # late_bad and the pile's own broken files
+    later_bad = [f for f in later if not image_decode.header_opens(f)]   # late_bad and the pile's own broken files
     assert late_bad in later_bad and len(later_bad) < len(later)
     assert all(f.name in str(e.value) for f in [first_bad, *later_bad])
     assert [f for f in decoded if f in set(later)] == later_bad      # only the bad ones, for their reasons
@@ -1447,16 +1447,16 @@ def test_the_memory_estimate_counts_rotated_copies_and_colour_files_after_gray_o
     decoded = 32 * 16 * 16 * 3
     monkeypatch.setattr(decode_pool, "host_memory_available", lambda: int(decoded * decode_pool.TRAINING_HOLDS) - 1)
     with pytest.warns(UserWarning, match=r"\(16x16x3 each, judged by the headers of 16 files\)"):
-        decode_pool.warn_if_no_room(files, imageset._Opts(), "pile")
+        decode_pool.warn_if_no_room(files, imageset.Opts(), "pile")
     monkeypatch.setattr(decode_pool, "host_memory_available", lambda: int(decoded * decode_pool.TRAINING_HOLDS) + 1)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        decode_pool.warn_if_no_room(files, imageset._Opts(), "pile")                       # room without rotations
+        decode_pool.warn_if_no_room(files, imageset.Opts(), "pile")                        # room without rotations
         with pytest.raises(ConfigError, match="unknown data option"):
             load_dataset(pile, rotations=3, bogus=1)                       # (internal: accepted, not listed)
     with pytest.warns(UserWarning, match=r"training, with 3 rotated copies of each, holds up to about 5.6x .* fewer "
                                          r"--rotations"):
-        decode_pool.warn_if_no_room(files, imageset._Opts(rotations=3), "pile")
+        decode_pool.warn_if_no_room(files, imageset.Opts(rotations=3), "pile")
     with pytest.warns(UserWarning, match=r"with 3 rotated copies"):     # from the training's own config
         build_split(DataConfig(data=str(pile), dataset="unlabelled", rotations=3), progress=False)
 
@@ -1476,7 +1476,7 @@ def test_a_16_bit_gray_pile_is_estimated_as_gray(tmp_path, monkeypatch):
     monkeypatch.setattr(decode_pool, "ROOM_CHECK_MIN_BYTES", 0)
     monkeypatch.setattr(decode_pool, "host_memory_available", lambda: 1)
     with pytest.warns(UserWarning, match=r"\(16x16x1 each"):
-        decode_pool.warn_if_no_room(sorted(tmp_path.glob("*.png")), imageset._Opts(), "pile")
+        decode_pool.warn_if_no_room(sorted(tmp_path.glob("*.png")), imageset.Opts(), "pile")
 
 
 def test_stacking_hands_the_decoded_images_back_as_it_goes(tmp_path, monkeypatch):
@@ -1488,7 +1488,7 @@ def test_stacking_hands_the_decoded_images_back_as_it_goes(tmp_path, monkeypatch
     monkeypatch.setattr(decode_pool, "release_freed_memory", lambda: calls.append(1))
     monkeypatch.setattr(decode_pool, "_TRIM_EVERY_BYTES", 8 * 8 * 3 * 2)                # every second image
     arrays = [np.full((8, 8, 3), i, np.uint8) for i in range(5)]
-    out = decode_pool._stack(arrays, [f"f{i}" for i in range(5)], imageset._Opts(), "x")
+    out = decode_pool.stack(arrays, [f"f{i}" for i in range(5)], imageset.Opts(), "x")
     assert [int(a[0, 0, 0]) for a in out] == [0, 1, 2, 3, 4] and arrays == [None] * 5
     assert len(calls) == 3                                                   # after images 2 and 4, and at the end
 
@@ -1528,7 +1528,7 @@ def test_a_shared_pool_broken_between_chunks_is_the_plain_error(tmp_path):
     pool._ex = Broken()
     files = [save(tmp_path / f"{i}.png", np.zeros((4, 4, 3), np.uint8)) for i in range(3)]
     with pytest.raises(WildganError, match="a process decoding the image files died .* WILDGAN_DECODE_WORKERS=1"):
-        list(decode_pool._pooled(files, imageset._Opts(), None, 2, shared=pool))
+        list(decode_pool._pooled(files, imageset.Opts(), None, 2, shared=pool))
 
 
 # ---------------------------------------------------------------------------------------- large JPEGs: the draft
@@ -1608,13 +1608,13 @@ def test_training_scoring_and_the_detector_read_a_large_jpeg_to_the_same_pixels(
             warnings.simplefilter("ignore")
             train, _, _ = load_dataset(pile, resolution=res, channels=3, fit=fit)
             scored, ids = load_images([pile], res, 3, fit=fit)
-            items, _ = D._decode_items(pile, "per-image", limit=64, fit=fit, channels=3)
-            D._refit(items, res, "per-image", fit, 3)
-            det = D._convert_items(items, res, 3, fit)
+            items, _ = D.decode_items(pile, "per-image", limit=64, fit=fit, channels=3)
+            D.refit(items, res, "per-image", fit, 3)
+            det = D.convert_items(items, res, 3, fit)
         order = [train.ids.index(Path(i).name) if Path(i).name in train.ids else train.ids.index(i) for i in ids]
         np.testing.assert_array_equal(train.x[order], scored)
         np.testing.assert_array_equal(det, scored)
-    assert D._shapes(items)[1] == (700 - 20, 520 + 30, 3)        # the turned photo's own size, as shown
+    assert D.item_shapes(items)[1] == (700 - 20, 520 + 30, 3)    # the turned photo's own size, as shown
 
 
 def test_large_files_in_a_pile_of_small_ones_are_read_once_at_the_automatic_resolution(tmp_path) -> None:

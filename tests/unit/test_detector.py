@@ -1071,7 +1071,7 @@ def test_pil_images_are_oriented_and_checked_like_files(tmp_path) -> None:
     from PIL import Image
 
     from wildgan.data.image_decode import read_image
-    from wildgan.data.inputs import _decode_items
+    from wildgan.data.inputs import decode_items
 
     a = np.arange(12 * 20, dtype=np.uint8).reshape(12, 20)
     img = Image.fromarray(a)
@@ -1081,9 +1081,9 @@ def test_pil_images_are_oriented_and_checked_like_files(tmp_path) -> None:
     want = read_image(tmp_path / "rot.png")
     assert want.shape == (20, 12, 1)
     with Image.open(tmp_path / "rot.png") as im:
-        got, _ = _decode_items([im], "per-image")
+        got, _ = decode_items([im], "per-image")
         # rotated in memory by the user (format None, the EXIF tag still in .info): not rotated a second time
-        turned, _ = _decode_items([im.transpose(Image.Transpose.ROTATE_270)], "per-image")
+        turned, _ = decode_items([im.transpose(Image.Transpose.ROTATE_270)], "per-image")
     np.testing.assert_array_equal(got[0], want)
     assert turned[0].shape == (20, 12, 1)
     Image.fromarray(np.zeros((64, 64), np.uint8) + 7).save(tmp_path / "full.png")
@@ -1378,9 +1378,9 @@ def test_image_files_are_shrunk_while_read_with_their_own_sizes_kept(tmp_path, m
     for i, (h, w) in enumerate([(80, 100), (80, 100), (40, 40), (90, 70)]):
         Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(tmp_path / f"{i}.png")
     files = sorted(tmp_path.glob("*.png"))
-    items, ids = D._decode_items(tmp_path, "per-image", limit=32, fit="letterbox")
+    items, ids = D.decode_items(tmp_path, "per-image", limit=32, fit="letterbox")
     assert [a.shape for a in items] == [(32, 32, 3), (32, 32, 3), (32, 32, 3), (32, 32, 3)]
-    assert D._shapes(items) == [(80, 100, 3), (80, 100, 3), (40, 40, 3), (90, 70, 3)]
+    assert D.item_shapes(items) == [(80, 100, 3), (80, 100, 3), (40, 40, 3), (90, 70, 3)]
     x, _ = D.to_images(tmp_path, resolution=32, resize_mode="letterbox")
     assert np.array_equal(x, np.stack([resize_one(read_image(f), 32, "letterbox") for f in files]))
 
@@ -1415,15 +1415,15 @@ def test_shrinking_while_reading_gives_the_pixels_of_the_full_size_images(tmp_pa
     for i, (h, w) in enumerate([(30, 90), (30, 90), (70, 50), (20, 20), (20, 24)]):
         Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(tmp_path / f"{i}.png")
     files = sorted(tmp_path.glob("*.png"))
-    items, _ = D._decode_items(tmp_path, "per-image", limit=32, fit=mode, channels=channels)
+    items, _ = D.decode_items(tmp_path, "per-image", limit=32, fit=mode, channels=channels)
     assert set(items.shrunk) == {0, 1, 2}                     # shrunk to 32 while read: 90 or 70 px > 32
     res, ch = D.infer_geometry(items, None, channels)
     assert res == 32                                         # median short side 30 -> 32: the limit, nothing read again
     for limit in (32, 64):                                   # 64: the call ends below its limit, files read again
-        items, _ = D._decode_items(tmp_path, "per-image", limit=limit, fit=mode, channels=channels)
+        items, _ = D.decode_items(tmp_path, "per-image", limit=limit, fit=mode, channels=channels)
         for target in (16, 32):
-            D._refit(items, target, "per-image", mode, channels)
-            got = D._convert_items(items, target, ch, mode)
+            D.refit(items, target, "per-image", mode, channels)
+            got = D.convert_items(items, target, ch, mode)
             want = np.stack([resize_one_full(read_image(f), target, ch, mode) for f in files])
             np.testing.assert_array_equal(got, want)
 

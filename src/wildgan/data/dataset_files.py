@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from ..errors import DataError, warn_user
-from .imageset import ImageSet, _Opts, _shrink_uniform, native_sides, warn_crop, warn_decode_stats
+from .imageset import ImageSet, Opts, native_sides, shrink_uniform, warn_crop, warn_decode_stats
 from .transforms import array_to_uint8
 
 
@@ -236,9 +236,9 @@ def npz_has_labels(path: str | Path) -> bool:
     return not (keys & {"x", "x_train"}) or bool(keys & {"y", "y_train"})
 
 
-def read_npz_unlabelled(path: str | Path, o: _Opts | None = None) -> ImageSet:
+def read_npz_unlabelled(path: str | Path, o: Opts | None = None) -> ImageSet:
     """Every image of an .npz (x, or x_train then x_test), labels ignored: an unlabelled pile stored as arrays."""
-    o = o or _Opts()
+    o = o or Opts()
     p = Path(path)
     z = _open_npz(p, "an image array x")
     with z:
@@ -253,15 +253,15 @@ def read_npz_unlabelled(path: str | Path, o: _Opts | None = None) -> ImageSet:
         raise DataError(f"{p}: image arrays {keys} differ in shape ({[a.shape[1:] for a in parts]})")
     x = np.concatenate(parts)
     sides, gray = native_sides([x.shape[1:3]]), x.shape[3] == 1      # the array's own, before any conversion
-    x = _shrink_uniform(x, o)
+    x = shrink_uniform(x, o)
     ids = [f"{p.stem}:{k}:{i}" for k, a in zip(keys, parts) for i in range(len(a))]
     return ImageSet(x, np.zeros(len(x), np.int64), ["unlabelled"], ids,
                     info={"native_sides": sides, "native_gray": gray, "n_gray_files": len(x) if gray else 0})
 
 
-def read_npz(path: str | Path, o: _Opts | None = None) -> tuple[ImageSet, ImageSet | None]:
+def read_npz(path: str | Path, o: Opts | None = None) -> tuple[ImageSet, ImageSet | None]:
     """An .npz with x/y (one set) or x_train/y_train[/x_test/y_test]; optional class_names, image_id, is_anomaly."""
-    o = o or _Opts()
+    o = o or Opts()
     p = Path(path)
     z = _open_npz(p, "x/y or x_train/y_train")
     with z:
@@ -324,7 +324,7 @@ def read_npz(path: str | Path, o: _Opts | None = None) -> tuple[ImageSet, ImageS
     warn_crop({tuple(v[0].shape[1:3]) for v in out.values()}, o.fit, o.resolution, "images")
     for split, (x, y, group, anomaly) in out.items():
         sides, gray = native_sides([x.shape[1:3]]), x.shape[3] == 1  # the array's own, before any conversion
-        x = _shrink_uniform(x, o, warn=False)
+        x = shrink_uniform(x, o, warn=False)
         sets[split] = ImageSet(x, y, list(class_names), [f"{p.stem}:{split}:{i}" for i in range(len(x))],
                                group, anomaly, info={"native_sides": sides, "native_gray": gray,
                                                      "n_gray_files": len(x) if gray else 0})
@@ -332,7 +332,7 @@ def read_npz(path: str | Path, o: _Opts | None = None) -> tuple[ImageSet, ImageS
 
 
 @contextmanager
-def _named_in_archive(tree: Path, archive: Path) -> Iterator[None]:
+def named_in_archive(tree: Path, archive: Path) -> Iterator[None]:
     """A DataError or warning about a file of an unpacked archive names it as ARCHIVE:member (as `wildgan score`
     does), and one about the tree names the archive: not their place in the unpack cache, which the user never
     made. (Warnings are collected, renamed, then issued again with their own category.)"""
@@ -356,7 +356,7 @@ def _named_in_archive(tree: Path, archive: Path) -> Iterator[None]:
 _TAR_COMPRESSIONS = ((b"\x1f\x8b", "gzip", "r:gz"), (b"BZh", "bz2", "r:bz2"), (b"\xfd7zXZ\x00", "xz", "r:xz"))
 
 
-def _tar_problem(p: Path) -> str:
+def tar_problem(p: Path) -> str:
     """Why a file named like a tar archive cannot be opened as one, in one line: not an archive at all (by its
     first bytes), or a compressed / plain tar that is truncated or damaged (that compression's own error)."""
     try:
@@ -387,7 +387,7 @@ def is_tar(p: Path) -> bool:
     return n.endswith((".tar.gz", ".tgz", ".tar", ".tar.bz2", ".tar.xz"))
 
 
-def _dataset_file_kind(p: Path) -> str | None:
+def dataset_file_kind(p: Path) -> str | None:
     """What kind of data-set file `p` is by its name ('an .npz archive', 'a tar archive', 'a CIFAR-10 python batch'),
     or None: a file that may be an image. By name only, so that nothing is read (a file of that name that is not
     what it says is for the data-set reader to refuse)."""
@@ -405,6 +405,6 @@ def _dataset_file_kind(p: Path) -> str | None:
 def dataset_among_images_error(p: Path) -> DataError:
     """The error for a data-set file (npz, tar, CIFAR batch, or a CIFAR-10 batch folder) given where image files are
     expected: among several image paths (a data set is read whole, by itself) or as an image (report --image)."""
-    kind = _dataset_file_kind(p) or "a CIFAR-10 batch folder"
+    kind = dataset_file_kind(p) or "a CIFAR-10 batch folder"
     return DataError(f"{p}: a data-set file ({kind}), not an image: it cannot be mixed with image files or given as "
                      f"one (score a data set on its own: `wildgan score RUN --data {p}`)")

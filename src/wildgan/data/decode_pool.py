@@ -1,6 +1,6 @@
 """Decoding many image files: in this process or in a pool of spawned processes (decode_workers, DecodePool), with
-the serial decode's results in file order (_decode_files); the check that the decoded images fit in the memory left
-(warn_if_no_room, host_memory_available); and stacking them into one array (_stack, release_freed_memory).
+the serial decode's results in file order (decode_files); the check that the decoded images fit in the memory left
+(warn_if_no_room, host_memory_available); and stacking them into one array (stack, release_freed_memory).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from PIL import Image
 
 from ..errors import ConfigError, DataError, WildganError, warn_user
 from .image_decode import read_image_sized
-from .imageset import _merge_stats, _MixedSizes, _Opts, warn_crop
+from .imageset import MixedSizes, Opts, merge_stats, warn_crop
 from .transforms import MAX_AUTO_RESOLUTION, next_pow2, resize_one, to_channels
 
 
@@ -117,7 +117,7 @@ ROOM_SAMPLE = 16          # file headers read for the estimate (spread over the 
 ROOM_CHECK_MIN_BYTES = 256 * 2**20   # below this no file is opened to estimate anything
 
 
-def warn_if_no_room(files: Sequence[Path], o: _Opts, what: str) -> None:
+def warn_if_no_room(files: Sequence[Path], o: Opts, what: str) -> None:
     """Warn before decoding when the decoded images (times TRAINING_HOLDS, more with rotated copies) would not fit
     in the memory left.
 
@@ -247,7 +247,7 @@ def _decode_one(f: str | Path, depth16: str, limit: int | None, fit: str, channe
 
 def _decode_task(paths: list[str], depth16: str, limit: int | None, fit: str, channels: int | None,
                  draft_for: int | None, pil: dict[str, Any]) -> list[tuple[Any, ...]]:
-    """A worker's share of _decode_files: _decode_one per file, with the warnings each gave recorded (message,
+    """A worker's share of decode_files: _decode_one per file, with the warnings each gave recorded (message,
     category, filename, lineno, module) for the main process to give. `pil`: the caller's Pillow settings."""
     from PIL import ImageFile
 
@@ -312,7 +312,7 @@ def job_decode_pool(files: Sequence[Path]) -> DecodePool | None:
     return DecodePool(workers) if workers > 1 else None
 
 
-def _pooled(files: Sequence[Path], o: _Opts, limit: int | None, workers: int,
+def _pooled(files: Sequence[Path], o: Opts, limit: int | None, workers: int,
             shared: DecodePool | None = None, draft_for: int | None = None) -> Iterator[tuple[Any, ...]]:
     """_decode_task's results for every file, in order, from a pool of `workers` processes (`shared`'s, else one of
     its own for these files); lazily (the caller may stop early: what is queued is cancelled when the generator is
@@ -367,20 +367,20 @@ def _pooled(files: Sequence[Path], o: _Opts, limit: int | None, workers: int,
                 f.cancel()
 
 
-def _decode_files(files: Sequence[Path], o: _Opts, skipped: list[dict[str, str]],
-                  desc: str = "decoding", what: str = "images", sizes: dict[tuple[int, int], Path] | None = None,
-                  convert_one: Callable[[np.ndarray], np.ndarray] | None = None, max_skipped: int | None = None,
-                  chunked: bool = False, stats: dict[str, Any] | None = None,
-                  native: list[tuple[int, int]] | None = None,
-                  pool: DecodePool | None = None, kinds: list[int] | None = None
-                  ) -> tuple[list[np.ndarray], list[int]]:
+def decode_files(files: Sequence[Path], o: Opts, skipped: list[dict[str, str]],
+                 desc: str = "decoding", what: str = "images", sizes: dict[tuple[int, int], Path] | None = None,
+                 convert_one: Callable[[np.ndarray], np.ndarray] | None = None, max_skipped: int | None = None,
+                 chunked: bool = False, stats: dict[str, Any] | None = None,
+                 native: list[tuple[int, int]] | None = None,
+                 pool: DecodePool | None = None, kinds: list[int] | None = None
+                 ) -> tuple[list[np.ndarray], list[int]]:
     """Decode files; returns the arrays and the indices (into files) that were kept.
 
     `sizes`: collects the decoded (native) sizes, each with its first file. `chunked`: the caller decodes in chunks
     and warns about cropping once, instead of once per chunk. `convert_one`: applied to each image as soon as it is
     decoded (only the converted image is kept). `max_skipped`: stop after that many skipped files. `stats`: collects
     the decode statistics of the kept files, for the caller's warn_decode_stats. `native`: collects the native (H, W)
-    of each kept image, in order (for _stack's mixed-size warning). `pool`: the caller's pool of decoding processes
+    of each kept image, in order (for stack's mixed-size warning). `pool`: the caller's pool of decoding processes
     (iter_images keeps one for all its chunks, job_decode_pool); without one, a pool of this call's own when the
     files are many (decode_workers). `kinds`: collects each kept file's own channel count (1 gray, 3 colour), in
     order: with o.channels 1 the arrays are gray already (made gray before they are shrunk, convert's order)."""
@@ -420,7 +420,7 @@ def _decode_files(files: Sequence[Path], o: _Opts, skipped: list[dict[str, str]]
             _, a, one, (h0, w0), resized, c0, _ = r
             sizes.setdefault((h0, w0), f)
             if o.probe_uniform and len(sizes) > 1:
-                raise _MixedSizes()      # a native-size probe: stop at the first other size, not after all
+                raise MixedSizes()       # a native-size probe: stop at the first other size, not after all
             capped += resized and o.resolution is None
             if native is not None:
                 native.append((h0, w0))
@@ -429,7 +429,7 @@ def _decode_files(files: Sequence[Path], o: _Opts, skipped: list[dict[str, str]]
             arrays.append(a if convert_one is None else convert_one(a))
             kept.append(i)
             if stats is not None:
-                _merge_stats(stats, one)
+                merge_stats(stats, one)
     finally:
         if workers > 1:
             results.close()             # a stop before the end: the pool's queued work is cancelled
@@ -465,8 +465,8 @@ def unreadable_files_error(reasons: Sequence[str]) -> DataError:
     return DataError(f"{len(reasons)} unreadable image files{stop} (--skip-bad leaves them out): {shown}{more}")
 
 
-def _stack(arrays: list[np.ndarray], names: Sequence[str], o: _Opts, what: str,
-           native: Sequence[tuple[int, int]] | None = None) -> np.ndarray:
+def stack(arrays: list[np.ndarray], names: Sequence[str], o: Opts, what: str,
+          native: Sequence[tuple[int, int]] | None = None) -> np.ndarray:
     """Decoded images -> one [N, H, W, C] block. Consumes `arrays`: each entry is set to None once copied.
 
     Channels become o.channels (default: 1 if all images are gray, else 3). Images larger than o.resolution are
@@ -490,7 +490,7 @@ def _stack(arrays: list[np.ndarray], names: Sequence[str], o: _Opts, what: str,
     target = o.resolution
     if len(sizes) > 1:
         if o.probe_uniform:
-            raise _MixedSizes()
+            raise MixedSizes()
         if o.resize == "error":
             shape_of = (lambda i: tuple(own_sizes[i])) if own_sizes is not None else (lambda i: arrays[i].shape[:2])
             h0, w0 = shape_of(0)
@@ -523,8 +523,8 @@ def _stack(arrays: list[np.ndarray], names: Sequence[str], o: _Opts, what: str,
         reread = [i for i, hw in enumerate(own_sizes) if max(hw) > MAX_AUTO_RESOLUTION]
         if reread:
             # by the decoder itself (its pool of processes for many files): each file as scoring reads it for target
-            got, kept = _decode_files([Path(names[i]) for i in reread], replace(o, resolution=target, skip_bad=False),
-                                      [], desc="reading large images again", what=what, chunked=True)
+            got, kept = decode_files([Path(names[i]) for i in reread], replace(o, resolution=target, skip_bad=False),
+                                     [], desc="reading large images again", what=what, chunked=True)
             again = dict(zip((reread[k] for k in kept), got))
     out = None
     freed = 0

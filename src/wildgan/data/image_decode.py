@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError, features
 
 from ..errors import ConfigError, DataError, warn_user
-from .dataset_files import _dataset_file_kind, dataset_among_images_error
+from .dataset_files import dataset_among_images_error, dataset_file_kind
 from .transforms import MAX_AUTO_RESOLUTION, pil_to_array
 
 
@@ -31,7 +31,7 @@ IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff") + ((".webp",) if
 # extensions of image formats that are not read: such files are counted and named in one warning per folder (or in
 # the error when a folder has nothing else), never dropped in silence; other files (.txt, .csv, .json, .xml ...
 # beside the images) are left out quietly, as before
-_OTHER_IMAGE_EXTS = frozenset({
+OTHER_IMAGE_EXTS = frozenset({
     ".webp", ".heic", ".heif", ".hif", ".avif", ".jxl", ".jp2", ".j2k", ".jpf", ".jpx", ".jpm", ".jpe", ".jfif",
     ".pjpeg", ".apng", ".svg", ".svgz", ".psd", ".psb", ".xcf", ".kra", ".ico", ".icns", ".cur", ".tga", ".pcx",
     ".ppm", ".pgm", ".pbm", ".pnm", ".pfm", ".qoi", ".sgi", ".xbm", ".xpm", ".exr", ".hdr", ".dds", ".eps", ".emf",
@@ -40,8 +40,8 @@ _OTHER_IMAGE_EXTS = frozenset({
     # microscopy and medical / astronomy formats (Zeiss, Nikon, Leica, Imaris, Olympus, slide scanners, NIfTI)
     ".czi", ".nd2", ".lif", ".lsm", ".ims", ".oib", ".oif", ".vsi", ".svs", ".ndpi", ".scn", ".mrxs", ".nii",
 }) - set(IMAGE_EXTS)
-_NPY_HINT = ("a bare .npy array is not read: save it as an .npz, e.g. np.savez('images.npz', x=array) (uint8 "
-             "[N, H, W] or [N, H, W, C]; add y=labels for a labelled set), and pass that")
+NPY_HINT = ("a bare .npy array is not read: save it as an .npz, e.g. np.savez('images.npz', x=array) (uint8 "
+            "[N, H, W] or [N, H, W, C]; add y=labels for a labelled set), and pass that")
 
 
 # ------------------------------------------------------------------------------------------------ images
@@ -128,11 +128,11 @@ def read_image_sized(path: str | Path, depth16: str = "per-image", stats: dict[s
             raise DataError(f"{p}: zip archives are not read: unzip it, or make a .tar.gz of the folder "
                             "(tar czf images.tar.gz folder/)") from e
         if ext == ".npy":
-            raise DataError(f"{p}: {_NPY_HINT}") from e
-        if ext in _OTHER_IMAGE_EXTS:
+            raise DataError(f"{p}: {NPY_HINT}") from e
+        if ext in OTHER_IMAGE_EXTS:
             raise DataError(f"{p}: the {ext} format is not read (formats read: {', '.join(IMAGE_EXTS)}); export the "
                             "images to TIFF or PNG (e.g. with Fiji / Bio-Formats) and pass those") from e
-        if _dataset_file_kind(p):
+        if dataset_file_kind(p):
             raise dataset_among_images_error(p) from e
         raise DataError(f"{p}: not a readable image (unknown format or not an image file)") from e
     except Image.DecompressionBombError as e:
@@ -229,7 +229,7 @@ def decode_pil(img: Image.Image, name: str, depth16: str = "per-image", stats: d
     return a
 
 
-def _header_opens(path: Path) -> bool:
+def header_opens(path: Path) -> bool:
     """Whether Pillow recognises the file from its header (nothing is decoded)."""
     try:
         with warnings.catch_warnings():

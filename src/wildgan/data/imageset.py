@@ -1,4 +1,4 @@
-"""What every reader shares: ImageSet (the images a reader returns), the read options (_Opts, _parse_opts), the version
+"""What every reader shares: ImageSet (the images a reader returns), the read options (Opts, parse_opts), the version
 of the decoding rules (READER_VERSION), and the warnings about a set once read: how its pixels were decoded
 (warn_decode_stats), the centre crop of non-square images (crop_warning) and a scale far from the training images'
 (scale_warning).
@@ -22,8 +22,8 @@ from .transforms import FITS, check_depth16, check_resolution, convert, crop_los
 # 4: .webp and .gif read, symlinked folders followed, 5: JPEG aliases and PNM read, 6: __MACOSX folders skipped,
 # uint16 arrays follow depth16 image by image, 2-channel arrays refused, 32-bit float TIFFs read, 7: large JPEGs
 # decoded at a reduced scale, JPEG_DRAFT_GAP; a gray run's colour files made gray before they are shrunk)
-_DECODE_CACHE_VERSION = 7
-READER_VERSION = _DECODE_CACHE_VERSION     # recorded in split.json: a rebuild by another reader is told apart
+DECODE_CACHE_VERSION = 7
+READER_VERSION = DECODE_CACHE_VERSION      # recorded in split.json: a rebuild by another reader is told apart
 # what each reader version changed in which files a folder lists or how they read (split_differences explains a
 # rebuild that differs from its record with the changes since the recording version)
 READER_CHANGES = {
@@ -71,7 +71,7 @@ class ImageSet:
 
 # ------------------------------------------------------------------------------------------------ options
 @dataclass(frozen=True)
-class _Opts:
+class Opts:
     resolution: int | None = None   # convert while decoding (saves memory on big photos); None = native size
     channels: int | None = None     # None = 1 if every image is gray, else 3
     depth16: str = "per-image"
@@ -81,7 +81,7 @@ class _Opts:
     download: bool = False
     cache_dir: str | None = None
     progress: bool | None = None    # None = tqdm's auto (bar only on a terminal)
-    probe_uniform: bool = False     # internal: raise _MixedSizes instead of unifying sizes
+    probe_uniform: bool = False     # internal: raise MixedSizes instead of unifying sizes
     gray_data: bool = False         # scoring for a run that chose gray because its data was all gray: colour is odd
     colour_data: bool = False       # ... that chose RGB because its data was colour: gray images are odd
     native_sides: tuple[int, int] | None = None  # scoring: the run's training images' shortest and longest side
@@ -93,24 +93,24 @@ class _Opts:
 
     def decode_key(self) -> str:
         if self.probe_uniform:  # native pixels: only the per-file decoding rules matter
-            return json.dumps([_DECODE_CACHE_VERSION, "native", self.depth16, self.skip_bad])
-        return json.dumps([_DECODE_CACHE_VERSION, self.resolution, self.channels, self.depth16, self.resize,
+            return json.dumps([DECODE_CACHE_VERSION, "native", self.depth16, self.skip_bad])
+        return json.dumps([DECODE_CACHE_VERSION, self.resolution, self.channels, self.depth16, self.resize,
                            self.skip_bad, self.fit])
 
 
-class _MixedSizes(Exception):
+class MixedSizes(Exception):
     """Internal: a native (probe_uniform) decode found images of different sizes."""
 
 
-def _parse_opts(opts: dict[str, Any]) -> _Opts:
-    known = set(_Opts.__dataclass_fields__) - {"probe_uniform", "stats", "rotations"}
+def parse_opts(opts: dict[str, Any]) -> Opts:
+    known = set(Opts.__dataclass_fields__) - {"probe_uniform", "stats", "rotations"}
     if "stats" in opts and not isinstance(opts["stats"], (dict, type(None))):
         raise ConfigError("stats must be a dict (internal option)")
     # stats: internal, for a caller that warns about them itself; rotations: for the memory estimate
     unknown = set(opts) - known - {"stats", "rotations"}
     if unknown:
         raise ConfigError(f"unknown data option(s) {sorted(unknown)}; known: {sorted(known)}")
-    o = _Opts(**opts)
+    o = Opts(**opts)
     if o.native_sides is not None:       # from split.json: a list
         o = replace(o, native_sides=(int(o.native_sides[0]), int(o.native_sides[1])))
     if o.resolution is not None:
@@ -174,7 +174,7 @@ def warn_decode_stats(stats: dict[str, Any], what: str, depth16: str = "per-imag
                   f"{rule(f'bits:{bits}')} (0..{(1 << bits) - 1} -> 0..255) or {rule('global')}")
 
 
-def _merge_stats(into: dict[str, Any], more: dict[str, Any]) -> None:
+def merge_stats(into: dict[str, Any], more: dict[str, Any]) -> None:
     """Add one decode's statistics (see warn_decode_stats) to another's: counts add up, the first names stay."""
     for k, v in more.items():
         if k == "max16":
@@ -240,9 +240,9 @@ def warn_crop(sizes: set[tuple[int, int]], fit: str, resolution: int | None, wha
         warn_user(msg)
 
 
-def _shrink_uniform(x: np.ndarray, o: _Opts, warn: bool = True) -> np.ndarray:
-    """The _stack rules for an already stacked array (npz, CIFAR batches). warn=False: the caller warns about the
-    crop once for the train and test arrays of one data set (_shrink_pair)."""
+def shrink_uniform(x: np.ndarray, o: Opts, warn: bool = True) -> np.ndarray:
+    """The rules of decode_pool.stack for an already stacked array (npz, CIFAR batches). warn=False: the caller warns
+    about the crop once for the train and test arrays of one data set (_shrink_pair)."""
     if warn:
         warn_crop({tuple(x.shape[1:3])}, o.fit, o.resolution, "images")
     if o.channels is not None:

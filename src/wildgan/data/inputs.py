@@ -31,8 +31,8 @@ smaller, resize_mode='pad').
 
 What is where: float ranges (guess_float_range, input_float_range, _floats_to_u8); arrays (_array_batch, read_3d:
 one image or a batch); files (_files_to_items, _read_dataset_file, _ImageList: large files shrunk while decoding and
-read again at the final resolution); any input (_decode_items -> images of their own sizes; infer_geometry -> R, C;
-_convert_items -> [N, R, R, C]; to_images does all three); _count_images (a count without decoding).
+read again at the final resolution); any input (decode_items -> images of their own sizes; infer_geometry -> R, C;
+convert_items -> [N, R, R, C]; to_images does all three); count_images (a count without decoding).
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def _floats_to_u8(a: np.ndarray, name: str, float_range: str) -> np.ndarray:
     return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
 
 
-def _to_numpy(a: Any) -> np.ndarray:
+def to_numpy(a: Any) -> np.ndarray:
     if type(a).__module__.startswith("torch"):
         a = a.detach().cpu()
         if a.is_floating_point() and a.element_size() < 4 and str(a.dtype) != "torch.float16":
@@ -94,7 +94,7 @@ def input_float_range(X: Any) -> str | None:
     for it in items:
         if not (isinstance(it, np.ndarray) or type(it).__module__.startswith("torch")):
             continue
-        arr = _to_numpy(it)
+        arr = to_numpy(it)
         if arr.dtype.kind != "f" or arr.size == 0:
             continue
         a_lo, a_hi = float(arr.min()), float(arr.max())      # no copy of the batch (a mask would make one)
@@ -119,7 +119,7 @@ def _array_batch(a: Any, name: str, depth16: str, float_range: str | None = None
                  stats: dict[str, Any] | None = None) -> np.ndarray:
     """An image batch (numpy / torch, NHW, NHWC or NCHW) -> uint8 NHWC at its own size. Floats are read in
     float_range (None: guessed from this batch). stats: decode statistics (data.imageset.warn_decode_stats)."""
-    arr = _to_numpy(a)
+    arr = to_numpy(a)
     if arr.dtype.kind == "f" and arr.size:
         arr = _floats_to_u8(arr, name, float_range or guess_float_range(float(arr.min()), float(arr.max())))
     return array_to_uint8(arr, name, depth16, stats)
@@ -127,7 +127,7 @@ def _array_batch(a: Any, name: str, depth16: str, float_range: str | None = None
 
 def _single_image(a: Any, name: str, depth16: str, float_range: str | None = None,
                   stats: dict[str, Any] | None = None) -> np.ndarray:
-    arr = _to_numpy(a)
+    arr = to_numpy(a)
     if arr.ndim not in (2, 3):
         raise DataError(f"{name}: a single image must be [H, W], [H, W, C] or [C, H, W], got shape {arr.shape}")
     return _array_batch(arr[None], name, depth16, float_range, stats)[0]
@@ -226,19 +226,19 @@ class _ImageList(list):
 
 def _shrink(a: np.ndarray, size: int, fit: str, channels: int | None) -> np.ndarray:
     """One image made size x size as the final conversion would (resize_one), gray first when the run is gray: a
-    colour image is converted to gray at full size, as _convert_items does, not after resizing."""
+    colour image is converted to gray at full size, as convert_items does, not after resizing."""
     if channels == 1 and a.shape[2] != 1:
         a = to_channels(a, 1)
     return resize_one(a, size, fit)
 
 
-def _refit(x: np.ndarray | list[np.ndarray], res: int, depth16: str, fit: str, channels: int | None) -> None:
+def refit(x: np.ndarray | list[np.ndarray], res: int, depth16: str, fit: str, channels: int | None) -> None:
     """See _ImageList.refit (nothing to do for images that were not read from files)."""
     if isinstance(x, _ImageList):
         x.refit(res, depth16, fit, channels)
 
 
-def _shapes(x: np.ndarray | list[np.ndarray]) -> list[tuple[int, ...]]:
+def item_shapes(x: np.ndarray | list[np.ndarray]) -> list[tuple[int, ...]]:
     """(H, W, C) of each image as it was given or read, before any shrinking while decoding."""
     if isinstance(x, np.ndarray):
         return [tuple(int(v) for v in x.shape[1:])] * len(x)
@@ -273,10 +273,10 @@ def _files_to_items(files: list[Path], depth16: str, skip_bad: bool, stats: dict
     return items, ids
 
 
-def _decode_items(X: Any, depth16: str, image_shapes: Sequence[Sequence[int]] | None = None,
-                  skip_bad: bool = False, float_range: str | None = None, stats: dict[str, Any] | None = None,
-                  limit: int | None = None, fit: str = "resize", channels: int | None = None
-                  ) -> tuple[np.ndarray | list[np.ndarray], list[str]]:
+def decode_items(X: Any, depth16: str, image_shapes: Sequence[Sequence[int]] | None = None,
+                 skip_bad: bool = False, float_range: str | None = None, stats: dict[str, Any] | None = None,
+                 limit: int | None = None, fit: str = "resize", channels: int | None = None
+                 ) -> tuple[np.ndarray | list[np.ndarray], list[str]]:
     """Any accepted input -> (a uint8 NHWC block, or a list of uint8 HWC images of possibly different sizes; ids).
 
     A 2-D array is one image; a 3-D array is a batch [N, H, W] unless image_shapes (a fitted model's, see read_3d)
@@ -285,12 +285,12 @@ def _decode_items(X: Any, depth16: str, image_shapes: Sequence[Sequence[int]] | 
     (None: guessed from all the floats of X together, see input_float_range). stats: a dict that collects the decode
     statistics for the caller to warn about (fit: data.imageset.warn_decode_stats); None: images to score, warned
     about here (only what every read loses: 16-bit colour files, later pages). limit, fit, channels: image files
-    larger than `limit` px are shrunk while they are read (see _files_to_items; the caller calls _refit once it knows
-    the resolution); their sizes as read are kept in the returned list's `native` (_shapes gives them for any
+    larger than `limit` px are shrunk while they are read (see _files_to_items; the caller calls refit once it knows
+    the resolution); their sizes as read are kept in the returned list's `native` (item_shapes gives them for any
     return value)."""
     if stats is None:
         stats = {}
-        out = _decode_items(X, depth16, image_shapes, skip_bad, float_range, stats, limit, fit, channels)
+        out = decode_items(X, depth16, image_shapes, skip_bad, float_range, stats, limit, fit, channels)
         warn_decode_stats(stats, "images", depth16, dataset=False)
         return out
     float_range = float_range or input_float_range(X)
@@ -303,7 +303,7 @@ def _decode_items(X: Any, depth16: str, image_shapes: Sequence[Sequence[int]] | 
     elif isinstance(X, np.ndarray) and X.dtype == object and X.ndim == 1:
         X = list(X)          # images of different sizes kept in one array (np.array(list_of_images, dtype=object))
     if isinstance(X, np.ndarray) or type(X).__module__.startswith("torch"):
-        arr = _to_numpy(X)
+        arr = to_numpy(X)
         reading = "batch"
         if arr.ndim == 2:
             reading = "one"
@@ -353,7 +353,7 @@ def infer_geometry(x: np.ndarray | list[np.ndarray], resolution: int | None, cha
     """Defaults of the CLI's generic protocol, with its warnings: R = next power of two of the images' short side
     (of the median short side when sizes differ, so that a few outsized files do not set the resolution of the
     whole model), capped at 256; 1 channel if every image is gray, else 3."""
-    shapes = _shapes(x)
+    shapes = item_shapes(x)
     if resolution is None:
         short = np.sort(np.array([min(s[0], s[1]) for s in shapes]))
         resolution = min(next_pow2(int(short[(len(short) - 1) // 2])), MAX_AUTO_RESOLUTION)
@@ -374,7 +374,7 @@ def infer_geometry(x: np.ndarray | list[np.ndarray], resolution: int | None, cha
     return check_resolution(resolution), int(channels)
 
 
-def _convert_items(x: np.ndarray | list[np.ndarray], res: int, ch: int, resize_mode: str) -> np.ndarray:
+def convert_items(x: np.ndarray | list[np.ndarray], res: int, ch: int, resize_mode: str) -> np.ndarray:
     if isinstance(x, np.ndarray):
         return convert(x, res, ch, resize_mode)
     out = np.empty((len(x), res, res, ch), np.uint8)
@@ -395,26 +395,26 @@ def to_images(X: Any, resolution: int | None = None, channels: int | None = None
     of a model's training images: images far off that scale are warned about (data.imageset.scale_warning).
     trained_on: 'gray' | 'colour' when a model's training images were all of that kind: images of the other kind
     are warned about (data.readers.channel_warning)."""
-    x, ids = _decode_items(X, depth16, image_shapes, skip_bad=skip_bad, float_range=float_range,
-                           limit=resolution or MAX_AUTO_RESOLUTION, fit=resize_mode, channels=channels)
+    x, ids = decode_items(X, depth16, image_shapes, skip_bad=skip_bad, float_range=float_range,
+                          limit=resolution or MAX_AUTO_RESOLUTION, fit=resize_mode, channels=channels)
     res, ch = infer_geometry(x, resolution, channels)
-    _refit(x, res, depth16, resize_mode, channels)
+    refit(x, res, depth16, resize_mode, channels)
     if trained_on is not None:
-        kinds = [s[-1] for s in _shapes(x)]
+        kinds = [s[-1] for s in item_shapes(x)]
         msg = channel_warning(sum(k == 1 for k in kinds), sum(k != 1 for k in kinds), trained_on)
         if msg:
             warn_user(msg)
     if native_sides:
         sizes: dict[tuple[int, int], str] = {}
-        for i, shape in enumerate(_shapes(x)):
+        for i, shape in enumerate(item_shapes(x)):
             sizes.setdefault((int(shape[0]), int(shape[1])), ids[i] if i < len(ids) else f"image {i}")
         msg = scale_warning(sizes, native_sides, res)
         if msg:
             warn_user(msg)
-    return _convert_items(x, res, ch, resize_mode), ids
+    return convert_items(x, res, ch, resize_mode), ids
 
 
-def _count_images(X: Any) -> int | None:
+def count_images(X: Any) -> int | None:
     """How many images X holds, where that is known without decoding them (None otherwise): a 4-D array or
     tensor, a list of arrays / PIL images / image files, an image file or a folder of them."""
     if X is None:

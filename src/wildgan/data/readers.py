@@ -25,15 +25,15 @@ from PIL import Image
 from ..config import SAMPLE_TOKEN
 from ..errors import ConfigError, DataError, warn_user
 from ..fileio import atomic_write_stream
-from .dataset_files import (CIFAR_BATCH_FILES, _dataset_file_kind, _named_in_archive, _tar_problem,
-                            dataset_among_images_error, is_tar, npz_has_labels, read_cifar_batches, read_npz,
-                            read_npz_unlabelled)
-from .decode_pool import (MAX_NAMED_BAD_FILES, _decode_files, _stack, job_decode_pool, unreadable_files_error,
+from .dataset_files import (CIFAR_BATCH_FILES, dataset_among_images_error, dataset_file_kind, is_tar,
+                            named_in_archive, npz_has_labels, read_cifar_batches, read_npz, read_npz_unlabelled,
+                            tar_problem)
+from .decode_pool import (MAX_NAMED_BAD_FILES, decode_files, job_decode_pool, stack, unreadable_files_error,
                           warn_if_no_room)
 from .download import cache_root, download_cifar10, tar_member_names, unpack_cached
-from .image_decode import _NPY_HINT, _OTHER_IMAGE_EXTS, IMAGE_EXTS, _header_opens, read_image
-from .imageset import (_DECODE_CACHE_VERSION, ImageSet, _merge_stats, _MixedSizes, _Opts, _parse_opts,
-                       _shrink_uniform, crop_warning, native_sides, scale_warning, warn_crop, warn_decode_stats)
+from .image_decode import IMAGE_EXTS, NPY_HINT, OTHER_IMAGE_EXTS, header_opens, read_image
+from .imageset import (DECODE_CACHE_VERSION, ImageSet, MixedSizes, Opts, crop_warning, merge_stats, native_sides,
+                       parse_opts, scale_warning, shrink_uniform, warn_crop, warn_decode_stats)
 from .transforms import check_resolution, convert
 
 
@@ -176,7 +176,7 @@ def _is_image_file(p: Path) -> bool:
     return p.suffix.lower() in IMAGE_EXTS and not p.name.startswith(".")
 
 
-_NO_EXT = "no extension"     # the _OTHER_IMAGE_EXTS-like key under which files without an extension are counted
+_NO_EXT = "no extension"     # the OTHER_IMAGE_EXTS-like key under which files without an extension are counted
 
 
 def _is_other_image(p: Path) -> bool:
@@ -186,7 +186,7 @@ def _is_other_image(p: Path) -> bool:
     if p.name.startswith("."):
         return False
     if p.suffix:
-        return p.suffix.lower() in _OTHER_IMAGE_EXTS
+        return p.suffix.lower() in OTHER_IMAGE_EXTS
     return _image_signature(p)
 
 
@@ -289,7 +289,7 @@ def _no_images_error(what: str, other: dict[str, int], tail: str = "") -> DataEr
 
 
 def _gray_info(kinds: Sequence[int]) -> dict[str, Any]:
-    """What a data set's record says of its files' kind (kinds: each file's own channel count, _decode_files):
+    """What a data set's record says of its files' kind (kinds: each file's own channel count, decode_files):
     whether every file was gray, and how many were (also when --channels 1 made the others gray while decoding)."""
     n = sum(1 for c in kinds if c == 1)
     return {"native_gray": bool(kinds) and n == len(kinds), "n_gray_files": n}
@@ -398,10 +398,10 @@ def _class_files(folder: Path, other: dict[str, int] | None = None) -> dict[str,
     return out
 
 
-def read_folder(root: str | Path, o: _Opts | None = None, id_root: Path | None = None
+def read_folder(root: str | Path, o: Opts | None = None, id_root: Path | None = None
                 ) -> tuple[ImageSet, ImageSet | None]:
     """root/<class>/* or root/{train,test}/<class>/* -> (train, test or None); class indices by sorted name."""
-    o = o or _Opts()
+    o = o or Opts()
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"{root}: not a folder")
@@ -427,11 +427,11 @@ def read_folder(root: str | Path, o: _Opts | None = None, id_root: Path | None =
         native: list[tuple[int, int]] = []
         # (chunked: the crop warning is said once below, for the whole tree, not once for train/ and once for test/)
         kinds: list[int] = []
-        arrays, kept = _decode_files(files, o, skipped, desc=f"decoding {split}", what=str(where), sizes=sizes,
-                                     stats=stats, native=native, chunked=True, kinds=kinds)
+        arrays, kept = decode_files(files, o, skipped, desc=f"decoding {split}", what=str(where), sizes=sizes,
+                                    stats=stats, native=native, chunked=True, kinds=kinds)
         all_sizes |= set(sizes)
         gray = _gray_info(kinds)
-        x = _stack(arrays, [str(files[i]) for i in kept], o, str(where), native)
+        x = stack(arrays, [str(files[i]) for i in kept], o, str(where), native)
         ids = [files[i].relative_to(id_root).as_posix() for i in kept]
         sets[split] = ImageSet(x, np.asarray([labels[i] for i in kept], np.int64), class_names, ids,
                                info={"native_sides": native_sides(sizes), **gray})
@@ -445,10 +445,10 @@ def read_folder(root: str | Path, o: _Opts | None = None, id_root: Path | None =
     return sets["train"], sets.get("test")
 
 
-def read_unlabelled(root: str | Path, o: _Opts | None = None) -> ImageSet:
+def read_unlabelled(root: str | Path, o: Opts | None = None) -> ImageSet:
     """Every image file under root (recursively, sorted) as one unlabelled set: the user's pile, anomalies and all.
     Sub-folders are not classes here; ids are paths relative to root."""
-    o = o or _Opts()
+    o = o or Opts()
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"{root}: not a folder")
@@ -462,10 +462,10 @@ def read_unlabelled(root: str | Path, o: _Opts | None = None) -> ImageSet:
     stats: dict[str, Any] = {} if o.stats is None else o.stats
     warn_if_no_room(files, o, str(root))
     kinds: list[int] = []
-    arrays, kept = _decode_files(files, o, skipped, desc="decoding", what=str(root), sizes=sizes, stats=stats,
-                                 native=native, kinds=kinds)
+    arrays, kept = decode_files(files, o, skipped, desc="decoding", what=str(root), sizes=sizes, stats=stats,
+                                native=native, kinds=kinds)
     gray = _gray_info(kinds)
-    x = _stack(arrays, [str(files[i]) for i in kept], o, str(root), native)
+    x = stack(arrays, [str(files[i]) for i in kept], o, str(root), native)
     if o.stats is None:
         warn_decode_stats(stats, str(root), o.depth16)
     out = ImageSet(x, np.zeros(len(kept), np.int64), ["unlabelled"], [files[i].relative_to(root).as_posix()
@@ -519,11 +519,11 @@ def _load_decoded(path: Path) -> tuple[ImageSet, ImageSet | None] | None:
     return train, test
 
 
-def _cache_file(tree: Path, o: _Opts) -> Path:
+def _cache_file(tree: Path, o: Opts) -> Path:
     """The decoded cache of an unpacked tree for one option set; its name starts with the decoding rules' version
     so that the files of earlier versions, which this wildgan never reads, can be told apart (_drop_stale_decoded)."""
     key = hashlib.sha1(o.decode_key().encode()).hexdigest()[:10]
-    return tree.parent / f"{tree.name}.decoded-v{_DECODE_CACHE_VERSION}-{key}.npz"
+    return tree.parent / f"{tree.name}.decoded-v{DECODE_CACHE_VERSION}-{key}.npz"
 
 
 def _drop_stale_decoded(tree: Path) -> None:
@@ -533,7 +533,7 @@ def _drop_stale_decoded(tree: Path) -> None:
     prefix = f"{tree.name}.decoded-"
     for f in tree.parent.glob(f"{glob.escape(prefix)}*.npz"):
         m = re.match(r"v(\d+)-", f.name[len(prefix):])
-        if m is None or int(m.group(1)) < _DECODE_CACHE_VERSION:
+        if m is None or int(m.group(1)) < DECODE_CACHE_VERSION:
             try:
                 f.unlink()
             except OSError:      # (a read-only shared cache)
@@ -548,7 +548,7 @@ def _first_image(tree: Path) -> Path | None:
     return None
 
 
-def read_folder_tar(archive: str | Path, o: _Opts) -> tuple[ImageSet, ImageSet | None]:
+def read_folder_tar(archive: str | Path, o: Opts) -> tuple[ImageSet, ImageSet | None]:
     """A .tar.gz of an image-folder tree: unpack once into the cache, decode once into a cached .npz.
 
     Small same-size images (CIFAR-like) are cached at native size, so every resolution / channel choice reuses
@@ -567,7 +567,7 @@ def read_folder_tar(archive: str | Path, o: _Opts) -> tuple[ImageSet, ImageSet |
                 if o.stats is None:
                     warn_decode_stats(got[0].info.get("decode_stats") or {}, str(tree), o.depth16)
                 else:
-                    _merge_stats(o.stats, got[0].info.get("decode_stats") or {})
+                    merge_stats(o.stats, got[0].info.get("decode_stats") or {})
                 return _shrink_pair(got[0], got[1], o) if opts is native else got
     first = _first_image(tree)
     small = False
@@ -580,11 +580,11 @@ def read_folder_tar(archive: str | Path, o: _Opts) -> tuple[ImageSet, ImageSet |
     if small:
         try:
             train, test = read_folder(tree, native)
-        except _MixedSizes:
+        except MixedSizes:
             pass
         else:
             if o.stats is not None and native.stats is not None:
-                _merge_stats(o.stats, native.stats)
+                merge_stats(o.stats, native.stats)
             _save_decoded(_cache_file(tree, native), train, test)
             return _shrink_pair(train, test, o)
     train, test = read_folder(tree, o)
@@ -592,12 +592,12 @@ def read_folder_tar(archive: str | Path, o: _Opts) -> tuple[ImageSet, ImageSet |
     return train, test
 
 
-def _shrink_pair(train: ImageSet, test: ImageSet | None, o: _Opts) -> tuple[ImageSet, ImageSet | None]:
-    """_shrink_uniform of a data set's train and test arrays, with one crop warning for the two."""
+def _shrink_pair(train: ImageSet, test: ImageSet | None, o: Opts) -> tuple[ImageSet, ImageSet | None]:
+    """shrink_uniform of a data set's train and test arrays, with one crop warning for the two."""
     warn_crop({tuple(s.x.shape[1:3]) for s in (train, test) if s is not None}, o.fit, o.resolution, "images")
     for s in (train, test):
         if s is not None:
-            s.x = _shrink_uniform(s.x, o, warn=False)
+            s.x = shrink_uniform(s.x, o, warn=False)
     return train, test
 
 
@@ -694,7 +694,7 @@ def _detect(p: Path) -> str:
         except DataError:
             # tarfile's own message lists every compression it tried, one line each: one line instead, for the
             # compression the file has (if any)
-            raise DataError(_tar_problem(p)) from None
+            raise DataError(tar_problem(p)) from None
         return "cifar-batches" if any(n.rstrip("/").endswith("data_batch_1") for n in names) else "folder-tar"
     if p.suffix.lower() in IMAGE_EXTS:
         raise DataError(f"{p}: a single image is not a data set; pass a folder of images (loose: an unlabelled "
@@ -704,8 +704,8 @@ def _detect(p: Path) -> str:
         raise DataError(f"{p}: zip archives are not read: unzip it, or make a .tar.gz of the folder "
                         "(tar czf images.tar.gz folder/)")
     if p.suffix.lower() == ".npy":
-        raise DataError(f"{p}: {_NPY_HINT}")
-    if p.suffix.lower() in _OTHER_IMAGE_EXTS:
+        raise DataError(f"{p}: {NPY_HINT}")
+    if p.suffix.lower() in OTHER_IMAGE_EXTS:
         raise DataError(f"{p}: the {p.suffix.lower()} format is not read, and a single image is not a data set; "
                         "export the images to TIFF or PNG (e.g. with Fiji / Bio-Formats) into a folder and pass that")
     raise DataError(f"{p}: unsupported data file; expected an image-folder tree, cifar-10-batches-py, "
@@ -722,7 +722,7 @@ def load_dataset(path: str | Path | None, dataset: str = "auto", **opts: Any
     """
     if dataset not in DATASETS:
         raise ConfigError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
-    o = _parse_opts(opts)
+    o = parse_opts(opts)
     if path in (None, "") and not os.environ.get("WILDGAN_DATA") and dataset == "cifar10":
         if not o.download:
             raise DataError("dataset 'cifar10' needs --data PATH (a cifar-10-batches-py folder, an image tree, "
@@ -757,7 +757,7 @@ def load_dataset(path: str | Path | None, dataset: str = "auto", **opts: Any
         dataset = "unlabelled"              # a tar of a pile (e.g. `tar czf pile.tar.gz pile/`)
     if dataset == "unlabelled" and kind == "folder-tar":
         tree = unpack_cached(p, o.cache_dir)
-        with _named_in_archive(tree, p):
+        with named_in_archive(tree, p):
             train = read_unlabelled(tree, o)    # every image in the archive
         train.info.update(source=str(p.resolve()), format="unlabelled-tar")
         return train, None, "unlabelled-tar"
@@ -772,7 +772,7 @@ def load_dataset(path: str | Path | None, dataset: str = "auto", **opts: Any
     if kind == "folder":
         train, test = read_folder(p, o)
     elif kind == "folder-tar":
-        with _named_in_archive(unpack_cached(p, o.cache_dir), p):
+        with named_in_archive(unpack_cached(p, o.cache_dir), p):
             train, test = read_folder_tar(p, o)
     elif kind == "npz":
         train, test = read_npz(p, o)
@@ -815,7 +815,7 @@ def list_image_files(paths: Sequence[str | Path]) -> list[Path]:
             _warn_other(q, other)
             files.extend(found)
         elif q.exists():
-            if _dataset_file_kind(q):
+            if dataset_file_kind(q):
                 # said now, by its kind: read as an image it would only be 'not a readable image'
                 raise dataset_among_images_error(q)
             files.append(q)
@@ -861,7 +861,7 @@ def iter_images(files: Sequence[Path], resolution: int, channels: int, *,
     given `kinds` (a caller that reads only some of the chunks, or takes others from elsewhere, and warns itself),
     each readable file's decoded channel count (1 gray, 3 colour) is put there by file index instead.
     """
-    o = _parse_opts(dict(opts, resolution=check_resolution(resolution), channels=channels))
+    o = parse_opts(dict(opts, resolution=check_resolution(resolution), channels=channels))
     if not files:
         raise DataError("no images given")
 
@@ -890,9 +890,9 @@ def iter_images(files: Sequence[Path], resolution: int, channels: int, *,
             skipped: list[dict[str, str]] = []
             decoded.clear()
             # one chunk: the plain rules (every bad file named at once); several: decode leniently and decide here
-            arrays, kept = _decode_files(part, lenient if several else o, skipped, sizes=sizes, convert_one=one,
-                                         max_skipped=None if o.skip_bad else MAX_NAMED_BAD_FILES, chunked=True,
-                                         stats=stats, pool=pool, kinds=decoded)
+            arrays, kept = decode_files(part, lenient if several else o, skipped, sizes=sizes, convert_one=one,
+                                        max_skipped=None if o.skip_bad else MAX_NAMED_BAD_FILES, chunked=True,
+                                        stats=stats, pool=pool, kinds=decoded)
             if o.resize == "error" and len(sizes) > 1:
                 (h0, w0), f0 = next(iter(sizes.items()))
                 (h, w), f = list(sizes.items())[1]
@@ -907,7 +907,7 @@ def iter_images(files: Sequence[Path], resolution: int, channels: int, *,
                 for i in dict.fromkeys(i for c in chunks[ci + 1:] for i in c if i not in seen):
                     if len(reasons) >= MAX_NAMED_BAD_FILES:
                         break
-                    if _header_opens(files[i]):
+                    if header_opens(files[i]):
                         continue
                     try:
                         read_image(files[i], o.depth16)

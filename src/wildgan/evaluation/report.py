@@ -43,7 +43,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from ..checkpoint import _umask
+from ..checkpoint import umask
 from ..config import SCORE_NAMES, own_score, read_run_config, run_config_to_dict
 from ..data import build_split, split_differences
 from ..data.dataset_files import dataset_among_images_error
@@ -319,7 +319,7 @@ def _replace_report(new: Path, out: Path, log: Log) -> None:
     else:
         # mkdtemp made the folder 0700: it gets the old report's mode, or the usual umask-based one, once it is
         # complete (a read-only mode set before would refuse the own files carried into it)
-        mode = stat.S_IMODE(os.stat(out).st_mode) if out.is_dir() else 0o777 & ~_umask()
+        mode = stat.S_IMODE(os.stat(out).st_mode) if out.is_dir() else 0o777 & ~umask()
         if out.is_dir():
             _carry_own_files(out, new, outputs)
         for d in ("heatmaps", "samples"):

@@ -21,7 +21,7 @@ from ..errors import ConfigError, DataError, TrainingInterrupted, WildganError
 from ..evaluation.run import evaluate_run
 from ..fileio import append_log_line, atomic_write_text
 from ..scoring.run import load_model
-from ..training.run import RESUME_MAY_CHANGE, _data_folder_holding, run_differences, run_lock, train_run
+from ..training.run import RESUME_MAY_CHANGE, data_folder_holding, run_differences, run_lock, train_run
 from .tables import auc_vs_gamma, read_rows, render_csv, render_markdown
 
 
@@ -99,7 +99,7 @@ def check_study_out_dir(study_dir: Path, data: str | None) -> None:
     # each new cell's run would be refused inside the data folder (train_run), but only once the study reached it,
     # after its log.txt and lock had made the study folder, which the data's reader then took for a class folder. A
     # study with started cells is let through, as train lets an older wildgan's run there resume.
-    place = _data_folder_holding(data, study_dir)
+    place = data_folder_holding(data, study_dir)
     runs = study_dir / "runs"
     started = runs.is_dir() and any((r / "config.json").is_file() for r in runs.iterdir())
     if place is not None and (study_dir.resolve() == place or not started):

@@ -161,7 +161,7 @@ def check_out_dir(run_dir: Path, data: str | None, *, resume: bool = False, over
         _refuse_resume_without_checkpoints(run_dir)
 
 
-def _data_folder_holding(data: str | None, run_dir: Path) -> Path | None:
+def data_folder_holding(data: str | None, run_dir: Path) -> Path | None:
     """The data folder run_dir is in (or is), else None. `data`: cfg.data.data."""
     if not data:
         return None
@@ -180,7 +180,7 @@ def _refuse_run_inside_data(data: str | None, run_dir: Path, resume: bool = Fals
     images the folder holds: wildgan's readers leave a run folder out, but any other tool reading the data sees
     them, and the data folder itself (--out = --data) would read as a run. A new run there is refused; a run an
     older wildgan wrote there may be resumed (_train_run says where it is)."""
-    place = _data_folder_holding(data, run_dir)
+    place = data_folder_holding(data, run_dir)
     if place is None or (resume and (Path(run_dir) / "config.json").is_file() and Path(run_dir).resolve() != place):
         return
     raise ConfigError(f"--out {run_dir} is inside the data folder {place}: the run's sample grids and report figures "
@@ -643,7 +643,7 @@ def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, 
             log(f"note: resumed with other numeric settings ({'; '.join(changed)}): the weights were trained under "
                 f"both, config.yaml records the new ones, so a `--config` replay of this run matches it only up to "
                 f"float noise")
-    inside = _data_folder_holding(cfg.data.data, run_dir) if resume else None
+    inside = data_folder_holding(cfg.data.data, run_dir) if resume else None
     if inside is not None:
         # (an older wildgan took such an --out): the readers leave the run's folder out of the data, so the split
         # below is rebuilt from the data's own images and checked against split.json as for any resume
