@@ -973,6 +973,17 @@ def test_wildgan_warnings_are_filtered_by_their_category() -> None:
         to_images([np.zeros((20, 30), np.uint8), np.full((40, 40, 3), 255, np.uint8)])
 
 
+def test_the_mixed_size_warning_names_the_median_it_rounds_up_from() -> None:
+    """As the CLI's readers say it: 'the power of two of the median short side' read as 40 px -> 32, not 64."""
+    with pytest.warns(UserWarning, match=r"resized to 64x64, the next power of two of the median short side, "
+                                         r"40 px \(choose another with resolution=\)"):
+        x, _ = to_images([np.zeros((40, 50), np.uint8), np.zeros((60, 60), np.uint8)])
+    assert x.shape[1:3] == (64, 64)
+    with pytest.warns(UserWarning, match=r"resized to 256x256, the next power of two of the median short side, "
+                                         r"300 px, at most 256 "):
+        to_images([np.zeros((300, 310), np.uint8), np.zeros((320, 320), np.uint8)])
+
+
 def test_a_fit_into_a_run_dir_another_detector_wrote_says_so(x_train, tmp_path) -> None:
     from sklearn.base import clone
 
