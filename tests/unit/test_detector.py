@@ -517,6 +517,29 @@ def test_failed_fit_removes_its_temporary_run_dir(x_train, tmp_path, monkeypatch
     assert (own / "log.txt").is_file()
 
 
+def test_a_marker_that_cannot_be_written_keeps_the_finished_training(x_train, tmp_path, monkeypatch) -> None:
+    """DETECTOR.txt is written by train_run's before_unlock; its failure (a full disk) was raised from inside
+    train_run, as if training had failed, and the temporary run with its finished networks was deleted."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    real_write = Path.write_text
+
+    def write_text(self, *a, **k):
+        if self.name == "DETECTOR.txt":
+            raise OSError(28, "No space left on device", str(self))
+        return real_write(self, *a, **k)
+
+    monkeypatch.setattr(Path, "write_text", write_text)
+    d = Detector(**{**TINY, "total_kimg": 0.05})
+    with pytest.raises(OSError, match="No space left"), \
+            pytest.warns(UserWarning, match="fit failed after training .OSError.; the trained networks are kept"):
+        d.fit(x_train[:16])
+    kept = _temp_runs(tmp_path)
+    assert len(kept) == 1 and (kept[0] / "network-final.json").is_file() and not hasattr(d, "model_")
+    import shutil
+
+    shutil.rmtree(kept[0])
+
+
 def test_temporary_run_dir_lives_as_long_as_the_detector(x_train, tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     (tmp_path / "tmp").mkdir()
