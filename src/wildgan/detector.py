@@ -660,14 +660,25 @@ class Detector:
         self._check_enough_images(len(x), cfg)     # before a run directory is made: nothing to clean up
         temp, run_dir = self._claim_run_dir()
         trained = False
+        unmarked: list[OSError] = []
+
+        def mark() -> None:
+            # a marker that cannot be written (a full disk) is raised once the training counts as done, below: raised
+            # inside train_run, it lost the finished training (a temporary run_dir was deleted, not kept)
+            try:
+                _mark_fit_run(run_dir)
+            except OSError as e:
+                unmarked.append(e)
+
         try:
             run_dir.mkdir(parents=True, exist_ok=True)
             # fit() trains from scratch (sklearn semantics), also into a run_dir used by an earlier fit; resume=True
             # continues the run there
             result = train_run(cfg, run_dir, split=split, overwrite=not resume, resume=resume,
-                               progress=bool(self.verbose), log=self._log(run_dir),
-                               before_unlock=lambda: _mark_fit_run(run_dir))
+                               progress=bool(self.verbose), log=self._log(run_dir), before_unlock=mark)
             trained = True
+            if unmarked:
+                raise unmarked[0]
             model = load_model(run_dir, self.device, checkpoint=result.final)
             self.model_ = model
             self.run_dir_ = run_dir

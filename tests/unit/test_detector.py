@@ -517,6 +517,29 @@ def test_failed_fit_removes_its_temporary_run_dir(x_train, tmp_path, monkeypatch
     assert (own / "log.txt").is_file()
 
 
+def test_a_marker_that_cannot_be_written_keeps_the_finished_training(x_train, tmp_path, monkeypatch) -> None:
+    """DETECTOR.txt is written by train_run's before_unlock; its failure (a full disk) was raised from inside
+    train_run, as if training had failed, and the temporary run with its finished networks was deleted."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    real_write = Path.write_text
+
+    def write_text(self, *a, **k):
+        if self.name == "DETECTOR.txt":
+            raise OSError(28, "No space left on device", str(self))
+        return real_write(self, *a, **k)
+
+    monkeypatch.setattr(Path, "write_text", write_text)
+    d = Detector(**{**TINY, "total_kimg": 0.05})
+    with pytest.raises(OSError, match="No space left"), \
+            pytest.warns(UserWarning, match="fit failed after training .OSError.; the trained networks are kept"):
+        d.fit(x_train[:16])
+    kept = _temp_runs(tmp_path)
+    assert len(kept) == 1 and (kept[0] / "network-final.json").is_file() and not hasattr(d, "model_")
+    import shutil
+
+    shutil.rmtree(kept[0])
+
+
 def test_temporary_run_dir_lives_as_long_as_the_detector(x_train, tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     (tmp_path / "tmp").mkdir()
@@ -971,6 +994,17 @@ def test_wildgan_warnings_are_filtered_by_their_category() -> None:
     assert got == []
     with pytest.warns(wildgan.WildganWarning, match="different sizes"):
         to_images([np.zeros((20, 30), np.uint8), np.full((40, 40, 3), 255, np.uint8)])
+
+
+def test_the_mixed_size_warning_names_the_median_it_rounds_up_from() -> None:
+    """As the CLI's readers say it: 'the power of two of the median short side' read as 40 px -> 32, not 64."""
+    with pytest.warns(UserWarning, match=r"resized to 64x64, the next power of two of the median short side, "
+                                         r"40 px \(choose another with resolution=\)"):
+        x, _ = to_images([np.zeros((40, 50), np.uint8), np.zeros((60, 60), np.uint8)])
+    assert x.shape[1:3] == (64, 64)
+    with pytest.warns(UserWarning, match=r"resized to 256x256, the next power of two of the median short side, "
+                                         r"300 px, at most 256 "):
+        to_images([np.zeros((300, 310), np.uint8), np.zeros((320, 320), np.uint8)])
 
 
 def test_a_fit_into_a_run_dir_another_detector_wrote_says_so(x_train, tmp_path) -> None:

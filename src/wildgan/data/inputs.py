@@ -356,12 +356,15 @@ def infer_geometry(x: np.ndarray | list[np.ndarray], resolution: int | None, cha
     shapes = item_shapes(x)
     if resolution is None:
         short = np.sort(np.array([min(s[0], s[1]) for s in shapes]))
-        resolution = min(next_pow2(int(short[(len(short) - 1) // 2])), MAX_AUTO_RESOLUTION)
+        median = int(short[(len(short) - 1) // 2])
+        resolution = min(next_pow2(median), MAX_AUTO_RESOLUTION)
         sizes = {tuple(s[:2]) for s in shapes}
         if len(sizes) > 1:
+            # worded as the CLI's readers word it (decode_pool.stack): 'the power of two of 40' read as 32
+            cap = f", at most {MAX_AUTO_RESOLUTION}" if resolution < next_pow2(median) else ""
             warn_user(f"images of {len(sizes)} different sizes: all are made square and resized "
-                      f"to {resolution}x{resolution}, the power of two of the median short side (choose "
-                      f"another with resolution=)")
+                      f"to {resolution}x{resolution}, the next power of two of the median short side, {median} px"
+                      f"{cap} (choose another with resolution=)")
     if channels is None:
         n_gray = sum(s[2] == 1 for s in shapes)
         channels = 1 if n_gray == len(shapes) else 3
