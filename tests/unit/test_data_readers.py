@@ -1249,10 +1249,15 @@ def test_after_a_bad_chunk_the_later_files_are_checked_by_their_headers_only(tmp
     decoded = []
     real = readers.read_image
     monkeypatch.setattr(readers, "read_image", lambda f, *a, **k: decoded.append(Path(f)) or real(f, *a, **k))
+    decode_calls = []                               # the chunks decoded whole (the later ones must not be)
+    real_decode = readers.decode_files
+    monkeypatch.setattr(readers, "decode_files",
+                        lambda part, *a, **k: decode_calls.append(list(part)) or real_decode(part, *a, **k))
     n = len(files)
     chunks = [range(0, n // 3), range(n // 3, 2 * n // 3), range(2 * n // 3, n)]
     with pytest.raises(DataError) as e:
         list(readers.iter_images(files, 16, 3, chunks=chunks))
+    assert decode_calls == [[files[i] for i in chunks[0]]]
     later = [files[i] for c in chunks[1:] for i in c]
     later_bad = [f for f in later if not image_decode.header_opens(f)]   # late_bad and the pile's own broken files
     assert late_bad in later_bad and len(later_bad) < len(later)
