@@ -52,6 +52,8 @@ def test_table_rendering_is_exact():
                         "auc_untrained,kimg,fanogan_iters,lod")
     assert lines[1] == "cifar10,automobile,0.0,wildgan,image,0,A,0.400000,0.410000,0.600000,100.000000,,"
     assert len(lines) == 1 + len(FIXED) * 8
+    # rows in the order of the cells, not of their completion: an extended study's file is a fresh run's
+    assert render_csv(FIXED[::-1]) == csv_text
 
 
 def test_controls_count_each_seed_once_in_tables_and_plot():

@@ -283,7 +283,13 @@ def render_csv(rows: list[dict[str, Any]]) -> str:
     w = csv.writer(buf)
     w.writerow(["protocol", "normal", "gamma", "method", "encoder_loss", "seed", "score", "auc", "ap",
                 "auc_untrained", "kimg", "fanogan_iters", "lod"])
-    for r in rows:
+    # in the order of the cells, not of their completion: a study extended with another gamma (or a cell finished
+    # after a kill) gives the same file as one run of its final command
+    rank = {"wildgan": 0, "fanogan": 1, "search": 2}          # (the methods in the tables' order)
+    order = sorted(rows, key=lambda r: (str(r.get("protocol")), str(r["normal"]), float(r["gamma"]),
+                                        rank.get(r["method"], 3), str(r["method"]), str(r.get("encoder_loss", "")),
+                                        int(r["seed"])))
+    for r in order:
         its = "+".join(str(v) for v in r["fanogan_iters"]) if r.get("fanogan_iters") else ""   # critic + encoder
         for s in SCORES:
             if s in r["auc"]:
