@@ -1110,9 +1110,11 @@ def cmd_train(a: argparse.Namespace) -> int:
                         log=log, split=split, before_unlock=getattr(a, "before_unlock", None))
     except BaseException as e:
         _record_how_training_ended(run_dir, ctx, e)
-        # the ranks leave together only when they all stopped alike (a preemption: they agreed on it), never waiting
-        # for a peer that failed on its own
-        _shutdown(ctx, together=isinstance(e, TrainingInterrupted))
+        # the ranks leave together only when they all stopped alike (a preemption: they agreed on it; an error that
+        # every rank met), never waiting for a peer that failed on its own
+        from .training.distributed import met_by_every_rank
+
+        _shutdown(ctx, together=isinstance(e, TrainingInterrupted) or met_by_every_rank(e))
         raise
     _shutdown(ctx)
     if not is_main:

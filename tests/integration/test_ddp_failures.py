@@ -225,3 +225,31 @@ def test_score_rank_0_says_another_rank_stopped(tmp_path: Path):
         ), proc.stderr[-3000:]
     assert "[rank0]: Traceback" not in proc.stderr
     print(f"\nrank 1 killed while scoring: torchrun job ended after {took:.1f} s")
+
+
+@pytest.mark.integration
+def test_a_damaged_checkpoint_every_rank_resumes_from_is_not_blamed_on_one_rank(tmp_path: Path):
+    """--resume over checkpoints that are all damaged: every rank meets the same CheckpointError. log.txt says so
+    once, as the job's cause, not as rank 1's own failure (a rank-1-error.txt, "rank 1 of 2 failed: ...")."""
+    from wildgan.cli import main
+
+    run = tmp_path / "run"
+    assert main([a for a in TRAIN if a != "--distributed"] + ["--data", str(_toy(tmp_path)), "--out", str(run),
+                                                              "--checkpoint-kimg", "0.05"]) == 0
+    checkpoints = sorted((run / "checkpoints").glob("*.safetensors"))
+    assert checkpoints
+    for p in checkpoints:
+        p.write_bytes(p.read_bytes()[:100])               # truncated: its checksum no longer matches
+    wrapper = tmp_path / "plain.py"
+    wrapper.write_text("import sys\nfrom wildgan.cli import main\nsys.exit(main(sys.argv[2:]))\n")
+    before = len((run / "log.txt").read_text(encoding="utf-8").splitlines())
+    proc, took = _torchrun(wrapper, "-", *TRAIN, "--data", str(_toy(tmp_path)), "--out", str(run), "--resume",
+                           "--total-kimg", "0.2")
+    assert proc.returncode != 0, proc.stderr[-3000:]
+    log = (run / "log.txt").read_text(encoding="utf-8").splitlines()[before:]
+    assert not list(run.glob("rank-*-*.txt")), log
+    assert not [s for s in log if s.startswith("rank ")], log
+    stopped = [s for s in log if s.startswith("stopped:")]
+    assert len(stopped) == 1 and stopped[0].startswith(
+        f"stopped: every rank of 2: CheckpointError: {run / 'checkpoints'}: none of its "), log
+    print(f"\nevery rank met a damaged checkpoint: torchrun job ended after {took:.1f} s")

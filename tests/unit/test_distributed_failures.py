@@ -324,3 +324,48 @@ def test_a_divergence_every_rank_stopped_on_is_not_recorded_as_rank_1s_own(tmp_p
             main(["--debug", "train", "--distributed", "--data", str(data), "--normal", "0", "--device", "cpu",
                   "--out", str(out), "--no-progress", *(["--overwrite"] if out.exists() else [])])
         assert (out / "rank-1-error.txt").is_file() == (how == "own"), how
+
+
+def test_an_error_every_rank_met_is_the_jobs_not_one_ranks_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """failing_alike (a --resume's read of the checkpoints): an error every rank met with the same message is not
+    recorded by rank 1 as its own, and rank 0 says every rank met it; one that another rank did not meet (it went on,
+    or failed otherwise) stays the rank's own, as does one whose agreement failed (a peer killed meanwhile). The
+    other ranks' outcomes are played by a stubbed all_gather_object."""
+    from wildgan.errors import CheckpointError
+    from wildgan.training.distributed import failing_alike, met_by_every_rank
+
+    others: list = []
+
+    def gather(said, mine, group=None):
+        if others == ["gone"]:
+            raise _collective_error()
+        said[:] = [mine, *others] if others != ["same"] else [mine, mine]
+
+    monkeypatch.setattr(tdist, "all_gather_object", gather)
+    (tmp_path / "log.txt").write_text("")
+    damaged = f"{tmp_path}/checkpoints: none of its 2 checkpoint(s) loads"
+
+    def fail(rank: int) -> BaseException:
+        with pytest.raises(CheckpointError) as got:
+            with failing_alike(_ctx(rank)):
+                raise CheckpointError(damaged)
+        return got.value
+
+    others[:] = ["same"]
+    e1, e0 = fail(1), fail(0)
+    assert met_by_every_rank(e1) and record_failure(tmp_path, e1, _ctx(1)) is None
+    assert explain_failure(tmp_path, _ctx(0), e0) == f"every rank of 2: CheckpointError: {damaged}"
+    assert list(tmp_path.iterdir()) == [tmp_path / "log.txt"] and (tmp_path / "log.txt").read_text() == ""
+
+    for other in (None, "OSError: rank 0's own"):           # rank 0 went on, or failed otherwise: rank 1's own
+        others[:] = [other]
+        e1 = fail(1)
+        assert not met_by_every_rank(e1) and record_failure(tmp_path, e1, _ctx(1)) == tmp_path / "rank-1-error.txt"
+    others[:] = ["gone"]
+    e1 = fail(1)
+    assert not met_by_every_rank(e1) and not raised_in_collective(e1)
+    others[:] = [None]
+    with failing_alike(_ctx(0)):          # no error on any rank: nothing to say
+        pass
+    with failing_alike(None):             # one process: no agreement
+        pass

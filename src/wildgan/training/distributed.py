@@ -294,6 +294,46 @@ def sigterm_deferred() -> Iterator[None]:
             signal.raise_signal(signal.SIGTERM)     # now, to the handler the block held it from
 
 
+_EVERY_RANK = "_wildgan_every_rank"      # set on an error that every rank of the job met alike (failing_alike)
+
+
+@contextmanager
+def failing_alike(ctx: "DistContext | None") -> Iterator[None]:
+    """A step every rank takes alike, on what every rank reads the same (the run's checkpoints, for a --resume): the
+    ranks tell each other whether it failed, and an error that every rank met with the same message is marked as the
+    job's (met_by_every_rank), so that no rank records it as its own failure (record_failure) and rank 0 says that
+    every rank met it (explain_failure). Without this a damaged checkpoint that stopped every rank was recorded by
+    rank 1 as its own, and rank 0's line blamed rank 1 ("rank 1 of 2 failed: ...") or not, by which rank wrote first.
+
+    An error that not every rank met is raised unmarked, as before (that rank's own, recorded as such); the ranks it
+    did not stop go on and meet its end in their next collective, as before. Every rank must enter the block."""
+    if ctx is None or ctx.world <= 1:
+        yield
+        return
+    try:
+        yield
+    except Exception as e:
+        try:
+            said = _outcomes(ctx, _one_line(e))
+        except Exception:        # a peer gone (killed): this rank's error is still its own, told as before
+            said = []            # (not raised from here: its context would make it read as that peer's echo)
+        if said and all(what == said[ctx.rank] for what in said):
+            setattr(e, _EVERY_RANK, ctx.world)
+        raise
+    _outcomes(ctx, None)
+
+
+def _outcomes(ctx: "DistContext", mine: str | None) -> list[str | None]:
+    said: list[Any] = [None] * ctx.world
+    tdist.all_gather_object(said, mine, group=ctx.ctrl_group)
+    return said
+
+
+def met_by_every_rank(exc: BaseException) -> bool:
+    """Whether `exc` is an error that every rank of the job met alike (failing_alike), not one rank's own."""
+    return bool(getattr(exc, _EVERY_RANK, 0))
+
+
 def _one_line(exc: BaseException, limit: int = 1000) -> str:
     text = " ".join(str(exc).split())
     if len(text) > limit:
@@ -309,10 +349,10 @@ def record_failure(run_dir: Path, exc: BaseException, ctx: DistContext) -> Path 
     Writes RUN/rank-R-error.txt (the traceback and the job it is from) and appends one line to RUN/log.txt,
     `rank R of W stopped: Type: message (traceback in ...)`. Call it before leaving the process group: the peers'
     collectives fail only once this rank's sockets close, so rank 0 finds the record when it looks. An error raised in
-    a collective is skipped (another rank's failure seen from here; one that timed out is record_no_answer's), as is
-    rank 0. Returns the file written, if any; never raises (a record that cannot be written must not hide the error it
-    records)."""
-    if ctx.rank == 0 or raised_in_collective(exc):
+    a collective is skipped (another rank's failure seen from here; one that timed out is record_no_answer's), as are
+    one that every rank met (failing_alike: rank 0 says so) and rank 0. Returns the file written, if any; never
+    raises (a record that cannot be written must not hide the error it records)."""
+    if ctx.rank == 0 or raised_in_collective(exc) or met_by_every_rank(exc):
         return None
     run_dir = Path(run_dir)
     path = run_dir / FAILURE_FILE.format(rank=ctx.rank)
@@ -392,13 +432,16 @@ def record_no_answer(run_dir: Path, exc: BaseException, ctx: DistContext) -> boo
 
 
 def explain_failure(run_dir: Path, ctx: DistContext, exc: BaseException) -> str:
-    """Rank 0's account of how the job stopped, for its `stopped:` line in log.txt: another rank's own error first
-    when that rank recorded one (rank 0's is then mostly its echo: a failed collective, or torchrun's SIGTERM), and
-    when none did but a collective failed, that a peer stopped without a word (killed: out of memory, a signal) or
-    hung (the collective timed out), with where to look."""
+    """Rank 0's account of how the job stopped, for its `stopped:` line in log.txt: `every rank of W: ...` for an
+    error that every rank met (failing_alike); else another rank's own error first when that rank recorded one (rank
+    0's is then mostly its echo: a failed collective, or torchrun's SIGTERM), and when none did but a collective
+    failed, that a peer stopped without a word (killed: out of memory, a signal) or hung (the collective timed out),
+    with where to look."""
     own = str(exc) or type(exc).__name__
     if ctx.world <= 1:
         return own
+    if met_by_every_rank(exc):                 # no rank recorded it as its own: it is the job's cause
+        return f"every rank of {ctx.world}: {type(exc).__name__}: {own}"
     others = other_ranks_failures(run_dir, ctx)
     if others:
         rank, what, path = others[0]

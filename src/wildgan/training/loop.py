@@ -836,11 +836,14 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
 
     ck_dir = run_dir / "checkpoints"
     if resume:
-        found = ckpt.latest_good_checkpoint(ck_dir, log=log, set_aside_bad=is_main, kind=ckpt.TRAIN_STATE_KIND)
+        # every rank reads the same checkpoints: a damaged one stops them all alike, the job's cause, not one rank's
+        with _dist.failing_alike(dist):
+            found = ckpt.latest_good_checkpoint(ck_dir, log=log, set_aside_bad=is_main, kind=ckpt.TRAIN_STATE_KIND)
+            if found is not None:
+                state = _restore(found[0], found[1], nets, opts, rng, ck_dir)
         if found is None:
             log(f"no usable checkpoint in {ck_dir}: starting from scratch")
         else:
-            state = _restore(found[0], found[1], nets, opts, rng, ck_dir)
             log(f"resumed from {state.nimg / 1000:.3f} kimg (iteration {state.iteration})")
         if is_main:
             # rows the interrupted session wrote after the checkpoint we resume from are about to be written again
