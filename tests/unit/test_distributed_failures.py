@@ -369,3 +369,34 @@ def test_an_error_every_rank_met_is_the_jobs_not_one_ranks_own(tmp_path: Path, m
         pass
     with failing_alike(None):             # one process: no agreement
         pass
+
+
+def test_a_full_disk_does_not_hide_why_the_ranks_could_not_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """start_together on rank 0 when rank 1 could not start and the run folder's disk is full: rank 0's `stopped:`
+    line cannot be written, and rank 0 still raises what stopped the job (rank 1's start), not "No space left on
+    device" for log.txt; likewise when a peer vanished during the agreement (its echo, not the disk's error)."""
+    import errno
+
+    from wildgan import fileio
+
+    def full(path, line):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(fileio, "append_line", full)
+    monkeypatch.setattr(dist, "append_line", full)
+    monkeypatch.setattr(tdist, "all_gather_object", lambda said, mine, group=None: said.__setitem__(
+        slice(None), [mine, "RuntimeError: rank 1 cannot read its data"]))
+    monkeypatch.setattr(DistContext, "barrier", lambda self: None)
+    (tmp_path / "log.txt").write_text("")
+    with pytest.raises(StartFailed, match="rank 1 of 2 could not start: RuntimeError: rank 1 cannot read its data"):
+        start_together(_ctx(0), lambda: "started", tmp_path)
+
+    echo = _collective_error()
+
+    def gone(*args, **kw):
+        raise echo
+
+    monkeypatch.setattr(tdist, "all_gather_object", gone)
+    with pytest.raises(type(echo)) as got:
+        start_together(_ctx(0), lambda: "started", tmp_path)
+    assert got.value is echo

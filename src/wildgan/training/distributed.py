@@ -47,7 +47,7 @@ from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
 
 from ..config import NetConfig
 from ..errors import WildganError, warn_user
-from ..fileio import append_line, atomic_write_text
+from ..fileio import append_line, append_log_line, atomic_write_text
 
 _CTX: "DistContext | None" = None
 _BUCKET_BYTES = 64 * 2**20
@@ -517,7 +517,8 @@ def start_together(ctx: DistContext, setup: Callable[[], _T], run_dir: Path) -> 
         # a rank ended before it could say (killed while it read the data): told as in training, then own error first
         with sigterm_deferred():
             if ctx.is_main and error is None and Path(run_dir).is_dir():
-                append_line(Path(run_dir) / "log.txt", f"stopped: {explain_failure(Path(run_dir), ctx, e)}")
+                # (a log line that cannot be written, a full disk, must not replace the error that stopped the job)
+                append_log_line(Path(run_dir) / "log.txt", f"stopped: {explain_failure(Path(run_dir), ctx, e)}")
             elif error is None:
                 record_no_answer(Path(run_dir), e, ctx)       # rank 0 hung while it started (a stalled disk)
         shutdown(together=False)
@@ -534,7 +535,7 @@ def start_together(ctx: DistContext, setup: Callable[[], _T], run_dir: Path) -> 
             record_failure(Path(run_dir), error, ctx)
         ctx.barrier()                          # the records exist before rank 0 reads them
         if ctx.is_main and Path(run_dir).is_dir():
-            append_line(Path(run_dir) / "log.txt", f"stopped: {explain_failure(Path(run_dir), ctx, stop)}")
+            append_log_line(Path(run_dir) / "log.txt", f"stopped: {explain_failure(Path(run_dir), ctx, stop)}")
     shutdown(together=True)                    # every rank is here: none is left waiting, none closes too early
     if error is not None:
         raise error
