@@ -36,7 +36,8 @@ from typing import TYPE_CHECKING, Any, Callable
 # still ends in main's one-line "interrupted"
 from .config import SCORE_NAMES
 
-from .errors import CheckpointError, ConfigError, DataError, DivergenceError, TrainingInterrupted, WildganError
+from .errors import (CheckpointError, ConfigError, DataError, DivergenceError, TrainingInterrupted, WildganError,
+                     moved_name)
 
 if TYPE_CHECKING:  # types only: the CLI imports torch-heavy modules lazily, inside the commands
     from .config import DataConfig, NetConfig, RunConfig
@@ -1852,6 +1853,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             import signal
 
             signal.signal(signal.SIGTERM, saved_term)
+
+
+# === names that moved out of this module (old import paths) ==========================================================
+def __getattr__(name: str) -> Any:
+    # PEP 562: scripts that imported these from wildgan.cli keep working, with a DeprecationWarning naming the new
+    # place; imported only when asked for, so that `import wildgan.cli` stays free of torch and PIL
+    if name == "DEMO_MARKER":
+        from .training import run as new
+    elif name == "absolute_data_path":
+        from .data import readers as new
+    elif name in ("load_config_file", "run_config_file"):
+        from . import config as new
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return moved_name(__name__, name, new)
 
 
 if __name__ == "__main__":

@@ -426,6 +426,36 @@ def test_the_cli_starts_without_importing_torch():
     assert out.strip() == "False"
 
 
+# names a script may have imported from wildgan.data.readers or wildgan.cli before they moved (commit 3d47ea8)
+_MOVED_NAMES = [("wildgan.data.readers", n, "wildgan.data.dataset_files") for n in (
+    "CIFAR10_CLASSES", "restricted_unpickle")] + [("wildgan.data.readers", n, "wildgan.data.decode_pool") for n in (
+        "CHUNK_POOL_MIN_BYTES", "DecodePool", "PARALLEL_DECODE_MIN_FILES", "ROOM_CHECK_MIN_BYTES", "ROOM_SAMPLE",
+        "TRAINING_HOLDS", "decode_workers", "host_memory_available", "release_freed_memory")] + [
+    ("wildgan.data.readers", n, "wildgan.data.image_decode") for n in (
+        "JPEG_DRAFT_GAP", "decode_pil", "draft_scale", "read_image_sized")] + [
+    ("wildgan.data.readers", n, "wildgan.data.imageset") for n in ("READER_CHANGES", "READER_VERSION", "SCALE_FACTOR")
+] + [("wildgan.cli", "DEMO_MARKER", "wildgan.training.run"), ("wildgan.cli", "absolute_data_path",
+                                                               "wildgan.data.readers"),
+     ("wildgan.cli", "load_config_file", "wildgan.config"), ("wildgan.cli", "run_config_file", "wildgan.config")]
+
+
+@pytest.mark.parametrize("old,name,new", _MOVED_NAMES, ids=lambda v: v)
+def test_an_old_import_path_still_resolves_with_a_deprecation_warning(old, name, new):
+    import importlib
+
+    with pytest.warns(DeprecationWarning, match=rf"{old}\.{name} has moved to {new}\.{name}"):
+        got = getattr(importlib.import_module(old), name)
+    assert got is getattr(importlib.import_module(new), name)
+
+
+@pytest.mark.parametrize("old", ["wildgan.data.readers", "wildgan.cli"])
+def test_an_unknown_name_of_a_module_with_moved_names_still_raises(old):
+    import importlib
+
+    with pytest.raises(AttributeError, match=f"module '{old}' has no attribute 'no_such_name'"):
+        importlib.import_module(old).no_such_name
+
+
 def test_resume_refuses_a_run_of_detector_fit(tmp_path, capsys):
     """Its config has no data (the images were in memory): resuming it would train on the default sample."""
     from wildgan import Detector
