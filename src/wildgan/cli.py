@@ -1710,8 +1710,16 @@ def cmd_demo(a: argparse.Namespace) -> int:
         # called by train_run while the demo's own train holds the run lock, as it ends however it ends: what is in
         # --out then is the demo's. (Written after the train returned, the mark landed on the run of a process that
         # took the folder after the check above, once the demo's train was refused.)
-        if previous_run(out):
+        if not previous_run(out):
+            return
+        try:
             marker.write_text("written by `wildgan demo`: a later demo may replace this run\n")
+        except OSError as e:
+            # (a full disk, say) the marker only lets a later demo replace this run (the check above): the finished
+            # training and the evaluation that follows do not need it, so the demo says so and goes on
+            later = "" if marker.is_file() else (f": a later `wildgan demo --out {out}` will refuse to replace this "
+                                                 f"run (delete the folder first)")
+            _warn(f"warning: could not write {marker} ({e}){later}")
 
     t = make_parser().parse_args(argv)
     t.typed, t.before_unlock = set(), mark

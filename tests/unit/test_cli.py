@@ -307,6 +307,33 @@ def test_demo_replaces_its_own_output_but_not_a_run_trained_over_it(tmp_path, ca
     assert "not a demo" in capsys.readouterr().err
 
 
+def test_demo_that_cannot_write_its_marker_still_evaluates_and_says_so(tmp_path, capsys, monkeypatch):
+    """DEMO.txt only lets a later demo replace the run: a full disk there must not cost the evaluation of a finished
+    training (it stopped the demo with 'stopped: OSError' in log.txt and no table)."""
+    import errno
+    import pathlib
+
+    write_text = pathlib.Path.write_text
+
+    def full_disk(self, *a, **k):
+        if self.name == "DEMO.txt":
+            raise OSError(errno.ENOSPC, "No space left on device", str(self))
+        return write_text(self, *a, **k)
+
+    monkeypatch.setattr(pathlib.Path, "write_text", full_disk)
+    import wildgan.evaluation.run as ev
+
+    evaluate_run = ev.evaluate_run          # the evaluation itself, without its controls (they cost most of a minute)
+    monkeypatch.setattr(ev, "evaluate_run", lambda *a, **k: evaluate_run(*a, **{**k, "controls": False}))
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--total-kimg", "0.1", "--phase-kimg", "0.05", "--no-progress"]) == 0
+    got = capsys.readouterr()
+    assert f"warning: could not write {out / 'DEMO.txt'}" in got.err and "No space left on device" in got.err
+    assert "will refuse to replace this run" in got.err
+    assert (out / "eval.json").is_file() and "AUC" in got.out                  # evaluated, and its table printed
+    assert not (out / "DEMO.txt").exists() and "stopped" not in (out / "log.txt").read_text()
+
+
 @pytest.mark.parametrize("argv, words", [
     (["train", "--presett", "tiny", "--out", "r"], "--presett: did you mean --preset?"),
     (["evaluate", "r", "--jsn"], "--jsn: did you mean --json?"),
