@@ -36,7 +36,8 @@ from typing import TYPE_CHECKING, Any, Callable
 # still ends in main's one-line "interrupted"
 from .config import SCORE_NAMES
 
-from .errors import CheckpointError, ConfigError, DataError, DivergenceError, TrainingInterrupted, WildganError
+from .errors import (CheckpointError, ConfigError, DataError, DivergenceError, TrainingInterrupted, WildganError,
+                     moved_name)
 
 if TYPE_CHECKING:  # types only: the CLI imports torch-heavy modules lazily, inside the commands
     from .config import DataConfig, NetConfig, RunConfig
@@ -1711,8 +1712,16 @@ def cmd_demo(a: argparse.Namespace) -> int:
         # called by train_run while the demo's own train holds the run lock, as it ends however it ends: what is in
         # --out then is the demo's. (Written after the train returned, the mark landed on the run of a process that
         # took the folder after the check above, once the demo's train was refused.)
-        if previous_run(out):
+        if not previous_run(out):
+            return
+        try:
             marker.write_text("written by `wildgan demo`: a later demo may replace this run\n")
+        except OSError as e:
+            # (a full disk, say) the marker only lets a later demo replace this run (the check above): the finished
+            # training and the evaluation that follows do not need it, so the demo says so and goes on
+            later = "" if marker.is_file() else (f": a later `wildgan demo --out {out}` will refuse to replace this "
+                                                 f"run (delete the folder first)")
+            _warn(f"warning: could not write {marker} ({e}){later}")
 
     t = make_parser().parse_args(argv)
     t.typed, t.before_unlock = set(), mark
@@ -1854,6 +1863,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             import signal
 
             signal.signal(signal.SIGTERM, saved_term)
+
+
+# === names that moved out of this module (old import paths) ==========================================================
+def __getattr__(name: str) -> Any:
+    # PEP 562: scripts that imported these from wildgan.cli keep working, with a DeprecationWarning naming the new
+    # place; imported only when asked for, so that `import wildgan.cli` stays free of torch and PIL
+    if name == "DEMO_MARKER":
+        from .training import run as new
+    elif name == "absolute_data_path":
+        from .data import readers as new
+    elif name in ("load_config_file", "run_config_file"):
+        from . import config as new
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return moved_name(__name__, name, new)
 
 
 if __name__ == "__main__":

@@ -60,3 +60,12 @@ def warn_user(message: str, category: type[Warning] = WildganWarning) -> None:
     while f is not None and os.path.normcase(os.path.abspath(f.f_code.co_filename)).startswith(pkg):
         f, level = f.f_back, level + 1
     warnings.warn(message, category, stacklevel=level)
+
+
+def moved_name(old_module: str, name: str, new_module: object) -> object:
+    """A name asked for at its old import path (a module's PEP 562 __getattr__): the object from new_module, with a
+    DeprecationWarning that names where to import it from now."""
+    new = getattr(new_module, "__name__")
+    warn_user(f"{old_module}.{name} has moved to {new}.{name}: import it from there (the old path will be removed)",
+              DeprecationWarning)
+    return getattr(new_module, name)

@@ -307,6 +307,33 @@ def test_demo_replaces_its_own_output_but_not_a_run_trained_over_it(tmp_path, ca
     assert "not a demo" in capsys.readouterr().err
 
 
+def test_demo_that_cannot_write_its_marker_still_evaluates_and_says_so(tmp_path, capsys, monkeypatch):
+    """DEMO.txt only lets a later demo replace the run: a full disk there must not cost the evaluation of a finished
+    training (it stopped the demo with 'stopped: OSError' in log.txt and no table)."""
+    import errno
+    import pathlib
+
+    write_text = pathlib.Path.write_text
+
+    def full_disk(self, *a, **k):
+        if self.name == "DEMO.txt":
+            raise OSError(errno.ENOSPC, "No space left on device", str(self))
+        return write_text(self, *a, **k)
+
+    monkeypatch.setattr(pathlib.Path, "write_text", full_disk)
+    import wildgan.evaluation.run as ev
+
+    evaluate_run = ev.evaluate_run          # the evaluation itself, without its controls (they cost most of a minute)
+    monkeypatch.setattr(ev, "evaluate_run", lambda *a, **k: evaluate_run(*a, **{**k, "controls": False}))
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--total-kimg", "0.1", "--phase-kimg", "0.05", "--no-progress"]) == 0
+    got = capsys.readouterr()
+    assert f"warning: could not write {out / 'DEMO.txt'}" in got.err and "No space left on device" in got.err
+    assert "will refuse to replace this run" in got.err
+    assert (out / "eval.json").is_file() and "AUC" in got.out                  # evaluated, and its table printed
+    assert not (out / "DEMO.txt").exists() and "stopped" not in (out / "log.txt").read_text()
+
+
 @pytest.mark.parametrize("argv, words", [
     (["train", "--presett", "tiny", "--out", "r"], "--presett: did you mean --preset?"),
     (["evaluate", "r", "--jsn"], "--jsn: did you mean --json?"),
@@ -424,6 +451,36 @@ def test_the_cli_starts_without_importing_torch():
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+# names a script may have imported from wildgan.data.readers or wildgan.cli before they moved (commit 3d47ea8)
+_MOVED_NAMES = [("wildgan.data.readers", n, "wildgan.data.dataset_files") for n in (
+    "CIFAR10_CLASSES", "restricted_unpickle")] + [("wildgan.data.readers", n, "wildgan.data.decode_pool") for n in (
+        "CHUNK_POOL_MIN_BYTES", "DecodePool", "PARALLEL_DECODE_MIN_FILES", "ROOM_CHECK_MIN_BYTES", "ROOM_SAMPLE",
+        "TRAINING_HOLDS", "decode_workers", "host_memory_available", "release_freed_memory")] + [
+    ("wildgan.data.readers", n, "wildgan.data.image_decode") for n in (
+        "JPEG_DRAFT_GAP", "decode_pil", "draft_scale", "read_image_sized")] + [
+    ("wildgan.data.readers", n, "wildgan.data.imageset") for n in ("READER_CHANGES", "READER_VERSION", "SCALE_FACTOR")
+] + [("wildgan.cli", "DEMO_MARKER", "wildgan.training.run"), ("wildgan.cli", "absolute_data_path",
+                                                               "wildgan.data.readers"),
+     ("wildgan.cli", "load_config_file", "wildgan.config"), ("wildgan.cli", "run_config_file", "wildgan.config")]
+
+
+@pytest.mark.parametrize("old,name,new", _MOVED_NAMES, ids=lambda v: v)
+def test_an_old_import_path_still_resolves_with_a_deprecation_warning(old, name, new):
+    import importlib
+
+    with pytest.warns(DeprecationWarning, match=rf"{old}\.{name} has moved to {new}\.{name}"):
+        got = getattr(importlib.import_module(old), name)
+    assert got is getattr(importlib.import_module(new), name)
+
+
+@pytest.mark.parametrize("old", ["wildgan.data.readers", "wildgan.cli"])
+def test_an_unknown_name_of_a_module_with_moved_names_still_raises(old):
+    import importlib
+
+    with pytest.raises(AttributeError, match=f"module '{old}' has no attribute 'no_such_name'"):
+        importlib.import_module(old).no_such_name
 
 
 def test_resume_refuses_a_run_of_detector_fit(tmp_path, capsys):

@@ -1622,6 +1622,36 @@ def test_training_scoring_and_the_detector_read_a_large_jpeg_to_the_same_pixels(
     assert D.item_shapes(items)[1] == (700 - 20, 520 + 30, 3)    # the turned photo's own size, as shown
 
 
+@pytest.mark.parametrize("orientation", [None, 6])
+def test_a_jpeg_opened_with_pil_gives_the_pixels_of_its_file_read_by_path(tmp_path, orientation) -> None:
+    """Detector.score(Image.open(f)) decoded the JPEG in full while Detector.score(f) drafts it (reduced-scale DCT):
+    slightly different pixels for one photo. A JPEG not yet loaded now takes the path reader's draft, on a twin of
+    the caller's image: theirs keeps its size and can still be loaded in full."""
+    import io
+
+    from wildgan.data.inputs import item_shapes, to_images
+
+    f = _photo(tmp_path / "big.jpg", 768, 1024, orientation=orientation)
+    by_path, _ = to_images(f, 32, 3)
+    im = Image.open(f)
+    x, ids = to_images(im, 32, 3)
+    np.testing.assert_array_equal(x, by_path)
+    assert ids == ["image:0"]
+    assert im.size == (1024, 768) and im.tile                  # the caller's image: not drafted, not even loaded
+    assert np.asarray(im).shape == (768, 1024, 3)              # ... and still whole when they load it
+    opened = Image.open(io.BytesIO(f.read_bytes()))            # (bytes in memory, e.g. an upload)
+    np.testing.assert_array_equal(to_images(opened, 32, 3)[0], by_path)
+    # an image already loaded is decoded as it is (the draft can only be chosen before the pixels are decoded)
+    loaded = Image.open(f)
+    loaded.load()
+    assert not np.array_equal(to_images(loaded, 32, 3)[0], by_path)
+    # the size as shown, as a file's (the scale warnings and a fit's native_sides read it)
+    from wildgan.data.inputs import decode_items
+
+    items, _ = decode_items([Image.open(f)], "per-image", limit=32, channels=3)
+    assert item_shapes(items) == [(1024, 768, 3) if orientation == 6 else (768, 1024, 3)]
+
+
 def test_large_files_in_a_pile_of_small_ones_are_read_once_at_the_automatic_resolution(tmp_path) -> None:
     """A pile mostly of small crops (automatic resolution 64) with a few large files among them, shrunk to the 256-px
     cap while decoding: their training pixels are those scoring reads for 64 px (one resampling from the file), not

@@ -519,6 +519,37 @@ def test_many_named_images_are_ranked_and_only_the_most_anomalous_mapped(tiny_ru
     assert "Heat maps of the 3 most anomalous of the 8 named images" in (copy / "report" / "report.md").read_text()
 
 
+def test_each_named_image_is_decoded_once(tiny_run, tmp_path, monkeypatch) -> None:
+    # the up-front check (a bad file refused before the report folder is touched) decoded every file in full, and
+    # the scoring decoded it again: now the images read up front are the ones scored
+    import shutil
+
+    import wildgan.data.decode_pool as decode_pool
+    import wildgan.data.image_decode as image_decode
+    from wildgan.evaluation.run import split_for_run
+
+    split = split_for_run(tiny_run)
+    folder = tmp_path / "named"
+    folder.mkdir()
+    for i, ext in enumerate(("png", "jpg", "bmp", "tif")):      # four: a full group for the minibatch stddev
+        Image.fromarray(split.test_x[i, ..., 0]).save(folder / f"n{i}.{ext}")
+    decoded: list[str] = []
+    read_image_sized = image_decode.read_image_sized
+
+    def spy(path, *a, **k):
+        decoded.append(Path(path).name)
+        return read_image_sized(path, *a, **k)
+
+    # both names of the one decoding function (decode_pool imports it by name)
+    monkeypatch.setattr(image_decode, "read_image_sized", spy)
+    monkeypatch.setattr(decode_pool, "read_image_sized", spy)
+    copy = tmp_path / "run"
+    shutil.copytree(tiny_run, copy)
+    report(copy, top_k_images=1, images=[folder], device="cpu", tsne_points=150, controls=False)
+    assert sorted(decoded) == ["n0.png", "n1.jpg", "n2.bmp", "n3.tif"]
+    assert len((copy / "report" / "named_images.csv").read_text().splitlines()) == 1 + 4     # all four scored
+
+
 def test_report_of_networks_that_never_grew_says_so(tiny_run: Path, tmp_path: Path) -> None:
     import shutil
 

@@ -1,6 +1,7 @@
 """Decoding one image file: which files are read as images (IMAGE_EXTS), read_image / read_image_sized (a large JPEG
 at a reduced scale, draft_scale), and decode_pil, the one rule for files and PIL images (EXIF orientation, 16-bit
-colour); every failure is a DataError that names the file.
+colour; decode_pil_sized: a PIL image opened from a JPEG and not yet loaded, at the reduced scale of its file);
+every failure is a DataError that names the file.
 """
 
 from __future__ import annotations
@@ -143,16 +144,7 @@ def read_image_sized(path: str | Path, depth16: str = "per-image", stats: dict[s
         raise DataError(f"{p}: truncated or corrupt image ({type(e).__name__}: {e})") from e
     with img:
         h0, w0 = img.height, img.width
-        drafted = False
-        if reduce_for is not None and img.format in _DRAFT_FORMATS:
-            scale = draft_scale(h0, w0, reduce_for)
-            if scale > 1:
-                try:
-                    # (Pillow picks the largest of 1/8, 1/4, 1/2 that keeps this size: exactly 1/scale here)
-                    img.draft(img.mode, (w0 // scale, h0 // scale))
-                except Exception as e:  # (Pillow reads the header lazily: a damaged one can fail here)
-                    raise DataError(f"{p}: truncated or corrupt image ({type(e).__name__}: {e})") from e
-                drafted = (img.height, img.width) != (h0, w0)
+        drafted = _draft(img, reduce_for, str(p))
         limit = Image.MAX_IMAGE_PIXELS
         # (a photo drafted below the limit costs little memory: no warning)
         if limit and img.width * img.height > limit:
@@ -166,17 +158,86 @@ def read_image_sized(path: str | Path, depth16: str = "per-image", stats: dict[s
         except Exception:   # a damaged later page: the first one is decoded (or refused) below
             pages = 1
         a = decode_pil(img, str(p), depth16, stats)
-        # the size as shown: the array's, or for a drafted JPEG its full size turned as decode_pil turned it (asked
-        # of the EXIF only now: a PNG's EXIF is read by loading the image, which _is_colour16 must see unloaded)
-        if not drafted:
-            h0, w0 = a.shape[:2]
-        elif _swaps_sides(img):
-            h0, w0 = w0, h0
+        h0, w0 = _shown_size(img, a, drafted, h0, w0)
     if pages > 1 and stats is not None:
         stats["pages"] = stats.get("pages", 0) + 1
         if "pages_file" not in stats:
             stats["pages_file"], stats["pages_n"] = str(p), pages
     return a, (int(h0), int(w0))
+
+
+def _draft(img: Image.Image, reduce_for: int | None, name: str) -> bool:
+    """Set a JPEG not yet loaded to decode at draft_scale's reduction for reduce_for (nothing for other formats, or
+    reduce_for None); whether its size changed. Changes img in place."""
+    if reduce_for is None or img.format not in _DRAFT_FORMATS:
+        return False
+    h0, w0 = img.height, img.width
+    scale = draft_scale(h0, w0, reduce_for)
+    if scale == 1:
+        return False
+    try:
+        # (Pillow picks the largest of 1/8, 1/4, 1/2 that keeps this size: exactly 1/scale here)
+        img.draft(img.mode, (w0 // scale, h0 // scale))
+    except Exception as e:  # (Pillow reads the header lazily: a damaged one can fail here)
+        raise DataError(f"{name}: truncated or corrupt image ({type(e).__name__}: {e})") from e
+    return (img.height, img.width) != (h0, w0)
+
+
+def _shown_size(img: Image.Image, a: np.ndarray, drafted: bool, h0: int, w0: int) -> tuple[int, int]:
+    """The size as shown of an image decoded into `a`: the array's, or for a drafted JPEG its full size (h0, w0)
+    turned as decode_pil turned it (asked of the EXIF only now: a PNG's EXIF is read by loading the image, which
+    _is_colour16 must see unloaded)."""
+    if not drafted:
+        return int(a.shape[0]), int(a.shape[1])
+    return (w0, h0) if _swaps_sides(img) else (h0, w0)
+
+
+def decode_pil_sized(img: Image.Image, name: str, depth16: str = "per-image", stats: dict[str, Any] | None = None,
+                     reduce_for: int | None = None) -> tuple[np.ndarray, tuple[int, int]]:
+    """decode_pil of a PIL image passed in memory, and its (H, W) as shown. A JPEG not yet loaded (as Image.open
+    returns it) is decoded by read_image_sized's rule for reduce_for (draft_scale), so that it gives the pixels of
+    its file read by path. The draft is made on a twin opened from the same bytes (_unloaded_twin): draft shrinks an
+    image in place, so the caller's image would change size under them, and Image.copy cannot make the twin (it
+    loads in full first). The caller's image is then left unloaded, its file position as it was. A loaded image (or
+    one whose bytes cannot be read again) is decoded as it is, in full."""
+    twin = None
+    if reduce_for is not None and img.format in _DRAFT_FORMATS and draft_scale(img.height, img.width, reduce_for) > 1:
+        twin = _unloaded_twin(img)
+    if twin is None:
+        a = decode_pil(img, name, depth16, stats)
+        return a, (int(a.shape[0]), int(a.shape[1]))
+    with twin:
+        h0, w0 = twin.height, twin.width
+        drafted = _draft(twin, reduce_for, name)
+        a = decode_pil(twin, name, depth16, stats)
+        return a, _shown_size(twin, a, drafted, h0, w0)
+
+
+def _unloaded_twin(img: Image.Image) -> Image.Image | None:
+    """A second image opened from the bytes of an image not yet loaded (its tiles still to decode), or None: loaded,
+    made in memory, a closed file, or bytes that open as another image (one that does not start at its stream's
+    start: told by its tiles, whose offsets are positions in the stream)."""
+    import io
+
+    fp = getattr(img, "fp", None)
+    if not getattr(img, "tile", None) or fp is None:
+        return None
+    try:
+        pos = fp.tell()
+        try:
+            fp.seek(0)
+            data = fp.read()
+        finally:
+            fp.seek(pos)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)   # (said when the caller opened it)
+            twin = Image.open(io.BytesIO(data))
+    except Exception:  # noqa: BLE001 - anything: the caller's image is decoded as it is instead
+        return None
+    if (twin.format, twin.mode, twin.size, twin.tile) != (img.format, img.mode, img.size, img.tile):
+        twin.close()
+        return None
+    return twin
 
 
 # formats whose EXIF orientation is applied (a photo looks the way its viewer shows it), also to PIL images opened

@@ -46,7 +46,7 @@ from PIL import Image
 
 from ..errors import ConfigError, DataError, warn_user
 from .download import unpack_cached
-from .image_decode import IMAGE_EXTS, decode_pil, read_image, read_image_sized
+from .image_decode import IMAGE_EXTS, decode_pil_sized, read_image, read_image_sized
 from .imageset import scale_warning, warn_decode_stats
 from .readers import channel_warning, detect_format, is_dataset_file, list_image_files, load_dataset
 from .transforms import (MAX_AUTO_RESOLUTION, array_to_uint8, check_resolution, convert, next_pow2, resize_one,
@@ -332,8 +332,10 @@ def decode_items(X: Any, depth16: str, image_shapes: Sequence[Sequence[int]] | N
             items.extend_from(more)
             ids += more_ids
         elif isinstance(it, Image.Image):
-            try:     # decoded like a file: EXIF orientation applied, a truncated image a DataError naming it
-                items.add(decode_pil(it, f"image {i}", depth16, stats))
+            try:     # decoded like a file: EXIF orientation applied, a truncated image a DataError naming it, an
+                #      Image.open(...) JPEG at the reduced scale of its file read for `limit`
+                a, (h0, w0) = decode_pil_sized(it, f"image {i}", depth16, stats, limit)
+                items.add(a, (h0, w0, a.shape[2]))
             except DataError as e:
                 if not skip_bad:
                     raise

@@ -23,7 +23,7 @@ import numpy as np
 from PIL import Image
 
 from ..config import SAMPLE_TOKEN
-from ..errors import ConfigError, DataError, warn_user
+from ..errors import ConfigError, DataError, moved_name, warn_user
 from ..fileio import atomic_write_stream
 from .dataset_files import (CIFAR_BATCH_FILES, dataset_among_images_error, dataset_file_kind, is_tar,
                             named_in_archive, npz_has_labels, read_cifar_batches, read_npz, read_npz_unlabelled,
@@ -978,3 +978,27 @@ def none_readable_error(n_files: int, reasons: Sequence[str]) -> DataError:
     if n_files == 1:
         return DataError(f"the one image file given is not readable: {shown}")
     return DataError(f"none of the {n_files} image files is readable: {shown}")
+
+
+# names that scripts may import from here from before the split of this module (and from wildgan.cli): where each
+# lives now. Resolved by __getattr__ below with a DeprecationWarning naming the new place.
+_MOVED = {
+    "CIFAR10_CLASSES": "dataset_files", "restricted_unpickle": "dataset_files",
+    "CHUNK_POOL_MIN_BYTES": "decode_pool", "DecodePool": "decode_pool", "PARALLEL_DECODE_MIN_FILES": "decode_pool",
+    "ROOM_CHECK_MIN_BYTES": "decode_pool", "ROOM_SAMPLE": "decode_pool", "TRAINING_HOLDS": "decode_pool",
+    "decode_workers": "decode_pool", "host_memory_available": "decode_pool", "release_freed_memory": "decode_pool",
+    "JPEG_DRAFT_GAP": "image_decode", "decode_pil": "image_decode", "draft_scale": "image_decode",
+    "read_image_sized": "image_decode",
+    "READER_CHANGES": "imageset", "READER_VERSION": "imageset", "SCALE_FACTOR": "imageset",
+}
+
+
+def __getattr__(name: str) -> Any:
+    # PEP 562: only asked for names not defined above. The modules are already loaded by the imports at the top;
+    # imported here by name all the same, so that test_layering sees every edge.
+    if name not in _MOVED:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from . import dataset_files, decode_pool, image_decode, imageset
+
+    new = {m.__name__.rpartition(".")[2]: m for m in (dataset_files, decode_pool, image_decode, imageset)}[_MOVED[name]]
+    return moved_name(__name__, name, new)

@@ -193,17 +193,20 @@ class NamedImages:
 
 
 def score_named_images(model: LoadedModel, paths: Sequence[str | Path], skip_bad: bool = False, rank_by: str = "a",
-                       max_maps: int | None = None, progress: bool = False) -> NamedImages:
+                       max_maps: int | None = None, progress: bool = False,
+                       loaded: tuple[np.ndarray, list[str]] | None = None) -> NamedImages:
     """Load image files/folders exactly as the run's data was converted (model.conversion, from split.json), score
     them, rank them by `rank_by` (most anomalous first, NaN first as everywhere) and map the first `max_maps`
     (None: all). Reconstructions are kept for the mapped images only, so that a folder of thousands costs the
     memory of its scores, not of its reconstructions. skip_bad: unreadable files are left out (each named in a
-    warning) instead of stopping. progress: decoding and scoring bars (a folder of thousands takes a while)."""
+    warning) instead of stopping. progress: decoding and scoring bars (a folder of thousands takes a while).
+    loaded: (images, ids) of `paths` as load_images returned them with that conversion (a caller that read them
+    already, to refuse bad files early): scored as they are, not decoded again."""
     from ..data import load_images
 
     cfg = model.cfg
-    x, ids = load_images(list(paths), cfg.net.resolution, cfg.net.channels, **model.conversion, skip_bad=skip_bad,
-                         progress=progress)
+    x, ids = loaded if loaded is not None else load_images(
+        list(paths), cfg.net.resolution, cfg.net.channels, **model.conversion, skip_bad=skip_bad, progress=progress)
     res = model.score(x, progress=progress)
     key = pick_score(res.scores, rank_by)
     order = top_k(res.scores[key], len(ids))

@@ -45,11 +45,9 @@ import numpy as np
 
 from ..checkpoint import umask
 from ..config import SCORE_NAMES, own_score, read_run_config, run_config_to_dict
-from ..data import build_split, split_differences
+from ..data import build_split, conversion_opts, load_images, split_differences
 from ..data.dataset_files import dataset_among_images_error
-from ..data.decode_pool import unreadable_files_error
-from ..data.image_decode import read_image
-from ..data.readers import is_dataset_file, list_image_files
+from ..data.readers import is_dataset_file
 from ..errors import CheckpointError, ConfigError, DataError, warn_user
 from ..fileio import atomic_write_text
 from ..markdown import md_table, split_md_row
@@ -442,19 +440,22 @@ def run_report(run_dir: Path, *, top_k_images: int = 8, images: Sequence[str | P
     mask_name = "masks"
     if isinstance(masks, (str, Path)):
         mask_name, masks = str(masks), load_masks(masks)
-    if images and not skip_bad:
-        _check_readable(images)   # before the report folder is touched and the long scoring starts
     run_dir = Path(run_dir)
     cfg = read_run_config(run_dir)
     if score is None:
         score = own_score(cfg.method)
     split_info = read_split_info(run_dir)
+    # the named images are read here, once, converted as the run's networks take them (as score_named_images would):
+    # a bad file is refused before the report folder is touched and the long scoring starts, and the decoded
+    # images go on to the scoring
+    loaded = load_images(list(images), cfg.net.resolution, cfg.net.channels, **conversion_opts(split_info),
+                         skip_bad=skip_bad, progress=progress) if images else None
     if masks is not None:
         masks = _checked_masks(masks, mask_name, run_dir, cfg, split_info)
     with _report_folder(run_dir, log) as out:
-        _write_run_report(run_dir, out, cfg, split_info, top_k_images=top_k_images, images=images, score=score,
-                          masks=masks, mask_name=mask_name, device=device, controls=controls,
-                          tsne_points=tsne_points, log=log, skip_bad=skip_bad, progress=progress)
+        _write_run_report(run_dir, out, cfg, split_info, top_k_images=top_k_images, images=images, loaded=loaded,
+                          score=score, masks=masks, mask_name=mask_name, device=device, controls=controls,
+                          tsne_points=tsne_points, log=log, progress=progress)
     path = run_dir / "report" / "report.html"
     log(f"wrote {path}")
     return path
@@ -494,27 +495,17 @@ def _checked_masks(masks: np.ndarray, name: str, run_dir: Path, cfg: Any, split_
     return m
 
 
-def _check_readable(images: Sequence[str | Path]) -> None:
-    """Every named image decodes, or one DataError naming each that does not (as the scoring would, later)."""
-    bad = []
-    for f in list_image_files(images):
-        try:
-            read_image(f)
-        except DataError as e:
-            bad.append(str(e))
-    if bad:
-        raise unreadable_files_error(bad)
-
-
 # ------------------------------------------------------------------------------------------------------------------
 # Run report: the page, section by section
 
 def _write_run_report(run_dir: Path, out: Path, cfg: Any, split_info: dict[str, Any], *, top_k_images: int,
-                      images: Sequence[str | Path], score: str, masks: np.ndarray | None, mask_name: str, device: str,
-                      controls: bool, tsne_points: int, log: Log, skip_bad: bool, progress: bool) -> None:
+                      images: Sequence[str | Path], loaded: tuple[np.ndarray, list[str]] | None, score: str,
+                      masks: np.ndarray | None, mask_name: str, device: str,
+                      controls: bool, tsne_points: int, log: Log, progress: bool) -> None:
     """run_report's page, written into `out` (the new report's folder, before it replaces RUN_DIR/report), in the
     page's order: what the run is, its numbers (a labelled run's metrics, figures and top test images, or an
-    unlabelled run's top training images), its training, the named images, its config."""
+    unlabelled run's top training images), its training, the named images (`loaded`: as load_images read
+    `images`), its config."""
     (out / "heatmaps").mkdir(parents=True, exist_ok=True)
     page = _Page(title=f"wildgan report: {run_dir.resolve().name}", md_dir=out)
     page.p(f"Run directory: {run_dir.resolve()}")
@@ -537,7 +528,7 @@ def _write_run_report(run_dir: Path, out: Path, cfg: Any, split_info: dict[str, 
         if model is None:
             raise CheckpointError(f"{run_dir}: cannot score --image files without trained networks")
         _named_section(page, out, model, images, score, log, ref=_named_reference(run_dir, model, diag, unlabelled),
-                       skip_bad=skip_bad, progress=progress)
+                       loaded=loaded, progress=progress)
     page.h(2, "Config")
     page.pre(_config_text(run_dir), "yaml")
     page.write(out)
@@ -877,13 +868,13 @@ def _named_reference(run_dir: Path, model: Any, diag: RunDiagnostics | None, unl
 
 
 def _named_section(page: _Page, out: Path, model: Any, images: Sequence[str | Path], score: str, log: Log,
-                   ref: tuple[dict[str, np.ndarray], str] | None = None, skip_bad: bool = False,
-                   progress: bool = False) -> None:
+                   ref: tuple[dict[str, np.ndarray], str] | None = None,
+                   loaded: tuple[np.ndarray, list[str]] | None = None, progress: bool = False) -> None:
     """The images named with --image, most anomalous first: their scores with their percentiles among `ref` (the
     scores, and which images they are of), heat maps of the MAX_NAMED_MAPS first, and named_images.csv."""
     log(f"scoring the named images ({len(images)} path{'s' if len(images) != 1 else ''})")
-    named = score_named_images(model, images, skip_bad=skip_bad, rank_by=score, max_maps=MAX_NAMED_MAPS,
-                               progress=progress)
+    named = score_named_images(model, images, rank_by=score, max_maps=MAX_NAMED_MAPS,
+                               progress=progress, loaded=loaded)
     log(f"scored {len(named.ids)} named image{'s' if len(named.ids) != 1 else ''} (from {len(images)} "
         f"path{'s' if len(images) != 1 else ''})")
     name = pick_score(named.scores, score)
