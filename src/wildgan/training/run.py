@@ -372,10 +372,11 @@ def run_lock(run_dir: Path) -> Iterator[None]:
         if same:
             break
         os.close(fd)                 # the holder we waited on removed that file: lock the one at the path now
-    me = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%d %H:%M:%S")}
-    os.ftruncate(fd, 0)
-    os.write(fd, json.dumps(me).encode("utf-8"))
     try:
+        # (inside the try: a record that cannot be written, on a full disk, must not keep the lock held)
+        me = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%d %H:%M:%S")}
+        os.ftruncate(fd, 0)
+        os.write(fd, json.dumps(me).encode("utf-8"))
         yield
     finally:
         try:
