@@ -1573,6 +1573,25 @@ def test_a_start_is_refused_at_once_by_a_process_that_holds_the_run(tmp_path, mo
     assert waits == []
 
 
+def test_a_lock_whose_holder_record_cannot_be_written_is_let_go(tmp_path, monkeypatch) -> None:
+    """run_lock wrote who holds it (pid, host) before the `try` that lets the lock go: a write that failed (a full
+    disk) kept the lock, in this process, until the process ended, so that its next run there (a Detector.fit tried
+    again) was refused as 'in use by another wildgan process'."""
+    from wildgan.training.run import LOCK_NAME, run_lock
+
+    def disk_full(fd: int, data: bytes) -> int:
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as m:
+        m.setattr(os, "write", disk_full)
+        with pytest.raises(OSError, match="No space left on device"):
+            with run_lock(tmp_path):
+                pass
+    with run_lock(tmp_path):                             # the folder is free again
+        assert (tmp_path / LOCK_NAME).is_file()
+    assert not (tmp_path / LOCK_NAME).exists()
+
+
 def test_a_glance_at_the_lock_does_not_refuse_a_start(tmp_path) -> None:
     """check_lock_free holds the lock shared for an instant: a start that takes it meanwhile waits that instant
     instead of being refused as if a process were training there."""

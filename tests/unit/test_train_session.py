@@ -117,6 +117,29 @@ def test_a_resume_from_a_checkpoint_of_another_kind_is_refused(tmp_path, one_thr
     assert not (tmp_path / "network-final.json").exists()
 
 
+def _tiny_run_config() -> RunConfig:
+    return RunConfig(data=DataConfig(data="unused.npz", normal=("0",), resolution=8, channels=1),
+                     net=net_config_for_preset("tiny", 8, 1),
+                     train=TrainConfig(total_kimg=0.1, phase_kimg=0.05, minibatch=PRESETS["tiny"]["minibatch"],
+                                       device="cpu"), preset="tiny")
+
+
+def test_a_run_that_arrived_after_the_early_check_is_refused_under_the_lock(tmp_path, monkeypatch) -> None:
+    """check_run_dir looks before the lock is taken; another start may train into the folder in between. train_run
+    asks again under the lock, so the new start is refused there and the run it found is left as it was."""
+    from wildgan.errors import ConfigError
+    from wildgan.training import run as run_mod
+
+    run = tmp_path / "run"
+    monkeypatch.setattr(run_mod, "check_run_dir", lambda *a, **k: None)        # the folder was empty when checked
+    monkeypatch.setattr(run_mod, "_train_run", lambda *a, **k: pytest.fail("trained over the other run"))
+    run.mkdir()
+    (run / "stats.jsonl").write_text('{"kimg": 0.1}\n')                          # ... and holds a run that trained now
+    with pytest.raises(ConfigError, match="already holds a run"):
+        run_mod.train_run(_tiny_run_config(), run, progress=False, log=lambda m: None)
+    assert sorted(p.name for p in run.iterdir()) == ["stats.jsonl"]
+
+
 def test_a_failing_before_unlock_does_not_hide_the_trainings_own_error(tmp_path, monkeypatch) -> None:
     """train_run called before_unlock in a `finally`: when it raised too (an unwritable folder), its error replaced
     the training's, which is the one a user needs. The training's error is raised now, the other one logged."""
@@ -129,11 +152,8 @@ def test_a_failing_before_unlock_does_not_hide_the_trainings_own_error(tmp_path,
         raise OSError("cannot write the marker")
 
     monkeypatch.setattr(run_mod, "_train_run", broke)
-    cfg = RunConfig(data=DataConfig(data="unused.npz", normal=("0",), resolution=8, channels=1),
-                    net=net_config_for_preset("tiny", 8, 1),
-                    train=TrainConfig(total_kimg=0.1, phase_kimg=0.05, minibatch=PRESETS["tiny"]["minibatch"],
-                                      device="cpu"), preset="tiny")
     said: list[str] = []
     with pytest.raises(RuntimeError, match="the training's own error"):
-        run_mod.train_run(cfg, tmp_path / "run", progress=False, log=said.append, before_unlock=unlock_fails)
+        run_mod.train_run(_tiny_run_config(), tmp_path / "run", progress=False, log=said.append,
+                          before_unlock=unlock_fails)
     assert any("cannot write the marker" in m for m in said)

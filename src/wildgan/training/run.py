@@ -1,22 +1,51 @@
-"""A training run from a RunConfig: build the split, record the resolved config, train, write the final networks.
+"""A training run from a RunConfig, start to finish: the Python equivalent of `wildgan train`.
 
-This is the Python equivalent of `wildgan train`."""
+The entry point is `train_run(cfg, run_dir, resume=..., overwrite=...)`; the CLI (train, demo), Detector.fit and a
+study's cells all call it. A run goes through these steps, each a function below:
+
+1. `_check_the_start`: every refusal that can be asked before anything is written (the folder: check_run_dir; the
+   device, the networks' memory, WILDGAN_DATA_ON_GPU, TensorBoard, f-AnoGAN's image size), so that a refused start
+   leaves no half-made run behind.
+2. `_take_the_folder`: rank 0 takes RUN_DIR/.wildgan.lock (`run_lock`) and asks again whether a run is there; under
+   torchrun every rank learns the answer.
+3. `_train_run`, under the lock: build the split, `_clear_old_run` (--overwrite, or a start that never trained),
+   `_resumed_config` (what a resume keeps of the saved run), `_check_resumed_split` (the same training images),
+   write config.json/config.yaml and split.json, `_log_start`, `_train_method` (train_pgan or `_train_fanogan`), and
+   after a resume `_note_stale_evaluations`.
+4. As the session ends, however it ends, `before_unlock` runs while the lock is still held.
+
+Where things are, top to bottom:
+
+* The run folder: what a run writes (RUN_OUTPUTS), whether one is there (`previous_run`, `never_trained`).
+* Refusals before anything is written: `check_out_dir` (the paths alone: asked before the data is decoded),
+  `check_run_dir` (adds the config: a resume must keep what defines the run, `run_differences`),
+  `check_training_memory`.
+* The lock: `run_lock` (held while training), `check_lock_free` (a glance before the data is decoded).
+* `train_run` and its steps.
+* Evaluations saved before a resume: `networks_record`, `networks_changed`, `stale_evaluation`,
+  `evaluate_command` (evaluation.run and evaluation.report use them too).
+"""
 
 from __future__ import annotations
 
 import json
 import math
+import os
+import shlex
+import shutil
+import socket
 import time
 from contextlib import ExitStack, contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from ..checkpoint import read_meta
+from ..checkpoint import list_checkpoints, read_meta, remove_stale_temp
 from ..config import (FANOGAN_LEGACY_BN, RunConfig, default_checkpoint_kimg, read_run_config, run_config_to_dict,
                       write_run_config)
 from ..fileio import atomic_write_text
 from ..data import AnomalySplit, build_split, split_differences, split_summary
-from ..data.readers import is_study_dir
+from ..data.readers import is_study_dir, resolve_data_root
 from ..devices import resolve_device
 from ..errors import ConfigError, WildganError
 from .data_placement import data_on_gpu_setting
@@ -24,36 +53,9 @@ from .loop import TrainResult, train_pgan
 from .schedule import kimg_text
 from .tblog import require_tensorboard
 
-FANOGAN_CHECKPOINT_ITERS = 1000
 
-
-def fanogan_checkpoint_every(cfg: RunConfig) -> int:
-    """f-AnoGAN's checkpoint interval in iterations: every FANOGAN_CHECKPOINT_ITERS, unless the run's checkpoint_kimg
-    was chosen (it differs from default_checkpoint_kimg, which is derived from the pGAN schedule's total and means
-    nothing for f-AnoGAN's iterations); then that many kimg of critic (or encoder) batches. The same test as
-    run_config_to_options', so a --resume replays the same interval."""
-    ck = cfg.train.checkpoint_kimg
-    if ck is None or math.isclose(ck, default_checkpoint_kimg(cfg.train.total_kimg), rel_tol=1e-9, abs_tol=1e-12):
-        return FANOGAN_CHECKPOINT_ITERS
-    return max(1, round(ck * 1000 / cfg.fanogan.batch_size))
-
-
-def write_split_info(split: AnomalySplit, run_dir: Path) -> None:
-    info = dict(split.info)
-    info.update(split_summary(split))
-    atomic_write_text(run_dir / "split.json", json.dumps(info, indent=2, default=str))
-    skipped = info.get("skipped") or []
-    if skipped:
-        # one line per file: "path<TAB>why" (the reason without the path it would repeat)
-        def line(s: object) -> str:
-            if isinstance(s, dict):
-                path, why = str(s.get("path", "")), str(s.get("reason", ""))
-                why = why[len(path) + 2:] if why.startswith(path + ": ") else why
-                return f"{path}\t{why}"
-            return str(s)
-
-        atomic_write_text(run_dir / "skipped.txt", "".join(f"{line(s)}\n" for s in skipped))
-
+# ------------------------------------------------------------------------------------------------------------------
+# The run folder
 
 # `wildgan demo`'s marker of its run: a later demo replaces only a run that has it
 DEMO_MARKER = "DEMO.txt"
@@ -73,7 +75,6 @@ _RUN_MARKERS = ("config.json", "stats.jsonl", "checkpoints", "network-final.json
 def previous_run(run_dir: Path) -> list[str]:
     """The run outputs already in run_dir (empty when none)."""
     return [n for n in _RUN_MARKERS if (Path(run_dir) / n).exists()]
-
 
 # what a start leaves behind before its first training step: nothing else of RUN_OUTPUTS may be there for a new start
 # to replace it without --overwrite
@@ -106,11 +107,38 @@ def never_trained(run_dir: Path) -> bool:
     return True
 
 
-def _data_place(data: str | None) -> str:
-    from ..data.readers import resolve_data_root
+def _images_seen(run_dir: Path) -> int:
+    """Images the run's networks have seen: its final networks' or newest checkpoint's count (0 when none)."""
+    seen = 0
+    for p in [run_dir / "network-final.json", *list_checkpoints(run_dir / "checkpoints")[-1:]]:
+        try:
+            seen = max(seen, int(read_meta(p).get("nimg", 0)))
+        except (WildganError, ValueError, TypeError, OSError):
+            pass              # a damaged file: the resume itself says which (and falls back, or refuses)
+    return seen
 
-    return str(resolve_data_root(data).resolve())      # symlinks and '..' folded: the same file is the same place
 
+def write_split_info(split: AnomalySplit, run_dir: Path) -> None:
+    """RUN/split.json: the split's record (what a resume checks its images against, what evaluations read), and
+    RUN/skipped.txt when --skip-bad left files out."""
+    info = dict(split.info)
+    info.update(split_summary(split))
+    atomic_write_text(run_dir / "split.json", json.dumps(info, indent=2, default=str))
+    skipped = info.get("skipped") or []
+    if skipped:
+        # one line per file: "path<TAB>why" (the reason without the path it would repeat)
+        def line(s: object) -> str:
+            if isinstance(s, dict):
+                path, why = str(s.get("path", "")), str(s.get("reason", ""))
+                why = why[len(path) + 2:] if why.startswith(path + ": ") else why
+                return f"{path}\t{why}"
+            return str(s)
+
+        atomic_write_text(run_dir / "skipped.txt", "".join(f"{line(s)}\n" for s in skipped))
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Refusals before anything is written
 
 def check_run_dir(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwrite: bool = False) -> None:
     """Raise ConfigError when training cfg into run_dir with these flags would be refused; touches nothing.
@@ -155,10 +183,22 @@ def check_out_dir(run_dir: Path, data: str | None, *, resume: bool = False, over
         why = "no such folder" if not run_dir.exists() else "no run in it: no config.json"
         raise ConfigError(f"{run_dir}: nothing to resume ({why}); start a run there without --resume, or give the "
                           f"run's folder")
-    if previous_run(run_dir) and not resume and not overwrite and not never_trained(run_dir):
-        raise _holds_a_run(run_dir)
+    _refuse_an_existing_run(run_dir, resume=resume, overwrite=overwrite)
     if resume and (run_dir / "config.json").is_file():
         _refuse_resume_without_checkpoints(run_dir)
+
+
+def _refuse_an_existing_run(run_dir: Path, *, resume: bool, overwrite: bool) -> None:
+    """A new start (neither resume nor overwrite) into a folder that holds a run is refused, except a run that never
+    trained (never_trained: replaced as --overwrite would). Asked by check_out_dir, and again by train_run under the
+    lock: another start may have trained there in between."""
+    if not resume and not overwrite and previous_run(run_dir) and not never_trained(run_dir):
+        raise ConfigError(f"{run_dir} already holds a run ({', '.join(previous_run(run_dir))}): use --resume to "
+                          f"continue it, --overwrite to delete it and start again, or another --out")
+
+
+def _data_place(data: str | None) -> str:
+    return str(resolve_data_root(data).resolve())      # symlinks and '..' folded: the same file is the same place
 
 
 def data_folder_holding(data: str | None, run_dir: Path) -> Path | None:
@@ -191,14 +231,54 @@ def _refuse_resume_without_checkpoints(run_dir: Path) -> None:
     """A resume restarts from the newest periodic checkpoint, and with none at all from scratch. That is right for a
     run killed before its first checkpoint (nothing is lost that could be kept), but not for one that has final
     networks: starting from scratch would overwrite them and drop its training log. Refused instead."""
-    from ..checkpoint import list_checkpoints
-
     finals = [n for n in ("network-final.json", "fanogan-final.json") if (run_dir / n).is_file()]
     if finals and not list_checkpoints(run_dir / "checkpoints"):
         raise ConfigError(f"{run_dir}: cannot resume: the run has trained networks ({finals[0]}) but no periodic "
                           f"checkpoint to continue from ({run_dir / 'checkpoints'} is empty or missing), so a resume "
                           f"would start over on top of them; restore its checkpoints/ folder, or start again with "
                           f"--overwrite (or another --out)")
+
+
+# Length, budget, device, checkpoint cadence and speed switches may change on resume; what defines the run (data,
+# architecture, method, schedule, losses, optimiser) may not: a different phase length would move the schedule under
+# the saved weights.
+RESUME_MAY_CHANGE = frozenset({"total_kimg", "minutes", "device", "threads", "checkpoint_kimg", "on_divergence",
+                               "log_every", "sample_kimg", "keep_checkpoints", "amp", "channels_last", "compile",
+                               "cuda_graphs", "tensorboard", "train_scores", "gp_precision"})
+
+
+# the settings among RESUME_MAY_CHANGE that change the numbers (float summation order, precision), not only the speed
+NUMERIC_SETTINGS = frozenset({"device", "threads", "amp", "channels_last", "compile", "cuda_graphs",
+                              "gp_precision"})
+
+
+def legacy_fanogan_bn(cfg: RunConfig) -> bool:
+    """Whether a saved run's f-AnoGAN BatchNorm settings are those read back for a record written before the fields
+    existed (config.FANOGAN_LEGACY_BN): today's options cannot express them, so they are kept, not compared."""
+    return all(getattr(cfg.fanogan, k) == v for k, v in FANOGAN_LEGACY_BN.items())
+
+
+def run_differences(saved: RunConfig, now: RunConfig, may_change: frozenset[str] = RESUME_MAY_CHANGE) -> list[str]:
+    """The settings that define a run and differ between the saved run and `now`, as 'section.key: saved -> now'.
+
+    `may_change`: train-section keys left out. Only what the method uses is compared: a wildgan run does not care
+    about the f-AnoGAN section (whose defaults may change between versions) and f-AnoGAN does not use the pGAN's
+    net/train sections (the search section only matters at scoring time). The f-AnoGAN BatchNorm fields of a run
+    recorded before they existed (legacy_fanogan_bn) are taken from the saved run on resume (see train_run), so it
+    still resumes; a newer run compares them like any other field (--fanogan-bn-warmup is not ignored)."""
+    old, new = run_config_to_dict(saved), run_config_to_dict(now)
+    # the data path is compared as the place it names (runs record it absolute now, earlier ones as typed)
+    old["data"]["data"], new["data"]["data"] = (_data_place(d["data"]["data"]) for d in (old, new))
+    out = [f"method: {old['method']} -> {new['method']}"] if old["method"] != new["method"] else []
+    sections = ("data", "fanogan") if now.method == "fanogan" else ("data", "net", "train")
+    legacy = legacy_fanogan_bn(saved)
+    skip = {"fanogan": {"minutes", "device", *(FANOGAN_LEGACY_BN if legacy else ())}, "train": set(may_change)}
+    for sec in sections:
+        keys = old[sec] if sec == "fanogan" else {**old[sec], **new[sec]}
+        for k in keys:
+            if k not in skip.get(sec, ()) and old[sec].get(k) != new[sec].get(k):
+                out.append(f"{sec}.{k}: {old[sec].get(k)!r} -> {new[sec].get(k)!r}")
+    return out
 
 
 def training_state_bytes(cfg: RunConfig) -> int:
@@ -216,8 +296,6 @@ def training_state_bytes(cfg: RunConfig) -> int:
 
 def _device_memory(device: Any) -> int | None:
     """Total memory of the device training runs on (None when unknown)."""
-    import os
-
     import torch
 
     if device.type == "cuda":
@@ -239,23 +317,16 @@ def check_training_memory(cfg: RunConfig, device: Any) -> None:
                           f"{have / 2**30:,.1f} GiB of {device.type}; choose a smaller --width or preset")
 
 
-def _holds_a_run(run_dir: Path) -> ConfigError:
-    return ConfigError(f"{run_dir} already holds a run ({', '.join(previous_run(run_dir))}): use --resume to continue "
-                       f"it, --overwrite to delete it and start again, or another --out")
+def _check_fanogan_images(cfg: RunConfig, split: AnomalySplit) -> None:
+    """f-AnoGAN takes 32x32 or 64x64 images only: refused before anything of a run is written."""
+    if cfg.method == "fanogan":
+        from .fanogan_loop import check_image_shape
+
+        check_image_shape(split.resolution, split.resolution, split.channels)
 
 
-def _images_seen(run_dir: Path) -> int:
-    """Images the run's networks have seen: its final networks' or newest checkpoint's count (0 when none)."""
-    from ..checkpoint import list_checkpoints
-
-    seen = 0
-    for p in [run_dir / "network-final.json", *list_checkpoints(run_dir / "checkpoints")[-1:]]:
-        try:
-            seen = max(seen, int(read_meta(p).get("nimg", 0)))
-        except (WildganError, ValueError, TypeError, OSError):
-            pass              # a damaged file: the resume itself says which (and falls back, or refuses)
-    return seen
-
+# ------------------------------------------------------------------------------------------------------------------
+# The lock
 
 LOCK_NAME = ".wildgan.lock"
 
@@ -264,19 +335,55 @@ LOCK_NAME = ".wildgan.lock"
 _LOCK_GLANCE_WAIT_S = 0.25
 
 
-def _in_use(run_dir: Path, fd: int) -> ConfigError:
-    """The refusal of a folder whose lock another process holds, naming the holder from what the lock file (open as
-    fd) records."""
-    import os
+@contextmanager
+def run_lock(run_dir: Path) -> Iterator[None]:
+    """Hold RUN_DIR/.wildgan.lock while training there: a second process training into the same folder (two
+    --resume, or --overwrite of a running run) would mix two runs' checkpoints, logs and config.
 
+    The lock is an flock on that file, so the kernel releases it when its process ends, however it ends (a killed
+    job's lock never blocks its --resume, whatever its pid or host); the JSON in it (pid, host, start) only names the
+    holder in the refusal. Without fcntl (Windows) there is no lock."""
     try:
-        other = json.loads(os.read(fd, 4096).decode("utf-8") or "{}")
-    except (OSError, ValueError):
-        other = {}
-    if not isinstance(other, dict):
-        other = {}
-    return ConfigError(f"{run_dir} is in use by another wildgan process (pid {other.get('pid', '?')} on "
-                       f"{other.get('host', '?')}, since {other.get('since', '?')}): wait for it to end")
+        import fcntl
+    except ImportError:              # pragma: no cover - not POSIX
+        yield
+        return
+    path = Path(run_dir) / LOCK_NAME
+    while True:
+        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
+        # a moment's grace: another start's check_lock_free holds the lock shared for an instant, and must not make
+        # this start refused as if a process were training there
+        deadline = time.monotonic() + _LOCK_GLANCE_WAIT_S
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError:
+                if _only_glanced_at(fd) and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                    continue
+                refusal = _in_use(run_dir, fd)
+                os.close(fd)
+                raise refusal from None
+        try:
+            same = os.fstat(fd).st_ino == os.stat(path).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)                 # the holder we waited on removed that file: lock the one at the path now
+    try:
+        # (inside the try: a record that cannot be written, on a full disk, must not keep the lock held)
+        me = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%d %H:%M:%S")}
+        os.ftruncate(fd, 0)
+        os.write(fd, json.dumps(me).encode("utf-8"))
+        yield
+    finally:
+        try:
+            path.unlink()            # while still locked: a process that opened it meanwhile sees another inode
+        except OSError:
+            pass
+        os.close(fd)
 
 
 def check_lock_free(run_dir: Path) -> None:
@@ -287,8 +394,6 @@ def check_lock_free(run_dir: Path) -> None:
     A courtesy, not the guarantee: the folder may be taken between this check and run_lock, which alone keeps a
     second process out. Under torchrun only rank 0 may ask it, and only before it takes the job's lock: the lock is
     rank 0's for every rank of the job, so another rank would find it held by its own job."""
-    import os
-
     try:
         import fcntl
     except ImportError:              # pragma: no cover - not POSIX (run_lock has no lock there either)
@@ -323,71 +428,299 @@ def _only_glanced_at(fd: int) -> bool:
     return True
 
 
-@contextmanager
-def run_lock(run_dir: Path) -> Iterator[None]:
-    """Hold RUN_DIR/.wildgan.lock while training there: a second process training into the same folder (two
-    --resume, or --overwrite of a running run) would mix two runs' checkpoints, logs and config.
-
-    The lock is an flock on that file, so the kernel releases it when its process ends, however it ends (a killed
-    job's lock never blocks its --resume, whatever its pid or host); the JSON in it (pid, host, start) only names the
-    holder in the refusal. Without fcntl (Windows) there is no lock."""
-    import os
-    import socket
-
+def _in_use(run_dir: Path, fd: int) -> ConfigError:
+    """The refusal of a folder whose lock another process holds, naming the holder from what the lock file (open as
+    fd) records."""
     try:
-        import fcntl
-    except ImportError:              # pragma: no cover - not POSIX
-        yield
+        other = json.loads(os.read(fd, 4096).decode("utf-8") or "{}")
+    except (OSError, ValueError):
+        other = {}
+    if not isinstance(other, dict):
+        other = {}
+    return ConfigError(f"{run_dir} is in use by another wildgan process (pid {other.get('pid', '?')} on "
+                       f"{other.get('host', '?')}, since {other.get('since', '?')}): wait for it to end")
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# train_run and its steps
+
+def train_run(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwrite: bool = False,
+              progress: bool = True, log: Callable[[str], None] = print,
+              split: AnomalySplit | None = None, before_unlock: Callable[[], None] | None = None) -> TrainResult:
+    """Train the method named by cfg.method on the split described by cfg.data; returns where the result is.
+
+    Refusals as check_run_dir; overwrite=True deletes the run outputs already in run_dir first. before_unlock is
+    called (on rank 0) as this session ends, however it ends, while it still holds the run lock: what it writes into
+    run_dir lands on this run, never on another process's (`wildgan demo` marks its run so). Not called when the
+    start is refused."""
+    from .distributed import current
+
+    run_dir = Path(run_dir)
+    ctx = current()
+    is_main = _on_rank_0(ctx)
+    split = _check_the_start(cfg, run_dir, resume=resume, overwrite=overwrite, split=split, is_main=is_main)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with ExitStack() as held:
+        _take_the_folder(held, run_dir, ctx, resume=resume, overwrite=overwrite)
+        if is_main:
+            for folder in (run_dir, run_dir / "checkpoints"):   # half-written files of a killed process
+                remove_stale_temp(folder)
+        try:
+            result = _train_run(cfg, run_dir, resume=resume, overwrite=overwrite, progress=progress, log=log,
+                                split=split, ctx=ctx)
+        except BaseException as e:
+            if before_unlock is not None and is_main:
+                try:
+                    before_unlock()
+                except Exception as e2:     # (an unwritable folder, say): the training's own error is the one raised
+                    log(f"as the run ended after {type(e).__name__}: {type(e2).__name__}: {e2}")
+            raise
+        if before_unlock is not None and is_main:
+            before_unlock()
+        return result
+
+
+def _on_rank_0(ctx: Any) -> bool:
+    """Whether this process writes the run: always, unless it is a rank other than 0 of a torchrun job (ctx:
+    training.distributed.current())."""
+    return ctx is None or ctx.is_main
+
+
+def _check_the_start(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, split: AnomalySplit | None,
+                     is_main: bool) -> AnomalySplit | None:
+    """What would fail once training starts, asked before the folder is written (a refused start must not leave a
+    run behind that the next attempt then has to --overwrite). Returns the split, built here for an f-AnoGAN run
+    (its image size is checked now), else as given (None: built under the lock)."""
+    check_run_dir(cfg, run_dir, resume=resume, overwrite=overwrite)
+    device = resolve_device(cfg.fanogan.device if cfg.method == "fanogan" else cfg.train.device)
+    if cfg.method != "fanogan":
+        check_training_memory(cfg, device)
+    data_on_gpu_setting()                     # a typo in WILDGAN_DATA_ON_GPU (both loops read it), before the data
+    if cfg.train.tensorboard and cfg.method != "fanogan" and is_main:
+        # rank 0 alone writes TensorBoard: another rank needs no package it never uses. (`wildgan train
+        # --distributed` asks rank 0 before its ranks start together too, so that they all stop on the refusal.)
+        require_tensorboard()
+    if split is None and cfg.method == "fanogan":
+        split = build_split(cfg.data)        # (a study cell's call): its image size is checked before the folder
+    if split is not None:
+        _check_fanogan_images(cfg, split)    # (else once the split is built, under the lock: before any run file)
+    return split
+
+
+def _take_the_folder(held: ExitStack, run_dir: Path, ctx: Any, *, resume: bool, overwrite: bool) -> None:
+    """Take run_dir's lock (held until `held` closes) and ask again, under it, whether a new start may go there;
+    raise ConfigError when not. Rank 0 holds the lock for all the ranks of one torchrun job, and tells them whether
+    it got it: a refused job's other ranks must not touch the folder either (or wait forever for a rank 0 that
+    left)."""
+    refused: str | None = None
+    if _on_rank_0(ctx):
+        try:
+            held.enter_context(run_lock(run_dir))
+            # asked again under the lock: another start may have trained here since check_run_dir
+            _refuse_an_existing_run(run_dir, resume=resume, overwrite=overwrite)
+        except ConfigError as e:
+            refused = str(e)
+    if ctx is not None and ctx.world > 1:
+        import torch.distributed as tdist
+
+        box = [refused]
+        tdist.broadcast_object_list(box, src=0, group=ctx.ctrl_group)
+        refused = box[0]
+    if refused is not None:
+        raise ConfigError(refused)
+
+
+def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, progress: bool,
+               log: Callable[[str], None], split: AnomalySplit | None, ctx: Any = None) -> TrainResult:
+    """train_run's work under the lock: the folder made ready, the run's record written, the method trained."""
+    # under torchrun only rank 0 changes the folder (two ranks deleting the same files race, and a slow rank could
+    # delete what rank 0 has just written); the others wait for it at a barrier before reading it
+    is_main = _on_rank_0(ctx)
+    several = ctx is not None and ctx.world > 1
+    if split is None:
+        split = build_split(cfg.data)      # before --overwrite deletes anything: bad data must leave the old run
+        _check_fanogan_images(cfg, split)
+    _clear_old_run(run_dir, is_main=is_main, resume=resume, overwrite=overwrite, log=log)
+    if several:
+        ctx.barrier()
+    if resume and (run_dir / "config.json").is_file():
+        cfg = _resumed_config(cfg, run_dir, log)
+    inside = data_folder_holding(cfg.data.data, run_dir) if resume else None
+    if inside is not None:
+        # (an older wildgan took such an --out): the readers leave the run's folder out of the data, so the split
+        # below is rebuilt from the data's own images and checked against split.json as for any resume
+        log(f"warning: {run_dir} is inside its data folder {inside} (an older wildgan allowed that; a new run there "
+            f"is refused): the run's own files are left out whenever the data is read")
+    if resume:
+        _check_resumed_split(split, run_dir, log)
+    if several:
+        ctx.barrier()                  # every rank has read the old record before rank 0 replaces it
+    if is_main:
+        write_run_config(cfg, run_dir)
+        write_split_info(split, run_dir)
+    _log_start(cfg, split, run_dir, resume=resume, log=log)
+    result = _train_method(cfg, split, run_dir, resume=resume, progress=progress, log=log)
+    if resume and is_main and result.final is not None:
+        _note_stale_evaluations(run_dir, result.final, log)
+    return result
+
+
+def _clear_old_run(run_dir: Path, *, is_main: bool, resume: bool, overwrite: bool,
+                   log: Callable[[str], None]) -> None:
+    """Delete the run outputs already in run_dir for overwrite=True, and for a new start into a run that never
+    trained (check_run_dir, and train_run again under the lock, let such a start in only for that reason: replaced,
+    as --overwrite would). Only rank 0 deletes; every rank makes sure the folder exists."""
+    replaced = is_main and not overwrite and not resume and bool(previous_run(run_dir))
+    if is_main and (overwrite or replaced) and previous_run(run_dir):
+        # evaluations on other data (RUN/eval-*/, see evaluation.run.evaluation_dir) belong to the old networks too
+        others = sorted(p.name for p in run_dir.glob("eval-*") if p.is_dir() and (p / "eval.json").is_file())
+        # the tracebacks a failed rank left (training.distributed.record_failure) are of the old job's failure
+        others += sorted(p.name for p in run_dir.glob("rank-*-*.txt") if p.is_file()
+                         and p.name.endswith(("-error.txt", "-timeout.txt")))
+        for name in (*RUN_OUTPUTS, *others):
+            path = run_dir / name
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if replaced:
+        log(f"note: {run_dir} held a run that failed before its first training step (only its config, split "
+            f"and log): started afresh")
+
+
+def _resumed_config(cfg: RunConfig, run_dir: Path, log: Callable[[str], None]) -> RunConfig:
+    """cfg as a resume of the run saved in run_dir trains it (check_run_dir has refused what may not change): the
+    f-AnoGAN BatchNorm of a run recorded before those fields existed is kept. Other numeric settings than the
+    saved run's (NUMERIC_SETTINGS) are allowed, and noted."""
+    saved = read_run_config(run_dir)
+    if legacy_fanogan_bn(saved):                      # continue with the BatchNorm the run was trained with
+        cfg = replace(cfg, fanogan=replace(cfg.fanogan,
+                                           **{k: getattr(saved.fanogan, k) for k in FANOGAN_LEGACY_BN}))
+    # gp_precision only matters under autocast (amp bf16, or auto on a GPU): with amp off in both it changes nothing
+    no_amp = saved.train.amp == cfg.train.amp == "off" or (
+        saved.train.amp == cfg.train.amp == "auto" and resolve_device(cfg.train.device).type != "cuda")
+    changed = [f"{k} {getattr(saved.train, k)!r} -> {getattr(cfg.train, k)!r}" for k in sorted(NUMERIC_SETTINGS)
+               if getattr(saved.train, k) != getattr(cfg.train, k) and not (k == "gp_precision" and no_amp)]
+    if changed and cfg.method != "fanogan":
+        # allowed, but config.yaml keeps only the new values: a --config replay then runs every session with them
+        log(f"note: resumed with other numeric settings ({'; '.join(changed)}): the weights were trained under "
+            f"both, config.yaml records the new ones, so a `--config` replay of this run matches it only up to "
+            f"float noise")
+    return cfg
+
+
+def _check_resumed_split(split: AnomalySplit, run_dir: Path, log: Callable[[str], None]) -> None:
+    """A resume must train on the images its run started on: refused (nothing written) when the training split
+    differs from the run's split.json; a changed test split is only said. An unreadable split.json is said too, and
+    written again from the data as it is now."""
+    split_json = run_dir / "split.json"
+    if not split_json.is_file():
         return
-    path = Path(run_dir) / LOCK_NAME
-    while True:
-        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
-        # a moment's grace: another start's check_lock_free holds the lock shared for an instant, and must not make
-        # this start refused as if a process were training there
-        deadline = time.monotonic() + _LOCK_GLANCE_WAIT_S
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError:
-                if _only_glanced_at(fd) and time.monotonic() < deadline:
-                    time.sleep(0.01)
-                    continue
-                refusal = _in_use(run_dir, fd)
-                os.close(fd)
-                raise refusal from None
-        try:
-            same = os.fstat(fd).st_ino == os.stat(path).st_ino
-        except FileNotFoundError:
-            same = False
-        if same:
-            break
-        os.close(fd)                 # the holder we waited on removed that file: lock the one at the path now
-    me = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%d %H:%M:%S")}
-    os.ftruncate(fd, 0)
-    os.write(fd, json.dumps(me).encode("utf-8"))
     try:
-        yield
-    finally:
-        try:
-            path.unlink()            # while still locked: a process that opened it meanwhile sees another inode
-        except OSError:
-            pass
-        os.close(fd)
+        recorded = json.loads(split_json.read_text(encoding="utf-8"))
+        diffs = split_differences(split, recorded)
+        # (the ids are hashed again only when something differs)
+        train_diffs = split_differences(split, recorded, train_only=True) if diffs else []
+    except (ValueError, OSError, AttributeError):
+        log(f"warning: {split_json} was unreadable; it is written again from the data as it is now")
+        train_diffs = diffs = []
+    if train_diffs:
+        # Training on other images from the middle of a run mixes two data sets in one set of networks (and a
+        # different image count breaks the saved sampler position): refused, with nothing written, so that the
+        # run's split.json still describes what its networks were trained on.
+        raise ConfigError(f"{run_dir}: the training images changed since this run started "
+                          f"({'; '.join(train_diffs)}); a resume must train on the same images: restore them, "
+                          f"or start again with --overwrite")
+    if diffs:
+        # only the test split: the networks are not affected; evaluations from now on use the new one
+        log(f"warning: the test images changed since this run started ({'; '.join(diffs)}): training continues, "
+            f"and split.json records the test split as it is now")
 
 
-# Length, budget, device, checkpoint cadence and speed switches may change on resume; what defines the run (data,
-# architecture, method, schedule, losses, optimiser) may not: a different phase length would move the schedule under
-# the saved weights.
-RESUME_MAY_CHANGE = frozenset({"total_kimg", "minutes", "device", "threads", "checkpoint_kimg", "on_divergence",
-                               "log_every", "sample_kimg", "keep_checkpoints", "amp", "channels_last", "compile",
-                               "cuda_graphs", "tensorboard", "train_scores", "gp_precision"})
+def _log_start(cfg: RunConfig, split: AnomalySplit, run_dir: Path, *, resume: bool,
+               log: Callable[[str], None]) -> None:
+    """The line that says what is trained on what, and the unreadable files --skip-bad left out."""
+    s = split_summary(split)
+    normal = split.info.get("normal_classes") or []
+    # the normal class is named: a data set's default (CIFAR-10 automobile, MNIST 2) is otherwise only in split.json
+    what = ("an unlabelled pile: anomalies unknown" if split.info.get("protocol") == "unlabelled"
+            else (f"normal: {', '.join(map(str, normal))}"
+                  f"{', the data set default (--normal chooses)' if split.info.get('normal_default_used') else ''}"
+                  f"; " if normal else "") + f"{s['n_train_anomalous']} injected anomalies")
+    log(f"{'resuming' if resume else 'training'} {cfg.method} ({cfg.preset}) on {s['n_train']} images ({what}), "
+        f"{split.resolution}x{split.resolution}x{split.channels}, "
+        f"seed {cfg.train.seed if cfg.method != 'fanogan' else cfg.fanogan.seed} -> {run_dir}")
+    skipped = split.info.get("skipped") or []
+    if skipped:
+        log(f"warning: skipped {len(skipped)} unreadable file{'s' if len(skipped) != 1 else ''} (--skip-bad), listed "
+            f"in {run_dir / 'skipped.txt'}")
 
 
-# the settings among RESUME_MAY_CHANGE that change the numbers (float summation order, precision), not only the speed
-NUMERIC_SETTINGS = frozenset({"device", "threads", "amp", "channels_last", "compile", "cuda_graphs",
-                              "gp_precision"})
+def _train_method(cfg: RunConfig, split: AnomalySplit, run_dir: Path, *, resume: bool, progress: bool,
+                  log: Callable[[str], None]) -> TrainResult:
+    """Train cfg.method's networks on the split's training images (its loop writes checkpoints and final networks)."""
+    if cfg.method in ("wildgan", "search"):
+        return train_pgan(split.train_x, cfg, run_dir, resume=resume, progress=progress, log=log)
+    if cfg.method == "fanogan":
+        return _train_fanogan(cfg, split, run_dir, resume=resume, progress=progress, log=log)
+    raise ConfigError(f"unknown method {cfg.method!r}; choose wildgan, search or fanogan")
 
+
+FANOGAN_CHECKPOINT_ITERS = 1000
+
+
+def fanogan_checkpoint_every(cfg: RunConfig) -> int:
+    """f-AnoGAN's checkpoint interval in iterations: every FANOGAN_CHECKPOINT_ITERS, unless the run's checkpoint_kimg
+    was chosen (it differs from default_checkpoint_kimg, which is derived from the pGAN schedule's total and means
+    nothing for f-AnoGAN's iterations); then that many kimg of critic (or encoder) batches. The same test as
+    run_config_to_options', so a --resume replays the same interval."""
+    ck = cfg.train.checkpoint_kimg
+    if ck is None or math.isclose(ck, default_checkpoint_kimg(cfg.train.total_kimg), rel_tol=1e-9, abs_tol=1e-12):
+        return FANOGAN_CHECKPOINT_ITERS
+    return max(1, round(ck * 1000 / cfg.fanogan.batch_size))
+
+
+def _train_fanogan(cfg: RunConfig, split: AnomalySplit, run_dir: Path, *, resume: bool, progress: bool,
+                   log: Callable[[str], None]) -> TrainResult:
+    """f-AnoGAN's loop, its result said as a TrainResult (in images shown, as the pGAN's)."""
+    import torch
+
+    from .fanogan_loop import train_fanogan
+
+    if cfg.train.threads is not None:
+        # --threads: as the pGAN loop sets it (training.loop), for this run's training and what follows it (the
+        # training scores, --evaluate); f-AnoGAN's own config has no field of its own for it
+        torch.set_num_threads(cfg.train.threads)
+    final = train_fanogan(split.train_x, cfg.fanogan, run_dir, progress=progress, log=log, resume=resume,
+                          checkpoint_every=fanogan_checkpoint_every(cfg),
+                          keep_checkpoints=cfg.train.keep_checkpoints, on_divergence=cfg.train.on_divergence)
+    meta = read_meta(final)
+    # f-AnoGAN counts iterations, not images: critic iterations x batch = real images shown
+    nimg = int(meta.get("gan_iters_done", 0)) * cfg.fanogan.batch_size
+    detail = (f"{int(meta.get('gan_iters_done', 0))} critic iterations, {kimg_text(nimg)} kimg shown to the "
+              f"critic; {int(meta.get('enc_iters_done', 0))} encoder iterations")
+    return TrainResult(run_dir=run_dir, nimg=nimg, final=final,
+                       status="budget" if meta.get("stopped_early") else "done", detail=detail)
+
+
+def _note_stale_evaluations(run_dir: Path, final: Path, log: Callable[[str], None]) -> None:
+    """After a resume: say which saved evaluations are of the networks before it. They are the user's results and
+    stay where they are (`wildgan report` marks them as from earlier networks); the note gives the command that
+    evaluates the networks trained now."""
+    try:
+        meta = read_meta(final)
+    except (WildganError, OSError):
+        return
+    for path in saved_evaluations(run_dir):
+        stale = stale_evaluation(run_dir, path, meta)
+        if stale is not None:
+            log(f"note: {path} (with its test_scores.csv) is an evaluation of {stale[0]}: kept as it is; "
+                f"`{stale[1]}` evaluates the networks trained now")
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Evaluations saved before a resume: of which networks, and the command that evaluates the current ones
 
 def networks_record(meta: dict[str, Any]) -> dict[str, Any]:
     """What a result computed from networks records about them, from their checkpoint metadata: the weights'
@@ -439,12 +772,27 @@ def saved_evaluations(run_dir: Path) -> list[Path]:
     return [p for p in [run_dir / "eval.json", *sorted(run_dir.glob("eval-*/eval.json"))] if p.is_file()]
 
 
+def stale_evaluation(run_dir: Path, path: Path, meta: dict[str, Any]) -> tuple[str, str] | None:
+    """(how its networks differ, the command that evaluates the current ones) when the evaluation saved at `path`
+    (RUN/eval.json, RUN/eval-*/eval.json) was computed from other networks than those whose checkpoint metadata
+    is `meta` (e.g. before a --resume trained on); None when it is of them, when its record cannot tell, or when
+    it is unreadable (which its reader reports)."""
+    try:
+        ev = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    model = ev.get("model") if isinstance(ev, dict) else None
+    try:
+        why = networks_changed(model, meta) if isinstance(model, dict) else None
+    except (TypeError, ValueError):       # a hand-edited record (kimg "six"): it cannot tell
+        return None
+    return None if why is None else (why, evaluate_command(run_dir, path, ev))
+
+
 def evaluate_command(run_dir: Path, path: Path, ev: dict[str, Any]) -> str:
     """The `wildgan evaluate` command that writes the evaluation saved at `path` (eval.json `ev`) again: plain for
     the run's own test split, else with the --data, --normal and --whole it was made with (as recorded in its split
     info), so that it lands in the same place (evaluation.run.evaluation_dir)."""
-    import shlex
-
     run_dir = Path(run_dir)
     recorded = _split_info_quietly(run_dir)
     own_protocol = recorded.get("protocol") != "unlabelled" and not recorded.get("detector_input")
@@ -468,265 +816,3 @@ def _split_info_quietly(run_dir: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return info if isinstance(info, dict) else {}
-
-
-def stale_evaluation(run_dir: Path, path: Path, meta: dict[str, Any]) -> tuple[str, str] | None:
-    """(how its networks differ, the command that evaluates the current ones) when the evaluation saved at `path`
-    (RUN/eval.json, RUN/eval-*/eval.json) was computed from other networks than those whose checkpoint metadata
-    is `meta` (e.g. before a --resume trained on); None when it is of them, when its record cannot tell, or when
-    it is unreadable (which its reader reports)."""
-    try:
-        ev = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    model = ev.get("model") if isinstance(ev, dict) else None
-    try:
-        why = networks_changed(model, meta) if isinstance(model, dict) else None
-    except (TypeError, ValueError):       # a hand-edited record (kimg "six"): it cannot tell
-        return None
-    return None if why is None else (why, evaluate_command(run_dir, path, ev))
-
-
-def legacy_fanogan_bn(cfg: RunConfig) -> bool:
-    """Whether a saved run's f-AnoGAN BatchNorm settings are those read back for a record written before the fields
-    existed (config.FANOGAN_LEGACY_BN): today's options cannot express them, so they are kept, not compared."""
-    return all(getattr(cfg.fanogan, k) == v for k, v in FANOGAN_LEGACY_BN.items())
-
-
-def run_differences(saved: RunConfig, now: RunConfig, may_change: frozenset[str] = RESUME_MAY_CHANGE) -> list[str]:
-    """The settings that define a run and differ between the saved run and `now`, as 'section.key: saved -> now'.
-
-    `may_change`: train-section keys left out. Only what the method uses is compared: a wildgan run does not care
-    about the f-AnoGAN section (whose defaults may change between versions) and f-AnoGAN does not use the pGAN's
-    net/train sections (the search section only matters at scoring time). The f-AnoGAN BatchNorm fields of a run
-    recorded before they existed (legacy_fanogan_bn) are taken from the saved run on resume (see train_run), so it
-    still resumes; a newer run compares them like any other field (--fanogan-bn-warmup is not ignored)."""
-    old, new = run_config_to_dict(saved), run_config_to_dict(now)
-    # the data path is compared as the place it names (runs record it absolute now, earlier ones as typed)
-    old["data"]["data"], new["data"]["data"] = (_data_place(d["data"]["data"]) for d in (old, new))
-    out = [f"method: {old['method']} -> {new['method']}"] if old["method"] != new["method"] else []
-    sections = ("data", "fanogan") if now.method == "fanogan" else ("data", "net", "train")
-    legacy = legacy_fanogan_bn(saved)
-    skip = {"fanogan": {"minutes", "device", *(FANOGAN_LEGACY_BN if legacy else ())}, "train": set(may_change)}
-    for sec in sections:
-        keys = old[sec] if sec == "fanogan" else {**old[sec], **new[sec]}
-        for k in keys:
-            if k not in skip.get(sec, ()) and old[sec].get(k) != new[sec].get(k):
-                out.append(f"{sec}.{k}: {old[sec].get(k)!r} -> {new[sec].get(k)!r}")
-    return out
-
-
-def _check_fanogan_images(cfg: RunConfig, split: AnomalySplit) -> None:
-    """f-AnoGAN takes 32x32 or 64x64 images only: refused before anything of a run is written."""
-    if cfg.method == "fanogan":
-        from .fanogan_loop import check_image_shape
-
-        check_image_shape(split.resolution, split.resolution, split.channels)
-
-
-def train_run(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwrite: bool = False,
-              progress: bool = True, log: Callable[[str], None] = print,
-              split: AnomalySplit | None = None, before_unlock: Callable[[], None] | None = None) -> TrainResult:
-    """Train the method named by cfg.method on the split described by cfg.data; returns where the result is.
-
-    Refusals as check_run_dir; overwrite=True deletes the run outputs already in run_dir first. before_unlock is
-    called (on rank 0) as this session ends, however it ends, while it still holds the run lock: what it writes into
-    run_dir lands on this run, never on another process's (`wildgan demo` marks its run so). Not called when the
-    start is refused."""
-    run_dir = Path(run_dir)
-    check_run_dir(cfg, run_dir, resume=resume, overwrite=overwrite)
-    # what would fail once training starts, asked before the folder is written (a refused start must not leave a
-    # run behind that the next attempt then has to --overwrite)
-    device = resolve_device(cfg.fanogan.device if cfg.method == "fanogan" else cfg.train.device)
-    if cfg.method != "fanogan":
-        check_training_memory(cfg, device)
-    data_on_gpu_setting()                     # a typo in WILDGAN_DATA_ON_GPU (both loops read it), before the data
-    from .distributed import current
-
-    ctx = current()
-    is_main = ctx is None or ctx.is_main
-    if cfg.train.tensorboard and cfg.method != "fanogan" and is_main:
-        # rank 0 alone writes TensorBoard: another rank needs no package it never uses. (`wildgan train
-        # --distributed` asks rank 0 before its ranks start together too, so that they all stop on the refusal.)
-        require_tensorboard()
-    if split is None and cfg.method == "fanogan":
-        split = build_split(cfg.data)        # (a study cell's call): its image size is checked before the folder
-    if split is not None:
-        _check_fanogan_images(cfg, split)    # (else once the split is built, under the lock: before any run file)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    with ExitStack() as held:
-        # rank 0 holds the lock for all the ranks of one torchrun job, and tells them whether it got it: a refused
-        # job's other ranks must not touch the folder either (or wait forever for a rank 0 that left)
-        refused: str | None = None
-        if is_main:
-            try:
-                held.enter_context(run_lock(run_dir))
-                if not resume and not overwrite and previous_run(run_dir) and not never_trained(run_dir):
-                    # asked again under the lock: another start may have trained here since check_run_dir
-                    refused = str(_holds_a_run(run_dir))
-            except ConfigError as e:
-                refused = str(e)
-        if ctx is not None and ctx.world > 1:
-            import torch.distributed as tdist
-
-            box = [refused]
-            tdist.broadcast_object_list(box, src=0, group=ctx.ctrl_group)
-            refused = box[0]
-        if refused is not None:
-            raise ConfigError(refused)
-        if is_main:
-            from ..checkpoint import remove_stale_temp
-
-            for folder in (run_dir, run_dir / "checkpoints"):   # half-written files of a killed process
-                remove_stale_temp(folder)
-        try:
-            result = _train_run(cfg, run_dir, resume=resume, overwrite=overwrite, progress=progress, log=log,
-                                split=split, ctx=ctx)
-        except BaseException as e:
-            if before_unlock is not None and is_main:
-                try:
-                    before_unlock()
-                except Exception as e2:     # (an unwritable folder, say): the training's own error is the one raised
-                    log(f"as the run ended after {type(e).__name__}: {type(e2).__name__}: {e2}")
-            raise
-        if before_unlock is not None and is_main:
-            before_unlock()
-        return result
-
-
-def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, progress: bool,
-               log: Callable[[str], None], split: AnomalySplit | None, ctx: Any = None) -> TrainResult:
-    # under torchrun only rank 0 changes the folder (two ranks deleting the same files race, and a slow rank could
-    # delete what rank 0 has just written); the others wait for it at a barrier before reading it
-    is_main = ctx is None or ctx.is_main
-    several = ctx is not None and ctx.world > 1
-    if split is None:
-        split = build_split(cfg.data)      # before --overwrite deletes anything: bad data must leave the old run
-        _check_fanogan_images(cfg, split)
-    # check_run_dir (and train_run again, under the lock) let a new start in only because the run there never
-    # trained: replaced, as --overwrite would
-    replaced = is_main and not overwrite and not resume and bool(previous_run(run_dir))
-    if is_main and (overwrite or replaced) and previous_run(run_dir):
-        import shutil
-
-        # evaluations on other data (RUN/eval-*/, see evaluation.run.evaluation_dir) belong to the old networks too
-        others = sorted(p.name for p in run_dir.glob("eval-*") if p.is_dir() and (p / "eval.json").is_file())
-        # the tracebacks a failed rank left (training.distributed.record_failure) are of the old job's failure
-        others += sorted(p.name for p in run_dir.glob("rank-*-*.txt") if p.is_file()
-                         and p.name.endswith(("-error.txt", "-timeout.txt")))
-        for name in (*RUN_OUTPUTS, *others):
-            path = run_dir / name
-            if path.is_dir():
-                shutil.rmtree(path)
-            elif path.exists():
-                path.unlink()
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if replaced:
-        log(f"note: {run_dir} held a run that failed before its first training step (only its config, split "
-            f"and log): started afresh")
-    if several:
-        ctx.barrier()
-    if resume and (run_dir / "config.json").is_file():
-        from dataclasses import replace
-
-        saved = read_run_config(run_dir)
-        if legacy_fanogan_bn(saved):                      # continue with the BatchNorm the run was trained with
-            cfg = replace(cfg, fanogan=replace(cfg.fanogan,
-                                               **{k: getattr(saved.fanogan, k) for k in FANOGAN_LEGACY_BN}))
-        # gp_precision only matters under autocast (amp bf16, or auto on a GPU): with amp off in both it changes nothing
-        no_amp = saved.train.amp == cfg.train.amp == "off" or (
-            saved.train.amp == cfg.train.amp == "auto" and resolve_device(cfg.train.device).type != "cuda")
-        changed = [f"{k} {getattr(saved.train, k)!r} -> {getattr(cfg.train, k)!r}" for k in sorted(NUMERIC_SETTINGS)
-                   if getattr(saved.train, k) != getattr(cfg.train, k) and not (k == "gp_precision" and no_amp)]
-        if changed and cfg.method != "fanogan":
-            # allowed, but config.yaml keeps only the new values: a --config replay then runs every session with them
-            log(f"note: resumed with other numeric settings ({'; '.join(changed)}): the weights were trained under "
-                f"both, config.yaml records the new ones, so a `--config` replay of this run matches it only up to "
-                f"float noise")
-    inside = data_folder_holding(cfg.data.data, run_dir) if resume else None
-    if inside is not None:
-        # (an older wildgan took such an --out): the readers leave the run's folder out of the data, so the split
-        # below is rebuilt from the data's own images and checked against split.json as for any resume
-        log(f"warning: {run_dir} is inside its data folder {inside} (an older wildgan allowed that; a new run there "
-            f"is refused): the run's own files are left out whenever the data is read")
-    split_json = run_dir / "split.json"
-    if resume and split_json.is_file():
-        try:
-            recorded = json.loads(split_json.read_text(encoding="utf-8"))
-            diffs = split_differences(split, recorded)
-            # (the ids are hashed again only when something differs)
-            train_diffs = split_differences(split, recorded, train_only=True) if diffs else []
-        except (ValueError, OSError, AttributeError):
-            log(f"warning: {split_json} was unreadable; it is written again from the data as it is now")
-            train_diffs = diffs = []
-        if train_diffs:
-            # Training on other images from the middle of a run mixes two data sets in one set of networks (and a
-            # different image count breaks the saved sampler position): refused, with nothing written, so that the
-            # run's split.json still describes what its networks were trained on.
-            raise ConfigError(f"{run_dir}: the training images changed since this run started "
-                              f"({'; '.join(train_diffs)}); a resume must train on the same images: restore them, "
-                              f"or start again with --overwrite")
-        if diffs:
-            # only the test split: the networks are not affected; evaluations from now on use the new one
-            log(f"warning: the test images changed since this run started ({'; '.join(diffs)}): training continues, "
-                f"and split.json records the test split as it is now")
-    if several:
-        ctx.barrier()                  # every rank has read the old record before rank 0 replaces it
-    if is_main:
-        write_run_config(cfg, run_dir)
-        write_split_info(split, run_dir)
-    s = split_summary(split)
-    normal = split.info.get("normal_classes") or []
-    # the normal class is named: a data set's default (CIFAR-10 automobile, MNIST 2) is otherwise only in split.json
-    what = ("an unlabelled pile: anomalies unknown" if split.info.get("protocol") == "unlabelled"
-            else (f"normal: {', '.join(map(str, normal))}"
-                  f"{', the data set default (--normal chooses)' if split.info.get('normal_default_used') else ''}"
-                  f"; " if normal else "") + f"{s['n_train_anomalous']} injected anomalies")
-    log(f"{'resuming' if resume else 'training'} {cfg.method} ({cfg.preset}) on {s['n_train']} images ({what}), "
-        f"{split.resolution}x{split.resolution}x{split.channels}, "
-        f"seed {cfg.train.seed if cfg.method != 'fanogan' else cfg.fanogan.seed} -> {run_dir}")
-    skipped = split.info.get("skipped") or []
-    if skipped:
-        log(f"warning: skipped {len(skipped)} unreadable file{'s' if len(skipped) != 1 else ''} (--skip-bad), listed "
-            f"in {run_dir / 'skipped.txt'}")
-    if cfg.method in ("wildgan", "search"):
-        result = train_pgan(split.train_x, cfg, run_dir, resume=resume, progress=progress, log=log)
-    elif cfg.method == "fanogan":
-        import torch
-
-        from .fanogan_loop import train_fanogan
-
-        if cfg.train.threads is not None:
-            # --threads: as the pGAN loop sets it (training.loop), for this run's training and what follows it (the
-            # training scores, --evaluate); f-AnoGAN's own config has no field of its own for it
-            torch.set_num_threads(cfg.train.threads)
-        final = train_fanogan(split.train_x, cfg.fanogan, run_dir, progress=progress, log=log, resume=resume,
-                              checkpoint_every=fanogan_checkpoint_every(cfg),
-                              keep_checkpoints=cfg.train.keep_checkpoints, on_divergence=cfg.train.on_divergence)
-        meta = read_meta(final)
-        # f-AnoGAN counts iterations, not images: critic iterations x batch = real images shown
-        nimg = int(meta.get("gan_iters_done", 0)) * cfg.fanogan.batch_size
-        detail = (f"{int(meta.get('gan_iters_done', 0))} critic iterations, {kimg_text(nimg)} kimg shown to the "
-                  f"critic; {int(meta.get('enc_iters_done', 0))} encoder iterations")
-        result = TrainResult(run_dir=run_dir, nimg=nimg, final=final,
-                             status="budget" if meta.get("stopped_early") else "done", detail=detail)
-    else:
-        raise ConfigError(f"unknown method {cfg.method!r}; choose wildgan, search or fanogan")
-    if resume and is_main and result.final is not None:
-        _note_stale_evaluations(run_dir, result.final, log)
-    return result
-
-
-def _note_stale_evaluations(run_dir: Path, final: Path, log: Callable[[str], None]) -> None:
-    """After a resume: say which saved evaluations are of the networks before it. They are the user's results and
-    stay where they are (`wildgan report` marks them as from earlier networks); the note gives the command that
-    evaluates the networks trained now."""
-    try:
-        meta = read_meta(final)
-    except (WildganError, OSError):
-        return
-    for path in saved_evaluations(run_dir):
-        stale = stale_evaluation(run_dir, path, meta)
-        if stale is not None:
-            log(f"note: {path} (with its test_scores.csv) is an evaluation of {stale[0]}: kept as it is; "
-                f"`{stale[1]}` evaluates the networks trained now")
