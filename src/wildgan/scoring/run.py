@@ -280,7 +280,7 @@ def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: 
                 score_cfg: ScoreConfig | None = None, batch_mode: str = "mixed",
                 conversion: dict[str, Any] | None = None, resume_dir: Path | None = None,
                 with_A: bool = True) -> FileScores | None:
-    """Score image files and folders (recursed), reading and scoring at most `chunk_size` images at a time
+    """Score image files and folders (recursed), reading and scoring at most `chunk_size` (>= 1) images at a time
     (default: default_chunk_size, smaller with a resume_dir), so that memory holds one chunk of pixels and the
     scores, whatever the number of files.
 
@@ -309,8 +309,9 @@ def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: 
     _check_without_A(method, with_A)              # before any file is read
     files = list_image_files(paths)
     conversion = model.conversion if conversion is None else conversion
-    step = chunk_size or default_chunk_size(net.resolution, net.channels, sc.batch_size, method,
-                                            resumable=resume_dir is not None)
+    # `is None`, not `or`: a chunk size of 0 is refused below, not read as 'none given'
+    step = chunk_size if chunk_size is not None else default_chunk_size(net.resolution, net.channels, sc.batch_size,
+                                                                         method, resumable=resume_dir is not None)
     if step < 1:
         raise ValueError(f"chunk_size must be at least 1, got {step}")
     key = (sc, batch_mode, conversion, with_A)     # what the scores depend on besides the files and the model
