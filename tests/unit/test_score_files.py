@@ -95,6 +95,13 @@ def test_unreadable_files_skipped_once_and_chunk_independent(pile: Path, tmp_pat
     _same(*got)
 
 
+def test_a_chunk_size_of_zero_is_refused(pile: Path) -> None:
+    """chunk_size=0 is refused like a negative one: it was read as 'no chunk size given' and scored the pile in the
+    default chunks (174,720 images at 32x32x3) without a word."""
+    with pytest.raises(ValueError, match="chunk_size must be at least 1, got 0"):
+        score_files(_model(), [pile], chunk_size=0)
+
+
 def test_no_readable_file_is_an_error(tmp_path: Path) -> None:
     for i in range(3):
         (tmp_path / f"{i}.png").write_bytes(b"")

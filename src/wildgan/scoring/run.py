@@ -1,29 +1,58 @@
 """Scoring a run directory's model: load it (safetensors + JSON only), score images, write per-image CSV.
 
-Python equivalent of `wildgan score`."""
+Python equivalent of `wildgan score`. The module, in file order:
+
+* **Loading a run** -- `load_model(run_dir)` gives a `LoadedModel` (the run's config, its networks and how new
+  images are converted like its training images), whose `.score(x_u8)` scores images in memory with the run's
+  method (wildgan, latent search or f-AnoGAN). `final_checkpoint` picks the networks (final, else the newest good
+  checkpoint), `read_split_info` reads split.json (checked), `untrained_model` is the untrained-networks control.
+* **Scoring a pile of files** -- `score_files(model, paths)` reads and scores image files in chunks, so that memory
+  holds one chunk of pixels whatever the number of files (`default_chunk_size`), and returns `FileScores`. Its steps:
+  the chunking (`_make_chunks`, `_balanced_parts` for several processes), the resume folder's finished chunks
+  (`_resume_finished`), scoring the remaining chunks (`_score_chunks`), gathering the processes' chunks
+  (`_gather_ranks`) and merging them into one score per file (`_merge_chunks`).
+* **Resume folders** -- what a folder's saved chunks are scores of (`_resume_key`), the chunking a folder written by
+  another number of processes keeps (`_resumable_parts`), preparing the folder, reading and saving chunks;
+  `is_resume_dir` and `remove_resume_dir` for the caller's clean-up.
+* **CSV** -- `scores_csv_text` and `write_scores_csv`: one row per image."""
 
 from __future__ import annotations
 
 import csv
 import dataclasses
+import hashlib
+import io
 import json
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
 
+from .. import __version__, fileio
 from .. import checkpoint as ckpt
 from ..config import RunConfig, ScoreConfig, read_run_config
+from ..data import readers
+from ..data.imageset import READER_VERSION
 from ..data.readers import channel_counts, channel_warning, list_image_files, none_readable_error
 from ..data.splits import conversion_opts
 from ..devices import resolve_device
-from ..errors import CheckpointError, ConfigError, DataError, warn_user
+from ..errors import CheckpointError, ConfigError, DataError, WildganError, warn_user
 from ..nets import build_pgan
-from .pgan_scores import ScoreResult, score_pgan
+from .pgan_scores import ScoreResult, batch_order, score_pgan
 
+# Types of score_files' intermediate results: a scored chunk (its number, the file indices it kept, their scores by
+# name) and a skipped file (its index, why).
+ChunkScores = tuple[int, np.ndarray, dict[str, np.ndarray]]
+Skipped = tuple[int, str]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Loading a run
+# ---------------------------------------------------------------------------------------------------------------
 
 @dataclass
 class LoadedModel:
@@ -89,6 +118,35 @@ def _check_without_A(method: str, with_A: bool) -> None:
         raise ConfigError(f"leaving out the A score applies to wildgan runs; this is a {method} run")
 
 
+def load_model(run_dir: Path, device: str | torch.device = "auto", checkpoint: Path | None = None) -> LoadedModel:
+    """A run's trained networks, ready to score: its final networks, else its newest good checkpoint (or
+    `checkpoint`), on `device`, with the run's config and the conversion its images went through."""
+    cfg = read_run_config(run_dir)
+    dev = resolve_device(device)
+    path = Path(checkpoint) if checkpoint else final_checkpoint(run_dir)
+    nets, meta = _load_networks(cfg, path, dev)
+    _check_same_architecture(cfg, meta, path, run_dir)
+    if checkpoint is None and path.parent.name == "checkpoints":
+        # e.g. a run still training, or stopped before its end: say so, the scores are those of a partial model
+        warn_user(f"{run_dir} has no final networks yet (still training, or stopped): scoring with its newest "
+                  f"checkpoint {path.name} ({float(meta.get('kimg', 0) or 0):.1f} kimg)")
+    if not (Path(run_dir) / "split.json").is_file():
+        # split.json records how the training images were made square (a protocol's pad, e.g. MNIST's) and their
+        # bit-depth rule: without it new images get the defaults, which may differ from the training pixels
+        warn_user(f"{run_dir}: split.json is missing, so new images are converted by the default rules (centre crop, "
+                  f"per-image 16-bit stretch), which may not be how this run's training images were; restore "
+                  f"split.json from a copy of the run to score as it was trained")
+    return LoadedModel(cfg=cfg, nets=nets, source=str(path), meta=meta, device=dev,
+                       conversion=conversion_opts(read_split_info(run_dir)))
+
+
+def _load_networks(cfg: RunConfig, path: Path, dev: torch.device) -> tuple[Any, dict[str, Any]]:
+    """The networks in checkpoint `path` and its metadata: f-AnoGAN's or the pGAN's, after the run's method."""
+    if cfg.method == "fanogan":
+        return ckpt.load_fanogan(path, dev), ckpt.read_meta(path)
+    return ckpt.load_pgan(path, dev)
+
+
 def final_checkpoint(run_dir: Path) -> Path:
     """network-final.json (pGAN) / fanogan-final.json, else the newest good periodic checkpoint."""
     run_dir = Path(run_dir)
@@ -113,31 +171,6 @@ def final_checkpoint(run_dir: Path) -> Path:
                               f"fails, the newest: {errors[0]})")
     raise CheckpointError(f"{run_dir}: no trained networks (no network-final.json and no checkpoints/)")
 
-
-def load_model(run_dir: Path, device: str | torch.device = "auto", checkpoint: Path | None = None) -> LoadedModel:
-    """A run's trained networks, ready to score: its final networks, else its newest good checkpoint (or
-    `checkpoint`), on `device`, with the run's config and the conversion its images went through."""
-    cfg = read_run_config(run_dir)
-    dev = resolve_device(device)
-    path = Path(checkpoint) if checkpoint else final_checkpoint(run_dir)
-    if cfg.method == "fanogan":
-        nets = ckpt.load_fanogan(path, dev)
-        meta = ckpt.read_meta(path)
-    else:
-        nets, meta = ckpt.load_pgan(path, dev)
-    _check_same_architecture(cfg, meta, path, run_dir)
-    if checkpoint is None and path.parent.name == "checkpoints":
-        # e.g. a run still training, or stopped before its end: say so, the scores are those of a partial model
-        warn_user(f"{run_dir} has no final networks yet (still training, or stopped): scoring with its newest "
-                  f"checkpoint {path.name} ({float(meta.get('kimg', 0) or 0):.1f} kimg)")
-    if not (Path(run_dir) / "split.json").is_file():
-        # split.json records how the training images were made square (a protocol's pad, e.g. MNIST's) and their
-        # bit-depth rule: without it new images get the defaults, which may differ from the training pixels
-        warn_user(f"{run_dir}: split.json is missing, so new images are converted by the default rules (centre crop, "
-                  f"per-image 16-bit stretch), which may not be how this run's training images were; restore "
-                  f"split.json from a copy of the run to score as it was trained")
-    return LoadedModel(cfg=cfg, nets=nets, source=str(path), meta=meta, device=dev,
-                       conversion=conversion_opts(read_split_info(run_dir)))
 
 
 def _check_same_architecture(cfg: RunConfig, meta: dict[str, Any], path: Path, run_dir: Path) -> None:
@@ -206,6 +239,10 @@ def untrained_model(cfg: RunConfig, device: str | torch.device = "auto") -> Load
     return LoadedModel(cfg=cfg, nets=nets, source="untrained", meta={}, device=dev)
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# Scoring a pile of files, in chunks
+# ---------------------------------------------------------------------------------------------------------------
+
 # Memory for one chunk of decoded images when scoring files: a pile larger than this is read and scored in chunks.
 SCORE_CHUNK_BYTES = 512 * 2**20
 # With a resume folder, chunks are also the unit of work an interruption can lose: smaller ones (64 MB of pixels:
@@ -238,37 +275,107 @@ class FileScores:
     resumed: int = 0                        # chunks whose scores were read back from resume_dir, not computed
 
 
-def _chunk_batches(batches: list[np.ndarray], per_chunk: int) -> list[list[np.ndarray]]:
-    """Consecutive score batches grouped into chunks of at most per_chunk images (at least one batch each)."""
-    out: list[list[np.ndarray]] = [[]]
-    n = 0
-    for b in batches:
-        if out[-1] and n + len(b) > per_chunk:
-            out.append([])
-            n = 0
-        out[-1].append(b)
-        n += len(b)
-    return out
+def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: int | None = None,
+                skip_bad: bool = False, progress: bool = False, ctx: Any = None,
+                score_cfg: ScoreConfig | None = None, batch_mode: str = "mixed",
+                conversion: dict[str, Any] | None = None, resume_dir: Path | None = None,
+                with_A: bool = True) -> FileScores | None:
+    """Score image files and folders (recursed), reading and scoring at most `chunk_size` (>= 1) images at a time
+    (default: default_chunk_size, smaller with a resume_dir), so that memory holds one chunk of pixels and the
+    scores, whatever the number of files.
 
+    The scores do not depend on the chunk size; with every file readable they are those of LoadedModel.score on
+    load_images of the same paths. wildgan: the mixed score batches are drawn over the whole list of files, as
+    LoadedModel.score draws them over a whole image set, and each chunk is a run of whole batches; an unreadable
+    file (skip_bad) leaves its batch (_local_batches). search: the initial latents are drawn per file, in file
+    order, in consecutive chunks. f-AnoGAN scores each image on its own. Unreadable files (skip_bad) are each named
+    in a warning. Files are converted like the run's training data (model.conversion, e.g. MNIST's 28 -> 32 zero
+    padding; `conversion` overrides it). `score_cfg`, `batch_mode` and `with_A` as for LoadedModel.score.
 
-def _local_batches(batches: list[np.ndarray], row_of: dict[int, int]) -> list[np.ndarray]:
-    """Batches of file indices -> batches of rows of the chunk's image array. Files left out (unreadable, skip_bad)
-    leave their batch; one that is then no multiple of the minibatch-stddev group (4) is topped up with repeats of
-    its own first images, as the wrap-around batch of batch_order is (repeats keep their first score)."""
-    out = []
-    for b in batches:
-        rows = np.array([row_of[i] for i in b.tolist() if i in row_of], dtype=np.int64)
-        if len(rows) == 0:
-            continue
-        if len(rows) != len(b) and len(rows) % 4:
-            rows = np.concatenate([rows, np.resize(rows, 4 - len(rows) % 4)])
-        out.append(rows)
-    return out
+    `resume_dir`: with more than one chunk, each chunk's scores are saved there as it is finished (chunk-NNNNN.npz,
+    written atomically, and manifest.json: what they are scores of), and a later call on the same files with the same
+    model, settings and chunk size takes the finished chunks from there instead of scoring them again (an interrupted
+    scoring of a large pile resumes; the scores are the same). A folder recorded for other files, model or settings
+    is emptied first (with a warning naming what differs). The caller deletes the folder once the result is safely
+    written (remove_resume_dir).
 
+    `ctx` (training.distributed.DistContext, under torchrun): the files are cut into a multiple of `world` equal
+    chunks, no larger than one process's (_balanced_parts: a pile of one chunk would leave every rank but 0 idle),
+    and rank r reads and scores chunks r, r + world, ... on its own device; rank 0 gathers the scores and returns
+    them (the same as one process's), the other ranks None. A resume folder written by another number of processes
+    keeps its chunking when this scoring can use it (_resumable_parts), else its chunks are scored again. An error
+    on any rank is raised on every rank (none waits for the others forever)."""
+    net, sc, method = model.cfg.net, score_cfg or model.cfg.score, model.cfg.method
+    _check_without_A(method, with_A)              # before any file is read
+    files = list_image_files(paths)
+    conversion = model.conversion if conversion is None else conversion
+    # `is None`, not `or`: a chunk size of 0 is refused below, not read as 'none given'
+    step = chunk_size if chunk_size is not None else default_chunk_size(net.resolution, net.channels, sc.batch_size,
+                                                                         method, resumable=resume_dir is not None)
+    if step < 1:
+        raise ValueError(f"chunk_size must be at least 1, got {step}")
+    key = (sc, batch_mode, conversion, with_A)     # what the scores depend on besides the files and the model
+    world, rank = (ctx.world, ctx.rank) if ctx is not None else (1, 0)
 
-def _even_bounds(n: int, parts: int) -> list[tuple[int, int]]:
-    """`parts` consecutive ranges covering 0..n-1 whose lengths differ by at most one (parts <= n: none empty)."""
-    return [(k * n // parts, (k + 1) * n // parts) for k in range(parts)]
+    # 1. the chunking: runs of whole score batches (wildgan: the mixed batches are drawn over the whole file list)
+    order = batch_order(len(files), sc.batch_size, sc.shuffle_seed) if method == "wildgan" else None
+    parts = _balanced_parts(order, len(files), step, world)
+    if resume_dir is not None:
+        # a resume folder written with another chunking (another number of processes): its chunks are reused when
+        # its chunking is one this scoring may use, rather than discarded
+        parts = _resumable_parts(model, files, order, step, parts, Path(resume_dir), ctx,
+                                 explicit=chunk_size is not None, key=key)
+    groups, chunks = _make_chunks(order, len(files), step, parts)
+    mine = list(range(rank, len(chunks), world))   # this process's chunks, dealt round-robin
+    err: Exception | None = None
+    failure = None
+    resumed: list[ChunkScores] = []
+    # each readable file's decoded channel count (1 gray, 3 colour), over every chunk (resumed ones too, and on
+    # every process): the warning about images of the other kind than the training images counts them all, once
+    kinds: dict[int, int] = {}
+    try:
+        warned: set[int] = set()           # files named in a 'skipped' warning (once each, resumed or not)
+        # 2. the finished chunks of an interrupted scoring; 3. the other chunks, read and scored
+        resumed_bad: list[Skipped] = []
+        save = None
+        if resume_dir is not None and len(chunks) > 1:
+            resumed, resumed_bad, mine, save = _resume_finished(
+                resume_dir, model, files, chunks, mine, key, ctx, skip_bad=skip_bad, warn=world == 1,
+                warned=warned, kinds=kinds, progress=progress, world=world)
+        scored, bad = _score_chunks(model, files, mine, chunks, groups, skip_bad=skip_bad, progress=progress,
+                                    warn=world == 1, score_cfg=sc, batch_mode=batch_mode, conversion=conversion,
+                                    save=save, warned=warned, with_A=with_A, kinds=kinds)
+        scored, bad = resumed + scored, resumed_bad + bad
+    except Exception as e:                 # noqa: BLE001 -- on one rank of several: said to all of them below
+        if world == 1:
+            raise
+        scored, bad, failure, err = [], [], (f"rank {rank}: {e}", isinstance(e, DataError)), e
+        kinds = {}
+    n_resumed = len(resumed)
+    if world > 1:
+        # 4. every process's chunks, to rank 0
+        gathered = _gather_ranks(ctx, scored, bad, failure, n_resumed, kinds, err)
+        if gathered is None:
+            return None
+        scored, bad, n_resumed, kinds = gathered
+    # 5. one score per file, and what is said about the files
+    scores, done = _merge_chunks(scored, len(files))
+    reasons = dict(sorted(bad))                          # one per file, however many chunks read it
+    if world > 1:
+        for r in reasons.values():
+            warn_user(f"skipped {r}")
+    if not done.any():
+        raise none_readable_error(len(files), list(reasons.values()))
+    msg = channel_warning(*channel_counts(kinds), "gray" if conversion.get("gray_data") else
+                          "colour" if conversion.get("colour_data") else None)
+    if msg:
+        # once, with every file counted: e.g. colour photos scored with a run that went gray because its cell crops
+        # were all gray (converted, but likely the wrong run)
+        warn_user(msg)
+    keep = np.flatnonzero(done)
+    return FileScores(ids=[str(files[i]) for i in keep], scores={k: v[keep] for k, v in scores.items()},
+                      skipped=list(reasons.values()), chunks=len(chunks), chunk_size=max(len(c) for c in chunks),
+                      resumed=n_resumed)
 
 
 def _make_chunks(order: list[np.ndarray] | None, n_files: int, step: int, parts: int | None
@@ -301,256 +408,193 @@ def _balanced_parts(order: list[np.ndarray] | None, n_files: int, step: int, wor
     return parts if parts > 1 else None
 
 
-def _resumable_parts(model: LoadedModel, files: list[Path], order: list[np.ndarray] | None, step: int,
-                     parts: int | None, d: Path, ctx: Any, *, explicit: bool,
-                     key: tuple[ScoreConfig, str, dict[str, Any], bool]) -> int | None:
-    """The chunking (`parts`, as _make_chunks takes it) for a scoring with resume folder `d`: this scoring's own
-    (`parts`), unless `d` holds finished chunks of the same scoring (everything its manifest records but the chunking
-    equal) cut in another chunking that this scoring can use: one process's chunking of `step` (a folder written by
-    one process, resumed by several), or, with the default chunk size (not `explicit`: an explicit --chunk-size is a
-    chunking asked for), the equal split into the number of chunks the folder records (written by several processes,
-    resumed by another number of them), provided its chunks are no larger than one process's (memory). Then the
-    finished chunks are taken rather than discarded, at the price of a less even share of the rest. Decided by the
-    first process (it alone reads the folder, as _prepare_resume_dir) and told to the others."""
-    choice = parts
-    if ctx is None or ctx.is_main:
-        try:
-            choice = _saved_chunking(model, files, order, step, parts, d, explicit, key)
-        except Exception:                  # noqa: BLE001 -- e.g. unreadable: _prepare_resume_dir says what is wrong
-            choice = parts
-    if ctx is not None:
-        import torch.distributed as tdist
-
-        said: list[Any] = [None] * ctx.world
-        tdist.all_gather_object(said, choice, group=ctx.ctrl_group)
-        choice = said[0]
-    return choice
+def _chunk_batches(batches: list[np.ndarray], per_chunk: int) -> list[list[np.ndarray]]:
+    """Consecutive score batches grouped into chunks of at most per_chunk images (at least one batch each)."""
+    out: list[list[np.ndarray]] = [[]]
+    n = 0
+    for b in batches:
+        if out[-1] and n + len(b) > per_chunk:
+            out.append([])
+            n = 0
+        out[-1].append(b)
+        n += len(b)
+    return out
 
 
-def _saved_chunking(model: LoadedModel, files: list[Path], order: list[np.ndarray] | None, step: int,
-                    parts: int | None, d: Path, explicit: bool, key: tuple[ScoreConfig, str, dict[str, Any], bool]
-                    ) -> int | None:
-    """_resumable_parts' choice, on the first process."""
-    if not d.is_dir() or not any(d.glob("chunk-*.npz")):
-        return parts                       # nothing finished to reuse: the chunking that shares the work best
-    old = json.loads((d / "manifest.json").read_text(encoding="utf-8"))
-    if not isinstance(old, dict):
-        return parts
-    sc, batch_mode, conversion, with_A = key
-    own = _make_chunks(order, len(files), step, parts)[1]
-    now = json.loads(json.dumps(_resume_key(model, files, own, sc, batch_mode, conversion, with_A)))
-    if {k: v for k, v in now.items() if k not in _CHUNKING} != {k: v for k, v in old.items() if k not in _CHUNKING}:
-        return parts                       # another scoring's chunks: deleted by _prepare_resume_dir
-    limit = max(len(c) for c in _make_chunks(order, len(files), step, None)[1])
-    units = len(order) if order is not None else len(files)
-    recorded = old.get("n_chunks")
-    candidates: list[int | None] = [parts, None]
-    if not explicit and isinstance(recorded, int) and 1 < recorded <= units:
-        candidates.append(recorded)
-    for c in candidates:
-        chunks = _make_chunks(order, len(files), step, c)[1]
-        if _chunking_record(chunks) == {k: old.get(k) for k in _CHUNKING} and max(map(len, chunks)) <= limit:
-            return c
-    return parts
+def _even_bounds(n: int, parts: int) -> list[tuple[int, int]]:
+    """`parts` consecutive ranges covering 0..n-1 whose lengths differ by at most one (parts <= n: none empty)."""
+    return [(k * n // parts, (k + 1) * n // parts) for k in range(parts)]
 
 
-def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: int | None = None,
-                skip_bad: bool = False, progress: bool = False, ctx: Any = None,
-                score_cfg: ScoreConfig | None = None, batch_mode: str = "mixed",
-                conversion: dict[str, Any] | None = None, resume_dir: Path | None = None,
-                with_A: bool = True) -> FileScores | None:
-    """Score image files and folders (recursed), reading and scoring at most `chunk_size` images at a time
-    (default: default_chunk_size, smaller with a resume_dir), so that memory holds one chunk of pixels and the
-    scores, whatever the number of files.
-
-    The scores do not depend on the chunk size; with every file readable they are those of LoadedModel.score on
-    load_images of the same paths. wildgan: the mixed score batches are drawn over the whole list of files, as
-    LoadedModel.score draws them over a whole image set, and each chunk is a run of whole batches; an unreadable
-    file (skip_bad) leaves its batch (_local_batches). search: the initial latents are drawn per file, in file
-    order, in consecutive chunks. f-AnoGAN scores each image on its own. Unreadable files (skip_bad) are each named
-    in a warning. Files are converted like the run's training data (model.conversion, e.g. MNIST's 28 -> 32 zero
-    padding; `conversion` overrides it). `score_cfg`, `batch_mode` and `with_A` as for LoadedModel.score.
-
-    `resume_dir`: with more than one chunk, each chunk's scores are saved there as it is finished (chunk-NNNNN.npz,
-    written atomically, and manifest.json: what they are scores of), and a later call on the same files with the same
-    model, settings and chunk size takes the finished chunks from there instead of scoring them again (an interrupted
-    scoring of a large pile resumes; the scores are the same). A folder recorded for other files, model or settings
-    is emptied first (with a warning naming what differs). The caller deletes the folder once the result is safely
-    written (remove_resume_dir).
-
-    `ctx` (training.distributed.DistContext, under torchrun): the files are cut into a multiple of `world` equal
-    chunks, no larger than one process's (_balanced_parts: a pile of one chunk would leave every rank but 0 idle),
-    and rank r reads and scores chunks r, r + world, ... on its own device; rank 0 gathers the scores and returns
-    them (the same as one process's), the other ranks None. A resume folder written by another number of processes
-    keeps its chunking when this scoring can use it (_resumable_parts), else its chunks are scored again. An error
-    on any rank is raised on every rank (none waits for the others forever)."""
-    from ..errors import WildganError
-    from .pgan_scores import batch_order
-
-    net, sc, method = model.cfg.net, score_cfg or model.cfg.score, model.cfg.method
-    _check_without_A(method, with_A)              # before any file is read
-    files = list_image_files(paths)
-    conversion = model.conversion if conversion is None else conversion
-    step = chunk_size or default_chunk_size(net.resolution, net.channels, sc.batch_size, method,
-                                            resumable=resume_dir is not None)
-    if step < 1:
-        raise ValueError(f"chunk_size must be at least 1, got {step}")
-    order = batch_order(len(files), sc.batch_size, sc.shuffle_seed) if method == "wildgan" else None
-    world, rank = (ctx.world, ctx.rank) if ctx is not None else (1, 0)
-    parts = _balanced_parts(order, len(files), step, world)
-    if resume_dir is not None:
-        # a resume folder written with another chunking (another number of processes): its chunks are reused when
-        # its chunking is one this scoring may use, rather than discarded
-        parts = _resumable_parts(model, files, order, step, parts, Path(resume_dir), ctx,
-                                 explicit=chunk_size is not None, key=(sc, batch_mode, conversion, with_A))
-    groups, chunks = _make_chunks(order, len(files), step, parts)
-    mine = list(range(rank, len(chunks), world))
-    err: Exception | None = None
-    failure = None
+def _resume_finished(resume_dir: Path, model: LoadedModel, files: list[Path], chunks: list[list[int]], mine: list[int],
+                     key: tuple[ScoreConfig, str, dict[str, Any], bool], ctx: Any, *, skip_bad: bool, warn: bool,
+                     warned: set[int], kinds: dict[int, int], progress: bool, world: int
+                     ) -> tuple[list[ChunkScores], list[Skipped], list[int], Any]:
+    """score_files' resume step: `resume_dir` made the resume folder of this scoring (_prepare_resume_dir), and the
+    finished chunks among `mine` taken from it (_read_resumed, which names their skipped files and fills `kinds`).
+    Returns their scores, their skipped files, the chunks of `mine` still to score, and the saver of those
+    (_chunk_saver; None when the folder cannot be written: the scoring goes on without saving)."""
+    d = Path(resume_dir)
+    # the files' digests before any is read: a file changed while (or after) its chunk is scored then no longer
+    # matches what its saved scores record, and the chunk is scored again on a resume
+    digests = {c: _files_digest(files, chunks[c]) for c in mine}
+    resumed: list[ChunkScores] = []
+    bad: list[Skipped] = []
     save = None
-    resumed: list[tuple[int, np.ndarray, dict[str, np.ndarray]]] = []
-    resumed_bad: list[tuple[int, str]] = []
-    # each readable file's decoded channel count (1 gray, 3 colour), over every chunk (resumed ones too, and on
-    # every process): the warning about images of the other kind than the training images counts them all, once
-    kinds: dict[int, int] = {}
+    if _prepare_resume_dir(d, lambda: _resume_key(model, files, chunks, *key), ctx):
+        resumed, bad = _read_resumed(d, mine, digests, skip_bad=skip_bad, warn=warn, warned=warned, kinds=kinds)
+        mine = [c for c in mine if c not in {q[0] for q in resumed}]
+        save = _chunk_saver(d, digests)
+    if resumed and progress:
+        print(f"resuming: {len(resumed)} chunk{'s' if len(resumed) != 1 else ''} already scored (of "
+              f"{len(resumed) + len(mine)}{' for this process' if world > 1 else ''}), read from {resume_dir}",
+              file=sys.stderr)
+    return resumed, bad, mine, save
+
+
+def _score_chunks(model: LoadedModel, files: list[Path], which: list[int], chunks: list[list[int]],
+                  groups: list[list[np.ndarray]] | None, *, skip_bad: bool, progress: bool, warn: bool,
+                  score_cfg: ScoreConfig, batch_mode: str, conversion: dict[str, Any], save: Any = None,
+                  warned: set[int] | None = None, with_A: bool = True, kinds: dict[int, int] | None = None
+                  ) -> tuple[list[ChunkScores], list[Skipped]]:
+    """score_files' work on the chunks numbered `which` (ascending): [(chunk number, kept file indices, their
+    scores)] and [(file index, why it was skipped)]; with `warn`, each skipped file is named in a warning as it is
+    met. `groups`: each chunk's score batches (file indices), or None when images are scored independently.
+    `save(chunk, kept, scores, why, channels)`, when given, is called as each chunk is finished (resume). `warned`:
+    files already named in a 'skipped' warning (resumed chunks'), added to as files are named. `kinds`: each readable
+    file's decoded channel count, put there by file index (iter_images; the caller warns about them, once)."""
+    from ..progress import progress_bar
+
+    net = model.cfg.net
+    parts, bad = [], []
+    seen: set[int] = set()
+    warned = set() if warned is None else warned
+    kinds = {} if kinds is None else kinds
+    one = len(chunks) == 1
+    z0_of = _initial_latents_by_chunk(model, chunks) if model.cfg.method == "search" else None
+    # one chunk: the decoding and scoring bars of any image set; several: one bar over this process's files instead
+    bar = progress_bar(total=len({i for c in which for i in chunks[c]}), desc="score", unit="img",
+                       disable=not progress or one)
+    data = None
     try:
-        warned: set[int] = set()           # files named in a 'skipped' warning (once each, resumed or not)
-        if resume_dir is not None and len(chunks) > 1:
-            # the files' digests before any is read: a file changed while (or after) its chunk is scored then no
-            # longer matches what its saved scores record, and the chunk is scored again on a resume
-            digests = {c: _files_digest(files, chunks[c]) for c in mine}
-            if _prepare_resume_dir(Path(resume_dir),
-                                   lambda: _resume_key(model, files, chunks, sc, batch_mode, conversion, with_A),
-                                   ctx):
-                resumed, resumed_bad = _read_resumed(Path(resume_dir), mine, digests, skip_bad=skip_bad,
-                                                     warn=world == 1, warned=warned, kinds=kinds)
-                mine = [c for c in mine if c not in {q[0] for q in resumed}]
-                save = _chunk_saver(Path(resume_dir), digests)
-            if resumed and progress:
-                import sys
+        # readers.iter_images looked up at call time (a test replaces it)
+        data = readers.iter_images(files, net.resolution, net.channels, chunks=[chunks[c] for c in which],
+                                   skip_bad=skip_bad, progress=progress and one, empty_ok=True, kinds=kinds,
+                                   **conversion)
+        # not enumerate/zip: they keep the last item (the previous chunk's pixels) alive while the next is read
+        for c in which:
+            x, kept, why = next(data)
+            _warn_skipped(why, warned, warn=warn, seen=seen)
+            bad += why
+            z0 = None if z0_of is None else z0_of(c, kept)
+            kept_a = np.asarray(kept, dtype=np.int64)
+            got: dict[str, np.ndarray] = {}
+            if kept:
+                batches = None if groups is None else _local_batches(groups[c], {f: r for r, f in enumerate(kept)})
+                res = model.score(x, score_cfg=score_cfg, batch_mode=batch_mode, progress=progress and one,
+                                  batches=batches, z0=z0, with_A=with_A)
+                got = res.scores
+                parts.append((c, kept_a, got))
+            if save is not None:
+                save(c, kept_a, got, why, np.array([kinds[i] for i in kept], dtype=np.int8))
+            bar.update(len(set(chunks[c]) - seen))
+            seen.update(chunks[c])
+            del x                                    # not held while the next chunk is decoded
+    finally:
+        bar.close()
+        if data is not None:
+            data.close()    # its decoding processes end now, also when scoring failed (a notebook keeps the error)
+    return parts, bad
 
-                print(f"resuming: {len(resumed)} chunk{'s' if len(resumed) != 1 else ''} already scored (of "
-                      f"{len(resumed) + len(mine)}{' for this process' if world > 1 else ''}), read from "
-                      f"{resume_dir}", file=sys.stderr)
-        parts, bad = _score_chunks(model, files, mine, chunks, groups, skip_bad=skip_bad, progress=progress,
-                                   warn=world == 1, score_cfg=sc, batch_mode=batch_mode, conversion=conversion,
-                                   save=save, warned=warned, with_A=with_A, kinds=kinds)
-        parts, bad = resumed + parts, resumed_bad + bad
-    except Exception as e:                 # noqa: BLE001 -- on one rank of several: said to all of them below
-        if world == 1:
-            raise
-        parts, bad, failure, err = [], [], (f"rank {rank}: {e}", isinstance(e, DataError)), e
-        kinds = {}
-    n_resumed = len(resumed)
-    if world > 1:
-        import torch.distributed as tdist
 
-        gathered: list[Any] = [None] * world
-        tdist.all_gather_object(gathered, (parts, bad, failure, n_resumed, kinds), group=ctx.ctrl_group)
-        failures = [g[2] for g in gathered if g[2]]
-        if failures:
-            kind = DataError if all(is_data for _, is_data in failures) else WildganError
-            raise kind("; ".join(msg for msg, _ in failures)) from err
-        if rank != 0:
-            return None
-        parts = [q for g in gathered for q in g[0]]
-        bad = [q for g in gathered for q in g[1]]
-        n_resumed = sum(g[3] for g in gathered)
-        kinds = {i: c for g in gathered for i, c in g[4].items()}
-    # merge in chunk order: a wrap-around repeat (the last batch topped up from the first) keeps its first score
+
+def _local_batches(batches: list[np.ndarray], row_of: dict[int, int]) -> list[np.ndarray]:
+    """Batches of file indices -> batches of rows of the chunk's image array. Files left out (unreadable, skip_bad)
+    leave their batch; one that is then no multiple of the minibatch-stddev group (4) is topped up with repeats of
+    its own first images, as the wrap-around batch of batch_order is (repeats keep their first score)."""
+    out = []
+    for b in batches:
+        rows = np.array([row_of[i] for i in b.tolist() if i in row_of], dtype=np.int64)
+        if len(rows) == 0:
+            continue
+        if len(rows) != len(b) and len(rows) % 4:
+            rows = np.concatenate([rows, np.resize(rows, 4 - len(rows) % 4)])
+        out.append(rows)
+    return out
+
+
+def _initial_latents_by_chunk(model: LoadedModel, chunks: list[list[int]]) -> Callable[[int, list[int]], Any]:
+    """Latent search: z0(chunk, kept) gives the initial latents of the chunk's kept files. They are drawn per file
+    in file order (chunks are consecutive files) from one generator, as for the whole set at once, so the scores do
+    not depend on the chunking; chunks not scored here (other processes') are drawn and dropped."""
+    from .latent_search import initial_latents
+
+    gen = torch.Generator().manual_seed(model.cfg.search.seed)
+    drawn = 0                    # chunks whose latents have been drawn
+    z_chunk = None
+
+    def z0(c: int, kept: list[int]) -> Any:
+        nonlocal drawn, z_chunk
+        while drawn <= c:
+            z_chunk = initial_latents(len(chunks[drawn]), model.cfg.net.latent_size, 0, generator=gen)
+            drawn += 1
+        return z_chunk[np.asarray(kept, dtype=np.int64) - chunks[c][0]]
+
+    return z0
+
+
+def _warn_skipped(why: list[Skipped], warned: set[int], *, warn: bool, seen: set[int] | None = None) -> None:
+    """With `warn`, each skipped file in `why` named in a warning, once: not when already in `warned` (a wrap-around
+    repeat, a resumed chunk's file) or read in an earlier chunk (`seen`). `warned` gains them all."""
+    for i, reason in why:
+        if warn and i not in warned and (seen is None or i not in seen):
+            warn_user(f"skipped {reason}")
+        warned.add(i)
+
+
+def _gather_ranks(ctx: Any, scored: list[ChunkScores], bad: list[Skipped], failure: tuple[str, bool] | None,
+                  n_resumed: int, kinds: dict[int, int], err: Exception | None
+                  ) -> tuple[list[ChunkScores], list[Skipped], int, dict[int, int]] | None:
+    """Several processes: every process's scored chunks, skipped files, resumed count and channel counts, on rank 0
+    (None on the other ranks). A failure on any rank (`failure`: its message, and whether it is a DataError) is
+    raised on every rank, so that none waits for the others forever."""
+    import torch.distributed as tdist
+
+    gathered: list[Any] = [None] * ctx.world
+    tdist.all_gather_object(gathered, (scored, bad, failure, n_resumed, kinds), group=ctx.ctrl_group)
+    failures = [g[2] for g in gathered if g[2]]
+    if failures:
+        kind = DataError if all(is_data for _, is_data in failures) else WildganError
+        raise kind("; ".join(msg for msg, _ in failures)) from err
+    if ctx.rank != 0:
+        return None
+    return ([q for g in gathered for q in g[0]], [q for g in gathered for q in g[1]], sum(g[3] for g in gathered),
+            {i: c for g in gathered for i, c in g[4].items()})
+
+
+def _merge_chunks(scored: list[ChunkScores], n_files: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Every file's scores (NaN for a file without) by score name, and which files have them. Merged in chunk order:
+    a wrap-around repeat (the last batch topped up from the first) keeps its first score."""
     scores: dict[str, np.ndarray] = {}
-    done = np.zeros(len(files), dtype=bool)
-    for _, kept, got in sorted(parts, key=lambda q: q[0]):
+    done = np.zeros(n_files, dtype=bool)
+    for _, kept, got in sorted(scored, key=lambda q: q[0]):
         new = ~done[kept]
         for k, v in got.items():
-            scores.setdefault(k, np.full(len(files), np.nan))[kept[new]] = v[new]
+            scores.setdefault(k, np.full(n_files, np.nan))[kept[new]] = v[new]
         done[kept] = True
-    reasons = dict(sorted(bad))                          # one per file, however many chunks read it
-    if world > 1:
-        for r in reasons.values():
-            warn_user(f"skipped {r}")
-    if not done.any():
-        raise none_readable_error(len(files), list(reasons.values()))
-    msg = channel_warning(*channel_counts(kinds), "gray" if conversion.get("gray_data") else
-                          "colour" if conversion.get("colour_data") else None)
-    if msg:
-        # once, with every file counted: e.g. colour photos scored with a run that went gray because its cell crops
-        # were all gray (converted, but likely the wrong run)
-        warn_user(msg)
-    keep = np.flatnonzero(done)
-    return FileScores(ids=[str(files[i]) for i in keep], scores={k: v[keep] for k, v in scores.items()},
-                      skipped=list(reasons.values()), chunks=len(chunks), chunk_size=max(len(c) for c in chunks),
-                      resumed=n_resumed)
+    return scores, done
 
+
+# ---------------------------------------------------------------------------------------------------------------
+# Resume folders: the finished chunks of a scoring, saved as they are finished
+# ---------------------------------------------------------------------------------------------------------------
 
 # what a resume folder's chunks are scores of: any change (files, their sizes or times, the weights, the settings,
 # the chunking, the reader) makes them another scoring's, and they are not reused
 RESUME_FORMAT = 1
 
-
-def _resume_key(model: LoadedModel, files: list[Path], chunks: list[list[int]], sc: ScoreConfig, batch_mode: str,
-                conversion: dict[str, Any], with_A: bool = True) -> dict[str, Any]:
-    import hashlib
-    from dataclasses import asdict
-
-    from ..data.imageset import READER_VERSION
-
-    from .. import __version__
-
-    paths = hashlib.sha256("\n".join(map(str, files)).encode("utf-8", "surrogateescape")).hexdigest()
-    return {"format": RESUME_FORMAT, "wildgan": __version__, "n_files": len(files), "paths_sha256": paths,
-            "model_sha256": _model_digest(model), "lod": model.lod, "method": model.cfg.method,
-            "device": model.device.type, "score": asdict(sc),
-            "search": asdict(model.cfg.search) if model.cfg.method == "search" else None,
-            "batch_mode": batch_mode, "conversion": conversion, "reader_version": READER_VERSION,
-            **_chunking_record(chunks),
-            # only when left out: a folder written before the option existed (every score) stays resumable
-            **({} if with_A else {"with_A": False})}
-
-
 # the manifest's record of the chunking (which files each chunk holds), the rest being what is scored and how
 _CHUNKING = ("n_chunks", "chunks_sha256")
-
-
-def _chunking_record(chunks: list[list[int]]) -> dict[str, Any]:
-    import hashlib
-
-    return {"n_chunks": len(chunks), "chunks_sha256": hashlib.sha256(json.dumps(chunks).encode()).hexdigest()}
-
-
-def _files_digest(files: list[Path], which: list[int]) -> str:
-    """The digest of files' paths, sizes and modification times: a chunk's files changed since its scores were saved
-    (one fixed in place, say) make it scored again; the other chunks are still taken."""
-    import hashlib
-
-    h = hashlib.sha256()
-    for i in which:
-        try:
-            st = files[i].stat()           # ctime too: a permission fix changes only that
-            h.update(f"{files[i]}\t{st.st_size}\t{st.st_mtime_ns}\t{st.st_ctime_ns}\n".encode("utf-8",
-                                                                                          "surrogateescape"))
-        except OSError:                    # gone or unreadable now: reading it says so
-            h.update(f"{files[i]}\t?\n".encode("utf-8", "surrogateescape"))
-    return h.hexdigest()
-
-
-def _model_digest(model: LoadedModel) -> str:
-    """The weights' digest: the checkpoint JSON's (which holds the sha256 of its .safetensors, so it changes with the
-    weights), or (untrained networks) that of every tensor of every network."""
-    import hashlib
-
-    from ..fileio import file_digest
-
-    if Path(model.source).is_file():
-        return file_digest(Path(model.source))
-    h = hashlib.sha256()
-    for name, net in sorted(vars(model.nets).items()):
-        if isinstance(net, torch.nn.Module):
-            for k, t in net.state_dict().items():
-                h.update(f"{name}.{k}".encode())
-                h.update(t.detach().cpu().reshape(-1).contiguous().view(torch.uint8).numpy().tobytes())
-    return h.hexdigest()
-
 
 _RESUME_FILES = re.compile(r"^(manifest\.json|chunk-\d{5}\.npz|\..*\.tmp)$")
 
@@ -570,64 +614,164 @@ def remove_resume_dir(d: Path) -> None:
     d.rmdir()
 
 
-def _prepare_resume_dir(d: Path, make_key: Any, ctx: Any) -> bool:
+def _resume_key(model: LoadedModel, files: list[Path], chunks: list[list[int]], sc: ScoreConfig, batch_mode: str,
+                conversion: dict[str, Any], with_A: bool = True) -> dict[str, Any]:
+    """The manifest: what a resume folder's chunks are scores of (RESUME_FORMAT)."""
+    paths = hashlib.sha256("\n".join(map(str, files)).encode("utf-8", "surrogateescape")).hexdigest()
+    return {"format": RESUME_FORMAT, "wildgan": __version__, "n_files": len(files), "paths_sha256": paths,
+            "model_sha256": _model_digest(model), "lod": model.lod, "method": model.cfg.method,
+            "device": model.device.type, "score": dataclasses.asdict(sc),
+            "search": dataclasses.asdict(model.cfg.search) if model.cfg.method == "search" else None,
+            "batch_mode": batch_mode, "conversion": conversion, "reader_version": READER_VERSION,
+            **_chunking_record(chunks),
+            # only when left out: a folder written before the option existed (every score) stays resumable
+            **({} if with_A else {"with_A": False})}
+
+
+def _chunking_record(chunks: list[list[int]]) -> dict[str, Any]:
+    return {"n_chunks": len(chunks), "chunks_sha256": hashlib.sha256(json.dumps(chunks).encode()).hexdigest()}
+
+
+def _files_digest(files: list[Path], which: list[int]) -> str:
+    """The digest of files' paths, sizes and modification times: a chunk's files changed since its scores were saved
+    (one fixed in place, say) make it scored again; the other chunks are still taken."""
+    h = hashlib.sha256()
+    for i in which:
+        try:
+            st = files[i].stat()           # ctime too: a permission fix changes only that
+            h.update(f"{files[i]}\t{st.st_size}\t{st.st_mtime_ns}\t{st.st_ctime_ns}\n".encode("utf-8",
+                                                                                          "surrogateescape"))
+        except OSError:                    # gone or unreadable now: reading it says so
+            h.update(f"{files[i]}\t?\n".encode("utf-8", "surrogateescape"))
+    return h.hexdigest()
+
+
+def _model_digest(model: LoadedModel) -> str:
+    """The weights' digest: the checkpoint JSON's (which holds the sha256 of its .safetensors, so it changes with the
+    weights), or (untrained networks) that of every tensor of every network."""
+    if Path(model.source).is_file():
+        return fileio.file_digest(Path(model.source))
+    h = hashlib.sha256()
+    for name, net in sorted(vars(model.nets).items()):
+        if isinstance(net, torch.nn.Module):
+            for k, t in net.state_dict().items():
+                h.update(f"{name}.{k}".encode())
+                h.update(t.detach().cpu().reshape(-1).contiguous().view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def _first_process_says(ctx: Any, value: Any) -> Any:
+    """Under torchrun (`ctx`), the first process's `value`, on every process; else `value`. Not a barrier: an
+    all-gather, so that every process learns it (also a failure of the first one) and none waits forever."""
+    if ctx is None:
+        return value
+    import torch.distributed as tdist
+
+    said: list[Any] = [None] * ctx.world
+    tdist.all_gather_object(said, value, group=ctx.ctrl_group)
+    return said[0]
+
+
+def _resumable_parts(model: LoadedModel, files: list[Path], order: list[np.ndarray] | None, step: int,
+                     parts: int | None, d: Path, ctx: Any, *, explicit: bool,
+                     key: tuple[ScoreConfig, str, dict[str, Any], bool]) -> int | None:
+    """The chunking (`parts`, as _make_chunks takes it) for a scoring with resume folder `d`: this scoring's own
+    (`parts`), unless `d` holds finished chunks of the same scoring (everything its manifest records but the chunking
+    equal) cut in another chunking that this scoring can use: one process's chunking of `step` (a folder written by
+    one process, resumed by several), or, with the default chunk size (not `explicit`: an explicit --chunk-size is a
+    chunking asked for), the equal split into the number of chunks the folder records (written by several processes,
+    resumed by another number of them), provided its chunks are no larger than one process's (memory). Then the
+    finished chunks are taken rather than discarded, at the price of a less even share of the rest. Decided by the
+    first process (it alone reads the folder, as _prepare_resume_dir) and told to the others."""
+    choice = parts
+    if ctx is None or ctx.is_main:
+        try:
+            choice = _saved_chunking(model, files, order, step, parts, d, explicit, key)
+        except Exception:                  # noqa: BLE001 -- e.g. unreadable: _prepare_resume_dir says what is wrong
+            choice = parts
+    return _first_process_says(ctx, choice)
+
+
+def _saved_chunking(model: LoadedModel, files: list[Path], order: list[np.ndarray] | None, step: int,
+                    parts: int | None, d: Path, explicit: bool, key: tuple[ScoreConfig, str, dict[str, Any], bool]
+                    ) -> int | None:
+    """_resumable_parts' choice, on the first process."""
+    if not d.is_dir() or not any(d.glob("chunk-*.npz")):
+        return parts                       # nothing finished to reuse: the chunking that shares the work best
+    old = json.loads((d / "manifest.json").read_text(encoding="utf-8"))
+    if not isinstance(old, dict):
+        return parts
+    own = _make_chunks(order, len(files), step, parts)[1]
+    now = json.loads(json.dumps(_resume_key(model, files, own, *key)))
+    if {k: v for k, v in now.items() if k not in _CHUNKING} != {k: v for k, v in old.items() if k not in _CHUNKING}:
+        return parts                       # another scoring's chunks: deleted by _prepare_resume_dir
+    limit = max(len(c) for c in _make_chunks(order, len(files), step, None)[1])
+    units = len(order) if order is not None else len(files)
+    recorded = old.get("n_chunks")
+    candidates: list[int | None] = [parts, None]
+    if not explicit and isinstance(recorded, int) and 1 < recorded <= units:
+        candidates.append(recorded)
+    for c in candidates:
+        chunks = _make_chunks(order, len(files), step, c)[1]
+        if _chunking_record(chunks) == {k: old.get(k) for k in _CHUNKING} and max(map(len, chunks)) <= limit:
+            return c
+    return parts
+
+
+
+def _prepare_resume_dir(d: Path, make_key: Callable[[], dict[str, Any]], ctx: Any) -> bool:
     """The first process makes `d` a resume folder for make_key(): chunks saved for anything else are deleted, with
     a warning that names what differs (a folder that is not a resume folder is refused, never emptied); the others
     wait for it, and raise its error too. False (with a warning) when the folder cannot be written: the scoring goes
     on without saving its chunks."""
-    from ..errors import ConfigError
-    from ..fileio import atomic_write_text
-
     problem: Exception | None = None
     usable = True
     if ctx is None or ctx.is_main:
-        manifest = d / "manifest.json"
         try:
-            if d.exists() and not d.is_dir():
-                raise ConfigError(f"{d} is a file; it is where the scores of finished chunks are kept (resume)")
-            if d.is_dir() and not is_resume_dir(d):
-                raise ConfigError(f"{d} holds files that are not wildgan's partial scores: move them, it is where "
-                                  f"the scores of finished chunks are kept (resume)")
-            key = json.loads(json.dumps(make_key()))
-            try:
-                old = json.loads(manifest.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                old = None
-            if old != key:
-                stale = sorted(d.glob("chunk-*.npz")) if d.is_dir() else []
-                if stale:
-                    what = [k for k in key if not isinstance(old, dict) or old.get(k) != key[k]]
-                    what += [k for k in (old if isinstance(old, dict) else ()) if k not in key]   # e.g. with_A
-                    warn_user(f"{d}: the {len(stale)} finished chunk{'s' if len(stale) != 1 else ''} saved there "
-                              f"{'are' if len(stale) != 1 else 'is'} of another scoring (it differs in "
-                              f"{', '.join(what) or 'its record'}): deleted, every chunk is scored again")
-                for f in stale:
-                    f.unlink()
-                d.mkdir(parents=True, exist_ok=True)
-                atomic_write_text(manifest, json.dumps(key, indent=1) + "\n")
+            _reset_resume_dir(d, make_key)
         except OSError as e:
             usable = False
             warn_user(f"cannot keep the finished chunks' scores in {d} ({e.strerror or e}): the scoring goes on, "
                       f"but an interrupted one would start over")
         except Exception as e:                 # noqa: BLE001 -- said to every process below, then raised
             problem = e
-    if ctx is not None:
-        # not a barrier: every process learns whether the first one failed (and fails alike, none waits forever)
-        import torch.distributed as tdist
+    said = _first_process_says(ctx, (None if problem is None else str(problem), usable))
+    if said[0] is not None:
+        raise problem if problem is not None else ConfigError(said[0])
+    return bool(said[1])
 
-        said: list[Any] = [None] * ctx.world
-        tdist.all_gather_object(said, (None if problem is None else str(problem), usable), group=ctx.ctrl_group)
-        if said[0][0] is not None:
-            raise problem if problem is not None else ConfigError(said[0][0])
-        return bool(said[0][1])
-    if problem is not None:
-        raise problem
-    return usable
+
+def _reset_resume_dir(d: Path, make_key: Callable[[], dict[str, Any]]) -> None:
+    """_prepare_resume_dir's work, on the first process: refuse a `d` that is not a resume folder; unless its
+    manifest is make_key(), delete its chunks (saying what differs) and write the manifest."""
+    manifest = d / "manifest.json"
+    if d.exists() and not d.is_dir():
+        raise ConfigError(f"{d} is a file; it is where the scores of finished chunks are kept (resume)")
+    if d.is_dir() and not is_resume_dir(d):
+        raise ConfigError(f"{d} holds files that are not wildgan's partial scores: move them, it is where "
+                          f"the scores of finished chunks are kept (resume)")
+    key = json.loads(json.dumps(make_key()))
+    try:
+        old = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        old = None
+    if old == key:
+        return
+    stale = sorted(d.glob("chunk-*.npz")) if d.is_dir() else []
+    if stale:
+        what = [k for k in key if not isinstance(old, dict) or old.get(k) != key[k]]
+        what += [k for k in (old if isinstance(old, dict) else ()) if k not in key]   # e.g. with_A
+        warn_user(f"{d}: the {len(stale)} finished chunk{'s' if len(stale) != 1 else ''} saved there "
+                  f"{'are' if len(stale) != 1 else 'is'} of another scoring (it differs in "
+                  f"{', '.join(what) or 'its record'}): deleted, every chunk is scored again")
+    for f in stale:
+        f.unlink()
+    d.mkdir(parents=True, exist_ok=True)
+    fileio.atomic_write_text(manifest, json.dumps(key, indent=1) + "\n")
 
 
 def _read_resumed(d: Path, which: list[int], digests: dict[int, str], *, skip_bad: bool, warn: bool,
-                  warned: set[int], kinds: dict[int, int] | None = None
-                  ) -> tuple[list[tuple[int, np.ndarray, dict[str, np.ndarray]]], list[tuple[int, str]]]:
+                  warned: set[int], kinds: dict[int, int] | None = None) -> tuple[list[ChunkScores], list[Skipped]]:
     """The finished chunks among `which` saved in `d`, as _score_chunks returns them; a chunk whose files changed
     since (digests: _files_digest now), or whose file cannot be read, is scored again, and so is one that left out
     unreadable files when this scoring does not skip them (scored again, it stops with the error a scoring without
@@ -654,20 +798,13 @@ def _read_resumed(d: Path, which: list[int], digests: dict[int, str], *, skip_ba
         if kinds is not None and channels is not None and len(channels) == len(kept):
             kinds.update(zip(kept.tolist(), channels.tolist()))
         bad += why
-        for i, reason in why:
-            if warn and i not in warned:         # a wrap-around repeat is named once
-                warn_user(f"skipped {reason}")
-            warned.add(i)
+        _warn_skipped(why, warned, warn=warn)
     return parts, bad
 
 
 def _chunk_saver(d: Path, digests: dict[int, str]) -> Any:
     """save(chunk, kept, scores, why, channels): one finished chunk's scores, written atomically into `d`, with the
     digest of its files (_files_digest) taken before they were read, and each kept file's decoded channel count."""
-    import io
-
-    from ..fileio import atomic_write_bytes
-
     failed: list[str] = []
 
     def save(c: int, kept: np.ndarray, scores: dict[str, np.ndarray], why: list[tuple[int, str]],
@@ -680,7 +817,7 @@ def _chunk_saver(d: Path, digests: dict[int, str]) -> Any:
                  bad_why=np.array([r for _, r in why], dtype=str), channels=np.asarray(channels, dtype=np.int8),
                  **{f"score:{k}": np.asarray(v, dtype=np.float64) for k, v in scores.items()})
         try:
-            atomic_write_bytes(d / f"chunk-{c:05d}.npz", buf.getvalue())
+            fileio.atomic_write_bytes(d / f"chunk-{c:05d}.npz", buf.getvalue())
         except OSError as e:
             failed.append(str(e))
             warn_user(f"cannot save chunk {c}'s scores in {d} ({e.strerror or e}): the scoring goes on, but an "
@@ -689,80 +826,13 @@ def _chunk_saver(d: Path, digests: dict[int, str]) -> Any:
     return save
 
 
-def _score_chunks(model: LoadedModel, files: list[Path], which: list[int], chunks: list[list[int]],
-                  groups: list[list[np.ndarray]] | None, *, skip_bad: bool, progress: bool, warn: bool,
-                  score_cfg: ScoreConfig, batch_mode: str, conversion: dict[str, Any], save: Any = None,
-                  warned: set[int] | None = None, with_A: bool = True, kinds: dict[int, int] | None = None
-                  ) -> tuple[list[tuple[int, np.ndarray, dict[str, np.ndarray]]], list[tuple[int, str]]]:
-    """score_files' work on the chunks numbered `which` (ascending): [(chunk number, kept file indices, their
-    scores)] and [(file index, why it was skipped)]; with `warn`, each skipped file is named in a warning as it is
-    met. `groups`: each chunk's score batches (file indices), or None when images are scored independently.
-    `save(chunk, kept, scores, why, channels)`, when given, is called as each chunk is finished (resume). `warned`:
-    files already named in a 'skipped' warning (resumed chunks'), added to as files are named. `kinds`: each readable
-    file's decoded channel count, put there by file index (iter_images; the caller warns about them, once)."""
-    from ..progress import progress_bar
-
-    from ..data.readers import iter_images
-
-    net = model.cfg.net
-    parts, bad = [], []
-    seen: set[int] = set()
-    warned = set() if warned is None else warned
-    kinds = {} if kinds is None else kinds
-    one = len(chunks) == 1
-    search = model.cfg.method == "search"
-    if search:                   # initial latents per file, drawn in file order (chunks are consecutive files)
-        from .latent_search import initial_latents
-
-        gen = torch.Generator().manual_seed(model.cfg.search.seed)
-        drawn = 0                # chunks whose latents have been drawn
-    # one chunk: the decoding and scoring bars of any image set; several: one bar over this process's files instead
-    bar = progress_bar(total=len({i for c in which for i in chunks[c]}), desc="score", unit="img",
-               disable=not progress or one)
-    data = None
-    try:
-        data = iter_images(files, net.resolution, net.channels, chunks=[chunks[c] for c in which],
-                           skip_bad=skip_bad, progress=progress and one, empty_ok=True, kinds=kinds,
-                           **conversion)
-        # not enumerate/zip: they keep the last item (the previous chunk's pixels) alive while the next is read
-        for c in which:
-            x, kept, why = next(data)
-            for i, reason in why:
-                if warn and i not in seen and i not in warned:     # a wrap-around repeat is named once
-                    warn_user(f"skipped {reason}")
-                warned.add(i)
-            bad += why
-            z0 = None
-            if search:
-                while drawn <= c:                    # other processes' chunks: drawn and dropped
-                    z_chunk = initial_latents(len(chunks[drawn]), net.latent_size, 0, generator=gen)
-                    drawn += 1
-                z0 = z_chunk[np.asarray(kept, dtype=np.int64) - chunks[c][0]]
-            kept_a = np.asarray(kept, dtype=np.int64)
-            got: dict[str, np.ndarray] = {}
-            if kept:
-                batches = None if groups is None else _local_batches(groups[c], {f: r for r, f in enumerate(kept)})
-                res = model.score(x, score_cfg=score_cfg, batch_mode=batch_mode, progress=progress and one,
-                                  batches=batches, z0=z0, with_A=with_A)
-                got = res.scores
-                parts.append((c, kept_a, got))
-            if save is not None:
-                save(c, kept_a, got, why, np.array([kinds[i] for i in kept], dtype=np.int8))
-            bar.update(len(set(chunks[c]) - seen))
-            seen.update(chunks[c])
-            del x                                    # not held while the next chunk is decoded
-    finally:
-        bar.close()
-        if data is not None:
-            data.close()    # its decoding processes end now, also when scoring failed (a notebook keeps the error)
-    return parts, bad
-
+# ---------------------------------------------------------------------------------------------------------------
+# CSV output
+# ---------------------------------------------------------------------------------------------------------------
 
 def scores_csv_text(ids: list[str], result: ScoreResult | dict[str, np.ndarray],
                     labels: np.ndarray | None = None, extra: dict[str, np.ndarray] | None = None) -> str:
     """The CSV text: one row per image: id, label (when known), every score, then the `extra` columns."""
-    import io
-
     scores = result.scores if isinstance(result, ScoreResult) else result
     names = list(scores)
     extra = extra or {}
@@ -782,6 +852,4 @@ def scores_csv_text(ids: list[str], result: ScoreResult | dict[str, np.ndarray],
 def write_scores_csv(path: Path, ids: list[str], result: ScoreResult | dict[str, np.ndarray],
                      labels: np.ndarray | None = None, extra: dict[str, np.ndarray] | None = None) -> None:
     """One row per image: id, label (when known), every score. Written atomically."""
-    from ..fileio import atomic_write_text
-
-    atomic_write_text(Path(path), scores_csv_text(ids, result, labels, extra))
+    fileio.atomic_write_text(Path(path), scores_csv_text(ids, result, labels, extra))
