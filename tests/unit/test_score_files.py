@@ -502,3 +502,15 @@ def test_a_folder_written_by_two_processes_is_resumed_by_one(pile: Path, tmp_pat
         third = score_files(m, [pile], resume_dir=rd, chunk_size=64)
     assert third.resumed == 0
     _same(whole, third)
+
+
+def test_the_untrained_control_is_digested_by_its_weights_even_beside_a_file_named_untrained(tmp_path, monkeypatch):
+    # the resume key of untrained networks is their weights': a file called "untrained" in the working folder must
+    # not stand in for them (its bytes would key the resume folder, whatever the networks are)
+    from wildgan.scoring.run import _model_digest
+
+    m = _model()
+    clean = _model_digest(m)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "untrained").write_text("not the networks")
+    assert _model_digest(m) == clean

@@ -227,6 +227,9 @@ def _check_split_fields(info: dict[str, Any], path: Path) -> None:
                               f"side in pixels, got {sides!r})")
 
 
+UNTRAINED = "untrained"          # LoadedModel.source of the untrained-networks control
+
+
 def untrained_model(cfg: RunConfig, device: str | torch.device = "auto") -> LoadedModel:
     """The same architecture with the run's initial weights (same seed): the 'untrained networks' control."""
     dev = resolve_device(device)
@@ -236,7 +239,7 @@ def untrained_model(cfg: RunConfig, device: str | torch.device = "auto") -> Load
         nets = build_fanogan(cfg.fanogan, cfg.net.resolution, cfg.net.channels, seed=cfg.fanogan.seed).to(dev)
     else:
         nets = build_pgan(cfg.net, cfg.train.seed).to(dev)
-    return LoadedModel(cfg=cfg, nets=nets, source="untrained", meta={}, device=dev)
+    return LoadedModel(cfg=cfg, nets=nets, source=UNTRAINED, meta={}, device=dev)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -649,7 +652,8 @@ def _files_digest(files: list[Path], which: list[int]) -> str:
 def _model_digest(model: LoadedModel) -> str:
     """The weights' digest: the checkpoint JSON's (which holds the sha256 of its .safetensors, so it changes with the
     weights), or (untrained networks) that of every tensor of every network."""
-    if Path(model.source).is_file():
+    # (untrained networks have no file: their source names no path, even if a file of that name is in the cwd)
+    if model.source != UNTRAINED and Path(model.source).is_file():
         return fileio.file_digest(Path(model.source))
     h = hashlib.sha256()
     for name, net in sorted(vars(model.nets).items()):
