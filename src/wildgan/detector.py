@@ -626,8 +626,9 @@ class Detector:
         threshold='f1'. Returns self.
 
         resume=True continues an interrupted fit (Ctrl-C, SIGTERM) from the newest checkpoint in run_dir, with the
-        same parameters and the same X (its images are not compared: they are the caller's to keep); a fit without
-        run_dir trains in a temporary folder that an interruption removes."""
+        same parameters and the same X (other images, or the same in another order, are refused: the run's split.json
+        records their count and a checksum of their pixels); a fit without run_dir trains in a temporary folder that
+        an interruption removes."""
         self._validate()
         with _torch_threads(self.threads):
             return self._fit(X, X_val=X_val, y_val=y_val, resume=bool(resume))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from fractions import Fraction
@@ -13,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from wildgan.config import DataConfig
-from wildgan.data import build_split, n_contamination
+from wildgan.data import build_split, n_contamination, split_summary
 from wildgan.data.dataset_files import CIFAR10_CLASSES
 from wildgan.errors import ConfigError, DataError
 
@@ -307,6 +308,7 @@ def test_unlabelled_pile_is_all_training_data(tmp_path):
     assert s.info["protocol"] == "unlabelled" and s.info["format"] == "unlabelled-folder"
     assert s.train_x.shape == (20, 16, 16, 1) and sorted(s.train_ids) == [f"{i:03d}.png" for i in range(20)]
     assert s.test_x.shape == (0, 16, 16, 1) and len(s.test_y) == 0 and s.test_ids == []
+    assert split_summary(s)["test_pixels_sha256"] == hashlib.sha256(b"").hexdigest()   # no test images to hash
     assert s.train_ids != sorted(s.train_ids)                     # shuffled once, seeded
     assert build_split(DataConfig(data=str(root))).train_ids == s.train_ids
     # a tree with --dataset unlabelled: its sub-folders are not classes
@@ -322,7 +324,7 @@ def test_unlabelled_pile_is_all_training_data(tmp_path):
 
 
 def test_split_differences_detects_changed_data(tmp_path):
-    from wildgan.data import split_differences, split_summary
+    from wildgan.data import split_differences
 
     root = simple_npz(tmp_path / "d.npz")
     s = build_split(DataConfig(data=str(root), normal=("0",)))
@@ -336,7 +338,7 @@ def test_split_differences_detects_changed_data(tmp_path):
 
 
 def test_split_differences_name_the_reader_changes_since_the_recording_version(tmp_path):
-    from wildgan.data import split_differences, split_summary
+    from wildgan.data import split_differences
     from wildgan.data.imageset import READER_VERSION
     from wildgan.data.splits import reader_change_text
 
@@ -349,6 +351,65 @@ def test_split_differences_name_the_reader_changes_since_the_recording_version(t
     assert ".webp" in split_differences(s, dict(rec, reader_version=3))[-1]
     assert ".webp" in reader_change_text(None)                       # records from before the version was kept
     assert "newer image reader" in reader_change_text(READER_VERSION + 1)
+
+
+def _swap_images(path: Path, a: int, b: int) -> None:
+    """Images a and b of an .npz swapped: the same ids (its ids are positions), other pixels under them."""
+    d = dict(np.load(path))
+    d["x"][[a, b]] = d["x"][[b, a]]
+    np.savez(path, **d)
+
+
+def test_split_differences_catch_other_pixels_under_the_same_ids(tmp_path):
+    from wildgan.data import split_differences
+    from wildgan.data.splits import decoder_versions
+
+    root = simple_npz(tmp_path / "d.npz")
+    cfg = DataConfig(data=str(root), normal=("0",))
+    s = build_split(cfg)
+    rec = split_summary(s)
+    _swap_images(root, *(int(i.rsplit(":", 1)[1]) for i in s.train_ids[:2]))      # two normal training images
+    s2 = build_split(cfg)
+    assert s2.train_ids == s.train_ids and s2.test_ids == s.test_ids                # the ids cannot tell
+    diffs = split_differences(s2, rec)
+    assert diffs[0] == "the training images' pixels, under the same image ids" and len(diffs) == 2, diffs
+    assert "the same image reader and decoders as recorded: the files themselves changed" in diffs[1]
+    assert split_differences(s2, rec, train_only=True) == diffs                     # what the networks train on
+    # a record from before the pixels were recorded: not compared
+    assert split_differences(s2, {k: v for k, v in rec.items() if "pixels" not in k and k != "decoders"}) == []
+    # recorded with other decoding libraries: said as what alone can change the pixels
+    other = split_differences(s2, dict(rec, decoders="Pillow 9.0.0 (libjpeg 8.0)"))
+    assert f"a change of decoding alone: the decoders Pillow 9.0.0 (libjpeg 8.0) -> {decoder_versions()}" in other[1]
+
+
+def test_evaluating_a_test_set_whose_pixels_changed_warns(tmp_path):
+    """evaluate / score rebuild the run's test split: images replaced under the same ids were not noticed."""
+    from wildgan.config import RunConfig, TrainConfig, net_config_for_preset, write_run_config
+    from wildgan.evaluation.run import split_for_run
+    from wildgan.training.run import write_split_info
+
+    root = simple_npz(tmp_path / "d.npz")
+    cfg = DataConfig(data=str(root), normal=("0",))
+    s = build_split(cfg)
+    run = tmp_path / "run"
+    run.mkdir()
+    write_run_config(RunConfig(data=cfg, net=net_config_for_preset("tiny", s.resolution, s.channels),
+                               train=TrainConfig()), run)
+    write_split_info(s, run)
+    said: list[str] = []
+    split_for_run(run, log=said.append)
+    assert said == []                                                   # unchanged: nothing to say
+    anomalous = [i for i, y in zip(s.test_ids, s.test_y) if y == 1]
+    _swap_images(root, *(int(i.rsplit(":", 1)[1]) for i in anomalous[:2]))
+    split_for_run(run, log=said.append)
+    assert len(said) == 1 and "changed since" in said[0] and "the test images' pixels, under the same image ids" \
+        in said[0] and "the training images" not in said[0], said
+    # a split.json from before the pixels were recorded: not compared, nothing said
+    rec = json.loads((run / "split.json").read_text())
+    (run / "split.json").write_text(json.dumps({k: v for k, v in rec.items() if "pixels" not in k}))
+    said.clear()
+    split_for_run(run, log=said.append)
+    assert said == []
 
 
 def test_data_config_takes_a_class_name_as_a_string():

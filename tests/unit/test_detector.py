@@ -1511,7 +1511,9 @@ def test_an_interrupted_fit_says_what_was_kept_and_resume_continues_it_exactly(x
         Detector(**params).fit(x_train, resume=True)
     # training.run's refusals of a resume, in the API's terms (no --resume / --overwrite / `wildgan train`)
     for kw, X, said in (({"resolution": 8}, x_train, "fit(resume=True) with parameters that differ"),
-                        ({}, x_train[:40], "fit(resume=True) must be given the same images")):
+                        ({}, x_train[:40], "fit(resume=True) must be given the same images"),
+                        # as many images, in another order: told apart by split.json's pixel checksum
+                        ({}, x_train[::-1], "fit(resume=True) must be given the same images")):
         with pytest.raises(ConfigError, match=re.escape(said)) as e:
             Detector(run_dir=str(run), **{**params, **kw}).fit(X, resume=True)
         assert "--" not in str(e.value) and "wildgan train" not in str(e.value), str(e.value)

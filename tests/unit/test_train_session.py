@@ -157,3 +157,50 @@ def test_a_failing_before_unlock_does_not_hide_the_trainings_own_error(tmp_path,
         run_mod.train_run(_tiny_run_config(), tmp_path / "run", progress=False, log=said.append,
                           before_unlock=unlock_fails)
     assert any("cannot write the marker" in m for m in said)
+
+
+def test_a_resume_on_other_pixels_under_the_same_ids_is_refused_unless_the_decoding_changed(tmp_path,
+                                                                                           monkeypatch) -> None:
+    """split.json records the pixels' checksum: an .npz whose images were reordered keeps its ids (positions), and a
+    resume trained on it as on the run's own images. Refused, unless the decoding changed since (another Pillow,
+    libjpeg or reader version can change pixels by a level alone): then said, and the resume goes on."""
+    import json
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    from wildgan.errors import ConfigError
+    from wildgan.training import run as run_mod
+
+    data = tmp_path / "toy.npz"
+    x, y = (np.random.default_rng(0).random((48, 8, 8)) * 255).astype(np.uint8), np.repeat([0, 1], 24)
+    np.savez(data, x=x, y=y)
+    cfg = replace(_tiny_run_config(), data=DataConfig(data=str(data), normal=("0",), resolution=8, channels=1))
+    monkeypatch.setattr(run_mod, "_train_method", lambda *a, **k: SimpleNamespace(final=None))   # the checks only
+    run = tmp_path / "run"
+    run_mod.train_run(cfg, run, progress=False, log=lambda m: None)
+    (run / "stats.jsonl").write_text('{"kimg": 0.1}\n')                  # (a run that trained, to --resume)
+    said: list[str] = []
+    run_mod.train_run(cfg, run, resume=True, progress=False, log=said.append)
+    assert not [m for m in said if "warning" in m], said                # the same images: nothing said
+    np.savez(data, x=np.concatenate([x[:24][::-1], x[24:]]), y=y)       # the normal images reordered
+    before = (run / "split.json").read_bytes()
+    with pytest.raises(ConfigError, match=r"the training images changed since this run started \(the training "
+                                          r"images' pixels, under the same image ids; \(decoded by the same image "
+                                          r"reader and decoders as recorded: the files themselves changed"):
+        run_mod.train_run(cfg, run, resume=True, progress=False, log=lambda m: None)
+    assert (run / "split.json").read_bytes() == before                  # nothing written
+    # recorded by other decoders: the same files could give these pixels, so the resume goes on, and says so
+    rec = json.loads(before)
+    (run / "split.json").write_text(json.dumps(dict(rec, decoders="Pillow 9.0.0 (libjpeg 8.0)")))
+    said.clear()
+    run_mod.train_run(cfg, run, resume=True, progress=False, log=said.append)
+    assert any(m.startswith("warning: the training images' pixels differ from this run's split.json under the "
+                            "same image ids, and the decoding changed since it was recorded (the decoders Pillow "
+                            "9.0.0") and "--overwrite" in m for m in said), said
+    assert json.loads((run / "split.json").read_text())["train_pixels_sha256"] != rec["train_pixels_sha256"]
+    # a split.json from before the pixels were recorded: not compared, nothing said
+    np.savez(data, x=x, y=y)
+    (run / "split.json").write_text(json.dumps({k: v for k, v in rec.items() if "pixels" not in k}))
+    said.clear()
+    run_mod.train_run(cfg, run, resume=True, progress=False, log=said.append)
+    assert not [m for m in said if "warning" in m], said

@@ -602,9 +602,28 @@ def _unlabelled_split(cfg: DataConfig, train: ImageSet, kind: str, source: str, 
                         resolution, channels, info)
 
 
+def pixels_sha256(x: np.ndarray) -> str:
+    """sha256 of an image array's bytes, hashed in place (no copy of a contiguous array): about 0.5 s per GB."""
+    return hashlib.sha256(np.ascontiguousarray(x)).hexdigest()      # (of no images too: the empty string's)
+
+
+def decoder_versions() -> str:
+    """The libraries that turn the data's files into pixels: another Pillow, libjpeg(-turbo), libwebp or OpenJPEG
+    can decode (and PIL resize or rotate) the same files a level or so apart."""
+    import PIL
+    from PIL import features
+
+    jpeg = (f"libjpeg-turbo {features.version('libjpeg_turbo')}" if features.check_feature("libjpeg_turbo")
+            else f"libjpeg {features.version('jpg')}")
+    return (f"Pillow {PIL.__version__} ({jpeg}, libwebp {features.version('webp')}, "
+            f"OpenJPEG {features.version('jpg_2000')})")
+
+
 def split_summary(split: AnomalySplit) -> dict[str, Any]:
-    """Counts, shape and a checksum of the image ids of a split: what split.json records so that a later rebuild
-    from the same config (evaluate, score, resume) can tell whether the data on disk has changed since."""
+    """Counts, shape and checksums of the image ids and of the pixels of a split: what split.json records so that a
+    later rebuild from the same config (evaluate, score, resume) can tell whether the data on disk has changed
+    since. The pixels catch what the ids cannot: an .npz's images reordered or replaced (its ids are positions),
+    image files edited in place under the same names."""
     def digest(ids: list[str]) -> str:
         return hashlib.sha256("\n".join(ids).encode("utf-8", "surrogateescape")).hexdigest()
 
@@ -612,24 +631,52 @@ def split_summary(split: AnomalySplit) -> dict[str, Any]:
             "n_test": int(len(split.test_x)), "n_test_anomalous": int(np.sum(split.test_y)),
             "resolution": split.resolution, "channels": split.channels,
             "train_ids_sha256": digest(split.train_ids), "test_ids_sha256": digest(split.test_ids),
-            "reader_version": READER_VERSION}
+            "train_pixels_sha256": pixels_sha256(split.train_x), "test_pixels_sha256": pixels_sha256(split.test_x),
+            "reader_version": READER_VERSION, "decoders": decoder_versions()}
 
 
 # the split.json fields that describe what the networks train on (the rest describe the test split)
-TRAIN_FIELDS = ("n_train", "n_train_anomalous", "train_ids_sha256", "resolution", "channels")
+TRAIN_FIELDS = ("n_train", "n_train_anomalous", "train_ids_sha256", "train_pixels_sha256", "resolution", "channels")
+_NOT_COMPARED = ("reader_version", "decoders")         # how the pixels were made, not what they are
+_SAID = {"train_ids_sha256": "the image ids", "test_ids_sha256": "the test image ids",
+         "train_pixels_sha256": "the training images' pixels, under the same image ids",
+         "test_pixels_sha256": "the test images' pixels, under the same image ids"}
 
 
-def split_differences(split: AnomalySplit, recorded: dict[str, Any], train_only: bool = False) -> list[str]:
+def decoding_change(recorded: dict[str, Any]) -> str | None:
+    """What changed since `recorded` (a split.json) in how files become pixels: wildgan's reader version, the
+    decoding libraries (decoder_versions); None when neither did, or the record does not say."""
+    changed = []
+    if "reader_version" in recorded and recorded["reader_version"] != READER_VERSION:
+        changed.append(f"wildgan's image reader version {recorded['reader_version']} -> {READER_VERSION}")
+    if recorded.get("decoders") not in (None, decoder_versions()):
+        changed.append(f"the decoders {recorded['decoders']} -> {decoder_versions()}")
+    return "; ".join(changed) or None
+
+
+def split_differences(split: AnomalySplit, recorded: dict[str, Any], train_only: bool = False,
+                      now: dict[str, Any] | None = None) -> list[str]:
     """How a rebuilt split differs from a recorded split.json (fields the record lacks are not compared); train_only:
-    only in what the networks train on (TRAIN_FIELDS)."""
-    now = split_summary(split)
-    diffs = []
+    only in what the networks train on (TRAIN_FIELDS); now: split_summary(split), when the caller has it (it hashes
+    every pixel)."""
+    now = split_summary(split) if now is None else now
+    diffs, pixels = [], False
     for k, v in now.items():
         if train_only and k not in TRAIN_FIELDS:
             continue
-        if k in recorded and recorded[k] != v and k != "reader_version":
-            diffs.append("the image ids" if k.endswith("_sha256") and "train" in k else
-                         "the test image ids" if k.endswith("_sha256") else f"{k} {recorded[k]} -> {v}")
+        if k in _NOT_COMPARED or k not in recorded or recorded[k] == v:
+            continue
+        ids = k.replace("_pixels_", "_ids_")
+        if k != ids and ids in recorded and recorded[ids] != now[ids]:
+            continue                   # other images: their pixels differ too, which says nothing more
+        diffs.append(_SAID.get(k, f"{k} {recorded[k]} -> {v}"))
+        pixels = pixels or k != ids
+    if pixels:
+        change = decoding_change(recorded)
+        # the same files can decode a level or so apart in another Pillow or libjpeg, or after a reader change
+        diffs.append(f"(pixels can differ for a change of decoding alone: {change})" if change else
+                     "(decoded by the same image reader and decoders as recorded: the files themselves changed, e.g. "
+                     "images replaced or edited in place under the same names, or an .npz's images reordered)")
     if diffs and recorded.get("reader_version") != READER_VERSION:
         # not the data: wildgan's own reader, which may now list files the recording one left out
         diffs.append(f"({reader_change_text(recorded.get('reader_version'))}: a rebuild by this reader can differ "

@@ -45,6 +45,7 @@ from ..config import (FANOGAN_LEGACY_BN, RunConfig, default_checkpoint_kimg, rea
                       write_run_config)
 from ..fileio import atomic_write_text
 from ..data import AnomalySplit, build_split, split_differences, split_summary
+from ..data.splits import TRAIN_FIELDS, decoding_change
 from ..data.readers import is_study_dir, resolve_data_root
 from ..devices import resolve_device
 from ..errors import ConfigError, WildganError
@@ -118,11 +119,11 @@ def _images_seen(run_dir: Path) -> int:
     return seen
 
 
-def write_split_info(split: AnomalySplit, run_dir: Path) -> None:
+def write_split_info(split: AnomalySplit, run_dir: Path, summary: dict[str, Any] | None = None) -> None:
     """RUN/split.json: the split's record (what a resume checks its images against, what evaluations read), and
-    RUN/skipped.txt when --skip-bad left files out."""
+    RUN/skipped.txt when --skip-bad left files out. summary: split_summary(split), when the caller has it."""
     info = dict(split.info)
-    info.update(split_summary(split))
+    info.update(split_summary(split) if summary is None else summary)
     atomic_write_text(run_dir / "split.json", json.dumps(info, indent=2, default=str))
     skipped = info.get("skipped") or []
     if skipped:
@@ -551,13 +552,14 @@ def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, 
         # below is rebuilt from the data's own images and checked against split.json as for any resume
         log(f"warning: {run_dir} is inside its data folder {inside} (an older wildgan allowed that; a new run there "
             f"is refused): the run's own files are left out whenever the data is read")
+    summary = split_summary(split)     # (hashes every pixel: once, for the check and the record)
     if resume:
-        _check_resumed_split(split, run_dir, log)
+        _check_resumed_split(split, run_dir, log, summary)
     if several:
         ctx.barrier()                  # every rank has read the old record before rank 0 replaces it
     if is_main:
         write_run_config(cfg, run_dir)
-        write_split_info(split, run_dir)
+        write_split_info(split, run_dir, summary)
     _log_start(cfg, split, run_dir, resume=resume, log=log)
     result = _train_method(cfg, split, run_dir, resume=resume, progress=progress, log=log)
     if resume and is_main and result.final is not None:
@@ -610,38 +612,51 @@ def _resumed_config(cfg: RunConfig, run_dir: Path, log: Callable[[str], None]) -
     return cfg
 
 
-def _check_resumed_split(split: AnomalySplit, run_dir: Path, log: Callable[[str], None]) -> None:
+def _check_resumed_split(split: AnomalySplit, run_dir: Path, log: Callable[[str], None],
+                         now: dict[str, Any]) -> None:
     """A resume must train on the images its run started on: refused (nothing written) when the training split
-    differs from the run's split.json; a changed test split is only said. An unreadable split.json is said too, and
-    written again from the data as it is now."""
+    differs from the run's split.json; a changed test split is only said. Training pixels that differ under the
+    same ids are refused too, unless the decoding changed since (decoding_change): then they are said. An unreadable
+    split.json is said too, and written again from the data as it is now. now: split_summary(split)."""
     split_json = run_dir / "split.json"
     if not split_json.is_file():
         return
     try:
         recorded = json.loads(split_json.read_text(encoding="utf-8"))
-        diffs = split_differences(split, recorded)
-        # (the ids are hashed again only when something differs)
-        train_diffs = split_differences(split, recorded, train_only=True) if diffs else []
+        train_diffs = split_differences(split, recorded, train_only=True, now=now)
+        test_diffs = split_differences(split, {k: v for k, v in recorded.items() if k not in TRAIN_FIELDS}, now=now)
+        # only the pixels under the same ids, which another Pillow / libjpeg / reader version can change alone
+        pixels_only = bool(train_diffs) and not split_differences(
+            split, {k: v for k, v in recorded.items() if k != "train_pixels_sha256"}, train_only=True, now=now)
+        decoding = decoding_change(recorded) if pixels_only else None
     except (ValueError, OSError, AttributeError):
         log(f"warning: {split_json} was unreadable; it is written again from the data as it is now")
-        train_diffs = diffs = []
-    if train_diffs:
+        train_diffs = test_diffs = []
+        decoding = None
+    if train_diffs and decoding:
+        # Not refused: a resume after a Pillow upgrade (or a reader change) would otherwise be blocked for good for
+        # pixels a level or so apart; said, since a replaced image is not told apart from that here.
+        log(f"warning: the training images' pixels differ from this run's split.json under the same image ids, and "
+            f"the decoding changed since it was recorded ({decoding}), which alone can change pixels by a level or "
+            f"so: training continues, and split.json records the pixels as they are now. If images were also "
+            f"replaced or reordered under the same names, stop and restore them, or start again with --overwrite")
+    elif train_diffs:
         # Training on other images from the middle of a run mixes two data sets in one set of networks (and a
         # different image count breaks the saved sampler position): refused, with nothing written, so that the
         # run's split.json still describes what its networks were trained on.
         raise ConfigError(f"{run_dir}: the training images changed since this run started "
                           f"({'; '.join(train_diffs)}); a resume must train on the same images: restore them, "
                           f"or start again with --overwrite")
-    if diffs:
+    if test_diffs:
         # only the test split: the networks are not affected; evaluations from now on use the new one
-        log(f"warning: the test images changed since this run started ({'; '.join(diffs)}): training continues, "
-            f"and split.json records the test split as it is now")
+        log(f"warning: the test images changed since this run started ({'; '.join(test_diffs)}): training "
+            f"continues, and split.json records the test split as it is now")
 
 
 def _log_start(cfg: RunConfig, split: AnomalySplit, run_dir: Path, *, resume: bool,
                log: Callable[[str], None]) -> None:
     """The line that says what is trained on what, and the unreadable files --skip-bad left out."""
-    s = split_summary(split)
+    s = {"n_train": len(split.train_x), "n_train_anomalous": int(split.train_is_anomaly.sum())}   # (no hashing)
     normal = split.info.get("normal_classes") or []
     # the normal class is named: a data set's default (CIFAR-10 automobile, MNIST 2) is otherwise only in split.json
     what = ("an unlabelled pile: anomalies unknown" if split.info.get("protocol") == "unlabelled"
