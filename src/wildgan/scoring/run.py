@@ -20,7 +20,7 @@ from ..config import RunConfig, ScoreConfig, read_run_config
 from ..data.readers import channel_counts, channel_warning, list_image_files, none_readable_error
 from ..data.splits import conversion_opts
 from ..devices import resolve_device
-from ..errors import CheckpointError, ConfigError, DataError, warn_user
+from ..errors import CheckpointError, ConfigError, DataError, Terminated, warn_user
 from ..nets import build_pgan
 from .pgan_scores import ScoreResult, score_pgan
 
@@ -437,8 +437,8 @@ def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: 
                                    save=save, warned=warned, with_A=with_A, kinds=kinds)
         parts, bad = resumed + parts, resumed_bad + bad
     except Exception as e:                 # noqa: BLE001 -- on one rank of several: said to all of them below
-        if world == 1:
-            raise
+        if world == 1 or isinstance(e, Terminated):
+            raise                          # (SIGTERM: torchrun sent it to every rank, not one rank's failure)
         parts, bad, failure, err = [], [], (f"rank {rank}: {e}", isinstance(e, DataError)), e
         kinds = {}
     n_resumed = len(resumed)

@@ -246,9 +246,10 @@ _TORCH_DISTRIBUTED = os.path.dirname(os.path.abspath(tdist.__file__)) + os.sep
 
 def raised_in_collective(exc: BaseException) -> bool:
     """Whether `exc` came out of a torch.distributed call, or was raised while one's error was handled (torchrun's
-    SIGTERM, which follows a peer's end closely, as the CLI's _Terminated). On a healthy rank that is the echo of a
-    peer that stopped (gloo: "Connection closed by peer" once the peer's process ends, a timeout when it hangs), not
-    a cause of its own: gloo raises those as plain RuntimeErrors, so the place they were raised tells, not the type."""
+    SIGTERM, which follows a peer's end closely, as the CLI's errors.Terminated). On a healthy rank that is the echo
+    of a peer that stopped (gloo: "Connection closed by peer" once the peer's process ends, a timeout when it hangs),
+    not a cause of its own: gloo raises those as plain RuntimeErrors, so the place they were raised tells, not the
+    type."""
     return _collective_error(exc) is not None
 
 
