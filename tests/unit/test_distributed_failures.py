@@ -437,3 +437,58 @@ def test_sigterm_during_sharded_scoring_ends_it_as_terminated(tmp_path: Path, mo
                  "--out", "-", "--no-progress"]) == 143
     err = capsys.readouterr().err
     assert err.startswith("wildgan: terminated (SIGTERM): torchrun sends it to every rank still running"), err
+
+
+def test_ranks_that_resumed_from_different_checkpoints_stop_together(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch):
+    """--resume on a job whose ranks do not share the run folder (a multi-node job on local disks): the ranks found
+    different checkpoints, or none, and trained on silently from different states. Now every rank stops, naming each
+    rank's checkpoint, the error marked as the job's; the same checkpoint on every rank goes on, and one process
+    compares nothing. Rank 1 of 2 is played here: its context made by hand, rank 0's answer stubbed."""
+    import numpy as np
+
+    from wildgan.checkpoint import list_checkpoints, read_meta
+    from wildgan.config import PRESETS, DataConfig, RunConfig, TrainConfig, net_config_for_preset
+    from wildgan.errors import CheckpointError
+    from wildgan.training import loop
+    from wildgan.training.distributed import met_by_every_rank
+
+    x = (np.random.default_rng(0).random((32, 8, 8, 1)) * 255).astype(np.uint8)
+    cfg = RunConfig(data=DataConfig(), net=net_config_for_preset("tiny", 8, 1), train=TrainConfig(
+        total_kimg=0.05, phase_kimg=0.1, minibatch=PRESETS["tiny"]["minibatch"], checkpoint_kimg=0.05, device="cpu"))
+    loop.train_pgan(x, cfg, tmp_path, progress=False, log=lambda m: None)
+    meta = read_meta(list_checkpoints(tmp_path / "checkpoints")[-1])
+    mine = f"{meta['weights']} ({meta['nimg']} images, sha256 {meta['sha256'][:12]})"
+
+    rank_0_said: list[str] = []
+
+    def gather(said, this, group=None):
+        if this is None:              # failing_alike's agreement: no rank failed to read the checkpoints
+            said[:] = [None, None]
+        else:
+            assert this == mine
+            said[:] = [rank_0_said[0], this]
+
+    class Trains(Exception):
+        pass
+
+    def trains(*a, **kw):             # past the resume: every rank goes on to train
+        raise Trains
+
+    monkeypatch.setattr(tdist, "all_gather_object", gather)
+    monkeypatch.setattr(DistContext, "broadcast_modules", lambda self, modules: None)
+    monkeypatch.setattr(loop, "build_pyramid", trains)
+    for other in ("none", "ckpt-000000000020.safetensors (20 images, sha256 0123456789ab)"):
+        rank_0_said[:] = [other]
+        with pytest.raises(CheckpointError) as got:
+            loop.train_pgan(x, cfg, tmp_path, resume=True, progress=False, log=lambda m: None, dist=_ctx(1))
+        assert str(got.value) == (f"the ranks resumed from different checkpoints in {tmp_path / 'checkpoints'}: "
+                                  f"rank 0: {other}; rank 1: {mine}. Every rank must read the same run folder: give "
+                                  f"--out a folder that every node shares")
+        assert met_by_every_rank(got.value) and record_failure(tmp_path, got.value, _ctx(1)) is None
+    rank_0_said[:] = [mine]
+    with pytest.raises(Trains):
+        loop.train_pgan(x, cfg, tmp_path, resume=True, progress=False, log=lambda m: None, dist=_ctx(1))
+    monkeypatch.setattr(tdist, "all_gather_object", lambda *a, **k: pytest.fail("one process asked another rank"))
+    with pytest.raises(Trains):
+        loop.train_pgan(x, cfg, tmp_path, resume=True, progress=False, log=lambda m: None)
