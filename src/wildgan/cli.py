@@ -1831,7 +1831,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Terminated as e:
         # e.g. a job scheduler's kill: said like Ctrl-C (a --out file is written only at the end, atomically, so an
         # earlier one at that path is kept); `train` handles SIGTERM itself, with a checkpoint
-        print(f"wildgan: {e}", file=sys.stderr)
+        print(f"wildgan{tag}: {e}", file=sys.stderr)
         return 143
     except BrokenPipeError:
         # e.g. `wildgan info | head`: the reader left; no traceback, and no second error when Python flushes stdout

@@ -402,25 +402,29 @@ def test_a_full_disk_does_not_hide_why_the_ranks_could_not_start(tmp_path: Path,
     assert got.value is echo
 
 
-def test_sigterm_during_sharded_scoring_ends_it_as_terminated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize("rank", [0, 1])
+def test_sigterm_during_sharded_scoring_ends_it_as_terminated(rank: int, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch,
                                                               capsys: pytest.CaptureFixture):
-    """A scheduler stopping `score --distributed` (torchrun passes its SIGTERM to every rank): the rank says it was
-    terminated and exits 143, as training and one-process scoring do. score_files gathered the signal as the rank's
-    failure, and the job ended with `error: rank 0: terminated (SIGTERM); rank 1: terminated (SIGTERM)`, exit 2.
-    Rank 0 of 2 is played here: its context made by hand, the collectives stubbed (rank 1 terminated alike)."""
+    """A scheduler stopping `score --distributed` (torchrun passes its SIGTERM to every rank): each rank says it was
+    terminated (rank 1 tagged as such) and exits 143, as training and one-process scoring do. score_files gathered
+    the signal as the rank's failure, and the job ended with `error: rank 0: terminated (SIGTERM); rank 1: terminated
+    (SIGTERM)`, exit 2. A rank of 2 is played here: its context made by hand, the collectives stubbed (the other rank
+    terminated alike)."""
     import numpy as np
     from PIL import Image
 
     from wildgan.cli import main
-    from wildgan.config import DataConfig, RunConfig, TrainConfig, net_config_for_preset
+    from wildgan.config import DataConfig, RunConfig, ScoreConfig, TrainConfig, net_config_for_preset
     from wildgan.scoring import run as scoring
 
     pile = tmp_path / "pile"
     pile.mkdir()
-    for i in range(4):
+    for i in range(8):
         Image.fromarray(np.full((8, 8), 10 * i, dtype=np.uint8)).save(pile / f"{i}.png")
+    # (score batches of 4: two, one chunk each, one per rank)
     model = scoring.untrained_model(RunConfig(data=DataConfig(), net=net_config_for_preset("tiny", 8, 1),
-                                              train=TrainConfig(seed=0)), "cpu")
+                                              train=TrainConfig(seed=0), score=ScoreConfig(batch_size=4)), "cpu")
 
     def stopped(*args, **kw):
         os.kill(os.getpid(), signal.SIGTERM)          # as torchrun passes a scheduler's stop on, mid-scoring
@@ -429,14 +433,18 @@ def test_sigterm_during_sharded_scoring_ends_it_as_terminated(tmp_path: Path, mo
 
     monkeypatch.setattr(model, "score", stopped)
     monkeypatch.setattr(scoring, "load_model", lambda *a, **k: model)
-    monkeypatch.setattr(dist, "init_distributed", lambda *a, **k: _ctx(0))
+    monkeypatch.setattr(dist, "init_distributed", lambda *a, **k: _ctx(rank))
+    for name, value in (("RANK", rank), ("WORLD_SIZE", 2), ("LOCAL_RANK", rank)):
+        monkeypatch.setenv(name, str(value))
+    other = ([], [], (f"rank {1 - rank}: terminated (SIGTERM)", False), 0, {})
     monkeypatch.setattr(tdist, "all_gather_object", lambda said, mine, group=None: said.__setitem__(
-        slice(None), [mine, ([], [], ("rank 1: terminated (SIGTERM)", False), 0, {})]))
+        slice(None), [mine, other][::1 - 2 * rank]))
     (tmp_path / "run").mkdir()
     assert main(["score", str(tmp_path / "run"), "--data", str(pile), "--distributed", "--device", "cpu",
                  "--out", "-", "--no-progress"]) == 143
     err = capsys.readouterr().err
-    assert err.startswith("wildgan: terminated (SIGTERM): torchrun sends it to every rank still running"), err
+    tag = " (rank 1 of 2)" if rank else ""
+    assert err.startswith(f"wildgan{tag}: terminated (SIGTERM): torchrun sends it to every rank still running"), err
 
 
 def test_ranks_that_resumed_from_different_checkpoints_stop_together(tmp_path: Path,
