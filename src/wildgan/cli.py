@@ -36,8 +36,8 @@ from typing import TYPE_CHECKING, Any, Callable
 # still ends in main's one-line "interrupted"
 from .config import SCORE_NAMES
 
-from .errors import (CheckpointError, ConfigError, DataError, DivergenceError, TrainingInterrupted, WildganError,
-                     moved_name)
+from .errors import (CheckpointError, ConfigError, DataError, DivergenceError, Terminated, TrainingInterrupted,
+                     WildganError, moved_name)
 
 if TYPE_CHECKING:  # types only: the CLI imports torch-heavy modules lazily, inside the commands
     from .config import DataConfig, NetConfig, RunConfig
@@ -1217,7 +1217,7 @@ def _record_how_training_ended(run_dir: Path, ctx: Any, e: BaseException) -> Non
             # this rank's own, but log.txt's only word on how the job ended when the rank that hung is rank 0
             dist.record_no_answer(run_dir, e, ctx)
         elif dist and run_dir.is_dir() and not isinstance(
-                e, (ConfigError, DivergenceError, TrainingInterrupted, KeyboardInterrupt, _Terminated)):
+                e, (ConfigError, DivergenceError, TrainingInterrupted, KeyboardInterrupt, Terminated)):
             # a rank's own failure (not a refusal every rank met, nor a divergence the ranks decided together
             # from their all-reduced losses and identical weights, nor a signal the whole job got): into the
             # folder, before its sockets close and the other ranks' collectives fail
@@ -1285,10 +1285,10 @@ def _peer_failures_told(cmd: Callable[[argparse.Namespace], int]) -> Callable[[a
             why = peer_failure(e, torchrun_world()[0], 60 * (a.dist_timeout or DEFAULT_TIMEOUT_MIN))
             if why is not None:
                 raise WildganError(why) from e
-            if isinstance(e, _Terminated):
-                raise _Terminated(f"{e}: torchrun sends it to every rank still running once one has ended; if that "
-                                  f"rank failed, its error is on the terminal above, tagged with its rank, and "
-                                  f"torchrun's report names it") from e
+            if isinstance(e, Terminated):
+                raise Terminated(f"{e}: torchrun sends it to every rank still running once one has ended; if that "
+                                 f"rank failed, its error is on the terminal above, tagged with its rank, and "
+                                 f"torchrun's report names it") from e
             raise
     return run
 
@@ -1764,10 +1764,6 @@ def _unrecognized(p: argparse.ArgumentParser, cmd: str, extra: list[str]) -> Non
     sub.error(f"unrecognized arguments: {' '.join(extra)}" + "".join(f"\n  {h}" for h in hints))
 
 
-class _Terminated(Exception):
-    """SIGTERM during a command other than train's loop (which saves a checkpoint on it)."""
-
-
 def _on_sigterm() -> Any:
     """Make SIGTERM end the command like Ctrl-C does (one line, exit 143) instead of dying without a word; returns
     the previous handler to restore (None where a handler cannot be set: not the main thread)."""
@@ -1778,7 +1774,7 @@ def _on_sigterm() -> Any:
         return None
 
     def term(signum: int, frame: Any) -> None:
-        raise _Terminated("terminated (SIGTERM)")
+        raise Terminated("terminated (SIGTERM)")
 
     return signal.signal(signal.SIGTERM, term)
 
@@ -1840,10 +1836,10 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"use a smaller --resolution, --channels 1, or fewer images (training needs about 3x the decoded "
               f"pixels)", file=sys.stderr)
         return 1
-    except _Terminated as e:
+    except Terminated as e:
         # e.g. a job scheduler's kill: said like Ctrl-C (a --out file is written only at the end, atomically, so an
         # earlier one at that path is kept); `train` handles SIGTERM itself, with a checkpoint
-        print(f"wildgan: {e}", file=sys.stderr)
+        print(f"wildgan{tag}: {e}", file=sys.stderr)
         return 143
     except BrokenPipeError:
         # e.g. `wildgan info | head`: the reader left; no traceback, and no second error when Python flushes stdout

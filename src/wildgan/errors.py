@@ -37,6 +37,13 @@ class TrainingInterrupted(WildganError):
         self.checkpoint_dir = checkpoint_dir
 
 
+class Terminated(Exception):
+    """SIGTERM (a job scheduler's stop, passed on by torchrun to every rank), as the CLI raises it during a command
+    other than train's loop (which saves a checkpoint on it): the CLI says `terminated` and exits 143. Not a
+    WildganError, whose exit is 2. Code that gathers each rank's error to raise it on every rank lets this one through
+    (scoring.run.score_files): every rank received the signal, and each says so as one process does."""
+
+
 class WildganWarning(UserWarning):
     """Every warning wildgan gives about the user's data, run or options (mixed image sizes, skipped files, a run
     that stopped early ...). warn_user locates them at the user's own line, so filter them by this category, not by

@@ -400,3 +400,103 @@ def test_a_full_disk_does_not_hide_why_the_ranks_could_not_start(tmp_path: Path,
     with pytest.raises(type(echo)) as got:
         start_together(_ctx(0), lambda: "started", tmp_path)
     assert got.value is echo
+
+
+@pytest.mark.parametrize("rank", [0, 1])
+def test_sigterm_during_sharded_scoring_ends_it_as_terminated(rank: int, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture):
+    """A scheduler stopping `score --distributed` (torchrun passes its SIGTERM to every rank): each rank says it was
+    terminated (rank 1 tagged as such) and exits 143, as training and one-process scoring do. score_files gathered
+    the signal as the rank's failure, and the job ended with `error: rank 0: terminated (SIGTERM); rank 1: terminated
+    (SIGTERM)`, exit 2. A rank of 2 is played here: its context made by hand, the collectives stubbed (the other rank
+    terminated alike)."""
+    import numpy as np
+    from PIL import Image
+
+    from wildgan.cli import main
+    from wildgan.config import DataConfig, RunConfig, ScoreConfig, TrainConfig, net_config_for_preset
+    from wildgan.scoring import run as scoring
+
+    pile = tmp_path / "pile"
+    pile.mkdir()
+    for i in range(8):
+        Image.fromarray(np.full((8, 8), 10 * i, dtype=np.uint8)).save(pile / f"{i}.png")
+    # (score batches of 4: two, one chunk each, one per rank)
+    model = scoring.untrained_model(RunConfig(data=DataConfig(), net=net_config_for_preset("tiny", 8, 1),
+                                              train=TrainConfig(seed=0), score=ScoreConfig(batch_size=4)), "cpu")
+
+    def stopped(*args, **kw):
+        os.kill(os.getpid(), signal.SIGTERM)          # as torchrun passes a scheduler's stop on, mid-scoring
+        time.sleep(5)                                 # (the CLI's handler raises before this ends)
+        raise AssertionError("SIGTERM did not stop the scoring")
+
+    monkeypatch.setattr(model, "score", stopped)
+    monkeypatch.setattr(scoring, "load_model", lambda *a, **k: model)
+    monkeypatch.setattr(dist, "init_distributed", lambda *a, **k: _ctx(rank))
+    for name, value in (("RANK", rank), ("WORLD_SIZE", 2), ("LOCAL_RANK", rank)):
+        monkeypatch.setenv(name, str(value))
+    other = ([], [], (f"rank {1 - rank}: terminated (SIGTERM)", False), 0, {})
+    monkeypatch.setattr(tdist, "all_gather_object", lambda said, mine, group=None: said.__setitem__(
+        slice(None), [mine, other][::1 - 2 * rank]))
+    (tmp_path / "run").mkdir()
+    assert main(["score", str(tmp_path / "run"), "--data", str(pile), "--distributed", "--device", "cpu",
+                 "--out", "-", "--no-progress"]) == 143
+    err = capsys.readouterr().err
+    tag = " (rank 1 of 2)" if rank else ""
+    assert err.startswith(f"wildgan{tag}: terminated (SIGTERM): torchrun sends it to every rank still running"), err
+
+
+def test_ranks_that_resumed_from_different_checkpoints_stop_together(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch):
+    """--resume on a job whose ranks do not share the run folder (a multi-node job on local disks): the ranks found
+    different checkpoints, or none, and trained on silently from different states. Now every rank stops, naming each
+    rank's checkpoint, the error marked as the job's; the same checkpoint on every rank goes on, and one process
+    compares nothing. Rank 1 of 2 is played here: its context made by hand, rank 0's answer stubbed."""
+    import numpy as np
+
+    from wildgan.checkpoint import list_checkpoints, read_meta
+    from wildgan.config import PRESETS, DataConfig, RunConfig, TrainConfig, net_config_for_preset
+    from wildgan.errors import CheckpointError
+    from wildgan.training import loop
+    from wildgan.training.distributed import met_by_every_rank
+
+    x = (np.random.default_rng(0).random((32, 8, 8, 1)) * 255).astype(np.uint8)
+    cfg = RunConfig(data=DataConfig(), net=net_config_for_preset("tiny", 8, 1), train=TrainConfig(
+        total_kimg=0.05, phase_kimg=0.1, minibatch=PRESETS["tiny"]["minibatch"], checkpoint_kimg=0.05, device="cpu"))
+    loop.train_pgan(x, cfg, tmp_path, progress=False, log=lambda m: None)
+    meta = read_meta(list_checkpoints(tmp_path / "checkpoints")[-1])
+    mine = f"{meta['weights']} ({meta['nimg']} images, sha256 {meta['sha256'][:12]})"
+
+    rank_0_said: list[str] = []
+
+    def gather(said, this, group=None):
+        if this is None:              # failing_alike's agreement: no rank failed to read the checkpoints
+            said[:] = [None, None]
+        else:
+            assert this == mine
+            said[:] = [rank_0_said[0], this]
+
+    class Trains(Exception):
+        pass
+
+    def trains(*a, **kw):             # past the resume: every rank goes on to train
+        raise Trains
+
+    monkeypatch.setattr(tdist, "all_gather_object", gather)
+    monkeypatch.setattr(DistContext, "broadcast_modules", lambda self, modules: None)
+    monkeypatch.setattr(loop, "build_pyramid", trains)
+    for other in ("none", "ckpt-000000000020.safetensors (20 images, sha256 0123456789ab)"):
+        rank_0_said[:] = [other]
+        with pytest.raises(CheckpointError) as got:
+            loop.train_pgan(x, cfg, tmp_path, resume=True, progress=False, log=lambda m: None, dist=_ctx(1))
+        assert str(got.value) == (f"the ranks resumed from different checkpoints in {tmp_path / 'checkpoints'}: "
+                                  f"rank 0: {other}; rank 1: {mine}. Every rank must read the same run folder: give "
+                                  f"--out a folder that every node shares")
+        assert met_by_every_rank(got.value) and record_failure(tmp_path, got.value, _ctx(1)) is None
+    rank_0_said[:] = [mine]
+    with pytest.raises(Trains):
+        loop.train_pgan(x, cfg, tmp_path, resume=True, progress=False, log=lambda m: None, dist=_ctx(1))
+    monkeypatch.setattr(tdist, "all_gather_object", lambda *a, **k: pytest.fail("one process asked another rank"))
+    with pytest.raises(Trains):
+        loop.train_pgan(x, cfg, tmp_path, resume=True, progress=False, log=lambda m: None)

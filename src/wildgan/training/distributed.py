@@ -46,7 +46,7 @@ import torch.distributed as tdist
 from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
 
 from ..config import NetConfig
-from ..errors import WildganError, warn_user
+from ..errors import CheckpointError, WildganError, warn_user
 from ..fileio import append_line, append_log_line, atomic_write_text
 
 _CTX: "DistContext | None" = None
@@ -246,9 +246,10 @@ _TORCH_DISTRIBUTED = os.path.dirname(os.path.abspath(tdist.__file__)) + os.sep
 
 def raised_in_collective(exc: BaseException) -> bool:
     """Whether `exc` came out of a torch.distributed call, or was raised while one's error was handled (torchrun's
-    SIGTERM, which follows a peer's end closely, as the CLI's _Terminated). On a healthy rank that is the echo of a
-    peer that stopped (gloo: "Connection closed by peer" once the peer's process ends, a timeout when it hangs), not
-    a cause of its own: gloo raises those as plain RuntimeErrors, so the place they were raised tells, not the type."""
+    SIGTERM, which follows a peer's end closely, as the CLI's errors.Terminated). On a healthy rank that is the echo
+    of a peer that stopped (gloo: "Connection closed by peer" once the peer's process ends, a timeout when it hangs),
+    not a cause of its own: gloo raises those as plain RuntimeErrors, so the place they were raised tells, not the
+    type."""
     return _collective_error(exc) is not None
 
 
@@ -321,6 +322,25 @@ def failing_alike(ctx: "DistContext | None") -> Iterator[None]:
             setattr(e, _EVERY_RANK, ctx.world)
         raise
     _outcomes(ctx, None)
+
+
+def same_checkpoint_restored(ctx: "DistContext | None", restored: str, folder: Path) -> None:
+    """After a --resume, stop every rank when the ranks restored different checkpoints from `folder` (`restored`:
+    this rank's, its file, image count and sha256, or "none"). Each rank reads the run folder on its own: on a
+    multi-node job whose --out is not one shared folder (local disks) the ranks found different checkpoints, or none,
+    and trained on silently from different states (weights, Adam, data order), the gradients averaged over them.
+    Every rank raises the same error, naming each rank's checkpoint, marked as the job's (met_by_every_rank). One
+    process: nothing to compare, no collective."""
+    if ctx is None or ctx.world <= 1:
+        return
+    said = _outcomes(ctx, restored)
+    if len(set(said)) > 1:
+        err = CheckpointError(f"the ranks resumed from different checkpoints in {folder}: "
+                              + "; ".join(f"rank {r}: {what}" for r, what in enumerate(said))
+                              + ". Every rank must read the same run folder: give --out a folder that every node "
+                                "shares")
+        setattr(err, _EVERY_RANK, ctx.world)       # every rank saw the same list: none raises another error
+        raise err
 
 
 def _outcomes(ctx: "DistContext", mine: str | None) -> list[str | None]:

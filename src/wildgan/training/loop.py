@@ -841,6 +841,11 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
             found = ckpt.latest_good_checkpoint(ck_dir, log=log, set_aside_bad=is_main, kind=ckpt.TRAIN_STATE_KIND)
             if found is not None:
                 state = _restore(found[0], found[1], nets, opts, rng, ck_dir)
+        # the same ones, unless the ranks' run folders differ (a multi-node job whose --out is not shared): then
+        # every rank stops rather than train on from its own state
+        restored = "none" if found is None else (f"{found[1]['weights']} ({state.nimg} images, sha256 "
+                                                 f"{str(found[1]['sha256'])[:12]})")
+        _dist.same_checkpoint_restored(dist, restored, ck_dir)
         if found is None:
             log(f"no usable checkpoint in {ck_dir}: starting from scratch")
         else:
