@@ -510,7 +510,6 @@ def _score_chunks(model: LoadedModel, files: list[Path], which: list[int], chunk
     return parts, bad
 
 
-
 def _local_batches(batches: list[np.ndarray], row_of: dict[int, int]) -> list[np.ndarray]:
     """Batches of file indices -> batches of rows of the chunk's image array. Files left out (unreadable, skip_bad)
     leave their batch; one that is then no multiple of the minibatch-stddev group (4) is topped up with repeats of
