@@ -1671,6 +1671,28 @@ def test_a_pil_jpeg_in_a_fit_of_automatic_resolution_gives_the_pixels_it_is_scor
     np.testing.assert_array_equal(fitted, by_path)                                   # the PIL image in the fit too
 
 
+@pytest.mark.parametrize("fmt", ["jpg", "png"])
+def test_a_pil_image_whose_file_was_closed_before_it_was_loaded_is_refused_as_such(tmp_path, fmt) -> None:
+    """`with Image.open(f) as im: images.append(im)` keeps images whose file is closed and whose pixels were never
+    read: refused as a 'truncated or corrupt image (AssertionError: )', which sent the user to check a sound file."""
+    from wildgan.data.inputs import to_images
+
+    f = tmp_path / f"a.{fmt}"
+    Image.fromarray(np.full((40, 40, 3), 90, np.uint8)).save(f)
+    with Image.open(f) as im:
+        pass
+    fh = open(f, "rb")
+    im2 = Image.open(fh)
+    fh.close()
+    for closed in (im, im2):
+        with pytest.raises(DataError, match=r"^image 0: its file was closed before its pixels were read") as e:
+            to_images([closed], 32, 3)
+        assert "corrupt" not in str(e.value)
+    with Image.open(f) as im3:
+        im3.load()                                      # loaded inside the block: its pixels are there
+    assert to_images([im3], 32, 3)[0].shape == (1, 32, 32, 3)
+
+
 def test_large_files_in_a_pile_of_small_ones_are_read_once_at_the_automatic_resolution(tmp_path) -> None:
     """A pile mostly of small crops (automatic resolution 64) with a few large files among them, shrunk to the 256-px
     cap while decoding: their training pixels are those scoring reads for 64 px (one resampling from the file), not

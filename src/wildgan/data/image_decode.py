@@ -276,6 +276,12 @@ def decode_pil(img: Image.Image, name: str, depth16: str = "per-image", stats: d
     The pixels are decoded in full (a truncated file fails here, not later in training), the EXIF orientation is
     applied, then pil_to_array. Any failure is a DataError naming `name` (a file, or 'image i'). stats: see
     read_image."""
+    if getattr(img, "tile", None) and (getattr(img, "fp", None) is None or getattr(img.fp, "closed", False)):
+        # Image.open reads the header only: a `with Image.open(f) as im:` block that has ended (or im.close()) leaves
+        # an image whose pixels can no longer be read, which Pillow says as an AssertionError or 'seek of closed file'
+        raise DataError(f"{name}: its file was closed before its pixels were read (an Image.open(...) image used "
+                        f"after its `with` block or .close()): call im.load() while the file is open, or pass the "
+                        f"file's path")
     try:
         colour16 = _is_colour16(img)
         img.load()
