@@ -1652,6 +1652,47 @@ def test_a_jpeg_opened_with_pil_gives_the_pixels_of_its_file_read_by_path(tmp_pa
     assert item_shapes(items) == [(1024, 768, 3) if orientation == 6 else (768, 1024, 3)]
 
 
+def test_a_pil_jpeg_in_a_fit_of_automatic_resolution_gives_the_pixels_it_is_scored_with(tmp_path) -> None:
+    """A fit that chooses its resolution reads images for the largest it can choose (256 px): a PIL JPEG drafted for
+    256 kept that decode when the resolution came out smaller (64, a pile of small crops), while scoring it with the
+    fitted resolution drafts it for 64, as does its file read by path, in the fit and in scoring. Its training pixels
+    were not those it is scored with. It is decoded again for the final resolution, as a file is (refit)."""
+    from wildgan.data.inputs import to_images
+
+    f = _photo(tmp_path / "mid.jpg", 900, 1200)     # drafted for 64 px (1/2), not for 256 (the gap needs 512 px)
+    small = [np.random.default_rng(i).integers(0, 256, (40, 40, 3), dtype=np.uint8) for i in range(4)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")             # (the different sizes are said)
+        by_path, _ = to_images([f, *small])
+        fitted, _ = to_images([Image.open(f), *small])
+    assert by_path.shape[1] == 64
+    np.testing.assert_array_equal(to_images(f, 64, 3)[0][0], by_path[0])            # the file: as it is scored
+    np.testing.assert_array_equal(to_images(Image.open(f), 64, 3)[0][0], by_path[0])
+    np.testing.assert_array_equal(fitted, by_path)                                   # the PIL image in the fit too
+
+
+@pytest.mark.parametrize("fmt", ["jpg", "png"])
+def test_a_pil_image_whose_file_was_closed_before_it_was_loaded_is_refused_as_such(tmp_path, fmt) -> None:
+    """`with Image.open(f) as im: images.append(im)` keeps images whose file is closed and whose pixels were never
+    read: refused as a 'truncated or corrupt image (AssertionError: )', which sent the user to check a sound file."""
+    from wildgan.data.inputs import to_images
+
+    f = tmp_path / f"a.{fmt}"
+    Image.fromarray(np.full((40, 40, 3), 90, np.uint8)).save(f)
+    with Image.open(f) as im:
+        pass
+    fh = open(f, "rb")
+    im2 = Image.open(fh)
+    fh.close()
+    for closed in (im, im2):
+        with pytest.raises(DataError, match=r"^image 0: its file was closed before its pixels were read") as e:
+            to_images([closed], 32, 3)
+        assert "corrupt" not in str(e.value)
+    with Image.open(f) as im3:
+        im3.load()                                      # loaded inside the block: its pixels are there
+    assert to_images([im3], 32, 3)[0].shape == (1, 32, 32, 3)
+
+
 def test_large_files_in_a_pile_of_small_ones_are_read_once_at_the_automatic_resolution(tmp_path) -> None:
     """A pile mostly of small crops (automatic resolution 64) with a few large files among them, shrunk to the 256-px
     cap while decoding: their training pixels are those scoring reads for 64 px (one resampling from the file), not

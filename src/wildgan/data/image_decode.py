@@ -201,7 +201,9 @@ def decode_pil_sized(img: Image.Image, name: str, depth16: str = "per-image", st
     loads in full first). The caller's image is then left unloaded, its file position as it was. A loaded image (or
     one whose bytes cannot be read again) is decoded as it is, in full."""
     twin = None
-    if reduce_for is not None and img.format in _DRAFT_FORMATS and draft_scale(img.height, img.width, reduce_for) > 1:
+    if reduce_for is not None and img.format in _DRAFT_FORMATS:
+        # also when reduce_for takes no draft: the caller's image stays unloaded, so that a smaller final resolution
+        # (a fit's automatic one, data.inputs._ImageList.refit) can still take its draft
         twin = _unloaded_twin(img)
     if twin is None:
         a = decode_pil(img, name, depth16, stats)
@@ -211,6 +213,11 @@ def decode_pil_sized(img: Image.Image, name: str, depth16: str = "per-image", st
         drafted = _draft(twin, reduce_for, name)
         a = decode_pil(twin, name, depth16, stats)
         return a, _shown_size(twin, a, drafted, h0, w0)
+
+
+def draftable(img: Image.Image) -> bool:
+    """Whether decode_pil_sized can still decode this PIL image at a reduced scale: a JPEG not yet loaded."""
+    return img.format in _DRAFT_FORMATS and bool(getattr(img, "tile", None))
 
 
 def _unloaded_twin(img: Image.Image) -> Image.Image | None:
@@ -269,6 +276,12 @@ def decode_pil(img: Image.Image, name: str, depth16: str = "per-image", stats: d
     The pixels are decoded in full (a truncated file fails here, not later in training), the EXIF orientation is
     applied, then pil_to_array. Any failure is a DataError naming `name` (a file, or 'image i'). stats: see
     read_image."""
+    if getattr(img, "tile", None) and (getattr(img, "fp", None) is None or getattr(img.fp, "closed", False)):
+        # Image.open reads the header only: a `with Image.open(f) as im:` block that has ended (or im.close()) leaves
+        # an image whose pixels can no longer be read, which Pillow says as an AssertionError or 'seek of closed file'
+        raise DataError(f"{name}: its file was closed before its pixels were read (an Image.open(...) image used "
+                        f"after its `with` block or .close()): call im.load() while the file is open, or pass the "
+                        f"file's path")
     try:
         colour16 = _is_colour16(img)
         img.load()

@@ -46,7 +46,7 @@ from PIL import Image
 
 from ..errors import ConfigError, DataError, warn_user
 from .download import unpack_cached
-from .image_decode import IMAGE_EXTS, decode_pil_sized, read_image, read_image_sized
+from .image_decode import IMAGE_EXTS, decode_pil_sized, draft_scale, draftable, read_image, read_image_sized
 from .imageset import scale_warning, warn_decode_stats
 from .readers import channel_warning, detect_format, is_dataset_file, list_image_files, load_dataset
 from .transforms import (MAX_AUTO_RESOLUTION, array_to_uint8, check_resolution, convert, next_pow2, resize_one,
@@ -194,21 +194,27 @@ class _ImageList(list):
     """Decoded images of possibly different sizes, with the (H, W, C) each had before it was shrunk while decoding
     (`native`, one per image): what the automatic resolution, the crop and scale warnings and the run's record look
     at. Images given in memory are their own native size. A file shrunk to `limit` remembers its path, so that it
-    can be read again at the final resolution when that turns out smaller (refit)."""
+    can be read again at the final resolution when that turns out smaller (refit); so does a PIL JPEG (its image),
+    whose reduced-scale decode for `limit` may not be the one for that resolution."""
     def __init__(self, limit: int | None = None) -> None:
         super().__init__()
         self.limit = limit
         self.native: list[tuple[int, int, int]] = []
         self.shrunk: dict[int, Path] = {}         # index -> file, for the images shrunk to `limit`
+        self.pil: dict[int, tuple[Image.Image, str]] = {}   # index -> (PIL JPEG, its name), decoded for `limit`
 
-    def add(self, a: np.ndarray, native: Sequence[int] | None = None, shrunk_from: Path | None = None) -> None:
+    def add(self, a: np.ndarray, native: Sequence[int] | None = None, shrunk_from: Path | None = None,
+            pil: tuple[Image.Image, str] | None = None) -> None:
         if shrunk_from is not None:
             self.shrunk[len(self)] = shrunk_from
+        if pil is not None:
+            self.pil[len(self)] = pil
         self.append(a)
         self.native.append(tuple(int(v) for v in (native if native is not None else a.shape)))  # type: ignore[misc]
 
     def extend_from(self, other: "_ImageList") -> None:
         self.shrunk.update({len(self) + i: f for i, f in other.shrunk.items()})
+        self.pil.update({len(self) + i: p for i, p in other.pil.items()})
         self.extend(other)
         self.native.extend(other.native)
 
@@ -221,6 +227,12 @@ class _ImageList(list):
 
         for i, f in self.shrunk.items():
             self[i] = _shrink(read_image(f, depth16, reduce_for=res), res, fit, channels)
+        for i, (img, name) in self.pil.items():
+            # a PIL JPEG's draft for res, as its file read by path for res (decode_pil_sized), when it differs from
+            # the one for `limit`; kept at that size, as every image given in memory (convert_items resizes it)
+            h, w = self.native[i][:2]
+            if self.limit is not None and draft_scale(h, w, res) != draft_scale(h, w, self.limit):
+                self[i] = decode_pil_sized(img, name, depth16, None, res)[0]
         self.limit = res
 
 
@@ -335,7 +347,7 @@ def decode_items(X: Any, depth16: str, image_shapes: Sequence[Sequence[int]] | N
             try:     # decoded like a file: EXIF orientation applied, a truncated image a DataError naming it, an
                 #      Image.open(...) JPEG at the reduced scale of its file read for `limit`
                 a, (h0, w0) = decode_pil_sized(it, f"image {i}", depth16, stats, limit)
-                items.add(a, (h0, w0, a.shape[2]))
+                items.add(a, (h0, w0, a.shape[2]), pil=(it, f"image {i}") if draftable(it) else None)
             except DataError as e:
                 if not skip_bad:
                     raise
