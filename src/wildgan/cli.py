@@ -1281,14 +1281,17 @@ def _peer_failures_told(cmd: Callable[[argparse.Namespace], int]) -> Callable[[a
                 raise
             from .training.distributed import DEFAULT_TIMEOUT_MIN, peer_failure, torchrun_world
 
+            rank, world = torchrun_world()
             # (a SIGTERM raised while a failed collective was handled is torchrun's, after that peer's end: the echo)
-            why = peer_failure(e, torchrun_world()[0], 60 * (a.dist_timeout or DEFAULT_TIMEOUT_MIN))
+            why = peer_failure(e, rank, 60 * (a.dist_timeout or DEFAULT_TIMEOUT_MIN))
             if why is not None:
                 raise WildganError(why) from e
-            if isinstance(e, Terminated):
-                raise Terminated(f"{e}: torchrun sends it to every rank still running once one has ended; if that "
-                                 f"rank failed, its error is on the terminal above, tagged with its rank, and "
-                                 f"torchrun's report names it") from e
+            if isinstance(e, Terminated) and world > 1:
+                # a scheduler's stop, or torchrun's after another rank ended: which, this rank cannot tell (one
+                # rank alone has no other to point to)
+                raise Terminated(f"{e}: torchrun sends it to every rank when the job is stopped, and to the ranks "
+                                 f"still running once one has ended; if another rank failed, its error is on the "
+                                 f"terminal above, tagged with its rank, and torchrun's report names it") from e
             raise
     return run
 

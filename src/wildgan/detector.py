@@ -129,8 +129,8 @@ _CLI_TO_API = (
 
 
 def _api_words(msg: str) -> str:
-    """A refusal of training.run about a resume, said as a refusal of fit(resume=True) (its CLI advice, such as
-    `wildgan train --out RUN --resume` alone, has no meaning here and is cut)."""
+    """A refusal or warning of training.run about a resume, said in terms of fit(resume=True) (its CLI advice, such
+    as `wildgan train --out RUN --resume` alone, has no meaning here and is cut)."""
     for cli, api in _CLI_TO_API:
         msg = msg.replace(cli, api)
     msg = re.sub(r"`wildgan train --out \S+ --resume` alone uses the run's own config\.yaml",
@@ -614,6 +614,9 @@ class Detector:
 
     def _log(self, run_dir: Path) -> Callable[[str], None]:
         def log(msg: str) -> None:
+            # training's log lines in the API's terms, as its refusals are: a resume's warning that says "start again
+            # with --overwrite" means fit without resume=True here
+            msg = _api_words(msg)
             if self.verbose:
                 print(msg)
             append_line(run_dir / "log.txt", msg)

@@ -261,6 +261,43 @@ def test_decoded_caches_of_earlier_decoding_rules_are_removed(tmp_path, monkeypa
     assert not any(p.exists() for p in stale) and all(p.exists() for p in now) and newer.exists()
 
 
+def test_a_decoded_cache_written_under_other_decoders_is_decoded_again(tmp_path, monkeypatch):
+    """The cache was keyed by the reader version only: pixels another Pillow/libjpeg decoded (a level apart) were
+    read back and recorded in split.json as this one's, so once the cache was gone a resume on the same files was
+    refused as "the files themselves changed"."""
+    from wildgan.config import DataConfig
+    from wildgan.data import build_split, imageset, split_differences, split_summary, splits
+
+    def decoders(name: str) -> None:
+        for module in (imageset, splits):
+            monkeypatch.setattr(module, "decoder_versions", lambda: name)
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("WILDGAN_CACHE", str(cache))
+    tree = make_tree(tmp_path / "src" / "t", n=16, split="train")
+    make_tree(tree, n=2, split="test")
+    with tarfile.open(tmp_path / "t.tar.gz", "w:gz") as tar:
+        tar.add(tree, arcname="t")
+    cfg = DataConfig(data=str(tmp_path / "t.tar.gz"), normal=("a",))
+    decoders("Pillow old")
+    real = build_split(cfg).train_x
+    (written,) = cache.glob("*.decoded-*.npz")
+    with np.load(written) as z:                       # what the old decoders made: a level off this one's
+        arrays = dict(z)
+    arrays["x_train"] = arrays["x_train"] ^ np.uint8(1)
+    np.savez(written, **arrays)
+    decoders("Pillow new")
+    s = build_split(cfg)
+    assert np.array_equal(s.train_x, real)            # decoded by the new decoders, not read from the old cache
+    recorded = split_summary(s)
+    decoders("Pillow old")                            # the old decoders' cache is kept, and still theirs
+    assert not np.array_equal(build_split(cfg).train_x, real)
+    decoders("Pillow new")
+    for f in cache.glob("*.decoded-*.npz"):
+        f.unlink()
+    assert split_differences(build_split(cfg), recorded) == []     # the same files, the same decoders: no change
+
+
 def test_tar_unpack_takes_back_a_killed_unpack_and_names_a_full_disk(tmp_path, monkeypatch):
     import errno
 

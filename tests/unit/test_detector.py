@@ -1521,6 +1521,28 @@ def test_an_interrupted_fit_says_what_was_kept_and_resume_continues_it_exactly(x
         Detector(run_dir=str(tmp_path / "none"), **params).fit(x_train, resume=True)
 
 
+def test_a_resume_s_warnings_are_said_in_the_api_s_terms(x_train, tmp_path, monkeypatch, capsys):
+    """training.run's warning on a resume whose pixels differ after a change of decoders said "start again with
+    --overwrite" to a Detector's user, in its log and on stdout; its refusals were already reworded."""
+    import json
+
+    from wildgan.errors import TrainingInterrupted
+
+    params = {**TINY, "total_kimg": 0.2, "threads": 1}
+    run = tmp_path / "run"
+    with monkeypatch.context() as m:
+        _signal_at(m, 3)
+        with pytest.raises(TrainingInterrupted):
+            Detector(run_dir=str(run), **params).fit(x_train)
+    rec = json.loads((run / "split.json").read_text())
+    (run / "split.json").write_text(json.dumps(dict(rec, decoders="Pillow 9.0.0 (libjpeg 8.0)")))
+    capsys.readouterr()
+    Detector(run_dir=str(run), verbose=True, **params).fit(x_train[::-1], resume=True)   # other pixels, same ids
+    for said in (capsys.readouterr().out, (run / "log.txt").read_text()):
+        (warning,) = [line for line in said.splitlines() if "the decoding changed since it was recorded" in line]
+        assert "or fit without resume=True to train afresh" in warning and "--" not in warning, warning
+
+
 def test_parameters_used_after_training_are_refused_before_it(x_train, tmp_path) -> None:
     calls = []
     d = Detector(threshold="mad", mad_k=-1, **TINY)

@@ -35,6 +35,18 @@ READER_CHANGES = {
 }
 
 
+def decoder_versions() -> str:
+    """The libraries that turn the data's files into pixels: another Pillow, libjpeg(-turbo), libwebp or OpenJPEG
+    can decode (and PIL resize or rotate) the same files a level or so apart."""
+    import PIL
+    from PIL import features
+
+    jpeg = (f"libjpeg-turbo {features.version('libjpeg_turbo')}" if features.check_feature("libjpeg_turbo")
+            else f"libjpeg {features.version('jpg')}")
+    return (f"Pillow {PIL.__version__} ({jpeg}, libwebp {features.version('webp')}, "
+            f"OpenJPEG {features.version('jpg_2000')})")
+
+
 @dataclass
 class ImageSet:
     """One loaded collection of images (native size unless a resolution was requested)."""
@@ -92,10 +104,13 @@ class Opts:
     stats: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
     def decode_key(self) -> str:
+        """What a decoded cache's pixels depend on: the decoding rules, the decoders (so that a cache written under
+        another Pillow or libjpeg is decoded again rather than read, and split.json's `decoders` are the ones that
+        made the pixels it records) and the conversion options."""
         if self.probe_uniform:  # native pixels: only the per-file decoding rules matter
-            return json.dumps([DECODE_CACHE_VERSION, "native", self.depth16, self.skip_bad])
-        return json.dumps([DECODE_CACHE_VERSION, self.resolution, self.channels, self.depth16, self.resize,
-                           self.skip_bad, self.fit])
+            return json.dumps([DECODE_CACHE_VERSION, decoder_versions(), "native", self.depth16, self.skip_bad])
+        return json.dumps([DECODE_CACHE_VERSION, decoder_versions(), self.resolution, self.channels, self.depth16,
+                           self.resize, self.skip_bad, self.fit])
 
 
 class MixedSizes(Exception):

@@ -520,8 +520,10 @@ def _load_decoded(path: Path) -> tuple[ImageSet, ImageSet | None] | None:
 
 
 def _cache_file(tree: Path, o: Opts) -> Path:
-    """The decoded cache of an unpacked tree for one option set; its name starts with the decoding rules' version
-    so that the files of earlier versions, which this wildgan never reads, can be told apart (_drop_stale_decoded)."""
+    """The decoded cache of an unpacked tree for one option set and decoders (Opts.decode_key); its name starts with
+    the decoding rules' version so that the files of earlier versions, which this wildgan never reads, can be told
+    apart (_drop_stale_decoded). Another Pillow's caches are kept, as a newer wildgan's: two environments may share
+    one cache folder."""
     key = hashlib.sha1(o.decode_key().encode()).hexdigest()[:10]
     return tree.parent / f"{tree.name}.decoded-v{DECODE_CACHE_VERSION}-{key}.npz"
 

@@ -33,7 +33,7 @@ import numpy as np
 from ..config import DataConfig
 from ..errors import ConfigError, DataError, warn_user
 from .dataset_files import CIFAR10_CLASSES
-from .imageset import READER_CHANGES, READER_VERSION, ImageSet, native_sides
+from .imageset import READER_CHANGES, READER_VERSION, ImageSet, decoder_versions, native_sides
 from .readers import default_sample_path, folder_class_names, load_dataset
 from .transforms import MAX_AUTO_RESOLUTION, check_resolution, convert, next_pow2, permute_rows, rotate_batch
 
@@ -605,18 +605,6 @@ def _unlabelled_split(cfg: DataConfig, train: ImageSet, kind: str, source: str, 
 def pixels_sha256(x: np.ndarray) -> str:
     """sha256 of an image array's bytes, hashed in place (no copy of a contiguous array): about 0.5 s per GB."""
     return hashlib.sha256(np.ascontiguousarray(x)).hexdigest()      # (of no images too: the empty string's)
-
-
-def decoder_versions() -> str:
-    """The libraries that turn the data's files into pixels: another Pillow, libjpeg(-turbo), libwebp or OpenJPEG
-    can decode (and PIL resize or rotate) the same files a level or so apart."""
-    import PIL
-    from PIL import features
-
-    jpeg = (f"libjpeg-turbo {features.version('libjpeg_turbo')}" if features.check_feature("libjpeg_turbo")
-            else f"libjpeg {features.version('jpg')}")
-    return (f"Pillow {PIL.__version__} ({jpeg}, libwebp {features.version('webp')}, "
-            f"OpenJPEG {features.version('jpg_2000')})")
 
 
 def split_summary(split: AnomalySplit) -> dict[str, Any]:
