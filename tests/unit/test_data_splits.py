@@ -380,6 +380,12 @@ def test_split_differences_catch_other_pixels_under_the_same_ids(tmp_path):
     # recorded with other decoding libraries: said as what alone can change the pixels
     other = split_differences(s2, dict(rec, decoders="Pillow 9.0.0 (libjpeg 8.0)"))
     assert f"a change of decoding alone: the decoders Pillow 9.0.0 (libjpeg 8.0) -> {decoder_versions()}" in other[1]
+    # recorded by another reader version: its change is said once, in the reader note with what changed in it
+    for r in ({"reader_version": 5}, {"reader_version": 5, "decoders": "Pillow 9.0.0 (libjpeg 8.0)"}):
+        said = split_differences(s2, dict(rec, **r))
+        assert len(said) == 3 and sum("reader" in d and "version" in d for d in said) == 0, said
+        assert "wildgan's image reader changed since" in said[2], said
+        assert ("the decoders Pillow 9.0.0" if "decoders" in r else "the reader's change below alone") in said[1], said
 
 
 def test_evaluating_a_test_set_whose_pixels_changed_warns(tmp_path):

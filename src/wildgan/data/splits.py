@@ -660,11 +660,14 @@ def split_differences(split: AnomalySplit, recorded: dict[str, Any], train_only:
         diffs.append(_SAID.get(k, f"{k} {recorded[k]} -> {v}"))
         pixels = pixels or k != ids
     if pixels:
-        change = decoding_change(recorded)
-        # the same files can decode a level or so apart in another Pillow or libjpeg, or after a reader change
-        diffs.append(f"(pixels can differ for a change of decoding alone: {change})" if change else
-                     "(decoded by the same image reader and decoders as recorded: the files themselves changed, e.g. "
-                     "images replaced or edited in place under the same names, or an .npz's images reordered)")
+        # the same files can decode a level or so apart in another Pillow or libjpeg, or after a reader change (a
+        # reader change is said once, by the note below, with what changed in it)
+        decoders = decoding_change({k: v for k, v in recorded.items() if k != "reader_version"})
+        diffs.append("(decoded by the same image reader and decoders as recorded: the files themselves changed, e.g. "
+                     "images replaced or edited in place under the same names, or an .npz's images reordered)"
+                     if decoding_change(recorded) is None else
+                     f"(pixels can differ for a change of decoding alone: {decoders})" if decoders else
+                     "(pixels can differ for the reader's change below alone)")
     if diffs and recorded.get("reader_version") != READER_VERSION:
         # not the data: wildgan's own reader, which may now list files the recording one left out
         diffs.append(f"({reader_change_text(recorded.get('reader_version'))}: a rebuild by this reader can differ "
