@@ -22,7 +22,7 @@ from wildgan.config import DataConfig
 from wildgan.data import default_sample_path
 from wildgan.detector import (Detector, NotFittedError, read_3d, run_threshold, run_training_scores,
                               threshold_columns, to_images)
-from wildgan.errors import CheckpointError, ConfigError, DataError, WildganError
+from wildgan.errors import CheckpointError, ConfigError, DataError, WildganError, WildganWarning
 from wildgan.thresholds import MAD_SCALE
 
 N_TRAIN = 64
@@ -1541,6 +1541,13 @@ def test_a_resume_s_warnings_are_said_in_the_api_s_terms(x_train, tmp_path, monk
     for said in (capsys.readouterr().out, (run / "log.txt").read_text()):
         (warning,) = [line for line in said.splitlines() if "the decoding changed since it was recorded" in line]
         assert "or fit without resume=True to train afresh" in warning and "--" not in warning, warning
+    # a quiet Detector (verbose=False, the default) says it as a Python warning, not only in log.txt
+    (run / "split.json").write_text(json.dumps(dict(rec, decoders="Pillow 9.0.0 (libjpeg 8.0)")))
+    with pytest.warns(WildganWarning, match="the decoding changed since it was recorded") as got:
+        Detector(run_dir=str(run), **params).fit(x_train[::-1], resume=True)
+    assert capsys.readouterr().out == ""
+    (w,) = [w for w in got if "decoding changed" in str(w.message)]
+    assert "fit without resume=True" in str(w.message) and not str(w.message).startswith("warning:")
 
 
 def test_parameters_used_after_training_are_refused_before_it(x_train, tmp_path) -> None:
