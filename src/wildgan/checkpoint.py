@@ -239,9 +239,21 @@ def latest_good_checkpoint(folder: Path, log: Any = None, set_aside_bad: bool = 
     deleted): left in place they would count as the newest when checkpoints are pruned, and the new ones written
     after the resume would be deleted instead of them. When checkpoints exist but none loads, CheckpointError: a
     resume must not silently start the run again from scratch over its history. set_aside_bad=False: report only
-    (the ranks of a distributed run other than 0 read the same folder). `kind`: the kind(s) a resume accepts; the
-    newest good checkpoint of another kind is a CheckpointError, and nothing is set aside (see check_kind); so is one
-    written by a newer wildgan (NewerFormatError) that is newer than any good one."""
+    (see find_good_checkpoint). `kind`: the kind(s) a resume accepts; the newest good checkpoint of another kind is a
+    CheckpointError, and nothing is set aside (see check_kind); so is one written by a newer wildgan
+    (NewerFormatError) that is newer than any good one."""
+    found, bad = find_good_checkpoint(folder, log=log, kind=kind)
+    if set_aside_bad:
+        set_aside_all(bad, log)
+    return found
+
+
+def find_good_checkpoint(folder: Path, log: Any = None, kind: str | Sequence[str] | None = None
+                         ) -> tuple[tuple[dict[str, torch.Tensor], dict[str, Any]] | None, list[Path]]:
+    """latest_good_checkpoint without touching the folder: (the newest good checkpoint or None, the corrupt ones
+    newer than it, newest first, for set_aside_all). The ranks of a distributed resume each read the folder this way
+    and rank 0 sets the corrupt ones aside only once they all have: renamed while another rank read them, a file
+    could vanish between that rank's check and its read (a FileNotFoundError of its own, the job stopped by it)."""
     cks = list_checkpoints(folder)
     bad: list[tuple[Path, CheckpointError]] = []
     for p in reversed(cks):
@@ -258,16 +270,20 @@ def latest_good_checkpoint(folder: Path, log: Any = None, set_aside_bad: bool = 
         # it is neither skipped for an older one nor set aside, and nothing in the folder is touched
         if kind is not None:
             check_kind(found[1], p, kind)
-        for q, _ in bad if set_aside_bad else ():
-            aside = set_aside(q)
-            if log is not None:
-                log(f"warning: set the bad checkpoint aside as {aside.name}")
-        return found
+        return found, [q for q, _ in bad]
     if bad:
         raise CheckpointError(f"{folder}: none of its {len(bad)} checkpoint(s) loads (newest: {bad[0][1]}); the run "
                               f"cannot continue from them. Restore a good checkpoint there, or start the run again "
                               f"(--overwrite deletes it)")
-    return None
+    return None, []
+
+
+def set_aside_all(paths: Sequence[Path], log: Any = None) -> None:
+    """set_aside each of `paths` (corrupt checkpoints that find_good_checkpoint skipped), saying so through `log`."""
+    for q in paths:
+        aside = set_aside(q)
+        if log is not None:
+            log(f"warning: set the bad checkpoint aside as {aside.name}")
 
 
 def set_aside(path: Path) -> Path:

@@ -1327,15 +1327,22 @@ def cmd_score(a: argparse.Namespace) -> int:
         _warn(f"warning: --batch-mode applies to wildgan runs (the encoder's minibatch stddev); this "
               f"{model.cfg.method} run scores as it always does")
         a.batch_mode = "mixed"        # and its thresholds come from its one cache of training scores
-    train_scores = None
+    train_scores, own_split = None, None
     if a.threshold in ("contamination", "mad") and (ctx is None or ctx.is_main):
+        if not a.data and not a.normal:
+            # the run's own test split, built first: its training part is what the training scores are of, so a
+            # missing train_scores.csv does not decode the run's data a second time (not shared when --skip-bad
+            # reads the data otherwise than the run did)
+            own_split = _labelled_split(a, run_dir, None, False)
         # the training scores the threshold comes from, before the (possibly long) scoring: computed now if missing
         # (and cached), or an error now (e.g. the training images were moved) rather than after the whole pile
         from .scoring.train_scores import run_training_scores
 
         # kept for the threshold and the percentiles below: the scores of a --checkpoint (not the run's final
         # networks) are not cached, and asking again scored the whole training split two more times
-        train_scores = run_training_scores(run_dir, model, batch_mode=a.batch_mode, progress=not a.no_progress)
+        shared = own_split if not (a.skip_bad and not model.cfg.data.skip_bad) else None
+        train_scores = run_training_scores(run_dir, model, batch_mode=a.batch_mode, progress=not a.no_progress,
+                                           split=shared)
         if a.score not in train_scores:
             raise ConfigError(f"score {a.score!r} is not available for this run; it has {', '.join(train_scores)}")
     split_info = read_split_info(run_dir)
@@ -1367,7 +1374,7 @@ def cmd_score(a: argparse.Namespace) -> int:
         what = f"every image of {one_file} (" + ("no labels)" if label_free else
                                                   "labels not used; --normal CLASS labels the rows)")
     elif not a.data or dataset_file:
-        split = _labelled_split(a, run_dir, one_file, tar)
+        split = own_split if own_split is not None else _labelled_split(a, run_dir, one_file, tar)
         x, ids, labels = split.test_x, split.test_ids, split.test_y
         what = ("every labelled image of " if split.info.get("test_size") == "whole" else "the test split of ") \
             + (one_file or "the run's data")

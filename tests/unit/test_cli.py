@@ -897,6 +897,34 @@ def test_a_start_that_cannot_train_writes_nothing_and_a_never_trained_run_is_rep
                  "--no-progress"]) == 0
 
 
+def test_score_threshold_on_the_runs_own_test_split_reads_its_data_once(tiny_npz, tmp_path, monkeypatch):
+    """`score RUN --threshold` without --data and without train_scores.csv: the training scores are of the same split
+    whose test part is scored, built once (the data was decoded twice: by the training scores, then for the test
+    split), with the threshold the training split's own scoring gives."""
+    import csv
+
+    from wildgan.data import splits
+    from wildgan.scoring.run import load_model
+    from wildgan.scoring.train_scores import run_training_scores
+    from wildgan.thresholds import contamination_threshold
+
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--threads", "1",
+                 "--no-progress", "--total-kimg", "0.064", "--phase-kimg", "0.1", "--no-train-scores",
+                 "--out", str(run)]) == 0
+    assert not list(run.glob("train_scores*"))
+    expected = run_training_scores(run, load_model(run, "cpu"), write=False)
+    real, reads = splits.load_split_data, []
+    monkeypatch.setattr(splits, "load_split_data", lambda *a, **k: reads.append(1) or real(*a, **k))
+    out = tmp_path / "s.csv"
+    assert main(["score", str(run), "--threshold", "contamination", "--out", str(out), "--threads", "1",
+                 "--no-progress"]) == 0
+    assert len(reads) == 1 and (run / "train_scores.csv").is_file()
+    rows = list(csv.DictReader(open(out, newline="")))
+    assert len(rows) == 20 and float(rows[0]["threshold"]) == pytest.approx(
+        contamination_threshold(expected["a"], 0.05).value, rel=1e-7)
+
+
 def test_score_with_a_chosen_checkpoint(tiny_npz, tmp_path, capsys, monkeypatch):
     import csv
 

@@ -507,3 +507,54 @@ def test_ranks_that_resumed_from_different_checkpoints_stop_together(tmp_path: P
     monkeypatch.setattr(tdist, "all_gather_object", lambda *a, **k: pytest.fail("one process asked another rank"))
     with pytest.raises(Trains):
         loop.train_pgan(x, cfg, tmp_path, resume=True, progress=False, log=lambda m: None)
+
+
+def test_rank_0_sets_damaged_checkpoints_aside_only_once_every_rank_has_read_them(tmp_path: Path,
+                                                                                   monkeypatch: pytest.MonkeyPatch):
+    """--resume past a damaged newest checkpoint: every rank reads the folder; rank 0 renamed the damaged one aside
+    while the others were still reading it, so a rank could find its file gone between its check and its read and
+    fail alone, by timing. Now rank 0 (played here, rank 1's answers stubbed) leaves it in place until the ranks have
+    agreed on the checkpoint they restored, and sets it aside after; not when they disagree (no resume)."""
+    import numpy as np
+
+    from wildgan.checkpoint import list_checkpoints, read_meta
+    from wildgan.config import PRESETS, DataConfig, RunConfig, TrainConfig, net_config_for_preset
+    from wildgan.errors import CheckpointError
+    from wildgan.training import loop
+
+    x = (np.random.default_rng(0).random((32, 8, 8, 1)) * 255).astype(np.uint8)
+    cfg = RunConfig(data=DataConfig(), net=net_config_for_preset("tiny", 8, 1), train=TrainConfig(
+        total_kimg=0.128, phase_kimg=0.1, minibatch=PRESETS["tiny"]["minibatch"], checkpoint_kimg=0.064, device="cpu"))
+    loop.train_pgan(x, cfg, tmp_path, progress=False, log=lambda m: None)
+    good, damaged = list_checkpoints(tmp_path / "checkpoints")[-2:]
+    weights = damaged.with_suffix(".safetensors")
+    weights.write_bytes(weights.read_bytes()[:-1000])                   # truncated: a checksum mismatch
+    meta = read_meta(good)
+    mine = f"{meta['weights']} ({meta['nimg']} images, sha256 {meta['sha256'][:12]})"
+
+    in_place: list[bool] = []
+    rank_1_said: list[str] = []
+
+    def gather(said, this, group=None):
+        in_place.append(damaged.is_file())   # what rank 1 may be reading while rank 0 waits for its answer
+        said[:] = [None, None] if this is None else [this, rank_1_said[0]]
+
+    class Trains(Exception):
+        pass
+
+    def trains(*a, **kw):             # past the resume: every rank goes on to train
+        raise Trains
+
+    monkeypatch.setattr(tdist, "all_gather_object", gather)
+    monkeypatch.setattr(DistContext, "broadcast_modules", lambda self, modules: None)
+    monkeypatch.setattr(loop, "build_pyramid", trains)
+    rank_1_said[:] = ["none"]         # rank 1 read another folder: no resume, nothing set aside
+    with pytest.raises(CheckpointError, match="resumed from different checkpoints"):
+        loop.train_pgan(x, cfg, tmp_path, resume=True, progress=False, log=lambda m: None, dist=_ctx(0))
+    assert in_place == [True, True] and damaged.is_file()
+    in_place.clear()
+    rank_1_said[:] = [mine]
+    with pytest.raises(Trains):
+        loop.train_pgan(x, cfg, tmp_path, resume=True, progress=False, log=lambda m: None, dist=_ctx(0))
+    assert in_place == [True, True]
+    assert not damaged.exists() and damaged.with_name(damaged.stem + ".corrupt.json").is_file()

@@ -14,7 +14,7 @@ Where things are, top to bottom:
 * `_Page`: every section is written once and kept twice, as HTML (images embedded) and as Markdown (PNG links).
 * The report folder: `_report_folder` gives a new, empty folder to write into and swaps it in for PATH/report/ only
   once the report is complete (REPORT_FILES: the outputs a new report replaces; someone's own files are kept).
-* Run report: `run_report` checks its arguments (and the masks) before it scores anything, then
+* Run report: `run_report` checks its arguments (and the masks) and scores the --image files first, then
   `_write_run_report` builds the page in its order: the data, the numbers (`diagnose_run` for a labelled test split:
   metrics, figures, heat maps of the top images; `_diagnose_training_pile` for an unlabelled pile: the top images
   of the pile itself), the training curves and samples, the images named with --image, the config.
@@ -56,8 +56,8 @@ from ..scoring.run import load_model, read_split_info, untrained_model
 from ..scoring.train_scores import read_train_scores
 from ..thresholds import training_percentile
 from ..training.run import networks_record, stale_evaluation
-from .heatmaps import (check_masks, load_masks, pick_score, pixel_auc, residual_maps, score_named_images,
-                       top_k, undefined_pixel_auc)
+from .heatmaps import (NamedImages, check_masks, load_masks, pick_score, pixel_auc, residual_maps,
+                       score_named_images, top_k, undefined_pixel_auc)
 from .metrics import evaluate_scores, pixel_statistics
 from .run import evaluation_dir, read_search_cache, split_for_run
 
@@ -446,16 +446,25 @@ def run_report(run_dir: Path, *, top_k_images: int = 8, images: Sequence[str | P
         score = own_score(cfg.method)
     split_info = read_split_info(run_dir)
     # the named images are read here, once, converted as the run's networks take them (as score_named_images would):
-    # a bad file is refused before the report folder is touched and the long scoring starts, and the decoded
-    # images go on to the scoring
+    # a bad file is refused before the report folder is touched and the long scoring starts
     loaded = load_images(list(images), cfg.net.resolution, cfg.net.channels, **conversion_opts(split_info),
                          skip_bad=skip_bad, progress=progress) if images else None
     if masks is not None:
         masks = _checked_masks(masks, mask_name, run_dir, cfg, split_info)
+    model, named = None, None
+    if loaded is not None:
+        # ... and scored at once, keeping their scores and the few mapped images, not all their pixels: held through
+        # the report, those sat beside the training pile that an unlabelled run's report decodes and ranks
+        try:
+            model = load_model(run_dir, device)
+        except CheckpointError as e:
+            raise CheckpointError(f"{run_dir}: cannot score --image files without trained networks ({e})") from None
+        named = _score_named(model, images, loaded, score, log, progress)
+        del loaded
     with _report_folder(run_dir, log) as out:
-        _write_run_report(run_dir, out, cfg, split_info, top_k_images=top_k_images, images=images, loaded=loaded,
-                          score=score, masks=masks, mask_name=mask_name, device=device, controls=controls,
-                          tsne_points=tsne_points, log=log, progress=progress)
+        _write_run_report(run_dir, out, cfg, split_info, top_k_images=top_k_images, images=images, named=named,
+                          model=model, score=score, masks=masks, mask_name=mask_name, device=device,
+                          controls=controls, tsne_points=tsne_points, log=log)
     path = run_dir / "report" / "report.html"
     log(f"wrote {path}")
     return path
@@ -499,13 +508,13 @@ def _checked_masks(masks: np.ndarray, name: str, run_dir: Path, cfg: Any, split_
 # Run report: the page, section by section
 
 def _write_run_report(run_dir: Path, out: Path, cfg: Any, split_info: dict[str, Any], *, top_k_images: int,
-                      images: Sequence[str | Path], loaded: tuple[np.ndarray, list[str]] | None, score: str,
+                      images: Sequence[str | Path], named: NamedImages | None, model: Any, score: str,
                       masks: np.ndarray | None, mask_name: str, device: str,
-                      controls: bool, tsne_points: int, log: Log, progress: bool) -> None:
+                      controls: bool, tsne_points: int, log: Log) -> None:
     """run_report's page, written into `out` (the new report's folder, before it replaces RUN_DIR/report), in the
     page's order: what the run is, its numbers (a labelled run's metrics, figures and top test images, or an
-    unlabelled run's top training images), its training, the named images (`loaded`: as load_images read
-    `images`), its config."""
+    unlabelled run's top training images), its training, the named images (`named`: `images` scored by
+    `model`, the run's networks, which the rest uses too; None: loaded here), its config."""
     (out / "heatmaps").mkdir(parents=True, exist_ok=True)
     page = _Page(title=f"wildgan report: {run_dir.resolve().name}", md_dir=out)
     page.p(f"Run directory: {run_dir.resolve()}")
@@ -516,7 +525,7 @@ def _write_run_report(run_dir: Path, out: Path, cfg: Any, split_info: dict[str, 
 
     unlabelled = split_info.get("protocol") == "unlabelled"
     model, diag = _diagnose(page, run_dir, cfg, split_info, device=device, controls=controls, log=log,
-                            top_k_images=top_k_images, score=score)
+                            top_k_images=top_k_images, score=score, model=model)
     if diag is not None and unlabelled:
         _pile_section(page, out, run_dir, model, diag, cfg, score, top_k_images, log)
     elif diag is not None:
@@ -524,11 +533,8 @@ def _write_run_report(run_dir: Path, out: Path, cfg: Any, split_info: dict[str, 
         _figures_section(page, out, diag, cfg, tsne_points, log)
         _heatmap_section(page, out, diag, score, top_k_images, log, cfg=cfg)
     _training_sections(page, out, run_dir)
-    if images:
-        if model is None:
-            raise CheckpointError(f"{run_dir}: cannot score --image files without trained networks")
-        _named_section(page, out, model, images, score, log, ref=_named_reference(run_dir, model, diag, unlabelled),
-                       loaded=loaded, progress=progress)
+    if named is not None:
+        _named_section(page, out, model, named, score, ref=_named_reference(run_dir, model, diag, unlabelled))
     page.h(2, "Config")
     page.pre(_config_text(run_dir), "yaml")
     page.write(out)
@@ -554,28 +560,28 @@ def _data_text(split_info: dict[str, Any]) -> str | None:
 
 
 def _diagnose(page: _Page, run_dir: Path, cfg: Any, split_info: dict[str, Any], *, device: str, controls: bool,
-              log: Log, top_k_images: int, score: str) -> tuple[Any, RunDiagnostics | None]:
+              log: Log, top_k_images: int, score: str, model: Any = None) -> tuple[Any, RunDiagnostics | None]:
     """(the networks, what the report shows of them): diagnose_run for a run with a test split, the top of the
     training pile for an unlabelled run; diagnostics None where there is nothing to score (a Detector.fit run, a pile
     that cannot be read again), and no networks either before the first checkpoint. What is missing, and why, is
-    said on the page."""
+    said on the page. model: the run's networks, when the caller has loaded them."""
     try:
         if split_info.get("detector_input"):
-            model = load_model(run_dir, device)
+            model = model if model is not None else load_model(run_dir, device)
             page.p("This run was trained by Detector.fit on in-memory images: there is no test split to evaluate "
                    "and its training images cannot be rebuilt from the run, so this report shows the training "
                    "curves and samples, and the heat maps of the images named with --image (their scores are "
                    "placed among the training scores cached in train_scores.csv).")
             return model, None
         if split_info.get("protocol") != "unlabelled":
-            return diagnose_run(run_dir, device=device, controls=controls, log=log)
+            return diagnose_run(run_dir, device=device, controls=controls, log=log, model=model)
         try:
-            return _diagnose_training_pile(run_dir, cfg, device, log, top_k_images, score)
+            return _diagnose_training_pile(run_dir, cfg, device, log, top_k_images, score, model=model)
         except DataError as e:
             # the training images were moved or deleted since training: the report still has the curves, the
             # samples, and the named images placed among the cached training scores
             log(f"warning: {e}")
-            model = load_model(run_dir, device)
+            model = model if model is not None else load_model(run_dir, device)
             curves = "the training curves and samples" if read_jsonl(run_dir / "stats.jsonl") else "the samples"
             page.p(f"The training images could not be read ({e}), so this report has no ranking or heat maps "
                    f"of them: it shows {curves}, and the heat maps of the images named "
@@ -867,16 +873,23 @@ def _named_reference(run_dir: Path, model: Any, diag: RunDiagnostics | None, unl
     return None
 
 
-def _named_section(page: _Page, out: Path, model: Any, images: Sequence[str | Path], score: str, log: Log,
-                   ref: tuple[dict[str, np.ndarray], str] | None = None,
-                   loaded: tuple[np.ndarray, list[str]] | None = None, progress: bool = False) -> None:
-    """The images named with --image, most anomalous first: their scores with their percentiles among `ref` (the
-    scores, and which images they are of), heat maps of the MAX_NAMED_MAPS first, and named_images.csv."""
+def _score_named(model: Any, images: Sequence[str | Path], loaded: tuple[np.ndarray, list[str]], score: str,
+                 log: Log, progress: bool) -> NamedImages:
+    """The images named with --image (`loaded`: as load_images read `images`), scored and ranked by `score`, the
+    MAX_NAMED_MAPS first mapped (score_named_images)."""
     log(f"scoring the named images ({len(images)} path{'s' if len(images) != 1 else ''})")
-    named = score_named_images(model, images, rank_by=score, max_maps=MAX_NAMED_MAPS,
-                               progress=progress, loaded=loaded)
+    named = score_named_images(model, images, rank_by=score, max_maps=MAX_NAMED_MAPS, progress=progress,
+                               loaded=loaded)
     log(f"scored {len(named.ids)} named image{'s' if len(named.ids) != 1 else ''} (from {len(images)} "
         f"path{'s' if len(images) != 1 else ''})")
+    return named
+
+
+def _named_section(page: _Page, out: Path, model: Any, named: NamedImages, score: str,
+                   ref: tuple[dict[str, np.ndarray], str] | None = None) -> None:
+    """The images named with --image, most anomalous first (`named`, _score_named): their scores with their
+    percentiles among `ref` (the scores, and which images they are of), heat maps of the MAX_NAMED_MAPS first, and
+    named_images.csv."""
     name = pick_score(named.scores, score)
     page.h(2, "Named images")
     n, m = len(named.ids), len(named.maps)
@@ -944,10 +957,11 @@ class RunDiagnostics:
         return self.reference if self.reference is not None else self.scores
 
 
-def diagnose_run(run_dir: Path, *, device: str = "auto", controls: bool = True, log: Log = _quiet
-                 ) -> tuple[Any, RunDiagnostics]:
-    """Score the run's test split with reconstructions and latents, plus the controls. -> (model, diagnostics)."""
-    model = load_model(run_dir, device)
+def diagnose_run(run_dir: Path, *, device: str = "auto", controls: bool = True, log: Log = _quiet,
+                 model: Any = None) -> tuple[Any, RunDiagnostics]:
+    """Score the run's test split with reconstructions and latents, plus the controls. -> (model, diagnostics).
+    model: the run's networks (scoring.run.load_model), when the caller has them; default loaded here."""
+    model = model if model is not None else load_model(run_dir, device)
     split = split_for_run(run_dir)
     y = split.test_y.astype(int)
     log(f"scoring {len(y)} test images with {model.source}")
@@ -1023,11 +1037,11 @@ def _search_checked(model: Any, x: np.ndarray, cached: dict[str, np.ndarray], z_
     return None
 
 
-def _diagnose_training_pile(run_dir: Path, cfg: Any, device: str, log: Log, k: int, score: str
-                            ) -> tuple[Any, RunDiagnostics]:
+def _diagnose_training_pile(run_dir: Path, cfg: Any, device: str, log: Log, k: int, score: str,
+                            model: Any = None) -> tuple[Any, RunDiagnostics]:
     """An unlabelled run: rank its own training images by score, and reconstruct only the k highest (a pile can be
     far larger than a test split: all reconstructions would not fit in memory). Labels unknown: -1."""
-    model = load_model(run_dir, device)
+    model = model if model is not None else load_model(run_dir, device)
     try:
         split = build_split(cfg.data)
     except DataError as e:

@@ -122,11 +122,13 @@ def is_run_final(run_dir: Path, model: Any) -> bool:
 
 
 def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: str = "mixed", device: str = "auto",
-                        progress: bool = False, write: bool | None = None) -> dict[str, np.ndarray]:
+                        progress: bool = False, write: bool | None = None, split: Any = None
+                        ) -> dict[str, np.ndarray]:
     """Every score of the run's own training split (build_split(cfg.data).train_x), computed once and cached in
     RUN_DIR/train_scores.csv (+ train_scores.json, the cache key: weights checksum, score protocol, data config);
     batch_mode='isolated' uses train_scores-isolated.{csv,json}. write: whether computed scores go into that cache
-    (None: only for the run's own current networks, is_run_final)."""
+    (None: only for the run's own current networks, is_run_final). split: that very split, when the caller has
+    built it already (`wildgan score` of the run's own test split): not decoded a second time."""
     from ..data import build_split, split_differences
     from .run import load_model, read_split_info
 
@@ -141,7 +143,7 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
         raise DataError(f"{run_dir}: trained by Detector.fit on in-memory images and {name} is missing or stale; "
                         "the training images cannot be rebuilt from the run's config")
     try:
-        split = build_split(model.cfg.data)
+        split = build_split(model.cfg.data) if split is None else split
     except DataError as e:
         name = cache_paths(run_dir, batch_mode)[0].name
         raise DataError(f"{run_dir / name} is missing or stale, and computing the training scores again needs the "

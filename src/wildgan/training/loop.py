@@ -836,9 +836,11 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
 
     ck_dir = run_dir / "checkpoints"
     if resume:
-        # every rank reads the same checkpoints: a damaged one stops them all alike, the job's cause, not one rank's
+        # every rank reads the same checkpoints: a damaged one stops them all alike, the job's cause, not one rank's.
+        # They only read: rank 0 sets the damaged ones aside once every rank has restored (below), since renaming
+        # them while the others read could make a file vanish under a rank mid-read, an error of that rank alone
         with _dist.failing_alike(dist):
-            found = ckpt.latest_good_checkpoint(ck_dir, log=log, set_aside_bad=is_main, kind=ckpt.TRAIN_STATE_KIND)
+            found, bad = ckpt.find_good_checkpoint(ck_dir, log=log, kind=ckpt.TRAIN_STATE_KIND)
             if found is not None:
                 state = _restore(found[0], found[1], nets, opts, rng, ck_dir)
         # the same ones, unless the ranks' run folders differ (a multi-node job whose --out is not shared): then
@@ -846,6 +848,8 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
         restored = "none" if found is None else (f"{found[1]['weights']} ({state.nimg} images, sha256 "
                                                  f"{str(found[1]['sha256'])[:12]})")
         _dist.same_checkpoint_restored(dist, restored, ck_dir)
+        if is_main:
+            ckpt.set_aside_all(bad, log)
         if found is None:
             log(f"no usable checkpoint in {ck_dir}: starting from scratch")
         else:
