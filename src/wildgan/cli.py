@@ -1276,7 +1276,7 @@ def _peer_failures_told(cmd: Callable[[argparse.Namespace], int]) -> Callable[[a
     def run(a: argparse.Namespace) -> int:
         try:
             return cmd(a)
-        except Exception as e:
+        except (Exception, Terminated) as e:
             if not a.distributed:
                 raise
             from .training.distributed import DEFAULT_TIMEOUT_MIN, peer_failure, torchrun_world

@@ -618,13 +618,15 @@ class Detector:
             # training's log lines in the API's terms, as its refusals are: a resume's warning that says "start again
             # with --overwrite" means fit without resume=True here
             msg = _api_words(msg)
+            # into log.txt first: warnings filtered to errors raise the warning below, and the log must still say why
+            # the fit stopped
+            append_line(run_dir / "log.txt", msg)
             if self.verbose:
                 print(msg)
             elif msg.startswith("warning: "):
                 # a quiet Detector still tells its user what the CLI prints as a warning (a divergence rolled back, a
                 # resume on other pixels, a CUDA-graph fallback): a Python warning, not only a line in log.txt
                 warn_user(msg[len("warning: "):])
-            append_line(run_dir / "log.txt", msg)
         return log
 
     # -------------------------------------------------------------------------------------------- fit

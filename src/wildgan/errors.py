@@ -37,11 +37,13 @@ class TrainingInterrupted(WildganError):
         self.checkpoint_dir = checkpoint_dir
 
 
-class Terminated(Exception):
+class Terminated(BaseException):
     """SIGTERM (a job scheduler's stop, passed on by torchrun to every rank), as the CLI raises it during a command
     other than train's loop (which saves a checkpoint on it): the CLI says `terminated` and exits 143. Not a
-    WildganError, whose exit is 2. Code that gathers each rank's error to raise it on every rank lets this one through
-    (scoring.run.score_files): every rank received the signal, and each says so as one process does."""
+    WildganError, whose exit is 2, and not an Exception, as KeyboardInterrupt is not: it can land anywhere, e.g. while
+    an image is decoded, whose `except Exception` took it for a corrupt file (skipped with --skip-bad, the scoring going
+    on). So it also passes the handlers that gather each rank's error to raise it on every rank (scoring.run.
+    score_files): every rank received the signal, and each says so as one process does."""
 
 
 class WildganWarning(UserWarning):

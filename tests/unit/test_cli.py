@@ -802,6 +802,47 @@ def test_sigterm_ends_a_command_with_one_line_and_143():
     assert proc.returncode == 143 and proc.stderr.strip() == "wildgan: terminated (SIGTERM)", proc.stderr
 
 
+@pytest.mark.parametrize("skip_bad", [True, False])
+def test_sigterm_while_an_image_is_decoded_ends_the_command(skip_bad: bool, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture) -> None:
+    """SIGTERM (a scheduler's stop) that lands while a file is decoded: the command ends with `terminated`, exit 143.
+    The signal's exception was an Exception, which the decoder's handler of corrupt files took for the file's: with
+    --skip-bad the file was skipped as 'truncated or corrupt image (Terminated: ...)' and the scoring went on (the
+    scheduler's stop ignored), without it the command failed with that error, exit 2."""
+    import signal
+    import time
+
+    from PIL import Image
+
+    from wildgan.config import DataConfig, RunConfig, ScoreConfig, TrainConfig, net_config_for_preset
+    from wildgan.data import image_decode
+    from wildgan.scoring import run as scoring
+
+    pile = tmp_path / "pile"
+    pile.mkdir()
+    for i in range(4):
+        Image.fromarray(np.full((8, 8), 10 * i, dtype=np.uint8)).save(pile / f"{i}.png")
+    model = scoring.untrained_model(RunConfig(data=DataConfig(), net=net_config_for_preset("tiny", 8, 1),
+                                              train=TrainConfig(seed=0), score=ScoreConfig(batch_size=4)), "cpu")
+    monkeypatch.setattr(scoring, "load_model", lambda *a, **k: model)
+    real, calls = image_decode.pil_to_array, []
+
+    def stopped(*a, **k):
+        calls.append(1)
+        if len(calls) == 2:
+            os.kill(os.getpid(), signal.SIGTERM)      # as a scheduler's stop, in the middle of the second image
+            time.sleep(5)                             # (the CLI's handler raises before this ends)
+        return real(*a, **k)
+
+    monkeypatch.setattr(image_decode, "pil_to_array", stopped)
+    (tmp_path / "run").mkdir()
+    got = main(["score", str(tmp_path / "run"), "--data", str(pile), "--device", "cpu", "--out", "-",
+                "--no-progress", *(["--skip-bad"] if skip_bad else [])])
+    err = capsys.readouterr().err
+    assert got == 143 and err.strip() == "wildgan: terminated (SIGTERM)", err
+
+
 def test_score_evaluate_and_report_take_threads(monkeypatch):
     import torch
 

@@ -261,6 +261,21 @@ def test_decoded_caches_of_earlier_decoding_rules_are_removed(tmp_path, monkeypa
     assert not any(p.exists() for p in stale) and all(p.exists() for p in now) and newer.exists()
 
 
+def test_decoded_caches_named_before_the_decoders_keyed_them_are_removed(tmp_path, monkeypatch):
+    """A cache of reader version 7 written before its name was keyed by the decoders too (an earlier wildgan's,
+    `NAME.decoded-v7-KEY.npz` as this one's) is never read again: it was kept for good, a copy of the whole data set
+    on disk for each option set, as a cache of the same rules is."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("WILDGAN_CACHE", str(cache))
+    tgz = make_tar(tmp_path)
+    load_dataset(tgz)
+    (tree,) = [p for p in cache.iterdir() if p.is_dir()]
+    before = cache / f"{tree.name}.decoded-v7-0123456789.npz"
+    before.write_bytes(b"old")
+    load_dataset(tgz, resolution=8)
+    assert not before.exists()
+
+
 def test_a_decoded_cache_written_under_other_decoders_is_decoded_again(tmp_path, monkeypatch):
     """The cache was keyed by the reader version only: pixels another Pillow/libjpeg decoded (a level apart) were
     read back and recorded in split.json as this one's, so once the cache was gone a resume on the same files was

@@ -12,6 +12,7 @@ import gc
 import json
 import re
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -1548,6 +1549,15 @@ def test_a_resume_s_warnings_are_said_in_the_api_s_terms(x_train, tmp_path, monk
     assert capsys.readouterr().out == ""
     (w,) = [w for w in got if "decoding changed" in str(w.message)]
     assert "fit without resume=True" in str(w.message) and not str(w.message).startswith("warning:")
+    # warnings filtered to errors (a notebook's warnings.simplefilter("error")): the warning stops the fit, and
+    # log.txt still says why (it was raised before the line was written, and the run's log had no word of it)
+    (run / "split.json").write_text(json.dumps(dict(rec, decoders="Pillow 9.0.0 (libjpeg 8.0)")))
+    said = (run / "log.txt").read_text().count("the decoding changed since it was recorded")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(WildganWarning, match="the decoding changed since it was recorded"):
+            Detector(run_dir=str(run), **params).fit(x_train[::-1], resume=True)
+    assert (run / "log.txt").read_text().count("the decoding changed since it was recorded") == said + 1
 
 
 def test_parameters_used_after_training_are_refused_before_it(x_train, tmp_path) -> None:

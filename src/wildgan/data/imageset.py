@@ -22,8 +22,11 @@ from .transforms import FITS, check_depth16, check_resolution, convert, crop_los
 # 4: .webp and .gif read, symlinked folders followed, 5: JPEG aliases and PNM read, 6: __MACOSX folders skipped,
 # uint16 arrays follow depth16 image by image, 2-channel arrays refused, 32-bit float TIFFs read, 7: large JPEGs
 # decoded at a reduced scale, JPEG_DRAFT_GAP; a gray run's colour files made gray before they are shrunk)
-DECODE_CACHE_VERSION = 7
-READER_VERSION = DECODE_CACHE_VERSION      # recorded in split.json: a rebuild by another reader is told apart
+READER_VERSION = 7      # recorded in split.json: a rebuild by another reader is told apart
+# the decoded caches' version, in their names: one above the reader's since their key names the decoders too
+# (decode_key), so that the caches of reader 7 named before that, which this wildgan never reads, are removed as
+# stale (readers._drop_stale_decoded) rather than kept for good
+DECODE_CACHE_VERSION = READER_VERSION + 1
 # what each reader version changed in which files a folder lists or how they read (split_differences explains a
 # rebuild that differs from its record with the changes since the recording version)
 READER_CHANGES = {

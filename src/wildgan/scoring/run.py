@@ -40,7 +40,7 @@ from ..data.imageset import READER_VERSION
 from ..data.readers import channel_counts, channel_warning, list_image_files, none_readable_error
 from ..data.splits import conversion_opts
 from ..devices import resolve_device
-from ..errors import CheckpointError, ConfigError, DataError, Terminated, WildganError, warn_user
+from ..errors import CheckpointError, ConfigError, DataError, WildganError, warn_user
 from ..nets import build_pgan
 from .pgan_scores import ScoreResult, batch_order, score_pgan
 
@@ -350,8 +350,9 @@ def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: 
                                     save=save, warned=warned, with_A=with_A, kinds=kinds)
         scored, bad = resumed + scored, resumed_bad + bad
     except Exception as e:                 # noqa: BLE001 -- on one rank of several: said to all of them below
-        if world == 1 or isinstance(e, Terminated):
-            raise                          # (SIGTERM: torchrun sent it to every rank, not one rank's failure)
+        # (not SIGTERM, errors.Terminated, no Exception: torchrun sent it to every rank, not one rank's failure)
+        if world == 1:
+            raise
         scored, bad, failure, err = [], [], (f"rank {rank}: {e}", isinstance(e, DataError)), e
         kinds = {}
     n_resumed = len(resumed)
