@@ -397,8 +397,8 @@ class Detector:
     threads : CPU threads for training and scoring (None or 0 = torch's current setting, as the CLI's
         --threads 0). Fix it for numbers that reproduce across machines: float sums differ between thread counts,
         and a short GAN run amplifies that. The process's own torch thread count is restored after each call.
-    verbose : progress bars and training log on stdout. Quiet (the default), training's warnings (a divergence rolled
-        back, a resume on changed data, a CUDA-graph fallback) are raised as WildganWarning; log.txt has every line.
+    verbose : progress bars and training log on stdout. Quiet (the default), training's warnings (a resume on
+        changed data, a CUDA-graph fallback) are raised as WildganWarning; log.txt has every line.
 
     Fitted attributes: decision_scores_ (training scores, float64 [N]), threshold_ (float), threshold_rule_
     (wildgan.thresholds.Threshold), labels_ (0/1 of the training images), run_dir_ (Path; after load() None when
@@ -624,8 +624,8 @@ class Detector:
             if self.verbose:
                 print(msg)
             elif msg.startswith("warning: "):
-                # a quiet Detector still tells its user what the CLI prints as a warning (a divergence rolled back, a
-                # resume on other pixels, a CUDA-graph fallback): a Python warning, not only a line in log.txt
+                # a quiet Detector still tells its user what the CLI prints as a warning (a resume on other pixels,
+                # a CUDA-graph fallback): a Python warning, not only a line in log.txt
                 warn_user(msg[len("warning: "):])
         return log
 
