@@ -1519,7 +1519,9 @@ def _score_pile(model: Any, a: argparse.Namespace, ctx: Any, archive: Path | Non
         # one line per skipped file (even from the same source line), on stderr as it is met, whatever the caller's
         # warning filters (restored on exit)
         warnings.simplefilter("always")
-        warnings.showwarning = lambda msg, *_a, **_k: print(f"wildgan: warning: {inside(str(msg))}",
+        # (under torchrun, a rank other than 0 says which it is, as main's warnings do: a file skipped is its chunk's)
+        tag = _rank_tag()
+        warnings.showwarning = lambda msg, *_a, **_k: print(f"wildgan: warning{tag}: {inside(str(msg))}",
                                                             file=sys.stderr)
         try:
             got = score_files(model, [root] if root is not None else a.data, chunk_size=a.chunk_size,

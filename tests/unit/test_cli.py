@@ -843,6 +843,34 @@ def test_sigterm_while_an_image_is_decoded_ends_the_command(skip_bad: bool, tmp_
     assert got == 143 and err.strip() == "wildgan: terminated (SIGTERM)", err
 
 
+@pytest.mark.parametrize("tag", ["", " (rank 1 of 2)"])
+def test_a_file_skipped_while_scoring_is_said_with_the_rank_that_met_it(tag: str, tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch,
+                                                                        capsys: pytest.CaptureFixture) -> None:
+    """score's warnings about the files of a pile (one line each, as they are met) said rank 1's as rank 0's under
+    torchrun: every other line of the CLI names its rank."""
+    from PIL import Image
+
+    from wildgan import cli
+    from wildgan.config import DataConfig, RunConfig, ScoreConfig, TrainConfig, net_config_for_preset
+    from wildgan.scoring import run as scoring
+
+    pile = tmp_path / "pile"
+    pile.mkdir()
+    for i in range(4):
+        Image.fromarray(np.full((8, 8), 10 * i, dtype=np.uint8)).save(pile / f"{i}.png")
+    (pile / "bad.png").write_bytes(b"not a png")
+    model = scoring.untrained_model(RunConfig(data=DataConfig(), net=net_config_for_preset("tiny", 8, 1),
+                                              train=TrainConfig(seed=0), score=ScoreConfig(batch_size=4)), "cpu")
+    monkeypatch.setattr(scoring, "load_model", lambda *a, **k: model)
+    monkeypatch.setattr(cli, "_rank_tag", lambda: tag)          # as torchrun's rank 1 of 2 would have it
+    (tmp_path / "run").mkdir()
+    assert main(["score", str(tmp_path / "run"), "--data", str(pile), "--device", "cpu", "--out", "-",
+                 "--no-progress", "--skip-bad"]) == 0
+    (line,) = [ln for ln in capsys.readouterr().err.splitlines() if "bad.png" in ln and "skipped" in ln]
+    assert line.startswith(f"wildgan: warning{tag}: skipped "), line
+
+
 def test_score_evaluate_and_report_take_threads(monkeypatch):
     import torch
 
