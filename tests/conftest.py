@@ -41,3 +41,28 @@ def mnist() -> dict:
 
     d = np.load(default_sample_path())
     return {k: d[k] for k in ("x_train", "y_train", "x_test", "y_test")}
+
+
+@pytest.fixture
+def scoring_pile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """For tests of `wildgan score` on a pile of files without a trained run: `make(n)` writes n 8x8 grey PNGs to
+    tmp_path/pile, makes tmp_path/run, and has scoring.load_model return the untrained tiny networks (score batches of
+    4). Returns (pile, run, model)."""
+    import numpy as np
+    from PIL import Image
+
+    from wildgan.config import DataConfig, RunConfig, ScoreConfig, TrainConfig, net_config_for_preset
+    from wildgan.scoring import run as scoring
+
+    def make(n: int):
+        pile, run = tmp_path / "pile", tmp_path / "run"
+        pile.mkdir()
+        run.mkdir()
+        for i in range(n):
+            Image.fromarray(np.full((8, 8), 10 * i, dtype=np.uint8)).save(pile / f"{i}.png")
+        model = scoring.untrained_model(RunConfig(data=DataConfig(), net=net_config_for_preset("tiny", 8, 1),
+                                                  train=TrainConfig(seed=0), score=ScoreConfig(batch_size=4)), "cpu")
+        monkeypatch.setattr(scoring, "load_model", lambda *a, **k: model)
+        return pile, run, model
+
+    return make

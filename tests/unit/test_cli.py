@@ -9,6 +9,7 @@ import json
 import os
 import warnings
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pytest
@@ -803,7 +804,7 @@ def test_sigterm_ends_a_command_with_one_line_and_143():
 
 
 @pytest.mark.parametrize("skip_bad", [True, False])
-def test_sigterm_while_an_image_is_decoded_ends_the_command(skip_bad: bool, tmp_path: Path,
+def test_sigterm_while_an_image_is_decoded_ends_the_command(skip_bad: bool, scoring_pile: Callable,
                                                             monkeypatch: pytest.MonkeyPatch,
                                                             capsys: pytest.CaptureFixture) -> None:
     """SIGTERM (a scheduler's stop) that lands while a file is decoded: the command ends with `terminated`, exit 143.
@@ -813,19 +814,9 @@ def test_sigterm_while_an_image_is_decoded_ends_the_command(skip_bad: bool, tmp_
     import signal
     import time
 
-    from PIL import Image
-
-    from wildgan.config import DataConfig, RunConfig, ScoreConfig, TrainConfig, net_config_for_preset
     from wildgan.data import image_decode
-    from wildgan.scoring import run as scoring
 
-    pile = tmp_path / "pile"
-    pile.mkdir()
-    for i in range(4):
-        Image.fromarray(np.full((8, 8), 10 * i, dtype=np.uint8)).save(pile / f"{i}.png")
-    model = scoring.untrained_model(RunConfig(data=DataConfig(), net=net_config_for_preset("tiny", 8, 1),
-                                              train=TrainConfig(seed=0), score=ScoreConfig(batch_size=4)), "cpu")
-    monkeypatch.setattr(scoring, "load_model", lambda *a, **k: model)
+    pile, run, _ = scoring_pile(4)
     real, calls = image_decode.pil_to_array, []
 
     def stopped(*a, **k):
@@ -836,36 +827,24 @@ def test_sigterm_while_an_image_is_decoded_ends_the_command(skip_bad: bool, tmp_
         return real(*a, **k)
 
     monkeypatch.setattr(image_decode, "pil_to_array", stopped)
-    (tmp_path / "run").mkdir()
-    got = main(["score", str(tmp_path / "run"), "--data", str(pile), "--device", "cpu", "--out", "-",
+    got = main(["score", str(run), "--data", str(pile), "--device", "cpu", "--out", "-",
                 "--no-progress", *(["--skip-bad"] if skip_bad else [])])
     err = capsys.readouterr().err
     assert got == 143 and err.strip() == "wildgan: terminated (SIGTERM)", err
 
 
 @pytest.mark.parametrize("tag", ["", " (rank 1 of 2)"])
-def test_a_file_skipped_while_scoring_is_said_with_the_rank_that_met_it(tag: str, tmp_path: Path,
+def test_a_file_skipped_while_scoring_is_said_with_the_rank_that_met_it(tag: str, scoring_pile: Callable,
                                                                         monkeypatch: pytest.MonkeyPatch,
                                                                         capsys: pytest.CaptureFixture) -> None:
     """score's warnings about the files of a pile (one line each, as they are met) said rank 1's as rank 0's under
     torchrun: every other line of the CLI names its rank."""
-    from PIL import Image
-
     from wildgan import cli
-    from wildgan.config import DataConfig, RunConfig, ScoreConfig, TrainConfig, net_config_for_preset
-    from wildgan.scoring import run as scoring
 
-    pile = tmp_path / "pile"
-    pile.mkdir()
-    for i in range(4):
-        Image.fromarray(np.full((8, 8), 10 * i, dtype=np.uint8)).save(pile / f"{i}.png")
+    pile, run, _ = scoring_pile(4)
     (pile / "bad.png").write_bytes(b"not a png")
-    model = scoring.untrained_model(RunConfig(data=DataConfig(), net=net_config_for_preset("tiny", 8, 1),
-                                              train=TrainConfig(seed=0), score=ScoreConfig(batch_size=4)), "cpu")
-    monkeypatch.setattr(scoring, "load_model", lambda *a, **k: model)
     monkeypatch.setattr(cli, "_rank_tag", lambda: tag)          # as torchrun's rank 1 of 2 would have it
-    (tmp_path / "run").mkdir()
-    assert main(["score", str(tmp_path / "run"), "--data", str(pile), "--device", "cpu", "--out", "-",
+    assert main(["score", str(run), "--data", str(pile), "--device", "cpu", "--out", "-",
                  "--no-progress", "--skip-bad"]) == 0
     (line,) = [ln for ln in capsys.readouterr().err.splitlines() if "bad.png" in ln and "skipped" in ln]
     assert line.startswith(f"wildgan: warning{tag}: skipped "), line

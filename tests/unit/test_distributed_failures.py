@@ -12,6 +12,7 @@ import time
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
+from typing import Callable
 
 import pytest
 import torch
@@ -404,7 +405,7 @@ def test_a_full_disk_does_not_hide_why_the_ranks_could_not_start(tmp_path: Path,
 
 
 @pytest.mark.parametrize("rank,world", [(0, 2), (1, 2), (0, 1)])
-def test_sigterm_during_sharded_scoring_ends_it_as_terminated(rank: int, world: int, tmp_path: Path,
+def test_sigterm_during_sharded_scoring_ends_it_as_terminated(rank: int, world: int, scoring_pile: Callable,
                                                               monkeypatch: pytest.MonkeyPatch,
                                                               capsys: pytest.CaptureFixture):
     """A scheduler stopping `score --distributed` (torchrun passes its SIGTERM to every rank): each rank says it was
@@ -413,20 +414,9 @@ def test_sigterm_during_sharded_scoring_ends_it_as_terminated(rank: int, world: 
     (SIGTERM)`, exit 2. A rank of 2 is played here: its context made by hand, the collectives stubbed (the other rank
     terminated alike). Where another rank may have ended first, the line says where that one's error would be; a job of
     one rank has no other to point to."""
-    import numpy as np
-    from PIL import Image
-
     from wildgan.cli import main
-    from wildgan.config import DataConfig, RunConfig, ScoreConfig, TrainConfig, net_config_for_preset
-    from wildgan.scoring import run as scoring
 
-    pile = tmp_path / "pile"
-    pile.mkdir()
-    for i in range(8):
-        Image.fromarray(np.full((8, 8), 10 * i, dtype=np.uint8)).save(pile / f"{i}.png")
-    # (score batches of 4: two, one chunk each, one per rank)
-    model = scoring.untrained_model(RunConfig(data=DataConfig(), net=net_config_for_preset("tiny", 8, 1),
-                                              train=TrainConfig(seed=0), score=ScoreConfig(batch_size=4)), "cpu")
+    pile, run, model = scoring_pile(8)       # (score batches of 4: two, one chunk each, one per rank)
 
     def stopped(*args, **kw):
         os.kill(os.getpid(), signal.SIGTERM)          # as torchrun passes a scheduler's stop on, mid-scoring
@@ -434,15 +424,13 @@ def test_sigterm_during_sharded_scoring_ends_it_as_terminated(rank: int, world: 
         raise AssertionError("SIGTERM did not stop the scoring")
 
     monkeypatch.setattr(model, "score", stopped)
-    monkeypatch.setattr(scoring, "load_model", lambda *a, **k: model)
     monkeypatch.setattr(dist, "init_distributed", lambda *a, **k: replace(_ctx(rank), world=world))
     for name, value in (("RANK", rank), ("WORLD_SIZE", world), ("LOCAL_RANK", rank)):
         monkeypatch.setenv(name, str(value))
     other = ([], [], (f"rank {1 - rank}: terminated (SIGTERM)", False), 0, {})
     monkeypatch.setattr(tdist, "all_gather_object", lambda said, mine, group=None: said.__setitem__(
         slice(None), [mine, other][::1 - 2 * rank][:world]))
-    (tmp_path / "run").mkdir()
-    assert main(["score", str(tmp_path / "run"), "--data", str(pile), "--distributed", "--device", "cpu",
+    assert main(["score", str(run), "--data", str(pile), "--distributed", "--device", "cpu",
                  "--out", "-", "--no-progress"]) == 143
     err = capsys.readouterr().err
     tag = " (rank 1 of 2)" if rank else ""
@@ -452,6 +440,24 @@ def test_sigterm_during_sharded_scoring_ends_it_as_terminated(rank: int, world: 
         assert err.startswith(f"wildgan{tag}: terminated (SIGTERM): torchrun sends it to every rank when the job is "
                               f"stopped, and to the ranks still running once one has ended; if another rank failed, "
                               f"its error is on the terminal above"), err
+
+
+class _Trains(Exception):
+    """Raised where train_pgan, past its resume, would start training (_resume_alone)."""
+
+
+def _resume_alone(monkeypatch: pytest.MonkeyPatch, gather: Callable) -> type[Exception]:
+    """train_pgan's resume played on one rank: the other ranks' answers from `gather` (all_gather_object), no module
+    broadcast, and a stop (_Trains, returned) where every rank would go on to train."""
+    from wildgan.training import loop
+
+    def trains(*a, **kw):
+        raise _Trains
+
+    monkeypatch.setattr(tdist, "all_gather_object", gather)
+    monkeypatch.setattr(DistContext, "broadcast_modules", lambda self, modules: None)
+    monkeypatch.setattr(loop, "build_pyramid", trains)
+    return _Trains
 
 
 def test_ranks_that_resumed_from_different_checkpoints_stop_together(tmp_path: Path,
@@ -484,15 +490,7 @@ def test_ranks_that_resumed_from_different_checkpoints_stop_together(tmp_path: P
             assert this == mine
             said[:] = [rank_0_said[0], this]
 
-    class Trains(Exception):
-        pass
-
-    def trains(*a, **kw):             # past the resume: every rank goes on to train
-        raise Trains
-
-    monkeypatch.setattr(tdist, "all_gather_object", gather)
-    monkeypatch.setattr(DistContext, "broadcast_modules", lambda self, modules: None)
-    monkeypatch.setattr(loop, "build_pyramid", trains)
+    Trains = _resume_alone(monkeypatch, gather)
     for other in ("none", "ckpt-000000000020.safetensors (20 images, sha256 0123456789ab)"):
         rank_0_said[:] = [other]
         with pytest.raises(CheckpointError) as got:
@@ -539,15 +537,7 @@ def test_rank_0_sets_damaged_checkpoints_aside_only_once_every_rank_has_read_the
         in_place.append(damaged.is_file())   # what rank 1 may be reading while rank 0 waits for its answer
         said[:] = [None, None] if this is None else [this, rank_1_said[0]]
 
-    class Trains(Exception):
-        pass
-
-    def trains(*a, **kw):             # past the resume: every rank goes on to train
-        raise Trains
-
-    monkeypatch.setattr(tdist, "all_gather_object", gather)
-    monkeypatch.setattr(DistContext, "broadcast_modules", lambda self, modules: None)
-    monkeypatch.setattr(loop, "build_pyramid", trains)
+    Trains = _resume_alone(monkeypatch, gather)
     rank_1_said[:] = ["none"]         # rank 1 read another folder: no resume, nothing set aside
     with pytest.raises(CheckpointError, match="resumed from different checkpoints"):
         loop.train_pgan(x, cfg, tmp_path, resume=True, progress=False, log=lambda m: None, dist=_ctx(0))
