@@ -548,3 +548,28 @@ def test_rank_0_sets_damaged_checkpoints_aside_only_once_every_rank_has_read_the
         loop.train_pgan(x, cfg, tmp_path, resume=True, progress=False, log=lambda m: None, dist=_ctx(0))
     assert in_place == [True, True]
     assert not damaged.exists() and damaged.with_name(damaged.stem + ".corrupt.json").is_file()
+
+
+def test_one_process_still_sets_a_damaged_checkpoint_aside_on_resume(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The ranks' read-then-set-aside split (find_good_checkpoint, set_aside_all) keeps one process's --resume (the
+    CLI's, Detector.fit(resume=True)'s) as it was: the damaged newest checkpoint is set aside before training goes on,
+    so that pruning after the resume cannot take it for the newest and delete the new ones instead."""
+    import numpy as np
+
+    from wildgan.checkpoint import list_checkpoints
+    from wildgan.config import PRESETS, DataConfig, RunConfig, TrainConfig, net_config_for_preset
+    from wildgan.training import loop
+
+    x = (np.random.default_rng(0).random((32, 8, 8, 1)) * 255).astype(np.uint8)
+    cfg = RunConfig(data=DataConfig(), net=net_config_for_preset("tiny", 8, 1), train=TrainConfig(
+        total_kimg=0.128, phase_kimg=0.1, minibatch=PRESETS["tiny"]["minibatch"], checkpoint_kimg=0.064, device="cpu"))
+    loop.train_pgan(x, cfg, tmp_path, progress=False, log=lambda m: None)
+    damaged = list_checkpoints(tmp_path / "checkpoints")[-1]
+    weights = damaged.with_suffix(".safetensors")
+    weights.write_bytes(weights.read_bytes()[:-1000])                   # truncated: a checksum mismatch
+    Trains = _resume_alone(monkeypatch, lambda *a, **k: pytest.fail("one process asked another rank"))
+    said: list[str] = []
+    with pytest.raises(Trains):
+        loop.train_pgan(x, cfg, tmp_path, resume=True, progress=False, log=said.append)
+    assert not damaged.exists() and damaged.with_name(damaged.stem + ".corrupt.json").is_file()
+    assert any("set the bad checkpoint aside" in m for m in said), said
