@@ -55,7 +55,7 @@ from .data.inputs import (PIXEL_RANGES, convert_items, count_images, decode_item
                           input_float_range, item_shapes, read_3d, refit, to_images, to_numpy)
 from .data.transforms import MAX_AUTO_RESOLUTION  # largest automatic resolution, as the CLI's
 from .errors import CheckpointError, ConfigError, DataError, TrainingInterrupted, WildganError, warn_user
-from .fileio import append_line, append_log_line, version_state
+from .fileio import append_log_line, version_state
 from .thresholds import (RULES, Threshold, check_val_labels, fit_threshold, rank_proba, run_threshold,
                          threshold_columns)
 
@@ -619,8 +619,8 @@ class Detector:
             # with --overwrite" means fit without resume=True here
             msg = _api_words(msg)
             # into log.txt first: warnings filtered to errors raise the warning below, and the log must still say why
-            # the fit stopped
-            append_line(run_dir / "log.txt", msg)
+            # the fit stopped. A copy, as a CLI run's log: a write that fails (a full disk) never stops the fit
+            append_log_line(run_dir / "log.txt", msg)
             if self.verbose:
                 print(msg)
             elif msg.startswith("warning: "):

@@ -1649,3 +1649,28 @@ def test_fit_marks_its_run_while_its_training_holds_the_run_lock(x_train, tmp_pa
     run = tmp_path / "own"
     Detector(run_dir=str(run), **{**TINY, "total_kimg": 0.05}).fit(x_train[:16])
     assert held_when_written == [True]
+
+
+def test_a_log_txt_that_cannot_be_written_does_not_stop_a_fit(x_train, tmp_path, monkeypatch, capsys) -> None:
+    """log.txt is a copy of what the fit says, as a CLI run's is (fileio.append_log_line): a write that fails there (a
+    full disk, a read-only file) stopped Detector.fit with an OSError, and since the line is written first (so that
+    a warning filtered to an error still leaves it in the log) the line itself was not even shown."""
+    import errno
+
+    from wildgan import detector as detector_module
+    from wildgan import fileio
+
+    real = fileio.append_line
+
+    def full(path, line):
+        if Path(path).name == "log.txt":
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        real(path, line)
+
+    monkeypatch.setattr(fileio, "append_line", full)
+    monkeypatch.setattr(detector_module, "append_line", full, raising=False)     # (its own name for it, if it has one)
+    with pytest.warns(WildganWarning, match=NOT_GROWN):
+        det = Detector(run_dir=str(tmp_path / "run"), verbose=True, **{**TINY, "total_kimg": 0.05, "threads": 1}
+                       ).fit(x_train)
+    assert "training wildgan (tiny) on 64 images" in capsys.readouterr().out
+    assert len(det.decision_scores_) == N_TRAIN and not (tmp_path / "run" / "log.txt").exists()
