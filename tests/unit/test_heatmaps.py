@@ -89,3 +89,21 @@ def test_residual_maps_shapes_one_colour_image_is_refused() -> None:
     g, gr = x[..., :1], recon[..., :1]
     np.testing.assert_array_equal(residual_maps(g[..., 0], gr[..., 0]), residual_maps(g, gr))
     assert residual_maps(g[:1, ..., 0], gr[:1]).shape == (1, 8, 8)
+
+
+def test_named_images_too_few_for_a_batch_are_warned_about_once(scoring_pile) -> None:
+    """Two named images in mixed batch mode: the warning about their scores is said once. The mapped images are
+    scored a second time only for their reconstructions, and that pass repeated the warning (report --image printed
+    it twice once the named images were scored before the rest of the report)."""
+    import warnings
+
+    from wildgan.evaluation.heatmaps import score_named_images
+
+    _, _, model = scoring_pile(0)
+    x = np.stack([np.full((8, 8, 1), 40, np.uint8), np.full((8, 8, 1), 200, np.uint8)])
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        named = score_named_images(model, ["a.png", "b.png"], loaded=(x, ["a.png", "b.png"]))
+    assert len(named.ids) == 2 and named.recon.shape == (2, 8, 8, 1)
+    said = [str(w.message) for w in got if "scored in batch mode 'mixed'" in str(w.message)]
+    assert len(said) == 1 and said[0].startswith("2 images"), said

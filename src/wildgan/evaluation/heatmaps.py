@@ -13,6 +13,7 @@ map keeps the full-resolution query against that reconstruction upsampled, so it
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -214,6 +215,10 @@ def score_named_images(model: LoadedModel, paths: Sequence[str | Path], skip_bad
     # the mapped images scored once more, for their reconstructions (in mixed batch mode their own batches: the
     # maps show the reconstruction; the scores reported stay those of the whole set)
     shown = x[order[:m]]
-    recon = model.score(shown, return_recon=True).recon if m else np.zeros((0, *x.shape[1:]), np.float32)
+    with warnings.catch_warnings():
+        # (that pass's scores are not reported: a warning about them, e.g. too few images for a minibatch-stddev
+        # group, was said by the scoring above already, or does not apply to the scores shown)
+        warnings.filterwarnings("ignore", message=r".* scored in batch mode 'mixed'")
+        recon = model.score(shown, return_recon=True).recon if m else np.zeros((0, *x.shape[1:]), np.float32)
     return NamedImages(ids=[ids[i] for i in order], scores={k: np.asarray(v)[order] for k, v in res.scores.items()},
                        x=shown, recon=recon, maps=residual_maps(shown, recon))
