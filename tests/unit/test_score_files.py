@@ -504,6 +504,72 @@ def test_a_folder_written_by_two_processes_is_resumed_by_one(pile: Path, tmp_pat
     _same(whole, third)
 
 
+def test_a_resume_folder_of_other_image_decoders_is_scored_again_and_says_which(pile: Path, tmp_path: Path,
+                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The manifest did not record the decoders: after a Pillow/libjpeg upgrade the chunks of the old decoding (pixels
+    a level apart) were taken, and one CSV mixed scores of two decodings. Now they are scored again, and the warning
+    names the decoders, old -> new, rather than a field name."""
+    import json
+    import re
+
+    import wildgan.scoring.run as run
+    from wildgan.data.imageset import READER_VERSION, decoder_versions
+
+    m = _model()
+    whole = score_files(m, [pile], chunk_size=64)
+    rd = tmp_path / "s.csv.chunks"
+    old = "Pillow 9.0.0 (libjpeg 8.0, libwebp 1.0.0, OpenJPEG 2.3.0)"
+    with monkeypatch.context() as mp:                  # the folder is written under other decoders
+        mp.setattr(run, "decoder_versions", lambda: old, raising=False)
+        assert score_files(m, [pile], chunk_size=64, resume_dir=rd).chunks == 3
+    with pytest.warns(UserWarning, match=re.escape(f"the 3 finished chunks saved there are of another scoring (it "
+                                                   f"differs in the decoders {old} -> {decoder_versions()} (the same "
+                                                   f"files can decode a level or so apart)): deleted")):
+        again = score_files(m, [pile], chunk_size=64, resume_dir=rd)
+    assert again.resumed == 0
+    _same(whole, again)
+    # the reader's version, the other half of the decoding, is named the same way
+    manifest = rd / "manifest.json"
+    manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "reader_version": READER_VERSION - 1}))
+    with pytest.warns(UserWarning, match=re.escape(f"(it differs in wildgan's image reader version {READER_VERSION - 1}"
+                                                   f" -> {READER_VERSION} (the same files can decode")):
+        assert score_files(m, [pile], chunk_size=64, resume_dir=rd).resumed == 0
+
+
+def test_a_resume_folder_saved_without_its_decoders_keeps_its_chunks_and_says_so_once(pile: Path, tmp_path: Path,
+                                                                                      monkeypatch: pytest.MonkeyPatch
+                                                                                      ) -> None:
+    """A folder an earlier wildgan wrote records no decoders: its chunks are kept (most likely decoded by these; the
+    finished work is not thrown away) but not in silence, also when it was cut in another number of processes'
+    chunking; the manifest then records the decoders, so the warning is not repeated."""
+    import json
+
+    import wildgan.scoring.run as run
+    from wildgan.data.imageset import decoder_versions
+
+    m = _model()
+    whole = score_files(m, [pile])
+    rd = tmp_path / "s.csv.chunks"
+    with monkeypatch.context() as mp:                  # what a 2-rank job leaves: its chunking in one process
+        mp.setattr(run, "_balanced_parts", lambda order, n, step, world: 2)
+        score_files(m, [pile], resume_dir=rd)
+    manifest = rd / "manifest.json"
+    key = json.loads(manifest.read_text())
+    key.pop("decoders", None)                          # as an earlier wildgan wrote it
+    manifest.write_text(json.dumps(key))
+    said, again = _said(lambda: score_files(m, [pile], resume_dir=rd), "decoders")
+    assert again.resumed == 2 and again.chunks == 2
+    assert said == [f"{rd}: the 2 finished chunks saved there are kept, taken as decoded by this wildgan's image "
+                    f"decoders ({decoder_versions()}): they were saved by a wildgan that did not record its decoders. "
+                    f"If Pillow or its libjpeg, libwebp or OpenJPEG changed since, delete {rd} (`wildgan score "
+                    f"--no-resume`) so that every image is scored from the same decoding"]
+    _same(whole, again)
+    assert json.loads(manifest.read_text())["decoders"] == decoder_versions()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                 # said once
+        assert score_files(m, [pile], resume_dir=rd).resumed == 2
+
+
 def test_the_untrained_control_is_digested_by_its_weights_even_beside_a_file_named_untrained(tmp_path, monkeypatch):
     # the resume key of untrained networks is their weights': a file called "untrained" in the working folder must
     # not stand in for them (its bytes would key the resume folder, whatever the networks are)

@@ -36,9 +36,9 @@ from .. import __version__, fileio
 from .. import checkpoint as ckpt
 from ..config import RunConfig, ScoreConfig, read_run_config
 from ..data import readers
-from ..data.imageset import READER_VERSION
+from ..data.imageset import READER_VERSION, decoder_versions
 from ..data.readers import channel_counts, channel_warning, list_image_files, none_readable_error
-from ..data.splits import conversion_opts
+from ..data.splits import conversion_opts, decoding_change
 from ..devices import resolve_device
 from ..errors import CheckpointError, ConfigError, DataError, WildganError, warn_user
 from ..nets import build_pgan
@@ -298,9 +298,9 @@ def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: 
     `resume_dir`: with more than one chunk, each chunk's scores are saved there as it is finished (chunk-NNNNN.npz,
     written atomically, and manifest.json: what they are scores of), and a later call on the same files with the same
     model, settings and chunk size takes the finished chunks from there instead of scoring them again (an interrupted
-    scoring of a large pile resumes; the scores are the same). A folder recorded for other files, model or settings
-    is emptied first (with a warning naming what differs). The caller deletes the folder once the result is safely
-    written (remove_resume_dir).
+    scoring of a large pile resumes; the scores are the same). A folder recorded for other files, model, settings or
+    image decoders (decoder_versions) is emptied first (with a warning naming what differs). The caller deletes the
+    folder once the result is safely written (remove_resume_dir).
 
     `ctx` (training.distributed.DistContext, under torchrun): the files are cut into a multiple of `world` equal
     chunks, no larger than one process's (_balanced_parts: a pile of one chunk would leave every rank but 0 idle),
@@ -593,7 +593,7 @@ def _merge_chunks(scored: list[ChunkScores], n_files: int) -> tuple[dict[str, np
 # ---------------------------------------------------------------------------------------------------------------
 
 # what a resume folder's chunks are scores of: any change (files, their sizes or times, the weights, the settings,
-# the chunking, the reader) makes them another scoring's, and they are not reused
+# the chunking, the reader, the image decoders) makes them another scoring's, and they are not reused
 RESUME_FORMAT = 1
 
 # the manifest's record of the chunking (which files each chunk holds), the rest being what is scored and how
@@ -626,9 +626,19 @@ def _resume_key(model: LoadedModel, files: list[Path], chunks: list[list[int]], 
             "device": model.device.type, "score": dataclasses.asdict(sc),
             "search": dataclasses.asdict(model.cfg.search) if model.cfg.method == "search" else None,
             "batch_mode": batch_mode, "conversion": conversion, "reader_version": READER_VERSION,
-            **_chunking_record(chunks),
+            # another Pillow or libjpeg can decode the same files a level apart: its chunks are scores of other pixels
+            "decoders": decoder_versions(), **_chunking_record(chunks),
             # only when left out: a folder written before the option existed (every score) stays resumable
             **({} if with_A else {"with_A": False})}
+
+
+def _decoders_as_now(old: Any, key: dict[str, Any]) -> Any:
+    """A manifest `old` read against this scoring's `key`: one written before the decoders were recorded is taken as
+    decoded by this wildgan's (key's), since deleting its chunks would lose the finished work of every folder an
+    earlier wildgan left, whose decoders are most likely these (_reset_resume_dir says so, once)."""
+    if isinstance(old, dict) and "decoders" not in old:
+        return {**old, "decoders": key["decoders"]}
+    return old
 
 
 def _chunking_record(chunks: list[list[int]]) -> dict[str, Any]:
@@ -707,6 +717,7 @@ def _saved_chunking(model: LoadedModel, files: list[Path], order: list[np.ndarra
         return parts
     own = _make_chunks(order, len(files), step, parts)[1]
     now = json.loads(json.dumps(_resume_key(model, files, own, *key)))
+    old = _decoders_as_now(old, now)
     if {k: v for k, v in now.items() if k not in _CHUNKING} != {k: v for k, v in old.items() if k not in _CHUNKING}:
         return parts                       # another scoring's chunks: deleted by _prepare_resume_dir
     limit = max(len(c) for c in _make_chunks(order, len(files), step, None)[1])
@@ -761,13 +772,28 @@ def _reset_resume_dir(d: Path, make_key: Callable[[], dict[str, Any]]) -> None:
         old = None
     if old == key:
         return
+    old = _decoders_as_now(old, key)
     stale = sorted(d.glob("chunk-*.npz")) if d.is_dir() else []
-    if stale:
+    n = f"{len(stale)} finished chunk{'s' if len(stale) != 1 else ''} saved there {'are' if len(stale) != 1 else 'is'}"
+    if old == key:
+        # a folder of a wildgan that did not record its decoders, the same in all else: its chunks are kept, but not
+        # mixed in silence; the manifest written below records these decoders, so this is said once
+        if stale:
+            warn_user(f"{d}: the {n} kept, taken as decoded by this wildgan's image decoders ({key['decoders']}): "
+                      f"they were saved by a wildgan that did not record its decoders. If Pillow or its libjpeg, "
+                      f"libwebp or OpenJPEG changed since, delete {d} (`wildgan score --no-resume`) so that every "
+                      f"image is scored from the same decoding")
+        stale = []
+    elif stale:
         what = [k for k in key if not isinstance(old, dict) or old.get(k) != key[k]]
         what += [k for k in (old if isinstance(old, dict) else ()) if k not in key]   # e.g. with_A
-        warn_user(f"{d}: the {len(stale)} finished chunk{'s' if len(stale) != 1 else ''} saved there "
-                  f"{'are' if len(stale) != 1 else 'is'} of another scoring (it differs in "
-                  f"{', '.join(what) or 'its record'}): deleted, every chunk is scored again")
+        # the reader or the decoders, by name and version: 'reader_version, decoders' would not say what changed
+        decoding = decoding_change(old) if isinstance(old, dict) else None
+        if decoding:
+            what = [f"{decoding} (the same files can decode a level or so apart)"] + [
+                k for k in what if k not in ("reader_version", "decoders")]
+        warn_user(f"{d}: the {n} of another scoring (it differs in {', '.join(what) or 'its record'}): deleted, "
+                  f"every chunk is scored again")
     for f in stale:
         f.unlink()
     d.mkdir(parents=True, exist_ok=True)
