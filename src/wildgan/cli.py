@@ -555,8 +555,9 @@ def add_report_parser(sub: Any) -> argparse.ArgumentParser:
     r.add_argument("--image", nargs="+", action="extend", default=[], metavar="PATH",
                    help="also score and map these image files/folders (repeatable)")
     r.add_argument("--skip-bad", action="store_true",
-                   help="leave unreadable files among the --image paths out (each named in a warning); they are "
-                        "placed among training scores cached by score --threshold --skip-bad too")
+                   help="leave unreadable files among the --image paths out (each named in a warning), and an "
+                        "unlabelled run's training images unreadable since training out of its ranking; --image "
+                        "files are then placed among training scores cached by score --threshold --skip-bad too")
     r.add_argument("--score", default=None, choices=SCORE_NAMES,
                    help="score that ranks the most anomalous images (default: the method's own, A for f-AnoGAN, "
                         "else a)")

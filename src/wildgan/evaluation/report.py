@@ -434,9 +434,9 @@ def run_report(run_dir: Path, *, top_k_images: int = 8, images: Sequence[str | P
     They are checked (one per test image, at the network resolution, finite non-negative values) before any
     scoring. tsne_points: at most this many test latents (a seeded subsample) go into the t-SNE, whose cost grows
     faster than linearly with the number of points. skip_bad: leave unreadable files among `images` out (each named
-    in a warning) instead of stopping, and place them among training scores cached without the training files
-    unreadable since training (see scoring.train_scores). score: the score that ranks the most anomalous images;
-    default the method's own (f-AnoGAN's A, else a)."""
+    in a warning) instead of stopping, place them among training scores cached without the training files
+    unreadable since training (see scoring.train_scores), and rank an unlabelled run's training pile without them.
+    score: the score that ranks the most anomalous images; default the method's own (f-AnoGAN's A, else a)."""
     check_report_args(score, top_k_images, tsne_points, images)
     mask_name = "masks"
     if isinstance(masks, (str, Path)):
@@ -526,7 +526,7 @@ def _write_run_report(run_dir: Path, out: Path, cfg: Any, split_info: dict[str, 
 
     unlabelled = split_info.get("protocol") == "unlabelled"
     model, diag = _diagnose(page, run_dir, cfg, split_info, device=device, controls=controls, log=log,
-                            top_k_images=top_k_images, score=score, model=model)
+                            top_k_images=top_k_images, score=score, model=model, skip_bad=skip_bad)
     if diag is not None and unlabelled:
         _pile_section(page, out, run_dir, model, diag, cfg, score, top_k_images, log)
     elif diag is not None:
@@ -562,11 +562,14 @@ def _data_text(split_info: dict[str, Any]) -> str | None:
 
 
 def _diagnose(page: _Page, run_dir: Path, cfg: Any, split_info: dict[str, Any], *, device: str, controls: bool,
-              log: Log, top_k_images: int, score: str, model: Any = None) -> tuple[Any, RunDiagnostics | None]:
+              log: Log, top_k_images: int, score: str, model: Any = None,
+              skip_bad: bool = False) -> tuple[Any, RunDiagnostics | None]:
     """(the networks, what the report shows of them): diagnose_run for a run with a test split, the top of the
     training pile for an unlabelled run; diagnostics None where there is nothing to score (a Detector.fit run, a pile
     that cannot be read again), and no networks either before the first checkpoint. What is missing, and why, is
-    said on the page. model: the run's networks, when the caller has loaded them."""
+    said on the page. model: the run's networks, when the caller has loaded them. skip_bad: an unlabelled run's
+    training files unreadable since training are left out of its ranking (a test split stays whole: masks and
+    labels are aligned with it)."""
     try:
         if split_info.get("detector_input"):
             model = model if model is not None else load_model(run_dir, device)
@@ -578,7 +581,8 @@ def _diagnose(page: _Page, run_dir: Path, cfg: Any, split_info: dict[str, Any], 
         if split_info.get("protocol") != "unlabelled":
             return diagnose_run(run_dir, device=device, controls=controls, log=log, model=model)
         try:
-            return _diagnose_training_pile(run_dir, cfg, device, log, top_k_images, score, model=model)
+            return _diagnose_training_pile(run_dir, cfg, device, log, top_k_images, score, model=model,
+                                           skip_bad=skip_bad)
         except DataError as e:
             # the training images were moved or deleted since training: the report still has the curves, the
             # samples, and the named images placed among the cached training scores
@@ -1041,12 +1045,12 @@ def _search_checked(model: Any, x: np.ndarray, cached: dict[str, np.ndarray], z_
 
 
 def _diagnose_training_pile(run_dir: Path, cfg: Any, device: str, log: Log, k: int, score: str,
-                            model: Any = None) -> tuple[Any, RunDiagnostics]:
+                            model: Any = None, skip_bad: bool = False) -> tuple[Any, RunDiagnostics]:
     """An unlabelled run: rank its own training images by score, and reconstruct only the k highest (a pile can be
     far larger than a test split: all reconstructions would not fit in memory). Labels unknown: -1."""
     model = model if model is not None else load_model(run_dir, device)
     try:
-        split = build_split(cfg.data)
+        split = build_split(replace(cfg.data, skip_bad=True) if skip_bad else cfg.data)
     except DataError as e:
         # the images were moved or deleted since training: the ranking needs their pixels, not only the cached scores
         raise DataError(f"{e} (the report of a run trained on unlabelled images ranks and maps its training images, "
