@@ -66,3 +66,24 @@ def scoring_pile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         return pile, run, model
 
     return make
+
+
+@pytest.fixture
+def pile_run_gone_bad(tmp_path: Path):
+    """A tiny run trained by `wildgan train` on tmp_path/pile (20 grey 8x8 PNGs, no training scores cached), one of
+    whose training files, pile/03.png, was truncated after training. Returns (run, pile, the file's good bytes)."""
+    import numpy as np
+    from PIL import Image
+
+    from wildgan.cli import main
+
+    pile, run = tmp_path / "pile", tmp_path / "run"
+    pile.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(20):             # (a rebuilt training split needs 16 images: one minibatch of the tiny preset)
+        Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(pile / f"{i:02d}.png")
+    assert main(["train", "--data", str(pile), "--preset", "tiny", "--threads", "1", "--no-progress",
+                 "--total-kimg", "0.032", "--phase-kimg", "0.1", "--no-train-scores", "--out", str(run)]) == 0
+    good = (pile / "03.png").read_bytes()
+    (pile / "03.png").write_bytes(good[:40])
+    return run, pile, good

@@ -236,7 +236,9 @@ def make_parser() -> argparse.ArgumentParser:
                         "file after a run trained on unlabelled images / by Detector.fit: every image (labelled "
                         "with --normal)")
     s.add_argument("--skip-bad", action="store_true",
-                   help="leave out unreadable image files (each one is named in a warning) instead of stopping")
+                   help="leave out unreadable image files (each one is named in a warning) instead of stopping; "
+                        "with --threshold, also the run's training images unreadable since training, when its "
+                        "training scores are computed again (the threshold records how many it comes from)")
     s.add_argument("--checkpoint", metavar="FILE",
                    help="score with this checkpoint (RUN/checkpoints/ckpt-*.json, or its name) instead of the run's "
                         "final networks; --threshold then takes the checkpoint's own training scores, computed from "
@@ -312,6 +314,10 @@ def make_parser() -> argparse.ArgumentParser:
                    help="where the training split is scored for --threshold when its scores are not cached (the "
                         "export itself runs on the CPU): " + DEVICE_HELP)
     x.add_argument("--no-progress", action="store_true", help="no progress bar while the training split is scored")
+    x.add_argument("--skip-bad", action="store_true",
+                   help="--threshold: leave the run's training images that are unreadable since training out of "
+                        "its training scores (each named in a warning; threshold_params records n, the images it "
+                        "comes from, and n_trained) instead of stopping")
     x.set_defaults(func=cmd_export)
     x.set_defaults(defaults={act.dest: act.default for act in x._actions})   # for warnings about unused options
 
@@ -549,7 +555,9 @@ def add_report_parser(sub: Any) -> argparse.ArgumentParser:
     r.add_argument("--image", nargs="+", action="extend", default=[], metavar="PATH",
                    help="also score and map these image files/folders (repeatable)")
     r.add_argument("--skip-bad", action="store_true",
-                   help="leave unreadable files among the --image paths out (each named in a warning)")
+                   help="leave unreadable files among the --image paths out (each named in a warning), and an "
+                        "unlabelled run's training images unreadable since training out of its ranking; --image "
+                        "files are then placed among training scores cached by score --threshold --skip-bad too")
     r.add_argument("--score", default=None, choices=SCORE_NAMES,
                    help="score that ranks the most anomalous images (default: the method's own, A for f-AnoGAN, "
                         "else a)")
@@ -1331,8 +1339,8 @@ def cmd_score(a: argparse.Namespace) -> int:
     if a.threshold in ("contamination", "mad") and (ctx is None or ctx.is_main):
         if not a.data and not a.normal:
             # the run's own test split, built first: its training part is what the training scores are of, so a
-            # missing train_scores.csv does not decode the run's data a second time (not shared when --skip-bad
-            # reads the data otherwise than the run did)
+            # missing train_scores.csv does not decode the run's data a second time (read with --skip-bad as the
+            # training scores below are)
             own_split = _labelled_split(a, run_dir, None, False)
         # the training scores the threshold comes from, before the (possibly long) scoring: computed now if missing
         # (and cached), or an error now (e.g. the training images were moved) rather than after the whole pile
@@ -1340,9 +1348,9 @@ def cmd_score(a: argparse.Namespace) -> int:
 
         # kept for the threshold and the percentiles below: the scores of a --checkpoint (not the run's final
         # networks) are not cached, and asking again scored the whole training split two more times
-        shared = own_split if not (a.skip_bad and not model.cfg.data.skip_bad) else None
+        # (--skip-bad: training files unreadable since training are left out of them, named in a warning)
         train_scores = run_training_scores(run_dir, model, batch_mode=a.batch_mode, progress=not a.no_progress,
-                                           split=shared)
+                                           split=own_split, skip_bad=a.skip_bad)
         if a.score not in train_scores:
             raise ConfigError(f"score {a.score!r} is not available for this run; it has {', '.join(train_scores)}")
     split_info = read_split_info(run_dir)
@@ -1402,7 +1410,8 @@ def cmd_score(a: argparse.Namespace) -> int:
 
         thr, extra = flag_scores(model, run_dir, a.threshold, res, score=a.score,
                                  contamination=a.expected_contamination, k=a.mad_k, labels=labels,
-                                 batch_mode=a.batch_mode, progress=not a.no_progress, train_scores=train_scores)
+                                 batch_mode=a.batch_mode, progress=not a.no_progress, train_scores=train_scores,
+                                 skip_bad=a.skip_bad)
         print(f"threshold for score {a.score}: {thr.describe()} (chosen on the {thr.params['source']}); "
               f"{int(extra['is_anomaly'].sum())} of {len(ids)} images flagged (is_anomaly = 1)", file=sys.stderr)
     if a.out == "-":
@@ -1564,11 +1573,12 @@ def cmd_export(a: argparse.Namespace) -> int:
 
     _refuse_saved_detector(a.run_dir, "export")
     _check_out_file(a.out, "model.onnx")
-    _warn_unused_threshold_options(a, ("expected_contamination", "mad_k", "score", "device"), "no threshold")
+    _warn_unused_threshold_options(a, ("expected_contamination", "mad_k", "score", "device", "skip_bad"),
+                                   "no threshold")
     path = export_onnx(Path(a.run_dir), Path(a.out), batch_size=a.batch_size, opset=a.opset,
                        input_type=a.input_type, include_A=not a.no_A, threshold=a.threshold,
                        contamination=a.expected_contamination, mad_k=a.mad_k, score=a.score, device=a.device,
-                       progress=not a.no_progress)
+                       progress=not a.no_progress, skip_bad=a.skip_bad)
     print(f"wrote {path} (ONNX opset {a.opset}, {a.input_type} input; each image is scored on its own, any batch "
           "size)", file=sys.stderr)
     thr = onnx_threshold(path)

@@ -385,7 +385,9 @@ class Detector:
         fails, else when the Detector is garbage-collected or at interpreter exit; the fitted model is in memory,
         so save() works after that, but from_run(run_dir_) / export_onnx(run_dir_) need a run_dir).
     skip_bad : fit leaves unreadable / corrupt image files out, with a warning naming each (default: a DataError
-        naming the first). Scoring methods always raise instead: their outputs are aligned with their inputs.
+        naming the first); so do the training scores computed again from a run's training images (from_run, and
+        a threshold or percentile for another batch_mode), for files unreadable since training. Scoring methods
+        always raise instead: their outputs are aligned with their inputs.
     pixel_range : 'auto' | '[0,1]' | '[-1,1]' | '[0,255]': the range of float pixel values (integers are always
         0..255). 'auto': the range guessed from fit's float training images, all together (kept as pixel_range_ and
         used for every later call, so that an image's score never depends on what else is in a call), or, when fit
@@ -929,14 +931,15 @@ class Detector:
 
         m, run_dir = self.model_, Path(self.run_dir_)
         try:
+            skip = bool(self.skip_bad)
             if is_run_final(run_dir, m):
-                return run_training_scores(run_dir, m, batch_mode=batch_mode), ""
+                return run_training_scores(run_dir, m, batch_mode=batch_mode, skip_bad=skip), ""
             own = final_checkpoint(run_dir)
             if ckpt.read_meta(own).get("sha256") == m.meta.get("sha256"):
-                got = read_train_scores(run_dir, replace(m, source=str(own)), batch_mode)
+                got = read_train_scores(run_dir, replace(m, source=str(own)), batch_mode, skip_bad=skip)
                 if got is not None:
                     return got, ""
-            return run_training_scores(run_dir, m, batch_mode=batch_mode, write=False), ""
+            return run_training_scores(run_dir, m, batch_mode=batch_mode, write=False, skip_bad=skip), ""
         except WildganError as e:
             return None, str(e)
 
@@ -1298,14 +1301,16 @@ class Detector:
     def from_run(cls, run_dir: str | Path, *, contamination: float = 0.05, threshold: str = "contamination",
                  mad_k: float = 3.0, score: str | None = None, lam: float | None = None, batch_mode: str = "mixed",
                  device: str = "auto", checkpoint: str | Path | None = None, X_val: Any = None, y_val: Any = None,
-                 verbose: bool = False) -> "Detector":
+                 skip_bad: bool = False, verbose: bool = False) -> "Detector":
         """A fitted Detector from a `wildgan train` run directory. decision_scores_ are the scores of the run's own
         training split (scored once, cached in RUN_DIR/train_scores.csv); the threshold comes from them.
 
         The threshold and score parameters (contamination, threshold, mad_k, score, lam) are this call's arguments
         (score=None: the run's method's own, as `wildgan score --threshold` thresholds it), also for a run_dir that a
         Detector.fit wrote: the run records its training, not how a Detector thresholded
-        it. Detector.save / Detector.load keep a fitted Detector whole, its threshold included."""
+        it. Detector.save / Detector.load keep a fitted Detector whole, its threshold included. skip_bad: when the
+        training scores are computed again, training images unreadable since training are left out, named in a
+        warning (n_train_ and threshold_rule_.params['n'] count the images scored), instead of a DataError."""
         from .scoring.run import load_model, read_split_info
 
         run_dir = Path(run_dir)
@@ -1322,14 +1327,14 @@ class Detector:
                   encoder_loss=cfg.train.encoder_loss if cfg.train.encoder_loss != "none" else "image",
                   batch_mode=batch_mode, resize_mode=conv.get("fit", "resize"), run_dir=str(run_dir),
                   threads=cfg.train.threads, depth16=conv.get("depth16", "per-image"), width=_run_width(cfg),
-                  latent_size=_run_latent_size(cfg), verbose=verbose)
+                  latent_size=_run_latent_size(cfg), skip_bad=skip_bad, verbose=verbose)
         det._validate()
         if threshold == "f1" and (X_val is None or y_val is None):
             raise ConfigError("threshold='f1' needs a labelled validation set: from_run(..., X_val=, y_val=)")
         from .scoring.train_scores import run_training_scores
 
         scores = run_training_scores(run_dir, model, batch_mode=batch_mode if cfg.method == "wildgan" else "mixed",
-                                     progress=verbose)
+                                     progress=verbose, skip_bad=skip_bad)
         scores = _with_lam(scores, cfg.score.lam, det.lam)       # the cache holds a with the run's lam
         det.model_ = model
         det.run_dir_ = run_dir

@@ -181,7 +181,8 @@ def _opset_range() -> tuple[int, int]:
 def export_onnx(run_dir: str | Path, path: str | Path, batch_size: int = 64, opset: int = 17, *,
                 input_type: str = "uint8", include_A: bool = True, checkpoint: str | Path | None = None,
                 threshold: str | None = None, contamination: float = 0.05, mad_k: float = 3.0,
-                score: str | None = None, device: str = "cpu", progress: bool = False) -> Path:
+                score: str | None = None, device: str = "cpu", progress: bool = False,
+                skip_bad: bool = False) -> Path:
     """Write the run's scoring graph to `path` (.onnx). `batch_size` is the example batch the graph is traced with;
     the batch axis stays dynamic (wildgan: isolated protocol; f-AnoGAN: every image on its own anyway). Needs the
     `onnx` extra (pip install onnx) to write metadata.
@@ -190,7 +191,8 @@ def export_onnx(run_dir: str | Path, path: str | Path, batch_size: int = 64, ops
     scores made with the graph's own protocol (export_threshold), for the output `score` (default: the method's own,
     A for f-AnoGAN, else a), with `contamination` / `mad_k` as in wildgan.thresholds.fit_threshold; recorded in
     metadata_props (module docstring; onnx_threshold reads it). When those scores are not cached in the run folder,
-    the training split is scored on `device` (`progress`: a progress bar)."""
+    the training split is scored on `device` (`progress`: a progress bar; skip_bad: its images unreadable since
+    training are left out, see wildgan.thresholds.run_threshold)."""
     if batch_size < 1:
         raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
     if threshold is not None:
@@ -213,7 +215,8 @@ def export_onnx(run_dir: str | Path, path: str | Path, batch_size: int = 64, ops
     if threshold is not None:
         # before tracing: scoring the training split is the slow part, and the step that can fail (moved images)
         thr = export_threshold(run_dir, model, threshold, contamination=contamination, mad_k=mad_k, score=score,
-                               include_A=include_A, checkpoint=checkpoint, device=device, progress=progress)
+                               include_A=include_A, checkpoint=checkpoint, device=device, progress=progress,
+                               skip_bad=skip_bad)
         thr_meta = {"threshold": thr.value, "threshold_rule": thr.rule, "threshold_score": thr.params["score"],
                     "threshold_params": {k: v for k, v in thr.params.items() if k != "score"}}
     r, c = model.cfg.net.resolution, model.cfg.net.channels
@@ -267,7 +270,7 @@ def _check_threshold_rule(rule: str, contamination: float, mad_k: float) -> None
 def export_threshold(run_dir: str | Path, model: Any, rule: str, *, contamination: float = 0.05,
                      mad_k: float = 3.0, score: str | None = None, include_A: bool = True,
                      checkpoint: str | Path | None = None, device: str = "cpu",
-                     progress: bool = False) -> Threshold:
+                     progress: bool = False, skip_bad: bool = False) -> Threshold:
     """The threshold an exported graph of `model` (the run's LoadedModel, as scoring_graph returns it) needs: `rule`
     fitted to the run's training-split scores made with the graph's protocol, for the graph's output `score`.
 
@@ -292,12 +295,13 @@ def export_threshold(run_dir: str | Path, model: Any, rule: str, *, contaminatio
         raise ConfigError(f"threshold score {score!r} is not an output of this graph{why}; it has {', '.join(outs)}")
     train_mode = "isolated" if method == "wildgan" else "mixed"    # (the cache name of f-AnoGAN's one protocol)
     scorer = model
-    if read_train_scores(Path(run_dir), model, train_mode) is None and resolve_device(device) != model.device:
+    if read_train_scores(Path(run_dir), model, train_mode, skip_bad=skip_bad) is None \
+            and resolve_device(device) != model.device:
         # not cached: the split is scored on `device` (the export itself stays on the CPU)
         scorer = load_model(Path(run_dir), device, checkpoint=Path(checkpoint) if checkpoint else None)
     try:
         thr = run_threshold(scorer, Path(run_dir), rule, contamination=contamination, k=mad_k, score=score,
-                            batch_mode=train_mode, progress=progress)
+                            batch_mode=train_mode, progress=progress, skip_bad=skip_bad)
     except DataError as e:              # e.g. training images moved: the graph itself can still be exported
         raise DataError(f"{e}. The threshold needs those scores; export without one (threshold=None, the CLI "
                         f"without --threshold) and choose it elsewhere") from None

@@ -61,6 +61,8 @@ class Threshold:
         """One line for logs and CLI output, e.g. 'contamination (c=0.05): score > 0.123'."""
         p = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in self.params.items()
                       if k in ("contamination", "k", "f1", "n"))
+        if "n_trained" in self.params:      # fewer (or other) training images than the run had
+            p += f" of {self.params['n_trained']} trained on"
         return f"{self.rule}{f' ({p})' if p else ''}: score > {self.value:.6g}"
 
 
@@ -205,11 +207,13 @@ def check_threshold_args(rule: str, *, contamination: float = 0.05, k: float = 3
 def run_threshold(model: Any, run_dir: str | Path, rule: str, *, contamination: float = 0.05, k: float = 3.0,
                   score: str = "a", labelled_scores: np.ndarray | None = None, labels: np.ndarray | None = None,
                   batch_mode: str = "mixed", progress: bool = False,
-                  train_scores: dict[str, np.ndarray] | None = None) -> Threshold:
+                  train_scores: dict[str, np.ndarray] | None = None, skip_bad: bool = False) -> Threshold:
     """The threshold of `wildgan score --threshold RULE` (contamination | mad) for the scores named `score`.
 
-    contamination / mad: from the run's training-split scores (cached, see run_training_scores), or train_scores
-    when the caller has them already (a --checkpoint's are not cached: asking again would score the split again).
+    contamination / mad: from the run's training-split scores (cached, see run_training_scores; skip_bad: training
+    files unreadable now are left out), or train_scores when the caller has them already (a --checkpoint's are not
+    cached: asking again would score the split again). params['n'] is how many training images it comes from, and
+    params['n_trained'] the run's own count when that differs (files unreadable or removed since training).
     f1 (Python only; the CLI does not offer it): from labelled_scores / labels, which must be a labelled
     *validation* set: F1 on the set being evaluated would be an oracle threshold (marked so in the params).
     """
@@ -219,14 +223,18 @@ def run_threshold(model: Any, run_dir: str | Path, rule: str, *, contamination: 
                               "own test set); use contamination or mad for unlabelled images")
         thr = fit_threshold("f1", val_scores=labelled_scores, val_labels=labels)
         return replace(thr, params={**thr.params, "score": score, "source": "scored labelled set (oracle)"})
+    from .scoring.run import read_split_info
     from .scoring.train_scores import run_training_scores
 
     train = train_scores if train_scores is not None else run_training_scores(run_dir, model, batch_mode=batch_mode,
-                                                                               progress=progress)
+                                                                               progress=progress, skip_bad=skip_bad)
     if score not in train:
         raise ConfigError(f"unknown score {score!r}; the run has {sorted(train)}")
     thr = fit_threshold(rule, train[score], contamination=contamination, k=k)
-    return replace(thr, params={**thr.params, "score": score, "source": "training split"})
+    # the threshold's provenance says when it comes from fewer images than the run trained on
+    n_trained = read_split_info(Path(run_dir)).get("n_train")
+    gap = {"n_trained": int(n_trained)} if isinstance(n_trained, int) and n_trained != thr.params["n"] else {}
+    return replace(thr, params={**thr.params, **gap, "score": score, "source": "training split"})
 
 
 def threshold_columns(thr: Threshold, scores: np.ndarray) -> dict[str, np.ndarray]:
@@ -241,22 +249,25 @@ def threshold_columns(thr: Threshold, scores: np.ndarray) -> dict[str, np.ndarra
 def flag_scores(model: Any, run_dir: str | Path, rule: str, scores: dict[str, np.ndarray], *, score: str = "a",
                 contamination: float = 0.05, k: float = 3.0, labels: np.ndarray | None = None,
                 batch_mode: str = "mixed", progress: bool = False,
-                train_scores: dict[str, np.ndarray] | None = None) -> tuple[Threshold, dict[str, Any]]:
+                train_scores: dict[str, np.ndarray] | None = None,
+                skip_bad: bool = False) -> tuple[Threshold, dict[str, Any]]:
     """`wildgan score --threshold RULE` on scored images (`scores`: score name -> one value per image, as
     scoring.run.score_files or LoadedModel.score give them): the run_threshold of `score` and the extra CSV columns
     for write_scores_csv, threshold_columns' plus train_percentile (each image's percentile among the training
     images' scores, whatever the rule). train_scores: the run's training scores when the caller has them already
-    (see run_threshold); else they are read from the run's cache, or computed and cached."""
+    (see run_threshold); else they are read from the run's cache, or computed and cached (skip_bad: see
+    run_threshold)."""
     if score not in scores:
         raise ConfigError(f"score {score!r} is not available for this run; it has {', '.join(scores)}")
     thr = run_threshold(model, run_dir, rule, contamination=contamination, k=k, score=score,
                         labelled_scores=scores[score], labels=labels, batch_mode=batch_mode, progress=progress,
-                        train_scores=train_scores if rule in ("contamination", "mad") else None)
+                        train_scores=train_scores if rule in ("contamination", "mad") else None,
+                        skip_bad=skip_bad)
     extra: dict[str, Any] = dict(threshold_columns(thr, scores[score]))
     # context for every score, whatever the threshold: its percentile among the training images
     if train_scores is None:
         from .scoring.train_scores import run_training_scores
 
-        train_scores = run_training_scores(run_dir, model, batch_mode=batch_mode)
+        train_scores = run_training_scores(run_dir, model, batch_mode=batch_mode, skip_bad=skip_bad)
     extra["train_percentile"] = [f"{v:.2f}" for v in training_percentile(train_scores[score], scores[score])]
     return thr, extra

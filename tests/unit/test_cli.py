@@ -1686,3 +1686,46 @@ def test_a_glance_at_the_lock_does_not_refuse_a_start(tmp_path) -> None:
         with pytest.raises(ConfigError, match="in use by another wildgan process"):
             check_lock_free(run)
     check_lock_free(run)
+
+
+def test_score_threshold_skip_bad_leaves_unreadable_training_files_out(pile_run_gone_bad, tmp_path, capsys,
+                                                                        monkeypatch):
+    """`score --threshold --skip-bad` on a run whose training scores are not cached and one of whose training files
+    became unreadable: the file is left out of the threshold's training scores, named in a warning, the threshold says
+    how many images it came from, and the cache records the file so that a later call without --skip-bad does not read
+    it as complete (it stops, naming the file and --skip-bad); once the file is readable again the cache is whole."""
+    from PIL import Image
+
+    from wildgan.scoring import train_scores
+
+    run, pile, good = pile_run_gone_bad
+    new = tmp_path / "new"
+    new.mkdir()
+    Image.fromarray(np.zeros((8, 8), dtype=np.uint8)).save(new / "q.png")
+    capsys.readouterr()
+    real, scored = train_scores.score_training_split, []
+    monkeypatch.setattr(train_scores, "score_training_split", lambda *a, **k: scored.append(1) or real(*a, **k))
+
+    def score(*extra: str) -> tuple[int, str]:
+        """The exit code, and stderr with the warnings (which pytest turns into Python warnings)."""
+        with warnings.catch_warnings(record=True) as got:
+            warnings.simplefilter("always")
+            rc = main(["score", str(run), "--data", str(new), "--threshold", "mad", "--out", str(tmp_path / "s.csv"),
+                       "--threads", "1", "--no-progress", *extra])
+        return rc, capsys.readouterr().err + "".join(str(w.message) for w in got)
+
+    rc, err = score()
+    assert rc == 2 and f"{pile / '03.png'}: not a readable image" in err and "--skip-bad" in err
+    rc, err = score("--skip-bad")
+    assert rc == 0 and "leave out 1 unreadable file" in err and f"{pile / '03.png'}" in err
+    assert "mad (k=3, n=19 of 20 trained on)" in err
+    key = json.loads((run / "train_scores.json").read_text())
+    assert key["n"] == 19 and [s["path"] for s in key["skipped"]] == [str(pile / "03.png")]
+    rc, err = score()                                             # the partial cache is not taken for a whole one
+    assert rc == 2 and f"{pile / '03.png'}: not a readable image" in err
+    n_scored = len(scored)
+    rc, err = score("--skip-bad")                                 # read from the cache, the gap said again
+    assert rc == 0 and len(scored) == n_scored and f"{pile / '03.png'}" in err and "n=19 of 20" in err
+    (pile / "03.png").write_bytes(good)                           # readable again: scored, the cache whole
+    rc, err = score()
+    assert rc == 0 and "mad (k=3, n=20)" in err and "skipped" not in json.loads((run / "train_scores.json").read_text())

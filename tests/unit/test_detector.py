@@ -1674,3 +1674,15 @@ def test_a_log_txt_that_cannot_be_written_does_not_stop_a_fit(x_train, tmp_path,
                        ).fit(x_train)
     assert "training wildgan (tiny) on 64 images" in capsys.readouterr().out
     assert len(det.decision_scores_) == N_TRAIN and not (tmp_path / "run" / "log.txt").exists()
+
+
+def test_from_run_skip_bad_leaves_unreadable_training_files_out(pile_run_gone_bad) -> None:
+    """Detector.from_run of a run one of whose training files became unreadable since training: a DataError naming
+    the file without skip_bad; with it the threshold comes from the readable training images, the file named in a
+    warning."""
+    run, pile, _ = pile_run_gone_bad
+    with pytest.raises(DataError, match=rf"{re.escape(str(pile / '03.png'))}: not a readable image.*--skip-bad"):
+        Detector.from_run(run, threshold="mad", device="cpu")
+    with pytest.warns(WildganWarning, match=r"leave out 1 unreadable file .*03\.png"):
+        d = Detector.from_run(run, threshold="mad", device="cpu", skip_bad=True)
+    assert d.n_train_ == 19 and d.threshold_rule_.params["n"] == 19 and d.skip_bad

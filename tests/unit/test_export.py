@@ -398,3 +398,20 @@ def test_a_damaged_threshold_in_the_metadata_is_an_error_naming_the_model(tmp_pa
         onnx.save(model, str(path))
         with pytest.raises(ConfigError, match=rf"{path.name}: its threshold metadata cannot be read \(.*{why}"):
             onnx_threshold(path)
+
+
+def test_export_threshold_skip_bad_leaves_unreadable_training_files_out(pile_run_gone_bad, tmp_path, capsys) -> None:
+    """export --threshold of a run one of whose training files became unreadable: without --skip-bad it stops naming
+    the file (and --skip-bad, which export has too); with it the threshold comes from the readable training images
+    and its metadata says how many, beside the run's own count."""
+    from wildgan.cli import main
+    from wildgan.export import onnx_threshold
+
+    run, pile, _ = pile_run_gone_bad
+    out = tmp_path / "t.onnx"
+    assert main(["export", str(run), "--out", str(out), "--threshold", "mad", "--no-progress"]) == 2
+    assert f"{pile / '03.png'}: not a readable image" in capsys.readouterr().err and not out.exists()
+    with pytest.warns(UserWarning, match=r"leave out 1 unreadable file .*03\.png"):
+        assert main(["export", str(run), "--out", str(out), "--threshold", "mad", "--skip-bad", "--no-progress"]) == 0
+    thr = onnx_threshold(out)
+    assert thr.params["n"] == 19 and thr.params["n_trained"] == 20 and thr.params["batch_mode"] == "isolated"

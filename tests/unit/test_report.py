@@ -1097,3 +1097,27 @@ def test_a_report_builds_the_runs_split_once(tiny_run: Path, tmp_path: Path, mon
     report(run, top_k_images=1, images=[tiny_run.parent / "report-named.png"], device="cpu", controls=False,
            tsne_points=5)
     assert len(reads) == 1 and "percentile among test images" in (run / "report" / "named_images.csv").read_text()
+
+
+def test_named_images_are_placed_among_training_scores_that_skipped_bad_files_only_with_skip_bad(
+        pile_run_gone_bad, tmp_path) -> None:
+    """Training scores that `score --threshold --skip-bad` cached without a training file unreadable since training:
+    report --skip-bad places the --image files among them (the gap named in a warning) and ranks the unlabelled
+    run's pile without the file; without --skip-bad they are not taken for the run's whole training scores, and the
+    pile cannot be ranked."""
+    from wildgan.cli import main
+
+    run, pile, _ = pile_run_gone_bad
+    q = tmp_path / "q.png"
+    Image.fromarray(np.zeros((8, 8), dtype=np.uint8)).save(q)
+    with pytest.warns(UserWarning):
+        assert main(["score", str(run), "--data", str(q), "--threshold", "mad", "--skip-bad", "--out",
+                     str(tmp_path / "s.csv"), "--no-progress", "--threads", "1"]) == 0
+    with pytest.warns(UserWarning):
+        page = report(run, images=[q], device="cpu").parent / "report.md"
+    assert "among the run's 19 training images" not in page.read_text()
+    assert "The training images could not be read" in page.read_text()
+    with pytest.warns(UserWarning, match=r"leave out 1 unreadable file .*03\.png"):
+        report(run, images=[q], device="cpu", skip_bad=True)
+    assert "among the run's 19 training images" in page.read_text()
+    assert "The training images could not be read" not in page.read_text() and "## Unlabelled data" in page.read_text()

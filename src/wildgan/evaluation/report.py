@@ -434,8 +434,9 @@ def run_report(run_dir: Path, *, top_k_images: int = 8, images: Sequence[str | P
     They are checked (one per test image, at the network resolution, finite non-negative values) before any
     scoring. tsne_points: at most this many test latents (a seeded subsample) go into the t-SNE, whose cost grows
     faster than linearly with the number of points. skip_bad: leave unreadable files among `images` out (each named
-    in a warning) instead of stopping. score: the score that ranks the most anomalous images; default the method's
-    own (f-AnoGAN's A, else a)."""
+    in a warning) instead of stopping, place them among training scores cached without the training files
+    unreadable since training (see scoring.train_scores), and rank an unlabelled run's training pile without them.
+    score: the score that ranks the most anomalous images; default the method's own (f-AnoGAN's A, else a)."""
     check_report_args(score, top_k_images, tsne_points, images)
     mask_name = "masks"
     if isinstance(masks, (str, Path)):
@@ -464,7 +465,7 @@ def run_report(run_dir: Path, *, top_k_images: int = 8, images: Sequence[str | P
     with _report_folder(run_dir, log) as out:
         _write_run_report(run_dir, out, cfg, split_info, top_k_images=top_k_images, images=images, named=named,
                           model=model, score=score, masks=masks, mask_name=mask_name, device=device,
-                          controls=controls, tsne_points=tsne_points, log=log)
+                          controls=controls, tsne_points=tsne_points, log=log, skip_bad=skip_bad)
     path = run_dir / "report" / "report.html"
     log(f"wrote {path}")
     return path
@@ -510,7 +511,7 @@ def _checked_masks(masks: np.ndarray, name: str, run_dir: Path, cfg: Any, split_
 def _write_run_report(run_dir: Path, out: Path, cfg: Any, split_info: dict[str, Any], *, top_k_images: int,
                       images: Sequence[str | Path], named: NamedImages | None, model: Any, score: str,
                       masks: np.ndarray | None, mask_name: str, device: str,
-                      controls: bool, tsne_points: int, log: Log) -> None:
+                      controls: bool, tsne_points: int, log: Log, skip_bad: bool = False) -> None:
     """run_report's page, written into `out` (the new report's folder, before it replaces RUN_DIR/report), in the
     page's order: what the run is, its numbers (a labelled run's metrics, figures and top test images, or an
     unlabelled run's top training images), its training, the named images (`named`: `images` scored by
@@ -525,7 +526,7 @@ def _write_run_report(run_dir: Path, out: Path, cfg: Any, split_info: dict[str, 
 
     unlabelled = split_info.get("protocol") == "unlabelled"
     model, diag = _diagnose(page, run_dir, cfg, split_info, device=device, controls=controls, log=log,
-                            top_k_images=top_k_images, score=score, model=model)
+                            top_k_images=top_k_images, score=score, model=model, skip_bad=skip_bad)
     if diag is not None and unlabelled:
         _pile_section(page, out, run_dir, model, diag, cfg, score, top_k_images, log)
     elif diag is not None:
@@ -534,7 +535,8 @@ def _write_run_report(run_dir: Path, out: Path, cfg: Any, split_info: dict[str, 
         _heatmap_section(page, out, diag, score, top_k_images, log, cfg=cfg)
     _training_sections(page, out, run_dir)
     if named is not None:
-        _named_section(page, out, model, named, score, ref=_named_reference(run_dir, model, diag, unlabelled))
+        _named_section(page, out, model, named, score,
+                       ref=_named_reference(run_dir, model, diag, unlabelled, skip_bad))
     page.h(2, "Config")
     page.pre(_config_text(run_dir), "yaml")
     page.write(out)
@@ -560,11 +562,14 @@ def _data_text(split_info: dict[str, Any]) -> str | None:
 
 
 def _diagnose(page: _Page, run_dir: Path, cfg: Any, split_info: dict[str, Any], *, device: str, controls: bool,
-              log: Log, top_k_images: int, score: str, model: Any = None) -> tuple[Any, RunDiagnostics | None]:
+              log: Log, top_k_images: int, score: str, model: Any = None,
+              skip_bad: bool = False) -> tuple[Any, RunDiagnostics | None]:
     """(the networks, what the report shows of them): diagnose_run for a run with a test split, the top of the
     training pile for an unlabelled run; diagnostics None where there is nothing to score (a Detector.fit run, a pile
     that cannot be read again), and no networks either before the first checkpoint. What is missing, and why, is
-    said on the page. model: the run's networks, when the caller has loaded them."""
+    said on the page. model: the run's networks, when the caller has loaded them. skip_bad: an unlabelled run's
+    training files unreadable since training are left out of its ranking (a test split stays whole: masks and
+    labels are aligned with it)."""
     try:
         if split_info.get("detector_input"):
             model = model if model is not None else load_model(run_dir, device)
@@ -576,7 +581,8 @@ def _diagnose(page: _Page, run_dir: Path, cfg: Any, split_info: dict[str, Any], 
         if split_info.get("protocol") != "unlabelled":
             return diagnose_run(run_dir, device=device, controls=controls, log=log, model=model)
         try:
-            return _diagnose_training_pile(run_dir, cfg, device, log, top_k_images, score, model=model)
+            return _diagnose_training_pile(run_dir, cfg, device, log, top_k_images, score, model=model,
+                                           skip_bad=skip_bad)
         except DataError as e:
             # the training images were moved or deleted since training: the report still has the curves, the
             # samples, and the named images placed among the cached training scores
@@ -858,14 +864,15 @@ def _grid_kimg(grid: Path) -> str:
         return stem
 
 
-def _named_reference(run_dir: Path, model: Any, diag: RunDiagnostics | None, unlabelled: bool
-                     ) -> tuple[dict[str, np.ndarray], str] | None:
+def _named_reference(run_dir: Path, model: Any, diag: RunDiagnostics | None, unlabelled: bool,
+                     skip_bad: bool = False) -> tuple[dict[str, np.ndarray], str] | None:
     """(the scores the named images' percentiles are taken among, which images those are), or None.
 
     Named images are ranked like `wildgan score`'s train_percentile: among the training images, from the run's
     cached training scores when they match these weights and protocol (never a stale cache); else among the images
-    this report scored (its test split, or all the training images of an unlabelled run)."""
-    cached = read_train_scores(run_dir, model, "mixed")
+    this report scored (its test split, or all the training images of an unlabelled run). A cache that leaves
+    unreadable training files out (score --threshold --skip-bad) is used only with skip_bad, as score uses it."""
+    cached = read_train_scores(run_dir, model, "mixed", skip_bad=skip_bad)
     if cached:
         return cached, "training"
     if diag is not None and diag.scores:
@@ -1038,12 +1045,12 @@ def _search_checked(model: Any, x: np.ndarray, cached: dict[str, np.ndarray], z_
 
 
 def _diagnose_training_pile(run_dir: Path, cfg: Any, device: str, log: Log, k: int, score: str,
-                            model: Any = None) -> tuple[Any, RunDiagnostics]:
+                            model: Any = None, skip_bad: bool = False) -> tuple[Any, RunDiagnostics]:
     """An unlabelled run: rank its own training images by score, and reconstruct only the k highest (a pile can be
     far larger than a test split: all reconstructions would not fit in memory). Labels unknown: -1."""
     model = model if model is not None else load_model(run_dir, device)
     try:
-        split = build_split(cfg.data)
+        split = build_split(replace(cfg.data, skip_bad=True) if skip_bad else cfg.data)
     except DataError as e:
         # the images were moved or deleted since training: the ranking needs their pixels, not only the cached scores
         raise DataError(f"{e} (the report of a run trained on unlabelled images ranks and maps its training images, "

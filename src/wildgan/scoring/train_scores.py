@@ -1,11 +1,17 @@
 """The cache of a run's training-set scores: RUN_DIR/train_scores.csv (id + every score) and train_scores.json (the
 key: weights checksum, score protocol, data config), train_scores-isolated.* for batch mode 'isolated'. Thresholds
 (`wildgan score --threshold`, Detector.from_run) and percentiles (train_percentile, the report) come from it, so a
-stale cache must never be read: read_train_scores returns None unless its key matches the model as it is now."""
+stale cache must never be read: read_train_scores returns None unless its key matches the model as it is now.
+
+Scores computed with --skip-bad (skip_bad=True) while files of the run's data had become unreadable leave those
+files out: the key lists them ("skipped"), and such a cache is read only by a caller that skips too, so a threshold
+is never silently taken from fewer training images than the run had; without --skip-bad the split is read again
+(the error then names the files, or, once they are readable again, a complete cache replaces the partial one)."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -57,9 +63,10 @@ def cache_paths(run_dir: Path, batch_mode: str) -> tuple[Path, Path]:
 
 
 def write_train_scores(run_dir: Path, model: Any, ids: Sequence[str], scores: dict[str, np.ndarray],
-                       batch_mode: str) -> None:
+                       batch_mode: str, skipped: Sequence[dict[str, str]] = ()) -> None:
     """Write RUN_DIR/train_scores.csv (id + every score, repr precision so thresholds are exact) and its key file
-    (written last: it marks the cache as complete)."""
+    (written last: it marks the cache as complete). skipped: the unreadable files of the run's data that these
+    scores leave out (see the module docstring), recorded in the key."""
     import csv
     import io
 
@@ -74,14 +81,16 @@ def write_train_scores(run_dir: Path, model: Any, ids: Sequence[str], scores: di
         w.writerow([id_] + [repr(float(scores[k][i])) for k in names])
     csv_path, key_path = cache_paths(run_dir, batch_mode)
     atomic_write_text(csv_path, buf.getvalue())
-    atomic_write_text(key_path, json.dumps(score_key(model, batch_mode, len(ids)), indent=2))
+    key = {**score_key(model, batch_mode, len(ids)), **({"skipped": list(skipped)} if skipped else {})}
+    atomic_write_text(key_path, json.dumps(key, indent=2))
 
 
-def read_train_scores(run_dir: Path, model: Any, batch_mode: str,
-                      ids: Sequence[str] | None = None) -> dict[str, np.ndarray] | None:
+def read_train_scores(run_dir: Path, model: Any, batch_mode: str, ids: Sequence[str] | None = None,
+                      skip_bad: bool = False) -> dict[str, np.ndarray] | None:
     """The cached training scores of this model and protocol, or None when missing, stale (other weights, score
     protocol or data than now: see score_key) or damaged; with `ids`, also None unless the cache's rows are those
-    images in that order."""
+    images in that order. A cache that leaves unreadable files out is read only with skip_bad (or a run trained
+    with it), and then says so in a warning."""
     import csv
 
     csv_path, key_path = cache_paths(run_dir, batch_mode)
@@ -94,16 +103,38 @@ def read_train_scores(run_dir: Path, model: Any, batch_mode: str,
     try:
         key = json.loads(key_path.read_text())
         n = key.pop("n")
+        skipped = key.pop("skipped", [])
         if not same_key(key, json.loads(json.dumps(score_key(model, batch_mode)))):
             return None  # other weights, protocol or data: the cache is stale
+        if skipped and not (skip_bad or model.cfg.data.skip_bad):
+            return None  # not the whole training split: read again, the error names the files that stop it
         with open(csv_path, newline="") as f:
             rows = list(csv.DictReader(f))
         if len(rows) != n or (ids is not None and [r.get("id") for r in rows] != [str(i) for i in ids]):
             return None
         names = [k for k in rows[0] if k not in ("id", "label")] if rows else []
-        return {k: np.array([float(r[k]) for r in rows], dtype=np.float64) for k in names}
+        scores = {k: np.array([float(r[k]) for r in rows], dtype=np.float64) for k in names}
     except (OSError, ValueError, KeyError, json.JSONDecodeError, TypeError):
         return None  # a damaged cache is only a cache: score again
+    if skipped:
+        _warn_left_out(skipped, f"{csv_path} (scored with --skip-bad)", n)
+    return scores
+
+
+def _warn_left_out(skipped: Sequence[dict[str, str]], where: str, n: int) -> None:
+    """Name the unreadable files that a run's training scores leave out (each, up to 10; the cache key lists all)."""
+    shown = "; ".join(str(s.get("reason") or s.get("path")) for s in skipped[:10])
+    more = f"; and {len(skipped) - 10} more" if len(skipped) > 10 else ""
+    warn_user(f"{where}: the training scores leave out {len(skipped)} unreadable file"
+              f"{'s' if len(skipped) != 1 else ''} of the run's data ({n} images scored), so thresholds and "
+              f"percentiles come from those {n}: {shown}{more}. Without --skip-bad they are read again (and "
+              f"scored once readable)")
+
+
+def newly_skipped(split: Any, recorded: dict[str, Any]) -> list[dict[str, str]]:
+    """The unreadable files a rebuilt split left out that the run's own training read (split.json) did not."""
+    before = {s.get("path") for s in recorded.get("skipped", []) if isinstance(s, dict)}
+    return [s for s in split.info.get("skipped", []) if s.get("path") not in before]
 
 
 def is_run_final(run_dir: Path, model: Any) -> bool:
@@ -122,19 +153,21 @@ def is_run_final(run_dir: Path, model: Any) -> bool:
 
 
 def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: str = "mixed", device: str = "auto",
-                        progress: bool = False, write: bool | None = None, split: Any = None
-                        ) -> dict[str, np.ndarray]:
+                        progress: bool = False, write: bool | None = None, split: Any = None,
+                        skip_bad: bool = False) -> dict[str, np.ndarray]:
     """Every score of the run's own training split (build_split(cfg.data).train_x), computed once and cached in
     RUN_DIR/train_scores.csv (+ train_scores.json, the cache key: weights checksum, score protocol, data config);
     batch_mode='isolated' uses train_scores-isolated.{csv,json}. write: whether computed scores go into that cache
     (None: only for the run's own current networks, is_run_final). split: that very split, when the caller has
-    built it already (`wildgan score` of the run's own test split): not decoded a second time."""
+    built it already (`wildgan score` of the run's own test split, read with the same skip_bad): not decoded a second
+    time. skip_bad: training files that have become unreadable are left out (named in a warning, listed in the
+    cache key) instead of stopping the threshold."""
     from ..data import build_split, split_differences
     from .run import load_model, read_split_info
 
     run_dir = Path(run_dir)
     model = model if model is not None else load_model(run_dir, device)
-    cached = read_train_scores(run_dir, model, batch_mode)
+    cached = read_train_scores(run_dir, model, batch_mode, skip_bad=skip_bad)
     if cached is not None:
         return cached
     info = read_split_info(run_dir)
@@ -142,8 +175,9 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
         name = cache_paths(run_dir, batch_mode)[0].name
         raise DataError(f"{run_dir}: trained by Detector.fit on in-memory images and {name} is missing or stale; "
                         "the training images cannot be rebuilt from the run's config")
+    data = replace(model.cfg.data, skip_bad=True) if skip_bad else model.cfg.data
     try:
-        split = build_split(model.cfg.data) if split is None else split
+        split = build_split(data) if split is None else split
     except DataError as e:
         name = cache_paths(run_dir, batch_mode)[0].name
         raise DataError(f"{run_dir / name} is missing or stale, and computing the training scores again needs the "
@@ -154,14 +188,19 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
             warn_user(f"{model.cfg.data.data or 'the data'} changed since {run_dir} was trained "
                       f"({'; '.join(diffs)}): the threshold is taken from the training images as they are now")
     write = is_run_final(run_dir, model) if write is None else write
-    return score_training_split(run_dir, model, split, batch_mode=batch_mode, progress=progress, write=write)
+    skipped = newly_skipped(split, info)
+    if skipped:
+        _warn_left_out(skipped, f"{run_dir}", len(split.train_x))
+    return score_training_split(run_dir, model, split, batch_mode=batch_mode, progress=progress, write=write,
+                                skipped=skipped)
 
 
 def score_training_split(run_dir: str | Path, model: Any, split: Any, *, batch_mode: str = "mixed",
-                         progress: bool = False, write: bool = True) -> dict[str, np.ndarray]:
+                         progress: bool = False, write: bool = True,
+                         skipped: Sequence[dict[str, str]] = ()) -> dict[str, np.ndarray]:
     """Score a run's training split (data.AnomalySplit) and (write=True) cache the scores in
-    RUN_DIR/train_scores.csv."""
+    RUN_DIR/train_scores.csv (skipped: see write_train_scores)."""
     res = model.score(split.train_x, batch_mode=batch_mode, progress=progress)
     if write:
-        write_train_scores(Path(run_dir), model, split.train_ids, res.scores, batch_mode)
+        write_train_scores(Path(run_dir), model, split.train_ids, res.scores, batch_mode, skipped)
     return res.scores
