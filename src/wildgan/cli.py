@@ -1290,7 +1290,8 @@ def _peer_failures_told(cmd: Callable[[argparse.Namespace], int]) -> Callable[[a
             from .training.distributed import DEFAULT_TIMEOUT_MIN, peer_failure, torchrun_world
 
             rank, world = torchrun_world()
-            # (a SIGTERM raised while a failed collective was handled is torchrun's, after that peer's end: the echo)
+            # (a SIGTERM raised while a failed collective was handled is torchrun's, after that peer's end: the echo;
+            # one that came while this rank still waited in it is this rank's own stop, said as `terminated`)
             why = peer_failure(e, rank, 60 * (a.dist_timeout or DEFAULT_TIMEOUT_MIN))
             if why is not None:
                 raise WildganError(why) from e

@@ -6,6 +6,7 @@ training or before (start_together), and one that hangs stops the job after --di
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -198,10 +199,8 @@ SCORE_WRAPPER = textwrap.dedent('''
 ''')
 
 
-@pytest.mark.integration
-def test_score_rank_0_says_another_rank_stopped(tmp_path: Path):
-    """Sharded scoring has no run folder: rank 0's error itself says that another rank stopped and where its error
-    is, not only gloo's "Connection closed by peer" (a traceback)."""
+def _pile_and_run(tmp_path: Path) -> tuple[Path, Path]:
+    """8 random 8x8 PNGs in tmp_path/pile, and a tiny run trained in this process in tmp_path/run."""
     from PIL import Image
 
     from wildgan.cli import main
@@ -213,6 +212,14 @@ def test_score_rank_0_says_another_rank_stopped(tmp_path: Path):
         Image.fromarray(rng.integers(0, 256, (8, 8), dtype=np.uint8)).save(pile / f"{i}.png")
     run = tmp_path / "run"
     assert main([a for a in TRAIN if a != "--distributed"] + ["--data", str(_toy(tmp_path)), "--out", str(run)]) == 0
+    return pile, run
+
+
+@pytest.mark.integration
+def test_score_rank_0_says_another_rank_stopped(tmp_path: Path):
+    """Sharded scoring has no run folder: rank 0's error itself says that another rank stopped and where its error
+    is, not only gloo's "Connection closed by peer" (a traceback)."""
+    pile, run = _pile_and_run(tmp_path)
     wrapper = tmp_path / "score.py"
     wrapper.write_text(SCORE_WRAPPER)
     proc, took = _torchrun(wrapper, "-", "score", str(run), "--data", str(pile), "--device", "cpu", "--no-progress",
@@ -253,3 +260,54 @@ def test_a_damaged_checkpoint_every_rank_resumes_from_is_not_blamed_on_one_rank(
     assert len(stopped) == 1 and stopped[0].startswith(
         f"stopped: every rank of 2: CheckpointError: {run / 'checkpoints'}: none of its "), log
     print(f"\nevery rank met a damaged checkpoint: torchrun job ended after {took:.1f} s")
+
+
+# Each rank notes its pid in $MARKS/scored-RANK once it has scored its chunk; rank 1 then works on (a slower rank),
+# until a signal ends it.
+SLOW_RANK_1_WRAPPER = textwrap.dedent('''
+    import os, sys, time
+    from pathlib import Path
+    from wildgan.scoring import run
+    real = run._score_chunks
+    def score_chunks(*args, **kw):
+        got = real(*args, **kw)
+        (Path(os.environ["MARKS"]) / f"scored-{os.environ['RANK']}").write_text(str(os.getpid()))
+        while os.environ["RANK"] == "1":
+            time.sleep(0.05)
+        return got
+    run._score_chunks = score_chunks
+    from wildgan.cli import main
+    sys.exit(main(sys.argv[2:]))
+''')
+
+
+@pytest.mark.integration
+def test_score_ranks_stopped_by_sigterm_say_terminated_wherever_they_are(tmp_path: Path):
+    """A job stopped with SIGTERM while rank 0, its chunk scored, waits in the gather for rank 1 (still scoring): rank 0
+    said `error: another rank of the job stopped` (exit 2), as if rank 1 had failed, since the gather failed as rank 1
+    ended on the same signal. Now both ranks say they were terminated and exit 143."""
+    pile, run = _pile_and_run(tmp_path)
+    wrapper, marks = tmp_path / "score.py", tmp_path / "marks"
+    wrapper.write_text(SLOW_RANK_1_WRAPPER)
+    marks.mkdir()
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=0",
+           "--rdzv_backend=c10d", "--rdzv_endpoint=localhost:0", str(wrapper), "-", "score", str(run), "--data",
+           str(pile), "--device", "cpu", "--no-progress", "--distributed", "--out", str(tmp_path / "s.csv")]
+    t0 = time.monotonic()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "OMP_NUM_THREADS": "1", "MARKS": str(marks)})
+    try:
+        while not all((marks / f"scored-{r}").is_file() for r in (0, 1)) and time.monotonic() - t0 < 120:
+            time.sleep(0.05)
+        time.sleep(0.3)                                  # rank 0 is in the gather by now
+        for rank in (0, 1):                              # (rank 0 first: it has the signal before the gather fails)
+            os.kill(int((marks / f"scored-{rank}").read_text()), signal.SIGTERM)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    # (the ranks' lines share one stderr, which can join them on one line)
+    for rank in ("", " (rank 1 of 2)"):
+        assert f"wildgan{rank}: terminated (SIGTERM): torchrun sends it" in err, err[-3000:]
+    assert "wildgan: error" not in err and "another rank of the job stopped" not in err, err[-3000:]
+    assert "exitcode: 143" in err and "exitcode: 2)" not in err, err[-3000:]
+    print(f"\nrank 0 waiting in the gather, both ranks sent SIGTERM: the job ended after {time.monotonic() - t0:.1f} s")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import textwrap
 import time
 from dataclasses import replace
 from datetime import timedelta
@@ -18,6 +19,7 @@ import pytest
 import torch
 import torch.distributed as tdist
 
+from wildgan.errors import Terminated
 from wildgan.training import distributed as dist
 from wildgan.training.distributed import (DistContext, StartFailed, explain_failure, nccl_timeout_unenforced,
                                           peer_failure, raised_in_collective, record_failure, record_no_answer,
@@ -33,6 +35,14 @@ def _raised(exc: BaseException) -> BaseException:
         raise exc
     except BaseException as e:
         return e
+
+
+def _raised_by(call: Callable[[], None]) -> BaseException:
+    try:
+        call()
+    except BaseException as e:
+        return e
+    raise AssertionError(f"{call} raised nothing")
 
 
 def _collective_error() -> BaseException:
@@ -234,6 +244,91 @@ def test_scoring_ranks_say_when_their_error_is_another_ranks_end():
     hung = _raised(tdist.DistError("Timed out waiting 1800000ms for recv operation to complete"))
     assert peer_failure(hung, 2, 1800.0).startswith("no answer from another rank within 30 min (--dist-timeout)")
     assert peer_failure(_raised(OSError("disk full")), 0, 1800.0) is None      # its own
+
+
+# A collective that fails as gloo's does once its peer has ended (a plain RuntimeError as the wait returns), played by
+# code that Python takes for torch.distributed's own: `then()` is the first Python code that runs after the failure,
+# where the handler of a signal that came during the wait runs (torch's c10d_logger wrapper handles the error there).
+_FAKE_COLLECTIVE = compile(textwrap.dedent("""
+    def collective(then):
+        try:
+            raise RuntimeError("Connection closed by peer [127.0.0.1]:29500")
+        except Exception:
+            then()
+            raise
+
+    def wait():
+        raise KeyboardInterrupt        # Ctrl-C's handler (C code: no frame of its own) as a wait that went well returns
+"""), os.path.join(os.path.dirname(tdist.__file__), "_wildgan_test_collective.py"), "exec")
+
+
+def _fake_collective(name: str = "collective") -> Callable:
+    space: dict = {}
+    exec(_FAKE_COLLECTIVE, space)
+    return space[name]
+
+
+def _signalled(while_waiting: bool, kind: type[BaseException] = Terminated) -> BaseException:
+    """The exception a rank's signal handler raised (`kind`, as the CLI's for SIGTERM) after its collective failed:
+    `while_waiting`, the signal came during the wait (its handler runs inside the call, as it returns); else after it
+    (in the rank's own handling of the error: torchrun's SIGTERM once a peer ended)."""
+    def handler() -> None:
+        raise kind("terminated (SIGTERM)") if kind is Terminated else kind()
+
+    collective = _fake_collective()
+    try:
+        if while_waiting:
+            collective(handler)
+        else:
+            try:
+                collective(lambda: None)
+            except RuntimeError:
+                handler()
+    except kind as e:
+        return e
+    raise AssertionError("no signal raised")
+
+
+@pytest.mark.parametrize("kind", [Terminated, KeyboardInterrupt])
+def test_a_signal_that_came_while_a_rank_waited_is_its_own_stop_not_an_echo(tmp_path: Path, kind: type):
+    """Rank 0 had finished its part and waited for the others (a gather, a barrier) when the job's SIGTERM (or Ctrl-C)
+    came, then the collective failed as the peers ended on the same signal. Its handler runs as the wait returns: the
+    rank said that another rank stopped (sharded scoring: `error: another rank of the job stopped`, exit 2; training's
+    log.txt: `stopped: another rank of the job stopped or hung`) instead of terminated. One that comes after the
+    failure (torchrun's, once a peer ended) stays the echo."""
+    during, after = _signalled(True, kind), _signalled(False, kind)
+    assert not raised_in_collective(during) and not timed_out(during)
+    assert peer_failure(during, 0, 1800.0) is None                         # the CLI then says `terminated`, 143
+    own = "terminated (SIGTERM)" if kind is Terminated else "KeyboardInterrupt"
+    assert explain_failure(tmp_path, _ctx(0), during) == own
+    assert raised_in_collective(after)
+    assert peer_failure(after, 0, 1800.0).startswith("another rank of the job stopped")
+    assert explain_failure(tmp_path, _ctx(0), after).startswith("another rank of the job stopped or hung")
+    # (no collective failed: a Ctrl-C raised in torch.distributed's frames is no collective's error either)
+    assert not raised_in_collective(_raised_by(_fake_collective("wait")))
+
+
+@pytest.mark.parametrize("rank", [0, 1])
+def test_sigterm_while_a_rank_waits_for_the_gather_ends_it_as_terminated(rank: int, scoring_pile: Callable,
+                                                                         monkeypatch: pytest.MonkeyPatch,
+                                                                         capsys: pytest.CaptureFixture):
+    """`score --distributed`: a rank that has scored its chunk waits for the others in the gather when torchrun passes
+    the job's SIGTERM on; the others end on it and the gather fails. The rank says it was terminated (tagged) and exits
+    143, as during its own scoring, not `error: another rank of the job stopped`, exit 2."""
+    from wildgan.cli import main
+
+    pile, run, model = scoring_pile(8)
+    collective = _fake_collective()
+    monkeypatch.setattr(dist, "init_distributed", lambda *a, **k: _ctx(rank))
+    for name, value in (("RANK", rank), ("WORLD_SIZE", 2), ("LOCAL_RANK", rank)):
+        monkeypatch.setenv(name, str(value))
+    monkeypatch.setattr(tdist, "all_gather_object", lambda *a, **k: collective(
+        lambda: os.kill(os.getpid(), signal.SIGTERM)))
+    assert main(["score", str(run), "--data", str(pile), "--distributed", "--device", "cpu",
+                 "--out", "-", "--no-progress"]) == 143
+    err = capsys.readouterr().err
+    tag = " (rank 1 of 2)" if rank else ""
+    assert err.startswith(f"wildgan{tag}: terminated (SIGTERM): torchrun sends it to every rank"), err
 
 
 def test_nccl_timeout_is_enforced_unless_async_error_handling_is_off():

@@ -46,7 +46,7 @@ import torch.distributed as tdist
 from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
 
 from ..config import NetConfig
-from ..errors import CheckpointError, WildganError, warn_user
+from ..errors import CheckpointError, Terminated, WildganError, warn_user
 from ..fileio import append_line, append_log_line, atomic_write_text
 
 _CTX: "DistContext | None" = None
@@ -249,25 +249,56 @@ def raised_in_collective(exc: BaseException) -> bool:
     SIGTERM, which follows a peer's end closely, as the CLI's errors.Terminated). On a healthy rank that is the echo
     of a peer that stopped (gloo: "Connection closed by peer" once the peer's process ends, a timeout when it hangs),
     not a cause of its own: gloo raises those as plain RuntimeErrors, so the place they were raised tells, not the
-    type."""
+    type. Not a signal that reached this rank while it still waited in that call (_signalled_while_waiting): that
+    is this rank's own stop."""
     return _collective_error(exc) is not None
 
 
 def _collective_error(exc: BaseException) -> BaseException | None:
-    """The error a torch.distributed call raised, `exc` itself or one it was raised while handling; else None."""
+    """The error a torch.distributed call raised, `exc` itself or one it was raised while handling; else None. A
+    signal's exception (SIGTERM's errors.Terminated, Ctrl-C's KeyboardInterrupt) is never that error itself, and one
+    that came during the call whose error it follows makes the whole chain this rank's own: None."""
     seen: set[int] = set()
     e: BaseException | None = exc
     while e is not None and id(e) not in seen:
         seen.add(id(e))
-        if isinstance(e, tdist.DistError):
-            return e
-        tb, last = e.__traceback__, None
-        while tb is not None:
-            last, tb = tb, tb.tb_next
-        if last is not None and os.path.abspath(last.tb_frame.f_code.co_filename).startswith(_TORCH_DISTRIBUTED):
-            return e
+        if isinstance(e, (Terminated, KeyboardInterrupt)):
+            # (KeyboardInterrupt's C handler adds no frame of its own: its last frame is the one it interrupted)
+            if _signalled_while_waiting(e):
+                return None
+        else:
+            frames = _frames(e)
+            if isinstance(e, tdist.DistError) or (frames and _in_torch_distributed(frames[-1])):
+                return e
         e = e.__context__
     return None
+
+
+def _frames(exc: BaseException) -> list[Any]:
+    """The frames `exc` went through, outermost first (the one it was raised in last)."""
+    frames, tb = [], exc.__traceback__
+    while tb is not None:
+        frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    return frames
+
+
+def _in_torch_distributed(frame: Any) -> bool:
+    return os.path.abspath(frame.f_code.co_filename).startswith(_TORCH_DISTRIBUTED)
+
+
+def _signalled_while_waiting(signalled: BaseException) -> bool:
+    """Whether the signal that `signalled` stands for reached this rank while it waited in a collective that then
+    failed (the error `signalled` was raised while handling), rather than after the failure. Python runs a signal's
+    handler only once the wait returns, so a signal that came during it is handled at once, still inside the
+    torch.distributed frames of that call (which handle its error); torchrun's SIGTERM after a peer's end comes once
+    this rank has left them. Then the signal is this rank's own stop: the peer likely ended on the same one (a
+    scheduler's stop that torchrun passed to every rank), and this rank says `terminated`, not that a peer stopped."""
+    failed = signalled.__context__
+    if failed is None:
+        return False
+    call = [f for f in _frames(failed) if _in_torch_distributed(f)]
+    return any(f is g for f in _frames(signalled) for g in call)
 
 
 @contextmanager
