@@ -622,7 +622,7 @@ def _resume_config(argv: Sequence[str]) -> list[str]:
                               f"sample or by Detector.fit on in-memory images cannot be told: restore split.json, "
                               f"or start again with --overwrite") from None
         # a damaged split.json is rewritten by the resume (train_run warns); it must not block the resume itself
-        print(f"wildgan: warning: {e}; it is rewritten when the run continues", file=sys.stderr)
+        _eprint(f"wildgan: warning: {e}; it is rewritten when the run continues")
         info = {}
     if info.get("detector_input"):
         # its images were given in memory: the config's data (none) would silently train on the default sample
@@ -638,7 +638,7 @@ def _resume_config(argv: Sequence[str]) -> list[str]:
     if data and data != SAMPLE_TOKEN and not Path(data).exists() and info.get("source") and \
             Path(info["source"]).exists():
         extra = ["--data", info["source"]]       # a run of an older version recorded a relative path
-    print(f"wildgan: resuming with the settings of {saved}", file=sys.stderr)
+    _eprint(f"wildgan: resuming with the settings of {saved}")
     return [*argv, "--config", str(saved), *extra]
 
 
@@ -898,15 +898,23 @@ def _rank_tag() -> str:
     return f" (rank {rank} of {world})" if rank > 0 else ""
 
 
+def _eprint(line: str) -> None:
+    """`line` and its newline to stderr in one write. print() writes them apart, and under torchrun the ranks share
+    the terminal: with stderr unbuffered (python -u, PYTHONUNBUFFERED) or a message of several lines, another rank's
+    line could land between them ("...exit codewildgan (rank 1 of 2): ...")."""
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
 def _warn(msg: str) -> None:
     # (the ranks other than 0 say which they are, as main's errors do)
-    print(f"wildgan{_rank_tag()}: {msg}", file=sys.stderr)
+    _eprint(f"wildgan{_rank_tag()}: {msg}")
 
 
 def _log_to(run_dir: Path) -> Callable[[str], None]:
     def log(msg: str) -> None:
         # on the terminal a warning looks like the CLI's own ("wildgan: warning: ..."); log.txt keeps the line as is
-        print(f"wildgan: {msg}" if msg.startswith(("warning:", "note:")) else msg, file=sys.stderr)
+        _eprint(f"wildgan: {msg}" if msg.startswith(("warning:", "note:")) else msg)
         run_dir.mkdir(parents=True, exist_ok=True)
         _append(run_dir / "log.txt", msg)
     return log
@@ -1106,7 +1114,7 @@ def cmd_train(a: argparse.Namespace) -> int:
     # together, its error in the run folder, instead of leaving rank 0 only the echo of it
     cfg, split = _on_every_rank(ctx, lambda: _train_setup(a, ctx), run_dir)
     if a.dry_run:
-        print(json.dumps(run_config_to_dict(cfg), indent=2), file=sys.stderr)
+        _eprint(json.dumps(run_config_to_dict(cfg), indent=2))
         _shutdown(ctx)
         return 0
     if cfg.method == "fanogan" and cfg.train.tensorboard:
@@ -1236,8 +1244,8 @@ def _score_training_images(a: argparse.Namespace, cfg: RunConfig, split: Anomaly
     """The training scores that `wildgan score --threshold` and the report compare new images with, now, while the
     training images are at hand (they may be moved or deleted later); latent search is too slow for this."""
     if cfg.method == "search":
-        print("latent search: the training images are not scored now (an optimisation per image); `wildgan score "
-              "--threshold` scores them when it first needs them", file=sys.stderr)
+        _eprint("latent search: the training images are not scored now (an optimisation per image); `wildgan score "
+                "--threshold` scores them when it first needs them")
         return
     if not len(split.train_x):
         return
@@ -1245,8 +1253,8 @@ def _score_training_images(a: argparse.Namespace, cfg: RunConfig, split: Anomaly
     from .scoring.train_scores import score_training_split
 
     score_training_split(Path(a.out), load_model(Path(a.out), a.device), split, progress=not a.no_progress)
-    print(f"scored the {len(split.train_x)} training images (thresholds of wildgan score --threshold): "
-          f"{Path(a.out) / 'train_scores.csv'}", file=sys.stderr)
+    _eprint(f"scored the {len(split.train_x)} training images (thresholds of wildgan score --threshold): "
+            f"{Path(a.out) / 'train_scores.csv'}")
 
 
 def _warn_if_not_grown(cfg: Any, res: Any, log: Any) -> None:
@@ -1413,8 +1421,8 @@ def cmd_score(a: argparse.Namespace) -> int:
                                  contamination=a.expected_contamination, k=a.mad_k, labels=labels,
                                  batch_mode=a.batch_mode, progress=not a.no_progress, train_scores=train_scores,
                                  skip_bad=a.skip_bad)
-        print(f"threshold for score {a.score}: {thr.describe()} (chosen on the {thr.params['source']}); "
-              f"{int(extra['is_anomaly'].sum())} of {len(ids)} images flagged (is_anomaly = 1)", file=sys.stderr)
+        _eprint(f"threshold for score {a.score}: {thr.describe()} (chosen on the {thr.params['source']}); "
+                f"{int(extra['is_anomaly'].sum())} of {len(ids)} images flagged (is_anomaly = 1)")
     if a.out == "-":
         # standard output, for a pipe (`| tail -n +2 | sort -t, -k2 -gr`); every message goes to stderr
         sys.stdout.write(scores_csv_text(ids, res, labels, extra=extra))
@@ -1432,8 +1440,8 @@ def cmd_score(a: argparse.Namespace) -> int:
                   f"yourself")
     if a.no_A:
         what += "; A left out (--no-A)"
-    print(f"scored {len(ids)} image{'s' if len(ids) != 1 else ''} ({what}) with {model.source}; wrote "
-          f"{'the CSV to standard output' if a.out == '-' else a.out}", file=sys.stderr)
+    _eprint(f"scored {len(ids)} image{'s' if len(ids) != 1 else ''} ({what}) with {model.source}; wrote "
+            f"{'the CSV to standard output' if a.out == '-' else a.out}")
     return 0
 
 
@@ -1531,8 +1539,7 @@ def _score_pile(model: Any, a: argparse.Namespace, ctx: Any, archive: Path | Non
         warnings.simplefilter("always")
         # (under torchrun, a rank other than 0 says which it is, as main's warnings do: a file skipped is its chunk's)
         tag = _rank_tag()
-        warnings.showwarning = lambda msg, *_a, **_k: print(f"wildgan: warning{tag}: {inside(str(msg))}",
-                                                            file=sys.stderr)
+        warnings.showwarning = lambda msg, *_a, **_k: _eprint(f"wildgan: warning{tag}: {inside(str(msg))}")
         try:
             got = score_files(model, [root] if root is not None else a.data, chunk_size=a.chunk_size,
                               skip_bad=a.skip_bad, progress=not a.no_progress, ctx=ctx, batch_mode=a.batch_mode,
@@ -1580,20 +1587,19 @@ def cmd_export(a: argparse.Namespace) -> int:
                        input_type=a.input_type, include_A=not a.no_A, threshold=a.threshold,
                        contamination=a.expected_contamination, mad_k=a.mad_k, score=a.score, device=a.device,
                        progress=not a.no_progress, skip_bad=a.skip_bad)
-    print(f"wrote {path} (ONNX opset {a.opset}, {a.input_type} input; each image is scored on its own, any batch "
-          "size)", file=sys.stderr)
+    _eprint(f"wrote {path} (ONNX opset {a.opset}, {a.input_type} input; each image is scored on its own, any batch "
+            "size)")
     thr = onnx_threshold(path)
     if thr is None:
         # --batch-mode is a wildgan-run option: an f-AnoGAN graph scores like a plain `wildgan score` (eval mode)
         isolated = " --batch-mode isolated" if onnx_metadata(path).get("batch_mode") == "isolated" else ""
-        print("no threshold in its metadata: --threshold contamination|mad records one from the run's training "
-              f"split (else take it from `wildgan score RUN{isolated} --threshold RULE`, the graph's "
-              "protocol)", file=sys.stderr)
+        _eprint("no threshold in its metadata: --threshold contamination|mad records one from the run's training "
+                f"split (else take it from `wildgan score RUN{isolated} --threshold RULE`, the graph's "
+                "protocol)")
     else:
         alone = ", each image scored alone as the graph does" if thr.params.get("batch_mode") == "isolated" else ""
-        print(f"threshold for output {thr.params['score']}: {thr.describe()} (chosen on the run's training "
-              f"split{alone}), in its metadata_props: threshold, threshold_rule, threshold_score, threshold_params",
-              file=sys.stderr)
+        _eprint(f"threshold for output {thr.params['score']}: {thr.describe()} (chosen on the run's training "
+                f"split{alone}), in its metadata_props: threshold, threshold_rule, threshold_score, threshold_params")
     return 0
 
 
@@ -1691,7 +1697,7 @@ def cmd_study(a: argparse.Namespace) -> int:
     # every cell's split and method, before any trains: a bad cell would otherwise fail when reached, hours in
     check_cells(base, cells, Path(a.out), loaded=loaded)
     del loaded                # not held while the cells train (each cell's training reads its data itself)
-    print(f"study: {len(cells)} cells -> {a.out}", file=sys.stderr)
+    _eprint(f"study: {len(cells)} cells -> {a.out}")
     try:
         run_study(base, cells, Path(a.out), progress=not a.no_progress, log=_log_to(Path(a.out)), cells_checked=True)
     except BaseException as e:
@@ -1761,7 +1767,7 @@ def cmd_report(a: argparse.Namespace) -> int:
     _use_threads(a)
     # the file itself: report() reads it and names it in every complaint about the masks
     out = report(a.path, top_k_images=a.top_k, images=a.image, score=a.score, masks=a.masks, device=a.device,
-                 controls=not a.no_controls, tsne_points=a.tsne_points, log=lambda m: print(m, file=sys.stderr),
+                 controls=not a.no_controls, tsne_points=a.tsne_points, log=_eprint,
                  skip_bad=a.skip_bad, progress=not a.no_progress)
     print(out)
     return 0
@@ -1840,29 +1846,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         _refuse_torchrun_without_distributed(a)
         return int(a.func(a) or 0)
     except TrainingInterrupted as e:
-        print(f"wildgan{tag}: {e}", file=sys.stderr)
+        _eprint(f"wildgan{tag}: {e}")
         return 128 + (e.signum or 2)
     except WildganError as e:
         if debug:
             raise
-        print(f"wildgan: error{tag}: {e}", file=sys.stderr)
+        _eprint(f"wildgan: error{tag}: {e}")
         return 2
     except KeyboardInterrupt:
-        print("wildgan: interrupted", file=sys.stderr)
+        _eprint("wildgan: interrupted")
         return 130
     except MemoryError as e:
         if debug:
             raise
         # numpy's _ArrayMemoryError says how much it wanted; the decoded images are held in memory as uint8 (training
         # holds about 3x them: the decode, the pyramid, the training array)
-        print(f"wildgan: error{tag}: out of memory{f' ({e})' if str(e) else ''}: the images are decoded into memory; "
-              f"use a smaller --resolution, --channels 1, or fewer images (training needs about 3x the decoded "
-              f"pixels)", file=sys.stderr)
+        _eprint(f"wildgan: error{tag}: out of memory{f' ({e})' if str(e) else ''}: the images are decoded into memory; "
+                f"use a smaller --resolution, --channels 1, or fewer images (training needs about 3x the decoded "
+                f"pixels)")
         return 1
     except Terminated as e:
         # e.g. a job scheduler's kill: said like Ctrl-C (a --out file is written only at the end, atomically, so an
         # earlier one at that path is kept); `train` handles SIGTERM itself, with a checkpoint
-        print(f"wildgan{tag}: {e}", file=sys.stderr)
+        _eprint(f"wildgan{tag}: {e}")
         return 143
     except BrokenPipeError:
         # e.g. `wildgan info | head`: the reader left; no traceback, and no second error when Python flushes stdout
@@ -1872,7 +1878,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # a full disk, a read-only folder, a path that is a file: one line naming the file, not a traceback
         if debug:
             raise
-        print(f"wildgan: error{tag}: {e}", file=sys.stderr)
+        _eprint(f"wildgan: error{tag}: {e}")
         return 1
     finally:
         warnings.formatwarning = saved_format

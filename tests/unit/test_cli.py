@@ -1729,3 +1729,25 @@ def test_score_threshold_skip_bad_leaves_unreadable_training_files_out(pile_run_
     (pile / "03.png").write_bytes(good)                           # readable again: scored, the cache whole
     rc, err = score()
     assert rc == 0 and "mad (k=3, n=20)" in err and "skipped" not in json.loads((run / "train_scores.json").read_text())
+
+
+class _Writes:
+    """A stderr that records each write() apart: under torchrun the ranks share the terminal, and a line written in
+    two pieces can have another rank's line land between them."""
+
+    def __init__(self) -> None:
+        self.writes: list[str] = []
+
+    def write(self, s: str) -> int:
+        self.writes.append(s)
+        return len(s)
+
+    def flush(self) -> None:
+        pass
+
+
+def test_each_stderr_line_is_one_write_with_its_newline(monkeypatch, tmp_path):
+    err = _Writes()
+    monkeypatch.setattr("sys.stderr", err)
+    assert main(["score", str(tmp_path / "no-such-run"), "--out", str(tmp_path / "s.csv")]) == 2
+    assert err.writes and all(w.endswith("\n") and w.startswith("wildgan") for w in err.writes), err.writes

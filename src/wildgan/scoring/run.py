@@ -450,9 +450,10 @@ def _resume_finished(resume_dir: Path, model: LoadedModel, files: list[Path], ch
         mine = [c for c in mine if c not in {q[0] for q in resumed}]
         save = _chunk_saver(d, digests)
     if resumed and progress:
-        print(f"resuming: {len(resumed)} chunk{'s' if len(resumed) != 1 else ''} already scored (of "
-              f"{len(resumed) + len(mine)}{' for this process' if world > 1 else ''}), read from {resume_dir}",
-              file=sys.stderr)
+        # (line and newline in one write, as the CLI's: under torchrun the ranks share the terminal)
+        sys.stderr.write(f"resuming: {len(resumed)} chunk{'s' if len(resumed) != 1 else ''} already scored (of "
+                         f"{len(resumed) + len(mine)}{' for this process' if world > 1 else ''}), read from "
+                         f"{resume_dir}\n")
     return resumed, bad, mine, save
 
 
