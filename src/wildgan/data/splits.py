@@ -15,6 +15,14 @@ Contamination (spec 6.4): N_a = floor(gamma * N_n / (1 - gamma)), drawn uniforml
 anomalous training pool. With rotations, N_a is computed from the un-rotated normal count and the contaminants are
 rotated like every other training image, so gamma is still the anomaly fraction of the final training set.
 
+The draw is nested (DataConfig.contamination_draw "nested"): the pool is put in image-id order (so the draw depends
+on which images it holds, not on the order a reader lists them), permuted by the seed's "contamination" stream, and
+its first N_a are the contaminants. At one seed a smaller gamma's contaminants are therefore among a larger gamma's,
+and a contamination study compares gammas on common random draws; each draw is still a uniform N_a-subset. Runs
+recorded before this rule (config.json without the field) read back as "choice", numpy's Generator.choice without
+replacement, whose draws at two gammas are unrelated (at CIFAR_CAR's 45,000 anomalous images they share about as few
+images as two independent draws): evaluate, score and --resume rebuild such a run's training set by its own rule.
+
 Randomness: every draw uses its own generator numpy.random.default_rng([stream, seed]) (streams in SEED_STREAMS),
 so e.g. changing test_size never changes which contaminants are drawn.
 """
@@ -177,6 +185,19 @@ def n_contamination(gamma: float, n_normal: int) -> int:
 
 def _rng(seed: int, stream: str) -> np.random.Generator:
     return np.random.default_rng([SEED_STREAMS[stream], seed])
+
+
+def _draw_contamination(pool: np.ndarray, ids: list[str], n_a: int, seed: int, rule: str) -> np.ndarray:
+    """The n_a contaminants, sorted: pool holds indices of the anomalous training images, ids every pool image's id
+    (by index). rule: DataConfig.contamination_draw (see the module docstring)."""
+    if n_a == 0:
+        return np.zeros(0, np.int64)
+    rng = _rng(seed, "contamination")
+    if rule == "choice":
+        return np.sort(rng.choice(pool, size=n_a, replace=False))
+    # one permutation of the whole pool whatever n_a is: its prefixes are the nested draws of every gamma
+    pool = pool[np.argsort(np.asarray([ids[i] for i in pool]), kind="stable")]
+    return np.sort(pool[rng.permutation(len(pool))[:n_a]])
 
 
 def detect_protocol(dataset: str, train: ImageSet, kind: str) -> str:
@@ -429,6 +450,7 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
         "normal_default_used": normal_default, "excluded_classes": [names[i] for i in excluded],
         "gamma": float(cfg.contamination), "seed": int(cfg.seed),
         "seed_streams": {k: f"numpy.random.default_rng([{v}, seed])" for k, v in SEED_STREAMS.items()},
+        "contamination_draw": cfg.contamination_draw,
         "test_size": cfg.test_size, "rotations": rotations, "resolution": resolution, "channels": channels,
         "conversion": _conversion_record(cfg, d["fit"], rotations,
                                          chosen=cfg.channels is not None or d["channels"] is not None,
@@ -497,8 +519,7 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
         raise DataError(f"{source}: contamination {cfg.contamination} needs {n_a} anomalous training image"
                         f"{'s' if n_a != 1 else ''} but only {len(tr_anom)} {'are' if len(tr_anom) != 1 else 'is'} "
                         f"available")
-    contam = np.sort(_rng(cfg.seed, "contamination").choice(tr_anom, size=n_a, replace=False)) if n_a else \
-        np.zeros(0, np.int64)
+    contam = _draw_contamination(tr_anom, tr_pool.ids, n_a, cfg.seed, cfg.contamination_draw)
     sel = np.concatenate([tr_norm, contam]).astype(np.int64)
     x = convert(tr_pool.take(sel), resolution, channels, d["fit"])
     ids = [tr_pool.ids[i] for i in sel]
