@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from wildgan.config import DataConfig
-from wildgan.data import build_split, n_contamination, split_summary
+from wildgan.data import build_split, n_contamination, split_differences, split_summary
 from wildgan.data.dataset_files import CIFAR10_CLASSES
 from wildgan.errors import ConfigError, DataError
 
@@ -188,6 +188,18 @@ def test_contamination_draws_are_nested_across_gammas(cifar_npz, chula_npz, seed
         assert all(a < b for a, b in zip(sets, sets[1:]))
 
 
+def test_rotated_training_images_are_the_same_at_every_gamma(chula_npz):
+    # the angles were one (rotations, N) array with N = N_n + N_a: from the second row on, every normal crop's
+    # rotated copies moved with gamma, and so did the contaminants'
+    def pixels(gamma: float, rule: str = "nested") -> dict[str, bytes]:
+        s = build_split(DataConfig(data=str(chula_npz), contamination=gamma, resolution=16, contamination_draw=rule))
+        return {i: x.tobytes() for i, x in zip(s.train_ids, s.train_x)}
+
+    clean, small, large = pixels(0.0), pixels(0.02), pixels(0.05)
+    assert clean.items() < small.items() < large.items()
+    assert pixels(0.0, "choice") == clean           # without contamination the rules agree (nothing is drawn)
+
+
 def test_the_nested_draw_depends_on_the_pool_images_not_their_order():
     # the same anomalous images listed in another order (a reader that lists its files otherwise) draw the same ones
     from wildgan.data.splits import _draw_contamination
@@ -224,7 +236,6 @@ def test_a_run_recorded_before_the_nested_draw_rebuilds_its_own_training_set(cif
     # split.json. Read with today's default rule, the old run's training set would silently be another one
     from wildgan.config import PRESETS, RunConfig, TrainConfig, net_config_for_preset, run_config_to_dict
     from wildgan.config import read_run_config
-    from wildgan.data import split_differences
 
     new = RunConfig(data=DataConfig(data=str(cifar_npz)), net=net_config_for_preset("tiny", 32, 3),
                     train=TrainConfig(minibatch=PRESETS["tiny"]["minibatch"]), preset="tiny")
@@ -240,6 +251,15 @@ def test_a_run_recorded_before_the_nested_draw_rebuilds_its_own_training_set(cif
     d["data"]["contamination_draw"] = "nested"
     (tmp_path / "config.json").write_text(json.dumps(d))
     assert split_differences(build_split(read_run_config(tmp_path).data), OLD_RUN_SPLIT) != []
+
+
+def test_the_old_draw_rotates_as_before(chula_npz):
+    # recorded by the wildgan before the nested draw for chula_like at gamma 0.05, seed 2 (rotated contaminants)
+    s = build_split(DataConfig(data=str(chula_npz), contamination=0.05, resolution=16, seed=2,
+                               contamination_draw="choice"))
+    assert split_differences(s, {
+        "train_ids_sha256": "15f3f03b9ae640e65a7d52819143fc7e0e582df15eb3801548b3a48d7006c12e",
+        "train_pixels_sha256": "963eac2b2d502ae6276c2134e0c7075cd64a4572003457b924e668d0dd12d05c"}) == []
 
 
 # ------------------------------------------------------------------------------------------------ generic protocol
