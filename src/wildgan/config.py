@@ -144,6 +144,11 @@ class DataConfig:
     square: str = "crop"                 # crop | pad : non-square images centre-cropped, or letterboxed (zeros)
     fit: str | None = None               # resize | pad | letterbox: overrides the protocol's (Detector resize_mode)
     download: bool = False               # fetch CIFAR-10 from its public URL when `data` does not exist
+    # how the N_a contaminants are drawn (wildgan.data.splits): "nested", the first N_a of a seeded permutation of
+    # the anomalous training pool, so that a smaller gamma's contaminants are among a larger one's at the same seed;
+    # "choice", numpy's Generator.choice, whose draws at two gammas are unrelated: the rule of runs recorded before
+    # this field existed (run_config_from_dict reads a record without it as "choice")
+    contamination_draw: str = "nested"
 
     def __post_init__(self) -> None:
         for name in ("normal", "exclude_classes"):
@@ -161,6 +166,8 @@ class DataConfig:
             raise ConfigError(f"test_size must be 'paper' or 'all', got {self.test_size!r}")
         if self.square not in ("crop", "pad"):
             raise ConfigError(f"square must be 'crop' or 'pad', got {self.square!r}")
+        if self.contamination_draw not in ("nested", "choice"):
+            raise ConfigError(f"contamination_draw must be nested or choice, got {self.contamination_draw!r}")
         if self.fit not in (None, "resize", "pad", "letterbox"):
             raise ConfigError(f"fit must be resize, pad or letterbox, got {self.fit!r}")
         # (the rules themselves live in data.transforms, DEPTH16_RULES; refused here, before any data is read)
@@ -531,7 +538,12 @@ def run_config_from_dict(d: dict[str, Any], check_types: bool = False) -> RunCon
         # runs recorded before the EMA warm-up existed were trained with the constant beta: read them as such, so
         # that their config (and a --config replay of it) says what was actually done
         train = {**train, "ema_warmup": False}
-    return RunConfig(data=from_dict(DataConfig, d["data"], c), net=from_dict(NetConfig, d["net"], c),
+    data = d["data"]
+    if isinstance(data, dict) and "contamination_draw" not in data:
+        # runs (and study cells) recorded before the nested draw drew their contaminants with Generator.choice: read
+        # them as such, so that evaluate, score, --resume and a --config replay rebuild the training set they had
+        data = {**data, "contamination_draw": "choice"}
+    return RunConfig(data=from_dict(DataConfig, data, c), net=from_dict(NetConfig, d["net"], c),
                      train=from_dict(TrainConfig, train, c),
                      score=from_dict(ScoreConfig, d.get("score", {}), c),
                      preset=d.get("preset", "custom"), method=d.get("method", "wildgan"),

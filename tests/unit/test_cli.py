@@ -368,6 +368,32 @@ def test_bad_numbers_are_refused_before_anything_is_written(tmp_path, capsys, op
     assert not out.exists()
 
 
+def test_a_run_recorded_before_the_nested_contamination_draw_resumes_and_evaluates_on_its_own_images(
+        tiny_npz, tmp_path, capsys):
+    # a run of a wildgan that drew its contaminants with Generator.choice (its files name no contamination_draw):
+    # read with today's nested draw, its rebuilt training set would be other images, and --resume refused them
+    import yaml
+
+    old = dry_run(capsys, "--data", str(tiny_npz), "--normal", "0", "--contamination", "0.2", "--preset", "tiny",
+                  "--total-kimg", "0.1", "--phase-kimg", "0.03", "--threads", "1", "--seed", "1")
+    old["data"]["contamination_draw"] = "choice"
+    (tmp_path / "old.yaml").write_text(yaml.safe_dump(old))
+    run = tmp_path / "run"
+    assert main(["train", "--config", str(tmp_path / "old.yaml"), "--no-progress", "--no-train-scores",
+                 "--out", str(run)]) == 0, capsys.readouterr().err
+    for name in ("config.json", "split.json"):
+        d = json.loads((run / name).read_text())
+        (d["data"] if name == "config.json" else d).pop("contamination_draw")
+        (run / name).write_text(json.dumps(d))
+    (run / "config.yaml").write_text(yaml.safe_dump(json.loads((run / "config.json").read_text()), sort_keys=False))
+    capsys.readouterr()
+    assert main(["train", "--out", str(run), "--resume", "--total-kimg", "0.15", "--no-progress"]) == 0, \
+        capsys.readouterr().err
+    assert json.loads((run / "config.json").read_text())["data"]["contamination_draw"] == "choice"
+    assert main(["evaluate", str(run)]) == 0
+    assert "changed since" not in capsys.readouterr().err
+
+
 def test_resume_alone_continues_the_run_as_it_was_configured(tiny_npz, tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.1",

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from wildgan.config import DataConfig
-from wildgan.data import build_split, n_contamination, split_summary
+from wildgan.data import build_split, n_contamination, split_differences, split_summary
 from wildgan.data.dataset_files import CIFAR10_CLASSES
 from wildgan.errors import ConfigError, DataError
 
@@ -171,6 +171,95 @@ def test_contamination_draw_independent_of_test_size(cifar_npz):
 def test_train_is_shuffled(cifar_npz):
     s = build_split(DataConfig(data=str(cifar_npz), normal=("automobile",), contamination=0.1))
     assert s.train_is_anomaly[: s.info["n_normal_train"]].sum() < s.info["n_contamination"]
+
+
+def _contaminants(s) -> set[str]:
+    return {i.split("#rot")[0] for i, z in zip(s.train_ids, s.train_is_anomaly) if z}
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_contamination_draws_are_nested_across_gammas(cifar_npz, chula_npz, seed):
+    # Generator.choice's draw of N_a is no subset of its draw of a larger N_a: a contamination study compared
+    # unrelated contaminant sets at its gammas, sampling noise that common draws remove
+    for data, extra in ((cifar_npz, {"normal": ("automobile",)}), (chula_npz, {"resolution": 16})):
+        sets = [_contaminants(build_split(DataConfig(data=str(data), contamination=g, seed=seed, **extra)))
+                for g in (0.02, 0.05, 0.1, 0.2)]
+        assert [len(a) for a in sets] == sorted({len(a) for a in sets}) and len(sets[0]) > 0
+        assert all(a < b for a, b in zip(sets, sets[1:]))
+
+
+def test_rotated_training_images_are_the_same_at_every_gamma(chula_npz):
+    # the angles were one (rotations, N) array with N = N_n + N_a: from the second row on, every normal crop's
+    # rotated copies moved with gamma, and so did the contaminants'
+    def pixels(gamma: float, rule: str = "nested") -> dict[str, bytes]:
+        s = build_split(DataConfig(data=str(chula_npz), contamination=gamma, resolution=16, contamination_draw=rule))
+        return {i: x.tobytes() for i, x in zip(s.train_ids, s.train_x)}
+
+    clean, small, large = pixels(0.0), pixels(0.02), pixels(0.05)
+    assert clean.items() < small.items() < large.items()
+    assert pixels(0.0, "choice") == clean           # without contamination the rules agree (nothing is drawn)
+
+
+def test_the_nested_draw_depends_on_the_pool_images_not_their_order():
+    # the same anomalous images listed in another order (a reader that lists its files otherwise) draw the same ones
+    from wildgan.data.splits import _draw_contamination
+
+    ids = [f"img{k:02d}" for k in range(50)]
+    pool, reversed_ids = np.arange(0, 50, 2), ids[::-1]        # the even images; at positions 49 - k when reversed
+    a = {ids[i] for i in _draw_contamination(pool, ids, 7, 0, "nested")}
+    b = {reversed_ids[i] for i in _draw_contamination(np.sort(49 - pool), reversed_ids, 7, 0, "nested")}
+    assert a == b and len(a) == 7
+
+
+def test_the_nested_draw_is_recorded(cifar_npz):
+    s = build_split(DataConfig(data=str(cifar_npz), normal=("automobile",), contamination=0.1))
+    assert s.info["contamination_draw"] == "nested"
+    with pytest.raises(ConfigError, match="contamination_draw must be nested or choice"):
+        DataConfig(contamination_draw="other")
+
+
+# A run recorded before the nested draw: its config.json's data section (no contamination_draw) and what its
+# split.json recorded, written by that wildgan for cifar_like's data at gamma 0.1, seed 3 (Generator.choice).
+OLD_RUN_DATA = {"dataset": "auto", "normal": ["automobile"], "contamination": 0.1, "resolution": 32, "channels": 3,
+                "seed": 3, "rotations": None, "test_size": "paper", "exclude_classes": [], "test_fraction": 0.2,
+                "skip_bad": False, "resize": "resize", "depth16": "per-image", "square": "crop", "fit": None,
+                "download": False}
+OLD_RUN_SPLIT = {"n_train": 222, "n_train_anomalous": 22,
+                 "train_ids_sha256": "c578174c7d85b6fa08eb062d99c32014c73a8fc7ad0f1db2e92ef0dba87204d5",
+                 "train_pixels_sha256": "c57d9b27b09a4f6a46000d4d153850309bda09157aeaa916fd99cb58c0a1ff3d"}
+OLD_RUN_CONTAMINANTS = [1990, 1508, 503, 1160, 667, 118, 561, 1504, 1711, 1249, 1342, 825, 1282, 1856, 1388, 1031,
+                        1888, 1136, 1103, 1107, 1437, 94]
+
+
+def test_a_run_recorded_before_the_nested_draw_rebuilds_its_own_training_set(cifar_npz, tmp_path):
+    # what evaluate, score and --resume do: the run's config.json read back, its split rebuilt and compared with
+    # split.json. Read with today's default rule, the old run's training set would silently be another one
+    from wildgan.config import PRESETS, RunConfig, TrainConfig, net_config_for_preset, run_config_to_dict
+    from wildgan.config import read_run_config
+
+    new = RunConfig(data=DataConfig(data=str(cifar_npz)), net=net_config_for_preset("tiny", 32, 3),
+                    train=TrainConfig(minibatch=PRESETS["tiny"]["minibatch"]), preset="tiny")
+    d = run_config_to_dict(new)
+    d["data"] = {"data": str(cifar_npz), **OLD_RUN_DATA}
+    (tmp_path / "config.json").write_text(json.dumps(d))
+    cfg = read_run_config(tmp_path)
+    assert cfg.data.contamination_draw == "choice"
+    s = build_split(cfg.data)
+    assert split_differences(s, OLD_RUN_SPLIT) == []
+    assert [int(i.rsplit(":", 1)[1]) for i, z in zip(s.train_ids, s.train_is_anomaly) if z] == OLD_RUN_CONTAMINANTS
+    # the same run started today draws nested, and records so
+    d["data"]["contamination_draw"] = "nested"
+    (tmp_path / "config.json").write_text(json.dumps(d))
+    assert split_differences(build_split(read_run_config(tmp_path).data), OLD_RUN_SPLIT) != []
+
+
+def test_the_old_draw_rotates_as_before(chula_npz):
+    # recorded by the wildgan before the nested draw for chula_like at gamma 0.05, seed 2 (rotated contaminants)
+    s = build_split(DataConfig(data=str(chula_npz), contamination=0.05, resolution=16, seed=2,
+                               contamination_draw="choice"))
+    assert split_differences(s, {
+        "train_ids_sha256": "15f3f03b9ae640e65a7d52819143fc7e0e582df15eb3801548b3a48d7006c12e",
+        "train_pixels_sha256": "963eac2b2d502ae6276c2134e0c7075cd64a4572003457b924e668d0dd12d05c"}) == []
 
 
 # ------------------------------------------------------------------------------------------------ generic protocol

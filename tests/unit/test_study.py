@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -613,3 +614,53 @@ def test_run_study_refuses_unlabelled_data_before_any_cell_trains(tmp_path, monk
         study_mod.run_study(base, grid([""], [0.0], ["wildgan"], ["image"], [0]), tmp_path / "st", progress=False,
                             log=lambda m: None)
     assert trained == [] and not (tmp_path / "st").exists()
+
+
+def test_a_studys_cells_draw_nested_contaminants(tmp_path):
+    # at one seed, each gamma's contaminants are among the next gamma's: the AUC-versus-gamma curve compares common
+    # draws (Generator.choice drew unrelated sets at each gamma)
+    from wildgan.data import build_split
+
+    base = _base(tmp_path)
+    for seed in (0, 1, 2):
+        sets = []
+        for cell in grid(["0"], [0.1, 0.2, 0.3, 0.4], ["wildgan"], ["image"], [seed]):
+            s = build_split(study_mod.cell_config(base, cell).data)
+            sets.append({i for i, z in zip(s.train_ids, s.train_is_anomaly) if z})
+        assert [len(a) for a in sets] == [3, 8, 13, 21]
+        assert all(a < b for a, b in zip(sets, sets[1:]))
+
+
+def _old_cell(base: RunConfig, study: Path, cell) -> None:
+    """A cell's run folder as a wildgan from before the nested draw left it: config.json without contamination_draw
+    (interrupted before its final networks)."""
+    from wildgan.config import write_run_config
+
+    run_dir = study / "runs" / cell.key
+    run_dir.mkdir(parents=True)
+    write_run_config(study_mod.cell_config(base, cell), run_dir)
+    d = json.loads((run_dir / "config.json").read_text())
+    del d["data"]["contamination_draw"]
+    (run_dir / "config.json").write_text(json.dumps(d))
+
+
+@pytest.mark.parametrize("old_gamma,rule", [(0.1, "choice"), (0.0, "nested")])
+def test_a_study_started_before_the_nested_draw_keeps_its_cells_rule(tmp_path, monkeypatch, old_gamma, rule):
+    # its contaminated cells drew with Generator.choice: its new cells do too (comparable with them), and its
+    # interrupted ones resume on their own training sets; a folder of clean cells only drew nothing, so new cells
+    # draw nested, and the clean cells are not refused for it
+    base, st = _base(tmp_path), tmp_path / "st"
+    new, old = grid(["0"], [0.2, old_gamma], ["wildgan"], ["image"], [0])
+    _old_cell(base, st, old)
+    trained = []
+
+    def stop(cfg, run_dir, **kw):
+        trained.append(cfg.data.contamination_draw)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(study_mod, "train_run", stop)
+    said: list[str] = []
+    with pytest.raises(KeyboardInterrupt):
+        study_mod.run_study(base, [new, old], st, progress=False, log=said.append)
+    assert trained == [rule]
+    assert any("'choice' rule of the wildgan that started the study" in m for m in said) == (rule == "choice")

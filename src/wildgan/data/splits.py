@@ -15,6 +15,16 @@ Contamination (spec 6.4): N_a = floor(gamma * N_n / (1 - gamma)), drawn uniforml
 anomalous training pool. With rotations, N_a is computed from the un-rotated normal count and the contaminants are
 rotated like every other training image, so gamma is still the anomaly fraction of the final training set.
 
+The draw is nested (DataConfig.contamination_draw "nested"): the pool is put in image-id order (so the draw depends
+on which images it holds, not on the order a reader lists them), permuted by the seed's "contamination" stream, and
+its first N_a are the contaminants. At one seed a smaller gamma's contaminants are therefore among a larger gamma's,
+and a contamination study compares gammas on common random draws; each draw is still a uniform N_a-subset. With
+rotations, the normal images' angles are drawn as for gamma 0 and each contaminant's from its own stream in draw
+order, so every gamma rotates the images it shares with another gamma alike. Runs
+recorded before this rule (config.json without the field) read back as "choice", numpy's Generator.choice without
+replacement, whose draws at two gammas are unrelated (at CIFAR_CAR's 45,000 anomalous images they share about as few
+images as two independent draws): evaluate, score and --resume rebuild such a run's training set by its own rule.
+
 Randomness: every draw uses its own generator numpy.random.default_rng([stream, seed]) (streams in SEED_STREAMS),
 so e.g. changing test_size never changes which contaminants are drawn.
 """
@@ -42,7 +52,8 @@ from .transforms import MAX_AUTO_RESOLUTION, check_resolution, convert, next_pow
 MIN_NORMAL = 16
 _MIN_WHY = "(one minibatch of the tiny preset; a useful detector needs hundreds)"
 CHULA_TEST_PER_CLASS = 256
-SEED_STREAMS = {"holdout": 1, "contamination": 2, "rotation": 3, "train_shuffle": 4, "test_draw": 5}
+SEED_STREAMS = {"holdout": 1, "contamination": 2, "rotation": 3, "train_shuffle": 4, "test_draw": 5,
+                "contaminant_rotation": 6}
 PROTOCOL_DEFAULTS: dict[str, dict[str, Any]] = {
     "cifar10": {"resolution": 32, "channels": 3, "rotations": 0, "fit": "resize", "normal": ("automobile",)},
     "chula-rbc12": {"resolution": 64, "channels": 1, "rotations": 3, "fit": "resize", "normal": ()},
@@ -179,6 +190,20 @@ def _rng(seed: int, stream: str) -> np.random.Generator:
     return np.random.default_rng([SEED_STREAMS[stream], seed])
 
 
+def _draw_contamination(pool: np.ndarray, ids: list[str], n_a: int, seed: int, rule: str) -> np.ndarray:
+    """The n_a contaminants: pool holds indices of the anomalous training images, ids every pool image's id (by
+    index). rule: DataConfig.contamination_draw (see the module docstring); "choice" sorted, "nested" in draw order
+    (the order _augment gives their angles in)."""
+    if n_a == 0:
+        return np.zeros(0, np.int64)
+    rng = _rng(seed, "contamination")
+    if rule == "choice":
+        return np.sort(rng.choice(pool, size=n_a, replace=False))
+    # one permutation of the whole pool whatever n_a is: its prefixes are the nested draws of every gamma
+    pool = pool[np.argsort(np.asarray([ids[i] for i in pool]), kind="stable")]
+    return pool[rng.permutation(len(pool))[:n_a]]
+
+
 def detect_protocol(dataset: str, train: ImageSet, kind: str) -> str:
     if dataset == "unlabelled" or kind in ("unlabelled-folder", "unlabelled-tar", "unlabelled-npz"):
         return "unlabelled"
@@ -236,13 +261,20 @@ def _resolve_classes(entries: tuple[str, ...], names: list[str], what: str, sour
     return out
 
 
-def _augment(x: np.ndarray, ids: list[str], is_anom: np.ndarray, rotations: int, seed: int
-             ) -> tuple[np.ndarray, list[str], np.ndarray]:
-    """Originals followed by `rotations` rotated copies of each image (uniform random angles)."""
+def _augment(x: np.ndarray, ids: list[str], is_anom: np.ndarray, rotations: int, seed: int,
+             nested: int | None = None) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """Originals followed by `rotations` rotated copies of each image (uniform random angles). nested: the last
+    `nested` images are contaminants in draw order (the nested draw): their angles come from a stream of their own,
+    one row each, so that the other images' angles are those of gamma 0 and a smaller gamma's contaminants turn as in
+    a larger gamma's (in one array of shape (rotations, N), every angle after the first row moved with N)."""
     if rotations <= 0:
         return x, ids, is_anom
-    angles = _rng(seed, "rotation").uniform(0.0, 360.0, size=(rotations, len(x)))
     n = len(x)
+    tail = nested or 0
+    angles = _rng(seed, "rotation").uniform(0.0, 360.0, size=(rotations, n - tail))
+    if nested is not None:
+        rows = _rng(seed, "contaminant_rotation").uniform(0.0, 360.0, size=(tail, rotations))
+        angles = np.concatenate([angles, rows.T], axis=1)
     out = np.empty(((rotations + 1) * n,) + x.shape[1:], x.dtype)    # filled in place: no list of copies to join
     out[:n] = x
     all_ids = list(ids)
@@ -429,6 +461,7 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
         "normal_default_used": normal_default, "excluded_classes": [names[i] for i in excluded],
         "gamma": float(cfg.contamination), "seed": int(cfg.seed),
         "seed_streams": {k: f"numpy.random.default_rng([{v}, seed])" for k, v in SEED_STREAMS.items()},
+        "contamination_draw": cfg.contamination_draw,
         "test_size": cfg.test_size, "rotations": rotations, "resolution": resolution, "channels": channels,
         "conversion": _conversion_record(cfg, d["fit"], rotations,
                                          chosen=cfg.channels is not None or d["channels"] is not None,
@@ -497,13 +530,13 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
         raise DataError(f"{source}: contamination {cfg.contamination} needs {n_a} anomalous training image"
                         f"{'s' if n_a != 1 else ''} but only {len(tr_anom)} {'are' if len(tr_anom) != 1 else 'is'} "
                         f"available")
-    contam = np.sort(_rng(cfg.seed, "contamination").choice(tr_anom, size=n_a, replace=False)) if n_a else \
-        np.zeros(0, np.int64)
+    contam = _draw_contamination(tr_anom, tr_pool.ids, n_a, cfg.seed, cfg.contamination_draw)
     sel = np.concatenate([tr_norm, contam]).astype(np.int64)
     x = convert(tr_pool.take(sel), resolution, channels, d["fit"])
     ids = [tr_pool.ids[i] for i in sel]
     is_anom = np.concatenate([np.zeros(len(tr_norm), np.int8), np.ones(n_a, np.int8)])
-    x, ids, is_anom = _augment(x, ids, is_anom, rotations, cfg.seed)
+    x, ids, is_anom = _augment(x, ids, is_anom, rotations, cfg.seed,
+                               nested=n_a if cfg.contamination_draw == "nested" else None)
     perm = _rng(cfg.seed, "train_shuffle").permutation(len(x))
     # (x is this function's own array, a fresh selection: shuffled in place, not held twice)
     train_x, train_ids, train_is_anom = permute_rows(x, perm), [ids[i] for i in perm], is_anom[perm]

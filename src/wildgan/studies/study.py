@@ -69,6 +69,19 @@ def cell_config(base: RunConfig, cell: Cell) -> RunConfig:
 STUDY_MAY_CHANGE = RESUME_MAY_CHANGE - {"total_kimg"}
 
 
+def study_base(base: RunConfig, study_dir: Path) -> RunConfig:
+    """base with the contamination draw of the contaminated cells already in study_dir (DataConfig
+    .contamination_draw): a study started before the nested draw goes on with its own rule, so that its new cells'
+    gammas stay comparable with its old ones and its interrupted cells resume on the training sets they had."""
+    runs = Path(study_dir) / "runs"
+    for run_dir in sorted(runs.iterdir()) if runs.is_dir() else []:
+        if (run_dir / "config.json").is_file():
+            data = read_run_config(run_dir).data
+            if data.contamination > 0:    # (a clean cell drew nothing: either rule gave it the same images)
+                return replace(base, data=replace(base.data, contamination_draw=data.contamination_draw))
+    return base
+
+
 def check_study_data(data: str | None, dataset: str = "auto") -> None:
     """Refuse unlabelled data (a folder or tar of loose images, an .npz without labels, dataset='unlabelled'): a study
     measures AUC on each cell's test split, which such data does not have. Looks at the path only (`data` as given,
@@ -275,6 +288,12 @@ def run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress: 
     tables; returns every row. cells_checked: the caller has run check_cells on these cells (`wildgan study` does,
     with the data it read for the base config), so the data is not read again for it."""
     study_dir = Path(study_dir)
+    drawn = study_base(base, study_dir)
+    if drawn.data.contamination_draw != base.data.contamination_draw:
+        log(f"{study_dir}: its cells drew their contaminants by the {drawn.data.contamination_draw!r} rule of the "
+            f"wildgan that started the study, which its cells keep (new studies draw them nested: a smaller gamma's "
+            f"among a larger one's)")
+        base = drawn
     check_study_dir(base, cells, study_dir)
     if not cells_checked:
         check_study_data(base.data.data, base.data.dataset)     # (`wildgan study` asks it before it reads the data)

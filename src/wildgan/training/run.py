@@ -273,7 +273,11 @@ def run_differences(saved: RunConfig, now: RunConfig, may_change: frozenset[str]
     out = [f"method: {old['method']} -> {new['method']}"] if old["method"] != new["method"] else []
     sections = ("data", "fanogan") if now.method == "fanogan" else ("data", "net", "train")
     legacy = legacy_fanogan_bn(saved)
-    skip = {"fanogan": {"minutes", "device", *(FANOGAN_LEGACY_BN if legacy else ())}, "train": set(may_change)}
+    skip = {"fanogan": {"minutes", "device", *(FANOGAN_LEGACY_BN if legacy else ())}, "train": set(may_change),
+            # without contamination nothing is drawn: a run recorded before the nested draw ("choice") has the same
+            # training set under either rule, and resumes under today's default (a Detector's, the Python API's)
+            "data": {"contamination_draw"} if old["data"]["contamination"] == new["data"]["contamination"] == 0
+            else set()}
     for sec in sections:
         keys = old[sec] if sec == "fanogan" else {**old[sec], **new[sec]}
         for k in keys:
