@@ -1191,6 +1191,7 @@ class Detector:
         Nothing is pickled. Returns the JSON path."""
         from . import checkpoint as ckpt
         from .config import run_config_to_dict
+        from .scoring.scores import SCORES_VERSION
 
         _check_fitted(self)
         self._sync_scoring()          # the saved parameters, scores and threshold must describe one another
@@ -1208,7 +1209,8 @@ class Detector:
                 "run_dir": None if self.run_dir_ is None else str(self.run_dir_), "source": m.source,
                 "source_sha256": m.meta.get("sha256"),
                 # the level of detail the networks reached: scores (and the threshold) were computed there
-                "lod": m.lod, "detector_format_version": DETECTOR_FORMAT_VERSION}
+                "lod": m.lod, "detector_format_version": DETECTOR_FORMAT_VERSION,
+                "scores_version": SCORES_VERSION}       # the score formulas decision_scores and the threshold are of
         return ckpt.save_checkpoint(path.parent, name, ckpt.networks_to_tensors(m.nets.modules()), meta)
 
     @classmethod
@@ -1295,6 +1297,7 @@ class Detector:
             # written by a save() from before it synced: the scores and threshold are fitted_score's, so predict
             # re-derives them for the saved score, or says why it cannot
             det._scoring = (fitted_score, *det._scoring[1:])
+        _warn_other_scoring_rules(meta, path)
         return det
 
     @classmethod
@@ -1369,6 +1372,20 @@ def _check_detector_format_version(meta: dict[str, Any], path: Path) -> None:
     if state == "damaged":
         raise CheckpointError(f"{path}: bad detector_format_version {version!r} (a whole number from 1 expected; this "
                               f"wildgan reads up to {DETECTOR_FORMAT_VERSION}): the metadata is damaged")
+
+
+def _warn_other_scoring_rules(meta: dict[str, Any], path: Path) -> None:
+    """A warning naming the file when a saved Detector's training scores and threshold were computed by other score
+    formulas than this wildgan's (SCORES_VERSION): its threshold would be compared with scores of another formula.
+    They cannot be computed again from the file (it holds no training images), so it is said, not refused."""
+    from .scoring.scores import SCORES_VERSION, UNRECORDED_SCORES_VERSION
+
+    version = meta.get("scores_version", UNRECORDED_SCORES_VERSION)    # (saved before the field: version 1's rules)
+    if version != SCORES_VERSION:
+        warn_user(f"{path}: its training scores and threshold were computed by the scoring rules of version "
+                  f"{version}, and this wildgan scores by version {SCORES_VERSION}: the threshold may not fit the "
+                  f"scores it is compared with now; fit the Detector again (or load its run with Detector.from_run, "
+                  f"which scores the training images again) and save it anew")
 
 
 def _saved_kind(path: Path) -> str | None:

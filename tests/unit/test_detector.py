@@ -271,6 +271,26 @@ def test_a_new_score_lam_or_batch_mode_after_fit_rederives_decision_scores_and_t
         "threads"] == 1
 
 
+def test_a_saved_detector_of_other_scoring_rules_says_so_when_loaded(det: Detector, tmp_path) -> None:
+    """A saved Detector keeps its training scores and threshold but recorded no version of the score formulas: after
+    a formula changed, its threshold was compared with scores of the new formula without a word. It cannot score its
+    training images again (the file holds none), so loading it says so, naming the file and the versions."""
+    from wildgan.scoring.scores import SCORES_VERSION
+
+    path = copy.copy(det).save(tmp_path / "d")
+    meta = json.loads(path.read_text())
+    assert meta["scores_version"] == SCORES_VERSION
+    path.write_text(json.dumps({**meta, "scores_version": SCORES_VERSION - 1}))
+    with pytest.warns(WildganWarning, match=re.escape(f"{path}: its training scores and threshold were computed by "
+                                                      f"the scoring rules of version {SCORES_VERSION - 1}, and this "
+                                                      f"wildgan scores by version {SCORES_VERSION}")):
+        Detector.load(path)
+    path.write_text(json.dumps({k: v for k, v in meta.items() if k != "scores_version"}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                 # saved before the field: version 1's rules, this wildgan's
+        Detector.load(path)
+
+
 def test_threads_are_used_and_the_callers_setting_restored(det: Detector, x_train, monkeypatch) -> None:
     seen = []
     score = type(det.model_).score
@@ -858,6 +878,47 @@ def test_from_run_scores_the_training_split_once(cli_run: Path) -> None:
     np.testing.assert_allclose(inside.set_params(score="L_r").decision_scores_, s["L_r"])
     inside.set_params(batch_mode="isolated")
     assert {f.name: f.read_bytes() for f in cli_run.glob("train_scores*")} == cache
+
+
+def test_training_scores_cached_by_other_scoring_rules_are_computed_again(cli_run: Path, tmp_path) -> None:
+    """train_scores.json recorded no version of the score formulas (wildgan.__version__ never changes between
+    commits): after a formula changed, thresholds came from the old formula's cached scores in silence. Now a cache of
+    another SCORES_VERSION is scored again, said once naming the file and the versions; one from before the field is
+    taken as version 1's, which is still read."""
+    import shutil
+
+    from wildgan.scoring.run import load_model
+    from wildgan.scoring.scores import SCORES_VERSION
+
+    run = tmp_path / "run"
+    shutil.copytree(cli_run, run)
+    model = load_model(run, "cpu")
+    fresh = run_training_scores(run, model)
+    key_path, csv_path = run / "train_scores.json", run / "train_scores.csv"
+    key = json.loads(key_path.read_text())
+    assert key["scores_version"] == SCORES_VERSION
+    rows = list(csv.DictReader(csv_path.open()))
+    with csv_path.open("w", newline="") as f:            # marked, to tell the cached numbers from recomputed ones
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows([{**r, "a": "123.0"} for r in rows])
+    key_path.write_text(json.dumps({**key, "scores_version": SCORES_VERSION - 1}))
+    with pytest.warns(WildganWarning, match=re.escape(f"{csv_path}: computed by the scoring rules of version "
+                                                      f"{SCORES_VERSION - 1}, this wildgan's are version "
+                                                      f"{SCORES_VERSION}: not used")):
+        again = run_training_scores(run, model)
+    np.testing.assert_array_equal(again["a"], fresh["a"])
+    assert json.loads(key_path.read_text())["scores_version"] == SCORES_VERSION     # rewritten: said once
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal(run_training_scores(run, model)["a"], fresh["a"])
+    # a cache from before the field (version 1's rules, this wildgan's): still read
+    with csv_path.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows([{**r, "a": "123.0"} for r in rows])
+    key_path.write_text(json.dumps({k: v for k, v in key.items() if k != "scores_version"}))
+    assert set(run_training_scores(run, model)["a"]) == {123.0}
 
 
 def test_score_cli_threshold_columns(cli_run: Path, tmp_path) -> None:

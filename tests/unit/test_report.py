@@ -704,6 +704,20 @@ def test_a_damaged_or_foreign_search_cache_is_a_reason_to_search_again_not_an_er
     assert "other search settings" in read_search_cache(tmp_path, ids, {**info, "steps": 4}, 4)[1]
     assert "latents of size 5" in read_search_cache(tmp_path, ids, info, 5)[1]
     path = tmp_path / SEARCH_CACHE
+    # latents searched under other scoring rules (say another search objective): rescoring them would not tell
+    from wildgan.scoring.scores import SCORES_VERSION
+
+    with np.load(path) as f:
+        kept = {k: f[k] for k in f.files}
+    meta = json.loads(str(kept.pop("meta")))
+    for version in (SCORES_VERSION - 1, None):                   # None: a file from before the field (version 1's)
+        buf = io.BytesIO()
+        np.savez(buf, meta=np.array(json.dumps({k: v for k, v in {**meta, "scores_version": version}.items()
+                                                if v is not None})), **kept)
+        path.write_bytes(buf.getvalue())
+        got, why = read_search_cache(tmp_path, ids, info, 4)
+        assert (got is None and why == f"{path} was kept by the scoring rules of version {version}, this wildgan's "
+                                       f"are {SCORES_VERSION}") if version is not None else got is not None
     arrays = {"z": z, "a": a, "z_untrained": z, "a_untrained": a}
     path.write_bytes(path.read_bytes()[:200])                                     # truncated
     assert "unreadable" in read_search_cache(tmp_path, ids, info, 4)[1]
@@ -802,6 +816,21 @@ def test_the_report_marks_an_evaluation_of_earlier_networks_instead_of_showing_i
     md = (run / "report" / "report.md").read_text()
     assert "(40 images, 20 anomalous): AUC a " in md and "earlier networks" not in md
     assert json.loads((run / "eval.json").read_text())["model"]["weights_sha256"]     # what identifies them
+    # the same networks evaluated by other score formulas: its AUCs were shown as theirs (no version was recorded)
+    from wildgan.scoring.scores import SCORES_VERSION
+
+    ev = json.loads((run / "eval.json").read_text())
+    assert ev["scores_version"] == SCORES_VERSION
+    (run / "eval.json").write_text(json.dumps({**ev, "scores_version": SCORES_VERSION - 1}))
+    report(run, top_k_images=1, device="cpu", controls=False)
+    md = (run / "report" / "report.md").read_text()
+    assert "AUC a " not in md and (f"(40 images, 20 anomalous), but by the scoring rules of version "
+                                   f"{SCORES_VERSION - 1} (this wildgan's are {SCORES_VERSION}); its AUCs (eval.json, "
+                                   f"test_scores.csv) are not what these networks score now. Run `{again}` again to "
+                                   f"evaluate them.") in md
+    (run / "eval.json").write_text(json.dumps({k: v for k, v in ev.items() if k != "scores_version"}))
+    report(run, top_k_images=1, device="cpu", controls=False)      # from before the field: version 1's, shown
+    assert "(40 images, 20 anomalous): AUC a " in (run / "report" / "report.md").read_text()
 
     (run / "eval.json").write_text('{"auc": {"a": 0.9')                              # cut short: damaged
     report(run, top_k_images=1, device="cpu", controls=False)

@@ -570,6 +570,46 @@ def test_a_resume_folder_saved_without_its_decoders_keeps_its_chunks_and_says_so
         assert score_files(m, [pile], resume_dir=rd).resumed == 2
 
 
+def test_a_resume_folder_of_other_scoring_rules_is_scored_again_and_says_which(pile: Path, tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """wildgan.__version__ never changes between commits and the manifest recorded no version of the score formulas:
+    a scoring resumed after a formula changed took the old formula's chunks, and one CSV mixed the two. Now the
+    manifest records SCORES_VERSION and chunks of another are scored again, the warning naming the versions; a folder
+    from before the field was scored by the rules of that time (version 1): kept now, scored again after a bump."""
+    import json
+    import re
+
+    import wildgan.scoring.run as run
+    from wildgan.scoring.scores import SCORES_VERSION
+
+    m = _model()
+    whole = score_files(m, [pile], chunk_size=64)
+    rd = tmp_path / "s.csv.chunks"
+    assert score_files(m, [pile], chunk_size=64, resume_dir=rd).chunks == 3
+    manifest = rd / "manifest.json"
+    key = json.loads(manifest.read_text())
+    assert key["scores_version"] == SCORES_VERSION
+    manifest.write_text(json.dumps({**key, "scores_version": SCORES_VERSION - 1}))    # an older formula's chunks
+    with pytest.warns(UserWarning, match=re.escape(f"the 3 finished chunks saved there are of another scoring (it "
+                                                   f"differs in the scoring rules version {SCORES_VERSION - 1} -> "
+                                                   f"{SCORES_VERSION}): deleted")):
+        again = score_files(m, [pile], chunk_size=64, resume_dir=rd)
+    assert again.resumed == 0
+    _same(whole, again)
+    # a folder written before the field (version 1's rules): its chunks are kept in silence while those are the rules
+    key.pop("scores_version")
+    manifest.write_text(json.dumps(key))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert score_files(m, [pile], chunk_size=64, resume_dir=rd).resumed == 3
+    assert json.loads(manifest.read_text())["scores_version"] == SCORES_VERSION
+    # ... and scored again once the rules are bumped past them
+    manifest.write_text(json.dumps(key))
+    monkeypatch.setattr(run, "SCORES_VERSION", 2)
+    with pytest.warns(UserWarning, match=re.escape("(it differs in the scoring rules version 1 -> 2): deleted")):
+        assert score_files(m, [pile], chunk_size=64, resume_dir=rd).resumed == 0
+
+
 def test_the_untrained_control_is_digested_by_its_weights_even_beside_a_file_named_untrained(tmp_path, monkeypatch):
     # the resume key of untrained networks is their weights': a file called "untrained" in the working folder must
     # not stand in for them (its bytes would key the resume folder, whatever the networks are)

@@ -177,6 +177,37 @@ def test_a_cell_evaluated_again_gives_the_same_row_and_tables(tmp_path):
     assert {f: (st / f).read_bytes() for f in first} == first
 
 
+def test_a_row_of_other_scoring_rules_is_evaluated_again(tmp_path, monkeypatch):
+    # a row recorded no version of the score formulas (wildgan.__version__ never changes between commits): after a
+    # formula changed, a rerun skipped its cell, and the tables pooled its old AUCs with the new cells'. Now the cell
+    # is evaluated again (its networks kept), said once; a row of a cell the command does not run is kept, and said
+    from wildgan.scoring.scores import SCORES_VERSION
+
+    st = tmp_path / "st"
+    cell = grid(["0"], [0.1], ["wildgan"], ["image"], [0])
+    study_mod.run_study(_base(tmp_path), cell, st, progress=False, log=lambda m: None)
+    results = st / "results.jsonl"
+    row = read_rows(results)[0]
+    assert row["scores_version"] == SCORES_VERSION
+    old = SCORES_VERSION - 1
+    other = {**row, "cell": "0_g0.1_wildgan_image_s9", "seed": 9, "scores_version": old}
+    results.write_text(json.dumps({**row, "auc": {**row["auc"], "a": 0.123}, "scores_version": old}) + "\n"
+                       + json.dumps(other) + "\n")
+    monkeypatch.setattr(study_mod, "train_run", lambda *a, **k: pytest.fail("the cell was trained again"))
+    said: list[str] = []
+    rows = study_mod.run_study(_base(tmp_path), cell, st, progress=False, log=said.append)
+    assert [m for m in said if "scoring rules" in m] == [
+        f"{results}: 2 rows computed by the scoring rules of version {old} (this wildgan's are {SCORES_VERSION}): 1 "
+        f"of these cells are evaluated again; the 1 of cells this command does not run are kept as they are, pooled "
+        f"in the tables with the new rows (run the study with those cells to evaluate them again)"]
+    assert rows == [other, row]
+    # a row from before the field was computed by version 1's rules, this wildgan's: its cell is done
+    results.write_text(json.dumps({k: v for k, v in row.items() if k != "scores_version"}) + "\n")
+    said.clear()
+    study_mod.run_study(_base(tmp_path), cell, st, progress=False, log=said.append)
+    assert said[0].endswith("done, skipped") and not [m for m in said if "scoring rules" in m]
+
+
 def test_a_session_that_only_evaluates_uses_the_threads_asked_for(tmp_path, monkeypatch):
     # --threads reached torch only through a cell's training: a session whose cells were all trained (their rows
     # lost to a kill) evaluated them at torch's default thread count

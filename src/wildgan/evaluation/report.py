@@ -53,9 +53,10 @@ from ..fileio import atomic_write_text
 from ..markdown import md_table, split_md_row
 from ..scoring.latent_search import search_info
 from ..scoring.run import load_model, read_split_info, untrained_model
+from ..scoring.scores import SCORES_VERSION, UNRECORDED_SCORES_VERSION
 from ..scoring.train_scores import read_train_scores
 from ..thresholds import training_percentile
-from ..training.run import networks_record, stale_evaluation
+from ..training.run import evaluate_command, networks_record, stale_evaluation
 from .heatmaps import (NamedImages, check_masks, load_masks, pick_score, pixel_auc, residual_maps,
                        score_named_images, top_k, undefined_pixel_auc)
 from .metrics import evaluate_scores, pixel_statistics
@@ -620,8 +621,9 @@ def _pile_section(page: _Page, out: Path, run_dir: Path, model: Any, diag: RunDi
 
 def _saved_evaluation(page: _Page, run_dir: Path, model: Any) -> None:
     """The labelled evaluation `wildgan evaluate --data` saved in an unlabelled run's folder (eval.json): its AUCs
-    when it is of the networks this report shows; when a --resume has trained on since, only what it was of and
-    the command that evaluates the current networks (its numbers are not theirs, so they are not shown)."""
+    when it is of the networks this report shows, by this wildgan's scoring rules (SCORES_VERSION); when a --resume
+    has trained on since, or the score formulas changed, only what it was of and the command that evaluates the
+    current networks (its numbers are not theirs, so they are not shown)."""
     saved = run_dir / "eval.json"
     if not saved.is_file():
         return
@@ -631,12 +633,19 @@ def _saved_evaluation(page: _Page, run_dir: Path, model: Any) -> None:
                 f"{ev.get('data', {}).get('source', '?')} ({ev.get('n_test')} images, {ev.get('n_anomalous')} "
                 f"anomalous)")
         stale = stale_evaluation(run_dir, saved, model.meta)
-        if stale is None:
+        version = ev.get("scores_version", UNRECORDED_SCORES_VERSION)    # (an eval.json from before the field)
+        if stale is None and version == SCORES_VERSION:
             page.p(f"{what}: AUC " + ", ".join(f"{k} {v:.3f}" for k, v in ev.get("auc", {}).items())
                    + " (eval.json).")
             return
-        text = (f"{what}, but from {stale[0]}, not of the networks this report shows; its AUCs (eval.json, "
-                f"test_scores.csv) are not theirs. Run `{stale[1]}` again to evaluate the current networks.")
+        if stale is not None:
+            text = (f"{what}, but from {stale[0]}, not of the networks this report shows; its AUCs (eval.json, "
+                    f"test_scores.csv) are not theirs. Run `{stale[1]}` again to evaluate the current networks.")
+        else:
+            # of these networks, but by other score formulas: its AUCs are not what the networks score now
+            text = (f"{what}, but by the scoring rules of version {version} (this wildgan's are {SCORES_VERSION}); "
+                    f"its AUCs (eval.json, test_scores.csv) are not what these networks score now. Run "
+                    f"`{evaluate_command(run_dir, saved, ev)}` again to evaluate them.")
     except (ValueError, OSError, TypeError, AttributeError) as e:
         # said, not skipped: the page would otherwise read as if the run had never been evaluated
         text = (f"{saved} is there but cannot be read ({type(e).__name__}: {e}); its labelled evaluation is not "

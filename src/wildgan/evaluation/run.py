@@ -19,6 +19,7 @@ from ..data import AnomalySplit, build_split, split_differences
 from ..errors import ConfigError, warn_user
 from ..fileio import atomic_write_text
 from ..scoring.run import LoadedModel, load_model, read_split_info, untrained_model, write_scores_csv
+from ..scoring.scores import SCORES_VERSION, UNRECORDED_SCORES_VERSION
 from ..training.run import networks_record
 from .metrics import evaluate_scores, pixel_statistics
 
@@ -145,6 +146,7 @@ def evaluate_model(model: LoadedModel, split: AnomalySplit, *, controls: bool = 
                     # a run stopped before full growth (e.g. by --minutes) is scored at the resolution it reached
                     "scored_resolution": int(model.cfg.net.resolution / 2 ** math.floor(lod))}
     out["score_config"] = res.info
+    out["scores_version"] = SCORES_VERSION     # the scoring rules: a reader tells numbers of other formulas apart
     out["score_seconds"] = dt
     out["score_images_per_s"] = len(y) / max(dt, 1e-9)
     if out_dir is not None:
@@ -178,7 +180,8 @@ def write_search_cache(out_dir: Path, ids: list[str], info: dict[str, Any], arra
 
     from ..fileio import atomic_write_bytes
 
-    meta = json.dumps({"ids_sha256": _ids_digest(ids), "n": len(ids), "info": info}, sort_keys=True, default=str)
+    meta = json.dumps({"ids_sha256": _ids_digest(ids), "n": len(ids), "info": info,
+                       "scores_version": SCORES_VERSION}, sort_keys=True, default=str)
     buf = io.BytesIO()
     np.savez(buf, meta=np.array(meta), **{k: np.asarray(v) for k, v in arrays.items()})
     atomic_write_bytes(out_dir / SEARCH_CACHE, buf.getvalue())
@@ -206,6 +209,11 @@ def read_search_cache(out_dir: Path, ids: list[str], info: dict[str, Any], laten
     n = len(ids)
     if meta.get("ids_sha256") != _ids_digest(ids) or meta.get("n") != n:
         return None, f"{path} was kept for other test images"
+    # (a file from before the field was kept by the rules of its time); rescoring its latents would not tell another
+    # search objective apart, only another score formula
+    version = meta.get("scores_version", UNRECORDED_SCORES_VERSION)
+    if version != SCORES_VERSION:
+        return None, f"{path} was kept by the scoring rules of version {version}, this wildgan's are {SCORES_VERSION}"
     if meta.get("info") != want:
         return None, f"{path} was kept with other search settings ({meta.get('info')} against {want})"
     shapes = {"z": (n, latent_size), "a": (n,), "z_untrained": (n, latent_size), "a_untrained": (n,)}

@@ -43,6 +43,7 @@ from ..devices import resolve_device
 from ..errors import CheckpointError, ConfigError, DataError, WildganError, warn_user
 from ..nets import build_pgan
 from .pgan_scores import ScoreResult, batch_order, score_pgan
+from .scores import SCORES_VERSION, UNRECORDED_SCORES_VERSION
 
 # Types of score_files' intermediate results: a scored chunk (its number, the file indices it kept, their scores by
 # name) and a skipped file (its index, why).
@@ -594,7 +595,8 @@ def _merge_chunks(scored: list[ChunkScores], n_files: int) -> tuple[dict[str, np
 # ---------------------------------------------------------------------------------------------------------------
 
 # what a resume folder's chunks are scores of: any change (files, their sizes or times, the weights, the settings,
-# the chunking, the reader, the image decoders) makes them another scoring's, and they are not reused
+# the chunking, the reader, the image decoders, the scoring rules) makes them another scoring's, and they are not
+# reused
 RESUME_FORMAT = 1
 
 # the manifest's record of the chunking (which files each chunk holds), the rest being what is scored and how
@@ -622,7 +624,8 @@ def _resume_key(model: LoadedModel, files: list[Path], chunks: list[list[int]], 
                 conversion: dict[str, Any], with_A: bool = True) -> dict[str, Any]:
     """The manifest: what a resume folder's chunks are scores of (RESUME_FORMAT)."""
     paths = hashlib.sha256("\n".join(map(str, files)).encode("utf-8", "surrogateescape")).hexdigest()
-    return {"format": RESUME_FORMAT, "wildgan": __version__, "n_files": len(files), "paths_sha256": paths,
+    return {"format": RESUME_FORMAT, "wildgan": __version__, "scores_version": SCORES_VERSION,
+            "n_files": len(files), "paths_sha256": paths,
             "model_sha256": _model_digest(model), "lod": model.lod, "method": model.cfg.method,
             "device": model.device.type, "score": dataclasses.asdict(sc),
             "search": dataclasses.asdict(model.cfg.search) if model.cfg.method == "search" else None,
@@ -633,12 +636,15 @@ def _resume_key(model: LoadedModel, files: list[Path], chunks: list[list[int]], 
             **({} if with_A else {"with_A": False})}
 
 
-def _decoders_as_now(old: Any, key: dict[str, Any]) -> Any:
+def _older_manifest_as_now(old: Any, key: dict[str, Any]) -> Any:
     """A manifest `old` read against this scoring's `key`: one written before the decoders were recorded is taken as
     decoded by this wildgan's (key's), since deleting its chunks would lose the finished work of every folder an
-    earlier wildgan left, whose decoders are most likely these (_reset_resume_dir says so, once)."""
-    if isinstance(old, dict) and "decoders" not in old:
-        return {**old, "decoders": key["decoders"]}
+    earlier wildgan left, whose decoders are most likely these (_reset_resume_dir says so, once). One written before
+    the scoring rules' version was recorded was scored by the rules of its time, UNRECORDED_SCORES_VERSION (this
+    wildgan's until SCORES_VERSION is bumped: its chunks are kept; after a bump they are another scoring's)."""
+    if isinstance(old, dict):
+        return {"scores_version": UNRECORDED_SCORES_VERSION, **({} if "decoders" in old else
+                                                                 {"decoders": key["decoders"]}), **old}
     return old
 
 
@@ -718,7 +724,7 @@ def _saved_chunking(model: LoadedModel, files: list[Path], order: list[np.ndarra
         return parts
     own = _make_chunks(order, len(files), step, parts)[1]
     now = json.loads(json.dumps(_resume_key(model, files, own, *key)))
-    old = _decoders_as_now(old, now)
+    old = _older_manifest_as_now(old, now)
     if {k: v for k, v in now.items() if k not in _CHUNKING} != {k: v for k, v in old.items() if k not in _CHUNKING}:
         return parts                       # another scoring's chunks: deleted by _prepare_resume_dir
     limit = max(len(c) for c in _make_chunks(order, len(files), step, None)[1])
@@ -773,13 +779,13 @@ def _reset_resume_dir(d: Path, make_key: Callable[[], dict[str, Any]]) -> None:
         old = None
     if old == key:
         return
-    old = _decoders_as_now(old, key)
+    raw, old = old, _older_manifest_as_now(old, key)
     stale = sorted(d.glob("chunk-*.npz")) if d.is_dir() else []
     n = f"{len(stale)} finished chunk{'s' if len(stale) != 1 else ''} saved there {'are' if len(stale) != 1 else 'is'}"
     if old == key:
         # a folder of a wildgan that did not record its decoders, the same in all else: its chunks are kept, but not
         # mixed in silence; the manifest written below records these decoders, so this is said once
-        if stale:
+        if stale and not (isinstance(raw, dict) and "decoders" in raw):
             warn_user(f"{d}: the {n} kept, taken as decoded by this wildgan's image decoders ({key['decoders']}): "
                       f"they were saved by a wildgan that did not record its decoders. If Pillow or its libjpeg, "
                       f"libwebp or OpenJPEG changed since, delete {d} (`wildgan score --no-resume`) so that every "
@@ -793,6 +799,9 @@ def _reset_resume_dir(d: Path, make_key: Callable[[], dict[str, Any]]) -> None:
         if decoding:
             what = [f"{decoding} (the same files can decode a level or so apart)"] + [
                 k for k in what if k not in ("reader_version", "decoders")]
+        if "scores_version" in what:            # by its versions, as the decoders: the field name would not say which
+            what[what.index("scores_version")] = (f"the scoring rules version {old.get('scores_version')} -> "
+                                                  f"{key['scores_version']}")
         warn_user(f"{d}: the {n} of another scoring (it differs in {', '.join(what) or 'its record'}): deleted, "
                   f"every chunk is scored again")
     for f in stale:

@@ -15,6 +15,18 @@ import torch
 
 from ..config import SCORE_NAMES  # noqa: F401 -- re-exported
 
+# The version of the scoring rules. Bump it when any score's formula or its normalisation changes (here, in
+# pgan_scores.py, fanogan_scores.py, latent_search.py: e.g. the min-max of L_n, the 1/sqrt(N_z) of L_o, the batch
+# composition, the latent search's objective or schedule), so that the scores cached under the old rules are told
+# apart and computed again rather than mixed with new ones (a `wildgan score` resume folder, RUN/train_scores*.csv,
+# eval.json, test_search.npz and a study's results.jsonl rows; a saved Detector, which cannot score its training
+# images again, warns when loaded): wildgan.__version__ cannot tell, it does not change between commits.
+SCORES_VERSION = 1
+# The version a cache written before the field existed is read as: the rules of that time, version 1. It equals
+# SCORES_VERSION now, so that no cache is thrown away at the upgrade that introduced the field; after a bump such a
+# cache is of the older rules, and computed again like any other.
+UNRECORDED_SCORES_VERSION = 1
+
 
 def minmax(x: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
     """Per-image min-max to [0, 1] over all of C*H*W jointly; eps guards constant images."""

@@ -18,6 +18,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import DataError, WildganError, warn_user
+from .scores import SCORES_VERSION, UNRECORDED_SCORES_VERSION
 
 TRAIN_SCORES_CSV = "train_scores.csv"          # mixed protocol (`wildgan score`'s); isolated: train_scores-isolated.*
 TRAIN_SCORES_KEY = "train_scores.json"
@@ -28,7 +29,8 @@ def score_key(model: Any, batch_mode: str, n: int | None = None) -> dict[str, An
     from ..config import run_config_to_dict, to_dict
 
     d = run_config_to_dict(model.cfg)
-    return {"weights_sha256": model.meta.get("sha256"), "source": Path(model.source).name,
+    return {"scores_version": SCORES_VERSION, "weights_sha256": model.meta.get("sha256"),
+            "source": Path(model.source).name,
             "lod": getattr(model, "lod", None),            # the level of detail scored at (recorded beside the weights)
             "batch_mode": batch_mode if model.cfg.method == "wildgan" else "n/a", "score": to_dict(model.cfg.score),
             "search": d["search"] if model.cfg.method == "search" else None, "data": d["data"],
@@ -36,8 +38,9 @@ def score_key(model: Any, batch_mode: str, n: int | None = None) -> dict[str, An
 
 
 # Fields added to the training-score cache key (or to a config section in it) after keys were first written, by
-# path: a key without them was written before they existed, when a run could only have had their defaults.
-KEY_FIELDS_ADDED = {(): {"lod"}, ("data",): {"square", "fit"}}
+# path: a key without them was written before they existed, when a run could only have had their defaults
+# (scores_version: read_train_scores compares it first, a missing one as UNRECORDED_SCORES_VERSION).
+KEY_FIELDS_ADDED = {(): {"lod", "scores_version"}, ("data",): {"square", "fit"}}
 
 
 def same_key(saved: dict[str, Any], now: dict[str, Any], path: tuple[str, ...] = ()) -> bool:
@@ -104,6 +107,14 @@ def read_train_scores(run_dir: Path, model: Any, batch_mode: str, ids: Sequence[
         key = json.loads(key_path.read_text())
         n = key.pop("n")
         skipped = key.pop("skipped", [])
+        version = key.get("scores_version", UNRECORDED_SCORES_VERSION)   # (a key from before the field: version 1)
+        if version != SCORES_VERSION:
+            # computed by other score formulas: said, since nothing else would tell why the scores are computed
+            # again (or, for a run that cannot rebuild its training images, why its thresholds are gone)
+            warn_user(f"{csv_path}: computed by the scoring rules of version {version}, this wildgan's "
+                      f"are version {SCORES_VERSION}: not used (the training images are scored again where they "
+                      f"can be)")
+            return None
         if not same_key(key, json.loads(json.dumps(score_key(model, batch_mode)))):
             return None  # other weights, protocol or data: the cache is stale
         if skipped and not (skip_bad or model.cfg.data.skip_bad):

@@ -21,6 +21,7 @@ from ..errors import ConfigError, DataError, TrainingInterrupted, WildganError
 from ..evaluation.run import evaluate_run
 from ..fileio import append_log_line, atomic_write_text
 from ..scoring.run import load_model
+from ..scoring.scores import SCORES_VERSION, UNRECORDED_SCORES_VERSION
 from ..training.run import RESUME_MAY_CHANGE, data_folder_holding, run_differences, run_lock, train_run
 from .tables import auc_vs_gamma, read_rows, render_csv, render_markdown
 
@@ -277,6 +278,27 @@ def _drop_torn_line(path: Path) -> None:
             f.write(b"\n")
 
 
+def _drop_rows_of_other_scoring(results: Path, keys: set[str], log: Callable[[str], None]) -> None:
+    """Remove the rows of the cells `keys` that were computed by other scoring rules than this wildgan's
+    (SCORES_VERSION; a row from before the field by UNRECORDED_SCORES_VERSION's), so that those cells are evaluated
+    again (their networks are kept) rather than skipped, their AUCs of other formulas pooled with new rows. Said once;
+    such rows of cells the command does not run are kept, and said to be."""
+    rows = read_rows(results)
+    old = [r for r in rows if r.get("scores_version", UNRECORDED_SCORES_VERSION) != SCORES_VERSION]
+    if not old:
+        return
+    redo = [r for r in old if r.get("cell") in keys]
+    versions = ", ".join(sorted({str(r.get("scores_version", UNRECORDED_SCORES_VERSION)) for r in old}))
+    said = [f"{len(redo)} of these cells are evaluated again"] if redo else []
+    if len(old) > len(redo):
+        said.append(f"the {len(old) - len(redo)} of cells this command does not run are kept as they are, pooled in "
+                    f"the tables with the new rows (run the study with those cells to evaluate them again)")
+    log(f"{results}: {len(old)} row{'s' if len(old) != 1 else ''} computed by the scoring rules of version {versions}"
+        f" (this wildgan's are {SCORES_VERSION}): {'; '.join(said)}")
+    if redo:
+        atomic_write_text(results, "".join(json.dumps(r) + "\n" for r in rows if r not in redo))
+
+
 def _done(run_dir: Path) -> bool:
     return (run_dir / "network-final.json").is_file() or (run_dir / "fanogan-final.json").is_file()
 
@@ -313,6 +335,7 @@ def run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress: 
 def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress: bool,
                log: Callable[[str], None]) -> list[dict[str, Any]]:
     results = study_dir / "results.jsonl"
+    _drop_rows_of_other_scoring(results, {c.key for c in cells}, log)
     have = {r["cell"] for r in read_rows(results)}
     # the data set read once for every cell's training and evaluation (each used to read it twice: a plain folder
     # tree, which has no decoded cache, was decoded twice per cell); the cells differ in what a split selects, not
@@ -383,7 +406,9 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
                # no wall-clock time: the same command gives the same rows (a cell's training time, over all its
                # sessions, is elapsed_s in its network-final.json / fanogan-final.json)
                "kimg": model.meta.get("kimg"),
-               "preset": cfg.preset, "run_dir": str(run_dir.relative_to(study_dir))}
+               "preset": cfg.preset, "run_dir": str(run_dir.relative_to(study_dir)),
+               # the score formulas the AUCs are of: a cell whose row has others is evaluated again
+               "scores_version": SCORES_VERSION}
         if cell.method == "fanogan":      # f-AnoGAN counts iterations (critic, encoder), not kimg
             row["fanogan_iters"] = [model.meta.get("gan_iters_done"), model.meta.get("enc_iters_done")]
         else:
