@@ -494,8 +494,14 @@ RUN_CONFIG_VERSION = 1
 
 
 def run_config_to_dict(cfg: RunConfig) -> dict[str, Any]:
+    data = to_dict(cfg.data)
+    if not cfg.data.contamination:
+        # nothing is drawn, so the rule is moot (read back as "nested"): left out, a clean run's config stays
+        # readable by a wildgan from before the rule, which refuses keys it does not know (a contaminated run's
+        # it must refuse: it would draw other contaminants)
+        del data["contamination_draw"]
     return {"format_version": RUN_CONFIG_VERSION, "preset": cfg.preset, "method": cfg.method,
-            "data": to_dict(cfg.data), "net": to_dict(cfg.net), "train": to_dict(cfg.train),
+            "data": data, "net": to_dict(cfg.net), "train": to_dict(cfg.train),
             "score": to_dict(cfg.score), "fanogan": to_dict(cfg.fanogan), "search": to_dict(cfg.search)}
 
 
@@ -541,8 +547,11 @@ def run_config_from_dict(d: dict[str, Any], check_types: bool = False) -> RunCon
     data = d["data"]
     if isinstance(data, dict) and "contamination_draw" not in data:
         # runs (and study cells) recorded before the nested draw drew their contaminants with Generator.choice: read
-        # them as such, so that evaluate, score, --resume and a --config replay rebuild the training set they had
-        data = {**data, "contamination_draw": "choice"}
+        # them as such, so that evaluate, score, --resume and a --config replay rebuild the training set they had. A
+        # clean run's config leaves the rule out (run_config_to_dict): nothing was drawn, and it reads as today's
+        gamma = data.get("contamination", 0.0)
+        clean = isinstance(gamma, (int, float)) and not gamma
+        data = {**data, "contamination_draw": "nested" if clean else "choice"}
     return RunConfig(data=from_dict(DataConfig, data, c), net=from_dict(NetConfig, d["net"], c),
                      train=from_dict(TrainConfig, train, c),
                      score=from_dict(ScoreConfig, d.get("score", {}), c),

@@ -392,6 +392,15 @@ def test_a_run_recorded_before_the_nested_contamination_draw_resumes_and_evaluat
     assert json.loads((run / "config.json").read_text())["data"]["contamination_draw"] == "choice"
     assert main(["evaluate", str(run)]) == 0
     assert "changed since" not in capsys.readouterr().err
+    # its training scores, cached by that wildgan (a key without the rule), are still its own: not scored again
+    from wildgan.scoring.run import load_model
+    from wildgan.scoring.train_scores import read_train_scores
+
+    assert main(["score", str(run), "--threshold", "mad", "--out", str(tmp_path / "s.csv")]) == 0
+    key = json.loads((run / "train_scores.json").read_text())
+    key["data"].pop("contamination_draw")
+    (run / "train_scores.json").write_text(json.dumps(key))
+    assert read_train_scores(run, load_model(run, device="cpu"), "mixed") is not None
 
 
 def test_resume_alone_continues_the_run_as_it_was_configured(tiny_npz, tmp_path, capsys):
@@ -1745,6 +1754,7 @@ def test_score_threshold_skip_bad_leaves_unreadable_training_files_out(pile_run_
     rc, err = score("--skip-bad")
     assert rc == 0 and "leave out 1 unreadable file" in err and f"{pile / '03.png'}" in err
     assert "mad (k=3, n=19 of 20 trained on)" in err
+    assert main(["score", str(run), "--threshold", "mad", "--out", str(tmp_path / "s.csv")]) == 0
     key = json.loads((run / "train_scores.json").read_text())
     assert key["n"] == 19 and [s["path"] for s in key["skipped"]] == [str(pile / "03.png")]
     rc, err = score()                                             # the partial cache is not taken for a whole one

@@ -652,3 +652,21 @@ def test_an_unlabelled_runs_evaluation_names_the_default_normal_class_it_used(tm
     said.clear()
     s = split_for_run(run, str(tmp_path / "tree"), log=said.append, normal=("cat",))
     assert s.info["normal_classes"] == ["cat"] and not any("default" in m for m in said)
+
+
+def test_a_clean_runs_config_leaves_the_draw_rule_out_and_reads_back_nested(cifar_npz):
+    # nothing is drawn at gamma 0: left out, the config stays readable by a wildgan from before the rule (which
+    # refuses keys it does not know); a contaminated run's names its rule, which such a wildgan must refuse
+    from wildgan.config import (PRESETS, RunConfig, TrainConfig, net_config_for_preset, run_config_from_dict,
+                                run_config_to_dict)
+
+    for gamma, rule in [(0.0, "nested"), (0.0, "choice"), (0.1, "nested"), (0.1, "choice")]:
+        cfg = RunConfig(data=DataConfig(data=str(cifar_npz), contamination=gamma, contamination_draw=rule),
+                        net=net_config_for_preset("tiny", 32, 3),
+                        train=TrainConfig(minibatch=PRESETS["tiny"]["minibatch"]), preset="tiny")
+        d = run_config_to_dict(cfg)
+        assert ("contamination_draw" in d["data"]) == (gamma > 0)
+        back = run_config_from_dict(json.loads(json.dumps(d))).data
+        assert back.contamination_draw == (rule if gamma else "nested")
+        if not gamma:     # either rule gave the same training set
+            assert split_summary(build_split(back)) == split_summary(build_split(cfg.data))

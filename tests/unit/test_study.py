@@ -671,7 +671,7 @@ def _old_cell(base: RunConfig, study: Path, cell) -> None:
     run_dir.mkdir(parents=True)
     write_run_config(study_mod.cell_config(base, cell), run_dir)
     d = json.loads((run_dir / "config.json").read_text())
-    del d["data"]["contamination_draw"]
+    d["data"].pop("contamination_draw", None)      # (a clean cell's config has none today either)
     (run_dir / "config.json").write_text(json.dumps(d))
 
 
