@@ -505,6 +505,29 @@ def run_config_to_dict(cfg: RunConfig) -> dict[str, Any]:
             "score": to_dict(cfg.score), "fanogan": to_dict(cfg.fanogan), "search": to_dict(cfg.search)}
 
 
+# The settings each method's test scores depend on besides the networks and the images. Left out, as changing no
+# score: f-AnoGAN's batch size, shuffle and generator (it scores each image on its own, BatchNorm in eval mode, with
+# its one generator), the latent search's batch size and the score batches of a search run (each latent is searched
+# on its own from a start drawn per image: latent_search.search_info leaves them out too).
+_SCORING_KEYS = {"wildgan": ("score.lam", "score.batch_size", "score.shuffle_seed", "score.kappa", "score.generator"),
+                 "search": ("score.lam", "score.kappa", "score.generator", "search.steps", "search.lr",
+                            "search.feature_weight", "search.seed"),
+                 "fanogan": ("score.lam", "score.kappa")}
+
+
+def scoring_settings(cfg: RunConfig) -> dict[str, Any]:
+    """{'score.lam': 0.05, ...}: the settings of cfg that its method's test scores depend on besides the networks and
+    the images. A study row records them, so that a re-run scoring with other ones evaluates its cell again."""
+    d = run_config_to_dict(cfg)
+    return {k: d[k.split(".")[0]][k.split(".")[1]] for k in _SCORING_KEYS[cfg.method]}
+
+
+def scoring_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """'score.lam: 0.2 -> 0.05' for each setting of `new` (scoring_settings) that `old` has with another value; a
+    setting `old` lacks is not compared (a record that did not keep it)."""
+    return [f"{k}: {old[k]!r} -> {v!r}" for k, v in new.items() if k in old and old[k] != v]
+
+
 def check_run_config_version(d: dict[str, Any]) -> None:
     """ConfigError unless a run config dict is of a layout this wildgan reads (RUN_CONFIG_VERSION or older). Callers
     prefix the file's name, as for any other error in the config."""

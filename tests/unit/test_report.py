@@ -831,6 +831,14 @@ def test_the_report_marks_an_evaluation_of_earlier_networks_instead_of_showing_i
     (run / "eval.json").write_text(json.dumps({k: v for k, v in ev.items() if k != "scores_version"}))
     report(run, top_k_images=1, device="cpu", controls=False)      # from before the field: version 1's, shown
     assert "(40 images, 20 anomalous): AUC a " in (run / "report" / "report.md").read_text()
+    # evaluated with another lambda than the run's config.json holds now (its score section edited since): its AUCs
+    # were shown as what the networks score
+    (run / "eval.json").write_text(json.dumps({**ev, "score_config": {**ev["score_config"], "lam": 0.2}}))
+    report(run, top_k_images=1, device="cpu", controls=False)
+    md = (run / "report" / "report.md").read_text()
+    assert "AUC a " not in md and ("(40 images, 20 anomalous), but with other score settings than the run's "
+                                   "config.json holds (score.lam: 0.2 -> 0.05); its AUCs (eval.json, test_scores.csv)"
+                                   f" are not what these networks score now. Run `{again}` again") in md
 
     (run / "eval.json").write_text('{"auc": {"a": 0.9')                              # cut short: damaged
     report(run, top_k_images=1, device="cpu", controls=False)

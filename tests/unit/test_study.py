@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from wildgan.config import PRESETS, DataConfig, RunConfig, TrainConfig, net_config_for_preset
+from wildgan.config import PRESETS, DataConfig, RunConfig, TrainConfig, net_config_for_preset, read_run_config
 from wildgan.errors import ConfigError
 from wildgan.training.run import check_run_dir, train_run
 from wildgan.studies import grid, read_rows, render_csv, render_markdown
@@ -206,6 +206,58 @@ def test_a_row_of_other_scoring_rules_is_evaluated_again(tmp_path, monkeypatch):
     said.clear()
     study_mod.run_study(_base(tmp_path), cell, st, progress=False, log=said.append)
     assert said[0].endswith("done, skipped") and not [m for m in said if "scoring rules" in m]
+
+
+def test_a_row_scored_with_other_settings_is_evaluated_again(tmp_path, monkeypatch):
+    # the reviewer's case: a rerun compared only the data/net/train settings, so a rerun scoring with another lambda
+    # (another ScoreConfig default, or the Python API's base.score) skipped the finished cells, whose rows kept the
+    # old lambda's AUCs, and added new cells at the new one: the tables pooled both without a word
+    st = tmp_path / "st"
+    results = st / "results.jsonl"
+    cell = grid(["0"], [0.1], ["wildgan"], ["image"], [0])
+    base = _base(tmp_path)
+    other_lam = replace(base, score=replace(base.score, lam=0.2))
+    study_mod.run_study(base, cell, st, progress=False, log=lambda m: None)
+    row = read_rows(results)[0]
+    assert row["score_settings"] == {"score.lam": 0.05, "score.batch_size": 64, "score.shuffle_seed": 1000,
+                                     "score.kappa": 1.0, "score.generator": "Gs"}       # what it was scored with
+    other = {**row, "cell": "0_g0.1_wildgan_image_s9", "seed": 9}      # a cell of the folder the command does not run
+    results.write_text(json.dumps(row) + "\n" + json.dumps(other) + "\n")
+    monkeypatch.setattr(study_mod, "train_run", lambda *a, **k: pytest.fail("the cell was trained again"))
+    said: list[str] = []
+    rows = study_mod.run_study(other_lam, cell, st, progress=False, log=said.append)
+    assert [m for m in said if "other settings" in m] == [
+        f"{results}: 2 rows scored with other settings than this command's (score.lam: 0.05 -> 0.2): 1 of these "
+        f"cells are evaluated again; the 1 of cells this command does not run are kept as they are, pooled in the "
+        f"tables with the new rows (run the study with those cells to evaluate them again)"]
+    assert rows[0] == other and rows[1]["score_settings"]["score.lam"] == 0.2
+    # evaluated with the new lambda, which the cell's run (scored by its config.json, as evaluate and report do)
+    # now holds, and says so in its log
+    run = st / "runs" / cell[0].key
+    assert json.loads((run / "eval.json").read_text())["score_config"]["lam"] == 0.2
+    assert read_run_config(run).score.lam == 0.2
+    assert "evaluated with this command's score settings (score.lam: 0.05 -> 0.2)" in (run / "log.txt").read_text()
+    said.clear()
+    study_mod.run_study(other_lam, cell, st, progress=False, log=said.append)        # scored as asked: done
+    assert said[1].endswith("done, skipped")
+
+    # a row from before the field: scored with what its cell's config.json says, else with the defaults (a cell
+    # without its run folder); neither is taken for this command's settings
+    results.write_text("".join(json.dumps({k: v for k, v in r.items() if k != "score_settings"}) + "\n"
+                               for r in (other, rows[1])))
+    said.clear()
+    study_mod.run_study(other_lam, cell, st, progress=False, log=said.append)
+    assert [m for m in said if "other settings" in m] == [
+        f"{results}: 1 row scored with other settings than this command's (score.lam: 0.05 -> 0.2): the 1 of cells "
+        f"this command does not run are kept as they are, pooled in the tables with the new rows (run the study "
+        f"with those cells to evaluate them again)"] and said[-1].endswith("done, skipped")
+    results.write_text(json.dumps({k: v for k, v in rows[1].items() if k != "score_settings"}) + "\n")
+    said.clear()
+    study_mod.run_study(base, cell, st, progress=False, log=said.append)
+    assert [m for m in said if "other settings" in m] == [
+        f"{results}: 1 row scored with other settings than this command's (score.lam: 0.2 -> 0.05): 1 of these cells "
+        f"are evaluated again"]
+    assert read_rows(results)[0]["score_settings"]["score.lam"] == 0.05 and read_run_config(run).score.lam == 0.05
 
 
 def test_a_session_that_only_evaluates_uses_the_threads_asked_for(tmp_path, monkeypatch):

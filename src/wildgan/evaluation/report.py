@@ -60,7 +60,7 @@ from ..training.run import evaluate_command, networks_record, stale_evaluation
 from .heatmaps import (NamedImages, check_masks, load_masks, pick_score, pixel_auc, residual_maps,
                        score_named_images, top_k, undefined_pixel_auc)
 from .metrics import evaluate_scores, pixel_statistics
-from .run import evaluation_dir, read_search_cache, split_for_run
+from .run import evaluation_dir, read_search_cache, score_settings_changes, split_for_run
 
 # (matplotlib, through `from . import plots`, is imported only by the functions that draw)
 
@@ -621,9 +621,9 @@ def _pile_section(page: _Page, out: Path, run_dir: Path, model: Any, diag: RunDi
 
 def _saved_evaluation(page: _Page, run_dir: Path, model: Any) -> None:
     """The labelled evaluation `wildgan evaluate --data` saved in an unlabelled run's folder (eval.json): its AUCs
-    when it is of the networks this report shows, by this wildgan's scoring rules (SCORES_VERSION); when a --resume
-    has trained on since, or the score formulas changed, only what it was of and the command that evaluates the
-    current networks (its numbers are not theirs, so they are not shown)."""
+    when it is of the networks this report shows, by this wildgan's scoring rules (SCORES_VERSION) and the run's
+    score settings; when a --resume has trained on since, or the score formulas or settings changed, only what it
+    was of and the command that evaluates the current networks (its numbers are not theirs, so they are not shown)."""
     saved = run_dir / "eval.json"
     if not saved.is_file():
         return
@@ -634,7 +634,8 @@ def _saved_evaluation(page: _Page, run_dir: Path, model: Any) -> None:
                 f"anomalous)")
         stale = stale_evaluation(run_dir, saved, model.meta)
         version = ev.get("scores_version", UNRECORDED_SCORES_VERSION)    # (an eval.json from before the field)
-        if stale is None and version == SCORES_VERSION:
+        changed = score_settings_changes(ev, model.cfg)
+        if stale is None and version == SCORES_VERSION and not changed:
             page.p(f"{what}: AUC " + ", ".join(f"{k} {v:.3f}" for k, v in ev.get("auc", {}).items())
                    + " (eval.json).")
             return
@@ -642,10 +643,13 @@ def _saved_evaluation(page: _Page, run_dir: Path, model: Any) -> None:
             text = (f"{what}, but from {stale[0]}, not of the networks this report shows; its AUCs (eval.json, "
                     f"test_scores.csv) are not theirs. Run `{stale[1]}` again to evaluate the current networks.")
         else:
-            # of these networks, but by other score formulas: its AUCs are not what the networks score now
-            text = (f"{what}, but by the scoring rules of version {version} (this wildgan's are {SCORES_VERSION}); "
-                    f"its AUCs (eval.json, test_scores.csv) are not what these networks score now. Run "
-                    f"`{evaluate_command(run_dir, saved, ev)}` again to evaluate them.")
+            # of these networks, but by other score formulas or settings (config.json's score section edited since):
+            # its AUCs are not what the networks score now
+            how = (f"by the scoring rules of version {version} (this wildgan's are {SCORES_VERSION})"
+                   if version != SCORES_VERSION else
+                   f"with other score settings than the run's config.json holds ({'; '.join(changed)})")
+            text = (f"{what}, but {how}; its AUCs (eval.json, test_scores.csv) are not what these networks score "
+                    f"now. Run `{evaluate_command(run_dir, saved, ev)}` again to evaluate them.")
     except (ValueError, OSError, TypeError, AttributeError) as e:
         # said, not skipped: the page would otherwise read as if the run had never been evaluated
         text = (f"{saved} is there but cannot be read ({type(e).__name__}: {e}); its labelled evaluation is not "

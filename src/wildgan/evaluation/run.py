@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..config import SCORE_NAMES, DataConfig, read_run_config
+from ..config import SCORE_NAMES, DataConfig, RunConfig, read_run_config, scoring_changes, scoring_settings
 from ..data import AnomalySplit, build_split, split_differences
 from ..errors import ConfigError, warn_user
 from ..fileio import atomic_write_text
@@ -161,6 +161,16 @@ def evaluate_model(model: LoadedModel, split: AnomalySplit, *, controls: bool = 
             # side file that cannot be written would throw the whole scoring away
             warn_user(f"could not write the per-image scores into {out_dir} ({e}); the metrics are unaffected")
     return out
+
+
+def score_settings_changes(ev: dict[str, Any], cfg: RunConfig) -> list[str]:
+    """The score/search settings of cfg (config.scoring_settings) that the evaluation `ev` (an eval.json) was scored
+    with other values of, as 'score.lam: 0.2 -> 0.05'. Read from its score_config (the ScoreResult.info every
+    eval.json holds), which names them without their section; one it does not hold is not compared."""
+    info = ev.get("score_config")
+    info = info if isinstance(info, dict) else {}
+    now = scoring_settings(cfg)
+    return scoring_changes({k: info[k.split(".")[1]] for k in now if k.split(".")[1] in info}, now)
 
 
 SEARCH_CACHE = "test_search.npz"

@@ -4,6 +4,8 @@ Each cell trains (or reuses a finished run, or resumes an interrupted one), eval
 controls, and appends one row to STUDY_DIR/results.jsonl. Re-running skips cells that already have a row. A study
 folder holds one configuration: before anything runs, every cell already in it is compared with what the command asks
 for, and a difference that changes results (schedule, data, architecture, ...) is refused, never silently reused.
+A finished cell whose row was scored otherwise (other scoring rules, or other score/search settings: lam, kappa,
+...) is evaluated again with its networks kept, since evaluation is cheap and training is not.
 Tables (tables.md, tables.csv) and the AUC-versus-gamma plot are re-made from the rows at the end.
 """
 
@@ -14,7 +16,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from ..config import DataConfig, RunConfig, own_score, read_run_config
+from ..config import (DataConfig, RunConfig, ScoreConfig, SearchConfig, own_score, read_run_config, scoring_changes,
+                      scoring_settings, write_run_config)
 from ..data import AnomalySplit, LoadedData, build_split, load_split_data
 from ..data.readers import is_run_dir
 from ..errors import ConfigError, DataError, TrainingInterrupted, WildganError
@@ -278,25 +281,70 @@ def _drop_torn_line(path: Path) -> None:
             f.write(b"\n")
 
 
-def _drop_rows_of_other_scoring(results: Path, keys: set[str], log: Callable[[str], None]) -> None:
-    """Remove the rows of the cells `keys` that were computed by other scoring rules than this wildgan's
-    (SCORES_VERSION; a row from before the field by UNRECORDED_SCORES_VERSION's), so that those cells are evaluated
-    again (their networks are kept) rather than skipped, their AUCs of other formulas pooled with new rows. Said once;
-    such rows of cells the command does not run are kept, and said to be."""
+def _scored_with(row: dict[str, Any], cfg: RunConfig, run_dir: Path) -> dict[str, Any]:
+    """The score/search settings (config.scoring_settings) `row` was scored with; cfg: its cell's run config under
+    this command. A row from before the field records none: it was scored by its cell's config.json (evaluate_run
+    scores by it, and it is rewritten only for a cell without a row: by a resume, or by _take_score_settings), which
+    is taken rather than the command's settings, which would pass an old row off as scored by them. Without that file
+    (the cell's folder deleted), the defaults: every wildgan before the field had today's (ScoreConfig and
+    SearchConfig are unchanged since the first commit), and a study could only set others through the Python API."""
+    if isinstance(row.get("score_settings"), dict):
+        return row["score_settings"]
+    if (run_dir / "config.json").is_file():
+        return scoring_settings(read_run_config(run_dir))
+    return scoring_settings(replace(cfg, score=ScoreConfig(), search=replace(SearchConfig(), seed=cfg.search.seed)))
+
+
+def _drop_rows_of_other_scoring(results: Path, base: RunConfig, keys: set[str], log: Callable[[str], None]) -> None:
+    """Remove the rows of the cells `keys` that were computed otherwise than this command computes them: by other
+    scoring rules than this wildgan's (SCORES_VERSION; a row from before the field by UNRECORDED_SCORES_VERSION's),
+    or with other score/search settings than base's (lam, kappa, the score batch, a search's steps, ...: see
+    _scored_with), so that those cells are evaluated again (their networks are kept; evaluation is cheap, training
+    is not) rather than skipped, their AUCs pooled with new rows of other formulas or settings. Said once, naming
+    what changed; such rows of cells the command does not run are kept, and said to be."""
     rows = read_rows(results)
-    old = [r for r in rows if r.get("scores_version", UNRECORDED_SCORES_VERSION) != SCORES_VERSION]
+    versions: set[str] = set()
+    changes: list[str] = []
+    old = []
+    for r in rows:
+        version = r.get("scores_version", UNRECORDED_SCORES_VERSION)
+        cfg = cell_config(base, Cell(str(r["normal"]), float(r["gamma"]), r["method"], r["encoder_loss"],
+                                     int(r["seed"])))
+        changed = scoring_changes(_scored_with(r, cfg, results.parent / "runs" / r["cell"]),
+                                  scoring_settings(cfg))
+        if version != SCORES_VERSION:
+            versions.add(str(version))
+        changes += [c for c in changed if c not in changes]
+        if version != SCORES_VERSION or changed:
+            old.append(r)
     if not old:
         return
     redo = [r for r in old if r.get("cell") in keys]
-    versions = ", ".join(sorted({str(r.get("scores_version", UNRECORDED_SCORES_VERSION)) for r in old}))
+    what = [f"computed by the scoring rules of version {', '.join(sorted(versions))} (this wildgan's are "
+            f"{SCORES_VERSION})"] if versions else []
+    if changes:
+        what.append(f"scored with other settings than this command's ({'; '.join(changes)})")
     said = [f"{len(redo)} of these cells are evaluated again"] if redo else []
     if len(old) > len(redo):
         said.append(f"the {len(old) - len(redo)} of cells this command does not run are kept as they are, pooled in "
                     f"the tables with the new rows (run the study with those cells to evaluate them again)")
-    log(f"{results}: {len(old)} row{'s' if len(old) != 1 else ''} computed by the scoring rules of version {versions}"
-        f" (this wildgan's are {SCORES_VERSION}): {'; '.join(said)}")
+    log(f"{results}: {len(old)} row{'s' if len(old) != 1 else ''} {' or '.join(what)}: {'; '.join(said)}")
     if redo:
         atomic_write_text(results, "".join(json.dumps(r) + "\n" for r in rows if r not in redo))
+
+
+def _take_score_settings(cfg: RunConfig, run_dir: Path, log: Callable[[str], None]) -> None:
+    """Give the trained cell in run_dir the command's score and search sections (cfg's) before it is evaluated: its
+    run is scored by its config.json (as `wildgan evaluate` and `report` score it), which holds those of the session
+    that trained it. The rest of its config stays as it is (check_study_dir refused other training settings), as a
+    resume of the run would rewrite those sections too."""
+    saved = read_run_config(run_dir)
+    changed = scoring_changes(scoring_settings(saved), scoring_settings(cfg))
+    if (saved.score, saved.search) != (cfg.score, cfg.search):
+        write_run_config(replace(saved, score=cfg.score, search=cfg.search), run_dir)
+        if changed:
+            log(f"{run_dir}: evaluated with this command's score settings ({'; '.join(changed)}), which its "
+                f"config.json now holds")
 
 
 def _done(run_dir: Path) -> bool:
@@ -335,7 +383,7 @@ def run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress: 
 def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress: bool,
                log: Callable[[str], None]) -> list[dict[str, Any]]:
     results = study_dir / "results.jsonl"
-    _drop_rows_of_other_scoring(results, {c.key for c in cells}, log)
+    _drop_rows_of_other_scoring(results, base, {c.key for c in cells}, log)
     have = {r["cell"] for r in read_rows(results)}
     # the data set read once for every cell's training and evaluation (each used to read it twice: a plain folder
     # tree, which has no decoded cache, was decoded twice per cell); the cells differ in what a split selects, not
@@ -385,6 +433,7 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
                 cell_log(f"stopped: {str(e) or type(e).__name__}")
                 raise
         log(f"[{i + 1}/{len(cells)}] {cell.key}: evaluating")
+        _take_score_settings(cfg, run_dir, cell_log)
         model = load_model(run_dir, cfg.train.device)
         # as `wildgan evaluate` does it, eval.json with the data and run it describes: on the split the cell trained
         # on in this session; for a cell trained earlier, the split rebuilt from the run's record (a change of the
@@ -407,8 +456,8 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
                # sessions, is elapsed_s in its network-final.json / fanogan-final.json)
                "kimg": model.meta.get("kimg"),
                "preset": cfg.preset, "run_dir": str(run_dir.relative_to(study_dir)),
-               # the score formulas the AUCs are of: a cell whose row has others is evaluated again
-               "scores_version": SCORES_VERSION}
+               # the score formulas and settings the AUCs are of: a cell whose row has others is evaluated again
+               "scores_version": SCORES_VERSION, "score_settings": scoring_settings(model.cfg)}
         if cell.method == "fanogan":      # f-AnoGAN counts iterations (critic, encoder), not kimg
             row["fanogan_iters"] = [model.meta.get("gan_iters_done"), model.meta.get("enc_iters_done")]
         else:
