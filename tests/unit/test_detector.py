@@ -803,7 +803,8 @@ def test_from_run_of_a_detector_run_reuses_its_training_scores(det: Detector, x_
 
 
 def test_a_training_score_cache_from_an_older_wildgan_stays_valid(det: Detector, tmp_path) -> None:
-    """Keys written before `lod` and `data.square` existed: a Detector.fit run cannot rebuild its images, so a
+    """Keys written before `lod`, `scores_version` and `data.square`, `data.contamination_draw` existed (with the
+    run's config.json of that time): a Detector.fit run cannot rebuild its images, so a
     stale-looking old cache would make the run unusable for thresholds."""
     import shutil
 
@@ -812,7 +813,12 @@ def test_a_training_score_cache_from_an_older_wildgan_stays_valid(det: Detector,
     key = json.loads((run / "train_scores.json").read_text())
     key.pop("lod")
     key["data"].pop("square")
+    key.pop("scores_version")
+    key["data"].pop("contamination_draw")
     (run / "train_scores.json").write_text(json.dumps(key))
+    cfg = json.loads((run / "config.json").read_text())
+    cfg["data"].pop("contamination_draw")                  # (and the run's config from then)
+    (run / "config.json").write_text(json.dumps(cfg))
     back = Detector.from_run(run, contamination=0.1, device="cpu")
     np.testing.assert_array_equal(back.decision_scores_, det.decision_scores_)
     key["weights_sha256"] = "0" * 64                       # other weights: stale, and refused for a Detector run

@@ -39,8 +39,9 @@ def score_key(model: Any, batch_mode: str, n: int | None = None) -> dict[str, An
 
 # Fields added to the training-score cache key (or to a config section in it) after keys were first written, by
 # path: a key without them was written before they existed, when a run could only have had their defaults
-# (scores_version: read_train_scores compares it first, a missing one as UNRECORDED_SCORES_VERSION).
-KEY_FIELDS_ADDED = {(): {"lod", "scores_version"}, ("data",): {"square", "fit"}}
+# (scores_version: read_train_scores compares it first, a missing one as UNRECORDED_SCORES_VERSION;
+# data.contamination_draw: the run's config.json of that time reads back as "choice", the rule it was drawn by).
+KEY_FIELDS_ADDED = {(): {"lod", "scores_version"}, ("data",): {"square", "fit", "contamination_draw"}}
 
 
 def same_key(saved: dict[str, Any], now: dict[str, Any], path: tuple[str, ...] = ()) -> bool:
