@@ -62,7 +62,10 @@ class Threshold:
         p = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in self.params.items()
                       if k in ("contamination", "k", "f1", "n"))
         if "n_trained" in self.params:      # fewer (or other) training images than the run had
-            p += f" of {self.params['n_trained']} trained on"
+            # (more, when files were added to the run's data since: "n=22 of 20" would read as a part of the 20)
+            n, n_trained = self.params.get("n"), self.params["n_trained"]
+            p += f" of {n_trained} trained on" if isinstance(n, int) and n < n_trained else \
+                f"; the run trained on {n_trained}"
         return f"{self.rule}{f' ({p})' if p else ''}: score > {self.value:.6g}"
 
 

@@ -803,7 +803,8 @@ def test_from_run_of_a_detector_run_reuses_its_training_scores(det: Detector, x_
 
 
 def test_a_training_score_cache_from_an_older_wildgan_stays_valid(det: Detector, tmp_path) -> None:
-    """Keys written before `lod` and `data.square` existed: a Detector.fit run cannot rebuild its images, so a
+    """Keys written before `lod`, `scores_version` and `data.square`, `data.contamination_draw` existed (with the
+    run's config.json of that time): a Detector.fit run cannot rebuild its images, so a
     stale-looking old cache would make the run unusable for thresholds."""
     import shutil
 
@@ -812,7 +813,12 @@ def test_a_training_score_cache_from_an_older_wildgan_stays_valid(det: Detector,
     key = json.loads((run / "train_scores.json").read_text())
     key.pop("lod")
     key["data"].pop("square")
+    key.pop("scores_version")
+    key["data"].pop("contamination_draw")
     (run / "train_scores.json").write_text(json.dumps(key))
+    cfg = json.loads((run / "config.json").read_text())
+    cfg["data"].pop("contamination_draw")                  # (and the run's config from then)
+    (run / "config.json").write_text(json.dumps(cfg))
     back = Detector.from_run(run, contamination=0.1, device="cpu")
     np.testing.assert_array_equal(back.decision_scores_, det.decision_scores_)
     key["weights_sha256"] = "0" * 64                       # other weights: stale, and refused for a Detector run
@@ -1747,3 +1753,23 @@ def test_from_run_skip_bad_leaves_unreadable_training_files_out(pile_run_gone_ba
     with pytest.warns(WildganWarning, match=r"leave out 1 unreadable file .*03\.png"):
         d = Detector.from_run(run, threshold="mad", device="cpu", skip_bad=True)
     assert d.n_train_ == 19 and d.threshold_rule_.params["n"] == 19 and d.skip_bad
+
+
+def test_training_scores_of_a_run_trained_with_skip_bad_do_not_say_skip_bad_was_asked(pile_run_gone_bad) -> None:
+    """A run trained with --skip-bad reads its training images so whatever the caller asks: its training scores leave
+    a file unreadable since training out without --skip-bad now, and take the cache as it is. The warning said they
+    were 'scored with --skip-bad' and that without it the file is read again, neither of which is so there."""
+    from dataclasses import replace
+
+    from wildgan.scoring.run import load_model
+
+    run, pile, _ = pile_run_gone_bad
+    model = load_model(run, "cpu")
+    model = replace(model, cfg=replace(model.cfg, data=replace(model.cfg.data, skip_bad=True)))
+    for _ in range(2):                                  # computed and cached, then read from the cache
+        with pytest.warns(WildganWarning) as got:
+            assert len(run_training_scores(run, model)["a"]) == 19
+        said = [str(w.message) for w in got if "leave out 1 unreadable file" in str(w.message)]
+        assert len(said) == 1 and str(pile / "03.png") in said[0], said
+        assert "--skip-bad they are read again" not in said[0] and "scored with --skip-bad" not in said[0]
+        assert "The run was trained with --skip-bad" in said[0]

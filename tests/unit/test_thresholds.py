@@ -132,6 +132,15 @@ def test_threshold_dict_round_trip(value: float, rule: str, c: float) -> None:
     assert rule in back.describe()
 
 
+def test_a_threshold_of_other_training_images_than_the_run_had_says_how_many() -> None:
+    # (run_threshold adds n_trained when the training scores are of fewer images, --skip-bad, or of more: files
+    # added to the run's data since training, which "n=22 of 20 trained on" misread as a part of the 20)
+    assert Threshold(1.0, "mad", {"k": 3.0, "n": 19, "n_trained": 20}).describe() == \
+        "mad (k=3, n=19 of 20 trained on): score > 1"
+    assert Threshold(1.0, "mad", {"k": 3.0, "n": 22, "n_trained": 20}).describe() == \
+        "mad (k=3, n=22; the run trained on 20): score > 1"
+
+
 def test_threshold_from_bad_dict() -> None:
     with pytest.raises(ConfigError):
         Threshold.from_dict({"rule": "mad"})

@@ -39,7 +39,8 @@ def score_key(model: Any, batch_mode: str, n: int | None = None) -> dict[str, An
 
 # Fields added to the training-score cache key (or to a config section in it) after keys were first written, by
 # path: a key without them was written before they existed, when a run could only have had their defaults
-# (scores_version: read_train_scores compares it first, a missing one as UNRECORDED_SCORES_VERSION).
+# (scores_version: read_train_scores compares it first, a missing one as UNRECORDED_SCORES_VERSION;
+# data.contamination_draw: the run's config.json of that time reads back as "choice", the rule it was drawn by).
 KEY_FIELDS_ADDED = {(): {"lod", "scores_version"}, ("data",): {"square", "fit", "contamination_draw"}}
 
 
@@ -128,18 +129,23 @@ def read_train_scores(run_dir: Path, model: Any, batch_mode: str, ids: Sequence[
     except (OSError, ValueError, KeyError, json.JSONDecodeError, TypeError):
         return None  # a damaged cache is only a cache: score again
     if skipped:
-        _warn_left_out(skipped, f"{csv_path} (scored with --skip-bad)", n)
+        run_skips = bool(model.cfg.data.skip_bad)
+        _warn_left_out(skipped, f"{csv_path}{'' if run_skips else ' (scored with --skip-bad)'}", n, run_skips)
     return scores
 
 
-def _warn_left_out(skipped: Sequence[dict[str, str]], where: str, n: int) -> None:
-    """Name the unreadable files that a run's training scores leave out (each, up to 10; the cache key lists all)."""
+def _warn_left_out(skipped: Sequence[dict[str, str]], where: str, n: int, run_skips: bool = False) -> None:
+    """Name the unreadable files that a run's training scores leave out (each, up to 10; the cache key lists all).
+    run_skips: the run was trained with --skip-bad, so its training images are always read so (with or without
+    --skip-bad now), and its cache of them is read as it is: advice about --skip-bad would be wrong."""
     shown = "; ".join(str(s.get("reason") or s.get("path")) for s in skipped[:10])
     more = f"; and {len(skipped) - 10} more" if len(skipped) > 10 else ""
     warn_user(f"{where}: the training scores leave out {len(skipped)} unreadable file"
               f"{'s' if len(skipped) != 1 else ''} of the run's data ({n} images scored), so thresholds and "
-              f"percentiles come from those {n}: {shown}{more}. Without --skip-bad they are read again (and "
-              f"scored once readable)")
+              f"percentiles come from those {n}: {shown}{more}. " + (
+                  "The run was trained with --skip-bad, which leaves out what is unreadable whenever its training "
+                  "images are read (delete its train_scores*.csv to score them again once readable)" if run_skips
+                  else "Without --skip-bad they are read again (and scored once readable)"))
 
 
 def newly_skipped(split: Any, recorded: dict[str, Any]) -> list[dict[str, str]]:
@@ -201,7 +207,7 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
     write = is_run_final(run_dir, model) if write is None else write
     skipped = newly_skipped(split, info)
     if skipped:
-        _warn_left_out(skipped, f"{run_dir}", len(split.train_x))
+        _warn_left_out(skipped, f"{run_dir}", len(split.train_x), bool(model.cfg.data.skip_bad))
     return score_training_split(run_dir, model, split, batch_mode=batch_mode, progress=progress, write=write,
                                 skipped=skipped)
 
