@@ -211,6 +211,23 @@ def test_the_nested_draw_depends_on_the_pool_images_not_their_order():
     assert a == b and len(a) == 7
 
 
+def test_an_image_gone_from_the_pool_changes_the_nested_draw_only_where_it_was_drawn():
+    # a file of the anomalous pool left out (unreadable, skip_bad) or added: a permutation of the pool would draw
+    # other contaminants throughout; here the others keep their order
+    from wildgan.data.splits import _draw_contamination
+
+    ids = [f"img{k:03d}" for k in range(200)]
+    pool = np.arange(200)
+    drawn = [ids[i] for i in _draw_contamination(pool, ids, 20, 3, "nested")]
+    undrawn = next(i for i in pool if ids[i] not in drawn)
+    assert [ids[i] for i in _draw_contamination(pool[pool != undrawn], ids, 20, 3, "nested")] == drawn
+    gone = ids.index(drawn[5])
+    again = [ids[i] for i in _draw_contamination(pool[pool != gone], ids, 20, 3, "nested")]
+    assert again[:19] == drawn[:5] + drawn[6:] and again[19] not in drawn
+    # and still a draw of the seed: another seed draws others
+    assert set(drawn) != {ids[i] for i in _draw_contamination(pool, ids, 20, 4, "nested")}
+
+
 def test_the_nested_draw_is_recorded(cifar_npz):
     s = build_split(DataConfig(data=str(cifar_npz), normal=("automobile",), contamination=0.1))
     assert s.info["contamination_draw"] == "nested"

@@ -15,10 +15,12 @@ Contamination (spec 6.4): N_a = floor(gamma * N_n / (1 - gamma)), drawn uniforml
 anomalous training pool. With rotations, N_a is computed from the un-rotated normal count and the contaminants are
 rotated like every other training image, so gamma is still the anomaly fraction of the final training set.
 
-The draw is nested (DataConfig.contamination_draw "nested"): the pool is put in image-id order (so the draw depends
-on which images it holds, not on the order a reader lists them), permuted by the seed's "contamination" stream, and
-its first N_a are the contaminants. At one seed a smaller gamma's contaminants are therefore among a larger gamma's,
-and a contamination study compares gammas on common random draws; each draw is still a uniform N_a-subset. With
+The draw is nested (DataConfig.contamination_draw "nested"): the pool is ordered by a seeded hash of each image's id
+(sha256 of "stream:seed:id", the "contamination" stream), and its first N_a are the contaminants. At one seed a
+smaller gamma's contaminants are therefore among a larger gamma's, and a contamination study compares gammas on common
+random draws; each draw is still a uniform N_a-subset. The order depends on which images the pool holds, not on the
+order a reader lists them, and an image added to or missing from the pool moves no other (one left out as unreadable
+by skip_bad changes the draw only if it was drawn: the next in the order takes its place). With
 rotations, the normal images' angles are drawn as for gamma 0 and each contaminant's from its own stream in draw
 order, so every gamma rotates the images it shares with another gamma alike. Runs
 recorded before this rule (config.json without the field) read back as "choice", numpy's Generator.choice without
@@ -196,12 +198,16 @@ def _draw_contamination(pool: np.ndarray, ids: list[str], n_a: int, seed: int, r
     (the order _augment gives their angles in)."""
     if n_a == 0:
         return np.zeros(0, np.int64)
-    rng = _rng(seed, "contamination")
     if rule == "choice":
-        return np.sort(rng.choice(pool, size=n_a, replace=False))
-    # one permutation of the whole pool whatever n_a is: its prefixes are the nested draws of every gamma
-    pool = pool[np.argsort(np.asarray([ids[i] for i in pool]), kind="stable")]
-    return pool[rng.permutation(len(pool))[:n_a]]
+        return np.sort(_rng(seed, "contamination").choice(pool, size=n_a, replace=False))
+    # one order of the whole pool whatever n_a is, so its prefixes are the nested draws of every gamma. Each image's
+    # place is a seeded hash of its id, not a permutation of the pool: a permutation moves every image when the
+    # pool gains or loses one (a file added to the data, or left out as unreadable by skip_bad), while here the
+    # others keep their order, and a draw changes only where that image ranks in it
+    stream = SEED_STREAMS["contamination"]
+    keys = [hashlib.sha256(f"{stream}:{seed}:{ids[i]}".encode("utf-8", "surrogateescape")).digest() for i in pool]
+    order = sorted(range(len(pool)), key=lambda k: (keys[k], ids[pool[k]]))
+    return pool[np.asarray(order[:n_a], dtype=np.int64)]
 
 
 def detect_protocol(dataset: str, train: ImageSet, kind: str) -> str:
