@@ -145,9 +145,9 @@ class DataConfig:
     fit: str | None = None               # resize | pad | letterbox: overrides the protocol's (Detector resize_mode)
     download: bool = False               # fetch CIFAR-10 from its public URL when `data` does not exist
     # how the N_a contaminants are drawn (wildgan.data.splits): "nested", the first N_a of the anomalous training
-    # the anomalous training pool, so that a smaller gamma's contaminants are among a larger one's at the same seed;
-    # "choice", numpy's Generator.choice, whose draws at two gammas are unrelated: the rule of runs recorded before
-    # this field existed (run_config_from_dict reads a record without it as "choice")
+    # pool ordered by a seeded hash of each id, so that a smaller gamma's contaminants are among a larger one's at
+    # the same seed; "choice", numpy's Generator.choice, whose draws at two gammas are unrelated: the rule of runs
+    # recorded before this field existed (run_config_from_dict reads a record without it as "choice")
     contamination_draw: str = "nested"
 
     def __post_init__(self) -> None:
