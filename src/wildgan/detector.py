@@ -1191,7 +1191,8 @@ class Detector:
         Nothing is pickled. Returns the JSON path."""
         from . import checkpoint as ckpt
         from .config import run_config_to_dict
-        from .scoring.scores import SCORES_VERSION
+        from .fileio import leave_out_defaults
+        from .scoring.scores import SCORES_VERSION, SCORES_VERSION_ABSENT
 
         _check_fitted(self)
         self._sync_scoring()          # the saved parameters, scores and threshold must describe one another
@@ -1210,7 +1211,9 @@ class Detector:
                 "source_sha256": m.meta.get("sha256"),
                 # the level of detail the networks reached: scores (and the threshold) were computed there
                 "lod": m.lod, "detector_format_version": DETECTOR_FORMAT_VERSION,
-                "scores_version": SCORES_VERSION}       # the score formulas decision_scores and the threshold are of
+                # the score formulas decision_scores and the threshold are of (above version 1 only, which a file
+                # without the field is read as)
+                **leave_out_defaults({"scores_version": SCORES_VERSION}, SCORES_VERSION_ABSENT)}
         return ckpt.save_checkpoint(path.parent, name, ckpt.networks_to_tensors(m.nets.modules()), meta)
 
     @classmethod

@@ -7,7 +7,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import Any, BinaryIO, Callable, Mapping
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -116,6 +116,16 @@ def append_log_line(path: Path, line: str) -> None:
         append_line(path, line)
     except OSError:
         pass
+
+
+def leave_out_defaults(record: dict[str, Any], absent_means: Mapping[str, Any]) -> dict[str, Any]:
+    """`record` without the fields whose value is the one a reader takes their absence to mean (absent_means: field ->
+    that value; every reader reads `record.get(field, absent_means[field])`). The rule for a field added to a file
+    that an older wildgan reads: such a reader may take any field it does not know for a change (a cache key compared
+    whole is then stale: a Detector.fit run, which cannot score its training images again, lost its thresholds), so
+    the field is written only once its value differs from what the file meant without it; a file that needs it is
+    then one that reader treats as stale or refuses, as it must."""
+    return {k: v for k, v in record.items() if not (k in absent_means and v == absent_means[k])}
 
 
 def version_state(version: object, current: int) -> str:

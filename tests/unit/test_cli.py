@@ -1754,7 +1754,6 @@ def test_score_threshold_skip_bad_leaves_unreadable_training_files_out(pile_run_
     rc, err = score("--skip-bad")
     assert rc == 0 and "leave out 1 unreadable file" in err and f"{pile / '03.png'}" in err
     assert "mad (k=3, n=19 of 20 trained on)" in err
-    assert main(["score", str(run), "--threshold", "mad", "--out", str(tmp_path / "s.csv")]) == 0
     key = json.loads((run / "train_scores.json").read_text())
     assert key["n"] == 19 and [s["path"] for s in key["skipped"]] == [str(pile / "03.png")]
     rc, err = score()                                             # the partial cache is not taken for a whole one

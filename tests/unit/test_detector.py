@@ -279,7 +279,8 @@ def test_a_saved_detector_of_other_scoring_rules_says_so_when_loaded(det: Detect
 
     path = copy.copy(det).save(tmp_path / "d")
     meta = json.loads(path.read_text())
-    assert meta["scores_version"] == SCORES_VERSION
+    # version 1 is what a file without the field is read as: left out, so an older wildgan reads it as before
+    assert "scores_version" not in meta and SCORES_VERSION == 1
     path.write_text(json.dumps({**meta, "scores_version": SCORES_VERSION - 1}))
     with pytest.warns(WildganWarning, match=re.escape(f"{path}: its training scores and threshold were computed by "
                                                       f"the scoring rules of version {SCORES_VERSION - 1}, and this "
@@ -902,7 +903,7 @@ def test_training_scores_cached_by_other_scoring_rules_are_computed_again(cli_ru
     fresh = run_training_scores(run, model)
     key_path, csv_path = run / "train_scores.json", run / "train_scores.csv"
     key = json.loads(key_path.read_text())
-    assert key["scores_version"] == SCORES_VERSION
+    assert key.get("scores_version", 1) == SCORES_VERSION
     rows = list(csv.DictReader(csv_path.open()))
     with csv_path.open("w", newline="") as f:            # marked, to tell the cached numbers from recomputed ones
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
@@ -914,7 +915,7 @@ def test_training_scores_cached_by_other_scoring_rules_are_computed_again(cli_ru
                                                       f"{SCORES_VERSION}: not used")):
         again = run_training_scores(run, model)
     np.testing.assert_array_equal(again["a"], fresh["a"])
-    assert json.loads(key_path.read_text())["scores_version"] == SCORES_VERSION     # rewritten: said once
+    assert json.loads(key_path.read_text()).get("scores_version", 1) == SCORES_VERSION     # rewritten: said once
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         np.testing.assert_array_equal(run_training_scores(run, model)["a"], fresh["a"])
@@ -924,6 +925,46 @@ def test_training_scores_cached_by_other_scoring_rules_are_computed_again(cli_ru
         w.writeheader()
         w.writerows([{**r, "a": "123.0"} for r in rows])
     key_path.write_text(json.dumps({k: v for k, v in key.items() if k != "scores_version"}))
+    assert set(run_training_scores(run, model)["a"]) == {123.0}
+
+
+def test_the_training_score_key_writes_the_scores_version_only_above_1(cli_run: Path, tmp_path, monkeypatch) -> None:
+    """An older wildgan (a01df7d, 1003024) compares train_scores.json's key field by field and takes a field it does
+    not know for a stale cache: with `scores_version` in every key it scored the training images again, and a
+    Detector.fit run (no data to rebuild them from) had no thresholds at all under it. The field is written only when
+    it differs from what a key without it is read as (version 1); either form is read back."""
+    import shutil
+
+    import wildgan.scoring.train_scores as ts
+    from wildgan.scoring.run import load_model
+
+    run = tmp_path / "run"
+    shutil.copytree(cli_run, run)
+    model = load_model(run, "cpu")
+    run_training_scores(run, model)
+    key_path, csv_path = run / "train_scores.json", run / "train_scores.csv"
+    key = json.loads(key_path.read_text())
+    assert "scores_version" not in key and ts.SCORES_VERSION == 1
+    rows = list(csv.DictReader(csv_path.open()))
+
+    def mark() -> None:                                  # cached numbers told apart from recomputed ones
+        with csv_path.open("w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(rows[0]))
+            w.writeheader()
+            w.writerows([{**r, "a": "123.0"} for r in rows])
+
+    mark()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert set(run_training_scores(run, model)["a"]) == {123.0}            # read back without the field
+        key_path.write_text(json.dumps({**key, "scores_version": 1}))         # as the commit that added it wrote
+        assert set(run_training_scores(run, model)["a"]) == {123.0}
+    # after a bump the field is written (an older reader then takes the cache for stale, as it must) and read back
+    monkeypatch.setattr(ts, "SCORES_VERSION", 2)
+    with pytest.warns(WildganWarning, match="version 1, this wildgan's are version 2: not used"):
+        assert 123.0 not in set(run_training_scores(run, model)["a"])
+    assert json.loads(key_path.read_text())["scores_version"] == 2
+    mark()
     assert set(run_training_scores(run, model)["a"]) == {123.0}
 
 

@@ -710,6 +710,7 @@ def test_a_damaged_or_foreign_search_cache_is_a_reason_to_search_again_not_an_er
     with np.load(path) as f:
         kept = {k: f[k] for k in f.files}
     meta = json.loads(str(kept.pop("meta")))
+    assert "scores_version" not in meta and SCORES_VERSION == 1    # version 1: what a file without it is read as
     for version in (SCORES_VERSION - 1, None):                   # None: a file from before the field (version 1's)
         buf = io.BytesIO()
         np.savez(buf, meta=np.array(json.dumps({k: v for k, v in {**meta, "scores_version": version}.items()
@@ -820,7 +821,7 @@ def test_the_report_marks_an_evaluation_of_earlier_networks_instead_of_showing_i
     from wildgan.scoring.scores import SCORES_VERSION
 
     ev = json.loads((run / "eval.json").read_text())
-    assert ev["scores_version"] == SCORES_VERSION
+    assert "scores_version" not in ev and SCORES_VERSION == 1    # version 1: what eval.json without it is read as
     (run / "eval.json").write_text(json.dumps({**ev, "scores_version": SCORES_VERSION - 1}))
     report(run, top_k_images=1, device="cpu", controls=False)
     md = (run / "report" / "report.md").read_text()

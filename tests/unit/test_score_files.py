@@ -588,7 +588,8 @@ def test_a_resume_folder_of_other_scoring_rules_is_scored_again_and_says_which(p
     assert score_files(m, [pile], chunk_size=64, resume_dir=rd).chunks == 3
     manifest = rd / "manifest.json"
     key = json.loads(manifest.read_text())
-    assert key["scores_version"] == SCORES_VERSION
+    # version 1, what a manifest without the field is read as: left out (an older wildgan compares manifests whole)
+    assert "scores_version" not in key and SCORES_VERSION == 1
     manifest.write_text(json.dumps({**key, "scores_version": SCORES_VERSION - 1}))    # an older formula's chunks
     with pytest.warns(UserWarning, match=re.escape(f"the 3 finished chunks saved there are of another scoring (it "
                                                    f"differs in the scoring rules version {SCORES_VERSION - 1} -> "
@@ -597,17 +598,22 @@ def test_a_resume_folder_of_other_scoring_rules_is_scored_again_and_says_which(p
     assert again.resumed == 0
     _same(whole, again)
     # a folder written before the field (version 1's rules): its chunks are kept in silence while those are the rules
-    key.pop("scores_version")
     manifest.write_text(json.dumps(key))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert score_files(m, [pile], chunk_size=64, resume_dir=rd).resumed == 3
-    assert json.loads(manifest.read_text())["scores_version"] == SCORES_VERSION
+    assert json.loads(manifest.read_text()) == key
+    # one that spells the version out (as the commit that added the field wrote it): the same, kept in silence
+    manifest.write_text(json.dumps({**key, "scores_version": 1}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert score_files(m, [pile], chunk_size=64, resume_dir=rd).resumed == 3
     # ... and scored again once the rules are bumped past them
     manifest.write_text(json.dumps(key))
     monkeypatch.setattr(run, "SCORES_VERSION", 2)
     with pytest.warns(UserWarning, match=re.escape("(it differs in the scoring rules version 1 -> 2): deleted")):
         assert score_files(m, [pile], chunk_size=64, resume_dir=rd).resumed == 0
+    assert json.loads(manifest.read_text())["scores_version"] == 2          # above version 1: written
 
 
 def test_the_untrained_control_is_digested_by_its_weights_even_beside_a_file_named_untrained(tmp_path, monkeypatch):

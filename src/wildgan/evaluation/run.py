@@ -17,9 +17,9 @@ import numpy as np
 from ..config import SCORE_NAMES, DataConfig, RunConfig, read_run_config, scoring_changes, scoring_settings
 from ..data import AnomalySplit, build_split, split_differences
 from ..errors import ConfigError, warn_user
-from ..fileio import atomic_write_text
+from ..fileio import atomic_write_text, leave_out_defaults
 from ..scoring.run import LoadedModel, load_model, read_split_info, untrained_model, write_scores_csv
-from ..scoring.scores import SCORES_VERSION, UNRECORDED_SCORES_VERSION
+from ..scoring.scores import SCORES_VERSION, SCORES_VERSION_ABSENT, UNRECORDED_SCORES_VERSION
 from ..training.run import networks_record
 from .metrics import evaluate_scores, pixel_statistics
 
@@ -146,7 +146,9 @@ def evaluate_model(model: LoadedModel, split: AnomalySplit, *, controls: bool = 
                     # a run stopped before full growth (e.g. by --minutes) is scored at the resolution it reached
                     "scored_resolution": int(model.cfg.net.resolution / 2 ** math.floor(lod))}
     out["score_config"] = res.info
-    out["scores_version"] = SCORES_VERSION     # the scoring rules: a reader tells numbers of other formulas apart
+    # the scoring rules: a reader tells numbers of other formulas apart (written above version 1 only, as every
+    # record of scores: fileio.leave_out_defaults)
+    out.update(leave_out_defaults({"scores_version": SCORES_VERSION}, SCORES_VERSION_ABSENT))
     out["score_seconds"] = dt
     out["score_images_per_s"] = len(y) / max(dt, 1e-9)
     if out_dir is not None:
@@ -190,8 +192,9 @@ def write_search_cache(out_dir: Path, ids: list[str], info: dict[str, Any], arra
 
     from ..fileio import atomic_write_bytes
 
-    meta = json.dumps({"ids_sha256": _ids_digest(ids), "n": len(ids), "info": info,
-                       "scores_version": SCORES_VERSION}, sort_keys=True, default=str)
+    meta = json.dumps(leave_out_defaults({"ids_sha256": _ids_digest(ids), "n": len(ids), "info": info,
+                                          "scores_version": SCORES_VERSION}, SCORES_VERSION_ABSENT),
+                      sort_keys=True, default=str)
     buf = io.BytesIO()
     np.savez(buf, meta=np.array(meta), **{k: np.asarray(v) for k, v in arrays.items()})
     atomic_write_bytes(out_dir / SEARCH_CACHE, buf.getvalue())

@@ -43,7 +43,7 @@ from ..devices import resolve_device
 from ..errors import CheckpointError, ConfigError, DataError, WildganError, warn_user
 from ..nets import build_pgan
 from .pgan_scores import ScoreResult, batch_order, score_pgan
-from .scores import SCORES_VERSION, UNRECORDED_SCORES_VERSION
+from .scores import SCORES_VERSION, SCORES_VERSION_ABSENT, UNRECORDED_SCORES_VERSION
 
 # Types of score_files' intermediate results: a scored chunk (its number, the file indices it kept, their scores by
 # name) and a skipped file (its index, why).
@@ -624,7 +624,9 @@ def _resume_key(model: LoadedModel, files: list[Path], chunks: list[list[int]], 
                 conversion: dict[str, Any], with_A: bool = True) -> dict[str, Any]:
     """The manifest: what a resume folder's chunks are scores of (RESUME_FORMAT)."""
     paths = hashlib.sha256("\n".join(map(str, files)).encode("utf-8", "surrogateescape")).hexdigest()
-    return {"format": RESUME_FORMAT, "wildgan": __version__, "scores_version": SCORES_VERSION,
+    # (scores_version above version 1 only, which a manifest without it is read as: fileio.leave_out_defaults)
+    return fileio.leave_out_defaults({
+            "format": RESUME_FORMAT, "wildgan": __version__, "scores_version": SCORES_VERSION,
             "n_files": len(files), "paths_sha256": paths,
             "model_sha256": _model_digest(model), "lod": model.lod, "method": model.cfg.method,
             "device": model.device.type, "score": dataclasses.asdict(sc),
@@ -633,7 +635,7 @@ def _resume_key(model: LoadedModel, files: list[Path], chunks: list[list[int]], 
             # another Pillow or libjpeg can decode the same files a level apart: its chunks are scores of other pixels
             "decoders": decoder_versions(), **_chunking_record(chunks),
             # only when left out: a folder written before the option existed (every score) stays resumable
-            **({} if with_A else {"with_A": False})}
+            **({} if with_A else {"with_A": False})}, SCORES_VERSION_ABSENT)
 
 
 def _older_manifest_as_now(old: Any, key: dict[str, Any]) -> Any:
@@ -641,10 +643,11 @@ def _older_manifest_as_now(old: Any, key: dict[str, Any]) -> Any:
     decoded by this wildgan's (key's), since deleting its chunks would lose the finished work of every folder an
     earlier wildgan left, whose decoders are most likely these (_reset_resume_dir says so, once). One written before
     the scoring rules' version was recorded was scored by the rules of its time, UNRECORDED_SCORES_VERSION (this
-    wildgan's until SCORES_VERSION is bumped: its chunks are kept; after a bump they are another scoring's)."""
+    wildgan's until SCORES_VERSION is bumped: its chunks are kept; after a bump they are another scoring's), which
+    _resume_key leaves out, as one that spells it out."""
     if isinstance(old, dict):
-        return {"scores_version": UNRECORDED_SCORES_VERSION, **({} if "decoders" in old else
-                                                                 {"decoders": key["decoders"]}), **old}
+        return {**({} if "decoders" in old else {"decoders": key["decoders"]}),
+                **fileio.leave_out_defaults(old, SCORES_VERSION_ABSENT)}
     return old
 
 
@@ -800,8 +803,9 @@ def _reset_resume_dir(d: Path, make_key: Callable[[], dict[str, Any]]) -> None:
             what = [f"{decoding} (the same files can decode a level or so apart)"] + [
                 k for k in what if k not in ("reader_version", "decoders")]
         if "scores_version" in what:            # by its versions, as the decoders: the field name would not say which
-            what[what.index("scores_version")] = (f"the scoring rules version {old.get('scores_version')} -> "
-                                                  f"{key['scores_version']}")
+            what[what.index("scores_version")] = (
+                f"the scoring rules version {old.get('scores_version', UNRECORDED_SCORES_VERSION)} -> "
+                f"{key.get('scores_version', UNRECORDED_SCORES_VERSION)}")
         warn_user(f"{d}: the {n} of another scoring (it differs in {', '.join(what) or 'its record'}): deleted, "
                   f"every chunk is scored again")
     for f in stale:

@@ -26,6 +26,9 @@ SCORES_VERSION = 1
 # SCORES_VERSION now, so that no cache is thrown away at the upgrade that introduced the field; after a bump such a
 # cache is of the older rules, and computed again like any other.
 UNRECORDED_SCORES_VERSION = 1
+# ... which is why the field is written only above it (fileio.leave_out_defaults(record, SCORES_VERSION_ABSENT)): an
+# older wildgan, which takes an unknown field of a cache key for a change, reads this version's caches as its own
+SCORES_VERSION_ABSENT = {"scores_version": UNRECORDED_SCORES_VERSION}
 
 
 def minmax(x: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:

@@ -18,7 +18,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import DataError, WildganError, warn_user
-from .scores import SCORES_VERSION, UNRECORDED_SCORES_VERSION
+from ..fileio import leave_out_defaults
+from .scores import SCORES_VERSION, SCORES_VERSION_ABSENT, UNRECORDED_SCORES_VERSION
 
 TRAIN_SCORES_CSV = "train_scores.csv"          # mixed protocol (`wildgan score`'s); isolated: train_scores-isolated.*
 TRAIN_SCORES_KEY = "train_scores.json"
@@ -29,12 +30,13 @@ def score_key(model: Any, batch_mode: str, n: int | None = None) -> dict[str, An
     from ..config import run_config_to_dict, to_dict
 
     d = run_config_to_dict(model.cfg)
-    return {"scores_version": SCORES_VERSION, "weights_sha256": model.meta.get("sha256"),
+    # scores_version only above 1: an older wildgan takes a key field it does not know for a change (stale cache)
+    return leave_out_defaults({"scores_version": SCORES_VERSION, "weights_sha256": model.meta.get("sha256"),
             "source": Path(model.source).name,
             "lod": getattr(model, "lod", None),            # the level of detail scored at (recorded beside the weights)
             "batch_mode": batch_mode if model.cfg.method == "wildgan" else "n/a", "score": to_dict(model.cfg.score),
             "search": d["search"] if model.cfg.method == "search" else None, "data": d["data"],
-            **({"n": n} if n is not None else {})}
+            **({"n": n} if n is not None else {})}, SCORES_VERSION_ABSENT)
 
 
 # Fields added to the training-score cache key (or to a config section in it) after keys were first written, by
@@ -116,7 +118,9 @@ def read_train_scores(run_dir: Path, model: Any, batch_mode: str, ids: Sequence[
                       f"are version {SCORES_VERSION}: not used (the training images are scored again where they "
                       f"can be)")
             return None
-        if not same_key(key, json.loads(json.dumps(score_key(model, batch_mode)))):
+        # (a key of this version that spells out the version 1 that score_key leaves out is the same key)
+        if not same_key(leave_out_defaults(key, SCORES_VERSION_ABSENT),
+                        json.loads(json.dumps(score_key(model, batch_mode)))):
             return None  # other weights, protocol or data: the cache is stale
         if skipped and not (skip_bad or model.cfg.data.skip_bad):
             return None  # not the whole training split: read again, the error names the files that stop it

@@ -22,9 +22,9 @@ from ..data import AnomalySplit, LoadedData, build_split, load_split_data
 from ..data.readers import is_run_dir
 from ..errors import ConfigError, DataError, TrainingInterrupted, WildganError
 from ..evaluation.run import evaluate_run
-from ..fileio import append_log_line, atomic_write_text
+from ..fileio import append_log_line, atomic_write_text, leave_out_defaults
 from ..scoring.run import load_model
-from ..scoring.scores import SCORES_VERSION, UNRECORDED_SCORES_VERSION
+from ..scoring.scores import SCORES_VERSION, SCORES_VERSION_ABSENT, UNRECORDED_SCORES_VERSION
 from ..training.run import RESUME_MAY_CHANGE, data_folder_holding, run_differences, run_lock, train_run
 from .tables import auc_vs_gamma, read_rows, render_csv, render_markdown
 
@@ -456,8 +456,10 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
                # sessions, is elapsed_s in its network-final.json / fanogan-final.json)
                "kimg": model.meta.get("kimg"),
                "preset": cfg.preset, "run_dir": str(run_dir.relative_to(study_dir)),
-               # the score formulas and settings the AUCs are of: a cell whose row has others is evaluated again
-               "scores_version": SCORES_VERSION, "score_settings": scoring_settings(model.cfg)}
+                # the score formulas and settings the AUCs are of: a cell whose row has others is evaluated again
+                # (the version only above 1, what a row without it is read as)
+                "score_settings": scoring_settings(model.cfg),
+                **leave_out_defaults({"scores_version": SCORES_VERSION}, SCORES_VERSION_ABSENT)}
         if cell.method == "fanogan":      # f-AnoGAN counts iterations (critic, encoder), not kimg
             row["fanogan_iters"] = [model.meta.get("gan_iters_done"), model.meta.get("enc_iters_done")]
         else:
