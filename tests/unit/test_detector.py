@@ -830,6 +830,27 @@ def test_a_training_score_cache_from_an_older_wildgan_stays_valid(det: Detector,
         Detector.from_run(run, device="cpu")
 
 
+def test_a_clean_runs_training_score_cache_that_names_its_draw_rule_stays_valid(det: Detector, tmp_path) -> None:
+    """Keys written earlier (41cffad to 4894e6f) named a clean run's contamination_draw, which its key leaves out now
+    (nothing is drawn at gamma 0): "nested", or "choice" for a run recorded before the rule. Still the same training
+    scores: a Detector.fit run, which cannot score its images again, would otherwise lose its thresholds."""
+    import shutil
+
+    for rule in ("nested", "choice"):
+        run = tmp_path / rule
+        shutil.copytree(det.run_dir_, run)
+        key = json.loads((run / "train_scores.json").read_text())
+        assert "contamination_draw" not in key["data"]
+        key["data"]["contamination_draw"] = rule
+        (run / "train_scores.json").write_text(json.dumps(key))
+        if rule == "nested":                               # (its config.json then named it too)
+            cfg = json.loads((run / "config.json").read_text())
+            cfg["data"]["contamination_draw"] = rule
+            (run / "config.json").write_text(json.dumps(cfg))
+        back = Detector.from_run(run, contamination=0.1, device="cpu")
+        np.testing.assert_array_equal(back.decision_scores_, det.decision_scores_)
+
+
 def test_report_of_a_detector_run_maps_named_images(det: Detector, x_train, tmp_path) -> None:
     """A run trained by Detector.fit has no test split and no rebuildable training images: the report still shows
     its curves and the heat maps of named images, placed among the cached training scores."""

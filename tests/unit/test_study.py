@@ -260,6 +260,28 @@ def test_a_row_scored_with_other_settings_is_evaluated_again(tmp_path, monkeypat
     assert read_rows(results)[0]["score_settings"]["score.lam"] == 0.05 and read_run_config(run).score.lam == 0.05
 
 
+def test_a_row_of_other_settings_whose_run_folder_is_gone_says_its_cell_is_trained_again(tmp_path, monkeypatch):
+    # a study whose runs/ were deleted to save space (results.jsonl kept): a row of other score settings cannot be
+    # evaluated again, its networks being gone, so its cell is trained from the start; the log said only "evaluated
+    # again", as if that were cheap
+    import shutil
+
+    st = tmp_path / "st"
+    results = st / "results.jsonl"
+    cell = grid(["0"], [0.1], ["wildgan"], ["image"], [0])
+    base = _base(tmp_path)
+    study_mod.run_study(base, cell, st, progress=False, log=lambda m: None)
+    shutil.rmtree(st / "runs" / cell[0].key)
+    trained = []
+    real = study_mod.train_run
+    monkeypatch.setattr(study_mod, "train_run", lambda *a, **k: trained.append(1) or real(*a, **k))
+    said: list[str] = []
+    study_mod.run_study(replace(base, score=replace(base.score, lam=0.2)), cell, st, progress=False, log=said.append)
+    assert trained == [1] and [m for m in said if "other settings" in m] == [
+        f"{results}: 1 row scored with other settings than this command's (score.lam: 0.05 -> 0.2): 1 of these "
+        f"cells are evaluated again (1 trained again first: its run folder is gone)"]
+
+
 def test_a_session_that_only_evaluates_uses_the_threads_asked_for(tmp_path, monkeypatch):
     # --threads reached torch only through a cell's training: a session whose cells were all trained (their rows
     # lost to a kill) evaluated them at torch's default thread count

@@ -119,8 +119,13 @@ def read_train_scores(run_dir: Path, model: Any, batch_mode: str, ids: Sequence[
                       f"can be)")
             return None
         # (a key of this version that spells out the version 1 that score_key leaves out is the same key)
-        if not same_key(leave_out_defaults(key, SCORES_VERSION_ABSENT),
-                        json.loads(json.dumps(score_key(model, batch_mode)))):
+        saved = leave_out_defaults(key, SCORES_VERSION_ABSENT)
+        now = json.loads(json.dumps(score_key(model, batch_mode)))
+        if isinstance(saved.get("data"), dict) and "contamination_draw" not in now["data"]:
+            # a clean run's key leaves out its draw rule, moot at gamma 0 (run_config_to_dict); one written before
+            # that named it ("nested", or "choice" for a run recorded before the rule): the same scores
+            saved["data"] = {k: v for k, v in saved["data"].items() if k != "contamination_draw"}
+        if not same_key(saved, now):
             return None  # other weights, protocol or data: the cache is stale
         if skipped and not (skip_bad or model.cfg.data.skip_bad):
             return None  # not the whole training split: read again, the error names the files that stop it

@@ -324,7 +324,12 @@ def _drop_rows_of_other_scoring(results: Path, base: RunConfig, keys: set[str], 
             f"{SCORES_VERSION})"] if versions else []
     if changes:
         what.append(f"scored with other settings than this command's ({'; '.join(changes)})")
-    said = [f"{len(redo)} of these cells are evaluated again"] if redo else []
+    # a cell whose run folder is gone (deleted to save space, its row kept) has no networks to evaluate: trained
+    # from the start, hours where an evaluation takes minutes, which the log must not pass off as the evaluation
+    gone = sum(not _done(results.parent / "runs" / str(r["cell"])) for r in redo)
+    said = [f"{len(redo)} of these cells are evaluated again" + (
+        f" ({gone} trained again first: {'its' if gone == 1 else 'their'} run folder{'s are' if gone > 1 else ' is'} "
+        f"gone)" if gone else "")] if redo else []
     if len(old) > len(redo):
         said.append(f"the {len(old) - len(redo)} of cells this command does not run are kept as they are, pooled in "
                     f"the tables with the new rows (run the study with those cells to evaluate them again)")
