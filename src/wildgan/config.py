@@ -495,10 +495,11 @@ RUN_CONFIG_VERSION = 1
 
 def run_config_to_dict(cfg: RunConfig) -> dict[str, Any]:
     data = to_dict(cfg.data)
-    if not cfg.data.contamination:
-        # nothing is drawn, so the rule is moot (read back as "nested"): left out, a clean run's config stays
-        # readable by a wildgan from before the rule, which refuses keys it does not know (a contaminated run's
-        # it must refuse: it would draw other contaminants)
+    if not cfg.data.contamination or cfg.data.contamination_draw == "choice":
+        # written only when it differs from what its absence reads as (run_config_from_dict): a clean run draws
+        # nothing (the rule is moot), and a contaminated run without it drew by "choice", the rule of a wildgan from
+        # before the field. Such a wildgan refuses keys it does not know, so it still reads these configs (and
+        # draws them alike), and refuses only a nested run's, whose contaminants it would draw otherwise
         del data["contamination_draw"]
     return {"format_version": RUN_CONFIG_VERSION, "preset": cfg.preset, "method": cfg.method,
             "data": data, "net": to_dict(cfg.net), "train": to_dict(cfg.train),

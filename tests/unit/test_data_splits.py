@@ -671,9 +671,10 @@ def test_an_unlabelled_runs_evaluation_names_the_default_normal_class_it_used(tm
     assert s.info["normal_classes"] == ["cat"] and not any("default" in m for m in said)
 
 
-def test_a_clean_runs_config_leaves_the_draw_rule_out_and_reads_back_nested(cifar_npz):
-    # nothing is drawn at gamma 0: left out, the config stays readable by a wildgan from before the rule (which
-    # refuses keys it does not know); a contaminated run's names its rule, which such a wildgan must refuse
+def test_a_runs_config_names_the_draw_rule_only_where_its_absence_would_misread_it(cifar_npz):
+    # nothing is drawn at gamma 0, and a contaminated config without the rule is read as "choice": left out there,
+    # the config stays readable by a wildgan from before the rule (which refuses keys it does not know); a nested
+    # contaminated run's names its rule, which such a wildgan must refuse
     from wildgan.config import (PRESETS, RunConfig, TrainConfig, net_config_for_preset, run_config_from_dict,
                                 run_config_to_dict)
 
@@ -682,7 +683,7 @@ def test_a_clean_runs_config_leaves_the_draw_rule_out_and_reads_back_nested(cifa
                         net=net_config_for_preset("tiny", 32, 3),
                         train=TrainConfig(minibatch=PRESETS["tiny"]["minibatch"]), preset="tiny")
         d = run_config_to_dict(cfg)
-        assert ("contamination_draw" in d["data"]) == (gamma > 0)
+        assert ("contamination_draw" in d["data"]) == (gamma > 0 and rule == "nested")
         back = run_config_from_dict(json.loads(json.dumps(d))).data
         assert back.contamination_draw == (rule if gamma else "nested")
         if not gamma:     # either rule gave the same training set

@@ -268,6 +268,9 @@ def run_differences(saved: RunConfig, now: RunConfig, may_change: frozenset[str]
     recorded before they existed (legacy_fanogan_bn) are taken from the saved run on resume (see train_run), so it
     still resumes; a newer run compares them like any other field (--fanogan-bn-warmup is not ignored)."""
     old, new = run_config_to_dict(saved), run_config_to_dict(now)
+    # (the draw rule is left out of the dicts where its absence says it: compared here as the configs hold it)
+    old["data"]["contamination_draw"], new["data"]["contamination_draw"] = (saved.data.contamination_draw,
+                                                                            now.data.contamination_draw)
     # the data path is compared as the place it names (runs record it absolute now, earlier ones as typed)
     old["data"]["data"], new["data"]["data"] = (_data_place(d["data"]["data"]) for d in (old, new))
     out = [f"method: {old['method']} -> {new['method']}"] if old["method"] != new["method"] else []
