@@ -688,3 +688,17 @@ def test_a_runs_config_names_the_draw_rule_only_where_its_absence_would_misread_
         assert back.contamination_draw == (rule if gamma else "nested")
         if not gamma:     # either rule gave the same training set
             assert split_summary(build_split(back)) == split_summary(build_split(cfg.data))
+
+
+def test_a_resume_across_draw_rules_names_both_rules(cifar_npz):
+    # config.json leaves "choice" out (its absence reads so): the refusal still names what the run drew by
+    from wildgan.config import PRESETS, RunConfig, TrainConfig, net_config_for_preset
+    from wildgan.training.run import run_differences
+
+    def cfg(gamma: float, rule: str) -> RunConfig:
+        return RunConfig(data=DataConfig(data=str(cifar_npz), contamination=gamma, contamination_draw=rule),
+                         net=net_config_for_preset("tiny", 32, 3),
+                         train=TrainConfig(minibatch=PRESETS["tiny"]["minibatch"]), preset="tiny")
+
+    assert run_differences(cfg(0.1, "choice"), cfg(0.1, "nested")) == ["data.contamination_draw: 'choice' -> 'nested'"]
+    assert run_differences(cfg(0.0, "choice"), cfg(0.0, "nested")) == []       # nothing drawn: either rule
