@@ -152,12 +152,6 @@ def _warn_left_out(skipped: Sequence[dict[str, str]], where: str, n: int, run_sk
                   else "Without --skip-bad they are read again (and scored once readable)"))
 
 
-def newly_skipped(split: Any, recorded: dict[str, Any]) -> list[dict[str, str]]:
-    """The unreadable files a rebuilt split left out that the run's own training read (split.json) did not."""
-    before = {s.get("path") for s in recorded.get("skipped", []) if isinstance(s, dict)}
-    return [s for s in split.info.get("skipped", []) if s.get("path") not in before]
-
-
 def is_run_final(run_dir: Path, model: Any) -> bool:
     """Whether model holds the run's own current networks (its final networks, else its newest checkpoint), read
     from that very file: only those may write the run's training-score cache, which `wildgan score --threshold`
@@ -183,7 +177,7 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
     built it already (`wildgan score` of the run's own test split, read with the same skip_bad): not decoded a second
     time. skip_bad: training files that have become unreadable are left out (named in a warning, listed in the
     cache key) instead of stopping the threshold."""
-    from ..data import build_split, split_differences
+    from ..data import build_split, newly_skipped, split_differences
     from .run import load_model, read_split_info
 
     run_dir = Path(run_dir)
@@ -204,7 +198,8 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
         raise DataError(f"{run_dir / name} is missing or stale, and computing the training scores again needs the "
                         f"run's training images: {e}") from None
     if info:
-        diffs = split_differences(split, info)
+        # (what files unreadable since training account for is said once, by the warning below that names them)
+        diffs = split_differences(split, info, skips_said=True)
         if diffs:
             warn_user(f"{model.cfg.data.data or 'the data'} changed since {run_dir} was trained "
                       f"({'; '.join(diffs)}): the threshold is taken from the training images as they are now")
