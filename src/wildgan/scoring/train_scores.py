@@ -134,11 +134,11 @@ def read_train_scores(run_dir: Path, model: Any, batch_mode: str, ids: Sequence[
         return None  # a damaged cache is only a cache: score again
     if skipped:
         run_skips = bool(model.cfg.data.skip_bad)
-        _warn_left_out(skipped, f"{csv_path}{'' if run_skips else ' (scored with --skip-bad)'}", n, run_skips)
+        warn_left_out(skipped, f"{csv_path}{'' if run_skips else ' (scored with --skip-bad)'}", n, run_skips)
     return scores
 
 
-def _warn_left_out(skipped: Sequence[dict[str, str]], where: str, n: int, run_skips: bool = False) -> None:
+def warn_left_out(skipped: Sequence[dict[str, str]], where: str, n: int, run_skips: bool = False) -> None:
     """Name the unreadable files that a run's training scores leave out (each, up to 10; the cache key lists all).
     run_skips: the run was trained with --skip-bad, so its training images are always read so (with or without
     --skip-bad now), and its cache of them is read as it is: advice about --skip-bad would be wrong."""
@@ -206,7 +206,7 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
     write = is_run_final(run_dir, model) if write is None else write
     skipped = newly_skipped(split, info)
     if skipped:
-        _warn_left_out(skipped, f"{run_dir}", len(split.train_x), bool(model.cfg.data.skip_bad))
+        warn_left_out(skipped, f"{run_dir}", len(split.train_x), bool(model.cfg.data.skip_bad))
     return score_training_split(run_dir, model, split, batch_mode=batch_mode, progress=progress, write=write,
                                 skipped=skipped)
 
