@@ -128,6 +128,10 @@ _CLI_TO_API = (
 )
 
 
+# the CLI's --skip-bad as this API gives it, in the warnings of training files left out (scoring.train_scores)
+_API_SKIP_BAD = "skip_bad=True"
+
+
 def _api_words(msg: str) -> str:
     """A refusal or warning of training.run about a resume, said in terms of fit(resume=True) (its CLI advice, such
     as `wildgan train --out RUN --resume` alone, has no meaning here and is cut)."""
@@ -931,15 +935,16 @@ class Detector:
 
         m, run_dir = self.model_, Path(self.run_dir_)
         try:
-            skip = bool(self.skip_bad)
+            # (a warning about skipped files names skip_bad as this API gives it, not the CLI's --skip-bad)
+            skip = {"skip_bad": bool(self.skip_bad), "skip_option": _API_SKIP_BAD}
             if is_run_final(run_dir, m):
-                return run_training_scores(run_dir, m, batch_mode=batch_mode, skip_bad=skip), ""
+                return run_training_scores(run_dir, m, batch_mode=batch_mode, **skip), ""
             own = final_checkpoint(run_dir)
             if ckpt.read_meta(own).get("sha256") == m.meta.get("sha256"):
-                got = read_train_scores(run_dir, replace(m, source=str(own)), batch_mode, skip_bad=skip)
+                got = read_train_scores(run_dir, replace(m, source=str(own)), batch_mode, **skip)
                 if got is not None:
                     return got, ""
-            return run_training_scores(run_dir, m, batch_mode=batch_mode, write=False, skip_bad=skip), ""
+            return run_training_scores(run_dir, m, batch_mode=batch_mode, write=False, **skip), ""
         except WildganError as e:
             return None, str(e)
 
@@ -1340,7 +1345,7 @@ class Detector:
         from .scoring.train_scores import run_training_scores
 
         scores = run_training_scores(run_dir, model, batch_mode=batch_mode if cfg.method == "wildgan" else "mixed",
-                                     progress=verbose, skip_bad=skip_bad)
+                                     progress=verbose, skip_bad=skip_bad, skip_option=_API_SKIP_BAD)
         scores = _with_lam(scores, cfg.score.lam, det.lam)       # the cache holds a with the run's lam
         det.model_ = model
         det.run_dir_ = run_dir

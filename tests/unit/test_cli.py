@@ -1758,6 +1758,8 @@ def test_score_threshold_skip_bad_leaves_unreadable_training_files_out(pile_run_
     rc, err = score("--skip-bad")
     assert rc == 0 and "leave out 1 unreadable file" in err and f"{pile / '03.png'}" in err
     assert "mad (k=3, n=19 of 20 trained on)" in err
+    # said once, as a file left out: not also as the data having changed since training ('n_train 20 -> 19; the ids')
+    assert err.count("unreadable file") == 1 and "changed since" not in err, err
     key = json.loads((run / "train_scores.json").read_text())
     assert key["n"] == 19 and [s["path"] for s in key["skipped"]] == [str(pile / "03.png")]
     rc, err = score()                                             # the partial cache is not taken for a whole one
@@ -1768,6 +1770,12 @@ def test_score_threshold_skip_bad_leaves_unreadable_training_files_out(pile_run_
     (pile / "03.png").write_bytes(good)                           # readable again: scored, the cache whole
     rc, err = score()
     assert rc == 0 and "mad (k=3, n=20)" in err and "skipped" not in json.loads((run / "train_scores.json").read_text())
+    # a file added besides one unreadable again: the change that the file left out does not account for is said
+    (pile / "03.png").write_bytes(good[:40])
+    Image.fromarray(np.ones((8, 8), dtype=np.uint8)).save(pile / "20.png")
+    (run / "train_scores.json").unlink()
+    rc, err = score("--skip-bad")
+    assert rc == 0 and "changed since" in err and "(the image ids)" in err and "leave out 1 unreadable file" in err
 
 
 class _Writes:

@@ -443,6 +443,45 @@ def test_split_differences_detects_changed_data(tmp_path):
     assert diffs and all(("->" in d) or ("ids" in d) for d in diffs)   # counts, or only which images
 
 
+def test_split_differences_leave_what_newly_skipped_files_account_for_to_their_warning(tmp_path):
+    """A rebuild with skip_bad that left out a file unreadable since the split was recorded: with skips_said (the
+    caller names the file in a warning of its own) the fewer images and other ids it accounts for are not listed a
+    second time as a change of the data ('n_train 20 -> 19; the image ids'); a change it does not account for is."""
+    from PIL import Image
+
+    from wildgan.data import newly_skipped, split_differences
+
+    root = _pile(tmp_path / "pile", 20)
+    cfg = DataConfig(data=str(root), skip_bad=True)
+    s = build_split(cfg)
+    rec = {**s.info, **split_summary(s)}                              # as split.json records it
+    (root / "003.png").write_bytes((root / "003.png").read_bytes()[:40])
+    s = build_split(cfg)
+    assert [e["path"] for e in newly_skipped(s, rec)] == [str(root / "003.png")]
+    assert split_differences(s, rec) == ["n_train 20 -> 19", "the image ids"]
+    assert split_differences(s, rec, skips_said=True) == []
+    assert split_differences(s, rec, skips_said=True, train_only=True) == []
+    # a file the record left out already accounts for nothing
+    assert split_differences(s, {**rec, "skipped": s.info["skipped"]}, skips_said=True) == [
+        "n_train 20 -> 19", "the image ids"]
+    assert split_differences(s, dict(rec, channels=3), skips_said=True) == ["channels 3 -> 1"]
+    # a file added besides: a pile's every file is trained on, so the count no longer fits one file left out
+    Image.fromarray(np.zeros((12, 12), np.uint8)).save(root / "new.png")
+    assert split_differences(build_split(cfg), rec, skips_said=True) == ["the image ids"]
+    # labelled: a file may have been a training, test or unused image, but none adds images
+    for c in ("a", "b"):
+        _pile(tmp_path / "classes" / c, 30)
+    cfg = DataConfig(data=str(tmp_path / "classes"), normal=("a",), skip_bad=True)
+    s = build_split(cfg)
+    rec = {**s.info, **split_summary(s)}
+    bad = tmp_path / "classes" / "a" / "005.png"
+    bad.write_bytes(bad.read_bytes()[:40])
+    s = build_split(cfg)
+    assert split_differences(s, rec) and split_differences(s, rec, skips_said=True) == []
+    n = len(s.train_x)
+    assert f"n_train {n - 1} -> {n}" in split_differences(s, dict(rec, n_train=n - 1), skips_said=True)
+
+
 def test_split_differences_name_the_reader_changes_since_the_recording_version(tmp_path):
     from wildgan.data import split_differences
     from wildgan.data.imageset import READER_VERSION

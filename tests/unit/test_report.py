@@ -1137,6 +1137,41 @@ def test_a_report_builds_the_runs_split_once(tiny_run: Path, tmp_path: Path, mon
     assert len(reads) == 1 and "percentile among test images" in (run / "report" / "named_images.csv").read_text()
 
 
+def test_report_skip_bad_ranks_an_unlabelled_pile_by_its_cached_scores_without_unreadable_files(
+        pile_run_gone_bad, tmp_path) -> None:
+    """report --skip-bad of an unlabelled run one of whose files became unreadable since training: without cached
+    training scores the pile is scored, the file named in a warning (it was left out without a word); once `score
+    --threshold --skip-bad` cached the scores of the readable 19, the ranking takes them (it scored the pile again:
+    the rebuilt split's count and ids differ from split.json's, by what the file left out accounts for), the file
+    named once, also with --image placed among those scores."""
+    import warnings
+
+    from wildgan.cli import main
+
+    run, pile, _ = pile_run_gone_bad
+    q = tmp_path / "q.png"
+    Image.fromarray(np.zeros((8, 8), dtype=np.uint8)).save(q)
+
+    def run_report(**kw: object) -> tuple[list[str], list[str]]:
+        """(the log lines, the warnings about files left out)"""
+        lines: list[str] = []
+        with warnings.catch_warnings(record=True) as got:
+            warnings.simplefilter("always")
+            report(run, device="cpu", skip_bad=True, log=lines.append, top_k_images=2, controls=False, **kw)
+        return lines, [str(w.message) for w in got if "unreadable file" in str(w.message)]
+
+    lines, said = run_report()
+    assert "scoring the 19 training images with" in " ".join(lines)
+    assert len(said) == 1 and str(pile / "03.png") in said[0], said
+    with pytest.warns(UserWarning):
+        assert main(["score", str(run), "--data", str(q), "--threshold", "mad", "--skip-bad", "--out",
+                     str(tmp_path / "s.csv"), "--no-progress", "--threads", "1"]) == 0
+    for kw in ({}, {"images": [q]}):
+        lines, said = run_report(**kw)
+        assert "ranking the 19 training images by their cached scores" in " ".join(lines), lines
+        assert len(said) == 1 and str(pile / "03.png") in said[0], said
+
+
 def test_named_images_are_placed_among_training_scores_that_skipped_bad_files_only_with_skip_bad(
         pile_run_gone_bad, tmp_path) -> None:
     """Training scores that `score --threshold --skip-bad` cached without a training file unreadable since training:

@@ -682,16 +682,18 @@ def decoding_change(recorded: dict[str, Any]) -> str | None:
 
 
 def split_differences(split: AnomalySplit, recorded: dict[str, Any], train_only: bool = False,
-                      now: dict[str, Any] | None = None) -> list[str]:
+                      now: dict[str, Any] | None = None, skips_said: bool = False) -> list[str]:
     """How a rebuilt split differs from a recorded split.json (fields the record lacks are not compared); train_only:
     only in what the networks train on (TRAIN_FIELDS); now: split_summary(split), when the caller has it (it hashes
-    every pixel)."""
+    every pixel). skips_said: the caller names the files that the rebuild left out as unreadable and the record did
+    not (newly_skipped), so the differences they account for are not listed again (_skip_fields); any other is."""
     now = split_summary(split) if now is None else now
+    explained = _skip_fields(split, recorded, now) if skips_said else set()
     diffs, pixels = [], False
     for k, v in now.items():
         if train_only and k not in TRAIN_FIELDS:
             continue
-        if k in _NOT_COMPARED or k not in recorded or recorded[k] == v:
+        if k in _NOT_COMPARED or k in explained or k not in recorded or recorded[k] == v:
             continue
         ids = k.replace("_pixels_", "_ids_")
         if k != ids and ids in recorded and recorded[ids] != now[ids]:
@@ -712,6 +714,29 @@ def split_differences(split: AnomalySplit, recorded: dict[str, Any], train_only:
         diffs.append(f"({reader_change_text(recorded.get('reader_version'))}: a rebuild by this reader can differ "
                      f"from the record for that reason alone)")
     return diffs
+
+
+def newly_skipped(split: AnomalySplit, recorded: dict[str, Any]) -> list[dict[str, str]]:
+    """The unreadable files a rebuilt split left out (skip_bad) that the recorded split (split.json) did not."""
+    before = {s.get("path") for s in recorded.get("skipped", []) if isinstance(s, dict)}
+    return [s for s in split.info.get("skipped", []) if s.get("path") not in before]
+
+
+def _skip_fields(split: AnomalySplit, recorded: dict[str, Any], now: dict[str, Any]) -> set[str]:
+    """The split_summary fields whose differences from `recorded` the newly skipped files can account for, and
+    nothing when a count does not fit (or no file is newly skipped): then every difference is the data's. Each file
+    takes at most 1 + rotations images out of a count and adds none (a labelled split: it may have been a training,
+    test or unused image, and another may be drawn in its place), exactly that many out of an unlabelled pile's
+    n_train (every file of a pile is trained on), and changes the ids and pixels of the images around it, which
+    their checksums cannot tell apart from other changes: a file added and another removed besides go unsaid."""
+    most = len(newly_skipped(split, recorded)) * (1 + int(split.info.get("rotations") or 0))
+    pile = split.info.get("protocol") == "unlabelled"
+    counts = [k for k in ("n_train", "n_train_anomalous", "n_test", "n_test_anomalous") if k in recorded]
+    for k in counts:
+        drop = recorded[k] - now[k] if isinstance(recorded[k], int) else -1
+        if not most or not (drop == most if pile and k == "n_train" else 0 <= drop <= most):
+            return set()
+    return {*counts, "train_ids_sha256", "train_pixels_sha256", "test_ids_sha256", "test_pixels_sha256"}
 
 
 def reader_change_text(recorded_version: Any) -> str:

@@ -45,7 +45,7 @@ import numpy as np
 
 from ..checkpoint import umask
 from ..config import SCORE_NAMES, own_score, read_run_config, run_config_to_dict
-from ..data import build_split, conversion_opts, load_images, split_differences
+from ..data import build_split, conversion_opts, load_images, newly_skipped, split_differences
 from ..data.dataset_files import dataset_among_images_error
 from ..data.readers import is_dataset_file
 from ..errors import CheckpointError, ConfigError, DataError, warn_user
@@ -54,7 +54,7 @@ from ..markdown import md_table, split_md_row
 from ..scoring.latent_search import search_info
 from ..scoring.run import load_model, read_split_info, untrained_model
 from ..scoring.scores import SCORES_VERSION, UNRECORDED_SCORES_VERSION
-from ..scoring.train_scores import read_train_scores
+from ..scoring.train_scores import read_train_scores, warn_left_out
 from ..thresholds import training_percentile
 from ..training.run import evaluate_command, networks_record, stale_evaluation
 from .heatmaps import (NamedImages, check_masks, load_masks, pick_score, pixel_auc, residual_maps,
@@ -885,7 +885,9 @@ def _named_reference(run_dir: Path, model: Any, diag: RunDiagnostics | None, unl
     cached training scores when they match these weights and protocol (never a stale cache); else among the images
     this report scored (its test split, or all the training images of an unlabelled run). A cache that leaves
     unreadable training files out (score --threshold --skip-bad) is used only with skip_bad, as score uses it."""
-    cached = read_train_scores(run_dir, model, "mixed", skip_bad=skip_bad)
+    # (read once: an unlabelled run's ranking that took the cache has said what it leaves out)
+    cached = diag.reference if diag is not None and diag.reference_cached else read_train_scores(
+        run_dir, model, "mixed", skip_bad=skip_bad)
     if cached:
         return cached, "training"
     if diag is not None and diag.scores:
@@ -971,6 +973,7 @@ class RunDiagnostics:
     # every score over the images percentiles are taken among, when those are more than the N above (an unlabelled
     # run shows its top k training images, ranked among all of them); None: the N above
     reference: dict[str, np.ndarray] | None = None
+    reference_cached: bool = False                 # the reference is the run's training-score cache (read_train_scores)
 
     @property
     def ref_scores(self) -> dict[str, np.ndarray]:
@@ -1071,13 +1074,18 @@ def _diagnose_training_pile(run_dir: Path, cfg: Any, device: str, log: Log, k: i
     # the training scores cached by train / score --threshold (the same mixed batches, for these very images in
     # this order): a pile of 100k photos is not scored again just to pick its top k; not when the rebuilt split
     # differs from the one recorded at training (e.g. another reader version: the cache would rank pixels that are
-    # no longer these)
-    changed = split_differences(split, read_split_info(run_dir))
-    scores = None if changed else read_train_scores(run_dir, model, "mixed", ids=split.train_ids)
-    z_all = None
-    if scores is not None:
+    # no longer these) by more than the files skip_bad left out as unreadable since, which a cache of score
+    # --threshold --skip-bad leaves out too (read with skip_bad, which names them)
+    info = read_split_info(run_dir)
+    changed = split_differences(split, info, skips_said=True)
+    scores = None if changed else read_train_scores(run_dir, model, "mixed", ids=split.train_ids, skip_bad=skip_bad)
+    z_all, cached = None, scores is not None
+    if cached:
         log(f"ranking the {len(split.train_x)} training images by their cached scores (train_scores.csv)")
     else:
+        skipped = newly_skipped(split, info)
+        if skipped:
+            warn_left_out(skipped, f"{run_dir}", len(split.train_x), bool(cfg.data.skip_bad))
         log(f"scoring the {len(split.train_x)} training images with {model.source}")
         res = model.score(split.train_x)               # the same mixed batches as training-score thresholds use
         scores, z_all = dict(res.scores), res.z
@@ -1088,7 +1096,7 @@ def _diagnose_training_pile(run_dir: Path, cfg: Any, device: str, log: Log, k: i
     return model, RunDiagnostics(y=np.full(len(top), -1), ids=[split.train_ids[i] for i in top],
                                  x=split.train_x[top], scores={kk: v[top] for kk, v in scores.items()},
                                  z=z, recon=None if mapped is None else mapped.recon, controls={}, metrics={},
-                                 reference=dict(scores))
+                                 reference=dict(scores), reference_cached=cached)
 
 
 # ------------------------------------------------------------------------------------------------------------------

@@ -92,11 +92,12 @@ def write_train_scores(run_dir: Path, model: Any, ids: Sequence[str], scores: di
 
 
 def read_train_scores(run_dir: Path, model: Any, batch_mode: str, ids: Sequence[str] | None = None,
-                      skip_bad: bool = False) -> dict[str, np.ndarray] | None:
+                      skip_bad: bool = False, skip_option: str = "--skip-bad") -> dict[str, np.ndarray] | None:
     """The cached training scores of this model and protocol, or None when missing, stale (other weights, score
     protocol or data than now: see score_key) or damaged; with `ids`, also None unless the cache's rows are those
     images in that order. A cache that leaves unreadable files out is read only with skip_bad (or a run trained
-    with it), and then says so in a warning."""
+    with it), and then says so in a warning, which names skip_bad as the caller's user gives it: skip_option (the
+    CLI's --skip-bad; the Python API's skip_bad=True)."""
     import csv
 
     csv_path, key_path = cache_paths(run_dir, batch_mode)
@@ -139,28 +140,25 @@ def read_train_scores(run_dir: Path, model: Any, batch_mode: str, ids: Sequence[
         return None  # a damaged cache is only a cache: score again
     if skipped:
         run_skips = bool(model.cfg.data.skip_bad)
-        _warn_left_out(skipped, f"{csv_path}{'' if run_skips else ' (scored with --skip-bad)'}", n, run_skips)
+        warn_left_out(skipped, f"{csv_path}{'' if run_skips else f' (scored with {skip_option})'}", n, run_skips,
+                      skip_option)
     return scores
 
 
-def _warn_left_out(skipped: Sequence[dict[str, str]], where: str, n: int, run_skips: bool = False) -> None:
+def warn_left_out(skipped: Sequence[dict[str, str]], where: str, n: int, run_skips: bool = False,
+                  skip_option: str = "--skip-bad") -> None:
     """Name the unreadable files that a run's training scores leave out (each, up to 10; the cache key lists all).
     run_skips: the run was trained with --skip-bad, so its training images are always read so (with or without
-    --skip-bad now), and its cache of them is read as it is: advice about --skip-bad would be wrong."""
+    --skip-bad now), and its cache of them is read as it is: advice about --skip-bad would be wrong. skip_option:
+    skip_bad as the caller's user gives it (the CLI's --skip-bad; the Python API's skip_bad=True)."""
     shown = "; ".join(str(s.get("reason") or s.get("path")) for s in skipped[:10])
     more = f"; and {len(skipped) - 10} more" if len(skipped) > 10 else ""
     warn_user(f"{where}: the training scores leave out {len(skipped)} unreadable file"
               f"{'s' if len(skipped) != 1 else ''} of the run's data ({n} images scored), so thresholds and "
               f"percentiles come from those {n}: {shown}{more}. " + (
-                  "The run was trained with --skip-bad, which leaves out what is unreadable whenever its training "
-                  "images are read (delete its train_scores*.csv to score them again once readable)" if run_skips
-                  else "Without --skip-bad they are read again (and scored once readable)"))
-
-
-def newly_skipped(split: Any, recorded: dict[str, Any]) -> list[dict[str, str]]:
-    """The unreadable files a rebuilt split left out that the run's own training read (split.json) did not."""
-    before = {s.get("path") for s in recorded.get("skipped", []) if isinstance(s, dict)}
-    return [s for s in split.info.get("skipped", []) if s.get("path") not in before]
+                  f"The run was trained with {skip_option}, which leaves out what is unreadable whenever its "
+                  f"training images are read (delete its train_scores*.csv to score them again once readable)"
+                  if run_skips else f"Without {skip_option} they are read again (and scored once readable)"))
 
 
 def is_run_final(run_dir: Path, model: Any) -> bool:
@@ -180,20 +178,21 @@ def is_run_final(run_dir: Path, model: Any) -> bool:
 
 def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: str = "mixed", device: str = "auto",
                         progress: bool = False, write: bool | None = None, split: Any = None,
-                        skip_bad: bool = False) -> dict[str, np.ndarray]:
+                        skip_bad: bool = False, skip_option: str = "--skip-bad") -> dict[str, np.ndarray]:
     """Every score of the run's own training split (build_split(cfg.data).train_x), computed once and cached in
     RUN_DIR/train_scores.csv (+ train_scores.json, the cache key: weights checksum, score protocol, data config);
     batch_mode='isolated' uses train_scores-isolated.{csv,json}. write: whether computed scores go into that cache
     (None: only for the run's own current networks, is_run_final). split: that very split, when the caller has
     built it already (`wildgan score` of the run's own test split, read with the same skip_bad): not decoded a second
     time. skip_bad: training files that have become unreadable are left out (named in a warning, listed in the
-    cache key) instead of stopping the threshold."""
-    from ..data import build_split, split_differences
+    cache key) instead of stopping the threshold; skip_option: how the caller's user gives skip_bad, as that warning
+    names it (the CLI's --skip-bad; Detector: skip_bad=True)."""
+    from ..data import build_split, newly_skipped, split_differences
     from .run import load_model, read_split_info
 
     run_dir = Path(run_dir)
     model = model if model is not None else load_model(run_dir, device)
-    cached = read_train_scores(run_dir, model, batch_mode, skip_bad=skip_bad)
+    cached = read_train_scores(run_dir, model, batch_mode, skip_bad=skip_bad, skip_option=skip_option)
     if cached is not None:
         return cached
     info = read_split_info(run_dir)
@@ -209,14 +208,15 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
         raise DataError(f"{run_dir / name} is missing or stale, and computing the training scores again needs the "
                         f"run's training images: {e}") from None
     if info:
-        diffs = split_differences(split, info)
+        # (what files unreadable since training account for is said once, by the warning below that names them)
+        diffs = split_differences(split, info, skips_said=True)
         if diffs:
             warn_user(f"{model.cfg.data.data or 'the data'} changed since {run_dir} was trained "
                       f"({'; '.join(diffs)}): the threshold is taken from the training images as they are now")
     write = is_run_final(run_dir, model) if write is None else write
     skipped = newly_skipped(split, info)
     if skipped:
-        _warn_left_out(skipped, f"{run_dir}", len(split.train_x), bool(model.cfg.data.skip_bad))
+        warn_left_out(skipped, f"{run_dir}", len(split.train_x), bool(model.cfg.data.skip_bad), skip_option)
     return score_training_split(run_dir, model, split, batch_mode=batch_mode, progress=progress, write=write,
                                 skipped=skipped)
 
