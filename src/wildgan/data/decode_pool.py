@@ -455,14 +455,19 @@ def _n_gray(arrays: Sequence[np.ndarray]) -> int:
     return sum(1 for a in arrays if a.shape[2] == 1)
 
 
-def unreadable_files_error(reasons: Sequence[str]) -> DataError:
-    """One error naming every unreadable file (each reason names its file)."""
+def unreadable_files_error(reasons: Sequence[str], skip_option: str = "--skip-bad") -> DataError:
+    """One error naming every unreadable file (each reason names its file). skip_option: skip_bad as the user gives
+    it (the CLI's --skip-bad, the Python API's skip_bad=True); the error keeps the reasons as `.unreadable`, so that
+    a caller of the API can say it again in its own terms."""
     if len(reasons) == 1:
-        return DataError(f"{reasons[0]} (--skip-bad leaves unreadable files out)")
-    shown = "; ".join(reasons[:10])
-    more = f"; and {len(reasons) - 10} more" if len(reasons) > 10 else ""
-    stop = f" (stopped at {len(reasons)}: is this the right folder?)" if len(reasons) >= MAX_NAMED_BAD_FILES else ""
-    return DataError(f"{len(reasons)} unreadable image files{stop} (--skip-bad leaves them out): {shown}{more}")
+        err = DataError(f"{reasons[0]} ({skip_option} leaves unreadable files out)")
+    else:
+        shown = "; ".join(reasons[:10])
+        more = f"; and {len(reasons) - 10} more" if len(reasons) > 10 else ""
+        stop = f" (stopped at {len(reasons)}: is this the right folder?)" if len(reasons) >= MAX_NAMED_BAD_FILES else ""
+        err = DataError(f"{len(reasons)} unreadable image files{stop} ({skip_option} leaves them out): {shown}{more}")
+    err.unreadable = list(reasons)     # type: ignore[attr-defined]
+    return err
 
 
 def stack(arrays: list[np.ndarray], names: Sequence[str], o: Opts, what: str,

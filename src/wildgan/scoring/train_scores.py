@@ -188,6 +188,7 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
     cache key) instead of stopping the threshold; skip_option: how the caller's user gives skip_bad, as that warning
     names it (the CLI's --skip-bad; Detector: skip_bad=True)."""
     from ..data import build_split, newly_skipped, split_differences
+    from ..data.decode_pool import unreadable_files_error
     from .run import load_model, read_split_info
 
     run_dir = Path(run_dir)
@@ -205,8 +206,10 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
         split = build_split(data) if split is None else split
     except DataError as e:
         name = cache_paths(run_dir, batch_mode)[0].name
+        bad = getattr(e, "unreadable", None)     # unreadable files: said with skip_bad as the caller's user gives it
+        why = unreadable_files_error(bad, skip_option) if bad else e
         raise DataError(f"{run_dir / name} is missing or stale, and computing the training scores again needs the "
-                        f"run's training images: {e}") from None
+                        f"run's training images: {why}") from None
     if info:
         # (what files unreadable since training account for is said once, by the warning below that names them)
         diffs = split_differences(split, info, skips_said=True)
