@@ -336,6 +336,9 @@ def make_parser() -> argparse.ArgumentParser:
     e.add_argument("--no-controls", action="store_true", help="skip the untrained-network and pixel controls")
     e.add_argument("--no-progress", action="store_true", help="no progress bars (e.g. for logs)")
     e.add_argument("--threads", type=_threads, metavar="N", help=THREADS_HELP)
+    e.add_argument("--skip-bad", action="store_true",
+                   help="leave out unreadable image files instead of stopping (those unreadable since training are "
+                        "named in a warning, with the test images that remain)")
     e.set_defaults(func=cmd_evaluate)
 
     i = sub.add_parser("info", help="parameter counts and FLOPs of a preset",
@@ -1145,7 +1148,7 @@ def cmd_train(a: argparse.Namespace) -> int:
         # the split just trained on: rebuilding it would read the data again and repeat its warnings
         return cmd_evaluate(argparse.Namespace(run_dir=a.out, data=None, normal=None, whole=None, json=False,
                                                device=a.device, no_controls=False, no_progress=a.no_progress,
-                                               threads=None, own_split=split))
+                                               threads=None, own_split=split, skip_bad=a.skip_bad))
     return 0
 
 
@@ -1613,7 +1616,8 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     out = evaluate_run(Path(a.run_dir), a.data, device=a.device, controls=not a.no_controls,
                        progress=not a.no_progress, log=_warn,
                        normal=tuple(_csv(a.normal)) if a.normal else None, whole=a.whole,
-                       own_split=getattr(a, "own_split", None))     # (train --evaluate: the split it trained on)
+                       own_split=getattr(a, "own_split", None),     # (train --evaluate: the split it trained on)
+                       skip_bad=a.skip_bad)
     written = out.get("written_to")
     if written and Path(written).parent != Path(a.run_dir):
         # the run's own evaluation (eval.json, test_scores.csv) stays as it was

@@ -1798,3 +1798,48 @@ def test_each_stderr_line_is_one_write_with_its_newline(monkeypatch, tmp_path):
     monkeypatch.setattr("sys.stderr", err)
     assert main(["score", str(tmp_path / "no-such-run"), "--out", str(tmp_path / "s.csv")]) == 2
     assert err.writes and all(w.endswith("\n") and w.startswith("wildgan") for w in err.writes), err.writes
+
+
+def test_evaluate_skip_bad_leaves_files_unreadable_since_training_out_in_one_warning(tmp_path, capsys):
+    """`evaluate --skip-bad` of a labelled run on its own data after one of its training files, and separately one of
+    its test files, became unreadable: evaluate had no --skip-bad (its error advised it), and score's rebuild said
+    only 'changed since trained', naming no file. Now one warning names the file and the split's counts, says that
+    the hold-out drawn over the files read may hold training images, and the AUCs come from the test images read.
+    The training scores' warning does not count a test file as a training file left out."""
+    from PIL import Image
+
+    root, run = tmp_path / "d", tmp_path / "run"
+    rng = np.random.default_rng(0)
+    for c in ("a", "b"):
+        (root / c).mkdir(parents=True)
+        for i in range(30):
+            Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(root / c / f"{i:03d}.png")
+    assert main(["train", "--data", str(root), "--normal", "a", "--preset", "tiny", "--threads", "1", "--no-progress",
+                 "--total-kimg", "0.032", "--phase-kimg", "0.1", "--no-train-scores", "--evaluate",
+                 "--out", str(run)]) == 0
+    test_ids = {r.split(",")[0] for r in (run / "test_scores.csv").read_text().splitlines()[1:]}
+    trained = next(f"a/{i:03d}.png" for i in range(30) if f"a/{i:03d}.png" not in test_ids)
+    held_out = sorted(i for i in test_ids if i.startswith("a/"))[0]
+
+    def cli(*argv: str) -> tuple[int, str]:
+        capsys.readouterr()
+        with warnings.catch_warnings(record=True) as got:
+            warnings.simplefilter("always")
+            rc = main([*argv, str(run), "--threads", "1", "--no-progress", "--skip-bad"])
+        return rc, capsys.readouterr().err + "".join(str(w.message) for w in got)
+
+    for name in (trained, held_out):
+        good = (root / name).read_bytes()
+        (root / name).write_bytes(good[:40])
+        rc, err = cli("evaluate")
+        assert rc == 0 and err.count(f"{root / name}: not a readable image") == 1, err
+        assert "23 training and 12 test images (split.json: 24 and 12)" in err and "changed since" not in err, err
+        assert "may contain training images" in err
+        ev = json.loads((run / "eval.json").read_text())
+        assert ev["n_test"] == 12 and [s["path"] for s in ev["data"]["skipped"]] == [str(root / name)]
+        rc, err = cli("score", "--threshold", "mad", "--out", str(tmp_path / "s.csv"))
+        assert rc == 0 and "changed since" not in err and "n=23 of 24 trained on" in err, err
+        # a file of a labelled run's data may have been a training, test or unused image: not counted as training
+        assert "the training scores leave out" not in err and "(a training, test or unused image each" in err, err
+        (root / name).write_bytes(good)
+        (run / "train_scores.json").unlink()

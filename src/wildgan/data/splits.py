@@ -38,7 +38,7 @@ import hashlib
 import math
 from dataclasses import dataclass, replace
 from fractions import Fraction
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -720,6 +720,12 @@ def newly_skipped(split: AnomalySplit, recorded: dict[str, Any]) -> list[dict[st
     """The unreadable files a rebuilt split left out (skip_bad) that the recorded split (split.json) did not."""
     before = {s.get("path") for s in recorded.get("skipped", []) if isinstance(s, dict)}
     return [s for s in split.info.get("skipped", []) if s.get("path") not in before]
+
+
+def skipped_reasons(skipped: Sequence[dict[str, str]]) -> str:
+    """The files a split left out as unreadable, each with its reason (up to 10; split.json lists all)."""
+    more = f"; and {len(skipped) - 10} more" if len(skipped) > 10 else ""
+    return "; ".join(str(s.get("reason") or s.get("path")) for s in skipped[:10]) + more
 
 
 def _skip_fields(split: AnomalySplit, recorded: dict[str, Any], now: dict[str, Any]) -> set[str]:

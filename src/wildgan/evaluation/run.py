@@ -15,7 +15,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..config import SCORE_NAMES, DataConfig, RunConfig, read_run_config, scoring_changes, scoring_settings
-from ..data import AnomalySplit, build_split, split_differences
+from ..data import AnomalySplit, build_split, newly_skipped, skipped_reasons, split_differences, split_summary
 from ..errors import ConfigError, warn_user
 from ..fileio import atomic_write_text, leave_out_defaults
 from ..scoring.run import LoadedModel, load_model, read_split_info, untrained_model, write_scores_csv
@@ -82,7 +82,19 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
     if len(split.test_x) == 0:
         raise ConfigError(f"{dc.data}: unlabelled images: no test split to evaluate; pass labelled data (class "
                           f"folders, CIFAR-10, an .npz with labels) and its normal class with --normal")
-    diffs = split_differences(split, recorded) if data is None else []
+    skipped = newly_skipped(split, recorded) if data is None else []
+    if skipped:
+        # one warning for one cause: the files, and what leaving them out changed (split_differences(skips_said)
+        # lists only the differences they cannot account for); a hold-out drawn over the files read is another one
+        redrawn = (split.info.get("test_source") == "hold-out"
+                   and split_summary(split)["test_ids_sha256"] != recorded.get("test_ids_sha256"))
+        _say(log, f"warning: {dc.data}: {len(skipped)} file{'s' if len(skipped) != 1 else ''} unreadable since "
+                  f"{run_dir} was trained left out: {skipped_reasons(skipped)}. The rebuilt split has "
+                  f"{len(split.train_x)} training and {len(split.test_x)} test images (split.json: "
+                  f"{recorded.get('n_train', '?')} and {recorded.get('n_test', '?')})" + (
+                      "; its hold-out is drawn over the files read, so the test split is not the recorded one and "
+                      "may contain training images" if redrawn else ""))
+    diffs = split_differences(split, recorded, skips_said=bool(skipped)) if data is None else []
     if diffs:
         msg = (f"warning: {dc.data or 'the data'} changed since {run_dir} was trained ({'; '.join(diffs)}): the "
                f"rebuilt test split is not the one recorded in split.json, and may contain training images")
@@ -240,13 +252,16 @@ def read_search_cache(out_dir: Path, ids: list[str], info: dict[str, Any], laten
 def evaluate_run(run_dir: Path, data: str | None = None, *, device: str = "auto", controls: bool = True,
                  progress: bool = False, write: bool = True, log: Callable[[str], None] | None = None,
                  normal: tuple[str, ...] | None = None, whole: bool | None = None,
-                 model: LoadedModel | None = None, own_split: AnomalySplit | None = None) -> dict[str, Any]:
+                 model: LoadedModel | None = None, own_split: AnomalySplit | None = None,
+                 skip_bad: bool = False) -> dict[str, Any]:
     """AUC and AP of every score on the run's test set, plus the controls; writes eval.json + test_scores.csv.
     Warnings (e.g. the data changed since training) go to log (default: Python warnings) and to out['warnings']
     (so eval.json keeps them; the printed table does not repeat what log already said). `model`: the run's
     networks, when the caller has loaded them already (else loaded from run_dir). `own_split`: the run's own split
     as training built it (`wildgan train --evaluate`), used instead of rebuilding it from the data when `data` is
-    None: the same split, without reading the data again (and repeating every warning about it)."""
+    None: the same split, without reading the data again (and repeating every warning about it). skip_bad: image
+    files that are unreadable are left out (those unreadable since training named in a warning) instead of stopping
+    the evaluation."""
     run_dir = Path(run_dir)
     model = model if model is not None else load_model(run_dir, device)
     said: list[str] = []
@@ -260,7 +275,7 @@ def evaluate_run(run_dir: Path, data: str | None = None, *, device: str = "auto"
         if len(split.test_x) == 0:
             raise ConfigError(f"{run_dir}: no test split to evaluate")
     else:
-        split = split_for_run(run_dir, data, log=note, normal=normal, whole=whole)
+        split = split_for_run(run_dir, data, log=note, normal=normal, whole=whole, skip_bad=skip_bad)
     out_dir = evaluation_dir(run_dir, read_split_info(run_dir), split.info)
     out = evaluate_model(model, split, controls=controls, progress=progress, out_dir=out_dir if write else None)
     if said:

@@ -140,22 +140,30 @@ def read_train_scores(run_dir: Path, model: Any, batch_mode: str, ids: Sequence[
         return None  # a damaged cache is only a cache: score again
     if skipped:
         run_skips = bool(model.cfg.data.skip_bad)
+        from .run import read_split_info
+
+        pile = read_split_info(run_dir).get("protocol") == "unlabelled"
         warn_left_out(skipped, f"{csv_path}{'' if run_skips else f' (scored with {skip_option})'}", n, run_skips,
-                      skip_option)
+                      skip_option, pile)
     return scores
 
 
 def warn_left_out(skipped: Sequence[dict[str, str]], where: str, n: int, run_skips: bool = False,
-                  skip_option: str = "--skip-bad") -> None:
+                  skip_option: str = "--skip-bad", pile: bool = True) -> None:
     """Name the unreadable files that a run's training scores leave out (each, up to 10; the cache key lists all).
     run_skips: the run was trained with --skip-bad, so its training images are always read so (with or without
     --skip-bad now), and its cache of them is read as it is: advice about --skip-bad would be wrong. skip_option:
-    skip_bad as the caller's user gives it (the CLI's --skip-bad; the Python API's skip_bad=True)."""
-    shown = "; ".join(str(s.get("reason") or s.get("path")) for s in skipped[:10])
-    more = f"; and {len(skipped) - 10} more" if len(skipped) > 10 else ""
-    warn_user(f"{where}: the training scores leave out {len(skipped)} unreadable file"
-              f"{'s' if len(skipped) != 1 else ''} of the run's data ({n} images scored), so thresholds and "
-              f"percentiles come from those {n}: {shown}{more}. " + (
+    skip_bad as the caller's user gives it (the CLI's --skip-bad; the Python API's skip_bad=True). pile: the run was
+    trained on an unlabelled pile, every file of which is a training image; a labelled run's file may have been a
+    training, test or unused image, which the split rebuilt without it cannot tell."""
+    from ..data import skipped_reasons
+
+    s = "s" if len(skipped) != 1 else ""
+    what = (f"the training scores leave out {len(skipped)} unreadable file{s} of the run's data ({n} images scored)"
+            if pile else f"{len(skipped)} unreadable file{s} of the run's data {'are' if s else 'is'} left out of "
+            f"its rebuilt split (a training, test or unused image each, which the rebuild cannot tell; the training "
+            f"scores are of the {n} training images read)")
+    warn_user(f"{where}: {what}, so thresholds and percentiles come from those {n}: {skipped_reasons(skipped)}. " + (
                   f"The run was trained with {skip_option}, which leaves out what is unreadable whenever its "
                   f"training images are read (delete its train_scores*.csv to score them again once readable)"
                   if run_skips else f"Without {skip_option} they are read again (and scored once readable)"))
@@ -219,7 +227,8 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
     write = is_run_final(run_dir, model) if write is None else write
     skipped = newly_skipped(split, info)
     if skipped:
-        warn_left_out(skipped, f"{run_dir}", len(split.train_x), bool(model.cfg.data.skip_bad), skip_option)
+        warn_left_out(skipped, f"{run_dir}", len(split.train_x), bool(model.cfg.data.skip_bad), skip_option,
+                      info.get("protocol") == "unlabelled")
     return score_training_split(run_dir, model, split, batch_mode=batch_mode, progress=progress, write=write,
                                 skipped=skipped)
 
