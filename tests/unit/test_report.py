@@ -243,6 +243,39 @@ def test_study_report_says_when_its_tables_are_older_than_the_rows(tmp_path: Pat
     assert "has no tables.md yet" in report(study).read_text()
 
 
+def test_study_report_says_when_its_rows_were_scored_otherwise(tmp_path: Path) -> None:
+    # a study run again with another lambda on some of its cells keeps the other cells' rows: the report listed all
+    # rows as one study's, with nothing saying that their AUCs are of different scores
+    from wildgan.config import DataConfig, NetConfig, RunConfig, ScoreConfig, TrainConfig, write_run_config
+
+    study = tmp_path / "study"
+    study.mkdir()
+    settings = {"score.lam": 0.05, "score.kappa": 1.0, "search.seed": 0}
+    rows = [{"cell": f"c{s}", "method": "search", "gamma": 0.0, "seed": s, "auc": {"a": 0.7},
+             "score_settings": {**settings, "score.lam": lam, "search.seed": s}} for s, lam in ((0, 0.2), (1, 0.05))]
+    rows.append({**rows[0], "cell": "c2", "seed": 2, "scores_version": 2})
+    # a row from before the field: scored with its cell's config.json's settings
+    (study / "runs" / "c3").mkdir(parents=True)
+    write_run_config(RunConfig(data=DataConfig(), net=NetConfig(), train=TrainConfig(), method="search",
+                               score=ScoreConfig(lam=0.2)), study / "runs" / "c3")
+    rows.append({k: v for k, v in {**rows[0], "cell": "c3", "seed": 3, "run_dir": "runs/c3"}.items()
+                 if k != "score_settings"})
+    (study / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (study / "tables.md").write_text("# Study results\n")
+    page = report(study).read_text()
+    md = (study / "report" / "report.md").read_text()
+    said = ("The 4 result rows were not all computed alike (scores_version 1 in 3 rows, 2 in 1 row; score.lam 0.2 in "
+            "3 rows, 0.05 in 1 row): AUCs of different scores are no sample of one number.")
+    assert said in md and said in page        # (search.seed, each cell's own, is no difference)
+    header = next(ln for ln in md.splitlines() if ln.startswith("| cell"))
+    assert header.endswith("| scores_version | score.lam |") and "search.seed" not in header
+    assert "| c1 | search |" in md and md.split("| c1 | search |")[1].split("\n")[0].endswith("| 1 | 0.050 |")
+    # rows computed alike: nothing said, no such columns
+    (study / "results.jsonl").write_text(json.dumps(rows[1]) + "\n" + json.dumps({**rows[1], "cell": "c4"}) + "\n")
+    md = (report(study).parent / "report.md").read_text()
+    assert "not all computed alike" not in md and "score.lam" not in md
+
+
 def test_study_report_keeps_pipes_inside_table_cells(tmp_path: Path) -> None:
     # report.html renders tables.md with the package's own converter and report.md copies it: a `|` inside a cell
     # (escaped `\\|`, as GitHub reads it) must stay one cell in both, and so must one in a result row's value
