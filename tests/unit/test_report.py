@@ -723,6 +723,47 @@ def test_a_search_run_report_rescores_the_evaluations_latents_instead_of_searchi
     assert any(s.startswith("note: latent search optimises a latent per image (4 steps)") for s in said), said
 
 
+def test_a_search_cache_of_the_other_generator_is_not_taken(tmp_path):
+    # the cache's key (search_info) did not name the generator the latents were searched through; the rescoring
+    # check compares a, which at lam 0 is L_o = -||z|| / sqrt(N_z), a function of z alone: latents searched through
+    # Gs were taken for a report scoring with G, their L_r, L_n and A those of another generator's latents
+    from dataclasses import replace as _replace
+
+    import torch
+
+    from wildgan import checkpoint as ckpt
+    from wildgan.config import DataConfig, RunConfig, TrainConfig, net_config_for_preset, to_dict, write_run_config
+    from wildgan.data import build_split
+    from wildgan.evaluation.report import diagnose_run
+    from wildgan.evaluation.run import SEARCH_CACHE, evaluate_run
+    from wildgan.nets import build_pgan
+    from wildgan.training.run import write_split_info
+
+    run = tmp_path / "search"
+    net = net_config_for_preset("tiny", 16, 1)
+    cfg = RunConfig(data=DataConfig(dataset="mnist", normal=("1",), resolution=16, channels=1), net=net,
+                    train=TrainConfig(total_kimg=1.0), preset="tiny", method="search")
+    cfg = _replace(cfg, search=_replace(cfg.search, steps=2), score=_replace(cfg.score, lam=0.0))
+    write_run_config(cfg, run)
+    write_split_info(build_split(cfg.data), run)
+    nets = build_pgan(net, 0)
+    with torch.no_grad():
+        for p in nets.Gs.parameters():
+            p.add_(0.3 * torch.randn_like(p))            # Gs apart from G, as after training
+    ckpt.save_checkpoint(run, "network-final", ckpt.networks_to_tensors(nets.modules()),
+                         {"kind": ckpt.NETWORKS_KIND, "net": to_dict(net), "lod": 0.0})
+    evaluate_run(run, device="cpu", controls=False)      # searched through Gs
+    assert (run / SEARCH_CACHE).is_file()
+    said: list[str] = []
+    diagnose_run(run, device="cpu", controls=False, log=said.append)
+    assert any("latents from the evaluation, rescored without searching" in s for s in said), said
+    write_run_config(_replace(cfg, score=_replace(cfg.score, generator="G")), run)
+    said = []
+    diagnose_run(run, device="cpu", controls=False, log=said.append)
+    assert any("kept with other search settings" in s and "'generator': 'G'" in s for s in said), said
+    assert not any("rescored without searching" in s for s in said), said
+
+
 def test_a_damaged_or_foreign_search_cache_is_a_reason_to_search_again_not_an_error(tmp_path):
     import io
 

@@ -1039,7 +1039,7 @@ def diagnose_run(run_dir: Path, *, device: str = "auto", controls: bool = True, 
 def _search_latents(run_dir: Path, model: Any, split: Any, log: Log) -> dict[str, np.ndarray] | None:
     """The latents the run's evaluation searched for this test split (evaluation.run.SEARCH_CACHE), or None."""
     sc = model.cfg.score
-    info = search_info(model.cfg.search, sc.lam, sc.kappa, model.lod)
+    info = search_info(model.cfg.search, sc.lam, sc.kappa, model.lod, sc.generator)
     arrays, why = read_search_cache(evaluation_dir(run_dir, read_split_info(run_dir), split.info), split.test_ids,
                                     info, model.nets.G.cfg.latent_size)
     if arrays is None:
