@@ -777,6 +777,10 @@ def test_a_damaged_or_foreign_search_cache_is_a_reason_to_search_again_not_an_er
     assert "other test images" in read_search_cache(tmp_path, ["a", "b", "x"], info, 4)[1]
     assert "other search settings" in read_search_cache(tmp_path, ids, {**info, "steps": 4}, 4)[1]
     assert "latents of size 5" in read_search_cache(tmp_path, ids, info, 5)[1]
+    # a cache kept before search_info named the generator (this one, its info without it) was searched through Gs
+    # unless score.generator said G: used for Gs, as the older wildgan that kept it would
+    assert read_search_cache(tmp_path, ids, {**info, "generator": "Gs"}, 4)[0] is not None
+    assert "other search settings" in read_search_cache(tmp_path, ids, {**info, "generator": "G"}, 4)[1]
     path = tmp_path / SEARCH_CACHE
     # latents searched under other scoring rules (say another search objective): rescoring them would not tell
     from wildgan.scoring.scores import SCORES_VERSION
