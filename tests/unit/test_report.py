@@ -761,6 +761,12 @@ def test_a_search_cache_of_the_other_generator_is_not_taken(tmp_path):
     said = []
     diagnose_run(run, device="cpu", controls=False, log=said.append)
     assert any("kept with other search settings" in s and "'generator': 'G'" in s for s in said), said
+    # eval.json's score_config (the same info) names it too: its AUCs read as Gs's, not as the config's G's
+    from wildgan.evaluation.run import score_settings_changes
+
+    ev = json.loads((run / "eval.json").read_text())
+    assert score_settings_changes(ev, _replace(cfg, score=_replace(cfg.score, generator="G"))) == [
+        "score.generator: 'Gs' -> 'G'"]
     assert not any("rescored without searching" in s for s in said), said
 
 
