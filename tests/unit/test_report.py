@@ -243,6 +243,39 @@ def test_study_report_says_when_its_tables_are_older_than_the_rows(tmp_path: Pat
     assert "has no tables.md yet" in report(study).read_text()
 
 
+def test_study_report_says_when_its_rows_were_scored_otherwise(tmp_path: Path) -> None:
+    # a study run again with another lambda on some of its cells keeps the other cells' rows: the report listed all
+    # rows as one study's, with nothing saying that their AUCs are of different scores
+    from wildgan.config import DataConfig, NetConfig, RunConfig, ScoreConfig, TrainConfig, write_run_config
+
+    study = tmp_path / "study"
+    study.mkdir()
+    settings = {"score.lam": 0.05, "score.kappa": 1.0, "search.seed": 0}
+    rows = [{"cell": f"c{s}", "method": "search", "gamma": 0.0, "seed": s, "auc": {"a": 0.7},
+             "score_settings": {**settings, "score.lam": lam, "search.seed": s}} for s, lam in ((0, 0.2), (1, 0.05))]
+    rows.append({**rows[0], "cell": "c2", "seed": 2, "scores_version": 2})
+    # a row from before the field: scored with its cell's config.json's settings
+    (study / "runs" / "c3").mkdir(parents=True)
+    write_run_config(RunConfig(data=DataConfig(), net=NetConfig(), train=TrainConfig(), method="search",
+                               score=ScoreConfig(lam=0.2)), study / "runs" / "c3")
+    rows.append({k: v for k, v in {**rows[0], "cell": "c3", "seed": 3, "run_dir": "runs/c3"}.items()
+                 if k != "score_settings"})
+    (study / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (study / "tables.md").write_text("# Study results\n")
+    page = report(study).read_text()
+    md = (study / "report" / "report.md").read_text()
+    said = ("The 4 result rows were not all computed alike (scores_version 1 in 3 rows, 2 in 1 row; score.lam 0.2 in "
+            "3 rows, 0.05 in 1 row): AUCs of different scores are no sample of one number.")
+    assert said in md and said in page        # (search.seed, each cell's own, is no difference)
+    header = next(ln for ln in md.splitlines() if ln.startswith("| cell"))
+    assert header.endswith("| scores_version | score.lam |") and "search.seed" not in header
+    assert "| c1 | search |" in md and md.split("| c1 | search |")[1].split("\n")[0].endswith("| 1 | 0.050 |")
+    # rows computed alike: nothing said, no such columns
+    (study / "results.jsonl").write_text(json.dumps(rows[1]) + "\n" + json.dumps({**rows[1], "cell": "c4"}) + "\n")
+    md = (report(study).parent / "report.md").read_text()
+    assert "not all computed alike" not in md and "score.lam" not in md
+
+
 def test_study_report_keeps_pipes_inside_table_cells(tmp_path: Path) -> None:
     # report.html renders tables.md with the package's own converter and report.md copies it: a `|` inside a cell
     # (escaped `\\|`, as GitHub reads it) must stay one cell in both, and so must one in a result row's value
@@ -690,6 +723,53 @@ def test_a_search_run_report_rescores_the_evaluations_latents_instead_of_searchi
     assert any(s.startswith("note: latent search optimises a latent per image (4 steps)") for s in said), said
 
 
+def test_a_search_cache_of_the_other_generator_is_not_taken(tmp_path):
+    # the cache's key (search_info) did not name the generator the latents were searched through; the rescoring
+    # check compares a, which at lam 0 is L_o = -||z|| / sqrt(N_z), a function of z alone: latents searched through
+    # Gs were taken for a report scoring with G, their L_r, L_n and A those of another generator's latents
+    from dataclasses import replace as _replace
+
+    import torch
+
+    from wildgan import checkpoint as ckpt
+    from wildgan.config import DataConfig, RunConfig, TrainConfig, net_config_for_preset, to_dict, write_run_config
+    from wildgan.data import build_split
+    from wildgan.evaluation.report import diagnose_run
+    from wildgan.evaluation.run import SEARCH_CACHE, evaluate_run
+    from wildgan.nets import build_pgan
+    from wildgan.training.run import write_split_info
+
+    run = tmp_path / "search"
+    net = net_config_for_preset("tiny", 16, 1)
+    cfg = RunConfig(data=DataConfig(dataset="mnist", normal=("1",), resolution=16, channels=1), net=net,
+                    train=TrainConfig(total_kimg=1.0), preset="tiny", method="search")
+    cfg = _replace(cfg, search=_replace(cfg.search, steps=2), score=_replace(cfg.score, lam=0.0))
+    write_run_config(cfg, run)
+    write_split_info(build_split(cfg.data), run)
+    nets = build_pgan(net, 0)
+    with torch.no_grad():
+        for p in nets.Gs.parameters():
+            p.add_(0.3 * torch.randn_like(p))            # Gs apart from G, as after training
+    ckpt.save_checkpoint(run, "network-final", ckpt.networks_to_tensors(nets.modules()),
+                         {"kind": ckpt.NETWORKS_KIND, "net": to_dict(net), "lod": 0.0})
+    evaluate_run(run, device="cpu", controls=False)      # searched through Gs
+    assert (run / SEARCH_CACHE).is_file()
+    said: list[str] = []
+    diagnose_run(run, device="cpu", controls=False, log=said.append)
+    assert any("latents from the evaluation, rescored without searching" in s for s in said), said
+    write_run_config(_replace(cfg, score=_replace(cfg.score, generator="G")), run)
+    said = []
+    diagnose_run(run, device="cpu", controls=False, log=said.append)
+    assert any("kept with other search settings" in s and "'generator': 'G'" in s for s in said), said
+    # eval.json's score_config (the same info) names it too: its AUCs read as Gs's, not as the config's G's
+    from wildgan.evaluation.run import score_settings_changes
+
+    ev = json.loads((run / "eval.json").read_text())
+    assert score_settings_changes(ev, _replace(cfg, score=_replace(cfg.score, generator="G"))) == [
+        "score.generator: 'Gs' -> 'G'"]
+    assert not any("rescored without searching" in s for s in said), said
+
+
 def test_a_damaged_or_foreign_search_cache_is_a_reason_to_search_again_not_an_error(tmp_path):
     import io
 
@@ -703,6 +783,10 @@ def test_a_damaged_or_foreign_search_cache_is_a_reason_to_search_again_not_an_er
     assert "other test images" in read_search_cache(tmp_path, ["a", "b", "x"], info, 4)[1]
     assert "other search settings" in read_search_cache(tmp_path, ids, {**info, "steps": 4}, 4)[1]
     assert "latents of size 5" in read_search_cache(tmp_path, ids, info, 5)[1]
+    # a cache kept before search_info named the generator (this one, its info without it) was searched through Gs
+    # unless score.generator said G: used for Gs, as the older wildgan that kept it would
+    assert read_search_cache(tmp_path, ids, {**info, "generator": "Gs"}, 4)[0] is not None
+    assert "other search settings" in read_search_cache(tmp_path, ids, {**info, "generator": "G"}, 4)[1]
     path = tmp_path / SEARCH_CACHE
     # latents searched under other scoring rules (say another search objective): rescoring them would not tell
     from wildgan.scoring.scores import SCORES_VERSION

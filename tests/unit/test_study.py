@@ -50,8 +50,8 @@ def test_table_rendering_is_exact():
     csv_text = render_csv(FIXED)
     lines = csv_text.strip().splitlines()
     assert lines[0] == ("protocol,normal,gamma,method,encoder_loss,seed,score,auc,ap,"
-                        "auc_untrained,kimg,fanogan_iters,lod")
-    assert lines[1] == "cifar10,automobile,0.0,wildgan,image,0,A,0.400000,0.410000,0.600000,100.000000,,"
+                        "auc_untrained,kimg,fanogan_iters,lod,computed_otherwise")
+    assert lines[1] == "cifar10,automobile,0.0,wildgan,image,0,A,0.400000,0.410000,0.600000,100.000000,,,"
     assert len(lines) == 1 + len(FIXED) * 8
     # rows in the order of the cells, not of their completion: an extended study's file is a fresh run's
     assert render_csv(FIXED[::-1]) == csv_text
@@ -198,8 +198,8 @@ def test_a_row_of_other_scoring_rules_is_evaluated_again(tmp_path, monkeypatch):
     rows = study_mod.run_study(_base(tmp_path), cell, st, progress=False, log=said.append)
     assert [m for m in said if "scoring rules" in m] == [
         f"{results}: 2 rows computed by the scoring rules of version {old} (this wildgan's are {SCORES_VERSION}): 1 "
-        f"of these cells are evaluated again; the 1 of cells this command does not run are kept as they are, pooled "
-        f"in the tables with the new rows (run the study with those cells to evaluate them again)"]
+        f"of these cells are evaluated again; the 1 of cells this command does not run are kept as they are, listed "
+        f"apart in the tables, not pooled with the new rows (run the study with those cells to evaluate them again)"]
     assert rows == [other, row]
     # a row from before the field was computed by version 1's rules, this wildgan's: its cell is done
     results.write_text(json.dumps({k: v for k, v in row.items() if k != "scores_version"}) + "\n")
@@ -228,8 +228,8 @@ def test_a_row_scored_with_other_settings_is_evaluated_again(tmp_path, monkeypat
     rows = study_mod.run_study(other_lam, cell, st, progress=False, log=said.append)
     assert [m for m in said if "other settings" in m] == [
         f"{results}: 2 rows scored with other settings than this command's (score.lam: 0.05 -> 0.2): 1 of these "
-        f"cells are evaluated again; the 1 of cells this command does not run are kept as they are, pooled in the "
-        f"tables with the new rows (run the study with those cells to evaluate them again)"]
+        f"cells are evaluated again; the 1 of cells this command does not run are kept as they are, listed apart "
+        f"in the tables, not pooled with the new rows (run the study with those cells to evaluate them again)"]
     assert rows[0] == other and rows[1]["score_settings"]["score.lam"] == 0.2
     # evaluated with the new lambda, which the cell's run (scored by its config.json, as evaluate and report do)
     # now holds, and says so in its log
@@ -249,8 +249,8 @@ def test_a_row_scored_with_other_settings_is_evaluated_again(tmp_path, monkeypat
     study_mod.run_study(other_lam, cell, st, progress=False, log=said.append)
     assert [m for m in said if "other settings" in m] == [
         f"{results}: 1 row scored with other settings than this command's (score.lam: 0.05 -> 0.2): the 1 of cells "
-        f"this command does not run are kept as they are, pooled in the tables with the new rows (run the study "
-        f"with those cells to evaluate them again)"] and said[-1].endswith("done, skipped")
+        f"this command does not run are kept as they are, listed apart in the tables, not pooled with the new rows "
+        f"(run the study with those cells to evaluate them again)"] and said[-1].endswith("done, skipped")
     results.write_text(json.dumps({k: v for k, v in rows[1].items() if k != "score_settings"}) + "\n")
     said.clear()
     study_mod.run_study(base, cell, st, progress=False, log=said.append)
@@ -258,6 +258,39 @@ def test_a_row_scored_with_other_settings_is_evaluated_again(tmp_path, monkeypat
         f"{results}: 1 row scored with other settings than this command's (score.lam: 0.2 -> 0.05): 1 of these cells "
         f"are evaluated again"]
     assert read_rows(results)[0]["score_settings"]["score.lam"] == 0.05 and read_run_config(run).score.lam == 0.05
+
+
+def test_rows_of_cells_the_command_does_not_run_scored_otherwise_are_not_pooled_in_the_tables(tmp_path,
+                                                                                              monkeypatch):
+    # the reviewer's case: a study run with seeds 0,1, then with seed 0 only and another lambda; seed 1's row keeps
+    # the old lambda's AUCs (its cell is not run), and tables.md / tables.csv / the plot pooled it with seed 0's new
+    # row as one mean over two seeds, which only the log said. Now the tables pool the command's rows only, list the
+    # other apart with what differs, and tables.csv marks it
+    from wildgan.evaluation import plots
+
+    st = tmp_path / "st"
+    base = _base(tmp_path)
+    study_mod.run_study(base, grid(["0"], [0.1], ["wildgan"], ["image"], [0, 1]), st, progress=False,
+                        log=lambda m: None)
+    curves = []
+    monkeypatch.setattr(plots, "auc_vs_gamma", lambda path, c, **kw: curves.append(c))
+    rows = study_mod.run_study(replace(base, score=replace(base.score, lam=0.2)),
+                               grid(["0"], [0.1], ["wildgan"], ["image"], [0]), st, progress=False, log=lambda m: None)
+    s0, s1 = sorted(rows, key=lambda r: r["seed"])
+    assert (s0["score_settings"]["score.lam"], s1["score_settings"]["score.lam"]) == (0.2, 0.05)
+    md = (st / "tables.md").read_text()
+    assert "Cells: 1." in md and "**1 row is left out of these tables**" in md
+    assert f"| d_I (image) | {s0['auc']['A']:.3f} |" in md           # seed 0's alone, no mean over the two seeds
+    assert md.endswith(f"| {s1['cell']} | wildgan | 0.1 | 1 | {s1['auc']['a']:.3f} (a) | score.lam: 0.05 -> 0.2 |\n")
+    marks = {(ln.split(",")[5], ln.rsplit(",", 1)[1]) for ln in (st / "tables.csv").read_text().splitlines()[1:]}
+    assert marks == {("0", ""), ("1", "score.lam: 0.05 -> 0.2")}
+    assert [pts for label, pts in curves[-1].items() if label == "Ours d_I (a)"] == [
+        [(0.1, pytest.approx(s0["auc"]["a"]), 0.0)]]
+    # run with both seeds again at that lambda: seed 1 is evaluated again, and both are pooled
+    study_mod.run_study(replace(base, score=replace(base.score, lam=0.2)),
+                        grid(["0"], [0.1], ["wildgan"], ["image"], [0, 1]), st, progress=False, log=lambda m: None)
+    md = (st / "tables.md").read_text()
+    assert "Cells: 2." in md and "left out" not in md
 
 
 def test_a_row_of_other_settings_whose_run_folder_is_gone_says_its_cell_is_trained_again(tmp_path, monkeypatch):

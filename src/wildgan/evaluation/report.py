@@ -44,7 +44,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 
 from ..checkpoint import umask
-from ..config import SCORE_NAMES, own_score, read_run_config, run_config_to_dict
+from ..config import SCORE_NAMES, own_score, read_run_config, run_config_to_dict, scoring_settings
 from ..data import build_split, conversion_opts, load_images, newly_skipped, split_differences
 from ..data.dataset_files import dataset_among_images_error
 from ..data.readers import is_dataset_file
@@ -1039,7 +1039,7 @@ def diagnose_run(run_dir: Path, *, device: str = "auto", controls: bool = True, 
 def _search_latents(run_dir: Path, model: Any, split: Any, log: Log) -> dict[str, np.ndarray] | None:
     """The latents the run's evaluation searched for this test split (evaluation.run.SEARCH_CACHE), or None."""
     sc = model.cfg.score
-    info = search_info(model.cfg.search, sc.lam, sc.kappa, model.lod)
+    info = search_info(model.cfg.search, sc.lam, sc.kappa, model.lod, sc.generator)
     arrays, why = read_search_cache(evaluation_dir(run_dir, read_split_info(run_dir), split.info), split.test_ids,
                                     info, model.nets.G.cfg.latent_size)
     if arrays is None:
@@ -1121,10 +1121,14 @@ def _write_study_report(study_dir: Path, out: Path) -> None:
     stale = _stale_tables(study_dir) if rows else None
     if stale:
         page.note(stale)
+    scoring = [_row_scoring(study_dir, r) for r in rows]
+    differ = _scoring_differences(scoring)
+    if differ:
+        page.note(_mixed_scoring_note(len(rows), differ))
     _tables_section(page, study_dir / "tables.md")
     _plots_section(page, study_dir, out, rows)
     if rows:
-        _rows_section(page, rows)
+        _rows_section(page, rows, scoring, list(differ))
     _runs_section(page, study_dir, out, rows)
     page.write(out)
 
@@ -1144,6 +1148,43 @@ def _stale_tables(study_dir: Path) -> str | None:
                 "they may not count every row listed below. Run the study command again (its finished cells are "
                 "skipped) to re-make them from results.jsonl.")
     return None
+
+
+def _row_scoring(study_dir: Path, row: dict[str, Any]) -> dict[str, Any]:
+    """What a result row's AUCs were computed with: {'scores_version': ..., 'score.lam': ..., ...} (its
+    score_settings, or for a row from before the field its cell's config.json's, which scored it; none when that is
+    gone). search.seed is left out: a study gives each cell its own (its seed), which is no other way of scoring."""
+    settings = row.get("score_settings")
+    if not isinstance(settings, dict):
+        cfg = study_dir / str(row.get("run_dir") or Path("runs") / str(row.get("cell"))) / "config.json"
+        try:
+            settings = scoring_settings(read_run_config(cfg.parent)) if cfg.is_file() else {}
+        except (ConfigError, OSError, ValueError):
+            settings = {}
+    return {"scores_version": row.get("scores_version", UNRECORDED_SCORES_VERSION),
+            **{k: v for k, v in settings.items() if k != "search.seed"}}
+
+
+def _scoring_differences(scoring: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """{setting: {value (JSON): rows}} for each setting (of _row_scoring's) that result rows differ in: rows of other
+    scoring rules or settings in one study (a study run again with other settings on some of its cells keeps the
+    others' rows). A setting a row does not record (another method's, or not known) is not compared."""
+    values: dict[str, dict[str, int]] = {}
+    for sc in scoring:
+        for k, v in sc.items():
+            counts = values.setdefault(k, {})
+            counts[json.dumps(v)] = counts.get(json.dumps(v), 0) + 1
+    return {k: v for k, v in values.items() if len(v) > 1}
+
+
+def _mixed_scoring_note(n_rows: int, differ: dict[str, dict[str, int]]) -> str:
+    """What the report says of rows computed otherwise than each other (_scoring_differences)."""
+    what = "; ".join(f"{k} " + ", ".join(f"{v} in {n} row{'s' if n > 1 else ''}" for v, n in vs.items())
+                     for k, vs in differ.items())
+    return (f"The {n_rows} result rows were not all computed alike ({what}): AUCs of different scores are no sample "
+            f"of one number. tables.md (as this wildgan writes it) pools only the rows computed as the `wildgan "
+            f"study` command that wrote it computes its cells, and lists the others apart; the rows below say what "
+            f"each was computed with. Run the study with all its cells to evaluate them alike.")
 
 
 def _tables_section(page: _Page, tables: Path) -> None:
@@ -1195,16 +1236,17 @@ def _gamma_curves(rows: list[dict[str, Any]]) -> dict[str, list[tuple[float, flo
             for lab, d in groups.items() if len(d) >= 2}
 
 
-def _rows_section(page: _Page, rows: list[dict[str, Any]]) -> None:
-    """The result rows, one line each, in the columns a reader compares."""
+def _rows_section(page: _Page, rows: list[dict[str, Any]], scoring: list[dict[str, Any]], differ: list[str]) -> None:
+    """The result rows, one line each, in the columns a reader compares, and a column for each scoring setting
+    (`differ`, of each row's `scoring`: _row_scoring) that they differ in."""
     page.h(2, "Result rows (results.jsonl)")
-    flat = [_flatten(r) for r in rows]
+    flat = [{**_flatten(r), **{k: sc[k] for k in differ if k in sc}} for r, sc in zip(rows, scoring)]
     # the columns a reader compares; every field of every row is in results.jsonl (about 50 flattened)
     want = ["cell", "method", "encoder_loss", "gamma", "seed", "kimg", "fanogan_iters", "n_train",
             "n_train_anomalous", "n_test", *(f"auc.{k}" for k in SCORE_NAMES), "controls.untrained.a",
             # (f-AnoGAN's own score is A: its untrained control beside it, not only a's)
             *(["controls.untrained.A"] if any(f.get("method") == "fanogan" for f in flat) else []),
-            "controls.pixel_norm", "controls.pixel_std", "controls.pixel_mean"]
+            "controls.pixel_norm", "controls.pixel_std", "controls.pixel_mean", *differ]
     cols = [c for c in want if any(f.get(c) not in (None, "") for f in flat)]
     page.table(cols, [[f.get(c, "") for c in cols] for f in flat])
     page.p("Every field of every row (AP, the raw-generator AUCs, mean ||E(Q)||, ...): results.jsonl.")

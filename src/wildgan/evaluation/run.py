@@ -188,6 +188,10 @@ def score_settings_changes(ev: dict[str, Any], cfg: RunConfig) -> list[str]:
 
 
 SEARCH_CACHE = "test_search.npz"
+# the search settings' generator as a cache kept before search_info named it is read (every such cache was searched
+# with Gs unless score.generator was set to G): left out of the key when Gs, so that those caches, and an older
+# wildgan reading this one's, are still used (fileio.leave_out_defaults)
+SEARCH_INFO_ABSENT = {"generator": "Gs"}
 
 
 def _ids_digest(ids: list[str]) -> str:
@@ -204,7 +208,8 @@ def write_search_cache(out_dir: Path, ids: list[str], info: dict[str, Any], arra
 
     from ..fileio import atomic_write_bytes
 
-    meta = json.dumps(leave_out_defaults({"ids_sha256": _ids_digest(ids), "n": len(ids), "info": info,
+    meta = json.dumps(leave_out_defaults({"ids_sha256": _ids_digest(ids), "n": len(ids),
+                                          "info": leave_out_defaults(info, SEARCH_INFO_ABSENT),
                                           "scores_version": SCORES_VERSION}, SCORES_VERSION_ABSENT),
                       sort_keys=True, default=str)
     buf = io.BytesIO()
@@ -230,7 +235,7 @@ def read_search_cache(out_dir: Path, ids: list[str], info: dict[str, Any], laten
         return None, f"{path} is unreadable ({e})"
     if not isinstance(meta, dict):
         return None, f"{path} is not a search cache"
-    want = json.loads(json.dumps(info, sort_keys=True, default=str))
+    want = json.loads(json.dumps(leave_out_defaults(info, SEARCH_INFO_ABSENT), sort_keys=True, default=str))
     n = len(ids)
     if meta.get("ids_sha256") != _ids_digest(ids) or meta.get("n") != n:
         return None, f"{path} was kept for other test images"

@@ -102,7 +102,7 @@ def latent_search(G: Generator, D: Discriminator, q: torch.Tensor, cfg: SearchCo
 def search_scores(G: Generator, D: Discriminator, x_uint8: np.ndarray, cfg: SearchConfig, lam: float = 0.05,
                   kappa: float = 1.0, device: str | torch.device = "cpu", *, return_recon: bool = False,
                   progress: bool = False, lod: float = 0.0, z0: torch.Tensor | None = None,
-                  z_star: np.ndarray | torch.Tensor | None = None) -> ScoreResult:
+                  z_star: np.ndarray | torch.Tensor | None = None, generator: str = "Gs") -> ScoreResult:
     """Scores of the latent-search baseline for uint8 [N, R, R, C] images (R = G's full resolution).
 
     result.scores = {'a', 'L_n', 'L_o', 'L_r', 'A', 'z_norm'} -> float64 [N] in input order, with G(z*) as the
@@ -112,7 +112,8 @@ def search_scores(G: Generator, D: Discriminator, x_uint8: np.ndarray, cfg: Sear
     the queries box-reduced as in training (pgan_scores.at_lod); the reconstruction is nearest-upsampled to R.
     `z0`: the initial latents (default initial_latents; a caller scoring a large set in parts passes each part's).
     `z_star`: latents an earlier search of these images found (e.g. the evaluation's, evaluation.run's search
-    cache): no search, the scores and reconstructions of those latents, in one pass.
+    cache): no search, the scores and reconstructions of those latents, in one pass. `generator`: which of the
+    run's generators G is ("Gs" or "G"), recorded in result.info: the latents are searched through it.
     """
     G.to(device)
     D.to(device)
@@ -145,13 +146,16 @@ def search_scores(G: Generator, D: Discriminator, x_uint8: np.ndarray, cfg: Sear
     recon = None
     if return_recon:
         recon = torch.cat(recs).numpy() if recs else np.zeros(np.shape(x_uint8), np.float32)
-    return ScoreResult(scores=scores, z=z_np, recon=recon, info=search_info(cfg, lam, kappa, lod))
+    return ScoreResult(scores=scores, z=z_np, recon=recon, info=search_info(cfg, lam, kappa, lod, generator))
 
 
-def search_info(cfg: SearchConfig, lam: float, kappa: float, lod: float) -> dict[str, Any]:
-    """What a latent-search scoring depends on besides the networks and the images (ScoreResult.info)."""
+def search_info(cfg: SearchConfig, lam: float, kappa: float, lod: float, generator: str = "Gs") -> dict[str, Any]:
+    """What a latent-search scoring depends on besides the networks and the images (ScoreResult.info). The
+    generator too: the latents are searched through it, and the rescoring that checks kept latents
+    (evaluation.run.SEARCH_CACHE) cannot tell them apart when the score it compares does not use it (a = L_o at
+    lam 0 is a function of z alone)."""
     return {"method": "search", "steps": cfg.steps, "lr": cfg.lr, "seed": cfg.seed,
-            "feature_weight": cfg.feature_weight, "lam": lam, "kappa": kappa, "lod": lod}
+            "feature_weight": cfg.feature_weight, "lam": lam, "kappa": kappa, "lod": lod, "generator": generator}
 
 
 __all__ = ["latent_search", "search_scores", "search_info", "search_loss", "initial_latents", "frozen"]

@@ -104,7 +104,7 @@ class LoadedModel:
             G = self.nets.Gs if sc.generator == "Gs" else self.nets.G
             return search_scores(G, self.nets.D, x_u8, self.cfg.search, sc.lam, sc.kappa, self.device,
                                  return_recon=return_recon, progress=progress, lod=self.lod, z0=z0,
-                                 z_star=z_star)
+                                 z_star=z_star, generator=sc.generator)
         if self.cfg.method == "fanogan":
             from .fanogan_scores import score_fanogan
 

@@ -6,7 +6,9 @@ folder holds one configuration: before anything runs, every cell already in it i
 for, and a difference that changes results (schedule, data, architecture, ...) is refused, never silently reused.
 A finished cell whose row was scored otherwise (other scoring rules, or other score/search settings: lam, kappa,
 ...) is evaluated again with its networks kept, since evaluation is cheap and training is not.
-Tables (tables.md, tables.csv) and the AUC-versus-gamma plot are re-made from the rows at the end.
+Tables (tables.md, tables.csv) and the AUC-versus-gamma plot are re-made from the rows at the end. They pool only the
+rows computed as the command computes its cells: a row of a cell the command does not run that was scored otherwise
+is kept, listed apart (tables.md) and marked (tables.csv), since its AUCs are of another score (scored_otherwise).
 """
 
 from __future__ import annotations
@@ -295,27 +297,47 @@ def _scored_with(row: dict[str, Any], cfg: RunConfig, run_dir: Path) -> dict[str
     return scoring_settings(replace(cfg, score=ScoreConfig(), search=replace(SearchConfig(), seed=cfg.search.seed)))
 
 
+def _scoring_of(row: dict[str, Any], base: RunConfig, study_dir: Path) -> tuple[str | None, list[str]]:
+    """How `row` was computed otherwise than this command (base) computes its cell: (its scoring rules' version,
+    when not SCORES_VERSION (a row from before the field: UNRECORDED_SCORES_VERSION's), else None; its score/search
+    settings that differ, as 'score.lam: 0.05 -> 0.2': see _scored_with)."""
+    version = row.get("scores_version", UNRECORDED_SCORES_VERSION)
+    cfg = cell_config(base, Cell(str(row["normal"]), float(row["gamma"]), row["method"], row["encoder_loss"],
+                                 int(row["seed"])))
+    changed = scoring_changes(_scored_with(row, cfg, study_dir / "runs" / str(row["cell"])), scoring_settings(cfg))
+    return (None if version == SCORES_VERSION else str(version)), changed
+
+
+def scored_otherwise(rows: list[dict[str, Any]], base: RunConfig, study_dir: Path) -> dict[str, str]:
+    """{cell: how} for the rows computed otherwise than this command (base) computes them (_scoring_of): the rows
+    that write_tables lists apart instead of pooling."""
+    out = {}
+    for r in rows:
+        version, changed = _scoring_of(r, base, Path(study_dir))
+        how = ([f"scoring rules of version {version} (this wildgan's: {SCORES_VERSION})"] if version else []) + changed
+        if how:
+            out[str(r["cell"])] = "; ".join(how)
+    return out
+
+
 def _drop_rows_of_other_scoring(results: Path, base: RunConfig, keys: set[str], log: Callable[[str], None]) -> None:
     """Remove the rows of the cells `keys` that were computed otherwise than this command computes them: by other
     scoring rules than this wildgan's (SCORES_VERSION; a row from before the field by UNRECORDED_SCORES_VERSION's),
     or with other score/search settings than base's (lam, kappa, the score batch, a search's steps, ...: see
     _scored_with), so that those cells are evaluated again (their networks are kept; evaluation is cheap, training
     is not) rather than skipped, their AUCs pooled with new rows of other formulas or settings. Said once, naming
-    what changed; such rows of cells the command does not run are kept, and said to be."""
+    what changed; such rows of cells the command does not run are kept, and said to be listed apart from the tables
+    (write_tables)."""
     rows = read_rows(results)
     versions: set[str] = set()
     changes: list[str] = []
     old = []
     for r in rows:
-        version = r.get("scores_version", UNRECORDED_SCORES_VERSION)
-        cfg = cell_config(base, Cell(str(r["normal"]), float(r["gamma"]), r["method"], r["encoder_loss"],
-                                     int(r["seed"])))
-        changed = scoring_changes(_scored_with(r, cfg, results.parent / "runs" / r["cell"]),
-                                  scoring_settings(cfg))
-        if version != SCORES_VERSION:
-            versions.add(str(version))
+        version, changed = _scoring_of(r, base, results.parent)
+        if version is not None:
+            versions.add(version)
         changes += [c for c in changed if c not in changes]
-        if version != SCORES_VERSION or changed:
+        if version is not None or changed:
             old.append(r)
     if not old:
         return
@@ -331,8 +353,9 @@ def _drop_rows_of_other_scoring(results: Path, base: RunConfig, keys: set[str], 
         f" ({gone} trained again first: {'its' if gone == 1 else 'their'} run folder{'s are' if gone > 1 else ' is'} "
         f"gone)" if gone else "")] if redo else []
     if len(old) > len(redo):
-        said.append(f"the {len(old) - len(redo)} of cells this command does not run are kept as they are, pooled in "
-                    f"the tables with the new rows (run the study with those cells to evaluate them again)")
+        said.append(f"the {len(old) - len(redo)} of cells this command does not run are kept as they are, listed "
+                    f"apart in the tables, not pooled with the new rows (run the study with those cells to evaluate "
+                    f"them again)")
     log(f"{results}: {len(old)} row{'s' if len(old) != 1 else ''} {' or '.join(what)}: {'; '.join(said)}")
     if redo:
         atomic_write_text(results, "".join(json.dumps(r) + "\n" for r in rows if r not in redo))
@@ -490,18 +513,24 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
         # the tables after every row, not only at the end: a study stopped later (Ctrl-C, a kill, a failing cell)
         # would otherwise leave tables.md and the plots of an earlier run beside a results.jsonl with more rows, and
         # `wildgan report` would show those old tables as the study's
-        write_tables(study_dir, read_rows(results))
+        rows = read_rows(results)
+        write_tables(study_dir, rows, apart=scored_otherwise(rows, base, study_dir))
         fresh = True
     rows = read_rows(results)
     if not fresh:                       # every cell was done already: the tables re-made from the rows as they are
-        write_tables(study_dir, rows)
+        write_tables(study_dir, rows, apart=scored_otherwise(rows, base, study_dir))
     return rows
 
 
-def write_tables(study_dir: Path, rows: list[dict[str, Any]]) -> None:
-    """tables.md (the paper's tables, with controls) and tables.csv from the result rows."""
-    atomic_write_text(study_dir / "tables.md", render_markdown(rows))
-    atomic_write_text(study_dir / "tables.csv", render_csv(rows))
+def write_tables(study_dir: Path, rows: list[dict[str, Any]], apart: dict[str, str] | None = None) -> None:
+    """tables.md (the paper's tables, with controls) and tables.csv from the result rows, and the AUC-versus-gamma
+    plots. apart: {cell: how} for the rows computed otherwise than the others (scored_otherwise: other scoring rules
+    or score/search settings than the study command's), which the tables and plots do not pool with the others:
+    tables.md lists them apart, tables.csv marks them (render_markdown, render_csv)."""
+    apart = apart or {}
+    atomic_write_text(study_dir / "tables.md", render_markdown(rows, apart))
+    atomic_write_text(study_dir / "tables.csv", render_csv(rows, apart))
+    rows = [r for r in rows if str(r["cell"]) not in apart]
     if rows:
         from ..evaluation.plots import auc_vs_gamma as plot_auc_vs_gamma
 

@@ -5,6 +5,9 @@ Table 2 (paper layout): method x score, one column per contamination gamma.
 Table 3: one-vs-rest sweep, normal class x score (for the first gamma).
 Every table gives mean +- std over seeds (the sample standard deviation, n - 1; n in brackets when n > 1) and the
 controls as extra rows.
+Rows computed otherwise than the rest (`apart`: other scoring rules or score/search settings than the study command's,
+study.scored_otherwise) are pooled with none: a mean of AUCs of different scores is no number of either, and a
+footnote would leave that mean in the table. tables.md lists them after the tables, tables.csv marks them.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Iterable
 
+from ..config import own_score
 from ..markdown import md_table
 
 SCORES = ("A", "L_r", "L_n", "L_o", "a")
@@ -200,15 +204,27 @@ def table3(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]] | No
     return header, body
 
 
-def render_markdown(rows: list[dict[str, Any]]) -> str:
-    """tables.md content for a list of result rows."""
+def render_markdown(rows: list[dict[str, Any]], apart: dict[str, str] | None = None) -> str:
+    """tables.md content for a list of result rows; apart: {cell: how it was computed otherwise} for the rows left
+    out of the tables and listed after them (see the module's docstring)."""
+    apart = apart or {}
+    left_out = [r for r in rows if str(r["cell"]) in apart]
+    rows = [r for r in rows if str(r["cell"]) not in apart]
+    if left_out:
+        note = (f"**{len(left_out)} row{'s are' if len(left_out) > 1 else ' is'} left out of these tables**: "
+                f"computed otherwise than the study command that wrote them computes its cells (other scoring rules "
+                f"or score settings), so that no mean pools AUCs of different scores. Listed at the end; run the "
+                f"study with their cells to evaluate them again.")
     if not rows:
-        return "# Study results\n\nNo finished cells yet.\n"
+        return "\n".join(["# Study results", "", "No finished cells yet.", ""]
+                         + ([note, "", *_left_out_section(left_out, apart)] if left_out else []))
     parts = ["# Study results", "",
              "ROC AUC (anomaly = positive class, scores never flipped), mean ± std over seeds (sample std, n − 1). "
              "Controls: the same architecture with its untrained initial weights, and pixel statistics of the "
              "query; a trained score means little unless it beats them (a control below 0.5 is as informative "
              "with its sign flipped: compare with 1 − AUC too).", ""]
+    if left_out:
+        parts += [note, ""]
     protocols = sorted({f"{r.get('protocol')} (normal = {r['normal']})" for r in rows})
     parts += [f"Data: {', '.join(protocols)}. Cells: {len(rows)}.", _data_lines(rows), _training_line(rows), ""]
     for key in sorted({(r.get("protocol"), r["normal"]) for r in rows}, key=str):
@@ -233,7 +249,20 @@ def render_markdown(rows: list[dict[str, Any]]) -> str:
     if h3:
         parts += [f"## One-vs-rest sweep (proposed method, image loss d_I, γ = {_gammas(rows)[0]:g})", "",
                   md_table(*h3), ""]
+    if left_out:
+        parts += _left_out_section(left_out, apart)
     return "\n".join(parts)
+
+
+def _left_out_section(rows: list[dict[str, Any]], apart: dict[str, str]) -> list[str]:
+    """The rows render_markdown leaves out of the tables, each with its method's own AUC and how it was computed
+    otherwise ('score.lam: 0.2 -> 0.05': the row's value, then the tables')."""
+    body = [[r["cell"], r["method"], f"{float(r['gamma']):g}", r["seed"],
+             _stat([r["auc"].get(own_score(r["method"]))]) + f" ({own_score(r['method'])})", apart[str(r["cell"])]]
+            for r in rows]
+    return ["## Rows left out of the tables: computed otherwise", "",
+            md_table(["cell", "method", "γ", "seed", "AUC", "computed otherwise (the row's -> the tables')"], body),
+            ""]
 
 
 def _data_lines(rows: list[dict[str, Any]]) -> str:
@@ -277,12 +306,14 @@ def _training_line(rows: list[dict[str, Any]]) -> str:
     return line.strip()
 
 
-def render_csv(rows: list[dict[str, Any]]) -> str:
-    """One line per (cell, score): flat and easy to load in a spreadsheet."""
+def render_csv(rows: list[dict[str, Any]], apart: dict[str, str] | None = None) -> str:
+    """One line per (cell, score): flat and easy to load in a spreadsheet. Its last column, computed_otherwise, says
+    how a row left out of tables.md (apart: see the module's docstring) was computed otherwise; empty for the rest."""
+    apart = apart or {}
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(["protocol", "normal", "gamma", "method", "encoder_loss", "seed", "score", "auc", "ap",
-                "auc_untrained", "kimg", "fanogan_iters", "lod"])
+                "auc_untrained", "kimg", "fanogan_iters", "lod", "computed_otherwise"])
     # in the order of the cells, not of their completion: a study extended with another gamma (or a cell finished
     # after a kill) gives the same file as one run of its final command
     rank = {"wildgan": 0, "fanogan": 1, "search": 2}          # (the methods in the tables' order)
@@ -291,15 +322,16 @@ def render_csv(rows: list[dict[str, Any]]) -> str:
                                         int(r["seed"])))
     for r in order:
         its = "+".join(str(v) for v in r["fanogan_iters"]) if r.get("fanogan_iters") else ""   # critic + encoder
+        how = apart.get(str(r["cell"]), "")
         for s in SCORES:
             if s in r["auc"]:
                 w.writerow([r.get("protocol"), r["normal"], r["gamma"], r["method"], r.get("encoder_loss", ""),
                             r["seed"], s, _f(r["auc"][s]), _f(r["ap"].get(s)),
-                            _f(r["controls"]["untrained"].get(s)), _f(r.get("kimg")), its, _f(r.get("lod"))])
+                            _f(r["controls"]["untrained"].get(s)), _f(r.get("kimg")), its, _f(r.get("lod")), how])
         for k, _ in CONTROL_ROWS[1:]:
             w.writerow([r.get("protocol"), r["normal"], r["gamma"], r["method"], r.get("encoder_loss", ""),
                         r["seed"], k, _f(r["controls"].get(k)), _f(r.get("controls_ap", {}).get(k)), "",
-                        _f(r.get("kimg")), its, _f(r.get("lod"))])
+                        _f(r.get("kimg")), its, _f(r.get("lod")), how])
     return buf.getvalue()
 
 
