@@ -478,6 +478,7 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
                                          gray=channels == 1 and train.info.get("native_gray") is True,
                                          gray_files=gray_files),
         "skipped": list(train.info.get("skipped", [])), "native_sides": data_native_sides(train, test),
+        "n_read": int(len(train.x) + (0 if test is None else len(test.x))),     # (see _skip_fields)
     }
 
     def keep(s: ImageSet) -> np.ndarray:
@@ -631,6 +632,7 @@ def _unlabelled_split(cfg: DataConfig, train: ImageSet, kind: str, source: str, 
                                          gray=channels == 1 and train.info.get("native_gray") is True,
                                          gray_files=data_gray_files(train)),
         "skipped": list(train.info.get("skipped", [])), "native_sides": data_native_sides(train),
+        "n_read": int(len(train.x)),              # the images read, before rotations (see _skip_fields)
         "test_source": None,
         "n_normal_train": None, "n_contamination": None, "n_train": int(len(x)), "n_test_normal": 0,
         "n_test_anomalous": 0,
@@ -734,10 +736,15 @@ def _skip_fields(split: AnomalySplit, recorded: dict[str, Any], now: dict[str, A
     takes at most 1 + rotations images out of a count and adds none (a labelled split: it may have been a training,
     test or unused image, and another may be drawn in its place), exactly that many out of an unlabelled pile's
     n_train (every file of a pile is trained on), and changes the ids and pixels of the images around it, which
-    their checksums cannot tell apart from other changes: a file added and another removed besides go unsaid. Pixels
+    their checksums cannot tell apart from other changes. A record with n_read (the images the reader decoded, in
+    every class and part) tells a file added or removed besides, also where the counts still fit (one unreadable and
+    one added in the same class); a file added and another removed besides still go unsaid. Pixels
     changed under the same ids are the same files edited, which no file left out explains: they are said (e.g. a
     training image edited in place while a test image became unreadable)."""
-    most = len(newly_skipped(split, recorded)) * (1 + int(split.info.get("rotations") or 0))
+    skipped = len(newly_skipped(split, recorded))
+    if isinstance(recorded.get("n_read"), int) and recorded["n_read"] - split.info.get("n_read", -1) != skipped:
+        return set()    # the files read now are not those read then less the skipped ones: files added or removed
+    most = skipped * (1 + int(split.info.get("rotations") or 0))
     pile = split.info.get("protocol") == "unlabelled"
     counts = [k for k in ("n_train", "n_train_anomalous", "n_test", "n_test_anomalous") if k in recorded]
     for k in counts:
