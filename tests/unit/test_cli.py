@@ -1778,6 +1778,35 @@ def test_score_threshold_skip_bad_leaves_unreadable_training_files_out(pile_run_
     assert rc == 0 and "changed since" in err and "(the image ids)" in err and "leave out 1 unreadable file" in err
 
 
+def test_score_threshold_skip_bad_a_file_unreadable_that_was_no_training_image_leaves_nothing_out(
+        pile_run_gone_bad, tmp_path, capsys):
+    """`score --threshold --skip-bad` where the file unreadable since training is none of the run's training images
+    (here added to the pile since; in labelled data, a test image): the training scores leave nothing out, so no
+    warning says they do ('leave out 1 unreadable file ... (20 images scored)'), and their cache, whole, serves a
+    later call without --skip-bad."""
+    from PIL import Image
+
+    run, pile, good = pile_run_gone_bad
+    (pile / "03.png").write_bytes(good)
+    (pile / "20.png").write_bytes(good[:40])
+    q = tmp_path / "q.png"
+    Image.fromarray(np.zeros((8, 8), dtype=np.uint8)).save(q)
+
+    def score(*extra: str) -> tuple[int, str]:
+        with warnings.catch_warnings(record=True) as got:
+            warnings.simplefilter("always")
+            rc = main(["score", str(run), "--data", str(q), "--threshold", "mad", "--out", str(tmp_path / "s.csv"),
+                       "--threads", "1", "--no-progress", *extra])
+        return rc, capsys.readouterr().err + "".join(str(w.message) for w in got)
+
+    capsys.readouterr()
+    rc, err = score("--skip-bad")
+    assert rc == 0 and "mad (k=3, n=20)" in err and "unreadable file" not in err, err
+    assert "skipped" not in json.loads((run / "train_scores.json").read_text())
+    rc, err = score()                                             # the cache is whole: 20.png is not read
+    assert rc == 0 and "mad (k=3, n=20)" in err, err
+
+
 class _Writes:
     """A stderr that records each write() apart: under torchrun the ranks share the terminal, and a line written in
     two pieces can have another rank's line land between them."""

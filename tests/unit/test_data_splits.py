@@ -482,6 +482,56 @@ def test_split_differences_leave_what_newly_skipped_files_account_for_to_their_w
     assert f"n_train {n - 1} -> {n}" in split_differences(s, dict(rec, n_train=n - 1), skips_said=True)
 
 
+def test_a_newly_skipped_test_image_accounts_for_no_change_of_the_training_images(tmp_path):
+    """Labelled data with a test split, one test image of which became unreadable since the split was recorded:
+    the training images are those recorded, so the file is no training image left out (newly_skipped training=True
+    names none), and a training image edited in place besides is still said with skips_said (same ids, other pixels:
+    no file left out explains it)."""
+    from PIL import Image
+
+    from wildgan.data import newly_skipped, split_differences
+
+    for part, n in (("train", 20), ("test", 6)):
+        for c in ("a", "b"):
+            _pile(tmp_path / "d" / part / c, n)
+    cfg = DataConfig(data=str(tmp_path / "d"), normal=("a",), skip_bad=True)
+    s = build_split(cfg)
+    rec = {**s.info, **split_summary(s)}
+    bad = tmp_path / "d" / "test" / "b" / "002.png"
+    bad.write_bytes(bad.read_bytes()[:40])
+    s = build_split(cfg)
+    assert split_differences(s, rec, skips_said=True) == []       # the test split's one image fewer: the file's
+    Image.fromarray(np.full((12, 12), 7, np.uint8)).save(tmp_path / "d" / "train" / "a" / "001.png")
+    said = split_differences(build_split(cfg), rec, skips_said=True)
+    assert "the training images' pixels, under the same image ids" in said, said
+    assert [e["path"] for e in newly_skipped(s, rec)] == [str(bad)] and newly_skipped(s, rec, training=True) == []
+
+
+def test_a_file_added_beside_one_newly_skipped_is_said_where_the_counts_still_fit(tmp_path):
+    """Labelled data: a normal training image unreadable since the split was recorded and another normal image added
+    leave every count as it was, and only the ids differ. split.json's n_read (the images read) tells the file added:
+    the change is said with skips_said, not taken for the one file left out; a record without n_read (an older
+    split.json) cannot tell."""
+    from PIL import Image
+
+    from wildgan.data import split_differences
+
+    for part, n in (("train", 20), ("test", 6)):
+        for c in ("a", "b"):
+            _pile(tmp_path / "d" / part / c, n)
+    cfg = DataConfig(data=str(tmp_path / "d"), normal=("a",), skip_bad=True)
+    s = build_split(cfg)
+    rec = {**s.info, **split_summary(s)}
+    assert rec["n_read"] == 52
+    bad = tmp_path / "d" / "train" / "a" / "005.png"
+    bad.write_bytes(bad.read_bytes()[:40])
+    assert split_differences(build_split(cfg), rec, skips_said=True) == []          # the file left out, alone
+    Image.fromarray(np.full((12, 12), 7, np.uint8)).save(tmp_path / "d" / "train" / "a" / "new.png")
+    s = build_split(cfg)
+    assert split_differences(s, rec, skips_said=True) == ["the image ids"]
+    assert split_differences(s, {k: v for k, v in rec.items() if k != "n_read"}, skips_said=True) == []
+
+
 def test_split_differences_name_the_reader_changes_since_the_recording_version(tmp_path):
     from wildgan.data import split_differences
     from wildgan.data.imageset import READER_VERSION

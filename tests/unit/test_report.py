@@ -1256,6 +1256,24 @@ def test_report_skip_bad_ranks_an_unlabelled_pile_by_its_cached_scores_without_u
         assert len(said) == 1 and str(pile / "03.png") in said[0], said
 
 
+def test_report_skip_bad_of_a_pile_says_no_training_file_left_out_for_a_file_added_unreadable(
+        pile_run_gone_bad) -> None:
+    """report --skip-bad of an unlabelled run whose pile gained an unreadable file since training (the training
+    files all readable): the pile scored is the one trained on, so no warning says the training scores leave a file
+    out."""
+    import warnings
+
+    run, pile, good = pile_run_gone_bad
+    (pile / "03.png").write_bytes(good)
+    (pile / "20.png").write_bytes(good[:40])
+    lines: list[str] = []
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        report(run, device="cpu", skip_bad=True, log=lines.append, top_k_images=2, controls=False)
+    assert "scoring the 20 training images with" in " ".join(lines), lines
+    assert not [w for w in got if "unreadable file" in str(w.message)], [str(w.message) for w in got]
+
+
 def test_named_images_are_placed_among_training_scores_that_skipped_bad_files_only_with_skip_bad(
         pile_run_gone_bad, tmp_path) -> None:
     """Training scores that `score --threshold --skip-bad` cached without a training file unreadable since training:

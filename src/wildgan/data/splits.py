@@ -478,6 +478,7 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
                                          gray=channels == 1 and train.info.get("native_gray") is True,
                                          gray_files=gray_files),
         "skipped": list(train.info.get("skipped", [])), "native_sides": data_native_sides(train, test),
+        "n_read": int(len(train.x) + (0 if test is None else len(test.x))),     # (see _skip_fields)
     }
 
     def keep(s: ImageSet) -> np.ndarray:
@@ -631,6 +632,7 @@ def _unlabelled_split(cfg: DataConfig, train: ImageSet, kind: str, source: str, 
                                          gray=channels == 1 and train.info.get("native_gray") is True,
                                          gray_files=data_gray_files(train)),
         "skipped": list(train.info.get("skipped", [])), "native_sides": data_native_sides(train),
+        "n_read": int(len(train.x)),              # the images read, before rotations (see _skip_fields)
         "test_source": None,
         "n_normal_train": None, "n_contamination": None, "n_train": int(len(x)), "n_test_normal": 0,
         "n_test_anomalous": 0,
@@ -646,18 +648,20 @@ def pixels_sha256(x: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(x)).hexdigest()      # (of no images too: the empty string's)
 
 
+def _ids_sha256(ids: list[str]) -> str:
+    """split.json's checksum of a split's image ids, in order."""
+    return hashlib.sha256("\n".join(ids).encode("utf-8", "surrogateescape")).hexdigest()
+
+
 def split_summary(split: AnomalySplit) -> dict[str, Any]:
     """Counts, shape and checksums of the image ids and of the pixels of a split: what split.json records so that a
     later rebuild from the same config (evaluate, score, resume) can tell whether the data on disk has changed
     since. The pixels catch what the ids cannot: an .npz's images reordered or replaced (its ids are positions),
     image files edited in place under the same names."""
-    def digest(ids: list[str]) -> str:
-        return hashlib.sha256("\n".join(ids).encode("utf-8", "surrogateescape")).hexdigest()
-
     return {"n_train": int(len(split.train_x)), "n_train_anomalous": int(np.sum(split.train_is_anomaly)),
             "n_test": int(len(split.test_x)), "n_test_anomalous": int(np.sum(split.test_y)),
             "resolution": split.resolution, "channels": split.channels,
-            "train_ids_sha256": digest(split.train_ids), "test_ids_sha256": digest(split.test_ids),
+            "train_ids_sha256": _ids_sha256(split.train_ids), "test_ids_sha256": _ids_sha256(split.test_ids),
             "train_pixels_sha256": pixels_sha256(split.train_x), "test_pixels_sha256": pixels_sha256(split.test_x),
             "reader_version": READER_VERSION, "decoders": decoder_versions()}
 
@@ -716,9 +720,13 @@ def split_differences(split: AnomalySplit, recorded: dict[str, Any], train_only:
     return diffs
 
 
-def newly_skipped(split: AnomalySplit, recorded: dict[str, Any]) -> list[dict[str, str]]:
-    """The unreadable files a rebuilt split left out (skip_bad) that the recorded split (split.json) did not."""
+def newly_skipped(split: AnomalySplit, recorded: dict[str, Any], training: bool = False) -> list[dict[str, str]]:
+    """The unreadable files a rebuilt split left out (skip_bad) that the recorded split (split.json) did not.
+    training: only those that may have been training images: none when the training image ids are the ones recorded
+    (the files were test images, unused ones or added since), so the training scores leave nothing out."""
     before = {s.get("path") for s in recorded.get("skipped", []) if isinstance(s, dict)}
+    if training and recorded.get("train_ids_sha256") == _ids_sha256(split.train_ids):
+        return []
     return [s for s in split.info.get("skipped", []) if s.get("path") not in before]
 
 
@@ -734,15 +742,23 @@ def _skip_fields(split: AnomalySplit, recorded: dict[str, Any], now: dict[str, A
     takes at most 1 + rotations images out of a count and adds none (a labelled split: it may have been a training,
     test or unused image, and another may be drawn in its place), exactly that many out of an unlabelled pile's
     n_train (every file of a pile is trained on), and changes the ids and pixels of the images around it, which
-    their checksums cannot tell apart from other changes: a file added and another removed besides go unsaid."""
-    most = len(newly_skipped(split, recorded)) * (1 + int(split.info.get("rotations") or 0))
+    their checksums cannot tell apart from other changes. A record with n_read (the images the reader decoded, in
+    every class and part) tells a file added or removed besides, also where the counts still fit (one unreadable and
+    one added in the same class); a file added and another removed besides still go unsaid. Pixels
+    changed under the same ids are the same files edited, which no file left out explains: they are said (e.g. a
+    training image edited in place while a test image became unreadable)."""
+    skipped = len(newly_skipped(split, recorded))
+    if isinstance(recorded.get("n_read"), int) and recorded["n_read"] - split.info.get("n_read", -1) != skipped:
+        return set()    # the files read now are not those read then less the skipped ones: files added or removed
+    most = skipped * (1 + int(split.info.get("rotations") or 0))
     pile = split.info.get("protocol") == "unlabelled"
     counts = [k for k in ("n_train", "n_train_anomalous", "n_test", "n_test_anomalous") if k in recorded]
     for k in counts:
         drop = recorded[k] - now[k] if isinstance(recorded[k], int) else -1
         if not most or not (drop == most if pile and k == "n_train" else 0 <= drop <= most):
             return set()
-    return {*counts, "train_ids_sha256", "train_pixels_sha256", "test_ids_sha256", "test_pixels_sha256"}
+    # (not the pixels: those of other ids are not listed anyway, and those under the same ids are the same files')
+    return {*counts, "train_ids_sha256", "test_ids_sha256"}
 
 
 def reader_change_text(recorded_version: Any) -> str:

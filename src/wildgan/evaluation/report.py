@@ -1083,7 +1083,7 @@ def _diagnose_training_pile(run_dir: Path, cfg: Any, device: str, log: Log, k: i
     if cached:
         log(f"ranking the {len(split.train_x)} training images by their cached scores (train_scores.csv)")
     else:
-        skipped = newly_skipped(split, info)
+        skipped = newly_skipped(split, info, training=True)      # (not a file added since, unreadable)
         if skipped:
             warn_left_out(skipped, f"{run_dir}", len(split.train_x), bool(cfg.data.skip_bad))
         log(f"scoring the {len(split.train_x)} training images with {model.source}")

@@ -225,7 +225,8 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
             warn_user(f"{model.cfg.data.data or 'the data'} changed since {run_dir} was trained "
                       f"({'; '.join(diffs)}): the threshold is taken from the training images as they are now")
     write = is_run_final(run_dir, model) if write is None else write
-    skipped = newly_skipped(split, info)
+    # (not a test image or a file added since: the training scores leave out nothing, and their cache is whole)
+    skipped = newly_skipped(split, info, training=True)
     if skipped:
         warn_left_out(skipped, f"{run_dir}", len(split.train_x), bool(model.cfg.data.skip_bad), skip_option,
                       info.get("protocol") == "unlabelled")
