@@ -1866,6 +1866,10 @@ def test_evaluate_skip_bad_leaves_files_unreadable_since_training_out_in_one_war
         assert "may contain training images" in err
         ev = json.loads((run / "eval.json").read_text())
         assert ev["n_test"] == 12 and [s["path"] for s in ev["data"]["skipped"]] == [str(root / name)]
+        # report --skip-bad too: it stopped on the file, advising the --skip-bad it was given
+        rc, err = cli("report", "--no-controls")
+        assert rc == 0 and err.count(f"{root / name}: not a readable image") == 1, err
+        assert "23 training and 12 test images" in err and "warning: warning:" not in err, err
         rc, err = cli("score", "--threshold", "mad", "--out", str(tmp_path / "s.csv"))
         assert rc == 0 and "changed since" not in err and "n=23 of 24 trained on" in err, err
         # a file of a labelled run's data may have been a training, test or unused image: not counted as training

@@ -569,8 +569,8 @@ def _diagnose(page: _Page, run_dir: Path, cfg: Any, split_info: dict[str, Any], 
     training pile for an unlabelled run; diagnostics None where there is nothing to score (a Detector.fit run, a pile
     that cannot be read again), and no networks either before the first checkpoint. What is missing, and why, is
     said on the page. model: the run's networks, when the caller has loaded them. skip_bad: an unlabelled run's
-    training files unreadable since training are left out of its ranking (a test split stays whole: masks and
-    labels are aligned with it)."""
+    training files unreadable since training are left out of its ranking; a labelled run's unreadable files are left
+    out of its rebuilt split, as by evaluate --skip-bad (split_for_run names them)."""
     try:
         if split_info.get("detector_input"):
             model = model if model is not None else load_model(run_dir, device)
@@ -580,7 +580,7 @@ def _diagnose(page: _Page, run_dir: Path, cfg: Any, split_info: dict[str, Any], 
                    "placed among the training scores cached in train_scores.csv).")
             return model, None
         if split_info.get("protocol") != "unlabelled":
-            return diagnose_run(run_dir, device=device, controls=controls, log=log, model=model)
+            return diagnose_run(run_dir, device=device, controls=controls, log=log, model=model, skip_bad=skip_bad)
         try:
             return _diagnose_training_pile(run_dir, cfg, device, log, top_k_images, score, model=model,
                                            skip_bad=skip_bad)
@@ -981,11 +981,13 @@ class RunDiagnostics:
 
 
 def diagnose_run(run_dir: Path, *, device: str = "auto", controls: bool = True, log: Log = _quiet,
-                 model: Any = None) -> tuple[Any, RunDiagnostics]:
+                 model: Any = None, skip_bad: bool = False) -> tuple[Any, RunDiagnostics]:
     """Score the run's test split with reconstructions and latents, plus the controls. -> (model, diagnostics).
-    model: the run's networks (scoring.run.load_model), when the caller has them; default loaded here."""
+    model: the run's networks (scoring.run.load_model), when the caller has them; default loaded here. skip_bad:
+    unreadable image files are left out of the rebuilt split (those unreadable since training named in a warning)
+    instead of stopping the report."""
     model = model if model is not None else load_model(run_dir, device)
-    split = split_for_run(run_dir)
+    split = split_for_run(run_dir, skip_bad=skip_bad)
     y = split.test_y.astype(int)
     log(f"scoring {len(y)} test images with {model.source}")
     cached: dict[str, np.ndarray] | None = None

@@ -105,7 +105,7 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
 def _say(log: Callable[[str], None] | None, msg: str) -> None:
     """A message for the user: to log, or as a Python warning when no log is given (library use)."""
     if log is None:
-        warn_user(msg)
+        warn_user(msg.removeprefix("warning: "))    # (a warning says so itself: not 'warning: warning: ...')
     else:
         log(msg)
 
