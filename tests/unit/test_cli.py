@@ -1727,6 +1727,17 @@ def test_a_glance_at_the_lock_does_not_refuse_a_start(tmp_path) -> None:
     check_lock_free(run)
 
 
+
+def _score_with_threshold(run: Path, data: Path, tmp_path: Path, capsys, *extra: str) -> tuple[int, str]:
+    """`wildgan score RUN --data DATA --threshold mad`: the exit code, and stderr with the warnings (which pytest turns
+    into Python warnings)."""
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        rc = main(["score", str(run), "--data", str(data), "--threshold", "mad", "--out", str(tmp_path / "s.csv"),
+                   "--threads", "1", "--no-progress", *extra])
+    return rc, capsys.readouterr().err + "".join(str(w.message) for w in got)
+
+
 def test_score_threshold_skip_bad_leaves_unreadable_training_files_out(pile_run_gone_bad, tmp_path, capsys,
                                                                         monkeypatch):
     """`score --threshold --skip-bad` on a run whose training scores are not cached and one of whose training files
@@ -1746,12 +1757,7 @@ def test_score_threshold_skip_bad_leaves_unreadable_training_files_out(pile_run_
     monkeypatch.setattr(train_scores, "score_training_split", lambda *a, **k: scored.append(1) or real(*a, **k))
 
     def score(*extra: str) -> tuple[int, str]:
-        """The exit code, and stderr with the warnings (which pytest turns into Python warnings)."""
-        with warnings.catch_warnings(record=True) as got:
-            warnings.simplefilter("always")
-            rc = main(["score", str(run), "--data", str(new), "--threshold", "mad", "--out", str(tmp_path / "s.csv"),
-                       "--threads", "1", "--no-progress", *extra])
-        return rc, capsys.readouterr().err + "".join(str(w.message) for w in got)
+        return _score_with_threshold(run, new, tmp_path, capsys, *extra)
 
     rc, err = score()
     assert rc == 2 and f"{pile / '03.png'}: not a readable image" in err and "--skip-bad" in err
@@ -1793,11 +1799,7 @@ def test_score_threshold_skip_bad_a_file_unreadable_that_was_no_training_image_l
     Image.fromarray(np.zeros((8, 8), dtype=np.uint8)).save(q)
 
     def score(*extra: str) -> tuple[int, str]:
-        with warnings.catch_warnings(record=True) as got:
-            warnings.simplefilter("always")
-            rc = main(["score", str(run), "--data", str(q), "--threshold", "mad", "--out", str(tmp_path / "s.csv"),
-                       "--threads", "1", "--no-progress", *extra])
-        return rc, capsys.readouterr().err + "".join(str(w.message) for w in got)
+        return _score_with_threshold(run, q, tmp_path, capsys, *extra)
 
     capsys.readouterr()
     rc, err = score("--skip-bad")

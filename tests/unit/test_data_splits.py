@@ -482,6 +482,16 @@ def test_split_differences_leave_what_newly_skipped_files_account_for_to_their_w
     assert f"n_train {n - 1} -> {n}" in split_differences(s, dict(rec, n_train=n - 1), skips_said=True)
 
 
+def _recorded_labelled_tree(tmp_path: Path) -> tuple[DataConfig, dict]:
+    """A labelled folder tree d/{train,test}/{a,b} of PNGs (normal a, skip_bad) and the split record of its split."""
+    for part, n in (("train", 20), ("test", 6)):
+        for c in ("a", "b"):
+            _pile(tmp_path / "d" / part / c, n)
+    cfg = DataConfig(data=str(tmp_path / "d"), normal=("a",), skip_bad=True)
+    s = build_split(cfg)
+    return cfg, {**s.info, **split_summary(s)}
+
+
 def test_a_newly_skipped_test_image_accounts_for_no_change_of_the_training_images(tmp_path):
     """Labelled data with a test split, one test image of which became unreadable since the split was recorded:
     the training images are those recorded, so the file is no training image left out (newly_skipped training=True
@@ -491,12 +501,7 @@ def test_a_newly_skipped_test_image_accounts_for_no_change_of_the_training_image
 
     from wildgan.data import newly_skipped, split_differences
 
-    for part, n in (("train", 20), ("test", 6)):
-        for c in ("a", "b"):
-            _pile(tmp_path / "d" / part / c, n)
-    cfg = DataConfig(data=str(tmp_path / "d"), normal=("a",), skip_bad=True)
-    s = build_split(cfg)
-    rec = {**s.info, **split_summary(s)}
+    cfg, rec = _recorded_labelled_tree(tmp_path)
     bad = tmp_path / "d" / "test" / "b" / "002.png"
     bad.write_bytes(bad.read_bytes()[:40])
     s = build_split(cfg)
@@ -516,12 +521,7 @@ def test_a_file_added_beside_one_newly_skipped_is_said_where_the_counts_still_fi
 
     from wildgan.data import split_differences
 
-    for part, n in (("train", 20), ("test", 6)):
-        for c in ("a", "b"):
-            _pile(tmp_path / "d" / part / c, n)
-    cfg = DataConfig(data=str(tmp_path / "d"), normal=("a",), skip_bad=True)
-    s = build_split(cfg)
-    rec = {**s.info, **split_summary(s)}
+    cfg, rec = _recorded_labelled_tree(tmp_path)
     assert rec["n_read"] == 52
     bad = tmp_path / "d" / "train" / "a" / "005.png"
     bad.write_bytes(bad.read_bytes()[:40])
