@@ -1360,9 +1360,11 @@ def cmd_score(a: argparse.Namespace) -> int:
 
         # kept for the threshold and the percentiles below: the scores of a --checkpoint (not the run's final
         # networks) are not cached, and asking again scored the whole training split two more times
-        # (--skip-bad: training files unreadable since training are left out of them, named in a warning)
+        # (--skip-bad: training files unreadable since training are left out of them, named in a warning, but not
+        # those the own split's rebuild has named already)
+        said = [s.get("path") for s in own_split.info.get("skipped", [])] if own_split is not None else []
         train_scores = run_training_scores(run_dir, model, batch_mode=a.batch_mode, progress=not a.no_progress,
-                                           split=own_split, skip_bad=a.skip_bad)
+                                           split=own_split, skip_bad=a.skip_bad, said=said)
         if a.score not in train_scores:
             raise ConfigError(f"score {a.score!r} is not available for this run; it has {', '.join(train_scores)}")
     split_info = read_split_info(run_dir)

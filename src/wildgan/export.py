@@ -295,13 +295,14 @@ def export_threshold(run_dir: str | Path, model: Any, rule: str, *, contaminatio
         raise ConfigError(f"threshold score {score!r} is not an output of this graph{why}; it has {', '.join(outs)}")
     train_mode = "isolated" if method == "wildgan" else "mixed"    # (the cache name of f-AnoGAN's one protocol)
     scorer = model
-    if read_train_scores(Path(run_dir), model, train_mode, skip_bad=skip_bad) is None \
-            and resolve_device(device) != model.device:
+    # read once and handed on: a cache that leaves unreadable files out names them, once
+    cached = read_train_scores(Path(run_dir), model, train_mode, skip_bad=skip_bad)
+    if cached is None and resolve_device(device) != model.device:
         # not cached: the split is scored on `device` (the export itself stays on the CPU)
         scorer = load_model(Path(run_dir), device, checkpoint=Path(checkpoint) if checkpoint else None)
     try:
         thr = run_threshold(scorer, Path(run_dir), rule, contamination=contamination, k=mad_k, score=score,
-                            batch_mode=train_mode, progress=progress, skip_bad=skip_bad)
+                            batch_mode=train_mode, progress=progress, train_scores=cached, skip_bad=skip_bad)
     except DataError as e:              # e.g. training images moved: the graph itself can still be exported
         raise DataError(f"{e}. The threshold needs those scores; export without one (threshold=None, the CLI "
                         f"without --threshold) and choose it elsewhere") from None

@@ -1836,7 +1836,8 @@ def test_evaluate_skip_bad_leaves_files_unreadable_since_training_out_in_one_war
     its test files, became unreadable: evaluate had no --skip-bad (its error advised it), and score's rebuild said
     only 'changed since trained', naming no file. Now one warning names the file and the split's counts, says that
     the hold-out drawn over the files read may hold training images, and the AUCs come from the test images read.
-    The training scores' warning does not count a test file as a training file left out."""
+    The training scores' warning does not count a test file as a training file left out, nor names the file the
+    rebuild named (score --threshold, report --image, export --threshold named it twice, their partial cache too)."""
     from PIL import Image
 
     root, run = tmp_path / "d", tmp_path / "run"
@@ -1852,11 +1853,11 @@ def test_evaluate_skip_bad_leaves_files_unreadable_since_training_out_in_one_war
     trained = next(f"a/{i:03d}.png" for i in range(30) if f"a/{i:03d}.png" not in test_ids)
     held_out = sorted(i for i in test_ids if i.startswith("a/"))[0]
 
-    def cli(*argv: str) -> tuple[int, str]:
+    def cli(*argv: str, threads: tuple[str, ...] = ("--threads", "1")) -> tuple[int, str]:
         capsys.readouterr()
         with warnings.catch_warnings(record=True) as got:
             warnings.simplefilter("always")
-            rc = main([*argv, str(run), "--threads", "1", "--no-progress", "--skip-bad"])
+            rc = main([*argv, str(run), *threads, "--no-progress", "--skip-bad"])
         return rc, capsys.readouterr().err + "".join(str(w.message) for w in got)
 
     for name in (trained, held_out):
@@ -1876,5 +1877,16 @@ def test_evaluate_skip_bad_leaves_files_unreadable_since_training_out_in_one_war
         assert rc == 0 and "changed since" not in err and "n=23 of 24 trained on" in err, err
         # a file of a labelled run's data may have been a training, test or unused image: not counted as training
         assert "the training scores leave out" not in err and "(a training, test or unused image each" in err, err
+        assert err.count(f"{root / name}: not a readable image") == 1 and "those 23: the file named above" in err, err
+        # the partial cache that score wrote, read by score again and by report's percentiles of --image files
+        for argv in (("score", "--threshold", "mad", "--out", str(tmp_path / "s.csv")),
+                     ("report", "--no-controls", f"--image={root / 'b' / '000.png'}")):
+            rc, err = cli(*argv)
+            assert rc == 0 and err.count(f"{root / name}: not a readable image") == 1, err
+            assert "those 23: the file named above" in err, err
+        for _ in range(2):   # the isolated training scores computed, then read from their cache (which read it twice)
+            rc, err = cli("export", "--threshold", "mad", "--out", str(tmp_path / "m.onnx"), threads=())
+            assert rc == 0 and err.count(f"{root / name}: not a readable image") == 1, err
         (root / name).write_bytes(good)
-        (run / "train_scores.json").unlink()
+        for key in ("train_scores.json", "train_scores-isolated.json"):
+            (run / key).unlink()

@@ -887,7 +887,7 @@ def _named_reference(run_dir: Path, model: Any, diag: RunDiagnostics | None, unl
     unreadable training files out (score --threshold --skip-bad) is used only with skip_bad, as score uses it."""
     # (read once: an unlabelled run's ranking that took the cache has said what it leaves out)
     cached = diag.reference if diag is not None and diag.reference_cached else read_train_scores(
-        run_dir, model, "mixed", skip_bad=skip_bad)
+        run_dir, model, "mixed", skip_bad=skip_bad, said=diag.skips_said if diag is not None else ())
     if cached:
         return cached, "training"
     if diag is not None and diag.scores:
@@ -974,6 +974,8 @@ class RunDiagnostics:
     # run shows its top k training images, ranked among all of them); None: the N above
     reference: dict[str, np.ndarray] | None = None
     reference_cached: bool = False                 # the reference is the run's training-score cache (read_train_scores)
+    # the unreadable files left out of the rebuilt split, named already (split_for_run): not named again for the cache
+    skips_said: tuple[str, ...] = ()
 
     @property
     def ref_scores(self) -> dict[str, np.ndarray]:
@@ -1034,7 +1036,8 @@ def diagnose_run(run_dir: Path, *, device: str = "auto", controls: bool = True, 
         zn = res.scores["z_norm"]
         metrics["mean_z_norm"] = {"normal": float(zn[y == 0].mean()), "anomalous": float(zn[y == 1].mean())}
     diag = RunDiagnostics(y=y, ids=list(split.test_ids), x=split.test_x, scores=dict(res.scores), z=res.z,
-                          recon=res.recon, controls=ctl, metrics=metrics)
+                          recon=res.recon, controls=ctl, metrics=metrics,
+                          skips_said=tuple(s.get("path") for s in split.info.get("skipped", [])))
     return model, diag
 
 

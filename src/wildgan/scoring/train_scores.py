@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Collection, Sequence
 
 import numpy as np
 
@@ -92,12 +92,13 @@ def write_train_scores(run_dir: Path, model: Any, ids: Sequence[str], scores: di
 
 
 def read_train_scores(run_dir: Path, model: Any, batch_mode: str, ids: Sequence[str] | None = None,
-                      skip_bad: bool = False, skip_option: str = "--skip-bad") -> dict[str, np.ndarray] | None:
+                      skip_bad: bool = False, skip_option: str = "--skip-bad",
+                      said: Collection[str] = ()) -> dict[str, np.ndarray] | None:
     """The cached training scores of this model and protocol, or None when missing, stale (other weights, score
     protocol or data than now: see score_key) or damaged; with `ids`, also None unless the cache's rows are those
     images in that order. A cache that leaves unreadable files out is read only with skip_bad (or a run trained
     with it), and then says so in a warning, which names skip_bad as the caller's user gives it: skip_option (the
-    CLI's --skip-bad; the Python API's skip_bad=True)."""
+    CLI's --skip-bad; the Python API's skip_bad=True); said: see warn_left_out."""
     import csv
 
     csv_path, key_path = cache_paths(run_dir, batch_mode)
@@ -144,26 +145,32 @@ def read_train_scores(run_dir: Path, model: Any, batch_mode: str, ids: Sequence[
 
         pile = read_split_info(run_dir).get("protocol") == "unlabelled"
         warn_left_out(skipped, f"{csv_path}{'' if run_skips else f' (scored with {skip_option})'}", n, run_skips,
-                      skip_option, pile)
+                      skip_option, pile, said)
     return scores
 
 
 def warn_left_out(skipped: Sequence[dict[str, str]], where: str, n: int, run_skips: bool = False,
-                  skip_option: str = "--skip-bad", pile: bool = True) -> None:
+                  skip_option: str = "--skip-bad", pile: bool = True, said: Collection[str] = ()) -> None:
     """Name the unreadable files that a run's training scores leave out (each, up to 10; the cache key lists all).
     run_skips: the run was trained with --skip-bad, so its training images are always read so (with or without
     --skip-bad now), and its cache of them is read as it is: advice about --skip-bad would be wrong. skip_option:
     skip_bad as the caller's user gives it (the CLI's --skip-bad; the Python API's skip_bad=True). pile: the run was
     trained on an unlabelled pile, every file of which is a training image; a labelled run's file may have been a
-    training, test or unused image, which the split rebuilt without it cannot tell."""
+    training, test or unused image, which the split rebuilt without it cannot tell. said: the paths of unreadable
+    files this command has named already (in the warning of the run's rebuilt test split, split_for_run): referred
+    to here, not named a second time."""
     from ..data import skipped_reasons
 
     s = "s" if len(skipped) != 1 else ""
+    new = [f for f in skipped if f.get("path") not in said]
+    above = len(skipped) - len(new)
+    named = "; ".join(([skipped_reasons(new)] if new else []) +
+                      ([f"the {'file' if above == 1 else f'{above} files'} named above"] if above else []))
     what = (f"the training scores leave out {len(skipped)} unreadable file{s} of the run's data ({n} images scored)"
             if pile else f"{len(skipped)} unreadable file{s} of the run's data {'are' if s else 'is'} left out of "
             f"its rebuilt split (a training, test or unused image each, which the rebuild cannot tell; the training "
             f"scores are of the {n} training images read)")
-    warn_user(f"{where}: {what}, so thresholds and percentiles come from those {n}: {skipped_reasons(skipped)}. " + (
+    warn_user(f"{where}: {what}, so thresholds and percentiles come from those {n}: {named}. " + (
                   f"The run was trained with {skip_option}, which leaves out what is unreadable whenever its "
                   f"training images are read (delete its train_scores*.csv to score them again once readable)"
                   if run_skips else f"Without {skip_option} they are read again (and scored once readable)"))
@@ -186,7 +193,8 @@ def is_run_final(run_dir: Path, model: Any) -> bool:
 
 def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: str = "mixed", device: str = "auto",
                         progress: bool = False, write: bool | None = None, split: Any = None,
-                        skip_bad: bool = False, skip_option: str = "--skip-bad") -> dict[str, np.ndarray]:
+                        skip_bad: bool = False, skip_option: str = "--skip-bad",
+                        said: Collection[str] = ()) -> dict[str, np.ndarray]:
     """Every score of the run's own training split (build_split(cfg.data).train_x), computed once and cached in
     RUN_DIR/train_scores.csv (+ train_scores.json, the cache key: weights checksum, score protocol, data config);
     batch_mode='isolated' uses train_scores-isolated.{csv,json}. write: whether computed scores go into that cache
@@ -194,14 +202,15 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
     built it already (`wildgan score` of the run's own test split, read with the same skip_bad): not decoded a second
     time. skip_bad: training files that have become unreadable are left out (named in a warning, listed in the
     cache key) instead of stopping the threshold; skip_option: how the caller's user gives skip_bad, as that warning
-    names it (the CLI's --skip-bad; Detector: skip_bad=True)."""
+    names it (the CLI's --skip-bad; Detector: skip_bad=True). said: the unreadable files the caller has named
+    already (the warning of that split's rebuild), not named again (see warn_left_out)."""
     from ..data import build_split, newly_skipped, split_differences
     from ..data.decode_pool import unreadable_files_error
     from .run import load_model, read_split_info
 
     run_dir = Path(run_dir)
     model = model if model is not None else load_model(run_dir, device)
-    cached = read_train_scores(run_dir, model, batch_mode, skip_bad=skip_bad, skip_option=skip_option)
+    cached = read_train_scores(run_dir, model, batch_mode, skip_bad=skip_bad, skip_option=skip_option, said=said)
     if cached is not None:
         return cached
     info = read_split_info(run_dir)
@@ -229,7 +238,7 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
     skipped = newly_skipped(split, info, training=True)
     if skipped:
         warn_left_out(skipped, f"{run_dir}", len(split.train_x), bool(model.cfg.data.skip_bad), skip_option,
-                      info.get("protocol") == "unlabelled")
+                      info.get("protocol") == "unlabelled", said)
     return score_training_split(run_dir, model, split, batch_mode=batch_mode, progress=progress, write=write,
                                 skipped=skipped)
 
