@@ -1834,10 +1834,11 @@ def test_each_stderr_line_is_one_write_with_its_newline(monkeypatch, tmp_path):
 def test_evaluate_skip_bad_leaves_files_unreadable_since_training_out_in_one_warning(tmp_path, capsys):
     """`evaluate --skip-bad` of a labelled run on its own data after one of its training files, and separately one of
     its test files, became unreadable: evaluate had no --skip-bad (its error advised it), and score's rebuild said
-    only 'changed since trained', naming no file. Now one warning names the file and the split's counts, says that
-    the hold-out drawn over the files read may hold training images, and the AUCs come from the test images read.
-    The training scores' warning does not count a test file as a training file left out, nor names the file the
-    rebuild named (score --threshold, report --image, export --threshold named it twice, their partial cache too)."""
+    only 'changed since trained', naming no file. Now one warning names the file, the part of the split it was in and
+    the split's counts: the hold-out is the recorded one less the file (it was drawn over the files read, and held
+    training images), and the AUCs come from the test images read. A test file leaves the training scores whole; a
+    training file's warning there does not name the file the rebuild named (score --threshold, report --image,
+    export --threshold named it twice, their partial cache too)."""
     from PIL import Image
 
     root, run = tmp_path / "d", tmp_path / "run"
@@ -1860,33 +1861,49 @@ def test_evaluate_skip_bad_leaves_files_unreadable_since_training_out_in_one_war
             rc = main([*argv, str(run), *threads, "--no-progress", "--skip-bad"])
         return rc, capsys.readouterr().err + "".join(str(w.message) for w in got)
 
-    for name in (trained, held_out):
+    for name, counts, part in ((trained, "23 training and 12 test", "a training image"),
+                               (held_out, "24 training and 11 test", "a test image")):
         good = (root / name).read_bytes()
         (root / name).write_bytes(good[:40])
         rc, err = cli("evaluate")
-        assert rc == 0 and err.count(f"{root / name}: not a readable image") == 1, err
-        assert "23 training and 12 test images (split.json: 24 and 12)" in err and "changed since" not in err, err
-        assert "may contain training images" in err
+        assert rc == 0 and err.count(f"{root / name}: not a readable image") == 1 and f"file) ({part})" in err, err
+        assert f"{counts} images (split.json: 24 and 12)" in err and "changed since" not in err, err
+        assert "may contain training images" not in err
         ev = json.loads((run / "eval.json").read_text())
-        assert ev["n_test"] == 12 and [s["path"] for s in ev["data"]["skipped"]] == [str(root / name)]
+        got = {r.split(",")[0] for r in (run / "test_scores.csv").read_text().splitlines()[1:]}
+        assert got == test_ids - {name}, (sorted(got), sorted(test_ids))      # the recorded hold-out less the file
+        assert ev["n_test"] == int(counts[-7:-5]) and [s["path"] for s in ev["data"]["skipped"]] == [str(root / name)]
         # report --skip-bad too: it stopped on the file, advising the --skip-bad it was given
         rc, err = cli("report", "--no-controls")
         assert rc == 0 and err.count(f"{root / name}: not a readable image") == 1, err
-        assert "23 training and 12 test images" in err and "warning: warning:" not in err, err
+        assert counts in err and "warning: warning:" not in err, err
+        # export --threshold rebuilds the training split itself (run_training_scores): a test file leaves it whole
+        for cache in run.glob("train_scores*"):
+            cache.unlink()
+        with warnings.catch_warnings(record=True) as got:
+            warnings.simplefilter("always")
+            assert main(["export", str(run), "--out", str(tmp_path / "t.onnx"), "--threshold", "mad", "--skip-bad",
+                         "--no-progress"]) == 0
+        said = "".join(str(w.message) for w in got)
+        assert ("is left out of its rebuilt split" in said) == (name == trained), said
         rc, err = cli("score", "--threshold", "mad", "--out", str(tmp_path / "s.csv"))
-        assert rc == 0 and "changed since" not in err and "n=23 of 24 trained on" in err, err
+        trained_on = "n=23 of 24 trained on" if name == trained else "n=24"
+        assert rc == 0 and "changed since" not in err and trained_on in err, err
         # a file of a labelled run's data may have been a training, test or unused image: not counted as training
-        assert "the training scores leave out" not in err and "(a training, test or unused image each" in err, err
-        assert err.count(f"{root / name}: not a readable image") == 1 and "those 23: the file named above" in err, err
+        assert "the training scores leave out" not in err
+        assert ("(a training, test or unused image each" in err) == (name == trained), err
+        named_above = "those 23: the file named above"
+        assert err.count(f"{root / name}: not a readable image") == 1 and (named_above in err) == (name == trained), err
         # the partial cache that score wrote, read by score again and by report's percentiles of --image files
         for argv in (("score", "--threshold", "mad", "--out", str(tmp_path / "s.csv")),
                      ("report", "--no-controls", f"--image={root / 'b' / '000.png'}")):
             rc, err = cli(*argv)
             assert rc == 0 and err.count(f"{root / name}: not a readable image") == 1, err
-            assert "those 23: the file named above" in err, err
+            assert (named_above in err) == (name == trained), err
         for _ in range(2):   # the isolated training scores computed, then read from their cache (which read it twice)
             rc, err = cli("export", "--threshold", "mad", "--out", str(tmp_path / "m.onnx"), threads=())
-            assert rc == 0 and err.count(f"{root / name}: not a readable image") == 1, err
+            # (a test file is no concern of the training scores, the only data export reads)
+            assert rc == 0 and err.count(f"{root / name}: not a readable image") == (name == trained), err
         (root / name).write_bytes(good)
         for key in ("train_scores.json", "train_scores-isolated.json"):
             (run / key).unlink()

@@ -2045,3 +2045,20 @@ def test_a_data_set_with_its_own_config_and_split_json_is_data_not_a_run(tmp_pat
     train, _, kind = load_dataset(root)
     assert kind == "folder" and sorted(train.class_names) == ["bad", "good"]
     assert len(load_images([root], 8, 1)[0]) == 4
+
+
+def test_the_files_left_out_of_a_tree_keep_their_place_also_from_the_tar_decode_cache(tmp_path, monkeypatch):
+    """skip_bad: each file left out keeps its id, label and place among the rows read (info 'unread'), which a
+    rebuild of a run's split draws over as if read (build_split's recorded); a tar's decode cache keeps them too."""
+    monkeypatch.setenv("WILDGAN_CACHE", str(tmp_path / "cache"))
+    src = make_tree(tmp_path / "src" / "t", classes=("a", "b"), n=3, split="train")
+    (src / "train" / "b" / "001.png").write_bytes(b"not an image")
+    with tarfile.open(tmp_path / "t.tar.gz", "w:gz") as tar:
+        tar.add(src, arcname="t")
+    for _ in range(2):                               # decoded, then read back from the cache
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            train, _, _ = load_dataset(tmp_path / "t.tar.gz", skip_bad=True)
+        [u] = train.info["unread"]
+        assert (u["id"], u["y"], u["at"]) == ("train/b/001.png", 1, 4) and u["path"] == train.info["skipped"][0]["path"]
+    assert list((tmp_path / "cache").glob("*.decoded-*.npz"))

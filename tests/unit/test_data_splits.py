@@ -791,3 +791,37 @@ def test_a_resume_across_draw_rules_names_both_rules(cifar_npz):
 
     assert run_differences(cfg(0.1, "choice"), cfg(0.1, "nested")) == ["data.contamination_draw: 'choice' -> 'nested'"]
     assert run_differences(cfg(0.0, "choice"), cfg(0.0, "nested")) == []       # nothing drawn: either rule
+
+
+def test_a_rebuild_for_a_run_draws_over_files_unreadable_since_training_and_drops_them(tmp_path):
+    """A labelled hold-out (no test folder) is a permutation of the files read: rebuilt with one file fewer it held
+    other images out, training images among them. With the run's record (recorded=) a file unreadable since training
+    is drawn over as if read, then dropped: the split is the recorded one less that file, and info['skipped_were']
+    says where it was. A file the record lists as skipped at training stays out of the draw, as it was then."""
+    for c in ("a", "b"):
+        _pile(tmp_path / "d" / c, 30)
+    cfg = DataConfig(data=str(tmp_path / "d"), normal=("a",), skip_bad=True, contamination=0.2)
+    s0 = build_split(cfg)
+    rec = {**s0.info, **split_summary(s0)}
+    test_a = sorted(i for i in s0.test_ids if i.startswith("a/"))
+    contaminant = s0.train_ids[int(np.flatnonzero(s0.train_is_anomaly)[0])]
+    # (a normal training file fewer is also a contaminant fewer, 6 -> 5, were the draw over the files read)
+    for gone in (test_a[0], next(i for i in s0.train_ids if i.startswith("a/")), contaminant):
+        bad = tmp_path / "d" / gone
+        good = bad.read_bytes()
+        bad.write_bytes(good[:40])
+        s = build_split(cfg, recorded=rec)
+        part = "test" if gone in s0.test_ids else "train"
+        assert s.info["skipped_were"] == {str(bad): part}
+        assert s.test_ids == [i for i in s0.test_ids if i != gone]
+        assert np.array_equal(s.test_x, s0.test_x[[i != gone for i in s0.test_ids]])
+        assert s.train_ids == [i for i in s0.train_ids if i != gone]
+        assert np.array_equal(s.train_x, s0.train_x[[i != gone for i in s0.train_ids]])
+        assert (s.info["n_test_normal"], s.info["n_contamination"]) == (len(s.test_ids) - int(s.test_y.sum()),
+                                                                         int(s.train_is_anomaly.sum()))
+        # skipped when the run's split was drawn: the record's draw was over the files without it
+        s1 = build_split(cfg)
+        again = build_split(cfg, recorded={**s1.info, **split_summary(s1)})
+        assert "skipped_were" not in again.info and again.test_ids == s1.test_ids
+        assert again.train_ids == s1.train_ids
+        bad.write_bytes(good)

@@ -433,8 +433,12 @@ def read_folder(root: str | Path, o: Opts | None = None, id_root: Path | None = 
         gray = _gray_info(kinds)
         x = stack(arrays, [str(files[i]) for i in kept], o, str(where), native)
         ids = [files[i].relative_to(id_root).as_posix() for i in kept]
+        # each file left out (skip_bad) with its id, label and place among the kept rows: a rebuild of a run's split
+        # draws over it as if read (build_split's recorded), so that a file unreadable since training changes no draw
+        unread = [{"path": str(files[i]), "id": files[i].relative_to(id_root).as_posix(), "y": labels[i],
+                   "at": int(np.searchsorted(kept, i))} for i in sorted(set(range(len(files))) - set(kept))]
         sets[split] = ImageSet(x, np.asarray([labels[i] for i in kept], np.int64), class_names, ids,
-                               info={"native_sides": native_sides(sizes), **gray})
+                               info={"native_sides": native_sides(sizes), "unread": unread, **gray})
     if not o.probe_uniform:
         warn_crop(all_sizes, o.fit, o.resolution, str(eff))
     for s in sets.values():
@@ -483,11 +487,13 @@ def _save_decoded(path: Path, train: ImageSet, test: ImageSet | None) -> None:
         "decode_stats": np.asarray(json.dumps(train.info.get("decode_stats") or {})),
         "native_gray_train": np.asarray(json.dumps(train.info.get("native_gray"))),
         "n_gray_files_train": np.asarray(json.dumps(train.info.get("n_gray_files"))),
+        "unread_train": np.asarray(json.dumps(train.info.get("unread", []))),
     }
     if test is not None:
         arrays.update(x_test=test.x, y_test=test.y, ids_test=np.asarray(test.ids, dtype=str),
                       native_sides_test=np.asarray(test.info.get("native_sides") or [], np.int64),
-                      n_gray_files_test=np.asarray(json.dumps(test.info.get("n_gray_files"))))
+                      n_gray_files_test=np.asarray(json.dumps(test.info.get("n_gray_files"))),
+                      unread_test=np.asarray(json.dumps(test.info.get("unread", []))))
     # uncompressed: CIFAR pixels barely compress and the point of this file is a fast second load
     atomic_write_stream(lambda f: np.savez(f, **arrays), path)
 
@@ -506,11 +512,15 @@ def _load_decoded(path: Path) -> tuple[ImageSet, ImageSet | None] | None:
                 train.info["decode_stats"] = json.loads(str(z["decode_stats"]))
             if "native_gray_train" in z.files:   # (nor this: unknown, so gray images are not assumed)
                 train.info["native_gray"] = json.loads(str(z["native_gray_train"]))
+            if "unread_train" in z.files:   # (nor the files left out: a rebuild draws over the files read)
+                train.info["unread"] = json.loads(str(z["unread_train"]))
             test = None
             if "x_test" in z.files:
                 test = ImageSet(z["x_test"], z["y_test"].astype(np.int64), names, [str(i) for i in z["ids_test"]],
                                 info={"native_sides": z["native_sides_test"].tolist() or None,
                                       "n_gray_files": json.loads(str(z["n_gray_files_test"]))})
+                if "unread_test" in z.files:
+                    test.info["unread"] = json.loads(str(z["unread_test"]))
     except Exception:  # a damaged cache is only a cache: decode again
         return None
     for s in (train, test):

@@ -292,23 +292,43 @@ def _augment(x: np.ndarray, ids: list[str], is_anom: np.ndarray, rotations: int,
 
 class _Rows:
     """Some images of a loaded set, by index. Their pixels are copied only when selected (take): a split that copied
-    its training part first (ImageSet.subset), then the normal images out of that, held the data set nearly twice."""
+    its training part first (ImageSet.subset), then the normal images out of that, held the data set nearly twice.
+    Index -1 is a placeholder (_placed): a file with an id and label but no pixels (black when taken)."""
 
-    def __init__(self, base: ImageSet, idx: np.ndarray) -> None:
+    def __init__(self, base: ImageSet, idx: np.ndarray, y: np.ndarray | None = None,
+                 ids: list[str] | None = None) -> None:
         self.base, self.idx = base, np.asarray(idx, dtype=np.int64)
-        self.y = base.y[self.idx]
-        self.ids = [base.ids[i] for i in self.idx]
+        self.y = base.y[self.idx] if y is None else y
+        self.ids = [base.ids[i] for i in self.idx] if ids is None else ids
         self.group = None if base.group is None else base.group[self.idx]
 
     def __len__(self) -> int:
         return len(self.idx)
 
     def rows(self, sel: np.ndarray) -> "_Rows":
-        return _Rows(self.base, self.idx[np.asarray(sel, dtype=np.int64)])
+        sel = np.asarray(sel, dtype=np.int64)
+        return _Rows(self.base, self.idx[sel], self.y[sel], [self.ids[i] for i in sel])
 
     def take(self, sel: np.ndarray) -> np.ndarray:
         """The pixels of the images at sel (indices into these rows): one copy of those images only."""
-        return self.base.x[self.idx[np.asarray(sel, dtype=np.int64)]]
+        idx = self.idx[np.asarray(sel, dtype=np.int64)]
+        x = self.base.x[idx]
+        x[idx < 0] = 0
+        return x
+
+
+def _placed(s: ImageSet, skipped_before: set[str] | None) -> tuple[_Rows, dict[str, str]]:
+    """s's rows, with a placeholder where each file its reader left out as unreadable (info 'unread') was listed,
+    but not those in skipped_before (None: no placeholders), and {placeholder id: its path}. Why: every draw is over
+    the files listed, so one file fewer redraws them all (a hold-out permutation has other members at another
+    length); with the placeholders a run's split is rebuilt as it was drawn, and they are dropped after."""
+    unread = [u for u in s.info.get("unread", []) if skipped_before is not None and u["path"] not in skipped_before]
+    if not unread:
+        return _Rows(s, np.arange(len(s.y))), {}
+    at = [u["at"] for u in unread]
+    ids = np.insert(np.asarray(s.ids, dtype=object), at, [u["id"] for u in unread]).tolist()
+    rows = _Rows(s, np.insert(np.arange(len(s.y)), at, -1), np.insert(s.y, at, [u["y"] for u in unread]), ids)
+    return rows, {u["id"]: u["path"] for u in unread}
 
 
 def _base_id(i: str) -> str:
@@ -366,8 +386,8 @@ def load_split_data(cfg: DataConfig, *, download: bool = False, progress: bool |
 
 
 def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | None = None,
-                whole: bool = False, inherited: tuple[str, ...] = (), loaded: LoadedData | None = None
-                ) -> AnomalySplit:
+                whole: bool = False, inherited: tuple[str, ...] = (), loaded: LoadedData | None = None,
+                recorded: dict[str, Any] | None = None) -> AnomalySplit:
     """Load cfg.data and build the one-vs-rest split for its protocol. Same cfg -> identical arrays.
 
     loaded: cfg.data as load_split_data read it (for a DataConfig that reads the data the same way): not read again.
@@ -379,7 +399,12 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
     inherited: the fields of cfg ('normal', 'exclude_classes') taken over from a run trained on other data, not
     chosen for this data: they match class names only, never a class index ("1" must not become this data's second
     folder, which would evaluate against another normal class, silently), a normal class that is no class name here
-    is an error asking for --normal, and an excluded one that is no class here excludes nothing."""
+    is an error asking for --normal, and an excluded one that is no class here excludes nothing.
+
+    recorded: the split.json of the run whose split this rebuilds (from its own data). A file that skip_bad leaves
+    out and the record does not (unreadable since training) is drawn over as if read, then dropped: the split is the
+    recorded one less that file, and info['skipped_were'] says where each such file was (train, test or unused).
+    Files the record lists as skipped stay out of the draws, as they were when the run's split was drawn."""
     if cfg.seed < 0:
         raise ConfigError(f"seed must be >= 0, got {cfg.seed}")
     if not (0.0 < cfg.test_fraction < 1.0):
@@ -481,9 +506,14 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
         "n_read": int(len(train.x) + (0 if test is None else len(test.x))),     # (see _skip_fields)
     }
 
-    def keep(s: ImageSet) -> np.ndarray:
+    def keep(s: ImageSet | _Rows) -> np.ndarray:
         return ~np.isin(s.y, excluded) & (s.y >= 0)  # unlabelled images are neither normal nor anomalous
 
+    skipped_before = ({e.get("path") for e in recorded["skipped"] if isinstance(e, dict)}
+                      if recorded is not None and isinstance(recorded.get("skipped"), list) else None)
+    tr_rows, placeholders = _placed(train, skipped_before)
+    te_rows, te_placeholders = _placed(test, skipped_before) if test is not None else (None, {})
+    placeholders.update(te_placeholders)
     if whole:
         return _whole_split(_concat(train, test), keep, normal, resolution, channels, d["fit"], info)
     if protocol == "chula-rbc12":
@@ -505,11 +535,11 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
                     test_image_ids=sorted(np.asarray(test_photos).tolist()))
         test_cap = CHULA_TEST_PER_CLASS
     else:
-        if test is not None:
-            tr_pool, te_pool = _Rows(train, np.flatnonzero(keep(train))), _Rows(test, np.flatnonzero(keep(test)))
+        if te_rows is not None:
+            tr_pool, te_pool = tr_rows.rows(np.flatnonzero(keep(tr_rows))), te_rows.rows(np.flatnonzero(keep(te_rows)))
             info["test_source"] = "test split"
         else:  # stratified seeded hold-out of every class
-            kept = _Rows(train, np.flatnonzero(keep(train)))
+            kept = tr_rows.rows(np.flatnonzero(keep(tr_rows)))
             rng = _rng(cfg.seed, "holdout")
             te = []
             for c in np.unique(kept.y):
@@ -572,6 +602,20 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
 
     if {_base_id(i) for i in train_ids} & set(test_ids):
         raise RuntimeError("bug: an image is in both train and test")  # guards the pools above
+    if placeholders:
+        # drawn where their files were when the run's split was drawn, the placeholders leave now (the split.json
+        # counts are the recorded ones less them)
+        bases = {_base_id(i) for i in train_ids}
+        info["skipped_were"] = {p: "train" if i in bases else "test" if i in test_ids else "unused"
+                                for i, p in placeholders.items()}
+        tr_keep = np.asarray([_base_id(i) not in placeholders for i in train_ids], bool)
+        te_keep = np.asarray([i not in placeholders for i in test_ids], bool)
+        train_x, train_is_anom = train_x[tr_keep], train_is_anom[tr_keep]
+        train_ids = [i for i, k in zip(train_ids, tr_keep) if k]
+        test_x, test_y, test_ids = test_x[te_keep], test_y[te_keep], [i for i, k in zip(test_ids, te_keep) if k]
+        tr_norm, contam = tr_norm[tr_pool.idx[tr_norm] >= 0], contam[tr_pool.idx[contam] >= 0]
+        n_a, by_class = len(contam), np.bincount(tr_pool.y[contam], minlength=len(names))
+        te_norm, te_anom = np.flatnonzero(test_y == 0), np.flatnonzero(test_y == 1)
 
     info.update(
         n_normal_train=int(len(tr_norm)), n_contamination=int(n_a),

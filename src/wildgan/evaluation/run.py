@@ -68,7 +68,7 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
                           f"from); the run's own data is evaluated on its test split")
     # other data: the run's normal classes (without --normal) and exclusions are taken over by class name only
     split = build_split(dc, whole=whole, inherited=() if data is None else ("exclude_classes",) if normal
-                        else ("normal", "exclude_classes"))
+                        else ("normal", "exclude_classes"), recorded=recorded if data is None else None)
     if whole and recorded.get("source") and split.info.get("source") == recorded.get("source"):
         _say(log, f"warning: {dc.data} is the data {run_dir} was trained on: evaluated whole, its test set includes "
                   f"the training images (the in-the-wild setting: how well the pile's own anomalies are found), "
@@ -84,12 +84,17 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
                           f"folders, CIFAR-10, an .npz with labels) and its normal class with --normal")
     skipped = newly_skipped(split, recorded) if data is None else []
     if skipped:
-        # one warning for one cause: the files, and what leaving them out changed (split_differences(skips_said)
-        # lists only the differences they cannot account for); a hold-out drawn over the files read is another one
-        redrawn = (split.info.get("test_source") == "hold-out"
+        # one warning for one cause: the files, each with the part of the recorded split it was in (build_split drew
+        # over them as if read), and what leaving them out changed (split_differences(skips_said) lists only the
+        # differences they cannot account for). A file without a place (its reader did not list it: a decode cache
+        # of an older wildgan) redraws a hold-out over the files read, which is another one
+        were = split.info.get("skipped_were", {})
+        redrawn = (split.info.get("test_source") == "hold-out" and any(s.get("path") not in were for s in skipped)
                    and split_summary(split)["test_ids_sha256"] != recorded.get("test_ids_sha256"))
+        placed = [{**s, "reason": f"{s.get('reason') or s.get('path')} ({_WERE[were[s['path']]]})"}
+                  if s.get("path") in were else s for s in skipped]
         _say(log, f"warning: {dc.data}: {len(skipped)} file{'s' if len(skipped) != 1 else ''} unreadable since "
-                  f"{run_dir} was trained left out: {skipped_reasons(skipped)}. The rebuilt split has "
+                  f"{run_dir} was trained left out: {skipped_reasons(placed)}. The rebuilt split has "
                   f"{len(split.train_x)} training and {len(split.test_x)} test images (split.json: "
                   f"{recorded.get('n_train', '?')} and {recorded.get('n_test', '?')})" + (
                       "; its hold-out is drawn over the files read, so the test split is not the recorded one and "
@@ -100,6 +105,10 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
                f"rebuilt test split is not the one recorded in split.json, and may contain training images")
         _say(log, msg)
     return split
+
+
+# where a file unreadable since training was in the run's split (AnomalySplit.info['skipped_were'])
+_WERE = {"train": "a training image", "test": "a test image", "unused": "in neither the training nor the test set"}
 
 
 def _say(log: Callable[[str], None] | None, msg: str) -> None:

@@ -220,7 +220,7 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
                         "the training images cannot be rebuilt from the run's config")
     data = replace(model.cfg.data, skip_bad=True) if skip_bad else model.cfg.data
     try:
-        split = build_split(data) if split is None else split
+        split = build_split(data, recorded=info) if split is None else split
     except DataError as e:
         name = cache_paths(run_dir, batch_mode)[0].name
         bad = getattr(e, "unreadable", None)     # unreadable files: said with skip_bad as the caller's user gives it
