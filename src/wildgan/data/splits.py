@@ -767,11 +767,17 @@ def split_differences(split: AnomalySplit, recorded: dict[str, Any], train_only:
 def newly_skipped(split: AnomalySplit, recorded: dict[str, Any], training: bool = False) -> list[dict[str, str]]:
     """The unreadable files a rebuilt split left out (skip_bad) that the recorded split (split.json) did not.
     training: only those that may have been training images: none when the training image ids are the ones recorded
-    (the files were test images, unused ones or added since), so the training scores leave nothing out."""
+    (the files were test images, unused ones or added since), so the training scores leave nothing out; where the
+    rebuild placed each file (info 'skipped_were'), only the training images, marked "part": "train"."""
     before = {s.get("path") for s in recorded.get("skipped", []) if isinstance(s, dict)}
     if training and recorded.get("train_ids_sha256") == _ids_sha256(split.train_ids):
         return []
-    return [s for s in split.info.get("skipped", []) if s.get("path") not in before]
+    new = [s for s in split.info.get("skipped", []) if s.get("path") not in before]
+    were = split.info.get("skipped_were")
+    if training and were:
+        # a split rebuilt as it was drawn knows each file's part: only its training images, each marked as one
+        return [{**s, "part": "train"} for s in new if were.get(s.get("path")) == "train"]
+    return new
 
 
 def skipped_reasons(skipped: Sequence[dict[str, str]]) -> str:

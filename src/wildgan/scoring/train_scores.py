@@ -166,8 +166,11 @@ def warn_left_out(skipped: Sequence[dict[str, str]], where: str, n: int, run_ski
     above = len(skipped) - len(new)
     named = "; ".join(([skipped_reasons(new)] if new else []) +
                       ([f"the {'file' if above == 1 else f'{above} files'} named above"] if above else []))
-    what = (f"the training scores leave out {len(skipped)} unreadable file{s} of the run's data ({n} images scored)"
-            if pile else f"{len(skipped)} unreadable file{s} of the run's data {'are' if s else 'is'} left out of "
+    # (every file of a pile is a training image; a labelled run's only where the rebuild placed it: "part")
+    training = pile or all(f.get("part") == "train" for f in skipped)
+    what = (f"the training scores leave out {len(skipped)} unreadable {'' if pile else 'training '}file{s} of the "
+            f"run's data ({n} images scored)"
+            if training else f"{len(skipped)} unreadable file{s} of the run's data {'are' if s else 'is'} left out of "
             f"its rebuilt split (a training, test or unused image each, which the rebuild cannot tell; the training "
             f"scores are of the {n} training images read)")
     warn_user(f"{where}: {what}, so thresholds and percentiles come from those {n}: {named}. " + (
