@@ -155,8 +155,9 @@ def warn_left_out(skipped: Sequence[dict[str, str]], where: str, n: int, run_ski
     run_skips: the run was trained with --skip-bad, so its training images are always read so (with or without
     --skip-bad now), and its cache of them is read as it is: advice about --skip-bad would be wrong. skip_option:
     skip_bad as the caller's user gives it (the CLI's --skip-bad; the Python API's skip_bad=True). pile: the run was
-    trained on an unlabelled pile, every file of which is a training image; a labelled run's file may have been a
-    training, test or unused image, which the split rebuilt without it cannot tell. said: the paths of unreadable
+    trained on an unlabelled pile, every file of which is a training image; a labelled run's file is one where the
+    rebuild placed it (marked "part": "train" by newly_skipped), else it may have been a training, test or unused
+    image, which a split rebuilt without it cannot tell (an older split.json). said: the paths of unreadable
     files this command has named already (in the warning of the run's rebuilt test split, split_for_run): referred
     to here, not named a second time."""
     from ..data import skipped_reasons
