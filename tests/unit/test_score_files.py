@@ -504,6 +504,18 @@ def test_a_folder_written_by_two_processes_is_resumed_by_one(pile: Path, tmp_pat
     _same(whole, third)
 
 
+def _scored_again(m, pile: Path, rd: Path, whole, differs: str) -> None:
+    """A resume folder's 3 chunks of another scoring (differing in `differs`): deleted with a warning that says so,
+    and every image scored again, as a scoring without the folder."""
+    import re
+
+    with pytest.warns(UserWarning, match=re.escape(f"the 3 finished chunks saved there are of another scoring (it "
+                                                   f"differs in {differs}): deleted")):
+        again = score_files(m, [pile], chunk_size=64, resume_dir=rd)
+    assert again.resumed == 0
+    _same(whole, again)
+
+
 def test_a_resume_folder_of_other_image_decoders_is_scored_again_and_says_which(pile: Path, tmp_path: Path,
                                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """The manifest did not record the decoders: after a Pillow/libjpeg upgrade the chunks of the old decoding (pixels
@@ -522,12 +534,8 @@ def test_a_resume_folder_of_other_image_decoders_is_scored_again_and_says_which(
     with monkeypatch.context() as mp:                  # the folder is written under other decoders
         mp.setattr(run, "decoder_versions", lambda: old, raising=False)
         assert score_files(m, [pile], chunk_size=64, resume_dir=rd).chunks == 3
-    with pytest.warns(UserWarning, match=re.escape(f"the 3 finished chunks saved there are of another scoring (it "
-                                                   f"differs in the decoders {old} -> {decoder_versions()} (the same "
-                                                   f"files can decode a level or so apart)): deleted")):
-        again = score_files(m, [pile], chunk_size=64, resume_dir=rd)
-    assert again.resumed == 0
-    _same(whole, again)
+    _scored_again(m, pile, rd, whole, f"the decoders {old} -> {decoder_versions()} (the same files can decode a "
+                                      f"level or so apart)")
     # the reader's version, the other half of the decoding, is named the same way
     manifest = rd / "manifest.json"
     manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "reader_version": READER_VERSION - 1}))
@@ -591,12 +599,7 @@ def test_a_resume_folder_of_other_scoring_rules_is_scored_again_and_says_which(p
     # version 1, what a manifest without the field is read as: left out (an older wildgan compares manifests whole)
     assert "scores_version" not in key and SCORES_VERSION == 1
     manifest.write_text(json.dumps({**key, "scores_version": SCORES_VERSION - 1}))    # an older formula's chunks
-    with pytest.warns(UserWarning, match=re.escape(f"the 3 finished chunks saved there are of another scoring (it "
-                                                   f"differs in the scoring rules version {SCORES_VERSION - 1} -> "
-                                                   f"{SCORES_VERSION}): deleted")):
-        again = score_files(m, [pile], chunk_size=64, resume_dir=rd)
-    assert again.resumed == 0
-    _same(whole, again)
+    _scored_again(m, pile, rd, whole, f"the scoring rules version {SCORES_VERSION - 1} -> {SCORES_VERSION}")
     # a folder written before the field (version 1's rules): its chunks are kept in silence while those are the rules
     manifest.write_text(json.dumps(key))
     with warnings.catch_warnings():
