@@ -36,8 +36,8 @@ from typing import TYPE_CHECKING, Any, Callable
 # still ends in main's one-line "interrupted"
 from .config import SCORE_NAMES
 
-from .errors import (CheckpointError, ConfigError, DataError, DivergenceError, Terminated, TrainingInterrupted,
-                     WildganError, moved_name)
+from .errors import (CheckpointError, ConfigError, DataError, DivergenceError, HeldWarning, Terminated,
+                     TrainingInterrupted, WildganError, moved_name)
 
 if TYPE_CHECKING:  # types only: the CLI imports torch-heavy modules lazily, inside the commands
     from .config import DataConfig, NetConfig, RunConfig
@@ -1349,22 +1349,26 @@ def cmd_score(a: argparse.Namespace) -> int:
         a.batch_mode = "mixed"        # and its thresholds come from its one cache of training scores
     train_scores, own_split = None, None
     if a.threshold in ("contamination", "mad") and (ctx is None or ctx.is_main):
+        # (--skip-bad: the own split's warning naming files unreadable since training, held until the training
+        # scores are read: where they leave those files out, their warning joins it, one warning for one cause)
+        held = HeldWarning()
         if not a.data and not a.normal:
             # the run's own test split, built first: its training part is what the training scores are of, so a
             # missing train_scores.csv does not decode the run's data a second time (read with --skip-bad as the
             # training scores below are)
-            own_split = _labelled_split(a, run_dir, None, False)
+            own_split = _labelled_split(a, run_dir, None, False, held)
         # the training scores the threshold comes from, before the (possibly long) scoring: computed now if missing
         # (and cached), or an error now (e.g. the training images were moved) rather than after the whole pile
         from .scoring.train_scores import run_training_scores
 
         # kept for the threshold and the percentiles below: the scores of a --checkpoint (not the run's final
         # networks) are not cached, and asking again scored the whole training split two more times
-        # (--skip-bad: training files unreadable since training are left out of them, named in a warning, but not
-        # those the own split's rebuild has named already)
-        said = [s.get("path") for s in own_split.info.get("skipped", [])] if own_split is not None else []
-        train_scores = run_training_scores(run_dir, model, batch_mode=a.batch_mode, progress=not a.no_progress,
-                                           split=own_split, skip_bad=a.skip_bad, said=said)
+        # (--skip-bad: training files unreadable since training are left out of them, named in a warning)
+        try:
+            train_scores = run_training_scores(run_dir, model, batch_mode=a.batch_mode, progress=not a.no_progress,
+                                               split=own_split, skip_bad=a.skip_bad, held=held)
+        finally:
+            held.say()
         if a.score not in train_scores:
             raise ConfigError(f"score {a.score!r} is not available for this run; it has {', '.join(train_scores)}")
     split_info = read_split_info(run_dir)
@@ -1493,16 +1497,17 @@ def _check_score_options(a: argparse.Namespace) -> None:
                           "to score the run's own test split)")
 
 
-def _labelled_split(a: argparse.Namespace, run_dir: Path, one_file: str | None, tar: bool) -> AnomalySplit:
+def _labelled_split(a: argparse.Namespace, run_dir: Path, one_file: str | None, tar: bool,
+                    held: HeldWarning | None = None) -> AnomalySplit:
     """The labelled test split score reads: of the run's own data (one_file None) or of one data-set file, under the
     run's protocol. A data set it cannot label (no normal class given, ...) is refused with the way to score every
-    image of it without labels instead."""
+    image of it without labels instead. held: see split_for_run."""
     from .data.readers import is_dataset_file
     from .evaluation.run import split_for_run
 
     try:
         split = split_for_run(run_dir, one_file, log=_warn, skip_bad=a.skip_bad,
-                              normal=tuple(_csv(a.normal)) if a.normal else None, whole=a.whole)
+                              normal=tuple(_csv(a.normal)) if a.normal else None, whole=a.whole, held=held)
     except (DataError, ConfigError) as e:     # e.g. no normal class given
         if not one_file or "class" not in str(e):
             raise

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Callable, Sequence
+
 
 class WildganError(Exception):
     """Base class of every error wildgan raises on purpose."""
@@ -69,6 +71,29 @@ def warn_user(message: str, category: type[Warning] = WildganWarning) -> None:
     while f is not None and os.path.normcase(os.path.abspath(f.f_code.co_filename)).startswith(pkg):
         f, level = f.f_back, level + 1
     warnings.warn(message, category, stacklevel=level)
+
+
+class HeldWarning:
+    """A warning held back, so that a later one of the same cause joins it: one warning, not two. The warning of a
+    labelled run's rebuilt split that names files unreadable since training (evaluation.run.split_for_run) is held
+    while the training scores are read, whose warning that they leave those same files out joins it
+    (scoring.train_scores.warn_left_out); the holder then says what is left unsaid (say). Nothing held: says nothing."""
+
+    def __init__(self) -> None:
+        self.text = ""
+        self.paths: tuple[str, ...] = ()      # the files the held warning names
+        self.said = False
+        self._log: Callable[[str], None] = warn_user
+
+    def hold(self, text: str, paths: Sequence[str], log: Callable[[str], None]) -> None:
+        """Hold `text` (naming the files `paths`), to be said by `log`."""
+        self.text, self.paths, self._log = text, tuple(paths), log
+
+    def say(self, more: str = "") -> None:
+        """Say the held warning, with `more` joined to its end; once (later calls say nothing)."""
+        if self.text and not self.said:
+            self.said = True
+            self._log(self.text + more)
 
 
 def moved_name(old_module: str, name: str, new_module: object) -> object:

@@ -1831,14 +1831,9 @@ def test_each_stderr_line_is_one_write_with_its_newline(monkeypatch, tmp_path):
     assert err.writes and all(w.endswith("\n") and w.startswith("wildgan") for w in err.writes), err.writes
 
 
-def test_evaluate_skip_bad_leaves_files_unreadable_since_training_out_in_one_warning(tmp_path, capsys):
-    """`evaluate --skip-bad` of a labelled run on its own data after one of its training files, and separately one of
-    its test files, became unreadable: evaluate had no --skip-bad (its error advised it), and score's rebuild said
-    only 'changed since trained', naming no file. Now one warning names the file, the part of the split it was in and
-    the split's counts: the hold-out is the recorded one less the file (it was drawn over the files read, and held
-    training images), and the AUCs come from the test images read. A test file leaves the training scores whole; a
-    training file's warning there does not name the file the rebuild named (score --threshold, report --image,
-    export --threshold named it twice, their partial cache too)."""
+def _labelled_class_folder_run(tmp_path: Path) -> tuple[Path, Path, set[str]]:
+    """(data root, run, its test ids): a tiny run trained and evaluated on class folders a (normal) and b, 30 images
+    of 8x8 each: 24 training and 12 test images."""
     from PIL import Image
 
     root, run = tmp_path / "d", tmp_path / "run"
@@ -1850,7 +1845,46 @@ def test_evaluate_skip_bad_leaves_files_unreadable_since_training_out_in_one_war
     assert main(["train", "--data", str(root), "--normal", "a", "--preset", "tiny", "--threads", "1", "--no-progress",
                  "--total-kimg", "0.032", "--phase-kimg", "0.1", "--no-train-scores", "--evaluate",
                  "--out", str(run)]) == 0
-    test_ids = {r.split(",")[0] for r in (run / "test_scores.csv").read_text().splitlines()[1:]}
+    return root, run, {r.split(",")[0] for r in (run / "test_scores.csv").read_text().splitlines()[1:]}
+
+
+def test_score_threshold_skip_bad_says_a_training_file_unreadable_since_training_in_one_warning(tmp_path, capsys):
+    """`score RUN --threshold mad --skip-bad` of a labelled run one of whose training files was truncated to 0 bytes
+    since training gave two warnings for that one cause: the rebuilt split's, naming the file, then the training
+    scores' ('... come from those 23: the file named above'). Now one: the file, that it was a training image
+    unreadable since training, the split's counts, and that the training scores the threshold comes from leave it
+    out, so the threshold comes from 23 images; computed, and then read from the partial cache that wrote."""
+    root, run, test_ids = _labelled_class_folder_run(tmp_path)
+    name = next(f"a/{i:03d}.png" for i in range(30) if f"a/{i:03d}.png" not in test_ids)
+    (root / name).write_bytes(b"")
+    for cache in ("computed", "cached"):
+        capsys.readouterr()
+        with warnings.catch_warnings(record=True) as got:
+            warnings.simplefilter("always")
+            assert main(["score", str(run), "--threshold", "mad", "--skip-bad", "--threads", "1", "--no-progress",
+                         "--out", str(tmp_path / "s.csv")]) == 0
+        said = ([ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("wildgan: warning:")]
+                + [str(w.message) for w in got])
+        about = [w for w in said if "unreadable" in w]
+        assert len(about) == 1, (cache, about)
+        one = about[0]
+        assert one.count(str(root / name)) == 1 and "empty file (0 bytes) (a training image)" in one, one
+        assert f"unreadable since {run} was trained" in one and "(split.json: 24 and 12)" in one, one
+        assert "the training scores leave out 1 unreadable training file" in one, one
+        assert "thresholds and percentiles come from those 23" in one, one
+        assert ("train_scores.csv (scored with --skip-bad)" in one) == (cache == "cached"), one
+
+
+def test_evaluate_skip_bad_leaves_files_unreadable_since_training_out_in_one_warning(tmp_path, capsys):
+    """`evaluate --skip-bad` of a labelled run on its own data after one of its training files, and separately one of
+    its test files, became unreadable: evaluate had no --skip-bad (its error advised it), and score's rebuild said
+    only 'changed since trained', naming no file. Now one warning names the file, the part of the split it was in and
+    the split's counts: the hold-out is the recorded one less the file (it was drawn over the files read, and held
+    training images), and the AUCs come from the test images read. A test file leaves the training scores whole; a
+    training file's warning there joins the rebuild's (score --threshold, report --image, their partial cache too:
+    they named it twice, then in a second warning referred to 'the file named above'; export --threshold rebuilds
+    only the training split, whose warning names it)."""
+    root, run, test_ids = _labelled_class_folder_run(tmp_path)
     trained = next(f"a/{i:03d}.png" for i in range(30) if f"a/{i:03d}.png" not in test_ids)
     held_out = sorted(i for i in test_ids if i.startswith("a/"))[0]
 
@@ -1860,6 +1894,12 @@ def test_evaluate_skip_bad_leaves_files_unreadable_since_training_out_in_one_war
             warnings.simplefilter("always")
             rc = main([*argv, str(run), *threads, "--no-progress", "--skip-bad"])
         return rc, capsys.readouterr().err + "".join(str(w.message) for w in got)
+
+    def joined(err: str, training_file: bool) -> bool:
+        # one warning for the one file: a training file's part of the training scores joins the rebuilt split's
+        # warning, after its counts, and refers to the file there (not to 'the file named above' of another)
+        return (("(split.json: 24 and 12). " in err) == ("come from those 23: that file" in err) == training_file
+                and "named above" not in err)
 
     for name, counts, part in ((trained, "23 training and 12 test", "a training image"),
                                (held_out, "24 training and 11 test", "a test image")):
@@ -1893,14 +1933,14 @@ def test_evaluate_skip_bad_leaves_files_unreadable_since_training_out_in_one_war
         # (the rebuild placed the file: a training file is said as one, a test file leaves the training scores whole)
         assert ("the training scores leave out 1 unreadable training file" in err) == (name == trained), err
         assert "(a training, test or unused image each" not in err, err
-        named_above = "those 23: the file named above"
-        assert err.count(f"{root / name}: not a readable image") == 1 and (named_above in err) == (name == trained), err
+        # (one warning for the one file: the training scores' part joins the rebuilt split's, after its counts)
+        assert err.count(f"{root / name}: not a readable image") == 1 and joined(err, name == trained), err
         # the partial cache that score wrote, read by score again and by report's percentiles of --image files
         for argv in (("score", "--threshold", "mad", "--out", str(tmp_path / "s.csv")),
                      ("report", "--no-controls", f"--image={root / 'b' / '000.png'}")):
             rc, err = cli(*argv)
             assert rc == 0 and err.count(f"{root / name}: not a readable image") == 1, err
-            assert (named_above in err) == (name == trained), err
+            assert joined(err, name == trained), err
         for _ in range(2):   # the isolated training scores computed, then read from their cache (which read it twice)
             rc, err = cli("export", "--threshold", "mad", "--out", str(tmp_path / "m.onnx"), threads=())
             # (a test file is no concern of the training scores, the only data export reads)

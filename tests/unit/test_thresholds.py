@@ -3,6 +3,8 @@ set, the Threshold record, and PyOD-style probabilities. Pure numpy: fast, with 
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -190,3 +192,34 @@ def test_a_nan_score_is_the_most_anomalous_everywhere():
     with pytest.warns(RuntimeWarning, match="1 of 1 scores are NaN"):
         proba = rank_proba(train, [np.nan])
     assert flags.tolist() == [0, 1, 1] and pct.tolist() == [100.0] and proba.tolist() == [[0.0, 1.0]]
+
+
+def test_the_training_scores_warning_joins_the_held_warning_of_the_split_that_named_the_same_file() -> None:
+    """A rebuilt split's warning naming a file unreadable since training is held (HeldWarning) until the training
+    scores are read: their warning that they leave that file out joins it (one warning for one cause, 'that file'),
+    naming only the files the split's did not (a cache written when another file was unreadable too); said once. A
+    held warning said already is referred to as above; one that names none of the files is said on its own."""
+    from wildgan.errors import HeldWarning
+    from wildgan.scoring.train_scores import warn_left_out
+
+    said: list[str] = []
+    held = HeldWarning()
+    held.hold("d: 1 file unreadable since run was trained left out: d/1.png: empty file", ["d/1.png"], said.append)
+    skipped = [{"path": "d/1.png", "reason": "d/1.png: empty file", "part": "train"},
+               {"path": "d/2.png", "reason": "d/2.png: truncated", "part": "train"}]
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        warn_left_out(skipped, "run", 22, pile=False, held=held)
+        held.say()
+        assert not got and len(said) == 1 and said[0].startswith("d: 1 file unreadable since run"), said
+        assert ". run: the training scores leave out 2 unreadable training files" in said[0], said
+        assert "come from those 22: d/2.png: truncated; that file. Without --skip-bad" in said[0], said
+        warn_left_out(skipped[:1], "run", 23, pile=False, held=held)          # said already: named above
+        assert [str(w.message) for w in got][-1].endswith("from those 23: the file named above. Without --skip-bad "
+                                                          "they are read again (and scored once readable)")
+        other = HeldWarning()
+        other.hold("d: d/3.png (a test image)", ["d/3.png"], said.append)
+        warn_left_out(skipped[1:], "run", 23, pile=False, held=other)         # not the held file: its own warning
+        assert "from those 23: d/2.png: truncated." in str(got[-1].message) and len(said) == 1
+        other.say()
+        assert said[-1] == "d: d/3.png (a test image)"

@@ -48,7 +48,7 @@ from ..config import SCORE_NAMES, own_score, read_run_config, run_config_to_dict
 from ..data import build_split, conversion_opts, load_images, newly_skipped, split_differences
 from ..data.dataset_files import dataset_among_images_error
 from ..data.readers import is_dataset_file
-from ..errors import CheckpointError, ConfigError, DataError, warn_user
+from ..errors import CheckpointError, ConfigError, DataError, HeldWarning, warn_user
 from ..fileio import atomic_write_text
 from ..markdown import md_table, split_md_row
 from ..scoring.latent_search import search_info
@@ -526,8 +526,16 @@ def _write_run_report(run_dir: Path, out: Path, cfg: Any, split_info: dict[str, 
     page.p(f"Method {cfg.method}, preset {cfg.preset}. Label 1 = anomaly; higher score = more anomalous.")
 
     unlabelled = split_info.get("protocol") == "unlabelled"
-    model, diag = _diagnose(page, run_dir, cfg, split_info, device=device, controls=controls, log=log,
-                            top_k_images=top_k_images, score=score, model=model, skip_bad=skip_bad)
+    # (skip_bad: the rebuilt split's warning naming files unreadable since training is held until the named images'
+    # training scores are read, which are read now for that, not when their section is drawn: where those leave the
+    # same files out, their warning joins it, one warning for one cause)
+    held = HeldWarning()
+    try:
+        model, diag = _diagnose(page, run_dir, cfg, split_info, device=device, controls=controls, log=log,
+                                top_k_images=top_k_images, score=score, model=model, skip_bad=skip_bad, held=held)
+        ref = _named_reference(run_dir, model, diag, unlabelled, skip_bad, held) if named is not None else None
+    finally:
+        held.say()
     if diag is not None and unlabelled:
         _pile_section(page, out, run_dir, model, diag, cfg, score, top_k_images, log)
     elif diag is not None:
@@ -536,8 +544,7 @@ def _write_run_report(run_dir: Path, out: Path, cfg: Any, split_info: dict[str, 
         _heatmap_section(page, out, diag, score, top_k_images, log, cfg=cfg)
     _training_sections(page, out, run_dir)
     if named is not None:
-        _named_section(page, out, model, named, score,
-                       ref=_named_reference(run_dir, model, diag, unlabelled, skip_bad))
+        _named_section(page, out, model, named, score, ref=ref)
     page.h(2, "Config")
     page.pre(_config_text(run_dir), "yaml")
     page.write(out)
@@ -564,13 +571,13 @@ def _data_text(split_info: dict[str, Any]) -> str | None:
 
 def _diagnose(page: _Page, run_dir: Path, cfg: Any, split_info: dict[str, Any], *, device: str, controls: bool,
               log: Log, top_k_images: int, score: str, model: Any = None,
-              skip_bad: bool = False) -> tuple[Any, RunDiagnostics | None]:
+              skip_bad: bool = False, held: HeldWarning | None = None) -> tuple[Any, RunDiagnostics | None]:
     """(the networks, what the report shows of them): diagnose_run for a run with a test split, the top of the
     training pile for an unlabelled run; diagnostics None where there is nothing to score (a Detector.fit run, a pile
     that cannot be read again), and no networks either before the first checkpoint. What is missing, and why, is
     said on the page. model: the run's networks, when the caller has loaded them. skip_bad: an unlabelled run's
     training files unreadable since training are left out of its ranking; a labelled run's unreadable files are left
-    out of its rebuilt split, as by evaluate --skip-bad (split_for_run names them)."""
+    out of its rebuilt split, as by evaluate --skip-bad (split_for_run names them; held: see split_for_run)."""
     try:
         if split_info.get("detector_input"):
             model = model if model is not None else load_model(run_dir, device)
@@ -580,7 +587,8 @@ def _diagnose(page: _Page, run_dir: Path, cfg: Any, split_info: dict[str, Any], 
                    "placed among the training scores cached in train_scores.csv).")
             return model, None
         if split_info.get("protocol") != "unlabelled":
-            return diagnose_run(run_dir, device=device, controls=controls, log=log, model=model, skip_bad=skip_bad)
+            return diagnose_run(run_dir, device=device, controls=controls, log=log, model=model, skip_bad=skip_bad,
+                                held=held)
         try:
             return _diagnose_training_pile(run_dir, cfg, device, log, top_k_images, score, model=model,
                                            skip_bad=skip_bad)
@@ -878,16 +886,18 @@ def _grid_kimg(grid: Path) -> str:
 
 
 def _named_reference(run_dir: Path, model: Any, diag: RunDiagnostics | None, unlabelled: bool,
-                     skip_bad: bool = False) -> tuple[dict[str, np.ndarray], str] | None:
+                     skip_bad: bool = False, held: HeldWarning | None = None
+                     ) -> tuple[dict[str, np.ndarray], str] | None:
     """(the scores the named images' percentiles are taken among, which images those are), or None.
 
     Named images are ranked like `wildgan score`'s train_percentile: among the training images, from the run's
     cached training scores when they match these weights and protocol (never a stale cache); else among the images
     this report scored (its test split, or all the training images of an unlabelled run). A cache that leaves
-    unreadable training files out (score --threshold --skip-bad) is used only with skip_bad, as score uses it."""
+    unreadable training files out (score --threshold --skip-bad) is used only with skip_bad, as score uses it; its
+    warning joins `held` (see warn_left_out)."""
     # (read once: an unlabelled run's ranking that took the cache has said what it leaves out)
     cached = diag.reference if diag is not None and diag.reference_cached else read_train_scores(
-        run_dir, model, "mixed", skip_bad=skip_bad, said=diag.skips_said if diag is not None else ())
+        run_dir, model, "mixed", skip_bad=skip_bad, held=held)
     if cached:
         return cached, "training"
     if diag is not None and diag.scores:
@@ -974,8 +984,6 @@ class RunDiagnostics:
     # run shows its top k training images, ranked among all of them); None: the N above
     reference: dict[str, np.ndarray] | None = None
     reference_cached: bool = False                 # the reference is the run's training-score cache (read_train_scores)
-    # the unreadable files left out of the rebuilt split, named already (split_for_run): not named again for the cache
-    skips_said: tuple[str, ...] = ()
 
     @property
     def ref_scores(self) -> dict[str, np.ndarray]:
@@ -983,13 +991,14 @@ class RunDiagnostics:
 
 
 def diagnose_run(run_dir: Path, *, device: str = "auto", controls: bool = True, log: Log = _quiet,
-                 model: Any = None, skip_bad: bool = False) -> tuple[Any, RunDiagnostics]:
+                 model: Any = None, skip_bad: bool = False,
+                 held: HeldWarning | None = None) -> tuple[Any, RunDiagnostics]:
     """Score the run's test split with reconstructions and latents, plus the controls. -> (model, diagnostics).
     model: the run's networks (scoring.run.load_model), when the caller has them; default loaded here. skip_bad:
     unreadable image files are left out of the rebuilt split (those unreadable since training named in a warning)
-    instead of stopping the report."""
+    instead of stopping the report (held: see split_for_run)."""
     model = model if model is not None else load_model(run_dir, device)
-    split = split_for_run(run_dir, skip_bad=skip_bad)
+    split = split_for_run(run_dir, skip_bad=skip_bad, held=held)
     y = split.test_y.astype(int)
     log(f"scoring {len(y)} test images with {model.source}")
     cached: dict[str, np.ndarray] | None = None
@@ -1036,8 +1045,7 @@ def diagnose_run(run_dir: Path, *, device: str = "auto", controls: bool = True, 
         zn = res.scores["z_norm"]
         metrics["mean_z_norm"] = {"normal": float(zn[y == 0].mean()), "anomalous": float(zn[y == 1].mean())}
     diag = RunDiagnostics(y=y, ids=list(split.test_ids), x=split.test_x, scores=dict(res.scores), z=res.z,
-                          recon=res.recon, controls=ctl, metrics=metrics,
-                          skips_said=tuple(s.get("path") for s in split.info.get("skipped", [])))
+                          recon=res.recon, controls=ctl, metrics=metrics)
     return model, diag
 
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..config import SCORE_NAMES, DataConfig, RunConfig, read_run_config, scoring_changes, scoring_settings
 from ..data import AnomalySplit, build_split, newly_skipped, skipped_reasons, split_differences, split_summary
-from ..errors import ConfigError, warn_user
+from ..errors import ConfigError, HeldWarning, warn_user
 from ..fileio import atomic_write_text, leave_out_defaults
 from ..scoring.run import LoadedModel, load_model, read_split_info, untrained_model, write_scores_csv
 from ..scoring.scores import SCORES_VERSION, SCORES_VERSION_ABSENT, UNRECORDED_SCORES_VERSION
@@ -27,7 +27,7 @@ from .metrics import evaluate_scores, pixel_statistics
 
 def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], None] | None = None,
                   normal: tuple[str, ...] | None = None, skip_bad: bool = False,
-                  whole: bool | None = None) -> AnomalySplit:
+                  whole: bool | None = None, held: HeldWarning | None = None) -> AnomalySplit:
     """The run's own test split (rebuilt deterministically from its saved DataConfig), optionally on other data.
 
     Rebuilding the run's own split from data that changed on disk since training (files added, removed or moved
@@ -35,7 +35,9 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
     Python warning) says so, naming what differs from split.json. normal: the normal class(es) of `data` (needed
     for a labelled class-folder tree when the run itself was trained on unlabelled images). whole: evaluate on
     every labelled image of `data` (build_split(whole=True)) instead of its protocol's test split; default (None):
-    whole when the run was trained on unlabelled images or by Detector.fit, which never held labelled images out."""
+    whole when the run was trained on unlabelled images or by Detector.fit, which never held labelled images out.
+    held: the warning that names files unreadable since training (skip_bad) is held there, not said: the caller
+    says it once the training scores are read, joined by their warning when they leave the same files out."""
     cfg = read_run_config(run_dir)
     recorded = read_split_info(Path(run_dir))
     if data is None and recorded.get("detector_input"):
@@ -93,12 +95,16 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
                    and split_summary(split)["test_ids_sha256"] != recorded.get("test_ids_sha256"))
         placed = [{**s, "reason": f"{s.get('reason') or s.get('path')} ({_WERE[were[s['path']]]})"}
                   if s.get("path") in were else s for s in skipped]
-        _say(log, f"warning: {dc.data}: {len(skipped)} file{'s' if len(skipped) != 1 else ''} unreadable since "
-                  f"{run_dir} was trained left out: {skipped_reasons(placed)}. The rebuilt split has "
-                  f"{len(split.train_x)} training and {len(split.test_x)} test images (split.json: "
-                  f"{recorded.get('n_train', '?')} and {recorded.get('n_test', '?')})" + (
-                      "; its hold-out is drawn over the files read, so the test split is not the recorded one and "
-                      "may contain training images" if redrawn else ""))
+        msg = (f"warning: {dc.data}: {len(skipped)} file{'s' if len(skipped) != 1 else ''} unreadable since "
+               f"{run_dir} was trained left out: {skipped_reasons(placed)}. The rebuilt split has "
+               f"{len(split.train_x)} training and {len(split.test_x)} test images (split.json: "
+               f"{recorded.get('n_train', '?')} and {recorded.get('n_test', '?')})" + (
+                   "; its hold-out is drawn over the files read, so the test split is not the recorded one and "
+                   "may contain training images" if redrawn else ""))
+        if held is not None:
+            held.hold(msg, [str(s.get("path")) for s in skipped], lambda m: _say(log, m))
+        else:
+            _say(log, msg)
     diffs = split_differences(split, recorded, skips_said=bool(skipped)) if data is None else []
     if diffs:
         msg = (f"warning: {dc.data or 'the data'} changed since {run_dir} was trained ({'; '.join(diffs)}): the "

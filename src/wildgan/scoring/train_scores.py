@@ -13,11 +13,11 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Collection, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
-from ..errors import DataError, WildganError, warn_user
+from ..errors import DataError, HeldWarning, WildganError, warn_user
 from ..fileio import leave_out_defaults
 from .scores import SCORES_VERSION, SCORES_VERSION_ABSENT, UNRECORDED_SCORES_VERSION
 
@@ -93,12 +93,12 @@ def write_train_scores(run_dir: Path, model: Any, ids: Sequence[str], scores: di
 
 def read_train_scores(run_dir: Path, model: Any, batch_mode: str, ids: Sequence[str] | None = None,
                       skip_bad: bool = False, skip_option: str = "--skip-bad",
-                      said: Collection[str] = ()) -> dict[str, np.ndarray] | None:
+                      held: HeldWarning | None = None) -> dict[str, np.ndarray] | None:
     """The cached training scores of this model and protocol, or None when missing, stale (other weights, score
     protocol or data than now: see score_key) or damaged; with `ids`, also None unless the cache's rows are those
     images in that order. A cache that leaves unreadable files out is read only with skip_bad (or a run trained
     with it), and then says so in a warning, which names skip_bad as the caller's user gives it: skip_option (the
-    CLI's --skip-bad; the Python API's skip_bad=True); said: see warn_left_out."""
+    CLI's --skip-bad; the Python API's skip_bad=True); held: see warn_left_out."""
     import csv
 
     csv_path, key_path = cache_paths(run_dir, batch_mode)
@@ -145,28 +145,31 @@ def read_train_scores(run_dir: Path, model: Any, batch_mode: str, ids: Sequence[
 
         pile = read_split_info(run_dir).get("protocol") == "unlabelled"
         warn_left_out(skipped, f"{csv_path}{'' if run_skips else f' (scored with {skip_option})'}", n, run_skips,
-                      skip_option, pile, said)
+                      skip_option, pile, held)
     return scores
 
 
 def warn_left_out(skipped: Sequence[dict[str, str]], where: str, n: int, run_skips: bool = False,
-                  skip_option: str = "--skip-bad", pile: bool = True, said: Collection[str] = ()) -> None:
+                  skip_option: str = "--skip-bad", pile: bool = True, held: HeldWarning | None = None) -> None:
     """Name the unreadable files that a run's training scores leave out (each, up to 10; the cache key lists all).
     run_skips: the run was trained with --skip-bad, so its training images are always read so (with or without
     --skip-bad now), and its cache of them is read as it is: advice about --skip-bad would be wrong. skip_option:
     skip_bad as the caller's user gives it (the CLI's --skip-bad; the Python API's skip_bad=True). pile: the run was
     trained on an unlabelled pile, every file of which is a training image; a labelled run's file is one where the
     rebuild placed it (marked "part": "train" by newly_skipped), else it may have been a training, test or unused
-    image, which a split rebuilt without it cannot tell (an older split.json). said: the paths of unreadable
-    files this command has named already (in the warning of the run's rebuilt test split, split_for_run): referred
-    to here, not named a second time."""
+    image, which a split rebuilt without it cannot tell (an older split.json). held: the warning of the run's
+    rebuilt test split (split_for_run), which names the unreadable files it left out: this warning joins it when it
+    leaves out some of those same files (one warning for one cause), referring to them there, not naming them a
+    second time; one said already is referred to as above."""
     from ..data import skipped_reasons
 
     s = "s" if len(skipped) != 1 else ""
-    new = [f for f in skipped if f.get("path") not in said]
+    new = [f for f in skipped if held is None or f.get("path") not in held.paths]
     above = len(skipped) - len(new)
-    named = "; ".join(([skipped_reasons(new)] if new else []) +
-                      ([f"the {'file' if above == 1 else f'{above} files'} named above"] if above else []))
+    joined = bool(above) and held is not None and not held.said
+    before = (("that file" if above == 1 else f"those {above} files") if joined
+              else f"the {'file' if above == 1 else f'{above} files'} named above")
+    named = "; ".join(([skipped_reasons(new)] if new else []) + ([before] if above else []))
     # (every file of a pile is a training image; a labelled run's only where the rebuild placed it: "part")
     training = pile or all(f.get("part") == "train" for f in skipped)
     what = (f"the training scores leave out {len(skipped)} unreadable {'' if pile else 'training '}file{s} of the "
@@ -174,10 +177,14 @@ def warn_left_out(skipped: Sequence[dict[str, str]], where: str, n: int, run_ski
             if training else f"{len(skipped)} unreadable file{s} of the run's data {'are' if s else 'is'} left out of "
             f"its rebuilt split (a training, test or unused image each, which the rebuild cannot tell; the training "
             f"scores are of the {n} training images read)")
-    warn_user(f"{where}: {what}, so thresholds and percentiles come from those {n}: {named}. " + (
-                  f"The run was trained with {skip_option}, which leaves out what is unreadable whenever its "
-                  f"training images are read (delete its train_scores*.csv to score them again once readable)"
-                  if run_skips else f"Without {skip_option} they are read again (and scored once readable)"))
+    msg = f"{where}: {what}, so thresholds and percentiles come from those {n}: {named}. " + (
+        f"The run was trained with {skip_option}, which leaves out what is unreadable whenever its "
+        f"training images are read (delete its train_scores*.csv to score them again once readable)"
+        if run_skips else f"Without {skip_option} they are read again (and scored once readable)")
+    if joined and held is not None:
+        held.say(f". {msg}")
+    else:
+        warn_user(msg)
 
 
 def is_run_final(run_dir: Path, model: Any) -> bool:
@@ -198,7 +205,7 @@ def is_run_final(run_dir: Path, model: Any) -> bool:
 def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: str = "mixed", device: str = "auto",
                         progress: bool = False, write: bool | None = None, split: Any = None,
                         skip_bad: bool = False, skip_option: str = "--skip-bad",
-                        said: Collection[str] = ()) -> dict[str, np.ndarray]:
+                        held: HeldWarning | None = None) -> dict[str, np.ndarray]:
     """Every score of the run's own training split (build_split(cfg.data).train_x), computed once and cached in
     RUN_DIR/train_scores.csv (+ train_scores.json, the cache key: weights checksum, score protocol, data config);
     batch_mode='isolated' uses train_scores-isolated.{csv,json}. write: whether computed scores go into that cache
@@ -206,15 +213,15 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
     built it already (`wildgan score` of the run's own test split, read with the same skip_bad): not decoded a second
     time. skip_bad: training files that have become unreadable are left out (named in a warning, listed in the
     cache key) instead of stopping the threshold; skip_option: how the caller's user gives skip_bad, as that warning
-    names it (the CLI's --skip-bad; Detector: skip_bad=True). said: the unreadable files the caller has named
-    already (the warning of that split's rebuild), not named again (see warn_left_out)."""
+    names it (the CLI's --skip-bad; Detector: skip_bad=True). held: the warning of that split's rebuild, naming the
+    unreadable files it left out, which the warning about them here joins (see warn_left_out)."""
     from ..data import build_split, newly_skipped, split_differences
     from ..data.decode_pool import unreadable_files_error
     from .run import load_model, read_split_info
 
     run_dir = Path(run_dir)
     model = model if model is not None else load_model(run_dir, device)
-    cached = read_train_scores(run_dir, model, batch_mode, skip_bad=skip_bad, skip_option=skip_option, said=said)
+    cached = read_train_scores(run_dir, model, batch_mode, skip_bad=skip_bad, skip_option=skip_option, held=held)
     if cached is not None:
         return cached
     info = read_split_info(run_dir)
@@ -242,7 +249,7 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
     skipped = newly_skipped(split, info, training=True)
     if skipped:
         warn_left_out(skipped, f"{run_dir}", len(split.train_x), bool(model.cfg.data.skip_bad), skip_option,
-                      info.get("protocol") == "unlabelled", said)
+                      info.get("protocol") == "unlabelled", held)
     return score_training_split(run_dir, model, split, batch_mode=batch_mode, progress=progress, write=write,
                                 skipped=skipped)
 
