@@ -98,6 +98,30 @@ def truncate_jsonl(path: Path, keep: Callable[[dict], bool]) -> int:
     return dropped
 
 
+def json_lines(path: Path) -> list[tuple[int, str, Any]]:
+    """(line number from 1, text, value) of each non-blank line of a JSON-lines file (none if there is no file); the
+    value of a line that is not JSON is its json.JSONDecodeError, for the caller to name. A last line that is not JSON
+    and has no newline is left out: it is a row torn by a writer killed mid-line (each row is written with its newline
+    in one write), which the writer cuts before it appends the next (study._drop_torn_line), so not worth a word."""
+    p = Path(path)
+    if not p.is_file():
+        return []
+    text = p.read_text(encoding="utf-8", errors="replace")
+    lines = text.splitlines()
+    out: list[tuple[int, str, Any]] = []
+    for i, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            value: Any = json.loads(line)
+        except json.JSONDecodeError as e:
+            if i == len(lines) and not text.endswith("\n"):
+                continue
+            value = e
+        out.append((i, line, value))
+    return out
+
+
 def append_line(path: Path, line: str) -> None:
     """Append one line to a log (log.txt) in one write() on an O_APPEND descriptor. Several writers append to the
     same log (the ranks of a torchrun job, a study and its cell): their lines must not interleave, and Python's

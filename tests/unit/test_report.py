@@ -243,6 +243,24 @@ def test_study_report_says_when_its_tables_are_older_than_the_rows(tmp_path: Pat
     assert "has no tables.md yet" in report(study).read_text()
 
 
+def test_study_report_names_the_lines_of_results_jsonl_that_are_no_rows(tmp_path: Path) -> None:
+    # a line that is not JSON (edited by hand, or two rows glued by an older wildgan) was left out of the report
+    # without a word; now it is named, on the page and in a warning. A torn last line (a study still writing it, or
+    # killed) is left out without one, as before
+    from wildgan.errors import WildganWarning
+
+    study = tmp_path / "study"
+    study.mkdir()
+    rows = [{"method": "wildgan", "gamma": 0.0, "seed": s, "auc": {"a": 0.7}} for s in (0, 1)]
+    (study / "results.jsonl").write_text(json.dumps(rows[0]) + "\nnot json\n[1]\n" + json.dumps(rows[1]) + '\n{"to')
+    said = (f"{study / 'results.jsonl'}: 2 lines left out of this report, not result rows: line 2 (not JSON), line 3 "
+            f"(not a JSON object)")
+    with pytest.warns(WildganWarning) as warned:
+        page = report(study).read_text()
+    assert [str(w.message) for w in warned if issubclass(w.category, WildganWarning)] == [said]
+    assert "2 result rows" in page and f"**{said}**" in (study / "report" / "report.md").read_text()
+
+
 def test_study_report_says_when_its_rows_were_scored_otherwise(tmp_path: Path) -> None:
     # a study run again with another lambda on some of its cells keeps the other cells' rows: the report listed all
     # rows as one study's, with nothing saying that their AUCs are of different scores

@@ -546,6 +546,67 @@ def test_torn_last_line_is_ignored(tmp_path):
     assert len(read_rows(p)) == 2
 
 
+def test_lines_that_are_no_rows_are_named_and_left_out_of_the_tables(tmp_path):
+    # a hand-edited results.jsonl (a line that is not JSON, a row without its normal class, one whose gamma is text,
+    # a list): the tables writer stopped with a bare KeyError. Now each is named in one warning (file, line, what)
+    # and left out; a torn last line (a study killed mid-write) is still left out without a word
+    import warnings
+
+    p = tmp_path / "results.jsonl"
+    lines = [json.dumps(FIXED[0]), "not json", json.dumps({k: v for k, v in FIXED[1].items() if k != "normal"}),
+             json.dumps({**FIXED[2], "gamma": "abc"}), "[1]", json.dumps(FIXED[3]), '{"cell": "x", "au']
+    p.write_text("\n".join(lines))
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        rows = read_rows(p)
+        study_mod.write_tables(tmp_path, rows)
+    assert [str(w.message) for w in said] == [
+        f"{p}: 4 lines left out of the study's tables, not result rows a study writes: line 2 (not JSON: Expecting "
+        f"value at column 1), line 3 (no normal), line 4 (gamma is \"abc\", not a number), line 5 (a list, not a JSON "
+        f"object). A study run with their cells evaluates those cells again (the lines are kept as they are): fix or "
+        f"delete the lines to stop this warning"]
+    assert rows == [FIXED[0], FIXED[3]] and "Cells: 2." in (tmp_path / "tables.md").read_text()
+    assert len((tmp_path / "tables.csv").read_text().splitlines()) == 1 + 2 * 8
+    # a seed that is no whole number, an AUC that is text, a row without its controls: no rows either
+    bad = [{**FIXED[0], "seed": 1.5}, {**FIXED[0], "auc": {**FIXED[0]["auc"], "a": "0.7"}},
+           {k: v for k, v in FIXED[0].items() if k != "controls"}]
+    p.write_text("".join(json.dumps(r) + "\n" for r in bad))
+    with pytest.warns(UserWarning, match=r"line 1 \(seed is 1.5, not a whole number\), line 2 \(auc.a is \"0.7\", "
+                                         r"not a number or null\), line 3 \(no controls\)"):
+        assert read_rows(p) == []
+
+
+def test_a_rerun_evaluates_again_a_cell_whose_row_is_no_row(tmp_path, monkeypatch):
+    # a row without its normal class (edited by hand) stopped the re-run with a KeyError; now its cell is evaluated
+    # again (its networks kept), and the lines that are no rows are said once and kept as they are, also when the
+    # file is rewritten for rows scored otherwise (which dropped them without a word)
+    import warnings
+
+    st = tmp_path / "st"
+    results = st / "results.jsonl"
+    cell = grid(["0"], [0.1], ["wildgan"], ["image"], [0])
+    base = _base(tmp_path)
+    study_mod.run_study(base, cell, st, progress=False, log=lambda m: None)
+    row = read_rows(results)[0]
+    damaged = json.dumps({k: v for k, v in row.items() if k != "normal"})
+    results.write_text(damaged + "\nnot json\n")
+    monkeypatch.setattr(study_mod, "train_run", lambda *a, **k: pytest.fail("the cell was trained again"))
+
+    def rerun(cfg):
+        with warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter("always")
+            rows = study_mod.run_study(cfg, cell, st, progress=False, log=lambda m: None)
+        return rows, [str(w.message) for w in said if str(results) in str(w.message)]
+
+    rows, said = rerun(base)
+    assert rows == [row] and len(said) == 1 and "line 1 (no normal), line 2 (not JSON" in said[0]
+    assert results.read_text().splitlines() == [damaged, "not json", json.dumps(row)]
+    assert "Cells: 1." in (st / "tables.md").read_text()
+    rows, said = rerun(replace(base, score=replace(base.score, lam=0.2)))       # the row is evaluated again
+    assert [r["score_settings"]["score.lam"] for r in rows] == [0.2] and len(said) == 1
+    assert results.read_text().splitlines()[:2] == [damaged, "not json"]
+
+
 def test_a_last_row_without_its_newline_is_kept(tmp_path):
     # read_rows counts a whole row without its newline as done; the next append cut it, so its cell was in no table
     p = tmp_path / "results.jsonl"
@@ -666,7 +727,9 @@ def test_every_cell_is_checked_before_the_first_trains(tmp_path, monkeypatch):
         study_mod.check_cells(big, grid(["0"], [0.0], ["wildgan"], ["image"], [0]))
     # a cell with its row in results.jsonl is done: not checked (nor trained) again
     (tmp_path / "st").mkdir()
-    (tmp_path / "st" / "results.jsonl").write_text(json.dumps({"cell": "0_g0.95_wildgan_image_s0"}) + "\n")
+    # (a whole row: one without the fields of its cell is no row, and its cell is not done: see read_rows)
+    done = {**_row("wildgan", "image", 0.95, 0, 0.7), "cell": "0_g0.95_wildgan_image_s0", "normal": "0"}
+    (tmp_path / "st" / "results.jsonl").write_text(json.dumps(done) + "\n")
     study_mod.check_cells(base, grid(["0"], [0.0, 0.95], ["wildgan"], ["image"], [0]), tmp_path / "st")
 
 

@@ -49,7 +49,7 @@ from ..data import build_split, conversion_opts, load_images, newly_skipped, spl
 from ..data.dataset_files import dataset_among_images_error
 from ..data.readers import is_dataset_file
 from ..errors import CheckpointError, ConfigError, DataError, HeldWarning, warn_user
-from ..fileio import atomic_write_text
+from ..fileio import atomic_write_text, json_lines
 from ..markdown import md_table, split_md_row
 from ..scoring.latent_search import search_info
 from ..scoring.run import load_model, read_split_info, untrained_model
@@ -1128,9 +1128,21 @@ def study_report(study_dir: Path, *, log: Log = _quiet) -> Path:
 
 def _write_study_report(study_dir: Path, out: Path) -> None:
     """study_report's page, written into `out` (the new report's folder, before it replaces STUDY_DIR/report)."""
-    rows = read_jsonl(study_dir / "results.jsonl")
+    results = study_dir / "results.jsonl"
+    lines = json_lines(results)
+    rows = [v for _, _, v in lines if isinstance(v, dict)]
     page = _Page(title=f"wildgan study report: {study_dir.resolve().name}", md_dir=out)
     page.p(f"Study directory: {study_dir.resolve()}; {len(rows)} result rows.")
+    # every row that is a JSON object is listed below, whatever it holds (the tables, the studies layer's, say which
+    # they leave out); a line that is none is named, not dropped without a word (a torn last line excepted: a study
+    # still writing it, or killed while it did)
+    unread = [f"line {i}" + (" (not JSON)" if isinstance(v, json.JSONDecodeError) else " (not a JSON object)")
+              for i, _, v in lines if not isinstance(v, dict)]
+    if unread:
+        said = (f"{results}: {len(unread)} line{'s' if len(unread) > 1 else ''} left out of this report, not result "
+                f"rows: {', '.join(unread)}")
+        page.note(said)
+        warn_user(said)
     stale = _stale_tables(study_dir) if rows else None
     if stale:
         page.note(stale)

@@ -1,9 +1,10 @@
 """The paper's study as one resumable grid: normal class x gamma x method x encoder loss x seed.
 
 Each cell trains (or reuses a finished run, or resumes an interrupted one), evaluates on its test split with the
-controls, and appends one row to STUDY_DIR/results.jsonl. Re-running skips cells that already have a row. A study
-folder holds one configuration: before anything runs, every cell already in it is compared with what the command asks
-for, and a difference that changes results (schedule, data, architecture, ...) is refused, never silently reused.
+controls, and appends one row to STUDY_DIR/results.jsonl. Re-running skips cells that already have a row (a line
+that is no such row, edited by hand or damaged, is named and kept, and its cell evaluated again: tables.read_rows). A
+study folder holds one configuration: before anything runs, every cell already in it is compared with what the command
+asks for, and a difference that changes results (schedule, data, architecture, ...) is refused, never silently reused.
 A finished cell whose row was scored otherwise (other scoring rules, or other score/search settings: lam, kappa,
 ...) is evaluated again with its networks kept, since evaluation is cheap and training is not.
 Tables (tables.md, tables.csv) and the AUC-versus-gamma plot are re-made from the rows at the end. They pool only the
@@ -24,7 +25,7 @@ from ..data import AnomalySplit, LoadedData, build_split, load_split_data
 from ..data.readers import is_run_dir
 from ..errors import ConfigError, DataError, TrainingInterrupted, WildganError
 from ..evaluation.run import evaluate_run
-from ..fileio import append_log_line, atomic_write_text, leave_out_defaults
+from ..fileio import append_log_line, atomic_write_text, json_lines, leave_out_defaults
 from ..scoring.run import load_model
 from ..scoring.scores import SCORES_VERSION, SCORES_VERSION_ABSENT, UNRECORDED_SCORES_VERSION
 from ..training.run import RESUME_MAY_CHANGE, data_folder_holding, run_differences, run_lock, train_run
@@ -164,7 +165,9 @@ def check_cells(base: RunConfig, cells: list[Cell], study_dir: Path | None = Non
     images a split selects does not depend on the size they were decoded at, and only the selection is checked."""
     import warnings
 
-    done = {r["cell"] for r in read_rows(Path(study_dir) / "results.jsonl")} if study_dir is not None else set()
+    # (its bad lines are named by run_study, which reads the rows next: their cells are checked here, not done)
+    done = ({r["cell"] for r in read_rows(Path(study_dir) / "results.jsonl", warn=False)} if study_dir is not None
+            else set())
     todo = [c for c in cells if c.key not in done]
     if not todo:
         return
@@ -327,7 +330,8 @@ def _drop_rows_of_other_scoring(results: Path, base: RunConfig, keys: set[str], 
     _scored_with), so that those cells are evaluated again (their networks are kept; evaluation is cheap, training
     is not) rather than skipped, their AUCs pooled with new rows of other formulas or settings. Said once, naming
     what changed; such rows of cells the command does not run are kept, and said to be listed apart from the tables
-    (write_tables)."""
+    (write_tables). The first read of the rows in a study command: it names the lines that are no rows (read_rows),
+    whose cells are then evaluated again."""
     rows = read_rows(results)
     versions: set[str] = set()
     changes: list[str] = []
@@ -358,7 +362,8 @@ def _drop_rows_of_other_scoring(results: Path, base: RunConfig, keys: set[str], 
                     f"them again)")
     log(f"{results}: {len(old)} row{'s' if len(old) != 1 else ''} {' or '.join(what)}: {'; '.join(said)}")
     if redo:
-        atomic_write_text(results, "".join(json.dumps(r) + "\n" for r in rows if r not in redo))
+        # every other line as it is, the ones that are no rows too: read_rows named them, and their owner decides
+        atomic_write_text(results, "".join(text + "\n" for _, text, value in json_lines(results) if value not in redo))
 
 
 def _take_score_settings(cfg: RunConfig, run_dir: Path, log: Callable[[str], None]) -> None:
@@ -412,7 +417,7 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
                log: Callable[[str], None]) -> list[dict[str, Any]]:
     results = study_dir / "results.jsonl"
     _drop_rows_of_other_scoring(results, base, {c.key for c in cells}, log)
-    have = {r["cell"] for r in read_rows(results)}
+    have = {r["cell"] for r in read_rows(results, warn=False)}
     # the data set read once for every cell's training and evaluation (each used to read it twice: a plain folder
     # tree, which has no decoded cache, was decoded twice per cell); the cells differ in what a split selects, not
     # in how the data is read, so one read serves them all (another one only where a cell's reading options differ)
@@ -513,10 +518,10 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
         # the tables after every row, not only at the end: a study stopped later (Ctrl-C, a kill, a failing cell)
         # would otherwise leave tables.md and the plots of an earlier run beside a results.jsonl with more rows, and
         # `wildgan report` would show those old tables as the study's
-        rows = read_rows(results)
+        rows = read_rows(results, warn=False)
         write_tables(study_dir, rows, apart=scored_otherwise(rows, base, study_dir))
         fresh = True
-    rows = read_rows(results)
+    rows = read_rows(results, warn=False)
     if not fresh:                       # every cell was done already: the tables re-made from the rows as they are
         write_tables(study_dir, rows, apart=scored_otherwise(rows, base, study_dir))
     return rows
