@@ -86,7 +86,9 @@ def test_study_report_renders_in_chromium(tiny_run: Path, tmp_path: Path) -> Non
 
     study = tmp_path / "study"
     study.mkdir()
-    rows = [{"method": "wildgan", "gamma": g, "seed": s, "auc": {"a": 0.7 - g + 0.01 * s}}
+    # whole rows (every field the study's tables read): the report lists only those
+    rows = [{"cell": f"g{g}_s{s}", "normal": "0", "gamma": g, "method": "wildgan", "encoder_loss": "image", "seed": s,
+             "auc": {"a": 0.7 - g + 0.01 * s}, "ap": {}, "controls": {"untrained": {}}}
             for g in (0.0, 0.05, 0.1) for s in (0, 1)]
     (study / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     (study / "tables.md").write_text("## Table 1\n\n| loss | a |\n|---|---|\n| image | 0.70 ± 0.01 |\n")

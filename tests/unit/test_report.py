@@ -8,6 +8,7 @@ import json
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -60,6 +61,14 @@ def _png_std(path: Path) -> float:
 
 # ---------------------------------------------------------------------------------------------------------------
 # Heat maps on synthetic defects
+
+def _study_row(**fields: Any) -> dict[str, Any]:
+    """A whole results.jsonl row (every field a study writes that its tables read: rows.ROW_FIELDS), `fields` over
+    it: the study report lists only such rows."""
+    auc = {"a": 0.7}
+    return {"cell": "c0", "normal": "0", "gamma": 0.0, "method": "wildgan", "encoder_loss": "image", "seed": 0,
+            "auc": auc, "ap": auc, "controls": {"untrained": auc}, **fields}
+
 
 def _defect_pair(channels: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Clean images spanning 0..255 (so the paste does not change the min-max range), the same images with a
@@ -178,8 +187,8 @@ def test_study_report_tables_plot_and_rows(tmp_path: Path) -> None:
     study = tmp_path / "study"
     (study / "runs" / "cell-0").mkdir(parents=True)
     (study / "runs" / "cell-0" / "config.json").write_text("{}")
-    rows = [{"method": m, "gamma": g, "seed": s, "auc": {"a": 0.8 - g - 0.1 * (m == "fanogan") + 0.01 * s},
-             "controls": {"untrained": 0.6}} for m in ("wildgan", "fanogan") for g in (0.0, 0.02, 0.05)
+    rows = [_study_row(method=m, gamma=g, seed=s, auc={"a": 0.8 - g - 0.1 * (m == "fanogan") + 0.01 * s},
+                       controls={"untrained": {"a": 0.6}}) for m in ("wildgan", "fanogan") for g in (0.0, 0.02, 0.05)
             for s in (0, 1)]
     (study / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     (study / "tables.md").write_text("# Table 2\n\n| method | gamma | AUC a |\n|---|---|---|\n| wildgan | 0 | 0.80 |\n")
@@ -216,8 +225,7 @@ def test_study_report_lists_its_runs_in_a_folder_named_report(tmp_path: Path) ->
     study = tmp_path / "report" / "study"
     (study / "runs" / "cell-0").mkdir(parents=True)
     (study / "runs" / "cell-0" / "config.json").write_text("{}")
-    (study / "results.jsonl").write_text(json.dumps({"method": "wildgan", "gamma": 0.0, "seed": 0,
-                                                     "auc": {"a": 0.7}, "run_dir": "runs/cell-0"}) + "\n")
+    (study / "results.jsonl").write_text(json.dumps(_study_row(run_dir="runs/cell-0")) + "\n")
     report(study)
     assert "## Runs\n\n- runs/cell-0\n" in (study / "report" / "report.md").read_text()
 
@@ -229,7 +237,7 @@ def test_study_report_says_when_its_tables_are_older_than_the_rows(tmp_path: Pat
 
     study = tmp_path / "study"
     study.mkdir()
-    rows = [{"method": "wildgan", "gamma": 0.0, "seed": s, "auc": {"a": 0.7}} for s in (0, 1, 2)]
+    rows = [_study_row(seed=s) for s in (0, 1, 2)]
     (study / "results.jsonl").write_text(json.dumps(rows[0]) + "\n")
     (study / "tables.md").write_text("# Study results\n\nCells: 1.\n")
     assert "older than results.jsonl" not in report(study).read_text()
@@ -245,20 +253,26 @@ def test_study_report_says_when_its_tables_are_older_than_the_rows(tmp_path: Pat
 
 def test_study_report_names_the_lines_of_results_jsonl_that_are_no_rows(tmp_path: Path) -> None:
     # a line that is not JSON (edited by hand, or two rows glued by an older wildgan) was left out of the report
-    # without a word; now it is named, on the page and in a warning. A torn last line (a study still writing it, or
-    # killed) is left out without one, as before
+    # without a word, and a JSON object without the fields of its cell (which the study's tables leave out) was listed
+    # among its rows; now each is named, on the page and in a warning, with what is wrong (the tables' own check), and
+    # left out of the rows listed. A torn last line (a study still writing it, or killed) is left out without a word
     from wildgan.errors import WildganWarning
 
     study = tmp_path / "study"
     study.mkdir()
-    rows = [{"method": "wildgan", "gamma": 0.0, "seed": s, "auc": {"a": 0.7}} for s in (0, 1)]
-    (study / "results.jsonl").write_text(json.dumps(rows[0]) + "\nnot json\n[1]\n" + json.dumps(rows[1]) + '\n{"to')
-    said = (f"{study / 'results.jsonl'}: 2 lines left out of this report, not result rows: line 2 (not JSON), line 3 "
-            f"(not a JSON object)")
+    rows = [_study_row(cell=f"c{s}", seed=s) for s in (0, 1)]
+    no_cell = {k: v for k, v in _study_row(cell="c9", seed=9).items() if k not in ("normal", "seed")}
+    (study / "results.jsonl").write_text(json.dumps(rows[0]) + "\nnot json\n[1]\n" + json.dumps(no_cell) + "\n"
+                                         + json.dumps(rows[1]) + '\n{"to')
+    said = (f"{study / 'results.jsonl'}: 3 lines left out of this report and of the study's tables, not result rows a "
+            f"study writes: line 2 (not JSON: Expecting value at column 1), line 3 (a list, not a JSON object), line 4 "
+            f"(no normal, seed)")
     with pytest.warns(WildganWarning) as warned:
         page = report(study).read_text()
     assert [str(w.message) for w in warned if issubclass(w.category, WildganWarning)] == [said]
-    assert "2 result rows" in page and f"**{said}**" in (study / "report" / "report.md").read_text()
+    md = (study / "report" / "report.md").read_text()
+    assert "2 result rows" in page and f"**{said}**" in md
+    assert "| c0 |" in md and "| c1 |" in md and "c9" not in md
 
 
 def test_study_report_says_when_its_rows_were_scored_otherwise(tmp_path: Path) -> None:
@@ -269,8 +283,9 @@ def test_study_report_says_when_its_rows_were_scored_otherwise(tmp_path: Path) -
     study = tmp_path / "study"
     study.mkdir()
     settings = {"score.lam": 0.05, "score.kappa": 1.0, "search.seed": 0}
-    rows = [{"cell": f"c{s}", "method": "search", "gamma": 0.0, "seed": s, "auc": {"a": 0.7},
-             "score_settings": {**settings, "score.lam": lam, "search.seed": s}} for s, lam in ((0, 0.2), (1, 0.05))]
+    rows = [_study_row(cell=f"c{s}", method="search", seed=s, score_settings={**settings, "score.lam": lam,
+                                                                              "search.seed": s})
+            for s, lam in ((0, 0.2), (1, 0.05))]
     rows.append({**rows[0], "cell": "c2", "seed": 2, "scores_version": 2})
     # a row from before the field: scored with its cell's config.json's settings
     (study / "runs" / "c3").mkdir(parents=True)
@@ -1097,12 +1112,12 @@ def test_the_html_shows_bold_and_code_spans_not_their_markdown_markers(tmp_path)
 def test_study_report_rows_show_fanogans_untrained_A_beside_its_own_score(tmp_path: Path) -> None:
     study = tmp_path / "study"
     study.mkdir()
-    rows = [{"method": m, "gamma": 0.0, "seed": 0, "auc": {"a": 0.7, "A": 0.6},
-             "controls": {"untrained": {"a": 0.55, "A": 0.45}}} for m in ("wildgan", "fanogan")]
+    rows = [_study_row(method=m, auc={"a": 0.7, "A": 0.6}, controls={"untrained": {"a": 0.55, "A": 0.45}})
+            for m in ("wildgan", "fanogan")]
     (study / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     (study / "tables.md").write_text("# Table 2\n")
     md = (report(study).parent / "report.md").read_text()
-    header = next(ln for ln in md.splitlines() if ln.startswith("| method"))
+    header = next(ln for ln in md.splitlines() if ln.startswith("| cell"))
     assert "controls.untrained.a" in header and "controls.untrained.A" in header
 
 

@@ -49,7 +49,7 @@ from ..data import build_split, conversion_opts, load_images, newly_skipped, spl
 from ..data.dataset_files import dataset_among_images_error
 from ..data.readers import is_dataset_file
 from ..errors import CheckpointError, ConfigError, DataError, HeldWarning, warn_user
-from ..fileio import atomic_write_text, json_lines
+from ..fileio import atomic_write_text
 from ..markdown import md_table, split_md_row
 from ..scoring.latent_search import search_info
 from ..scoring.run import load_model, read_split_info, untrained_model
@@ -60,11 +60,11 @@ from ..training.run import evaluate_command, networks_record, stale_evaluation
 from .heatmaps import (NamedImages, check_masks, load_masks, pick_score, pixel_auc, residual_maps,
                        score_named_images, top_k, undefined_pixel_auc)
 from .metrics import evaluate_scores, pixel_statistics
+from .rows import PIXEL_CONTROLS, checked_lines, lines_named, row_problem
 from .run import evaluation_dir, read_search_cache, score_settings_changes, split_for_run
 
 # (matplotlib, through `from . import plots`, is imported only by the functions that draw)
 
-PIXEL_CONTROLS = ("pixel_norm", "pixel_std", "pixel_mean")
 MAX_NAMED_MAPS = 50      # heat-map panels of named images in one report (all of them are in the table and the CSV)
 Log = Callable[[str], None]
 
@@ -1129,18 +1129,15 @@ def study_report(study_dir: Path, *, log: Log = _quiet) -> Path:
 def _write_study_report(study_dir: Path, out: Path) -> None:
     """study_report's page, written into `out` (the new report's folder, before it replaces STUDY_DIR/report)."""
     results = study_dir / "results.jsonl"
-    lines = json_lines(results)
-    rows = [v for _, _, v in lines if isinstance(v, dict)]
+    rows, unread = checked_lines(results, row_problem)
     page = _Page(title=f"wildgan study report: {study_dir.resolve().name}", md_dir=out)
     page.p(f"Study directory: {study_dir.resolve()}; {len(rows)} result rows.")
-    # every row that is a JSON object is listed below, whatever it holds (the tables, the studies layer's, say which
-    # they leave out); a line that is none is named, not dropped without a word (a torn last line excepted: a study
-    # still writing it, or killed while it did)
-    unread = [f"line {i}" + (" (not JSON)" if isinstance(v, json.JSONDecodeError) else " (not a JSON object)")
-              for i, _, v in lines if not isinstance(v, dict)]
+    # the rows listed below are those the study's tables count (the same check: rows.row_problem); a line that is no
+    # such row is named, not listed as one of the study's or dropped without a word (a torn last line excepted: a
+    # study still writing it, or killed while it did)
     if unread:
-        said = (f"{results}: {len(unread)} line{'s' if len(unread) > 1 else ''} left out of this report, not result "
-                f"rows: {', '.join(unread)}")
+        said = (f"{results}: {len(unread)} line{'s' if len(unread) > 1 else ''} left out of this report and of the "
+                f"study's tables, not result rows a study writes: {lines_named(unread)}")
         page.note(said)
         warn_user(said)
     stale = _stale_tables(study_dir) if rows else None

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 from collections import defaultdict
 from pathlib import Path
@@ -22,7 +21,7 @@ from typing import Any, Iterable
 
 from ..config import own_score
 from ..errors import warn_user
-from ..fileio import json_lines
+from ..evaluation.rows import checked_lines, lines_named, row_problem
 from ..markdown import md_table
 
 SCORES = ("A", "L_r", "L_n", "L_o", "a")
@@ -42,69 +41,15 @@ PAPER_CIFAR_CAR: dict[tuple[str, str], dict[float, float]] = {
 PAPER_TABLE1 = {"image": {"L_n": .78, "L_o": .89, "a": .90}, "latent": {"L_n": .66, "L_o": .69, "a": .66}}
 
 
-# What a results.jsonl row must hold, with its JSON type: the fields that name its cell (a re-run of the study finds
-# its done cells by them) and those every table reads. A hand-edited or damaged row without one, or with another type,
-# is left out of the tables (and its cell evaluated again by a re-run of the study) and named (read_rows), rather than
-# stopping every reader with a KeyError. A field under another (a.b) is asked for only where that one is an object
-# (other_generator is null for f-AnoGAN); _OPTIONAL's fields, which the tables read where present, must have their type.
-_NUMBER = (int, float)
-ROW_FIELDS: dict[str, tuple[type, ...]] = {
-    "cell": (str,), "normal": (str,), "gamma": _NUMBER, "method": (str,), "encoder_loss": (str,), "seed": (int,),
-    "auc": (dict,), "ap": (dict,), "controls": (dict,), "controls.untrained": (dict,),
-    "other_generator.auc": (dict,)}
-_OPTIONAL: dict[str, tuple[type, ...]] = {
-    **{f"{d}.{s}": (*_NUMBER, type(None)) for d in ("auc", "ap", "controls.untrained") for s in SCORES},
-    **{f"controls.{k}": (*_NUMBER, type(None)) for k, _ in CONTROL_ROWS[1:]},
-    **{k: (*_NUMBER, type(None)) for k in ("kimg", "lod", "n_train", "n_train_anomalous", "n_test", "n_anomalous")},
-    "fanogan_iters": (list, type(None)), "other_generator": (dict, type(None)), "controls_ap": (dict,)}
-_JSON_TYPES = {dict: "an object", list: "a list", str: "a string", bool: "true/false", int: "a number",
-               float: "a number", type(None): "null"}
-
-
-def row_problem(value: Any) -> str | None:
-    """What keeps one line's value (fileio.json_lines) from being a row the tables and a re-run of the study can
-    use ('not JSON: ...', 'no normal, seed; gamma is "abc", not a number'), or None for a good row."""
-    if isinstance(value, json.JSONDecodeError):
-        return f"not JSON: {value.msg} at column {value.colno}"
-    if not isinstance(value, dict):
-        return f"{_JSON_TYPES[type(value)]}, not a JSON object"
-    missing, wrong = [], []
-    for fields, required in ((ROW_FIELDS, True), (_OPTIONAL, False)):
-        for name, kinds in fields.items():
-            *parents, key = name.split(".")
-            d = value
-            for p in parents:
-                d = d.get(p) if isinstance(d, dict) else None
-            if not isinstance(d, dict):
-                continue                        # (its parent is named already)
-            if key not in d:
-                if required:
-                    missing.append(name)
-            elif isinstance(d[key], bool) or not isinstance(d[key], kinds):
-                want = ("a whole number" if kinds == (int,)
-                        else " or ".join(dict.fromkeys(_JSON_TYPES[k] for k in kinds)))
-                got = _JSON_TYPES[type(d[key])] if isinstance(d[key], (dict, list)) else json.dumps(d[key])[:40]
-                wrong.append(f"{name} is {got}, not {want}")
-    said = ([f"no {', '.join(missing)}"] if missing else []) + wrong
-    return "; ".join(said) or None
-
-
 def read_rows(path: Path, *, warn: bool = True) -> list[dict[str, Any]]:
     """The rows of a study's results.jsonl. A line that is no row (row_problem) is left out and, with warn, named with
     its line number and what is wrong in one warning (a caller that reads the file again in one command passes False
     after its first read). A torn last line (a study killed while it wrote it) is left out without a word, as its
     cell is simply not done (fileio.json_lines)."""
-    rows, bad = [], []
-    for i, _, value in json_lines(path):
-        problem = row_problem(value)
-        if problem is None:
-            rows.append(value)
-        else:
-            bad.append(f"line {i} ({problem})")
+    rows, bad = checked_lines(path, row_problem)
     if bad and warn:
-        more = [f"{len(bad) - 10} more"] if len(bad) > 10 else []
         warn_user(f"{path}: {len(bad)} line{'s' if len(bad) > 1 else ''} left out of the study's tables, not result "
-                  f"rows a study writes: {', '.join(bad[:10] + more)}. A study run with their cells evaluates those "
+                  f"rows a study writes: {lines_named(bad)}. A study run with their cells evaluates those "
                   f"cells again (the lines are kept as they are): fix or delete the lines to stop this warning")
     return rows
 
