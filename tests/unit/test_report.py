@@ -7,6 +7,7 @@ import argparse
 import json
 import os
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -175,9 +176,33 @@ def test_training_curves_survive_torn_stats_line(tmp_path: Path) -> None:
              "E/loss": 1 / (k + 1), "D/grad_norm": 1 + k / 10, "img_per_s": 100 + k} for k in range(10)]
     p = tmp_path / "stats.jsonl"
     p.write_text("".join(json.dumps(r) + "\n" for r in rows) + '{"kimg": 1.0, "D/lo')
-    assert len(read_jsonl(p)) == 10
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")              # a torn last line is no damage: left out without a word
+        assert len(read_jsonl(p)) == 10
     png = training_curves(tmp_path / "tc.png", read_jsonl(p))
     assert _png_std(png) > 5.0
+
+
+def test_a_bad_line_inside_stats_jsonl_is_named_and_the_curves_still_drawn(tmp_path: Path) -> None:
+    # a line of stats.jsonl that is not a JSON object, before its last line (damaged, or edited by hand), was left
+    # out of the training curves without a word; now it is named (file, line, why) in one warning and the curves are
+    # drawn from the other rows. A torn last line (a run killed mid-write) is still left out without one
+    from wildgan.errors import WildganWarning
+    from wildgan.evaluation.report import _Page, _training_sections
+
+    run, out = tmp_path / "run", tmp_path / "out"
+    run.mkdir()
+    out.mkdir()
+    rows = [{"kimg": k / 10, "D/loss": float(k), "G/loss": 1.0, "img_per_s": 100.0 + k} for k in range(4)]
+    p = run / "stats.jsonl"
+    p.write_text(json.dumps(rows[0]) + '\n{"kimg": 0.1 "D/loss": 1.0}\n[2]\n'
+                 + "".join(json.dumps(r) + "\n" for r in rows[1:]) + '{"kimg": 1.0, "D/lo')
+    with pytest.warns(WildganWarning) as warned:
+        _training_sections(_Page(title="t", md_dir=out), out, run)
+    assert [str(w.message) for w in warned] == [
+        f"{p}: 2 lines left out, not JSON objects: line 2 (not JSON: Expecting ',' delimiter at column 14), "
+        f"line 3 (a list, not a JSON object)"]
+    assert _png_std(out / "training_curves.png") > 5.0
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -60,7 +60,7 @@ from ..training.run import evaluate_command, networks_record, stale_evaluation
 from .heatmaps import (NamedImages, check_masks, load_masks, pick_score, pixel_auc, residual_maps,
                        score_named_images, top_k, undefined_pixel_auc)
 from .metrics import evaluate_scores, pixel_statistics
-from .rows import PIXEL_CONTROLS, checked_lines, lines_named, row_problem
+from .rows import PIXEL_CONTROLS, checked_lines, line_problem, lines_named, row_problem
 from .run import evaluation_dir, read_search_cache, score_settings_changes, split_for_run
 
 # (matplotlib, through `from . import plots`, is imported only by the functions that draw)
@@ -76,21 +76,15 @@ def _quiet(msg: str) -> None:
 # ------------------------------------------------------------------------------------------------------------------
 # Text helpers
 
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Rows of a JSONL file; a torn last line (a run still writing, or killed mid-write) is skipped, not fatal."""
-    rows: list[dict[str, Any]] = []
-    if not Path(path).is_file():
-        return rows
-    for line in Path(path).read_text(encoding="utf-8", errors="replace").splitlines():
-        line = line.strip()
-        if not line:
-            continue
-        try:
-            r = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(r, dict):
-            rows.append(r)
+def read_jsonl(path: Path, *, warn: bool = True) -> list[dict[str, Any]]:
+    """Rows of a JSONL file (stats.jsonl). A torn last line (a run still writing, or killed mid-write) is left out
+    without a word (fileio.json_lines); any other line that is not a JSON object is left out and, with warn, named
+    with its line number and why in one warning (a caller that reads the file again for the same page passes False
+    to all but one read): the page is still made from the other rows, but a damaged log is not passed off as whole."""
+    rows, bad = checked_lines(path, line_problem)
+    if bad and warn:
+        warn_user(f"{path}: {len(bad)} line{'s' if len(bad) > 1 else ''} left out, not JSON objects: "
+                  f"{lines_named(bad)}")
     return rows
 
 
@@ -597,7 +591,9 @@ def _diagnose(page: _Page, run_dir: Path, cfg: Any, split_info: dict[str, Any], 
             # samples, and the named images placed among the cached training scores
             log(f"warning: {e}")
             model = model if model is not None else load_model(run_dir, device)
-            curves = "the training curves and samples" if read_jsonl(run_dir / "stats.jsonl") else "the samples"
+            # (its bad lines are named once, by _training_sections, which reads it for the page next)
+            curves = ("the training curves and samples" if read_jsonl(run_dir / "stats.jsonl", warn=False)
+                      else "the samples")
             page.p(f"The training images could not be read ({e}), so this report has no ranking or heat maps "
                    f"of them: it shows {curves}, and the heat maps of the images named "
                    f"with --image (placed among the training scores cached in train_scores.csv).")
