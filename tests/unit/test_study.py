@@ -607,6 +607,21 @@ def test_a_rerun_evaluates_again_a_cell_whose_row_is_no_row(tmp_path, monkeypatc
     assert results.read_text().splitlines()[:2] == [damaged, "not json"]
 
 
+def test_fanogan_iters_that_are_not_two_whole_numbers_make_no_row(tmp_path):
+    # fanogan_iters was only checked to be a list: one holding text (edited by hand), or three numbers, stopped the
+    # tables writer with a TypeError or ValueError. Now such a row is named and left out, as one of another type is
+    p = tmp_path / "results.jsonl"
+    good = {**FIXED[4], "fanogan_iters": [60, 30]}
+    bad = [{**FIXED[5], "fanogan_iters": ["x", 30]}, {**FIXED[5], "seed": 1, "fanogan_iters": [60, 30, 1]}]
+    p.write_text("".join(json.dumps(r) + "\n" for r in [good, *bad]))
+    with pytest.warns(UserWarning, match=r"line 2 \(fanogan_iters is \[\"x\", 30\], not two whole numbers\), line 3 "
+                                         r"\(fanogan_iters is \[60, 30, 1\], not two whole numbers\)"):
+        rows = read_rows(p)
+    assert rows == [good]
+    study_mod.write_tables(tmp_path, rows)
+    assert "f-AnoGAN: 60 critic + 30 encoder iterations per cell." in (tmp_path / "tables.md").read_text()
+
+
 def test_a_last_row_without_its_newline_is_kept(tmp_path):
     # read_rows counts a whole row without its newline as done; the next append cut it, so its cell was in no table
     p = tmp_path / "results.jsonl"

@@ -67,6 +67,10 @@ def row_problem(value: Any) -> str | None:
                         else " or ".join(dict.fromkeys(_JSON_TYPES[k] for k in kinds)))
                 got = _JSON_TYPES[type(d[key])] if isinstance(d[key], (dict, list)) else json.dumps(d[key])[:40]
                 wrong.append(f"{name} is {got}, not {want}")
+    # f-AnoGAN's (critic, encoder) iterations: the tables write them as "a critic + b encoder iterations"
+    its = value.get("fanogan_iters")
+    if isinstance(its, list) and (len(its) != 2 or any(isinstance(v, bool) or not isinstance(v, int) for v in its)):
+        wrong.append(f"fanogan_iters is {json.dumps(its)[:40]}, not two whole numbers")
     said = "; ".join(([f"no {', '.join(missing)}"] if missing else []) + wrong)
     return said or None
 
