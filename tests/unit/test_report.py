@@ -200,7 +200,7 @@ def test_a_bad_line_inside_stats_jsonl_is_named_and_the_curves_still_drawn(tmp_p
     with pytest.warns(WildganWarning) as warned:
         _training_sections(_Page(title="t", md_dir=out), out, run)
     assert [str(w.message) for w in warned] == [
-        f"{p}: 2 lines left out, not JSON objects: line 2 (not JSON: Expecting ',' delimiter at column 14), "
+        f"{p}: 2 lines left out, not JSON objects: line 2 (not JSON: Expecting ',' delimiter (column 14)), "
         f"line 3 (a list, not a JSON object)"]
     assert _png_std(out / "training_curves.png") > 5.0
 
@@ -290,7 +290,7 @@ def test_study_report_names_the_lines_of_results_jsonl_that_are_no_rows(tmp_path
     (study / "results.jsonl").write_text(json.dumps(rows[0]) + "\nnot json\n[1]\n" + json.dumps(no_cell) + "\n"
                                          + json.dumps(rows[1]) + '\n{"to')
     said = (f"{study / 'results.jsonl'}: 3 lines left out of this report and of the study's tables, not result rows a "
-            f"study writes: line 2 (not JSON: Expecting value at column 1), line 3 (a list, not a JSON object), line 4 "
+            f"study writes: line 2 (not JSON: Expecting value (column 1)), line 3 (a list, not a JSON object), line 4 "
             f"(no normal, seed)")
     with pytest.warns(WildganWarning) as warned:
         page = report(study).read_text()

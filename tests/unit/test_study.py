@@ -562,7 +562,7 @@ def test_lines_that_are_no_rows_are_named_and_left_out_of_the_tables(tmp_path):
         study_mod.write_tables(tmp_path, rows)
     assert [str(w.message) for w in said] == [
         f"{p}: 4 lines left out of the study's tables, not result rows a study writes: line 2 (not JSON: Expecting "
-        f"value at column 1), line 3 (no normal), line 4 (gamma is \"abc\", not a number), line 5 (a list, not a JSON "
+        f"value (column 1)), line 3 (no normal), line 4 (gamma is \"abc\", not a number), line 5 (a list, not a JSON "
         f"object). A study run with their cells evaluates those cells again (the lines are kept as they are): fix or "
         f"delete the lines to stop this warning"]
     assert rows == [FIXED[0], FIXED[3]] and "Cells: 2." in (tmp_path / "tables.md").read_text()

@@ -38,7 +38,7 @@ def line_problem(value: Any) -> str | None:
     """What keeps one line's value (fileio.json_lines) from being a row of a JSON-lines file ('not JSON: ...', 'a list,
     not a JSON object'), or None for a JSON object."""
     if isinstance(value, json.JSONDecodeError):
-        return f"not JSON: {value.msg} at column {value.colno}"
+        return f"not JSON: {value.msg} (column {value.colno})"
     if not isinstance(value, dict):
         return f"{_JSON_TYPES[type(value)]}, not a JSON object"
     return None
