@@ -65,13 +65,49 @@ def _sha256(path: Path) -> str:
     return file_digest(path, "sha256")
 
 
+def source_commit(package_dir: Path | None = None) -> str | None:
+    """The git commit wildgan's source was checked out at, when it runs from a git checkout (an editable install, a
+    clone on PYTHONPATH), with '+dirty' when the package's tracked files differ from it; None otherwise (an installed
+    wheel, no git). The version number alone cannot tell two development builds apart, and a checkpoint should say
+    which code trained it. A package folder inside some other git tree (a virtual environment in a user's project)
+    is not taken for a checkout: its own files must be tracked."""
+    import subprocess
+
+    folder = Path(__file__).resolve().parent if package_dir is None else Path(package_dir)
+    if folder in _SOURCE_COMMITS:
+        return _SOURCE_COMMITS[folder]
+
+    def git(*args: str) -> str | None:
+        try:
+            r = subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return r.stdout.strip() if r.returncode == 0 else None
+
+    commit = None
+    if git("ls-files", "--error-unmatch", "__init__.py") is not None:
+        head = git("rev-parse", "HEAD")
+        if head:
+            dirty = git("status", "--porcelain", "--untracked-files=no", "--", ".")
+            commit = head + ("+dirty" if dirty else "")
+    _SOURCE_COMMITS[folder] = commit          # once per process: git is not asked at every checkpoint
+    return commit
+
+
+_SOURCE_COMMITS: dict[Path, str | None] = {}
+
+
 def environment_versions() -> dict[str, str]:
     from . import __version__
 
     import numpy
 
-    return {"wildgan": __version__, "torch": torch.__version__, "numpy": numpy.__version__,
-            "python": sys.version.split()[0], "platform": platform.platform()}
+    found = {"wildgan": __version__, "torch": torch.__version__, "numpy": numpy.__version__,
+             "python": sys.version.split()[0], "platform": platform.platform()}
+    commit = source_commit()
+    if commit:
+        found["wildgan_source"] = commit
+    return found
 
 
 def save_checkpoint(folder: Path, name: str, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> Path:

@@ -3,6 +3,7 @@
 import json
 import os
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -303,3 +304,37 @@ def test_a_newer_wildgans_checkpoint_is_not_skipped_or_set_aside_as_a_bad_one(tm
     with pytest.raises(CheckpointError, match=rf"{newest.name}: written by a newer wildgan .*: upgrade wildgan"):
         final_checkpoint(tmp_path)
     assert sorted(p.name for p in ck.iterdir()) == before
+
+
+def test_a_checkpoint_names_the_source_commit_of_a_git_checkout(tmp_path: Path) -> None:
+    """versions.wildgan_source: the commit of a checkout's package files ('+dirty' once they are edited); none for a
+    package folder that git does not track, even inside a git tree (a virtual environment in a user's project)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t", *args],
+                              check=True, capture_output=True, text=True).stdout.strip()
+
+    pkg, venv_pkg = tmp_path / "src" / "wildgan", tmp_path / ".venv" / "wildgan"
+    loose = tmp_path.parent / f"{tmp_path.name}-loose"        # in no git tree
+    for folder in (pkg, venv_pkg, loose):
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "__init__.py").write_text("x = 1\n")
+    (tmp_path / ".gitignore").write_text(".venv/\n")
+    git("init", "-q")
+    git("add", "src", ".gitignore")
+    git("commit", "-q", "-m", "one")
+    head = git("rev-parse", "HEAD")
+    ckpt._SOURCE_COMMITS.clear()
+    assert ckpt.source_commit(pkg) == head
+    assert ckpt.source_commit(venv_pkg) is None and ckpt.source_commit(loose) is None
+    (pkg / "__init__.py").write_text("x = 2\n")
+    ckpt._SOURCE_COMMITS.clear()
+    assert ckpt.source_commit(pkg) == head + "+dirty"
+    ckpt._SOURCE_COMMITS.clear()
+    versions = ckpt.environment_versions()
+    assert versions.get("wildgan_source") == ckpt.source_commit()    # this test's own wildgan: a checkout or not
