@@ -1875,6 +1875,40 @@ def test_score_threshold_skip_bad_says_a_training_file_unreadable_since_training
         assert ("train_scores.csv (scored with --skip-bad)" in one) == (cache == "cached"), one
 
 
+def test_a_test_file_unreadable_since_training_is_said_before_the_scoring_not_after_it(tmp_path, capsys,
+                                                                                       monkeypatch):
+    """`score --threshold --skip-bad` and `report --skip-bad` of a labelled run one of whose test files became
+    unreadable since training: the rebuilt split's warning naming it was held for the training scores' warning to join
+    (HeldWarning), and said only after the whole training split (no train_scores.csv: a --checkpoint, or
+    --no-train-scores), or the whole test split and its controls (report), had been scored, behind their progress
+    bars. A test file leaves the training scores whole, so nothing joins it: it is said before the scoring."""
+    import sys
+
+    import wildgan.scoring.train_scores as ts
+
+    root, run, test_ids = _labelled_class_folder_run(tmp_path)
+    name = sorted(i for i in test_ids if i.startswith("a/"))[0]
+    (root / name).write_bytes(b"")
+    score_training_split = ts.score_training_split
+
+    def marked(*args, **kwargs):                 # where the (long) scoring of the training split starts
+        print("wildgan: SCORING THE TRAINING SPLIT", file=sys.stderr)
+        return score_training_split(*args, **kwargs)
+
+    monkeypatch.setattr(ts, "score_training_split", marked)
+    for argv, scoring in ((["score", "--threshold", "mad", "--out", str(tmp_path / "s.csv")],
+                           "SCORING THE TRAINING SPLIT"),
+                          (["report", "--no-controls"], "scoring 11 test images")):
+        capsys.readouterr()
+        with warnings.catch_warnings():      # (a Python warning, as the CLI prints it: in order with the log)
+            warnings.simplefilter("always")
+            warnings.showwarning = lambda m, *_a, **_k: print(f"wildgan: warning: {m}", file=sys.stderr)
+            assert main([argv[0], str(run), *argv[1:], "--threads", "1", "--no-progress", "--skip-bad"]) == 0
+        err = capsys.readouterr().err
+        said = err.find(f"{root / name}: empty file")
+        assert err.count(f"{root / name}: empty file") == 1 and 0 <= said < err.find(scoring), err
+
+
 def test_evaluate_skip_bad_leaves_files_unreadable_since_training_out_in_one_warning(tmp_path, capsys):
     """`evaluate --skip-bad` of a labelled run on its own data after one of its training files, and separately one of
     its test files, became unreadable: evaluate had no --skip-bad (its error advised it), and score's rebuild said
