@@ -36,8 +36,8 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
     for a labelled class-folder tree when the run itself was trained on unlabelled images). whole: evaluate on
     every labelled image of `data` (build_split(whole=True)) instead of its protocol's test split; default (None):
     whole when the run was trained on unlabelled images or by Detector.fit, which never held labelled images out.
-    held: the warning that names files unreadable since training (skip_bad) is held there, not said: the caller
-    says it once the training scores are read, joined by their warning when they leave the same files out."""
+    held: the warning that names files unreadable since training (skip_bad) is held there, not said: it is said once
+    the training scores are read (before any scoring), joined by their warning when they leave the same files out."""
     cfg = read_run_config(run_dir)
     recorded = read_split_info(Path(run_dir))
     if data is None and recorded.get("detector_input"):
