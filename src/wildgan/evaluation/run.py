@@ -107,6 +107,10 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
             _say(log, msg)
     diffs = split_differences(split, recorded, skips_said=bool(skipped)) if data is None else []
     if diffs:
+        if held is not None:
+            # said first, as without held: these are the differences the files named there cannot account for (the
+            # training scores' warning then refers to them as named above, in a warning of its own)
+            held.say()
         msg = (f"warning: {dc.data or 'the data'} changed since {run_dir} was trained ({'; '.join(diffs)}): the "
                f"rebuilt test split is not the one recorded in split.json, and may contain training images")
         _say(log, msg)
