@@ -1350,7 +1350,8 @@ def cmd_score(a: argparse.Namespace) -> int:
     train_scores, own_split = None, None
     if a.threshold in ("contamination", "mad") and (ctx is None or ctx.is_main):
         # (--skip-bad: the own split's warning naming files unreadable since training, held until the training
-        # scores are read: where they leave those files out, their warning joins it, one warning for one cause)
+        # scores are read, and said before they are scored where they are not cached: where they leave those files
+        # out, their warning joins it, one warning for one cause)
         held = HeldWarning()
         if not a.data and not a.normal:
             # the run's own test split, built first: its training part is what the training scores are of, so a

@@ -77,7 +77,8 @@ class HeldWarning:
     """A warning held back, so that a later one of the same cause joins it: one warning, not two. The warning of a
     labelled run's rebuilt split that names files unreadable since training (evaluation.run.split_for_run) is held
     while the training scores are read, whose warning that they leave those same files out joins it
-    (scoring.train_scores.warn_left_out); the holder then says what is left unsaid (say). Nothing held: says nothing."""
+    (scoring.train_scores.warn_left_out); what is left unsaid is said (say) before any long work that follows (the
+    scoring of a split, behind its progress bar), and by the holder in any case. Nothing held: says nothing."""
 
     def __init__(self) -> None:
         self.text = ""

@@ -102,7 +102,8 @@ def json_lines(path: Path) -> list[tuple[int, str, Any]]:
     """(line number from 1, text, value) of each non-blank line of a JSON-lines file (none if there is no file); the
     value of a line that is not JSON is its json.JSONDecodeError, for the caller to name. A last line that is not JSON
     and has no newline is left out: it is a row torn by a writer killed mid-line (each row is written with its newline
-    in one write), which the writer cuts before it appends the next (study._drop_torn_line), so not worth a word."""
+    in one write), which the writer cuts before it appends the next (a study's _drop_torn_line; a resumed run's
+    truncate_jsonl of stats.jsonl), so not worth a word."""
     p = Path(path)
     if not p.is_file():
         return []

@@ -1875,6 +1875,66 @@ def test_score_threshold_skip_bad_says_a_training_file_unreadable_since_training
         assert ("train_scores.csv (scored with --skip-bad)" in one) == (cache == "cached"), one
 
 
+def _stderr_in_order(capsys, argv: list[str]) -> str:
+    """What `wildgan ARGV` writes to stderr, its Python warnings among it where they were said, as the CLI prints
+    them (pytest would otherwise collect them apart)."""
+    import sys
+
+    capsys.readouterr()
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.showwarning = lambda m, *_a, **_k: print(f"wildgan: warning: {m}", file=sys.stderr)
+        assert main(argv) == 0
+    return capsys.readouterr().err
+
+
+def test_a_test_file_unreadable_since_training_is_said_before_the_scoring_not_after_it(tmp_path, capsys,
+                                                                                       monkeypatch):
+    """`score --threshold --skip-bad` and `report --skip-bad` of a labelled run one of whose test files became
+    unreadable since training: the rebuilt split's warning naming it was held for the training scores' warning to join
+    (HeldWarning), and said only after the whole training split (no train_scores.csv: a --checkpoint, or
+    --no-train-scores), or the whole test split and its controls (report), had been scored, behind their progress
+    bars. A test file leaves the training scores whole, so nothing joins it: it is said before the scoring."""
+    import sys
+
+    import wildgan.scoring.train_scores as ts
+
+    root, run, test_ids = _labelled_class_folder_run(tmp_path)
+    name = sorted(i for i in test_ids if i.startswith("a/"))[0]
+    (root / name).write_bytes(b"")
+    score_training_split = ts.score_training_split
+
+    def marked(*args, **kwargs):                 # where the (long) scoring of the training split starts
+        print("wildgan: SCORING THE TRAINING SPLIT", file=sys.stderr)
+        return score_training_split(*args, **kwargs)
+
+    monkeypatch.setattr(ts, "score_training_split", marked)
+    for argv, scoring in ((["score", "--threshold", "mad", "--out", str(tmp_path / "s.csv")],
+                           "SCORING THE TRAINING SPLIT"),
+                          (["report", "--no-controls"], "scoring 11 test images")):
+        err = _stderr_in_order(capsys, [argv[0], str(run), *argv[1:], "--threads", "1", "--no-progress", "--skip-bad"])
+        said = err.find(f"{root / name}: empty file")
+        assert err.count(f"{root / name}: empty file") == 1 and 0 <= said < err.find(scoring), err
+
+
+def test_a_file_unreadable_since_training_is_said_before_what_else_changed(tmp_path, capsys):
+    """`score --threshold --skip-bad` of a labelled run one of whose training files became unreadable and to whose
+    data a file was added: the rebuilt split's warning naming the unreadable file was held for the training scores'
+    to join, so the two 'changed since trained' warnings, which list only what that file cannot account for, came
+    first, before the file they left unnamed. Now that warning is said first, as without --threshold."""
+    from PIL import Image
+
+    root, run, test_ids = _labelled_class_folder_run(tmp_path)
+    name = next(f"a/{i:03d}.png" for i in range(30) if f"a/{i:03d}.png" not in test_ids)
+    (root / name).write_bytes(b"")
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(root / "a" / "new.png")
+    err = _stderr_in_order(capsys, ["score", str(run), "--threshold", "mad", "--skip-bad", "--threads", "1",
+                                    "--no-progress", "--out", str(tmp_path / "s.csv")])
+    said = [ln for ln in err.splitlines() if ln.startswith("wildgan: warning:")]
+    assert [f"{root / name}: empty file" in w for w in said] == [True, False, False, False], said
+    assert all("changed since" in w for w in said[1:3]) and "the file named above" in said[3], said
+
+
 def test_evaluate_skip_bad_leaves_files_unreadable_since_training_out_in_one_warning(tmp_path, capsys):
     """`evaluate --skip-bad` of a labelled run on its own data after one of its training files, and separately one of
     its test files, became unreadable: evaluate had no --skip-bad (its error advised it), and score's rebuild said

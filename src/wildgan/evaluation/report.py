@@ -520,16 +520,24 @@ def _write_run_report(run_dir: Path, out: Path, cfg: Any, split_info: dict[str, 
     page.p(f"Method {cfg.method}, preset {cfg.preset}. Label 1 = anomaly; higher score = more anomalous.")
 
     unlabelled = split_info.get("protocol") == "unlabelled"
-    # (skip_bad: the rebuilt split's warning naming files unreadable since training is held until the named images'
-    # training scores are read, which are read now for that, not when their section is drawn: where those leave the
-    # same files out, their warning joins it, one warning for one cause)
+    # (skip_bad: the rebuilt split's warning naming files unreadable since training is held while the named images'
+    # cached training scores are read, right after the rebuild and before the (long) scoring of the test split, not
+    # when their section is drawn: where those leave the same files out, their warning joins it, one warning for one
+    # cause; it is said before the scoring, not after it)
     held = HeldWarning()
+    read: dict[str, Any] = {}           # the cached training scores, as read then
+
+    def join(m: Any) -> None:
+        if named is not None:
+            read["cache"] = read_train_scores(run_dir, m, "mixed", skip_bad=skip_bad, held=held)
+
     try:
         model, diag = _diagnose(page, run_dir, cfg, split_info, device=device, controls=controls, log=log,
-                                top_k_images=top_k_images, score=score, model=model, skip_bad=skip_bad, held=held)
-        ref = _named_reference(run_dir, model, diag, unlabelled, skip_bad, held) if named is not None else None
+                                top_k_images=top_k_images, score=score, model=model, skip_bad=skip_bad, held=held,
+                                join=join)
     finally:
         held.say()
+    ref = _named_reference(run_dir, model, diag, unlabelled, skip_bad, read) if named is not None else None
     if diag is not None and unlabelled:
         _pile_section(page, out, run_dir, model, diag, cfg, score, top_k_images, log)
     elif diag is not None:
@@ -565,13 +573,14 @@ def _data_text(split_info: dict[str, Any]) -> str | None:
 
 def _diagnose(page: _Page, run_dir: Path, cfg: Any, split_info: dict[str, Any], *, device: str, controls: bool,
               log: Log, top_k_images: int, score: str, model: Any = None,
-              skip_bad: bool = False, held: HeldWarning | None = None) -> tuple[Any, RunDiagnostics | None]:
+              skip_bad: bool = False, held: HeldWarning | None = None,
+              join: Callable[[Any], None] | None = None) -> tuple[Any, RunDiagnostics | None]:
     """(the networks, what the report shows of them): diagnose_run for a run with a test split, the top of the
     training pile for an unlabelled run; diagnostics None where there is nothing to score (a Detector.fit run, a pile
     that cannot be read again), and no networks either before the first checkpoint. What is missing, and why, is
     said on the page. model: the run's networks, when the caller has loaded them. skip_bad: an unlabelled run's
     training files unreadable since training are left out of its ranking; a labelled run's unreadable files are left
-    out of its rebuilt split, as by evaluate --skip-bad (split_for_run names them; held: see split_for_run)."""
+    out of its rebuilt split, as by evaluate --skip-bad (split_for_run names them; held, join: see diagnose_run)."""
     try:
         if split_info.get("detector_input"):
             model = model if model is not None else load_model(run_dir, device)
@@ -582,7 +591,7 @@ def _diagnose(page: _Page, run_dir: Path, cfg: Any, split_info: dict[str, Any], 
             return model, None
         if split_info.get("protocol") != "unlabelled":
             return diagnose_run(run_dir, device=device, controls=controls, log=log, model=model, skip_bad=skip_bad,
-                                held=held)
+                                held=held, join=join)
         try:
             return _diagnose_training_pile(run_dir, cfg, device, log, top_k_images, score, model=model,
                                            skip_bad=skip_bad)
@@ -890,18 +899,23 @@ def _grid_kimg(grid: Path) -> str:
 
 
 def _named_reference(run_dir: Path, model: Any, diag: RunDiagnostics | None, unlabelled: bool,
-                     skip_bad: bool = False, held: HeldWarning | None = None
+                     skip_bad: bool = False, read: dict[str, Any] | None = None
                      ) -> tuple[dict[str, np.ndarray], str] | None:
     """(the scores the named images' percentiles are taken among, which images those are), or None.
 
     Named images are ranked like `wildgan score`'s train_percentile: among the training images, from the run's
     cached training scores when they match these weights and protocol (never a stale cache); else among the images
     this report scored (its test split, or all the training images of an unlabelled run). A cache that leaves
-    unreadable training files out (score --threshold --skip-bad) is used only with skip_bad, as score uses it; its
-    warning joins `held` (see warn_left_out)."""
-    # (read once: an unlabelled run's ranking that took the cache has said what it leaves out)
-    cached = diag.reference if diag is not None and diag.reference_cached else read_train_scores(
-        run_dir, model, "mixed", skip_bad=skip_bad, held=held)
+    unreadable training files out (score --threshold --skip-bad) is used only with skip_bad, as score uses it.
+    read: {"cache": that cache} where it was read already (with the rebuilt split: see _write_run_report)."""
+    # (read once: an unlabelled run's ranking that took the cache, or the rebuild of a labelled run's split, has said
+    # what it leaves out)
+    if diag is not None and diag.reference_cached:
+        cached = diag.reference
+    elif read and "cache" in read:
+        cached = read["cache"]
+    else:
+        cached = read_train_scores(run_dir, model, "mixed", skip_bad=skip_bad)
     if cached:
         return cached, "training"
     if diag is not None and diag.scores:
@@ -995,14 +1009,19 @@ class RunDiagnostics:
 
 
 def diagnose_run(run_dir: Path, *, device: str = "auto", controls: bool = True, log: Log = _quiet,
-                 model: Any = None, skip_bad: bool = False,
-                 held: HeldWarning | None = None) -> tuple[Any, RunDiagnostics]:
+                 model: Any = None, skip_bad: bool = False, held: HeldWarning | None = None,
+                 join: Callable[[Any], None] | None = None) -> tuple[Any, RunDiagnostics]:
     """Score the run's test split with reconstructions and latents, plus the controls. -> (model, diagnostics).
     model: the run's networks (scoring.run.load_model), when the caller has them; default loaded here. skip_bad:
     unreadable image files are left out of the rebuilt split (those unreadable since training named in a warning)
-    instead of stopping the report (held: see split_for_run)."""
+    instead of stopping the report. held: that warning is held (see split_for_run) while join(model) reads what
+    joins it (the report: the cached training scores), then said, before the scoring rather than after it."""
     model = model if model is not None else load_model(run_dir, device)
     split = split_for_run(run_dir, skip_bad=skip_bad, held=held)
+    if held is not None:
+        if join is not None:
+            join(model)
+        held.say()
     y = split.test_y.astype(int)
     log(f"scoring {len(y)} test images with {model.source}")
     cached: dict[str, np.ndarray] | None = None

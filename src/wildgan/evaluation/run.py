@@ -36,8 +36,8 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
     for a labelled class-folder tree when the run itself was trained on unlabelled images). whole: evaluate on
     every labelled image of `data` (build_split(whole=True)) instead of its protocol's test split; default (None):
     whole when the run was trained on unlabelled images or by Detector.fit, which never held labelled images out.
-    held: the warning that names files unreadable since training (skip_bad) is held there, not said: the caller
-    says it once the training scores are read, joined by their warning when they leave the same files out."""
+    held: the warning that names files unreadable since training (skip_bad) is held there, not said: it is said once
+    the training scores are read (before any scoring), joined by their warning when they leave the same files out."""
     cfg = read_run_config(run_dir)
     recorded = read_split_info(Path(run_dir))
     if data is None and recorded.get("detector_input"):
@@ -107,6 +107,10 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
             _say(log, msg)
     diffs = split_differences(split, recorded, skips_said=bool(skipped)) if data is None else []
     if diffs:
+        if held is not None:
+            # said first, as without held: these are the differences the files named there cannot account for (the
+            # training scores' warning then refers to them as named above, in a warning of its own)
+            held.say()
         msg = (f"warning: {dc.data or 'the data'} changed since {run_dir} was trained ({'; '.join(diffs)}): the "
                f"rebuilt test split is not the one recorded in split.json, and may contain training images")
         _say(log, msg)

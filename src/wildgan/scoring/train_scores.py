@@ -214,7 +214,8 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
     time. skip_bad: training files that have become unreadable are left out (named in a warning, listed in the
     cache key) instead of stopping the threshold; skip_option: how the caller's user gives skip_bad, as that warning
     names it (the CLI's --skip-bad; Detector: skip_bad=True). held: the warning of that split's rebuild, naming the
-    unreadable files it left out, which the warning about them here joins (see warn_left_out)."""
+    unreadable files it left out, which the warning about them here joins (see warn_left_out); said before the
+    training split is scored."""
     from ..data import build_split, newly_skipped, split_differences
     from ..data.decode_pool import unreadable_files_error
     from .run import load_model, read_split_info
@@ -250,6 +251,10 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
     if skipped:
         warn_left_out(skipped, f"{run_dir}", len(split.train_x), bool(model.cfg.data.skip_bad), skip_option,
                       info.get("protocol") == "unlabelled", held)
+    if held is not None:
+        # the rebuilt split's warning, where nothing here joined it (its files were no training images): said before
+        # the scoring's progress bar, not after the whole training split is scored
+        held.say()
     return score_training_split(run_dir, model, split, batch_mode=batch_mode, progress=progress, write=write,
                                 skipped=skipped)
 
