@@ -1522,7 +1522,9 @@ def test_host_memory_available_is_known_here():
     from wildgan.data.decode_pool import host_memory_available
 
     got = host_memory_available()
-    assert got is None or got > 0
+    # >= 0, not > 0: in a container at its cgroup limit (memory.current, active page cache included, can sit at
+    # memory.max) the room left is 0, which is a known amount, not a failure
+    assert got is None or (isinstance(got, int) and got >= 0)
 
 
 def test_a_16_bit_gray_pile_is_estimated_as_gray(tmp_path, monkeypatch):
