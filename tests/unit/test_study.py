@@ -6,6 +6,7 @@ import json
 import re
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -293,17 +294,22 @@ def test_rows_of_cells_the_command_does_not_run_scored_otherwise_are_not_pooled_
     assert "Cells: 2." in md and "left out" not in md
 
 
+def _one_cell_study(tmp_path: Path) -> tuple[Path, Path, list, Any]:
+    """A study of one cell, run: its folder, results.jsonl, the cell and the base config."""
+    st = tmp_path / "st"
+    cell = grid(["0"], [0.1], ["wildgan"], ["image"], [0])
+    base = _base(tmp_path)
+    study_mod.run_study(base, cell, st, progress=False, log=lambda m: None)
+    return st, st / "results.jsonl", cell, base
+
+
 def test_a_row_of_other_settings_whose_run_folder_is_gone_says_its_cell_is_trained_again(tmp_path, monkeypatch):
     # a study whose runs/ were deleted to save space (results.jsonl kept): a row of other score settings cannot be
     # evaluated again, its networks being gone, so its cell is trained from the start; the log said only "evaluated
     # again", as if that were cheap
     import shutil
 
-    st = tmp_path / "st"
-    results = st / "results.jsonl"
-    cell = grid(["0"], [0.1], ["wildgan"], ["image"], [0])
-    base = _base(tmp_path)
-    study_mod.run_study(base, cell, st, progress=False, log=lambda m: None)
+    st, results, cell, base = _one_cell_study(tmp_path)
     shutil.rmtree(st / "runs" / cell[0].key)
     trained = []
     real = study_mod.train_run
@@ -582,11 +588,7 @@ def test_a_rerun_evaluates_again_a_cell_whose_row_is_no_row(tmp_path, monkeypatc
     # file is rewritten for rows scored otherwise (which dropped them without a word)
     import warnings
 
-    st = tmp_path / "st"
-    results = st / "results.jsonl"
-    cell = grid(["0"], [0.1], ["wildgan"], ["image"], [0])
-    base = _base(tmp_path)
-    study_mod.run_study(base, cell, st, progress=False, log=lambda m: None)
+    st, results, cell, base = _one_cell_study(tmp_path)
     row = read_rows(results)[0]
     damaged = json.dumps({k: v for k, v in row.items() if k != "normal"})
     results.write_text(damaged + "\nnot json\n")
