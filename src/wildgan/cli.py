@@ -1805,19 +1805,27 @@ def _unrecognized(p: argparse.ArgumentParser, cmd: str, extra: list[str]) -> Non
     sub.error(f"unrecognized arguments: {' '.join(extra)}" + "".join(f"\n  {h}" for h in hints))
 
 
-def _on_sigterm() -> Any:
+def _on_sigterm() -> tuple[Any, dict[str, bool]]:
     """Make SIGTERM end the command like Ctrl-C does (one line, exit 143) instead of dying without a word; returns
-    the previous handler to restore (None where a handler cannot be set: not the main thread)."""
+    the previous handler to restore (None where a handler cannot be set: not the main thread) and the command's
+    state, whose "ending" main sets once the command's outcome is decided (its result returned, or its error about to
+    be said): a SIGTERM after that is let pass."""
     import signal
     import threading
 
+    state = {"ending": False}
     if threading.current_thread() is not threading.main_thread():
-        return None
+        return None, state
 
     def term(signum: int, frame: Any) -> None:
+        if state["ending"]:
+            # the command is on its way out with its own exit code, its error said or being said: a SIGTERM now
+            # (torchrun ends a job's other ranks once one has died, while rank 0 says why it stopped) must not turn
+            # that outcome into a traceback
+            return
         raise Terminated("terminated (SIGTERM)")
 
-    return signal.signal(signal.SIGTERM, term)
+    return signal.signal(signal.SIGTERM, term), state
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1836,27 +1844,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         # without Python's file:line prefix; restored on the way out, so library users' warnings keep theirs
         warnings.formatwarning = lambda msg, cat, *args, **kw: (  # type: ignore[assignment]
             f"wildgan: warning{tag}: {msg}\n" if issubclass(cat, UserWarning) else f"{cat.__name__}: {msg}\n")
-    saved_term = _on_sigterm()
+    saved_term, term_state = _on_sigterm()
     # image files are decoded by a pool of processes (data.decode_pool.decode_workers): the command's own main module is
     # safe to import again in them, unlike an arbitrary user script (the library default is one process)
     saved_workers = os.environ.get("WILDGAN_DECODE_WORKERS")
     os.environ.setdefault("WILDGAN_DECODE_WORKERS", "auto")
     try:
-        # the command is the first word that is not a global option (`wildgan --debug train ...`)
-        at = next((i for i, w in enumerate(argv) if not w.startswith("-")), None)
-        typed: set[str] = set()
-        if at is not None and argv[at] == "train":
-            # `--config FILE` and `--resume` install a file's values as the defaults of train's options
-            train = _sub_parser(p, "train")
-            typed = _typed_options(train, argv[at + 1:])
-            argv = [*argv[:at + 1], *_resume_config(argv[at + 1:])]
-            _set_from_config(train, argv[at + 1:])
-        a, extra = p.parse_known_args(argv)
-        if extra:
-            _unrecognized(p, a.cmd, extra)
-        a.typed = typed
-        _refuse_torchrun_without_distributed(a)
-        return int(a.func(a) or 0)
+        try:
+            # the command is the first word that is not a global option (`wildgan --debug train ...`)
+            at = next((i for i, w in enumerate(argv) if not w.startswith("-")), None)
+            typed: set[str] = set()
+            if at is not None and argv[at] == "train":
+                # `--config FILE` and `--resume` install a file's values as the defaults of train's options
+                train = _sub_parser(p, "train")
+                typed = _typed_options(train, argv[at + 1:])
+                argv = [*argv[:at + 1], *_resume_config(argv[at + 1:])]
+                _set_from_config(train, argv[at + 1:])
+            a, extra = p.parse_known_args(argv)
+            if extra:
+                _unrecognized(p, a.cmd, extra)
+            a.typed = typed
+            _refuse_torchrun_without_distributed(a)
+            return int(a.func(a) or 0)
+        finally:
+            term_state["ending"] = True     # the outcome is decided (see _on_sigterm)
     except TrainingInterrupted as e:
         _eprint(f"wildgan{tag}: {e}")
         return 128 + (e.signum or 2)
