@@ -225,11 +225,16 @@ def test_score_rank_0_says_another_rank_stopped(tmp_path: Path):
     proc, took = _torchrun(wrapper, "-", "score", str(run), "--data", str(pile), "--device", "cpu", "--no-progress",
                            "--distributed", "--out", str(tmp_path / "s.csv"), env={"GATHER_MARK": str(tmp_path / "m")})
     assert proc.returncode != 0
-    said = [s for s in proc.stderr.splitlines() if s.startswith("wildgan: error: ")]
-    assert len(said) == 1 and said[0].startswith(
+    said = [s for s in proc.stderr.splitlines() if s.startswith(("wildgan: error: ", "wildgan: terminated"))]
+    # torchrun's SIGTERM to rank 0 (sent once rank 1 has died) and gloo's failure of the gather race: a SIGTERM that
+    # lands while rank 0 still waits in the gather cannot be told from a scheduler's stop of the job (1 run in 8
+    # here), and is said as `terminated`, naming both causes
+    assert len(said) == 1 and said[0].startswith((
         "wildgan: error: another rank of the job stopped (its own error, if it could print one, is on the terminal "
-        "above, tagged with its rank; torchrun's report names the rank and its exit code). On rank 0: RuntimeError: "
-        ), proc.stderr[-3000:]
+        "above, tagged with its rank; torchrun's report names the rank and its exit code). On rank 0: RuntimeError: ",
+        "wildgan: terminated (SIGTERM): torchrun sends it to every rank when the job is stopped, and to the ranks "
+        "still running once one has ended; if another rank failed, its error is on the terminal above")), \
+        proc.stderr[-3000:]
     assert "[rank0]: Traceback" not in proc.stderr
     print(f"\nrank 1 killed while scoring: torchrun job ended after {took:.1f} s")
 
