@@ -60,7 +60,7 @@ from ..training.run import evaluate_command, networks_record, stale_evaluation
 from .heatmaps import (NamedImages, check_masks, load_masks, pick_score, pixel_auc, residual_maps,
                        score_named_images, top_k, undefined_pixel_auc)
 from .metrics import evaluate_scores, pixel_statistics
-from .rows import PIXEL_CONTROLS, checked_lines, line_problem, lines_named, row_problem
+from .rows import PIXEL_CONTROLS, checked_lines, left_out_text, line_problem, row_problem
 from .run import evaluation_dir, read_search_cache, score_settings_changes, split_for_run
 
 # (matplotlib, through `from . import plots`, is imported only by the functions that draw)
@@ -83,8 +83,7 @@ def read_jsonl(path: Path, *, warn: bool = True) -> list[dict[str, Any]]:
     to all but one read): the page is still made from the other rows, but a damaged log is not passed off as whole."""
     rows, bad = checked_lines(path, line_problem)
     if bad and warn:
-        warn_user(f"{path}: {len(bad)} line{'s' if len(bad) > 1 else ''} left out, not JSON objects: "
-                  f"{lines_named(bad)}")
+        warn_user(left_out_text(path, bad, "not JSON objects"))
     return rows
 
 
@@ -1159,8 +1158,8 @@ def _write_study_report(study_dir: Path, out: Path) -> None:
     # such row is named, not listed as one of the study's or dropped without a word (a torn last line excepted: a
     # study still writing it, or killed while it did)
     if unread:
-        said = (f"{results}: {len(unread)} line{'s' if len(unread) > 1 else ''} left out of this report and of the "
-                f"study's tables, not result rows a study writes: {lines_named(unread)}")
+        said = left_out_text(results, unread, "not result rows a study writes",
+                             where="of this report and of the study's tables")
         page.note(said)
         warn_user(said)
     stale = _stale_tables(study_dir) if rows else None

@@ -77,7 +77,7 @@ def row_problem(value: Any) -> str | None:
 
 def checked_lines(path: Path, problem: Callable[[Any], str | None]) -> tuple[list[dict[str, Any]], list[str]]:
     """(the rows of a JSON-lines file in which problem (line_problem, row_problem) finds nothing wrong, 'line 3 (why)'
-    for each other line), for the caller to name in one warning (lines_named). A torn last line is neither: it is
+    for each other line), for the caller to name in one warning (left_out_text). A torn last line is neither: it is
     left out without a word (fileio.json_lines)."""
     rows, bad = [], []
     for i, _, value in json_lines(path):
@@ -87,6 +87,15 @@ def checked_lines(path: Path, problem: Callable[[Any], str | None]) -> tuple[lis
         else:
             bad.append(f"line {i} ({said})")
     return rows, bad
+
+
+def left_out_text(path: Path, bad: list[str], why: str, where: str = "") -> str:
+    """The one warning naming a JSON-lines file's bad lines (checked_lines' 'line 3 (why)'): 'PATH: 2 lines left out
+    {where}, {why}: line 2 (...), line 5 (...)', e.g. where "of the study's tables", why "not result rows a study
+    writes". Its readers (report.read_jsonl, the study report, tables.read_rows) share it, so that the count, its
+    plural and the lines read alike wherever a file is named."""
+    return (f"{path}: {len(bad)} line{'s' if len(bad) > 1 else ''} left out{f' {where}' if where else ''}, {why}: "
+            f"{lines_named(bad)}")
 
 
 def lines_named(bad: list[str], most: int = 10) -> str:
