@@ -4,6 +4,7 @@ report and the CLI parser. The tiny run is trained once per session (shared with
 from __future__ import annotations
 
 import argparse
+import html
 import json
 import os
 import re
@@ -203,6 +204,40 @@ def test_a_bad_line_inside_stats_jsonl_is_named_and_the_curves_still_drawn(tmp_p
         f"{p}: 2 lines left out, not JSON objects: line 2 (not JSON: Expecting ',' delimiter (column 14)), "
         f"line 3 (a list, not a JSON object)"]
     assert _png_std(out / "training_curves.png") > 5.0
+
+
+def test_the_run_report_page_names_the_bad_lines_of_stats_jsonl(tmp_path: Path) -> None:
+    # `wildgan report RUN` named a bad line of stats.jsonl on the terminal only: the page, which is what is kept and
+    # sent on, showed curves drawn without it as if the log were whole (the study report puts its note on the page).
+    # Now the page has the warning's text as a note, and the terminal the warning once. A torn last line (a run
+    # still writing, or killed mid-write) is no damage: neither
+    from wildgan.cli import main
+    from wildgan.config import DataConfig, RunConfig, TrainConfig, net_config_for_preset, write_run_config
+
+    run = tmp_path / "run"          # a run before its first checkpoint: the page is its curves and config
+    run.mkdir()
+    write_run_config(RunConfig(data=DataConfig(normal=("0",), resolution=8, channels=1),
+                               net=net_config_for_preset("tiny", 8, 1), train=TrainConfig(device="cpu"),
+                               preset="tiny"), run)
+    rows = "".join(json.dumps({"kimg": k / 10, "D/loss": float(k), "G/loss": 1.0}) + "\n" for k in range(4))
+    p = run / "stats.jsonl"
+    p.write_text(rows + '{"kimg": 0.4 "D/loss": 1.0}\n' + rows + '{"kimg": 1.0, "D/lo')
+    said = f"{p}: 1 line left out, not JSON objects: line 5 (not JSON: Expecting ',' delimiter (column 14))"
+
+    def report_warnings() -> list[str]:
+        with warnings.catch_warnings(record=True) as warned:
+            warnings.simplefilter("always")
+            assert main(["report", str(run), "--device", "cpu"]) == 0
+        return [str(w.message) for w in warned]
+
+    assert [m for m in report_warnings() if "left out" in m] == [said]
+    md, page = (run / "report" / "report.md").read_text(), (run / "report" / "report.html").read_text()
+    assert f"## Training\n\n**{said}**\n" in md and "training_curves.png" in md
+    assert f'<p class="note">{html.escape(said)}</p>' in page
+    p.write_text(rows + '{"kimg": 1.0, "D/lo')
+    assert not [m for m in report_warnings() if "left out" in m]
+    assert "left out" not in (run / "report" / "report.md").read_text()
+    assert "left out" not in (run / "report" / "report.html").read_text()
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -81,10 +81,16 @@ def read_jsonl(path: Path, *, warn: bool = True) -> list[dict[str, Any]]:
     without a word (fileio.json_lines); any other line that is not a JSON object is left out and, with warn, named
     with its line number and why in one warning (a caller that reads the file again for the same page passes False
     to all but one read): the page is still made from the other rows, but a damaged log is not passed off as whole."""
-    rows, bad = checked_lines(path, line_problem)
-    if bad and warn:
-        warn_user(left_out_text(path, bad, "not JSON objects"))
+    rows, said = _checked_jsonl(path)
+    if said and warn:
+        warn_user(said)
     return rows
+
+
+def _checked_jsonl(path: Path) -> tuple[list[dict[str, Any]], str | None]:
+    """(read_jsonl's rows, its warning naming the lines left out, or None when there are none)."""
+    rows, bad = checked_lines(path, line_problem)
+    return rows, (left_out_text(path, bad, "not JSON objects") if bad else None)
 
 
 def _fmt(v: Any) -> str:
@@ -862,12 +868,18 @@ def _heatmap_png(path: Path, image: np.ndarray, heat: np.ndarray, recon: np.ndar
 
 
 def _training_sections(page: _Page, out: Path, run_dir: Path) -> None:
-    """The training curves (stats.jsonl) and a few of the sample grids, copied into the report."""
-    rows = read_jsonl(run_dir / "stats.jsonl")
+    """The training curves (stats.jsonl) and a few of the sample grids, copied into the report. The lines of
+    stats.jsonl left out of the curves are named on the page as on the terminal: the page is what is kept and sent
+    on, and curves drawn without a damaged log's lines are not to pass for the whole log."""
+    rows, said = _checked_jsonl(run_dir / "stats.jsonl")
+    if rows or said:
+        page.h(2, "Training")
+    if said:
+        page.note(said)
+        warn_user(said)
     if rows:
         from . import plots  # matplotlib: this section draws
 
-        page.h(2, "Training")
         page.img(plots.training_curves(out / "training_curves.png", rows), "training curves from stats.jsonl")
     grids = _sample_grids(run_dir)
     if grids:
