@@ -1663,7 +1663,7 @@ def cmd_info(a: argparse.Namespace) -> int:
 
 def cmd_study(a: argparse.Namespace) -> int:
     from .data import load_split_data
-    from .studies import check_cells, grid, run_study
+    from .studies import check_cells, grid, read_rows, run_study
     from .studies.study import check_study_data, check_study_out_dir
     from .training.run import check_lock_free
 
@@ -1686,6 +1686,9 @@ def cmd_study(a: argparse.Namespace) -> int:
     check_lock_free(Path(a.out))
     check_study_out_dir(Path(a.out), _data_path_if_valid(a))
     check_study_data(a.data, a.dataset)
+    # the lines of its results.jsonl that are no rows named now, before the data is decoded (minutes for a large
+    # folder) and the cells train (hours), and only now in this command (run_study's rows_named)
+    read_rows(Path(a.out) / "results.jsonl")
     # one base config (first normal class, gamma 0) resolves resolution/channels and the schedule
     first = None if a.normal in (None, "all") else _csv(a.normal)[0].replace("+", ",")
     ns = argparse.Namespace(**{**vars(a), "contamination": 0.0, "seed": seeds[0], "method": "wildgan",
@@ -1711,7 +1714,8 @@ def cmd_study(a: argparse.Namespace) -> int:
     del loaded                # not held while the cells train (each cell's training reads its data itself)
     _eprint(f"study: {len(cells)} cells -> {a.out}")
     try:
-        run_study(base, cells, Path(a.out), progress=not a.no_progress, log=_log_to(Path(a.out)), cells_checked=True)
+        run_study(base, cells, Path(a.out), progress=not a.no_progress, log=_log_to(Path(a.out)), cells_checked=True,
+                  rows_named=True)
     except BaseException as e:
         if Path(a.out).is_dir() and not isinstance(e, ConfigError):   # the study's log.txt says how it stopped
             _append(Path(a.out) / "log.txt", f"stopped: {str(e) or type(e).__name__}")

@@ -593,20 +593,59 @@ def test_a_rerun_evaluates_again_a_cell_whose_row_is_no_row(tmp_path, monkeypatc
     damaged = json.dumps({k: v for k, v in row.items() if k != "normal"})
     results.write_text(damaged + "\nnot json\n")
     monkeypatch.setattr(study_mod, "train_run", lambda *a, **k: pytest.fail("the cell was trained again"))
+    events: list[str] = []
+    monkeypatch.setattr(study_mod, "load_split_data", lambda *a, real=study_mod.load_split_data, **k:
+                        events.append("load_split_data") or real(*a, **k))
 
     def rerun(cfg):
-        with warnings.catch_warnings(record=True) as said:
+        events.clear()
+        with warnings.catch_warnings():
             warnings.simplefilter("always")
+            warnings.showwarning = lambda msg, *a, **k: events.append(str(msg))
             rows = study_mod.run_study(cfg, cell, st, progress=False, log=lambda m: None)
-        return rows, [str(w.message) for w in said if str(results) in str(w.message)]
+        return rows, [e for e in events if str(results) in e]
 
     rows, said = rerun(base)
     assert rows == [row] and len(said) == 1 and "line 1 (no normal), line 2 (not JSON" in said[0]
+    assert events.index(said[0]) < events.index("load_split_data")     # (by check_cells: before it reads the data)
     assert results.read_text().splitlines() == [damaged, "not json", json.dumps(row)]
     assert "Cells: 1." in (st / "tables.md").read_text()
     rows, said = rerun(replace(base, score=replace(base.score, lam=0.2)))       # the row is evaluated again
     assert [r["score_settings"]["score.lam"] for r in rows] == [0.2] and len(said) == 1
     assert results.read_text().splitlines()[:2] == [damaged, "not json"]
+
+
+def test_wildgan_study_names_the_lines_that_are_no_rows_once_before_it_reads_the_data(tmp_path, monkeypatch):
+    # `wildgan study` named a bad line of its results.jsonl only after it had decoded the data (minutes for a large
+    # folder) and checked every cell: now before the data is read, and once in the command (its later reads, the
+    # tables written after the cell among them, say nothing)
+    import warnings
+
+    import wildgan.data
+    from wildgan.cli import main
+
+    rng = np.random.default_rng(0)
+    npz = tmp_path / "tiny.npz"
+    np.savez(npz, x_train=rng.integers(0, 255, (40, 8, 8), dtype=np.uint8), y_train=np.arange(40) % 2,
+             x_test=rng.integers(0, 255, (20, 8, 8), dtype=np.uint8), y_test=np.arange(20) % 2)
+    st = tmp_path / "st"
+    st.mkdir()
+    (st / "results.jsonl").write_text("not json\n")
+    events: list[str] = []
+    for mod, name in ((wildgan.data, "load_split_data"), (study_mod, "train_run")):
+        monkeypatch.setattr(mod, name, lambda *a, real=getattr(mod, name), name=name, **k: events.append(name)
+                            or real(*a, **k))
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.showwarning = lambda msg, *a, **k: events.append(str(msg))
+        assert main(["study", "--data", str(npz), "--normal", "0", "--contamination", "0", "--preset", "tiny",
+                     "--total-kimg", "0.05", "--threads", "1", "--no-progress", "--out", str(st)]) == 0
+    said = [e for e in events if "left out" in e]
+    assert said == [f"{st / 'results.jsonl'}: 1 line left out of the study's tables, not result rows a study writes: "
+                    f"line 1 (not JSON: Expecting value (column 1)). A study run with their cells evaluates those "
+                    f"cells again (the lines are kept as they are): fix or delete the lines to stop this warning"]
+    assert events.index(said[0]) < events.index("load_split_data") < events.index("train_run"), events
+    assert len(read_rows(st / "results.jsonl", warn=False)) == 1
 
 
 def test_fanogan_iters_that_are_not_two_whole_numbers_make_no_row(tmp_path):

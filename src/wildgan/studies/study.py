@@ -165,7 +165,8 @@ def check_cells(base: RunConfig, cells: list[Cell], study_dir: Path | None = Non
     images a split selects does not depend on the size they were decoded at, and only the selection is checked."""
     import warnings
 
-    # (its bad lines are named by run_study, which reads the rows next: their cells are checked here, not done)
+    # (its bad lines were named by the command's first read of it, run_study's or `wildgan study`'s: their cells are
+    # checked here, not done)
     done = ({r["cell"] for r in read_rows(Path(study_dir) / "results.jsonl", warn=False)} if study_dir is not None
             else set())
     todo = [c for c in cells if c.key not in done]
@@ -330,9 +331,9 @@ def _drop_rows_of_other_scoring(results: Path, base: RunConfig, keys: set[str], 
     _scored_with), so that those cells are evaluated again (their networks are kept; evaluation is cheap, training
     is not) rather than skipped, their AUCs pooled with new rows of other formulas or settings. Said once, naming
     what changed; such rows of cells the command does not run are kept, and said to be listed apart from the tables
-    (write_tables). The first read of the rows in a study command: it names the lines that are no rows (read_rows),
-    whose cells are then evaluated again."""
-    rows = read_rows(results)
+    (write_tables). The lines that are no rows were named by the command's first read of the file (run_study), and
+    their cells are evaluated again."""
+    rows = read_rows(results, warn=False)
     versions: set[str] = set()
     changes: list[str] = []
     old = []
@@ -385,12 +386,18 @@ def _done(run_dir: Path) -> bool:
 
 
 def run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress: bool = True,
-              log: Callable[[str], None] = print, cells_checked: bool = False) -> list[dict[str, Any]]:
+              log: Callable[[str], None] = print, cells_checked: bool = False,
+              rows_named: bool = False) -> list[dict[str, Any]]:
     """Train and evaluate every cell not yet in STUDY_DIR/results.jsonl (one study process per folder, refused if
     the folder holds another configuration, or if any cell to run would fail: see check_cells), then write the
-    tables; returns every row. cells_checked: the caller has run check_cells on these cells (`wildgan study` does,
-    with the data it read for the base config), so the data is not read again for it."""
+    tables; returns every row. The lines of results.jsonl that are no rows are named first, in one warning
+    (read_rows), and not again. cells_checked: the caller has run check_cells on these cells (`wildgan study` does,
+    with the data it read for the base config), so the data is not read again for it. rows_named: the caller has
+    read results.jsonl with read_rows's warning already (`wildgan study` does, before it reads the data)."""
     study_dir = Path(study_dir)
+    if not rows_named:
+        # said before check_cells reads the data (minutes for a large folder) and the first cell trains
+        read_rows(study_dir / "results.jsonl")
     drawn = study_base(base, study_dir)
     if drawn.data.contamination_draw != base.data.contamination_draw:
         log(f"{study_dir}: its cells drew their contaminants by the {drawn.data.contamination_draw!r} rule of the "
