@@ -38,6 +38,7 @@ from .config import SCORE_NAMES
 
 from .errors import (CheckpointError, ConfigError, DataError, DivergenceError, HeldWarning, Terminated,
                      TrainingInterrupted, WildganError, moved_name)
+from .runlog import RunLog, copying_warnings
 
 if TYPE_CHECKING:  # types only: the CLI imports torch-heavy modules lazily, inside the commands
     from .config import DataConfig, NetConfig, RunConfig
@@ -914,19 +915,14 @@ def _warn(msg: str) -> None:
     _eprint(f"wildgan{_rank_tag()}: {msg}")
 
 
-def _log_to(run_dir: Path) -> Callable[[str], None]:
-    def log(msg: str) -> None:
+def _log_to(run_dir: Path) -> RunLog:
+    """The command's log.txt in `run_dir`, its lines shown on stderr too; the wildgan warnings said while it is given
+    to copying_warnings go into it as well (held until its first line: a refused command writes nothing)."""
+    def show(msg: str) -> None:
         # on the terminal a warning looks like the CLI's own ("wildgan: warning: ..."); log.txt keeps the line as is
         _eprint(f"wildgan: {msg}" if msg.startswith(("warning:", "note:")) else msg)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        _append(run_dir / "log.txt", msg)
-    return log
 
-
-def _append(path: Path, line: str) -> None:
-    from .fileio import append_log_line
-
-    append_log_line(path, line)           # the log is a copy of what stderr shows; never the reason a run stops
+    return RunLog(run_dir / "log.txt", show=show, make_folder=True)
 
 
 def _changed(a: argparse.Namespace, dest: str) -> bool:
@@ -1101,6 +1097,17 @@ def _refuse_torchrun_without_distributed(a: argparse.Namespace) -> None:
 # === wildgan train ====================================================================================================
 
 def cmd_train(a: argparse.Namespace) -> int:
+    from .training.distributed import torchrun_world
+
+    run_log = _log_to(Path(a.out))
+    # every wildgan warning said during the command into the run's log.txt too: those about its data are said while
+    # the data is read, before the run folder is written (held until its first line). Only rank 0 of a --distributed
+    # job writes log.txt (the other ranks' warnings are on the terminal, tagged with their rank)
+    with copying_warnings(run_log if torchrun_world()[0] == 0 else None):
+        return _train(a, run_log)
+
+
+def _train(a: argparse.Namespace, run_log: RunLog) -> int:
     from .config import run_config_to_dict
     from .training.run import kimg_text, train_run
 
@@ -1124,12 +1131,12 @@ def cmd_train(a: argparse.Namespace) -> int:
         _warn("warning: --tensorboard logs wildgan and search runs; an f-AnoGAN run writes its numbers to "
               "stats.jsonl only")
     is_main = ctx is None or ctx.is_main
-    log = _log_to(run_dir) if is_main else (lambda m: None)
+    log: Callable[[str], None] = run_log if is_main else (lambda m: None)
     try:
         res = train_run(cfg, run_dir, resume=a.resume, overwrite=a.overwrite, progress=not a.no_progress,
                         log=log, split=split, before_unlock=getattr(a, "before_unlock", None))
     except BaseException as e:
-        _record_how_training_ended(run_dir, ctx, e)
+        _record_how_training_ended(run_dir, ctx, e, run_log)
         # the ranks leave together only when they all stopped alike (a preemption: they agreed on it; an error that
         # every rank met), never waiting for a peer that failed on its own
         from .training.distributed import met_by_every_rank
@@ -1217,7 +1224,7 @@ def _warn_other_methods_options(a: argparse.Namespace, method: str) -> None:
               f"{method}: ignored")
 
 
-def _record_how_training_ended(run_dir: Path, ctx: Any, e: BaseException) -> None:
+def _record_how_training_ended(run_dir: Path, ctx: Any, e: BaseException, run_log: RunLog) -> None:
     """log.txt says how the session ended too (an interrupt, an error), not only stderr; a refusal (ConfigError,
     e.g. the folder is another process's) ran nothing and must not write into someone else's run."""
     from contextlib import nullcontext
@@ -1230,7 +1237,7 @@ def _record_how_training_ended(run_dir: Path, ctx: Any, e: BaseException) -> Non
             # under torchrun rank 0's own error is often the echo of another rank's (a failed collective): that
             # rank's error is named first, from what it left in the folder
             why = dist.explain_failure(run_dir, ctx, e) if dist else str(e) or type(e).__name__
-            _append(run_dir / "log.txt", f"stopped: {why}")
+            run_log.write(f"stopped: {why}")          # (after the warnings held, if it is the session's first line)
         elif dist and run_dir.is_dir() and dist.timed_out(e):
             # no answer from another rank (whatever came after it, torchrun's SIGTERM too): not a failure of
             # this rank's own, but log.txt's only word on how the job ended when the rank that hung is rank 0
@@ -1662,6 +1669,15 @@ def cmd_info(a: argparse.Namespace) -> int:
 # === wildgan study ====================================================================================================
 
 def cmd_study(a: argparse.Namespace) -> int:
+    study_log = _log_to(Path(a.out))
+    # every wildgan warning said during the command into the study's log.txt too (those about the data, read before
+    # the study writes its folder, held until its first line); each cell's log.txt has those said while it ran
+    # (studies.study._run_study)
+    with copying_warnings(study_log):
+        return _study(a, study_log)
+
+
+def _study(a: argparse.Namespace, study_log: RunLog) -> int:
     from .data import load_split_data
     from .studies import check_cells, grid, read_rows, run_study
     from .studies.study import check_study_data, check_study_out_dir
@@ -1714,11 +1730,11 @@ def cmd_study(a: argparse.Namespace) -> int:
     del loaded                # not held while the cells train (each cell's training reads its data itself)
     _eprint(f"study: {len(cells)} cells -> {a.out}")
     try:
-        run_study(base, cells, Path(a.out), progress=not a.no_progress, log=_log_to(Path(a.out)), cells_checked=True,
+        run_study(base, cells, Path(a.out), progress=not a.no_progress, log=study_log, cells_checked=True,
                   rows_named=True)
     except BaseException as e:
         if Path(a.out).is_dir() and not isinstance(e, ConfigError):   # the study's log.txt says how it stopped
-            _append(Path(a.out) / "log.txt", f"stopped: {str(e) or type(e).__name__}")
+            study_log.write(f"stopped: {str(e) or type(e).__name__}")
         raise
     print((Path(a.out) / "tables.md").read_text())
     return 0

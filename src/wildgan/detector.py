@@ -55,7 +55,8 @@ from .data.inputs import (PIXEL_RANGES, convert_items, count_images, decode_item
                           input_float_range, item_shapes, read_3d, refit, to_images, to_numpy)
 from .data.transforms import MAX_AUTO_RESOLUTION  # largest automatic resolution, as the CLI's
 from .errors import CheckpointError, ConfigError, DataError, TrainingInterrupted, WildganError, warn_user
-from .fileio import append_log_line, version_state
+from .fileio import version_state
+from .runlog import RunLog, copying_warnings
 from .thresholds import (RULES, Threshold, check_val_labels, fit_threshold, rank_proba, run_threshold,
                          threshold_columns)
 
@@ -404,7 +405,8 @@ class Detector:
         --threads 0). Fix it for numbers that reproduce across machines: float sums differ between thread counts,
         and a short GAN run amplifies that. The process's own torch thread count is restored after each call.
     verbose : progress bars and training log on stdout. Quiet (the default), training's warnings (a resume on
-        changed data, a CUDA-graph fallback) are raised as WildganWarning; log.txt has every line.
+        changed data, a CUDA-graph fallback) are raised as WildganWarning; log.txt has every line, and the
+        WildganWarnings the fit gave (those the warnings filters let through), about its images too.
 
     Fitted attributes: decision_scores_ (training scores, float64 [N]), threshold_ (float), threshold_rule_
     (wildgan.thresholds.Threshold), labels_ (0/1 of the training images), run_dir_ (Path; after load() None when
@@ -619,14 +621,14 @@ class Detector:
         return RunConfig(data=data_cfg, net=net, train=train,
                          score=ScoreConfig(lam=float(self.lam)), preset=self.preset, method=self.method, fanogan=fan)
 
-    def _log(self, run_dir: Path) -> Callable[[str], None]:
+    def _log(self, run_log: RunLog) -> Callable[[str], None]:
         def log(msg: str) -> None:
             # training's log lines in the API's terms, as its refusals are: a resume's warning that says "start again
             # with --overwrite" means fit without resume=True here
             msg = _api_words(msg)
             # into log.txt first: warnings filtered to errors raise the warning below, and the log must still say why
             # the fit stopped. A copy, as a CLI run's log: a write that fails (a full disk) never stops the fit
-            append_log_line(run_dir / "log.txt", msg)
+            run_log.write(msg)
             if self.verbose:
                 print(msg)
             elif msg.startswith("warning: "):
@@ -646,10 +648,14 @@ class Detector:
         records their count and a checksum of their pixels); a fit without run_dir trains in a temporary folder that
         an interruption removes."""
         self._validate()
-        with _torch_threads(self.threads):
-            return self._fit(X, X_val=X_val, y_val=y_val, resume=bool(resume))
+        # the run's log.txt, placed once the run folder is chosen (after the images are read: their warnings are
+        # held for it), with every wildgan warning the fit gives, as a CLI run's log has
+        run_log = RunLog()
+        with _torch_threads(self.threads), copying_warnings(run_log):
+            return self._fit(X, run_log, X_val=X_val, y_val=y_val, resume=bool(resume))
 
-    def _fit(self, X: Any, *, X_val: Any = None, y_val: Any = None, resume: bool = False) -> "Detector":
+    def _fit(self, X: Any, run_log: RunLog, *, X_val: Any = None, y_val: Any = None, resume: bool = False
+             ) -> "Detector":
         from .scoring.run import load_model
         from .training.run import check_lock_free, train_run
 
@@ -676,6 +682,7 @@ class Detector:
         cfg = self._run_config(data_cfg, resolution, channels)
         self._check_enough_images(len(x), cfg)     # before a run directory is made: nothing to clean up
         temp, run_dir = self._claim_run_dir()
+        run_log.path = run_dir / "log.txt"
         trained = False
         unmarked: list[OSError] = []
 
@@ -692,7 +699,7 @@ class Detector:
             # fit() trains from scratch (sklearn semantics), also into a run_dir used by an earlier fit; resume=True
             # continues the run there
             result = train_run(cfg, run_dir, split=split, overwrite=not resume, resume=resume,
-                               progress=bool(self.verbose), log=self._log(run_dir), before_unlock=mark)
+                               progress=bool(self.verbose), log=self._log(run_log), before_unlock=mark)
             trained = True
             if unmarked:
                 raise unmarked[0]
@@ -728,7 +735,7 @@ class Detector:
             if said is not None:
                 raise said from None
             raise
-        self._warn_if_not_grown(cfg, result, run_dir)
+        self._warn_if_not_grown(cfg, result, run_log)
         return self
 
     def _training_split(self, X: Any) -> tuple[Any, Any, dict[str, Any]]:
@@ -838,7 +845,7 @@ class Detector:
                         f"the only Detector argument that sets the minibatch sizes (others need a run trained with "
                         f"`wildgan train --config` (train.minibatch), loaded with Detector.from_run)")
 
-    def _warn_if_not_grown(self, cfg: Any, result: Any, run_dir: Path) -> None:
+    def _warn_if_not_grown(self, cfg: Any, result: Any, run_log: RunLog) -> None:
         """A total_kimg (or a minutes budget) that ends before the last fade-in leaves networks that never reached
         the input resolution: they are scored at the resolution they reached (trained_resolution_), which nothing
         else in a fit's output shows (resolution_ is the input resolution). The CLI says the same
@@ -866,7 +873,7 @@ class Detector:
                f"{' (or None)' if paper > float(grown) else ''}"
                f"{', minutes=None or a larger budget' if result.status == 'budget' else ''}, or a smaller "
                f"phase_kimg")
-        append_log_line(run_dir / "log.txt", f"warning: {msg}")    # the run's log says it too, as a CLI run's does
+        run_log.write(f"warning: {msg}")    # the run's log says it too, as a CLI run's does (its copy is not made)
         warn_user(msg)
 
     def _set_threshold(self, X_val: Any = None, y_val: Any = None) -> None:

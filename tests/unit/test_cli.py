@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from wildgan.cli import main
-from wildgan.errors import ConfigError
+from wildgan.errors import ConfigError, WildganWarning
 from wildgan.config import (
     DataConfig,
     RunConfig,
@@ -2028,3 +2028,47 @@ def test_evaluate_skip_bad_leaves_files_unreadable_since_training_out_in_one_war
         (root / name).write_bytes(good)
         for key in ("train_scores.json", "train_scores-isolated.json"):
             (run / key).unlink()
+
+
+def _pile_of_mixed_sizes(root: Path) -> Path:
+    """20 grey PNGs, 4 of them 12x8 (not square) among 8x8 ones, and an empty bad.png: reading it says two warnings
+    about the data (mixed sizes, centre crop), and --skip-bad leaves bad.png out."""
+    from PIL import Image
+
+    pile = root / "pile"
+    pile.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(20):
+        Image.fromarray(rng.integers(0, 255, (8, 12) if i < 4 else (8, 8), dtype=np.uint8)).save(pile / f"{i:02d}.png")
+    (pile / "bad.png").write_bytes(b"")
+    return pile
+
+
+def test_a_runs_log_has_the_warnings_said_about_its_data_and_a_refused_command_adds_none(tmp_path, capsys):
+    # the data's warnings (said while it is read, before the run folder exists) were on stderr only: log.txt, the
+    # file read later to learn how the run went, had none of them
+    pile = _pile_of_mixed_sizes(tmp_path)
+    run = tmp_path / "run"
+    common = ["--preset", "tiny", "--threads", "1", "--no-progress", "--no-train-scores"]
+    argv = ["train", "--data", str(pile), *common, "--total-kimg", "0.032", "--phase-kimg", "0.1", "--skip-bad"]
+    with pytest.warns(WildganWarning, match="centre-cropped"):    # (both warnings: the sizes one says it too)
+        assert main([*argv, "--out", str(run)]) == 0
+    log = (run / "log.txt").read_text().splitlines()
+    start = next(i for i, line in enumerate(log) if line.startswith("training wildgan"))
+    sizes = [i for i, line in enumerate(log) if line.startswith(f"warning: {pile}: images of 2 different sizes")]
+    crop = [i for i, line in enumerate(log) if "images that are not square (e.g. 12x8) are centre-cropped" in line]
+    assert len(sizes) == 1 and len(crop) == 1 and max(sizes + crop) < start, log
+    assert "warning: skipped 1 unreadable file (--skip-bad), listed in" in log[start + 1], log
+    assert len(set(log)) == len(log), log                     # each said once, each written once
+    # a refusal after the data is read (here: its images changed since the run started) writes nothing, although
+    # the data's warnings were said again
+    before = (run / "log.txt").read_bytes()
+    (pile / "new.png").write_bytes((pile / "05.png").read_bytes())
+    with pytest.warns(WildganWarning, match="centre-cropped"):
+        assert main(["train", "--resume", "--total-kimg", "0.064", "--out", str(run), "--no-progress"]) == 2
+    assert "the training images changed since this run started" in capsys.readouterr().err
+    assert (run / "log.txt").read_bytes() == before
+    # and one refused before the run folder is written leaves no folder
+    with pytest.warns(WildganWarning, match="centre-cropped"):
+        assert main([*argv, "--evaluate", "--out", str(tmp_path / "refused")]) == 2
+    assert not (tmp_path / "refused").exists()

@@ -1844,3 +1844,18 @@ def test_training_scores_of_a_run_trained_with_skip_bad_do_not_say_skip_bad_was_
         assert len(said) == 1 and str(pile / "03.png") in said[0], said
         assert "--skip-bad they are read again" not in said[0] and "scored with --skip-bad" not in said[0]
         assert "The run was trained with --skip-bad" in said[0]
+
+
+def test_a_fits_log_has_the_warnings_about_its_images_each_once(tmp_path) -> None:
+    """log.txt has the warnings a fit gives about its images (said before the run folder is chosen: written before
+    its first line), and a warning the fit both logs and says (a quiet Detector's) once, not twice."""
+    rng = np.random.default_rng(0)
+    x = [rng.integers(0, 255, (12, 12) if i < 4 else (16, 16), dtype=np.uint8) for i in range(16)]
+    with pytest.warns(WildganWarning) as said:
+        Detector(run_dir=str(tmp_path / "run"), **{**TINY, "resolution": None, "total_kimg": 0.05}).fit(x)
+    assert any("images of 2 different sizes" in str(w.message) for w in said)
+    log = (tmp_path / "run" / "log.txt").read_text().splitlines()
+    start = next(i for i, line in enumerate(log) if line.startswith("training wildgan"))
+    assert log[0].startswith("warning: images of 2 different sizes: all are made square and resized to 16x16"), log
+    assert start == 1 and sum(line.startswith(f"warning: {NOT_GROWN}") for line in log) == 1, log
+    assert len(set(log)) == len(log), log

@@ -14,7 +14,7 @@ PKG = Path(__file__).resolve().parents[2] / "src" / "wildgan"
 
 # lowest first; a module's layer is that of its top-level name under wildgan (a subpackage counts as one)
 LAYERS: list[set[str]] = [
-    {"errors", "fileio", "markdown", "progress"},
+    {"errors", "fileio", "markdown", "progress", "runlog"},
     {"config"},
     {"devices"},
     {"data"},

@@ -921,3 +921,26 @@ def test_a_study_started_before_the_nested_draw_keeps_its_cells_rule(tmp_path, m
         study_mod.run_study(base, [new, old], st, progress=False, log=said.append)
     assert trained == [rule]
     assert any("'choice' rule of the wildgan that started the study" in m for m in said) == (rule == "choice")
+
+
+def test_the_study_and_each_cell_log_the_warnings_said_about_their_data(tmp_path, capsys):
+    # `wildgan study`: its log.txt has the warnings said while the data was read and checked (before the study wrote
+    # its folder), and a cell's log.txt those said while the cell ran, before its first line; neither had any
+    import warnings
+
+    from wildgan.cli import main
+
+    base = _base(tmp_path)           # (its toy.npz: 40 + 40 images of two classes)
+    st = tmp_path / "st"
+    rounded = "contamination 0.05 of 32 normal training images is 1.68 anomalous images, rounded down to 1"
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")         # (as on a terminal, where the cell's read says it again)
+        assert main(["study", "--data", base.data.data, "--normal", "0", "--contamination", "0.05", "--preset",
+                     "tiny", "--total-kimg", "0.032", "--phase-kimg", "0.1", "--threads", "1", "--no-progress",
+                     "--out", str(st)]) == 0
+    study = (st / "log.txt").read_text().splitlines()
+    cell = (st / "runs" / "0_g0.05_wildgan_image_s0" / "log.txt").read_text().splitlines()
+    assert rounded in study[0] and study[1].startswith("[1/1] 0_g0.05_wildgan_image_s0: training"), study
+    assert sum(rounded in line for line in study) == 1, study        # said twice, written once
+    assert rounded in cell[0] and cell[0].startswith("warning: ") and cell[1].startswith("training wildgan"), cell
+    assert len(set(cell)) == len(cell), cell

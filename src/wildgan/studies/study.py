@@ -25,7 +25,8 @@ from ..data import AnomalySplit, LoadedData, build_split, load_split_data
 from ..data.readers import is_run_dir
 from ..errors import ConfigError, DataError, TrainingInterrupted, WildganError
 from ..evaluation.run import evaluate_run
-from ..fileio import append_log_line, atomic_write_text, json_lines, leave_out_defaults
+from ..fileio import atomic_write_text, json_lines, leave_out_defaults
+from ..runlog import RunLog, copying_warnings
 from ..scoring.run import load_model
 from ..scoring.scores import SCORES_VERSION, SCORES_VERSION_ABSENT, UNRECORDED_SCORES_VERSION
 from ..training.run import RESUME_MAY_CHANGE, data_folder_holding, run_differences, run_lock, train_run
@@ -446,88 +447,92 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
             continue
         cfg = cell_config(base, cell)
         run_dir = study_dir / "runs" / cell.key
+        # the cell's own log.txt too, as a `wildgan train` run folder has (how each session went), with the wildgan
+        # warnings said while the cell is read, trained and evaluated (those said before its first line held for it)
+        cell_file = RunLog(run_dir / "log.txt")
 
-        def cell_log(msg: str, run_dir: Path = run_dir) -> None:
-            # the cell's own log.txt too, as a `wildgan train` run folder has (how each session went)
+        def cell_log(msg: str, cell_file: RunLog = cell_file) -> None:
             log(msg)
-            append_log_line(run_dir / "log.txt", msg)
+            cell_file.write(msg)
 
-        split = None
-        if not _done(run_dir):
-            log(f"[{i + 1}/{len(cells)}] {cell.key}: training")
-            try:
-                split = split_of(cfg)
-                train_run(cfg, run_dir, resume=(run_dir / "config.json").is_file(), progress=progress, log=cell_log,
-                          split=split)
-            except ConfigError as e:
-                # the advice of `wildgan train` (--overwrite) does not exist here: the cell's folder is the study's
-                raise ConfigError(str(e).replace("or start again with --overwrite", f"or delete {run_dir} to train "
-                                                 f"this cell again")) from None
-            except TrainingInterrupted as e:
-                # train's advice (--resume) is no option of `wildgan study`: the study's own, on screen and in the log
-                said = (str(e).replace("; continue with --resume", "") + "; to continue, run the same `wildgan study` "
-                        "command again (finished cells are kept, this one continues)")
-                cell_log(f"stopped: {said}")
-                raise TrainingInterrupted(said, e.signum) from None
-            except BaseException as e:
-                cell_log(f"stopped: {str(e) or type(e).__name__}")
-                raise
-        log(f"[{i + 1}/{len(cells)}] {cell.key}: evaluating")
-        _take_score_settings(cfg, run_dir, cell_log)
-        model = load_model(run_dir, cfg.train.device)
-        # as `wildgan evaluate` does it, eval.json with the data and run it describes: on the split the cell trained
-        # on in this session; for a cell trained earlier, the split rebuilt from the run's record (a change of the
-        # data since the cell trained is said, in the cell's log and eval.json)
-        ev = evaluate_run(run_dir, device=cfg.train.device, controls=True, write=True, model=model, log=cell_log,
-                          own_split=split)
-        split = None                    # (not held while the next cell reads its own)
-        info = ev["data"]
-        row = {"cell": cell.key, "protocol": info.get("protocol"), "normal": cell.normal,
-               "gamma": cell.gamma, "method": cell.method, "encoder_loss": cell.encoder_loss, "seed": cell.seed,
-               "auc": ev["auc"], "ap": ev["ap"], "controls": ev["controls"], "controls_ap": ev["controls_ap"],
-               "mean_z_norm": ev.get("mean_z_norm"), "other_generator": ev.get("other_generator"),
-               "n_test": ev["n_test"], "n_anomalous": ev["n_anomalous"],
-               "n_train": ev["n_train"], "n_train_anomalous": ev["n_train_anomalous"],
-               "data": cfg.data.data or info.get("source"),   # as recorded: the sample by name, not a path
-               # the set-up the paper's numbers hold for (tables.PAPER_CIFAR_SETUP): not shown beside other ones
-               "resolution": info.get("resolution"), "channels": info.get("channels"),
-               "test_size": info.get("test_size"),
-               # no wall-clock time: the same command gives the same rows (a cell's training time, over all its
-               # sessions, is elapsed_s in its network-final.json / fanogan-final.json)
-               "kimg": model.meta.get("kimg"),
-               "preset": cfg.preset, "run_dir": str(run_dir.relative_to(study_dir)),
-                # the score formulas and settings the AUCs are of: a cell whose row has others is evaluated again
-                # (the version only above 1, what a row without it is read as)
-                "score_settings": scoring_settings(model.cfg),
-                **leave_out_defaults({"scores_version": SCORES_VERSION}, SCORES_VERSION_ABSENT)}
-        if cell.method == "fanogan":      # f-AnoGAN counts iterations (critic, encoder), not kimg
-            row["fanogan_iters"] = [model.meta.get("gan_iters_done"), model.meta.get("enc_iters_done")]
-        else:
-            # the level of detail scored at: > 0 when the schedule ended before the networks reached full resolution
-            row["lod"] = model.lod
-            if model.lod > 0:
-                cell_log(f"warning: {cell.key} stopped growing at lod {model.lod:g} (full resolution is lod 0): it is "
-                         f"scored at the resolution it reached, below the data's; the tables say so. A longer "
-                         f"--total-kimg trains the cells to full resolution")
-        # append-only, one line per cell, flushed and fsynced: a kill loses at most the cell in progress
-        _drop_torn_line(results)
-        with open(results, "a", encoding="utf-8") as f:
-            f.write(json.dumps(row) + "\n")
-            f.flush()
-            import os
+        with copying_warnings(cell_file):
+            split = None
+            if not _done(run_dir):
+                log(f"[{i + 1}/{len(cells)}] {cell.key}: training")
+                try:
+                    split = split_of(cfg)
+                    train_run(cfg, run_dir, resume=(run_dir / "config.json").is_file(), progress=progress, log=cell_log,
+                              split=split)
+                except ConfigError as e:
+                    # the advice of `wildgan train` (--overwrite) does not exist here: the cell's folder is the study's
+                    raise ConfigError(str(e).replace("or start again with --overwrite", f"or delete {run_dir} to train "
+                                                     f"this cell again")) from None
+                except TrainingInterrupted as e:
+                    # train's advice (--resume) is no option of `wildgan study`: the study's own, on screen and in
+                    # the log
+                    said = (str(e).replace("; continue with --resume", "") + "; to continue, run the same `wildgan "
+                            "study` command again (finished cells are kept, this one continues)")
+                    cell_log(f"stopped: {said}")
+                    raise TrainingInterrupted(said, e.signum) from None
+                except BaseException as e:
+                    cell_log(f"stopped: {str(e) or type(e).__name__}")
+                    raise
+            log(f"[{i + 1}/{len(cells)}] {cell.key}: evaluating")
+            _take_score_settings(cfg, run_dir, cell_log)
+            model = load_model(run_dir, cfg.train.device)
+            # as `wildgan evaluate` does it, eval.json with the data and run it describes: on the split the cell trained
+            # on in this session; for a cell trained earlier, the split rebuilt from the run's record (a change of the
+            # data since the cell trained is said, in the cell's log and eval.json)
+            ev = evaluate_run(run_dir, device=cfg.train.device, controls=True, write=True, model=model, log=cell_log,
+                              own_split=split)
+            split = None                    # (not held while the next cell reads its own)
+            info = ev["data"]
+            row = {"cell": cell.key, "protocol": info.get("protocol"), "normal": cell.normal,
+                   "gamma": cell.gamma, "method": cell.method, "encoder_loss": cell.encoder_loss, "seed": cell.seed,
+                   "auc": ev["auc"], "ap": ev["ap"], "controls": ev["controls"], "controls_ap": ev["controls_ap"],
+                   "mean_z_norm": ev.get("mean_z_norm"), "other_generator": ev.get("other_generator"),
+                   "n_test": ev["n_test"], "n_anomalous": ev["n_anomalous"],
+                   "n_train": ev["n_train"], "n_train_anomalous": ev["n_train_anomalous"],
+                   "data": cfg.data.data or info.get("source"),   # as recorded: the sample by name, not a path
+                   # the set-up the paper's numbers hold for (tables.PAPER_CIFAR_SETUP): not shown beside other ones
+                   "resolution": info.get("resolution"), "channels": info.get("channels"),
+                   "test_size": info.get("test_size"),
+                   # no wall-clock time: the same command gives the same rows (a cell's training time, over all its
+                   # sessions, is elapsed_s in its network-final.json / fanogan-final.json)
+                   "kimg": model.meta.get("kimg"),
+                   "preset": cfg.preset, "run_dir": str(run_dir.relative_to(study_dir)),
+                    # the score formulas and settings the AUCs are of: a cell whose row has others is evaluated again
+                    # (the version only above 1, what a row without it is read as)
+                    "score_settings": scoring_settings(model.cfg),
+                    **leave_out_defaults({"scores_version": SCORES_VERSION}, SCORES_VERSION_ABSENT)}
+            if cell.method == "fanogan":      # f-AnoGAN counts iterations (critic, encoder), not kimg
+                row["fanogan_iters"] = [model.meta.get("gan_iters_done"), model.meta.get("enc_iters_done")]
+            else:
+                # the level of detail scored at: > 0 when the schedule ended before the networks reached full resolution
+                row["lod"] = model.lod
+                if model.lod > 0:
+                    cell_log(f"warning: {cell.key} stopped growing at lod {model.lod:g} (full resolution is lod 0): "
+                             f"it is scored at the resolution it reached, below the data's; the tables say so. A "
+                             f"longer --total-kimg trains the cells to full resolution")
+            # append-only, one line per cell, flushed and fsynced: a kill loses at most the cell in progress
+            _drop_torn_line(results)
+            with open(results, "a", encoding="utf-8") as f:
+                f.write(json.dumps(row) + "\n")
+                f.flush()
+                import os
 
-            os.fsync(f.fileno())
-        have.add(cell.key)              # a cell listed twice is evaluated and counted once
-        own = own_score(cell.method)                        # each method by its own score, as the tables and plot
-        log(f"[{i + 1}/{len(cells)}] {cell.key}: AUC {own}={ev['auc'].get(own, float('nan')):.3f} "
-            f"(untrained {ev['controls']['untrained'].get(own, float('nan')):.3f}, "
-            f"-‖Q‖ {ev['controls']['pixel_norm']:.3f})")
-        # the tables after every row, not only at the end: a study stopped later (Ctrl-C, a kill, a failing cell)
-        # would otherwise leave tables.md and the plots of an earlier run beside a results.jsonl with more rows, and
-        # `wildgan report` would show those old tables as the study's
-        rows = read_rows(results, warn=False)
-        write_tables(study_dir, rows, apart=scored_otherwise(rows, base, study_dir))
-        fresh = True
+                os.fsync(f.fileno())
+            have.add(cell.key)              # a cell listed twice is evaluated and counted once
+            own = own_score(cell.method)                        # each method by its own score, as the tables and plot
+            log(f"[{i + 1}/{len(cells)}] {cell.key}: AUC {own}={ev['auc'].get(own, float('nan')):.3f} "
+                f"(untrained {ev['controls']['untrained'].get(own, float('nan')):.3f}, "
+                f"-‖Q‖ {ev['controls']['pixel_norm']:.3f})")
+            # the tables after every row, not only at the end: a study stopped later (Ctrl-C, a kill, a failing cell)
+            # would otherwise leave tables.md and the plots of an earlier run beside a results.jsonl with more rows, and
+            # `wildgan report` would show those old tables as the study's
+            rows = read_rows(results, warn=False)
+            write_tables(study_dir, rows, apart=scored_otherwise(rows, base, study_dir))
+            fresh = True
     rows = read_rows(results, warn=False)
     if not fresh:                       # every cell was done already: the tables re-made from the rows as they are
         write_tables(study_dir, rows, apart=scored_otherwise(rows, base, study_dir))

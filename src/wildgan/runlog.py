@@ -1,0 +1,98 @@
+"""A run folder's log.txt for one session (a `wildgan train`, a study, a study cell, a Detector.fit): the lines the
+session says, and the wildgan warnings said meanwhile (copying_warnings), in the order they were said. log.txt is the
+file a person opens later to learn how the run went; the warnings about its data (mixed image sizes, a resize, files
+left out) are said as Python warnings by code that knows of no run folder, so they reach it only through here."""
+
+from __future__ import annotations
+
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from .errors import WildganWarning
+from .fileio import append_log_line
+
+WARNING = "warning: "       # how log.txt starts a warning's line (the session's own warning lines start so too)
+
+
+class RunLog:
+    """log.txt of a run folder for one session. A line said (the log called, or `write`) is appended; a wildgan
+    warning (`warned`, given by copying_warnings) is appended as `warning: <text>`, like the warning lines the session
+    says itself.
+
+    The data is read and checked before the run folder is written, so the warnings said until the session's first
+    line are held and written just before it: a session refused before its first line (a ConfigError, a folder
+    another process trains in, a bad --out) creates and writes nothing. A warning is written at most once per session,
+    and not after a line of the same words: some are said both ways (a quiet Detector writes its log's warning line,
+    then says the same words as a Python warning).
+
+    path: the log file; None until known (a Detector chooses its run folder after it has read the images), lines held
+    until then. show: how a line is also shown (the CLI: on stderr), after it is written, so that a warning filtered
+    to an error, raised by `show`, still leaves its line in the log. make_folder: create the folder on a line (the CLI,
+    whose run folder may have been cleared by --overwrite); never for a folder that may be removed on purpose (a
+    Detector's temporary run)."""
+
+    def __init__(self, path: Path | None = None, *, show: Callable[[str], None] | None = None,
+                 make_folder: bool = False) -> None:
+        self.path = None if path is None else Path(path)
+        self.show = show
+        self.make_folder = make_folder
+        self._held: list[str] = []
+        self._started = False
+        self._warnings: set[str] = set()    # the warning lines of this session, written or held
+
+    def __call__(self, msg: str) -> None:
+        self.write(msg)
+        if self.show is not None:
+            self.show(msg)
+
+    def write(self, line: str) -> None:
+        """`line` into log.txt (not shown), after the warnings held until this session's first line."""
+        if line.startswith(WARNING):
+            self._warnings.add(line)
+        if self.path is None:
+            self._held.append(line)
+            return
+        if self.make_folder:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        held, self._held, self._started = self._held, [], True
+        for h in held:
+            append_log_line(self.path, h)
+        append_log_line(self.path, line)
+
+    def warned(self, text: str) -> None:
+        """A wildgan warning shown on the terminal: its line into log.txt, held until the session's first line."""
+        line = WARNING + text
+        if line in self._warnings:
+            return
+        self._warnings.add(line)
+        if self._started and self.path is not None:
+            append_log_line(self.path, line)
+        else:
+            self._held.append(line)
+
+
+@contextmanager
+def copying_warnings(*logs: RunLog | None) -> Iterator[None]:
+    """While inside, each wildgan warning (WildganWarning) that Python shows is shown as before (on stderr, or into a
+    caller's catch_warnings(record=True)) and also given to every log of `logs` (None: no log, e.g. a rank of a
+    distributed job other than 0, which writes no log.txt). It is the warnings filters' decision, made before showing,
+    so the log copies what the terminal shows: a warning they ignore is not copied, one they turn into an error is
+    raised as before and not copied. Other libraries' warnings are not copied. Nests: an inner block's logs get the
+    warnings said inside it, the outer block's too."""
+    into = [log for log in logs if log is not None]
+    before = warnings.showwarning
+
+    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int, file: Any = None,
+             line: str | None = None) -> None:
+        before(message, category, filename, lineno, file, line)
+        if issubclass(category, WildganWarning):
+            for log in into:
+                log.warned(str(message))
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = before

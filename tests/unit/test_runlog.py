@@ -1,0 +1,101 @@
+"""runlog: a run folder's log.txt gets the wildgan warnings said during its session (copying_warnings), those said
+before its first line held for it, each once, and the warnings themselves shown as before."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import pytest
+
+from wildgan.errors import WildganWarning, warn_user
+from wildgan.runlog import RunLog, copying_warnings
+
+
+def lines(path: Path) -> list[str]:
+    return path.read_text().splitlines()
+
+
+def test_warnings_said_before_the_first_line_are_held_and_written_before_it(tmp_path):
+    log = RunLog(tmp_path / "run" / "log.txt", make_folder=True)
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("always")
+        with copying_warnings(log):
+            warn_user("the data is odd")
+            # the data is read before the run folder is written: nothing yet, not even the folder
+            assert not (tmp_path / "run").exists()
+            log("training")
+            warn_user("later")
+            log("done")
+    assert lines(tmp_path / "run" / "log.txt") == ["warning: the data is odd", "training", "warning: later", "done"]
+    # shown as before, each, where the warnings filters sent them (here: recorded)
+    assert [str(w.message) for w in shown] == ["the data is odd", "later"]
+
+
+def test_a_session_that_writes_no_line_writes_nothing(tmp_path):
+    # a command refused after the data was read (its warnings said) and before its first line: no folder, no file
+    log = RunLog(tmp_path / "run" / "log.txt", make_folder=True)
+    with warnings.catch_warnings(record=True), pytest.raises(ValueError):
+        warnings.simplefilter("always")
+        with copying_warnings(log):
+            warn_user("the data is odd")
+            raise ValueError("refused")
+    assert not (tmp_path / "run").exists()
+
+
+def test_each_warning_is_written_once_and_not_after_a_line_of_the_same_words(tmp_path):
+    log = RunLog(tmp_path / "log.txt")
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        with copying_warnings(log):
+            log("warning: said both ways")
+            warn_user("said both ways")       # (a quiet Detector's log line, then the same words as a warning)
+            warn_user("said twice")
+            warn_user("said twice")
+            log("warning: said twice")         # a line said is always written
+    assert lines(tmp_path / "log.txt") == ["warning: said both ways", "warning: said twice", "warning: said twice"]
+
+
+def test_only_the_wildgan_warnings_the_filters_show_are_copied(tmp_path):
+    log = RunLog(tmp_path / "log.txt")
+    before = warnings.showwarning
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        with copying_warnings(log):
+            warnings.warn("another library's", UserWarning)
+            warnings.filterwarnings("ignore", message="ignored")
+            warn_user("ignored by the user's filter")
+            warnings.filterwarnings("error", message="an error")
+            with pytest.raises(WildganWarning, match="an error"):
+                warn_user("an error now")
+            log("line")
+    assert lines(tmp_path / "log.txt") == ["line"]
+    assert warnings.showwarning is before                 # restored
+
+
+def test_nested_blocks_copy_into_both_logs_and_none_is_no_log(tmp_path):
+    outer, inner = RunLog(tmp_path / "study.txt"), RunLog(tmp_path / "cell.txt")
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        with copying_warnings(outer):
+            outer("study")
+            warn_user("before the cell")
+            with copying_warnings(inner, None):
+                warn_user("in the cell")
+                inner("cell")
+            warn_user("after the cell")
+    assert lines(tmp_path / "study.txt") == ["study", "warning: before the cell", "warning: in the cell",
+                                             "warning: after the cell"]
+    assert lines(tmp_path / "cell.txt") == ["warning: in the cell", "cell"]
+
+
+def test_a_log_placed_late_holds_its_lines_until_then(tmp_path):
+    # a Detector chooses its run folder after it has read the images
+    log = RunLog()
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        with copying_warnings(log):
+            warn_user("about the images")
+            log.path = tmp_path / "log.txt"
+            log("training")
+    assert lines(tmp_path / "log.txt") == ["warning: about the images", "training"]
