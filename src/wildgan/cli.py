@@ -38,7 +38,7 @@ from .config import SCORE_NAMES
 
 from .errors import (CheckpointError, ConfigError, DataError, DivergenceError, HeldWarning, Terminated,
                      TrainingInterrupted, WildganError, moved_name)
-from .runlog import RunLog, copying_warnings
+from .runlog import WARNING, RunLog, copying_warnings, said
 
 if TYPE_CHECKING:  # types only: the CLI imports torch-heavy modules lazily, inside the commands
     from .config import DataConfig, NetConfig, RunConfig
@@ -913,6 +913,8 @@ def _eprint(line: str) -> None:
 def _warn(msg: str) -> None:
     # (the ranks other than 0 say which they are, as main's errors do)
     _eprint(f"wildgan{_rank_tag()}: {msg}")
+    if msg.startswith(WARNING):
+        said(msg[len(WARNING):])        # into a run's log.txt too, as a Python warning is (runlog.copying_warnings)
 
 
 def _log_to(run_dir: Path) -> RunLog:

@@ -83,6 +83,7 @@ def copying_warnings(*logs: RunLog | None) -> Iterator[None]:
     warnings said inside it, the outer block's too."""
     into = [log for log in logs if log is not None]
     before = warnings.showwarning
+    _ACTIVE.append(into)
 
     def show(message: Warning | str, category: type[Warning], filename: str, lineno: int, file: Any = None,
              line: str | None = None) -> None:
@@ -96,3 +97,16 @@ def copying_warnings(*logs: RunLog | None) -> Iterator[None]:
         yield
     finally:
         warnings.showwarning = before
+        _ACTIVE.remove(into)
+
+
+# the logs of the copying_warnings blocks the process is inside, innermost last (said() gives a warning to each)
+_ACTIVE: list[list[RunLog]] = []
+
+
+def said(text: str) -> None:
+    """A warning the CLI printed on stderr itself rather than as a Python warning (an option that does not apply to
+    the chosen method, say): into the logs of the copying_warnings blocks the process is inside, as a shown warning
+    is, so that log.txt does not miss it."""
+    for log in dict.fromkeys(log for into in _ACTIVE for log in into):
+        log.warned(text)

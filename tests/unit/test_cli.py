@@ -2072,3 +2072,19 @@ def test_a_runs_log_has_the_warnings_said_about_its_data_and_a_refused_command_a
     with pytest.warns(WildganWarning, match="centre-cropped"):
         assert main([*argv, "--evaluate", "--out", str(tmp_path / "refused")]) == 2
     assert not (tmp_path / "refused").exists()
+
+
+def test_a_runs_log_has_the_warnings_the_cli_prints_itself(tmp_path, capsys):
+    # an option said to be ignored is printed by the CLI itself, not as a Python warning: it was on stderr only
+    pile = _pile_of_mixed_sizes(tmp_path)
+    run = tmp_path / "run"
+    with pytest.warns(WildganWarning):
+        assert main(["train", "--data", str(pile), "--preset", "tiny", "--threads", "1", "--no-progress",
+                     "--no-train-scores", "--total-kimg", "0.032", "--phase-kimg", "0.1", "--skip-bad",
+                     "--dist-timeout", "30", "--out", str(run)]) == 0
+    said = "warning: --dist-timeout only matters with --distributed"
+    assert said in capsys.readouterr().err
+    log = (run / "log.txt").read_text().splitlines()
+    start = next(i for i, line in enumerate(log) if line.startswith("training wildgan"))
+    mine = [i for i, line in enumerate(log) if line.startswith(said)]
+    assert len(mine) == 1 and mine[0] < start, log
