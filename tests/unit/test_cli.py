@@ -368,6 +368,17 @@ def test_bad_numbers_are_refused_before_anything_is_written(tmp_path, capsys, op
     assert not out.exists()
 
 
+@pytest.mark.parametrize("phase", ["0", "-1"])
+def test_a_bad_phase_kimg_is_named_when_the_total_is_derived_from_it(tmp_path, capsys, phase):
+    # without --total-kimg the total is the paper's schedule of the phases: it was checked first, so the message
+    # named total_kimg (0.0, or -8.67 for -1), an option that was not given, instead of --phase-kimg
+    out = tmp_path / "run"
+    assert main(["train", "--preset", "tiny", "--phase-kimg", phase, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"phase_kimg must be a positive number, got {float(phase)}" in err and "total_kimg" not in err
+    assert not out.exists()
+
+
 def test_a_run_recorded_before_the_nested_contamination_draw_resumes_and_evaluates_on_its_own_images(
         tiny_npz, tmp_path, capsys):
     # a run of a wildgan that drew its contaminants with Generator.choice (its files name no contamination_draw):
