@@ -379,6 +379,16 @@ def test_a_bad_phase_kimg_is_named_when_the_total_is_derived_from_it(tmp_path, c
     assert not out.exists()
 
 
+def test_a_wildgan_data_that_does_not_exist_is_said_to_come_from_the_variable(tmp_path, capsys, monkeypatch):
+    # the CLI makes the variable's path absolute before the data is read, which then took it for a --data PATH: the
+    # message named a path the user never typed and not where it came from
+    monkeypatch.setenv("WILDGAN_DATA", str(tmp_path / "gone"))
+    out = tmp_path / "run"
+    assert main(["train", "--preset", "tiny", "--total-kimg", "0.1", "--out", str(out)]) == 2
+    assert f"{tmp_path / 'gone'}: no such file or folder (from $WILDGAN_DATA" in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_a_run_recorded_before_the_nested_contamination_draw_resumes_and_evaluates_on_its_own_images(
         tiny_npz, tmp_path, capsys):
     # a run of a wildgan that drew its contaminants with Generator.choice (its files name no contamination_draw):

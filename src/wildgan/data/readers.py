@@ -143,6 +143,11 @@ def absolute_data_path(data: str | None, dataset: str = "auto") -> str | None:
         # said now, with both places a relative path was looked for: made absolute, it would name the current
         # folder only (CIFAR-10 may be downloaded there: load_dataset decides)
         raise missing_path_error(data)
+    if data in (None, "") and not found.exists() and dataset != "cifar10":
+        # the path comes from the variable, not from the command line: made absolute here, load_dataset would take it
+        # for a --data PATH and say only 'PATH: no such file or folder', a path the user never typed
+        raise DataError(f"{found}: {_broken_link(found) or 'no such file or folder'} (from $WILDGAN_DATA; pass "
+                        f"--data PATH or fix the variable)")
     # abspath also folds '..' (Path.absolute does not): a/../x.npz would break once a/ is gone
     path = os.path.abspath(found)
     if path == os.path.abspath(default_sample_path()):
