@@ -888,6 +888,19 @@ def test_the_evaluation_table_names_the_latent_a_search_run_has():
     assert "mean ||E(Q)||: normal 2.000  anomalous 1.500" in ours
 
 
+def test_the_evaluation_table_of_a_checkpoint_before_full_resolution_says_so_without_a_status():
+    # a run still training or interrupted is evaluated with its newest checkpoint, which records no status: the
+    # table printed 'training stopped (status None, 4.352 kimg)'
+    from wildgan.evaluation.run import format_table
+
+    result = {"auc": {"a": 0.6}, "ap": {"a": 0.6}, "n_test": 4, "n_anomalous": 2}
+    model = {"method": "wildgan", "lod": 2.0, "scored_resolution": 16, "kimg": 4.352}
+    ckpt = format_table({**result, "model": {**model, "status": None}})
+    final = format_table({**result, "model": {**model, "status": "done"}})
+    assert "scored at lod 2 (16x16): training stopped (a checkpoint, 4.352 kimg) before" in ckpt and "None" not in ckpt
+    assert "training stopped (status done, 4.352 kimg) before" in final
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # A saved evaluation of networks that a resume has trained on since
 

@@ -371,8 +371,10 @@ def format_table(result: dict[str, Any]) -> str:
     m = result.get("model") or {}
     if (m.get("lod") or 0) > 0:
         lines.append(f"scored at lod {m['lod']:g} ({m['scored_resolution']}x{m['scored_resolution']}"
-                     f"{', fading in' if m['lod'] % 1 else ''}): training stopped (status {m.get('status')}, "
-                     f"{m.get('kimg')} kimg) before the networks reached full resolution")
+                     f"{', fading in' if m['lod'] % 1 else ''}): training stopped ("
+                     # a checkpoint (a run still training, or interrupted) records no status: 'status None' before
+                     + (f"status {m['status']}, " if m.get("status") is not None else "a checkpoint, ")
+                     + f"{m.get('kimg')} kimg) before the networks reached full resolution")
     if "mean_z_norm" in result:
         z = result["mean_z_norm"]
         # a search run has no encoder: its latent is the searched z*, whose norm L_o scores as the paper does E(Q)'s
