@@ -1405,6 +1405,32 @@ def test_a_run_inside_its_own_data_folder_is_refused_before_anything_is_written(
     assert sorted(p.name for p in pile.iterdir()) == [f"{i:02d}.png" for i in range(20)]      # nothing written
 
 
+def test_a_run_or_study_inside_another_runs_own_folders_is_refused(tiny_npz, tmp_path, capsys):
+    """--out RUN/report/x (a mistyped --out): the new run was written there, and the next `wildgan report RUN`, which
+    replaces report/, deleted its sample grids; a --resume of RUN prunes checkpoints/, --overwrite deletes them all."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text('{"net": {}, "train": {}}')       # what tells a run's folder (is_run_dir)
+    (run / "split.json").write_text("{}")
+
+    def files() -> list[str]:
+        return sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*"))
+
+    before = files()
+    for sub in ("report/x", "checkpoints", "samples/new", "eval-data-whole/r"):
+        assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.02",
+                     "--out", str(run / sub), "--no-progress"]) == 2
+        first = sub.split("/")[0]
+        assert f"--out {run / sub} is inside the run {run}, in its {first}/ folder" in capsys.readouterr().err
+    assert main(["study", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.02",
+                 "--out", str(run / "report" / "st")]) == 2
+    assert f"--out {run / 'report' / 'st'} is inside the run {run}, in its report/ folder" in capsys.readouterr().err
+    assert files() == before
+    # beside the run's own folders, or in a folder of its own, a run may still be nested
+    assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.02",
+                 "--out", str(run / "variant"), "--threads", "1", "--no-progress", "--no-train-scores"]) == 0
+
+
 def test_train_refuses_its_out_before_it_reads_the_data(tiny_npz, tmp_path, capsys, monkeypatch):
     """What --out alone refuses is said before the images are decoded (minutes for a large folder, wasted by a
     refusal after it), and nothing is written; --overwrite with data that does not load keeps the old run."""
