@@ -606,6 +606,7 @@ def _resume_config(argv: Sequence[str]) -> list[str]:
     pre.add_argument("--out")
     pre.add_argument("--resume", action="store_true")
     pre.add_argument("--overwrite", action="store_true")
+    pre.add_argument("--data")
     known, _ = pre.parse_known_args(argv)
     if known.resume and known.overwrite:
         # said before "resuming with the settings of ...", which would announce a resume that cannot happen
@@ -641,6 +642,12 @@ def _resume_config(argv: Sequence[str]) -> list[str]:
     if data and data != SAMPLE_TOKEN and not Path(data).exists() and info.get("source") and \
             Path(info["source"]).exists():
         extra = ["--data", info["source"]]       # a run of an older version recorded a relative path
+    elif known.data is None:
+        from .data.readers import missing_run_data_error
+
+        gone = missing_run_data_error(data, known.out)
+        if gone is not None:
+            raise gone
     _eprint(f"wildgan: resuming with the settings of {saved}")
     return [*argv, "--config", str(saved), *extra]
 

@@ -1405,6 +1405,27 @@ def test_a_run_inside_its_own_data_folder_is_refused_before_anything_is_written(
     assert sorted(p.name for p in pile.iterdir()) == [f"{i:02d}.png" for i in range(20)]      # nothing written
 
 
+def test_a_run_whose_data_moved_says_so_and_resumes_once_its_data_is_linked_back(tiny_npz, tmp_path, capsys):
+    # the recorded path was refused bare ('PATH: no such file or folder', a path the user had not typed), and a
+    # --resume with --data NEW_PLACE is refused as other data: the way on (a link) was said nowhere
+    run, data = tmp_path / "run", tmp_path / "d" / "tiny.npz"
+    data.parent.mkdir()
+    tiny_npz.rename(data)
+    common = ["--preset", "tiny", "--phase-kimg", "0.02", "--threads", "1", "--no-progress", "--no-train-scores"]
+    assert main(["train", "--data", str(data), "--normal", "0", "--total-kimg", "0.02", "--out", str(run),
+                 *common]) == 0
+    data.parent.rename(tmp_path / "moved")
+    want = (f"{data}: no such file or folder: the data {run} was trained on (recorded in its config.json); if it "
+            f"moved, put it back, or link its new place there (ln -s NEW_PLACE {data})")
+    capsys.readouterr()
+    for argv in (["train", "--out", str(run), "--resume", "--total-kimg", "0.04", "--no-progress"],
+                 ["score", str(run), "--out", "-"], ["evaluate", str(run)]):
+        assert main(argv) == 2
+        assert want in capsys.readouterr().err
+    data.parent.symlink_to(tmp_path / "moved")
+    assert main(["train", "--out", str(run), "--resume", "--total-kimg", "0.04", "--no-progress"]) == 0
+
+
 def test_a_run_or_study_inside_another_runs_own_folders_is_refused(tiny_npz, tmp_path, capsys):
     """--out RUN/report/x (a mistyped --out): the new run was written there, and the next `wildgan report RUN`, which
     replaces report/, deleted its sample grids; a --resume of RUN prunes checkpoints/, --overwrite deletes them all."""

@@ -155,6 +155,20 @@ def absolute_data_path(data: str | None, dataset: str = "auto") -> str | None:
     return path
 
 
+def missing_run_data_error(recorded: str | None, run_dir: str | Path) -> DataError | None:
+    """The error for a run whose recorded data (cfg.data.data, absolute since runs record it so) is gone, else None:
+    load_dataset's bare 'PATH: no such file or folder' named a path the user had not typed, and did not say that
+    a moved data set can be linked back there (a --resume refuses other data)."""
+    if not recorded or recorded == SAMPLE_TOKEN or not Path(recorded).is_absolute():
+        return None
+    p = Path(recorded)
+    if p.exists():
+        return None
+    return DataError(f"{recorded}: {_broken_link(p) or 'no such file or folder'}: the data {run_dir} was trained on "
+                     f"(recorded in its config.json); if it moved, put it back, or link its new place there "
+                     f"(ln -s NEW_PLACE {recorded})")
+
+
 def _broken_link(p: Path) -> str | None:
     """What is wrong with a path that does not exist but is a symbolic link (its target is gone, e.g. an unmounted
     disk or a moved data set): 'no such file or folder' would send the user looking for the wrong thing."""

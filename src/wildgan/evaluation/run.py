@@ -16,6 +16,7 @@ import numpy as np
 
 from ..config import SCORE_NAMES, DataConfig, RunConfig, read_run_config, scoring_changes, scoring_settings
 from ..data import AnomalySplit, build_split, newly_skipped, skipped_reasons, split_differences, split_summary
+from ..data.readers import missing_run_data_error
 from ..errors import ConfigError, HeldWarning, warn_user
 from ..fileio import atomic_write_text, leave_out_defaults
 from ..scoring.run import LoadedModel, load_model, read_split_info, untrained_model, write_scores_csv
@@ -49,6 +50,11 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
                           f"score by default; score new images with `wildgan score {run_dir} --data IMAGES "
                           f"--threshold contamination`, or evaluate on labelled data with `wildgan evaluate {run_dir} "
                           f"--data PATH --normal CLASS`")
+    if data is None:
+        # (no word of --data: report, which reads the run's split here too, has none)
+        gone = missing_run_data_error(cfg.data.data, run_dir)
+        if gone is not None:
+            raise gone
     dc: DataConfig = cfg.data if data is None else replace(cfg.data, data=str(data))
     if data is not None and dc.dataset == "unlabelled":
         dc = replace(dc, dataset="auto")            # the run's own protocol does not describe labelled data
