@@ -421,6 +421,23 @@ def test_report_refuses_bad_arguments_before_writing(tiny_run: Path, args, words
     assert after == before                                     # the existing report is untouched
 
 
+def test_masks_that_are_no_npy_file_say_what_masks_takes(tmp_path: Path) -> None:
+    # np.load read an .npz as an archive, whose names then failed as 'masks of <U1 values', and called a CSV a pickle
+    # with advice to load it with allow_pickle
+    from wildgan.errors import DataError
+    from wildgan.evaluation.heatmaps import load_masks
+
+    np.savez(tmp_path / "m.npz", masks=np.zeros((4, 8, 8), bool))
+    (tmp_path / "m.csv").write_text("id,mask\n0,1\n")
+    with pytest.raises(DataError, match=r"m\.npz: an \.npz archive; --masks takes one \.npy array of masks"):
+        load_masks(tmp_path / "m.npz")
+    with pytest.raises(DataError, match=r"m\.csv: not an \.npy file; --masks takes one \.npy array") as e:
+        load_masks(tmp_path / "m.csv")
+    assert "pickle" not in str(e.value)
+    np.save(tmp_path / "m.npy", np.ones((4, 8, 8), bool))
+    assert load_masks(tmp_path / "m.npy").shape == (4, 8, 8)
+
+
 @pytest.mark.parametrize("masks, words", [
     (np.zeros((3, 16, 16), bool), "3 masks for the run's 400 test images"),
     (np.zeros((400, 28, 28), bool), "masks of 28x28 pixels do not match the heat maps: one mask per test image at "
