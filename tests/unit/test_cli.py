@@ -1426,6 +1426,25 @@ def test_a_run_whose_data_moved_says_so_and_resumes_once_its_data_is_linked_back
     assert main(["train", "--out", str(run), "--resume", "--total-kimg", "0.04", "--no-progress"]) == 0
 
 
+def test_score_and_export_refuse_an_out_that_is_one_of_the_runs_own_files(tiny_npz, tmp_path, capsys):
+    # `score RUN --out RUN/config.json` replaced the run's config with the scores (no command could read the run
+    # again); RUN/test_scores.csv, the per-image scores of its eval.json, likewise
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.02",
+                 "--phase-kimg", "0.01", "--threads", "1", "--no-progress", "--no-train-scores", "--out",
+                 str(run)]) == 0
+    (run / "eval-other").mkdir()
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    for out in (run / "config.json", run / "split.json", run / "test_scores.csv", run / "eval-other" / "eval.json"):
+        assert main(["score", str(run), "--out", str(out)]) == 2
+        assert f"--out {out} is a file of the run {run}, which wildgan writes and reads" in capsys.readouterr().err
+    assert main(["export", str(run), "--format", "onnx", "--out", str(run / "network-final.json")]) == 2
+    assert "is a file of the run" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
+    assert not list((run / "eval-other").iterdir())
+    assert main(["score", str(run), "--out", str(run / "scores.csv")]) == 0      # a name of its own: fine
+
+
 def test_a_run_or_study_inside_another_runs_own_folders_is_refused(tiny_npz, tmp_path, capsys):
     """--out RUN/report/x (a mistyped --out): the new run was written there, and the next `wildgan report RUN`, which
     replaces report/, deleted its sample grids; a --resume of RUN prunes checkpoints/, --overwrite deletes them all."""
