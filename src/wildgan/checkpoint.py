@@ -320,7 +320,8 @@ def _check_name_matches(path: Path, meta: dict[str, Any]) -> None:
     hand, and a resume from it went on from that count with networks that had seen the other (dropping the stats rows
     after it, and naming the checkpoints it writes by it). f-AnoGAN's are named by their step and record no nimg."""
     m = _CKPT_RE.match(_json_path(path).name)
-    if m and meta.get("kind") == TRAIN_STATE_KIND and meta.get("nimg") is not None and int(meta["nimg"]) != int(m.group(1)):
+    if m and meta.get("kind") == TRAIN_STATE_KIND and meta.get("nimg") is not None \
+            and int(meta["nimg"]) != int(m.group(1)):
         raise CheckpointError(f"{_json_path(path)}: its metadata says {int(meta['nimg'])} images seen, its name "
                               f"{int(m.group(1))} (the metadata edited by hand?)")
 

@@ -245,8 +245,9 @@ def refuse_inside_a_runs_own_folder(run_dir: Path, resume: bool = False) -> None
     for owner in out.parents:
         below = out.relative_to(owner).parts[0]
         if (below in _RUN_OWN_FOLDERS or below.startswith("eval-")) and is_run_dir(owner):
-            raise ConfigError(f"--out {run_dir} is inside the run {owner}, in its {below}/ folder, which wildgan rewrites "
-                              f"for that run (report, evaluate, --resume, --overwrite); choose an --out outside it")
+            raise ConfigError(f"--out {run_dir} is inside the run {owner}, in its {below}/ folder, which wildgan "
+                              f"rewrites for that run (report, evaluate, --resume, --overwrite); choose an --out "
+                              f"outside it")
 
 
 def _refuse_resume_without_checkpoints(run_dir: Path) -> None:
