@@ -295,6 +295,7 @@ def find_good_checkpoint(folder: Path, log: Any = None, kind: str | Sequence[str
     for p in reversed(cks):
         try:
             found = load_checkpoint(p)
+            _check_name_matches(p, found[1])
         except NewerFormatError:
             raise                            # not damaged: going on from an older one would train over it
         except CheckpointError as e:
@@ -312,6 +313,17 @@ def find_good_checkpoint(folder: Path, log: Any = None, kind: str | Sequence[str
                               f"cannot continue from them. Restore a good checkpoint there, or start the run again "
                               f"(--overwrite deletes it)")
     return None, []
+
+
+def _check_name_matches(path: Path, meta: dict[str, Any]) -> None:
+    """A pGAN checkpoint is named by its image count (checkpoint_name): one whose `nimg` says otherwise was edited by
+    hand, and a resume from it went on from that count with networks that had seen the other (dropping the stats rows
+    after it, and naming the checkpoints it writes by it). f-AnoGAN's are named by their step and record no nimg."""
+    m = _CKPT_RE.match(_json_path(path).name)
+    if m and meta.get("kind") == TRAIN_STATE_KIND and meta.get("nimg") is not None \
+            and int(meta["nimg"]) != int(m.group(1)):
+        raise CheckpointError(f"{_json_path(path)}: its metadata says {int(meta['nimg'])} images seen, its name "
+                              f"{int(m.group(1))} (the metadata edited by hand?)")
 
 
 def set_aside_all(paths: Sequence[Path], log: Any = None) -> None:

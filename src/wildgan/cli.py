@@ -607,6 +607,7 @@ def _resume_config(argv: Sequence[str]) -> list[str]:
     pre.add_argument("--out")
     pre.add_argument("--resume", action="store_true")
     pre.add_argument("--overwrite", action="store_true")
+    pre.add_argument("--data")
     known, _ = pre.parse_known_args(argv)
     if known.resume and known.overwrite:
         # said before "resuming with the settings of ...", which would announce a resume that cannot happen
@@ -642,6 +643,12 @@ def _resume_config(argv: Sequence[str]) -> list[str]:
     if data and data != SAMPLE_TOKEN and not Path(data).exists() and info.get("source") and \
             Path(info["source"]).exists():
         extra = ["--data", info["source"]]       # a run of an older version recorded a relative path
+    elif known.data is None:
+        from .data.readers import missing_run_data_error
+
+        gone = missing_run_data_error(data, known.out)
+        if gone is not None:
+            raise gone
     _eprint(f"wildgan: resuming with the settings of {saved}")
     return [*argv, "--config", str(saved), *extra]
 
@@ -954,6 +961,27 @@ def _use_threads(a: argparse.Namespace) -> None:
         torch.set_num_threads(int(a.threads))
 
 
+# the files `wildgan study` writes in its folder (its cells are runs, checked as such)
+_STUDY_FILES = ("results.jsonl", "tables.md", "tables.csv", "log.txt", "auc_vs_gamma.png")
+
+
+def _refuse_a_run_or_study_file(out: str, p: Path, example: str) -> None:
+    """`score RUN --out RUN/config.json` (or test_scores.csv, train_scores.csv, ...) replaced the run's own file with
+    the scores: a run that no command could read any more, or an evaluation whose per-image scores were others."""
+    from .data.readers import is_run_dir, is_study_dir
+    from .training.run import RUN_OUTPUTS
+
+    folder = p.parent
+    owner = folder if is_run_dir(folder) else folder.parent if folder.name.startswith("eval-") and \
+        is_run_dir(folder.parent) else None
+    if owner is not None and p.name in RUN_OUTPUTS:
+        raise ConfigError(f"--out {out} is a file of the run {owner}, which wildgan writes and reads; give another "
+                          f"name, e.g. {Path(out).parent / example}")
+    if p.name in _STUDY_FILES and is_study_dir(folder):
+        raise ConfigError(f"--out {out} is a file of the study {folder}, which wildgan writes and reads; give "
+                          f"another name, e.g. {Path(out).parent / example}")
+
+
 def _check_out_file(out: str, example: str) -> None:
     """--out must be a file that can be written: refused before the (possibly long) work, not when the result is
     written (a folder, a parent that is a file, a read-only or missing-permission place)."""
@@ -964,6 +992,7 @@ def _check_out_file(out: str, example: str) -> None:
         raise ConfigError(f"--out {out} is a folder; give a file name, e.g. {p / example}")
     if p.is_symlink():
         p = p.resolve()                 # (written through the link: its target is what must be writable)
+    _refuse_a_run_or_study_file(out, p, example)
     if p.exists() and not p.is_file():
         # /dev/null, a FIFO: written to directly (fileio.atomic_write_stream), never replaced by a file
         if not os.access(p, os.W_OK):

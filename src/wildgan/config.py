@@ -249,7 +249,9 @@ class TrainConfig:
                               "it cannot be combined with cuda_graphs=true (whole-iteration graphs)")
         if self.encoder_loss not in ("image", "latent", "none"):
             raise ConfigError(f"encoder_loss must be image, latent or none, got {self.encoder_loss!r}")
-        _check_numbers(self, {"total_kimg": ">0", "phase_kimg": ">0", "transition_kimg": ">=0", "lr": ">0",
+        # the phases before the total: a default total is derived from them (paper_total_kimg), so `--phase-kimg 0`
+        # alone made it 0 and the message named total_kimg, an option the user had not given
+        _check_numbers(self, {"phase_kimg": ">0", "transition_kimg": ">=0", "total_kimg": ">0", "lr": ">0",
                               "beta1": "[0,1)", "beta2": "[0,1)", "adam_eps": ">0", "gp_lambda": ">=0",
                               "gp_target": ">0", "drift": ">=0", "ema_beta": "[0,1]", "latent_scale": ">0",
                               "minutes": ">0", "checkpoint_kimg": ">0", "log_every": ">=1", "sample_kimg": ">=0",

@@ -99,6 +99,21 @@ def test_latest_good_checkpoint_falls_back(tmp_path):
     assert "set the bad checkpoint aside" in logs[-1]
 
 
+def test_a_checkpoint_whose_image_count_was_edited_by_hand_is_set_aside(tmp_path):
+    # its name says how many images the networks saw: a resume went on from the edited count instead (dropping the
+    # stats rows after it, and naming its next checkpoints by it), without a word
+    logs = []
+    for n in (1000, 2000):
+        ckpt.save_checkpoint(tmp_path, ckpt.checkpoint_name(n), {"w": torch.full((3,), float(n))},
+                             {"kind": ckpt.TRAIN_STATE_KIND, "nimg": n})
+    newest = tmp_path / (ckpt.checkpoint_name(2000) + ".json")
+    newest.write_text(newest.read_text().replace('"nimg": 2000', '"nimg": 1500'))
+    tensors, meta = ckpt.latest_good_checkpoint(tmp_path, log=logs.append, kind=ckpt.TRAIN_STATE_KIND)
+    assert meta["nimg"] == 1000 and tensors["w"][0] == 1000
+    assert f"{newest}: its metadata says 1500 images seen, its name 2000" in logs[0]
+    assert (tmp_path / (ckpt.checkpoint_name(2000) + ".corrupt.json")).is_file()
+
+
 def test_checkpoints_that_all_fail_stop_a_resume(tmp_path):
     # before: "no usable checkpoint: starting from scratch", and the new checkpoints were pruned in favour of the
     # corrupt ones (higher numbers)

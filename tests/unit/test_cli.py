@@ -368,6 +368,27 @@ def test_bad_numbers_are_refused_before_anything_is_written(tmp_path, capsys, op
     assert not out.exists()
 
 
+@pytest.mark.parametrize("phase", ["0", "-1"])
+def test_a_bad_phase_kimg_is_named_when_the_total_is_derived_from_it(tmp_path, capsys, phase):
+    # without --total-kimg the total is the paper's schedule of the phases: it was checked first, so the message
+    # named total_kimg (0.0, or -8.67 for -1), an option that was not given, instead of --phase-kimg
+    out = tmp_path / "run"
+    assert main(["train", "--preset", "tiny", "--phase-kimg", phase, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"phase_kimg must be a positive number, got {float(phase)}" in err and "total_kimg" not in err
+    assert not out.exists()
+
+
+def test_a_wildgan_data_that_does_not_exist_is_said_to_come_from_the_variable(tmp_path, capsys, monkeypatch):
+    # the CLI makes the variable's path absolute before the data is read, which then took it for a --data PATH: the
+    # message named a path the user never typed and not where it came from
+    monkeypatch.setenv("WILDGAN_DATA", str(tmp_path / "gone"))
+    out = tmp_path / "run"
+    assert main(["train", "--preset", "tiny", "--total-kimg", "0.1", "--out", str(out)]) == 2
+    assert f"{tmp_path / 'gone'}: no such file or folder (from $WILDGAN_DATA" in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_a_run_recorded_before_the_nested_contamination_draw_resumes_and_evaluates_on_its_own_images(
         tiny_npz, tmp_path, capsys):
     # a run of a wildgan that drew its contaminants with Generator.choice (its files name no contamination_draw):
@@ -1382,6 +1403,72 @@ def test_a_run_inside_its_own_data_folder_is_refused_before_anything_is_written(
                      "--threads", "1", "--no-progress", "--no-train-scores"]) == 2
         assert f"--out {out} is inside the data folder {pile}" in capsys.readouterr().err
     assert sorted(p.name for p in pile.iterdir()) == [f"{i:02d}.png" for i in range(20)]      # nothing written
+
+
+def test_a_run_whose_data_moved_says_so_and_resumes_once_its_data_is_linked_back(tiny_npz, tmp_path, capsys):
+    # the recorded path was refused bare ('PATH: no such file or folder', a path the user had not typed), and a
+    # --resume with --data NEW_PLACE is refused as other data: the way on (a link) was said nowhere
+    run, data = tmp_path / "run", tmp_path / "d" / "tiny.npz"
+    data.parent.mkdir()
+    tiny_npz.rename(data)
+    common = ["--preset", "tiny", "--phase-kimg", "0.02", "--threads", "1", "--no-progress", "--no-train-scores"]
+    assert main(["train", "--data", str(data), "--normal", "0", "--total-kimg", "0.02", "--out", str(run),
+                 *common]) == 0
+    data.parent.rename(tmp_path / "moved")
+    want = (f"{data}: no such file or folder: the data {run} was trained on (recorded in its config.json); if it "
+            f"moved, put it back, or link its new place there (ln -s NEW_PLACE {data})")
+    capsys.readouterr()
+    for argv in (["train", "--out", str(run), "--resume", "--total-kimg", "0.04", "--no-progress"],
+                 ["score", str(run), "--out", "-"], ["evaluate", str(run)]):
+        assert main(argv) == 2
+        assert want in capsys.readouterr().err
+    data.parent.symlink_to(tmp_path / "moved")
+    assert main(["train", "--out", str(run), "--resume", "--total-kimg", "0.04", "--no-progress"]) == 0
+
+
+def test_score_and_export_refuse_an_out_that_is_one_of_the_runs_own_files(tiny_npz, tmp_path, capsys):
+    # `score RUN --out RUN/config.json` replaced the run's config with the scores (no command could read the run
+    # again); RUN/test_scores.csv, the per-image scores of its eval.json, likewise
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.02",
+                 "--phase-kimg", "0.01", "--threads", "1", "--no-progress", "--no-train-scores", "--out",
+                 str(run)]) == 0
+    (run / "eval-other").mkdir()
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    for out in (run / "config.json", run / "split.json", run / "test_scores.csv", run / "eval-other" / "eval.json"):
+        assert main(["score", str(run), "--out", str(out)]) == 2
+        assert f"--out {out} is a file of the run {run}, which wildgan writes and reads" in capsys.readouterr().err
+    assert main(["export", str(run), "--format", "onnx", "--out", str(run / "network-final.json")]) == 2
+    assert "is a file of the run" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
+    assert not list((run / "eval-other").iterdir())
+    assert main(["score", str(run), "--out", str(run / "scores.csv")]) == 0      # a name of its own: fine
+
+
+def test_a_run_or_study_inside_another_runs_own_folders_is_refused(tiny_npz, tmp_path, capsys):
+    """--out RUN/report/x (a mistyped --out): the new run was written there, and the next `wildgan report RUN`, which
+    replaces report/, deleted its sample grids; a --resume of RUN prunes checkpoints/, --overwrite deletes them all."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text('{"net": {}, "train": {}}')       # what tells a run's folder (is_run_dir)
+    (run / "split.json").write_text("{}")
+
+    def files() -> list[str]:
+        return sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*"))
+
+    before = files()
+    for sub in ("report/x", "checkpoints", "samples/new", "eval-data-whole/r"):
+        assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.02",
+                     "--out", str(run / sub), "--no-progress"]) == 2
+        first = sub.split("/")[0]
+        assert f"--out {run / sub} is inside the run {run}, in its {first}/ folder" in capsys.readouterr().err
+    assert main(["study", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.02",
+                 "--out", str(run / "report" / "st")]) == 2
+    assert f"--out {run / 'report' / 'st'} is inside the run {run}, in its report/ folder" in capsys.readouterr().err
+    assert files() == before
+    # beside the run's own folders, or in a folder of its own, a run may still be nested
+    assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.02",
+                 "--out", str(run / "variant"), "--threads", "1", "--no-progress", "--no-train-scores"]) == 0
 
 
 def test_train_refuses_its_out_before_it_reads_the_data(tiny_npz, tmp_path, capsys, monkeypatch):

@@ -292,7 +292,8 @@ def c_npz_text_file(t):
 def c_npz_truncated(t):
     p = npz(t / "cut.npz", x=np.random.default_rng(0).integers(0, 255, (50, 16, 16), dtype=np.uint8), y=np.zeros(50))
     p.write_bytes(p.read_bytes()[:3000])
-    return lambda: load_dataset(p), DataError, "cut.npz"
+    # not zipfile's 'File is not a zip file', which sent the user looking for a wrong format
+    return lambda: load_dataset(p), DataError, "cut.npz: not a readable .npz file: truncated (it starts as a zip"
 
 
 def c_npy_not_npz(t):

@@ -193,6 +193,19 @@ def test_tar_tree_unpacks_once_and_caches_decoded(tmp_path, monkeypatch):
     assert np.array_equal(train2.x, train.x) and train2.ids == train.ids and np.array_equal(test2.y, test.y)
 
 
+def test_a_cache_that_is_no_folder_is_named_as_the_cache(tmp_path, monkeypatch):
+    # $WILDGAN_CACHE set to a file gave '[Errno 17] File exists: PATH', naming neither the cache nor the variable
+    monkeypatch.setenv("WILDGAN_CACHE", str(tmp_path / "afile"))
+    (tmp_path / "afile").write_text("x")
+    tgz = make_tar(tmp_path)
+    with pytest.raises(DataError, match=rf"{tgz}: cannot unpack it into the cache \(\$WILDGAN_CACHE.*\) "
+                                        rf"{tmp_path / 'afile'}: not a folder; point \$WILDGAN_CACHE at a writable"):
+        load_dataset(tgz)
+    monkeypatch.setenv("WILDGAN_CACHE", str(tmp_path / "afile" / "sub"))     # under a file: not a directory
+    with pytest.raises(DataError, match=rf"cannot unpack it into the cache .* {tmp_path / 'afile' / 'sub'}: "):
+        load_dataset(tgz)
+
+
 def test_tar_interrupted_unpack_not_reused(tmp_path, monkeypatch):
     cache = tmp_path / "cache"
     monkeypatch.setenv("WILDGAN_CACHE", str(cache))

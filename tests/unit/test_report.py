@@ -456,6 +456,23 @@ def test_report_refuses_bad_arguments_before_writing(tiny_run: Path, args, words
     assert after == before                                     # the existing report is untouched
 
 
+def test_masks_that_are_no_npy_file_say_what_masks_takes(tmp_path: Path) -> None:
+    # np.load read an .npz as an archive, whose names then failed as 'masks of <U1 values', and called a CSV a pickle
+    # with advice to load it with allow_pickle
+    from wildgan.errors import DataError
+    from wildgan.evaluation.heatmaps import load_masks
+
+    np.savez(tmp_path / "m.npz", masks=np.zeros((4, 8, 8), bool))
+    (tmp_path / "m.csv").write_text("id,mask\n0,1\n")
+    with pytest.raises(DataError, match=r"m\.npz: an \.npz archive; --masks takes one \.npy array of masks"):
+        load_masks(tmp_path / "m.npz")
+    with pytest.raises(DataError, match=r"m\.csv: not an \.npy file; --masks takes one \.npy array") as e:
+        load_masks(tmp_path / "m.csv")
+    assert "pickle" not in str(e.value)
+    np.save(tmp_path / "m.npy", np.ones((4, 8, 8), bool))
+    assert load_masks(tmp_path / "m.npy").shape == (4, 8, 8)
+
+
 @pytest.mark.parametrize("masks, words", [
     (np.zeros((3, 16, 16), bool), "3 masks for the run's 400 test images"),
     (np.zeros((400, 28, 28), bool), "masks of 28x28 pixels do not match the heat maps: one mask per test image at "
@@ -921,6 +938,19 @@ def test_the_evaluation_table_names_the_latent_a_search_run_has():
     ours = format_table({**result, "model": {"method": "wildgan", "lod": 0.0}})
     assert "mean ||z*|| (searched): normal 2.000  anomalous 1.500" in search and "E(Q)" not in search
     assert "mean ||E(Q)||: normal 2.000  anomalous 1.500" in ours
+
+
+def test_the_evaluation_table_of_a_checkpoint_before_full_resolution_says_so_without_a_status():
+    # a run still training or interrupted is evaluated with its newest checkpoint, which records no status: the
+    # table printed 'training stopped (status None, 4.352 kimg)'
+    from wildgan.evaluation.run import format_table
+
+    result = {"auc": {"a": 0.6}, "ap": {"a": 0.6}, "n_test": 4, "n_anomalous": 2}
+    model = {"method": "wildgan", "lod": 2.0, "scored_resolution": 16, "kimg": 4.352}
+    ckpt = format_table({**result, "model": {**model, "status": None}})
+    final = format_table({**result, "model": {**model, "status": "done"}})
+    assert "scored at lod 2 (16x16): training stopped (a checkpoint, 4.352 kimg) before" in ckpt and "None" not in ckpt
+    assert "training stopped (status done, 4.352 kimg) before" in final
 
 
 # ---------------------------------------------------------------------------------------------------------------

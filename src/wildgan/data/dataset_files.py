@@ -221,7 +221,14 @@ def _open_npz(p: Path, expected: str) -> Any:
         raise DataError(f"{p}: not an .npz file (an .npz is a zip archive of .npy arrays; this file is not one)")
     try:
         return np.load(p, allow_pickle=False)
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
+    except zipfile.BadZipFile as e:
+        if "not a zip file" in str(e):
+            # it starts as a zip archive but has no end (the zip's table of contents is written last): zipfile's own
+            # 'File is not a zip file' sent the user looking for a wrong format, not for an interrupted copy
+            raise DataError(f"{p}: not a readable .npz file: truncated (it starts as a zip archive but its end is "
+                            f"missing: an interrupted copy or download?)") from e
+        raise DataError(f"{p}: not a readable .npz file ({type(e).__name__}: {e})") from e
+    except (ValueError, OSError, EOFError) as e:
         raise DataError(f"{p}: not a readable .npz file ({type(e).__name__}: {e})") from e
 
 

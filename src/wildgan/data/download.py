@@ -105,7 +105,17 @@ def unpack_cached(archive: str | Path, cache_dir: str | Path | None = None) -> P
         _mark_used(final, archive)
         _drop_earlier_unpacks(root, stem, final, archive)
         return final
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{stem}-", dir=root))
+    except OSError as e:
+        # a bare '[Errno 17] File exists: PATH' (the cache path is a file) or 'Read-only file system' named neither
+        # the cache nor the variable that moves it
+        where = "the cache folder" if cache_dir is not None else "the cache ($WILDGAN_CACHE, default ~/.cache/wildgan)"
+        raise DataError(f"{archive}: cannot unpack it into {where} {root}: "
+                        f"{'not a folder' if root.exists() and not root.is_dir() else e.strerror or e}; "
+                        f"point {'it' if cache_dir is not None else '$WILDGAN_CACHE'} at a writable folder, or "
+                        f"unpack the archive yourself and pass the folder") from None
     # unpacks of this archive's name that a kill left unfinished (a day old: not one running now) hold disk space
     # that nothing else ever frees
     for old in root.glob(f".tmp-{glob.escape(stem)}-*"):
@@ -114,7 +124,6 @@ def unpack_cached(archive: str | Path, cache_dir: str | Path | None = None) -> P
                 shutil.rmtree(old, ignore_errors=True)
         except OSError:
             pass
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{stem}-", dir=root))
     try:
         safe_extract(archive, tmp)
         try:

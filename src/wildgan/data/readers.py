@@ -143,11 +143,30 @@ def absolute_data_path(data: str | None, dataset: str = "auto") -> str | None:
         # said now, with both places a relative path was looked for: made absolute, it would name the current
         # folder only (CIFAR-10 may be downloaded there: load_dataset decides)
         raise missing_path_error(data)
+    if data in (None, "") and not found.exists() and dataset != "cifar10":
+        # the path comes from the variable, not from the command line: made absolute here, load_dataset would take it
+        # for a --data PATH and say only 'PATH: no such file or folder', a path the user never typed
+        raise DataError(f"{found}: {_broken_link(found) or 'no such file or folder'} (from $WILDGAN_DATA; pass "
+                        f"--data PATH or fix the variable)")
     # abspath also folds '..' (Path.absolute does not): a/../x.npz would break once a/ is gone
     path = os.path.abspath(found)
     if path == os.path.abspath(default_sample_path()):
         return SAMPLE_TOKEN       # the sample named by its path (e.g. on a --resume): by name all the same
     return path
+
+
+def missing_run_data_error(recorded: str | None, run_dir: str | Path) -> DataError | None:
+    """The error for a run whose recorded data (cfg.data.data, absolute since runs record it so) is gone, else None:
+    load_dataset's bare 'PATH: no such file or folder' named a path the user had not typed, and did not say that
+    a moved data set can be linked back there (a --resume refuses other data)."""
+    if not recorded or recorded == SAMPLE_TOKEN or not Path(recorded).is_absolute():
+        return None
+    p = Path(recorded)
+    if p.exists():
+        return None
+    return DataError(f"{recorded}: {_broken_link(p) or 'no such file or folder'}: the data {run_dir} was trained on "
+                     f"(recorded in its config.json); if it moved, put it back, or link its new place there "
+                     f"(ln -s NEW_PLACE {recorded})")
 
 
 def _broken_link(p: Path) -> str | None:

@@ -71,9 +71,22 @@ def load_masks(path: str | Path) -> np.ndarray:
     """The masks of an .npy file (never unpickled); a DataError naming the file when it cannot be read as an
     array. Checked against a run's test images by check_masks."""
     try:
-        return np.load(path, allow_pickle=False)
+        with open(path, "rb") as f:
+            magic = f.read(6)
     except FileNotFoundError:
         raise DataError(f"{path}: no such file (--masks)") from None
+    except OSError as e:
+        raise DataError(f"{path}: not a readable .npy array of masks ({e})") from None
+    # np.load reads an .npz as an archive (its names then read as masks of '<U1' values) and calls any other file a
+    # pickle, with advice to allow pickles: neither says what --masks takes
+    if magic.startswith(b"PK"):
+        raise DataError(f"{path}: an .npz archive; --masks takes one .npy array of masks "
+                        f"(np.save('masks.npy', masks))")
+    if not magic.startswith(b"\x93NUMPY"):
+        raise DataError(f"{path}: not an .npy file; --masks takes one .npy array of masks "
+                        f"(np.save('masks.npy', masks))")
+    try:
+        return np.load(path, allow_pickle=False)
     except (OSError, ValueError) as e:
         raise DataError(f"{path}: not a readable .npy array of masks ({e})") from None
 

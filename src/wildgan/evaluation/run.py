@@ -16,6 +16,7 @@ import numpy as np
 
 from ..config import SCORE_NAMES, DataConfig, RunConfig, read_run_config, scoring_changes, scoring_settings
 from ..data import AnomalySplit, build_split, newly_skipped, skipped_reasons, split_differences, split_summary
+from ..data.readers import missing_run_data_error
 from ..errors import ConfigError, HeldWarning, warn_user
 from ..fileio import atomic_write_text, leave_out_defaults
 from ..scoring.run import LoadedModel, load_model, read_split_info, untrained_model, write_scores_csv
@@ -49,6 +50,11 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
                           f"score by default; score new images with `wildgan score {run_dir} --data IMAGES "
                           f"--threshold contamination`, or evaluate on labelled data with `wildgan evaluate {run_dir} "
                           f"--data PATH --normal CLASS`")
+    if data is None:
+        # (no word of --data: report, which reads the run's split here too, has none)
+        gone = missing_run_data_error(cfg.data.data, run_dir)
+        if gone is not None:
+            raise gone
     dc: DataConfig = cfg.data if data is None else replace(cfg.data, data=str(data))
     if data is not None and dc.dataset == "unlabelled":
         dc = replace(dc, dataset="auto")            # the run's own protocol does not describe labelled data
@@ -371,8 +377,10 @@ def format_table(result: dict[str, Any]) -> str:
     m = result.get("model") or {}
     if (m.get("lod") or 0) > 0:
         lines.append(f"scored at lod {m['lod']:g} ({m['scored_resolution']}x{m['scored_resolution']}"
-                     f"{', fading in' if m['lod'] % 1 else ''}): training stopped (status {m.get('status')}, "
-                     f"{m.get('kimg')} kimg) before the networks reached full resolution")
+                     f"{', fading in' if m['lod'] % 1 else ''}): training stopped ("
+                     # a checkpoint (a run still training, or interrupted) records no status: 'status None' before
+                     + (f"status {m['status']}, " if m.get("status") is not None else "a checkpoint, ")
+                     + f"{m.get('kimg')} kimg) before the networks reached full resolution")
     if "mean_z_norm" in result:
         z = result["mean_z_norm"]
         # a search run has no encoder: its latent is the searched z*, whose norm L_o scores as the paper does E(Q)'s

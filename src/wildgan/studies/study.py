@@ -29,7 +29,8 @@ from ..fileio import atomic_write_text, json_lines, leave_out_defaults
 from ..runlog import RunLog, copying_warnings
 from ..scoring.run import load_model
 from ..scoring.scores import SCORES_VERSION, SCORES_VERSION_ABSENT, UNRECORDED_SCORES_VERSION
-from ..training.run import RESUME_MAY_CHANGE, data_folder_holding, run_differences, run_lock, train_run
+from ..training.run import (RESUME_MAY_CHANGE, data_folder_holding, refuse_inside_a_runs_own_folder, run_differences,
+                            run_lock, train_run)
 from .tables import auc_vs_gamma, read_rows, render_csv, render_markdown
 
 
@@ -126,6 +127,8 @@ def check_study_out_dir(study_dir: Path, data: str | None) -> None:
     if place is not None and (study_dir.resolve() == place or not started):
         raise ConfigError(f"--out {study_dir} is inside the data folder {place}: the cells' sample grids and report "
                           f"figures would mix with the data's images; choose an --out outside {place}")
+    if not started:
+        refuse_inside_a_runs_own_folder(study_dir)
 
 
 def check_study_dir(base: RunConfig, cells: list[Cell], study_dir: Path) -> None:

@@ -46,7 +46,7 @@ from ..config import (FANOGAN_LEGACY_BN, RunConfig, default_checkpoint_kimg, rea
 from ..fileio import atomic_write_text
 from ..data import AnomalySplit, build_split, split_differences, split_summary
 from ..data.splits import TRAIN_FIELDS, decoding_change
-from ..data.readers import is_study_dir, resolve_data_root
+from ..data.readers import is_run_dir, is_study_dir, resolve_data_root
 from ..devices import resolve_device
 from ..errors import ConfigError, WildganError
 from .data_placement import data_on_gpu_setting
@@ -175,6 +175,7 @@ def check_out_dir(run_dir: Path, data: str | None, *, resume: bool = False, over
         if d.exists() and not d.is_dir():
             raise ConfigError(f"--out {run_dir}: {d} is a file; give a folder for the run")
     _refuse_run_inside_data(data, run_dir, resume=resume)
+    refuse_inside_a_runs_own_folder(run_dir, resume=resume)
     if is_study_dir(run_dir):
         # a study keeps its cells' runs in runs/ and its rows in results.jsonl: a run written over it would leave both
         # beside the run's files, and --overwrite would delete none of them
@@ -226,6 +227,27 @@ def _refuse_run_inside_data(data: str | None, run_dir: Path, resume: bool = Fals
         return
     raise ConfigError(f"--out {run_dir} is inside the data folder {place}: the run's sample grids and report figures "
                       f"would mix with the data's images; choose an --out outside {place}")
+
+
+# the folders of a run that its own commands rewrite: `wildgan report` replaces report/ (its samples/ with it), a
+# --resume prunes checkpoints/, --overwrite deletes them all
+_RUN_OWN_FOLDERS = ("checkpoints", "samples", "tensorboard", "report")
+
+
+def refuse_inside_a_runs_own_folder(run_dir: Path, resume: bool = False) -> None:
+    """A new run in another run's checkpoints/, samples/, report/ ... (a mistyped --out, e.g. RUN/report) was written
+    there, and the next `wildgan report RUN` deleted its sample grids. A run an older wildgan wrote there may be
+    resumed, as for a run inside its data folder (resume: run_dir holds it). Also a study's --out: its cells would be
+    refused one by one."""
+    if resume and (Path(run_dir) / "config.json").is_file():
+        return
+    out = Path(run_dir).resolve()
+    for owner in out.parents:
+        below = out.relative_to(owner).parts[0]
+        if (below in _RUN_OWN_FOLDERS or below.startswith("eval-")) and is_run_dir(owner):
+            raise ConfigError(f"--out {run_dir} is inside the run {owner}, in its {below}/ folder, which wildgan "
+                              f"rewrites for that run (report, evaluate, --resume, --overwrite); choose an --out "
+                              f"outside it")
 
 
 def _refuse_resume_without_checkpoints(run_dir: Path) -> None:
