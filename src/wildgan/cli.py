@@ -1173,6 +1173,9 @@ def _train(a: argparse.Namespace, run_log: RunLog) -> int:
         from .training.distributed import met_by_every_rank
 
         _shutdown(ctx, together=isinstance(e, TrainingInterrupted) or met_by_every_rank(e))
+        echo = _peer_end_told(run_dir, ctx, e)
+        if echo is not None:
+            raise echo from e
         raise
     _shutdown(ctx)
     if not is_main:
@@ -1188,6 +1191,23 @@ def _train(a: argparse.Namespace, run_log: RunLog) -> int:
                                                device=a.device, no_controls=False, no_progress=a.no_progress,
                                                threads=None, own_split=split, skip_bad=a.skip_bad))
     return 0
+
+
+def _peer_end_told(run_dir: Path, ctx: Any, e: BaseException) -> WildganError | None:
+    """A training rank's error that is only the echo of another rank's end (gloo's "Connection closed by peer" in a
+    collective, one that timed out), as the one line its log.txt `stopped:` line says, not a traceback of torch's
+    internals: rank 0 names the rank that failed and its traceback file when it recorded one (explain_failure), the
+    others say where that rank's error is (peer_failure, as sharded scoring does). Usually torchrun's SIGTERM comes
+    first and the rank says `terminated`; a rank still busy when the peer died meets the closed connection first.
+    None for a rank's own error, or one every rank met."""
+    if ctx is None or ctx.world <= 1:
+        return None
+    from .training.distributed import explain_failure, met_by_every_rank, peer_failure
+
+    why = peer_failure(e, ctx.rank, ctx.timeout_s)
+    if why is None or met_by_every_rank(e):
+        return None
+    return WildganError(explain_failure(run_dir, ctx, e) if ctx.is_main and run_dir.is_dir() else why)
 
 
 def _check_train_out(a: argparse.Namespace, ctx: Any) -> None:

@@ -668,3 +668,45 @@ def test_one_process_still_sets_a_damaged_checkpoint_aside_on_resume(tmp_path: P
         loop.train_pgan(x, cfg, tmp_path, resume=True, progress=False, log=said.append)
     assert not damaged.exists() and damaged.with_name(damaged.stem + ".corrupt.json").is_file()
     assert any("set the bad checkpoint aside" in m for m in said), said
+
+
+@pytest.mark.parametrize("rank", [0, 1])
+def test_a_training_rank_that_meets_a_peers_end_says_so_in_one_line(rank: int, tmp_path: Path, monkeypatch,
+                                                                      capsys):
+    """A rank still busy when another rank died meets gloo's closed connection before torchrun's SIGTERM: it printed
+    a traceback of torch's internals and exited 1. Now one line: rank 0 names the rank that failed and its traceback
+    file (its log.txt's `stopped:` words), another rank where that rank's error is. Rank R of a job is played in this
+    process (its context made by hand, training stubbed to fail in a collective)."""
+    import numpy as np
+
+    from wildgan.cli import main
+    from wildgan.training import run as run_module
+
+    data = tmp_path / "tiny.npz"
+    rng = np.random.default_rng(0)
+    np.savez(data, x=rng.integers(0, 255, (40, 8, 8), dtype=np.uint8), y=np.arange(40) % 2)
+    out = tmp_path / "run"
+
+    def train_run(cfg, run_dir, **kw):
+        Path(run_dir).mkdir(exist_ok=True)
+        if rank == 0:          # rank 1's own error, recorded as record_failure does
+            record_failure(Path(run_dir), _raised(RuntimeError("CUDA out of memory")), _ctx(1))
+        raise _collective_error()
+
+    monkeypatch.setattr(dist, "init_distributed", lambda *a, **k: _ctx(rank))
+    monkeypatch.setattr(dist, "start_together", lambda ctx, setup, run_dir: setup())
+    monkeypatch.setattr(run_module, "train_run", train_run)
+    monkeypatch.setattr(run_module, "check_training_memory", lambda cfg, device: None)
+    assert main(["train", "--distributed", "--data", str(data), "--normal", "0", "--device", "cpu",
+                 "--out", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    said = err.strip().splitlines()[0]
+    if rank == 0:
+        assert said.startswith("wildgan: error: rank 1 of 2 failed: RuntimeError: CUDA out of memory "), said
+        assert str(out / "rank-1-error.txt") in said
+    else:
+        # (the rank's tag comes from torchrun's environment, not set here)
+        assert said.startswith("wildgan: error: another rank of the job stopped (its own error"), said
+        assert said.endswith("On rank 1: ValueError: Default process group has not been initialized, please make "
+                             "sure to call init_process_group."), said
