@@ -1422,6 +1422,15 @@ def test_a_run_whose_data_moved_says_so_and_resumes_once_its_data_is_linked_back
                  ["score", str(run), "--out", "-"], ["evaluate", str(run)]):
         assert main(argv) == 2
         assert want in capsys.readouterr().err
+    # --data at the new place is other data to a resume (refused), which says the way on as well: the refusal's own
+    # advice, to leave out --data, led only to the message above
+    moved = tmp_path / "moved" / "tiny.npz"
+    assert main(["train", "--out", str(run), "--resume", "--total-kimg", "0.04", "--no-progress", "--data",
+                 str(moved)]) == 2
+    err = capsys.readouterr().err
+    assert "--resume with settings that differ from the saved run: data.data" in err
+    assert (f"The data the run was trained on, {data}, is gone: if it moved to {moved}, link it there (ln -s {moved} "
+            f"{data}) and resume without --data") in err
     data.parent.symlink_to(tmp_path / "moved")
     assert main(["train", "--out", str(run), "--resume", "--total-kimg", "0.04", "--no-progress"]) == 0
 

@@ -46,7 +46,7 @@ from ..config import (FANOGAN_LEGACY_BN, RunConfig, default_checkpoint_kimg, rea
 from ..fileio import atomic_write_text
 from ..data import AnomalySplit, build_split, split_differences, split_summary
 from ..data.splits import TRAIN_FIELDS, decoding_change
-from ..data.readers import is_run_dir, is_study_dir, resolve_data_root
+from ..data.readers import is_run_dir, is_study_dir, missing_run_data_error, resolve_data_root
 from ..devices import resolve_device
 from ..errors import ConfigError, WildganError
 from .data_placement import data_on_gpu_setting
@@ -161,7 +161,19 @@ def check_run_dir(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwr
         if diffs:
             raise ConfigError(f"{run_dir}: --resume with settings that differ from the saved run: {'; '.join(diffs)}; "
                               f"give only the options that may change (e.g. --total-kimg, --minutes): `wildgan "
-                              f"train --out {run_dir} --resume` alone uses the run's own config.yaml")
+                              f"train --out {run_dir} --resume` alone uses the run's own config.yaml"
+                              f"{_moved_data_hint(saved_cfg, cfg)}")
+
+
+def _moved_data_hint(saved: RunConfig, now: RunConfig) -> str:
+    """What a --resume refused for its --data should add when the run's own data is gone (moved there, most likely):
+    the refusal's advice, to drop --data, then stops on the missing data, and the way on (a link from the recorded
+    place, which the data is compared by) was said only there."""
+    old, new = saved.data.data, now.data.data
+    if not old or not new or old == new or missing_run_data_error(old, "") is None:
+        return ""
+    return (f". The data the run was trained on, {old}, is gone: if it moved to {new}, link it there (ln -s {new} "
+            f"{old}) and resume without --data")
 
 
 def check_out_dir(run_dir: Path, data: str | None, *, resume: bool = False, overwrite: bool = False) -> None:
