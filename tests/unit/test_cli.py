@@ -1619,7 +1619,7 @@ def test_only_rank_0_of_a_distributed_train_needs_tensorboard(rank, tiny_npz, tm
     monkeypatch.setattr(dist, "init_distributed", lambda *a, **k: monkeypatch.setattr(dist, "_CTX", ctx) or ctx)
     refused_at_start = []
 
-    def together(ctx, setup, run_dir):
+    def together(ctx, setup, run_dir, log=None):
         try:
             return setup()
         except ConfigError as e:
@@ -1703,7 +1703,7 @@ def test_only_rank_0_of_a_distributed_train_checks_the_lock_early(rank, tiny_npz
 
     ctx = dist.DistContext(rank=rank, world=1, local_rank=rank, device=torch.device("cpu"), backend="gloo")
     monkeypatch.setattr(dist, "init_distributed", lambda *a, **k: monkeypatch.setattr(dist, "_CTX", ctx) or ctx)
-    monkeypatch.setattr(dist, "start_together", lambda ctx, setup, run_dir: setup())
+    monkeypatch.setattr(dist, "start_together", lambda ctx, setup, run_dir, log=None: setup())
     (_data_read_fails if rank == 0 else _data_read_said)(monkeypatch)
     run = tmp_path / "run"
     run.mkdir()
