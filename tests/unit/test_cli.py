@@ -2170,6 +2170,34 @@ def test_a_runs_log_has_the_warnings_said_about_its_data_and_a_refused_command_a
     assert not (tmp_path / "refused").exists()
 
 
+def test_a_resume_refused_for_its_changed_images_writes_no_note_of_having_resumed(tmp_path, capsys):
+    # 'note: resumed with other numeric settings' was written before the training images were checked: a resume
+    # refused for them left log.txt saying it had resumed, and with the note the data's warnings held for it
+    pile = _pile_of_mixed_sizes(tmp_path)
+    run = tmp_path / "run"
+    with pytest.warns(WildganWarning):
+        assert main(["train", "--data", str(pile), "--preset", "tiny", "--threads", "1", "--no-progress",
+                     "--no-train-scores", "--total-kimg", "0.032", "--phase-kimg", "0.1", "--skip-bad",
+                     "--out", str(run)]) == 0
+    before = (run / "log.txt").read_bytes()
+    (pile / "new.png").write_bytes((pile / "05.png").read_bytes())
+    with pytest.warns(WildganWarning, match="centre-cropped"):
+        assert main(["train", "--resume", "--total-kimg", "0.064", "--amp", "bf16", "--out", str(run),
+                     "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "the training images changed since this run started" in err and "note: resumed" not in err
+    assert (run / "log.txt").read_bytes() == before
+    # the note is said when the resume goes on
+    (pile / "new.png").unlink()
+    with pytest.warns(WildganWarning, match="centre-cropped"):
+        assert main(["train", "--resume", "--total-kimg", "0.064", "--amp", "bf16", "--out", str(run),
+                     "--no-progress"]) == 0
+    log = (run / "log.txt").read_text()[len(before):].splitlines()
+    note = next(i for i, line in enumerate(log) if line.startswith("note: resumed with other numeric settings "
+                                                                    "(amp 'auto' -> 'bf16')"))
+    assert log[0].startswith(f"warning: {pile}: images that are not square") and note < len(log) - 1, log
+
+
 def test_a_runs_log_has_the_warnings_the_cli_prints_itself(tmp_path, capsys):
     # an option said to be ignored is printed by the CLI itself, not as a Python warning: it was on stderr only
     pile = _pile_of_mixed_sizes(tmp_path)

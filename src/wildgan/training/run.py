@@ -585,17 +585,23 @@ def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, 
     _clear_old_run(run_dir, is_main=is_main, resume=resume, overwrite=overwrite, log=log)
     if several:
         ctx.barrier()
+    # what a resume says about itself is said once it is known to go on: one refused for its changed training images
+    # (_check_resumed_split) wrote 'note: resumed with other numeric settings' into log.txt, a resume that never was,
+    # and with it the warnings its run log held for the session's first line
+    said: list[str] = []
     if resume and (run_dir / "config.json").is_file():
-        cfg = _resumed_config(cfg, run_dir, log)
+        cfg = _resumed_config(cfg, run_dir, said.append)
     inside = data_folder_holding(cfg.data.data, run_dir) if resume else None
     if inside is not None:
         # (an older wildgan took such an --out): the readers leave the run's folder out of the data, so the split
         # below is rebuilt from the data's own images and checked against split.json as for any resume
-        log(f"warning: {run_dir} is inside its data folder {inside} (an older wildgan allowed that; a new run there "
-            f"is refused): the run's own files are left out whenever the data is read")
+        said.append(f"warning: {run_dir} is inside its data folder {inside} (an older wildgan allowed that; a new run "
+                    f"there is refused): the run's own files are left out whenever the data is read")
     summary = split_summary(split)     # (hashes every pixel: once, for the check and the record)
     if resume:
-        _check_resumed_split(split, run_dir, log, summary)
+        _check_resumed_split(split, run_dir, said.append, summary)
+    for line in said:
+        log(line)
     if several:
         ctx.barrier()                  # every rank has read the old record before rank 0 replaces it
     if is_main:
