@@ -1083,15 +1083,15 @@ def _init_distributed(a: argparse.Namespace) -> Any:
     return ctx
 
 
-def _on_every_rank(ctx: Any, setup: Callable[[], Any], run_dir: Path) -> Any:
+def _on_every_rank(ctx: Any, setup: Callable[[], Any], run_dir: Path, run_log: RunLog | None = None) -> Any:
     """setup(), through start_together under --distributed: the ranks agree on how it went, and a refusal frees the
     process group as a failed start does, rather than leaving it to the interpreter's exit, where gloo can abort the
-    process."""
+    process. run_log: the run's log, which rank 0's `stopped:` line goes through (after the warnings it holds)."""
     if ctx is None:
         return setup()
     from .training.distributed import start_together
 
-    return start_together(ctx, setup, run_dir)
+    return start_together(ctx, setup, run_dir, log=None if run_log is None else run_log.write)
 
 
 def _shutdown(ctx: Any, together: bool = True) -> None:
@@ -1150,10 +1150,10 @@ def _train(a: argparse.Namespace, run_log: RunLog) -> int:
         # it); check_run_dir (in _train_setup) adds what needs the config, whose resolution and channels come from the
         # data. Under torchrun the ranks agree on the answer (the same folder and path give the same one, unless their
         # file systems differ; rank 0's refusal of a busy folder stops the others)
-        _on_every_rank(ctx, lambda: _check_train_out(a, ctx), run_dir)
+        _on_every_rank(ctx, lambda: _check_train_out(a, ctx), run_dir, run_log)
     # every rank learns whether each one started: one that failed alone (data only it cannot read) stops them all
     # together, its error in the run folder, instead of leaving rank 0 only the echo of it
-    cfg, split = _on_every_rank(ctx, lambda: _train_setup(a, ctx), run_dir)
+    cfg, split = _on_every_rank(ctx, lambda: _train_setup(a, ctx), run_dir, run_log)
     if a.dry_run:
         _eprint(json.dumps(run_config_to_dict(cfg), indent=2))
         _shutdown(ctx)

@@ -217,6 +217,10 @@ def _failed_fit(e: BaseException, temp: "_TempRunDir | None", run_dir: Path, *, 
     interruption, or training.run's refusal of a resume, is said in the Python API's terms, not the CLI's."""
     if resume and isinstance(e, ConfigError) and not trained:
         return ConfigError(_api_words(str(e)))
+    if isinstance(e, ConfigError) and not trained and str(e).startswith("--out "):
+        # training.run's refusals of the folder itself (inside another run's report/, inside the data folder, a study
+        # folder ...) name the CLI's option: here the folder is run_dir
+        return ConfigError(re.sub(r"(an|another) --out\b", r"another run_dir", "run_dir " + str(e)[len("--out "):]))
     if isinstance(e, TrainingInterrupted) and not trained:
         # the loop's message says --resume and names the checkpoint folder: the CLI's way, and for a temporary
         # run_dir a folder about to be removed

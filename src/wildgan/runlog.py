@@ -96,8 +96,14 @@ def copying_warnings(*logs: RunLog | None) -> Iterator[None]:
     try:
         yield
     finally:
-        warnings.showwarning = before
         _ACTIVE.remove(into)
+        # blocks left out of order (two Detector.fit in two threads: A enters, B enters, A leaves, B leaves) must not
+        # put back a hook of a block already left: B restored A's `show`, which then copied every later wildgan
+        # warning of the process into A's finished log.txt. A block left under another's hook goes on passing the
+        # warnings through (that hook calls it) but copies no more
+        into.clear()
+        if warnings.showwarning is show:
+            warnings.showwarning = before
 
 
 # the logs of the copying_warnings blocks the process is inside, innermost last (said() gives a warning to each)

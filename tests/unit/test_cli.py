@@ -1422,6 +1422,15 @@ def test_a_run_whose_data_moved_says_so_and_resumes_once_its_data_is_linked_back
                  ["score", str(run), "--out", "-"], ["evaluate", str(run)]):
         assert main(argv) == 2
         assert want in capsys.readouterr().err
+    # --data at the new place is other data to a resume (refused), which says the way on as well: the refusal's own
+    # advice, to leave out --data, led only to the message above
+    moved = tmp_path / "moved" / "tiny.npz"
+    assert main(["train", "--out", str(run), "--resume", "--total-kimg", "0.04", "--no-progress", "--data",
+                 str(moved)]) == 2
+    err = capsys.readouterr().err
+    assert "--resume with settings that differ from the saved run: data.data" in err
+    assert (f"The data the run was trained on, {data}, is gone: if it moved to {moved}, link it there (ln -s {moved} "
+            f"{data}) and resume without --data") in err
     data.parent.symlink_to(tmp_path / "moved")
     assert main(["train", "--out", str(run), "--resume", "--total-kimg", "0.04", "--no-progress"]) == 0
 
@@ -1610,7 +1619,7 @@ def test_only_rank_0_of_a_distributed_train_needs_tensorboard(rank, tiny_npz, tm
     monkeypatch.setattr(dist, "init_distributed", lambda *a, **k: monkeypatch.setattr(dist, "_CTX", ctx) or ctx)
     refused_at_start = []
 
-    def together(ctx, setup, run_dir):
+    def together(ctx, setup, run_dir, log=None):
         try:
             return setup()
         except ConfigError as e:
@@ -1694,7 +1703,7 @@ def test_only_rank_0_of_a_distributed_train_checks_the_lock_early(rank, tiny_npz
 
     ctx = dist.DistContext(rank=rank, world=1, local_rank=rank, device=torch.device("cpu"), backend="gloo")
     monkeypatch.setattr(dist, "init_distributed", lambda *a, **k: monkeypatch.setattr(dist, "_CTX", ctx) or ctx)
-    monkeypatch.setattr(dist, "start_together", lambda ctx, setup, run_dir: setup())
+    monkeypatch.setattr(dist, "start_together", lambda ctx, setup, run_dir, log=None: setup())
     (_data_read_fails if rank == 0 else _data_read_said)(monkeypatch)
     run = tmp_path / "run"
     run.mkdir()
@@ -2159,6 +2168,34 @@ def test_a_runs_log_has_the_warnings_said_about_its_data_and_a_refused_command_a
     with pytest.warns(WildganWarning, match="centre-cropped"):
         assert main([*argv, "--evaluate", "--out", str(tmp_path / "refused")]) == 2
     assert not (tmp_path / "refused").exists()
+
+
+def test_a_resume_refused_for_its_changed_images_writes_no_note_of_having_resumed(tmp_path, capsys):
+    # 'note: resumed with other numeric settings' was written before the training images were checked: a resume
+    # refused for them left log.txt saying it had resumed, and with the note the data's warnings held for it
+    pile = _pile_of_mixed_sizes(tmp_path)
+    run = tmp_path / "run"
+    with pytest.warns(WildganWarning):
+        assert main(["train", "--data", str(pile), "--preset", "tiny", "--threads", "1", "--no-progress",
+                     "--no-train-scores", "--total-kimg", "0.032", "--phase-kimg", "0.1", "--skip-bad",
+                     "--out", str(run)]) == 0
+    before = (run / "log.txt").read_bytes()
+    (pile / "new.png").write_bytes((pile / "05.png").read_bytes())
+    with pytest.warns(WildganWarning, match="centre-cropped"):
+        assert main(["train", "--resume", "--total-kimg", "0.064", "--amp", "bf16", "--out", str(run),
+                     "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "the training images changed since this run started" in err and "note: resumed" not in err
+    assert (run / "log.txt").read_bytes() == before
+    # the note is said when the resume goes on
+    (pile / "new.png").unlink()
+    with pytest.warns(WildganWarning, match="centre-cropped"):
+        assert main(["train", "--resume", "--total-kimg", "0.064", "--amp", "bf16", "--out", str(run),
+                     "--no-progress"]) == 0
+    log = (run / "log.txt").read_text()[len(before):].splitlines()
+    note = next(i for i, line in enumerate(log) if line.startswith("note: resumed with other numeric settings "
+                                                                    "(amp 'auto' -> 'bf16')"))
+    assert log[0].startswith(f"warning: {pile}: images that are not square") and note < len(log) - 1, log
 
 
 def test_a_runs_log_has_the_warnings_the_cli_prints_itself(tmp_path, capsys):

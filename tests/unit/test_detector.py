@@ -1859,3 +1859,18 @@ def test_a_fits_log_has_the_warnings_about_its_images_each_once(tmp_path) -> Non
     assert log[0].startswith("warning: images of 2 different sizes: all are made square and resized to 16x16"), log
     assert start == 1 and sum(line.startswith(f"warning: {NOT_GROWN}") for line in log) == 1, log
     assert len(set(log)) == len(log), log
+
+
+def test_a_run_dir_inside_another_runs_own_folder_is_refused_in_the_apis_words(tmp_path) -> None:
+    """training.run refuses a run inside another run's report/ (which `wildgan report` replaces): through fit it
+    named the CLI's option ('--out RUN/report/x ... choose an --out outside it'), which a Detector has not."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text('{"net": {}, "train": {}}')       # what tells a run's folder (is_run_dir)
+    (run / "split.json").write_text("{}")
+    x = np.random.default_rng(0).integers(0, 255, (40, 16, 16), dtype=np.uint8)
+    with pytest.raises(ConfigError) as got:
+        Detector(run_dir=str(run / "report" / "x"), **TINY).fit(x)
+    assert str(got.value).startswith(f"run_dir {run / 'report' / 'x'} is inside the run {run}, in its report/ "
+                                     f"folder"), got.value
+    assert str(got.value).endswith("; choose another run_dir outside it") and "--out" not in str(got.value), got.value

@@ -15,6 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import pytest
 import torch
 import torch.distributed as tdist
@@ -413,7 +414,7 @@ def test_a_divergence_every_rank_stopped_on_is_not_recorded_as_rank_1s_own(tmp_p
         raise failures[how]
 
     monkeypatch.setattr(dist, "init_distributed", lambda *a, **k: _ctx(1))
-    monkeypatch.setattr(dist, "start_together", lambda ctx, setup, run_dir: setup())
+    monkeypatch.setattr(dist, "start_together", lambda ctx, setup, run_dir, log=None: setup())
     monkeypatch.setattr(run_module, "train_run", train_run)
     monkeypatch.setattr(run_module, "check_training_memory", lambda cfg, device: None)
     for how in failures:
@@ -694,7 +695,7 @@ def test_a_training_rank_that_meets_a_peers_end_says_so_in_one_line(rank: int, t
         raise _collective_error()
 
     monkeypatch.setattr(dist, "init_distributed", lambda *a, **k: _ctx(rank))
-    monkeypatch.setattr(dist, "start_together", lambda ctx, setup, run_dir: setup())
+    monkeypatch.setattr(dist, "start_together", lambda ctx, setup, run_dir, log=None: setup())
     monkeypatch.setattr(run_module, "train_run", train_run)
     monkeypatch.setattr(run_module, "check_training_memory", lambda cfg, device: None)
     assert main(["train", "--distributed", "--data", str(data), "--normal", "0", "--device", "cpu",
@@ -710,3 +711,42 @@ def test_a_training_rank_that_meets_a_peers_end_says_so_in_one_line(rank: int, t
         assert said.startswith("wildgan: error: another rank of the job stopped (its own error"), said
         assert said.endswith("On rank 1: ValueError: Default process group has not been initialized, please make "
                              "sure to call init_process_group."), said
+
+
+def test_rank_0s_stopped_line_of_a_failed_start_comes_after_the_warnings_it_held(tmp_path: Path,
+                                                                                  monkeypatch: pytest.MonkeyPatch):
+    """`train --distributed --resume` whose rank 1 could not start: rank 0's `stopped:` line was appended to log.txt
+    directly, past its run log, so the warnings rank 0 said while it read the data (held for the session's first
+    line) never reached log.txt. A rank of 2 is played: its context made by hand, the agreement stubbed."""
+    from PIL import Image
+
+    from wildgan import cli
+    from wildgan.errors import WildganWarning
+
+    pile = tmp_path / "pile"
+    pile.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(20):       # 12x8 among 8x8: the data's warnings (mixed sizes, centre crop)
+        Image.fromarray(rng.integers(0, 255, (8, 12) if i < 4 else (8, 8), dtype=np.uint8)).save(pile / f"{i:02d}.png")
+    run = tmp_path / "run"
+    common = ["--preset", "tiny", "--threads", "1", "--no-progress", "--no-train-scores", "--phase-kimg", "0.1"]
+    with pytest.warns(WildganWarning):
+        assert cli.main(["train", "--data", str(pile), "--total-kimg", "0.032", "--out", str(run), *common]) == 0
+    before = (run / "log.txt").read_text()
+    agreements = []
+
+    def gather(said, mine, group=None):       # the out-folder check agreed; the setup: rank 1 could not start
+        agreements.append(mine)
+        said[:] = [mine, None if len(agreements) == 1 else "RuntimeError: rank 1 cannot read its data"]
+
+    monkeypatch.setattr(tdist, "all_gather_object", gather)
+    monkeypatch.setattr(DistContext, "barrier", lambda self: None)
+    monkeypatch.setattr(dist, "shutdown", lambda together=True: None)
+    monkeypatch.setattr(cli, "_init_distributed", lambda a: _ctx(0))
+    with pytest.warns(WildganWarning, match="centre-cropped"):       # (the size is the run's: no word of it)
+        assert cli.main(["train", "--data", str(pile), "--total-kimg", "0.064", "--out", str(run), "--resume",
+                         "--distributed", *common]) == 2
+    assert len(agreements) == 2
+    new = (run / "log.txt").read_text()[len(before):].splitlines()
+    assert len(new) == 2 and new[0].startswith(f"warning: {pile}: images that are not square"), new
+    assert new[1] == "stopped: rank 1 of 2 could not start: RuntimeError: rank 1 cannot read its data", new

@@ -99,3 +99,28 @@ def test_a_log_placed_late_holds_its_lines_until_then(tmp_path):
             log.path = tmp_path / "log.txt"
             log("training")
     assert lines(tmp_path / "log.txt") == ["warning: about the images", "training"]
+
+
+def test_blocks_left_out_of_order_leave_no_copying_behind(tmp_path):
+    # two Detector.fit in two threads leave their blocks in the order they ended, not the one they entered: B's exit
+    # put back A's hook, and every later wildgan warning of the process went into A's finished log.txt
+    a, b = RunLog(tmp_path / "a.txt"), RunLog(tmp_path / "b.txt")
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("always")
+        block_a, block_b = copying_warnings(a), copying_warnings(b)
+        block_a.__enter__()
+        block_b.__enter__()
+        a("a starts")
+        b("b starts")
+        warn_user("said while both run")
+        block_a.__exit__(None, None, None)
+        warn_user("said while b alone runs")
+        block_b.__exit__(None, None, None)
+        warn_user("said after both")
+        assert [str(w.message) for w in shown] == ["said while both run", "said while b alone runs",
+                                                   "said after both"]          # each shown, once
+        a("a ends")
+        b("b ends")
+    assert lines(tmp_path / "a.txt") == ["a starts", "warning: said while both run", "a ends"]
+    assert lines(tmp_path / "b.txt") == ["b starts", "warning: said while both run", "warning: said while b alone runs",
+                                         "b ends"]

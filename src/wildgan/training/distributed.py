@@ -537,7 +537,8 @@ class StartFailed(WildganError):
     """Raised by start_together on the ranks whose own start went well, when another rank's did not."""
 
 
-def start_together(ctx: DistContext, setup: Callable[[], _T], run_dir: Path) -> _T:
+def start_together(ctx: DistContext, setup: Callable[[], _T], run_dir: Path,
+                   log: Callable[[str], None] | None = None) -> _T:
     """Run this rank's `setup` (what each rank does alone before the ranks first work together: reading the data,
     checking the settings and the run folder), then agree with the other ranks on how it went, and stop every rank
     together when any failed.
@@ -551,7 +552,18 @@ def start_together(ctx: DistContext, setup: Callable[[], _T], run_dir: Path) -> 
     in log.txt names it; when rank 0 failed too, each rank raises its own error and nothing is written (as one
     process refused). The ranks that started raise StartFailed naming the first that did not. Nothing is written
     where the folder does not exist yet. Every rank leaves the process group (shutdown) before it raises. Returns
-    `setup()`'s result when every rank started."""
+    `setup()`'s result when every rank started. `log`: how rank 0 writes its `stopped:` line into log.txt (the CLI's
+    run log, which writes the warnings it holds, those said while the data was read, before it); by default appended
+    to RUN/log.txt."""
+
+    def stopped(line: str) -> None:
+        # (a log line that cannot be written, a full disk, must not replace the error that stopped the job: both ways
+        # of writing it swallow an OSError)
+        if log is not None:
+            log(line)
+        else:
+            append_log_line(Path(run_dir) / "log.txt", line)
+
     try:
         result, error = setup(), None
     except Exception as e:     # (not Ctrl-C: torchrun stops every rank on it anyway)
@@ -568,8 +580,7 @@ def start_together(ctx: DistContext, setup: Callable[[], _T], run_dir: Path) -> 
         # a rank ended before it could say (killed while it read the data): told as in training, then own error first
         with sigterm_deferred():
             if ctx.is_main and error is None and Path(run_dir).is_dir():
-                # (a log line that cannot be written, a full disk, must not replace the error that stopped the job)
-                append_log_line(Path(run_dir) / "log.txt", f"stopped: {explain_failure(Path(run_dir), ctx, e)}")
+                stopped(f"stopped: {explain_failure(Path(run_dir), ctx, e)}")
             elif error is None:
                 record_no_answer(Path(run_dir), e, ctx)       # rank 0 hung while it started (a stalled disk)
         shutdown(together=False)
@@ -586,7 +597,7 @@ def start_together(ctx: DistContext, setup: Callable[[], _T], run_dir: Path) -> 
             record_failure(Path(run_dir), error, ctx)
         ctx.barrier()                          # the records exist before rank 0 reads them
         if ctx.is_main and Path(run_dir).is_dir():
-            append_log_line(Path(run_dir) / "log.txt", f"stopped: {explain_failure(Path(run_dir), ctx, stop)}")
+            stopped(f"stopped: {explain_failure(Path(run_dir), ctx, stop)}")
     shutdown(together=True)                    # every rank is here: none is left waiting, none closes too early
     if error is not None:
         raise error

@@ -46,7 +46,7 @@ from ..config import (FANOGAN_LEGACY_BN, RunConfig, default_checkpoint_kimg, rea
 from ..fileio import atomic_write_text
 from ..data import AnomalySplit, build_split, split_differences, split_summary
 from ..data.splits import TRAIN_FIELDS, decoding_change
-from ..data.readers import is_run_dir, is_study_dir, resolve_data_root
+from ..data.readers import is_run_dir, is_study_dir, missing_run_data_error, resolve_data_root
 from ..devices import resolve_device
 from ..errors import ConfigError, WildganError
 from .data_placement import data_on_gpu_setting
@@ -161,7 +161,19 @@ def check_run_dir(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwr
         if diffs:
             raise ConfigError(f"{run_dir}: --resume with settings that differ from the saved run: {'; '.join(diffs)}; "
                               f"give only the options that may change (e.g. --total-kimg, --minutes): `wildgan "
-                              f"train --out {run_dir} --resume` alone uses the run's own config.yaml")
+                              f"train --out {run_dir} --resume` alone uses the run's own config.yaml"
+                              f"{_moved_data_hint(saved_cfg, cfg)}")
+
+
+def _moved_data_hint(saved: RunConfig, now: RunConfig) -> str:
+    """What a --resume refused for its --data should add when the run's own data is gone (moved there, most likely):
+    the refusal's advice, to drop --data, then stops on the missing data, and the way on (a link from the recorded
+    place, which the data is compared by) was said only there."""
+    old, new = saved.data.data, now.data.data
+    if not old or not new or old == new or missing_run_data_error(old, "") is None:
+        return ""
+    return (f". The data the run was trained on, {old}, is gone: if it moved to {new}, link it there (ln -s {new} "
+            f"{old}) and resume without --data")
 
 
 def check_out_dir(run_dir: Path, data: str | None, *, resume: bool = False, overwrite: bool = False) -> None:
@@ -573,17 +585,23 @@ def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, 
     _clear_old_run(run_dir, is_main=is_main, resume=resume, overwrite=overwrite, log=log)
     if several:
         ctx.barrier()
+    # what a resume says about itself is said once it is known to go on: one refused for its changed training images
+    # (_check_resumed_split) wrote 'note: resumed with other numeric settings' into log.txt, a resume that never was,
+    # and with it the warnings its run log held for the session's first line
+    said: list[str] = []
     if resume and (run_dir / "config.json").is_file():
-        cfg = _resumed_config(cfg, run_dir, log)
+        cfg = _resumed_config(cfg, run_dir, said.append)
     inside = data_folder_holding(cfg.data.data, run_dir) if resume else None
     if inside is not None:
         # (an older wildgan took such an --out): the readers leave the run's folder out of the data, so the split
         # below is rebuilt from the data's own images and checked against split.json as for any resume
-        log(f"warning: {run_dir} is inside its data folder {inside} (an older wildgan allowed that; a new run there "
-            f"is refused): the run's own files are left out whenever the data is read")
+        said.append(f"warning: {run_dir} is inside its data folder {inside} (an older wildgan allowed that; a new run "
+                    f"there is refused): the run's own files are left out whenever the data is read")
     summary = split_summary(split)     # (hashes every pixel: once, for the check and the record)
     if resume:
-        _check_resumed_split(split, run_dir, log, summary)
+        _check_resumed_split(split, run_dir, said.append, summary)
+    for line in said:
+        log(line)
     if several:
         ctx.barrier()                  # every rank has read the old record before rank 0 replaces it
     if is_main:
