@@ -222,7 +222,7 @@ def test_the_run_report_page_names_the_bad_lines_of_stats_jsonl(tmp_path: Path) 
     rows = "".join(json.dumps({"kimg": k / 10, "D/loss": float(k), "G/loss": 1.0}) + "\n" for k in range(4))
     p = run / "stats.jsonl"
     p.write_text(rows + '{"kimg": 0.4 "D/loss": 1.0}\n' + rows + '{"kimg": 1.0, "D/lo')
-    said = f"{p}: 1 line left out, not JSON objects: line 5 (not JSON: Expecting ',' delimiter (column 14))"
+    said = f"{p}: 1 line left out, not a JSON object: line 5 (not JSON: Expecting ',' delimiter (column 14))"
 
     def report_warnings() -> list[str]:
         with warnings.catch_warnings(record=True) as warned:

@@ -641,9 +641,9 @@ def test_wildgan_study_names_the_lines_that_are_no_rows_once_before_it_reads_the
         assert main(["study", "--data", str(npz), "--normal", "0", "--contamination", "0", "--preset", "tiny",
                      "--total-kimg", "0.05", "--threads", "1", "--no-progress", "--out", str(st)]) == 0
     said = [e for e in events if "left out" in e]
-    assert said == [f"{st / 'results.jsonl'}: 1 line left out of the study's tables, not result rows a study writes: "
-                    f"line 1 (not JSON: Expecting value (column 1)). A study run with their cells evaluates those "
-                    f"cells again (the lines are kept as they are): fix or delete the lines to stop this warning"]
+    assert said == [f"{st / 'results.jsonl'}: 1 line left out of the study's tables, not a result row a study writes: "
+                    f"line 1 (not JSON: Expecting value (column 1)). A study run with its cell evaluates that cell "
+                    f"again (the line is kept as it is): fix or delete the line to stop this warning"]
     assert events.index(said[0]) < events.index("load_split_data") < events.index("train_run"), events
     assert len(read_rows(st / "results.jsonl", warn=False)) == 1
 

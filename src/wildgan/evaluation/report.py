@@ -60,7 +60,8 @@ from ..training.run import evaluate_command, networks_record, stale_evaluation
 from .heatmaps import (NamedImages, check_masks, load_masks, pick_score, pixel_auc, residual_maps,
                        score_named_images, top_k, undefined_pixel_auc)
 from .metrics import evaluate_scores, pixel_statistics
-from .rows import PIXEL_CONTROLS, checked_lines, left_out_text, line_problem, row_problem
+from .rows import (NOT_JSON_OBJECTS, NOT_STUDY_ROWS, PIXEL_CONTROLS, checked_lines, left_out_text, line_problem,
+                   row_problem)
 from .run import evaluation_dir, read_search_cache, score_settings_changes, split_for_run
 
 # (matplotlib, through `from . import plots`, is imported only by the functions that draw)
@@ -90,7 +91,7 @@ def read_jsonl(path: Path, *, warn: bool = True) -> list[dict[str, Any]]:
 def _checked_jsonl(path: Path) -> tuple[list[dict[str, Any]], str | None]:
     """(read_jsonl's rows, its warning naming the lines left out, or None when there are none)."""
     rows, bad = checked_lines(path, line_problem)
-    return rows, (left_out_text(path, bad, "not JSON objects") if bad else None)
+    return rows, (left_out_text(path, bad, NOT_JSON_OBJECTS) if bad else None)
 
 
 def _fmt(v: Any) -> str:
@@ -1170,7 +1171,7 @@ def _write_study_report(study_dir: Path, out: Path) -> None:
     # such row is named, not listed as one of the study's or dropped without a word (a torn last line excepted: a
     # study still writing it, or killed while it did)
     if unread:
-        said = left_out_text(results, unread, "not result rows a study writes",
+        said = left_out_text(results, unread, NOT_STUDY_ROWS,
                              where="of this report and of the study's tables")
         page.note(said)
         warn_user(said)

@@ -89,12 +89,18 @@ def checked_lines(path: Path, problem: Callable[[Any], str | None]) -> tuple[lis
     return rows, bad
 
 
-def left_out_text(path: Path, bad: list[str], why: str, where: str = "") -> str:
+# what the lines left_out_text names are not: (said of one line, of several)
+NOT_JSON_OBJECTS = ("not a JSON object", "not JSON objects")
+NOT_STUDY_ROWS = ("not a result row a study writes", "not result rows a study writes")
+
+
+def left_out_text(path: Path, bad: list[str], why: tuple[str, str], where: str = "") -> str:
     """The one warning naming a JSON-lines file's bad lines (checked_lines' 'line 3 (why)'): 'PATH: 2 lines left out
-    {where}, {why}: line 2 (...), line 5 (...)', e.g. where "of the study's tables", why "not result rows a study
-    writes". Its readers (report.read_jsonl, the study report, tables.read_rows) share it, so that the count, its
-    plural and the lines read alike wherever a file is named."""
-    return (f"{path}: {len(bad)} line{'s' if len(bad) > 1 else ''} left out{f' {where}' if where else ''}, {why}: "
+    {where}, {why}: line 2 (...), line 5 (...)', e.g. where "of the study's tables", why NOT_STUDY_ROWS (its first
+    words for one line, its second for several). Its readers (report.read_jsonl, the study report, tables.read_rows)
+    share it, so that the count, its plural and the lines read alike wherever a file is named."""
+    many = len(bad) > 1
+    return (f"{path}: {len(bad)} line{'s' if many else ''} left out{f' {where}' if where else ''}, {why[many]}: "
             f"{lines_named(bad)}")
 
 

@@ -21,7 +21,7 @@ from typing import Any, Iterable
 
 from ..config import own_score
 from ..errors import warn_user
-from ..evaluation.rows import checked_lines, left_out_text, row_problem
+from ..evaluation.rows import NOT_STUDY_ROWS, checked_lines, left_out_text, row_problem
 from ..markdown import md_table
 
 SCORES = ("A", "L_r", "L_n", "L_o", "a")
@@ -48,9 +48,11 @@ def read_rows(path: Path, *, warn: bool = True) -> list[dict[str, Any]]:
     cell is simply not done (fileio.json_lines)."""
     rows, bad = checked_lines(path, row_problem)
     if bad and warn:
-        warn_user(left_out_text(path, bad, "not result rows a study writes", where="of the study's tables")
-                  + ". A study run with their cells evaluates those cells again (the lines are kept as they are): fix "
-                  "or delete the lines to stop this warning")
+        warn_user(left_out_text(path, bad, NOT_STUDY_ROWS, where="of the study's tables")
+                  + (". A study run with their cells evaluates those cells again (the lines are kept as they are): "
+                     "fix or delete the lines to stop this warning" if len(bad) > 1 else
+                     ". A study run with its cell evaluates that cell again (the line is kept as it is): fix or "
+                     "delete the line to stop this warning"))
     return rows
 
 
