@@ -699,7 +699,7 @@ class Detector:
                 unmarked.append(e)
 
         try:
-            run_dir.mkdir(parents=True, exist_ok=True)
+            # (train_run makes run_dir once its refusals are passed: a refused fit leaves no folder behind)
             # fit() trains from scratch (sklearn semantics), also into a run_dir used by an earlier fit; resume=True
             # continues the run there
             result = train_run(cfg, run_dir, split=split, overwrite=not resume, resume=resume,

@@ -1874,3 +1874,5 @@ def test_a_run_dir_inside_another_runs_own_folder_is_refused_in_the_apis_words(t
     assert str(got.value).startswith(f"run_dir {run / 'report' / 'x'} is inside the run {run}, in its report/ "
                                      f"folder"), got.value
     assert str(got.value).endswith("; choose another run_dir outside it") and "--out" not in str(got.value), got.value
+    # and the refused fit made no folder there (it made RUN/report/x, inside the other run, before train_run refused)
+    assert not (run / "report").exists()
