@@ -967,11 +967,19 @@ _STUDY_FILES = ("results.jsonl", "tables.md", "tables.csv", "log.txt", "auc_vs_g
 
 def _refuse_a_run_or_study_file(out: str, p: Path, example: str) -> None:
     """`score RUN --out RUN/config.json` (or test_scores.csv, train_scores.csv, ...) replaced the run's own file with
-    the scores: a run that no command could read any more, or an evaluation whose per-image scores were others."""
+    the scores: a run that no command could read any more, or an evaluation whose per-image scores were others. And
+    `--out RUN/report/scores.csv` was deleted with report/ by the next `wildgan report RUN` (likewise checkpoints/,
+    samples/, tensorboard/: a --resume or --overwrite rewrites them)."""
     from .data.readers import is_run_dir, is_study_dir
-    from .training.run import RUN_OUTPUTS
+    from .training.run import RUN_OUTPUTS, RUN_OWN_FOLDERS
 
     folder = p.parent
+    for up in folder.resolve().parents:
+        below = folder.resolve().relative_to(up).parts[0]
+        if below in RUN_OWN_FOLDERS and is_run_dir(up):
+            raise ConfigError(f"--out {out} is inside the run {up}, in its {below}/ folder, which wildgan rewrites "
+                              f"for that run (report, --resume, --overwrite); give a file outside it, e.g. "
+                              f"{up / example}")
     owner = folder if is_run_dir(folder) else folder.parent if folder.name.startswith("eval-") and \
         is_run_dir(folder.parent) else None
     if owner is not None and p.name in RUN_OUTPUTS:

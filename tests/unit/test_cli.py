@@ -1451,6 +1451,13 @@ def test_score_and_export_refuse_an_out_that_is_one_of_the_runs_own_files(tiny_n
     assert "is a file of the run" in capsys.readouterr().err
     assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
     assert not list((run / "eval-other").iterdir())
+    # a file in a folder the run's commands rewrite: `wildgan report RUN` replaces report/ (the scores went with it)
+    for sub in ("report", "checkpoints"):
+        (run / sub).mkdir(exist_ok=True)
+        out = run / sub / "scores.csv"
+        assert main(["score", str(run), "--out", str(out)]) == 2
+        assert f"--out {out} is inside the run {run}, in its {sub}/ folder" in capsys.readouterr().err
+        assert not out.exists()
     assert main(["score", str(run), "--out", str(run / "scores.csv")]) == 0      # a name of its own: fine
 
 

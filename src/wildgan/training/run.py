@@ -243,7 +243,7 @@ def _refuse_run_inside_data(data: str | None, run_dir: Path, resume: bool = Fals
 
 # the folders of a run that its own commands rewrite: `wildgan report` replaces report/ (its samples/ with it), a
 # --resume prunes checkpoints/, --overwrite deletes them all
-_RUN_OWN_FOLDERS = ("checkpoints", "samples", "tensorboard", "report")
+RUN_OWN_FOLDERS = ("checkpoints", "samples", "tensorboard", "report")
 
 
 def refuse_inside_a_runs_own_folder(run_dir: Path, resume: bool = False) -> None:
@@ -256,7 +256,7 @@ def refuse_inside_a_runs_own_folder(run_dir: Path, resume: bool = False) -> None
     out = Path(run_dir).resolve()
     for owner in out.parents:
         below = out.relative_to(owner).parts[0]
-        if (below in _RUN_OWN_FOLDERS or below.startswith("eval-")) and is_run_dir(owner):
+        if (below in RUN_OWN_FOLDERS or below.startswith("eval-")) and is_run_dir(owner):
             raise ConfigError(f"--out {run_dir} is inside the run {owner}, in its {below}/ folder, which wildgan "
                               f"rewrites for that run (report, evaluate, --resume, --overwrite); choose an --out "
                               f"outside it")
