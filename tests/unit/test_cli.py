@@ -2177,15 +2177,21 @@ def test_a_runs_log_has_the_warnings_said_about_its_data_and_a_refused_command_a
     assert not (tmp_path / "refused").exists()
 
 
-def test_a_resume_refused_for_its_changed_images_writes_no_note_of_having_resumed(tmp_path, capsys):
-    # 'note: resumed with other numeric settings' was written before the training images were checked: a resume
-    # refused for them left log.txt saying it had resumed, and with the note the data's warnings held for it
+def _trained_on_mixed_pile(tmp_path: Path, *extra: str) -> tuple[Path, Path]:
+    """(the pile of _pile_of_mixed_sizes, a tiny run trained on it with `extra` options, in tmp_path/run)."""
     pile = _pile_of_mixed_sizes(tmp_path)
     run = tmp_path / "run"
     with pytest.warns(WildganWarning):
         assert main(["train", "--data", str(pile), "--preset", "tiny", "--threads", "1", "--no-progress",
-                     "--no-train-scores", "--total-kimg", "0.032", "--phase-kimg", "0.1", "--skip-bad",
+                     "--no-train-scores", "--total-kimg", "0.032", "--phase-kimg", "0.1", "--skip-bad", *extra,
                      "--out", str(run)]) == 0
+    return pile, run
+
+
+def test_a_resume_refused_for_its_changed_images_writes_no_note_of_having_resumed(tmp_path, capsys):
+    # 'note: resumed with other numeric settings' was written before the training images were checked: a resume
+    # refused for them left log.txt saying it had resumed, and with the note the data's warnings held for it
+    pile, run = _trained_on_mixed_pile(tmp_path)
     before = (run / "log.txt").read_bytes()
     (pile / "new.png").write_bytes((pile / "05.png").read_bytes())
     with pytest.warns(WildganWarning, match="centre-cropped"):
@@ -2207,12 +2213,7 @@ def test_a_resume_refused_for_its_changed_images_writes_no_note_of_having_resume
 
 def test_a_runs_log_has_the_warnings_the_cli_prints_itself(tmp_path, capsys):
     # an option said to be ignored is printed by the CLI itself, not as a Python warning: it was on stderr only
-    pile = _pile_of_mixed_sizes(tmp_path)
-    run = tmp_path / "run"
-    with pytest.warns(WildganWarning):
-        assert main(["train", "--data", str(pile), "--preset", "tiny", "--threads", "1", "--no-progress",
-                     "--no-train-scores", "--total-kimg", "0.032", "--phase-kimg", "0.1", "--skip-bad",
-                     "--dist-timeout", "30", "--out", str(run)]) == 0
+    pile, run = _trained_on_mixed_pile(tmp_path, "--dist-timeout", "30")
     said = "warning: --dist-timeout only matters with --distributed"
     assert said in capsys.readouterr().err
     log = (run / "log.txt").read_text().splitlines()
