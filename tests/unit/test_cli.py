@@ -1485,6 +1485,15 @@ def test_a_run_or_study_inside_another_runs_own_folders_is_refused(tiny_npz, tmp
     # beside the run's own folders, or in a folder of its own, a run may still be nested
     assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.02",
                  "--out", str(run / "variant"), "--threads", "1", "--no-progress", "--no-train-scores"]) == 0
+    # one an older wildgan wrote there is resumed, and said to be there (it was resumed without a word)
+    (run / "report").mkdir()
+    old = run / "report" / "old"
+    (run / "variant").rename(old)
+    capsys.readouterr()
+    assert main(["train", "--resume", "--total-kimg", "0.04", "--out", str(old), "--no-progress"]) == 0
+    said = (f"warning: {old} is inside the run {run}, in its report/ folder (an older wildgan allowed that; a new run "
+            f"there is refused)")
+    assert said in capsys.readouterr().err and said in (old / "log.txt").read_text()
 
 
 def test_train_refuses_its_out_before_it_reads_the_data(tiny_npz, tmp_path, capsys, monkeypatch):

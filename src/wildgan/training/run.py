@@ -253,13 +253,22 @@ def refuse_inside_a_runs_own_folder(run_dir: Path, resume: bool = False) -> None
     refused one by one."""
     if resume and (Path(run_dir) / "config.json").is_file():
         return
+    held = run_folder_holding(run_dir)
+    if held is not None:
+        raise ConfigError(f"--out {run_dir} is inside the run {held[0]}, in its {held[1]}/ folder, which wildgan "
+                          f"rewrites for that run (report, evaluate, --resume, --overwrite); choose an --out "
+                          f"outside it")
+
+
+def run_folder_holding(run_dir: Path) -> tuple[Path, str] | None:
+    """(the other run, its folder) when run_dir is inside one of the folders another run's commands rewrite
+    (RUN_OWN_FOLDERS, eval-*), else None."""
     out = Path(run_dir).resolve()
     for owner in out.parents:
         below = out.relative_to(owner).parts[0]
         if (below in RUN_OWN_FOLDERS or below.startswith("eval-")) and is_run_dir(owner):
-            raise ConfigError(f"--out {run_dir} is inside the run {owner}, in its {below}/ folder, which wildgan "
-                              f"rewrites for that run (report, evaluate, --resume, --overwrite); choose an --out "
-                              f"outside it")
+            return owner, below
+    return None
 
 
 def _refuse_resume_without_checkpoints(run_dir: Path) -> None:
@@ -597,6 +606,13 @@ def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, 
         # below is rebuilt from the data's own images and checked against split.json as for any resume
         said.append(f"warning: {run_dir} is inside its data folder {inside} (an older wildgan allowed that; a new run "
                     f"there is refused): the run's own files are left out whenever the data is read")
+    nested = run_folder_holding(run_dir) if resume else None
+    if nested is not None:
+        # (an older wildgan took such an --out): resumed, as its files are this run's, but the other run's commands
+        # may delete them
+        said.append(f"warning: {run_dir} is inside the run {nested[0]}, in its {nested[1]}/ folder (an older wildgan "
+                    f"allowed that; a new run there is refused), which wildgan rewrites for that run (report, "
+                    f"evaluate, --resume, --overwrite): move this run out of it")
     summary = split_summary(split)     # (hashes every pixel: once, for the check and the record)
     if resume:
         _check_resumed_split(split, run_dir, said.append, summary)
