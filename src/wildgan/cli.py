@@ -613,7 +613,19 @@ def _resume_config(argv: Sequence[str]) -> list[str]:
         # said before "resuming with the settings of ...", which would announce a resume that cannot happen
         raise ConfigError("--resume continues the run in place and --overwrite deletes it: give one of them")
     saved = Path(known.out) / "config.yaml" if known.out else None
-    if not known.resume or known.config or saved is None or not saved.is_file():
+    if not known.resume or saved is None or not saved.is_file():
+        return list(argv)
+    if known.config:
+        if known.data is None:
+            # the run's own data, named in the given config too (e.g. RUN/config.yaml itself), moved since: said
+            # as a plain --resume says it, not as a bare 'PATH: no such file or folder'
+            from .data.readers import missing_run_data_error
+
+            data = config_file_to_args(saved).get("data")
+            given = config_file_to_args(Path(known.config)).get("data") if Path(known.config).is_file() else None
+            gone = missing_run_data_error(data, known.out) if given == data else None
+            if gone is not None:
+                raise gone
         return list(argv)
     from .scoring.run import read_split_info
 

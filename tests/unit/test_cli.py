@@ -1419,6 +1419,7 @@ def test_a_run_whose_data_moved_says_so_and_resumes_once_its_data_is_linked_back
             f"moved, put it back, or link its new place there (ln -s NEW_PLACE {data})")
     capsys.readouterr()
     for argv in (["train", "--out", str(run), "--resume", "--total-kimg", "0.04", "--no-progress"],
+                 ["train", "--out", str(run), "--resume", "--config", str(run / "config.yaml"), "--no-progress"],
                  ["score", str(run), "--out", "-"], ["evaluate", str(run)]):
         assert main(argv) == 2
         assert want in capsys.readouterr().err
