@@ -276,7 +276,10 @@ SLOW_RANK_1_WRAPPER = textwrap.dedent('''
     real = run._score_chunks
     def score_chunks(*args, **kw):
         got = real(*args, **kw)
-        (Path(os.environ["MARKS"]) / f"scored-{os.environ['RANK']}").write_text(str(os.getpid()))
+        # written whole, then renamed: the test reads the pid as soon as the file exists
+        mark = Path(os.environ["MARKS"]) / f"scored-{os.environ['RANK']}"
+        mark.with_suffix(".tmp").write_text(str(os.getpid()))
+        os.replace(mark.with_suffix(".tmp"), mark)
         while os.environ["RANK"] == "1":
             time.sleep(0.05)
         return got
