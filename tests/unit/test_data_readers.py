@@ -465,6 +465,20 @@ def test_sample_and_data_root(monkeypatch, tmp_path):
         resolve_data_root(None, "auto")
     with pytest.raises(DataError, match=r"--dataset chula-rbc12 finds none under it"):
         resolve_data_root(None, "chula-rbc12")
+    # a root of unrelated folders, no data set in it: it was read as a tree of class folders and refused naming one
+    # of them ('other/b: class folder contains no image files'), not the data set --dataset names
+    other = tmp_path / "other"
+    (other / "a").mkdir(parents=True)
+    (other / "a" / "notes.txt").write_text("x")
+    (other / "b").mkdir()
+    monkeypatch.setenv("WILDGAN_DATA", str(other))
+    with pytest.raises(DataError, match=r"--dataset mnist finds no .*other/mnist, and .*other holds no data set "
+                                        r"itself \(no image, .npz or archive files in it\)"):
+        load_dataset(resolve_data_root(None, "mnist"))
+    # a class tree of images there is the data set itself, as before
+    Image.fromarray(np.zeros((4, 4), np.uint8)).save(other / "a" / "0.png")
+    assert resolve_data_root(None, "mnist") == other
+    monkeypatch.setenv("WILDGAN_DATA", str(tmp_path))
     with pytest.raises(DataError, match=r"nothere.npz: no such file or folder, here or under \$WILDGAN_DATA"):
         load_dataset("nothere.npz")
     (tmp_path / "cifar10" / "cifar-10-batches-py").mkdir()                        # the download's usual layout:

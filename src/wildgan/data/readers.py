@@ -102,7 +102,21 @@ def resolve_data_root(path: str | Path | None, dataset: str = "auto") -> Path:
         pick = f"--dataset {dataset} finds none under it ({sub} does not exist); " if dataset in _ROOT_DATASETS else ""
         raise DataError(f"$WILDGAN_DATA ({root}) holds data sets ({', '.join(held)}): {pick}choose one with "
                         f"--dataset {held[0]} or --data {held[0]}/FILE")
+    if dataset in _ROOT_DATASETS and root.is_dir() and not _looks_like_dataset(root) and not _holds_data(root):
+        # read as one tree of class folders, it failed on the first sub-folder without images, naming a folder the
+        # user never meant as a class, when what is missing is the data set --dataset names
+        fetch = f" (with --download to fetch CIFAR-10 there: --data {sub} --download)" if dataset == "cifar10" else ""
+        raise DataError(f"$WILDGAN_DATA ({root}): --dataset {dataset} finds no {sub}, and {root} holds no data set "
+                        f"itself (no image, .npz or archive files in it): put the data set in {sub}, or pass "
+                        f"--data PATH{fetch}")
     return root
+
+
+def _holds_data(root: Path) -> bool:
+    """Whether any file below root is one a data set is made of (an image, an .npz, an archive, CIFAR's batches);
+    stops at the first (a data set's own tree answers at once)."""
+    return any(_is_image_file(q) or q.suffix.lower() == ".npz" or q.name == "data_batch_1" or is_tar(q)
+               for q in root.rglob("*") if q.is_file())
 
 
 def under_data_root(path: str | Path) -> Path:
