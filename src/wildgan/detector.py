@@ -1263,6 +1263,7 @@ class Detector:
             raise CheckpointError(f"{path}: not a saved wildgan Detector (kind {meta.get('kind')!r}, where a saved "
                                   f"Detector's is {DETECTOR_KIND!r}); {hint}")
         _check_detector_format_version(meta, path)
+        _check_detector_fields(meta, path)
         try:
             # before the parameters: a Detector of a newer wildgan is best told by its config's format_version
             cfg = run_config_from_dict(meta["config"])
@@ -1391,6 +1392,33 @@ def _check_detector_format_version(meta: dict[str, Any], path: Path) -> None:
     if state == "damaged":
         raise CheckpointError(f"{path}: bad detector_format_version {version!r} (a whole number from 1 expected; this "
                               f"wildgan reads up to {DETECTOR_FORMAT_VERSION}): the metadata is damaged")
+
+
+# what every Detector.save has written (the level of detail since Detectors kept it, before any was released) and
+# load reads, with the kind of value: a file missing one was truncated or edited by hand
+_DETECTOR_FIELDS: dict[str, tuple[type, ...]] = {
+    "config": (dict,), "params": (dict,), "resolution": (int,), "channels": (int,), "conversion": (dict,),
+    "decision_scores": (list,), "threshold": (dict,), "lod": (int, float)}
+
+
+def _check_detector_fields(meta: dict[str, Any], path: Path) -> None:
+    """CheckpointError naming the file and the field for a saved Detector's JSON that lacks a field load reads, or
+    holds a value of the wrong kind there (else a bare KeyError or TypeError from deep in load, and a missing 'lod'
+    silently scored with the networks' untrained full-resolution layers)."""
+    missing = [k for k in _DETECTOR_FIELDS if k not in meta]
+    if missing:
+        raise CheckpointError(f"{path}: not a complete saved Detector: no {', '.join(repr(k) for k in missing)} in "
+                              f"it (truncated or edited by hand?); save the Detector again with det.save(PATH)")
+    for key, kinds in _DETECTOR_FIELDS.items():
+        v = meta[key]
+        ok = isinstance(v, kinds) and not isinstance(v, bool)
+        if ok and key == "decision_scores":
+            ok = bool(v) and all(isinstance(s, (int, float)) and not isinstance(s, bool) for s in v)
+        if not ok:
+            raise CheckpointError(f"{path}: bad {key!r} value {str(v)[:60]!r} in a saved Detector (a "
+                                  f"{' or '.join(k.__name__ for k in kinds)}"
+                                  f"{' of numbers' if key == 'decision_scores' else ''} expected): the file is "
+                                  f"damaged or was edited by hand")
 
 
 def _warn_other_scoring_rules(meta: dict[str, Any], path: Path) -> None:

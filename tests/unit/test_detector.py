@@ -746,6 +746,26 @@ def test_a_file_of_another_kind_is_refused_by_load_and_from_run(det: Detector, t
         Detector.load(det.run_dir_ / "network-final.json")
 
 
+def test_a_hand_edited_saved_detector_is_refused_naming_the_file_and_field(det: Detector, mnist, tmp_path) -> None:
+    # a field load reads, removed or of the wrong kind: it was a bare KeyError / TypeError, and a missing 'lod' was
+    # read as full growth, silently scoring with the untrained full-resolution layers of a short fit
+    path = det.save(tmp_path / "m")
+    meta = json.loads(path.read_text())
+    for key in ("channels", "config", "conversion", "decision_scores", "params", "resolution", "threshold", "lod"):
+        path.write_text(json.dumps({k: v for k, v in meta.items() if k != key}))
+        with pytest.raises(CheckpointError, match=rf"m\.json: not a complete saved Detector: no '{key}' in it "
+                                                  r"\(truncated or edited by hand\?\)"):
+            Detector.load(path)
+    for key, bad in (("params", [1]), ("resolution", "16"), ("decision_scores", ["x"]), ("decision_scores", []),
+                     ("conversion", None), ("lod", None), ("channels", 1.5)):
+        path.write_text(json.dumps({**meta, key: bad}))
+        with pytest.raises(CheckpointError, match=rf"m\.json: bad '{key}' value .* in a saved Detector"):
+            Detector.load(path)
+    path.write_text(json.dumps(meta))                                 # the file as saved still loads
+    x = mnist["x_test"][:8]
+    np.testing.assert_array_equal(Detector.load(path).decision_function(x), det.decision_function(x))
+
+
 def test_a_saved_detector_of_a_newer_wildgan_is_refused_naming_the_file(det: Detector, tmp_path) -> None:
     # a saved Detector carries two versions: its checkpoint format's and its run config's
     path = det.save(tmp_path / "m")
