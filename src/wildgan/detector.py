@@ -1214,6 +1214,10 @@ class Detector:
         self._sync_scoring()          # the saved parameters, scores and threshold must describe one another
         path = Path(path)
         name = path.name[: -len(path.suffix)] if path.suffix in (".json", ".safetensors") else path.name
+        if name in ("", ".", ".."):
+            # ('' and '.' wrote the hidden files .json + .safetensors in the working folder)
+            raise ConfigError(f"save({str(path)!r}): no file name to save to: give PATH, e.g. det.save('model') "
+                              f"writes model.json + model.safetensors")
         m = self.model_
         params = {k: v.item() if isinstance(v, np.generic) else v for k, v in self.get_params().items()}   # JSON
         params["run_dir"] = None if params["run_dir"] is None else str(params["run_dir"])

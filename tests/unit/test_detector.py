@@ -712,6 +712,16 @@ def test_save_load_identical_scores(det: Detector, mnist, noise, tmp_path) -> No
         Detector.load(det.run_dir_ / "network-final.json")
 
 
+def test_save_to_a_path_without_a_file_name_is_refused(det: Detector, tmp_path, monkeypatch) -> None:
+    # '' or '.' wrote the hidden pair .json + .safetensors into the working folder, and '..' wrote '...json'
+    monkeypatch.chdir(tmp_path)
+    for given in ("", ".", "..", Path("")):
+        with pytest.raises(ConfigError, match=r"no file name to save to: give PATH, e.g. det.save\('model'\)"):
+            det.save(given)
+    assert list(tmp_path.iterdir()) == []
+    assert det.save("m") == Path("m.json") and Detector.load("m").threshold_ == det.threshold_
+
+
 def test_load_and_from_run_point_to_each_other(det: Detector, tmp_path) -> None:
     """A run folder given to load, or a saved Detector given to from_run: the message names the call to use."""
     run = str(det.run_dir_)
