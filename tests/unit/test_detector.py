@@ -693,6 +693,13 @@ def test_to_images_rules() -> None:
         to_images(42)
     with pytest.raises(DataError, match="no such file"):
         to_images("/nonexistent/folder")
+    # a list item that is not an image (a None left by a failed load, a number): named by its index and type
+    for item, kind in ((None, "NoneType"), (3, "int"), ({"x": 1}, "dict"), (np.float32(1), "float32")):
+        with pytest.raises(DataError, match=rf"image 1: a {kind} is not an image: a list holds PIL images, file paths "
+                                            r"or single-image arrays"):
+            to_images([np.zeros((8, 8), np.uint8), item])
+    x, _ = to_images([np.zeros((8, 8), np.uint8), [[0] * 8] * 8])     # a nested list is still one image
+    assert x.shape == (2, 8, 8, 1)
 
 
 # ---------------------------------------------------------------------------------------------------- persistence

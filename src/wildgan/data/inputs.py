@@ -354,9 +354,13 @@ def decode_items(X: Any, depth16: str, image_shapes: Sequence[Sequence[int]] | N
                 warn_user(f"skipped {e}")
                 continue
             ids.append(f"image:{i}")
-        else:
+        elif isinstance(it, (np.ndarray, list, tuple)) or type(it).__module__.startswith("torch"):
             items.add(_single_image(it, f"image {i}", depth16, float_range, stats))
             ids.append(f"image:{i}")
+        else:
+            # (read as an array, None or a number was "a single image must be [H, W] ..., got shape ()")
+            raise DataError(f"image {i}: a {type(it).__name__} is not an image: a list holds PIL images, file paths "
+                            f"or single-image arrays [H, W(, C)]")
     if not items:
         raise DataError("no readable images given" if skip_bad and len(X) else "no images given")
     return items, ids
