@@ -1049,6 +1049,12 @@ class Detector:
             warn_user(f"none of these {len(x)} float images has a negative value, yet this Detector reads floats as "
                       f"[-1, 1] (the range of its training floats, pixel_range_): if they are [0, 1] floats, pass "
                       f"them as uint8 (x * 255) or use a Detector(pixel_range='[0,1]')")
+        if learned == "[0,255]" and getattr(self, "pixel_range", "auto") == "auto" and len(x) >= 8 and \
+                not isinstance(X, (str, Path)) and input_float_range(X) == "[0,1]":
+            # the same for a Detector fitted on [0, 255] floats: [0, 1] ones were scored as black images, silently
+            warn_user(f"none of these {len(x)} float images has a value above 1, yet this Detector reads floats as "
+                      f"[0, 255] (the range of its training floats, pixel_range_), which makes them black (at most 1 "
+                      f"of 255): if they are [0, 1] floats, pass them as x * 255 (or as uint8)")
         return x, ids
 
     def _needs_A(self) -> bool:

@@ -588,6 +588,21 @@ def test_temporary_run_dir_lives_as_long_as_the_detector(x_train, tmp_path, monk
     assert Detector.load(again).run_dir_ is None
 
 
+def test_zero_one_floats_given_to_a_detector_fitted_on_0_255_floats_are_warned_about(x_train, tmp_path) -> None:
+    # read in the learned [0, 255] they are black images (at most 1 of 255): scored so without a word before
+    import wildgan
+
+    d = Detector(**{**TINY, "total_kimg": 0.05}, run_dir=str(tmp_path / "r")).fit(x_train[:16].astype(np.float32))
+    assert d.pixel_range_ == "[0,255]"
+    with pytest.warns(wildgan.WildganWarning, match=r"none of these 16 float images has a value above 1, yet this "
+                                                    r"Detector reads floats as \[0, 255\].*pass them as x \* 255"):
+        d.decision_function(x_train[:16].astype(np.float32) / 255)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", wildgan.WildganWarning)
+        d.decision_function(x_train[16:32].astype(np.float32))        # [0, 255] floats: as learned, nothing said
+        d.decision_function(np.full((4, 28, 28), 0.5, np.float32))     # four near-black images: too few to tell
+
+
 def test_float_pixel_range_is_learned_at_fit_and_kept(x_train, tmp_path) -> None:
     # a [-1, 1] data set with a bright image: alone (no negative value) a per-call guess would read it as [0, 1]
     floats = x_train[:16].astype(np.float32) / 127.5 - 1.0
