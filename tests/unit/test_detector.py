@@ -715,6 +715,13 @@ def test_to_images_rules() -> None:
             to_images([np.zeros((8, 8), np.uint8), item])
     x, _ = to_images([np.zeros((8, 8), np.uint8), [[0] * 8] * 8])     # a nested list is still one image
     assert x.shape == (2, 8, 8, 1)
+    # an array of another dimension: the message lists what is read, one [H, W] image included (it said "must have
+    # 3 (NHW) or 4 (NHWC / NCHW) dimensions"), and a 5-D stack of batches gets the reshape that makes it one batch
+    with pytest.raises(DataError, match=r"images: an array of shape \(28,\) \(1-D\) is neither one image nor a batch: "
+                                        r"pass one image as \[H, W\] \(or \[H, W, C\]\) and a batch as \[N, H, W\]"):
+        to_images(np.zeros(28, np.uint8))
+    with pytest.raises(DataError, match=r"\(5-D\) is neither .*further axis: x.reshape\(-1, \*x.shape\[-3:\]\)"):
+        to_images(torch.zeros((2, 4, 8, 8, 1), dtype=torch.uint8))
 
 
 # ---------------------------------------------------------------------------------------------------- persistence

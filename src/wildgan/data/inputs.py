@@ -316,6 +316,12 @@ def decode_items(X: Any, depth16: str, image_shapes: Sequence[Sequence[int]] | N
         X = list(X)          # images of different sizes kept in one array (np.array(list_of_images, dtype=object))
     if isinstance(X, np.ndarray) or type(X).__module__.startswith("torch"):
         arr = to_numpy(X)
+        if arr.ndim not in (2, 3, 4):
+            # (array_to_uint8 said "must have 3 (NHW) or 4 dimensions", though one [H, W] image is taken here too)
+            stacked = "; batches stacked on a further axis: x.reshape(-1, *x.shape[-3:])" if arr.ndim > 4 else ""
+            raise DataError(f"images: an array of shape {arr.shape} ({arr.ndim}-D) is neither one image nor a batch: "
+                            f"pass one image as [H, W] (or [H, W, C]) and a batch as [N, H, W], [N, H, W, C] or "
+                            f"[N, C, H, W]{stacked}")
         reading = "batch"
         if arr.ndim == 2:
             reading = "one"
