@@ -1224,6 +1224,7 @@ class Detector:
             # ('' and '.' wrote the hidden files .json + .safetensors in the working folder)
             raise ConfigError(f"save({str(path)!r}): no file name to save to: give PATH, e.g. det.save('model') "
                               f"writes model.json + model.safetensors")
+        _refuse_to_replace(path.parent / f"{name}.json", path.parent / f"{name}.safetensors")
         m = self.model_
         params = {k: v.item() if isinstance(v, np.generic) else v for k, v in self.get_params().items()}   # JSON
         params["run_dir"] = None if params["run_dir"] is None else str(params["run_dir"])
@@ -1457,6 +1458,23 @@ def _saved_kind(path: Path) -> str | None:
             except CheckpointError:
                 return None
     return None
+
+
+def _refuse_to_replace(meta_path: Path, weights: Path) -> None:
+    """save() replaces an earlier saved Detector, never another file: a run's network-final.json (its networks,
+    which `wildgan score` and from_run read) or a config.json of the user's were overwritten without a word."""
+    for p in (meta_path, weights):
+        if p.is_dir():
+            raise CheckpointError(f"{p} is a directory: det.save(PATH) writes the files PATH.json + "
+                                  f"PATH.safetensors; give another PATH")
+    if meta_path.exists():
+        kind = _saved_kind(meta_path)
+        if kind != DETECTOR_KIND:
+            what = "not a wildgan file" if kind is None else f"a wildgan file of kind {kind!r}"
+            run = _run_of_checkpoint(meta_path) if kind is not None else None
+            raise CheckpointError(f"{meta_path} exists and is not a saved Detector ({what}"
+                                  f"{f', of the run {run}' if run is not None else ''}): det.save replaces only a "
+                                  f"saved Detector; give another PATH, or delete the file first")
 
 
 def _run_of_checkpoint(path: Path) -> Path | None:

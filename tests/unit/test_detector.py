@@ -751,6 +751,31 @@ def test_save_to_a_path_without_a_file_name_is_refused(det: Detector, tmp_path, 
     assert det.save("m") == Path("m.json") and Detector.load("m").threshold_ == det.threshold_
 
 
+def test_save_replaces_a_saved_detector_but_no_other_file(det: Detector, tmp_path) -> None:
+    # det.save(RUN / "network-final") overwrote the run's final networks (then a Detector, which `wildgan score RUN`
+    # and from_run refuse), and det.save("config") a config.json of the user's, without a word
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(det.run_dir_, run)
+    final = (run / "network-final.json").read_bytes()
+    with pytest.raises(CheckpointError, match=r"network-final\.json exists and is not a saved Detector \(a wildgan "
+                                              r"file of kind 'wildgan-networks', of the run .*run\): det.save "
+                                              r"replaces only a saved Detector"):
+        det.save(run / "network-final")
+    assert (run / "network-final.json").read_bytes() == final
+    (tmp_path / "config.json").write_text('{"lr": 0.1}')
+    with pytest.raises(CheckpointError, match=r"config\.json exists and is not a saved Detector \(not a wildgan "
+                                              r"file\)"):
+        det.save(tmp_path / "config.json")
+    assert (tmp_path / "config.json").read_text() == '{"lr": 0.1}' and not (tmp_path / "config.safetensors").exists()
+    (tmp_path / "d.json").mkdir()
+    with pytest.raises(CheckpointError, match=r"d\.json is a directory: det.save\(PATH\) writes the files"):
+        det.save(tmp_path / "d")
+    first = det.save(tmp_path / "m")                         # a saved Detector is replaced, as before
+    assert det.save(tmp_path / "m") == first and Detector.load(first).threshold_ == det.threshold_
+
+
 def test_load_and_from_run_point_to_each_other(det: Detector, tmp_path) -> None:
     """A run folder given to load, or a saved Detector given to from_run: the message names the call to use."""
     run = str(det.run_dir_)
