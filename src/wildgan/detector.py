@@ -543,6 +543,13 @@ class Detector:
             from .data.transforms import check_resolution
 
             check_resolution(self.resolution)
+            from .nets.fanogan import SUPPORTED_RESOLUTIONS
+
+            if self.method == "fanogan" and self.resolution not in SUPPORTED_RESOLUTIONS:
+                # (training refused it later, after the images were read, naming the CLI's --resolution)
+                raise ConfigError(f"method='fanogan' needs resolution 32 or 64 (the only input sizes of the "
+                                  f"f-AnoGAN networks; images are converted to it), got {self.resolution}; "
+                                  f"resolution=None picks 32 or 64 from the images")
         if self.channels is not None and not (_is_whole(self.channels) and self.channels in (1, 3)):
             raise ConfigError(f"channels must be 1 or 3 (None = from the images), got {self.channels!r}")
         if self.threshold not in RULES:

@@ -1104,6 +1104,16 @@ def test_score_cli_threshold_columns(cli_run: Path, tmp_path) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------- other methods
+def test_fanogan_with_a_resolution_its_networks_lack_is_refused_in_the_apis_terms(x_train) -> None:
+    # it was refused by training, after the images were read, as "--resolution 32 or 64 converts them" (the CLI's)
+    with pytest.raises(ConfigError, match=r"method='fanogan' needs resolution 32 or 64 .*got 16; resolution=None "
+                                          r"picks 32 or 64"):
+        Detector("fanogan", resolution=16, device="cpu").fit(x_train[:16])
+    for ok in (32, 64, None):
+        Detector("fanogan", resolution=ok)._validate()
+    Detector(resolution=16)._validate()                              # the pGAN methods grow to any power of two
+
+
 @pytest.mark.slow          # ~40 s on 2 CPU cores (latent search, f-AnoGAN): run in CI, the only Detector round trip
 @pytest.mark.parametrize("method, kw", [("search", dict(TINY, total_kimg=0.3)),
                                         ("fanogan", dict(total_kimg=0.1, device="cpu"))])
