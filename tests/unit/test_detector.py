@@ -715,6 +715,12 @@ def test_to_images_rules() -> None:
             to_images([np.zeros((8, 8), np.uint8), item])
     x, _ = to_images([np.zeros((8, 8), np.uint8), [[0] * 8] * 8])     # a nested list is still one image
     assert x.shape == (2, 8, 8, 1)
+    # a batch put in a list: said so, with its own shape (it named (1, 4, 28, 28), a shape never given)
+    with pytest.raises(DataError, match=r"image 0: an array of shape \(4, 28, 28\) is not one image .*a batch "
+                                        r"\[N, H, W\] is given as the array itself, not inside a list"):
+        to_images([np.zeros((4, 28, 28), np.uint8)])
+    for one in (np.zeros((3, 28, 28), np.uint8), np.zeros((28, 28, 4), np.uint8)):      # CHW and RGBA: images
+        assert to_images([one])[0].shape == (1, 32, 32, 3)
     # an array of another dimension: the message lists what is read, one [H, W] image included (it said "must have
     # 3 (NHW) or 4 (NHWC / NCHW) dimensions"), and a 5-D stack of batches gets the reshape that makes it one batch
     with pytest.raises(DataError, match=r"images: an array of shape \(28,\) \(1-D\) is neither one image nor a batch: "

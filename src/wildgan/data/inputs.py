@@ -130,6 +130,12 @@ def _single_image(a: Any, name: str, depth16: str, float_range: str | None = Non
     arr = to_numpy(a)
     if arr.ndim not in (2, 3):
         raise DataError(f"{name}: a single image must be [H, W], [H, W, C] or [C, H, W], got shape {arr.shape}")
+    if arr.ndim == 3 and arr.shape[2] > 4 and arr.shape[0] > 3:
+        # no axis of it holds channels: most likely a batch [N, H, W] put in a list (array_to_uint8 would name the
+        # shape with a batch axis added, (1, N, H, W), that the caller never gave)
+        raise DataError(f"{name}: an array of shape {arr.shape} is not one image (neither its first nor its last "
+                        f"axis holds 1 to 4 channels): a batch [N, H, W] is given as the array itself, not inside a "
+                        f"list (or as list(x), one image per item)")
     return _array_batch(arr[None], name, depth16, float_range, stats)[0]
 
 
