@@ -133,9 +133,9 @@ def _single_image(a: Any, name: str, depth16: str, float_range: str | None = Non
     if arr.ndim == 3 and arr.shape[2] > 4 and arr.shape[0] > 3:
         # no axis of it holds channels: most likely a batch [N, H, W] put in a list (array_to_uint8 would name the
         # shape with a batch axis added, (1, N, H, W), that the caller never gave)
-        raise DataError(f"{name}: an array of shape {arr.shape} is not one image (neither its first nor its last "
-                        f"axis holds 1 to 4 channels): a batch [N, H, W] is given as the array itself, not inside a "
-                        f"list (or as list(x), one image per item)")
+        raise DataError(f"{name}: an array of shape {arr.shape} is not one image (its last axis holds no 1 to 4 "
+                        f"channels, [H, W, C], nor its first 1 or 3, [C, H, W]): a batch [N, H, W] is given as the "
+                        f"array itself, not inside a list (or as list(x), one image per item)")
     return _array_batch(arr[None], name, depth16, float_range, stats)[0]
 
 
