@@ -615,17 +615,20 @@ def _resume_config(argv: Sequence[str]) -> list[str]:
     saved = Path(known.out) / "config.yaml" if known.out else None
     if not known.resume or saved is None or not saved.is_file():
         return list(argv)
+    from .data.readers import missing_run_data_error
+
+    def refuse_if_gone(data: str | None) -> None:
+        gone = missing_run_data_error(data, known.out)
+        if gone is not None:
+            raise gone
+
     if known.config:
-        if known.data is None:
+        if known.data is None and Path(known.config).is_file():
             # the run's own data, named in the given config too (e.g. RUN/config.yaml itself), moved since: said
             # as a plain --resume says it, not as a bare 'PATH: no such file or folder'
-            from .data.readers import missing_run_data_error
-
             data = config_file_to_args(saved).get("data")
-            given = config_file_to_args(Path(known.config)).get("data") if Path(known.config).is_file() else None
-            gone = missing_run_data_error(data, known.out) if given == data else None
-            if gone is not None:
-                raise gone
+            if config_file_to_args(Path(known.config)).get("data") == data:
+                refuse_if_gone(data)
         return list(argv)
     from .scoring.run import read_split_info
 
@@ -656,11 +659,7 @@ def _resume_config(argv: Sequence[str]) -> list[str]:
             Path(info["source"]).exists():
         extra = ["--data", info["source"]]       # a run of an older version recorded a relative path
     elif known.data is None:
-        from .data.readers import missing_run_data_error
-
-        gone = missing_run_data_error(data, known.out)
-        if gone is not None:
-            raise gone
+        refuse_if_gone(data)
     _eprint(f"wildgan: resuming with the settings of {saved}")
     return [*argv, "--config", str(saved), *extra]
 
@@ -983,15 +982,15 @@ def _refuse_a_run_or_study_file(out: str, p: Path, example: str) -> None:
     `--out RUN/report/scores.csv` was deleted with report/ by the next `wildgan report RUN` (likewise checkpoints/,
     samples/, tensorboard/: a --resume or --overwrite rewrites them)."""
     from .data.readers import is_run_dir, is_study_dir
-    from .training.run import RUN_OUTPUTS, RUN_OWN_FOLDERS
+    from .training.run import RUN_OUTPUTS, run_folder_holding
 
     folder = p.parent
-    for up in folder.resolve().parents:
-        below = folder.resolve().relative_to(up).parts[0]
-        if below in RUN_OWN_FOLDERS and is_run_dir(up):
-            raise ConfigError(f"--out {out} is inside the run {up}, in its {below}/ folder, which wildgan rewrites "
-                              f"for that run (report, --resume, --overwrite); give a file outside it, e.g. "
-                              f"{up / example}")
+    # (in an eval-* folder only the evaluation's own files are refused, below)
+    held = run_folder_holding(folder, evals=False)
+    if held is not None:
+        raise ConfigError(f"--out {out} is inside the run {held[0]}, in its {held[1]}/ folder, which wildgan rewrites "
+                          f"for that run (report, --resume, --overwrite); give a file outside it, e.g. "
+                          f"{held[0] / example}")
     owner = folder if is_run_dir(folder) else folder.parent if folder.name.startswith("eval-") and \
         is_run_dir(folder.parent) else None
     if owner is not None and p.name in RUN_OUTPUTS:

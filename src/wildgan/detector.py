@@ -1049,19 +1049,19 @@ class Detector:
                            float_range=learned, native_sides=self.conversion_.get("native_sides"),
                            trained_on="gray" if self.conversion_.get("gray_data") else
                            "colour" if self.conversion_.get("colour_data") else None)
-        if learned == "[-1,1]" and getattr(self, "pixel_range", "auto") == "auto" and len(x) >= 8 and \
+        if learned in ("[-1,1]", "[0,255]") and getattr(self, "pixel_range", "auto") == "auto" and len(x) >= 8 and \
                 not isinstance(X, (str, Path)) and input_float_range(X) == "[0,1]":
-            # floats read as [-1, 1] though none of many images has a negative value: most likely [0, 1] floats given
-            # to a Detector fitted on [-1, 1] ones (one bright image alone may well be all >= 0: only a batch counts)
-            warn_user(f"none of these {len(x)} float images has a negative value, yet this Detector reads floats as "
-                      f"[-1, 1] (the range of its training floats, pixel_range_): if they are [0, 1] floats, pass "
-                      f"them as uint8 (x * 255) or use a Detector(pixel_range='[0,1]')")
-        if learned == "[0,255]" and getattr(self, "pixel_range", "auto") == "auto" and len(x) >= 8 and \
-                not isinstance(X, (str, Path)) and input_float_range(X) == "[0,1]":
-            # the same for a Detector fitted on [0, 255] floats: [0, 1] ones were scored as black images, silently
-            warn_user(f"none of these {len(x)} float images has a value above 1, yet this Detector reads floats as "
-                      f"[0, 255] (the range of its training floats, pixel_range_), which makes them black (at most 1 "
-                      f"of 255): if they are [0, 1] floats, pass them as x * 255 (or as uint8)")
+            # many float images read in the range of the training floats, though all of them lie in [0, 1]: most
+            # likely [0, 1] floats given to a Detector fitted on [-1, 1] or [0, 255] ones, which reads them as
+            # half-grey or black images (one bright image alone may well be all >= 0: only a batch counts)
+            if learned == "[-1,1]":
+                warn_user(f"none of these {len(x)} float images has a negative value, yet this Detector reads floats "
+                          f"as [-1, 1] (the range of its training floats, pixel_range_): if they are [0, 1] floats, "
+                          f"pass them as uint8 (x * 255) or use a Detector(pixel_range='[0,1]')")
+            else:
+                warn_user(f"none of these {len(x)} float images has a value above 1, yet this Detector reads floats as "
+                          f"[0, 255] (the range of its training floats, pixel_range_), which makes them black (at "
+                          f"most 1 of 255): if they are [0, 1] floats, pass them as x * 255 (or as uint8)")
         return x, ids
 
     def _needs_A(self) -> bool:

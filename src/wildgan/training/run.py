@@ -260,13 +260,13 @@ def refuse_inside_a_runs_own_folder(run_dir: Path, resume: bool = False) -> None
                           f"outside it")
 
 
-def run_folder_holding(run_dir: Path) -> tuple[Path, str] | None:
+def run_folder_holding(run_dir: Path, evals: bool = True) -> tuple[Path, str] | None:
     """(the other run, its folder) when run_dir is inside one of the folders another run's commands rewrite
-    (RUN_OWN_FOLDERS, eval-*), else None."""
+    (RUN_OWN_FOLDERS, and with evals its eval-* folders), else None."""
     out = Path(run_dir).resolve()
     for owner in out.parents:
         below = out.relative_to(owner).parts[0]
-        if (below in RUN_OWN_FOLDERS or below.startswith("eval-")) and is_run_dir(owner):
+        if (below in RUN_OWN_FOLDERS or (evals and below.startswith("eval-"))) and is_run_dir(owner):
             return owner, below
     return None
 
