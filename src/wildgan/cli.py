@@ -873,21 +873,44 @@ def build_run_config(a: argparse.Namespace, loaded: LoadedData | None = None) ->
     field where the two agree is taken from the file (so fields without an option, e.g. train.gp_target,
     train.minibatch, net.latent_size, the score and search sections, survive), each field where they differ from
     the real command line. Values derived from other options follow their inputs (see run_config_to_options)."""
-    from .config import PRESETS, overlay_changes, run_config_file
     from .data import build_split
+
+    config = getattr(a, "config", None)
+    try:
+        data = _asked_data_config(a)
+        # once: it only depends on the (merged) data section; --no-progress hides its decoding bar too
+        split = build_split(data, progress=False if getattr(a, "no_progress", False) else None, loaded=loaded)
+    except ConfigError as e:
+        if not config or str(e).startswith(str(config)):
+            raise
+        raise ConfigError(f"{e} (options from the command line and {config})") from None
+    return run_config_for_shape(a, split.resolution, split.channels), split
+
+
+def _asked_data_config(a: argparse.Namespace) -> DataConfig:
+    """The data section the options ask for (a run's --config FILE with the explicit flags over it), resolution and
+    channels None where left to the data."""
+    from .config import overlay_changes, run_config_file
+
+    data = data_config_from_args(a)
+    config = getattr(a, "config", None)
+    file_cfg = run_config_file(Path(config)) if config else None
+    if file_cfg is not None:
+        data = overlay_changes(file_cfg.data, data_config_from_args(_file_reference_args(config)), data)
+    return data
+
+
+def run_config_for_shape(a: argparse.Namespace, res: int, ch: int) -> RunConfig:
+    """build_run_config's RunConfig for data of resolution res and channels ch, known without building the split
+    (build_run_config reads them from the data; a finished study from its cells' records)."""
+    from .config import PRESETS, overlay_changes, run_config_file
 
     config = getattr(a, "config", None)
     file_cfg = run_config_file(Path(config)) if config else None
     try:
-        data = data_config_from_args(a)
-        if file_cfg is not None:
-            ref = _file_reference_args(config)
-            data = overlay_changes(file_cfg.data, data_config_from_args(ref), data)
-        # once: it only depends on the (merged) data section; --no-progress hides its decoding bar too
-        split = build_split(data, progress=False if getattr(a, "no_progress", False) else None, loaded=loaded)
-        res, ch = split.resolution, split.channels
         cfg = run_config_from_args(a, res, ch)
         if file_cfg is not None:
+            ref = _file_reference_args(str(config))
             ref_cfg = run_config_from_args(ref, file_cfg.net.resolution, file_cfg.net.channels)
             if file_cfg.preset not in PRESETS:
                 # A custom network: no option expresses it, so the reference (which resolved to the default
@@ -903,7 +926,7 @@ def build_run_config(a: argparse.Namespace, loaded: LoadedData | None = None) ->
         if not config or str(e).startswith(str(config)):
             raise
         raise ConfigError(f"{e} (options from the command line and {config})") from None
-    return cfg, split
+    return cfg
 
 
 # === Messages and checks shared by the commands =======================================================================
@@ -1749,7 +1772,7 @@ def cmd_study(a: argparse.Namespace) -> int:
 
 def _study(a: argparse.Namespace, study_log: RunLog) -> int:
     from .data import load_split_data
-    from .studies import check_cells, grid, read_rows, run_study
+    from .studies import check_cells, grid, read_rows
     from .studies.study import check_study_data, check_study_out_dir
     from .training.run import check_lock_free
 
@@ -1779,6 +1802,17 @@ def _study(a: argparse.Namespace, study_log: RunLog) -> int:
     first = None if a.normal in (None, "all") else _csv(a.normal)[0].replace("+", ",")
     ns = argparse.Namespace(**{**vars(a), "contamination": 0.0, "seed": seeds[0], "method": "wildgan",
                                "encoder_loss": encs[0], "normal": first})
+    if first is not None:
+        # one one-vs-rest cell per class; classes joined by + make one cell with several normal classes (as
+        # `train --normal a,b` does)
+        cells = grid([n.replace("+", ",") for n in _csv(a.normal)], gammas, methods, encs, seeds)
+        base = _finished_study_config(ns, cells, Path(a.out))
+        if base is not None:
+            # every cell done: run_study only re-makes the tables from results.jsonl (each row holds its cell's AUCs
+            # and controls), which a full decode of the data (minutes for CIFAR-10's JPEGs) would only delay
+            _eprint(f"study: {len(cells)} cells -> {a.out}, every one done: the tables are made again from "
+                    f"{Path(a.out) / 'results.jsonl'} (the data is not read)")
+            return _run_the_study(a, base, cells, study_log)
     # the data set is read once: for the base config, the class names of --normal all, and every cell's check
     loaded = load_split_data(data_config_from_args(ns), progress=False if a.no_progress else None)
     if a.normal == "all":
@@ -1789,16 +1823,39 @@ def _study(a: argparse.Namespace, study_log: RunLog) -> int:
     elif a.normal is None:
         # the protocol's default normal set (e.g. chula: the normal RBC class) as one cell
         normals = [",".join(split.info["normal_classes"])]
-    else:
-        # one one-vs-rest cell per class; classes joined by + make one cell with several normal classes (as
-        # `train --normal a,b` does)
-        normals = [n.replace("+", ",") for n in _csv(a.normal)]
-    cells = grid(normals, gammas, methods, encs, seeds)
+    if a.normal in (None, "all"):
+        cells = grid(normals, gammas, methods, encs, seeds)
     del split
     # every cell's split and method, before any trains: a bad cell would otherwise fail when reached, hours in
     check_cells(base, cells, Path(a.out), loaded=loaded)
     del loaded                # not held while the cells train (each cell's training reads its data itself)
     _eprint(f"study: {len(cells)} cells -> {a.out}")
+    return _run_the_study(a, base, cells, study_log)
+
+
+def _finished_study_config(a: argparse.Namespace, cells: list[Any], out: Path) -> RunConfig | None:
+    """The study's base config when every cell of `cells` is done as the command asks (a row in results.jsonl,
+    computed as this command computes it), built without reading the data: the resolution and channels the data
+    gives are taken from what the cells recorded (studies.study.recorded_shape). None when the data must be read: a
+    cell to train or evaluate, no record, or a --resolution / --channels (or a --config's) other than the recorded
+    ones (the decode path then refuses it by name, check_study_dir). What is not checked here is whether the data's
+    own size changed since the cells were read: for a folder tree that is the median size of every image, which only
+    the decode gives; the tables are made from the rows, which that change would not alter."""
+    from .studies.study import cells_to_compute, recorded_shape
+
+    shape = recorded_shape(cells, out)
+    if shape is None:
+        return None
+    asked = _asked_data_config(a)
+    if asked.resolution not in (None, shape[0]) or asked.channels not in (None, shape[1]):
+        return None
+    base = run_config_for_shape(a, *shape)
+    return None if cells_to_compute(base, cells, out) else base
+
+
+def _run_the_study(a: argparse.Namespace, base: RunConfig, cells: list[Any], study_log: RunLog) -> int:
+    from .studies import run_study
+
     try:
         run_study(base, cells, Path(a.out), progress=not a.no_progress, log=study_log, cells_checked=True,
                   rows_named=True)

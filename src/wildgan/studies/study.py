@@ -224,6 +224,46 @@ def check_cells(base: RunConfig, cells: list[Cell], study_dir: Path | None = Non
                           + "\n".join(lines))
 
 
+def cells_to_compute(base: RunConfig, cells: list[Cell], study_dir: Path) -> list[Cell]:
+    """The cells of `cells` that run_study would train or evaluate, and so read the data for: those without a row in
+    STUDY_DIR/results.jsonl, and those whose row was computed otherwise than base computes it (other scoring rules or
+    score/search settings: evaluated again, see _drop_rows_of_other_scoring). None: run_study only re-makes the
+    tables, from the rows, which hold each cell's AUCs and its controls (the untrained networks' and the pixel
+    statistics' AUCs, computed when the cell was evaluated), so no image is read."""
+    study_dir = Path(study_dir)
+    base = study_base(base, study_dir)
+    rows = {str(r["cell"]): r for r in read_rows(study_dir / "results.jsonl", warn=False)}
+    todo = []
+    for cell in cells:
+        row = rows.get(cell.key)
+        version, changed = (None, []) if row is None else _scoring_of(row, base, study_dir)
+        if row is None or version is not None or changed:
+            todo.append(cell)
+    return todo
+
+
+def recorded_shape(cells: list[Cell], study_dir: Path) -> tuple[int, int] | None:
+    """The resolution and channels the data was read at for `cells` of the study in study_dir, as their runs recorded
+    them (config.json; a row's own fields for a cell whose run folder is gone): what a study command that asks for
+    neither takes from the data, known here without decoding it. None when a cell recorded none, or the cells differ
+    (the data's decode then decides, and check_study_dir names the difference)."""
+    study_dir = Path(study_dir)
+    rows = {str(r["cell"]): r for r in read_rows(study_dir / "results.jsonl", warn=False)}
+    shapes = set()
+    for cell in cells:
+        run_dir = study_dir / "runs" / cell.key
+        if (run_dir / "config.json").is_file():
+            data = read_run_config(run_dir).data
+            shapes.add((data.resolution, data.channels))
+        else:
+            row = rows.get(cell.key, {})
+            shapes.add((row.get("resolution"), row.get("channels")))
+    if len(shapes) != 1:
+        return None
+    res, ch = shapes.pop()
+    return (res, ch) if isinstance(res, int) and isinstance(ch, int) else None
+
+
 def _describe(cell: Cell) -> str:
     enc = f", encoder loss {cell.encoder_loss}" if cell.method == "wildgan" else ""
     return (f"cell {cell.key} (normal {cell.normal}, gamma {cell.gamma:g}, method {cell.method}{enc}, seed "
