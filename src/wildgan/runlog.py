@@ -80,8 +80,16 @@ def copying_warnings(*logs: RunLog | None) -> Iterator[None]:
     distributed job other than 0, which writes no log.txt). It is the warnings filters' decision, made before showing,
     so the log copies what the terminal shows: a warning they ignore is not copied, one they turn into an error is
     raised as before and not copied. Other libraries' warnings are not copied. Nests: an inner block's logs get the
-    warnings said inside it, the outer block's too."""
+    warnings said inside it, the outer block's too.
+
+    A block with a log starts with Python's memory of the wildgan warnings already shown cleared (_forget_shown), so
+    that a warning said again in this session (the next study cell, a second Detector.fit) is shown once more and
+    reaches this session's log: the default filter shows a warning once per source location, and the log would miss
+    one that an earlier session had said. So the terminal says such a warning once per session (each study cell
+    under its own lines), as the log does; within a session Python's once-per-location still holds."""
     into = [log for log in logs if log is not None]
+    if into:
+        _forget_shown()
     before = warnings.showwarning
     _ACTIVE.append(into)
 
@@ -104,6 +112,27 @@ def copying_warnings(*logs: RunLog | None) -> Iterator[None]:
         into.clear()
         if warnings.showwarning is show:
             warnings.showwarning = before
+
+
+def _forget_shown() -> None:
+    """Remove the wildgan warnings from the modules' warning registries (`__warningregistry__`, where Python's
+    default and 'module' actions note a warning shown, keyed (text, category, line)), so that each is shown again when
+    said again. Other libraries' warnings are left as they are (the terminal would repeat them for nothing), and so
+    is warnings.onceregistry: a user's 'once' filter asked for each warning once in the process. Filters that ignore
+    a warning or raise it are asked before the registry is, so they decide as before."""
+    import sys
+
+    for module in list(sys.modules.values()):
+        try:
+            registry = getattr(module, "__dict__", {}).get("__warningregistry__")
+        except Exception:       # (an odd object put in sys.modules: a log's completeness never stops a session)
+            continue
+        if not isinstance(registry, dict):
+            continue
+        for key in list(registry):
+            if isinstance(key, tuple) and len(key) == 3 and isinstance(key[1], type) \
+                    and issubclass(key[1], WildganWarning):
+                registry.pop(key, None)
 
 
 # the logs of the copying_warnings blocks the process is inside, innermost last (said() gives a warning to each)

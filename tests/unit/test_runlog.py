@@ -124,3 +124,38 @@ def test_blocks_left_out_of_order_leave_no_copying_behind(tmp_path):
     assert lines(tmp_path / "a.txt") == ["a starts", "warning: said while both run", "a ends"]
     assert lines(tmp_path / "b.txt") == ["b starts", "warning: said while both run", "warning: said while b alone runs",
                                          "b ends"]
+
+
+def _say_the_data_is_odd() -> None:
+    warn_user("the data is odd")      # one source location, as a study cell's data read or a fit's is each time
+
+
+def test_a_warning_said_again_in_a_later_session_reaches_its_log(tmp_path):
+    # Python's default filter shows a warning once per source location (the module's __warningregistry__): the
+    # second study cell (or a second Detector.fit) that met the same warning as the first never had it shown, so its
+    # log.txt missed it. Each session's log gets it; the terminal says it once per session, as Python did once per
+    # process; within a session once; a user's 'ignore', 'error' and 'once' filters decide as before
+    first, second = RunLog(tmp_path / "cell1.txt"), RunLog(tmp_path / "cell2.txt")
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("default")
+        for log in (first, second):
+            with copying_warnings(log):
+                log("cell")
+                _say_the_data_is_odd()
+                _say_the_data_is_odd()
+        assert [str(w.message) for w in shown] == ["the data is odd"] * 2
+        with copying_warnings(None):      # (a rank other than 0: no log, the terminal as before)
+            _say_the_data_is_odd()
+        assert len(shown) == 2
+        warnings.simplefilter("ignore")
+        with copying_warnings(RunLog(tmp_path / "ignored.txt")):
+            _say_the_data_is_odd()
+        warnings.simplefilter("once")           # (a filter set anew clears Python's memory of those shown, as ever)
+        for _ in range(2):
+            with copying_warnings(RunLog(tmp_path / "once.txt")):
+                _say_the_data_is_odd()
+        assert len(shown) == 3
+        warnings.simplefilter("error")
+        with pytest.raises(WildganWarning, match="the data is odd"), copying_warnings(RunLog(tmp_path / "e.txt")):
+            _say_the_data_is_odd()
+    assert lines(tmp_path / "cell1.txt") == lines(tmp_path / "cell2.txt") == ["cell", "warning: the data is odd"]
