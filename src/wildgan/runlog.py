@@ -41,6 +41,7 @@ class RunLog:
         self._held: list[str] = []
         self._started = False
         self._warnings: set[str] = set()    # the warning lines of this session, written or held
+        self.warnings_given: list[str] = []     # the texts `warned` took, each once, in order
 
     def __call__(self, msg: str) -> None:
         self.write(msg)
@@ -67,6 +68,7 @@ class RunLog:
         if line in self._warnings:
             return
         self._warnings.add(line)
+        self.warnings_given.append(text)
         if self._started and self.path is not None:
             append_log_line(self.path, line)
         else:

@@ -1976,3 +1976,21 @@ def test_a_run_dir_inside_another_runs_own_folder_is_refused_in_the_apis_words(t
     assert str(got.value).endswith("; choose another run_dir outside it") and "--out" not in str(got.value), got.value
     # and the refused fit made no folder there (it made RUN/report/x, inside the other run, before train_run refused)
     assert not (run / "report").exists()
+
+
+def test_a_second_fit_in_the_process_logs_the_warnings_about_its_images_too(tmp_path) -> None:
+    """Python shows a warning once per source location: two fits from one line (a loop) meet the same warning
+    there, and the second fit's log.txt must have it too (runlog.copying_warnings forgets the wildgan warnings shown
+    when a fit starts; a fit also happened to reset them by a catch_warnings block of its own, so this held before)."""
+    rng = np.random.default_rng(0)
+    x = [rng.integers(0, 255, (12, 12) if i < 4 else (16, 16), dtype=np.uint8) for i in range(16)]
+    import warnings
+
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("default")
+        for name in ("one", "two"):
+            Detector(run_dir=str(tmp_path / name), **{**TINY, "resolution": None, "total_kimg": 0.05}).fit(x)
+    sizes = "images of 2 different sizes: all are made square and resized to 16x16"
+    for name in ("one", "two"):
+        assert (tmp_path / name / "log.txt").read_text().splitlines()[0].startswith(f"warning: {sizes}"), name
+    assert sum(str(w.message).startswith(sizes) for w in shown) == 2       # once per fit on the terminal

@@ -980,3 +980,32 @@ def test_wildgan_study_of_finished_cells_remakes_the_tables_without_reading_the_
         main([*args[:-2], "--resolution", "16", "--out", str(st)])
     with pytest.raises(AssertionError, match="the data was read"):
         main([*args[:-2], "--seeds", "0,1", "--out", str(st)])          # a new cell to train
+
+
+def test_each_cells_log_has_the_warnings_said_while_the_data_it_trains_on_was_read(tmp_path):
+    # the cells share one read of the data (the first cell to train reads it): its warnings (here the centre crop of
+    # non-square images) were said in that cell alone, and the next cells' log.txt, which train on the same images,
+    # had no word of them. The terminal says them once, where the data is read
+    import warnings
+
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for c in ("a", "b"):
+        (tmp_path / "tree" / c).mkdir(parents=True)
+        for i in range(40):
+            Image.fromarray((rng.random((10, 14)) * (255 if c == "a" else 60)).astype(np.uint8)).save(
+                tmp_path / "tree" / c / f"{i}.png")
+    base = _base(tmp_path)
+    base = replace(base, data=replace(base.data, data=str(tmp_path / "tree"), normal=("a",)))
+    st = tmp_path / "st"
+    cropped = "images that are not square (e.g. 14x10) are centre-cropped to a square"
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("default")
+        study_mod.run_study(base, grid(["a"], [0.0], ["wildgan"], ["image"], [0, 1]), st, progress=False,
+                            log=lambda m: None)
+    for cell in ("a_g0_wildgan_image_s0", "a_g0_wildgan_image_s1"):
+        log = (st / "runs" / cell / "log.txt").read_text().splitlines()
+        assert sum(cropped in line for line in log) == 1 and log[0].startswith("warning: "), (cell, log)
+    # (said by check_cells' read and by the cells' one)
+    assert sum(cropped in str(w.message) for w in shown) == 2, [str(w.message) for w in shown]

@@ -473,15 +473,23 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
     # tree, which has no decoded cache, was decoded twice per cell); the cells differ in what a split selects, not
     # in how the data is read, so one read serves them all (another one only where a cell's reading options differ)
     data: list[LoadedData] = []
+    # the wildgan warnings said while data[0] was read (a resize, a centre crop, files left out): they concern every
+    # cell that trains on it, but were said in the cell that read it, so each later cell's log.txt is given them
+    read_said: list[str] = []
     fresh = False                       # the tables were written after the last row appended
 
-    def split_of(cfg: RunConfig) -> AnomalySplit:
+    def split_of(cfg: RunConfig, cell_file: RunLog) -> AnomalySplit:
         if data:
+            for text in read_said:
+                cell_file.warned(text)
             try:
                 return build_split(cfg.data, loaded=data[0])
             except ValueError:          # read with other options than this cell's: read again, as it wants
                 data.clear()
-        data.append(load_split_data(cfg.data, progress=progress))
+        reader = RunLog()               # (no file: it only collects what the read says)
+        with copying_warnings(reader):
+            data.append(load_split_data(cfg.data, progress=progress))
+        read_said[:] = reader.warnings_given
         return build_split(cfg.data, loaded=data[0])
 
     for i, cell in enumerate(cells):
@@ -503,7 +511,7 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
             if not _done(run_dir):
                 log(f"[{i + 1}/{len(cells)}] {cell.key}: training")
                 try:
-                    split = split_of(cfg)
+                    split = split_of(cfg, cell_file)
                     train_run(cfg, run_dir, resume=(run_dir / "config.json").is_file(), progress=progress, log=cell_log,
                               split=split)
                 except ConfigError as e:
