@@ -1802,11 +1802,13 @@ def _study(a: argparse.Namespace, study_log: RunLog) -> int:
     first = None if a.normal in (None, "all") else _csv(a.normal)[0].replace("+", ",")
     ns = argparse.Namespace(**{**vars(a), "contamination": 0.0, "seed": seeds[0], "method": "wildgan",
                                "encoder_loss": encs[0], "normal": first})
-    if first is not None:
-        # one one-vs-rest cell per class; classes joined by + make one cell with several normal classes (as
-        # `train --normal a,b` does)
-        cells = grid([n.replace("+", ",") for n in _csv(a.normal)], gammas, methods, encs, seeds)
-        base = _finished_study_config(ns, cells, Path(a.out))
+    # one one-vs-rest cell per class; classes joined by + make one cell with several normal classes (as `train
+    # --normal a,b` does). --normal all: the classes of a folder tree, listed without decoding it
+    known = ([n.replace("+", ",") for n in _csv(a.normal)] if first is not None
+             else _listed_classes(ns, Path(a.out)) if a.normal == "all" else None)
+    if known:
+        cells = grid(known, gammas, methods, encs, seeds)
+        base = _finished_study_config(argparse.Namespace(**{**vars(ns), "normal": known[0]}), cells, Path(a.out))
         if base is not None:
             # every cell done: run_study only re-makes the tables from results.jsonl (each row holds its cell's AUCs
             # and controls), which a full decode of the data (minutes for CIFAR-10's JPEGs) would only delay
@@ -1831,6 +1833,22 @@ def _study(a: argparse.Namespace, study_log: RunLog) -> int:
     del loaded                # not held while the cells train (each cell's training reads its data itself)
     _eprint(f"study: {len(cells)} cells -> {a.out}")
     return _run_the_study(a, base, cells, study_log)
+
+
+def _listed_classes(a: argparse.Namespace, out: Path) -> list[str] | None:
+    """--normal all's classes without decoding the data, for a study whose cells recorded them (split.json): where
+    the data is a folder tree whose class folders (listed, no image read) are the recorded classes, those, less the
+    recorded exclusions (a command with other --exclude is refused by check_study_dir as other settings). None for
+    other data (an .npz's or an archive's classes are known only by reading it) or when they differ: the decode path
+    then finds a new class's cells to train."""
+    from .data.readers import folder_class_names
+    from .studies.study import recorded_classes
+
+    listed = folder_class_names(_asked_data_config(a).data)
+    recorded = recorded_classes(out)
+    if listed is None or recorded is None or sorted(recorded[0]) != listed:
+        return None
+    return [n for n in recorded[0] if n not in recorded[1]]
 
 
 def _finished_study_config(a: argparse.Namespace, cells: list[Any], out: Path) -> RunConfig | None:

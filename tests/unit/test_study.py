@@ -1009,3 +1009,45 @@ def test_each_cells_log_has_the_warnings_said_while_the_data_it_trains_on_was_re
         assert sum(cropped in line for line in log) == 1 and log[0].startswith("warning: "), (cell, log)
     # (said by check_cells' read and by the cells' one)
     assert sum(cropped in str(w.message) for w in shown) == 2, [str(w.message) for w in shown]
+
+
+def _png_tree(root: Path, classes: tuple[str, ...], n: int = 40) -> Path:
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for k, c in enumerate(classes):
+        (root / c).mkdir(parents=True)
+        for i in range(n):
+            Image.fromarray((rng.random((8, 8)) * 255 / (k + 1)).astype(np.uint8)).save(root / c / f"{i}.png")
+    return root
+
+
+def test_wildgan_study_normal_all_of_finished_cells_lists_a_trees_classes_instead_of_reading_it(tmp_path,
+                                                                                                monkeypatch, capsys):
+    # --normal all takes its classes from the data: for a folder tree they are its class folders, listed without
+    # reading an image, and compared with those the cells recorded (split.json); a class added since is found, and
+    # its cells trained, by reading the data as before
+    from wildgan.cli import main
+    from wildgan.data import splits
+
+    tree = _png_tree(tmp_path / "tree", ("a", "b"))
+    st = tmp_path / "st"
+    args = ["study", "--data", str(tree), "--normal", "all", "--contamination", "0", "--preset", "tiny",
+            "--total-kimg", "0.032", "--phase-kimg", "0.1", "--threads", "1", "--no-progress", "--out", str(st)]
+    assert main(args) == 0
+    tables = (st / "tables.md").read_text()
+    (st / "tables.md").unlink()
+    capsys.readouterr()
+    real = splits.load_dataset
+
+    def no_reading(*a, **k):
+        raise AssertionError("the data was read")
+
+    monkeypatch.setattr(splits, "load_dataset", no_reading)
+    assert main(args) == 0
+    assert (st / "tables.md").read_text() == tables and "2 cells" in capsys.readouterr().err
+    _png_tree(tree, ("c",))
+    with pytest.raises(AssertionError, match="the data was read"):
+        main(args)
+    monkeypatch.setattr(splits, "load_dataset", real)
+    assert main(args) == 0 and "Cells: 3." in (st / "tables.md").read_text()

@@ -264,6 +264,25 @@ def recorded_shape(cells: list[Cell], study_dir: Path) -> tuple[int, int] | None
     return (res, ch) if isinstance(res, int) and isinstance(ch, int) else None
 
 
+def recorded_classes(study_dir: Path) -> tuple[list[str], list[str]] | None:
+    """(the data's class names, the excluded ones) as the runs of study_dir recorded them in their split.json, when
+    every run that has one agrees; None when none has, one cannot be read, or they differ."""
+    runs = Path(study_dir) / "runs"
+    seen = set()
+    for run_dir in sorted(runs.iterdir()) if runs.is_dir() else []:
+        if not (run_dir / "split.json").is_file():
+            continue
+        try:
+            info = json.loads((run_dir / "split.json").read_text(encoding="utf-8"))
+            seen.add((tuple(map(str, info["class_names"])), tuple(map(str, info["excluded_classes"]))))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+    if len(seen) != 1:
+        return None
+    names, excluded = seen.pop()
+    return list(names), list(excluded)
+
+
 def _describe(cell: Cell) -> str:
     enc = f", encoder loss {cell.encoder_loss}" if cell.method == "wildgan" else ""
     return (f"cell {cell.key} (normal {cell.normal}, gamma {cell.gamma:g}, method {cell.method}{enc}, seed "
