@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 # nothing heavy at import time (no torch): `wildgan --help` is instant, and Ctrl-C while a command's own imports load
 # still ends in main's one-line "interrupted"
-from .config import SCORE_NAMES
+from .config import DETECTOR_DIR_NAME, SCORE_NAMES
 
 from .errors import (CheckpointError, ConfigError, DataError, DivergenceError, HeldWarning, Terminated,
                      TrainingInterrupted, WildganError, moved_name)
@@ -1044,8 +1044,14 @@ def _refuse_saved_detector(path: str, command: str) -> None:
     (Detector.save writes PATH.json + PATH.safetensors; PATH or either file may be given). The commands read run
     folders, and without this the message was only that the path "is a file, not a run directory"."""
     p = Path(path)
-    meta_path = p.with_suffix(".json") if p.suffix in (".json", ".safetensors") else p.with_name(p.name + ".json")
-    if p.is_dir() or not meta_path.is_file():
+    # a folder det.save(DIR) put a Detector in (a run folder that also holds one is still read as the run)
+    if p.is_dir():
+        if (p / "config.json").is_file():
+            return
+        meta_path = p / f"{DETECTOR_DIR_NAME}.json"
+    else:
+        meta_path = p.with_suffix(".json") if p.suffix in (".json", ".safetensors") else p.with_name(p.name + ".json")
+    if not meta_path.is_file():
         return
     from .checkpoint import read_meta
     from .detector import DETECTOR_KIND

@@ -579,13 +579,18 @@ def test_a_saved_detector_given_for_a_run_directory_says_how_to_use_it(tmp_path,
     kw = dict(preset="tiny", total_kimg=0.13, phase_kimg=0.02, resolution=8, device="cpu", threads=1)
     Detector(**kw).fit(x).save(tmp_path / "model")                  # fitted in a temporary run folder, gone now
     Detector(**kw, run_dir=str(tmp_path / "run")).fit(x).save(tmp_path / "kept")
+    (tmp_path / "models").mkdir()
+    Detector.load(tmp_path / "model").save(tmp_path / "models")    # det.save(DIR): models/detector.*
     monkeypatch.chdir(tmp_path)
-    for given in ("model.json", "model.safetensors", "model"):      # either file of the pair, or its stem
+    for given, named, json_path in (("model.json", "model.json", "model.json"),
+                                    ("model.safetensors", "model.safetensors", "model.json"),
+                                    ("model", "model", "model.json"),      # either file of the pair, or its stem
+                                    ("models", "models", "models/detector.json")):  # or its folder
         assert main(["score", given, "--out", "s.csv"]) == 2
         err = capsys.readouterr().err
-        assert f"{given} is a Detector saved by the Python API (Detector.save), not a run directory, which `wildgan " \
+        assert f"{named} is a Detector saved by the Python API (Detector.save), not a run directory, which `wildgan " \
                f"score` reads" in err
-        assert "Detector.load('model.json').decision_function(X)" in err
+        assert f"Detector.load('{json_path}').decision_function(X)" in err
         assert "fit the Detector into a run folder" in err and "Detector(run_dir=DIR, ...).fit(X)" in err
     # its fit's run folder still holds the networks it saved: that is the folder to give the command
     for cmd, argv in (("evaluate", []), ("report", []), ("export", ["--out", "m.onnx"]), ("score", ["--out", "-"])):

@@ -748,13 +748,45 @@ def test_save_load_identical_scores(det: Detector, mnist, noise, tmp_path) -> No
 
 
 def test_save_to_a_path_without_a_file_name_is_refused(det: Detector, tmp_path, monkeypatch) -> None:
-    # '' or '.' wrote the hidden pair .json + .safetensors into the working folder, and '..' wrote '...json'
+    # '' wrote the hidden pair .json + .safetensors into the working folder, and 'x/..' wrote '...json'; '.' and '..'
+    # are existing folders, which save(DIR) puts the Detector in (test_save_into_an_existing_folder)
     monkeypatch.chdir(tmp_path)
-    for given in ("", ".", "..", Path("")):
+    for given in ("", "nothing/.."):
         with pytest.raises(ConfigError, match=r"no file name to save to: give PATH, e.g. det.save\('model'\)"):
             det.save(given)
     assert list(tmp_path.iterdir()) == []
     assert det.save("m") == Path("m.json") and Detector.load("m").threshold_ == det.threshold_
+
+
+def test_save_into_an_existing_folder(det: Detector, tmp_path, monkeypatch) -> None:
+    # det.save("models") next to an existing folder models/ wrote models.json + models.safetensors beside it
+    (tmp_path / "models").mkdir()
+    path = det.save(tmp_path / "models")
+    assert path == tmp_path / "models" / "detector.json"
+    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["detector.json", "detector.safetensors"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["models"]
+    back = Detector.load(tmp_path / "models")
+    assert back.threshold_ == det.threshold_ and back.get_params() == det.get_params()
+    with pytest.raises(ConfigError, match=r"models is a saved Detector \(det.save\), not a run directory: load it "
+                                          r"with Detector.load\("):
+        Detector.from_run(tmp_path / "models", device="cpu")
+    assert det.save(tmp_path / "models") == path                 # an earlier one there is replaced
+    # '.' and '..' are existing folders too (the working folder and its parent): the same rule, no special case
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path / "sub")
+    assert det.save(".") == Path("detector.json") and (tmp_path / "sub" / "detector.safetensors").is_file()
+    assert det.save(Path("")) == Path("detector.json")           # (Path('') is Path('.'))
+    assert det.save("..") == Path("../detector.json") and (tmp_path / "detector.safetensors").is_file()
+    assert Detector.load(".").threshold_ == det.threshold_
+    # a folder without one: said so, naming the folder and the file looked for
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CheckpointError, match=r"empty is a directory that holds no saved Detector \(no "
+                                              r"detector\.json in it\)"):
+        Detector.load(tmp_path / "empty")
+    # a DIR.json beside the folder (what save(DIR) wrote before) is still read
+    (tmp_path / "old").mkdir()
+    det.save(tmp_path / "old.json")
+    assert Detector.load(tmp_path / "old").threshold_ == det.threshold_
 
 
 def test_save_replaces_a_saved_detector_but_no_other_file(det: Detector, tmp_path) -> None:
@@ -789,7 +821,7 @@ def test_load_and_from_run_point_to_each_other(det: Detector, tmp_path) -> None:
                                               rf"Detector.from_run\('{re.escape(run)}'\)"):
         Detector.load(run)
     (tmp_path / "empty").mkdir()
-    with pytest.raises(CheckpointError, match="is a directory, not a saved Detector"):
+    with pytest.raises(CheckpointError, match="is a directory that holds no saved Detector"):
         Detector.load(tmp_path / "empty")
     path = det.save(tmp_path / "m")
     for given in (tmp_path / "m", path, tmp_path / "m.safetensors"):    # the stem, the .json, the weights
