@@ -1326,6 +1326,11 @@ class Detector:
             nets = nets.to(dev)
         else:
             nets, meta = ckpt.load_pgan(path, dev, kinds=(DETECTOR_KIND,))
+        if isinstance(meta.get("source_sha256"), str):
+            # (verified above) the networks are named by the sha256 of the file they were saved from, which the run's
+            # network-final.json and training-score cache hold: the weights' own differs from it since their header
+            # names their kind (checkpoint.weights_mark), where it was the same bytes before
+            meta = {**meta, "file_sha256": meta.get("sha256"), "sha256": meta["source_sha256"]}
         det.model_ = LoadedModel(cfg=cfg, nets=nets, source=str(path), meta=meta, device=dev)
         # the run it was trained in, when that still exists here (a temporary run_dir is gone once its Detector is,
         # and a Detector saved on another machine has none): everything a loaded Detector does needs only the file
@@ -1488,11 +1493,15 @@ def _saved_kind(path: Path) -> str | None:
 
 def _refuse_to_replace(meta_path: Path, weights: Path) -> None:
     """save() replaces an earlier saved Detector, never another file: a run's network-final.json (its networks,
-    which `wildgan score` and from_run read) or a config.json of the user's were overwritten without a word."""
+    which `wildgan score` and from_run read) or a config.json of the user's were overwritten without a word, and so
+    was a lone PATH.safetensors (someone else's weights, or a run's whose JSON was not beside it)."""
+    from . import checkpoint as ckpt
+
     for p in (meta_path, weights):
         if p.is_dir():
             raise CheckpointError(f"{p} is a directory: det.save(PATH) writes the files PATH.json + "
                                   f"PATH.safetensors; give another PATH")
+    json_is_detectors = False
     if meta_path.exists():
         kind = _saved_kind(meta_path)
         if kind != DETECTOR_KIND:
@@ -1501,6 +1510,25 @@ def _refuse_to_replace(meta_path: Path, weights: Path) -> None:
             raise CheckpointError(f"{meta_path} exists and is not a saved Detector ({what}"
                                   f"{f', of the run {run}' if run is not None else ''}): det.save replaces only a "
                                   f"saved Detector; give another PATH, or delete the file first")
+        json_is_detectors = True
+    if weights.exists():
+        try:
+            ours, kind = ckpt.weights_kind(weights)
+        except CheckpointError as e:
+            raise CheckpointError(f"{e}: it exists and det.save replaces only a saved Detector's weights; give another "
+                                  f"PATH, or delete the file first") from None
+        # a saved Detector's weights say so since the kind was recorded; older ones only beside their Detector JSON
+        # (a lone one is also what a save killed between its two files leaves: its weights are written first)
+        if not (kind == DETECTOR_KIND or (ours and kind is None and json_is_detectors)):
+            what = ("a safetensors file wildgan did not write" if not ours else
+                    f"a wildgan file of kind {kind!r}" if kind is not None else
+                    "a wildgan file of an older wildgan, which did not record its kind")
+            run = _run_of_checkpoint(weights) if ours else None
+            beside = (f"though beside a saved Detector's {meta_path.name}" if json_is_detectors else
+                      f"no {meta_path.name} beside it")
+            raise CheckpointError(f"{weights} exists and is not a saved Detector's weights ({what}"
+                                  f"{f', of the run {run}' if run is not None else ''}; {beside}): det.save replaces "
+                                  f"only a saved Detector; give another PATH, or delete the file first")
 
 
 def _run_of_checkpoint(path: Path) -> Path | None:

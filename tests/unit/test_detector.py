@@ -258,6 +258,10 @@ def test_a_new_score_lam_or_batch_mode_after_fit_rederives_decision_scores_and_t
     assert loaded.run_dir_ == det.run_dir_
     follows(loaded.set_params(score="L_r"), mixed["L_r"], "L_r")
     follows(loaded.set_params(batch_mode="isolated", score="a"), isolated["a"], "a")
+    # and so does one saved from a loaded one (its networks are still the run's, though its weights file is not
+    # byte for byte the run's since the weights' header names their kind)
+    again = Detector.load(loaded.set_params(batch_mode="mixed").save(tmp_path / "b"))
+    follows(again.set_params(score="L_r"), mixed["L_r"], "L_r")
     assert {p.name: p.read_bytes() for p in det.run_dir_.glob("train_scores*")} == cache
     # a file saved before save() synced (params say L_n, scores and threshold are a's): predict re-derives them
     meta = json.loads(copy.copy(det).save(tmp_path / "old").read_text())
@@ -812,6 +816,47 @@ def test_save_replaces_a_saved_detector_but_no_other_file(det: Detector, tmp_pat
         det.save(tmp_path / "d")
     first = det.save(tmp_path / "m")                         # a saved Detector is replaced, as before
     assert det.save(tmp_path / "m") == first and Detector.load(first).threshold_ == det.threshold_
+
+
+def test_save_replaces_a_lone_safetensors_only_when_it_is_a_saved_detectors(det: Detector, tmp_path) -> None:
+    # only the JSON half was checked: a lone PATH.safetensors (someone's weights, a run's, a damaged file) was
+    # overwritten by det.save(PATH) without a word
+    import shutil
+
+    from safetensors.torch import save_file
+
+    def refused(stem: str, match: str) -> None:
+        before = (tmp_path / f"{stem}.safetensors").read_bytes()
+        with pytest.raises(CheckpointError, match=match):
+            det.save(tmp_path / stem)
+        assert (tmp_path / f"{stem}.safetensors").read_bytes() == before and not (tmp_path / f"{stem}.json").exists()
+
+    save_file({"w": torch.zeros(3)}, str(tmp_path / "theirs.safetensors"))
+    refused("theirs", r"theirs\.safetensors exists and is not a saved Detector's weights \(a safetensors file "
+                      r"wildgan did not write; no theirs\.json beside it\): det.save replaces only a saved Detector")
+    (tmp_path / "junk.safetensors").write_bytes(b"not a safetensors file at all")
+    refused("junk", r"junk\.safetensors: not readable as a safetensors file \(.*\): it exists and det.save replaces "
+                    r"only a saved Detector's weights")
+    shutil.copy(det.run_dir_ / "network-final.safetensors", tmp_path / "nets.safetensors")
+    refused("nets", r"nets\.safetensors exists and is not a saved Detector's weights \(a wildgan file of kind "
+                    r"'wildgan-networks'; no nets\.json beside it\)")
+    # weights of an older wildgan, which wrote no kind: not known to be a Detector's unless its JSON is beside it
+    save_file({"w": torch.zeros(3)}, str(tmp_path / "old.safetensors"), metadata={"format": "wildgan/1"})
+    refused("old", r"old\.safetensors exists and is not a saved Detector's weights \(a wildgan file of an older "
+                   r"wildgan, which did not record its kind; no old\.json beside it\)")
+    first = det.save(tmp_path / "older")
+    save_file({"w": torch.zeros(3)}, str(tmp_path / "older.safetensors"), metadata={"format": "wildgan/1"})
+    assert det.save(tmp_path / "older") == first and Detector.load(first).threshold_ == det.threshold_
+    # a saved Detector's weights say what they are: replaced also alone (a save killed between its two files)
+    first = det.save(tmp_path / "m")
+    first.unlink()
+    assert det.save(tmp_path / "m") == first and Detector.load(first).threshold_ == det.threshold_
+    # someone's weights beside a saved Detector's JSON are not the Detector's either
+    save_file({"w": torch.zeros(3)}, str(tmp_path / "m.safetensors"))
+    with pytest.raises(CheckpointError, match=r"m\.safetensors exists and is not a saved Detector's weights \(a "
+                                              r"safetensors file wildgan did not write; though beside a saved "
+                                              r"Detector's m\.json\)"):
+        det.save(tmp_path / "m")
 
 
 def test_load_and_from_run_point_to_each_other(det: Detector, tmp_path) -> None:
