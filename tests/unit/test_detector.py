@@ -2053,3 +2053,23 @@ def test_a_run_dir_inside_another_runs_own_folder_is_refused_in_the_apis_words(t
     assert str(got.value).endswith("; choose another run_dir outside it") and "--out" not in str(got.value), got.value
     # and the refused fit made no folder there (it made RUN/report/x, inside the other run, before train_run refused)
     assert not (run / "report").exists()
+
+
+def test_fit_into_a_run_dir_that_cannot_be_written_says_so(x_train, tmp_path, monkeypatch) -> None:
+    # a read-only run_dir raised a bare OSError "[Errno 30] Read-only file system: 'run'" from training's mkdir
+    import errno
+    import os
+
+    mkdir = os.mkdir
+
+    def read_only(p, *a, **k):
+        if Path(p).name == "run":
+            raise OSError(errno.EROFS, "Read-only file system", os.fsdecode(p))
+        return mkdir(p, *a, **k)
+
+    monkeypatch.setattr(os, "mkdir", read_only)
+    with pytest.raises(ConfigError, match=rf"cannot write the run folder {tmp_path / 'run'}: read-only file system; "
+                                          r"train into a folder that can be written \(wildgan train --out DIR, "
+                                          r"Detector\(run_dir=DIR\)\)"):
+        Detector(run_dir=str(tmp_path / "run"), **{**TINY, "total_kimg": 0.05}).fit(x_train)
+    assert not (tmp_path / "run").exists()
