@@ -122,7 +122,7 @@ def save_checkpoint(folder: Path, name: str, tensors: dict[str, torch.Tensor], m
         # one metadata key: safetensors writes its metadata map in a per-process random order, so with two keys
         # identical weights got one of two different files (and sha256) depending on the process
         try:
-            save_file(flat, tmp, metadata={"format": f"wildgan/{FORMAT_VERSION}"})
+            save_file(flat, tmp, metadata={"format": weights_mark(meta.get("kind"))})
         except SafetensorError as e:      # e.g. a full disk: safetensors' own error type, not an OSError
             raise CheckpointError(f"{weights}: could not write the checkpoint: {e}") from None
         with open(tmp, "rb") as f:
@@ -141,6 +141,27 @@ def save_checkpoint(folder: Path, name: str, tensors: dict[str, torch.Tensor], m
     meta_path = folder / f"{name}.json"
     atomic_write_text(meta_path, json.dumps(full_meta, indent=2, sort_keys=True))
     return meta_path
+
+
+def weights_mark(kind: object) -> str:
+    """The value of the one metadata key ("format") of a weights file: "wildgan/VERSION KIND". The kind is there so
+    that a .safetensors whose JSON half is gone (a save killed between the two, a file copied alone) still says what
+    it is: Detector.save replaces only a saved Detector's. Files written before it hold "wildgan/VERSION" alone."""
+    return f"wildgan/{FORMAT_VERSION}" + (f" {kind}" if isinstance(kind, str) and kind else "")
+
+
+def weights_kind(path: Path) -> tuple[bool, str | None]:
+    """(whether the .safetensors at path was written by wildgan, the kind its header records or None), read from its
+    header alone (no tensor is loaded). CheckpointError naming the file when it is not a readable safetensors file."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="numpy") as f:
+            mark = (f.metadata() or {}).get("format", "")
+    except (SafetensorError, OSError) as e:
+        raise CheckpointError(f"{path}: not readable as a safetensors file ({e})") from None
+    version, _, kind = mark.partition(" ")
+    return version.startswith("wildgan/"), kind or None
 
 
 def umask() -> int:

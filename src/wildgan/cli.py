@@ -34,10 +34,11 @@ from typing import TYPE_CHECKING, Any, Callable
 
 # nothing heavy at import time (no torch): `wildgan --help` is instant, and Ctrl-C while a command's own imports load
 # still ends in main's one-line "interrupted"
-from .config import SCORE_NAMES
+from .config import DETECTOR_DIR_NAME, SCORE_NAMES
 
 from .errors import (CheckpointError, ConfigError, DataError, DivergenceError, HeldWarning, Terminated,
                      TrainingInterrupted, WildganError, moved_name)
+from .fileio import check_can_make_folder, unwritable_error
 from .runlog import WARNING, RunLog, copying_warnings, said
 
 if TYPE_CHECKING:  # types only: the CLI imports torch-heavy modules lazily, inside the commands
@@ -1024,6 +1025,10 @@ def _refuse_a_run_or_study_file(out: str, p: Path, example: str) -> None:
                           f"another name, e.g. {Path(out).parent / example}")
 
 
+# what to do when --out cannot be written (fileio.unwritable_error: a read-only place, no permission, a full disk)
+_WRITABLE_OUT = "give --out a folder you can write to"
+
+
 def _check_out_file(out: str, example: str) -> None:
     """--out must be a file that can be written: refused before the (possibly long) work, not when the result is
     written (a folder, a parent that is a file, a read-only or missing-permission place)."""
@@ -1048,7 +1053,8 @@ def _check_out_file(out: str, example: str) -> None:
         with tempfile.NamedTemporaryFile(dir=p.parent, prefix=f".{p.name}.", suffix=".probe"):
             pass
     except OSError as e:
-        raise ConfigError(f"cannot write --out {out}: {e.strerror or e} ({e.filename or p.parent})") from None
+        raise (unwritable_error(e, out, "give --out a file in a folder you can write to", label="--out", at=p.parent)
+               or ConfigError(f"cannot write --out {out}: {e.strerror or e} ({e.filename or p.parent})")) from None
 
 
 def _data_path_if_valid(a: argparse.Namespace) -> str | None:
@@ -1067,8 +1073,14 @@ def _refuse_saved_detector(path: str, command: str) -> None:
     (Detector.save writes PATH.json + PATH.safetensors; PATH or either file may be given). The commands read run
     folders, and without this the message was only that the path "is a file, not a run directory"."""
     p = Path(path)
-    meta_path = p.with_suffix(".json") if p.suffix in (".json", ".safetensors") else p.with_name(p.name + ".json")
-    if p.is_dir() or not meta_path.is_file():
+    # a folder det.save(DIR) put a Detector in (a run folder that also holds one is still read as the run)
+    if p.is_dir():
+        if (p / "config.json").is_file():
+            return
+        meta_path = p / f"{DETECTOR_DIR_NAME}.json"
+    else:
+        meta_path = p.with_suffix(".json") if p.suffix in (".json", ".safetensors") else p.with_name(p.name + ".json")
+    if not meta_path.is_file():
         return
     from .checkpoint import read_meta
     from .detector import DETECTOR_KIND
@@ -1263,6 +1275,9 @@ def _check_train_out(a: argparse.Namespace, ctx: Any) -> None:
         # it); rank 0 alone asks, as it alone takes the job's lock (train_run), which stays the guarantee
         check_lock_free(Path(a.out))
     check_out_dir(Path(a.out), data, resume=a.resume, overwrite=a.overwrite)
+    # a read-only place, no permission, a full disk: said now, in terms of --out, not after the data is decoded as
+    # a bare "[Errno 30] Read-only file system" from the first mkdir
+    check_can_make_folder(a.out, _WRITABLE_OUT, label="--out")
 
 
 def _train_setup(a: argparse.Namespace, ctx: Any) -> tuple[RunConfig, AnomalySplit]:
@@ -1794,6 +1809,7 @@ def _study(a: argparse.Namespace, study_log: RunLog) -> int:
     # process holds first; run_study's lock on it stays the guarantee.
     check_lock_free(Path(a.out))
     check_study_out_dir(Path(a.out), _data_path_if_valid(a))
+    check_can_make_folder(a.out, _WRITABLE_OUT, label="--out")
     check_study_data(a.data, a.dataset)
     # the lines of its results.jsonl that are no rows named now, before the data is decoded (minutes for a large
     # folder) and the cells train (hours), and only now in this command (run_study's rows_named)

@@ -452,6 +452,9 @@ TRAIN_STATE_KIND = "wildgan-train-state"   # RUN/checkpoints/ckpt-*: pGAN networ
 NETWORKS_KIND = "wildgan-networks"         # RUN/network-final: the pGAN networks only
 FANOGAN_KIND = "fanogan"                   # f-AnoGAN, periodic and final
 DETECTOR_KIND = "wildgan-detector"         # Detector.save
+# the pair's name when det.save / Detector.load (and the CLI's refusal of a saved Detector) are given an existing
+# directory DIR: DIR/detector.json + DIR/detector.safetensors
+DETECTOR_DIR_NAME = "detector"
 
 
 @dataclass(frozen=True)

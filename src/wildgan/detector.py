@@ -50,7 +50,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .config import DETECTOR_KIND, RUN_METHODS, SCORE_NAMES, own_score
+from .config import DETECTOR_DIR_NAME, DETECTOR_KIND, RUN_METHODS, SCORE_NAMES, own_score
 from .data.inputs import (PIXEL_RANGES, convert_items, count_images, decode_items, guess_float_range, infer_geometry,
                           input_float_range, item_shapes, read_3d, refit, to_images, to_numpy)
 from .data.transforms import MAX_AUTO_RESOLUTION  # largest automatic resolution, as the CLI's
@@ -1216,19 +1216,25 @@ class Detector:
                 self.model_ = replace(m, nets=m.nets.to(dev), device=dev)
 
     def save(self, path: str | Path) -> Path:
-        """Write PATH.safetensors (networks) + PATH.json (parameters, config, threshold, training scores).
-        Nothing is pickled. Returns the JSON path."""
+        """Write PATH.safetensors (networks) + PATH.json (parameters, config, threshold, training scores); PATH an
+        existing directory writes PATH/detector.safetensors + PATH/detector.json. Nothing is pickled. Returns the
+        JSON path."""
         from . import checkpoint as ckpt
         from .config import run_config_to_dict
         from .fileio import leave_out_defaults
         from .scoring.scores import SCORES_VERSION, SCORES_VERSION_ABSENT
 
         _check_fitted(self)
+        if isinstance(path, str) and path == "":
+            # an unset variable far more often than a choice of the working folder (Path('') is Path('.'), which is
+            # an existing directory below: that one is taken as given)
+            raise ConfigError("save(''): no file name to save to: give PATH, e.g. det.save('model') writes "
+                              "model.json + model.safetensors (or an existing folder, e.g. det.save('.'))")
         self._sync_scoring()          # the saved parameters, scores and threshold must describe one another
-        path = Path(path)
+        path = _saved_pair_stem(Path(path))
         name = path.name[: -len(path.suffix)] if path.suffix in (".json", ".safetensors") else path.name
         if name in ("", ".", ".."):
-            # ('' and '.' wrote the hidden files .json + .safetensors in the working folder)
+            # (a path ending in '..' or '.' that is not a directory: 'x/..' with no x wrote '...json' beside it)
             raise ConfigError(f"save({str(path)!r}): no file name to save to: give PATH, e.g. det.save('model') "
                               f"writes model.json + model.safetensors")
         _refuse_to_replace(path.parent / f"{name}.json", path.parent / f"{name}.safetensors")
@@ -1259,16 +1265,23 @@ class Detector:
 
         given = Path(path)
         path = given
-        if path.suffix not in (".json", ".safetensors"):
+        inside = given / f"{DETECTOR_DIR_NAME}.json"
+        if given.is_dir() and inside.is_file():
+            path = inside                                       # what det.save(DIR) writes
+        elif path.suffix not in (".json", ".safetensors") and path.name not in ("", ".."):
+            # (for a folder: the DIR.json beside it, what det.save(DIR) wrote before it saved into a folder)
             path = path.with_name(path.name + ".json")
         if given.is_dir() and not path.is_file():
             # the usual mix-up: a run folder (wildgan train, Detector.fit(run_dir=...)) is opened by from_run
             if (given / "config.json").is_file():
                 raise CheckpointError(f"{given} is a run directory, not a saved Detector: load a run with "
                                       f"Detector.from_run({str(given)!r}) (Detector.load reads the PATH.json + "
-                                      f"PATH.safetensors pair that det.save(PATH) writes)")
-            raise CheckpointError(f"{given} is a directory, not a saved Detector: Detector.load reads the PATH.json "
-                                  f"+ PATH.safetensors pair that det.save(PATH) writes (give PATH, or either file)")
+                                      f"PATH.safetensors pair that det.save(PATH) writes, or the {inside.name} "
+                                      f"that det.save(DIR) writes in a folder)")
+            raise CheckpointError(f"{given} is a directory that holds no saved Detector (no {inside.name} in it): "
+                                  f"Detector.load(DIR) reads the {inside.name} + {DETECTOR_DIR_NAME}.safetensors "
+                                  f"that det.save(DIR) writes in an existing folder, and Detector.load(PATH) the "
+                                  f"PATH.json + PATH.safetensors of det.save(PATH)")
         if not path.is_file() and not given.exists():
             # (read_meta would say "checkpoint metadata not found", as if a file were there but incomplete)
             raise CheckpointError(f"{given}: no such file (Detector.load reads the PATH.json + PATH.safetensors pair "
@@ -1313,6 +1326,11 @@ class Detector:
             nets = nets.to(dev)
         else:
             nets, meta = ckpt.load_pgan(path, dev, kinds=(DETECTOR_KIND,))
+        if isinstance(meta.get("source_sha256"), str):
+            # (verified above) the networks are named by the sha256 of the file they were saved from, which the run's
+            # network-final.json and training-score cache hold: the weights' own differs from it since their header
+            # names their kind (checkpoint.weights_mark), where it was the same bytes before
+            meta = {**meta, "file_sha256": meta.get("sha256"), "sha256": meta["source_sha256"]}
         det.model_ = LoadedModel(cfg=cfg, nets=nets, source=str(path), meta=meta, device=dev)
         # the run it was trained in, when that still exists here (a temporary run_dir is gone once its Detector is,
         # and a Detector saved on another machine has none): everything a loaded Detector does needs only the file
@@ -1355,7 +1373,7 @@ class Detector:
         from .scoring.run import load_model, read_split_info
 
         run_dir = Path(run_dir)
-        if not run_dir.is_dir():
+        if not (run_dir / "config.json").is_file():
             _refuse_saved_detector_as_run(run_dir)
         model = load_model(run_dir, device, checkpoint=Path(checkpoint) if checkpoint else None)
         cfg = model.cfg
@@ -1393,6 +1411,12 @@ class Detector:
         det.n_train_ = int(len(det.decision_scores_))
         det._set_threshold(X_val, y_val)
         return det
+
+
+def _saved_pair_stem(path: Path) -> Path:
+    """Where save(path) writes its pair (the stem, without .json / .safetensors): an existing directory is a folder to
+    put the Detector in (DIR/detector.*), as cp and mv take one; anything else is the pair's own stem."""
+    return path / DETECTOR_DIR_NAME if path.is_dir() else path
 
 
 def _check_detector_format_version(meta: dict[str, Any], path: Path) -> None:
@@ -1469,11 +1493,15 @@ def _saved_kind(path: Path) -> str | None:
 
 def _refuse_to_replace(meta_path: Path, weights: Path) -> None:
     """save() replaces an earlier saved Detector, never another file: a run's network-final.json (its networks,
-    which `wildgan score` and from_run read) or a config.json of the user's were overwritten without a word."""
+    which `wildgan score` and from_run read) or a config.json of the user's were overwritten without a word, and so
+    was a lone PATH.safetensors (someone else's weights, or a run's whose JSON was not beside it)."""
+    from . import checkpoint as ckpt
+
     for p in (meta_path, weights):
         if p.is_dir():
             raise CheckpointError(f"{p} is a directory: det.save(PATH) writes the files PATH.json + "
                                   f"PATH.safetensors; give another PATH")
+    json_is_detectors = False
     if meta_path.exists():
         kind = _saved_kind(meta_path)
         if kind != DETECTOR_KIND:
@@ -1482,6 +1510,25 @@ def _refuse_to_replace(meta_path: Path, weights: Path) -> None:
             raise CheckpointError(f"{meta_path} exists and is not a saved Detector ({what}"
                                   f"{f', of the run {run}' if run is not None else ''}): det.save replaces only a "
                                   f"saved Detector; give another PATH, or delete the file first")
+        json_is_detectors = True
+    if weights.exists():
+        try:
+            ours, kind = ckpt.weights_kind(weights)
+        except CheckpointError as e:
+            raise CheckpointError(f"{e}: it exists and det.save replaces only a saved Detector's weights; give another "
+                                  f"PATH, or delete the file first") from None
+        # a saved Detector's weights say so since the kind was recorded; older ones only beside their Detector JSON
+        # (a lone one is also what a save killed between its two files leaves: its weights are written first)
+        if not (kind == DETECTOR_KIND or (ours and kind is None and json_is_detectors)):
+            what = ("a safetensors file wildgan did not write" if not ours else
+                    f"a wildgan file of kind {kind!r}" if kind is not None else
+                    "a wildgan file of an older wildgan, which did not record its kind")
+            run = _run_of_checkpoint(weights) if ours else None
+            beside = (f"though beside a saved Detector's {meta_path.name}" if json_is_detectors else
+                      f"no {meta_path.name} beside it")
+            raise CheckpointError(f"{weights} exists and is not a saved Detector's weights ({what}"
+                                  f"{f', of the run {run}' if run is not None else ''}; {beside}): det.save replaces "
+                                  f"only a saved Detector; give another PATH, or delete the file first")
 
 
 def _run_of_checkpoint(path: Path) -> Path | None:
@@ -1494,9 +1541,10 @@ def _run_of_checkpoint(path: Path) -> Path | None:
 
 
 def _refuse_saved_detector_as_run(path: Path) -> None:
-    """from_run was given something that is not a directory: a saved Detector (or a run's checkpoint file) gets a
-    message naming the call that opens it; anything else is left to the run reader's own message."""
-    kind = _saved_kind(path)
+    """from_run was given something that is not a run directory: a saved Detector (or a run's checkpoint file, or a
+    folder det.save(DIR) wrote a Detector in) gets a message naming the call that opens it; anything else is left to
+    the run reader's own message."""
+    kind = _saved_kind(path / f"{DETECTOR_DIR_NAME}.json" if path.is_dir() else path)
     if kind == DETECTOR_KIND:
         raise ConfigError(f"{path} is a saved Detector (det.save), not a run directory: load it with "
                           f"Detector.load({str(path)!r})")

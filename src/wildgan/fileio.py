@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
 import tempfile
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Mapping
+
+from .errors import ConfigError
+
+# the OSErrors that say a place cannot be written (not that the path is wrong), in the words the user is told
+_UNWRITABLE = {errno.EROFS: "read-only file system", errno.EACCES: "permission denied",
+               errno.EPERM: "operation not permitted", errno.ENOSPC: "no space left on the device",
+               errno.EDQUOT: "disk quota exceeded"}
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -160,3 +168,47 @@ def version_state(version: object, current: int) -> str:
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         return "damaged"
     return "newer" if version > current else "ok"
+
+
+
+def unwritable_error(e: OSError, given: str | Path, advice: str, *, label: str = "", at: str | Path | None = None
+                     ) -> ConfigError | None:
+    """The error to raise for an OSError that says a place cannot be written (read-only file system, permission
+    denied, no space left): "cannot write LABEL GIVEN: WHY (at AT); ADVICE", GIVEN the path as the user gave it, AT
+    the path that refused (e.filename when not given) when it is another one, such as a parent folder. None for other
+    OSErrors, which say something else about the path and keep their own message."""
+    why = _UNWRITABLE.get(e.errno or 0)
+    if why is None:
+        return None
+    if at is None and e.filename:
+        at = os.fsdecode(e.filename)
+    where = f" (at {at})" if at is not None and Path(at) != Path(given) else ""
+    return ConfigError(f"cannot write {f'{label} ' if label else ''}{given}: {why}{where}; {advice}")
+
+
+def check_can_make_folder(path: str | Path, advice: str, *, label: str = "") -> None:
+    """ConfigError (unwritable_error) when the folder `path` could not be made or written in, found by making and
+    removing a probe folder in it, or in its nearest existing parent: asked before the long work that writes there
+    (reading the data, training), and leaving nothing behind when it passes (a refused command writes nothing)."""
+    where = Path(path) if Path(path).is_dir() else next((q for q in Path(path).parents if q.is_dir()), None)
+    if where is None:
+        return
+    try:
+        os.rmdir(tempfile.mkdtemp(dir=where, prefix=".wildgan-probe-"))
+    except OSError as e:
+        err = unwritable_error(e, path, advice, label=label, at=where)
+        if err is None:
+            raise
+        raise err from None
+
+
+def make_folder(path: str | Path, advice: str, *, label: str = "") -> None:
+    """Path(path).mkdir(parents=True, exist_ok=True), a failure for want of a writable place said by
+    unwritable_error."""
+    try:
+        Path(path).mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        err = unwritable_error(e, path, advice, label=label)
+        if err is None:
+            raise
+        raise err from None

@@ -353,3 +353,24 @@ def test_a_checkpoint_names_the_source_commit_of_a_git_checkout(tmp_path: Path) 
     ckpt._SOURCE_COMMITS.clear()
     versions = ckpt.environment_versions()
     assert versions.get("wildgan_source") == ckpt.source_commit()    # this test's own wildgan: a checkout or not
+
+
+def test_the_weights_file_records_its_kind_in_its_one_metadata_key(tmp_path):
+    """A .safetensors whose JSON is gone still says what it is (Detector.save replaces only a Detector's), in the one
+    metadata key there is: safetensors writes several in a per-process random order (different bytes, sha256)."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    _, path = _save_nets(tmp_path)
+    weights = path.with_suffix(".safetensors")
+    with safe_open(str(weights), framework="numpy") as f:
+        assert f.metadata() == {"format": f"wildgan/{ckpt.FORMAT_VERSION} {ckpt.NETWORKS_KIND}"}
+    path.unlink()
+    assert ckpt.weights_kind(weights) == (True, ckpt.NETWORKS_KIND)
+    save_file({"w": torch.zeros(2)}, str(tmp_path / "old.safetensors"), metadata={"format": "wildgan/1"})
+    assert ckpt.weights_kind(tmp_path / "old.safetensors") == (True, None)         # written before the kind was
+    save_file({"w": torch.zeros(2)}, str(tmp_path / "other.safetensors"))
+    assert ckpt.weights_kind(tmp_path / "other.safetensors") == (False, None)
+    (tmp_path / "bad.safetensors").write_bytes(b"\x00" * 4)
+    with pytest.raises(CheckpointError, match=r"bad\.safetensors: not readable as a safetensors file"):
+        ckpt.weights_kind(tmp_path / "bad.safetensors")

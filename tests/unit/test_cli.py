@@ -579,13 +579,18 @@ def test_a_saved_detector_given_for_a_run_directory_says_how_to_use_it(tmp_path,
     kw = dict(preset="tiny", total_kimg=0.13, phase_kimg=0.02, resolution=8, device="cpu", threads=1)
     Detector(**kw).fit(x).save(tmp_path / "model")                  # fitted in a temporary run folder, gone now
     Detector(**kw, run_dir=str(tmp_path / "run")).fit(x).save(tmp_path / "kept")
+    (tmp_path / "models").mkdir()
+    Detector.load(tmp_path / "model").save(tmp_path / "models")    # det.save(DIR): models/detector.*
     monkeypatch.chdir(tmp_path)
-    for given in ("model.json", "model.safetensors", "model"):      # either file of the pair, or its stem
+    for given, named, json_path in (("model.json", "model.json", "model.json"),
+                                    ("model.safetensors", "model.safetensors", "model.json"),
+                                    ("model", "model", "model.json"),      # either file of the pair, or its stem
+                                    ("models", "models", "models/detector.json")):  # or its folder
         assert main(["score", given, "--out", "s.csv"]) == 2
         err = capsys.readouterr().err
-        assert f"{given} is a Detector saved by the Python API (Detector.save), not a run directory, which `wildgan " \
+        assert f"{named} is a Detector saved by the Python API (Detector.save), not a run directory, which `wildgan " \
                f"score` reads" in err
-        assert "Detector.load('model.json').decision_function(X)" in err
+        assert f"Detector.load('{json_path}').decision_function(X)" in err
         assert "fit the Detector into a run folder" in err and "Detector(run_dir=DIR, ...).fit(X)" in err
     # its fit's run folder still holds the networks it saved: that is the folder to give the command
     for cmd, argv in (("evaluate", []), ("report", []), ("export", ["--out", "m.onnx"]), ("score", ["--out", "-"])):
@@ -2230,3 +2235,87 @@ def test_a_runs_log_has_the_warnings_the_cli_prints_itself(tmp_path, capsys):
     start = next(i for i, line in enumerate(log) if line.startswith("training wildgan"))
     mine = [i for i, line in enumerate(log) if line.startswith(said)]
     assert len(mine) == 1 and mine[0] < start, log
+
+
+def _unwritable_under(monkeypatch, root: Path, err: int) -> None:
+    """Every folder made (os.mkdir: Path.mkdir, tempfile.mkdtemp) or file opened for writing under root fails with
+    err, as on a read-only file system, a folder without write permission or a full disk: we test as root too, where
+    chmod 0o555 does not stop writes."""
+    import builtins
+
+    def under(p) -> bool:
+        return os.path.abspath(os.fsdecode(p)).startswith(str(root))
+
+    mkdir, os_open, open_ = os.mkdir, os.open, builtins.open
+
+    def failing_mkdir(p, *a, **k):
+        if under(p):
+            raise OSError(err, os.strerror(err), os.fsdecode(p))
+        return mkdir(p, *a, **k)
+
+    def failing_os_open(p, flags, *a, **k):
+        if under(p) and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
+            raise OSError(err, os.strerror(err), os.fsdecode(p))
+        return os_open(p, flags, *a, **k)
+
+    def failing_open(p, mode="r", *a, **k):
+        if isinstance(p, (str, os.PathLike)) and under(p) and any(c in mode for c in "wax+"):
+            raise OSError(err, os.strerror(err), os.fsdecode(p))
+        return open_(p, mode, *a, **k)
+
+    monkeypatch.setattr(os, "mkdir", failing_mkdir)
+    monkeypatch.setattr(os, "open", failing_os_open)
+    monkeypatch.setattr(builtins, "open", failing_open)
+
+
+@pytest.mark.parametrize("err, why", [(30, "read-only file system"), (13, "permission denied"),
+                                      (28, "no space left on the device")])
+def test_an_out_that_cannot_be_written_is_said_before_the_data_is_read(err, why, tiny_npz, tmp_path, capsys,
+                                                                       monkeypatch):
+    """train / study / demo with --out in a read-only place printed a bare '[Errno 30] Read-only file system: PATH'
+    (exit 1), train and study only after decoding the data: now the path given, why, and what to do, exit 2, before
+    the data is read; score and export (which checked already) say it in the same words."""
+    import errno
+
+    import wildgan.data
+
+    assert (errno.EROFS, errno.EACCES, errno.ENOSPC) == (30, 13, 28)
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.02",
+                 "--phase-kimg", "0.01", "--threads", "1", "--no-progress", "--no-train-scores",
+                 "--out", str(run)]) == 0
+    capsys.readouterr()
+    _unwritable_under(monkeypatch, ro, err)
+    monkeypatch.setattr(wildgan.data, "build_split",
+                        lambda *a, **k: pytest.fail("the data was read before the refusal"))
+    data = ["--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--no-progress"]
+    for argv, out in ((["train", *data], ro / "run"), (["train", *data], ro),
+                      (["study", *data, "--contamination", "0", "--seeds", "0"], ro / "study"),
+                      (["demo", "--preset", "tiny", "--no-progress"], ro / "demo")):
+        assert main([*argv, "--out", str(out)]) == 2, argv
+        said = capsys.readouterr().err
+        assert f"wildgan: error: cannot write --out {out}: {why}" in said, said
+        assert "give --out a folder you can write to" in said and "Errno" not in said
+        assert (f"(at {ro})" in said) == (out != ro)                 # the folder that refused, when another one
+    for argv, out in ((["score", str(run)], ro / "s.csv"), (["export", str(run)], ro / "m.onnx")):
+        assert main([*argv, "--out", str(out)]) == 2, argv
+        said = capsys.readouterr().err
+        assert f"wildgan: error: cannot write --out {out}: {why} (at {ro}); give --out a file in a folder you can " \
+               f"write to" in said, said
+    assert list(ro.iterdir()) == []
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0,
+                    reason="root writes into a chmod 0o555 folder (the monkeypatched test above covers it)")
+def test_an_out_in_a_folder_without_write_permission_is_refused(tiny_npz, tmp_path, capsys):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    try:
+        assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--no-progress",
+                     "--out", str(ro / "run")]) == 2
+        assert f"cannot write --out {ro / 'run'}: permission denied (at {ro})" in capsys.readouterr().err
+    finally:
+        ro.chmod(0o755)

@@ -258,6 +258,10 @@ def test_a_new_score_lam_or_batch_mode_after_fit_rederives_decision_scores_and_t
     assert loaded.run_dir_ == det.run_dir_
     follows(loaded.set_params(score="L_r"), mixed["L_r"], "L_r")
     follows(loaded.set_params(batch_mode="isolated", score="a"), isolated["a"], "a")
+    # and so does one saved from a loaded one (its networks are still the run's, though its weights file is not
+    # byte for byte the run's since the weights' header names their kind)
+    again = Detector.load(loaded.set_params(batch_mode="mixed").save(tmp_path / "b"))
+    follows(again.set_params(score="L_r"), mixed["L_r"], "L_r")
     assert {p.name: p.read_bytes() for p in det.run_dir_.glob("train_scores*")} == cache
     # a file saved before save() synced (params say L_n, scores and threshold are a's): predict re-derives them
     meta = json.loads(copy.copy(det).save(tmp_path / "old").read_text())
@@ -748,13 +752,45 @@ def test_save_load_identical_scores(det: Detector, mnist, noise, tmp_path) -> No
 
 
 def test_save_to_a_path_without_a_file_name_is_refused(det: Detector, tmp_path, monkeypatch) -> None:
-    # '' or '.' wrote the hidden pair .json + .safetensors into the working folder, and '..' wrote '...json'
+    # '' wrote the hidden pair .json + .safetensors into the working folder, and 'x/..' wrote '...json'; '.' and '..'
+    # are existing folders, which save(DIR) puts the Detector in (test_save_into_an_existing_folder)
     monkeypatch.chdir(tmp_path)
-    for given in ("", ".", "..", Path("")):
+    for given in ("", "nothing/.."):
         with pytest.raises(ConfigError, match=r"no file name to save to: give PATH, e.g. det.save\('model'\)"):
             det.save(given)
     assert list(tmp_path.iterdir()) == []
     assert det.save("m") == Path("m.json") and Detector.load("m").threshold_ == det.threshold_
+
+
+def test_save_into_an_existing_folder(det: Detector, tmp_path, monkeypatch) -> None:
+    # det.save("models") next to an existing folder models/ wrote models.json + models.safetensors beside it
+    (tmp_path / "models").mkdir()
+    path = det.save(tmp_path / "models")
+    assert path == tmp_path / "models" / "detector.json"
+    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["detector.json", "detector.safetensors"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["models"]
+    back = Detector.load(tmp_path / "models")
+    assert back.threshold_ == det.threshold_ and back.get_params() == det.get_params()
+    with pytest.raises(ConfigError, match=r"models is a saved Detector \(det.save\), not a run directory: load it "
+                                          r"with Detector.load\("):
+        Detector.from_run(tmp_path / "models", device="cpu")
+    assert det.save(tmp_path / "models") == path                 # an earlier one there is replaced
+    # '.' and '..' are existing folders too (the working folder and its parent): the same rule, no special case
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path / "sub")
+    assert det.save(".") == Path("detector.json") and (tmp_path / "sub" / "detector.safetensors").is_file()
+    assert det.save(Path("")) == Path("detector.json")           # (Path('') is Path('.'))
+    assert det.save("..") == Path("../detector.json") and (tmp_path / "detector.safetensors").is_file()
+    assert Detector.load(".").threshold_ == det.threshold_
+    # a folder without one: said so, naming the folder and the file looked for
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CheckpointError, match=r"empty is a directory that holds no saved Detector \(no "
+                                              r"detector\.json in it\)"):
+        Detector.load(tmp_path / "empty")
+    # a DIR.json beside the folder (what save(DIR) wrote before) is still read
+    (tmp_path / "old").mkdir()
+    det.save(tmp_path / "old.json")
+    assert Detector.load(tmp_path / "old").threshold_ == det.threshold_
 
 
 def test_save_replaces_a_saved_detector_but_no_other_file(det: Detector, tmp_path) -> None:
@@ -782,6 +818,47 @@ def test_save_replaces_a_saved_detector_but_no_other_file(det: Detector, tmp_pat
     assert det.save(tmp_path / "m") == first and Detector.load(first).threshold_ == det.threshold_
 
 
+def test_save_replaces_a_lone_safetensors_only_when_it_is_a_saved_detectors(det: Detector, tmp_path) -> None:
+    # only the JSON half was checked: a lone PATH.safetensors (someone's weights, a run's, a damaged file) was
+    # overwritten by det.save(PATH) without a word
+    import shutil
+
+    from safetensors.torch import save_file
+
+    def refused(stem: str, match: str) -> None:
+        before = (tmp_path / f"{stem}.safetensors").read_bytes()
+        with pytest.raises(CheckpointError, match=match):
+            det.save(tmp_path / stem)
+        assert (tmp_path / f"{stem}.safetensors").read_bytes() == before and not (tmp_path / f"{stem}.json").exists()
+
+    save_file({"w": torch.zeros(3)}, str(tmp_path / "theirs.safetensors"))
+    refused("theirs", r"theirs\.safetensors exists and is not a saved Detector's weights \(a safetensors file "
+                      r"wildgan did not write; no theirs\.json beside it\): det.save replaces only a saved Detector")
+    (tmp_path / "junk.safetensors").write_bytes(b"not a safetensors file at all")
+    refused("junk", r"junk\.safetensors: not readable as a safetensors file \(.*\): it exists and det.save replaces "
+                    r"only a saved Detector's weights")
+    shutil.copy(det.run_dir_ / "network-final.safetensors", tmp_path / "nets.safetensors")
+    refused("nets", r"nets\.safetensors exists and is not a saved Detector's weights \(a wildgan file of kind "
+                    r"'wildgan-networks'; no nets\.json beside it\)")
+    # weights of an older wildgan, which wrote no kind: not known to be a Detector's unless its JSON is beside it
+    save_file({"w": torch.zeros(3)}, str(tmp_path / "old.safetensors"), metadata={"format": "wildgan/1"})
+    refused("old", r"old\.safetensors exists and is not a saved Detector's weights \(a wildgan file of an older "
+                   r"wildgan, which did not record its kind; no old\.json beside it\)")
+    first = det.save(tmp_path / "older")
+    save_file({"w": torch.zeros(3)}, str(tmp_path / "older.safetensors"), metadata={"format": "wildgan/1"})
+    assert det.save(tmp_path / "older") == first and Detector.load(first).threshold_ == det.threshold_
+    # a saved Detector's weights say what they are: replaced also alone (a save killed between its two files)
+    first = det.save(tmp_path / "m")
+    first.unlink()
+    assert det.save(tmp_path / "m") == first and Detector.load(first).threshold_ == det.threshold_
+    # someone's weights beside a saved Detector's JSON are not the Detector's either
+    save_file({"w": torch.zeros(3)}, str(tmp_path / "m.safetensors"))
+    with pytest.raises(CheckpointError, match=r"m\.safetensors exists and is not a saved Detector's weights \(a "
+                                              r"safetensors file wildgan did not write; though beside a saved "
+                                              r"Detector's m\.json\)"):
+        det.save(tmp_path / "m")
+
+
 def test_load_and_from_run_point_to_each_other(det: Detector, tmp_path) -> None:
     """A run folder given to load, or a saved Detector given to from_run: the message names the call to use."""
     run = str(det.run_dir_)
@@ -789,7 +866,7 @@ def test_load_and_from_run_point_to_each_other(det: Detector, tmp_path) -> None:
                                               rf"Detector.from_run\('{re.escape(run)}'\)"):
         Detector.load(run)
     (tmp_path / "empty").mkdir()
-    with pytest.raises(CheckpointError, match="is a directory, not a saved Detector"):
+    with pytest.raises(CheckpointError, match="is a directory that holds no saved Detector"):
         Detector.load(tmp_path / "empty")
     path = det.save(tmp_path / "m")
     for given in (tmp_path / "m", path, tmp_path / "m.safetensors"):    # the stem, the .json, the weights
@@ -1994,3 +2071,23 @@ def test_a_second_fit_in_the_process_logs_the_warnings_about_its_images_too(tmp_
     for name in ("one", "two"):
         assert (tmp_path / name / "log.txt").read_text().splitlines()[0].startswith(f"warning: {sizes}"), name
     assert sum(str(w.message).startswith(sizes) for w in shown) == 2       # once per fit on the terminal
+
+
+def test_fit_into_a_run_dir_that_cannot_be_written_says_so(x_train, tmp_path, monkeypatch) -> None:
+    # a read-only run_dir raised a bare OSError "[Errno 30] Read-only file system: 'run'" from training's mkdir
+    import errno
+    import os
+
+    mkdir = os.mkdir
+
+    def read_only(p, *a, **k):
+        if Path(p).name == "run":
+            raise OSError(errno.EROFS, "Read-only file system", os.fsdecode(p))
+        return mkdir(p, *a, **k)
+
+    monkeypatch.setattr(os, "mkdir", read_only)
+    with pytest.raises(ConfigError, match=rf"cannot write the run folder {tmp_path / 'run'}: read-only file system; "
+                                          r"train into a folder that can be written \(wildgan train --out DIR, "
+                                          r"Detector\(run_dir=DIR\)\)"):
+        Detector(run_dir=str(tmp_path / "run"), **{**TINY, "total_kimg": 0.05}).fit(x_train)
+    assert not (tmp_path / "run").exists()

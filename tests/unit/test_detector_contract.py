@@ -3,6 +3,8 @@ shortest fits (tiny synthetic images)."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -58,6 +60,17 @@ def no_training(monkeypatch):
 def test_bad_parameters_are_config_errors_before_training(kw, match, blobs, no_training) -> None:
     with pytest.raises(ConfigError, match=match):
         Detector(**{**TINY, **kw}).fit(blobs)
+
+
+def test_set_params_takes_an_out_of_range_contamination_and_fit_refuses_it_naming_it(blobs, no_training) -> None:
+    # scikit-learn's rule: set_params stores, fit validates; the refusal names the parameter, its range and the value
+    det = Detector(**TINY)
+    assert det.set_params(contamination=2) is det and det.contamination == 2
+    for bad, said in ((2, "2"), (0, "0"), (-0.1, "-0.1"), (0.75, "0.75"), (float("nan"), "nan")):
+        det.set_params(contamination=bad)
+        with pytest.raises(ConfigError, match=rf"^contamination must be in \(0, 0\.5\], got {re.escape(said)}$"):
+            det.fit(blobs)
+    assert not hasattr(det, "threshold_")
 
 
 def test_numpy_numbers_are_valid_parameters() -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import multiprocessing as mp
+import os
 from pathlib import Path
 
 import pytest
 
-from wildgan.fileio import append_line, append_log_line
+from wildgan.errors import ConfigError
+from wildgan.fileio import append_line, append_log_line, check_can_make_folder, make_folder
 
 
 def _writer(path: str, tag: str) -> None:
@@ -43,3 +46,32 @@ def test_version_state() -> None:
 
     assert [version_state(v, 2) for v in (1, 2, 3)] == ["ok", "ok", "newer"]
     assert {version_state(v, 2) for v in (0, -1, True, 1.0, "1", None)} == {"damaged"}
+
+
+@pytest.mark.parametrize("err, why", [(errno.EROFS, "read-only file system"), (errno.EACCES, "permission denied"),
+                                      (errno.ENOSPC, "no space left on the device")])
+def test_a_folder_that_cannot_be_made_is_a_config_error_naming_it(err, why, tmp_path: Path, monkeypatch) -> None:
+    """make_folder / check_can_make_folder: the OSErrors that mean "not writable here" are said with the path given,
+    why and what to do (a ConfigError: bad input, exit 2); the probe leaves nothing behind; other OSErrors stay."""
+    (tmp_path / "ok").mkdir()
+    check_can_make_folder(tmp_path / "ok" / "new", "do X")
+    assert list((tmp_path / "ok").iterdir()) == []                  # the probe folder is gone, nothing made
+    (tmp_path / "ro").mkdir()
+    mkdir = os.mkdir
+
+    def failing(p, *a, **k):
+        if "ro" in Path(p).parts:
+            raise OSError(err, os.strerror(err), os.fsdecode(p))
+        return mkdir(p, *a, **k)
+
+    monkeypatch.setattr(os, "mkdir", failing)
+    with pytest.raises(ConfigError, match=rf"cannot write --out {tmp_path / 'ro' / 'run'}: {why} \(at "
+                                          rf"{tmp_path / 'ro'}\); do X$"):
+        check_can_make_folder(tmp_path / "ro" / "run", "do X", label="--out")
+    with pytest.raises(ConfigError, match=rf"cannot write the run folder {tmp_path / 'ro' / 'run'}: {why}; do Y$"):
+        make_folder(tmp_path / "ro" / "run", "do Y", label="the run folder")
+    monkeypatch.setattr(os, "mkdir", lambda p, *a, **k: (_ for _ in ()).throw(OSError(errno.EIO, "Input/output error",
+                                                                                         os.fsdecode(p))))
+    with pytest.raises(OSError, match="Input/output error") as e:
+        make_folder(tmp_path / "x", "do Y")
+    assert not isinstance(e.value, ConfigError)

@@ -1180,11 +1180,22 @@ def test_a_report_in_a_read_only_run_folder_names_the_folder_not_the_staging_one
         raise OSError(errno.EROFS, "Read-only file system", f"{dir}/{prefix}abc")
 
     monkeypatch.setattr(tempfile, "mkdtemp", read_only)
-    with pytest.raises(OSError, match=rf"cannot write a report in {tmp_path} \(Read-only file system\): is the folder "
-                                      r"read-only\?") as e:
+    # the user's to change (a ConfigError, exit 2 in the CLI, as other bad input), in the words of --out's refusal
+    with pytest.raises(ConfigError, match=rf"cannot write a report in {tmp_path}: read-only file system; copy the "
+                                          r"folder somewhere writable, or make it writable \(the report goes into "
+                                          rf"{tmp_path / 'report'}\)") as e:
         with _report_folder(tmp_path, print):
             pass
     assert ".report-partial" not in str(e.value)
+
+    def broken(*a, dir=None, prefix="", **k):               # noqa: A002
+        raise OSError(errno.EIO, "Input/output error", f"{dir}/{prefix}abc")
+
+    monkeypatch.setattr(tempfile, "mkdtemp", broken)          # any other failure stays an OSError, the folder named
+    with pytest.raises(OSError, match=rf"cannot write a report in {tmp_path} \(Input/output error\)") as e:
+        with _report_folder(tmp_path, print):
+            pass
+    assert ".report-partial" not in str(e.value) and not isinstance(e.value, ConfigError)
 
 
 def test_the_html_shows_bold_and_code_spans_not_their_markdown_markers(tmp_path) -> None:

@@ -49,7 +49,7 @@ from ..data import build_split, conversion_opts, load_images, newly_skipped, spl
 from ..data.dataset_files import dataset_among_images_error
 from ..data.readers import is_dataset_file
 from ..errors import CheckpointError, ConfigError, DataError, HeldWarning, warn_user
-from ..fileio import atomic_write_text
+from ..fileio import atomic_write_text, unwritable_error
 from ..markdown import md_table, split_md_row
 from ..scoring.latent_search import search_info
 from ..scoring.run import load_model, read_split_info, untrained_model
@@ -294,9 +294,11 @@ def _report_folder(path: Path, log: Log) -> Iterator[Path]:
     try:
         stage = Path(tempfile.mkdtemp(dir=path, prefix=_PARTIAL))
     except OSError as e:
-        # (the error named the hidden staging folder, which the user never asked for)
-        raise OSError(e.errno, f"cannot write a report in {path} ({e.strerror or e}): is the folder read-only? "
-                               f"Copy the run elsewhere, or make its folder writable") from None
+        # (the error named the hidden staging folder, which the user never asked for); a read-only place, no
+        # permission or a full disk is the user's to change, said as other bad input is (exit 2 in the CLI)
+        advice = f"copy the folder somewhere writable, or make it writable (the report goes into {path / 'report'})"
+        raise (unwritable_error(e, path, advice, label="a report in", at=path)
+               or OSError(e.errno, f"cannot write a report in {path} ({e.strerror or e}): {advice}")) from None
     try:
         yield stage
         _replace_report(stage, path / "report", log)

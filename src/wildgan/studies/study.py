@@ -25,7 +25,7 @@ from ..data import AnomalySplit, LoadedData, build_split, load_split_data
 from ..data.readers import is_run_dir
 from ..errors import ConfigError, DataError, TrainingInterrupted, WildganError
 from ..evaluation.run import evaluate_run
-from ..fileio import atomic_write_text, json_lines, leave_out_defaults
+from ..fileio import atomic_write_text, json_lines, leave_out_defaults, make_folder
 from ..runlog import RunLog, copying_warnings
 from ..scoring.run import load_model
 from ..scoring.scores import SCORES_VERSION, SCORES_VERSION_ABSENT, UNRECORDED_SCORES_VERSION
@@ -471,7 +471,8 @@ def run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress: 
     if not cells_checked:
         check_study_data(base.data.data, base.data.dataset)     # (`wildgan study` asks it before it reads the data)
         check_cells(base, cells, study_dir, progress=progress)
-    study_dir.mkdir(parents=True, exist_ok=True)
+    make_folder(study_dir, "give the study a folder that can be written (wildgan study --out DIR)",
+                label="the study folder")
     # one study process per folder: a second one could evaluate a finished cell again and append a second row
     with run_lock(study_dir):
         if base.train.threads is not None:

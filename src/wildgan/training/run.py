@@ -43,7 +43,7 @@ from typing import Any, Callable, Iterator
 from ..checkpoint import list_checkpoints, read_meta, remove_stale_temp
 from ..config import (FANOGAN_LEGACY_BN, RunConfig, default_checkpoint_kimg, read_run_config, run_config_to_dict,
                       write_run_config)
-from ..fileio import atomic_write_text
+from ..fileio import atomic_write_text, make_folder
 from ..data import AnomalySplit, build_split, split_differences, split_summary
 from ..data.splits import TRAIN_FIELDS, decoding_change
 from ..data.readers import is_run_dir, is_study_dir, missing_run_data_error, resolve_data_root
@@ -53,6 +53,10 @@ from .data_placement import data_on_gpu_setting
 from .loop import TrainResult, train_pgan
 from .schedule import kimg_text
 from .tblog import require_tensorboard
+
+# what to do when the run folder cannot be written (read-only, no permission, a full disk), said by the CLI too, which
+# asks it before the data is read
+WRITABLE_RUN_DIR = "train into a folder that can be written (wildgan train --out DIR, Detector(run_dir=DIR))"
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -510,7 +514,7 @@ def train_run(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwrite:
     ctx = current()
     is_main = _on_rank_0(ctx)
     split = _check_the_start(cfg, run_dir, resume=resume, overwrite=overwrite, split=split, is_main=is_main)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    make_folder(run_dir, WRITABLE_RUN_DIR, label="the run folder")
     with ExitStack() as held:
         _take_the_folder(held, run_dir, ctx, resume=resume, overwrite=overwrite)
         if is_main:
