@@ -144,15 +144,21 @@ def save_checkpoint(folder: Path, name: str, tensors: dict[str, torch.Tensor], m
 
 
 def weights_mark(kind: object) -> str:
-    """The value of the one metadata key ("format") of a weights file: "wildgan/VERSION KIND". The kind is there so
-    that a .safetensors whose JSON half is gone (a save killed between the two, a file copied alone) still says what
-    it is: Detector.save replaces only a saved Detector's. Files written before it hold "wildgan/VERSION" alone."""
-    return f"wildgan/{FORMAT_VERSION}" + (f" {kind}" if isinstance(kind, str) and kind else "")
+    """The value of the one metadata key ("format") of a weights file: "wildgan/VERSION KIND" for a saved Detector's,
+    so that its .safetensors whose JSON half is gone (a save killed between the two, a file copied alone) still says
+    what it is (Detector.save replaces only a saved Detector's), and "wildgan/VERSION" alone for every other kind, the
+    bytes wildgan always wrote. A run's files keep those bytes because their sha256 names the networks: eval.json,
+    the training-score cache and a saved Detector's source_sha256 compare it with the run's network-final.json, and
+    a pre-kind run's finished networks written again by a --resume (the same weights) would otherwise get a new
+    sha256, its evaluation then said to be "of other networks" and its training scores computed again."""
+    marked = kind == DETECTOR_KIND
+    return f"wildgan/{FORMAT_VERSION}" + (f" {kind}" if marked else "")
 
 
 def weights_kind(path: Path) -> tuple[bool, str | None]:
-    """(whether the .safetensors at path was written by wildgan, the kind its header records or None), read from its
-    header alone (no tensor is loaded). CheckpointError naming the file when it is not a readable safetensors file."""
+    """(whether the .safetensors at path was written by wildgan, the kind its header records or None: weights_mark
+    records only a saved Detector's), read from its header alone (no tensor is loaded). CheckpointError naming the
+    file when it is not a readable safetensors file."""
     from safetensors import safe_open
 
     try:

@@ -1518,11 +1518,13 @@ def _refuse_to_replace(meta_path: Path, weights: Path) -> None:
             raise CheckpointError(f"{e}: it exists and det.save replaces only a saved Detector's weights; give another "
                                   f"PATH, or delete the file first") from None
         # a saved Detector's weights say so since the kind was recorded; older ones only beside their Detector JSON
-        # (a lone one is also what a save killed between its two files leaves: its weights are written first)
+        # (a lone one is also what a save killed between its two files leaves: its weights are written first). A
+        # run's weights record no kind (checkpoint.weights_mark), as no wildgan's did before
         if not (kind == DETECTOR_KIND or (ours and kind is None and json_is_detectors)):
             what = ("a safetensors file wildgan did not write" if not ours else
                     f"a wildgan file of kind {kind!r}" if kind is not None else
-                    "a wildgan file of an older wildgan, which did not record its kind")
+                    "wildgan weights that do not say they are a Detector's: a run's networks or checkpoint, or a "
+                    "Detector saved by an older wildgan")
             run = _run_of_checkpoint(weights) if ours else None
             beside = (f"though beside a saved Detector's {meta_path.name}" if json_is_detectors else
                       f"no {meta_path.name} beside it")

@@ -355,18 +355,20 @@ def test_a_checkpoint_names_the_source_commit_of_a_git_checkout(tmp_path: Path) 
     assert versions.get("wildgan_source") == ckpt.source_commit()    # this test's own wildgan: a checkout or not
 
 
-def test_the_weights_file_records_its_kind_in_its_one_metadata_key(tmp_path):
-    """A .safetensors whose JSON is gone still says what it is (Detector.save replaces only a Detector's), in the one
-    metadata key there is: safetensors writes several in a per-process random order (different bytes, sha256)."""
+def test_a_saved_detectors_weights_record_their_kind_in_their_one_metadata_key(tmp_path):
+    """A Detector's .safetensors whose JSON is gone still says what it is (Detector.save replaces only a Detector's),
+    in the one metadata key there is: safetensors writes several in a per-process random order (different bytes,
+    sha256)."""
     from safetensors import safe_open
     from safetensors.torch import save_file
 
-    _, path = _save_nets(tmp_path)
+    nets, _ = _save_nets(tmp_path)
+    path = ckpt.save_checkpoint(tmp_path, "det", ckpt.networks_to_tensors(nets.modules()), {"kind": ckpt.DETECTOR_KIND})
     weights = path.with_suffix(".safetensors")
     with safe_open(str(weights), framework="numpy") as f:
-        assert f.metadata() == {"format": f"wildgan/{ckpt.FORMAT_VERSION} {ckpt.NETWORKS_KIND}"}
+        assert f.metadata() == {"format": f"wildgan/{ckpt.FORMAT_VERSION} {ckpt.DETECTOR_KIND}"}
     path.unlink()
-    assert ckpt.weights_kind(weights) == (True, ckpt.NETWORKS_KIND)
+    assert ckpt.weights_kind(weights) == (True, ckpt.DETECTOR_KIND)
     save_file({"w": torch.zeros(2)}, str(tmp_path / "old.safetensors"), metadata={"format": "wildgan/1"})
     assert ckpt.weights_kind(tmp_path / "old.safetensors") == (True, None)         # written before the kind was
     save_file({"w": torch.zeros(2)}, str(tmp_path / "other.safetensors"))
@@ -374,3 +376,24 @@ def test_the_weights_file_records_its_kind_in_its_one_metadata_key(tmp_path):
     (tmp_path / "bad.safetensors").write_bytes(b"\x00" * 4)
     with pytest.raises(CheckpointError, match=r"bad\.safetensors: not readable as a safetensors file"):
         ckpt.weights_kind(tmp_path / "bad.safetensors")
+
+
+@pytest.mark.parametrize("kind", [ckpt.NETWORKS_KIND, ckpt.TRAIN_STATE_KIND, ckpt.FANOGAN_KIND])
+def test_a_runs_weights_are_the_bytes_every_wildgan_wrote(tmp_path, kind):
+    """A run's weights file is named by its sha256 (eval.json, the training-score cache and a saved Detector's
+    source_sha256 compare it with the run's): the kind in its header gave the same weights another sha256 than the
+    file an earlier wildgan wrote, so a --resume that wrote a finished run's networks again made its evaluation
+    "of other networks". Only a saved Detector's header names its kind."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    nets = build_pgan(net_config_for_preset("tiny", 16, 1), 0)
+    tensors = ckpt.networks_to_tensors(nets.modules())
+    path = ckpt.save_checkpoint(tmp_path, "w", tensors, {"kind": kind})
+    with safe_open(str(path.with_suffix(".safetensors")), framework="numpy") as f:
+        assert f.metadata() == {"format": f"wildgan/{ckpt.FORMAT_VERSION}"}
+    # byte for byte what the wildgan before the kind wrote for these tensors
+    save_file({k: v.detach().contiguous() for k, v in tensors.items()}, str(tmp_path / "before.safetensors"),
+              metadata={"format": f"wildgan/{ckpt.FORMAT_VERSION}"})
+    assert json.loads(path.read_text())["sha256"] == ckpt.file_digest(tmp_path / "before.safetensors")
+    assert ckpt.weights_kind(path.with_suffix(".safetensors")) == (True, None)

@@ -838,12 +838,13 @@ def test_save_replaces_a_lone_safetensors_only_when_it_is_a_saved_detectors(det:
     refused("junk", r"junk\.safetensors: not readable as a safetensors file \(.*\): it exists and det.save replaces "
                     r"only a saved Detector's weights")
     shutil.copy(det.run_dir_ / "network-final.safetensors", tmp_path / "nets.safetensors")
-    refused("nets", r"nets\.safetensors exists and is not a saved Detector's weights \(a wildgan file of kind "
-                    r"'wildgan-networks'; no nets\.json beside it\)")
+    refused("nets", r"nets\.safetensors exists and is not a saved Detector's weights \(wildgan weights that do not "
+                    r"say they are a Detector's: a run's networks or checkpoint, or a Detector saved by an older "
+                    r"wildgan; no nets\.json beside it\)")
     # weights of an older wildgan, which wrote no kind: not known to be a Detector's unless its JSON is beside it
     save_file({"w": torch.zeros(3)}, str(tmp_path / "old.safetensors"), metadata={"format": "wildgan/1"})
-    refused("old", r"old\.safetensors exists and is not a saved Detector's weights \(a wildgan file of an older "
-                   r"wildgan, which did not record its kind; no old\.json beside it\)")
+    refused("old", r"old\.safetensors exists and is not a saved Detector's weights \(wildgan weights that do not "
+                   r"say they are a Detector's: .*; no old\.json beside it\)")
     first = det.save(tmp_path / "older")
     save_file({"w": torch.zeros(3)}, str(tmp_path / "older.safetensors"), metadata={"format": "wildgan/1"})
     assert det.save(tmp_path / "older") == first and Detector.load(first).threshold_ == det.threshold_

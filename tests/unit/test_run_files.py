@@ -216,3 +216,33 @@ def test_a_run_without_split_json_says_new_images_get_the_default_conversion(tmp
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert load_model(run, "cpu").conversion["fit"] == "pad"
+
+
+def test_a_resume_of_a_finished_run_from_before_the_weights_kind_keeps_its_networks_sha256(tmp_path, capsys):
+    # a --resume of a finished run writes its network-final again, the same weights: with the kind in the weights'
+    # header (written since) they got another sha256 than the file of the wildgan that trained them, and the run's
+    # eval.json was then said to be "an evaluation of other networks" (its training scores computed again too)
+    import numpy as np
+    from safetensors.torch import load_file, save_file
+
+    from wildgan.cli import main
+
+    x = (np.random.default_rng(0).random((80, 8, 8)) * 255).astype(np.uint8)
+    x[40:] //= 4
+    np.savez(tmp_path / "toy.npz", x=x, y=np.repeat([0, 1], 40))
+    run = tmp_path / "run"
+    args = ["--data", str(tmp_path / "toy.npz"), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.032",
+            "--phase-kimg", "0.1", "--threads", "1", "--no-progress", "--no-train-scores", "--out", str(run)]
+    assert main(["train", *args]) == 0
+    # the networks as the wildgan before the kind wrote them: the one metadata key without a kind
+    weights, meta_path = run / "network-final.safetensors", run / "network-final.json"
+    save_file(load_file(str(weights)), str(weights), metadata={"format": f"wildgan/{ckpt.FORMAT_VERSION}"})
+    meta = json.loads(meta_path.read_text())
+    meta_path.write_text(json.dumps({**meta, "sha256": ckpt.file_digest(weights)}, indent=2, sort_keys=True))
+    before = ckpt.file_digest(weights)
+    assert main(["evaluate", str(run), "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["train", *args, "--resume"]) == 0
+    assert ckpt.file_digest(weights) == before == ckpt.read_meta(meta_path)["sha256"]
+    said = capsys.readouterr().err + (run / "log.txt").read_text()
+    assert "evaluation of other networks" not in said, said
