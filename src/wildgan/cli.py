@@ -1834,7 +1834,9 @@ def _study(a: argparse.Namespace, study_log: RunLog) -> int:
     # the data set is read once: for the base config, the class names of --normal all, and every cell's check
     loaded = load_split_data(data_config_from_args(ns), progress=False if a.no_progress else None)
     if a.normal == "all":
-        ns.normal = loaded.train.class_names[0]
+        # the base config's normal class: the first one not excluded (the first class itself, when excluded, made
+        # every `--normal all --exclude FIRST` a "both normal and excluded" error)
+        ns.normal = _first_kept_class(loaded.train.class_names, data_config_from_args(ns).exclude_classes)
     base, split = build_run_config(ns, loaded=loaded)
     if a.normal == "all":
         normals = [n for n in split.info["class_names"] if n not in split.info.get("excluded_classes", [])]
@@ -1849,6 +1851,18 @@ def _study(a: argparse.Namespace, study_log: RunLog) -> int:
     del loaded                # not held while the cells train (each cell's training reads its data itself)
     _eprint(f"study: {len(cells)} cells -> {a.out}")
     return _run_the_study(a, base, cells, study_log)
+
+
+def _first_kept_class(names: Sequence[str], excluded: Sequence[str]) -> str:
+    """The first of the data's class names that --exclude does not name (a name in any case, or an index where no
+    class is named by a number, as the split resolves them); the first name when every one is excluded (the split
+    then says what is wrong)."""
+    digits = any(n.strip().isdigit() for n in names)
+
+    def named(i: int, n: str) -> bool:
+        return any(e.strip().lower() == n.lower() or (not digits and e.strip() == str(i)) for e in excluded)
+
+    return next((n for i, n in enumerate(names) if not named(i, n)), names[0])
 
 
 def _listed_classes(a: argparse.Namespace, out: Path) -> list[str] | None:

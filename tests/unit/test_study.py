@@ -1051,3 +1051,28 @@ def test_wildgan_study_normal_all_of_finished_cells_lists_a_trees_classes_instea
         main(args)
     monkeypatch.setattr(splits, "load_dataset", real)
     assert main(args) == 0 and "Cells: 3." in (st / "tables.md").read_text()
+
+
+def test_wildgan_study_normal_all_with_the_first_class_excluded(tmp_path):
+    # the base config took the data's first class as its normal one, also when --exclude named it: every
+    # `--normal all --exclude FIRST` stopped with "a class cannot be both normal and excluded: ['a']"
+    from wildgan.cli import main
+
+    tree = _png_tree(tmp_path / "tree", ("a", "b", "c"))
+    st = tmp_path / "st"
+    args = ["study", "--data", str(tree), "--normal", "all", "--exclude", "A", "--contamination", "0", "--preset",
+            "tiny", "--total-kimg", "0.032", "--phase-kimg", "0.1", "--threads", "1", "--no-progress", "--out", str(st)]
+    assert main(args) == 0
+    assert sorted(p.name for p in (st / "runs").iterdir()) == ["b_g0_wildgan_image_s0", "c_g0_wildgan_image_s0"]
+    tables = (st / "tables.md").read_text()
+    assert main(args) == 0 and (st / "tables.md").read_text() == tables         # (re-made from its rows)
+
+
+def test_the_first_class_not_excluded_matches_classes_as_the_split_does():
+    from wildgan.cli import _first_kept_class
+
+    assert _first_kept_class(["a", "b"], ()) == "a"
+    assert _first_kept_class(["a", "b", "c"], ("A", "b")) == "c"
+    assert _first_kept_class(["a", "b", "c"], ("0",)) == "b"                 # an index, where no class is a number
+    assert _first_kept_class(["0", "10"], ("1",)) == "0"                   # '1' names no class among '0', '10'
+    assert _first_kept_class(["a"], ("a",)) == "a"                          # (the split says what is wrong)
