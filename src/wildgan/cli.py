@@ -1788,7 +1788,7 @@ def cmd_study(a: argparse.Namespace) -> int:
 def _study(a: argparse.Namespace, study_log: RunLog) -> int:
     from .data import load_split_data
     from .studies import check_cells, grid, read_rows
-    from .studies.study import check_study_data, check_study_out_dir
+    from .studies.study import check_study_data, check_study_dir, check_study_out_dir, study_base
     from .training.run import check_lock_free
 
     gammas = _csv(a.contamination, float)
@@ -1827,7 +1827,9 @@ def _study(a: argparse.Namespace, study_log: RunLog) -> int:
         base = _finished_study_config(argparse.Namespace(**{**vars(ns), "normal": known[0]}), cells, Path(a.out))
         if base is not None:
             # every cell done: run_study only re-makes the tables from results.jsonl (each row holds its cell's AUCs
-            # and controls), which a full decode of the data (minutes for CIFAR-10's JPEGs) would only delay
+            # and controls), which a full decode of the data (minutes for CIFAR-10's JPEGs) would only delay. Its
+            # refusals of other settings come first, so that "every one done" is not said of a study then refused
+            check_study_dir(study_base(base, Path(a.out)), cells, Path(a.out))
             _eprint(f"study: {len(cells)} cells -> {a.out}, every one done: the tables are made again from "
                     f"{Path(a.out) / 'results.jsonl'} (the data is not read)")
             return _run_the_study(a, base, cells, study_log)

@@ -974,6 +974,7 @@ def test_wildgan_study_of_finished_cells_remakes_the_tables_without_reading_the_
     assert main([*args[:-2], "--lr", "0.002", "--out", str(st)]) == 2
     err = capsys.readouterr().err
     assert "holds cell 0_g0_wildgan_image_s0 trained with other settings" in err and "lr" in err, err
+    assert "every one done" not in err, err     # (it was said just before the refusal)
     # and a command that needs the data still reads it: another size than the cells recorded (refused by name once
     # the data gives its shape), a new cell to train
     with pytest.raises(AssertionError, match="the data was read"):
