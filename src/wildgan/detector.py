@@ -1217,8 +1217,8 @@ class Detector:
 
     def save(self, path: str | Path) -> Path:
         """Write PATH.safetensors (networks) + PATH.json (parameters, config, threshold, training scores); PATH an
-        existing directory writes PATH/detector.safetensors + PATH/detector.json. Nothing is pickled. Returns the
-        JSON path."""
+        existing directory, or a string ending in '/' (a folder, made when missing), writes PATH/detector.safetensors
+        + PATH/detector.json. Nothing is pickled. Returns the JSON path."""
         from . import checkpoint as ckpt
         from .config import run_config_to_dict
         from .fileio import leave_out_defaults
@@ -1231,6 +1231,12 @@ class Detector:
             raise ConfigError("save(''): no file name to save to: give PATH, e.g. det.save('model') writes "
                               "model.json + model.safetensors (or an existing folder, e.g. det.save('.'))")
         self._sync_scoring()          # the saved parameters, scores and threshold must describe one another
+        if isinstance(path, str) and path.endswith(("/", os.sep)) and not Path(path).exists():
+            # 'models/' names a folder, as cp and mkdir read it, though no folder is there yet: made, and the pair put
+            # in it (Path drops the slash, which wrote models.json + models.safetensors beside a folder never made)
+            from .fileio import make_folder
+
+            make_folder(path, "save the Detector where files can be written", label="the Detector's folder")
         path = _saved_pair_stem(Path(path))
         name = path.name[: -len(path.suffix)] if path.suffix in (".json", ".safetensors") else path.name
         if name in ("", ".", ".."):

@@ -787,6 +787,10 @@ def test_save_into_an_existing_folder(det: Detector, tmp_path, monkeypatch) -> N
     with pytest.raises(CheckpointError, match=r"empty is a directory that holds no saved Detector \(no "
                                               r"detector\.json in it\)"):
         Detector.load(tmp_path / "empty")
+    # 'new/' names a folder though none is there yet: made, the pair put in it (it wrote new.json beside it)
+    assert det.save(str(tmp_path / "new") + "/") == tmp_path / "new" / "detector.json"
+    assert (tmp_path / "new" / "detector.safetensors").is_file() and not (tmp_path / "new.json").exists()
+    assert Detector.load(str(tmp_path / "new") + "/").threshold_ == det.threshold_
     # a DIR.json beside the folder (what save(DIR) wrote before) is still read
     (tmp_path / "old").mkdir()
     det.save(tmp_path / "old.json")
