@@ -5,6 +5,7 @@ left out) are said as Python warnings by code that knows of no run folder, so th
 
 from __future__ import annotations
 
+import threading
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
@@ -88,17 +89,22 @@ def copying_warnings(*logs: RunLog | None) -> Iterator[None]:
     that a warning said again in this session (the next study cell, a second Detector.fit) is shown once more and
     reaches this session's log: the default filter shows a warning once per source location, and the log would miss
     one that an earlier session had said. So the terminal says such a warning once per session (each study cell
-    under its own lines), as the log does; within a session Python's once-per-location still holds."""
+    under its own lines), as the log does; within a session Python's once-per-location still holds.
+
+    A block copies the warnings said in its own thread only: warnings.showwarning is one for the process, and two
+    Detector.fit in two threads each put the other's warnings into their log.txt (wildgan says none from a thread of
+    its own)."""
     into = [log for log in logs if log is not None]
+    owner = threading.get_ident()
     if into:
         _forget_shown()
     before = warnings.showwarning
-    _ACTIVE.append(into)
+    _ACTIVE.append((owner, into))
 
     def show(message: Warning | str, category: type[Warning], filename: str, lineno: int, file: Any = None,
              line: str | None = None) -> None:
         before(message, category, filename, lineno, file, line)
-        if issubclass(category, WildganWarning):
+        if issubclass(category, WildganWarning) and threading.get_ident() == owner:
             for log in into:
                 log.warned(str(message))
 
@@ -106,7 +112,7 @@ def copying_warnings(*logs: RunLog | None) -> Iterator[None]:
     try:
         yield
     finally:
-        _ACTIVE.remove(into)
+        _ACTIVE.remove((owner, into))
         # blocks left out of order (two Detector.fit in two threads: A enters, B enters, A leaves, B leaves) must not
         # put back a hook of a block already left: B restored A's `show`, which then copied every later wildgan
         # warning of the process into A's finished log.txt. A block left under another's hook goes on passing the
@@ -137,13 +143,15 @@ def _forget_shown() -> None:
                 registry.pop(key, None)
 
 
-# the logs of the copying_warnings blocks the process is inside, innermost last (said() gives a warning to each)
-_ACTIVE: list[list[RunLog]] = []
+# (thread, logs) of the copying_warnings blocks the process is inside, innermost last (said() gives a warning to each of
+# its thread's)
+_ACTIVE: list[tuple[int, list[RunLog]]] = []
 
 
 def said(text: str) -> None:
     """A warning the CLI printed on stderr itself rather than as a Python warning (an option that does not apply to
     the chosen method, say): into the logs of the copying_warnings blocks the process is inside, as a shown warning
     is, so that log.txt does not miss it."""
-    for log in dict.fromkeys(log for into in _ACTIVE for log in into):
+    me = threading.get_ident()
+    for log in dict.fromkeys(log for owner, into in list(_ACTIVE) if owner == me for log in into):
         log.warned(text)

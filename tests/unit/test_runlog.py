@@ -126,6 +126,42 @@ def test_blocks_left_out_of_order_leave_no_copying_behind(tmp_path):
                                          "b ends"]
 
 
+def test_a_block_copies_the_warnings_of_its_own_thread_only(tmp_path):
+    # two Detector.fit in two threads: showwarning is one for the process, and each fit's log.txt got the other's
+    # warnings (the other's data, the other's options)
+    import threading
+
+    from wildgan.runlog import said
+
+    a, b = RunLog(tmp_path / "a.txt"), RunLog(tmp_path / "b.txt")
+    b_in, a_said = threading.Event(), threading.Event()
+
+    def in_b() -> None:
+        with copying_warnings(b):
+            b("b starts")
+            b_in.set()
+            a_said.wait(10)
+            warn_user("b's data is odd")
+            b("b ends")
+
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("always")
+        with copying_warnings(a):
+            a("a starts")
+            t = threading.Thread(target=in_b)
+            t.start()
+            assert b_in.wait(10)
+            warn_user("a's data is odd")
+            said("a's option does not apply")
+            a_said.set()
+            t.join(10)
+            a("a ends")
+    assert sorted(str(w.message) for w in shown) == ["a's data is odd", "b's data is odd"]
+    assert lines(tmp_path / "a.txt") == ["a starts", "warning: a's data is odd", "warning: a's option does not apply",
+                                         "a ends"]
+    assert lines(tmp_path / "b.txt") == ["b starts", "warning: b's data is odd", "b ends"]
+
+
 def _say_the_data_is_odd() -> None:
     warn_user("the data is odd")      # one source location, as a study cell's data read or a fit's is each time
 
