@@ -111,7 +111,27 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
             held.hold(msg, [str(s.get("path")) for s in skipped], lambda m: _say(log, m))
         else:
             _say(log, msg)
-    diffs = split_differences(split, recorded, skips_said=bool(skipped)) if data is None else []
+    # (a split.json without normal_classes, of an older wildgan, is compared in full unless --normal is given)
+    own_classes = not normal or [str(c) for c in split.info.get("normal_classes") or []] == \
+        [str(c) for c in recorded.get("normal_classes") or []]
+    if data is not None:
+        diffs = []
+    elif own_classes:
+        diffs = split_differences(split, recorded, skips_said=bool(skipped))
+    else:
+        # another normal class of the run's own data: a split of the same images drawn otherwise by design, whose
+        # counts and checksums differ from split.json's whether or not the data changed. Its test part is drawn as the
+        # run's was (a test split, photo or stratified hold-out: none depends on the normal class), so only data that
+        # changed can put training images in it: what the record says of the data alone, the images read, is compared
+        # (less the files named above as unreadable since, as split_differences counts them)
+        n_read, now = recorded.get("n_read"), split.info.get("n_read")
+        if isinstance(n_read, int) and n_read - len(skipped) != now:
+            if held is not None:
+                held.say()
+            _say(log, f"warning: {dc.data} changed since {run_dir} was trained (images read {n_read} -> {now}): the "
+                      f"test split of normal {', '.join(map(str, split.info.get('normal_classes') or []))} may "
+                      f"contain training images")
+        diffs = []
     if diffs:
         if held is not None:
             # said first, as without held: these are the differences the files named there cannot account for (the
