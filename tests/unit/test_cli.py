@@ -2258,3 +2258,25 @@ def test_evaluate_with_another_normal_class_of_the_runs_own_data_says_no_change_
     assert main(["evaluate", str(run), "--normal", "1"]) == 0
     err = capsys.readouterr().err
     assert f"changed since {run} was trained (images read 60 -> 62)" in err, err
+
+
+def test_an_evaluation_of_another_split_records_the_runs_own_training_counts(tmp_path, capsys):
+    # eval.json's n_train / n_train_anomalous are the training set's; of another normal class they were the counts of
+    # that split's training part, which the networks never saw (here 16 images of class 1 for a run trained on 32
+    # of class 0 plus 8 contaminants)
+    rng = np.random.default_rng(0)
+    data = tmp_path / "d.npz"
+    np.savez(data, x_train=rng.integers(0, 255, (48, 8, 8), dtype=np.uint8),
+             y_train=np.r_[np.zeros(32, int), np.ones(16, int)],
+             x_test=rng.integers(0, 255, (20, 8, 8), dtype=np.uint8), y_test=np.arange(20) % 2)
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(data), "--normal", "0", "--contamination", "0.2", "--preset", "tiny",
+                 "--total-kimg", "0.05", "--phase-kimg", "0.05", "--threads", "1", "--no-progress",
+                 "--no-train-scores", "--evaluate", "--out", str(run)]) == 0, capsys.readouterr().err
+    own = json.loads((run / "eval.json").read_text())
+    assert (own["n_train"], own["n_train_anomalous"]) == (40, 8)
+    assert main(["evaluate", str(run), "--normal", "1"]) == 0, capsys.readouterr().err
+    (side,) = run.glob("eval-*/eval.json")
+    ev = json.loads(side.read_text())
+    assert (ev["n_train"], ev["n_train_anomalous"]) == (40, 8), ev
+    assert ev["data"]["normal_classes"] == ["1"] and ev["n_test"] == 20

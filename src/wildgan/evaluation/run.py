@@ -328,6 +328,11 @@ def evaluate_run(run_dir: Path, data: str | None = None, *, device: str = "auto"
         split = split_for_run(run_dir, data, log=note, normal=normal, whole=whole, skip_bad=skip_bad)
     out_dir = evaluation_dir(run_dir, read_split_info(run_dir), split.info)
     out = evaluate_model(model, split, controls=controls, progress=progress, out_dir=out_dir if write else None)
+    if data is not None or out_dir != run_dir:
+        # other data, or another normal class of the run's own: the training part of that split is no set the
+        # networks ever trained on, so eval.json's training counts are the run's own (split.json's)
+        recorded = read_split_info(run_dir)
+        out["n_train"], out["n_train_anomalous"] = recorded.get("n_train"), recorded.get("n_train_anomalous")
     if said:
         out["warnings"] = said
     out["run_dir"] = str(run_dir)
