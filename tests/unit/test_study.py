@@ -58,6 +58,17 @@ def test_table_rendering_is_exact():
     assert render_csv(FIXED[::-1]) == csv_text
 
 
+def test_table1_carries_the_pixel_controls_of_its_test_images():
+    # Table 1 (encoder loss x score) showed the untrained networks only: a reader of it alone had no pixel control
+    md = render_markdown(FIXED)
+    t1 = md.split("### Table 1 layout: encoder loss × score (γ = 0)")[1].split("###")[0]
+    # one value per seed: the d_I and d_z cells of seed 0 share a test set
+    assert "Pixel controls on the same test images: -‖Q‖ (pixel norm) 0.620 ± 0.000 (n=2), -std(Q) 0.500 ± 0.000 " \
+           "(n=2), -mean(Q) 0.450 ± 0.000 (n=2)." in t1, t1
+    t1_02 = md.split("### Table 1 layout: encoder loss × score (γ = 0.02)")[1].split("###")[0]
+    assert "Pixel controls on the same test images: -‖Q‖ (pixel norm) 0.620, -std(Q) 0.500, -mean(Q) 0.450." in t1_02
+
+
 def test_controls_count_each_seed_once_in_tables_and_plot():
     # 3 seeds x 2 encoder losses: the untrained networks of a seed are the same for both losses
     rows = [_row("wildgan", enc, g, seed, 0.7 + 0.01 * seed, untrained=u, pn=p)

@@ -4,7 +4,7 @@ Table 1 (paper layout): encoder loss x score, for the proposed method.
 Table 2 (paper layout): method x score, one column per contamination gamma.
 Table 3: one-vs-rest sweep, normal class x score (for the first gamma).
 Every table gives mean +- std over seeds (the sample standard deviation, n - 1; n in brackets when n > 1) and the
-controls as extra rows.
+controls as extra rows (Table 1, whose columns are scores: its pixel controls in a line under it).
 Rows computed otherwise than the rest (`apart`: other scoring rules or score/search settings than the study command's,
 study.scored_otherwise) are pooled with none: a mean of AUCs of different scores is no number of either, and a
 footnote would leave that mean in the table. tables.md lists them after the tables, tables.csv marks them.
@@ -124,6 +124,15 @@ def table1(rows: list[dict[str, Any]], gamma: float) -> tuple[list[str], list[li
     return header, body
 
 
+def pixel_controls_line(rows: list[dict[str, Any]]) -> str:
+    """The pixel controls of the rows' test sets, one value per seed (_per_seed), as a line under a table whose
+    columns are scores (Table 1), where a pixel statistic has no column of its own: without it Table 1's AUCs stood
+    beside the untrained networks only, while -std Q is often the stronger control (CIFAR_CAR)."""
+    stats = ", ".join(f"{name} {_stat(_per_seed(rows, lambda r, k=key: r['controls'].get(k)))}"
+                      for key, name in CONTROL_ROWS[1:])
+    return f"Pixel controls on the same test images: {stats}."
+
+
 def table2(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
     """Method x score, one column per gamma (+ the paper's number where the protocol matches)."""
     gammas = _gammas(rows)
@@ -235,7 +244,9 @@ def render_markdown(rows: list[dict[str, Any]], apart: dict[str, str] | None = N
             for g in _gammas(sub):
                 h, b = table1(sub, g)
                 if b:
-                    parts += [f"### Table 1 layout: encoder loss × score (γ = {g:g})", "", md_table(h, b), ""]
+                    parts += [f"### Table 1 layout: encoder loss × score (γ = {g:g})", "", md_table(h, b), "",
+                              pixel_controls_line([r for r in sub if r["method"] == "wildgan"
+                                                   and float(r["gamma"]) == g]), ""]
             if key[0] == "chula-rbc12":
                 paper = "; ".join(f"{'d_I' if loss == 'image' else 'd_z'}: " + ", ".join(
                     f"{k} {v:.2f}".replace(" 0.", " .") for k, v in t.items()) for loss, t in PAPER_TABLE1.items())
