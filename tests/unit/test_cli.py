@@ -2280,3 +2280,32 @@ def test_an_evaluation_of_another_split_records_the_runs_own_training_counts(tmp
     ev = json.loads(side.read_text())
     assert (ev["n_train"], ev["n_train_anomalous"]) == (40, 8), ev
     assert ev["data"]["normal_classes"] == ["1"] and ev["n_test"] == 20
+
+
+def test_evaluate_writes_the_per_image_scores_behind_every_auc_of_eval_json(tiny_npz, tmp_path, capsys):
+    # test_scores.csv held the trained scores only: the controls' AUCs (untrained networks, pixel statistics) and the
+    # AUC with the other generator could not be checked against the images they were computed from
+    import csv
+
+    from sklearn.metrics import roc_auc_score
+
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.05",
+                 "--phase-kimg", "0.05", "--threads", "1", "--no-progress", "--no-train-scores", "--evaluate",
+                 "--out", str(run)]) == 0, capsys.readouterr().err
+    ev = json.loads((run / "eval.json").read_text())
+    with open(run / "test_controls.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    with open(run / "test_scores.csv", newline="") as f:
+        assert [(r["id"], r["label"]) for r in rows] == [(r["id"], r["label"]) for r in csv.DictReader(f)]
+    y = [int(r["label"]) for r in rows]
+    want = {**{f"untrained_{k}": v for k, v in ev["controls"]["untrained"].items()},
+            **{k: ev["controls"][k] for k in ("pixel_norm", "pixel_std", "pixel_mean")},
+            **{f"G_{k}": v for k, v in ev["other_generator"]["auc"].items()}}
+    assert set(rows[0]) == {"id", "label", *want}
+    for k, v in want.items():
+        assert roc_auc_score(y, [float(r[k]) for r in rows]) == v, k
+    # without the controls, the file holds what was computed: no earlier evaluation's controls beside this eval.json
+    assert main(["evaluate", str(run), "--no-controls"]) == 0
+    with open(run / "test_controls.csv", newline="") as f:
+        assert set(next(csv.DictReader(f))) == {"id", "label", *(f"G_{k}" for k in ev["other_generator"]["auc"])}

@@ -155,6 +155,11 @@ def _say(log: Callable[[str], None] | None, msg: str) -> None:
         log(msg)
 
 
+# beside test_scores.csv: each test image's scores by the untrained networks (untrained_a, ...), its pixel controls
+# (pixel_norm, pixel_std, pixel_mean) and, for a wildgan run, its scores with the other generator (G_a, ...)
+CONTROLS_CSV = "test_controls.csv"
+
+
 def evaluate_model(model: LoadedModel, split: AnomalySplit, *, controls: bool = True, progress: bool = False,
                    out_dir: Path | None = None) -> dict[str, Any]:
     """AUC / AP of every score of `model` on the split's test images, the controls (untrained networks, pixel
@@ -166,12 +171,15 @@ def evaluate_model(model: LoadedModel, split: AnomalySplit, *, controls: bool = 
     m = evaluate_scores({k: res.scores[k] for k in SCORE_NAMES if k in res.scores}, y)
     z_norm = res.scores.get("z_norm")
     out: dict[str, Any] = {"auc": m["auc"], "ap": m["ap"]}
+    # the per-image scores behind every other AUC eval.json holds (CONTROLS_CSV), so that each can be checked
+    beside: dict[str, np.ndarray] = {}
     if model.cfg.method == "wildgan":
         # Spec 4.2/9.8: evaluate with Gs, and log the raw G as well. E was trained against G, and in short runs Gs
         # (EMA 0.999 per iteration) is still largely its random initialisation, so the two can differ a lot.
         sc = model.cfg.score
         other = "G" if sc.generator == "Gs" else "Gs"
         ro = model.score(split.test_x, score_cfg=replace(sc, generator=other))
+        beside.update({f"{other}_{k}": ro.scores[k] for k in SCORE_NAMES if k in ro.scores})
         out["other_generator"] = {"generator": other, "auc": evaluate_scores(
             {k: ro.scores[k] for k in SCORE_NAMES if k in ro.scores}, y)["auc"]}
     # a latent search is the slow part of a search run's evaluation: its latents are kept (SEARCH_CACHE) so that the
@@ -186,7 +194,9 @@ def evaluate_model(model: LoadedModel, split: AnomalySplit, *, controls: bool = 
         if search_cache and un.z is not None:
             search_cache.update(z_untrained=un.z, a_untrained=un.scores["a"])
         mu = evaluate_scores({k: un.scores[k] for k in SCORE_NAMES if k in un.scores}, y)
-        px = evaluate_scores(pixel_statistics(split.test_x), y)
+        pixel = pixel_statistics(split.test_x)
+        px = evaluate_scores(pixel, y)
+        beside.update({**{f"untrained_{k}": un.scores[k] for k in SCORE_NAMES if k in un.scores}, **pixel})
         out["controls"] = {"untrained": mu["auc"], **px["auc"]}
         out["controls_ap"] = {"untrained": mu["ap"], **px["ap"]}
     out["n_test"] = int(len(y))
@@ -211,6 +221,14 @@ def evaluate_model(model: LoadedModel, split: AnomalySplit, *, controls: bool = 
     if out_dir is not None:
         try:
             write_scores_csv(Path(out_dir) / "test_scores.csv", split.test_ids, res, y)
+            if beside:
+                # 17 digits: the pixel statistics are float64, whose distinct values 9 digits could tie
+                write_scores_csv(Path(out_dir) / CONTROLS_CSV, split.test_ids, {}, y,
+                                 extra={k: [f"{v:.17g}" for v in a] for k, a in beside.items()})
+            else:
+                # (--no-controls of an f-AnoGAN or search run) an earlier evaluation's file would stand beside this
+                # eval.json as if its own
+                (Path(out_dir) / CONTROLS_CSV).unlink(missing_ok=True)
             if res.z is not None:
                 np.save(Path(out_dir) / "test_latents.npy", res.z)
             if search_cache:
