@@ -129,6 +129,20 @@ def test_paper_numbers_only_beside_the_papers_cifar_car_setup():
             "paper's 32); channels 1 (the paper's 3, RGB); test size all (the paper's paper: 2000 test images).") in md
 
 
+def test_paper_numbers_not_beside_a_subset_of_cifar10():
+    # the lossless CIFAR-10 subset under the CIFAR_CAR protocol (test_size "paper": every test car and as many others)
+    # trains on 366 cars and tests 178 images: the paper's 0.72 stood beside such cells as their target
+    setup = {"resolution": 32, "channels": 3, "test_size": "paper"}
+    full = {**_row("wildgan", "image", 0.02, 0, 0.70), **setup, "n_test": 2000, "n_train": 5102,
+            "n_train_anomalous": 102}
+    assert "| Ours | a | 0.700 | 0.64 |" in render_markdown([full])         # the paper's set-up: its number beside
+    sub = {**full, "n_test": 178, "n_train": 385, "n_train_anomalous": 19}
+    md = render_markdown([sub])
+    assert "paper γ=0.02" not in md and "| Ours | a | 0.700 |\n" in md
+    assert ("differ from its set-up in test images 178 (the paper's 2000); normal training images 366 (the paper's "
+            "5000).") in md, md
+
+
 def test_markdown_table_cells_escape_pipes():
     # the pixel-norm control used to be "-||Q||": its pipes split the row, so "control: -" showed in the first
     # column and the numbers slid out of theirs; a class name with a pipe (folder protocol) must not do it either
