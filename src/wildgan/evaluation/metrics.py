@@ -7,7 +7,6 @@ import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 
-
 def _check(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     raw = np.asarray(labels).ravel()
     if raw.dtype.kind == "O":             # e.g. a pandas object / nullable-integer column of 0 and 1

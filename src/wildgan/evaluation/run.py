@@ -163,7 +163,7 @@ CONTROLS_CSV = "test_controls.csv"
 def evaluate_model(model: LoadedModel, split: AnomalySplit, *, controls: bool = True, progress: bool = False,
                    out_dir: Path | None = None) -> dict[str, Any]:
     """AUC / AP of every score of `model` on the split's test images, the controls (untrained networks, pixel
-    statistics) beside them, counts and timing; out_dir: where test_scores.csv and test_latents.npy go."""
+    statistics) beside them, counts and timing; out_dir: where test_scores.csv, CONTROLS_CSV and test_latents.npy go."""
     t0 = time.time()
     res = model.score(split.test_x, progress=progress)
     dt = time.time() - t0
