@@ -1744,7 +1744,8 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     written = out.get("written_to")
     if written and Path(written).parent != Path(a.run_dir):
         # the run's own evaluation (eval.json, test_scores.csv) stays as it was
-        _warn(f"evaluation on other data written to {Path(written).parent} (the run's own eval.json is kept)")
+        _warn(f"evaluation on other data or normal classes written to {Path(written).parent} (the run's own "
+              f"eval.json is kept)")
     if a.json:
         keep = ("auc", "ap", "controls", "controls_ap", "other_generator", "n_test", "n_anomalous", "mean_z_norm",
                 "model")

@@ -2319,3 +2319,82 @@ def test_an_out_in_a_folder_without_write_permission_is_refused(tiny_npz, tmp_pa
         assert f"cannot write --out {ro / 'run'}: permission denied (at {ro})" in capsys.readouterr().err
     finally:
         ro.chmod(0o755)
+
+
+def test_evaluate_with_another_normal_class_of_the_runs_own_data_says_no_change_that_did_not_happen(
+        tiny_npz, tmp_path, capsys):
+    # another normal class splits the same images otherwise by design, so its counts and checksums differ from
+    # split.json's: evaluate said the data had 'changed since RUN was trained ... the rebuilt test split ... may contain
+    # training images' of data that had not changed (the test part of every protocol does not depend on the normal
+    # class, so none of the run's training images is tested)
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.05",
+                 "--phase-kimg", "0.05", "--threads", "1", "--no-progress", "--no-train-scores", "--out",
+                 str(run)]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--normal", "1"]) == 0
+    err = capsys.readouterr().err
+    assert "changed since" not in err and "evaluation on other data or normal classes written to" in err, err
+    (side,) = run.glob("eval-*/eval.json")
+    assert "warnings" not in json.loads(side.read_text())
+    # the run's own class given by name is the run's own split, compared in full as without --normal
+    assert main(["evaluate", str(run), "--normal", "0"]) == 0
+    assert "changed since" not in capsys.readouterr().err
+    # data that did change is still said with another normal class: two images added to the training part
+    d = dict(np.load(tiny_npz))
+    np.savez(tiny_npz, x_train=np.concatenate([d["x_train"], d["x_train"][:2]]), y_train=np.r_[d["y_train"], [0, 1]],
+             x_test=d["x_test"], y_test=d["y_test"])
+    assert main(["evaluate", str(run), "--normal", "1"]) == 0
+    err = capsys.readouterr().err
+    assert f"changed since {run} was trained (images read 60 -> 62)" in err, err
+
+
+def test_an_evaluation_of_another_split_records_the_runs_own_training_counts(tmp_path, capsys):
+    # eval.json's n_train / n_train_anomalous are the training set's; of another normal class they were the counts of
+    # that split's training part, which the networks never saw (here 16 images of class 1 for a run trained on 32
+    # of class 0 plus 8 contaminants)
+    rng = np.random.default_rng(0)
+    data = tmp_path / "d.npz"
+    np.savez(data, x_train=rng.integers(0, 255, (48, 8, 8), dtype=np.uint8),
+             y_train=np.r_[np.zeros(32, int), np.ones(16, int)],
+             x_test=rng.integers(0, 255, (20, 8, 8), dtype=np.uint8), y_test=np.arange(20) % 2)
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(data), "--normal", "0", "--contamination", "0.2", "--preset", "tiny",
+                 "--total-kimg", "0.05", "--phase-kimg", "0.05", "--threads", "1", "--no-progress",
+                 "--no-train-scores", "--evaluate", "--out", str(run)]) == 0, capsys.readouterr().err
+    own = json.loads((run / "eval.json").read_text())
+    assert (own["n_train"], own["n_train_anomalous"]) == (40, 8)
+    assert main(["evaluate", str(run), "--normal", "1"]) == 0, capsys.readouterr().err
+    (side,) = run.glob("eval-*/eval.json")
+    ev = json.loads(side.read_text())
+    assert (ev["n_train"], ev["n_train_anomalous"]) == (40, 8), ev
+    assert ev["data"]["normal_classes"] == ["1"] and ev["n_test"] == 20
+
+
+def test_evaluate_writes_the_per_image_scores_behind_every_auc_of_eval_json(tiny_npz, tmp_path, capsys):
+    # test_scores.csv held the trained scores only: the controls' AUCs (untrained networks, pixel statistics) and the
+    # AUC with the other generator could not be checked against the images they were computed from
+    import csv
+
+    from sklearn.metrics import roc_auc_score
+
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.05",
+                 "--phase-kimg", "0.05", "--threads", "1", "--no-progress", "--no-train-scores", "--evaluate",
+                 "--out", str(run)]) == 0, capsys.readouterr().err
+    ev = json.loads((run / "eval.json").read_text())
+    with open(run / "test_controls.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    with open(run / "test_scores.csv", newline="") as f:
+        assert [(r["id"], r["label"]) for r in rows] == [(r["id"], r["label"]) for r in csv.DictReader(f)]
+    y = [int(r["label"]) for r in rows]
+    want = {**{f"untrained_{k}": v for k, v in ev["controls"]["untrained"].items()},
+            **{k: ev["controls"][k] for k in ("pixel_norm", "pixel_std", "pixel_mean")},
+            **{f"G_{k}": v for k, v in ev["other_generator"]["auc"].items()}}
+    assert set(rows[0]) == {"id", "label", *want}
+    for k, v in want.items():
+        assert roc_auc_score(y, [float(r[k]) for r in rows]) == v, k
+    # without the controls, the file holds what was computed: no earlier evaluation's controls beside this eval.json
+    assert main(["evaluate", str(run), "--no-controls"]) == 0
+    with open(run / "test_controls.csv", newline="") as f:
+        assert set(next(csv.DictReader(f))) == {"id", "label", *(f"G_{k}" for k in ev["other_generator"]["auc"])}

@@ -258,6 +258,23 @@ def test_metrics_no_flipping_and_controls():
     assert ps["pixel_mean"][0] == pytest.approx(1.0) and ps["pixel_mean"][1] == pytest.approx(-1.0)
 
 
+def test_pixel_controls_tie_images_of_equal_statistics():
+    # the same pixels in another order have the same norm, std and mean: their control scores must tie (AUC 0.5 for
+    # one normal and one anomalous such image); float sums in pixel order broke the tie (AUC 0 or 1)
+    rng = np.random.default_rng(128)
+    a = rng.integers(0, 256, (1, 32, 32, 3), dtype=np.uint8)
+    b = a.reshape(-1)[rng.permutation(a.size)].reshape(a.shape)
+    ps = pixel_statistics(np.concatenate([a, b]))
+    for k, v in ps.items():
+        assert v[0] == v[1], k
+        assert roc_auc(np.array([0, 1]), v) == 0.5, k
+    # the values are those of q = x * 2/255 - 1, in float64
+    q = a.reshape(1, -1).astype(np.float64) * 2 / 255 - 1
+    assert ps["pixel_norm"][0] == pytest.approx(-np.linalg.norm(q), rel=1e-12)
+    assert ps["pixel_std"][0] == pytest.approx(-q.std(), rel=1e-12)
+    assert ps["pixel_mean"][0] == pytest.approx(-q.mean(), rel=1e-12)
+
+
 def test_metrics_refuse_labels_that_are_not_0_or_1():
     s = np.array([1.0, 2.0, 3.0])
     with pytest.raises(ValueError, match="found 0.5"):

@@ -58,6 +58,17 @@ def test_table_rendering_is_exact():
     assert render_csv(FIXED[::-1]) == csv_text
 
 
+def test_table1_carries_the_pixel_controls_of_its_test_images():
+    # Table 1 (encoder loss x score) showed the untrained networks only: a reader of it alone had no pixel control
+    md = render_markdown(FIXED)
+    t1 = md.split("### Table 1 layout: encoder loss × score (γ = 0)")[1].split("###")[0]
+    # one value per seed: the d_I and d_z cells of seed 0 share a test set
+    assert "Pixel controls on the same test images: -‖Q‖ (pixel norm) 0.620 ± 0.000 (n=2), -std(Q) 0.500 ± 0.000 " \
+           "(n=2), -mean(Q) 0.450 ± 0.000 (n=2)." in t1, t1
+    t1_02 = md.split("### Table 1 layout: encoder loss × score (γ = 0.02)")[1].split("###")[0]
+    assert "Pixel controls on the same test images: -‖Q‖ (pixel norm) 0.620, -std(Q) 0.500, -mean(Q) 0.450." in t1_02
+
+
 def test_controls_count_each_seed_once_in_tables_and_plot():
     # 3 seeds x 2 encoder losses: the untrained networks of a seed are the same for both losses
     rows = [_row("wildgan", enc, g, seed, 0.7 + 0.01 * seed, untrained=u, pn=p)
@@ -116,6 +127,20 @@ def test_paper_numbers_only_beside_the_papers_cifar_car_setup():
     assert "paper γ=0" not in md and "| Ours | a | 0.700 |\n" in md
     assert ("The paper's CIFAR_CAR numbers are not shown: these cells differ from its set-up in resolution 16 (the "
             "paper's 32); channels 1 (the paper's 3, RGB); test size all (the paper's paper: 2000 test images).") in md
+
+
+def test_paper_numbers_not_beside_a_subset_of_cifar10():
+    # the lossless CIFAR-10 subset under the CIFAR_CAR protocol (test_size "paper": every test car and as many others)
+    # trains on 366 cars and tests 178 images: the paper's 0.72 stood beside such cells as their target
+    setup = {"resolution": 32, "channels": 3, "test_size": "paper"}
+    full = {**_row("wildgan", "image", 0.02, 0, 0.70), **setup, "n_test": 2000, "n_train": 5102,
+            "n_train_anomalous": 102}
+    assert "| Ours | a | 0.700 | 0.64 |" in render_markdown([full])         # the paper's set-up: its number beside
+    sub = {**full, "n_test": 178, "n_train": 385, "n_train_anomalous": 19}
+    md = render_markdown([sub])
+    assert "paper γ=0.02" not in md and "| Ours | a | 0.700 |\n" in md
+    assert ("differ from its set-up in test images 178 (the paper's 2000); normal training images 366 (the paper's "
+            "5000).") in md, md
 
 
 def test_markdown_table_cells_escape_pipes():

@@ -406,8 +406,8 @@ PIXEL_SCALE = 2.0 / 255.0   # uint8 pixels -> [-1, 1] as x * PIXEL_SCALE - 1 (sp
 
 def u8_to_unit(t: "torch.Tensor") -> "torch.Tensor":
     """uint8 pixels (any layout) -> float32 in [-1, 1] as x * 2/255 - 1 (spec 6.1): the one rule that training,
-    scoring, the heat maps and the ONNX graph all call (evaluation.metrics.pixel_statistics repeats it in float64
-    numpy for its controls)."""
+    scoring, the heat maps and the ONNX graph all call (evaluation.metrics.pixel_statistics computes its controls
+    from the same rule in exact integers, q = (2x - 255) / 255)."""
     return t.float() * PIXEL_SCALE - 1.0
 
 

@@ -111,7 +111,27 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
             held.hold(msg, [str(s.get("path")) for s in skipped], lambda m: _say(log, m))
         else:
             _say(log, msg)
-    diffs = split_differences(split, recorded, skips_said=bool(skipped)) if data is None else []
+    # (a split.json without normal_classes, of an older wildgan, is compared in full unless --normal is given)
+    own_classes = not normal or [str(c) for c in split.info.get("normal_classes") or []] == \
+        [str(c) for c in recorded.get("normal_classes") or []]
+    if data is not None:
+        diffs = []
+    elif own_classes:
+        diffs = split_differences(split, recorded, skips_said=bool(skipped))
+    else:
+        # another normal class of the run's own data: a split of the same images drawn otherwise by design, whose
+        # counts and checksums differ from split.json's whether or not the data changed. Its test part is drawn as the
+        # run's was (a test split, photo or stratified hold-out: none depends on the normal class), so only data that
+        # changed can put training images in it: what the record says of the data alone, the images read, is compared
+        # (less the files named above as unreadable since, as split_differences counts them)
+        n_read, now = recorded.get("n_read"), split.info.get("n_read")
+        if isinstance(n_read, int) and n_read - len(skipped) != now:
+            if held is not None:
+                held.say()
+            _say(log, f"warning: {dc.data} changed since {run_dir} was trained (images read {n_read} -> {now}): the "
+                      f"test split of normal {', '.join(map(str, split.info.get('normal_classes') or []))} may "
+                      f"contain training images")
+        diffs = []
     if diffs:
         if held is not None:
             # said first, as without held: these are the differences the files named there cannot account for (the
@@ -135,10 +155,15 @@ def _say(log: Callable[[str], None] | None, msg: str) -> None:
         log(msg)
 
 
+# beside test_scores.csv: each test image's scores by the untrained networks (untrained_a, ...), its pixel controls
+# (pixel_norm, pixel_std, pixel_mean) and, for a wildgan run, its scores with the other generator (G_a, ...)
+CONTROLS_CSV = "test_controls.csv"
+
+
 def evaluate_model(model: LoadedModel, split: AnomalySplit, *, controls: bool = True, progress: bool = False,
                    out_dir: Path | None = None) -> dict[str, Any]:
     """AUC / AP of every score of `model` on the split's test images, the controls (untrained networks, pixel
-    statistics) beside them, counts and timing; out_dir: where test_scores.csv and test_latents.npy go."""
+    statistics) beside them, counts and timing; out_dir: where test_scores.csv, CONTROLS_CSV and test_latents.npy go."""
     t0 = time.time()
     res = model.score(split.test_x, progress=progress)
     dt = time.time() - t0
@@ -146,12 +171,15 @@ def evaluate_model(model: LoadedModel, split: AnomalySplit, *, controls: bool = 
     m = evaluate_scores({k: res.scores[k] for k in SCORE_NAMES if k in res.scores}, y)
     z_norm = res.scores.get("z_norm")
     out: dict[str, Any] = {"auc": m["auc"], "ap": m["ap"]}
+    # the per-image scores behind every other AUC eval.json holds (CONTROLS_CSV), so that each can be checked
+    beside: dict[str, np.ndarray] = {}
     if model.cfg.method == "wildgan":
         # Spec 4.2/9.8: evaluate with Gs, and log the raw G as well. E was trained against G, and in short runs Gs
         # (EMA 0.999 per iteration) is still largely its random initialisation, so the two can differ a lot.
         sc = model.cfg.score
         other = "G" if sc.generator == "Gs" else "Gs"
         ro = model.score(split.test_x, score_cfg=replace(sc, generator=other))
+        beside.update({f"{other}_{k}": ro.scores[k] for k in SCORE_NAMES if k in ro.scores})
         out["other_generator"] = {"generator": other, "auc": evaluate_scores(
             {k: ro.scores[k] for k in SCORE_NAMES if k in ro.scores}, y)["auc"]}
     # a latent search is the slow part of a search run's evaluation: its latents are kept (SEARCH_CACHE) so that the
@@ -166,7 +194,9 @@ def evaluate_model(model: LoadedModel, split: AnomalySplit, *, controls: bool = 
         if search_cache and un.z is not None:
             search_cache.update(z_untrained=un.z, a_untrained=un.scores["a"])
         mu = evaluate_scores({k: un.scores[k] for k in SCORE_NAMES if k in un.scores}, y)
-        px = evaluate_scores(pixel_statistics(split.test_x), y)
+        pixel = pixel_statistics(split.test_x)
+        px = evaluate_scores(pixel, y)
+        beside.update({**{f"untrained_{k}": un.scores[k] for k in SCORE_NAMES if k in un.scores}, **pixel})
         out["controls"] = {"untrained": mu["auc"], **px["auc"]}
         out["controls_ap"] = {"untrained": mu["ap"], **px["ap"]}
     out["n_test"] = int(len(y))
@@ -191,6 +221,14 @@ def evaluate_model(model: LoadedModel, split: AnomalySplit, *, controls: bool = 
     if out_dir is not None:
         try:
             write_scores_csv(Path(out_dir) / "test_scores.csv", split.test_ids, res, y)
+            if beside:
+                # 17 digits: the pixel statistics are float64, whose distinct values 9 digits could tie
+                write_scores_csv(Path(out_dir) / CONTROLS_CSV, split.test_ids, {}, y,
+                                 extra={k: [f"{v:.17g}" for v in a] for k, a in beside.items()})
+            else:
+                # (--no-controls of an f-AnoGAN or search run) an earlier evaluation's file would stand beside this
+                # eval.json as if its own
+                (Path(out_dir) / CONTROLS_CSV).unlink(missing_ok=True)
             if res.z is not None:
                 np.save(Path(out_dir) / "test_latents.npy", res.z)
             if search_cache:
@@ -308,6 +346,11 @@ def evaluate_run(run_dir: Path, data: str | None = None, *, device: str = "auto"
         split = split_for_run(run_dir, data, log=note, normal=normal, whole=whole, skip_bad=skip_bad)
     out_dir = evaluation_dir(run_dir, read_split_info(run_dir), split.info)
     out = evaluate_model(model, split, controls=controls, progress=progress, out_dir=out_dir if write else None)
+    if data is not None or out_dir != run_dir:
+        # other data, or another normal class of the run's own: the training part of that split is no set the
+        # networks ever trained on, so eval.json's training counts are the run's own (split.json's)
+        recorded = read_split_info(run_dir)
+        out["n_train"], out["n_train_anomalous"] = recorded.get("n_train"), recorded.get("n_train_anomalous")
     if said:
         out["warnings"] = said
     out["run_dir"] = str(run_dir)

@@ -70,8 +70,8 @@ RUN_OUTPUTS = ("config.json", "config.yaml", "split.json", "skipped.txt", "stats
                DEMO_MARKER,  # a run trained over a demo (--overwrite) is no demo any more
                "DETECTOR.txt",   # Detector.fit's: a later fit may replace the run, a `wildgan train` one it may not
                "samples", "tensorboard", "network-final.json", "network-final.safetensors", "fanogan-final.json",
-               "fanogan-final.safetensors", "eval.json", "test_scores.csv", "test_latents.npy", "test_search.npz",
-               "report",
+               "fanogan-final.safetensors", "eval.json", "test_scores.csv", "test_controls.csv", "test_latents.npy",
+               "test_search.npz", "report",
                "train_scores.csv", "train_scores.json", "train_scores-isolated.csv", "train_scores-isolated.json")
 # Any of these means a run was started here.
 _RUN_MARKERS = ("config.json", "stats.jsonl", "checkpoints", "network-final.json", "fanogan-final.json")
