@@ -1008,6 +1008,17 @@ def test_wildgan_study_of_finished_cells_remakes_the_tables_without_reading_the_
         main([*args[:-2], "--seeds", "0,1", "--out", str(st)])          # a new cell to train
 
 
+def test_a_cells_line_carries_its_pixel_controls(tmp_path):
+    # the line a study says as each cell ends gave -‖Q‖ but not -std Q, the stronger control on CIFAR
+    base = _base(tmp_path)
+    said: list[str] = []
+    study_mod.run_study(base, grid(["0"], [0.0], ["wildgan"], ["image"], [0]), tmp_path / "st", progress=False,
+                        log=said.append)
+    row = read_rows(tmp_path / "st" / "results.jsonl")[0]
+    line = next(m for m in said if ": AUC a=" in m)
+    assert f"-‖Q‖ {row['controls']['pixel_norm']:.3f}, -std Q {row['controls']['pixel_std']:.3f})" in line, line
+
+
 def test_each_cells_log_has_the_warnings_said_while_the_data_it_trains_on_was_read(tmp_path):
     # the cells share one read of the data (the first cell to train reads it): its warnings (here the centre crop of
     # non-square images) were said in that cell alone, and the next cells' log.txt, which train on the same images,

@@ -594,10 +594,12 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
 
                 os.fsync(f.fileno())
             have.add(cell.key)              # a cell listed twice is evaluated and counted once
-            own = own_score(cell.method)                        # each method by its own score, as the tables and plot
+            # each method by its own score, as the tables and plot; with the controls, -std Q among them, often the
+            # strongest on CIFAR (a cell's a below it says more than one below the untrained networks)
+            own = own_score(cell.method)
             log(f"[{i + 1}/{len(cells)}] {cell.key}: AUC {own}={ev['auc'].get(own, float('nan')):.3f} "
                 f"(untrained {ev['controls']['untrained'].get(own, float('nan')):.3f}, "
-                f"-‖Q‖ {ev['controls']['pixel_norm']:.3f})")
+                f"-‖Q‖ {ev['controls']['pixel_norm']:.3f}, -std Q {ev['controls'].get('pixel_std', float('nan')):.3f})")
             # the tables after every row, not only at the end: a study stopped later (Ctrl-C, a kill, a failing cell)
             # would otherwise leave tables.md and the plots of an earlier run beside a results.jsonl with more rows, and
             # `wildgan report` would show those old tables as the study's
