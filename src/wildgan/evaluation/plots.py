@@ -154,9 +154,10 @@ def _to_u8(x: np.ndarray) -> np.ndarray:
 
 
 def closest_matches(path: Path, x_u8: np.ndarray, recon: np.ndarray, y: np.ndarray, *, n: int = 10,
-                    seed: int = 0, code: str = "E(Q)") -> Path:
+                    seed: int = 0, code: str = "E(Q)", gen: str = "G") -> Path:
     """The paper's closest-match grids: a query row above its reconstruction row, for normals and anomalies
-    (n of each, drawn with a fixed seed so that reruns show the same images); code as tsne_plot's."""
+    (n of each, drawn with a fixed seed so that reruns show the same images); code as tsne_plot's, gen: the
+    generator the reconstructions come from (Gs for a wildgan run scored with its EMA copy)."""
     y = np.asarray(y).astype(int)
     rng = np.random.default_rng(seed)
     blocks: list[tuple[str, np.ndarray, np.ndarray]] = []
@@ -171,7 +172,7 @@ def closest_matches(path: Path, x_u8: np.ndarray, recon: np.ndarray, y: np.ndarr
         _show(axes[2 * b], q)
         axes[2 * b].set_ylabel(f"{name}\nquery", fontsize=8)
         _show(axes[2 * b + 1], r)
-        axes[2 * b + 1].set_ylabel(f"G({code})", fontsize=8)
+        axes[2 * b + 1].set_ylabel(f"{gen}({code})", fontsize=8)
     if not blocks:
         axes[0].text(0.5, 0.5, "no test images", ha="center")
     fig.suptitle("closest matches: query row, reconstruction row", fontsize=9)

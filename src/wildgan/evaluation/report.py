@@ -781,8 +781,11 @@ def _figures_section(page: _Page, out: Path, diag: RunDiagnostics, cfg: Any, tsn
         page.img(plots.latent_histograms(out / "latent_hist.png", diag.z, diag.y, code=code),
                  f"latent coefficients and ||{code}||, normal vs anomalous")
     if diag.recon is not None:
+        # the reconstructions are the scored generator's (Gs for wildgan), as the heat maps' panels say
+        gen = _generator(cfg)
         page.img(plots.closest_matches(out / "closest_matches.png", diag.x, diag.recon, diag.y,
-                                       seed=cfg.train.seed, code=code), f"closest matches: query row, G({code}) row")
+                                       seed=cfg.train.seed, code=code, gen=gen),
+                 f"closest matches: query row, {gen}({code}) row")
 
 
 def _heatmap_section(page: _Page, out: Path, diag: RunDiagnostics, score: str, k: int, log: Log,
