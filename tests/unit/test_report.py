@@ -703,8 +703,8 @@ def test_report_of_networks_that_never_grew_says_so(tiny_run: Path, tmp_path: Pa
     (run / "network-final.json").write_text(json.dumps(meta))
     report(run, top_k_images=1, device="cpu", controls=False, tsne_points=50)
     md = (run / "report" / "report.md").read_text()
-    assert "Not fully grown: the networks stopped at lod 1.5 and are scored at 8x8 (still fading in), not the " \
-        "data's 16x16" in md
+    assert "Not fully grown: the networks stopped at lod 1.5 and are scored at 8x8 (still fading in from 4x4), " \
+        "not the data's 16x16" in md
     assert "Not fully grown" not in (tiny_run / "report" / "report.md").read_text()
     assert "The most anomalous test image (by score a)" in md           # --top-k 1: in the singular
 
@@ -1467,3 +1467,18 @@ def test_the_closest_matches_name_the_generator_the_reconstructions_come_from(tm
         report._figures_section(page, tmp_path, diag, cfg, 5, lambda s: None)
         assert f"{gen}(E(Q))" in labels and (gen == "G" or "G(E(Q))" not in labels), labels
         assert f"closest matches: query row, {gen}(E(Q)) row" in "".join(page.md_parts)
+
+
+def test_the_not_fully_grown_line_of_networks_in_their_last_fade_in() -> None:
+    # a short --total-kimg ends in the last fade-in (lod 0.016 at 32x32): the report said "scored at 32x32 (still
+    # fading in), not the data's 32x32", a contradiction that hid how far the networks got
+    from types import SimpleNamespace
+
+    from wildgan.evaluation.report import _grown_text
+
+    cfg = SimpleNamespace(method="wildgan", net=SimpleNamespace(resolution=32))
+    last = _grown_text({"lod": 0.016}, cfg)
+    assert "are scored at 32x32 (still fading in from 16x16); train longer" in last and "data's" not in last
+    assert "scored at 16x16; not" not in _grown_text({"lod": 1.0}, cfg)
+    assert "are scored at 16x16, not the data's 32x32;" in _grown_text({"lod": 1.0}, cfg)
+    assert _grown_text({"lod": 0.0}, cfg) == ""

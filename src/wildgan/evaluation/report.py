@@ -731,9 +731,13 @@ def _grown_text(ms: dict[str, Any], cfg: Any) -> str:
     if lod <= 0 or cfg.method == "fanogan":
         return ""
     r = int(cfg.net.resolution)
-    return (f" **Not fully grown: the networks stopped at lod {lod:g} and are scored at "
-            f"{r >> int(lod)}x{r >> int(lod)}{' (still fading in)' if lod != int(lod) else ''}, not the data's "
-            f"{r}x{r}; train longer (--resume --total-kimg) for results at full resolution.**")
+    s = r >> int(lod)
+    # in the last fade-in the networks are at the data's resolution already, only not grown: "scored at 32x32, not
+    # the data's 32x32" said nothing; which blend they are at is what tells the reader how far they got
+    fading = f" (still fading in from {s // 2}x{s // 2})" if lod != int(lod) else ""
+    other = f", not the data's {r}x{r}" if s != r else ""
+    return (f" **Not fully grown: the networks stopped at lod {lod:g} and are scored at {s}x{s}{fading}{other}; "
+            f"train longer (--resume --total-kimg) for results at full resolution.**")
 
 
 def _metrics_rows(metrics: dict[str, Any]) -> list[list[Any]]:
