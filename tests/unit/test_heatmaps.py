@@ -107,3 +107,31 @@ def test_named_images_too_few_for_a_batch_are_warned_about_once(scoring_pile) ->
     assert len(named.ids) == 2 and named.recon.shape == (2, 8, 8, 1)
     said = [str(w.message) for w in got if "scored in batch mode 'mixed'" in str(w.message)]
     assert len(said) == 1 and said[0].startswith("2 images"), said
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_the_heat_map_is_drawn_alone_on_a_labelled_colour_scale(tmp_path, monkeypatch, channels) -> None:
+    # the map was blended (alpha 0.6) over the gray query: a pixel's colour mixed the residual with the query's
+    # brightness, so the colour bar (unlabelled) could not be read; zero residual on a bright background looked like
+    # a middling one
+    drawn: list = []
+    real = plots._save
+
+    def keep(fig, path):
+        drawn.append(fig)
+        return real(fig, path)
+
+    monkeypatch.setattr(plots, "_save", keep)
+    rng = np.random.default_rng(0)
+    image = np.full((8, 8, channels), 250, np.uint8)                  # a bright, flat query ...
+    heat = np.zeros((8, 8), np.float32)                               # ... reconstructed perfectly but for one pixel
+    heat[2, 3] = 0.5
+    plots.heatmap_panel(tmp_path / "p.png", image, heat, rng.uniform(-1, 1, (8, 8, channels)), vmax=1.0)
+    (fig,) = drawn
+    map_ax = next(ax for ax in fig.axes if ax.get_title().startswith("|w(Q)"))
+    (im,) = map_ax.get_images()                                       # the map alone, nothing under it
+    assert im.get_alpha() in (None, 1.0)
+    rgba = im.to_rgba(im.get_array())
+    assert np.allclose(rgba[0, 0], im.cmap(0.0)) and np.allclose(rgba[2, 3], im.cmap(0.5))
+    bar_ax = next(ax for ax in fig.axes if ax is not map_ax and not ax.get_images() and ax.get_ylabel())
+    assert "0..1" in bar_ax.get_ylabel()

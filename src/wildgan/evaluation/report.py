@@ -809,7 +809,7 @@ def _heatmap_section(page: _Page, out: Path, diag: RunDiagnostics, score: str, k
 
     vmax = plots.colour_scale(maps)
     page.p(f"Heat map = |w(Q) - w({gen}({code}))| averaged over channels, w = per-image min-max (the residual that L_n "
-           f"sums), overlaid on the query; one colour scale for all maps of this section (0 to {vmax:.3g}), so "
+           f"sums), beside the query; one colour scale for all maps of this section (0 to {vmax:.3g}), so "
            f"that they can be compared.")
     why = _why_text(diag.ref_scores, lam, what, code) if name == "a" else None
     if why:
