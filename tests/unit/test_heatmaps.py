@@ -135,3 +135,21 @@ def test_the_heat_map_is_drawn_alone_on_a_labelled_colour_scale(tmp_path, monkey
     assert np.allclose(rgba[0, 0], im.cmap(0.0)) and np.allclose(rgba[2, 3], im.cmap(0.5))
     bar_ax = next(ax for ax in fig.axes if ax is not map_ax and not ax.get_images() and ax.get_ylabel())
     assert "0..1" in bar_ax.get_ylabel()
+
+
+def test_the_named_images_say_which_colour_scale_their_maps_share(tmp_path, panels) -> None:
+    # the named images' panels share a scale of their own (not the top-k section's), and the page said nothing of it:
+    # the same colour meant different residuals in the two sections
+    from types import SimpleNamespace
+
+    from wildgan.evaluation.heatmaps import NamedImages
+
+    d = _diag(n=3)
+    maps = residual_maps(d.x, d.recon)
+    named = NamedImages(ids=d.ids, scores=d.scores, x=d.x, recon=d.recon, maps=maps)
+    model = SimpleNamespace(cfg=SimpleNamespace(method="wildgan", score=SimpleNamespace(generator="Gs")))
+    page = report._Page(title="t", md_dir=tmp_path)
+    report._named_section(page, tmp_path, model, named, "a")
+    md = "".join(page.md_parts)
+    assert f"one colour scale for the named images' maps (0 to {colour_scale(maps):.3g})" in md
+    assert panels == [pytest.approx(colour_scale(maps))] * 3

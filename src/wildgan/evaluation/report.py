@@ -972,6 +972,12 @@ def _named_section(page: _Page, out: Path, model: Any, named: NamedImages, score
     from . import plots  # matplotlib: this section draws
 
     vmax = plots.colour_scale(named.maps)
+    if m:
+        # the named maps share a scale of their own: a reader comparing them with the panels above by colour alone
+        # compared two scales (the bars differ, the sentence says so)
+        page.p(f"Heat map = |w(Q) - w({gen}({code}))| averaged over channels (w = per-image min-max), beside the "
+               f"query; one colour scale for the named images' maps (0 to {vmax:.3g}), not that of any other "
+               f"section's maps: compare colours within this section.")
     ref_scores, among = ref if ref is not None else ({}, "")
     refs = ref_scores.get(name)
     if refs is not None:
