@@ -147,9 +147,27 @@ def test_the_named_images_say_which_colour_scale_their_maps_share(tmp_path, pane
     d = _diag(n=3)
     maps = residual_maps(d.x, d.recon)
     named = NamedImages(ids=d.ids, scores=d.scores, x=d.x, recon=d.recon, maps=maps)
-    model = SimpleNamespace(cfg=SimpleNamespace(method="wildgan", score=SimpleNamespace(generator="Gs")))
+    model = SimpleNamespace(cfg=SimpleNamespace(method="wildgan", score=SimpleNamespace(generator="Gs")), lod=0.0)
     page = report._Page(title="t", md_dir=tmp_path)
     report._named_section(page, tmp_path, model, named, "a")
     md = "".join(page.md_parts)
     assert f"one colour scale for the named images' maps (0 to {colour_scale(maps):.3g})" in md
     assert panels == [pytest.approx(colour_scale(maps))] * 3
+
+
+def test_maps_of_networks_that_stopped_below_the_image_resolution_say_what_the_scores_never_saw(tmp_path, panels):
+    # a run stopped at 16x16 scores 32x32 images at 16x16, but its maps compare the 32x32 query with the upsampled
+    # reconstruction: their edges and texture are residual no score saw, and the report's maps did not say so
+    from types import SimpleNamespace
+
+    from wildgan.evaluation.heatmaps import NamedImages
+
+    d = _diag(n=3)                                                     # 8x8 images
+    said = "The networks stopped at 4x4: each map compares the 8x8 query with the reconstruction upsampled from 4x4"
+    for lod, expected in ((1.0, True), (0.5, False), (0.0, False)):
+        page = report._Page(title="t", md_dir=tmp_path)
+        report._heatmap_section(page, tmp_path, d, "a", 2, lambda s: None, lod=lod)
+        named = NamedImages(ids=d.ids, scores=d.scores, x=d.x, recon=d.recon, maps=residual_maps(d.x, d.recon))
+        model = SimpleNamespace(cfg=SimpleNamespace(method="wildgan", score=SimpleNamespace(generator="Gs")), lod=lod)
+        report._named_section(page, tmp_path, model, named, "a")
+        assert "".join(page.md_parts).count(said) == (2 if expected else 0), lod

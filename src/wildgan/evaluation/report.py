@@ -551,7 +551,7 @@ def _write_run_report(run_dir: Path, out: Path, cfg: Any, split_info: dict[str, 
     elif diag is not None:
         _metrics_section(page, out, diag, cfg, masks, mask_name)
         _figures_section(page, out, diag, cfg, tsne_points, log)
-        _heatmap_section(page, out, diag, score, top_k_images, log, cfg=cfg)
+        _heatmap_section(page, out, diag, score, top_k_images, log, cfg=cfg, lod=model.lod)
     _training_sections(page, out, run_dir)
     if named is not None:
         _named_section(page, out, model, named, score, ref=ref)
@@ -637,7 +637,7 @@ def _pile_section(page: _Page, out: Path, run_dir: Path, model: Any, diag: RunDi
            "taken from these training scores.")
     _saved_evaluation(page, run_dir, model)
     page.p("Labels of the pile are unknown, hence '?' in the captions and in top_anomalous.csv.")
-    _heatmap_section(page, out, diag, score, k, log, what="training", cfg=cfg)
+    _heatmap_section(page, out, diag, score, k, log, what="training", cfg=cfg, lod=model.lod)
 
 
 def _saved_evaluation(page: _Page, run_dir: Path, model: Any) -> None:
@@ -793,7 +793,9 @@ def _figures_section(page: _Page, out: Path, diag: RunDiagnostics, cfg: Any, tsn
 
 
 def _heatmap_section(page: _Page, out: Path, diag: RunDiagnostics, score: str, k: int, log: Log,
-                     what: str = "test", cfg: Any = None) -> None:
+                     what: str = "test", cfg: Any = None, lod: float = 0.0) -> None:
+    """The k most anomalous images' panels, their table and top_anomalous.csv. lod: the networks' (a run stopped
+    before full resolution is scored at a lower one, which the maps' text must say)."""
     if diag.recon is None or k <= 0:
         return
     name = pick_score(diag.scores, score)
@@ -810,7 +812,7 @@ def _heatmap_section(page: _Page, out: Path, diag: RunDiagnostics, score: str, k
     vmax = plots.colour_scale(maps)
     page.p(f"Heat map = |w(Q) - w({gen}({code}))| averaged over channels, w = per-image min-max (the residual that L_n "
            f"sums), beside the query; one colour scale for all maps of this section (0 to {vmax:.3g}), so "
-           f"that they can be compared.")
+           f"that they can be compared.{_coarse_map_text(lod, diag.x.shape[1])}")
     why = _why_text(diag.ref_scores, lam, what, code) if name == "a" else None
     if why:
         page.p(why)
@@ -835,6 +837,18 @@ def _heatmap_section(page: _Page, out: Path, diag: RunDiagnostics, score: str, k
                     f"‖{code}‖ (percentile among the {what} images)", "L_n percentile"], table)
     _write_csv(out / "top_anomalous.csv", ["rank", "id", "label", *columns], rows)
     np.savez_compressed(out / "heatmaps" / "top_heatmaps.npz", maps=maps, ids=np.array([diag.ids[i] for i in top]))
+
+
+def _coarse_map_text(lod: float, r: int) -> str:
+    """' The networks stopped at SxS: ...' for maps of networks that never trained at the images' resolution R
+    (lod >= 1), else ''. Their scores are computed at SxS; the map compares the R x R query with the reconstruction
+    upsampled (heatmaps.py), so its fine detail is residual the scores never saw."""
+    if lod < 1:
+        return ""
+    s = r >> int(lod)
+    return (f" The networks stopped at {s}x{s}: each map compares the {r}x{r} query with the reconstruction "
+            f"upsampled from {s}x{s}, so its detail finer than {s}x{s} (edges, texture) is residual that the scores, "
+            f"computed at {s}x{s}, never saw.")
 
 
 def _why_text(scores: dict[str, np.ndarray], lam: float, what: str, code: str = "E(Q)") -> str | None:
@@ -977,7 +991,8 @@ def _named_section(page: _Page, out: Path, model: Any, named: NamedImages, score
         # compared two scales (the bars differ, the sentence says so)
         page.p(f"Heat map = |w(Q) - w({gen}({code}))| averaged over channels (w = per-image min-max), beside the "
                f"query; one colour scale for the named images' maps (0 to {vmax:.3g}), not that of any other "
-               f"section's maps: compare colours within this section.")
+               f"section's maps: compare colours within this section."
+               f"{_coarse_map_text(model.lod, named.x.shape[1])}")
     ref_scores, among = ref if ref is not None else ({}, "")
     refs = ref_scores.get(name)
     if refs is not None:
