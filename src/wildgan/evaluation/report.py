@@ -851,21 +851,24 @@ def _coarse_map_text(lod: float, r: int) -> str:
             f"computed at {s}x{s}, never saw.")
 
 
-def _why_text(scores: dict[str, np.ndarray], lam: float, what: str, code: str = "E(Q)") -> str | None:
+def _why_text(scores: dict[str, np.ndarray], lam: float, what: str, code: str = "E(Q)", *,
+              lead: str = "Why these images", table: str | None = None) -> str | None:
     """What drives the ranking by a = lam * L_n + (1 - lam) * L_o over these images, in words: the heat maps show
     the residual (the L_n part) only, which with lam = 0.05 usually moves a far less than ||E(Q)|| (the latent's
-    norm, `code`: z* for a search run) does."""
+    norm, `code`: z* for a search run) does. lead: the paragraph's first words; table: what the table beside it
+    gives (default: the top-k table's two terms and the norm with its percentile)."""
     if not all(k in scores for k in ("a", "L_n", "L_o")) or len(scores["a"]) < 2:
         return None
     sn, so = float(np.std(lam * scores["L_n"])), float(np.std((1 - lam) * scores["L_o"]))
     if sn + so <= 0:
         return None
     share = so / (sn + so)
-    return (f"Why these images: a = {lam:g}·L_n + {1 - lam:g}·L_o. Over the {len(scores['a'])} {what} images, "
+    table = f"both terms and ‖{code}‖ with its percentile" if table is None else table
+    return (f"{lead}: a = {lam:g}·L_n + {1 - lam:g}·L_o. Over the {len(scores['a'])} {what} images, "
             f"{share:.1%} of the spread of a (standard deviations of the two terms) comes from L_o = "
             f"-‖{code}‖/√N_z, i.e. from how close the image's code lies to the origin, and {1 - share:.1%} "
-            f"from L_n, the residual the heat maps show. The table gives both terms and ‖{code}‖ with its "
-            f"percentile; a map that looks clean with a high a means the "
+            f"from L_n, the residual the heat maps show. The table gives {table}; a map that looks clean with a "
+            f"high a means the "
             f"{'encoder' if code == 'E(Q)' else 'latent search'}, not the reconstruction, found the image "
             f"unusual. To rank by what the maps show, use --score L_n or L_r.")
 
@@ -999,7 +1002,16 @@ def _named_section(page: _Page, out: Path, model: Any, named: NamedImages, score
         page.p(f"Percentile: where each image's {name} falls among the run's {len(refs)} {among} images (100 = "
                f"above all of them). `wildgan score RUN --data FILES --threshold contamination|mad` flags images "
                f"against the training scores.")
-    rows = []
+    # ranked by a, which part of a made an image rank high is the question the page answers for the top-k images;
+    # the named images' table gave L_n and L_o unweighted, so lam (0.05 against 0.95) had to be known from the code
+    lam = float(model.cfg.score.lam)
+    parts = name == "a" and "L_n" in named.scores and "L_o" in named.scores
+    why = _why_text(ref_scores if "a" in ref_scores else named.scores, lam,
+                    among if "a" in ref_scores else "named", code, lead="What drives a",
+                    table="both terms of each named image") if parts else None
+    if why:
+        page.p(why)
+    rows, shown = [], []
     columns = _score_columns(named.scores)
     width = max(2, len(str(m)))                   # image-01 ... image-50: names that sort like the ranks
     for j, id_ in enumerate(named.ids, start=1):
@@ -1012,8 +1024,11 @@ def _named_section(page: _Page, out: Path, model: Any, named: NamedImages, score
                                 vmax=vmax, gen=gen, code=code)
             page.img(png, f"{id_}: {name} = {named.scores[name][j - 1]:.4g}{where}", width=520)
         rows.append([id_] + [float(v[j - 1]) for v in columns.values()] + ([pct] if pct is not None else []))
+        if parts:
+            shown.append(rows[-1] + [f"{lam * named.scores['L_n'][j - 1]:.4g}",
+                                     f"{(1 - lam) * named.scores['L_o'][j - 1]:.4g}"])
     hdr = ["id", *columns] + ([f"{name} percentile among {among} images"] if refs is not None else [])
-    page.table(hdr, rows)
+    page.table(hdr + [f"{lam:g}·L_n", f"{1 - lam:g}·L_o"] if parts else hdr, shown if parts else rows)
     _write_csv(out / "named_images.csv", hdr, rows)
 
 
