@@ -25,6 +25,12 @@ def _diag(n: int = 4, nan_row: int | None = None) -> SimpleNamespace:
                            scores=scores, ref_scores=scores)
 
 
+def _model(lod: float = 0.0) -> SimpleNamespace:
+    """What the named images' section reads of a wildgan run's loaded networks."""
+    return SimpleNamespace(cfg=SimpleNamespace(method="wildgan", score=SimpleNamespace(generator="Gs", lam=0.05)),
+                           lod=lod)
+
+
 @pytest.fixture
 def panels(tmp_path, monkeypatch) -> list[float]:
     """The colour-scale top each report panel is drawn with; the panels become placeholder files, not pictures."""
@@ -107,3 +113,87 @@ def test_named_images_too_few_for_a_batch_are_warned_about_once(scoring_pile) ->
     assert len(named.ids) == 2 and named.recon.shape == (2, 8, 8, 1)
     said = [str(w.message) for w in got if "scored in batch mode 'mixed'" in str(w.message)]
     assert len(said) == 1 and said[0].startswith("2 images"), said
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_the_heat_map_is_drawn_alone_on_a_labelled_colour_scale(tmp_path, monkeypatch, channels) -> None:
+    # the map was blended (alpha 0.6) over the gray query: a pixel's colour mixed the residual with the query's
+    # brightness, so the colour bar (unlabelled) could not be read; zero residual on a bright background looked like
+    # a middling one
+    drawn: list = []
+    real = plots._save
+
+    def keep(fig, path):
+        drawn.append(fig)
+        return real(fig, path)
+
+    monkeypatch.setattr(plots, "_save", keep)
+    rng = np.random.default_rng(0)
+    image = np.full((8, 8, channels), 250, np.uint8)                  # a bright, flat query ...
+    heat = np.zeros((8, 8), np.float32)                               # ... reconstructed perfectly but for one pixel
+    heat[2, 3] = 0.5
+    plots.heatmap_panel(tmp_path / "p.png", image, heat, rng.uniform(-1, 1, (8, 8, channels)), vmax=1.0)
+    (fig,) = drawn
+    map_ax = next(ax for ax in fig.axes if ax.get_title().startswith("|w(Q)"))
+    (im,) = map_ax.get_images()                                       # the map alone, nothing under it
+    assert im.get_alpha() in (None, 1.0)
+    rgba = im.to_rgba(im.get_array())
+    assert np.allclose(rgba[0, 0], im.cmap(0.0)) and np.allclose(rgba[2, 3], im.cmap(0.5))
+    bar_ax = next(ax for ax in fig.axes if ax is not map_ax and not ax.get_images() and ax.get_ylabel())
+    assert "0..1" in bar_ax.get_ylabel()
+
+
+def test_the_named_images_say_which_colour_scale_their_maps_share(tmp_path, panels) -> None:
+    # the named images' panels share a scale of their own (not the top-k section's), and the page said nothing of it:
+    # the same colour meant different residuals in the two sections
+
+    from wildgan.evaluation.heatmaps import NamedImages
+
+    d = _diag(n=3)
+    maps = residual_maps(d.x, d.recon)
+    named = NamedImages(ids=d.ids, scores=d.scores, x=d.x, recon=d.recon, maps=maps)
+    model = _model()
+    page = report._Page(title="t", md_dir=tmp_path)
+    report._named_section(page, tmp_path, model, named, "a")
+    md = "".join(page.md_parts)
+    assert f"one colour scale for the named images' maps (0 to {colour_scale(maps):.3g})" in md
+    assert panels == [pytest.approx(colour_scale(maps))] * 3
+
+
+def test_maps_of_networks_that_stopped_below_the_image_resolution_say_what_the_scores_never_saw(tmp_path, panels):
+    # a run stopped at 16x16 scores 32x32 images at 16x16, but its maps compare the 32x32 query with the upsampled
+    # reconstruction: their edges and texture are residual no score saw, and the report's maps did not say so
+
+    from wildgan.evaluation.heatmaps import NamedImages
+
+    d = _diag(n=3)                                                     # 8x8 images
+    said = "The networks stopped at 4x4: each map compares the 8x8 query with the reconstruction upsampled from 4x4"
+    for lod, expected in ((1.0, True), (0.5, False), (0.0, False)):
+        page = report._Page(title="t", md_dir=tmp_path)
+        report._heatmap_section(page, tmp_path, d, "a", 2, lambda s: None, lod=lod)
+        named = NamedImages(ids=d.ids, scores=d.scores, x=d.x, recon=d.recon, maps=residual_maps(d.x, d.recon))
+        model = _model(lod)
+        report._named_section(page, tmp_path, model, named, "a")
+        assert "".join(page.md_parts).count(said) == (2 if expected else 0), lod
+
+
+def test_the_named_images_table_gives_the_two_weighted_parts_of_a(tmp_path, panels) -> None:
+    # ranked by a = 0.05 L_n + 0.95 L_o, the named images' table gave L_n and L_o unweighted and no word on which of
+    # them drives a: why a named image ranked high could not be read off the page (the top-k section says it)
+
+    from wildgan.evaluation.heatmaps import NamedImages
+
+    d = _diag(n=3)
+    lo, ln = d.scores["L_o"], d.scores["L_n"]
+    d.scores["a"] = 0.05 * ln + 0.95 * lo
+    named = NamedImages(ids=d.ids, scores=d.scores, x=d.x, recon=d.recon, maps=residual_maps(d.x, d.recon))
+    model = _model()
+    page = report._Page(title="t", md_dir=tmp_path)
+    report._named_section(page, tmp_path, model, named, "a", ref=(d.scores, "training"))
+    md = "".join(page.md_parts)
+    assert "What drives a: a = 0.05·L_n + 0.95·L_o. Over the 3 training images" in md
+    assert "The table gives both terms of each named image" in md
+    assert "| 0.05·L_n | 0.95·L_o |" in md and f"| {0.05 * ln[0]:.4g} | {0.95 * lo[0]:.4g} |" in md
+    # the CSV keeps its columns: the parts are the page's reading aid, the scores are the data
+    assert (tmp_path / "named_images.csv").read_text().splitlines()[0] == \
+        "id,a,L_n,L_o,a percentile among training images"

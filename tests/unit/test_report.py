@@ -703,8 +703,8 @@ def test_report_of_networks_that_never_grew_says_so(tiny_run: Path, tmp_path: Pa
     (run / "network-final.json").write_text(json.dumps(meta))
     report(run, top_k_images=1, device="cpu", controls=False, tsne_points=50)
     md = (run / "report" / "report.md").read_text()
-    assert "Not fully grown: the networks stopped at lod 1.5 and are scored at 8x8 (still fading in), not the " \
-        "data's 16x16" in md
+    assert "Not fully grown: the networks stopped at lod 1.5 and are scored at 8x8 (still fading in from 4x4), " \
+        "not the data's 16x16" in md
     assert "Not fully grown" not in (tiny_run / "report" / "report.md").read_text()
     assert "The most anomalous test image (by score a)" in md           # --top-k 1: in the singular
 
@@ -739,7 +739,8 @@ def test_a_search_run_report_says_up_front_that_it_searches_again(tmp_path):
 
 def test_a_search_run_report_names_its_searched_latents_and_generators(tmp_path):
     # a search run's report said "This method has one generator" (it trains G and Gs) and captioned its searched
-    # latents z* as the encoder's E(Q) (it has no encoder)
+    # latents z* as the encoder's E(Q) (it has no encoder); its closest matches are Gs(z*), as its heat maps say
+    # (the grid called them G(z*))
     from wildgan.evaluation.report import run_report
 
     run = _search_run(tmp_path / "search", 8)
@@ -747,7 +748,7 @@ def test_a_search_run_report_names_its_searched_latents_and_generators(tmp_path)
     md = (run / "report" / "report.md").read_text()
     assert "Latent search is scored with Gs only, so the last column is empty." in md
     assert "one generator" not in md
-    assert "t-SNE of the searched test latents z*" in md and "closest matches: query row, G(z*) row" in md
+    assert "t-SNE of the searched test latents z*" in md and "closest matches: query row, Gs(z*) row" in md
     assert "||z*||" in md and "||E(Q)||, normal" not in md
 
 
@@ -1432,3 +1433,52 @@ def test_named_images_are_placed_among_training_scores_that_skipped_bad_files_on
         report(run, images=[q], device="cpu", skip_bad=True)
     assert "among the run's 19 training images" in page.read_text()
     assert "The training images could not be read" not in page.read_text() and "## Unlabelled data" in page.read_text()
+
+
+def test_the_closest_matches_name_the_generator_the_reconstructions_come_from(tmp_path, monkeypatch) -> None:
+    # a wildgan run's reconstructions are Gs(E(Q)) (its heat-map panels say so) but the closest-match grid and its
+    # caption called them G(E(Q)), the raw generator's, which the report's "AUC with G" column is about
+    from types import SimpleNamespace
+
+    from wildgan.evaluation import plots, report
+
+    labels: list[str] = []
+    real = plots._save
+
+    def keep(fig, path):
+        labels.extend(ax.yaxis.label.get_text() for ax in fig.axes)
+        return real(fig, path)
+
+    monkeypatch.setattr(plots, "_save", keep)
+    def placeholder(path, *a, **k):
+        path.write_bytes(b"png")
+        return path
+
+    for name in ("roc_curves", "score_histograms"):                # not what is tested: placeholder files
+        monkeypatch.setattr(plots, name, placeholder)
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 3)
+    diag = SimpleNamespace(y=y, x=rng.integers(0, 256, (6, 8, 8, 1), dtype=np.uint8), z=None, controls={},
+                           recon=rng.uniform(-1, 1, (6, 8, 8, 1)).astype(np.float32), scores={"a": rng.random(6)})
+    for method, gen in (("wildgan", "Gs"), ("fanogan", "G")):
+        cfg = SimpleNamespace(method=method, score=SimpleNamespace(generator="Gs"), train=SimpleNamespace(seed=0))
+        page = report._Page(title="t", md_dir=tmp_path)
+        labels.clear()
+        report._figures_section(page, tmp_path, diag, cfg, 5, lambda s: None)
+        assert f"{gen}(E(Q))" in labels and (gen == "G" or "G(E(Q))" not in labels), labels
+        assert f"closest matches: query row, {gen}(E(Q)) row" in "".join(page.md_parts)
+
+
+def test_the_not_fully_grown_line_of_networks_in_their_last_fade_in() -> None:
+    # a short --total-kimg ends in the last fade-in (lod 0.016 at 32x32): the report said "scored at 32x32 (still
+    # fading in), not the data's 32x32", a contradiction that hid how far the networks got
+    from types import SimpleNamespace
+
+    from wildgan.evaluation.report import _grown_text
+
+    cfg = SimpleNamespace(method="wildgan", net=SimpleNamespace(resolution=32))
+    last = _grown_text({"lod": 0.016}, cfg)
+    assert "are scored at 32x32 (still fading in from 16x16); train longer" in last and "data's" not in last
+    assert "scored at 16x16; not" not in _grown_text({"lod": 1.0}, cfg)
+    assert "are scored at 16x16, not the data's 32x32;" in _grown_text({"lod": 1.0}, cfg)
+    assert _grown_text({"lod": 0.0}, cfg) == ""

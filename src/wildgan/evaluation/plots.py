@@ -52,7 +52,10 @@ def colour_scale(maps: np.ndarray) -> float:
 def heatmap_panel(path: Path, image: np.ndarray, heat: np.ndarray, recon: np.ndarray | None = None,
                   title: str = "", vmax: float | None = None, recon_title: str = "reconstruction",
                   gen: str = "G", code: str = "E(Q)") -> Path:
-    """Query | reconstruction | heat map overlaid on the query (the per-image picture of the report).
+    """Query | reconstruction | heat map, the three at the same size and pixel grid (the per-image picture of the
+    report). The map is drawn on its own, not blended over the query: a blend's colour mixes the residual with the
+    query's brightness (zero residual on a bright background looked like a middling one), so no colour could be read
+    off the bar; the query beside it shows where things are.
     vmax: the top of the colour scale; give the same to every panel of a set so that they can be compared
     (default: this map's own maximum). gen, code: the generator and the latent of the reconstruction gen(code), for
     the map's title (code z* for latent search, which has no encoder)."""
@@ -63,15 +66,15 @@ def heatmap_panel(path: Path, image: np.ndarray, heat: np.ndarray, recon: np.nda
     if recon is not None:
         _show(axes[1], recon, recon_title)
     ax = axes[-1]
-    gray = np.asarray(image, dtype=np.float64).mean(axis=-1) if np.asarray(image).ndim == 3 else image
-    ax.imshow(gray, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
     top = colour_scale(heat) if vmax is None else float(vmax)
-    im = ax.imshow(heat, cmap="inferno", alpha=0.6, vmin=0.0, vmax=top,
-                   interpolation="nearest")
+    im = ax.imshow(heat, cmap="inferno", vmin=0.0, vmax=top, interpolation="nearest")
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_title(f"|w(Q) - w({gen}({code}))|", fontsize=8)
-    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    bar = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    # the unit: w scales each image's pixels to 0..1, so 1 is the whole range of the image
+    bar.set_label("residual (w: pixels scaled to 0..1 per image)", fontsize=6)
+    bar.ax.tick_params(labelsize=6)
     if title:
         fig.suptitle(title, fontsize=8)
     return _save(fig, path)
@@ -154,9 +157,10 @@ def _to_u8(x: np.ndarray) -> np.ndarray:
 
 
 def closest_matches(path: Path, x_u8: np.ndarray, recon: np.ndarray, y: np.ndarray, *, n: int = 10,
-                    seed: int = 0, code: str = "E(Q)") -> Path:
+                    seed: int = 0, code: str = "E(Q)", gen: str = "G") -> Path:
     """The paper's closest-match grids: a query row above its reconstruction row, for normals and anomalies
-    (n of each, drawn with a fixed seed so that reruns show the same images); code as tsne_plot's."""
+    (n of each, drawn with a fixed seed so that reruns show the same images); code as tsne_plot's, gen: the
+    generator the reconstructions come from (Gs for a wildgan run scored with its EMA copy)."""
     y = np.asarray(y).astype(int)
     rng = np.random.default_rng(seed)
     blocks: list[tuple[str, np.ndarray, np.ndarray]] = []
@@ -171,7 +175,7 @@ def closest_matches(path: Path, x_u8: np.ndarray, recon: np.ndarray, y: np.ndarr
         _show(axes[2 * b], q)
         axes[2 * b].set_ylabel(f"{name}\nquery", fontsize=8)
         _show(axes[2 * b + 1], r)
-        axes[2 * b + 1].set_ylabel(f"G({code})", fontsize=8)
+        axes[2 * b + 1].set_ylabel(f"{gen}({code})", fontsize=8)
     if not blocks:
         axes[0].text(0.5, 0.5, "no test images", ha="center")
     fig.suptitle("closest matches: query row, reconstruction row", fontsize=9)

@@ -551,7 +551,7 @@ def _write_run_report(run_dir: Path, out: Path, cfg: Any, split_info: dict[str, 
     elif diag is not None:
         _metrics_section(page, out, diag, cfg, masks, mask_name)
         _figures_section(page, out, diag, cfg, tsne_points, log)
-        _heatmap_section(page, out, diag, score, top_k_images, log, cfg=cfg)
+        _heatmap_section(page, out, diag, score, top_k_images, log, cfg=cfg, lod=model.lod)
     _training_sections(page, out, run_dir)
     if named is not None:
         _named_section(page, out, model, named, score, ref=ref)
@@ -637,7 +637,7 @@ def _pile_section(page: _Page, out: Path, run_dir: Path, model: Any, diag: RunDi
            "taken from these training scores.")
     _saved_evaluation(page, run_dir, model)
     page.p("Labels of the pile are unknown, hence '?' in the captions and in top_anomalous.csv.")
-    _heatmap_section(page, out, diag, score, k, log, what="training", cfg=cfg)
+    _heatmap_section(page, out, diag, score, k, log, what="training", cfg=cfg, lod=model.lod)
 
 
 def _saved_evaluation(page: _Page, run_dir: Path, model: Any) -> None:
@@ -731,9 +731,13 @@ def _grown_text(ms: dict[str, Any], cfg: Any) -> str:
     if lod <= 0 or cfg.method == "fanogan":
         return ""
     r = int(cfg.net.resolution)
-    return (f" **Not fully grown: the networks stopped at lod {lod:g} and are scored at "
-            f"{r >> int(lod)}x{r >> int(lod)}{' (still fading in)' if lod != int(lod) else ''}, not the data's "
-            f"{r}x{r}; train longer (--resume --total-kimg) for results at full resolution.**")
+    s = r >> int(lod)
+    # in the last fade-in the networks are at the data's resolution already, only not grown: "scored at 32x32, not
+    # the data's 32x32" said nothing; which blend they are at is what tells the reader how far they got
+    fading = f" (still fading in from {s // 2}x{s // 2})" if lod != int(lod) else ""
+    other = f", not the data's {r}x{r}" if s != r else ""
+    return (f" **Not fully grown: the networks stopped at lod {lod:g} and are scored at {s}x{s}{fading}{other}; "
+            f"train longer (--resume --total-kimg) for results at full resolution.**")
 
 
 def _metrics_rows(metrics: dict[str, Any]) -> list[list[Any]]:
@@ -781,12 +785,17 @@ def _figures_section(page: _Page, out: Path, diag: RunDiagnostics, cfg: Any, tsn
         page.img(plots.latent_histograms(out / "latent_hist.png", diag.z, diag.y, code=code),
                  f"latent coefficients and ||{code}||, normal vs anomalous")
     if diag.recon is not None:
+        # the reconstructions are the scored generator's (Gs for wildgan), as the heat maps' panels say
+        gen = _generator(cfg)
         page.img(plots.closest_matches(out / "closest_matches.png", diag.x, diag.recon, diag.y,
-                                       seed=cfg.train.seed, code=code), f"closest matches: query row, G({code}) row")
+                                       seed=cfg.train.seed, code=code, gen=gen),
+                 f"closest matches: query row, {gen}({code}) row")
 
 
 def _heatmap_section(page: _Page, out: Path, diag: RunDiagnostics, score: str, k: int, log: Log,
-                     what: str = "test", cfg: Any = None) -> None:
+                     what: str = "test", cfg: Any = None, lod: float = 0.0) -> None:
+    """The k most anomalous images' panels, their table and top_anomalous.csv. lod: the networks' (a run stopped
+    before full resolution is scored at a lower one, which the maps' text must say)."""
     if diag.recon is None or k <= 0:
         return
     name = pick_score(diag.scores, score)
@@ -802,8 +811,8 @@ def _heatmap_section(page: _Page, out: Path, diag: RunDiagnostics, score: str, k
 
     vmax = plots.colour_scale(maps)
     page.p(f"Heat map = |w(Q) - w({gen}({code}))| averaged over channels, w = per-image min-max (the residual that L_n "
-           f"sums), overlaid on the query; one colour scale for all maps of this section (0 to {vmax:.3g}), so "
-           f"that they can be compared.")
+           f"sums), beside the query; one colour scale for all maps of this section (0 to {vmax:.3g}), so "
+           f"that they can be compared.{_coarse_map_text(lod, diag.x.shape[1])}")
     why = _why_text(diag.ref_scores, lam, what, code) if name == "a" else None
     if why:
         page.p(why)
@@ -830,21 +839,36 @@ def _heatmap_section(page: _Page, out: Path, diag: RunDiagnostics, score: str, k
     np.savez_compressed(out / "heatmaps" / "top_heatmaps.npz", maps=maps, ids=np.array([diag.ids[i] for i in top]))
 
 
-def _why_text(scores: dict[str, np.ndarray], lam: float, what: str, code: str = "E(Q)") -> str | None:
+def _coarse_map_text(lod: float, r: int) -> str:
+    """' The networks stopped at SxS: ...' for maps of networks that never trained at the images' resolution R
+    (lod >= 1), else ''. Their scores are computed at SxS; the map compares the R x R query with the reconstruction
+    upsampled (heatmaps.py), so its fine detail is residual the scores never saw."""
+    if lod < 1:
+        return ""
+    s = r >> int(lod)
+    return (f" The networks stopped at {s}x{s}: each map compares the {r}x{r} query with the reconstruction "
+            f"upsampled from {s}x{s}, so its detail finer than {s}x{s} (edges, texture) is residual that the scores, "
+            f"computed at {s}x{s}, never saw.")
+
+
+def _why_text(scores: dict[str, np.ndarray], lam: float, what: str, code: str = "E(Q)", *,
+              lead: str = "Why these images", table: str | None = None) -> str | None:
     """What drives the ranking by a = lam * L_n + (1 - lam) * L_o over these images, in words: the heat maps show
     the residual (the L_n part) only, which with lam = 0.05 usually moves a far less than ||E(Q)|| (the latent's
-    norm, `code`: z* for a search run) does."""
+    norm, `code`: z* for a search run) does. lead: the paragraph's first words; table: what the table beside it
+    gives (default: the top-k table's two terms and the norm with its percentile)."""
     if not all(k in scores for k in ("a", "L_n", "L_o")) or len(scores["a"]) < 2:
         return None
     sn, so = float(np.std(lam * scores["L_n"])), float(np.std((1 - lam) * scores["L_o"]))
     if sn + so <= 0:
         return None
     share = so / (sn + so)
-    return (f"Why these images: a = {lam:g}·L_n + {1 - lam:g}·L_o. Over the {len(scores['a'])} {what} images, "
+    table = f"both terms and ‖{code}‖ with its percentile" if table is None else table
+    return (f"{lead}: a = {lam:g}·L_n + {1 - lam:g}·L_o. Over the {len(scores['a'])} {what} images, "
             f"{share:.1%} of the spread of a (standard deviations of the two terms) comes from L_o = "
             f"-‖{code}‖/√N_z, i.e. from how close the image's code lies to the origin, and {1 - share:.1%} "
-            f"from L_n, the residual the heat maps show. The table gives both terms and ‖{code}‖ with its "
-            f"percentile; a map that looks clean with a high a means the "
+            f"from L_n, the residual the heat maps show. The table gives {table}; a map that looks clean with a "
+            f"high a means the "
             f"{'encoder' if code == 'E(Q)' else 'latent search'}, not the reconstruction, found the image "
             f"unusual. To rank by what the maps show, use --score L_n or L_r.")
 
@@ -965,13 +989,29 @@ def _named_section(page: _Page, out: Path, model: Any, named: NamedImages, score
     from . import plots  # matplotlib: this section draws
 
     vmax = plots.colour_scale(named.maps)
+    if m:
+        # the named maps share a scale of their own: a reader comparing them with the panels above by colour alone
+        # compared two scales (the bars differ, the sentence says so)
+        page.p(f"Heat map = |w(Q) - w({gen}({code}))| averaged over channels (w = per-image min-max), beside the "
+               f"query; one colour scale for the named images' maps (0 to {vmax:.3g}), not that of any other "
+               f"section's maps: compare colours within this section."
+               f"{_coarse_map_text(model.lod, named.x.shape[1])}")
     ref_scores, among = ref if ref is not None else ({}, "")
     refs = ref_scores.get(name)
     if refs is not None:
         page.p(f"Percentile: where each image's {name} falls among the run's {len(refs)} {among} images (100 = "
                f"above all of them). `wildgan score RUN --data FILES --threshold contamination|mad` flags images "
                f"against the training scores.")
-    rows = []
+    # ranked by a, which part of a made an image rank high is the question the page answers for the top-k images;
+    # the named images' table gave L_n and L_o unweighted, so lam (0.05 against 0.95) had to be known from the code
+    lam = float(model.cfg.score.lam)
+    parts = name == "a" and "L_n" in named.scores and "L_o" in named.scores
+    why = _why_text(ref_scores if "a" in ref_scores else named.scores, lam,
+                    among if "a" in ref_scores else "named", code, lead="What drives a",
+                    table="both terms of each named image") if parts else None
+    if why:
+        page.p(why)
+    rows, shown = [], []
     columns = _score_columns(named.scores)
     width = max(2, len(str(m)))                   # image-01 ... image-50: names that sort like the ranks
     for j, id_ in enumerate(named.ids, start=1):
@@ -984,8 +1024,11 @@ def _named_section(page: _Page, out: Path, model: Any, named: NamedImages, score
                                 vmax=vmax, gen=gen, code=code)
             page.img(png, f"{id_}: {name} = {named.scores[name][j - 1]:.4g}{where}", width=520)
         rows.append([id_] + [float(v[j - 1]) for v in columns.values()] + ([pct] if pct is not None else []))
+        if parts:
+            shown.append(rows[-1] + [f"{lam * named.scores['L_n'][j - 1]:.4g}",
+                                     f"{(1 - lam) * named.scores['L_o'][j - 1]:.4g}"])
     hdr = ["id", *columns] + ([f"{name} percentile among {among} images"] if refs is not None else [])
-    page.table(hdr, rows)
+    page.table(hdr + [f"{lam:g}·L_n", f"{1 - lam:g}·L_o"] if parts else hdr, shown if parts else rows)
     _write_csv(out / "named_images.csv", hdr, rows)
 
 
