@@ -543,9 +543,13 @@ def _add_train_args(p: argparse.ArgumentParser, study: bool = False) -> None:
 def _threshold_options(p: argparse.ArgumentParser, threshold_help: str, score_help: str) -> None:
     """--threshold, --expected-contamination, --mad-k and --score: the same rule's options for score and export."""
     p.add_argument("--threshold", choices=("contamination", "mad"), help=threshold_help)
-    p.add_argument("--expected-contamination", type=float, default=0.05, metavar="G",
-                   help="expected fraction of anomalies, for --threshold contamination (default 0.05)")
-    p.add_argument("--mad-k", type=float, default=3.0, metavar="K", help="K of --threshold mad (default 3)")
+    from .thresholds import DEFAULT_CONTAMINATION, DEFAULT_MAD_K   # (the report states the same defaults)
+
+    p.add_argument("--expected-contamination", type=float, default=DEFAULT_CONTAMINATION, metavar="G",
+                   help=f"expected fraction of anomalies, for --threshold contamination (default "
+                        f"{DEFAULT_CONTAMINATION:g})")
+    p.add_argument("--mad-k", type=float, default=DEFAULT_MAD_K, metavar="K",
+                   help=f"K of --threshold mad (default {DEFAULT_MAD_K:g})")
     p.add_argument("--score", default=None, choices=SCORE_NAMES, help=score_help)
 
 

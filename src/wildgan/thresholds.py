@@ -26,6 +26,9 @@ from .errors import ConfigError, DataError, WildganRuntimeWarning, warn_user
 
 RULES = ("contamination", "mad", "f1")
 MAD_SCALE = 1.4826
+# the rules' parameters when none is given (`wildgan score --threshold`, Detector, the report's threshold section)
+DEFAULT_CONTAMINATION = 0.05
+DEFAULT_MAD_K = 3.0
 
 
 @dataclass(frozen=True)

@@ -1384,6 +1384,11 @@ def test_report_skip_bad_ranks_an_unlabelled_pile_by_its_cached_scores_without_u
     lines, said = run_report()
     assert "scoring the 19 training images with" in " ".join(lines)
     assert len(said) == 1 and str(pile / "03.png") in said[0], said
+    # the pile is all training images: its threshold comes from the scores just computed of all of it, and says so
+    md = (run / "report" / "report.md").read_text()
+    assert "taken from the 19 training images' scores (scored by this report" in md
+    assert _md_table_after(md, "## Threshold")[0] == ["rule", "threshold on a", "training images flagged"]
+    assert _md_table_after(md, "most anomalous training images")[0][-1] == "flagged"
     with pytest.warns(UserWarning):
         assert main(["score", str(run), "--data", str(q), "--threshold", "mad", "--skip-bad", "--out",
                      str(tmp_path / "s.csv"), "--no-progress", "--threads", "1"]) == 0
@@ -1391,6 +1396,8 @@ def test_report_skip_bad_ranks_an_unlabelled_pile_by_its_cached_scores_without_u
         lines, said = run_report(**kw)
         assert "ranking the 19 training images by their cached scores" in " ".join(lines), lines
         assert len(said) == 1 and str(pile / "03.png") in said[0], said
+        assert "taken from the 19 training images' scores (train_scores.csv)" in (run / "report" / "report.md"
+                                                                                  ).read_text()
 
 
 def test_report_skip_bad_of_a_pile_says_no_training_file_left_out_for_a_file_added_unreadable(
@@ -1482,3 +1489,113 @@ def test_the_not_fully_grown_line_of_networks_in_their_last_fade_in() -> None:
     assert "scored at 16x16; not" not in _grown_text({"lod": 1.0}, cfg)
     assert "are scored at 16x16, not the data's 32x32;" in _grown_text({"lod": 1.0}, cfg)
     assert _grown_text({"lod": 0.0}, cfg) == ""
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The threshold section: which images `wildgan score --threshold` would flag, and by what rule
+
+def _md_table_after(md: str, heading: str) -> list[list[str]]:
+    """The cells of the first Markdown table after `heading` (header row first, the --- row left out)."""
+    lines = md[md.index(heading):].splitlines()
+    start = next(i for i, ln in enumerate(lines) if ln.startswith("|"))
+    rows = []
+    for ln in lines[start:]:
+        if not ln.startswith("|"):
+            break
+        cells = [c.strip() for c in ln.strip().strip("|").split("|")]
+        if not all(set(c) <= set(":- ") for c in cells):
+            rows.append(cells)
+    return rows
+
+
+def test_the_report_states_the_threshold_score_would_use_and_which_images_it_flags(tiny_run: Path,
+                                                                                  tmp_path: Path) -> None:
+    """The report's threshold section gives the thresholds `wildgan score --threshold contamination|mad` takes
+    from the training scores (the same values), how many test and training images each flags, and the top-k table
+    says of each image whether it is flagged; in the HTML and the Markdown page alike."""
+    import csv
+    import shutil
+
+    from wildgan.cli import main
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run, ignore=shutil.ignore_patterns("report"))
+    scored = {}
+    for rule in ("contamination", "mad"):        # the first caches the training scores (train_scores.csv)
+        scored[rule] = tmp_path / f"{rule}.csv"
+        assert main(["score", str(run), "--threshold", rule, "--out", str(scored[rule]), "--no-progress"]) == 0
+    report(run, top_k_images=TOP_K, device="cpu", controls=False, tsne_points=20)
+    out = run / "report"
+    md, page = (out / "report.md").read_text(), (out / "report.html").read_text()
+    n_train = sum(1 for _ in open(run / "train_scores.csv")) - 1
+    assert f"taken from the {n_train} training images' scores (train_scores.csv), never from the test images" in md
+    table = _md_table_after(md, "## Threshold")
+    assert table[0] == ["rule", "threshold on a", "test images flagged", "training images flagged"]
+    got = {r[0]: r for r in table[1:]}
+    assert set(got) == {"contamination, c = 0.05", "mad, k = 3"}          # the tiny run is clean: no γ row
+    flagged_ids = {}
+    for rule, label in (("contamination", "contamination, c = 0.05"), ("mad", "mad, k = 3")):
+        rows = list(csv.DictReader(open(scored[rule])))
+        thr = float(rows[0]["threshold"])
+        assert float(got[label][1]) == pytest.approx(thr, rel=1e-5), (label, got[label], thr)
+        n_flag = sum(int(r["is_anomaly"]) for r in rows)
+        n_anom = sum(int(r["is_anomaly"]) for r in rows if r["label"] == "1")
+        assert got[label][2] == (f"{n_flag} of {len(rows)} ({n_flag / len(rows):.1%}); {n_anom} of the "
+                                 f"{sum(r['label'] == '1' for r in rows)} anomalies")
+        train = [float(r["a"]) for r in csv.DictReader(open(run / "train_scores.csv"))]
+        n_tr = sum(v > thr for v in train)
+        assert got[label][3] == f"{n_tr} of {n_train} ({n_tr / n_train:.1%})"
+        flagged_ids[rule] = {r["id"]: r["is_anomaly"] == "1" for r in rows}
+    # the top-k table's 'flagged' column: the default rule's (contamination, c = 0.05)
+    top = _md_table_after(md, "most anomalous test images")
+    assert top[0][-1] == "flagged" and len(top) == TOP_K + 1
+    for r in top[1:]:
+        assert r[-1] == ("yes" if flagged_ids["contamination"][r[1]] else "no"), r
+    assert "<h2>Threshold</h2>" in page and "<th>flagged</th>" in page and "<th>threshold on a</th>" in page
+    assert html.escape(got["mad, k = 3"][1]) in page
+
+
+def test_a_report_without_training_scores_says_how_to_get_them_and_takes_no_threshold_from_the_test_set(
+        tiny_run: Path, tmp_path: Path) -> None:
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run, ignore=shutil.ignore_patterns("report", "train_scores*"))
+    report(run, top_k_images=2, device="cpu", controls=False, tsne_points=20)
+    md, page = (run / "report" / "report.md").read_text(), (run / "report" / "report.html").read_text()
+    assert "No threshold: this run has no training scores of a" in md
+    assert "`wildgan score RUN --threshold contamination --out scores.csv` computes and caches them" in md
+    assert "No threshold: this run has no training scores" in page
+    assert "flagged" not in _md_table_after(md, "most anomalous test images")[0]
+    assert "<th>flagged</th>" not in page and "test images flagged" not in md
+    assert not (run / "train_scores.csv").exists()          # the report reads them, it does not score the split
+
+
+def test_the_threshold_section_adds_the_runs_own_gamma_and_flags_nan_scores(tmp_path: Path) -> None:
+    """A labelled run trained at γ = 0.1 gets a third row, --expected-contamination 0.1; the thresholds are the
+    training scores' percentile and MAD rule (never the test scores'), and a NaN test score counts as flagged."""
+    from types import SimpleNamespace
+
+    from wildgan.evaluation.report import RunDiagnostics, _Page, _threshold_section
+
+    rng = np.random.default_rng(0)
+    train = {"a": rng.normal(size=200)}
+    test = np.r_[rng.normal(size=9) + 100.0, np.nan]            # test scores far above: they must not move it
+    diag = RunDiagnostics(y=np.r_[np.zeros(5), np.ones(5)].astype(int), ids=[str(i) for i in range(10)],
+                          x=np.zeros((10, 4, 4, 1), np.uint8), scores={"a": test}, z=np.zeros((10, 2)), recon=None,
+                          controls={}, metrics={})
+    page = _Page(title="t", md_dir=tmp_path)
+    thr = _threshold_section(page, diag, SimpleNamespace(data=SimpleNamespace(contamination=0.1)), "a",
+                             (train, "train_scores.csv"))
+    assert thr is not None and thr.rule == "contamination"
+    assert thr.value == pytest.approx(np.percentile(train["a"], 95))
+    md = "\n".join(page.md_parts)
+    rows = {r[0]: r for r in _md_table_after(md, "## Threshold")[1:]}
+    assert list(rows) == ["contamination, c = 0.05", "mad, k = 3", "contamination, c = γ = 0.1"]
+    assert float(rows["contamination, c = γ = 0.1"][1]) == pytest.approx(np.percentile(train["a"], 90), rel=1e-5)
+    med = np.median(train["a"])
+    assert float(rows["mad, k = 3"][1]) == pytest.approx(med + 3 * 1.4826 * np.median(np.abs(train["a"] - med)),
+                                                         rel=1e-5)
+    assert rows["mad, k = 3"][2] == "10 of 10 (100.0%); 5 of the 5 anomalies"     # the NaN one included
+    assert rows["contamination, c = γ = 0.1"][3] == "20 of 200 (10.0%)"
+    assert "`--expected-contamination 0.1`" in md

@@ -55,7 +55,7 @@ from ..scoring.latent_search import search_info
 from ..scoring.run import load_model, read_split_info, untrained_model
 from ..scoring.scores import SCORES_VERSION, UNRECORDED_SCORES_VERSION
 from ..scoring.train_scores import read_train_scores, warn_left_out
-from ..thresholds import training_percentile
+from ..thresholds import DEFAULT_CONTAMINATION, DEFAULT_MAD_K, Threshold, fit_threshold, training_percentile
 from ..training.run import evaluate_command, networks_record, stale_evaluation
 from .heatmaps import (NamedImages, check_masks, load_masks, pick_score, pixel_auc, residual_maps,
                        score_named_images, top_k, undefined_pixel_auc)
@@ -536,8 +536,9 @@ def _write_run_report(run_dir: Path, out: Path, cfg: Any, split_info: dict[str, 
     read: dict[str, Any] = {}           # the cached training scores, as read then
 
     def join(m: Any) -> None:
-        if named is not None:
-            read["cache"] = read_train_scores(run_dir, m, "mixed", skip_bad=skip_bad, held=held)
+        # (read for the threshold section, and the named images' percentiles: with the rebuilt split, so that a
+        # cache that leaves out files unreadable since training joins the warning naming them)
+        read["cache"] = read_train_scores(run_dir, m, "mixed", skip_bad=skip_bad, held=held)
 
     try:
         model, diag = _diagnose(page, run_dir, cfg, split_info, device=device, controls=controls, log=log,
@@ -546,12 +547,14 @@ def _write_run_report(run_dir: Path, out: Path, cfg: Any, split_info: dict[str, 
     finally:
         held.say()
     ref = _named_reference(run_dir, model, diag, unlabelled, skip_bad, read) if named is not None else None
+    train = _training_scores(run_dir, model, diag, skip_bad, read) if diag is not None else None
     if diag is not None and unlabelled:
-        _pile_section(page, out, run_dir, model, diag, cfg, score, top_k_images, log)
+        _pile_section(page, out, run_dir, model, diag, cfg, score, top_k_images, log, train=train)
     elif diag is not None:
         _metrics_section(page, out, diag, cfg, masks, mask_name)
         _figures_section(page, out, diag, cfg, tsne_points, log)
-        _heatmap_section(page, out, diag, score, top_k_images, log, cfg=cfg, lod=model.lod)
+        thr = _threshold_section(page, diag, cfg, score, train)
+        _heatmap_section(page, out, diag, score, top_k_images, log, cfg=cfg, lod=model.lod, thr=thr)
     _training_sections(page, out, run_dir)
     if named is not None:
         _named_section(page, out, model, named, score, ref=ref)
@@ -622,7 +625,7 @@ def _diagnose(page: _Page, run_dir: Path, cfg: Any, split_info: dict[str, Any], 
 
 
 def _pile_section(page: _Page, out: Path, run_dir: Path, model: Any, diag: RunDiagnostics, cfg: Any, score: str,
-                  k: int, log: Log) -> None:
+                  k: int, log: Log, train: tuple[dict[str, np.ndarray], str] | None = None) -> None:
     """An unlabelled run's numbers: the networks that ranked the pile, a labelled evaluation saved beside it, and
     the k highest-scoring images of the pile itself with their heat maps."""
     page.h(2, "Unlabelled data")
@@ -637,7 +640,8 @@ def _pile_section(page: _Page, out: Path, run_dir: Path, model: Any, diag: RunDi
            "taken from these training scores.")
     _saved_evaluation(page, run_dir, model)
     page.p("Labels of the pile are unknown, hence '?' in the captions and in top_anomalous.csv.")
-    _heatmap_section(page, out, diag, score, k, log, what="training", cfg=cfg, lod=model.lod)
+    thr = _threshold_section(page, diag, cfg, score, train, unlabelled=True)
+    _heatmap_section(page, out, diag, score, k, log, what="training", cfg=cfg, lod=model.lod, thr=thr)
 
 
 def _saved_evaluation(page: _Page, run_dir: Path, model: Any) -> None:
@@ -793,9 +797,10 @@ def _figures_section(page: _Page, out: Path, diag: RunDiagnostics, cfg: Any, tsn
 
 
 def _heatmap_section(page: _Page, out: Path, diag: RunDiagnostics, score: str, k: int, log: Log,
-                     what: str = "test", cfg: Any = None, lod: float = 0.0) -> None:
+                     what: str = "test", cfg: Any = None, lod: float = 0.0, thr: Threshold | None = None) -> None:
     """The k most anomalous images' panels, their table and top_anomalous.csv. lod: the networks' (a run stopped
-    before full resolution is scored at a lower one, which the maps' text must say)."""
+    before full resolution is scored at a lower one, which the maps' text must say). thr: the threshold of the table's
+    'flagged' column (_threshold_section's), None for none."""
     if diag.recon is None or k <= 0:
         return
     name = pick_score(diag.scores, score)
@@ -831,12 +836,84 @@ def _heatmap_section(page: _Page, out: Path, diag: RunDiagnostics, score: str, k
             zi = "" if z is None else f"{z[i]:.3f} ({_percentile(ref['z_norm'], z[i]):.0f} pct)"
             table.append([r, diag.ids[i], lab, f"{diag.scores[name][i]:.4g}", f"{lam * diag.scores['L_n'][i]:.4g}",
                           f"{(1 - lam) * diag.scores['L_o'][i]:.4g}", zi,
-                          f"{_percentile(ref['L_n'], diag.scores['L_n'][i]):.0f}"])
+                          f"{_percentile(ref['L_n'], diag.scores['L_n'][i]):.0f}"]
+                         + ([] if thr is None else ["no" if diag.scores[name][i] <= thr.value else "yes"]))
     if table:
         page.table(["rank", "id", "label", name, f"{lam:g}·L_n", f"{1 - lam:g}·L_o",
-                    f"‖{code}‖ (percentile among the {what} images)", "L_n percentile"], table)
+                    f"‖{code}‖ (percentile among the {what} images)", "L_n percentile",
+                    *([] if thr is None else ["flagged"])], table)
     _write_csv(out / "top_anomalous.csv", ["rank", "id", "label", *columns], rows)
     np.savez_compressed(out / "heatmaps" / "top_heatmaps.npz", maps=maps, ids=np.array([diag.ids[i] for i in top]))
+
+
+def _training_scores(run_dir: Path, model: Any, diag: RunDiagnostics, skip_bad: bool, read: dict[str, Any]
+                     ) -> tuple[dict[str, np.ndarray], str] | None:
+    """(the run's training images' scores, where they come from) for the threshold section, or None: the cache of
+    `train` / `score --threshold` (train_scores.csv, of these networks: read_train_scores never gives a stale one),
+    or for an unlabelled run without one the scores of the whole pile that this report computed to rank it. Never the
+    test images' scores: a threshold chosen on them would be chosen on what it is judged on."""
+    if diag.reference_cached:
+        return diag.reference, "train_scores.csv"
+    if diag.reference is not None:            # an unlabelled run's pile, all of it scored to rank it
+        return diag.reference, "scored by this report, in the batches score --threshold uses"
+    cached = read["cache"] if "cache" in read else read_train_scores(run_dir, model, "mixed", skip_bad=skip_bad)
+    return (cached, "train_scores.csv") if cached else None
+
+
+def _threshold_section(page: _Page, diag: RunDiagnostics, cfg: Any, score: str,
+                       train: tuple[dict[str, np.ndarray], str] | None, unlabelled: bool = False) -> Threshold | None:
+    """Which images `wildgan score --threshold` would flag, and by what rule: the thresholds of its rules for the
+    report's score, from the training images' scores (`train`: _training_scores), with how many test and training
+    images each flags. Returns the rule the top-k table's 'flagged' column uses (contamination at its default c, the
+    Detector's default rule), or None where the run has no training scores to take one from."""
+    name = pick_score(diag.scores, score)
+    page.h(2, "Threshold")
+    if train is None or name not in train[0]:
+        page.p(f"No threshold: this run has no training scores of {name} for these networks (train_scores.csv is "
+               f"not written by `train --no-train-scores`, nor by a search run's training, and is not used once the "
+               f"networks changed). Thresholds come from the training images' scores only, never from the test "
+               f"images: `wildgan score RUN --threshold contamination --out scores.csv` computes and caches them; "
+               f"run the report again after it.")
+        return None
+    scores, source = train
+    rules: list[tuple[str, dict[str, float], str]] = [
+        ("contamination", {"contamination": DEFAULT_CONTAMINATION}, f"contamination, c = {DEFAULT_CONTAMINATION:g}"),
+        ("mad", {"k": DEFAULT_MAD_K}, f"mad, k = {DEFAULT_MAD_K:g}")]
+    gamma = float(cfg.data.contamination)
+    if not unlabelled and 0 < gamma <= 0.5 and gamma != DEFAULT_CONTAMINATION:
+        # the run's own contamination, known for a labelled run: --expected-contamination GAMMA gives it
+        rules.append(("contamination", {"contamination": gamma}, f"contamination, c = γ = {gamma:g}"))
+    try:
+        thrs = [fit_threshold(rule, scores[name], **kw) for rule, kw, _ in rules]
+    except DataError as e:           # NaN training scores (diverged networks): no rule takes a threshold from them
+        page.note(f"No threshold: {e}.")
+        return None
+    n_train = len(scores[name])
+    page.p(f"An image is flagged when its {name} is above the threshold. These are the thresholds of `wildgan score "
+           f"RUN --threshold contamination|mad` (defaults c = {DEFAULT_CONTAMINATION:g}, k = {DEFAULT_MAD_K:g}"
+           + (f"; c = {gamma:g} is the run's training contamination γ, `--expected-contamination {gamma:g}`"
+              if len(rules) > 2 else "")
+           + f"), taken from the {n_train} training images' scores ({source}), never from the test images: "
+           f"contamination = the 100·(1 − c) percentile of those scores, mad = their median + k·1.4826·MAD. "
+           f"'flagged' in the table of the most anomalous images: the first rule.")
+
+    def flagged(s: np.ndarray, thr: Threshold) -> np.ndarray:
+        return np.isnan(s) | (s > thr.value)   # NaN as the most anomalous, as Threshold.apply (without its warning)
+
+    def count(f: np.ndarray) -> str:
+        return f"{int(f.sum())} of {len(f)} ({f.mean():.1%})" if len(f) else "-"
+
+    test = np.asarray(diag.scores[name], dtype=np.float64)
+    rows = []
+    for thr, (_, _, label) in zip(thrs, rules):
+        row: list[Any] = [label, f"{thr.value:.6g}"]
+        if not unlabelled:
+            f = flagged(test, thr)
+            row.append(f"{count(f)}; {int(f[diag.y == 1].sum())} of the {int((diag.y == 1).sum())} anomalies")
+        rows.append(row + [count(flagged(np.asarray(scores[name], dtype=np.float64), thr))])
+    page.table(["rule", f"threshold on {name}", *([] if unlabelled else ["test images flagged"]),
+                "training images flagged"], rows)
+    return thrs[0]
 
 
 def _coarse_map_text(lod: float, r: int) -> str:
