@@ -1551,6 +1551,9 @@ def test_the_report_states_the_threshold_score_would_use_and_which_images_it_fla
     assert top[0][-1] == "flagged" and len(top) == TOP_K + 1
     for r in top[1:]:
         assert r[-1] == ("yes" if flagged_ids["contamination"][r[1]] else "no"), r
+    # ... and top_anomalous.csv's, 1/0
+    rows = list(csv.DictReader(open(out / "top_anomalous.csv")))
+    assert [r["flagged"] for r in rows] == [str(int(flagged_ids["contamination"][r["id"]])) for r in rows]
     assert "<h2>Threshold</h2>" in page and "<th>flagged</th>" in page and "<th>threshold on a</th>" in page
     assert html.escape(got["mad, k = 3"][1]) in page
 
@@ -1599,3 +1602,24 @@ def test_the_threshold_section_adds_the_runs_own_gamma_and_flags_nan_scores(tmp_
     assert rows["mad, k = 3"][2] == "10 of 10 (100.0%); 5 of the 5 anomalies"     # the NaN one included
     assert rows["contamination, c = γ = 0.1"][3] == "20 of 200 (10.0%)"
     assert "`--expected-contamination 0.1`" in md
+
+
+def test_top_anomalous_csv_carries_the_columns_of_the_pages_table(tiny_run: Path) -> None:
+    """top_anomalous.csv has what the page's top-k table shows: ||E(Q)|| with its percentile, L_n's percentile (among
+    the test images) and 'flagged' (empty: the tiny run has no cached training scores, so no threshold)."""
+    import csv
+
+    out = tiny_run / "report"
+    rows = list(csv.DictReader(open(out / "top_anomalous.csv")))
+    assert list(rows[0]) == ["rank", "id", "label", "a", "L_n", "L_o", "L_r", "A", "z_norm", "z_norm_percentile",
+                             "L_n_percentile", "flagged"]
+    table = _md_table_after((out / "report.md").read_text(), "most anomalous test images")
+    assert len(table) == len(rows) + 1 and "flagged" not in table[0]
+    for r, t in zip(rows, table[1:]):
+        assert t[1] == r["id"]
+        # the page rounds: ||E(Q)|| to 3 decimals, its percentile and L_n's to whole numbers
+        assert t[6] == f"{float(r['z_norm']):.3f} ({float(r['z_norm_percentile']):.0f} pct)"
+        assert t[7] == f"{float(r['L_n_percentile']):.0f}"
+        assert r["flagged"] == ""
+        # ||E(Q)|| is L_o's norm: L_o = -||E(Q)|| / sqrt(N_z)
+        assert float(r["L_o"]) < 0 and float(r["z_norm"]) > 0

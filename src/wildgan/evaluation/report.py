@@ -831,18 +831,25 @@ def _heatmap_section(page: _Page, out: Path, diag: RunDiagnostics, score: str, k
                             f"#{r} {diag.ids[i]} ({lab}), {name} = {diag.scores[name][i]:.4g}", vmax=vmax,
                             gen=gen, code=code)
         page.img(png, f"#{r}: {diag.ids[i]} ({lab})", width=520)
-        rows.append([r, diag.ids[i], lab] + [float(v[i]) for v in columns.values()])
+        # the table's columns beyond the scores, once for the page and top_anomalous.csv ('' where the run has none)
+        z_pct = None if z is None else _percentile(ref["z_norm"], z[i])
+        ln_pct = _percentile(ref["L_n"], diag.scores["L_n"][i]) if "L_n" in diag.scores else None
+        flag = None if thr is None else not diag.scores[name][i] <= thr.value      # (NaN: flagged)
+        rows.append([r, diag.ids[i], lab] + [float(v[i]) for v in columns.values()]
+                    + ["" if z is None else float(z[i]), "" if z_pct is None else f"{z_pct:.2f}",
+                       "" if ln_pct is None else f"{ln_pct:.2f}", "" if flag is None else int(flag)])
         if "L_n" in diag.scores and "L_o" in diag.scores:
-            zi = "" if z is None else f"{z[i]:.3f} ({_percentile(ref['z_norm'], z[i]):.0f} pct)"
+            zi = "" if z is None else f"{z[i]:.3f} ({z_pct:.0f} pct)"
             table.append([r, diag.ids[i], lab, f"{diag.scores[name][i]:.4g}", f"{lam * diag.scores['L_n'][i]:.4g}",
-                          f"{(1 - lam) * diag.scores['L_o'][i]:.4g}", zi,
-                          f"{_percentile(ref['L_n'], diag.scores['L_n'][i]):.0f}"]
-                         + ([] if thr is None else ["no" if diag.scores[name][i] <= thr.value else "yes"]))
+                          f"{(1 - lam) * diag.scores['L_o'][i]:.4g}", zi, f"{ln_pct:.0f}"]
+                         + ([] if flag is None else ["yes" if flag else "no"]))
     if table:
         page.table(["rank", "id", "label", name, f"{lam:g}·L_n", f"{1 - lam:g}·L_o",
                     f"‖{code}‖ (percentile among the {what} images)", "L_n percentile",
                     *([] if thr is None else ["flagged"])], table)
-    _write_csv(out / "top_anomalous.csv", ["rank", "id", "label", *columns], rows)
+    # the page's table's columns too (it showed ‖E(Q)‖, the percentiles and 'flagged', the CSV only the scores)
+    _write_csv(out / "top_anomalous.csv",
+               ["rank", "id", "label", *columns, "z_norm", "z_norm_percentile", "L_n_percentile", "flagged"], rows)
     np.savez_compressed(out / "heatmaps" / "top_heatmaps.npz", maps=maps, ids=np.array([diag.ids[i] for i in top]))
 
 
