@@ -411,3 +411,17 @@ def test_pgan_scores_match_an_independent_reference_of_the_spec(lod):
     want = _ref_nets_scores(nets, x, lod, b)
     for k, v in want.items():
         np.testing.assert_allclose(res.scores[k][b], v, rtol=2e-5, atol=1e-7, err_msg=k)
+
+
+def test_pixel_controls_refuse_what_is_not_integer_pixels_0_to_255():
+    # the integer sums truncated float pixels without a word (127.6 read as 127, where the float formula before them
+    # used 127.6): a float array, or integers outside 0..255, is refused by name
+    x = np.full((2, 4, 4, 1), 127.6)
+    with pytest.raises(ValueError, match="integer pixels 0..255 .*got an array of float64"):
+        pixel_statistics(x)
+    with pytest.raises(ValueError, match="pixels 0..255, got values from 0 to 256 \\(int16\\)"):
+        pixel_statistics(np.array([[[0, 256]]], np.int16))
+    # integer pixels of any integer dtype are those of uint8
+    u8 = np.random.default_rng(0).integers(0, 256, (3, 4, 4, 3), dtype=np.uint8)
+    for k, v in pixel_statistics(u8.astype(np.int32)).items():
+        np.testing.assert_array_equal(v, pixel_statistics(u8)[k])

@@ -53,7 +53,17 @@ def pixel_statistics(x_u8: np.ndarray) -> dict[str, np.ndarray]:
     Computed from exact integer sums of d = 2x - 255 (q = u8_to_unit's x * 2/255 - 1 = d / 255), each statistic a
     monotone function of an exact integer: images with equal statistics (the same pixels in another order, a common
     case for -mean Q of MNIST digits) get equal scores, a tie that the AUC counts as half. Float sums depend on the
-    pixel order and broke such ties either way (on MNIST's digit-2 test split -mean Q read 0.6501750 for 0.6501746)."""
+    pixel order and broke such ties either way (on MNIST's digit-2 test split -mean Q read 0.6501750 for 0.6501746).
+
+    x_u8: integer pixels 0..255 (uint8 as the splits hold them; any integer dtype with those values). Anything else is
+    a ValueError: the integer sums would truncate float pixels (127.6 read as 127) without a word."""
+    x_u8 = np.asarray(x_u8)
+    if x_u8.dtype.kind not in "ui":
+        raise ValueError(f"pixel_statistics takes integer pixels 0..255 (uint8), got an array of {x_u8.dtype}; "
+                         f"convert float pixels with np.rint(x).astype(np.uint8) if they are 0..255 already")
+    if x_u8.size and (int(x_u8.min()) < 0 or int(x_u8.max()) > 255):
+        raise ValueError(f"pixel_statistics takes pixels 0..255, got values from {int(x_u8.min())} to "
+                         f"{int(x_u8.max())} ({x_u8.dtype})")
     d = x_u8.reshape(len(x_u8), -1).astype(np.int64) * 2 - 255
     n = d.shape[1]
     # Python integers: n * sum d^2 exceeds int64 above about 2 Mpixel images
