@@ -411,3 +411,38 @@ def test_pgan_scores_match_an_independent_reference_of_the_spec(lod):
     want = _ref_nets_scores(nets, x, lod, b)
     for k, v in want.items():
         np.testing.assert_allclose(res.scores[k][b], v, rtol=2e-5, atol=1e-7, err_msg=k)
+
+
+def test_pixel_controls_refuse_what_is_not_integer_pixels_0_to_255():
+    # the integer sums truncated float pixels without a word (127.6 read as 127, where the float formula before them
+    # used 127.6): a float array, or integers outside 0..255, is refused by name
+    x = np.full((2, 4, 4, 1), 127.6)
+    with pytest.raises(ValueError, match="integer pixels 0..255 .*got an array of float64"):
+        pixel_statistics(x)
+    with pytest.raises(ValueError, match="pixels 0..255, got values from 0 to 256 \\(int16\\)"):
+        pixel_statistics(np.array([[[0, 256]]], np.int16))
+    # integer pixels of any integer dtype are those of uint8
+    u8 = np.random.default_rng(0).integers(0, 256, (3, 4, 4, 3), dtype=np.uint8)
+    for k, v in pixel_statistics(u8.astype(np.int32)).items():
+        np.testing.assert_array_equal(v, pixel_statistics(u8)[k])
+
+
+def test_pixel_controls_hold_a_block_of_images_as_int64_not_the_whole_set(monkeypatch):
+    # the exact integer sums made one int64 copy of every test image at once, 8 bytes a pixel (1.4 GB for the 60,000
+    # images of CIFAR-10): a block at a time, the same numbers
+    import tracemalloc
+
+    from wildgan.evaluation import metrics
+
+    x = np.random.default_rng(0).integers(0, 256, (3000, 16, 16, 3), dtype=np.uint8)      # 2.3 MB, 18 MB as int64
+    whole = pixel_statistics(x)
+    monkeypatch.setattr(metrics, "_PIXEL_BLOCK", 256, raising=False)
+    tracemalloc.start()
+    try:
+        blocks = pixel_statistics(x)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 3 * x.nbytes, peak
+    for k, v in whole.items():
+        np.testing.assert_array_equal(blocks[k], v)
