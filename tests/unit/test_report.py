@@ -1017,8 +1017,9 @@ def test_the_report_marks_an_evaluation_of_earlier_networks_instead_of_showing_i
     again = f"wildgan evaluate {run} --data {labelled} --normal 1"
     assert f"Run `{again}` again to evaluate the current networks." in md
     # and the resume itself said so
-    assert any(s.startswith(f"note: {run / 'eval.json'} (with its test_scores.csv) is an evaluation of earlier "
-                            f"networks (0.") and f"`{again}` evaluates the networks trained now" in s
+    assert any(s.startswith(f"note: {run / 'eval.json'} (with its test_scores.csv and test_controls.csv) is an "
+                            f"evaluation of earlier networks (0.")
+               and f"`{again}` evaluates the networks trained now" in s
                for s in said), said
     assert (run / "eval.json").is_file() and (run / "test_scores.csv").is_file()      # the user's files: kept
 
@@ -1037,8 +1038,8 @@ def test_the_report_marks_an_evaluation_of_earlier_networks_instead_of_showing_i
     md = (run / "report" / "report.md").read_text()
     assert "AUC a " not in md and (f"(40 images, 20 anomalous), but by the scoring rules of version "
                                    f"{SCORES_VERSION - 1} (this wildgan's are {SCORES_VERSION}); its AUCs (eval.json, "
-                                   f"test_scores.csv) are not what these networks score now. Run `{again}` again to "
-                                   f"evaluate them.") in md
+                                   f"test_scores.csv, test_controls.csv) are not what these networks score now. Run "
+                                   f"`{again}` again to evaluate them.") in md
     (run / "eval.json").write_text(json.dumps({k: v for k, v in ev.items() if k != "scores_version"}))
     report(run, top_k_images=1, device="cpu", controls=False)      # from before the field: version 1's, shown
     assert "(40 images, 20 anomalous): AUC a " in (run / "report" / "report.md").read_text()
@@ -1048,8 +1049,9 @@ def test_the_report_marks_an_evaluation_of_earlier_networks_instead_of_showing_i
     report(run, top_k_images=1, device="cpu", controls=False)
     md = (run / "report" / "report.md").read_text()
     assert "AUC a " not in md and ("(40 images, 20 anomalous), but with other score settings than the run's "
-                                   "config.json holds (score.lam: 0.2 -> 0.05); its AUCs (eval.json, test_scores.csv)"
-                                   f" are not what these networks score now. Run `{again}` again") in md
+                                   "config.json holds (score.lam: 0.2 -> 0.05); its AUCs (eval.json, test_scores.csv, "
+                                   f"test_controls.csv) are not what these networks score now. Run `{again}` "
+                                   f"again") in md
 
     (run / "eval.json").write_text('{"auc": {"a": 0.9')                              # cut short: damaged
     report(run, top_k_images=1, device="cpu", controls=False)

@@ -666,15 +666,16 @@ def _saved_evaluation(page: _Page, run_dir: Path, model: Any) -> None:
             return
         if stale is not None:
             text = (f"{what}, but from {stale[0]}, not of the networks this report shows; its AUCs (eval.json, "
-                    f"test_scores.csv) are not theirs. Run `{stale[1]}` again to evaluate the current networks.")
+                    f"test_scores.csv, test_controls.csv) are not theirs. Run `{stale[1]}` again to evaluate the "
+                    f"current networks.")
         else:
             # of these networks, but by other score formulas or settings (config.json's score section edited since):
             # its AUCs are not what the networks score now
             how = (f"by the scoring rules of version {version} (this wildgan's are {SCORES_VERSION})"
                    if version != SCORES_VERSION else
                    f"with other score settings than the run's config.json holds ({'; '.join(changed)})")
-            text = (f"{what}, but {how}; its AUCs (eval.json, test_scores.csv) are not what these networks score "
-                    f"now. Run `{evaluate_command(run_dir, saved, ev)}` again to evaluate them.")
+            text = (f"{what}, but {how}; its AUCs (eval.json, test_scores.csv, test_controls.csv) are not what these "
+                    f"networks score now. Run `{evaluate_command(run_dir, saved, ev)}` again to evaluate them.")
     except (ValueError, OSError, TypeError, AttributeError) as e:
         # said, not skipped: the page would otherwise read as if the run had never been evaluated
         text = (f"{saved} is there but cannot be read ({type(e).__name__}: {e}); its labelled evaluation is not "

@@ -797,8 +797,8 @@ def _note_stale_evaluations(run_dir: Path, final: Path, log: Callable[[str], Non
     for path in saved_evaluations(run_dir):
         stale = stale_evaluation(run_dir, path, meta)
         if stale is not None:
-            log(f"note: {path} (with its test_scores.csv) is an evaluation of {stale[0]}: kept as it is; "
-                f"`{stale[1]}` evaluates the networks trained now")
+            log(f"note: {path} (with its test_scores.csv and test_controls.csv) is an evaluation of {stale[0]}: kept "
+                f"as it is; `{stale[1]}` evaluates the networks trained now")
 
 
 # ------------------------------------------------------------------------------------------------------------------
