@@ -141,6 +141,10 @@ def test_paper_numbers_not_beside_a_subset_of_cifar10():
     assert "paper γ=0.02" not in md and "| Ours | a | 0.700 |\n" in md
     assert ("differ from its set-up in test images 178 (the paper's 2000); normal training images 366 (the paper's "
             "5000).") in md, md
+    # --rotations 1 on the full set: two copies of each car; said as the rotations, not as 10,000 training cars
+    rot = {**full, "n_train": 2 * 5102, "n_train_anomalous": 2 * 102, "rotations": 1}
+    md = render_markdown([rot])
+    assert "paper γ=0.02" not in md and "differ from its set-up in rotations 1 (the paper's 0)." in md, md
 
 
 def test_markdown_table_cells_escape_pipes():

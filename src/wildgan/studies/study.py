@@ -567,7 +567,7 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
                    "data": cfg.data.data or info.get("source"),   # as recorded: the sample by name, not a path
                    # the set-up the paper's numbers hold for (tables.PAPER_CIFAR_SETUP): not shown beside other ones
                    "resolution": info.get("resolution"), "channels": info.get("channels"),
-                   "test_size": info.get("test_size"),
+                   "test_size": info.get("test_size"), "rotations": info.get("rotations"),
                    # no wall-clock time: the same command gives the same rows (a cell's training time, over all its
                    # sessions, is elapsed_s in its network-final.json / fanogan-final.json)
                    "kimg": model.meta.get("kimg"),

@@ -87,18 +87,20 @@ def _gammas(rows: Iterable[dict[str, Any]]) -> list[float]:
 # CIFAR-10, of all 10,000 test images, or of a subset of CIFAR-10 (the protocol's test_size "paper" on the lossless
 # 4000 + 1000-image subset tests 178 images, having trained on 366 cars)
 PAPER_CIFAR_SETUP: dict[str, Any] = {"resolution": 32, "channels": 3, "test_size": "paper", "n_test": 2000,
-                                     "n_normal_train": 5000}
+                                     "n_normal_train": 5000, "rotations": 0}
 _SETUP_WORDS = {"resolution": "32", "channels": "3, RGB", "test_size": "paper: 2000 test images", "n_test": "2000",
-                "n_normal_train": "5000"}
+                "n_normal_train": "5000", "rotations": "0"}
 _SETUP_NAMES = {"n_test": "test images", "n_normal_train": "normal training images"}
 
 
 def _setup_value(r: dict[str, Any], k: str) -> Any:
     """A row's value of a PAPER_CIFAR_SETUP field (the normal training images: its training images less the
-    contaminants), or None when the row does not record it."""
+    contaminants, each image once however many rotated copies --rotations added), or None when the row does not
+    record it."""
     if k == "n_normal_train":
         n, a = r.get("n_train"), r.get("n_train_anomalous")
-        return n - a if isinstance(n, int) and isinstance(a, int) else None
+        copies = 1 + (r.get("rotations") if isinstance(r.get("rotations"), int) else 0)
+        return (n - a) // copies if isinstance(n, int) and isinstance(a, int) else None
     return r.get(k)
 
 
