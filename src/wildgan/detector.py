@@ -262,22 +262,25 @@ class HeatMaps:
     maps : float32 [N, R, R] in [0, 1], the report's heat maps (wildgan.evaluation.heatmaps.residual_maps):
         maps[i] = mean over the C channels of |w(Q_i) - w(recon[i])|, with Q_i = images[i] * 2/255 - 1 (the
         training rule) and w the per-image min-max to [0, 1] over all of its R*R*C values jointly: the residual
-        that L_n sums, before it is summed. Higher = less like the reconstruction.
+        that L_n sums, before it is summed. Higher = less like the reconstruction. At lod > 0 computed as L_n is
+        there (below) and enlarged to R x R by nearest neighbour, constant over each block x block square.
     scores : float64 [N], the Detector's `score` (decision_function(X)); higher = more anomalous.
     all_scores : every score of the same pass (a, L_n, L_o, L_r, A, z_norm; see Detector.score_all).
     ids : where each image came from (file paths for files and folders, 'array:i' / 'image:i' otherwise).
     score, lod, generator : the score name in `scores`, the networks' level of detail (0 = full resolution), and
         the generator's name.
 
-    How the maps relate to the scores, at lod 0 (trained_resolution_ == resolution_), up to float32 rounding:
-    L_n[i] = sqrt(sum of (w(Q_i) - w(recon[i]))^2) / (R*R*C), so for gray images (C = 1)
-    all_scores['L_n'][i] == sqrt((maps[i] ** 2).sum()) / R**2 exactly, and for colour images
-    L_n[i] >= sqrt((maps[i] ** 2).sum()) / (sqrt(C) * R**2) (equal when the channels' residuals are equal).
-    L_r is the residual without the min-max: L_r[i] == ||Q_i - recon[i]||_2. The ranking score a weighs L_n by lam
-    only (a = lam * L_n + (1 - lam) * L_o): a clean map with a high a means the encoder, not the reconstruction,
-    found the image unusual. At lod > 0 the scores compare box-reduced queries with the low-resolution
-    reconstruction, and recon is that reconstruction nearest-upsampled to R x R (as in the report): the maps are
-    still the full-resolution query against it, and the equalities above do not hold.
+    How the maps relate to the scores, up to float32 rounding, with b = block and h = R / b (the scored side:
+    R at lod < 1) and m = maps[i, ::b, ::b] the map at the scored resolution (maps[i] itself at lod < 1):
+    L_n[i] = sqrt(sum of (w(Q'_i) - w(rec'_i))^2) / (h*h*C), so for gray images (C = 1)
+    all_scores['L_n'][i] == sqrt((m ** 2).sum()) / h**2 exactly, and for colour images
+    L_n[i] >= sqrt((m ** 2).sum()) / (sqrt(C) * h**2) (equal when the channels' residuals are equal). Q'_i and
+    rec'_i are what was scored: at lod 0 Q_i and recon[i]; at lod > 0 Q_i box-reduced to h x h (and, in a fade-in,
+    blended with its h/2 version as training blends it; wildgan.scoring.pgan_scores.at_lod) and the networks' h x h
+    reconstruction, of which recon is the nearest-neighbour enlargement to R x R (for display, as in the report).
+    L_r[i] == ||Q'_i - rec'_i||_2, the residual without the min-max (at lod 0: ||Q_i - recon[i]||_2). The ranking
+    score a weighs L_n by lam only (a = lam * L_n + (1 - lam) * L_o): a clean map with a high a means the encoder,
+    not the reconstruction, found the image unusual.
     """
 
     images: np.ndarray
@@ -295,6 +298,19 @@ class HeatMaps:
         """The reconstructions as uint8 [N, R, R, C] (the inverse of the training rule, rounded and clipped to
         0..255): for display."""
         return np.clip(np.rint((self.recon.astype(np.float64) + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+    @property
+    def block(self) -> int:
+        """The side of the square of image pixels one scored pixel covers: 2^floor(lod) (1 at lod < 1)."""
+        from .evaluation.heatmaps import map_block
+
+        return map_block(self.lod)
+
+    @property
+    def scored_maps(self) -> np.ndarray:
+        """The maps at the resolution the images were scored at, float32 [N, R/block, R/block] (maps at lod < 1):
+        the residual L_n sums, before its nearest-neighbour enlargement to the images' size."""
+        return self.maps[:, ::self.block, ::self.block]
 
     def __len__(self) -> int:
         return len(self.images)
@@ -1141,12 +1157,13 @@ class Detector:
         with _torch_threads(getattr(self, "threads", None)):
             res = m.score(x, score_cfg=self._score_cfg(), batch_mode=self.batch_mode,
                           return_recon=True)
-            maps = residual_maps(x, res.recon)
+            lod = float(res.info.get("lod", 0.0))      # the one scored (f-AnoGAN's: none, full resolution)
+            maps = residual_maps(x, res.recon, lod)
         scores = {k: np.asarray(v, dtype=np.float64) for k, v in res.scores.items()}
         gen = "G" if m.cfg.method == "fanogan" else m.cfg.score.generator
         return HeatMaps(images=x, recon=np.asarray(res.recon, dtype=np.float32), maps=maps,
                         scores=scores[self.score_], all_scores=scores, ids=list(ids), score=self.score_,
-                        lod=float(m.lod), generator=gen)
+                        lod=lod, generator=gen)
 
     def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:
         """fit(X), then the 0/1 labels of the training images themselves (labels_; y is ignored, as in PyOD)."""

@@ -1490,6 +1490,23 @@ def test_heatmaps_are_the_report_residual_of_the_scored_reconstructions(det: Det
     assert one.scores[0] == pytest.approx(all_.scores[3], abs=1e-6)
 
 
+def test_heatmaps_of_a_run_scored_below_full_resolution_are_those_of_its_scores(x_train, mnist) -> None:
+    # a fit stopped at 4x4 (lod 2) scores 16x16 images at 4x4, but its maps compared the 16x16 query with the
+    # reconstruction upsampled: detail no score saw, and sqrt(sum maps^2) was not L_n at any size
+    with pytest.warns(UserWarning, match=NOT_GROWN):
+        d = Detector(**{**TINY, "total_kimg": 0.05}).fit(x_train[:16])
+    assert d.model_.lod == 2
+    hm = d.heatmaps(mnist["x_test"][:8])
+    assert hm.lod == 2 and hm.maps.shape == (8, 16, 16)
+    small = hm.maps[:, ::4, ::4]
+    # the map of a scored pixel fills its 4x4 block (nearest-neighbour enlargement)
+    np.testing.assert_array_equal(hm.maps, small.repeat(4, 1).repeat(4, 2))
+    # gray: L_n == sqrt(sum of the scored map^2) / h^2 at the scored h = 4
+    np.testing.assert_allclose(hm.all_scores["L_n"], np.sqrt((small.astype(np.float64) ** 2).sum((1, 2))) / 4 ** 2,
+                               rtol=1e-5)
+    assert hm.block == 4 and np.array_equal(hm.scored_maps, small)
+
+
 def test_heatmaps_of_a_folder(det: Detector, mnist, tmp_path) -> None:
     from PIL import Image
 

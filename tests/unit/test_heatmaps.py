@@ -160,21 +160,92 @@ def test_the_named_images_say_which_colour_scale_their_maps_share(tmp_path, pane
     assert panels == [pytest.approx(colour_scale(maps))] * 3
 
 
-def test_maps_of_networks_that_stopped_below_the_image_resolution_say_what_the_scores_never_saw(tmp_path, panels):
-    # a run stopped at 16x16 scores 32x32 images at 16x16, but its maps compare the 32x32 query with the upsampled
-    # reconstruction: their edges and texture are residual no score saw, and the report's maps did not say so
+def _coarse_scored(lod: float, channels: int = 1, n: int = 8):
+    """n random 8x8 images scored with untrained tiny networks at `lod`, with reconstructions: (x, ScoreResult)."""
+    from wildgan.config import DataConfig, RunConfig, ScoreConfig, TrainConfig, net_config_for_preset
+    from wildgan.scoring.run import untrained_model
+
+    model = untrained_model(RunConfig(data=DataConfig(), net=net_config_for_preset("tiny", 8, channels),
+                                      train=TrainConfig(seed=0), score=ScoreConfig(batch_size=4)), "cpu")
+    model.meta["lod"] = lod                  # as a run stopped there records it
+    x = np.random.default_rng(3).integers(0, 256, (n, 8, 8, channels), dtype=np.uint8)
+    return x, model.score(x, return_recon=True)
+
+
+@pytest.mark.parametrize("lod", [1.0, 1.5, 0.5, 0.0])
+def test_a_coarse_runs_maps_are_the_residual_its_l_n_sums(lod) -> None:
+    # a run scored at lod > 0 computes L_n on the box-reduced (and in a fade-in, faded) query against its
+    # low-resolution reconstruction, but its maps compared the full-size query with the reconstruction upsampled:
+    # detail the score never saw (a 16x16 run's 32x32 maps lit up a car's edges), and sqrt(sum map^2) / h^2 was
+    # not L_n
+    from wildgan.evaluation.heatmaps import map_block
+
+    x, res = _coarse_scored(lod)
+    maps = residual_maps(x, res.recon, lod)
+    b = map_block(lod)
+    assert b == {1.0: 2, 1.5: 2, 0.5: 1, 0.0: 1}[lod] and maps.shape == (8, 8, 8)
+    small = maps[:, ::b, ::b]
+    h = 8 // b
+    np.testing.assert_allclose(res.scores["L_n"], np.sqrt((small.astype(np.float64) ** 2).sum((1, 2))) / h ** 2,
+                               rtol=1e-5)
+    # enlarged by nearest neighbour: constant over each b x b block, the scored pixel it stands for
+    np.testing.assert_array_equal(maps, small.repeat(b, 1).repeat(b, 2))
+    if b > 1:
+        assert not np.all(maps == maps[:, :1, :1])          # (not trivially constant)
+
+
+def test_a_coarse_runs_colour_maps_bound_l_n() -> None:
+    x, res = _coarse_scored(1.0, channels=3)
+    small = residual_maps(x, res.recon, 1.0)[:, ::2, ::2].astype(np.float64)
+    bound = np.sqrt((small ** 2).sum((1, 2))) / (np.sqrt(3) * 4 ** 2)
+    assert np.all(res.scores["L_n"] >= bound * (1 - 1e-5))
+
+
+def test_a_lod_whose_blocks_do_not_tile_the_images_is_refused() -> None:
+    x = np.zeros((1, 8, 8, 1), np.uint8)
+    with pytest.raises(ValueError, match=r"lod 4 scores blocks of 16x16 pixels, which do not tile 8x8 images"):
+        residual_maps(x, np.zeros((1, 8, 8, 1), np.float32), 4.0)
+
+
+def test_maps_of_networks_that_stopped_below_the_image_resolution_say_how_they_were_scored(tmp_path, panels):
+    # the maps of a coarse run are computed at the scored resolution and enlarged; the page must say a block is one
+    # scored pixel (it said the map compared the full-size query with the upsampled reconstruction)
 
     from wildgan.evaluation.heatmaps import NamedImages
 
     d = _diag(n=3)                                                     # 8x8 images
-    said = "The networks stopped at 4x4: each map compares the 8x8 query with the reconstruction upsampled from 4x4"
-    for lod, expected in ((1.0, True), (0.5, False), (0.0, False)):
+    said = {1.0: "The networks stopped at lod 1 and are scored at 4x4: each map is computed as L_n is, from the "
+                 "query reduced to 4x4 against the 4x4 reconstruction, and drawn enlarged to 8x8 by nearest "
+                 "neighbour: each 2x2 block is one scored pixel",
+            0.5: "The networks stopped at lod 0.5 and are scored at 8x8: each map is computed as L_n is, from the "
+                 "query reduced to 8x8 and blended with its 4x4 version at weight 0.5 as in the fade-in against "
+                 "the 8x8 reconstruction.",
+            0.0: "The networks stopped"}
+    for lod, expected in ((1.0, True), (0.5, True), (0.0, False)):
         page = report._Page(title="t", md_dir=tmp_path)
         report._heatmap_section(page, tmp_path, d, "a", 2, lambda s: None, lod=lod)
-        named = NamedImages(ids=d.ids, scores=d.scores, x=d.x, recon=d.recon, maps=residual_maps(d.x, d.recon))
+        top = np.load(tmp_path / "heatmaps" / "top_heatmaps.npz")
+        np.testing.assert_array_equal(top["maps"], residual_maps(d.x[:2], d.recon[:2], lod))
+        assert int(top["block"]) == (2 if lod == 1.0 else 1)
+        named = NamedImages(ids=d.ids, scores=d.scores, x=d.x, recon=d.recon, maps=residual_maps(d.x, d.recon, lod))
         model = _model(lod)
         report._named_section(page, tmp_path, model, named, "a")
-        assert "".join(page.md_parts).count(said) == (2 if expected else 0), lod
+        assert "".join(page.md_parts).count(said[lod]) == (2 if expected else 0), lod
+
+
+def test_the_pixel_auc_of_a_coarse_run_compares_its_enlarged_maps_with_the_masks(tmp_path) -> None:
+    d = _diag(n=4)
+    d.metrics = {}
+    masks = np.zeros((4, 8, 8), bool)
+    masks[:, :3, :3] = True
+    page = report._Page(title="t", md_dir=tmp_path)
+    report._pixel_auc_text(page, d, masks, "m.npy", lod=1.0)
+    from wildgan.evaluation.heatmaps import pixel_auc
+
+    assert d.metrics["pixel_auc"] == pytest.approx(pixel_auc(residual_maps(d.x, d.recon, 1.0), masks))
+    assert d.metrics["pixel_auc"] != pytest.approx(pixel_auc(residual_maps(d.x, d.recon), masks))
+    assert ("The maps were scored at 4x4 and are compared with the 8x8 masks after their nearest enlargement: each "
+            "scored pixel's value stands for the 2x2 mask pixels it covers.") in "".join(page.md_parts)
 
 
 def test_the_named_images_table_gives_the_two_weighted_parts_of_a(tmp_path, panels) -> None:
@@ -197,3 +268,15 @@ def test_the_named_images_table_gives_the_two_weighted_parts_of_a(tmp_path, pane
     # the CSV keeps its columns: the parts are the page's reading aid, the scores are the data
     assert (tmp_path / "named_images.csv").read_text().splitlines()[0] == \
         "id,a,L_n,L_o,a percentile among training images"
+
+
+def test_the_panel_of_a_coarse_map_says_its_blocks(tmp_path, monkeypatch) -> None:
+    drawn: list = []
+    real = plots._save
+    monkeypatch.setattr(plots, "_save", lambda fig, path: (drawn.append(fig), real(fig, path))[1])
+    heat = np.random.default_rng(0).random((4, 4)).repeat(2, 0).repeat(2, 1)
+    image = np.zeros((8, 8, 1), np.uint8)
+    plots.heatmap_panel(tmp_path / "a.png", image, heat, None, block=2)
+    plots.heatmap_panel(tmp_path / "b.png", image, heat, None)
+    titles = [next(ax.get_title() for ax in fig.axes if ax.get_title().startswith("|w(Q)")) for fig in drawn]
+    assert titles == ["|w(Q) - w(G(E(Q)))|\nscored at 4x4: 2x2 blocks", "|w(Q) - w(G(E(Q)))|"]

@@ -3,16 +3,22 @@
 The map is the residual of the L_n score before it is summed, |w(Q) - w(G(E(Q)))| with w the per-image min-max
 over all channels jointly (wildgan.scoring.scores.minmax), averaged over channels -> [H, W] in [0, 1]. Using the
 same normalisation as L_n means the map shows the residual the score adds up, not a differently scaled one: for gray
-images L_n == sqrt(sum of map^2) / (H*W) exactly; for colour images the channel mean of |r| is shown, so
-L_n >= sqrt(sum of map^2) / (sqrt(C)*H*W), equal when the channels' residuals agree, and a ranking by the maps'
-energy follows L_n closely, not exactly (detector.HeatMaps says the same). That holds at lod 0. A run scored at
-lod > 0 (stopped before full growth) computes L_n on box-reduced queries and its low-resolution reconstruction; the
-map keeps the full-resolution query against that reconstruction upsampled, so it shows detail the score never saw
-(detector.HeatMaps says the same).
+images L_n == sqrt(sum of map^2) / (h*w) exactly, at the scored h, w; for colour images the channel mean of |r| is
+shown, so L_n >= sqrt(sum of map^2) / (sqrt(C)*h*w), equal when the channels' residuals agree, and a ranking by the
+maps' energy follows L_n closely, not exactly (detector.HeatMaps says the same).
+
+A run scored at lod > 0 (stopped before full growth) computes L_n on queries reduced as the networks see them
+(scoring.pgan_scores.at_lod: a 2^floor(lod) box average, then the fade-in's blend) against its reconstruction at
+that resolution, h = w = R / 2^floor(lod). The map is computed from exactly those two, so the identity above holds
+at every lod, and is then enlarged to R x R by nearest neighbour (map_block: each scored pixel a block of
+block x block pixels) to be drawn beside the query: maps[:, ::block, ::block] is the map at the scored resolution.
+A map that compared the full-resolution query with the upsampled reconstruction showed edges and texture that no
+score saw (a 16x16 run's 32x32 maps lit up the car's edges).
 """
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +30,7 @@ import torch
 from ..config import SCORE_NAMES
 from ..data.transforms import u8_to_unit
 from ..errors import ConfigError, DataError
+from ..scoring.pgan_scores import at_lod
 from ..scoring.run import LoadedModel
 from ..scoring.scores import minmax
 from .metrics import roc_auc
@@ -51,17 +58,43 @@ def _as_float_nchw(x: np.ndarray, name: str = "images") -> torch.Tensor:
     return t.permute(0, 3, 1, 2)
 
 
-def residual_maps(query: np.ndarray, recon: np.ndarray) -> np.ndarray:
-    """Heat maps [N, R, R] float32 in [0, 1]: mean over channels of |w(Q) - w(X_rec)|.
+def map_block(lod: float) -> int:
+    """The side of the block of image pixels that one scored pixel covers at `lod`: 2^floor(lod) (1 at lod < 1,
+    where the networks are scored at the images' resolution, though at 0 < lod < 1 on faded queries)."""
+    return 2 ** math.floor(lod) if lod > 0 else 1
+
+
+def map_lod(model: LoadedModel) -> float:
+    """The lod `model` is scored at, which its maps must follow: the networks' lod for the pGAN methods (wildgan,
+    search); 0 for f-AnoGAN, which does not grow and is scored at full resolution whatever its record says."""
+    return 0.0 if model.cfg.method == "fanogan" else float(model.lod)
+
+
+def residual_maps(query: np.ndarray, recon: np.ndarray, lod: float = 0.0) -> np.ndarray:
+    """Heat maps [N, R, R] float32 in [0, 1]: mean over channels of |w(Q) - w(X_rec)|, as L_n computes it at `lod`.
 
     query: uint8 [N, R, R, C] (or float in [-1, 1]); recon: float [N, R, R, C] on the [-1, 1] scale, unclipped
     (ScoreResult.recon). Gray images may also be [N, R, R]. Always a batch: one image [R, R, C] is a ValueError
     (read as a gray batch it would be R images of R x C pixels); pass x[None] for it.
+    lod: the level of detail the images were scored at (LoadedModel.lod; map_lod(model); ScoreResult.info['lod']).
+    Above 0 the query is reduced as the score reduces it (pgan_scores.at_lod, fade included) and the reconstruction,
+    which ScoreResult.recon gives nearest-upsampled to R, is taken at the scored resolution (every map_block(lod)-th
+    pixel: the upsampling's blocks are exact copies); the map of those two is enlarged back to R x R by nearest
+    neighbour, so that it lies on the query's pixel grid, constant over each block.
     """
     q, r = _as_float_nchw(query, "query"), _as_float_nchw(recon, "reconstruction")
     if q.shape != r.shape:
         raise ValueError(f"query {tuple(q.shape)} and reconstruction {tuple(r.shape)} differ in shape")
-    return (minmax(q) - minmax(r)).abs().mean(dim=1).numpy().astype(np.float32)
+    b = map_block(lod)
+    if q.shape[-1] % b:
+        raise ValueError(f"lod {lod:g} scores blocks of {b}x{b} pixels, which do not tile {q.shape[-1]}x"
+                         f"{q.shape[-1]} images (the lod of networks for larger images?)")
+    if lod > 0:
+        q, r = at_lod(q, lod), r[:, :, ::b, ::b]
+    m = (minmax(q) - minmax(r)).abs().mean(dim=1)
+    if b > 1:
+        m = m.repeat_interleave(b, dim=1).repeat_interleave(b, dim=2)
+    return m.numpy().astype(np.float32)
 
 
 MASK_RULE = "a mask is 0 (or False) on normal pixels and positive (1, 255 or True) on defects"
@@ -159,7 +192,9 @@ def undefined_pixel_auc(masks: np.ndarray, maps: np.ndarray | None = None) -> st
 def pixel_auc(maps: np.ndarray, masks: np.ndarray, name: str = "masks") -> float:
     """Pixel-level ROC AUC of the maps against ground-truth defect masks, all pixels of all images pooled
     (the usual MVTec-style protocol). NaN when it is undefined: undefined_pixel_auc says why. name: what a
-    DataError about the masks calls them (their file)."""
+    DataError about the masks calls them (their file). The maps are residual_maps' at the images' size: a coarse
+    run's are compared with the masks after their nearest enlargement, each scored pixel's value standing for all
+    the mask pixels of its block (ties in the ranking, which roc_auc scores as halves)."""
     maps = np.asarray(maps, dtype=np.float64)
     return roc_auc(_check_masks(maps, masks, name).ravel().astype(int), maps.ravel())
 
@@ -203,7 +238,7 @@ class NamedImages:
     scores: dict[str, np.ndarray]   # in the order of ids
     x: np.ndarray                   # uint8 [M, H, W, C]: the first M images of ids
     recon: np.ndarray               # float [M, H, W, C] on the [-1, 1] scale (unclipped: G may overshoot)
-    maps: np.ndarray                # float [M, H, W]
+    maps: np.ndarray                # float [M, H, W], at the scored resolution enlarged to H x W (residual_maps)
 
 
 def score_named_images(model: LoadedModel, paths: Sequence[str | Path], skip_bad: bool = False, rank_by: str = "a",
@@ -234,4 +269,4 @@ def score_named_images(model: LoadedModel, paths: Sequence[str | Path], skip_bad
         warnings.filterwarnings("ignore", message=r".* scored in batch mode 'mixed'")
         recon = model.score(shown, return_recon=True).recon if m else np.zeros((0, *x.shape[1:]), np.float32)
     return NamedImages(ids=[ids[i] for i in order], scores={k: np.asarray(v)[order] for k, v in res.scores.items()},
-                       x=shown, recon=recon, maps=residual_maps(shown, recon))
+                       x=shown, recon=recon, maps=residual_maps(shown, recon, map_lod(model)))

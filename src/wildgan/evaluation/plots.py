@@ -51,14 +51,16 @@ def colour_scale(maps: np.ndarray) -> float:
 
 def heatmap_panel(path: Path, image: np.ndarray, heat: np.ndarray, recon: np.ndarray | None = None,
                   title: str = "", vmax: float | None = None, recon_title: str = "reconstruction",
-                  gen: str = "G", code: str = "E(Q)") -> Path:
+                  gen: str = "G", code: str = "E(Q)", block: int = 1) -> Path:
     """Query | reconstruction | heat map, the three at the same size and pixel grid (the per-image picture of the
     report). The map is drawn on its own, not blended over the query: a blend's colour mixes the residual with the
     query's brightness (zero residual on a bright background looked like a middling one), so no colour could be read
     off the bar; the query beside it shows where things are.
     vmax: the top of the colour scale; give the same to every panel of a set so that they can be compared
     (default: this map's own maximum). gen, code: the generator and the latent of the reconstruction gen(code), for
-    the map's title (code z* for latent search, which has no encoder)."""
+    the map's title (code z* for latent search, which has no encoder). block > 1: the map was scored at a lower
+    resolution and enlarged by nearest neighbour (heatmaps.residual_maps), each block x block square one scored
+    pixel, which the map's title says."""
     n = 3 if recon is not None else 2
     fig = Figure(figsize=(2.1 * n, 2.5))
     axes = fig.subplots(1, n)
@@ -70,7 +72,9 @@ def heatmap_panel(path: Path, image: np.ndarray, heat: np.ndarray, recon: np.nda
     im = ax.imshow(heat, cmap="inferno", vmin=0.0, vmax=top, interpolation="nearest")
     ax.set_xticks([])
     ax.set_yticks([])
-    ax.set_title(f"|w(Q) - w({gen}({code}))|", fontsize=8)
+    r = heat.shape[0] // max(int(block), 1)
+    ax.set_title(f"|w(Q) - w({gen}({code}))|" + (f"\nscored at {r}x{r}: {block}x{block} blocks" if block > 1 else ""),
+                 fontsize=8)
     bar = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     # the unit: w scales each image's pixels to 0..1, so 1 is the whole range of the image
     bar.set_label("residual (w: pixels scaled to 0..1 per image)", fontsize=6)

@@ -57,8 +57,8 @@ from ..scoring.scores import SCORES_VERSION, UNRECORDED_SCORES_VERSION
 from ..scoring.train_scores import read_train_scores, warn_left_out
 from ..thresholds import DEFAULT_CONTAMINATION, DEFAULT_MAD_K, Threshold, fit_threshold, training_percentile
 from ..training.run import evaluate_command, networks_record, stale_evaluation
-from .heatmaps import (NamedImages, check_masks, load_masks, pick_score, pixel_auc, residual_maps,
-                       score_named_images, top_k, undefined_pixel_auc)
+from .heatmaps import (NamedImages, check_masks, load_masks, map_block, map_lod, pick_score, pixel_auc,
+                       residual_maps, score_named_images, top_k, undefined_pixel_auc)
 from .metrics import evaluate_scores, pixel_statistics
 from .rows import (NOT_JSON_OBJECTS, NOT_STUDY_ROWS, PIXEL_CONTROLS, checked_lines, left_out_text, line_problem,
                    row_problem)
@@ -551,10 +551,10 @@ def _write_run_report(run_dir: Path, out: Path, cfg: Any, split_info: dict[str, 
     if diag is not None and unlabelled:
         _pile_section(page, out, run_dir, model, diag, cfg, score, top_k_images, log, train=train)
     elif diag is not None:
-        _metrics_section(page, out, diag, cfg, masks, mask_name)
+        _metrics_section(page, out, diag, cfg, masks, mask_name, lod=map_lod(model))
         _figures_section(page, out, diag, cfg, tsne_points, log)
         thr = _threshold_section(page, diag, cfg, score, train)
-        _heatmap_section(page, out, diag, score, top_k_images, log, cfg=cfg, lod=model.lod, thr=thr)
+        _heatmap_section(page, out, diag, score, top_k_images, log, cfg=cfg, lod=map_lod(model), thr=thr)
     _training_sections(page, out, run_dir)
     if named is not None:
         _named_section(page, out, model, named, score, ref=ref)
@@ -641,7 +641,7 @@ def _pile_section(page: _Page, out: Path, run_dir: Path, model: Any, diag: RunDi
     _saved_evaluation(page, run_dir, model)
     page.p("Labels of the pile are unknown, hence '?' in the captions and in top_anomalous.csv.")
     thr = _threshold_section(page, diag, cfg, score, train, unlabelled=True)
-    _heatmap_section(page, out, diag, score, k, log, what="training", cfg=cfg, lod=model.lod, thr=thr)
+    _heatmap_section(page, out, diag, score, k, log, what="training", cfg=cfg, lod=map_lod(model), thr=thr)
 
 
 def _saved_evaluation(page: _Page, run_dir: Path, model: Any) -> None:
@@ -684,9 +684,9 @@ def _saved_evaluation(page: _Page, run_dir: Path, model: Any) -> None:
 
 
 def _metrics_section(page: _Page, out: Path, diag: RunDiagnostics, cfg: Any, masks: np.ndarray | None,
-                     mask_name: str) -> None:
+                     mask_name: str, lod: float = 0.0) -> None:
     """A labelled run's metrics: the AUC/AP table with its controls, where the latents sit, the pixel AUC of the
-    masks; and metrics.json."""
+    masks (of maps at `lod`, the one scored); and metrics.json."""
     m = diag.metrics
     page.h(2, "Metrics")
     page.p(f"{_networks_text(m['model'])} {m['n_test']} test images, {m['n_anomalous']} anomalous."
@@ -711,7 +711,7 @@ def _metrics_section(page: _Page, out: Path, diag: RunDiagnostics, cfg: Any, mas
         page.p(f"Mean ||E(Q)||: normal {z['normal']:.3f}, anomalous {z['anomalous']:.3f}: here anomalies sit "
                f"{where} normal images (the paper expects nearer; L_o = -||E(Q)||/sqrt(N_z) relies on it).")
     if masks is not None:
-        _pixel_auc_text(page, diag, masks, mask_name)
+        _pixel_auc_text(page, diag, masks, mask_name, lod)
     atomic_write_text(out / "metrics.json", json.dumps(m, indent=2, default=str))
 
 
@@ -756,20 +756,27 @@ def _metrics_rows(metrics: dict[str, Any]) -> list[list[Any]]:
     return rows
 
 
-def _pixel_auc_text(page: _Page, diag: RunDiagnostics, masks: np.ndarray, name: str) -> None:
+def _pixel_auc_text(page: _Page, diag: RunDiagnostics, masks: np.ndarray, name: str, lod: float = 0.0) -> None:
     """The pixel-level ROC AUC of every test image's heat map against its mask (diag.metrics['pixel_auc']), or why
-    it is undefined (also in metrics.json, 'pixel_auc_undefined')."""
+    it is undefined (also in metrics.json, 'pixel_auc_undefined'). lod: the one the images were scored at; the
+    maps of a coarse run are scored at a lower resolution than the masks and compared with them at the masks' after
+    their nearest enlargement (residual_maps), each scored pixel's value standing for the block it covers."""
     what = f"Pixel-level ROC AUC of the heat maps against the ground-truth masks ({name})"
     if diag.recon is None:
         page.p(f"{what}: none, this method gives no reconstructions to map.")
         return
-    maps = residual_maps(diag.x, diag.recon)
+    maps = residual_maps(diag.x, diag.recon, lod)
     pauc = pixel_auc(maps, masks, name)      # (checked again: the split rebuilt from the data may have changed)
     diag.metrics["pixel_auc"] = pauc
     why = undefined_pixel_auc(masks, maps) if pauc != pauc else None
     if why is not None:
         diag.metrics["pixel_auc_undefined"] = why
-    page.p(f"{what}: " + (f"{pauc:.3f}." if why is None else f"undefined: {why}."))
+    b, r = map_block(lod), diag.x.shape[1]
+    # a coarse map cannot place a defect finer than its blocks: the AUC is of the blocks, which the reader must know
+    blocks = (f" The maps were scored at {r // b}x{r // b} and are compared with the {r}x{r} masks after their "
+              f"nearest enlargement: each scored pixel's value stands for the {b}x{b} mask pixels it covers."
+              if b > 1 else "")
+    page.p(f"{what}: " + (f"{pauc:.3f}." if why is None else f"undefined: {why}.") + blocks)
 
 
 def _figures_section(page: _Page, out: Path, diag: RunDiagnostics, cfg: Any, tsne_points: int, log: Log) -> None:
@@ -812,7 +819,7 @@ def _heatmap_section(page: _Page, out: Path, diag: RunDiagnostics, score: str, k
     most = f"{len(top)} most anomalous {what} images" if len(top) != 1 else f"most anomalous {what} image"
     log(f"heat maps of the {most} (score {name})")
     page.h(2, f"The {most} (by score {name})")
-    maps = residual_maps(diag.x[top], diag.recon[top])
+    maps = residual_maps(diag.x[top], diag.recon[top], lod)
     from . import plots  # matplotlib: this section draws
 
     vmax = plots.colour_scale(maps)
@@ -830,7 +837,7 @@ def _heatmap_section(page: _Page, out: Path, diag: RunDiagnostics, score: str, k
         lab = {0: "normal", 1: "anomaly"}.get(int(diag.y[i]), "?")
         png = _heatmap_png(out / "heatmaps" / f"top-{r:0{width}d}.png", diag.x[i], hm, diag.recon[i],
                             f"#{r} {diag.ids[i]} ({lab}), {name} = {diag.scores[name][i]:.4g}", vmax=vmax,
-                            gen=gen, code=code)
+                            gen=gen, code=code, block=map_block(lod))
         page.img(png, f"#{r}: {diag.ids[i]} ({lab})", width=520)
         # the table's columns beyond the scores, once for the page and top_anomalous.csv ('' where the run has none)
         z_pct = None if z is None else _percentile(ref["z_norm"], z[i])
@@ -851,7 +858,9 @@ def _heatmap_section(page: _Page, out: Path, diag: RunDiagnostics, score: str, k
     # the page's table's columns too (it showed ‖E(Q)‖, the percentiles and 'flagged', the CSV only the scores)
     _write_csv(out / "top_anomalous.csv",
                ["rank", "id", "label", *columns, "z_norm", "z_norm_percentile", "L_n_percentile", "flagged"], rows)
-    np.savez_compressed(out / "heatmaps" / "top_heatmaps.npz", maps=maps, ids=np.array([diag.ids[i] for i in top]))
+    # block: a coarse run's maps are enlarged; maps[:, ::block, ::block] are the ones scored (heatmaps.residual_maps)
+    np.savez_compressed(out / "heatmaps" / "top_heatmaps.npz", maps=maps, ids=np.array([diag.ids[i] for i in top]),
+                        block=np.int64(map_block(lod)))
 
 
 def _training_scores(run_dir: Path, model: Any, diag: RunDiagnostics, skip_bad: bool, read: dict[str, Any]
@@ -925,15 +934,18 @@ def _threshold_section(page: _Page, diag: RunDiagnostics, cfg: Any, score: str,
 
 
 def _coarse_map_text(lod: float, r: int) -> str:
-    """' The networks stopped at SxS: ...' for maps of networks that never trained at the images' resolution R
-    (lod >= 1), else ''. Their scores are computed at SxS; the map compares the R x R query with the reconstruction
-    upsampled (heatmaps.py), so its fine detail is residual the scores never saw."""
-    if lod < 1:
+    """' The networks stopped at lod L: ...' for the maps of networks scored below full growth (lod > 0), else ''.
+    The maps are computed as L_n is (heatmaps.residual_maps), at the scored SxS on queries reduced and faded as the
+    networks see them, and drawn enlarged to R x R: a reader must know that a block is one scored pixel."""
+    if lod <= 0:
         return ""
-    s = r >> int(lod)
-    return (f" The networks stopped at {s}x{s}: each map compares the {r}x{r} query with the reconstruction "
-            f"upsampled from {s}x{s}, so its detail finer than {s}x{s} (edges, texture) is residual that the scores, "
-            f"computed at {s}x{s}, never saw.")
+    b = map_block(lod)
+    s, t = r // b, lod - int(lod)                          # (lod > 0: int is floor)
+    fade = f" and blended with its {s // 2}x{s // 2} version at weight {t:g} as in the fade-in" if t else ""
+    shown = (f", and drawn enlarged to {r}x{r} by nearest neighbour: each {b}x{b} block is one scored pixel, and "
+             f"the reconstruction is enlarged the same way" if b > 1 else "")
+    return (f" The networks stopped at lod {lod:g} and are scored at {s}x{s}: each map is computed as L_n is, from "
+            f"the query reduced to {s}x{s}{fade} against the {s}x{s} reconstruction{shown}.")
 
 
 def _why_text(scores: dict[str, np.ndarray], lam: float, what: str, code: str = "E(Q)", *,
@@ -971,12 +983,12 @@ def _latent_code(cfg: Any) -> str:
 
 
 def _heatmap_png(path: Path, image: np.ndarray, heat: np.ndarray, recon: np.ndarray | None, title: str,
-                 vmax: float | None = None, gen: str = "G", code: str = "E(Q)") -> Path:
-    """One heat-map panel (query | reconstruction | map) at `path`."""
+                 vmax: float | None = None, gen: str = "G", code: str = "E(Q)", block: int = 1) -> Path:
+    """One heat-map panel (query | reconstruction | map) at `path`; block: heatmaps.map_block of the scored lod."""
     from . import plots  # matplotlib only when a picture is drawn
 
     return plots.heatmap_panel(path, image, heat, recon, title, vmax=vmax, recon_title=f"reconstruction {gen}({code})",
-                               gen=gen, code=code)
+                               gen=gen, code=code, block=block)
 
 
 def _training_sections(page: _Page, out: Path, run_dir: Path) -> None:
@@ -1080,7 +1092,7 @@ def _named_section(page: _Page, out: Path, model: Any, named: NamedImages, score
         page.p(f"Heat map = |w(Q) - w({gen}({code}))| averaged over channels (w = per-image min-max), beside the "
                f"query; one colour scale for the named images' maps (0 to {vmax:.3g}), not that of any other "
                f"section's maps: compare colours within this section."
-               f"{_coarse_map_text(model.lod, named.x.shape[1])}")
+               f"{_coarse_map_text(map_lod(model), named.x.shape[1])}")
     ref_scores, among = ref if ref is not None else ({}, "")
     refs = ref_scores.get(name)
     if refs is not None:
@@ -1106,7 +1118,7 @@ def _named_section(page: _Page, out: Path, model: Any, named: NamedImages, score
             where = "" if pct is None else f", percentile {pct:g} among the {among} images"
             png = _heatmap_png(out / "heatmaps" / f"image-{j:0{width}d}.png", named.x[j - 1], named.maps[j - 1],
                                 named.recon[j - 1], f"{Path(id_).name}, {name} = {named.scores[name][j - 1]:.4g}",
-                                vmax=vmax, gen=gen, code=code)
+                                vmax=vmax, gen=gen, code=code, block=map_block(map_lod(model)))
             page.img(png, f"{id_}: {name} = {named.scores[name][j - 1]:.4g}{where}", width=520)
         rows.append([id_] + [float(v[j - 1]) for v in columns.values()] + ([pct] if pct is not None else []))
         if parts:
