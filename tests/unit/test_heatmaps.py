@@ -207,6 +207,21 @@ def test_a_lod_whose_blocks_do_not_tile_the_images_is_refused() -> None:
         residual_maps(x, np.zeros((1, 8, 8, 1), np.float32), 4.0)
 
 
+def test_a_fade_in_lod_of_images_with_an_odd_scored_side_is_refused_by_name() -> None:
+    # a fade-in blends the scored side with its half: 12x12 images at lod 2.5 are scored at 3x3, which has no 2x2
+    # half, and 5x5 at lod 0.5 none of 2.5x2.5; torch failed on the blend with a shape error that named no lod
+    for side, lod, scored in ((12, 2.5, 3), (5, 0.5, 5)):
+        x, r = np.zeros((1, side, side, 1), np.uint8), np.zeros((1, side, side, 1), np.float32)
+        with pytest.raises(ValueError, match=rf"lod {lod:g} is a fade-in, which blends the scored {scored}x{scored} "
+                                             rf"images with their {scored // 2}x{scored // 2} halves"):
+            residual_maps(x, r, lod)
+    # the same images at a whole lod, and even sides in a fade-in, are mapped as before
+    assert residual_maps(np.zeros((1, 12, 12, 1), np.uint8), np.zeros((1, 12, 12, 1), np.float32), 2.0).shape == \
+        (1, 12, 12)
+    assert residual_maps(np.zeros((1, 12, 12, 1), np.uint8), np.zeros((1, 12, 12, 1), np.float32), 1.5).shape == \
+        (1, 12, 12)
+
+
 def test_maps_of_networks_that_stopped_below_the_image_resolution_say_how_they_were_scored(tmp_path, panels):
     # the maps of a coarse run are computed at the scored resolution and enlarged; the page must say a block is one
     # scored pixel (it said the map compared the full-size query with the upsampled reconstruction)

@@ -89,6 +89,13 @@ def residual_maps(query: np.ndarray, recon: np.ndarray, lod: float = 0.0) -> np.
     if q.shape[-1] % b:
         raise ValueError(f"lod {lod:g} scores blocks of {b}x{b} pixels, which do not tile {q.shape[-1]}x"
                          f"{q.shape[-1]} images (the lod of networks for larger images?)")
+    side = q.shape[-1] // b
+    if lod > 0 and lod != math.floor(lod) and side % 2:
+        # a fade-in blends the scored side with its half (at_lod): an odd side has no half that tiles it, and torch
+        # failed on the blend with a shape error that named no lod
+        raise ValueError(f"lod {lod:g} is a fade-in, which blends the scored {side}x{side} images with their "
+                         f"{side // 2}x{side // 2} halves: an odd side ({q.shape[-1]}x{q.shape[-1]} images) has none "
+                         f"(the lod of networks for other images?)")
     if lod > 0:
         q, r = at_lod(q, lod), r[:, :, ::b, ::b]
     m = (minmax(q) - minmax(r)).abs().mean(dim=1)
