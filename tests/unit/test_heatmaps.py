@@ -207,6 +207,21 @@ def test_a_lod_whose_blocks_do_not_tile_the_images_is_refused() -> None:
         residual_maps(x, np.zeros((1, 8, 8, 1), np.float32), 4.0)
 
 
+def test_the_maps_text_of_the_last_fade_in_does_not_say_the_query_was_reduced() -> None:
+    # at 0 < lod < 1 the networks score the images at their own size, the query blended with its half: the page said
+    # 'the query reduced to 16x16' of a 16x16 query
+    from wildgan.evaluation.report import _coarse_map_text
+
+    last = _coarse_map_text(0.5, 16)
+    assert "reduced" not in last and "scored at 16x16" in last
+    assert "from the 16x16 query and blended with its 8x8 version at weight 0.5 as in the fade-in against the " \
+           "16x16 reconstruction." in last
+    coarse = _coarse_map_text(1.5, 16)
+    assert "from the query reduced to 8x8 and blended with its 4x4 version at weight 0.5 as in the fade-in " \
+           "against the 8x8 reconstruction, and drawn enlarged to 16x16" in coarse
+    assert _coarse_map_text(0.0, 16) == ""
+
+
 def test_a_fade_in_lod_of_images_with_an_odd_scored_side_is_refused_by_name() -> None:
     # a fade-in blends the scored side with its half: 12x12 images at lod 2.5 are scored at 3x3, which has no 2x2
     # half, and 5x5 at lod 0.5 none of 2.5x2.5; torch failed on the blend with a shape error that named no lod
@@ -233,7 +248,7 @@ def test_maps_of_networks_that_stopped_below_the_image_resolution_say_how_they_w
                  "query reduced to 4x4 against the 4x4 reconstruction, and drawn enlarged to 8x8 by nearest "
                  "neighbour: each 2x2 block is one scored pixel",
             0.5: "The networks stopped at lod 0.5 and are scored at 8x8: each map is computed as L_n is, from the "
-                 "query reduced to 8x8 and blended with its 4x4 version at weight 0.5 as in the fade-in against "
+                 "8x8 query and blended with its 4x4 version at weight 0.5 as in the fade-in against "
                  "the 8x8 reconstruction.",
             0.0: "The networks stopped"}
     for lod, expected in ((1.0, True), (0.5, True), (0.0, False)):

@@ -944,8 +944,10 @@ def _coarse_map_text(lod: float, r: int) -> str:
     fade = f" and blended with its {s // 2}x{s // 2} version at weight {t:g} as in the fade-in" if t else ""
     shown = (f", and drawn enlarged to {r}x{r} by nearest neighbour: each {b}x{b} block is one scored pixel, and "
              f"the reconstruction is enlarged the same way" if b > 1 else "")
+    # (in the last fade-in, 0 < lod < 1, the query keeps its size: it is blended, not reduced)
+    query = f"the query reduced to {s}x{s}" if b > 1 else f"the {r}x{r} query"
     return (f" The networks stopped at lod {lod:g} and are scored at {s}x{s}: each map is computed as L_n is, from "
-            f"the query reduced to {s}x{s}{fade} against the {s}x{s} reconstruction{shown}.")
+            f"{query}{fade} against the {s}x{s} reconstruction{shown}.")
 
 
 def _why_text(scores: dict[str, np.ndarray], lam: float, what: str, code: str = "E(Q)", *,
