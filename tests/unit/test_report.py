@@ -1569,6 +1569,8 @@ def test_a_report_without_training_scores_says_how_to_get_them_and_takes_no_thre
     report(run, top_k_images=2, device="cpu", controls=False, tsne_points=20)
     md, page = (run / "report" / "report.md").read_text(), (run / "report" / "report.html").read_text()
     assert "No threshold: this run has no training scores of a" in md
+    # every reason a kept cache is not used (it named a change of the networks only)
+    assert "not used once the networks, the scoring rules or the score settings changed" in md
     assert "`wildgan score RUN --threshold contamination --out scores.csv` computes and caches them" in md
     assert "No threshold: this run has no training scores" in page
     assert "flagged" not in _md_table_after(md, "most anomalous test images")[0]

@@ -888,9 +888,9 @@ def _threshold_section(page: _Page, diag: RunDiagnostics, cfg: Any, score: str,
     if train is None or name not in train[0]:
         page.p(f"No threshold: this run has no training scores of {name} for these networks (train_scores.csv is "
                f"not written by `train --no-train-scores`, nor by a search run's training, and is not used once the "
-               f"networks changed). Thresholds come from the training images' scores only, never from the test "
-               f"images: `wildgan score RUN --threshold contamination --out scores.csv` computes and caches them; "
-               f"run the report again after it.")
+               f"networks, the scoring rules or the score settings changed). Thresholds come from the training "
+               f"images' scores only, never from the test images: `wildgan score RUN --threshold contamination "
+               f"--out scores.csv` computes and caches them; run the report again after it.")
         return None
     scores, source = train
     rules: list[tuple[str, dict[str, float], str]] = [
