@@ -15,7 +15,7 @@ from .errors import ConfigError
 # the OSErrors that say a place cannot be written (not that the path is wrong), in the words the user is told
 _UNWRITABLE = {errno.EROFS: "read-only file system", errno.EACCES: "permission denied",
                errno.EPERM: "operation not permitted", errno.ENOSPC: "no space left on the device",
-               errno.EDQUOT: "disk quota exceeded"}
+               getattr(errno, "EDQUOT", -1): "disk quota exceeded"}        # (not in every platform's errno)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -168,7 +168,6 @@ def version_state(version: object, current: int) -> str:
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         return "damaged"
     return "newer" if version > current else "ok"
-
 
 
 def unwritable_error(e: OSError, given: str | Path, advice: str, *, label: str = "", at: str | Path | None = None
