@@ -1861,15 +1861,16 @@ def _study(a: argparse.Namespace, study_log: RunLog) -> int:
 
 
 def _first_kept_class(names: Sequence[str], excluded: Sequence[str]) -> str:
-    """The first of the data's class names that --exclude does not name (a name in any case, or an index where no
-    class is named by a number, as the split resolves them); the first name when every one is excluded (the split
+    """The first of the data's class names that --exclude does not name, as the split resolves them
+    (data.splits.resolve_classes); the first name when every one is excluded or an entry names no class (the split
     then says what is wrong)."""
-    digits = any(n.strip().isdigit() for n in names)
+    from .data.splits import resolve_classes
 
-    def named(i: int, n: str) -> bool:
-        return any(e.strip().lower() == n.lower() or (not digits and e.strip() == str(i)) for e in excluded)
-
-    return next((n for i, n in enumerate(names) if not named(i, n)), names[0])
+    try:
+        out = set(resolve_classes(tuple(excluded), list(names), "excluded", "--exclude"))
+    except DataError:
+        return names[0]
+    return next((n for i, n in enumerate(names) if i not in out), names[0])
 
 
 def _listed_classes(a: argparse.Namespace, out: Path) -> list[str] | None:

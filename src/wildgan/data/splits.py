@@ -247,7 +247,9 @@ def _not_the_protocol(dataset: str, train: ImageSet, kind: str) -> str | None:
     return None
 
 
-def _resolve_classes(entries: tuple[str, ...], names: list[str], what: str, source: str) -> list[int]:
+def resolve_classes(entries: tuple[str, ...], names: list[str], what: str, source: str) -> list[int]:
+    """The indices in `names` of the classes `entries` name (--normal / --exclude): a name, in any case, or an index
+    where no class is named by a number. DataError naming `source` for one that names no class."""
     out: list[int] = []
     for e in entries:
         s = str(e).strip()
@@ -465,17 +467,17 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
                       f"which {'are' if len(gone) > 1 else 'is'} no class of this data: nothing of it is excluded "
                       f"(its classes: {', '.join(names)})")
         cfg = replace(cfg, exclude_classes=tuple(c for c in cfg.exclude_classes if c not in gone))
-    excluded = _resolve_classes(cfg.exclude_classes, names, "excluded", source)
+    excluded = resolve_classes(cfg.exclude_classes, names, "excluded", source)
     normal_default = not cfg.normal
     if cfg.normal:
-        normal = _resolve_classes(cfg.normal, names, "normal", source)
+        normal = resolve_classes(cfg.normal, names, "normal", source)
     elif protocol == "chula-rbc12":
         if train.is_anomaly is not None:
             normal = sorted({int(c) for c in np.unique(train.y[train.is_anomaly == 0])})
         else:
             normal = [0]
     elif d["normal"]:
-        normal = _resolve_classes(d["normal"], names, "normal", source)
+        normal = resolve_classes(d["normal"], names, "normal", source)
     else:
         avail = ", ".join(f"{k}={n}" for k, n in enumerate(names))
         what = "its labels" if kind in ("npz", "cifar-batches") else "its folders"
