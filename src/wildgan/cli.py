@@ -1826,7 +1826,7 @@ def _study(a: argparse.Namespace, study_log: RunLog) -> int:
     # one one-vs-rest cell per class; classes joined by + make one cell with several normal classes (as `train
     # --normal a,b` does). --normal all: the classes of a folder tree, listed without decoding it
     known = ([n.replace("+", ",") for n in _csv(a.normal)] if first is not None
-             else _listed_classes(ns, Path(a.out)) if a.normal == "all" else None)
+             else _listed_classes(ns, Path(a.out)) if a.normal == "all" else _recorded_default_cell(ns, Path(a.out)))
     if known:
         cells = grid(known, gammas, methods, encs, seeds)
         base = _finished_study_config(argparse.Namespace(**{**vars(ns), "normal": known[0]}), cells, Path(a.out))
@@ -1887,6 +1887,41 @@ def _listed_classes(a: argparse.Namespace, out: Path) -> list[str] | None:
     if listed is None or recorded is None or sorted(recorded[0]) != listed:
         return None
     return [n for n in recorded[0] if n not in recorded[1]]
+
+
+def _recorded_default_cell(a: argparse.Namespace, out: Path) -> list[str] | None:
+    """The one cell of a study without --normal (the protocol's default normal set) without decoding the data, as the
+    cells recorded it (studies.study.recorded_default_normal), where the protocol the data takes is known from the
+    options and the path alone and its default is a fixed class. None otherwise: the decode path then finds the
+    default normal set from the data (a new cell to train, or chula-rbc12's, which only its labels give)."""
+    from .studies.study import recorded_default_normal
+
+    protocol = _protocol_by_path(_asked_data_config(a))
+    if protocol is None:
+        return None
+    normal = recorded_default_normal(out, protocol)
+    return None if normal is None else [normal]
+
+
+def _protocol_by_path(data: DataConfig) -> str | None:
+    """The protocol (data.splits.detect_protocol) that `data` takes, where its options and path tell it: --dataset
+    naming a protocol, CIFAR-10's batch files, the embedded MNIST sample. None for other data: detect_protocol chooses
+    by content (a folder tree's or an .npz's class names, an .npz's photo ids and image size), known only by reading
+    it, so the re-run decodes it as before."""
+    from .data.readers import default_sample_path, detect_format, resolve_data_root
+
+    if data.dataset in ("cifar10", "chula-rbc12", "mnist"):
+        return data.dataset
+    try:
+        root = resolve_data_root(data.data, data.dataset)
+        fmt = detect_format(root)
+    except (WildganError, OSError):
+        return None
+    if data.dataset in ("auto", "cifar-batches") and fmt == "cifar-batches":
+        return "cifar10"
+    if data.dataset in ("auto", "npz") and fmt == "npz" and root.resolve() == default_sample_path().resolve():
+        return "mnist"
+    return None
 
 
 def _finished_study_config(a: argparse.Namespace, cells: list[Any], out: Path) -> RunConfig | None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import warnings
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -1117,3 +1119,53 @@ def test_the_first_class_not_excluded_matches_classes_as_the_split_does():
     assert _first_kept_class(["a", "b", "c"], ("0",)) == "b"                 # an index, where no class is a number
     assert _first_kept_class(["0", "10"], ("1",)) == "0"                   # '1' names no class among '0', '10'
     assert _first_kept_class(["a"], ("a",)) == "a"                          # (the split says what is wrong)
+
+
+def test_wildgan_study_without_normal_of_finished_cells_takes_its_cell_from_the_records(tmp_path, monkeypatch,
+                                                                                         capsys):
+    # a re-run without --normal (one cell: the protocol's default normal set) decoded the whole data set to find
+    # that set, though every cell's split.json and row already said it. Where the options tell the protocol
+    # (--dataset cifar10 here), the records give the cell and the data is not read; where only the data's content
+    # tells it (--dataset auto on a folder tree), it is read as before
+    from wildgan.cli import main
+    from wildgan.data import splits
+    from wildgan.data.dataset_files import CIFAR10_CLASSES
+
+    tree = _png_tree(tmp_path / "tree", tuple(CIFAR10_CLASSES), n=20)
+    st = tmp_path / "st"
+    opts = ["--contamination", "0", "--preset", "tiny", "--total-kimg", "0.032", "--phase-kimg", "0.1", "--threads",
+            "1", "--no-progress"]
+    args = ["study", "--data", str(tree), "--dataset", "cifar10", *opts, "--out", str(st)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(args) == 0
+        # a study of another normal class: its cell is not the default's, which a re-run without --normal trains
+        assert main([*args[:-2], "--normal", "truck", "--out", str(tmp_path / "truck")]) == 0
+    assert (st / "runs" / "automobile_g0_wildgan_image_s0" / "split.json").is_file()
+    tables = (st / "tables.md").read_text()
+    (st / "tables.md").unlink()
+    capsys.readouterr()
+
+    def no_reading(*a, **k):
+        raise AssertionError("the data was read")
+
+    monkeypatch.setattr(splits, "load_dataset", no_reading)
+    assert main(args) == 0
+    assert (st / "tables.md").read_text() == tables
+    assert "every one done" in capsys.readouterr().err
+    # the refusals that need no data stay: other settings, other data
+    assert main([*args[:-2], "--lr", "0.002", "--out", str(st)]) == 2
+    err = capsys.readouterr().err
+    assert "holds cell automobile_g0_wildgan_image_s0 trained with other settings" in err and "lr" in err, err
+    other = shutil.copytree(tree, tmp_path / "other")
+    assert main(["study", "--data", str(other), "--dataset", "cifar10", *opts, "--out", str(st)]) == 2
+    err = capsys.readouterr().err
+    assert str(other) in err and "every one done" not in err, err
+    # the protocol of a folder tree under --dataset auto is chosen by its content: read, as before
+    with pytest.raises(AssertionError, match="the data was read"):
+        main(["study", "--data", str(tree), *opts, "--out", str(st)])
+    # and a new cell to train reads it: another seed, or the default class in a study of another class
+    with pytest.raises(AssertionError, match="the data was read"):
+        main([*args[:-2], "--seeds", "0,1", "--out", str(st)])
+    with pytest.raises(AssertionError, match="the data was read"):
+        main([*args[:-2], "--out", str(tmp_path / "truck")])

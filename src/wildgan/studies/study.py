@@ -283,6 +283,43 @@ def recorded_classes(study_dir: Path) -> tuple[list[str], list[str]] | None:
     return list(names), list(excluded)
 
 
+def recorded_default_normal(study_dir: Path, protocol: str) -> str | None:
+    """The normal set (classes joined by ',') of the one cell a study without --normal makes, the protocol's default
+    normal set, known from the study's records where the protocol's default is a fixed class (cifar10: automobile,
+    mnist: 2; data.splits.PROTOCOL_DEFAULTS): every run's split.json says `protocol` and the same class names, and
+    every run and row of results.jsonl has that class as its normal set. (A cell's split records the normal set it
+    was given, not whether it is the default, so a study made with another --normal is told apart by the class.)
+    None otherwise: no split.json, a record that says another protocol or normal set or cannot be read, or a protocol
+    whose default is chosen by the data (chula-rbc12: the classes of the crops labelled normal, which no record
+    holds): the data then decides, read as before."""
+    from ..data.splits import PROTOCOL_DEFAULTS, resolve_classes
+
+    default = PROTOCOL_DEFAULTS.get(protocol, {}).get("normal")
+    study_dir = Path(study_dir)
+    runs = study_dir / "runs"
+    seen: set[tuple[Any, str]] = set()
+    names: set[tuple[str, ...]] = set()
+    for run_dir in sorted(runs.iterdir()) if runs.is_dir() else []:
+        if not (run_dir / "split.json").is_file():
+            continue
+        try:
+            info = json.loads((run_dir / "split.json").read_text(encoding="utf-8"))
+            seen.add((info["protocol"], ",".join(map(str, info["normal_classes"]))))
+            names.add(tuple(map(str, info["class_names"])))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+    for row in read_rows(study_dir / "results.jsonl", warn=False):
+        seen.add((row.get("protocol"), str(row["normal"])))
+    if not default or len(names) != 1 or len(seen) != 1:
+        return None
+    class_names = list(names.pop())
+    try:
+        normal = ",".join(class_names[i] for i in resolve_classes(tuple(default), class_names, "normal", "default"))
+    except DataError:
+        return None
+    return normal if seen.pop() == (protocol, normal) else None
+
+
 def _describe(cell: Cell) -> str:
     enc = f", encoder loss {cell.encoder_loss}" if cell.method == "wildgan" else ""
     return (f"cell {cell.key} (normal {cell.normal}, gamma {cell.gamma:g}, method {cell.method}{enc}, seed "
