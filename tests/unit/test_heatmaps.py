@@ -237,6 +237,12 @@ def test_a_fade_in_lod_of_images_with_an_odd_scored_side_is_refused_by_name() ->
         (1, 12, 12)
 
 
+def test_a_reconstruction_of_none_says_how_to_get_one() -> None:
+    # ScoreResult.recon is None unless the images were scored with return_recon=True; the error named a shape ()
+    with pytest.raises(ValueError, match=r"reconstruction is None: score the images with return_recon=True"):
+        residual_maps(np.zeros((2, 8, 8, 1), np.uint8), None)
+
+
 def test_maps_of_networks_that_stopped_below_the_image_resolution_say_how_they_were_scored(tmp_path, panels):
     # the maps of a coarse run are computed at the scored resolution and enlarged; the page must say a block is one
     # scored pixel (it said the map compared the full-size query with the upsampled reconstruction)

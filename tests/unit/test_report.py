@@ -1569,7 +1569,9 @@ def test_a_report_without_training_scores_says_how_to_get_them_and_takes_no_thre
     report(run, top_k_images=2, device="cpu", controls=False, tsne_points=20)
     md, page = (run / "report" / "report.md").read_text(), (run / "report" / "report.html").read_text()
     assert "No threshold: this run has no training scores of a" in md
-    # every reason a kept cache is not used (it named a change of the networks only)
+    # every kind of run that writes none (a study cell, the commonest, was not named) and every reason a kept
+    # cache is not used (it named a change of the networks only)
+    assert "nor by a search run's training or a study's cells" in md
     assert "not used once the networks, the scoring rules or the score settings changed" in md
     assert "`wildgan score RUN --threshold contamination --out scores.csv` computes and caches them" in md
     assert "No threshold: this run has no training scores" in page

@@ -82,6 +82,10 @@ def residual_maps(query: np.ndarray, recon: np.ndarray, lod: float = 0.0) -> np.
     pixel: the upsampling's blocks are exact copies); the map of those two is enlarged back to R x R by nearest
     neighbour, so that it lies on the query's pixel grid, constant over each block.
     """
+    if recon is None:
+        # what ScoreResult.recon is unless asked for: np.asarray(None) failed as 'got shape ()', naming no cause
+        raise ValueError("reconstruction is None: score the images with return_recon=True (LoadedModel.score) "
+                         "to get ScoreResult.recon")
     q, r = _as_float_nchw(query, "query"), _as_float_nchw(recon, "reconstruction")
     if q.shape != r.shape:
         raise ValueError(f"query {tuple(q.shape)} and reconstruction {tuple(r.shape)} differ in shape")

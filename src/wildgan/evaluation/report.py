@@ -887,7 +887,8 @@ def _threshold_section(page: _Page, diag: RunDiagnostics, cfg: Any, score: str,
     page.h(2, "Threshold")
     if train is None or name not in train[0]:
         page.p(f"No threshold: this run has no training scores of {name} for these networks (train_scores.csv is "
-               f"not written by `train --no-train-scores`, nor by a search run's training, and is not used once the "
+               f"not written by `train --no-train-scores`, nor by a search run's training or a study's cells, and is "
+               f"not used once the "
                f"networks, the scoring rules or the score settings changed). Thresholds come from the training "
                f"images' scores only, never from the test images: `wildgan score RUN --threshold contamination "
                f"--out scores.csv` computes and caches them; run the report again after it.")
