@@ -520,7 +520,7 @@ def _add_train_args(p: argparse.ArgumentParser, study: bool = False) -> None:
                         "autocast (17-20%% faster at 32x32 on an H200, benchmarks/RESULTS.md; slightly less accurate)")
     g.add_argument("--threads", type=_threads, metavar="N",
                    help="CPU threads for training (default or 0: torch's, the core count); fix it for results "
-                        "that reproduce across machines, and keep 1 where other jobs share the cores (2 threads "
+                        "that do not depend on the core count, and keep 1 where other jobs share the cores (2 threads "
                         "beside another job on 2 cores ran 2.4-8.8x slower than 1, benchmarks/RESULTS.md)")
     g.add_argument("--ema-warmup", choices=("on", "off"), default="on",
                    help="warm up the Gs EMA, beta_t = min(0.999, (1+t)/(10+t)) (default on: makes Gs usable in short "

@@ -226,7 +226,8 @@ class TrainConfig:
     # false: --no-train-scores, kept in the config so that a --resume remembers it
     train_scores: bool = True
     # CPU intra-op threads (None = torch's default, i.e. the core count). Short GAN runs amplify float-summation
-    # differences between thread counts, so a fixed count is what makes a CPU run reproducible across machines.
+    # differences between thread counts, so a fixed count makes a CPU run independent of the core count
+    # (bit-identical on one machine; another kind of CPU may still round otherwise).
     threads: int | None = None
 
     def __post_init__(self) -> None:

@@ -422,7 +422,7 @@ class Detector:
         'per-image' (the default, each image stretched to its own min..max) removes. Recorded in conversion_ and
         used for every later call. A DataConfig given to fit uses its own depth16.
     threads : CPU threads for training and scoring (None or 0 = torch's current setting, as the CLI's
-        --threads 0). Fix it for numbers that reproduce across machines: float sums differ between thread counts,
+        --threads 0). Fix it for numbers that do not depend on the core count: float sums differ between thread counts,
         and a short GAN run amplifies that. The process's own torch thread count is restored after each call.
     verbose : progress bars and training log on stdout. Quiet (the default), training's warnings (a resume on
         changed data, a CUDA-graph fallback) are raised as WildganWarning; log.txt has every line, and the
