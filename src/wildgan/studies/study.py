@@ -264,19 +264,35 @@ def recorded_shape(cells: list[Cell], study_dir: Path) -> tuple[int, int] | None
     return (res, ch) if isinstance(res, int) and isinstance(ch, int) else None
 
 
+class _Unreadable(Exception):
+    """A run's split.json that cannot be read (_split_records)."""
+
+
+def _split_records(study_dir: Path) -> list[dict[str, Any]]:
+    """The split.json of every run of study_dir that has one (sorted by run folder); _Unreadable when one cannot be
+    read as a JSON object: the records then tell nothing, and the data is read as before."""
+    runs = Path(study_dir) / "runs"
+    out = []
+    for run_dir in sorted(runs.iterdir()) if runs.is_dir() else []:
+        if (run_dir / "split.json").is_file():
+            try:
+                info = json.loads((run_dir / "split.json").read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                raise _Unreadable() from None
+            if not isinstance(info, dict):
+                raise _Unreadable()
+            out.append(info)
+    return out
+
+
 def recorded_classes(study_dir: Path) -> tuple[list[str], list[str]] | None:
     """(the data's class names, the excluded ones) as the runs of study_dir recorded them in their split.json, when
     every run that has one agrees; None when none has, one cannot be read, or they differ."""
-    runs = Path(study_dir) / "runs"
-    seen = set()
-    for run_dir in sorted(runs.iterdir()) if runs.is_dir() else []:
-        if not (run_dir / "split.json").is_file():
-            continue
-        try:
-            info = json.loads((run_dir / "split.json").read_text(encoding="utf-8"))
-            seen.add((tuple(map(str, info["class_names"])), tuple(map(str, info["excluded_classes"]))))
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
+    try:
+        seen = {(tuple(map(str, info["class_names"])), tuple(map(str, info["excluded_classes"])))
+                for info in _split_records(study_dir)}
+    except (KeyError, TypeError, _Unreadable):
+        return None
     if len(seen) != 1:
         return None
     names, excluded = seen.pop()
@@ -296,18 +312,12 @@ def recorded_default_normal(study_dir: Path, protocol: str) -> str | None:
 
     default = PROTOCOL_DEFAULTS.get(protocol, {}).get("normal")
     study_dir = Path(study_dir)
-    runs = study_dir / "runs"
-    seen: set[tuple[Any, str]] = set()
-    names: set[tuple[str, ...]] = set()
-    for run_dir in sorted(runs.iterdir()) if runs.is_dir() else []:
-        if not (run_dir / "split.json").is_file():
-            continue
-        try:
-            info = json.loads((run_dir / "split.json").read_text(encoding="utf-8"))
-            seen.add((info["protocol"], ",".join(map(str, info["normal_classes"]))))
-            names.add(tuple(map(str, info["class_names"])))
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
+    try:
+        infos = _split_records(study_dir)
+        seen: set[tuple[Any, str]] = {(info["protocol"], ",".join(map(str, info["normal_classes"]))) for info in infos}
+        names = {tuple(map(str, info["class_names"])) for info in infos}
+    except (KeyError, TypeError, _Unreadable):
+        return None
     for row in read_rows(study_dir / "results.jsonl", warn=False):
         seen.add((row.get("protocol"), str(row["normal"])))
     if not default or len(names) != 1 or len(seen) != 1:
