@@ -1301,10 +1301,18 @@ class Detector:
                                       f"Detector.from_run({str(given)!r}) (Detector.load reads the PATH.json + "
                                       f"PATH.safetensors pair that det.save(PATH) writes, or the {inside.name} "
                                       f"that det.save(DIR) writes in a folder)")
-            raise CheckpointError(f"{given} is a directory that holds no saved Detector (no {inside.name} in it): "
-                                  f"Detector.load(DIR) reads the {inside.name} + {DETECTOR_DIR_NAME}.safetensors "
-                                  f"that det.save(DIR) writes in an existing folder, and Detector.load(PATH) the "
-                                  f"PATH.json + PATH.safetensors of det.save(PATH)")
+            # the paths looked for, spelled out: "no detector.json in it" left the reader to guess that a folder is
+            # read as FOLDER/detector.json + FOLDER/detector.safetensors (what det.save(FOLDER) writes)
+            weights = given / f"{DETECTOR_DIR_NAME}.safetensors"
+            there = [p for p in (inside, weights) if p.exists()]
+            found = f" ({', '.join(p.name for p in there)} is there)" if there else ""
+            # ('.' and '..' have no name to put a pair beside the folder under)
+            beside = (f"; it also looked for {path} + {path.with_suffix('.safetensors')} beside the folder (what "
+                      f"det.save(PATH) writes for PATH = {given}), and {path} is not there either"
+                      if path != given else "")
+            raise CheckpointError(f"{given} is a directory that holds no saved Detector: Detector.load(FOLDER) "
+                                  f"reads {inside} + {weights} (what det.save(FOLDER) writes), and {inside} is "
+                                  f"not there{found}{beside}")
         if not path.is_file() and not given.exists():
             # (read_meta would say "checkpoint metadata not found", as if a file were there but incomplete)
             raise CheckpointError(f"{given}: no such file (Detector.load reads the PATH.json + PATH.safetensors pair "

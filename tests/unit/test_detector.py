@@ -782,11 +782,21 @@ def test_save_into_an_existing_folder(det: Detector, tmp_path, monkeypatch) -> N
     assert det.save(Path("")) == Path("detector.json")           # (Path('') is Path('.'))
     assert det.save("..") == Path("../detector.json") and (tmp_path / "detector.safetensors").is_file()
     assert Detector.load(".").threshold_ == det.threshold_
-    # a folder without one: said so, naming the folder and the file looked for
+    # a folder without one: said so, naming the paths looked for, the FOLDER/ form of save included (the message
+    # said "no detector.json in it", and never that a folder is read as FOLDER/detector.json + .safetensors)
     (tmp_path / "empty").mkdir()
-    with pytest.raises(CheckpointError, match=r"empty is a directory that holds no saved Detector \(no "
-                                              r"detector\.json in it\)"):
-        Detector.load(tmp_path / "empty")
+    e = tmp_path / "empty"
+    with pytest.raises(CheckpointError) as err:
+        Detector.load(e)
+    said = str(err.value)
+    assert said.startswith(f"{e} is a directory that holds no saved Detector: Detector.load(FOLDER) reads "
+                           f"{e / 'detector.json'} + {e / 'detector.safetensors'} (what det.save(FOLDER) writes), "
+                           f"and {e / 'detector.json'} is not there; "), said
+    assert f"{tmp_path / 'empty.json'} + {tmp_path / 'empty.safetensors'} beside the folder" in said
+    (e / "detector.safetensors").write_bytes(b"")              # half a pair: which half is there is said
+    with pytest.raises(CheckpointError, match=r"detector\.json is not there \(detector\.safetensors is there\)"):
+        Detector.load(str(e) + "/")
+    (e / "detector.safetensors").unlink()
     # 'new/' names a folder though none is there yet: made, the pair put in it (it wrote new.json beside it)
     assert det.save(str(tmp_path / "new") + "/") == tmp_path / "new" / "detector.json"
     assert (tmp_path / "new" / "detector.safetensors").is_file() and not (tmp_path / "new.json").exists()
