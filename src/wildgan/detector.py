@@ -58,7 +58,7 @@ from .errors import CheckpointError, ConfigError, DataError, TrainingInterrupted
 from .fileio import version_state
 from .runlog import RunLog, copying_warnings
 from .thresholds import (RULES, Threshold, check_val_labels, fit_threshold, rank_proba, run_threshold,
-                         threshold_columns)
+                         threshold_columns, write_fit_threshold)
 
 METHODS = RUN_METHODS
 # run_dir (absolute) -> the live Detector whose fit wrote it: a fit of another one into it is worth a word
@@ -755,6 +755,10 @@ class Detector:
             self.decision_scores_ = scores[self.score_]
             self.n_train_ = int(len(x))
             self._set_threshold(X_val, y_val)
+            # the threshold predict uses, recorded for the run's report, which has only the run folder: fit writes
+            # that folder anyway (set_threshold / set_params, which do no I/O, leave the record as fit wrote it)
+            write_fit_threshold(run_dir, self.threshold_rule_, batch_mode=self._scoring[2], lam=float(self.lam),
+                                weights_sha256=model.meta.get("sha256"))
         except BaseException as e:
             for k in FITTED_ATTRS:      # a failed fit leaves the Detector unfitted, not half-fitted
                 self.__dict__.pop(k, None)

@@ -277,3 +277,36 @@ def flag_scores(model: Any, run_dir: str | Path, rule: str, scores: dict[str, np
         train_scores = run_training_scores(run_dir, model, batch_mode=batch_mode, skip_bad=skip_bad)
     extra["train_percentile"] = [f"{v:.2f}" for v in training_percentile(train_scores[score], scores[score])]
     return thr, extra
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Detector.fit's record of its threshold, in the run folder it trained
+
+# Written by fit, which writes the run folder anyway (never by set_params / set_threshold: those do no I/O, as in
+# scikit-learn), so that the run's report can show the threshold that the Detector's predict used when fit returned
+# without the Detector at hand: the rule and its parameters, the score and protocol it was taken on, and the weights
+# it was taken with (a run trained on since is another set of networks, whose threshold this is not).
+FIT_THRESHOLD_FILE = "detector_threshold.json"
+
+
+def write_fit_threshold(run_dir: Path, thr: Threshold, *, batch_mode: str, lam: float,
+                        weights_sha256: str | None) -> None:
+    """Record the threshold Detector.fit fitted (thr, whose params name its score) in RUN_DIR/FIT_THRESHOLD_FILE."""
+    import json
+
+    from .fileio import atomic_write_text
+
+    rec = {"threshold": thr.to_dict(), "batch_mode": batch_mode, "lam": float(lam), "weights_sha256": weights_sha256}
+    atomic_write_text(Path(run_dir) / FIT_THRESHOLD_FILE, json.dumps(rec, indent=2))
+
+
+def read_fit_threshold(run_dir: Path) -> tuple[Threshold, dict[str, Any]] | None:
+    """(the threshold Detector.fit recorded, the whole record) or None: no record (a run of `wildgan train`, or of a
+    Detector from before the record), or one that cannot be read (only a record: the report goes without it)."""
+    import json
+
+    try:
+        rec = json.loads((Path(run_dir) / FIT_THRESHOLD_FILE).read_text(encoding="utf-8"))
+        return Threshold.from_dict(rec["threshold"]), rec
+    except (OSError, ValueError, KeyError, TypeError, ConfigError):
+        return None

@@ -752,6 +752,34 @@ def test_a_search_run_report_names_its_searched_latents_and_generators(tmp_path)
     assert "||z*||" in md and "||E(Q)||, normal" not in md
 
 
+def test_a_search_run_report_says_why_it_has_no_threshold_and_what_one_costs(tmp_path):
+    # a search run's report gave the generic "no training scores" paragraph, which did not say that its training
+    # leaves them out on purpose (a latent search per training image), nor what `score --threshold` will cost
+    from dataclasses import replace as _replace
+
+    from wildgan.config import PRESETS, DataConfig, RunConfig, TrainConfig, net_config_for_preset
+    from wildgan.evaluation.report import run_report
+    from wildgan.training.run import train_run
+
+    run = tmp_path / "search"        # trained (a few steps), so that split.json gives the split's sizes
+    cfg = RunConfig(data=DataConfig(dataset="mnist", normal=("1",), resolution=8, channels=1),
+                    net=net_config_for_preset("tiny", 8, 1), preset="tiny", method="search",
+                    train=TrainConfig(total_kimg=0.02, phase_kimg=0.01, minibatch=PRESETS["tiny"]["minibatch"],
+                                      encoder_loss="none", device="cpu"))
+    train_run(_replace(cfg, search=_replace(cfg.search, steps=1)), run, progress=False, log=lambda m: None)
+    run_report(run, top_k_images=0, device="cpu", controls=False, tsne_points=5)
+    md = (run / "report" / "report.md").read_text()
+    said = md.split("## Threshold")[1].split("\n## ")[0]
+    assert "No threshold: this latent-search run has no training scores of a for these networks. Its training " \
+           "does not score its training images, on purpose: a score is an optimisation of a latent per image (1 " \
+           "Adam step through G and D)" in said, said
+    n_train, n_test = (json.loads((run / "split.json").read_text())[k] for k in ("n_train", "n_test"))
+    assert f"a search of its {n_train} training images, {n_train / n_test:.3g} times the search of its {n_test} " \
+           f"test images" in said, said
+    assert "`wildgan score RUN --threshold contamination --out scores.csv` searches them once and caches them" in said
+    assert "nor by a search run's training" not in said               # the generic paragraph is for other runs
+
+
 def test_the_report_of_a_detector_run_describes_its_data(tmp_path):
     # before: "Data: detector from in-memory ndarray; normal classes ; gamma None"
     from wildgan import Detector
@@ -1495,6 +1523,68 @@ def test_the_not_fully_grown_line_of_networks_in_their_last_fade_in() -> None:
 
 # ---------------------------------------------------------------------------------------------------------------
 # The threshold section: which images `wildgan score --threshold` would flag, and by what rule
+
+@pytest.mark.parametrize("params, label", [
+    ({"contamination": 0.1}, "Detector.fit's: contamination, c = 0.1"),
+    ({"threshold": "mad", "mad_k": 2.0, "batch_mode": "isolated"}, "Detector.fit's: mad, k = 2, isolated protocol")])
+def test_the_report_of_a_detector_run_shows_the_threshold_its_predict_uses(tmp_path, params, label):
+    # a Detector.fit run's report had no Threshold section, though fit cached the training scores: it now has the
+    # rules of `wildgan score --threshold` and the Detector's own rule (recorded by fit, never by set_threshold or
+    # set_params, which do no I/O), taken again from the cached scores: the very threshold predict compares with
+    from wildgan import Detector
+    from wildgan.evaluation.report import _fit_rule, run_report
+    from wildgan.scoring.run import load_model
+    from wildgan.thresholds import FIT_THRESHOLD_FILE
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (24, 16, 16), dtype=np.uint8)
+    run = tmp_path / "det"
+    det = Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run), **params).fit(x)
+    row, said = _fit_rule(run, load_model(run, "cpu"), "a")
+    assert row is not None and row[1].value == det.threshold_, (row, det.threshold_)        # exactly, not nearly
+    new = rng.integers(0, 256, (6, 16, 16), dtype=np.uint8)
+    np.testing.assert_array_equal(det.predict(new), (det.decision_function(new) > row[1].value).astype(np.int64))
+    record = (run / FIT_THRESHOLD_FILE).read_bytes()
+    det.set_threshold("contamination", contamination=0.3)         # in memory only: the run's record stays fit's
+    assert (run / FIT_THRESHOLD_FILE).read_bytes() == record
+    run_report(run, top_k_images=0, device="cpu", controls=False)
+    md = (run / "report" / "report.md").read_text()
+    rows = {r[0]: r for r in _md_table_after(md, "## Threshold")}
+    assert rows["rule"] == ["rule", "threshold on a", "training images flagged"]      # no test images to flag
+    assert {"contamination, c = 0.05", "mad, k = 3", label} <= set(rows), rows
+    assert float(rows[label][1]) == pytest.approx(row[1].value, rel=1e-5)
+    n = int(row[1].apply(row[2]).sum())
+    assert rows[label][2] == f"{n} of 24 ({n / 24:.1%})"
+    assert "The last row is the threshold of the Detector that fit this run" in md
+    assert "(train_scores.csv, written by Detector.fit)" in md
+    # networks trained on since fit: its record is not theirs, and is said to be left out
+    rec = json.loads((run / FIT_THRESHOLD_FILE).read_text())
+    (run / FIT_THRESHOLD_FILE).write_text(json.dumps({**rec, "weights_sha256": "0" * 64}))
+    assert _fit_rule(run, load_model(run, "cpu"), "a") == (
+        None, f"Detector.fit recorded its threshold ({FIT_THRESHOLD_FILE}) for other networks than these (the run was "
+              f"trained on since): it is not shown.")
+    (run / FIT_THRESHOLD_FILE).write_bytes(record)
+    # a report ranking by another score than the Detector's points to the one that shows it
+    assert _fit_rule(run, load_model(run, "cpu"), "L_o") == (None, f"The Detector that fit this run thresholds a, not "
+                                                                   f"L_o ({FIT_THRESHOLD_FILE}): `wildgan report RUN "
+                                                                   f"--score a` shows its threshold among these rules.")
+
+
+def test_a_detector_run_without_usable_training_scores_says_why_it_has_no_threshold(tmp_path):
+    from wildgan import Detector
+    from wildgan.evaluation.report import run_report
+
+    x = np.random.default_rng(0).integers(0, 256, (24, 16, 16), dtype=np.uint8)
+    run = tmp_path / "det"
+    Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run)).fit(x)
+    for f in run.glob("train_scores*"):
+        f.unlink()
+    run_report(run, top_k_images=0, device="cpu", controls=False)
+    md = (run / "report" / "report.md").read_text()
+    assert "No threshold: this run has no training scores of a for these networks (Detector.fit writes them" in md
+    assert "fit the Detector again, or keep a fitted one with det.save" in md
+    assert "wildgan score RUN --threshold" not in md.split("## Threshold")[1].split("##")[0]    # cannot rebuild them
+
 
 def _md_table_after(md: str, heading: str) -> list[list[str]]:
     """The cells of the first Markdown table after `heading` (header row first, the --- row left out)."""

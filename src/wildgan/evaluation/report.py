@@ -55,7 +55,8 @@ from ..scoring.latent_search import search_info
 from ..scoring.run import load_model, read_split_info, untrained_model
 from ..scoring.scores import SCORES_VERSION, UNRECORDED_SCORES_VERSION
 from ..scoring.train_scores import read_train_scores, warn_left_out
-from ..thresholds import DEFAULT_CONTAMINATION, DEFAULT_MAD_K, Threshold, fit_threshold, training_percentile
+from ..thresholds import (DEFAULT_CONTAMINATION, DEFAULT_MAD_K, FIT_THRESHOLD_FILE, Threshold, fit_threshold,
+                          read_fit_threshold, training_percentile)
 from ..training.run import evaluate_command, networks_record, stale_evaluation
 from .heatmaps import (NamedImages, check_masks, load_masks, map_block, map_lod, pick_score, pixel_auc,
                        residual_maps, score_named_images, top_k, undefined_pixel_auc)
@@ -553,8 +554,11 @@ def _write_run_report(run_dir: Path, out: Path, cfg: Any, split_info: dict[str, 
     elif diag is not None:
         _metrics_section(page, out, diag, cfg, masks, mask_name, lod=map_lod(model))
         _figures_section(page, out, diag, cfg, tsne_points, log)
-        thr = _threshold_section(page, diag, cfg, score, train)
+        thr = _threshold_section(page, diag, cfg, score, train, n_train=split_info.get("n_train"))
         _heatmap_section(page, out, diag, score, top_k_images, log, cfg=cfg, lod=map_lod(model), thr=thr)
+    elif model is not None and split_info.get("detector_input"):
+        # no test split and no images to rebuild, but the training scores fit cached and the rule it recorded
+        _detector_threshold_section(page, run_dir, model, cfg, score, read)
     _training_sections(page, out, run_dir)
     if named is not None:
         _named_section(page, out, model, named, score, ref=ref)
@@ -596,9 +600,10 @@ def _diagnose(page: _Page, run_dir: Path, cfg: Any, split_info: dict[str, Any], 
         if split_info.get("detector_input"):
             model = model if model is not None else load_model(run_dir, device)
             page.p("This run was trained by Detector.fit on in-memory images: there is no test split to evaluate "
-                   "and its training images cannot be rebuilt from the run, so this report shows the training "
-                   "curves and samples, and the heat maps of the images named with --image (their scores are "
-                   "placed among the training scores cached in train_scores.csv).")
+                   "and its training images cannot be rebuilt from the run, so this report shows the threshold "
+                   "taken from the training scores fit cached (train_scores.csv), the training curves and samples, "
+                   "and the heat maps of the images named with --image (their scores are placed among those "
+                   "training scores).")
             return model, None
         if split_info.get("protocol") != "unlabelled":
             return diagnose_run(run_dir, device=device, controls=controls, log=log, model=model, skip_bad=skip_bad,
@@ -877,21 +882,100 @@ def _training_scores(run_dir: Path, model: Any, diag: RunDiagnostics, skip_bad: 
     return (cached, "train_scores.csv") if cached else None
 
 
-def _threshold_section(page: _Page, diag: RunDiagnostics, cfg: Any, score: str,
-                       train: tuple[dict[str, np.ndarray], str] | None, unlabelled: bool = False) -> Threshold | None:
+def _detector_threshold_section(page: _Page, run_dir: Path, model: Any, cfg: Any, score: str,
+                                read: dict[str, Any]) -> None:
+    """The threshold section of a Detector.fit run on in-memory images: the rules of `wildgan score --threshold`
+    from the training scores fit cached (train_scores.csv), and the threshold the Detector's predict used when fit
+    returned, taken again from the same cache by the rule fit recorded (thresholds.FIT_THRESHOLD_FILE). No test
+    images: only the training images each flags."""
+    cached = read["cache"] if "cache" in read else read_train_scores(run_dir, model, "mixed")
+    train = (cached, "train_scores.csv, written by Detector.fit") if cached else None
+    name = pick_score(cached, score) if cached else score
+    _threshold_section(page, None, cfg, score, train, unlabelled=True, fitted=_fit_rule(run_dir, model, name),
+                       detector=True)
+
+
+def _fit_rule(run_dir: Path, model: Any, name: str) -> tuple[tuple[str, Threshold, np.ndarray] | None, str]:
+    """(the row of the threshold Detector.fit recorded: its label, the threshold taken again from the run's cached
+    training scores of the score and protocol it was fitted on, those scores; or None), and a sentence for the page
+    ('' without a record). The value is what the Detector's predict compared scores with when fit returned."""
+    got = read_fit_threshold(run_dir)
+    if got is None:
+        return None, ""
+    thr, rec = got
+    fitted = thr.params.get("score", name)
+    if rec.get("weights_sha256") != model.meta.get("sha256"):
+        return None, (f"Detector.fit recorded its threshold ({FIT_THRESHOLD_FILE}) for other networks than these "
+                      f"(the run was trained on since): it is not shown.")
+    if fitted != name:
+        return None, (f"The Detector that fit this run thresholds {fitted}, not {name} ({FIT_THRESHOLD_FILE}): "
+                      f"`wildgan report RUN --score {fitted}` shows its threshold among these rules.")
+    mode = str(rec.get("batch_mode", "mixed"))
+    scores = read_train_scores(run_dir, model, mode)
+    if not scores or name not in scores:
+        return None, (f"The Detector's threshold ({FIT_THRESHOLD_FILE}) is not shown: the {mode} protocol's "
+                      f"training scores it was taken from are missing or no longer of these networks' scoring.")
+    own = np.asarray(scores[name], dtype=np.float64)
+    if thr.rule == "f1":
+        # chosen on the validation set given to fit, which the run does not keep: the recorded value itself
+        row, label = thr, "f1 on fit's validation set"
+    else:
+        row = fit_threshold(thr.rule, own, contamination=float(thr.params.get("contamination", DEFAULT_CONTAMINATION)),
+                            k=float(thr.params.get("k", DEFAULT_MAD_K)))
+        label = (f"contamination, c = {row.params['contamination']:g}" if thr.rule == "contamination"
+                 else f"mad, k = {row.params['k']:g}")
+    how = f", {mode} protocol" if mode != "mixed" else ""
+    return (f"Detector.fit's: {label}{how}", row, own), (
+        f"The last row is the threshold of the Detector that fit this run (recorded by fit in {FIT_THRESHOLD_FILE} "
+        f"and taken again from the training scores{' of its ' + mode + ' protocol' if how else ''}): what its "
+        f"predict flags. A threshold chosen after fit (set_threshold, set_params) is not written to the run: the "
+        f"Detector holds it (threshold_), and det.save keeps it.")
+
+
+def _no_threshold_text(cfg: Any, name: str, detector: bool, n_train: Any = None, n_test: Any = None) -> str:
+    """Why the Threshold section has no threshold, and how to get one: in the words of the kind of run (a
+    Detector.fit run cannot rebuild its images; a search run's training scores cost a latent search per image)."""
+    never = "Thresholds come from the training images' scores only, never from the test images"
+    if detector:
+        return (f"No threshold: this run has no training scores of {name} for these networks (Detector.fit writes "
+                f"them to train_scores.csv, which is not used once the networks, the scoring rules or the score "
+                f"settings changed, and its in-memory training images cannot be rebuilt from the run to score them "
+                f"again). {never}: fit the Detector again, or keep a fitted one with det.save, which keeps its "
+                f"threshold.")
+    if cfg.method == "search":
+        # not left to look like an oversight: training leaves the cache out on purpose, for its cost
+        steps = cfg.search.steps
+        many = (f" of its {n_train} training images, {n_train / n_test:.3g} times the search of its {n_test} test "
+                f"images that `wildgan evaluate` did (once more for the controls)"
+                if isinstance(n_train, int) and isinstance(n_test, int) and n_test else " of its training images")
+        each = f"{steps} Adam step{'s' if steps != 1 else ''} through G and D"
+        return (f"No threshold: this latent-search run has no training scores of {name} for these networks. Its "
+                f"training does not score its training images, on purpose: a score is an optimisation of a latent "
+                f"per image ({each}), so the scores cost a search{many}, which for a "
+                f"short run takes far longer than the training itself. {never}: `wildgan score RUN --threshold "
+                f"contamination --out scores.csv` searches them once and caches them in train_scores.csv; run the "
+                f"report again after it.")
+    return (f"No threshold: this run has no training scores of {name} for these networks (train_scores.csv is "
+            f"not written by `train --no-train-scores`, nor by a search run's training or a study's cells, and is "
+            f"not used once the networks, the scoring rules or the score settings changed). {never}: `wildgan score "
+            f"RUN --threshold contamination --out scores.csv` computes and caches them; run the report again after "
+            f"it.")
+
+
+def _threshold_section(page: _Page, diag: RunDiagnostics | None, cfg: Any, score: str,
+                       train: tuple[dict[str, np.ndarray], str] | None, unlabelled: bool = False,
+                       fitted: tuple[tuple[str, Threshold, np.ndarray] | None, str] = (None, ""),
+                       detector: bool = False, n_train: Any = None) -> Threshold | None:
     """Which images `wildgan score --threshold` would flag, and by what rule: the thresholds of its rules for the
     report's score, from the training images' scores (`train`: _training_scores), with how many test and training
     images each flags. Returns the rule the top-k table's 'flagged' column uses (contamination at its default c, the
-    Detector's default rule), or None where the run has no training scores to take one from."""
-    name = pick_score(diag.scores, score)
+    Detector's default rule), or None where the run has no training scores to take one from. diag None: no test
+    images (a Detector.fit run, `detector`); fitted: _fit_rule's row of the Detector's own threshold, and its
+    sentence. n_train: how many training images the run has (split.json), for the text of a run without scores."""
+    name = pick_score(diag.scores if diag is not None else (train[0] if train else {score: None}), score)
     page.h(2, "Threshold")
     if train is None or name not in train[0]:
-        page.p(f"No threshold: this run has no training scores of {name} for these networks (train_scores.csv is "
-               f"not written by `train --no-train-scores`, nor by a search run's training or a study's cells, and is "
-               f"not used once the "
-               f"networks, the scoring rules or the score settings changed). Thresholds come from the training "
-               f"images' scores only, never from the test images: `wildgan score RUN --threshold contamination "
-               f"--out scores.csv` computes and caches them; run the report again after it.")
+        page.p(_no_threshold_text(cfg, name, detector, n_train, None if diag is None else len(diag.y)))
         return None
     scores, source = train
     rules: list[tuple[str, dict[str, float], str]] = [
@@ -903,6 +987,7 @@ def _threshold_section(page: _Page, diag: RunDiagnostics, cfg: Any, score: str,
         rules.append(("contamination", {"contamination": gamma}, f"contamination, c = γ = {gamma:g}"))
     try:
         thrs = [fit_threshold(rule, scores[name], **kw) for rule, kw, _ in rules]
+        row, said = fitted
     except DataError as e:           # NaN training scores (diverged networks): no rule takes a threshold from them
         page.note(f"No threshold: {e}.")
         return None
@@ -912,8 +997,10 @@ def _threshold_section(page: _Page, diag: RunDiagnostics, cfg: Any, score: str,
            + (f"; c = {gamma:g} is the run's training contamination γ, `--expected-contamination {gamma:g}`"
               if len(rules) > 2 else "")
            + f"), taken from the {n_train} training images' scores ({source}), never from the test images: "
-           f"contamination = the 100·(1 − c) percentile of those scores, mad = their median + k·1.4826·MAD. "
-           f"'flagged' in the table of the most anomalous images: the first rule.")
+           f"contamination = the 100·(1 − c) percentile of those scores, mad = their median + k·1.4826·MAD."
+           + ("" if diag is None else " 'flagged' in the table of the most anomalous images: the first rule."))
+    if said:
+        page.p(said)
 
     def flagged(s: np.ndarray, thr: Threshold) -> np.ndarray:
         return np.isnan(s) | (s > thr.value)   # NaN as the most anomalous, as Threshold.apply (without its warning)
@@ -921,14 +1008,14 @@ def _threshold_section(page: _Page, diag: RunDiagnostics, cfg: Any, score: str,
     def count(f: np.ndarray) -> str:
         return f"{int(f.sum())} of {len(f)} ({f.mean():.1%})" if len(f) else "-"
 
-    test = np.asarray(diag.scores[name], dtype=np.float64)
+    own = [(label, thr, np.asarray(scores[name], dtype=np.float64)) for thr, (_, _, label) in zip(thrs, rules)]
     rows = []
-    for thr, (_, _, label) in zip(thrs, rules):
-        row: list[Any] = [label, f"{thr.value:.6g}"]
-        if not unlabelled:
-            f = flagged(test, thr)
-            row.append(f"{count(f)}; {int(f[diag.y == 1].sum())} of the {int((diag.y == 1).sum())} anomalies")
-        rows.append(row + [count(flagged(np.asarray(scores[name], dtype=np.float64), thr))])
+    for label, thr, among in own + ([row] if row is not None else []):
+        cells: list[Any] = [label, f"{thr.value:.6g}"]
+        if not unlabelled and diag is not None:
+            f = flagged(np.asarray(diag.scores[name], dtype=np.float64), thr)
+            cells.append(f"{count(f)}; {int(f[diag.y == 1].sum())} of the {int((diag.y == 1).sum())} anomalies")
+        rows.append(cells + [count(flagged(among, thr))])
     page.table(["rule", f"threshold on {name}", *([] if unlabelled else ["test images flagged"]),
                 "training images flagged"], rows)
     return thrs[0]

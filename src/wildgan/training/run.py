@@ -72,7 +72,8 @@ RUN_OUTPUTS = ("config.json", "config.yaml", "split.json", "skipped.txt", "stats
                "samples", "tensorboard", "network-final.json", "network-final.safetensors", "fanogan-final.json",
                "fanogan-final.safetensors", "eval.json", "test_scores.csv", "test_controls.csv", "test_latents.npy",
                "test_search.npz", "report",
-               "train_scores.csv", "train_scores.json", "train_scores-isolated.csv", "train_scores-isolated.json")
+               "train_scores.csv", "train_scores.json", "train_scores-isolated.csv", "train_scores-isolated.json",
+               "detector_threshold.json")   # Detector.fit's threshold (thresholds.FIT_THRESHOLD_FILE)
 # Any of these means a run was started here.
 _RUN_MARKERS = ("config.json", "stats.jsonl", "checkpoints", "network-final.json", "fanogan-final.json")
 
