@@ -1401,9 +1401,9 @@ class Detector:
 
         The threshold and score parameters (contamination, threshold, mad_k, score, lam) are this call's arguments
         (score=None: the run's method's own, as `wildgan score --threshold` thresholds it), also for a run_dir that a
-        Detector.fit wrote: the run records its training, not how a Detector thresholded
-        it. Detector.save / Detector.load keep a fitted Detector whole, its threshold included. skip_bad: when the
-        training scores are computed again, training images unreadable since training are left out, named in a
+        Detector.fit wrote (whose detector_threshold.json records fit's threshold for the run's report, not for
+        from_run). Detector.save / Detector.load keep a fitted Detector whole, its threshold included. skip_bad: when
+        the training scores are computed again, training images unreadable since training are left out, named in a
         warning (n_train_ and threshold_rule_.params['n'] count the images scored), instead of a DataError."""
         from .scoring.run import load_model, read_split_info
 

@@ -1570,6 +1570,24 @@ def test_the_report_of_a_detector_run_shows_the_threshold_its_predict_uses(tmp_p
                                                                    f"--score a` shows its threshold among these rules.")
 
 
+def test_a_detector_fit_on_a_labelled_data_config_adds_its_threshold_to_the_rules_with_test_images_flagged(tmp_path):
+    # fit(DataConfig) has a test split: its report took the rules' thresholds, but not the Detector's own
+    from wildgan import Detector
+    from wildgan.config import DataConfig
+    from wildgan.evaluation.report import run_report
+
+    run = tmp_path / "det"
+    det = Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run),
+                   contamination=0.2).fit(DataConfig(dataset="mnist", normal=("1",), resolution=8, channels=1))
+    run_report(run, top_k_images=0, device="cpu", controls=False, tsne_points=5)
+    md = (run / "report" / "report.md").read_text()
+    rows = {r[0]: r for r in _md_table_after(md, "## Threshold")}
+    got = rows["Detector.fit's: contamination, c = 0.2"]
+    assert float(got[1]) == pytest.approx(det.threshold_, rel=1e-5)
+    assert got[2].endswith(" anomalies") and got[3] == f"{int(det.labels_.sum())} of {det.n_train_} " \
+                                                       f"({det.labels_.mean():.1%})"
+
+
 def test_a_detector_run_without_usable_training_scores_says_why_it_has_no_threshold(tmp_path):
     from wildgan import Detector
     from wildgan.evaluation.report import run_report

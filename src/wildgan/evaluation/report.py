@@ -554,7 +554,9 @@ def _write_run_report(run_dir: Path, out: Path, cfg: Any, split_info: dict[str, 
     elif diag is not None:
         _metrics_section(page, out, diag, cfg, masks, mask_name, lod=map_lod(model))
         _figures_section(page, out, diag, cfg, tsne_points, log)
-        thr = _threshold_section(page, diag, cfg, score, train, n_train=split_info.get("n_train"))
+        # (a Detector.fit on a DataConfig has a test split too, and recorded its threshold: its row joins the rules)
+        thr = _threshold_section(page, diag, cfg, score, train, n_train=split_info.get("n_train"),
+                                 fitted=_fit_rule(run_dir, model, pick_score(diag.scores, score)))
         _heatmap_section(page, out, diag, score, top_k_images, log, cfg=cfg, lod=map_lod(model), thr=thr)
     elif model is not None and split_info.get("detector_input"):
         # no test split and no images to rebuild, but the training scores fit cached and the rule it recorded
@@ -645,7 +647,8 @@ def _pile_section(page: _Page, out: Path, run_dir: Path, model: Any, diag: RunDi
            "taken from these training scores.")
     _saved_evaluation(page, run_dir, model)
     page.p("Labels of the pile are unknown, hence '?' in the captions and in top_anomalous.csv.")
-    thr = _threshold_section(page, diag, cfg, score, train, unlabelled=True)
+    thr = _threshold_section(page, diag, cfg, score, train, unlabelled=True,
+                             fitted=_fit_rule(run_dir, model, pick_score(diag.scores, score)))
     _heatmap_section(page, out, diag, score, k, log, what="training", cfg=cfg, lod=map_lod(model), thr=thr)
 
 
