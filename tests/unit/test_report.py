@@ -1595,6 +1595,16 @@ def test_a_detector_run_without_usable_training_scores_says_why_it_has_no_thresh
     x = np.random.default_rng(0).integers(0, 256, (24, 16, 16), dtype=np.uint8)
     run = tmp_path / "det"
     Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run)).fit(x)
+    # NaN training scores (diverged networks): no rule takes a threshold, the Detector's included, and the report is
+    # still written (the Detector's rule was taken again before the section's own check, and raised)
+    for f in run.glob("train_scores*.csv"):
+        lines = f.read_text().splitlines()
+        col = lines[0].split(",").index("a")
+        f.write_text("\n".join([lines[0]] + [",".join("nan" if i == col else v for i, v in enumerate(ln.split(",")))
+                                              for ln in lines[1:]]) + "\n")
+    run_report(run, top_k_images=0, device="cpu", controls=False)
+    md = (run / "report" / "report.md").read_text()
+    assert "No threshold: " in md.split("## Threshold")[1] and "Detector.fit's" not in md
     for f in run.glob("train_scores*"):
         f.unlink()
     run_report(run, top_k_images=0, device="cpu", controls=False)

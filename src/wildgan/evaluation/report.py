@@ -923,8 +923,12 @@ def _fit_rule(run_dir: Path, model: Any, name: str) -> tuple[tuple[str, Threshol
         # chosen on the validation set given to fit, which the run does not keep: the recorded value itself
         row, label = thr, "f1 on fit's validation set"
     else:
-        row = fit_threshold(thr.rule, own, contamination=float(thr.params.get("contamination", DEFAULT_CONTAMINATION)),
-                            k=float(thr.params.get("k", DEFAULT_MAD_K)))
+        try:
+            row = fit_threshold(thr.rule, own, k=float(thr.params.get("k", DEFAULT_MAD_K)),
+                                contamination=float(thr.params.get("contamination", DEFAULT_CONTAMINATION)))
+        except DataError:
+            # NaN training scores (diverged networks): the section says so for every rule, this one included
+            return None, ""
         label = (f"contamination, c = {row.params['contamination']:g}" if thr.rule == "contamination"
                  else f"mad, k = {row.params['k']:g}")
     how = f", {mode} protocol" if mode != "mixed" else ""
@@ -990,11 +994,11 @@ def _threshold_section(page: _Page, diag: RunDiagnostics | None, cfg: Any, score
         rules.append(("contamination", {"contamination": gamma}, f"contamination, c = γ = {gamma:g}"))
     try:
         thrs = [fit_threshold(rule, scores[name], **kw) for rule, kw, _ in rules]
-        row, said = fitted
     except DataError as e:           # NaN training scores (diverged networks): no rule takes a threshold from them
         page.note(f"No threshold: {e}.")
         return None
     n_train = len(scores[name])
+    row, said = fitted
     page.p(f"An image is flagged when its {name} is above the threshold. These are the thresholds of `wildgan score "
            f"RUN --threshold contamination|mad` (defaults c = {DEFAULT_CONTAMINATION:g}, k = {DEFAULT_MAD_K:g}"
            + (f"; c = {gamma:g} is the run's training contamination γ, `--expected-contamination {gamma:g}`"
