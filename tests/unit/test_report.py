@@ -1526,7 +1526,8 @@ def test_the_not_fully_grown_line_of_networks_in_their_last_fade_in() -> None:
 
 @pytest.mark.parametrize("params, label", [
     ({"contamination": 0.1}, "Detector.fit's: contamination, c = 0.1"),
-    ({"threshold": "mad", "mad_k": 2.0, "batch_mode": "isolated"}, "Detector.fit's: mad, k = 2, isolated protocol")])
+    ({"threshold": "mad", "mad_k": 2.0, "batch_mode": "isolated"}, "Detector.fit's: mad, k = 2, isolated protocol"),
+    ({"threshold": "f1"}, "Detector.fit's: f1 on fit's validation set")])      # (the value fit recorded)
 def test_the_report_of_a_detector_run_shows_the_threshold_its_predict_uses(tmp_path, params, label):
     # a Detector.fit run's report had no Threshold section, though fit cached the training scores: it now has the
     # rules of `wildgan score --threshold` and the Detector's own rule (recorded by fit, never by set_threshold or
@@ -1539,7 +1540,9 @@ def test_the_report_of_a_detector_run_shows_the_threshold_its_predict_uses(tmp_p
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, (24, 16, 16), dtype=np.uint8)
     run = tmp_path / "det"
-    det = Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run), **params).fit(x)
+    val = {"X_val": x[:8], "y_val": np.r_[np.ones(3), np.zeros(5)]} if params.get("threshold") == "f1" else {}
+    det = Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run),
+                   **params).fit(x, **val)
     row, said = _fit_rule(run, load_model(run, "cpu"), "a")
     assert row is not None and row[1].value == det.threshold_, (row, det.threshold_)        # exactly, not nearly
     new = rng.integers(0, 256, (6, 16, 16), dtype=np.uint8)
