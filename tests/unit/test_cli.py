@@ -935,6 +935,25 @@ def test_a_file_skipped_while_scoring_is_said_with_the_rank_that_met_it(tag: str
     assert line.startswith(f"wildgan: warning{tag}: skipped "), line
 
 
+def test_score_says_once_that_images_were_resized_from_another_size(scoring_pile: Callable, tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture) -> None:
+    """16x16 images scored with a run of 8x8 ones are shrunk 2x, within the scale warning's factor of 4: `wildgan
+    score` said nothing of it. One warning line for the call, naming a file and the sizes; the run's own size: none."""
+    from PIL import Image
+
+    pile, run, model = scoring_pile(4)
+    model.conversion = {**model.conversion, "native_sides": [8, 8]}       # as split.json records the 8x8 pile
+    big = tmp_path / "big"
+    big.mkdir()
+    for i in range(4):
+        Image.fromarray(np.full((16, 16), 30 * i, dtype=np.uint8)).save(big / f"{i}.png")
+    assert main(["score", str(run), "--data", str(big), "--device", "cpu", "--out", "-", "--no-progress"]) == 0
+    said = [ln for ln in capsys.readouterr().err.splitlines() if "resized to the network" in ln]
+    assert len(said) == 1 and f"(e.g. {big / '0.png'}: 16x16; the training images were 8x8)" in said[0], said
+    assert main(["score", str(run), "--data", str(pile), "--device", "cpu", "--out", "-", "--no-progress"]) == 0
+    assert "resized" not in capsys.readouterr().err
+
+
 def test_score_evaluate_and_report_take_threads(monkeypatch):
     import torch
 
