@@ -1249,6 +1249,40 @@ def test_the_latent_figures_name_a_searchs_latents_z_star(tmp_path, monkeypatch)
     assert "E(Q)" not in joined and "t-SNE of z*" in joined and "||z*||" in joined and "G(z*)" in joined
 
 
+def test_a_roc_curve_under_another_is_drawn_as_a_band_and_said_so_only_when_it_is(tmp_path, monkeypatch) -> None:
+    # a = 0.05 L_n + 0.95 L_o ranks as L_o does: its curve lay exactly under L_o's and the reader saw one curve
+    from wildgan.evaluation import plots
+
+    drawn: dict[str, tuple[float, str]] = {}
+
+    def keep(fig, path):
+        (ax,) = fig.axes
+        drawn.update({ln.get_label(): (ln.get_linewidth(), ln.get_label()) for ln in ax.lines})
+        drawn["title"] = (0.0, ax.get_title())
+        return path
+
+    monkeypatch.setattr(plots, "_save", keep)
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 200)
+    L_o = rng.normal(size=400) + 0.4 * y
+    L_n = 1e-3 * rng.random(400)
+    L_r = rng.normal(size=400) + 0.2 * y
+    plots.roc_curves(tmp_path / "roc.png", y, {"a": 0.05 * L_n + 0.95 * L_o, "L_n": L_n, "L_o": L_o, "L_r": L_r})
+    (band,) = [k for k in drawn if k.startswith("a (AUC")]
+    width, label = drawn[band]
+    assert width > 1.4 and label.endswith("): pale band, lies under L_o (curves at most 0.000 apart)"), label
+    assert [k for k in drawn if "pale band" in k] == [band] and "pale band: a curve lying under another" in \
+        drawn["title"][1]
+    # a that weighs L_n enough to rank otherwise: its own curve, drawn and labelled as any
+    drawn.clear()
+    plots.roc_curves(tmp_path / "roc.png", y, {"a": 0.5 * L_n / L_n.std() + L_o, "L_n": L_n, "L_o": L_o})
+    assert not [k for k in drawn if "pale band" in k] and all(w == 1.4 for k, (w, _) in drawn.items()
+                                                                 if "(AUC" in k), drawn
+    fpr, tpr = np.array([0, 0, 0.5, 1]), np.array([0, 0.5, 1, 1])
+    assert plots.roc_gap(fpr, tpr, fpr, tpr) == 0.0 and plots.roc_gap(fpr, tpr, np.array([0, 1.0]),
+                                                                      np.array([0, 1.0])) == 0.5
+
+
 def _panel_titles(monkeypatch) -> list[str]:
     """The reconstruction and heat-map titles of every heat-map panel the report draws from now on."""
     from wildgan.evaluation import plots
