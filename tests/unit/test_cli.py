@@ -1077,6 +1077,33 @@ def test_score_threshold_on_the_runs_own_test_split_reads_its_data_once(tiny_npz
         contamination_threshold(expected["a"], 0.05).value, rel=1e-7)
 
 
+def test_score_threshold_says_which_c_it_used_beside_the_runs_gamma(tiny_npz, tmp_path, capsys):
+    """--threshold contamination took c = 0.05 whatever γ the run was trained at, without a word, while the report
+    shows a c = γ row beside it: the line now says which c, where it came from, and how to take c = γ."""
+    from wildgan.cli import _contamination_note, make_parser
+
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--contamination", "0.2", "--preset", "tiny",
+                 "--threads", "1", "--no-progress", "--total-kimg", "0.032", "--phase-kimg", "0.1",
+                 "--out", str(run)]) == 0
+    capsys.readouterr()
+    assert main(["score", str(run), "--threshold", "contamination", "--out", "-", "--no-progress"]) == 0
+    (line,) = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("threshold for score a")]
+    assert line.endswith("; c = 0.05 (the default --expected-contamination): 5% of the training images score above "
+                         "the threshold; this run was trained with a share γ = 0.2 of anomalies: "
+                         "--expected-contamination 0.2 sets c = γ (the report's 'c = γ' row)"), line
+    assert main(["score", str(run), "--threshold", "contamination", "--expected-contamination", "0.2", "--out", "-",
+                 "--no-progress"]) == 0
+    (line,) = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("threshold for score a")]
+    assert "contamination (contamination=0.2," in line, line
+    assert line.endswith("; c = 0.2 (as given): 20% of the training images score above the threshold"), line
+    p = make_parser()
+    own = p.parse_args(["score", "RUN", "--out", "-", "--threshold", "contamination"])
+    assert "γ = 0: clean training images, or your own data whose share of anomalies is not known" in \
+        _contamination_note(own, 0.0)
+    assert _contamination_note(p.parse_args(["score", "RUN", "--out", "-", "--threshold", "mad"]), 0.2) == ""
+
+
 def test_score_with_a_chosen_checkpoint(tiny_npz, tmp_path, capsys, monkeypatch):
     import csv
 
