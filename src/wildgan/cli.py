@@ -338,7 +338,10 @@ def make_parser() -> argparse.ArgumentParser:
                         "by Detector.fit; --no-whole: the protocol's test split)")
     e.add_argument("--json", action="store_true", help="print one JSON object")
     e.add_argument("--device", default="auto", type=_device, help=DEVICE_HELP)
-    e.add_argument("--no-controls", action="store_true", help="skip the untrained-network and pixel controls")
+    e.add_argument("--no-controls", action="store_true",
+                   help="skip the untrained-network and pixel controls: eval.json then has no 'controls', and "
+                        "test_controls.csv keeps only the other generator's columns (G_a, ...) of a wildgan run, and "
+                        "is removed for f-AnoGAN and search runs (no earlier evaluation's controls left beside it)")
     e.add_argument("--no-progress", action="store_true", help="no progress bars (e.g. for logs)")
     e.add_argument("--threads", type=_threads, metavar="N", help=THREADS_HELP)
     e.add_argument("--skip-bad", action="store_true",
@@ -582,7 +585,9 @@ def add_report_parser(sub: Any) -> argparse.ArgumentParser:
     r.add_argument("--device", default="auto", type=_device, help=DEVICE_HELP)
     r.add_argument("--no-progress", action="store_true",
                    help="no progress bars while the --image files are read and scored (e.g. for logs)")
-    r.add_argument("--no-controls", action="store_true", help="skip the untrained-network and pixel controls (faster)")
+    r.add_argument("--no-controls", action="store_true",
+                   help="skip the untrained-network and pixel controls (faster; the page says so); the run's eval.json "
+                        "and test_controls.csv are left as they are")
     r.add_argument("--tsne-points", type=int, default=2000, metavar="N",
                    help="at most this many test latents in the t-SNE, a seeded subsample (default 2000)")
     r.add_argument("--threads", type=_threads, metavar="N", help=THREADS_HELP)

@@ -579,6 +579,7 @@ def test_a_new_report_removes_what_the_previous_one_wrote_and_it_does_not(tiny_r
     run = tmp_path / "run"
     shutil.copytree(tiny_run, run)          # its report: --image, --top-k 3, masks
     out = run / "report"
+    assert "No controls on this page" not in (out / "report.md").read_text()
     assert (out / "named_images.csv").is_file() and (out / "heatmaps" / "image-01.png").is_file()
     (out / "notes.txt").write_text("mine")                      # not a report output: left alone
     shutil.rmtree(run / "samples")
@@ -593,6 +594,8 @@ def test_a_new_report_removes_what_the_previous_one_wrote_and_it_does_not(tiny_r
     for ref in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md):
         assert (out / ref).is_file(), ref
     assert not list(run.glob(".report-partial-*"))
+    # without controls the page says so, rather than explaining controls its table does not hold
+    assert "No controls on this page: it was made with --no-controls" in md
     report(run, top_k_images=2, device="cpu", controls=False, tsne_points=20)
     assert sorted(p.name for p in (out / "heatmaps").iterdir()) == ["top-01.png", "top-02.png", "top_heatmaps.npz"]
     assert not (out / "named_images.csv").exists()
@@ -863,8 +866,11 @@ def test_a_search_cache_of_the_other_generator_is_not_taken(tmp_path):
             p.add_(0.3 * torch.randn_like(p))            # Gs apart from G, as after training
     ckpt.save_checkpoint(run, "network-final", ckpt.networks_to_tensors(nets.modules()),
                          {"kind": ckpt.NETWORKS_KIND, "net": to_dict(net), "lod": 0.0})
+    (run / "test_controls.csv").write_text("id,label,untrained_a\n")        # as an earlier evaluation's
     evaluate_run(run, device="cpu", controls=False)      # searched through Gs
     assert (run / SEARCH_CACHE).is_file()
+    # --no-controls of a run with one generator scored: no controls file, rather than an earlier one's (README)
+    assert not (run / "test_controls.csv").exists()
     said: list[str] = []
     diagnose_run(run, device="cpu", controls=False, log=said.append)
     assert any("latents from the evaluation, rescored without searching" in s for s in said), said
