@@ -954,6 +954,27 @@ def test_score_says_once_that_images_were_resized_from_another_size(scoring_pile
     assert "resized" not in capsys.readouterr().err
 
 
+def test_a_labelled_data_set_of_another_size_is_said_to_be_resized(tiny_npz, tmp_path, capsys) -> None:
+    """score --data OTHER.npz --normal C (and evaluate --data) read the data set as a labelled split, resized to the
+    run's 8x8 without a word where image files get the resize warning."""
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--threads", "1",
+                 "--no-progress", "--total-kimg", "0.032", "--phase-kimg", "0.1", "--no-train-scores",
+                 "--out", str(run)]) == 0
+    rng = np.random.default_rng(1)
+    big = tmp_path / "big.npz"
+    np.savez(big, x_train=rng.integers(0, 255, (40, 24, 24), dtype=np.uint8), y_train=np.arange(40) % 2,
+             x_test=rng.integers(0, 255, (20, 24, 24), dtype=np.uint8), y_test=np.arange(20) % 2)
+    capsys.readouterr()
+    for cmd in (["score", str(run), "--data", str(big), "--normal", "0", "--out", "-", "--no-progress"],
+                ["evaluate", str(run), "--data", str(big), "--no-controls", "--no-progress"]):
+        assert main(cmd) == 0
+        said = [ln for ln in capsys.readouterr().err.splitlines() if "resized to the network" in ln]
+        assert len(said) == 1 and f"(e.g. {big}: 24x24; the training images were 8x8)" in said[0], (cmd, said)
+    assert main(["score", str(run), "--data", str(tiny_npz), "--normal", "0", "--out", "-", "--no-progress"]) == 0
+    assert "resized" not in capsys.readouterr().err
+
+
 def test_score_evaluate_and_report_take_threads(monkeypatch):
     import torch
 
