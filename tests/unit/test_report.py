@@ -1284,9 +1284,13 @@ def test_a_roc_curve_under_another_is_drawn_as_a_band_and_said_so_only_when_it_i
     plots.roc_curves(tmp_path / "roc.png", y, {"a": 0.5 * L_n / L_n.std() + L_o, "L_n": L_n, "L_o": L_o})
     assert not [k for k in drawn if "pale band" in k] and all(w == 1.4 for k, (w, _) in drawn.items()
                                                                  if "(AUC" in k), drawn
+    # the distance as drawn: a staircase is 0.5/sqrt(2) from the diagonal; a tall step one image (0.001) to the side
+    # of another is 0.001 from it, not the 0.8 between the two at one false positive rate
     fpr, tpr = np.array([0, 0, 0.5, 1]), np.array([0, 0.5, 1, 1])
-    assert plots.roc_gap(fpr, tpr, fpr, tpr) == 0.0 and plots.roc_gap(fpr, tpr, np.array([0, 1.0]),
-                                                                      np.array([0, 1.0])) == 0.5
+    assert plots.roc_gap(fpr, tpr, fpr, tpr) == 0.0
+    assert plots.roc_gap(fpr, tpr, np.array([0, 1.0]), np.array([0, 1.0])) == pytest.approx(0.5 ** 0.5 / 2, abs=1e-3)
+    step = (np.array([0, 0.1, 0.1, 1]), np.array([0, 0, 0.8, 1]))
+    assert plots.roc_gap(*step, np.array([0, 0.101, 0.101, 1]), step[1]) == pytest.approx(0.001, abs=1e-3)
 
 
 def _panel_titles(monkeypatch) -> list[str]:

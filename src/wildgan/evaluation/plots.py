@@ -186,31 +186,31 @@ def closest_matches(path: Path, x_u8: np.ndarray, recon: np.ndarray, y: np.ndarr
     return _save(fig, path)
 
 
-# ROC curves this close everywhere (the largest difference in true positive rate at any false positive rate) are
-# drawn as one line: 2% of the axis, about 9 px at the report's size, a band's half width plus a line's
+# ROC curves this close (every point of each within this distance of the other, in units of the axes) are drawn as
+# one: 2% of the axis, about 9 px at the report's size, a band's half width plus a line's
 COINCIDE_GAP = 0.02
 
 
-def roc_gap(fpr1: np.ndarray, tpr1: np.ndarray, fpr2: np.ndarray, tpr2: np.ndarray) -> float:
-    """The largest vertical distance between two ROC curves as they are drawn (sklearn's roc_curve points, fpr
-    ascending, joined by straight lines: a run of tied scores is a slanted segment, a step a vertical one). Between
-    the corners of either curve both are straight, so the largest distance is at a corner; there a curve covers the
-    interval of true positive rates of its vertical segment (one value elsewhere), and the distance is the gap
-    between the two intervals (0 where they touch)."""
-    grid = np.union1d(fpr1, fpr2)
+def _polyline_points(fpr: np.ndarray, tpr: np.ndarray, step: float) -> np.ndarray:
+    """Points along the drawn ROC polyline (its corners joined by straight lines), at most `step` apart."""
+    p = np.column_stack([np.asarray(fpr, np.float64), np.asarray(tpr, np.float64)])
+    d = np.diff(p, axis=0)
+    n = np.maximum(1, np.ceil(np.hypot(d[:, 0], d[:, 1]) / step).astype(np.int64))
+    seg = np.repeat(np.arange(len(d)), n)
+    t = (np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)) / np.repeat(n, n)
+    return np.vstack([p[seg] + d[seg] * t[:, None], p[-1:]])
 
-    def span(fpr: np.ndarray, tpr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        left = np.clip(np.searchsorted(fpr, grid, side="left"), 0, len(fpr) - 1)
-        right = np.clip(np.searchsorted(fpr, grid, side="right") - 1, 0, len(fpr) - 1)
-        on = fpr[left] == grid                                  # a corner of this curve: its vertical segment
-        x0, x1 = fpr[right], fpr[left]
-        t = np.where(x1 > x0, (grid - x0) / np.where(x1 > x0, x1 - x0, 1.0), 0.0)
-        between = tpr[right] + t * (tpr[left] - tpr[right])
-        return np.where(on, tpr[left], between), np.where(on, tpr[right], between)
 
-    lo1, hi1 = span(np.asarray(fpr1, np.float64), np.asarray(tpr1, np.float64))
-    lo2, hi2 = span(np.asarray(fpr2, np.float64), np.asarray(tpr2, np.float64))
-    return float(np.maximum(0.0, np.maximum(lo2 - hi1, lo1 - hi2)).max())
+def roc_gap(fpr1: np.ndarray, tpr1: np.ndarray, fpr2: np.ndarray, tpr2: np.ndarray, step: float = 1e-3) -> float:
+    """How far apart two ROC curves are as they are drawn (sklearn's roc_curve points joined by straight lines): the
+    Hausdorff distance between the two polylines in the unit square, the farthest any point of one is from the
+    other, measured on points `step` apart (so within `step` of the exact value). A distance, not a difference in
+    true positive rate at one false positive rate: a step one image to the side of the other curve's is near it
+    however tall, as the eye sees it."""
+    from scipy.spatial import cKDTree
+
+    a, b = _polyline_points(fpr1, tpr1, step), _polyline_points(fpr2, tpr2, step)
+    return float(max(cKDTree(b).query(a)[0].max(), cKDTree(a).query(b)[0].max()))
 
 
 def roc_curves(path: Path, y: np.ndarray, scores: Mapping[str, np.ndarray],
@@ -218,7 +218,7 @@ def roc_curves(path: Path, y: np.ndarray, scores: Mapping[str, np.ndarray],
     """ROC of every score (solid), the same scores of the untrained networks (dashed) and the pixel-statistic
     controls (dotted), so a curve can always be read against what an unlearned detector does.
 
-    A curve that a later one covers (within COINCIDE_GAP everywhere: a = 0.05 L_n + 0.95 L_o ranks as L_o does, as
+    A curve that a later one covers (within COINCIDE_GAP of it: a = 0.05 L_n + 0.95 L_o ranks as L_o does, as
     the README explains) is drawn as a wide pale band under it, and its legend entry says which curve it lies on
     and how close, so that no score seems to be missing; curves that differ anywhere by more are drawn as usual."""
     from sklearn.metrics import roc_curve
