@@ -140,6 +140,9 @@ EXAMPLES_SCORE = """examples:
   # flag new images by the run's training scores (5% expected anomalies)
   wildgan score runs/car-g2 --data ~/new_images/ --threshold contamination \\
                 --out flagged.csv
+  # ... at the share of anomalies the run was trained with (gamma 2%)
+  wildgan score runs/car-g2 --data ~/new_images/ --threshold contamination \\
+                --expected-contamination 0.02 --out flagged.csv
   # most anomalous first (column 2 is a for files and folders; a labelled
   # data set has label there and a in column 3)
   wildgan score runs/car-g2 --data new/ --out - | tail -n +2 | sort -t, -k2 -gr | head
@@ -335,7 +338,10 @@ def make_parser() -> argparse.ArgumentParser:
                         "by Detector.fit; --no-whole: the protocol's test split)")
     e.add_argument("--json", action="store_true", help="print one JSON object")
     e.add_argument("--device", default="auto", type=_device, help=DEVICE_HELP)
-    e.add_argument("--no-controls", action="store_true", help="skip the untrained-network and pixel controls")
+    e.add_argument("--no-controls", action="store_true",
+                   help="skip the untrained-network and pixel controls: eval.json then has no 'controls', and "
+                        "test_controls.csv keeps only the other generator's columns (G_a, ...) of a wildgan run, and "
+                        "is removed for f-AnoGAN and search runs (no earlier evaluation's controls left beside it)")
     e.add_argument("--no-progress", action="store_true", help="no progress bars (e.g. for logs)")
     e.add_argument("--threads", type=_threads, metavar="N", help=THREADS_HELP)
     e.add_argument("--skip-bad", action="store_true",
@@ -547,8 +553,11 @@ def _threshold_options(p: argparse.ArgumentParser, threshold_help: str, score_he
     from .thresholds import DEFAULT_CONTAMINATION, DEFAULT_MAD_K   # (the report states the same defaults)
 
     p.add_argument("--expected-contamination", type=float, default=DEFAULT_CONTAMINATION, metavar="G",
-                   help=f"expected fraction of anomalies, for --threshold contamination (default "
-                        f"{DEFAULT_CONTAMINATION:g})")
+                   help=f"G (c) of --threshold contamination: the expected fraction of anomalies among the "
+                        f"training images, whose scores' 100*(1-G) percentile is the threshold (default "
+                        f"{DEFAULT_CONTAMINATION:g}, whatever the run was trained with: a run trained with "
+                        f"--contamination γ flags at that share with --expected-contamination γ, the report's 'c = γ' "
+                        f"row; a run on your own data records γ = 0, its real share not known)")
     p.add_argument("--mad-k", type=float, default=DEFAULT_MAD_K, metavar="K",
                    help=f"K of --threshold mad (default {DEFAULT_MAD_K:g})")
     p.add_argument("--score", default=None, choices=SCORE_NAMES, help=score_help)
@@ -576,7 +585,9 @@ def add_report_parser(sub: Any) -> argparse.ArgumentParser:
     r.add_argument("--device", default="auto", type=_device, help=DEVICE_HELP)
     r.add_argument("--no-progress", action="store_true",
                    help="no progress bars while the --image files are read and scored (e.g. for logs)")
-    r.add_argument("--no-controls", action="store_true", help="skip the untrained-network and pixel controls (faster)")
+    r.add_argument("--no-controls", action="store_true",
+                   help="skip the untrained-network and pixel controls (faster; the page says so); the run's eval.json "
+                        "and test_controls.csv are left as they are")
     r.add_argument("--tsne-points", type=int, default=2000, metavar="N",
                    help="at most this many test latents in the t-SNE, a seeded subsample (default 2000)")
     r.add_argument("--threads", type=_threads, metavar="N", help=THREADS_HELP)
@@ -977,6 +988,26 @@ def _log_to(run_dir: Path) -> RunLog:
 def _changed(a: argparse.Namespace, dest: str) -> bool:
     """Whether an option differs from its default (given in any spelling argparse accepts, abbreviations too)."""
     return getattr(a, dest) != a.defaults.get(dest) if getattr(a, "defaults", None) else False
+
+
+def _contamination_note(a: argparse.Namespace, gamma: float) -> str:
+    """For score's and export's threshold line: the c that --threshold contamination used and where it came from,
+    beside the run's training contamination γ (its config's data.contamination). The default c is not γ: a study's run
+    knows its γ (the report's Threshold section gives c = γ a row of its own), and a run on the user's own data
+    records γ = 0 with its real share of anomalies unknown, so c is the user's to give. '' for other rules."""
+    if a.threshold != "contamination":
+        return ""
+    c = float(a.expected_contamination)
+    given = _changed(a, "expected_contamination")
+    note = (f"c = {c:g} ({'as given' if given else 'the default --expected-contamination'}): {100 * c:g}% of the "
+            f"training images score above the threshold")
+    if 0 < gamma <= 0.5 and not math.isclose(c, gamma):
+        note += (f"; this run was trained with a share γ = {gamma:g} of anomalies: --expected-contamination "
+                 f"{gamma:g} sets c = γ (the report's 'c = γ' row)")
+    elif gamma == 0 and not given:
+        note += ("; the run records no contamination (γ = 0: clean training images, or your own data whose share of "
+                 "anomalies is not known): --expected-contamination G sets the share you expect")
+    return note
 
 
 def _warn_unused_threshold_options(a: argparse.Namespace, dests: Sequence[str], without: str) -> None:
@@ -1551,8 +1582,10 @@ def cmd_score(a: argparse.Namespace) -> int:
                                  contamination=a.expected_contamination, k=a.mad_k, labels=labels,
                                  batch_mode=a.batch_mode, progress=not a.no_progress, train_scores=train_scores,
                                  skip_bad=a.skip_bad)
+        note = _contamination_note(a, float(model.cfg.data.contamination))
         _eprint(f"threshold for score {a.score}: {thr.describe()} (chosen on the {thr.params['source']}); "
-                f"{int(extra['is_anomaly'].sum())} of {len(ids)} images flagged (is_anomaly = 1)")
+                f"{int(extra['is_anomaly'].sum())} of {len(ids)} images flagged (is_anomaly = 1)"
+                + (f"; {note}" if note else ""))
     if a.out == "-":
         # standard output, for a pipe (`| tail -n +2 | sort -t, -k2 -gr`); every message goes to stderr
         sys.stdout.write(scores_csv_text(ids, res, labels, extra=extra))
@@ -1729,8 +1762,12 @@ def cmd_export(a: argparse.Namespace) -> int:
                 "protocol)")
     else:
         alone = ", each image scored alone as the graph does" if thr.params.get("batch_mode") == "isolated" else ""
+        from .config import read_run_config
+
+        note = _contamination_note(a, float(read_run_config(Path(a.run_dir)).data.contamination))
         _eprint(f"threshold for output {thr.params['score']}: {thr.describe()} (chosen on the run's training "
-                f"split{alone}), in its metadata_props: threshold, threshold_rule, threshold_score, threshold_params")
+                f"split{alone}), in its metadata_props: threshold, threshold_rule, threshold_score, threshold_params"
+                + (f"; {note}" if note else ""))
     return 0
 
 

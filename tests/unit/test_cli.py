@@ -935,6 +935,46 @@ def test_a_file_skipped_while_scoring_is_said_with_the_rank_that_met_it(tag: str
     assert line.startswith(f"wildgan: warning{tag}: skipped "), line
 
 
+def test_score_says_once_that_images_were_resized_from_another_size(scoring_pile: Callable, tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture) -> None:
+    """16x16 images scored with a run of 8x8 ones are shrunk 2x, within the scale warning's factor of 4: `wildgan
+    score` said nothing of it. One warning line for the call, naming a file and the sizes; the run's own size: none."""
+    from PIL import Image
+
+    pile, run, model = scoring_pile(4)
+    model.conversion = {**model.conversion, "native_sides": [8, 8]}       # as split.json records the 8x8 pile
+    big = tmp_path / "big"
+    big.mkdir()
+    for i in range(4):
+        Image.fromarray(np.full((16, 16), 30 * i, dtype=np.uint8)).save(big / f"{i}.png")
+    assert main(["score", str(run), "--data", str(big), "--device", "cpu", "--out", "-", "--no-progress"]) == 0
+    said = [ln for ln in capsys.readouterr().err.splitlines() if "resized to the network" in ln]
+    assert len(said) == 1 and f"(e.g. {big / '0.png'}: 16x16; the training images were 8x8)" in said[0], said
+    assert main(["score", str(run), "--data", str(pile), "--device", "cpu", "--out", "-", "--no-progress"]) == 0
+    assert "resized" not in capsys.readouterr().err
+
+
+def test_a_labelled_data_set_of_another_size_is_said_to_be_resized(tiny_npz, tmp_path, capsys) -> None:
+    """score --data OTHER.npz --normal C (and evaluate --data) read the data set as a labelled split, resized to the
+    run's 8x8 without a word where image files get the resize warning."""
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--threads", "1",
+                 "--no-progress", "--total-kimg", "0.032", "--phase-kimg", "0.1", "--no-train-scores",
+                 "--out", str(run)]) == 0
+    rng = np.random.default_rng(1)
+    big = tmp_path / "big.npz"
+    np.savez(big, x_train=rng.integers(0, 255, (40, 24, 24), dtype=np.uint8), y_train=np.arange(40) % 2,
+             x_test=rng.integers(0, 255, (20, 24, 24), dtype=np.uint8), y_test=np.arange(20) % 2)
+    capsys.readouterr()
+    for cmd in (["score", str(run), "--data", str(big), "--normal", "0", "--out", "-", "--no-progress"],
+                ["evaluate", str(run), "--data", str(big), "--no-controls", "--no-progress"]):
+        assert main(cmd) == 0
+        said = [ln for ln in capsys.readouterr().err.splitlines() if "resized to the network" in ln]
+        assert len(said) == 1 and f"(e.g. {big}: 24x24; the training images were 8x8)" in said[0], (cmd, said)
+    assert main(["score", str(run), "--data", str(tiny_npz), "--normal", "0", "--out", "-", "--no-progress"]) == 0
+    assert "resized" not in capsys.readouterr().err
+
+
 def test_score_evaluate_and_report_take_threads(monkeypatch):
     import torch
 
@@ -1056,6 +1096,33 @@ def test_score_threshold_on_the_runs_own_test_split_reads_its_data_once(tiny_npz
     rows = list(csv.DictReader(open(out, newline="")))
     assert len(rows) == 20 and float(rows[0]["threshold"]) == pytest.approx(
         contamination_threshold(expected["a"], 0.05).value, rel=1e-7)
+
+
+def test_score_threshold_says_which_c_it_used_beside_the_runs_gamma(tiny_npz, tmp_path, capsys):
+    """--threshold contamination took c = 0.05 whatever γ the run was trained at, without a word, while the report
+    shows a c = γ row beside it: the line now says which c, where it came from, and how to take c = γ."""
+    from wildgan.cli import _contamination_note, make_parser
+
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--contamination", "0.2", "--preset", "tiny",
+                 "--threads", "1", "--no-progress", "--total-kimg", "0.032", "--phase-kimg", "0.1",
+                 "--out", str(run)]) == 0
+    capsys.readouterr()
+    assert main(["score", str(run), "--threshold", "contamination", "--out", "-", "--no-progress"]) == 0
+    (line,) = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("threshold for score a")]
+    assert line.endswith("; c = 0.05 (the default --expected-contamination): 5% of the training images score above "
+                         "the threshold; this run was trained with a share γ = 0.2 of anomalies: "
+                         "--expected-contamination 0.2 sets c = γ (the report's 'c = γ' row)"), line
+    assert main(["score", str(run), "--threshold", "contamination", "--expected-contamination", "0.2", "--out", "-",
+                 "--no-progress"]) == 0
+    (line,) = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("threshold for score a")]
+    assert "contamination (contamination=0.2," in line, line
+    assert line.endswith("; c = 0.2 (as given): 20% of the training images score above the threshold"), line
+    p = make_parser()
+    own = p.parse_args(["score", "RUN", "--out", "-", "--threshold", "contamination"])
+    assert "γ = 0: clean training images, or your own data whose share of anomalies is not known" in \
+        _contamination_note(own, 0.0)
+    assert _contamination_note(p.parse_args(["score", "RUN", "--out", "-", "--threshold", "mad"]), 0.2) == ""
 
 
 def test_score_with_a_chosen_checkpoint(tiny_npz, tmp_path, capsys, monkeypatch):

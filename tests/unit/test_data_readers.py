@@ -865,6 +865,52 @@ def test_native_sides_and_the_scale_warning():
         scale_warning({(8, 12): "tiny.png"}, [64, 64], 64)
 
 
+def test_the_resize_warning_names_images_scaled_unlike_the_training_images():
+    from wildgan.data.imageset import resize_warning
+    from wildgan.data.transforms import scaled_side
+
+    assert [scaled_side(*hw, 32) for hw in [(32, 32), (96, 96), (32, 48), (48, 64)]] == [None, 96, None, 48]
+    assert scaled_side(28, 28, 32, "pad") is None and scaled_side(40, 40, 32, "pad") == 40     # MNIST's padding
+    assert scaled_side(32, 20, 32, "letterbox") is None and scaled_side(64, 20, 32, "letterbox") == 64
+    msg = resize_warning({(96, 96): Path("photos/a.png"), (48, 48): "b.png", (32, 32): "c.png"}, [32, 32], 32)
+    assert msg.startswith("images were resized to the network's 32x32 input from a size its training images did not "
+                          "have (e.g. photos/a.png: 96x96; 1 other size too; the training images were 32x32)"), msg
+    assert resize_warning({(32, 32): "c.png", (32, 40): "wide.png"}, [32, 32], 32) is None   # as trained; cropped
+    # a run of mixed sizes resized 20..24 -> 16: a 22 px image is scaled as its training images were, a 30 px one not
+    assert resize_warning({(22, 22): "x.png"}, [20, 24], 16) is None
+    assert "e.g. y.png: 30x30; the training images were 20 to 24 px a side" in resize_warning({(30, 30): "y.png"},
+                                                                                              [20, 24], 16)
+    assert resize_warning({(20, 20): "z.png"}, [28, 28], 32, "pad") is None                  # padded, not scaled
+
+
+def test_scoring_images_resized_within_the_scale_factor_is_said_once(tmp_path):
+    # 96x96 and 48x48 photos scored with a run of 32x32 ones: shrunk 3x and 1.5x, which nothing said (only a scale
+    # change beyond 4x was); one warning for the call, however many chunks, naming a file and the sizes
+    from wildgan.data.readers import iter_images
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rng = np.random.default_rng(0)
+    files = [save(photos / f"{i}.png", rng.integers(0, 255, (s, s, 3), np.uint8)) for i, s in
+             enumerate([32, 96, 48, 96])]
+    with pytest.warns(UserWarning) as got:
+        x, _ = load_images([photos], 32, 3, native_sides=[32, 32])
+    said = [str(w.message) for w in got if "resized to the network" in str(w.message)]
+    assert x.shape == (4, 32, 32, 3) and len(said) == 1 and f"e.g. {files[1]}: 96x96; 1 other size too; the " \
+        "training images were 32x32)" in said[0], said
+    with pytest.warns(UserWarning) as got:
+        list(iter_images(files, 32, 3, chunks=[[0], [1], [2], [3]], native_sides=[32, 32]))
+    assert sum("resized to the network" in str(w.message) for w in got) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_images([files[0]], 32, 3, native_sides=[32, 32])             # the training images' size: nothing
+        load_images(files, 32, 3)                                         # no record of the training sizes
+    with pytest.warns(UserWarning) as got:                                # beyond 4x: the scale warning alone
+        load_images([save(tmp_path / "big.png", rng.integers(0, 255, (200, 200, 3), np.uint8)), files[1]], 32, 3,
+                    native_sides=[32, 32])
+    assert [str(w.message).split(" (")[0] for w in got] == ["images much larger than the run's training images"]
+
+
 def test_scoring_whole_frames_with_a_run_of_small_crops_warns(tmp_path, monkeypatch):
     # e.g. a run trained on 24x24 cell crops scoring whole 128x128 microscope frames: each frame is resized whole
     # to the network's 16x16, its cells shrunk 5x; the scores say little and the user is told why

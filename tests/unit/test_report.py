@@ -579,6 +579,7 @@ def test_a_new_report_removes_what_the_previous_one_wrote_and_it_does_not(tiny_r
     run = tmp_path / "run"
     shutil.copytree(tiny_run, run)          # its report: --image, --top-k 3, masks
     out = run / "report"
+    assert "No controls on this page" not in (out / "report.md").read_text()
     assert (out / "named_images.csv").is_file() and (out / "heatmaps" / "image-01.png").is_file()
     (out / "notes.txt").write_text("mine")                      # not a report output: left alone
     shutil.rmtree(run / "samples")
@@ -593,6 +594,8 @@ def test_a_new_report_removes_what_the_previous_one_wrote_and_it_does_not(tiny_r
     for ref in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md):
         assert (out / ref).is_file(), ref
     assert not list(run.glob(".report-partial-*"))
+    # without controls the page says so, rather than explaining controls its table does not hold
+    assert "No controls on this page: it was made with --no-controls" in md
     report(run, top_k_images=2, device="cpu", controls=False, tsne_points=20)
     assert sorted(p.name for p in (out / "heatmaps").iterdir()) == ["top-01.png", "top-02.png", "top_heatmaps.npz"]
     assert not (out / "named_images.csv").exists()
@@ -891,8 +894,11 @@ def test_a_search_cache_of_the_other_generator_is_not_taken(tmp_path):
             p.add_(0.3 * torch.randn_like(p))            # Gs apart from G, as after training
     ckpt.save_checkpoint(run, "network-final", ckpt.networks_to_tensors(nets.modules()),
                          {"kind": ckpt.NETWORKS_KIND, "net": to_dict(net), "lod": 0.0})
+    (run / "test_controls.csv").write_text("id,label,untrained_a\n")        # as an earlier evaluation's
     evaluate_run(run, device="cpu", controls=False)      # searched through Gs
     assert (run / SEARCH_CACHE).is_file()
+    # --no-controls of a run with one generator scored: no controls file, rather than an earlier one's (README)
+    assert not (run / "test_controls.csv").exists()
     said: list[str] = []
     diagnose_run(run, device="cpu", controls=False, log=said.append)
     assert any("latents from the evaluation, rescored without searching" in s for s in said), said
@@ -1275,6 +1281,44 @@ def test_the_latent_figures_name_a_searchs_latents_z_star(tmp_path, monkeypatch)
                           rng.random((12, 8, 8, 1)).astype(np.float32), y, code="z*")
     joined = " ".join(texts)
     assert "E(Q)" not in joined and "t-SNE of z*" in joined and "||z*||" in joined and "G(z*)" in joined
+
+
+def test_a_roc_curve_under_another_is_drawn_as_a_band_and_said_so_only_when_it_is(tmp_path, monkeypatch) -> None:
+    # a = 0.05 L_n + 0.95 L_o ranks as L_o does: its curve lay exactly under L_o's and the reader saw one curve
+    from wildgan.evaluation import plots
+
+    drawn: dict[str, tuple[float, str]] = {}
+
+    def keep(fig, path):
+        (ax,) = fig.axes
+        drawn.update({ln.get_label(): (ln.get_linewidth(), ln.get_label()) for ln in ax.lines})
+        drawn["title"] = (0.0, ax.get_title())
+        return path
+
+    monkeypatch.setattr(plots, "_save", keep)
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 200)
+    L_o = rng.normal(size=400) + 0.4 * y
+    L_n = 1e-3 * rng.random(400)
+    L_r = rng.normal(size=400) + 0.2 * y
+    plots.roc_curves(tmp_path / "roc.png", y, {"a": 0.05 * L_n + 0.95 * L_o, "L_n": L_n, "L_o": L_o, "L_r": L_r})
+    (band,) = [k for k in drawn if k.startswith("a (AUC")]
+    width, label = drawn[band]
+    assert width > 1.4 and label.endswith("): pale band, lies under L_o (curves at most 0.000 apart)"), label
+    assert [k for k in drawn if "pale band" in k] == [band] and "pale band: a curve lying under another" in \
+        drawn["title"][1]
+    # a that weighs L_n enough to rank otherwise: its own curve, drawn and labelled as any
+    drawn.clear()
+    plots.roc_curves(tmp_path / "roc.png", y, {"a": 0.5 * L_n / L_n.std() + L_o, "L_n": L_n, "L_o": L_o})
+    assert not [k for k in drawn if "pale band" in k] and all(w == 1.4 for k, (w, _) in drawn.items()
+                                                                 if "(AUC" in k), drawn
+    # the distance as drawn: a staircase is 0.5/sqrt(2) from the diagonal; a tall step one image (0.001) to the side
+    # of another is 0.001 from it, not the 0.8 between the two at one false positive rate
+    fpr, tpr = np.array([0, 0, 0.5, 1]), np.array([0, 0.5, 1, 1])
+    assert plots.roc_gap(fpr, tpr, fpr, tpr) == 0.0
+    assert plots.roc_gap(fpr, tpr, np.array([0, 1.0]), np.array([0, 1.0])) == pytest.approx(0.5 ** 0.5 / 2, abs=1e-3)
+    step = (np.array([0, 0.1, 0.1, 1]), np.array([0, 0, 0.8, 1]))
+    assert plots.roc_gap(*step, np.array([0, 0.101, 0.101, 1]), step[1]) == pytest.approx(0.001, abs=1e-3)
 
 
 def _panel_titles(monkeypatch) -> list[str]:

@@ -1,7 +1,7 @@
 """What every reader shares: ImageSet (the images a reader returns), the read options (Opts, parse_opts), the version
 of the decoding rules (READER_VERSION), and the warnings about a set once read: how its pixels were decoded
-(warn_decode_stats), the centre crop of non-square images (crop_warning) and a scale far from the training images'
-(scale_warning).
+(warn_decode_stats), the centre crop of non-square images (crop_warning), a scale far from the training images'
+(scale_warning) and, nearer, images resized from a size the training images did not have (resize_warning).
 
 The lowest of the reader modules: imageset <- dataset_files <- image_decode <- decode_pool <- readers.
 """
@@ -9,13 +9,15 @@ The lowest of the reader modules: imageset <- dataset_files <- image_decode <- d
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Sequence
 
 import numpy as np
 
 from ..errors import ConfigError, DataError, warn_user
-from .transforms import FITS, check_depth16, check_resolution, convert, crop_loss, depth16_bits, to_channels
+from .transforms import (FITS, check_depth16, check_resolution, convert, crop_loss, depth16_bits, scaled_side,
+                         to_channels)
 
 
 # bump when decoding rules change so stale caches are not reused (2: median-size rule, 3: 256 px automatic cap,
@@ -249,6 +251,28 @@ def scale_warning(sizes: dict[tuple[int, int], Any], trained: Sequence[int], res
             f"padded where the run pads), so what it shows appears at another scale or in another frame than the "
             f"network learned and its scores say little; cut the images "
             f"to the size of the training images (or train on images like these)")
+
+
+def resize_warning(sizes: dict[tuple[int, int], Any], trained: Sequence[int], resolution: int,
+                   fit: str = "resize") -> str | None:
+    """The warning that images to score were resized to the network's input from a size the run's training images
+    did not have (trained = their native_sides), or None: within scale_warning's factor of 4 nothing else says it,
+    yet what they show reaches the networks at another scale than the training images' did (96x96 photos scored with
+    a run of 32x32 ones: shrunk 3x). Images of the training images' sizes, and images only padded or centre-cropped
+    (transforms.scaled_side), are not named. `sizes`: native (H, W) -> a file (or name) of that size."""
+    lo, hi = int(trained[0]), int(trained[1])
+    odd = [(s, f, side) for s, f in sizes.items()
+           if (side := scaled_side(s[0], s[1], resolution, fit)) is not None and not lo <= side <= hi]
+    if not odd:
+        return None
+    # the example named: the size furthest off the training images' scale
+    (h, w), f, _ = max(odd, key=lambda t: abs(math.log(t[2] / math.sqrt(lo * hi))))
+    more = f"; {len(odd) - 1} other size{'s' if len(odd) != 2 else ''} too" if len(odd) > 1 else ""
+    seen = f"{lo}x{lo}" if lo == hi else f"{lo} to {hi} px a side"
+    return (f"images were resized to the network's {resolution}x{resolution} input from a size its training images "
+            f"did not have (e.g. {f}: {w}x{h}{more}; the training images were {seen}): the network sees what they "
+            f"show at another scale than it learned, which alone can move their scores; crop them to the training "
+            f"images' size, or train on images like these, to score them at the scale it learned")
 
 
 def warn_crop(sizes: set[tuple[int, int]], fit: str, resolution: int | None, what: str,

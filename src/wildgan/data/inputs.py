@@ -47,7 +47,7 @@ from PIL import Image
 from ..errors import ConfigError, DataError, warn_user
 from .download import unpack_cached
 from .image_decode import IMAGE_EXTS, decode_pil_sized, draft_scale, draftable, read_image, read_image_sized
-from .imageset import scale_warning, warn_decode_stats
+from .imageset import resize_warning, scale_warning, warn_decode_stats
 from .readers import channel_warning, detect_format, is_dataset_file, list_image_files, load_dataset
 from .transforms import (MAX_AUTO_RESOLUTION, array_to_uint8, check_resolution, convert, next_pow2, resize_one,
                          to_channels)
@@ -441,7 +441,7 @@ def to_images(X: Any, resolution: int | None = None, channels: int | None = None
         sizes: dict[tuple[int, int], str] = {}
         for i, shape in enumerate(item_shapes(x)):
             sizes.setdefault((int(shape[0]), int(shape[1])), ids[i] if i < len(ids) else f"image {i}")
-        msg = scale_warning(sizes, native_sides, res)
+        msg = scale_warning(sizes, native_sides, res) or resize_warning(sizes, native_sides, res, resize_mode)
         if msg:
             warn_user(msg)
     return convert_items(x, res, ch, resize_mode), ids

@@ -33,7 +33,8 @@ from .decode_pool import (MAX_NAMED_BAD_FILES, decode_files, job_decode_pool, st
 from .download import cache_root, download_cifar10, tar_member_names, unpack_cached
 from .image_decode import IMAGE_EXTS, NPY_HINT, OTHER_IMAGE_EXTS, header_opens, read_image
 from .imageset import (DECODE_CACHE_VERSION, ImageSet, MixedSizes, Opts, crop_warning, merge_stats, native_sides,
-                       parse_opts, scale_warning, shrink_uniform, warn_crop, warn_decode_stats)
+                       parse_opts, resize_warning, scale_warning, shrink_uniform, warn_crop,
+                       warn_decode_stats)
 from .transforms import check_resolution, convert
 
 
@@ -980,6 +981,12 @@ def iter_images(files: Sequence[Path], resolution: int, channels: int, *,
                 # images to score: only what is lost in every read (16-bit colour, later pages), once for all the chunks
                 # (said before the last chunk is handed over: a caller need not resume the generator after it)
                 warn_decode_stats(stats, "images", o.depth16, dataset=False)
+                # images resized within the scale warning's factor: one word for the whole call, once every size
+                # is known (nothing when the scale warning spoke: one warning about the sizes)
+                msg = None if scale_warned or not o.native_sides else resize_warning(sizes, o.native_sides,
+                                                                                     resolution, o.fit)
+                if msg:
+                    warn_user(msg)
                 msg = None if kinds is not None else channel_warning(
                     *channel_counts(native), "gray" if o.gray_data else "colour" if o.colour_data else None)
                 if msg:

@@ -235,6 +235,16 @@ def crop_loss(h: int, w: int) -> float:
     return 1.0 - min(h, w) / max(h, w)
 
 
+def scaled_side(h: int, w: int, resolution: int, fit: str = "resize") -> int | None:
+    """The side of an h x w image that resize_one scales to `resolution` (the short side, or the long one when it
+    letterboxes), or None when it scales nothing: the same size, zero-padded (fit='pad'), or only centre-cropped or
+    padded to a square of the resolution's side. The scale the networks see an image at is resolution / that side."""
+    if (h, w) == (resolution, resolution) or (fit == "pad" and h <= resolution and w <= resolution):
+        return None
+    side = max(h, w) if fit == "letterbox" else min(h, w)
+    return None if side == resolution else int(side)
+
+
 def resize_one(img: np.ndarray, resolution: int, fit: str = "resize") -> np.ndarray:
     """uint8 [H, W, C] -> [R, R, C]: centre-crop to square (fit='letterbox': pad to square with black instead), then
     pad (fit='pad', if smaller) or PIL bilinear resize."""

@@ -186,10 +186,41 @@ def closest_matches(path: Path, x_u8: np.ndarray, recon: np.ndarray, y: np.ndarr
     return _save(fig, path)
 
 
+# ROC curves this close (every point of each within this distance of the other, in units of the axes) are drawn as
+# one: 2% of the axis, about 9 px at the report's size, a band's half width plus a line's
+COINCIDE_GAP = 0.02
+
+
+def _polyline_points(fpr: np.ndarray, tpr: np.ndarray, step: float) -> np.ndarray:
+    """Points along the drawn ROC polyline (its corners joined by straight lines), at most `step` apart."""
+    p = np.column_stack([np.asarray(fpr, np.float64), np.asarray(tpr, np.float64)])
+    d = np.diff(p, axis=0)
+    n = np.maximum(1, np.ceil(np.hypot(d[:, 0], d[:, 1]) / step).astype(np.int64))
+    seg = np.repeat(np.arange(len(d)), n)
+    t = (np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)) / np.repeat(n, n)
+    return np.vstack([p[seg] + d[seg] * t[:, None], p[-1:]])
+
+
+def roc_gap(fpr1: np.ndarray, tpr1: np.ndarray, fpr2: np.ndarray, tpr2: np.ndarray, step: float = 1e-3) -> float:
+    """How far apart two ROC curves are as they are drawn (sklearn's roc_curve points joined by straight lines): the
+    Hausdorff distance between the two polylines in the unit square, the farthest any point of one is from the
+    other, measured on points `step` apart (so within `step` of the exact value). A distance, not a difference in
+    true positive rate at one false positive rate: a step one image to the side of the other curve's is near it
+    however tall, as the eye sees it."""
+    from scipy.spatial import cKDTree
+
+    a, b = _polyline_points(fpr1, tpr1, step), _polyline_points(fpr2, tpr2, step)
+    return float(max(cKDTree(b).query(a)[0].max(), cKDTree(a).query(b)[0].max()))
+
+
 def roc_curves(path: Path, y: np.ndarray, scores: Mapping[str, np.ndarray],
                controls: Mapping[str, Mapping[str, np.ndarray]] | None = None) -> Path:
     """ROC of every score (solid), the same scores of the untrained networks (dashed) and the pixel-statistic
-    controls (dotted), so a curve can always be read against what an unlearned detector does."""
+    controls (dotted), so a curve can always be read against what an unlearned detector does.
+
+    A curve that a later one covers (within COINCIDE_GAP of it: a = 0.05 L_n + 0.95 L_o ranks as L_o does, as
+    the README explains) is drawn as a wide pale band under it, and its legend entry says which curve it lies on
+    and how close, so that no score seems to be missing; curves that differ anywhere by more are drawn as usual."""
     from sklearn.metrics import roc_curve
 
     from .metrics import roc_auc
@@ -205,6 +236,7 @@ def roc_curves(path: Path, y: np.ndarray, scores: Mapping[str, np.ndarray],
     greys = iter(["0.1", "0.4", "0.6", "0.75"] * 3)
     groups = [("trained", dict(scores))] + [(g, dict(v)) for g, v in (controls or {}).items()]
     ok = y.min() != y.max() if len(y) else False
+    curves = []                       # (group, name, label, fpr, tpr, auc), in the order they are drawn
     for group, sc in groups:
         for name, s in sc.items():
             s = np.asarray(s, dtype=np.float64)
@@ -212,17 +244,30 @@ def roc_curves(path: Path, y: np.ndarray, scores: Mapping[str, np.ndarray],
             if not np.isfinite(auc):
                 continue
             fpr, tpr, _ = roc_curve(y, s)
-            key = name if group != "pixel" else f"px:{name}"
-            colors.setdefault(key, next(greys) if group == "pixel" else next(cycle))
             tag = {"trained": "", "pixel": " control"}.get(group, f" {group}")
-            label = f"{name}{tag} (AUC {auc:.3f})"
-            ax.plot(fpr, tpr, styles.get(group, "-."), color=colors[key], lw=1.4 if group == "trained" else 1.0,
-                    label=label)
+            curves.append((group, name, f"{name}{tag}", fpr, tpr, auc))
+    banded = False
+    for i, (group, name, label, fpr, tpr, auc) in enumerate(curves):
+        key = name if group != "pixel" else f"px:{name}"
+        colors.setdefault(key, next(greys) if group == "pixel" else next(cycle))
+        style = styles.get(group, "-.")
+        # the first later curve drawn over this one, if any: this one would be hidden under it
+        over = next(((c[2], gap) for c in curves[i + 1:]
+                     if (gap := roc_gap(fpr, tpr, c[3], c[4])) <= COINCIDE_GAP), None)
+        if over is None:
+            ax.plot(fpr, tpr, style, color=colors[key], lw=1.4 if group == "trained" else 1.0,
+                    label=f"{label} (AUC {auc:.3f})")
+        else:
+            banded = True
+            ax.plot(fpr, tpr, style, color=colors[key], lw=6.0, alpha=0.35, solid_capstyle="butt", zorder=1.5,
+                    label=f"{label} (AUC {auc:.3f}): pale band, lies under {over[0]} (curves at most {over[1]:.3f} "
+                          f"apart)")
     if not ok:
         ax.text(0.5, 0.5, "test set has a single class: no ROC", ha="center")
     ax.set_xlabel("false positive rate", fontsize=8)
     ax.set_ylabel("true positive rate", fontsize=8)
-    ax.set_title("ROC: trained (solid), untrained (dashed), pixel controls (dotted)", fontsize=9)
+    ax.set_title("ROC: trained (solid), untrained (dashed), pixel controls (dotted)"
+                 + ("\npale band: a curve lying under another" if banded else ""), fontsize=9)
     ax.set_aspect("equal")
     ax.legend(fontsize=6.5, loc="center left", bbox_to_anchor=(1.02, 0.5))     # outside: it never hides a curve
     return _save(fig, path)

@@ -710,6 +710,12 @@ def _metrics_section(page: _Page, out: Path, diag: RunDiagnostics, cfg: Any, mas
               # a search run trains G and Gs as ours does, but its evaluation scores one of them only
               f" Latent search is scored with {cfg.score.generator} only, so the last column is empty."
               if cfg.method == "search" else " This method has one generator, so the last column is empty."))
+    if "controls" not in m:
+        # (report --no-controls) the text above explains controls the table then does not hold
+        page.p("No controls on this page: it was made with --no-controls, so the untrained networks and the pixel "
+               "statistics were not scored and their columns are empty. Judge the AUCs against the controls of "
+               "`wildgan evaluate` (without --no-controls: eval.json) or of a report without --no-controls, not "
+               "against 0.5.")
     if "mean_z_norm" in m and cfg.method != "search":         # search has no encoder: its z is a searched latent
         z = m["mean_z_norm"]
         lo, hi = sorted((z["normal"], z["anomalous"]))

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..config import SCORE_NAMES, DataConfig, RunConfig, read_run_config, scoring_changes, scoring_settings
 from ..data import AnomalySplit, build_split, newly_skipped, skipped_reasons, split_differences, split_summary
+from ..data.imageset import resize_warning, scale_warning
 from ..data.readers import missing_run_data_error
 from ..errors import ConfigError, HeldWarning, warn_user
 from ..fileio import atomic_write_text, leave_out_defaults
@@ -24,6 +25,21 @@ from ..scoring.scores import SCORES_VERSION, SCORES_VERSION_ABSENT, UNRECORDED_S
 from ..training.run import networks_record
 from .metrics import evaluate_scores, pixel_statistics
 
+
+
+def _warn_other_scale(split: AnomalySplit, recorded: dict[str, Any], resolution: int, data: str,
+                      log: Callable[[str], None] | None) -> None:
+    """Other data of one image size (an .npz, CIFAR-10) read for a run whose training images were another: the
+    scale and resize warnings that `score` gives image files (data.imageset), said of the data set. Only for one
+    size: a mixed-size tree's split records its sides' range, not which image had which size."""
+    trained, now = recorded.get("native_sides"), split.info.get("native_sides")
+    if not trained or not now or now[0] != now[1]:
+        return
+    sizes = {(int(now[0]), int(now[0])): data}
+    fit = (recorded.get("conversion") or {}).get("fit", "resize")
+    msg = scale_warning(sizes, trained, resolution) or resize_warning(sizes, trained, resolution, fit)
+    if msg:
+        _say(log, f"warning: {msg}")
 
 
 def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], None] | None = None,
@@ -87,6 +103,8 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
         # says it, since a pile of one's own photos in CIFAR-named folders may mean another class
         _say(log, f"note: {dc.data}: evaluated with normal class "
                   f"{', '.join(map(str, split.info['normal_classes']))}, the data set's default (--normal chooses)")
+    if data is not None:
+        _warn_other_scale(split, recorded, int(cfg.net.resolution), str(dc.data), log)
     if len(split.test_x) == 0:
         raise ConfigError(f"{dc.data}: unlabelled images: no test split to evaluate; pass labelled data (class "
                           f"folders, CIFAR-10, an .npz with labels) and its normal class with --normal")
