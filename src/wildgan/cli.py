@@ -1841,7 +1841,9 @@ def _study(a: argparse.Namespace, study_log: RunLog) -> int:
                     f"{Path(a.out) / 'results.jsonl'} (the data is not read)")
             return _run_the_study(a, base, cells, study_log)
     # the data set is read once: for the base config, the class names of --normal all, and every cell's check
-    loaded = load_split_data(data_config_from_args(ns), progress=False if a.no_progress else None)
+    read_log = RunLog()     # (no file: it collects what the read shows, which the cells' own read says again)
+    with copying_warnings(read_log):
+        loaded = load_split_data(data_config_from_args(ns), progress=False if a.no_progress else None)
     if a.normal == "all":
         # the base config's normal class: the first one not excluded (the first class itself, when excluded, made
         # every `--normal all --exclude FIRST` a "both normal and excluded" error)
@@ -1859,7 +1861,7 @@ def _study(a: argparse.Namespace, study_log: RunLog) -> int:
     check_cells(base, cells, Path(a.out), loaded=loaded)
     del loaded                # not held while the cells train (each cell's training reads its data itself)
     _eprint(f"study: {len(cells)} cells -> {a.out}")
-    return _run_the_study(a, base, cells, study_log)
+    return _run_the_study(a, base, cells, study_log, data_said=read_log.warnings_given)
 
 
 def _first_kept_class(names: Sequence[str], excluded: Sequence[str]) -> str:
@@ -1934,12 +1936,13 @@ def _finished_study_config(a: argparse.Namespace, cells: list[Any], out: Path) -
     return None if cells_to_compute(base, cells, out) else base
 
 
-def _run_the_study(a: argparse.Namespace, base: RunConfig, cells: list[Any], study_log: RunLog) -> int:
+def _run_the_study(a: argparse.Namespace, base: RunConfig, cells: list[Any], study_log: RunLog,
+                   data_said: Sequence[str] = ()) -> int:
     from .studies import run_study
 
     try:
         run_study(base, cells, Path(a.out), progress=not a.no_progress, log=study_log, cells_checked=True,
-                  rows_named=True)
+                  rows_named=True, data_said=data_said)
     except BaseException as e:
         if Path(a.out).is_dir() and not isinstance(e, ConfigError):   # the study's log.txt says how it stopped
             study_log.write(f"stopped: {str(e) or type(e).__name__}")
