@@ -1862,9 +1862,10 @@ def _study(a: argparse.Namespace, study_log: RunLog) -> int:
     ns = argparse.Namespace(**{**vars(a), "contamination": 0.0, "seed": seeds[0], "method": "wildgan",
                                "encoder_loss": encs[0], "normal": first})
     # one one-vs-rest cell per class; classes joined by + make one cell with several normal classes (as `train
-    # --normal a,b` does). --normal all: the classes of a folder tree, listed without decoding it
+    # --normal a,b` does). --normal all, or none (the protocol's default): the classes as the data's labels give
+    # them, without decoding its images (data.splits.list_data), where a finished study's cells may need no more
     known = ([n.replace("+", ",") for n in _csv(a.normal)] if first is not None
-             else _listed_classes(ns, Path(a.out)) if a.normal == "all" else _recorded_default_cell(ns, Path(a.out)))
+             else _listed_classes(ns, Path(a.out)) if a.normal == "all" else _listed_default_cell(ns, Path(a.out)))
     if known:
         cells = grid(known, gammas, methods, encs, seeds)
         base = _finished_study_config(argparse.Namespace(**{**vars(ns), "normal": known[0]}), cells, Path(a.out))
@@ -1877,7 +1878,9 @@ def _study(a: argparse.Namespace, study_log: RunLog) -> int:
                     f"{Path(a.out) / 'results.jsonl'} (the data is not read)")
             return _run_the_study(a, base, cells, study_log)
     # the data set is read once: for the base config, the class names of --normal all, and every cell's check
-    loaded = load_split_data(data_config_from_args(ns), progress=False if a.no_progress else None)
+    read_log = RunLog()     # (no file: it collects what the read shows, which the cells' own read says again)
+    with copying_warnings(read_log):
+        loaded = load_split_data(data_config_from_args(ns), progress=False if a.no_progress else None)
     if a.normal == "all":
         # the base config's normal class: the first one not excluded (the first class itself, when excluded, made
         # every `--normal all --exclude FIRST` a "both normal and excluded" error)
@@ -1895,7 +1898,7 @@ def _study(a: argparse.Namespace, study_log: RunLog) -> int:
     check_cells(base, cells, Path(a.out), loaded=loaded)
     del loaded                # not held while the cells train (each cell's training reads its data itself)
     _eprint(f"study: {len(cells)} cells -> {a.out}")
-    return _run_the_study(a, base, cells, study_log)
+    return _run_the_study(a, base, cells, study_log, data_said=read_log.warnings_given)
 
 
 def _first_kept_class(names: Sequence[str], excluded: Sequence[str]) -> str:
@@ -1913,53 +1916,39 @@ def _first_kept_class(names: Sequence[str], excluded: Sequence[str]) -> str:
 
 def _listed_classes(a: argparse.Namespace, out: Path) -> list[str] | None:
     """--normal all's classes without decoding the data, for a study whose cells recorded them (split.json): where
-    the data is a folder tree whose class folders (listed, no image read) are the recorded classes, those, less the
-    recorded exclusions (a command with other --exclude is refused by check_study_dir as other settings). None for
-    other data (an .npz's or an archive's classes are known only by reading it) or when they differ: the decode path
-    then finds a new class's cells to train."""
-    from .data.readers import folder_class_names
+    the data's classes, listed without decoding an image (data.readers.listed_labels: a folder tree's or an archive's
+    class folders, an .npz's labels, CIFAR-10 batches' batches.meta), are the recorded ones, those, less the recorded
+    exclusions (a command with other --exclude is refused by check_study_dir as other settings). None where they
+    cannot be listed or differ: the decode path then finds a new class's cells to train. (The protocol, which the
+    images may decide, has no say in which classes there are.)"""
+    from .data.readers import listed_labels
     from .studies.study import recorded_classes
 
-    listed = folder_class_names(_asked_data_config(a).data)
+    data = _asked_data_config(a)
+    listed = listed_labels(data.data, data.dataset)
     recorded = recorded_classes(out)
-    if listed is None or recorded is None or sorted(recorded[0]) != listed:
+    if listed is None or recorded is None or sorted(recorded[0]) != sorted(listed[1]):
         return None
     return [n for n in recorded[0] if n not in recorded[1]]
 
 
-def _recorded_default_cell(a: argparse.Namespace, out: Path) -> list[str] | None:
-    """The one cell of a study without --normal (the protocol's default normal set) without decoding the data, as the
-    cells recorded it (studies.study.recorded_default_normal), where the protocol the data takes is known from the
-    options and the path alone and its default is a fixed class. None otherwise: the decode path then finds the
-    default normal set from the data (a new cell to train, or chula-rbc12's, which only its labels give)."""
+def _listed_default_cell(a: argparse.Namespace, out: Path) -> list[str] | None:
+    """The one cell of a study without --normal (the protocol's default normal set) without decoding the data: the
+    protocol and its default as the data's labels give them (data.splits.list_data: CIFAR-10's automobile, MNIST's 2,
+    chula-rbc12's classes of the crops labelled normal), where the options or the labels tell the protocol; whether
+    that cell is done is its row's say (_finished_study_config). Data that cannot be listed (moved or gone, which a
+    re-run that only makes the tables does not need) under --dataset cifar10 or mnist, whose default is a fixed
+    class: the cell its cells recorded (studies.study.recorded_default_normal). None otherwise: where only the images
+    tell (list_data), or the protocol has no default (the decode path then says to choose one)."""
+    from .data.splits import list_data
     from .studies.study import recorded_default_normal
 
-    protocol = _protocol_by_path(_asked_data_config(a))
-    if protocol is None:
-        return None
-    normal = recorded_default_normal(out, protocol)
+    data = _asked_data_config(a)
+    listed = list_data(data)
+    if listed is not None:
+        return [",".join(listed.default_normal)] if listed.default_normal else None
+    normal = recorded_default_normal(out, data.dataset) if data.dataset in ("cifar10", "mnist") else None
     return None if normal is None else [normal]
-
-
-def _protocol_by_path(data: DataConfig) -> str | None:
-    """The protocol (data.splits.detect_protocol) that `data` takes, where its options and path tell it: --dataset
-    naming a protocol, CIFAR-10's batch files, the embedded MNIST sample. None for other data: detect_protocol chooses
-    by content (a folder tree's or an .npz's class names, an .npz's photo ids and image size), known only by reading
-    it, so the re-run decodes it as before."""
-    from .data.readers import default_sample_path, detect_format, resolve_data_root
-
-    if data.dataset in ("cifar10", "chula-rbc12", "mnist"):
-        return data.dataset
-    try:
-        root = resolve_data_root(data.data, data.dataset)
-        fmt = detect_format(root)
-    except (WildganError, OSError):
-        return None
-    if data.dataset in ("auto", "cifar-batches") and fmt == "cifar-batches":
-        return "cifar10"
-    if data.dataset in ("auto", "npz") and fmt == "npz" and root.resolve() == default_sample_path().resolve():
-        return "mnist"
-    return None
 
 
 def _finished_study_config(a: argparse.Namespace, cells: list[Any], out: Path) -> RunConfig | None:
@@ -1967,9 +1956,11 @@ def _finished_study_config(a: argparse.Namespace, cells: list[Any], out: Path) -
     computed as this command computes it), built without reading the data: the resolution and channels the data
     gives are taken from what the cells recorded (studies.study.recorded_shape). None when the data must be read: a
     cell to train or evaluate, no record, or a --resolution / --channels (or a --config's) other than the recorded
-    ones (the decode path then refuses it by name, check_study_dir). What is not checked here is whether the data's
-    own size changed since the cells were read: for a folder tree that is the median size of every image, which only
-    the decode gives; the tables are made from the rows, which that change would not alter."""
+    ones (the decode path then refuses it by name, check_study_dir). Which cells the command has was found from the
+    data's labels as they are now (its class folders or label arrays: _listed_classes, _listed_default_cell), so a
+    class added or relabelled since is a cell to train. What is not checked here is whether the data's images
+    changed since the cells were read: their pixels, or their size (for a folder tree the median size of every image,
+    which only the decode gives); the tables are made from the rows, which that change would not alter."""
     from .studies.study import cells_to_compute, recorded_shape
 
     shape = recorded_shape(cells, out)
@@ -1982,12 +1973,13 @@ def _finished_study_config(a: argparse.Namespace, cells: list[Any], out: Path) -
     return None if cells_to_compute(base, cells, out) else base
 
 
-def _run_the_study(a: argparse.Namespace, base: RunConfig, cells: list[Any], study_log: RunLog) -> int:
+def _run_the_study(a: argparse.Namespace, base: RunConfig, cells: list[Any], study_log: RunLog,
+                   data_said: Sequence[str] = ()) -> int:
     from .studies import run_study
 
     try:
         run_study(base, cells, Path(a.out), progress=not a.no_progress, log=study_log, cells_checked=True,
-                  rows_named=True)
+                  rows_named=True, data_said=data_said)
     except BaseException as e:
         if Path(a.out).is_dir() and not isinstance(e, ConfigError):   # the study's log.txt says how it stopped
             study_log.write(f"stopped: {str(e) or type(e).__name__}")

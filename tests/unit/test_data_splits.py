@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -825,3 +826,69 @@ def test_a_rebuild_for_a_run_draws_over_files_unreadable_since_training_and_drop
         assert "skipped_were" not in again.info and again.test_ids == s1.test_ids
         assert again.train_ids == s1.train_ids
         bad.write_bytes(good)
+
+
+def test_the_labels_listed_without_decoding_are_what_the_split_takes(tmp_path, monkeypatch):
+    # a finished study's re-run finds its cells from the data's labels alone (list_data): its protocol, class names
+    # and default normal set must be those build_split takes from the decoded data, for every format it lists
+    import pickle
+    import tarfile
+
+    from PIL import Image
+
+    from wildgan.data import splits
+    from wildgan.data.readers import listed_labels
+
+    monkeypatch.setenv("WILDGAN_CACHE", str(tmp_path / "cache"))
+
+    def tree(root: Path, classes: list[str], side: tuple[int, int] = (8, 8)) -> Path:
+        for k, c in enumerate(classes):
+            (root / c).mkdir(parents=True)
+            for i in range(20):
+                Image.fromarray(np.full(side, 10 * k + i, np.uint8)).save(root / c / f"{i}.png")
+        return root
+
+    def tar(folder: Path) -> Path:
+        with tarfile.open(folder.parent / f"{folder.name}.tar.gz", "w:gz") as t:
+            t.add(folder, arcname=folder.name)
+        return folder.parent / f"{folder.name}.tar.gz"
+
+    batches = tmp_path / "b" / "cifar-10-batches-py"
+    batches.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        (batches / name).write_bytes(pickle.dumps({b"labels": [int(v) for v in np.arange(40) % 10],
+                                                   b"data": rng.integers(0, 256, (40, 3072), dtype=np.uint8)}))
+    # (batches.meta's order, not CIFAR-10's, names the labels)
+    (batches / "batches.meta").write_bytes(pickle.dumps({b"label_names": [c.encode() for c in CIFAR10_CLASSES[::-1]]}))
+    mnist = tmp_path / "m.npz"
+    np.savez(mnist, x_train=np.zeros((400, 28, 28), np.uint8), y_train=np.arange(400) % 10)
+    cases = [(chula_like(tmp_path / "c.npz"), "auto"), (chula_like(tmp_path / "c.npz"), "chula-rbc12"),
+             (simple_npz(tmp_path / "s.npz", with_test=True), "auto"),
+             (cifar_like(tmp_path / "cf.npz", 20, 20), "auto"),
+             (mnist, "auto"), (None, "auto"), (batches.parent, "auto"), (tar(batches), "auto"),
+             (tree(tmp_path / "t", CIFAR10_CLASSES), "auto"), (tar(tmp_path / "t"), "cifar10"),
+             (tree(tmp_path / "g", ["a", "b"]), "folder")]
+    for data, dataset, res in [(*c, 8) for c in cases] + [(mnist, "auto", None)]:
+        # (MNIST's protocol is taken by an .npz of 28x28 gray images as read: not at --resolution 8)
+        cfg = DataConfig(data=None if data is None else str(data), dataset=dataset, resolution=res)
+        listed = splits.list_data(cfg)
+        assert listed is not None, (data, dataset)
+        default = listed.default_normal
+        info = build_split(replace(cfg, normal=() if default else ("0",))).info
+        assert (listed.protocol, listed.class_names) == (info["protocol"], info["class_names"]), (data, dataset)
+        assert default == (info["normal_classes"] if default else None), (data, dataset)
+        assert (default is None) == (listed.protocol == "generic"), (data, dataset)
+    # where only the images tell, nothing is said: digit folders are MNIST under --dataset auto only if 28x28 gray
+    digits = tree(tmp_path / "d", [str(i) for i in range(10)], (28, 28))
+    assert splits.list_data(DataConfig(data=str(digits))) is None
+    assert listed_labels(digits) == ("folder", [str(i) for i in range(10)], None)    # (its classes are known)
+    assert build_split(DataConfig(data=str(digits))).info["protocol"] == "mnist"
+    assert splits.list_data(DataConfig(data=str(tree(tmp_path / "d8", [str(i) for i in range(10)])))) is None
+    # (read at --resolution 8 they are 8x8 whatever their size: the generic protocol, which has no default class)
+    assert splits.list_data(DataConfig(data=str(digits), resolution=8)) == splits.ListedData(
+        "generic", [str(i) for i in range(10)], None)
+    assert build_split(DataConfig(data=str(digits), resolution=8, normal=("1",))).info["protocol"] == "generic"
+    # and unlabelled data, or data the read would refuse, lists nothing
+    assert splits.list_data(DataConfig(data=str(tree(tmp_path / "p", ["one"])))) is None
+    assert splits.list_data(DataConfig(data=str(digits), dataset="chula-rbc12")) is None

@@ -1050,8 +1050,35 @@ def test_each_cells_log_has_the_warnings_said_while_the_data_it_trains_on_was_re
     for cell in ("a_g0_wildgan_image_s0", "a_g0_wildgan_image_s1"):
         log = (st / "runs" / cell / "log.txt").read_text().splitlines()
         assert sum(cropped in line for line in log) == 1 and log[0].startswith("warning: "), (cell, log)
-    # (said by check_cells' read and by the cells' one)
-    assert sum(cropped in str(w.message) for w in shown) == 2, [str(w.message) for w in shown]
+    # once, though check_cells' read and the cells' one both say it (the terminal showed both)
+    assert sum(cropped in str(w.message) for w in shown) == 1, [str(w.message) for w in shown]
+
+
+def test_wildgan_study_on_images_that_are_not_square_shows_their_crop_once(tmp_path, capsys):
+    # `wildgan study` reads the data for the base config, and the cells read it again: each read showed the crop
+    # warning, so the terminal said it twice, a few lines apart. Once now, and still in the study's and every cell's
+    # log.txt
+    from PIL import Image
+
+    from wildgan.cli import main
+
+    rng = np.random.default_rng(0)
+    for k, c in enumerate(("a", "b")):
+        (tmp_path / "tree" / c).mkdir(parents=True)
+        for i in range(40):
+            Image.fromarray((rng.random((32, 40)) * 255 / (k + 1)).astype(np.uint8)).save(
+                tmp_path / "tree" / c / f"{i}.png")
+    st = tmp_path / "st"
+    cropped = "images that are not square (e.g. 40x32) are centre-cropped to a square"
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("default")            # (main's own: each said once per place)
+        assert main(["study", "--data", str(tmp_path / "tree"), "--normal", "a", "--contamination", "0", "--seeds",
+                     "0,1", "--preset", "tiny", "--total-kimg", "0.032", "--phase-kimg", "0.1", "--threads", "1",
+                     "--no-progress", "--out", str(st)]) == 0
+    assert sum(cropped in str(w.message) for w in shown) == 1, [str(w.message) for w in shown]
+    for log in (st / "log.txt", *(st / "runs" / f"a_g0_wildgan_image_s{s}" / "log.txt" for s in (0, 1))):
+        lines = log.read_text().splitlines()
+        assert sum(cropped in line for line in lines) == 1 and lines[0].startswith("warning: "), (log, lines)
 
 
 def _png_tree(root: Path, classes: tuple[str, ...], n: int = 40) -> Path:
@@ -1161,11 +1188,113 @@ def test_wildgan_study_without_normal_of_finished_cells_takes_its_cell_from_the_
     assert main(["study", "--data", str(other), "--dataset", "cifar10", *opts, "--out", str(st)]) == 2
     err = capsys.readouterr().err
     assert str(other) in err and "every one done" not in err, err
-    # the protocol of a folder tree under --dataset auto is chosen by its content: read, as before
-    with pytest.raises(AssertionError, match="the data was read"):
-        main(["study", "--data", str(tree), *opts, "--out", str(st)])
+    # nor are the data's files needed to make the tables: moved away, the records say the default's cell
+    tree.rename(tmp_path / "moved")
+    assert main(args) == 0 and "every one done" in capsys.readouterr().err
+    (tmp_path / "moved").rename(tree)
+    # under --dataset auto the tree's class folders choose the same protocol and cell, listed without reading an
+    # image; the other --dataset is then refused by name, as any other setting
+    assert main(["study", "--data", str(tree), *opts, "--out", str(st)]) == 2
+    err = capsys.readouterr().err
+    assert "data.dataset: 'cifar10' -> 'auto'" in err and "every one done" not in err, err
     # and a new cell to train reads it: another seed, or the default class in a study of another class
     with pytest.raises(AssertionError, match="the data was read"):
         main([*args[:-2], "--seeds", "0,1", "--out", str(st)])
     with pytest.raises(AssertionError, match="the data was read"):
         main([*args[:-2], "--out", str(tmp_path / "truck")])
+
+
+def _chula_npz(path: Path, normal_label: int = 0) -> Path:
+    """Red-blood-cell-like crops (photo ids, anomaly labels): the chula-rbc12 protocol under --dataset auto, whose
+    default normal set is the class of the crops labelled normal (normal_label)."""
+    rng = np.random.default_rng(0)
+    image_id = np.repeat(np.arange(1, 31), 20)
+    y = rng.integers(0, 3, len(image_id))
+    y[rng.random(len(y)) < 0.5] = normal_label
+    x = (rng.random((len(y), 16, 16)) * np.where(y == normal_label, 255, 80)[:, None, None]).astype(np.uint8)
+    np.savez(path, x=x, y=y, image_id=image_id, is_anomaly=(y != normal_label).astype(np.uint8),
+             class_names=np.array(["normal", "macro", "micro"]))
+    return path
+
+
+def test_wildgan_study_without_normal_on_data_whose_labels_choose_the_protocol_is_not_read_when_finished(
+        tmp_path, monkeypatch, capsys):
+    # chula-rbc12's default normal set is the class of the crops labelled normal, and under --dataset auto the
+    # protocol itself is chosen by the data: a finished re-run decoded the whole data set to find its one cell. The
+    # labels (an .npz's small label arrays) tell both without decoding an image; relabelled data (another default
+    # class) is a new cell to train, found by reading the data as before
+    from wildgan.cli import main
+    from wildgan.data import splits
+
+    data = _chula_npz(tmp_path / "cells.npz")
+    st = tmp_path / "st"
+    args = ["study", "--data", str(data), "--contamination", "0", "--preset", "tiny", "--resolution", "16",
+            "--total-kimg", "0.032", "--phase-kimg", "0.1", "--threads", "1", "--no-progress", "--out", str(st)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(args) == 0
+    assert [p.name for p in (st / "runs").iterdir()] == ["normal_g0_wildgan_image_s0"]
+    tables = (st / "tables.md").read_text()
+    (st / "tables.md").unlink()
+    capsys.readouterr()
+
+    def no_reading(*a, **k):
+        raise AssertionError("the data was read")
+
+    monkeypatch.setattr(splits, "load_dataset", no_reading)
+    assert main(args) == 0
+    assert (st / "tables.md").read_text() == tables and "every one done" in capsys.readouterr().err
+    _chula_npz(data, normal_label=1)                # the same file, relabelled: 'macro' is now the normal class
+    with pytest.raises(AssertionError, match="the data was read"):
+        main(args)
+
+
+@pytest.mark.parametrize("container", ["npz", "tar.gz"])
+def test_wildgan_study_normal_all_of_finished_cells_lists_the_classes_of_an_npz_or_archive(tmp_path, monkeypatch,
+                                                                                            capsys, container):
+    # --normal all on an .npz or an archive decoded the whole data set to learn its classes (only a folder tree's
+    # were listed), though the labels alone (an .npz's label arrays, an archive's class folders in its unpack) give
+    # them; a class added since is found, and its cells trained, by reading the data as before
+    import tarfile
+
+    from wildgan.cli import main
+    from wildgan.data import splits
+
+    monkeypatch.setenv("WILDGAN_CACHE", str(tmp_path / "cache"))
+
+    def make(classes: tuple[str, ...]) -> Path:
+        if container == "npz":
+            rng = np.random.default_rng(0)
+            x = (rng.random((40 * len(classes), 8, 8)) * 255).astype(np.uint8)
+            for k in range(len(classes)):
+                x[40 * k:40 * (k + 1)] //= k + 1
+            path = tmp_path / "d.npz"
+            np.savez(path, x=x, y=np.repeat(np.arange(len(classes)), 40), class_names=np.array(classes))
+            return path
+        tree = tmp_path / f"tree{len(classes)}"
+        _png_tree(tree / "d", classes)
+        path = tmp_path / "d.tar.gz"
+        with tarfile.open(path, "w:gz") as t:
+            t.add(tree / "d", arcname="d")
+        return path
+
+    data = make(("a", "b"))
+    st = tmp_path / "st"
+    args = ["study", "--data", str(data), "--normal", "all", "--contamination", "0", "--preset", "tiny",
+            "--total-kimg", "0.032", "--phase-kimg", "0.1", "--threads", "1", "--no-progress", "--out", str(st)]
+    assert main(args) == 0
+    tables = (st / "tables.md").read_text()
+    (st / "tables.md").unlink()
+    capsys.readouterr()
+
+    def no_reading(*a, **k):
+        raise AssertionError("the data was read")
+
+    monkeypatch.setattr(splits, "load_dataset", no_reading)
+    assert main(args) == 0
+    assert (st / "tables.md").read_text() == tables
+    err = capsys.readouterr().err
+    assert "2 cells" in err and "every one done" in err, err
+    make(("a", "b", "c"))
+    with pytest.raises(AssertionError, match="the data was read"):
+        main(args)

@@ -155,18 +155,24 @@ def _read_cifar_batch(p: Path) -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(x), y
 
 
-def read_cifar_batches(folder: str | Path) -> tuple[ImageSet, ImageSet]:
-    """cifar-10-batches-py (data_batch_1..5, test_batch, batches.meta) -> (train, test)."""
-    folder = Path(folder)
-    missing = [f for f in CIFAR_BATCH_FILES if not (folder / f).is_file()]
-    if missing:
-        raise DataError(f"{folder}: not a complete cifar-10-batches-py folder (missing {', '.join(missing)})")
+def cifar_batch_class_names(folder: Path) -> list[str]:
+    """The class names of a cifar-10-batches-py folder: its batches.meta's label_names, else CIFAR-10's."""
     names = list(CIFAR10_CLASSES)
     if (folder / "batches.meta").is_file():
         meta = restricted_unpickle(folder / "batches.meta")
         ln = _get(meta, "label_names") if isinstance(meta, dict) else None
         if ln is not None:
             names = [n.decode() if isinstance(n, bytes) else str(n) for n in ln]
+    return names
+
+
+def read_cifar_batches(folder: str | Path) -> tuple[ImageSet, ImageSet]:
+    """cifar-10-batches-py (data_batch_1..5, test_batch, batches.meta) -> (train, test)."""
+    folder = Path(folder)
+    missing = [f for f in CIFAR_BATCH_FILES if not (folder / f).is_file()]
+    if missing:
+        raise DataError(f"{folder}: not a complete cifar-10-batches-py folder (missing {', '.join(missing)})")
+    names = cifar_batch_class_names(folder)
     xs, ys = zip(*(_read_cifar_batch(folder / f"data_batch_{i}") for i in range(1, 6)))
     xt, yt = _read_cifar_batch(folder / "test_batch")
     x, y = np.concatenate(xs), np.concatenate(ys)
@@ -273,25 +279,8 @@ def read_npz(path: str | Path, o: Opts | None = None) -> tuple[ImageSet, ImageSe
     z = _open_npz(p, "x/y or x_train/y_train")
     with z:
         keys = set(z.files)
-        if "x" in keys and "x_train" in keys:
-            raise DataError(f"{p}: holds both 'x' and 'x_train': which are the training images is not clear; keep "
-                            f"one of them (x_test / y_test hold a test set beside either)")
-        if "x" in keys:
-            splits = {"all": ("x", "y", "image_id", "is_anomaly")}
-            if "x_test" in keys:          # (was ignored without a word: the test split became a hold-out of x)
-                splits["test"] = ("x_test", "y_test", "image_id_test", "is_anomaly_test")
-        elif "x_train" in keys:
-            splits = {"train": ("x_train", "y_train", "image_id_train", "is_anomaly_train")}
-            if "x_test" in keys:
-                splits["test"] = ("x_test", "y_test", "image_id_test", "is_anomaly_test")
-        else:
-            raise DataError(f"{p}: missing image array: expected key 'x' or 'x_train' (found {sorted(keys)})")
-        class_names = None
-        if "class_names" in keys:
-            cn = _npz_get(z, p, "class_names")
-            if cn.ndim != 1 or cn.dtype.kind not in "US":
-                raise DataError(f"{p}: class_names must be a 1-D string array, got {cn.dtype} {cn.shape}")
-            class_names = [c.decode() if isinstance(c, bytes) else str(c) for c in cn.tolist()]
+        splits = _npz_parts(keys, p)
+        class_names = _npz_class_names(z, p)
         out = {}
         stats: dict[str, Any] = {} if o.stats is None else o.stats
         for split, (kx, ky, kg, ka) in splits.items():
@@ -336,6 +325,82 @@ def read_npz(path: str | Path, o: Opts | None = None) -> tuple[ImageSet, ImageSe
                                group, anomaly, info={"native_sides": sides, "native_gray": gray,
                                                      "n_gray_files": len(x) if gray else 0})
     return sets.get("all", sets.get("train")), sets.get("test")  # type: ignore[return-value]
+
+
+def _npz_parts(keys: set[str], p: Path) -> dict[str, tuple[str, str, str, str]]:
+    """{part: (its image, label, photo id and anomaly keys)} of a labelled .npz: 'all' (x) or 'train' (x_train), and
+    'test' (x_test) beside either."""
+    if "x" in keys and "x_train" in keys:
+        raise DataError(f"{p}: holds both 'x' and 'x_train': which are the training images is not clear; keep "
+                        f"one of them (x_test / y_test hold a test set beside either)")
+    if "x" in keys:
+        splits = {"all": ("x", "y", "image_id", "is_anomaly")}
+        if "x_test" in keys:          # (was ignored without a word: the test split became a hold-out of x)
+            splits["test"] = ("x_test", "y_test", "image_id_test", "is_anomaly_test")
+    elif "x_train" in keys:
+        splits = {"train": ("x_train", "y_train", "image_id_train", "is_anomaly_train")}
+        if "x_test" in keys:
+            splits["test"] = ("x_test", "y_test", "image_id_test", "is_anomaly_test")
+    else:
+        raise DataError(f"{p}: missing image array: expected key 'x' or 'x_train' (found {sorted(keys)})")
+    return splits
+
+
+def _npz_class_names(z: Any, p: Path) -> list[str] | None:
+    if "class_names" not in z.files:
+        return None
+    cn = _npz_get(z, p, "class_names")
+    if cn.ndim != 1 or cn.dtype.kind not in "US":
+        raise DataError(f"{p}: class_names must be a 1-D string array, got {cn.dtype} {cn.shape}")
+    return [c.decode() if isinstance(c, bytes) else str(c) for c in cn.tolist()]
+
+
+def _npy_shape(z: Any, key: str) -> tuple[int, ...] | None:
+    """The shape of the array `key` of an open .npz from its .npy header alone (no pixel is read or decompressed
+    past the header); None for a header version numpy has no public reader for."""
+    with z.zip.open(f"{key}.npy") as f:
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            return tuple(np.lib.format.read_array_header_1_0(f)[0])
+        if version == (2, 0):
+            return tuple(np.lib.format.read_array_header_2_0(f)[0])
+    return None
+
+
+def npz_labels(path: str | Path) -> dict[str, Any] | None:
+    """What read_npz would give of a labelled .npz's labels, without reading its images: {"class_names": as
+    read_npz names them, "grouped": photo ids and anomaly labels beside the training images (what the chula-rbc12
+    protocol needs), "y" and "is_anomaly": the training part's (None without), "shape": the training images' array
+    shape from its header (None where the header cannot be read without the array)}. The label arrays are small
+    (8 bytes an image) beside the pixels. None where read_npz would refuse the file: the read then says why."""
+    p = Path(path)
+    try:
+        z = _open_npz(p, "x/y or x_train/y_train")
+        with z:
+            keys = set(z.files)
+            parts = _npz_parts(keys, p)
+            class_names = _npz_class_names(z, p)
+            ys = {}
+            for part, (kx, ky, _, _) in parts.items():
+                if ky not in keys:
+                    return None
+                n = _npy_shape(z, kx)
+                if n is None or not n:
+                    return None
+                ys[part], class_names = _labels(_npz_get(z, p, ky), n[0], p, ky, class_names)
+            first = "all" if "all" in parts else "train"
+            kx, _, kg, ka = parts[first]
+            anomaly = _npz_get(z, p, ka) if ka in keys else None
+            shape = _npy_shape(z, kx)
+    except (DataError, OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return None
+    n_classes = max(int(y.max()) if len(y) else -1 for y in ys.values()) + 1
+    if class_names is None:
+        class_names = [str(i) for i in range(n_classes)]
+    elif n_classes > len(class_names):
+        return None
+    return {"class_names": list(class_names), "grouped": kg in keys and ka in keys, "y": ys[first],
+            "is_anomaly": anomaly, "shape": shape}
 
 
 @contextmanager

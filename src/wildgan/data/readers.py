@@ -23,11 +23,11 @@ import numpy as np
 from PIL import Image
 
 from ..config import SAMPLE_TOKEN
-from ..errors import ConfigError, DataError, moved_name, warn_user
+from ..errors import ConfigError, DataError, WildganError, moved_name, warn_user
 from ..fileio import atomic_write_stream
-from .dataset_files import (CIFAR_BATCH_FILES, dataset_among_images_error, dataset_file_kind, is_tar,
-                            named_in_archive, npz_has_labels, read_cifar_batches, read_npz, read_npz_unlabelled,
-                            tar_problem)
+from .dataset_files import (CIFAR_BATCH_FILES, cifar_batch_class_names, dataset_among_images_error, dataset_file_kind,
+                            is_tar, named_in_archive, npz_has_labels, npz_labels, read_cifar_batches, read_npz,
+                            read_npz_unlabelled, tar_problem)
 from .decode_pool import (MAX_NAMED_BAD_FILES, decode_files, job_decode_pool, stack, unreadable_files_error,
                           warn_if_no_room)
 from .download import cache_root, download_cifar10, tar_member_names, unpack_cached
@@ -823,14 +823,7 @@ def load_dataset(path: str | Path | None, dataset: str = "auto", **opts: Any
     elif kind == "npz":
         train, test = read_npz(p, o)
     else:
-        folder = p
-        if p.is_file():
-            tree = unpack_cached(p, o.cache_dir)
-            found = [d for d in tree.rglob("cifar-10-batches-py") if d.is_dir()]
-            folder = found[0] if found else tree
-        elif (p / "cifar-10-batches-py").is_dir():
-            folder = p / "cifar-10-batches-py"
-        train, test = read_cifar_batches(folder)
+        train, test = read_cifar_batches(_cifar_batch_folder(p, o.cache_dir))
         for s in (train, test):
             s.info["native_sides"] = native_sides([s.x.shape[1:3]])
         _shrink_pair(train, test, o)
@@ -839,6 +832,49 @@ def load_dataset(path: str | Path | None, dataset: str = "auto", **opts: Any
         if s is not None:
             s.info.update(source=str(p.resolve()), format=kind, skipped=skipped)
     return train, test, kind
+
+
+def _cifar_batch_folder(p: Path, cache_dir: str | Path | None = None) -> Path:
+    """The folder holding the batch files of CIFAR-10's batches at `p` (a tar of them is unpacked in the cache)."""
+    if p.is_file():
+        tree = unpack_cached(p, cache_dir)
+        found = [d for d in tree.rglob("cifar-10-batches-py") if d.is_dir()]
+        return found[0] if found else tree
+    return p / "cifar-10-batches-py" if (p / "cifar-10-batches-py").is_dir() else p
+
+
+def listed_labels(path: str | Path | None, dataset: str = "auto"
+                  ) -> tuple[str, list[str], dict[str, Any] | None] | None:
+    """(format, class names, the .npz's npz_labels or None) of the labelled data set load_dataset(path, dataset)
+    would read, found without decoding an image: a folder tree's class folders (an archive's in its unpack, which
+    reading it makes and reuses too), an .npz's label arrays, CIFAR-10 batches' batches.meta. None for unlabelled
+    data, data that cannot be listed or that load_dataset would refuse (the read then says why)."""
+    try:
+        p = resolve_data_root(path, dataset)
+        if not p.exists() or dataset == "unlabelled":
+            return None
+        kind = _detect(p)
+        want = {"folder": ("folder", "folder-tar"), "npz": ("npz",), "cifar-batches": ("cifar-batches",)}.get(dataset)
+        if want and kind not in want:
+            return None
+        if kind == "folder":
+            names = folder_class_names(p)
+            return None if names is None else (kind, names, None)
+        if kind == "folder-tar":
+            tree = unpack_cached(p)
+            names = None if _is_pile(tree) else folder_class_names(tree)
+            return None if names is None else (kind, names, None)
+        if kind == "npz":
+            info = npz_labels(p) if npz_has_labels(p) else None
+            return None if info is None else (kind, info["class_names"], info)
+        if kind == "cifar-batches":
+            folder = _cifar_batch_folder(p)
+            if any(not (folder / f).is_file() for f in CIFAR_BATCH_FILES):
+                return None
+            return kind, cifar_batch_class_names(folder), None
+    except (WildganError, OSError, ValueError):
+        pass
+    return None
 
 
 def list_image_files(paths: Sequence[str | Path]) -> list[Path]:

@@ -46,7 +46,7 @@ from ..config import DataConfig
 from ..errors import ConfigError, DataError, warn_user
 from .dataset_files import CIFAR10_CLASSES
 from .imageset import READER_CHANGES, READER_VERSION, ImageSet, decoder_versions, native_sides
-from .readers import default_sample_path, folder_class_names, load_dataset
+from .readers import default_sample_path, folder_class_names, listed_labels, load_dataset, resolve_data_root
 from .transforms import MAX_AUTO_RESOLUTION, check_resolution, convert, next_pow2, permute_rows, rotate_batch
 
 # the fewest training images a run accepts: one minibatch of the `tiny` preset. (A GAN learns little from so few;
@@ -213,8 +213,9 @@ def _draw_contamination(pool: np.ndarray, ids: list[str], n_a: int, seed: int, r
 def detect_protocol(dataset: str, train: ImageSet, kind: str) -> str:
     if dataset == "unlabelled" or kind in ("unlabelled-folder", "unlabelled-tar", "unlabelled-npz"):
         return "unlabelled"
+    grouped = train.group is not None and train.is_anomaly is not None
     if dataset in ("cifar10", "chula-rbc12", "mnist"):
-        wrong = _not_the_protocol(dataset, train, kind)
+        wrong = _not_the_protocol(dataset, list(train.class_names), grouped, kind)
         if wrong:
             # its defaults (normal class, resolution, channels, the hold-out by photo) would apply to other data
             # without a word: MNIST's normal class 2 on CIFAR's folders is 'bird', RBC's split without photo ids
@@ -222,29 +223,92 @@ def detect_protocol(dataset: str, train: ImageSet, kind: str) -> str:
                               f"{wrong}; --dataset auto chooses by the data (labelled data of other kinds takes the "
                               f"generic protocol, with --normal)")
         return dataset
-    if dataset in ("auto", "cifar-batches") and (kind == "cifar-batches" or
-                                                 sorted(train.class_names) == sorted(CIFAR10_CLASSES)):
+    protocol = _protocol_by_content(dataset, kind, list(train.class_names), grouped, train.x.shape[1:] == (28, 28, 1),
+                                    str(train.info.get("source")) == str(default_sample_path()))
+    if protocol is None:
+        raise RuntimeError("bug: no protocol chosen with the images' shape known")     # cannot happen
+    return protocol
+
+
+def _protocol_by_content(dataset: str, kind: str, names: list[str], grouped: bool, mnist_sized: bool | None,
+                         sample: bool) -> str | None:
+    """detect_protocol's choice for --dataset auto / folder / npz / cifar-batches, by the data's format, class names,
+    photo ids with anomaly labels (grouped), and whether its images are 28x28 gray (mnist_sized; None: not known
+    without decoding them, and then None where it decides). sample: the data is the embedded MNIST sample."""
+    if dataset in ("auto", "cifar-batches") and (kind == "cifar-batches" or sorted(names) == sorted(CIFAR10_CLASSES)):
         return "cifar10"
-    if dataset in ("auto", "npz") and train.group is not None and train.is_anomaly is not None:
+    if dataset in ("auto", "npz") and grouped:
         return "chula-rbc12"
-    if dataset in ("auto", "npz") and train.class_names == [str(i) for i in range(10)] \
-            and (train.x.shape[1:] == (28, 28, 1) or str(train.info.get("source")) == str(default_sample_path())):
-        return "mnist"                     # (the embedded sample is MNIST whatever resolution was asked for)
+    if dataset in ("auto", "npz") and names == [str(i) for i in range(10)]:
+        if sample or mnist_sized:           # (the embedded sample is MNIST whatever resolution was asked for)
+            return "mnist"
+        if mnist_sized is None:
+            return None
     return "generic"
 
 
-def _not_the_protocol(dataset: str, train: ImageSet, kind: str) -> str | None:
+def _not_the_protocol(dataset: str, names: list[str], grouped: bool, kind: str) -> str | None:
     """Why data named as a protocol's (--dataset) is not that data set, or None: by what the protocol relies on
     (CIFAR-10's class names, MNIST's digits, the RBC crops' photo ids for the hold-out split)."""
-    names = list(train.class_names)
     if dataset == "cifar10" and kind != "cifar-batches" and sorted(names) != sorted(CIFAR10_CLASSES):
         return f"its classes are {', '.join(names[:6])}{', ...' if len(names) > 6 else ''}, not CIFAR-10's"
     if dataset == "mnist" and names != [str(i) for i in range(10)]:
         return f"its classes are {', '.join(names[:6])}{', ...' if len(names) > 6 else ''}, not the digits 0-9"
-    if dataset == "chula-rbc12" and (train.group is None or train.is_anomaly is None):
+    if dataset == "chula-rbc12" and not grouped:
         return ("it has no photo ids (group) and anomaly labels (is_anomaly), which that protocol's hold-out split "
                 "needs (the crops of one smear photo must not land in both training and test)")
     return None
+
+
+@dataclass(frozen=True)
+class ListedData:
+    """What build_split would take from a labelled data set's labels, found without decoding an image (list_data)."""
+
+    protocol: str
+    class_names: list[str]
+    default_normal: list[str] | None    # the protocol's default normal classes; None where it has none (generic)
+
+
+def list_data(cfg: DataConfig) -> ListedData | None:
+    """The protocol, class names and default normal classes that build_split(cfg) would find in cfg.data, found
+    from its labels alone (readers.listed_labels: class folders, an .npz's label arrays, batches.meta), so that a
+    finished study's re-run need not decode the images to know its cells. None where the images decide (a folder
+    tree of the digits 0-9 under --dataset auto takes MNIST's protocol only if they are 28x28 gray; an .npz's image
+    array of a layout other than (N, 28, 28[, 1]), or without a readable header), for unlabelled data, and where the
+    read would be refused (it then says why)."""
+    listed = listed_labels(cfg.data, cfg.dataset)
+    if listed is None:
+        return None
+    kind, names, npz = listed
+    grouped = bool(npz and npz["grouped"])
+    if cfg.dataset in ("cifar10", "chula-rbc12", "mnist"):
+        protocol: str | None = None if _not_the_protocol(cfg.dataset, names, grouped, kind) else cfg.dataset
+    else:
+        shape = npz["shape"] if npz else None
+        sized: bool | None = None
+        if shape is not None and shape[1:] in ((28, 28), (28, 28, 1)):
+            sized = True
+        elif shape is not None and (28, 28) not in (shape[1:3], shape[2:4]):
+            sized = False
+        # (else 28x28 images in another layout, whose channels only array_to_uint8's conversion tells)
+        if cfg.channels not in (None, 1) or (cfg.resolution is not None and cfg.resolution < 28):
+            sized = False                   # (read as asked: to other channels, or shrunk below 28)
+        sample = kind == "npz" and resolve_data_root(cfg.data, cfg.dataset).resolve() == \
+            default_sample_path().resolve()
+        protocol = _protocol_by_content(cfg.dataset, kind, names, grouped, sized, sample)
+    if protocol is None:
+        return None
+    default: list[int] | None = None
+    if protocol == "chula-rbc12":
+        assert npz is not None
+        y, anomaly = npz["y"], npz["is_anomaly"]
+        default = sorted({int(c) for c in np.unique(y[anomaly == 0])}) if anomaly is not None else [0]
+    elif PROTOCOL_DEFAULTS[protocol]["normal"]:
+        try:
+            default = resolve_classes(PROTOCOL_DEFAULTS[protocol]["normal"], names, "normal", "default")
+        except DataError:
+            default = None
+    return ListedData(protocol, list(names), None if default is None else [names[i] for i in default])
 
 
 def resolve_classes(entries: tuple[str, ...], names: list[str], what: str, source: str) -> list[int]:

@@ -17,13 +17,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from ..config import (DataConfig, RunConfig, ScoreConfig, SearchConfig, own_score, read_run_config, scoring_changes,
                       scoring_settings, write_run_config)
 from ..data import AnomalySplit, LoadedData, build_split, load_split_data
 from ..data.readers import is_run_dir
-from ..errors import ConfigError, DataError, TrainingInterrupted, WildganError
+from ..errors import ConfigError, DataError, TrainingInterrupted, WildganError, WildganWarning
 from ..evaluation.run import evaluate_run
 from ..fileio import atomic_write_text, json_lines, leave_out_defaults, make_folder
 from ..runlog import RunLog, copying_warnings
@@ -497,13 +497,15 @@ def _done(run_dir: Path) -> bool:
 
 def run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress: bool = True,
               log: Callable[[str], None] = print, cells_checked: bool = False,
-              rows_named: bool = False) -> list[dict[str, Any]]:
+              rows_named: bool = False, data_said: Sequence[str] = ()) -> list[dict[str, Any]]:
     """Train and evaluate every cell not yet in STUDY_DIR/results.jsonl (one study process per folder, refused if
     the folder holds another configuration, or if any cell to run would fail: see check_cells), then write the
     tables; returns every row. The lines of results.jsonl that are no rows are named first, in one warning
     (read_rows), and not again. cells_checked: the caller has run check_cells on these cells (`wildgan study` does,
     with the data it read for the base config), so the data is not read again for it. rows_named: the caller has
-    read results.jsonl with read_rows's warning already (`wildgan study` does, before it reads the data)."""
+    read results.jsonl with read_rows's warning already (`wildgan study` does, before it reads the data). data_said:
+    the wildgan warnings that the caller's own read of the same data showed (`wildgan study` reads it for the base
+    config): the cells' read says them again, into each cell's log.txt, but not again on the terminal."""
     study_dir = Path(study_dir)
     if not rows_named:
         # said before check_cells reads the data (minutes for a large folder) and the first cell trains
@@ -517,7 +519,10 @@ def run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress: 
     check_study_dir(base, cells, study_dir)
     if not cells_checked:
         check_study_data(base.data.data, base.data.dataset)     # (`wildgan study` asks it before it reads the data)
-        check_cells(base, cells, study_dir, progress=progress)
+        checked = RunLog()              # (no file: it collects what check_cells' read of the data shows)
+        with copying_warnings(checked):
+            check_cells(base, cells, study_dir, progress=progress)
+        data_said = [*data_said, *checked.warnings_given]
     make_folder(study_dir, "give the study a folder that can be written (wildgan study --out DIR)",
                 label="the study folder")
     # one study process per folder: a second one could evaluate a finished cell again and append a second row
@@ -528,11 +533,11 @@ def run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress: 
             # --threads for the whole session: the training sets it, but a session that only evaluates cells (their
             # rows lost to a kill) would score at torch's default count, and float sums differ with the count
             torch.set_num_threads(base.train.threads)
-        return _run_study(base, cells, study_dir, progress=progress, log=log)
+        return _run_study(base, cells, study_dir, progress=progress, log=log, data_said=set(data_said))
 
 
 def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress: bool,
-               log: Callable[[str], None]) -> list[dict[str, Any]]:
+               log: Callable[[str], None], data_said: set[str]) -> list[dict[str, Any]]:
     results = study_dir / "results.jsonl"
     _drop_rows_of_other_scoring(results, base, {c.key for c in cells}, log)
     have = {r["cell"] for r in read_rows(results, warn=False)}
@@ -553,10 +558,25 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
                 return build_split(cfg.data, loaded=data[0])
             except ValueError:          # read with other options than this cell's: read again, as it wants
                 data.clear()
-        reader = RunLog()               # (no file: it only collects what the read says)
-        with copying_warnings(reader):
-            data.append(load_split_data(cfg.data, progress=progress))
-        read_said[:] = reader.warnings_given
+        import warnings
+
+        # heard first, then shown: those the caller's read of the same data showed (data_said) would be shown twice
+        # on the terminal, a few lines apart; the cell's log.txt is given them all. (The filters decide as before: a
+        # warning they ignore is not heard, one they make an error raises in the read)
+        heard: list[warnings.WarningMessage] = []
+        try:
+            with warnings.catch_warnings(record=True) as heard:
+                data.append(load_split_data(cfg.data, progress=progress))
+        finally:                        # (those said before a read that fails too)
+            read_said.clear()
+            for w in heard:
+                text = str(w.message)
+                if issubclass(w.category, WildganWarning) and text not in read_said:
+                    read_said.append(text)
+                if issubclass(w.category, WildganWarning) and text in data_said:
+                    cell_file.warned(text)
+                else:
+                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         return build_split(cfg.data, loaded=data[0])
 
     for i, cell in enumerate(cells):
