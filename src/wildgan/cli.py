@@ -999,8 +999,10 @@ def _contamination_note(a: argparse.Namespace, gamma: float) -> str:
         return ""
     c = float(a.expected_contamination)
     given = _changed(a, "expected_contamination")
-    note = (f"c = {c:g} ({'as given' if given else 'the default --expected-contamination'}): {100 * c:g}% of the "
-            f"training images score above the threshold")
+    # (the percentile, not "c of the training images score above it": that share is only near c, e.g. 4 of 64
+    # above the 95th percentile, and 2 of 24)
+    note = (f"c = {c:g} ({'as given' if given else 'the default --expected-contamination'}): the threshold is "
+            f"percentile {100 * (1 - c):g} of the training images' scores")
     if 0 < gamma <= 0.5 and not math.isclose(c, gamma):
         note += (f"; this run was trained with a share γ = {gamma:g} of anomalies: --expected-contamination "
                  f"{gamma:g} sets c = γ (the report's 'c = γ' row)")
