@@ -1662,6 +1662,25 @@ def test_a_detector_fit_on_a_labelled_data_config_adds_its_threshold_to_the_rule
                                                        f"({det.labels_.mean():.1%})"
 
 
+def test_an_isolated_detectors_threshold_is_not_counted_against_the_mixed_test_scores(tmp_path):
+    # Detector(batch_mode='isolated').fit(DataConfig): its threshold is of isolated scores, the report's test scores
+    # are of mixed batches; the row counted the test images those flag, which are not the images its predict flags
+    from wildgan import Detector
+    from wildgan.config import DataConfig
+    from wildgan.evaluation.report import run_report
+
+    run = tmp_path / "det"
+    det = Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run),
+                   batch_mode="isolated").fit(DataConfig(dataset="mnist", normal=("1",), resolution=8, channels=1))
+    run_report(run, top_k_images=0, device="cpu", controls=False, tsne_points=5)
+    rows = {r[0]: r for r in _md_table_after((run / "report" / "report.md").read_text(), "## Threshold")}
+    got = rows["Detector.fit's: contamination, c = 0.05, isolated protocol"]
+    assert float(got[1]) == pytest.approx(det.threshold_, rel=1e-5)
+    assert got[2] == "– (the test images were scored in mixed batches, this threshold is of isolated scores)", got
+    assert got[3] == f"{int(det.labels_.sum())} of {det.n_train_} ({det.labels_.mean():.1%})"
+    assert rows["contamination, c = 0.05"][2].endswith(" anomalies")          # the rules' rows: mixed, as counted
+
+
 def test_a_detector_run_without_usable_training_scores_says_why_it_has_no_threshold(tmp_path):
     from wildgan import Detector
     from wildgan.evaluation.report import run_report
