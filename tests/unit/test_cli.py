@@ -1130,6 +1130,11 @@ def test_score_threshold_says_which_c_it_used_beside_the_runs_gamma(tiny_npz, tm
     assert "γ = 0: clean training images, or your own data whose share of anomalies is not known" in \
         _contamination_note(own, 0.0)
     assert _contamination_note(p.parse_args(["score", "RUN", "--out", "-", "--threshold", "mad"]), 0.2) == ""
+    # a run trained at γ = the default c: the report has no 'c = γ' row, its first rule is c = γ
+    other = p.parse_args(["score", "RUN", "--out", "-", "--threshold", "contamination", "--expected-contamination",
+                          "0.1"])
+    assert _contamination_note(other, 0.05).endswith("--expected-contamination 0.05 sets c = γ (the report's first "
+                                                     "rule, c = 0.05)"), _contamination_note(other, 0.05)
 
 
 def test_score_with_a_chosen_checkpoint(tiny_npz, tmp_path, capsys, monkeypatch):
