@@ -995,15 +995,21 @@ def _contamination_note(a: argparse.Namespace, gamma: float) -> str:
     beside the run's training contamination γ (its config's data.contamination). The default c is not γ: a study's run
     knows its γ (the report's Threshold section gives c = γ a row of its own), and a run on the user's own data
     records γ = 0 with its real share of anomalies unknown, so c is the user's to give. '' for other rules."""
+    from .thresholds import DEFAULT_CONTAMINATION
+
     if a.threshold != "contamination":
         return ""
     c = float(a.expected_contamination)
     given = _changed(a, "expected_contamination")
-    note = (f"c = {c:g} ({'as given' if given else 'the default --expected-contamination'}): {100 * c:g}% of the "
-            f"training images score above the threshold")
+    # (the percentile, not "c of the training images score above it": that share is only near c, e.g. 4 of 64
+    # above the 95th percentile, and 2 of 24)
+    note = (f"c = {c:g} ({'as given' if given else 'the default --expected-contamination'}): the threshold is "
+            f"percentile {100 * (1 - c):g} of the training images' scores")
     if 0 < gamma <= 0.5 and not math.isclose(c, gamma):
+        # (the report gives c = γ a row of its own only when γ is not the default c, whose row is its first)
+        row = "'c = γ' row" if gamma != DEFAULT_CONTAMINATION else f"first rule, c = {DEFAULT_CONTAMINATION:g}"
         note += (f"; this run was trained with a share γ = {gamma:g} of anomalies: --expected-contamination "
-                 f"{gamma:g} sets c = γ (the report's 'c = γ' row)")
+                 f"{gamma:g} sets c = γ (the report's {row})")
     elif gamma == 0 and not given:
         note += ("; the run records no contamination (γ = 0: clean training images, or your own data whose share of "
                  "anomalies is not known): --expected-contamination G sets the share you expect")

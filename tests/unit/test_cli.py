@@ -1101,6 +1101,8 @@ def test_score_threshold_on_the_runs_own_test_split_reads_its_data_once(tiny_npz
 def test_score_threshold_says_which_c_it_used_beside_the_runs_gamma(tiny_npz, tmp_path, capsys):
     """--threshold contamination took c = 0.05 whatever γ the run was trained at, without a word, while the report
     shows a c = γ row beside it: the line now says which c, where it came from, and how to take c = γ."""
+    import csv
+
     from wildgan.cli import _contamination_note, make_parser
 
     run = tmp_path / "run"
@@ -1110,19 +1112,29 @@ def test_score_threshold_says_which_c_it_used_beside_the_runs_gamma(tiny_npz, tm
     capsys.readouterr()
     assert main(["score", str(run), "--threshold", "contamination", "--out", "-", "--no-progress"]) == 0
     (line,) = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("threshold for score a")]
-    assert line.endswith("; c = 0.05 (the default --expected-contamination): 5% of the training images score above "
-                         "the threshold; this run was trained with a share γ = 0.2 of anomalies: "
+    assert line.endswith("; c = 0.05 (the default --expected-contamination): the threshold is percentile 95 of the "
+                         "training images' scores; this run was trained with a share γ = 0.2 of anomalies: "
                          "--expected-contamination 0.2 sets c = γ (the report's 'c = γ' row)"), line
+    # what the line says is so: that percentile of the cached training scores (it said "5% of the training images
+    # score above the threshold", which the percentile gives only near: here another share)
+    a = np.array([float(r["a"]) for r in csv.DictReader((run / "train_scores.csv").open())])
+    thr = float(line.split("score > ")[1].split(" ")[0])
+    assert thr == pytest.approx(np.percentile(a, 95), rel=1e-5) and (a > thr).mean() != 0.05, ((a > thr).mean(), thr)
     assert main(["score", str(run), "--threshold", "contamination", "--expected-contamination", "0.2", "--out", "-",
                  "--no-progress"]) == 0
     (line,) = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("threshold for score a")]
     assert "contamination (contamination=0.2," in line, line
-    assert line.endswith("; c = 0.2 (as given): 20% of the training images score above the threshold"), line
+    assert line.endswith("; c = 0.2 (as given): the threshold is percentile 80 of the training images' scores"), line
     p = make_parser()
     own = p.parse_args(["score", "RUN", "--out", "-", "--threshold", "contamination"])
     assert "γ = 0: clean training images, or your own data whose share of anomalies is not known" in \
         _contamination_note(own, 0.0)
     assert _contamination_note(p.parse_args(["score", "RUN", "--out", "-", "--threshold", "mad"]), 0.2) == ""
+    # a run trained at γ = the default c: the report has no 'c = γ' row, its first rule is c = γ
+    other = p.parse_args(["score", "RUN", "--out", "-", "--threshold", "contamination", "--expected-contamination",
+                          "0.1"])
+    assert _contamination_note(other, 0.05).endswith("--expected-contamination 0.05 sets c = γ (the report's first "
+                                                     "rule, c = 0.05)"), _contamination_note(other, 0.05)
 
 
 def test_score_with_a_chosen_checkpoint(tiny_npz, tmp_path, capsys, monkeypatch):

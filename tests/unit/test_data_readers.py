@@ -883,6 +883,24 @@ def test_the_resize_warning_names_images_scaled_unlike_the_training_images():
     assert resize_warning({(20, 20): "z.png"}, [28, 28], 32, "pad") is None                  # padded, not scaled
 
 
+def test_images_not_scaled_where_the_training_images_were_are_warned_about_too():
+    # a run of 96x96 photos shrunk 3x to its 32x32 input sees 32x32 images at 3x their scale: nothing was said, as
+    # only images that were themselves resized could be named (the same 3x the other way round was warned about)
+    from wildgan.data.imageset import resize_warning
+
+    msg = resize_warning({(32, 32): "small.png"}, [96, 96], 32)
+    assert msg.startswith("images went into the network's 32x32 input at their own scale, not resized as its training "
+                          "images were (e.g. small.png: 32x32; the training images were 96x96)"), msg
+    assert "e.g. c.png: 20x20" in resize_warning({(20, 20): "c.png"}, [64, 64], 32, "pad")   # padded, trained shrunk
+    assert "e.g. w.png: 48x32" in resize_warning({(32, 48): "w.png"}, [64, 64], 32)         # cropped, trained shrunk
+    # not scaled, as training images were: the input's size among the training sizes, or a run that pads (MNIST's
+    # 28 -> 32) scoring images no larger than its input
+    assert resize_warning({(32, 32): "a.png", (32, 40): "b.png"}, [30, 34], 32) is None
+    assert resize_warning({(32, 32): "a.png", (28, 28): "b.png", (20, 20): "c.png"}, [28, 28], 32, "pad") is None
+    assert resize_warning({(20, 20): "a.png", (40, 40): "b.png"}, [20, 40], 32, "pad") is None
+    assert "e.g. b.png: 40x40" in resize_warning({(40, 40): "b.png"}, [28, 28], 32, "pad")   # padded run, shrunk
+
+
 def test_scoring_images_resized_within_the_scale_factor_is_said_once(tmp_path):
     # 96x96 and 48x48 photos scored with a run of 32x32 ones: shrunk 3x and 1.5x, which nothing said (only a scale
     # change beyond 4x was); one warning for the call, however many chunks, naming a file and the sizes

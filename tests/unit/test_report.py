@@ -1321,6 +1321,33 @@ def test_a_roc_curve_under_another_is_drawn_as_a_band_and_said_so_only_when_it_i
     assert plots.roc_gap(*step, np.array([0, 0.101, 0.101, 1]), step[1]) == pytest.approx(0.001, abs=1e-3)
 
 
+def test_a_roc_band_lies_under_a_drawn_line_and_never_hides_a_trained_curve_under_a_control(tmp_path,
+                                                                                          monkeypatch) -> None:
+    # the demo's ROC: L_r lay within 0.02 of A and A of the -||Q|| control, so L_r was a band "under A" while A was
+    # itself a band under the dotted control: the two best trained curves had no line, only the control had
+    from wildgan.evaluation import plots
+
+    drawn: dict[str, float] = {}
+
+    def keep(fig, path):
+        (ax,) = fig.axes
+        drawn.update({ln.get_label(): ln.get_linewidth() for ln in ax.lines if "(AUC" in ln.get_label()})
+        return path
+
+    monkeypatch.setattr(plots, "_save", keep)
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 200)
+    A = rng.normal(size=400) + 4.0 * y                    # near-perfect curves, all in the top-left corner
+    L_r = A + 0.05 * rng.normal(size=400)
+    far = rng.normal(size=400)                            # a curve near the diagonal: apart from every other
+    plots.roc_curves(tmp_path / "roc.png", y, {"L_r": L_r, "A": A, "L_o": far},
+                     controls={"untrained": {"L_o": -far}, "pixel": {"pixel_norm": A + 0.05 * rng.normal(size=400)}})
+    lines = {k.split(" (AUC")[0] for k, w in drawn.items() if "pale band" not in k}
+    bands = {k.split(" (AUC")[0]: k.split("lies under ")[1].split(" (")[0] for k in drawn if "pale band" in k}
+    assert lines == {"A", "L_o", "L_o untrained"} and bands == {"L_r": "A", "pixel_norm control": "A"}, drawn
+    assert all(drawn[k] == 1.4 for k in drawn if k.startswith(("A (AUC", "L_o (AUC"))), drawn
+
+
 def _panel_titles(monkeypatch) -> list[str]:
     """The reconstruction and heat-map titles of every heat-map panel the report draws from now on."""
     from wildgan.evaluation import plots
@@ -1633,6 +1660,25 @@ def test_a_detector_fit_on_a_labelled_data_config_adds_its_threshold_to_the_rule
     assert float(got[1]) == pytest.approx(det.threshold_, rel=1e-5)
     assert got[2].endswith(" anomalies") and got[3] == f"{int(det.labels_.sum())} of {det.n_train_} " \
                                                        f"({det.labels_.mean():.1%})"
+
+
+def test_an_isolated_detectors_threshold_is_not_counted_against_the_mixed_test_scores(tmp_path):
+    # Detector(batch_mode='isolated').fit(DataConfig): its threshold is of isolated scores, the report's test scores
+    # are of mixed batches; the row counted the test images those flag, which are not the images its predict flags
+    from wildgan import Detector
+    from wildgan.config import DataConfig
+    from wildgan.evaluation.report import run_report
+
+    run = tmp_path / "det"
+    det = Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run),
+                   batch_mode="isolated").fit(DataConfig(dataset="mnist", normal=("1",), resolution=8, channels=1))
+    run_report(run, top_k_images=0, device="cpu", controls=False, tsne_points=5)
+    rows = {r[0]: r for r in _md_table_after((run / "report" / "report.md").read_text(), "## Threshold")}
+    got = rows["Detector.fit's: contamination, c = 0.05, isolated protocol"]
+    assert float(got[1]) == pytest.approx(det.threshold_, rel=1e-5)
+    assert got[2] == "– (the test images were scored in mixed batches, this threshold is of isolated scores)", got
+    assert got[3] == f"{int(det.labels_.sum())} of {det.n_train_} ({det.labels_.mean():.1%})"
+    assert rows["contamination, c = 0.05"][2].endswith(" anomalies")          # the rules' rows: mixed, as counted
 
 
 def test_a_detector_run_without_usable_training_scores_says_why_it_has_no_threshold(tmp_path):

@@ -255,24 +255,32 @@ def scale_warning(sizes: dict[tuple[int, int], Any], trained: Sequence[int], res
 
 def resize_warning(sizes: dict[tuple[int, int], Any], trained: Sequence[int], resolution: int,
                    fit: str = "resize") -> str | None:
-    """The warning that images to score were resized to the network's input from a size the run's training images
-    did not have (trained = their native_sides), or None: within scale_warning's factor of 4 nothing else says it,
-    yet what they show reaches the networks at another scale than the training images' did (96x96 photos scored with
-    a run of 32x32 ones: shrunk 3x). Images of the training images' sizes, and images only padded or centre-cropped
-    (transforms.scaled_side), are not named. `sizes`: native (H, W) -> a file (or name) of that size."""
+    """The warning that images to score reach the network's input at another scale than the run's training images
+    (trained = their native_sides) did, or None: within scale_warning's factor of 4 nothing else says it, yet what
+    they show then reaches the networks at another scale than it learned (96x96 photos scored with a run of 32x32
+    ones: shrunk 3x; or 32x32 images, not scaled at all, with a run of 96x96 photos shrunk 3x to its 32x32 input).
+    Images of the training images' sizes, and images only padded or centre-cropped (transforms.scaled_side) where
+    the training images were not scaled either, are not named. `sizes`: native (H, W) -> a file (or name) of that
+    size."""
     lo, hi = int(trained[0]), int(trained[1])
-    odd = [(s, f, side) for s, f in sizes.items()
-           if (side := scaled_side(s[0], s[1], resolution, fit)) is not None and not lo <= side <= hi]
+    r = int(resolution)
+    # an image that is not scaled (side None) is seen at its own scale, as a training image of side r was, and, in a
+    # run that pads, every training image no larger than r: the training sides compared with are those in effect
+    lo_in, hi_in = (max(lo, r), max(hi, r)) if fit == "pad" else (lo, hi)
+    odd = [(s, f, r if side is None else side, side is None) for s, f in sizes.items()
+           if not lo_in <= (r if (side := scaled_side(s[0], s[1], r, fit)) is None else side) <= hi_in]
     if not odd:
         return None
     # the example named: the size furthest off the training images' scale
-    (h, w), f, _ = max(odd, key=lambda t: abs(math.log(t[2] / math.sqrt(lo * hi))))
+    (h, w), f, _, unscaled = max(odd, key=lambda t: abs(math.log(t[2] / math.sqrt(lo_in * hi_in))))
     more = f"; {len(odd) - 1} other size{'s' if len(odd) != 2 else ''} too" if len(odd) > 1 else ""
     seen = f"{lo}x{lo}" if lo == hi else f"{lo} to {hi} px a side"
-    return (f"images were resized to the network's {resolution}x{resolution} input from a size its training images "
-            f"did not have (e.g. {f}: {w}x{h}{more}; the training images were {seen}): the network sees what they "
-            f"show at another scale than it learned, which alone can move their scores; crop them to the training "
-            f"images' size, or train on images like these, to score them at the scale it learned")
+    how = (f"images went into the network's {r}x{r} input at their own scale, not resized as its training images "
+           f"were" if unscaled else
+           f"images were resized to the network's {r}x{r} input from a size its training images did not have")
+    return (f"{how} (e.g. {f}: {w}x{h}{more}; the training images were {seen}): the network sees what they "
+            f"show at another scale than it learned, which alone can move their scores; crop or scale them to the "
+            f"training images' size, or train on images like these, to score them at the scale it learned")
 
 
 def warn_crop(sizes: set[tuple[int, int]], fit: str, resolution: int | None, what: str,

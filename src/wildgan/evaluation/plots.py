@@ -218,9 +218,11 @@ def roc_curves(path: Path, y: np.ndarray, scores: Mapping[str, np.ndarray],
     """ROC of every score (solid), the same scores of the untrained networks (dashed) and the pixel-statistic
     controls (dotted), so a curve can always be read against what an unlearned detector does.
 
-    A curve that a later one covers (within COINCIDE_GAP of it: a = 0.05 L_n + 0.95 L_o ranks as L_o does, as
-    the README explains) is drawn as a wide pale band under it, and its legend entry says which curve it lies on
-    and how close, so that no score seems to be missing; curves that differ anywhere by more are drawn as usual."""
+    Of two curves within COINCIDE_GAP of each other (a = 0.05 L_n + 0.95 L_o ranks as L_o does, as the README
+    explains) one is drawn as a line and the other as a wide pale band under it, its legend entry naming the line it
+    lies under and how close, so that no score seems to be missing; curves that differ anywhere by more are drawn as
+    usual. The line is the trained score's where a control coincides with one (the figure is about the trained
+    scores), else the later curve's (a under L_o), and a band always names a curve drawn as a line."""
     from sklearn.metrics import roc_curve
 
     from .metrics import roc_auc
@@ -246,14 +248,26 @@ def roc_curves(path: Path, y: np.ndarray, scores: Mapping[str, np.ndarray],
             fpr, tpr, _ = roc_curve(y, s)
             tag = {"trained": "", "pixel": " control"}.get(group, f" {group}")
             curves.append((group, name, f"{name}{tag}", fpr, tpr, auc))
-    banded = False
+    # Which curves are lines, decided in order of precedence: the trained scores before the controls (a trained
+    # curve banded under a control hid the figure's subject: A under -||Q|| on the demo), and within a group the
+    # later curve before the earlier (a under L_o). A curve is banded only under one already drawn as a line: taken
+    # in drawing order, L_r lay under A while A itself lay under a control, and no line of A was there to see.
+    rank = {g: r for r, (g, _) in enumerate(groups)}
+    lines: list[int] = []
+    under: dict[int, tuple[str, float]] = {}       # curve -> (the line it lies under, their distance)
+    for i in sorted(range(len(curves)), key=lambda i: (rank[curves[i][0]], -i)):
+        over = next(((curves[j][2], gap) for j in lines
+                     if (gap := roc_gap(curves[i][3], curves[i][4], curves[j][3], curves[j][4])) <= COINCIDE_GAP), None)
+        if over is None:
+            lines.append(i)
+        else:
+            under[i] = over
+    banded = bool(under)
     for i, (group, name, label, fpr, tpr, auc) in enumerate(curves):
         key = name if group != "pixel" else f"px:{name}"
         colors.setdefault(key, next(greys) if group == "pixel" else next(cycle))
         style = styles.get(group, "-.")
-        # the first later curve drawn over this one, if any: this one would be hidden under it
-        over = next(((c[2], gap) for c in curves[i + 1:]
-                     if (gap := roc_gap(fpr, tpr, c[3], c[4])) <= COINCIDE_GAP), None)
+        over = under.get(i)
         if over is None:
             ax.plot(fpr, tpr, style, color=colors[key], lw=1.4 if group == "trained" else 1.0,
                     label=f"{label} (AUC {auc:.3f})")

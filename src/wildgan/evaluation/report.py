@@ -904,10 +904,11 @@ def _detector_threshold_section(page: _Page, run_dir: Path, model: Any, cfg: Any
                        detector=True)
 
 
-def _fit_rule(run_dir: Path, model: Any, name: str) -> tuple[tuple[str, Threshold, np.ndarray] | None, str]:
+def _fit_rule(run_dir: Path, model: Any, name: str) -> tuple[tuple[str, Threshold, np.ndarray, str] | None, str]:
     """(the row of the threshold Detector.fit recorded: its label, the threshold taken again from the run's cached
-    training scores of the score and protocol it was fitted on, those scores; or None), and a sentence for the page
-    ('' without a record). The value is what the Detector's predict compared scores with when fit returned."""
+    training scores of the score and protocol it was fitted on, those scores, that protocol (batch_mode); or None),
+    and a sentence for the page ('' without a record). The value is what the Detector's predict compared scores with
+    when fit returned."""
     got = read_fit_threshold(run_dir)
     if got is None:
         return None, ""
@@ -938,7 +939,7 @@ def _fit_rule(run_dir: Path, model: Any, name: str) -> tuple[tuple[str, Threshol
         label = (f"contamination, c = {row.params['contamination']:g}" if thr.rule == "contamination"
                  else f"mad, k = {row.params['k']:g}")
     how = f", {mode} protocol" if mode != "mixed" else ""
-    return (f"Detector.fit's: {label}{how}", row, own), (
+    return (f"Detector.fit's: {label}{how}", row, own, mode), (
         f"The last row is the threshold of the Detector that fit this run (recorded by fit in {FIT_THRESHOLD_FILE} "
         f"and taken again from the training scores{' of its ' + mode + ' protocol' if how else ''}): what its "
         f"predict flags. A threshold chosen after fit (set_threshold, set_params) is not written to the run: the "
@@ -977,7 +978,7 @@ def _no_threshold_text(cfg: Any, name: str, detector: bool, n_train: Any = None,
 
 def _threshold_section(page: _Page, diag: RunDiagnostics | None, cfg: Any, score: str,
                        train: tuple[dict[str, np.ndarray], str] | None, unlabelled: bool = False,
-                       fitted: tuple[tuple[str, Threshold, np.ndarray] | None, str] = (None, ""),
+                       fitted: tuple[tuple[str, Threshold, np.ndarray, str] | None, str] = (None, ""),
                        detector: bool = False, n_train: Any = None) -> Threshold | None:
     """Which images `wildgan score --threshold` would flag, and by what rule: the thresholds of its rules for the
     report's score, from the training images' scores (`train`: _training_scores), with how many test and training
@@ -1021,11 +1022,15 @@ def _threshold_section(page: _Page, diag: RunDiagnostics | None, cfg: Any, score
     def count(f: np.ndarray) -> str:
         return f"{int(f.sum())} of {len(f)} ({f.mean():.1%})" if len(f) else "-"
 
-    own = [(label, thr, np.asarray(scores[name], dtype=np.float64)) for thr, (_, _, label) in zip(thrs, rules)]
+    own = [(label, thr, np.asarray(scores[name], dtype=np.float64), "mixed") for thr, (_, _, label) in zip(thrs, rules)]
     rows = []
-    for label, thr, among in own + ([row] if row is not None else []):
+    for label, thr, among, mode in own + ([row] if row is not None else []):
         cells: list[Any] = [label, f"{thr.value:.6g}"]
-        if not unlabelled and diag is not None:
+        if not unlabelled and diag is not None and mode != "mixed":
+            # a threshold of isolated scores set against the test images' mixed-batch scores counted other images
+            # than the Detector's predict flags: not counted
+            cells.append(f"– (the test images were scored in mixed batches, this threshold is of {mode} scores)")
+        elif not unlabelled and diag is not None:
             f = flagged(np.asarray(diag.scores[name], dtype=np.float64), thr)
             cells.append(f"{count(f)}; {int(f[diag.y == 1].sum())} of the {int((diag.y == 1).sum())} anomalies")
         rows.append(cells + [count(flagged(among, thr))])
