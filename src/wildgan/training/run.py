@@ -731,7 +731,9 @@ def _log_start(cfg: RunConfig, split: AnomalySplit, run_dir: Path, *, resume: bo
             else (f"normal: {', '.join(map(str, normal))}"
                   f"{', the data set default (--normal chooses)' if split.info.get('normal_default_used') else ''}"
                   f"; " if normal else "") + f"{s['n_train_anomalous']} injected anomalies")
-    log(f"{'resuming' if resume else 'training'} {cfg.method} ({cfg.preset}) on {s['n_train']} images ({what}), "
+    # f-AnoGAN ignores --preset (the CLI warns so): naming the preset there would contradict that warning
+    nets = f"DIM {cfg.fanogan.dim}" if cfg.method == "fanogan" else cfg.preset
+    log(f"{'resuming' if resume else 'training'} {cfg.method} ({nets}) on {s['n_train']} images ({what}), "
         f"{split.resolution}x{split.resolution}x{split.channels}, "
         f"seed {cfg.train.seed if cfg.method != 'fanogan' else cfg.fanogan.seed} -> {run_dir}")
     skipped = split.info.get("skipped") or []
