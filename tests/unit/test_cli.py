@@ -1281,6 +1281,37 @@ def test_train_threads_applies_to_fanogan_too(tiny_npz, tmp_path, capsys, monkey
     assert "stopped here with threads set to []" in capsys.readouterr().err
 
 
+def test_train_names_fanogans_dim_not_the_preset_it_ignores(tiny_npz, tmp_path, capsys, monkeypatch):
+    # the start line said 'training fanogan (tiny)' right after the warning that --preset does not apply to it
+    import wildgan.training.fanogan_loop as fanogan_loop
+
+    def stop(*a, **k):
+        raise ConfigError("stopped here")
+
+    monkeypatch.setattr(fanogan_loop, "train_fanogan", stop)
+    assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--method", "fanogan", "--preset", "tiny",
+                 "--fanogan-dim", "8", "--resolution", "32", "--no-progress", "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "--preset does not apply to --method fanogan" in err
+    assert "training fanogan (DIM 8) on " in err and "(tiny)" not in err
+
+
+def test_train_names_a_width_override_beside_the_preset(tiny_npz, tmp_path, capsys, monkeypatch):
+    # 'training wildgan (paper)' was said of a --preset paper --width 256 run too, as if it had the authors' networks
+    import wildgan.training.run as run_mod
+
+    def stop(*a, **k):
+        raise ConfigError("stopped here")
+
+    monkeypatch.setattr(run_mod, "train_pgan", stop)
+    argv = ["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--resolution", "32",
+            "--no-progress", "--threads", "1"]
+    assert main([*argv, "--width", "8", "--out", str(tmp_path / "w")]) == 2
+    assert "training wildgan (tiny, width 8) on " in capsys.readouterr().err
+    assert main([*argv, "--width", "16", "--out", str(tmp_path / "same")]) == 2      # the preset's own width
+    assert "training wildgan (tiny) on " in capsys.readouterr().err
+
+
 def test_train_evaluate_says_each_data_warning_once(tmp_path, capsys, recwarn):
     # --evaluate used to rebuild the split it had just trained on, reading the data again and repeating every warning
     from PIL import Image

@@ -41,8 +41,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from ..checkpoint import list_checkpoints, read_meta, remove_stale_temp
-from ..config import (FANOGAN_LEGACY_BN, RunConfig, default_checkpoint_kimg, read_run_config, run_config_to_dict,
-                      write_run_config)
+from ..config import (FANOGAN_LEGACY_BN, PRESETS, RunConfig, default_checkpoint_kimg, read_run_config,
+                      run_config_to_dict, write_run_config)
 from ..fileio import atomic_write_text, make_folder
 from ..data import AnomalySplit, build_split, split_differences, split_summary
 from ..data.splits import TRAIN_FIELDS, decoding_change
@@ -731,7 +731,13 @@ def _log_start(cfg: RunConfig, split: AnomalySplit, run_dir: Path, *, resume: bo
             else (f"normal: {', '.join(map(str, normal))}"
                   f"{', the data set default (--normal chooses)' if split.info.get('normal_default_used') else ''}"
                   f"; " if normal else "") + f"{s['n_train_anomalous']} injected anomalies")
-    log(f"{'resuming' if resume else 'training'} {cfg.method} ({cfg.preset}) on {s['n_train']} images ({what}), "
+    # f-AnoGAN ignores --preset (the CLI warns so): naming the preset there would contradict that warning; a --width
+    # override is named as `wildgan info` names it, since 'paper' alone would claim the authors' 512-wide networks
+    preset = PRESETS.get(cfg.preset)
+    nets = (f"DIM {cfg.fanogan.dim}" if cfg.method == "fanogan"
+            else f"{cfg.preset}, width {cfg.net.fmap_max}" if preset and cfg.net.fmap_max != preset["fmap_max"]
+            else cfg.preset)
+    log(f"{'resuming' if resume else 'training'} {cfg.method} ({nets}) on {s['n_train']} images ({what}), "
         f"{split.resolution}x{split.resolution}x{split.channels}, "
         f"seed {cfg.train.seed if cfg.method != 'fanogan' else cfg.fanogan.seed} -> {run_dir}")
     skipped = split.info.get("skipped") or []
