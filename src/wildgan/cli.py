@@ -1836,7 +1836,8 @@ def cmd_study(a: argparse.Namespace) -> int:
 
 def _study(a: argparse.Namespace, study_log: RunLog) -> int:
     from .data import load_split_data
-    from .studies import check_cells, grid, read_rows
+    from .data.splits import read_as, with_protocol_shape
+    from .studies import cell_config, check_cells, grid, read_rows
     from .studies.study import check_study_data, check_study_dir, check_study_out_dir, study_base
     from .training.run import check_lock_free
 
@@ -1883,15 +1884,28 @@ def _study(a: argparse.Namespace, study_log: RunLog) -> int:
             _eprint(f"study: {len(cells)} cells -> {a.out}, every one done: the tables are made again from "
                     f"{Path(a.out) / 'results.jsonl'} (the data is not read)")
             return _run_the_study(a, base, cells, study_log)
-    # the data set is read once: for the base config, the class names of --normal all, and every cell's check
-    read_log = RunLog()     # (no file: it collects what the read shows, which the cells' own read says again)
+    # the data set is read once: for the base config, the class names of --normal all, every cell's check, and the
+    # cells' training. The cells read at the resolution and channels the base config finds; where the data's labels
+    # already tell them (CIFAR-10's 32x32 RGB, chula-rbc12's 64x64 gray), it is read at those in the first place, so
+    # that the cells take this read (before, a folder tree was decoded a second time for the cells)
+    unsized = argparse.Namespace(**vars(ns))
+    sized, protocol = with_protocol_shape(data_config_from_args(ns))
+    ns.resolution, ns.channels = sized.resolution, sized.channels
+    read_log = RunLog()     # (no file: it collects what the read shows, which each cell's log.txt is given)
     with copying_warnings(read_log):
-        loaded = load_split_data(data_config_from_args(ns), progress=False if a.no_progress else None)
+        loaded = load_split_data(sized, progress=False if a.no_progress else None)
     if a.normal == "all":
         # the base config's normal class: the first one not excluded (the first class itself, when excluded, made
         # every `--normal all --exclude FIRST` a "both normal and excluded" error)
-        ns.normal = _first_kept_class(loaded.train.class_names, data_config_from_args(ns).exclude_classes)
+        ns.normal = unsized.normal = _first_kept_class(loaded.train.class_names,
+                                                       data_config_from_args(ns).exclude_classes)
     base, split = build_run_config(ns, loaded=loaded)
+    if protocol is not None and split.info["protocol"] != protocol:
+        # (the labels told another protocol than the images: read as before, at the size the data gives)
+        ns, loaded = unsized, None
+        with copying_warnings(read_log):
+            loaded = load_split_data(data_config_from_args(ns), progress=False if a.no_progress else None)
+        base, split = build_run_config(ns, loaded=loaded)
     if a.normal == "all":
         normals = [n for n in split.info["class_names"] if n not in split.info.get("excluded_classes", [])]
     elif a.normal is None:
@@ -1901,10 +1915,15 @@ def _study(a: argparse.Namespace, study_log: RunLog) -> int:
         cells = grid(normals, gammas, methods, encs, seeds)
     del split
     # every cell's split and method, before any trains: a bad cell would otherwise fail when reached, hours in
-    check_cells(base, cells, Path(a.out), loaded=loaded)
-    del loaded                # not held while the cells train (each cell's training reads its data itself)
+    checked_log = RunLog()  # (no file: what the check shows, which each cell's own split says again into its log)
+    with copying_warnings(checked_log):
+        check_cells(base, cells, Path(a.out), loaded=loaded)
+    if not (cells and read_as(cell_config(base, cells[0]).data, loaded)):
+        loaded = None         # not held while the cells train (they read the data as they want it)
     _eprint(f"study: {len(cells)} cells -> {a.out}")
-    return _run_the_study(a, base, cells, study_log, data_said=read_log.warnings_given)
+    # (the read handed on: the cells, which read the data alike, train on it)
+    return _run_the_study(a, base, cells, study_log, data_said=read_log.warnings_given, loaded=loaded,
+                          checked_said=checked_log.warnings_given)
 
 
 def _first_kept_class(names: Sequence[str], excluded: Sequence[str]) -> str:
@@ -1980,12 +1999,13 @@ def _finished_study_config(a: argparse.Namespace, cells: list[Any], out: Path) -
 
 
 def _run_the_study(a: argparse.Namespace, base: RunConfig, cells: list[Any], study_log: RunLog,
-                   data_said: Sequence[str] = ()) -> int:
+                   data_said: Sequence[str] = (), loaded: LoadedData | None = None,
+                   checked_said: Sequence[str] = ()) -> int:
     from .studies import run_study
 
     try:
         run_study(base, cells, Path(a.out), progress=not a.no_progress, log=study_log, cells_checked=True,
-                  rows_named=True, data_said=data_said)
+                  rows_named=True, data_said=data_said, loaded=loaded, checked_said=checked_said)
     except BaseException as e:
         if Path(a.out).is_dir() and not isinstance(e, ConfigError):   # the study's log.txt says how it stopped
             study_log.write(f"stopped: {str(e) or type(e).__name__}")

@@ -845,7 +845,8 @@ def test_the_cells_train_and_evaluate_on_data_read_once(tmp_path, monkeypatch):
     real_load = splits.load_dataset
     monkeypatch.setattr(splits, "load_dataset", lambda *a, **kw: loads.append(a) or real_load(*a, **kw))
     rows = study_mod.run_study(base, cells, tmp_path / "st", progress=False, log=lambda m: None)
-    assert len(rows) == 4 and len(loads) == 2                 # the check's read, and the cells' one
+    # one read for the check and the cells (the check's read was a second decode of a folder tree: now handed on)
+    assert len(rows) == 4 and len(loads) == 1
     # a cell trained alone (reading the data itself, as `wildgan train` does) gets the same networks and AUCs
     from wildgan.checkpoint import read_meta
 
@@ -1298,3 +1299,76 @@ def test_wildgan_study_normal_all_of_finished_cells_lists_the_classes_of_an_npz_
     make(("a", "b", "c"))
     with pytest.raises(AssertionError, match="the data was read"):
         main(args)
+
+
+_TINY_STUDY = ["--preset", "tiny", "--total-kimg", "0.032", "--phase-kimg", "0.1", "--threads", "1", "--no-progress"]
+
+
+@pytest.mark.parametrize("kind", ["cifar-named tree", "chula npz", "npz sized by its options"])
+def test_a_new_wildgan_study_reads_its_data_once(tmp_path, monkeypatch, kind):
+    # `wildgan study` read the data for the base config and the cells' check (resolution and channels left to the
+    # data), then its cells read it again at the size found: for a folder tree a second decode of every image. Where
+    # the labels tell the size (CIFAR-10's class names, chula-rbc12's photo ids) or the options give it, the first
+    # read is made at it and handed on to the cells; their rows and logs are those of cells that read it themselves
+    from wildgan.cli import main
+    from wildgan.data import splits
+    from wildgan.data.dataset_files import CIFAR10_CLASSES
+
+    if kind == "cifar-named tree":
+        data = _png_tree(tmp_path / "tree", tuple(CIFAR10_CLASSES), n=20)
+        extra = ["--contamination", "0"]
+        normal = "automobile"
+    elif kind == "chula npz":
+        data = _chula_npz(tmp_path / "cells.npz")
+        extra = ["--contamination", "0", "--resolution", "16"]       # (channels from the protocol: 1)
+        normal = "normal"
+    else:
+        data = _base(tmp_path).data.data
+        extra = ["--normal", "0", "--contamination", "0,0.1", "--resolution", "8", "--channels", "1"]
+        normal = "0"
+    loads = []
+    real_load = splits.load_dataset
+    monkeypatch.setattr(splits, "load_dataset", lambda *a, **kw: loads.append(kw) or real_load(*a, **kw))
+    st = tmp_path / "st"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["study", "--data", str(data), *extra, *_TINY_STUDY, "--out", str(st)]) == 0
+    assert len(loads) == 1, loads
+    rows = read_rows(st / "results.jsonl")
+    assert len(rows) == (2 if kind == "npz sized by its options" else 1)
+    assert [r["normal"] for r in rows] == [normal] * len(rows)
+    # each cell's split (its images' ids and pixels) is the one `wildgan train` builds for it, reading the data itself
+    from wildgan.data import build_split, split_summary
+
+    for row in rows:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            own = split_summary(build_split(read_run_config(st / "runs" / row["cell"]).data))
+        recorded = json.loads((st / "runs" / row["cell"] / "split.json").read_text())
+        assert {k: recorded[k] for k in own} == own
+
+
+def test_a_contaminations_rounding_is_shown_once_by_a_study_and_said_in_its_cells_log(tmp_path, capsys):
+    # 2% of 32 normal training images rounds down to no anomaly: said by the cells' check, then again by the cell's
+    # own split, a few lines apart on the terminal. Once now, and still in the study's and the cell's log.txt
+    from wildgan.cli import main
+
+    data = _base(tmp_path).data.data
+    st = tmp_path / "st"
+    rounded = "contamination 0.02 of 32 normal training images is 0.65 anomalous images, rounded down to 0"
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("default")            # (main's own: each said once per place)
+        assert main(["study", "--data", str(data), "--normal", "0", "--contamination", "0.02", "--resolution", "8",
+                     "--channels", "1", *_TINY_STUDY, "--out", str(st)]) == 0
+    assert sum(rounded in str(w.message) for w in shown) == 1, [str(w.message) for w in shown]
+    for log in (st / "log.txt", st / "runs" / "0_g0.02_wildgan_image_s0" / "log.txt"):
+        lines = log.read_text().splitlines()
+        assert sum(rounded in line for line in lines) == 1, (log, lines)
+    # the Python API's study: its own check and the cell's split said it too
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("default")
+        study_mod.run_study(_base(tmp_path), grid(["0"], [0.02], ["wildgan"], ["image"], [0]), tmp_path / "api",
+                            progress=False, log=lambda m: None)
+    assert sum(rounded in str(w.message) for w in shown) == 1, [str(w.message) for w in shown]
+    lines = (tmp_path / "api" / "runs" / "0_g0.02_wildgan_image_s0" / "log.txt").read_text().splitlines()
+    assert sum(rounded in line for line in lines) == 1, lines

@@ -451,6 +451,40 @@ def load_split_data(cfg: DataConfig, *, download: bool = False, progress: bool |
     return LoadedData(train, test, kind, _load_options(cfg, download))
 
 
+def _read_otherwise(cfg: DataConfig, loaded: LoadedData, download: bool = False) -> list[str]:
+    """The reading options that `loaded` was read with otherwise than build_split(cfg) reads cfg.data (rotations
+    are applied to a split, not to the read)."""
+    want = _load_options(cfg, download)
+    return sorted(k for k in want if k != "rotations" and want[k] != loaded.options.get(k))
+
+
+def read_as(cfg: DataConfig, loaded: LoadedData, download: bool = False) -> bool:
+    """Whether `loaded` is cfg.data as build_split(cfg) would read it, so that build_split(cfg, loaded=loaded) builds
+    its split from it (a study hands its one read on to the cells that read alike)."""
+    return not _read_otherwise(cfg, loaded, download)
+
+
+# the protocols whose images' size and channels are fixed (PROTOCOL_DEFAULTS) and chosen without looking at the
+# pixels: CIFAR-10's by its class names or batch files, chula-rbc12's by its photo ids with anomaly labels. (MNIST's,
+# under --dataset auto, is chosen by the images being 28x28 gray: read at its 32 px, they would not be)
+_SHAPE_BY_LABELS = ("cifar10", "chula-rbc12")
+
+
+def with_protocol_shape(cfg: DataConfig) -> tuple[DataConfig, str | None]:
+    """(cfg with the resolution and channels its split will have, where they are left to the data (None) and the
+    data's labels alone tell a protocol that fixes them (list_data: CIFAR-10's 32x32 RGB, chula-rbc12's 64x64 gray),
+    that protocol); (cfg, None) otherwise. Why: a study reads its data once for the base config, whose resolution and
+    channels it finds, and its cells read at those; read at them in the first place, the one read serves both."""
+    if cfg.resolution is not None and cfg.channels is not None:
+        return cfg, None
+    listed = list_data(cfg)
+    if listed is None or listed.protocol not in _SHAPE_BY_LABELS:
+        return cfg, None
+    d = PROTOCOL_DEFAULTS[listed.protocol]
+    return replace(cfg, resolution=cfg.resolution or d["resolution"], channels=cfg.channels or d["channels"]), \
+        listed.protocol
+
+
 def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | None = None,
                 whole: bool = False, inherited: tuple[str, ...] = (), loaded: LoadedData | None = None,
                 recorded: dict[str, Any] | None = None) -> AnomalySplit:
@@ -484,8 +518,7 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
         shared = False
     else:
         # read with other options, the images would not be those cfg describes (another size, other files skipped)
-        want = _load_options(cfg, download)
-        differ = sorted(k for k in want if k != "rotations" and want[k] != loaded.options.get(k))
+        differ = _read_otherwise(cfg, loaded, download)
         if differ:
             raise ValueError(f"build_split: the loaded data was read with other options than cfg's "
                              f"({', '.join(differ)})")

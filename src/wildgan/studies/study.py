@@ -15,13 +15,15 @@ is kept, listed apart (tables.md) and marked (tables.csv), since its AUCs are of
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from ..config import (DataConfig, RunConfig, ScoreConfig, SearchConfig, own_score, read_run_config, scoring_changes,
                       scoring_settings, write_run_config)
 from ..data import AnomalySplit, LoadedData, build_split, load_split_data
+from ..data.splits import read_as
 from ..data.readers import is_run_dir
 from ..errors import ConfigError, DataError, TrainingInterrupted, WildganError, WildganWarning
 from ..evaluation.run import evaluate_run
@@ -497,7 +499,8 @@ def _done(run_dir: Path) -> bool:
 
 def run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress: bool = True,
               log: Callable[[str], None] = print, cells_checked: bool = False,
-              rows_named: bool = False, data_said: Sequence[str] = ()) -> list[dict[str, Any]]:
+              rows_named: bool = False, data_said: Sequence[str] = (), loaded: LoadedData | None = None,
+              checked_said: Sequence[str] = ()) -> list[dict[str, Any]]:
     """Train and evaluate every cell not yet in STUDY_DIR/results.jsonl (one study process per folder, refused if
     the folder holds another configuration, or if any cell to run would fail: see check_cells), then write the
     tables; returns every row. The lines of results.jsonl that are no rows are named first, in one warning
@@ -505,7 +508,11 @@ def run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress: 
     with the data it read for the base config), so the data is not read again for it. rows_named: the caller has
     read results.jsonl with read_rows's warning already (`wildgan study` does, before it reads the data). data_said:
     the wildgan warnings that the caller's own read of the same data showed (`wildgan study` reads it for the base
-    config): the cells' read says them again, into each cell's log.txt, but not again on the terminal."""
+    config): the cells' read says them again, into each cell's log.txt, but not again on the terminal. loaded: that
+    read (load_split_data), handed on to the cells that read the data alike (data.splits.read_as), which then do not
+    read it again; data_said is then what each cell's log.txt is given of the read. checked_said: the wildgan warnings
+    the caller's check_cells showed (a contamination's rounding, ...): each cell's own split says them again into its
+    log.txt, not on the terminal."""
     study_dir = Path(study_dir)
     if not rows_named:
         # said before check_cells reads the data (minutes for a large folder) and the first cell trains
@@ -517,12 +524,21 @@ def run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress: 
             f"among a larger one's)")
         base = drawn
     check_study_dir(base, cells, study_dir)
+    if loaded is not None and not (cells and read_as(cell_config(base, cells[0]).data, loaded)):
+        loaded = None                   # (read otherwise than the cells read: each then reads as it wants)
     if not cells_checked:
         check_study_data(base.data.data, base.data.dataset)     # (`wildgan study` asks it before it reads the data)
-        checked = RunLog()              # (no file: it collects what check_cells' read of the data shows)
+        if loaded is None and _to_check(cells, study_dir):
+            # read here, not in check_cells, and handed on to the cells: they read the data as base does (they differ
+            # in what a split selects), so the check's read was a second decode of every image of a folder tree
+            read = RunLog()             # (no file: it collects what the read shows, for each cell's log.txt)
+            with copying_warnings(read):
+                loaded = load_split_data(base.data, progress=progress)
+            data_said = [*data_said, *read.warnings_given]
+        checked = RunLog()              # (no file: it collects what check_cells shows)
         with copying_warnings(checked):
-            check_cells(base, cells, study_dir, progress=progress)
-        data_said = [*data_said, *checked.warnings_given]
+            check_cells(base, cells, study_dir, progress=progress, loaded=loaded)
+        checked_said = [*checked_said, *checked.warnings_given]
     make_folder(study_dir, "give the study a folder that can be written (wildgan study --out DIR)",
                 label="the study folder")
     # one study process per folder: a second one could evaluate a finished cell again and append a second row
@@ -533,21 +549,59 @@ def run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress: 
             # --threads for the whole session: the training sets it, but a session that only evaluates cells (their
             # rows lost to a kill) would score at torch's default count, and float sums differ with the count
             torch.set_num_threads(base.train.threads)
-        return _run_study(base, cells, study_dir, progress=progress, log=log, data_said=set(data_said))
+        return _run_study(base, cells, study_dir, progress=progress, log=log, data_said=data_said, loaded=loaded,
+                          checked_said=checked_said)
+
+
+def _to_check(cells: list[Cell], study_dir: Path) -> bool:
+    """Whether check_cells has a cell to check, and so the data to read: one without a row in results.jsonl."""
+    done = {r["cell"] for r in read_rows(Path(study_dir) / "results.jsonl", warn=False)}
+    return any(c.key not in done for c in cells)
+
+
+@contextmanager
+def _heard_then_shown(shown: set[str], cell_file: RunLog) -> Iterator[list[str]]:
+    """A block whose warnings are heard first, then shown: those the caller already showed on the terminal (`shown`)
+    only go into the cell's log.txt, the others are shown as before (copying_warnings gives them to the log). The
+    filters decide as before: a warning they ignore is not heard, one they make an error raises in the block.
+    Yields the list that gets the texts of the wildgan warnings heard, each once, in order."""
+    import warnings
+
+    said: list[str] = []
+    heard: list[warnings.WarningMessage] = []
+    try:
+        with warnings.catch_warnings(record=True) as heard:
+            yield said
+    finally:                            # (those said before a read that fails too)
+        for w in heard:
+            text = str(w.message)
+            if issubclass(w.category, WildganWarning) and text not in said:
+                said.append(text)
+            if issubclass(w.category, WildganWarning) and text in shown:
+                cell_file.warned(text)
+            else:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
 def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress: bool,
-               log: Callable[[str], None], data_said: set[str]) -> list[dict[str, Any]]:
+               log: Callable[[str], None], data_said: Sequence[str], loaded: LoadedData | None,
+               checked_said: Sequence[str]) -> list[dict[str, Any]]:
     results = study_dir / "results.jsonl"
     _drop_rows_of_other_scoring(results, base, {c.key for c in cells}, log)
     have = {r["cell"] for r in read_rows(results, warn=False)}
     # the data set read once for every cell's training and evaluation (each used to read it twice: a plain folder
     # tree, which has no decoded cache, was decoded twice per cell); the cells differ in what a split selects, not
     # in how the data is read, so one read serves them all (another one only where a cell's reading options differ)
-    data: list[LoadedData] = []
+    # (or the caller's read, handed on: `loaded`)
+    data: list[LoadedData] = [] if loaded is None else [loaded]
     # the wildgan warnings said while data[0] was read (a resize, a centre crop, files left out): they concern every
-    # cell that trains on it, but were said in the cell that read it, so each later cell's log.txt is given them
-    read_said: list[str] = []
+    # cell that trains on it, but were said in the cell that read it (or by the caller), so each cell's log.txt is
+    # given them
+    read_said: list[str] = [] if loaded is None else list(dict.fromkeys(data_said))
+    # heard first, then shown: what the caller's read of the same data and its check of the cells showed would be
+    # shown again on the terminal, a few lines apart, by the cells' read and each cell's split (a contamination's
+    # rounding); the cell's log.txt is given them all
+    shown = {*data_said, *checked_said}
     fresh = False                       # the tables were written after the last row appended
 
     def split_of(cfg: RunConfig, cell_file: RunLog) -> AnomalySplit:
@@ -555,29 +609,15 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
             for text in read_said:
                 cell_file.warned(text)
             try:
-                return build_split(cfg.data, loaded=data[0])
+                with _heard_then_shown(shown, cell_file):
+                    return build_split(cfg.data, loaded=data[0])
             except ValueError:          # read with other options than this cell's: read again, as it wants
                 data.clear()
-        import warnings
-
-        # heard first, then shown: those the caller's read of the same data showed (data_said) would be shown twice
-        # on the terminal, a few lines apart; the cell's log.txt is given them all. (The filters decide as before: a
-        # warning they ignore is not heard, one they make an error raises in the read)
-        heard: list[warnings.WarningMessage] = []
-        try:
-            with warnings.catch_warnings(record=True) as heard:
-                data.append(load_split_data(cfg.data, progress=progress))
-        finally:                        # (those said before a read that fails too)
-            read_said.clear()
-            for w in heard:
-                text = str(w.message)
-                if issubclass(w.category, WildganWarning) and text not in read_said:
-                    read_said.append(text)
-                if issubclass(w.category, WildganWarning) and text in data_said:
-                    cell_file.warned(text)
-                else:
-                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-        return build_split(cfg.data, loaded=data[0])
+        with _heard_then_shown(shown, cell_file) as said:
+            data.append(load_split_data(cfg.data, progress=progress))
+        read_said[:] = said             # (filled as the block ends)
+        with _heard_then_shown(shown, cell_file):
+            return build_split(cfg.data, loaded=data[0])
 
     for i, cell in enumerate(cells):
         if cell.key in have:
