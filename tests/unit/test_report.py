@@ -799,6 +799,18 @@ def test_the_report_of_a_detector_run_describes_its_data(tmp_path):
     assert "normal classes ;" not in md
 
 
+def test_the_report_names_the_embedded_sample_not_the_installation_that_trained_on_it():
+    # split.json records the sample's path in the installation that trained the run, which another installation's
+    # report showed as if it were the data's place (a path that may be gone)
+    from wildgan.evaluation.report import _data_text
+
+    info = {"protocol": "mnist", "normal_classes": ["1"], "gamma": 0.0, "n_train": 600, "n_train_anomalous": 0,
+            "n_test": 400, "n_test_anomalous": 200, "resolution": 32, "channels": 1,
+            "source": "/gone/lib/python3.11/site-packages/wildgan/data/sample/mnist-sample.npz"}
+    assert _data_text(info).startswith("Data: mnist from the embedded MNIST sample; normal classes 1; gamma 0.0;")
+    assert _data_text({**info, "source": "/data/mine.npz"}).startswith("Data: mnist from /data/mine.npz;")
+
+
 def test_a_search_run_report_rescores_the_evaluations_latents_instead_of_searching_again(tmp_path, monkeypatch):
     # the report of a latent-search run used to search again (as long as the evaluation, twice with the controls):
     # the evaluation now keeps its latents (test_search.npz), and the report rescores them in one pass, after

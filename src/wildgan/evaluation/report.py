@@ -44,7 +44,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 
 from ..checkpoint import umask
-from ..config import SCORE_NAMES, own_score, read_run_config, run_config_to_dict, scoring_settings
+from ..config import SCORE_NAMES, is_sample_path, own_score, read_run_config, run_config_to_dict, scoring_settings
 from ..data import build_split, conversion_opts, load_images, newly_skipped, split_differences
 from ..data.dataset_files import dataset_among_images_error
 from ..data.readers import is_dataset_file
@@ -580,7 +580,10 @@ def _data_text(split_info: dict[str, Any]) -> str | None:
         return (f"Data: {split_info.get('n_train', '?')} training images given to Detector.fit "
                 f"({split_info.get('source', '?')}), no labels and no test split; {shape}.")
     if split_info:
-        return (f"Data: {split_info.get('protocol', '?')} from {split_info.get('source', '?')}; normal classes "
+        # (the sample's path is the one of the installation that trained the run, which may be gone or elsewhere)
+        source = "the embedded MNIST sample" if is_sample_path(split_info.get("source")) else \
+            split_info.get("source", "?")
+        return (f"Data: {split_info.get('protocol', '?')} from {source}; normal classes "
                 f"{', '.join(map(str, split_info.get('normal_classes', [])))}; gamma {split_info.get('gamma')}; "
                 f"{split_info.get('n_train', '?')} training images ({split_info.get('n_train_anomalous', '?')} "
                 f"anomalous), {split_info.get('n_test', '?')} test images ({split_info.get('n_test_anomalous', '?')}"
