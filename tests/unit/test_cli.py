@@ -1179,6 +1179,15 @@ def test_score_threshold_says_which_c_it_used_beside_the_runs_gamma(tiny_npz, tm
     (line,) = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("threshold for score a")]
     assert "contamination (contamination=0.2," in line, line
     assert line.endswith("; c = 0.2 (as given): the threshold is percentile 80 of the training images' scores"), line
+    # the default value typed out is given too: it was called "the default" (the option's value was compared with its
+    # default, not whether it was typed), and so was a --mad-k 3 the contamination rule ignores
+    assert main(["score", str(run), "--threshold", "contamination", "--expected-contam", "0.05", "--mad-k", "3",
+                 "--out", "-", "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    (line,) = [ln for ln in err.splitlines() if ln.startswith("threshold for score a")]
+    assert "; c = 0.05 (as given): the threshold is percentile 95 of the training images' scores; this run was " \
+           "trained with a share γ = 0.2" in line and "default" not in line, line
+    assert "--mad-k is not used by --threshold contamination" in err, err
     p = make_parser()
     own = p.parse_args(["score", "RUN", "--out", "-", "--threshold", "contamination"])
     assert "γ = 0: clean training images, or your own data whose share of anomalies is not known" in \
