@@ -1340,10 +1340,12 @@ def test_a_roc_band_lies_under_a_drawn_line_and_never_hides_a_trained_curve_unde
     from wildgan.evaluation import plots
 
     drawn: dict[str, float] = {}
+    styles: dict[str, str] = {}
 
     def keep(fig, path):
         (ax,) = fig.axes
         drawn.update({ln.get_label(): ln.get_linewidth() for ln in ax.lines if "(AUC" in ln.get_label()})
+        styles.update({ln.get_label(): ln.get_linestyle() for ln in ax.lines if "(AUC" in ln.get_label()})
         return path
 
     monkeypatch.setattr(plots, "_save", keep)
@@ -1358,6 +1360,10 @@ def test_a_roc_band_lies_under_a_drawn_line_and_never_hides_a_trained_curve_unde
     bands = {k.split(" (AUC")[0]: k.split("lies under ")[1].split(" (")[0] for k in drawn if "pale band" in k}
     assert lines == {"A", "L_o", "L_o untrained"} and bands == {"L_r": "A", "pixel_norm control": "A"}, drawn
     assert all(drawn[k] == 1.4 for k in drawn if k.startswith(("A (AUC", "L_o (AUC"))), drawn
+    # a band is solid, the dotted control's too (drawn 6 wide with its dots, it was a row of big grey squares); the
+    # lines keep their group's style
+    assert {k.split(" (AUC")[0]: v for k, v in styles.items()} == {
+        "L_r": "-", "A": "-", "L_o": "-", "L_o untrained": "--", "pixel_norm control": "-"}, styles
 
 
 def _panel_titles(monkeypatch) -> list[str]:
