@@ -797,6 +797,11 @@ def test_the_report_of_a_detector_run_describes_its_data(tmp_path):
     assert "Data: 24 training images given to Detector.fit (in-memory ndarray), no labels and no test split; " \
            "16x16x1." in md, md[:2000]
     assert "normal classes ;" not in md
+    # its thresholds were said to come "never from the test images", of which it has none
+    section = md.split("## Threshold")[1].split("\n## ")[0]
+    assert "taken from the 24 training images' scores (train_scores.csv, written by Detector.fit), the only images " \
+           "of this run (it has no test images; new images are set against these thresholds)" in section, section
+    assert "test images" not in section.replace("it has no test images", ""), section
 
 
 def test_the_report_names_the_embedded_sample_not_the_installation_that_trained_on_it():
@@ -1723,6 +1728,34 @@ def test_a_detector_run_without_usable_training_scores_says_why_it_has_no_thresh
     assert "No threshold: this run has no training scores of a for these networks (Detector.fit writes them" in md
     assert "fit the Detector again, or keep a fitted one with det.save" in md
     assert "wildgan score RUN --threshold" not in md.split("## Threshold")[1].split("##")[0]    # cannot rebuild them
+    # (it has no test images: "never from the test images" denied using what it does not have)
+    assert "Thresholds come from the training images' scores (this run has no test images): fit the Detector" in md
+    assert "never from the test images" not in md
+
+
+def test_an_unlabelled_runs_threshold_section_does_not_speak_of_test_images_it_has_none_of(tmp_path):
+    # its diagnostics hold the training pile: their count was given as the test images a search run's evaluation
+    # searched, and its thresholds were "never from the test images"
+    from wildgan.config import DataConfig, RunConfig, TrainConfig, net_config_for_preset
+    from wildgan.evaluation.report import RunDiagnostics, _Page, _threshold_section
+
+    n = 40
+    a = np.random.default_rng(0).normal(size=n)
+    diag = RunDiagnostics(y=np.zeros(n, np.int8), ids=[str(i) for i in range(n)], x=np.zeros((n, 8, 8, 1), np.uint8),
+                          scores={"a": a}, z=np.zeros((n, 4)), recon=None, controls={}, metrics={})
+    for method in ("search", "wildgan"):
+        cfg = RunConfig(data=DataConfig(dataset="unlabelled"), net=net_config_for_preset("tiny", 8, 1),
+                        train=TrainConfig(), method=method)
+        page = _Page("t", tmp_path)
+        _threshold_section(page, diag, cfg, "a", None, unlabelled=True, n_train=n)
+        text = "".join(page.md_parts)
+        assert "(this run has no test images)" in text and "never from the test images" not in text, text
+        assert "test images that `wildgan evaluate` did" not in text, text
+    page = _Page("t", tmp_path)
+    _threshold_section(page, diag, cfg, "a", ({"a": a}, "train_scores.csv"), unlabelled=True)
+    text = "".join(page.md_parts)
+    assert "training images' scores (train_scores.csv), the only images of this run (it has no test images" in text, \
+        text
 
 
 def _md_table_after(md: str, heading: str) -> list[list[str]]:
