@@ -599,6 +599,10 @@ def _sub_parser(p: argparse.ArgumentParser, cmd: str) -> argparse.ArgumentParser
     return p._subparsers._group_actions[0].choices[cmd]  # type: ignore[union-attr]
 
 
+def _sub_parser_names(p: argparse.ArgumentParser) -> set[str]:
+    return set(p._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
+
+
 # === train's options -> RunConfig: --config files, --resume replays, explicit flags ===================================
 
 def _typed_options(p: argparse.ArgumentParser, argv: Sequence[str]) -> set[str]:
@@ -985,8 +989,12 @@ def _log_to(run_dir: Path) -> RunLog:
     return RunLog(run_dir / "log.txt", show=show, make_folder=True)
 
 
-def _changed(a: argparse.Namespace, dest: str) -> bool:
-    """Whether an option differs from its default (given in any spelling argparse accepts, abbreviations too)."""
+def _given(a: argparse.Namespace, dest: str) -> bool:
+    """Whether an option was given (in any spelling argparse accepts, abbreviations too): typed on the command line
+    (main records which, a.typed), even at its default value; else, for a namespace parsed without main, whether it
+    differs from its default."""
+    if getattr(a, "typed", None) is not None:
+        return dest in a.typed
     return getattr(a, dest) != a.defaults.get(dest) if getattr(a, "defaults", None) else False
 
 
@@ -1000,7 +1008,7 @@ def _contamination_note(a: argparse.Namespace, gamma: float) -> str:
     if a.threshold != "contamination":
         return ""
     c = float(a.expected_contamination)
-    given = _changed(a, "expected_contamination")
+    given = _given(a, "expected_contamination")
     # (the percentile, not "c of the training images score above it": that share is only near c, e.g. 4 of 64
     # above the 95th percentile, and 2 of 24)
     note = (f"c = {c:g} ({'as given' if given else 'the default --expected-contamination'}): the threshold is "
@@ -1021,10 +1029,10 @@ def _warn_unused_threshold_options(a: argparse.Namespace, dests: Sequence[str], 
     `dests` that only matter with one, said to be ignored (`without`: what is then not written)."""
     if a.threshold:
         unused = "mad_k" if a.threshold == "contamination" else "expected_contamination"
-        if _changed(a, unused):
+        if _given(a, unused):
             _warn(f"warning: {_flag(unused)} is not used by --threshold {a.threshold}")
         return
-    given = [o for o in dests if _changed(a, o)]
+    given = [o for o in dests if _given(a, o)]
     if given:
         _warn(f"warning: {', '.join(_flag(o) for o in given)} {'only matters' if len(given) == 1 else 'only matter'} "
               f"with --threshold: {without} is written without it")
@@ -2148,10 +2156,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             # the command is the first word that is not a global option (`wildgan --debug train ...`)
             at = next((i for i, w in enumerate(argv) if not w.startswith("-")), None)
             typed: set[str] = set()
+            if at is not None and argv[at] in _sub_parser_names(p):
+                # the options typed, whatever their values: a default typed out is given all the same (and said so)
+                typed = _typed_options(_sub_parser(p, argv[at]), argv[at + 1:])
             if at is not None and argv[at] == "train":
                 # `--config FILE` and `--resume` install a file's values as the defaults of train's options
                 train = _sub_parser(p, "train")
-                typed = _typed_options(train, argv[at + 1:])
                 argv = [*argv[:at + 1], *_resume_config(argv[at + 1:])]
                 _set_from_config(train, argv[at + 1:])
             a, extra = p.parse_known_args(argv)

@@ -13,6 +13,7 @@ import dataclasses
 import math
 import numbers
 from dataclasses import dataclass, field, replace
+from pathlib import PurePath
 from typing import Any, TypeVar
 
 from .errors import ConfigError
@@ -119,6 +120,21 @@ def net_config_for_preset(preset: str, resolution: int, channels: int) -> NetCon
 # $WILDGAN_DATA first), so that a `--config` replay or an evaluation uses the sample whatever the environment says,
 # and not as the sample's path inside one installation
 SAMPLE_TOKEN = "wildgan:mnist-sample"
+# where the sample lies inside any installation (data/readers.py's default_sample_path): a path ending so names the
+# sample of some installation, this one's or another's (a checkout moved, a reinstall into another site-packages)
+SAMPLE_PATH_TAIL = ("wildgan", "data", "sample", "mnist-sample.npz")
+
+
+def is_sample_path(data: Any) -> bool:
+    """Whether `data` (a DataConfig.data, or a split.json `source`) names the embedded MNIST sample: SAMPLE_TOKEN,
+    or the sample's path inside any installation of wildgan. Runs record the sample's own path in split.json (and,
+    before SAMPLE_TOKEN, in config.json), and that path is another one wherever the package is installed next."""
+    if not isinstance(data, (str, PurePath)) or str(data) in ("", "None"):
+        return False
+    if str(data) == SAMPLE_TOKEN:
+        return True
+    # (by the parts of the path, not by what is there now: the other installation may be gone)
+    return tuple(PurePath(str(data)).parts[-len(SAMPLE_PATH_TAIL):]) == SAMPLE_PATH_TAIL
 
 
 @dataclass(frozen=True)
@@ -668,8 +684,13 @@ def read_run_config(run_dir: Any) -> RunConfig:
             source = json.loads((Path(run_dir) / "split.json").read_text()).get("source")
         except (OSError, ValueError, AttributeError):
             source = None
-        if source and Path(source).name == "mnist-sample.npz" and Path(source).parent.name == "sample":
+        if is_sample_path(source):
             cfg = replace(cfg, data=replace(cfg.data, data=SAMPLE_TOKEN))
+    elif data != SAMPLE_TOKEN and is_sample_path(data):
+        # the sample recorded by its path (runs of versions before the sample was named by its path too, a
+        # Detector.fit on the sample's file): by name, so that the run reads this installation's sample wherever
+        # the one it was trained with lies, or whether it is there at all
+        cfg = replace(cfg, data=replace(cfg.data, data=SAMPLE_TOKEN))
     elif data != SAMPLE_TOKEN and not Path(data).expanduser().is_absolute() and \
             not Path(data).expanduser().exists():
         # a run recorded before data paths were made absolute, used from another folder: split.json knows where

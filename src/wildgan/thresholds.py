@@ -15,6 +15,7 @@ Rules (the scores they are computed from must be *training* scores; test scores 
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -23,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ConfigError, DataError, WildganRuntimeWarning, warn_user
+from .fileio import atomic_write_text
 
 RULES = ("contamination", "mad", "f1")
 MAD_SCALE = 1.4826
@@ -191,11 +193,9 @@ def rank_proba(train_scores: Any, scores: Any, method: str = "linear") -> np.nda
         lo, hi = float(t.min()), float(t.max())
         p = (s - lo) / (hi - lo) if hi > lo else (s > hi).astype(np.float64)
     elif method == "unify":
-        from math import erf
-
         mu, sd = float(t.mean()), float(t.std())
         z = (s - mu) / (sd * math.sqrt(2.0)) if sd > 0 else np.where(s > mu, np.inf, -np.inf)
-        p = np.array([erf(v) for v in np.ravel(z)], dtype=np.float64)
+        p = np.array([math.erf(v) for v in np.ravel(z)], dtype=np.float64)
     else:
         raise ConfigError(f"predict_proba method must be 'linear' or 'unify', got {method!r}")
     p = np.clip(p, 0.0, 1.0)
@@ -292,10 +292,6 @@ FIT_THRESHOLD_FILE = "detector_threshold.json"
 def write_fit_threshold(run_dir: Path, thr: Threshold, *, batch_mode: str, lam: float,
                         weights_sha256: str | None) -> None:
     """Record the threshold Detector.fit fitted (thr, whose params name its score) in RUN_DIR/FIT_THRESHOLD_FILE."""
-    import json
-
-    from .fileio import atomic_write_text
-
     rec = {"threshold": thr.to_dict(), "batch_mode": batch_mode, "lam": float(lam), "weights_sha256": weights_sha256}
     atomic_write_text(Path(run_dir) / FIT_THRESHOLD_FILE, json.dumps(rec, indent=2))
 
@@ -303,8 +299,6 @@ def write_fit_threshold(run_dir: Path, thr: Threshold, *, batch_mode: str, lam: 
 def read_fit_threshold(run_dir: Path) -> tuple[Threshold, dict[str, Any]] | None:
     """(the threshold Detector.fit recorded, the whole record) or None: no record (a run of `wildgan train`, or of a
     Detector from before the record), or one that cannot be read (only a record: the report goes without it)."""
-    import json
-
     try:
         rec = json.loads((Path(run_dir) / FIT_THRESHOLD_FILE).read_text(encoding="utf-8"))
         return Threshold.from_dict(rec["threshold"]), rec

@@ -737,6 +737,60 @@ def test_cifar10_without_data_is_not_the_sample_and_a_resume_keeps_the_samples_n
     assert (run / "train_scores.csv").is_file()
 
 
+def test_a_sample_run_is_evaluated_on_its_own_data_by_wildgan_installed_elsewhere(tmp_path, capsys, monkeypatch):
+    # the sample lies inside the package, so its path is the installation's: a sample run evaluated by wildgan
+    # installed at another path (a reinstall into another site-packages, a moved checkout) was "other data", written to
+    # RUN/eval-mnist-sample-XXXX instead of RUN/eval.json; and a run that recorded the sample's path in config.json
+    # (older versions) found its data gone
+    import shutil
+
+    from wildgan.data import readers
+
+    monkeypatch.delenv("WILDGAN_DATA", raising=False)
+    run = tmp_path / "run"
+    assert main(["train", "--preset", "tiny", "--normal", "1", "--phase-kimg", "0.02", "--total-kimg", "0.05",
+                 "--threads", "1", "--no-progress", "--no-train-scores", "--out", str(run)]) == 0
+    trained_with = json.loads((run / "split.json").read_text())["source"]
+    assert trained_with == str(readers.default_sample_path())
+    # wildgan at another path: the same package tree, the sample in it
+    pkg = tmp_path / "elsewhere" / "site-packages" / "wildgan" / "data"
+    (pkg / "sample").mkdir(parents=True)
+    shutil.copy(readers.default_sample_path(), pkg / "sample")
+    monkeypatch.setattr(readers, "__file__", str(pkg / "readers.py"))
+    assert readers.default_sample_path() == pkg / "sample" / "mnist-sample.npz" != Path(trained_with)
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--threads", "1", "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert "other data" not in err, err
+    assert (run / "eval.json").is_file() and not list(run.glob("eval-*")), sorted(p.name for p in run.iterdir())
+    # a run of an older version: config.json named the sample by its path, in an installation since removed
+    gone = "/gone/lib/python3.11/site-packages/wildgan/data/sample/mnist-sample.npz"
+    for name, key in (("config.json", "data"), ("split.json", "source")):
+        d = json.loads((run / name).read_text())
+        if name == "config.json":
+            d["data"]["data"] = gone
+        else:
+            d["source"] = gone
+        (run / name).write_text(json.dumps(d))
+    (run / "eval.json").unlink()
+    assert main(["evaluate", str(run), "--threads", "1", "--no-progress", "--no-controls"]) == 0, \
+        capsys.readouterr().err
+    assert (run / "eval.json").is_file() and not list(run.glob("eval-*"))
+    assert main(["score", str(run), "--out", str(tmp_path / "s.csv"), "--no-A", "--threads", "1",
+                 "--no-progress"]) == 0, capsys.readouterr().err
+    # the sample given by its path here, evaluated whole: the run's own data, with the note that says so
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--data", str(readers.default_sample_path()), "--whole", "--no-controls",
+                 "--threads", "1", "--no-progress"]) == 0
+    assert "is the data" in capsys.readouterr().err
+    assert [p.name for p in run.glob("eval-*")] == ["eval-data-whole"]
+    # a --resume replays it on the sample, by name
+    capsys.readouterr()
+    assert main(["train", "--out", str(run), "--resume", "--total-kimg", "0.06", "--dry-run"]) == 0
+    err = capsys.readouterr().err
+    assert json.loads(err[err.index("{"):])["data"]["data"] == "wildgan:mnist-sample"
+
+
 def test_study_normal_classes_one_cell_each_or_joined(tmp_path, monkeypatch):
     # study --normal 0,1: two one-vs-rest cells; 0+1: one cell with both classes normal (train --normal 0,1)
     import wildgan.studies as studies
@@ -1125,6 +1179,15 @@ def test_score_threshold_says_which_c_it_used_beside_the_runs_gamma(tiny_npz, tm
     (line,) = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("threshold for score a")]
     assert "contamination (contamination=0.2," in line, line
     assert line.endswith("; c = 0.2 (as given): the threshold is percentile 80 of the training images' scores"), line
+    # the default value typed out is given too: it was called "the default" (the option's value was compared with its
+    # default, not whether it was typed), and so was a --mad-k 3 the contamination rule ignores
+    assert main(["score", str(run), "--threshold", "contamination", "--expected-contam", "0.05", "--mad-k", "3",
+                 "--out", "-", "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    (line,) = [ln for ln in err.splitlines() if ln.startswith("threshold for score a")]
+    assert "; c = 0.05 (as given): the threshold is percentile 95 of the training images' scores; this run was " \
+           "trained with a share γ = 0.2" in line and "default" not in line, line
+    assert "--mad-k is not used by --threshold contamination" in err, err
     p = make_parser()
     own = p.parse_args(["score", "RUN", "--out", "-", "--threshold", "contamination"])
     assert "γ = 0: clean training images, or your own data whose share of anomalies is not known" in \

@@ -491,6 +491,15 @@ def test_sample_and_data_root(monkeypatch, tmp_path):
     assert absolute_data_path(None) == "wildgan:mnist-sample"                     # the embedded sample, by name
     assert absolute_data_path(str(default_sample_path())) == "wildgan:mnist-sample"   # ... also named by its path
     assert resolve_data_root("wildgan:mnist-sample") == default_sample_path()
+    # ... and by its path in another installation (a reinstall elsewhere, a moved checkout), there or gone: this one's
+    elsewhere = "/gone/venv/lib/python3.11/site-packages/wildgan/data/sample/mnist-sample.npz"
+    assert absolute_data_path(elsewhere) == "wildgan:mnist-sample"
+    assert resolve_data_root(elsewhere) == default_sample_path()
+    # (a file of that name elsewhere is not the sample: the path must be the package's)
+    (tmp_path / "sample").mkdir()
+    np.savez(tmp_path / "sample" / "mnist-sample.npz", x_train=np.zeros((4, 8, 8), np.uint8), y_train=np.zeros(4))
+    assert absolute_data_path(str(tmp_path / "sample" / "mnist-sample.npz")) == str(tmp_path / "sample" /
+                                                                                    "mnist-sample.npz")
     train, test, kind = load_dataset(None)
     assert kind == "npz" and train.x.shape == (6000, 28, 28, 1) and test.x.shape == (2000, 28, 28, 1)
     assert np.bincount(train.y).tolist() == [600] * 10 and np.bincount(test.y).tolist() == [200] * 10

@@ -797,6 +797,23 @@ def test_the_report_of_a_detector_run_describes_its_data(tmp_path):
     assert "Data: 24 training images given to Detector.fit (in-memory ndarray), no labels and no test split; " \
            "16x16x1." in md, md[:2000]
     assert "normal classes ;" not in md
+    # its thresholds were said to come "never from the test images", of which it has none
+    section = md.split("## Threshold")[1].split("\n## ")[0]
+    assert "taken from the 24 training images' scores (train_scores.csv, written by Detector.fit), the only images " \
+           "of this run (it has no test images; new images are set against these thresholds)" in section, section
+    assert "test images" not in section.replace("it has no test images", ""), section
+
+
+def test_the_report_names_the_embedded_sample_not_the_installation_that_trained_on_it():
+    # split.json records the sample's path in the installation that trained the run, which another installation's
+    # report showed as if it were the data's place (a path that may be gone)
+    from wildgan.evaluation.report import _data_text
+
+    info = {"protocol": "mnist", "normal_classes": ["1"], "gamma": 0.0, "n_train": 600, "n_train_anomalous": 0,
+            "n_test": 400, "n_test_anomalous": 200, "resolution": 32, "channels": 1,
+            "source": "/gone/lib/python3.11/site-packages/wildgan/data/sample/mnist-sample.npz"}
+    assert _data_text(info).startswith("Data: mnist from the embedded MNIST sample; normal classes 1; gamma 0.0;")
+    assert _data_text({**info, "source": "/data/mine.npz"}).startswith("Data: mnist from /data/mine.npz;")
 
 
 def test_a_search_run_report_rescores_the_evaluations_latents_instead_of_searching_again(tmp_path, monkeypatch):
@@ -1328,10 +1345,12 @@ def test_a_roc_band_lies_under_a_drawn_line_and_never_hides_a_trained_curve_unde
     from wildgan.evaluation import plots
 
     drawn: dict[str, float] = {}
+    styles: dict[str, str] = {}
 
     def keep(fig, path):
         (ax,) = fig.axes
         drawn.update({ln.get_label(): ln.get_linewidth() for ln in ax.lines if "(AUC" in ln.get_label()})
+        styles.update({ln.get_label(): ln.get_linestyle() for ln in ax.lines if "(AUC" in ln.get_label()})
         return path
 
     monkeypatch.setattr(plots, "_save", keep)
@@ -1346,6 +1365,10 @@ def test_a_roc_band_lies_under_a_drawn_line_and_never_hides_a_trained_curve_unde
     bands = {k.split(" (AUC")[0]: k.split("lies under ")[1].split(" (")[0] for k in drawn if "pale band" in k}
     assert lines == {"A", "L_o", "L_o untrained"} and bands == {"L_r": "A", "pixel_norm control": "A"}, drawn
     assert all(drawn[k] == 1.4 for k in drawn if k.startswith(("A (AUC", "L_o (AUC"))), drawn
+    # a band is solid, the dotted control's too (drawn 6 wide with its dots, it was a row of big grey squares); the
+    # lines keep their group's style
+    assert {k.split(" (AUC")[0]: v for k, v in styles.items()} == {
+        "L_r": "-", "A": "-", "L_o": "-", "L_o untrained": "--", "pixel_norm control": "-"}, styles
 
 
 def _panel_titles(monkeypatch) -> list[str]:
@@ -1705,6 +1728,34 @@ def test_a_detector_run_without_usable_training_scores_says_why_it_has_no_thresh
     assert "No threshold: this run has no training scores of a for these networks (Detector.fit writes them" in md
     assert "fit the Detector again, or keep a fitted one with det.save" in md
     assert "wildgan score RUN --threshold" not in md.split("## Threshold")[1].split("##")[0]    # cannot rebuild them
+    # (it has no test images: "never from the test images" denied using what it does not have)
+    assert "Thresholds come from the training images' scores (this run has no test images): fit the Detector" in md
+    assert "never from the test images" not in md
+
+
+def test_an_unlabelled_runs_threshold_section_does_not_speak_of_test_images_it_has_none_of(tmp_path):
+    # its diagnostics hold the training pile: their count was given as the test images a search run's evaluation
+    # searched, and its thresholds were "never from the test images"
+    from wildgan.config import DataConfig, RunConfig, TrainConfig, net_config_for_preset
+    from wildgan.evaluation.report import RunDiagnostics, _Page, _threshold_section
+
+    n = 40
+    a = np.random.default_rng(0).normal(size=n)
+    diag = RunDiagnostics(y=np.zeros(n, np.int8), ids=[str(i) for i in range(n)], x=np.zeros((n, 8, 8, 1), np.uint8),
+                          scores={"a": a}, z=np.zeros((n, 4)), recon=None, controls={}, metrics={})
+    for method in ("search", "wildgan"):
+        cfg = RunConfig(data=DataConfig(dataset="unlabelled"), net=net_config_for_preset("tiny", 8, 1),
+                        train=TrainConfig(), method=method)
+        page = _Page("t", tmp_path)
+        _threshold_section(page, diag, cfg, "a", None, unlabelled=True, n_train=n)
+        text = "".join(page.md_parts)
+        assert "(this run has no test images)" in text and "never from the test images" not in text, text
+        assert "test images that `wildgan evaluate` did" not in text, text
+    page = _Page("t", tmp_path)
+    _threshold_section(page, diag, cfg, "a", ({"a": a}, "train_scores.csv"), unlabelled=True)
+    text = "".join(page.md_parts)
+    assert "training images' scores (train_scores.csv), the only images of this run (it has no test images" in text, \
+        text
 
 
 def _md_table_after(md: str, heading: str) -> list[list[str]]:

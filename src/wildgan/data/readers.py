@@ -22,7 +22,7 @@ from typing import Any, Iterable, Iterator, Sequence
 import numpy as np
 from PIL import Image
 
-from ..config import SAMPLE_TOKEN
+from ..config import SAMPLE_TOKEN, is_sample_path
 from ..errors import ConfigError, DataError, WildganError, moved_name, warn_user
 from ..fileio import atomic_write_stream
 from .dataset_files import (CIFAR_BATCH_FILES, cifar_batch_class_names, dataset_among_images_error, dataset_file_kind,
@@ -123,13 +123,19 @@ def _holds_data(root: Path) -> bool:
 def under_data_root(path: str | Path) -> Path:
     """A path as given (~ expanded); a relative one that does not exist from the current folder but does under
     $WILDGAN_DATA is that one (`--data cifar10/cifar-10-python.tar.gz`); config.SAMPLE_TOKEN is the embedded sample."""
-    if str(path) == SAMPLE_TOKEN:
-        return default_sample_path()
+    if is_sample_path(path):
+        return default_sample_path()      # (also the sample's path in another installation: this one's sample)
     p = Path(path).expanduser()
     env = os.environ.get("WILDGAN_DATA")
     if env and not p.is_absolute() and not p.exists() and (Path(env).expanduser() / p).exists():
         return Path(env).expanduser() / p
     return p
+
+
+def same_data_source(a: Any, b: Any) -> bool:
+    """Whether two split infos' `source`s (or recorded data paths) name the same data: the same path, or both the
+    embedded sample, which each installation of wildgan has at a path of its own (config.is_sample_path)."""
+    return str(a) == str(b) or (is_sample_path(a) and is_sample_path(b))
 
 
 def missing_path_error(path: str | Path) -> DataError:
@@ -150,7 +156,7 @@ def absolute_data_path(data: str | None, dataset: str = "auto") -> str | None:
     any folder and later changes of $WILDGAN_DATA do not silently swap a run's data."""
     if data in (None, "") and not os.environ.get("WILDGAN_DATA") and dataset == "cifar10":
         return None               # CIFAR-10 has no default here: load_dataset downloads it (--download) or asks
-    if data == SAMPLE_TOKEN or (data in (None, "") and not os.environ.get("WILDGAN_DATA")):
+    if is_sample_path(data) or (data in (None, "") and not os.environ.get("WILDGAN_DATA")):
         return SAMPLE_TOKEN       # the embedded sample, by name: a replay must not read $WILDGAN_DATA instead
     found = resolve_data_root(data, dataset)
     if data not in (None, "") and not found.exists() and os.environ.get("WILDGAN_DATA") and dataset != "cifar10" \
@@ -165,7 +171,7 @@ def absolute_data_path(data: str | None, dataset: str = "auto") -> str | None:
                         f"--data PATH or fix the variable)")
     # abspath also folds '..' (Path.absolute does not): a/../x.npz would break once a/ is gone
     path = os.path.abspath(found)
-    if path == os.path.abspath(default_sample_path()):
+    if is_sample_path(path):
         return SAMPLE_TOKEN       # the sample named by its path (e.g. on a --resume): by name all the same
     return path
 
@@ -174,7 +180,7 @@ def missing_run_data_error(recorded: str | None, run_dir: str | Path) -> DataErr
     """The error for a run whose recorded data (cfg.data.data, absolute since runs record it so) is gone, else None:
     load_dataset's bare 'PATH: no such file or folder' named a path the user had not typed, and did not say that
     a moved data set can be linked back there (a --resume refuses other data)."""
-    if not recorded or recorded == SAMPLE_TOKEN or not Path(recorded).is_absolute():
+    if not recorded or is_sample_path(recorded) or not Path(recorded).is_absolute():
         return None
     p = Path(recorded)
     if p.exists():

@@ -273,7 +273,9 @@ def roc_curves(path: Path, y: np.ndarray, scores: Mapping[str, np.ndarray],
                     label=f"{label} (AUC {auc:.3f})")
         else:
             banded = True
-            ax.plot(fpr, tpr, style, color=colors[key], lw=6.0, alpha=0.35, solid_capstyle="butt", zorder=1.5,
+            # solid whatever the curve's group: 6 points wide, a dotted or dashed band is a row of pale squares or
+            # bars, not a band (the legend entry says which curve it is)
+            ax.plot(fpr, tpr, "-", color=colors[key], lw=6.0, alpha=0.35, solid_capstyle="butt", zorder=1.5,
                     label=f"{label} (AUC {auc:.3f}): pale band, lies under {over[0]} (curves at most {over[1]:.3f} "
                           f"apart)")
     if not ok:

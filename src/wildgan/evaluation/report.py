@@ -44,7 +44,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 
 from ..checkpoint import umask
-from ..config import SCORE_NAMES, own_score, read_run_config, run_config_to_dict, scoring_settings
+from ..config import SCORE_NAMES, is_sample_path, own_score, read_run_config, run_config_to_dict, scoring_settings
 from ..data import build_split, conversion_opts, load_images, newly_skipped, split_differences
 from ..data.dataset_files import dataset_among_images_error
 from ..data.readers import is_dataset_file
@@ -580,7 +580,10 @@ def _data_text(split_info: dict[str, Any]) -> str | None:
         return (f"Data: {split_info.get('n_train', '?')} training images given to Detector.fit "
                 f"({split_info.get('source', '?')}), no labels and no test split; {shape}.")
     if split_info:
-        return (f"Data: {split_info.get('protocol', '?')} from {split_info.get('source', '?')}; normal classes "
+        # (the sample's path is the one of the installation that trained the run, which may be gone or elsewhere)
+        source = "the embedded MNIST sample" if is_sample_path(split_info.get("source")) else \
+            split_info.get("source", "?")
+        return (f"Data: {split_info.get('protocol', '?')} from {source}; normal classes "
                 f"{', '.join(map(str, split_info.get('normal_classes', [])))}; gamma {split_info.get('gamma')}; "
                 f"{split_info.get('n_train', '?')} training images ({split_info.get('n_train_anomalous', '?')} "
                 f"anomalous), {split_info.get('n_test', '?')} test images ({split_info.get('n_test_anomalous', '?')}"
@@ -949,7 +952,10 @@ def _fit_rule(run_dir: Path, model: Any, name: str) -> tuple[tuple[str, Threshol
 def _no_threshold_text(cfg: Any, name: str, detector: bool, n_train: Any = None, n_test: Any = None) -> str:
     """Why the Threshold section has no threshold, and how to get one: in the words of the kind of run (a
     Detector.fit run cannot rebuild its images; a search run's training scores cost a latent search per image)."""
-    never = "Thresholds come from the training images' scores only, never from the test images"
+    # (a run without test images, a Detector.fit or unlabelled one: "never from the test images" denied using what is
+    # not there; n_test None)
+    never = ("Thresholds come from the training images' scores only, never from the test images" if n_test is not None
+             else "Thresholds come from the training images' scores (this run has no test images)")
     if detector:
         return (f"No threshold: this run has no training scores of {name} for these networks (Detector.fit writes "
                 f"them to train_scores.csv, which is not used once the networks, the scoring rules or the score "
@@ -988,8 +994,10 @@ def _threshold_section(page: _Page, diag: RunDiagnostics | None, cfg: Any, score
     sentence. n_train: how many training images the run has (split.json), for the text of a run without scores."""
     name = pick_score(diag.scores if diag is not None else (train[0] if train else {score: None}), score)
     page.h(2, "Threshold")
+    # an unlabelled run's diag holds its training pile: neither it nor a Detector.fit run has test images
+    n_test = None if diag is None or unlabelled else len(diag.y)
     if train is None or name not in train[0]:
-        page.p(_no_threshold_text(cfg, name, detector, n_train, None if diag is None else len(diag.y)))
+        page.p(_no_threshold_text(cfg, name, detector, n_train, n_test))
         return None
     scores, source = train
     rules: list[tuple[str, dict[str, float], str]] = [
@@ -1010,8 +1018,10 @@ def _threshold_section(page: _Page, diag: RunDiagnostics | None, cfg: Any, score
            f"RUN --threshold contamination|mad` (defaults c = {DEFAULT_CONTAMINATION:g}, k = {DEFAULT_MAD_K:g}"
            + (f"; c = {gamma:g} is the run's training contamination γ, `--expected-contamination {gamma:g}`"
               if len(rules) > 2 else "")
-           + f"), taken from the {n_train} training images' scores ({source}), never from the test images: "
-           f"contamination = the 100·(1 − c) percentile of those scores, mad = their median + k·1.4826·MAD."
+           + f"), taken from the {n_train} training images' scores ({source}), "
+           + ("never from the test images" if n_test is not None else
+              "the only images of this run (it has no test images; new images are set against these thresholds)")
+           + ": contamination = the 100·(1 − c) percentile of those scores, mad = their median + k·1.4826·MAD."
            + ("" if diag is None else " 'flagged' in the table of the most anomalous images: the first rule."))
     if said:
         page.p(said)

@@ -17,7 +17,7 @@ import numpy as np
 from ..config import SCORE_NAMES, DataConfig, RunConfig, read_run_config, scoring_changes, scoring_settings
 from ..data import AnomalySplit, build_split, newly_skipped, skipped_reasons, split_differences, split_summary
 from ..data.imageset import resize_warning, scale_warning
-from ..data.readers import missing_run_data_error
+from ..data.readers import missing_run_data_error, same_data_source
 from ..errors import ConfigError, HeldWarning, warn_user
 from ..fileio import atomic_write_text, leave_out_defaults
 from ..scoring.run import LoadedModel, load_model, read_split_info, untrained_model, write_scores_csv
@@ -93,7 +93,7 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
     # other data: the run's normal classes (without --normal) and exclusions are taken over by class name only
     split = build_split(dc, whole=whole, inherited=() if data is None else ("exclude_classes",) if normal
                         else ("normal", "exclude_classes"), recorded=recorded if data is None else None)
-    if whole and recorded.get("source") and split.info.get("source") == recorded.get("source"):
+    if whole and recorded.get("source") and same_data_source(split.info.get("source"), recorded.get("source")):
         _say(log, f"warning: {dc.data} is the data {run_dir} was trained on: evaluated whole, its test set includes "
                   f"the training images (the in-the-wild setting: how well the pile's own anomalies are found), "
                   f"not only held-out ones")
@@ -387,15 +387,16 @@ def evaluation_dir(run_dir: Path, recorded: dict[str, Any], info: dict[str, Any]
     """Where an evaluation's eval.json / test_scores.csv go: the run folder for the run's own test split (what the
     report and the studies read), and RUN/eval-<data>[-<hash of its path>][-normal-<classes>][-whole]/ for other data
     or other normal classes of a run that has a test split of its own, which another evaluation must not overwrite.
-    The split infos are compared (resolved source paths, normal class names), not the arguments as typed. A run
-    without a test split of its own (trained on an unlabelled pile, or by Detector.fit) keeps its latest evaluation
-    in the run folder."""
+    The split infos are compared (resolved source paths, the embedded sample wherever it lies, normal class names),
+    not the arguments as typed. A run without a test split of its own (trained on an unlabelled pile, or by
+    Detector.fit) keeps its latest evaluation in the run folder."""
     import hashlib
     import re
 
     own_protocol = recorded.get("protocol") != "unlabelled" and not recorded.get("detector_input")
     source = str(info.get("source"))
-    same_data = source == str(recorded.get("source"))
+    # (the embedded sample is the same data at whatever path the installation that trained the run had it)
+    same_data = same_data_source(source, recorded.get("source"))
     normal = [str(c) for c in info.get("normal_classes") or []]
     same_normal = normal == [str(c) for c in recorded.get("normal_classes") or []]
     whole = info.get("test_size") == "whole"
