@@ -2520,6 +2520,13 @@ def test_evaluate_with_another_normal_class_of_the_runs_own_data_says_no_change_
     assert main(["evaluate", str(run), "--normal", "1"]) == 0
     err = capsys.readouterr().err
     assert f"changed since {run} was trained (images read 60 -> 62)" in err, err
+    # and data changed under the same count: one training image replaced (split.json's read_fingerprint)
+    x_train = d["x_train"].copy()
+    x_train[0] = 255 - x_train[0]
+    np.savez(tiny_npz, x_train=x_train, y_train=d["y_train"], x_test=d["x_test"], y_test=d["y_test"])
+    assert main(["evaluate", str(run), "--normal", "1"]) == 0
+    err = capsys.readouterr().err
+    assert f"changed since {run} was trained (the same number of images, 60, but not the same images" in err, err
 
 
 def test_an_evaluation_of_another_split_records_the_runs_own_training_counts(tmp_path, capsys):

@@ -614,6 +614,101 @@ def test_evaluating_a_test_set_whose_pixels_changed_warns(tmp_path):
     assert said == []
 
 
+def _run_of(tmp_path: Path, cfg: DataConfig) -> Path:
+    """A run folder with the config and split.json a training of cfg writes (no networks: split_for_run reads those)."""
+    from wildgan.config import RunConfig, TrainConfig, net_config_for_preset, write_run_config
+    from wildgan.training.run import write_split_info
+
+    s = build_split(cfg)
+    run = tmp_path / "run"
+    run.mkdir()
+    write_run_config(RunConfig(data=cfg, net=net_config_for_preset("tiny", s.resolution, s.channels),
+                               train=TrainConfig()), run)
+    write_split_info(s, run)
+    return run
+
+
+def test_another_normal_class_notices_data_changed_under_the_same_count(tmp_path):
+    """evaluate --normal OTHER of the run's own data compared only the number of images read: an image replaced or
+    relabelled under the same count went unsaid, and the test split could then hold training images."""
+    from wildgan.evaluation.run import split_for_run
+
+    root = simple_npz(tmp_path / "d.npz")
+    original = dict(np.load(root))
+    run = _run_of(tmp_path, DataConfig(data=str(root), normal=("0",)))
+    said: list[str] = []
+    split_for_run(run, log=said.append, normal=("1",))
+    assert said == []                                                   # unchanged data: nothing to say
+    x = original["x"].copy()
+    x[7] = 255 - x[7]                                                   # one image replaced
+    np.savez(root, x=x, y=original["y"])
+    split_for_run(run, log=said.append, normal=("1",))
+    assert len(said) == 1 and f"changed since {run} was trained (the same number of images, 150, but not the same " \
+        "images, ids or classes: split.json's read_fingerprint differs)" in said[0] and "normal 1 may contain " \
+        "training images" in said[0], said
+    y = original["y"].copy()
+    y[3] = 2                                                            # one image relabelled (class 0 -> 2)
+    np.savez(root, x=original["x"], y=y)
+    said.clear()
+    split_for_run(run, log=said.append, normal=("2",))
+    assert len(said) == 1 and "read_fingerprint differs" in said[0], said
+    # restored: nothing to say again
+    np.savez(root, **original)
+    said.clear()
+    split_for_run(run, log=said.append, normal=("1",))
+    assert said == []
+    # recorded by other decoders: pixels can differ for that alone, which the warning says
+    rec = json.loads((run / "split.json").read_text())
+    np.savez(root, x=x, y=original["y"])
+    (run / "split.json").write_text(json.dumps(dict(rec, decoders="Pillow 9.0.0 (libjpeg 8.0)")))
+    split_for_run(run, log=said.append, normal=("1",))
+    assert len(said) == 1 and "the decoding changed since" in said[0] and "Pillow 9.0.0" in said[0], said
+    # a split.json from before the fingerprint: the count alone, as before (same count: nothing said; another: said)
+    (run / "split.json").write_text(json.dumps({k: v for k, v in rec.items() if k != "read_fingerprint"}))
+    said.clear()
+    split_for_run(run, log=said.append, normal=("1",))
+    assert said == []
+    np.savez(root, x=original["x"][:-1], y=original["y"][:-1])
+    split_for_run(run, log=said.append, normal=("1",))
+    assert len(said) == 1 and "(images read 150 -> 149)" in said[0], said
+
+
+def test_read_fingerprint_is_of_the_images_ids_and_classes_in_any_order(tmp_path):
+    from wildgan.data.imageset import ImageSet
+    from wildgan.data.splits import read_fingerprint
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (6, 4, 4, 1), dtype=np.uint8)
+    a = ImageSet(x, np.array([0, 0, 1, 1, 2, -1]), ["a", "b", "c"], [f"f{i}" for i in range(6)])
+    fp = read_fingerprint(a)
+    assert fp.startswith("v1:") and fp == read_fingerprint(a.subset(np.arange(6)[::-1]))      # order: the same
+    changed = [ImageSet(np.where(np.arange(6)[:, None, None, None] == 2, 255 - x, x), a.y, a.class_names, a.ids),
+               ImageSet(x, np.array([0, 0, 1, 2, 2, -1]), a.class_names, a.ids),               # relabelled
+               ImageSet(x, a.y, ["a", "b", "d"], a.ids),                                       # a class renamed
+               ImageSet(x, a.y, a.class_names, ["g0", *a.ids[1:]]),                            # a file renamed
+               ImageSet(x, a.y, a.class_names, a.ids, group=np.array([0, 0, 0, 1, 1, 1]))]     # photo groups
+    assert len({fp, *map(read_fingerprint, changed)}) == 1 + len(changed)
+    # a test part of its own is part of it: the same images as a test part are other data
+    assert read_fingerprint(a.subset(np.arange(3)), a.subset(np.arange(3, 6))) != fp
+    # the same class index of other class names ('b' moved to index 1 of other names) is another class
+    assert read_fingerprint(ImageSet(x, a.y, ["a", "bb", "c"], a.ids)) != fp
+
+
+def test_splits_of_one_read_fingerprint_it_once(tmp_path, monkeypatch):
+    # 0.2 s for CIFAR-10's 60,000 images, paid by every split of a study's one read (its check builds one per cell)
+    import wildgan.data.splits as splits
+
+    root = simple_npz(tmp_path / "d.npz")
+    loaded = splits.load_split_data(DataConfig(data=str(root), normal=("0",)))
+    calls = []
+    real = splits.read_fingerprint
+    monkeypatch.setattr(splits, "read_fingerprint", lambda *a: calls.append(1) or real(*a))
+    infos = [build_split(DataConfig(data=str(root), normal=(c,)), loaded=loaded).info for c in ("0", "1", "2")]
+    assert len(calls) == 1 and len({i["read_fingerprint"] for i in infos}) == 1
+    assert infos[0]["read_fingerprint"] == build_split(DataConfig(data=str(root), normal=("0",))).info[
+        "read_fingerprint"] == real(loaded.train, loaded.test)
+
+
 def test_data_config_takes_a_class_name_as_a_string():
     # DataConfig(normal="automobile") was read letter by letter ("normal class 'a' does not exist")
     from wildgan.config import DataConfig

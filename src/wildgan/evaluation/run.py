@@ -18,6 +18,7 @@ from ..config import SCORE_NAMES, DataConfig, RunConfig, read_run_config, scorin
 from ..data import AnomalySplit, build_split, newly_skipped, skipped_reasons, split_differences, split_summary
 from ..data.imageset import resize_warning, scale_warning
 from ..data.readers import missing_run_data_error, same_data_source
+from ..data.splits import decoding_change
 from ..errors import ConfigError, HeldWarning, warn_user
 from ..fileio import atomic_write_text, leave_out_defaults
 from ..scoring.run import LoadedModel, load_model, read_split_info, untrained_model, write_scores_csv
@@ -140,15 +141,15 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
         # another normal class of the run's own data: a split of the same images drawn otherwise by design, whose
         # counts and checksums differ from split.json's whether or not the data changed. Its test part is drawn as the
         # run's was (a test split, photo or stratified hold-out: none depends on the normal class), so only data that
-        # changed can put training images in it: what the record says of the data alone, the images read, is compared
-        # (less the files named above as unreadable since, as split_differences counts them)
-        n_read, now = recorded.get("n_read"), split.info.get("n_read")
-        if isinstance(n_read, int) and n_read - len(skipped) != now:
+        # changed can put training images in it: what the record says of the data alone, the images read (their count
+        # and fingerprint: _read_change), is compared (less the files named above as unreadable since, as
+        # split_differences counts them)
+        changed = _read_change(split, recorded, len(skipped))
+        if changed:
             if held is not None:
                 held.say()
-            _say(log, f"warning: {dc.data} changed since {run_dir} was trained (images read {n_read} -> {now}): the "
-                      f"test split of normal {', '.join(map(str, split.info.get('normal_classes') or []))} may "
-                      f"contain training images")
+            _say(log, f"warning: {dc.data} changed since {run_dir} was trained ({changed}): the test split of normal "
+                      f"{', '.join(map(str, split.info.get('normal_classes') or []))} may contain training images")
         diffs = []
     if diffs:
         if held is not None:
@@ -159,6 +160,26 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
                f"rebuilt test split is not the one recorded in split.json, and may contain training images")
         _say(log, msg)
     return split
+
+
+def _read_change(split: AnomalySplit, recorded: dict[str, Any], n_skipped: int) -> str | None:
+    """What says that the images read for `split` are not those the run's split.json recorded, whichever class is
+    normal; None when nothing does. The fingerprint of every image read with its id and class (read_fingerprint)
+    tells an image replaced or relabelled under the same count; it is compared only when the record has one of this
+    scheme and no file became unreadable since (n_skipped, said apart: those images are missing from the fingerprint
+    anyway). Otherwise the count of images read, the one check of older records."""
+    n_read, now = recorded.get("n_read"), split.info.get("n_read")
+    if isinstance(n_read, int) and n_read - n_skipped != now:
+        return f"images read {n_read} -> {now}"
+    was, fingerprint = recorded.get("read_fingerprint"), split.info.get("read_fingerprint")
+    if n_skipped or not isinstance(was, str) or not isinstance(fingerprint, str) or \
+            was.split(":", 1)[0] != fingerprint.split(":", 1)[0] or was == fingerprint:
+        return None
+    # the same files can decode a level or so apart in another Pillow or libjpeg, or by another wildgan reader
+    decoding = decoding_change(recorded)
+    return (f"the same number of images, {now}, but not the same images, ids or classes: split.json's read_fingerprint "
+            f"differs" + (f"; the decoding changed since, which alone can change pixels by a level: {decoding}"
+                          if decoding else ""))
 
 
 # where a file unreadable since training was in the run's split (AnomalySplit.info['skipped_were'])
