@@ -853,7 +853,12 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
         if found is None:
             log(f"no usable checkpoint in {ck_dir}: starting from scratch")
         else:
-            log(f"resumed from {state.nimg / 1000:.3f} kimg (iteration {state.iteration})")
+            # a finished run says so at once: what follows (its networks written again, the training scores kept)
+            # is the end of a run, not another session's training
+            done = state.nimg >= int(round(tc.total_kimg * 1000))
+            log(f"resumed from {state.nimg / 1000:.3f} kimg (iteration {state.iteration})"
+                + (f": the run was already finished (--total-kimg {tc.total_kimg:g}), nothing to train" if done
+                   else ""))
         if is_main:
             # rows the interrupted session wrote after the checkpoint we resume from are about to be written again
             dropped = _drop_stats_after(run_dir, state.nimg)
