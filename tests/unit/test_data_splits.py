@@ -918,3 +918,20 @@ def test_an_npz_whose_photo_ids_or_anomaly_labels_the_read_refuses_lists_nothing
     capsys.readouterr()
     assert main(["study", "--data", str(data), "--preset", "tiny", "--out", str(tmp_path / "st")]) != 0
     assert re.search(r"bad\.npz: '(is_anomaly|image_id)' must be 1-D", capsys.readouterr().err)
+
+
+def test_an_unlabelled_crop_does_not_make_the_last_class_normal(tmp_path):
+    # chula-rbc12's default normal set is the classes of the crops labelled normal (is_anomaly 0); an unlabelled one
+    # among them (y -1, which the reader accepts) was taken as class index -1, the last class, which so became a
+    # normal class beside 'normal' (build_split and list_data alike)
+    from wildgan.data import splits
+
+    with np.load(chula_like(tmp_path / "c.npz")) as z:
+        arrays = dict(z)
+    arrays["y"][:40] = -1
+    arrays["is_anomaly"][:40] = 0
+    np.savez(tmp_path / "u.npz", **arrays)
+    cfg = DataConfig(data=str(tmp_path / "u.npz"))
+    assert build_split(cfg).info["normal_classes"] == ["normal"]
+    assert splits.list_data(cfg) == splits.ListedData("chula-rbc12", ["normal", "macro", "micro", "elliptocyte"],
+                                                      ["normal"])
