@@ -270,15 +270,26 @@ def test_a_resume_of_a_finished_run_keeps_its_training_scores_and_says_it_was_fi
     assert main(["train", *args]) == 0
     assert len(scored) == 1
     cache = (run / "train_scores.csv").read_text()
+    # nor is its last checkpoint (the full training state) written again, or its sample grid
+    import wildgan.training.loop as loop
+
+    saved, real_save = [], loop._save
+    monkeypatch.setattr(loop, "_save", lambda *a, **k: saved.append(1) or real_save(*a, **k))
+    checkpoints = {p.name: p.read_bytes() for p in (run / "checkpoints").iterdir()}
+    samples = {p.name: p.stat().st_mtime_ns for p in (run / "samples").iterdir()}
+    weights = ckpt.read_meta(run / "network-final.json")["sha256"]
     capsys.readouterr()
     assert main(["train", *args, "--resume"]) == 0
     said = capsys.readouterr().err
     assert len(scored) == 1, said
+    assert not saved and {p.name: p.read_bytes() for p in (run / "checkpoints").iterdir()} == checkpoints
+    assert {p.name: p.stat().st_mtime_ns for p in (run / "samples").iterdir()} == samples
+    assert ckpt.read_meta(run / "network-final.json")["sha256"] == weights
     assert (run / "train_scores.csv").read_text() == cache
     assert "the run was already finished (--total-kimg 0.032), nothing to train" in said
     assert "train_scores.csv are of these networks: kept" in said
     # networks trained further are other weights: their training images are scored again
     assert main(["train", *args, "--resume", "--total-kimg", "0.128"]) == 0
     said = capsys.readouterr().err
-    assert len(scored) == 2
+    assert len(scored) == 2 and saved
     assert "already finished" not in said
