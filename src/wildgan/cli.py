@@ -1418,9 +1418,14 @@ def _score_training_images(a: argparse.Namespace, cfg: RunConfig, split: Anomaly
     if not len(split.train_x):
         return
     from .scoring.run import load_model
-    from .scoring.train_scores import score_training_split
+    from .scoring.train_scores import has_train_scores, score_training_split
 
-    score_training_split(Path(a.out), load_model(Path(a.out), a.device), split, progress=not a.no_progress)
+    model = load_model(Path(a.out), a.device)
+    if has_train_scores(Path(a.out), model, split):
+        # (a --resume of a finished run: the same networks and images, already scored, minutes for a large set)
+        _eprint(f"the training images' scores in {Path(a.out) / 'train_scores.csv'} are of these networks: kept")
+        return
+    score_training_split(Path(a.out), model, split, progress=not a.no_progress)
     _eprint(f"scored the {len(split.train_x)} training images (thresholds of wildgan score --threshold): "
             f"{Path(a.out) / 'train_scores.csv'}")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
@@ -987,3 +988,45 @@ def test_the_labels_listed_without_decoding_are_what_the_split_takes(tmp_path, m
     # and unlabelled data, or data the read would refuse, lists nothing
     assert splits.list_data(DataConfig(data=str(tree(tmp_path / "p", ["one"])))) is None
     assert splits.list_data(DataConfig(data=str(digits), dataset="chula-rbc12")) is None
+
+
+@pytest.mark.parametrize("bad", ["short is_anomaly", "2-D is_anomaly", "float is_anomaly", "short image_id"])
+def test_an_npz_whose_photo_ids_or_anomaly_labels_the_read_refuses_lists_nothing(tmp_path, capsys, bad):
+    # list_data took chula-rbc12's default normal set from y[is_anomaly == 0] without read_npz's checks of those
+    # arrays: one of another length stopped `wildgan study` (without --normal, finished or not) with an IndexError
+    # traceback, where the read names the file and the array
+    from wildgan.cli import main
+    from wildgan.data import splits
+
+    with np.load(chula_like(tmp_path / "c.npz")) as z:
+        arrays = dict(z)
+    n = len(arrays["y"])
+    arrays.update({"short is_anomaly": {"is_anomaly": arrays["is_anomaly"][: n - 5]},
+                   "2-D is_anomaly": {"is_anomaly": arrays["is_anomaly"][:, None]},
+                   "float is_anomaly": {"is_anomaly": arrays["is_anomaly"].astype(np.float32)},
+                   "short image_id": {"image_id": arrays["image_id"][: n - 5]}}[bad])
+    data = tmp_path / "bad.npz"
+    np.savez(data, **arrays)
+    assert splits.list_data(DataConfig(data=str(data))) is None
+    with pytest.raises(DataError, match=r"bad\.npz: '(is_anomaly|image_id)' must be 1-D"):
+        build_split(DataConfig(data=str(data)))
+    capsys.readouterr()
+    assert main(["study", "--data", str(data), "--preset", "tiny", "--out", str(tmp_path / "st")]) != 0
+    assert re.search(r"bad\.npz: '(is_anomaly|image_id)' must be 1-D", capsys.readouterr().err)
+
+
+def test_an_unlabelled_crop_does_not_make_the_last_class_normal(tmp_path):
+    # chula-rbc12's default normal set is the classes of the crops labelled normal (is_anomaly 0); an unlabelled one
+    # among them (y -1, which the reader accepts) was taken as class index -1, the last class, which so became a
+    # normal class beside 'normal' (build_split and list_data alike)
+    from wildgan.data import splits
+
+    with np.load(chula_like(tmp_path / "c.npz")) as z:
+        arrays = dict(z)
+    arrays["y"][:40] = -1
+    arrays["is_anomaly"][:40] = 0
+    np.savez(tmp_path / "u.npz", **arrays)
+    cfg = DataConfig(data=str(tmp_path / "u.npz"))
+    assert build_split(cfg).info["normal_classes"] == ["normal"]
+    assert splits.list_data(cfg) == splits.ListedData("chula-rbc12", ["normal", "macro", "micro", "elliptocyte"],
+                                                      ["normal"])

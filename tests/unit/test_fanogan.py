@@ -227,6 +227,18 @@ def test_resume_drops_stats_rows_after_the_checkpoint(tmp_path: Path) -> None:
     rows = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
     assert [(r["stage"], r["iter"]) for r in rows] == [(json.loads(r)["stage"], json.loads(r)["iter"]) for r in full]
     assert any("dropped" in m for m in said)
+    # (resumed mid-way: it trains, and says nothing of a finished run)
+    assert not any("already finished" in m for m in said), said
+
+
+def test_a_resume_of_a_finished_run_says_so_in_one_line(tmp_path: Path) -> None:
+    x = images(8)
+    cfg = tiny_cfg(gan_iters=2, enc_iters=2)
+    train_fanogan(x, cfg, tmp_path, progress=False, checkpoint_every=1000)
+    said: list[str] = []
+    train_fanogan(x, cfg, tmp_path, resume=True, progress=False, log=said.append, checkpoint_every=1000)
+    assert [m for m in said if "already finished" in m] == [
+        "the run was already finished (2 critic and 2 encoder iterations): nothing to train"], said
 
 
 def test_bad_training_input(tmp_path: Path) -> None:

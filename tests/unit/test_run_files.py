@@ -246,3 +246,50 @@ def test_a_resume_of_a_finished_run_from_before_the_weights_kind_keeps_its_netwo
     assert ckpt.file_digest(weights) == before == ckpt.read_meta(meta_path)["sha256"]
     said = capsys.readouterr().err + (run / "log.txt").read_text()
     assert "evaluation of other networks" not in said, said
+
+
+def test_a_resume_of_a_finished_run_keeps_its_training_scores_and_says_it_was_finished(tmp_path, capsys,
+                                                                                      monkeypatch):
+    # a --resume of a finished run trains nothing, and its networks are the same weights (sha256), so the training
+    # images' scores in train_scores.csv (keyed by that sha256) are still its own: they were scored again, minutes
+    # for a large training set
+    import numpy as np
+
+    import wildgan.scoring.train_scores as ts
+    from wildgan.cli import main
+
+    x = (np.random.default_rng(0).random((80, 8, 8)) * 255).astype(np.uint8)
+    x[40:] //= 4
+    np.savez(tmp_path / "toy.npz", x=x, y=np.repeat([0, 1], 40))
+    run = tmp_path / "run"
+    args = ["--data", str(tmp_path / "toy.npz"), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.032",
+            "--phase-kimg", "0.1", "--threads", "1", "--no-progress", "--out", str(run)]
+    scored = []
+    real = ts.score_training_split
+    monkeypatch.setattr(ts, "score_training_split", lambda *a, **k: scored.append(1) or real(*a, **k))
+    assert main(["train", *args]) == 0
+    assert len(scored) == 1
+    cache = (run / "train_scores.csv").read_text()
+    # nor is its last checkpoint (the full training state) written again, or its sample grid
+    import wildgan.training.loop as loop
+
+    saved, real_save = [], loop._save
+    monkeypatch.setattr(loop, "_save", lambda *a, **k: saved.append(1) or real_save(*a, **k))
+    checkpoints = {p.name: p.read_bytes() for p in (run / "checkpoints").iterdir()}
+    samples = {p.name: p.stat().st_mtime_ns for p in (run / "samples").iterdir()}
+    weights = ckpt.read_meta(run / "network-final.json")["sha256"]
+    capsys.readouterr()
+    assert main(["train", *args, "--resume"]) == 0
+    said = capsys.readouterr().err
+    assert len(scored) == 1, said
+    assert not saved and {p.name: p.read_bytes() for p in (run / "checkpoints").iterdir()} == checkpoints
+    assert {p.name: p.stat().st_mtime_ns for p in (run / "samples").iterdir()} == samples
+    assert ckpt.read_meta(run / "network-final.json")["sha256"] == weights
+    assert (run / "train_scores.csv").read_text() == cache
+    assert "the run was already finished (--total-kimg 0.032), nothing to train" in said
+    assert "train_scores.csv are of these networks: kept" in said
+    # networks trained further are other weights: their training images are scored again
+    assert main(["train", *args, "--resume", "--total-kimg", "0.128"]) == 0
+    said = capsys.readouterr().err
+    assert len(scored) == 2 and saved
+    assert "already finished" not in said

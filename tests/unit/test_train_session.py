@@ -52,10 +52,18 @@ def test_a_run_ending_between_checkpoints_still_saves_its_end(tmp_path, monkeypa
     names = _count_saves(monkeypatch)
     res = train_pgan(_x(), _cfg(checkpoint_kimg=0.192), tmp_path, progress=False, log=lambda m: None)
     assert names == [ckpt.checkpoint_name(192), ckpt.checkpoint_name(256), "network-final"], names
-    # and a resume that trains nothing writes the checkpoint it ended on again (with this session's settings)
+    # a resume that trains nothing (a finished run) does not write the checkpoint it restored again, a full training
+    # state; only its networks' file
     names.clear()
     train_pgan(_x(), _cfg(checkpoint_kimg=0.192), tmp_path, resume=True, progress=False, log=lambda m: None)
+    assert names == ["network-final"], names
+    # with other settings it does, with this session's
+    names.clear()
+    train_pgan(_x(), _cfg(checkpoint_kimg=0.192, keep_checkpoints=1), tmp_path, resume=True, progress=False,
+               log=lambda m: None)
     assert names == [ckpt.checkpoint_name(256), "network-final"], names
+    assert ckpt.read_meta(tmp_path / "checkpoints" / f"{ckpt.checkpoint_name(256)}.json")["config"]["train"][
+        "keep_checkpoints"] == 1
     assert res.final is not None and loop.ckpt.read_meta(res.final)["nimg"] == 256
 
 

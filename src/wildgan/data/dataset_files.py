@@ -289,17 +289,7 @@ def read_npz(path: str | Path, o: Opts | None = None) -> tuple[ImageSet, ImageSe
                                 f"of images without labels is an unlabelled pile: --dataset unlabelled")
             x = array_to_uint8(_npz_get(z, p, kx), f"{p}:{kx}", o.depth16, stats)
             y, class_names = _labels(_npz_get(z, p, ky), len(x), p, ky, class_names)
-            group = anomaly = None
-            if kg in keys:
-                group = _npz_get(z, p, kg)
-                if group.ndim != 1 or len(group) != len(x) or group.dtype.kind not in "iuU":
-                    raise DataError(f"{p}: {kg!r} must be 1-D int/str with one entry per image, "
-                                    f"got {group.dtype} {group.shape}")
-            if ka in keys:
-                a = _npz_get(z, p, ka)
-                if a.ndim != 1 or len(a) != len(x) or a.dtype.kind not in "iub" or not np.isin(a, (0, 1)).all():
-                    raise DataError(f"{p}: {ka!r} must be 1-D 0/1 with one entry per image, got {a.dtype} {a.shape}")
-                anomaly = a.astype(np.int8)
+            group, anomaly = _npz_groups(z, p, kg, ka, len(x))
             out[split] = (x, y, group, anomaly)
     if o.stats is None:
         warn_decode_stats(stats, str(p), o.depth16)
@@ -346,6 +336,23 @@ def _npz_parts(keys: set[str], p: Path) -> dict[str, tuple[str, str, str, str]]:
     return splits
 
 
+def _npz_groups(z: Any, p: Path, kg: str, ka: str, n: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(photo ids, anomaly labels as int8) of one part of an open .npz of n images, each None where the file has no
+    such array; DataError for one that is not one entry per image of the right kind."""
+    group = anomaly = None
+    if kg in z.files:
+        group = _npz_get(z, p, kg)
+        if group.ndim != 1 or len(group) != n or group.dtype.kind not in "iuU":
+            raise DataError(f"{p}: {kg!r} must be 1-D int/str with one entry per image, "
+                            f"got {group.dtype} {group.shape}")
+    if ka in z.files:
+        a = _npz_get(z, p, ka)
+        if a.ndim != 1 or len(a) != n or a.dtype.kind not in "iub" or not np.isin(a, (0, 1)).all():
+            raise DataError(f"{p}: {ka!r} must be 1-D 0/1 with one entry per image, got {a.dtype} {a.shape}")
+        anomaly = a.astype(np.int8)
+    return group, anomaly
+
+
 def _npz_class_names(z: Any, p: Path) -> list[str] | None:
     if "class_names" not in z.files:
         return None
@@ -380,18 +387,19 @@ def npz_labels(path: str | Path) -> dict[str, Any] | None:
             keys = set(z.files)
             parts = _npz_parts(keys, p)
             class_names = _npz_class_names(z, p)
-            ys = {}
-            for part, (kx, ky, _, _) in parts.items():
+            ys, groups = {}, {}
+            for part, (kx, ky, kg, ka) in parts.items():
                 if ky not in keys:
                     return None
                 n = _npy_shape(z, kx)
                 if n is None or not n:
                     return None
                 ys[part], class_names = _labels(_npz_get(z, p, ky), n[0], p, ky, class_names)
+                # (checked as read_npz checks them: an is_anomaly of another length indexed the labels in list_data)
+                groups[part] = _npz_groups(z, p, kg, ka, n[0])
             first = "all" if "all" in parts else "train"
-            kx, _, kg, ka = parts[first]
-            anomaly = _npz_get(z, p, ka) if ka in keys else None
-            shape = _npy_shape(z, kx)
+            group, anomaly = groups[first]
+            shape = _npy_shape(z, parts[first][0])
     except (DataError, OSError, KeyError, ValueError, zipfile.BadZipFile):
         return None
     n_classes = max(int(y.max()) if len(y) else -1 for y in ys.values()) + 1
@@ -399,7 +407,7 @@ def npz_labels(path: str | Path) -> dict[str, Any] | None:
         class_names = [str(i) for i in range(n_classes)]
     elif n_classes > len(class_names):
         return None
-    return {"class_names": list(class_names), "grouped": kg in keys and ka in keys, "y": ys[first],
+    return {"class_names": list(class_names), "grouped": group is not None and anomaly is not None, "y": ys[first],
             "is_anomaly": anomaly, "shape": shape}
 
 

@@ -303,13 +303,19 @@ def list_data(cfg: DataConfig) -> ListedData | None:
     if protocol == "chula-rbc12":
         assert npz is not None
         y, anomaly = npz["y"], npz["is_anomaly"]
-        default = sorted({int(c) for c in np.unique(y[anomaly == 0])}) if anomaly is not None else [0]
+        default = _labelled_normal(y, anomaly) if anomaly is not None else [0]
     elif PROTOCOL_DEFAULTS[protocol]["normal"]:
         try:
             default = resolve_classes(PROTOCOL_DEFAULTS[protocol]["normal"], names, "normal", "default")
         except DataError:
             default = None
     return ListedData(protocol, list(names), None if default is None else [names[i] for i in default])
+
+
+def _labelled_normal(y: np.ndarray, is_anomaly: np.ndarray) -> list[int]:
+    """chula-rbc12's default normal set: the classes of the images labelled normal (is_anomaly 0). An unlabelled
+    image (y -1) has no class: as an index it named the last class, which then counted as normal."""
+    return sorted({int(c) for c in np.unique(y[(is_anomaly == 0) & (y >= 0)])})
 
 
 def resolve_classes(entries: tuple[str, ...], names: list[str], what: str, source: str) -> list[int]:
@@ -577,7 +583,7 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
         normal = resolve_classes(cfg.normal, names, "normal", source)
     elif protocol == "chula-rbc12":
         if train.is_anomaly is not None:
-            normal = sorted({int(c) for c in np.unique(train.y[train.is_anomaly == 0])})
+            normal = _labelled_normal(train.y, train.is_anomaly)
         else:
             normal = [0]
     elif d["normal"]:

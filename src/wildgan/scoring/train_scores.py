@@ -259,6 +259,21 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
                                 skipped=skipped)
 
 
+def has_train_scores(run_dir: str | Path, model: Any, split: Any, batch_mode: str = "mixed") -> bool:
+    """Whether RUN_DIR's training-score cache already holds this model's scores of split.train_x, as
+    score_training_split would write them: its key matches (the weights' sha256, score protocol, data config: see
+    score_key), its rows are split.train_ids in order, and it leaves no file out (score_training_split's never does).
+    A --resume of a finished run keeps the same weights (the sha256 of network-final's safetensors), so its training
+    images need no second scoring."""
+    _, key_path = cache_paths(Path(run_dir), batch_mode)
+    try:
+        if "skipped" in json.loads(key_path.read_text()):
+            return False
+    except (OSError, ValueError, TypeError):
+        return False
+    return read_train_scores(Path(run_dir), model, batch_mode, ids=split.train_ids) is not None
+
+
 def score_training_split(run_dir: str | Path, model: Any, split: Any, *, batch_mode: str = "mixed",
                          progress: bool = False, write: bool = True,
                          skipped: Sequence[dict[str, str]] = ()) -> dict[str, np.ndarray]:

@@ -290,6 +290,8 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
             say(f"stats.jsonl: dropped {dropped} rows written after the checkpoint")
 
     t_gan, t_enc = planned_gan_iters(cfg, n), int(cfg.enc_iters)
+    if saved_step is not None and state.gan_iter >= t_gan and state.enc_iter >= t_enc:
+        say(f"the run was already finished ({t_gan} critic and {t_enc} encoder iterations): nothing to train")
     sampler = BatchSampler(n, cfg.seed, state.epoch, state.pos)
     # The whole uint8 set [N, H, W, C] lives on the device when it fits beside the networks (CIFAR_CAR: 15 MB), else
     # in host memory (a large pile would not fit on the GPU): one level, no pyramid, so it takes x_np.nbytes.

@@ -833,6 +833,7 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
     rng = torch.Generator(device=device)
     rng.manual_seed(tc.seed)
     state = TrainState(lr=tc.lr)
+    restored_nimg: int | None = None  # the image count of a checkpoint a resume restored, of this run's settings
 
     ck_dir = run_dir / "checkpoints"
     if resume:
@@ -843,6 +844,9 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
             found, bad = ckpt.find_good_checkpoint(ck_dir, log=log, kind=ckpt.TRAIN_STATE_KIND)
             if found is not None:
                 state = _restore(found[0], found[1], nets, opts, rng, ck_dir)
+                # (a checkpoint of other settings is written again at the end, with this session's)
+                same = found[1].get("config") == json.loads(json.dumps(run_config_to_dict(cfg)))
+                restored_nimg = state.nimg if same else None
         # the same ones, unless the ranks' run folders differ (a multi-node job whose --out is not shared): then
         # every rank stops rather than train on from its own state
         restored = "none" if found is None else (f"{found[1]['weights']} ({state.nimg} images, sha256 "
@@ -853,7 +857,12 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
         if found is None:
             log(f"no usable checkpoint in {ck_dir}: starting from scratch")
         else:
-            log(f"resumed from {state.nimg / 1000:.3f} kimg (iteration {state.iteration})")
+            # a finished run says so at once: what follows (its networks written again, the training scores kept)
+            # is the end of a run, not another session's training
+            done = state.nimg >= int(round(tc.total_kimg * 1000))
+            log(f"resumed from {state.nimg / 1000:.3f} kimg (iteration {state.iteration})"
+                + (f": the run was already finished (--total-kimg {tc.total_kimg:g}), nothing to train" if done
+                   else ""))
         if is_main:
             # rows the interrupted session wrote after the checkpoint we resume from are about to be written again
             dropped = _drop_stats_after(run_dir, state.nimg)
@@ -909,8 +918,10 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
 
     # the image count of the checkpoint (and sample grid) this session last wrote: the loop's last round writes one
     # (as a --minutes stop does), so the end has nothing to add to it unless the session trained nothing, and writing
-    # it again cost a second full-state write (G, Gs, D, E and Adam) at every run's end
-    saved_nimg: int | None = None
+    # it again cost a second full-state write (G, Gs, D, E and Adam) at every run's end. A resumed session has the
+    # checkpoint it restored: one that trains nothing (a finished run, a spent --minutes budget) writes no copy of it,
+    # unless it was written with other settings
+    saved_nimg: int | None = restored_nimg
 
     def save() -> Path:
         nonlocal saved_nimg
