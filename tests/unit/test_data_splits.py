@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from wildgan.config import DataConfig
 from wildgan.data import build_split, n_contamination, split_differences, split_summary
 from wildgan.data.dataset_files import CIFAR10_CLASSES
-from wildgan.errors import ConfigError, DataError
+from wildgan.errors import ConfigError, DataError, WildganWarning
 
 
 # ------------------------------------------------------------------------------------------------ contamination
@@ -682,7 +682,7 @@ def test_read_fingerprint_is_of_the_images_ids_and_classes_in_any_order(tmp_path
     x = rng.integers(0, 256, (6, 4, 4, 1), dtype=np.uint8)
     a = ImageSet(x, np.array([0, 0, 1, 1, 2, -1]), ["a", "b", "c"], [f"f{i}" for i in range(6)])
     fp = read_fingerprint(a)
-    assert fp.startswith("v1:") and fp == read_fingerprint(a.subset(np.arange(6)[::-1]))      # order: the same
+    assert fp.startswith("v2:train=") and fp == read_fingerprint(a.subset(np.arange(6)[::-1]))      # order: the same
     changed = [ImageSet(np.where(np.arange(6)[:, None, None, None] == 2, 255 - x, x), a.y, a.class_names, a.ids),
                ImageSet(x, np.array([0, 0, 1, 2, 2, -1]), a.class_names, a.ids),               # relabelled
                ImageSet(x, a.y, ["a", "b", "d"], a.ids),                                       # a class renamed
@@ -1030,3 +1030,48 @@ def test_an_unlabelled_crop_does_not_make_the_last_class_normal(tmp_path):
     assert build_split(cfg).info["normal_classes"] == ["normal"]
     assert splits.list_data(cfg) == splits.ListedData("chula-rbc12", ["normal", "macro", "micro", "elliptocyte"],
                                                       ["normal"])
+
+
+def test_another_normal_class_of_a_run_read_at_the_datas_own_size_is_not_called_changed(tmp_path):
+    """`wildgan train` without --resolution reads the data at the size its images have (a 10x8 tree: 10x8), and
+    records the size found (8) in config.json, at which `evaluate --normal OTHER` reads it again (cropped at the read):
+    the images read then have other pixels and shape, though no file changed, and the fingerprints differed ('the
+    same number of images, 72, but not the same images')."""
+    from PIL import Image
+
+    from wildgan.config import RunConfig, TrainConfig, net_config_for_preset, write_run_config
+    from wildgan.evaluation.run import split_for_run
+    from wildgan.training.run import write_split_info
+
+    rng = np.random.default_rng(0)
+    root = tmp_path / "tree"
+    for c in ("a", "b", "c"):
+        (root / c).mkdir(parents=True)
+        for i in range(24):
+            Image.fromarray(rng.integers(0, 255, (8, 10, 3), dtype=np.uint8)).save(root / c / f"{i}.png")
+    cfg = DataConfig(data=str(root), normal=("a",))
+    with pytest.warns(WildganWarning, match="not square"):
+        s = build_split(cfg)
+    run = tmp_path / "run"
+    run.mkdir()
+    # (as the CLI records it: the size found)
+    write_run_config(RunConfig(data=replace(cfg, resolution=s.resolution, channels=s.channels),
+                               net=net_config_for_preset("tiny", s.resolution, s.channels), train=TrainConfig()), run)
+    write_split_info(s, run)
+    said: list[str] = []
+    with pytest.warns(WildganWarning, match="not square"):
+        split_for_run(run, log=said.append, normal=("b",))
+    assert not [t for t in said if "changed since" in t], said
+    # read alike, an image replaced under the same count is still said
+    run2 = tmp_path / "run2"
+    run2.mkdir()
+    sized = replace(cfg, resolution=s.resolution, channels=s.channels)
+    with pytest.warns(WildganWarning, match="not square"):
+        write_split_info(build_split(sized), run2)
+    write_run_config(RunConfig(data=sized, net=net_config_for_preset("tiny", s.resolution, s.channels),
+                               train=TrainConfig()), run2)
+    Image.fromarray(rng.integers(0, 255, (8, 10, 3), dtype=np.uint8)).save(root / "a" / "0.png")
+    said.clear()
+    with pytest.warns(WildganWarning, match="not square"):
+        split_for_run(run2, log=said.append, normal=("b",))
+    assert len([t for t in said if "read_fingerprint differs" in t]) == 1, said

@@ -808,8 +808,9 @@ def pixels_sha256(x: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(x)).hexdigest()      # (of no images too: the empty string's)
 
 
-# the scheme of read_fingerprint, in its value: a record of another scheme is not compared (never a false warning)
-READ_FINGERPRINT_SCHEME = "v1"
+# the scheme of read_fingerprint, in its value: a record of another scheme is not compared (never a false warning).
+# v1 (never released) had no read shape: see read_fingerprint_comparable
+READ_FINGERPRINT_SCHEME = "v2"
 
 
 def read_fingerprint(train: ImageSet, test: ImageSet | None = None) -> str:
@@ -819,13 +820,16 @@ def read_fingerprint(train: ImageSet, test: ImageSet | None = None) -> str:
     differs from the recorded one by design, so its counts and per-split checksums cannot tell whether the data
     changed since training (an image replaced or relabelled under the same count), and this can. One 128-bit
     BLAKE2b digest per image, sorted and hashed: about 0.2 s for CIFAR-10's 60,000 images, against minutes to decode
-    their files."""
+    their files. The value is "SCHEME:READ_SHAPE:HEX", READ_SHAPE the images' shape as read (e.g.
+    "train=32x32x3-uint8,test=32x32x3-uint8"): see read_fingerprint_comparable."""
     digests = []
+    read_shape = []
     for part, s in (("train", train), ("test", test)):
         if s is None:
             continue
         names = [str(n) for n in s.class_names]
         shape = f"{'x'.join(map(str, s.x.shape[1:]))}{s.x.dtype.str}"
+        read_shape.append(f"{part}={'x'.join(map(str, s.x.shape[1:]))}-{s.x.dtype.name}")
         labels = [names[y] if 0 <= y < len(names) else "" for y in s.y.tolist()]
         groups = [""] * len(s) if s.group is None else [str(g) for g in s.group.tolist()]
         anomalous = [""] * len(s) if s.is_anomaly is None else [str(a) for a in s.is_anomaly.tolist()]
@@ -835,7 +839,16 @@ def read_fingerprint(train: ImageSet, test: ImageSet | None = None) -> str:
             h.update(np.ascontiguousarray(x))
             digests.append(h.digest())
     digests.sort()
-    return f"{READ_FINGERPRINT_SCHEME}:{hashlib.sha256(b''.join(digests)).hexdigest()}"
+    return f"{READ_FINGERPRINT_SCHEME}:{','.join(read_shape)}:{hashlib.sha256(b''.join(digests)).hexdigest()}"
+
+
+def read_fingerprint_comparable(a: str, b: str) -> bool:
+    """Whether two read_fingerprint values can be compared: of one scheme, and of images read at one shape. Why:
+    `wildgan train` without --resolution reads the data at its images' own size (a tree of 40x32 photos: 40x32) and
+    records the size found, at which an evaluation reads it again (cropped or letterboxed to 32x32 by the read):
+    the same files then give other pixels, and their fingerprints differ though nothing changed. Read at one shape
+    the conversion is the same, and so are the pixels of unchanged files."""
+    return a.rsplit(":", 1)[0] == b.rsplit(":", 1)[0]
 
 
 def _ids_sha256(ids: list[str]) -> str:

@@ -18,7 +18,7 @@ from ..config import SCORE_NAMES, DataConfig, RunConfig, read_run_config, scorin
 from ..data import AnomalySplit, build_split, newly_skipped, skipped_reasons, split_differences, split_summary
 from ..data.imageset import resize_warning, scale_warning
 from ..data.readers import missing_run_data_error, same_data_source
-from ..data.splits import decoding_change
+from ..data.splits import decoding_change, read_fingerprint_comparable
 from ..errors import ConfigError, HeldWarning, warn_user
 from ..fileio import atomic_write_text, leave_out_defaults
 from ..scoring.run import LoadedModel, load_model, read_split_info, untrained_model, write_scores_csv
@@ -166,14 +166,15 @@ def _read_change(split: AnomalySplit, recorded: dict[str, Any], n_skipped: int) 
     """What says that the images read for `split` are not those the run's split.json recorded, whichever class is
     normal; None when nothing does. The fingerprint of every image read with its id and class (read_fingerprint)
     tells an image replaced or relabelled under the same count; it is compared only when the record has one of this
-    scheme and no file became unreadable since (n_skipped, said apart: those images are missing from the fingerprint
+    scheme, of images read at the shape they are read at now (a run trained without --resolution read them at their
+    own size), and no file became unreadable since (n_skipped, said apart: those images are missing from the fingerprint
     anyway). Otherwise the count of images read, the one check of older records."""
     n_read, now = recorded.get("n_read"), split.info.get("n_read")
     if isinstance(n_read, int) and n_read - n_skipped != now:
         return f"images read {n_read} -> {now}"
     was, fingerprint = recorded.get("read_fingerprint"), split.info.get("read_fingerprint")
     if n_skipped or not isinstance(was, str) or not isinstance(fingerprint, str) or \
-            was.split(":", 1)[0] != fingerprint.split(":", 1)[0] or was == fingerprint:
+            not read_fingerprint_comparable(was, fingerprint) or was == fingerprint:
         return None
     # the same files can decode a level or so apart in another Pillow or libjpeg, or by another wildgan reader
     decoding = decoding_change(recorded)
