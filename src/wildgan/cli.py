@@ -1849,7 +1849,7 @@ def cmd_study(a: argparse.Namespace) -> int:
 
 def _study(a: argparse.Namespace, study_log: RunLog) -> int:
     from .data import load_split_data
-    from .data.splits import read_as, with_protocol_shape
+    from .data.splits import read_for, with_protocol_shape
     from .studies import cell_config, check_cells, grid, read_rows
     from .studies.study import check_study_data, check_study_dir, check_study_out_dir, study_base
     from .training.run import check_lock_free
@@ -1931,8 +1931,10 @@ def _study(a: argparse.Namespace, study_log: RunLog) -> int:
     checked_log = RunLog()  # (no file: what the check shows, which each cell's own split says again into its log)
     with copying_warnings(checked_log):
         check_cells(base, cells, Path(a.out), loaded=loaded)
-    if not (cells and read_as(cell_config(base, cells[0]).data, loaded)):
-        loaded = None         # not held while the cells train (they read the data as they want it)
+    # the read as the cells read it: itself, or (a generic tree or .npz read at its own size) converted to their size
+    # where that is their read byte for byte (read_for); else None, not held while the cells train (they read the data
+    # as they want it)
+    loaded = read_for(cell_config(base, cells[0]).data, loaded) if cells else None
     _eprint(f"study: {len(cells)} cells -> {a.out}")
     # (the read handed on: the cells, which read the data alike, train on it)
     return _run_the_study(a, base, cells, study_log, data_said=read_log.warnings_given, loaded=loaded,

@@ -1075,3 +1075,117 @@ def test_another_normal_class_of_a_run_read_at_the_datas_own_size_is_not_called_
     with pytest.warns(WildganWarning, match="not square"):
         split_for_run(run2, log=said.append, normal=("b",))
     assert len([t for t in said if "read_fingerprint differs" in t]) == 1, said
+
+
+# ------------------------------------------------------------------------------------------------ read_for
+def _read(cfg: DataConfig):
+    """load_split_data(cfg) and the texts of the warnings it gave, in order."""
+    import warnings
+
+    from wildgan.data import load_split_data
+
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        loaded = load_split_data(cfg)
+    return loaded, [str(w.message) for w in said]
+
+
+def _image_tree(root: Path, shapes: list[tuple[int, ...]], ext: str = ".png", seed: int = 0) -> Path:
+    """Two class folders, each with one file of each shape (uint8 noise)."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    for c in ("a", "b"):
+        (root / c).mkdir(parents=True)
+        for i, shape in enumerate(shapes):
+            Image.fromarray((rng.random(shape) * 255).astype(np.uint8)).save(root / c / f"{i}{ext}")
+    return root
+
+
+def _same_read(got, fresh) -> None:
+    assert got is not None
+    assert got.kind == fresh.kind and got.options == fresh.options
+    for a, b in ((got.train, fresh.train), (got.test, fresh.test)):
+        assert (a is None) == (b is None)
+        if a is not None:
+            assert a.x.dtype == b.x.dtype and a.x.shape == b.x.shape and a.x.tobytes() == b.x.tobytes()
+            assert np.array_equal(a.y, b.y) and a.ids == b.ids and a.class_names == b.class_names
+            assert a.info == b.info
+            for k in ("group", "is_anomaly"):
+                assert (getattr(a, k) is None and getattr(b, k) is None) or np.array_equal(getattr(a, k), getattr(b, k))
+
+
+@pytest.mark.parametrize("case", ["png 40x32 colour", "png 64x64 gray", "jpeg 48x48 colour", "png 28x28 gray",
+                                  "jpeg 200x120 colour, fit pad", "png train/test, letterbox", "npz", "npz to gray"])
+def test_a_read_at_its_own_size_converted_is_the_read_at_another_byte_for_byte(tmp_path, case):
+    # `wildgan study` reads a generic tree or .npz with resolution and channels left to the data, to find them, and
+    # its cells read it at those: read_for makes the cells' read from the first one (a folder tree was decoded a
+    # second time). It must be that read exactly: pixels, ids, records, options, and the same warnings
+    from wildgan.data.splits import read_for
+
+    rng = np.random.default_rng(1)
+    fit, square = None, "crop"
+    if case.startswith("npz"):
+        data = tmp_path / "d.npz"
+        np.savez(data, x=(rng.random((30, 40, 50, 3)) * 255).astype(np.uint8), y=np.repeat([0, 1, 2], 10))
+    elif case == "png train/test, letterbox":
+        _image_tree(tmp_path / "t" / "train", [(24, 40, 3)] * 6)
+        _image_tree(tmp_path / "t" / "test", [(24, 40, 3)] * 3, seed=1)
+        data, square = tmp_path / "t", "pad"
+    else:
+        shape = {"png 40x32 colour": (32, 40, 3), "png 64x64 gray": (64, 64), "jpeg 48x48 colour": (48, 48, 3),
+                 "png 28x28 gray": (28, 28), "jpeg 200x120 colour, fit pad": (120, 200, 3)}[case]
+        data = _image_tree(tmp_path / "t", [shape] * 6, ".jpg" if "jpeg" in case else ".png")
+        fit = "pad" if "fit pad" in case else None
+    native = DataConfig(data=str(data), normal=("0",) if case.startswith("npz") else ("a",), fit=fit, square=square)
+    loaded, said = _read(native)
+    assert loaded.options["resolution"] is None and loaded.options["channels"] is None
+    channels = 1 if case == "npz to gray" else int(loaded.train.x.shape[3])
+    for res in (8, 32, 64):
+        cfg = replace(native, resolution=res, channels=channels, normal=("b",) if not case.startswith("npz") else
+                      ("1",), contamination=0.1, seed=3)
+        fresh, fresh_said = _read(cfg)
+        assert said == fresh_said, res
+        _same_read(read_for(cfg, loaded), fresh)
+    assert read_for(native, loaded) is loaded                      # read alike: itself
+
+
+@pytest.mark.parametrize("case", ["larger than 256 px", "a large JPEG", "mixed sizes", "gray and colour files",
+                                  "an unreadable file", "a crop warning of another resolution", "a memory check",
+                                  "another option", "read at another resolution"])
+def test_a_read_that_a_conversion_would_not_make_exactly_is_not_converted(tmp_path, monkeypatch, case):
+    # where the read at the final size is not the native read converted (two resizes, a JPEG decoded at a reduced
+    # scale, mixed sizes unified), or would warn otherwise, read_for says so (None): the cells then read the data
+    from wildgan.data import decode_pool
+    from wildgan.data.splits import read_for
+
+    fit, skip_bad, other = None, False, {}
+    shapes: list[tuple[int, ...]] = [(40, 40, 3)] * 3
+    ext = ".png"
+    if case == "larger than 256 px":
+        shapes = [(300, 300)] * 3
+    elif case == "a large JPEG":
+        shapes, ext = [(1024, 1024, 3)] * 2, ".jpg"
+    elif case == "mixed sizes":
+        shapes = [(40, 40, 3), (48, 48, 3), (40, 40, 3)]
+    elif case == "gray and colour files":
+        shapes = [(40, 40), (40, 40, 3)]
+    elif case == "a crop warning of another resolution":
+        shapes, fit = [(32, 40, 3)] * 3, "pad"       # cropped at 32 (said natively too), not at 64
+    elif case == "a memory check":
+        monkeypatch.setattr(decode_pool, "ROOM_CHECK_MIN_BYTES", 3 * 40 * 40 * 6)
+    elif case == "another option":
+        other = {"depth16": "global"}
+    data = _image_tree(tmp_path / "t", shapes, ext)
+    if case == "an unreadable file":
+        (data / "a" / "bad.png").write_bytes(b"not an image")
+        skip_bad = True
+    native = DataConfig(data=str(data), normal=("a",), fit=fit, skip_bad=skip_bad)
+    if case == "read at another resolution":
+        native = replace(native, resolution=16)
+    loaded, _ = _read(native)
+    cfg = replace(native, resolution=64 if fit == "pad" else 32, channels=int(loaded.train.x.shape[3]), **other)
+    assert read_for(cfg, loaded) is None
+    if case == "a memory check":
+        monkeypatch.setattr(decode_pool, "ROOM_CHECK_MIN_BYTES", 3 * 40 * 40 * 6 + 1)     # (just below it: made)
+        _same_read(read_for(cfg, loaded), _read(cfg)[0])

@@ -859,6 +859,28 @@ def test_the_cells_train_and_evaluate_on_data_read_once(tmp_path, monkeypatch):
         read_meta(tmp_path / "st" / "runs" / cells[3].key / "network-final.json")["sha256"]
 
 
+def test_run_study_given_the_data_read_at_its_own_size_converts_it_for_the_cells(tmp_path, monkeypatch):
+    # a caller's read with resolution and channels left to the data (as `wildgan study` reads it to find them) was
+    # dropped, and the cells read the data again; where the read at their size is that read converted (an .npz here),
+    # it is made from it (data.splits.read_for), and the cells train on what they would have read
+    from wildgan.data import load_split_data, splits
+
+    base = _base(tmp_path)
+    loaded = load_split_data(replace(base.data, resolution=None, channels=None))
+    cells = grid(["0"], [0.1], ["wildgan"], ["image"], [0])
+    loads = []
+    real_load = splits.load_dataset
+    monkeypatch.setattr(splits, "load_dataset", lambda *a, **kw: loads.append(a) or real_load(*a, **kw))
+    rows = study_mod.run_study(base, cells, tmp_path / "st", progress=False, log=lambda m: None, loaded=loaded)
+    assert len(rows) == 1 and loads == []
+    monkeypatch.setattr(splits, "load_dataset", real_load)
+    alone = study_mod.run_study(base, cells, tmp_path / "st2", progress=False, log=lambda m: None)
+    assert alone[0]["auc"] == rows[0]["auc"]
+    split = json.loads((tmp_path / "st" / "runs" / cells[0].key / "split.json").read_text())
+    assert split["train_pixels_sha256"] == \
+        json.loads((tmp_path / "st2" / "runs" / cells[0].key / "split.json").read_text())["train_pixels_sha256"]
+
+
 def test_a_run_and_a_study_are_not_written_into_each_others_folders(tmp_path):
     # a study's runs/ and results.jsonl written into a run's folder (or a run over a study's) mixed the two, and
     # --overwrite of either deleted only its own files
@@ -1304,17 +1326,44 @@ def test_wildgan_study_normal_all_of_finished_cells_lists_the_classes_of_an_npz_
 _TINY_STUDY = ["--preset", "tiny", "--total-kimg", "0.032", "--phase-kimg", "0.1", "--threads", "1", "--no-progress"]
 
 
-@pytest.mark.parametrize("kind", ["cifar-named tree", "chula npz", "npz sized by its options"])
+def _sized_tree(root: Path, classes: tuple[str, ...], shape: tuple[int, ...], n: int = 40) -> Path:
+    """_png_tree with images of another shape (H, W[, C])."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for k, c in enumerate(classes):
+        (root / c).mkdir(parents=True)
+        for i in range(n):
+            Image.fromarray((rng.random(shape) * 255 / (k + 1)).astype(np.uint8)).save(root / c / f"{i}.png")
+    return root
+
+
+@pytest.mark.parametrize("kind", ["cifar-named tree", "chula npz", "npz sized by its options",
+                                  "40x32 colour tree", "npz sized by its images", "digits tree"])
 def test_a_new_wildgan_study_reads_its_data_once(tmp_path, monkeypatch, kind):
     # `wildgan study` read the data for the base config and the cells' check (resolution and channels left to the
     # data), then its cells read it again at the size found: for a folder tree a second decode of every image. Where
     # the labels tell the size (CIFAR-10's class names, chula-rbc12's photo ids) or the options give it, the first
-    # read is made at it and handed on to the cells; their rows and logs are those of cells that read it themselves
+    # read is made at it and handed on to the cells; their rows and logs are those of cells that read it themselves.
+    # Where only the images tell it (a generic tree or .npz, digits 0-9 under --dataset auto: MNIST's protocol by
+    # their 28x28), the first read, at the images' own size, is converted to the cells' (data.splits.read_for)
     from wildgan.cli import main
     from wildgan.data import splits
     from wildgan.data.dataset_files import CIFAR10_CLASSES
 
-    if kind == "cifar-named tree":
+    if kind == "40x32 colour tree":
+        data = _sized_tree(tmp_path / "tree", ("a", "b"), (32, 40, 3))     # 32x32 cells (shrunk, centre-cropped)
+        extra = ["--normal", "a", "--contamination", "0,0.1"]
+        normal = "a"
+    elif kind == "npz sized by its images":
+        data = _base(tmp_path).data.data                                  # 8x8 gray
+        extra = ["--normal", "0", "--contamination", "0,0.1"]
+        normal = "0"
+    elif kind == "digits tree":
+        data = _sized_tree(tmp_path / "tree", tuple(str(i) for i in range(10)), (28, 28), n=20)  # 32x32, padded
+        extra = ["--contamination", "0"]
+        normal = "2"
+    elif kind == "cifar-named tree":
         data = _png_tree(tmp_path / "tree", tuple(CIFAR10_CLASSES), n=20)
         extra = ["--contamination", "0"]
         normal = "automobile"
@@ -1330,12 +1379,12 @@ def test_a_new_wildgan_study_reads_its_data_once(tmp_path, monkeypatch, kind):
     real_load = splits.load_dataset
     monkeypatch.setattr(splits, "load_dataset", lambda *a, **kw: loads.append(kw) or real_load(*a, **kw))
     st = tmp_path / "st"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("default")            # (heard, so that the cells' logs are given them: see below)
         assert main(["study", "--data", str(data), *extra, *_TINY_STUDY, "--out", str(st)]) == 0
     assert len(loads) == 1, loads
     rows = read_rows(st / "results.jsonl")
-    assert len(rows) == (2 if kind == "npz sized by its options" else 1)
+    assert len(rows) == (2 if "0,0.1" in extra else 1)
     assert [r["normal"] for r in rows] == [normal] * len(rows)
     # each cell's split (its images' ids and pixels) is the one `wildgan train` builds for it, reading the data itself
     from wildgan.data import build_split, split_summary
@@ -1346,6 +1395,10 @@ def test_a_new_wildgan_study_reads_its_data_once(tmp_path, monkeypatch, kind):
             own = split_summary(build_split(read_run_config(st / "runs" / row["cell"]).data))
         recorded = json.loads((st / "runs" / row["cell"] / "split.json").read_text())
         assert {k: recorded[k] for k in own} == own
+        if kind == "40x32 colour tree":
+            # the read's crop warning, which each cell's own read said into its log.txt, is said there still, once
+            lines = (st / "runs" / row["cell"] / "log.txt").read_text().splitlines()
+            assert sum("centre-cropped to a square" in line for line in lines) == 1, lines
 
 
 def test_a_contaminations_rounding_is_shown_once_by_a_study_and_said_in_its_cells_log(tmp_path, capsys):

@@ -117,6 +117,18 @@ ROOM_SAMPLE = 16          # file headers read for the estimate (spread over the 
 ROOM_CHECK_MIN_BYTES = 256 * 2**20   # below this no file is opened to estimate anything
 
 
+def _local_copies() -> int:
+    """The copies of a decoded data set one machine holds: under torchrun every process of a machine decodes it."""
+    return max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1))
+
+
+def room_checked(n_files: int, each_bytes: float) -> bool:
+    """Whether warn_if_no_room weighs the memory free against n_files images of each_bytes decoded (below
+    ROOM_CHECK_MIN_BYTES it says nothing, whatever the memory). Why public: a read made from another read without
+    decoding (data.splits.read_for) says what a decode would only where this is False for both."""
+    return int(n_files * each_bytes * _local_copies()) >= ROOM_CHECK_MIN_BYTES
+
+
 def warn_if_no_room(files: Sequence[Path], o: Opts, what: str) -> None:
     """Warn before decoding when the decoded images (times TRAINING_HOLDS, more with rotated copies) would not fit
     in the memory left.
@@ -152,11 +164,10 @@ def warn_if_no_room(files: Sequence[Path], o: Opts, what: str) -> None:
     if not pixels:
         return
     channels = o.channels or (3 if colour else 1)
-    # under torchrun every process of a machine decodes the whole set
-    copies = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1))
+    copies = _local_copies()
     each_bytes = sum(pixels) / len(pixels) * channels
     decoded = int(len(files) * each_bytes * copies)
-    if decoded < ROOM_CHECK_MIN_BYTES:
+    if not room_checked(len(files), each_bytes):
         return
     # rotated copies (--rotations) are new images, with their share of the pyramid: an upper bound, since only the
     # training part of a labelled set is rotated

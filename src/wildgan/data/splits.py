@@ -46,7 +46,9 @@ import numpy as np
 from ..config import DataConfig
 from ..errors import ConfigError, DataError, warn_user
 from .dataset_files import CIFAR10_CLASSES
-from .imageset import READER_CHANGES, READER_VERSION, ImageSet, decoder_versions, native_sides
+from .decode_pool import room_checked
+from .imageset import (READER_CHANGES, READER_VERSION, ImageSet, Opts, crop_warning, decoder_versions, native_sides,
+                       shrink_uniform)
 from .readers import default_sample_path, folder_class_names, listed_labels, load_dataset, resolve_data_root
 from .transforms import MAX_AUTO_RESOLUTION, check_resolution, convert, next_pow2, permute_rows, rotate_batch
 
@@ -475,6 +477,63 @@ def read_as(cfg: DataConfig, loaded: LoadedData, download: bool = False) -> bool
     """Whether `loaded` is cfg.data as build_split(cfg) would read it, so that build_split(cfg, loaded=loaded) builds
     its split from it (a study hands its one read on to the cells that read alike)."""
     return not _read_otherwise(cfg, loaded, download)
+
+
+# the formats read_for converts a read of: their decode at a resolution is "decode each file at its own size, then
+# one deterministic conversion" (imageset.shrink_uniform) under read_for's conditions. Not an archive (folder-tar): its
+# read at a resolution is already made from its decoded cache of the native pixels; not CIFAR-10's batches, read at
+# their protocol's size in the first place (with_protocol_shape)
+_CONVERTED_FORMATS = ("folder", "npz")
+
+
+def read_for(cfg: DataConfig, loaded: LoadedData, download: bool = False) -> LoadedData | None:
+    """cfg.data as load_split_data(cfg) reads it: `loaded` itself where it was read so (read_as), else made from it
+    without decoding an image again, where that gives the same bytes, records and warnings as the read; else None
+    (read it). Why: `wildgan study` reads its data with resolution and channels left to the data to find them, and its
+    cells read at those: a folder tree, which has no decoded cache, was decoded twice.
+
+    Only the resolution and channels may differ, each left to the data (None) in `loaded` (or the same). Made from it
+    for an .npz (its read at a resolution is its native arrays through shrink_uniform), and for a labelled folder tree
+    whose images are all of one size of at most MAX_AUTO_RESOLUTION a side and none unreadable. Not otherwise, since
+    the read at the final size differs from the native read converted: larger images are shrunk to the automatic
+    256 px while decoding and again later (two resizes: pixels 1-2 levels apart), and a large JPEG is decoded at a
+    reduced scale chosen for the side it is read for (image_decode.draft_scale, never for one of at most 256 px);
+    mixed sizes are unified at the median's power of two, then resized again (up to 40 levels apart); an unreadable
+    file's size is unknown. Nor where the two reads would warn otherwise: gray files among colour ones (the same
+    pixels, but only a read with channels left to the data says that all are made RGB), a crop warning that depends
+    on the resolution (fit 'pad'), or the memory check of decode_pool.warn_if_no_room (a data set that decodes to
+    ROOM_CHECK_MIN_BYTES or more at either size), which depends on the memory free at the time."""
+    want, have = _load_options(cfg, download), loaded.options
+    differ = _read_otherwise(cfg, loaded, download)
+    if not differ:
+        return loaded
+    if not set(differ) <= {"resolution", "channels"} or loaded.kind not in _CONVERTED_FORMATS or \
+            any(have[k] is not None for k in differ):
+        return None
+    res, ch = want["resolution"], want["channels"]
+    sets = [s for s in (loaded.train, loaded.test) if s is not None]
+    sizes = {tuple(int(v) for v in s.x.shape[1:3]) for s in sets}
+    if loaded.kind == "folder":
+        for s in sets:
+            h, w, c = (int(v) for v in s.x.shape[1:])
+            if s.info.get("skipped") or s.info.get("unread") or max(h, w) > MAX_AUTO_RESOLUTION or \
+                    (h == w and s.info.get("native_sides") != [h, h]) or (ch is not None and c != ch) or \
+                    (have["channels"] is None and c == 3 and s.info.get("n_gray_files") != 0):
+                # (a square array whose files were not all of its size: mixed sizes, unified while stacking)
+                return None
+        # neither read estimated the memory it needs: the native one at most 3 bytes a pixel (o.channels None: a
+        # palette file's header counts as colour), the other one at res x res x ch
+        n = sum(len(s.x) for s in sets)
+        if any(room_checked(n, max(h * w * (have["channels"] or 3), (res or 0) ** 2 * (ch or 3)))
+               for h, w in sizes):
+            return None
+    if crop_warning(set(sizes), want["fit"], have["resolution"], "images") != \
+            crop_warning(set(sizes), want["fit"], res, "images"):
+        return None
+    o = Opts(resolution=res, channels=ch, fit=want["fit"])
+    out = [ImageSet(shrink_uniform(s.x, o, warn=False), s.y, s.class_names, s.ids, s.group, s.is_anomaly,
+                    dict(s.info)) for s in sets]
+    return LoadedData(out[0], out[1] if len(out) > 1 else None, loaded.kind, want)
 
 
 # the protocols whose images' size and channels are fixed (PROTOCOL_DEFAULTS) and chosen without looking at the

@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterator, Sequence
 from ..config import (DataConfig, RunConfig, ScoreConfig, SearchConfig, own_score, read_run_config, scoring_changes,
                       scoring_settings, write_run_config)
 from ..data import AnomalySplit, LoadedData, build_split, load_split_data
-from ..data.splits import read_as
+from ..data.splits import read_for
 from ..data.readers import is_run_dir
 from ..errors import ConfigError, DataError, TrainingInterrupted, WildganError, WildganWarning
 from ..evaluation.run import evaluate_run
@@ -509,10 +509,11 @@ def run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress: 
     read results.jsonl with read_rows's warning already (`wildgan study` does, before it reads the data). data_said:
     the wildgan warnings that the caller's own read of the same data showed (`wildgan study` reads it for the base
     config): the cells' read says them again, into each cell's log.txt, but not again on the terminal. loaded: that
-    read (load_split_data), handed on to the cells that read the data alike (data.splits.read_as), which then do not
-    read it again; data_said is then what each cell's log.txt is given of the read. checked_said: the wildgan warnings
-    the caller's check_cells showed (a contamination's rounding, ...): each cell's own split says them again into its
-    log.txt, not on the terminal."""
+    read (load_split_data), handed on to the cells that read the data alike, or converted to their size where that
+    is their read byte for byte (data.splits.read_for: an .npz, a tree of small images of one size, read at their own
+    size), which then do not read it again; data_said is then what each cell's log.txt is given of the read.
+    checked_said: the wildgan warnings the caller's check_cells showed (a contamination's rounding, ...): each cell's
+    own split says them again into its log.txt, not on the terminal."""
     study_dir = Path(study_dir)
     if not rows_named:
         # said before check_cells reads the data (minutes for a large folder) and the first cell trains
@@ -524,8 +525,10 @@ def run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress: 
             f"among a larger one's)")
         base = drawn
     check_study_dir(base, cells, study_dir)
-    if loaded is not None and not (cells and read_as(cell_config(base, cells[0]).data, loaded)):
-        loaded = None                   # (read otherwise than the cells read: each then reads as it wants)
+    if loaded is not None:
+        # as the cells read the data (read_for: converted to their size where that is their read byte for byte); None
+        # where read otherwise: each then reads as it wants
+        loaded = read_for(cell_config(base, cells[0]).data, loaded) if cells else None
     if not cells_checked:
         check_study_data(base.data.data, base.data.dataset)     # (`wildgan study` asks it before it reads the data)
         if loaded is None and _to_check(cells, study_dir):
