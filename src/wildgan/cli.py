@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from .config import DETECTOR_DIR_NAME, SCORE_NAMES
 
 from .errors import (CheckpointError, ConfigError, DataError, DivergenceError, HeldWarning, Terminated,
-                     TrainingInterrupted, WildganError, moved_name)
+                     TrainingInterrupted, WildganError, WildganWarning, moved_name)
 from .fileio import check_can_make_folder, unwritable_error
 from .runlog import WARNING, RunLog, copying_warnings, said
 
@@ -2186,6 +2186,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if debug:
             raise
         _eprint(f"wildgan: error{tag}: {e}")
+        return 2
+    except WildganWarning as e:
+        # one of our warnings raised by a filter the user set (python -W error, PYTHONWARNINGS=error): they asked
+        # for it to stop the command, not for a traceback; other libraries' warnings raised so stay tracebacks
+        if debug:
+            raise
+        _eprint(f"wildgan: error{tag}: {e} (a warning, raised as an error by the warnings filter: -W error or "
+                f"PYTHONWARNINGS)")
         return 2
     except KeyboardInterrupt:
         _eprint("wildgan: interrupted")

@@ -50,7 +50,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .config import DETECTOR_DIR_NAME, DETECTOR_KIND, RUN_METHODS, SCORE_NAMES, own_score
+from .config import DETECTOR_DIR_NAME, DETECTOR_KIND, RUN_METHODS, SAMPLE_TOKEN, SCORE_NAMES, is_sample_path, own_score
 from .data.inputs import (PIXEL_RANGES, convert_items, count_images, decode_items, guess_float_range, infer_geometry,
                           input_float_range, item_shapes, read_3d, refit, to_images, to_numpy)
 from .data.transforms import MAX_AUTO_RESOLUTION  # largest automatic resolution, as the CLI's
@@ -151,6 +151,14 @@ def _is_folder_tar(p: Path) -> bool:
         return p.is_file() and is_tar(p) and detect_format(p) == "folder-tar"
     except WildganError:
         return False
+
+
+def _recorded_data_path(X: str | Path) -> str:
+    """The data path a fit on the file or folder X records in its run's config (and a saved Detector's): absolute, as
+    the CLI records --data, and the embedded sample by name (config.SAMPLE_TOKEN), as the CLI's absolute_data_path
+    does, not by its path inside this installation, which the next install of wildgan moves."""
+    path = Path(X).resolve()
+    return SAMPLE_TOKEN if is_sample_path(path) else str(path)
 
 
 def _mark_fit_run(run_dir: Path) -> None:
@@ -777,7 +785,8 @@ class Detector:
 
         if not isinstance(X, DataConfig):
             return self._images_split(X)
-        data_cfg = replace(X, resolution=X.resolution or self.resolution, channels=X.channels or self.channels)
+        data_cfg = replace(X, data=SAMPLE_TOKEN if is_sample_path(X.data) else X.data,
+                           resolution=X.resolution or self.resolution, channels=X.channels or self.channels)
         split = build_split(data_cfg)
         data_cfg = replace(data_cfg, resolution=split.resolution, channels=split.channels)
         return split, data_cfg, conversion_opts(split.info)
@@ -820,7 +829,7 @@ class Detector:
         # and `wildgan train --config` replays it from any folder (an absolute path, as the CLI records)
         # (a folder or an archive is read as a pile: every file, whatever folders it is in)
         pile = isinstance(X, (str, Path)) and (Path(X).is_dir() or _is_folder_tar(Path(X)))
-        data_cfg = DataConfig(data=str(Path(X).resolve()) if isinstance(X, (str, Path)) else None,
+        data_cfg = DataConfig(data=_recorded_data_path(X) if isinstance(X, (str, Path)) else None,
                               dataset="unlabelled" if pile else "auto", resolution=res, channels=ch,
                               seed=int(self.seed), fit=self.resize_mode, depth16=depth16,
                               skip_bad=bool(self.skip_bad))

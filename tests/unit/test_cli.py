@@ -2578,3 +2578,41 @@ def test_evaluate_writes_the_per_image_scores_behind_every_auc_of_eval_json(tiny
     assert main(["evaluate", str(run), "--no-controls"]) == 0
     with open(run / "test_controls.csv", newline="") as f:
         assert set(next(csv.DictReader(f))) == {"id", "label", *(f"G_{k}" for k in ev["other_generator"]["auc"])}
+
+
+def test_a_wildgan_warning_raised_as_an_error_is_said_in_one_line(tmp_path, capsys, monkeypatch):
+    # `python -W error -m wildgan train/study ...` turned our warning (here: non-square images are cropped) into an
+    # exception that ended in a traceback; the user asked for the command to stop, and gets the CLI's error line
+    from PIL import Image
+
+    import wildgan.data.readers as readers
+
+    rng = np.random.default_rng(0)
+    for c in "ab":
+        (tmp_path / "tree" / c).mkdir(parents=True)
+        for i in range(12):
+            Image.fromarray(rng.integers(0, 256, (10, 6), dtype=np.uint8)).save(tmp_path / "tree" / c / f"{i}.png")
+    common = ["--data", str(tmp_path / "tree"), "--normal", "a", "--preset", "tiny", "--total-kimg", "0.01",
+              "--no-progress"]
+    for cmd in ("train", "study"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", WildganWarning)
+            rc = main([cmd, *common, "--out", str(tmp_path / cmd)])
+        err = capsys.readouterr().err
+        assert rc == 2, (cmd, err)
+        assert err.startswith(f"wildgan: error: {tmp_path / 'tree'}: images that are not square (e.g. 6x10) are "
+                              f"centre-cropped"), err
+        assert "raised as an error by the warnings filter" in err and len(err.strip().splitlines()) == 1, err
+        # --debug keeps the exception, as it does for wildgan's errors
+        with warnings.catch_warnings(), pytest.raises(WildganWarning, match="images that are not square"):
+            warnings.simplefilter("error", WildganWarning)
+            main(["--debug", cmd, *common, "--out", str(tmp_path / f"{cmd}-debug")])
+    # another library's warning raised as an error is a bug to see: still a traceback (the exception)
+
+    def foreign(*a, **k):
+        warnings.warn("deprecated in some library", DeprecationWarning)
+
+    monkeypatch.setattr(readers, "read_folder", foreign)
+    with warnings.catch_warnings(), pytest.raises(DeprecationWarning, match="deprecated in some library"):
+        warnings.simplefilter("error", DeprecationWarning)
+        main(["train", *common, "--out", str(tmp_path / "foreign")])

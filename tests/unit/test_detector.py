@@ -2129,3 +2129,20 @@ def test_fit_into_a_run_dir_that_cannot_be_written_says_so(x_train, tmp_path, mo
                                           r"Detector\(run_dir=DIR\)\)"):
         Detector(run_dir=str(tmp_path / "run"), **{**TINY, "total_kimg": 0.05}).fit(x_train)
     assert not (tmp_path / "run").exists()
+
+
+def test_a_fit_on_the_embedded_sample_records_it_by_name(tmp_path, cli_run: Path) -> None:
+    # fit(<the sample's .npz path>) recorded this installation's path to it in config.json and the saved Detector,
+    # where CLI runs record config.SAMPLE_TOKEN: the path is another one wherever wildgan is installed next
+    from wildgan.config import SAMPLE_TOKEN
+
+    run = tmp_path / "run"
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", NOT_GROWN, WildganWarning)
+        det = Detector(run_dir=str(run), **{**TINY, "total_kimg": 0.01}).fit(str(default_sample_path()))
+    assert json.loads((run / "config.json").read_text())["data"]["data"] == SAMPLE_TOKEN
+    assert json.loads(det.save(tmp_path / "saved").read_text())["config"]["data"]["data"] == SAMPLE_TOKEN
+    # (what the images are is still told by their path, as a CLI run's split.json tells it)
+    assert json.loads((run / "split.json").read_text())["source"] == str(default_sample_path().resolve())
+    # and a fit on a DataConfig that names the sample by its path (the cli_run fixture's), the same
+    assert json.loads((cli_run / "config.json").read_text())["data"]["data"] == SAMPLE_TOKEN

@@ -764,6 +764,21 @@ def _detect(p: Path) -> str:
                     "an .npz or a .tar.gz of an image-folder tree")
 
 
+# the formats (as _detect, then load_dataset, take the path) that a --dataset naming a format accepts; the others
+# (auto, the protocols) take any. One table for load_dataset and listed_labels: what the labels are listed from
+# without decoding must be what the read would take
+DATASET_FORMATS: dict[str, tuple[str, ...]] = {
+    "folder": ("folder", "folder-tar"), "npz": ("npz",), "cifar-batches": ("cifar-batches",),
+    "unlabelled": ("unlabelled-folder", "folder-tar", "unlabelled-npz")}
+
+
+def _refuse_other_format(p: Path, dataset: str, kind: str) -> None:
+    """DataError when --dataset names a format (DATASET_FORMATS) that the data at `p`, of format `kind`, is not."""
+    want = DATASET_FORMATS.get(dataset)
+    if want and kind not in want:
+        raise DataError(f"{p}: dataset={dataset!r} but this looks like a {kind} data set")
+
+
 def load_dataset(path: str | Path | None, dataset: str = "auto", **opts: Any
                  ) -> tuple[ImageSet, ImageSet | None, str]:
     """Load a data set -> (train, test or None, format: folder | folder-tar | cifar-batches | npz | unlabelled-folder |
@@ -800,10 +815,7 @@ def load_dataset(path: str | Path | None, dataset: str = "auto", **opts: Any
         kind = "unlabelled-npz"             # image arrays without labels (or labels not wanted): a pile
     elif dataset == "folder" and kind == "unlabelled-folder":
         kind = "folder"                     # asked for classes: _class_files explains what is missing
-    want = {"folder": ("folder", "folder-tar"), "npz": ("npz",), "cifar-batches": ("cifar-batches",),
-            "unlabelled": ("unlabelled-folder", "folder-tar", "unlabelled-npz")}.get(dataset)
-    if want and kind not in want:
-        raise DataError(f"{p}: dataset={dataset!r} but this looks like a {kind} data set")
+    _refuse_other_format(p, dataset, kind)
     test: ImageSet | None
     if dataset == "auto" and kind == "folder-tar" and _is_pile(unpack_cached(p, o.cache_dir)):
         dataset = "unlabelled"              # a tar of a pile (e.g. `tar czf pile.tar.gz pile/`)
@@ -860,9 +872,7 @@ def listed_labels(path: str | Path | None, dataset: str = "auto"
         if not p.exists() or dataset == "unlabelled":
             return None
         kind = _detect(p)
-        want = {"folder": ("folder", "folder-tar"), "npz": ("npz",), "cifar-batches": ("cifar-batches",)}.get(dataset)
-        if want and kind not in want:
-            return None
+        _refuse_other_format(p, dataset, kind)     # (its DataError: None, as load_dataset would refuse it)
         if kind == "folder":
             names = folder_class_names(p)
             return None if names is None else (kind, names, None)
