@@ -1986,9 +1986,29 @@ def _listed_default_cell(a: argparse.Namespace, out: Path) -> list[str] | None:
     data = _asked_data_config(a)
     listed = list_data(data)
     if listed is not None:
+        if listed.default_before and listed.default_normal:
+            _say_cells_of_the_old_default(listed.default_before, listed.default_normal, data.data, out)
         return [",".join(listed.default_normal)] if listed.default_normal else None
     normal = recorded_default_normal(out, data.dataset) if data.dataset in ("cifar10", "mnist") else None
     return None if normal is None else [normal]
+
+
+def _say_cells_of_the_old_default(before: list[str], now: list[str], data: str | None, out: Path) -> None:
+    """A study without --normal of chula-rbc12 data with unlabelled crops that holds cells of the default normal set
+    an older wildgan took there (the last class beside the normal ones: data.splits.ListedData.default_before): its
+    default cell is now another one, trained beside them, which nothing else would say."""
+    from .studies.tables import read_rows
+
+    old = ",".join(before)
+    runs = out / "runs"
+    held = any(str(r.get("normal")) == old for r in read_rows(out / "results.jsonl", warn=False)) or (
+        runs.is_dir() and any(p.name.startswith(f"{old}_g") for p in runs.iterdir()))
+    if held:
+        last = next((c for c in before if c not in now), before[0])
+        _warn(f"warning: {out} holds cells of normal set {old}, the default of an older wildgan for {data}, which "
+              f"took its unlabelled crops (label -1) as the last class, {last!r}, and so trained on that class as "
+              f"normal too; the default normal set is now {','.join(now)}, whose cells are trained beside those "
+              f"(the tables show both). --normal {old} continues the old cells")
 
 
 def _finished_study_config(a: argparse.Namespace, cells: list[Any], out: Path) -> RunConfig | None:

@@ -67,6 +67,40 @@ def test_a_run_ending_between_checkpoints_still_saves_its_end(tmp_path, monkeypa
     assert res.final is not None and loop.ckpt.read_meta(res.final)["nimg"] == 256
 
 
+def test_a_run_killed_between_its_last_checkpoint_and_sample_grid_draws_the_grid_on_resume(tmp_path, monkeypatch,
+                                                                                          one_thread) -> None:
+    # a kill after the last round's checkpoint was written, while its sample grid was: the resume restores that
+    # checkpoint and trains nothing, so it need not write the checkpoint again, but the run's last grid (the report's
+    # "after N kimg" picture) must still be drawn, not left at the one before
+    from PIL import Image
+
+    real_save, grids = Image.Image.save, []
+
+    def killed_while_drawing(self: Any, fp: Any, *a: Any, **k: Any) -> None:
+        grids.append(fp)
+        if len(grids) < 2:                          # the grids of the checkpoints at 0.128 and 0.256 kimg
+            return real_save(self, fp, *a, **k)
+        if isinstance(fp, (str, Path)):
+            with open(fp, "wb") as f:
+                f.write(b"\x89PNG")
+        else:
+            fp.write(b"\x89PNG")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Image.Image, "save", killed_while_drawing)
+    with pytest.raises(KeyboardInterrupt):
+        train_pgan(_x(), _cfg(), tmp_path, progress=False, log=lambda m: None)
+    monkeypatch.setattr(Image.Image, "save", real_save)
+    last = tmp_path / "samples" / "fakes-000000.256kimg.png"
+    assert not last.exists() and not (tmp_path / "network-final.json").exists()
+    assert (tmp_path / "checkpoints" / f"{ckpt.checkpoint_name(256)}.json").is_file()
+    names = _count_saves(monkeypatch)
+    train_pgan(_x(), _cfg(), tmp_path, resume=True, progress=False, log=lambda m: None)
+    assert names == ["network-final"], names
+    with Image.open(last) as grid:
+        assert grid.size == (8 * 8, 8 * 8)  # 64 samples of 8x8
+
+
 def test_a_signal_that_came_as_training_ended_stops_what_would_follow(tmp_path, monkeypatch, one_thread) -> None:
     # a Ctrl-C after the loop's last look at the flag: the training is complete and saved, but the caller (the CLI's
     # training scores, --evaluate) must not go on as if nobody had asked to stop

@@ -14,11 +14,11 @@ from .download import download_cifar10
 from .imageset import ImageSet
 from .readers import default_sample_path, load_dataset, load_images, resolve_data_root
 from .splits import (AnomalySplit, LoadedData, build_split, conversion_opts, load_split_data, n_contamination,
-                     newly_skipped, skipped_reasons, split_differences, split_summary)
+                     newly_skipped, recorded_normal_classes, skipped_reasons, split_differences, split_summary)
 from .transforms import to_float
 
 __all__ = [
     "AnomalySplit", "ImageSet", "LoadedData", "build_split", "conversion_opts", "default_sample_path",
     "download_cifar10", "load_dataset", "load_images", "load_split_data", "n_contamination", "newly_skipped",
-    "resolve_data_root", "skipped_reasons", "split_differences", "split_summary", "to_float",
+    "recorded_normal_classes", "resolve_data_root", "skipped_reasons", "split_differences", "split_summary", "to_float",
 ]

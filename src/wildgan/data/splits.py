@@ -270,6 +270,9 @@ class ListedData:
     protocol: str
     class_names: list[str]
     default_normal: list[str] | None    # the protocol's default normal classes; None where it has none (generic)
+    # chula-rbc12 with unlabelled crops labelled normal: the default normal set of a wildgan before _labelled_normal,
+    # which took the last class as normal beside them, where it differs (a study's cells of it are said: cli)
+    default_before: list[str] | None = None
 
 
 def list_data(cfg: DataConfig) -> ListedData | None:
@@ -302,22 +305,43 @@ def list_data(cfg: DataConfig) -> ListedData | None:
     if protocol is None:
         return None
     default: list[int] | None = None
+    before: list[str] | None = None
     if protocol == "chula-rbc12":
         assert npz is not None
         y, anomaly = npz["y"], npz["is_anomaly"]
         default = _labelled_normal(y, anomaly) if anomaly is not None else [0]
+        old = _normal_before_unlabelled_fix(y, anomaly) if anomaly is not None else default
+        before = [names[i] for i in old] if old != default else None
     elif PROTOCOL_DEFAULTS[protocol]["normal"]:
         try:
             default = resolve_classes(PROTOCOL_DEFAULTS[protocol]["normal"], names, "normal", "default")
         except DataError:
             default = None
-    return ListedData(protocol, list(names), None if default is None else [names[i] for i in default])
+    return ListedData(protocol, list(names), None if default is None else [names[i] for i in default], before)
 
 
 def _labelled_normal(y: np.ndarray, is_anomaly: np.ndarray) -> list[int]:
     """chula-rbc12's default normal set: the classes of the images labelled normal (is_anomaly 0). An unlabelled
     image (y -1) has no class: as an index it named the last class, which then counted as normal."""
     return sorted({int(c) for c in np.unique(y[(is_anomaly == 0) & (y >= 0)])})
+
+
+def _normal_before_unlabelled_fix(y: np.ndarray, is_anomaly: np.ndarray) -> list[int]:
+    # the rule of wildgan before _labelled_normal: an unlabelled crop's -1 among the classes, first (sorted)
+    return sorted({int(c) for c in np.unique(y[is_anomaly == 0])})
+
+
+def recorded_normal_classes(recorded: dict[str, Any]) -> list[str]:
+    """The normal classes a split.json records, by name. A wildgan before _labelled_normal recorded, for chula-rbc12
+    data with unlabelled crops (y -1) among those labelled normal, label -1 as a normal class under the last class's
+    name; no image has that label in a split (unlabelled crops are left out of it), so that name was never a normal
+    class of the split's images, which are those of the normal classes named beside it: left out here, or the same
+    split read as another normal set (its evaluation written aside, other data evaluated with that class normal)."""
+    names = [str(c) for c in recorded.get("normal_classes") or []]
+    labels = recorded.get("normal_labels")
+    if not isinstance(labels, list) or len(labels) != len(names):
+        return names
+    return [n for n, label in zip(names, labels) if not (isinstance(label, int) and label < 0)]
 
 
 def resolve_classes(entries: tuple[str, ...], names: list[str], what: str, source: str) -> list[int]:

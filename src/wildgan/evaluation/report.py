@@ -45,7 +45,8 @@ import numpy as np
 
 from ..checkpoint import umask
 from ..config import SCORE_NAMES, is_sample_path, own_score, read_run_config, run_config_to_dict, scoring_settings
-from ..data import build_split, conversion_opts, load_images, newly_skipped, split_differences
+from ..data import (build_split, conversion_opts, load_images, newly_skipped, recorded_normal_classes,
+                    split_differences)
 from ..data.dataset_files import dataset_among_images_error
 from ..data.readers import is_dataset_file
 from ..errors import CheckpointError, ConfigError, DataError, HeldWarning, warn_user
@@ -584,7 +585,7 @@ def _data_text(split_info: dict[str, Any]) -> str | None:
         source = "the embedded MNIST sample" if is_sample_path(split_info.get("source")) else \
             split_info.get("source", "?")
         return (f"Data: {split_info.get('protocol', '?')} from {source}; normal classes "
-                f"{', '.join(map(str, split_info.get('normal_classes', [])))}; gamma {split_info.get('gamma')}; "
+                f"{', '.join(recorded_normal_classes(split_info))}; gamma {split_info.get('gamma')}; "
                 f"{split_info.get('n_train', '?')} training images ({split_info.get('n_train_anomalous', '?')} "
                 f"anomalous), {split_info.get('n_test', '?')} test images ({split_info.get('n_test_anomalous', '?')}"
                 f" anomalous); {shape}.")

@@ -15,7 +15,8 @@ from typing import Any, Callable
 import numpy as np
 
 from ..config import SCORE_NAMES, DataConfig, RunConfig, read_run_config, scoring_changes, scoring_settings
-from ..data import AnomalySplit, build_split, newly_skipped, skipped_reasons, split_differences, split_summary
+from ..data import (AnomalySplit, build_split, newly_skipped, recorded_normal_classes, skipped_reasons,
+                    split_differences, split_summary)
 from ..data.imageset import resize_warning, scale_warning
 from ..data.readers import missing_run_data_error, same_data_source
 from ..data.splits import decoding_change, read_fingerprint_comparable
@@ -78,8 +79,8 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
     if data is not None:
         # taken over by the names the run's split resolved them to (a class given as an index, "0", is a name
         # there, "ones"): the names are what can match the other data's classes (build_split(inherited=...))
-        if recorded.get("normal_classes") and not normal:
-            dc = replace(dc, normal=tuple(str(c) for c in recorded["normal_classes"]))
+        if recorded_normal_classes(recorded) and not normal:
+            dc = replace(dc, normal=tuple(recorded_normal_classes(recorded)))
         if recorded.get("excluded_classes") is not None:
             dc = replace(dc, exclude_classes=tuple(str(c) for c in recorded["excluded_classes"]))
     if normal:
@@ -132,7 +133,7 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
             _say(log, msg)
     # (a split.json without normal_classes, of an older wildgan, is compared in full unless --normal is given)
     own_classes = not normal or [str(c) for c in split.info.get("normal_classes") or []] == \
-        [str(c) for c in recorded.get("normal_classes") or []]
+        recorded_normal_classes(recorded)
     if data is not None:
         diffs = []
     elif own_classes:
@@ -420,7 +421,7 @@ def evaluation_dir(run_dir: Path, recorded: dict[str, Any], info: dict[str, Any]
     # (the embedded sample is the same data at whatever path the installation that trained the run had it)
     same_data = same_data_source(source, recorded.get("source"))
     normal = [str(c) for c in info.get("normal_classes") or []]
-    same_normal = normal == [str(c) for c in recorded.get("normal_classes") or []]
+    same_normal = normal == recorded_normal_classes(recorded)
     whole = info.get("test_size") == "whole"
     if not own_protocol or (same_data and same_normal and not whole):
         return run_dir

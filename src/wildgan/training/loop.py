@@ -42,7 +42,7 @@ from ..data.transforms import u8_to_unit
 from .. import checkpoint as ckpt
 from ..config import NetConfig, RunConfig, TrainConfig, largest_minibatch, paper_total_kimg, run_config_to_dict
 from ..errors import DataError, DivergenceError, TrainingInterrupted, WildganError, warn_user
-from ..fileio import truncate_jsonl
+from ..fileio import atomic_write_stream, truncate_jsonl
 from ..losses import critic_loss, encoder_image_loss, encoder_latent_loss, generator_loss
 from ..nets import PGANNetworks, build_pgan
 from ..nets.layers import downsample2, lerp, lrelu, pixel_norm, upsample2
@@ -1053,7 +1053,8 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
         save()
     final = run_dir / "network-final.json"
     if is_main:
-        if fresh:
+        if fresh or not _samples_path(run_dir, state.nimg).is_file():
+            # (also the grid of the checkpoint a resume restored, where a kill came between the two)
             _write_samples(run_dir, nets, fixed_z, trained_lod(), nc, state.nimg)
         final = ckpt.save_checkpoint(run_dir, "network-final", ckpt.networks_to_tensors(nets.modules()), {
             "kind": ckpt.NETWORKS_KIND, "nimg": state.nimg, "kimg": state.nimg / 1000, "status": status,
@@ -1296,14 +1297,18 @@ def save_sample_grid(path: Path, imgs: torch.Tensor, resolution: int) -> None:
         r, q = divmod(i, cols)
         grid[:, r * h:(r + 1) * h, q * w:(q + 1) * w] = x[i]
     arr = grid.permute(1, 2, 0).numpy()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(arr[..., 0] if c == 1 else arr).save(path)
+    # (whole or not at all: a kill while writing left a truncated PNG, which a resume takes as the grid drawn)
+    atomic_write_stream(lambda f: Image.fromarray(arr[..., 0] if c == 1 else arr).save(f, format="PNG"), path)
 
 
 def _write_samples(run_dir: Path, nets: PGANNetworks, z: torch.Tensor, lod: float, nc: NetConfig, nimg: int) -> Path:
     with torch.no_grad():
         imgs = nets.Gs(z, lod)
-    # kimg with 3 decimals, zero-padded: sorts by training time, and a short run's grid is not "000000kimg"
-    path = run_dir / "samples" / f"fakes-{nimg / 1000:010.3f}kimg.png"
+    path = _samples_path(run_dir, nimg)
     save_sample_grid(path, imgs, nc.resolution)
     return path
+
+
+def _samples_path(run_dir: Path, nimg: int) -> Path:
+    # kimg with 3 decimals, zero-padded: sorts by training time, and a short run's grid is not "000000kimg"
+    return run_dir / "samples" / f"fakes-{nimg / 1000:010.3f}kimg.png"
