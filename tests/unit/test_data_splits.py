@@ -1029,7 +1029,64 @@ def test_an_unlabelled_crop_does_not_make_the_last_class_normal(tmp_path):
     cfg = DataConfig(data=str(tmp_path / "u.npz"))
     assert build_split(cfg).info["normal_classes"] == ["normal"]
     assert splits.list_data(cfg) == splits.ListedData("chula-rbc12", ["normal", "macro", "micro", "elliptocyte"],
-                                                      ["normal"])
+                                                      ["normal"], ["elliptocyte", "normal"])
+
+
+def _unlabelled_chula(tmp_path: Path) -> Path:
+    with np.load(chula_like(tmp_path / "c.npz")) as z:
+        arrays = dict(z)
+    arrays["y"][:40] = -1
+    arrays["is_anomaly"][:40] = 0
+    np.savez(tmp_path / "u.npz", **arrays)
+    return tmp_path / "u.npz"
+
+
+def test_a_split_recorded_with_label_minus_one_as_a_normal_class_is_the_runs_own_split(tmp_path):
+    # a wildgan before the fix above recorded such a split's normal classes as ['elliptocyte', 'normal'] (labels -1
+    # and 0), though label -1 matched no image of it (unlabelled crops are left out): the same images as a rebuild
+    # now, whose record says ['normal']. Read as another normal set, `wildgan evaluate RUN` wrote the run's own
+    # evaluation aside (RUN/eval-data-normal-normal, "other data or normal classes") and kept the old eval.json
+    from wildgan.data import splits
+    from wildgan.evaluation.run import evaluation_dir
+
+    split = build_split(DataConfig(data=str(_unlabelled_chula(tmp_path))))
+    old = {**split.info, "normal_classes": ["elliptocyte", "normal"], "normal_labels": [-1, 0]}
+    assert evaluation_dir(tmp_path / "run", old, split.info) == tmp_path / "run"
+    assert splits.recorded_normal_classes(old) == ["normal"]
+    # a class really normal beside 'normal' (a label >= 0) is another normal set, evaluated aside
+    other = {**split.info, "normal_classes": ["elliptocyte", "normal"], "normal_labels": [3, 0]}
+    assert splits.recorded_normal_classes(other) == ["elliptocyte", "normal"]
+    assert evaluation_dir(tmp_path / "run", other, split.info) != tmp_path / "run"
+
+
+def test_a_study_that_holds_cells_of_the_old_default_normal_set_is_told_its_default_cell_changed(tmp_path, capsys,
+                                                                                                monkeypatch):
+    # an older wildgan's study without --normal trained such data's cell 'elliptocyte,normal' (its split resolved
+    # those names, so elliptocyte really was normal there); a re-run now makes the cell 'normal' and trained it beside
+    # the old one without a word. Stopped right after the cells are known: the warning is all this test needs
+    from wildgan.cli import main
+    from wildgan.data import splits
+
+    data = _unlabelled_chula(tmp_path)
+    out = tmp_path / "st"
+    (out / "runs" / "elliptocyte,normal_g0_wildgan_image_s0").mkdir(parents=True)
+
+    class Known(Exception):
+        pass
+
+    def stop(*a, **k):
+        raise Known
+
+    monkeypatch.setattr(splits, "with_protocol_shape", stop)
+    with pytest.raises(Known):
+        main(["study", "--data", str(data), "--preset", "tiny", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert "holds cells of normal set elliptocyte,normal" in err and "'elliptocyte'" in err, err
+    assert "the default normal set is now normal" in err and "--normal elliptocyte,normal continues" in err, err
+    # a study without such cells hears nothing of it
+    with pytest.raises(Known):
+        main(["study", "--data", str(data), "--preset", "tiny", "--out", str(tmp_path / "fresh")])
+    assert "older wildgan" not in capsys.readouterr().err
 
 
 def test_another_normal_class_of_a_run_read_at_the_datas_own_size_is_not_called_changed(tmp_path):
@@ -1189,63 +1246,3 @@ def test_a_read_that_a_conversion_would_not_make_exactly_is_not_converted(tmp_pa
     if case == "a memory check":
         monkeypatch.setattr(decode_pool, "ROOM_CHECK_MIN_BYTES", 3 * 40 * 40 * 6 + 1)     # (just below it: made)
         _same_read(read_for(cfg, loaded), _read(cfg)[0])
-
-
-                                                      ["normal"], ["elliptocyte", "normal"])
-
-
-def _unlabelled_chula(tmp_path: Path) -> Path:
-    with np.load(chula_like(tmp_path / "c.npz")) as z:
-        arrays = dict(z)
-    arrays["y"][:40] = -1
-    arrays["is_anomaly"][:40] = 0
-    np.savez(tmp_path / "u.npz", **arrays)
-    return tmp_path / "u.npz"
-
-
-def test_a_split_recorded_with_label_minus_one_as_a_normal_class_is_the_runs_own_split(tmp_path):
-    # a wildgan before the fix above recorded such a split's normal classes as ['elliptocyte', 'normal'] (labels -1
-    # and 0), though label -1 matched no image of it (unlabelled crops are left out): the same images as a rebuild
-    # now, whose record says ['normal']. Read as another normal set, `wildgan evaluate RUN` wrote the run's own
-    # evaluation aside (RUN/eval-data-normal-normal, "other data or normal classes") and kept the old eval.json
-    from wildgan.data import splits
-    from wildgan.evaluation.run import evaluation_dir
-
-    split = build_split(DataConfig(data=str(_unlabelled_chula(tmp_path))))
-    old = {**split.info, "normal_classes": ["elliptocyte", "normal"], "normal_labels": [-1, 0]}
-    assert evaluation_dir(tmp_path / "run", old, split.info) == tmp_path / "run"
-    assert splits.recorded_normal_classes(old) == ["normal"]
-    # a class really normal beside 'normal' (a label >= 0) is another normal set, evaluated aside
-    other = {**split.info, "normal_classes": ["elliptocyte", "normal"], "normal_labels": [3, 0]}
-    assert splits.recorded_normal_classes(other) == ["elliptocyte", "normal"]
-    assert evaluation_dir(tmp_path / "run", other, split.info) != tmp_path / "run"
-
-
-def test_a_study_that_holds_cells_of_the_old_default_normal_set_is_told_its_default_cell_changed(tmp_path, capsys,
-                                                                                                monkeypatch):
-    # an older wildgan's study without --normal trained such data's cell 'elliptocyte,normal' (its split resolved
-    # those names, so elliptocyte really was normal there); a re-run now makes the cell 'normal' and trained it beside
-    # the old one without a word. Stopped right after the cells are known: the warning is all this test needs
-    from wildgan.cli import main
-    from wildgan.data import splits
-
-    data = _unlabelled_chula(tmp_path)
-    out = tmp_path / "st"
-    (out / "runs" / "elliptocyte,normal_g0_wildgan_image_s0").mkdir(parents=True)
-
-    class Known(Exception):
-        pass
-
-    def stop(*a, **k):
-        raise Known
-
-    monkeypatch.setattr(splits, "with_protocol_shape", stop)
-    with pytest.raises(Known):
-        main(["study", "--data", str(data), "--preset", "tiny", "--out", str(out)])
-    err = capsys.readouterr().err
-    assert "holds cells of normal set elliptocyte,normal" in err and "'elliptocyte'" in err, err
-    assert "the default normal set is now normal" in err and "--normal elliptocyte,normal continues" in err, err
-    # a study without such cells hears nothing of it
-    with pytest.raises(Known):
-        main(["study", "--data", str(data), "--preset", "tiny", "--out", str(tmp_path / "fresh")])
-    assert "older wildgan" not in capsys.readouterr().err
