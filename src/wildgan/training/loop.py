@@ -833,6 +833,7 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
     rng = torch.Generator(device=device)
     rng.manual_seed(tc.seed)
     state = TrainState(lr=tc.lr)
+    total_nimg = int(round(tc.total_kimg * 1000))
     restored_nimg: int | None = None  # the image count of a checkpoint a resume restored, of this run's settings
 
     ck_dir = run_dir / "checkpoints"
@@ -859,7 +860,7 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
         else:
             # a finished run says so at once: what follows (its networks written again, the training scores kept)
             # is the end of a run, not another session's training
-            done = state.nimg >= int(round(tc.total_kimg * 1000))
+            done = state.nimg >= total_nimg
             log(f"resumed from {state.nimg / 1000:.3f} kimg (iteration {state.iteration})"
                 + (f": the run was already finished (--total-kimg {tc.total_kimg:g}), nothing to train" if done
                    else ""))
@@ -872,7 +873,6 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
     # StepRunner turns cuDNN autotuning on for the fast path: put the caller's setting back when training ends (a
     # Detector.fit or a study cell must not leave it changed for the user's own code and later scoring)
     cudnn_benchmark = torch.backends.cudnn.benchmark
-    total_nimg = int(round(tc.total_kimg * 1000))
     fixed_z = torch.randn(64, nc.latent_size, generator=torch.Generator().manual_seed(tc.seed + 1)).to(device)
 
     # -- logging, cadences (checkpoints, sample grids), stop requests, progress bar
