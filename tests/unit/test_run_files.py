@@ -293,3 +293,48 @@ def test_a_resume_of_a_finished_run_keeps_its_training_scores_and_says_it_was_fi
     said = capsys.readouterr().err
     assert len(scored) == 2 and saved
     assert "already finished" not in said
+
+
+def test_a_resume_of_a_finished_run_on_pixels_decoded_otherwise_scores_its_training_images_again(tmp_path, capsys,
+                                                                                                  monkeypatch):
+    # another Pillow / libjpeg or reader lets a resume go on with pixels that differ from split.json under the same
+    # ids, and split.json is rewritten with them: train_scores.csv, keyed by the weights, score protocol and data
+    # config (not the pixels), was kept as the scores of the old pixels beside a record of the new ones
+    import json
+
+    import numpy as np
+
+    import wildgan.scoring.train_scores as ts
+    from wildgan.cli import main
+
+    x = (np.random.default_rng(0).random((80, 8, 8)) * 255).astype(np.uint8)
+    x[40:] //= 4
+    data = tmp_path / "toy.npz"
+    np.savez(data, x=x, y=np.repeat([0, 1], 40))
+    run = tmp_path / "run"
+    args = ["--data", str(data), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.032",
+            "--phase-kimg", "0.1", "--threads", "1", "--no-progress", "--out", str(run)]
+    scored = []
+    real = ts.score_training_split
+    monkeypatch.setattr(ts, "score_training_split", lambda *a, **k: scored.append(1) or real(*a, **k))
+    assert main(["train", *args]) == 0
+    cache = (run / "train_scores.csv").read_text()
+    # every normal image a level brighter, as another decoder might give them, the record made by other decoders
+    x2 = x.copy()
+    x2[:40] = np.minimum(x2[:40].astype(np.int16) + 1, 255).astype(np.uint8)
+    np.savez(data, x=x2, y=np.repeat([0, 1], 40))
+    rec = json.loads((run / "split.json").read_text())
+    (run / "split.json").write_text(json.dumps(dict(rec, decoders="Pillow 9.0.0 (libjpeg 8.0)")))
+    capsys.readouterr()
+    assert main(["train", *args, "--resume"]) == 0
+    said = capsys.readouterr().err
+    assert "the decoding changed since it was recorded" in said and "already finished" in said, said
+    assert len(scored) == 2, said
+    assert "train_scores.csv are of these networks: kept" not in said
+    assert "scored the training images' pixels as split.json recorded them" in said
+    assert (run / "train_scores.csv").read_text() != cache
+    assert json.loads((run / "split.json").read_text())["train_pixels_sha256"] != rec["train_pixels_sha256"]
+    # the same pixels as split.json now records: kept
+    assert main(["train", *args, "--resume"]) == 0
+    said = capsys.readouterr().err
+    assert len(scored) == 2 and "train_scores.csv are of these networks: kept" in said, said

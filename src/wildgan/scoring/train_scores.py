@@ -264,7 +264,8 @@ def has_train_scores(run_dir: str | Path, model: Any, split: Any, batch_mode: st
     score_training_split would write them: its key matches (the weights' sha256, score protocol, data config: see
     score_key), its rows are split.train_ids in order, and it leaves no file out (score_training_split's never does).
     A --resume of a finished run keeps the same weights (the sha256 of network-final's safetensors), so its training
-    images need no second scoring."""
+    images need no second scoring. The key does not name the pixels: a resume whose training pixels are not the ones
+    split.json recorded (another decoder) removes the caches before it records the new ones (training.run)."""
     _, key_path = cache_paths(Path(run_dir), batch_mode)
     try:
         if "skipped" in json.loads(key_path.read_text()):

@@ -619,12 +619,14 @@ def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, 
                     f"allowed that; a new run there is refused), which wildgan rewrites for that run (report, "
                     f"evaluate, --resume, --overwrite): move this run out of it")
     summary = split_summary(split)     # (hashes every pixel: once, for the check and the record)
-    if resume:
-        _check_resumed_split(split, run_dir, said.append, summary)
+    same_pixels = _check_resumed_split(split, run_dir, said.append, summary) if resume else True
     for line in said:
         log(line)
     if several:
         ctx.barrier()                  # every rank has read the old record before rank 0 replaces it
+    if is_main and not same_pixels:
+        # before split.json is replaced: a kill in between must not leave a cache beside a record of other pixels
+        _drop_training_scores(run_dir, log)
     if is_main:
         write_run_config(cfg, run_dir)
         write_split_info(split, run_dir, summary)
@@ -680,15 +682,40 @@ def _resumed_config(cfg: RunConfig, run_dir: Path, log: Callable[[str], None]) -
     return cfg
 
 
+# the run's training-score caches (scoring.train_scores.cache_paths), each key file before its rows: the key marks a
+# cache as complete
+_TRAIN_SCORE_FILES = ("train_scores.json", "train_scores.csv",
+                      "train_scores-isolated.json", "train_scores-isolated.csv")
+
+
+def _drop_training_scores(run_dir: Path, log: Callable[[str], None]) -> None:
+    """Remove the run's training-score caches when a resume goes on with training images whose pixels are not the
+    ones split.json recorded (another decoder or reader, or no record of them): the caches' keys name the weights,
+    score protocol and data config, not the pixels, so a finished run's resume (the same weights) would keep scores
+    of the old pixels beside a split.json of the new ones. Removed, its training images are scored again."""
+    gone = []
+    for name in _TRAIN_SCORE_FILES:
+        path = run_dir / name
+        if path.is_file():
+            path.unlink()
+            gone.append(name)
+    csvs = [n for n in gone if n.endswith(".csv")]
+    if csvs:
+        log(f"note: {', '.join(csvs)} scored the training images' pixels as split.json recorded them, not as they "
+            f"are read now: removed (the training images are scored again)")
+
+
 def _check_resumed_split(split: AnomalySplit, run_dir: Path, log: Callable[[str], None],
-                         now: dict[str, Any]) -> None:
+                         now: dict[str, Any]) -> bool:
     """A resume must train on the images its run started on: refused (nothing written) when the training split
     differs from the run's split.json; a changed test split is only said. Training pixels that differ under the
     same ids are refused too, unless the decoding changed since (decoding_change): then they are said. An unreadable
-    split.json is said too, and written again from the data as it is now. now: split_summary(split)."""
+    split.json is said too, and written again from the data as it is now. now: split_summary(split). Returns
+    whether the training pixels are the ones split.json recorded (False where it records none, or is unreadable:
+    the run's training-score cache cannot be vouched for then)."""
     split_json = run_dir / "split.json"
     if not split_json.is_file():
-        return
+        return False
     try:
         recorded = json.loads(split_json.read_text(encoding="utf-8"))
         train_diffs = split_differences(split, recorded, train_only=True, now=now)
@@ -697,10 +724,12 @@ def _check_resumed_split(split: AnomalySplit, run_dir: Path, log: Callable[[str]
         pixels_only = bool(train_diffs) and not split_differences(
             split, {k: v for k, v in recorded.items() if k != "train_pixels_sha256"}, train_only=True, now=now)
         decoding = decoding_change(recorded) if pixels_only else None
+        same_pixels = recorded.get("train_pixels_sha256") == now["train_pixels_sha256"]
     except (ValueError, OSError, AttributeError):
         log(f"warning: {split_json} was unreadable; it is written again from the data as it is now")
         train_diffs = test_diffs = []
         decoding = None
+        same_pixels = False
     if train_diffs and decoding:
         # Not refused: a resume after a Pillow upgrade (or a reader change) would otherwise be blocked for good for
         # pixels a level or so apart; said, since a replaced image is not told apart from that here.
@@ -719,6 +748,7 @@ def _check_resumed_split(split: AnomalySplit, run_dir: Path, log: Callable[[str]
         # only the test split: the networks are not affected; evaluations from now on use the new one
         log(f"warning: the test images changed since this run started ({'; '.join(test_diffs)}): training "
             f"continues, and split.json records the test split as it is now")
+    return same_pixels
 
 
 def _log_start(cfg: RunConfig, split: AnomalySplit, run_dir: Path, *, resume: bool,
