@@ -2146,3 +2146,43 @@ def test_a_fit_on_the_embedded_sample_records_it_by_name(tmp_path, cli_run: Path
     assert json.loads((run / "split.json").read_text())["source"] == str(default_sample_path().resolve())
     # and a fit on a DataConfig that names the sample by its path (the cli_run fixture's), the same
     assert json.loads((cli_run / "config.json").read_text())["data"]["data"] == SAMPLE_TOKEN
+
+
+@pytest.mark.filterwarnings("ignore:training ended at")      # (a short run: grown to 4x4 only)
+def test_a_fit_on_a_relative_data_path_records_it_absolute_as_the_cli_does(tmp_path, monkeypatch) -> None:
+    """Detector.fit(DataConfig(data='toy.npz')) recorded the path as typed (the CLI records --data absolute): from
+    another working folder its config.yaml replay did not find the data, and a run scored or evaluated there (which
+    falls back on split.json's source only when the path is not found) read that folder's toy.npz instead. A run
+    recorded relative (by an earlier fit) still scores and resumes from its own folder, and its resume then records
+    the path absolute."""
+    from wildgan.cli import main
+
+    home, elsewhere, run = tmp_path / "home", tmp_path / "elsewhere", tmp_path / "run"
+    home.mkdir()
+    elsewhere.mkdir()
+    x = (np.random.default_rng(0).random((96, 16, 16)) * 255).astype(np.uint8)
+    x[48:] //= 4
+    np.savez(home / "toy.npz", x=x, y=np.repeat([0, 1], 48))
+    params = {**TINY, "total_kimg": 0.064, "threads": 1}
+    spec = DataConfig(data="toy.npz", normal=("0",))
+    monkeypatch.chdir(home)
+    Detector(run_dir=str(run), **params).fit(spec)
+    config = json.loads((run / "config.json").read_text())
+    assert config["data"]["data"] == str(home / "toy.npz")
+    n_train = json.loads((run / "split.json").read_text())["n_train"]
+    # from another folder, which holds a toy.npz of its own: the run's training split (no cache: rebuilt from the
+    # recorded data) and its evaluation read the run's data, not that file (a path recorded as typed named it there)
+    np.savez(elsewhere / "toy.npz", x=x[::2], y=np.repeat([0, 1], 24))
+    monkeypatch.chdir(elsewhere)
+    for f in run.glob("train_scores*"):
+        f.unlink()
+    assert len(Detector.from_run(run, device="cpu").decision_scores_) == n_train
+    assert main(["evaluate", str(run), "--no-controls", "--no-progress"]) == 0
+    # a run recorded with the path as typed (an earlier wildgan's fit): from_run and resume=True from its folder
+    (run / "config.json").write_text(json.dumps({**config, "data": {**config["data"], "data": "toy.npz"}}))
+    for f in run.glob("train_scores*"):
+        f.unlink()
+    monkeypatch.chdir(home)
+    assert len(Detector.from_run(run, device="cpu").decision_scores_) == n_train
+    Detector(run_dir=str(run), **params).fit(spec, resume=True)
+    assert json.loads((run / "config.json").read_text())["data"]["data"] == str(home / "toy.npz")

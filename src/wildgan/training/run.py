@@ -46,7 +46,8 @@ from ..config import (FANOGAN_LEGACY_BN, PRESETS, RunConfig, default_checkpoint_
 from ..fileio import atomic_write_text, make_folder
 from ..data import AnomalySplit, build_split, split_differences, split_summary
 from ..data.splits import TRAIN_FIELDS, decoding_change
-from ..data.readers import is_run_dir, is_study_dir, missing_run_data_error, resolve_data_root
+from ..data.readers import (absolute_data_path, is_run_dir, is_study_dir, missing_run_data_error,
+                            resolve_data_root)
 from ..devices import resolve_device
 from ..errors import ConfigError, WildganError
 from .data_placement import data_on_gpu_setting
@@ -508,10 +509,11 @@ def train_run(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwrite:
     Refusals as check_run_dir; overwrite=True deletes the run outputs already in run_dir first. before_unlock is
     called (on rank 0) as this session ends, however it ends, while it still holds the run lock: what it writes into
     run_dir lands on this run, never on another process's (`wildgan demo` marks its run so). Not called when the
-    start is refused."""
+    start is refused. A relative cfg.data.data is recorded absolute, as the CLI records --data."""
     from .distributed import current
 
     run_dir = Path(run_dir)
+    cfg = _data_recorded_absolute(cfg)
     ctx = current()
     is_main = _on_rank_0(ctx)
     split = _check_the_start(cfg, run_dir, resume=resume, overwrite=overwrite, split=split, is_main=is_main)
@@ -534,6 +536,20 @@ def train_run(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwrite:
         if before_unlock is not None and is_main:
             before_unlock()
         return result
+
+
+def _data_recorded_absolute(cfg: RunConfig) -> RunConfig:
+    """cfg with its data path absolute, as the CLI records --data (absolute_data_path): a Detector.fit on a
+    DataConfig, or any caller of train_run, with a relative path recorded it as typed, so that a --config replay from
+    another folder did not find the data, and an evaluate, score or report there read that folder's file of the same
+    name, if any (read_run_config falls back on split.json's source only for a path not found). Asked here, where
+    every trained config passes, not in each caller; a path already absolute (the CLI's, a study's) is left as it
+    is. No path (images in memory, or the default data of the config) stays none: made absolute, it would name
+    $WILDGAN_DATA or the sample instead of the images trained on."""
+    data = cfg.data.data
+    if data in (None, "") or Path(data).is_absolute():
+        return cfg
+    return replace(cfg, data=replace(cfg.data, data=absolute_data_path(data, cfg.data.dataset)))
 
 
 def _on_rank_0(ctx: Any) -> bool:
