@@ -881,8 +881,9 @@ def read_fingerprint(train: ImageSet, test: ImageSet | None = None) -> str:
         if s is None:
             continue
         names = [str(n) for n in s.class_names]
-        shape = f"{'x'.join(map(str, s.x.shape[1:]))}{s.x.dtype.str}"
-        read_shape.append(f"{part}={'x'.join(map(str, s.x.shape[1:]))}-{s.x.dtype.name}")
+        dims = "x".join(map(str, s.x.shape[1:]))
+        shape = f"{dims}{s.x.dtype.str}"
+        read_shape.append(f"{part}={dims}-{s.x.dtype.name}")
         labels = [names[y] if 0 <= y < len(names) else "" for y in s.y.tolist()]
         groups = [""] * len(s) if s.group is None else [str(g) for g in s.group.tolist()]
         anomalous = [""] * len(s) if s.is_anomaly is None else [str(a) for a in s.is_anomaly.tolist()]
