@@ -664,6 +664,12 @@ def test_another_normal_class_notices_data_changed_under_the_same_count(tmp_path
     (run / "split.json").write_text(json.dumps(dict(rec, decoders="Pillow 9.0.0 (libjpeg 8.0)")))
     split_for_run(run, log=said.append, normal=("1",))
     assert len(said) == 1 and "the decoding changed since" in said[0] and "Pillow 9.0.0" in said[0], said
+    # a fingerprint of another scheme (v1, without the read shape) is not compared, whatever its hex: the count alone
+    (run / "split.json").write_text(json.dumps(dict(rec, read_fingerprint="v1:" + rec["read_fingerprint"].rsplit(
+        ":", 1)[1])))
+    said.clear()
+    split_for_run(run, log=said.append, normal=("1",))
+    assert said == []
     # a split.json from before the fingerprint: the count alone, as before (same count: nothing said; another: said)
     (run / "split.json").write_text(json.dumps({k: v for k, v in rec.items() if k != "read_fingerprint"}))
     said.clear()
@@ -1246,3 +1252,80 @@ def test_a_read_that_a_conversion_would_not_make_exactly_is_not_converted(tmp_pa
     if case == "a memory check":
         monkeypatch.setattr(decode_pool, "ROOM_CHECK_MIN_BYTES", 3 * 40 * 40 * 6 + 1)     # (just below it: made)
         _same_read(read_for(cfg, loaded), _read(cfg)[0])
+
+
+def _raw_png(path: Path, a: np.ndarray, colour_type: int) -> None:
+    """A 16-bit PNG written byte by byte (Pillow writes no 16-bit gray+alpha): a, uint16 [H, W, C] of colour_type's
+    channels (4: gray + alpha, 2: RGB)."""
+    import struct
+    import zlib
+
+    h, w = a.shape[:2]
+    raw = b"".join(b"\x00" + a[y].astype(">u2").tobytes() for y in range(h))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, colour_type, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def _write_odd_file(case: str, path: Path, rng: np.random.Generator) -> None:
+    """One file of the kind `case` names (see the test below)."""
+    from PIL import Image
+
+    def noise(*shape: int) -> np.ndarray:
+        return rng.integers(0, 256, shape, dtype=np.uint8)
+
+    if case == "palette png with transparency":
+        Image.fromarray(noise(24, 40, 3)).convert("P", palette=Image.Palette.ADAPTIVE, colors=16).save(
+            path, transparency=3)
+    elif case == "cmyk jpeg":
+        Image.fromarray(noise(24, 40, 4), mode="CMYK").save(path, format="JPEG", quality=90)
+    elif case == "exif-rotated jpeg":
+        exif = Image.Exif()
+        exif[0x0112] = 6              # stored 24x40 (w x h), shown 40x24 after the quarter turn
+        Image.fromarray(noise(40, 24, 3)).save(path, format="JPEG", exif=exif.tobytes(), quality=90)
+    elif case == "16-bit gray png":
+        Image.frombytes("I;16", (40, 24), (rng.random((24, 40)) * 4000).astype("<u2").tobytes()).save(path)
+    elif case == "16-bit gray+alpha png":
+        _raw_png(path, (rng.random((24, 40, 2)) * 65535).astype(np.uint16), 4)
+    elif case == "gray+alpha png":
+        Image.fromarray(noise(24, 40, 2), mode="LA").save(path)
+    elif case == "a png named .jpg":
+        Image.fromarray(noise(24, 40, 3)).save(path, format="PNG")
+    elif case == "256 px jpeg":
+        Image.fromarray(noise(256, 256, 3)).save(path, format="JPEG", quality=90)
+    elif case == "odd sides":
+        Image.fromarray(noise(33, 47, 3)).save(path, format="PNG")
+    elif case == "gray read as rgb":
+        Image.fromarray(noise(24, 40)).save(path, format="PNG")
+
+
+@pytest.mark.parametrize("square", ["crop", "pad"])
+@pytest.mark.parametrize("case, says", [
+    ("palette png with transparency", None), ("cmyk jpeg", None), ("exif-rotated jpeg", None),
+    ("16-bit gray png", "stretched"), ("16-bit gray+alpha png", "high byte"), ("gray+alpha png", None),
+    ("a png named .jpg", None), ("256 px jpeg", None), ("odd sides", None), ("gray read as rgb", None)])
+def test_files_of_every_kind_read_at_their_own_size_converted_are_the_read_at_another(tmp_path, case, says, square):
+    # read_for's claim (a tree of one size of at most 256 px: decoded as at any resolution, then shrink_uniform) for
+    # the files whose decoding does most to them: palettes, alpha, CMYK, EXIF turns, 16 bits, a lying extension,
+    # the 256 px cap itself, odd sides, gray made RGB by --channels 3 (shrunk in RGB, where a read at the final size
+    # shrinks the gray file and then repeats it); letterboxed and cropped; at resolutions below and above the images'
+    from wildgan.data.splits import read_for
+
+    rng = np.random.default_rng(5)
+    ext = ".png" if "png" in case and "named" not in case or case in ("odd sides", "gray read as rgb") else ".jpg"
+    for c in ("a", "b"):
+        (tmp_path / "t" / c).mkdir(parents=True)
+        for i in range(3):
+            _write_odd_file(case, tmp_path / "t" / c / f"{i}{ext}", rng)
+    native = DataConfig(data=str(tmp_path / "t"), normal=("a",), square=square,
+                        channels=3 if case == "gray read as rgb" else None)
+    loaded, said = _read(native)
+    assert says is None or any(says in s for s in said), said
+    for res in (8, 32, 512):
+        cfg = replace(native, resolution=res, channels=int(loaded.train.x.shape[3]))
+        fresh, fresh_said = _read(cfg)
+        assert said == fresh_said, res
+        _same_read(read_for(cfg, loaded), fresh)

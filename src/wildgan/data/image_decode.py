@@ -75,7 +75,8 @@ def draft_scale(h: int, w: int, reduce_for: int) -> int:
     at 128 px, against 0.1 aligned; benchmarks/jpeg_draft.py). Common camera sizes (4000x3000, 4032x3024, 6000x4000,
     1920x1080) take 1/4. Never for an image of at most MAX_AUTO_RESOLUTION a side: an archive of such images is
     decoded once at full size and cached (read_folder_tar), then converted to any resolution, and the files read
-    from a folder must give the same pixels (and small JPEGs decode fast anyway)."""
+    from a folder must give the same pixels, as must a folder tree read at its own size and converted for a study's
+    cells (data.splits.read_for); small JPEGs decode fast anyway."""
     if max(h, w) <= MAX_AUTO_RESOLUTION:
         return 1
     fits = min(h, w) // (JPEG_DRAFT_GAP * reduce_for)

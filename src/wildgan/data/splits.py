@@ -497,12 +497,6 @@ def _read_otherwise(cfg: DataConfig, loaded: LoadedData, download: bool = False)
     return sorted(k for k in want if k != "rotations" and want[k] != loaded.options.get(k))
 
 
-def read_as(cfg: DataConfig, loaded: LoadedData, download: bool = False) -> bool:
-    """Whether `loaded` is cfg.data as build_split(cfg) would read it, so that build_split(cfg, loaded=loaded) builds
-    its split from it (a study hands its one read on to the cells that read alike)."""
-    return not _read_otherwise(cfg, loaded, download)
-
-
 # the formats read_for converts a read of: their decode at a resolution is "decode each file at its own size, then
 # one deterministic conversion" (imageset.shrink_uniform) under read_for's conditions. Not an archive (folder-tar): its
 # read at a resolution is already made from its decoded cache of the native pixels; not CIFAR-10's batches, read at
@@ -511,7 +505,7 @@ _CONVERTED_FORMATS = ("folder", "npz")
 
 
 def read_for(cfg: DataConfig, loaded: LoadedData, download: bool = False) -> LoadedData | None:
-    """cfg.data as load_split_data(cfg) reads it: `loaded` itself where it was read so (read_as), else made from it
+    """cfg.data as load_split_data(cfg) reads it: `loaded` itself where it was read so, else made from it
     without decoding an image again, where that gives the same bytes, records and warnings as the read; else None
     (read it). Why: `wildgan study` reads its data with resolution and channels left to the data to find them, and its
     cells read at those: a folder tree, which has no decoded cache, was decoded twice.
@@ -911,8 +905,9 @@ def read_fingerprint(train: ImageSet, test: ImageSet | None = None) -> str:
         if s is None:
             continue
         names = [str(n) for n in s.class_names]
-        shape = f"{'x'.join(map(str, s.x.shape[1:]))}{s.x.dtype.str}"
-        read_shape.append(f"{part}={'x'.join(map(str, s.x.shape[1:]))}-{s.x.dtype.name}")
+        dims = "x".join(map(str, s.x.shape[1:]))
+        shape = f"{dims}{s.x.dtype.str}"
+        read_shape.append(f"{part}={dims}-{s.x.dtype.name}")
         labels = [names[y] if 0 <= y < len(names) else "" for y in s.y.tolist()]
         groups = [""] * len(s) if s.group is None else [str(g) for g in s.group.tolist()]
         anomalous = [""] * len(s) if s.is_anomaly is None else [str(a) for a in s.is_anomaly.tolist()]
