@@ -2186,3 +2186,86 @@ def test_a_fit_on_a_relative_data_path_records_it_absolute_as_the_cli_does(tmp_p
     assert len(Detector.from_run(run, device="cpu").decision_scores_) == n_train
     Detector(run_dir=str(run), **params).fit(spec, resume=True)
     assert json.loads((run / "config.json").read_text())["data"]["data"] == str(home / "toy.npz")
+
+
+def _relative_run(tmp_path: Path, monkeypatch) -> tuple[Path, Path, np.ndarray]:
+    """A tiny run fit from folder home on home/toy.npz (96 images, 38 of them training images) and recorded with
+    the path as typed, 'toy.npz', as before train_run made it absolute: (home, run, the images)."""
+    home, run = tmp_path / "home", tmp_path / "run"
+    home.mkdir()
+    x = (np.random.default_rng(0).random((96, 16, 16)) * 255).astype(np.uint8)
+    x[48:] //= 4
+    np.savez(home / "toy.npz", x=x, y=np.repeat([0, 1], 48))
+    monkeypatch.chdir(home)
+    Detector(run_dir=str(run), **{**TINY, "total_kimg": 0.064, "threads": 1}).fit(
+        DataConfig(data="toy.npz", normal=("0",)))
+    config = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**config, "data": {**config["data"], "data": "toy.npz"}}))
+    for f in run.glob("train_scores*"):
+        f.unlink()
+    return home, run, x
+
+
+def _from_run_said(run: Path) -> tuple[int, list[str]]:
+    """(how many training scores Detector.from_run(run) holds, the warnings it gave)."""
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        n = len(Detector.from_run(run, device="cpu").decision_scores_)
+    return n, [str(w.message) for w in got]
+
+
+@pytest.mark.filterwarnings("ignore:training ended at")      # (a short run: grown to 4x4 only)
+def test_a_run_recorded_relative_reads_split_json_source_not_a_file_of_that_name_here(tmp_path, monkeypatch) -> None:
+    """read_run_config fell back on split.json's absolute source only where the recorded relative path did not exist
+    from the current folder: from a folder holding another toy.npz, from_run scored that file's 19 training images
+    instead of the run's 38. The source, where the run's data really was, is preferred; a run whose data moved (the
+    source gone) still reads the recorded path from where it is now."""
+    from wildgan.config import read_run_config
+
+    home, run, x = _relative_run(tmp_path, monkeypatch)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    np.savez(elsewhere / "toy.npz", x=x[::2], y=np.repeat([0, 1], 24))       # the decoy: 19 training images
+    monkeypatch.chdir(elsewhere)
+    assert read_run_config(run).data.data == str(home / "toy.npz")
+    n, said = _from_run_said(run)
+    assert n == 38 and not [m for m in said if "changed since" in m], said
+    # from the data's own folder: the same file either way
+    monkeypatch.chdir(home)
+    assert Path(read_run_config(run).data.data).resolve() == (home / "toy.npz").resolve()
+    # the data moved with its folder (split.json's source is gone): the recorded relative path, read from there
+    moved = tmp_path / "moved"
+    home.rename(moved)
+    monkeypatch.chdir(moved)
+    assert read_run_config(run).data.data == "toy.npz"
+    for f in run.glob("train_scores*"):
+        f.unlink()
+    n, said = _from_run_said(run)
+    assert n == 38 and not [m for m in said if "changed since" in m], said
+
+
+@pytest.mark.filterwarnings("ignore:training ended at")
+def test_training_scores_of_changed_data_are_said_and_never_cached_as_the_runs(tmp_path, monkeypatch) -> None:
+    """A run's data file replaced since training (here by one with half its images): from_run's training scores
+    (the threshold's) are of the images as they are now, said naming the run and the file, as before; but they were
+    also cached in train_scores.csv, under a key that does not name the pixels, so every later from_run, score
+    --threshold or report took those 19 images' scores for the run's 38 without a word, even once the data was
+    restored. Now they are not cached: said again each time, and the run's own scores once the data is back."""
+    home, run, x = _relative_run(tmp_path, monkeypatch)
+    data = home / "toy.npz"
+    kept = data.read_bytes()
+    n, said = _from_run_said(run)                      # unchanged data: no warning, and the cache written
+    assert n == 38 and not [m for m in said if "changed since" in m], said
+    assert (run / "train_scores.csv").is_file()
+    for f in run.glob("train_scores*"):
+        f.unlink()
+    np.savez(data, x=x[::2], y=np.repeat([0, 1], 24))
+    for _ in range(2):
+        n, said = _from_run_said(run)
+        (warning,) = [m for m in said if "changed since" in m]
+        assert n == 19 and f"{data} changed since {run} was trained (n_train 38 -> 19" in warning, warning
+        assert "(19 of them, split.json: 38), and these scores are not cached" in warning, warning
+        assert not list(run.glob("train_scores*"))
+    data.write_bytes(kept)
+    n, said = _from_run_said(run)
+    assert n == 38 and not [m for m in said if "changed since" in m], said

@@ -1891,3 +1891,36 @@ def test_top_anomalous_csv_carries_the_columns_of_the_pages_table(tiny_run: Path
         assert r["flagged"] == ""
         # ||E(Q)|| is L_o's norm: L_o = -||E(Q)|| / sqrt(N_z)
         assert float(r["L_o"]) < 0 and float(r["z_norm"]) > 0
+
+
+def test_the_report_of_a_pile_changed_since_training_says_so(tmp_path: Path) -> None:
+    """An unlabelled run's report ranks its training pile, rebuilt from the data, and takes those scores as the
+    threshold section's reference: where the pile file had changed since training (here 16 images added) it did so
+    without a word, although the rebuilt split is compared with split.json (only to skip the cache). Now a warning
+    names the data and the run; an unchanged pile gives none."""
+    import warnings
+
+    from wildgan.config import PRESETS, DataConfig, RunConfig, TrainConfig, net_config_for_preset
+    from wildgan.training.run import train_run
+
+    x = (np.random.default_rng(0).random((64, 16, 16)) * 255).astype(np.uint8)
+    pile = tmp_path / "pile.npz"
+    np.savez(pile, x=x[:48])
+    run = tmp_path / "run"
+    cfg = RunConfig(data=DataConfig(data=str(pile), dataset="unlabelled", resolution=16, channels=1),
+                    net=net_config_for_preset("tiny", 16, 1),
+                    train=TrainConfig(total_kimg=0.064, phase_kimg=0.05, minibatch=PRESETS["tiny"]["minibatch"],
+                                      device="cpu", train_scores=False), preset="tiny")
+    train_run(cfg, run, progress=False, log=lambda m: None)
+
+    def said() -> list[str]:
+        with warnings.catch_warnings(record=True) as got:
+            warnings.simplefilter("always")
+            report(run, top_k_images=1, device="cpu", controls=False)
+        return [str(w.message) for w in got if "changed since" in str(w.message)]
+
+    assert said() == []
+    np.savez(pile, x=x)
+    (warning,) = said()
+    assert warning.startswith(f"{pile} changed since {run} was trained (n_train 48 -> 64"), warning
+    assert "ranks the 64 training images as they are now (split.json: 48)" in warning, warning

@@ -1387,6 +1387,13 @@ def _diagnose_training_pile(run_dir: Path, cfg: Any, device: str, log: Log, k: i
     # --threshold --skip-bad leaves out too (read with skip_bad, which names them)
     info = read_split_info(run_dir)
     changed = split_differences(split, info, skips_said=True)
+    if changed:
+        # the pile ranked, and the threshold section's reference, are the images as they are now: said, as evaluate
+        # says a rebuilt test split that is not the recorded one (it was done without a word)
+        warn_user(f"{split.info.get('source') or cfg.data.data} changed since {run_dir} was trained "
+                  f"({'; '.join(changed)}): the report ranks the {len(split.train_x)} training images as they are now "
+                  f"(split.json: {info.get('n_train', '?')}), and its threshold section takes their scores as its "
+                  f"reference")
     scores = None if changed else read_train_scores(run_dir, model, "mixed", ids=split.train_ids, skip_bad=skip_bad)
     z_all, cached = None, scores is not None
     if cached:

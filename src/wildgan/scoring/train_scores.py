@@ -239,13 +239,23 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
         why = unreadable_files_error(bad, skip_option) if bad else e
         raise DataError(f"{run_dir / name} is missing or stale, and computing the training scores again needs the "
                         f"run's training images: {why}") from None
+    other_images = False
     if info:
         # (what files unreadable since training account for is said once, by the warning below that names them)
         diffs = split_differences(split, info, skips_said=True)
+        # the training part read now is not the one split.json recorded (the data file changed or was replaced):
+        # warned, not refused (a folder that grew, or pixels decoded a level apart by another Pillow, still give a
+        # usable threshold, and the warning says where it comes from), but never cached: a cache of these scores
+        # would be read later without this comparison, by every threshold and by the report, as the run's own,
+        # even once the data is restored
+        other_images = bool(split_differences(split, info, train_only=True, skips_said=True))
         if diffs:
-            warn_user(f"{model.cfg.data.data or 'the data'} changed since {run_dir} was trained "
-                      f"({'; '.join(diffs)}): the threshold is taken from the training images as they are now")
-    write = is_run_final(run_dir, model) if write is None else write
+            where = split.info.get("source") or model.cfg.data.data or "the data"
+            warn_user(f"{where} changed since {run_dir} was trained ({'; '.join(diffs)}): the threshold is taken "
+                      f"from the training images as they are now" +
+                      (f" ({len(split.train_x)} of them, split.json: {info.get('n_train', '?')}), and these scores "
+                       f"are not cached" if other_images else ""))
+    write = (is_run_final(run_dir, model) if write is None else write) and not other_images
     # (not a test image or a file added since: the training scores leave out nothing, and their cache is whole)
     skipped = newly_skipped(split, info, training=True)
     if skipped:
