@@ -587,18 +587,12 @@ def test_split_differences_catch_other_pixels_under_the_same_ids(tmp_path):
 
 def test_evaluating_a_test_set_whose_pixels_changed_warns(tmp_path):
     """evaluate / score rebuild the run's test split: images replaced under the same ids were not noticed."""
-    from wildgan.config import RunConfig, TrainConfig, net_config_for_preset, write_run_config
     from wildgan.evaluation.run import split_for_run
-    from wildgan.training.run import write_split_info
 
     root = simple_npz(tmp_path / "d.npz")
     cfg = DataConfig(data=str(root), normal=("0",))
     s = build_split(cfg)
-    run = tmp_path / "run"
-    run.mkdir()
-    write_run_config(RunConfig(data=cfg, net=net_config_for_preset("tiny", s.resolution, s.channels),
-                               train=TrainConfig()), run)
-    write_split_info(s, run)
+    run = _run_of(tmp_path, cfg)
     said: list[str] = []
     split_for_run(run, log=said.append)
     assert said == []                                                   # unchanged: nothing to say

@@ -1115,6 +1115,26 @@ def _png_tree(root: Path, classes: tuple[str, ...], n: int = 40) -> Path:
     return root
 
 
+def _remade_without_reading(args: list[str], st: Path, monkeypatch: Any, capsys: Any) -> str:
+    """Re-runs the finished study `args` (--out st) with its tables.md removed and the data reader made to fail: the
+    tables must come back byte-identical from the cells' records. Returns its stderr. The reader is left failing, so
+    that a later call the test expects to read the data raises AssertionError('the data was read')."""
+    from wildgan.cli import main
+    from wildgan.data import splits
+
+    tables = (st / "tables.md").read_text()
+    (st / "tables.md").unlink()
+    capsys.readouterr()
+
+    def no_reading(*a: Any, **k: Any) -> None:
+        raise AssertionError("the data was read")
+
+    monkeypatch.setattr(splits, "load_dataset", no_reading)
+    assert main(args) == 0
+    assert (st / "tables.md").read_text() == tables
+    return capsys.readouterr().err
+
+
 def test_wildgan_study_normal_all_of_finished_cells_lists_a_trees_classes_instead_of_reading_it(tmp_path,
                                                                                                 monkeypatch, capsys):
     # --normal all takes its classes from the data: for a folder tree they are its class folders, listed without
@@ -1128,17 +1148,8 @@ def test_wildgan_study_normal_all_of_finished_cells_lists_a_trees_classes_instea
     args = ["study", "--data", str(tree), "--normal", "all", "--contamination", "0", "--preset", "tiny",
             "--total-kimg", "0.032", "--phase-kimg", "0.1", "--threads", "1", "--no-progress", "--out", str(st)]
     assert main(args) == 0
-    tables = (st / "tables.md").read_text()
-    (st / "tables.md").unlink()
-    capsys.readouterr()
     real = splits.load_dataset
-
-    def no_reading(*a, **k):
-        raise AssertionError("the data was read")
-
-    monkeypatch.setattr(splits, "load_dataset", no_reading)
-    assert main(args) == 0
-    assert (st / "tables.md").read_text() == tables and "2 cells" in capsys.readouterr().err
+    assert "2 cells" in _remade_without_reading(args, st, monkeypatch, capsys)
     _png_tree(tree, ("c",))
     with pytest.raises(AssertionError, match="the data was read"):
         main(args)
@@ -1178,7 +1189,6 @@ def test_wildgan_study_without_normal_of_finished_cells_takes_its_cell_from_the_
     # (--dataset cifar10 here), the records give the cell and the data is not read; where only the data's content
     # tells it (--dataset auto on a folder tree), it is read as before
     from wildgan.cli import main
-    from wildgan.data import splits
     from wildgan.data.dataset_files import CIFAR10_CLASSES
 
     tree = _png_tree(tmp_path / "tree", tuple(CIFAR10_CLASSES), n=20)
@@ -1192,17 +1202,7 @@ def test_wildgan_study_without_normal_of_finished_cells_takes_its_cell_from_the_
         # a study of another normal class: its cell is not the default's, which a re-run without --normal trains
         assert main([*args[:-2], "--normal", "truck", "--out", str(tmp_path / "truck")]) == 0
     assert (st / "runs" / "automobile_g0_wildgan_image_s0" / "split.json").is_file()
-    tables = (st / "tables.md").read_text()
-    (st / "tables.md").unlink()
-    capsys.readouterr()
-
-    def no_reading(*a, **k):
-        raise AssertionError("the data was read")
-
-    monkeypatch.setattr(splits, "load_dataset", no_reading)
-    assert main(args) == 0
-    assert (st / "tables.md").read_text() == tables
-    assert "every one done" in capsys.readouterr().err
+    assert "every one done" in _remade_without_reading(args, st, monkeypatch, capsys)
     # the refusals that need no data stay: other settings, other data
     assert main([*args[:-2], "--lr", "0.002", "--out", str(st)]) == 2
     err = capsys.readouterr().err
@@ -1247,7 +1247,6 @@ def test_wildgan_study_without_normal_on_data_whose_labels_choose_the_protocol_i
     # labels (an .npz's small label arrays) tell both without decoding an image; relabelled data (another default
     # class) is a new cell to train, found by reading the data as before
     from wildgan.cli import main
-    from wildgan.data import splits
 
     data = _chula_npz(tmp_path / "cells.npz")
     st = tmp_path / "st"
@@ -1257,16 +1256,7 @@ def test_wildgan_study_without_normal_on_data_whose_labels_choose_the_protocol_i
         warnings.simplefilter("ignore")
         assert main(args) == 0
     assert [p.name for p in (st / "runs").iterdir()] == ["normal_g0_wildgan_image_s0"]
-    tables = (st / "tables.md").read_text()
-    (st / "tables.md").unlink()
-    capsys.readouterr()
-
-    def no_reading(*a, **k):
-        raise AssertionError("the data was read")
-
-    monkeypatch.setattr(splits, "load_dataset", no_reading)
-    assert main(args) == 0
-    assert (st / "tables.md").read_text() == tables and "every one done" in capsys.readouterr().err
+    assert "every one done" in _remade_without_reading(args, st, monkeypatch, capsys)
     _chula_npz(data, normal_label=1)                # the same file, relabelled: 'macro' is now the normal class
     with pytest.raises(AssertionError, match="the data was read"):
         main(args)
@@ -1281,7 +1271,6 @@ def test_wildgan_study_normal_all_of_finished_cells_lists_the_classes_of_an_npz_
     import tarfile
 
     from wildgan.cli import main
-    from wildgan.data import splits
 
     monkeypatch.setenv("WILDGAN_CACHE", str(tmp_path / "cache"))
 
@@ -1306,17 +1295,7 @@ def test_wildgan_study_normal_all_of_finished_cells_lists_the_classes_of_an_npz_
     args = ["study", "--data", str(data), "--normal", "all", "--contamination", "0", "--preset", "tiny",
             "--total-kimg", "0.032", "--phase-kimg", "0.1", "--threads", "1", "--no-progress", "--out", str(st)]
     assert main(args) == 0
-    tables = (st / "tables.md").read_text()
-    (st / "tables.md").unlink()
-    capsys.readouterr()
-
-    def no_reading(*a, **k):
-        raise AssertionError("the data was read")
-
-    monkeypatch.setattr(splits, "load_dataset", no_reading)
-    assert main(args) == 0
-    assert (st / "tables.md").read_text() == tables
-    err = capsys.readouterr().err
+    err = _remade_without_reading(args, st, monkeypatch, capsys)
     assert "2 cells" in err and "every one done" in err, err
     make(("a", "b", "c"))
     with pytest.raises(AssertionError, match="the data was read"):
