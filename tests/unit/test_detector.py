@@ -2269,3 +2269,28 @@ def test_training_scores_of_changed_data_are_said_and_never_cached_as_the_runs(t
     data.write_bytes(kept)
     n, said = _from_run_said(run)
     assert n == 38 and not [m for m in said if "changed since" in m], said
+
+
+@pytest.mark.filterwarnings("ignore:training ended at")      # (a short run: grown to 4x4 only)
+def test_a_fit_on_the_default_data_records_where_wildgan_data_points_as_the_cli_does(tmp_path, monkeypatch) -> None:
+    """Detector.fit(DataConfig()) trains on $WILDGAN_DATA and recorded no path (the CLI records where the variable
+    points): once the variable named another data set, the run's training split rebuilt from its config (from_run,
+    evaluate, a --config replay) was that other data set's, without a word. Images in memory still record none."""
+    a, b = tmp_path / "a.npz", tmp_path / "b.npz"
+    x = (np.random.default_rng(0).random((96, 16, 16)) * 255).astype(np.uint8)
+    x[48:] //= 4
+    np.savez(a, x=x, y=np.repeat([0, 1], 48))
+    np.savez(b, x=x[::2], y=np.repeat([0, 1], 24))
+    params = {**TINY, "total_kimg": 0.064, "threads": 1}
+    monkeypatch.setenv("WILDGAN_DATA", str(a))
+    run = tmp_path / "run"
+    Detector(run_dir=str(run), **params).fit(DataConfig(normal=("0",)))
+    assert json.loads((run / "config.json").read_text())["data"]["data"] == str(a)
+    n_train = json.loads((run / "split.json").read_text())["n_train"]
+    monkeypatch.setenv("WILDGAN_DATA", str(b))
+    for f in run.glob("train_scores*"):
+        f.unlink()
+    assert len(Detector.from_run(run, device="cpu").decision_scores_) == n_train
+    # images in memory: $WILDGAN_DATA is not what they are, so no path is recorded for them
+    Detector(run_dir=str(tmp_path / "mem"), **params).fit(x[:48])
+    assert json.loads((tmp_path / "mem" / "config.json").read_text())["data"]["data"] is None

@@ -41,13 +41,13 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from ..checkpoint import list_checkpoints, read_meta, remove_stale_temp
-from ..config import (FANOGAN_LEGACY_BN, PRESETS, RunConfig, default_checkpoint_kimg, read_run_config,
+from ..config import (FANOGAN_LEGACY_BN, PRESETS, SAMPLE_TOKEN, RunConfig, default_checkpoint_kimg, read_run_config,
                       run_config_to_dict, write_run_config)
 from ..fileio import atomic_write_text, make_folder
 from ..data import AnomalySplit, build_split, split_differences, split_summary
 from ..data.splits import TRAIN_FIELDS, decoding_change
 from ..data.readers import (absolute_data_path, is_run_dir, is_study_dir, missing_run_data_error,
-                            resolve_data_root)
+                            resolve_data_root, same_data_source)
 from ..devices import resolve_device
 from ..errors import ConfigError, WildganError
 from .data_placement import data_on_gpu_setting
@@ -509,11 +509,12 @@ def train_run(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwrite:
     Refusals as check_run_dir; overwrite=True deletes the run outputs already in run_dir first. before_unlock is
     called (on rank 0) as this session ends, however it ends, while it still holds the run lock: what it writes into
     run_dir lands on this run, never on another process's (`wildgan demo` marks its run so). Not called when the
-    start is refused. A relative cfg.data.data is recorded absolute, as the CLI records --data."""
+    start is refused. A relative cfg.data.data is recorded absolute, as the CLI records --data, and so is no path
+    (the default data: $WILDGAN_DATA, else the sample) where the split is that data."""
     from .distributed import current
 
     run_dir = Path(run_dir)
-    cfg = _data_recorded_absolute(cfg)
+    cfg = _data_recorded_absolute(cfg, split)
     ctx = current()
     is_main = _on_rank_0(ctx)
     split = _check_the_start(cfg, run_dir, resume=resume, overwrite=overwrite, split=split, is_main=is_main)
@@ -538,16 +539,32 @@ def train_run(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwrite:
         return result
 
 
-def _data_recorded_absolute(cfg: RunConfig) -> RunConfig:
+def _data_recorded_absolute(cfg: RunConfig, split: AnomalySplit | None = None) -> RunConfig:
     """cfg with its data path absolute, as the CLI records --data (absolute_data_path): a Detector.fit on a
     DataConfig, or any caller of train_run, with a relative path recorded it as typed, so that a --config replay from
     another folder did not find the data, and an evaluate, score or report there read that folder's file of the same
     name, if any (read_run_config falls back on split.json's source only for a path not found). Asked here, where
-    every trained config passes, not in each caller; a path already absolute (the CLI's, a study's) is left as it
-    is. No path (images in memory, or the default data of the config) stays none: made absolute, it would name
-    $WILDGAN_DATA or the sample instead of the images trained on."""
+    every trained config passes, not in each caller; a path already absolute (the CLI's, a study's) is left as it is.
+
+    No path means the default data ($WILDGAN_DATA, else the sample): recorded as the place it is now, as the CLI
+    records a train without --data, since a run that records none reads whatever $WILDGAN_DATA names later (a
+    DataConfig() fit, evaluated after the variable changed, scored the other data set without a word). Only where
+    the split is that data: built here from cfg (split None), or a given split whose source is that place; a split
+    of images in memory (Detector.fit on arrays), or any other given split, keeps no path, as the place would name
+    data it was not trained on."""
     data = cfg.data.data
-    if data in (None, "") or Path(data).is_absolute():
+    if data in (None, ""):
+        if split is not None and split.info.get("detector_input"):
+            return cfg
+        try:
+            where = absolute_data_path(None, cfg.data.dataset)
+        except WildganError:
+            return cfg                    # (no default data now: reading the split says what is missing)
+        if where is None or (split is not None and not same_data_source(
+                split.info.get("source"), where if where == SAMPLE_TOKEN else str(Path(where).resolve()))):
+            return cfg
+        return replace(cfg, data=replace(cfg.data, data=where))
+    if Path(data).is_absolute():
         return cfg
     return replace(cfg, data=replace(cfg.data, data=absolute_data_path(data, cfg.data.dataset)))
 
