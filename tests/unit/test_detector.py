@@ -2269,3 +2269,27 @@ def test_training_scores_of_changed_data_are_said_and_never_cached_as_the_runs(t
     data.write_bytes(kept)
     n, said = _from_run_said(run)
     assert n == 38 and not [m for m in said if "changed since" in m], said
+
+
+@pytest.mark.filterwarnings("ignore:training ended at")
+def test_a_run_recorded_relative_reads_the_same_config_and_cache_from_its_data_folder_and_elsewhere(
+        tmp_path, monkeypatch) -> None:
+    """From the data's own folder, read_run_config kept the relative 'toy.npz' (the very file split.json's source
+    names), elsewhere it read the absolute source: two configs, so two training-score cache keys, and each change of
+    folder scored the training images again (the cache written from one folder was stale in the other). Now the
+    source is read from both, and a cache written from one folder is read from the other."""
+    from wildgan.config import read_run_config
+
+    home, run, _ = _relative_run(tmp_path, monkeypatch)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    assert read_run_config(run).data.data == str(home / "toy.npz")
+    n, said = _from_run_said(run)                       # from home: scored, and cached
+    assert n == 38 and not [m for m in said if "changed since" in m], said
+    cache = run / "train_scores.csv"
+    written = cache.stat().st_mtime_ns, cache.read_bytes()
+    monkeypatch.chdir(elsewhere)
+    assert read_run_config(run).data.data == str(home / "toy.npz")
+    n, said = _from_run_said(run)
+    assert n == 38 and not [m for m in said if "changed since" in m], said
+    assert (cache.stat().st_mtime_ns, cache.read_bytes()) == written      # read, not scored again
