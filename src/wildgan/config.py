@@ -692,29 +692,19 @@ def read_run_config(run_dir: Any) -> RunConfig:
         # the one it was trained with lies, or whether it is there at all
         cfg = replace(cfg, data=replace(cfg.data, data=SAMPLE_TOKEN))
     elif data != SAMPLE_TOKEN and not Path(data).expanduser().is_absolute():
-        # a run recorded before data paths were made absolute (train_run records them so), used from another
-        # folder: split.json knows where the data was (its absolute `source`). Preferred also where the relative
-        # path names a file from here, unless it is that very file: another file of the same name in the current
-        # folder is not the run's data (from_run scored it, without a word). A source that is gone (the data moved)
-        # leaves the recorded path as it is, read from here as before.
+        # a run recorded before data paths were made absolute (train_run records them so): split.json knows where
+        # the data was (its absolute `source`). Preferred also where the relative path names a file from here:
+        # another file of the same name in the current folder is not the run's data (from_run scored it, without a
+        # word), and that very file read by its relative name gave the run another config (and training-score cache
+        # key) in its own folder than anywhere else, so score --threshold scored the training images again at each
+        # change of folder. A source that is gone (the data moved) leaves the recorded path, read from here as before.
         try:
             source = json.loads((Path(run_dir) / "split.json").read_text()).get("source")
         except (OSError, ValueError, AttributeError):
             source = None
-        if isinstance(source, str) and source and Path(source).is_absolute() and Path(source).exists() and \
-                not _same_place(Path(data).expanduser(), Path(source)):
+        if isinstance(source, str) and source and Path(source).is_absolute() and Path(source).exists():
             cfg = replace(cfg, data=replace(cfg.data, data=source))
     return cfg
-
-
-def _same_place(a: Any, b: Any) -> bool:
-    """Whether paths a and b name the same file or folder (through links); False where either is missing."""
-    import os
-
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False
 
 
 def load_config_file(path: Any) -> dict[str, Any]:

@@ -2250,7 +2250,8 @@ def test_training_scores_of_changed_data_are_said_and_never_cached_as_the_runs(t
     (the threshold's) are of the images as they are now, said naming the run and the file, as before; but they were
     also cached in train_scores.csv, under a key that does not name the pixels, so every later from_run, score
     --threshold or report took those 19 images' scores for the run's 38 without a word, even once the data was
-    restored. Now they are not cached: said again each time, and the run's own scores once the data is back."""
+    restored. Now they are cached under those pixels' checksum, read only where the rebuilt split has those very
+    pixels (said again each time, not scored again), and the run's own scores once the data is back."""
     home, run, x = _relative_run(tmp_path, monkeypatch)
     data = home / "toy.npz"
     kept = data.read_bytes()
@@ -2260,12 +2261,17 @@ def test_training_scores_of_changed_data_are_said_and_never_cached_as_the_runs(t
     for f in run.glob("train_scores*"):
         f.unlink()
     np.savez(data, x=x[::2], y=np.repeat([0, 1], 24))
+    written = None
     for _ in range(2):
         n, said = _from_run_said(run)
         (warning,) = [m for m in said if "changed since" in m]
         assert n == 19 and f"{data} changed since {run} was trained (n_train 38 -> 19" in warning, warning
-        assert "(19 of them, split.json: 38), and these scores are not cached" in warning, warning
-        assert not list(run.glob("train_scores*"))
+        assert "(19 of them, split.json: 38), their scores cached for these pixels only" in warning, warning
+        cache = run / "train_scores.csv"
+        # cached under those pixels' checksum: the second time read, not scored again (and said again)
+        assert written in (None, (cache.stat().st_mtime_ns, cache.read_bytes()))
+        written = cache.stat().st_mtime_ns, cache.read_bytes()
+        assert "train_pixels_sha256" in json.loads((run / "train_scores.json").read_text())
     data.write_bytes(kept)
     n, said = _from_run_said(run)
     assert n == 38 and not [m for m in said if "changed since" in m], said
@@ -2294,3 +2300,27 @@ def test_a_fit_on_the_default_data_records_where_wildgan_data_points_as_the_cli_
     # images in memory: $WILDGAN_DATA is not what they are, so no path is recorded for them
     Detector(run_dir=str(tmp_path / "mem"), **params).fit(x[:48])
     assert json.loads((tmp_path / "mem" / "config.json").read_text())["data"]["data"] is None
+
+
+@pytest.mark.filterwarnings("ignore:training ended at")
+def test_a_run_recorded_relative_reads_the_same_config_and_cache_from_its_data_folder_and_elsewhere(
+        tmp_path, monkeypatch) -> None:
+    """From the data's own folder, read_run_config kept the relative 'toy.npz' (the very file split.json's source
+    names), elsewhere it read the absolute source: two configs, so two training-score cache keys, and each change of
+    folder scored the training images again (the cache written from one folder was stale in the other). Now the
+    source is read from both, and a cache written from one folder is read from the other."""
+    from wildgan.config import read_run_config
+
+    home, run, _ = _relative_run(tmp_path, monkeypatch)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    assert read_run_config(run).data.data == str(home / "toy.npz")
+    n, said = _from_run_said(run)                       # from home: scored, and cached
+    assert n == 38 and not [m for m in said if "changed since" in m], said
+    cache = run / "train_scores.csv"
+    written = cache.stat().st_mtime_ns, cache.read_bytes()
+    monkeypatch.chdir(elsewhere)
+    assert read_run_config(run).data.data == str(home / "toy.npz")
+    n, said = _from_run_said(run)
+    assert n == 38 and not [m for m in said if "changed since" in m], said
+    assert (cache.stat().st_mtime_ns, cache.read_bytes()) == written      # read, not scored again

@@ -69,10 +69,11 @@ def cache_paths(run_dir: Path, batch_mode: str) -> tuple[Path, Path]:
 
 
 def write_train_scores(run_dir: Path, model: Any, ids: Sequence[str], scores: dict[str, np.ndarray],
-                       batch_mode: str, skipped: Sequence[dict[str, str]] = ()) -> None:
+                       batch_mode: str, skipped: Sequence[dict[str, str]] = (), pixels: str | None = None) -> None:
     """Write RUN_DIR/train_scores.csv (id + every score, repr precision so thresholds are exact) and its key file
     (written last: it marks the cache as complete). skipped: the unreadable files of the run's data that these
-    scores leave out (see the module docstring), recorded in the key."""
+    scores leave out (see the module docstring), recorded in the key. pixels: the checksum of the training pixels
+    scored, where they are not those split.json recorded (see read_train_scores)."""
     import csv
     import io
 
@@ -87,18 +88,21 @@ def write_train_scores(run_dir: Path, model: Any, ids: Sequence[str], scores: di
         w.writerow([id_] + [repr(float(scores[k][i])) for k in names])
     csv_path, key_path = cache_paths(run_dir, batch_mode)
     atomic_write_text(csv_path, buf.getvalue())
-    key = {**score_key(model, batch_mode, len(ids)), **({"skipped": list(skipped)} if skipped else {})}
+    key = {**score_key(model, batch_mode, len(ids)), **({"skipped": list(skipped)} if skipped else {}),
+           **({"train_pixels_sha256": pixels} if pixels else {})}
     atomic_write_text(key_path, json.dumps(key, indent=2))
 
 
 def read_train_scores(run_dir: Path, model: Any, batch_mode: str, ids: Sequence[str] | None = None,
                       skip_bad: bool = False, skip_option: str = "--skip-bad",
-                      held: HeldWarning | None = None) -> dict[str, np.ndarray] | None:
+                      held: HeldWarning | None = None, pixels: str | None = None) -> dict[str, np.ndarray] | None:
     """The cached training scores of this model and protocol, or None when missing, stale (other weights, score
     protocol or data than now: see score_key) or damaged; with `ids`, also None unless the cache's rows are those
     images in that order. A cache that leaves unreadable files out is read only with skip_bad (or a run trained
     with it), and then says so in a warning, which names skip_bad as the caller's user gives it: skip_option (the
-    CLI's --skip-bad; the Python API's skip_bad=True); held: see warn_left_out."""
+    CLI's --skip-bad; the Python API's skip_bad=True); held: see warn_left_out. A cache of training pixels other than
+    split.json's (its key names them, train_pixels_sha256) is read only by a caller that rebuilt the split and gives
+    that very checksum (pixels): any other takes the run's data to be split.json's, which it is not."""
     import csv
 
     csv_path, key_path = cache_paths(run_dir, batch_mode)
@@ -112,6 +116,8 @@ def read_train_scores(run_dir: Path, model: Any, batch_mode: str, ids: Sequence[
         key = json.loads(key_path.read_text())
         n = key.pop("n")
         skipped = key.pop("skipped", [])
+        if key.pop("train_pixels_sha256", None) != pixels:
+            return None  # scores of other pixels than the caller's (split.json's where it gives none)
         version = key.get("scores_version", UNRECORDED_SCORES_VERSION)   # (a key from before the field: version 1)
         if version != SCORES_VERSION:
             # computed by other score formulas: said, since nothing else would tell why the scores are computed
@@ -216,7 +222,7 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
     names it (the CLI's --skip-bad; Detector: skip_bad=True). held: the warning of that split's rebuild, naming the
     unreadable files it left out, which the warning about them here joins (see warn_left_out); said before the
     training split is scored."""
-    from ..data import build_split, newly_skipped, split_differences
+    from ..data import build_split, newly_skipped, split_differences, split_summary
     from ..data.decode_pool import unreadable_files_error
     from .run import load_model, read_split_info
 
@@ -239,23 +245,25 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
         why = unreadable_files_error(bad, skip_option) if bad else e
         raise DataError(f"{run_dir / name} is missing or stale, and computing the training scores again needs the "
                         f"run's training images: {why}") from None
-    other_images = False
+    other_images, now = None, None
     if info:
         # (what files unreadable since training account for is said once, by the warning below that names them)
-        diffs = split_differences(split, info, skips_said=True)
+        now = split_summary(split)        # (hashes every pixel: once, for both comparisons and the cache key)
+        diffs = split_differences(split, info, skips_said=True, now=now)
         # the training part read now is not the one split.json recorded (the data file changed or was replaced):
         # warned, not refused (a folder that grew, or pixels decoded a level apart by another Pillow, still give a
-        # usable threshold, and the warning says where it comes from), but never cached: a cache of these scores
-        # would be read later without this comparison, by every threshold and by the report, as the run's own,
-        # even once the data is restored
-        other_images = bool(split_differences(split, info, train_only=True, skips_said=True))
+        # usable threshold, and the warning says where it comes from), and cached under these pixels' checksum
+        # only: read by this comparison alone, never by a threshold or report that takes the data for split.json's,
+        # nor once the data is restored; and not scored again at each threshold while the data stays as it is now
+        if split_differences(split, info, train_only=True, skips_said=True, now=now):
+            other_images = now["train_pixels_sha256"]
         if diffs:
             where = split.info.get("source") or model.cfg.data.data or "the data"
             warn_user(f"{where} changed since {run_dir} was trained ({'; '.join(diffs)}): the threshold is taken "
                       f"from the training images as they are now" +
-                      (f" ({len(split.train_x)} of them, split.json: {info.get('n_train', '?')}), and these scores "
-                       f"are not cached" if other_images else ""))
-    write = (is_run_final(run_dir, model) if write is None else write) and not other_images
+                      (f" ({len(split.train_x)} of them, split.json: {info.get('n_train', '?')}), their scores cached "
+                       f"for these pixels only" if other_images else ""))
+    write = is_run_final(run_dir, model) if write is None else write
     # (not a test image or a file added since: the training scores leave out nothing, and their cache is whole)
     skipped = newly_skipped(split, info, training=True)
     if skipped:
@@ -265,8 +273,13 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
         # the rebuilt split's warning, where nothing here joined it (its files were no training images): said before
         # the scoring's progress bar, not after the whole training split is scored
         held.say()
+    if other_images:
+        cached = read_train_scores(run_dir, model, batch_mode, ids=split.train_ids, skip_bad=skip_bad,
+                                   skip_option=skip_option, pixels=other_images)
+        if cached is not None:
+            return cached
     return score_training_split(run_dir, model, split, batch_mode=batch_mode, progress=progress, write=write,
-                                skipped=skipped)
+                                skipped=skipped, pixels=other_images)
 
 
 def has_train_scores(run_dir: str | Path, model: Any, split: Any, batch_mode: str = "mixed") -> bool:
@@ -287,10 +300,10 @@ def has_train_scores(run_dir: str | Path, model: Any, split: Any, batch_mode: st
 
 def score_training_split(run_dir: str | Path, model: Any, split: Any, *, batch_mode: str = "mixed",
                          progress: bool = False, write: bool = True,
-                         skipped: Sequence[dict[str, str]] = ()) -> dict[str, np.ndarray]:
+                         skipped: Sequence[dict[str, str]] = (), pixels: str | None = None) -> dict[str, np.ndarray]:
     """Score a run's training split (data.AnomalySplit) and (write=True) cache the scores in
-    RUN_DIR/train_scores.csv (skipped: see write_train_scores)."""
+    RUN_DIR/train_scores.csv (skipped, pixels: see write_train_scores)."""
     res = model.score(split.train_x, batch_mode=batch_mode, progress=progress)
     if write:
-        write_train_scores(Path(run_dir), model, split.train_ids, res.scores, batch_mode, skipped)
+        write_train_scores(Path(run_dir), model, split.train_ids, res.scores, batch_mode, skipped, pixels)
     return res.scores
