@@ -702,7 +702,11 @@ def read_run_config(run_dir: Any) -> RunConfig:
             source = json.loads((Path(run_dir) / "split.json").read_text()).get("source")
         except (OSError, ValueError, AttributeError):
             source = None
-        if isinstance(source, str) and source and Path(source).is_absolute() and Path(source).exists():
+        if is_sample_path(source):
+            # (a relative path to the sample, e.g. from inside a checkout: by name, as any sample run, not by the
+            # source's path inside the installation that trained it, whose sample may not be this one's)
+            cfg = replace(cfg, data=replace(cfg.data, data=SAMPLE_TOKEN))
+        elif isinstance(source, str) and source and Path(source).is_absolute() and Path(source).exists():
             cfg = replace(cfg, data=replace(cfg.data, data=source))
     return cfg
 

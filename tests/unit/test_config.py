@@ -72,3 +72,29 @@ def test_a_run_config_of_a_newer_or_damaged_format_version_is_refused_naming_the
     # `wildgan train --config RUN/config.json` (a replay) reads it too
     assert main(["train", "--config", str(run / "config.json"), "--out", str(tmp_path / "again"), "--dry-run"]) == 2
     assert re.search(rf"run/config\.json: {message}", capsys.readouterr().err)
+
+
+def test_a_run_recorded_relative_to_the_sample_reads_it_by_name_not_by_another_installations_path(tmp_path) -> None:
+    # a run that recorded the sample by a relative path (trained from inside a checkout, before paths were made
+    # absolute) took split.json's `source`, the sample's path inside the installation that trained it, where that
+    # still exists: another installation's sample. By name it is this installation's, as any sample run's
+    import json
+
+    from wildgan.config import SAMPLE_TOKEN, RunConfig, net_config_for_preset, read_run_config, write_run_config
+
+    other = tmp_path / "old-install" / "wildgan" / "data" / "sample" / "mnist-sample.npz"
+    other.parent.mkdir(parents=True)
+    other.write_bytes(b"another installation's sample")
+    run = tmp_path / "run"
+    run.mkdir()
+    write_run_config(RunConfig(data=DataConfig(data="sample/mnist-sample.npz"), net=net_config_for_preset("tiny", 8, 1),
+                               train=TrainConfig(total_kimg=1.0)), run)
+    (run / "split.json").write_text(json.dumps({"source": str(other)}))
+    assert read_run_config(run).data.data == SAMPLE_TOKEN
+    # any other relative path still takes split.json's absolute source where it exists
+    data = tmp_path / "toy.npz"
+    data.write_bytes(b"")
+    (run / "split.json").write_text(json.dumps({"source": str(data)}))
+    write_run_config(RunConfig(data=DataConfig(data="toy.npz"), net=net_config_for_preset("tiny", 8, 1),
+                               train=TrainConfig(total_kimg=1.0)), run)
+    assert read_run_config(run).data.data == str(data)
