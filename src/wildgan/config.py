@@ -680,10 +680,7 @@ def read_run_config(run_dir: Any) -> RunConfig:
     if data is None:
         # a run on the embedded sample recorded before SAMPLE_TOKEN (data: null, which reads $WILDGAN_DATA first):
         # split.json's source says it was the sample
-        try:
-            source = json.loads((Path(run_dir) / "split.json").read_text()).get("source")
-        except (OSError, ValueError, AttributeError):
-            source = None
+        source = _recorded_source(run_dir)
         if is_sample_path(source):
             cfg = replace(cfg, data=replace(cfg.data, data=SAMPLE_TOKEN))
     elif data != SAMPLE_TOKEN and is_sample_path(data):
@@ -698,10 +695,7 @@ def read_run_config(run_dir: Any) -> RunConfig:
         # word), and that very file read by its relative name gave the run another config (and training-score cache
         # key) in its own folder than anywhere else, so score --threshold scored the training images again at each
         # change of folder. A source that is gone (the data moved) leaves the recorded path, read from here as before.
-        try:
-            source = json.loads((Path(run_dir) / "split.json").read_text()).get("source")
-        except (OSError, ValueError, AttributeError):
-            source = None
+        source = _recorded_source(run_dir)
         if is_sample_path(source):
             # (a relative path to the sample, e.g. from inside a checkout: by name, as any sample run, not by the
             # source's path inside the installation that trained it, whose sample may not be this one's)
@@ -709,6 +703,17 @@ def read_run_config(run_dir: Any) -> RunConfig:
         elif isinstance(source, str) and source and Path(source).is_absolute() and Path(source).exists():
             cfg = replace(cfg, data=replace(cfg.data, data=source))
     return cfg
+
+
+def _recorded_source(run_dir: Any) -> Any:
+    """split.json's `source` (where the run's data was read from), or None where split.json is missing or unreadable."""
+    import json
+    from pathlib import Path
+
+    try:
+        return json.loads((Path(run_dir) / "split.json").read_text()).get("source")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def load_config_file(path: Any) -> dict[str, Any]:
