@@ -77,24 +77,53 @@ class HeldWarning:
     """A warning held back, so that a later one of the same cause joins it: one warning, not two. The warning of a
     labelled run's rebuilt split that names files unreadable since training (evaluation.run.split_for_run) is held
     while the training scores are read, whose warning that they leave those same files out joins it
-    (scoring.train_scores.warn_left_out); what is left unsaid is said (say) before any long work that follows (the
-    scoring of a split, behind its progress bar), and by the holder in any case. Nothing held: says nothing."""
+    (scoring.train_scores.warn_left_out); so is its warning that the data changed since training, which the training
+    scores' warning of the same differences joins (scoring.train_scores.run_training_scores): one warning with both
+    consequences, the test split's and the threshold's. What is left unsaid is said (say) before any long work that
+    follows (the scoring of a split, behind its progress bar), and by the holder in any case. Nothing held: says
+    nothing."""
 
     def __init__(self) -> None:
         self.text = ""
         self.paths: tuple[str, ...] = ()      # the files the held warning names
         self.said = False
         self._log: Callable[[str], None] = warn_user
+        # the rebuilt split's warning that the data changed since training (split_for_run), held the same way: the
+        # training scores, when they find the same differences, join their consequence to it (hold_change)
+        self.change = ""
+        self.change_diffs: tuple[str, ...] = ()
+        self.change_said = False
+        self._change_log: Callable[[str], None] = warn_user
 
     def hold(self, text: str, paths: Sequence[str], log: Callable[[str], None]) -> None:
         """Hold `text` (naming the files `paths`), to be said by `log`."""
         self.text, self.paths, self._log = text, tuple(paths), log
 
+    def hold_change(self, text: str, diffs: Sequence[str], log: Callable[[str], None]) -> None:
+        """Hold `text`, the warning that the data differs from the run's record by `diffs`, to be said by `log` after
+        the warning held by hold (it follows from what that one names)."""
+        self.change, self.change_diffs, self._change_log = text, tuple(diffs), log
+
+    def holds_change(self, diffs: Sequence[str]) -> bool:
+        """Whether a change warning listing exactly `diffs` is held and not said yet (say_change can join it)."""
+        return bool(self.change) and not self.change_said and tuple(diffs) == self.change_diffs
+
     def say(self, more: str = "") -> None:
-        """Say the held warning, with `more` joined to its end; once (later calls say nothing)."""
+        """Say the held warnings, with `more` joined to the end of the first (hold's); each once (later calls say
+        nothing)."""
         if self.text and not self.said:
             self.said = True
             self._log(self.text + more)
+        self.say_change()
+
+    def say_change(self, more: str = "") -> None:
+        """Say the held change warning with `more` joined to its end (hold's warning first, as it is); once."""
+        if self.text and not self.said:
+            self.said = True
+            self._log(self.text)
+        if self.change and not self.change_said:
+            self.change_said = True
+            self._change_log(self.change + more)
 
 
 def moved_name(old_module: str, name: str, new_module: object) -> object:

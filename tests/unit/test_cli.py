@@ -2242,8 +2242,32 @@ def test_a_file_unreadable_since_training_is_said_before_what_else_changed(tmp_p
     err = _stderr_in_order(capsys, ["score", str(run), "--threshold", "mad", "--skip-bad", "--threads", "1",
                                     "--no-progress", "--out", str(tmp_path / "s.csv")])
     said = [ln for ln in err.splitlines() if ln.startswith("wildgan: warning:")]
-    assert [f"{root / name}: empty file" in w for w in said] == [True, False, False, False], said
-    assert all("changed since" in w for w in said[1:3]) and "the file named above" in said[3], said
+    assert [f"{root / name}: empty file" in w for w in said] == [True, False, False], said
+    # (the test split's and the threshold's consequences of the change in one warning: see the test after this one)
+    assert "changed since" in said[1] and "and the threshold is taken" in said[1], said
+    assert "the file named above" in said[2], said
+
+
+def test_score_threshold_on_data_changed_since_training_says_the_change_once(tiny_npz, tmp_path, capsys):
+    """`score RUN --threshold` of a run's own test split after images were added to its data, without cached training
+    scores: the rebuilt test split's warning and the training scores' warning listed the same differences twice, as if
+    two things had changed. Now one warning lists them once, with both consequences (test split and threshold)."""
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.05",
+                 "--phase-kimg", "0.05", "--threads", "1", "--no-progress", "--no-train-scores", "--out",
+                 str(run)]) == 0
+    d = dict(np.load(tiny_npz))
+    np.savez(tiny_npz, x_train=np.concatenate([d["x_train"], d["x_train"][:2]]), y_train=np.r_[d["y_train"], [0, 1]],
+             x_test=d["x_test"], y_test=d["y_test"])
+    for cached in (False, True):       # scored and cached for these pixels, then read from that cache
+        err = _stderr_in_order(capsys, ["score", str(run), "--threshold", "mad", "--threads", "1", "--no-progress",
+                                        "--out", str(tmp_path / "s.csv")])
+        said = [ln for ln in err.splitlines() if "changed since" in ln]
+        assert len(said) == 1 and said[0].count("n_train 20 -> 21; the image ids") == 1, (cached, err)
+        assert "the rebuilt test split is not the one recorded in split.json" in said[0], said
+        assert "; and the threshold is taken from the training images as they are now (21 of them, split.json: " \
+               "20)" in said[0], said
+        assert "mad (k=3, n=21; the run trained on 20)" in err, err
 
 
 def test_evaluate_skip_bad_leaves_files_unreadable_since_training_out_in_one_warning(tmp_path, capsys):

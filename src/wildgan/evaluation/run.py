@@ -153,13 +153,15 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
                       f"{', '.join(map(str, split.info.get('normal_classes') or []))} may contain training images")
         diffs = []
     if diffs:
-        if held is not None:
-            # said first, as without held: these are the differences the files named there cannot account for (the
-            # training scores' warning then refers to them as named above, in a warning of its own)
-            held.say()
         msg = (f"warning: {dc.data or 'the data'} changed since {run_dir} was trained ({'; '.join(diffs)}): the "
                f"rebuilt test split is not the one recorded in split.json, and may contain training images")
-        _say(log, msg)
+        if held is not None:
+            # held after the warning naming unreadable files (said first, as without held: these are the differences
+            # those files cannot account for): the training scores of this split, finding the same differences, join
+            # the threshold's consequence to it instead of listing them again in a warning of their own
+            held.hold_change(msg, diffs, lambda m: _say(log, m))
+        else:
+            _say(log, msg)
     return split
 
 
