@@ -1401,19 +1401,25 @@ class Detector:
         return det
 
     @classmethod
-    def from_run(cls, run_dir: str | Path, *, contamination: float = 0.05, threshold: str = "contamination",
-                 mad_k: float = 3.0, score: str | None = None, lam: float | None = None, batch_mode: str = "mixed",
-                 device: str = "auto", checkpoint: str | Path | None = None, X_val: Any = None, y_val: Any = None,
-                 skip_bad: bool = False, verbose: bool = False) -> "Detector":
-        """A fitted Detector from a `wildgan train` run directory. decision_scores_ are the scores of the run's own
-        training split (scored once, cached in RUN_DIR/train_scores.csv); the threshold comes from them.
+    def from_run(cls, run_dir: str | Path, *, contamination: float | None = None, threshold: str | None = None,
+                 mad_k: float | None = None, score: str | None = None, lam: float | None = None,
+                 batch_mode: str | None = None, device: str = "auto", checkpoint: str | Path | None = None,
+                 X_val: Any = None, y_val: Any = None, skip_bad: bool = False, verbose: bool = False) -> "Detector":
+        """A fitted Detector from a run directory (of `wildgan train`, or the run_dir of a Detector.fit).
+        decision_scores_ are the scores of the run's own training split (scored once, cached in
+        RUN_DIR/train_scores.csv); the threshold comes from them.
 
-        The threshold and score parameters (contamination, threshold, mad_k, score, lam) are this call's arguments
-        (score=None: the run's method's own, as `wildgan score --threshold` thresholds it), also for a run_dir that a
-        Detector.fit wrote (whose detector_threshold.json records fit's threshold for the run's report, not for
-        from_run). Detector.save / Detector.load keep a fitted Detector whole, its threshold included. skip_bad: when
-        the training scores are computed again, training images unreadable since training are left out, named in a
-        warning (n_train_ and threshold_rule_.params['n'] count the images scored), instead of a DataError."""
+        The threshold and score parameters (threshold, contamination, mad_k, score, lam, batch_mode) left as None are
+        those Detector.fit recorded in a run it wrote (RUN_DIR/detector_threshold.json): reloaded, the run thresholds
+        as the fitted Detector did, the same value from the same cached scores (an f1 threshold, which needs fit's
+        validation set, is taken as recorded while the networks, their cached training scores and the score settings
+        are those it was chosen with). An argument given wins; where it differs from the record, a WildganWarning
+        names the file and both. contamination or mad_k given without threshold chooses its own rule. A run without
+        the record (`wildgan train`) takes the defaults: contamination 0.05, mad_k 3, score None (the method's own,
+        as `wildgan score --threshold` thresholds it), lam the run's, batch_mode 'mixed'. Detector.save / Detector.load
+        keep a fitted Detector whole, a threshold set after fit included. skip_bad: when the training scores are
+        computed again, training images unreadable since training are left out, named in a warning (n_train_ and
+        threshold_rule_.params['n'] count the images scored), instead of a DataError."""
         from .scoring.run import load_model, read_split_info
 
         run_dir = Path(run_dir)
@@ -1423,16 +1429,21 @@ class Detector:
         cfg = model.cfg
         conv = model.conversion
         split_info = read_split_info(run_dir)
+        given = {"threshold": threshold, "contamination": contamination, "mad_k": mad_k, "score": score, "lam": lam,
+                 "batch_mode": batch_mode}
+        settings, recorded = _fit_record_settings(run_dir, model, given, X_val is not None and y_val is not None)
+        threshold, batch_mode = settings["threshold"], settings["batch_mode"]
         det = cls(cfg.method, preset=cfg.preset, total_kimg=cfg.train.total_kimg, phase_kimg=cfg.train.phase_kimg,
-                  contamination=contamination, threshold=threshold, mad_k=mad_k,
-                  lam=cfg.score.lam if lam is None else lam, score=score, seed=cfg.train.seed, device=device,
+                  contamination=settings["contamination"], threshold=threshold, mad_k=settings["mad_k"],
+                  lam=cfg.score.lam if settings["lam"] is None else settings["lam"], score=settings["score"],
+                  seed=cfg.train.seed, device=device,
                   resolution=cfg.net.resolution, channels=cfg.net.channels, minutes=cfg.train.minutes,
                   encoder_loss=cfg.train.encoder_loss if cfg.train.encoder_loss != "none" else "image",
                   batch_mode=batch_mode, resize_mode=conv.get("fit", "resize"), run_dir=str(run_dir),
                   threads=cfg.train.threads, depth16=conv.get("depth16", "per-image"), width=_run_width(cfg),
                   latent_size=_run_latent_size(cfg), skip_bad=skip_bad, verbose=verbose)
         det._validate()
-        if threshold == "f1" and (X_val is None or y_val is None):
+        if threshold == "f1" and recorded is None and (X_val is None or y_val is None):
             raise ConfigError("threshold='f1' needs a labelled validation set: from_run(..., X_val=, y_val=)")
         from .scoring.train_scores import run_training_scores
 
@@ -1453,8 +1464,91 @@ class Detector:
         det._train_scores = {"lam": float(det.lam), det._scoring[2]: scores}
         det.decision_scores_ = np.asarray(scores[det.score_], dtype=np.float64)
         det.n_train_ = int(len(det.decision_scores_))
-        det._set_threshold(X_val, y_val)
+        if recorded is not None:
+            det._use_threshold(recorded)        # fit's f1 threshold: its validation set is not in the run
+        else:
+            det._set_threshold(X_val, y_val)
         return det
+
+
+def _rule_text(rule: str, contamination: Any, mad_k: Any) -> str:
+    """A threshold rule with its parameter, as the warnings of from_run say it: 'contamination (c=0.02)'."""
+    return (f"contamination (c={float(contamination):g})" if rule == "contamination" else
+            f"mad (k={float(mad_k):g})" if rule == "mad" else str(rule))
+
+
+def _fit_record_settings(run_dir: Path, model: Any, given: dict[str, Any], has_val: bool
+                         ) -> tuple[dict[str, Any], Threshold | None]:
+    """from_run's threshold and score parameters: those given (not None), the rest from what Detector.fit recorded in
+    the run (thresholds.FIT_THRESHOLD_FILE), else the Detector defaults; and fit's recorded f1 threshold where it is
+    to be used as it is (these networks, their cached training scores and the same score settings; None otherwise,
+    and for the other rules, which are taken again from the training scores). Given arguments that differ from the
+    record are said in one WildganWarning naming the file; so is a record that cannot be read or used."""
+    from .scoring.train_scores import read_train_scores
+    from .thresholds import DEFAULT_CONTAMINATION, DEFAULT_MAD_K, FIT_THRESHOLD_FILE, read_fit_threshold
+
+    path = run_dir / FIT_THRESHOLD_FILE
+    rule = given["threshold"]
+    if rule is None and (given["contamination"] is None) != (given["mad_k"] is None):
+        # a parameter of one rule alone asks for that rule: from_run(run, contamination=0.1) meant the contamination
+        # rule before fit's record was read, and must not become the record's mad with c unused
+        rule = "contamination" if given["contamination"] is not None else "mad"
+    defaults = {"threshold": "contamination", "contamination": DEFAULT_CONTAMINATION, "mad_k": DEFAULT_MAD_K,
+                "score": None, "lam": None, "batch_mode": "mixed"}
+    got = read_fit_threshold(run_dir) if path.is_file() else None
+    if got is None:
+        out = {k: given[k] if given[k] is not None else v for k, v in defaults.items()}
+        out["threshold"] = rule or defaults["threshold"]
+        if path.is_file():
+            warn_user(f"{path}: Detector.fit's record of its threshold cannot be read (damaged or edited by hand): "
+                      f"from_run thresholds by {_rule_text(out['threshold'], out['contamination'], out['mad_k'])}")
+        return out, None
+    thr, rec = got
+    wildgan = model.cfg.method == "wildgan"
+    fitted_score = str(thr.params.get("score") or own_score(model.cfg.method))
+    fitted = {"threshold": thr.rule,
+              "contamination": float(thr.params.get("contamination", DEFAULT_CONTAMINATION)),
+              "mad_k": float(thr.params.get("k", DEFAULT_MAD_K)),
+              # (None where it is the method's own, as a fit with score=None has it)
+              "score": None if fitted_score == own_score(model.cfg.method) else fitted_score,
+              "lam": float(rec["lam"]) if isinstance(rec.get("lam"), (int, float)) else None,
+              "batch_mode": str(rec.get("batch_mode", "mixed")) if wildgan else "mixed"}
+    out = {k: given[k] if given[k] is not None else fitted[k] for k in fitted}
+    out["threshold"] = rule or thr.rule
+    # what differs from the record: the rule with its own parameter, and the settings of the scores it applies to
+    said = []
+    param = {"contamination": "contamination", "mad": "mad_k"}.get(thr.rule)
+    if out["threshold"] != thr.rule or (param and float(out[param]) != fitted[param]):
+        said.append(f"threshold {_rule_text(thr.rule, fitted['contamination'], fitted['mad_k'])} -> "
+                    f"{_rule_text(out['threshold'], out['contamination'], out['mad_k'])}")
+    if given["score"] is not None and given["score"] != fitted_score:
+        said.append(f"score {fitted_score} -> {given['score']}")
+    if given["lam"] is not None and fitted["lam"] is not None and float(given["lam"]) != fitted["lam"]:
+        said.append(f"lam {fitted['lam']:g} -> {float(given['lam']):g}")
+    if wildgan and given["batch_mode"] is not None and given["batch_mode"] != fitted["batch_mode"]:
+        said.append(f"batch_mode {fitted['batch_mode']} -> {given['batch_mode']}")
+    if said:
+        warn_user(f"{path} records the threshold of the Detector.fit that trained this run; from_run takes the "
+                  f"arguments given instead ({'; '.join(said)}): leave them out to threshold as fit did")
+    if thr.rule != "f1" or out["threshold"] != "f1" or has_val:
+        return out, None
+    # fit's f1 threshold, chosen on a validation set the run does not keep: its value, where it still applies
+    other_nets = rec.get("weights_sha256") != model.meta.get("sha256")
+    same = not other_nets and out["score"] == fitted["score"] and out["batch_mode"] == fitted["batch_mode"] and \
+        (out["lam"] is None or fitted["lam"] is None or float(out["lam"]) == fitted["lam"])
+    cached = same and read_train_scores(run_dir, model, fitted["batch_mode"]) is not None
+    if cached:
+        return out, thr
+    if given["threshold"] == "f1":
+        return out, None                # asked for by name: from_run's error says that it needs X_val, y_val
+    why = ("other networks (the run was trained on since, or another checkpoint is loaded)" if other_nets else
+           "other score settings than these" if not same else
+           f"training scores ({fitted['batch_mode']} protocol) no longer cached for these networks and scoring rules")
+    out["threshold"] = "contamination"
+    warn_user(f"{path}: Detector.fit's f1 threshold is of {why}, and its validation set is not kept in the run: "
+              f"from_run thresholds by {_rule_text('contamination', out['contamination'], out['mad_k'])} instead; "
+              f"pass threshold='f1', X_val=..., y_val=... for an f1 threshold of these networks")
+    return out, None
 
 
 def _saved_pair_stem(path: Path) -> Path:

@@ -284,8 +284,9 @@ def flag_scores(model: Any, run_dir: str | Path, rule: str, scores: dict[str, np
 
 # Written by fit, which writes the run folder anyway (never by set_params / set_threshold: those do no I/O, as in
 # scikit-learn), so that the run's report can show the threshold that the Detector's predict used when fit returned
-# without the Detector at hand: the rule and its parameters, the score and protocol it was taken on, and the weights
-# it was taken with (a run trained on since is another set of networks, whose threshold this is not).
+# without the Detector at hand, and Detector.from_run can threshold by it again: the rule and its parameters, the
+# score and protocol it was taken on, and the weights it was taken with (a run trained on since is another set of
+# networks, whose threshold this is not).
 FIT_THRESHOLD_FILE = "detector_threshold.json"
 
 

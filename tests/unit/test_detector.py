@@ -2324,3 +2324,62 @@ def test_a_run_recorded_relative_reads_the_same_config_and_cache_from_its_data_f
     n, said = _from_run_said(run)
     assert n == 38 and not [m for m in said if "changed since" in m], said
     assert (cache.stat().st_mtime_ns, cache.read_bytes()) == written      # read, not scored again
+
+
+@pytest.mark.parametrize("params, other", [
+    ({"contamination": 0.2}, {"contamination": 0.05}),
+    ({"threshold": "mad", "mad_k": 2.0, "batch_mode": "isolated"}, {"mad_k": 3.0}),
+    ({"threshold": "f1"}, {"threshold": "contamination"})])
+def test_from_run_of_a_fit_run_thresholds_by_the_rule_fit_recorded(tmp_path, params, other) -> None:
+    """Detector.from_run(RUN) of a run that Detector.fit wrote took its own defaults (contamination 0.05, mixed), not
+    the rule fit recorded in RUN/detector_threshold.json: the reloaded Detector flagged other images than the fitted
+    one, silently. Now it takes the recorded rule, parameter and protocol (an f1 threshold as recorded), the same
+    value the report shows; an argument given still wins, said in one warning naming the file and both values."""
+    from wildgan.evaluation.report import _fit_rule
+    from wildgan.thresholds import FIT_THRESHOLD_FILE
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (24, 16, 16), dtype=np.uint8)
+    run = tmp_path / "det"
+    val = {"X_val": x[:8], "y_val": np.r_[np.ones(3), np.zeros(5)]} if params.get("threshold") == "f1" else {}
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=NOT_GROWN)
+        det = Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run),
+                       **params).fit(x, **val)
+    record = (run / FIT_THRESHOLD_FILE).read_bytes()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                    # the record applies as it is: nothing to say
+        back = Detector.from_run(run, device="cpu")
+    assert back.threshold_ == det.threshold_ and back.threshold_rule_.rule == det.threshold_rule_.rule
+    np.testing.assert_array_equal(back.labels_, det.labels_)
+    keys = ("threshold", "contamination", "mad_k", "batch_mode", "score", "lam")
+    assert {k: back.get_params()[k] for k in keys} == {k: det.get_params()[k] for k in keys}
+    # the report's row of fit's threshold is the reloaded Detector's, also after a set_threshold (no file written)
+    row, _ = _fit_rule(run, back.model_, "a")
+    assert row is not None and row[1].value == back.threshold_
+    back.set_threshold("mad", mad_k=1.0)
+    assert (run / FIT_THRESHOLD_FILE).read_bytes() == record
+    assert _fit_rule(run, back.model_, "a")[0][1].value == det.threshold_ != back.threshold_
+    # an argument given wins, in one warning that names the file and both values
+    with pytest.warns(WildganWarning) as got:
+        given = Detector.from_run(run, device="cpu", **other)
+    said = [str(w.message) for w in got if FIT_THRESHOLD_FILE in str(w.message)]
+    assert len(said) == 1 and str(run / FIT_THRESHOLD_FILE) in said[0], said
+    was = {"contamination": "contamination (c=0.2)", "mad": "mad (k=2)", "f1": "f1"}[det.threshold_rule_.rule]
+    now = {"contamination": "contamination (c=0.05)", "mad": "mad (k=3)"}[given.threshold_rule_.rule]
+    assert f"threshold {was} -> {now}" in said[0], said
+    assert given.threshold_ != det.threshold_ or given.threshold_rule_.rule != det.threshold_rule_.rule
+    # a run without the record (a `wildgan train` run) takes from_run's defaults, as before
+    (run / FIT_THRESHOLD_FILE).unlink()
+    plain = Detector.from_run(run, device="cpu")
+    assert (plain.threshold, plain.contamination, plain.batch_mode) == ("contamination", 0.05, "mixed")
+    # a record that cannot be read is said, not silently replaced by the defaults
+    (run / FIT_THRESHOLD_FILE).write_text("{")
+    with pytest.warns(WildganWarning, match=f"{re.escape(str(run / FIT_THRESHOLD_FILE))}: .*cannot be read"):
+        assert Detector.from_run(run, device="cpu").threshold_ == plain.threshold_
+    if det.threshold_rule_.rule == "f1":
+        # fit's f1 value is of its networks: for others (trained on since) it is said, and the default rule taken
+        rec = json.loads(record)
+        (run / FIT_THRESHOLD_FILE).write_text(json.dumps({**rec, "weights_sha256": "0" * 64}))
+        with pytest.warns(WildganWarning, match="f1 threshold is of other networks"):
+            assert Detector.from_run(run, device="cpu").threshold_ == plain.threshold_

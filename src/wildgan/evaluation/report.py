@@ -946,8 +946,9 @@ def _fit_rule(run_dir: Path, model: Any, name: str) -> tuple[tuple[str, Threshol
     return (f"Detector.fit's: {label}{how}", row, own, mode), (
         f"The last row is the threshold of the Detector that fit this run (recorded by fit in {FIT_THRESHOLD_FILE} "
         f"and taken again from the training scores{' of its ' + mode + ' protocol' if how else ''}): what its "
-        f"predict flags. A threshold chosen after fit (set_threshold, set_params) is not written to the run: the "
-        f"Detector holds it (threshold_), and det.save keeps it.")
+        f"predict flags, and the rule Detector.from_run(RUN) thresholds by unless given another. A threshold "
+        f"chosen after fit (set_threshold, set_params) is not written to the run: the Detector holds it "
+        f"(threshold_), and det.save keeps it.")
 
 
 def _no_threshold_text(cfg: Any, name: str, detector: bool, n_train: Any = None, n_test: Any = None) -> str:
