@@ -1473,8 +1473,11 @@ class Detector:
 
 def _rule_text(rule: str, contamination: Any, mad_k: Any) -> str:
     """A threshold rule with its parameter, as the warnings of from_run say it: 'contamination (c=0.02)'."""
-    return (f"contamination (c={float(contamination):g})" if rule == "contamination" else
-            f"mad (k={float(mad_k):g})" if rule == "mad" else str(rule))
+    def value(v: Any) -> str:
+        return f"{float(v):g}" if _is_real(v) else repr(v)      # (a bad one is refused by _validate after this)
+
+    return (f"contamination (c={value(contamination)})" if rule == "contamination" else
+            f"mad (k={value(mad_k)})" if rule == "mad" else str(rule))
 
 
 def _fit_record_settings(run_dir: Path, model: Any, given: dict[str, Any], has_val: bool
@@ -1518,13 +1521,13 @@ def _fit_record_settings(run_dir: Path, model: Any, given: dict[str, Any], has_v
     # what differs from the record: the rule with its own parameter, and the settings of the scores it applies to
     said = []
     param = {"contamination": "contamination", "mad": "mad_k"}.get(thr.rule)
-    if out["threshold"] != thr.rule or (param and float(out[param]) != fitted[param]):
+    if out["threshold"] != thr.rule or (param and out[param] != fitted[param]):
         said.append(f"threshold {_rule_text(thr.rule, fitted['contamination'], fitted['mad_k'])} -> "
                     f"{_rule_text(out['threshold'], out['contamination'], out['mad_k'])}")
     if given["score"] is not None and given["score"] != fitted_score:
         said.append(f"score {fitted_score} -> {given['score']}")
-    if given["lam"] is not None and fitted["lam"] is not None and float(given["lam"]) != fitted["lam"]:
-        said.append(f"lam {fitted['lam']:g} -> {float(given['lam']):g}")
+    if given["lam"] is not None and fitted["lam"] is not None and given["lam"] != fitted["lam"]:
+        said.append(f"lam {fitted['lam']:g} -> {given['lam']!r}")
     if wildgan and given["batch_mode"] is not None and given["batch_mode"] != fitted["batch_mode"]:
         said.append(f"batch_mode {fitted['batch_mode']} -> {given['batch_mode']}")
     if said:
@@ -1534,8 +1537,9 @@ def _fit_record_settings(run_dir: Path, model: Any, given: dict[str, Any], has_v
         return out, None
     # fit's f1 threshold, chosen on a validation set the run does not keep: its value, where it still applies
     other_nets = rec.get("weights_sha256") != model.meta.get("sha256")
-    same = not other_nets and out["score"] == fitted["score"] and out["batch_mode"] == fitted["batch_mode"] and \
-        (out["lam"] is None or fitted["lam"] is None or float(out["lam"]) == fitted["lam"])
+    same = not other_nets and (out["score"] or own_score(model.cfg.method)) == fitted_score and \
+        out["batch_mode"] == fitted["batch_mode"] and (out["lam"] is None or fitted["lam"] is None or
+                                                       out["lam"] == fitted["lam"])
     cached = same and read_train_scores(run_dir, model, fitted["batch_mode"]) is not None
     if cached:
         return out, thr

@@ -2377,7 +2377,16 @@ def test_from_run_of_a_fit_run_thresholds_by_the_rule_fit_recorded(tmp_path, par
     (run / FIT_THRESHOLD_FILE).write_text("{")
     with pytest.warns(WildganWarning, match=f"{re.escape(str(run / FIT_THRESHOLD_FILE))}: .*cannot be read"):
         assert Detector.from_run(run, device="cpu").threshold_ == plain.threshold_
+    # a bad argument is still the ConfigError of the Detector's parameters, not a ValueError of the comparison
+    (run / FIT_THRESHOLD_FILE).write_bytes(record)
+    with pytest.raises(ConfigError, match="contamination must be a number"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        Detector.from_run(run, device="cpu", contamination="high")
     if det.threshold_rule_.rule == "f1":
+        # the method's own score named: the same settings, so fit's value, without a word
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert Detector.from_run(run, device="cpu", score="a").threshold_ == det.threshold_
         # fit's f1 value is of its networks: for others (trained on since) it is said, and the default rule taken
         rec = json.loads(record)
         (run / FIT_THRESHOLD_FILE).write_text(json.dumps({**rec, "weights_sha256": "0" * 64}))
