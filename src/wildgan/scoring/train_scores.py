@@ -224,6 +224,7 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
     training split is scored."""
     from ..data import build_split, newly_skipped, split_differences, split_summary
     from ..data.decode_pool import unreadable_files_error
+    from ..data.source_identity import source_replaced
     from .run import load_model, read_split_info
 
     run_dir = Path(run_dir)
@@ -259,6 +260,9 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
             other_images = now["train_pixels_sha256"]
         if diffs:
             where = split.info.get("source") or model.cfg.data.data or "the data"
+            replaced = source_replaced(info, split.info)
+            if replaced:
+                diffs = [*diffs, replaced]
             warn_user(f"{where} changed since {run_dir} was trained ({'; '.join(diffs)}): the threshold is taken "
                       f"from the training images as they are now" +
                       (f" ({len(split.train_x)} of them, split.json: {info.get('n_train', '?')}), their scores cached "
