@@ -189,6 +189,17 @@ def test_a_run_whose_data_was_moved_and_replaced_says_which_file_is_there(tmp_pa
         f". {p} is not the file the run read when it was trained (recorded: " in said[0] and \
         f"if the run's data was moved, put it back at {p} (or link its new place there: ln -s NEW_PLACE {p})" \
         in said[0], said
+    # the training scores of a threshold, computed from the data as it is now, say which file they came from
+    import warnings
+
+    from wildgan.scoring.train_scores import run_training_scores
+
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        run_training_scores(run, device="cpu", write=False)
+    said_scores = [str(m.message) for m in w if "the threshold is taken from the training images" in str(m.message)]
+    assert len(said_scores) == 1 and f". {p} is not the file the run read when it was trained (recorded: " \
+        in said_scores[0], said_scores
     # the same images saved again (other bytes): the split is the run's own, nothing to say
     shutil.copy(tmp_path / "moved.npz", p)
     z = dict(np.load(p))
@@ -208,8 +219,18 @@ def test_a_run_whose_data_was_moved_and_replaced_says_which_file_is_there(tmp_pa
     said.clear()
     split_for_run(run, log=said.append)
     assert not any("is not the file the run read" in m for m in said), said
-    # a resume of the run on the file as it is now goes on, and records this file as the run's source
+    # a resume on other training images is refused, naming the file that is there now
+    from wildgan.errors import ConfigError
+
     (run / "split.json").write_text(json.dumps(rec))
+    kept = p.read_bytes()
+    _npz(p, flip=40, classes=3)
+    with pytest.raises(ConfigError, match=r"the training images changed since this run started .*or start again "
+                                          r"with --overwrite\. .*toy\.npz is not the file the run read when it was "
+                                          r"trained \(recorded: "):
+        train_run(cfg, run, resume=True, progress=False, log=lambda m: None)
+    p.write_bytes(kept)
+    # a resume of the run on the file as it is now goes on, and records this file as the run's source
     said.clear()
     train_run(replace(cfg, train=replace(tc, total_kimg=0.032)), run, resume=True, progress=False, log=said.append)
     assert any(m.startswith(f"warning: {p} is not the file the run read") and "training continues" in m

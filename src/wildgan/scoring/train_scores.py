@@ -260,13 +260,12 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
             other_images = now["train_pixels_sha256"]
         if diffs:
             where = split.info.get("source") or model.cfg.data.data or "the data"
+            # (which file is at the recorded place now, where it is not the one read: data.source_identity)
             replaced = source_replaced(info, split.info)
-            if replaced:
-                diffs = [*diffs, replaced]
             warn_user(f"{where} changed since {run_dir} was trained ({'; '.join(diffs)}): the threshold is taken "
                       f"from the training images as they are now" +
                       (f" ({len(split.train_x)} of them, split.json: {info.get('n_train', '?')}), their scores cached "
-                       f"for these pixels only" if other_images else ""))
+                       f"for these pixels only" if other_images else "") + (f". {replaced}" if replaced else ""))
     write = is_run_final(run_dir, model) if write is None else write
     # (not a test image or a file added since: the training scores leave out nothing, and their cache is whole)
     skipped = newly_skipped(split, info, training=True)

@@ -767,8 +767,7 @@ def _check_resumed_split(split: AnomalySplit, run_dir: Path, log: Callable[[str]
         decoding = None
         same_pixels = False
         replaced = None
-    if replaced:
-        train_diffs, test_diffs = ([*d, replaced] if d else d for d in (train_diffs, test_diffs))
+    also = f". {replaced}" if replaced else ""
     if train_diffs and decoding:
         # Not refused: a resume after a Pillow upgrade (or a reader change) would otherwise be blocked for good for
         # pixels a level or so apart; said, since a replaced image is not told apart from that here.
@@ -783,11 +782,11 @@ def _check_resumed_split(split: AnomalySplit, run_dir: Path, log: Callable[[str]
         # run's split.json still describes what its networks were trained on.
         raise ConfigError(f"{run_dir}: the training images changed since this run started "
                           f"({'; '.join(train_diffs)}); a resume must train on the same images: restore them, "
-                          f"or start again with --overwrite")
+                          f"or start again with --overwrite{also}")
     if test_diffs:
         # only the test split: the networks are not affected; evaluations from now on use the new one
         log(f"warning: the test images changed since this run started ({'; '.join(test_diffs)}): training "
-            f"continues, and split.json records the test split as it is now")
+            f"continues, and split.json records the test split as it is now{also}")
     elif replaced and not train_diffs and other_images_read(split.info, recorded):
         log(f"warning: {replaced}; its training and test images are the ones split.json recorded (their ids and "
             f"pixels), but other images read from it differ (split.json's read_fingerprint): training continues, and "
