@@ -93,16 +93,18 @@ class HeldWarning:
         self.change = ""
         self.change_diffs: tuple[str, ...] = ()
         self.change_said = False
+        self.change_tail = ""
         self._change_log: Callable[[str], None] = warn_user
 
     def hold(self, text: str, paths: Sequence[str], log: Callable[[str], None]) -> None:
         """Hold `text` (naming the files `paths`), to be said by `log`."""
         self.text, self.paths, self._log = text, tuple(paths), log
 
-    def hold_change(self, text: str, diffs: Sequence[str], log: Callable[[str], None]) -> None:
+    def hold_change(self, text: str, diffs: Sequence[str], log: Callable[[str], None], tail: str = "") -> None:
         """Hold `text`, the warning that the data differs from the run's record by `diffs`, to be said by `log` after
-        the warning held by hold (it follows from what that one names)."""
-        self.change, self.change_diffs, self._change_log = text, tuple(diffs), log
+        the warning held by hold (it follows from what that one names). `tail` (what to do about it) ends the
+        warning, after whatever say_change joins to `text`."""
+        self.change, self.change_diffs, self._change_log, self.change_tail = text, tuple(diffs), log, tail
 
     def holds_change(self, diffs: Sequence[str]) -> bool:
         """Whether a change warning listing exactly `diffs` is held and not said yet (say_change can join it)."""
@@ -123,7 +125,7 @@ class HeldWarning:
             self._log(self.text)
         if self.change and not self.change_said:
             self.change_said = True
-            self._change_log(self.change + more)
+            self._change_log(self.change + more + self.change_tail)
 
 
 def moved_name(old_module: str, name: str, new_module: object) -> object:

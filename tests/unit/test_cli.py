@@ -2268,6 +2268,9 @@ def test_score_threshold_on_data_changed_since_training_says_the_change_once(tin
         assert "; and the threshold is taken from the training images as they are now (21 of them, split.json: " \
                "20)" in said[0], said
         assert "mad (k=3, n=21; the run trained on 20)" in err, err
+        # the file edited in place (data.source_identity) is said once, with what to do, at the end of that warning
+        assert said[0].count("if it was edited in place, restore it") == 1, said
+        assert said[0].index("; and the threshold is taken") < said[0].index("if it was edited in place"), said
 
 
 def test_evaluate_skip_bad_leaves_files_unreadable_since_training_out_in_one_warning(tmp_path, capsys):

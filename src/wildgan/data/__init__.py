@@ -4,7 +4,8 @@ Its modules, each importing only those before it: transforms (pixels: conversion
 unpacking archives), imageset (ImageSet, the read options, the warnings about a set read), dataset_files (CIFAR-10
 batches, .npz, tar archives), image_decode (one image file), decode_pool (many files, in a pool of processes; memory),
 readers (the entry point: data root, format detection, folder trees and piles, load_dataset / load_images /
-iter_images), splits (anomaly splits of a loaded data set), inputs (the Python API's images in memory, paths and
+iter_images), source_identity (which bytes a split was read from, told without decoding), splits (anomaly splits
+of a loaded data set), inputs (the Python API's images in memory, paths and
 folders -> uint8 images, for wildgan.Detector; not imported here).
 
 Imports only wildgan.config / wildgan.errors / wildgan.fileio and numpy + PIL (torch only inside to_float).

@@ -250,7 +250,7 @@ def _other_key(p: Path) -> str:
     return p.suffix.lower() or _NO_EXT
 
 
-def _walk(folder: Path) -> Iterator[tuple[str, list[str]]]:
+def walk_data_folder(folder: Path) -> Iterator[tuple[str, list[str]]]:
     """(folder path, sorted file names) for folder and every folder under it, hidden entries, __MACOSX folders and
     wildgan run or study folders skipped (_skipped_dir), in a sorted top-down order. Symlinked folders and files are
     followed (paths stay as given, through the link); a folder is entered once (by its real path), so a link to an
@@ -272,10 +272,10 @@ def _walk(folder: Path) -> Iterator[tuple[str, list[str]]]:
 
 def _scan_images(folder: Path) -> tuple[list[Path], dict[str, int]]:
     """(image files under folder, sorted by relative path for determinism; {extension: count} of the files of image
-    formats that are not read). Recursive, following symlinks (see _walk)."""
+    formats that are not read). Recursive, following symlinks (see walk_data_folder)."""
     out: list[Path] = []
     other: dict[str, int] = {}
-    for dirpath, filenames in _walk(folder):
+    for dirpath, filenames in walk_data_folder(folder):
         for f in filenames:
             q = Path(dirpath) / f
             if _is_image_file(q):
@@ -593,7 +593,7 @@ def _drop_stale_decoded(tree: Path) -> None:
 
 
 def _first_image(tree: Path) -> Path | None:
-    for dirpath, filenames in _walk(tree):
+    for dirpath, filenames in walk_data_folder(tree):
         for f in filenames:
             if _is_image_file(Path(f)):
                 return Path(dirpath) / f

@@ -36,20 +36,22 @@ from __future__ import annotations
 import hashlib
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from functools import cached_property
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
 from ..config import DataConfig
-from ..errors import ConfigError, DataError, warn_user
+from ..errors import ConfigError, DataError, WildganError, warn_user
 from .dataset_files import CIFAR10_CLASSES
 from .decode_pool import room_checked
 from .imageset import (READER_CHANGES, READER_VERSION, ImageSet, Opts, crop_warning, decoder_versions, native_sides,
                        shrink_uniform)
 from .readers import default_sample_path, folder_class_names, listed_labels, load_dataset, resolve_data_root
+from .source_identity import complete_identity, known_for, quick_identity
 from .transforms import MAX_AUTO_RESOLUTION, check_resolution, convert, next_pow2, permute_rows, rotate_batch
 
 # the fewest training images a run accepts: one minibatch of the `tiny` preset. (A GAN learns little from so few;
@@ -455,12 +457,28 @@ class LoadedData:
     test: ImageSet | None
     kind: str                       # load_dataset's format
     options: dict[str, Any]         # what it was read with (path, dataset and the decoding options)
+    # the source's quick identity taken before it was read (source_identity.quick_identity: a file's size and
+    # mtime_ns, a folder's listing); None: not known (a LoadedData made by hand), and no identity is recorded
+    source_stat: dict[str, Any] | None = None
+    # (source_identity's result, once a file's bytes were hashed: a study's cells share one read)
+    _identity: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @cached_property
     def read_fingerprint(self) -> str:
         """read_fingerprint of these images, computed once: a study builds many splits of one read (0.2 s each for
         CIFAR-10's 60,000 images, more than its split takes from the decoded cache)."""
         return read_fingerprint(self.train, self.test)
+
+    def source_identity(self, known: Any = None) -> dict[str, Any] | None:
+        """split.json's `source_identity` of this read (data.source_identity): the bytes of the source as it was
+        read. known: the run's recorded identity, taken without hashing where the file's size and mtime_ns are the
+        ones it was read with. None where the file changed since it was read, or its stat was not taken."""
+        quick = self.source_stat
+        if quick is None or quick.get("kind") != "file" or known_for(quick, known):
+            return complete_identity(str(self.train.info.get("source")), quick, known)
+        if "hashed" not in self._identity:
+            self._identity["hashed"] = complete_identity(str(self.train.info.get("source")), quick)
+        return self._identity["hashed"]
 
 
 def _load_options(cfg: DataConfig, download: bool) -> dict[str, Any]:
@@ -486,8 +504,18 @@ def load_split_data(cfg: DataConfig, *, download: bool = False, progress: bool |
     it."""
     opts = _load_options(cfg, download)
     path, dataset = opts.pop("path"), opts.pop("dataset")
+    try:
+        root: Path | None = resolve_data_root(path, dataset).resolve()
+    except (WildganError, OSError):
+        root = None                 # (load_dataset says what is wrong)
+    # taken before the read, so that split.json never records the identity of bytes other than those read (a file
+    # written to meanwhile has another size or mtime when it is hashed, and then none is recorded)
+    before = quick_identity(root) if root is not None else None
     train, test, kind = load_dataset(path, dataset, progress=progress, **opts)
-    return LoadedData(train, test, kind, _load_options(cfg, download))
+    source = train.info.get("source")
+    if source is not None and (root is None or str(root) != str(source)):
+        before = quick_identity(source)         # (read elsewhere than resolved beforehand: a download)
+    return LoadedData(train, test, kind, _load_options(cfg, download), before if source is not None else None)
 
 
 def _read_otherwise(cfg: DataConfig, loaded: LoadedData, download: bool = False) -> list[str]:
@@ -551,7 +579,8 @@ def read_for(cfg: DataConfig, loaded: LoadedData, download: bool = False) -> Loa
     o = Opts(resolution=res, channels=ch, fit=want["fit"])
     out = [ImageSet(shrink_uniform(s.x, o, warn=False), s.y, s.class_names, s.ids, s.group, s.is_anomaly,
                     dict(s.info)) for s in sets]
-    return LoadedData(out[0], out[1] if len(out) > 1 else None, loaded.kind, want)
+    return LoadedData(out[0], out[1] if len(out) > 1 else None, loaded.kind, want, loaded.source_stat,
+                      loaded._identity)
 
 
 # the protocols whose images' size and channels are fixed (PROTOCOL_DEFAULTS) and chosen without looking at the
@@ -637,7 +666,9 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
                               f"class to evaluate against: pass labelled data and its normal class with --normal")
         if "exclude_classes" in inherited:
             cfg = replace(cfg, exclude_classes=())
-        return _unlabelled_split(cfg, train, kind, source, resolution, channels, rotations, d["fit"], shared)
+        split = _unlabelled_split(cfg, train, kind, source, resolution, channels, rotations, d["fit"], shared)
+        _record_identity(split.info, loaded, recorded)
+        return split
 
     lower = [n.lower() for n in names]
     if "normal" in inherited:
@@ -816,7 +847,18 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
         # last, after every field of split.json that had been written before it (see read_fingerprint)
         read_fingerprint=fingerprint,
     )
+    _record_identity(info, loaded, recorded)
     return AnomalySplit(train_x, train_is_anom, train_ids, test_x, test_y, test_ids, resolution, channels, info)
+
+
+def _record_identity(info: dict[str, Any], loaded: LoadedData, recorded: dict[str, Any] | None) -> None:
+    """info's `source_identity` (data.source_identity), where the read can vouch for one: the bytes of the file
+    or the folder listing that the images were read from, for a re-use to tell without decoding whether the source
+    is still that (a finished study's re-run) or to say that another file is there now. recorded: the run's
+    split.json, whose identity is taken without hashing the file again where its size and mtime are unchanged."""
+    identity = loaded.source_identity((recorded or {}).get("source_identity"))
+    if identity is not None:
+        info["source_identity"] = identity
 
 
 def _whole_split(pool: ImageSet, keep: Any, normal: list[int], resolution: int, channels: int, fit: str,
@@ -927,6 +969,18 @@ def read_fingerprint_comparable(a: str, b: str) -> bool:
     the same files then give other pixels, and their fingerprints differ though nothing changed. Read at one shape
     the conversion is the same, and so are the pixels of unchanged files."""
     return a.rsplit(":", 1)[0] == b.rsplit(":", 1)[0]
+
+
+def other_images_read(info: dict[str, Any], recorded: dict[str, Any], n_skipped: int = 0) -> bool:
+    """Whether the images read for a rebuilt split (its info) are not all those its run's split.json recorded: their
+    count (n_read) beyond the n_skipped files left out as unreadable since, or their read_fingerprint where it can be
+    compared. False where the record says neither."""
+    n_read, now = recorded.get("n_read"), info.get("n_read")
+    if isinstance(n_read, int) and n_read - n_skipped != now:
+        return True
+    was, fingerprint = recorded.get("read_fingerprint"), info.get("read_fingerprint")
+    return not n_skipped and isinstance(was, str) and isinstance(fingerprint, str) and \
+        read_fingerprint_comparable(was, fingerprint) and was != fingerprint
 
 
 def _ids_sha256(ids: list[str]) -> str:

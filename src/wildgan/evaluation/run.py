@@ -19,7 +19,8 @@ from ..data import (AnomalySplit, build_split, newly_skipped, recorded_normal_cl
                     split_differences, split_summary)
 from ..data.imageset import resize_warning, scale_warning
 from ..data.readers import missing_run_data_error, same_data_source
-from ..data.splits import decoding_change, read_fingerprint_comparable
+from ..data.source_identity import source_replaced
+from ..data.splits import decoding_change, other_images_read, read_fingerprint_comparable
 from ..errors import ConfigError, HeldWarning, warn_user
 from ..fileio import atomic_write_text, leave_out_defaults
 from ..scoring.run import LoadedModel, load_model, read_split_info, untrained_model, write_scores_csv
@@ -134,6 +135,14 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
     # (a split.json without normal_classes, of an older wildgan, is compared in full unless --normal is given)
     own_classes = not normal or [str(c) for c in split.info.get("normal_classes") or []] == \
         recorded_normal_classes(recorded)
+    # the data source's identity (data.source_identity) says whether another file or folder is at the recorded place,
+    # or the file was edited: said after the differences it explains. The same training and test images from other
+    # bytes (an .npz saved again) are not said: the split, which is what is evaluated, is the run's own
+    replaced = source_replaced(recorded, split.info) if data is None else None
+    restore = (f". {replaced}: if the run's data was moved, put it back at {split.info.get('source')} (or link its "
+               f"new place there: ln -s NEW_PLACE {split.info.get('source')}); if it was edited in place, restore "
+               f"it, or train a new run on it" if replaced else "")
+    changed = None
     if data is not None:
         diffs = []
     elif own_classes:
@@ -150,7 +159,8 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
             if held is not None:
                 held.say()
             _say(log, f"warning: {dc.data} changed since {run_dir} was trained ({changed}): the test split of normal "
-                      f"{', '.join(map(str, split.info.get('normal_classes') or []))} may contain training images")
+                      f"{', '.join(map(str, split.info.get('normal_classes') or []))} may contain training images"
+                      f"{restore}")
         diffs = []
     if diffs:
         msg = (f"warning: {dc.data or 'the data'} changed since {run_dir} was trained ({'; '.join(diffs)}): the "
@@ -158,10 +168,18 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
         if held is not None:
             # held after the warning naming unreadable files (said first, as without held: these are the differences
             # those files cannot account for): the training scores of this split, finding the same differences, join
-            # the threshold's consequence to it instead of listing them again in a warning of their own
-            held.hold_change(msg, diffs, lambda m: _say(log, m))
+            # the threshold's consequence to it instead of listing them again in a warning of their own; what to do
+            # about a replaced source (restore) still ends it
+            held.hold_change(msg, diffs, lambda m: _say(log, m), tail=restore)
         else:
-            _say(log, msg)
+            _say(log, msg + restore)
+    elif replaced and not changed and other_images_read(split.info, recorded, len(skipped)):
+        # the run's training and test images, but other images read beside them (a class added, unused images
+        # edited): the evaluation is of the run's own split, and the data is no longer what it was trained from
+        _say(log, f"warning: {replaced}; the split rebuilt from it has the training and test images that split.json "
+                  f"recorded (their ids and pixels), so what is evaluated is the run's own split, but other images "
+                  f"read from it differ (split.json's read_fingerprint). If the run's data was moved, put it back "
+                  f"there (or link its new place: ln -s NEW_PLACE {split.info.get('source')})")
     return split
 
 

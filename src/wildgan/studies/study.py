@@ -592,6 +592,9 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
     results = study_dir / "results.jsonl"
     _drop_rows_of_other_scoring(results, base, {c.key for c in cells}, log)
     have = {r["cell"] for r in read_rows(results, warn=False)}
+    changed = rows_of_other_data(base, study_dir)
+    if changed:
+        log(f"warning: {changed}")
     # the data set read once for every cell's training and evaluation (each used to read it twice: a plain folder
     # tree, which has no decoded cache, was decoded twice per cell); the cells differ in what a split selects, not
     # in how the data is read, so one read serves them all (another one only where a cell's reading options differ)
@@ -720,6 +723,53 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
     if not fresh:                       # every cell was done already: the tables re-made from the rows as they are
         write_tables(study_dir, rows, apart=scored_otherwise(rows, base, study_dir))
     return rows
+
+
+def rows_of_other_data(base: RunConfig, study_dir: Path) -> str | None:
+    """What to say when the data source the study reads (base's) is not the one that the cells with a row in
+    results.jsonl read (each cell's split.json `source_identity`: data.source_identity), or None. Why: a cell with
+    its row is not computed again, and a study whose every cell is done does not read the data at all, so the tables
+    of data changed in place since (the same path, other pixels) were made from the old data's rows without a word.
+    Told without decoding: a file whose size and mtime are the recorded ones is not even hashed. Cells recorded
+    without the field, and data that is gone (the rows are what the tables need), are not compared."""
+    from ..data.readers import resolve_data_root
+    from ..data.source_identity import identity_change, source_identity
+
+    study_dir = Path(study_dir)
+    try:
+        path = resolve_data_root(base.data.data, base.data.dataset).resolve()
+    except (WildganError, OSError):
+        return None
+    if not path.exists():
+        return None
+    rows = read_rows(study_dir / "results.jsonl", warn=False)
+    now: dict[str, str | None] = {}            # the change from each recorded identity (most studies have one)
+    changed: dict[str, list[str]] = {}
+    for row in rows:
+        try:
+            info = json.loads((study_dir / "runs" / str(row["cell"]) / "split.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue                          # (a cell whose folder is gone: its row is all there is of it)
+        was = info.get("source_identity") if isinstance(info, dict) else None
+        if not isinstance(was, dict):
+            continue
+        key = json.dumps(was, sort_keys=True)
+        if key not in now:
+            now[key] = identity_change(was, source_identity(path, known=was))
+        if now[key]:
+            changed.setdefault(str(now[key]), []).append(str(row["cell"]))
+    if not changed:
+        return None
+    cells = [c for group in changed.values() for c in group]
+    named = ", ".join(cells[:5]) + (f" and {len(cells) - 5} more" if len(cells) > 5 else "")
+    states = (f"; those cells recorded it in {len(changed)} different states, the first: " if len(changed) > 1
+              else "; ")
+    return (f"{path} is not the data that {len(cells)} of the {len(rows)} cells with a row in "
+            f"{study_dir / 'results.jsonl'} read ({named}{states}{next(iter(changed))}): their rows, and the tables "
+            f"made from them, are of the data as those cells read it, not as it is now (a cell with its row is not "
+            f"computed again). To study the data as it is now, run the study into a new --out; to evaluate those "
+            f"cells' networks, trained on the data as it was, on the data as it is now, delete their lines from "
+            f"results.jsonl and run the study again")
 
 
 def write_tables(study_dir: Path, rows: list[dict[str, Any]], apart: dict[str, str] | None = None) -> None:

@@ -45,7 +45,8 @@ from ..config import (FANOGAN_LEGACY_BN, PRESETS, SAMPLE_TOKEN, RunConfig, defau
                       run_config_to_dict, write_run_config)
 from ..fileio import atomic_write_text, make_folder
 from ..data import AnomalySplit, build_split, split_differences, split_summary
-from ..data.splits import TRAIN_FIELDS, decoding_change
+from ..data.source_identity import source_replaced
+from ..data.splits import TRAIN_FIELDS, decoding_change, other_images_read
 from ..data.readers import (absolute_data_path, is_run_dir, is_study_dir, missing_run_data_error,
                             resolve_data_root, same_data_source)
 from ..devices import resolve_device
@@ -758,29 +759,38 @@ def _check_resumed_split(split: AnomalySplit, run_dir: Path, log: Callable[[str]
             split, {k: v for k, v in recorded.items() if k != "train_pixels_sha256"}, train_only=True, now=now)
         decoding = decoding_change(recorded) if pixels_only else None
         same_pixels = recorded.get("train_pixels_sha256") == now["train_pixels_sha256"]
+        # another file (or folder) at the recorded place, or the file edited: said with the differences, or alone
+        replaced = source_replaced(recorded, split.info) if isinstance(recorded, dict) else None
     except (ValueError, OSError, AttributeError):
         log(f"warning: {split_json} was unreadable; it is written again from the data as it is now")
         train_diffs = test_diffs = []
         decoding = None
         same_pixels = False
+        replaced = None
+    also = f". {replaced}" if replaced else ""
     if train_diffs and decoding:
         # Not refused: a resume after a Pillow upgrade (or a reader change) would otherwise be blocked for good for
         # pixels a level or so apart; said, since a replaced image is not told apart from that here.
         log(f"warning: the training images' pixels differ from this run's split.json under the same image ids, and "
             f"the decoding changed since it was recorded ({decoding}), which alone can change pixels by a level or "
             f"so: training continues, and split.json records the pixels as they are now. If images were also "
-            f"replaced or reordered under the same names, stop and restore them, or start again with --overwrite")
+            f"replaced or reordered under the same names, stop and restore them, or start again with --overwrite"
+            + (f" (the source itself is not the one recorded: {replaced})" if replaced else ""))
     elif train_diffs:
         # Training on other images from the middle of a run mixes two data sets in one set of networks (and a
         # different image count breaks the saved sampler position): refused, with nothing written, so that the
         # run's split.json still describes what its networks were trained on.
         raise ConfigError(f"{run_dir}: the training images changed since this run started "
                           f"({'; '.join(train_diffs)}); a resume must train on the same images: restore them, "
-                          f"or start again with --overwrite")
+                          f"or start again with --overwrite{also}")
     if test_diffs:
         # only the test split: the networks are not affected; evaluations from now on use the new one
         log(f"warning: the test images changed since this run started ({'; '.join(test_diffs)}): training "
-            f"continues, and split.json records the test split as it is now")
+            f"continues, and split.json records the test split as it is now{also}")
+    elif replaced and not train_diffs and other_images_read(split.info, recorded):
+        log(f"warning: {replaced}; its training and test images are the ones split.json recorded (their ids and "
+            f"pixels), but other images read from it differ (split.json's read_fingerprint): training continues, and "
+            f"split.json records this source as the run's from now on")
     return same_pixels
 
 
