@@ -452,6 +452,10 @@ def largest_minibatch(minibatch: dict[int, int], resolution: int) -> int:
 def default_checkpoint_kimg(total_kimg: float) -> float:
     """The checkpoint interval when none is given: ceil(total / 20) kimg, at least 1 (about 20 checkpoints a run,
     so an interrupted run loses at most 5% of its work, and a short run still gets some)."""
+    if not math.isfinite(total_kimg):
+        # a NaN or infinite total (from --total-kimg or --phase-kimg nan/inf) made ceil() raise a bare ValueError;
+        # TrainConfig refuses that total itself, naming the option it came from
+        return 1.0
     return max(1.0, float(math.ceil(total_kimg / 20)))
 
 

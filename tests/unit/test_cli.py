@@ -354,6 +354,9 @@ def test_unrecognized_options_name_the_command_and_a_likely_meaning(argv, words,
     (["--transition-kimg", "-1"], "transition_kimg must be a number >= 0"),
     (["--minutes", "-2"], "minutes must be a positive number"),
     (["--phase-kimg", "nan"], "phase_kimg must be a positive number"),
+    # the default checkpoint interval is derived from the total: a NaN or infinite one raised a bare ValueError there
+    (["--total-kimg", "nan"], "total_kimg must be a positive number, got nan"),
+    (["--total-kimg", "inf"], "total_kimg must be a positive number, got inf"),
     (["--width", "0"], "--width must be >= 1"),
     (["--latent-size", "0"], "--latent-size must be >= 1"),
     (["--method", "fanogan", "--fanogan-dim", "0"], "fanogan.dim must be a whole number >= 1"),
@@ -368,7 +371,7 @@ def test_bad_numbers_are_refused_before_anything_is_written(tmp_path, capsys, op
     assert not out.exists()
 
 
-@pytest.mark.parametrize("phase", ["0", "-1"])
+@pytest.mark.parametrize("phase", ["0", "-1", "nan", "inf"])
 def test_a_bad_phase_kimg_is_named_when_the_total_is_derived_from_it(tmp_path, capsys, phase):
     # without --total-kimg the total is the paper's schedule of the phases: it was checked first, so the message
     # named total_kimg (0.0, or -8.67 for -1), an option that was not given, instead of --phase-kimg
@@ -376,6 +379,14 @@ def test_a_bad_phase_kimg_is_named_when_the_total_is_derived_from_it(tmp_path, c
     assert main(["train", "--preset", "tiny", "--phase-kimg", phase, "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert f"phase_kimg must be a positive number, got {float(phase)}" in err and "total_kimg" not in err
+    assert not out.exists()
+
+
+def test_a_study_refuses_a_nan_total_kimg_naming_it(tmp_path, capsys):
+    # the study builds each cell's config the same way as train: it raised the same bare ValueError
+    out = tmp_path / "study"
+    assert main(["study", "--preset", "tiny", "--total-kimg", "nan", "--out", str(out)]) == 2
+    assert "total_kimg must be a positive number, got nan" in capsys.readouterr().err
     assert not out.exists()
 
 
