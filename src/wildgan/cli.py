@@ -91,11 +91,16 @@ def _device(text: str) -> str:
     return text
 
 
-def _csv(text: str, kind: type = str) -> list[Any]:
+def _csv(text: str, kind: type, option: str) -> list[Any]:
     try:
-        return [kind(t.strip()) for t in str(text).split(",") if t.strip()]
+        values = [kind(t.strip()) for t in str(text).split(",") if t.strip()]
     except ValueError:
         raise ConfigError(f"cannot parse {text!r} as a comma-separated list of {kind.__name__}") from None
+    if not values:
+        # e.g. --contamination ',': a study of no cells finished at once with exit 0, and --seeds ',' or
+        # --normal ',' raised a bare IndexError
+        raise ConfigError(f"{option} {text!r}: no values; give one or more, comma separated")
+    return values
 
 
 DEVICE_HELP = "auto (CUDA when available) | cpu | cuda | cuda:N (default auto)"
@@ -1680,7 +1685,8 @@ def _labelled_split(a: argparse.Namespace, run_dir: Path, one_file: str | None, 
 
     try:
         split = split_for_run(run_dir, one_file, log=_warn, skip_bad=a.skip_bad,
-                              normal=tuple(_csv(a.normal)) if a.normal else None, whole=a.whole, held=held)
+                              normal=tuple(_csv(a.normal, str, "--normal")) if a.normal else None, whole=a.whole,
+                              held=held)
     except (DataError, ConfigError) as e:     # e.g. no normal class given
         if not one_file or "class" not in str(e):
             raise
@@ -1799,7 +1805,7 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     _use_threads(a)
     out = evaluate_run(Path(a.run_dir), a.data, device=a.device, controls=not a.no_controls,
                        progress=not a.no_progress, log=_warn,
-                       normal=tuple(_csv(a.normal)) if a.normal else None, whole=a.whole,
+                       normal=tuple(_csv(a.normal, str, "--normal")) if a.normal else None, whole=a.whole,
                        own_split=getattr(a, "own_split", None),     # (train --evaluate: the split it trained on)
                        skip_bad=a.skip_bad)
     written = out.get("written_to")
@@ -1854,16 +1860,16 @@ def _study(a: argparse.Namespace, study_log: RunLog) -> int:
     from .studies.study import check_study_data, check_study_dir, check_study_out_dir, study_base
     from .training.run import check_lock_free
 
-    gammas = _csv(a.contamination, float)
+    gammas = _csv(a.contamination, float, "--contamination")
     for g in gammas:
         if not 0.0 <= g < 1.0:
             raise ConfigError(f"--contamination: each gamma must be in [0, 1), got {g:g}")
-    seeds = _csv(a.seeds, int)
-    methods = _csv(a.methods)
+    seeds = _csv(a.seeds, int, "--seeds")
+    methods = _csv(a.methods, str, "--methods")
     for m in methods:
         if m not in ("wildgan", "fanogan", "search"):
             raise ConfigError(f"unknown method {m!r} in --methods; choose from wildgan, fanogan, search")
-    encs = _csv(a.encoder_loss)
+    encs = _csv(a.encoder_loss, str, "--encoder-loss")
     for e in encs:
         if e not in ("image", "latent"):
             raise ConfigError(f"unknown encoder loss {e!r}; choose from image, latent")
@@ -1878,13 +1884,13 @@ def _study(a: argparse.Namespace, study_log: RunLog) -> int:
     # folder) and the cells train (hours), and only now in this command (run_study's rows_named)
     read_rows(Path(a.out) / "results.jsonl")
     # one base config (first normal class, gamma 0) resolves resolution/channels and the schedule
-    first = None if a.normal in (None, "all") else _csv(a.normal)[0].replace("+", ",")
+    first = None if a.normal in (None, "all") else _csv(a.normal, str, "--normal")[0].replace("+", ",")
     ns = argparse.Namespace(**{**vars(a), "contamination": 0.0, "seed": seeds[0], "method": "wildgan",
                                "encoder_loss": encs[0], "normal": first})
     # one one-vs-rest cell per class; classes joined by + make one cell with several normal classes (as `train
     # --normal a,b` does). --normal all, or none (the protocol's default): the classes as the data's labels give
     # them, without decoding its images (data.splits.list_data), where a finished study's cells may need no more
-    known = ([n.replace("+", ",") for n in _csv(a.normal)] if first is not None
+    known = ([n.replace("+", ",") for n in _csv(a.normal, str, "--normal")] if first is not None
              else _listed_classes(ns, Path(a.out)) if a.normal == "all" else _listed_default_cell(ns, Path(a.out)))
     if known:
         cells = grid(known, gammas, methods, encs, seeds)

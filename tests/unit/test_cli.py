@@ -382,6 +382,23 @@ def test_a_bad_phase_kimg_is_named_when_the_total_is_derived_from_it(tmp_path, c
     assert not out.exists()
 
 
+@pytest.mark.parametrize("opt", ["--contamination", "--seeds", "--normal", "--methods", "--encoder-loss"])
+def test_a_study_refuses_a_list_option_of_no_values(tiny_npz, tmp_path, capsys, opt):
+    # --contamination ',' ran a study of no cells and exited 0; --seeds ',' and --normal ',' raised an IndexError
+    out = tmp_path / "study"
+    assert main(["study", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", opt, ",",
+                 "--out", str(out)]) == 2
+    assert f"{opt} ',': no values" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_evaluate_refuses_a_normal_of_no_classes(tmp_path, capsys):
+    # --normal ',' evaluated the run's own split as if no --normal had been given
+    (tmp_path / "run").mkdir()
+    assert main(["evaluate", str(tmp_path / "run"), "--normal", ","]) == 2
+    assert "--normal ',': no values" in capsys.readouterr().err
+
+
 def test_a_study_refuses_a_nan_total_kimg_naming_it(tmp_path, capsys):
     # the study builds each cell's config the same way as train: it raised the same bare ValueError
     out = tmp_path / "study"
