@@ -1756,6 +1756,13 @@ def _checkpoint_arg(a: argparse.Namespace, run_dir: Path) -> Path | None:
     if not a.checkpoint:
         return None
     given = Path(a.checkpoint)
+    if given.is_dir():
+        # (it was "no such file", which sent the user looking for a path that is there)
+        from .checkpoint import list_checkpoints
+
+        found = list_checkpoints(given)
+        example = f", e.g. its newest, {found[-1].with_suffix('.json')}" if found else ""
+        raise ConfigError(f"--checkpoint {a.checkpoint}: a folder; give one checkpoint file{example}")
     for p in (given, run_dir / "checkpoints" / given.name):
         if p.is_file():
             return p.with_suffix(".json")

@@ -1258,6 +1258,10 @@ def test_score_with_a_chosen_checkpoint(tiny_npz, tmp_path, capsys, monkeypatch)
     assert {f.name: f.read_bytes() for f in run.glob("train_scores*")} == cache    # ... not written over the cache
     assert main(["score", str(run), "--out", "-", "--checkpoint", "ckpt-nope.json"]) == 2
     assert "--checkpoint ckpt-nope.json: no such file" in capsys.readouterr().err
+    # a folder (the run's checkpoints/) was "no such file" too
+    assert main(["score", str(run), "--out", "-", "--checkpoint", str(run / "checkpoints")]) == 2
+    assert f"--checkpoint {run / 'checkpoints'}: a folder; give one checkpoint file, e.g. its newest, " \
+        f"{sorted((run / 'checkpoints').glob('ckpt-*.json'))[-1]}" in capsys.readouterr().err
     # --no-A: every score but A, the same values, the threshold columns still there
     no_a = scores("--no-A", "--threshold", "contamination")
     assert "A" not in no_a[0] and "A" in final[0] and "is_anomaly" in no_a[0]
