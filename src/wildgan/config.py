@@ -274,9 +274,9 @@ class TrainConfig:
                               "minutes": ">0", "checkpoint_kimg": ">0", "log_every": ">=1", "sample_kimg": ">=0",
                               "keep_checkpoints": "int>=0", "minibatch_repeats": ">=1"})
         try:
-            bad = any(isinstance(v, bool) or not float(v).is_integer() or int(v) < 1 or int(k) < 4
-                      for k, v in self.minibatch.items())
-        except (TypeError, ValueError):
+            bad = not self.minibatch or any(isinstance(v, bool) or not float(v).is_integer() or int(v) < 1
+                                            or int(k) < 4 for k, v in self.minibatch.items())
+        except (TypeError, ValueError, AttributeError):   # (AttributeError: not a mapping, e.g. a hand-edited string)
             bad = True
         if bad:
             raise ConfigError(f"minibatch must map resolutions to whole numbers >= 1, got {self.minibatch}")

@@ -214,6 +214,9 @@ def test_fanogan_bn_warmup_is_an_option(capsys):
     (lambda d: d.update(preset="nosuch"), ["preset", "nosuch"]),
     (lambda d: d["search"].update(steps=-5), ["search.steps", "-5"]),
     (lambda d: d["train"].update(channels_last="maybe"), ["channels_last"]),
+    # not a mapping: an AttributeError traceback (exit 1); an empty one failed later, in training
+    (lambda d: d["train"].update(minibatch="x"), ["minibatch must map resolutions"]),
+    (lambda d: d["train"].update(minibatch={}), ["minibatch must map resolutions"]),
 ])
 def test_bad_run_config_values_name_the_file(custom_run, tmp_path, capsys, edit, words):
     _, d = custom_run
