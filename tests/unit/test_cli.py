@@ -230,6 +230,19 @@ def test_bad_run_config_values_name_the_file(custom_run, tmp_path, capsys, edit,
     assert all(w in err for w in words), err
 
 
+def test_a_run_config_without_a_minibatch_size_for_a_resolution_is_refused_before_the_run_folder(custom_run, tmp_path,
+                                                                                               capsys):
+    # the schedule grows to 8x8, which has no size: a KeyError traceback when training got there, the folder written
+    _, d = custom_run
+    d["train"]["minibatch"] = {"4": 16}
+    p = tmp_path / "mb.json"
+    p.write_text(json.dumps(d))
+    out = tmp_path / "x"
+    assert main(["train", "--config", str(p), "--out", str(out), "--no-progress", "--threads", "1"]) == 2
+    assert "train.minibatch has no size for resolution(s) 8, which a 8x8 run trains at" in capsys.readouterr().err
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("text, words", [
     ("total_kimg: abc\n", ["--total-kimg", "abc"]),
     ("amp: xyz\n", ["--amp", "xyz"]),

@@ -583,6 +583,7 @@ def _check_the_start(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: 
     check_run_dir(cfg, run_dir, resume=resume, overwrite=overwrite)
     device = resolve_device(cfg.fanogan.device if cfg.method == "fanogan" else cfg.train.device)
     if cfg.method != "fanogan":
+        _check_minibatch_sizes(cfg)
         check_training_memory(cfg, device)
     data_on_gpu_setting()                     # a typo in WILDGAN_DATA_ON_GPU (both loops read it), before the data
     if cfg.train.tensorboard and cfg.method != "fanogan" and is_main:
@@ -594,6 +595,18 @@ def _check_the_start(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: 
     if split is not None:
         _check_fanogan_images(cfg, split)    # (else once the split is built, under the lock: before any run file)
     return split
+
+
+def _check_minibatch_sizes(cfg: RunConfig) -> None:
+    """Refuse a schedule that grows to a resolution without a minibatch size (a hand-edited train.minibatch, a
+    resolution above the presets' 256): it was a KeyError traceback once training reached it, the run folder
+    written. (Asked here, not by RunConfig, so that a run that stopped before such a resolution still reads.)"""
+    r = cfg.net.resolution
+    missing = [4 << i for i in range(r.bit_length() - 2) if 4 << i not in cfg.train.minibatch]
+    if missing:
+        raise ConfigError(f"train.minibatch has no size for resolution(s) {', '.join(map(str, missing))}, which a "
+                          f"{r}x{r} run trains at; it has {cfg.train.minibatch} (a run config's train.minibatch, "
+                          f"--config, sets them)")
 
 
 def _take_the_folder(held: ExitStack, run_dir: Path, ctx: Any, *, resume: bool, overwrite: bool) -> None:
