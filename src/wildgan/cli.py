@@ -761,7 +761,15 @@ def config_file_to_args(path: Path) -> dict[str, Any]:
     d = load_config_file(path)
     cfg = run_config_in(d, path)
     if cfg is None:
-        return {k.replace("-", "_"): v for k, v in d.items()}
+        out: dict[str, Any] = {}
+        for k, v in d.items():
+            dest = k.replace("-", "_")
+            if dest in out and out[dest] != v:
+                # total-kimg: 1 and total_kimg: 2 both name --total-kimg: one of them was dropped without a word
+                raise ConfigError(f"{path}: {_flag(dest)} is given twice, with different values ({out[dest]!r} and "
+                                  f"{v!r}, spelt with - and with _); keep one")
+            out[dest] = v
+        return out
     return run_config_to_options(cfg)
 
 

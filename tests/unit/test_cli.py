@@ -249,6 +249,8 @@ def test_a_run_config_without_a_minibatch_size_for_a_resolution_is_refused_befor
     ("channels: 2\n", ["--channels"]),
     ("skip_bad: 3\n", ["--skip-bad"]),
     ("no_such_option: 1\n", ["no_such_option"]),
+    # both spellings of one option: the one read last won without a word
+    ("total-kimg: 1\ntotal_kimg: 2\n", ["--total-kimg is given twice", "1 and 2"]),
 ])
 def test_bad_flat_config_values_name_the_file(tmp_path, capsys, text, words):
     p = tmp_path / "flat.yaml"
