@@ -639,7 +639,8 @@ def _resume_config(argv: Sequence[str]) -> list[str]:
         # said before "resuming with the settings of ...", which would announce a resume that cannot happen
         raise ConfigError("--resume continues the run in place and --overwrite deletes it: give one of them")
     saved = Path(known.out) / "config.yaml" if known.out else None
-    if not known.resume or saved is None or not saved.is_file():
+    if not known.resume or saved is None or not saved.is_file() or not saved.with_suffix(".json").is_file():
+        # (without config.json there is nothing to resume, as check_run_dir says: not after "resuming with ...")
         return list(argv)
     from .data.readers import missing_run_data_error
 

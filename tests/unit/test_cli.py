@@ -2666,3 +2666,19 @@ def test_a_wildgan_warning_raised_as_an_error_is_said_in_one_line(tmp_path, caps
     with warnings.catch_warnings(), pytest.raises(DeprecationWarning, match="deprecated in some library"):
         warnings.simplefilter("error", DeprecationWarning)
         main(["train", *common, "--out", str(tmp_path / "foreign")])
+
+
+def test_resume_of_a_run_without_its_config_json_says_what_is_missing(tiny_npz, tmp_path, capsys):
+    # config.yaml and the checkpoints there, config.json lost: "resuming with the settings of config.yaml", then
+    # "nothing to resume (no run in it) ... start a run there without --resume", which refuses, then --overwrite
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.1",
+                 "--phase-kimg", "0.05", "--no-progress", "--threads", "1", "--out", str(run)]) == 0
+    (run / "config.json").unlink()
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    capsys.readouterr()
+    assert main(["train", "--out", str(run), "--resume", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert f"{run}: cannot resume: its config.json is missing, while other files of the run are there" in err
+    assert "resuming with" not in err and "without --resume" not in err
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before

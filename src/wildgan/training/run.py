@@ -200,6 +200,13 @@ def check_out_dir(run_dir: Path, data: str | None, *, resume: bool = False, over
         raise ConfigError(f"--out {run_dir} is a wildgan study folder (written by `wildgan study`); give another "
                           f"--out for the run (a study's cells are its runs/CELL folders)")
     if resume and not (run_dir / "config.json").is_file():
+        there = previous_run(run_dir)
+        if there:
+            # "start a run there without --resume" sent the user to a start that refuses (a run is there) and then to
+            # --overwrite, which deletes the checkpoints that config.json alone is missing to continue from
+            raise ConfigError(f"{run_dir}: cannot resume: its config.json is missing, while other files of the run "
+                              f"are there ({', '.join(there)}); restore config.json from a copy of the run to "
+                              f"continue it, or start again with --overwrite (which deletes them)")
         why = "no such folder" if not run_dir.exists() else "no run in it: no config.json"
         raise ConfigError(f"{run_dir}: nothing to resume ({why}); start a run there without --resume, or give the "
                           f"run's folder")
