@@ -2682,3 +2682,28 @@ def test_resume_of_a_run_without_its_config_json_says_what_is_missing(tiny_npz, 
     assert f"{run}: cannot resume: its config.json is missing, while other files of the run are there" in err
     assert "resuming with" not in err and "without --resume" not in err
     assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+
+
+def test_a_colour_data_set_scored_by_a_gray_run_is_warned_about_as_image_files_are(tiny_npz, tmp_path, capsys):
+    # colour image files scored by a run trained on gray ones are warned about; the same images in an .npz, as a
+    # labelled test split (score, evaluate) or as a pile without labels, were converted to gray without a word
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.05",
+                 "--phase-kimg", "0.05", "--no-progress", "--threads", "1", "--no-train-scores",
+                 "--out", str(run)]) == 0
+    rng = np.random.default_rng(1)
+    labelled, pile = tmp_path / "colour.npz", tmp_path / "pile.npz"
+    np.savez(labelled, x_train=rng.integers(0, 255, (40, 8, 8, 3), dtype=np.uint8), y_train=np.arange(40) % 2,
+             x_test=rng.integers(0, 255, (20, 8, 8, 3), dtype=np.uint8), y_test=np.arange(20) % 2)
+    np.savez(pile, x=rng.integers(0, 255, (8, 8, 8, 3), dtype=np.uint8))
+    said = "colour images are converted to gray: the network was trained on gray"
+    for argv in (["score", str(run), "--data", str(labelled), "--out", str(tmp_path / "a.csv")],
+                 ["evaluate", str(run), "--data", str(labelled), "--normal", "0", "--no-controls"]):
+        capsys.readouterr()
+        assert main([*argv, "--no-progress", "--threads", "1"]) == 0
+        assert f"{labelled}: 60 {said}" in capsys.readouterr().err         # (the images read: train and test)
+    with pytest.warns(UserWarning, match=f"8 {said}"):                     # (warned by the reader, as for files)
+        assert main(["score", str(run), "--data", str(pile), "--out", str(tmp_path / "b.csv"), "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["score", str(run), "--data", str(tiny_npz), "--out", str(tmp_path / "c.csv"), "--no-progress"]) == 0
+    assert "converted to gray" not in capsys.readouterr().err                    # the run's own kind: nothing said
