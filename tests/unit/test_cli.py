@@ -1325,7 +1325,7 @@ def test_resume_with_overwrite_is_refused_before_announcing_a_resume(tmp_path, c
     ("[1, 2]", "config.json: not a run config (a JSON object"),
     ('{"data": {}, "net": null, "train": {}}', "config.json: NetConfig section must be a mapping"),
     ('{"net": {}, "train": {}}', "config.json: config is missing the 'data' section"),
-    ('{"data": {}, "net": {}, "train": {"minibatch": 5}}', "config.json: a malformed field"),
+    ('{"data": {}, "net": {}, "train": {"minibatch": 5}}', "config.json: minibatch must map resolutions"),
     ('{"data": {}, "net": {"resolution": [1]}, "train": {}}', "config.json: resolution must be a power of two >= 4"),
 ])
 def test_a_damaged_run_config_names_its_file(tmp_path, content, words):
