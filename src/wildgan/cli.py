@@ -91,11 +91,16 @@ def _device(text: str) -> str:
     return text
 
 
-def _csv(text: str, kind: type = str) -> list[Any]:
+def _csv(text: str, kind: type, option: str) -> list[Any]:
     try:
-        return [kind(t.strip()) for t in str(text).split(",") if t.strip()]
+        values = [kind(t.strip()) for t in str(text).split(",") if t.strip()]
     except ValueError:
         raise ConfigError(f"cannot parse {text!r} as a comma-separated list of {kind.__name__}") from None
+    if not values:
+        # e.g. --contamination ',': a study of no cells finished at once with exit 0, and --seeds ',' or
+        # --normal ',' raised a bare IndexError
+        raise ConfigError(f"{option} {text!r}: no values; give one or more, comma separated")
+    return values
 
 
 DEVICE_HELP = "auto (CUDA when available) | cpu | cuda | cuda:N (default auto)"
@@ -634,7 +639,8 @@ def _resume_config(argv: Sequence[str]) -> list[str]:
         # said before "resuming with the settings of ...", which would announce a resume that cannot happen
         raise ConfigError("--resume continues the run in place and --overwrite deletes it: give one of them")
     saved = Path(known.out) / "config.yaml" if known.out else None
-    if not known.resume or saved is None or not saved.is_file():
+    if not known.resume or saved is None or not saved.is_file() or not saved.with_suffix(".json").is_file():
+        # (without config.json there is nothing to resume, as check_run_dir says: not after "resuming with ...")
         return list(argv)
     from .data.readers import missing_run_data_error
 
@@ -756,7 +762,15 @@ def config_file_to_args(path: Path) -> dict[str, Any]:
     d = load_config_file(path)
     cfg = run_config_in(d, path)
     if cfg is None:
-        return {k.replace("-", "_"): v for k, v in d.items()}
+        out: dict[str, Any] = {}
+        for k, v in d.items():
+            dest = k.replace("-", "_")
+            if dest in out and out[dest] != v:
+                # total-kimg: 1 and total_kimg: 2 both name --total-kimg: one of them was dropped without a word
+                raise ConfigError(f"{path}: {_flag(dest)} is given twice, with different values ({out[dest]!r} and "
+                                  f"{v!r}, spelt with - and with _); keep one")
+            out[dest] = v
+        return out
     return run_config_to_options(cfg)
 
 
@@ -1567,7 +1581,11 @@ def cmd_score(a: argparse.Namespace) -> int:
         x, ids = to_images(one_file, model.cfg.net.resolution, model.cfg.net.channels, skip_bad=a.skip_bad,
                            resize_mode=model.conversion.get("fit", "resize"),
                            depth16=model.conversion.get("depth16", "per-image"),
-                           native_sides=model.conversion.get("native_sides"))
+                           native_sides=model.conversion.get("native_sides"),
+                           # colour images scored by a run trained on gray ones were converted without a word here,
+                           # while the same images as files were warned about
+                           trained_on="gray" if model.conversion.get("gray_data") else
+                           "colour" if model.conversion.get("colour_data") else None)
         what = f"every image of {one_file} (" + ("no labels)" if label_free else
                                                   "labels not used; --normal CLASS labels the rows)")
     elif not a.data or dataset_file:
@@ -1680,7 +1698,8 @@ def _labelled_split(a: argparse.Namespace, run_dir: Path, one_file: str | None, 
 
     try:
         split = split_for_run(run_dir, one_file, log=_warn, skip_bad=a.skip_bad,
-                              normal=tuple(_csv(a.normal)) if a.normal else None, whole=a.whole, held=held)
+                              normal=tuple(_csv(a.normal, str, "--normal")) if a.normal else None, whole=a.whole,
+                              held=held)
     except (DataError, ConfigError) as e:     # e.g. no normal class given
         if not one_file or "class" not in str(e):
             raise
@@ -1750,6 +1769,13 @@ def _checkpoint_arg(a: argparse.Namespace, run_dir: Path) -> Path | None:
     if not a.checkpoint:
         return None
     given = Path(a.checkpoint)
+    if given.is_dir():
+        # (it was "no such file", which sent the user looking for a path that is there)
+        from .checkpoint import list_checkpoints
+
+        found = list_checkpoints(given)
+        example = f", e.g. its newest, {found[-1].with_suffix('.json')}" if found else ""
+        raise ConfigError(f"--checkpoint {a.checkpoint}: a folder; give one checkpoint file{example}")
     for p in (given, run_dir / "checkpoints" / given.name):
         if p.is_file():
             return p.with_suffix(".json")
@@ -1799,7 +1825,7 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     _use_threads(a)
     out = evaluate_run(Path(a.run_dir), a.data, device=a.device, controls=not a.no_controls,
                        progress=not a.no_progress, log=_warn,
-                       normal=tuple(_csv(a.normal)) if a.normal else None, whole=a.whole,
+                       normal=tuple(_csv(a.normal, str, "--normal")) if a.normal else None, whole=a.whole,
                        own_split=getattr(a, "own_split", None),     # (train --evaluate: the split it trained on)
                        skip_bad=a.skip_bad)
     written = out.get("written_to")
@@ -1854,16 +1880,16 @@ def _study(a: argparse.Namespace, study_log: RunLog) -> int:
     from .studies.study import check_study_data, check_study_dir, check_study_out_dir, study_base
     from .training.run import check_lock_free
 
-    gammas = _csv(a.contamination, float)
+    gammas = _csv(a.contamination, float, "--contamination")
     for g in gammas:
         if not 0.0 <= g < 1.0:
             raise ConfigError(f"--contamination: each gamma must be in [0, 1), got {g:g}")
-    seeds = _csv(a.seeds, int)
-    methods = _csv(a.methods)
+    seeds = _csv(a.seeds, int, "--seeds")
+    methods = _csv(a.methods, str, "--methods")
     for m in methods:
         if m not in ("wildgan", "fanogan", "search"):
             raise ConfigError(f"unknown method {m!r} in --methods; choose from wildgan, fanogan, search")
-    encs = _csv(a.encoder_loss)
+    encs = _csv(a.encoder_loss, str, "--encoder-loss")
     for e in encs:
         if e not in ("image", "latent"):
             raise ConfigError(f"unknown encoder loss {e!r}; choose from image, latent")
@@ -1878,13 +1904,13 @@ def _study(a: argparse.Namespace, study_log: RunLog) -> int:
     # folder) and the cells train (hours), and only now in this command (run_study's rows_named)
     read_rows(Path(a.out) / "results.jsonl")
     # one base config (first normal class, gamma 0) resolves resolution/channels and the schedule
-    first = None if a.normal in (None, "all") else _csv(a.normal)[0].replace("+", ",")
+    first = None if a.normal in (None, "all") else _csv(a.normal, str, "--normal")[0].replace("+", ",")
     ns = argparse.Namespace(**{**vars(a), "contamination": 0.0, "seed": seeds[0], "method": "wildgan",
                                "encoder_loss": encs[0], "normal": first})
     # one one-vs-rest cell per class; classes joined by + make one cell with several normal classes (as `train
     # --normal a,b` does). --normal all, or none (the protocol's default): the classes as the data's labels give
     # them, without decoding its images (data.splits.list_data), where a finished study's cells may need no more
-    known = ([n.replace("+", ",") for n in _csv(a.normal)] if first is not None
+    known = ([n.replace("+", ",") for n in _csv(a.normal, str, "--normal")] if first is not None
              else _listed_classes(ns, Path(a.out)) if a.normal == "all" else _listed_default_cell(ns, Path(a.out)))
     if known:
         cells = grid(known, gammas, methods, encs, seeds)

@@ -274,9 +274,9 @@ class TrainConfig:
                               "minutes": ">0", "checkpoint_kimg": ">0", "log_every": ">=1", "sample_kimg": ">=0",
                               "keep_checkpoints": "int>=0", "minibatch_repeats": ">=1"})
         try:
-            bad = any(isinstance(v, bool) or not float(v).is_integer() or int(v) < 1 or int(k) < 4
-                      for k, v in self.minibatch.items())
-        except (TypeError, ValueError):
+            bad = not self.minibatch or any(isinstance(v, bool) or not float(v).is_integer() or int(v) < 1
+                                            or int(k) < 4 for k, v in self.minibatch.items())
+        except (TypeError, ValueError, AttributeError):   # (AttributeError: not a mapping, e.g. a hand-edited string)
             bad = True
         if bad:
             raise ConfigError(f"minibatch must map resolutions to whole numbers >= 1, got {self.minibatch}")
@@ -452,6 +452,10 @@ def largest_minibatch(minibatch: dict[int, int], resolution: int) -> int:
 def default_checkpoint_kimg(total_kimg: float) -> float:
     """The checkpoint interval when none is given: ceil(total / 20) kimg, at least 1 (about 20 checkpoints a run,
     so an interrupted run loses at most 5% of its work, and a short run still gets some)."""
+    if not math.isfinite(total_kimg):
+        # a NaN or infinite total (from --total-kimg or --phase-kimg nan/inf) made ceil() raise a bare ValueError;
+        # TrainConfig refuses that total itself, naming the option it came from
+        return 1.0
     return max(1.0, float(math.ceil(total_kimg / 20)))
 
 

@@ -214,6 +214,9 @@ def test_fanogan_bn_warmup_is_an_option(capsys):
     (lambda d: d.update(preset="nosuch"), ["preset", "nosuch"]),
     (lambda d: d["search"].update(steps=-5), ["search.steps", "-5"]),
     (lambda d: d["train"].update(channels_last="maybe"), ["channels_last"]),
+    # not a mapping: an AttributeError traceback (exit 1); an empty one failed later, in training
+    (lambda d: d["train"].update(minibatch="x"), ["minibatch must map resolutions"]),
+    (lambda d: d["train"].update(minibatch={}), ["minibatch must map resolutions"]),
 ])
 def test_bad_run_config_values_name_the_file(custom_run, tmp_path, capsys, edit, words):
     _, d = custom_run
@@ -227,12 +230,27 @@ def test_bad_run_config_values_name_the_file(custom_run, tmp_path, capsys, edit,
     assert all(w in err for w in words), err
 
 
+def test_a_run_config_without_a_minibatch_size_for_a_resolution_is_refused_before_the_run_folder(custom_run, tmp_path,
+                                                                                               capsys):
+    # the schedule grows to 8x8, which has no size: a KeyError traceback when training got there, the folder written
+    _, d = custom_run
+    d["train"]["minibatch"] = {"4": 16}
+    p = tmp_path / "mb.json"
+    p.write_text(json.dumps(d))
+    out = tmp_path / "x"
+    assert main(["train", "--config", str(p), "--out", str(out), "--no-progress", "--threads", "1"]) == 2
+    assert "train.minibatch has no size for resolution(s) 8, which a 8x8 run trains at" in capsys.readouterr().err
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("text, words", [
     ("total_kimg: abc\n", ["--total-kimg", "abc"]),
     ("amp: xyz\n", ["--amp", "xyz"]),
     ("channels: 2\n", ["--channels"]),
     ("skip_bad: 3\n", ["--skip-bad"]),
     ("no_such_option: 1\n", ["no_such_option"]),
+    # both spellings of one option: the one read last won without a word
+    ("total-kimg: 1\ntotal_kimg: 2\n", ["--total-kimg is given twice", "1 and 2"]),
 ])
 def test_bad_flat_config_values_name_the_file(tmp_path, capsys, text, words):
     p = tmp_path / "flat.yaml"
@@ -354,6 +372,9 @@ def test_unrecognized_options_name_the_command_and_a_likely_meaning(argv, words,
     (["--transition-kimg", "-1"], "transition_kimg must be a number >= 0"),
     (["--minutes", "-2"], "minutes must be a positive number"),
     (["--phase-kimg", "nan"], "phase_kimg must be a positive number"),
+    # the default checkpoint interval is derived from the total: a NaN or infinite one raised a bare ValueError there
+    (["--total-kimg", "nan"], "total_kimg must be a positive number, got nan"),
+    (["--total-kimg", "inf"], "total_kimg must be a positive number, got inf"),
     (["--width", "0"], "--width must be >= 1"),
     (["--latent-size", "0"], "--latent-size must be >= 1"),
     (["--method", "fanogan", "--fanogan-dim", "0"], "fanogan.dim must be a whole number >= 1"),
@@ -368,7 +389,7 @@ def test_bad_numbers_are_refused_before_anything_is_written(tmp_path, capsys, op
     assert not out.exists()
 
 
-@pytest.mark.parametrize("phase", ["0", "-1"])
+@pytest.mark.parametrize("phase", ["0", "-1", "nan", "inf"])
 def test_a_bad_phase_kimg_is_named_when_the_total_is_derived_from_it(tmp_path, capsys, phase):
     # without --total-kimg the total is the paper's schedule of the phases: it was checked first, so the message
     # named total_kimg (0.0, or -8.67 for -1), an option that was not given, instead of --phase-kimg
@@ -376,6 +397,31 @@ def test_a_bad_phase_kimg_is_named_when_the_total_is_derived_from_it(tmp_path, c
     assert main(["train", "--preset", "tiny", "--phase-kimg", phase, "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert f"phase_kimg must be a positive number, got {float(phase)}" in err and "total_kimg" not in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("opt", ["--contamination", "--seeds", "--normal", "--methods", "--encoder-loss"])
+def test_a_study_refuses_a_list_option_of_no_values(tiny_npz, tmp_path, capsys, opt):
+    # --contamination ',' ran a study of no cells and exited 0; --seeds ',' and --normal ',' raised an IndexError
+    out = tmp_path / "study"
+    assert main(["study", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", opt, ",",
+                 "--out", str(out)]) == 2
+    assert f"{opt} ',': no values" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_evaluate_refuses_a_normal_of_no_classes(tmp_path, capsys):
+    # --normal ',' evaluated the run's own split as if no --normal had been given
+    (tmp_path / "run").mkdir()
+    assert main(["evaluate", str(tmp_path / "run"), "--normal", ","]) == 2
+    assert "--normal ',': no values" in capsys.readouterr().err
+
+
+def test_a_study_refuses_a_nan_total_kimg_naming_it(tmp_path, capsys):
+    # the study builds each cell's config the same way as train: it raised the same bare ValueError
+    out = tmp_path / "study"
+    assert main(["study", "--preset", "tiny", "--total-kimg", "nan", "--out", str(out)]) == 2
+    assert "total_kimg must be a positive number, got nan" in capsys.readouterr().err
     assert not out.exists()
 
 
@@ -1230,6 +1276,10 @@ def test_score_with_a_chosen_checkpoint(tiny_npz, tmp_path, capsys, monkeypatch)
     assert {f.name: f.read_bytes() for f in run.glob("train_scores*")} == cache    # ... not written over the cache
     assert main(["score", str(run), "--out", "-", "--checkpoint", "ckpt-nope.json"]) == 2
     assert "--checkpoint ckpt-nope.json: no such file" in capsys.readouterr().err
+    # a folder (the run's checkpoints/) was "no such file" too
+    assert main(["score", str(run), "--out", "-", "--checkpoint", str(run / "checkpoints")]) == 2
+    assert f"--checkpoint {run / 'checkpoints'}: a folder; give one checkpoint file, e.g. its newest, " \
+        f"{sorted((run / 'checkpoints').glob('ckpt-*.json'))[-1]}" in capsys.readouterr().err
     # --no-A: every score but A, the same values, the threshold columns still there
     no_a = scores("--no-A", "--threshold", "contamination")
     assert "A" not in no_a[0] and "A" in final[0] and "is_anomaly" in no_a[0]
@@ -1275,7 +1325,7 @@ def test_resume_with_overwrite_is_refused_before_announcing_a_resume(tmp_path, c
     ("[1, 2]", "config.json: not a run config (a JSON object"),
     ('{"data": {}, "net": null, "train": {}}', "config.json: NetConfig section must be a mapping"),
     ('{"net": {}, "train": {}}', "config.json: config is missing the 'data' section"),
-    ('{"data": {}, "net": {}, "train": {"minibatch": 5}}', "config.json: a malformed field"),
+    ('{"data": {}, "net": {}, "train": {"minibatch": 5}}', "config.json: minibatch must map resolutions"),
     ('{"data": {}, "net": {"resolution": [1]}, "train": {}}', "config.json: resolution must be a power of two >= 4"),
 ])
 def test_a_damaged_run_config_names_its_file(tmp_path, content, words):
@@ -2643,3 +2693,44 @@ def test_a_wildgan_warning_raised_as_an_error_is_said_in_one_line(tmp_path, caps
     with warnings.catch_warnings(), pytest.raises(DeprecationWarning, match="deprecated in some library"):
         warnings.simplefilter("error", DeprecationWarning)
         main(["train", *common, "--out", str(tmp_path / "foreign")])
+
+
+def test_resume_of_a_run_without_its_config_json_says_what_is_missing(tiny_npz, tmp_path, capsys):
+    # config.yaml and the checkpoints there, config.json lost: "resuming with the settings of config.yaml", then
+    # "nothing to resume (no run in it) ... start a run there without --resume", which refuses, then --overwrite
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.1",
+                 "--phase-kimg", "0.05", "--no-progress", "--threads", "1", "--out", str(run)]) == 0
+    (run / "config.json").unlink()
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    capsys.readouterr()
+    assert main(["train", "--out", str(run), "--resume", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert f"{run}: cannot resume: its config.json is missing, while other files of the run are there" in err
+    assert "resuming with" not in err and "without --resume" not in err
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+
+
+def test_a_colour_data_set_scored_by_a_gray_run_is_warned_about_as_image_files_are(tiny_npz, tmp_path, capsys):
+    # colour image files scored by a run trained on gray ones are warned about; the same images in an .npz, as a
+    # labelled test split (score, evaluate) or as a pile without labels, were converted to gray without a word
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.05",
+                 "--phase-kimg", "0.05", "--no-progress", "--threads", "1", "--no-train-scores",
+                 "--out", str(run)]) == 0
+    rng = np.random.default_rng(1)
+    labelled, pile = tmp_path / "colour.npz", tmp_path / "pile.npz"
+    np.savez(labelled, x_train=rng.integers(0, 255, (40, 8, 8, 3), dtype=np.uint8), y_train=np.arange(40) % 2,
+             x_test=rng.integers(0, 255, (20, 8, 8, 3), dtype=np.uint8), y_test=np.arange(20) % 2)
+    np.savez(pile, x=rng.integers(0, 255, (8, 8, 8, 3), dtype=np.uint8))
+    said = "colour images are converted to gray: the network was trained on gray"
+    for argv in (["score", str(run), "--data", str(labelled), "--out", str(tmp_path / "a.csv")],
+                 ["evaluate", str(run), "--data", str(labelled), "--normal", "0", "--no-controls"]):
+        capsys.readouterr()
+        assert main([*argv, "--no-progress", "--threads", "1"]) == 0
+        assert f"{labelled}: 60 {said}" in capsys.readouterr().err         # (the images read: train and test)
+    with pytest.warns(UserWarning, match=f"8 {said}"):                     # (warned by the reader, as for files)
+        assert main(["score", str(run), "--data", str(pile), "--out", str(tmp_path / "b.csv"), "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["score", str(run), "--data", str(tiny_npz), "--out", str(tmp_path / "c.csv"), "--no-progress"]) == 0
+    assert "converted to gray" not in capsys.readouterr().err                    # the run's own kind: nothing said

@@ -1924,3 +1924,19 @@ def test_the_report_of_a_pile_changed_since_training_says_so(tmp_path: Path) -> 
     (warning,) = said()
     assert warning.startswith(f"{pile} changed since {run} was trained (n_train 48 -> 64"), warning
     assert "ranks the 64 training images as they are now (split.json: 48)" in warning, warning
+
+
+def test_a_report_of_networks_that_do_not_load_says_so_and_warns(tiny_run: Path, tmp_path: Path) -> None:
+    # a truncated network-final.safetensors: the page said "No trained networks yet" (a run still training) and the
+    # console said nothing but where the report was written
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    weights = run / "network-final.safetensors"
+    weights.write_bytes(weights.read_bytes()[:500])
+    said: list[str] = []
+    report(run, top_k_images=0, device="cpu", controls=False, log=said.append)
+    md = (run / "report" / "report.md").read_text()
+    assert "No trained networks yet" not in md and "networks do not load" in md and "checksum mismatch" in md
+    assert any("networks do not load" in m and str(weights) in m for m in said), said

@@ -43,7 +43,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from ..checkpoint import umask
+from ..checkpoint import list_checkpoints, umask
 from ..config import SCORE_NAMES, is_sample_path, own_score, read_run_config, run_config_to_dict, scoring_settings
 from ..data import (build_split, conversion_opts, load_images, newly_skipped, recorded_normal_classes,
                     split_differences)
@@ -630,9 +630,22 @@ def _diagnose(page: _Page, run_dir: Path, cfg: Any, split_info: dict[str, Any], 
                    f"with --image (placed among the training scores cached in train_scores.csv).")
             return model, None
     except CheckpointError as e:  # still training, or crashed before any checkpoint: show what there is
-        page.raw(f'<p class="note">No trained networks yet: {html.escape(str(e))}</p>',
-                 f"**No trained networks yet:** {e}\n")
+        if not _has_networks(run_dir):
+            page.raw(f'<p class="note">No trained networks yet: {html.escape(str(e))}</p>',
+                     f"**No trained networks yet:** {e}\n")
+            return None, None
+        # networks that are there but do not load (a truncated copy, a hand edit) are no "not yet": the page said
+        # so, and the console only "wrote report.html", which read as a report with its scores
+        log(f"warning: the run's networks do not load, so the report has no scores or heat maps: {e}")
+        page.raw(f'<p class="note">The run\'s networks do not load: {html.escape(str(e))}</p>',
+                 f"**The run's networks do not load:** {e}\n")
         return None, None
+
+
+def _has_networks(run_dir: Path) -> bool:
+    """Whether the run wrote networks (final or a checkpoint), loadable or not."""
+    return (any((run_dir / name).exists() for name in ("network-final.json", "fanogan-final.json"))
+            or bool(list_checkpoints(run_dir / "checkpoints")))
 
 
 def _pile_section(page: _Page, out: Path, run_dir: Path, model: Any, diag: RunDiagnostics, cfg: Any, score: str,

@@ -15,10 +15,10 @@ from typing import Any, Callable
 import numpy as np
 
 from ..config import SCORE_NAMES, DataConfig, RunConfig, read_run_config, scoring_changes, scoring_settings
-from ..data import (AnomalySplit, build_split, newly_skipped, recorded_normal_classes, skipped_reasons,
+from ..data import (AnomalySplit, build_split, conversion_opts, newly_skipped, recorded_normal_classes, skipped_reasons,
                     split_differences, split_summary)
 from ..data.imageset import resize_warning, scale_warning
-from ..data.readers import missing_run_data_error, same_data_source
+from ..data.readers import channel_warning, missing_run_data_error, same_data_source
 from ..data.source_identity import source_replaced
 from ..data.splits import decoding_change, other_images_read, read_fingerprint_comparable
 from ..errors import ConfigError, HeldWarning, warn_user
@@ -43,6 +43,21 @@ def _warn_other_scale(split: AnomalySplit, recorded: dict[str, Any], resolution:
     msg = scale_warning(sizes, trained, resolution) or resize_warning(sizes, trained, resolution, fit)
     if msg:
         _say(log, f"warning: {msg}")
+
+
+def _warn_other_channels(split: AnomalySplit, recorded: dict[str, Any], data: str,
+                         log: Callable[[str], None] | None) -> None:
+    """Other data whose images are of the other kind (colour, gray) than the run's training images, all of one kind:
+    the warning `score` gives image files (data.readers.channel_warning), said of the data set, which was converted
+    to the run's channels without a word."""
+    n_read, n_gray = split.info.get("n_read"), (split.info.get("conversion") or {}).get("gray_files")
+    if not isinstance(n_gray, int) or not isinstance(n_read, int):
+        return                                    # (not counted by this reader: nothing known to say)
+    trained = conversion_opts(recorded)
+    trained_on = "gray" if trained.get("gray_data") else "colour" if trained.get("colour_data") else None
+    msg = channel_warning(n_gray, n_read - n_gray, trained_on)
+    if msg:
+        _say(log, f"warning: {data}: {msg}")
 
 
 def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], None] | None = None,
@@ -108,6 +123,7 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
                   f"{', '.join(map(str, split.info['normal_classes']))}, the data set's default (--normal chooses)")
     if data is not None:
         _warn_other_scale(split, recorded, int(cfg.net.resolution), str(dc.data), log)
+        _warn_other_channels(split, recorded, str(dc.data), log)
     if len(split.test_x) == 0:
         raise ConfigError(f"{dc.data}: unlabelled images: no test split to evaluate; pass labelled data (class "
                           f"folders, CIFAR-10, an .npz with labels) and its normal class with --normal")

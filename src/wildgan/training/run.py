@@ -201,6 +201,13 @@ def check_out_dir(run_dir: Path, data: str | None, *, resume: bool = False, over
         raise ConfigError(f"--out {run_dir} is a wildgan study folder (written by `wildgan study`); give another "
                           f"--out for the run (a study's cells are its runs/CELL folders)")
     if resume and not (run_dir / "config.json").is_file():
+        there = previous_run(run_dir)
+        if there:
+            # "start a run there without --resume" sent the user to a start that refuses (a run is there) and then to
+            # --overwrite, which deletes the checkpoints that config.json alone is missing to continue from
+            raise ConfigError(f"{run_dir}: cannot resume: its config.json is missing, while other files of the run "
+                              f"are there ({', '.join(there)}); restore config.json from a copy of the run to "
+                              f"continue it, or start again with --overwrite (which deletes them)")
         why = "no such folder" if not run_dir.exists() else "no run in it: no config.json"
         raise ConfigError(f"{run_dir}: nothing to resume ({why}); start a run there without --resume, or give the "
                           f"run's folder")
@@ -584,6 +591,7 @@ def _check_the_start(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: 
     check_run_dir(cfg, run_dir, resume=resume, overwrite=overwrite)
     device = resolve_device(cfg.fanogan.device if cfg.method == "fanogan" else cfg.train.device)
     if cfg.method != "fanogan":
+        _check_minibatch_sizes(cfg)
         check_training_memory(cfg, device)
     data_on_gpu_setting()                     # a typo in WILDGAN_DATA_ON_GPU (both loops read it), before the data
     if cfg.train.tensorboard and cfg.method != "fanogan" and is_main:
@@ -595,6 +603,18 @@ def _check_the_start(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: 
     if split is not None:
         _check_fanogan_images(cfg, split)    # (else once the split is built, under the lock: before any run file)
     return split
+
+
+def _check_minibatch_sizes(cfg: RunConfig) -> None:
+    """Refuse a schedule that grows to a resolution without a minibatch size (a hand-edited train.minibatch, a
+    resolution above the presets' 256): it was a KeyError traceback once training reached it, the run folder
+    written. (Asked here, not by RunConfig, so that a run that stopped before such a resolution still reads.)"""
+    r = cfg.net.resolution
+    missing = [4 << i for i in range(r.bit_length() - 2) if 4 << i not in cfg.train.minibatch]
+    if missing:
+        raise ConfigError(f"train.minibatch has no size for resolution(s) {', '.join(map(str, missing))}, which a "
+                          f"{r}x{r} run trains at; it has {cfg.train.minibatch} (a run config's train.minibatch, "
+                          f"--config, sets them)")
 
 
 def _take_the_folder(held: ExitStack, run_dir: Path, ctx: Any, *, resume: bool, overwrite: bool) -> None:
