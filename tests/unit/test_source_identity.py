@@ -250,7 +250,9 @@ def test_a_run_whose_data_was_moved_and_replaced_says_which_file_is_there(tmp_pa
         run_training_scores(run, device="cpu", write=False)
     said_scores = [str(m.message) for m in w if "the threshold is taken from the training images" in str(m.message)]
     assert len(said_scores) == 1 and f". {p} is not the file the run read when it was trained (recorded: " \
-        in said_scores[0], said_scores
+        in said_scores[0] and said_scores[0].endswith(f": if the run's data was moved, put it back at {p} (or link "
+                                                      f"its new place there: ln -s NEW_PLACE {p}); if it was edited "
+                                                      f"in place, restore it, or train a new run on it"), said_scores
     # the same images saved again (other bytes): the split is the run's own, nothing to say
     shutil.copy(tmp_path / "moved.npz", p)
     z = dict(np.load(p))

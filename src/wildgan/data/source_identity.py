@@ -227,3 +227,9 @@ def source_replaced(recorded: dict[str, Any], info: dict[str, Any]) -> str | Non
         return None
     what = "folder" if isinstance(now, dict) and now.get("kind") == "folder" else "file"
     return f"{info.get('source')} is not the {what} the run read when it was trained ({change})"
+
+
+def restore_advice(source: Any) -> str:
+    """What to do about a source that is not the one a run read (source_replaced), to end its warning with."""
+    return (f"if the run's data was moved, put it back at {source} (or link its new place there: ln -s NEW_PLACE "
+            f"{source}); if it was edited in place, restore it, or train a new run on it")
