@@ -212,6 +212,8 @@ def test_wildgan_study_of_finished_cells_says_a_file_added_to_its_folder_without
     shutil.copyfile(root / "a" / "1.png", root / "a" / "0.png")
     assert main(args) == 0
     err = capsys.readouterr().err
+    # (the images' bytes were read to tell the copy from the edit, none decoded: the study does not say "not read")
+    assert "(the images are not decoded)" in err, err
     assert f"{root} is not the data that 1 of the 1 cells" in err and "the same 80 files with the same sizes, other " \
         "bytes; recorded: 80 files, " in err, err
 
