@@ -1921,7 +1921,7 @@ def _study(a: argparse.Namespace, study_log: RunLog) -> int:
             # refusals of other settings come first, so that "every one done" is not said of a study then refused
             check_study_dir(study_base(base, Path(a.out)), cells, Path(a.out))
             _eprint(f"study: {len(cells)} cells -> {a.out}, every one done: the tables are made again from "
-                    f"{Path(a.out) / 'results.jsonl'} (the images are not read)")
+                    f"{Path(a.out) / 'results.jsonl'} (the images are not decoded)")
             return _run_the_study(a, base, cells, study_log)
     # the data set is read once: for the base config, the class names of --normal all, every cell's check, and the
     # cells' training. The cells read at the resolution and channels the base config finds; where the data's labels

@@ -67,6 +67,43 @@ def test_a_folder_with_a_file_added_is_another_listing(tmp_path):
     assert change is not None and change.startswith("recorded: 6 files, ") and "; now: 7 files, " in change, change
 
 
+def test_a_folder_copied_without_its_mtimes_is_the_same_and_an_image_edited_at_its_size_is_not(tmp_path,
+                                                                                             monkeypatch):
+    # `cp -r` (a download, a checkout) gives every file another mtime: the listing alone called that other data
+    from PIL import Image
+
+    root = tmp_path / "tree"
+    rng = np.random.default_rng(0)
+    for c in ("a", "b"):
+        (root / c).mkdir(parents=True)
+        for i in range(3):
+            Image.fromarray((rng.random((8, 8)) * 255).astype(np.uint8)).save(root / c / f"{i}.png")
+    was = si.source_identity(root)
+    assert was is not None and isinstance(was.get("content_sha256"), str)
+    copy = tmp_path / "copy"
+    shutil.copytree(root, copy, copy_function=shutil.copyfile)          # (cp -r: the bytes, not the mtimes)
+    assert si.quick_identity(copy)["listing_sha256"] != was["listing_sha256"]
+    assert si.identity_change(was, si.source_identity(copy, known=was)) is None
+    # files the readers never read: not the data
+    (copy / "README.txt").write_text("notes")
+    (copy / "a" / "labels.csv").write_text("0.png,a")
+    assert si.identity_change(was, si.source_identity(copy, known=was)) is None
+    # an image edited in place at the same size (noise PNGs of one size): its bytes tell it
+    assert (copy / "a" / "0.png").stat().st_size == (copy / "a" / "1.png").stat().st_size
+    shutil.copyfile(copy / "a" / "1.png", copy / "a" / "0.png")
+    change = si.identity_change(was, si.source_identity(copy, known=was))
+    assert change is not None and change.startswith("the same 6 files with the same sizes, other bytes; recorded: ") \
+        and f"content sha256 {was['content_sha256'][:12]}; now: " in change, change
+    # a file written to between the listing taken before the read and the hash of its bytes: no identity
+    quick = si.quick_identity(root)
+    shutil.copyfile(root / "b" / "1.png", root / "b" / "0.png")
+    assert si.complete_identity(root, quick) is None
+    # unchanged: taken from the record without reading a file
+    now = si.source_identity(root)
+    monkeypatch.setattr(si, "_folder_content", lambda *a: (_ for _ in ()).throw(AssertionError("read")))
+    assert si.source_identity(root, known=now) == now
+
+
 def test_a_split_records_the_identity_of_the_bytes_it_read_and_none_of_a_file_changed_since(tmp_path):
     p = _npz(tmp_path / "d.npz")
     cfg = DataConfig(data=str(p), normal=("0",))
@@ -157,12 +194,28 @@ def test_wildgan_study_of_finished_cells_says_a_file_added_to_its_folder_without
     monkeypatch.setattr(splits, "load_dataset", no_reading)
     assert main(args) == 0
     assert "is not the data" not in capsys.readouterr().err
+    shutil.copytree(root, tmp_path / "was")
     shutil.copy(root / "a" / "0.png", root / "a" / "40.png")
     assert main(args) == 0
     err = capsys.readouterr().err
     assert "every one done" in err and f"{root} is not the data that 1 of the 1 cells" in err and \
         "recorded: 80 files, " in err and "; now: 81 files, " in err, err
     assert "is not the data that 1 of the 1 cells" in (st / "log.txt").read_text()
+    # the data copied back over without its mtimes (cp -r), a README beside it: the same data, nothing said
+    shutil.rmtree(root)
+    shutil.copytree(tmp_path / "was", root, copy_function=shutil.copyfile)
+    (root / "README.txt").write_text("notes")
+    assert main(args) == 0
+    assert "is not the data" not in capsys.readouterr().err
+    # an image edited in place at its size (another noise PNG's bytes): said
+    assert (root / "a" / "1.png").stat().st_size == (root / "a" / "0.png").stat().st_size
+    shutil.copyfile(root / "a" / "1.png", root / "a" / "0.png")
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    # (the images' bytes were read to tell the copy from the edit, none decoded: the study does not say "not read")
+    assert "(the images are not decoded)" in err, err
+    assert f"{root} is not the data that 1 of the 1 cells" in err and "the same 80 files with the same sizes, other " \
+        "bytes; recorded: 80 files, " in err, err
 
 
 def test_a_run_whose_data_was_moved_and_replaced_says_which_file_is_there(tmp_path):
@@ -199,7 +252,9 @@ def test_a_run_whose_data_was_moved_and_replaced_says_which_file_is_there(tmp_pa
         run_training_scores(run, device="cpu", write=False)
     said_scores = [str(m.message) for m in w if "the threshold is taken from the training images" in str(m.message)]
     assert len(said_scores) == 1 and f". {p} is not the file the run read when it was trained (recorded: " \
-        in said_scores[0], said_scores
+        in said_scores[0] and said_scores[0].endswith(f": if the run's data was moved, put it back at {p} (or link "
+                                                      f"its new place there: ln -s NEW_PLACE {p}); if it was edited "
+                                                      f"in place, restore it, or train a new run on it"), said_scores
     # the same images saved again (other bytes): the split is the run's own, nothing to say
     shutil.copy(tmp_path / "moved.npz", p)
     z = dict(np.load(p))
@@ -243,7 +298,58 @@ def test_a_run_whose_data_was_moved_and_replaced_says_which_file_is_there(tmp_pa
 
 @pytest.mark.parametrize("kind", ["file", "folder"])
 def test_describe_identity_names_what_was_recorded(kind, tmp_path):
-    p = _npz(tmp_path / "d.npz") if kind == "file" else _npz(tmp_path / "d.npz").parent
+    from PIL import Image
+
+    p = _npz(tmp_path / "d.npz")
+    if kind == "folder":
+        Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "0.png")
+        p = tmp_path          # (the .npz beside the image is no file a folder's reader reads)
     text = si.describe_identity(si.source_identity(p))
     assert ("bytes, modified " in text and " UTC, sha256 " in text) if kind == "file" else \
-        text.startswith("1 files, ") and "listing sha256" in text
+        text.startswith("1 files, ") and "listing sha256" in text and "content sha256" in text
+
+
+def _cifar_batches(folder: Path, seed: int = 0) -> None:
+    import pickle
+
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        batch = {b"data": (rng.random((40, 3072)) * 255).astype(np.uint8), b"labels": [i % 10 for i in range(40)]}
+        (folder / name).write_bytes(pickle.dumps(batch))
+
+
+def test_a_folder_holding_cifar_batches_has_the_identity_of_its_batches_folder(tmp_path):
+    # the reader reads only the batches folder; split.json's source names the folder a download made on the download
+    # run, and the folder above it on later runs: one data, one identity
+    _cifar_batches(tmp_path / "cifar10" / "cifar-10-batches-py")
+    (tmp_path / "cifar10" / "cifar-10-python.tar.gz").write_bytes(b"the archive the batches came from")
+    was = si.source_identity(tmp_path / "cifar10" / "cifar-10-batches-py")
+    assert was is not None and was["n_files"] == 6
+    assert si.source_identity(tmp_path / "cifar10") == was
+
+
+def test_a_finished_download_study_rerun_compares_the_downloaded_cifar_not_the_embedded_sample(tmp_path, monkeypatch,
+                                                                                                capsys):
+    # --dataset cifar10 --download without --data reads the cache's cifar10/, where resolve_data_root gives the
+    # embedded sample: a finished re-run said the MNIST sample "is not the data" its cells read
+    from wildgan.cli import main
+
+    monkeypatch.delenv("WILDGAN_DATA", raising=False)
+    monkeypatch.setenv("WILDGAN_CACHE", str(tmp_path / "cache"))
+    batches = tmp_path / "cache" / "cifar10" / "cifar-10-batches-py"
+    _cifar_batches(batches)
+    args = ["study", "--dataset", "cifar10", "--download", "--normal", "automobile", "--contamination", "0",
+            "--preset", "tiny", "--total-kimg", "0.032", "--phase-kimg", "0.1", "--threads", "1", "--no-progress",
+            "--out", str(tmp_path / "st")]
+    assert main(args) == 0
+    capsys.readouterr()
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "every one done" in err and "is not the data" not in err, err
+    # the batches edited in place at their size: said, of the cache's folder
+    _cifar_batches(batches, seed=1)
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'cache' / 'cifar10'} is not the data that 1 of the 1 cells" in err and \
+        "the same 6 files with the same sizes, other bytes" in err, err

@@ -72,6 +72,15 @@ def default_sample_path() -> Path:
 _ROOT_DATASETS = ("cifar10", "chula-rbc12", "mnist")
 
 
+def data_source_path(path: str | Path | None, dataset: str = "auto", cache_dir: str | Path | None = None) -> Path:
+    """Where load_dataset(path, dataset) reads the data: resolve_data_root's, but for --dataset cifar10 without --data
+    or $WILDGAN_DATA the folder --download fetches CIFAR-10 into (cache_dir, else the cache's cifar10/), where
+    resolve_data_root gives the embedded sample (which a download study's re-run then called its data)."""
+    if path in (None, "") and not os.environ.get("WILDGAN_DATA") and dataset == "cifar10":
+        return Path(cache_dir) if cache_dir else cache_root() / "cifar10"
+    return resolve_data_root(path, dataset)
+
+
 def resolve_data_root(path: str | Path | None, dataset: str = "auto") -> Path:
     """Where the data is: --data PATH, else $WILDGAN_DATA, else the embedded sample.
 
@@ -794,8 +803,7 @@ def load_dataset(path: str | Path | None, dataset: str = "auto", **opts: Any
         if not o.download:
             raise DataError("dataset 'cifar10' needs --data PATH (a cifar-10-batches-py folder, an image tree, "
                             "an .npz or a .tar.gz), or --download (DataConfig(download=True)) to fetch it")
-        path = Path(o.cache_dir) if o.cache_dir else cache_root() / "cifar10"
-    p = resolve_data_root(path, dataset)
+    p = data_source_path(path, dataset, o.cache_dir)
     if not p.exists() or (dataset == "cifar10" and o.download and p.is_dir() and not any(p.iterdir())):
         if dataset == "cifar10" and o.download:
             p = download_cifar10(p)

@@ -50,7 +50,8 @@ from .dataset_files import CIFAR10_CLASSES
 from .decode_pool import room_checked
 from .imageset import (READER_CHANGES, READER_VERSION, ImageSet, Opts, crop_warning, decoder_versions, native_sides,
                        shrink_uniform)
-from .readers import default_sample_path, folder_class_names, listed_labels, load_dataset, resolve_data_root
+from .readers import (data_source_path, default_sample_path, folder_class_names, listed_labels, load_dataset,
+                      resolve_data_root)
 from .source_identity import complete_identity, known_for, quick_identity
 from .transforms import MAX_AUTO_RESOLUTION, check_resolution, convert, next_pow2, permute_rows, rotate_batch
 
@@ -460,7 +461,7 @@ class LoadedData:
     # the source's quick identity taken before it was read (source_identity.quick_identity: a file's size and
     # mtime_ns, a folder's listing); None: not known (a LoadedData made by hand), and no identity is recorded
     source_stat: dict[str, Any] | None = None
-    # (source_identity's result, once a file's bytes were hashed: a study's cells share one read)
+    # (source_identity's result, once the source's bytes were hashed: a study's cells share one read)
     _identity: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @cached_property
@@ -471,10 +472,11 @@ class LoadedData:
 
     def source_identity(self, known: Any = None) -> dict[str, Any] | None:
         """split.json's `source_identity` of this read (data.source_identity): the bytes of the source as it was
-        read. known: the run's recorded identity, taken without hashing where the file's size and mtime_ns are the
-        ones it was read with. None where the file changed since it was read, or its stat was not taken."""
+        read. known: the run's recorded identity, taken without hashing where the file's size and mtime_ns, or the
+        folder's listing, are the ones it was read with. None where the source changed since it was read, or its
+        stat was not taken."""
         quick = self.source_stat
-        if quick is None or quick.get("kind") != "file" or known_for(quick, known):
+        if quick is None or known_for(quick, known):
             return complete_identity(str(self.train.info.get("source")), quick, known)
         if "hashed" not in self._identity:
             self._identity["hashed"] = complete_identity(str(self.train.info.get("source")), quick)
@@ -505,7 +507,7 @@ def load_split_data(cfg: DataConfig, *, download: bool = False, progress: bool |
     opts = _load_options(cfg, download)
     path, dataset = opts.pop("path"), opts.pop("dataset")
     try:
-        root: Path | None = resolve_data_root(path, dataset).resolve()
+        root: Path | None = data_source_path(path, dataset).resolve()
     except (WildganError, OSError):
         root = None                 # (load_dataset says what is wrong)
     # taken before the read, so that split.json never records the identity of bytes other than those read (a file

@@ -19,7 +19,7 @@ from ..data import (AnomalySplit, build_split, conversion_opts, newly_skipped, r
                     split_differences, split_summary)
 from ..data.imageset import resize_warning, scale_warning
 from ..data.readers import channel_warning, missing_run_data_error, same_data_source
-from ..data.source_identity import source_replaced
+from ..data.source_identity import restore_advice, source_replaced
 from ..data.splits import decoding_change, other_images_read, read_fingerprint_comparable
 from ..errors import ConfigError, HeldWarning, warn_user
 from ..fileio import atomic_write_text, leave_out_defaults
@@ -155,9 +155,7 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
     # or the file was edited: said after the differences it explains. The same training and test images from other
     # bytes (an .npz saved again) are not said: the split, which is what is evaluated, is the run's own
     replaced = source_replaced(recorded, split.info) if data is None else None
-    restore = (f". {replaced}: if the run's data was moved, put it back at {split.info.get('source')} (or link its "
-               f"new place there: ln -s NEW_PLACE {split.info.get('source')}); if it was edited in place, restore "
-               f"it, or train a new run on it" if replaced else "")
+    restore = f". {replaced}: {restore_advice(split.info.get('source'))}" if replaced else ""
     changed = None
     if data is not None:
         diffs = []

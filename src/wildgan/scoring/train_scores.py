@@ -224,7 +224,7 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
     training split is scored."""
     from ..data import build_split, newly_skipped, split_differences, split_summary
     from ..data.decode_pool import unreadable_files_error
-    from ..data.source_identity import source_replaced
+    from ..data.source_identity import restore_advice, source_replaced
     from .run import load_model, read_split_info
 
     run_dir = Path(run_dir)
@@ -272,7 +272,7 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
                 # (which file is at the recorded place now, where it is not the one read: data.source_identity)
                 replaced = source_replaced(info, split.info)
                 warn_user(f"{where} changed since {run_dir} was trained ({'; '.join(diffs)}): {then}" +
-                          (f". {replaced}" if replaced else ""))
+                          (f". {replaced}: {restore_advice(split.info.get('source'))}" if replaced else ""))
     write = is_run_final(run_dir, model) if write is None else write
     # (not a test image or a file added since: the training scores leave out nothing, and their cache is whole)
     skipped = newly_skipped(split, info, training=True)

@@ -730,14 +730,15 @@ def rows_of_other_data(base: RunConfig, study_dir: Path) -> str | None:
     results.jsonl read (each cell's split.json `source_identity`: data.source_identity), or None. Why: a cell with
     its row is not computed again, and a study whose every cell is done does not read the data at all, so the tables
     of data changed in place since (the same path, other pixels) were made from the old data's rows without a word.
-    Told without decoding: a file whose size and mtime are the recorded ones is not even hashed. Cells recorded
-    without the field, and data that is gone (the rows are what the tables need), are not compared."""
-    from ..data.readers import resolve_data_root
+    Told without decoding: a file whose size and mtime, or a folder whose listing, are the recorded ones is not even
+    read. Cells recorded without the field, and data that is gone (the rows are what the tables need), are not
+    compared."""
+    from ..data.readers import data_source_path
     from ..data.source_identity import identity_change, source_identity
 
     study_dir = Path(study_dir)
     try:
-        path = resolve_data_root(base.data.data, base.data.dataset).resolve()
+        path = data_source_path(base.data.data, base.data.dataset).resolve()
     except (WildganError, OSError):
         return None
     if not path.exists():
