@@ -2246,12 +2246,13 @@ def test_a_run_recorded_relative_reads_split_json_source_not_a_file_of_that_name
 
 @pytest.mark.filterwarnings("ignore:training ended at")
 def test_training_scores_of_changed_data_are_said_and_never_cached_as_the_runs(tmp_path, monkeypatch) -> None:
-    """A run's data file replaced since training (here by one with half its images): from_run's training scores
-    (the threshold's) are of the images as they are now, said naming the run and the file, as before; but they were
-    also cached in train_scores.csv, under a key that does not name the pixels, so every later from_run, score
-    --threshold or report took those 19 images' scores for the run's 38 without a word, even once the data was
-    restored. Now they are cached under those pixels' checksum, read only where the rebuilt split has those very
-    pixels (said again each time, not scored again), and the run's own scores once the data is back."""
+    """A run's training images decoded a level apart since training (another Pillow or libjpeg: the same files):
+    from_run's training scores (the threshold's) are of the images as they decode now, said naming the run and the
+    file; but they were also cached in train_scores.csv, under a key that does not name the pixels, so every later
+    from_run, score --threshold or report took them for the run's scores without a word, even once the decoding was
+    back. Now they are cached under those pixels' checksum, read only where the rebuilt split has those very pixels
+    (said again each time, not scored again), and the run's own scores once the data is back. Other images than the
+    run was trained on (a data file replaced by one with half its images) are refused: see the test after this one."""
     home, run, x = _relative_run(tmp_path, monkeypatch)
     data = home / "toy.npz"
     kept = data.read_bytes()
@@ -2260,21 +2261,55 @@ def test_training_scores_of_changed_data_are_said_and_never_cached_as_the_runs(t
     assert (run / "train_scores.csv").is_file()
     for f in run.glob("train_scores*"):
         f.unlink()
-    np.savez(data, x=x[::2], y=np.repeat([0, 1], 24))
+    # every image a level brighter, as another decoder might give them, and split.json made by other decoders
+    np.savez(data, x=np.minimum(x.astype(np.int16) + 1, 255).astype(np.uint8), y=np.repeat([0, 1], 48))
+    split_json = run / "split.json"
+    rec = json.loads(split_json.read_text())
+    split_json.write_text(json.dumps({**rec, "decoders": "Pillow 9.0.0 (libjpeg 8.0)"}))
     written = None
     for _ in range(2):
         n, said = _from_run_said(run)
         (warning,) = [m for m in said if "changed since" in m]
-        assert n == 19 and f"{data} changed since {run} was trained (n_train 38 -> 19" in warning, warning
-        assert "(19 of them, split.json: 38), their scores cached for these pixels only" in warning, warning
+        assert n == 38 and f"{data} changed since {run} was trained (the training images' pixels" in warning, warning
+        assert "(38 of them, split.json: 38), their scores cached for these pixels only" in warning, warning
         cache = run / "train_scores.csv"
         # cached under those pixels' checksum: the second time read, not scored again (and said again)
         assert written in (None, (cache.stat().st_mtime_ns, cache.read_bytes()))
         written = cache.stat().st_mtime_ns, cache.read_bytes()
         assert "train_pixels_sha256" in json.loads((run / "train_scores.json").read_text())
     data.write_bytes(kept)
+    split_json.write_text(json.dumps(rec))
     n, said = _from_run_said(run)
     assert n == 38 and not [m for m in said if "changed since" in m], said
+
+
+@pytest.mark.filterwarnings("ignore:training ended at")
+def test_from_run_of_changed_data_thresholds_on_the_images_trained_on_or_refuses(tmp_path, monkeypatch) -> None:
+    """A run's data file replaced since training by one with half its images: from_run with the run's cached training
+    scores thresholded on those (the 38 images trained on), and without them on the 19 images read now, said in a
+    warning: two thresholds for one run depending on a cache file, the second from images the networks never saw.
+    Now the cached scores are used, and without them from_run is refused, naming the file, what changed and that the
+    scores of the images trained on are missing; nothing is cached of the images read now."""
+    home, run, x = _relative_run(tmp_path, monkeypatch)
+    data = home / "toy.npz"
+    kept = data.read_bytes()
+    first = Detector.from_run(run, device="cpu")        # unchanged data: scored and cached
+    cached = {f.name: f.read_bytes() for f in run.glob("train_scores*")}
+    np.savez(data, x=x[::2], y=np.repeat([0, 1], 24))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                   # the data is not read: nothing to say
+        again = Detector.from_run(run, device="cpu")
+    assert again.threshold_ == first.threshold_ and again.n_train_ == 38
+    for f in run.glob("train_scores*"):
+        f.unlink()
+    with pytest.raises(DataError, match=f"{re.escape(str(data))} changed since {re.escape(str(run))} was trained "
+                                        f"\\(n_train 38 -> 19.*train_scores.csv, the scores of the training images "
+                                        f"it was trained on, is missing or stale"):
+        Detector.from_run(run, device="cpu")
+    assert not list(run.glob("train_scores*"))
+    data.write_bytes(kept)
+    assert Detector.from_run(run, device="cpu").threshold_ == first.threshold_
+    assert {f.name: f.read_bytes() for f in run.glob("train_scores*")} == cached
 
 
 @pytest.mark.filterwarnings("ignore:training ended at")      # (a short run: grown to 4x4 only)
