@@ -2427,3 +2427,56 @@ def test_from_run_of_a_fit_run_thresholds_by_the_rule_fit_recorded(tmp_path, par
         (run / FIT_THRESHOLD_FILE).write_text(json.dumps({**rec, "weights_sha256": "0" * 64}))
         with pytest.warns(WildganWarning, match="f1 threshold is of other networks"):
             assert Detector.from_run(run, device="cpu").threshold_ == plain.threshold_
+        # another score given: fit's f1 value does not apply to it; one warning says both (the argument taken and
+        # the rule used instead), not two about the same record
+        (run / FIT_THRESHOLD_FILE).write_bytes(record)
+        with warnings.catch_warnings(record=True) as got:
+            warnings.simplefilter("always")
+            assert Detector.from_run(run, device="cpu", score="L_r").threshold_rule_.rule == "contamination"
+        said = [str(w.message) for w in got if FIT_THRESHOLD_FILE in str(w.message)]
+        assert len(said) == 1 and "(score a -> L_r), and Detector.fit's f1 threshold is of other score settings" \
+            in said[0], said
+
+
+@pytest.mark.filterwarnings("ignore:training ended at")
+def test_from_run_says_only_what_happened_to_fit_s_record(tmp_path) -> None:
+    """Detector.from_run of a Detector.fit run (its record, detector_threshold.json): a record edited by hand with a
+    value fit never writes (k 'high', a rule 'bogus', lam 5...) stopped from_run with a bare ValueError or a
+    ConfigError that did not name the file, and crashed the report's threshold row; an argument refused by the
+    Detector's checks was first said in a warning to be 'taken instead'; a lam given for a threshold on L_r, which
+    lam does not weigh, was said to make from_run threshold otherwise than fit. Now such a record is said to be
+    unusable, naming the file and the value, and the defaults taken (the report goes without its row); a refused
+    argument is its error alone; lam is said only where the threshold's score is a."""
+    from wildgan.evaluation.report import _fit_rule
+    from wildgan.thresholds import FIT_THRESHOLD_FILE
+
+    x = np.random.default_rng(0).integers(0, 256, (24, 16, 16), dtype=np.uint8)
+    run = tmp_path / "det"
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=NOT_GROWN)
+        det = Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run),
+                       threshold="mad", mad_k=2.0, score="L_r").fit(x)
+    path = run / FIT_THRESHOLD_FILE
+    rec = json.loads(path.read_text())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert Detector.from_run(run, device="cpu", lam=0.5).threshold_ == det.threshold_
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        with pytest.raises(ConfigError, match="threshold must be one of"):
+            Detector.from_run(run, device="cpu", threshold="madd")
+    assert not [str(w.message) for w in got if FIT_THRESHOLD_FILE in str(w.message)]
+    with pytest.warns(WildganWarning, match="from_run takes the arguments given instead"):
+        plain = Detector.from_run(run, device="cpu", threshold="contamination", mad_k=3.0, score="a",
+                                  contamination=0.05)
+    thr = rec["threshold"]
+    for edit, named in (({**rec, "threshold": {**thr, "params": {**thr["params"], "k": "high"}}}, "k 'high'"),
+                        ({**rec, "threshold": {**thr, "rule": "bogus"}}, "rule 'bogus'"),
+                        ({**rec, "threshold": {**thr, "params": {**thr["params"], "score": "z"}}}, "score 'z'"),
+                        ({**rec, "lam": 5}, "lam 5"), ({**rec, "batch_mode": "both"}, "batch_mode 'both'")):
+        path.write_text(json.dumps(edit))
+        with pytest.warns(WildganWarning, match=f"{re.escape(str(path))}: Detector.fit's record of its threshold "
+                                                f"cannot be read or used .*{re.escape(named)}"):
+            back = Detector.from_run(run, device="cpu")
+        assert back.threshold_ == plain.threshold_ and back.threshold_rule_.rule == "contamination"
+        assert _fit_rule(run, det.model_, "L_r") == (None, "")
