@@ -2290,6 +2290,30 @@ def test_score_threshold_on_changed_data_comes_from_the_training_images_the_run_
         [ln for ln in err.splitlines() if ln.startswith("threshold for score a")] == before, err
 
 
+def test_score_threshold_on_test_images_changed_says_the_training_images_are_the_trained_ones(tiny_npz, tmp_path,
+                                                                                               capsys):
+    """`score RUN --threshold` (no cached training scores) after only the run's test images were edited: the warning
+    said that the threshold "is taken from the training images as they are now", as if they had changed too. They
+    are the ones trained on (split.json's checksums), and the warning now says so, once; the threshold is theirs."""
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.05",
+                 "--phase-kimg", "0.05", "--threads", "1", "--no-progress", "--no-train-scores", "--out",
+                 str(run)]) == 0
+    score = ["score", str(run), "--threshold", "mad", "--threads", "1", "--no-progress", "--no-resume",
+             "--out", str(tmp_path / "s.csv")]
+    before = [ln for ln in _stderr_in_order(capsys, score).splitlines() if ln.startswith("threshold for score a")]
+    d = dict(np.load(tiny_npz))
+    np.savez(tiny_npz, **{**d, "x_test": 255 - d["x_test"]})
+    for f in run.glob("train_scores*"):
+        f.unlink()
+    err = _stderr_in_order(capsys, score)
+    said = [ln for ln in err.splitlines() if "changed since" in ln]
+    assert len(said) == 1 and "the test images' pixels, under the same image ids" in said[0], err
+    assert "; and the training images are those it was trained on, and the threshold comes from them" in said[0], said
+    assert "as they are now" not in err, err
+    assert [ln for ln in err.splitlines() if ln.startswith("threshold for score a")] == before, err
+
+
 def test_evaluate_skip_bad_leaves_files_unreadable_since_training_out_in_one_warning(tmp_path, capsys):
     """`evaluate --skip-bad` of a labelled run on its own data after one of its training files, and separately one of
     its test files, became unreadable: evaluate had no --skip-bad (its error advised it), and score's rebuild said

@@ -286,9 +286,12 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
         if train_diffs:
             other_images = now["train_pixels_sha256"]
         if diffs:
+            # (only the test images changed: the training images are the recorded ones, and "as they are now" would
+            # say that they changed too)
             then = ("the threshold is taken from the training images as they are now" +
                     (f" ({len(split.train_x)} of them, split.json: {info.get('n_train', '?')}), their scores cached "
-                     f"for these pixels only" if other_images else ""))
+                     f"for these pixels only" if other_images else "") if train_diffs else
+                    "the training images are those it was trained on, and the threshold comes from them")
             if held is not None and held.holds_change(diffs):
                 # the rebuilt test split's warning of the same differences (split_for_run): one warning, both
                 # consequences (the list said twice read as two changes)
