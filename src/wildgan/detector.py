@@ -1431,7 +1431,7 @@ class Detector:
         split_info = read_split_info(run_dir)
         given = {"threshold": threshold, "contamination": contamination, "mad_k": mad_k, "score": score, "lam": lam,
                  "batch_mode": batch_mode}
-        settings, recorded = _fit_record_settings(run_dir, model, given, X_val is not None and y_val is not None)
+        settings, recorded, said = _fit_record_settings(run_dir, model, given, X_val is not None and y_val is not None)
         threshold, batch_mode = settings["threshold"], settings["batch_mode"]
         det = cls(cfg.method, preset=cfg.preset, total_kimg=cfg.train.total_kimg, phase_kimg=cfg.train.phase_kimg,
                   contamination=settings["contamination"], threshold=threshold, mad_k=settings["mad_k"],
@@ -1445,6 +1445,10 @@ class Detector:
         det._validate()
         if threshold == "f1" and recorded is None and (X_val is None or y_val is None):
             raise ConfigError("threshold='f1' needs a labelled validation set: from_run(..., X_val=, y_val=)")
+        if said:
+            # (said once the parameters are valid: a refused argument is its error alone, not also a warning that it
+            # was taken)
+            warn_user(said)
         from .scoring.train_scores import run_training_scores
 
         scores = run_training_scores(run_dir, model, batch_mode=batch_mode if cfg.method == "wildgan" else "mixed",
@@ -1481,14 +1485,15 @@ def _rule_text(rule: str, contamination: Any, mad_k: Any) -> str:
 
 
 def _fit_record_settings(run_dir: Path, model: Any, given: dict[str, Any], has_val: bool
-                         ) -> tuple[dict[str, Any], Threshold | None]:
+                         ) -> tuple[dict[str, Any], Threshold | None, str | None]:
     """from_run's threshold and score parameters: those given (not None), the rest from what Detector.fit recorded in
-    the run (thresholds.FIT_THRESHOLD_FILE), else the Detector defaults; and fit's recorded f1 threshold where it is
-    to be used as it is (these networks, their cached training scores and the same score settings; None otherwise,
-    and for the other rules, which are taken again from the training scores). Given arguments that differ from the
-    record are said in one WildganWarning naming the file; so is a record that cannot be read or used."""
+    the run (thresholds.FIT_THRESHOLD_FILE), else the Detector defaults; fit's recorded f1 threshold where it is to be
+    used as it is (these networks, their cached training scores and the same score settings; None otherwise, and for
+    the other rules, which are taken again from the training scores); and the one warning to give, naming the file,
+    once the Detector's parameters are valid (None: nothing to say): given arguments that differ from the record, a
+    record that cannot be read or used, an f1 threshold that no longer applies."""
     from .scoring.train_scores import read_train_scores
-    from .thresholds import DEFAULT_CONTAMINATION, DEFAULT_MAD_K, FIT_THRESHOLD_FILE, read_fit_threshold
+    from .thresholds import DEFAULT_CONTAMINATION, DEFAULT_MAD_K, FIT_THRESHOLD_FILE, load_fit_threshold
 
     path = run_dir / FIT_THRESHOLD_FILE
     rule = given["threshold"]
@@ -1498,15 +1503,17 @@ def _fit_record_settings(run_dir: Path, model: Any, given: dict[str, Any], has_v
         rule = "contamination" if given["contamination"] is not None else "mad"
     defaults = {"threshold": "contamination", "contamination": DEFAULT_CONTAMINATION, "mad_k": DEFAULT_MAD_K,
                 "score": None, "lam": None, "batch_mode": "mixed"}
-    got = read_fit_threshold(run_dir) if path.is_file() else None
-    if got is None:
+    try:
+        thr, rec = load_fit_threshold(run_dir)
+    except (OSError, ConfigError) as e:
         out = {k: given[k] if given[k] is not None else v for k, v in defaults.items()}
         out["threshold"] = rule or defaults["threshold"]
-        if path.is_file():
-            warn_user(f"{path}: Detector.fit's record of its threshold cannot be read (damaged or edited by hand): "
-                      f"from_run thresholds by {_rule_text(out['threshold'], out['contamination'], out['mad_k'])}")
-        return out, None
-    thr, rec = got
+        if not path.is_file():
+            return out, None, None            # no record: a `wildgan train` run, or a fit from before the record
+        why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        return out, None, (f"{path}: Detector.fit's record of its threshold cannot be read or used (damaged or "
+                           f"edited by hand: {why}): from_run thresholds by "
+                           f"{_rule_text(out['threshold'], out['contamination'], out['mad_k'])}")
     wildgan = model.cfg.method == "wildgan"
     fitted_score = str(thr.params.get("score") or own_score(model.cfg.method))
     fitted = {"threshold": thr.rule,
@@ -1514,10 +1521,12 @@ def _fit_record_settings(run_dir: Path, model: Any, given: dict[str, Any], has_v
               "mad_k": float(thr.params.get("k", DEFAULT_MAD_K)),
               # (None where it is the method's own, as a fit with score=None has it)
               "score": None if fitted_score == own_score(model.cfg.method) else fitted_score,
-              "lam": float(rec["lam"]) if isinstance(rec.get("lam"), (int, float)) else None,
+              "lam": float(rec["lam"]) if rec.get("lam") is not None else None,
               "batch_mode": str(rec.get("batch_mode", "mixed")) if wildgan else "mixed"}
     out = {k: given[k] if given[k] is not None else fitted[k] for k in fitted}
     out["threshold"] = rule or thr.rule
+    # lam weighs L_n in a, and only a: another lam leaves a threshold of L_r, L_o, A... as it was
+    weighs = (out["score"] or own_score(model.cfg.method)) == "a"
     # what differs from the record: the rule with its own parameter, and the settings of the scores it applies to
     said = []
     param = {"contamination": "contamination", "mad": "mad_k"}.get(thr.rule)
@@ -1526,33 +1535,33 @@ def _fit_record_settings(run_dir: Path, model: Any, given: dict[str, Any], has_v
                     f"{_rule_text(out['threshold'], out['contamination'], out['mad_k'])}")
     if given["score"] is not None and given["score"] != fitted_score:
         said.append(f"score {fitted_score} -> {given['score']}")
-    if given["lam"] is not None and fitted["lam"] is not None and given["lam"] != fitted["lam"]:
+    if weighs and given["lam"] is not None and fitted["lam"] is not None and given["lam"] != fitted["lam"]:
         said.append(f"lam {fitted['lam']:g} -> {given['lam']!r}")
     if wildgan and given["batch_mode"] is not None and given["batch_mode"] != fitted["batch_mode"]:
         said.append(f"batch_mode {fitted['batch_mode']} -> {given['batch_mode']}")
-    if said:
-        warn_user(f"{path} records the threshold of the Detector.fit that trained this run; from_run takes the "
-                  f"arguments given instead ({'; '.join(said)}): leave them out to threshold as fit did")
+    msg = (f"{path} records the threshold of the Detector.fit that trained this run; from_run takes the arguments "
+           f"given instead ({'; '.join(said)})") if said else None
     if thr.rule != "f1" or out["threshold"] != "f1" or has_val:
-        return out, None
+        return out, None, msg and f"{msg}: leave them out to threshold as fit did"
     # fit's f1 threshold, chosen on a validation set the run does not keep: its value, where it still applies
     other_nets = rec.get("weights_sha256") != model.meta.get("sha256")
     same = not other_nets and (out["score"] or own_score(model.cfg.method)) == fitted_score and \
-        out["batch_mode"] == fitted["batch_mode"] and (out["lam"] is None or fitted["lam"] is None or
+        out["batch_mode"] == fitted["batch_mode"] and (not weighs or out["lam"] is None or fitted["lam"] is None or
                                                        out["lam"] == fitted["lam"])
     cached = same and read_train_scores(run_dir, model, fitted["batch_mode"]) is not None
     if cached:
-        return out, thr
+        return out, thr, msg and f"{msg}: leave them out to threshold as fit did"
     if given["threshold"] == "f1":
-        return out, None                # asked for by name: from_run's error says that it needs X_val, y_val
+        return out, None, msg          # asked for by name: from_run's error says that it needs X_val, y_val
     why = ("other networks (the run was trained on since, or another checkpoint is loaded)" if other_nets else
            "other score settings than these" if not same else
            f"training scores ({fitted['batch_mode']} protocol) no longer cached for these networks and scoring rules")
     out["threshold"] = "contamination"
-    warn_user(f"{path}: Detector.fit's f1 threshold is of {why}, and its validation set is not kept in the run: "
-              f"from_run thresholds by {_rule_text('contamination', out['contamination'], out['mad_k'])} instead; "
-              f"pass threshold='f1', X_val=..., y_val=... for an f1 threshold of these networks")
-    return out, None
+    # (one warning: the arguments that made the f1 value inapplicable, then what from_run does instead)
+    return out, None, (f"{msg + ', and ' if msg else f'{path}: '}Detector.fit's f1 threshold is of {why}, and its "
+                       f"validation set is not kept in the run: from_run thresholds by "
+                       f"{_rule_text('contamination', out['contamination'], out['mad_k'])} instead; pass "
+                       f"threshold='f1', X_val=..., y_val=... for an f1 threshold of these networks")
 
 
 def _saved_pair_stem(path: Path) -> Path:

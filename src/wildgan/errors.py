@@ -110,13 +110,15 @@ class HeldWarning:
         """Whether a change warning listing exactly `diffs` is held and not said yet (say_change can join it)."""
         return bool(self.change) and not self.change_said and tuple(diffs) == self.change_diffs
 
-    def say(self, more: str = "") -> None:
+    def say(self, more: str = "", change: bool = True) -> None:
         """Say the held warnings, with `more` joined to the end of the first (hold's); each once (later calls say
-        nothing)."""
+        nothing). change=False: hold's alone, the change warning still held (the training scores' reader joins its
+        own consequence to it once it knows where the threshold comes from)."""
         if self.text and not self.said:
             self.said = True
             self._log(self.text + more)
-        self.say_change()
+        if change:
+            self.say_change()
 
     def say_change(self, more: str = "") -> None:
         """Say the held change warning with `more` joined to its end (hold's warning first, as it is); once."""
@@ -126,6 +128,10 @@ class HeldWarning:
         if self.change and not self.change_said:
             self.change_said = True
             self._change_log(self.change + more + self.change_tail)
+
+    def drop_change(self) -> None:
+        """Never say the held change warning: an error that lists the same differences stops the command instead."""
+        self.change_said = True
 
 
 def moved_name(old_module: str, name: str, new_module: object) -> object:

@@ -297,11 +297,41 @@ def write_fit_threshold(run_dir: Path, thr: Threshold, *, batch_mode: str, lam: 
     atomic_write_text(Path(run_dir) / FIT_THRESHOLD_FILE, json.dumps(rec, indent=2))
 
 
-def read_fit_threshold(run_dir: Path) -> tuple[Threshold, dict[str, Any]] | None:
-    """(the threshold Detector.fit recorded, the whole record) or None: no record (a run of `wildgan train`, or of a
-    Detector from before the record), or one that cannot be read (only a record: the report goes without it)."""
+def load_fit_threshold(run_dir: Path) -> tuple[Threshold, dict[str, Any]]:
+    """(the threshold Detector.fit recorded, the whole record); a ConfigError that says what is wrong with a record
+    that cannot be read or used (damaged, or edited by hand: a rule, parameter, score, protocol or lam that fit never
+    records), an OSError where there is none."""
+    from .config import SCORE_NAMES
+
     try:
         rec = json.loads((Path(run_dir) / FIT_THRESHOLD_FILE).read_text(encoding="utf-8"))
-        return Threshold.from_dict(rec["threshold"]), rec
-    except (OSError, ValueError, KeyError, TypeError, ConfigError):
+        thr = Threshold.from_dict(rec["threshold"])
+    except (ValueError, KeyError, TypeError) as e:
+        raise ConfigError(f"not a threshold record ({type(e).__name__}: {e})") from None
+    p = thr.params
+
+    def real(v: Any) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+    # what fit would have refused, read back: a record that gives it is not fit's (Detector._validate's rules)
+    bad = (f"rule {thr.rule!r} (not one of {RULES})" if thr.rule not in RULES else
+           f"contamination {p['contamination']!r}" if "contamination" in p and not (
+               real(p["contamination"]) and 0 < p["contamination"] <= 0.5) else
+           f"k {p['k']!r}" if "k" in p and not (real(p["k"]) and p["k"] >= 0) else
+           f"score {p['score']!r}" if "score" in p and p["score"] not in SCORE_NAMES else
+           f"batch_mode {rec.get('batch_mode')!r}" if rec.get("batch_mode", "mixed") not in ("mixed", "isolated") else
+           f"lam {rec['lam']!r}" if rec.get("lam") is not None and not (real(rec["lam"]) and 0 <= rec["lam"] <= 1)
+           else None)
+    if bad is not None:
+        raise ConfigError(f"not a threshold Detector.fit records: {bad}")
+    return thr, rec
+
+
+def read_fit_threshold(run_dir: Path) -> tuple[Threshold, dict[str, Any]] | None:
+    """(the threshold Detector.fit recorded, the whole record) or None: no record (a run of `wildgan train`, or of a
+    Detector from before the record), or one that cannot be read or used (only a record: the report goes without
+    it; load_fit_threshold says why)."""
+    try:
+        return load_fit_threshold(run_dir)
+    except (OSError, ConfigError):
         return None

@@ -2137,12 +2137,13 @@ def test_score_threshold_skip_bad_leaves_unreadable_training_files_out(pile_run_
     (pile / "03.png").write_bytes(good)                           # readable again: scored, the cache whole
     rc, err = score()
     assert rc == 0 and "mad (k=3, n=20)" in err and "skipped" not in json.loads((run / "train_scores.json").read_text())
-    # a file added besides one unreadable again: the change that the file left out does not account for is said
+    # a file added besides one unreadable again: the change that the file left out does not account for is said, in
+    # the refusal (no cached scores of the images trained on, and the images read now are other ones)
     (pile / "03.png").write_bytes(good[:40])
     Image.fromarray(np.ones((8, 8), dtype=np.uint8)).save(pile / "20.png")
     (run / "train_scores.json").unlink()
     rc, err = score("--skip-bad")
-    assert rc == 0 and "changed since" in err and "(the image ids)" in err and "leave out 1 unreadable file" in err
+    assert rc == 2 and "changed since" in err and "the image ids" in err and "1 unreadable, left out" in err, err
 
 
 def test_score_threshold_skip_bad_a_file_unreadable_that_was_no_training_image_leaves_nothing_out(
@@ -2236,7 +2237,7 @@ def test_score_threshold_skip_bad_says_a_training_file_unreadable_since_training
         assert ("train_scores.csv (scored with --skip-bad)" in one) == (cache == "cached"), one
 
 
-def _stderr_in_order(capsys, argv: list[str]) -> str:
+def _stderr_in_order(capsys, argv: list[str], rc: int = 0) -> str:
     """What `wildgan ARGV` writes to stderr, its Python warnings among it where they were said, as the CLI prints
     them (pytest would otherwise collect them apart)."""
     import sys
@@ -2245,7 +2246,7 @@ def _stderr_in_order(capsys, argv: list[str]) -> str:
     with warnings.catch_warnings():
         warnings.simplefilter("always")
         warnings.showwarning = lambda m, *_a, **_k: print(f"wildgan: warning: {m}", file=sys.stderr)
-        assert main(argv) == 0
+        assert main(argv) == rc
     return capsys.readouterr().err
 
 
@@ -2282,7 +2283,8 @@ def test_a_file_unreadable_since_training_is_said_before_what_else_changed(tmp_p
     """`score --threshold --skip-bad` of a labelled run one of whose training files became unreadable and to whose
     data a file was added: the rebuilt split's warning naming the unreadable file was held for the training scores'
     to join, so the two 'changed since trained' warnings, which list only what that file cannot account for, came
-    first, before the file they left unnamed. Now that warning is said first, as without --threshold."""
+    first, before the file they left unnamed. Now that warning is said first, as without --threshold, and the
+    refusal that follows (no cached scores of the images trained on: see the test after this one) refers to it."""
     from PIL import Image
 
     root, run, test_ids = _labelled_class_folder_run(tmp_path)
@@ -2290,37 +2292,80 @@ def test_a_file_unreadable_since_training_is_said_before_what_else_changed(tmp_p
     (root / name).write_bytes(b"")
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(root / "a" / "new.png")
     err = _stderr_in_order(capsys, ["score", str(run), "--threshold", "mad", "--skip-bad", "--threads", "1",
-                                    "--no-progress", "--out", str(tmp_path / "s.csv")])
-    said = [ln for ln in err.splitlines() if ln.startswith("wildgan: warning:")]
-    assert [f"{root / name}: empty file" in w for w in said] == [True, False, False], said
-    # (the test split's and the threshold's consequences of the change in one warning: see the test after this one)
-    assert "changed since" in said[1] and "and the threshold is taken" in said[1], said
-    assert "the file named above" in said[2], said
+                                    "--no-progress", "--out", str(tmp_path / "s.csv")], rc=2)
+    said = [ln for ln in err.splitlines() if ln.startswith("wildgan: ")]
+    assert [f"{root / name}: empty file" in w for w in said] == [True, False], said
+    assert said[1].startswith("wildgan: error: ") and "changed since" in said[1], said
+    assert "; the unreadable file named above left out" in said[1], said
 
 
-def test_score_threshold_on_data_changed_since_training_says_the_change_once(tiny_npz, tmp_path, capsys):
-    """`score RUN --threshold` of a run's own test split after images were added to its data, without cached training
-    scores: the rebuilt test split's warning and the training scores' warning listed the same differences twice, as if
-    two things had changed. Now one warning lists them once, with both consequences (test split and threshold)."""
+def test_score_threshold_on_changed_data_comes_from_the_training_images_the_run_was_trained_on(tiny_npz, tmp_path,
+                                                                                               capsys):
+    """`score RUN --threshold` after the run's training images were edited in place: with the run's train_scores.csv
+    the threshold came from those cached scores (of the images trained on) and nothing said so; without it the
+    images as they are now were scored instead, another threshold (measured: mad 0.0093 against 0.0565) from the
+    same command. Now the cached one says where its threshold comes from, and without it the command is refused
+    (the images trained on are not there to score): never a threshold from images the networks did not train on."""
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.05",
+                 "--phase-kimg", "0.05", "--threads", "1", "--no-progress", "--out", str(run)]) == 0
+    score = ["score", str(run), "--threshold", "mad", "--threads", "1", "--no-progress",
+             "--out", str(tmp_path / "s.csv")]
+    before = [ln for ln in _stderr_in_order(capsys, score).splitlines() if ln.startswith("threshold for score a")]
+    d = dict(np.load(tiny_npz))
+    x = d["x_train"].copy()
+    x[:4] = 255 - x[:4]                                   # training images (normal class 0) edited in place
+    np.savez(tiny_npz, **{**d, "x_train": x})
+    err = _stderr_in_order(capsys, score)
+    said = [ln for ln in err.splitlines() if "changed since" in ln]
+    assert len(said) == 1 and said[0].count("the training images' pixels, under the same image ids") == 1, err
+    assert "the rebuilt test split is not the one recorded in split.json" in said[0], said
+    assert f"; the threshold and percentiles come from {run / 'train_scores.csv'}, the cached scores of the " \
+           f"training images as {run} was trained on them, not from the data as it is now" in said[0], said
+    # the file edited in place (data.source_identity) is said once, with what to do, at the end of that warning
+    assert said[0].count("if it was edited in place, restore it") == 1, said
+    assert said[0].index("; the threshold and percentiles come from") < said[0].index("if it was edited in place"), said
+    assert [ln for ln in err.splitlines() if ln.startswith("threshold for score a")] == before, err
+    for f in run.glob("train_scores*"):
+        f.unlink()
+    for data in ([], ["--data", str(tiny_npz)]):         # the run's own test split, and a data set given
+        err = _stderr_in_order(capsys, score + data, rc=2)
+        said = [ln for ln in err.splitlines() if ln.startswith("wildgan: ")]
+        assert len(said) == 1 and said[0].startswith(f"wildgan: error: {tiny_npz} changed since {run} was "
+                                                     f"trained (the training images' pixels"), err
+        assert f"{run / 'train_scores.csv'}, the scores of the training images it was trained on, is missing or " \
+               f"stale" in said[0] and f"{tiny_npz} is not the file the run read when it was trained" in said[0] \
+            and said[0].endswith("if it was edited in place, restore it, or train a new run on it"), said
+    assert not list(run.glob("train_scores*"))           # nothing cached of the images as they are now
+    # restored: scored again, the threshold of the images trained on
+    np.savez(tiny_npz, **d)
+    err = _stderr_in_order(capsys, score)
+    assert "changed since" not in err and \
+        [ln for ln in err.splitlines() if ln.startswith("threshold for score a")] == before, err
+
+
+def test_score_threshold_on_test_images_changed_says_the_training_images_are_the_trained_ones(tiny_npz, tmp_path,
+                                                                                               capsys):
+    """`score RUN --threshold` (no cached training scores) after only the run's test images were edited: the warning
+    said that the threshold "is taken from the training images as they are now", as if they had changed too. They
+    are the ones trained on (split.json's checksums), and the warning now says so, once; the threshold is theirs."""
     run = tmp_path / "run"
     assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.05",
                  "--phase-kimg", "0.05", "--threads", "1", "--no-progress", "--no-train-scores", "--out",
                  str(run)]) == 0
+    score = ["score", str(run), "--threshold", "mad", "--threads", "1", "--no-progress", "--no-resume",
+             "--out", str(tmp_path / "s.csv")]
+    before = [ln for ln in _stderr_in_order(capsys, score).splitlines() if ln.startswith("threshold for score a")]
     d = dict(np.load(tiny_npz))
-    np.savez(tiny_npz, x_train=np.concatenate([d["x_train"], d["x_train"][:2]]), y_train=np.r_[d["y_train"], [0, 1]],
-             x_test=d["x_test"], y_test=d["y_test"])
-    for cached in (False, True):       # scored and cached for these pixels, then read from that cache
-        err = _stderr_in_order(capsys, ["score", str(run), "--threshold", "mad", "--threads", "1", "--no-progress",
-                                        "--out", str(tmp_path / "s.csv")])
-        said = [ln for ln in err.splitlines() if "changed since" in ln]
-        assert len(said) == 1 and said[0].count("n_train 20 -> 21; the image ids") == 1, (cached, err)
-        assert "the rebuilt test split is not the one recorded in split.json" in said[0], said
-        assert "; and the threshold is taken from the training images as they are now (21 of them, split.json: " \
-               "20)" in said[0], said
-        assert "mad (k=3, n=21; the run trained on 20)" in err, err
-        # the file edited in place (data.source_identity) is said once, with what to do, at the end of that warning
-        assert said[0].count("if it was edited in place, restore it") == 1, said
-        assert said[0].index("; and the threshold is taken") < said[0].index("if it was edited in place"), said
+    np.savez(tiny_npz, **{**d, "x_test": 255 - d["x_test"]})
+    for f in run.glob("train_scores*"):
+        f.unlink()
+    err = _stderr_in_order(capsys, score)
+    said = [ln for ln in err.splitlines() if "changed since" in ln]
+    assert len(said) == 1 and "the test images' pixels, under the same image ids" in said[0], err
+    assert "; and the training images are those it was trained on, and the threshold comes from them" in said[0], said
+    assert "as they are now" not in err, err
+    assert [ln for ln in err.splitlines() if ln.startswith("threshold for score a")] == before, err
 
 
 def test_evaluate_skip_bad_leaves_files_unreadable_since_training_out_in_one_warning(tmp_path, capsys):

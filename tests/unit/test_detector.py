@@ -2246,12 +2246,13 @@ def test_a_run_recorded_relative_reads_split_json_source_not_a_file_of_that_name
 
 @pytest.mark.filterwarnings("ignore:training ended at")
 def test_training_scores_of_changed_data_are_said_and_never_cached_as_the_runs(tmp_path, monkeypatch) -> None:
-    """A run's data file replaced since training (here by one with half its images): from_run's training scores
-    (the threshold's) are of the images as they are now, said naming the run and the file, as before; but they were
-    also cached in train_scores.csv, under a key that does not name the pixels, so every later from_run, score
-    --threshold or report took those 19 images' scores for the run's 38 without a word, even once the data was
-    restored. Now they are cached under those pixels' checksum, read only where the rebuilt split has those very
-    pixels (said again each time, not scored again), and the run's own scores once the data is back."""
+    """A run's training images decoded a level apart since training (another Pillow or libjpeg: the same files):
+    from_run's training scores (the threshold's) are of the images as they decode now, said naming the run and the
+    file; but they were also cached in train_scores.csv, under a key that does not name the pixels, so every later
+    from_run, score --threshold or report took them for the run's scores without a word, even once the decoding was
+    back. Now they are cached under those pixels' checksum, read only where the rebuilt split has those very pixels
+    (said again each time, not scored again), and the run's own scores once the data is back. Other images than the
+    run was trained on (a data file replaced by one with half its images) are refused: see the test after this one."""
     home, run, x = _relative_run(tmp_path, monkeypatch)
     data = home / "toy.npz"
     kept = data.read_bytes()
@@ -2260,21 +2261,55 @@ def test_training_scores_of_changed_data_are_said_and_never_cached_as_the_runs(t
     assert (run / "train_scores.csv").is_file()
     for f in run.glob("train_scores*"):
         f.unlink()
-    np.savez(data, x=x[::2], y=np.repeat([0, 1], 24))
+    # every image a level brighter, as another decoder might give them, and split.json made by other decoders
+    np.savez(data, x=np.minimum(x.astype(np.int16) + 1, 255).astype(np.uint8), y=np.repeat([0, 1], 48))
+    split_json = run / "split.json"
+    rec = json.loads(split_json.read_text())
+    split_json.write_text(json.dumps({**rec, "decoders": "Pillow 9.0.0 (libjpeg 8.0)"}))
     written = None
     for _ in range(2):
         n, said = _from_run_said(run)
         (warning,) = [m for m in said if "changed since" in m]
-        assert n == 19 and f"{data} changed since {run} was trained (n_train 38 -> 19" in warning, warning
-        assert "(19 of them, split.json: 38), their scores cached for these pixels only" in warning, warning
+        assert n == 38 and f"{data} changed since {run} was trained (the training images' pixels" in warning, warning
+        assert "(38 of them, split.json: 38), their scores cached for these pixels only" in warning, warning
         cache = run / "train_scores.csv"
         # cached under those pixels' checksum: the second time read, not scored again (and said again)
         assert written in (None, (cache.stat().st_mtime_ns, cache.read_bytes()))
         written = cache.stat().st_mtime_ns, cache.read_bytes()
         assert "train_pixels_sha256" in json.loads((run / "train_scores.json").read_text())
     data.write_bytes(kept)
+    split_json.write_text(json.dumps(rec))
     n, said = _from_run_said(run)
     assert n == 38 and not [m for m in said if "changed since" in m], said
+
+
+@pytest.mark.filterwarnings("ignore:training ended at")
+def test_from_run_of_changed_data_thresholds_on_the_images_trained_on_or_refuses(tmp_path, monkeypatch) -> None:
+    """A run's data file replaced since training by one with half its images: from_run with the run's cached training
+    scores thresholded on those (the 38 images trained on), and without them on the 19 images read now, said in a
+    warning: two thresholds for one run depending on a cache file, the second from images the networks never saw.
+    Now the cached scores are used, and without them from_run is refused, naming the file, what changed and that the
+    scores of the images trained on are missing; nothing is cached of the images read now."""
+    home, run, x = _relative_run(tmp_path, monkeypatch)
+    data = home / "toy.npz"
+    kept = data.read_bytes()
+    first = Detector.from_run(run, device="cpu")        # unchanged data: scored and cached
+    cached = {f.name: f.read_bytes() for f in run.glob("train_scores*")}
+    np.savez(data, x=x[::2], y=np.repeat([0, 1], 24))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                   # the data is not read: nothing to say
+        again = Detector.from_run(run, device="cpu")
+    assert again.threshold_ == first.threshold_ and again.n_train_ == 38
+    for f in run.glob("train_scores*"):
+        f.unlink()
+    with pytest.raises(DataError, match=f"{re.escape(str(data))} changed since {re.escape(str(run))} was trained "
+                                        f"\\(n_train 38 -> 19.*train_scores.csv, the scores of the training images "
+                                        f"it was trained on, is missing or stale"):
+        Detector.from_run(run, device="cpu")
+    assert not list(run.glob("train_scores*"))
+    data.write_bytes(kept)
+    assert Detector.from_run(run, device="cpu").threshold_ == first.threshold_
+    assert {f.name: f.read_bytes() for f in run.glob("train_scores*")} == cached
 
 
 @pytest.mark.filterwarnings("ignore:training ended at")      # (a short run: grown to 4x4 only)
@@ -2392,3 +2427,56 @@ def test_from_run_of_a_fit_run_thresholds_by_the_rule_fit_recorded(tmp_path, par
         (run / FIT_THRESHOLD_FILE).write_text(json.dumps({**rec, "weights_sha256": "0" * 64}))
         with pytest.warns(WildganWarning, match="f1 threshold is of other networks"):
             assert Detector.from_run(run, device="cpu").threshold_ == plain.threshold_
+        # another score given: fit's f1 value does not apply to it; one warning says both (the argument taken and
+        # the rule used instead), not two about the same record
+        (run / FIT_THRESHOLD_FILE).write_bytes(record)
+        with warnings.catch_warnings(record=True) as got:
+            warnings.simplefilter("always")
+            assert Detector.from_run(run, device="cpu", score="L_r").threshold_rule_.rule == "contamination"
+        said = [str(w.message) for w in got if FIT_THRESHOLD_FILE in str(w.message)]
+        assert len(said) == 1 and "(score a -> L_r), and Detector.fit's f1 threshold is of other score settings" \
+            in said[0], said
+
+
+@pytest.mark.filterwarnings("ignore:training ended at")
+def test_from_run_says_only_what_happened_to_fit_s_record(tmp_path) -> None:
+    """Detector.from_run of a Detector.fit run (its record, detector_threshold.json): a record edited by hand with a
+    value fit never writes (k 'high', a rule 'bogus', lam 5...) stopped from_run with a bare ValueError or a
+    ConfigError that did not name the file, and crashed the report's threshold row; an argument refused by the
+    Detector's checks was first said in a warning to be 'taken instead'; a lam given for a threshold on L_r, which
+    lam does not weigh, was said to make from_run threshold otherwise than fit. Now such a record is said to be
+    unusable, naming the file and the value, and the defaults taken (the report goes without its row); a refused
+    argument is its error alone; lam is said only where the threshold's score is a."""
+    from wildgan.evaluation.report import _fit_rule
+    from wildgan.thresholds import FIT_THRESHOLD_FILE
+
+    x = np.random.default_rng(0).integers(0, 256, (24, 16, 16), dtype=np.uint8)
+    run = tmp_path / "det"
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=NOT_GROWN)
+        det = Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run),
+                       threshold="mad", mad_k=2.0, score="L_r").fit(x)
+    path = run / FIT_THRESHOLD_FILE
+    rec = json.loads(path.read_text())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert Detector.from_run(run, device="cpu", lam=0.5).threshold_ == det.threshold_
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        with pytest.raises(ConfigError, match="threshold must be one of"):
+            Detector.from_run(run, device="cpu", threshold="madd")
+    assert not [str(w.message) for w in got if FIT_THRESHOLD_FILE in str(w.message)]
+    with pytest.warns(WildganWarning, match="from_run takes the arguments given instead"):
+        plain = Detector.from_run(run, device="cpu", threshold="contamination", mad_k=3.0, score="a",
+                                  contamination=0.05)
+    thr = rec["threshold"]
+    for edit, named in (({**rec, "threshold": {**thr, "params": {**thr["params"], "k": "high"}}}, "k 'high'"),
+                        ({**rec, "threshold": {**thr, "rule": "bogus"}}, "rule 'bogus'"),
+                        ({**rec, "threshold": {**thr, "params": {**thr["params"], "score": "z"}}}, "score 'z'"),
+                        ({**rec, "lam": 5}, "lam 5"), ({**rec, "batch_mode": "both"}, "batch_mode 'both'")):
+        path.write_text(json.dumps(edit))
+        with pytest.warns(WildganWarning, match=f"{re.escape(str(path))}: Detector.fit's record of its threshold "
+                                                f"cannot be read or used .*{re.escape(named)}"):
+            back = Detector.from_run(run, device="cpu")
+        assert back.threshold_ == plain.threshold_ and back.threshold_rule_.rule == "contamination"
+        assert _fit_rule(run, det.model_, "L_r") == (None, "")

@@ -1924,6 +1924,23 @@ def test_the_report_of_a_pile_changed_since_training_says_so(tmp_path: Path) -> 
     (warning,) = said()
     assert warning.startswith(f"{pile} changed since {run} was trained (n_train 48 -> 64"), warning
     assert "ranks the 64 training images as they are now (split.json: 48)" in warning, warning
+    # its threshold section took the 64 images' scores as its reference: a threshold from 16 images the networks
+    # never trained on (which it then flagged), where `score --threshold` takes the trained-on scores or refuses.
+    # Now: none without the cached scores of the 48 trained on, and theirs with them
+    page = (run / "report" / "report.md").read_text()
+    assert "shows no threshold: no scores of the images it was trained on are cached" in warning, warning
+    assert "No threshold: the run's data changed since it was trained" in page and "64 training images' scores" \
+        not in page, page
+    from wildgan.scoring.train_scores import run_training_scores
+
+    np.savez(pile, x=x[:48])
+    run_training_scores(run, device="cpu")               # the trained-on images' scores, cached
+    np.savez(pile, x=x)
+    (warning,) = said()
+    assert "its threshold section comes from train_scores.csv, the cached scores of the images it was trained on" \
+        in warning, warning
+    page = (run / "report" / "report.md").read_text()
+    assert "taken from the 48 training images' scores (train_scores.csv: the images the run was trained on)" in page
 
 
 def test_a_report_of_networks_that_do_not_load_says_so_and_warns(tiny_run: Path, tmp_path: Path) -> None:

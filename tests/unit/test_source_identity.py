@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -242,19 +243,26 @@ def test_a_run_whose_data_was_moved_and_replaced_says_which_file_is_there(tmp_pa
         f". {p} is not the file the run read when it was trained (recorded: " in said[0] and \
         f"if the run's data was moved, put it back at {p} (or link its new place there: ln -s NEW_PLACE {p})" \
         in said[0], said
-    # the training scores of a threshold, computed from the data as it is now, say which file they came from
-    import warnings
-
+    # the training scores of a threshold (no cache: the training images are not the ones trained on) are refused,
+    # and the error says which file is there now and where to put the run's data back
+    from wildgan.errors import DataError
     from wildgan.scoring.train_scores import run_training_scores
 
-    with warnings.catch_warnings(record=True) as w:
-        warnings.simplefilter("always")
+    with pytest.raises(DataError) as refused:
         run_training_scores(run, device="cpu", write=False)
-    said_scores = [str(m.message) for m in w if "the threshold is taken from the training images" in str(m.message)]
-    assert len(said_scores) == 1 and f". {p} is not the file the run read when it was trained (recorded: " \
-        in said_scores[0] and said_scores[0].endswith(f": if the run's data was moved, put it back at {p} (or link "
-                                                      f"its new place there: ln -s NEW_PLACE {p}); if it was edited "
-                                                      f"in place, restore it, or train a new run on it"), said_scores
+    assert "is missing or stale: thresholds and percentiles come from the images the networks were trained on" \
+        in str(refused.value) and f". {p} is not the file the run read when it was trained (recorded: " \
+        in str(refused.value) and str(refused.value).endswith(
+            f": if the run's data was moved, put it back at {p} (or link its new place there: ln -s NEW_PLACE {p}); "
+            f"if it was edited in place, restore it, or train a new run on it"), refused.value
+    # a split.json recorded before the field: the same refusal, which cannot say which file is there
+    recorded = (run / "split.json").read_text()
+    (run / "split.json").write_text(json.dumps({k: v for k, v in json.loads(recorded).items()
+                                                if k != "source_identity"}))
+    with pytest.raises(DataError, match=rf"Restore {re.escape(str(p))} as it was when .* or train a run on the data "
+                                        rf"as it is now$"):
+        run_training_scores(run, device="cpu", write=False)
+    (run / "split.json").write_text(recorded)
     # the same images saved again (other bytes): the split is the run's own, nothing to say
     shutil.copy(tmp_path / "moved.npz", p)
     z = dict(np.load(p))

@@ -1057,6 +1057,18 @@ def split_differences(split: AnomalySplit, recorded: dict[str, Any], train_only:
     return diffs
 
 
+def decoded_apart(split: AnomalySplit, recorded: dict[str, Any], now: dict[str, Any] | None = None,
+                  skips_said: bool = False) -> str | None:
+    """What changed in the decoding since `recorded` (decoding_change) where it alone can account for the training
+    images' differences from that split.json: their pixels differ under the same ids (the same files, which another
+    Pillow, libjpeg or reader can decode a level or so apart). None where anything else differs too (images added,
+    removed or replaced under other ids), or the decoding did not change (the files themselves did)."""
+    rest = {k: v for k, v in recorded.items() if k != "train_pixels_sha256"}
+    if split_differences(split, rest, train_only=True, now=now, skips_said=skips_said):
+        return None
+    return decoding_change(recorded)
+
+
 def newly_skipped(split: AnomalySplit, recorded: dict[str, Any], training: bool = False) -> list[dict[str, str]]:
     """The unreadable files a rebuilt split left out (skip_bad) that the recorded split (split.json) did not.
     training: only those that may have been training images: none when the training image ids are the ones recorded

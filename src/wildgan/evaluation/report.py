@@ -900,6 +900,8 @@ def _training_scores(run_dir: Path, model: Any, diag: RunDiagnostics, skip_bad: 
     `train` / `score --threshold` (train_scores.csv, of these networks: read_train_scores never gives a stale one),
     or for an unlabelled run without one the scores of the whole pile that this report computed to rank it. Never the
     test images' scores: a threshold chosen on them would be chosen on what it is judged on."""
+    if diag.reference_changed:                # an unlabelled run's pile that changed: only the trained-on scores
+        return (diag.trained, "train_scores.csv: the images the run was trained on") if diag.trained else None
     if diag.reference_cached:
         return diag.reference, "train_scores.csv"
     if diag.reference is not None:            # an unlabelled run's pile, all of it scored to rank it
@@ -1011,6 +1013,12 @@ def _threshold_section(page: _Page, diag: RunDiagnostics | None, cfg: Any, score
     page.h(2, "Threshold")
     # an unlabelled run's diag holds its training pile: neither it nor a Detector.fit run has test images
     n_test = None if diag is None or unlabelled else len(diag.y)
+    if train is None and diag is not None and diag.reference_changed:
+        page.p(f"No threshold: the run's data changed since it was trained (a warning said what changed), and no "
+               f"training scores of {name} of the images it was trained on are cached (train_scores.csv). Thresholds "
+               f"come from the images a run was trained on, not from others (here maybe the very images ranked): "
+               f"restore the data as it was, or train a run on it as it is now.")
+        return None
     if train is None or name not in train[0]:
         page.p(_no_threshold_text(cfg, name, detector, n_train, n_test))
         return None
@@ -1289,6 +1297,10 @@ class RunDiagnostics:
     # run shows its top k training images, ranked among all of them); None: the N above
     reference: dict[str, np.ndarray] | None = None
     reference_cached: bool = False                 # the reference is the run's training-score cache (read_train_scores)
+    # an unlabelled run's pile changed since training: the reference ranks the images as they are now, which are not
+    # those the run was trained on, so the threshold section takes `trained` (their cached scores) or none
+    reference_changed: bool = False
+    trained: dict[str, np.ndarray] | None = None
 
     @property
     def ref_scores(self) -> dict[str, np.ndarray]:
@@ -1401,13 +1413,19 @@ def _diagnose_training_pile(run_dir: Path, cfg: Any, device: str, log: Log, k: i
     # --threshold --skip-bad leaves out too (read with skip_bad, which names them)
     info = read_split_info(run_dir)
     changed = split_differences(split, info, skips_said=True)
+    trained = None
     if changed:
-        # the pile ranked, and the threshold section's reference, are the images as they are now: said, as evaluate
-        # says a rebuilt test split that is not the recorded one (it was done without a word)
+        # the pile ranked is the images as they are now: said, as evaluate says a rebuilt test split that is not the
+        # recorded one. Its threshold does not follow the data (as score --threshold's): it comes from the cached
+        # scores of the images the run was trained on, or there is none (other images, maybe the very ones ranked,
+        # must not set it)
+        trained = read_train_scores(run_dir, model, "mixed", skip_bad=skip_bad)
         warn_user(f"{split.info.get('source') or cfg.data.data} changed since {run_dir} was trained "
                   f"({'; '.join(changed)}): the report ranks the {len(split.train_x)} training images as they are now "
-                  f"(split.json: {info.get('n_train', '?')}), and its threshold section takes their scores as its "
-                  f"reference")
+                  f"(split.json: {info.get('n_train', '?')}), and " +
+                  ("its threshold section comes from train_scores.csv, the cached scores of the images it was trained "
+                   "on" if trained is not None else
+                   "shows no threshold: no scores of the images it was trained on are cached (train_scores.csv)"))
     scores = None if changed else read_train_scores(run_dir, model, "mixed", ids=split.train_ids, skip_bad=skip_bad)
     z_all, cached = None, scores is not None
     if cached:
@@ -1426,7 +1444,8 @@ def _diagnose_training_pile(run_dir: Path, cfg: Any, device: str, log: Log, k: i
     return model, RunDiagnostics(y=np.full(len(top), -1), ids=[split.train_ids[i] for i in top],
                                  x=split.train_x[top], scores={kk: v[top] for kk, v in scores.items()},
                                  z=z, recon=None if mapped is None else mapped.recon, controls={}, metrics={},
-                                 reference=dict(scores), reference_cached=cached)
+                                 reference=dict(scores), reference_cached=cached, reference_changed=bool(changed),
+                                 trained=trained)
 
 
 # ------------------------------------------------------------------------------------------------------------------

@@ -188,7 +188,7 @@ def warn_left_out(skipped: Sequence[dict[str, str]], where: str, n: int, run_ski
         f"training images are read (delete its train_scores*.csv to score them again once readable)"
         if run_skips else f"Without {skip_option} they are read again (and scored once readable)")
     if joined and held is not None:
-        held.say(f". {msg}")
+        held.say(f". {msg}", change=False)
     else:
         warn_user(msg)
 
@@ -222,7 +222,8 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
     names it (the CLI's --skip-bad; Detector: skip_bad=True). held: the warning of that split's rebuild, naming the
     unreadable files it left out, which the warning about them here joins (see warn_left_out); said before the
     training split is scored."""
-    from ..data import build_split, newly_skipped, split_differences, split_summary
+    from ..data import build_split, newly_skipped, skipped_reasons, split_differences, split_summary
+    from ..data.splits import decoded_apart
     from ..data.decode_pool import unreadable_files_error
     from ..data.source_identity import restore_advice, source_replaced
     from .run import load_model, read_split_info
@@ -231,6 +232,12 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
     model = model if model is not None else load_model(run_dir, device)
     cached = read_train_scores(run_dir, model, batch_mode, skip_bad=skip_bad, skip_option=skip_option, held=held)
     if cached is not None:
+        if held is not None:
+            # the rebuilt test split's warning that the data changed since training (split_for_run), if any: the
+            # threshold does not follow the data, it comes from the scores of the images the networks trained on
+            held.say_change(f"; the threshold and percentiles come from {cache_paths(run_dir, batch_mode)[0]}, the "
+                            f"cached scores of the training images as {run_dir} was trained on them, not from the "
+                            f"data as it is now")
         return cached
     info = read_split_info(run_dir)
     if info.get("detector_input"):
@@ -251,18 +258,44 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
         # (what files unreadable since training account for is said once, by the warning below that names them)
         now = split_summary(split)        # (hashes every pixel: once, for both comparisons and the cache key)
         diffs = split_differences(split, info, skips_said=True, now=now)
-        # the training part read now is not the one split.json recorded (the data file changed or was replaced):
-        # warned, not refused (a folder that grew, or pixels decoded a level apart by another Pillow, still give a
-        # usable threshold, and the warning says where it comes from), and cached under these pixels' checksum
-        # only: read by this comparison alone, never by a threshold or report that takes the data for split.json's,
-        # nor once the data is restored; and not scored again at each threshold while the data stays as it is now
-        if split_differences(split, info, train_only=True, skips_said=True, now=now):
+        # the training part read now is not the one split.json recorded: refused where the files changed (below);
+        # where only their decoding did (pixels a level apart under another Pillow, the same files), warned, and
+        # cached under these pixels' checksum only: read by this comparison alone, never by a threshold or report
+        # that takes the data for split.json's, nor once the data is restored; and not scored again at each
+        # threshold while the data stays as it is now
+        where = split.info.get("source") or model.cfg.data.data or "the data"
+        train_diffs = split_differences(split, info, train_only=True, skips_said=True, now=now)
+        if train_diffs and decoded_apart(split, info, now, skips_said=True) is None:
+            # other images than the networks were trained on (added, removed, replaced or edited since): scores of
+            # images the networks never saw, maybe the very ones being scored, would set the threshold, and where the
+            # run's cache is present it is the trained-on images' that do (above): one command, two thresholds.
+            # Refused, as a resume on them is; only another decoding of the same files goes on (below)
+            gone = newly_skipped(split, info, training=True)
+            new = [f for f in gone if held is None or f.get("path") not in held.paths]
+            above = len(gone) - len(new)
+            left_out = (f"; {len(new)} unreadable, left out: {skipped_reasons(new)}" if new else "") + \
+                (f"; the unreadable file{'s' if above > 1 else ''} named above left out" if above else "")
+            if held is not None:
+                held.drop_change()       # (the error lists the same differences)
+                held.say()               # the file named above: named before the error that refers to it
+            # another file or folder at the recorded place (data.source_identity): which, and where to put it back
+            replaced = source_replaced(info, split.info)
+            fix = (f"{replaced}: {restore_advice(split.info.get('source'))}" if replaced else
+                   f"Restore {where} as it was when {run_dir} was trained (split.json records its image ids and "
+                   f"pixel checksums), or train a run on the data as it is now")
+            raise DataError(f"{where} changed since {run_dir} was trained ({'; '.join(train_diffs)}{left_out}), and "
+                            f"{cache_paths(run_dir, batch_mode)[0]}, the scores of the training images it was "
+                            f"trained on, is missing or stale: thresholds and percentiles come from the images the "
+                            f"networks were trained on, which are not there any more. {fix}")
+        if train_diffs:
             other_images = now["train_pixels_sha256"]
         if diffs:
-            where = split.info.get("source") or model.cfg.data.data or "the data"
+            # (only the test images changed: the training images are the recorded ones, and "as they are now" would
+            # say that they changed too)
             then = ("the threshold is taken from the training images as they are now" +
                     (f" ({len(split.train_x)} of them, split.json: {info.get('n_train', '?')}), their scores cached "
-                     f"for these pixels only" if other_images else ""))
+                     f"for these pixels only" if other_images else "") if train_diffs else
+                    "the training images are those it was trained on, and the threshold comes from them")
             if held is not None and held.holds_change(diffs):
                 # the rebuilt test split's warning of the same differences (split_for_run): one warning, both
                 # consequences (the list said twice read as two changes); which file is at the recorded place now

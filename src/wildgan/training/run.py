@@ -46,7 +46,7 @@ from ..config import (FANOGAN_LEGACY_BN, PRESETS, SAMPLE_TOKEN, RunConfig, defau
 from ..fileio import atomic_write_text, make_folder
 from ..data import AnomalySplit, build_split, split_differences, split_summary
 from ..data.source_identity import source_replaced
-from ..data.splits import TRAIN_FIELDS, decoding_change, other_images_read
+from ..data.splits import TRAIN_FIELDS, decoded_apart, other_images_read
 from ..data.readers import (absolute_data_path, is_run_dir, is_study_dir, missing_run_data_error,
                             resolve_data_root, same_data_source)
 from ..devices import resolve_device
@@ -775,9 +775,7 @@ def _check_resumed_split(split: AnomalySplit, run_dir: Path, log: Callable[[str]
         train_diffs = split_differences(split, recorded, train_only=True, now=now)
         test_diffs = split_differences(split, {k: v for k, v in recorded.items() if k not in TRAIN_FIELDS}, now=now)
         # only the pixels under the same ids, which another Pillow / libjpeg / reader version can change alone
-        pixels_only = bool(train_diffs) and not split_differences(
-            split, {k: v for k, v in recorded.items() if k != "train_pixels_sha256"}, train_only=True, now=now)
-        decoding = decoding_change(recorded) if pixels_only else None
+        decoding = decoded_apart(split, recorded, now) if train_diffs else None
         same_pixels = recorded.get("train_pixels_sha256") == now["train_pixels_sha256"]
         # another file (or folder) at the recorded place, or the file edited: said with the differences, or alone
         replaced = source_replaced(recorded, split.info) if isinstance(recorded, dict) else None
