@@ -1346,7 +1346,7 @@ def _check_train_out(a: argparse.Namespace, ctx: Any) -> None:
 
 def _train_setup(a: argparse.Namespace, ctx: Any) -> tuple[RunConfig, AnomalySplit]:
     """(config, split) of `wildgan train`, and its refusals; each rank of a --distributed job runs it on its own."""
-    from .training.run import check_run_dir, check_training_memory
+    from .training.run import check_minibatch_sizes, check_run_dir, check_training_memory
 
     cfg, split = build_run_config(a)
     if a.evaluate and split.info.get("protocol") == "unlabelled":
@@ -1363,6 +1363,9 @@ def _train_setup(a: argparse.Namespace, ctx: Any) -> tuple[RunConfig, AnomalySpl
         raise ConfigError("--distributed trains the wildgan method (and search) over several processes; f-AnoGAN "
                           "trains in one process: drop --distributed (or torchrun) for --method fanogan")
     _warn_other_methods_options(a, cfg.method)
+    if cfg.method != "fanogan":
+        # asked by train_run too, but --dry-run stops before it, and only here is the file the table came from known
+        check_minibatch_sizes(cfg, _minibatch_source(a), resume=a.resume)
     if not a.dry_run:
         check_run_dir(cfg, Path(a.out), resume=a.resume, overwrite=a.overwrite)   # refuse before anything is written
         if ctx is not None:
@@ -1374,6 +1377,17 @@ def _train_setup(a: argparse.Namespace, ctx: Any) -> tuple[RunConfig, AnomalySpl
                 # only rank 0 asks (train_run too): refused here, the other ranks would wait for it at the run lock
                 require_tensorboard()
     return cfg, split
+
+
+def _minibatch_source(a: argparse.Namespace) -> str | None:
+    """The --config file (a run's config, or --resume's config.yaml) whose train.minibatch the run uses, or None when
+    the table is the preset's (a flat --config file has no minibatch)."""
+    if not a.config:
+        return None
+    from .config import load_config_file
+
+    d = load_config_file(Path(a.config))
+    return str(a.config) if isinstance(d.get("train"), dict) and "minibatch" in d["train"] else None
 
 
 def _warn_other_methods_options(a: argparse.Namespace, method: str) -> None:

@@ -238,8 +238,42 @@ def test_a_run_config_without_a_minibatch_size_for_a_resolution_is_refused_befor
     p = tmp_path / "mb.json"
     p.write_text(json.dumps(d))
     out = tmp_path / "x"
-    assert main(["train", "--config", str(p), "--out", str(out), "--no-progress", "--threads", "1"]) == 2
-    assert "train.minibatch has no size for resolution(s) 8, which a 8x8 run trains at" in capsys.readouterr().err
+    # refused naming the file the table came from, and --dry-run (which stopped before the check) says it too
+    for extra in ([], ["--dry-run"]):
+        assert main(["train", "--config", str(p), "--out", str(out), "--no-progress", "--threads", "1", *extra]) == 2
+        err = capsys.readouterr().err
+        assert f"{p}: train.minibatch has no size for resolution(s) 8, which the 8x8 run's schedule reaches from " \
+            "3.008 kimg on (of its total 100)" in err, err     # (the first round, of 2 x 16, after 3 kimg)
+        assert "or give a --total-kimg of at most 3.008, which stops before it" in err
+        assert not out.exists()
+
+
+def test_a_run_that_stops_before_a_resolution_without_a_minibatch_size_trains(custom_run, tmp_path, capsys):
+    # a total that ends at 4x4 never needs the 8x8 size: such a run trained before the check, which refused it by
+    # the resolution alone; a --resume that would grow past it is refused, saying how far the run can go
+    _, d = custom_run
+    d["train"].update(minibatch={"4": 16}, total_kimg=0.05, phase_kimg=0.05, minibatch_repeats=1, checkpoint_kimg=1)
+    p = tmp_path / "mb.json"
+    p.write_text(json.dumps(d))
+    out = tmp_path / "x"
+    assert main(["train", "--config", str(p), "--out", str(out), "--no-progress", "--threads", "1"]) == 0
+    assert (out / "network-final.json").is_file()
+    capsys.readouterr()
+    assert main(["train", "--out", str(out), "--resume", "--total-kimg", "1", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert f"{out / 'config.yaml'}: train.minibatch has no size for resolution(s) 8" in err, err
+    assert "cannot change on --resume, so this one trains to at most 0.064 kimg (--total-kimg 0.064)" in err
+
+
+def test_a_study_at_a_resolution_without_preset_minibatch_sizes_is_refused_before_any_cell(tiny_npz, tmp_path,
+                                                                                           capsys):
+    # --resolution 512 (the presets' sizes stop at 256): the study folder was written and its first cell refused
+    out = tmp_path / "study"
+    assert main(["study", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--resolution", "512",
+                 "--methods", "wildgan", "--contamination", "0", "--no-progress", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "nothing was trained" in err and "train.minibatch has no size for resolution(s) 512" in err, err
+    assert "give a --resolution of at most 256, or a --total-kimg of at most" in err
     assert not out.exists()
 
 
