@@ -2762,7 +2762,22 @@ def test_a_colour_data_set_scored_by_a_gray_run_is_warned_about_as_image_files_a
                  ["evaluate", str(run), "--data", str(labelled), "--normal", "0", "--no-controls"]):
         capsys.readouterr()
         assert main([*argv, "--no-progress", "--threads", "1"]) == 0
-        assert f"{labelled}: 60 {said}" in capsys.readouterr().err         # (the images read: train and test)
+        # the 20 test images scored, not the 60 read (the .npz's training images too), as it once said
+        assert f"{labelled}: 20 {said}" in capsys.readouterr().err
+    # files of both kinds: which of them the test split holds is not recorded, so the count read is said as such
+    from PIL import Image
+
+    mixed = tmp_path / "mixed"
+    for c in "01":
+        (mixed / c).mkdir(parents=True)
+        for i in range(30):
+            a = rng.integers(0, 255, (8, 8, 3), dtype=np.uint8)
+            Image.fromarray(a if i % 3 == 0 else a[..., 0]).save(mixed / c / f"{i}.png")
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--data", str(mixed), "--normal", "0", "--no-controls", "--no-progress",
+                 "--threads", "1"]) == 0
+    err = capsys.readouterr().err
+    assert f"{mixed}: 20 {said}" in err and "(of the 60 images read, training and test sets together; " in err, err
     with pytest.warns(UserWarning, match=f"8 {said}"):                     # (warned by the reader, as for files)
         assert main(["score", str(run), "--data", str(pile), "--out", str(tmp_path / "b.csv"), "--no-progress"]) == 0
     capsys.readouterr()
