@@ -285,6 +285,9 @@ def test_a_study_at_a_resolution_without_preset_minibatch_sizes_is_refused_befor
     ("no_such_option: 1\n", ["no_such_option"]),
     # both spellings of one option: the one read last won without a word
     ("total-kimg: 1\ntotal_kimg: 2\n", ["--total-kimg is given twice", "1 and 2"]),
+    # one spelling twice: PyYAML kept the last in silence
+    ("total_kimg: 1\nseed: 3\ntotal_kimg: 2\n", ["'total_kimg' is given twice in one mapping (lines 1 and 3)",
+                                                "(1 and 2)"]),
 ])
 def test_bad_flat_config_values_name_the_file(tmp_path, capsys, text, words):
     p = tmp_path / "flat.yaml"
@@ -292,6 +295,24 @@ def test_bad_flat_config_values_name_the_file(tmp_path, capsys, text, words):
     assert main(["train", "--config", str(p), "--out", str(tmp_path / "x"), "--dry-run"]) == 2
     err = capsys.readouterr().err
     assert str(p) in err and all(w in err for w in words), err
+
+
+def test_a_config_file_giving_a_key_twice_is_refused_unless_alike_or_merged(tmp_path, capsys):
+    # a JSON --config (a run's config, nested) is refused as a YAML one is; the same value twice, and a YAML merge
+    # (<<) overridden below it, are no conflict and still read
+    from wildgan.config import load_config_file
+
+    p = tmp_path / "run.json"
+    p.write_text('{"train": {"total_kimg": 1, "seed": 0, "total_kimg": 3}, "data": {}}')
+    assert main(["train", "--config", str(p), "--out", str(tmp_path / "x"), "--dry-run"]) == 2
+    assert f"{p}: 'total_kimg' is given twice in one mapping, with different values (1 and 3)" in \
+        capsys.readouterr().err
+    same = tmp_path / "same.yaml"
+    same.write_text("seed: 1\nseed: 1\n")
+    assert load_config_file(same) == {"seed": 1}
+    merged = tmp_path / "merged.yaml"
+    merged.write_text("base: &b {seed: 1, phase_kimg: 2}\nrun:\n  <<: *b\n  seed: 5\nagain: *b\n")
+    assert load_config_file(merged)["run"] == {"seed": 5, "phase_kimg": 2}
 
 
 def test_runs_record_their_data_absolute_and_work_from_any_folder(tiny_npz, tmp_path, capsys, monkeypatch):
@@ -1360,6 +1381,9 @@ def test_resume_with_overwrite_is_refused_before_announcing_a_resume(tmp_path, c
     ('{"data": {}, "net": null, "train": {}}', "config.json: NetConfig section must be a mapping"),
     ('{"net": {}, "train": {}}', "config.json: config is missing the 'data' section"),
     ('{"data": {}, "net": {}, "train": {"minibatch": 5}}', "config.json: minibatch must map resolutions"),
+    # a key twice (a hand edit below the old line): json kept the last in silence
+    ('{"data": {}, "net": {}, "train": {"seed": 1, "seed": 2}}', "config.json: 'seed' is given twice in one mapping, "
+                                                                 "with different values .1 and 2."),
     ('{"data": {}, "net": {"resolution": [1]}, "train": {}}', "config.json: resolution must be a power of two >= 4"),
 ])
 def test_a_damaged_run_config_names_its_file(tmp_path, content, words):
