@@ -661,6 +661,13 @@ def read_run_config(run_dir: Any) -> RunConfig:
         if cells:     # a study's folder: its cells are the runs
             raise ConfigError(f"{run_dir}: a study folder, not a run directory: each of its cells is a run, in "
                               f"{runs}/ (e.g. {runs / cells[0]}; {len(cells)} there)")
+        parent = Path(run_dir).resolve().parent
+        if (parent / "config.json").is_file():
+            # (e.g. `score RUN/checkpoints`, meaning one of them: "no config.json" left the user to guess the way)
+            hint = (" (score RUN --checkpoint FILE scores with one of its checkpoints)"
+                    if Path(run_dir).resolve().name == "checkpoints" else "")
+            raise ConfigError(f"{run_dir}: a folder inside the run {parent}, not a run directory: give the run's "
+                              f"folder{hint}")
         raise ConfigError(f"{run_dir}: not a wildgan run directory (no config.json)")
     try:
         raw = json_without_duplicates(p.read_text(), p)

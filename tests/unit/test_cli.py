@@ -1335,6 +1335,10 @@ def test_score_with_a_chosen_checkpoint(tiny_npz, tmp_path, capsys, monkeypatch)
     assert main(["score", str(run), "--out", "-", "--checkpoint", str(run / "checkpoints")]) == 2
     assert f"--checkpoint {run / 'checkpoints'}: a folder; give one checkpoint file, e.g. its newest, " \
         f"{sorted((run / 'checkpoints').glob('ckpt-*.json'))[-1]}" in capsys.readouterr().err
+    # ... and given as the run: "not a wildgan run directory (no config.json)", with no word of the run it is in
+    assert main(["score", str(run / "checkpoints"), "--out", "-"]) == 2
+    assert f"{run / 'checkpoints'}: a folder inside the run {run.resolve()}, not a run directory: give the run's " \
+        "folder (score RUN --checkpoint FILE" in capsys.readouterr().err
     # --no-A: every score but A, the same values, the threshold columns still there
     no_a = scores("--no-A", "--threshold", "contamination")
     assert "A" not in no_a[0] and "A" in final[0] and "is_anomaly" in no_a[0]
