@@ -822,8 +822,10 @@ def data_config_from_args(a: argparse.Namespace) -> DataConfig:
     from .config import DataConfig
     from .data.readers import absolute_data_path
 
-    normal = tuple(s.strip() for s in (a.normal or "").split(",") if s.strip())
-    exclude = tuple(s.strip() for s in (a.exclude or "").split(",") if s.strip())
+    # ("" is not given, as a config file may write it; ',' alone was "choose the normal class(es)", as if --normal
+    # had not been typed, and --exclude ',' excluded nothing in silence, where study and evaluate refuse it)
+    normal = tuple(_csv(a.normal, str, "--normal")) if a.normal else ()
+    exclude = tuple(_csv(a.exclude, str, "--exclude")) if a.exclude else ()
     return DataConfig(data=absolute_data_path(a.data, a.dataset), dataset=a.dataset, normal=normal,
                       contamination=a.contamination, resolution=a.resolution, channels=a.channels, seed=a.seed,
                       rotations=a.rotations,
@@ -1887,6 +1889,19 @@ def cmd_study(a: argparse.Namespace) -> int:
         return _study(a, study_log)
 
 
+def _normal_cells(text: str) -> list[str]:
+    """A study's --normal: one cell per comma-separated entry, its classes joined by + (as train's --normal a,b)."""
+    cells = []
+    for n in _csv(text, str, "--normal"):
+        classes = [c.strip() for c in n.split("+")]
+        if not all(classes):
+            # ('0+' made a cell of normal classes 0 and '', refused by the cell check as "class '' does not exist")
+            raise ConfigError(f"--normal {text!r}: {n!r} names an empty class; join one cell's classes with + (e.g. "
+                              f"0+1) and separate cells with commas")
+        cells.append(",".join(classes))
+    return cells
+
+
 def _study(a: argparse.Namespace, study_log: RunLog) -> int:
     from .data import load_split_data
     from .data.splits import read_for, with_protocol_shape
@@ -1918,13 +1933,14 @@ def _study(a: argparse.Namespace, study_log: RunLog) -> int:
     # folder) and the cells train (hours), and only now in this command (run_study's rows_named)
     read_rows(Path(a.out) / "results.jsonl")
     # one base config (first normal class, gamma 0) resolves resolution/channels and the schedule
-    first = None if a.normal in (None, "all") else _csv(a.normal, str, "--normal")[0].replace("+", ",")
+    study_cells = None if a.normal in (None, "all") else _normal_cells(a.normal)
+    first = None if study_cells is None else study_cells[0]
     ns = argparse.Namespace(**{**vars(a), "contamination": 0.0, "seed": seeds[0], "method": "wildgan",
                                "encoder_loss": encs[0], "normal": first})
     # one one-vs-rest cell per class; classes joined by + make one cell with several normal classes (as `train
     # --normal a,b` does). --normal all, or none (the protocol's default): the classes as the data's labels give
     # them, without decoding its images (data.splits.list_data), where a finished study's cells may need no more
-    known = ([n.replace("+", ",") for n in _csv(a.normal, str, "--normal")] if first is not None
+    known = (study_cells if study_cells is not None
              else _listed_classes(ns, Path(a.out)) if a.normal == "all" else _listed_default_cell(ns, Path(a.out)))
     if known:
         cells = grid(known, gammas, methods, encs, seeds)

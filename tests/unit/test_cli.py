@@ -465,6 +465,22 @@ def test_a_study_refuses_a_list_option_of_no_values(tiny_npz, tmp_path, capsys, 
     assert not out.exists()
 
 
+@pytest.mark.parametrize("argv, said", [
+    # train's own parse: "choose the normal class(es)", as if --normal had not been given; --exclude ',' excluded
+    # nothing in silence
+    (["train", "--normal", ","], "--normal ',': no values"),
+    (["train", "--normal", "0", "--exclude", " , "], "--exclude ' , ': no values"),
+    # a study cell's classes joined by +: '0+' made a cell of classes 0 and '', refused only by the cell check
+    (["study", "--normal", "0+"], "--normal '0+': '0+' names an empty class; join one cell's classes with +"),
+    (["study", "--normal", "1,+"], "--normal '1,+': '+' names an empty class"),
+])
+def test_train_and_study_refuse_a_class_list_of_no_values(tiny_npz, tmp_path, capsys, argv, said):
+    out = tmp_path / "out"
+    assert main([*argv, "--data", str(tiny_npz), "--preset", "tiny", "--out", str(out)]) == 2
+    assert said in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_evaluate_refuses_a_normal_of_no_classes(tmp_path, capsys):
     # --normal ',' evaluated the run's own split as if no --normal had been given
     (tmp_path / "run").mkdir()
