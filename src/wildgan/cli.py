@@ -1348,7 +1348,7 @@ def _check_train_out(a: argparse.Namespace, ctx: Any) -> None:
 
 def _train_setup(a: argparse.Namespace, ctx: Any) -> tuple[RunConfig, AnomalySplit]:
     """(config, split) of `wildgan train`, and its refusals; each rank of a --distributed job runs it on its own."""
-    from .training.run import check_minibatch_sizes, check_run_dir, check_training_memory
+    from .training.run import check_minibatch_sizes, check_run_dir, check_the_settings, check_training_memory
 
     cfg, split = build_run_config(a)
     if a.evaluate and split.info.get("protocol") == "unlabelled":
@@ -1368,7 +1368,12 @@ def _train_setup(a: argparse.Namespace, ctx: Any) -> tuple[RunConfig, AnomalySpl
     if cfg.method != "fanogan":
         # asked by train_run too, but --dry-run stops before it, and only here is the file the table came from known
         check_minibatch_sizes(cfg, _minibatch_source(a), resume=a.resume)
-    if not a.dry_run:
+    if a.dry_run:
+        # the rest of what the start would refuse of the settings (an f-AnoGAN run's image size, the memory, a
+        # WILDGAN_DATA_ON_GPU typo, ...): the dry run printed them as a config that would train. (The folder is
+        # not asked: a dry run writes nothing there.)
+        check_the_settings(cfg, split, resume=a.resume, is_main=ctx is None or ctx.is_main)
+    else:
         check_run_dir(cfg, Path(a.out), resume=a.resume, overwrite=a.overwrite)   # refuse before anything is written
         if ctx is not None:
             # asked here too (train_run asks again): a rank whose GPU is smaller than the others' tells them all

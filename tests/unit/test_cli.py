@@ -248,6 +248,22 @@ def test_a_run_config_without_a_minibatch_size_for_a_resolution_is_refused_befor
         assert not out.exists()
 
 
+@pytest.mark.parametrize("argv, env, said", [
+    (["--method", "fanogan"], None, "f-AnoGAN needs square (32, 64) images, got 8x8"),
+    ([], "maybe", "WILDGAN_DATA_ON_GPU='maybe': use auto, 1"),
+])
+def test_a_dry_run_says_what_the_start_would_refuse_of_the_settings(tiny_npz, tmp_path, capsys, monkeypatch, argv,
+                                                                    env, said):
+    # --dry-run printed these as a config that trains (exit 0); the real start then refused them
+    if env is not None:
+        monkeypatch.setenv("WILDGAN_DATA_ON_GPU", env)
+    common = ["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--out", str(tmp_path / "x"),
+              "--no-progress", *argv]
+    assert main([*common, "--dry-run"]) == 2
+    assert said in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
 def test_a_run_that_stops_before_a_resolution_without_a_minibatch_size_trains(custom_run, tmp_path, capsys):
     # a total that ends at 4x4 never needs the 8x8 size: such a run trained before the check, which refused it by
     # the resolution alone; a --resume that would grow past it is refused, saying how far the run can go

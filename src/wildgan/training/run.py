@@ -589,6 +589,13 @@ def _check_the_start(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: 
     run behind that the next attempt then has to --overwrite). Returns the split, built here for an f-AnoGAN run
     (its image size is checked now), else as given (None: built under the lock)."""
     check_run_dir(cfg, run_dir, resume=resume, overwrite=overwrite)
+    return check_the_settings(cfg, split, resume=resume, is_main=is_main)
+
+
+def check_the_settings(cfg: RunConfig, split: AnomalySplit | None, *, resume: bool = False,
+                       is_main: bool = True) -> AnomalySplit | None:
+    """The part of _check_the_start that is about the settings, not the folder: what `wildgan train --dry-run`,
+    which leaves the folder alone, says too. Returns the split as _check_the_start does."""
     device = resolve_device(cfg.fanogan.device if cfg.method == "fanogan" else cfg.train.device)
     if cfg.method != "fanogan":
         check_minibatch_sizes(cfg, resume=resume, sizes_from="TrainConfig.minibatch")
