@@ -822,8 +822,10 @@ def data_config_from_args(a: argparse.Namespace) -> DataConfig:
     from .config import DataConfig
     from .data.readers import absolute_data_path
 
-    normal = tuple(s.strip() for s in (a.normal or "").split(",") if s.strip())
-    exclude = tuple(s.strip() for s in (a.exclude or "").split(",") if s.strip())
+    # ("" is not given, as a config file may write it; ',' alone was "choose the normal class(es)", as if --normal
+    # had not been typed, and --exclude ',' excluded nothing in silence, where study and evaluate refuse it)
+    normal = tuple(_csv(a.normal, str, "--normal")) if a.normal else ()
+    exclude = tuple(_csv(a.exclude, str, "--exclude")) if a.exclude else ()
     return DataConfig(data=absolute_data_path(a.data, a.dataset), dataset=a.dataset, normal=normal,
                       contamination=a.contamination, resolution=a.resolution, channels=a.channels, seed=a.seed,
                       rotations=a.rotations,
@@ -1346,7 +1348,7 @@ def _check_train_out(a: argparse.Namespace, ctx: Any) -> None:
 
 def _train_setup(a: argparse.Namespace, ctx: Any) -> tuple[RunConfig, AnomalySplit]:
     """(config, split) of `wildgan train`, and its refusals; each rank of a --distributed job runs it on its own."""
-    from .training.run import check_run_dir, check_training_memory
+    from .training.run import check_minibatch_sizes, check_run_dir, check_the_settings, check_training_memory
 
     cfg, split = build_run_config(a)
     if a.evaluate and split.info.get("protocol") == "unlabelled":
@@ -1363,7 +1365,15 @@ def _train_setup(a: argparse.Namespace, ctx: Any) -> tuple[RunConfig, AnomalySpl
         raise ConfigError("--distributed trains the wildgan method (and search) over several processes; f-AnoGAN "
                           "trains in one process: drop --distributed (or torchrun) for --method fanogan")
     _warn_other_methods_options(a, cfg.method)
-    if not a.dry_run:
+    if cfg.method != "fanogan":
+        # asked by train_run too, but --dry-run stops before it, and only here is the file the table came from known
+        check_minibatch_sizes(cfg, _minibatch_source(a), resume=a.resume)
+    if a.dry_run:
+        # the rest of what the start would refuse of the settings (an f-AnoGAN run's image size, the memory, a
+        # WILDGAN_DATA_ON_GPU typo, ...): the dry run printed them as a config that would train. (The folder is
+        # not asked: a dry run writes nothing there.)
+        check_the_settings(cfg, split, resume=a.resume, is_main=ctx is None or ctx.is_main)
+    else:
         check_run_dir(cfg, Path(a.out), resume=a.resume, overwrite=a.overwrite)   # refuse before anything is written
         if ctx is not None:
             # asked here too (train_run asks again): a rank whose GPU is smaller than the others' tells them all
@@ -1374,6 +1384,17 @@ def _train_setup(a: argparse.Namespace, ctx: Any) -> tuple[RunConfig, AnomalySpl
                 # only rank 0 asks (train_run too): refused here, the other ranks would wait for it at the run lock
                 require_tensorboard()
     return cfg, split
+
+
+def _minibatch_source(a: argparse.Namespace) -> str | None:
+    """The --config file (a run's config, or --resume's config.yaml) whose train.minibatch the run uses, or None when
+    the table is the preset's (a flat --config file has no minibatch)."""
+    if not a.config:
+        return None
+    from .config import load_config_file
+
+    d = load_config_file(Path(a.config))
+    return str(a.config) if isinstance(d.get("train"), dict) and "minibatch" in d["train"] else None
 
 
 def _warn_other_methods_options(a: argparse.Namespace, method: str) -> None:
@@ -1873,6 +1894,19 @@ def cmd_study(a: argparse.Namespace) -> int:
         return _study(a, study_log)
 
 
+def _normal_cells(text: str) -> list[str]:
+    """A study's --normal: one cell per comma-separated entry, its classes joined by + (as train's --normal a,b)."""
+    cells = []
+    for n in _csv(text, str, "--normal"):
+        classes = [c.strip() for c in n.split("+")]
+        if not all(classes):
+            # ('0+' made a cell of normal classes 0 and '', refused by the cell check as "class '' does not exist")
+            raise ConfigError(f"--normal {text!r}: {n!r} names an empty class; join one cell's classes with + (e.g. "
+                              f"0+1) and separate cells with commas")
+        cells.append(",".join(classes))
+    return cells
+
+
 def _study(a: argparse.Namespace, study_log: RunLog) -> int:
     from .data import load_split_data
     from .data.splits import read_for, with_protocol_shape
@@ -1904,13 +1938,14 @@ def _study(a: argparse.Namespace, study_log: RunLog) -> int:
     # folder) and the cells train (hours), and only now in this command (run_study's rows_named)
     read_rows(Path(a.out) / "results.jsonl")
     # one base config (first normal class, gamma 0) resolves resolution/channels and the schedule
-    first = None if a.normal in (None, "all") else _csv(a.normal, str, "--normal")[0].replace("+", ",")
+    study_cells = None if a.normal in (None, "all") else _normal_cells(a.normal)
+    first = None if study_cells is None else study_cells[0]
     ns = argparse.Namespace(**{**vars(a), "contamination": 0.0, "seed": seeds[0], "method": "wildgan",
                                "encoder_loss": encs[0], "normal": first})
     # one one-vs-rest cell per class; classes joined by + make one cell with several normal classes (as `train
     # --normal a,b` does). --normal all, or none (the protocol's default): the classes as the data's labels give
     # them, without decoding its images (data.splits.list_data), where a finished study's cells may need no more
-    known = ([n.replace("+", ",") for n in _csv(a.normal, str, "--normal")] if first is not None
+    known = (study_cells if study_cells is not None
              else _listed_classes(ns, Path(a.out)) if a.normal == "all" else _listed_default_cell(ns, Path(a.out)))
     if known:
         cells = grid(known, gammas, methods, encs, seeds)

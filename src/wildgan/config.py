@@ -661,9 +661,16 @@ def read_run_config(run_dir: Any) -> RunConfig:
         if cells:     # a study's folder: its cells are the runs
             raise ConfigError(f"{run_dir}: a study folder, not a run directory: each of its cells is a run, in "
                               f"{runs}/ (e.g. {runs / cells[0]}; {len(cells)} there)")
+        parent = Path(run_dir).resolve().parent
+        if (parent / "config.json").is_file():
+            # (e.g. `score RUN/checkpoints`, meaning one of them: "no config.json" left the user to guess the way)
+            hint = (" (score RUN --checkpoint FILE scores with one of its checkpoints)"
+                    if Path(run_dir).resolve().name == "checkpoints" else "")
+            raise ConfigError(f"{run_dir}: a folder inside the run {parent}, not a run directory: give the run's "
+                              f"folder{hint}")
         raise ConfigError(f"{run_dir}: not a wildgan run directory (no config.json)")
     try:
-        raw = json.loads(p.read_text())
+        raw = json_without_duplicates(p.read_text(), p)
     except json.JSONDecodeError as e:
         raise ConfigError(f"{p}: invalid JSON: {e}") from None
     except (OSError, UnicodeDecodeError) as e:
@@ -720,10 +727,64 @@ def _recorded_source(run_dir: Any) -> Any:
         return None
 
 
+def _twice(path: Any, key: Any, first: Any, second: Any, where: str = "") -> ConfigError:
+    return ConfigError(f"{path}: {key!r} is given twice in one mapping{where}, with different values ({first!r} and "
+                       f"{second!r}); the one read last would win without a word: keep one")
+
+
+def json_without_duplicates(text: str, path: Any) -> Any:
+    """json.loads, refusing an object that gives one key twice with different values (json keeps the last one in
+    silence, so a hand edit appended below the old line, or a merge of two copies, won or lost unseen)."""
+    import json
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k, v in items:
+            if k in out and out[k] != v:
+                raise _twice(path, k, out[k], v)
+            out[k] = v
+        return out
+
+    return json.loads(text, object_pairs_hook=pairs)
+
+
+def _yaml_loader(path: Any) -> type:
+    """A yaml.SafeLoader that refuses a mapping giving one key twice with different values (PyYAML keeps the last
+    in silence), naming both lines. A merge (<<) is left alone: overriding a merged key is what it is for."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        checked: set[int] = set()
+
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            if isinstance(node, yaml.MappingNode) and id(node) not in self.checked:
+                # (once per node: an anchored mapping is constructed again where it is referenced, flattened by
+                # then, its merged keys among its own)
+                self.checked.add(id(node))
+                seen: dict[Any, tuple[Any, Any]] = {}
+                for key_node, value_node in node.value:
+                    if key_node.tag == "tag:yaml.org,2002:merge":
+                        continue
+                    key = self.construct_object(key_node, deep=True)
+                    try:
+                        hash(key)
+                    except TypeError:
+                        continue          # (an unhashable key: SafeLoader's own error says it)
+                    value = self.construct_object(value_node, deep=True)
+                    if key in seen and seen[key][0] != value:
+                        before, line = seen[key]
+                        raise _twice(path, key, before, value,
+                                     f" (lines {line + 1} and {key_node.start_mark.line + 1})")
+                    seen[key] = (value, key_node.start_mark.line)
+            return super().construct_mapping(node, deep=deep)
+
+    Loader.checked = set()
+    return Loader
+
+
 def load_config_file(path: Any) -> dict[str, Any]:
     """A YAML (.yaml/.yml), TOML (.toml) or JSON (anything else) file of settings as a mapping; errors name the file.
     `wildgan train --config FILE` reads it: a run's own config.yaml, or a flat file of option names."""
-    import json
     from pathlib import Path
 
     path = Path(path)
@@ -740,7 +801,7 @@ def load_config_file(path: Any) -> dict[str, Any]:
         if path.suffix in (".yaml", ".yml"):
             import yaml
 
-            d = yaml.safe_load(text)
+            d = yaml.load(text, Loader=_yaml_loader(path))    # noqa: S506 - a SafeLoader, checking duplicate keys
         elif path.suffix == ".toml":
             try:
                 import tomllib  # type: ignore[import-not-found]
@@ -749,7 +810,9 @@ def load_config_file(path: Any) -> dict[str, Any]:
 
             d = tomllib.loads(text)
         else:
-            d = json.loads(text)
+            d = json_without_duplicates(text, path)
+    except ConfigError:
+        raise                 # (a duplicate key, said already with the file)
     except Exception as e:  # noqa: BLE001 - any parser error becomes one clear message
         raise ConfigError(f"{path}: cannot parse config file: {e}") from None
     if not isinstance(d, dict):

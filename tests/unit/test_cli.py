@@ -238,8 +238,58 @@ def test_a_run_config_without_a_minibatch_size_for_a_resolution_is_refused_befor
     p = tmp_path / "mb.json"
     p.write_text(json.dumps(d))
     out = tmp_path / "x"
-    assert main(["train", "--config", str(p), "--out", str(out), "--no-progress", "--threads", "1"]) == 2
-    assert "train.minibatch has no size for resolution(s) 8, which a 8x8 run trains at" in capsys.readouterr().err
+    # refused naming the file the table came from, and --dry-run (which stopped before the check) says it too
+    for extra in ([], ["--dry-run"]):
+        assert main(["train", "--config", str(p), "--out", str(out), "--no-progress", "--threads", "1", *extra]) == 2
+        err = capsys.readouterr().err
+        assert f"{p}: train.minibatch has no size for resolution(s) 8, which the 8x8 run's schedule reaches from " \
+            "3.008 kimg on (of its total 100)" in err, err     # (the first round, of 2 x 16, after 3 kimg)
+        assert "or give a --total-kimg of at most 3.008, which stops before it" in err
+        assert not out.exists()
+
+
+@pytest.mark.parametrize("argv, env, said", [
+    (["--method", "fanogan"], None, "f-AnoGAN needs square (32, 64) images, got 8x8"),
+    ([], "maybe", "WILDGAN_DATA_ON_GPU='maybe': use auto, 1"),
+])
+def test_a_dry_run_says_what_the_start_would_refuse_of_the_settings(tiny_npz, tmp_path, capsys, monkeypatch, argv,
+                                                                    env, said):
+    # --dry-run printed these as a config that trains (exit 0); the real start then refused them
+    if env is not None:
+        monkeypatch.setenv("WILDGAN_DATA_ON_GPU", env)
+    common = ["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--out", str(tmp_path / "x"),
+              "--no-progress", *argv]
+    assert main([*common, "--dry-run"]) == 2
+    assert said in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
+def test_a_run_that_stops_before_a_resolution_without_a_minibatch_size_trains(custom_run, tmp_path, capsys):
+    # a total that ends at 4x4 never needs the 8x8 size: such a run trained before the check, which refused it by
+    # the resolution alone; a --resume that would grow past it is refused, saying how far the run can go
+    _, d = custom_run
+    d["train"].update(minibatch={"4": 16}, total_kimg=0.05, phase_kimg=0.05, minibatch_repeats=1, checkpoint_kimg=1)
+    p = tmp_path / "mb.json"
+    p.write_text(json.dumps(d))
+    out = tmp_path / "x"
+    assert main(["train", "--config", str(p), "--out", str(out), "--no-progress", "--threads", "1"]) == 0
+    assert (out / "network-final.json").is_file()
+    capsys.readouterr()
+    assert main(["train", "--out", str(out), "--resume", "--total-kimg", "1", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert f"{out / 'config.yaml'}: train.minibatch has no size for resolution(s) 8" in err, err
+    assert "cannot change on --resume, so this one trains to at most 0.064 kimg (--total-kimg 0.064)" in err
+
+
+def test_a_study_at_a_resolution_without_preset_minibatch_sizes_is_refused_before_any_cell(tiny_npz, tmp_path,
+                                                                                           capsys):
+    # --resolution 512 (the presets' sizes stop at 256): the study folder was written and its first cell refused
+    out = tmp_path / "study"
+    assert main(["study", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--resolution", "512",
+                 "--methods", "wildgan", "--contamination", "0", "--no-progress", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "nothing was trained" in err and "train.minibatch has no size for resolution(s) 512" in err, err
+    assert "give a --resolution of at most 256, or a --total-kimg of at most" in err
     assert not out.exists()
 
 
@@ -251,6 +301,9 @@ def test_a_run_config_without_a_minibatch_size_for_a_resolution_is_refused_befor
     ("no_such_option: 1\n", ["no_such_option"]),
     # both spellings of one option: the one read last won without a word
     ("total-kimg: 1\ntotal_kimg: 2\n", ["--total-kimg is given twice", "1 and 2"]),
+    # one spelling twice: PyYAML kept the last in silence
+    ("total_kimg: 1\nseed: 3\ntotal_kimg: 2\n", ["'total_kimg' is given twice in one mapping (lines 1 and 3)",
+                                                "(1 and 2)"]),
 ])
 def test_bad_flat_config_values_name_the_file(tmp_path, capsys, text, words):
     p = tmp_path / "flat.yaml"
@@ -258,6 +311,24 @@ def test_bad_flat_config_values_name_the_file(tmp_path, capsys, text, words):
     assert main(["train", "--config", str(p), "--out", str(tmp_path / "x"), "--dry-run"]) == 2
     err = capsys.readouterr().err
     assert str(p) in err and all(w in err for w in words), err
+
+
+def test_a_config_file_giving_a_key_twice_is_refused_unless_alike_or_merged(tmp_path, capsys):
+    # a JSON --config (a run's config, nested) is refused as a YAML one is; the same value twice, and a YAML merge
+    # (<<) overridden below it, are no conflict and still read
+    from wildgan.config import load_config_file
+
+    p = tmp_path / "run.json"
+    p.write_text('{"train": {"total_kimg": 1, "seed": 0, "total_kimg": 3}, "data": {}}')
+    assert main(["train", "--config", str(p), "--out", str(tmp_path / "x"), "--dry-run"]) == 2
+    assert f"{p}: 'total_kimg' is given twice in one mapping, with different values (1 and 3)" in \
+        capsys.readouterr().err
+    same = tmp_path / "same.yaml"
+    same.write_text("seed: 1\nseed: 1\n")
+    assert load_config_file(same) == {"seed": 1}
+    merged = tmp_path / "merged.yaml"
+    merged.write_text("base: &b {seed: 1, phase_kimg: 2}\nrun:\n  <<: *b\n  seed: 5\nagain: *b\n")
+    assert load_config_file(merged)["run"] == {"seed": 5, "phase_kimg": 2}
 
 
 def test_runs_record_their_data_absolute_and_work_from_any_folder(tiny_npz, tmp_path, capsys, monkeypatch):
@@ -407,6 +478,22 @@ def test_a_study_refuses_a_list_option_of_no_values(tiny_npz, tmp_path, capsys, 
     assert main(["study", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", opt, ",",
                  "--out", str(out)]) == 2
     assert f"{opt} ',': no values" in capsys.readouterr().err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("argv, said", [
+    # train's own parse: "choose the normal class(es)", as if --normal had not been given; --exclude ',' excluded
+    # nothing in silence
+    (["train", "--normal", ","], "--normal ',': no values"),
+    (["train", "--normal", "0", "--exclude", " , "], "--exclude ' , ': no values"),
+    # a study cell's classes joined by +: '0+' made a cell of classes 0 and '', refused only by the cell check
+    (["study", "--normal", "0+"], "--normal '0+': '0+' names an empty class; join one cell's classes with +"),
+    (["study", "--normal", "1,+"], "--normal '1,+': '+' names an empty class"),
+])
+def test_train_and_study_refuse_a_class_list_of_no_values(tiny_npz, tmp_path, capsys, argv, said):
+    out = tmp_path / "out"
+    assert main([*argv, "--data", str(tiny_npz), "--preset", "tiny", "--out", str(out)]) == 2
+    assert said in capsys.readouterr().err
     assert not out.exists()
 
 
@@ -1280,6 +1367,10 @@ def test_score_with_a_chosen_checkpoint(tiny_npz, tmp_path, capsys, monkeypatch)
     assert main(["score", str(run), "--out", "-", "--checkpoint", str(run / "checkpoints")]) == 2
     assert f"--checkpoint {run / 'checkpoints'}: a folder; give one checkpoint file, e.g. its newest, " \
         f"{sorted((run / 'checkpoints').glob('ckpt-*.json'))[-1]}" in capsys.readouterr().err
+    # ... and given as the run: "not a wildgan run directory (no config.json)", with no word of the run it is in
+    assert main(["score", str(run / "checkpoints"), "--out", "-"]) == 2
+    assert f"{run / 'checkpoints'}: a folder inside the run {run.resolve()}, not a run directory: give the run's " \
+        "folder (score RUN --checkpoint FILE" in capsys.readouterr().err
     # --no-A: every score but A, the same values, the threshold columns still there
     no_a = scores("--no-A", "--threshold", "contamination")
     assert "A" not in no_a[0] and "A" in final[0] and "is_anomaly" in no_a[0]
@@ -1326,6 +1417,9 @@ def test_resume_with_overwrite_is_refused_before_announcing_a_resume(tmp_path, c
     ('{"data": {}, "net": null, "train": {}}', "config.json: NetConfig section must be a mapping"),
     ('{"net": {}, "train": {}}', "config.json: config is missing the 'data' section"),
     ('{"data": {}, "net": {}, "train": {"minibatch": 5}}', "config.json: minibatch must map resolutions"),
+    # a key twice (a hand edit below the old line): json kept the last in silence
+    ('{"data": {}, "net": {}, "train": {"seed": 1, "seed": 2}}', "config.json: 'seed' is given twice in one mapping, "
+                                                                 "with different values .1 and 2."),
     ('{"data": {}, "net": {"resolution": [1]}, "train": {}}', "config.json: resolution must be a power of two >= 4"),
 ])
 def test_a_damaged_run_config_names_its_file(tmp_path, content, words):
@@ -2773,7 +2867,22 @@ def test_a_colour_data_set_scored_by_a_gray_run_is_warned_about_as_image_files_a
                  ["evaluate", str(run), "--data", str(labelled), "--normal", "0", "--no-controls"]):
         capsys.readouterr()
         assert main([*argv, "--no-progress", "--threads", "1"]) == 0
-        assert f"{labelled}: 60 {said}" in capsys.readouterr().err         # (the images read: train and test)
+        # the 20 test images scored, not the 60 read (the .npz's training images too), as it once said
+        assert f"{labelled}: 20 {said}" in capsys.readouterr().err
+    # files of both kinds: which of them the test split holds is not recorded, so the count read is said as such
+    from PIL import Image
+
+    mixed = tmp_path / "mixed"
+    for c in "01":
+        (mixed / c).mkdir(parents=True)
+        for i in range(30):
+            a = rng.integers(0, 255, (8, 8, 3), dtype=np.uint8)
+            Image.fromarray(a if i % 3 == 0 else a[..., 0]).save(mixed / c / f"{i}.png")
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--data", str(mixed), "--normal", "0", "--no-controls", "--no-progress",
+                 "--threads", "1"]) == 0
+    err = capsys.readouterr().err
+    assert f"{mixed}: 20 {said}" in err and "(of the 60 images read, training and test sets together; " in err, err
     with pytest.warns(UserWarning, match=f"8 {said}"):                     # (warned by the reader, as for files)
         assert main(["score", str(run), "--data", str(pile), "--out", str(tmp_path / "b.csv"), "--no-progress"]) == 0
     capsys.readouterr()

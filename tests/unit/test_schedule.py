@@ -1,9 +1,11 @@
 """The progressive schedule is a pure function of images seen (spec 3.5)."""
 
+import math
+
 import pytest
 
 from wildgan.config import PAPER_MINIBATCH
-from wildgan.training.schedule import schedule, schedule_kimg_for_full_growth
+from wildgan.training.schedule import first_round_without_a_size, lod_at, schedule, schedule_kimg_for_full_growth
 
 
 @pytest.mark.parametrize("kimg,res,lod,batch", [
@@ -203,3 +205,24 @@ def test_the_advised_total_reaches_full_resolution_even_with_tiny_phases():
     assert total_kimg_advice(8, 0.01, 0.01, mb, 4, paper_total_kimg(8, 0.01, 0.01)) == pytest.approx(0.128)
     assert kimg_to_the_image(3600.128) == "3600.128" and kimg_to_the_image(4000.0) == "4000"
     assert kimg_to_the_image(1.3333333) == "1.334"                 # rounded up: never short of a threshold
+
+
+@pytest.mark.parametrize("total_kimg, phase, fade, minibatch, repeats", [
+    (100, 3, 3, {4: 16}, 2), (0.05, 0.05, 0.05, {4: 16}, 1), (0.1, 0.05, 0.05, {4: 16}, 1),
+    (7, 1, 0.5, {4: 8, 8: 4, 16: 2}, 3), (7, 1, 0, {4: 8, 8: 4, 32: 2}, 1), (3, 1, 1, {8: 4}, 1),
+    (2.5, 0.7, 0.3, {4: 5, 8: 3, 16: 7, 32: 2}, 2), (20, 0.7, 0.3, {4: 5, 8: 3, 16: 7, 32: 2}, 2),
+])
+def test_first_round_without_a_size_is_where_the_loop_would_fail(total_kimg, phase, fade, minibatch, repeats):
+    # a replay of the loop's rounds (schedule() raises KeyError where a size is missing) gives the same answer as
+    # the one that skips across each resolution: training.run.check_minibatch_sizes refuses exactly what would fail
+    total = int(round(total_kimg * 1000))
+    n, want = 0, None
+    while n < total:
+        try:
+            ph = schedule(n, 32, phase, fade, minibatch)
+        except KeyError:
+            want = (n, int(32 / 2 ** math.floor(lod_at(n, 32, phase, fade))))
+            break
+        n += repeats * ph.batch
+    assert first_round_without_a_size(total, 32, phase, fade, minibatch, repeats) == want
+    assert (want is None) == (total_kimg in (0.05, 2.5, 20))     # (both kinds of case are tried)

@@ -55,9 +55,19 @@ def _warn_other_channels(split: AnomalySplit, recorded: dict[str, Any], data: st
         return                                    # (not counted by this reader: nothing known to say)
     trained = conversion_opts(recorded)
     trained_on = "gray" if trained.get("gray_data") else "colour" if trained.get("colour_data") else None
-    msg = channel_warning(n_gray, n_read - n_gray, trained_on)
+    # only the test split is scored, while the reader counted every image read (an .npz's training images too: "60
+    # colour images" of which 20 were scored). Data all of one kind: its test images are that kind, so counted true;
+    # mixed data: the reader's count, said as what it is (which of them are in the test split is not recorded)
+    n_test = len(split.test_x)
+    if n_gray in (0, n_read):
+        gray_test = n_test if n_gray else 0
+        msg = channel_warning(gray_test, n_test - gray_test, trained_on)
+        of = ""
+    else:
+        msg = channel_warning(n_gray, n_read - n_gray, trained_on)
+        of = f" (of the {n_read} images read, training and test sets together; {n_test} of them are scored)"
     if msg:
-        _say(log, f"warning: {data}: {msg}")
+        _say(log, f"warning: {data}: {msg}{of}")
 
 
 def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], None] | None = None,

@@ -360,10 +360,11 @@ def _pgan_problem(cfg: RunConfig) -> str | None:
     """What train_run refuses of a pGAN (wildgan, search) run before it trains, the same for each of a study's pGAN
     cells: a study that trains f-AnoGAN first would otherwise meet it only at its first pGAN cell."""
     from ..devices import resolve_device
-    from ..training.run import check_training_memory
+    from ..training.run import check_minibatch_sizes, check_training_memory
     from ..training.tblog import require_tensorboard
 
     try:
+        check_minibatch_sizes(cfg, sizes_from=None)        # (--resolution 512: the presets have no size there)
         check_training_memory(cfg, resolve_device(cfg.train.device))
         if cfg.train.tensorboard:
             require_tensorboard()

@@ -589,9 +589,16 @@ def _check_the_start(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: 
     run behind that the next attempt then has to --overwrite). Returns the split, built here for an f-AnoGAN run
     (its image size is checked now), else as given (None: built under the lock)."""
     check_run_dir(cfg, run_dir, resume=resume, overwrite=overwrite)
+    return check_the_settings(cfg, split, resume=resume, is_main=is_main)
+
+
+def check_the_settings(cfg: RunConfig, split: AnomalySplit | None, *, resume: bool = False,
+                       is_main: bool = True) -> AnomalySplit | None:
+    """The part of _check_the_start that is about the settings, not the folder: what `wildgan train --dry-run`,
+    which leaves the folder alone, says too. Returns the split as _check_the_start does."""
     device = resolve_device(cfg.fanogan.device if cfg.method == "fanogan" else cfg.train.device)
     if cfg.method != "fanogan":
-        _check_minibatch_sizes(cfg)
+        check_minibatch_sizes(cfg, resume=resume, sizes_from="TrainConfig.minibatch")
         check_training_memory(cfg, device)
     data_on_gpu_setting()                     # a typo in WILDGAN_DATA_ON_GPU (both loops read it), before the data
     if cfg.train.tensorboard and cfg.method != "fanogan" and is_main:
@@ -605,16 +612,40 @@ def _check_the_start(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: 
     return split
 
 
-def _check_minibatch_sizes(cfg: RunConfig) -> None:
-    """Refuse a schedule that grows to a resolution without a minibatch size (a hand-edited train.minibatch, a
-    resolution above the presets' 256): it was a KeyError traceback once training reached it, the run folder
-    written. (Asked here, not by RunConfig, so that a run that stopped before such a resolution still reads.)"""
-    r = cfg.net.resolution
-    missing = [4 << i for i in range(r.bit_length() - 2) if 4 << i not in cfg.train.minibatch]
-    if missing:
-        raise ConfigError(f"train.minibatch has no size for resolution(s) {', '.join(map(str, missing))}, which a "
-                          f"{r}x{r} run trains at; it has {cfg.train.minibatch} (a run config's train.minibatch, "
-                          f"--config, sets them)")
+def check_minibatch_sizes(cfg: RunConfig, source: str | None = None, *, resume: bool = False,
+                          sizes_from: str | None = "a run config given with --config") -> None:
+    """Refuse a schedule that grows, within its total_kimg, to a resolution without a minibatch size (a hand-edited
+    train.minibatch, a resolution above the presets' 256): it was a KeyError traceback once training reached it, the
+    run folder written. A run whose total stops before such a resolution trains (and resumes) as it always did.
+    `source`: the config file the table came from, named first; `resume`: the table is the run's, which a --resume
+    cannot change; `sizes_from`: where the caller's user sets the sizes (None: nowhere, e.g. a study, which takes the
+    presets'). (Asked here, not by RunConfig, so that such a run's config still reads.)"""
+    from .schedule import first_round_without_a_size, lod_at
+
+    t, r = cfg.train, cfg.net.resolution
+    total_nimg = int(round(t.total_kimg * 1000))
+    first = first_round_without_a_size(total_nimg, r, t.phase_kimg, t.fade_kimg, t.minibatch, t.minibatch_repeats)
+    if first is None:
+        return
+    nimg, res = first
+    # the others the schedule reaches by its end, from the lod formula alone (no sizes needed to know where it goes)
+    top = int(r / 2 ** math.floor(lod_at(max(total_nimg - 1, 0), r, t.phase_kimg, t.fade_kimg)))
+    missing = [q for q in (4 << i for i in range(r.bit_length() - 2)) if res <= q <= top and q not in t.minibatch]
+    stop = f"{nimg / 1000:.3f}".rstrip("0").rstrip(".")          # (exact: nimg is a whole number of images)
+    # (a size missing at 4x4, where every run starts, leaves no total that stops before it)
+    shorter = f"a --total-kimg of at most {stop}, which stops before it" if nimg else ""
+    if resume:
+        fix = ("a run's minibatch sizes cannot change on --resume" +
+               (f", so this one trains to at most {stop} kimg (--total-kimg {stop})" if nimg else "") +
+               "; for more, train a new run whose train.minibatch has them")
+    elif sizes_from:
+        fix = f"add the size(s) to train.minibatch ({sizes_from})" + (f", or give {shorter}" if nimg else "")
+    else:
+        fix = (f"the presets' sizes go up to {max(t.minibatch)}x{max(t.minibatch)}: give a --resolution of at most "
+               f"{max(t.minibatch)}" + (f", or {shorter}" if nimg else ""))
+    raise ConfigError(f"{source + ': ' if source else ''}train.minibatch has no size for resolution(s) "
+                      f"{', '.join(map(str, missing))}, which the {r}x{r} run's schedule reaches from {stop} kimg on "
+                      f"(of its total {t.total_kimg:g}); it has {t.minibatch}. {fix[0].upper()}{fix[1:]}")
 
 
 def _take_the_folder(held: ExitStack, run_dir: Path, ctx: Any, *, resume: bool, overwrite: bool) -> None:

@@ -23,6 +23,15 @@ class Phase:
 def schedule(nimg: int, resolution: int, phase_kimg: float, fade_kimg: float, minibatch: dict[int, int]) -> Phase:
     """lod = (log2 R - 2) - p - max(k - phase, 0) / fade, clipped at 0, where p = floor(kimg / (phase + fade))
     and k = kimg - p * (phase + fade). Training starts at 4x4."""
+    lod = lod_at(nimg, resolution, phase_kimg, fade_kimg)
+    res = int(resolution / 2 ** math.floor(lod))
+    if res not in minibatch:
+        raise KeyError(f"no minibatch size configured for resolution {res}")
+    return Phase(lod=lod, resolution=res, batch=minibatch[res], fade=lod - math.floor(lod))
+
+
+def lod_at(nimg: int, resolution: int, phase_kimg: float, fade_kimg: float) -> float:
+    """The schedule's lod after `nimg` images (schedule's formula), which needs no minibatch sizes."""
     kimg = nimg / 1000.0
     period = phase_kimg + fade_kimg
     p = math.floor(kimg / period)
@@ -30,11 +39,29 @@ def schedule(nimg: int, resolution: int, phase_kimg: float, fade_kimg: float, mi
     top = math.log2(resolution) - 2
     # fade_kimg 0: no fade-in, the resolution doubles at the end of each stable phase
     lod = top - p - (max(k - phase_kimg, 0.0) / fade_kimg if fade_kimg > 0 else 0.0)
-    lod = min(max(lod, 0.0), top)
-    res = int(resolution / 2 ** math.floor(lod))
-    if res not in minibatch:
-        raise KeyError(f"no minibatch size configured for resolution {res}")
-    return Phase(lod=lod, resolution=res, batch=minibatch[res], fade=lod - math.floor(lod))
+    return min(max(lod, 0.0), top)
+
+
+def first_round_without_a_size(total_nimg: int, resolution: int, phase_kimg: float, fade_kimg: float,
+                               minibatch: dict[int, int], repeats: int) -> tuple[int, int] | None:
+    """(images shown, resolution) where a training to `total_nimg` first starts a round at a resolution that has no
+    minibatch size, or None when it never does (a schedule that stops before such a resolution trains as any other).
+    The rounds are replayed from 0 as the loop runs them (minibatch cannot change on a resume, so this is exact),
+    a resolution at a time as in kimg_to_reach_full_resolution."""
+    period = (phase_kimg + fade_kimg) * 1000
+    n = 0
+    while n < total_nimg:
+        res = int(resolution / 2 ** math.floor(lod_at(n, resolution, phase_kimg, fade_kimg)))
+        if res not in minibatch:
+            return n, res
+        if res == resolution:
+            return None                  # full resolution: it never changes again
+        step = repeats * minibatch[res]
+        edge = math.floor(n / period) * period + phase_kimg * 1000
+        if n > edge:                     # already fading in: this resolution lasts to the next edge
+            edge += period
+        n += max(1, math.ceil((min(edge, total_nimg) - n) / step) - 1) * step
+    return None
 
 
 def lod_of_last_round(nimg: int, resolution: int, phase_kimg: float, fade_kimg: float, minibatch: dict[int, int],
@@ -139,9 +166,16 @@ def growth_figures(train: Any, resolution: int) -> tuple[str, float, str]:
     from ..config import paper_total_kimg
 
     t = train
-    grown = kimg_to_reach_full_resolution(resolution, t.phase_kimg, t.fade_kimg, t.minibatch, t.minibatch_repeats)
     paper = paper_total_kimg(resolution, t.phase_kimg, t.fade_kimg)
-    advice = total_kimg_advice(resolution, t.phase_kimg, t.fade_kimg, t.minibatch, t.minibatch_repeats, paper)
+    try:
+        grown = kimg_to_reach_full_resolution(resolution, t.phase_kimg, t.fade_kimg, t.minibatch, t.minibatch_repeats)
+        advice = total_kimg_advice(resolution, t.phase_kimg, t.fade_kimg, t.minibatch, t.minibatch_repeats, paper)
+    except KeyError:
+        # a table without sizes for the resolutions ahead (a run whose total stopped before them): the rounds cannot
+        # be replayed, so the schedule's own figures (where the last fade-in ends), which the warnings still need;
+        # a --resume that grows there is refused until the sizes are added (training.run.check_minibatch_sizes)
+        grown = schedule_kimg_for_full_growth(resolution, t.phase_kimg, t.fade_kimg)
+        advice = max(paper, grown)
     return kimg_to_the_image(grown), paper, kimg_to_the_image(advice)
 
 
