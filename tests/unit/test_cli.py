@@ -2344,6 +2344,45 @@ def test_score_threshold_on_changed_data_comes_from_the_training_images_the_run_
         [ln for ln in err.splitlines() if ln.startswith("threshold for score a")] == before, err
 
 
+def test_the_report_of_a_labelled_run_whose_training_images_changed_takes_no_threshold_from_other_images(
+        tiny_npz, tmp_path, capsys):
+    """`report RUN` of a labelled run whose training images were edited in place since training: without the run's
+    train_scores.csv its Threshold section told the user to make them with `wildgan score RUN --threshold`, which is
+    refused on such data (and its warning said nothing of the threshold), while score --threshold's warning says where
+    its threshold comes from. Now the report's warning says it too (the cached scores of the images trained on, or no
+    threshold), and its page says why there is none instead of pointing to a command that refuses."""
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.05",
+                 "--phase-kimg", "0.05", "--threads", "1", "--no-progress", "--out", str(run)]) == 0
+    d = dict(np.load(tiny_npz))
+    x = d["x_train"].copy()
+    x[:4] = 255 - x[:4]                                   # training images (normal class 0) edited in place
+    np.savez(tiny_npz, **{**d, "x_train": x})
+    report = ["report", str(run), "--top-k", "2", "--threads", "1", "--no-progress", "--tsne-points", "5"]
+    err = _stderr_in_order(capsys, report)
+    said = [ln for ln in err.splitlines() if "changed since" in ln]
+    assert len(said) == 1 and said[0].count("the training images' pixels, under the same image ids") == 1, err
+    assert f"; the report's threshold section comes from train_scores.csv, the cached scores of the training " \
+           f"images as {run} was trained on them" in said[0], said
+    assert said[0].index("threshold section") < said[0].index("if it was edited in place"), said
+    page = (run / "report" / "report.md").read_text()
+    assert "(train_scores.csv: the images the run was trained on)" in page, page
+    for f in run.glob("train_scores*"):
+        f.unlink()
+    err = _stderr_in_order(capsys, report)
+    said = [ln for ln in err.splitlines() if "changed since" in ln]
+    assert len(said) == 1 and "; the report shows no threshold: no scores of the images it was trained on are " \
+                               "cached (train_scores.csv)" in said[0], err
+    page = (run / "report" / "report.md").read_text()
+    assert "No threshold: the run's data changed since it was trained" in page, page
+    assert "computes and caches them" not in page, page
+    assert not list(run.glob("train_scores*"))           # nothing scored or cached of the images as they are now
+    # the data restored: the threshold of the images trained on, no warning
+    np.savez(tiny_npz, **d)
+    err = _stderr_in_order(capsys, report)
+    assert "changed since" not in err, err
+
+
 def test_score_threshold_on_test_images_changed_says_the_training_images_are_the_trained_ones(tiny_npz, tmp_path,
                                                                                                capsys):
     """`score RUN --threshold` (no cached training scores) after only the run's test images were edited: the warning
