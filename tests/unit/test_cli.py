@@ -2818,3 +2818,56 @@ def test_a_colour_data_set_scored_by_a_gray_run_is_warned_about_as_image_files_a
     capsys.readouterr()
     assert main(["score", str(run), "--data", str(tiny_npz), "--out", str(tmp_path / "c.csv"), "--no-progress"]) == 0
     assert "converted to gray" not in capsys.readouterr().err                    # the run's own kind: nothing said
+
+
+@pytest.mark.filterwarnings("ignore:training ended at")
+def test_score_and_export_threshold_of_a_fit_run_follow_fit_s_recorded_parameter(tmp_path, capsys):
+    """`wildgan score RUN --threshold contamination` (and export) of a run that Detector.fit(contamination=0.2) wrote
+    thresholded at the CLI's c = 0.05, while Detector.from_run(RUN) follows fit's record (detector_threshold.json):
+    two thresholds for one run. Now the CLI takes the recorded c (k for mad) where the user gives none, and its
+    threshold line says so; an option given wins, and the record of one rule does not set the other's parameter."""
+    from PIL import Image
+
+    from wildgan import Detector
+    from wildgan.export import onnx_threshold
+
+    x = np.random.default_rng(0).integers(0, 256, (16, 8, 8), dtype=np.uint8)
+    run = tmp_path / "det"
+    det = Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.02, resolution=8, device="cpu", run_dir=str(run),
+                   contamination=0.2).fit(x)
+    (tmp_path / "pile").mkdir()
+    for i in range(4):
+        Image.fromarray(x[i]).save(tmp_path / "pile" / f"{i}.png")
+    score = ["score", str(run), "--data", str(tmp_path / "pile"), "--threads", "1", "--no-progress", "--out",
+             str(tmp_path / "s.csv"), "--threshold"]
+
+    def line(argv: list[str]) -> str:
+        capsys.readouterr()
+        assert main(argv) == 0
+        (got,) = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("threshold for")]
+        return got
+
+    got = line(score + ["contamination"])
+    record = run / "detector_threshold.json"
+    assert "contamination (contamination=0.2" in got and f"c = 0.2 (Detector.fit's, recorded in {record}; " \
+           f"--expected-contamination G chooses another)" in got, got
+    assert f"> {det.threshold_:.6g}" in got, (got, det.threshold_)
+    assert Detector.from_run(run, device="cpu").threshold_ == det.threshold_
+    got = line(score + ["contamination", "--expected-contamination", "0.05"])      # given: it wins
+    assert "contamination (contamination=0.05" in got and "c = 0.05 (as given)" in got and "Detector.fit" not in got, got
+    got = line(score + ["mad"])                           # another rule than fit's: its own default k
+    assert "mad (k=3" in got and "Detector.fit" not in got, got
+    got = line(["export", str(run), "--format", "onnx", "--out", str(tmp_path / "m.onnx"), "--no-progress",
+                "--threshold", "contamination"])
+    assert "c = 0.2 (Detector.fit's, recorded in" in got, got
+    assert onnx_threshold(tmp_path / "m.onnx").params["contamination"] == 0.2
+    # fit's mad rule: its k, said; a record of other networks (trained on since) is not followed, as the report
+    # does not show it
+    rec = json.loads(record.read_text())
+    record.write_text(json.dumps({**rec, "threshold": {"value": 0.0, "rule": "mad",
+                                                       "params": {"k": 2.0, "n": 16, "score": "a"}}}))
+    got = line(score + ["mad"])
+    assert "mad (k=2" in got and f"k = 2 (Detector.fit's, recorded in {record}; --mad-k K chooses another)" in got, got
+    record.write_text(json.dumps({**rec, "weights_sha256": "0" * 64}))
+    got = line(score + ["contamination"])
+    assert "contamination (contamination=0.05" in got and "Detector.fit" not in got, got
