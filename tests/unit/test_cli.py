@@ -2854,7 +2854,8 @@ def test_score_and_export_threshold_of_a_fit_run_follow_fit_s_recorded_parameter
     assert f"> {det.threshold_:.6g}" in got, (got, det.threshold_)
     assert Detector.from_run(run, device="cpu").threshold_ == det.threshold_
     got = line(score + ["contamination", "--expected-contamination", "0.05"])      # given: it wins
-    assert "contamination (contamination=0.05" in got and "c = 0.05 (as given)" in got and "Detector.fit" not in got, got
+    assert "contamination (contamination=0.05" in got and "c = 0.05 (as given)" in got, got
+    assert "Detector.fit" not in got, got
     got = line(score + ["mad"])                           # another rule than fit's: its own default k
     assert "mad (k=3" in got and "Detector.fit" not in got, got
     got = line(["export", str(run), "--format", "onnx", "--out", str(tmp_path / "m.onnx"), "--no-progress",
