@@ -2383,6 +2383,36 @@ def test_the_report_of_a_labelled_run_whose_training_images_changed_takes_no_thr
     assert "changed since" not in err, err
 
 
+def test_the_report_of_a_run_whose_images_decode_otherwise_says_how_to_record_them(tiny_npz, tmp_path, capsys):
+    """`report RUN` of a labelled run without train_scores.csv whose training images decode a level apart since
+    training (another Pillow: simulated, as the other tests do, by pixels one level up and split.json's decoders): its
+    page said to run `score --threshold`, whose scores of the pixels as they decode now are cached for those pixels
+    only and never read by the report, which then said the same again. Now it says that `train --resume
+    --train-scores` records the pixels as they decode now, which gives the report its threshold."""
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.05",
+                 "--phase-kimg", "0.05", "--threads", "1", "--no-progress", "--no-train-scores", "--out",
+                 str(run)]) == 0
+    d = dict(np.load(tiny_npz))
+    np.savez(tiny_npz, **{k: np.minimum(v.astype(np.int16) + 1, 255).astype(np.uint8) if k.startswith("x") else v
+                          for k, v in d.items()})
+    split_json = run / "split.json"
+    split_json.write_text(json.dumps({**json.loads(split_json.read_text()), "decoders": "Pillow 9.0.0 (libjpeg 8.0)"}))
+    report = ["report", str(run), "--top-k", "2", "--threads", "1", "--no-progress", "--tsne-points", "5"]
+    err = _stderr_in_order(capsys, report)
+    said = [ln for ln in err.splitlines() if "changed since" in ln]
+    assert len(said) == 1 and "the report shows no threshold" in said[0] and \
+        f"`wildgan train --out {run} --resume --train-scores` of the finished run records the pixels" in said[0], err
+    page = (run / "report" / "report.md").read_text()
+    assert "No threshold: the run's training images decode otherwise than when it was trained (" in page, page
+    assert "restore the data as it was" not in page and "computes and caches them" not in page, page
+    # as said: the pixels recorded as they decode now, and scored; the report's threshold is theirs
+    assert main(["train", "--out", str(run), "--resume", "--train-scores", "--no-progress"]) == 0
+    err = _stderr_in_order(capsys, report)
+    assert "changed since" not in err, err
+    assert "taken from the 20 training images' scores (train_scores.csv)" in (run / "report" / "report.md").read_text()
+
+
 def test_score_threshold_on_test_images_changed_says_the_training_images_are_the_trained_ones(tiny_npz, tmp_path,
                                                                                                capsys):
     """`score RUN --threshold` (no cached training scores) after only the run's test images were edited: the warning

@@ -46,7 +46,8 @@ import numpy as np
 from ..checkpoint import list_checkpoints, umask
 from ..config import SCORE_NAMES, is_sample_path, own_score, read_run_config, run_config_to_dict, scoring_settings
 from ..data import (build_split, conversion_opts, load_images, newly_skipped, recorded_normal_classes,
-                    split_differences)
+                    split_differences, split_summary)
+from ..data.splits import decoded_apart
 from ..data.dataset_files import dataset_among_images_error
 from ..data.readers import is_dataset_file
 from ..errors import CheckpointError, ConfigError, DataError, HeldWarning, warn_user
@@ -1014,6 +1015,13 @@ def _threshold_section(page: _Page, diag: RunDiagnostics | None, cfg: Any, score
     page.h(2, "Threshold")
     # an unlabelled run's diag holds its training pile: neither it nor a Detector.fit run has test images
     n_test = None if diag is None or unlabelled else len(diag.y)
+    if train is None and diag is not None and diag.reference_changed and diag.decoded_apart:
+        # the same files decoded a level or so apart: restoring the data is not what to do
+        page.p(f"No threshold: the run's training images decode otherwise than when it was trained ("
+               f"{diag.decoded_apart}), and no training scores of {name} of the pixels it was trained on are cached "
+               f"(train_scores.csv). `wildgan train --out RUN --resume --train-scores` of the finished run records the "
+               f"pixels as they decode now, and scores them; run the report again after it.")
+        return None
     if train is None and diag is not None and diag.reference_changed:
         page.p(f"No threshold: the run's data changed since it was trained (a warning said what changed), and no "
                f"training scores of {name} of the images it was trained on are cached (train_scores.csv). Thresholds "
@@ -1303,6 +1311,7 @@ class RunDiagnostics:
     # section takes `trained` (their cached scores) or none
     reference_changed: bool = False
     trained: dict[str, np.ndarray] | None = None
+    decoded_apart: str | None = None               # where only the decoding changed since: how (splits.decoded_apart)
 
     @property
     def ref_scores(self) -> dict[str, np.ndarray]:
@@ -1323,7 +1332,11 @@ def diagnose_run(run_dir: Path, *, device: str = "auto", controls: bool = True, 
     split = split_for_run(run_dir, skip_bad=skip_bad, held=held)
     recorded = read_split_info(run_dir)
     # (training images added, removed, edited or decoded apart since training; files unreadable since are said apart)
-    train_changed = bool(recorded) and bool(split_differences(split, recorded, train_only=True, skips_said=True))
+    now = split_summary(split) if recorded else None
+    train_changed = bool(recorded) and bool(split_differences(split, recorded, train_only=True, skips_said=True,
+                                                               now=now))
+    # only the decoding changed (another Pillow / libjpeg, the same files): what to do is not to restore the data
+    decoded = decoded_apart(split, recorded, now, skips_said=True) if train_changed else None
     train_cache = None
     if held is not None:
         if join is not None:
@@ -1335,7 +1348,9 @@ def diagnose_run(run_dir: Path, *, device: str = "auto", controls: bool = True, 
                             f"training images as {run_dir} was trained on them, not from the data as it is now"
                             if train_cache is not None else
                             "; the report shows no threshold: no scores of the images it was trained on are cached "
-                            "(train_scores.csv)")
+                            "(train_scores.csv)" + (f" (`wildgan train --out {run_dir} --resume --train-scores` of the "
+                                                    f"finished run records the pixels as they decode now, and scores "
+                                                    f"them)" if decoded else ""))
         held.say()
     y = split.test_y.astype(int)
     log(f"scoring {len(y)} test images with {model.source}")
@@ -1384,7 +1399,7 @@ def diagnose_run(run_dir: Path, *, device: str = "auto", controls: bool = True, 
         metrics["mean_z_norm"] = {"normal": float(zn[y == 0].mean()), "anomalous": float(zn[y == 1].mean())}
     diag = RunDiagnostics(y=y, ids=list(split.test_ids), x=split.test_x, scores=dict(res.scores), z=res.z,
                           recon=res.recon, controls=ctl, metrics=metrics, reference_changed=train_changed,
-                          trained=train_cache)
+                          trained=train_cache, decoded_apart=decoded)
     return model, diag
 
 
