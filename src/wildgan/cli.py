@@ -1550,6 +1550,12 @@ def cmd_score(a: argparse.Namespace) -> int:
         raise ConfigError("--whole applies to a labelled data set given with --data (an .npz with labels, CIFAR-10 "
                           "batches, a class-folder tree or its .tar.gz with --normal); image files and folders are "
                           "always scored whole")
+    label_free = dataset_file and Path(one_file).suffix.lower() == ".npz" and not npz_has_labels(one_file)
+    if a.normal and (not dataset_file or label_free or pile_tar):
+        # (before the training scores of --threshold: they were scored, or refused for data changed since, first)
+        raise ConfigError("--normal labels the rows of one labelled data-set --data (an .npz with labels, a tar or "
+                          "folder of class folders, CIFAR-10); " + ("the run's own test split keeps the run's normal "
+                          "classes" if not a.data else "these images have no labels to use"))
     if a.distributed and (not a.data or (dataset_file and not pile_tar)):
         raise ConfigError("--distributed shares image files, folders and tar archives of a pile between the "
                           "processes; a data set (or the run's own test split) is scored by one process")
@@ -1569,7 +1575,7 @@ def cmd_score(a: argparse.Namespace) -> int:
         # scores are read, and said before they are scored where they are not cached: where they leave those files
         # out, their warning joins it, one warning for one cause)
         held = HeldWarning()
-        if not a.data and not a.normal:
+        if not a.data:                  # (--normal without --data is refused above)
             # the run's own test split, built first: its training part is what the training scores are of, so a
             # missing train_scores.csv does not decode the run's data a second time (read with --skip-bad as the
             # training scores below are)
@@ -1590,11 +1596,6 @@ def cmd_score(a: argparse.Namespace) -> int:
             raise ConfigError(f"score {a.score!r} is not available for this run; it has {', '.join(train_scores)}")
     split_info = read_split_info(run_dir)
     no_protocol = split_info.get("protocol") == "unlabelled" or bool(split_info.get("detector_input"))
-    label_free = dataset_file and Path(one_file).suffix.lower() == ".npz" and not npz_has_labels(one_file)
-    if a.normal and (not dataset_file or label_free or pile_tar):
-        raise ConfigError("--normal labels the rows of one labelled data-set --data (an .npz with labels, a tar or "
-                          "folder of class folders, CIFAR-10); " + ("the run's own test split keeps the run's normal "
-                          "classes" if not a.data else "these images have no labels to use"))
     labels = None
     x = None                                  # images in memory (a data set); a pile of files is scored in chunks
     got = None

@@ -2902,3 +2902,23 @@ def test_score_and_export_threshold_of_a_fit_run_follow_fit_s_recorded_parameter
     record.write_text(json.dumps({**rec, "weights_sha256": "0" * 64}))
     got = line(score + ["contamination"])
     assert "contamination (contamination=0.05" in got and "Detector.fit" not in got, got
+
+
+def test_score_threshold_with_normal_and_no_data_is_refused_before_the_training_scores(tiny_npz, tmp_path, capsys):
+    """`score RUN --threshold mad --normal 1` without --data (--normal labels a data set given with --data): without
+    cached training scores, the run's training split was scored (and cached) first, and the usage error came after
+    it; after the data changed, the error was the refusal of the changed data instead, and once the data was
+    restored the user met the usage error. Now that error comes first, before any scoring."""
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.05",
+                 "--phase-kimg", "0.05", "--threads", "1", "--no-progress", "--no-train-scores", "--out",
+                 str(run)]) == 0
+    argv = ["score", str(run), "--threshold", "mad", "--normal", "1", "--threads", "1", "--no-progress", "--out",
+            str(tmp_path / "s.csv")]
+    for change in (False, True):
+        if change:
+            d = dict(np.load(tiny_npz))
+            np.savez(tiny_npz, **{**d, "x_train": 255 - d["x_train"]})
+        err = _stderr_in_order(capsys, argv, rc=2)
+        assert "--normal labels the rows of one labelled data-set --data" in err and "changed since" not in err, err
+        assert not list(run.glob("train_scores*"))          # nothing scored
