@@ -1445,6 +1445,8 @@ def _diagnose_training_pile(run_dir: Path, cfg: Any, device: str, log: Log, k: i
     # --threshold --skip-bad leaves out too (read with skip_bad, which names them)
     info = read_split_info(run_dir)
     changed = split_differences(split, info, skips_said=True)
+    # only the decoding changed (another Pillow / libjpeg, the same files): what to do is not to restore the pile
+    decoded = decoded_apart(split, info, skips_said=True) if changed else None
     trained = None
     if changed:
         # the pile ranked is the images as they are now: said, as evaluate says a rebuilt test split that is not the
@@ -1457,7 +1459,9 @@ def _diagnose_training_pile(run_dir: Path, cfg: Any, device: str, log: Log, k: i
                   f"(split.json: {info.get('n_train', '?')}), and " +
                   ("its threshold section comes from train_scores.csv, the cached scores of the images it was trained "
                    "on" if trained is not None else
-                   "shows no threshold: no scores of the images it was trained on are cached (train_scores.csv)"))
+                   "shows no threshold: no scores of the images it was trained on are cached (train_scores.csv)" +
+                   (f" (`wildgan train --out {run_dir} --resume --train-scores` of the finished run records the "
+                    f"pixels as they decode now, and scores them)" if decoded else "")))
     scores = None if changed else read_train_scores(run_dir, model, "mixed", ids=split.train_ids, skip_bad=skip_bad)
     z_all, cached = None, scores is not None
     if cached:
@@ -1477,7 +1481,7 @@ def _diagnose_training_pile(run_dir: Path, cfg: Any, device: str, log: Log, k: i
                                  x=split.train_x[top], scores={kk: v[top] for kk, v in scores.items()},
                                  z=z, recon=None if mapped is None else mapped.recon, controls={}, metrics={},
                                  reference=dict(scores), reference_cached=cached, reference_changed=bool(changed),
-                                 trained=trained)
+                                 trained=trained, decoded_apart=decoded)
 
 
 # ------------------------------------------------------------------------------------------------------------------
