@@ -562,9 +562,11 @@ def _threshold_options(p: argparse.ArgumentParser, threshold_help: str, score_he
                         f"training images, whose scores' 100*(1-G) percentile is the threshold (default "
                         f"{DEFAULT_CONTAMINATION:g}, whatever the run was trained with: a run trained with "
                         f"--contamination γ flags at that share with --expected-contamination γ, the report's 'c = γ' "
-                        f"row; a run on your own data records γ = 0, its real share not known)")
+                        f"row; a run on your own data records γ = 0, its real share not known; a run Detector.fit "
+                        f"wrote with this rule: the c it recorded, as Detector.from_run takes it)")
     p.add_argument("--mad-k", type=float, default=DEFAULT_MAD_K, metavar="K",
-                   help=f"K of --threshold mad (default {DEFAULT_MAD_K:g})")
+                   help=f"K of --threshold mad (default {DEFAULT_MAD_K:g}; a run Detector.fit wrote with this rule: "
+                        f"the k it recorded)")
     p.add_argument("--score", default=None, choices=SCORE_NAMES, help=score_help)
 
 
@@ -1014,27 +1016,56 @@ def _given(a: argparse.Namespace, dest: str) -> bool:
     return getattr(a, dest) != a.defaults.get(dest) if getattr(a, "defaults", None) else False
 
 
+def _follow_fit_record(a: argparse.Namespace, run_dir: Path, weights_sha256: str | None) -> None:
+    """score / export --threshold of a run that Detector.fit wrote: the rule's parameter (c, k) not given is the one
+    fit recorded (thresholds.FIT_THRESHOLD_FILE) where the rule is the recorded one and the networks are those it was
+    taken with, as Detector.from_run(RUN) takes it (the CLI's defaults thresholded such a run otherwise than the
+    fitted Detector and from_run, without a word); a.fit_record: that file, for the threshold line, else None."""
+    from .thresholds import FIT_THRESHOLD_FILE, fit_record_param
+
+    a.fit_record = None
+    dest = {"contamination": "expected_contamination", "mad": "mad_k"}.get(a.threshold or "")
+    if dest is None or _given(a, dest):
+        return
+    value = fit_record_param(run_dir, a.threshold, weights_sha256)
+    if value is not None:
+        setattr(a, dest, value)
+        a.fit_record = run_dir / FIT_THRESHOLD_FILE
+
+
+def _fit_record_note(a: argparse.Namespace) -> str:
+    """Where the parameter of --threshold mad came from, when it was Detector.fit's record ('' otherwise); for
+    contamination, _contamination_note says it."""
+    if a.threshold != "mad" or getattr(a, "fit_record", None) is None:
+        return ""
+    return f"k = {float(a.mad_k):g} (Detector.fit's, recorded in {a.fit_record}; --mad-k K chooses another)"
+
+
 def _contamination_note(a: argparse.Namespace, gamma: float) -> str:
     """For score's and export's threshold line: the c that --threshold contamination used and where it came from,
     beside the run's training contamination γ (its config's data.contamination). The default c is not γ: a study's run
     knows its γ (the report's Threshold section gives c = γ a row of its own), and a run on the user's own data
-    records γ = 0 with its real share of anomalies unknown, so c is the user's to give. '' for other rules."""
+    records γ = 0 with its real share of anomalies unknown, so c is the user's to give (or Detector.fit's record of
+    it: _follow_fit_record). The mad rule's note where its k is fit's record (_fit_record_note), else ''."""
     from .thresholds import DEFAULT_CONTAMINATION
 
     if a.threshold != "contamination":
-        return ""
+        return _fit_record_note(a)
     c = float(a.expected_contamination)
     given = _given(a, "expected_contamination")
+    record = getattr(a, "fit_record", None)
     # (the percentile, not "c of the training images score above it": that share is only near c, e.g. 4 of 64
     # above the 95th percentile, and 2 of 24)
-    note = (f"c = {c:g} ({'as given' if given else 'the default --expected-contamination'}): the threshold is "
-            f"percentile {100 * (1 - c):g} of the training images' scores")
+    origin = ("as given" if given else
+              f"Detector.fit's, recorded in {record}; --expected-contamination G chooses another" if record else
+              "the default --expected-contamination")
+    note = f"c = {c:g} ({origin}): the threshold is percentile {100 * (1 - c):g} of the training images' scores"
     if 0 < gamma <= 0.5 and not math.isclose(c, gamma):
         # (the report gives c = γ a row of its own only when γ is not the default c, whose row is its first)
         row = "'c = γ' row" if gamma != DEFAULT_CONTAMINATION else f"first rule, c = {DEFAULT_CONTAMINATION:g}"
         note += (f"; this run was trained with a share γ = {gamma:g} of anomalies: --expected-contamination "
                  f"{gamma:g} sets c = γ (the report's {row})")
-    elif gamma == 0 and not given:
+    elif gamma == 0 and not given and not record:
         note += ("; the run records no contamination (γ = 0: clean training images, or your own data whose share of "
                  "anomalies is not known): --expected-contamination G sets the share you expect")
     return note
@@ -1540,6 +1571,12 @@ def cmd_score(a: argparse.Namespace) -> int:
         raise ConfigError("--whole applies to a labelled data set given with --data (an .npz with labels, CIFAR-10 "
                           "batches, a class-folder tree or its .tar.gz with --normal); image files and folders are "
                           "always scored whole")
+    label_free = dataset_file and Path(one_file).suffix.lower() == ".npz" and not npz_has_labels(one_file)
+    if a.normal and (not dataset_file or label_free or pile_tar):
+        # (before the training scores of --threshold: they were scored, or refused for data changed since, first)
+        raise ConfigError("--normal labels the rows of one labelled data-set --data (an .npz with labels, a tar or "
+                          "folder of class folders, CIFAR-10); " + ("the run's own test split keeps the run's normal "
+                          "classes" if not a.data else "these images have no labels to use"))
     if a.distributed and (not a.data or (dataset_file and not pile_tar)):
         raise ConfigError("--distributed shares image files, folders and tar archives of a pile between the "
                           "processes; a data set (or the run's own test split) is scored by one process")
@@ -1552,13 +1589,14 @@ def cmd_score(a: argparse.Namespace) -> int:
         _warn(f"warning: --batch-mode applies to wildgan runs (the encoder's minibatch stddev); this "
               f"{model.cfg.method} run scores as it always does")
         a.batch_mode = "mixed"        # and its thresholds come from its one cache of training scores
+    _follow_fit_record(a, run_dir, model.meta.get("sha256"))
     train_scores, own_split = None, None
     if a.threshold in ("contamination", "mad") and (ctx is None or ctx.is_main):
         # (--skip-bad: the own split's warning naming files unreadable since training, held until the training
         # scores are read, and said before they are scored where they are not cached: where they leave those files
         # out, their warning joins it, one warning for one cause)
         held = HeldWarning()
-        if not a.data and not a.normal:
+        if not a.data:                  # (--normal without --data is refused above)
             # the run's own test split, built first: its training part is what the training scores are of, so a
             # missing train_scores.csv does not decode the run's data a second time (read with --skip-bad as the
             # training scores below are)
@@ -1579,11 +1617,6 @@ def cmd_score(a: argparse.Namespace) -> int:
             raise ConfigError(f"score {a.score!r} is not available for this run; it has {', '.join(train_scores)}")
     split_info = read_split_info(run_dir)
     no_protocol = split_info.get("protocol") == "unlabelled" or bool(split_info.get("detector_input"))
-    label_free = dataset_file and Path(one_file).suffix.lower() == ".npz" and not npz_has_labels(one_file)
-    if a.normal and (not dataset_file or label_free or pile_tar):
-        raise ConfigError("--normal labels the rows of one labelled data-set --data (an .npz with labels, a tar or "
-                          "folder of class folders, CIFAR-10); " + ("the run's own test split keeps the run's normal "
-                          "classes" if not a.data else "these images have no labels to use"))
     labels = None
     x = None                                  # images in memory (a data set); a pile of files is scored in chunks
     got = None
@@ -1813,6 +1846,15 @@ def cmd_export(a: argparse.Namespace) -> int:
     _check_out_file(a.out, "model.onnx")
     _warn_unused_threshold_options(a, ("expected_contamination", "mad_k", "score", "device", "skip_bad"),
                                    "no threshold")
+    if a.threshold:
+        from .checkpoint import read_meta
+        from .scoring.run import final_checkpoint
+
+        try:
+            own = read_meta(final_checkpoint(Path(a.run_dir))).get("sha256")      # the networks export_onnx exports
+        except (WildganError, OSError):
+            own = None                       # (export_onnx names what is wrong with the run)
+        _follow_fit_record(a, Path(a.run_dir), own)
     path = export_onnx(Path(a.run_dir), Path(a.out), batch_size=a.batch_size, opset=a.opset,
                        input_type=a.input_type, include_A=not a.no_A, threshold=a.threshold,
                        contamination=a.expected_contamination, mad_k=a.mad_k, score=a.score, device=a.device,

@@ -57,8 +57,8 @@ from .data.transforms import MAX_AUTO_RESOLUTION  # largest automatic resolution
 from .errors import CheckpointError, ConfigError, DataError, TrainingInterrupted, WildganError, warn_user
 from .fileio import version_state
 from .runlog import RunLog, copying_warnings
-from .thresholds import (RULES, Threshold, check_val_labels, fit_threshold, rank_proba, run_threshold,
-                         threshold_columns, write_fit_threshold)
+from .thresholds import (FIT_THRESHOLD_FILE, RULES, Threshold, check_val_labels, fit_threshold, rank_proba,
+                         run_threshold, threshold_columns, write_fit_threshold)
 
 METHODS = RUN_METHODS
 # run_dir (absolute) -> the live Detector whose fit wrote it: a fit of another one into it is worth a word
@@ -1414,7 +1414,10 @@ class Detector:
         as the fitted Detector did, the same value from the same cached scores (an f1 threshold, which needs fit's
         validation set, is taken as recorded while the networks, their cached training scores and the score settings
         are those it was chosen with). An argument given wins; where it differs from the record, a WildganWarning
-        names the file and both. contamination or mad_k given without threshold chooses its own rule. A run without
+        names the file and both. contamination or mad_k given without threshold chooses its own rule. The record
+        is not taken for other networks than fit's (the run trained on since, or `checkpoint`), as the report does
+        not show it for them: a warning says what it would have set. X_val / y_val given while the rule is not f1
+        are not used, with a warning (as fit gives). A run without
         the record (`wildgan train`) takes the defaults: contamination 0.05, mad_k 3, score None (the method's own,
         as `wildgan score --threshold` thresholds it), lam the run's, batch_mode 'mixed'. Detector.save / Detector.load
         keep a fitted Detector whole, a threshold set after fit included. skip_bad: when the training scores are
@@ -1449,6 +1452,13 @@ class Detector:
             # (said once the parameters are valid: a refused argument is its error alone, not also a warning that it
             # was taken)
             warn_user(said)
+        if threshold != "f1" and (X_val is not None or y_val is not None):
+            # as fit says it: a validation set given for nothing (e.g. to a run whose record is not f1) is not silent
+            how = (f"Detector.fit's rule, recorded in {run_dir / FIT_THRESHOLD_FILE}" if settings.get("from_record")
+                   else "as given" if given["threshold"] is not None else "from_run's default")
+            warn_user(f"X_val / y_val are used by threshold='f1' only; from_run thresholds by "
+                      f"{_rule_text(threshold, settings['contamination'], settings['mad_k'])} ({how}), from the "
+                      f"training scores, and ignores them: pass threshold='f1' to choose the threshold on them")
         from .scoring.train_scores import run_training_scores
 
         scores = run_training_scores(run_dir, model, batch_mode=batch_mode if cfg.method == "wildgan" else "mixed",
@@ -1523,8 +1533,36 @@ def _fit_record_settings(run_dir: Path, model: Any, given: dict[str, Any], has_v
               "score": None if fitted_score == own_score(model.cfg.method) else fitted_score,
               "lam": float(rec["lam"]) if rec.get("lam") is not None else None,
               "batch_mode": str(rec.get("batch_mode", "mixed")) if wildgan else "mixed"}
+    if rec.get("weights_sha256") != model.meta.get("sha256"):
+        # fit's threshold is of other networks (the run was trained on since, or from_run(checkpoint=...)): not taken,
+        # as the report does not show it for them (and score --threshold does not follow it); said where it would
+        # have thresholded otherwise than the defaults, which are taken instead
+        out = {k: given[k] if given[k] is not None else v for k, v in defaults.items()}
+        out["threshold"] = rule or defaults["threshold"]
+        param = {"contamination": "contamination", "mad": "mad_k"}.get(thr.rule)
+        lam_now = out["lam"] if out["lam"] is not None else model.cfg.score.lam
+        differs = ([f"threshold {_rule_text(thr.rule, fitted['contamination'], fitted['mad_k'])}"]
+                   if (given["threshold"] is None and out["threshold"] != thr.rule) or
+                   (out["threshold"] == thr.rule and param and given[param] is None and fitted[param] != out[param])
+                   else [])
+        differs += [f"score {fitted_score}"] if given["score"] is None and fitted["score"] != out["score"] else []
+        differs += ([f"lam {fitted['lam']:g}"] if given["lam"] is None and fitted["lam"] is not None and
+                    fitted["lam"] != lam_now and (out["score"] or own_score(model.cfg.method)) == "a" else [])
+        differs += ([f"batch_mode {fitted['batch_mode']}"] if wildgan and given["batch_mode"] is None and
+                    fitted["batch_mode"] != out["batch_mode"] else [])
+        if not differs:
+            return out, None, None
+        f1 = (", or threshold='f1', X_val=..., y_val=... for an f1 threshold of these networks" if thr.rule == "f1"
+              else "")
+        return out, None, (f"{path}: Detector.fit's {_rule_text(thr.rule, fitted['contamination'], fitted['mad_k'])} "
+                           f"threshold is of other networks than these (the run was trained on since, or another "
+                           f"checkpoint is loaded), for which the report does not show it either: from_run does not "
+                           f"take its settings ({'; '.join(differs)}) and thresholds by "
+                           f"{_rule_text(out['threshold'], out['contamination'], out['mad_k'])}; pass them to "
+                           f"threshold as fit did{f1}")
     out = {k: given[k] if given[k] is not None else fitted[k] for k in fitted}
     out["threshold"] = rule or thr.rule
+    out["from_record"] = rule is None            # (the rule is fit's: from_run's warning about X_val says so)
     # lam weighs L_n in a, and only a: another lam leaves a threshold of L_r, L_o, A... as it was
     weighs = (out["score"] or own_score(model.cfg.method)) == "a"
     # what differs from the record: the rule with its own parameter, and the settings of the scores it applies to
@@ -1544,8 +1582,7 @@ def _fit_record_settings(run_dir: Path, model: Any, given: dict[str, Any], has_v
     if thr.rule != "f1" or out["threshold"] != "f1" or has_val:
         return out, None, msg and f"{msg}: leave them out to threshold as fit did"
     # fit's f1 threshold, chosen on a validation set the run does not keep: its value, where it still applies
-    other_nets = rec.get("weights_sha256") != model.meta.get("sha256")
-    same = not other_nets and (out["score"] or own_score(model.cfg.method)) == fitted_score and \
+    same = (out["score"] or own_score(model.cfg.method)) == fitted_score and \
         out["batch_mode"] == fitted["batch_mode"] and (not weighs or out["lam"] is None or fitted["lam"] is None or
                                                        out["lam"] == fitted["lam"])
     cached = same and read_train_scores(run_dir, model, fitted["batch_mode"]) is not None
@@ -1553,8 +1590,7 @@ def _fit_record_settings(run_dir: Path, model: Any, given: dict[str, Any], has_v
         return out, thr, msg and f"{msg}: leave them out to threshold as fit did"
     if given["threshold"] == "f1":
         return out, None, msg          # asked for by name: from_run's error says that it needs X_val, y_val
-    why = ("other networks (the run was trained on since, or another checkpoint is loaded)" if other_nets else
-           "other score settings than these" if not same else
+    why = ("other score settings than these" if not same else
            f"training scores ({fitted['batch_mode']} protocol) no longer cached for these networks and scoring rules")
     out["threshold"] = "contamination"
     # (one warning: the arguments that made the f1 value inapplicable, then what from_run does instead)

@@ -327,6 +327,21 @@ def load_fit_threshold(run_dir: Path) -> tuple[Threshold, dict[str, Any]]:
     return thr, rec
 
 
+def fit_record_param(run_dir: Path, rule: str, weights_sha256: str | None) -> float | None:
+    """The parameter (c of 'contamination', k of 'mad') of the threshold Detector.fit recorded in run_dir, where its
+    rule is `rule` and it was taken with these networks (weights_sha256: a run trained on since, or a checkpoint, is
+    other networks, for which the report does not show the record either); None otherwise, and without a usable
+    record."""
+    got = read_fit_threshold(run_dir)
+    if got is None or got[0].rule != rule or rule not in ("contamination", "mad"):
+        return None
+    thr, rec = got
+    if weights_sha256 is None or rec.get("weights_sha256") != weights_sha256:
+        return None
+    value = thr.params.get("contamination" if rule == "contamination" else "k")
+    return None if value is None else float(value)
+
+
 def read_fit_threshold(run_dir: Path) -> tuple[Threshold, dict[str, Any]] | None:
     """(the threshold Detector.fit recorded, the whole record) or None: no record (a run of `wildgan train`, or of a
     Detector from before the record), or one that cannot be read or used (only a record: the report goes without

@@ -2438,6 +2438,75 @@ def test_score_threshold_on_changed_data_comes_from_the_training_images_the_run_
         [ln for ln in err.splitlines() if ln.startswith("threshold for score a")] == before, err
 
 
+def test_the_report_of_a_labelled_run_whose_training_images_changed_takes_no_threshold_from_other_images(
+        tiny_npz, tmp_path, capsys):
+    """`report RUN` of a labelled run whose training images were edited in place since training: without the run's
+    train_scores.csv its Threshold section told the user to make them with `wildgan score RUN --threshold`, which is
+    refused on such data (and its warning said nothing of the threshold), while score --threshold's warning says where
+    its threshold comes from. Now the report's warning says it too (the cached scores of the images trained on, or no
+    threshold), and its page says why there is none instead of pointing to a command that refuses."""
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.05",
+                 "--phase-kimg", "0.05", "--threads", "1", "--no-progress", "--out", str(run)]) == 0
+    d = dict(np.load(tiny_npz))
+    x = d["x_train"].copy()
+    x[:4] = 255 - x[:4]                                   # training images (normal class 0) edited in place
+    np.savez(tiny_npz, **{**d, "x_train": x})
+    report = ["report", str(run), "--top-k", "2", "--threads", "1", "--no-progress", "--tsne-points", "5"]
+    err = _stderr_in_order(capsys, report)
+    said = [ln for ln in err.splitlines() if "changed since" in ln]
+    assert len(said) == 1 and said[0].count("the training images' pixels, under the same image ids") == 1, err
+    assert f"; the report's threshold section comes from train_scores.csv, the cached scores of the training " \
+           f"images as {run} was trained on them" in said[0], said
+    assert said[0].index("threshold section") < said[0].index("if it was edited in place"), said
+    page = (run / "report" / "report.md").read_text()
+    assert "(train_scores.csv: the images the run was trained on)" in page, page
+    for f in run.glob("train_scores*"):
+        f.unlink()
+    err = _stderr_in_order(capsys, report)
+    said = [ln for ln in err.splitlines() if "changed since" in ln]
+    assert len(said) == 1 and "; the report shows no threshold: no scores of the images it was trained on are " \
+                               "cached (train_scores.csv)" in said[0], err
+    page = (run / "report" / "report.md").read_text()
+    assert "No threshold: the run's data changed since it was trained" in page, page
+    assert "computes and caches them" not in page, page
+    assert not list(run.glob("train_scores*"))           # nothing scored or cached of the images as they are now
+    # the data restored: the threshold of the images trained on, no warning
+    np.savez(tiny_npz, **d)
+    err = _stderr_in_order(capsys, report)
+    assert "changed since" not in err, err
+
+
+def test_the_report_of_a_run_whose_images_decode_otherwise_says_how_to_record_them(tiny_npz, tmp_path, capsys):
+    """`report RUN` of a labelled run without train_scores.csv whose training images decode a level apart since
+    training (another Pillow: simulated, as the other tests do, by pixels one level up and split.json's decoders): its
+    page said to run `score --threshold`, whose scores of the pixels as they decode now are cached for those pixels
+    only and never read by the report, which then said the same again. Now it says that `train --resume
+    --train-scores` records the pixels as they decode now, which gives the report its threshold."""
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.05",
+                 "--phase-kimg", "0.05", "--threads", "1", "--no-progress", "--no-train-scores", "--out",
+                 str(run)]) == 0
+    d = dict(np.load(tiny_npz))
+    np.savez(tiny_npz, **{k: np.minimum(v.astype(np.int16) + 1, 255).astype(np.uint8) if k.startswith("x") else v
+                          for k, v in d.items()})
+    split_json = run / "split.json"
+    split_json.write_text(json.dumps({**json.loads(split_json.read_text()), "decoders": "Pillow 9.0.0 (libjpeg 8.0)"}))
+    report = ["report", str(run), "--top-k", "2", "--threads", "1", "--no-progress", "--tsne-points", "5"]
+    err = _stderr_in_order(capsys, report)
+    said = [ln for ln in err.splitlines() if "changed since" in ln]
+    assert len(said) == 1 and "the report shows no threshold" in said[0] and \
+        f"`wildgan train --out {run} --resume --train-scores` of the finished run records the pixels" in said[0], err
+    page = (run / "report" / "report.md").read_text()
+    assert "No threshold: the run's training images decode otherwise than when it was trained (" in page, page
+    assert "restore the data as it was" not in page and "computes and caches them" not in page, page
+    # as said: the pixels recorded as they decode now, and scored; the report's threshold is theirs
+    assert main(["train", "--out", str(run), "--resume", "--train-scores", "--no-progress"]) == 0
+    err = _stderr_in_order(capsys, report)
+    assert "changed since" not in err, err
+    assert "taken from the 20 training images' scores (train_scores.csv)" in (run / "report" / "report.md").read_text()
+
+
 def test_score_threshold_on_test_images_changed_says_the_training_images_are_the_trained_ones(tiny_npz, tmp_path,
                                                                                                capsys):
     """`score RUN --threshold` (no cached training scores) after only the run's test images were edited: the warning
@@ -2888,3 +2957,77 @@ def test_a_colour_data_set_scored_by_a_gray_run_is_warned_about_as_image_files_a
     capsys.readouterr()
     assert main(["score", str(run), "--data", str(tiny_npz), "--out", str(tmp_path / "c.csv"), "--no-progress"]) == 0
     assert "converted to gray" not in capsys.readouterr().err                    # the run's own kind: nothing said
+
+
+@pytest.mark.filterwarnings("ignore:training ended at")
+def test_score_and_export_threshold_of_a_fit_run_follow_fit_s_recorded_parameter(tmp_path, capsys):
+    """`wildgan score RUN --threshold contamination` (and export) of a run that Detector.fit(contamination=0.2) wrote
+    thresholded at the CLI's c = 0.05, while Detector.from_run(RUN) follows fit's record (detector_threshold.json):
+    two thresholds for one run. Now the CLI takes the recorded c (k for mad) where the user gives none, and its
+    threshold line says so; an option given wins, and the record of one rule does not set the other's parameter."""
+    from PIL import Image
+
+    from wildgan import Detector
+    from wildgan.export import onnx_threshold
+
+    x = np.random.default_rng(0).integers(0, 256, (16, 8, 8), dtype=np.uint8)
+    run = tmp_path / "det"
+    det = Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.02, resolution=8, device="cpu", run_dir=str(run),
+                   contamination=0.2).fit(x)
+    (tmp_path / "pile").mkdir()
+    for i in range(4):
+        Image.fromarray(x[i]).save(tmp_path / "pile" / f"{i}.png")
+    score = ["score", str(run), "--data", str(tmp_path / "pile"), "--threads", "1", "--no-progress", "--out",
+             str(tmp_path / "s.csv"), "--threshold"]
+
+    def line(argv: list[str]) -> str:
+        capsys.readouterr()
+        assert main(argv) == 0
+        (got,) = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("threshold for")]
+        return got
+
+    got = line(score + ["contamination"])
+    record = run / "detector_threshold.json"
+    assert "contamination (contamination=0.2" in got and f"c = 0.2 (Detector.fit's, recorded in {record}; " \
+           f"--expected-contamination G chooses another)" in got, got
+    assert f"> {det.threshold_:.6g}" in got, (got, det.threshold_)
+    assert Detector.from_run(run, device="cpu").threshold_ == det.threshold_
+    got = line(score + ["contamination", "--expected-contamination", "0.05"])      # given: it wins
+    assert "contamination (contamination=0.05" in got and "c = 0.05 (as given)" in got, got
+    assert "Detector.fit" not in got, got
+    got = line(score + ["mad"])                           # another rule than fit's: its own default k
+    assert "mad (k=3" in got and "Detector.fit" not in got, got
+    got = line(["export", str(run), "--format", "onnx", "--out", str(tmp_path / "m.onnx"), "--no-progress",
+                "--threshold", "contamination"])
+    assert "c = 0.2 (Detector.fit's, recorded in" in got, got
+    assert onnx_threshold(tmp_path / "m.onnx").params["contamination"] == 0.2
+    # fit's mad rule: its k, said; a record of other networks (trained on since) is not followed, as the report
+    # does not show it
+    rec = json.loads(record.read_text())
+    record.write_text(json.dumps({**rec, "threshold": {"value": 0.0, "rule": "mad",
+                                                       "params": {"k": 2.0, "n": 16, "score": "a"}}}))
+    got = line(score + ["mad"])
+    assert "mad (k=2" in got and f"k = 2 (Detector.fit's, recorded in {record}; --mad-k K chooses another)" in got, got
+    record.write_text(json.dumps({**rec, "weights_sha256": "0" * 64}))
+    got = line(score + ["contamination"])
+    assert "contamination (contamination=0.05" in got and "Detector.fit" not in got, got
+
+
+def test_score_threshold_with_normal_and_no_data_is_refused_before_the_training_scores(tiny_npz, tmp_path, capsys):
+    """`score RUN --threshold mad --normal 1` without --data (--normal labels a data set given with --data): without
+    cached training scores, the run's training split was scored (and cached) first, and the usage error came after
+    it; after the data changed, the error was the refusal of the changed data instead, and once the data was
+    restored the user met the usage error. Now that error comes first, before any scoring."""
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.05",
+                 "--phase-kimg", "0.05", "--threads", "1", "--no-progress", "--no-train-scores", "--out",
+                 str(run)]) == 0
+    argv = ["score", str(run), "--threshold", "mad", "--normal", "1", "--threads", "1", "--no-progress", "--out",
+            str(tmp_path / "s.csv")]
+    for change in (False, True):
+        if change:
+            d = dict(np.load(tiny_npz))
+            np.savez(tiny_npz, **{**d, "x_train": 255 - d["x_train"]})
+        err = _stderr_in_order(capsys, argv, rc=2)
+        assert "--normal labels the rows of one labelled data-set --data" in err and "changed since" not in err, err
+        assert not list(run.glob("train_scores*"))          # nothing scored

@@ -2480,3 +2480,42 @@ def test_from_run_says_only_what_happened_to_fit_s_record(tmp_path) -> None:
             back = Detector.from_run(run, device="cpu")
         assert back.threshold_ == plain.threshold_ and back.threshold_rule_.rule == "contamination"
         assert _fit_rule(run, det.model_, "L_r") == (None, "")
+
+
+@pytest.mark.filterwarnings("ignore:training ended at")
+def test_from_run_says_what_it_does_with_fit_s_record_of_other_networks_and_an_unused_validation_set(tmp_path) -> None:
+    """Detector.from_run of a Detector.fit run: for other networks than fit's (the run trained on since, or
+    from_run(checkpoint=...)) it applied fit's recorded rule without a word, while the report says the record is of
+    other networks and does not show it; and X_val / y_val given for a record that is not f1 were ignored silently
+    (fit warns then). Now the record of other networks is not taken, said in one warning naming the file and what it
+    would have set; and the unused validation set is said, naming the rule used and where it came from."""
+    from wildgan.thresholds import FIT_THRESHOLD_FILE
+
+    x = np.random.default_rng(0).integers(0, 256, (24, 16, 16), dtype=np.uint8)
+    run = tmp_path / "det"
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=NOT_GROWN)
+        det = Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run),
+                       threshold="mad", mad_k=2.0, batch_mode="isolated").fit(x)
+    path = run / FIT_THRESHOLD_FILE
+    record = path.read_bytes()
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        back = Detector.from_run(run, device="cpu", X_val=x[:8], y_val=np.r_[np.ones(3), np.zeros(5)])
+    said = [str(w.message) for w in got if "X_val" in str(w.message)]
+    assert back.threshold_ == det.threshold_ and len(said) == 1, said
+    assert f"from_run thresholds by mad (k=2) (Detector.fit's rule, recorded in {path})" in said[0], said
+    # fit's record of other networks (as after a resume that trained on): not taken, said once
+    path.write_text(json.dumps({**json.loads(record), "weights_sha256": "0" * 64}))
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        other = Detector.from_run(run, device="cpu")
+    said = [str(w.message) for w in got if FIT_THRESHOLD_FILE in str(w.message)]
+    assert len(said) == 1 and said[0].startswith(f"{path}: Detector.fit's mad (k=2) threshold is of other networks"), \
+        said
+    assert "(threshold mad (k=2); batch_mode isolated) and thresholds by contamination (c=0.05)" in said[0], said
+    assert (other.threshold, other.batch_mode) == ("contamination", "mixed")
+    # given the record's settings, nothing is left to say
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Detector.from_run(run, device="cpu", threshold="mad", mad_k=2.0, batch_mode="isolated")

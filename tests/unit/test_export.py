@@ -267,9 +267,10 @@ def test_export_threshold_equals_score_isolated_threshold(run_dir, real_images, 
     err = capsys.readouterr().err
     assert ("threshold for output a: contamination (contamination=0.05, n=64): score > -0.4" in err
             and "(chosen on the run's training split, each image scored alone as the graph does)" in err), err
-    # which c, as `score` says it (the run records γ = 0)
-    assert "; c = 0.05 (the default --expected-contamination): the threshold is percentile 95 of the training " \
-           "images' scores; " in err
+    # which c, as `score` says it: a Detector.fit run's, the c fit recorded (detector_threshold.json), where no
+    # --expected-contamination is given
+    assert f"; c = 0.05 (Detector.fit's, recorded in {run_dir / 'detector_threshold.json'}; --expected-contamination " \
+           f"G chooses another): the threshold is percentile 95 of the training images' scores" in err, err
     meta = onnx_metadata(path)
     assert meta["threshold_rule"] == "contamination" and meta["threshold_score"] == "a"
     assert json.loads(meta["threshold_params"]) == {"contamination": 0.05, "n": 64, "source": "training split",

@@ -1941,6 +1941,20 @@ def test_the_report_of_a_pile_changed_since_training_says_so(tmp_path: Path) -> 
         in warning, warning
     page = (run / "report" / "report.md").read_text()
     assert "taken from the 48 training images' scores (train_scores.csv: the images the run was trained on)" in page
+    # only the decoding changed (pixels a level up, split.json's decoders another Pillow), no cache: the page said to
+    # restore the data, which did not change; it says how to record the pixels as they decode now
+    import json
+
+    for f in run.glob("train_scores*"):
+        f.unlink()
+    np.savez(pile, x=np.minimum(x[:48].astype(np.int16) + 1, 255).astype(np.uint8))
+    rec = json.loads((run / "split.json").read_text())
+    (run / "split.json").write_text(json.dumps({**rec, "decoders": "Pillow 9.0.0 (libjpeg 8.0)"}))
+    (warning,) = said()
+    assert f"(`wildgan train --out {run} --resume --train-scores` of the finished run records the pixels" in warning
+    page = (run / "report" / "report.md").read_text()
+    assert "No threshold: the run's training images decode otherwise than when it was trained (" in page and \
+        "restore the data" not in page, page
 
 
 def test_a_report_of_networks_that_do_not_load_says_so_and_warns(tiny_run: Path, tmp_path: Path) -> None:

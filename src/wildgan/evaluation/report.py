@@ -46,7 +46,8 @@ import numpy as np
 from ..checkpoint import list_checkpoints, umask
 from ..config import SCORE_NAMES, is_sample_path, own_score, read_run_config, run_config_to_dict, scoring_settings
 from ..data import (build_split, conversion_opts, load_images, newly_skipped, recorded_normal_classes,
-                    split_differences)
+                    split_differences, split_summary)
+from ..data.splits import decoded_apart
 from ..data.dataset_files import dataset_among_images_error
 from ..data.readers import is_dataset_file
 from ..errors import CheckpointError, ConfigError, DataError, HeldWarning, warn_user
@@ -537,10 +538,11 @@ def _write_run_report(run_dir: Path, out: Path, cfg: Any, split_info: dict[str, 
     held = HeldWarning()
     read: dict[str, Any] = {}           # the cached training scores, as read then
 
-    def join(m: Any) -> None:
+    def join(m: Any) -> dict[str, np.ndarray] | None:
         # (read for the threshold section, and the named images' percentiles: with the rebuilt split, so that a
         # cache that leaves out files unreadable since training joins the warning naming them)
         read["cache"] = read_train_scores(run_dir, m, "mixed", skip_bad=skip_bad, held=held)
+        return read["cache"]
 
     try:
         model, diag = _diagnose(page, run_dir, cfg, split_info, device=device, controls=controls, log=log,
@@ -595,7 +597,7 @@ def _data_text(split_info: dict[str, Any]) -> str | None:
 def _diagnose(page: _Page, run_dir: Path, cfg: Any, split_info: dict[str, Any], *, device: str, controls: bool,
               log: Log, top_k_images: int, score: str, model: Any = None,
               skip_bad: bool = False, held: HeldWarning | None = None,
-              join: Callable[[Any], None] | None = None) -> tuple[Any, RunDiagnostics | None]:
+              join: Callable[[Any], Any] | None = None) -> tuple[Any, RunDiagnostics | None]:
     """(the networks, what the report shows of them): diagnose_run for a run with a test split, the top of the
     training pile for an unlabelled run; diagnostics None where there is nothing to score (a Detector.fit run, a pile
     that cannot be read again), and no networks either before the first checkpoint. What is missing, and why, is
@@ -1013,6 +1015,13 @@ def _threshold_section(page: _Page, diag: RunDiagnostics | None, cfg: Any, score
     page.h(2, "Threshold")
     # an unlabelled run's diag holds its training pile: neither it nor a Detector.fit run has test images
     n_test = None if diag is None or unlabelled else len(diag.y)
+    if train is None and diag is not None and diag.reference_changed and diag.decoded_apart:
+        # the same files decoded a level or so apart: restoring the data is not what to do
+        page.p(f"No threshold: the run's training images decode otherwise than when it was trained ("
+               f"{diag.decoded_apart}), and no training scores of {name} of the pixels it was trained on are cached "
+               f"(train_scores.csv). `wildgan train --out RUN --resume --train-scores` of the finished run records the "
+               f"pixels as they decode now, and scores them; run the report again after it.")
+        return None
     if train is None and diag is not None and diag.reference_changed:
         page.p(f"No threshold: the run's data changed since it was trained (a warning said what changed), and no "
                f"training scores of {name} of the images it was trained on are cached (train_scores.csv). Thresholds "
@@ -1297,10 +1306,12 @@ class RunDiagnostics:
     # run shows its top k training images, ranked among all of them); None: the N above
     reference: dict[str, np.ndarray] | None = None
     reference_cached: bool = False                 # the reference is the run's training-score cache (read_train_scores)
-    # an unlabelled run's pile changed since training: the reference ranks the images as they are now, which are not
-    # those the run was trained on, so the threshold section takes `trained` (their cached scores) or none
+    # the run's training images changed since training (an unlabelled run's pile, which the reference ranks as it is
+    # now; a labelled run's rebuilt training split): they are not those the run was trained on, so the threshold
+    # section takes `trained` (their cached scores) or none
     reference_changed: bool = False
     trained: dict[str, np.ndarray] | None = None
+    decoded_apart: str | None = None               # where only the decoding changed since: how (splits.decoded_apart)
 
     @property
     def ref_scores(self) -> dict[str, np.ndarray]:
@@ -1309,17 +1320,37 @@ class RunDiagnostics:
 
 def diagnose_run(run_dir: Path, *, device: str = "auto", controls: bool = True, log: Log = _quiet,
                  model: Any = None, skip_bad: bool = False, held: HeldWarning | None = None,
-                 join: Callable[[Any], None] | None = None) -> tuple[Any, RunDiagnostics]:
+                 join: Callable[[Any], Any] | None = None) -> tuple[Any, RunDiagnostics]:
     """Score the run's test split with reconstructions and latents, plus the controls. -> (model, diagnostics).
     model: the run's networks (scoring.run.load_model), when the caller has them; default loaded here. skip_bad:
     unreadable image files are left out of the rebuilt split (those unreadable since training named in a warning)
     instead of stopping the report. held: that warning is held (see split_for_run) while join(model) reads what
-    joins it (the report: the cached training scores), then said, before the scoring rather than after it."""
+    joins it (the report: the cached training scores, returned), then said, before the scoring rather than after it.
+    Where the rebuilt training images are not those the run was trained on, the threshold section may take only
+    those cached scores (RunDiagnostics.trained), and the warning that the data changed says so."""
     model = model if model is not None else load_model(run_dir, device)
     split = split_for_run(run_dir, skip_bad=skip_bad, held=held)
+    recorded = read_split_info(run_dir)
+    # (training images added, removed, edited or decoded apart since training; files unreadable since are said apart)
+    now = split_summary(split) if recorded else None
+    train_changed = bool(recorded) and bool(split_differences(split, recorded, train_only=True, skips_said=True,
+                                                               now=now))
+    # only the decoding changed (another Pillow / libjpeg, the same files): what to do is not to restore the data
+    decoded = decoded_apart(split, recorded, now, skips_said=True) if train_changed else None
+    train_cache = None
     if held is not None:
         if join is not None:
-            join(model)
+            train_cache = join(model)
+        if train_changed:
+            # as score --threshold's warning says of its threshold: the report's comes from the scores of the images
+            # trained on, or there is none (its page said to make them with a `score --threshold` that refuses)
+            held.say_change(f"; the report's threshold section comes from train_scores.csv, the cached scores of the "
+                            f"training images as {run_dir} was trained on them, not from the data as it is now"
+                            if train_cache is not None else
+                            "; the report shows no threshold: no scores of the images it was trained on are cached "
+                            "(train_scores.csv)" + (f" (`wildgan train --out {run_dir} --resume --train-scores` of the "
+                                                    f"finished run records the pixels as they decode now, and scores "
+                                                    f"them)" if decoded else ""))
         held.say()
     y = split.test_y.astype(int)
     log(f"scoring {len(y)} test images with {model.source}")
@@ -1367,7 +1398,8 @@ def diagnose_run(run_dir: Path, *, device: str = "auto", controls: bool = True, 
         zn = res.scores["z_norm"]
         metrics["mean_z_norm"] = {"normal": float(zn[y == 0].mean()), "anomalous": float(zn[y == 1].mean())}
     diag = RunDiagnostics(y=y, ids=list(split.test_ids), x=split.test_x, scores=dict(res.scores), z=res.z,
-                          recon=res.recon, controls=ctl, metrics=metrics)
+                          recon=res.recon, controls=ctl, metrics=metrics, reference_changed=train_changed,
+                          trained=train_cache, decoded_apart=decoded)
     return model, diag
 
 
@@ -1413,6 +1445,8 @@ def _diagnose_training_pile(run_dir: Path, cfg: Any, device: str, log: Log, k: i
     # --threshold --skip-bad leaves out too (read with skip_bad, which names them)
     info = read_split_info(run_dir)
     changed = split_differences(split, info, skips_said=True)
+    # only the decoding changed (another Pillow / libjpeg, the same files): what to do is not to restore the pile
+    decoded = decoded_apart(split, info, skips_said=True) if changed else None
     trained = None
     if changed:
         # the pile ranked is the images as they are now: said, as evaluate says a rebuilt test split that is not the
@@ -1425,7 +1459,9 @@ def _diagnose_training_pile(run_dir: Path, cfg: Any, device: str, log: Log, k: i
                   f"(split.json: {info.get('n_train', '?')}), and " +
                   ("its threshold section comes from train_scores.csv, the cached scores of the images it was trained "
                    "on" if trained is not None else
-                   "shows no threshold: no scores of the images it was trained on are cached (train_scores.csv)"))
+                   "shows no threshold: no scores of the images it was trained on are cached (train_scores.csv)" +
+                   (f" (`wildgan train --out {run_dir} --resume --train-scores` of the finished run records the "
+                    f"pixels as they decode now, and scores them)" if decoded else "")))
     scores = None if changed else read_train_scores(run_dir, model, "mixed", ids=split.train_ids, skip_bad=skip_bad)
     z_all, cached = None, scores is not None
     if cached:
@@ -1445,7 +1481,7 @@ def _diagnose_training_pile(run_dir: Path, cfg: Any, device: str, log: Log, k: i
                                  x=split.train_x[top], scores={kk: v[top] for kk, v in scores.items()},
                                  z=z, recon=None if mapped is None else mapped.recon, controls={}, metrics={},
                                  reference=dict(scores), reference_cached=cached, reference_changed=bool(changed),
-                                 trained=trained)
+                                 trained=trained, decoded_apart=decoded)
 
 
 # ------------------------------------------------------------------------------------------------------------------

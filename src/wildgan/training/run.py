@@ -45,7 +45,7 @@ from ..config import (FANOGAN_LEGACY_BN, PRESETS, SAMPLE_TOKEN, RunConfig, defau
                       run_config_to_dict, write_run_config)
 from ..fileio import atomic_write_text, make_folder
 from ..data import AnomalySplit, build_split, split_differences, split_summary
-from ..data.source_identity import source_replaced
+from ..data.source_identity import restore_advice, source_replaced
 from ..data.splits import TRAIN_FIELDS, decoded_apart, other_images_read
 from ..data.readers import (absolute_data_path, is_run_dir, is_study_dir, missing_run_data_error,
                             resolve_data_root, same_data_source)
@@ -829,9 +829,12 @@ def _check_resumed_split(split: AnomalySplit, run_dir: Path, log: Callable[[str]
         # Training on other images from the middle of a run mixes two data sets in one set of networks (and a
         # different image count breaks the saved sampler position): refused, with nothing written, so that the
         # run's split.json still describes what its networks were trained on.
+        # (another file or folder at the recorded place: where to put the run's data back, as score and evaluate
+        # say it, not only that the bytes differ)
         raise ConfigError(f"{run_dir}: the training images changed since this run started "
                           f"({'; '.join(train_diffs)}); a resume must train on the same images: restore them, "
-                          f"or start again with --overwrite{also}")
+                          f"or start again with --overwrite{also}"
+                          + (f": {restore_advice(split.info.get('source'))}" if replaced else ""))
     if test_diffs:
         # only the test split: the networks are not affected; evaluations from now on use the new one
         log(f"warning: the test images changed since this run started ({'; '.join(test_diffs)}): training "
