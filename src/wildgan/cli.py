@@ -563,10 +563,11 @@ def _threshold_options(p: argparse.ArgumentParser, threshold_help: str, score_he
                         f"{DEFAULT_CONTAMINATION:g}, whatever the run was trained with: a run trained with "
                         f"--contamination γ flags at that share with --expected-contamination γ, the report's 'c = γ' "
                         f"row; a run on your own data records γ = 0, its real share not known; a run Detector.fit "
-                        f"wrote with this rule: the c it recorded, as Detector.from_run takes it)")
+                        f"wrote with this rule, for this --score and these networks: the c it recorded, as "
+                        f"Detector.from_run takes it)")
     p.add_argument("--mad-k", type=float, default=DEFAULT_MAD_K, metavar="K",
-                   help=f"K of --threshold mad (default {DEFAULT_MAD_K:g}; a run Detector.fit wrote with this rule: "
-                        f"the k it recorded)")
+                   help=f"K of --threshold mad (default {DEFAULT_MAD_K:g}; a run Detector.fit wrote with this rule, "
+                        f"for this --score and these networks: the k it recorded)")
     p.add_argument("--score", default=None, choices=SCORE_NAMES, help=score_help)
 
 
@@ -1016,29 +1017,48 @@ def _given(a: argparse.Namespace, dest: str) -> bool:
     return getattr(a, dest) != a.defaults.get(dest) if getattr(a, "defaults", None) else False
 
 
-def _follow_fit_record(a: argparse.Namespace, run_dir: Path, weights_sha256: str | None) -> None:
+def _follow_fit_record(a: argparse.Namespace, run_dir: Path, weights_sha256: str | None, method: str) -> None:
     """score / export --threshold of a run that Detector.fit wrote: the rule's parameter (c, k) not given is the one
-    fit recorded (thresholds.FIT_THRESHOLD_FILE) where the rule is the recorded one and the networks are those it was
-    taken with, as Detector.from_run(RUN) takes it (the CLI's defaults thresholded such a run otherwise than the
-    fitted Detector and from_run, without a word); a.fit_record: that file, for the threshold line, else None."""
+    fit recorded (thresholds.FIT_THRESHOLD_FILE) where the rule is the recorded one, the networks are those it was
+    taken with and the score is the one it was taken on (as the report shows the record), as Detector.from_run(RUN)
+    takes it (the CLI's defaults thresholded such a run otherwise than the fitted Detector and from_run, without a
+    word); a.fit_record: that file, for the threshold line, else None; a.fit_record_not: why a record of this rule is
+    not taken (other networks, another score), for the same line, else ''. A record that cannot be read or used is
+    warned about, naming the file, as from_run warns (the line said 'the default' as if there were none)."""
     from .thresholds import FIT_THRESHOLD_FILE, fit_record_param
 
-    a.fit_record = None
+    a.fit_record, a.fit_record_not = None, ""
     dest = {"contamination": "expected_contamination", "mad": "mad_k"}.get(a.threshold or "")
     if dest is None or _given(a, dest):
         return
-    value = fit_record_param(run_dir, a.threshold, weights_sha256)
+    path = run_dir / FIT_THRESHOLD_FILE
+    from .config import own_score
+
+    try:
+        value, a.fit_record_not = fit_record_param(run_dir, a.threshold, weights_sha256,
+                                                   a.score or own_score(method), method)
+    except (OSError, ConfigError) as e:
+        why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        option = "--expected-contamination" if dest == "expected_contamination" else "--mad-k"
+        _warn(f"warning: {path}: Detector.fit's record of its threshold cannot be read or used (damaged or edited "
+              f"by hand: {why}): --threshold {a.threshold} takes the default {option} {getattr(a, dest):g}, as "
+              f"Detector.from_run does")
+        return
     if value is not None:
         setattr(a, dest, value)
-        a.fit_record = run_dir / FIT_THRESHOLD_FILE
+        a.fit_record = path
 
 
 def _fit_record_note(a: argparse.Namespace) -> str:
-    """Where the parameter of --threshold mad came from, when it was Detector.fit's record ('' otherwise); for
-    contamination, _contamination_note says it."""
-    if a.threshold != "mad" or getattr(a, "fit_record", None) is None:
+    """Where the parameter of --threshold mad came from, when it was Detector.fit's record or a record of this rule
+    not taken ('' otherwise); for contamination, _contamination_note says it."""
+    if a.threshold != "mad":
         return ""
-    return f"k = {float(a.mad_k):g} (Detector.fit's, recorded in {a.fit_record}; --mad-k K chooses another)"
+    if getattr(a, "fit_record", None) is not None:
+        return f"k = {float(a.mad_k):g} (Detector.fit's, recorded in {a.fit_record}; --mad-k K chooses another)"
+    if getattr(a, "fit_record_not", ""):
+        return f"k = {float(a.mad_k):g} (the default --mad-k; {a.fit_record_not})"
+    return ""
 
 
 def _contamination_note(a: argparse.Namespace, gamma: float) -> str:
@@ -1056,9 +1076,10 @@ def _contamination_note(a: argparse.Namespace, gamma: float) -> str:
     record = getattr(a, "fit_record", None)
     # (the percentile, not "c of the training images score above it": that share is only near c, e.g. 4 of 64
     # above the 95th percentile, and 2 of 24)
+    skipped = getattr(a, "fit_record_not", "")
     origin = ("as given" if given else
               f"Detector.fit's, recorded in {record}; --expected-contamination G chooses another" if record else
-              "the default --expected-contamination")
+              "the default --expected-contamination" + (f"; {skipped}" if skipped else ""))
     note = f"c = {c:g} ({origin}): the threshold is percentile {100 * (1 - c):g} of the training images' scores"
     if 0 < gamma <= 0.5 and not math.isclose(c, gamma):
         # (the report gives c = γ a row of its own only when γ is not the default c, whose row is its first)
@@ -1589,7 +1610,7 @@ def cmd_score(a: argparse.Namespace) -> int:
         _warn(f"warning: --batch-mode applies to wildgan runs (the encoder's minibatch stddev); this "
               f"{model.cfg.method} run scores as it always does")
         a.batch_mode = "mixed"        # and its thresholds come from its one cache of training scores
-    _follow_fit_record(a, run_dir, model.meta.get("sha256"))
+    _follow_fit_record(a, run_dir, model.meta.get("sha256"), model.cfg.method)
     train_scores, own_split = None, None
     if a.threshold in ("contamination", "mad") and (ctx is None or ctx.is_main):
         # (--skip-bad: the own split's warning naming files unreadable since training, held until the training
@@ -1846,19 +1867,23 @@ def cmd_export(a: argparse.Namespace) -> int:
     _check_out_file(a.out, "model.onnx")
     _warn_unused_threshold_options(a, ("expected_contamination", "mad_k", "score", "device", "skip_bad"),
                                    "no threshold")
+    a.fit_record = None
     if a.threshold:
         from .checkpoint import read_meta
+        from .config import read_run_config
         from .scoring.run import final_checkpoint
 
         try:
             own = read_meta(final_checkpoint(Path(a.run_dir))).get("sha256")      # the networks export_onnx exports
+            method = read_run_config(Path(a.run_dir)).method
         except (WildganError, OSError):
-            own = None                       # (export_onnx names what is wrong with the run)
-        _follow_fit_record(a, Path(a.run_dir), own)
+            own, method = None, "wildgan"    # (export_onnx names what is wrong with the run)
+        _follow_fit_record(a, Path(a.run_dir), own, method)
     path = export_onnx(Path(a.run_dir), Path(a.out), batch_size=a.batch_size, opset=a.opset,
                        input_type=a.input_type, include_A=not a.no_A, threshold=a.threshold,
                        contamination=a.expected_contamination, mad_k=a.mad_k, score=a.score, device=a.device,
-                       progress=not a.no_progress, skip_bad=a.skip_bad)
+                       progress=not a.no_progress, skip_bad=a.skip_bad,
+                       param_from=None if a.fit_record is None else f"Detector.fit's record, {a.fit_record}")
     _eprint(f"wrote {path} (ONNX opset {a.opset}, {a.input_type} input; each image is scored on its own, any batch "
             "size)")
     thr = onnx_threshold(path)

@@ -31,7 +31,9 @@ Graph: input 'images', outputs 'a', 'L_n', 'L_o', 'L_r', ('A'), 'z' (float32, [N
 The ONNX model's metadata_props record resolution (of the input), channels, input_type, lam, kappa, batch_mode, lod
 and the run's image-conversion rule; with a threshold rule also threshold (the value: an image is an anomaly when
 its threshold_score output is > it), threshold_rule, threshold_score and threshold_params (JSON: the rule's
-parameters, the number of training images, batch_mode of the training scores = the graph's). Values are strings
+parameters, the number of training images, batch_mode of the training scores = the graph's, and param_from where the
+parameter is not the one passed: `wildgan export` of a Detector.fit run records "Detector.fit's record, PATH" when
+it takes fit's c or k). Values are strings
 (JSON for non-strings), as ONNX stores them.
 """
 
@@ -182,7 +184,7 @@ def export_onnx(run_dir: str | Path, path: str | Path, batch_size: int = 64, ops
                 input_type: str = "uint8", include_A: bool = True, checkpoint: str | Path | None = None,
                 threshold: str | None = None, contamination: float = 0.05, mad_k: float = 3.0,
                 score: str | None = None, device: str = "cpu", progress: bool = False,
-                skip_bad: bool = False) -> Path:
+                skip_bad: bool = False, param_from: str | None = None) -> Path:
     """Write the run's scoring graph to `path` (.onnx). `batch_size` is the example batch the graph is traced with;
     the batch axis stays dynamic (wildgan: isolated protocol; f-AnoGAN: every image on its own anyway). Needs the
     `onnx` extra (pip install onnx) to write metadata.
@@ -192,7 +194,9 @@ def export_onnx(run_dir: str | Path, path: str | Path, batch_size: int = 64, ops
     A for f-AnoGAN, else a), with `contamination` / `mad_k` as in wildgan.thresholds.fit_threshold; recorded in
     metadata_props (module docstring; onnx_threshold reads it). When those scores are not cached in the run folder,
     the training split is scored on `device` (`progress`: a progress bar; skip_bad: its images unreadable since
-    training are left out, see wildgan.thresholds.run_threshold)."""
+    training are left out, see wildgan.thresholds.run_threshold). param_from: where the rule's parameter (c, k) came
+    from when it is not the caller's own (the CLI's: Detector.fit's record), kept in threshold_params as param_from
+    so that the loaded model says it; without it the parameter is the one passed."""
     if batch_size < 1:
         raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
     if threshold is not None:
@@ -218,7 +222,8 @@ def export_onnx(run_dir: str | Path, path: str | Path, batch_size: int = 64, ops
                                include_A=include_A, checkpoint=checkpoint, device=device, progress=progress,
                                skip_bad=skip_bad)
         thr_meta = {"threshold": thr.value, "threshold_rule": thr.rule, "threshold_score": thr.params["score"],
-                    "threshold_params": {k: v for k, v in thr.params.items() if k != "score"}}
+                    "threshold_params": {**{k: v for k, v in thr.params.items() if k != "score"},
+                                         **({"param_from": param_from} if param_from else {})}}
     r, c = model.cfg.net.resolution, model.cfg.net.channels
     gen = torch.Generator().manual_seed(0)
     if input_type == "uint8":

@@ -327,19 +327,37 @@ def load_fit_threshold(run_dir: Path) -> tuple[Threshold, dict[str, Any]]:
     return thr, rec
 
 
-def fit_record_param(run_dir: Path, rule: str, weights_sha256: str | None) -> float | None:
-    """The parameter (c of 'contamination', k of 'mad') of the threshold Detector.fit recorded in run_dir, where its
-    rule is `rule` and it was taken with these networks (weights_sha256: a run trained on since, or a checkpoint, is
-    other networks, for which the report does not show the record either); None otherwise, and without a usable
-    record."""
-    got = read_fit_threshold(run_dir)
-    if got is None or got[0].rule != rule or rule not in ("contamination", "mad"):
-        return None
-    thr, rec = got
+def fit_record_param(run_dir: Path, rule: str, weights_sha256: str | None, score: str,
+                     method: str) -> tuple[float | None, str]:
+    """`wildgan score` / `export --threshold RULE` without the rule's parameter: (the parameter, c of 'contamination'
+    or k of 'mad', that Detector.fit recorded in run_dir, '') where its rule is `rule`, it was taken with these
+    networks (weights_sha256) and on this score (`score`, of a `method` run), as the report shows the record; else
+    (None, why it is not taken, for the threshold line) where fit recorded this rule for other networks (a run trained
+    on since, a checkpoint) or another score, and (None, '') without a record or with one of another rule. A record
+    that cannot be read or used is load_fit_threshold's ConfigError (or OSError), for the caller to say, as
+    Detector.from_run says it."""
+    from .config import own_score
+
+    path = Path(run_dir) / FIT_THRESHOLD_FILE
+    if rule not in ("contamination", "mad") or not path.is_file():
+        return None, ""
+    thr, rec = load_fit_threshold(run_dir)
+    if thr.rule != rule:
+        return None, ""
+    name = "contamination" if rule == "contamination" else "k"
+    if name not in thr.params:
+        # (fit always records it: load_fit_threshold checks its range where it is there, not that it is there)
+        raise ConfigError(f"not a threshold Detector.fit records: a {rule} threshold without its {name}")
+    letter = "c" if rule == "contamination" else "k"
+    what = f"Detector.fit's {letter} = {float(thr.params[name]):g}, recorded in {path},"
     if weights_sha256 is None or rec.get("weights_sha256") != weights_sha256:
-        return None
-    value = thr.params.get("contamination" if rule == "contamination" else "k")
-    return None if value is None else float(value)
+        return None, (f"{what} is of other networks than these (the run was trained on since, or another checkpoint "
+                      f"is loaded): not taken, as the report does not show it")
+    fitted = str(thr.params.get("score") or own_score(method))
+    if fitted != score:
+        # the Detector flags by that score: its c on another score is not its threshold (nor the report's row)
+        return None, f"{what} is of score {fitted}: --score {fitted} takes it"
+    return float(thr.params[name]), ""
 
 
 def read_fit_threshold(run_dir: Path) -> tuple[Threshold, dict[str, Any]] | None:

@@ -3010,7 +3010,69 @@ def test_score_and_export_threshold_of_a_fit_run_follow_fit_s_recorded_parameter
     assert "mad (k=2" in got and f"k = 2 (Detector.fit's, recorded in {record}; --mad-k K chooses another)" in got, got
     record.write_text(json.dumps({**rec, "weights_sha256": "0" * 64}))
     got = line(score + ["contamination"])
-    assert "contamination (contamination=0.05" in got and "Detector.fit" not in got, got
+    assert "contamination (contamination=0.05" in got and "c = 0.05 (the default --expected-contamination; " \
+        f"Detector.fit's c = 0.2, recorded in {record}, is of other networks than these" in got, got
+
+
+@pytest.mark.filterwarnings("ignore:training ended at")
+def test_score_and_export_follow_fit_s_record_only_for_the_score_it_thresholded(tmp_path, capsys):
+    """fit(score='L_o', contamination=0.2): `wildgan score RUN --threshold contamination` thresholds a (the method's
+    own score) and took fit's c = 0.2 for it, saying 'Detector.fit's', while neither the Detector, from_run nor the
+    report threshold a by that record (the report shows fit's row for L_o only). Now the record is followed for the
+    score fit thresholded, the line says why it is not for another; export records where its c came from
+    (threshold_params' param_from); a damaged record is warned about, naming the file, as from_run warns."""
+    from PIL import Image
+
+    from wildgan import Detector
+    from wildgan.export import onnx_threshold
+
+    x = np.random.default_rng(0).integers(0, 256, (16, 8, 8), dtype=np.uint8)
+    run = tmp_path / "det"
+    det = Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.02, resolution=8, device="cpu", run_dir=str(run),
+                   contamination=0.2, score="L_o").fit(x)
+    record = run / "detector_threshold.json"
+    (tmp_path / "pile").mkdir()
+    for i in range(4):
+        Image.fromarray(x[i]).save(tmp_path / "pile" / f"{i}.png")
+    score = ["score", str(run), "--data", str(tmp_path / "pile"), "--threads", "1", "--no-progress", "--out",
+             str(tmp_path / "s.csv"), "--threshold"]
+
+    def line(argv: list[str]) -> tuple[str, str]:
+        capsys.readouterr()
+        assert main(argv) == 0
+        err = capsys.readouterr().err
+        (got,) = [ln for ln in err.splitlines() if ln.startswith("threshold for")]
+        return got, err
+
+    got, _ = line(score + ["contamination"])                          # score a: fit's record is of L_o
+    assert "threshold for score a: contamination (contamination=0.05" in got and \
+        f"c = 0.05 (the default --expected-contamination; Detector.fit's c = 0.2, recorded in {record}, is of score " \
+        f"L_o: --score L_o takes it)" in got, got
+    got, _ = line(score + ["contamination", "--score", "L_o"])
+    assert f"> {det.threshold_:.6g}" in got and "c = 0.2 (Detector.fit's, recorded in" in got, got
+    got, _ = line(score + ["contamination", "--score", "L_o", "--expected-contamination", "0.05"])   # the default,
+    assert "c = 0.05 (as given)" in got, got                                                          # typed: it wins
+    export = ["export", str(run), "--format", "onnx", "--no-progress", "--threshold", "contamination", "--out"]
+    line(export + [str(tmp_path / "a.onnx")])
+    thr = onnx_threshold(tmp_path / "a.onnx")
+    assert thr.params["contamination"] == 0.05 and "param_from" not in thr.params, thr
+    line(export + [str(tmp_path / "o.onnx"), "--score", "L_o"])
+    thr = onnx_threshold(tmp_path / "o.onnx")                 # the loaded model says where its c came from
+    assert thr.params["contamination"] == 0.2 and thr.params["param_from"] == f"Detector.fit's record, {record}", thr
+    rec = json.loads(record.read_text())
+    record.write_text(json.dumps({**rec, "threshold": {"value": 0.0, "rule": "mad",
+                                                       "params": {"k": 2.0, "n": 16, "score": "L_o"}}}))
+    got, _ = line(score + ["mad"])
+    assert "mad (k=3" in got and f"k = 3 (the default --mad-k; Detector.fit's k = 2, recorded in {record}, is of " \
+        f"score L_o: --score L_o takes it)" in got, got
+    for bad, why in (("{", "JSONDecodeError"), (json.dumps({**rec, "threshold": {
+            "value": 0.0, "rule": "contamination", "params": {"contamination": 7, "n": 16, "score": "L_o"}}}),
+            "contamination 7")):
+        record.write_text(bad)
+        got, err = line(score + ["contamination", "--score", "L_o"])
+        assert f"warning: {record}: Detector.fit's record of its threshold cannot be read or used" in err and \
+            why in err and "takes the default --expected-contamination 0.05" in err, err
+        assert "c = 0.05 (the default --expected-contamination)" in got, got
 
 
 def test_score_threshold_with_normal_and_no_data_is_refused_before_the_training_scores(tiny_npz, tmp_path, capsys):

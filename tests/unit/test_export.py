@@ -274,7 +274,8 @@ def test_export_threshold_equals_score_isolated_threshold(run_dir, real_images, 
     meta = onnx_metadata(path)
     assert meta["threshold_rule"] == "contamination" and meta["threshold_score"] == "a"
     assert json.loads(meta["threshold_params"]) == {"contamination": 0.05, "n": 64, "source": "training split",
-                                                    "batch_mode": "isolated"}
+                                                    "batch_mode": "isolated", "param_from": "Detector.fit's record, "
+                                                    f"{run_dir / 'detector_threshold.json'}"}
     # the same metadata as onnxruntime shows it to a deployment
     assert ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).get_modelmeta() \
         .custom_metadata_map["threshold"] == meta["threshold"]
