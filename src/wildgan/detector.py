@@ -1538,7 +1538,10 @@ def _fit_record_settings(run_dir: Path, model: Any, given: dict[str, Any], has_v
         # as the report does not show it for them (and score --threshold does not follow it); said where it would
         # have thresholded otherwise than the defaults, which are taken instead
         out = {k: given[k] if given[k] is not None else v for k, v in defaults.items()}
-        out["threshold"] = rule or defaults["threshold"]
+        # fit's f1 rule with a validation set given: an f1 threshold chosen again on it, for these networks (as before
+        # the record was left out for other networks; X_val / y_val serve f1 alone, and were otherwise ignored while
+        # the warning advised to pass them)
+        out["threshold"] = rule or ("f1" if thr.rule == "f1" and has_val else defaults["threshold"])
         param = {"contamination": "contamination", "mad": "mad_k"}.get(thr.rule)
         lam_now = out["lam"] if out["lam"] is not None else model.cfg.score.lam
         differs = ([f"threshold {_rule_text(thr.rule, fitted['contamination'], fitted['mad_k'])}"]
@@ -1552,8 +1555,8 @@ def _fit_record_settings(run_dir: Path, model: Any, given: dict[str, Any], has_v
                     fitted["batch_mode"] != out["batch_mode"] else [])
         if not differs:
             return out, None, None
-        f1 = (", or threshold='f1', X_val=..., y_val=... for an f1 threshold of these networks" if thr.rule == "f1"
-              else "")
+        f1 = (", or threshold='f1', X_val=..., y_val=... for an f1 threshold of these networks"
+              if thr.rule == "f1" and out["threshold"] != "f1" else "")
         return out, None, (f"{path}: Detector.fit's {_rule_text(thr.rule, fitted['contamination'], fitted['mad_k'])} "
                            f"threshold is of other networks than these (the run was trained on since, or another "
                            f"checkpoint is loaded), for which the report does not show it either: from_run does not "

@@ -2519,3 +2519,32 @@ def test_from_run_says_what_it_does_with_fit_s_record_of_other_networks_and_an_u
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         Detector.from_run(run, device="cpu", threshold="mad", mad_k=2.0, batch_mode="isolated")
+
+
+@pytest.mark.filterwarnings("ignore:training ended at")
+def test_from_run_of_other_networks_with_fit_s_f1_record_chooses_f1_on_the_validation_set_given(tmp_path) -> None:
+    """fit(threshold='f1', X_val=, y_val=), then the run's networks changed (trained on since, a checkpoint):
+    from_run(RUN, X_val=, y_val=) chose f1 on that validation set for these networks until df6cb42, which left fit's
+    record out for other networks whole: it thresholded by contamination, warned that X_val / y_val are ignored, and
+    advised to pass the X_val / y_val it had been given. Now fit's f1 rule with a validation set given is chosen on
+    it, with nothing to say (the score settings are the defaults, as fit's)."""
+    from wildgan.thresholds import FIT_THRESHOLD_FILE, fit_threshold
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (16, 8, 8), dtype=np.uint8)
+    xv, yv = rng.integers(0, 256, (8, 8, 8), dtype=np.uint8), np.arange(8) % 2
+    run = tmp_path / "det"
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=NOT_GROWN)
+        Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.02, resolution=8, device="cpu", run_dir=str(run),
+                 threshold="f1").fit(x, X_val=xv, y_val=yv)
+    path = run / FIT_THRESHOLD_FILE
+    path.write_text(json.dumps({**json.loads(path.read_text()), "weights_sha256": "0" * 64}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        back = Detector.from_run(run, device="cpu", X_val=xv, y_val=yv)
+    assert back.threshold == "f1" and back.threshold_rule_.rule == "f1"
+    assert back.threshold_ == fit_threshold("f1", val_scores=back.decision_function(xv), val_labels=yv).value
+    # without a validation set, the record's f1 (of other networks) is still not taken, and said
+    with pytest.warns(UserWarning, match="threshold='f1', X_val=..., y_val=... for an f1 threshold of these"):
+        assert Detector.from_run(run, device="cpu").threshold == "contamination"
