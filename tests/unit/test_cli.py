@@ -2507,6 +2507,32 @@ def test_the_report_of_a_run_whose_images_decode_otherwise_says_how_to_record_th
     assert "taken from the 20 training images' scores (train_scores.csv)" in (run / "report" / "report.md").read_text()
 
 
+def test_the_report_of_a_search_run_whose_images_decode_otherwise_does_not_say_the_resume_scores_them(
+        tiny_npz, tmp_path, capsys):
+    """As test_the_report_of_a_run_whose_images_decode_otherwise_says_how_to_record_them, for a latent-search run:
+    the page and the warning said that `train --resume --train-scores` records the pixels "and scores them", which a
+    search run's training never does (a search per image); the next report then had no threshold still. Now they say
+    that score --threshold searches them once the resume has recorded the pixels."""
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.05",
+                 "--phase-kimg", "0.05", "--threads", "1", "--no-progress", "--method", "search", "--out",
+                 str(run)]) == 0
+    d = dict(np.load(tiny_npz))
+    np.savez(tiny_npz, **{k: np.minimum(v.astype(np.int16) + 1, 255).astype(np.uint8) if k.startswith("x") else v
+                          for k, v in d.items()})
+    split_json = run / "split.json"
+    split_json.write_text(json.dumps({**json.loads(split_json.read_text()), "decoders": "Pillow 9.0.0 (libjpeg 8.0)"}))
+    err = _stderr_in_order(capsys, ["report", str(run), "--top-k", "2", "--threads", "1", "--no-progress",
+                                    "--tsne-points", "5", "--no-controls"])
+    (said,) = [ln for ln in err.splitlines() if "changed since" in ln]
+    assert f"`wildgan train --out {run} --resume --train-scores` of the finished run records the pixels as they " \
+        f"decode now (a latent-search run's training does not score them: `wildgan score {run} --threshold " \
+        f"contamination --out scores.csv` then searches them once and caches them)" in said, said
+    page = (run / "report" / "report.md").read_text()
+    assert "records the pixels as they decode now (a latent-search run's training does not score them" in page, page
+    assert "and scores them" not in page and "and scores them" not in said, (page, said)
+
+
 def test_score_threshold_on_test_images_changed_says_the_training_images_are_the_trained_ones(tiny_npz, tmp_path,
                                                                                                capsys):
     """`score RUN --threshold` (no cached training scores) after only the run's test images were edited: the warning

@@ -925,6 +925,18 @@ def _detector_threshold_section(page: _Page, run_dir: Path, model: Any, cfg: Any
                        detector=True)
 
 
+def _record_pixels_advice(run: str, method: str) -> str:
+    """What makes a threshold of a run whose training images only decode otherwise since training: a resume of the
+    finished run records their pixels as they decode now (split.json) and, but for latent search, whose training never
+    scores its training images (a search per image), scores them."""
+    resume = (f"`wildgan train --out {run} --resume --train-scores` of the finished run records the pixels as they "
+              f"decode now")
+    if method == "search":
+        return (f"{resume} (a latent-search run's training does not score them: `wildgan score {run} --threshold "
+                f"contamination --out scores.csv` then searches them once and caches them)")
+    return f"{resume}, and scores them"
+
+
 def _fit_rule(run_dir: Path, model: Any, name: str) -> tuple[tuple[str, Threshold, np.ndarray, str] | None, str]:
     """(the row of the threshold Detector.fit recorded: its label, the threshold taken again from the run's cached
     training scores of the score and protocol it was fitted on, those scores, that protocol (batch_mode); or None),
@@ -1019,8 +1031,7 @@ def _threshold_section(page: _Page, diag: RunDiagnostics | None, cfg: Any, score
         # the same files decoded a level or so apart: restoring the data is not what to do
         page.p(f"No threshold: the run's training images decode otherwise than when it was trained ("
                f"{diag.decoded_apart}), and no training scores of {name} of the pixels it was trained on are cached "
-               f"(train_scores.csv). `wildgan train --out RUN --resume --train-scores` of the finished run records the "
-               f"pixels as they decode now, and scores them; run the report again after it.")
+               f"(train_scores.csv). {_record_pixels_advice('RUN', cfg.method)}; run the report again after it.")
         return None
     if train is None and diag is not None and diag.reference_changed:
         page.p(f"No threshold: the run's data changed since it was trained (a warning said what changed), and no "
@@ -1348,9 +1359,8 @@ def diagnose_run(run_dir: Path, *, device: str = "auto", controls: bool = True, 
                             f"training images as {run_dir} was trained on them, not from the data as it is now"
                             if train_cache is not None else
                             "; the report shows no threshold: no scores of the images it was trained on are cached "
-                            "(train_scores.csv)" + (f" (`wildgan train --out {run_dir} --resume --train-scores` of the "
-                                                    f"finished run records the pixels as they decode now, and scores "
-                                                    f"them)" if decoded else ""))
+                            "(train_scores.csv)" + (f" ({_record_pixels_advice(str(run_dir), model.cfg.method)})"
+                                                    if decoded else ""))
         held.say()
     y = split.test_y.astype(int)
     log(f"scoring {len(y)} test images with {model.source}")
@@ -1460,8 +1470,7 @@ def _diagnose_training_pile(run_dir: Path, cfg: Any, device: str, log: Log, k: i
                   ("its threshold section comes from train_scores.csv, the cached scores of the images it was trained "
                    "on" if trained is not None else
                    "shows no threshold: no scores of the images it was trained on are cached (train_scores.csv)" +
-                   (f" (`wildgan train --out {run_dir} --resume --train-scores` of the finished run records the "
-                    f"pixels as they decode now, and scores them)" if decoded else "")))
+                   (f" ({_record_pixels_advice(str(run_dir), cfg.method)})" if decoded else "")))
     scores = None if changed else read_train_scores(run_dir, model, "mixed", ids=split.train_ids, skip_bad=skip_bad)
     z_all, cached = None, scores is not None
     if cached:
