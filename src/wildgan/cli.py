@@ -563,11 +563,11 @@ def _threshold_options(p: argparse.ArgumentParser, threshold_help: str, score_he
                         f"{DEFAULT_CONTAMINATION:g}, whatever the run was trained with: a run trained with "
                         f"--contamination γ flags at that share with --expected-contamination γ, the report's 'c = γ' "
                         f"row; a run on your own data records γ = 0, its real share not known; a run Detector.fit "
-                        f"wrote with this rule, for this --score and these networks: the c it recorded, as "
-                        f"Detector.from_run takes it)")
+                        f"wrote with this rule, for this --score (score: and --batch-mode) and these networks: the "
+                        f"c it recorded, as Detector.from_run takes it)")
     p.add_argument("--mad-k", type=float, default=DEFAULT_MAD_K, metavar="K",
                    help=f"K of --threshold mad (default {DEFAULT_MAD_K:g}; a run Detector.fit wrote with this rule, "
-                        f"for this --score and these networks: the k it recorded)")
+                        f"for this --score (score: and --batch-mode) and these networks: the k it recorded)")
     p.add_argument("--score", default=None, choices=SCORE_NAMES, help=score_help)
 
 
@@ -1017,10 +1017,12 @@ def _given(a: argparse.Namespace, dest: str) -> bool:
     return getattr(a, dest) != a.defaults.get(dest) if getattr(a, "defaults", None) else False
 
 
-def _follow_fit_record(a: argparse.Namespace, run_dir: Path, weights_sha256: str | None, method: str) -> None:
+def _follow_fit_record(a: argparse.Namespace, run_dir: Path, weights_sha256: str | None, method: str,
+                       batch_mode: str | None = None) -> None:
     """score / export --threshold of a run that Detector.fit wrote: the rule's parameter (c, k) not given is the one
     fit recorded (thresholds.FIT_THRESHOLD_FILE) where the rule is the recorded one, the networks are those it was
-    taken with and the score is the one it was taken on (as the report shows the record), as Detector.from_run(RUN)
+    taken with and the score (and, given, batch_mode: score's protocol) is the one it was taken on (as the report
+    shows the record), as Detector.from_run(RUN)
     takes it (the CLI's defaults thresholded such a run otherwise than the fitted Detector and from_run, without a
     word); a.fit_record: that file, for the threshold line, else None; a.fit_record_not: why a record of this rule is
     not taken (other networks, another score), for the same line, else ''. A record that cannot be read or used is
@@ -1036,7 +1038,7 @@ def _follow_fit_record(a: argparse.Namespace, run_dir: Path, weights_sha256: str
 
     try:
         value, a.fit_record_not = fit_record_param(run_dir, a.threshold, weights_sha256,
-                                                   a.score or own_score(method), method)
+                                                   a.score or own_score(method), method, batch_mode)
     except (OSError, ConfigError) as e:
         why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
         option = "--expected-contamination" if dest == "expected_contamination" else "--mad-k"
@@ -1610,7 +1612,7 @@ def cmd_score(a: argparse.Namespace) -> int:
         _warn(f"warning: --batch-mode applies to wildgan runs (the encoder's minibatch stddev); this "
               f"{model.cfg.method} run scores as it always does")
         a.batch_mode = "mixed"        # and its thresholds come from its one cache of training scores
-    _follow_fit_record(a, run_dir, model.meta.get("sha256"), model.cfg.method)
+    _follow_fit_record(a, run_dir, model.meta.get("sha256"), model.cfg.method, a.batch_mode)
     train_scores, own_split = None, None
     if a.threshold in ("contamination", "mad") and (ctx is None or ctx.is_main):
         # (--skip-bad: the own split's warning naming files unreadable since training, held until the training

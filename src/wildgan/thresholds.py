@@ -327,13 +327,15 @@ def load_fit_threshold(run_dir: Path) -> tuple[Threshold, dict[str, Any]]:
     return thr, rec
 
 
-def fit_record_param(run_dir: Path, rule: str, weights_sha256: str | None, score: str,
-                     method: str) -> tuple[float | None, str]:
+def fit_record_param(run_dir: Path, rule: str, weights_sha256: str | None, score: str, method: str,
+                     batch_mode: str | None = None) -> tuple[float | None, str]:
     """`wildgan score` / `export --threshold RULE` without the rule's parameter: (the parameter, c of 'contamination'
     or k of 'mad', that Detector.fit recorded in run_dir, '') where its rule is `rule`, it was taken with these
-    networks (weights_sha256) and on this score (`score`, of a `method` run), as the report shows the record; else
-    (None, why it is not taken, for the threshold line) where fit recorded this rule for other networks (a run trained
-    on since, a checkpoint) or another score, and (None, '') without a record or with one of another rule. A record
+    networks (weights_sha256) and on this score (`score`, of a `method` run; of a wildgan run also with this
+    `batch_mode` where one is given: `wildgan score` chooses it, an exported graph has its own), as the report shows
+    the record; else (None, why it is not taken, for the threshold line) where fit recorded this rule for other
+    networks (a run trained on since, a checkpoint), another score or protocol, and (None, '') without a record or
+    with one of another rule. A record
     that cannot be read or used is load_fit_threshold's ConfigError (or OSError), for the caller to say, as
     Detector.from_run says it."""
     from .config import own_score
@@ -357,6 +359,10 @@ def fit_record_param(run_dir: Path, rule: str, weights_sha256: str | None, score
     if fitted != score:
         # the Detector flags by that score: its c on another score is not its threshold (nor the report's row)
         return None, f"{what} is of score {fitted}: --score {fitted} takes it"
+    mode = str(rec.get("batch_mode", "mixed"))
+    if batch_mode is not None and method == "wildgan" and mode != batch_mode:
+        # (fit's c on the other protocol's scores is a threshold neither the Detector nor the report has)
+        return None, f"{what} is of the {mode} protocol's scores: --batch-mode {mode} takes it"
     return float(thr.params[name]), ""
 
 

@@ -3044,8 +3044,9 @@ def test_score_and_export_threshold_of_a_fit_run_follow_fit_s_recorded_parameter
 def test_score_and_export_follow_fit_s_record_only_for_the_score_it_thresholded(tmp_path, capsys):
     """fit(score='L_o', contamination=0.2): `wildgan score RUN --threshold contamination` thresholds a (the method's
     own score) and took fit's c = 0.2 for it, saying 'Detector.fit's', while neither the Detector, from_run nor the
-    report threshold a by that record (the report shows fit's row for L_o only). Now the record is followed for the
-    score fit thresholded, the line says why it is not for another; export records where its c came from
+    report threshold a by that record (the report shows fit's row for L_o only); so with another --batch-mode. Now the
+    record is followed for the score and protocol fit thresholded, the line says why it is not for others; export
+    records where its c came from
     (threshold_params' param_from); a damaged record is warned about, naming the file, as from_run warns."""
     from PIL import Image
 
@@ -3076,6 +3077,9 @@ def test_score_and_export_follow_fit_s_record_only_for_the_score_it_thresholded(
         f"L_o: --score L_o takes it)" in got, got
     got, _ = line(score + ["contamination", "--score", "L_o"])
     assert f"> {det.threshold_:.6g}" in got and "c = 0.2 (Detector.fit's, recorded in" in got, got
+    got, _ = line(score + ["contamination", "--score", "L_o", "--batch-mode", "isolated"])   # fit's was mixed
+    assert "contamination (contamination=0.05" in got and f"Detector.fit's c = 0.2, recorded in {record}, is of the " \
+        f"mixed protocol's scores: --batch-mode mixed takes it" in got, got
     got, _ = line(score + ["contamination", "--score", "L_o", "--expected-contamination", "0.05"])   # the default,
     assert "c = 0.05 (as given)" in got, got                                                          # typed: it wins
     export = ["export", str(run), "--format", "onnx", "--no-progress", "--threshold", "contamination", "--out"]
