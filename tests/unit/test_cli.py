@@ -281,6 +281,25 @@ def test_a_run_that_stops_before_a_resolution_without_a_minibatch_size_trains(cu
     assert "cannot change on --resume, so this one trains to at most 0.064 kimg (--total-kimg 0.064)" in err
 
 
+def test_a_run_whose_last_round_ends_in_a_resolution_without_a_size_resumes_and_shows_its_eta(custom_run, tmp_path,
+                                                                                              capsys):
+    # total 0.05 kimg in rounds of 16 ends at 0.064, inside the 4 -> 8 fade-in (from 0.05 kimg on) whose size is
+    # missing: the check passes it (no round starts there) and it trains, but a --resume of the finished run was a
+    # KeyError traceback (the loop asked schedule() at the images restored before seeing it had nothing to train),
+    # and so was the progress bar's ETA at the last round's images
+    _, d = custom_run
+    d["train"].update(minibatch={"4": 16}, total_kimg=0.05, phase_kimg=0.05, minibatch_repeats=1,
+                      checkpoint_kimg=1, log_every=1)
+    p = tmp_path / "mb.json"
+    p.write_text(json.dumps(d))
+    out = tmp_path / "x"
+    assert main(["train", "--config", str(p), "--out", str(out), "--threads", "1"]) == 0     # (the progress bar on)
+    assert json.loads((out / "network-final.json").read_text())["nimg"] == 64
+    capsys.readouterr()
+    assert main(["train", "--out", str(out), "--resume", "--no-progress"]) == 0
+    assert "the run was already finished" in capsys.readouterr().err
+
+
 def test_a_study_at_a_resolution_without_preset_minibatch_sizes_is_refused_before_any_cell(tiny_npz, tmp_path,
                                                                                            capsys):
     # --resolution 512 (the presets' sizes stop at 256): the study folder was written and its first cell refused
