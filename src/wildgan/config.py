@@ -283,6 +283,12 @@ class TrainConfig:
         if self.on_divergence not in ("stop", "rollback"):
             raise ConfigError(f"on_divergence must be stop or rollback, got {self.on_divergence!r}")
         mb = {int(k): int(v) for k, v in self.minibatch.items()}
+        if len(mb) < len(self.minibatch):
+            # keys that differ in spelling or type but name one resolution ({4: 16, '4': 32} in YAML, "4" and "04"
+            # in JSON): the duplicate-key check of the file sees two keys, and int() kept the last in silence
+            same = [k for k in self.minibatch if sum(int(j) == int(k) for j in self.minibatch) > 1]
+            raise ConfigError(f"minibatch gives one resolution more than one size ({', '.join(map(repr, same))}: "
+                              f"{self.minibatch}); keep one")
         object.__setattr__(self, "minibatch", mb)
 
     @property

@@ -217,6 +217,9 @@ def test_fanogan_bn_warmup_is_an_option(capsys):
     # not a mapping: an AttributeError traceback (exit 1); an empty one failed later, in training
     (lambda d: d["train"].update(minibatch="x"), ["minibatch must map resolutions"]),
     (lambda d: d["train"].update(minibatch={}), ["minibatch must map resolutions"]),
+    # two spellings of one resolution: the duplicate-key check sees two keys, and int() kept the last in silence
+    (lambda d: d["train"].update(minibatch={"4": 32, "04": 16, "8": 24}),
+     ["minibatch gives one resolution more than one size ('4', '04'"]),
 ])
 def test_bad_run_config_values_name_the_file(custom_run, tmp_path, capsys, edit, words):
     _, d = custom_run
@@ -228,6 +231,18 @@ def test_bad_run_config_values_name_the_file(custom_run, tmp_path, capsys, edit,
     err = capsys.readouterr().err
     assert err.startswith("wildgan: error:") and str(p) in err and "Traceback" not in err
     assert all(w in err for w in words), err
+
+
+def test_a_yaml_minibatch_giving_one_resolution_as_a_number_and_as_a_string_is_refused(custom_run, tmp_path, capsys):
+    # {4: 16, '4': 32}: two keys to YAML (an int and a str), one resolution to TrainConfig, which kept 32 in silence
+    yaml = pytest.importorskip("yaml")
+    _, d = custom_run
+    d["train"]["minibatch"] = {"8": 24}
+    p = tmp_path / "mb.yaml"
+    p.write_text(yaml.safe_dump(d).replace("minibatch:\n", "minibatch:\n    4: 16\n    '4': 32\n"))
+    assert main(["train", "--config", str(p), "--out", str(tmp_path / "x"), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert str(p) in err and "minibatch gives one resolution more than one size (4, '4'" in err, err
 
 
 def test_a_run_config_without_a_minibatch_size_for_a_resolution_is_refused_before_the_run_folder(custom_run, tmp_path,
