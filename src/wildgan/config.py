@@ -283,6 +283,12 @@ class TrainConfig:
         if self.on_divergence not in ("stop", "rollback"):
             raise ConfigError(f"on_divergence must be stop or rollback, got {self.on_divergence!r}")
         mb = {int(k): int(v) for k, v in self.minibatch.items()}
+        if len(mb) < len(self.minibatch):
+            # keys that differ in spelling or type but name one resolution ({4: 16, '4': 32} in YAML, "4" and "04"
+            # in JSON): the duplicate-key check of the file sees two keys, and int() kept the last in silence
+            same = [k for k in self.minibatch if sum(int(j) == int(k) for j in self.minibatch) > 1]
+            raise ConfigError(f"minibatch gives one resolution more than one size ({', '.join(map(repr, same))}: "
+                              f"{self.minibatch}); keep one")
         object.__setattr__(self, "minibatch", mb)
 
     @property
@@ -757,6 +763,10 @@ def _yaml_loader(path: Any) -> type:
         checked: set[int] = set()
 
         def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            self._check(node)
+            return super().construct_mapping(node, deep=deep)
+
+        def _check(self, node: Any) -> None:
             if isinstance(node, yaml.MappingNode) and id(node) not in self.checked:
                 # (once per node: an anchored mapping is constructed again where it is referenced, flattened by
                 # then, its merged keys among its own)
@@ -764,6 +774,11 @@ def _yaml_loader(path: Any) -> type:
                 seen: dict[Any, tuple[Any, Any]] = {}
                 for key_node, value_node in node.value:
                     if key_node.tag == "tag:yaml.org,2002:merge":
+                        # a mapping written inline after << (`<<: {x: 1, x: 2}`) is merged by PyYAML without being
+                        # constructed as a mapping: checked here, or its last x won unseen
+                        for source in (value_node.value if isinstance(value_node, yaml.SequenceNode)
+                                       else [value_node]):
+                            self._check(source)
                         continue
                     key = self.construct_object(key_node, deep=True)
                     try:
@@ -776,7 +791,6 @@ def _yaml_loader(path: Any) -> type:
                         raise _twice(path, key, before, value,
                                      f" (lines {line + 1} and {key_node.start_mark.line + 1})")
                     seen[key] = (value, key_node.start_mark.line)
-            return super().construct_mapping(node, deep=deep)
 
     Loader.checked = set()
     return Loader

@@ -217,6 +217,9 @@ def test_fanogan_bn_warmup_is_an_option(capsys):
     # not a mapping: an AttributeError traceback (exit 1); an empty one failed later, in training
     (lambda d: d["train"].update(minibatch="x"), ["minibatch must map resolutions"]),
     (lambda d: d["train"].update(minibatch={}), ["minibatch must map resolutions"]),
+    # two spellings of one resolution: the duplicate-key check sees two keys, and int() kept the last in silence
+    (lambda d: d["train"].update(minibatch={"4": 32, "04": 16, "8": 24}),
+     ["minibatch gives one resolution more than one size ('4', '04'"]),
 ])
 def test_bad_run_config_values_name_the_file(custom_run, tmp_path, capsys, edit, words):
     _, d = custom_run
@@ -228,6 +231,18 @@ def test_bad_run_config_values_name_the_file(custom_run, tmp_path, capsys, edit,
     err = capsys.readouterr().err
     assert err.startswith("wildgan: error:") and str(p) in err and "Traceback" not in err
     assert all(w in err for w in words), err
+
+
+def test_a_yaml_minibatch_giving_one_resolution_as_a_number_and_as_a_string_is_refused(custom_run, tmp_path, capsys):
+    # {4: 16, '4': 32}: two keys to YAML (an int and a str), one resolution to TrainConfig, which kept 32 in silence
+    yaml = pytest.importorskip("yaml")
+    _, d = custom_run
+    d["train"]["minibatch"] = {"8": 24}
+    p = tmp_path / "mb.yaml"
+    p.write_text(yaml.safe_dump(d).replace("minibatch:\n", "minibatch:\n    4: 16\n    '4': 32\n"))
+    assert main(["train", "--config", str(p), "--out", str(tmp_path / "x"), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert str(p) in err and "minibatch gives one resolution more than one size (4, '4'" in err, err
 
 
 def test_a_run_config_without_a_minibatch_size_for_a_resolution_is_refused_before_the_run_folder(custom_run, tmp_path,
@@ -281,6 +296,25 @@ def test_a_run_that_stops_before_a_resolution_without_a_minibatch_size_trains(cu
     assert "cannot change on --resume, so this one trains to at most 0.064 kimg (--total-kimg 0.064)" in err
 
 
+def test_a_run_whose_last_round_ends_in_a_resolution_without_a_size_resumes_and_shows_its_eta(custom_run, tmp_path,
+                                                                                              capsys):
+    # total 0.05 kimg in rounds of 16 ends at 0.064, inside the 4 -> 8 fade-in (from 0.05 kimg on) whose size is
+    # missing: the check passes it (no round starts there) and it trains, but a --resume of the finished run was a
+    # KeyError traceback (the loop asked schedule() at the images restored before seeing it had nothing to train),
+    # and so was the progress bar's ETA at the last round's images
+    _, d = custom_run
+    d["train"].update(minibatch={"4": 16}, total_kimg=0.05, phase_kimg=0.05, minibatch_repeats=1,
+                      checkpoint_kimg=1, log_every=1)
+    p = tmp_path / "mb.json"
+    p.write_text(json.dumps(d))
+    out = tmp_path / "x"
+    assert main(["train", "--config", str(p), "--out", str(out), "--threads", "1"]) == 0     # (the progress bar on)
+    assert json.loads((out / "network-final.json").read_text())["nimg"] == 64
+    capsys.readouterr()
+    assert main(["train", "--out", str(out), "--resume", "--no-progress"]) == 0
+    assert "the run was already finished" in capsys.readouterr().err
+
+
 def test_a_study_at_a_resolution_without_preset_minibatch_sizes_is_refused_before_any_cell(tiny_npz, tmp_path,
                                                                                            capsys):
     # --resolution 512 (the presets' sizes stop at 256): the study folder was written and its first cell refused
@@ -304,6 +338,9 @@ def test_a_study_at_a_resolution_without_preset_minibatch_sizes_is_refused_befor
     # one spelling twice: PyYAML kept the last in silence
     ("total_kimg: 1\nseed: 3\ntotal_kimg: 2\n", ["'total_kimg' is given twice in one mapping (lines 1 and 3)",
                                                 "(1 and 2)"]),
+    # ... and in a mapping written inline after a merge key, which PyYAML merges without constructing it as one
+    ("run:\n  <<: {seed: 1, seed: 2}\n", ["'seed' is given twice in one mapping (lines 2 and 2)", "(1 and 2)"]),
+    ("run:\n  <<: [{seed: 1}, {phase_kimg: 1, phase_kimg: 3}]\n", ["'phase_kimg' is given twice", "(1 and 3)"]),
 ])
 def test_bad_flat_config_values_name_the_file(tmp_path, capsys, text, words):
     p = tmp_path / "flat.yaml"
@@ -329,6 +366,8 @@ def test_a_config_file_giving_a_key_twice_is_refused_unless_alike_or_merged(tmp_
     merged = tmp_path / "merged.yaml"
     merged.write_text("base: &b {seed: 1, phase_kimg: 2}\nrun:\n  <<: *b\n  seed: 5\nagain: *b\n")
     assert load_config_file(merged)["run"] == {"seed": 5, "phase_kimg": 2}
+    merged.write_text("a: &a {seed: 1}\nb: &b {seed: 2}\nrun:\n  <<: [*a, *b, {phase_kimg: 2}]\n  seed: 5\n")
+    assert load_config_file(merged)["run"] == {"seed": 5, "phase_kimg": 2}      # (merges: the first source wins)
 
 
 def test_runs_record_their_data_absolute_and_work_from_any_folder(tiny_npz, tmp_path, capsys, monkeypatch):

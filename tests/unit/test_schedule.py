@@ -1,6 +1,7 @@
 """The progressive schedule is a pure function of images seen (spec 3.5)."""
 
 import math
+import random
 
 import pytest
 
@@ -226,3 +227,65 @@ def test_first_round_without_a_size_is_where_the_loop_would_fail(total_kimg, pha
         n += repeats * ph.batch
     assert first_round_without_a_size(total, 32, phase, fade, minibatch, repeats) == want
     assert (want is None) == (total_kimg in (0.05, 2.5, 20))     # (both kinds of case are tried)
+
+
+def _loop_rounds(total: int, res: int, phase: float, fade: float, minibatch: dict[int, int], repeats: int):
+    """What the training loop does, round by round through schedule(): (images, resolution) of the first round it
+    cannot start (schedule() raises KeyError there), or None; and where it first starts a round at lod 0 past the
+    end of growth (or None if it stops before)."""
+    grown = schedule_kimg_for_full_growth(res, phase, fade) * 1000
+    n, missing, full = 0, None, None
+    while n < total:
+        try:
+            ph = schedule(n, res, phase, fade, minibatch)
+        except KeyError:
+            missing = (n, int(res / 2 ** math.floor(lod_at(n, res, phase, fade))))
+            break
+        if ph.lod == 0 and n >= grown:
+            full = n
+            break                    # (full resolution to the end: no size is asked for again)
+        n += repeats * ph.batch
+    return missing, full
+
+
+@pytest.mark.parametrize("total, res, phase, fade, minibatch, repeats, want", [
+    # transition 0, phase 0.1: lod_at(600 images) is 128x128's (0.6 / 0.1 = 5.999...), so the edge the replay
+    # computed in images (600) was a round early: it refused this valid run from 601 images on, where no round starts
+    (602, 256, 0.1, 0.0, {4: 5, 8: 3, 16: 2, 32: 128, 64: 64, 128: 5}, 1, None),
+    # ... and named 0.328 kimg where the loop fails at 0.314: its advice (a total of at most 0.328) still failed
+    (336, 32, 0.1, 0.0, {4: 3, 8: 5, 16: 7}, 2, (314, 32)),
+])
+def test_first_round_without_a_size_agrees_with_the_loop_where_kimg_over_the_period_rounds_down(
+        total, res, phase, fade, minibatch, repeats, want):
+    assert _loop_rounds(total, res, phase, fade, minibatch, repeats)[0] == want
+    assert first_round_without_a_size(total, res, phase, fade, minibatch, repeats) == want
+
+
+def test_the_replays_agree_with_the_loop_over_random_schedules():
+    # property test against schedule() round by round: every resolution 4..256, phases that are not exact in binary
+    # (0.1, 0.7, ...), fade-ins of other lengths or none, sizes missing anywhere, 1-4 repeats, totals anywhere
+    from wildgan.training.schedule import kimg_to_reach_full_resolution
+
+    rng = random.Random(1905)
+    refused = full_checked = 0
+    for _ in range(400):
+        res = rng.choice([4, 8, 16, 32, 64, 128, 256])
+        phase = rng.choice([0.1, 0.2, 0.3, 0.7, 1.1, 0.017, 0.034, 0.07, 0.14, round(rng.uniform(0.001, 1), 3),
+                            rng.uniform(0.001, 1)])
+        fade = rng.choice([0.0, phase, round(rng.uniform(0.001, 1), 3)])
+        levels = [4 << i for i in range(res.bit_length() - 2)]
+        full_table = {r: rng.choice([1, 2, 3, 5, 7, 8, 16]) for r in levels}
+        minibatch = {r: b for r, b in full_table.items() if r == 4 or rng.random() < 0.8}
+        repeats = rng.choice([1, 2, 4])
+        end = int((schedule_kimg_for_full_growth(res, phase, fade) + phase) * 1000)
+        total = rng.randint(1, end + 20)
+        missing, _ = _loop_rounds(total, res, phase, fade, minibatch, repeats)
+        assert first_round_without_a_size(total, res, phase, fade, minibatch, repeats) == missing, \
+            (total, res, phase, fade, minibatch, repeats)
+        refused += missing is not None
+        if res > 4:
+            _, full = _loop_rounds(10 ** 9, res, phase, fade, full_table, repeats)
+            assert kimg_to_reach_full_resolution(res, phase, fade, full_table, repeats) == pytest.approx(full / 1000), \
+                (res, phase, fade, full_table, repeats)
+            full_checked += 1
+    assert 50 < refused < 350 and full_checked > 300         # (both answers of the check are tried)

@@ -51,7 +51,7 @@ from .data_placement import (BatchSampler, data_device, data_on_gpu_setting, hos
                              tell_host_placement)
 from .divergence import halve_lr, rollback_checkpoint
 from .resume import StopFlag, all_finite, restore_generator, stop_on_signals
-from .schedule import Phase, end_of_rounds, kimg_text, schedule, schedule_work
+from .schedule import Phase, end_of_rounds, kimg_text, lod_at, schedule, schedule_work
 from .tblog import TensorBoardLog
 
 Log = Callable[[str], None]
@@ -887,7 +887,9 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
     flag = StopFlag()
     stopped_at_end = False     # every rank agreed on a stop signal in the last round
     status = "done"
-    phase: Phase = schedule(state.nimg, nc.resolution, tc.phase_kimg, tc.fade_kimg, tc.minibatch)
+    # the lod at the images restored, from the formula alone: schedule() needs a size there, which a finished run
+    # whose last round crossed into a resolution without one (its total stopped before it) does not have
+    lod_now = lod_at(state.nimg, nc.resolution, tc.phase_kimg, tc.fade_kimg)
     if state.nimg < total_nimg and _over_budget(tc, elapsed0, t_start):
         # a run resumed with its --minutes already spent (over all its sessions) trains nothing more: before, each
         # plain --resume trained one round past the budget
@@ -914,7 +916,7 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
 
     def trained_lod() -> float:
         # the lod of the last round trained; before any (a fresh run stopped at once) the first round's
-        return phase.lod if state.trained_lod is None else state.trained_lod
+        return lod_now if state.trained_lod is None else state.trained_lod
 
     # the image count of the checkpoint (and sample grid) this session last wrote: the loop's last round writes one
     # (as a --minutes stop does), so the end has nothing to add to it unless the session trained nothing, and writing
@@ -1275,8 +1277,9 @@ def _eta(cost: dict[int, float], nc: NetConfig, tc: TrainConfig, nimg0: int, nim
     # Below the full resolution the estimate is an upper bound, and a loose one for small networks: it prices the
     # larger resolutions' FLOPs at the current, overhead-bound rate (the demo: 7-13x its real length at 4x4, 1.3-2x
     # at 8x8 and 16x16; `fast` 1.4-3x at 4x4). Said as "<", until the last resolution makes it a forecast.
-    bound = "<" if schedule(nimg, nc.resolution, tc.phase_kimg, tc.fade_kimg, tc.minibatch).resolution < \
-        nc.resolution else ""
+    # (lod >= 1: below the full resolution. From the formula alone: `nimg` is mid-round, and the last round may end
+    # in a resolution without a minibatch size, which the run never trains at)
+    bound = "<" if lod_at(nimg, nc.resolution, tc.phase_kimg, tc.fade_kimg) >= 1 else ""
     if tc.minutes is not None and tc.minutes * 60 - elapsed_before - seconds < left:
         return tqdm.format_interval(max(0.0, tc.minutes * 60 - elapsed_before - seconds))   # the budget ends it
     return bound + tqdm.format_interval(left)

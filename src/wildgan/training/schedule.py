@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 
 @dataclass(frozen=True)
@@ -42,26 +42,46 @@ def lod_at(nimg: int, resolution: int, phase_kimg: float, fade_kimg: float) -> f
     return min(max(lod, 0.0), top)
 
 
+def _res_at(nimg: int, resolution: int, phase_kimg: float, fade_kimg: float) -> int:
+    """The resolution schedule() trains at after `nimg` images, which needs no minibatch size."""
+    return int(resolution / 2 ** math.floor(lod_at(nimg, resolution, phase_kimg, fade_kimg)))
+
+
 def first_round_without_a_size(total_nimg: int, resolution: int, phase_kimg: float, fade_kimg: float,
                                minibatch: dict[int, int], repeats: int) -> tuple[int, int] | None:
     """(images shown, resolution) where a training to `total_nimg` first starts a round at a resolution that has no
     minibatch size, or None when it never does (a schedule that stops before such a resolution trains as any other).
     The rounds are replayed from 0 as the loop runs them (minibatch cannot change on a resume, so this is exact),
-    a resolution at a time as in kimg_to_reach_full_resolution."""
-    period = (phase_kimg + fade_kimg) * 1000
+    a resolution at a time (_rounds_alike: within one, every round has the same size)."""
+    def res_at(n: int) -> int:
+        return _res_at(n, resolution, phase_kimg, fade_kimg)
+
     n = 0
     while n < total_nimg:
-        res = int(resolution / 2 ** math.floor(lod_at(n, resolution, phase_kimg, fade_kimg)))
+        res = res_at(n)
         if res not in minibatch:
             return n, res
         if res == resolution:
             return None                  # full resolution: it never changes again
         step = repeats * minibatch[res]
-        edge = math.floor(n / period) * period + phase_kimg * 1000
-        if n > edge:                     # already fading in: this resolution lasts to the next edge
-            edge += period
-        n += max(1, math.ceil((min(edge, total_nimg) - n) / step) - 1) * step
+        n += step * _rounds_alike(n, step, total_nimg, lambda m: res_at(m) == res)    # (res: this iteration's)
     return None
+
+
+def _rounds_alike(n: int, step: int, end: int, alike: Callable[[int], bool]) -> int:
+    """The number of rounds of `step` images from the round start `n` to the first start m that is not `alike(m)`
+    (another resolution) or that reaches `end`. The schedule only grows, so the alike starts are a prefix, found by
+    bisection asking lod_at at the loop's own round starts: an edge computed in images apart from lod_at disagreed
+    with it by a round where kimg / period rounds down (phase 0.1, transition 0: lod_at(600 images) is 128x128's
+    while the edge in images is at 600), so a skip to it went past the round where the loop changes size."""
+    lo, hi = 1, max(1, -(-(end - n) // step))
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if alike(n + mid * step):
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
 
 
 def lod_of_last_round(nimg: int, resolution: int, phase_kimg: float, fade_kimg: float, minibatch: dict[int, int],
@@ -110,21 +130,22 @@ def kimg_to_reach_full_resolution(resolution: int, phase_kimg: float, fade_kimg:
     total_kimg, so a run that stops there trained its last round at the lod that round began with (still fading
     in). The rounds are replayed a resolution at a time: within one, every round has the same size."""
     grown = schedule_kimg_for_full_growth(resolution, phase_kimg, fade_kimg) * 1000
-    period = (phase_kimg + fade_kimg) * 1000
     n = 0
     while True:
         ph = schedule(n, resolution, phase_kimg, fade_kimg, minibatch)
         if ph.lod == 0 and n >= grown:
             return n / 1000.0
         step = repeats * ph.batch
-        # the round size changes only where the resolution does, at the start of a fade-in (the end of a stable
-        # phase): the rounds up to just before the next such edge (or before the end of growth) are all of this
-        # size, so they are skipped at once; the few rounds near an edge go one by one, through schedule()
-        edge = math.floor(n / period) * period + phase_kimg * 1000
-        if n > edge:                     # already fading in: this resolution lasts to the next edge
-            edge += period
-        rounds = max(1, math.ceil((min(edge, grown) - n) / step) - 1)
-        n += rounds * step
+        # the round size changes only where the resolution does: the rounds at this one are skipped at once, up to
+        # the first that starts at another (below full resolution, all before `grown`) or at lod 0 (at full
+        # resolution; one round past `grown` is past it for lod_at too)
+        if ph.resolution < resolution:
+            n += step * _rounds_alike(n, step, int(grown), lambda m, r=ph.resolution: _res_at(m, resolution,
+                                                                                               phase_kimg,
+                                                                                               fade_kimg) == r)
+        else:
+            n += step * _rounds_alike(n, step, int(grown) + 1 + step, lambda m: not (
+                lod_at(m, resolution, phase_kimg, fade_kimg) == 0 and m >= grown))
 
 
 def kimg_to_the_image(kimg: float) -> str:
