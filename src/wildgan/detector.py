@@ -1414,7 +1414,9 @@ class Detector:
         as the fitted Detector did, the same value from the same cached scores (an f1 threshold, which needs fit's
         validation set, is taken as recorded while the networks, their cached training scores and the score settings
         are those it was chosen with). An argument given wins; where it differs from the record, a WildganWarning
-        names the file and both. contamination or mad_k given without threshold chooses its own rule. The record
+        names the file and both. Fit's c (k) is of the score and batch_mode fit thresholded: with another one given,
+        the default c (k) is taken unless given, as `wildgan score --threshold` takes it, and the warning says so.
+        contamination or mad_k given without threshold chooses its own rule. The record
         is not taken for other networks than fit's (the run trained on since, or `checkpoint`), as the report does
         not show it for them: a warning says what it would have set. X_val / y_val given while the rule is not f1
         are not used, with a warning (as fit gives). A run without
@@ -1500,8 +1502,9 @@ def _fit_record_settings(run_dir: Path, model: Any, given: dict[str, Any], has_v
     the run (thresholds.FIT_THRESHOLD_FILE), else the Detector defaults; fit's recorded f1 threshold where it is to be
     used as it is (these networks, their cached training scores and the same score settings; None otherwise, and for
     the other rules, which are taken again from the training scores); and the one warning to give, naming the file,
-    once the Detector's parameters are valid (None: nothing to say): given arguments that differ from the record, a
-    record that cannot be read or used, an f1 threshold that no longer applies."""
+    once the Detector's parameters are valid (None: nothing to say): given arguments that differ from the record
+    (another score or batch_mode: also that fit's c or k, which is of fit's, is not taken), a record that cannot be
+    read or used, an f1 threshold that no longer applies."""
     from .scoring.train_scores import read_train_scores
     from .thresholds import DEFAULT_CONTAMINATION, DEFAULT_MAD_K, FIT_THRESHOLD_FILE, load_fit_threshold
 
@@ -1568,10 +1571,24 @@ def _fit_record_settings(run_dir: Path, model: Any, given: dict[str, Any], has_v
     out["from_record"] = rule is None            # (the rule is fit's: from_run's warning about X_val says so)
     # lam weighs L_n in a, and only a: another lam leaves a threshold of L_r, L_o, A... as it was
     weighs = (out["score"] or own_score(model.cfg.method)) == "a"
-    # what differs from the record: the rule with its own parameter, and the settings of the scores it applies to
-    said = []
     param = {"contamination": "contamination", "mad": "mad_k"}.get(thr.rule)
-    if out["threshold"] != thr.rule or (param and out[param] != fitted[param]):
+    # fit's c (k) is a threshold of the score and protocol fit took it on: on another one it is neither the
+    # Detector's threshold nor the report's row, so the default is taken, as `wildgan score --threshold` takes it
+    # (fit_record_param; from_run took c = 0.2 of L_o for a, where score --score a took 0.05)
+    not_of = ""
+    if param and out["threshold"] == thr.rule and given[param] is None:
+        what = (f"Detector.fit's {'c' if param == 'contamination' else 'k'} = {fitted[param]:g}, recorded in "
+                f"{path},")
+        if (out["score"] or own_score(model.cfg.method)) != fitted_score:
+            not_of = f"{what} is of score {fitted_score}: score='{fitted_score}' takes it"
+        elif wildgan and out["batch_mode"] != fitted["batch_mode"]:
+            not_of = (f"{what} is of the {fitted['batch_mode']} protocol's scores: batch_mode="
+                      f"'{fitted['batch_mode']}' takes it")
+        if not_of:
+            out[param] = defaults[param]
+    # what differs from the record: the rule with its own parameter given, and the settings of the scores it applies to
+    said = []
+    if out["threshold"] != thr.rule or (param and given[param] is not None and out[param] != fitted[param]):
         said.append(f"threshold {_rule_text(thr.rule, fitted['contamination'], fitted['mad_k'])} -> "
                     f"{_rule_text(out['threshold'], out['contamination'], out['mad_k'])}")
     if given["score"] is not None and given["score"] != fitted_score:
@@ -1582,6 +1599,10 @@ def _fit_record_settings(run_dir: Path, model: Any, given: dict[str, Any], has_v
         said.append(f"batch_mode {fitted['batch_mode']} -> {given['batch_mode']}")
     msg = (f"{path} records the threshold of the Detector.fit that trained this run; from_run takes the arguments "
            f"given instead ({'; '.join(said)})") if said else None
+    if not_of:
+        # (said is not empty: another score or batch_mode was given)
+        return out, None, (f"{msg} and thresholds by {_rule_text(out['threshold'], out['contamination'], out['mad_k'])}"
+                           f": {not_of}")
     if thr.rule != "f1" or out["threshold"] != "f1" or has_val:
         return out, None, msg and f"{msg}: leave them out to threshold as fit did"
     # fit's f1 threshold, chosen on a validation set the run does not keep: its value, where it still applies

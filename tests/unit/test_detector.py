@@ -2522,6 +2522,55 @@ def test_from_run_says_what_it_does_with_fit_s_record_of_other_networks_and_an_u
 
 
 @pytest.mark.filterwarnings("ignore:training ended at")
+def test_from_run_takes_fit_s_recorded_c_only_for_the_score_and_protocol_fit_thresholded(tmp_path) -> None:
+    """fit(score='L_o', contamination=0.2), then from_run(RUN, score='a') thresholded a at fit's c = 0.2 (with a
+    warning that the score given is taken), while `wildgan score RUN --threshold contamination --score a` and the
+    report (fit's row is L_o's alone) take the default c = 0.05 for a. Now from_run's c (k) of fit's record is taken
+    only for the score and batch_mode fit thresholded; for another one the default (or the one given), said in the
+    CLI's terms in its one warning."""
+    from wildgan.thresholds import FIT_THRESHOLD_FILE, fit_threshold
+
+    x = np.random.default_rng(0).integers(0, 256, (16, 8, 8), dtype=np.uint8)
+    run = tmp_path / "det"
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=NOT_GROWN)
+        det = Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.02, resolution=8, device="cpu", run_dir=str(run),
+                       contamination=0.2, score="L_o").fit(x)
+    path = run / FIT_THRESHOLD_FILE
+
+    def reload(**given: object) -> tuple[Detector, list[str]]:
+        with warnings.catch_warnings(record=True) as got:
+            warnings.simplefilter("always")
+            back = Detector.from_run(run, device="cpu", **given)
+        return back, [str(w.message) for w in got if FIT_THRESHOLD_FILE in str(w.message)]
+
+    back, said = reload(score="a")
+    assert (back.threshold, back.contamination, back.score_) == ("contamination", 0.05, "a")
+    assert back.threshold_ == fit_threshold("contamination", back.decision_scores_, contamination=0.05).value
+    assert len(said) == 1 and said[0].startswith(str(path)), said
+    assert (f"(score L_o -> a) and thresholds by contamination (c=0.05): Detector.fit's c = 0.2, recorded in {path}, "
+            f"is of score L_o: score='L_o' takes it") in said[0], said
+    # fit's protocol (mixed) is the other half of what its c is of
+    back, said = reload(batch_mode="isolated")
+    assert (back.contamination, back.batch_mode, back.score_) == (0.05, "isolated", "L_o")
+    assert len(said) == 1 and (f"(batch_mode mixed -> isolated) and thresholds by contamination (c=0.05): "
+                               f"Detector.fit's c = 0.2, recorded in {path}, is of the mixed protocol's scores: "
+                               f"batch_mode='mixed' takes it") in said[0], said
+    # a c given wins on any score, with nothing said of fit's c; fit's own score and protocol still take it
+    back, said = reload(score="a", contamination=0.2)
+    assert back.contamination == 0.2 and len(said) == 1 and "is of score" not in said[0], said
+    back, said = reload(score="L_o", batch_mode="mixed")
+    assert (back.contamination, back.threshold_, said) == (0.2, det.threshold_, [])
+    # fit's k likewise
+    rec = json.loads(path.read_text())
+    path.write_text(json.dumps({**rec, "threshold": {**rec["threshold"], "rule": "mad",
+                                                     "params": {"k": 2.0, "n": 16, "score": "L_o"}}}))
+    back, said = reload(score="L_r")
+    assert (back.threshold, back.mad_k) == ("mad", 3.0) and len(said) == 1, said
+    assert f"Detector.fit's k = 2, recorded in {path}, is of score L_o: score='L_o' takes it" in said[0], said
+
+
+@pytest.mark.filterwarnings("ignore:training ended at")
 def test_from_run_of_other_networks_with_fit_s_f1_record_chooses_f1_on_the_validation_set_given(tmp_path) -> None:
     """fit(threshold='f1', X_val=, y_val=), then the run's networks changed (trained on since, a checkpoint):
     from_run(RUN, X_val=, y_val=) chose f1 on that validation set for these networks until df6cb42, which left fit's
