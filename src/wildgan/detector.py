@@ -1414,8 +1414,9 @@ class Detector:
         as the fitted Detector did, the same value from the same cached scores (an f1 threshold, which needs fit's
         validation set, is taken as recorded while the networks, their cached training scores and the score settings
         are those it was chosen with). An argument given wins; where it differs from the record, a WildganWarning
-        names the file and both. Fit's c (k) is of the score and batch_mode fit thresholded: with another one given,
-        the default c (k) is taken unless given, as `wildgan score --threshold` takes it, and the warning says so.
+        names the file and both. Fit's rule and c (k) are of the score and batch_mode fit thresholded: with another
+        one given, the defaults (contamination, c = 0.05; the rule given with its default c or k) are taken unless
+        given, as `wildgan score --threshold` and the report take them, and the warning says so.
         contamination or mad_k given without threshold chooses its own rule. The record
         is not taken for other networks than fit's (the run trained on since, or `checkpoint`), as the report does
         not show it for them: a warning says what it would have set. X_val / y_val given while the rule is not f1
@@ -1577,8 +1578,12 @@ def _fit_record_settings(run_dir: Path, model: Any, given: dict[str, Any], has_v
     # (fit_record_param; from_run took c = 0.2 of L_o for a, where score --score a took 0.05)
     not_of = ""
     if param and out["threshold"] == thr.rule and given[param] is None:
-        what = (f"Detector.fit's {'c' if param == 'contamination' else 'k'} = {fitted[param]:g}, recorded in "
-                f"{path},")
+        # fit's rule left to the record is not taken with its c (k) either: without a rule given, from_run thresholds
+        # as without a record (contamination at the default c), as for other networks and for an f1 record, and as the
+        # report's 'flagged' column of that score does (fit's mad kept on another score thresholded it by mad, k = 3)
+        what = (f"Detector.fit's {_rule_text(thr.rule, fitted['contamination'], fitted['mad_k'])} threshold, "
+                f"recorded in {path}," if rule is None and thr.rule != defaults["threshold"] else
+                f"Detector.fit's {'c' if param == 'contamination' else 'k'} = {fitted[param]:g}, recorded in {path},")
         if (out["score"] or own_score(model.cfg.method)) != fitted_score:
             not_of = f"{what} is of score {fitted_score}: score='{fitted_score}' takes it"
         elif wildgan and out["batch_mode"] != fitted["batch_mode"]:
@@ -1586,9 +1591,13 @@ def _fit_record_settings(run_dir: Path, model: Any, given: dict[str, Any], has_v
                       f"'{fitted['batch_mode']}' takes it")
         if not_of:
             out[param] = defaults[param]
+            if rule is None:
+                out["threshold"], out["from_record"] = defaults["threshold"], False
     # what differs from the record: the rule with its own parameter given, and the settings of the scores it applies to
     said = []
-    if out["threshold"] != thr.rule or (param and given[param] is not None and out[param] != fitted[param]):
+    # (fit's rule left for the default on another score is not an argument given: not_of says it)
+    if not (not_of and rule is None) and (
+            out["threshold"] != thr.rule or (param and given[param] is not None and out[param] != fitted[param])):
         said.append(f"threshold {_rule_text(thr.rule, fitted['contamination'], fitted['mad_k'])} -> "
                     f"{_rule_text(out['threshold'], out['contamination'], out['mad_k'])}")
     if given["score"] is not None and given["score"] != fitted_score:

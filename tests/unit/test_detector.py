@@ -2566,8 +2566,48 @@ def test_from_run_takes_fit_s_recorded_c_only_for_the_score_and_protocol_fit_thr
     path.write_text(json.dumps({**rec, "threshold": {**rec["threshold"], "rule": "mad",
                                                      "params": {"k": 2.0, "n": 16, "score": "L_o"}}}))
     back, said = reload(score="L_r")
+    assert (back.threshold, back.contamination, back.mad_k) == ("contamination", 0.05, 3.0) and len(said) == 1, said
+    assert (f"(score L_o -> L_r) and thresholds by contamination (c=0.05): Detector.fit's mad (k=2) threshold, "
+            f"recorded in {path}, is of score L_o: score='L_o' takes it") in said[0], said
+    # mad asked for by name on another score: k is the default, as `score --threshold mad --score L_r` takes it
+    back, said = reload(score="L_r", threshold="mad")
     assert (back.threshold, back.mad_k) == ("mad", 3.0) and len(said) == 1, said
     assert f"Detector.fit's k = 2, recorded in {path}, is of score L_o: score='L_o' takes it" in said[0], said
+    back, said = reload(score="L_o")
+    assert (back.threshold, back.mad_k, said) == ("mad", 2.0, [])
+
+
+def test_from_run_on_another_score_thresholds_as_without_a_record_whatever_fit_s_rule(tmp_path) -> None:
+    """The record x arguments table of from_run against the report's 'flagged' rule (contamination, c = 0.05, on a
+    score fit did not threshold) and `wildgan score --threshold RULE --score S` (the rule given, its default
+    parameter): fit's mad (k = 2) of L_o, with score='L_r' and no rule given, thresholded L_r by mad, k = 3, while an
+    f1 record on another score (without X_val / y_val) and a record of other networks took contamination, c = 0.05.
+    Now every record of another score (or protocol) leaves from_run at the defaults unless a rule is given."""
+    from wildgan.thresholds import FIT_THRESHOLD_FILE, fit_threshold
+
+    x = np.random.default_rng(1).integers(0, 256, (16, 8, 8), dtype=np.uint8)
+    run = tmp_path / "det"
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=NOT_GROWN)
+        Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.02, resolution=8, device="cpu", run_dir=str(run),
+                 threshold="mad", mad_k=2.0, score="L_o").fit(x)
+    path = run / FIT_THRESHOLD_FILE
+    rec = json.loads(path.read_text())
+
+    def reload(**given: object) -> Detector:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return Detector.from_run(run, device="cpu", **given)
+
+    for record in ({"rule": "mad", "params": {"k": 2.0, "n": 16, "score": "L_o"}},
+                   {"rule": "contamination", "params": {"contamination": 0.2, "n": 16, "score": "L_o"}},
+                   {"rule": "f1", "params": {"f1": 1.0, "n": 8, "n_anomalies": 2, "score": "L_o"}}):
+        path.write_text(json.dumps({**rec, "threshold": {**rec["threshold"], **record}}))
+        back = reload(score="L_r")
+        assert (back.threshold, back.contamination, back.score_) == ("contamination", 0.05, "L_r"), record
+        assert back.threshold_ == fit_threshold("contamination", back.decision_scores_, contamination=0.05).value
+        back = reload(batch_mode="isolated")
+        assert (back.threshold, back.contamination, back.batch_mode) == ("contamination", 0.05, "isolated"), record
 
 
 @pytest.mark.filterwarnings("ignore:training ended at")
