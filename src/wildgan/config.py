@@ -776,9 +776,12 @@ def _yaml_loader(path: Any) -> type:
                     if key_node.tag == "tag:yaml.org,2002:merge":
                         # a mapping written inline after << (`<<: {x: 1, x: 2}`) is merged by PyYAML without being
                         # constructed as a mapping: checked here, or its last x won unseen
-                        for source in (value_node.value if isinstance(value_node, yaml.SequenceNode)
-                                       else [value_node]):
+                        sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+                        for source in sources:
                             self._check(source)
+                        own = {str(self.construct_object(k, deep=True)) for k, _ in node.value
+                               if k.tag != "tag:yaml.org,2002:merge"}
+                        self._check_sources(sources, own)
                         continue
                     key = self.construct_object(key_node, deep=True)
                     try:
@@ -791,6 +794,29 @@ def _yaml_loader(path: Any) -> type:
                         raise _twice(path, key, before, value,
                                      f" (lines {line + 1} and {key_node.start_mark.line + 1})")
                     seen[key] = (value, key_node.start_mark.line)
+
+        def _check_sources(self, sources: list[Any], own: set[str]) -> None:
+            # two sources of one merge (<<: [*a, *b]) giving a key different values, which the mapping does not give
+            # itself: the YAML spec keeps the first, but PyYAML dedupes merged keys by the identity of their text's
+            # string object, so it kept the first for a one-character key and the last for `seed` (`<<: [{seed: 1},
+            # {seed: 2}]` read seed 2), and dropped '4': 32 after 4: 16 (one resolution, two keys) without a word.
+            # Keys are compared by their text, as PyYAML merges them.
+            seen: dict[str, tuple[Any, Any, int]] = {}
+            for source in sources:
+                if not isinstance(source, yaml.MappingNode):
+                    continue          # (SafeLoader's own error says it)
+                merged = self.construct_object(source, deep=True)
+                for key, value in merged.items() if isinstance(merged, dict) else ():
+                    text = str(key)
+                    if text in own:
+                        continue      # the mapping's own key overrides every source: nothing is left to chance
+                    if text in seen and (seen[text][0], seen[text][1]) != (key, value):
+                        raise ConfigError(f"{path}: {key!r} is given by two sources of one merge (<<) (lines "
+                                          f"{seen[text][2] + 1} and {source.start_mark.line + 1}), with different "
+                                          f"values ({seen[text][0]!r}: {seen[text][1]!r} and {key!r}: {value!r}); "
+                                          f"which one a YAML reader keeps differs (PyYAML: by the key): keep one, or "
+                                          f"give it below the <<")
+                    seen.setdefault(text, (key, value, source.start_mark.line))
 
     Loader.checked = set()
     return Loader

@@ -341,6 +341,12 @@ def test_a_study_at_a_resolution_without_preset_minibatch_sizes_is_refused_befor
     # ... and in a mapping written inline after a merge key, which PyYAML merges without constructing it as one
     ("run:\n  <<: {seed: 1, seed: 2}\n", ["'seed' is given twice in one mapping (lines 2 and 2)", "(1 and 2)"]),
     ("run:\n  <<: [{seed: 1}, {phase_kimg: 1, phase_kimg: 3}]\n", ["'phase_kimg' is given twice", "(1 and 3)"]),
+    # two merge sources of one key, not overridden below: PyYAML kept the last seed (2) but the first of a
+    # one-character key (it dedupes by the key text's string object), and dropped '4': 32 after 4: 16
+    ("run:\n  <<: [{seed: 1}, {seed: 2}]\n", ["'seed' is given by two sources of one merge (<<) (lines 2 and 2)",
+                                               "('seed': 1 and 'seed': 2)"]),
+    ("train:\n  minibatch:\n    <<: [{4: 16}, {'4': 32}]\n", ["'4' is given by two sources of one merge",
+                                                               "(4: 16 and '4': 32)"]),
 ])
 def test_bad_flat_config_values_name_the_file(tmp_path, capsys, text, words):
     p = tmp_path / "flat.yaml"
@@ -367,7 +373,9 @@ def test_a_config_file_giving_a_key_twice_is_refused_unless_alike_or_merged(tmp_
     merged.write_text("base: &b {seed: 1, phase_kimg: 2}\nrun:\n  <<: *b\n  seed: 5\nagain: *b\n")
     assert load_config_file(merged)["run"] == {"seed": 5, "phase_kimg": 2}
     merged.write_text("a: &a {seed: 1}\nb: &b {seed: 2}\nrun:\n  <<: [*a, *b, {phase_kimg: 2}]\n  seed: 5\n")
-    assert load_config_file(merged)["run"] == {"seed": 5, "phase_kimg": 2}      # (merges: the first source wins)
+    assert load_config_file(merged)["run"] == {"seed": 5, "phase_kimg": 2}      # (overridden below the merge)
+    merged.write_text("a: &a {seed: 1, x: 3}\nb: &b {seed: 1}\nrun:\n  <<: [*a, *b]\n")
+    assert load_config_file(merged)["run"] == {"seed": 1, "x": 3}              # (sources that agree)
 
 
 def test_runs_record_their_data_absolute_and_work_from_any_folder(tiny_npz, tmp_path, capsys, monkeypatch):
