@@ -289,3 +289,21 @@ def test_the_replays_agree_with_the_loop_over_random_schedules():
                 (res, phase, fade, full_table, repeats)
             full_checked += 1
     assert 50 < refused < 350 and full_checked > 300         # (both answers of the check are tried)
+
+
+def test_the_resolution_never_goes_down_as_images_increase_even_in_floats():
+    """first_round_without_a_size and kimg_to_reach_full_resolution find where the resolution changes by bisection,
+    which is exact only while the resolution of lod_at never goes down as images increase. The formula does not
+    (lod is continuous and non-increasing), but kimg / period and kimg - p * period are rounded: checked image by
+    image around each period's edges (where p steps and k restarts) and fade-in's ends, for phase lengths that are
+    not exact in binary."""
+    rng = random.Random(7)
+    for _ in range(3000):
+        phase = max(0.001, round(rng.uniform(0.001, 3), rng.choice([1, 2, 3, 4])))
+        fade = rng.choice([0.0, round(rng.uniform(0.0005, 3), rng.choice([1, 2, 3, 4]))])
+        period = (phase + fade) * 1000
+        for p in range(1, 7):
+            for edge in (p * period, (p - 1) * period + phase * 1000):
+                res = [int(64 / 2 ** math.floor(lod_at(n, 64, phase, fade)))
+                       for n in range(max(0, int(edge) - 2), int(edge) + 3)]
+                assert res == sorted(res), (phase, fade, edge, res)
