@@ -12,8 +12,9 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
+import os
 from dataclasses import dataclass, field, replace
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from typing import Any, TypeVar
 
 from .errors import ConfigError
@@ -176,8 +177,10 @@ class DataConfig:
             elif isinstance(v, (list, tuple)):
                 object.__setattr__(self, name, tuple(str(c) for c in v))
         _check_numbers(self, {"seed": "seed"})
-        if not (0.0 <= self.contamination < 1.0):
-            raise ConfigError(f"contamination must be in [0, 1), got {self.contamination}")
+        c = self.contamination
+        # (a string from a form or os.environ was a bare TypeError of the comparison below)
+        if not isinstance(c, numbers.Real) or isinstance(c, bool) or not (0.0 <= c < 1.0):
+            raise ConfigError(f"contamination must be in [0, 1), got {c!r}")
         if self.test_size not in ("paper", "all"):
             raise ConfigError(f"test_size must be 'paper' or 'all', got {self.test_size!r}")
         if self.square not in ("crop", "pad"):
@@ -876,3 +879,17 @@ def run_config_in(d: dict[str, Any], path: Any) -> RunConfig | None:
 def run_config_file(path: Any) -> RunConfig | None:
     """The RunConfig stored in a run's config file (validated; errors name the file); None for a flat file."""
     return run_config_in(load_config_file(path), path)
+
+
+def check_api_call(call: str, cfg: Any, cfg_name: str, folder: Any, folder_name: str) -> Path:
+    """A library caller's (config, folder) for train_run / run_study: a config that is not a RunConfig (None, a dict
+    read from JSON) failed as an AttributeError deep inside, and a bytes folder as pathlib's bare TypeError; both are
+    a ConfigError naming the argument. Returns the folder as a Path (a str is taken, as the CLI's paths are)."""
+    if not isinstance(cfg, RunConfig):
+        hint = (": a dict read from a config file is made one by run_config_from_dict(d)"
+                if isinstance(cfg, dict) else "")
+        raise ConfigError(f"{call}: {cfg_name} must be a wildgan.config.RunConfig, got {type(cfg).__name__}{hint}")
+    if isinstance(folder, str) or (isinstance(folder, os.PathLike) and isinstance(os.fspath(folder), str)):
+        return Path(folder)
+    raise ConfigError(f"{call}: {folder_name} must be a path (str or pathlib.Path), got {type(folder).__name__} "
+                      f"{folder!r:.80}")

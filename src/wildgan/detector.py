@@ -51,8 +51,9 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .config import DETECTOR_DIR_NAME, DETECTOR_KIND, RUN_METHODS, SAMPLE_TOKEN, SCORE_NAMES, is_sample_path, own_score
-from .data.inputs import (PIXEL_RANGES, convert_items, count_images, decode_items, guess_float_range, infer_geometry,
-                          input_float_range, item_shapes, read_3d, refit, to_images, to_numpy)
+from .data.inputs import (PIXEL_RANGES, check_path_input, convert_items, count_images, decode_items,
+                          guess_float_range, infer_geometry, input_float_range, item_shapes, read_3d, refit, to_images,
+                          to_numpy)
 from .data.transforms import MAX_AUTO_RESOLUTION  # largest automatic resolution, as the CLI's
 from .errors import CheckpointError, ConfigError, DataError, TrainingInterrupted, WildganError, warn_user
 from .fileio import version_state
@@ -698,12 +699,16 @@ class Detector:
             raise ConfigError("resume=True continues a fit from the checkpoints in its run_dir: give "
                               "Detector(run_dir=...) (a fit without one trains in a temporary folder that an "
                               "interruption removes)")
+        check_path_input(X, "X")     # (before '' could be read as the working folder and trained on)
+        if X_val is not None:
+            check_path_input(X_val, "X_val")
         if self.threshold == "f1" and (X_val is None or y_val is None):
             raise ConfigError("threshold='f1' needs a labelled validation set: fit(X, X_val=..., y_val=...)")
         if self.threshold == "f1":
             # the labels are used after training: a mistake in them must not cost the training (or leave its run);
             # their count against X_val's images, where it is known without decoding them, too
-            check_val_labels(to_numpy(y_val), None if self.skip_bad else count_images(X_val))
+            check_val_labels(to_numpy(y_val), None if self.skip_bad else count_images(X_val),
+                             None if self.skip_bad else _array_counts(X_val))
         if self.threshold != "f1" and (X_val is not None or y_val is not None):
             warn_user(f"X_val / y_val are used by threshold='f1' only; threshold={self.threshold!r} takes its "
                       f"threshold from the training scores and ignores them")
@@ -1099,6 +1104,7 @@ class Detector:
         return self.score_ == "A" or self.model_.cfg.method != "wildgan"
 
     def _scores(self, X: Any, resume_dir: str | Path | None = None, with_A: bool = True) -> dict[str, np.ndarray]:
+        check_path_input(X, "X")     # ('' is an existing folder, the working one: read below as a pile of files)
         folder = isinstance(X, (str, Path)) and Path(X).is_dir()
         if resume_dir is not None and not folder:
             raise ConfigError(f"resume_dir applies to a folder of image files (read and scored in chunks); got "
@@ -1255,6 +1261,7 @@ class Detector:
         from .scoring.scores import SCORES_VERSION, SCORES_VERSION_ABSENT
 
         _check_fitted(self)
+        path = _path_arg(path, "save's path")
         if isinstance(path, str) and path == "":
             # an unset variable far more often than a choice of the working folder (Path('') is Path('.'), which is
             # an existing directory below: that one is taken as given)
@@ -1299,7 +1306,7 @@ class Detector:
         from .config import run_config_from_dict
         from .scoring.run import LoadedModel, resolve_device
 
-        given = Path(path)
+        given = Path(_path_arg(path, "Detector.load's path"))
         path = given
         inside = given / f"{DETECTOR_DIR_NAME}.json"
         if given.is_dir() and inside.is_file():
@@ -1428,7 +1435,7 @@ class Detector:
         threshold_rule_.params['n'] count the images scored), instead of a DataError."""
         from .scoring.run import load_model, read_split_info
 
-        run_dir = Path(run_dir)
+        run_dir = Path(_path_arg(run_dir, "Detector.from_run's run_dir"))
         if not (run_dir / "config.json").is_file():
             _refuse_saved_detector_as_run(run_dir)
         model = load_model(run_dir, device, checkpoint=Path(checkpoint) if checkpoint else None)
@@ -1633,6 +1640,26 @@ def _fit_record_settings(run_dir: Path, model: Any, given: dict[str, Any], has_v
                        f"threshold='f1', X_val=..., y_val=... for an f1 threshold of these networks")
 
 
+def _array_counts(X: Any) -> tuple[int, ...] | None:
+    """The image counts an array X may hold before a model decides how to read it: a 3-D array is a batch [N, H, W]
+    or one image ([H, W, C] / [C, H, W]), a 2-D one is one image; None for anything else (count_images' business)."""
+    shape = getattr(X, "shape", None)
+    if shape is None:
+        return None
+    if len(shape) == 2:
+        return (1,)
+    return (int(shape[0]), 1) if len(shape) == 3 else None
+
+
+def _path_arg(path: Any, what: str) -> Any:
+    """A path argument of save / load / from_run as given (str or os.PathLike of str); anything else (bytes, None, a
+    number) is a ConfigError naming the argument, where pathlib would raise a bare TypeError."""
+    if isinstance(path, str) or (isinstance(path, os.PathLike) and isinstance(os.fspath(path), str)):
+        return path
+    hint = ": pass it as str (os.fsdecode(path))" if isinstance(path, (bytes, bytearray)) else ""
+    raise ConfigError(f"{what} must be a path (str or pathlib.Path), got {type(path).__name__} {path!r:.80}{hint}")
+
+
 def _saved_pair_stem(path: Path) -> Path:
     """Where save(path) writes its pair (the stem, without .json / .safetensors): an existing directory is a folder to
     put the Detector in (DIR/detector.*), as cp and mv take one; anything else is the pair's own stem."""
@@ -1681,6 +1708,13 @@ def _check_detector_fields(meta: dict[str, Any], path: Path) -> None:
                                   f"{' or '.join(k.__name__ for k in kinds)}"
                                   f"{' of numbers' if key == 'decision_scores' else ''} expected): the file is "
                                   f"damaged or was edited by hand")
+    shape = meta.get("image_shape")
+    # (optional: None where fit's images differ in size; read back as ints, a bad one was a bare ValueError of int())
+    if shape is not None and not (isinstance(shape, list) and len(shape) == 3 and all(
+            isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in shape)):
+        raise CheckpointError(f"{path}: bad 'image_shape' value {str(shape)[:60]!r} in a saved Detector (null or "
+                              f"[H, W, C] of positive whole numbers expected): the file is damaged or was edited by "
+                              f"hand")
 
 
 def _warn_other_scoring_rules(meta: dict[str, Any], path: Path) -> None:

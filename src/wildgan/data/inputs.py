@@ -77,8 +77,19 @@ def _floats_to_u8(a: np.ndarray, name: str, float_range: str) -> np.ndarray:
     return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
 
 
+def _strided() -> Any:
+    import torch
+
+    return torch.strided
+
+
 def to_numpy(a: Any) -> np.ndarray:
     if type(a).__module__.startswith("torch"):
+        if getattr(a, "is_meta", False) or getattr(a, "layout", None) not in (None, _strided()):
+            # (torch's own errors: "Cannot copy out of meta tensor", or a sparse tensor's numpy() TypeError)
+            if a.is_meta:
+                raise DataError("images: a meta tensor (a shape, no pixels) is not read: pass a tensor with data")
+            raise DataError(f"images: a tensor of layout {a.layout} is not read: pass a dense one (x.to_dense())")
         a = a.detach().cpu()
         if a.is_floating_point() and a.element_size() < 4 and str(a.dtype) != "torch.float16":
             a = a.float()       # bf16 (and the float8 types) have no numpy dtype; float16 has one and stays
@@ -291,6 +302,20 @@ def _files_to_items(files: list[Path], depth16: str, skip_bad: bool, stats: dict
     return items, ids
 
 
+def check_path_input(X: Any, what: str = "images") -> None:
+    """Refuse path-like inputs that would read the wrong thing or fail deep inside pathlib: an empty string is
+    Path('.'), the working folder (far more often an unset variable than a choice, as for det.save('')), and bytes
+    paths, which pathlib rejects with a bare TypeError. X: one input, or a list / tuple whose items are checked."""
+    for i, it in enumerate(X if isinstance(X, (list, tuple)) else [X]):
+        name = what if not isinstance(X, (list, tuple)) else f"{what}[{i}]"
+        if isinstance(it, str) and it == "":      # (only '': '  ' is a file named so, not the working folder)
+            raise DataError(f"{name}: an empty path {it!r} is not read (it would be the working folder; an unset "
+                            f"variable?): pass '.' to read the working folder")
+        if isinstance(it, (bytes, bytearray)):
+            raise DataError(f"{name}: a bytes value is not read as a path or as encoded image bytes: pass a path as "
+                            f"str (os.fsdecode(b)), or an image decoded with PIL (Image.open(io.BytesIO(b)))")
+
+
 def decode_items(X: Any, depth16: str, image_shapes: Sequence[Sequence[int]] | None = None,
                  skip_bad: bool = False, float_range: str | None = None, stats: dict[str, Any] | None = None,
                  limit: int | None = None, fit: str = "resize", channels: int | None = None
@@ -311,6 +336,7 @@ def decode_items(X: Any, depth16: str, image_shapes: Sequence[Sequence[int]] | N
         out = decode_items(X, depth16, image_shapes, skip_bad, float_range, stats, limit, fit, channels)
         warn_decode_stats(stats, "images", depth16, dataset=False)
         return out
+    check_path_input(X)
     float_range = float_range or input_float_range(X)
     if isinstance(X, (str, Path)):
         if is_dataset_file(X):

@@ -20,7 +20,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
-from ..config import (DataConfig, RunConfig, ScoreConfig, SearchConfig, own_score, read_run_config, scoring_changes,
+from ..config import (DataConfig, RunConfig, ScoreConfig, SearchConfig, check_api_call, own_score, read_run_config,
+                      scoring_changes,
                       scoring_settings, write_run_config)
 from ..data import AnomalySplit, LoadedData, build_split, load_split_data
 from ..data.splits import read_for
@@ -515,7 +516,9 @@ def run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress: 
     size), which then do not read it again; data_said is then what each cell's log.txt is given of the read.
     checked_said: the wildgan warnings the caller's check_cells showed (a contamination's rounding, ...): each cell's
     own split says them again into its log.txt, not on the terminal."""
-    study_dir = Path(study_dir)
+    study_dir = check_api_call("run_study", base, "base", study_dir, "study_dir")
+    if not isinstance(cells, (list, tuple)):
+        raise ConfigError(f"run_study: cells must be a list of Cell, got {type(cells).__name__}")
     if not rows_named:
         # said before check_cells reads the data (minutes for a large folder) and the first cell trains
         read_rows(study_dir / "results.jsonl")

@@ -41,7 +41,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from ..checkpoint import list_checkpoints, read_meta, remove_stale_temp
-from ..config import (FANOGAN_LEGACY_BN, PRESETS, SAMPLE_TOKEN, RunConfig, default_checkpoint_kimg, read_run_config,
+from ..config import (FANOGAN_LEGACY_BN, PRESETS, SAMPLE_TOKEN, RunConfig, check_api_call, default_checkpoint_kimg,
+                      read_run_config,
                       run_config_to_dict, write_run_config)
 from ..fileio import atomic_write_text, make_folder
 from ..data import AnomalySplit, build_split, split_differences, split_summary
@@ -521,7 +522,7 @@ def train_run(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwrite:
     (the default data: $WILDGAN_DATA, else the sample) where the split is that data."""
     from .distributed import current
 
-    run_dir = Path(run_dir)
+    run_dir = check_api_call("train_run", cfg, "cfg", run_dir, "run_dir")
     cfg = _data_recorded_absolute(cfg, split)
     ctx = current()
     is_main = _on_rank_0(ctx)

@@ -1,0 +1,127 @@
+"""Bad input given through the Python API (the twin of the CLI's bad-input sweep): each is refused with a wildgan
+error naming the argument or file, before any training, instead of a bare TypeError / AttributeError from deep inside
+or a silent wrong read (an empty string read as the working folder)."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from wildgan.config import DataConfig, RunConfig, TrainConfig, net_config_for_preset
+from wildgan.data.inputs import to_numpy
+from wildgan.detector import Detector
+from wildgan.errors import CheckpointError, ConfigError, DataError
+from wildgan.studies.study import run_study
+from wildgan.thresholds import check_val_labels
+from wildgan.training import run as training_run
+from wildgan.training.run import train_run
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+# 16 images of 8x8 at 0.02 kimg: a fit of about a second, stopped at 4x4 (its warning is not what is tested)
+SHORT = dict(preset="tiny", total_kimg=0.02, phase_kimg=0.1, resolution=8, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def x16() -> np.ndarray:
+    return np.random.default_rng(0).integers(0, 256, (16, 8, 8), dtype=np.uint8)
+
+
+@pytest.fixture(scope="module")
+def det(x16, tmp_path_factory) -> Detector:
+    with pytest.warns(UserWarning):
+        return Detector(**SHORT, run_dir=str(tmp_path_factory.mktemp("d") / "run")).fit(x16)
+
+
+def _no_training(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*a, **k):
+        raise AssertionError("training started")
+    monkeypatch.setattr(training_run, "train_run", refuse)
+
+
+def test_an_empty_string_is_not_read_as_the_working_folder(det, x16, tmp_path, monkeypatch) -> None:
+    # ('' is Path('.'): before, decision_function('') scored every image in the working folder, and fit('') would
+    # have trained on them)
+    for i in range(4):
+        Image.fromarray(x16[i]).save(tmp_path / f"{i}.png")
+    monkeypatch.chdir(tmp_path)
+    assert len(det.decision_function(".")) == 4           # the working folder, asked for by name, is read
+    for bad in ("", [x16[0], ""]):
+        with pytest.raises(DataError, match="empty path"):
+            det.decision_function(bad)
+    with pytest.raises(DataError, match="empty path"):
+        det.heatmaps("")
+    _no_training(monkeypatch)
+    with pytest.raises(DataError, match=r"^X: an empty path"):
+        Detector(**SHORT).fit("")
+    with pytest.raises(DataError, match=r"^X_val: an empty path"):
+        Detector(**SHORT, threshold="f1").fit(x16, X_val="", y_val=[0, 1])
+
+
+def test_bytes_paths_are_refused_naming_the_argument(det, tmp_path) -> None:
+    # (pathlib's bare "argument should be a str object or an os.PathLike object returning str, not <class 'bytes'>")
+    b = os.fsencode(str(tmp_path / "m"))
+    with pytest.raises(ConfigError, match=r"save's path must be a path .*os\.fsdecode"):
+        det.save(b)
+    assert not list(tmp_path.iterdir())
+    with pytest.raises(ConfigError, match="Detector.load's path must be a path"):
+        Detector.load(b)
+    with pytest.raises(ConfigError, match="Detector.from_run's run_dir must be a path"):
+        Detector.from_run(b)
+    with pytest.raises(DataError, match=r"os\.fsdecode"):
+        det.decision_function(b)
+
+
+def test_validation_labels_that_cannot_fit_X_val_are_refused_before_training(x16, monkeypatch) -> None:
+    _no_training(monkeypatch)
+    f1 = Detector(**SHORT, threshold="f1")
+    # a 3-D X_val is 4 images (or one image, decided once the model reads it): 3 labels fit neither
+    with pytest.raises(DataError, match="3 labels for X_val, which holds 4 or 1 image"):
+        f1.fit(x16, X_val=x16[:4], y_val=[0, 1, 0])
+    with pytest.raises(DataError, match="3 labels for X_val, which holds 1 image"):
+        f1.fit(x16, X_val=x16[0], y_val=[0, 1, 0])
+    # a [2, 2] array was raveled into 4 labels in silence
+    with pytest.raises(DataError, match=r"one label per image .*shape \(2, 2\)"):
+        f1.fit(x16, X_val=x16[:4], y_val=np.array([[0, 1], [0, 1]]))
+    assert check_val_labels(np.array([[0], [1], [0], [1]]), 4).tolist() == [0, 1, 0, 1]     # a column still reads
+
+
+def test_a_saved_detector_with_a_bad_image_shape_names_the_file(det, tmp_path) -> None:
+    meta_path = det.save(tmp_path / "m")
+    meta = json.loads(meta_path.read_text())
+    for bad in (["x", 8, 1], [8, 8], "8x8", [8, 8, -1]):
+        meta["image_shape"] = bad
+        meta_path.write_text(json.dumps(meta))
+        with pytest.raises(CheckpointError, match=r"m\.json: bad 'image_shape' value"):
+            Detector.load(tmp_path / "m")
+
+
+def test_train_run_and_run_study_name_a_wrong_argument(tmp_path) -> None:
+    cfg = RunConfig(data=DataConfig(resolution=8), net=net_config_for_preset("tiny", 8, 1),
+                    train=TrainConfig(total_kimg=0.02, minibatch={4: 16, 8: 16}))
+    with pytest.raises(ConfigError, match="train_run: cfg must be a wildgan.config.RunConfig, got NoneType"):
+        train_run(None, tmp_path / "r")
+    with pytest.raises(ConfigError, match="got dict: .*run_config_from_dict"):
+        train_run({"method": "wildgan"}, tmp_path / "r")
+    with pytest.raises(ConfigError, match="train_run: run_dir must be a path"):
+        train_run(cfg, os.fsencode(str(tmp_path / "r")))
+    with pytest.raises(ConfigError, match="run_study: base must be a wildgan.config.RunConfig"):
+        run_study(None, [], tmp_path / "s")
+    with pytest.raises(ConfigError, match="run_study: cells must be a list"):
+        run_study(cfg, None, tmp_path / "s")
+    assert not list(tmp_path.iterdir())
+    with pytest.raises(ConfigError, match="contamination must be in \\[0, 1\\), got '0.1'"):
+        DataConfig(contamination="0.1")
+
+
+def test_tensors_without_readable_pixels_are_named() -> None:
+    with pytest.raises(DataError, match="meta tensor"):
+        to_numpy(torch.empty(2, 8, 8, device="meta"))
+    with pytest.raises(DataError, match="sparse_coo"):
+        to_numpy(torch.zeros(2, 8, 8).to_sparse())
+    assert to_numpy(torch.zeros(2, 8, 8, requires_grad=True)).shape == (2, 8, 8)
