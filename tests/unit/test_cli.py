@@ -2524,6 +2524,16 @@ def test_the_report_of_a_labelled_run_whose_training_images_changed_takes_no_thr
     assert "changed since" not in err, err
 
 
+def _decode_a_level_up(data: Path, run: Path) -> None:
+    """Another Pillow decoding `run`'s images a level apart, simulated as the other tests do: `data`'s pixels one
+    level up, and split.json's decoders an older Pillow."""
+    d = dict(np.load(data))
+    np.savez(data, **{k: np.minimum(v.astype(np.int16) + 1, 255).astype(np.uint8) if k.startswith("x") else v
+                      for k, v in d.items()})
+    split_json = run / "split.json"
+    split_json.write_text(json.dumps({**json.loads(split_json.read_text()), "decoders": "Pillow 9.0.0 (libjpeg 8.0)"}))
+
+
 def test_the_report_of_a_run_whose_images_decode_otherwise_says_how_to_record_them(tiny_npz, tmp_path, capsys):
     """`report RUN` of a labelled run without train_scores.csv whose training images decode a level apart since
     training (another Pillow: simulated, as the other tests do, by pixels one level up and split.json's decoders): its
@@ -2534,11 +2544,7 @@ def test_the_report_of_a_run_whose_images_decode_otherwise_says_how_to_record_th
     assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.05",
                  "--phase-kimg", "0.05", "--threads", "1", "--no-progress", "--no-train-scores", "--out",
                  str(run)]) == 0
-    d = dict(np.load(tiny_npz))
-    np.savez(tiny_npz, **{k: np.minimum(v.astype(np.int16) + 1, 255).astype(np.uint8) if k.startswith("x") else v
-                          for k, v in d.items()})
-    split_json = run / "split.json"
-    split_json.write_text(json.dumps({**json.loads(split_json.read_text()), "decoders": "Pillow 9.0.0 (libjpeg 8.0)"}))
+    _decode_a_level_up(tiny_npz, run)
     report = ["report", str(run), "--top-k", "2", "--threads", "1", "--no-progress", "--tsne-points", "5"]
     err = _stderr_in_order(capsys, report)
     said = [ln for ln in err.splitlines() if "changed since" in ln]
@@ -2564,11 +2570,7 @@ def test_the_report_of_a_search_run_whose_images_decode_otherwise_does_not_say_t
     assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.05",
                  "--phase-kimg", "0.05", "--threads", "1", "--no-progress", "--method", "search", "--out",
                  str(run)]) == 0
-    d = dict(np.load(tiny_npz))
-    np.savez(tiny_npz, **{k: np.minimum(v.astype(np.int16) + 1, 255).astype(np.uint8) if k.startswith("x") else v
-                          for k, v in d.items()})
-    split_json = run / "split.json"
-    split_json.write_text(json.dumps({**json.loads(split_json.read_text()), "decoders": "Pillow 9.0.0 (libjpeg 8.0)"}))
+    _decode_a_level_up(tiny_npz, run)
     err = _stderr_in_order(capsys, ["report", str(run), "--top-k", "2", "--threads", "1", "--no-progress",
                                     "--tsne-points", "5", "--no-controls"])
     (said,) = [ln for ln in err.splitlines() if "changed since" in ln]

@@ -2361,6 +2361,19 @@ def test_a_run_recorded_relative_reads_the_same_config_and_cache_from_its_data_f
     assert (cache.stat().st_mtime_ns, cache.read_bytes()) == written      # read, not scored again
 
 
+def _fit_a_tiny_run(tmp_path: Path, **params: object) -> tuple[np.ndarray, Path, Detector]:
+    """24 random 16x16 gray images, and a tiny Detector fitted on them into tmp_path/det with `params` (an f1
+    threshold with a validation set of the first 8, 3 of them anomalies): the images, the run, the Detector."""
+    x = np.random.default_rng(0).integers(0, 256, (24, 16, 16), dtype=np.uint8)
+    run = tmp_path / "det"
+    val = {"X_val": x[:8], "y_val": np.r_[np.ones(3), np.zeros(5)]} if params.get("threshold") == "f1" else {}
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=NOT_GROWN)
+        det = Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run),
+                       **params).fit(x, **val)
+    return x, run, det
+
+
 @pytest.mark.parametrize("params, other", [
     ({"contamination": 0.2}, {"contamination": 0.05}),
     ({"threshold": "mad", "mad_k": 2.0, "batch_mode": "isolated"}, {"mad_k": 3.0}),
@@ -2373,14 +2386,7 @@ def test_from_run_of_a_fit_run_thresholds_by_the_rule_fit_recorded(tmp_path, par
     from wildgan.evaluation.report import _fit_rule
     from wildgan.thresholds import FIT_THRESHOLD_FILE
 
-    rng = np.random.default_rng(0)
-    x = rng.integers(0, 256, (24, 16, 16), dtype=np.uint8)
-    run = tmp_path / "det"
-    val = {"X_val": x[:8], "y_val": np.r_[np.ones(3), np.zeros(5)]} if params.get("threshold") == "f1" else {}
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=NOT_GROWN)
-        det = Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run),
-                       **params).fit(x, **val)
+    x, run, det = _fit_a_tiny_run(tmp_path, **params)
     record = (run / FIT_THRESHOLD_FILE).read_bytes()
     with warnings.catch_warnings():
         warnings.simplefilter("error")                    # the record applies as it is: nothing to say
@@ -2450,12 +2456,7 @@ def test_from_run_says_only_what_happened_to_fit_s_record(tmp_path) -> None:
     from wildgan.evaluation.report import _fit_rule
     from wildgan.thresholds import FIT_THRESHOLD_FILE
 
-    x = np.random.default_rng(0).integers(0, 256, (24, 16, 16), dtype=np.uint8)
-    run = tmp_path / "det"
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=NOT_GROWN)
-        det = Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run),
-                       threshold="mad", mad_k=2.0, score="L_r").fit(x)
+    x, run, det = _fit_a_tiny_run(tmp_path, threshold="mad", mad_k=2.0, score="L_r")
     path = run / FIT_THRESHOLD_FILE
     rec = json.loads(path.read_text())
     with warnings.catch_warnings():
@@ -2491,12 +2492,7 @@ def test_from_run_says_what_it_does_with_fit_s_record_of_other_networks_and_an_u
     would have set; and the unused validation set is said, naming the rule used and where it came from."""
     from wildgan.thresholds import FIT_THRESHOLD_FILE
 
-    x = np.random.default_rng(0).integers(0, 256, (24, 16, 16), dtype=np.uint8)
-    run = tmp_path / "det"
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=NOT_GROWN)
-        det = Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run),
-                       threshold="mad", mad_k=2.0, batch_mode="isolated").fit(x)
+    x, run, det = _fit_a_tiny_run(tmp_path, threshold="mad", mad_k=2.0, batch_mode="isolated")
     path = run / FIT_THRESHOLD_FILE
     record = path.read_bytes()
     with warnings.catch_warnings(record=True) as got:
