@@ -5,15 +5,17 @@ or a silent wrong read (an empty string read as the working folder)."""
 from __future__ import annotations
 
 import copy
+import fractions
 import json
 import os
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-from wildgan.config import DataConfig, RunConfig, TrainConfig, net_config_for_preset
+from wildgan.config import DataConfig, RunConfig, TrainConfig, net_config_for_preset, run_config_to_dict
 from wildgan.data.inputs import to_numpy
 from wildgan.detector import Detector
 from wildgan.errors import CheckpointError, ConfigError, DataError
@@ -118,6 +120,11 @@ def test_train_run_and_run_study_name_a_wrong_argument(tmp_path) -> None:
     assert not list(tmp_path.iterdir())
     with pytest.raises(ConfigError, match="contamination must be in \\[0, 1\\), got '0.1'"):
         DataConfig(contamination="0.1")
+    # numbers other than int / float are taken as floats: a numpy float32 was accepted, then no JSON number
+    for c in (np.float32(0.25), fractions.Fraction(1, 4)):
+        d = DataConfig(contamination=c, resolution=8)
+        assert type(d.contamination) is float and d.contamination == 0.25
+        json.dumps(run_config_to_dict(replace(cfg, data=d)))
 
 
 def test_tensors_without_readable_pixels_are_named() -> None:
