@@ -181,6 +181,10 @@ class DataConfig:
         # (a string from a form or os.environ was a bare TypeError of the comparison below)
         if not isinstance(c, numbers.Real) or isinstance(c, bool) or not (0.0 <= c < 1.0):
             raise ConfigError(f"contamination must be in [0, 1), got {c!r}")
+        if type(c) not in (int, float):
+            # (a numpy float32 from an array of rates passed the check above and was a bare TypeError of json when
+            # the run's config.json was written; a Fraction likewise)
+            object.__setattr__(self, "contamination", float(c))
         if self.test_size not in ("paper", "all"):
             raise ConfigError(f"test_size must be 'paper' or 'all', got {self.test_size!r}")
         if self.square not in ("crop", "pad"):

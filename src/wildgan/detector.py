@@ -707,8 +707,10 @@ class Detector:
         if self.threshold == "f1":
             # the labels are used after training: a mistake in them must not cost the training (or leave its run);
             # their count against X_val's images, where it is known without decoding them, too
-            check_val_labels(to_numpy(y_val), None if self.skip_bad else count_images(X_val),
-                             None if self.skip_bad else _array_counts(X_val))
+            n_val = None if self.skip_bad else count_images(X_val)
+            # (n_val passed as the one option: its message names X_val's images, not scores that do not exist yet)
+            check_val_labels(to_numpy(y_val, "y_val"), None,
+                             None if self.skip_bad else (n_val,) if n_val is not None else _array_counts(X_val))
         if self.threshold != "f1" and (X_val is not None or y_val is not None):
             warn_user(f"X_val / y_val are used by threshold='f1' only; threshold={self.threshold!r} takes its "
                       f"threshold from the training scores and ignores them")
@@ -925,7 +927,8 @@ class Detector:
         val_scores = None if X_val is None else self.decision_function(X_val)
         self._use_threshold(fit_threshold(self.threshold, self.decision_scores_,
                                           contamination=float(self.contamination), k=float(self.mad_k),
-                                          val_scores=val_scores, val_labels=y_val))
+                                          val_scores=val_scores,
+                                          val_labels=None if y_val is None else to_numpy(y_val, "y_val")))
 
     def _use_threshold(self, thr: Threshold) -> None:
         """threshold_rule_ (naming the score it was fitted on), threshold_ and labels_ from a fitted threshold."""

@@ -4,15 +4,18 @@ or a silent wrong read (an empty string read as the working folder)."""
 
 from __future__ import annotations
 
+import copy
+import fractions
 import json
 import os
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-from wildgan.config import DataConfig, RunConfig, TrainConfig, net_config_for_preset
+from wildgan.config import DataConfig, RunConfig, TrainConfig, net_config_for_preset, run_config_to_dict
 from wildgan.data.inputs import to_numpy
 from wildgan.detector import Detector
 from wildgan.errors import CheckpointError, ConfigError, DataError
@@ -117,6 +120,11 @@ def test_train_run_and_run_study_name_a_wrong_argument(tmp_path) -> None:
     assert not list(tmp_path.iterdir())
     with pytest.raises(ConfigError, match="contamination must be in \\[0, 1\\), got '0.1'"):
         DataConfig(contamination="0.1")
+    # numbers other than int / float are taken as floats: a numpy float32 was accepted, then no JSON number
+    for c in (np.float32(0.25), fractions.Fraction(1, 4)):
+        d = DataConfig(contamination=c, resolution=8)
+        assert type(d.contamination) is float and d.contamination == 0.25
+        json.dumps(run_config_to_dict(replace(cfg, data=d)))
 
 
 def test_tensors_without_readable_pixels_are_named() -> None:
@@ -125,3 +133,29 @@ def test_tensors_without_readable_pixels_are_named() -> None:
     with pytest.raises(DataError, match="sparse_coo"):
         to_numpy(torch.zeros(2, 8, 8).to_sparse())
     assert to_numpy(torch.zeros(2, 8, 8, requires_grad=True)).shape == (2, 8, 8)
+
+
+def test_y_val_tensors_numpy_cannot_take_read_after_training(det, x16) -> None:
+    # (the check before training took them through to_numpy, the threshold after it through np.asarray: a y_val that
+    # requires grad or is bf16 -- or lives on a GPU -- passed the first and failed once the training was spent)
+    y = torch.tensor([0.0, 1.0, 0.0, 1.0], requires_grad=True)
+    with pytest.warns(UserWarning):
+        f1 = Detector(**SHORT, threshold="f1").fit(x16, X_val=x16[:4], y_val=y)
+    assert f1.threshold_rule_.rule == "f1"
+    d = copy.deepcopy(det)
+    d.set_threshold("f1", X_val=x16[:4], y_val=torch.tensor([0, 1, 0, 1], dtype=torch.bfloat16))
+    assert d.threshold_rule_.rule == "f1"
+
+
+def test_y_val_errors_name_y_val_and_x_val(x16, tmp_path, monkeypatch) -> None:
+    for i in range(4):
+        Image.fromarray(x16[i]).save(tmp_path / f"{i}.png")
+    _no_training(monkeypatch)
+    f1 = Detector(**SHORT, threshold="f1")
+    with pytest.raises(DataError, match=r"^y_val: a meta tensor"):         # (was "images: a meta tensor")
+        f1.fit(x16, X_val=x16[:4], y_val=torch.empty(4, device="meta"))
+    # (was "3 labels for 4 scores", before anything was scored)
+    with pytest.raises(DataError, match="3 labels for X_val, which holds 4 image"):
+        f1.fit(x16, X_val=str(tmp_path), y_val=[0, 1, 0])
+    with pytest.raises(DataError, match=r"^y_val: not read as one array"):      # (was numpy's bare ValueError)
+        f1.fit(x16, X_val=x16[:2], y_val=[[0], [1, 0]])

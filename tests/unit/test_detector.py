@@ -1914,7 +1914,7 @@ def test_parameters_used_after_training_are_refused_before_it(x_train, tmp_path)
         d.fit(x_train)
     y_val = np.r_[np.zeros(40), np.ones(10)].astype(int)
     for X_val in (x_train[:60, :, :, None], list(x_train[:60])):
-        with pytest.raises(DataError, match="50 labels for 60 scores"):
+        with pytest.raises(DataError, match="50 labels for X_val, which holds 60 image"):
             Detector(threshold="f1", **TINY).fit(x_train, X_val=X_val, y_val=y_val)
     folder = tmp_path / "val"
     folder.mkdir()
@@ -1922,7 +1922,7 @@ def test_parameters_used_after_training_are_refused_before_it(x_train, tmp_path)
 
     for i in range(3):
         Image.fromarray(x_train[i]).save(folder / f"{i}.png")
-    with pytest.raises(DataError, match="2 labels for 3 scores"):
+    with pytest.raises(DataError, match="2 labels for X_val, which holds 3 image"):
         Detector(threshold="f1", **TINY).fit(x_train, X_val=folder, y_val=[0, 1])
     assert not calls
 

@@ -83,18 +83,24 @@ def _strided() -> Any:
     return torch.strided
 
 
-def to_numpy(a: Any) -> np.ndarray:
+def to_numpy(a: Any, what: str = "images") -> np.ndarray:
+    """a (an array, torch tensor, list, ...) as a numpy array; what names the argument in the errors (fit's y_val is
+    converted here too: np.asarray refuses a tensor that requires grad, lives on a GPU or is bf16)."""
     if type(a).__module__.startswith("torch"):
         if getattr(a, "is_meta", False) or getattr(a, "layout", None) not in (None, _strided()):
             # (torch's own errors: "Cannot copy out of meta tensor", or a sparse tensor's numpy() TypeError)
             if a.is_meta:
-                raise DataError("images: a meta tensor (a shape, no pixels) is not read: pass a tensor with data")
-            raise DataError(f"images: a tensor of layout {a.layout} is not read: pass a dense one (x.to_dense())")
+                raise DataError(f"{what}: a meta tensor (a shape, no pixels) is not read: pass a tensor with data")
+            raise DataError(f"{what}: a tensor of layout {a.layout} is not read: pass a dense one (x.to_dense())")
         a = a.detach().cpu()
         if a.is_floating_point() and a.element_size() < 4 and str(a.dtype) != "torch.float16":
             a = a.float()       # bf16 (and the float8 types) have no numpy dtype; float16 has one and stays
         return a.numpy()
-    return np.asarray(a)
+    try:
+        return np.asarray(a)
+    except ValueError as e:
+        # (numpy's bare "inhomogeneous shape" ValueError of a ragged list, e.g. y_val=[[0], [1, 0]])
+        raise DataError(f"{what}: not read as one array ({e}): a ragged list? pass one value per item") from None
 
 
 def input_float_range(X: Any) -> str | None:
