@@ -220,7 +220,9 @@ def make_parser() -> argparse.ArgumentParser:
                         "paper preset), every rank reading the data before they start together")
     t.add_argument("--config", help="YAML/TOML/JSON file with option values; a run's config.yaml replays that run "
                                     "exactly (explicit flags change only what they control)")
-    t.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
+    t.add_argument("--dry-run", action="store_true",
+                   help="print the resolved config and exit; settings the start would refuse (the minibatch sizes, "
+                        "the memory, ...) are refused as it refuses them, the --out folder is not checked")
     t.add_argument("--evaluate", action="store_true", help="evaluate on the test split after training")
     t.add_argument("--no-train-scores", action="store_true",
                    help="do not score the training images at the end (recorded in the run's config: a --resume "
@@ -261,7 +263,7 @@ def make_parser() -> argparse.ArgumentParser:
                           "labelled validation set: Python API, Detector.from_run(RUN_DIR, threshold='f1', "
                           "X_val=..., y_val=...))",
                        "the score --threshold flags by (default: the method's own, A for f-AnoGAN, else a, as report "
-                       "ranks by; e.g. L_r, the residual)")
+                       "ranks by; e.g. L_r, the residual)", fit_match="these networks, --score and --batch-mode")
     s.add_argument("--normal", help="normal class(es) of a labelled data-set --data, comma separated: labels "
                                     "the rows (after a run trained on unlabelled images, which has no classes)")
     s.add_argument("--whole", action=argparse.BooleanOptionalAction, default=None,
@@ -552,8 +554,11 @@ def _add_train_args(p: argparse.ArgumentParser, study: bool = False) -> None:
                         "paper / fast / tiny); e.g. --preset fast --latent-size 512 keeps the paper's latent space")
 
 
-def _threshold_options(p: argparse.ArgumentParser, threshold_help: str, score_help: str) -> None:
-    """--threshold, --expected-contamination, --mad-k and --score: the same rule's options for score and export."""
+def _threshold_options(p: argparse.ArgumentParser, threshold_help: str, score_help: str,
+                       fit_match: str = "these networks and --score") -> None:
+    """--threshold, --expected-contamination, --mad-k and --score: the same rule's options for score and export
+    (fit_match: what must be Detector.fit's for its recorded c or k to be taken; for score, its --batch-mode too,
+    which export, whose graph scores each image alone, does not have)."""
     p.add_argument("--threshold", choices=("contamination", "mad"), help=threshold_help)
     from .thresholds import DEFAULT_CONTAMINATION, DEFAULT_MAD_K   # (the report states the same defaults)
 
@@ -562,12 +567,12 @@ def _threshold_options(p: argparse.ArgumentParser, threshold_help: str, score_he
                         f"training images, whose scores' 100*(1-G) percentile is the threshold (default "
                         f"{DEFAULT_CONTAMINATION:g}, whatever the run was trained with: a run trained with "
                         f"--contamination γ flags at that share with --expected-contamination γ, the report's 'c = γ' "
-                        f"row; a run on your own data records γ = 0, its real share not known; a run Detector.fit "
-                        f"wrote with this rule, for this --score (score: and --batch-mode) and these networks: the "
-                        f"c it recorded, as Detector.from_run takes it)")
+                        f"row; a run on your own data records γ = 0, its real share not known; a run that "
+                        f"Detector.fit thresholded by this rule: the c it recorded, as Detector.from_run takes it, "
+                        f"where {fit_match} are fit's)")
     p.add_argument("--mad-k", type=float, default=DEFAULT_MAD_K, metavar="K",
-                   help=f"K of --threshold mad (default {DEFAULT_MAD_K:g}; a run Detector.fit wrote with this rule, "
-                        f"for this --score (score: and --batch-mode) and these networks: the k it recorded)")
+                   help=f"K of --threshold mad (default {DEFAULT_MAD_K:g}; a run that Detector.fit thresholded by "
+                        f"this rule: the k it recorded, where {fit_match} are fit's)")
     p.add_argument("--score", default=None, choices=SCORE_NAMES, help=score_help)
 
 

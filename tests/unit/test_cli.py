@@ -3172,3 +3172,23 @@ def test_score_threshold_with_normal_and_no_data_is_refused_before_the_training_
         err = _stderr_in_order(capsys, argv, rc=2)
         assert "--normal labels the rows of one labelled data-set --data" in err and "changed since" not in err, err
         assert not list(run.glob("train_scores*"))          # nothing scored
+
+
+def test_threshold_help_names_batch_mode_only_where_the_command_has_it():
+    """--expected-contamination / --mad-k help (shared by score and export) said "(score: and --batch-mode)" in both;
+    export has no --batch-mode (its graph scores each image alone), so its help named an option it does not take."""
+    import argparse
+
+    from wildgan.cli import make_parser
+
+    sub = next(a for a in make_parser()._actions if isinstance(a, argparse._SubParsersAction))
+
+    def helps(cmd: str) -> list[str]:
+        acts = {a.dest: a for a in sub.choices[cmd]._actions}
+        assert ("batch_mode" in acts) == (cmd == "score")
+        return [acts[d].help for d in ("expected_contamination", "mad_k")]
+
+    for text in helps("score"):
+        assert "where these networks, --score and --batch-mode are fit's" in text, text
+    for text in helps("export"):
+        assert "--batch-mode" not in text and "where these networks and --score are fit's" in text, text
