@@ -1032,6 +1032,7 @@ def _follow_fit_record(a: argparse.Namespace, run_dir: Path, weights_sha256: str
     word); a.fit_record: that file, for the threshold line, else None; a.fit_record_not: why a record of this rule is
     not taken (other networks, another score), for the same line, else ''. A record that cannot be read or used is
     warned about, naming the file, as from_run warns (the line said 'the default' as if there were none)."""
+    from .config import own_score
     from .thresholds import FIT_THRESHOLD_FILE, fit_record_param
 
     a.fit_record, a.fit_record_not = None, ""
@@ -1039,8 +1040,6 @@ def _follow_fit_record(a: argparse.Namespace, run_dir: Path, weights_sha256: str
     if dest is None or _given(a, dest):
         return
     path = run_dir / FIT_THRESHOLD_FILE
-    from .config import own_score
-
     try:
         value, a.fit_record_not = fit_record_param(run_dir, a.threshold, weights_sha256,
                                                    a.score or own_score(method), method, batch_mode)
