@@ -1517,7 +1517,8 @@ def _fit_record_settings(run_dir: Path, model: Any, given: dict[str, Any], has_v
     (another score or batch_mode: also that fit's c or k, which is of fit's, is not taken), a record that cannot be
     read or used, an f1 threshold that no longer applies."""
     from .scoring.train_scores import read_train_scores
-    from .thresholds import DEFAULT_CONTAMINATION, DEFAULT_MAD_K, FIT_THRESHOLD_FILE, load_fit_threshold
+    from .thresholds import (DEFAULT_CONTAMINATION, DEFAULT_MAD_K, FIT_THRESHOLD_FILE, fit_record_apart,
+                             fit_record_score, load_fit_threshold)
 
     path = run_dir / FIT_THRESHOLD_FILE
     rule = given["threshold"]
@@ -1539,7 +1540,7 @@ def _fit_record_settings(run_dir: Path, model: Any, given: dict[str, Any], has_v
                            f"edited by hand: {why}): from_run thresholds by "
                            f"{_rule_text(out['threshold'], out['contamination'], out['mad_k'])}")
     wildgan = model.cfg.method == "wildgan"
-    fitted_score = str(thr.params.get("score") or own_score(model.cfg.method))
+    fitted_score = fit_record_score(thr, model.cfg.method)
     fitted = {"threshold": thr.rule,
               "contamination": float(thr.params.get("contamination", DEFAULT_CONTAMINATION)),
               "mad_k": float(thr.params.get("k", DEFAULT_MAD_K)),
@@ -1547,7 +1548,7 @@ def _fit_record_settings(run_dir: Path, model: Any, given: dict[str, Any], has_v
               "score": None if fitted_score == own_score(model.cfg.method) else fitted_score,
               "lam": float(rec["lam"]) if rec.get("lam") is not None else None,
               "batch_mode": str(rec.get("batch_mode", "mixed")) if wildgan else "mixed"}
-    if rec.get("weights_sha256") != model.meta.get("sha256"):
+    if fit_record_apart(thr, rec, model.meta.get("sha256"), fitted_score, model.cfg.method) == "networks":
         # fit's threshold is of other networks (the run was trained on since, or from_run(checkpoint=...)): not taken,
         # as the report does not show it for them (and score --threshold does not follow it); said where it would
         # have thresholded otherwise than the defaults, which are taken instead
@@ -1585,7 +1586,8 @@ def _fit_record_settings(run_dir: Path, model: Any, given: dict[str, Any], has_v
     param = {"contamination": "contamination", "mad": "mad_k"}.get(thr.rule)
     # fit's c (k) is a threshold of the score and protocol fit took it on: on another one it is neither the
     # Detector's threshold nor the report's row, so the default is taken, as `wildgan score --threshold` takes it
-    # (fit_record_param; from_run took c = 0.2 of L_o for a, where score --score a took 0.05)
+    # (thresholds.fit_record_apart, the rule they share; from_run took c = 0.2 of L_o for a, where score --score a
+    # took 0.05)
     not_of = ""
     if param and out["threshold"] == thr.rule and given[param] is None:
         # fit's rule left to the record is not taken with its c (k) either: without a rule given, from_run thresholds
@@ -1594,9 +1596,11 @@ def _fit_record_settings(run_dir: Path, model: Any, given: dict[str, Any], has_v
         what = (f"Detector.fit's {_rule_text(thr.rule, fitted['contamination'], fitted['mad_k'])} threshold, "
                 f"recorded in {path}," if rule is None and thr.rule != defaults["threshold"] else
                 f"Detector.fit's {'c' if param == 'contamination' else 'k'} = {fitted[param]:g}, recorded in {path},")
-        if (out["score"] or own_score(model.cfg.method)) != fitted_score:
+        apart = fit_record_apart(thr, rec, model.meta.get("sha256"), out["score"] or own_score(model.cfg.method),
+                                 model.cfg.method, out["batch_mode"])
+        if apart == "score":
             not_of = f"{what} is of score {fitted_score}: score='{fitted_score}' takes it"
-        elif wildgan and out["batch_mode"] != fitted["batch_mode"]:
+        elif apart == "protocol":
             not_of = (f"{what} is of the {fitted['batch_mode']} protocol's scores: batch_mode="
                       f"'{fitted['batch_mode']}' takes it")
         if not_of:

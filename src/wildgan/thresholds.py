@@ -346,8 +346,6 @@ def fit_record_param(run_dir: Path, rule: str, weights_sha256: str | None, score
     with one of another rule. A record
     that cannot be read or used is load_fit_threshold's ConfigError (or OSError), for the caller to say, as
     Detector.from_run says it."""
-    from .config import own_score
-
     path = Path(run_dir) / FIT_THRESHOLD_FILE
     if rule not in ("contamination", "mad") or not path.is_file():
         return None, ""
@@ -360,18 +358,40 @@ def fit_record_param(run_dir: Path, rule: str, weights_sha256: str | None, score
         raise ConfigError(f"not a threshold Detector.fit records: a {rule} threshold without its {name}")
     letter = "c" if rule == "contamination" else "k"
     what = f"Detector.fit's {letter} = {float(thr.params[name]):g}, recorded in {path},"
-    if weights_sha256 is None or rec.get("weights_sha256") != weights_sha256:
+    apart = fit_record_apart(thr, rec, weights_sha256, score, method, batch_mode)
+    if apart == "networks":
         return None, (f"{what} is of other networks than these (the run was trained on since, or another checkpoint "
                       f"is loaded): not taken, as the report does not show it")
-    fitted = str(thr.params.get("score") or own_score(method))
-    if fitted != score:
-        # the Detector flags by that score: its c on another score is not its threshold (nor the report's row)
+    if apart == "score":
+        fitted = fit_record_score(thr, method)
         return None, f"{what} is of score {fitted}: --score {fitted} takes it"
-    mode = str(rec.get("batch_mode", "mixed"))
-    if batch_mode is not None and method == "wildgan" and mode != batch_mode:
-        # (fit's c on the other protocol's scores is a threshold neither the Detector nor the report has)
+    if apart == "protocol":
+        mode = str(rec.get("batch_mode", "mixed"))
         return None, f"{what} is of the {mode} protocol's scores: --batch-mode {mode} takes it"
     return float(thr.params[name]), ""
+
+
+def fit_record_score(thr: Threshold, method: str) -> str:
+    """The score Detector.fit's recorded threshold `thr` is of (the method's own where fit was given none)."""
+    from .config import own_score
+
+    return str(thr.params.get("score") or own_score(method))
+
+
+def fit_record_apart(thr: Threshold, rec: dict[str, Any], weights_sha256: str | None, score: str, method: str,
+                     batch_mode: str | None = None) -> str | None:
+    """Why Detector.fit's record (`thr`, the whole `rec`) is not the threshold of these scores: 'networks' (taken with
+    other networks than weights_sha256: the run trained on since, another checkpoint), 'score' (of another score than
+    `score`: the Detector flags by fit's, so its c on another score is neither its threshold nor the report's row) or
+    'protocol' (of a wildgan run, of another batch_mode than the one given); None where it is theirs. The one rule of
+    `wildgan score`/`export --threshold` (fit_record_param) and Detector.from_run."""
+    if weights_sha256 is None or rec.get("weights_sha256") != weights_sha256:
+        return "networks"
+    if fit_record_score(thr, method) != score:
+        return "score"
+    if batch_mode is not None and method == "wildgan" and str(rec.get("batch_mode", "mixed")) != batch_mode:
+        return "protocol"
+    return None
 
 
 def read_fit_threshold(run_dir: Path) -> tuple[Threshold, dict[str, Any]] | None:
