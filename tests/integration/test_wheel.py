@@ -28,8 +28,12 @@ def _build_wheel(tmp_path: Path) -> Path:
         import setuptools
     except ImportError:
         pytest.skip("setuptools is not installed in this Python: the wheel cannot be built without a download")
-    if int(setuptools.__version__.split(".")[0]) < 68:
+    version = tuple(int(x) for x in setuptools.__version__.split(".")[:2] if x.isdigit())
+    if version < (68,):
         pytest.skip(f"setuptools {setuptools.__version__} is older than pyproject.toml's build requirement (>=68)")
+    if version < (70, 1):
+        # setuptools builds wheels without the `wheel` package only from 70.1
+        pytest.importorskip("wheel", reason=f"setuptools {setuptools.__version__} needs the `wheel` package to build")
     proj = tmp_path / "proj"
     proj.mkdir()
     for name in ("pyproject.toml", "README.md"):
