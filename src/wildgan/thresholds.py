@@ -378,6 +378,22 @@ def fit_record_score(thr: Threshold, method: str) -> str:
     return str(thr.params.get("score") or own_score(method))
 
 
+def fit_record_params(thr: Threshold, rec: dict[str, Any], method: str) -> dict[str, Any]:
+    """The Detector parameters Detector.fit's record (`thr`, the whole `rec`, of a `method` run) was fitted with:
+    threshold, contamination and mad_k (the defaults where its rule has none), score (None where it is the method's
+    own, as a fit with score=None has it), lam (None where not recorded) and batch_mode ('mixed' but for a wildgan
+    run: the others score each image alone)."""
+    from .config import own_score
+
+    score = fit_record_score(thr, method)
+    return {"threshold": thr.rule,
+            "contamination": float(thr.params.get("contamination", DEFAULT_CONTAMINATION)),
+            "mad_k": float(thr.params.get("k", DEFAULT_MAD_K)),
+            "score": None if score == own_score(method) else score,
+            "lam": float(rec["lam"]) if rec.get("lam") is not None else None,
+            "batch_mode": str(rec.get("batch_mode", "mixed")) if method == "wildgan" else "mixed"}
+
+
 def fit_record_apart(thr: Threshold, rec: dict[str, Any], weights_sha256: str | None, score: str, method: str,
                      batch_mode: str | None = None) -> str | None:
     """Why Detector.fit's record (`thr`, the whole `rec`) is not the threshold of these scores: 'networks' (taken with

@@ -223,3 +223,18 @@ def test_the_training_scores_warning_joins_the_held_warning_of_the_split_that_na
         assert "from those 23: d/2.png: truncated." in str(got[-1].message) and len(said) == 1
         other.say()
         assert said[-1] == "d: d/3.png (a test image)"
+
+
+def test_fit_record_params_are_the_detector_parameters_fit_thresholded_with() -> None:
+    """Detector.from_run takes these where no argument is given: the rule's own c (k) and the other rule's default, the
+    method's own score as None (a fit with score=None), and the protocol of a wildgan run only (the others score
+    each image alone, so their record's batch_mode says nothing)."""
+    from wildgan.thresholds import fit_record_params
+
+    thr = Threshold(1.0, "mad", {"k": 2.0, "n": 16, "score": "a"})
+    assert fit_record_params(thr, {"batch_mode": "isolated", "lam": 0.5}, "wildgan") == {
+        "threshold": "mad", "contamination": 0.05, "mad_k": 2.0, "score": None, "lam": 0.5, "batch_mode": "isolated"}
+    got = fit_record_params(thr, {"batch_mode": "isolated"}, "fanogan")
+    assert (got["score"], got["lam"], got["batch_mode"]) == ("a", None, "mixed")
+    thr = Threshold(1.0, "contamination", {"contamination": 0.2, "n": 16})
+    assert fit_record_params(thr, {}, "fanogan")["score"] is None and fit_record_params(thr, {}, "search")["mad_k"] == 3
