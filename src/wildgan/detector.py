@@ -58,8 +58,9 @@ from .data.transforms import MAX_AUTO_RESOLUTION  # largest automatic resolution
 from .errors import CheckpointError, ConfigError, DataError, TrainingInterrupted, WildganError, warn_user
 from .fileio import version_state
 from .runlog import RunLog, copying_warnings
-from .thresholds import (FIT_THRESHOLD_FILE, RULES, Threshold, check_val_labels, fit_threshold, rank_proba,
-                         run_threshold, threshold_columns, write_fit_threshold)
+from .thresholds import (DEFAULT_CONTAMINATION, DEFAULT_MAD_K, FIT_THRESHOLD_FILE, RULES, Threshold, check_val_labels,
+                         fit_record_apart, fit_record_params, fit_record_score, fit_threshold, load_fit_threshold,
+                         rank_proba, run_threshold, threshold_columns, write_fit_threshold)
 
 METHODS = RUN_METHODS
 # run_dir (absolute) -> the live Detector whose fit wrote it: a fit of another one into it is worth a word
@@ -1507,6 +1508,47 @@ def _rule_text(rule: str, contamination: Any, mad_k: Any) -> str:
             f"mad (k={value(mad_k)})" if rule == "mad" else str(rule))
 
 
+# from_run's threshold and score parameters where fit's record gives none (the Detector's defaults; score None: the
+# method's own, as `wildgan score --threshold` thresholds it; lam None: the run's)
+_FROM_RUN_DEFAULTS: dict[str, Any] = {"threshold": "contamination", "contamination": DEFAULT_CONTAMINATION,
+                                      "mad_k": DEFAULT_MAD_K, "score": None, "lam": None, "batch_mode": "mixed"}
+# the Detector parameter of a rule's own c (k)
+_RULE_PARAM = {"contamination": "contamination", "mad": "mad_k"}
+
+
+@dataclass(frozen=True)
+class _FitRecord:
+    """Detector.fit's record of its threshold as from_run reads it: the file, the threshold, the whole record, the
+    Detector parameters it was fitted with (thresholds.fit_record_params) and the score it is of."""
+
+    path: Path
+    thr: Threshold
+    rec: dict[str, Any]
+    fitted: dict[str, Any]
+    score: str
+
+    def rule_text(self) -> str:
+        return _rule_text(self.thr.rule, self.fitted["contamination"], self.fitted["mad_k"])
+
+
+def _given_or(given: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
+    return {k: given[k] if given[k] is not None else v for k, v in base.items()}
+
+
+def _weighs_lam(settings: dict[str, Any], method: str) -> bool:
+    # lam weighs L_n in a, and only a: another lam leaves a threshold of L_r, L_o, A... as it was
+    return (settings["score"] or own_score(method)) == "a"
+
+
+def _rule_asked(given: dict[str, Any]) -> str | None:
+    """The rule from_run was given, or asked for by giving its parameter alone; None: the record's (or the default)."""
+    if given["threshold"] is None and (given["contamination"] is None) != (given["mad_k"] is None):
+        # from_run(run, contamination=0.1) meant the contamination rule before fit's record was read, and must not
+        # become the record's mad with c unused
+        return "contamination" if given["contamination"] is not None else "mad"
+    return given["threshold"]
+
+
 def _fit_record_settings(run_dir: Path, model: Any, given: dict[str, Any], has_val: bool
                          ) -> tuple[dict[str, Any], Threshold | None, str | None]:
     """from_run's threshold and score parameters: those given (not None), the rest from what Detector.fit recorded in
@@ -1516,133 +1558,151 @@ def _fit_record_settings(run_dir: Path, model: Any, given: dict[str, Any], has_v
     once the Detector's parameters are valid (None: nothing to say): given arguments that differ from the record
     (another score or batch_mode: also that fit's c or k, which is of fit's, is not taken), a record that cannot be
     read or used, an f1 threshold that no longer applies."""
-    from .scoring.train_scores import read_train_scores
-    from .thresholds import (DEFAULT_CONTAMINATION, DEFAULT_MAD_K, FIT_THRESHOLD_FILE, fit_record_apart,
-                             fit_record_score, load_fit_threshold)
-
-    path = run_dir / FIT_THRESHOLD_FILE
-    rule = given["threshold"]
-    if rule is None and (given["contamination"] is None) != (given["mad_k"] is None):
-        # a parameter of one rule alone asks for that rule: from_run(run, contamination=0.1) meant the contamination
-        # rule before fit's record was read, and must not become the record's mad with c unused
-        rule = "contamination" if given["contamination"] is not None else "mad"
-    defaults = {"threshold": "contamination", "contamination": DEFAULT_CONTAMINATION, "mad_k": DEFAULT_MAD_K,
-                "score": None, "lam": None, "batch_mode": "mixed"}
+    path, rule, method = run_dir / FIT_THRESHOLD_FILE, _rule_asked(given), model.cfg.method
     try:
         thr, rec = load_fit_threshold(run_dir)
     except (OSError, ConfigError) as e:
-        out = {k: given[k] if given[k] is not None else v for k, v in defaults.items()}
-        out["threshold"] = rule or defaults["threshold"]
+        out = {**_given_or(given, _FROM_RUN_DEFAULTS), "threshold": rule or _FROM_RUN_DEFAULTS["threshold"]}
         if not path.is_file():
             return out, None, None            # no record: a `wildgan train` run, or a fit from before the record
         why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
         return out, None, (f"{path}: Detector.fit's record of its threshold cannot be read or used (damaged or "
                            f"edited by hand: {why}): from_run thresholds by "
                            f"{_rule_text(out['threshold'], out['contamination'], out['mad_k'])}")
-    wildgan = model.cfg.method == "wildgan"
-    fitted_score = fit_record_score(thr, model.cfg.method)
-    fitted = {"threshold": thr.rule,
-              "contamination": float(thr.params.get("contamination", DEFAULT_CONTAMINATION)),
-              "mad_k": float(thr.params.get("k", DEFAULT_MAD_K)),
-              # (None where it is the method's own, as a fit with score=None has it)
-              "score": None if fitted_score == own_score(model.cfg.method) else fitted_score,
-              "lam": float(rec["lam"]) if rec.get("lam") is not None else None,
-              "batch_mode": str(rec.get("batch_mode", "mixed")) if wildgan else "mixed"}
-    if fit_record_apart(thr, rec, model.meta.get("sha256"), fitted_score, model.cfg.method) == "networks":
-        # fit's threshold is of other networks (the run was trained on since, or from_run(checkpoint=...)): not taken,
-        # as the report does not show it for them (and score --threshold does not follow it); said where it would
-        # have thresholded otherwise than the defaults, which are taken instead
-        out = {k: given[k] if given[k] is not None else v for k, v in defaults.items()}
-        # fit's f1 rule with a validation set given: an f1 threshold chosen again on it, for these networks (as before
-        # the record was left out for other networks; X_val / y_val serve f1 alone, and were otherwise ignored while
-        # the warning advised to pass them)
-        out["threshold"] = rule or ("f1" if thr.rule == "f1" and has_val else defaults["threshold"])
-        param = {"contamination": "contamination", "mad": "mad_k"}.get(thr.rule)
-        lam_now = out["lam"] if out["lam"] is not None else model.cfg.score.lam
-        differs = ([f"threshold {_rule_text(thr.rule, fitted['contamination'], fitted['mad_k'])}"]
-                   if (given["threshold"] is None and out["threshold"] != thr.rule) or
-                   (out["threshold"] == thr.rule and param and given[param] is None and fitted[param] != out[param])
-                   else [])
-        differs += [f"score {fitted_score}"] if given["score"] is None and fitted["score"] != out["score"] else []
-        differs += ([f"lam {fitted['lam']:g}"] if given["lam"] is None and fitted["lam"] is not None and
-                    fitted["lam"] != lam_now and (out["score"] or own_score(model.cfg.method)) == "a" else [])
-        differs += ([f"batch_mode {fitted['batch_mode']}"] if wildgan and given["batch_mode"] is None and
-                    fitted["batch_mode"] != out["batch_mode"] else [])
-        if not differs:
-            return out, None, None
-        f1 = (", or threshold='f1', X_val=..., y_val=... for an f1 threshold of these networks"
-              if thr.rule == "f1" and out["threshold"] != "f1" else "")
-        return out, None, (f"{path}: Detector.fit's {_rule_text(thr.rule, fitted['contamination'], fitted['mad_k'])} "
-                           f"threshold is of other networks than these (the run was trained on since, or another "
-                           f"checkpoint is loaded), for which the report does not show it either: from_run does not "
-                           f"take its settings ({'; '.join(differs)}) and thresholds by "
-                           f"{_rule_text(out['threshold'], out['contamination'], out['mad_k'])}; pass them to "
-                           f"threshold as fit did{f1}")
-    out = {k: given[k] if given[k] is not None else fitted[k] for k in fitted}
-    out["threshold"] = rule or thr.rule
-    out["from_record"] = rule is None            # (the rule is fit's: from_run's warning about X_val says so)
-    # lam weighs L_n in a, and only a: another lam leaves a threshold of L_r, L_o, A... as it was
-    weighs = (out["score"] or own_score(model.cfg.method)) == "a"
-    param = {"contamination": "contamination", "mad": "mad_k"}.get(thr.rule)
-    # fit's c (k) is a threshold of the score and protocol fit took it on: on another one it is neither the
-    # Detector's threshold nor the report's row, so the default is taken, as `wildgan score --threshold` takes it
-    # (thresholds.fit_record_apart, the rule they share; from_run took c = 0.2 of L_o for a, where score --score a
-    # took 0.05)
-    not_of = ""
-    if param and out["threshold"] == thr.rule and given[param] is None:
-        # fit's rule left to the record is not taken with its c (k) either: without a rule given, from_run thresholds
-        # as without a record (contamination at the default c), as for other networks and for an f1 record, and as the
-        # report's 'flagged' column of that score does (fit's mad kept on another score thresholded it by mad, k = 3)
-        what = (f"Detector.fit's {_rule_text(thr.rule, fitted['contamination'], fitted['mad_k'])} threshold, "
-                f"recorded in {path}," if rule is None and thr.rule != defaults["threshold"] else
-                f"Detector.fit's {'c' if param == 'contamination' else 'k'} = {fitted[param]:g}, recorded in {path},")
-        apart = fit_record_apart(thr, rec, model.meta.get("sha256"), out["score"] or own_score(model.cfg.method),
-                                 model.cfg.method, out["batch_mode"])
-        if apart == "score":
-            not_of = f"{what} is of score {fitted_score}: score='{fitted_score}' takes it"
-        elif apart == "protocol":
-            not_of = (f"{what} is of the {fitted['batch_mode']} protocol's scores: batch_mode="
-                      f"'{fitted['batch_mode']}' takes it")
-        if not_of:
-            out[param] = defaults[param]
-            if rule is None:
-                out["threshold"], out["from_record"] = defaults["threshold"], False
-    # what differs from the record: the rule with its own parameter given, and the settings of the scores it applies to
-    said = []
-    # (fit's rule left for the default on another score is not an argument given: not_of says it)
-    if not (not_of and rule is None) and (
-            out["threshold"] != thr.rule or (param and given[param] is not None and out[param] != fitted[param])):
-        said.append(f"threshold {_rule_text(thr.rule, fitted['contamination'], fitted['mad_k'])} -> "
-                    f"{_rule_text(out['threshold'], out['contamination'], out['mad_k'])}")
-    if given["score"] is not None and given["score"] != fitted_score:
-        said.append(f"score {fitted_score} -> {given['score']}")
-    if weighs and given["lam"] is not None and fitted["lam"] is not None and given["lam"] != fitted["lam"]:
-        said.append(f"lam {fitted['lam']:g} -> {given['lam']!r}")
-    if wildgan and given["batch_mode"] is not None and given["batch_mode"] != fitted["batch_mode"]:
-        said.append(f"batch_mode {fitted['batch_mode']} -> {given['batch_mode']}")
-    msg = (f"{path} records the threshold of the Detector.fit that trained this run; from_run takes the arguments "
-           f"given instead ({'; '.join(said)})") if said else None
+    record = _FitRecord(path, thr, rec, fit_record_params(thr, rec, method), fit_record_score(thr, method))
+    if fit_record_apart(thr, rec, model.meta.get("sha256"), record.score, method) == "networks":
+        return _settings_for_other_networks(record, given, rule, has_val, model)
+    return _settings_for_these_networks(run_dir, record, given, rule, has_val, model)
+
+
+def _settings_for_other_networks(record: _FitRecord, given: dict[str, Any], rule: str | None, has_val: bool,
+                                 model: Any) -> tuple[dict[str, Any], None, str | None]:
+    """_fit_record_settings where fit's threshold is of other networks (the run was trained on since, or
+    from_run(checkpoint=...)): not taken, as the report does not show it for them (and score --threshold does not
+    follow it); said where it would have thresholded otherwise than the defaults, which are taken instead."""
+    thr, fitted, method = record.thr, record.fitted, model.cfg.method
+    out = _given_or(given, _FROM_RUN_DEFAULTS)
+    # fit's f1 rule with a validation set given: an f1 threshold chosen again on it, for these networks (as before
+    # the record was left out for other networks; X_val / y_val serve f1 alone, and were otherwise ignored while
+    # the warning advised to pass them)
+    out["threshold"] = rule or ("f1" if thr.rule == "f1" and has_val else _FROM_RUN_DEFAULTS["threshold"])
+    param = _RULE_PARAM.get(thr.rule)
+    lam_now = out["lam"] if out["lam"] is not None else model.cfg.score.lam
+    differs = ([f"threshold {record.rule_text()}"]
+               if (given["threshold"] is None and out["threshold"] != thr.rule) or
+               (out["threshold"] == thr.rule and param and given[param] is None and fitted[param] != out[param])
+               else [])
+    differs += [f"score {record.score}"] if given["score"] is None and fitted["score"] != out["score"] else []
+    differs += ([f"lam {fitted['lam']:g}"] if given["lam"] is None and fitted["lam"] is not None and
+                fitted["lam"] != lam_now and _weighs_lam(out, method) else [])
+    differs += ([f"batch_mode {fitted['batch_mode']}"] if method == "wildgan" and given["batch_mode"] is None and
+                fitted["batch_mode"] != out["batch_mode"] else [])
+    if not differs:
+        return out, None, None
+    f1 = (", or threshold='f1', X_val=..., y_val=... for an f1 threshold of these networks"
+          if thr.rule == "f1" and out["threshold"] != "f1" else "")
+    return out, None, (f"{record.path}: Detector.fit's {record.rule_text()} threshold is of other networks than "
+                       f"these (the run was trained on since, or another checkpoint is loaded), for which the report "
+                       f"does not show it either: from_run does not take its settings ({'; '.join(differs)}) and "
+                       f"thresholds by {_rule_text(out['threshold'], out['contamination'], out['mad_k'])}; pass them "
+                       f"to threshold as fit did{f1}")
+
+
+def _settings_for_these_networks(run_dir: Path, record: _FitRecord, given: dict[str, Any], rule: str | None,
+                                 has_val: bool, model: Any) -> tuple[dict[str, Any], Threshold | None, str | None]:
+    """_fit_record_settings where fit's threshold is of these networks: the record's settings where none is given,
+    its c (k) only for the score and protocol it is of (_why_fit_param_is_not_taken), and its f1 value where it
+    still applies (_recorded_f1)."""
+    thr = record.thr
+    # (from_record: the rule is fit's, which from_run's warning about X_val says)
+    out = {**_given_or(given, record.fitted), "threshold": rule or thr.rule, "from_record": rule is None}
+    not_of = _why_fit_param_is_not_taken(record, out, given, rule, model)
+    if not_of:
+        out[_RULE_PARAM[thr.rule]] = _FROM_RUN_DEFAULTS[_RULE_PARAM[thr.rule]]
+        if rule is None:
+            out["threshold"], out["from_record"] = _FROM_RUN_DEFAULTS["threshold"], False
+    said = _given_over_record(record, out, given, rule, bool(not_of), model.cfg.method)
+    msg = (f"{record.path} records the threshold of the Detector.fit that trained this run; from_run takes the "
+           f"arguments given instead ({'; '.join(said)})") if said else None
     if not_of:
         # (said is not empty: another score or batch_mode was given)
         return out, None, (f"{msg} and thresholds by {_rule_text(out['threshold'], out['contamination'], out['mad_k'])}"
                            f": {not_of}")
     if thr.rule != "f1" or out["threshold"] != "f1" or has_val:
         return out, None, msg and f"{msg}: leave them out to threshold as fit did"
-    # fit's f1 threshold, chosen on a validation set the run does not keep: its value, where it still applies
-    same = (out["score"] or own_score(model.cfg.method)) == fitted_score and \
-        out["batch_mode"] == fitted["batch_mode"] and (not weighs or out["lam"] is None or fitted["lam"] is None or
-                                                       out["lam"] == fitted["lam"])
-    cached = same and read_train_scores(run_dir, model, fitted["batch_mode"]) is not None
-    if cached:
-        return out, thr, msg and f"{msg}: leave them out to threshold as fit did"
+    return _recorded_f1(run_dir, record, out, given, model, msg)
+
+
+def _why_fit_param_is_not_taken(record: _FitRecord, out: dict[str, Any], given: dict[str, Any], rule: str | None,
+                                model: Any) -> str:
+    """Why fit's c (k), of its rule left to the record or asked for by name, is not taken for the settings `out`
+    ('' where it is, or where it is given): it is a threshold of the score and protocol fit took it on, and on
+    another one it is neither the Detector's threshold nor the report's row, so the default is taken, as `wildgan
+    score --threshold` takes it (thresholds.fit_record_apart, the rule they share; from_run took c = 0.2 of L_o for
+    a, where score --score a took 0.05). Without a rule given, from_run then thresholds as without a record
+    (contamination at the default c), as for other networks and for an f1 record, and as the report's 'flagged'
+    column of that score does (fit's mad kept on another score thresholded it by mad, k = 3)."""
+    thr, fitted, method = record.thr, record.fitted, model.cfg.method
+    param = _RULE_PARAM.get(thr.rule)
+    if not (param and out["threshold"] == thr.rule and given[param] is None):
+        return ""
+    what = (f"Detector.fit's {record.rule_text()} threshold, recorded in {record.path}," if
+            rule is None and thr.rule != _FROM_RUN_DEFAULTS["threshold"] else
+            f"Detector.fit's {'c' if param == 'contamination' else 'k'} = {fitted[param]:g}, recorded in "
+            f"{record.path},")
+    apart = fit_record_apart(thr, record.rec, model.meta.get("sha256"), out["score"] or own_score(method), method,
+                             out["batch_mode"])
+    if apart == "score":
+        return f"{what} is of score {record.score}: score='{record.score}' takes it"
+    if apart == "protocol":
+        return (f"{what} is of the {fitted['batch_mode']} protocol's scores: batch_mode="
+                f"'{fitted['batch_mode']}' takes it")
+    return ""
+
+
+def _given_over_record(record: _FitRecord, out: dict[str, Any], given: dict[str, Any], rule: str | None,
+                       param_not_of: bool, method: str) -> list[str]:
+    """What the arguments given change from fit's record, 'was -> now': the rule with its own parameter given, and the
+    settings of the scores it applies to. param_not_of: fit's c (k) is not of the scores given (a rule left for the
+    default on another score is not an argument given: _why_fit_param_is_not_taken says it)."""
+    thr, fitted = record.thr, record.fitted
+    param = _RULE_PARAM.get(thr.rule)
+    said = []
+    if not (param_not_of and rule is None) and (
+            out["threshold"] != thr.rule or (param and given[param] is not None and out[param] != fitted[param])):
+        said.append(f"threshold {record.rule_text()} -> "
+                    f"{_rule_text(out['threshold'], out['contamination'], out['mad_k'])}")
+    if given["score"] is not None and given["score"] != record.score:
+        said.append(f"score {record.score} -> {given['score']}")
+    if _weighs_lam(out, method) and given["lam"] is not None and fitted["lam"] is not None and \
+            given["lam"] != fitted["lam"]:
+        said.append(f"lam {fitted['lam']:g} -> {given['lam']!r}")
+    if method == "wildgan" and given["batch_mode"] is not None and given["batch_mode"] != fitted["batch_mode"]:
+        said.append(f"batch_mode {fitted['batch_mode']} -> {given['batch_mode']}")
+    return said
+
+
+def _recorded_f1(run_dir: Path, record: _FitRecord, out: dict[str, Any], given: dict[str, Any], model: Any,
+                 msg: str | None) -> tuple[dict[str, Any], Threshold | None, str | None]:
+    """_fit_record_settings for fit's f1 threshold, chosen on a validation set the run does not keep: its value where
+    it still applies (the same score settings, their training scores still cached), else (unless f1 was asked for by
+    name: from_run's error then says that it needs X_val, y_val) the contamination rule, said in one warning: the
+    arguments that made the f1 value inapplicable, then what from_run does instead."""
+    from .scoring.train_scores import read_train_scores
+
+    fitted = record.fitted
+    same = (out["score"] or own_score(model.cfg.method)) == record.score and \
+        out["batch_mode"] == fitted["batch_mode"] and (not _weighs_lam(out, model.cfg.method) or out["lam"] is None or
+                                                       fitted["lam"] is None or out["lam"] == fitted["lam"])
+    if same and read_train_scores(run_dir, model, fitted["batch_mode"]) is not None:
+        return out, record.thr, msg and f"{msg}: leave them out to threshold as fit did"
     if given["threshold"] == "f1":
-        return out, None, msg          # asked for by name: from_run's error says that it needs X_val, y_val
+        return out, None, msg
     why = ("other score settings than these" if not same else
            f"training scores ({fitted['batch_mode']} protocol) no longer cached for these networks and scoring rules")
     out["threshold"] = "contamination"
-    # (one warning: the arguments that made the f1 value inapplicable, then what from_run does instead)
-    return out, None, (f"{msg + ', and ' if msg else f'{path}: '}Detector.fit's f1 threshold is of {why}, and its "
-                       f"validation set is not kept in the run: from_run thresholds by "
+    return out, None, (f"{msg + ', and ' if msg else f'{record.path}: '}Detector.fit's f1 threshold is of {why}, and "
+                       f"its validation set is not kept in the run: from_run thresholds by "
                        f"{_rule_text('contamination', out['contamination'], out['mad_k'])} instead; pass "
                        f"threshold='f1', X_val=..., y_val=... for an f1 threshold of these networks")
 

@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
+from .data.inputs import to_numpy
 from .errors import ConfigError, DataError, WildganRuntimeWarning, warn_user
 from .fileio import atomic_write_text
 
@@ -78,7 +80,7 @@ def _as_worst(scores: Any) -> np.ndarray:
     """Query scores with NaN read as +inf. A NaN score (networks that diverged, or an input they turn into NaN) says
     nothing about normality, so every output treats it as the most anomalous: flagged, percentile 100, probability
     1, never a silent 'normal' (NaN > threshold is False). The raw score stays NaN in the scores themselves."""
-    s = np.asarray(scores, dtype=np.float64).ravel()
+    s = _values(scores, "scores", "score").astype(np.float64).ravel()
     nan = np.isnan(s)
     if nan.any():
         warn_user(f"{int(nan.sum())} of {s.size} scores are NaN (diverged networks or an input they cannot "
@@ -88,8 +90,34 @@ def _as_worst(scores: Any) -> np.ndarray:
     return s
 
 
+def _values(x: Any, what: str, kind: str) -> np.ndarray:
+    """Scores or labels as a numpy array, read as Detector reads its inputs (data.inputs.to_numpy: tensors that
+    require grad or are bf16, ragged lists and masked arrays named); None, strings and complex numbers are refused
+    here: np.asarray(..., float64) read None as NaN, '0.5' as 0.5 and 1+1j as 1, silently."""
+    if x is None:
+        raise DataError(f"{what}: None where {kind}s are needed")
+    a = to_numpy(x, what)
+    if a.dtype == object:
+        for v in a.flat:
+            if v is None:
+                raise DataError(f"{what}: None where {kind}s are needed")
+            if not isinstance(v, numbers.Real):
+                raise DataError(f"{what}: {kind}s must be numbers, got a {type(v).__name__} ({v!r})")
+    elif a.dtype.kind not in "biuf":
+        raise DataError(f"{what}: {kind}s must be numbers, got {a.dtype} values")
+    return a
+
+
+def _one_per_image(a: np.ndarray, what: str, kind: str) -> np.ndarray:
+    """a raveled, where it holds one value per image (a column [N, 1] or row [1, N] counts as N)."""
+    if sum(d > 1 for d in a.shape) > 1:
+        # (raveled, a [2, 2] array passed as 4 values in silence: most likely a one-hot, score or image matrix)
+        raise DataError(f"{what} must be one {kind} per image (a 1-D array), got shape {a.shape}")
+    return a.ravel()
+
+
 def _scores(x: Any, what: str) -> np.ndarray:
-    s = np.asarray(x, dtype=np.float64).ravel()
+    s = _one_per_image(_values(x, what, "score"), what, "score").astype(np.float64)
     if s.size == 0:
         raise DataError(f"{what}: no scores to choose a threshold from")
     bad = int(np.count_nonzero(~np.isfinite(s)))
@@ -124,11 +152,7 @@ def check_val_labels(val_labels: Any, n: int | None = None, n_options: Sequence[
     """Validation labels as int64 [N]: 0 (normal) or 1 (anomaly), one per image (a column [N, 1] or row [1, N] is
     taken as N labels), at least one anomaly, N = n when n is given, N one of n_options when given (a 3-D X_val is N
     images or one, known once a model reads it; a caller checks them before hours of training, not after)."""
-    a = np.asarray(val_labels)
-    if sum(d > 1 for d in a.shape) > 1:
-        # (raveled, a [2, 2] array passed as 4 labels in silence: most likely a one-hot or score matrix)
-        raise DataError(f"validation labels must be one label per image (a 1-D array), got shape {a.shape}")
-    y = a.ravel()
+    y = _one_per_image(_values(val_labels, "validation labels", "label"), "validation labels", "label")
     if n is not None and y.size != n:
         raise DataError(f"validation labels: {y.size} labels for {n} scores")
     if n_options is not None and y.size not in n_options:
@@ -376,6 +400,22 @@ def fit_record_score(thr: Threshold, method: str) -> str:
     from .config import own_score
 
     return str(thr.params.get("score") or own_score(method))
+
+
+def fit_record_params(thr: Threshold, rec: dict[str, Any], method: str) -> dict[str, Any]:
+    """The Detector parameters Detector.fit's record (`thr`, the whole `rec`, of a `method` run) was fitted with:
+    threshold, contamination and mad_k (the defaults where its rule has none), score (None where it is the method's
+    own, as a fit with score=None has it), lam (None where not recorded) and batch_mode ('mixed' but for a wildgan
+    run: the others score each image alone)."""
+    from .config import own_score
+
+    score = fit_record_score(thr, method)
+    return {"threshold": thr.rule,
+            "contamination": float(thr.params.get("contamination", DEFAULT_CONTAMINATION)),
+            "mad_k": float(thr.params.get("k", DEFAULT_MAD_K)),
+            "score": None if score == own_score(method) else score,
+            "lam": float(rec["lam"]) if rec.get("lam") is not None else None,
+            "batch_mode": str(rec.get("batch_mode", "mixed")) if method == "wildgan" else "mixed"}
 
 
 def fit_record_apart(thr: Threshold, rec: dict[str, Any], weights_sha256: str | None, score: str, method: str,

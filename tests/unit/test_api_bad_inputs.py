@@ -159,3 +159,34 @@ def test_y_val_errors_name_y_val_and_x_val(x16, tmp_path, monkeypatch) -> None:
         f1.fit(x16, X_val=str(tmp_path), y_val=[0, 1, 0])
     with pytest.raises(DataError, match=r"^y_val: not read as one array"):      # (was numpy's bare ValueError)
         f1.fit(x16, X_val=x16[:2], y_val=[[0], [1, 0]])
+
+
+def test_a_masked_array_is_refused_unless_nothing_is_masked(det, x16, monkeypatch) -> None:
+    """np.ma.MaskedArray as X or as scores was read by its data with the mask dropped in silence: masked pixels were
+    scored (and trained on) as whatever value lay under the mask, masked scores chose the threshold. A mask has no
+    meaning for the networks (they see every pixel) nor for a threshold: now it is a DataError naming the argument
+    and how many values are masked; an array with nothing masked is read as its data."""
+    from wildgan.thresholds import Threshold, contamination_threshold
+
+    masked = np.ma.masked_array(x16[:4], mask=np.zeros(x16[:4].shape, dtype=bool))
+    masked.mask[1, 2, 3] = True
+    for call in (det.decision_function, det.predict, lambda x: det.decision_function(list(x))):
+        with pytest.raises(DataError, match=r"^image(s|\s1): 1 of \d+ values are masked"):
+            call(masked)
+    with pytest.raises(DataError, match="images: 1 of 256 values are masked"):
+        det.decision_function(masked.astype(np.float32) / 255)        # (floats: read for their range first)
+    _no_training(monkeypatch)
+    with pytest.raises(DataError, match="images: 1 of 256 values are masked"):
+        Detector(**SHORT).fit(masked)
+    scores = np.ma.masked_array([0.1, 0.5, 9.0, 0.2], mask=[0, 0, 1, 0])
+    with pytest.raises(DataError, match="training scores: 1 of 4 values are masked"):
+        contamination_threshold(scores, 0.25)
+    with pytest.raises(DataError, match="scores: 1 of 4 values are masked"):
+        Threshold(1.0, "contamination").apply(scores)
+    with pytest.raises(DataError, match="y_val: 1 of 4 values are masked"):
+        Detector(**SHORT, threshold="f1").fit(x16, X_val=x16[:4], y_val=np.ma.masked_array([0, 1, 0, 1],
+                                                                                            mask=[0, 0, 1, 0]))
+    # nothing masked (np.ma.nomask, or a mask of False): its data
+    for plain in (np.ma.masked_array(x16[:4]), np.ma.masked_array(x16[:4], mask=np.zeros(x16[:4].shape, bool))):
+        np.testing.assert_array_equal(det.decision_function(plain), det.decision_function(x16[:4]))
+    assert contamination_threshold(np.ma.masked_array([0.1, 0.5]), 0.5).value == 0.3

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from wildgan.errors import ConfigError, DataError
-from wildgan.thresholds import (MAD_SCALE, Threshold, contamination_threshold, f1_threshold, fit_threshold,
-                                mad_threshold, rank_proba, training_percentile)
+from wildgan.thresholds import (MAD_SCALE, Threshold, check_val_labels, contamination_threshold, f1_threshold,
+                                fit_threshold, mad_threshold, rank_proba, training_percentile)
 
 finite = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)
 
@@ -223,3 +223,75 @@ def test_the_training_scores_warning_joins_the_held_warning_of_the_split_that_na
         assert "from those 23: d/2.png: truncated." in str(got[-1].message) and len(said) == 1
         other.say()
         assert said[-1] == "d: d/3.png (a test image)"
+
+
+def test_fit_record_params_are_the_detector_parameters_fit_thresholded_with() -> None:
+    """Detector.from_run takes these where no argument is given: the rule's own c (k) and the other rule's default, the
+    method's own score as None (a fit with score=None), and the protocol of a wildgan run only (the others score
+    each image alone, so their record's batch_mode says nothing)."""
+    from wildgan.thresholds import fit_record_params
+
+    thr = Threshold(1.0, "mad", {"k": 2.0, "n": 16, "score": "a"})
+    assert fit_record_params(thr, {"batch_mode": "isolated", "lam": 0.5}, "wildgan") == {
+        "threshold": "mad", "contamination": 0.05, "mad_k": 2.0, "score": None, "lam": 0.5, "batch_mode": "isolated"}
+    got = fit_record_params(thr, {"batch_mode": "isolated"}, "fanogan")
+    assert (got["score"], got["lam"], got["batch_mode"]) == ("a", None, "mixed")
+    thr = Threshold(1.0, "contamination", {"contamination": 0.2, "n": 16})
+    assert fit_record_params(thr, {}, "fanogan")["score"] is None and fit_record_params(thr, {}, "search")["mad_k"] == 3
+
+
+@pytest.mark.parametrize("bad, message", [
+    (None, r"^training scores: None where scores are needed"),
+    ([[0.1, 0.2], [0.3]], r"^training scores: not read as one array .*ragged"),
+    (["0.1", "0.5", "0.9"], r"^training scores: scores must be numbers, got <U3 values"),
+    (["low", "high"], r"^training scores: scores must be numbers, got <U4 values"),
+    (np.array([0.1, None, 0.3], dtype=object), r"^training scores: None where scores are needed"),
+    (np.array([0.1, "0.2"], dtype=object), r"^training scores: scores must be numbers, got a str"),
+    (np.array([1 + 1j, 2.0]), r"^training scores: scores must be numbers, got complex128 values"),
+    (np.arange(8.0).reshape(2, 4), r"^training scores must be one score per image \(a 1-D array\), got shape \(2, 4\)"),
+    ([np.nan, 0.1], r"^training scores: 1 of 2 scores are NaN or infinite"),
+    (np.array([]), r"^training scores: no scores to choose a threshold from")])
+@pytest.mark.parametrize("rule", ["contamination", "mad", "fit_threshold"])
+def test_bad_training_scores_are_refused_by_name(rule: str, bad: object, message: str) -> None:
+    """Called directly (not through Detector, whose scores are its own), the rules read None as a NaN score ('1 of 1
+    scores are NaN'), numbers written as strings as numbers, a 2-D score array raveled into one long set, a complex
+    array by its real part, and gave numpy's bare ValueError for a ragged list. Now each is a DataError naming the
+    argument and the problem."""
+    call = {"contamination": lambda s: contamination_threshold(s, 0.1), "mad": lambda s: mad_threshold(s, 3.0),
+            "fit_threshold": lambda s: fit_threshold("contamination", s)}[rule]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")            # (numpy's ComplexWarning was the only word about the complex part)
+        with pytest.raises(DataError, match=message):
+            call(bad)
+
+
+def test_torch_scores_and_labels_are_read_as_the_detector_reads_them() -> None:
+    """A tensor that requires grad (the scores of a model still in training) or is bf16 stopped the rules with torch's
+    bare RuntimeError / TypeError; now they are read as Detector reads y_val (detached, to float32), and a column
+    [N, 1] stays N scores."""
+    import torch
+
+    s = torch.tensor([0.1, 0.5, 0.9, 0.3, 0.2], requires_grad=True)
+    want = contamination_threshold(s.detach().numpy(), 0.2).value
+    assert contamination_threshold(s, 0.2).value == want
+    assert fit_threshold("contamination", s[:, None], contamination=0.2).value == want
+    assert mad_threshold(s.bfloat16(), 3.0).params["n"] == 5
+    y = torch.tensor([0.0, 1.0, 1.0, 0.0, 0.0], requires_grad=True)
+    np.testing.assert_array_equal(check_val_labels(y), [0, 1, 1, 0, 0])
+    assert fit_threshold("f1", val_scores=s, val_labels=y).params["f1"] == 1.0
+
+
+@pytest.mark.parametrize("bad, message", [
+    (None, r"^validation labels: None where labels are needed"),
+    ([[0], [1, 0]], r"^validation labels: not read as one array .*ragged"),
+    (np.arange(4).reshape(2, 2), r"^validation labels must be one label per image")])
+def test_bad_validation_labels_and_scores_of_f1_are_refused_by_name(bad: object, message: str) -> None:
+    """As the training scores: None was 'must be 0 (normal) or 1 (anomaly)', a ragged list numpy's bare ValueError,
+    and a [2, 2] array of validation scores was taken as 4 scores (its labels were refused)."""
+    with pytest.raises(DataError, match=message):
+        check_val_labels(bad)
+    with pytest.raises(DataError, match=message):
+        f1_threshold([0.1, 0.5, 0.9, 0.3], bad)
+    if bad is not None:           # (fit_threshold's own ConfigError says that f1 needs both)
+        with pytest.raises(DataError, match=message.replace("labels", "scores").replace("label ", "score ")):
+            fit_threshold("f1", val_scores=bad, val_labels=[0, 1, 1, 0])

@@ -11,7 +11,8 @@ Inputs accepted (fit / decision_function / predict / predict_proba / score_all /
     DataError when neither reading fits and it could be one image (last axis 1 to 4, or first axis 3 for an RGB
     model); other 3-D arrays stay batches [N, H, W] (see read_3d); before fit (no image shape known yet) a 3-D
     array [H, W, 1 to 4] is a DataError (it is one image, not H images of W x 1: add a batch axis);
-  * torch tensors, same layouts (a torchvision batch [N, C, H, W] works as is);
+  * torch tensors, same layouts (a torchvision batch [N, C, H, W] works as is); a numpy masked array only where nothing
+    is masked (read as its data): masked pixels have no meaning for the networks;
   * a list of PIL images, file paths or single-image arrays [H, W(, C)] (sizes may differ);
   * a folder path (images found recursively, sorted by path) or one image file path;
   * a data-set file: an .npz, a tar archive of images or a CIFAR-10 batch folder / archive (every image in it, its
@@ -85,7 +86,17 @@ def _strided() -> Any:
 
 def to_numpy(a: Any, what: str = "images") -> np.ndarray:
     """a (an array, torch tensor, list, ...) as a numpy array; what names the argument in the errors (fit's y_val is
-    converted here too: np.asarray refuses a tensor that requires grad, lives on a GPU or is bf16)."""
+    converted here too: np.asarray refuses a tensor that requires grad, lives on a GPU or is bf16). A numpy masked
+    array is read as its data where nothing is masked, and refused where anything is."""
+    if isinstance(a, np.ma.MaskedArray):
+        # (np.asarray drops the mask in silence: masked pixels would be scored, and trained on, as whatever value lies
+        # under the mask; a masked score would still choose the threshold)
+        masked = int(np.count_nonzero(np.ma.getmaskarray(a)))
+        if masked:
+            raise DataError(f"{what}: {masked} of {a.size} values are masked, and a mask has no meaning here (the "
+                            f"networks see every pixel, every score and label counts): fill them (x.filled(value)) "
+                            f"or leave out the images they belong to")
+        return np.ma.getdata(a)
     if type(a).__module__.startswith("torch"):
         if getattr(a, "is_meta", False) or getattr(a, "layout", None) not in (None, _strided()):
             # (torch's own errors: "Cannot copy out of meta tensor", or a sparse tensor's numpy() TypeError)
@@ -108,10 +119,10 @@ def input_float_range(X: Any) -> str | None:
     in (guess_float_range over all of them together), or None when X holds no float pixels."""
     items = X if isinstance(X, (list, tuple)) else [X]
     lo, hi, seen = np.inf, -np.inf, False
-    for it in items:
+    for i, it in enumerate(items):
         if not (isinstance(it, np.ndarray) or type(it).__module__.startswith("torch")):
             continue
-        arr = to_numpy(it)
+        arr = to_numpy(it, f"image {i}" if it is not X else "images")     # (named as decode_items names it)
         if arr.dtype.kind != "f" or arr.size == 0:
             continue
         a_lo, a_hi = float(arr.min()), float(arr.max())      # no copy of the batch (a mask would make one)
