@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import warnings
 from pathlib import Path
 from typing import Callable
@@ -2532,6 +2533,42 @@ def _decode_a_level_up(data: Path, run: Path) -> None:
                       for k, v in d.items()})
     split_json = run / "split.json"
     split_json.write_text(json.dumps({**json.loads(split_json.read_text()), "decoders": "Pillow 9.0.0 (libjpeg 8.0)"}))
+
+
+def test_the_report_of_an_unlabelled_pile_replaced_since_training_names_the_folder_there_now(tmp_path, capsys):
+    """`report RUN` of a run trained on an unlabelled folder whose images were replaced since (the run's pile moved
+    away, other images put at its place): its warning said only that the pile changed, where score, evaluate and
+    train --resume name the folder now at the recorded place (split.json's source_identity) and say what to do. Now
+    the report says it too, in their words (source_identity.restore_advice)."""
+    from PIL import Image
+
+    from wildgan.data.source_identity import restore_advice
+
+    def pile_of(folder: Path, seed: int) -> None:
+        folder.mkdir()
+        rng = np.random.default_rng(seed)
+        for i in range(20):
+            Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(folder / f"{i:02d}.png")
+
+    pile, run = tmp_path / "pile", tmp_path / "run"
+    pile_of(pile, 0)
+    assert main(["train", "--data", str(pile), "--preset", "tiny", "--threads", "1", "--no-progress",
+                 "--no-train-scores", "--total-kimg", "0.032", "--phase-kimg", "0.1", "--out", str(run)]) == 0
+    assert json.loads((run / "split.json").read_text())["protocol"] == "unlabelled"
+    report = ["report", str(run), "--top-k", "2", "--threads", "1", "--no-progress"]
+    assert "changed since" not in _stderr_in_order(capsys, report)
+    pile.rename(tmp_path / "moved")
+    pile_of(pile, 1)
+    err = _stderr_in_order(capsys, report)
+    (said,) = [ln for ln in err.splitlines() if "changed since" in ln]
+    assert f"{pile} changed since {run} was trained" in said and \
+        f". {pile} is not the folder the run read when it was trained (the same 20 files with the same sizes, " \
+        f"other bytes; recorded: 20 files, " in said and "; now: 20 files, " in said, said
+    assert said.endswith(f": {restore_advice(str(pile))}") and f"put it back at {pile}" in said, said
+    # the run's pile put back: nothing to say
+    shutil.rmtree(pile)
+    (tmp_path / "moved").rename(pile)
+    assert "changed since" not in _stderr_in_order(capsys, report)
 
 
 def test_the_report_of_a_run_whose_images_decode_otherwise_says_how_to_record_them(tiny_npz, tmp_path, capsys):
