@@ -933,8 +933,9 @@ def _record_pixels_advice(run: str, method: str) -> str:
     resume = (f"`wildgan train --out {run} --resume --train-scores` of the finished run records the pixels as they "
               f"decode now")
     if method == "search":
-        return (f"{resume} (a latent-search run's training does not score them: `wildgan score {run} --threshold "
-                f"contamination --out scores.csv` then searches them once and caches them)")
+        # (no parenthesis: the warnings say the advice after one of their own)
+        return (f"{resume}; a latent-search run's training does not score them: `wildgan score {run} --threshold "
+                f"contamination --out scores.csv` then searches them once and caches them")
     return f"{resume}, and scores them"
 
 
@@ -1360,7 +1361,7 @@ def diagnose_run(run_dir: Path, *, device: str = "auto", controls: bool = True, 
                             f"training images as {run_dir} was trained on them, not from the data as it is now"
                             if train_cache is not None else
                             "; the report shows no threshold: no scores of the images it was trained on are cached "
-                            "(train_scores.csv)" + (f" ({_record_pixels_advice(str(run_dir), model.cfg.method)})"
+                            "(train_scores.csv)" + (f"; {_record_pixels_advice(str(run_dir), model.cfg.method)}"
                                                     if decoded else ""))
         held.say()
     y = split.test_y.astype(int)
@@ -1476,7 +1477,7 @@ def _diagnose_training_pile(run_dir: Path, cfg: Any, device: str, log: Log, k: i
                   ("its threshold section comes from train_scores.csv, the cached scores of the images it was trained "
                    "on" if trained is not None else
                    "shows no threshold: no scores of the images it was trained on are cached (train_scores.csv)" +
-                   (f" ({_record_pixels_advice(str(run_dir), cfg.method)})" if decoded else "")) +
+                   (f"; {_record_pixels_advice(str(run_dir), cfg.method)}" if decoded else "")) +
                   (f". {replaced}: {restore_advice(split.info.get('source'))}" if replaced else ""))
     scores = None if changed else read_train_scores(run_dir, model, "mixed", ids=split.train_ids, skip_bad=skip_bad)
     z_all, cached = None, scores is not None
