@@ -87,3 +87,24 @@ def pile_run_gone_bad(tmp_path: Path):
     good = (pile / "03.png").read_bytes()
     (pile / "03.png").write_bytes(good[:40])
     return run, pile, good
+
+
+def _paren_depth(text: str) -> int:
+    depth = deepest = 0
+    for ch in text:
+        if ch == "(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch == ")":
+            depth = max(0, depth - 1)
+    return deepest
+
+
+@pytest.fixture
+def unnested():
+    """`unnested(text)` asserts that no parenthesis in a message opens inside another (hard to read: what the data
+    changed in, said in a parenthesis that holds another), and returns the text."""
+    def check(text: str) -> str:
+        assert _paren_depth(str(text)) <= 1, f"nested parentheses in: {text}"
+        return str(text)
+    return check

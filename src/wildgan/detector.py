@@ -711,7 +711,8 @@ class Detector:
             n_val = None if self.skip_bad else count_images(X_val)
             # (n_val passed as the one option: its message names X_val's images, not scores that do not exist yet)
             check_val_labels(to_numpy(y_val, "y_val"), None,
-                             None if self.skip_bad else (n_val,) if n_val is not None else _array_counts(X_val))
+                             None if self.skip_bad else (n_val,) if n_val is not None else _array_counts(X_val),
+                             f"X_val {X_val}" if isinstance(X_val, (str, Path)) else "X_val")
         if self.threshold != "f1" and (X_val is not None or y_val is not None):
             warn_user(f"X_val / y_val are used by threshold='f1' only; threshold={self.threshold!r} takes its "
                       f"threshold from the training scores and ignores them")

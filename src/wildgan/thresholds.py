@@ -148,15 +148,17 @@ def mad_threshold(train_scores: Any, k: float = 3.0) -> Threshold:
                      {"k": float(k), "median": med, "mad": mad, "scale": MAD_SCALE, "n": int(s.size)})
 
 
-def check_val_labels(val_labels: Any, n: int | None = None, n_options: Sequence[int] | None = None) -> np.ndarray:
+def check_val_labels(val_labels: Any, n: int | None = None, n_options: Sequence[int] | None = None,
+                     val_images: str = "X_val") -> np.ndarray:
     """Validation labels as int64 [N]: 0 (normal) or 1 (anomaly), one per image (a column [N, 1] or row [1, N] is
     taken as N labels), at least one anomaly, N = n when n is given, N one of n_options when given (a 3-D X_val is N
-    images or one, known once a model reads it; a caller checks them before hours of training, not after)."""
+    images or one, known once a model reads it; a caller checks them before hours of training, not after).
+    val_images: the images' name in n_options' error, e.g. with the file they are in."""
     y = _one_per_image(_values(val_labels, "validation labels", "label"), "validation labels", "label")
     if n is not None and y.size != n:
         raise DataError(f"validation labels: {y.size} labels for {n} scores")
     if n_options is not None and y.size not in n_options:
-        raise DataError(f"validation labels: {y.size} labels for X_val, which holds "
+        raise DataError(f"validation labels: {y.size} labels for {val_images}, which holds "
                         f"{' or '.join(str(k) for k in sorted(set(n_options), reverse=True))} image(s)")
     if not np.isin(y, (0, 1)).all():
         raise DataError("validation labels must be 0 (normal) or 1 (anomaly)")

@@ -8,6 +8,7 @@ import copy
 import fractions
 import json
 import os
+import re
 from dataclasses import replace
 
 import numpy as np
@@ -155,7 +156,7 @@ def test_y_val_errors_name_y_val_and_x_val(x16, tmp_path, monkeypatch) -> None:
     with pytest.raises(DataError, match=r"^y_val: a meta tensor"):         # (was "images: a meta tensor")
         f1.fit(x16, X_val=x16[:4], y_val=torch.empty(4, device="meta"))
     # (was "3 labels for 4 scores", before anything was scored)
-    with pytest.raises(DataError, match="3 labels for X_val, which holds 4 image"):
+    with pytest.raises(DataError, match=f"3 labels for X_val {re.escape(str(tmp_path))}, which holds 4 image"):
         f1.fit(x16, X_val=str(tmp_path), y_val=[0, 1, 0])
     with pytest.raises(DataError, match=r"^y_val: not read as one array"):      # (was numpy's bare ValueError)
         f1.fit(x16, X_val=x16[:2], y_val=[[0], [1, 0]])

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import warnings
 from pathlib import Path
 from typing import Callable
@@ -2241,7 +2242,7 @@ def _score_with_threshold(run: Path, data: Path, tmp_path: Path, capsys, *extra:
 
 
 def test_score_threshold_skip_bad_leaves_unreadable_training_files_out(pile_run_gone_bad, tmp_path, capsys,
-                                                                        monkeypatch):
+                                                                        monkeypatch, unnested):
     """`score --threshold --skip-bad` on a run whose training scores are not cached and one of whose training files
     became unreadable: the file is left out of the threshold's training scores, named in a warning, the threshold says
     how many images it came from, and the cache records the file so that a later call without --skip-bad does not read
@@ -2285,6 +2286,10 @@ def test_score_threshold_skip_bad_leaves_unreadable_training_files_out(pile_run_
     (run / "train_scores.json").unlink()
     rc, err = score("--skip-bad")
     assert rc == 2 and "changed since" in err and "the image ids" in err and "1 unreadable, left out" in err, err
+    # (said after the parenthesis of what changed, not in it: the file's reason has one of its own)
+    (refusal,) = [ln for ln in err.splitlines() if "changed since" in ln]
+    assert "was trained (the image ids), and " in refusal and \
+        f"not there any more. 1 unreadable, left out: {pile / '03.png'}: " in unnested(refusal), refusal
 
 
 def test_score_threshold_skip_bad_a_file_unreadable_that_was_no_training_image_leaves_nothing_out(
@@ -2420,7 +2425,7 @@ def test_a_test_file_unreadable_since_training_is_said_before_the_scoring_not_af
         assert err.count(f"{root / name}: empty file") == 1 and 0 <= said < err.find(scoring), err
 
 
-def test_a_file_unreadable_since_training_is_said_before_what_else_changed(tmp_path, capsys):
+def test_a_file_unreadable_since_training_is_said_before_what_else_changed(tmp_path, capsys, unnested):
     """`score --threshold --skip-bad` of a labelled run one of whose training files became unreadable and to whose
     data a file was added: the rebuilt split's warning naming the unreadable file was held for the training scores'
     to join, so the two 'changed since trained' warnings, which list only what that file cannot account for, came
@@ -2437,7 +2442,7 @@ def test_a_file_unreadable_since_training_is_said_before_what_else_changed(tmp_p
     said = [ln for ln in err.splitlines() if ln.startswith("wildgan: ")]
     assert [f"{root / name}: empty file" in w for w in said] == [True, False], said
     assert said[1].startswith("wildgan: error: ") and "changed since" in said[1], said
-    assert "; the unreadable file named above left out" in said[1], said
+    assert ". The unreadable file named above is left out" in unnested(said[1]), said
 
 
 def test_score_threshold_on_changed_data_comes_from_the_training_images_the_run_was_trained_on(tiny_npz, tmp_path,
@@ -2534,7 +2539,45 @@ def _decode_a_level_up(data: Path, run: Path) -> None:
     split_json.write_text(json.dumps({**json.loads(split_json.read_text()), "decoders": "Pillow 9.0.0 (libjpeg 8.0)"}))
 
 
-def test_the_report_of_a_run_whose_images_decode_otherwise_says_how_to_record_them(tiny_npz, tmp_path, capsys):
+def test_the_report_of_an_unlabelled_pile_replaced_since_training_names_the_folder_there_now(tmp_path, capsys,
+                                                                                            unnested):
+    """`report RUN` of a run trained on an unlabelled folder whose images were replaced since (the run's pile moved
+    away, other images put at its place): its warning said only that the pile changed, where score, evaluate and
+    train --resume name the folder now at the recorded place (split.json's source_identity) and say what to do. Now
+    the report says it too, in their words (source_identity.restore_advice)."""
+    from PIL import Image
+
+    from wildgan.data.source_identity import restore_advice
+
+    def pile_of(folder: Path, seed: int) -> None:
+        folder.mkdir()
+        rng = np.random.default_rng(seed)
+        for i in range(20):
+            Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(folder / f"{i:02d}.png")
+
+    pile, run = tmp_path / "pile", tmp_path / "run"
+    pile_of(pile, 0)
+    assert main(["train", "--data", str(pile), "--preset", "tiny", "--threads", "1", "--no-progress",
+                 "--no-train-scores", "--total-kimg", "0.032", "--phase-kimg", "0.1", "--out", str(run)]) == 0
+    assert json.loads((run / "split.json").read_text())["protocol"] == "unlabelled"
+    report = ["report", str(run), "--top-k", "2", "--threads", "1", "--no-progress"]
+    assert "changed since" not in _stderr_in_order(capsys, report)
+    pile.rename(tmp_path / "moved")
+    pile_of(pile, 1)
+    err = _stderr_in_order(capsys, report)
+    (said,) = [ln for ln in err.splitlines() if "changed since" in ln]
+    assert f"{pile} changed since {run} was trained" in said and \
+        f". {pile} is not the folder the run read when it was trained (the same 20 files with the same sizes, " \
+        f"other bytes; recorded: 20 files, " in said and "; now: 20 files, " in said, said
+    assert said.endswith(f": {restore_advice(str(pile))}") and f"put it back at {pile}" in unnested(said), said
+    # the run's pile put back: nothing to say
+    shutil.rmtree(pile)
+    (tmp_path / "moved").rename(pile)
+    assert "changed since" not in _stderr_in_order(capsys, report)
+
+
+def test_the_report_of_a_run_whose_images_decode_otherwise_says_how_to_record_them(tiny_npz, tmp_path, capsys,
+                                                                                   unnested):
     """`report RUN` of a labelled run without train_scores.csv whose training images decode a level apart since
     training (another Pillow: simulated, as the other tests do, by pixels one level up and split.json's decoders): its
     page said to run `score --threshold`, whose scores of the pixels as they decode now are cached for those pixels
@@ -2550,8 +2593,12 @@ def test_the_report_of_a_run_whose_images_decode_otherwise_says_how_to_record_th
     said = [ln for ln in err.splitlines() if "changed since" in ln]
     assert len(said) == 1 and "the report shows no threshold" in said[0] and \
         f"`wildgan train --out {run} --resume --train-scores` of the finished run records the pixels" in said[0], err
+    unnested(said[0])
     page = (run / "report" / "report.md").read_text()
     assert "No threshold: the run's training images decode otherwise than when it was trained (" in page, page
+    # (the decoders' versions, which split.json records in parentheses, said without them in the page's)
+    (no_threshold,) = [ln for ln in page.splitlines() if ln.startswith("No threshold: ")]
+    assert "(the decoders Pillow 9.0.0 with libjpeg 8.0 -> Pillow " in unnested(no_threshold), no_threshold
     assert "restore the data as it was" not in page and "computes and caches them" not in page, page
     # as said: the pixels recorded as they decode now, and scored; the report's threshold is theirs
     assert main(["train", "--out", str(run), "--resume", "--train-scores", "--no-progress"]) == 0
@@ -2561,7 +2608,7 @@ def test_the_report_of_a_run_whose_images_decode_otherwise_says_how_to_record_th
 
 
 def test_the_report_of_a_search_run_whose_images_decode_otherwise_does_not_say_the_resume_scores_them(
-        tiny_npz, tmp_path, capsys):
+        tiny_npz, tmp_path, capsys, unnested):
     """As test_the_report_of_a_run_whose_images_decode_otherwise_says_how_to_record_them, for a latent-search run:
     the page and the warning said that `train --resume --train-scores` records the pixels "and scores them", which a
     search run's training never does (a search per image); the next report then had no threshold still. Now they say
@@ -2575,10 +2622,12 @@ def test_the_report_of_a_search_run_whose_images_decode_otherwise_does_not_say_t
                                     "--tsne-points", "5", "--no-controls"])
     (said,) = [ln for ln in err.splitlines() if "changed since" in ln]
     assert f"`wildgan train --out {run} --resume --train-scores` of the finished run records the pixels as they " \
-        f"decode now (a latent-search run's training does not score them: `wildgan score {run} --threshold " \
-        f"contamination --out scores.csv` then searches them once and caches them)" in said, said
+        f"decode now; a latent-search run's training does not score them: `wildgan score {run} --threshold " \
+        f"contamination --out scores.csv` then searches them once and caches them" in unnested(said), said
     page = (run / "report" / "report.md").read_text()
-    assert "records the pixels as they decode now (a latent-search run's training does not score them" in page, page
+    assert "records the pixels as they decode now; a latent-search run's training does not score them" in page, page
+    (no_threshold,) = [ln for ln in page.splitlines() if ln.startswith("No threshold: ")]
+    unnested(no_threshold)
     assert "and scores them" not in page and "and scores them" not in said, (page, said)
 
 

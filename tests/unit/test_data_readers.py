@@ -2164,3 +2164,37 @@ def test_the_files_left_out_of_a_tree_keep_their_place_also_from_the_tar_decode_
         [u] = train.info["unread"]
         assert (u["id"], u["y"], u["at"]) == ("train/b/001.png", 1, 4) and u["path"] == train.info["skipped"][0]["path"]
     assert list((tmp_path / "cache").glob("*.decoded-*.npz"))
+
+
+def test_npz_image_count_is_what_reading_the_npz_whole_gives_without_reading_its_pixels(tmp_path, monkeypatch):
+    """An .npz given as Detector.fit's X_val is read whole (x, or x_train, and x_test; labels ignored): its count,
+    from the arrays' headers, lets y_val's count be checked before training. None where the headers do not tell it,
+    for the read to say what is wrong."""
+    from wildgan.data.dataset_files import npz_image_count
+    from wildgan.data.inputs import count_images, decode_items
+
+    rng = np.random.default_rng(0)
+
+    def img(n: int, *rest: int) -> np.ndarray:
+        return rng.integers(0, 255, (n, 8, 8, *rest), dtype=np.uint8)
+
+    cases = {"x.npz": dict(x=img(5)), "xy.npz": dict(x=img(6, 3), y=np.arange(6) % 2),
+             "parts.npz": dict(x_train=img(4), y_train=np.zeros(4, int), x_test=img(3), y_test=np.ones(3, int)),
+             "pile.npz": dict(x_train=img(2, 1), x_test=img(7, 1)), "x_and_test.npz": dict(x=img(3), x_test=img(2))}
+    for name, arrays in cases.items():
+        np.savez(tmp_path / name, **arrays)
+        read = len(decode_items(str(tmp_path / name), "per-image")[0])
+        assert npz_image_count(tmp_path / name) == count_images(str(tmp_path / name)) == read, name
+    # the count is the headers': no array is read
+    monkeypatch.setattr(np.lib.npyio.NpzFile, "__getitem__", lambda *a: pytest.fail("an array was read"))
+    assert npz_image_count(tmp_path / "parts.npz") == 7
+    monkeypatch.undo()
+    unknown = {"both.npz": dict(x=img(3), x_train=img(3)), "flat.npz": dict(x=np.zeros((4, 64), np.uint8)),
+               "none.npz": dict(y=np.zeros(3, int))}
+    for name, arrays in unknown.items():
+        np.savez(tmp_path / name, **arrays)
+        assert npz_image_count(tmp_path / name) is None, name
+    (tmp_path / "bad.npz").write_bytes(b"not a zip")
+    assert npz_image_count(tmp_path / "bad.npz") is None
+    # in a list, a path is read as image files, not as a data set: not counted as one
+    assert count_images([str(tmp_path / "x.npz")]) is None

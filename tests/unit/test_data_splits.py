@@ -559,6 +559,7 @@ def _swap_images(path: Path, a: int, b: int) -> None:
 
 def test_split_differences_catch_other_pixels_under_the_same_ids(tmp_path):
     from wildgan.data import split_differences
+    from wildgan.data.imageset import READER_VERSION, decoders_text
     from wildgan.data.splits import decoder_versions
 
     root = simple_npz(tmp_path / "d.npz")
@@ -570,19 +571,28 @@ def test_split_differences_catch_other_pixels_under_the_same_ids(tmp_path):
     assert s2.train_ids == s.train_ids and s2.test_ids == s.test_ids                # the ids cannot tell
     diffs = split_differences(s2, rec)
     assert diffs[0] == "the training images' pixels, under the same image ids" and len(diffs) == 2, diffs
-    assert "the same image reader and decoders as recorded: the files themselves changed" in diffs[1]
+    assert diffs[1].startswith("decoded by the same image reader and decoders as recorded, so the files themselves "
+                               "changed"), diffs
     assert split_differences(s2, rec, train_only=True) == diffs                     # what the networks train on
     # a record from before the pixels were recorded: not compared
     assert split_differences(s2, {k: v for k, v in rec.items() if "pixels" not in k and k != "decoders"}) == []
     # recorded with other decoding libraries: said as what alone can change the pixels
     other = split_differences(s2, dict(rec, decoders="Pillow 9.0.0 (libjpeg 8.0)"))
-    assert f"a change of decoding alone: the decoders Pillow 9.0.0 (libjpeg 8.0) -> {decoder_versions()}" in other[1]
+    assert other[1] == f"pixels can differ for a change of decoding alone: the decoders Pillow 9.0.0 with libjpeg " \
+        f"8.0 -> {decoders_text(decoder_versions())}", other
     # recorded by another reader version: its change is said once, in the reader note with what changed in it
     for r in ({"reader_version": 5}, {"reader_version": 5, "decoders": "Pillow 9.0.0 (libjpeg 8.0)"}):
         said = split_differences(s2, dict(rec, **r))
         assert len(said) == 3 and sum("reader" in d and "version" in d for d in said) == 0, said
         assert "wildgan's image reader changed since" in said[2], said
         assert ("the decoders Pillow 9.0.0" if "decoders" in r else "the reader's change below alone") in said[1], said
+        assert said[2].endswith(" - a rebuild by this reader can differ from the record for that reason alone"), said
+    # every message says the list inside a parenthesis of its own: none of its items has one (nor the reader's
+    # changes, nor the decoders' versions, which split.json records with theirs)
+    for r in ({}, {"decoders": "Pillow 9.0.0 (libjpeg 8.0)"}, {"reader_version": 3},
+              {"reader_version": READER_VERSION + 1}):
+        said = split_differences(s2, dict(rec, **r))
+        assert len(said) >= 2 and not any("(" in d or ")" in d for d in said), said
 
 
 def test_evaluating_a_test_set_whose_pixels_changed_warns(tmp_path):

@@ -1922,8 +1922,14 @@ def test_parameters_used_after_training_are_refused_before_it(x_train, tmp_path)
 
     for i in range(3):
         Image.fromarray(x_train[i]).save(folder / f"{i}.png")
-    with pytest.raises(DataError, match="2 labels for X_val, which holds 3 image"):
+    with pytest.raises(DataError, match=f"2 labels for X_val {re.escape(str(folder))}, which holds 3 image"):
         Detector(threshold="f1", **TINY).fit(x_train, X_val=folder, y_val=[0, 1])
+    # an .npz, read whole (x_train and x_test, labels ignored): its count is in its arrays' headers. It was found
+    # after training, when the validation scores were made ("50 labels for 60 scores"), the fit lost
+    npz = tmp_path / "val.npz"
+    np.savez(npz, x_train=x_train[:40], y_train=np.zeros(40, int), x_test=x_train[40:60], y_test=np.zeros(20, int))
+    with pytest.raises(DataError, match=f"50 labels for X_val {re.escape(str(npz))}, which holds 60 image"):
+        Detector(threshold="f1", **TINY).fit(x_train, X_val=npz, y_val=y_val)
     assert not calls
 
 

@@ -1893,7 +1893,7 @@ def test_top_anomalous_csv_carries_the_columns_of_the_pages_table(tiny_run: Path
         assert float(r["L_o"]) < 0 and float(r["z_norm"]) > 0
 
 
-def test_the_report_of_a_pile_changed_since_training_says_so(tmp_path: Path) -> None:
+def test_the_report_of_a_pile_changed_since_training_says_so(tmp_path: Path, unnested) -> None:
     """An unlabelled run's report ranks its training pile, rebuilt from the data, and takes those scores as the
     threshold section's reference: where the pile file had changed since training (here 16 images added) it did so
     without a word, although the rebuilt split is compared with split.json (only to skip the cache). Now a warning
@@ -1951,7 +1951,9 @@ def test_the_report_of_a_pile_changed_since_training_says_so(tmp_path: Path) -> 
     rec = json.loads((run / "split.json").read_text())
     (run / "split.json").write_text(json.dumps({**rec, "decoders": "Pillow 9.0.0 (libjpeg 8.0)"}))
     (warning,) = said()
-    assert f"(`wildgan train --out {run} --resume --train-scores` of the finished run records the pixels" in warning
+    assert f"(train_scores.csv); `wildgan train --out {run} --resume --train-scores` of the finished run records the " \
+        f"pixels" in warning, warning
+    unnested(warning)
     page = (run / "report" / "report.md").read_text()
     assert "No threshold: the run's training images decode otherwise than when it was trained (" in page and \
         "restore the data" not in page, page

@@ -550,7 +550,7 @@ def test_a_resume_folder_of_other_image_decoders_is_scored_again_and_says_which(
     import re
 
     import wildgan.scoring.run as run
-    from wildgan.data.imageset import READER_VERSION, decoder_versions
+    from wildgan.data.imageset import READER_VERSION, decoder_versions, decoders_text
 
     m = _model()
     whole = score_files(m, [pile], chunk_size=64)
@@ -559,13 +559,15 @@ def test_a_resume_folder_of_other_image_decoders_is_scored_again_and_says_which(
     with monkeypatch.context() as mp:                  # the folder is written under other decoders
         mp.setattr(run, "decoder_versions", lambda: old, raising=False)
         assert score_files(m, [pile], chunk_size=64, resume_dir=rd).chunks == 3
-    _scored_again(m, pile, rd, whole, f"the decoders {old} -> {decoder_versions()} (the same files can decode a "
-                                      f"level or so apart)")
+    # (the decoders' versions without their parentheses: the warning says them inside one of its own)
+    _scored_again(m, pile, rd, whole, f"the decoders Pillow 9.0.0 with libjpeg 8.0, libwebp 1.0.0, OpenJPEG 2.3.0 -> "
+                                      f"{decoders_text(decoder_versions())}, which alone can change pixels by a "
+                                      f"level or so")
     # the reader's version, the other half of the decoding, is named the same way
     manifest = rd / "manifest.json"
     manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "reader_version": READER_VERSION - 1}))
     with pytest.warns(UserWarning, match=re.escape(f"(it differs in wildgan's image reader version {READER_VERSION - 1}"
-                                                   f" -> {READER_VERSION} (the same files can decode")):
+                                                   f" -> {READER_VERSION}, which alone can change pixels")):
         assert score_files(m, [pile], chunk_size=64, resume_dir=rd).resumed == 0
 
 
@@ -578,7 +580,7 @@ def test_a_resume_folder_saved_without_its_decoders_keeps_its_chunks_and_says_so
     import json
 
     import wildgan.scoring.run as run
-    from wildgan.data.imageset import decoder_versions
+    from wildgan.data.imageset import decoder_versions, decoders_text
 
     m = _model()
     whole = score_files(m, [pile])
@@ -593,7 +595,8 @@ def test_a_resume_folder_saved_without_its_decoders_keeps_its_chunks_and_says_so
     said, again = _said(lambda: score_files(m, [pile], resume_dir=rd), "decoders")
     assert again.resumed == 2 and again.chunks == 2
     assert said == [f"{rd}: the 2 finished chunks saved there are kept, taken as decoded by this wildgan's image "
-                    f"decoders ({decoder_versions()}): they were saved by a wildgan that did not record its decoders. "
+                    f"decoders, {decoders_text(decoder_versions())}: they were saved by a wildgan that did not record "
+                    f"its decoders. "
                     f"If Pillow or its libjpeg, libwebp or OpenJPEG changed since, delete {rd} (`wildgan score "
                     f"--no-resume`) so that every image is scored from the same decoding"]
     _same(whole, again)

@@ -219,7 +219,7 @@ def test_wildgan_study_of_finished_cells_says_a_file_added_to_its_folder_without
         "bytes; recorded: 80 files, " in err, err
 
 
-def test_a_run_whose_data_was_moved_and_replaced_says_which_file_is_there(tmp_path):
+def test_a_run_whose_data_was_moved_and_replaced_says_which_file_is_there(tmp_path, unnested):
     from wildgan.config import PRESETS, RunConfig, TrainConfig, net_config_for_preset
     from wildgan.evaluation.run import split_for_run
     from wildgan.training.run import train_run
@@ -242,7 +242,7 @@ def test_a_run_whose_data_was_moved_and_replaced_says_which_file_is_there(tmp_pa
     assert len(said) == 1 and f"changed since {run} was trained (" in said[0] and \
         f". {p} is not the file the run read when it was trained (recorded: " in said[0] and \
         f"if the run's data was moved, put it back at {p} (or link its new place there: ln -s NEW_PLACE {p})" \
-        in said[0], said
+        in unnested(said[0]), said
     # the training scores of a threshold (no cache: the training images are not the ones trained on) are refused,
     # and the error says which file is there now and where to put the run's data back
     from wildgan.errors import DataError
@@ -255,6 +255,7 @@ def test_a_run_whose_data_was_moved_and_replaced_says_which_file_is_there(tmp_pa
         in str(refused.value) and str(refused.value).endswith(
             f": if the run's data was moved, put it back at {p} (or link its new place there: ln -s NEW_PLACE {p}); "
             f"if it was edited in place, restore it, or train a new run on it"), refused.value
+    unnested(refused.value)
     # a split.json recorded before the field: the same refusal, which cannot say which file is there
     recorded = (run / "split.json").read_text()
     (run / "split.json").write_text(json.dumps({k: v for k, v in json.loads(recorded).items()
@@ -291,9 +292,10 @@ def test_a_run_whose_data_was_moved_and_replaced_says_which_file_is_there(tmp_pa
     with pytest.raises(ConfigError, match=r"the training images changed since this run started .*or start again "
                                           r"with --overwrite\. .*toy\.npz is not the file the run read when it was "
                                           r"trained \(recorded: .*\): if the run's data was moved, put it back "
-                                          r"at .*toy\.npz \(or link its new place there: ln -s NEW_PLACE "):
+                                          r"at .*toy\.npz \(or link its new place there: ln -s NEW_PLACE ") as e:
         # (where to put the data back, as score and evaluate say it: the resume said only that the bytes differ)
         train_run(cfg, run, resume=True, progress=False, log=lambda m: None)
+    unnested(e.value)
     p.write_bytes(kept)
     # a resume of the run on the file as it is now goes on, and records this file as the run's source
     said.clear()

@@ -201,8 +201,8 @@ def test_a_failing_before_unlock_does_not_hide_the_trainings_own_error(tmp_path,
     assert any("cannot write the marker" in m for m in said)
 
 
-def test_a_resume_on_other_pixels_under_the_same_ids_is_refused_unless_the_decoding_changed(tmp_path,
-                                                                                           monkeypatch) -> None:
+def test_a_resume_on_other_pixels_under_the_same_ids_is_refused_unless_the_decoding_changed(tmp_path, monkeypatch,
+                                                                                           unnested) -> None:
     """split.json records the pixels' checksum: an .npz whose images were reordered keeps its ids (positions), and a
     resume trained on it as on the run's own images. Refused, unless the decoding changed since (another Pillow,
     libjpeg or reader version can change pixels by a level alone): then said, and the resume goes on."""
@@ -227,18 +227,21 @@ def test_a_resume_on_other_pixels_under_the_same_ids_is_refused_unless_the_decod
     np.savez(data, x=np.concatenate([x[:24][::-1], x[24:]]), y=y)       # the normal images reordered
     before = (run / "split.json").read_bytes()
     with pytest.raises(ConfigError, match=r"the training images changed since this run started \(the training "
-                                          r"images' pixels, under the same image ids; \(decoded by the same image "
-                                          r"reader and decoders as recorded: the files themselves changed"):
+                                          r"images' pixels, under the same image ids; decoded by the same image "
+                                          r"reader and decoders as recorded, so the files themselves changed") as e:
         run_mod.train_run(cfg, run, resume=True, progress=False, log=lambda m: None)
+    unnested(e.value)
     assert (run / "split.json").read_bytes() == before                  # nothing written
     # recorded by other decoders: the same files could give these pixels, so the resume goes on, and says so
     rec = json.loads(before)
     (run / "split.json").write_text(json.dumps(dict(rec, decoders="Pillow 9.0.0 (libjpeg 8.0)")))
     said.clear()
     run_mod.train_run(cfg, run, resume=True, progress=False, log=said.append)
-    assert any(m.startswith("warning: the training images' pixels differ from this run's split.json under the "
-                            "same image ids, and the decoding changed since it was recorded (the decoders Pillow "
-                            "9.0.0") and "--overwrite" in m for m in said), said
+    (warned,) = [m for m in said if m.startswith("warning: the training images' pixels differ")]
+    assert warned.startswith("warning: the training images' pixels differ from this run's split.json under the same "
+                             "image ids, and the decoding changed since it was recorded (the decoders Pillow 9.0.0 "
+                             "with libjpeg 8.0 -> Pillow ") and "--overwrite" in warned, said
+    unnested(warned)
     assert json.loads((run / "split.json").read_text())["train_pixels_sha256"] != rec["train_pixels_sha256"]
     # a split.json from before the pixels were recorded: not compared, nothing said
     np.savez(data, x=x, y=y)

@@ -374,6 +374,26 @@ def _npy_shape(z: Any, key: str) -> tuple[int, ...] | None:
     return None
 
 
+def npz_image_count(path: str | Path) -> int | None:
+    """How many images reading an .npz whole gives (its x, or x_train, and x_test: read_npz and read_npz_unlabelled
+    alike), from its arrays' .npy headers, no pixel read; None where the headers do not tell it (no image array, both
+    x and x_train, an array that is no batch [N, H, W(, C)], a header numpy has no public reader for, or not a
+    readable .npz): the read then says what is wrong. Lets a count given with the file (Detector.fit's y_val) be
+    checked before hours of training, not after."""
+    p = Path(path)
+    try:
+        with _open_npz(p, "") as z:
+            keys = [k for k in ("x", "x_train", "x_test") if k in z.files]
+            if not keys or {"x", "x_train"} <= set(keys):
+                return None
+            shapes = [_npy_shape(z, k) for k in keys]
+    except (DataError, OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return None
+    if any(s is None or len(s) not in (3, 4) for s in shapes):
+        return None
+    return sum(int(s[0]) for s in shapes if s is not None)
+
+
 def npz_labels(path: str | Path) -> dict[str, Any] | None:
     """What read_npz would give of a labelled .npz's labels, without reading its images: {"class_names": as
     read_npz names them, "grouped": photo ids and anomaly labels beside the training images (what the chula-rbc12

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Sequence
 
@@ -33,10 +34,11 @@ DECODE_CACHE_VERSION = READER_VERSION + 1
 # rebuild that differs from its record with the changes since the recording version)
 READER_CHANGES = {
     4: "it reads .gif and .webp files and follows symlinked folders",
-    5: "it reads .jfif/.jpe and PNM (.ppm/.pgm/.pbm/.pnm) files",
-    6: "it skips __MACOSX folders (macOS zip leftovers), reads 32-bit float TIFFs and refuses 2-channel arrays",
+    5: "it reads .jfif/.jpe files and the PNM ones, .ppm/.pgm/.pbm/.pnm",
+    # (no parentheses: the texts are said inside a warning's parenthesis, splits.split_differences)
+    6: "it skips the __MACOSX folders that macOS zips leave, reads 32-bit float TIFFs and refuses 2-channel arrays",
     7: "it decodes JPEGs of at least 4 times the resolution at a reduced scale, and makes a gray run's colour files "
-       "gray before shrinking them while decoding (pixels about 1 level of 255 apart)",
+       "gray before shrinking them while decoding, which moves pixels by about 1 level of 255",
 }
 
 
@@ -50,6 +52,13 @@ def decoder_versions() -> str:
             else f"libjpeg {features.version('jpg')}")
     return (f"Pillow {PIL.__version__} ({jpeg}, libwebp {features.version('webp')}, "
             f"OpenJPEG {features.version('jpg_2000')})")
+
+
+def decoders_text(decoders: Any) -> str:
+    """A decoder_versions record as a message says it, without its parentheses ('Pillow 9.0.0 with libjpeg 8.0'):
+    messages say it inside a parenthesis of their own (what changed since a run was trained), where a nested one is
+    hard to read. The record itself keeps its form: split.json and resume folders compare it as written."""
+    return re.sub(r"\s*\(([^()]*)\)", r" with \1", str(decoders))
 
 
 @dataclass

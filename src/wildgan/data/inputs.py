@@ -46,6 +46,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import ConfigError, DataError, warn_user
+from .dataset_files import npz_image_count
 from .download import unpack_cached
 from .image_decode import IMAGE_EXTS, decode_pil_sized, draft_scale, draftable, read_image, read_image_sized
 from .imageset import resize_warning, scale_warning, warn_decode_stats
@@ -492,13 +493,18 @@ def to_images(X: Any, resolution: int | None = None, channels: int | None = None
 
 def count_images(X: Any) -> int | None:
     """How many images X holds, where that is known without decoding them (None otherwise): a 4-D array or
-    tensor, a list of arrays / PIL images / image files, an image file or a folder of them."""
+    tensor, a list of arrays / PIL images / image files, an image file or a folder of them, an .npz (from its arrays'
+    headers)."""
     if X is None:
         return None
     shape = getattr(X, "shape", None)
     if shape is not None:
         return int(shape[0]) if len(shape) == 4 else None     # (3-D: one image or a batch, decided when read)
     if isinstance(X, (str, Path)):
+        if Path(X).is_file() and Path(X).suffix.lower() == ".npz":
+            # (a data-set file, read whole: its count is in its arrays' headers. Only given alone: in a list, each
+            # path is read as image files)
+            return npz_image_count(X)
         X = [X]
     if not isinstance(X, (list, tuple)):
         return None

@@ -48,8 +48,8 @@ from ..config import DataConfig
 from ..errors import ConfigError, DataError, WildganError, warn_user
 from .dataset_files import CIFAR10_CLASSES
 from .decode_pool import room_checked
-from .imageset import (READER_CHANGES, READER_VERSION, ImageSet, Opts, crop_warning, decoder_versions, native_sides,
-                       shrink_uniform)
+from .imageset import (READER_CHANGES, READER_VERSION, ImageSet, Opts, crop_warning, decoder_versions, decoders_text,
+                       native_sides, shrink_uniform)
 from .readers import (data_source_path, default_sample_path, folder_class_names, listed_labels, load_dataset,
                       resolve_data_root)
 from .source_identity import complete_identity, known_for, quick_identity
@@ -1018,7 +1018,7 @@ def decoding_change(recorded: dict[str, Any]) -> str | None:
     if "reader_version" in recorded and recorded["reader_version"] != READER_VERSION:
         changed.append(f"wildgan's image reader version {recorded['reader_version']} -> {READER_VERSION}")
     if recorded.get("decoders") not in (None, decoder_versions()):
-        changed.append(f"the decoders {recorded['decoders']} -> {decoder_versions()}")
+        changed.append(f"the decoders {decoders_text(recorded['decoders'])} -> {decoders_text(decoder_versions())}")
     return "; ".join(changed) or None
 
 
@@ -1043,17 +1043,18 @@ def split_differences(split: AnomalySplit, recorded: dict[str, Any], train_only:
         pixels = pixels or k != ids
     if pixels:
         # the same files can decode a level or so apart in another Pillow or libjpeg, or after a reader change (a
-        # reader change is said once, by the note below, with what changed in it)
+        # reader change is said once, by the note below, with what changed in it). The notes are items of the list,
+        # not parenthesised: every message says the list inside a parenthesis of its own
         decoders = decoding_change({k: v for k, v in recorded.items() if k != "reader_version"})
-        diffs.append("(decoded by the same image reader and decoders as recorded: the files themselves changed, e.g. "
-                     "images replaced or edited in place under the same names, or an .npz's images reordered)"
+        diffs.append("decoded by the same image reader and decoders as recorded, so the files themselves changed: "
+                     "e.g. images replaced or edited in place under the same names, or an .npz's images reordered"
                      if decoding_change(recorded) is None else
-                     f"(pixels can differ for a change of decoding alone: {decoders})" if decoders else
-                     "(pixels can differ for the reader's change below alone)")
+                     f"pixels can differ for a change of decoding alone: {decoders}" if decoders else
+                     "pixels can differ for the reader's change below alone")
     if diffs and recorded.get("reader_version") != READER_VERSION:
         # not the data: wildgan's own reader, which may now list files the recording one left out
-        diffs.append(f"({reader_change_text(recorded.get('reader_version'))}: a rebuild by this reader can differ "
-                     f"from the record for that reason alone)")
+        diffs.append(f"{reader_change_text(recorded.get('reader_version'))} - a rebuild by this reader can differ "
+                     f"from the record for that reason alone")
     return diffs
 
 
@@ -1121,5 +1122,6 @@ def reader_change_text(recorded_version: Any) -> str:
     since = recorded_version if isinstance(recorded_version, int) else 3
     changes = [text for v, text in sorted(READER_CHANGES.items()) if v > since]
     if not changes:     # a record from a newer wildgan than this one
-        return f"this split was recorded by a newer image reader (version {recorded_version}, this is {READER_VERSION})"
+        return (f"this split was recorded by a newer image reader, version {recorded_version} where this one is "
+                f"{READER_VERSION}")
     return "wildgan's image reader changed since this was recorded: " + "; ".join(changes)

@@ -49,6 +49,7 @@ from ..data import (build_split, conversion_opts, load_images, newly_skipped, re
                     split_differences, split_summary)
 from ..data.splits import decoded_apart
 from ..data.dataset_files import dataset_among_images_error
+from ..data.source_identity import restore_advice, source_replaced
 from ..data.readers import is_dataset_file
 from ..errors import CheckpointError, ConfigError, DataError, HeldWarning, warn_user
 from ..fileio import atomic_write_text, unwritable_error
@@ -932,8 +933,9 @@ def _record_pixels_advice(run: str, method: str) -> str:
     resume = (f"`wildgan train --out {run} --resume --train-scores` of the finished run records the pixels as they "
               f"decode now")
     if method == "search":
-        return (f"{resume} (a latent-search run's training does not score them: `wildgan score {run} --threshold "
-                f"contamination --out scores.csv` then searches them once and caches them)")
+        # (no parenthesis: the warnings say the advice after one of their own)
+        return (f"{resume}; a latent-search run's training does not score them: `wildgan score {run} --threshold "
+                f"contamination --out scores.csv` then searches them once and caches them")
     return f"{resume}, and scores them"
 
 
@@ -1359,7 +1361,7 @@ def diagnose_run(run_dir: Path, *, device: str = "auto", controls: bool = True, 
                             f"training images as {run_dir} was trained on them, not from the data as it is now"
                             if train_cache is not None else
                             "; the report shows no threshold: no scores of the images it was trained on are cached "
-                            "(train_scores.csv)" + (f" ({_record_pixels_advice(str(run_dir), model.cfg.method)})"
+                            "(train_scores.csv)" + (f"; {_record_pixels_advice(str(run_dir), model.cfg.method)}"
                                                     if decoded else ""))
         held.say()
     y = split.test_y.astype(int)
@@ -1442,8 +1444,11 @@ def _diagnose_training_pile(run_dir: Path, cfg: Any, device: str, log: Log, k: i
     """An unlabelled run: rank its own training images by score, and reconstruct only the k highest (a pile can be
     far larger than a test split: all reconstructions would not fit in memory). Labels unknown: -1."""
     model = model if model is not None else load_model(run_dir, device)
+    info = read_split_info(run_dir)
     try:
-        split = build_split(replace(cfg.data, skip_bad=True) if skip_bad else cfg.data)
+        # (recorded: the pile's identity is taken from split.json, without reading its bytes again, where its files'
+        # listing is the one recorded)
+        split = build_split(replace(cfg.data, skip_bad=True) if skip_bad else cfg.data, recorded=info)
     except DataError as e:
         # the images were moved or deleted since training: the ranking needs their pixels, not only the cached scores
         raise DataError(f"{e} (the report of a run trained on unlabelled images ranks and maps its training images, "
@@ -1453,7 +1458,6 @@ def _diagnose_training_pile(run_dir: Path, cfg: Any, device: str, log: Log, k: i
     # differs from the one recorded at training (e.g. another reader version: the cache would rank pixels that are
     # no longer these) by more than the files skip_bad left out as unreadable since, which a cache of score
     # --threshold --skip-bad leaves out too (read with skip_bad, which names them)
-    info = read_split_info(run_dir)
     changed = split_differences(split, info, skips_said=True)
     # only the decoding changed (another Pillow / libjpeg, the same files): what to do is not to restore the pile
     decoded = decoded_apart(split, info, skips_said=True) if changed else None
@@ -1464,13 +1468,17 @@ def _diagnose_training_pile(run_dir: Path, cfg: Any, device: str, log: Log, k: i
         # scores of the images the run was trained on, or there is none (other images, maybe the very ones ranked,
         # must not set it)
         trained = read_train_scores(run_dir, model, "mixed", skip_bad=skip_bad)
+        # another file or folder at the recorded place (data.source_identity): which, and where to put the run's
+        # pile back, as evaluate and score say it
+        replaced = source_replaced(info, split.info)
         warn_user(f"{split.info.get('source') or cfg.data.data} changed since {run_dir} was trained "
                   f"({'; '.join(changed)}): the report ranks the {len(split.train_x)} training images as they are now "
                   f"(split.json: {info.get('n_train', '?')}), and " +
                   ("its threshold section comes from train_scores.csv, the cached scores of the images it was trained "
                    "on" if trained is not None else
                    "shows no threshold: no scores of the images it was trained on are cached (train_scores.csv)" +
-                   (f" ({_record_pixels_advice(str(run_dir), cfg.method)})" if decoded else "")))
+                   (f"; {_record_pixels_advice(str(run_dir), cfg.method)}" if decoded else "")) +
+                  (f". {replaced}: {restore_advice(split.info.get('source'))}" if replaced else ""))
     scores = None if changed else read_train_scores(run_dir, model, "mixed", ids=split.train_ids, skip_bad=skip_bad)
     z_all, cached = None, scores is not None
     if cached:

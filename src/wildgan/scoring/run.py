@@ -36,7 +36,7 @@ from .. import __version__, fileio
 from .. import checkpoint as ckpt
 from ..config import RunConfig, ScoreConfig, read_run_config
 from ..data import readers
-from ..data.imageset import READER_VERSION, decoder_versions
+from ..data.imageset import READER_VERSION, decoder_versions, decoders_text
 from ..data.readers import channel_counts, channel_warning, list_image_files, none_readable_error
 from ..data.splits import conversion_opts, decoding_change
 from ..devices import resolve_device
@@ -789,7 +789,8 @@ def _reset_resume_dir(d: Path, make_key: Callable[[], dict[str, Any]]) -> None:
         # a folder of a wildgan that did not record its decoders, the same in all else: its chunks are kept, but not
         # mixed in silence; the manifest written below records these decoders, so this is said once
         if stale and not (isinstance(raw, dict) and "decoders" in raw):
-            warn_user(f"{d}: the {n} kept, taken as decoded by this wildgan's image decoders ({key['decoders']}): "
+            warn_user(f"{d}: the {n} kept, taken as decoded by this wildgan's image decoders, "
+                      f"{decoders_text(key['decoders'])}: "
                       f"they were saved by a wildgan that did not record its decoders. If Pillow or its libjpeg, "
                       f"libwebp or OpenJPEG changed since, delete {d} (`wildgan score --no-resume`) so that every "
                       f"image is scored from the same decoding")
@@ -800,7 +801,7 @@ def _reset_resume_dir(d: Path, make_key: Callable[[], dict[str, Any]]) -> None:
         # the reader or the decoders, by name and version: 'reader_version, decoders' would not say what changed
         decoding = decoding_change(old) if isinstance(old, dict) else None
         if decoding:
-            what = [f"{decoding} (the same files can decode a level or so apart)"] + [
+            what = [f"{decoding}, which alone can change pixels by a level or so"] + [
                 k for k in what if k not in ("reader_version", "decoders")]
         if "scores_version" in what:            # by its versions, as the decoders: the field name would not say which
             what[what.index("scores_version")] = (

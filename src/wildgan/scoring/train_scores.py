@@ -273,8 +273,10 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
             gone = newly_skipped(split, info, training=True)
             new = [f for f in gone if held is None or f.get("path") not in held.paths]
             above = len(gone) - len(new)
-            left_out = (f"; {len(new)} unreadable, left out: {skipped_reasons(new)}" if new else "") + \
-                (f"; the unreadable file{'s' if above > 1 else ''} named above left out" if above else "")
+            # (said after the differences' parenthesis, not in it: a reader's reason may have one of its own)
+            left_out = (f". {len(new)} unreadable, left out: {skipped_reasons(new)}" if new else "") + \
+                (f". The unreadable file{'s' if above > 1 else ''} named above {'are' if above > 1 else 'is'} left "
+                 f"out" if above else "")
             if held is not None:
                 held.drop_change()       # (the error lists the same differences)
                 held.say()               # the file named above: named before the error that refers to it
@@ -283,10 +285,10 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
             fix = (f"{replaced}: {restore_advice(split.info.get('source'))}" if replaced else
                    f"Restore {where} as it was when {run_dir} was trained (split.json records its image ids and "
                    f"pixel checksums), or train a run on the data as it is now")
-            raise DataError(f"{where} changed since {run_dir} was trained ({'; '.join(train_diffs)}{left_out}), and "
+            raise DataError(f"{where} changed since {run_dir} was trained ({'; '.join(train_diffs)}), and "
                             f"{cache_paths(run_dir, batch_mode)[0]}, the scores of the training images it was "
                             f"trained on, is missing or stale: thresholds and percentiles come from the images the "
-                            f"networks were trained on, which are not there any more. {fix}")
+                            f"networks were trained on, which are not there any more{left_out}. {fix}")
         if train_diffs:
             other_images = now["train_pixels_sha256"]
         if diffs:

@@ -825,7 +825,7 @@ def _check_resumed_split(split: AnomalySplit, run_dir: Path, log: Callable[[str]
             f"the decoding changed since it was recorded ({decoding}), which alone can change pixels by a level or "
             f"so: training continues, and split.json records the pixels as they are now. If images were also "
             f"replaced or reordered under the same names, stop and restore them, or start again with --overwrite"
-            + (f" (the source itself is not the one recorded: {replaced})" if replaced else ""))
+            + (f". The source itself is not the one recorded: {replaced}" if replaced else ""))
     elif train_diffs:
         # Training on other images from the middle of a run mixes two data sets in one set of networks (and a
         # different image count breaks the saved sampler position): refused, with nothing written, so that the
