@@ -295,3 +295,22 @@ def test_bad_validation_labels_and_scores_of_f1_are_refused_by_name(bad: object,
     if bad is not None:           # (fit_threshold's own ConfigError says that f1 needs both)
         with pytest.raises(DataError, match=message.replace("labels", "scores").replace("label ", "score ")):
             fit_threshold("f1", val_scores=bad, val_labels=[0, 1, 1, 0])
+
+
+def test_numbers_numpy_reads_as_numbers_are_still_read() -> None:
+    """The rules' check that scores and labels are numbers (added with to_numpy) refused numbers that np.asarray(...,
+    float64) had read: Decimal (not a numbers.Real) and numpy's bool_ in an object array ('got a bool (np.True_)',
+    saying that a bool is not a number), e.g. labels gathered as np.array(list_of_flags, dtype=object)."""
+    import decimal
+
+    s = [0.1, 0.5, 0.9, 0.3]
+    assert contamination_threshold([decimal.Decimal(str(v)) for v in s], 0.25).value == \
+        contamination_threshold(s, 0.25).value
+    assert Threshold(0.4, "contamination").apply([decimal.Decimal("0.5"), decimal.Decimal("0.1")]).tolist() == [1, 0]
+    y = np.array([np.False_, np.True_, np.True_, np.False_], dtype=object)
+    np.testing.assert_array_equal(check_val_labels(y), [0, 1, 1, 0])
+    np.testing.assert_array_equal(check_val_labels([decimal.Decimal(0), decimal.Decimal(1)]), [0, 1])
+    assert f1_threshold(s, y).params["f1"] == 1.0
+    with pytest.raises(DataError, match=r"^training scores: scores must be numbers, got a str \('x'\)"):
+        contamination_threshold(np.array([0.1, 0.2, "x", decimal.Decimal(1)], dtype=object), 0.25)
+
