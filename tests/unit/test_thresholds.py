@@ -314,3 +314,38 @@ def test_numbers_numpy_reads_as_numbers_are_still_read() -> None:
     with pytest.raises(DataError, match=r"^training scores: scores must be numbers, got a str \('x'\)"):
         contamination_threshold(np.array([0.1, 0.2, "x", decimal.Decimal(1)], dtype=object), 0.25)
 
+
+@pytest.mark.parametrize("make", [
+    lambda s: [np.ma.masked, *s[1:]],                                           # np.ma.masked in a list: read as NaN
+    lambda s: [np.ma.masked_array(v, mask=i == 0) for i, v in enumerate(s)],    # 0-d masked values: NaN
+    lambda s: [np.ma.masked_array([v], mask=[i == 0]) for i, v in enumerate(s)],   # [1] each: the mask dropped
+    lambda s: [[v] if i else np.ma.masked_array([v], mask=[True]) for i, v in enumerate(s)],   # a column, nested
+    lambda s: np.array([np.ma.masked, *s[1:]], dtype=object)])                  # 'got a MaskedConstant'
+def test_masked_values_inside_a_list_or_object_array_are_refused_as_masked(make) -> None:
+    """to_numpy refused a masked array, but np.asarray of a list of masked values still dropped their mask: a
+    masked 0-d value became NaN (a training score 'NaN or infinite (networks that diverged)', a query score flagged
+    as an anomaly) and a masked [1] value its data, in silence. Now each is refused as masked, by the argument's
+    name; masked values with nothing masked are read as their data."""
+    s = [9.0, 0.1, 0.5, 0.3]
+    with pytest.raises(DataError, match=r"^training scores: 1 of its values is masked"):
+        contamination_threshold(make(s), 0.25)
+    with pytest.raises(DataError, match=r"^scores: 1 of its values is masked"):
+        Threshold(0.4, "contamination").apply(make(s))
+    with pytest.raises(DataError, match=r"^validation labels: 1 of its values is masked"):
+        check_val_labels(make([1, 0, 1, 0]))
+    plain = [np.ma.masked_array([v]) for v in s]
+    assert contamination_threshold(plain, 0.25).value == contamination_threshold(s, 0.25).value
+
+
+def test_a_list_of_tensors_is_read_as_one_tensor_is() -> None:
+    """A list of 0-d tensors that require grad (losses gathered in a loop) or are bf16 gave torch's bare
+    RuntimeError / TypeError through np.asarray, where one such tensor is read (detached, bf16 as float32)."""
+    import torch
+
+    s = [0.1, 0.5, 0.9, 0.3]
+    want = contamination_threshold(s, 0.25).value
+    assert contamination_threshold([torch.tensor(v, requires_grad=True) for v in s], 0.25).value == \
+        pytest.approx(want)
+    assert mad_threshold([torch.tensor(v).bfloat16() for v in s]).params["n"] == 4
+    np.testing.assert_array_equal(check_val_labels([torch.tensor(1.0, requires_grad=True), torch.tensor(0.0)]),
+                                  [1, 0])
