@@ -313,6 +313,10 @@ def test_numbers_numpy_reads_as_numbers_are_still_read() -> None:
     assert f1_threshold(s, y).params["f1"] == 1.0
     with pytest.raises(DataError, match=r"^training scores: scores must be numbers, got a str \('x'\)"):
         contamination_threshold(np.array([0.1, 0.2, "x", decimal.Decimal(1)], dtype=object), 0.25)
+    # (numbers float() refuses: numpy's bare ValueError / OverflowError before)
+    for bad in ([decimal.Decimal("sNaN"), decimal.Decimal(1)], [10 ** 400, 1]):
+        with pytest.raises(DataError, match=r"^training scores: not read as floating-point numbers"):
+            contamination_threshold(bad, 0.25)
 
 
 @pytest.mark.parametrize("make", [
