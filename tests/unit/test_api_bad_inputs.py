@@ -191,3 +191,14 @@ def test_a_masked_array_is_refused_unless_nothing_is_masked(det, x16, monkeypatc
     for plain in (np.ma.masked_array(x16[:4]), np.ma.masked_array(x16[:4], mask=np.zeros(x16[:4].shape, bool))):
         np.testing.assert_array_equal(det.decision_function(plain), det.decision_function(x16[:4]))
     assert contamination_threshold(np.ma.masked_array([0.1, 0.5]), 0.5).value == 0.3
+
+
+def test_a_masked_item_of_a_list_of_images_is_named_by_its_item() -> None:
+    """With the float range known (a fitted Detector's pixel_range_, or float_range=) the list's items were read by
+    _single_image's to_numpy under the default name: 'images: 1 of 64 values are masked' for the second image."""
+    from wildgan.data.inputs import to_images
+
+    x = np.random.default_rng(0).random((2, 8, 8))
+    masked = np.ma.masked_array(x[1], mask=np.arange(64).reshape(8, 8) == 5)
+    with pytest.raises(DataError, match=r"^image 1: 1 of 64 values are masked"):
+        to_images([x[0], masked], 8, 1, float_range="[0,1]")

@@ -295,3 +295,61 @@ def test_bad_validation_labels_and_scores_of_f1_are_refused_by_name(bad: object,
     if bad is not None:           # (fit_threshold's own ConfigError says that f1 needs both)
         with pytest.raises(DataError, match=message.replace("labels", "scores").replace("label ", "score ")):
             fit_threshold("f1", val_scores=bad, val_labels=[0, 1, 1, 0])
+
+
+def test_numbers_numpy_reads_as_numbers_are_still_read() -> None:
+    """The rules' check that scores and labels are numbers (added with to_numpy) refused numbers that np.asarray(...,
+    float64) had read: Decimal (not a numbers.Real) and numpy's bool_ in an object array ('got a bool (np.True_)',
+    saying that a bool is not a number), e.g. labels gathered as np.array(list_of_flags, dtype=object)."""
+    import decimal
+
+    s = [0.1, 0.5, 0.9, 0.3]
+    assert contamination_threshold([decimal.Decimal(str(v)) for v in s], 0.25).value == \
+        contamination_threshold(s, 0.25).value
+    assert Threshold(0.4, "contamination").apply([decimal.Decimal("0.5"), decimal.Decimal("0.1")]).tolist() == [1, 0]
+    y = np.array([np.False_, np.True_, np.True_, np.False_], dtype=object)
+    np.testing.assert_array_equal(check_val_labels(y), [0, 1, 1, 0])
+    np.testing.assert_array_equal(check_val_labels([decimal.Decimal(0), decimal.Decimal(1)]), [0, 1])
+    assert f1_threshold(s, y).params["f1"] == 1.0
+    with pytest.raises(DataError, match=r"^training scores: scores must be numbers, got a str \('x'\)"):
+        contamination_threshold(np.array([0.1, 0.2, "x", decimal.Decimal(1)], dtype=object), 0.25)
+    # (numbers float() refuses: numpy's bare ValueError / OverflowError before)
+    for bad in ([decimal.Decimal("sNaN"), decimal.Decimal(1)], [10 ** 400, 1]):
+        with pytest.raises(DataError, match=r"^training scores: not read as floating-point numbers"):
+            contamination_threshold(bad, 0.25)
+
+
+@pytest.mark.parametrize("make", [
+    lambda s: [np.ma.masked, *s[1:]],                                           # np.ma.masked in a list: read as NaN
+    lambda s: [np.ma.masked_array(v, mask=i == 0) for i, v in enumerate(s)],    # 0-d masked values: NaN
+    lambda s: [np.ma.masked_array([v], mask=[i == 0]) for i, v in enumerate(s)],   # [1] each: the mask dropped
+    lambda s: [[v] if i else np.ma.masked_array([v], mask=[True]) for i, v in enumerate(s)],   # a column, nested
+    lambda s: np.array([np.ma.masked, *s[1:]], dtype=object)])                  # 'got a MaskedConstant'
+def test_masked_values_inside_a_list_or_object_array_are_refused_as_masked(make) -> None:
+    """to_numpy refused a masked array, but np.asarray of a list of masked values still dropped their mask: a
+    masked 0-d value became NaN (a training score 'NaN or infinite (networks that diverged)', a query score flagged
+    as an anomaly) and a masked [1] value its data, in silence. Now each is refused as masked, by the argument's
+    name; masked values with nothing masked are read as their data."""
+    s = [9.0, 0.1, 0.5, 0.3]
+    with pytest.raises(DataError, match=r"^training scores: 1 of its values is masked"):
+        contamination_threshold(make(s), 0.25)
+    with pytest.raises(DataError, match=r"^scores: 1 of its values is masked"):
+        Threshold(0.4, "contamination").apply(make(s))
+    with pytest.raises(DataError, match=r"^validation labels: 1 of its values is masked"):
+        check_val_labels(make([1, 0, 1, 0]))
+    plain = [np.ma.masked_array([v]) for v in s]
+    assert contamination_threshold(plain, 0.25).value == contamination_threshold(s, 0.25).value
+
+
+def test_a_list_of_tensors_is_read_as_one_tensor_is() -> None:
+    """A list of 0-d tensors that require grad (losses gathered in a loop) or are bf16 gave torch's bare
+    RuntimeError / TypeError through np.asarray, where one such tensor is read (detached, bf16 as float32)."""
+    import torch
+
+    s = [0.1, 0.5, 0.9, 0.3]
+    want = contamination_threshold(s, 0.25).value
+    assert contamination_threshold([torch.tensor(v, requires_grad=True) for v in s], 0.25).value == \
+        pytest.approx(want)
+    assert mad_threshold([torch.tensor(v).bfloat16() for v in s]).params["n"] == 4
+    np.testing.assert_array_equal(check_val_labels([torch.tensor(1.0, requires_grad=True), torch.tensor(0.0)]),
+                                  [1, 0])

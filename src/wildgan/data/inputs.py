@@ -38,6 +38,7 @@ convert_items -> [N, R, R, C]; to_images does all three); count_images (a count 
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from pathlib import Path
 from typing import Any, Sequence
@@ -85,19 +86,68 @@ def _strided() -> Any:
     return torch.strided
 
 
+_MASK_MEANS_NOTHING = ("and a mask has no meaning here (the networks see every pixel, every score and label "
+                       "counts): fill them (x.filled(value)) or leave out the images they belong to")
+
+
+def _special(t: type) -> bool:
+    """Items np.asarray reads wrongly: masked values (their mask dropped, a masked 0-d value NaN) and tensors (one that
+    requires grad or is bf16 is torch's bare RuntimeError / TypeError)."""
+    return issubclass(t, np.ma.MaskedArray) or t.__module__.startswith("torch")
+
+
+def _item_types(items: list[Any] | tuple[Any, ...] | np.ndarray) -> set[type]:
+    """The types of the items of a list (or an object array), at every depth of nested lists and tuples: one set per
+    level, built at C speed (a check per item in Python would cost a list of a million scores more than np.asarray)."""
+    types = set(map(type, items.flat if isinstance(items, np.ndarray) else items))
+    if any(issubclass(t, (list, tuple)) for t in types):
+        nested = [v for v in (items.flat if isinstance(items, np.ndarray) else items) if isinstance(v, (list, tuple))]
+        types |= _item_types(list(itertools.chain.from_iterable(nested)))
+    return types
+
+
+def _masked_count(items: Any) -> int:
+    """How many values are masked among the masked items of a list (nested lists included) or object array."""
+    n = 0
+    for v in items:
+        if isinstance(v, np.ma.MaskedArray):
+            n += int(np.count_nonzero(np.ma.getmaskarray(v)))
+        elif isinstance(v, (list, tuple)):
+            n += _masked_count(v)
+    return n
+
+
+def _read_items(items: list[Any] | tuple[Any, ...], what: str) -> list[Any]:
+    """A list with its masked items (nothing masked: _masked_count refused the others) as their data and its tensors
+    as to_numpy reads them, at every depth."""
+    return [np.ma.getdata(v) if isinstance(v, np.ma.MaskedArray) else
+            _read_items(v, what) if isinstance(v, (list, tuple)) else
+            to_numpy(v, what) if type(v).__module__.startswith("torch") else v for v in items]
+
+
 def to_numpy(a: Any, what: str = "images") -> np.ndarray:
     """a (an array, torch tensor, list, ...) as a numpy array; what names the argument in the errors (fit's y_val is
     converted here too: np.asarray refuses a tensor that requires grad, lives on a GPU or is bf16). A numpy masked
-    array is read as its data where nothing is masked, and refused where anything is."""
+    array, or a list or object array holding masked values, is read as its data where nothing is masked, and refused
+    where anything is; a list's tensors are read as one tensor is."""
     if isinstance(a, np.ma.MaskedArray):
         # (np.asarray drops the mask in silence: masked pixels would be scored, and trained on, as whatever value lies
         # under the mask; a masked score would still choose the threshold)
         masked = int(np.count_nonzero(np.ma.getmaskarray(a)))
         if masked:
-            raise DataError(f"{what}: {masked} of {a.size} values are masked, and a mask has no meaning here (the "
-                            f"networks see every pixel, every score and label counts): fill them (x.filled(value)) "
-                            f"or leave out the images they belong to")
+            raise DataError(f"{what}: {masked} of {a.size} values are masked, {_MASK_MEANS_NOTHING}")
         return np.ma.getdata(a)
+    object_array = isinstance(a, np.ndarray) and a.dtype == object
+    if isinstance(a, (list, tuple)) or object_array:
+        # (np.asarray of [np.ma.masked, 0.5] is [nan, 0.5], of [masked [1] arrays] their data, in silence)
+        if any(_special(t) for t in _item_types(a)):
+            masked = _masked_count(a.flat if object_array else a)
+            if masked:
+                raise DataError(f"{what}: {masked} of its values {'is' if masked == 1 else 'are'} masked (numpy "
+                                f"masked values in {'a list' if not object_array else 'an object array'}), "
+                                f"{_MASK_MEANS_NOTHING}")
+            if not object_array:
+                a = _read_items(a, what)
     if type(a).__module__.startswith("torch"):
         if getattr(a, "is_meta", False) or getattr(a, "layout", None) not in (None, _strided()):
             # (torch's own errors: "Cannot copy out of meta tensor", or a sparse tensor's numpy() TypeError)
@@ -148,7 +198,7 @@ def _array_batch(a: Any, name: str, depth16: str, float_range: str | None = None
                  stats: dict[str, Any] | None = None) -> np.ndarray:
     """An image batch (numpy / torch, NHW, NHWC or NCHW) -> uint8 NHWC at its own size. Floats are read in
     float_range (None: guessed from this batch). stats: decode statistics (data.imageset.warn_decode_stats)."""
-    arr = to_numpy(a)
+    arr = to_numpy(a, name)
     if arr.dtype.kind == "f" and arr.size:
         arr = _floats_to_u8(arr, name, float_range or guess_float_range(float(arr.min()), float(arr.max())))
     return array_to_uint8(arr, name, depth16, stats)
@@ -156,7 +206,7 @@ def _array_batch(a: Any, name: str, depth16: str, float_range: str | None = None
 
 def _single_image(a: Any, name: str, depth16: str, float_range: str | None = None,
                   stats: dict[str, Any] | None = None) -> np.ndarray:
-    arr = to_numpy(a)
+    arr = to_numpy(a, name)     # (a list's item by its own name: 'image 1')
     if arr.ndim not in (2, 3):
         raise DataError(f"{name}: a single image must be [H, W], [H, W, C] or [C, H, W], got shape {arr.shape}")
     if arr.ndim == 3 and arr.shape[2] > 4 and arr.shape[0] > 3:
