@@ -295,3 +295,20 @@ def test_bad_validation_labels_and_scores_of_f1_are_refused_by_name(bad: object,
     if bad is not None:           # (fit_threshold's own ConfigError says that f1 needs both)
         with pytest.raises(DataError, match=message.replace("labels", "scores").replace("label ", "score ")):
             fit_threshold("f1", val_scores=bad, val_labels=[0, 1, 1, 0])
+
+
+@pytest.mark.parametrize("record, why", [
+    ({"value": float("nan"), "rule": "mad", "params": {"k": 3.0}}, "its value is nan"),
+    ({"rule": "mad"}, "'value'")])
+def test_a_bad_threshold_in_fit_record_is_refused_once_by_its_own_words(tmp_path, record: dict, why: str) -> None:
+    """Threshold.from_dict's ConfigError is a ValueError too (as scikit-learn's callers expect of bad input):
+    load_fit_threshold's `except ValueError`, meant for unreadable JSON, took it and wrapped it in a second
+    'not a threshold record (ConfigError: not a threshold record: ...)'."""
+    import json
+
+    from wildgan.thresholds import FIT_THRESHOLD_FILE, load_fit_threshold
+
+    (tmp_path / FIT_THRESHOLD_FILE).write_text(json.dumps({"threshold": record, "batch_mode": "mixed"}))
+    with pytest.raises(ConfigError) as e:
+        load_fit_threshold(tmp_path)
+    assert str(e.value) == str(ConfigError(f"not a threshold record: {record!r} ({why})"))
