@@ -9,12 +9,17 @@ class WildganError(Exception):
     """Base class of every error wildgan raises on purpose."""
 
 
-class DataError(WildganError):
-    """Bad input data: the message names the file (or array) and the problem."""
+class DataError(WildganError, ValueError):
+    """Bad input data: the message names the file (or array) and the problem. A ValueError too, as scikit-learn's
+    callers expect of bad input (`except ValueError`); WildganError first, so that `except WildganError` (and the
+    CLI's exit 2) take it as before. Our own `except ValueError` around code that can raise it re-raises it first
+    (a clear refusal is not a fallback's cue)."""
 
 
-class ConfigError(WildganError):
-    """An option or config file value is invalid."""
+class ConfigError(WildganError, ValueError):
+    """An option or config file value is invalid. A ValueError too, as scikit-learn's bad parameters are
+    (InvalidParameterError); see DataError. An argparse type= function must not let one through: argparse would
+    take it for its own "invalid value" and drop our message (cli._device turns it into an ArgumentTypeError)."""
 
 
 class CheckpointError(WildganError):

@@ -355,6 +355,8 @@ def load_fit_threshold(run_dir: Path) -> tuple[Threshold, dict[str, Any]]:
     try:
         rec = json.loads((Path(run_dir) / FIT_THRESHOLD_FILE).read_text(encoding="utf-8"))
         thr = Threshold.from_dict(rec["threshold"])
+    except ConfigError:
+        raise           # from_dict's own refusal, which names the record (a ValueError too): not wrapped again
     except (ValueError, KeyError, TypeError) as e:
         raise ConfigError(f"not a threshold record ({type(e).__name__}: {e})") from None
     p = thr.params

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from wildgan.config import PRESETS, DataConfig, RunConfig, TrainConfig, net_config_for_preset, read_run_config
-from wildgan.errors import ConfigError
+from wildgan.errors import ConfigError, DataError
 from wildgan.training.run import check_run_dir, train_run
 from wildgan.studies import grid, read_rows, render_csv, render_markdown
 from wildgan.studies import study as study_mod
@@ -1404,3 +1404,21 @@ def test_a_contaminations_rounding_is_shown_once_by_a_study_and_said_in_its_cell
     assert sum(rounded in str(w.message) for w in shown) == 1, [str(w.message) for w in shown]
     lines = (tmp_path / "api" / "runs" / "0_g0.02_wildgan_image_s0" / "log.txt").read_text().splitlines()
     assert sum(rounded in line for line in lines) == 1, lines
+
+
+def test_a_cell_refused_on_the_data_it_was_handed_is_not_read_again(tmp_path, monkeypatch):
+    # a cell whose split build_split refuses (here: a normal class the data lacks, a DataError) stopped at once with
+    # that refusal; the handler that reads the data again when the handed read was made with other options catches
+    # ValueError, which a DataError now is too (as scikit-learn's callers expect): it read the whole data set a
+    # second time, only to be refused the same way
+    from wildgan.data import load_split_data
+
+    base = _base(tmp_path)
+    loaded = load_split_data(base.data)
+    reads = []
+    monkeypatch.setattr(study_mod, "load_split_data", lambda *a, **k: reads.append(a) or load_split_data(*a, **k))
+    cells = grid(["7"], [0.0], ["wildgan"], ["image"], [0])
+    with pytest.raises(DataError, match="normal class .7. does not exist"):
+        study_mod.run_study(base, cells, tmp_path / "st", progress=False, log=lambda m: None, loaded=loaded,
+                            cells_checked=True)
+    assert reads == []

@@ -353,3 +353,20 @@ def test_a_list_of_tensors_is_read_as_one_tensor_is() -> None:
     assert mad_threshold([torch.tensor(v).bfloat16() for v in s]).params["n"] == 4
     np.testing.assert_array_equal(check_val_labels([torch.tensor(1.0, requires_grad=True), torch.tensor(0.0)]),
                                   [1, 0])
+
+
+@pytest.mark.parametrize("record, why", [
+    ({"value": float("nan"), "rule": "mad", "params": {"k": 3.0}}, "its value is nan"),
+    ({"rule": "mad"}, "'value'")])
+def test_a_bad_threshold_in_fit_record_is_refused_once_by_its_own_words(tmp_path, record: dict, why: str) -> None:
+    """Threshold.from_dict's ConfigError is a ValueError too (as scikit-learn's callers expect of bad input):
+    load_fit_threshold's `except ValueError`, meant for unreadable JSON, took it and wrapped it in a second
+    'not a threshold record (ConfigError: not a threshold record: ...)'."""
+    import json
+
+    from wildgan.thresholds import FIT_THRESHOLD_FILE, load_fit_threshold
+
+    (tmp_path / FIT_THRESHOLD_FILE).write_text(json.dumps({"threshold": record, "batch_mode": "mixed"}))
+    with pytest.raises(ConfigError) as e:
+        load_fit_threshold(tmp_path)
+    assert str(e.value) == str(ConfigError(f"not a threshold record: {record!r} ({why})"))

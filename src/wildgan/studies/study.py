@@ -621,6 +621,10 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
             try:
                 with _heard_then_shown(shown, cell_file):
                     return build_split(cfg.data, loaded=data[0])
+            except WildganError:
+                # the cell's own refusal (a DataError or ConfigError is a ValueError too): a read again would only
+                # refuse it again, after reading the whole data set once more
+                raise
             except ValueError:          # read with other options than this cell's: read again, as it wants
                 data.clear()
         with _heard_then_shown(shown, cell_file) as said:
