@@ -1,4 +1,5 @@
-"""Decision thresholds for anomaly scores, chosen without labelled anomalies (pure numpy).
+"""Decision thresholds for anomaly scores, chosen without labelled anomalies (numpy; scores and labels are read by
+data.inputs.to_numpy, as the Detector reads its arrays, so tensors, lists and masked values are taken or refused alike).
 
 Convention everywhere in wildgan: higher score = more anomalous, and an image is an anomaly (label 1) when its score
 is strictly greater than the threshold (PyOD's rule ``scores > threshold_``).
