@@ -202,8 +202,7 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
         # edited): the evaluation is of the run's own split, and the data is no longer what it was trained from
         _say(log, f"warning: {replaced}; the split rebuilt from it has the training and test images that split.json "
                   f"recorded (their ids and pixels), so what is evaluated is the run's own split, but other images "
-                  f"read from it differ (split.json's read_fingerprint). If the run's data was moved, put it back "
-                  f"there (or link its new place: ln -s NEW_PLACE {split.info.get('source')})")
+                  f"read from it differ (split.json's read_fingerprint): {restore_advice(split.info.get('source'))}")
     return split
 
 
