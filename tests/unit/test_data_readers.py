@@ -2180,7 +2180,9 @@ def test_npz_image_count_is_what_reading_the_npz_whole_gives_without_reading_its
 
     cases = {"x.npz": dict(x=img(5)), "xy.npz": dict(x=img(6, 3), y=np.arange(6) % 2),
              "parts.npz": dict(x_train=img(4), y_train=np.zeros(4, int), x_test=img(3), y_test=np.ones(3, int)),
-             "pile.npz": dict(x_train=img(2, 1), x_test=img(7, 1)), "x_and_test.npz": dict(x=img(3), x_test=img(2))}
+             "pile.npz": dict(x_train=img(2, 1), x_test=img(7, 1)), "x_and_test.npz": dict(x=img(3), x_test=img(2)),
+             # (unlabelled: every image array is read, x and x_train too; a labelled one with both is refused, below)
+             "pile_x_and_x_train.npz": dict(x=img(3), x_train=img(3), x_test=img(1))}
     for name, arrays in cases.items():
         np.savez(tmp_path / name, **arrays)
         read = len(decode_items(str(tmp_path / name), "per-image")[0])
@@ -2189,11 +2191,18 @@ def test_npz_image_count_is_what_reading_the_npz_whole_gives_without_reading_its
     monkeypatch.setattr(np.lib.npyio.NpzFile, "__getitem__", lambda *a: pytest.fail("an array was read"))
     assert npz_image_count(tmp_path / "parts.npz") == 7
     monkeypatch.undo()
-    unknown = {"both.npz": dict(x=img(3), x_train=img(3)), "flat.npz": dict(x=np.zeros((4, 64), np.uint8)),
-               "none.npz": dict(y=np.zeros(3, int))}
+    unknown = {"both.npz": dict(x=img(3), y=np.zeros(3, int), x_train=img(3), y_train=np.zeros(3, int)),
+               "flat.npz": dict(x=np.zeros((4, 64), np.uint8)),
+               "none.npz": dict(y=np.zeros(3, int)),
+               # refused by the read, which a count would have blamed y_val for: test images alone (no x or x_train),
+               # and a labelled file whose test images have no labels
+               "test_only.npz": dict(x_test=img(3), y_test=np.ones(3, int)),
+               "unlabelled_test.npz": dict(x=img(3), y=np.zeros(3, int), x_test=img(2))}
     for name, arrays in unknown.items():
         np.savez(tmp_path / name, **arrays)
         assert npz_image_count(tmp_path / name) is None, name
+        with pytest.raises(DataError):
+            decode_items(str(tmp_path / name), "per-image")
     (tmp_path / "bad.npz").write_bytes(b"not a zip")
     assert npz_image_count(tmp_path / "bad.npz") is None
     # in a list, a path is read as image files, not as a data set: not counted as one
