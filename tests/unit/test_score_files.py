@@ -569,6 +569,12 @@ def test_a_resume_folder_of_other_image_decoders_is_scored_again_and_says_which(
     with pytest.warns(UserWarning, match=re.escape(f"(it differs in wildgan's image reader version {READER_VERSION - 1}"
                                                    f" -> {READER_VERSION}, which alone can change pixels")):
         assert score_files(m, [pile], chunk_size=64, resume_dir=rd).resumed == 0
+    # the decoders and other fields: the fields follow a semicolon, not a comma, which the decoders' own list of
+    # versions left unclear ('..., OpenJPEG 2.3.0 -> ..., which alone can change pixels by a level or so, n_chunks')
+    manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "decoders": old, "n_chunks": 1}))
+    _scored_again(m, pile, rd, whole, f"the decoders Pillow 9.0.0 with libjpeg 8.0, libwebp 1.0.0, OpenJPEG 2.3.0 -> "
+                                      f"{decoders_text(decoder_versions())}, which alone can change pixels by a "
+                                      f"level or so; n_chunks")
 
 
 def test_a_resume_folder_saved_without_its_decoders_keeps_its_chunks_and_says_so_once(pile: Path, tmp_path: Path,

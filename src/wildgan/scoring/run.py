@@ -801,13 +801,15 @@ def _reset_resume_dir(d: Path, make_key: Callable[[], dict[str, Any]]) -> None:
         # the reader or the decoders, by name and version: 'reader_version, decoders' would not say what changed
         decoding = decoding_change(old) if isinstance(old, dict) else None
         if decoding:
-            what = [f"{decoding}, which alone can change pixels by a level or so"] + [
-                k for k in what if k not in ("reader_version", "decoders")]
+            what = [k for k in what if k not in ("reader_version", "decoders")]
         if "scores_version" in what:            # by its versions, as the decoders: the field name would not say which
             what[what.index("scores_version")] = (
                 f"the scoring rules version {old.get('scores_version', UNRECORDED_SCORES_VERSION)} -> "
                 f"{key.get('scores_version', UNRECORDED_SCORES_VERSION)}")
-        warn_user(f"{d}: the {n} of another scoring (it differs in {', '.join(what) or 'its record'}): deleted, "
+        # the decoding apart from the fields, by a semicolon: its decoders' versions are a list with commas of their own
+        said = "; ".join(([f"{decoding}, which alone can change pixels by a level or so"] if decoding else []) +
+                         ([", ".join(what)] if what else []))
+        warn_user(f"{d}: the {n} of another scoring (it differs in {said or 'its record'}): deleted, "
                   f"every chunk is scored again")
     for f in stale:
         f.unlink()
