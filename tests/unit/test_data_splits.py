@@ -559,7 +559,7 @@ def _swap_images(path: Path, a: int, b: int) -> None:
 
 def test_split_differences_catch_other_pixels_under_the_same_ids(tmp_path):
     from wildgan.data import split_differences
-    from wildgan.data.imageset import READER_VERSION, decoders_text
+    from wildgan.data.imageset import READER_CHANGES, READER_VERSION, decoders_text
     from wildgan.data.splits import decoder_versions
 
     root = simple_npz(tmp_path / "d.npz")
@@ -586,7 +586,11 @@ def test_split_differences_catch_other_pixels_under_the_same_ids(tmp_path):
         assert len(said) == 3 and sum("reader" in d and "version" in d for d in said) == 0, said
         assert "wildgan's image reader changed since" in said[2], said
         assert ("the decoders Pillow 9.0.0" if "decoders" in r else "the reader's change below alone") in said[1], said
-        assert said[2].endswith(" - a rebuild by this reader can differ from the record for that reason alone"), said
+        # what the reader's change means before the changes, which end the list: after them (' - a rebuild ...'), it
+        # read as part of the last change
+        assert said[2] == "wildgan's image reader changed since this was recorded, so a rebuild by this reader can " \
+            "differ from the record for that reason alone: " + "; ".join(
+                t for v, t in sorted(READER_CHANGES.items()) if v > 5), said
     # every message says the list inside a parenthesis of its own: none of its items has one (nor the reader's
     # changes, nor the decoders' versions, which split.json records with theirs)
     for r in ({}, {"decoders": "Pillow 9.0.0 (libjpeg 8.0)"}, {"reader_version": 3},

@@ -1053,8 +1053,7 @@ def split_differences(split: AnomalySplit, recorded: dict[str, Any], train_only:
                      "pixels can differ for the reader's change below alone")
     if diffs and recorded.get("reader_version") != READER_VERSION:
         # not the data: wildgan's own reader, which may now list files the recording one left out
-        diffs.append(f"{reader_change_text(recorded.get('reader_version'))} - a rebuild by this reader can differ "
-                     f"from the record for that reason alone")
+        diffs.append(reader_change_text(recorded.get('reader_version')))
     return diffs
 
 
@@ -1118,10 +1117,13 @@ def _skip_fields(split: AnomalySplit, recorded: dict[str, Any], now: dict[str, A
 
 
 def reader_change_text(recorded_version: Any) -> str:
-    """What wildgan's image reader changed since `recorded_version` (None: a record older than the versions)."""
+    """What wildgan's image reader changed since `recorded_version` (None: a record older than the versions), and
+    that a rebuild can differ from the record for that alone. The changes come last, after a colon: said as the last
+    item of a list of differences, a consequence after them read as part of the last change."""
     since = recorded_version if isinstance(recorded_version, int) else 3
     changes = [text for v, text in sorted(READER_CHANGES.items()) if v > since]
+    alone = "a rebuild by this reader can differ from the record for that reason alone"
     if not changes:     # a record from a newer wildgan than this one
         return (f"this split was recorded by a newer image reader, version {recorded_version} where this one is "
-                f"{READER_VERSION}")
-    return "wildgan's image reader changed since this was recorded: " + "; ".join(changes)
+                f"{READER_VERSION}, so {alone}")
+    return f"wildgan's image reader changed since this was recorded, so {alone}: " + "; ".join(changes)
