@@ -2574,6 +2574,18 @@ def test_the_report_of_an_unlabelled_pile_replaced_since_training_names_the_fold
     shutil.rmtree(pile)
     (tmp_path / "moved").rename(pile)
     assert "changed since" not in _stderr_in_order(capsys, report)
+    # the pile gone (moved, nothing put there): the recorded place and how to link it back, as evaluate says it (it
+    # was 'put them back there, or a link', without the place or the command)
+    from wildgan.data.readers import missing_run_data_error
+
+    pile.rename(tmp_path / "moved")
+    (said,) = [ln for ln in _stderr_in_order(capsys, report).splitlines() if "ranks and maps" in ln]
+    assert said.startswith(f"warning: {missing_run_data_error(str(pile), run)}. The report of a run trained on "
+                           f"unlabelled images ranks and maps its training images"), said
+    # a folder there without the images: what evaluate and score say of data that is not the run's
+    pile.mkdir()
+    (said,) = [ln for ln in _stderr_in_order(capsys, report).splitlines() if "ranks and maps" in ln]
+    assert said.endswith(f"read from where they were at training: {restore_advice(str(pile))}"), said
 
 
 def test_the_report_of_a_run_whose_images_decode_otherwise_says_how_to_record_them(tiny_npz, tmp_path, capsys,

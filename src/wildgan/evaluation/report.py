@@ -50,7 +50,7 @@ from ..data import (build_split, conversion_opts, load_images, newly_skipped, re
 from ..data.splits import decoded_apart
 from ..data.dataset_files import dataset_among_images_error
 from ..data.source_identity import restore_advice, source_replaced
-from ..data.readers import is_dataset_file
+from ..data.readers import is_dataset_file, missing_run_data_error
 from ..errors import CheckpointError, ConfigError, DataError, HeldWarning, warn_user
 from ..fileio import atomic_write_text, unwritable_error
 from ..markdown import md_table, split_md_row
@@ -1450,9 +1450,13 @@ def _diagnose_training_pile(run_dir: Path, cfg: Any, device: str, log: Log, k: i
         # listing is the one recorded)
         split = build_split(replace(cfg.data, skip_bad=True) if skip_bad else cfg.data, recorded=info)
     except DataError as e:
-        # the images were moved or deleted since training: the ranking needs their pixels, not only the cached scores
-        raise DataError(f"{e} (the report of a run trained on unlabelled images ranks and maps its training images, "
-                        f"read from where they were at training: put them back there, or a link)") from None
+        # the images were moved or deleted since training: the ranking needs their pixels, not only the cached scores.
+        # What to do in the words evaluate and score use: for a pile gone from its recorded place, the path the run
+        # recorded and how to link it back (missing_run_data_error); for one there but unreadable, restore_advice
+        gone = missing_run_data_error(cfg.data.data, run_dir)
+        raise DataError(f"{gone or e}. The report of a run trained on unlabelled images ranks and maps its training "
+                        f"images, read from where they were at training" +
+                        ("" if gone else f": {restore_advice(cfg.data.data)}")) from None
     # the training scores cached by train / score --threshold (the same mixed batches, for these very images in
     # this order): a pile of 100k photos is not scored again just to pick its top k; not when the rebuilt split
     # differs from the one recorded at training (e.g. another reader version: the cache would rank pixels that are
