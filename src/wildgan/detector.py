@@ -710,9 +710,13 @@ class Detector:
             # their count against X_val's images, where it is known without decoding them, too
             n_val = None if self.skip_bad else count_images(X_val)
             # (n_val passed as the one option: its message names X_val's images, not scores that do not exist yet)
+            # an .npz is read whole, its training and test images alike: said, since labels of its test part alone
+            # (its y_test) are the likely mistake
+            whole = ", an .npz read whole: x or x_train, and x_test" if isinstance(X_val, (str, Path)) and \
+                n_val is not None and Path(X_val).suffix.lower() == ".npz" else ""
             check_val_labels(to_numpy(y_val, "y_val"), None,
                              None if self.skip_bad else (n_val,) if n_val is not None else _array_counts(X_val),
-                             f"X_val {X_val}" if isinstance(X_val, (str, Path)) else "X_val")
+                             f"X_val {X_val}{whole}" if isinstance(X_val, (str, Path)) else "X_val")
         if self.threshold != "f1" and (X_val is not None or y_val is not None):
             warn_user(f"X_val / y_val are used by threshold='f1' only; threshold={self.threshold!r} takes its "
                       f"threshold from the training scores and ignores them")
