@@ -279,7 +279,8 @@ def test_a_run_whose_data_was_moved_and_replaced_says_which_file_is_there(tmp_pa
         and "so what is evaluated is the run's own split, but other images read from it differ" in said[0], said
     # what to do, in the words of every other replaced-source message (it had a copy of its own, which said 'put it
     # back there' without the place, and nothing of data edited in place)
-    assert said[0].endswith(f" (split.json's read_fingerprint): {si.restore_advice(str(p))}") and unnested(said[0]), said
+    assert said[0].endswith(f" (split.json's read_fingerprint): {si.restore_advice(str(p))}") and \
+        unnested(said[0]), said
     # a split.json recorded before the field: today's behaviour (the same images: nothing said)
     rec = json.loads((run / "split.json").read_text())
     (run / "split.json").write_text(json.dumps({k: v for k, v in rec.items() if k != "source_identity"}))

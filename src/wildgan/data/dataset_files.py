@@ -376,9 +376,10 @@ def _npy_shape(z: Any, key: str) -> tuple[int, ...] | None:
 
 def npz_image_count(path: str | Path) -> int | None:
     """How many images reading an .npz whole gives (its x, or x_train, and x_test: read_npz and read_npz_unlabelled
-    alike), from its arrays' .npy headers, no pixel read; None where the headers do not tell it (no image array, a
-    labelled one with both x and x_train or a part without its labels, an array that is no batch [N, H, W(, C)], a
-    header numpy has no public reader for, or not a readable .npz): the read then says what is wrong. Lets a count given with the file (Detector.fit's y_val) be
+    alike; an unlabelled one with both x and x_train is read with both), from its arrays' .npy headers, no pixel
+    read; None where the headers do not tell it (no image array, a labelled one with both x and x_train or a part
+    without its labels, an array that is no batch [N, H, W(, C)], a header numpy has no public reader for, or not a
+    readable .npz): the read then says what is wrong. Lets a count given with the file (Detector.fit's y_val) be
     checked before hours of training, not after."""
     p = Path(path)
     try:
