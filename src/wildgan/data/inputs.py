@@ -167,11 +167,15 @@ def to_numpy(a: Any, what: str = "images") -> np.ndarray:
 
 def input_float_range(X: Any) -> str | None:
     """The range all the float pixels in X (an array / tensor, or a list of them among other items) are guessed to be
-    in (guess_float_range over all of them together), or None when X holds no float pixels."""
-    items = X if isinstance(X, (list, tuple)) else [X]
+    in (guess_float_range over all of them together), or None when X holds no float pixels. Its items are those
+    decode_items reads: a 1-D object array's images too, and a list's images given as nested lists."""
+    # (both were left out: their float images were each read in a range guessed from that image alone, so that a
+    # [-1, 1] image with no negative value became a [0, 1] one, in silence)
+    items = X if isinstance(X, (list, tuple)) else \
+        list(X) if isinstance(X, np.ndarray) and X.dtype == object and X.ndim == 1 else [X]
     lo, hi, seen = np.inf, -np.inf, False
     for i, it in enumerate(items):
-        if not (isinstance(it, np.ndarray) or type(it).__module__.startswith("torch")):
+        if not (isinstance(it, (np.ndarray, list, tuple)) or type(it).__module__.startswith("torch")):
             continue
         arr = to_numpy(it, f"image {i}" if it is not X else "images")     # (named as decode_items names it)
         if arr.dtype.kind != "f" or arr.size == 0:
