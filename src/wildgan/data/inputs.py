@@ -125,6 +125,17 @@ def _read_items(items: list[Any] | tuple[Any, ...], what: str) -> list[Any]:
             to_numpy(v, what) if type(v).__module__.startswith("torch") else v for v in items]
 
 
+def _read_object_items(a: np.ndarray, what: str) -> np.ndarray:
+    """An object array with its items read as _read_items reads a list's, in an object array of the same shape; a
+    0-d result (a 0-d tensor, a masked scalar with nothing masked) as the numpy scalar it holds, the number it is.
+    (Left as they were, an object array of 0-d tensors, which np.asarray(..., float64) read before, was refused by
+    the thresholds as 'scores must be numbers, got a Tensor', though a list of the same tensors is read.)"""
+    out = np.empty(a.size, dtype=object)
+    for i, v in enumerate(_read_items(list(a.flat), what)):
+        out[i] = v[()] if isinstance(v, np.ndarray) and v.ndim == 0 else v
+    return out.reshape(a.shape)
+
+
 def to_numpy(a: Any, what: str = "images") -> np.ndarray:
     """a (an array, torch tensor, list, ...) as a numpy array; what names the argument in the errors (fit's y_val is
     converted here too: np.asarray refuses a tensor that requires grad, lives on a GPU or is bf16). A numpy masked
@@ -146,8 +157,7 @@ def to_numpy(a: Any, what: str = "images") -> np.ndarray:
                 raise DataError(f"{what}: {masked} of its values {'is' if masked == 1 else 'are'} masked (numpy "
                                 f"masked values in {'a list' if not object_array else 'an object array'}), "
                                 f"{_MASK_MEANS_NOTHING}")
-            if not object_array:
-                a = _read_items(a, what)
+            a = _read_items(a, what) if not object_array else _read_object_items(a, what)
     if type(a).__module__.startswith("torch"):
         if getattr(a, "is_meta", False) or getattr(a, "layout", None) not in (None, _strided()):
             # (torch's own errors: "Cannot copy out of meta tensor", or a sparse tensor's numpy() TypeError)
