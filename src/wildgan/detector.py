@@ -51,9 +51,9 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .config import DETECTOR_DIR_NAME, DETECTOR_KIND, RUN_METHODS, SAMPLE_TOKEN, SCORE_NAMES, is_sample_path, own_score
-from .data.inputs import (PIXEL_RANGES, check_path_input, convert_items, count_images, decode_items,
-                          guess_float_range, infer_geometry, input_float_range, item_shapes, read_3d, refit, to_images,
-                          to_numpy)
+from .data.inputs import (PIXEL_RANGES, check_image_arrays, check_path_input, convert_items, count_images,
+                          decode_items, guess_float_range, infer_geometry, input_float_range, item_shapes, read_3d,
+                          refit, to_images, to_numpy)
 from .data.transforms import MAX_AUTO_RESOLUTION  # largest automatic resolution, as the CLI's
 from .errors import CheckpointError, ConfigError, DataError, TrainingInterrupted, WildganError, warn_user
 from .fileio import version_state
@@ -703,6 +703,9 @@ class Detector:
         check_path_input(X, "X")     # (before '' could be read as the working folder and trained on)
         if X_val is not None:
             check_path_input(X_val, "X_val")
+            # (its images are read after training, by decision_function: a masked or NaN pixel found then cost the
+            # training, and was named as 'images' of no argument)
+            check_image_arrays(X_val, "X_val")
         if self.threshold == "f1" and (X_val is None or y_val is None):
             raise ConfigError("threshold='f1' needs a labelled validation set: fit(X, X_val=..., y_val=...)")
         if self.threshold == "f1":
@@ -926,7 +929,11 @@ class Detector:
         warn_user(msg)
 
     def _set_threshold(self, X_val: Any = None, y_val: Any = None) -> None:
-        val_scores = None if X_val is None else self.decision_function(X_val)
+        try:
+            val_scores = None if X_val is None else self.decision_function(X_val)
+        except DataError as e:
+            # decision_function names its argument's images as 'images' / 'image 1': these are X_val's
+            raise DataError(f"X_val: {e}") from None
         self._use_threshold(fit_threshold(self.threshold, self.decision_scores_,
                                           contamination=float(self.contamination), k=float(self.mad_k),
                                           val_scores=val_scores,

@@ -41,7 +41,7 @@ from __future__ import annotations
 import itertools
 import warnings
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 from PIL import Image
@@ -175,19 +175,37 @@ def to_numpy(a: Any, what: str = "images") -> np.ndarray:
         raise DataError(f"{what}: not read as one array ({e}): a ragged list? pass one value per item") from None
 
 
+def _image_arrays(X: Any, what: str | None = None) -> Iterator[tuple[str, np.ndarray]]:
+    """(name, array) for X itself when it is an array or tensor, else for each item of a list or 1-D object array that
+    is one (or a nested list): the items decode_items reads as arrays, through to_numpy (which refuses masked values,
+    meta tensors, ragged lists). Named as decode_items names them ('images', 'image 1'), or by `what` ('X_val',
+    'X_val[1]') for a caller that reads them for an argument of its own."""
+    items = X if isinstance(X, (list, tuple)) else \
+        list(X) if isinstance(X, np.ndarray) and X.dtype == object and X.ndim == 1 else [X]
+    for i, it in enumerate(items):
+        if not (isinstance(it, (np.ndarray, list, tuple)) or type(it).__module__.startswith("torch")):
+            continue
+        name = ("images" if what is None else what) if it is X else f"image {i}" if what is None else f"{what}[{i}]"
+        yield name, to_numpy(it, name)
+
+
+def check_image_arrays(X: Any, what: str) -> None:
+    """Refuse now, by the argument's name, what decode_items would refuse in X's arrays when it reads them (masked
+    values, meta or sparse tensors, ragged nested lists, NaN or inf pixels): Detector.fit checks X_val so before
+    training, which decode_items reads only after it (the training lost, and the error naming 'images')."""
+    for name, arr in _image_arrays(X, what):
+        if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+            raise DataError(f"{name}: image values contain NaN or inf")
+
+
 def input_float_range(X: Any) -> str | None:
     """The range all the float pixels in X (an array / tensor, or a list of them among other items) are guessed to be
     in (guess_float_range over all of them together), or None when X holds no float pixels. Its items are those
     decode_items reads: a 1-D object array's images too, and a list's images given as nested lists."""
     # (both were left out: their float images were each read in a range guessed from that image alone, so that a
     # [-1, 1] image with no negative value became a [0, 1] one, in silence)
-    items = X if isinstance(X, (list, tuple)) else \
-        list(X) if isinstance(X, np.ndarray) and X.dtype == object and X.ndim == 1 else [X]
     lo, hi, seen = np.inf, -np.inf, False
-    for i, it in enumerate(items):
-        if not (isinstance(it, (np.ndarray, list, tuple)) or type(it).__module__.startswith("torch")):
-            continue
-        arr = to_numpy(it, f"image {i}" if it is not X else "images")     # (named as decode_items names it)
+    for _, arr in _image_arrays(X):
         if arr.dtype.kind != "f" or arr.size == 0:
             continue
         a_lo, a_hi = float(arr.min()), float(arr.max())      # no copy of the batch (a mask would make one)
