@@ -701,6 +701,22 @@ def test_float_range_is_guessed_over_an_object_array_s_and_nested_lists_images()
         np.testing.assert_array_equal(x[3, ..., 0], want, err_msg=name)
 
 
+def test_images_given_as_nested_lists_are_read_once(monkeypatch) -> None:
+    # (read for the float range, then again as each image: a list of nested-list images took twice as long)
+    from wildgan.data import inputs
+
+    read, to_numpy = [], inputs.to_numpy
+
+    def counted(a, what="images"):
+        if isinstance(a, (list, tuple)):
+            read.append(what)
+        return to_numpy(a, what)
+    monkeypatch.setattr(inputs, "to_numpy", counted)
+    imgs = [np.random.default_rng(i).random((8, 8)).tolist() for i in range(3)]
+    x, _ = to_images(imgs, 8, 1)
+    assert x.shape == (3, 8, 8, 1) and read == ["image 0", "image 1", "image 2"]
+
+
 def test_to_images_rules() -> None:
     with pytest.warns(UserWarning) as seen:
         x, ids = to_images([np.zeros((20, 30), np.uint8), np.full((40, 40, 3), 255, np.uint8)])
