@@ -715,7 +715,7 @@ class Detector:
             # (n_val passed as the one option: its message names X_val's images, not scores that do not exist yet)
             check_val_labels(to_numpy(y_val, "y_val"), None,
                              None if self.skip_bad else (n_val,) if n_val is not None else _array_counts(X_val),
-                             f"X_val {X_val}" if isinstance(X_val, (str, Path)) else "X_val")
+                             f"X_val {X_val}" if isinstance(X_val, (str, Path)) else "X_val", "y_val")
         if self.threshold != "f1" and (X_val is not None or y_val is not None):
             warn_user(f"X_val / y_val are used by threshold='f1' only; threshold={self.threshold!r} takes its "
                       f"threshold from the training scores and ignores them")
@@ -934,10 +934,13 @@ class Detector:
         except DataError as e:
             # decision_function names its argument's images as 'images' / 'image 1': these are X_val's
             raise DataError(f"X_val: {e}") from None
+        y = None if y_val is None else to_numpy(y_val, "y_val")
+        if self.threshold == "f1" and y is not None:
+            # named as the caller gave them (f1_threshold's own check says 'validation labels')
+            y = check_val_labels(y, None if val_scores is None else len(val_scores), labels="y_val")
         self._use_threshold(fit_threshold(self.threshold, self.decision_scores_,
                                           contamination=float(self.contamination), k=float(self.mad_k),
-                                          val_scores=val_scores,
-                                          val_labels=None if y_val is None else to_numpy(y_val, "y_val")))
+                                          val_scores=val_scores, val_labels=y))
 
     def _use_threshold(self, thr: Threshold) -> None:
         """threshold_rule_ (naming the score it was fitted on), threshold_ and labels_ from a fitted threshold."""

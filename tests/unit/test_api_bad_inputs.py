@@ -227,3 +227,23 @@ def test_x_val_s_refusal_after_training_names_x_val(det, x16) -> None:
     # (what only the trained Detector can tell, e.g. floats outside the range it reads them in: named as X_val's)
     with pytest.raises(DataError, match=r"^X_val: images: float pixel values in \[-1, 2\] lie outside"):
         det.set_threshold("f1", X_val=np.linspace(-1, 2, 4 * 64).reshape(4, 8, 8), y_val=[0, 1, 0, 1])
+
+
+def test_y_val_s_refusals_name_y_val(det, x16, monkeypatch) -> None:
+    """Detector's y_val was refused as 'validation labels' (the thresholds' name), beside 'y_val: ...' for what
+    to_numpy refused in the same argument: every refusal of it now names y_val, as the caller gave it."""
+    for y, said in ((["a", "b", "a", "b"], "y_val: labels must be numbers"),
+                    ([None, 1, 0, 1], "y_val: None where labels are needed"),
+                    ([2, 1, 0, 1], r"y_val must be 0 \(normal\) or 1 \(anomaly\)"),
+                    ([0, 0, 0, 0], "y_val contain no anomaly"),
+                    (np.array([[0, 1], [0, 1]]), r"y_val must be one label per image .*shape \(2, 2\)")):
+        with pytest.raises(DataError, match=f"^{said}"):
+            det.set_threshold("f1", X_val=x16[:4], y_val=y)
+        with monkeypatch.context() as m:
+            _no_training(m)
+            with pytest.raises(DataError, match=f"^{said}"):
+                Detector(**SHORT, threshold="f1").fit(x16, X_val=x16[:4], y_val=y)
+    with pytest.raises(DataError, match="^y_val: 3 labels for X_val, which holds 4 or 1 image"):
+        Detector(**SHORT, threshold="f1").fit(x16, X_val=x16[:4], y_val=[0, 1, 0])
+    with pytest.raises(DataError, match="^y_val: 3 labels for 4 scores"):
+        det.set_threshold("f1", X_val=x16[:4], y_val=[0, 1, 0])
