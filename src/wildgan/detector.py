@@ -51,9 +51,9 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .config import DETECTOR_DIR_NAME, DETECTOR_KIND, RUN_METHODS, SAMPLE_TOKEN, SCORE_NAMES, is_sample_path, own_score
-from .data.inputs import (PIXEL_RANGES, check_path_input, convert_items, count_images, decode_items,
-                          guess_float_range, infer_geometry, input_float_range, item_shapes, read_3d, refit, to_images,
-                          to_numpy)
+from .data.inputs import (PIXEL_RANGES, check_image_arrays, check_path_input, convert_items, count_images,
+                          decode_items, guess_float_range, infer_geometry, input_float_range, item_shapes, read_3d,
+                          refit, to_images, to_numpy)
 from .data.transforms import MAX_AUTO_RESOLUTION  # largest automatic resolution, as the CLI's
 from .errors import CheckpointError, ConfigError, DataError, TrainingInterrupted, WildganError, warn_user
 from .fileio import version_state
@@ -703,6 +703,9 @@ class Detector:
         check_path_input(X, "X")     # (before '' could be read as the working folder and trained on)
         if X_val is not None:
             check_path_input(X_val, "X_val")
+            # (its images are read after training, by decision_function: a masked or NaN pixel found then cost the
+            # training, and was named as 'images' of no argument)
+            check_image_arrays(X_val, "X_val")
         if self.threshold == "f1" and (X_val is None or y_val is None):
             raise ConfigError("threshold='f1' needs a labelled validation set: fit(X, X_val=..., y_val=...)")
         if self.threshold == "f1":
@@ -716,7 +719,7 @@ class Detector:
                 n_val is not None and Path(X_val).suffix.lower() == ".npz" else ""
             check_val_labels(to_numpy(y_val, "y_val"), None,
                              None if self.skip_bad else (n_val,) if n_val is not None else _array_counts(X_val),
-                             f"X_val {X_val}{whole}" if isinstance(X_val, (str, Path)) else "X_val")
+                             f"X_val {X_val}{whole}" if isinstance(X_val, (str, Path)) else "X_val", "y_val")
         if self.threshold != "f1" and (X_val is not None or y_val is not None):
             warn_user(f"X_val / y_val are used by threshold='f1' only; threshold={self.threshold!r} takes its "
                       f"threshold from the training scores and ignores them")
@@ -930,11 +933,18 @@ class Detector:
         warn_user(msg)
 
     def _set_threshold(self, X_val: Any = None, y_val: Any = None) -> None:
-        val_scores = None if X_val is None else self.decision_function(X_val)
+        try:
+            val_scores = None if X_val is None else self.decision_function(X_val)
+        except DataError as e:
+            # decision_function names its argument's images as 'images' / 'image 1': these are X_val's
+            raise DataError(f"X_val: {e}") from None
+        y = None if y_val is None else to_numpy(y_val, "y_val")
+        if self.threshold == "f1" and y is not None:
+            # named as the caller gave them (f1_threshold's own check says 'validation labels')
+            y = check_val_labels(y, None if val_scores is None else len(val_scores), labels="y_val")
         self._use_threshold(fit_threshold(self.threshold, self.decision_scores_,
                                           contamination=float(self.contamination), k=float(self.mad_k),
-                                          val_scores=val_scores,
-                                          val_labels=None if y_val is None else to_numpy(y_val, "y_val")))
+                                          val_scores=val_scores, val_labels=y))
 
     def _use_threshold(self, thr: Threshold) -> None:
         """threshold_rule_ (naming the score it was fitted on), threshold_ and labels_ from a fitted threshold."""

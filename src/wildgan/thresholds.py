@@ -165,22 +165,23 @@ def mad_threshold(train_scores: Any, k: float = 3.0) -> Threshold:
 
 
 def check_val_labels(val_labels: Any, n: int | None = None, n_options: Sequence[int] | None = None,
-                     val_images: str = "X_val") -> np.ndarray:
+                     val_images: str = "X_val", labels: str = "validation labels") -> np.ndarray:
     """Validation labels as int64 [N]: 0 (normal) or 1 (anomaly), one per image (a column [N, 1] or row [1, N] is
     taken as N labels), at least one anomaly, N = n when n is given, N one of n_options when given (a 3-D X_val is N
     images or one, known once a model reads it; a caller checks them before hours of training, not after).
-    val_images: the images' name in n_options' error, e.g. with the file they are in."""
-    y = _one_per_image(_values(val_labels, "validation labels", "label"), "validation labels", "label")
+    val_images: the images' name in n_options' error, e.g. with the file they are in. labels: the labels' name in
+    every error (Detector.fit's y_val: the caller's own argument, not a name it never gave)."""
+    y = _one_per_image(_values(val_labels, labels, "label"), labels, "label")
     if n is not None and y.size != n:
-        raise DataError(f"validation labels: {y.size} labels for {n} scores")
+        raise DataError(f"{labels}: {y.size} labels for {n} scores")
     if n_options is not None and y.size not in n_options:
-        raise DataError(f"validation labels: {y.size} labels for {val_images}, which holds "
+        raise DataError(f"{labels}: {y.size} labels for {val_images}, which holds "
                         f"{' or '.join(str(k) for k in sorted(set(n_options), reverse=True))} image(s)")
     if not np.isin(y, (0, 1)).all():
-        raise DataError("validation labels must be 0 (normal) or 1 (anomaly)")
+        raise DataError(f"{labels} must be 0 (normal) or 1 (anomaly)")
     y = y.astype(np.int64)
     if int(y.sum()) == 0:
-        raise DataError("validation labels contain no anomaly (label 1): F1 is undefined")
+        raise DataError(f"{labels} contain no anomaly (label 1): F1 is undefined")
     return y
 
 

@@ -202,3 +202,48 @@ def test_a_masked_item_of_a_list_of_images_is_named_by_its_item() -> None:
     masked = np.ma.masked_array(x[1], mask=np.arange(64).reshape(8, 8) == 5)
     with pytest.raises(DataError, match=r"^image 1: 1 of 64 values are masked"):
         to_images([x[0], masked], 8, 1, float_range="[0,1]")
+
+
+def test_x_val_s_unreadable_arrays_are_refused_before_training_by_its_name(x16, monkeypatch) -> None:
+    """X_val's images are read after training (decision_function): a masked value or a NaN pixel in them cost the
+    whole training before the refusal, which named 'images' / 'image 1', not X_val. Now they are refused first."""
+    _no_training(monkeypatch)
+    f1 = Detector(**SHORT, threshold="f1")
+    y = [0, 1, 0, 1]
+    masked = np.ma.masked_array(x16[:4], mask=np.zeros(x16[:4].shape, dtype=bool))
+    masked.mask[1, 2, 3] = True
+    nan = x16[:4] / 255.0
+    nan[2, 0, 0] = np.nan
+    for X_val, said in ((masked, r"X_val: 1 of 256 values are masked"),
+                        ([x16[0], masked[1], x16[2], x16[3]], r"X_val\[1\]: 1 of 64 values are masked"),
+                        (nan, r"X_val: image values contain NaN or inf"),
+                        (list(nan), r"X_val\[2\]: image values contain NaN or inf"),
+                        ([x16[0], [[0, 1], [2]]], r"X_val\[1\]: not read as one array")):
+        with pytest.raises(DataError, match=f"^{said}"):
+            f1.fit(x16, X_val=X_val, y_val=y)
+
+
+def test_x_val_s_refusal_after_training_names_x_val(det, x16) -> None:
+    # (what only the trained Detector can tell, e.g. floats outside the range it reads them in: named as X_val's)
+    with pytest.raises(DataError, match=r"^X_val: images: float pixel values in \[-1, 2\] lie outside"):
+        det.set_threshold("f1", X_val=np.linspace(-1, 2, 4 * 64).reshape(4, 8, 8), y_val=[0, 1, 0, 1])
+
+
+def test_y_val_s_refusals_name_y_val(det, x16, monkeypatch) -> None:
+    """Detector's y_val was refused as 'validation labels' (the thresholds' name), beside 'y_val: ...' for what
+    to_numpy refused in the same argument: every refusal of it now names y_val, as the caller gave it."""
+    for y, said in ((["a", "b", "a", "b"], "y_val: labels must be numbers"),
+                    ([None, 1, 0, 1], "y_val: None where labels are needed"),
+                    ([2, 1, 0, 1], r"y_val must be 0 \(normal\) or 1 \(anomaly\)"),
+                    ([0, 0, 0, 0], "y_val contain no anomaly"),
+                    (np.array([[0, 1], [0, 1]]), r"y_val must be one label per image .*shape \(2, 2\)")):
+        with pytest.raises(DataError, match=f"^{said}"):
+            det.set_threshold("f1", X_val=x16[:4], y_val=y)
+        with monkeypatch.context() as m:
+            _no_training(m)
+            with pytest.raises(DataError, match=f"^{said}"):
+                Detector(**SHORT, threshold="f1").fit(x16, X_val=x16[:4], y_val=y)
+    with pytest.raises(DataError, match="^y_val: 3 labels for X_val, which holds 4 or 1 image"):
+        Detector(**SHORT, threshold="f1").fit(x16, X_val=x16[:4], y_val=[0, 1, 0])
+    with pytest.raises(DataError, match="^y_val: 3 labels for 4 scores"):
+        det.set_threshold("f1", X_val=x16[:4], y_val=[0, 1, 0])

@@ -21,6 +21,7 @@ import torch
 
 from wildgan.config import DataConfig
 from wildgan.data import default_sample_path
+from wildgan.data.inputs import input_float_range
 from wildgan.detector import (Detector, NotFittedError, read_3d, run_threshold, run_training_scores,
                               threshold_columns, to_images)
 from wildgan.errors import CheckpointError, ConfigError, DataError, WildganError, WildganWarning
@@ -682,6 +683,39 @@ def test_a_detector_pickled_before_pixel_range_existed_fits_again(det: Detector,
     with pytest.warns(UserWarning, match=NOT_GROWN):
         old.fit(x_train[:16].astype(np.float32) / 255)
     assert old.pixel_range_ == "[0,1]"        # guessed from the training floats, as 'auto' does
+
+def test_float_range_is_guessed_over_an_object_array_s_and_nested_lists_images() -> None:
+    # a [-1, 1] set with one bright image (no negative value): as a list of arrays the guess is over all of them, so
+    # the bright image is read as [-1, 1]; an object array of them (images of different sizes kept in one array) and
+    # images given as nested lists were each guessed alone, the bright one read as [0, 1], in silence
+    rng = np.random.default_rng(0)
+    imgs = [rng.uniform(-1, 1, (8, 8)).astype(np.float32) for _ in range(3)]
+    imgs.append(rng.uniform(0.2, 0.9, (8, 8)).astype(np.float32))
+    want = np.rint((imgs[3].astype(np.float64) + 1.0) * 127.5).astype(np.uint8)
+    as_object = np.empty(len(imgs), dtype=object)
+    as_object[:] = imgs
+    for name, X in (("list", imgs), ("object array", as_object), ("nested lists", [a.tolist() for a in imgs]),
+                    ("tuple of nested lists", tuple(a.tolist() for a in imgs))):
+        assert input_float_range(X) == "[-1,1]", name
+        x, _ = to_images(X, 8, 1)
+        np.testing.assert_array_equal(x[3, ..., 0], want, err_msg=name)
+
+
+def test_images_given_as_nested_lists_are_read_once(monkeypatch) -> None:
+    # (read for the float range, then again as each image: a list of nested-list images took twice as long)
+    from wildgan.data import inputs
+
+    read, to_numpy = [], inputs.to_numpy
+
+    def counted(a, what="images"):
+        if isinstance(a, (list, tuple)):
+            read.append(what)
+        return to_numpy(a, what)
+    monkeypatch.setattr(inputs, "to_numpy", counted)
+    imgs = [np.random.default_rng(i).random((8, 8)).tolist() for i in range(3)]
+    x, _ = to_images(imgs, 8, 1)
+    assert x.shape == (3, 8, 8, 1) and read == ["image 0", "image 1", "image 2"]
+
 
 def test_to_images_rules() -> None:
     with pytest.warns(UserWarning) as seen:

@@ -355,6 +355,29 @@ def test_a_list_of_tensors_is_read_as_one_tensor_is() -> None:
                                   [1, 0])
 
 
+def _object_array(values: list) -> np.ndarray:
+    a = np.empty(len(values), dtype=object)
+    for i, v in enumerate(values):      # (a[:] = values would call each tensor's __array__, which refuses grad)
+        a[i] = v
+    return a
+
+
+def test_an_object_array_of_tensors_or_unmasked_values_is_read_as_the_list_is() -> None:
+    """An object array of 0-d tensors (np.array(list_of_losses, dtype=object)) was read by np.asarray(..., float64)
+    before the thresholds read scores through to_numpy; since, 'scores must be numbers, got a Tensor', though the
+    same tensors in a list are read; so was a 0-d masked value with nothing masked ('got a MaskedArray')."""
+    import torch
+
+    s = [0.1, 0.5, 0.9, 0.3]
+    want = contamination_threshold(s, 0.25).value
+    grads = _object_array([torch.tensor(v, requires_grad=True) for v in s])
+    assert contamination_threshold(grads, 0.25).value == pytest.approx(want)
+    assert mad_threshold(_object_array([torch.tensor(v).bfloat16() for v in s])).params["n"] == 4
+    assert contamination_threshold(_object_array([np.ma.masked_array(v) for v in s]), 0.25).value == want
+    np.testing.assert_array_equal(Threshold(0.4, "contamination").apply(grads), [0, 1, 1, 0])
+    np.testing.assert_array_equal(check_val_labels(_object_array([torch.tensor(1), torch.tensor(0)])), [1, 0])
+
+
 @pytest.mark.parametrize("record, why", [
     ({"value": float("nan"), "rule": "mad", "params": {"k": 3.0}}, "its value is nan"),
     ({"rule": "mad"}, "'value'")])

@@ -41,7 +41,7 @@ from __future__ import annotations
 import itertools
 import warnings
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 from PIL import Image
@@ -99,11 +99,17 @@ def _special(t: type) -> bool:
 def _item_types(items: list[Any] | tuple[Any, ...] | np.ndarray) -> set[type]:
     """The types of the items of a list (or an object array), at every depth of nested lists and tuples: one set per
     level, built at C speed (a check per item in Python would cost a list of a million scores more than np.asarray)."""
-    types = set(map(type, items.flat if isinstance(items, np.ndarray) else items))
-    if any(issubclass(t, (list, tuple)) for t in types):
-        nested = [v for v in (items.flat if isinstance(items, np.ndarray) else items) if isinstance(v, (list, tuple))]
-        types |= _item_types(list(itertools.chain.from_iterable(nested)))
-    return types
+    level = items.flat if isinstance(items, np.ndarray) else items
+    seen: set[type] = set()
+    while True:
+        types = set(map(type, level))
+        seen |= types
+        sequences = [issubclass(t, (list, tuple)) for t in types]
+        if not any(sequences):
+            return seen
+        # (every item a list, as in an image given as nested lists: no filter, which cost a third of np.asarray)
+        nested = level if all(sequences) else [v for v in level if isinstance(v, (list, tuple))]
+        level = list(itertools.chain.from_iterable(nested))
 
 
 def _masked_count(items: Any) -> int:
@@ -123,6 +129,17 @@ def _read_items(items: list[Any] | tuple[Any, ...], what: str) -> list[Any]:
     return [np.ma.getdata(v) if isinstance(v, np.ma.MaskedArray) else
             _read_items(v, what) if isinstance(v, (list, tuple)) else
             to_numpy(v, what) if type(v).__module__.startswith("torch") else v for v in items]
+
+
+def _read_object_items(a: np.ndarray, what: str) -> np.ndarray:
+    """An object array with its items read as _read_items reads a list's, in an object array of the same shape; a
+    0-d result (a 0-d tensor, a masked scalar with nothing masked) as the numpy scalar it holds, the number it is.
+    (Left as they were, an object array of 0-d tensors, which np.asarray(..., float64) read before, was refused by
+    the thresholds as 'scores must be numbers, got a Tensor', though a list of the same tensors is read.)"""
+    out = np.empty(a.size, dtype=object)
+    for i, v in enumerate(_read_items(list(a.flat), what)):
+        out[i] = v[()] if isinstance(v, np.ndarray) and v.ndim == 0 else v
+    return out.reshape(a.shape)
 
 
 def to_numpy(a: Any, what: str = "images") -> np.ndarray:
@@ -146,8 +163,7 @@ def to_numpy(a: Any, what: str = "images") -> np.ndarray:
                 raise DataError(f"{what}: {masked} of its values {'is' if masked == 1 else 'are'} masked (numpy "
                                 f"masked values in {'a list' if not object_array else 'an object array'}), "
                                 f"{_MASK_MEANS_NOTHING}")
-            if not object_array:
-                a = _read_items(a, what)
+            a = _read_items(a, what) if not object_array else _read_object_items(a, what)
     if type(a).__module__.startswith("torch"):
         if getattr(a, "is_meta", False) or getattr(a, "layout", None) not in (None, _strided()):
             # (torch's own errors: "Cannot copy out of meta tensor", or a sparse tensor's numpy() TypeError)
@@ -165,15 +181,37 @@ def to_numpy(a: Any, what: str = "images") -> np.ndarray:
         raise DataError(f"{what}: not read as one array ({e}): a ragged list? pass one value per item") from None
 
 
+def _image_arrays(X: Any, what: str | None = None) -> Iterator[tuple[str, np.ndarray]]:
+    """(name, array) for X itself when it is an array or tensor, else for each item of a list or 1-D object array that
+    is one (or a nested list): the items decode_items reads as arrays, through to_numpy (which refuses masked values,
+    meta tensors, ragged lists). Named as decode_items names them ('images', 'image 1'), or by `what` ('X_val',
+    'X_val[1]') for a caller that reads them for an argument of its own."""
+    items = X if isinstance(X, (list, tuple)) else \
+        list(X) if isinstance(X, np.ndarray) and X.dtype == object and X.ndim == 1 else [X]
+    for i, it in enumerate(items):
+        if not (isinstance(it, (np.ndarray, list, tuple)) or type(it).__module__.startswith("torch")):
+            continue
+        name = ("images" if what is None else what) if it is X else f"image {i}" if what is None else f"{what}[{i}]"
+        yield name, to_numpy(it, name)
+
+
+def check_image_arrays(X: Any, what: str) -> None:
+    """Refuse now, by the argument's name, what decode_items would refuse in X's arrays when it reads them (masked
+    values, meta or sparse tensors, ragged nested lists, NaN or inf pixels): Detector.fit checks X_val so before
+    training, which decode_items reads only after it (the training lost, and the error naming 'images')."""
+    for name, arr in _image_arrays(X, what):
+        if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+            raise DataError(f"{name}: image values contain NaN or inf")
+
+
 def input_float_range(X: Any) -> str | None:
     """The range all the float pixels in X (an array / tensor, or a list of them among other items) are guessed to be
-    in (guess_float_range over all of them together), or None when X holds no float pixels."""
-    items = X if isinstance(X, (list, tuple)) else [X]
+    in (guess_float_range over all of them together), or None when X holds no float pixels. Its items are those
+    decode_items reads: a 1-D object array's images too, and a list's images given as nested lists."""
+    # (both were left out: their float images were each read in a range guessed from that image alone, so that a
+    # [-1, 1] image with no negative value became a [0, 1] one, in silence)
     lo, hi, seen = np.inf, -np.inf, False
-    for i, it in enumerate(items):
-        if not (isinstance(it, np.ndarray) or type(it).__module__.startswith("torch")):
-            continue
-        arr = to_numpy(it, f"image {i}" if it is not X else "images")     # (named as decode_items names it)
+    for _, arr in _image_arrays(X):
         if arr.dtype.kind != "f" or arr.size == 0:
             continue
         a_lo, a_hi = float(arr.min()), float(arr.max())      # no copy of the batch (a mask would make one)
@@ -405,6 +443,11 @@ def decode_items(X: Any, depth16: str, image_shapes: Sequence[Sequence[int]] | N
         warn_decode_stats(stats, "images", depth16, dataset=False)
         return out
     check_path_input(X)
+    if isinstance(X, np.ndarray) and X.dtype == object and X.ndim == 1:
+        X = list(X)          # images of different sizes kept in one array (np.array(list_of_images, dtype=object))
+    if isinstance(X, (list, tuple)) and any(isinstance(it, (list, tuple)) for it in X):
+        # images given as nested lists, read once here, not again by input_float_range and _single_image
+        X = [to_numpy(it, f"image {i}") if isinstance(it, (list, tuple)) else it for i, it in enumerate(X)]
     float_range = float_range or input_float_range(X)
     if isinstance(X, (str, Path)):
         if is_dataset_file(X):
@@ -412,8 +455,6 @@ def decode_items(X: Any, depth16: str, image_shapes: Sequence[Sequence[int]] | N
         X = list_image_files([Path(X)])
     elif isinstance(X, Image.Image):
         X = [X]
-    elif isinstance(X, np.ndarray) and X.dtype == object and X.ndim == 1:
-        X = list(X)          # images of different sizes kept in one array (np.array(list_of_images, dtype=object))
     if isinstance(X, np.ndarray) or type(X).__module__.startswith("torch"):
         arr = to_numpy(X)
         if arr.ndim not in (2, 3, 4):
