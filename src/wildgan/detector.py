@@ -714,8 +714,9 @@ class Detector:
             n_val = None if self.skip_bad else count_images(X_val)
             # (n_val passed as the one option: its message names X_val's images, not scores that do not exist yet)
             # an .npz is read whole, its training and test images alike: said, since labels of its test part alone
-            # (its y_test) are the likely mistake
-            whole = ", an .npz read whole: x or x_train, and x_test" if isinstance(X_val, (str, Path)) and \
+            # (its y_test) are the likely mistake; in parentheses, so that the count after it is the file's (after
+            # ', and x_test, which holds 60 image(s)' the 60 read as x_test's)
+            whole = " (an .npz, read whole: x or x_train, and x_test)" if isinstance(X_val, (str, Path)) and \
                 n_val is not None and Path(X_val).suffix.lower() == ".npz" else ""
             check_val_labels(to_numpy(y_val, "y_val"), None,
                              None if self.skip_bad else (n_val,) if n_val is not None else _array_counts(X_val),

@@ -181,7 +181,8 @@ def check_val_labels(val_labels: Any, n: int | None = None, n_options: Sequence[
         raise DataError(f"{labels} must be 0 (normal) or 1 (anomaly)")
     y = y.astype(np.int64)
     if int(y.sum()) == 0:
-        raise DataError(f"{labels} contain no anomaly (label 1): F1 is undefined")
+        # (worded for either name: 'y_val contain no anomaly' was the plural's verb after fit's y_val)
+        raise DataError(f"{labels}: no anomaly (label 1) among the labels, so F1 is undefined")
     return y
 
 

@@ -235,7 +235,7 @@ def test_y_val_s_refusals_name_y_val(det, x16, monkeypatch) -> None:
     for y, said in ((["a", "b", "a", "b"], "y_val: labels must be numbers"),
                     ([None, 1, 0, 1], "y_val: None where labels are needed"),
                     ([2, 1, 0, 1], r"y_val must be 0 \(normal\) or 1 \(anomaly\)"),
-                    ([0, 0, 0, 0], "y_val contain no anomaly"),
+                    ([0, 0, 0, 0], r"y_val: no anomaly \(label 1\) among the labels, so F1 is undefined"),
                     (np.array([[0, 1], [0, 1]]), r"y_val must be one label per image .*shape \(2, 2\)")):
         with pytest.raises(DataError, match=f"^{said}"):
             det.set_threshold("f1", X_val=x16[:4], y_val=y)

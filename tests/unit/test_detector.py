@@ -1963,10 +1963,11 @@ def test_parameters_used_after_training_are_refused_before_it(x_train, tmp_path)
     npz = tmp_path / "val.npz"
     np.savez(npz, x_train=x_train[:40], y_train=np.zeros(40, int), x_test=x_train[40:60], y_test=np.zeros(20, int))
     # (the error says that the file is read whole: labels of its x_test alone are the likely mistake)
-    with pytest.raises(DataError, match=f"50 labels for X_val {re.escape(str(npz))}, an .npz read whole: x or "
-                                        f"x_train, and x_test, which holds 60 image"):
+    # ('which holds 60' follows the file, not x_test: 'x or x_train, and x_test, which holds 60' read as x_test's)
+    with pytest.raises(DataError, match=f"50 labels for X_val {re.escape(str(npz))} \\(an .npz, read whole: x or "
+                                        f"x_train, and x_test\\), which holds 60 image"):
         Detector(threshold="f1", **TINY).fit(x_train, X_val=npz, y_val=y_val)
-    with pytest.raises(DataError, match=f"20 labels for X_val {re.escape(str(npz))}, an .npz read whole: "):
+    with pytest.raises(DataError, match=f"20 labels for X_val {re.escape(str(npz))} \\(an .npz, read whole: "):
         Detector(threshold="f1", **TINY).fit(x_train, X_val=npz, y_val=np.load(npz)["y_test"])
     assert not calls
 
