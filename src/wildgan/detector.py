@@ -942,7 +942,9 @@ class Detector:
         y = None if y_val is None else to_numpy(y_val, "y_val")
         if self.threshold == "f1" and y is not None:
             # named as the caller gave them (f1_threshold's own check says 'validation labels')
-            y = check_val_labels(y, None if val_scores is None else len(val_scores), labels="y_val")
+            # (counted against X_val's images, as fit's check before training counts them: the caller gave images,
+            # not the scores they became)
+            y = check_val_labels(y, None, None if val_scores is None else (len(val_scores),), labels="y_val")
         self._use_threshold(fit_threshold(self.threshold, self.decision_scores_,
                                           contamination=float(self.contamination), k=float(self.mad_k),
                                           val_scores=val_scores, val_labels=y))

@@ -85,7 +85,8 @@ def _as_worst(scores: Any) -> np.ndarray:
     """Query scores with NaN read as +inf. A NaN score (networks that diverged, or an input they turn into NaN) says
     nothing about normality, so every output treats it as the most anomalous: flagged, percentile 100, probability
     1, never a silent 'normal' (NaN > threshold is False). The raw score stays NaN in the scores themselves."""
-    s = _floats(_values(scores, "scores", "score"), "scores").ravel()
+    # (one score per image, as the rules take the training scores: an [N, 2] array was 2N labels, in silence)
+    s = _floats(_one_per_image(_values(scores, "scores", "score"), "scores", "score"), "scores")
     nan = np.isnan(s)
     if nan.any():
         warn_user(f"{int(nan.sum())} of {s.size} scores are NaN (diverged networks or an input they cannot "

@@ -245,5 +245,6 @@ def test_y_val_s_refusals_name_y_val(det, x16, monkeypatch) -> None:
                 Detector(**SHORT, threshold="f1").fit(x16, X_val=x16[:4], y_val=y)
     with pytest.raises(DataError, match="^y_val: 3 labels for X_val, which holds 4 or 1 image"):
         Detector(**SHORT, threshold="f1").fit(x16, X_val=x16[:4], y_val=[0, 1, 0])
-    with pytest.raises(DataError, match="^y_val: 3 labels for 4 scores"):
+    # (said as fit says it: the caller gave X_val's images, not scores; was "3 labels for 4 scores")
+    with pytest.raises(DataError, match=r"^y_val: 3 labels for X_val, which holds 4 image\(s\)$"):
         det.set_threshold("f1", X_val=x16[:4], y_val=[0, 1, 0])

@@ -393,3 +393,15 @@ def test_a_bad_threshold_in_fit_record_is_refused_once_by_its_own_words(tmp_path
     with pytest.raises(ConfigError) as e:
         load_fit_threshold(tmp_path)
     assert str(e.value) == str(ConfigError(f"not a threshold record: {record!r} ({why})"))
+
+
+def test_query_scores_are_one_per_image_as_the_training_scores_are() -> None:
+    """Threshold.apply, training_percentile and rank_proba flattened an [N, 2] score array into 2N values (2N labels
+    for N images), in silence, where the rules refuse it for the training scores; a column or row is still N."""
+    thr = contamination_threshold([0.1, 0.5, 0.9, 0.3], 0.25)
+    for call in (thr.apply, lambda s: training_percentile([0.1, 0.5, 0.9], s),
+                 lambda s: rank_proba([0.1, 0.5, 0.9], s)):
+        with pytest.raises(DataError, match=r"^scores must be one score per image \(a 1-D array\), got shape \(2, 2\)"):
+            call(np.array([[0.1, 0.95], [0.2, 0.3]]))
+    assert thr.apply(np.array([[0.1], [0.95]])).tolist() == [0, 1]
+    assert thr.apply(np.array([[0.1, 0.95]])).tolist() == [0, 1]
