@@ -179,6 +179,7 @@ def bench_preset(preset: str, args: argparse.Namespace, dev: torch.device, ceili
     rng = torch.Generator(device=dev).manual_seed(0)
     runner = StepRunner(nets, opts, tc, nc, dev, pyr, rng, fast=fast, log=lambda m: print("   ", m))
     runner.pair_critic = not args.separate_critic
+    runner.flat_weights = runner.flat_weights and not args.layer_weights
     L = nc.resolution_log2
     out = {} if out is None else out
     out.update({"preset": preset, "fmap_max": nc.fmap_max, "fast_options": {
@@ -187,7 +188,9 @@ def bench_preset(preset: str, args: argparse.Namespace, dev: torch.device, ceili
         "pixel_norm": "fused" if dev.type in layers.FUSED_PIXEL_NORM_DEVICES else "plain",
         "plain_pixel_norm_forced": bool(args.plain_pixel_norm),
         # D(real), D(fake) of the D step: one merged forward (fast path's default) or two (the plain path's)
-        "critic_pass": "separate" if args.separate_critic or not runner.fast_mode else "merged"},
+        "critic_pass": "separate" if args.separate_critic or not runner.fast_mode else "merged",
+        # run-time weights: one flat vector per network and forward (nets.layers.FlatWeights) or per layer
+        "weights": "flat" if runner.fast_mode and runner.flat_weights else "per layer"},
         "phases": [], "score": []})
     save()
     for lev in range(2, L + 1):
@@ -382,6 +385,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--separate-critic", action="store_true",
                     help="the D step's D(real) and D(fake) as two forwards, as the plain path (A/B of the fast "
                          "path's merged pass, StepRunner.pair_critic)")
+    ap.add_argument("--layer-weights", action="store_true",
+                    help="each layer scales and casts its own weights, as the plain path (A/B of the fast path's "
+                         "flat run-time weights, StepRunner.flat_weights)")
     ap.add_argument("--channels-last", choices=("on", "off"))
     ap.add_argument("--cuda-graphs", choices=("on", "off"))
     ap.add_argument("--res", type=lambda v: [int(x) for x in v.split(",")],

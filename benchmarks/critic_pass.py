@@ -1,10 +1,14 @@
 #!/usr/bin/env python
-"""A/B of the fast path's merged real/fake critic pass (StepRunner.pair_critic) against two passes, on any device.
+"""A/B of one of the fast path's switches against the plain path's way, on any device.
+
+--switch critic (default): the merged real/fake critic pass (StepRunner.pair_critic) against two passes.
+--switch weights: the flat run-time weights (StepRunner.flat_weights, nets.layers.FlatWeights) against each layer
+scaling its own weights.
 
 Times StepRunner.iteration at a stable lod of each phase, with the fast path forced and no other option (fp32,
 contiguous layout, no CUDA graphs, no compile), alternating the two settings to spread the machine's noise:
 
-  python benchmarks/critic_pass.py --preset fast --res 4,8,16,32 --iters 5 --repeats 2
+  python benchmarks/critic_pass.py --preset fast --res 4,8,16,32 --iters 5 --repeats 2 [--switch weights]
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from wildgan.training.loop import FastOptions, StepRunner, build_pyramid, make_o
 from wildgan.training.schedule import Phase
 
 
-def rate(preset: str, res: int, pair: bool, iters: int, dev: torch.device) -> float:
+def rate(preset: str, res: int, on: bool, iters: int, dev: torch.device, switch: str = "critic") -> float:
     nc = net_config_for_preset(preset, 32, 3)
     mb = dict(PRESETS[preset]["minibatch"])
     tc = TrainConfig(minibatch=mb, seed=0)
@@ -31,7 +35,10 @@ def rate(preset: str, res: int, pair: bool, iters: int, dev: torch.device) -> fl
     opts = make_optimizers(nets, tc, FastOptions(), dev)
     run = StepRunner(nets, opts, tc, nc, dev, build_pyramid(x, dev), torch.Generator(device=dev).manual_seed(0),
                      fast=FastOptions(), force_fast=True, log=lambda m: None)
-    run.pair_critic = pair
+    if switch == "critic":
+        run.pair_critic = on
+    else:
+        run.flat_weights = on
     phase = Phase(lod=float(nc.resolution_log2 - int(math.log2(res))), resolution=res, batch=mb[res], fade=0.0)
     run.iteration(phase)                                  # warm-up
     if dev.type == "cuda":
@@ -51,15 +58,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--iters", type=int, default=5)
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--switch", choices=["critic", "weights"], default="critic")
     a = ap.parse_args(argv)
     dev = torch.device(a.device)
-    print(f"| phase | two passes, img/s | merged, img/s |  ({a.preset}, {dev}, {torch.get_num_threads()} threads)")
+    off, on = ("two passes", "merged") if a.switch == "critic" else ("layer weights", "flat weights")
+    print(f"| phase | {off}, img/s | {on}, img/s |  ({a.preset}, {dev}, {torch.get_num_threads()} threads)")
     print("|---|---|---|")
     for res in (int(r) for r in a.res.split(",")):
         got: dict[bool, list[float]] = {False: [], True: []}
         for _ in range(a.repeats):
-            for pair in (False, True):
-                got[pair].append(rate(a.preset, res, pair, a.iters, dev))
+            for on in (False, True):
+                got[on].append(rate(a.preset, res, on, a.iters, dev, a.switch))
         print(f"| {res}x{res} | {' / '.join(f'{v:,.1f}' for v in got[False])} | "
               f"{' / '.join(f'{v:,.1f}' for v in got[True])} |", flush=True)
     return 0

@@ -161,7 +161,8 @@ def summary_markdown(r: dict[str, Any]) -> str:
             variant = "".join([f" gp {fo['gp_precision']}" if fo.get("gp_precision", "fp32") != "fp32" else "",
                                f" compile {fo['compile']}" if fo.get("compile", "off") != "off" else "",
                                " plain norm" if fo.get("plain_pixel_norm_forced") else "",
-                               " separate critic" if fo.get("critic_pass") == "separate" else ""])
+                               " separate critic" if fo.get("critic_pass") == "separate" else "",
+                               " layer weights" if fo.get("weights") == "per layer" else ""])
             if p.get("variant"):                     # --probe's name for the row set (its flags: results.json)
                 variant = f" {p['variant']}"
             for ph in p.get("phases", []):
@@ -277,13 +278,15 @@ def probe(s: Session, a: argparse.Namespace, py: str, out: Path, work: Path) -> 
         # 8x8: what bounds the low-resolution phases (32x32 was profiled on 2026-11-30, benchmarks/RESULTS.md)
         prof = ["--device", a.device, "--preset", "paper:256", "--res", "8", "--iters", "3",
                 "--gp-precision", a.gp_precision or "amp"]
-    # 1-2: the D step's merged real/fake critic pass (2026-11-30, eighth session) against two passes; 3: 4x4 against
-    # the session-five rate (the 4x4 row of 1 and 2) without the plain formula of the pixel norm; 4: every phase at
-    # width 512 (the paper's), whose schedule no call can run whole: bench.py projects it from the phase rates
-    # (issue 5's 15-minute goal); 5: torch.compile, last because its compile time on the H200 is unknown (warmup_s
-    # in its rows says it)
+    # 1-3: the code as it is; without the flat run-time weights (2026-12-01); without them and without the D step's
+    # merged real/fake critic pass (2026-11-30): session seven's iteration. 1 against 2 is the flat weights' gain,
+    # 2 against 3 the merged pass's. 4: 4x4 against the session-five rate (the 4x4 row of 1) without the plain
+    # formula of the pixel norm; 5: every phase at width 512 (the paper's), whose schedule no call can run whole:
+    # bench.py projects it from the phase rates (issue 5's 15-minute goal); 6: torch.compile, last because its compile
+    # time on the H200 is unknown (warmup_s in its rows says it)
     variants = [("merged critic", ["--res", "4,8,32"]),
-                ("separate critic", ["--res", "4,8,32", "--separate-critic"]),
+                ("layer weights", ["--res", "4,8,32", "--layer-weights"]),
+                ("separate critic", ["--res", "4,8,32", "--separate-critic", "--layer-weights"]),
                 ("4x4 plain norm", ["--res", "4", "--plain-pixel-norm"]),
                 ("width 512", ["--preset", "tiny" if a.smoke else "paper"]),
                 ("compile default", ["--res", "8,32", "--compile", "default"])]
@@ -360,7 +363,8 @@ def main(argv: list[str] | None = None) -> int:
                          "paper preset (e.g. 32), then fast whole")
     ap.add_argument("--probe", action="store_true",
                     help="a short call of A/B benchmark rows (training only, GP in bf16 unless --gp-precision): at "
-                         "width 256 the merged real/fake critic pass against two passes at 4x4, 8x8 and 32x32, 4x4 "
+                         "width 256 the code as it is, then without the flat run-time weights, then also "
+                         "without the merged real/fake critic pass, at 4x4, 8x8 and 32x32, 4x4 "
                          "with the plain pixel norm; every phase at width 512 (the schedule's projection); an 8x8 "
                          "kernel profile (benchmarks/profile_step.py -> OUT/profile.csv); the CUDA fast-path tests; "
                          "torch.compile at 8x8 and 32x32 with what is left")

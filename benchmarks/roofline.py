@@ -194,7 +194,8 @@ class Device:
 
 
 def build_runner(preset: str, res: int, fade: bool, gp_precision: str,
-                 batch: int | None, separate_critic: bool = False) -> tuple[StepRunner, Phase]:
+                 batch: int | None, separate_critic: bool = False,
+                 layer_weights: bool = False) -> tuple[StepRunner, Phase]:
     name, _, width = preset.partition(":")
     nc = net_config_for_preset(name, 32, 3)
     if width:
@@ -213,6 +214,7 @@ def build_runner(preset: str, res: int, fade: bool, gp_precision: str,
     runner = StepRunner(nets, opts, tc, nc, dev, build_pyramid(x, dev), torch.Generator().manual_seed(0),
                         fast=fast, force_fast=True, log=lambda m: None)
     runner.pair_critic = not separate_critic
+    runner.flat_weights = not layer_weights
     L = nc.resolution_log2
     lev = int(math.log2(res))
     lod = float(L - lev) + (0.5 if fade and lev > 2 else 0.0)
@@ -280,6 +282,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="price G's pixel norms as the plain formula (the CUDA path before the fused RMS norm)")
     ap.add_argument("--separate-critic", action="store_true",
                     help="the D step's D(real), D(fake) as two forwards (before the merged pass, as bench.py)")
+    ap.add_argument("--layer-weights", action="store_true",
+                    help="each layer scales and casts its own weights (before the flat run-time weights, as bench.py)")
     a = ap.parse_args(argv)
     if not a.unfused_norm:
         model_cuda_kernels()
@@ -290,7 +294,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{a.preset}, gp_precision {a.gp_precision}; priced at {dev.bf16_tflops} TFLOP/s bf16, {dev.tbps} TB/s, "
           f"{dev.floor_us} us per kernel")
     for res in (int(r) for r in a.res.split(",")):
-        runner, phase = build_runner(a.preset, res, a.fade, a.gp_precision, a.batch, a.separate_critic)
+        runner, phase = build_runner(a.preset, res, a.fade, a.gp_precision, a.batch, a.separate_critic,
+                                     a.layer_weights)
         t0 = time.perf_counter()
         ops, sections = census(runner, phase)
         per_op, tot = price(ops, dev)

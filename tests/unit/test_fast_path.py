@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import os
+from contextlib import nullcontext
 
 import numpy as np
 import pytest
@@ -17,10 +18,11 @@ from wildgan.config import PRESETS, DataConfig, RunConfig, TrainConfig, net_conf
 from wildgan.errors import ConfigError, WildganError
 from wildgan.losses import critic_loss
 from wildgan.nets import build_pgan
-from wildgan.nets.layers import minibatch_stddev
+from wildgan.nets.layers import FlatWeights, minibatch_stddev
 from wildgan.training.distributed import local_rows
 from wildgan.training.loop import (BatchSampler, DeviceBatchSampler, FastOptions, StepRunner, build_pyramid,
-                                   d_forward, e_forward, g_forward, make_optimizers, resolve_fast_options, train_pgan)
+                                   d_forward, e_forward, g_forward, g_layers, make_optimizers, resolve_fast_options,
+                                   train_pgan, trunk_layers)
 from wildgan.training.schedule import schedule
 
 MB = PRESETS["tiny"]["minibatch"]
@@ -482,3 +484,126 @@ def test_bf16_autocast_keeps_activations_in_bf16() -> None:
     for h in hooks:
         h.remove()
     assert seen and set(seen) == {torch.bfloat16} and x.dtype == torch.bfloat16
+
+
+def _phases(nc):
+    L = nc.resolution_log2
+    return [(r, fading) for r in range(2, L + 1) for fading in ((False, True) if r > 2 else (False,))]
+
+
+def test_the_layer_lists_are_the_layers_the_forwards_use():
+    """FlatWeights must list only used layers (an unused one would get a zero gradient, and Adam would move it): the
+    lists are the layers whose weights get a gradient from a forward, D's fp32 1-output layer and G's dense bias
+    excepted (those are not in FlatWeights)."""
+    nc = net_config_for_preset("tiny", 16, 3)
+    nets = build_pgan(nc, 0)
+    t = torch.tensor(0.4)
+    for r, fading in _phases(nc):
+        z, x = torch.randn(4, nc.latent_size), torch.randn(4, 3, 2 ** r, 2 ** r)
+        for name, run, listed, extra in [
+                ("G", lambda: g_forward(nets.G, z, r, fading, t), g_layers(nets.G, r, fading), {"dense_bias"}),
+                ("D", lambda: d_forward(nets.D, x, r, fading, t), trunk_layers(nets.D, r, fading),
+                 {"dense1.weight", "dense1.bias"}),
+                ("E", lambda: e_forward(nets.E, x, r, fading, t), trunk_layers(nets.E, r, fading), set())]:
+            net = getattr(nets, name)
+            net.zero_grad(set_to_none=True)
+            run().square().sum().backward()
+            used = {n for n, p in net.named_parameters() if p.grad is not None}
+            ids = {id(p) for m in listed for p in m.parameters()}
+            named = {n for n, p in net.named_parameters() if id(p) in ids}
+            assert used == named | extra, (name, r, fading, used ^ (named | extra))
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_flat_weights_give_the_layers_own_values_and_gradients(channels_last):
+    """nets.layers.FlatWeights: the same forward values and weight gradients as each layer's own weight * scale (and
+    bias), in fp32 and under bf16 autocast, at every phase of a 16x16 net (fused up/down convolutions included),
+    for the gradient penalty's double backward too."""
+    nc = net_config_for_preset("tiny", 16, 3)
+    nets = build_pgan(nc, 0)
+    for m in nets.modules().values():
+        with torch.no_grad():
+            for n, p in m.named_parameters():
+                if n.endswith("bias"):
+                    p.normal_()                      # biases start at zero: make their part of the vector count
+        if channels_last:
+            m.to(memory_format=torch.channels_last)
+    t = torch.tensor(0.4)
+    for r, fading in _phases(nc):
+        g = torch.Generator().manual_seed(r)
+        z, x0 = torch.randn(4, nc.latent_size, generator=g), torch.randn(4, 3, 2 ** r, 2 ** r, generator=g)
+        for dtype in (torch.float32, torch.bfloat16):
+            ac = torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == torch.bfloat16)
+            for name in ("G", "D", "E"):
+                net = getattr(nets, name)
+                fw = FlatWeights(g_layers(net, r, fading) if name == "G" else trunk_layers(net, r, fading))
+                outs = []
+                for flat in (False, True):
+                    net.zero_grad(set_to_none=True)
+                    x = x0.clone().requires_grad_(True)
+                    with ac, (fw.applied(dtype) if flat else nullcontext()):
+                        if name == "G":
+                            y = g_forward(net, z, r, fading, t)
+                        else:
+                            y = (d_forward if name == "D" else e_forward)(net, x, r, fading, t)
+                        if flat:                     # the flat values are the ones in use (fused kernels excepted)
+                            assert all((m._pw is not None or getattr(m, "fused_kernel", False))
+                                       and (m._pb is not None or m.bias is None) for m in fw.layers)
+                    loss = y.float().square().sum()
+                    if name == "D":                  # the GP's path: d ||dD/dx|| / dW
+                        (gx,) = torch.autograd.grad(loss, x, create_graph=True)
+                        loss = loss + gx.float().norm()
+                    loss.backward()
+                    assert all(m._pw is None and m._pb is None for m in fw.layers)      # only inside the block
+                    outs.append((y.detach(), {n: p.grad.clone() for n, p in net.named_parameters()
+                                              if p.grad is not None}))
+                (y0, g0), (y1, g1) = outs
+                where = f"{name} at {2 ** r}x{2 ** r}{' fade' if fading else ''} {dtype}"
+                assert torch.equal(y0, y1), where
+                assert g0.keys() == g1.keys(), where
+                for k in g0:
+                    # the same values; the weight gradients' sums may run in another order (a view of one buffer)
+                    torch.testing.assert_close(g1[k], g0[k], rtol=1e-5, atol=1e-6, msg=f"{where}: {k}")
+
+
+@pytest.mark.parametrize("amp", [None, torch.bfloat16])
+def test_fast_path_with_flat_weights_trains_as_with_each_layers_own(amp):
+    nc, tc, x = _setup()
+    fast = FastOptions(amp=amp, channels_last=True)
+    a, r0 = _runner(nc, tc, x, fast, force_fast=True)
+    b, r1 = _runner(nc, tc, x, fast, force_fast=True)
+    r1.flat_weights = False
+    assert r0.flat_weights
+    la, lb = _train(r0, nc, tc, 12), _train(r1, nc, tc, 12)
+    assert lb[0] == pytest.approx(la[0], rel=1e-5, abs=1e-6)
+    pa, pb = _params(a), _params(b)
+    for k in pa:
+        assert (pa[k] - pb[k]).abs().max() <= 1e-4, k
+
+
+def test_flat_weights_take_fewer_ops_per_iteration():
+    """What the flat weights are for (kernel launches: benchmarks/RESULTS.md, 2026-12-01): fewer aten ops in a bf16
+    channels_last iteration. Counted, not timed."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Count(TorchDispatchMode):
+        n = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            if not getattr(func, "is_view", False):
+                Count.n += 1
+            return func(*args, **(kwargs or {}))
+
+    nc, tc, x = _setup()
+    counts = []
+    for flat in (False, True):
+        _, run = _runner(nc, tc, x, FastOptions(amp=torch.bfloat16, channels_last=True), force_fast=True)
+        run.flat_weights = flat
+        phase = schedule(10 ** 6, nc.resolution, tc.phase_kimg, tc.fade_kimg, tc.minibatch)    # 8x8 stable
+        assert phase.resolution == 8 and phase.fade == 0
+        run.iteration(phase)
+        Count.n = 0
+        with Count():
+            run.iteration(phase)
+        counts.append(Count.n)
+    assert counts[1] < 0.95 * counts[0], counts       # 8.6% fewer here; 15% at width 256 (roofline.py)

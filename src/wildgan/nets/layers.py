@@ -7,6 +7,8 @@ Adam sees every layer at the same scale. Biases start at zero and are not scaled
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
@@ -55,9 +57,13 @@ class EqLinear(nn.Module):
         self.weight = nn.Parameter(torch.randn(out_features, in_features))
         self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
         self.scale = gain / math.sqrt(in_features)
+        # run-time weight and bias set by FlatWeights for the forwards inside its `applied` block, else None
+        self._pw: torch.Tensor | None = None
+        self._pb: torch.Tensor | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.linear(x, self.weight * self.scale, self.bias)
+        w = self.weight * self.scale if self._pw is None else self._pw
+        return F.linear(x, w, self.bias if self._pb is None else self._pb)
 
 
 class EqConv2d(nn.Module):
@@ -80,16 +86,26 @@ class EqConv2d(nn.Module):
         self.mode = mode
         self.fused = fused and kernel == 3
         self.pad = kernel // 2
+        self._pw: torch.Tensor | None = None     # see EqLinear
+        self._pb: torch.Tensor | None = None
+
+    @property
+    def fused_kernel(self) -> bool:
+        """Whether the forward builds a 4x4 kernel from the 3x3 weight (fused up/down)."""
+        return self.fused and self.mode is not None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        fused = self.fused and self.mode is not None
+        fused = self.fused_kernel
         # the fused 4x4 kernel: the mean of the 3x3 kernel at its 4 one-pixel shifts (times 4 for 'up', folded into
         # the scale: a power of two, so exact), one avg-pool instead of pad + 4 slices + 3 adds. The same function
         # (its sums are taken in another order: equal up to float rounding), but its backward is one kernel
         # instead of 4 zero-filled slice_backward copies and 3 adds per use, in every forward of every step
         # (benchmarks/roofline.py, 32x32 at width 256: 240 fewer kernels per iteration, 12% less
         # memory traffic)
-        w = self.weight * (self.scale * 4.0 if fused and self.mode == "up" else self.scale)
+        if self._pw is not None:
+            w = self._pw
+        else:
+            w = self.weight * (self.scale * 4.0 if fused and self.mode == "up" else self.scale)
         if fused:
             w = F.avg_pool2d(F.pad(w, (1, 1, 1, 1)), 2, stride=1)
         if self.mode == "up":
@@ -105,11 +121,85 @@ class EqConv2d(nn.Module):
                 x = F.avg_pool2d(F.conv2d(x, w, padding=self.pad), 2)
         else:
             x = F.conv2d(x, w, padding=self.pad)
-        if self.bias is not None:
+        b = self.bias if self._pb is None else self._pb
+        if b is not None:
             # in x's dtype: under bf16 autocast an fp32 bias would promote every activation back to fp32 (and
-            # autograd would keep both copies); in fp32 the cast is a no-op
-            x = x + self.bias.to(x.dtype).view(1, -1, 1, 1)
+            # autograd would keep both copies); in fp32, and for FlatWeights' bf16 bias, the cast is a no-op
+            x = x + b.to(x.dtype).view(1, -1, 1, 1)
         return x
+
+
+class FlatWeights:
+    """The run-time weights of a list of equalised layers made in three kernels instead of two or three per tensor.
+
+    Why: each EqLinear / EqConv2d forward multiplies its weight by its scale and, under bf16 autocast, casts the
+    weight and the bias: small kernels whose launch costs more than their work. In the training loop's low-resolution
+    phases these were about a third of an iteration's kernels (benchmarks/RESULTS.md, 2026-12-01), and their backward
+    passes as many again. `applied(dtype)` instead concatenates every tensor into one vector, multiplies it by the
+    per-element scales (one kernel) and casts it (one), and each layer's forward takes its view of the result: the
+    same values as the layers' own arithmetic, since weight * scale and the cast are elementwise. Its backward is one
+    cast, one multiply and one concatenation, and the weights' gradients are views of one buffer.
+
+    The fused up/down convolutions keep their weight out of the vector: their 4x4 kernel is built in fp32 from the
+    scaled weight (an average of four shifted copies), and casting before that sum would round differently. Their
+    biases are in it. Only layers that the forwards inside the block use may be listed: a listed layer that is not
+    used would get a zero gradient instead of none, and Adam moves a weight whose gradient is zero.
+    The values are used only inside the `applied` block, so a later forward (after an optimiser step) sees the new
+    weights. Works with channels_last weights (their NHWC order is contiguous, so flattening is a view)."""
+
+    def __init__(self, layers: Sequence[EqLinear | EqConv2d]) -> None:
+        self.layers = list(layers)
+        self._scale: torch.Tensor | None = None     # the per-element scales, built on first use on the weights' device
+
+    def _tensors(self) -> list[tuple[EqLinear | EqConv2d, str, torch.Tensor]]:
+        out: list[tuple[EqLinear | EqConv2d, str, torch.Tensor]] = []
+        for m in self.layers:
+            if not (isinstance(m, EqConv2d) and m.fused_kernel):
+                out.append((m, "w", m.weight))
+            if m.bias is not None:
+                out.append((m, "b", m.bias))
+        return out
+
+    @staticmethod
+    def _flat(t: torch.Tensor) -> torch.Tensor:
+        if t.dim() == 4 and not t.is_contiguous() and t.is_contiguous(memory_format=torch.channels_last):
+            return t.permute(0, 2, 3, 1).reshape(-1)
+        return t.reshape(-1)
+
+    @staticmethod
+    def _unflat(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        if like.dim() == 4 and not like.is_contiguous() and like.is_contiguous(memory_format=torch.channels_last):
+            o, i, kh, kw = like.shape
+            return v.view(o, kh, kw, i).permute(0, 3, 1, 2)
+        return v.view(like.shape)
+
+    def _scales(self, items: list[tuple[EqLinear | EqConv2d, str, torch.Tensor]]) -> torch.Tensor:
+        if self._scale is None or self._scale.device != items[0][2].device:
+            parts = [torch.full((t.numel(),), m.scale if kind == "w" else 1.0, dtype=torch.float32)
+                     for m, kind, t in items]
+            self._scale = torch.cat(parts).to(items[0][2].device)
+        return self._scale
+
+    @contextmanager
+    def applied(self, dtype: torch.dtype = torch.float32) -> Iterator[None]:
+        """Inside the block, the listed layers' forwards use weights and biases of `dtype` made here."""
+        items = self._tensors()
+        if not items:
+            yield
+            return
+        flat = torch.cat([self._flat(t) for _, _, t in items])
+        flat = (flat * self._scales(items)).to(dtype)
+        sizes = [t.numel() for _, _, t in items]
+        try:
+            for (m, kind, t), v in zip(items, flat.split(sizes)):
+                if kind == "w":
+                    m._pw = self._unflat(v, t)
+                else:
+                    m._pb = v
+            yield
+        finally:
+            for m in self.layers:
+                m._pw = m._pb = None
 
 
 def minibatch_stddev(x: torch.Tensor, group_size: int = 4, sub_batch: int | None = None) -> torch.Tensor:

@@ -5,6 +5,7 @@ Where to look, in file order:
   build_pyramid, process_reals     the training images on the device, and real images faded like G's output
   d_step, ema_update, g_step, e_step   one iteration, written plainly: the reference for what the steps compute
   g_forward ... FastOptions        the fast path's functional forwards (bf16 autocast, channels_last, torch.compile)
+                                   and the layers each uses at a phase (g_layers, trunk_layers: for FlatWeights)
   StepRunner                       one iteration as train_pgan runs it: iteration() draws the minibatch and latents,
                                    then the plain steps above (_plain_iteration), or _body (the same maths on the
                                    fast path, optionally data-parallel, captured whole as a CUDA graph on a GPU)
@@ -45,7 +46,7 @@ from ..errors import DataError, DivergenceError, TrainingInterrupted, WildganErr
 from ..fileio import atomic_write_stream, truncate_jsonl
 from ..losses import critic_loss, encoder_image_loss, encoder_latent_loss, generator_loss
 from ..nets import PGANNetworks, build_pgan
-from ..nets.layers import downsample2, lerp, lrelu, pixel_norm, upsample2
+from ..nets.layers import FlatWeights, downsample2, lerp, lrelu, pixel_norm, upsample2
 from ..devices import resolve_device
 from .data_placement import (BatchSampler, data_device, data_on_gpu_setting, host_gather, pyramid_bytes,
                              tell_host_placement)
@@ -217,6 +218,10 @@ def e_step(nets: PGANNetworks, opt: torch.optim.Optimizer, z: torch.Tensor, lod:
 # region stays valid through a whole fade-in (lod changes every round). The networks' own forward() takes lod as a
 # Python float, so the fast path uses the functional forwards below: the same submodules, the same ops in the same
 # order (tests/unit/test_fast_path.py checks that they are bit-identical to G/D/E.forward at several lods).
+#
+# Run-time weights: on the fast path (unless compiled) each G/D/E forward runs inside its network's
+# nets.layers.FlatWeights block (StepRunner._weights): the weights * scales and their bf16 casts are made for all the
+# layers of the phase at once, three kernels, instead of by each layer. The same values; fewer kernel launches.
 
 def _lerp_t(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     return lerp(a, b, t)  # type: ignore[arg-type]   # a + (b - a) * t works for a 0-dim tensor t
@@ -264,6 +269,28 @@ def d_forward(D: torch.nn.Module, img: torch.Tensor, r_cur: int, fading: bool, t
 
 def e_forward(E: torch.nn.Module, img: torch.Tensor, r_cur: int, fading: bool, t: torch.Tensor) -> torch.Tensor:
     return lrelu(E.dense0(E.head_input(trunk_features(E, img, r_cur, fading, t))))
+
+
+def g_layers(G: torch.nn.Module, r_cur: int, fading: bool) -> list[torch.nn.Module]:
+    """The equalised layers g_forward uses at (r_cur, fading), for FlatWeights (which must list only used layers)."""
+    out = [G.dense, G.conv4]
+    for r in range(3, r_cur + 1):
+        out += [G.up[str(r)], G.conv[str(r)]]
+    out.append(G.to_rgb[str(r_cur)])
+    if fading and r_cur > 2:
+        out.append(G.to_rgb[str(r_cur - 1)])
+    return out
+
+
+def trunk_layers(net: torch.nn.Module, r_cur: int, fading: bool) -> list[torch.nn.Module]:
+    """The equalised layers d_forward / e_forward use under autocast at (r_cur, fading): D's 1-output layer is left
+    out, as it runs in fp32 (d_forward)."""
+    out = [net.from_rgb[str(r_cur)]]
+    if fading and r_cur > 2:
+        out.append(net.from_rgb[str(r_cur - 1)])
+    for r in range(r_cur, 2, -1):
+        out += [net.conv[str(r)], net.down[str(r)]]
+    return out + [net.conv4, net.dense0]
 
 
 def process_reals_t(x_u8: torch.Tensor, fading: bool, t: torch.Tensor) -> torch.Tensor:
@@ -385,6 +412,11 @@ class StepRunner:
         # fast mode: D(real) and D(fake) of the D step in one forward (losses.critic_loss's critic_pair); False gives
         # two forwards as the plain path (benchmarks/bench.py --separate-critic, the A/B of this)
         self.pair_critic = True
+        # fast mode: each network's run-time weights made once per forward in three kernels (nets.layers.FlatWeights)
+        # instead of per layer; False gives the layers' own arithmetic (bench.py --layer-weights, the A/B of this).
+        # Not with torch.compile, which fuses that arithmetic itself and would guard on the per-call tensors.
+        self.flat_weights = self.fast.compile == "off"
+        self._flat: dict[tuple[str, int, int, bool], FlatWeights] = {}
         self._ema_key: tuple[int, int] | None = None  # (Gs, G) whose parameter lists _ema_params holds
         self._ema_params: Any = None
         if self.fast_mode:
@@ -514,6 +546,20 @@ class StepRunner:
             return nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=self.fast.amp)
 
+    def _weights(self, name: str, r: int, fading: bool, amp: bool = True) -> Any:
+        """FlatWeights.applied for network `name` at (r, fading), in the autocast dtype (fp32 with amp=False or
+        without autocast); a no-op when flat_weights is off."""
+        if not self.flat_weights:
+            return nullcontext()
+        net = getattr(self.nets, name)
+        key = (name, id(net), r, fading)         # the layers of this network object at this phase
+        fw = self._flat.get(key)
+        if fw is None:
+            fw = FlatWeights(g_layers(net, r, fading) if name == "G" else trunk_layers(net, r, fading))
+            self._flat[key] = fw
+        dtype = self.fast.amp if amp and self.fast.amp is not None else torch.float32
+        return fw.applied(dtype)
+
     def _reduce(self, m: torch.nn.Module) -> None:
         if self.dist is not None:
             self.dist.average_gradients(m.parameters())
@@ -539,17 +585,18 @@ class StepRunner:
 
         # D step. fake: bf16 forward, then fp32. Critic on real/fake under autocast, outputs cast to fp32; on the
         # GP's x_hat (the only critic input that requires grad) in fp32, eager (AOTAutograd has no double backward).
-        with torch.no_grad(), ac():
+        wts = self._weights
+        with torch.no_grad(), ac(), wts("G", r, fading):
             fake = gf(nets.G, zd * tc.latent_scale, r, fading, t).float()
 
         def critic(x: torch.Tensor) -> torch.Tensor:
             if x.requires_grad:                      # the GP's pass: eager (double backward), fp32 unless asked
                 if tc.gp_precision == "amp":
-                    with ac():
+                    with ac(), wts("D", r, fading):
                         return d_forward(nets.D, x, r, fading, t).float()
-                with torch.autocast(device_type=self.device.type, enabled=False):
+                with torch.autocast(device_type=self.device.type, enabled=False), wts("D", r, fading, amp=False):
                     return d_forward(nets.D, x, r, fading, t)
-            with ac():
+            with ac(), wts("D", r, fading):
                 return df(nets.D, x, r, fading, t).float()
 
         def critic_pair(real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -557,7 +604,7 @@ class StepRunner:
             # two separate calls, with half the kernels
             n = real.shape[0]
             assert fake.shape[0] == n, "critic_pair: the two minibatches must be the same size (sub_batch)"
-            with ac():
+            with ac(), wts("D", r, fading):
                 out = df(nets.D, torch.cat([real, fake]), r, fading, t, n).float()
             d_real, d_fake = out.split(n)            # one cat in the backward (two slices: two zero-fills + add)
             return d_real, d_fake
@@ -570,11 +617,11 @@ class StepRunner:
         # G step
         nets.D.requires_grad_(False)
         try:
-            with ac():
+            with ac(), wts("G", r, fading):
                 fake = gf(nets.G, zg * tc.latent_scale, r, fading, t)
 
             def critic_g(x: torch.Tensor) -> torch.Tensor:
-                with ac():
+                with ac(), wts("D", r, fading):
                     return df(nets.D, x, r, fading, t).float()
 
             loss, t2 = generator_loss(critic_g, fake)
@@ -586,19 +633,21 @@ class StepRunner:
         # E step
         if self.use_encoder:
             z = ze * tc.latent_scale
-            with torch.no_grad(), ac():
-                x = gf(nets.G, z, r, fading, t).float()
             nets.G.requires_grad_(False)
             try:
-                with ac():
-                    z_hat = ef(nets.E, x, r, fading, t)
-                z_hat = z_hat.float()
-                if tc.encoder_loss == "image":
-                    with ac():
-                        rec = gf(nets.G, z_hat, r, fading, t)
-                    loss, t3 = encoder_image_loss(x, rec.float())
-                else:
-                    loss, t3 = encoder_latent_loss(z, z_hat)
+                # G's weights are frozen in this step: one set of run-time weights serves both G forwards
+                with wts("G", r, fading):
+                    with torch.no_grad(), ac():
+                        x = gf(nets.G, z, r, fading, t).float()
+                    with ac(), wts("E", r, fading):
+                        z_hat = ef(nets.E, x, r, fading, t)
+                    z_hat = z_hat.float()
+                    if tc.encoder_loss == "image":
+                        with ac():
+                            rec = gf(nets.G, z_hat, r, fading, t)
+                        loss, t3 = encoder_image_loss(x, rec.float())
+                    else:
+                        loss, t3 = encoder_latent_loss(z, z_hat)
                 self._update("E", loss)
             finally:
                 nets.G.requires_grad_(True)
@@ -608,7 +657,7 @@ class StepRunner:
 
     # -- whole-iteration CUDA graphs ----------------------------------------------------------------------------
     def _graph_iteration(self, phase: Phase, args: tuple[torch.Tensor, ...]) -> dict[str, torch.Tensor]:
-        key = (phase.resolution, phase.fade > 0, phase.batch, self.pair_critic,
+        key = (phase.resolution, phase.fade > 0, phase.batch, self.pair_critic, self.flat_weights,
                tuple(g["lr"] for o in self.opts.values() for g in o.param_groups))
         if key in self._bad_keys:
             return self._body(phase, *args)
