@@ -374,6 +374,34 @@ def test_input_types_give_the_same_scores(det: Detector, x_train, tmp_path, monk
         np.testing.assert_array_equal(det.decision_function(v), ref, err_msg=name)
 
 
+class _UserTensor(torch.Tensor):
+    """A torch.Tensor subclass defined outside torch, as a user's own (its __module__ is this test module's)."""
+
+
+def test_tensor_subclasses_are_read_as_tensors(det: Detector, x_train, recwarn) -> None:
+    """Any torch.Tensor subclass is read as the tensor it is: one defined outside torch was told apart by its module
+    name ('unsupported image input of type _UserTensor', 'image 0: a _UserTensor is not an image'), and in a list
+    reached np.asarray, which refuses a tensor that requires grad or is bf16 (torch's bare RuntimeError)."""
+    x = x_train[:8]
+    ref = det.decision_function(x)
+    t = torch.from_numpy(x[:, None].astype(np.float32) / 255.0)            # NCHW floats in [0, 1]
+    variants = {
+        "nn.Parameter": torch.nn.Parameter(t),
+        "user subclass": t.as_subclass(_UserTensor),
+        "user subclass, requires grad": t.clone().requires_grad_().as_subclass(_UserTensor),
+        "user subclass, bf16": (t * 255).to(torch.bfloat16).as_subclass(_UserTensor),
+        "list of user subclasses": list(t.clone().requires_grad_().as_subclass(_UserTensor)),
+    }
+    for name, v in variants.items():
+        np.testing.assert_array_equal(det.decision_function(v), ref, err_msg=name)
+    y = torch.tensor([0, 0, 0, 0, 1, 1, 1, 1]).as_subclass(_UserTensor)
+    f1 = copy.copy(det).set_threshold("f1", X_val=t.as_subclass(_UserTensor), y_val=y)
+    assert f1.threshold_rule_.rule == "f1"
+    # training images too, the same images as the plain array gives
+    d = Detector(**{**TINY, "total_kimg": 0.05}).fit(torch.from_numpy(x_train[:16].copy()).as_subclass(_UserTensor))
+    assert d.n_train_ == 16 and d.image_shape_ == (28, 28, 1)
+
+
 def test_a_tar_of_mixed_sizes_is_read_like_the_folder(tmp_path, monkeypatch) -> None:
     """A .tar.gz of images of different sizes gives the Detector the same images as the unpacked folder: its
     resize_mode (here letterbox: an edge defect survives) and resolution apply to the originals."""

@@ -39,6 +39,7 @@ convert_items -> [N, R, R, C]; to_images does all three); count_images (a count 
 from __future__ import annotations
 
 import itertools
+import sys
 import warnings
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -90,10 +91,22 @@ _MASK_MEANS_NOTHING = ("and a mask has no meaning here (the networks see every p
                        "counts): fill them (x.filled(value)) or leave out the images they belong to")
 
 
+def _tensor_type(t: type) -> bool:
+    """Whether t is torch.Tensor or any subclass of it (nn.Parameter, a user's own). Checked by class, not by module
+    name: a subclass defined outside torch (its __module__ the user's) was read as no image at all. torch is looked
+    up, not imported: without it loaded nothing can be a tensor, and `import wildgan.detector` stays torch-free."""
+    torch = sys.modules.get("torch")
+    return torch is not None and issubclass(t, torch.Tensor)
+
+
+def _is_tensor(v: Any) -> bool:
+    return _tensor_type(type(v))
+
+
 def _special(t: type) -> bool:
     """Items np.asarray reads wrongly: masked values (their mask dropped, a masked 0-d value NaN) and tensors (one that
     requires grad or is bf16 is torch's bare RuntimeError / TypeError)."""
-    return issubclass(t, np.ma.MaskedArray) or t.__module__.startswith("torch")
+    return issubclass(t, np.ma.MaskedArray) or _tensor_type(t)
 
 
 def _item_types(items: list[Any] | tuple[Any, ...] | np.ndarray) -> set[type]:
@@ -128,7 +141,7 @@ def _read_items(items: list[Any] | tuple[Any, ...], what: str) -> list[Any]:
     as to_numpy reads them, at every depth."""
     return [np.ma.getdata(v) if isinstance(v, np.ma.MaskedArray) else
             _read_items(v, what) if isinstance(v, (list, tuple)) else
-            to_numpy(v, what) if type(v).__module__.startswith("torch") else v for v in items]
+            to_numpy(v, what) if _is_tensor(v) else v for v in items]
 
 
 def _read_object_items(a: np.ndarray, what: str) -> np.ndarray:
@@ -164,7 +177,7 @@ def to_numpy(a: Any, what: str = "images") -> np.ndarray:
                                 f"masked values in {'a list' if not object_array else 'an object array'}), "
                                 f"{_MASK_MEANS_NOTHING}")
             a = _read_items(a, what) if not object_array else _read_object_items(a, what)
-    if type(a).__module__.startswith("torch"):
+    if _is_tensor(a):
         if getattr(a, "is_meta", False) or getattr(a, "layout", None) not in (None, _strided()):
             # (torch's own errors: "Cannot copy out of meta tensor", or a sparse tensor's numpy() TypeError)
             if a.is_meta:
@@ -189,7 +202,7 @@ def _image_arrays(X: Any, what: str | None = None) -> Iterator[tuple[str, np.nda
     items = X if isinstance(X, (list, tuple)) else \
         list(X) if isinstance(X, np.ndarray) and X.dtype == object and X.ndim == 1 else [X]
     for i, it in enumerate(items):
-        if not (isinstance(it, (np.ndarray, list, tuple)) or type(it).__module__.startswith("torch")):
+        if not (isinstance(it, (np.ndarray, list, tuple)) or _is_tensor(it)):
             continue
         name = ("images" if what is None else what) if it is X else f"image {i}" if what is None else f"{what}[{i}]"
         yield name, to_numpy(it, name)
@@ -455,7 +468,7 @@ def decode_items(X: Any, depth16: str, image_shapes: Sequence[Sequence[int]] | N
         X = list_image_files([Path(X)])
     elif isinstance(X, Image.Image):
         X = [X]
-    if isinstance(X, np.ndarray) or type(X).__module__.startswith("torch"):
+    if isinstance(X, np.ndarray) or _is_tensor(X):
         arr = to_numpy(X)
         if arr.ndim not in (2, 3, 4):
             # (array_to_uint8 said "must have 3 (NHW) or 4 dimensions", though one [H, W] image is taken here too)
@@ -501,7 +514,7 @@ def decode_items(X: Any, depth16: str, image_shapes: Sequence[Sequence[int]] | N
                 warn_user(f"skipped {e}")
                 continue
             ids.append(f"image:{i}")
-        elif isinstance(it, (np.ndarray, list, tuple)) or type(it).__module__.startswith("torch"):
+        elif isinstance(it, (np.ndarray, list, tuple)) or _is_tensor(it):
             items.add(_single_image(it, f"image {i}", depth16, float_range, stats))
             ids.append(f"image:{i}")
         else:
