@@ -53,7 +53,7 @@ import numpy as np
 from .config import DETECTOR_DIR_NAME, DETECTOR_KIND, RUN_METHODS, SAMPLE_TOKEN, SCORE_NAMES, is_sample_path, own_score
 from .data.inputs import (PIXEL_RANGES, check_image_arrays, check_path_input, convert_items, count_images,
                           decode_items, guess_float_range, infer_geometry, input_float_range, item_shapes, read_3d,
-                          refit, to_images, to_numpy)
+                          read_nested_lists, refit, to_images, to_numpy)
 from .data.transforms import MAX_AUTO_RESOLUTION  # largest automatic resolution, as the CLI's
 from .errors import CheckpointError, ConfigError, DataError, TrainingInterrupted, WildganError, warn_user
 from .fileio import version_state
@@ -703,6 +703,9 @@ class Detector:
         check_path_input(X, "X")     # (before '' could be read as the working folder and trained on)
         if X_val is not None:
             check_path_input(X_val, "X_val")
+            # images given as nested lists read once, for the check below and the read after training alike (and
+            # then counted against y_val below, as arrays are)
+            X_val = read_nested_lists(X_val, "X_val")
             # (its images are read after training, by decision_function: a masked or NaN pixel found then cost the
             # training, and was named as 'images' of no argument)
             check_image_arrays(X_val, "X_val")
@@ -818,13 +821,15 @@ class Detector:
 
         # floats: the range of all the training floats together (or the one given), kept for every later call
         given = getattr(self, "pixel_range", "auto")           # (a Detector pickled before pixel_range existed)
-        frange = given if given != "auto" else input_float_range(X)
+        # images given as nested lists read once: the float range and the images were each read from the lists
+        arrays = read_nested_lists(X)
+        frange = given if given != "auto" else input_float_range(arrays)
         depth16 = getattr(self, "depth16", "per-image")
         stats: dict[str, Any] = {}
         # (files are shrunk while read to the largest resolution this fit can choose, and read again if it
         # chooses a smaller one: f-AnoGAN's networks take 64 at most)
         most = self.resolution or (64 if self.method == "fanogan" else MAX_AUTO_RESOLUTION)
-        items, ids = decode_items(X, depth16, skip_bad=bool(self.skip_bad), float_range=frange, stats=stats,
+        items, ids = decode_items(arrays, depth16, skip_bad=bool(self.skip_bad), float_range=frange, stats=stats,
                                   limit=most, fit=self.resize_mode, channels=self.channels)
         res, ch = infer_geometry(items, self.resolution, self.channels)
         warn_decode_stats(stats, "images", depth16, option="depth16=")
@@ -1100,6 +1105,7 @@ class Detector:
 
     def _images_ids(self, X: Any) -> tuple[np.ndarray, list[str]]:
         learned = self.pixel_range_
+        X = read_nested_lists(X)     # (once: the warning below reads the float range from X again)
         x, ids = to_images(X, self.resolution_, self.channels_, resize_mode=self.conversion_.get("fit", "resize"),
                            depth16=self.conversion_.get("depth16", "per-image"), image_shapes=self._image_shapes(),
                            float_range=learned, native_sides=self.conversion_.get("native_sides"),

@@ -745,6 +745,39 @@ def test_images_given_as_nested_lists_are_read_once(monkeypatch) -> None:
     assert x.shape == (3, 8, 8, 1) and read == ["image 0", "image 1", "image 2"]
 
 
+def test_a_detector_reads_images_given_as_nested_lists_once(x_train, monkeypatch, recwarn) -> None:
+    """fit read X's nested lists twice (its float range, then its images), X_val's twice (the check before training,
+    then the read after it) and decision_function twice where it warns about [0, 1] floats (to_images, then the
+    float range for the warning): each list is now read once, and to the same scores as the arrays it holds. X_val's
+    count is now known before training too (nested lists had none: y_val's count was checked after it)."""
+    from wildgan.data import inputs
+
+    read, to_numpy = [], inputs.to_numpy
+
+    def counted(a, what="images"):
+        if isinstance(a, (list, tuple)):
+            read.append(what)
+        return to_numpy(a, what)
+    monkeypatch.setattr(inputs, "to_numpy", counted)
+    x = x_train[:16].astype(np.float32) * (2 / 255) - 1                    # [-1, 1] floats
+    d = Detector(**{**TINY, "total_kimg": 0.05}, threshold="f1").fit([a.tolist() for a in x],
+                                                                       X_val=[a.tolist() for a in x[:4]],
+                                                                       y_val=[0, 1, 0, 1])
+    assert read == [f"X_val[{i}]" for i in range(4)] + [f"image {i}" for i in range(16)]   # (X_val checked first)
+    assert d.pixel_range_ == "[-1,1]"
+    read.clear()
+    bright = list(x_train[:8].astype(np.float32) / 255)                   # [0, 1] floats: warned about
+    with pytest.warns(WildganWarning, match="none of these 8 float images has a negative value"):
+        s = d.decision_function([a.tolist() for a in bright])
+    assert read == [f"image {i}" for i in range(8)]
+    np.testing.assert_array_equal(s, d.decision_function(bright))
+    from wildgan.training import run as training_run
+
+    monkeypatch.setattr(training_run, "train_run", lambda *a, **k: pytest.fail("training started"))
+    with pytest.raises(DataError, match=r"^y_val: 3 labels for X_val, which holds 4 image\(s\)"):
+        Detector(**TINY, threshold="f1").fit(x_train[:16], X_val=[a.tolist() for a in x_train[:4]], y_val=[0, 1, 0])
+
+
 def test_to_images_rules() -> None:
     with pytest.warns(UserWarning) as seen:
         x, ids = to_images([np.zeros((20, 30), np.uint8), np.full((40, 40, 3), 255, np.uint8)])
