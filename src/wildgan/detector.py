@@ -51,9 +51,9 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .config import DETECTOR_DIR_NAME, DETECTOR_KIND, RUN_METHODS, SAMPLE_TOKEN, SCORE_NAMES, is_sample_path, own_score
-from .data.inputs import (PIXEL_RANGES, check_image_arrays, check_path_input, convert_items, count_images,
-                          decode_items, guess_float_range, infer_geometry, input_float_range, item_shapes, read_3d,
-                          read_nested_lists, refit, to_images, to_numpy)
+from .data.inputs import (PIXEL_RANGES, check_image_arrays, check_image_paths, check_path_input, convert_items,
+                          count_images, decode_items, guess_float_range, infer_geometry, input_float_range,
+                          item_shapes, read_3d, read_nested_lists, refit, to_images, to_numpy)
 from .data.transforms import MAX_AUTO_RESOLUTION  # largest automatic resolution, as the CLI's
 from .errors import CheckpointError, ConfigError, DataError, TrainingInterrupted, WildganError, warn_user
 from .fileio import version_state
@@ -724,6 +724,9 @@ class Detector:
             check_val_labels(to_numpy(y_val, "y_val"), None,
                              None if self.skip_bad else (n_val,) if n_val is not None else _array_counts(X_val),
                              f"X_val {X_val}{whole}" if isinstance(X_val, (str, Path)) else "X_val", "y_val")
+            # its paths too, read after training: one that is not there, an .npz whose arrays the read refuses (read
+            # whole now, seconds against the training's minutes)
+            check_image_paths(X_val, "X_val", getattr(self, "depth16", "per-image"), bool(self.skip_bad))
         if self.threshold != "f1" and (X_val is not None or y_val is not None):
             warn_user(f"X_val / y_val are used by threshold='f1' only; threshold={self.threshold!r} takes its "
                       f"threshold from the training scores and ignores them")
@@ -939,6 +942,10 @@ class Detector:
         warn_user(msg)
 
     def _set_threshold(self, X_val: Any = None, y_val: Any = None) -> None:
+        if self.threshold != "f1":
+            # only f1 uses a validation set (fit and from_run warn that it is ignored): it was scored all the same,
+            # and a file in it that cannot be read was refused after the training, which fit then lost
+            X_val = y_val = None
         try:
             val_scores = None if X_val is None else self.decision_function(X_val)
         except DataError as e:

@@ -248,3 +248,47 @@ def test_y_val_s_refusals_name_y_val(det, x16, monkeypatch) -> None:
     # (said as fit says it: the caller gave X_val's images, not scores; was "3 labels for 4 scores")
     with pytest.raises(DataError, match=r"^y_val: 3 labels for X_val, which holds 4 image\(s\)$"):
         det.set_threshold("f1", X_val=x16[:4], y_val=[0, 1, 0])
+
+
+def test_an_x_val_file_the_read_would_refuse_is_refused_before_training(x16, tmp_path, monkeypatch) -> None:
+    """X_val's paths are read after training (decision_function): an .npz whose image array has a bad layout or bad
+    pixels, or a path that is not there, cost the whole training before the refusal. Now the refusal comes first, in
+    the read's own words, after 'X_val: '; an .npz the read takes passes the check."""
+    _no_training(monkeypatch)
+    f1 = Detector(**SHORT, threshold="f1")
+    y = [0, 1, 0, 1]
+    bad = {"flat": (dict(x=np.zeros((4, 64), np.uint8)), r"flat\.npz:x: image array must have 3 \(NHW\) or 4"),
+           "stack": (dict(x=np.zeros((4, 8, 8, 1, 1), np.uint8)), r"stack\.npz:x: image array must have 3"),
+           "two": (dict(x=np.zeros((4, 8, 8, 2), np.uint8)), r"two\.npz:x: image array of shape \(4, 8, 8, 2\) has 2 "
+                                                              r"channels"),
+           "five": (dict(x=np.zeros((4, 8, 8, 5), np.uint8)), r"five\.npz:x: image array shape \(4, 8, 8, 5\) has no "
+                                                               r"channel axis"),
+           "nan": (dict(x=np.full((4, 8, 8), np.nan, np.float32)), r"nan\.npz:x: image array contains NaN or inf"),
+           "range": (dict(x=np.linspace(-1, 1, 256).reshape(4, 8, 8)), r"range\.npz:x: float image values must lie "
+                                                                        r"in \[0, 1\] or \[0, 255\], found \[-1, 1\]"),
+           "labels": (dict(x=x16[:4], y=np.zeros(3, int)), r"labels\.npz: labels 'y' has 3 entries but there are 4")}
+    for name, (arrays, said) in bad.items():
+        np.savez(tmp_path / f"{name}.npz", **arrays)
+        with pytest.raises(DataError, match=f"^X_val: {re.escape(str(tmp_path))}/{said}"):
+            f1.fit(x16, X_val=str(tmp_path / f"{name}.npz"), y_val=y)
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    with pytest.raises(DataError, match=r"^X_val: .*junk\.npz: not an \.npz file"):
+        f1.fit(x16, X_val=tmp_path / "junk.npz", y_val=y)
+    for missing in (str(tmp_path / "missing.npz"), tmp_path / "no_folder", [x16[0], str(tmp_path / "gone.png")]):
+        with pytest.raises(DataError, match=r"^X_val: .*(missing\.npz|no_folder|gone\.png): no such file or folder"):
+            f1.fit(x16, X_val=missing, y_val=y)
+    np.savez(tmp_path / "good.npz", x=x16[:4].astype(np.float32) / 255)
+    with pytest.raises(AssertionError, match="training started"):       # passed the checks
+        f1.fit(x16, X_val=str(tmp_path / "good.npz"), y_val=y)
+
+
+@pytest.mark.filterwarnings("ignore:training ended at")      # (the short fits stop at 4x4 on purpose)
+def test_an_x_val_the_threshold_rule_ignores_is_not_read(det, x16, tmp_path) -> None:
+    """Only threshold='f1' uses X_val (fit and from_run warn that the others ignore it): it was scored after training
+    all the same, so that a file in it the read refuses cost the fit its training, and set_threshold a refusal."""
+    np.savez(tmp_path / "flat.npz", x=np.zeros((4, 64), np.uint8))
+    for X_val in (str(tmp_path / "flat.npz"), str(tmp_path / "missing.npz")):
+        with pytest.warns(UserWarning, match="X_val / y_val are used by threshold='f1' only"):
+            d = Detector(**SHORT).fit(x16, X_val=X_val)
+        assert d.threshold_rule_.rule == "contamination"
+        assert copy.deepcopy(det).set_threshold("mad", X_val=X_val).threshold_rule_.rule == "mad"

@@ -230,6 +230,30 @@ def check_image_arrays(X: Any, what: str) -> None:
             raise DataError(f"{name}: image values contain NaN or inf")
 
 
+def check_image_paths(X: Any, what: str, depth16: str = "per-image", skip_bad: bool = False) -> None:
+    """Refuse now, by the argument's name, what decode_items would refuse in X's paths (X itself, or the paths in a
+    list) when it reads them: a path that is not there, a folder without images (list_image_files' refusals, no image
+    decoded), and, for an .npz given alone, anything its read refuses: it is read whole here, as decode_items reads it
+    (the arrays' layout, NaN or out-of-range pixels, the file's labels). Detector.fit checks X_val so before
+    training, which decode_items reads only after it (the training lost). A tar archive or CIFAR batches are only
+    looked for: decoding every image of an archive twice would cost what the check saves. Errors are decode_items'
+    own, after `what`: '<what>: <file>:x: image array must have ...'."""
+    try:
+        if isinstance(X, (str, Path)):
+            if is_dataset_file(X):
+                if detect_format(Path(X)) == "npz":
+                    # (read, checked and dropped: held through the training it would double the memory X_val needs)
+                    _read_dataset_file(Path(X), depth16, skip_bad, stats={})
+                return
+            list_image_files([Path(X)])
+        elif isinstance(X, (list, tuple)):
+            for it in X:
+                if isinstance(it, (str, Path)):
+                    list_image_files([Path(it)])     # (in a list a path is read as image files, a data set refused)
+    except DataError as e:
+        raise DataError(f"{what}: {e}") from None
+
+
 def input_float_range(X: Any) -> str | None:
     """The range all the float pixels in X (an array / tensor, or a list of them among other items) are guessed to be
     in (guess_float_range over all of them together), or None when X holds no float pixels. Its items are those
