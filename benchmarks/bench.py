@@ -179,7 +179,7 @@ def bench_preset(preset: str, args: argparse.Namespace, dev: torch.device, ceili
     rng = torch.Generator(device=dev).manual_seed(0)
     runner = StepRunner(nets, opts, tc, nc, dev, pyr, rng, fast=fast, log=lambda m: print("   ", m))
     runner.pair_critic = not args.separate_critic
-    runner.flat_weights = runner.flat_weights and not args.layer_weights
+    runner.flat_weights = (runner.flat_weights or args.flat_weights) and not args.layer_weights
     L = nc.resolution_log2
     out = {} if out is None else out
     out.update({"preset": preset, "fmap_max": nc.fmap_max, "fast_options": {
@@ -388,6 +388,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--layer-weights", action="store_true",
                     help="each layer scales and casts its own weights, as the plain path (A/B of the fast path's "
                          "flat run-time weights, StepRunner.flat_weights)")
+    ap.add_argument("--flat-weights", action="store_true",
+                    help="the fast path's flat run-time weights on every device (by default CUDA only: on the CPU "
+                         "they measured slower)")
     ap.add_argument("--channels-last", choices=("on", "off"))
     ap.add_argument("--cuda-graphs", choices=("on", "off"))
     ap.add_argument("--res", type=lambda v: [int(x) for x in v.split(",")],

@@ -284,7 +284,8 @@ def probe(s: Session, a: argparse.Namespace, py: str, out: Path, work: Path) -> 
     # formula of the pixel norm; 5: every phase at width 512 (the paper's), whose schedule no call can run whole:
     # bench.py projects it from the phase rates (issue 5's 15-minute goal); 6: torch.compile, last because its compile
     # time on the H200 is unknown (warmup_s in its rows says it)
-    variants = [("merged critic", ["--res", "4,8,32"]),
+    # (row 1 names --flat-weights, CUDA's default, so that the CPU smoke run of this probe measures the same rows)
+    variants = [("as is", ["--res", "4,8,32", "--flat-weights"]),
                 ("layer weights", ["--res", "4,8,32", "--layer-weights"]),
                 ("separate critic", ["--res", "4,8,32", "--separate-critic", "--layer-weights"]),
                 ("4x4 plain norm", ["--res", "4", "--plain-pixel-norm"]),

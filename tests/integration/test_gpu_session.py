@@ -98,15 +98,17 @@ def test_gpu_session_main_first_trains_before_any_benchmark(tmp_path: Path) -> N
 
 def test_gpu_session_probe_runs_the_ab_rows_and_profiles(tmp_path: Path) -> None:
     out, r = _driver(tmp_path, "--probe")
-    # versions, merged critic, layer weights, separate critic, 4x4 plain norm, every phase, profile, CUDA tests (they
+    # versions, as is, layer weights, separate critic, 4x4 plain norm, every phase, profile, CUDA tests (they
     # skip on the CPU; no compile here)
     assert [s["rc"] for s in r["steps"]] == [0] * 8, r["steps"]
     assert r["steps"][7]["name"] == "fast-path tests (cuda)"
     presets = r["bench"]["presets"]
-    assert [p["variant"] for p in presets] == ["merged critic", "layer weights", "separate critic", "4x4 plain norm",
+    assert [p["variant"] for p in presets] == ["as is", "layer weights", "separate critic", "4x4 plain norm",
                                                "width 512"]
     assert [p["fast_options"]["critic_pass"] for p in presets] == ["merged", "merged", "separate", "merged", "merged"]
-    assert [p["fast_options"]["weights"] for p in presets] == ["flat", "per layer", "per layer", "flat", "flat"]
+    # (flat on CUDA only unless asked: the first row asks, as the probe is run on CUDA)
+    assert [p["fast_options"]["weights"] for p in presets] == ["flat", "per layer", "per layer", "per layer",
+                                                               "per layer"]
     assert [p["fast_options"]["plain_pixel_norm_forced"] for p in presets] == [False, False, False, True, False]
     assert all({ph["res"] for ph in p["phases"]} == {4, 8, 32} for p in presets[:3])
     assert {ph["res"] for ph in presets[3]["phases"]} == {4}

@@ -143,9 +143,11 @@ class FlatWeights:
     The fused up/down convolutions keep their weight out of the vector: their 4x4 kernel is built in fp32 from the
     scaled weight (an average of four shifted copies), and casting before that sum would round differently. Their
     biases are in it. Only layers that the forwards inside the block use may be listed: a listed layer that is not
-    used would get a zero gradient instead of none, and Adam moves a weight whose gradient is zero.
+    used would get a zero gradient instead of none (with the paper's beta1 = 0 and the Adam reset per phase that moves
+    no weight, but it changes Adam's second moment, DDP's traffic, and with momentum it would move the weight).
     The values are used only inside the `applied` block, so a later forward (after an optimiser step) sees the new
-    weights. Works with channels_last weights (their NHWC order is contiguous, so flattening is a view)."""
+    weights; a block nested in another over the same layers gives them back to the outer one when it ends.
+    Works with channels_last weights (their NHWC order is contiguous, so flattening is a view)."""
 
     def __init__(self, layers: Sequence[EqLinear | EqConv2d]) -> None:
         self.layers = list(layers)
@@ -174,10 +176,13 @@ class FlatWeights:
         return v.view(like.shape)
 
     def _scales(self, items: list[tuple[EqLinear | EqConv2d, str, torch.Tensor]]) -> torch.Tensor:
-        if self._scale is None or self._scale.device != items[0][2].device:
-            parts = [torch.full((t.numel(),), m.scale if kind == "w" else 1.0, dtype=torch.float32)
-                     for m, kind, t in items]
-            self._scale = torch.cat(parts).to(items[0][2].device)
+        n = sum(t.numel() for _, _, t in items)
+        dev = items[0][2].device
+        if self._scale is None or self._scale.device != dev or self._scale.numel() != n:
+            # made on the device (fill kernels, no host-to-device copy, which a CUDA graph capture would refuse);
+            # remade if the layers changed (a fused flag, a shape), which would otherwise be a size mismatch
+            self._scale = torch.cat([torch.full((t.numel(),), m.scale if kind == "w" else 1.0, dtype=torch.float32,
+                                                device=dev) for m, kind, t in items])
         return self._scale
 
     @contextmanager
@@ -190,6 +195,7 @@ class FlatWeights:
         flat = torch.cat([self._flat(t) for _, _, t in items])
         flat = (flat * self._scales(items)).to(dtype)
         sizes = [t.numel() for _, _, t in items]
+        outer = [(m._pw, m._pb) for m in self.layers]     # an enclosing block's, given back at the end
         try:
             for (m, kind, t), v in zip(items, flat.split(sizes)):
                 if kind == "w":
@@ -198,8 +204,8 @@ class FlatWeights:
                     m._pb = v
             yield
         finally:
-            for m in self.layers:
-                m._pw = m._pb = None
+            for m, (pw, pb) in zip(self.layers, outer):
+                m._pw, m._pb = pw, pb
 
 
 def minibatch_stddev(x: torch.Tensor, group_size: int = 4, sub_batch: int | None = None) -> torch.Tensor:

@@ -414,8 +414,10 @@ class StepRunner:
         self.pair_critic = True
         # fast mode: each network's run-time weights made once per forward in three kernels (nets.layers.FlatWeights)
         # instead of per layer; False gives the layers' own arithmetic (bench.py --layer-weights, the A/B of this).
-        # Not with torch.compile, which fuses that arithmetic itself and would guard on the per-call tensors.
-        self.flat_weights = self.fast.compile == "off"
+        # On CUDA only, where a kernel launch costs more than these kernels' work: on the CPU (the fast path with
+        # --amp bf16, --channels-last on or DDP) it measured 0-15% slower at low resolution (benchmarks/RESULTS.md,
+        # 2026-12-02). Not with torch.compile, which fuses that arithmetic itself and would guard on the tensors.
+        self.flat_weights = self.fast.compile == "off" and self.device.type == "cuda"
         self._flat: dict[tuple[str, int, int, bool], FlatWeights] = {}
         self._ema_key: tuple[int, int] | None = None  # (Gs, G) whose parameter lists _ema_params holds
         self._ema_params: Any = None
@@ -458,6 +460,7 @@ class StepRunner:
     def invalidate(self) -> None:
         """Drop captured graphs (after weights/optimiser state were replaced by a checkpoint, or lr changed)."""
         self._graph, self._graph_key = None, None
+        self._flat.clear()          # (keyed by the networks' ids: replaced networks must not find the old layers)
         if self.fast.channels_last:
             _match_state_layout(self.opts)
 
