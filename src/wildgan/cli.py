@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 # nothing heavy at import time (no torch): `wildgan --help` is instant, and Ctrl-C while a command's own imports load
 # still ends in main's one-line "interrupted"
-from .config import DETECTOR_DIR_NAME, SCORE_NAMES
+from .config import DEFAULT_CONTAMINATION, DEFAULT_MAD_K, DETECTOR_DIR_NAME, SCORE_NAMES
 
 from .errors import (CheckpointError, ConfigError, DataError, DivergenceError, HeldWarning, Terminated,
                      TrainingInterrupted, WildganError, WildganWarning, moved_name)
@@ -560,8 +560,6 @@ def _threshold_options(p: argparse.ArgumentParser, threshold_help: str, score_he
     (fit_match: what must be Detector.fit's for its recorded c or k to be taken; for score, its --batch-mode too,
     which export, whose graph scores each image alone, does not have)."""
     p.add_argument("--threshold", choices=("contamination", "mad"), help=threshold_help)
-    from .thresholds import DEFAULT_CONTAMINATION, DEFAULT_MAD_K   # (the report states the same defaults)
-
     p.add_argument("--expected-contamination", type=float, default=DEFAULT_CONTAMINATION, metavar="G",
                    help=f"G (c) of --threshold contamination: the expected fraction of anomalies among the "
                         f"training images, whose scores' 100*(1-G) percentile is the threshold (default "
@@ -1073,8 +1071,6 @@ def _contamination_note(a: argparse.Namespace, gamma: float) -> str:
     knows its γ (the report's Threshold section gives c = γ a row of its own), and a run on the user's own data
     records γ = 0 with its real share of anomalies unknown, so c is the user's to give (or Detector.fit's record of
     it: _follow_fit_record). The mad rule's note where its k is fit's record (_fit_record_note), else ''."""
-    from .thresholds import DEFAULT_CONTAMINATION
-
     if a.threshold != "contamination":
         return _fit_record_note(a)
     c = float(a.expected_contamination)

@@ -307,6 +307,12 @@ class TrainConfig:
 # way: it is a diagnostic, not a score). Defined here, in a module without torch, for the CLI's option choices.
 SCORE_NAMES = ("a", "L_n", "L_o", "L_r", "A")
 
+# The threshold rules' parameters when none is given (`wildgan score --threshold`, Detector, the report's threshold
+# section; thresholds.py holds the rules). Defined here, without numpy, for the CLI's option defaults: importing
+# wildgan.thresholds for them cost `wildgan --help` numpy's import (~50 ms).
+DEFAULT_CONTAMINATION = 0.05
+DEFAULT_MAD_K = 3.0
+
 
 def own_score(method: str) -> str:
     """The score a method ranks by: f-AnoGAN's A (its a, from the izi_f encoder, is not what it was made for), else

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable, Iterable, Sequence
 
 
 class WildganError(Exception):
@@ -28,6 +28,31 @@ class CheckpointError(WildganError):
 
 class DivergenceError(WildganError):
     """Training produced NaN/inf in a loss or a weight."""
+
+
+# The errors that keep their class when one rank of a torchrun job tells the others that it failed (training's
+# start_together, sharded scoring's gather): the rank sends its class's name with the message (error_kind) and the
+# others rebuild it from this table alone (rebuilt_error), never from an unpickled exception (a peer's pickle would
+# run whatever it names, and not every class can be rebuilt from a message). Without it rank 0 raised a StartFailed
+# or a plain WildganError, so `except DataError` around a distributed job missed another rank's unreadable file.
+CARRIED_ERRORS: dict[str, type[WildganError]] = {c.__name__: c for c in (ConfigError, DataError, CheckpointError,
+                                                                        DivergenceError)}
+
+
+def error_kind(exc: BaseException) -> str | None:
+    """The name under which `exc`'s class goes to the other ranks: that of its nearest class in CARRIED_ERRORS (a
+    subclass such as checkpoint.NewerFormatError goes as its CheckpointError), else None (told as a WildganError)."""
+    return next((c.__name__ for c in type(exc).__mro__ if CARRIED_ERRORS.get(c.__name__) is c), None)
+
+
+def rebuilt_error(kinds: Iterable[str | None], message: str) -> WildganError:
+    """The error that failures on one or more ranks (`kinds`: error_kind of each) are raised as here, with `message`:
+    their class when they all had the same carried one, else a plain WildganError (e.g. a DataError on one rank and a
+    ConfigError on another, or an OSError). A name outside CARRIED_ERRORS is read as no class at all."""
+    found = set(kinds)
+    kind = found.pop() if len(found) == 1 else None
+    cls = CARRIED_ERRORS.get(kind) if kind is not None else None
+    return (cls or WildganError)(message)
 
 
 class TrainingInterrupted(WildganError):

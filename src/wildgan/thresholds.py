@@ -26,15 +26,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .data.inputs import to_numpy
+from .config import DEFAULT_CONTAMINATION, DEFAULT_MAD_K  # the rules' default parameters (also the CLI's)
 from .errors import ConfigError, DataError, WildganRuntimeWarning, warn_user
 from .fileio import atomic_write_text
 
 RULES = ("contamination", "mad", "f1")
 MAD_SCALE = 1.4826
-# the rules' parameters when none is given (`wildgan score --threshold`, Detector, the report's threshold section)
-DEFAULT_CONTAMINATION = 0.05
-DEFAULT_MAD_K = 3.0
 # what a score or label in a list / object array may be: np.asarray(..., float64) reads them all (numpy's bool_ and
 # Decimal are no numbers.Real)
 _NUMBERS = (numbers.Real, np.bool_, decimal.Decimal)
@@ -102,6 +99,10 @@ def _values(x: Any, what: str, kind: str) -> np.ndarray:
     here: np.asarray(..., float64) read None as NaN, '0.5' as 0.5 and 1+1j as 1, silently."""
     if x is None:
         raise DataError(f"{what}: None where {kind}s are needed")
+    # imported here, not at the top: data.inputs brings the whole data layer (PIL, urllib/ssl, the readers), 0.1 s
+    # that `wildgan --help` (its parser reads DEFAULT_CONTAMINATION) and `import wildgan.thresholds` need not pay
+    from .data.inputs import to_numpy
+
     a = to_numpy(x, what)
     if a.dtype == object:
         # (one check per type, not per value: an object array of a million scores took 0.2 s value by value; None

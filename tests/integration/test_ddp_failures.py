@@ -319,3 +319,51 @@ def test_score_ranks_stopped_by_sigterm_say_terminated_wherever_they_are(tmp_pat
     assert "wildgan: error" not in err and "another rank of the job stopped" not in err, err[-3000:]
     assert "exitcode: 143" in err and "exitcode: 2)" not in err, err[-3000:]
     print(f"\nrank 0 waiting in the gather, both ranks sent SIGTERM: the job ended after {time.monotonic() - t0:.1f} s")
+
+
+
+# Rank 1 alone fails: a ConfigError in sharded scoring (the gather), then a DataError naming a file in start_together
+# (its data unreadable); each rank writes what it caught, by the class a caller would catch it by, to $OUT/rank-R.txt
+# (its own file: the ranks' prints share one pipe, which can join their lines).
+CLASS_WRAPPER = textwrap.dedent('''
+    import os
+    from pathlib import Path
+    from wildgan.errors import ConfigError, DataError, error_kind
+    from wildgan.scoring.run import _gather_ranks
+    from wildgan.training import distributed as dist
+
+    ctx = dist.init_distributed("cpu")
+    said = open(Path(os.environ["OUT"]) / f"rank-{ctx.rank}.txt", "w")
+    err = ConfigError("--chunk-size 0: must be at least 1") if ctx.rank == 1 else None
+    try:
+        _gather_ranks(ctx, [], [], (f"rank 1: {err}", error_kind(err)) if err else None, 0, {}, err)
+    except Exception as e:
+        said.write(f"score on rank {ctx.rank}: ConfigError={isinstance(e, ConfigError)}: {e}\\n")
+    def setup():
+        if ctx.rank == 1:
+            raise DataError("/data/pile/7.png: cannot identify image file")
+    try:
+        dist.start_together(ctx, setup, Path(os.environ["OUT"]) / "run")      # (leaves the process group)
+    except Exception as e:
+        said.write(f"start on rank {ctx.rank}: DataError={isinstance(e, DataError)}: {e}\\n")
+    said.close()
+''')
+
+
+@pytest.mark.integration
+def test_a_ranks_data_and_config_errors_reach_the_other_ranks_as_their_class(tmp_path: Path):
+    """Two gloo processes: rank 1's ConfigError (sharded scoring) and DataError (a failed start) are raised on rank 0
+    as that class, with the message naming the file: rank 0 raised a WildganError and a StartFailed, which a caller's
+    `except ConfigError` / `except DataError` missed. Its class went by name (errors.CARRIED_ERRORS), not pickled."""
+    wrapper = tmp_path / "classes.py"
+    wrapper.write_text(CLASS_WRAPPER)
+    proc, took = _torchrun(wrapper, "-", env={"OUT": str(tmp_path)})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = sorted(s for r in (0, 1) for s in (tmp_path / f"rank-{r}.txt").read_text().splitlines())
+    assert lines == [
+        "score on rank 0: ConfigError=True: rank 1: --chunk-size 0: must be at least 1",
+        "score on rank 1: ConfigError=True: rank 1: --chunk-size 0: must be at least 1",
+        "start on rank 0: DataError=True: rank 1 of 2 could not start: DataError: /data/pile/7.png: cannot identify "
+        "image file",
+        "start on rank 1: DataError=True: /data/pile/7.png: cannot identify image file"], proc.stderr[-3000:]
+    print(f"\nrank 1's errors kept their class: torchrun job ended after {took:.1f} s")

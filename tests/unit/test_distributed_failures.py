@@ -6,6 +6,7 @@ collective's error is one torch.distributed raises here. And the timeouts init_d
 from __future__ import annotations
 
 import os
+import pickle
 import signal
 import socket
 import textwrap
@@ -469,6 +470,72 @@ def test_an_error_every_rank_met_is_the_jobs_not_one_ranks_own(tmp_path: Path, m
         pass
 
 
+def _start_as_rank_1(setup: Callable[[], object], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> object:
+    """start_together on rank 1 (rank 0 started): what rank 1 sends the others, through pickle as gloo sends it."""
+    sent = []
+
+    def gather(said, mine, group=None):
+        sent.append(pickle.loads(pickle.dumps(mine)))
+        said[:] = [None, mine]
+
+    monkeypatch.setattr(tdist, "all_gather_object", gather)
+    monkeypatch.setattr(DistContext, "barrier", lambda self: None)
+    with pytest.raises(Exception):
+        start_together(_ctx(1), setup, tmp_path)
+    return sent[0]
+
+
+@pytest.mark.parametrize("kind, carried", [("DataError", "DataError"), ("ConfigError", "ConfigError"),
+                                           ("NewerFormatError", "CheckpointError"), ("RuntimeError", None)])
+def test_a_rank_that_could_not_start_keeps_its_error_class_on_the_other_ranks(
+        kind: str, carried: str | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Rank 1 could not start with a DataError naming a file only it could not read: rank 0 raised a StartFailed,
+    which `except DataError` (or ValueError) missed. The ranks that started raise it as the failed rank's class too
+    (a carried wildgan class, by name: a subclass goes as its carried base), still a StartFailed with the message;
+    a class that is not carried (RuntimeError) stays a plain StartFailed."""
+    from wildgan import errors
+    from wildgan.checkpoint import NewerFormatError
+
+    cls = {"NewerFormatError": NewerFormatError, "RuntimeError": RuntimeError}.get(kind) or getattr(errors, kind)
+    message = "/data/pile/7.png: cannot identify image file"
+
+    def setup() -> None:
+        raise cls(message)
+
+    said = _start_as_rank_1(setup, tmp_path, monkeypatch)
+    monkeypatch.setattr(tdist, "all_gather_object", lambda got, mine, group=None: got.__setitem__(
+        slice(None), [mine, said]))
+    with pytest.raises(StartFailed) as got:
+        start_together(_ctx(0), lambda: "started", tmp_path)
+    assert str(got.value) == f"rank 1 of 2 could not start: {kind}: {message}"
+    if carried is None:
+        assert type(got.value) is StartFailed and not isinstance(got.value, ValueError)
+    else:
+        assert isinstance(got.value, getattr(errors, carried))
+    assert isinstance(got.value, errors.DataError) == (carried == "DataError")
+
+
+@pytest.mark.parametrize("kinds, raised", [(["ConfigError"], "ConfigError"), (["DataError"], "DataError"),
+                                           (["DataError", "ConfigError"], "WildganError"),
+                                           ([None], "WildganError"), (["os.system"], "WildganError")])
+def test_sharded_scoring_raises_a_ranks_error_as_its_class_on_every_rank(
+        kinds: list, raised: str, monkeypatch: pytest.MonkeyPatch):
+    """score --distributed (scoring.run._gather_ranks): a rank's ConfigError was raised as a plain WildganError on
+    every rank, its own included (only a DataError kept its class). Now every failed rank's class, by name, and the
+    one they share is raised; different classes, none carried, or a name outside errors.CARRIED_ERRORS: a
+    WildganError."""
+    from wildgan import errors
+    from wildgan.scoring import run as scoring
+
+    failures = [(f"rank {r}: bad {kind}", kind) for r, kind in enumerate(kinds, start=1)]
+    monkeypatch.setattr(tdist, "all_gather_object", lambda got, mine, group=None: got.__setitem__(
+        slice(None), [([], [], f, 0, {}) for f in [None, *failures]]))
+    with pytest.raises(errors.WildganError) as got:
+        scoring._gather_ranks(replace(_ctx(0), world=1 + len(kinds)), [], [], None, 0, {}, None)
+    assert type(got.value) is getattr(errors, raised)
+    assert str(got.value) == "; ".join(msg for msg, _ in failures)
+
+
 def test_a_full_disk_does_not_hide_why_the_ranks_could_not_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """start_together on rank 0 when rank 1 could not start and the run folder's disk is full: rank 0's `stopped:`
     line cannot be written, and rank 0 still raises what stopped the job (rank 1's start), not "No space left on
@@ -483,7 +550,7 @@ def test_a_full_disk_does_not_hide_why_the_ranks_could_not_start(tmp_path: Path,
     monkeypatch.setattr(fileio, "append_line", full)
     monkeypatch.setattr(dist, "append_line", full)
     monkeypatch.setattr(tdist, "all_gather_object", lambda said, mine, group=None: said.__setitem__(
-        slice(None), [mine, "RuntimeError: rank 1 cannot read its data"]))
+        slice(None), [mine, (None, "RuntimeError: rank 1 cannot read its data")]))
     monkeypatch.setattr(DistContext, "barrier", lambda self: None)
     (tmp_path / "log.txt").write_text("")
     with pytest.raises(StartFailed, match="rank 1 of 2 could not start: RuntimeError: rank 1 cannot read its data"):
@@ -523,7 +590,7 @@ def test_sigterm_during_sharded_scoring_ends_it_as_terminated(rank: int, world: 
     monkeypatch.setattr(dist, "init_distributed", lambda *a, **k: replace(_ctx(rank), world=world))
     for name, value in (("RANK", rank), ("WORLD_SIZE", world), ("LOCAL_RANK", rank)):
         monkeypatch.setenv(name, str(value))
-    other = ([], [], (f"rank {1 - rank}: terminated (SIGTERM)", False), 0, {})
+    other = ([], [], (f"rank {1 - rank}: terminated (SIGTERM)", None), 0, {})
     monkeypatch.setattr(tdist, "all_gather_object", lambda said, mine, group=None: said.__setitem__(
         slice(None), [mine, other][::1 - 2 * rank][:world]))
     assert main(["score", str(run), "--data", str(pile), "--distributed", "--device", "cpu",
@@ -737,7 +804,7 @@ def test_rank_0s_stopped_line_of_a_failed_start_comes_after_the_warnings_it_held
 
     def gather(said, mine, group=None):       # the out-folder check agreed; the setup: rank 1 could not start
         agreements.append(mine)
-        said[:] = [mine, None if len(agreements) == 1 else "RuntimeError: rank 1 cannot read its data"]
+        said[:] = [mine, None if len(agreements) == 1 else (None, "RuntimeError: rank 1 cannot read its data")]
 
     monkeypatch.setattr(tdist, "all_gather_object", gather)
     monkeypatch.setattr(DistContext, "barrier", lambda self: None)

@@ -224,3 +224,26 @@ def test_the_private_import_check_sees_lazy_relative_imports(tmp_path):
     (fake / "data" / "__init__.py").write_text("")
     (fake / "data" / "a.py").write_text("def f():\n    from .b import _helper, public\n")
     assert _private_imports(fake / "data" / "a.py", fake) == ["data/a.py:2 imports _helper"]
+
+
+# modules that only some functions need, imported inside them: the entry points below must not load them
+_DEFERRED = ("PIL", "matplotlib", "onnx", "tensorboard", "scipy", "sklearn", "safetensors", "torch", "wildgan.data")
+
+
+@pytest.mark.parametrize("code, also_absent", [
+    ("import wildgan", ("numpy",)),
+    # the parser of every command (`wildgan --help`): its option defaults come from wildgan.config, not thresholds
+    ("import wildgan.cli; wildgan.cli.make_parser()", ("numpy",)),
+    # thresholds reads scores through data.inputs (the whole data layer, PIL, urllib/ssl) only when it is given some
+    ("import wildgan.thresholds", ()),
+])
+def test_entry_points_do_not_import_what_only_some_functions_need(code: str, also_absent: tuple[str, ...]):
+    import os
+    import subprocess
+    import sys
+
+    names = _DEFERRED + also_absent
+    check = f"{code}; import sys; print([n for n in {names!r} if n in sys.modules])"
+    env = {**os.environ, "PYTHONPATH": str(PKG.parent)}
+    out = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True, env=env).stdout
+    assert out.strip() == "[]", f"{code!r} imported {out.strip()}"

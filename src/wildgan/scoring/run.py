@@ -40,7 +40,7 @@ from ..data.imageset import READER_VERSION, decoder_versions, decoders_text
 from ..data.readers import channel_counts, channel_warning, list_image_files, none_readable_error
 from ..data.splits import conversion_opts, decoding_change
 from ..devices import resolve_device
-from ..errors import CheckpointError, ConfigError, DataError, WildganError, warn_user
+from ..errors import CheckpointError, ConfigError, error_kind, rebuilt_error, warn_user
 from ..nets import build_pgan
 from .pgan_scores import ScoreResult, batch_order, score_pgan
 from .scores import SCORES_VERSION, SCORES_VERSION_ABSENT, UNRECORDED_SCORES_VERSION
@@ -354,7 +354,8 @@ def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: 
         # (not SIGTERM, errors.Terminated, no Exception: torchrun sent it to every rank, not one rank's failure)
         if world == 1:
             raise
-        scored, bad, failure, err = [], [], (f"rank {rank}: {e}", isinstance(e, DataError)), e
+        # (its class by name, rebuilt on every rank from errors.CARRIED_ERRORS: a ConfigError stays one)
+        scored, bad, failure, err = [], [], (f"rank {rank}: {e}", error_kind(e)), e
         kinds = {}
     n_resumed = len(resumed)
     if world > 1:
@@ -557,20 +558,20 @@ def _warn_skipped(why: list[Skipped], warned: set[int], *, warn: bool, seen: set
         warned.add(i)
 
 
-def _gather_ranks(ctx: Any, scored: list[ChunkScores], bad: list[Skipped], failure: tuple[str, bool] | None,
+def _gather_ranks(ctx: Any, scored: list[ChunkScores], bad: list[Skipped], failure: tuple[str, str | None] | None,
                   n_resumed: int, kinds: dict[int, int], err: Exception | None
                   ) -> tuple[list[ChunkScores], list[Skipped], int, dict[int, int]] | None:
     """Several processes: every process's scored chunks, skipped files, resumed count and channel counts, on rank 0
-    (None on the other ranks). A failure on any rank (`failure`: its message, and whether it is a DataError) is
-    raised on every rank, so that none waits for the others forever."""
+    (None on the other ranks). A failure on any rank (`failure`: its message, and its class's errors.error_kind) is
+    raised on every rank, so that none waits for the others forever: as that class when every failed rank's was the
+    same (errors.rebuilt_error), else as a WildganError."""
     import torch.distributed as tdist
 
     gathered: list[Any] = [None] * ctx.world
     tdist.all_gather_object(gathered, (scored, bad, failure, n_resumed, kinds), group=ctx.ctrl_group)
     failures = [g[2] for g in gathered if g[2]]
     if failures:
-        kind = DataError if all(is_data for _, is_data in failures) else WildganError
-        raise kind("; ".join(msg for msg, _ in failures)) from err
+        raise rebuilt_error((kind for _, kind in failures), "; ".join(msg for msg, _ in failures)) from err
     if ctx.rank != 0:
         return None
     return ([q for g in gathered for q in g[0]], [q for g in gathered for q in g[1]], sum(g[3] for g in gathered),

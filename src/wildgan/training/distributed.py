@@ -46,7 +46,7 @@ import torch.distributed as tdist
 from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
 
 from ..config import NetConfig
-from ..errors import CheckpointError, Terminated, WildganError, warn_user
+from ..errors import CARRIED_ERRORS, CheckpointError, Terminated, WildganError, error_kind, warn_user
 from ..fileio import append_line, append_log_line, atomic_write_text
 
 _CTX: "DistContext | None" = None
@@ -534,7 +534,20 @@ def peer_failure(exc: BaseException, rank: int, timeout_s: float) -> str | None:
 
 
 class StartFailed(WildganError):
-    """Raised by start_together on the ranks whose own start went well, when another rank's did not."""
+    """Raised by start_together on the ranks whose own start went well, when another rank's did not: an instance of
+    that rank's error class too where it is one of errors.CARRIED_ERRORS (a DataError naming a file only that rank
+    could not read is caught by `except DataError` on every rank, as in one process)."""
+
+
+# StartFailed as each carried class too (StartFailed first: explain_failure still tells that this rank started well)
+_START_FAILED_AS: dict[str, type[StartFailed]] = {
+    name: type("StartFailed", (StartFailed, cls), {"__module__": __name__, "__doc__": StartFailed.__doc__})
+    for name, cls in CARRIED_ERRORS.items()}
+
+
+def _start_failed(kind: str | None, message: str) -> StartFailed:
+    """StartFailed(message), of the carried class named `kind` too (the failed rank's error_kind) when it is one."""
+    return _START_FAILED_AS.get(kind, StartFailed)(message) if kind is not None else StartFailed(message)
 
 
 def start_together(ctx: DistContext, setup: Callable[[], _T], run_dir: Path,
@@ -575,7 +588,9 @@ def start_together(ctx: DistContext, setup: Callable[[], _T], run_dir: Path,
         return result  # type: ignore[return-value]
     said: list[Any] = [None] * ctx.world
     try:
-        tdist.all_gather_object(said, None if error is None else _one_line(error), group=ctx.ctrl_group)
+        # (the class by name, beside its message: the other ranks rebuild it from errors.CARRIED_ERRORS alone)
+        tdist.all_gather_object(said, None if error is None else (error_kind(error), _one_line(error)),
+                                group=ctx.ctrl_group)
     except Exception as e:
         # a rank ended before it could say (killed while it read the data): told as in training, then own error first
         with sigterm_deferred():
@@ -590,8 +605,8 @@ def start_together(ctx: DistContext, setup: Callable[[], _T], run_dir: Path,
     failed = [(rank, what) for rank, what in enumerate(said) if what is not None]
     if not failed:
         return result  # type: ignore[return-value]
-    rank, what = failed[0]
-    stop = StartFailed(f"rank {rank} of {ctx.world} could not start{_and_others(len(failed))}: {what}")
+    rank, (kind, what) = failed[0]
+    stop = _start_failed(kind, f"rank {rank} of {ctx.world} could not start{_and_others(len(failed))}: {what}")
     if said[0] is None:                        # (the same on every rank: all of them take this branch, or none)
         if error is not None:
             record_failure(Path(run_dir), error, ctx)
