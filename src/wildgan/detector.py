@@ -815,6 +815,7 @@ class Detector:
         from .config import DataConfig
         from .data import AnomalySplit
         from .data.imageset import native_sides, warn_crop, warn_decode_stats
+        from .data.splits import all_colour
 
         # floats: the range of all the training floats together (or the one given), kept for every later call
         given = getattr(self, "pixel_range", "auto")           # (a Detector pickled before pixel_range existed)
@@ -835,12 +836,14 @@ class Detector:
         refit(items, res, depth16, self.resize_mode, self.channels)
         x = convert_items(items, res, ch, self.resize_mode)
         shapes = set(every)
-        n_gray = sum(1 for s in every if s[-1] == 1)
         conv = {"fit": self.resize_mode, "depth16": depth16, "native_sides": native_sides(s[:2] for s in shapes),
                 **({"float_range": frange} if frange else {}),
-                # what the networks learn from: images of the other kind scored later are warned about
+                # what the networks learn from: images of the other kind scored later are warned about. Colour as
+                # the CLI's split records it (all_colour: no image gray, gray stored as RGB included), since the
+                # warning counts such images as gray (transforms.own_channels): RGB-stored gray training images
+                # recorded as colour made the same kind of image, scored, 'gray images ... trained on colour'
                 **({"gray_data": True} if self.channels is None and ch == 1 else
-                   {"colour_data": True} if self.channels is None and ch == 3 and n_gray == 0 else {})}
+                   {"colour_data": True} if self.channels is None and ch == 3 and all_colour(x) else {})}
         src = str(Path(X).resolve()) if isinstance(X, (str, Path)) else f"in-memory {type(X).__name__}"
         # fit recorded in the run's config too: evaluate / score --data convert new data like the training data,
         # and `wildgan train --config` replays it from any folder (an absolute path, as the CLI records)

@@ -1622,7 +1622,9 @@ def test_images_of_the_other_kind_than_the_training_images_are_warned_about(det,
     with pytest.warns(UserWarning, match="8 colour images are converted to gray: the network was trained on gray"):
         det.decision_function(rgb)
     # fitted on colour images: gray ones lack the colour it learned, which alone can make them score high
-    colour = Detector(run_dir=str(tmp_path / "c"), **TINY).fit(np.repeat(x_train[:, :, :, None], 3, axis=-1))
+    tinted = np.repeat(x_train[:, :, :, None], 3, axis=-1)
+    tinted[..., 0] //= 2                                                # really colour, not gray in 3 channels
+    colour = Detector(run_dir=str(tmp_path / "c"), **TINY).fit(tinted)
     assert colour.conversion_.get("colour_data") is True
     with pytest.warns(UserWarning, match="4 gray images are scored by a network trained on colour images"):
         colour.decision_function(x_train[:4])
@@ -1633,7 +1635,17 @@ def test_images_of_the_other_kind_than_the_training_images_are_warned_about(det,
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        colour.decision_function(np.repeat(x_train[:4, :, :, None], 3, axis=-1))    # the same kind: nothing said
+        colour.decision_function(tinted[:4])                            # the same kind: nothing said
+    # gray digits stored as RGB are gray training images (the CLI's all_colour): no colour_data, so scoring more of
+    # them says nothing (it said '4 gray images ... trained on colour' once they counted as gray)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=NOT_GROWN)
+        rgb_gray = Detector(run_dir=str(tmp_path / "g"), **{**TINY, "total_kimg": 0.05}).fit(
+            np.repeat(x_train[:, :, :, None], 3, axis=-1))
+    assert "colour_data" not in rgb_gray.conversion_
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rgb_gray.decision_function(np.repeat(x_train[:4, :, :, None], 3, axis=-1))
 
 
 def test_fit_never_replaces_a_run_it_did_not_write(x_train, tmp_path) -> None:
