@@ -263,7 +263,7 @@ def make_parser() -> argparse.ArgumentParser:
                           "labelled validation set: Python API, Detector.from_run(RUN_DIR, threshold='f1', "
                           "X_val=..., y_val=...))",
                        "the score --threshold flags by (default: the method's own, A for f-AnoGAN, else a, as report "
-                       "ranks by; e.g. L_r, the residual)", fit_match="these networks, --score and --batch-mode")
+                       "ranks by; e.g. L_r, the residual)")
     s.add_argument("--normal", help="normal class(es) of a labelled data-set --data, comma separated: labels "
                                     "the rows (after a run trained on unlabelled images, which has no classes)")
     s.add_argument("--whole", action=argparse.BooleanOptionalAction, default=None,
@@ -554,11 +554,12 @@ def _add_train_args(p: argparse.ArgumentParser, study: bool = False) -> None:
                         "paper / fast / tiny); e.g. --preset fast --latent-size 512 keeps the paper's latent space")
 
 
-def _threshold_options(p: argparse.ArgumentParser, threshold_help: str, score_help: str,
-                       fit_match: str = "these networks and --score") -> None:
+def _threshold_options(p: argparse.ArgumentParser, threshold_help: str, score_help: str) -> None:
     """--threshold, --expected-contamination, --mad-k and --score: the same rule's options for score and export
-    (fit_match: what must be Detector.fit's for its recorded c or k to be taken; for score, its --batch-mode too,
-    which export, whose graph scores each image alone, does not have)."""
+    (fit_match: what must be Detector.fit's for its recorded c or k to be taken; not score's --batch-mode, whose
+    protocol keeps fit's c or k, as the exported graph, which scores each image alone, does:
+    thresholds.fit_record_apart)."""
+    fit_match = "these networks and --score"
     p.add_argument("--threshold", choices=("contamination", "mad"), help=threshold_help)
     p.add_argument("--expected-contamination", type=float, default=DEFAULT_CONTAMINATION, metavar="G",
                    help=f"G (c) of --threshold contamination: the expected fraction of anomalies among the "
@@ -1020,18 +1021,18 @@ def _given(a: argparse.Namespace, dest: str) -> bool:
     return getattr(a, dest) != a.defaults.get(dest) if getattr(a, "defaults", None) else False
 
 
-def _follow_fit_record(a: argparse.Namespace, run_dir: Path, weights_sha256: str | None, method: str,
-                       batch_mode: str | None = None) -> None:
+def _follow_fit_record(a: argparse.Namespace, run_dir: Path,
+                       lookup: Callable[[str, str | None], tuple[float | None, str]]) -> None:
     """score / export --threshold of a run that Detector.fit wrote: the rule's parameter (c, k) not given is the one
     fit recorded (thresholds.FIT_THRESHOLD_FILE) where the rule is the recorded one, the networks are those it was
-    taken with and the score (and, given, batch_mode: score's protocol) is the one it was taken on (as the report
-    shows the record), as Detector.from_run(RUN)
-    takes it (the CLI's defaults thresholded such a run otherwise than the fitted Detector and from_run, without a
-    word); a.fit_record: that file, for the threshold line, else None; a.fit_record_not: why a record of this rule is
-    not taken (other networks, another score), for the same line, else ''. A record that cannot be read or used is
-    warned about, naming the file, as from_run warns (the line said 'the default' as if there were none)."""
-    from .config import own_score
-    from .thresholds import FIT_THRESHOLD_FILE, fit_record_param
+    taken with and the score is the one it was taken on (as the report shows the record), as Detector.from_run(RUN)
+    and export_onnx take it (the CLI's defaults thresholded such a run otherwise than the fitted Detector and
+    from_run, without a word); `lookup(rule, score)`: thresholds.fit_record_param for the command's networks (score),
+    export.export_fit_param (export: the one rule of export_onnx too). a.fit_record: that file, for the threshold
+    line, else None; a.fit_record_not: why a record of this rule is not taken (other networks, another score), for
+    the same line, else ''. A record that cannot be read or used is warned about, naming the file, as from_run warns
+    (the line said 'the default' as if there were none)."""
+    from .thresholds import FIT_THRESHOLD_FILE
 
     a.fit_record, a.fit_record_not = None, ""
     dest = {"contamination": "expected_contamination", "mad": "mad_k"}.get(a.threshold or "")
@@ -1039,8 +1040,7 @@ def _follow_fit_record(a: argparse.Namespace, run_dir: Path, weights_sha256: str
         return
     path = run_dir / FIT_THRESHOLD_FILE
     try:
-        value, a.fit_record_not = fit_record_param(run_dir, a.threshold, weights_sha256,
-                                                   a.score or own_score(method), method, batch_mode)
+        value, a.fit_record_not = lookup(a.threshold, a.score)
     except (OSError, ConfigError) as e:
         why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
         option = "--expected-contamination" if dest == "expected_contamination" else "--mad-k"
@@ -1612,7 +1612,11 @@ def cmd_score(a: argparse.Namespace) -> int:
         _warn(f"warning: --batch-mode applies to wildgan runs (the encoder's minibatch stddev); this "
               f"{model.cfg.method} run scores as it always does")
         a.batch_mode = "mixed"        # and its thresholds come from its one cache of training scores
-    _follow_fit_record(a, run_dir, model.meta.get("sha256"), model.cfg.method, a.batch_mode)
+    from .config import own_score
+    from .thresholds import fit_record_param
+
+    _follow_fit_record(a, run_dir, lambda rule, score: fit_record_param(
+        run_dir, rule, model.meta.get("sha256"), score or own_score(model.cfg.method), model.cfg.method))
     train_scores, own_split = None, None
     if a.threshold in ("contamination", "mad") and (ctx is None or ctx.is_main):
         # (--skip-bad: the own split's warning naming files unreadable since training, held until the training
@@ -1863,7 +1867,7 @@ def _checkpoint_arg(a: argparse.Namespace, run_dir: Path) -> Path | None:
 # === wildgan export ===================================================================================================
 
 def cmd_export(a: argparse.Namespace) -> int:
-    from .export import export_onnx, onnx_metadata, onnx_threshold
+    from .export import export_fit_param, export_onnx, onnx_metadata, onnx_threshold
 
     _refuse_saved_detector(a.run_dir, "export")
     _check_out_file(a.out, "model.onnx")
@@ -1871,16 +1875,8 @@ def cmd_export(a: argparse.Namespace) -> int:
                                    "no threshold")
     a.fit_record = None
     if a.threshold:
-        from .checkpoint import read_meta
-        from .config import read_run_config
-        from .scoring.run import final_checkpoint
-
-        try:
-            own = read_meta(final_checkpoint(Path(a.run_dir))).get("sha256")      # the networks export_onnx exports
-            method = read_run_config(Path(a.run_dir)).method
-        except (WildganError, OSError):
-            own, method = None, "wildgan"    # (export_onnx names what is wrong with the run)
-        _follow_fit_record(a, Path(a.run_dir), own, method)
+        # export_onnx's own rule for a c (k) not given, run here for the threshold line's note
+        _follow_fit_record(a, Path(a.run_dir), lambda rule, score: export_fit_param(a.run_dir, rule, score=score))
     path = export_onnx(Path(a.run_dir), Path(a.out), batch_size=a.batch_size, opset=a.opset,
                        input_type=a.input_type, include_A=not a.no_A, threshold=a.threshold,
                        contamination=a.expected_contamination, mad_k=a.mad_k, score=a.score, device=a.device,

@@ -821,6 +821,7 @@ class Detector:
         from .config import DataConfig
         from .data import AnomalySplit
         from .data.imageset import native_sides, warn_crop, warn_decode_stats
+        from .data.splits import all_colour
 
         # floats: the range of all the training floats together (or the one given), kept for every later call
         given = getattr(self, "pixel_range", "auto")           # (a Detector pickled before pixel_range existed)
@@ -843,12 +844,14 @@ class Detector:
         refit(items, res, depth16, self.resize_mode, self.channels)
         x = convert_items(items, res, ch, self.resize_mode)
         shapes = set(every)
-        n_gray = sum(1 for s in every if s[-1] == 1)
         conv = {"fit": self.resize_mode, "depth16": depth16, "native_sides": native_sides(s[:2] for s in shapes),
                 **({"float_range": frange} if frange else {}),
-                # what the networks learn from: images of the other kind scored later are warned about
+                # what the networks learn from: images of the other kind scored later are warned about. Colour as
+                # the CLI's split records it (all_colour: no image gray, gray stored as RGB included), since the
+                # warning counts such images as gray (transforms.own_channels): RGB-stored gray training images
+                # recorded as colour made the same kind of image, scored, 'gray images ... trained on colour'
                 **({"gray_data": True} if self.channels is None and ch == 1 else
-                   {"colour_data": True} if self.channels is None and ch == 3 and n_gray == 0 else {})}
+                   {"colour_data": True} if self.channels is None and ch == 3 and all_colour(x) else {})}
         src = str(Path(X).resolve()) if isinstance(X, (str, Path)) else f"in-memory {type(X).__name__}"
         # fit recorded in the run's config too: evaluate / score --data convert new data like the training data,
         # and `wildgan train --config` replays it from any folder (an absolute path, as the CLI records)
@@ -1456,9 +1459,11 @@ class Detector:
         as the fitted Detector did, the same value from the same cached scores (an f1 threshold, which needs fit's
         validation set, is taken as recorded while the networks, their cached training scores and the score settings
         are those it was chosen with). An argument given wins; where it differs from the record, a WildganWarning
-        names the file and both. Fit's rule and c (k) are of the score and batch_mode fit thresholded: with another
-        one given, the defaults (contamination, c = 0.05; the rule given with its default c or k) are taken unless
-        given, as `wildgan score --threshold` and the report take them, and the warning says so.
+        names the file and both. Fit's rule and c (k) are of the score fit thresholded: with another one given, the
+        defaults (contamination, c = 0.05; the rule given with its default c or k) are taken unless given, as `wildgan
+        score --threshold` and the report take them, and the warning says so. Another batch_mode keeps fit's rule
+        and c (k), taken again from that protocol's training scores, as the fitted Detector's set_params(batch_mode=)
+        and `wildgan export` (whose graph scores each image alone) keep them.
         contamination or mad_k given without threshold chooses its own rule. The record
         is not taken for other networks than fit's (the run trained on since, or `checkpoint`), as the report does
         not show it for them: a warning says what it would have set. X_val / y_val given while the rule is not f1
@@ -1642,7 +1647,7 @@ def _settings_for_other_networks(record: _FitRecord, given: dict[str, Any], rule
 def _settings_for_these_networks(run_dir: Path, record: _FitRecord, given: dict[str, Any], rule: str | None,
                                  has_val: bool, model: Any) -> tuple[dict[str, Any], Threshold | None, str | None]:
     """_fit_record_settings where fit's threshold is of these networks: the record's settings where none is given,
-    its c (k) only for the score and protocol it is of (_why_fit_param_is_not_taken), and its f1 value where it
+    its c (k) only for the score it is of, in any protocol (_why_fit_param_is_not_taken), and its f1 value where it
     still applies (_recorded_f1)."""
     thr = record.thr
     # (from_record: the rule is fit's, which from_run's warning about X_val says)
@@ -1667,12 +1672,13 @@ def _settings_for_these_networks(run_dir: Path, record: _FitRecord, given: dict[
 def _why_fit_param_is_not_taken(record: _FitRecord, out: dict[str, Any], given: dict[str, Any], rule: str | None,
                                 model: Any) -> str:
     """Why fit's c (k), of its rule left to the record or asked for by name, is not taken for the settings `out`
-    ('' where it is, or where it is given): it is a threshold of the score and protocol fit took it on, and on
-    another one it is neither the Detector's threshold nor the report's row, so the default is taken, as `wildgan
-    score --threshold` takes it (thresholds.fit_record_apart, the rule they share; from_run took c = 0.2 of L_o for
-    a, where score --score a took 0.05). Without a rule given, from_run then thresholds as without a record
-    (contamination at the default c), as for other networks and for an f1 record, and as the report's 'flagged'
-    column of that score does (fit's mad kept on another score thresholded it by mad, k = 3)."""
+    ('' where it is, or where it is given): it is a threshold of the score fit took it on, and on another one it is
+    neither the Detector's threshold nor the report's row, so the default is taken, as `wildgan score --threshold`
+    takes it (thresholds.fit_record_apart, the rule they share; from_run took c = 0.2 of L_o for a, where score
+    --score a took 0.05). Another batch_mode keeps it (fit_record_apart says why). Without a rule given, from_run
+    then thresholds as without a record (contamination at the default c), as for other networks and for an f1
+    record, and as the report's 'flagged' column of that score does (fit's mad kept on another score thresholded it
+    by mad, k = 3)."""
     thr, fitted, method = record.thr, record.fitted, model.cfg.method
     param = _RULE_PARAM.get(thr.rule)
     if not (param and out["threshold"] == thr.rule and given[param] is None):
@@ -1681,13 +1687,9 @@ def _why_fit_param_is_not_taken(record: _FitRecord, out: dict[str, Any], given: 
             rule is None and thr.rule != _FROM_RUN_DEFAULTS["threshold"] else
             f"Detector.fit's {'c' if param == 'contamination' else 'k'} = {fitted[param]:g}, recorded in "
             f"{record.path},")
-    apart = fit_record_apart(thr, record.rec, model.meta.get("sha256"), out["score"] or own_score(method), method,
-                             out["batch_mode"])
+    apart = fit_record_apart(thr, record.rec, model.meta.get("sha256"), out["score"] or own_score(method), method)
     if apart == "score":
         return f"{what} is of score {record.score}: score='{record.score}' takes it"
-    if apart == "protocol":
-        return (f"{what} is of the {fitted['batch_mode']} protocol's scores: batch_mode="
-                f"'{fitted['batch_mode']}' takes it")
     return ""
 
 

@@ -49,7 +49,7 @@ import torch
 from torch import nn
 
 from .data.transforms import u8_to_unit
-from .errors import ConfigError, DataError, WildganError
+from .errors import ConfigError, DataError, WildganError, warn_user
 from .scoring.pgan_scores import at_lod
 from .scoring.scores import encoder_scores, fanogan_score
 from .thresholds import Threshold
@@ -182,7 +182,7 @@ def _opset_range() -> tuple[int, int]:
 
 def export_onnx(run_dir: str | Path, path: str | Path, batch_size: int = 64, opset: int = 17, *,
                 input_type: str = "uint8", include_A: bool = True, checkpoint: str | Path | None = None,
-                threshold: str | None = None, contamination: float = 0.05, mad_k: float = 3.0,
+                threshold: str | None = None, contamination: float | None = None, mad_k: float | None = None,
                 score: str | None = None, device: str = "cpu", progress: bool = False,
                 skip_bad: bool = False, param_from: str | None = None) -> Path:
     """Write the run's scoring graph to `path` (.onnx). `batch_size` is the example batch the graph is traced with;
@@ -192,14 +192,18 @@ def export_onnx(run_dir: str | Path, path: str | Path, batch_size: int = 64, ops
     threshold: None (no threshold in the metadata) or a rule of THRESHOLD_RULES, fitted to the run's training-split
     scores made with the graph's own protocol (export_threshold), for the output `score` (default: the method's own,
     A for f-AnoGAN, else a), with `contamination` / `mad_k` as in wildgan.thresholds.fit_threshold; recorded in
-    metadata_props (module docstring; onnx_threshold reads it). When those scores are not cached in the run folder,
-    the training split is scored on `device` (`progress`: a progress bar; skip_bad: its images unreadable since
-    training are left out, see wildgan.thresholds.run_threshold). param_from: where the rule's parameter (c, k) came
-    from when it is not the caller's own (the CLI's: Detector.fit's record), kept in threshold_params as param_from
-    so that the loaded model says it; without it the parameter is the one passed."""
+    metadata_props (module docstring; onnx_threshold reads it). The rule's parameter left as None is the one
+    Detector.fit recorded in the run where it applies (export_fit_param, as `wildgan export --threshold` and
+    Detector.from_run take it), else the default (c = 0.05, k = 3). When those scores are not cached in the run
+    folder, the training split is scored on `device` (`progress`: a progress bar; skip_bad: its images unreadable
+    since training are left out, see wildgan.thresholds.run_threshold). param_from: where the rule's parameter (c, k)
+    came from when it is not the caller's own (Detector.fit's record), kept in threshold_params as param_from so that
+    the loaded model says it; without it the parameter is the one passed."""
     if batch_size < 1:
         raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
     if threshold is not None:
+        contamination, mad_k, param_from = _rule_params(run_dir, threshold, contamination, mad_k, score, checkpoint,
+                                                        param_from)
         _check_threshold_rule(threshold, contamination, mad_k)
     lo, hi = _opset_range()
     if isinstance(opset, bool) or not isinstance(opset, int) or not lo <= opset <= hi:
@@ -258,6 +262,55 @@ def export_onnx(run_dir: str | Path, path: str | Path, batch_size: int = 64, ops
         if tmp.exists():
             tmp.unlink()
     return path
+
+
+def export_fit_param(run_dir: str | Path, rule: str, *, score: str | None = None,
+                     checkpoint: str | Path | None = None) -> tuple[float | None, str]:
+    """The c (rule 'contamination') or k ('mad') that Detector.fit recorded in the run, where an export of its
+    networks (`checkpoint`, default the final ones) thresholding `score` (default the method's own) takes it:
+    (value, '') (thresholds.fit_record_param, the rule of `wildgan score --threshold` and Detector.from_run too);
+    else (None, why a record of this rule is not taken, or ''), and the default applies. The one rule of export_onnx
+    and `wildgan export`, so that both threshold a run alike. A record that cannot be read or used: ConfigError (or
+    OSError), for the caller to say; a run whose networks cannot be read: (None, ''), scoring_graph says why."""
+    from .checkpoint import read_meta
+    from .config import own_score, read_run_config
+    from .scoring.run import final_checkpoint
+    from .thresholds import fit_record_param
+
+    try:
+        own = read_meta(Path(checkpoint) if checkpoint else final_checkpoint(Path(run_dir))).get("sha256")
+        method = read_run_config(Path(run_dir)).method
+    except (WildganError, OSError):
+        return None, ""
+    return fit_record_param(Path(run_dir), rule, own, score or own_score(method), method)
+
+
+def _rule_params(run_dir: str | Path, rule: str, contamination: float | None, mad_k: float | None,
+                 score: str | None, checkpoint: str | Path | None, param_from: str | None
+                 ) -> tuple[float, float, str | None]:
+    """export_onnx's (contamination, mad_k, param_from): the rule's parameter not given is fit's record where
+    export_fit_param takes it (param_from then names the record), else the default; the other one, unused, its
+    default. Without this, export_onnx(run, threshold='contamination') took c = 0.05 where `wildgan export` and
+    Detector.from_run took fit's recorded c."""
+    from .thresholds import DEFAULT_CONTAMINATION, DEFAULT_MAD_K, FIT_THRESHOLD_FILE
+
+    name = {"contamination": "contamination", "mad": "mad_k"}.get(rule) if isinstance(rule, str) else None
+    given = {"contamination": contamination, "mad_k": mad_k}
+    if name is not None and given[name] is None:
+        record = Path(run_dir) / FIT_THRESHOLD_FILE
+        try:
+            value, _ = export_fit_param(run_dir, rule, score=score, checkpoint=checkpoint)
+        except (OSError, ConfigError) as e:
+            why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+            default = DEFAULT_CONTAMINATION if name == "contamination" else DEFAULT_MAD_K
+            warn_user(f"{record}: Detector.fit's record of its threshold cannot be read or used (damaged or edited by "
+                      f"hand: {why}): export_onnx takes the default {name}={default:g}, as Detector.from_run does")
+            value = None
+        if value is not None:
+            given[name] = value
+            param_from = param_from or f"Detector.fit's record, {record}"
+    return (DEFAULT_CONTAMINATION if given["contamination"] is None else given["contamination"],
+            DEFAULT_MAD_K if given["mad_k"] is None else given["mad_k"], param_from)
 
 
 def _check_threshold_rule(rule: str, contamination: float, mad_k: float) -> None:

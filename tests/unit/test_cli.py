@@ -3154,9 +3154,9 @@ def test_score_and_export_threshold_of_a_fit_run_follow_fit_s_recorded_parameter
 def test_score_and_export_follow_fit_s_record_only_for_the_score_it_thresholded(tmp_path, capsys):
     """fit(score='L_o', contamination=0.2): `wildgan score RUN --threshold contamination` thresholds a (the method's
     own score) and took fit's c = 0.2 for it, saying 'Detector.fit's', while neither the Detector, from_run nor the
-    report threshold a by that record (the report shows fit's row for L_o only); so with another --batch-mode. Now the
-    record is followed for the score and protocol fit thresholded, the line says why it is not for others; export
-    records where its c came from
+    report threshold a by that record (the report shows fit's row for L_o only). Now the record is followed for the
+    score fit thresholded (in any --batch-mode, as export and from_run keep it), the line says why it is not for
+    others; export records where its c came from
     (threshold_params' param_from); a damaged record is warned about, naming the file, as from_run warns."""
     from PIL import Image
 
@@ -3187,9 +3187,9 @@ def test_score_and_export_follow_fit_s_record_only_for_the_score_it_thresholded(
         f"L_o: --score L_o takes it)" in got, got
     got, _ = line(score + ["contamination", "--score", "L_o"])
     assert f"> {det.threshold_:.6g}" in got and "c = 0.2 (Detector.fit's, recorded in" in got, got
-    got, _ = line(score + ["contamination", "--score", "L_o", "--batch-mode", "isolated"])   # fit's was mixed
-    assert "contamination (contamination=0.05" in got and f"Detector.fit's c = 0.2, recorded in {record}, is of the " \
-        f"mixed protocol's scores: --batch-mode mixed takes it" in got, got
+    # fit's was mixed: its c is kept in the isolated protocol, as export and from_run(batch_mode='isolated') keep it
+    got, _ = line(score + ["contamination", "--score", "L_o", "--batch-mode", "isolated"])
+    assert "contamination (contamination=0.2" in got and "c = 0.2 (Detector.fit's, recorded in" in got, got
     got, _ = line(score + ["contamination", "--score", "L_o", "--expected-contamination", "0.05"])   # the default,
     assert "c = 0.05 (as given)" in got, got                                                          # typed: it wins
     export = ["export", str(run), "--format", "onnx", "--no-progress", "--threshold", "contamination", "--out"]
@@ -3235,9 +3235,10 @@ def test_score_threshold_with_normal_and_no_data_is_refused_before_the_training_
         assert not list(run.glob("train_scores*"))          # nothing scored
 
 
-def test_threshold_help_names_batch_mode_only_where_the_command_has_it():
+def test_threshold_help_names_what_must_be_fit_s_for_its_c():
     """--expected-contamination / --mad-k help (shared by score and export) said "(score: and --batch-mode)" in both;
-    export has no --batch-mode (its graph scores each image alone), so its help named an option it does not take."""
+    export has no --batch-mode (its graph scores each image alone), so its help named an option it does not take.
+    Fit's c (k) is now kept in any protocol (score --batch-mode, as export), so neither help names --batch-mode."""
     import argparse
 
     from wildgan.cli import make_parser
@@ -3249,7 +3250,5 @@ def test_threshold_help_names_batch_mode_only_where_the_command_has_it():
         assert ("batch_mode" in acts) == (cmd == "score")
         return [acts[d].help for d in ("expected_contamination", "mad_k")]
 
-    for text in helps("score"):
-        assert "where these networks, --score and --batch-mode are fit's" in text, text
-    for text in helps("export"):
+    for text in helps("score") + helps("export"):
         assert "--batch-mode" not in text and "where these networks and --score are fit's" in text, text

@@ -861,6 +861,33 @@ def test_a_run_on_all_colour_data_warns_about_gray_images_to_score(tmp_path):
     assert not all_colour(x, block=3) and not all_colour(x[..., :1]) and not all_colour(x[:0])
 
 
+def test_gray_stored_as_rgb_is_gray_to_the_channel_warning(tmp_path):
+    """RGB files (and in-memory RGB arrays) whose three channels are equal, gray scans saved as RGB, scored with a run
+    trained on gray images were warned about as '3 colour images are converted to gray' although making them gray
+    loses nothing (PIL's 'L' rule gives that gray back exactly). Now they count as gray, as all_colour counts the
+    training images: a gray run says nothing of them, a colour run says what it says of gray files, and one real
+    colour image is still warned about."""
+    from wildgan.data.inputs import to_images
+
+    rng = np.random.default_rng(0)
+    plane = rng.integers(0, 256, (8, 8, 1), dtype=np.uint8)
+    rgb_gray, photo = tmp_path / "rgb-gray", tmp_path / "photo"
+    rgb_gray.mkdir()
+    photo.mkdir()
+    for i in range(3):
+        Image.fromarray(np.repeat(plane, 3, axis=2)).save(rgb_gray / f"g{i}.png")
+    Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(photo / "c.png")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        x, _ = load_images([rgb_gray], 8, 1, gray_data=True)
+        to_images(np.repeat(plane[None], 3, axis=3).repeat(3, axis=0), 8, 1, trained_on="gray")
+    np.testing.assert_array_equal(x, np.repeat(plane[None], 3, axis=0))            # the same gray, nothing lost
+    with pytest.warns(UserWarning, match="^1 colour image is converted to gray: the network was trained on gray"):
+        load_images([rgb_gray, photo], 8, 1, gray_data=True)
+    with pytest.warns(UserWarning, match="^3 gray images are scored by a network trained on colour images"):
+        load_images([rgb_gray], 8, 3, colour_data=True)
+
+
 def test_native_sides_and_the_scale_warning():
     from wildgan.data.imageset import native_sides, scale_warning
 

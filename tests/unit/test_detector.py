@@ -1683,7 +1683,9 @@ def test_images_of_the_other_kind_than_the_training_images_are_warned_about(det,
     with pytest.warns(UserWarning, match="8 colour images are converted to gray: the network was trained on gray"):
         det.decision_function(rgb)
     # fitted on colour images: gray ones lack the colour it learned, which alone can make them score high
-    colour = Detector(run_dir=str(tmp_path / "c"), **TINY).fit(np.repeat(x_train[:, :, :, None], 3, axis=-1))
+    tinted = np.repeat(x_train[:, :, :, None], 3, axis=-1)
+    tinted[..., 0] //= 2                                                # really colour, not gray in 3 channels
+    colour = Detector(run_dir=str(tmp_path / "c"), **TINY).fit(tinted)
     assert colour.conversion_.get("colour_data") is True
     with pytest.warns(UserWarning, match="4 gray images are scored by a network trained on colour images"):
         colour.decision_function(x_train[:4])
@@ -1694,7 +1696,17 @@ def test_images_of_the_other_kind_than_the_training_images_are_warned_about(det,
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        colour.decision_function(np.repeat(x_train[:4, :, :, None], 3, axis=-1))    # the same kind: nothing said
+        colour.decision_function(tinted[:4])                            # the same kind: nothing said
+    # gray digits stored as RGB are gray training images (the CLI's all_colour): no colour_data, so scoring more of
+    # them says nothing (it said '4 gray images ... trained on colour' once they counted as gray)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=NOT_GROWN)
+        rgb_gray = Detector(run_dir=str(tmp_path / "g"), **{**TINY, "total_kimg": 0.05}).fit(
+            np.repeat(x_train[:, :, :, None], 3, axis=-1))
+    assert "colour_data" not in rgb_gray.conversion_
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rgb_gray.decision_function(np.repeat(x_train[:4, :, :, None], 3, axis=-1))
 
 
 def test_fit_never_replaces_a_run_it_did_not_write(x_train, tmp_path) -> None:
@@ -2624,12 +2636,12 @@ def test_from_run_says_what_it_does_with_fit_s_record_of_other_networks_and_an_u
 
 
 @pytest.mark.filterwarnings("ignore:training ended at")
-def test_from_run_takes_fit_s_recorded_c_only_for_the_score_and_protocol_fit_thresholded(tmp_path) -> None:
+def test_from_run_takes_fit_s_recorded_c_only_for_the_score_fit_thresholded(tmp_path) -> None:
     """fit(score='L_o', contamination=0.2), then from_run(RUN, score='a') thresholded a at fit's c = 0.2 (with a
     warning that the score given is taken), while `wildgan score RUN --threshold contamination --score a` and the
     report (fit's row is L_o's alone) take the default c = 0.05 for a. Now from_run's c (k) of fit's record is taken
-    only for the score and batch_mode fit thresholded; for another one the default (or the one given), said in the
-    CLI's terms in its one warning."""
+    only for the score fit thresholded (in any batch_mode); for another one the default (or the one given), said in
+    the CLI's terms in its one warning."""
     from wildgan.thresholds import FIT_THRESHOLD_FILE, fit_threshold
 
     x = np.random.default_rng(0).integers(0, 256, (16, 8, 8), dtype=np.uint8)
@@ -2652,12 +2664,9 @@ def test_from_run_takes_fit_s_recorded_c_only_for_the_score_and_protocol_fit_thr
     assert len(said) == 1 and said[0].startswith(str(path)), said
     assert (f"(score L_o -> a) and thresholds by contamination (c=0.05): Detector.fit's c = 0.2, recorded in {path}, "
             f"is of score L_o: score='L_o' takes it") in said[0], said
-    # fit's protocol (mixed) is the other half of what its c is of
+    # another protocol keeps fit's c (see test_from_run_in_another_batch_mode_keeps_fit_s_c_as_export_does)
     back, said = reload(batch_mode="isolated")
-    assert (back.contamination, back.batch_mode, back.score_) == (0.05, "isolated", "L_o")
-    assert len(said) == 1 and (f"(batch_mode mixed -> isolated) and thresholds by contamination (c=0.05): "
-                               f"Detector.fit's c = 0.2, recorded in {path}, is of the mixed protocol's scores: "
-                               f"batch_mode='mixed' takes it") in said[0], said
+    assert (back.contamination, back.batch_mode, back.score_) == (0.2, "isolated", "L_o")
     # a c given wins on any score, with nothing said of fit's c; fit's own score and protocol still take it
     back, said = reload(score="a", contamination=0.2)
     assert back.contamination == 0.2 and len(said) == 1 and "is of score" not in said[0], said
@@ -2684,7 +2693,8 @@ def test_from_run_on_another_score_thresholds_as_without_a_record_whatever_fit_s
     score fit did not threshold) and `wildgan score --threshold RULE --score S` (the rule given, its default
     parameter): fit's mad (k = 2) of L_o, with score='L_r' and no rule given, thresholded L_r by mad, k = 3, while an
     f1 record on another score (without X_val / y_val) and a record of other networks took contamination, c = 0.05.
-    Now every record of another score (or protocol) leaves from_run at the defaults unless a rule is given."""
+    Now every record of another score leaves from_run at the defaults unless a rule is given (another protocol keeps
+    fit's rule and c or k, as the export does; an f1 value chosen on the mixed scores is not the isolated ones')."""
     from wildgan.thresholds import FIT_THRESHOLD_FILE, fit_threshold
 
     x = np.random.default_rng(1).integers(0, 256, (16, 8, 8), dtype=np.uint8)
@@ -2709,7 +2719,9 @@ def test_from_run_on_another_score_thresholds_as_without_a_record_whatever_fit_s
         assert (back.threshold, back.contamination, back.score_) == ("contamination", 0.05, "L_r"), record
         assert back.threshold_ == fit_threshold("contamination", back.decision_scores_, contamination=0.05).value
         back = reload(batch_mode="isolated")
-        assert (back.threshold, back.contamination, back.batch_mode) == ("contamination", 0.05, "isolated"), record
+        kept = {"mad": ("mad", 0.05, 2.0), "contamination": ("contamination", 0.2, 3.0)}
+        assert (back.threshold, back.contamination, back.mad_k) == kept.get(record["rule"], (
+            "contamination", 0.05, 3.0)) and back.batch_mode == "isolated", record
 
 
 @pytest.mark.filterwarnings("ignore:training ended at")

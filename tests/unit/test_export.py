@@ -302,6 +302,63 @@ def test_export_threshold_equals_score_isolated_threshold(run_dir, real_images, 
     assert flags.tolist() == [int(r["is_anomaly"]) for r in iso] and 0 < flags.sum() < len(flags)
 
 
+@pytest.fixture(scope="module")
+def fit_c02_run(tmp_path_factory):
+    """A Detector.fit run thresholded by contamination c = 0.2 (mixed protocol, the Detector's default) on L_o."""
+    import warnings
+
+    x = np.random.default_rng(0).integers(0, 256, (16, 8, 8), dtype=np.uint8)
+    run = tmp_path_factory.mktemp("fit02") / "det"
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="training ended at")
+        Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.02, resolution=8, device="cpu", run_dir=str(run),
+                 contamination=0.2, score="L_o").fit(x)
+    return run
+
+
+def test_python_export_takes_fit_s_recorded_c_as_the_cli_does(fit_c02_run, tmp_path, capsys) -> None:
+    """export_onnx(run, path, threshold='contamination') without contamination= took c = 0.05 (its own default)
+    where `wildgan export RUN --threshold contamination` took the c = 0.2 Detector.fit recorded: the same run, two
+    thresholds. Now both take fit's through one rule (export_fit_param), and the Python model says where its c came
+    from too; a c given still wins."""
+    from wildgan.cli import main
+    from wildgan.export import export_fit_param, onnx_threshold
+
+    run, record = fit_c02_run, fit_c02_run / "detector_threshold.json"
+    assert export_fit_param(run, "contamination", score="L_o") == (0.2, "")
+    assert main(["export", str(run), "--no-progress", "--threshold", "contamination", "--score", "L_o", "--out",
+                 str(tmp_path / "cli.onnx")]) == 0
+    capsys.readouterr()
+    cli = onnx_threshold(tmp_path / "cli.onnx")
+    py = onnx_threshold(export_onnx(run, tmp_path / "py.onnx", threshold="contamination", score="L_o"))
+    assert py == cli and py.params["contamination"] == 0.2, (py, cli)
+    assert py.params["param_from"] == f"Detector.fit's record, {record}", py
+    # fit's c is of L_o: for a, the default, as the CLI takes it; a c given wins, with no param_from
+    a = onnx_threshold(export_onnx(run, tmp_path / "a.onnx", threshold="contamination"))
+    assert a.params["contamination"] == 0.05 and "param_from" not in a.params, a
+    given = onnx_threshold(export_onnx(run, tmp_path / "g.onnx", threshold="contamination", contamination=0.1,
+                                       score="L_o"))
+    assert given.params["contamination"] == 0.1 and "param_from" not in given.params, given
+
+
+def test_from_run_in_another_batch_mode_keeps_fit_s_c_as_export_does(fit_c02_run, tmp_path) -> None:
+    """fit(contamination=0.2) in the mixed protocol, then Detector.from_run(RUN, batch_mode='isolated') thresholded
+    the isolated scores at the default c = 0.05, while the export (whose graph is the isolated protocol) took fit's
+    c = 0.2, as the fitted Detector's set_params(batch_mode='isolated') keeps it: two thresholds of the same
+    isolated scores. Now fit's c wins in any protocol: from_run, the export and `wildgan score --batch-mode isolated`
+    threshold alike."""
+    import warnings
+
+    from wildgan.export import onnx_threshold
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")           # (says that batch_mode differs from fit's: leave it out ...)
+        det = Detector.from_run(fit_c02_run, batch_mode="isolated", device="cpu")
+    thr = onnx_threshold(export_onnx(fit_c02_run, tmp_path / "i.onnx", threshold="contamination", score="L_o"))
+    assert (det.contamination, det.batch_mode, det.score_) == (0.2, "isolated", "L_o")
+    assert det.threshold_ == thr.value, (det.threshold_, thr)
+
+
 def test_export_threshold_mad_other_score_and_none(run_dir, tmp_path, capsys) -> None:
     from wildgan.cli import main
     from wildgan.export import onnx_threshold

@@ -19,7 +19,7 @@ from PIL import Image
 from ..errors import ConfigError, DataError, WildganError, warn_user
 from .image_decode import read_image_sized
 from .imageset import MixedSizes, Opts, merge_stats, warn_crop
-from .transforms import MAX_AUTO_RESOLUTION, next_pow2, resize_one, to_channels
+from .transforms import MAX_AUTO_RESOLUTION, next_pow2, own_channels, resize_one, to_channels
 
 
 T = TypeVar("T")
@@ -240,15 +240,16 @@ def _decode_one(f: str | Path, depth16: str, limit: int | None, fit: str, channe
                 draft_for: int | None = None) -> tuple[Any, ...]:
     """One file: ('ok', array, stats, (h0, w0), resized, c0, warnings) or ('bad', why, warnings); the array shrunk
     to `limit` as the serial decode does, made gray first when `channels` is 1 (transforms.convert's order: gray,
-    then resized), c0 its own channel count (warnings: only a pool worker records them, see _decode_task).
+    then resized), c0 (its file's channel count, the one it really holds: transforms.own_channels, 1 for gray stored
+    as RGB too; taken before it is made gray) (warnings: only a pool worker records them, see _decode_task).
     draft_for: the side a JPEG is read for (read_image_sized) when there is no limit (default: the limit)."""
     one: dict[str, Any] = {}
     try:
         a, (h0, w0) = read_image_sized(f, depth16, one, limit if limit is not None else draft_for)
     except DataError as e:
         return ("bad", str(e), [])
-    c0 = int(a.shape[2])
-    if channels == 1 and c0 != 1:
+    c0 = (int(a.shape[2]), own_channels(a))
+    if channels == 1 and c0[0] != 1:
         a = to_channels(a, 1)
     resized = limit is not None and (h0 > limit or w0 > limit)
     if resized:
@@ -383,7 +384,7 @@ def decode_files(files: Sequence[Path], o: Opts, skipped: list[dict[str, str]],
                  convert_one: Callable[[np.ndarray], np.ndarray] | None = None, max_skipped: int | None = None,
                  chunked: bool = False, stats: dict[str, Any] | None = None,
                  native: list[tuple[int, int]] | None = None,
-                 pool: DecodePool | None = None, kinds: list[int] | None = None
+                 pool: DecodePool | None = None, kinds: list[int] | None = None, kinds_held: bool = False
                  ) -> tuple[list[np.ndarray], list[int]]:
     """Decode files; returns the arrays and the indices (into files) that were kept.
 
@@ -394,7 +395,9 @@ def decode_files(files: Sequence[Path], o: Opts, skipped: list[dict[str, str]],
     of each kept image, in order (for stack's mixed-size warning). `pool`: the caller's pool of decoding processes
     (iter_images keeps one for all its chunks, job_decode_pool); without one, a pool of this call's own when the
     files are many (decode_workers). `kinds`: collects each kept file's own channel count (1 gray, 3 colour), in
-    order: with o.channels 1 the arrays are gray already (made gray before they are shrunk, convert's order)."""
+    order: with o.channels 1 the arrays are gray already (made gray before they are shrunk, convert's order);
+    kinds_held: the channels each really holds instead, 1 for gray stored as RGB too (transforms.own_channels: what
+    the warnings about images of another kind than a run's count, readers.channel_warning)."""
     arrays, kept = [], []
     sizes = {} if sizes is None else sizes        # as decoded, before any shrinking
     bad: list[str] = []
@@ -436,7 +439,7 @@ def decode_files(files: Sequence[Path], o: Opts, skipped: list[dict[str, str]],
             if native is not None:
                 native.append((h0, w0))
             if kinds is not None:
-                kinds.append(c0)
+                kinds.append(c0[1] if kinds_held else c0[0])
             arrays.append(a if convert_one is None else convert_one(a))
             kept.append(i)
             if stats is not None:

@@ -53,8 +53,8 @@ from .download import unpack_cached
 from .image_decode import IMAGE_EXTS, decode_pil_sized, draft_scale, draftable, read_image, read_image_sized
 from .imageset import resize_warning, scale_warning, warn_decode_stats
 from .readers import channel_warning, detect_format, is_dataset_file, list_image_files, load_dataset
-from .transforms import (MAX_AUTO_RESOLUTION, array_to_uint8, check_resolution, convert, next_pow2, resize_one,
-                         to_channels)
+from .transforms import (MAX_AUTO_RESOLUTION, array_to_uint8, check_resolution, convert, next_pow2, own_channels,
+                         resize_one, to_channels)
 
 PIXEL_RANGES = ("auto", "[0,1]", "[-1,1]", "[0,255]")
 _RANGE_BOUNDS = {"[0,1]": (0.0, 1.0), "[-1,1]": (-1.0, 1.0), "[0,255]": (0.0, 255.0)}
@@ -432,6 +432,14 @@ def item_shapes(x: np.ndarray | list[np.ndarray]) -> list[tuple[int, ...]]:
     return [tuple(int(v) for v in a.shape) for a in x]
 
 
+def _own_kinds(x: np.ndarray | list[np.ndarray]) -> list[int]:
+    """Each image's own channel count, for channel_warning: 1 for gray stored as RGB too (transforms.own_channels, as
+    the file readers count it), checked on the pixels an image still holds in its 3 channels; one already made gray
+    while it was decoded (a file larger than the decode limit) keeps the count it was read with."""
+    return [1 if int(s[-1]) == 3 and a.shape[-1] == 3 and own_channels(a) == 1 else int(s[-1])
+            for s, a in zip(item_shapes(x), x)]
+
+
 def _files_to_items(files: list[Path], depth16: str, skip_bad: bool, stats: dict[str, Any] | None = None,
                     limit: int | None = None, fit: str = "resize", channels: int | None = None
                     ) -> tuple[_ImageList, list[str]]:
@@ -616,7 +624,7 @@ def to_images(X: Any, resolution: int | None = None, channels: int | None = None
     res, ch = infer_geometry(x, resolution, channels)
     refit(x, res, depth16, resize_mode, channels)
     if trained_on is not None:
-        kinds = [s[-1] for s in item_shapes(x)]
+        kinds = _own_kinds(x)
         msg = channel_warning(sum(k == 1 for k in kinds), sum(k != 1 for k in kinds), trained_on)
         if msg:
             warn_user(msg)

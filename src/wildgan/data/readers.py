@@ -965,7 +965,8 @@ def iter_images(files: Sequence[Path], resolution: int, channels: int, *,
     Images of the other kind than the run's training images (opts gray_data / colour_data: channel_warning) are
     counted over every chunk, each file once, and said in one warning before the last chunk is handed over; or,
     given `kinds` (a caller that reads only some of the chunks, or takes others from elsewhere, and warns itself),
-    each readable file's decoded channel count (1 gray, 3 colour) is put there by file index instead.
+    each readable file's decoded channel count (1 gray, 3 colour; 1 for gray stored as RGB too, which loses nothing
+    made gray: transforms.own_channels) is put there by file index instead.
     """
     o = parse_opts(dict(opts, resolution=check_resolution(resolution), channels=channels))
     if not files:
@@ -998,7 +999,7 @@ def iter_images(files: Sequence[Path], resolution: int, channels: int, *,
             # one chunk: the plain rules (every bad file named at once); several: decode leniently and decide here
             arrays, kept = decode_files(part, lenient if several else o, skipped, sizes=sizes, convert_one=one,
                                         max_skipped=None if o.skip_bad else MAX_NAMED_BAD_FILES, chunked=True,
-                                        stats=stats, pool=pool, kinds=decoded)
+                                        stats=stats, pool=pool, kinds=decoded, kinds_held=True)
             if o.resize == "error" and len(sizes) > 1:
                 (h0, w0), f0 = next(iter(sizes.items()))
                 (h, w), f = list(sizes.items())[1]
@@ -1065,7 +1066,8 @@ def iter_images(files: Sequence[Path], resolution: int, channels: int, *,
 
 
 def channel_counts(kinds: dict[int, int]) -> tuple[int, int]:
-    """(gray files, colour files) of iter_images' `kinds` (file index -> decoded channel count)."""
+    """(gray files, colour files) of iter_images' `kinds` (file index -> decoded channel count, 1 for gray stored as
+    RGB too)."""
     n_gray = sum(1 for c in kinds.values() if c == 1)
     return n_gray, len(kinds) - n_gray
 
@@ -1073,7 +1075,9 @@ def channel_counts(kinds: dict[int, int]) -> tuple[int, int]:
 def channel_warning(n_gray: int, n_colour: int, trained_on: str | None) -> str | None:
     """The word for images of the other kind than a model's training images ('gray' | 'colour', when they were all
     of one kind; None: mixed, or the channels were chosen, and nothing is said): converted, but likely the wrong
-    run for them, or scores that reflect the conversion."""
+    run for them, or scores that reflect the conversion. n_gray counts gray stored as RGB too (R == G == B:
+    transforms.own_channels, as the callers count), so that 'colour images converted to gray' only says a
+    conversion that loses colour."""
     if trained_on == "gray" and n_colour:
         return (f"{n_colour} colour image{'s are' if n_colour != 1 else ' is'} converted to gray: the network was "
                 f"trained on gray images (is it the run meant for these images?)")

@@ -191,6 +191,17 @@ def float_image_to_uint8(a: np.ndarray, name: str, stats: dict[str, Any] | None 
 
 
 # --------------------------------------------------------------------------------------------- channels
+def own_channels(a: np.ndarray) -> int:
+    """The channels image uint8 [H, W, C] really holds: 1 for a gray one, also gray stored as RGB (R == G == B at
+    every pixel, which PIL's 'L' rule turns into that same gray exactly: nothing is lost), else C. What the warnings
+    about images of the other kind than a run's (readers.channel_warning) count, as splits.all_colour counts the
+    training images: an RGB file of a gray scan made gray is not 'a colour image converted to gray'."""
+    c = int(a.shape[-1])
+    if c == 3 and bool(((a[..., 0] == a[..., 1]) & (a[..., 1] == a[..., 2])).all()):
+        return 1
+    return c
+
+
 def rgb_to_gray(x: np.ndarray) -> np.ndarray:
     """uint8 [..., 3] -> uint8 [..., 1] with exactly PIL's convert('L') fixed-point rule."""
     x = x.astype(np.uint32)
