@@ -54,6 +54,7 @@ from .config import DETECTOR_DIR_NAME, DETECTOR_KIND, RUN_METHODS, SAMPLE_TOKEN,
 from .data.inputs import (PIXEL_RANGES, check_image_arrays, check_image_paths, check_path_input, convert_items,
                           count_images, decode_items, guess_float_range, infer_geometry, input_float_range,
                           item_shapes, read_3d, read_nested_lists, refit, to_images, to_numpy)
+from .data.readers import is_dataset_file
 from .data.transforms import MAX_AUTO_RESOLUTION  # largest automatic resolution, as the CLI's
 from .errors import CheckpointError, ConfigError, DataError, TrainingInterrupted, WildganError, warn_user
 from .fileio import version_state
@@ -701,35 +702,17 @@ class Detector:
                               "Detector(run_dir=...) (a fit without one trains in a temporary folder that an "
                               "interruption removes)")
         check_path_input(X, "X")     # (before '' could be read as the working folder and trained on)
-        if X_val is not None:
-            check_path_input(X_val, "X_val")
-            # images given as nested lists read once, for the check below and the read after training alike (and
-            # then counted against y_val below, as arrays are)
-            X_val = read_nested_lists(X_val, "X_val")
-            # (its images are read after training, by decision_function: a masked or NaN pixel found then cost the
-            # training, and was named as 'images' of no argument)
-            check_image_arrays(X_val, "X_val")
-        if self.threshold == "f1" and (X_val is None or y_val is None):
+        if self.threshold != "f1":
+            if X_val is not None or y_val is not None:
+                _warn_val_set_unused("fit", _rule_text(self.threshold, self.contamination, self.mad_k),
+                                     "Detector(threshold='f1')")
+            # neither read nor checked: a validation set the rule ignores cannot cost the fit (a NaN in it was
+            # refused, though nothing would have read it)
+            X_val = y_val = None
+        elif X_val is None or y_val is None:
             raise ConfigError("threshold='f1' needs a labelled validation set: fit(X, X_val=..., y_val=...)")
-        if self.threshold == "f1":
-            # the labels are used after training: a mistake in them must not cost the training (or leave its run);
-            # their count against X_val's images, where it is known without decoding them, too
-            n_val = None if self.skip_bad else count_images(X_val)
-            # (n_val passed as the one option: its message names X_val's images, not scores that do not exist yet)
-            # an .npz is read whole, its training and test images alike: said, since labels of its test part alone
-            # (its y_test) are the likely mistake; in parentheses, so that the count after it is the file's (after
-            # ', and x_test, which holds 60 image(s)' the 60 read as x_test's)
-            whole = " (an .npz, read whole: x or x_train, and x_test)" if isinstance(X_val, (str, Path)) and \
-                n_val is not None and Path(X_val).suffix.lower() == ".npz" else ""
-            check_val_labels(to_numpy(y_val, "y_val"), None,
-                             None if self.skip_bad else (n_val,) if n_val is not None else _array_counts(X_val),
-                             f"X_val {X_val}{whole}" if isinstance(X_val, (str, Path)) else "X_val", "y_val")
-            # its paths too, read after training: one that is not there, an .npz whose arrays the read refuses (read
-            # whole now, seconds against the training's minutes)
-            check_image_paths(X_val, "X_val", getattr(self, "depth16", "per-image"), bool(self.skip_bad))
-        if self.threshold != "f1" and (X_val is not None or y_val is not None):
-            warn_user(f"X_val / y_val are used by threshold='f1' only; threshold={self.threshold!r} takes its "
-                      f"threshold from the training scores and ignores them")
+        else:
+            self._check_val_set(X_val, y_val)
         if self.run_dir is not None:
             # a run_dir another process is training in: said now, not after the images are decoded (minutes for a
             # large folder); train_run's lock is still what keeps it out
@@ -800,6 +783,37 @@ class Detector:
         self._warn_if_not_grown(cfg, result, run_log)
         return self
 
+    def _check_val_set(self, X_val: Any, y_val: Any) -> None:
+        """Refuse now what the f1 threshold's read of X_val / y_val (_set_threshold: decision_function, then the
+        labels) would refuse after the long part of fit (the training) or from_run (scoring the run's training
+        images): a mistake there cost that part, and fit's run. Named as the caller's arguments ('X_val: ...')."""
+        check_path_input(X_val, "X_val")
+        # images given as nested lists converted for these checks alone, and dropped: held through the training as
+        # int64 / float64 arrays they took ~8x the memory of the images (47 MiB for 2,000 32x32x3); the read after
+        # it converts them again, once (_images_ids)
+        arrays = read_nested_lists(X_val, "X_val")
+        # its arrays: a masked or NaN pixel found by the read after training was named as 'images' of no argument
+        check_image_arrays(arrays, "X_val")
+        # the labels, and their count against X_val's images where it is known without decoding them (the read
+        # after training leaves no file out, whatever skip_bad: its count is exact)
+        y = to_numpy(y_val, "y_val")
+        n_val = count_images(arrays)
+        # (n_val passed as the one option: its message names X_val's images, not scores that do not exist yet)
+        # an .npz is read whole, its training and test images alike: said, since labels of its test part alone
+        # (its y_test) are the likely mistake; in parentheses, so that the count after it is the file's (after
+        # ', and x_test, which holds 60 image(s)' the 60 read as x_test's)
+        path = isinstance(X_val, (str, Path))
+        whole = " (an .npz, read whole: x or x_train, and x_test)" if path and n_val is not None and \
+            Path(X_val).suffix.lower() == ".npz" else ""
+        named = f"X_val {X_val}{whole}" if path else "X_val"
+        check_val_labels(y, None, (n_val,) if n_val is not None else _array_counts(arrays), named, "y_val")
+        # its paths: one that is not there, a folder or archive without images, a data-set file whose arrays the
+        # read refuses (read whole now, seconds against the training's minutes)
+        n_read = check_image_paths(arrays, "X_val", getattr(self, "depth16", "per-image"))
+        if n_val is None and n_read is not None:
+            # (a tar archive's or CIFAR-10 batches' count, known once they are listed or read above)
+            check_val_labels(y, None, (n_read,), named, "y_val")
+
     def _training_split(self, X: Any) -> tuple[Any, Any, dict[str, Any]]:
         """(the AnomalySplit to train on, the DataConfig the run records, the conversion rule kept for scoring):
         a DataConfig through the CLI's data protocols, anything else decoded by _images_split."""
@@ -835,6 +849,8 @@ class Detector:
         most = self.resolution or (64 if self.method == "fanogan" else MAX_AUTO_RESOLUTION)
         items, ids = decode_items(arrays, depth16, skip_bad=bool(self.skip_bad), float_range=frange, stats=stats,
                                   limit=most, fit=self.resize_mode, channels=self.channels)
+        # (nested lists' int64 / float64 copies, ~8x the uint8 images: dropped before the conversions below allocate)
+        del arrays
         res, ch = infer_geometry(items, self.resolution, self.channels)
         warn_decode_stats(stats, "images", depth16, option="depth16=")
         every = item_shapes(items)
@@ -972,7 +988,8 @@ class Detector:
 
     def set_threshold(self, rule: str | None = None, *, contamination: float | None = None,
                       mad_k: float | None = None, X_val: Any = None, y_val: Any = None) -> "Detector":
-        """Choose a new threshold without retraining (updates the matching parameters). Returns self."""
+        """Choose a new threshold without retraining (updates the matching parameters). Returns self. X_val / y_val
+        are used by rule 'f1' alone: given with another rule, a warning says that they are ignored (not read)."""
         _check_fitted(self)
         new_rule = rule or self.threshold
         for name, value, owner in (("contamination", contamination, "contamination"), ("mad_k", mad_k, "mad")):
@@ -987,6 +1004,10 @@ class Detector:
                 if v is not None:
                     setattr(self, k, v)
             self._validate()
+            if self.threshold != "f1" and (X_val is not None or y_val is not None):
+                # (as fit and from_run say it: ignored without a word, the caller's labelled set looked used)
+                _warn_val_set_unused("set_threshold", _rule_text(self.threshold, self.contamination, self.mad_k),
+                                     "set_threshold('f1', X_val=..., y_val=...)")
             self._set_threshold(X_val, y_val)
         except BaseException:
             self._restore(saved, derived)     # a refused rule leaves the Detector as it was, params included
@@ -1143,7 +1164,9 @@ class Detector:
 
     def _scores(self, X: Any, resume_dir: str | Path | None = None, with_A: bool = True) -> dict[str, np.ndarray]:
         check_path_input(X, "X")     # ('' is an existing folder, the working one: read below as a pile of files)
-        folder = isinstance(X, (str, Path)) and Path(X).is_dir()
+        # a folder of image files; a CIFAR-10 batch folder is a data-set file, read whole by decode_items below
+        # (score_files reads image files and refuses it)
+        folder = isinstance(X, (str, Path)) and Path(X).is_dir() and not is_dataset_file(X)
         if resume_dir is not None and not folder:
             raise ConfigError(f"resume_dir applies to a folder of image files (read and scored in chunks); got "
                               f"{type(X).__name__ if not isinstance(X, (str, Path)) else repr(str(X))}")
@@ -1467,7 +1490,8 @@ class Detector:
         contamination or mad_k given without threshold chooses its own rule. The record
         is not taken for other networks than fit's (the run trained on since, or `checkpoint`), as the report does
         not show it for them: a warning says what it would have set. X_val / y_val given while the rule is not f1
-        are not used, with a warning (as fit gives). A run without
+        are not used, with a warning (as fit gives); for f1 they are checked as fit checks them before training,
+        before the run's training images are scored. A run without
         the record (`wildgan train`) takes the defaults: contamination 0.05, mad_k 3, score None (the method's own,
         as `wildgan score --threshold` thresholds it), lam the run's, batch_mode 'mixed'. Detector.save / Detector.load
         keep a fitted Detector whole, a threshold set after fit included. skip_bad: when the training scores are
@@ -1506,9 +1530,13 @@ class Detector:
             # as fit says it: a validation set given for nothing (e.g. to a run whose record is not f1) is not silent
             how = (f"Detector.fit's rule, recorded in {run_dir / FIT_THRESHOLD_FILE}" if settings.get("from_record")
                    else "as given" if given["threshold"] is not None else "from_run's default")
-            warn_user(f"X_val / y_val are used by threshold='f1' only; from_run thresholds by "
-                      f"{_rule_text(threshold, settings['contamination'], settings['mad_k'])} ({how}), from the "
-                      f"training scores, and ignores them: pass threshold='f1' to choose the threshold on them")
+            _warn_val_set_unused("from_run", f"{_rule_text(threshold, settings['contamination'], settings['mad_k'])}"
+                                             f" ({how})", "threshold='f1'")
+            X_val = y_val = None
+        elif threshold == "f1" and recorded is None:
+            # what the f1 threshold's read of them would refuse, refused before the run's training images are scored
+            # (minutes for a large training set; a cached score file skips that, not this)
+            det._check_val_set(X_val, y_val)
         from .scoring.train_scores import run_training_scores
 
         scores = run_training_scores(run_dir, model, batch_mode=batch_mode if cfg.method == "wildgan" else "mixed",
@@ -1533,6 +1561,14 @@ class Detector:
         else:
             det._set_threshold(X_val, y_val)
         return det
+
+
+def _warn_val_set_unused(who: str, rule_text: str, f1: str) -> None:
+    """The one warning of fit, from_run and set_threshold for X_val / y_val given while the rule is not f1: they are
+    neither read nor checked. who: the method; rule_text: the rule it thresholds by (_rule_text, with where it comes
+    from); f1: how to ask for the f1 threshold there."""
+    warn_user(f"X_val / y_val are used by threshold='f1' only; {who} thresholds by {rule_text}, from the training "
+              f"scores, and ignores them (not read): {f1} chooses the threshold on them")
 
 
 def _rule_text(rule: str, contamination: Any, mad_k: Any) -> str:

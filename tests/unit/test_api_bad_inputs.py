@@ -283,12 +283,159 @@ def test_an_x_val_file_the_read_would_refuse_is_refused_before_training(x16, tmp
 
 
 @pytest.mark.filterwarnings("ignore:training ended at")      # (the short fits stop at 4x4 on purpose)
-def test_an_x_val_the_threshold_rule_ignores_is_not_read(det, x16, tmp_path) -> None:
-    """Only threshold='f1' uses X_val (fit and from_run warn that the others ignore it): it was scored after training
-    all the same, so that a file in it the read refuses cost the fit its training, and set_threshold a refusal."""
+def test_an_x_val_the_threshold_rule_ignores_is_not_read(det, x16, tmp_path, monkeypatch) -> None:
+    """Only threshold='f1' uses X_val: it was scored after training all the same, so that a file in it the read
+    refuses cost the fit its training, and set_threshold a refusal. fit, from_run and set_threshold say (one warning,
+    the same words) that it is ignored, and it is neither read nor checked: fit refused a NaN or ragged X_val before
+    training, and set_threshold took one without a word."""
     np.savez(tmp_path / "flat.npz", x=np.zeros((4, 64), np.uint8))
-    for X_val in (str(tmp_path / "flat.npz"), str(tmp_path / "missing.npz")):
-        with pytest.warns(UserWarning, match="X_val / y_val are used by threshold='f1' only"):
-            d = Detector(**SHORT).fit(x16, X_val=X_val)
-        assert d.threshold_rule_.rule == "contamination"
-        assert copy.deepcopy(det).set_threshold("mad", X_val=X_val).threshold_rule_.rule == "mad"
+    unused = "X_val / y_val are used by threshold='f1' only"
+    with pytest.warns(UserWarning, match=f"{unused}; fit thresholds by contamination"):
+        d = Detector(**SHORT).fit(x16, X_val=str(tmp_path / "flat.npz"))
+    assert d.threshold_rule_.rule == "contamination"
+    nan = np.full((4, 8, 8), np.nan, np.float32)
+    for X_val in (str(tmp_path / "flat.npz"), str(tmp_path / "missing.npz"), nan, [[[1, 2], [3]]], ""):
+        with pytest.warns(UserWarning, match=fr"{unused}; set_threshold thresholds by mad \(k=3\)"):
+            assert copy.deepcopy(det).set_threshold("mad", X_val=X_val, y_val=[0, 1, 2]).threshold_rule_.rule == "mad"
+        with monkeypatch.context() as m:
+            _no_training(m)
+            with pytest.warns(UserWarning, match=f"{unused}; fit thresholds by mad"), \
+                    pytest.raises(AssertionError, match="training started"):        # (passed every check)
+                Detector(**SHORT, threshold="mad").fit(x16, X_val=X_val, y_val=[0, 1, 2])
+
+
+def _cifar_batches(folder, n: int = 2) -> np.ndarray:
+    """A complete fake cifar-10-batches-py folder of n 32x32x3 images per batch -> its images as the read orders
+    them (data_batch_1..5, then test_batch), NHWC."""
+    import pickle
+
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(1)
+    xs = []
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        data = rng.integers(0, 256, (n, 3072), dtype=np.uint8)
+        (folder / name).write_bytes(pickle.dumps({b"data": data, b"labels": [0] * n}, protocol=3))
+        xs.append(data.reshape(n, 3, 32, 32).transpose(0, 2, 3, 1))
+    (folder / "batches.meta").write_bytes(pickle.dumps({b"label_names": [b"c%d" % i for i in range(10)]}))
+    return np.concatenate(xs)
+
+
+@pytest.mark.filterwarnings("ignore:training ended at", "ignore:.*colour images are converted to gray",
+                            "ignore:images were resized to the network")    # (32x32 colour for an 8x8 gray one)
+def test_a_cifar_batch_folder_is_scored_and_taken_as_x_val(det, x16, tmp_path) -> None:
+    """A CIFAR-10 batch folder is a data-set file the inputs accept: a folder, decision_function sent it to the
+    chunked reader of image files, which refused it ('a data-set file ..., not an image'), after the training when
+    it was fit's f1 X_val. It is read whole, as its archive is."""
+    x = _cifar_batches(tmp_path / "cifar-10-batches-py")
+    folder = str(tmp_path / "cifar-10-batches-py")
+    np.testing.assert_array_equal(det.decision_function(folder), det.decision_function(x))
+    y = [0, 1] * 6
+    assert copy.deepcopy(det).set_threshold("f1", X_val=folder, y_val=y).threshold_rule_.rule == "f1"
+    assert Detector(**SHORT, threshold="f1").fit(x16, X_val=folder, y_val=y).threshold_rule_.rule == "f1"
+
+
+def test_a_tar_x_val_the_read_would_refuse_is_refused_before_training(det, x16, tmp_path, monkeypatch) -> None:
+    """A tar archive as f1 X_val was only looked for: one without images, an incomplete CIFAR-10 archive or labels
+    that cannot match its images were refused after training. It is unpacked (into the cache the read after
+    training reuses) and listed, CIFAR batches read, before it; the archive is named, not its place in the cache."""
+    import tarfile
+
+    monkeypatch.setenv("WILDGAN_CACHE", str(tmp_path / "cache"))
+    _no_training(monkeypatch)
+    f1 = Detector(**SHORT, threshold="f1")
+
+    def tar(name: str, folder) -> str:
+        with tarfile.open(tmp_path / name, "w:gz") as t:
+            t.add(folder, arcname=folder.name)
+        return str(tmp_path / name)
+
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "readme.txt").write_text("no images")
+    (tmp_path / "imgs").mkdir()
+    for i in range(4):
+        Image.fromarray(x16[i]).save(tmp_path / "imgs" / f"{i}.png")
+    _cifar_batches(tmp_path / "c" / "cifar-10-batches-py")
+    cifar = tar("cifar.tar.gz", tmp_path / "c" / "cifar-10-batches-py")
+    (tmp_path / "c" / "cifar-10-batches-py" / "data_batch_3").unlink()
+    part = tar("part.tar.gz", tmp_path / "c" / "cifar-10-batches-py")
+    notes = tar("notes.tar.gz", tmp_path / "notes")
+    for X_val, y, said in ((notes, [0, 1], r"^X_val: .*notes\.tar\.gz: folder contains no image"),
+                           (part, [0, 1] * 5, r"not a complete cifar-10-batches-py folder \(missing data_batch_3\)"),
+                           (tar("imgs.tar.gz", tmp_path / "imgs"), [0, 1, 0],
+                            r"^y_val: 3 labels for X_val .*imgs\.tar\.gz, which holds 4 image"),
+                           (cifar, [0, 1, 0], r"^y_val: 3 labels for X_val .*cifar\.tar\.gz, which holds 12 image")):
+        with pytest.raises(DataError, match=said):
+            f1.fit(x16, X_val=X_val, y_val=y)
+    with pytest.raises(DataError, match=r"^.*notes\.tar\.gz: folder contains no image"):   # the read's own words
+        det.decision_function(notes)
+    for X_val, y in ((str(tmp_path / "imgs.tar.gz"), [0, 1, 0, 1]), (cifar, [0, 1] * 6)):
+        with pytest.raises(AssertionError, match="training started"):       # passed the checks
+            f1.fit(x16, X_val=X_val, y_val=y)
+
+
+def test_x_val_s_count_is_checked_whatever_skip_bad(x16, tmp_path, monkeypatch) -> None:
+    """X_val is read after training by decision_function, which leaves no file out: with Detector(skip_bad=True) its
+    count was not checked against y_val before training, though that read would refuse the mismatch."""
+    for i in range(4):
+        Image.fromarray(x16[i]).save(tmp_path / f"{i}.png")
+    _no_training(monkeypatch)
+    with pytest.raises(DataError, match=r"^y_val: 3 labels for X_val .*, which holds 4 image"):
+        Detector(**SHORT, threshold="f1", skip_bad=True).fit(x16, X_val=str(tmp_path), y_val=[0, 1, 0])
+
+
+@pytest.mark.filterwarnings("ignore:training ended at")
+def test_fit_keeps_x_val_as_the_caller_gave_it(x16, monkeypatch) -> None:
+    """X_val's nested lists are converted for the checks before training and dropped: fit held them through the
+    training as int64 / float64 arrays (~8x the uint8 images); the read after training converts them again."""
+    X_val = [x16[i].tolist() for i in range(4)]
+    seen = []
+    real = Detector._set_threshold
+
+    def spy(self, X_val=None, y_val=None):
+        seen.append(X_val)
+        return real(self, X_val, y_val)
+
+    monkeypatch.setattr(Detector, "_set_threshold", spy)
+    d = Detector(**SHORT, threshold="f1").fit(x16, X_val=X_val, y_val=[0, 1, 0, 1])
+    assert d.threshold_rule_.rule == "f1" and seen[0] is X_val
+
+
+class _UserTensor(torch.Tensor):
+    """A torch.Tensor subclass defined outside torch, as a user's own."""
+
+
+def test_user_tensor_subclasses_in_lists_are_read_and_checked(det, x16, monkeypatch) -> None:
+    """Rows of a nested list that are a user's tensor subclass requiring grad are read as tensors (numpy's asarray
+    raised torch's bare RuntimeError); NaN in a list of them is refused before training, by X_val's item."""
+    t = torch.from_numpy(x16[:4].astype(np.float32))
+    rows = [[r.clone().requires_grad_().as_subclass(_UserTensor) for r in img] for img in t]
+    np.testing.assert_array_equal(det.decision_function(rows), det.decision_function(list(x16[:4])))
+    nan = (t / 255).clone()
+    nan[1, 0, 0] = float("nan")
+    _no_training(monkeypatch)
+    f1 = Detector(**SHORT, threshold="f1")
+    with pytest.raises(DataError, match=r"^X_val\[1\]: image values contain NaN or inf"):
+        f1.fit(x16, X_val=list(nan.as_subclass(_UserTensor)), y_val=[0, 1, 0, 1])
+    with pytest.raises(AssertionError, match="training started"):       # the rows pass the checks
+        f1.fit(x16, X_val=rows, y_val=[0, 1, 0, 1])
+
+
+@pytest.mark.filterwarnings("ignore:.*records the threshold of the Detector.fit")   # (the f1 asked for instead)
+def test_from_run_checks_an_f1_x_val_before_scoring_the_training_images(det, x16, monkeypatch) -> None:
+    """from_run(..., threshold='f1') scores the run's training images (minutes for a large set) before X_val: what
+    the read of X_val refuses was refused only then. It is checked first, as fit checks it before training."""
+    from wildgan.scoring import train_scores
+
+    def refuse(*a, **k):
+        raise AssertionError("training images scored")
+
+    monkeypatch.setattr(train_scores, "run_training_scores", refuse)
+    nan = x16[:4] / 255.0
+    nan[2, 0, 0] = np.nan
+    for X_val, y, said in ((nan, [0, 1, 0, 1], r"^X_val: image values contain NaN or inf"),
+                           (x16[:4], [0, 1, 0], r"^y_val: 3 labels for X_val, which holds 4 or 1 image"),
+                           ("/no/such/folder", [0, 1], r"^X_val: .*no such file or folder")):
+        with pytest.raises(DataError, match=said):
+            Detector.from_run(det.run_dir_, threshold="f1", X_val=X_val, y_val=y)
+    with pytest.raises(AssertionError, match="training images scored"):
+        Detector.from_run(det.run_dir_, threshold="f1", X_val=x16[:4], y_val=[0, 1, 0, 1])

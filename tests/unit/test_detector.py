@@ -748,8 +748,10 @@ def test_images_given_as_nested_lists_are_read_once(monkeypatch) -> None:
 def test_a_detector_reads_images_given_as_nested_lists_once(x_train, monkeypatch, recwarn) -> None:
     """fit read X's nested lists twice (its float range, then its images), X_val's twice (the check before training,
     then the read after it) and decision_function twice where it warns about [0, 1] floats (to_images, then the
-    float range for the warning): each list is now read once, and to the same scores as the arrays it holds. X_val's
-    count is now known before training too (nested lists had none: y_val's count was checked after it)."""
+    float range for the warning): each list is now read once, and to the same scores as the arrays it holds, but for
+    X_val's, read for the check before training and again after it: its converted copy (int64 / float64, ~8x the
+    images) is not held through the training. X_val's count is now known before training too (nested lists had none:
+    y_val's count was checked after it)."""
     from wildgan.data import inputs
 
     read, to_numpy = [], inputs.to_numpy
@@ -763,7 +765,9 @@ def test_a_detector_reads_images_given_as_nested_lists_once(x_train, monkeypatch
     d = Detector(**{**TINY, "total_kimg": 0.05}, threshold="f1").fit([a.tolist() for a in x],
                                                                        X_val=[a.tolist() for a in x[:4]],
                                                                        y_val=[0, 1, 0, 1])
-    assert read == [f"X_val[{i}]" for i in range(4)] + [f"image {i}" for i in range(16)]   # (X_val checked first)
+    # (X_val checked first, X read, then X_val read by the f1 threshold)
+    assert read == [f"X_val[{i}]" for i in range(4)] + [f"image {i}" for i in range(16)] + \
+        [f"image {i}" for i in range(4)]
     assert d.pixel_range_ == "[-1,1]"
     read.clear()
     bright = list(x_train[:8].astype(np.float32) / 255)                   # [0, 1] floats: warned about

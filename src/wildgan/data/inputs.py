@@ -48,7 +48,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import ConfigError, DataError, warn_user
-from .dataset_files import npz_image_count
+from .dataset_files import named_in_archive, npz_image_count
 from .download import unpack_cached
 from .image_decode import IMAGE_EXTS, decode_pil_sized, draft_scale, draftable, read_image, read_image_sized
 from .imageset import resize_warning, scale_warning, warn_decode_stats
@@ -230,21 +230,27 @@ def check_image_arrays(X: Any, what: str) -> None:
             raise DataError(f"{name}: image values contain NaN or inf")
 
 
-def check_image_paths(X: Any, what: str, depth16: str = "per-image", skip_bad: bool = False) -> None:
+def check_image_paths(X: Any, what: str, depth16: str = "per-image") -> int | None:
     """Refuse now, by the argument's name, what decode_items would refuse in X's paths (X itself, or the paths in a
     list) when it reads them: a path that is not there, a folder without images (list_image_files' refusals, no image
-    decoded), and, for an .npz given alone, anything its read refuses: it is read whole here, as decode_items reads it
-    (the arrays' layout, NaN or out-of-range pixels, the file's labels). Detector.fit checks X_val so before
-    training, which decode_items reads only after it (the training lost). A tar archive or CIFAR batches are only
-    looked for: decoding every image of an archive twice would cost what the check saves. Errors are decode_items'
-    own, after `what`: '<what>: <file>:x: image array must have ...'."""
+    decoded), a tar archive of image files without images (unpacked and listed: unpack_cached keeps the unpack, which
+    the later read then reuses), and, for an .npz or CIFAR-10's batches (a folder or an archive of them) given alone,
+    anything its read refuses: their arrays are read whole here, as decode_items reads them (the arrays' layout, NaN
+    or out-of-range pixels, the file's labels, a batch missing). Detector.fit checks X_val so before training, which
+    decode_items reads only after it (the training lost). The check is that of Detector.decision_function's read,
+    which leaves no unreadable file out (skip_bad=False) whatever the Detector's skip_bad. Errors are decode_items'
+    own, after `what`: '<what>: <file>:x: image array must have ...'. Returns the number of images that read gives a
+    data-set file given alone (known once it is read or listed here), else None."""
     try:
         if isinstance(X, (str, Path)):
             if is_dataset_file(X):
-                if detect_format(Path(X)) == "npz":
-                    # (read, checked and dropped: held through the training it would double the memory X_val needs)
-                    _read_dataset_file(Path(X), depth16, skip_bad, stats={})
-                return
+                if detect_format(Path(X)) == "folder-tar":
+                    # (images decoded twice would cost what the check saves: listed only)
+                    root = unpack_cached(X)
+                    with named_in_archive(root, Path(X)):
+                        return len(list_image_files([root]))
+                # (read, checked and dropped: held through the training it would double the memory X_val needs)
+                return len(_read_dataset_file(Path(X), depth16, skip_bad=False, stats={})[1])
             list_image_files([Path(X)])
         elif isinstance(X, (list, tuple)):
             for it in X:
@@ -252,6 +258,7 @@ def check_image_paths(X: Any, what: str, depth16: str = "per-image", skip_bad: b
                     list_image_files([Path(it)])     # (in a list a path is read as image files, a data set refused)
     except DataError as e:
         raise DataError(f"{what}: {e}") from None
+    return None
 
 
 def input_float_range(X: Any) -> str | None:
@@ -348,7 +355,8 @@ def _read_dataset_file(p: Path, depth16: str, skip_bad: bool, stats: dict[str, A
     own sizes for the Detector's conversion (resize_mode, resolution); arrays (.npz, CIFAR) are read whole."""
     if detect_format(p) == "folder-tar":
         root = unpack_cached(p)
-        items, ids = _files_to_items(list_image_files([root]), depth16, skip_bad, stats, limit, fit, channels)
+        with named_in_archive(root, p):     # (a file in it named ARCHIVE:member, not by its place in the cache)
+            items, ids = _files_to_items(list_image_files([root]), depth16, skip_bad, stats, limit, fit, channels)
         return items, [Path(i).relative_to(root).as_posix() for i in ids]   # ids inside the archive
     with warnings.catch_warnings():
         # the readers' conversion notes (e.g. the centre crop) are about their own defaults; the Detector converts
