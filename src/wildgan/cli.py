@@ -1370,18 +1370,19 @@ def _train(a: argparse.Namespace, run_log: RunLog) -> int:
 def _peer_end_told(run_dir: Path, ctx: Any, e: BaseException) -> WildganError | None:
     """A training rank's error that is only the echo of another rank's end (gloo's "Connection closed by peer" in a
     collective, one that timed out), as the one line its log.txt `stopped:` line says, not a traceback of torch's
-    internals: rank 0 names the rank that failed and its traceback file when it recorded one (explain_failure), the
-    others say where that rank's error is (peer_failure, as sharded scoring does). Usually torchrun's SIGTERM comes
-    first and the rank says `terminated`; a rank still busy when the peer died meets the closed connection first.
-    None for a rank's own error, or one every rank met."""
+    internals: rank 0 names the rank that failed and its traceback file when it recorded one (explain_failure), as
+    that rank's class where it is carried (peers_error: a DataError stays one), the others say where that rank's
+    error is (peer_failure, as sharded scoring does). Usually torchrun's SIGTERM comes first and the rank says
+    `terminated`; a rank still busy when the peer died meets the closed connection first. None for a rank's own
+    error, or one every rank met."""
     if ctx is None or ctx.world <= 1:
         return None
-    from .training.distributed import explain_failure, met_by_every_rank, peer_failure
+    from .training.distributed import met_by_every_rank, peer_failure, peers_error
 
     why = peer_failure(e, ctx.rank, ctx.timeout_s)
     if why is None or met_by_every_rank(e):
         return None
-    return WildganError(explain_failure(run_dir, ctx, e) if ctx.is_main and run_dir.is_dir() else why)
+    return peers_error(run_dir, ctx, e) if ctx.is_main and run_dir.is_dir() else WildganError(why)
 
 
 def _check_train_out(a: argparse.Namespace, ctx: Any) -> None:

@@ -31,10 +31,12 @@ class DivergenceError(WildganError):
 
 
 # The errors that keep their class when one rank of a torchrun job tells the others that it failed (training's
-# start_together, sharded scoring's gather): the rank sends its class's name with the message (error_kind) and the
-# others rebuild it from this table alone (rebuilt_error), never from an unpickled exception (a peer's pickle would
-# run whatever it names, and not every class can be rebuilt from a message). Without it rank 0 raised a StartFailed
-# or a plain WildganError, so `except DataError` around a distributed job missed another rank's unreadable file.
+# start_together and the rank-R-error.txt a rank leaves when training fails, sharded scoring's gather): the rank sends
+# its class's name with the message (error_kind) and the others build that class from this table alone
+# (rebuilt_error). The table limits which classes a peer's word can make here: only these, each from a message alone
+# (not every class can be), whatever a rank sends. It is no defence against a hostile peer: the ranks of a job trust
+# each other, and all_gather_object unpickles what each sends anyway. Without it rank 0 raised a StartFailed or a
+# plain WildganError, so `except DataError` around a distributed job missed another rank's unreadable file.
 CARRIED_ERRORS: dict[str, type[WildganError]] = {c.__name__: c for c in (ConfigError, DataError, CheckpointError,
                                                                         DivergenceError)}
 
@@ -45,14 +47,21 @@ def error_kind(exc: BaseException) -> str | None:
     return next((c.__name__ for c in type(exc).__mro__ if CARRIED_ERRORS.get(c.__name__) is c), None)
 
 
-def rebuilt_error(kinds: Iterable[str | None], message: str) -> WildganError:
-    """The error that failures on one or more ranks (`kinds`: error_kind of each) are raised as here, with `message`:
-    their class when they all had the same carried one, else a plain WildganError (e.g. a DataError on one rank and a
-    ConfigError on another, or an OSError). A name outside CARRIED_ERRORS is read as no class at all."""
+def shared_kind(kinds: Iterable[str | None]) -> str | None:
+    """The class that failures on one or more ranks (`kinds`: error_kind of each) are raised as on the other ranks:
+    its name in CARRIED_ERRORS when they all had that same one, else None (e.g. a DataError on one rank and a
+    ConfigError on another, or an OSError). A name outside CARRIED_ERRORS is read as no class at all. One rule for
+    every place a peer's failure is raised (rebuilt_error, training.distributed's StartFailed)."""
     found = set(kinds)
     kind = found.pop() if len(found) == 1 else None
-    cls = CARRIED_ERRORS.get(kind) if kind is not None else None
-    return (cls or WildganError)(message)
+    return kind if kind in CARRIED_ERRORS else None
+
+
+def rebuilt_error(kinds: Iterable[str | None], message: str) -> WildganError:
+    """The error that failures on one or more ranks (`kinds`: error_kind of each) are raised as here, with `message`:
+    of their shared_kind's class, else a plain WildganError."""
+    kind = shared_kind(kinds)
+    return (CARRIED_ERRORS[kind] if kind is not None else WildganError)(message)
 
 
 class TrainingInterrupted(WildganError):

@@ -517,7 +517,12 @@ def test_a_rank_that_could_not_start_keeps_its_error_class_on_the_other_ranks(
 
 @pytest.mark.parametrize("kinds, raised", [(["ConfigError"], "ConfigError"), (["DataError"], "DataError"),
                                            (["DataError", "ConfigError"], "WildganError"),
-                                           ([None], "WildganError"), (["os.system"], "WildganError")])
+                                           ([None], "WildganError"), (["os.system"], "WildganError"),
+                                           # names in errors (or builtins) that are not carried: the table alone
+                                           # makes a class, not whatever the module holds by that name
+                                           (["TrainingInterrupted"], "WildganError"), (["Terminated"], "WildganError"),
+                                           (["WildganWarning"], "WildganError"), (["ValueError"], "WildganError"),
+                                           (["NewerFormatError"], "WildganError")])
 def test_sharded_scoring_raises_a_ranks_error_as_its_class_on_every_rank(
         kinds: list, raised: str, monkeypatch: pytest.MonkeyPatch):
     """score --distributed (scoring.run._gather_ranks): a rank's ConfigError was raised as a plain WildganError on
@@ -534,6 +539,115 @@ def test_sharded_scoring_raises_a_ranks_error_as_its_class_on_every_rank(
         scoring._gather_ranks(replace(_ctx(0), world=1 + len(kinds)), [], [], None, 0, {}, None)
     assert type(got.value) is getattr(errors, raised)
     assert str(got.value) == "; ".join(msg for msg, _ in failures)
+
+
+@pytest.mark.parametrize("kind", [None, "DataError", "ConfigError", "CheckpointError", "DivergenceError"])
+def test_a_start_failed_of_a_carried_class_survives_pickle(kind: str | None):
+    """A StartFailed that is a DataError (ConfigError ...) too is of a class made at import: pickle looked it up as
+    training.distributed.StartFailed, found the plain class, and raised a PicklingError, so a launcher passing the
+    error between processes (multiprocessing, concurrent.futures) lost it. Now it comes back of the same class, with
+    its message and attributes."""
+    from wildgan import errors
+
+    stop = dist._start_failed(kind, "rank 1 of 2 could not start: DataError: /data/7.png: cannot identify image file")
+    stop.note = "kept"
+    back = pickle.loads(pickle.dumps(stop))
+    assert type(back) is type(stop) and isinstance(back, StartFailed)
+    assert str(back) == str(stop) and back.note == "kept"
+    assert kind is None or isinstance(back, getattr(errors, kind))
+
+
+@pytest.mark.parametrize("kinds, raised", [(["DataError", "DataError"], "DataError"),
+                                           (["DataError", "ConfigError"], None), (["DataError", None], None)])
+def test_ranks_that_could_not_start_alike_or_not_are_told_by_the_scoring_rule(
+        kinds: list, raised: str | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Ranks 1 and 2 of 3 could not start: the ranks that started raised the first failed rank's class, though the
+    other's was another (a DataError that was half a ConfigError), where sharded scoring's gather raises a plain
+    WildganError. Now both: the class when every failed rank had it, else a plain StartFailed."""
+    from wildgan import errors
+
+    said = [None, *((kind, f"{kind}: bad on rank {r}") for r, kind in enumerate(kinds, start=1))]
+    monkeypatch.setattr(tdist, "all_gather_object", lambda got, mine, group=None: got.__setitem__(slice(None), said))
+    monkeypatch.setattr(DistContext, "barrier", lambda self: None)
+    with pytest.raises(StartFailed) as got:
+        start_together(replace(_ctx(0), world=3), lambda: "started", tmp_path)
+    assert str(got.value) == f"rank 1 of 3 could not start (and 1 other rank): {kinds[0]}: bad on rank 1"
+    if raised is None:
+        assert type(got.value) is StartFailed
+    else:
+        assert isinstance(got.value, getattr(errors, raised))
+
+
+def test_a_scoring_rank_that_failed_raises_its_own_error_class(monkeypatch: pytest.MonkeyPatch):
+    """score --distributed: the rank that failed raised the class rebuilt from its carried name, like the others (a
+    NewerFormatError came out as a CheckpointError, its attributes lost; an OSError as a WildganError, exit 2 where
+    one process exits 1). Now its own class and attributes, with every failed rank's message; an error that cannot be
+    made from a message alone (an OSError with an errno) is raised as it is. Rank 1 of 3 is played; rank 2 failed
+    too."""
+    from wildgan.checkpoint import NewerFormatError
+    from wildgan.errors import error_kind
+    from wildgan.scoring import run as scoring
+
+    other = ([], [], ("rank 2: RuntimeError: CUDA out of memory", None), 0, {})
+    for err in (NewerFormatError("/run/checkpoints/c-000010.json: written by wildgan 9: upgrade wildgan"),
+                MemoryError("decoded images"), OSError("/pile/7.png: input/output error")):
+        err.where = "chunk 3"
+        mine = (f"rank 1: {err}", error_kind(err))
+        monkeypatch.setattr(tdist, "all_gather_object", lambda got, sent, group=None: got.__setitem__(
+            slice(None), [([], [], None, 0, {}), sent, other]))
+        with pytest.raises(Exception) as got:
+            scoring._gather_ranks(replace(_ctx(1), world=3), [], [], mine, 0, {}, err)
+        assert type(got.value) is type(err) and got.value.__cause__ is err
+        assert str(got.value) == f"rank 1: {err}; rank 2: RuntimeError: CUDA out of memory"
+        assert got.value.where == "chunk 3"
+    err = FileNotFoundError(2, "No such file or directory", "/pile/7.png")
+    with pytest.raises(FileNotFoundError) as got:
+        scoring._gather_ranks(replace(_ctx(1), world=3), [], [], (f"rank 1: {err}", None), 0, {}, err)
+    assert got.value is err
+
+
+@pytest.mark.parametrize("kinds, raised", [(["DataError"], "DataError"), (["DataError", "DataError"], "DataError"),
+                                           (["DataError", "CheckpointError"], "WildganError"),
+                                           (["RuntimeError"], "WildganError")])
+def test_rank_0_raises_a_training_ranks_recorded_error_as_its_class(
+        kinds: list, raised: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A rank that failed alone in training leaves RUN/rank-R-error.txt; rank 0 meets only gloo's closed connection,
+    and raised a plain WildganError naming that rank's class, which `except DataError` missed. The record now names
+    the class (its `carried as:` line, the file still read first line first by a person), and rank 0 raises it as
+    that class when every recorded rank's is the same (errors.rebuilt_error). Ranks of 3 are played: their records
+    written by record_failure, rank 0's training stubbed to fail in a collective; the CLI with --debug re-raises."""
+    from wildgan import errors
+    from wildgan.cli import main
+    from wildgan.training import run as run_module
+
+    data = tmp_path / "tiny.npz"
+    rng = np.random.default_rng(0)
+    np.savez(data, x=rng.integers(0, 255, (40, 8, 8), dtype=np.uint8), y=np.arange(40) % 2)
+    out = tmp_path / "run"
+    made = {"RuntimeError": RuntimeError, **errors.CARRIED_ERRORS}
+
+    def train_run(cfg, run_dir, **kw):
+        Path(run_dir).mkdir(exist_ok=True)
+        for r, kind in enumerate(kinds, start=1):
+            record_failure(Path(run_dir), _raised(made[kind](f"/pile/{r}.png: truncated")),
+                           replace(_ctx(r), world=3))
+            time.sleep(0.01)                   # (records are read earliest first)
+        raise _collective_error()
+
+    monkeypatch.setattr(dist, "init_distributed", lambda *a, **k: replace(_ctx(0), world=3))
+    monkeypatch.setattr(dist, "start_together", lambda ctx, setup, run_dir, log=None: setup())
+    monkeypatch.setattr(run_module, "train_run", train_run)
+    monkeypatch.setattr(run_module, "check_training_memory", lambda cfg, device: None)
+    with pytest.raises(errors.WildganError) as got:
+        main(["--debug", "train", "--distributed", "--data", str(data), "--normal", "0", "--device", "cpu",
+              "--out", str(out), "--no-progress"])
+    assert type(got.value) is getattr(errors, raised)
+    record = out / "rank-1-error.txt"
+    assert str(got.value).startswith(f"rank 1 of 3 failed{' (and 1 other rank)' if len(kinds) > 1 else ''}: "
+                                     f"{kinds[0]}: /pile/1.png: truncated (traceback in {record}); then on rank 0: ")
+    head = record.read_text().splitlines()
+    assert head[0] == f"rank 1 of 3 stopped: {kinds[0]}: /pile/1.png: truncated"
+    assert (f"carried as: {kinds[0]}" in head) == (kinds[0] != "RuntimeError")
 
 
 def test_a_full_disk_does_not_hide_why_the_ranks_could_not_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

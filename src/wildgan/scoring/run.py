@@ -558,20 +558,44 @@ def _warn_skipped(why: list[Skipped], warned: set[int], *, warn: bool, seen: set
         warned.add(i)
 
 
+def _own_error(err: Exception, message: str) -> Exception:
+    """A failed rank's own error `err`, to raise with `message` (every failed rank's): of err's class, with its
+    attributes, as one process raises it. err itself, with its own message, where its class is not made from a
+    message alone (an OSError with an errno, a UnicodeDecodeError): the other ranks' messages are on their own lines."""
+    if len(err.args) <= 1 and all(isinstance(a, str) for a in err.args):
+        try:
+            own = type(err)(message)
+        except Exception:        # noqa: BLE001 -- a constructor that wants more than a message: err as it is
+            return err
+        if str(own) == message:
+            own.__dict__.update(err.__dict__)
+            return own
+    return err
+
+
 def _gather_ranks(ctx: Any, scored: list[ChunkScores], bad: list[Skipped], failure: tuple[str, str | None] | None,
                   n_resumed: int, kinds: dict[int, int], err: Exception | None
                   ) -> tuple[list[ChunkScores], list[Skipped], int, dict[int, int]] | None:
     """Several processes: every process's scored chunks, skipped files, resumed count and channel counts, on rank 0
     (None on the other ranks). A failure on any rank (`failure`: its message, and its class's errors.error_kind) is
-    raised on every rank, so that none waits for the others forever: as that class when every failed rank's was the
-    same (errors.rebuilt_error), else as a WildganError."""
+    raised on every rank, so that none waits for the others forever, with every failed rank's message: on a rank that
+    failed, as its own error (`err`, _own_error); on the others, as the failed ranks' class when they all had the same
+    carried one (errors.rebuilt_error), else as a WildganError."""
     import torch.distributed as tdist
 
     gathered: list[Any] = [None] * ctx.world
     tdist.all_gather_object(gathered, (scored, bad, failure, n_resumed, kinds), group=ctx.ctrl_group)
     failures = [g[2] for g in gathered if g[2]]
     if failures:
-        raise rebuilt_error((kind for _, kind in failures), "; ".join(msg for msg, _ in failures)) from err
+        message = "; ".join(msg for msg, _ in failures)
+        if err is not None:
+            # (not the class rebuilt from its carried name: a NewerFormatError came out as a CheckpointError, an
+            # OSError as a WildganError, exit 2 where one process exits 1)
+            own = _own_error(err, message)
+            if own is err:
+                raise err
+            raise own from err
+        raise rebuilt_error((kind for _, kind in failures), message)
     if ctx.rank != 0:
         return None
     return ([q for g in gathered for q in g[0]], [q for g in gathered for q in g[1]], sum(g[3] for g in gathered),

@@ -46,7 +46,8 @@ import torch.distributed as tdist
 from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
 
 from ..config import NetConfig
-from ..errors import CARRIED_ERRORS, CheckpointError, Terminated, WildganError, error_kind, warn_user
+from ..errors import (CARRIED_ERRORS, CheckpointError, Terminated, WildganError, error_kind, rebuilt_error,
+                      shared_kind, warn_user)
 from ..fileio import append_line, append_log_line, atomic_write_text
 
 _CTX: "DistContext | None" = None
@@ -238,6 +239,8 @@ def shutdown(together: bool = True) -> None:
 
 
 FAILURE_FILE = "rank-{rank}-error.txt"
+# the line of a FAILURE_FILE that names the class (errors.error_kind) rank 0 raises the rank's error as
+_CARRIED_AS = "carried as: "
 # record_no_answer's note that rank R gave up waiting: rank 0, if it was only slow (not hung), reads it and says that
 # the --dist-timeout was too short, rather than that a peer vanished without a word
 TIMEOUT_FILE = "rank-{rank}-timeout.txt"
@@ -397,7 +400,8 @@ def record_failure(run_dir: Path, exc: BaseException, ctx: DistContext) -> Path 
     writes the run) and the user reading log.txt find it. Without this the folder showed only rank 0's echo of it, a
     gloo "Connection closed by peer", and the cause was on the terminal alone, among the ranks' interleaved output.
 
-    Writes RUN/rank-R-error.txt (the traceback and the job it is from) and appends one line to RUN/log.txt,
+    Writes RUN/rank-R-error.txt (the traceback, the job it is from, and the class rank 0 raises it as: errors.
+    error_kind, when it has one) and appends one line to RUN/log.txt,
     `rank R of W stopped: Type: message (traceback in ...)`. Call it before leaving the process group: the peers'
     collectives fail only once this rank's sockets close, so rank 0 finds the record when it looks. An error raised in
     a collective is skipped (another rank's failure seen from here; one that timed out is record_no_answer's), as are
@@ -411,33 +415,47 @@ def record_failure(run_dir: Path, exc: BaseException, ctx: DistContext) -> Path 
     try:
         tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         line = f"rank {ctx.rank} of {ctx.world} stopped: {summary}"
-        _write_record(path, line, ctx, tb)
+        _write_record(path, line, ctx, tb, error_kind(exc))
         append_line(run_dir / "log.txt", f"{line} (traceback in {path})")
     except Exception:          # e.g. a full disk: the error being recorded still goes up, and torchrun reports it
         return None
     return path
 
 
-def _write_record(path: Path, line: str, ctx: DistContext, detail: str = "") -> None:
-    """A rank's record in the run folder: its log line, then the job and time lines other_ranks_failures reads."""
+def _write_record(path: Path, line: str, ctx: DistContext, detail: str = "", kind: str | None = None) -> None:
+    """A rank's record in the run folder: its log line, then the job and time lines other_ranks_failures reads, and
+    the `carried as:` line (`kind`, the error's errors.error_kind) it reads too, where there is one."""
+    # (the class by name, as start_together sends it: rank 0 meets only gloo's closed connection, and its error said
+    # a plain WildganError naming the class, which `except DataError` missed)
+    carried = f"{_CARRIED_AS}{kind}\n" if kind is not None else ""
     atomic_write_text(path, f"{line}\njob: {ctx.job}\ntime: {time.time():.6f} ({time.strftime('%Y-%m-%d %H:%M:%S')}, "
-                            f"pid {os.getpid()} on {socket.gethostname()})\n\n{detail}")
+                            f"pid {os.getpid()} on {socket.gethostname()})\n{carried}\n{detail}")
 
 
-def other_ranks_failures(run_dir: Path, ctx: DistContext, name: str = FAILURE_FILE) -> list[tuple[int, str, Path]]:
-    """(rank, one-line error, file) of each record_failure of this job's other ranks in run_dir, earliest first
-    (name=TIMEOUT_FILE: each record_no_answer's instead)."""
-    found: list[tuple[float, int, str, Path]] = []
+def other_ranks_failures(run_dir: Path, ctx: DistContext, name: str = FAILURE_FILE
+                         ) -> list[tuple[int, str, Path, str | None]]:
+    """(rank, one-line error, file, errors.error_kind or None) of each record_failure of this job's other ranks in
+    run_dir, earliest first (name=TIMEOUT_FILE: each record_no_answer's instead)."""
+    found: list[tuple[float, int, str, Path, str | None]] = []
     for path in Path(run_dir).glob(name.format(rank="*")):
         try:
             rank = int(path.name.split("-")[1])
-            head = path.read_text(encoding="utf-8", errors="replace").split("\n", 3)
+            head = path.read_text(encoding="utf-8", errors="replace").split("\n", 4)
             if rank == ctx.rank or len(head) < 3 or head[1] != f"job: {ctx.job}":
                 continue
-            found.append((float(head[2].split()[1]), rank, head[0].split(" stopped: ", 1)[1], path))
+            # (a record without the line: a class that is not carried, or one an older wildgan wrote)
+            kind = head[3][len(_CARRIED_AS):] if len(head) > 3 and head[3].startswith(_CARRIED_AS) else None
+            found.append((float(head[2].split()[1]), rank, head[0].split(" stopped: ", 1)[1], path, kind))
         except (OSError, ValueError, IndexError):
             continue
-    return [(rank, what, path) for _, rank, what, path in sorted(found)]
+    return [(rank, what, path, kind) for _, rank, what, path, kind in sorted(found)]
+
+
+def peers_error(run_dir: Path, ctx: DistContext, exc: BaseException) -> WildganError:
+    """Rank 0's error when `exc` is its echo of other ranks' end in training (a failed collective): explain_failure's
+    account, of the class the failed ranks' records name when they all name the same one (errors.rebuilt_error, the
+    rule of start_together's StartFailed and of sharded scoring's gather), else a WildganError."""
+    return rebuilt_error([kind for *_, kind in other_ranks_failures(run_dir, ctx)], explain_failure(run_dir, ctx, exc))
 
 
 def timed_out(exc: BaseException) -> bool:
@@ -495,7 +513,7 @@ def explain_failure(run_dir: Path, ctx: DistContext, exc: BaseException) -> str:
         return f"every rank of {ctx.world}: {type(exc).__name__}: {own}"
     others = other_ranks_failures(run_dir, ctx)
     if others:
-        rank, what, path = others[0]
+        rank, what, path, _ = others[0]
         more = _and_others(len(others))
         if isinstance(exc, StartFailed):       # rank 0 itself was fine: it has no error of its own to add
             return f"rank {rank} of {ctx.world} could not start{more}: {what} (traceback in {path})"
@@ -535,13 +553,22 @@ def peer_failure(exc: BaseException, rank: int, timeout_s: float) -> str | None:
 
 class StartFailed(WildganError):
     """Raised by start_together on the ranks whose own start went well, when another rank's did not: an instance of
-    that rank's error class too where it is one of errors.CARRIED_ERRORS (a DataError naming a file only that rank
-    could not read is caught by `except DataError` on every rank, as in one process)."""
+    that rank's error class too where it is one of errors.CARRIED_ERRORS, and every rank that failed had that one
+    (errors.shared_kind: a DataError naming a file only that rank could not read is caught by `except DataError` on
+    every rank, as in one process)."""
+
+
+def _reduce_start_failed(self: StartFailed) -> tuple[Any, ...]:
+    # pickle finds a class by its module and name, and the name "StartFailed" there is the plain class: it refused
+    # these ("not the same object as ...StartFailed"), so a user's launcher that passes the error on between
+    # processes (multiprocessing, concurrent.futures) got a PicklingError instead. Made again by its carried name.
+    return _start_failed, (error_kind(self), str(self)), self.__dict__ or None
 
 
 # StartFailed as each carried class too (StartFailed first: explain_failure still tells that this rank started well)
 _START_FAILED_AS: dict[str, type[StartFailed]] = {
-    name: type("StartFailed", (StartFailed, cls), {"__module__": __name__, "__doc__": StartFailed.__doc__})
+    name: type("StartFailed", (StartFailed, cls), {"__module__": __name__, "__doc__": StartFailed.__doc__,
+                                                   "__reduce__": _reduce_start_failed})
     for name, cls in CARRIED_ERRORS.items()}
 
 
@@ -605,8 +632,10 @@ def start_together(ctx: DistContext, setup: Callable[[], _T], run_dir: Path,
     failed = [(rank, what) for rank, what in enumerate(said) if what is not None]
     if not failed:
         return result  # type: ignore[return-value]
-    rank, (kind, what) = failed[0]
-    stop = _start_failed(kind, f"rank {rank} of {ctx.world} could not start{_and_others(len(failed))}: {what}")
+    rank, (_, what) = failed[0]
+    # of the failed ranks' class when they all had the same one, as sharded scoring's gather raises them
+    stop = _start_failed(shared_kind(kind for _, (kind, _) in failed),
+                         f"rank {rank} of {ctx.world} could not start{_and_others(len(failed))}: {what}")
     if said[0] is None:                        # (the same on every rank: all of them take this branch, or none)
         if error is not None:
             record_failure(Path(run_dir), error, ctx)
