@@ -50,7 +50,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .config import DETECTOR_DIR_NAME, DETECTOR_KIND, RUN_METHODS, SAMPLE_TOKEN, SCORE_NAMES, is_sample_path, own_score
+from .config import (DETECTOR_DIR_NAME, DETECTOR_KIND, RUN_METHODS, SAMPLE_TOKEN, SCORE_NAMES, DataConfig,
+                     is_sample_path, own_score, read_run_config)
 from .data.inputs import (PIXEL_RANGES, check_image_arrays, check_image_paths, check_path_input, convert_items,
                           count_images, decode_items, guess_float_range, infer_geometry, input_float_range,
                           item_shapes, read_3d, read_nested_lists, refit, to_images, to_numpy)
@@ -146,14 +147,20 @@ def _api_words(msg: str) -> str:
     return msg
 
 
-def _is_folder_tar(p: Path) -> bool:
-    from .data.dataset_files import is_tar
-    from .data.readers import detect_format
-
+def _dataset_as_recorded(run_dir: Path, data_cfg: DataConfig) -> DataConfig:
+    """data_cfg with the dataset 'auto' that the run in run_dir recorded, where that is all they differ in and
+    data_cfg says 'unlabelled': a fit of an earlier wildgan on an .npz or CIFAR-10's batches recorded 'auto' (which
+    replays them by their protocol, not whole), and a resume compares every field, so the interrupted fit could not be
+    continued. It continues with the record it has."""
+    if data_cfg.dataset != "unlabelled":
+        return data_cfg
     try:
-        return p.is_file() and is_tar(p) and detect_format(p) == "folder-tar"
-    except WildganError:
-        return False
+        saved = read_run_config(run_dir).data
+    except (WildganError, OSError, ValueError):
+        return data_cfg                      # (no run there, or a damaged one: train_run says what is wrong)
+    older = replace(data_cfg, dataset="auto")
+    # (the path left to the resume, which compares it as the place it names: earlier fits may have recorded it as typed)
+    return older if replace(saved, data=older.data) == older else data_cfg
 
 
 def _recorded_data_path(X: str | Path) -> str:
@@ -718,6 +725,8 @@ class Detector:
             # large folder); train_run's lock is still what keeps it out
             check_lock_free(Path(self.run_dir))
         split, data_cfg, conv = self._training_split(X)
+        if resume:
+            data_cfg = _dataset_as_recorded(Path(str(self.run_dir)), data_cfg)
         x, ids = split.train_x, split.train_ids
         resolution, channels = int(x.shape[1]), int(x.shape[3])
         cfg = self._run_config(data_cfg, resolution, channels)
@@ -871,8 +880,10 @@ class Detector:
         src = str(Path(X).resolve()) if isinstance(X, (str, Path)) else f"in-memory {type(X).__name__}"
         # fit recorded in the run's config too: evaluate / score --data convert new data like the training data,
         # and `wildgan train --config` replays it from any folder (an absolute path, as the CLI records)
-        # (a folder or an archive is read as a pile: every file, whatever folders it is in)
-        pile = isinstance(X, (str, Path)) and (Path(X).is_dir() or _is_folder_tar(Path(X)))
+        # (a folder or an archive is read as a pile: every file, whatever folders it is in; a data-set file, an .npz
+        # or CIFAR-10's batches, whole, labels ignored: 'unlabelled' reads each so. 'auto' replayed a labelled one by
+        # its protocol, which wants a normal class or, for CIFAR-10's class names, trains on automobile alone)
+        pile = isinstance(X, (str, Path)) and (Path(X).is_dir() or is_dataset_file(X))
         data_cfg = DataConfig(data=_recorded_data_path(X) if isinstance(X, (str, Path)) else None,
                               dataset="unlabelled" if pile else "auto", resolution=res, channels=ch,
                               seed=int(self.seed), fit=self.resize_mode, depth16=depth16,

@@ -388,6 +388,33 @@ def test_cifar_batches_dir_parent_and_tar(tmp_path, monkeypatch):
     assert kind3 == "cifar-batches" and np.array_equal(t3.x, train.x)
 
 
+def test_unlabelled_reads_cifar_batches_whole(tmp_path, monkeypatch):
+    """--dataset unlabelled refused CIFAR-10's batches ('looks like a cifar-batches data set'), which it reads in an
+    .npz, and which Detector.fit reads whole and records as unlabelled: that run's config could not be replayed.
+    Every image now, the training batches then the test batch, labels ignored, from the folder or its archive."""
+    from wildgan.config import DataConfig
+    from wildgan.data import build_split
+    from wildgan.data.readers import FORMATS
+
+    monkeypatch.setenv("WILDGAN_CACHE", str(tmp_path / "cache"))
+    folder = make_cifar_batches(tmp_path / "c" / "cifar-10-batches-py")
+    train, test, _ = load_dataset(folder)
+    tgz = tmp_path / "cifar-10-python.tar.gz"
+    with tarfile.open(tgz, "w:gz") as tar:
+        tar.add(folder, arcname="cifar-10-batches-py")
+    for p in (folder, tmp_path / "c", tgz):
+        pile, none, kind = load_dataset(p, "unlabelled")
+        assert kind == "unlabelled-cifar-batches" and kind in FORMATS and none is None, p
+        assert np.array_equal(pile.x, np.concatenate([train.x, test.x])) and pile.ids == train.ids + test.ids
+        assert pile.class_names == ["unlabelled"] and not pile.y.any()
+    # the read options apply as to the labelled read (shrunk to the resolution asked), and it is an unlabelled split
+    small, _, _ = load_dataset(folder, "unlabelled", resolution=16, channels=1)
+    assert small.x.shape == (120, 16, 16, 1)
+    split = build_split(DataConfig(data=str(folder), dataset="unlabelled"))
+    assert split.info["protocol"] == "unlabelled" and len(split.train_x) == 120 and len(split.test_x) == 0
+    assert split.info["native_sides"] == [32, 32]
+
+
 class _Evil:
     def __init__(self, marker: Path):
         self.marker = marker

@@ -2075,6 +2075,85 @@ def test_a_fit_on_a_folder_records_where_and_how_it_read_it(x_train, tmp_path, m
     assert len(replay.train_x) == 40
 
 
+def _data_set_file(kind: str, where: Path) -> Path:
+    """A tiny data-set file of `kind` under `where`: a complete cifar-10-batches-py folder (4 images per batch, with
+    CIFAR-10's class names, which 'auto' reads as the cifar10 protocol: normal class automobile), its .tar.gz, or an
+    .npz with labels (which 'auto' reads as labelled data, wanting a normal class)."""
+    import pickle
+    import tarfile
+
+    from wildgan.data.dataset_files import CIFAR10_CLASSES
+
+    rng = np.random.default_rng(3)
+    if kind == "npz":
+        x = rng.integers(0, 256, (30, 16, 16), dtype=np.uint8)
+        np.savez(where / "lab.npz", x_train=x[:20], y_train=np.arange(20) % 2, x_test=x[20:], y_test=np.arange(10) % 2)
+        return where / "lab.npz"
+    folder = where / "cifar-10-batches-py"
+    folder.mkdir()
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        d = {b"data": rng.integers(0, 256, (4, 3072), dtype=np.uint8), b"labels": [1, 2, 3, 1]}
+        (folder / name).write_bytes(pickle.dumps(d, protocol=3))
+    (folder / "batches.meta").write_bytes(pickle.dumps({b"label_names": [c.encode() for c in CIFAR10_CLASSES]}))
+    if kind == "cifar":
+        return folder
+    with tarfile.open(where / "cifar-10-python.tar.gz", "w:gz") as tar:
+        tar.add(folder, arcname="cifar-10-batches-py")
+    return where / "cifar-10-python.tar.gz"
+
+
+@pytest.mark.filterwarnings(f"ignore:{NOT_GROWN}")
+@pytest.mark.parametrize("kind", ["cifar", "cifar-tar", "npz"])
+def test_a_fit_on_a_data_set_file_records_a_config_that_replays_on_all_its_images(kind, tmp_path, monkeypatch) -> None:
+    """fit reads a data-set file whole, labels ignored, but recorded dataset 'unlabelled' for CIFAR-10's batch folder
+    (which the 'unlabelled' read refused: 'looks like a cifar-batches data set') and 'auto' for an .npz or a CIFAR-10
+    archive (replayed by their protocols: a labelled .npz wants a normal class, CIFAR-10 trained on automobile
+    alone). `wildgan train --config RUN/config.json` failed or trained on other images. The recorded data now reads
+    the very images fit trained on, in the order fit read them."""
+    import wildgan.training.run as training_run
+    from wildgan.cli import main
+    from wildgan.config import read_run_config
+    from wildgan.data import build_split, load_dataset
+
+    monkeypatch.setenv("WILDGAN_CACHE", str(tmp_path / "cache"))
+    data = _data_set_file(kind, tmp_path)
+    trained, real = [], training_run.train_run
+    monkeypatch.setattr(training_run, "train_run", lambda *a, **k: trained.append(k["split"]) or real(*a, **k))
+    run = tmp_path / "run"
+    Detector(run_dir=str(run), **{**TINY, "total_kimg": 0.02, "threads": 1}).fit(data)
+    fitted = trained[0]
+    recorded = read_run_config(run).data
+    assert recorded.dataset == "unlabelled" and recorded.data == str(data)
+    # the same images in the same order (fit keeps the order it read them in; the split below is shuffled)
+    pile, _, _ = load_dataset(recorded.data, recorded.dataset, resolution=recorded.resolution,
+                              channels=recorded.channels, fit=recorded.fit)
+    np.testing.assert_array_equal(pile.x, fitted.train_x)
+    replay = build_split(recorded)
+    assert replay.info["protocol"] == "unlabelled" and sorted(replay.train_ids) == sorted(pile.ids)
+    order = {i: n for n, i in enumerate(pile.ids)}
+    np.testing.assert_array_equal(replay.train_x, fitted.train_x[[order[i] for i in replay.train_ids]])
+    assert main(["train", "--config", str(run / "config.json"), "--out", str(tmp_path / "again"), "--dry-run"]) == 0
+
+
+@pytest.mark.filterwarnings(f"ignore:{NOT_GROWN}")
+def test_a_fit_recorded_auto_for_a_data_set_file_by_an_earlier_wildgan_still_resumes(tmp_path, monkeypatch) -> None:
+    """A fit of an earlier wildgan on an .npz recorded dataset 'auto' (now 'unlabelled'): fit(resume=True) compares
+    every recorded field, so that interrupted fit could no longer be continued ('data.dataset: 'auto' ->
+    'unlabelled''). It continues with the record it has."""
+    data = _data_set_file("npz", tmp_path)
+    run = tmp_path / "run"
+    params = {**TINY, "total_kimg": 0.02, "threads": 1}
+    Detector(run_dir=str(run), **params).fit(data)
+    config = json.loads((run / "config.json").read_text())
+    config["data"]["dataset"] = "auto"
+    (run / "config.json").write_text(json.dumps(config))
+    assert Detector(run_dir=str(run), **params).fit(data, resume=True).n_train_ == 30
+    assert json.loads((run / "config.json").read_text())["data"]["dataset"] == "auto"
+    # anything else that differs is still refused
+    with pytest.raises(ConfigError, match="data.seed: 0 -> 1"):
+        Detector(run_dir=str(run), **{**params, "seed": 1}).fit(data, resume=True)
+
+
 def test_fit_into_a_run_dir_in_use_is_refused_before_the_data_is_decoded(tmp_path, monkeypatch) -> None:
     # the lock refused it only in train_run, after a DataConfig's images (or a folder's files) had been decoded
     import wildgan.data

@@ -181,6 +181,19 @@ def read_cifar_batches(folder: str | Path) -> tuple[ImageSet, ImageSet]:
     return train, test
 
 
+def read_cifar_unlabelled(folder: str | Path, o: Opts | None = None) -> ImageSet:
+    """Every image of CIFAR-10's batches (data_batch_1..5, then test_batch), labels ignored: the data set as an
+    unlabelled pile (--dataset unlabelled), as read_npz_unlabelled reads an .npz. In the order and with the ids that
+    Detector.fit reads the batches in (wildgan.data.inputs), so that the config such a fit records replays on them."""
+    o = o or Opts()
+    train, test = read_cifar_batches(folder)
+    x = np.concatenate([train.x, test.x])
+    sides = native_sides([x.shape[1:3]])              # 32x32, before any conversion
+    x = shrink_uniform(x, o)
+    return ImageSet(x, np.zeros(len(x), np.int64), ["unlabelled"], list(train.ids) + list(test.ids),
+                    info={"native_sides": sides, "native_gray": False, "n_gray_files": 0})
+
+
 # ------------------------------------------------------------------------------------------------ npz
 def _npz_get(z: Any, path: Path, key: str) -> np.ndarray:
     try:

@@ -26,8 +26,8 @@ from ..config import SAMPLE_TOKEN, is_sample_path
 from ..errors import ConfigError, DataError, WildganError, moved_name, warn_user
 from ..fileio import atomic_write_stream
 from .dataset_files import (CIFAR_BATCH_FILES, cifar_batch_class_names, dataset_among_images_error, dataset_file_kind,
-                            is_tar, named_in_archive, npz_has_labels, npz_labels, read_cifar_batches, read_npz,
-                            read_npz_unlabelled, tar_problem)
+                            is_tar, named_in_archive, npz_has_labels, npz_labels, read_cifar_batches,
+                            read_cifar_unlabelled, read_npz, read_npz_unlabelled, tar_problem)
 from .decode_pool import (MAX_NAMED_BAD_FILES, decode_files, job_decode_pool, stack, unreadable_files_error,
                           warn_if_no_room)
 from .download import cache_root, download_cifar10, tar_member_names, unpack_cached
@@ -58,7 +58,8 @@ def _skipped_dir(path: str | Path) -> bool:
 
 DATASETS = ("auto", "cifar10", "chula-rbc12", "mnist", "folder", "npz", "cifar-batches", "unlabelled")
 # what load_dataset returns as the format of a data set
-FORMATS = ("folder", "folder-tar", "cifar-batches", "npz", "unlabelled-folder", "unlabelled-tar", "unlabelled-npz")
+FORMATS = ("folder", "folder-tar", "cifar-batches", "npz", "unlabelled-folder", "unlabelled-tar", "unlabelled-npz",
+           "unlabelled-cifar-batches")
 SAMPLE_NAME = "mnist-sample.npz"
 
 
@@ -778,7 +779,7 @@ def _detect(p: Path) -> str:
 # without decoding must be what the read would take
 DATASET_FORMATS: dict[str, tuple[str, ...]] = {
     "folder": ("folder", "folder-tar"), "npz": ("npz",), "cifar-batches": ("cifar-batches",),
-    "unlabelled": ("unlabelled-folder", "folder-tar", "unlabelled-npz")}
+    "unlabelled": ("unlabelled-folder", "folder-tar", "unlabelled-npz", "cifar-batches")}
 
 
 def _refuse_other_format(p: Path, dataset: str, kind: str) -> None:
@@ -791,7 +792,7 @@ def _refuse_other_format(p: Path, dataset: str, kind: str) -> None:
 def load_dataset(path: str | Path | None, dataset: str = "auto", **opts: Any
                  ) -> tuple[ImageSet, ImageSet | None, str]:
     """Load a data set -> (train, test or None, format: folder | folder-tar | cifar-batches | npz | unlabelled-folder |
-    unlabelled-tar | unlabelled-npz; the unlabelled ones have no test part).
+    unlabelled-tar | unlabelled-npz | unlabelled-cifar-batches; the unlabelled ones have no test part).
 
     path None means $WILDGAN_DATA, else the embedded sample. opts: resolution, channels, depth16, resize, skip_bad,
     fit, download (fetch CIFAR-10 when dataset='cifar10' and the path does not exist), cache_dir, progress.
@@ -833,6 +834,12 @@ def load_dataset(path: str | Path | None, dataset: str = "auto", **opts: Any
             train = read_unlabelled(tree, o)    # every image in the archive
         train.info.update(source=str(p.resolve()), format="unlabelled-tar")
         return train, None, "unlabelled-tar"
+    if dataset == "unlabelled" and kind == "cifar-batches":
+        # every image, labels ignored, as a labelled .npz is read: how Detector.fit reads CIFAR-10's batches (a
+        # folder or an archive) and what its run records; refused, that run's config could not be replayed
+        train = read_cifar_unlabelled(_cifar_batch_folder(p, o.cache_dir), o)
+        train.info.update(source=str(p.resolve()), format="unlabelled-cifar-batches")
+        return train, None, "unlabelled-cifar-batches"
     if kind == "unlabelled-npz":
         train = read_npz_unlabelled(p, o)
         train.info.update(source=str(p.resolve()), format=kind)

@@ -217,7 +217,8 @@ def _draw_contamination(pool: np.ndarray, ids: list[str], n_a: int, seed: int, r
 
 
 def detect_protocol(dataset: str, train: ImageSet, kind: str) -> str:
-    if dataset == "unlabelled" or kind in ("unlabelled-folder", "unlabelled-tar", "unlabelled-npz"):
+    if dataset == "unlabelled" or kind in ("unlabelled-folder", "unlabelled-tar", "unlabelled-npz",
+                                           "unlabelled-cifar-batches"):
         return "unlabelled"
     grouped = train.group is not None and train.is_anomaly is not None
     if dataset in ("cifar10", "chula-rbc12", "mnist"):
