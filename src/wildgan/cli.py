@@ -1657,16 +1657,17 @@ def cmd_score(a: argparse.Namespace) -> int:
         # an array data set read as a pile: images without labels, or any after a run that has no protocol of its
         # own and no --normal to label it: every image, converted like the run's training data (the Detector's
         # reader: one implementation)
+        from .data.readers import trained_kind
         from .detector import to_images
 
+        trained_on, by_content = trained_kind(model.conversion)
         x, ids = to_images(one_file, model.cfg.net.resolution, model.cfg.net.channels, skip_bad=a.skip_bad,
                            resize_mode=model.conversion.get("fit", "resize"),
                            depth16=model.conversion.get("depth16", "per-image"),
                            native_sides=model.conversion.get("native_sides"),
                            # colour images scored by a run trained on gray ones were converted without a word here,
                            # while the same images as files were warned about
-                           trained_on="gray" if model.conversion.get("gray_data") else
-                           "colour" if model.conversion.get("colour_data") else None)
+                           trained_on=trained_on, by_content=by_content)
         what = f"every image of {one_file} (" + ("no labels)" if label_free else
                                                   "labels not used; --normal CLASS labels the rows)")
     elif not a.data or dataset_file:

@@ -54,6 +54,7 @@ from .config import DETECTOR_DIR_NAME, DETECTOR_KIND, RUN_METHODS, SAMPLE_TOKEN,
 from .data.inputs import (PIXEL_RANGES, check_image_arrays, check_image_paths, check_path_input, convert_items,
                           count_images, decode_items, guess_float_range, infer_geometry, input_float_range,
                           item_shapes, read_3d, read_nested_lists, refit, to_images, to_numpy)
+from .data.readers import trained_kind
 from .data.transforms import MAX_AUTO_RESOLUTION  # largest automatic resolution, as the CLI's
 from .errors import CheckpointError, ConfigError, DataError, TrainingInterrupted, WildganError, warn_user
 from .fileio import version_state
@@ -849,9 +850,12 @@ class Detector:
                 # what the networks learn from: images of the other kind scored later are warned about. Colour as
                 # the CLI's split records it (all_colour: no image gray, gray stored as RGB included), since the
                 # warning counts such images as gray (transforms.own_channels): RGB-stored gray training images
-                # recorded as colour made the same kind of image, scored, 'gray images ... trained on colour'
+                # recorded as colour made the same kind of image, scored, 'gray images ... trained on colour'.
+                # colour_rule says so: a record without it (a fit before it) was by shape, and images to score are
+                # then counted by shape too (data.readers.trained_kind)
                 **({"gray_data": True} if self.channels is None and ch == 1 else
-                   {"colour_data": True} if self.channels is None and ch == 3 and all_colour(x) else {})}
+                   {"colour_data": True, "colour_rule": "content"} if self.channels is None and ch == 3 and
+                   all_colour(x) else {})}
         src = str(Path(X).resolve()) if isinstance(X, (str, Path)) else f"in-memory {type(X).__name__}"
         # fit recorded in the run's config too: evaluate / score --data convert new data like the training data,
         # and `wildgan train --config` replays it from any folder (an absolute path, as the CLI records)
@@ -1116,11 +1120,11 @@ class Detector:
     def _images_ids(self, X: Any) -> tuple[np.ndarray, list[str]]:
         learned = self.pixel_range_
         X = read_nested_lists(X)     # (once: the warning below reads the float range from X again)
+        trained_on, by_content = trained_kind(self.conversion_)
         x, ids = to_images(X, self.resolution_, self.channels_, resize_mode=self.conversion_.get("fit", "resize"),
                            depth16=self.conversion_.get("depth16", "per-image"), image_shapes=self._image_shapes(),
                            float_range=learned, native_sides=self.conversion_.get("native_sides"),
-                           trained_on="gray" if self.conversion_.get("gray_data") else
-                           "colour" if self.conversion_.get("colour_data") else None)
+                           trained_on=trained_on, by_content=by_content)
         if learned in ("[-1,1]", "[0,255]") and getattr(self, "pixel_range", "auto") == "auto" and len(x) >= 8 and \
                 not isinstance(X, (str, Path)) and input_float_range(X) == "[0,1]":
             # many float images read in the range of the training floats, though all of them lie in [0, 1]: most
@@ -1520,7 +1524,8 @@ class Detector:
         shape = split_info.get("image_shape")     # recorded by Detector.fit for in-memory images of one size
         det.image_shape_ = tuple(int(v) for v in shape) if shape else None
         det.conversion_ = {"fit": conv.get("fit", "resize"), "depth16": conv.get("depth16", "per-image"),
-                           **{k: conv[k] for k in ("gray_data", "colour_data", "native_sides") if k in conv}}
+                           **{k: conv[k] for k in ("gray_data", "colour_data", "colour_rule", "native_sides")
+                              if k in conv}}
         frange = split_info.get("conversion", {}).get("float_range")      # recorded by Detector.fit for float images
         if frange in PIXEL_RANGES and frange != "auto":
             det.conversion_["float_range"] = frange

@@ -3095,6 +3095,52 @@ def test_a_colour_data_set_scored_by_a_gray_run_is_warned_about_as_image_files_a
     assert "converted to gray" not in capsys.readouterr().err                    # the run's own kind: nothing said
 
 
+def test_evaluate_counts_gray_stored_as_rgb_as_score_does(tiny_npz, tmp_path, capsys):
+    """RGB files whose three channels are equal (gray scans saved as RGB) count as gray in `wildgan score`'s warning
+    about images of the other kind than a run's, but `wildgan evaluate` counted the reader's gray files by mode: a
+    gray run warned '20 colour images are converted to gray' where score is silent, and a colour run (recorded by
+    content, colour_rule 'content') said nothing where score warns. Now evaluate counts what the images hold, as
+    score does; a colour record of the older rule (no colour_rule: by the files' mode) counts by mode in both."""
+    from PIL import Image
+
+    rng = np.random.default_rng(1)
+    colour_npz = tmp_path / "colour.npz"
+    np.savez(colour_npz, x_train=rng.integers(0, 255, (40, 8, 8, 3), dtype=np.uint8), y_train=np.arange(40) % 2,
+             x_test=rng.integers(0, 255, (20, 8, 8, 3), dtype=np.uint8), y_test=np.arange(20) % 2)
+    runs = {"gray": tmp_path / "gray", "colour": tmp_path / "colour"}
+    for data, run in ((tiny_npz, runs["gray"]), (colour_npz, runs["colour"])):
+        assert main(["train", "--data", str(data), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.05",
+                     "--phase-kimg", "0.05", "--no-progress", "--threads", "1", "--no-train-scores",
+                     "--out", str(run)]) == 0
+    split = json.loads((runs["colour"] / "split.json").read_text())
+    assert split["conversion"]["colour_rule"] == "content", split["conversion"]
+    rgb_gray = tmp_path / "rgb-gray"
+    for c in "01":
+        (rgb_gray / c).mkdir(parents=True)
+        for i in range(30):
+            Image.fromarray(np.repeat(rng.integers(0, 255, (8, 8, 1), dtype=np.uint8), 3, axis=2)).save(
+                rgb_gray / c / f"{i}.png")
+
+    def said(run: Path, cmd: str) -> str:
+        capsys.readouterr()
+        argv = (["evaluate", str(run), "--data", str(rgb_gray), "--no-controls"] if cmd == "evaluate" else
+                ["score", str(run), "--data", str(rgb_gray / "0"), "--out", str(tmp_path / "s.csv")])
+        with warnings.catch_warnings(record=True) as got:
+            warnings.simplefilter("always")
+            assert main([*argv, "--no-progress", "--threads", "1"]) == 0
+        return capsys.readouterr().err + "".join(str(w.message) for w in got)
+
+    for cmd in ("evaluate", "score"):
+        assert "converted to gray" not in said(runs["gray"], cmd), cmd             # gray made gray: nothing lost
+        assert "gray images are scored by a network trained on colour images" in said(runs["colour"], cmd), cmd
+    # a colour record of the older rule (a run recorded before colour_rule, CIFAR-10's by its files): by mode, so
+    # RGB files are colour, as its own training images were counted
+    del split["conversion"]["colour_rule"]
+    (runs["colour"] / "split.json").write_text(json.dumps(split))
+    for cmd in ("evaluate", "score"):
+        assert "gray images are scored" not in said(runs["colour"], cmd), cmd
+
+
 @pytest.mark.filterwarnings("ignore:training ended at")
 def test_score_and_export_threshold_of_a_fit_run_follow_fit_s_recorded_parameter(tmp_path, capsys):
     """`wildgan score RUN --threshold contamination` (and export) of a run that Detector.fit(contamination=0.2) wrote

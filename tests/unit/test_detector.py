@@ -1697,6 +1697,16 @@ def test_images_of_the_other_kind_than_the_training_images_are_warned_about(det,
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         colour.decision_function(tinted[:4])                            # the same kind: nothing said
+    # a Detector fitted before colour_rule was recorded decided colour_data by shape (RGB arrays of gray content
+    # were colour to it): it counts images to score by shape too, so RGB-stored gray is not 'gray ... trained on
+    # colour' (which it said once such images counted as gray), and a gray array still is
+    assert colour.conversion_.get("colour_rule") == "content"
+    del colour.conversion_["colour_rule"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        colour.decision_function(np.repeat(x_train[:4, :, :, None], 3, axis=-1))
+    with pytest.warns(UserWarning, match="4 gray images are scored by a network trained on colour images"):
+        colour.decision_function(x_train[:4])
     # gray digits stored as RGB are gray training images (the CLI's all_colour): no colour_data, so scoring more of
     # them says nothing (it said '4 gray images ... trained on colour' once they counted as gray)
     with warnings.catch_warnings():
