@@ -3197,13 +3197,13 @@ def test_score_and_export_threshold_of_a_fit_run_follow_fit_s_recorded_parameter
 
 
 @pytest.mark.filterwarnings("ignore:training ended at")
-def test_score_and_export_follow_fit_s_record_only_for_the_score_it_thresholded(tmp_path, capsys):
-    """fit(score='L_o', contamination=0.2): `wildgan score RUN --threshold contamination` thresholds a (the method's
-    own score) and took fit's c = 0.2 for it, saying 'Detector.fit's', while neither the Detector, from_run nor the
-    report threshold a by that record (the report shows fit's row for L_o only). Now the record is followed for the
-    score fit thresholded (in any --batch-mode, as export and from_run keep it), the line says why it is not for
-    others; export records where its c came from
-    (threshold_params' param_from); a damaged record is warned about, naming the file, as from_run warns."""
+def test_score_and_export_follow_fit_s_record_for_any_score(tmp_path, capsys):
+    """fit(score='L_o', contamination=0.2): `wildgan score RUN --threshold contamination` of a (the method's own
+    score) and `wildgan export` took the default c = 0.05, while the fitted Detector's set_params(score='a') keeps
+    c = 0.2. c (k) is the user's share of training images to flag, fitted again on the chosen score's training
+    scores, so the record is now followed for any --score (and --batch-mode), as from_run and export_onnx take it;
+    export records where its c came from (threshold_params' param_from); a damaged record is warned about, naming the
+    file, as from_run warns."""
     from PIL import Image
 
     from wildgan import Detector
@@ -3227,10 +3227,11 @@ def test_score_and_export_follow_fit_s_record_only_for_the_score_it_thresholded(
         (got,) = [ln for ln in err.splitlines() if ln.startswith("threshold for")]
         return got, err
 
-    got, _ = line(score + ["contamination"])                          # score a: fit's record is of L_o
-    assert "threshold for score a: contamination (contamination=0.05" in got and \
-        f"c = 0.05 (the default --expected-contamination; Detector.fit's c = 0.2, recorded in {record}, is of score " \
-        f"L_o: --score L_o takes it)" in got, got
+    got, _ = line(score + ["contamination"])             # score a: fit's c, taken on L_o, is a's share to flag too
+    det.set_params(score="a")
+    assert f"threshold for score a: contamination (contamination=0.2, n=16): score > {det.threshold_:.6g}" in got and \
+        f"c = 0.2 (Detector.fit's, recorded in {record}; --expected-contamination G chooses another)" in got, got
+    det.set_params(score="L_o")
     got, _ = line(score + ["contamination", "--score", "L_o"])
     assert f"> {det.threshold_:.6g}" in got and "c = 0.2 (Detector.fit's, recorded in" in got, got
     # fit's was mixed: its c is kept in the isolated protocol, as export and from_run(batch_mode='isolated') keep it
@@ -3240,8 +3241,8 @@ def test_score_and_export_follow_fit_s_record_only_for_the_score_it_thresholded(
     assert "c = 0.05 (as given)" in got, got                                                          # typed: it wins
     export = ["export", str(run), "--format", "onnx", "--no-progress", "--threshold", "contamination", "--out"]
     line(export + [str(tmp_path / "a.onnx")])
-    thr = onnx_threshold(tmp_path / "a.onnx")
-    assert thr.params["contamination"] == 0.05 and "param_from" not in thr.params, thr
+    thr = onnx_threshold(tmp_path / "a.onnx")                 # score a: fit's c as well
+    assert thr.params["contamination"] == 0.2 and thr.params["param_from"] == f"Detector.fit's record, {record}", thr
     line(export + [str(tmp_path / "o.onnx"), "--score", "L_o"])
     thr = onnx_threshold(tmp_path / "o.onnx")                 # the loaded model says where its c came from
     assert thr.params["contamination"] == 0.2 and thr.params["param_from"] == f"Detector.fit's record, {record}", thr
@@ -3249,8 +3250,8 @@ def test_score_and_export_follow_fit_s_record_only_for_the_score_it_thresholded(
     record.write_text(json.dumps({**rec, "threshold": {"value": 0.0, "rule": "mad",
                                                        "params": {"k": 2.0, "n": 16, "score": "L_o"}}}))
     got, _ = line(score + ["mad"])
-    assert "mad (k=3" in got and f"k = 3 (the default --mad-k; Detector.fit's k = 2, recorded in {record}, is of " \
-        f"score L_o: --score L_o takes it)" in got, got
+    assert "mad (k=2" in got and f"k = 2 (Detector.fit's, recorded in {record}; --mad-k K chooses another)" in got, \
+        got
     for bad, why in (("{", "JSONDecodeError"), (json.dumps({**rec, "threshold": {
             "value": 0.0, "rule": "contamination", "params": {"contamination": 7, "n": 16, "score": "L_o"}}}),
             "contamination 7")):
@@ -3284,7 +3285,8 @@ def test_score_threshold_with_normal_and_no_data_is_refused_before_the_training_
 def test_threshold_help_names_what_must_be_fit_s_for_its_c():
     """--expected-contamination / --mad-k help (shared by score and export) said "(score: and --batch-mode)" in both;
     export has no --batch-mode (its graph scores each image alone), so its help named an option it does not take.
-    Fit's c (k) is now kept in any protocol (score --batch-mode, as export), so neither help names --batch-mode."""
+    Fit's c (k) is now kept in any protocol (score --batch-mode, as export) and for any --score, so neither help names
+    --batch-mode, and both say any --score takes it."""
     import argparse
 
     from wildgan.cli import make_parser
@@ -3297,4 +3299,4 @@ def test_threshold_help_names_what_must_be_fit_s_for_its_c():
         return [acts[d].help for d in ("expected_contamination", "mad_k")]
 
     for text in helps("score") + helps("export"):
-        assert "--batch-mode" not in text and "where these networks and --score are fit's" in text, text
+        assert "--batch-mode" not in text and "for any --score, where these networks are fit's" in text, text
