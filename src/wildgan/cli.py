@@ -556,10 +556,10 @@ def _add_train_args(p: argparse.ArgumentParser, study: bool = False) -> None:
 
 def _threshold_options(p: argparse.ArgumentParser, threshold_help: str, score_help: str) -> None:
     """--threshold, --expected-contamination, --mad-k and --score: the same rule's options for score and export
-    (fit_match: what must be Detector.fit's for its recorded c or k to be taken; not score's --batch-mode, whose
-    protocol keeps fit's c or k, as the exported graph, which scores each image alone, does:
-    thresholds.fit_record_apart)."""
-    fit_match = "these networks and --score"
+    (fit_match: what must be Detector.fit's for its recorded c or k to be taken: its networks alone; not --score nor
+    score's --batch-mode, since c (k) is the share of training images to flag, fitted again on the chosen score's own
+    training scores, as the fitted Detector's set_params(score=...) keeps it: thresholds.fit_record_apart)."""
+    fit_match = "these networks"
     p.add_argument("--threshold", choices=("contamination", "mad"), help=threshold_help)
     p.add_argument("--expected-contamination", type=float, default=DEFAULT_CONTAMINATION, metavar="G",
                    help=f"G (c) of --threshold contamination: the expected fraction of anomalies among the "
@@ -568,10 +568,10 @@ def _threshold_options(p: argparse.ArgumentParser, threshold_help: str, score_he
                         f"--contamination γ flags at that share with --expected-contamination γ, the report's 'c = γ' "
                         f"row; a run on your own data records γ = 0, its real share not known; a run that "
                         f"Detector.fit thresholded by this rule: the c it recorded, as Detector.from_run takes it, "
-                        f"where {fit_match} are fit's)")
+                        f"for any --score, where {fit_match} are fit's)")
     p.add_argument("--mad-k", type=float, default=DEFAULT_MAD_K, metavar="K",
                    help=f"K of --threshold mad (default {DEFAULT_MAD_K:g}; a run that Detector.fit thresholded by "
-                        f"this rule: the k it recorded, where {fit_match} are fit's)")
+                        f"this rule: the k it recorded, for any --score, where {fit_match} are fit's)")
     p.add_argument("--score", default=None, choices=SCORE_NAMES, help=score_help)
 
 
@@ -1022,16 +1022,16 @@ def _given(a: argparse.Namespace, dest: str) -> bool:
 
 
 def _follow_fit_record(a: argparse.Namespace, run_dir: Path,
-                       lookup: Callable[[str, str | None], tuple[float | None, str]]) -> None:
+                       lookup: Callable[[str], tuple[float | None, str]]) -> None:
     """score / export --threshold of a run that Detector.fit wrote: the rule's parameter (c, k) not given is the one
-    fit recorded (thresholds.FIT_THRESHOLD_FILE) where the rule is the recorded one, the networks are those it was
-    taken with and the score is the one it was taken on (as the report shows the record), as Detector.from_run(RUN)
-    and export_onnx take it (the CLI's defaults thresholded such a run otherwise than the fitted Detector and
-    from_run, without a word); `lookup(rule, score)`: thresholds.fit_record_param for the command's networks (score),
-    export.export_fit_param (export: the one rule of export_onnx too). a.fit_record: that file, for the threshold
-    line, else None; a.fit_record_not: why a record of this rule is not taken (other networks, another score), for
-    the same line, else ''. A record that cannot be read or used is warned about, naming the file, as from_run warns
-    (the line said 'the default' as if there were none)."""
+    fit recorded (thresholds.FIT_THRESHOLD_FILE) where the rule is the recorded one and the networks are those it was
+    taken with, whatever --score and --batch-mode (c, k is the share of training images to flag, fitted again on the
+    chosen score's training scores), as Detector.from_run(RUN) and export_onnx take it (the CLI's defaults
+    thresholded such a run otherwise than the fitted Detector and from_run, without a word); `lookup(rule)`:
+    thresholds.fit_record_param for the command's networks, export.export_fit_param (export: the one rule of
+    export_onnx too). a.fit_record: that file, for the threshold line, else None; a.fit_record_not: why a record of
+    this rule is not taken (other networks), for the same line, else ''. A record that cannot be read or used is
+    warned about, naming the file, as from_run warns (the line said 'the default' as if there were none)."""
     from .thresholds import FIT_THRESHOLD_FILE
 
     a.fit_record, a.fit_record_not = None, ""
@@ -1040,7 +1040,7 @@ def _follow_fit_record(a: argparse.Namespace, run_dir: Path,
         return
     path = run_dir / FIT_THRESHOLD_FILE
     try:
-        value, a.fit_record_not = lookup(a.threshold, a.score)
+        value, a.fit_record_not = lookup(a.threshold)
     except (OSError, ConfigError) as e:
         why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
         option = "--expected-contamination" if dest == "expected_contamination" else "--mad-k"
@@ -1613,11 +1613,9 @@ def cmd_score(a: argparse.Namespace) -> int:
         _warn(f"warning: --batch-mode applies to wildgan runs (the encoder's minibatch stddev); this "
               f"{model.cfg.method} run scores as it always does")
         a.batch_mode = "mixed"        # and its thresholds come from its one cache of training scores
-    from .config import own_score
     from .thresholds import fit_record_param
 
-    _follow_fit_record(a, run_dir, lambda rule, score: fit_record_param(
-        run_dir, rule, model.meta.get("sha256"), score or own_score(model.cfg.method), model.cfg.method))
+    _follow_fit_record(a, run_dir, lambda rule: fit_record_param(run_dir, rule, model.meta.get("sha256")))
     train_scores, own_split = None, None
     if a.threshold in ("contamination", "mad") and (ctx is None or ctx.is_main):
         # (--skip-bad: the own split's warning naming files unreadable since training, held until the training
@@ -1658,16 +1656,17 @@ def cmd_score(a: argparse.Namespace) -> int:
         # an array data set read as a pile: images without labels, or any after a run that has no protocol of its
         # own and no --normal to label it: every image, converted like the run's training data (the Detector's
         # reader: one implementation)
+        from .data.readers import trained_kind
         from .detector import to_images
 
+        trained_on, by_content = trained_kind(model.conversion)
         x, ids = to_images(one_file, model.cfg.net.resolution, model.cfg.net.channels, skip_bad=a.skip_bad,
                            resize_mode=model.conversion.get("fit", "resize"),
                            depth16=model.conversion.get("depth16", "per-image"),
                            native_sides=model.conversion.get("native_sides"),
                            # colour images scored by a run trained on gray ones were converted without a word here,
                            # while the same images as files were warned about
-                           trained_on="gray" if model.conversion.get("gray_data") else
-                           "colour" if model.conversion.get("colour_data") else None)
+                           trained_on=trained_on, by_content=by_content)
         what = f"every image of {one_file} (" + ("no labels)" if label_free else
                                                   "labels not used; --normal CLASS labels the rows)")
     elif not a.data or dataset_file:
@@ -1877,7 +1876,7 @@ def cmd_export(a: argparse.Namespace) -> int:
     a.fit_record = None
     if a.threshold:
         # export_onnx's own rule for a c (k) not given, run here for the threshold line's note
-        _follow_fit_record(a, Path(a.run_dir), lambda rule, score: export_fit_param(a.run_dir, rule, score=score))
+        _follow_fit_record(a, Path(a.run_dir), lambda rule: export_fit_param(a.run_dir, rule))
     path = export_onnx(Path(a.run_dir), Path(a.out), batch_size=a.batch_size, opset=a.opset,
                        input_type=a.input_type, include_A=not a.no_A, threshold=a.threshold,
                        contamination=a.expected_contamination, mad_k=a.mad_k, score=a.score, device=a.device,

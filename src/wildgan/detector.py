@@ -55,7 +55,7 @@ from .config import (DETECTOR_DIR_NAME, DETECTOR_KIND, RUN_METHODS, SAMPLE_TOKEN
 from .data.inputs import (PIXEL_RANGES, check_image_arrays, check_image_paths, check_path_input, convert_items,
                           count_images, decode_items, guess_float_range, infer_geometry, input_float_range,
                           item_shapes, read_3d, read_nested_lists, refit, to_images, to_numpy)
-from .data.readers import is_dataset_file
+from .data.readers import is_dataset_file, trained_kind
 from .data.transforms import MAX_AUTO_RESOLUTION  # largest automatic resolution, as the CLI's
 from .errors import CheckpointError, ConfigError, DataError, TrainingInterrupted, WildganError, warn_user
 from .fileio import version_state
@@ -874,9 +874,12 @@ class Detector:
                 # what the networks learn from: images of the other kind scored later are warned about. Colour as
                 # the CLI's split records it (all_colour: no image gray, gray stored as RGB included), since the
                 # warning counts such images as gray (transforms.own_channels): RGB-stored gray training images
-                # recorded as colour made the same kind of image, scored, 'gray images ... trained on colour'
+                # recorded as colour made the same kind of image, scored, 'gray images ... trained on colour'.
+                # colour_rule says so: a record without it (a fit before it) was by shape, and images to score are
+                # then counted by shape too (data.readers.trained_kind)
                 **({"gray_data": True} if self.channels is None and ch == 1 else
-                   {"colour_data": True} if self.channels is None and ch == 3 and all_colour(x) else {})}
+                   {"colour_data": True, "colour_rule": "content"} if self.channels is None and ch == 3 and
+                   all_colour(x) else {})}
         src = str(Path(X).resolve()) if isinstance(X, (str, Path)) else f"in-memory {type(X).__name__}"
         # fit recorded in the run's config too: evaluate / score --data convert new data like the training data,
         # and `wildgan train --config` replays it from any folder (an absolute path, as the CLI records)
@@ -1148,11 +1151,11 @@ class Detector:
     def _images_ids(self, X: Any) -> tuple[np.ndarray, list[str]]:
         learned = self.pixel_range_
         X = read_nested_lists(X)     # (once: the warning below reads the float range from X again)
+        trained_on, by_content = trained_kind(self.conversion_)
         x, ids = to_images(X, self.resolution_, self.channels_, resize_mode=self.conversion_.get("fit", "resize"),
                            depth16=self.conversion_.get("depth16", "per-image"), image_shapes=self._image_shapes(),
                            float_range=learned, native_sides=self.conversion_.get("native_sides"),
-                           trained_on="gray" if self.conversion_.get("gray_data") else
-                           "colour" if self.conversion_.get("colour_data") else None)
+                           trained_on=trained_on, by_content=by_content)
         if learned in ("[-1,1]", "[0,255]") and getattr(self, "pixel_range", "auto") == "auto" and len(x) >= 8 and \
                 not isinstance(X, (str, Path)) and input_float_range(X) == "[0,1]":
             # many float images read in the range of the training floats, though all of them lie in [0, 1]: most
@@ -1493,11 +1496,11 @@ class Detector:
         as the fitted Detector did, the same value from the same cached scores (an f1 threshold, which needs fit's
         validation set, is taken as recorded while the networks, their cached training scores and the score settings
         are those it was chosen with). An argument given wins; where it differs from the record, a WildganWarning
-        names the file and both. Fit's rule and c (k) are of the score fit thresholded: with another one given, the
-        defaults (contamination, c = 0.05; the rule given with its default c or k) are taken unless given, as `wildgan
-        score --threshold` and the report take them, and the warning says so. Another batch_mode keeps fit's rule
-        and c (k), taken again from that protocol's training scores, as the fitted Detector's set_params(batch_mode=)
-        and `wildgan export` (whose graph scores each image alone) keep them.
+        names the file and both. Another score or batch_mode keeps fit's rule and c (k), the share of training
+        images to flag, taken again from that score's and protocol's training scores, as the fitted Detector's
+        set_params(score=..., batch_mode=...), `wildgan score --threshold` and `wildgan export` (whose graph scores
+        each image alone) keep them; only an f1 threshold, a value chosen on fit's score and protocol, is tied to
+        them (see above).
         contamination or mad_k given without threshold chooses its own rule. The record
         is not taken for other networks than fit's (the run trained on since, or `checkpoint`), as the report does
         not show it for them: a warning says what it would have set. X_val / y_val given while the rule is not f1
@@ -1559,7 +1562,8 @@ class Detector:
         shape = split_info.get("image_shape")     # recorded by Detector.fit for in-memory images of one size
         det.image_shape_ = tuple(int(v) for v in shape) if shape else None
         det.conversion_ = {"fit": conv.get("fit", "resize"), "depth16": conv.get("depth16", "per-image"),
-                           **{k: conv[k] for k in ("gray_data", "colour_data", "native_sides") if k in conv}}
+                           **{k: conv[k] for k in ("gray_data", "colour_data", "colour_rule", "native_sides")
+                              if k in conv}}
         frange = split_info.get("conversion", {}).get("float_range")      # recorded by Detector.fit for float images
         if frange in PIXEL_RANGES and frange != "auto":
             det.conversion_["float_range"] = frange
@@ -1639,8 +1643,8 @@ def _fit_record_settings(run_dir: Path, model: Any, given: dict[str, Any], has_v
     used as it is (these networks, their cached training scores and the same score settings; None otherwise, and for
     the other rules, which are taken again from the training scores); and the one warning to give, naming the file,
     once the Detector's parameters are valid (None: nothing to say): given arguments that differ from the record
-    (another score or batch_mode: also that fit's c or k, which is of fit's, is not taken), a record that cannot be
-    read or used, an f1 threshold that no longer applies."""
+    (another score or batch_mode keeps fit's c or k: thresholds.fit_record_apart), a record that cannot be read or
+    used, an f1 threshold that no longer applies."""
     path, rule, method = run_dir / FIT_THRESHOLD_FILE, _rule_asked(given), model.cfg.method
     try:
         thr, rec = load_fit_threshold(run_dir)
@@ -1653,7 +1657,7 @@ def _fit_record_settings(run_dir: Path, model: Any, given: dict[str, Any], has_v
                            f"edited by hand: {why}): from_run thresholds by "
                            f"{_rule_text(out['threshold'], out['contamination'], out['mad_k'])}")
     record = _FitRecord(path, thr, rec, fit_record_params(thr, rec, method), fit_record_score(thr, method))
-    if fit_record_apart(thr, rec, model.meta.get("sha256"), record.score, method) == "networks":
+    if fit_record_apart(rec, model.meta.get("sha256")) == "networks":
         return _settings_for_other_networks(record, given, rule, has_val, model)
     return _settings_for_these_networks(run_dir, record, given, rule, has_val, model)
 
@@ -1694,62 +1698,27 @@ def _settings_for_other_networks(record: _FitRecord, given: dict[str, Any], rule
 def _settings_for_these_networks(run_dir: Path, record: _FitRecord, given: dict[str, Any], rule: str | None,
                                  has_val: bool, model: Any) -> tuple[dict[str, Any], Threshold | None, str | None]:
     """_fit_record_settings where fit's threshold is of these networks: the record's settings where none is given,
-    its c (k) only for the score it is of, in any protocol (_why_fit_param_is_not_taken), and its f1 value where it
-    still applies (_recorded_f1)."""
+    its c (k) for any score and protocol (thresholds.fit_record_apart: the share of training images to flag, fitted
+    again on the chosen score's own training scores, as the fitted Detector's set_params(score=...) keeps it), and
+    its f1 value where it still applies (_recorded_f1: a fixed value, of fit's score and protocol alone)."""
     thr = record.thr
     # (from_record: the rule is fit's, which from_run's warning about X_val says)
     out = {**_given_or(given, record.fitted), "threshold": rule or thr.rule, "from_record": rule is None}
-    not_of = _why_fit_param_is_not_taken(record, out, given, rule, model)
-    if not_of:
-        out[_RULE_PARAM[thr.rule]] = _FROM_RUN_DEFAULTS[_RULE_PARAM[thr.rule]]
-        if rule is None:
-            out["threshold"], out["from_record"] = _FROM_RUN_DEFAULTS["threshold"], False
-    said = _given_over_record(record, out, given, rule, bool(not_of), model.cfg.method)
+    said = _given_over_record(record, out, given, model.cfg.method)
     msg = (f"{record.path} records the threshold of the Detector.fit that trained this run; from_run takes the "
            f"arguments given instead ({'; '.join(said)})") if said else None
-    if not_of:
-        # (said is not empty: another score or batch_mode was given)
-        return out, None, (f"{msg} and thresholds by {_rule_text(out['threshold'], out['contamination'], out['mad_k'])}"
-                           f": {not_of}")
     if thr.rule != "f1" or out["threshold"] != "f1" or has_val:
         return out, None, msg and f"{msg}: leave them out to threshold as fit did"
     return _recorded_f1(run_dir, record, out, given, model, msg)
 
 
-def _why_fit_param_is_not_taken(record: _FitRecord, out: dict[str, Any], given: dict[str, Any], rule: str | None,
-                                model: Any) -> str:
-    """Why fit's c (k), of its rule left to the record or asked for by name, is not taken for the settings `out`
-    ('' where it is, or where it is given): it is a threshold of the score fit took it on, and on another one it is
-    neither the Detector's threshold nor the report's row, so the default is taken, as `wildgan score --threshold`
-    takes it (thresholds.fit_record_apart, the rule they share; from_run took c = 0.2 of L_o for a, where score
-    --score a took 0.05). Another batch_mode keeps it (fit_record_apart says why). Without a rule given, from_run
-    then thresholds as without a record (contamination at the default c), as for other networks and for an f1
-    record, and as the report's 'flagged' column of that score does (fit's mad kept on another score thresholded it
-    by mad, k = 3)."""
-    thr, fitted, method = record.thr, record.fitted, model.cfg.method
-    param = _RULE_PARAM.get(thr.rule)
-    if not (param and out["threshold"] == thr.rule and given[param] is None):
-        return ""
-    what = (f"Detector.fit's {record.rule_text()} threshold, recorded in {record.path}," if
-            rule is None and thr.rule != _FROM_RUN_DEFAULTS["threshold"] else
-            f"Detector.fit's {'c' if param == 'contamination' else 'k'} = {fitted[param]:g}, recorded in "
-            f"{record.path},")
-    apart = fit_record_apart(thr, record.rec, model.meta.get("sha256"), out["score"] or own_score(method), method)
-    if apart == "score":
-        return f"{what} is of score {record.score}: score='{record.score}' takes it"
-    return ""
-
-
-def _given_over_record(record: _FitRecord, out: dict[str, Any], given: dict[str, Any], rule: str | None,
-                       param_not_of: bool, method: str) -> list[str]:
+def _given_over_record(record: _FitRecord, out: dict[str, Any], given: dict[str, Any], method: str) -> list[str]:
     """What the arguments given change from fit's record, 'was -> now': the rule with its own parameter given, and the
-    settings of the scores it applies to. param_not_of: fit's c (k) is not of the scores given (a rule left for the
-    default on another score is not an argument given: _why_fit_param_is_not_taken says it)."""
+    settings of the scores it applies to."""
     thr, fitted = record.thr, record.fitted
     param = _RULE_PARAM.get(thr.rule)
     said = []
-    if not (param_not_of and rule is None) and (
-            out["threshold"] != thr.rule or (param and given[param] is not None and out[param] != fitted[param])):
+    if out["threshold"] != thr.rule or (param and given[param] is not None and out[param] != fitted[param]):
         said.append(f"threshold {record.rule_text()} -> "
                     f"{_rule_text(out['threshold'], out['contamination'], out['mad_k'])}")
     if given["score"] is not None and given["score"] != record.score:

@@ -202,7 +202,7 @@ def export_onnx(run_dir: str | Path, path: str | Path, batch_size: int = 64, ops
     if batch_size < 1:
         raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
     if threshold is not None:
-        contamination, mad_k, param_from = _rule_params(run_dir, threshold, contamination, mad_k, score, checkpoint,
+        contamination, mad_k, param_from = _rule_params(run_dir, threshold, contamination, mad_k, checkpoint,
                                                         param_from)
         _check_threshold_rule(threshold, contamination, mad_k)
     lo, hi = _opset_range()
@@ -264,30 +264,28 @@ def export_onnx(run_dir: str | Path, path: str | Path, batch_size: int = 64, ops
     return path
 
 
-def export_fit_param(run_dir: str | Path, rule: str, *, score: str | None = None,
-                     checkpoint: str | Path | None = None) -> tuple[float | None, str]:
+def export_fit_param(run_dir: str | Path, rule: str, *, checkpoint: str | Path | None = None
+                     ) -> tuple[float | None, str]:
     """The c (rule 'contamination') or k ('mad') that Detector.fit recorded in the run, where an export of its
-    networks (`checkpoint`, default the final ones) thresholding `score` (default the method's own) takes it:
+    networks (`checkpoint`, default the final ones) takes it, whatever score it thresholds (fit's c, k is the user's
+    share of training images to flag, fitted again on the chosen score's training scores):
     (value, '') (thresholds.fit_record_param, the rule of `wildgan score --threshold` and Detector.from_run too);
     else (None, why a record of this rule is not taken, or ''), and the default applies. The one rule of export_onnx
     and `wildgan export`, so that both threshold a run alike. A record that cannot be read or used: ConfigError (or
     OSError), for the caller to say; a run whose networks cannot be read: (None, ''), scoring_graph says why."""
     from .checkpoint import read_meta
-    from .config import own_score, read_run_config
     from .scoring.run import final_checkpoint
     from .thresholds import fit_record_param
 
     try:
         own = read_meta(Path(checkpoint) if checkpoint else final_checkpoint(Path(run_dir))).get("sha256")
-        method = read_run_config(Path(run_dir)).method
     except (WildganError, OSError):
         return None, ""
-    return fit_record_param(Path(run_dir), rule, own, score or own_score(method), method)
+    return fit_record_param(Path(run_dir), rule, own)
 
 
 def _rule_params(run_dir: str | Path, rule: str, contamination: float | None, mad_k: float | None,
-                 score: str | None, checkpoint: str | Path | None, param_from: str | None
-                 ) -> tuple[float, float, str | None]:
+                 checkpoint: str | Path | None, param_from: str | None) -> tuple[float, float, str | None]:
     """export_onnx's (contamination, mad_k, param_from): the rule's parameter not given is fit's record where
     export_fit_param takes it (param_from then names the record), else the default; the other one, unused, its
     default. Without this, export_onnx(run, threshold='contamination') took c = 0.05 where `wildgan export` and
@@ -299,7 +297,7 @@ def _rule_params(run_dir: str | Path, rule: str, contamination: float | None, ma
     if name is not None and given[name] is None:
         record = Path(run_dir) / FIT_THRESHOLD_FILE
         try:
-            value, _ = export_fit_param(run_dir, rule, score=score, checkpoint=checkpoint)
+            value, _ = export_fit_param(run_dir, rule, checkpoint=checkpoint)
         except (OSError, ConfigError) as e:
             why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
             default = DEFAULT_CONTAMINATION if name == "contamination" else DEFAULT_MAD_K

@@ -383,15 +383,13 @@ def load_fit_threshold(run_dir: Path) -> tuple[Threshold, dict[str, Any]]:
     return thr, rec
 
 
-def fit_record_param(run_dir: Path, rule: str, weights_sha256: str | None, score: str, method: str
-                     ) -> tuple[float | None, str]:
+def fit_record_param(run_dir: Path, rule: str, weights_sha256: str | None) -> tuple[float | None, str]:
     """`wildgan score` / `export --threshold RULE` (and export_onnx) without the rule's parameter: (the parameter, c
-    of 'contamination' or k of 'mad', that Detector.fit recorded in run_dir, '') where its rule is `rule`, it was
-    taken with these networks (weights_sha256) and on this score (`score`, of a `method` run), in any protocol
-    (fit_record_apart); else (None, why it is not taken, for the threshold line) where fit recorded this rule for
-    other networks (a run trained on since, a checkpoint) or another score, and (None, '') without a record or with
-    one of another rule. A record that cannot be read or used is load_fit_threshold's ConfigError (or OSError), for
-    the caller to say, as Detector.from_run says it."""
+    of 'contamination' or k of 'mad', that Detector.fit recorded in run_dir, '') where its rule is `rule` and it was
+    taken with these networks (weights_sha256), for any score and protocol (fit_record_apart); else (None, why it is
+    not taken, for the threshold line) where fit recorded this rule for other networks (a run trained on since, a
+    checkpoint), and (None, '') without a record or with one of another rule. A record that cannot be read or used
+    is load_fit_threshold's ConfigError (or OSError), for the caller to say, as Detector.from_run says it."""
     path = Path(run_dir) / FIT_THRESHOLD_FILE
     if rule not in ("contamination", "mad") or not path.is_file():
         return None, ""
@@ -404,13 +402,9 @@ def fit_record_param(run_dir: Path, rule: str, weights_sha256: str | None, score
         raise ConfigError(f"not a threshold Detector.fit records: a {rule} threshold without its {name}")
     letter = "c" if rule == "contamination" else "k"
     what = f"Detector.fit's {letter} = {float(thr.params[name]):g}, recorded in {path},"
-    apart = fit_record_apart(thr, rec, weights_sha256, score, method)
-    if apart == "networks":
+    if fit_record_apart(rec, weights_sha256) == "networks":
         return None, (f"{what} is of other networks than these (the run was trained on since, or another checkpoint "
                       f"is loaded): not taken, as the report does not show it")
-    if apart == "score":
-        fitted = fit_record_score(thr, method)
-        return None, f"{what} is of score {fitted}: --score {fitted} takes it"
     return float(thr.params[name]), ""
 
 
@@ -437,20 +431,18 @@ def fit_record_params(thr: Threshold, rec: dict[str, Any], method: str) -> dict[
             "batch_mode": str(rec.get("batch_mode", "mixed")) if method == "wildgan" else "mixed"}
 
 
-def fit_record_apart(thr: Threshold, rec: dict[str, Any], weights_sha256: str | None, score: str, method: str
-                     ) -> str | None:
-    """Why Detector.fit's record (`thr`, the whole `rec`) is not the threshold rule of these scores: 'networks' (taken
-    with other networks than weights_sha256: the run trained on since, another checkpoint) or 'score' (of another
-    score than `score`: the Detector flags by fit's, so its c on another score is neither its threshold nor the
-    report's row); None where it is theirs. The protocol (batch_mode) does not part them: fit's c (k) is the user's
-    choice of how many training images to flag, which holds for the isolated scores as for the mixed ones (a fitted
-    Detector set_params(batch_mode=...) keeps it, and an exported graph, which scores each image alone, takes it), so
-    `wildgan score --batch-mode`, export and from_run(batch_mode=...) all threshold by it. The one rule of `wildgan
-    score`/`export --threshold` (fit_record_param), export_onnx and Detector.from_run."""
+def fit_record_apart(rec: dict[str, Any], weights_sha256: str | None) -> str | None:
+    """Why Detector.fit's record (the whole `rec`) is not the threshold rule of these networks' scores: 'networks'
+    (taken with other networks than weights_sha256: the run trained on since, another checkpoint); None where it is
+    theirs. Neither the score nor the protocol (batch_mode) parts them: fit's c (k) is the user's choice of how many
+    training images to flag, a relative parameter fitted again on the chosen score's own training scores, which holds
+    for any score and protocol (a fitted Detector's set_params(score=..., batch_mode=...) keeps it, and an exported
+    graph, which scores each image alone, takes it), so `wildgan score --score / --batch-mode`, export and
+    from_run(score=..., batch_mode=...) all threshold by it. Only an f1 threshold, a fixed value chosen on fit's
+    score and protocol, stays tied to them (Detector's _recorded_f1). The one rule of `wildgan score`/`export
+    --threshold` (fit_record_param), export_onnx and Detector.from_run."""
     if weights_sha256 is None or rec.get("weights_sha256") != weights_sha256:
         return "networks"
-    if fit_record_score(thr, method) != score:
-        return "score"
     return None
 
 

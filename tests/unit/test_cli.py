@@ -3095,6 +3095,52 @@ def test_a_colour_data_set_scored_by_a_gray_run_is_warned_about_as_image_files_a
     assert "converted to gray" not in capsys.readouterr().err                    # the run's own kind: nothing said
 
 
+def test_evaluate_counts_gray_stored_as_rgb_as_score_does(tiny_npz, tmp_path, capsys):
+    """RGB files whose three channels are equal (gray scans saved as RGB) count as gray in `wildgan score`'s warning
+    about images of the other kind than a run's, but `wildgan evaluate` counted the reader's gray files by mode: a
+    gray run warned '20 colour images are converted to gray' where score is silent, and a colour run (recorded by
+    content, colour_rule 'content') said nothing where score warns. Now evaluate counts what the images hold, as
+    score does; a colour record of the older rule (no colour_rule: by the files' mode) counts by mode in both."""
+    from PIL import Image
+
+    rng = np.random.default_rng(1)
+    colour_npz = tmp_path / "colour.npz"
+    np.savez(colour_npz, x_train=rng.integers(0, 255, (40, 8, 8, 3), dtype=np.uint8), y_train=np.arange(40) % 2,
+             x_test=rng.integers(0, 255, (20, 8, 8, 3), dtype=np.uint8), y_test=np.arange(20) % 2)
+    runs = {"gray": tmp_path / "gray", "colour": tmp_path / "colour"}
+    for data, run in ((tiny_npz, runs["gray"]), (colour_npz, runs["colour"])):
+        assert main(["train", "--data", str(data), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.05",
+                     "--phase-kimg", "0.05", "--no-progress", "--threads", "1", "--no-train-scores",
+                     "--out", str(run)]) == 0
+    split = json.loads((runs["colour"] / "split.json").read_text())
+    assert split["conversion"]["colour_rule"] == "content", split["conversion"]
+    rgb_gray = tmp_path / "rgb-gray"
+    for c in "01":
+        (rgb_gray / c).mkdir(parents=True)
+        for i in range(30):
+            Image.fromarray(np.repeat(rng.integers(0, 255, (8, 8, 1), dtype=np.uint8), 3, axis=2)).save(
+                rgb_gray / c / f"{i}.png")
+
+    def said(run: Path, cmd: str) -> str:
+        capsys.readouterr()
+        argv = (["evaluate", str(run), "--data", str(rgb_gray), "--no-controls"] if cmd == "evaluate" else
+                ["score", str(run), "--data", str(rgb_gray / "0"), "--out", str(tmp_path / "s.csv")])
+        with warnings.catch_warnings(record=True) as got:
+            warnings.simplefilter("always")
+            assert main([*argv, "--no-progress", "--threads", "1"]) == 0
+        return capsys.readouterr().err + "".join(str(w.message) for w in got)
+
+    for cmd in ("evaluate", "score"):
+        assert "converted to gray" not in said(runs["gray"], cmd), cmd             # gray made gray: nothing lost
+        assert "gray images are scored by a network trained on colour images" in said(runs["colour"], cmd), cmd
+    # a colour record of the older rule (a run recorded before colour_rule, CIFAR-10's by its files): by mode, so
+    # RGB files are colour, as its own training images were counted
+    del split["conversion"]["colour_rule"]
+    (runs["colour"] / "split.json").write_text(json.dumps(split))
+    for cmd in ("evaluate", "score"):
+        assert "gray images are scored" not in said(runs["colour"], cmd), cmd
+
+
 @pytest.mark.filterwarnings("ignore:training ended at")
 def test_score_and_export_threshold_of_a_fit_run_follow_fit_s_recorded_parameter(tmp_path, capsys):
     """`wildgan score RUN --threshold contamination` (and export) of a run that Detector.fit(contamination=0.2) wrote
@@ -3151,13 +3197,13 @@ def test_score_and_export_threshold_of_a_fit_run_follow_fit_s_recorded_parameter
 
 
 @pytest.mark.filterwarnings("ignore:training ended at")
-def test_score_and_export_follow_fit_s_record_only_for_the_score_it_thresholded(tmp_path, capsys):
-    """fit(score='L_o', contamination=0.2): `wildgan score RUN --threshold contamination` thresholds a (the method's
-    own score) and took fit's c = 0.2 for it, saying 'Detector.fit's', while neither the Detector, from_run nor the
-    report threshold a by that record (the report shows fit's row for L_o only). Now the record is followed for the
-    score fit thresholded (in any --batch-mode, as export and from_run keep it), the line says why it is not for
-    others; export records where its c came from
-    (threshold_params' param_from); a damaged record is warned about, naming the file, as from_run warns."""
+def test_score_and_export_follow_fit_s_record_for_any_score(tmp_path, capsys):
+    """fit(score='L_o', contamination=0.2): `wildgan score RUN --threshold contamination` of a (the method's own
+    score) and `wildgan export` took the default c = 0.05, while the fitted Detector's set_params(score='a') keeps
+    c = 0.2. c (k) is the user's share of training images to flag, fitted again on the chosen score's training
+    scores, so the record is now followed for any --score (and --batch-mode), as from_run and export_onnx take it;
+    export records where its c came from (threshold_params' param_from); a damaged record is warned about, naming the
+    file, as from_run warns."""
     from PIL import Image
 
     from wildgan import Detector
@@ -3181,10 +3227,11 @@ def test_score_and_export_follow_fit_s_record_only_for_the_score_it_thresholded(
         (got,) = [ln for ln in err.splitlines() if ln.startswith("threshold for")]
         return got, err
 
-    got, _ = line(score + ["contamination"])                          # score a: fit's record is of L_o
-    assert "threshold for score a: contamination (contamination=0.05" in got and \
-        f"c = 0.05 (the default --expected-contamination; Detector.fit's c = 0.2, recorded in {record}, is of score " \
-        f"L_o: --score L_o takes it)" in got, got
+    got, _ = line(score + ["contamination"])             # score a: fit's c, taken on L_o, is a's share to flag too
+    det.set_params(score="a")
+    assert f"threshold for score a: contamination (contamination=0.2, n=16): score > {det.threshold_:.6g}" in got and \
+        f"c = 0.2 (Detector.fit's, recorded in {record}; --expected-contamination G chooses another)" in got, got
+    det.set_params(score="L_o")
     got, _ = line(score + ["contamination", "--score", "L_o"])
     assert f"> {det.threshold_:.6g}" in got and "c = 0.2 (Detector.fit's, recorded in" in got, got
     # fit's was mixed: its c is kept in the isolated protocol, as export and from_run(batch_mode='isolated') keep it
@@ -3194,8 +3241,8 @@ def test_score_and_export_follow_fit_s_record_only_for_the_score_it_thresholded(
     assert "c = 0.05 (as given)" in got, got                                                          # typed: it wins
     export = ["export", str(run), "--format", "onnx", "--no-progress", "--threshold", "contamination", "--out"]
     line(export + [str(tmp_path / "a.onnx")])
-    thr = onnx_threshold(tmp_path / "a.onnx")
-    assert thr.params["contamination"] == 0.05 and "param_from" not in thr.params, thr
+    thr = onnx_threshold(tmp_path / "a.onnx")                 # score a: fit's c as well
+    assert thr.params["contamination"] == 0.2 and thr.params["param_from"] == f"Detector.fit's record, {record}", thr
     line(export + [str(tmp_path / "o.onnx"), "--score", "L_o"])
     thr = onnx_threshold(tmp_path / "o.onnx")                 # the loaded model says where its c came from
     assert thr.params["contamination"] == 0.2 and thr.params["param_from"] == f"Detector.fit's record, {record}", thr
@@ -3203,8 +3250,8 @@ def test_score_and_export_follow_fit_s_record_only_for_the_score_it_thresholded(
     record.write_text(json.dumps({**rec, "threshold": {"value": 0.0, "rule": "mad",
                                                        "params": {"k": 2.0, "n": 16, "score": "L_o"}}}))
     got, _ = line(score + ["mad"])
-    assert "mad (k=3" in got and f"k = 3 (the default --mad-k; Detector.fit's k = 2, recorded in {record}, is of " \
-        f"score L_o: --score L_o takes it)" in got, got
+    assert "mad (k=2" in got and f"k = 2 (Detector.fit's, recorded in {record}; --mad-k K chooses another)" in got, \
+        got
     for bad, why in (("{", "JSONDecodeError"), (json.dumps({**rec, "threshold": {
             "value": 0.0, "rule": "contamination", "params": {"contamination": 7, "n": 16, "score": "L_o"}}}),
             "contamination 7")):
@@ -3238,7 +3285,8 @@ def test_score_threshold_with_normal_and_no_data_is_refused_before_the_training_
 def test_threshold_help_names_what_must_be_fit_s_for_its_c():
     """--expected-contamination / --mad-k help (shared by score and export) said "(score: and --batch-mode)" in both;
     export has no --batch-mode (its graph scores each image alone), so its help named an option it does not take.
-    Fit's c (k) is now kept in any protocol (score --batch-mode, as export), so neither help names --batch-mode."""
+    Fit's c (k) is now kept in any protocol (score --batch-mode, as export) and for any --score, so neither help names
+    --batch-mode, and both say any --score takes it."""
     import argparse
 
     from wildgan.cli import make_parser
@@ -3251,4 +3299,4 @@ def test_threshold_help_names_what_must_be_fit_s_for_its_c():
         return [acts[d].help for d in ("expected_contamination", "mad_k")]
 
     for text in helps("score") + helps("export"):
-        assert "--batch-mode" not in text and "where these networks and --score are fit's" in text, text
+        assert "--batch-mode" not in text and "for any --score, where these networks are fit's" in text, text

@@ -912,7 +912,128 @@ def test_gray_stored_as_rgb_is_gray_to_the_channel_warning(tmp_path):
     with pytest.warns(UserWarning, match="^1 colour image is converted to gray: the network was trained on gray"):
         load_images([rgb_gray, photo], 8, 1, gray_data=True)
     with pytest.warns(UserWarning, match="^3 gray images are scored by a network trained on colour images"):
-        load_images([rgb_gray], 8, 3, colour_data=True)
+        load_images([rgb_gray], 8, 3, colour_data=True, colour_rule="content")
+
+
+def test_a_colour_record_of_the_files_rule_counts_images_to_score_by_their_files(tmp_path):
+    """A colour record decided by the files' mode, not by what the images hold: a run recorded before colour_rule (a
+    Detector fitted on RGB arrays of gray content recorded colour_data by their shape) and CIFAR-10's protocol, whose
+    colour files hold some gray photos (colour_data by its files). Counting RGB-stored gray images to score as gray
+    warned '3 gray images are scored by a network trained on colour images' of the very kind of image it was trained
+    on. Now such a record counts them by their files' mode, as it counted its own; the content rule only where the
+    record says so (colour_rule 'content')."""
+    from wildgan.config import DataConfig
+    from wildgan.data import build_split, conversion_opts
+    from wildgan.data.inputs import to_images
+
+    rng = np.random.default_rng(0)
+    rgb_gray, gray = tmp_path / "rgb-gray", tmp_path / "gray"
+    for i in range(3):
+        save(rgb_gray / f"g{i}.png", np.repeat(rng.integers(0, 256, (8, 8, 1), dtype=np.uint8), 3, axis=2))
+        save(gray / f"g{i}.png", rng.integers(0, 256, (8, 8), dtype=np.uint8))
+    arrays = np.repeat(rng.integers(0, 256, (3, 8, 8, 1), dtype=np.uint8), 3, axis=3)
+    # a CIFAR-10 tree (its class names, dataset cifar10) with one colour file of gray content among its photos
+    cifar = tmp_path / "cifar"
+    for c in CIFAR10_CLASSES:
+        for i in range(20):
+            a = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
+            save(cifar / c / f"{i}.png", np.repeat(a[..., :1], 3, axis=2) if (c, i) == ("cat", 1) else a)
+    conv = build_split(DataConfig(data=str(cifar), dataset="cifar10")).info["conversion"]
+    assert (conv.get("colour_data"), conv.get("colour_rule")) == (True, "files"), conv
+    old = {"colour_data": True}                        # a split.json / Detector record from before colour_rule
+    for opts in (conversion_opts({"conversion": conv, "protocol": "cifar10", "channels": 3}), old):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            load_images([rgb_gray], 8, 3, **opts)
+            to_images(arrays, 8, 3, trained_on="colour", by_content=False)
+        with pytest.warns(UserWarning, match="^3 gray images are scored by a network trained on colour images"):
+            load_images([gray], 8, 3, **opts)            # gray files are gray by either rule
+    with pytest.warns(UserWarning, match="^3 gray images are scored by a network trained on colour images"):
+        to_images(arrays, 8, 3, trained_on="colour")
+    # all colour by content: recorded so, and RGB-stored gray to score counts as gray
+    save(cifar / "cat" / "1.png", rng.integers(0, 256, (8, 8, 3), dtype=np.uint8))
+    conv = build_split(DataConfig(data=str(cifar), dataset="cifar10")).info["conversion"]
+    assert conv.get("colour_rule") == "content", conv
+    with pytest.warns(UserWarning, match="^3 gray images are scored by a network trained on colour images"):
+        load_images([rgb_gray], 8, 3, **conversion_opts({"conversion": conv}))
+
+
+def test_gray_stored_as_rgb_larger_than_the_decode_limit_is_gray_in_a_list_of_paths(tmp_path):
+    """The Python API given a list of file paths larger than the decode limit made them gray while reading
+    (_files_to_items) and kept their native shape, C = 3, so RGB-stored gray files counted as colour: '3 colour
+    images are converted to gray' where the same files in a folder said nothing. What they hold is taken before they
+    are made gray now."""
+    from wildgan.data.inputs import to_images
+
+    rng = np.random.default_rng(3)
+    files = [save(tmp_path / f"b{i}.png", np.repeat(rng.integers(0, 256, (64, 64, 1), dtype=np.uint8), 3, axis=2))
+             for i in range(3)]
+    colour = save(tmp_path / "c" / "c.png", rng.integers(0, 256, (64, 64, 3), dtype=np.uint8))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        x, _ = to_images(files, 8, 1, trained_on="gray")
+    assert x.shape == (3, 8, 8, 1)
+    with pytest.warns(UserWarning, match="^1 colour image is converted to gray: the network was trained on gray"):
+        to_images([*files, colour], 8, 1, trained_on="gray")
+
+
+def test_a_gray_image_in_a_lossy_colour_format_is_gray(tmp_path):
+    """A gray image saved as lossy WebP decodes as RGB whose channels differ by a level at a few per cent of its
+    pixels: it counted as a colour image ('1 colour image is converted to gray'), and a run trained on such files was
+    recorded as all colour. R, G and B within GRAY_TOLERANCE (2 levels) are gray now, by one rule for the warning
+    (own_channels) and for the record (all_colour); 3 levels apart is colour."""
+    from PIL import features
+
+    from wildgan.data.splits import all_colour
+    from wildgan.data.transforms import GRAY_TOLERANCE, own_channels
+
+    assert GRAY_TOLERANCE == 2
+    rng = np.random.default_rng(0)
+    plane = rng.integers(0, 256, (32, 32, 1), dtype=np.uint8)
+    if features.check("webp"):
+        path = tmp_path / "webp" / "g.webp"
+        path.parent.mkdir()
+        Image.fromarray(plane[..., 0]).save(path, quality=80)
+        a = read_image(path)
+        assert a.shape[2] == 3 and (a[..., 0] != a[..., 1]).any(), "no lossy WebP here: the test shows nothing"
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            load_images([path.parent], 8, 1, gray_data=True)
+    else:                         # a synthetic one: the channels a level or two apart at a few pixels
+        a = np.repeat(plane, 3, axis=2)
+        a[::7, ::5, 0] = np.minimum(a[::7, ::5, 0].astype(int) + 2, 255)
+        a[::9, ::4, 2] = np.maximum(a[::9, ::4, 2].astype(int) - 1, 0)
+    assert own_channels(a) == 1 and not all_colour(a[None])
+    far = np.repeat(plane, 3, axis=2)
+    far[5, 5, 1] = 3 if far[5, 5, 1] < 128 else far[5, 5, 1] - 3
+    far[5, 5, 0] = far[5, 5, 2] = 0 if far[5, 5, 1] == 3 else far[5, 5, 0]
+    assert own_channels(far) == 3 and all_colour(far[None])
+    # a colour photo is told by its first rows; gray is only known after every row, also past the first block
+    late = np.repeat(rng.integers(0, 256, (200, 8, 1), dtype=np.uint8), 3, axis=2)
+    late[150, 3] = (0, 100, 200)
+    assert own_channels(late) == 3 and own_channels(late[:150]) == 1
+
+
+def test_what_a_file_holds_is_taken_only_when_a_warning_needs_it(tmp_path, monkeypatch):
+    """own_channels (a pass over the pixels of a gray image stored as RGB: 16 ms at 12 MP) ran on every decoded file,
+    training reads too, which never use it. Now only a read that may warn about images of another kind takes it:
+    scoring for a run that has a kind (gray_data, colour_data by content) and evaluate's read (count_held)."""
+    from wildgan.data import decode_pool
+
+    for i in range(3):
+        save(tmp_path / "d" / f"{i}.png", np.repeat(np.full((8, 8, 1), 40 * i, np.uint8), 3, axis=2))
+    calls = []
+    real = decode_pool.own_channels
+    monkeypatch.setattr(decode_pool, "own_channels", lambda a: calls.append(1) or real(a))
+    monkeypatch.setenv("WILDGAN_DECODE_WORKERS", "1")
+    load_dataset(tmp_path / "d", "unlabelled")
+    load_images([tmp_path / "d"], 8, 3)
+    load_images([tmp_path / "d"], 8, 3, colour_data=True)                    # by mode: nothing to take
+    assert calls == []
+    load_images([tmp_path / "d"], 8, 1, gray_data=True)
+    assert len(calls) == 3
+    train, _, _ = load_dataset(tmp_path / "d", "unlabelled", count_held=True)
+    assert len(calls) == 6 and train.info["n_gray_held"] == 3 and train.info["n_gray_files"] == 0
 
 
 def test_native_sides_and_the_scale_warning():

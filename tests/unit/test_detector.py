@@ -1701,6 +1701,16 @@ def test_images_of_the_other_kind_than_the_training_images_are_warned_about(det,
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         colour.decision_function(tinted[:4])                            # the same kind: nothing said
+    # a Detector fitted before colour_rule was recorded decided colour_data by shape (RGB arrays of gray content
+    # were colour to it): it counts images to score by shape too, so RGB-stored gray is not 'gray ... trained on
+    # colour' (which it said once such images counted as gray), and a gray array still is
+    assert colour.conversion_.get("colour_rule") == "content"
+    del colour.conversion_["colour_rule"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        colour.decision_function(np.repeat(x_train[:4, :, :, None], 3, axis=-1))
+    with pytest.warns(UserWarning, match="4 gray images are scored by a network trained on colour images"):
+        colour.decision_function(x_train[:4])
     # gray digits stored as RGB are gray training images (the CLI's all_colour): no colour_data, so scoring more of
     # them says nothing (it said '4 gray images ... trained on colour' once they counted as gray)
     with warnings.catch_warnings():
@@ -2719,12 +2729,12 @@ def test_from_run_says_what_it_does_with_fit_s_record_of_other_networks_and_an_u
 
 
 @pytest.mark.filterwarnings("ignore:training ended at")
-def test_from_run_takes_fit_s_recorded_c_only_for_the_score_fit_thresholded(tmp_path) -> None:
-    """fit(score='L_o', contamination=0.2), then from_run(RUN, score='a') thresholded a at fit's c = 0.2 (with a
-    warning that the score given is taken), while `wildgan score RUN --threshold contamination --score a` and the
-    report (fit's row is L_o's alone) take the default c = 0.05 for a. Now from_run's c (k) of fit's record is taken
-    only for the score fit thresholded (in any batch_mode); for another one the default (or the one given), said in
-    the CLI's terms in its one warning."""
+def test_from_run_takes_fit_s_recorded_c_for_any_score(tmp_path) -> None:
+    """fit(score='L_o', contamination=0.2), then from_run(RUN, score='a') took the default c = 0.05 for a (as did
+    `wildgan score --score a` and export_onnx), while the fitted Detector's set_params(score='a') kept c = 0.2: two
+    thresholds of the same scores. c (k) is the user's choice of how many training images to flag, fitted again on
+    the chosen score's own training scores, so fit's record now applies to any score (and batch_mode); the one warning
+    says the score given is taken."""
     from wildgan.thresholds import FIT_THRESHOLD_FILE, fit_threshold
 
     x = np.random.default_rng(0).integers(0, 256, (16, 8, 8), dtype=np.uint8)
@@ -2734,6 +2744,7 @@ def test_from_run_takes_fit_s_recorded_c_only_for_the_score_fit_thresholded(tmp_
         det = Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.02, resolution=8, device="cpu", run_dir=str(run),
                        contamination=0.2, score="L_o").fit(x)
     path = run / FIT_THRESHOLD_FILE
+    own = det.threshold_
 
     def reload(**given: object) -> tuple[Detector, list[str]]:
         with warnings.catch_warnings(record=True) as got:
@@ -2742,42 +2753,35 @@ def test_from_run_takes_fit_s_recorded_c_only_for_the_score_fit_thresholded(tmp_
         return back, [str(w.message) for w in got if FIT_THRESHOLD_FILE in str(w.message)]
 
     back, said = reload(score="a")
-    assert (back.threshold, back.contamination, back.score_) == ("contamination", 0.05, "a")
-    assert back.threshold_ == fit_threshold("contamination", back.decision_scores_, contamination=0.05).value
-    assert len(said) == 1 and said[0].startswith(str(path)), said
-    assert (f"(score L_o -> a) and thresholds by contamination (c=0.05): Detector.fit's c = 0.2, recorded in {path}, "
-            f"is of score L_o: score='L_o' takes it") in said[0], said
-    # another protocol keeps fit's c (see test_from_run_in_another_batch_mode_keeps_fit_s_c_as_export_does)
+    assert (back.threshold, back.contamination, back.score_) == ("contamination", 0.2, "a")
+    assert back.threshold_ == fit_threshold("contamination", back.decision_scores_, contamination=0.2).value
+    det.set_params(score="a")
+    assert back.threshold_ == det.threshold_                  # the fitted Detector's threshold of the same scores
+    assert len(said) == 1 and said[0] == (f"{path} records the threshold of the Detector.fit that trained this run; "
+                                          f"from_run takes the arguments given instead (score L_o -> a): leave them "
+                                          f"out to threshold as fit did"), said
+    # another protocol keeps fit's c too (see test_from_run_in_another_batch_mode_keeps_fit_s_c_as_export_does)
     back, said = reload(batch_mode="isolated")
     assert (back.contamination, back.batch_mode, back.score_) == (0.2, "isolated", "L_o")
-    # a c given wins on any score, with nothing said of fit's c; fit's own score and protocol still take it
-    back, said = reload(score="a", contamination=0.2)
-    assert back.contamination == 0.2 and len(said) == 1 and "is of score" not in said[0], said
+    # a c given wins on any score; fit's own score and protocol give fit's own threshold, with nothing said
+    back, said = reload(score="a", contamination=0.1)
+    assert back.contamination == 0.1 and len(said) == 1, said
     back, said = reload(score="L_o", batch_mode="mixed")
-    assert (back.contamination, back.threshold_, said) == (0.2, det.threshold_, [])
-    # fit's k likewise
+    assert (back.contamination, back.threshold_, said) == (0.2, own, [])
+    # fit's k likewise, left to the record or with mad asked for by name
     rec = json.loads(path.read_text())
     path.write_text(json.dumps({**rec, "threshold": {**rec["threshold"], "rule": "mad",
                                                      "params": {"k": 2.0, "n": 16, "score": "L_o"}}}))
-    back, said = reload(score="L_r")
-    assert (back.threshold, back.contamination, back.mad_k) == ("contamination", 0.05, 3.0) and len(said) == 1, said
-    assert (f"(score L_o -> L_r) and thresholds by contamination (c=0.05): Detector.fit's mad (k=2) threshold, "
-            f"recorded in {path}, is of score L_o: score='L_o' takes it") in said[0], said
-    # mad asked for by name on another score: k is the default, as `score --threshold mad --score L_r` takes it
-    back, said = reload(score="L_r", threshold="mad")
-    assert (back.threshold, back.mad_k) == ("mad", 3.0) and len(said) == 1, said
-    assert f"Detector.fit's k = 2, recorded in {path}, is of score L_o: score='L_o' takes it" in said[0], said
-    back, said = reload(score="L_o")
-    assert (back.threshold, back.mad_k, said) == ("mad", 2.0, [])
+    for given in ({}, {"threshold": "mad"}):
+        back, said = reload(score="L_r", **given)
+        assert (back.threshold, back.mad_k) == ("mad", 2.0) and len(said) == 1, (given, said)
+        assert back.threshold_ == fit_threshold("mad", back.decision_scores_, k=2.0).value
 
 
-def test_from_run_on_another_score_thresholds_as_without_a_record_whatever_fit_s_rule(tmp_path) -> None:
-    """The record x arguments table of from_run against the report's 'flagged' rule (contamination, c = 0.05, on a
-    score fit did not threshold) and `wildgan score --threshold RULE --score S` (the rule given, its default
-    parameter): fit's mad (k = 2) of L_o, with score='L_r' and no rule given, thresholded L_r by mad, k = 3, while an
-    f1 record on another score (without X_val / y_val) and a record of other networks took contamination, c = 0.05.
-    Now every record of another score leaves from_run at the defaults unless a rule is given (another protocol keeps
-    fit's rule and c or k, as the export does; an f1 value chosen on the mixed scores is not the isolated ones')."""
+def test_from_run_on_another_score_keeps_fit_s_rule_but_not_its_f1_value(tmp_path) -> None:
+    """The record x arguments table of from_run: with another score (or batch_mode) given and no rule, fit's mad (k)
+    and contamination (c) are kept, fitted again on that score's training scores; an f1 value, chosen on fit's own
+    score and protocol with a validation set the run does not keep, is not: contamination at c = 0.05."""
     from wildgan.thresholds import FIT_THRESHOLD_FILE, fit_threshold
 
     x = np.random.default_rng(1).integers(0, 256, (16, 8, 8), dtype=np.uint8)
@@ -2794,17 +2798,16 @@ def test_from_run_on_another_score_thresholds_as_without_a_record_whatever_fit_s
             warnings.simplefilter("ignore")
             return Detector.from_run(run, device="cpu", **given)
 
+    kept = {"mad": ("mad", 0.05, 2.0), "contamination": ("contamination", 0.2, 3.0)}
     for record in ({"rule": "mad", "params": {"k": 2.0, "n": 16, "score": "L_o"}},
                    {"rule": "contamination", "params": {"contamination": 0.2, "n": 16, "score": "L_o"}},
                    {"rule": "f1", "params": {"f1": 1.0, "n": 8, "n_anomalies": 2, "score": "L_o"}}):
         path.write_text(json.dumps({**rec, "threshold": {**rec["threshold"], **record}}))
-        back = reload(score="L_r")
-        assert (back.threshold, back.contamination, back.score_) == ("contamination", 0.05, "L_r"), record
-        assert back.threshold_ == fit_threshold("contamination", back.decision_scores_, contamination=0.05).value
-        back = reload(batch_mode="isolated")
-        kept = {"mad": ("mad", 0.05, 2.0), "contamination": ("contamination", 0.2, 3.0)}
-        assert (back.threshold, back.contamination, back.mad_k) == kept.get(record["rule"], (
-            "contamination", 0.05, 3.0)) and back.batch_mode == "isolated", record
+        for given in ({"score": "L_r"}, {"batch_mode": "isolated"}):
+            back = reload(**given)
+            rule, c, k = kept.get(record["rule"], ("contamination", 0.05, 3.0))
+            assert (back.threshold, back.contamination, back.mad_k) == (rule, c, k), (record, given)
+            assert back.threshold_ == fit_threshold(rule, back.decision_scores_, contamination=c, k=k).value
 
 
 @pytest.mark.filterwarnings("ignore:training ended at")

@@ -325,7 +325,7 @@ def test_python_export_takes_fit_s_recorded_c_as_the_cli_does(fit_c02_run, tmp_p
     from wildgan.export import export_fit_param, onnx_threshold
 
     run, record = fit_c02_run, fit_c02_run / "detector_threshold.json"
-    assert export_fit_param(run, "contamination", score="L_o") == (0.2, "")
+    assert export_fit_param(run, "contamination") == (0.2, "")
     assert main(["export", str(run), "--no-progress", "--threshold", "contamination", "--score", "L_o", "--out",
                  str(tmp_path / "cli.onnx")]) == 0
     capsys.readouterr()
@@ -333,9 +333,10 @@ def test_python_export_takes_fit_s_recorded_c_as_the_cli_does(fit_c02_run, tmp_p
     py = onnx_threshold(export_onnx(run, tmp_path / "py.onnx", threshold="contamination", score="L_o"))
     assert py == cli and py.params["contamination"] == 0.2, (py, cli)
     assert py.params["param_from"] == f"Detector.fit's record, {record}", py
-    # fit's c is of L_o: for a, the default, as the CLI takes it; a c given wins, with no param_from
+    # fit's c, thresholded on L_o, is the share of training images to flag on any score: the default score (a)
+    # takes it too, as the fitted Detector's set_params(score='a') and the CLI do; a c given wins, with no param_from
     a = onnx_threshold(export_onnx(run, tmp_path / "a.onnx", threshold="contamination"))
-    assert a.params["contamination"] == 0.05 and "param_from" not in a.params, a
+    assert a.params["contamination"] == 0.2 and a.params["param_from"] == f"Detector.fit's record, {record}", a
     given = onnx_threshold(export_onnx(run, tmp_path / "g.onnx", threshold="contamination", contamination=0.1,
                                        score="L_o"))
     assert given.params["contamination"] == 0.1 and "param_from" not in given.params, given

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import DataError, warn_user
 from .imageset import ImageSet, Opts, native_sides, shrink_uniform, warn_crop, warn_decode_stats
-from .transforms import array_to_uint8
+from .transforms import array_to_uint8, count_gray_held
 
 
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
@@ -279,10 +279,11 @@ def read_npz_unlabelled(path: str | Path, o: Opts | None = None) -> ImageSet:
         raise DataError(f"{p}: image arrays {keys} differ in shape ({[a.shape[1:] for a in parts]})")
     x = np.concatenate(parts)
     sides, gray = native_sides([x.shape[1:3]]), x.shape[3] == 1      # the array's own, before any conversion
+    held = {"n_gray_held": count_gray_held(x)} if o.count_held else {}
     x = shrink_uniform(x, o)
     ids = [f"{p.stem}:{k}:{i}" for k, a in zip(keys, parts) for i in range(len(a))]
     return ImageSet(x, np.zeros(len(x), np.int64), ["unlabelled"], ids,
-                    info={"native_sides": sides, "native_gray": gray, "n_gray_files": len(x) if gray else 0})
+                    info={"native_sides": sides, "native_gray": gray, "n_gray_files": len(x) if gray else 0, **held})
 
 
 def read_npz(path: str | Path, o: Opts | None = None) -> tuple[ImageSet, ImageSet | None]:
@@ -323,10 +324,11 @@ def read_npz(path: str | Path, o: Opts | None = None) -> tuple[ImageSet, ImageSe
     warn_crop({tuple(v[0].shape[1:3]) for v in out.values()}, o.fit, o.resolution, "images")
     for split, (x, y, group, anomaly) in out.items():
         sides, gray = native_sides([x.shape[1:3]]), x.shape[3] == 1  # the array's own, before any conversion
+        held = {"n_gray_held": count_gray_held(x)} if o.count_held else {}
         x = shrink_uniform(x, o, warn=False)
         sets[split] = ImageSet(x, y, list(class_names), [f"{p.stem}:{split}:{i}" for i in range(len(x))],
                                group, anomaly, info={"native_sides": sides, "native_gray": gray,
-                                                     "n_gray_files": len(x) if gray else 0})
+                                                     "n_gray_files": len(x) if gray else 0, **held})
     return sets.get("all", sets.get("train")), sets.get("test")  # type: ignore[return-value]
 
 

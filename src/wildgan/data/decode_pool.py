@@ -237,18 +237,19 @@ def _worker_init() -> None:
 
 
 def _decode_one(f: str | Path, depth16: str, limit: int | None, fit: str, channels: int | None = None,
-                draft_for: int | None = None) -> tuple[Any, ...]:
+                draft_for: int | None = None, held: bool = False) -> tuple[Any, ...]:
     """One file: ('ok', array, stats, (h0, w0), resized, c0, warnings) or ('bad', why, warnings); the array shrunk
     to `limit` as the serial decode does, made gray first when `channels` is 1 (transforms.convert's order: gray,
-    then resized), c0 (its file's channel count, the one it really holds: transforms.own_channels, 1 for gray stored
-    as RGB too; taken before it is made gray) (warnings: only a pool worker records them, see _decode_task).
+    then resized), c0 (its file's channel count, the one it really holds or None: transforms.own_channels, 1 for
+    gray stored as RGB too, taken before it is made gray, and only when `held` asks: a pass over a gray image's
+    pixels that training reads need not pay) (warnings: only a pool worker records them, see _decode_task).
     draft_for: the side a JPEG is read for (read_image_sized) when there is no limit (default: the limit)."""
     one: dict[str, Any] = {}
     try:
         a, (h0, w0) = read_image_sized(f, depth16, one, limit if limit is not None else draft_for)
     except DataError as e:
         return ("bad", str(e), [])
-    c0 = (int(a.shape[2]), own_channels(a))
+    c0 = (int(a.shape[2]), own_channels(a) if held else None)
     if channels == 1 and c0[0] != 1:
         a = to_channels(a, 1)
     resized = limit is not None and (h0 > limit or w0 > limit)
@@ -258,7 +259,7 @@ def _decode_one(f: str | Path, depth16: str, limit: int | None, fit: str, channe
 
 
 def _decode_task(paths: list[str], depth16: str, limit: int | None, fit: str, channels: int | None,
-                 draft_for: int | None, pil: dict[str, Any]) -> list[tuple[Any, ...]]:
+                 draft_for: int | None, pil: dict[str, Any], held: bool = False) -> list[tuple[Any, ...]]:
     """A worker's share of decode_files: _decode_one per file, with the warnings each gave recorded (message,
     category, filename, lineno, module) for the main process to give. `pil`: the caller's Pillow settings."""
     from PIL import ImageFile
@@ -269,7 +270,7 @@ def _decode_task(paths: list[str], depth16: str, limit: int | None, fit: str, ch
     for f in paths:
         with warnings.catch_warnings(record=True) as said:
             warnings.simplefilter("always")
-            r = _decode_one(f, depth16, limit, fit, channels, draft_for)
+            r = _decode_one(f, depth16, limit, fit, channels, draft_for, held)
         rec = [(str(w.message), w.category, w.filename, w.lineno, _module_of(w.filename)) for w in said]
         out.append(r[:-1] + (rec,))
     return out
@@ -325,7 +326,8 @@ def job_decode_pool(files: Sequence[Path]) -> DecodePool | None:
 
 
 def _pooled(files: Sequence[Path], o: Opts, limit: int | None, workers: int,
-            shared: DecodePool | None = None, draft_for: int | None = None) -> Iterator[tuple[Any, ...]]:
+            shared: DecodePool | None = None, draft_for: int | None = None, held: bool = False
+            ) -> Iterator[tuple[Any, ...]]:
     """_decode_task's results for every file, in order, from a pool of `workers` processes (`shared`'s, else one of
     its own for these files); lazily (the caller may stop early: what is queued is cancelled when the generator is
     closed)."""
@@ -356,7 +358,8 @@ def _pooled(files: Sequence[Path], o: Opts, limit: int | None, workers: int,
                 if nxt is None:
                     break
                 try:
-                    pending.append(ex.submit(_decode_task, nxt, o.depth16, limit, o.fit, o.channels, draft_for, pil))
+                    pending.append(ex.submit(_decode_task, nxt, o.depth16, limit, o.fit, o.channels, draft_for, pil,
+                                             held))
                 except BrokenProcessPool:            # (a shared pool's process may die between chunks)
                     raise died from None
         finally:
@@ -367,7 +370,8 @@ def _pooled(files: Sequence[Path], o: Opts, limit: int | None, workers: int,
                 done = pending.popleft().result()
                 nxt = next(tasks, None)
                 if nxt is not None:
-                    pending.append(ex.submit(_decode_task, nxt, o.depth16, limit, o.fit, o.channels, draft_for, pil))
+                    pending.append(ex.submit(_decode_task, nxt, o.depth16, limit, o.fit, o.channels, draft_for, pil,
+                                             held))
             except BrokenProcessPool:
                 raise died from None
             yield from done
@@ -384,7 +388,7 @@ def decode_files(files: Sequence[Path], o: Opts, skipped: list[dict[str, str]],
                  convert_one: Callable[[np.ndarray], np.ndarray] | None = None, max_skipped: int | None = None,
                  chunked: bool = False, stats: dict[str, Any] | None = None,
                  native: list[tuple[int, int]] | None = None,
-                 pool: DecodePool | None = None, kinds: list[int] | None = None, kinds_held: bool = False
+                 pool: DecodePool | None = None, kinds: list[int] | None = None, held: list[int] | None = None
                  ) -> tuple[list[np.ndarray], list[int]]:
     """Decode files; returns the arrays and the indices (into files) that were kept.
 
@@ -395,9 +399,10 @@ def decode_files(files: Sequence[Path], o: Opts, skipped: list[dict[str, str]],
     of each kept image, in order (for stack's mixed-size warning). `pool`: the caller's pool of decoding processes
     (iter_images keeps one for all its chunks, job_decode_pool); without one, a pool of this call's own when the
     files are many (decode_workers). `kinds`: collects each kept file's own channel count (1 gray, 3 colour), in
-    order: with o.channels 1 the arrays are gray already (made gray before they are shrunk, convert's order);
-    kinds_held: the channels each really holds instead, 1 for gray stored as RGB too (transforms.own_channels: what
-    the warnings about images of another kind than a run's count, readers.channel_warning)."""
+    order: with o.channels 1 the arrays are gray already (made gray before they are shrunk, convert's order).
+    `held`: collects the channels each kept file really holds, 1 for gray stored as RGB too (transforms.own_channels:
+    what the warnings about images of another kind than a run's may count, readers.trained_kind); only given, it is
+    taken."""
     arrays, kept = [], []
     sizes = {} if sizes is None else sizes        # as decoded, before any shrinking
     bad: list[str] = []
@@ -413,12 +418,13 @@ def decode_files(files: Sequence[Path], o: Opts, skipped: list[dict[str, str]],
     # be decoding many more (large photos, at full size) that cannot be called back
     shared = None if o.probe_uniform else pool
     workers = 1 if o.probe_uniform else shared.workers if shared is not None else decode_workers(len(files))
-    results: Iterator[tuple[Any, ...] | None] = _pooled(files, o, limit, workers, shared, draft_for) \
+    ask = held is not None
+    results: Iterator[tuple[Any, ...] | None] = _pooled(files, o, limit, workers, shared, draft_for, ask) \
         if workers > 1 else itertools.repeat(None)
     try:
         for i, (f, r) in enumerate(_progress(zip(files, results), len(files), desc, o.progress)):
             if r is None:               # one process: decoded here (warnings point from this frame to the caller)
-                r = _decode_one(f, o.depth16, limit, o.fit, o.channels, draft_for)
+                r = _decode_one(f, o.depth16, limit, o.fit, o.channels, draft_for, ask)
             else:
                 _say_again(r)
             if r[0] == "bad":
@@ -439,7 +445,9 @@ def decode_files(files: Sequence[Path], o: Opts, skipped: list[dict[str, str]],
             if native is not None:
                 native.append((h0, w0))
             if kinds is not None:
-                kinds.append(c0[1] if kinds_held else c0[0])
+                kinds.append(c0[0])
+            if held is not None:
+                held.append(c0[1])
             arrays.append(a if convert_one is None else convert_one(a))
             kept.append(i)
             if stats is not None:

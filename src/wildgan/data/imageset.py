@@ -110,6 +110,13 @@ class Opts:
     probe_uniform: bool = False     # internal: raise MixedSizes instead of unifying sizes
     gray_data: bool = False         # scoring for a run that chose gray because its data was all gray: colour is odd
     colour_data: bool = False       # ... that chose RGB because its data was colour: gray images are odd
+    # how colour_data was decided: 'content' (no training image gray in what it holds, splits.all_colour: images to
+    # score count by what they hold too, transforms.own_channels); None: by the files' mode, the older rule (and
+    # CIFAR-10's, whose colour files hold some gray photos): images to score count by their files' mode too
+    colour_rule: str | None = None
+    # internal: also count the images each file (array) really holds as gray (info n_gray_held), for the warning about
+    # images of another kind than a run's (evaluation); a pass over a gray image's pixels that training need not pay
+    count_held: bool = field(default=False, compare=False)
     native_sides: tuple[int, int] | None = None  # scoring: the run's training images' shortest and longest side
     # internal: rotated copies training makes of each image (the memory estimate only)
     rotations: int = field(default=0, compare=False)
@@ -132,11 +139,12 @@ class MixedSizes(Exception):
 
 
 def parse_opts(opts: dict[str, Any]) -> Opts:
-    known = set(Opts.__dataclass_fields__) - {"probe_uniform", "stats", "rotations"}
+    known = set(Opts.__dataclass_fields__) - {"probe_uniform", "stats", "rotations", "count_held"}
     if "stats" in opts and not isinstance(opts["stats"], (dict, type(None))):
         raise ConfigError("stats must be a dict (internal option)")
-    # stats: internal, for a caller that warns about them itself; rotations: for the memory estimate
-    unknown = set(opts) - known - {"stats", "rotations"}
+    # stats: internal, for a caller that warns about them itself; rotations: for the memory estimate; count_held:
+    # for evaluate (Opts)
+    unknown = set(opts) - known - {"stats", "rotations", "count_held"}
     if unknown:
         raise ConfigError(f"unknown data option(s) {sorted(unknown)}; known: {sorted(known)}")
     o = Opts(**opts)

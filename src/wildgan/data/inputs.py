@@ -383,9 +383,14 @@ class _ImageList(list):
         self.native: list[tuple[int, int, int]] = []
         self.shrunk: dict[int, Path] = {}         # index -> file, for the images shrunk to `limit`
         self.pil: dict[int, tuple[Image.Image, str]] = {}   # index -> (PIL JPEG, its name), decoded for `limit`
+        # index -> the channels a file made gray while it was read held (transforms.own_channels): its pixels no
+        # longer tell, and its native shape says only the file's mode
+        self.held: dict[int, int] = {}
 
     def add(self, a: np.ndarray, native: Sequence[int] | None = None, shrunk_from: Path | None = None,
-            pil: tuple[Image.Image, str] | None = None) -> None:
+            pil: tuple[Image.Image, str] | None = None, held: int | None = None) -> None:
+        if held is not None:
+            self.held[len(self)] = held
         if shrunk_from is not None:
             self.shrunk[len(self)] = shrunk_from
         if pil is not None:
@@ -396,6 +401,7 @@ class _ImageList(list):
     def extend_from(self, other: "_ImageList") -> None:
         self.shrunk.update({len(self) + i: f for i, f in other.shrunk.items()})
         self.pil.update({len(self) + i: p for i, p in other.pil.items()})
+        self.held.update({len(self) + i: c for i, c in other.held.items()})
         self.extend(other)
         self.native.extend(other.native)
 
@@ -443,9 +449,10 @@ def item_shapes(x: np.ndarray | list[np.ndarray]) -> list[tuple[int, ...]]:
 def _own_kinds(x: np.ndarray | list[np.ndarray]) -> list[int]:
     """Each image's own channel count, for channel_warning: 1 for gray stored as RGB too (transforms.own_channels, as
     the file readers count it), checked on the pixels an image still holds in its 3 channels; one already made gray
-    while it was decoded (a file larger than the decode limit) keeps the count it was read with."""
-    return [1 if int(s[-1]) == 3 and a.shape[-1] == 3 and own_channels(a) == 1 else int(s[-1])
-            for s, a in zip(item_shapes(x), x)]
+    while it was decoded (a file larger than the decode limit) by what it held then (_ImageList.held)."""
+    held = x.held if isinstance(x, _ImageList) else {}
+    return [held[i] if i in held else 1 if int(s[-1]) == 3 and a.shape[-1] == 3 and own_channels(a) == 1
+            else int(s[-1]) for i, (s, a) in enumerate(zip(item_shapes(x), x))]
 
 
 def _files_to_items(files: list[Path], depth16: str, skip_bad: bool, stats: dict[str, Any] | None = None,
@@ -467,7 +474,11 @@ def _files_to_items(files: list[Path], depth16: str, skip_bad: bool, stats: dict
             warn_user(f"skipped {e}")
             continue
         if limit is not None and (h0 > limit or w0 > limit):
-            items.add(_shrink(a, limit, fit, channels), (h0, w0, a.shape[2]), shrunk_from=Path(f))
+            # what it holds taken before _shrink makes it gray (a colour file shrunk keeps its channels, which
+            # _own_kinds reads); a colour photo costs a block of rows, not a pass (own_channels)
+            gray = channels == 1 and a.shape[2] == 3
+            items.add(_shrink(a, limit, fit, channels), (h0, w0, a.shape[2]), shrunk_from=Path(f),
+                      held=own_channels(a) if gray else None)
         else:
             items.add(a)
         ids.append(str(f))
@@ -618,7 +629,7 @@ def convert_items(x: np.ndarray | list[np.ndarray], res: int, ch: int, resize_mo
 def to_images(X: Any, resolution: int | None = None, channels: int | None = None, *, resize_mode: str = "resize",
               depth16: str = "per-image", image_shapes: Sequence[Sequence[int]] | None = None,
               skip_bad: bool = False, float_range: str | None = None, native_sides: Sequence[int] | None = None,
-              trained_on: str | None = None) -> tuple[np.ndarray, list[str]]:
+              trained_on: str | None = None, by_content: bool = True) -> tuple[np.ndarray, list[str]]:
     """Any accepted input (see the module docstring) -> (uint8 [N, R, R, C], ids), converted like training data.
     image_shapes: the (H, W, C) a fitted model knows, to tell one [H, W, C] / [C, H, W] image from a batch
     (see read_3d); without them a 3-D array is a batch [N, H, W]. skip_bad: unreadable files are left out, each
@@ -626,13 +637,15 @@ def to_images(X: Any, resolution: int | None = None, channels: int | None = None
     for float pixels (None: guessed from all the floats of X together). native_sides: the [shortest, longest] side
     of a model's training images: images far off that scale are warned about (data.imageset.scale_warning).
     trained_on: 'gray' | 'colour' when a model's training images were all of that kind: images of the other kind
-    are warned about (data.readers.channel_warning)."""
+    are warned about (data.readers.channel_warning), counted by what they hold (by_content; RGB-stored gray is gray)
+    or by their files' mode (a colour record of the older rule); both as data.readers.trained_kind reads a model's
+    conversion record."""
     x, ids = decode_items(X, depth16, image_shapes, skip_bad=skip_bad, float_range=float_range,
                           limit=resolution or MAX_AUTO_RESOLUTION, fit=resize_mode, channels=channels)
     res, ch = infer_geometry(x, resolution, channels)
     refit(x, res, depth16, resize_mode, channels)
     if trained_on is not None:
-        kinds = _own_kinds(x)
+        kinds = _own_kinds(x) if by_content else [int(s[-1]) for s in item_shapes(x)]
         msg = channel_warning(sum(k == 1 for k in kinds), sum(k != 1 for k in kinds), trained_on)
         if msg:
             warn_user(msg)

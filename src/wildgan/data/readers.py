@@ -17,7 +17,7 @@ import os
 import re
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 from PIL import Image
@@ -35,7 +35,7 @@ from .image_decode import IMAGE_EXTS, NPY_HINT, OTHER_IMAGE_EXTS, header_opens, 
 from .imageset import (DECODE_CACHE_VERSION, ImageSet, MixedSizes, Opts, crop_warning, merge_stats, native_sides,
                        parse_opts, resize_warning, scale_warning, shrink_uniform, warn_crop,
                        warn_decode_stats)
-from .transforms import check_resolution, convert
+from .transforms import check_resolution, convert, count_gray_held
 
 
 # folder names skipped wherever folders are walked, like hidden entries: macOS zip leftovers (__MACOSX/ holds
@@ -338,11 +338,13 @@ def _no_images_error(what: str, other: dict[str, int], tail: str = "") -> DataEr
                      f"{_found_other(other)}")
 
 
-def _gray_info(kinds: Sequence[int]) -> dict[str, Any]:
+def _gray_info(kinds: Sequence[int], held: Sequence[int] | None = None) -> dict[str, Any]:
     """What a data set's record says of its files' kind (kinds: each file's own channel count, decode_files):
-    whether every file was gray, and how many were (also when --channels 1 made the others gray while decoding)."""
+    whether every file was gray, and how many were (also when --channels 1 made the others gray while decoding);
+    with `held` (the channels each file really holds, Opts.count_held), how many hold gray, RGB-stored gray too."""
     n = sum(1 for c in kinds if c == 1)
-    return {"native_gray": bool(kinds) and n == len(kinds), "n_gray_files": n}
+    return {"native_gray": bool(kinds) and n == len(kinds), "n_gray_files": n,
+            **({} if held is None else {"n_gray_held": sum(1 for c in held if c == 1)})}
 
 
 # ------------------------------------------------------------------------------------------------ folder trees
@@ -477,10 +479,11 @@ def read_folder(root: str | Path, o: Opts | None = None, id_root: Path | None = 
         native: list[tuple[int, int]] = []
         # (chunked: the crop warning is said once below, for the whole tree, not once for train/ and once for test/)
         kinds: list[int] = []
+        held: list[int] | None = [] if o.count_held else None
         arrays, kept = decode_files(files, o, skipped, desc=f"decoding {split}", what=str(where), sizes=sizes,
-                                    stats=stats, native=native, chunked=True, kinds=kinds)
+                                    stats=stats, native=native, chunked=True, kinds=kinds, held=held)
         all_sizes |= set(sizes)
-        gray = _gray_info(kinds)
+        gray = _gray_info(kinds, held)
         x = stack(arrays, [str(files[i]) for i in kept], o, str(where), native)
         ids = [files[i].relative_to(id_root).as_posix() for i in kept]
         # each file left out (skip_bad) with its id, label and place among the kept rows: a rebuild of a run's split
@@ -516,9 +519,10 @@ def read_unlabelled(root: str | Path, o: Opts | None = None) -> ImageSet:
     stats: dict[str, Any] = {} if o.stats is None else o.stats
     warn_if_no_room(files, o, str(root))
     kinds: list[int] = []
+    held: list[int] | None = [] if o.count_held else None
     arrays, kept = decode_files(files, o, skipped, desc="decoding", what=str(root), sizes=sizes, stats=stats,
-                                native=native, kinds=kinds)
-    gray = _gray_info(kinds)
+                                native=native, kinds=kinds, held=held)
+    gray = _gray_info(kinds, held)
     x = stack(arrays, [str(files[i]) for i in kept], o, str(root), native)
     if o.stats is None:
         warn_decode_stats(stats, str(root), o.depth16)
@@ -859,6 +863,8 @@ def load_dataset(path: str | Path | None, dataset: str = "auto", **opts: Any
         train, test = read_cifar_batches(_cifar_batch_folder(p, o.cache_dir))
         for s in (train, test):
             s.info["native_sides"] = native_sides([s.x.shape[1:3]])
+            if o.count_held:          # (its colour files hold some gray photos)
+                s.info["n_gray_held"] = count_gray_held(s.x)
         _shrink_pair(train, test, o)
     skipped = train.info.get("skipped", [])
     for s in (train, test):
@@ -972,8 +978,9 @@ def iter_images(files: Sequence[Path], resolution: int, channels: int, *,
     Images of the other kind than the run's training images (opts gray_data / colour_data: channel_warning) are
     counted over every chunk, each file once, and said in one warning before the last chunk is handed over; or,
     given `kinds` (a caller that reads only some of the chunks, or takes others from elsewhere, and warns itself),
-    each readable file's decoded channel count (1 gray, 3 colour; 1 for gray stored as RGB too, which loses nothing
-    made gray: transforms.own_channels) is put there by file index instead.
+    each readable file's channel count (1 gray, 3 colour) is put there by file index instead. Counted as the run's
+    record says (trained_kind): by what each file holds (1 for gray stored as RGB too, which loses nothing made
+    gray: transforms.own_channels), or by its mode where the run's colour record was decided so.
     """
     o = parse_opts(dict(opts, resolution=check_resolution(resolution), channels=channels))
     if not files:
@@ -983,6 +990,10 @@ def iter_images(files: Sequence[Path], resolution: int, channels: int, *,
     # once): a mismatch with the run is worth a word
     native: dict[int, int] = {} if kinds is None else kinds
     decoded: list[int] = []                   # the files' own channel counts of the chunk's kept files, in order
+    trained_on, by_content = trained_kind({"gray_data": o.gray_data, "colour_data": o.colour_data,
+                                           "colour_rule": o.colour_rule})
+    # (what the files hold is taken only for a run that has a kind to warn about: it costs a pass over a gray image)
+    held = trained_on is not None and by_content
 
     def one(a: np.ndarray) -> np.ndarray:     # each image on its own, as soon as it is decoded: memory holds
         return convert(a[None], resolution, channels, o.fit)[0]    # the chunk's converted pixels, twice at most
@@ -1006,7 +1017,8 @@ def iter_images(files: Sequence[Path], resolution: int, channels: int, *,
             # one chunk: the plain rules (every bad file named at once); several: decode leniently and decide here
             arrays, kept = decode_files(part, lenient if several else o, skipped, sizes=sizes, convert_one=one,
                                         max_skipped=None if o.skip_bad else MAX_NAMED_BAD_FILES, chunked=True,
-                                        stats=stats, pool=pool, kinds=decoded, kinds_held=True)
+                                        stats=stats, pool=pool, kinds=None if held else decoded,
+                                        held=decoded if held else None)
             if o.resize == "error" and len(sizes) > 1:
                 (h0, w0), f0 = next(iter(sizes.items()))
                 (h, w), f = list(sizes.items())[1]
@@ -1055,8 +1067,7 @@ def iter_images(files: Sequence[Path], resolution: int, channels: int, *,
                                                                                      resolution, o.fit)
                 if msg:
                     warn_user(msg)
-                msg = None if kinds is not None else channel_warning(
-                    *channel_counts(native), "gray" if o.gray_data else "colour" if o.colour_data else None)
+                msg = None if kinds is not None else channel_warning(*channel_counts(native), trained_on)
                 if msg:
                     # e.g. colour photos scored with a run that went gray because its cell crops were all gray:
                     # converted, but likely the wrong run (a run told to train gray on colour images, --channels 1,
@@ -1072,9 +1083,25 @@ def iter_images(files: Sequence[Path], resolution: int, channels: int, *,
             pool.close()
 
 
+def trained_kind(conversion: Mapping[str, Any]) -> tuple[str | None, bool]:
+    """(the kind of a run's training images, 'gray' | 'colour' | None (mixed, or the channels were chosen); whether
+    images to score are counted by what they hold, transforms.own_channels, rather than by their files' mode) from
+    its conversion record (conversion_opts; a Detector's conversion_). By what they hold for a gray run (an RGB file
+    of a gray scan made gray loses nothing) and for a colour run recorded by the same rule (colour_rule 'content':
+    no training image gray by what it held, splits.all_colour). A colour record of the older rule (by the files'
+    mode: a Detector fitted before colour_rule was recorded, whose RGB arrays of gray content counted as colour;
+    CIFAR-10, colour files with some gray photos in them) counts images to score by mode as well: by content, the
+    same kind of image as its training images would be called gray."""
+    if conversion.get("gray_data"):
+        return "gray", True
+    if conversion.get("colour_data"):
+        return "colour", conversion.get("colour_rule") == "content"
+    return None, True
+
+
 def channel_counts(kinds: dict[int, int]) -> tuple[int, int]:
-    """(gray files, colour files) of iter_images' `kinds` (file index -> decoded channel count, 1 for gray stored as
-    RGB too)."""
+    """(gray files, colour files) of iter_images' `kinds` (file index -> channel count, counted as trained_kind
+    says)."""
     n_gray = sum(1 for c in kinds.values() if c == 1)
     return n_gray, len(kinds) - n_gray
 
@@ -1082,9 +1109,9 @@ def channel_counts(kinds: dict[int, int]) -> tuple[int, int]:
 def channel_warning(n_gray: int, n_colour: int, trained_on: str | None) -> str | None:
     """The word for images of the other kind than a model's training images ('gray' | 'colour', when they were all
     of one kind; None: mixed, or the channels were chosen, and nothing is said): converted, but likely the wrong
-    run for them, or scores that reflect the conversion. n_gray counts gray stored as RGB too (R == G == B:
-    transforms.own_channels, as the callers count), so that 'colour images converted to gray' only says a
-    conversion that loses colour."""
+    run for them, or scores that reflect the conversion. The callers count by trained_kind's rule: gray stored as
+    RGB counts as gray (transforms.own_channels) save for a colour run recorded by the files' mode, so that 'colour
+    images converted to gray' only says a conversion that loses colour."""
     if trained_on == "gray" and n_colour:
         return (f"{n_colour} colour image{'s are' if n_colour != 1 else ' is'} converted to gray: the network was "
                 f"trained on gray images (is it the run meant for these images?)")

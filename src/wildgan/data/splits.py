@@ -53,7 +53,8 @@ from .imageset import (READER_CHANGES, READER_VERSION, ImageSet, Opts, crop_warn
 from .readers import (data_source_path, default_sample_path, folder_class_names, listed_labels, load_dataset,
                       resolve_data_root)
 from .source_identity import complete_identity, known_for, quick_identity
-from .transforms import MAX_AUTO_RESOLUTION, check_resolution, convert, next_pow2, permute_rows, rotate_batch
+from .transforms import (MAX_AUTO_RESOLUTION, check_resolution, convert, gray_pixels, next_pow2, permute_rows,
+                         rotate_batch)
 
 # the fewest training images a run accepts: one minibatch of the `tiny` preset. (A GAN learns little from so few;
 # hundreds are the least for a useful detector.)
@@ -102,6 +103,8 @@ def conversion_opts(info: dict[str, Any]) -> dict[str, Any]:
     for k in ("gray_data", "colour_data"):     # recorded by Detector.fit and build_split, which saw the images
         if conv.get(k):
             out[k] = True
+    if conv.get("colour_data") and isinstance(conv.get("colour_rule"), str):
+        out["colour_rule"] = conv["colour_rule"]     # how colour_data was decided (readers.trained_kind)
     if info.get("protocol") == "cifar10" and info.get("channels") == 3 and "gray_files" not in conv:
         # a record from before the gray files were counted: CIFAR-10 is colour photos throughout, so gray images to
         # score are odd. (A newer record says so itself, from its files: conversion.colour_data, with gray_files.)
@@ -112,31 +115,39 @@ def conversion_opts(info: dict[str, Any]) -> dict[str, Any]:
 
 
 def all_colour(x: np.ndarray, block: int | None = None) -> bool:
-    """Whether every image of uint8 [N, H, W, C] has colour: C == 3 and none with R == G == B at every pixel (a
-    gray image, whether its file was gray or RGB). In blocks of `block` images (default: about 16 MB of pixels), so
-    that a large set needs no full-size temporary."""
+    """Whether every image of uint8 [N, H, W, C] has colour: C == 3 and none gray at every pixel (a gray image,
+    whether its file was gray or RGB; gray by transforms.gray_pixels, the rule of own_channels, which the warnings
+    about images to score count with: R, G and B within GRAY_TOLERANCE). In blocks of `block` images (default: about
+    16 MB of pixels), so that a large set needs no full-size temporary."""
     if x.ndim != 4 or x.shape[-1] != 3 or not len(x):
         return False
     block = block or max(1, 2**24 // (x.shape[1] * x.shape[2]))
     for i in range(0, len(x), block):
         b = x[i:i + block]
-        gray = ((b[..., 0] == b[..., 1]) & (b[..., 1] == b[..., 2])).reshape(len(b), -1).all(axis=1)
+        gray = gray_pixels(b).reshape(len(b), -1).all(axis=1)
         if gray.any():
             return False
     return True
 
 
 def _conversion_record(cfg: DataConfig, fit: str, rotations: int, chosen: bool,
-                       colour: bool = False, gray: bool = False, gray_files: int | None = None) -> dict[str, Any]:
+                       colour: bool = False, gray: bool = False, gray_files: int | None = None,
+                       colour_rule: str = "content", gray_held: int | None = None) -> dict[str, Any]:
     """split.json's record of how the images were converted (what conversion_opts reads back for scoring); chosen:
     the channel count was given (or is the protocol's), not taken from the data; colour: RGB, and every training
     image had colour (all_colour), so that gray images to score are warned about; gray: one channel, and every
     training file was gray, so that colour images to score are. Both come from the images, not from `chosen`: a
     resume or a --config replay gives the run's recorded channel count explicitly, and must record the same.
-    gray_files: how many of the data's files were gray (data_gray_files; None: not known, not recorded)."""
+    gray_files: how many of the data's files were gray (data_gray_files; None: not known, not recorded).
+    colour_rule: how `colour` was decided, recorded with it: 'content' (all_colour, the rule the warnings about
+    images to score count by) or 'files' (CIFAR-10's colour files, some holding gray photos); readers.trained_kind.
+    gray_held: how many of the data's images held gray, RGB-stored gray too (data_gray_held; only counted for
+    evaluate's warning, Opts.count_held)."""
     return {"fit": fit, "depth16": cfg.depth16, "resize": cfg.resize, "channels_from": "chosen" if chosen else "data",
-            **({"colour_data": True} if colour else {}), **({"gray_data": True} if gray else {}),
+            **({"colour_data": True, "colour_rule": colour_rule} if colour else {}),
+            **({"gray_data": True} if gray else {}),
             **({"gray_files": gray_files} if gray_files is not None else {}),
+            **({"gray_held": gray_held} if gray_held is not None else {}),
             "non_square": "letterboxed (black bars)" if fit == "letterbox" else "centre-cropped",
             "alpha": "composited on black", "gray": "PIL 'L' (ITU-R 601-2 luma)",
             "rotation": "uniform angle in [0, 360), bilinear, mirror padding" if rotations else None}
@@ -146,6 +157,15 @@ def data_gray_files(*sets: ImageSet | None) -> int | None:
     """How many of the sets' files were gray (one channel) as decoded, before any conversion (their readers'
     record); None when a reader did not count them."""
     counts = [s.info.get("n_gray_files") for s in sets if s is not None]
+    if any(not isinstance(n, int) for n in counts):
+        return None
+    return sum(counts)
+
+
+def data_gray_held(*sets: ImageSet | None) -> int | None:
+    """How many of the sets' images held gray (Opts.count_held's n_gray_held: gray files and RGB-stored gray); None
+    when a reader did not count them."""
+    counts = [s.info.get("n_gray_held") for s in sets if s is not None]
     if any(not isinstance(n, int) for n in counts):
         return None
     return sum(counts)
@@ -501,10 +521,11 @@ def _load_options(cfg: DataConfig, download: bool) -> dict[str, Any]:
             "rotations": cfg.rotations if cfg.rotations is not None else (known or {}).get("rotations", 0)}
 
 
-def load_split_data(cfg: DataConfig, *, download: bool = False, progress: bool | None = None) -> LoadedData:
+def load_split_data(cfg: DataConfig, *, download: bool = False, progress: bool | None = None,
+                    count_held: bool = False) -> LoadedData:
     """Read cfg.data as build_split(cfg) would, for build_split(..., loaded=): every DataConfig that differs from cfg
     only in normal, contamination, seed, rotations, test_size, test_fraction or exclude_classes builds its split from
-    it."""
+    it. count_held: see build_split."""
     opts = _load_options(cfg, download)
     path, dataset = opts.pop("path"), opts.pop("dataset")
     try:
@@ -514,6 +535,8 @@ def load_split_data(cfg: DataConfig, *, download: bool = False, progress: bool |
     # taken before the read, so that split.json never records the identity of bytes other than those read (a file
     # written to meanwhile has another size or mtime when it is hashed, and then none is recorded)
     before = quick_identity(root) if root is not None else None
+    if count_held:
+        opts["count_held"] = True
     train, test, kind = load_dataset(path, dataset, progress=progress, **opts)
     source = train.info.get("source")
     if source is not None and (root is None or str(root) != str(source)):
@@ -609,7 +632,7 @@ def with_protocol_shape(cfg: DataConfig) -> tuple[DataConfig, str | None]:
 
 def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | None = None,
                 whole: bool = False, inherited: tuple[str, ...] = (), loaded: LoadedData | None = None,
-                recorded: dict[str, Any] | None = None) -> AnomalySplit:
+                recorded: dict[str, Any] | None = None, count_held: bool = False) -> AnomalySplit:
     """Load cfg.data and build the one-vs-rest split for its protocol. Same cfg -> identical arrays.
 
     loaded: cfg.data as load_split_data read it (for a DataConfig that reads the data the same way): not read again.
@@ -626,7 +649,10 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
     recorded: the split.json of the run whose split this rebuilds (from its own data). A file that skip_bad leaves
     out and the record does not (unreadable since training) is drawn over as if read, then dropped: the split is the
     recorded one less that file, and info['skipped_were'] says where each such file was (train, test or unused).
-    Files the record lists as skipped stay out of the draws, as they were when the run's split was drawn."""
+    Files the record lists as skipped stay out of the draws, as they were when the run's split was drawn.
+
+    count_held: also count the images that hold gray, RGB-stored gray too (conversion.gray_held, where the reader
+    counts them: evaluate's warning about data of another kind than a run's, by readers.trained_kind's rule)."""
     if cfg.seed < 0:
         raise ConfigError(f"seed must be >= 0, got {cfg.seed}")
     if not (0.0 < cfg.test_fraction < 1.0):
@@ -636,7 +662,7 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
     if cfg.resolution is not None:
         check_resolution(cfg.resolution)
     if loaded is None:
-        loaded = load_split_data(cfg, download=download, progress=progress)
+        loaded = load_split_data(cfg, download=download, progress=progress, count_held=count_held)
         shared = False
     else:
         # read with other options, the images would not be those cfg describes (another size, other files skipped)
@@ -708,6 +734,7 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
         both = [names[i] for i in sorted(set(normal) & set(excluded))]
         raise ConfigError(f"a class cannot be both normal and excluded: {both}")
     gray_files = data_gray_files(train, test)
+    colour_by_content = channels == 3 and all_colour(train.x)
 
     info: dict[str, Any] = {
         "protocol": protocol, "format": kind, "dataset": cfg.dataset, "source": source,
@@ -720,11 +747,13 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
         "conversion": _conversion_record(cfg, d["fit"], rotations,
                                          chosen=cfg.channels is not None or d["channels"] is not None,
                                          # CIFAR-10 has photos of gray content in colour files: all colour by
-                                         # its files (not one gray), which a tree named like it must also be
-                                         colour=channels == 3 and (all_colour(train.x) or (
+                                         # its files (not one gray), which a tree named like it must also be;
+                                         # so recorded, as images to score are then counted by their files too
+                                         colour=channels == 3 and (colour_by_content or (
                                              protocol == "cifar10" and gray_files == 0)),
+                                         colour_rule="content" if colour_by_content else "files",
                                          gray=channels == 1 and train.info.get("native_gray") is True,
-                                         gray_files=gray_files),
+                                         gray_files=gray_files, gray_held=data_gray_held(train, test)),
         "skipped": list(train.info.get("skipped", [])), "native_sides": data_native_sides(train, test),
         "n_read": int(len(train.x) + (0 if test is None else len(test.x))),     # (see _skip_fields)
     }
@@ -912,7 +941,7 @@ def _unlabelled_split(cfg: DataConfig, train: ImageSet, kind: str, source: str, 
         "conversion": _conversion_record(cfg, fit, rotations, chosen=cfg.channels is not None,
                                          colour=channels == 3 and all_colour(train.x),
                                          gray=channels == 1 and train.info.get("native_gray") is True,
-                                         gray_files=data_gray_files(train)),
+                                         gray_files=data_gray_files(train), gray_held=data_gray_held(train)),
         "skipped": list(train.info.get("skipped", [])), "native_sides": data_native_sides(train),
         "n_read": int(len(train.x)),              # the images read, before rotations (see _skip_fields)
         "test_source": None,

@@ -191,15 +191,46 @@ def float_image_to_uint8(a: np.ndarray, name: str, stats: dict[str, Any] | None 
 
 
 # --------------------------------------------------------------------------------------------- channels
+# how far apart (levels of 255) an image's R, G and B may lie at a pixel for it still to count as gray: a gray image
+# saved in a lossy colour format (WebP, JPEG with chroma) decodes with its channels a level or two apart at a few per
+# cent of its pixels, which is no colour a conversion to gray loses
+GRAY_TOLERANCE = 2
+_GRAY_ROWS = 64          # own_channels' block of rows: a colour image is told from its first block
+
+
+def gray_pixels(a: np.ndarray) -> np.ndarray:
+    """Per pixel of uint8 [..., 3]: R, G and B within GRAY_TOLERANCE of each other (their spread, max - min, which
+    uint8 holds without wrapping)."""
+    r, g, b = a[..., 0], a[..., 1], a[..., 2]
+    return np.maximum(np.maximum(r, g), b) - np.minimum(np.minimum(r, g), b) <= GRAY_TOLERANCE
+
+
 def own_channels(a: np.ndarray) -> int:
-    """The channels image uint8 [H, W, C] really holds: 1 for a gray one, also gray stored as RGB (R == G == B at
-    every pixel, which PIL's 'L' rule turns into that same gray exactly: nothing is lost), else C. What the warnings
-    about images of the other kind than a run's (readers.channel_warning) count, as splits.all_colour counts the
-    training images: an RGB file of a gray scan made gray is not 'a colour image converted to gray'."""
+    """The channels image uint8 [H, W, C] really holds: 1 for a gray one, also gray stored as RGB (R, G and B within
+    GRAY_TOLERANCE of each other at every pixel: PIL's 'L' rule turns it into the same gray, or one a level off, so
+    nothing is lost), else C. What the warnings about images of the other kind than a run's
+    (readers.channel_warning) count, by the rule splits.all_colour decides a run's 'all colour' record with (one
+    rule: the two cannot disagree): an RGB file of a gray scan made gray is not 'a colour image converted to gray'.
+    In blocks of rows, stopping at the first one with colour: a colour photo costs a block, not a pass over it."""
     c = int(a.shape[-1])
-    if c == 3 and bool(((a[..., 0] == a[..., 1]) & (a[..., 1] == a[..., 2])).all()):
-        return 1
-    return c
+    if c != 3:
+        return c
+    for i in range(0, a.shape[0], _GRAY_ROWS):
+        if not bool(gray_pixels(a[i:i + _GRAY_ROWS]).all()):
+            return c
+    return 1
+
+
+def count_gray_held(x: np.ndarray, block: int | None = None) -> int:
+    """How many images of uint8 [N, H, W, C] hold gray (own_channels 1: a gray array, or RGB gray at every pixel by
+    gray_pixels). In blocks of `block` images (default: about 16 MB of pixels): no full-size temporary."""
+    if x.ndim != 4 or not len(x):
+        return 0
+    if x.shape[-1] != 3:
+        return len(x) if x.shape[-1] == 1 else 0
+    block = block or max(1, 2**24 // (x.shape[1] * x.shape[2]))
+    return sum(int(gray_pixels(x[i:i + block]).reshape(len(x[i:i + block]), -1).all(axis=1).sum())
+               for i in range(0, len(x), block))
 
 
 def rgb_to_gray(x: np.ndarray) -> np.ndarray:

@@ -18,7 +18,7 @@ from ..config import SCORE_NAMES, DataConfig, RunConfig, read_run_config, scorin
 from ..data import (AnomalySplit, build_split, conversion_opts, newly_skipped, recorded_normal_classes, skipped_reasons,
                     split_differences, split_summary)
 from ..data.imageset import resize_warning, scale_warning
-from ..data.readers import channel_warning, missing_run_data_error, same_data_source
+from ..data.readers import channel_warning, missing_run_data_error, same_data_source, trained_kind
 from ..data.source_identity import restore_advice, source_replaced
 from ..data.splits import decoding_change, other_images_read, read_fingerprint_comparable
 from ..errors import ConfigError, HeldWarning, warn_user
@@ -49,12 +49,15 @@ def _warn_other_channels(split: AnomalySplit, recorded: dict[str, Any], data: st
                          log: Callable[[str], None] | None) -> None:
     """Other data whose images are of the other kind (colour, gray) than the run's training images, all of one kind:
     the warning `score` gives image files (data.readers.channel_warning), said of the data set, which was converted
-    to the run's channels without a word."""
-    n_read, n_gray = split.info.get("n_read"), (split.info.get("conversion") or {}).get("gray_files")
+    to the run's channels without a word. Counted as `score` counts (readers.trained_kind): by what the images hold
+    (the reader's gray_held, RGB-stored gray as gray), or by their files' mode (gray_files) for a colour run recorded
+    so; where the reader did not count what they hold (a folder-tar's decode cache), by mode."""
+    conv = split.info.get("conversion") or {}
+    trained_on, by_content = trained_kind(conversion_opts(recorded))
+    n_read, n_gray = split.info.get("n_read"), conv.get("gray_held") if by_content and \
+        isinstance(conv.get("gray_held"), int) else conv.get("gray_files")
     if not isinstance(n_gray, int) or not isinstance(n_read, int):
         return                                    # (not counted by this reader: nothing known to say)
-    trained = conversion_opts(recorded)
-    trained_on = "gray" if trained.get("gray_data") else "colour" if trained.get("colour_data") else None
     # only the test split is scored, while the reader counted every image read (an .npz's training images too: "60
     # colour images" of which 20 were scored). Data all of one kind: its test images are that kind, so counted true;
     # mixed data: the reader's count, said as what it is (which of them are in the test split is not recorded)
@@ -119,8 +122,10 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
         raise ConfigError(f"{run_dir}: whole-data evaluation needs --data (labelled images the run was not split "
                           f"from); the run's own data is evaluated on its test split")
     # other data: the run's normal classes (without --normal) and exclusions are taken over by class name only
+    # (other data: what its images hold is counted too, for _warn_other_channels)
     split = build_split(dc, whole=whole, inherited=() if data is None else ("exclude_classes",) if normal
-                        else ("normal", "exclude_classes"), recorded=recorded if data is None else None)
+                        else ("normal", "exclude_classes"), recorded=recorded if data is None else None,
+                        count_held=data is not None)
     if whole and recorded.get("source") and same_data_source(split.info.get("source"), recorded.get("source")):
         _say(log, f"warning: {dc.data} is the data {run_dir} was trained on: evaluated whole, its test set includes "
                   f"the training images (the in-the-wild setting: how well the pile's own anomalies are found), "

@@ -37,7 +37,7 @@ from .. import checkpoint as ckpt
 from ..config import RunConfig, ScoreConfig, read_run_config
 from ..data import readers
 from ..data.imageset import READER_VERSION, decoder_versions, decoders_text
-from ..data.readers import channel_counts, channel_warning, list_image_files, none_readable_error
+from ..data.readers import channel_counts, channel_warning, list_image_files, none_readable_error, trained_kind
 from ..data.splits import conversion_opts, decoding_change
 from ..devices import resolve_device
 from ..errors import CheckpointError, ConfigError, error_kind, rebuilt_error, warn_user
@@ -372,8 +372,8 @@ def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: 
             warn_user(f"skipped {r}")
     if not done.any():
         raise none_readable_error(len(files), list(reasons.values()))
-    msg = channel_warning(*channel_counts(kinds), "gray" if conversion.get("gray_data") else
-                          "colour" if conversion.get("colour_data") else None)
+    # (kinds counted by iter_images under the same rule, from the same conversion record)
+    msg = channel_warning(*channel_counts(kinds), trained_kind(conversion)[0])
     if msg:
         # once, with every file counted: e.g. colour photos scored with a run that went gray because its cell crops
         # were all gray (converted, but likely the wrong run)
