@@ -187,6 +187,7 @@ def bench_preset(preset: str, args: argparse.Namespace, dev: torch.device, ceili
         "cuda_graphs": fast.cuda_graphs, "gp_precision": tc.gp_precision, "plain_path": not runner.fast_mode,
         "pixel_norm": "fused" if dev.type in layers.FUSED_PIXEL_NORM_DEVICES else "plain",
         "plain_pixel_norm_forced": bool(args.plain_pixel_norm),
+        "stddev_variance": "var" if dev.type in layers.VAR_STDDEV_DEVICES else "plain",
         # D(real), D(fake) of the D step: one merged forward (fast path's default) or two (the plain path's)
         "critic_pass": "separate" if args.separate_critic or not runner.fast_mode else "merged",
         # run-time weights: one flat vector per network and forward (nets.layers.FlatWeights) or per layer
@@ -381,6 +382,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--plain-pixel-norm", action="store_true",
                     help="G's pixel norms as the plain formula on every device (A/B of CUDA's fused RMS norm, "
                          "nets.layers.FUSED_PIXEL_NORM_DEVICES)")
+    ap.add_argument("--plain-stddev", action="store_true",
+                    help="the minibatch stddev's group variance as the plain formula on every device (A/B of CUDA's "
+                         "one-kernel torch.var, nets.layers.VAR_STDDEV_DEVICES)")
     ap.add_argument("--no-score", action="store_true", help="training rows only (A/B runs of a training change)")
     ap.add_argument("--separate-critic", action="store_true",
                     help="the D step's D(real) and D(fake) as two forwards, as the plain path (A/B of the fast "
@@ -401,6 +405,8 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     if a.plain_pixel_norm:
         layers.FUSED_PIXEL_NORM_DEVICES.clear()
+    if a.plain_stddev:
+        layers.VAR_STDDEV_DEVICES.clear()
     if a.threads:
         torch.set_num_threads(a.threads)
     dev = torch.device(a.device)

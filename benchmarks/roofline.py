@@ -169,6 +169,7 @@ _rms_norm.register_autograd(_rms_grad, setup_context=_rms_setup)
 def model_cuda_kernels() -> None:
     """Make the CPU iteration take the CUDA code paths whose kernels differ (see above)."""
     layers.FUSED_PIXEL_NORM_DEVICES.add("cpu")
+    layers.VAR_STDDEV_DEVICES.add("cpu")          # (CUDA's minibatch-stddev variance, one kernel)
     layers._rms_norm_last = lambda x, eps: _rms_norm(x, eps)[0]     # type: ignore[assignment]
 
 

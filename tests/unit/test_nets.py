@@ -203,3 +203,27 @@ def test_pixel_norm_as_fused_rms_norm_matches_the_formula(monkeypatch):
     monkeypatch.setattr(layers, "_rms_norm_last", lambda *a, **k: calls.append(1))
     layers.pixel_norm(torch.randn(2, 4, 3, 3))
     assert not calls
+
+
+@pytest.mark.parametrize("group_size,sub_batch", [(4, None), (4, 8), (1, None), (2, 4)])
+def test_minibatch_stddev_variance_kernel_equals_the_tf_formula(monkeypatch, group_size, sub_batch):
+    """CUDA's minibatch stddev takes the group variance with one torch.var kernel (layers.VAR_STDDEV_DEVICES): the
+    values and gradients (the GP's double backward included) of the TF code's mean((y - mean(y))^2), up to rounding."""
+    from wildgan.nets import layers
+
+    g = torch.Generator().manual_seed(group_size)
+    x0 = torch.randn(16, 5, 4, 4, generator=g) * 3 + 1
+    out = []
+    for devices in (set(), {"cpu"}):
+        monkeypatch.setattr(layers, "VAR_STDDEV_DEVICES", devices)
+        x = x0.clone().requires_grad_(True)
+        y = layers.minibatch_stddev(x, group_size, sub_batch)
+        w = torch.linspace(-1, 1, y.numel()).view_as(y)
+        (gx,) = torch.autograd.grad((y * w).sum(), x, create_graph=True)
+        (ggx,) = torch.autograd.grad(gx.square().sum(), x)
+        out.append((y.detach(), gx.detach(), ggx))
+    for a, b in zip(*out):
+        # (atol at the tensor's scale: a near-zero element of the second derivative carries the rounding of the
+        # large ones; with groups of 2 the std is |a - b| / 2, whose second derivative is rounding noise alone)
+        torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-5 * max(1.0, float(a.abs().max())))
+    assert not torch.equal(out[0][1], torch.zeros_like(out[0][1]))

@@ -23,6 +23,13 @@ SQRT2 = math.sqrt(2.0)
 # torch's rms_norm is that same plain formula). benchmarks/roofline.py adds "cpu" to price the fused kernels.
 FUSED_PIXEL_NORM_DEVICES: set[str] = {"cuda"}
 
+# Devices on which minibatch_stddev takes the group variance as one torch.var kernel instead of the TF code's
+# mean((y - mean(y))^2) (mean, sub, square, mean: its sums in another order, so equal up to float rounding, ~1e-7
+# relative), with a shorter backward too: 36 fewer kernels per training iteration (the critic and encoder forwards,
+# the GP's double backward), 4-7% of the low-resolution phases' (benchmarks/roofline.py, RESULTS.md 2026-12-02).
+# Not on the CPU, whose var kernel (Welford over a 4-element strided dimension) was 5-8x slower than the four ops.
+VAR_STDDEV_DEVICES: set[str] = {"cuda"}
+
 
 def _rms_norm_last(x: torch.Tensor, eps: float) -> torch.Tensor:
     """torch's RMS norm over the last (contiguous) dimension, autocast off: the dtype of x in and out."""
@@ -225,8 +232,12 @@ def minibatch_stddev(x: torch.Tensor, group_size: int = 4, sub_batch: int | None
         raise ValueError(f"minibatch-stddev: batch size {b} is not divisible by the group size {g}")
     k = n // b
     y = x.float().view(k, g, -1, c, h, w)              # [K, G, M, C, H, W]
-    y = y - y.mean(dim=1, keepdim=True)
-    y = torch.sqrt(y.square().mean(dim=1) + 1e-8)      # [K, M, C, H, W] population std over the group
+    if x.device.type in VAR_STDDEV_DEVICES:
+        var = torch.var(y, dim=1, correction=0)
+    else:
+        y = y - y.mean(dim=1, keepdim=True)
+        var = y.square().mean(dim=1)
+    y = torch.sqrt(var + 1e-8)                         # [K, M, C, H, W] population std over the group
     y = y.mean(dim=(2, 3, 4)).to(x.dtype)              # [K, M]
     y = y.view(k, 1, -1, 1, 1, 1).expand(k, g, -1, 1, h, w).reshape(n, 1, h, w)
     return torch.cat([x, y], dim=1)
