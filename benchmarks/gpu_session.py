@@ -161,6 +161,7 @@ def summary_markdown(r: dict[str, Any]) -> str:
             variant = "".join([f" gp {fo['gp_precision']}" if fo.get("gp_precision", "fp32") != "fp32" else "",
                                f" compile {fo['compile']}" if fo.get("compile", "off") != "off" else "",
                                " plain norm" if fo.get("plain_pixel_norm_forced") else "",
+                               " plain stddev" if fo.get("stddev_variance") == "plain" else "",
                                " separate critic" if fo.get("critic_pass") == "separate" else "",
                                " layer weights" if fo.get("weights") == "per layer" else ""])
             if p.get("variant"):                     # --probe's name for the row set (its flags: results.json)
@@ -278,16 +279,18 @@ def probe(s: Session, a: argparse.Namespace, py: str, out: Path, work: Path) -> 
         # 8x8: what bounds the low-resolution phases (32x32 was profiled on 2026-11-30, benchmarks/RESULTS.md)
         prof = ["--device", a.device, "--preset", "paper:256", "--res", "8", "--iters", "3",
                 "--gp-precision", a.gp_precision or "amp"]
-    # 1-3: the code as it is; without the flat run-time weights (2026-12-01); without them and without the D step's
-    # merged real/fake critic pass (2026-11-30): session seven's iteration. 1 against 2 is the flat weights' gain,
-    # 2 against 3 the merged pass's. 4: 4x4 against the session-five rate (the 4x4 row of 1) without the plain
-    # formula of the pixel norm; 5: every phase at width 512 (the paper's), whose schedule no call can run whole:
-    # bench.py projects it from the phase rates (issue 5's 15-minute goal); 6: torch.compile, last because its compile
-    # time on the H200 is unknown (warmup_s in its rows says it)
-    # (row 1 names --flat-weights, CUDA's default, so that the CPU smoke run of this probe measures the same rows)
+    # In order, each kept if the budget ends: (1) the code as it is; (2) without the flat run-time weights
+    # (2026-12-01); (3) without them and without the D step's merged real/fake critic pass (2026-11-30): session
+    # seven's iteration. 1 against 2 is the flat weights' gain, 2 against 3 the merged pass's. (4) The minibatch
+    # stddev's variance as the plain formula (2026-12-02) at 4x4 and 8x8, against 1. (5) 4x4 without the fused pixel
+    # norm, against the session-five rate. (6) Every phase at width 512 (the paper's), whose schedule no call can run
+    # whole: bench.py projects it from the phase rates (issue 5's 15-minute goal). (7) torch.compile, last because its
+    # compile time on the H200 is unknown (warmup_s in its rows says it).
+    # (Rows 1 and 4 name --flat-weights, CUDA's default, so that the CPU smoke run of this probe measures the same.)
     variants = [("as is", ["--res", "4,8,32", "--flat-weights"]),
                 ("layer weights", ["--res", "4,8,32", "--layer-weights"]),
                 ("separate critic", ["--res", "4,8,32", "--separate-critic", "--layer-weights"]),
+                ("plain stddev", ["--res", "4,8", "--flat-weights", "--plain-stddev"]),
                 ("4x4 plain norm", ["--res", "4", "--plain-pixel-norm"]),
                 ("width 512", ["--preset", "tiny" if a.smoke else "paper"]),
                 ("compile default", ["--res", "8,32", "--compile", "default"])]

@@ -98,22 +98,26 @@ def test_gpu_session_main_first_trains_before_any_benchmark(tmp_path: Path) -> N
 
 def test_gpu_session_probe_runs_the_ab_rows_and_profiles(tmp_path: Path) -> None:
     out, r = _driver(tmp_path, "--probe")
-    # versions, as is, layer weights, separate critic, 4x4 plain norm, every phase, profile, CUDA tests (they
-    # skip on the CPU; no compile here)
-    assert [s["rc"] for s in r["steps"]] == [0] * 8, r["steps"]
-    assert r["steps"][7]["name"] == "fast-path tests (cuda)"
+    # versions, as is, layer weights, separate critic, plain stddev, 4x4 plain norm, every phase, profile, CUDA tests
+    # (they skip on the CPU; no compile here)
+    assert [s["rc"] for s in r["steps"]] == [0] * 9, r["steps"]
+    assert r["steps"][8]["name"] == "fast-path tests (cuda)"
     presets = r["bench"]["presets"]
-    assert [p["variant"] for p in presets] == ["as is", "layer weights", "separate critic", "4x4 plain norm",
-                                               "width 512"]
-    assert [p["fast_options"]["critic_pass"] for p in presets] == ["merged", "merged", "separate", "merged", "merged"]
-    # (flat on CUDA only unless asked: the first row asks, as the probe is run on CUDA)
-    assert [p["fast_options"]["weights"] for p in presets] == ["flat", "per layer", "per layer", "per layer",
+    assert [p["variant"] for p in presets] == ["as is", "layer weights", "separate critic", "plain stddev",
+                                               "4x4 plain norm", "width 512"]
+    assert [p["fast_options"]["critic_pass"] for p in presets] == ["merged", "merged", "separate", "merged", "merged",
+                                                                   "merged"]
+    # (flat on CUDA only unless asked: rows 1 and 4 ask, as the probe is run on CUDA)
+    assert [p["fast_options"]["weights"] for p in presets] == ["flat", "per layer", "per layer", "flat", "per layer",
                                                                "per layer"]
-    assert [p["fast_options"]["plain_pixel_norm_forced"] for p in presets] == [False, False, False, True, False]
+    assert [p["fast_options"]["plain_pixel_norm_forced"] for p in presets] == [False] * 4 + [True, False]
+    # (the variance kernel is CUDA's: the CPU runs the formula in every row)
+    assert all(p["fast_options"]["stddev_variance"] == "plain" for p in presets)
     assert all({ph["res"] for ph in p["phases"]} == {4, 8, 32} for p in presets[:3])
-    assert {ph["res"] for ph in presets[3]["phases"]} == {4}
-    assert {ph["res"] for ph in presets[4]["phases"]} == {4, 8, 16, 32}      # every phase: the schedule projection
-    assert presets[4]["schedule_minutes_est"] > 0
+    assert {ph["res"] for ph in presets[3]["phases"]} == {4, 8}
+    assert {ph["res"] for ph in presets[4]["phases"]} == {4}
+    assert {ph["res"] for ph in presets[5]["phases"]} == {4, 8, 16, 32}      # every phase: the schedule projection
+    assert presets[5]["schedule_minutes_est"] > 0
     assert all(not p["score"] for p in presets)                   # --no-score: training rows only
     assert all(ph["warmup_s"] > 0 for p in presets for ph in p["phases"])
     md = (out / "summary.md").read_text()
