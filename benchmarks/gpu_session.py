@@ -368,7 +368,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--probe", action="store_true",
                     help="a short call of A/B benchmark rows (training only, GP in bf16 unless --gp-precision): at "
                          "width 256 the code as it is, then without the flat run-time weights, then also "
-                         "without the merged real/fake critic pass, at 4x4, 8x8 and 32x32, 4x4 "
+                         "without the merged real/fake critic pass, at 4x4, 8x8 and 32x32; the plain "
+                         "minibatch-stddev variance at 4x4 and 8x8; 4x4 "
                          "with the plain pixel norm; every phase at width 512 (the schedule's projection); an 8x8 "
                          "kernel profile (benchmarks/profile_step.py -> OUT/profile.csv); the CUDA fast-path tests; "
                          "torch.compile at 8x8 and 32x32 with what is left")
