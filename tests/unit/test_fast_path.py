@@ -656,3 +656,34 @@ def test_flat_weights_take_fewer_ops_per_iteration():
             run.iteration(phase)
         counts.append(Count.n)
     assert counts[1] < 0.95 * counts[0], counts       # 8.6% fewer here; 15% at width 256 (roofline.py)
+
+
+def test_every_pixel_norm_of_a_channels_last_generator_gets_a_channels_last_map(monkeypatch):
+    """The fused RMS norm (CUDA) needs channels_last maps: G's first 4x4 maps, a view of the dense layer's output,
+    were NCHW, and their pixel norm ran as the plain formula (Generator.dense_maps). Checked for G.forward and the fast
+    path's g_forward, which must stay identical; the values are those of the NCHW generator."""
+    import wildgan.nets.pgan as pgan_mod
+    import wildgan.training.loop as loop_mod
+
+    seen: list[bool] = []
+
+    def spy(orig):
+        def pn(x, eps=1e-8):
+            if x.dim() == 4:
+                seen.append(x.is_contiguous(memory_format=torch.channels_last))
+            return orig(x, eps)
+        return pn
+
+    monkeypatch.setattr(pgan_mod, "pixel_norm", spy(pgan_mod.pixel_norm))
+    monkeypatch.setattr(loop_mod, "pixel_norm", spy(loop_mod.pixel_norm))
+    nc = net_config_for_preset("tiny", 16, 3)
+    G = build_pgan(nc, 0).G
+    z = torch.randn(4, nc.latent_size, generator=torch.Generator().manual_seed(0))
+    ref = G(z, 0.5)
+    G_cl = copy.deepcopy(G).to(memory_format=torch.channels_last)
+    seen.clear()
+    a = G_cl(z, 0.5)
+    b = g_forward(G_cl, z, 4, True, torch.tensor(0.5))
+    assert len(seen) == 2 * 6 and all(seen), seen      # 4x4 maps, conv4, and up + conv at 8x8 and 16x16, twice
+    assert torch.equal(a, b)
+    torch.testing.assert_close(a, ref, rtol=1e-5, atol=1e-5)

@@ -229,10 +229,7 @@ def _lerp_t(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 
 def g_forward(G: torch.nn.Module, z: torch.Tensor, r_cur: int, fading: bool, t: torch.Tensor) -> torch.Tensor:
     """Generator.forward with the current level r_cur (resolution 2^r_cur) and fade weight t given separately."""
-    x = pixel_norm(z)
-    x = G.dense(x).view(z.shape[0], -1, 4, 4)
-    x = x + G.dense_bias.to(x.dtype).view(1, -1, 1, 1)    # x's dtype: see EqConv2d.forward
-    x = pixel_norm(lrelu(x))
+    x = pixel_norm(lrelu(G.dense_maps(pixel_norm(z))))
     h = pixel_norm(lrelu(G.conv4(x)))
     h_prev = h
     for r in range(3, r_cur + 1):
