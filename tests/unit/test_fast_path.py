@@ -7,6 +7,7 @@ autocast) and torch.compile (opt-in: WILDGAN_TEST_COMPILE=1, several minutes of 
 from __future__ import annotations
 
 import copy
+import math
 import os
 from contextlib import nullcontext
 
@@ -23,7 +24,7 @@ from wildgan.training.distributed import local_rows
 from wildgan.training.loop import (BatchSampler, DeviceBatchSampler, FastOptions, StepRunner, build_pyramid,
                                    d_forward, e_forward, g_forward, g_layers, make_optimizers, resolve_fast_options,
                                    train_pgan, trunk_layers)
-from wildgan.training.schedule import schedule
+from wildgan.training.schedule import Phase, schedule
 
 MB = PRESETS["tiny"]["minibatch"]
 
@@ -567,9 +568,15 @@ def test_flat_weights_give_the_layers_own_values_and_gradients(channels_last, fu
                     torch.testing.assert_close(g1[k], g0[k], rtol=1e-5, atol=1e-6, msg=f"{where}: {k}")
 
 
-@pytest.mark.parametrize("amp", [None, torch.bfloat16])
-def test_fast_path_with_flat_weights_trains_as_with_each_layers_own(amp):
+@pytest.mark.parametrize("amp,gp", [(None, "fp32"), (None, "amp"), (torch.bfloat16, "fp32")])
+def test_fast_path_with_flat_weights_trains_as_with_each_layers_own(amp, gp):
+    """12 steps with the flat run-time weights (G's block shared by the D step's fake and the G step, D's by the
+    critic passes and, with the GP under autocast, the GP's pass) against each layer's own weights. bf16 with the GP
+    under autocast: the next test (its two D gradients are summed in bf16 there, and 12 bf16 steps amplify that)."""
+    import dataclasses
+
     nc, tc, x = _setup()
+    tc = dataclasses.replace(tc, gp_precision=gp)
     fast = FastOptions(amp=amp, channels_last=True)
     # (the flat weights with the graph path's in-place Adam resets, as CUDA runs them)
     a, r0 = _runner(nc, tc, x, fast, force_fast=True, graphs_sim=True)
@@ -583,12 +590,13 @@ def test_fast_path_with_flat_weights_trains_as_with_each_layers_own(amp):
         assert (pa[k] - pb[k]).abs().max() <= 1e-4, k
 
 
-def test_flat_weights_give_gradients_to_the_same_parameters_in_every_step_and_phase():
+@pytest.mark.parametrize("gp", ["fp32", "amp"])
+def test_flat_weights_give_gradients_to_the_same_parameters_in_every_step_and_phase(gp):
     """Which parameters have a gradient at each optimiser step, flat weights on and off, through every phase of a
     16x16 schedule (stable and fade). A layer listed in a block but not used gets a zero gradient instead of none,
     which the training's values cannot show (Adam with beta1 = 0 and a reset per phase does not move it)."""
     nc = net_config_for_preset("tiny", 16, 3)
-    tc = TrainConfig(total_kimg=0.4, phase_kimg=0.064, minibatch=MB, seed=3)
+    tc = TrainConfig(total_kimg=0.4, phase_kimg=0.064, minibatch=MB, seed=3, gp_precision=gp)
     x = (np.random.default_rng(1).random((40, 16, 16, 3)) * 255).astype(np.uint8)
     seen = []
     for flat in (False, True):
@@ -616,6 +624,44 @@ def test_flat_weights_give_gradients_to_the_same_parameters_in_every_step_and_ph
     assert len(seen[0]) == len(seen[1])
     for i, (a, b) in enumerate(zip(*seen)):
         assert a == b, (i, a[0], a[1] ^ b[1])
+
+
+@pytest.mark.parametrize("gp", ["fp32", "amp"])
+def test_one_iteration_with_flat_weights_at_every_phase_equals_each_layers_own(gp):
+    """One bf16 iteration at each phase of a 16x16 net (stable and mid-fade), flat weights against each layer's own.
+    With the GP in fp32 the steps are the same but for the order of a few sums (channels_last bias gradients: 1e-10).
+    With it under autocast D's block serves D(real, fake) and the GP's pass, so D's two weight gradients are summed
+    in bf16 before the cast back (as autocast's own cast cache does for a weight used twice), where each layer summed
+    them in fp32: D's gradients are a bf16 rounding apart. (Its steps then are not comparable: Adam's first step is
+    about lr * sign(g), which a rounding flips where g is near 0, and G's and E's steps follow D's.)"""
+    nc = net_config_for_preset("tiny", 16, 3)
+    tc = TrainConfig(minibatch=MB, seed=2, gp_precision=gp)
+    x = (np.random.default_rng(2).random((40, 16, 16, 3)) * 255).astype(np.uint8)
+    for res, lod in ((4, 2.0), (8, 1.5), (8, 1.0), (16, 0.5), (16, 0.0)):
+        phase = Phase(lod=lod, resolution=res, batch=MB[res], fade=lod - math.floor(lod))
+        params, d_grads = [], []
+        for flat in (False, True):
+            nets, run = _runner(nc, tc, x, FastOptions(amp=torch.bfloat16, channels_last=True), force_fast=True)
+            run.flat_weights = flat
+            step = run.opts["D"].step
+            grads: dict[str, torch.Tensor] = {}
+
+            def d_step(*a, _step=step, _grads=grads, _nets=nets, **kw):
+                _grads.update({n: p.grad.clone() for n, p in _nets.D.named_parameters() if p.grad is not None})
+                return _step(*a, **kw)
+
+            run.opts["D"].step = d_step
+            run.iteration(phase)
+            params.append(_params(nets))
+            d_grads.append(grads)
+        assert d_grads[0].keys() == d_grads[1].keys()
+        for k, g in d_grads[0].items():
+            d = (g - d_grads[1][k]).abs().max().item()
+            assert d <= (1e-6 if gp == "fp32" else 1e-2) * max(g.abs().max().item(), 1e-12), (res, lod, k, d)
+        if gp == "fp32":
+            for k in params[0]:
+                d = (params[0][k] - params[1][k]).abs().max().item()
+                assert d <= 1e-8, (res, lod, k, d)
 
 
 def test_a_flat_weights_block_inside_another_gives_the_weights_back():

@@ -95,39 +95,42 @@ class EqConv2d(nn.Module):
         self.pad = kernel // 2
         self._pw: torch.Tensor | None = None     # see EqLinear
         self._pb: torch.Tensor | None = None
+        self._pwc: torch.Tensor | None = None    # a fused layer's convolution weight made by FlatWeights (fused_weight)
 
     @property
     def fused_kernel(self) -> bool:
         """Whether the forward builds a 4x4 kernel from the 3x3 weight (fused up/down)."""
         return self.fused and self.mode is not None
 
+    def fused_weight(self) -> torch.Tensor:
+        """A fused layer's convolution weight, fp32: the 4x4 kernel, flipped and transposed for 'up'.
+
+        The fused 4x4 kernel: the mean of the 3x3 kernel at its 4 one-pixel shifts (times 4 for 'up', folded into the
+        scale: a power of two, so exact), one avg-pool instead of pad + 4 slices + 3 adds. The same function (its
+        sums are taken in another order: equal up to float rounding), but its backward is one kernel instead of 4
+        zero-filled slice_backward copies and 3 adds per use (benchmarks/roofline.py, 32x32 at width 256: 240 fewer
+        kernels per iteration, 12% less memory traffic). conv_transpose2d wants [in, out, kh, kw]; flipping makes
+        it the exact adjoint of the unfused op."""
+        w = self.weight * (self.scale * 4.0 if self.mode == "up" else self.scale) if self._pw is None else self._pw
+        w = F.avg_pool2d(F.pad(w, (1, 1, 1, 1)), 2, stride=1)
+        return w.flip(2, 3).transpose(0, 1) if self.mode == "up" else w
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        fused = self.fused_kernel
-        # the fused 4x4 kernel: the mean of the 3x3 kernel at its 4 one-pixel shifts (times 4 for 'up', folded into
-        # the scale: a power of two, so exact), one avg-pool instead of pad + 4 slices + 3 adds. The same function
-        # (its sums are taken in another order: equal up to float rounding), but its backward is one kernel
-        # instead of 4 zero-filled slice_backward copies and 3 adds per use, in every forward of every step
-        # (benchmarks/roofline.py, 32x32 at width 256: 240 fewer kernels per iteration, 12% less
-        # memory traffic)
-        if self._pw is not None:
-            w = self._pw
-        else:
-            w = self.weight * (self.scale * 4.0 if fused and self.mode == "up" else self.scale)
-        if fused:
-            w = F.avg_pool2d(F.pad(w, (1, 1, 1, 1)), 2, stride=1)
-        if self.mode == "up":
-            if fused:
-                # conv_transpose2d wants [in, out, kh, kw]; flipping makes it the exact adjoint of the unfused op
-                x = F.conv_transpose2d(x, w.flip(2, 3).transpose(0, 1), stride=2, padding=1)
+        if self.fused_kernel:
+            # (made once per FlatWeights block, which may serve several forwards; else here, per forward)
+            w = self._pwc if self._pwc is not None else self.fused_weight()
+            if self.mode == "up":
+                x = F.conv_transpose2d(x, w, stride=2, padding=1)
             else:
-                x = F.conv2d(F.interpolate(x, scale_factor=2.0, mode="nearest"), w, padding=self.pad)
-        elif self.mode == "down":
-            if fused:
                 x = F.conv2d(x, w, stride=2, padding=1)
-            else:
-                x = F.avg_pool2d(F.conv2d(x, w, padding=self.pad), 2)
         else:
-            x = F.conv2d(x, w, padding=self.pad)
+            w = self.weight * self.scale if self._pw is None else self._pw
+            if self.mode == "up":
+                x = F.conv2d(F.interpolate(x, scale_factor=2.0, mode="nearest"), w, padding=self.pad)
+            elif self.mode == "down":
+                x = F.avg_pool2d(F.conv2d(x, w, padding=self.pad), 2)
+            else:
+                x = F.conv2d(x, w, padding=self.pad)
         b = self.bias if self._pb is None else self._pb
         if b is not None:
             # in x's dtype: under bf16 autocast an fp32 bias would promote every activation back to fp32 (and
@@ -148,10 +151,14 @@ class FlatWeights:
     cast, one multiply and one concatenation, and the weights' gradients are views of one buffer.
 
     The fused up/down convolutions keep their weight out of the vector: their 4x4 kernel is built in fp32 from the
-    scaled weight (an average of four shifted copies), and casting before that sum would round differently. Their
-    biases are in it. Only layers that the forwards inside the block use may be listed: a listed layer that is not
-    used would get a zero gradient instead of none (with the paper's beta1 = 0 and the Adam reset per phase that moves
-    no weight, but it changes Adam's second moment, DDP's traffic, and with momentum it would move the weight).
+    scaled weight (an average of four shifted copies), and casting before that sum would round differently. The
+    block builds it (EqConv2d.fused_weight) and casts it once, where each forward built it (four kernels, and as
+    many in the backward): a block may serve several forwards with the same weights (the training loop's D step
+    and G step share G's, the D step's critic passes D's). Their biases are in the vector. A block must be entered
+    with grad enabled if any forward inside it needs the weights' gradients (what it makes under no_grad has no graph).
+    Only layers that the forwards inside the block use may be listed: a listed layer that is not used would get a
+    zero gradient instead of none (with the paper's beta1 = 0 and the Adam reset per phase that moves no weight, but
+    it changes Adam's second moment, DDP's traffic, and with momentum it would move the weight).
     The values are used only inside the `applied` block, so a later forward (after an optimiser step) sees the new
     weights; a block nested in another over the same layers gives them back to the outer one when it ends.
     Works with channels_last weights (their NHWC order is contiguous, so flattening is a view)."""
@@ -202,17 +209,23 @@ class FlatWeights:
         flat = torch.cat([self._flat(t) for _, _, t in items])
         flat = (flat * self._scales(items)).to(dtype)
         sizes = [t.numel() for _, _, t in items]
-        outer = [(m._pw, m._pb) for m in self.layers]     # an enclosing block's, given back at the end
+        # an enclosing block's, given back at the end
+        outer = [(m._pw, m._pb, getattr(m, "_pwc", None)) for m in self.layers]
         try:
             for (m, kind, t), v in zip(items, flat.split(sizes)):
                 if kind == "w":
                     m._pw = self._unflat(v, t)
                 else:
                     m._pb = v
+            for m in self.layers:
+                if isinstance(m, EqConv2d) and m.fused_kernel:
+                    m._pwc = m.fused_weight().to(dtype)      # (the cast autocast makes in the convolution, once)
             yield
         finally:
-            for m, (pw, pb) in zip(self.layers, outer):
+            for m, (pw, pb, pwc) in zip(self.layers, outer):
                 m._pw, m._pb = pw, pb
+                if isinstance(m, EqConv2d):
+                    m._pwc = pwc
 
 
 def minibatch_stddev(x: torch.Tensor, group_size: int = 4, sub_batch: int | None = None) -> torch.Tensor:

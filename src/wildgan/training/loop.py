@@ -585,49 +585,56 @@ class StepRunner:
 
         # D step. fake: bf16 forward, then fp32. Critic on real/fake under autocast, outputs cast to fp32; on the
         # GP's x_hat (the only critic input that requires grad) in fp32, eager (AOTAutograd has no double backward).
+        # Run-time weights (FlatWeights blocks, when flat_weights): G's serve the D step's fake and the G step, as G
+        # does not change between them (opened with grad enabled, for the G step's backward); D's serve D(real,
+        # fake) and, with the GP under autocast, the GP's pass too (D changes only at the D step's update).
         wts = self._weights
-        with torch.no_grad(), ac(), wts("G", r, fading):
-            fake = gf(nets.G, zd * tc.latent_scale, r, fading, t).float()
+        amp_gp = tc.gp_precision == "amp"
+        with wts("G", r, fading):
+            with torch.no_grad(), ac():
+                fake = gf(nets.G, zd * tc.latent_scale, r, fading, t).float()
 
-        def critic(x: torch.Tensor) -> torch.Tensor:
-            if x.requires_grad:                      # the GP's pass: eager (double backward), fp32 unless asked
-                if tc.gp_precision == "amp":
-                    with ac(), wts("D", r, fading):
-                        return d_forward(nets.D, x, r, fading, t).float()
-                with torch.autocast(device_type=self.device.type, enabled=False), wts("D", r, fading, amp=False):
-                    return d_forward(nets.D, x, r, fading, t)
-            with ac(), wts("D", r, fading):
-                return df(nets.D, x, r, fading, t).float()
-
-        def critic_pair(real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-            # one forward of both minibatches, each with its own minibatch-stddev groups (sub_batch): the values of
-            # two separate calls, with half the kernels
-            n = real.shape[0]
-            assert fake.shape[0] == n, "critic_pair: the two minibatches must be the same size (sub_batch)"
-            with ac(), wts("D", r, fading):
-                out = df(nets.D, torch.cat([real, fake]), r, fading, t, n).float()
-            d_real, d_fake = out.split(n)            # one cat in the backward (two slices: two zero-fills + add)
-            return d_real, d_fake
-
-        loss, terms = critic_loss(critic, reals, fake, gp_lambda=tc.gp_lambda, gp_target=tc.gp_target,
-                                  drift=tc.drift, grad_scale=grad_scale, u=u,
-                                  critic_pair=critic_pair if self.pair_critic else None)
-        self._update("D", loss)
-
-        # G step
-        nets.D.requires_grad_(False)
-        try:
-            with ac(), wts("G", r, fading):
-                fake = gf(nets.G, zg * tc.latent_scale, r, fading, t)
-
-            def critic_g(x: torch.Tensor) -> torch.Tensor:
-                with ac(), wts("D", r, fading):
+            def critic(x: torch.Tensor) -> torch.Tensor:
+                if x.requires_grad:                      # the GP's pass: eager (double backward), fp32 unless asked
+                    if amp_gp:
+                        with ac():                       # (D's weights: the D step's block)
+                            return d_forward(nets.D, x, r, fading, t).float()
+                    with torch.autocast(device_type=self.device.type, enabled=False), \
+                            wts("D", r, fading, amp=False):
+                        return d_forward(nets.D, x, r, fading, t)
+                with ac():
                     return df(nets.D, x, r, fading, t).float()
 
-            loss, t2 = generator_loss(critic_g, fake)
-            self._update("G", loss)
-        finally:
-            nets.D.requires_grad_(True)
+            def critic_pair(real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+                # one forward of both minibatches, each with its own minibatch-stddev groups (sub_batch): the values
+                # of two separate calls, with half the kernels
+                n = real.shape[0]
+                assert fake.shape[0] == n, "critic_pair: the two minibatches must be the same size (sub_batch)"
+                with ac():
+                    out = df(nets.D, torch.cat([real, fake]), r, fading, t, n).float()
+                d_real, d_fake = out.split(n)            # one cat in the backward (two slices: two zero-fills + add)
+                return d_real, d_fake
+
+            with wts("D", r, fading):
+                loss, terms = critic_loss(critic, reals, fake, gp_lambda=tc.gp_lambda, gp_target=tc.gp_target,
+                                          drift=tc.drift, grad_scale=grad_scale, u=u,
+                                          critic_pair=critic_pair if self.pair_critic else None)
+            self._update("D", loss)
+
+            # G step (D frozen: its block for this step has no graph)
+            nets.D.requires_grad_(False)
+            try:
+                with ac():
+                    fake = gf(nets.G, zg * tc.latent_scale, r, fading, t)
+
+                def critic_g(x: torch.Tensor) -> torch.Tensor:
+                    with ac(), wts("D", r, fading):
+                        return df(nets.D, x, r, fading, t).float()
+
+                loss, t2 = generator_loss(critic_g, fake)
+                self._update("G", loss)
+            finally:
+                nets.D.requires_grad_(True)
         terms.update(t2)
 
         # E step
