@@ -147,17 +147,22 @@ def _api_words(msg: str) -> str:
     return msg
 
 
-def _dataset_as_recorded(run_dir: Path, data_cfg: DataConfig) -> DataConfig:
-    """data_cfg with the dataset 'auto' that the run in run_dir recorded, where that is all they differ in and
-    data_cfg says 'unlabelled': a fit of an earlier wildgan on an .npz or CIFAR-10's batches recorded 'auto' (which
-    replays them by their protocol, not whole), and a resume compares every field, so the interrupted fit could not be
-    continued. It continues with the record it has."""
-    if data_cfg.dataset != "unlabelled":
+def _dataset_as_recorded(run_dir: Path, data_cfg: DataConfig, X: Any) -> DataConfig:
+    """data_cfg with the dataset 'auto' that the run in run_dir recorded, where that is all they differ in, data_cfg
+    says 'unlabelled', X is a data-set file (an .npz, CIFAR-10's batches or an archive) and the run is a fit's on it
+    (split.json's detector_input): a fit of an earlier wildgan on such a file recorded 'auto' (which replays it by its
+    protocol, not whole), and a resume compares every field, so the interrupted fit could not be continued. It
+    continues with the record it has. Any other resume is compared as it is: a DataConfig's 'auto' (or 'npz',
+    'cifar10') is its protocol, a run of other images than the file read whole, and its difference is the error."""
+    if data_cfg.dataset != "unlabelled" or not isinstance(X, (str, Path)) or not is_dataset_file(X):
         return data_cfg
     try:
         saved = read_run_config(run_dir).data
+        info = json.loads((run_dir / "split.json").read_text(encoding="utf-8"))
     except (WildganError, OSError, ValueError):
         return data_cfg                      # (no run there, or a damaged one: train_run says what is wrong)
+    if not (isinstance(info, dict) and info.get("detector_input")):
+        return data_cfg                      # (a `wildgan train` run, or a DataConfig fit's: trained by a protocol)
     older = replace(data_cfg, dataset="auto")
     # (the path left to the resume, which compares it as the place it names: earlier fits may have recorded it as typed)
     return older if replace(saved, data=older.data) == older else data_cfg
@@ -726,7 +731,7 @@ class Detector:
             check_lock_free(Path(self.run_dir))
         split, data_cfg, conv = self._training_split(X)
         if resume:
-            data_cfg = _dataset_as_recorded(Path(str(self.run_dir)), data_cfg)
+            data_cfg = _dataset_as_recorded(Path(str(self.run_dir)), data_cfg, X)
         x, ids = split.train_x, split.train_ids
         resolution, channels = int(x.shape[1]), int(x.shape[3])
         cfg = self._run_config(data_cfg, resolution, channels)

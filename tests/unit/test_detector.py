@@ -2164,6 +2164,31 @@ def test_a_fit_recorded_auto_for_a_data_set_file_by_an_earlier_wildgan_still_res
         Detector(run_dir=str(run), **{**params, "seed": 1}).fit(data, resume=True)
 
 
+@pytest.mark.filterwarnings(f"ignore:{NOT_GROWN}")
+def test_only_a_fit_s_own_auto_record_of_a_data_set_file_is_taken_over_on_resume(tmp_path, monkeypatch) -> None:
+    """fit(resume=True) took a recorded 'auto' over for any 'unlabelled' resume: a DataConfig's, and a run whose
+    'auto' was a protocol (`wildgan train`'s, a DataConfig fit's: no detector_input in split.json), which then went on
+    to the image check and its 'training images changed' instead of the difference that is the mistake. Only a fit on
+    a data-set file resuming a fit's own run takes it over; a protocol's record ('npz', 'cifar10') never."""
+    monkeypatch.setenv("WILDGAN_CACHE", str(tmp_path / "cache"))
+    data = _data_set_file("npz", tmp_path)
+    run = tmp_path / "run"
+    params = {**TINY, "total_kimg": 0.02, "threads": 1}
+    Detector(run_dir=str(run), **params).fit(data)
+    config, split = (json.loads((run / name).read_text()) for name in ("config.json", "split.json"))
+
+    def record(dataset: str, detector_input: bool = True) -> None:
+        (run / "config.json").write_text(json.dumps({**config, "data": {**config["data"], "dataset": dataset}}))
+        (run / "split.json").write_text(json.dumps({**split, "detector_input": detector_input}))
+
+    spec = DataConfig(data=str(data), dataset="unlabelled", resolution=16)
+    for dataset, detector_input, given in (("npz", True, data), ("cifar10", True, data), ("auto", False, data),
+                                           ("auto", False, spec), ("auto", True, spec)):
+        record(dataset, detector_input)
+        with pytest.raises(ConfigError, match=f"data.dataset: '{dataset}' -> 'unlabelled'"):
+            Detector(run_dir=str(run), **params).fit(given, resume=True)
+
+
 def test_fit_into_a_run_dir_in_use_is_refused_before_the_data_is_decoded(tmp_path, monkeypatch) -> None:
     # the lock refused it only in train_run, after a DataConfig's images (or a folder's files) had been decoded
     import wildgan.data
