@@ -711,6 +711,27 @@ def test_rank_0_raises_a_training_ranks_recorded_error_as_its_class(
     assert (f"carried as: {kinds[0]}" in head) == (kinds[0] != "RuntimeError")
 
 
+def test_rank_0_reads_the_ranks_records_once_and_their_class_as_named(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch):
+    """A rank's record edited by hand (a trailing space after its `carried as:` class) read as no class: rank 0
+    raised a plain WildganError. And peers_error read the records twice, for the class and for explain_failure's
+    account: a record landing in between made an account of some ranks raised as the class of others."""
+    from wildgan import errors
+
+    ctx = replace(_ctx(0), world=3)
+    for r in (1, 2):
+        record_failure(tmp_path, _raised(errors.DataError(f"/pile/{r}.png: truncated")), replace(_ctx(r), world=3))
+        path = tmp_path / f"rank-{r}-error.txt"
+        path.write_text(path.read_text().replace("carried as: DataError\n", "carried as: DataError \n"))
+        time.sleep(0.01)                       # (records are read earliest first)
+    assert [kind for *_, kind in dist.other_ranks_failures(tmp_path, ctx)] == ["DataError", "DataError"]
+    reads, real = [], dist.other_ranks_failures
+    monkeypatch.setattr(dist, "other_ranks_failures", lambda *a, **k: reads.append(a) or real(*a, **k))
+    got = dist.peers_error(tmp_path, ctx, _collective_error())
+    assert type(got) is errors.DataError and str(got).startswith("rank 1 of 3 failed (and 1 other rank)")
+    assert len(reads) == 1
+
+
 def test_a_full_disk_does_not_hide_why_the_ranks_could_not_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """start_together on rank 0 when rank 1 could not start and the run folder's disk is full: rank 0's `stopped:`
     line cannot be written, and rank 0 still raises what stopped the job (rank 1's start), not "No space left on
