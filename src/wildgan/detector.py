@@ -1510,7 +1510,8 @@ class Detector:
         is not taken for other networks than fit's (the run trained on since, or `checkpoint`), as the report does
         not show it for them: a warning says what it would have set. X_val / y_val given while the rule is not f1
         are not used, with a warning (as fit gives); for f1 they are checked as fit checks them before training,
-        before the run's training images are scored. A run without
+        before the run's training images are scored, and one given without the other is refused (as fit refuses
+        it), fit's recorded f1 threshold or not. A run without
         the record (`wildgan train`) takes the defaults: contamination 0.05, mad_k 3, score None (the method's own,
         as `wildgan score --threshold` thresholds it), lam the run's, batch_mode 'mixed'. Detector.save / Detector.load
         keep a fitted Detector whole, a threshold set after fit included. skip_bad: when the training scores are
@@ -1541,6 +1542,11 @@ class Detector:
         det._validate()
         if threshold == "f1" and recorded is None and (X_val is None or y_val is None):
             raise ConfigError("threshold='f1' needs a labelled validation set: from_run(..., X_val=, y_val=)")
+        if threshold == "f1" and (X_val is None) != (y_val is None):
+            # (as fit refuses it: with fit's recorded f1 threshold taken, the half given was ignored without a word)
+            raise ConfigError(f"threshold='f1' takes X_val and y_val together: from_run got only "
+                              f"{'X_val' if y_val is None else 'y_val'}; give both to choose the threshold on them, "
+                              f"or neither to take the one Detector.fit recorded in {run_dir / FIT_THRESHOLD_FILE}")
         if said:
             # (said once the parameters are valid: a refused argument is its error alone, not also a warning that it
             # was taken)

@@ -2836,6 +2836,27 @@ def test_from_run_on_another_score_keeps_fit_s_rule_but_not_its_f1_value(tmp_pat
 
 
 @pytest.mark.filterwarnings("ignore:training ended at")
+def test_from_run_with_half_a_validation_set_on_fit_s_f1_record_is_refused(tmp_path) -> None:
+    """from_run(RUN, X_val=...) without y_val (or y_val alone) on a run whose recorded rule is f1 took fit's record
+    and ignored the half given without a word; fit refuses a half-given set. Refused too, naming the half given;
+    neither taken the record as before."""
+    from wildgan.thresholds import FIT_THRESHOLD_FILE
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (16, 8, 8), dtype=np.uint8)
+    xv, yv = rng.integers(0, 256, (8, 8, 8), dtype=np.uint8), np.arange(8) % 2
+    run = tmp_path / "det"
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=NOT_GROWN)
+        fitted = Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.02, resolution=8, device="cpu",
+                          run_dir=str(run), threshold="f1").fit(x, X_val=xv, y_val=yv)
+    for half, given in (("X_val", {"X_val": xv}), ("y_val", {"y_val": yv})):
+        record = re.escape(str(run / FIT_THRESHOLD_FILE))
+        with pytest.raises(ConfigError, match=rf"from_run got only {half}; .*{record}"):
+            Detector.from_run(run, device="cpu", **given)
+    assert Detector.from_run(run, device="cpu").threshold_ == fitted.threshold_
+
+
 def test_from_run_of_other_networks_with_fit_s_f1_record_chooses_f1_on_the_validation_set_given(tmp_path) -> None:
     """fit(threshold='f1', X_val=, y_val=), then the run's networks changed (trained on since, a checkpoint):
     from_run(RUN, X_val=, y_val=) chose f1 on that validation set for these networks until df6cb42, which left fit's
