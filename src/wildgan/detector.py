@@ -147,17 +147,22 @@ def _api_words(msg: str) -> str:
     return msg
 
 
-def _dataset_as_recorded(run_dir: Path, data_cfg: DataConfig) -> DataConfig:
-    """data_cfg with the dataset 'auto' that the run in run_dir recorded, where that is all they differ in and
-    data_cfg says 'unlabelled': a fit of an earlier wildgan on an .npz or CIFAR-10's batches recorded 'auto' (which
-    replays them by their protocol, not whole), and a resume compares every field, so the interrupted fit could not be
-    continued. It continues with the record it has."""
-    if data_cfg.dataset != "unlabelled":
+def _dataset_as_recorded(run_dir: Path, data_cfg: DataConfig, X: Any) -> DataConfig:
+    """data_cfg with the dataset 'auto' that the run in run_dir recorded, where that is all they differ in, data_cfg
+    says 'unlabelled', X is a data-set file (an .npz, CIFAR-10's batches or an archive) and the run is a fit's on it
+    (split.json's detector_input): a fit of an earlier wildgan on such a file recorded 'auto' (which replays it by its
+    protocol, not whole), and a resume compares every field, so the interrupted fit could not be continued. It
+    continues with the record it has. Any other resume is compared as it is: a DataConfig's 'auto' (or 'npz',
+    'cifar10') is its protocol, a run of other images than the file read whole, and its difference is the error."""
+    if data_cfg.dataset != "unlabelled" or not isinstance(X, (str, Path)) or not is_dataset_file(X):
         return data_cfg
     try:
         saved = read_run_config(run_dir).data
+        info = json.loads((run_dir / "split.json").read_text(encoding="utf-8"))
     except (WildganError, OSError, ValueError):
         return data_cfg                      # (no run there, or a damaged one: train_run says what is wrong)
+    if not (isinstance(info, dict) and info.get("detector_input")):
+        return data_cfg                      # (a `wildgan train` run, or a DataConfig fit's: trained by a protocol)
     older = replace(data_cfg, dataset="auto")
     # (the path left to the resume, which compares it as the place it names: earlier fits may have recorded it as typed)
     return older if replace(saved, data=older.data) == older else data_cfg
@@ -726,7 +731,7 @@ class Detector:
             check_lock_free(Path(self.run_dir))
         split, data_cfg, conv = self._training_split(X)
         if resume:
-            data_cfg = _dataset_as_recorded(Path(str(self.run_dir)), data_cfg)
+            data_cfg = _dataset_as_recorded(Path(str(self.run_dir)), data_cfg, X)
         x, ids = split.train_x, split.train_ids
         resolution, channels = int(x.shape[1]), int(x.shape[3])
         cfg = self._run_config(data_cfg, resolution, channels)
@@ -1505,7 +1510,8 @@ class Detector:
         is not taken for other networks than fit's (the run trained on since, or `checkpoint`), as the report does
         not show it for them: a warning says what it would have set. X_val / y_val given while the rule is not f1
         are not used, with a warning (as fit gives); for f1 they are checked as fit checks them before training,
-        before the run's training images are scored. A run without
+        before the run's training images are scored, and one given without the other is refused (as fit refuses
+        it), fit's recorded f1 threshold or not. A run without
         the record (`wildgan train`) takes the defaults: contamination 0.05, mad_k 3, score None (the method's own,
         as `wildgan score --threshold` thresholds it), lam the run's, batch_mode 'mixed'. Detector.save / Detector.load
         keep a fitted Detector whole, a threshold set after fit included. skip_bad: when the training scores are
@@ -1536,6 +1542,11 @@ class Detector:
         det._validate()
         if threshold == "f1" and recorded is None and (X_val is None or y_val is None):
             raise ConfigError("threshold='f1' needs a labelled validation set: from_run(..., X_val=, y_val=)")
+        if threshold == "f1" and (X_val is None) != (y_val is None):
+            # (as fit refuses it: with fit's recorded f1 threshold taken, the half given was ignored without a word)
+            raise ConfigError(f"threshold='f1' takes X_val and y_val together: from_run got only "
+                              f"{'X_val' if y_val is None else 'y_val'}; give both to choose the threshold on them, "
+                              f"or neither to take the one Detector.fit recorded in {run_dir / FIT_THRESHOLD_FILE}")
         if said:
             # (said once the parameters are valid: a refused argument is its error alone, not also a warning that it
             # was taken)

@@ -334,6 +334,50 @@ def test_a_cifar_batch_folder_is_scored_and_taken_as_x_val(det, x16, tmp_path) -
     assert Detector(**SHORT, threshold="f1").fit(x16, X_val=folder, y_val=y).threshold_rule_.rule == "f1"
 
 
+@pytest.mark.filterwarnings("ignore:.*colour images are converted to gray", "ignore:images were resized to the network")
+def test_images_beside_cifar_batches_are_refused_by_every_read(det, x16, tmp_path, monkeypatch, capsys) -> None:
+    """A folder of image files that also holds a cifar-10-batches-py folder was read as CIFAR-10 (decision_function
+    gave the batches' scores, not the images'), a stray file named test_batch made it an incomplete CIFAR folder, and
+    an f1 X_val was counted as its images (5) but read as the batches (12): no y_val passed. Every read and count
+    takes such a folder alike now: refused, naming both."""
+    from wildgan.cli import main
+    from wildgan.data.inputs import check_image_paths, count_images
+    from wildgan.data.readers import is_dataset_file, load_dataset
+
+    monkeypatch.setenv("WILDGAN_CACHE", str(tmp_path / "cache"))
+    _no_training(monkeypatch)
+    mixed, stray = tmp_path / "mixed", tmp_path / "stray"
+    for folder in (mixed, stray):
+        folder.mkdir()
+        for i in range(5):
+            Image.fromarray(x16[i]).save(folder / f"{i}.png")
+    _cifar_batches(mixed / "cifar-10-batches-py")
+    (stray / "test_batch").write_bytes(b"not a batch")
+    for folder, batches in ((mixed, "cifar-10-batches-py/"), (stray, "test_batch")):
+        said = rf"{re.escape(str(folder))}: holds both image files \(e\.g\. 0\.png\) and CIFAR-10 batches \({batches}\)"
+        with pytest.raises(DataError, match=said):
+            det.decision_function(str(folder))
+        with pytest.raises(DataError, match=said):
+            Detector(**SHORT).fit(str(folder))
+        for n in (5, 12):        # (the images' count, the batches')
+            with pytest.raises(DataError, match="^X_val: " + said):
+                Detector(**SHORT, threshold="f1").fit(x16, X_val=str(folder), y_val=[0, 1] * (n // 2) + [0] * (n % 2))
+        assert count_images(str(folder)) is None and not is_dataset_file(folder)
+        with pytest.raises(DataError, match="^X_val: " + said):
+            check_image_paths(str(folder), "X_val")
+        with pytest.raises(DataError, match=said):
+            load_dataset(folder)                    # `wildgan train --data`'s read
+        capsys.readouterr()
+        assert main(["score", det.run_dir, "--data", str(folder), "--out", str(tmp_path / "s.csv")]) == 2
+        assert re.search(said, capsys.readouterr().err)
+    # the batches' folder itself, and a folder holding only it (the download's layout), are CIFAR-10 still
+    (mixed / "0.png").rename(tmp_path / "0.png")
+    for i in range(1, 5):
+        (mixed / f"{i}.png").unlink()
+    batches = str(mixed / "cifar-10-batches-py")
+    assert len(det.decision_function(str(mixed))) == len(det.decision_function(batches)) == 12
+
+
 def test_a_tar_x_val_the_read_would_refuse_is_refused_before_training(det, x16, tmp_path, monkeypatch) -> None:
     """A tar archive as f1 X_val was only looked for: one without images, an incomplete CIFAR-10 archive or labels
     that cannot match its images were refused after training. It is unpacked (into the cache the read after

@@ -2164,6 +2164,31 @@ def test_a_fit_recorded_auto_for_a_data_set_file_by_an_earlier_wildgan_still_res
         Detector(run_dir=str(run), **{**params, "seed": 1}).fit(data, resume=True)
 
 
+@pytest.mark.filterwarnings(f"ignore:{NOT_GROWN}")
+def test_only_a_fit_s_own_auto_record_of_a_data_set_file_is_taken_over_on_resume(tmp_path, monkeypatch) -> None:
+    """fit(resume=True) took a recorded 'auto' over for any 'unlabelled' resume: a DataConfig's, and a run whose
+    'auto' was a protocol (`wildgan train`'s, a DataConfig fit's: no detector_input in split.json), which then went on
+    to the image check and its 'training images changed' instead of the difference that is the mistake. Only a fit on
+    a data-set file resuming a fit's own run takes it over; a protocol's record ('npz', 'cifar10') never."""
+    monkeypatch.setenv("WILDGAN_CACHE", str(tmp_path / "cache"))
+    data = _data_set_file("npz", tmp_path)
+    run = tmp_path / "run"
+    params = {**TINY, "total_kimg": 0.02, "threads": 1}
+    Detector(run_dir=str(run), **params).fit(data)
+    config, split = (json.loads((run / name).read_text()) for name in ("config.json", "split.json"))
+
+    def record(dataset: str, detector_input: bool = True) -> None:
+        (run / "config.json").write_text(json.dumps({**config, "data": {**config["data"], "dataset": dataset}}))
+        (run / "split.json").write_text(json.dumps({**split, "detector_input": detector_input}))
+
+    spec = DataConfig(data=str(data), dataset="unlabelled", resolution=16)
+    for dataset, detector_input, given in (("npz", True, data), ("cifar10", True, data), ("auto", False, data),
+                                           ("auto", False, spec), ("auto", True, spec)):
+        record(dataset, detector_input)
+        with pytest.raises(ConfigError, match=f"data.dataset: '{dataset}' -> 'unlabelled'"):
+            Detector(run_dir=str(run), **params).fit(given, resume=True)
+
+
 def test_fit_into_a_run_dir_in_use_is_refused_before_the_data_is_decoded(tmp_path, monkeypatch) -> None:
     # the lock refused it only in train_run, after a DataConfig's images (or a folder's files) had been decoded
     import wildgan.data
@@ -2811,6 +2836,27 @@ def test_from_run_on_another_score_keeps_fit_s_rule_but_not_its_f1_value(tmp_pat
 
 
 @pytest.mark.filterwarnings("ignore:training ended at")
+def test_from_run_with_half_a_validation_set_on_fit_s_f1_record_is_refused(tmp_path) -> None:
+    """from_run(RUN, X_val=...) without y_val (or y_val alone) on a run whose recorded rule is f1 took fit's record
+    and ignored the half given without a word; fit refuses a half-given set. Refused too, naming the half given;
+    neither taken the record as before."""
+    from wildgan.thresholds import FIT_THRESHOLD_FILE
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (16, 8, 8), dtype=np.uint8)
+    xv, yv = rng.integers(0, 256, (8, 8, 8), dtype=np.uint8), np.arange(8) % 2
+    run = tmp_path / "det"
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=NOT_GROWN)
+        fitted = Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.02, resolution=8, device="cpu",
+                          run_dir=str(run), threshold="f1").fit(x, X_val=xv, y_val=yv)
+    for half, given in (("X_val", {"X_val": xv}), ("y_val", {"y_val": yv})):
+        record = re.escape(str(run / FIT_THRESHOLD_FILE))
+        with pytest.raises(ConfigError, match=rf"from_run got only {half}; .*{record}"):
+            Detector.from_run(run, device="cpu", **given)
+    assert Detector.from_run(run, device="cpu").threshold_ == fitted.threshold_
+
+
 def test_from_run_of_other_networks_with_fit_s_f1_record_chooses_f1_on_the_validation_set_given(tmp_path) -> None:
     """fit(threshold='f1', X_val=, y_val=), then the run's networks changed (trained on since, a checkpoint):
     from_run(RUN, X_val=, y_val=) chose f1 on that validation set for these networks until df6cb42, which left fit's

@@ -606,6 +606,67 @@ def test_a_scoring_rank_that_failed_raises_its_own_error_class(monkeypatch: pyte
     assert got.value is err
 
 
+class _StrFromAttribute(Exception):
+    """A user's class whose message is an attribute its raiser sets (not its args)."""
+    made = 0
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)
+        type(self).made += 1
+
+    def __str__(self) -> str:
+        return self.detail
+
+
+class _WildganStrFromAttribute(Exception):
+    """As a wildgan class would be whose __str__ reads an attribute its raiser sets."""
+    __module__ = "wildgan.errors"
+
+    def __str__(self) -> str:
+        return self.detail
+
+
+def test_a_scoring_rank_s_own_error_is_rebuilt_only_where_it_reads_as_the_message(monkeypatch: pytest.MonkeyPatch):
+    """_own_error called str() on the rebuilt error outside its try, before copying the attributes: a class whose
+    __str__ reads an attribute raised an AttributeError from the gather (or said its own old message), and a user's
+    or a library's class was constructed again. Only wildgan's and built-in classes are rebuilt, attributes copied
+    before the copy's message is compared; anything else is raised as it was."""
+    from wildgan.scoring import run as scoring
+
+    message = "rank 1: own; rank 2: RuntimeError: CUDA out of memory"
+    user = _StrFromAttribute("own")
+    user.detail = "own"
+    assert scoring._own_error(user, message) is user and _StrFromAttribute.made == 1     # (not constructed again)
+    ours = _WildganStrFromAttribute("own")
+    ours.detail = "own"
+    assert scoring._own_error(ours, message) is ours          # (its copy reads 'own', not the message)
+    rebuilt = scoring._own_error(MemoryError("decoded images"), message)
+    assert type(rebuilt) is MemoryError and str(rebuilt) == message
+
+
+def test_a_scoring_failure_s_unreadable_files_are_every_rank_s(monkeypatch: pytest.MonkeyPatch):
+    """A DataError naming unreadable files keeps them as `unreadable` (scoring.train_scores says them again): the
+    failing rank's rebuilt error copied its own list while its message named every rank's files. Every failed rank's
+    list is merged, on every rank; where a failed rank sent none (another failure), the error has none."""
+    from wildgan.data.decode_pool import unreadable_files_error
+    from wildgan.errors import DataError, error_kind
+    from wildgan.scoring import run as scoring
+
+    def failure(rank: int, e: Exception) -> tuple:
+        return (f"rank {rank}: {e}", error_kind(e), getattr(e, "unreadable", None))
+
+    mine = unreadable_files_error(["/pile/1.png: truncated"])
+    for other, merged in ((unreadable_files_error(["/pile/7.png: truncated", "/pile/9.png: not an image"]),
+                           ["/pile/1.png: truncated", "/pile/7.png: truncated", "/pile/9.png: not an image"]),
+                          (DataError("/pile/8.png: a folder"), None)):
+        sent = [([], [], None, 0, {}), ([], [], failure(1, mine), 0, {}), ([], [], failure(2, other), 0, {})]
+        monkeypatch.setattr(tdist, "all_gather_object", lambda got, _, group=None: got.__setitem__(slice(None), sent))
+        for rank, err in ((1, mine), (0, None)):        # the failed rank, and one that did not fail
+            with pytest.raises(DataError) as got:
+                scoring._gather_ranks(replace(_ctx(rank), world=3), [], [], sent[rank][2], 0, {}, err)
+            assert getattr(got.value, "unreadable", None) == merged, rank
+
+
 @pytest.mark.parametrize("kinds, raised", [(["DataError"], "DataError"), (["DataError", "DataError"], "DataError"),
                                            (["DataError", "CheckpointError"], "WildganError"),
                                            (["RuntimeError"], "WildganError")])
@@ -648,6 +709,27 @@ def test_rank_0_raises_a_training_ranks_recorded_error_as_its_class(
     head = record.read_text().splitlines()
     assert head[0] == f"rank 1 of 3 stopped: {kinds[0]}: /pile/1.png: truncated"
     assert (f"carried as: {kinds[0]}" in head) == (kinds[0] != "RuntimeError")
+
+
+def test_rank_0_reads_the_ranks_records_once_and_their_class_as_named(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch):
+    """A rank's record edited by hand (a trailing space after its `carried as:` class) read as no class: rank 0
+    raised a plain WildganError. And peers_error read the records twice, for the class and for explain_failure's
+    account: a record landing in between made an account of some ranks raised as the class of others."""
+    from wildgan import errors
+
+    ctx = replace(_ctx(0), world=3)
+    for r in (1, 2):
+        record_failure(tmp_path, _raised(errors.DataError(f"/pile/{r}.png: truncated")), replace(_ctx(r), world=3))
+        path = tmp_path / f"rank-{r}-error.txt"
+        path.write_text(path.read_text().replace("carried as: DataError\n", "carried as: DataError \n"))
+        time.sleep(0.01)                       # (records are read earliest first)
+    assert [kind for *_, kind in dist.other_ranks_failures(tmp_path, ctx)] == ["DataError", "DataError"]
+    reads, real = [], dist.other_ranks_failures
+    monkeypatch.setattr(dist, "other_ranks_failures", lambda *a, **k: reads.append(a) or real(*a, **k))
+    got = dist.peers_error(tmp_path, ctx, _collective_error())
+    assert type(got) is errors.DataError and str(got).startswith("rank 1 of 3 failed (and 1 other rank)")
+    assert len(reads) == 1
 
 
 def test_a_full_disk_does_not_hide_why_the_ranks_could_not_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

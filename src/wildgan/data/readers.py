@@ -740,14 +740,44 @@ def _is_run_config(path: Path) -> bool:
     return isinstance(d, dict) and isinstance(d.get("net"), dict) and isinstance(d.get("train"), dict)
 
 
+def _cifar_markers(p: Path) -> list[str]:
+    """What makes folder p CIFAR-10's batches: the batch files directly in it, and a cifar-10-batches-py sub-folder
+    (the download's layout: the archive beside the folder unpacked from it), by name; [] for neither."""
+    found = [f for f in CIFAR_BATCH_FILES if (p / f).is_file()]
+    return found + ["cifar-10-batches-py/"] if (p / "cifar-10-batches-py").is_dir() else found
+
+
+def _cifar_beside_images(p: Path) -> DataError | None:
+    """The error for a folder that holds both CIFAR-10 batches (_cifar_markers) and image files anywhere else in its
+    tree, else None. Read as batches, its images were left out without a word; read as image files, the batches
+    were: which one was meant is the user's to say. The one rule of _detect (load_dataset, is_dataset_file) and
+    list_image_files (the image-file reads), so that every reader and counter takes such a folder alike."""
+    batches = _cifar_markers(p)
+    if not batches:
+        return None
+    for dirpath, filenames in walk_data_folder(p):
+        if Path(dirpath).relative_to(p).parts[:1] == ("cifar-10-batches-py",):
+            continue                       # (the batches' own folder: images in it are not beside them)
+        image = next((f for f in filenames if _is_image_file(Path(f))), None)
+        if image is not None:
+            first = (Path(dirpath) / image).relative_to(p).as_posix()
+            return DataError(f"{p}: holds both image files (e.g. {first}) and CIFAR-10 batches "
+                             f"({', '.join(batches)}), so which to read is not clear: move one of them out (the "
+                             f"batches, to read the image files; the images, to read CIFAR-10)")
+    return None
+
+
 def _detect(p: Path) -> str:
     if p.is_dir():
         err = wildgan_output_error(p)
         if err is not None:
             raise err
-        # any batch file (or the folder's usual name) means CIFAR batches, so an incomplete copy gets a clear error
-        if p.name == "cifar-10-batches-py" or any((p / f).is_file() for f in CIFAR_BATCH_FILES) \
-                or (p / "cifar-10-batches-py").is_dir():
+        # any batch file (or the folder's usual name) means CIFAR batches, so an incomplete copy gets a clear error;
+        # beside image files they are refused, as list_image_files refuses them (_cifar_beside_images)
+        mixed = _cifar_beside_images(p)
+        if mixed is not None:
+            raise mixed
+        if p.name == "cifar-10-batches-py" or _cifar_markers(p):
             return "cifar-batches"
         if _is_pile(p):
             return "unlabelled-folder"      # loose images, at most one folder (_is_pile): a pile to train on as it is
@@ -927,6 +957,9 @@ def list_image_files(paths: Sequence[str | Path]) -> list[Path]:
             if err is not None:
                 raise err
             found, other = _scan_images(q)
+            mixed = _cifar_beside_images(q) if found else None
+            if mixed is not None:
+                raise mixed                # (as load_dataset refuses it: read as images, the batches were lost)
             if not found:
                 if _detect(q) == "cifar-batches":
                     raise dataset_among_images_error(q)

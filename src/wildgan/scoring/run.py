@@ -40,7 +40,7 @@ from ..data.imageset import READER_VERSION, decoder_versions, decoders_text
 from ..data.readers import channel_counts, channel_warning, list_image_files, none_readable_error, trained_kind
 from ..data.splits import conversion_opts, decoding_change
 from ..devices import resolve_device
-from ..errors import CheckpointError, ConfigError, error_kind, rebuilt_error, warn_user
+from ..errors import CheckpointError, ConfigError, DataError, error_kind, rebuilt_error, warn_user
 from ..nets import build_pgan
 from .pgan_scores import ScoreResult, batch_order, score_pgan
 from .scores import SCORES_VERSION, SCORES_VERSION_ABSENT, UNRECORDED_SCORES_VERSION
@@ -355,7 +355,9 @@ def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: 
         if world == 1:
             raise
         # (its class by name, rebuilt on every rank from errors.CARRIED_ERRORS: a ConfigError stays one)
-        scored, bad, failure, err = [], [], (f"rank {rank}: {e}", error_kind(e)), e
+        # (and its unreadable files' reasons, merged with the other ranks' into the error every rank raises)
+        unreadable = getattr(e, "unreadable", None) if isinstance(e, DataError) else None
+        scored, bad, failure, err = [], [], (f"rank {rank}: {e}", error_kind(e), unreadable), e
         kinds = {}
     n_resumed = len(resumed)
     if world > 1:
@@ -558,44 +560,70 @@ def _warn_skipped(why: list[Skipped], warned: set[int], *, warn: bool, seen: set
         warned.add(i)
 
 
-def _own_error(err: Exception, message: str) -> Exception:
+def _own_error(err: Exception, message: str, unreadable: list[str] | None = None) -> Exception:
     """A failed rank's own error `err`, to raise with `message` (every failed rank's): of err's class, with its
-    attributes, as one process raises it. err itself, with its own message, where its class is not made from a
-    message alone (an OSError with an errno, a UnicodeDecodeError): the other ranks' messages are on their own lines."""
-    if len(err.args) <= 1 and all(isinstance(a, str) for a in err.args):
-        try:
-            own = type(err)(message)
-        except Exception:        # noqa: BLE001 -- a constructor that wants more than a message: err as it is
+    attributes, as one process raises it. err itself, with its own message, where it cannot be rebuilt so: a class
+    that is neither wildgan's nor a built-in one (a library's or the user's may take its message from attributes set
+    by whoever raised it, or count its constructions), one not made from a message alone (an OSError with an errno, a
+    UnicodeDecodeError), or one whose copy does not read as `message`. A DataError's `unreadable` (the reasons of its
+    unreadable files, decode_pool.unreadable_files_error) named this rank's files only: the copy takes `unreadable`,
+    every failed rank's, where the caller has them all, else none."""
+    cls = type(err)
+    if cls.__module__ != "builtins" and cls.__module__.split(".")[0] != "wildgan":
+        return err
+    if len(err.args) > 1 or not all(isinstance(a, str) for a in err.args):
+        return err
+    try:
+        own = cls(message)
+        own.__dict__.update({k: v for k, v in err.__dict__.items() if k != "unreadable"})
+        if unreadable is not None:
+            own.unreadable = list(unreadable)     # type: ignore[attr-defined]
+        # (compared once the attributes are copied: a __str__ that reads one of them says the copy's message then)
+        if str(own) != message:
             return err
-        if str(own) == message:
-            own.__dict__.update(err.__dict__)
-            return own
-    return err
+    except Exception:        # noqa: BLE001 -- a constructor or __str__ that wants more than a message: err as it is
+        return err
+    return own
 
 
-def _gather_ranks(ctx: Any, scored: list[ChunkScores], bad: list[Skipped], failure: tuple[str, str | None] | None,
+def _every_unreadable(failures: list[tuple[Any, ...]]) -> list[str] | None:
+    """Every failed rank's unreadable files (the third item of its failure: its DataError's `unreadable`), in rank
+    order; None unless every failed rank sent them (then its error was its unreadable files alone): a list short of
+    one rank's failure would let a caller that says the files again (scoring.train_scores) drop that failure."""
+    lists = [f[2] if len(f) > 2 else None for f in failures]
+    if not all(isinstance(one, list) for one in lists):
+        return None
+    return [r for one in lists for r in one]
+
+
+def _gather_ranks(ctx: Any, scored: list[ChunkScores], bad: list[Skipped], failure: tuple[Any, ...] | None,
                   n_resumed: int, kinds: dict[int, int], err: Exception | None
                   ) -> tuple[list[ChunkScores], list[Skipped], int, dict[int, int]] | None:
     """Several processes: every process's scored chunks, skipped files, resumed count and channel counts, on rank 0
-    (None on the other ranks). A failure on any rank (`failure`: its message, and its class's errors.error_kind) is
-    raised on every rank, so that none waits for the others forever, with every failed rank's message: on a rank that
-    failed, as its own error (`err`, _own_error); on the others, as the failed ranks' class when they all had the same
-    carried one (errors.rebuilt_error), else as a WildganError."""
+    (None on the other ranks). A failure on any rank (`failure`: its message, its class's errors.error_kind and a
+    DataError's unreadable files) is raised on every rank, so that none waits for the others forever, with every
+    failed rank's message (and unreadable files: _every_unreadable): on a rank that failed, as its own error (`err`,
+    _own_error); on the others, as the failed ranks' class when they all had the same carried one
+    (errors.rebuilt_error), else as a WildganError."""
     import torch.distributed as tdist
 
     gathered: list[Any] = [None] * ctx.world
     tdist.all_gather_object(gathered, (scored, bad, failure, n_resumed, kinds), group=ctx.ctrl_group)
     failures = [g[2] for g in gathered if g[2]]
     if failures:
-        message = "; ".join(msg for msg, _ in failures)
+        message = "; ".join(f[0] for f in failures)
+        unreadable = _every_unreadable(failures)
         if err is not None:
             # (not the class rebuilt from its carried name: a NewerFormatError came out as a CheckpointError, an
             # OSError as a WildganError, exit 2 where one process exits 1)
-            own = _own_error(err, message)
+            own = _own_error(err, message, unreadable)
             if own is err:
                 raise err
             raise own from err
-        raise rebuilt_error((kind for _, kind in failures), message)
+        rebuilt = rebuilt_error((f[1] for f in failures), message)
+        if unreadable is not None and isinstance(rebuilt, DataError):
+            rebuilt.unreadable = unreadable     # type: ignore[attr-defined]
+        raise rebuilt
     if ctx.rank != 0:
         return None
     return ([q for g in gathered for q in g[0]], [q for g in gathered for q in g[1]], sum(g[3] for g in gathered),

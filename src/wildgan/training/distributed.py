@@ -444,7 +444,9 @@ def other_ranks_failures(run_dir: Path, ctx: DistContext, name: str = FAILURE_FI
             if rank == ctx.rank or len(head) < 3 or head[1] != f"job: {ctx.job}":
                 continue
             # (a record without the line: a class that is not carried, or one an older wildgan wrote)
-            kind = head[3][len(_CARRIED_AS):] if len(head) > 3 and head[3].startswith(_CARRIED_AS) else None
+            # (stripped: a record edited by hand, or copied through a tool that added a trailing space or a CR, still
+            # names the class)
+            kind = head[3][len(_CARRIED_AS):].strip() if len(head) > 3 and head[3].startswith(_CARRIED_AS) else None
             found.append((float(head[2].split()[1]), rank, head[0].split(" stopped: ", 1)[1], path, kind))
         except (OSError, ValueError, IndexError):
             continue
@@ -455,7 +457,10 @@ def peers_error(run_dir: Path, ctx: DistContext, exc: BaseException) -> WildganE
     """Rank 0's error when `exc` is its echo of other ranks' end in training (a failed collective): explain_failure's
     account, of the class the failed ranks' records name when they all name the same one (errors.rebuilt_error, the
     rule of start_together's StartFailed and of sharded scoring's gather), else a WildganError."""
-    return rebuilt_error([kind for *_, kind in other_ranks_failures(run_dir, ctx)], explain_failure(run_dir, ctx, exc))
+    # (the records read once, for the class and the account: read twice, a rank's record landing in between made
+    # an account of one set of ranks raised as the class of another)
+    others = other_ranks_failures(run_dir, ctx)
+    return rebuilt_error([kind for *_, kind in others], explain_failure(run_dir, ctx, exc, others))
 
 
 def timed_out(exc: BaseException) -> bool:
@@ -500,18 +505,19 @@ def record_no_answer(run_dir: Path, exc: BaseException, ctx: DistContext) -> boo
     return True
 
 
-def explain_failure(run_dir: Path, ctx: DistContext, exc: BaseException) -> str:
+def explain_failure(run_dir: Path, ctx: DistContext, exc: BaseException,
+                    others: list[tuple[int, str, Path, str | None]] | None = None) -> str:
     """Rank 0's account of how the job stopped, for its `stopped:` line in log.txt: `every rank of W: ...` for an
     error that every rank met (failing_alike); else another rank's own error first when that rank recorded one (rank
     0's is then mostly its echo: a failed collective, or torchrun's SIGTERM), and when none did but a collective
     failed, that a peer stopped without a word (killed: out of memory, a signal) or hung (the collective timed out),
-    with where to look."""
+    with where to look. others: other_ranks_failures(run_dir, ctx), where the caller has read it already."""
     own = str(exc) or type(exc).__name__
     if ctx.world <= 1:
         return own
     if met_by_every_rank(exc):                 # no rank recorded it as its own: it is the job's cause
         return f"every rank of {ctx.world}: {type(exc).__name__}: {own}"
-    others = other_ranks_failures(run_dir, ctx)
+    others = other_ranks_failures(run_dir, ctx) if others is None else others
     if others:
         rank, what, path, _ = others[0]
         more = _and_others(len(others))
