@@ -568,19 +568,22 @@ def test_flat_weights_give_the_layers_own_values_and_gradients(channels_last, fu
                     torch.testing.assert_close(g1[k], g0[k], rtol=1e-5, atol=1e-6, msg=f"{where}: {k}")
 
 
-@pytest.mark.parametrize("amp,gp", [(None, "fp32"), (None, "amp"), (torch.bfloat16, "fp32")])
-def test_fast_path_with_flat_weights_trains_as_with_each_layers_own(amp, gp):
+@pytest.mark.parametrize("amp,gp,encoder_loss,pair", [(None, "fp32", "image", True), (None, "amp", "image", True),
+                                                       (torch.bfloat16, "fp32", "image", True),
+                                                       (torch.bfloat16, "fp32", "latent", True),
+                                                       (torch.bfloat16, "fp32", "image", False)])
+def test_fast_path_with_flat_weights_trains_as_with_each_layers_own(amp, gp, encoder_loss, pair):
     """12 steps with the flat run-time weights (G's block shared by the D step's fake and the G step, D's by the
     critic passes and, with the GP under autocast, the GP's pass) against each layer's own weights. bf16 with the GP
     under autocast: the next test (its two D gradients are summed in bf16 there, and 12 bf16 steps amplify that)."""
     import dataclasses
 
-    nc, tc, x = _setup()
+    nc, tc, x = _setup(encoder_loss)
     tc = dataclasses.replace(tc, gp_precision=gp)
     fast = FastOptions(amp=amp, channels_last=True)
     # (the flat weights with the graph path's in-place Adam resets, as CUDA runs them)
-    a, r0 = _runner(nc, tc, x, fast, force_fast=True, graphs_sim=True)
-    b, r1 = _runner(nc, tc, x, fast, force_fast=True)
+    a, r0 = _runner(nc, tc, x, fast, force_fast=True, graphs_sim=True, pair_critic=pair)
+    b, r1 = _runner(nc, tc, x, fast, force_fast=True, pair_critic=pair)
     assert not r1.flat_weights          # on CUDA only by default: on the CPU they measured slower
     r0.flat_weights = True
     la, lb = _train(r0, nc, tc, 12), _train(r1, nc, tc, 12)

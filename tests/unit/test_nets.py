@@ -227,3 +227,18 @@ def test_minibatch_stddev_variance_kernel_equals_the_tf_formula(monkeypatch, gro
         # large ones; with groups of 2 the std is |a - b| / 2, whose second derivative is rounding noise alone)
         torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-5 * max(1.0, float(a.abs().max())))
     assert not torch.equal(out[0][1], torch.zeros_like(out[0][1]))
+
+
+def test_layers_pickled_before_the_run_time_weight_attributes_still_run():
+    """A Detector / module pickled before FlatWeights' attributes existed unpickles without them: the forwards read
+    the class-level defaults (an AttributeError in the fused conv's forward otherwise)."""
+    import pickle
+
+    layers_ = [EqLinear(4, 3), EqConv2d(2, 3, 3), EqConv2d(2, 3, 3, mode="up"), EqConv2d(2, 3, 3, mode="down")]
+    xs = [torch.randn(2, 4)] + [torch.randn(2, 2, 4, 4)] * 3
+    for m, x in zip(layers_, xs):
+        want = m(x)
+        for a in ("_pw", "_pb", "_pwc"):
+            m.__dict__.pop(a, None)
+        old = pickle.loads(pickle.dumps(m))
+        assert torch.equal(old(x), want)

@@ -59,6 +59,10 @@ def lrelu(x: torch.Tensor) -> torch.Tensor:
 class EqLinear(nn.Module):
     """Dense layer with equalised learning rate."""
 
+    # (class-level defaults as well: a module pickled before these attributes existed still runs its forward)
+    _pw: torch.Tensor | None = None
+    _pb: torch.Tensor | None = None
+
     def __init__(self, in_features: int, out_features: int, gain: float = SQRT2, bias: bool = True) -> None:
         super().__init__()
         self.weight = nn.Parameter(torch.randn(out_features, in_features))
@@ -82,6 +86,11 @@ class EqConv2d(nn.Module):
                  from the 4 shifted 3x3 kernels times 0.25.
     fan_in stays k*k*C_in in both fused modes, as in the TF code.
     """
+
+    # (class-level defaults as well: a module pickled before these attributes existed still runs its forward)
+    _pw: torch.Tensor | None = None
+    _pb: torch.Tensor | None = None
+    _pwc: torch.Tensor | None = None
 
     def __init__(self, in_ch: int, out_ch: int, kernel: int, gain: float = SQRT2, bias: bool = True,
                  mode: str | None = None, fused: bool = True) -> None:

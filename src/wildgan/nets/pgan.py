@@ -46,8 +46,8 @@ class Generator(nn.Module):
         """The dense layer's output as [N, nf(1), 4, 4] maps, its bias added (in x's dtype: see EqConv2d.forward).
         In channels_last when the convolutions' weights are (the fast path's layout): the view of the dense output is
         NCHW, and the pixel norm after it then ran as the plain formula (5 kernels forward, ~10 backward) where a
-        channels_last map takes the fused RMS norm (layers.FUSED_PIXEL_NORM_DEVICES) for one copy here. A copy: the
-        same values."""
+        channels_last map takes the fused RMS norm (layers.FUSED_PIXEL_NORM_DEVICES) for one copy here. The copy
+        keeps the values; on CUDA the fused norm after it rounds as the other pixel norms do (training and scoring)."""
         x = self.dense(x).view(x.shape[0], -1, 4, 4)
         w = self.conv4.weight
         if not w.is_contiguous() and w.is_contiguous(memory_format=torch.channels_last):

@@ -587,7 +587,9 @@ class StepRunner:
         # GP's x_hat (the only critic input that requires grad) in fp32, eager (AOTAutograd has no double backward).
         # Run-time weights (FlatWeights blocks, when flat_weights): G's serve the D step's fake and the G step, as G
         # does not change between them (opened with grad enabled, for the G step's backward); D's serve D(real,
-        # fake) and, with the GP under autocast, the GP's pass too (D changes only at the D step's update).
+        # fake) and, with the GP under autocast, the GP's pass too (D changes only at the D step's update). D's two
+        # weight gradients then meet in bf16, the shared block's dtype, before its cast back: one bf16 rounding more
+        # than each pass's own block, whose gradients were summed in fp32 (tests/unit/test_fast_path.py).
         wts = self._weights
         amp_gp = tc.gp_precision == "amp"
         with wts("G", r, fading):
@@ -602,7 +604,9 @@ class StepRunner:
                     with torch.autocast(device_type=self.device.type, enabled=False), \
                             wts("D", r, fading, amp=False):
                         return d_forward(nets.D, x, r, fading, t)
-                with ac():
+                # D(real) and D(fake) as two forwards (pair_critic off: the A/B of the merged pass) each with its own
+                # weights, as before the blocks were shared: their two weight gradients summed in fp32
+                with ac(), (wts("D", r, fading) if not self.pair_critic else nullcontext()):
                     return df(nets.D, x, r, fading, t).float()
 
             def critic_pair(real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
