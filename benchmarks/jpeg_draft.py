@@ -18,9 +18,10 @@ import argparse
 import json
 import sys
 import tempfile
-import time
 import warnings
 from pathlib import Path
+
+from timing import timed  # (benchmarks/timing.py: this folder is on sys.path when run as a script)
 
 
 def make_photos(folder: Path, n: int, w: int, h: int) -> None:
@@ -38,15 +39,6 @@ def make_photos(folder: Path, n: int, w: int, h: int) -> None:
         img += rng.normal(0, 12, img.shape).astype(np.float32)
         img[h // 3:h // 2, w // 4:w // 2] = 30
         Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(folder / f"{i:04d}.jpg", quality=90)
-
-
-def timed(fn, repeat: int):  # noqa: ANN001, ANN201 - a benchmark's helper
-    best, out = float("inf"), None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t)
-    return best, out
 
 
 def main(argv: list[str] | None = None) -> int:

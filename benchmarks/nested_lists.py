@@ -16,17 +16,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 import warnings
 
-
-def timed(fn, repeat: int):  # noqa: ANN001, ANN201 - a benchmark's helper
-    best, out = float("inf"), None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t)
-    return best, out
+from timing import timed  # (benchmarks/timing.py: this folder is on sys.path when run as a script)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -729,17 +729,24 @@ def test_float_range_is_guessed_over_an_object_array_s_and_nested_lists_images()
         np.testing.assert_array_equal(x[3, ..., 0], want, err_msg=name)
 
 
-def test_images_given_as_nested_lists_are_read_once(monkeypatch) -> None:
-    # (read for the float range, then again as each image: a list of nested-list images took twice as long)
+def _count_list_reads(monkeypatch) -> list[str]:
+    """The names data.inputs.to_numpy is called with for nested lists, appended as it runs."""
     from wildgan.data import inputs
 
-    read, to_numpy = [], inputs.to_numpy
+    read: list[str] = []
+    to_numpy = inputs.to_numpy
 
     def counted(a, what="images"):
         if isinstance(a, (list, tuple)):
             read.append(what)
         return to_numpy(a, what)
     monkeypatch.setattr(inputs, "to_numpy", counted)
+    return read
+
+
+def test_images_given_as_nested_lists_are_read_once(monkeypatch) -> None:
+    # (read for the float range, then again as each image: a list of nested-list images took twice as long)
+    read = _count_list_reads(monkeypatch)
     imgs = [np.random.default_rng(i).random((8, 8)).tolist() for i in range(3)]
     x, _ = to_images(imgs, 8, 1)
     assert x.shape == (3, 8, 8, 1) and read == ["image 0", "image 1", "image 2"]
@@ -752,15 +759,7 @@ def test_a_detector_reads_images_given_as_nested_lists_once(x_train, monkeypatch
     X_val's, read for the check before training and again after it: its converted copy (int64 / float64, ~8x the
     images) is not held through the training. X_val's count is now known before training too (nested lists had none:
     y_val's count was checked after it)."""
-    from wildgan.data import inputs
-
-    read, to_numpy = [], inputs.to_numpy
-
-    def counted(a, what="images"):
-        if isinstance(a, (list, tuple)):
-            read.append(what)
-        return to_numpy(a, what)
-    monkeypatch.setattr(inputs, "to_numpy", counted)
+    read = _count_list_reads(monkeypatch)
     x = x_train[:16].astype(np.float32) * (2 / 255) - 1                    # [-1, 1] floats
     d = Detector(**{**TINY, "total_kimg": 0.05}, threshold="f1").fit([a.tolist() for a in x],
                                                                        X_val=[a.tolist() for a in x[:4]],
@@ -2835,6 +2834,18 @@ def test_from_run_on_another_score_keeps_fit_s_rule_but_not_its_f1_value(tmp_pat
             assert back.threshold_ == fit_threshold(rule, back.decision_scores_, contamination=c, k=k).value
 
 
+def _f1_fit_in(run: Path) -> tuple[Detector, np.ndarray, np.ndarray]:
+    """A tiny threshold='f1' fit in run (16 random 8x8 images), with its validation images and labels."""
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (16, 8, 8), dtype=np.uint8)
+    xv, yv = rng.integers(0, 256, (8, 8, 8), dtype=np.uint8), np.arange(8) % 2
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=NOT_GROWN)
+        fitted = Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.02, resolution=8, device="cpu",
+                          run_dir=str(run), threshold="f1").fit(x, X_val=xv, y_val=yv)
+    return fitted, xv, yv
+
+
 @pytest.mark.filterwarnings("ignore:training ended at")
 def test_from_run_with_half_a_validation_set_on_fit_s_f1_record_is_refused(tmp_path) -> None:
     """from_run(RUN, X_val=...) without y_val (or y_val alone) on a run whose recorded rule is f1 took fit's record
@@ -2842,14 +2853,8 @@ def test_from_run_with_half_a_validation_set_on_fit_s_f1_record_is_refused(tmp_p
     neither taken the record as before."""
     from wildgan.thresholds import FIT_THRESHOLD_FILE
 
-    rng = np.random.default_rng(0)
-    x = rng.integers(0, 256, (16, 8, 8), dtype=np.uint8)
-    xv, yv = rng.integers(0, 256, (8, 8, 8), dtype=np.uint8), np.arange(8) % 2
     run = tmp_path / "det"
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=NOT_GROWN)
-        fitted = Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.02, resolution=8, device="cpu",
-                          run_dir=str(run), threshold="f1").fit(x, X_val=xv, y_val=yv)
+    fitted, xv, yv = _f1_fit_in(run)
     for half, given in (("X_val", {"X_val": xv}), ("y_val", {"y_val": yv})):
         record = re.escape(str(run / FIT_THRESHOLD_FILE))
         with pytest.raises(ConfigError, match=rf"from_run got only {half}; .*{record}"):
@@ -2865,14 +2870,8 @@ def test_from_run_of_other_networks_with_fit_s_f1_record_chooses_f1_on_the_valid
     it, with nothing to say (the score settings are the defaults, as fit's)."""
     from wildgan.thresholds import FIT_THRESHOLD_FILE, fit_threshold
 
-    rng = np.random.default_rng(0)
-    x = rng.integers(0, 256, (16, 8, 8), dtype=np.uint8)
-    xv, yv = rng.integers(0, 256, (8, 8, 8), dtype=np.uint8), np.arange(8) % 2
     run = tmp_path / "det"
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=NOT_GROWN)
-        Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.02, resolution=8, device="cpu", run_dir=str(run),
-                 threshold="f1").fit(x, X_val=xv, y_val=yv)
+    _, xv, yv = _f1_fit_in(run)
     path = run / FIT_THRESHOLD_FILE
     path.write_text(json.dumps({**json.loads(path.read_text()), "weights_sha256": "0" * 64}))
     with warnings.catch_warnings():
