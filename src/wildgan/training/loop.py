@@ -619,7 +619,8 @@ class StepRunner:
                 d_real, d_fake = out.split(n)            # one cat in the backward (two slices: two zero-fills + add)
                 return d_real, d_fake
 
-            with wts("D", r, fading):
+            # (no shared block where no pass would use it: two separate passes and a GP in fp32 bring their own)
+            with wts("D", r, fading) if self.pair_critic or amp_gp else nullcontext():
                 loss, terms = critic_loss(critic, reals, fake, gp_lambda=tc.gp_lambda, gp_target=tc.gp_target,
                                           drift=tc.drift, grad_scale=grad_scale, u=u,
                                           critic_pair=critic_pair if self.pair_critic else None)
