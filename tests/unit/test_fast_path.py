@@ -634,7 +634,7 @@ def test_one_iteration_with_flat_weights_at_every_phase_equals_each_layers_own(g
     """One bf16 iteration at each phase of a 16x16 net (stable and mid-fade), flat weights against each layer's own.
     With the GP in fp32 the steps are the same but for the order of a few sums (channels_last bias gradients: 1e-10).
     With it under autocast D's block serves D(real, fake) and the GP's pass, so D's two weight gradients are summed
-    in bf16 before the cast back (as autocast's own cast cache does for a weight used twice), where each layer summed
+    in bf16 (the shared block's dtype) before the cast back: one bf16 rounding more than where each layer summed
     them in fp32: D's gradients are a bf16 rounding apart. (Its steps then are not comparable: Adam's first step is
     about lr * sign(g), which a rounding flips where g is near 0, and G's and E's steps follow D's.)"""
     nc = net_config_for_preset("tiny", 16, 3)
