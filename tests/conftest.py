@@ -10,6 +10,17 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist (`-n auto`, the README's command) each worker is one process per core: one torch thread each,
+    and the same for the subprocesses the tests start (the CLI, torchrun), so that N workers do not run N x cores
+    OpenMP threads on N cores (oversubscribed OpenMP spin-waits made tiny convolutions many times slower)."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+        import torch
+
+        torch.set_num_threads(1)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The real data sets (../shared/data next to the repo, or $WILDGAN_SHARED_DATA); skips when absent."""
