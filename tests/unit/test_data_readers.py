@@ -6,6 +6,7 @@ import math
 import os
 import pickle
 import re
+import shutil
 import tarfile
 import time
 import warnings
@@ -386,6 +387,40 @@ def test_cifar_batches_dir_parent_and_tar(tmp_path, monkeypatch):
         tar.add(folder, arcname="cifar-10-batches-py")
     t3, _, kind3 = load_dataset(tgz)
     assert kind3 == "cifar-batches" and np.array_equal(t3.x, train.x)
+
+
+def test_a_tar_is_cifar_by_the_folder_rule(tmp_path, monkeypatch):
+    """A tar archive is CIFAR-10's batches by the rule a folder is (batch files at its top, in its one top folder or
+    in a cifar-10-batches-py folder), and refused with images beside them, naming the archive. A batch-named stray
+    file inside an image tree used to make the whole archive read as batches ('not a complete cifar-10-batches-py
+    folder', naming the unpack cache)."""
+    monkeypatch.setenv("WILDGAN_CACHE", str(tmp_path / "cache"))
+
+    def tar(name: str, folder: Path, arcname: str) -> Path:
+        out = tmp_path / name
+        with tarfile.open(out, "w:gz") as t:
+            t.add(folder, arcname=arcname)
+        return out
+
+    make_tree(tmp_path / "tree", classes=("cat", "dog"), n=4)
+    (tmp_path / "tree" / "cat" / "data_batch_1").write_bytes(b"not a batch")
+    train, _, kind = load_dataset(tar("stray.tar.gz", tmp_path / "tree", "tree"))
+    assert kind == "folder-tar" and len(train) == 8
+    batches = make_cifar_batches(tmp_path / "mine")                    # a top folder not named cifar-10-batches-py
+    train, test, kind = load_dataset(tar("mine.tar.gz", batches, "mine"))
+    assert kind == "cifar-batches" and train.x.shape == (100, 32, 32, 3) and len(test) == 20
+    (tmp_path / "tree" / "data_batch_1").write_bytes(b"beside the classes")
+    with pytest.raises(DataError) as e:
+        load_dataset(tar("mixed.tar.gz", tmp_path / "tree", "tree"))
+    assert str(e.value).startswith(f"{tmp_path / 'mixed.tar.gz'}: holds both image files (e.g. tree/cat/")
+    assert "CIFAR-10 batches (tree/data_batch_1)" in str(e.value) and "cache" not in str(e.value)
+    shutil.copytree(batches, tmp_path / "tree" / "cifar-10-batches-py")   # images beside a batch folder, past 200 names
+    for i in range(200):
+        (tmp_path / "tree" / "cifar-10-batches-py" / f"note{i:03d}.txt").write_text("x")
+    (tmp_path / "tree" / "data_batch_1").unlink()
+    shutil.rmtree(tmp_path / "tree" / "cat")                          # (its images came before the batch folder)
+    with pytest.raises(DataError, match=r"holds both image files \(e\.g\. tree/dog/.*tree/cifar-10-batches-py/data_b"):
+        load_dataset(tar("mixed2.tar.gz", tmp_path / "tree", "tree"))
 
 
 def test_unlabelled_reads_cifar_batches_whole(tmp_path, monkeypatch):

@@ -67,15 +67,15 @@ _WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EP
 STALE_UNPACK_S = 24 * 3600     # an unfinished '.tmp-*' unpack older than this was killed: its space is taken back
 
 
-def tar_member_names(archive: str | Path, limit: int = 200) -> list[str]:
-    """The first `limit` member names (enough to tell an image tree from CIFAR python batches)."""
+def tar_member_names(archive: str | Path, limit: int | None = 200) -> list[str]:
+    """The first `limit` member names (enough to tell an image tree from CIFAR python batches); None: every one."""
     archive = Path(archive)
     names: list[str] = []
     try:
         with tarfile.open(archive, "r:*") as tar:
             for m in tar:
                 names.append(m.name)
-                if len(names) >= limit:
+                if limit is not None and len(names) >= limit:
                     break
     except (tarfile.TarError, EOFError, OSError) as e:
         raise DataError(f"{archive}: not a readable tar archive or truncated ({e})") from e

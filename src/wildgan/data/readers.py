@@ -16,7 +16,7 @@ import json
 import os
 import re
 from dataclasses import replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
@@ -767,6 +767,39 @@ def _cifar_beside_images(p: Path) -> DataError | None:
     return None
 
 
+def _tar_kind(p: Path, names: list[str]) -> str:
+    """cifar-batches or folder-tar for the archive `p` whose first member names are `names`, by the folder rule
+    (_cifar_markers, _cifar_beside_images) applied to the names: CIFAR-10's batch files at the archive's top (or in its
+    one top folder, as `tar czf x.tar.gz folder/` makes) or in a cifar-10-batches-py folder make it CIFAR batches,
+    and image files anywhere else beside them are refused. A batch-named file elsewhere in an image tree (a stray
+    a/data_batch_1) is not CIFAR: it read the archive as batches, and failed with 'not a complete
+    cifar-10-batches-py folder' naming the unpack cache."""
+    paths = [tuple(q for q in PurePosixPath(n).parts if q != ".") for n in names]
+    paths = [q for q in paths if q]
+    tops = {q[0] for q in paths}
+    base = tuple(tops) if len(tops) == 1 and any(len(q) > 1 for q in paths) else ()
+
+    def batches_in(paths: list[tuple[str, ...]]) -> list[str]:
+        return sorted({"/".join(q) for q in paths if q[-1] in CIFAR_BATCH_FILES
+                       and (q[:-1] == base or q[:-1] == () or q[-2:-1] == ("cifar-10-batches-py",))})
+
+    batches = batches_in(paths)
+    if not batches:
+        return "folder-tar"
+    if len(names) >= 200:      # (tar_member_names' first 200): the images beside the batches may come later
+        paths = [q for q in (tuple(r for r in PurePosixPath(n).parts if r != ".")
+                             for n in tar_member_names(p, limit=None)) if q]
+        batches = batches_in(paths)
+    image = next(("/".join(q) for q in paths if _is_image_file(Path(q[-1]))
+                  and "cifar-10-batches-py" not in q[:-1] and not any(r.startswith(".") for r in q)), None)
+    if image is not None:
+        shown = ", ".join(batches[:3]) + (f" and {len(batches) - 3} more" if len(batches) > 3 else "")
+        raise DataError(f"{p}: holds both image files (e.g. {image}) and CIFAR-10 batches ({shown}), so which to "
+                        f"read is not clear: make the archive again without one of them (without the batches, to "
+                        f"read the image files; without the images, to read CIFAR-10)")
+    return "cifar-batches"
+
+
 def _detect(p: Path) -> str:
     if p.is_dir():
         err = wildgan_output_error(p)
@@ -791,7 +824,7 @@ def _detect(p: Path) -> str:
             # tarfile's own message lists every compression it tried, one line each: one line instead, for the
             # compression the file has (if any)
             raise DataError(tar_problem(p)) from None
-        return "cifar-batches" if any(n.rstrip("/").endswith("data_batch_1") for n in names) else "folder-tar"
+        return _tar_kind(p, names)
     if p.suffix.lower() in IMAGE_EXTS:
         raise DataError(f"{p}: a single image is not a data set; pass a folder of images (loose: an unlabelled "
                         "pile; <root>/<class>/<images>: labelled), a .tar.gz of one, an .npz or CIFAR-10's batches "
@@ -908,7 +941,11 @@ def _cifar_batch_folder(p: Path, cache_dir: str | Path | None = None) -> Path:
     if p.is_file():
         tree = unpack_cached(p, cache_dir)
         found = [d for d in tree.rglob("cifar-10-batches-py") if d.is_dir()]
-        return found[0] if found else tree
+        if found:
+            return found[0]
+        top = [q for q in tree.iterdir() if not q.name.startswith(".")]
+        # (`tar czf b.tar.gz batches/` of a folder not named cifar-10-batches-py: its one top folder, as _tar_kind)
+        return top[0] if len(top) == 1 and top[0].is_dir() and not (tree / "data_batch_1").exists() else tree
     return p / "cifar-10-batches-py" if (p / "cifar-10-batches-py").is_dir() else p
 
 
