@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from wildgan.config import PRESETS, ScoreConfig, TrainConfig, net_config_for_preset
+from wildgan.config import PRESETS, ScoreConfig, TrainConfig, kernels_from_env, net_config_for_preset
 from wildgan.nets import build_pgan, layers
 from wildgan.nets.info import train_flops_per_image
 from wildgan.scoring.pgan_scores import score_pgan
@@ -181,13 +181,15 @@ def bench_preset(preset: str, args: argparse.Namespace, dev: torch.device, ceili
     runner.pair_critic = not args.separate_critic
     runner.flat_weights = (runner.flat_weights or args.flat_weights) and not args.layer_weights
     L = nc.resolution_log2
+    fused_ok = kernels_from_env() == "auto"
     out = {} if out is None else out
     out.update({"preset": preset, "fmap_max": nc.fmap_max, "fast_options": {
         "amp": str(fast.amp), "channels_last": fast.channels_last, "compile": fast.compile,
         "cuda_graphs": fast.cuda_graphs, "gp_precision": tc.gp_precision, "plain_path": not runner.fast_mode,
-        "pixel_norm": "fused" if dev.type in layers.FUSED_PIXEL_NORM_DEVICES else "plain",
+        "kernels": kernels_from_env(),     # (WILDGAN_KERNELS=plain: the plain pixel norm and stddev below)
+        "pixel_norm": "fused" if dev.type in layers.FUSED_PIXEL_NORM_DEVICES and fused_ok else "plain",
         "plain_pixel_norm_forced": bool(args.plain_pixel_norm),
-        "stddev_variance": "var" if dev.type in layers.VAR_STDDEV_DEVICES else "plain",
+        "stddev_variance": "var" if dev.type in layers.VAR_STDDEV_DEVICES and fused_ok else "plain",
         # D(real), D(fake) of the D step: one merged forward (fast path's default) or two (the plain path's)
         "critic_pass": "separate" if args.separate_critic or not runner.fast_mode else "merged",
         # run-time weights: one flat vector per network and forward (nets.layers.FlatWeights) or per layer

@@ -84,17 +84,23 @@ class Session:
         self.log.write(line + "\n")
         self.log.flush()
 
-    def step(self, name: str, cmd: list[str], timeout: float, stdout_to: Path | None = None) -> dict[str, Any]:
-        """Run one step as a subprocess (a crash or hang in one step must not take the others with it).
+    def step(self, name: str, cmd: list[str], timeout: float, stdout_to: Path | None = None,
+             env_extra: dict[str, str] | None = None) -> dict[str, Any]:
+        """Run one step as a subprocess (a crash or hang in one step must not take the others with it), with
+        env_extra (recorded as the step's "env") on top of this process's environment.
 
         A step past its timeout gets SIGTERM and GRACE seconds to write what it has (a checkpoint, a partial
         bench.json), then SIGKILL; the grace is inside the budget."""
         timeout = max(1.0, min(timeout, self.left() - GRACE - 5))
-        self.say(f"=== {name}: {' '.join(cmd)}  (timeout {timeout:.0f}s, {self.left():.0f}s left)")
+        said = " ".join(f"{k}={v}" for k, v in (env_extra or {}).items())
+        self.say(f"=== {name}: {said + ' ' if said else ''}{' '.join(cmd)}  (timeout {timeout:.0f}s, "
+                 f"{self.left():.0f}s left)")
         env = dict(os.environ, PYTHONPATH=f"{ROOT / 'src'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
-                   PYTHONUNBUFFERED="1")
+                   PYTHONUNBUFFERED="1", **(env_extra or {}))
         t = time.monotonic()
         rec: dict[str, Any] = {"name": name, "cmd": cmd}
+        if env_extra:
+            rec["env"] = dict(env_extra)
         p = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              encoding="utf-8", errors="replace")
         try:
@@ -515,6 +521,7 @@ def main(argv: list[str] | None = None) -> int:
         # no periodic checkpoints: at width 256 each is ~200 MB (networks + Adam) with its checksum, ~20 of them
         # would eat a 1-2 minute budget; the stop at --minutes (or SIGTERM) still writes one and the final networks
         wildgan = [py, "-m", "wildgan"]
+        kernels: dict[str, str] = {}          # (WILDGAN_KERNELS=plain for a retried main run and its evaluation)
         cmd = [*wildgan, "train", *data, *targs, *gp, "--seed", str(a.main_seed if i == 0 else 0),
                "--device", a.device,
                "--no-progress", "--no-train-scores", "--checkpoint-kimg", "100000", "--out", str(run_dir)]
@@ -530,24 +537,23 @@ def main(argv: list[str] | None = None) -> int:
         # repeat; 128 + N a signal)
         if i == 0 and rec["rc"] == 1 and (a.smoke or rec["seconds"] < 150) and \
                 s.left() > reserve_eval + GRACE + margin + 60:
-            # a crash early in the main run: most likely a CUDA path no CPU test can run (G's pixel norm as torch's
-            # fused RMS norm, first used here). Once more with the plain formula, so the call still brings an AUC;
-            # its evaluation too (the same G forward).
+            # a crash early in the main run: most likely a CUDA path no CPU test can run (the fused kernels: G's pixel
+            # norm as torch's RMS norm, the stddev's torch.var, the FlatWeights blocks). Once more with each layer's
+            # own arithmetic (WILDGAN_KERNELS=plain), so the call still brings an AUC; its evaluation too.
             s.results["main_retry"] = f"the main run failed (rc {rec['rc']}) after {rec['seconds']} s: rerun with " \
-                                      "the plain pixel norm (FUSED_PIXEL_NORM_DEVICES emptied)"
+                                      "the plain kernels (WILDGAN_KERNELS=plain)"
             s.say(s.results["main_retry"])
             shutil.rmtree(run_dir, ignore_errors=True)
             minutes = (s.left() - reserve_eval - GRACE - margin) / 60
             cmd[cmd.index("--minutes") + 1] = f"{minutes:.2f}" if not a.smoke else "0.05"
-            plain = [py, "-c", "import sys; import wildgan.nets.layers as L; L.FUSED_PIXEL_NORM_DEVICES.clear(); "
-                               "from wildgan.cli import main; sys.exit(main(sys.argv[1:]))"]
-            s.step(f"train {name} (plain pixel norm)", plain + cmd[len(wildgan):],
-                   minutes * 60 + 60 if not a.smoke else 120)
-            wildgan = plain
+            kernels = {"WILDGAN_KERNELS": "plain"}
+            s.step(f"train {name} (plain kernels)", cmd, minutes * 60 + 60 if not a.smoke else 120,
+                   env_extra=kernels)
         s.results["train"][name] = train_summary(run_dir)
         ev = out / f"{name}-eval.json"
         er = s.step(f"evaluate {name}", [*wildgan, "evaluate", str(run_dir), "--json", "--no-progress",
-                                         "--device", a.device], reserve_eval - 10, stdout_to=ev)
+                                         "--device", a.device], reserve_eval - 10, stdout_to=ev,
+                     env_extra=kernels)
         got = _read_json(ev, er) if er["rc"] == 0 else None
         if isinstance(got, dict):             # anything else would break every later summary (and its AUC table)
             s.results["evals"][name] = got

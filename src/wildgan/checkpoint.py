@@ -25,6 +25,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from .config import DETECTOR_KIND, FANOGAN_KIND, NETWORKS_KIND, TRAIN_STATE_KIND  # noqa: F401  (re-exported)
+from .config import kernels_from_env
 from .errors import CheckpointError
 from .fileio import atomic_write_bytes, atomic_write_text, file_digest, version_state  # noqa: F401  (re-exported)
 
@@ -107,6 +108,8 @@ def environment_versions() -> dict[str, str]:
     commit = source_commit()
     if commit:
         found["wildgan_source"] = commit
+    if kernels_from_env() != "auto":
+        found["kernels"] = kernels_from_env()      # (WILDGAN_KERNELS=plain: recorded only when set, as it is rare)
     return found
 
 

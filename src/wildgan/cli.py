@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 # nothing heavy at import time (no torch): `wildgan --help` is instant, and Ctrl-C while a command's own imports load
 # still ends in main's one-line "interrupted"
-from .config import DEFAULT_CONTAMINATION, DEFAULT_MAD_K, DETECTOR_DIR_NAME, SCORE_NAMES
+from .config import DEFAULT_CONTAMINATION, DEFAULT_MAD_K, DETECTOR_DIR_NAME, SCORE_NAMES, kernels_from_env
 
 from .errors import (CheckpointError, ConfigError, DataError, DivergenceError, HeldWarning, Terminated,
                      TrainingInterrupted, WildganError, WildganWarning, moved_name)
@@ -2321,6 +2321,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if extra:
                 _unrecognized(p, a.cmd, extra)
             a.typed = typed
+            kernels_from_env()          # (a typo in WILDGAN_KERNELS is said now, not at the first forward)
             _refuse_torchrun_without_distributed(a)
             return int(a.func(a) or 0)
         finally:

@@ -30,6 +30,20 @@ PAPER_MINIBATCH: dict[int, int] = {4: 128, 8: 128, 16: 128, 32: 64, 64: 32, 128:
 MAX_SEED = 2 ** 64 - 2
 
 
+def kernels_from_env() -> str:
+    """WILDGAN_KERNELS: 'auto' (unset or empty) or 'plain'. auto: on CUDA, G's pixel norm as torch's fused RMS norm,
+    the minibatch stddev's variance as one torch.var, and each training forward's run-time weights made in one block
+    (nets.layers.FlatWeights). plain: every layer's own arithmetic, as on the CPU. The same maths either way (up to
+    float rounding, ~1e-7 relative); plain is the way to tell a problem of these kernels on some GPU or torch build
+    from any other, in every command and the Python API (and in torchrun's ranks, which inherit it). A ConfigError
+    for anything else, which `wildgan` says before it starts."""
+    raw = os.environ.get("WILDGAN_KERNELS", "").strip().lower()
+    if raw in ("", "auto", "plain"):
+        return raw or "auto"
+    raise ConfigError(f"WILDGAN_KERNELS={os.environ['WILDGAN_KERNELS']!r}: use auto (the default: fused kernels on "
+                      f"CUDA) or plain (each layer's own arithmetic)")
+
+
 def _check_numbers(obj: Any, rules: dict[str, str], prefix: str = "") -> None:
     """Refuse a bad number before anything is built or written (a negative lr, a zero interval, ...), naming the
     field: '>0' positive, '>=0' non-negative, '>=1' / 'int>=0' whole numbers, '[0,1)' / '[0,1]' a fraction, 'seed'

@@ -77,21 +77,22 @@ def _driver(tmp_path: Path, *args: str) -> tuple[Path, dict]:
 
 
 def test_gpu_session_main_first_trains_before_any_benchmark(tmp_path: Path) -> None:
-    # the main run's first attempt fails on purpose (--smoke-fail-main): it is run again with the plain pixel norm,
-    # and that run is the one evaluated
+    # the main run's first attempt fails on purpose (--smoke-fail-main): it is run again with the plain kernels
+    # (WILDGAN_KERNELS=plain), and that run is the one evaluated
     out, r = _driver(tmp_path, "--main-first", "--gp-precision", "amp", "--smoke-fail-main", "--main-seed", "3",
                      "--main-extra", "--lr 0.0015")
     names = [s["name"] for s in r["steps"]]
-    assert names[:4] == ["versions", "train main-smoke", "train main-smoke (plain pixel norm)",
+    assert names[:4] == ["versions", "train main-smoke", "train main-smoke (plain kernels)",
                          "evaluate main-smoke"], names
-    assert r["steps"][1]["rc"] == 1
-    ev = r["steps"][3]["cmd"]                 # the evaluation runs the same (plain) G forward as the retried run
-    assert "FUSED_PIXEL_NORM_DEVICES.clear()" in ev[2] and ev[3] == "evaluate"
+    assert r["steps"][1]["rc"] == 1 and "env" not in r["steps"][1]
+    ev = r["steps"][3]                        # the evaluation runs the same (plain) G forward as the retried run
+    assert ev["env"] == {"WILDGAN_KERNELS": "plain"} and ev["cmd"][1:4] == ["-m", "wildgan", "evaluate"]
     assert [s["rc"] for s in r["steps"][2:]] == [0] * (len(r["steps"]) - 2)
     retry = r["steps"][2]["cmd"]
-    assert "FUSED_PIXEL_NORM_DEVICES.clear()" in retry[2] and retry[3] == "train" and "--gp-precision" in retry
+    assert r["steps"][2]["env"] == {"WILDGAN_KERNELS": "plain"}
+    assert retry[1:4] == ["-m", "wildgan", "train"] and "--gp-precision" in retry
     assert retry[retry.index("--seed") + 1] == "3" and retry[retry.index("--lr") + 1] == "0.0015"
-    assert "plain pixel norm" in r["main_retry"] and "plain pixel norm" in (out / "summary.md").read_text()
+    assert "WILDGAN_KERNELS=plain" in r["main_retry"] and "WILDGAN_KERNELS=plain" in (out / "summary.md").read_text()
     assert r["bench"]["presets"][0]["fast_options"]["gp_precision"] == "amp"
     assert "main-smoke" in r["evals"]
 

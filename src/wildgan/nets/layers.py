@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..config import kernels_from_env
+
 SQRT2 = math.sqrt(2.0)
 
 
@@ -22,6 +24,7 @@ SQRT2 = math.sqrt(2.0)
 # each a full pass over the activation (G's pixel norms are ~15% of an iteration's memory traffic; on the CPU
 # torch's rms_norm is that same plain formula). benchmarks/roofline.py adds "cpu" to price the fused kernels.
 FUSED_PIXEL_NORM_DEVICES: set[str] = {"cuda"}
+# (none of these device sets is used with WILDGAN_KERNELS=plain: config.kernels_from_env)
 
 # Devices on which minibatch_stddev takes the group variance as one torch.var kernel instead of the TF code's
 # mean((y - mean(y))^2) (mean, sub, square, mean: its sums in another order, so equal up to float rounding, ~1e-7
@@ -29,6 +32,11 @@ FUSED_PIXEL_NORM_DEVICES: set[str] = {"cuda"}
 # the GP's double backward), 4-7% of the low-resolution phases' (benchmarks/roofline.py, RESULTS.md 2026-12-02).
 # Not on the CPU, whose var kernel (Welford over a 4-element strided dimension) was 5-8x slower than the four ops.
 VAR_STDDEV_DEVICES: set[str] = {"cuda"}
+
+# Devices on which the training loop makes each forward's run-time weights in one FlatWeights block (StepRunner):
+# on CUDA, where a kernel launch costs more than these kernels' work; on the CPU it measured 0-15% slower at low
+# resolution (benchmarks/RESULTS.md, 2026-12-02).
+FLAT_WEIGHTS_DEVICES: set[str] = {"cuda"}
 
 
 def _rms_norm_last(x: torch.Tensor, eps: float) -> torch.Tensor:
@@ -44,7 +52,7 @@ def pixel_norm(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
     G activation after a pixel norm would be promoted to fp32 under bf16 autocast; a no-op in fp32).
     Fused (FUSED_PIXEL_NORM_DEVICES, [N, C] or channels_last [N, C, H, W], whose channels are then the contiguous last
     dimension): F.rms_norm with autocast off, so a bf16 x stays bf16 in and out (the kernel accumulates in fp32)."""
-    if x.device.type in FUSED_PIXEL_NORM_DEVICES:
+    if x.device.type in FUSED_PIXEL_NORM_DEVICES and kernels_from_env() == "auto":
         if x.dim() == 2:
             return _rms_norm_last(x, eps)
         if x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last):
@@ -254,7 +262,7 @@ def minibatch_stddev(x: torch.Tensor, group_size: int = 4, sub_batch: int | None
         raise ValueError(f"minibatch-stddev: batch size {b} is not divisible by the group size {g}")
     k = n // b
     y = x.float().view(k, g, -1, c, h, w)              # [K, G, M, C, H, W]
-    if x.device.type in VAR_STDDEV_DEVICES:
+    if x.device.type in VAR_STDDEV_DEVICES and kernels_from_env() == "auto":
         var = torch.var(y, dim=1, correction=0)
     else:
         y = y - y.mean(dim=1, keepdim=True)

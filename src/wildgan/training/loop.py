@@ -41,11 +41,13 @@ import torch.nn.functional as F
 
 from ..data.transforms import u8_to_unit
 from .. import checkpoint as ckpt
-from ..config import NetConfig, RunConfig, TrainConfig, largest_minibatch, paper_total_kimg, run_config_to_dict
+from ..config import (NetConfig, RunConfig, TrainConfig, kernels_from_env, largest_minibatch, paper_total_kimg,
+                      run_config_to_dict)
 from ..errors import DataError, DivergenceError, TrainingInterrupted, WildganError, warn_user
 from ..fileio import atomic_write_stream, truncate_jsonl
 from ..losses import critic_loss, encoder_image_loss, encoder_latent_loss, generator_loss
 from ..nets import PGANNetworks, build_pgan
+from ..nets import layers
 from ..nets.layers import FlatWeights, downsample2, lerp, lrelu, pixel_norm, upsample2
 from ..devices import resolve_device
 from .data_placement import (BatchSampler, data_device, data_on_gpu_setting, host_gather, pyramid_bytes,
@@ -411,10 +413,12 @@ class StepRunner:
         self.pair_critic = True
         # fast mode: each network's run-time weights made once per forward in three kernels (nets.layers.FlatWeights)
         # instead of per layer; False gives the layers' own arithmetic (bench.py --layer-weights, the A/B of this).
-        # On CUDA only, where a kernel launch costs more than these kernels' work: on the CPU (the fast path with
-        # --amp bf16, --channels-last on or DDP) it measured 0-15% slower at low resolution (benchmarks/RESULTS.md,
-        # 2026-12-02). Not with torch.compile, which fuses that arithmetic itself and would guard on the tensors.
-        self.flat_weights = self.fast.compile == "off" and self.device.type == "cuda"
+        # On CUDA only (nets.layers.FLAT_WEIGHTS_DEVICES), where a kernel launch costs more than these kernels' work:
+        # on the CPU (the fast path with --amp bf16, --channels-last on or DDP) it measured 0-15% slower at low
+        # resolution (benchmarks/RESULTS.md, 2026-12-02). Not with torch.compile, which fuses that arithmetic itself
+        # and would guard on the tensors. Nor with WILDGAN_KERNELS=plain (config.kernels_from_env).
+        self.flat_weights = (self.fast.compile == "off" and self.device.type in layers.FLAT_WEIGHTS_DEVICES
+                             and kernels_from_env() == "auto")
         self._flat: dict[tuple[str, int, int, bool], FlatWeights] = {}
         self._ema_key: tuple[int, int] | None = None  # (Gs, G) whose parameter lists _ema_params holds
         self._ema_params: Any = None
@@ -885,6 +889,9 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
     if dist is not None:
         _dist.check_batches(tc.minibatch, nc, dist.world)
     fast = resolve_fast_options(tc, device, distributed=dist is not None)
+    if device.type == "cuda" and kernels_from_env() == "plain":
+        log("WILDGAN_KERNELS=plain: the plain pixel norm, minibatch-stddev variance and per-layer weights (no fused "
+            "kernels)")
 
     torch.manual_seed(tc.seed)
     nets = build_pgan(nc, tc.seed).to(device)

@@ -1,0 +1,83 @@
+"""WILDGAN_KERNELS=plain (config.kernels_from_env): the escape from CUDA's fused kernels (the pixel norm as torch's
+RMS norm, the minibatch stddev's one torch.var, the FlatWeights blocks) to each layer's own arithmetic, in every
+command, the API and torchrun's ranks. The CUDA-only device sets are widened to the CPU here to see which path runs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from wildgan.config import TrainConfig, kernels_from_env, net_config_for_preset
+from wildgan.errors import ConfigError
+from wildgan.nets import build_pgan, layers
+from wildgan.training.loop import FastOptions, StepRunner, build_pyramid, make_optimizers
+
+
+@pytest.mark.parametrize("raw,want", [(None, "auto"), ("", "auto"), ("auto", "auto"), (" Plain ", "plain")])
+def test_the_setting_is_read_from_the_environment(monkeypatch, raw, want):
+    if raw is None:
+        monkeypatch.delenv("WILDGAN_KERNELS", raising=False)
+    else:
+        monkeypatch.setenv("WILDGAN_KERNELS", raw)
+    assert kernels_from_env() == want
+
+
+def test_a_typo_is_refused_naming_the_variable_and_its_values(monkeypatch):
+    monkeypatch.setenv("WILDGAN_KERNELS", "plian")
+    with pytest.raises(ConfigError, match=r"WILDGAN_KERNELS='plian': use auto .* or plain"):
+        kernels_from_env()
+
+
+def test_plain_takes_each_layers_own_arithmetic(monkeypatch):
+    monkeypatch.setattr(layers, "FUSED_PIXEL_NORM_DEVICES", {"cuda", "cpu"})
+    monkeypatch.setattr(layers, "VAR_STDDEV_DEVICES", {"cuda", "cpu"})
+    calls: list[str] = []
+    real_rms, real_var = layers._rms_norm_last, torch.var
+    monkeypatch.setattr(layers, "_rms_norm_last", lambda *a, **k: calls.append("rms") or real_rms(*a, **k))
+    monkeypatch.setattr(layers.torch, "var", lambda *a, **k: calls.append("var") or real_var(*a, **k))
+    x = torch.randn(8, 4, 3, 3).to(memory_format=torch.channels_last)
+    out = {}
+    for mode in ("auto", "plain"):
+        monkeypatch.setenv("WILDGAN_KERNELS", mode)
+        calls.clear()
+        out[mode] = (layers.pixel_norm(x), layers.minibatch_stddev(x, 4))
+        assert calls == (["rms", "var"] if mode == "auto" else []), mode
+    for a, b in zip(out["auto"], out["plain"]):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_plain_turns_the_training_loops_flat_weights_off(monkeypatch):
+    monkeypatch.setattr(layers, "FLAT_WEIGHTS_DEVICES", {"cuda", "cpu"})
+    nc = net_config_for_preset("tiny", 8, 1)
+    tc = TrainConfig(total_kimg=1, phase_kimg=0.128, minibatch={4: 8, 8: 8})
+    x = (np.random.default_rng(0).random((16, 8, 8, 1)) * 255).astype(np.uint8)
+    cpu = torch.device("cpu")
+    seen = {}
+    for mode in ("auto", "plain"):
+        monkeypatch.setenv("WILDGAN_KERNELS", mode)
+        nets = build_pgan(nc, 0)
+        fast = FastOptions(channels_last=True)
+        run = StepRunner(nets, make_optimizers(nets, tc, fast, cpu), tc, nc, cpu, build_pyramid(x, cpu),
+                         torch.Generator().manual_seed(0), fast=fast, force_fast=True, log=lambda m: None)
+        seen[mode] = run.flat_weights
+    assert seen == {"auto": True, "plain": False}
+
+
+def test_the_command_refuses_a_typo_before_it_starts_and_a_run_records_plain(monkeypatch, tmp_path):
+    import os
+
+    env = {**os.environ, "WILDGAN_KERNELS": "fused", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-m", "wildgan", "train", "--data", str(tmp_path / "none.npz"), "--out",
+                           str(tmp_path / "run")], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 2 and "WILDGAN_KERNELS='fused'" in proc.stderr, proc.stderr
+    assert not (tmp_path / "run").exists()
+    from wildgan.checkpoint import environment_versions
+
+    monkeypatch.setenv("WILDGAN_KERNELS", "plain")
+    assert environment_versions()["kernels"] == "plain"
+    monkeypatch.delenv("WILDGAN_KERNELS")
+    assert "kernels" not in environment_versions()
