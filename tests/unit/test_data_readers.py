@@ -423,6 +423,34 @@ def test_a_tar_is_cifar_by_the_folder_rule(tmp_path, monkeypatch):
         load_dataset(tar("mixed2.tar.gz", tmp_path / "tree", "tree"))
 
 
+def test_a_batch_tar_made_on_macos_reads_and_an_incomplete_one_names_the_archive(tmp_path, monkeypatch):
+    """A tar of one folder of batches made on macOS has hidden ('._mine', AppleDouble) or __MACOSX entries beside
+    that folder at its top; they are skipped, as every folder walk skips them, so its one top folder is still the
+    batches' (they made it read as an image tree: 'class folder contains no image files'). An incomplete archive of
+    batches is named in the error, not its unpack in the cache."""
+    monkeypatch.setenv("WILDGAN_CACHE", str(tmp_path / "cache"))
+    from wildgan.data.readers import listed_labels
+
+    batches = make_cifar_batches(tmp_path / "mine")
+    for i, extra in enumerate(("._mine", "__MACOSX/mine/._data_batch_1", ".DS_Store")):
+        out = tmp_path / f"mac{i}.tar.gz"
+        with tarfile.open(out, "w:gz") as t:
+            t.add(batches, arcname="mine")
+            (tmp_path / "x").write_bytes(b"\0\5\26\7")
+            t.add(tmp_path / "x", arcname=extra)
+        train, test, kind = load_dataset(out)
+        assert kind == "cifar-batches" and len(train) == 100 and len(test) == 20, extra
+        assert listed_labels(out)[0] == "cifar-batches", extra
+    (batches / "test_batch").unlink()
+    for name, arcname in (("part.tar.gz", "mine"), ("part-top.tar.gz", ".")):
+        with tarfile.open(tmp_path / name, "w:gz") as t:
+            t.add(batches, arcname=arcname)
+        for dataset in ("auto", "unlabelled"):
+            with pytest.raises(DataError, match=r"not a complete cifar-10-batches-py folder") as e:
+                load_dataset(tmp_path / name, dataset)
+            assert str(e.value).startswith(str(tmp_path / name)) and "cache" not in str(e.value), str(e.value)
+
+
 def test_unlabelled_reads_cifar_batches_whole(tmp_path, monkeypatch):
     """--dataset unlabelled refused CIFAR-10's batches ('looks like a cifar-batches data set'), which it reads in an
     .npz, and which Detector.fit reads whole and records as unlabelled: that run's config could not be replayed.

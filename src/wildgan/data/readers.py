@@ -15,9 +15,10 @@ import hashlib
 import json
 import os
 import re
+from contextlib import nullcontext
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, ContextManager, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 from PIL import Image
@@ -773,9 +774,13 @@ def _tar_kind(p: Path, names: list[str]) -> str:
     one top folder, as `tar czf x.tar.gz folder/` makes) or in a cifar-10-batches-py folder make it CIFAR batches,
     and image files anywhere else beside them are refused. A batch-named file elsewhere in an image tree (a stray
     a/data_batch_1) is not CIFAR: it read the archive as batches, and failed with 'not a complete
-    cifar-10-batches-py folder' naming the unpack cache."""
-    paths = [tuple(q for q in PurePosixPath(n).parts if q != ".") for n in names]
-    paths = [q for q in paths if q]
+    cifar-10-batches-py folder' naming the unpack cache. Hidden and __MACOSX entries are skipped, as every folder
+    walk skips them (_hidden): a macOS tar's '._mine' beside its one top folder 'mine' made two top entries."""
+    def visible(names: Iterable[str]) -> list[tuple[str, ...]]:
+        paths = (tuple(q for q in PurePosixPath(n).parts if q != ".") for n in names)
+        return [q for q in paths if q and not any(_hidden(r) for r in q)]
+
+    paths = visible(names)
     tops = {q[0] for q in paths}
     base = tuple(tops) if len(tops) == 1 and any(len(q) > 1 for q in paths) else ()
 
@@ -787,11 +792,10 @@ def _tar_kind(p: Path, names: list[str]) -> str:
     if not batches:
         return "folder-tar"
     if len(names) >= 200:      # (tar_member_names' first 200): the images beside the batches may come later
-        paths = [q for q in (tuple(r for r in PurePosixPath(n).parts if r != ".")
-                             for n in tar_member_names(p, limit=None)) if q]
+        paths = visible(tar_member_names(p, limit=None))
         batches = batches_in(paths)
-    image = next(("/".join(q) for q in paths if _is_image_file(Path(q[-1]))
-                  and "cifar-10-batches-py" not in q[:-1] and not any(r.startswith(".") for r in q)), None)
+    image = next(("/".join(q) for q in paths if _is_image_file(Path(q[-1])) and "cifar-10-batches-py" not in q[:-1]),
+                 None)
     if image is not None:
         shown = ", ".join(batches[:3]) + (f" and {len(batches) - 3} more" if len(batches) > 3 else "")
         raise DataError(f"{p}: holds both image files (e.g. {image}) and CIFAR-10 batches ({shown}), so which to "
@@ -904,7 +908,8 @@ def load_dataset(path: str | Path | None, dataset: str = "auto", **opts: Any
     if dataset == "unlabelled" and kind == "cifar-batches":
         # every image, labels ignored, as a labelled .npz is read: how Detector.fit reads CIFAR-10's batches (a
         # folder or an archive) and what its run records; refused, that run's config could not be replayed
-        train = read_cifar_unlabelled(_cifar_batch_folder(p, o.cache_dir), o)
+        with _named_if_archive(p, o.cache_dir):
+            train = read_cifar_unlabelled(_cifar_batch_folder(p, o.cache_dir), o)
         train.info.update(source=str(p.resolve()), format="unlabelled-cifar-batches")
         return train, None, "unlabelled-cifar-batches"
     if kind == "unlabelled-npz":
@@ -923,7 +928,8 @@ def load_dataset(path: str | Path | None, dataset: str = "auto", **opts: Any
     elif kind == "npz":
         train, test = read_npz(p, o)
     else:
-        train, test = read_cifar_batches(_cifar_batch_folder(p, o.cache_dir))
+        with _named_if_archive(p, o.cache_dir):
+            train, test = read_cifar_batches(_cifar_batch_folder(p, o.cache_dir))
         for s in (train, test):
             s.info["native_sides"] = native_sides([s.x.shape[1:3]])
             if o.count_held:          # (its colour files hold some gray photos)
@@ -936,14 +942,22 @@ def load_dataset(path: str | Path | None, dataset: str = "auto", **opts: Any
     return train, test, kind
 
 
+def _named_if_archive(p: Path, cache_dir: str | Path | None = None) -> ContextManager[None]:
+    """named_in_archive for the unpack of the archive `p` (an incomplete tar of batches was 'CACHE/x-1234: not a
+    complete cifar-10-batches-py folder', a folder the user never made); nothing for a folder."""
+    return named_in_archive(unpack_cached(p, cache_dir), p) if p.is_file() else nullcontext()
+
+
 def _cifar_batch_folder(p: Path, cache_dir: str | Path | None = None) -> Path:
     """The folder holding the batch files of CIFAR-10's batches at `p` (a tar of them is unpacked in the cache)."""
     if p.is_file():
         tree = unpack_cached(p, cache_dir)
-        found = [d for d in tree.rglob("cifar-10-batches-py") if d.is_dir()]
+        # (not __MACOSX/cifar-10-batches-py, the '._data_batch_1' resource forks a macOS archive may hold beside it)
+        found = sorted(d for d in tree.rglob("cifar-10-batches-py")
+                       if d.is_dir() and not any(_hidden(r) for r in d.relative_to(tree).parts))
         if found:
             return found[0]
-        top = [q for q in tree.iterdir() if not q.name.startswith(".")]
+        top = [q for q in tree.iterdir() if not _hidden(q.name)]
         # (`tar czf b.tar.gz batches/` of a folder not named cifar-10-batches-py: its one top folder, as _tar_kind)
         return top[0] if len(top) == 1 and top[0].is_dir() and not (tree / "data_batch_1").exists() else tree
     return p / "cifar-10-batches-py" if (p / "cifar-10-batches-py").is_dir() else p
