@@ -116,6 +116,7 @@ def environment_versions() -> dict[str, str]:
 def save_checkpoint(folder: Path, name: str, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> Path:
     """Save `tensors` + `meta` atomically as folder/name.{safetensors,json}; returns the JSON path."""
     folder = Path(folder)
+    versions = environment_versions()     # (first: its ConfigError, a typo in WILDGAN_KERNELS, leaves no weights file)
     folder.mkdir(parents=True, exist_ok=True)
     weights = folder / f"{name}.safetensors"
     flat = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
@@ -140,7 +141,7 @@ def save_checkpoint(folder: Path, name: str, tensors: dict[str, torch.Tensor], m
         raise
     # caller's meta first: the integrity fields below must never be overridden by stale values
     full_meta = {**meta, "format": "wildgan", "format_version": FORMAT_VERSION, "weights": weights.name,
-                 "sha256": digest, "versions": environment_versions()}
+                 "sha256": digest, "versions": versions}
     meta_path = folder / f"{name}.json"
     atomic_write_text(meta_path, json.dumps(full_meta, indent=2, sort_keys=True))
     return meta_path

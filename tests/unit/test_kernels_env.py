@@ -81,3 +81,26 @@ def test_the_command_refuses_a_typo_before_it_starts_and_a_run_records_plain(mon
     assert environment_versions()["kernels"] == "plain"
     monkeypatch.delenv("WILDGAN_KERNELS")
     assert "kernels" not in environment_versions()
+
+
+def test_the_api_refuses_a_typo_before_it_trains(monkeypatch, tmp_path):
+    """train_run (Detector.fit, a study's cells) refuses a typo before the run folder is made, as the command does: on
+    the CPU (or f-AnoGAN, which has none of these kernels) nothing read the variable before the first checkpoint,
+    whose versions record failed after the training, its weights file written without its JSON."""
+    from wildgan import checkpoint as ckpt
+    from wildgan.config import PRESETS, DataConfig, RunConfig
+    from wildgan.training.run import train_run
+
+    npz = tmp_path / "toy.npz"
+    np.savez(npz, x=(np.random.default_rng(0).random((40, 8, 8)) * 255).astype(np.uint8), y=np.repeat([0, 1], 20))
+    cfg = RunConfig(data=DataConfig(data=str(npz), normal=("0",), resolution=8, channels=1),
+                    net=net_config_for_preset("tiny", 8, 1), preset="tiny",
+                    train=TrainConfig(total_kimg=0.1, phase_kimg=0.04, minibatch=PRESETS["tiny"]["minibatch"],
+                                      device="cpu", threads=1))
+    monkeypatch.setenv("WILDGAN_KERNELS", "plian")
+    with pytest.raises(ConfigError, match="WILDGAN_KERNELS='plian'"):
+        train_run(cfg, tmp_path / "run", progress=False, log=lambda m: None)
+    assert not (tmp_path / "run").exists()
+    with pytest.raises(ConfigError, match="WILDGAN_KERNELS='plian'"):
+        ckpt.save_checkpoint(tmp_path / "ck", "x", {"w": torch.zeros(1)}, {"kind": ckpt.NETWORKS_KIND})
+    assert not any((tmp_path / "ck").glob("*.safetensors"))

@@ -42,7 +42,7 @@ from typing import Any, Callable, Iterator
 
 from ..checkpoint import list_checkpoints, read_meta, remove_stale_temp
 from ..config import (FANOGAN_LEGACY_BN, PRESETS, SAMPLE_TOKEN, RunConfig, check_api_call, default_checkpoint_kimg,
-                      read_run_config,
+                      kernels_from_env, read_run_config,
                       run_config_to_dict, write_run_config)
 from ..fileio import atomic_write_text, make_folder
 from ..data import AnomalySplit, build_split, split_differences, split_summary
@@ -602,6 +602,9 @@ def check_the_settings(cfg: RunConfig, split: AnomalySplit | None, *, resume: bo
         check_minibatch_sizes(cfg, resume=resume, sizes_from="TrainConfig.minibatch")
         check_training_memory(cfg, device)
     data_on_gpu_setting()                     # a typo in WILDGAN_DATA_ON_GPU (both loops read it), before the data
+    # a typo in WILDGAN_KERNELS (the API's callers: `wildgan` asks it itself): on the CPU, or for f-AnoGAN, nothing
+    # read it before the first checkpoint's versions record, which failed after the training
+    kernels_from_env()
     if cfg.train.tensorboard and cfg.method != "fanogan" and is_main:
         # rank 0 alone writes TensorBoard: another rank needs no package it never uses. (`wildgan train
         # --distributed` asks rank 0 before its ranks start together too, so that they all stop on the refusal.)
