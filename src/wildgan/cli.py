@@ -1808,10 +1808,10 @@ def _score_pile(model: Any, a: argparse.Namespace, ctx: Any, archive: Path | Non
     rank other than 0."""
     import warnings
 
-    from .data.download import unpack_cached
+    from .data.readers import image_tar_tree
     from .scoring.run import score_files
 
-    root = unpack_cached(archive) if archive is not None else None
+    root = image_tar_tree(archive) if archive is not None else None
 
     def inside(text: str) -> str:            # a cache path -> the archive's own name for the file
         return text if root is None else text.replace(f"{root}/", f"{archive}:")

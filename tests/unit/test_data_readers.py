@@ -421,6 +421,19 @@ def test_a_tar_is_cifar_by_the_folder_rule(tmp_path, monkeypatch):
     shutil.rmtree(tmp_path / "tree" / "cat")                          # (its images came before the batch folder)
     with pytest.raises(DataError, match=r"holds both image files \(e\.g\. tree/dog/.*tree/cifar-10-batches-py/data_b"):
         load_dataset(tar("mixed2.tar.gz", tmp_path / "tree", "tree"))
+    # batches after the first 200 names, past the images: refused on the unpack (image_tar_tree), by every read of it
+    make_tree(tmp_path / "big", classes=("a", "b"), n=101)
+    (tmp_path / "big" / "data_batch_1").write_bytes(b"after 202 images")
+    big = tar("big.tar.gz", tmp_path / "big", "big")
+    want = (f"{big}:big: holds both image files (e.g. a/000.png) and CIFAR-10 batches (data_batch_1), so which to "
+            f"read is not clear: make the archive again without one of them")
+    from wildgan.data.readers import is_pile, listed_labels
+
+    for read in (lambda: load_dataset(big), lambda: load_dataset(big, "unlabelled"), lambda: is_pile(big)):
+        with pytest.raises(DataError) as e:
+            read()
+        assert str(e.value).startswith(want), str(e.value)
+    assert listed_labels(big) is None                 # (as load_dataset refuses it: the read says why)
 
 
 def test_a_batch_tar_made_on_macos_reads_and_an_incomplete_one_names_the_archive(tmp_path, monkeypatch):

@@ -49,10 +49,9 @@ from PIL import Image
 
 from ..errors import ConfigError, DataError, warn_user
 from .dataset_files import named_in_archive, npz_image_count
-from .download import unpack_cached
 from .image_decode import IMAGE_EXTS, decode_pil_sized, draft_scale, draftable, read_image, read_image_sized
 from .imageset import resize_warning, scale_warning, warn_decode_stats
-from .readers import channel_warning, detect_format, is_dataset_file, list_image_files, load_dataset
+from .readers import channel_warning, detect_format, image_tar_tree, is_dataset_file, list_image_files, load_dataset
 from .transforms import (MAX_AUTO_RESOLUTION, array_to_uint8, check_resolution, convert, next_pow2, own_channels,
                          resize_one, to_channels)
 
@@ -246,7 +245,7 @@ def check_image_paths(X: Any, what: str, depth16: str = "per-image") -> int | No
             if is_dataset_file(X):
                 if detect_format(Path(X)) == "folder-tar":
                     # (images decoded twice would cost what the check saves: listed only)
-                    root = unpack_cached(X)
+                    root = image_tar_tree(Path(X))
                     with named_in_archive(root, Path(X)):
                         return len(list_image_files([root]))
                 # (read, checked and dropped: held through the training it would double the memory X_val needs)
@@ -354,7 +353,7 @@ def _read_dataset_file(p: Path, depth16: str, skip_bad: bool, stats: dict[str, A
     files is unpacked (once, into the cache) and read file by file like a folder, so that its images keep their
     own sizes for the Detector's conversion (resize_mode, resolution); arrays (.npz, CIFAR) are read whole."""
     if detect_format(p) == "folder-tar":
-        root = unpack_cached(p)
+        root = image_tar_tree(p)
         with named_in_archive(root, p):     # (a file in it named ARCHIVE:member, not by its place in the cache)
             items, ids = _files_to_items(list_image_files([root]), depth16, skip_bad, stats, limit, fit, channels)
         return items, [Path(i).relative_to(root).as_posix() for i in ids]   # ids inside the archive

@@ -415,7 +415,7 @@ def is_pile(path: str | Path) -> bool:
     p = Path(path)
     if p.is_dir():
         return _is_pile(p)
-    return p.is_file() and is_tar(p) and detect_format(p) == "folder-tar" and _is_pile(unpack_cached(p))
+    return p.is_file() and is_tar(p) and detect_format(p) == "folder-tar" and _is_pile(image_tar_tree(p))
 
 
 def _class_files(folder: Path, other: dict[str, int] | None = None) -> dict[str, list[Path]]:
@@ -621,7 +621,7 @@ def read_folder_tar(archive: str | Path, o: Opts) -> tuple[ImageSet, ImageSet | 
     Small same-size images (CIFAR-like) are cached at native size, so every resolution / channel choice reuses
     the one decode; other trees are cached per conversion option set.
     """
-    tree = unpack_cached(archive, o.cache_dir)
+    tree = image_tar_tree(Path(archive), o.cache_dir)
     _drop_stale_decoded(tree)
     # (a probe stopped by a second size must not leave its counts in the caller's stats: its own, merged on success)
     native = replace(o, resolution=None, channels=None, fit="resize", resize="resize", probe_uniform=True,
@@ -748,7 +748,13 @@ def _cifar_markers(p: Path) -> list[str]:
     return found + ["cifar-10-batches-py/"] if (p / "cifar-10-batches-py").is_dir() else found
 
 
-def _cifar_beside_images(p: Path) -> DataError | None:
+# what to do about an archive holding both image files and CIFAR-10 batches (_tar_kind, image_tar_tree)
+_REMAKE_ARCHIVE = ("make the archive again without one of them (without the batches, to read the image files; without "
+                   "the images, to read CIFAR-10)")
+
+
+def _cifar_beside_images(p: Path, advice: str = "move one of them out (the batches, to read the image files; the "
+                                                "images, to read CIFAR-10)") -> DataError | None:
     """The error for a folder that holds both CIFAR-10 batches (_cifar_markers) and image files anywhere else in its
     tree, else None. Read as batches, its images were left out without a word; read as image files, the batches
     were: which one was meant is the user's to say. The one rule of _detect (load_dataset, is_dataset_file) and
@@ -763,8 +769,7 @@ def _cifar_beside_images(p: Path) -> DataError | None:
         if image is not None:
             first = (Path(dirpath) / image).relative_to(p).as_posix()
             return DataError(f"{p}: holds both image files (e.g. {first}) and CIFAR-10 batches "
-                             f"({', '.join(batches)}), so which to read is not clear: move one of them out (the "
-                             f"batches, to read the image files; the images, to read CIFAR-10)")
+                             f"({', '.join(batches)}), so which to read is not clear: {advice}")
     return None
 
 
@@ -799,9 +804,23 @@ def _tar_kind(p: Path, names: list[str]) -> str:
     if image is not None:
         shown = ", ".join(batches[:3]) + (f" and {len(batches) - 3} more" if len(batches) > 3 else "")
         raise DataError(f"{p}: holds both image files (e.g. {image}) and CIFAR-10 batches ({shown}), so which to "
-                        f"read is not clear: make the archive again without one of them (without the batches, to "
-                        f"read the image files; without the images, to read CIFAR-10)")
+                        f"read is not clear: {_REMAKE_ARCHIVE}")
     return "cifar-batches"
+
+
+def image_tar_tree(p: Path, cache_dir: str | Path | None = None) -> Path:
+    """The unpack (unpack_cached) of `p`, an archive of image files (detect_format's folder-tar), refused as its folder
+    would be (_cifar_beside_images, at its top and in its one top folder) when it holds CIFAR-10 batches beside the
+    images that _tar_kind did not see in the first 200 names: read as image files, the batches were left out without
+    a word. Every read and listing of such an archive takes its tree from here."""
+    tree = unpack_cached(p, cache_dir)
+    tops = [q for q in tree.iterdir() if not _hidden(q.name)]
+    for root in [tree, *(tops if len(tops) == 1 and tops[0].is_dir() else [])]:
+        mixed = _cifar_beside_images(root, _REMAKE_ARCHIVE)
+        if mixed is not None:
+            with named_in_archive(tree, p):
+                raise mixed
+    return tree
 
 
 def _detect(p: Path) -> str:
@@ -897,10 +916,10 @@ def load_dataset(path: str | Path | None, dataset: str = "auto", **opts: Any
         kind = "folder"                     # asked for classes: _class_files explains what is missing
     _refuse_other_format(p, dataset, kind)
     test: ImageSet | None
-    if dataset == "auto" and kind == "folder-tar" and _is_pile(unpack_cached(p, o.cache_dir)):
+    if dataset == "auto" and kind == "folder-tar" and _is_pile(image_tar_tree(p, o.cache_dir)):
         dataset = "unlabelled"              # a tar of a pile (e.g. `tar czf pile.tar.gz pile/`)
     if dataset == "unlabelled" and kind == "folder-tar":
-        tree = unpack_cached(p, o.cache_dir)
+        tree = image_tar_tree(p, o.cache_dir)
         with named_in_archive(tree, p):
             train = read_unlabelled(tree, o)    # every image in the archive
         train.info.update(source=str(p.resolve()), format="unlabelled-tar")
@@ -923,7 +942,7 @@ def load_dataset(path: str | Path | None, dataset: str = "auto", **opts: Any
     if kind == "folder":
         train, test = read_folder(p, o)
     elif kind == "folder-tar":
-        with named_in_archive(unpack_cached(p, o.cache_dir), p):
+        with named_in_archive(image_tar_tree(p, o.cache_dir), p):
             train, test = read_folder_tar(p, o)
     elif kind == "npz":
         train, test = read_npz(p, o)
@@ -979,7 +998,7 @@ def listed_labels(path: str | Path | None, dataset: str = "auto"
             names = folder_class_names(p)
             return None if names is None else (kind, names, None)
         if kind == "folder-tar":
-            tree = unpack_cached(p)
+            tree = image_tar_tree(p)
             names = None if _is_pile(tree) else folder_class_names(tree)
             return None if names is None else (kind, names, None)
         if kind == "npz":
