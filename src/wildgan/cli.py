@@ -711,12 +711,16 @@ def _set_from_config(p: argparse.ArgumentParser, argv: Sequence[str]) -> None:
     unknown = sorted(set(values) - set(actions))
     if unknown:
         sections = [k for k in unknown if k in ("data", "net", "train", "score", "fanogan", "search")]
-        hint = (f"; a file with sections ({', '.join(sections)}) must be a whole run config (data, net and train, "
-                f"as a run's config.yaml); for a few settings use flat option names (e.g. total_kimg: 100)"
-                if sections else "")
+        hint = f"; {_whole_config_hint(sections)}" if sections else ""
         raise ConfigError(f"{known.config}: unknown option(s) {unknown}; use the long option names of "
                           f"`wildgan train --help` (with _ or -){hint}")
     p.set_defaults(**{k: _option_value(actions[k], v, path) for k, v in values.items()})
+
+
+def _whole_config_hint(sections: list[str]) -> str:
+    """What a --config file with sections must hold, and where a few settings go instead."""
+    return (f"a file with sections ({', '.join(sections)}) must be a whole run config (data, net and train, as a "
+            f"run's config.yaml); for a few settings use flat option names (e.g. total_kimg: 100)")
 
 
 def _option_value(action: argparse.Action, v: Any, path: Path) -> Any:
@@ -767,6 +771,11 @@ def config_file_to_args(path: Path) -> dict[str, Any]:
     from .config import load_config_file, run_config_in
 
     d = load_config_file(path)
+    if "train" in d and "data" in d and isinstance(d["train"], dict) and "net" not in d:
+        # a hand-written file in a run config's layout with only the sections it changes: run_config_in's bare
+        # "missing the 'net' section" did not say that a few settings go in a flat file, as a lone train: section's
+        # refusal (_set_from_config) does
+        raise ConfigError(f"{path}: config is missing the 'net' section; {_whole_config_hint(['data', 'train'])}")
     cfg = run_config_in(d, path)
     if cfg is None:
         out: dict[str, Any] = {}

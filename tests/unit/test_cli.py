@@ -1489,6 +1489,17 @@ def test_a_partial_sectioned_config_file_says_what_is_accepted(tiny_npz, tmp_pat
     assert "unknown option(s) ['train']" in err and "must be a whole run config" in err
 
 
+def test_a_sectioned_config_file_without_net_says_what_is_accepted(tiny_npz, tmp_path, capsys):
+    # data: and train: as in a run's config.yaml, but not whole: it said only "config is missing the 'net' section",
+    # not that a few settings go in a flat file as the lone train: section's refusal above does
+    cfg = tmp_path / "partial.yaml"
+    cfg.write_text(f"data:\n  data: {tiny_npz}\ntrain:\n  total_kimg: 1\n")
+    assert main(["train", "--config", str(cfg), "--out", str(tmp_path / "x"), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert f"{cfg}: config is missing the 'net' section" in err
+    assert "must be a whole run config" in err and "flat option names (e.g. total_kimg: 100)" in err
+
+
 @pytest.mark.parametrize("argv, words", [
     (["--method", "fanogan", "--encoder-loss", "latent"], "--encoder-loss, --preset do not apply to --method fanogan"),
     # the pGAN's schedule, size and fast path (f-AnoGAN has its own: epochs or --fanogan-iters, --fanogan-dim, fp32)
