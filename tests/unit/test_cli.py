@@ -3005,7 +3005,7 @@ def test_evaluate_writes_the_per_image_scores_behind_every_auc_of_eval_json(tiny
             **{f"G_{k}": v for k, v in ev["other_generator"]["auc"].items()}}
     assert set(rows[0]) == {"id", "label", *want}
     for k, v in want.items():
-        assert roc_auc_score(y, [float(r[k]) for r in rows]) == v, k
+        assert roc_auc_score(y, [float(r[k]) for r in rows]) == pytest.approx(v, rel=0, abs=1e-12), k
     # without the controls, the file holds what was computed: no earlier evaluation's controls beside this eval.json
     assert main(["evaluate", str(run), "--no-controls"]) == 0
     with open(run / "test_controls.csv", newline="") as f:
