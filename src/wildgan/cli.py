@@ -518,6 +518,10 @@ def _add_train_args(p: argparse.ArgumentParser, study: bool = False) -> None:
     g.add_argument("--fanogan-bn-warmup", choices=("on", "off"), default="on",
                    help="f-AnoGAN: warm-up of the BatchNorm moving-average decay (default on; off = the official "
                         "constant 0.99)")
+    g.add_argument("--search-steps", type=int, metavar="N",
+                   help="search: Adam steps of the latent search per image whenever the run scores images (default "
+                        "500, AnoGAN's); the scoring of a search run costs about N forward and backward passes of G "
+                        "and D per image, so fewer steps are faster and fit each image less closely")
     g = p.add_argument_group("run")
     g.add_argument("--device", default="auto", type=_device, help=DEVICE_HELP)
     g.add_argument("--amp", choices=("auto", "off", "bf16"), default="auto",
@@ -821,7 +825,7 @@ def run_config_to_options(cfg: Any) -> dict[str, Any]:
            "width": net.fmap_max if named and net.fmap_max != PRESETS[cfg.preset]["fmap_max"] else None,
            "latent_size": net.latent_size if named and net.latent_size != net.nf(0) else None,
            "fanogan_iters": fan.gan_iters, "fanogan_enc_iters": fan.enc_iters, "fanogan_dim": fan.dim,
-           "fanogan_bn_warmup": "on" if fan.bn_warmup else "off"}
+           "fanogan_bn_warmup": "on" if fan.bn_warmup else "off", "search_steps": cfg.search.steps}
     if _same(train.total_kimg, paper_total_kimg(net.resolution, train.phase_kimg, train.fade_kimg)):
         del out["total_kimg"]
     if _same(train.checkpoint_kimg, default_checkpoint_kimg(train.total_kimg)):
@@ -873,6 +877,7 @@ def run_config_from_args(a: argparse.Namespace, resolution: int, channels: int) 
         FAnoGANConfig,
         RunConfig,
         ScoreConfig,
+        SearchConfig,
         TrainConfig,
         default_checkpoint_kimg,
         paper_total_kimg,
@@ -899,8 +904,9 @@ def run_config_from_args(a: argparse.Namespace, resolution: int, channels: int) 
                         **({"enc_iters": a.fanogan_enc_iters} if a.fanogan_enc_iters is not None else {}),
                         bn_warmup=a.fanogan_bn_warmup != "off",
                         **({"dim": a.fanogan_dim} if a.fanogan_dim is not None else {}))
+    search = SearchConfig(**({"steps": a.search_steps} if getattr(a, "search_steps", None) is not None else {}))
     return RunConfig(data=data, net=net, train=train, score=ScoreConfig(), preset=preset, method=method,
-                     fanogan=fan)
+                     fanogan=fan, search=search)
 
 
 def _file_reference_args(config: str) -> argparse.Namespace:
@@ -1476,6 +1482,8 @@ def _warn_other_methods_options(a: argparse.Namespace, method: str) -> None:
         # the progressive GAN's schedule, size and fast path: f-AnoGAN has its own (epochs or --fanogan-iters, its
         # lr 1e-4, --fanogan-dim, N_z 128, fp32)
         ignored += [_flag(o) for o in _PGAN_ONLY_OPTIONS if o in typed]
+    if method != "search" and "search_steps" in typed:
+        ignored.append("--search-steps")
     if ignored:
         _warn(f"warning: {', '.join(ignored)} {'does' if len(ignored) == 1 else 'do'} not apply to --method "
               f"{method}: ignored")

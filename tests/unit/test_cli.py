@@ -1508,6 +1508,7 @@ def test_a_sectioned_config_file_without_net_says_what_is_accepted(tiny_npz, tmp
     (["--method", "search", "--encoder-loss", "latent"], "--encoder-loss does not apply to --method search"),
     (["--fanogan-iters", "5", "--fanogan-dim", "8"], "--fanogan-iters, --fanogan-dim do not apply to --method "
                                                      "wildgan"),
+    (["--method", "fanogan", "--search-steps", "5"], "--preset, --search-steps do not apply to --method fanogan"),
 ])
 def test_options_of_another_method_are_said_to_be_ignored(argv, words, tiny_npz, tmp_path, capsys, monkeypatch):
     import wildgan.training.run as run_mod
@@ -1521,6 +1522,28 @@ def test_options_of_another_method_are_said_to_be_ignored(argv, words, tiny_npz,
                  str(tmp_path / "r"), *argv]) == 2
     err = capsys.readouterr().err
     assert words in err and "stopped here" in err
+
+
+def test_search_steps_is_recorded_replayed_and_kept_by_a_resume(tiny_npz, tmp_path, capsys):
+    """--search-steps sets the search section's steps (the latent search's cost at every scoring of a search run),
+    which only a config file could set before; a --config replay and a --resume keep it, a flag changes it."""
+    base = ["--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--method", "search"]
+    assert dry_run(capsys, *base)["search"]["steps"] == 500
+    cfg = dry_run(capsys, *base, "--search-steps", "40")
+    assert cfg["search"]["steps"] == 40
+    (tmp_path / "c.json").write_text(json.dumps(cfg))
+    assert dry_run(capsys, "--config", str(tmp_path / "c.json"))["search"]["steps"] == 40
+    assert dry_run(capsys, "--config", str(tmp_path / "c.json"), "--search-steps", "9")["search"]["steps"] == 9
+    run = tmp_path / "run"
+    assert main(["train", *base, "--search-steps", "3", "--total-kimg", "0.02", "--threads", "1", "--no-progress",
+                 "--out", str(run)]) == 0, capsys.readouterr().err
+    assert json.loads((run / "config.json").read_text())["search"]["steps"] == 3
+    capsys.readouterr()
+    assert main(["train", "--out", str(run), "--resume", "--total-kimg", "0.03", "--dry-run"]) == 0
+    err = capsys.readouterr().err
+    assert json.loads(err[err.index("{"):])["search"]["steps"] == 3
+    with pytest.raises(SystemExit):
+        main(["train", *base, "--search-steps", "x", "--out", str(tmp_path / "r2"), "--dry-run"])
 
 
 def test_train_threads_applies_to_fanogan_too(tiny_npz, tmp_path, capsys, monkeypatch):
