@@ -93,6 +93,11 @@ class NetConfig:
             raise ConfigError(f"channels must be 1 or 3, got {self.channels}")
         _check_numbers(self, {"fmap_base": ">=1", "fmap_max": ">=1", "fmap_decay": ">=0", "latent_size": "int>=0",
                               "mbstd_group": ">=1"})
+        # scoring pads its batches to multiples of 4 (the spec's group; scoring.batch_order, score.batch_size): a
+        # group of 8 trained, then stopped the run's first scoring of 20 images with minibatch_stddev's ValueError
+        if self.mbstd_group not in (1, 2, 4):
+            raise ConfigError(f"mbstd_group must be 1, 2 or 4 (a divisor of the 4-image groups scoring pads its "
+                              f"batches to; the spec's is 4), got {self.mbstd_group!r}")
         # the channel count halves per level from fmap_base: at a high resolution a small base reaches 0 channels
         # (tiny's 256 at 1024x1024), which no layer can have
         thin = [s for s in range(self.resolution_log2) if self.nf(s) < 1]

@@ -98,3 +98,24 @@ def test_a_run_recorded_relative_to_the_sample_reads_it_by_name_not_by_another_i
     write_run_config(RunConfig(data=DataConfig(data="toy.npz"), net=net_config_for_preset("tiny", 8, 1),
                                train=TrainConfig(total_kimg=1.0)), run)
     assert read_run_config(run).data.data == str(data)
+
+
+def test_a_minibatch_stddev_group_that_scoring_cannot_pad_to_is_refused_before_training() -> None:
+    """Scoring pads its batches to multiples of 4 images: a group of 8 trained, then the run's first scoring (20
+    images, or a last batch of 36) stopped in minibatch_stddev. Refused when the config is made; 1, 2 and 4 score."""
+    import numpy as np
+    import torch
+
+    from wildgan.config import NetConfig, ScoreConfig
+    from wildgan.nets import build_pgan
+    from wildgan.scoring import score_pgan
+
+    for bad in (3, 8, 16):
+        with pytest.raises(ConfigError, match=rf"mbstd_group must be 1, 2 or 4 .*got {bad}"):
+            NetConfig(resolution=8, channels=1, fmap_base=16, fmap_max=8, mbstd_group=bad)
+    x = (np.random.default_rng(0).random((21, 8, 8, 1)) * 255).astype(np.uint8)
+    for group in (1, 2, 4):
+        nc = NetConfig(resolution=8, channels=1, fmap_base=16, fmap_max=8, mbstd_group=group)
+        with torch.no_grad():
+            got = score_pgan(build_pgan(nc, 0), x, ScoreConfig(batch_size=12))
+        assert all(len(v) == 21 and np.isfinite(v).all() for v in got.scores.values())
