@@ -411,6 +411,12 @@ class Detector:
         `--fanogan-dim` (the official 64).
     latent_size : N_z instead of the width's (None = nf(0), the width; as `wildgan train --latent-size`; pGAN
         methods). E.g. latent_size=512 keeps the paper's latent space at a smaller width.
+    search_steps : 'search' only: Adam steps of the latent search per image, whenever the run scores images (fit's
+        training scores, decision_function and the other scoring methods, `wildgan evaluate` of the run), as
+        `wildgan train --search-steps` (default 500, AnoGAN's; 0 scores the initial latents). Scoring costs about
+        search_steps forward and backward passes of G and D per image: fewer are faster and fit each image less
+        closely. Recorded in the run's config (search.steps), which from_run reads it from; set after fit, it
+        takes effect at the next fit, as the training parameters do (the fitted networks score with their run's).
     total_kimg, phase_kimg : training length and phase length in thousands of images shown (pGAN methods;
         None = the paper's schedule: full growth + 2/3 of a phase). For 'fanogan', total_kimg sets both stages to
         total_kimg * 1000 / 16 iterations (None = the official 7 epochs + 50000 encoder steps).
@@ -469,11 +475,12 @@ class Detector:
                  encoder_loss: str = "image", batch_mode: str = "mixed", resize_mode: str = "resize",
                  run_dir: str | None = None, skip_bad: bool = False, threads: int | None = None,
                  pixel_range: str = "auto", depth16: str = "per-image", width: int | None = None,
-                 latent_size: int | None = None, verbose: bool = False) -> None:
+                 latent_size: int | None = None, search_steps: int = 500, verbose: bool = False) -> None:
         self.method = method
         self.preset = preset
         self.width = width
         self.latent_size = latent_size
+        self.search_steps = search_steps
         self.total_kimg = total_kimg
         self.phase_kimg = phase_kimg
         self.contamination = contamination
@@ -578,6 +585,11 @@ class Detector:
                 raise ConfigError(f"{name} must be a positive integer (None = the preset's), got {w!r}")
         if getattr(self, "latent_size", None) is not None and self.method == "fanogan":
             raise ConfigError("latent_size is for the pGAN methods; f-AnoGAN's latent size is the official 128")
+        steps = getattr(self, "search_steps", 500)                  # (a Detector pickled before it existed)
+        if not (_is_whole(steps) and steps >= 0):
+            # checked for every method, as width is: a typo is refused where it is made, not when the method changes
+            raise ConfigError(f"search_steps must be a whole number >= 0 (the latent search's Adam steps per image; "
+                              f"0 scores the initial latents), got {steps!r}")
         if self.resolution is not None:
             from .data.transforms import check_resolution
 
@@ -637,8 +649,8 @@ class Detector:
 
     # -------------------------------------------------------------------------------------------- config
     def _run_config(self, data_cfg: Any, resolution: int, channels: int) -> Any:
-        from .config import (PRESETS, FAnoGANConfig, RunConfig, ScoreConfig, TrainConfig, default_checkpoint_kimg,
-                             net_config_for_preset, paper_total_kimg)
+        from .config import (PRESETS, FAnoGANConfig, RunConfig, ScoreConfig, SearchConfig, TrainConfig,
+                             default_checkpoint_kimg, net_config_for_preset, paper_total_kimg)
 
         if self.preset not in PRESETS:
             raise ConfigError(f"unknown preset {self.preset!r}; choose one of {sorted(PRESETS)}")
@@ -668,8 +680,12 @@ class Detector:
             net = replace(net, fmap_base=16 * int(width), fmap_max=int(width), latent_size=int(width))
         if getattr(self, "latent_size", None) is not None and self.method != "fanogan":
             net = replace(net, latent_size=int(self.latent_size))
-        return RunConfig(data=data_cfg, net=net, train=train,
-                         score=ScoreConfig(lam=float(self.lam)), preset=self.preset, method=self.method, fanogan=fan)
+        # recorded for every method, as the CLI's --search-steps is (only a search run reads it): from_run then gives
+        # back the value fit was given. A resume may change it (training.run.run_differences leaves the search
+        # section out: it only matters at scoring time), and the resumed run's config records the new one
+        search = SearchConfig(steps=int(getattr(self, "search_steps", 500)))
+        return RunConfig(data=data_cfg, net=net, train=train, score=ScoreConfig(lam=float(self.lam)),
+                         preset=self.preset, method=self.method, fanogan=fan, search=search)
 
     def _log(self, run_log: RunLog) -> Callable[[str], None]:
         def log(msg: str) -> None:
@@ -1439,6 +1455,9 @@ class Detector:
                                   f"{', '.join(unknown)}): written by a newer wildgan? Load it with that version")
         if device is not None:
             params["device"] = device
+        # a Detector saved before search_steps existed: the steps its networks score with are its config's (500,
+        # the default, unless it came from a run whose config file set them), so that get_params and a refit agree
+        params.setdefault("search_steps", int(cfg.search.steps))
         det = cls(**params)
         try:
             dev = resolve_device(det.device)
@@ -1538,7 +1557,8 @@ class Detector:
                   encoder_loss=cfg.train.encoder_loss if cfg.train.encoder_loss != "none" else "image",
                   batch_mode=batch_mode, resize_mode=conv.get("fit", "resize"), run_dir=str(run_dir),
                   threads=cfg.train.threads, depth16=conv.get("depth16", "per-image"), width=_run_width(cfg),
-                  latent_size=_run_latent_size(cfg), skip_bad=skip_bad, verbose=verbose)
+                  latent_size=_run_latent_size(cfg), search_steps=int(cfg.search.steps), skip_bad=skip_bad,
+                  verbose=verbose)
         det._validate()
         if threshold == "f1" and recorded is None and (X_val is None or y_val is None):
             raise ConfigError("threshold='f1' needs a labelled validation set: from_run(..., X_val=, y_val=)")

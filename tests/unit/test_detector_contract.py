@@ -56,6 +56,13 @@ def no_training(monkeypatch):
     ({"resolution": 24}, "resolution must be a power of two >= 4"),
     ({"channels": "3"}, "channels must be 1 or 3"),
     ({"channels": 2}, "channels must be 1 or 3"),
+    # the latent search's steps: refused at fit for every method (a typo must not wait for method='search')
+    ({"search_steps": -1}, r"search_steps must be a whole number >= 0 .*got -1$"),
+    ({"search_steps": 2.5}, "search_steps must be a whole number >= 0"),
+    ({"search_steps": True}, "search_steps must be a whole number >= 0"),
+    ({"search_steps": "10"}, "search_steps must be a whole number >= 0"),
+    ({"search_steps": None}, "search_steps must be a whole number >= 0"),
+    ({"method": "search", "search_steps": -5}, "search_steps must be a whole number >= 0"),
 ])
 def test_bad_parameters_are_config_errors_before_training(kw, match, blobs, no_training) -> None:
     with pytest.raises(ConfigError, match=match):
@@ -78,6 +85,7 @@ def test_numpy_numbers_are_valid_parameters() -> None:
     Detector(**{**TINY, "total_kimg": np.float64(0.05)}, seed=np.int64(3), contamination=np.float32(0.1),
              mad_k=np.float64(2.0), lam=np.float32(0.1), channels=np.int64(1))._validate()
     Detector(resolution=np.int64(16))._validate()
+    Detector("search", search_steps=np.int64(0))._validate()
     Detector(resolution=32.0)._validate()                  # (a whole number written as a float, e.g. from YAML)
     Detector(**TINY, seed=2 ** 64 - 2, threshold="mad", contamination=0.9)._validate()   # (contamination unused)
 
@@ -158,3 +166,62 @@ def test_a_pgan_detector_scores_by_a_by_default_and_a_bad_score_is_refused(blobs
         Detector(**TINY, score="b").fit(blobs)
     with pytest.raises(AttributeError):          # (NotFittedError) score_ names the fitted networks' score
         Detector(**TINY).score_
+
+
+def test_search_steps_is_recorded_in_the_run_used_by_its_scoring_and_kept_by_save_load_and_from_run(
+        blobs, tmp_path) -> None:
+    """Detector(search_steps=N) is `wildgan train --search-steps N`: the run's config records search.steps, every
+    scoring of the fitted search networks runs N steps, and from_run / save / load give the value back; a Detector
+    saved before the parameter existed loads with its config's steps (500) and no warning."""
+    import json
+    import warnings
+
+    from wildgan.config import SearchConfig
+    from wildgan.scoring.latent_search import search_scores
+
+    det = Detector("search", **TINY, search_steps=2, run_dir=str(tmp_path / "run")).fit(blobs)
+    assert det.get_params()["search_steps"] == 2 and "search_steps=2" in repr(det)
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["search"]["steps"] == 2
+    assert det.model_.cfg.search.steps == 2
+    x = blobs[:4]
+    got = det.decision_function(x)
+    m = det.model_
+
+    def searched(steps: int) -> np.ndarray:
+        res = search_scores(m.nets.Gs, m.nets.D, det._images(x), SearchConfig(steps=steps), det.lam,
+                            m.cfg.score.kappa, m.device, lod=m.lod)
+        return np.asarray(res.scores["a"], dtype=np.float64)
+
+    np.testing.assert_allclose(got, searched(2), rtol=1e-6, atol=1e-7)
+    assert not np.allclose(got, searched(0), rtol=1e-6, atol=1e-7)       # the steps change the scores
+
+    run = Detector.from_run(tmp_path / "run", device="cpu")
+    assert run.search_steps == 2
+    np.testing.assert_allclose(run.decision_function(x), got, rtol=1e-6, atol=1e-7)
+
+    path = det.save(tmp_path / "m")
+    loaded = Detector.load(path)
+    assert loaded.search_steps == 2
+    np.testing.assert_array_equal(loaded.decision_function(x), got)
+
+    # a Detector saved before search_steps existed: no such parameter, and the search section Detectors wrote then
+    meta = json.loads(path.read_text())
+    del meta["params"]["search_steps"]
+    meta["config"]["search"]["steps"] = 500
+    path.write_text(json.dumps(meta))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        older = Detector.load(path)
+    assert older.search_steps == 500 and older.get_params()["search_steps"] == 500
+
+
+def test_a_resume_may_change_search_steps_as_the_clis_does(blobs, tmp_path) -> None:
+    """The search section only matters at scoring time: a CLI --resume does not compare it
+    (training.run.run_differences), and neither does fit(resume=True); the resumed run records the new steps."""
+    import json
+
+    kw = dict(TINY, run_dir=str(tmp_path / "run"))
+    Detector("search", **kw, search_steps=2).fit(blobs)
+    det = Detector("search", **{**kw, "total_kimg": 0.1}, search_steps=0).fit(blobs, resume=True)
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["search"]["steps"] == 0
+    assert det.model_.cfg.search.steps == 0
