@@ -108,8 +108,9 @@ def environment_versions() -> dict[str, str]:
     commit = source_commit()
     if commit:
         found["wildgan_source"] = commit
-    if kernels_from_env() != "auto":
-        found["kernels"] = kernels_from_env()      # (WILDGAN_KERNELS=plain: recorded only when set, as it is rare)
+    kernels = kernels_from_env()
+    if kernels != "auto":
+        found["kernels"] = kernels      # (WILDGAN_KERNELS=plain: recorded only when set, as it is rare)
     return found
 
 

@@ -942,7 +942,8 @@ def load_dataset(path: str | Path | None, dataset: str = "auto", **opts: Any
     if kind == "folder":
         train, test = read_folder(p, o)
     elif kind == "folder-tar":
-        with named_in_archive(image_tar_tree(p, o.cache_dir), p):
+        # (read_folder_tar takes its tree from image_tar_tree, which checks it: the unpack here only names files)
+        with named_in_archive(unpack_cached(p, o.cache_dir), p):
             train, test = read_folder_tar(p, o)
     elif kind == "npz":
         train, test = read_npz(p, o)

@@ -24,7 +24,6 @@ SQRT2 = math.sqrt(2.0)
 # each a full pass over the activation (G's pixel norms are ~15% of an iteration's memory traffic; on the CPU
 # torch's rms_norm is that same plain formula). benchmarks/roofline.py adds "cpu" to price the fused kernels.
 FUSED_PIXEL_NORM_DEVICES: set[str] = {"cuda"}
-# (none of these device sets is used with WILDGAN_KERNELS=plain: config.kernels_from_env)
 
 # Devices on which minibatch_stddev takes the group variance as one torch.var kernel instead of the TF code's
 # mean((y - mean(y))^2) (mean, sub, square, mean: its sums in another order, so equal up to float rounding, ~1e-7
@@ -37,6 +36,7 @@ VAR_STDDEV_DEVICES: set[str] = {"cuda"}
 # on CUDA, where a kernel launch costs more than these kernels' work; on the CPU it measured 0-15% slower at low
 # resolution (benchmarks/RESULTS.md, 2026-12-02).
 FLAT_WEIGHTS_DEVICES: set[str] = {"cuda"}
+# (none of these three device sets is used with WILDGAN_KERNELS=plain: config.kernels_from_env)
 
 
 def _rms_norm_last(x: torch.Tensor, eps: float) -> torch.Tensor:
