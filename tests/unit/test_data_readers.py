@@ -436,6 +436,22 @@ def test_a_tar_is_cifar_by_the_folder_rule(tmp_path, monkeypatch):
     assert listed_labels(big) is None                 # (as load_dataset refuses it: the read says why)
 
 
+def test_a_tar_of_only_an_npz_lists_no_labels(tmp_path, monkeypatch):
+    """A tar holding only an .npz is refused by the read (an archive is read as image folders); listing its labels
+    said ('folder-tar', []), a labelled tree without classes, where it must say None as for every refused read."""
+    monkeypatch.setenv("WILDGAN_CACHE", str(tmp_path / "cache"))
+    from wildgan.data.readers import listed_labels
+
+    npz = tmp_path / "d.npz"
+    np.savez(npz, x=np.zeros((4, 8, 8, 3), np.uint8), y=np.array([0, 1, 0, 1]))
+    out = tmp_path / "npz.tar.gz"
+    with tarfile.open(out, "w:gz") as t:
+        t.add(npz, arcname="d.npz")
+    with pytest.raises(DataError, match="no image files"):
+        load_dataset(out)
+    assert listed_labels(out) is None
+
+
 def test_a_batch_tar_made_on_macos_reads_and_an_incomplete_one_names_the_archive(tmp_path, monkeypatch):
     """A tar of one folder of batches made on macOS has hidden ('._mine', AppleDouble) or __MACOSX entries beside
     that folder at its top; they are skipped, as every folder walk skips them, so its one top folder is still the

@@ -387,7 +387,8 @@ def folder_class_names(path: str | Path | None) -> list[str] | None:
         names = {d.name for d in _subdirs(train_dir or eff)}
         if test_dir is not None:
             names |= {d.name for d in _subdirs(test_dir)}
-        return sorted(names)
+        # no class folders is no labelled tree (e.g. an archive holding only an .npz, which the read refuses)
+        return sorted(names) or None
     except (OSError, DataError):
         return None           # (the read itself names the problem)
 
