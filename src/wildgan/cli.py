@@ -1937,8 +1937,8 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
         _warn(f"evaluation on other data or normal classes written to {Path(written).parent} (the run's own "
               f"eval.json is kept)")
     if a.json:
-        keep = ("auc", "ap", "controls", "controls_ap", "other_generator", "n_test", "n_anomalous", "mean_z_norm",
-                "model")
+        keep = ("auc", "ap", "auc_ci95", "auc_vs_controls", "controls", "controls_ap", "other_generator", "n_test",
+                "n_anomalous", "mean_z_norm", "model")
         print(json.dumps({k: out[k] for k in keep if k in out}))
     else:
         print(format_table(out))

@@ -59,6 +59,25 @@ def test_evaluate_json_beats_chance_and_reports_controls(run_dir, capsys):
     og = out["other_generator"]
     assert og["generator"] == "G" and set(og["auc"]) == set(out["auc"])
     assert og["auc"]["L_o"] == out["auc"]["L_o"] and og["auc"]["L_r"] != out["auc"]["L_r"]
+    # every AUC's interval and paired tests are those of the per-image scores the evaluation wrote beside it
+    import csv
+
+    import numpy as np
+
+    from wildgan.evaluation.metrics import auc_ci, auc_difference
+
+    scores = list(csv.DictReader(open(run_dir / "test_scores.csv")))
+    ctl = list(csv.DictReader(open(run_dir / "test_controls.csv")))
+    y = np.array([int(r["label"]) for r in scores])
+    for k in out["auc"]:
+        s = np.array([float(r[k]) for r in scores])
+        assert out["auc_ci95"][k] == pytest.approx(list(auc_ci(y, s)), abs=1e-6), k
+        un = np.array([float(r[f"untrained_{k}"]) for r in ctl])
+        assert out["auc_vs_controls"][k]["untrained"]["diff"] == pytest.approx(
+            auc_difference(y, s, un)["diff"], abs=1e-6), k
+        lo, hi = out["auc_ci95"][k]
+        assert lo <= out["auc"][k] <= hi
+    assert set(out["auc_vs_controls"]["a"]) == {"untrained", "pixel_norm", "pixel_std", "pixel_mean"}
 
 
 @pytest.mark.integration

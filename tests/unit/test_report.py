@@ -152,8 +152,10 @@ def test_run_report_metrics_html_and_markdown(tiny_run: Path) -> None:
     assert all(s.startswith("data:image/png;base64,") for s in srcs), "the HTML must not depend on other files"
     assert m["other_generator"]["generator"] == "G" and set(m["other_generator"]["auc"]) == set(m["auc"])
     for word in ("AUC untrained", "AUC with G", "pixel_norm (control)", "most anomalous", "Named images", "Config",
-                 "Generated samples"):
-        assert word in page
+                 "Generated samples", "95% CI", "p vs untrained", "a minus each pixel control, paired the same way"):
+        assert word in page, word
+    assert set(m["auc_ci95"]) == set(m["auc"]) and set(m["auc_vs_controls"]["a"]) == {
+        "untrained", "pixel_norm", "pixel_std", "pixel_mean"}
     # why the top images rank high: the split of a into its two terms, ||E(Q)|| with its percentile; and where a
     # named image's score falls among the test images
     for word in ("Why these images", "0.05·L_n", "0.95·L_o", "percentile among the test images",
@@ -990,6 +992,29 @@ def test_the_evaluation_table_names_the_latent_a_search_run_has():
     ours = format_table({**result, "model": {"method": "wildgan", "lod": 0.0}})
     assert "mean ||z*|| (searched): normal 2.000  anomalous 1.500" in search and "E(Q)" not in search
     assert "mean ||E(Q)||: normal 2.000  anomalous 1.500" in ours
+
+
+def test_the_evaluation_table_shows_the_intervals_and_tests_only_where_the_result_has_them():
+    """An eval.json written before the intervals were kept prints its table as before; a new one prints each AUC's
+    95% interval, the p of the paired test against its untrained control, and a against the pixel controls (a
+    flipped one named so), with null (undefined) numbers as '-'."""
+    from wildgan.evaluation.run import format_table
+
+    old = {"auc": {"a": 0.6, "L_r": 0.7}, "ap": {"a": 0.6, "L_r": 0.7}, "n_test": 4, "n_anomalous": 2,
+           "controls": {"untrained": {"a": 0.55, "L_r": 0.5}, "pixel_std": 0.4}, "controls_ap": {"pixel_std": 0.45}}
+    before = format_table(old)
+    assert "95% CI" not in before and "DeLong" not in before
+    assert before.splitlines()[0].split() == ["score", "AUC", "AP", "AUC", "untrained"]
+    new = format_table({**old, "auc_ci95": {"a": [0.51, 0.69], "L_r": [None, None]},
+                        "auc_vs_controls": {"a": {"untrained": {"diff": 0.05, "se": 0.02, "p": 0.0123},
+                                                  "pixel_std": {"diff": 0.0, "se": 0.03, "p": 1.0, "flipped": True}},
+                                            "L_r": {"untrained": {"diff": 0.2, "se": 0.0, "p": 1e-20}}}})
+    lines = new.splitlines()
+    assert lines[0].split() == ["score", "AUC", "95%", "CI", "AP", "AUC", "untrained", "p"]
+    assert lines[1].split() == ["a", "0.600", "0.510-0.690", "0.600", "0.550", "0.012"]
+    assert lines[2].split() == ["L_r", "0.700", "-", "0.700", "0.500", "<1e-15"]
+    assert "a minus each pixel control (paired DeLong test): pixel_std flipped +0.000 (p 1.000)" in new
+    assert "95% CI: over the test images (DeLong); p: paired DeLong test" in new
 
 
 def test_the_evaluation_table_of_a_checkpoint_before_full_resolution_says_so_without_a_status():

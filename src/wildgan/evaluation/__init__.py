@@ -1,5 +1,6 @@
-"""Evaluation: ROC AUC / AP of every score with the controls (untrained networks, pixel statistics)."""
+"""Evaluation: ROC AUC / AP of every score with the controls (untrained networks, pixel statistics), and what an AUC
+is worth on its test set (DeLong's interval and paired test)."""
 
-from .metrics import average_precision, evaluate_scores, pixel_statistics, roc_auc
+from .metrics import auc_ci, auc_difference, average_precision, evaluate_scores, pixel_statistics, roc_auc
 
-__all__ = ["roc_auc", "average_precision", "evaluate_scores", "pixel_statistics"]
+__all__ = ["roc_auc", "auc_ci", "auc_difference", "average_precision", "evaluate_scores", "pixel_statistics"]

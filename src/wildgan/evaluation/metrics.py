@@ -3,6 +3,9 @@ scores are used as they are (higher = more anomalous), never flipped to force AU
 
 from __future__ import annotations
 
+import math
+from typing import Any, Mapping
+
 import numpy as np
 from sklearn.metrics import average_precision_score
 
@@ -56,6 +59,129 @@ def evaluate_scores(scores: dict[str, np.ndarray], labels: np.ndarray) -> dict[s
     """{'auc': {name: value}, 'ap': {name: value}} for every score."""
     return {"auc": {k: roc_auc(labels, v) for k, v in scores.items()},
             "ap": {k: average_precision(labels, v) for k, v in scores.items()}}
+
+
+def _midranks(x: np.ndarray) -> np.ndarray:
+    """1-based ranks, tied values at their average rank (as roc_auc counts a tie half)."""
+    _, group, counts = np.unique(x, return_inverse=True, return_counts=True)
+    last = np.cumsum(counts)
+    return ((2 * last - counts + 1) / 2.0)[group.ravel()]
+
+
+def delong(labels: np.ndarray, scores: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(the AUCs [K] of K scores of the same images, their covariance [K, K]) by DeLong, DeLong & Clarke-Pearson
+    (1988), computed from midranks as Sun & Xu (2014) do: each anomaly's and each normal image's share of the
+    Mann-Whitney count (its 'structural component'), whose covariances over the anomalies and over the normal images
+    give the AUCs' covariance. Ties count half, so the AUCs are roc_auc's (up to float rounding of the division).
+    The covariance is nan with fewer than 2 images of a class or a non-finite score; the AUCs nan as roc_auc's."""
+    labels, first = _check(labels, scores[0])
+    rows = [first] + [_check(labels, s)[1] for s in scores[1:]]
+    k = len(rows)
+    pos, neg = labels == 1, labels == 0
+    m, n = int(pos.sum()), int(neg.sum())
+    nan_cov = np.full((k, k), np.nan)
+    if m == 0 or n == 0:
+        return np.full(k, np.nan), nan_cov
+    v10 = np.empty((k, m))
+    v01 = np.empty((k, n))
+    finite = np.ones(k, dtype=bool)
+    for i, s in enumerate(rows):
+        if not np.isfinite(s).all():
+            finite[i] = False
+            v10[i], v01[i] = np.nan, np.nan
+            continue
+        tz = _midranks(s)
+        v10[i] = (tz[pos] - _midranks(s[pos])) / n      # per anomaly: the fraction of normal images below it
+        v01[i] = 1.0 - (tz[neg] - _midranks(s[neg])) / m
+    aucs = v10.mean(axis=1)
+    if m < 2 or n < 2:
+        return aucs, nan_cov
+    cov = np.cov(v10).reshape(k, k) / m + np.cov(v01).reshape(k, k) / n
+    return aucs, cov
+
+
+_Z95 = 1.959963984540054                     # the standard normal's 97.5% quantile
+
+
+def auc_ci(labels: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
+    """The 95% confidence interval of roc_auc(labels, scores) over test images (DeLong's variance, normal
+    approximation, clipped to [0, 1]); (nan, nan) where the variance is undefined. It measures how much the AUC would
+    move on another test set of the same size, not another training run: seeds move AUCs more
+    (benchmarks/RESULTS.md)."""
+    aucs, cov = delong(labels, [scores])
+    half = _Z95 * math.sqrt(max(float(cov[0, 0]), 0.0)) if np.isfinite(cov[0, 0]) else float("nan")
+    if not math.isfinite(half):
+        return float("nan"), float("nan")
+    return max(0.0, float(aucs[0]) - half), min(1.0, float(aucs[0]) + half)
+
+
+def auc_difference(labels: np.ndarray, first: np.ndarray, second: np.ndarray) -> dict[str, float]:
+    """{'diff': AUC(first) - AUC(second), 'se': its standard error, 'p': two-sided p-value of 'the AUCs are equal'}
+    by DeLong's paired test: both scores of the same test images, so what they share (which images are hard) cancels.
+    nan where undefined; a zero standard error gives p 1 for equal AUCs and 0 otherwise."""
+    aucs, cov = delong(labels, [first, second])
+    diff = float(aucs[0] - aucs[1])
+    var = float(cov[0, 0] + cov[1, 1] - 2 * cov[0, 1])
+    if not (math.isfinite(diff) and math.isfinite(var)):
+        return {"diff": diff, "se": float("nan"), "p": float("nan")}
+    se = math.sqrt(max(var, 0.0))
+    if se == 0.0:
+        return {"diff": diff, "se": 0.0, "p": 1.0 if diff == 0.0 else 0.0}
+    return {"diff": diff, "se": se, "p": math.erfc(abs(diff) / se / math.sqrt(2.0))}
+
+
+def _json_number(v: float) -> float | None:
+    return float(v) if math.isfinite(v) else None
+
+
+def auc_uncertainty(trained: Mapping[str, np.ndarray], labels: np.ndarray,
+                    untrained: Mapping[str, np.ndarray] | None = None,
+                    pixel: Mapping[str, np.ndarray] | None = None) -> dict[str, Any]:
+    """What the AUCs of evaluate_scores(trained, labels) are worth on this many test images, for eval.json:
+    {'auc_ci95': {score: [lo, hi]}, 'auc_vs_controls': {score: {control: {'diff', 'se', 'p'[, 'flipped']}}}}.
+
+    Every trained score is compared (auc_difference, paired) with the same score of the untrained networks and with
+    each pixel control. A pixel control below AUC 0.5 is compared with its sign flipped ('flipped': true), i.e. with
+    max(AUC, 1 - AUC), the baseline the table says to beat: the harder comparison, so a flip chosen on the test
+    labels can only make a trained score look worse. Undefined numbers (one class, fewer than 2 images of one, a
+    non-finite score) are null."""
+    ci = {k: [_json_number(v) for v in auc_ci(labels, s)] for k, s in trained.items()}
+    flips = {}
+    for name, s in (pixel or {}).items():
+        flips[name] = roc_auc(labels, s) < 0.5
+    vs: dict[str, dict[str, dict[str, Any]]] = {}
+    for k, s in trained.items():
+        row: dict[str, dict[str, Any]] = {}
+        if untrained and k in untrained:
+            row["untrained"] = {a: _json_number(b) for a, b in auc_difference(labels, s, untrained[k]).items()}
+        for name, c in (pixel or {}).items():
+            d: dict[str, Any] = {a: _json_number(b) for a, b in
+                                 auc_difference(labels, s, -np.asarray(c) if flips[name] else c).items()}
+            if flips[name]:
+                d["flipped"] = True
+            row[name] = d
+        vs[k] = row
+    return {"auc_ci95": ci, "auc_vs_controls": vs}
+
+
+# how eval.json's intervals and tests read in a table (evaluation.run.format_table, the report)
+def interval_text(v: Any) -> str:
+    """'0.671-0.717' for an auc_ci95 entry, '-' where it is undefined (null) or absent."""
+    if not isinstance(v, (list, tuple)) or len(v) != 2 or any(not isinstance(x, (int, float)) for x in v):
+        return "-"
+    return f"{v[0]:.3f}-{v[1]:.3f}"
+
+
+def p_text(p: Any) -> str:
+    """A p-value in a few characters: 0.034, 2e-07, <1e-15 (erfc's float floor), '-' where undefined."""
+    if not isinstance(p, (int, float)) or not math.isfinite(p):
+        return "-"
+    return "<1e-15" if p < 1e-15 else f"{p:.0e}" if p < 1e-3 else f"{p:.3f}"
+
+
+def signed_text(v: Any) -> str:
+    """'+0.042' for a difference of AUCs, '-' where it is undefined (null)."""
+    return f"{v:+.3f}" if isinstance(v, (int, float)) and math.isfinite(v) else "-"
 
 
 # images whose pixels pixel_statistics holds as int64 at a time: 96 MiB of them at 32x32x3, 128 MiB at 64x64x1

@@ -63,7 +63,7 @@ from ..thresholds import (DEFAULT_CONTAMINATION, DEFAULT_MAD_K, FIT_THRESHOLD_FI
 from ..training.run import evaluate_command, networks_record, stale_evaluation
 from .heatmaps import (NamedImages, check_masks, load_masks, map_block, map_lod, pick_score, pixel_auc,
                        residual_maps, score_named_images, top_k, undefined_pixel_auc)
-from .metrics import evaluate_scores, pixel_statistics
+from .metrics import auc_uncertainty, evaluate_scores, interval_text, p_text, pixel_statistics, signed_text
 from .rows import (NOT_JSON_OBJECTS, NOT_STUDY_ROWS, PIXEL_CONTROLS, checked_lines, left_out_text, line_problem,
                    row_problem)
 from .run import evaluation_dir, read_search_cache, score_settings_changes, split_for_run
@@ -720,8 +720,15 @@ def _metrics_section(page: _Page, out: Path, diag: RunDiagnostics, cfg: Any, mas
     page.p(f"{_networks_text(m['model'])} {m['n_test']} test images, {m['n_anomalous']} anomalous."
            f"{_grown_text(m['model'], cfg)}")
     og = m.get("other_generator", {}).get("generator")
-    page.table(["score", "AUC", "AP", "AUC untrained", "AP untrained", f"AUC with {og or 'other generator'}"],
-               _metrics_rows(m))
+    page.table(["score", "AUC", "95% CI", "AP", "AUC untrained", "p vs untrained", "AP untrained",
+                f"AUC with {og or 'other generator'}"], _metrics_rows(m))
+    against = [f"{c}{' (sign flipped)' if d.get('flipped') else ''} {signed_text(d.get('diff'))} "
+               f"(p {p_text(d.get('p'))})"
+               for c, d in (m.get("auc_vs_controls") or {}).get("a", {}).items() if c != "untrained"]
+    page.p("95% CI: the AUC's interval over the test images (DeLong's variance); 'p vs untrained': DeLong's paired "
+           "test of the AUC against the same score of the untrained networks on the same images. Neither counts "
+           "the spread of training itself (another seed), which is often larger."
+           + (f" a minus each pixel control, paired the same way: {', '.join(against)}." if against else ""))
     page.p("Controls: 'untrained' = the same architecture with the run's initial weights; pixel_* = minus a "
            "pixel statistic of the query (fixed sign). A trained score is only meaningful above its controls; a "
            "control below 0.5 is as informative with its sign flipped, so compare with max(AUC, 1 - AUC)."
@@ -784,9 +791,12 @@ def _metrics_rows(metrics: dict[str, Any]) -> list[list[Any]]:
     ctl, ctl_ap = metrics.get("controls", {}), metrics.get("controls_ap", {})
     un, un_ap = ctl.get("untrained", {}), ctl_ap.get("untrained", {})
     og = metrics.get("other_generator", {}).get("auc", {})
-    rows: list[list[Any]] = [[k, auc[k], ap[k], un.get(k, "-"), un_ap.get(k, "-"), og.get(k, "-")]
-                             for k in SCORE_NAMES if k in auc]
-    rows += [[f"{k} (control)", ctl[k], ctl_ap.get(k, "-"), "-", "-", "-"] for k in PIXEL_CONTROLS if k in ctl]
+    ci, vs = metrics.get("auc_ci95") or {}, metrics.get("auc_vs_controls") or {}
+    rows: list[list[Any]] = [[k, auc[k], interval_text(ci.get(k)), ap[k], un.get(k, "-"),
+                              p_text(vs.get(k, {}).get("untrained", {}).get("p")), un_ap.get(k, "-"),
+                              og.get(k, "-")] for k in SCORE_NAMES if k in auc]
+    rows += [[f"{k} (control)", ctl[k], "-", ctl_ap.get(k, "-"), "-", "-", "-", "-"]
+             for k in PIXEL_CONTROLS if k in ctl]
     return rows
 
 
@@ -1406,6 +1416,7 @@ def diagnose_run(run_dir: Path, *, device: str = "auto", controls: bool = True, 
         mu, px = evaluate_scores(ctl["untrained"], y), evaluate_scores(ctl["pixel"], y)
         metrics["controls"] = {"untrained": mu["auc"], **px["auc"]}
         metrics["controls_ap"] = {"untrained": mu["ap"], **px["ap"]}
+    metrics.update(auc_uncertainty(trained, y, ctl.get("untrained"), ctl.get("pixel")))    # (as evaluate_model)
     if "z_norm" in res.scores and y.min() != y.max():
         zn = res.scores["z_norm"]
         metrics["mean_z_norm"] = {"normal": float(zn[y == 0].mean()), "anomalous": float(zn[y == 1].mean())}

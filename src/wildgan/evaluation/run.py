@@ -26,7 +26,7 @@ from ..fileio import atomic_write_text, leave_out_defaults
 from ..scoring.run import LoadedModel, load_model, read_split_info, untrained_model, write_scores_csv
 from ..scoring.scores import SCORES_VERSION, SCORES_VERSION_ABSENT, UNRECORDED_SCORES_VERSION
 from ..training.run import networks_record
-from .metrics import evaluate_scores, pixel_statistics
+from .metrics import auc_uncertainty, evaluate_scores, interval_text, p_text, pixel_statistics, signed_text
 
 
 
@@ -257,7 +257,8 @@ def evaluate_model(model: LoadedModel, split: AnomalySplit, *, controls: bool = 
     res = model.score(split.test_x, progress=progress)
     dt = time.time() - t0
     y = split.test_y.astype(int)
-    m = evaluate_scores({k: res.scores[k] for k in SCORE_NAMES if k in res.scores}, y)
+    trained = {k: res.scores[k] for k in SCORE_NAMES if k in res.scores}
+    m = evaluate_scores(trained, y)
     z_norm = res.scores.get("z_norm")
     out: dict[str, Any] = {"auc": m["auc"], "ap": m["ap"]}
     # the per-image scores behind every other AUC eval.json holds (CONTROLS_CSV), so that each can be checked
@@ -276,18 +277,24 @@ def evaluate_model(model: LoadedModel, split: AnomalySplit, *, controls: bool = 
     search_cache: dict[str, np.ndarray] = {}
     if model.cfg.method == "search" and res.z is not None:
         search_cache.update(z=res.z, a=res.scores["a"])
+    untrained: dict[str, np.ndarray] = {}
+    pixel: dict[str, np.ndarray] = {}
     if controls:
         un_model = untrained_model(model.cfg, model.device)
         un_model.meta["lod"] = model.lod          # same resolution as the trained model is scored at
         un = un_model.score(split.test_x)
         if search_cache and un.z is not None:
             search_cache.update(z_untrained=un.z, a_untrained=un.scores["a"])
-        mu = evaluate_scores({k: un.scores[k] for k in SCORE_NAMES if k in un.scores}, y)
+        untrained = {k: un.scores[k] for k in SCORE_NAMES if k in un.scores}
+        mu = evaluate_scores(untrained, y)
         pixel = pixel_statistics(split.test_x)
         px = evaluate_scores(pixel, y)
-        beside.update({**{f"untrained_{k}": un.scores[k] for k in SCORE_NAMES if k in un.scores}, **pixel})
+        beside.update({**{f"untrained_{k}": v for k, v in untrained.items()}, **pixel})
         out["controls"] = {"untrained": mu["auc"], **px["auc"]}
         out["controls_ap"] = {"untrained": mu["ap"], **px["ap"]}
+    # what the AUCs are worth on this many test images: a 95% interval each, and a paired test against every control
+    # (the same images scored both ways), so that 'above its controls' is a measured claim, not a reading of digits
+    out.update(auc_uncertainty(trained, y, untrained, pixel))
     out["n_test"] = int(len(y))
     out["n_anomalous"] = int(y.sum())
     out["n_train"] = int(len(split.train_x))   # the split's training part: the run's own for its own data
@@ -488,12 +495,19 @@ def format_table(result: dict[str, Any]) -> str:
     ctl = result.get("controls", {})
     un = ctl.get("untrained", {})
     og = result.get("other_generator")
-    lines = [f"{'score':<12}{'AUC':>8}{'AP':>8}" + (f"{'AUC untrained':>15}" if un else "")
+    # (an eval.json written before the intervals were kept has neither: its table is printed as it was)
+    ci = result.get("auc_ci95") or {}
+    vs = result.get("auc_vs_controls") or {}
+    p_untrained = bool(un) and any("untrained" in vs.get(k, {}) for k in auc)
+    lines = [f"{'score':<12}{'AUC':>8}" + (f"{'95% CI':>14}" if ci else "") + f"{'AP':>8}"
+             + (f"{'AUC untrained':>15}" if un else "") + (f"{'p':>8}" if p_untrained else "")
              + (f"{'AUC with ' + og['generator']:>14}" if og else "")]
     for k in SCORE_NAMES:
         if k in auc:
-            lines.append(f"{k:<12}{auc[k]:>8.3f}{ap[k]:>8.3f}"
+            lines.append(f"{k:<12}{auc[k]:>8.3f}" + (f"{interval_text(ci.get(k)):>14}" if ci else "")
+                         + f"{ap[k]:>8.3f}"
                          + (f"{un.get(k, float('nan')):>15.3f}" if un else "")
+                         + (f"{p_text(vs.get(k, {}).get('untrained', {}).get('p')):>8}" if p_untrained else "")
                          + (f"{og['auc'].get(k, float('nan')):>14.3f}" if og else ""))
     if not ctl:
         lines.append("(no controls: run without --no-controls to see the untrained networks and pixel statistics)")
@@ -501,7 +515,16 @@ def format_table(result: dict[str, Any]) -> str:
         if k in ctl:
             # a control below 0.5 separates as well with its sign flipped: that is the baseline to beat
             flip = f"  (sign flipped: {1 - ctl[k]:.3f})" if ctl[k] < 0.5 else ""
-            lines.append(f"{k:<12}{ctl[k]:>8.3f}{result['controls_ap'][k]:>8.3f}{'(control)':>15}{flip}")
+            lines.append(f"{k:<12}{ctl[k]:>8.3f}" + (" " * 14 if ci else "")
+                         + f"{result['controls_ap'][k]:>8.3f}{'(control)':>15}{flip}")
+    against = [f"{c}{' flipped' if d.get('flipped') else ''} {signed_text(d.get('diff'))} (p {p_text(d.get('p'))})"
+               for c, d in vs.get("a", {}).items() if c != "untrained"]
+    if against:
+        lines.append("a minus each pixel control (paired DeLong test): " + ", ".join(against))
+    if ci:
+        lines.append("95% CI: over the test images (DeLong)" + ("; p: paired DeLong test of each AUC against its "
+                     "untrained control" if p_untrained else "") + ". Neither counts training's own spread (another "
+                     "seed), often the larger")
     info = result.get("data") or {}
     src = info.get("test_source")
     normal = info.get("normal_classes")
