@@ -60,6 +60,19 @@ def test_table_rendering_is_exact():
     assert render_csv(FIXED[::-1]) == csv_text
 
 
+def test_tables_say_what_one_cells_auc_is_worth_where_the_rows_hold_intervals():
+    """tables.md says the half-widths of the rows' 95% intervals of each method's own score (a for ours, A for
+    f-AnoGAN); rows kept before the intervals were (FIXED) give no such line."""
+    assert "95% interval, DeLong" not in render_markdown(FIXED)
+    rows = [{**r, "auc_ci95": {"a": [r["auc"]["a"] - 0.02, r["auc"]["a"] + 0.02], "A": [0.37, 0.43]}} for r in FIXED]
+    rows[0]["auc_ci95"]["a"] = [0.6, 0.8]                           # wildgan's a: ±0.1
+    rows[-1]["auc_ci95"]["A"] = [None, None]                        # undefined (one class): not counted
+    md = render_markdown(rows)
+    assert "One cell's AUC of its method's own score is worth ±0.020 to ±0.100 on its test images (95% interval" in md
+    same = render_markdown([{**r, "auc_ci95": {"a": [0.5, 0.54], "A": [0.3, 0.34]}} for r in FIXED])
+    assert "is worth ±0.020 on its test images" in same
+
+
 def test_table1_carries_the_pixel_controls_of_its_test_images():
     # Table 1 (encoder loss x score) showed the untrained networks only: a reader of it alone had no pixel control
     md = render_markdown(FIXED)

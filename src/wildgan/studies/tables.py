@@ -252,6 +252,9 @@ def render_markdown(rows: list[dict[str, Any]], apart: dict[str, str] | None = N
         parts += [note, ""]
     protocols = sorted({f"{r.get('protocol')} (normal = {r['normal']})" for r in rows})
     parts += [f"Data: {', '.join(protocols)}. Cells: {len(rows)}.", _data_lines(rows), _training_line(rows), ""]
+    sure = uncertainty_line(rows)
+    if sure:
+        parts += [sure, ""]
     for key in sorted({(r.get("protocol"), r["normal"]) for r in rows}, key=str):
         sub = [r for r in rows if (r.get("protocol"), r["normal"]) == key]
         parts += [f"## {key[0]}, normal = {key[1]}", ""]
@@ -279,6 +282,23 @@ def render_markdown(rows: list[dict[str, Any]], apart: dict[str, str] | None = N
     if left_out:
         parts += _left_out_section(left_out, apart)
     return "\n".join(parts)
+
+
+def uncertainty_line(rows: list[dict[str, Any]]) -> str | None:
+    """What one cell's AUC is worth on its test images: the half-widths of the rows' 95% intervals of their method's
+    own score (DeLong, a row's auc_ci95), as a line under the data lines; None where no row holds them (rows of a
+    wildgan before they were kept). A mean over seeds is surer than one cell, but seeds add their own spread."""
+    half = []
+    for r in rows:
+        ci = (r.get("auc_ci95") or {}).get(own_score(r["method"])) if isinstance(r.get("auc_ci95"), dict) else None
+        if isinstance(ci, list) and len(ci) == 2 and all(isinstance(v, (int, float)) for v in ci):
+            half.append((ci[1] - ci[0]) / 2)
+    if not half:
+        return None
+    span = f"±{min(half):.3f}" if max(half) - min(half) < 0.0005 else f"±{min(half):.3f} to ±{max(half):.3f}"
+    return (f"One cell's AUC of its method's own score is worth {span} on its test images (95% interval, DeLong; "
+            f"each row's auc_ci95 in results.jsonl, and auc_vs_controls: DeLong's paired test against every control). "
+            f"That leaves out the spread between training seeds, which the ± of several seeds shows.")
 
 
 def _left_out_section(rows: list[dict[str, Any]], apart: dict[str, str]) -> list[str]:
