@@ -2938,9 +2938,10 @@ def test_an_out_that_cannot_be_written_is_said_before_the_data_is_read(err, why,
 
 def test_score_and_export_threshold_of_a_read_only_run_warn_that_the_cache_is_not_written(tiny_npz, tmp_path, capsys,
                                                                                            monkeypatch):
-    """`score --threshold` (and `export --threshold`) of a run folder on a read-only file system scored every training
-    image, then stopped with a bare '[Errno 30] Read-only file system' while caching their scores: the cache is only a
-    cache, so the threshold is applied (the same one as from a writable run) and a warning says it was not kept."""
+    """`score --threshold` (also `export --threshold`, `Detector.from_run`) of a run folder on a read-only file system
+    scored every training image, then stopped with a bare '[Errno 30] Read-only file system' while caching their
+    scores: the cache is only a cache, so the threshold is applied (the same one as from a writable run) and a
+    warning says it was not kept."""
     import csv
 
     run = tmp_path / "run"
@@ -2955,6 +2956,10 @@ def test_score_and_export_threshold_of_a_read_only_run_warn_that_the_cache_is_no
     with pytest.warns(WildganWarning, match=rf"could not cache the training scores in {re.escape(str(ro))} "
                                             r"\(\[Errno 30\].*\); they are computed again next time"):
         assert main(["score", str(ro), "--out", str(tmp_path / "from-ro.csv"), *common]) == 0
+    from wildgan import Detector
+
+    with pytest.warns(WildganWarning, match=r"could not cache the training scores .*computed again next time"):
+        assert Detector.from_run(ro, batch_mode="isolated", threshold="mad").threshold_ is not None
     assert not list(ro.glob("train_scores*"))
     monkeypatch.undo()
     assert main(["score", str(run), "--out", str(tmp_path / "from-rw.csv"), *common]) == 0
