@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import warnings
 from pathlib import Path
@@ -2933,6 +2934,37 @@ def test_an_out_that_cannot_be_written_is_said_before_the_data_is_read(err, why,
         assert f"wildgan: error: cannot write --out {out}: {why} (at {ro}); give --out a file in a folder you can " \
                f"write to" in said, said
     assert list(ro.iterdir()) == []
+
+
+def test_score_and_export_threshold_of_a_read_only_run_warn_that_the_cache_is_not_written(tiny_npz, tmp_path, capsys,
+                                                                                           monkeypatch):
+    """`score --threshold` (also `export --threshold`, `Detector.from_run`) of a run folder on a read-only file system
+    scored every training image, then stopped with a bare '[Errno 30] Read-only file system' while caching their
+    scores: the cache is only a cache, so the threshold is applied (the same one as from a writable run) and a
+    warning says it was not kept."""
+    import csv
+
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.02",
+                 "--phase-kimg", "0.01", "--threads", "1", "--no-progress", "--no-train-scores",
+                 "--out", str(run)]) == 0
+    ro = tmp_path / "ro"
+    shutil.copytree(run, ro)
+    capsys.readouterr()
+    _unwritable_under(monkeypatch, ro, 30)
+    common = ["--threshold", "mad", "--threads", "1", "--no-progress"]
+    with pytest.warns(WildganWarning, match=rf"could not cache the training scores in {re.escape(str(ro))} "
+                                            r"\(\[Errno 30\].*\); they are computed again next time"):
+        assert main(["score", str(ro), "--out", str(tmp_path / "from-ro.csv"), *common]) == 0
+    from wildgan import Detector
+
+    with pytest.warns(WildganWarning, match=r"could not cache the training scores .*computed again next time"):
+        assert Detector.from_run(ro, batch_mode="isolated", threshold="mad").threshold_ is not None
+    assert not list(ro.glob("train_scores*"))
+    monkeypatch.undo()
+    assert main(["score", str(run), "--out", str(tmp_path / "from-rw.csv"), *common]) == 0
+    thr = [{r["threshold"] for r in csv.DictReader(open(tmp_path / f"from-{f}.csv", newline=""))} for f in ("ro", "rw")]
+    assert thr[0] == thr[1] and len(thr[0]) == 1
 
 
 @pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0,

@@ -323,8 +323,14 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
                                    skip_option=skip_option, pixels=other_images)
         if cached is not None:
             return cached
-    return score_training_split(run_dir, model, split, batch_mode=batch_mode, progress=progress, write=write,
-                                skipped=skipped, pixels=other_images)
+    scores = score_training_split(run_dir, model, split, batch_mode=batch_mode, progress=progress, write=False)
+    if write:
+        try:
+            write_train_scores(run_dir, model, split.train_ids, scores, batch_mode, skipped, other_images)
+        except OSError as e:
+            # a cache only: a run folder on a read-only file system (or full) still gives its threshold
+            warn_user(f"could not cache the training scores in {run_dir} ({e}); they are computed again next time")
+    return scores
 
 
 def has_train_scores(run_dir: str | Path, model: Any, split: Any, batch_mode: str = "mixed") -> bool:
