@@ -983,13 +983,15 @@ class Detector:
         # in the last fade-in the networks are at the input resolution already, but not grown: 'reached' alone
         # would say the opposite of the warning
         where = f"were still fading in {r}x{r}" if got == r else f"reached {got}x{got}"
+        # (phases shorter than a round of minibatches: the paper's total ends before growth too, and is not said)
+        said_paper = (f", and the paper's schedule (total_kimg=None) trains {paper:.4g} kimg"
+                      if paper > float(grown) else "")
         msg = (f"training ended at {result.nimg / 1000:.4g} kimg ({why}), before the networks finished growing to "
                f"{r}x{r}: they {where} (lod {lod:g}{fading if got != r else ''}; trained_resolution_ = {got}, while "
                f"resolution_ = {r} is the input resolution) and images are scored at that resolution. With "
                f"phase_kimg={t.phase_kimg:g} "
-               f"they reach {r}x{r} with a total_kimg above {grown}, and the paper's schedule "
-               f"(total_kimg=None) trains {paper:.4g} kimg: fit with total_kimg={advice}"
-               f"{' (or None)' if paper > float(grown) else ''}"
+               f"they reach {r}x{r} with a total_kimg above {grown}{said_paper}"
+               f": fit with total_kimg={advice}{' (or None)' if paper > float(grown) else ''}"
                f"{', minutes=None or a larger budget' if result.status == 'budget' else ''}, or a smaller "
                f"phase_kimg")
         run_log.write(f"warning: {msg}")    # the run's log says it too, as a CLI run's does (its copy is not made)
