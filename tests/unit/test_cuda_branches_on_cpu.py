@@ -371,3 +371,30 @@ def test_a_pyramid_built_for_a_gpu_has_the_host_pyramids_layout(monkeypatch):
     assert list(got) == list(ref) == [8, 4]
     for res, t in got.items():
         assert t.device == meta and t.dtype == torch.uint8 and t.shape == ref[res].shape and t.is_contiguous()
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# benchmarks/gpu_session.py's GPU-only (non --smoke) paths that a CPU can walk without running the GPU work.
+
+def test_gpu_session_probe_needs_no_data_file(tmp_path, monkeypatch):
+    """--probe (benchmarks and a profile on random images) reads no data set. It was refused when
+    devdata/cifar10-jpeg.tar.gz was missing, which is the case on a fresh device machine unless the call carries
+    devdata (RESULTS.md's plan runs the probe as a second call without carry). The main run still needs the file."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "gpu_session_under_test", Path(__file__).resolve().parents[2] / "benchmarks" / "gpu_session.py")
+    gs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gs)
+    steps: list[str] = []
+    monkeypatch.setattr(gs.Session, "step", lambda self, name, *a, **k: steps.append(name) or {"rc": 0})
+    monkeypatch.setattr(gs, "probe", lambda s, a, py, out, work: steps.append(f"probe {a.device}") or 0)
+    monkeypatch.setattr(gs.subprocess, "run", lambda *a, **k: type("Done", (), {"stdout": "no GPU"})())
+    monkeypatch.setenv("WILDGAN_CACHE", str(tmp_path / "cache"))
+    common = ["--out", str(tmp_path / "out"), "--work", str(tmp_path / "work"), "--data", str(tmp_path / "no.tar")]
+    assert gs.main(["--probe", "--device", "cuda", "--budget", "240", *common]) == 0
+    assert steps == ["versions", "probe cuda"]
+    steps.clear()
+    assert gs.main(["--main-first", "--budget", "588", *common]) == 2 and steps == []
+    assert "no.tar is missing" in (tmp_path / "out" / "session.log").read_text()
