@@ -1,0 +1,400 @@
+"""Branches that only a CUDA device takes, run on the CPU (a GPU is lent to few sessions, for minutes: a crash there
+in a branch no CPU test ran costs the whole call).
+
+How each is reached without a GPU: the three kernel device sets of nets.layers get "cpu" added (as
+tests/unit/test_nets.py does for one of them at a time); code that only reads `device.type` is handed
+torch.device("cuda") (nothing is allocated on it); torch.cuda's graph, stream and memory functions are replaced by
+stand-ins (as tests/unit/test_graph_bookkeeping.py's fake_cuda). What stays GPU-only: the real capture, cuDNN, the
+pinned copies, NCCL (tests/unit/test_fast_path.py's CUDA tests, run by benchmarks/gpu_session.py)."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+import wildgan.training.loop as L
+from wildgan.config import PRESETS, RunConfig, TrainConfig, net_config_for_preset
+from wildgan.errors import ConfigError
+from wildgan.nets import build_pgan, layers
+from wildgan.training import data_placement as DP
+from wildgan.training.schedule import schedule
+
+CPU, CUDA = torch.device("cpu"), torch.device("cuda")
+NC = net_config_for_preset("tiny", 8, 1)
+TC = TrainConfig(total_kimg=1, phase_kimg=0.128, minibatch=PRESETS["tiny"]["minibatch"], seed=5)
+X = (np.random.default_rng(0).random((40, 8, 8, 1)) * 255).astype(np.uint8)
+KERNEL_SETS = ("FUSED_PIXEL_NORM_DEVICES", "VAR_STDDEV_DEVICES", "FLAT_WEIGHTS_DEVICES")
+
+
+@pytest.fixture
+def cuda_kernels(monkeypatch):
+    """The kernels CUDA takes by default (fused RMS pixel norm, torch.var stddev, flat run-time weights), on the CPU."""
+    for name in KERNEL_SETS:
+        monkeypatch.setattr(layers, name, {"cuda", "cpu"})
+    monkeypatch.delenv("WILDGAN_KERNELS", raising=False)
+
+
+class _Stream:
+    def wait_stream(self, other: Any) -> None:
+        pass
+
+
+# What a CUDA graph capture refuses or silently bakes in, as Python sees it: a host read of a device value (a sync,
+# refused under capture; test_fast_path's CUDA test only catches it on a GPU) and a tensor made from host data inside
+# the body (a host-to-device copy: refused by the capture, or a value frozen into the graph).
+_SYNC_METHODS = ("item", "tolist", "numpy", "__bool__", "__float__", "__int__")
+_HOST_MAKERS = ("tensor", "as_tensor", "from_numpy")
+
+
+@contextlib.contextmanager
+def _no_host_traffic() -> Any:
+    saved_m = {n: torch.Tensor.__dict__.get(n) for n in _SYNC_METHODS}
+    saved_f = {n: getattr(torch, n) for n in _HOST_MAKERS}
+
+    def refuse(name: str) -> Any:
+        def f(*a: Any, **k: Any) -> Any:
+            raise AssertionError(f"host traffic inside the captured body: {name}")
+        return f
+
+    for n in _SYNC_METHODS:
+        setattr(torch.Tensor, n, refuse(f"Tensor.{n}"))
+    for n in _HOST_MAKERS:
+        setattr(torch, n, refuse(f"torch.{n}"))
+    try:
+        yield
+    finally:
+        for n, v in saved_m.items():
+            if v is None:
+                delattr(torch.Tensor, n)
+            else:
+                setattr(torch.Tensor, n, v)
+        for n, v in saved_f.items():
+            setattr(torch, n, v)
+
+
+@pytest.fixture
+def fake_graphs(monkeypatch):
+    """torch.cuda graph / stream stand-ins: a capture runs the body once eagerly under _no_host_traffic (and puts
+    every weight and Adam state back, as recording changes nothing), a replay runs it again on the static inputs."""
+    state: dict[str, Any] = {"captures": 0}
+    real_body = L.StepRunner._body
+
+    class Graph:
+        def replay(self) -> None:
+            runner, phase, args, out = self.rec
+            new = real_body(runner, phase, *args)
+            with torch.no_grad():
+                for k in out:
+                    out[k].copy_(new[k])
+
+    @contextlib.contextmanager
+    def graph(g: Graph) -> Any:
+        runner = state["runner"]
+        snap = runner._snapshot()
+        state["capturing"] = g
+        try:
+            with _no_host_traffic():
+                yield
+            state["captures"] += 1
+        finally:
+            state.pop("capturing", None)
+            runner._restore_snapshot(snap)
+
+    def body(self: L.StepRunner, phase: Any, *args: Any) -> Any:
+        out = real_body(self, phase, *args)
+        g = state.get("capturing")
+        if g is not None:
+            g.rec = (self, phase, args, out)
+        return out
+
+    monkeypatch.setattr(L.StepRunner, "_body", body)
+    monkeypatch.setattr(torch.cuda, "Stream", lambda *a, **k: _Stream())
+    monkeypatch.setattr(torch.cuda, "current_stream", lambda *a, **k: _Stream())
+    monkeypatch.setattr(torch.cuda, "set_stream", lambda s: None)
+    monkeypatch.setattr(torch.cuda, "stream", lambda s: contextlib.nullcontext())
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda *a, **k: None)
+    monkeypatch.setattr(torch.cuda, "CUDAGraph", Graph)
+    monkeypatch.setattr(torch.cuda, "graph", graph)
+    monkeypatch.setenv("WILDGAN_STRICT_GRAPHS", "1")       # a capture failure raises instead of falling back
+    return state
+
+
+def _runner(fast: L.FastOptions, opt_device: torch.device, logs: list[str], host_data: bool | None = None,
+            tc: TrainConfig = TC) -> tuple[Any, L.StepRunner]:
+    nets = build_pgan(NC, tc.seed)
+    opts = L.make_optimizers(nets, tc, fast, opt_device)
+    r = L.StepRunner(nets, opts, tc, NC, CPU, L.build_pyramid(X, CPU), torch.Generator().manual_seed(5), fast=fast,
+                     log=logs.append, host_data=host_data)
+    return nets, r
+
+
+def _train(r: L.StepRunner, state: dict[str, Any] | None, n: int) -> list[dict[str, float]]:
+    if state is not None:
+        state["runner"] = r
+    nimg, bounds, losses = 0, None, []
+    for i in range(n):
+        if i % 4 == 0:
+            ph = schedule(nimg, NC.resolution, TC.phase_kimg, TC.fade_kimg, TC.minibatch)
+            if ph.lod_bounds != bounds:
+                r.reset_optimizers()
+                bounds = ph.lod_bounds
+        losses.append({k: float(v) for k, v in r.iteration(ph, L.ema_beta_at(TC, i)).items()})
+        nimg += ph.batch
+    return losses
+
+
+def _params(nets: Any) -> dict[str, torch.Tensor]:
+    return {f"{k}.{n}": p.detach().clone() for k, m in nets.modules().items() for n, p in m.named_parameters()}
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# The training loop as CUDA runs it by default.
+
+def test_cuda_optimizers_are_fused_and_capturable_and_step_as_the_plain_adam():
+    """make_optimizers on CUDA (fast path): fused Adam, capturable when graphed. Both kwargs are accepted by this
+    torch and, on the CPU, its fused kernel steps channels_last parameters as the plain Adam does."""
+    fast = L.FastOptions(amp=torch.bfloat16, channels_last=True, cuda_graphs=True)
+    nets = build_pgan(NC, 0)
+    opts = L.make_optimizers(nets, TC, fast, CUDA)
+    assert set(opts) == {"G", "D", "E"}
+    for o in opts.values():
+        assert o.defaults["fused"] is True and o.defaults["capturable"] is True
+    eager = L.make_optimizers(nets, TC, dataclasses.replace(fast, cuda_graphs=False), CUDA)
+    assert eager["G"].defaults["fused"] is True and not eager["G"].defaults["capturable"]
+    assert not L.make_optimizers(nets, TC, L.FastOptions(), CUDA)["G"].defaults.get("fused")    # plain path
+    assert not L.make_optimizers(nets, TC, fast, CPU)["G"].defaults.get("fused")
+
+    out = []
+    for kw in ({}, {"fused": True, "capturable": True}):
+        g = torch.Generator().manual_seed(0)
+        p = torch.nn.Parameter(torch.randn(6, 5, 3, 3, generator=g).contiguous(memory_format=torch.channels_last))
+        o = L.make_optimizer([p], TC, 1e-3, **kw)
+        for _ in range(3):
+            p.grad = torch.randn(p.shape, generator=g).contiguous(memory_format=torch.channels_last)
+            o.step()
+        out.append(p.detach().clone())
+    torch.testing.assert_close(out[1], out[0], rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("host_data", [False, True])
+def test_the_cuda_default_iteration_through_graph_captures_equals_eager(cuda_kernels, fake_graphs, host_data):
+    """Everything CUDA turns on by default at once (bf16 autocast, channels_last, fused RMS norm, var stddev, flat
+    run-time weights, fused capturable Adam, whole-iteration graphs), the images on the device or in host memory:
+    captures hold no host sync and no host-made tensor, and the graphed training is the eager one bit for bit.
+    Each piece has its own CPU test; the three kernel sets were never run together with the graph bookkeeping."""
+    fast = L.FastOptions(amp=torch.bfloat16, channels_last=True, cuda_graphs=True)
+    logs: list[str] = []
+    na, ra = _runner(dataclasses.replace(fast, cuda_graphs=False), CUDA, logs, host_data)
+    nb, rb = _runner(fast, CUDA, logs, host_data)
+    assert ra.flat_weights and rb.flat_weights and rb._graphs_on
+    assert rb.opts["D"].defaults["capturable"] and not ra.opts["D"].defaults["capturable"]
+    la, lb = _train(ra, None, 24), _train(rb, fake_graphs, 24)
+    assert fake_graphs["captures"] == 3, logs              # 4x4, the 8x8 fade, 8x8 stable
+    assert rb._graphs_on and not rb._bad_keys
+    assert not any("capture failed" in m or "differs" in m for m in logs), logs
+    pa, pb = _params(na), _params(nb)
+    assert max(float((pa[k] - pb[k]).abs().max()) for k in pa) == 0.0
+    assert la == lb
+
+
+def test_the_cuda_kernels_train_as_the_plain_ones_on_the_fast_path(cuda_kernels, monkeypatch):
+    """fp32 fast path, channels_last: with CUDA's kernels (fused norm, var stddev, flat weights, fused Adam) against
+    WILDGAN_KERNELS=plain and the plain Adam: the same training up to float rounding."""
+    fast = L.FastOptions(channels_last=True)
+    logs: list[str] = []
+    na, ra = _runner(fast, CUDA, logs)
+    assert ra.flat_weights and ra.opts["G"].defaults["fused"]
+    la = _train(ra, None, 16)
+    monkeypatch.setenv("WILDGAN_KERNELS", "plain")
+    nb, rb = _runner(fast, CPU, logs)
+    assert not rb.flat_weights and not rb.opts["G"].defaults.get("fused")
+    lb = _train(rb, None, 16)
+    pa, pb = _params(na), _params(nb)
+    for k in pa:
+        torch.testing.assert_close(pa[k], pb[k], rtol=1e-4, atol=2e-5, msg=k)
+    for a, b in zip(la, lb):
+        assert a == pytest.approx(b, rel=1e-3, abs=1e-4)
+
+
+def test_the_capture_guard_catches_a_host_sync_in_the_body(cuda_kernels, fake_graphs, monkeypatch):
+    """The guard above can fail: a loss term read on the host inside the body is refused (strict mode raises)."""
+    real = L.critic_loss
+
+    def syncing(*a: Any, **k: Any) -> Any:
+        loss, terms = real(*a, **k)
+        if loss > 1e9:                      # a Python branch on a device value: a sync
+            pass
+        return loss, terms
+
+    monkeypatch.setattr(L, "critic_loss", syncing)
+    _, r = _runner(L.FastOptions(channels_last=True, cuda_graphs=True), CUDA, [])
+    with pytest.raises(AssertionError, match="host traffic inside the captured body: Tensor.__bool__"):
+        _train(r, fake_graphs, 1)
+
+
+def test_a_resumed_fused_capturable_adam_steps_as_the_uninterrupted_one(cuda_kernels):
+    """A --resume on CUDA restores Adam's state into fused, capturable optimisers whose parameters are channels_last:
+    load_state_dict's step tensors and the contiguous moments (StepRunner.invalidate puts them in the parameters'
+    layout, which the fused kernel's flat walk needs) give the steps the uninterrupted run takes."""
+    import wildgan.checkpoint as ckpt
+
+    fast = L.FastOptions(channels_last=True, cuda_graphs=True)
+    na, ra = _runner(fast, CUDA, [])
+    ra._graphs_on = False               # (capturable Adam, eager iterations: the graphs are the test above)
+    _train(ra, None, 6)
+    tensors = ckpt.networks_to_tensors(na.modules())
+    for name, opt in ra.opts.items():
+        tensors.update(ckpt.optimizer_to_tensors(f"opt.{name}", opt))
+    # as read back from the file: contiguous (safetensors), not aliases of ra's live state
+    tensors = {k: v.clone(memory_format=torch.contiguous_format) for k, v in tensors.items()}
+    nb, rb = _runner(fast, CUDA, [])
+    rb._graphs_on = False
+    assert rb.opts["G"].defaults["capturable"] and rb.opts["G"].defaults["fused"]
+    ckpt.tensors_to_networks(tensors, nb.modules(), "test")
+    for name, opt in rb.opts.items():
+        ckpt.tensors_to_optimizer(f"opt.{name}", opt, tensors, ra.opts[name].param_groups[0]["lr"])
+    rb.invalidate()
+    for opt in rb.opts.values():
+        for p, st in opt.state.items():
+            assert st["exp_avg"].stride() == p.stride() and st["step"].dtype == torch.float32
+    ph = schedule(6 * 16, NC.resolution, TC.phase_kimg, TC.fade_kimg, TC.minibatch)
+    rb.reset_sampler(ra.sampler.epoch, ra.sampler.pos)
+    rb.rng.set_state(ra.rng.get_state())
+    ra.iteration(ph, 0.9)
+    rb.iteration(ph, 0.9)
+    pa, pb = _params(na), _params(nb)
+    assert max(float((pa[k] - pb[k]).abs().max()) for k in pa) == 0.0
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Scoring as CUDA runs it by default: channels_last, 16 batches per forward, the fused norm and the var stddev.
+
+def test_cuda_scoring_defaults_give_the_plain_scores(cuda_kernels, monkeypatch):
+    from wildgan.config import ScoreConfig
+    from wildgan.scoring import pgan_scores as S
+
+    assert S.default_batches_per_forward(CUDA) == 16 and S.default_batches_per_forward("cpu") == 1
+    nets = build_pgan(net_config_for_preset("tiny", 16, 3), 1)
+    x = (np.random.default_rng(1).random((40, 16, 16, 3)) * 255).astype(np.uint8)
+    batches = [np.arange(i, min(i + 8, 40)) for i in range(0, 40, 8)]
+    cfg = ScoreConfig(batch_size=8)
+    got = S.score_batches(nets, x, batches, range(len(batches)), cfg, channels_last=True, batches_per_forward=16,
+                          lod=0.5)
+    monkeypatch.setenv("WILDGAN_KERNELS", "plain")
+    ref = S.score_batches(nets, x, batches, range(len(batches)), cfg, channels_last=False, batches_per_forward=1,
+                          lod=0.5)
+    assert [b[0] for b in got] == [b[0] for b in ref]
+    for (_, sa, za, _), (_, sb, zb, _) in zip(got, ref):
+        np.testing.assert_allclose(za, zb, rtol=1e-4, atol=1e-5)
+        for k in sb:
+            np.testing.assert_allclose(sa[k], sb[k], rtol=1e-4, atol=1e-5, err_msg=k)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Where the training images live on a GPU, and the CUDA-only bookkeeping around the loop.
+
+@pytest.fixture
+def fake_gpu_memory(monkeypatch):
+    """A GPU with 10 GiB free to the driver, 3 GiB held by torch's cache of which 1 GiB is in use."""
+    calls: list[Any] = []
+
+    def mem_get_info(device: Any = None) -> tuple[int, int]:
+        calls.append(device)
+        return 10 * 2**30, 80 * 2**30
+
+    monkeypatch.setattr(torch.cuda, "mem_get_info", mem_get_info)
+    monkeypatch.setattr(torch.cuda, "memory_reserved", lambda device=None: 3 * 2**30)
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda device=None: 1 * 2**30)
+    monkeypatch.delenv("WILDGAN_DATA_ON_GPU", raising=False)
+    return calls
+
+
+def test_gpu_free_memory_and_the_pyramids_place(fake_gpu_memory):
+    assert DP.gpu_free_bytes(CUDA) == 12 * 2**30 and fake_gpu_memory == [CUDA]
+    assert DP.data_device(6 * 2**30, CUDA) == CUDA             # at most half of the 12 GiB
+    assert DP.data_device(6 * 2**30 + 1, CUDA) == CPU
+    logs: list[str] = []
+    assert L._pyramid_device(X, CUDA, None, True, logs.append) == CUDA
+    big = np.zeros((1, 8, 8, 1), np.uint8)
+    import wildgan.training.loop as loop_mod
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(loop_mod, "pyramid_bytes", lambda *a: 7 * 2**30)
+        with pytest.warns(UserWarning, match=r"7\.00 GiB as a uint8 pyramid, more than half of the 12\.00 GiB free"):
+            assert L._pyramid_device(big, CUDA, None, True, logs.append) == CPU
+    assert logs == []
+    with pytest.MonkeyPatch.context() as mp:              # WILDGAN_DATA_ON_GPU=0: host memory, said in the log
+        mp.setenv("WILDGAN_DATA_ON_GPU", "0")
+        assert L._pyramid_device(X, CUDA, None, True, logs.append) == CPU
+    assert len(logs) == 1 and logs[0].startswith("WILDGAN_DATA_ON_GPU=0: the training images stay in host memory")
+
+
+def test_stats_row_reads_the_gpu_peak_memory_and_drain_syncs(monkeypatch):
+    seen: list[Any] = []
+    monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda device=None: seen.append(device) or 5 * 2**20)
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: seen.append(("sync", device)))
+    phase = schedule(0, 8, TC.phase_kimg, TC.fade_kimg, TC.minibatch)
+    row = L._stats_row({"D/loss": torch.tensor(2.0)}, 1, L.TrainState(), phase, 0.0, 16, CUDA)
+    assert row["peak_gpu_mem_mb"] == 5.0 and row["D/loss"] == 2.0
+    L._drain(CUDA)
+    assert seen == [CUDA, ("sync", CUDA)]
+    assert "peak_gpu_mem_mb" not in L._stats_row({}, 1, L.TrainState(), phase, 0.0, 16, CPU)
+
+
+def test_training_memory_check_reads_the_gpus_total(monkeypatch):
+    from wildgan.config import DataConfig
+    from wildgan.training import run as R
+
+    total = {"bytes": 2**40}
+    monkeypatch.setattr(torch.cuda, "get_device_properties",
+                        lambda device=None: type("Props", (), {"total_memory": total["bytes"]})())
+    assert R._device_memory(CUDA) == 2**40
+    cfg = RunConfig(data=DataConfig(), net=net_config_for_preset("tiny", 8, 1), train=TC)
+    R.check_training_memory(cfg, CUDA)
+    total["bytes"] = R.training_state_bytes(cfg) - 1
+    with pytest.raises(ConfigError, match="GiB of cuda"):
+        R.check_training_memory(cfg, CUDA)
+
+
+def test_a_pyramid_built_for_a_gpu_has_the_host_pyramids_layout(monkeypatch):
+    """build_pyramid for a non-CPU device fills a contiguous uint8 copy chunk by chunk (the top level) and moves the
+    pooled levels over. The "meta" device takes that branch on the CPU: shapes, dtypes, layout and device checked
+    (meta holds no values; the values are the CPU path's, test_fast_path's chunk test)."""
+    monkeypatch.setattr(L, "PYRAMID_CHUNK_BYTES", 3 * 8 * 8 * 4)          # 3 images a chunk: 14 chunks
+    meta = torch.device("meta")
+    got, ref = L.build_pyramid(X, meta), L.build_pyramid(X, CPU)
+    assert list(got) == list(ref) == [8, 4]
+    for res, t in got.items():
+        assert t.device == meta and t.dtype == torch.uint8 and t.shape == ref[res].shape and t.is_contiguous()
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# benchmarks/gpu_session.py's GPU-only (non --smoke) paths that a CPU can walk without running the GPU work.
+
+def test_gpu_session_probe_needs_no_data_file(tmp_path, monkeypatch):
+    """--probe (benchmarks and a profile on random images) reads no data set. It was refused when
+    devdata/cifar10-jpeg.tar.gz was missing, which is the case on a fresh device machine unless the call carries
+    devdata (RESULTS.md's plan runs the probe as a second call without carry). The main run still needs the file."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "gpu_session_under_test", Path(__file__).resolve().parents[2] / "benchmarks" / "gpu_session.py")
+    gs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gs)
+    steps: list[str] = []
+    monkeypatch.setattr(gs.Session, "step", lambda self, name, *a, **k: steps.append(name) or {"rc": 0})
+    monkeypatch.setattr(gs, "probe", lambda s, a, py, out, work: steps.append(f"probe {a.device}") or 0)
+    monkeypatch.setattr(gs.subprocess, "run", lambda *a, **k: type("Done", (), {"stdout": "no GPU"})())
+    monkeypatch.setenv("WILDGAN_CACHE", str(tmp_path / "cache"))
+    common = ["--out", str(tmp_path / "out"), "--work", str(tmp_path / "work"), "--data", str(tmp_path / "no.tar")]
+    assert gs.main(["--probe", "--device", "cuda", "--budget", "240", *common]) == 0
+    assert steps == ["versions", "probe cuda"]
+    steps.clear()
+    assert gs.main(["--main-first", "--budget", "588", *common]) == 2 and steps == []
+    assert "no.tar is missing" in (tmp_path / "out" / "session.log").read_text()
