@@ -1723,25 +1723,37 @@ def cmd_score(a: argparse.Namespace) -> int:
         _eprint(f"threshold for score {a.score}: {thr.describe()} (chosen on the {thr.params['source']}); "
                 f"{int(extra['is_anomaly'].sum())} of {len(ids)} images flagged (is_anomaly = 1)"
                 + (f"; {note}" if note else ""))
+    if a.no_A:
+        what += "; A left out (--no-A)"
     if a.out == "-":
         # standard output, for a pipe (`| tail -n +2 | sort -t, -k2 -gr`); every message goes to stderr
         sys.stdout.write(scores_csv_text(ids, res, labels, extra=extra))
         sys.stdout.flush()
-    else:
-        write_scores_csv(Path(a.out), ids, res, labels, extra=extra)
-    if resume_dir is not None:
-        from .scoring.run import is_resume_dir, remove_resume_dir
+        _eprint(f"scored {len(ids)} image{'s' if len(ids) != 1 else ''} ({what}) with {model.source}; wrote the CSV "
+                f"to standard output")
+        return 0
+    from contextlib import nullcontext
 
-        try:
-            if is_resume_dir(resume_dir):
-                remove_resume_dir(resume_dir)          # the CSV holds every chunk's scores now
-        except OSError as e:                            # the CSV is written: only the clean-up failed
-            _warn(f"warning: could not delete {resume_dir} ({e.strerror or e}); the scores are in {a.out}, delete it "
-                  f"yourself")
-    if a.no_A:
-        what += "; A left out (--no-A)"
-    _eprint(f"scored {len(ids)} image{'s' if len(ids) != 1 else ''} ({what}) with {model.source}; wrote "
-            f"{'the CSV to standard output' if a.out == '-' else a.out}")
+    from .training.distributed import sigterm_deferred
+
+    # the CSV, the removal of the chunks it now holds and the line that says it is written: one commit, a SIGTERM
+    # held until its end (then `terminated`, 143, as any other). One that cut it left the new CSV beside its chunk
+    # folder, said as `terminated` (the CSV, written atomically, read as the earlier one at that path). Not held for
+    # a FIFO or device (written directly, no commit), whose stalled reader would keep it held
+    out = Path(a.out)
+    special = out.exists() and not out.is_file() and not out.is_dir()
+    with nullcontext() if special else sigterm_deferred():
+        write_scores_csv(Path(a.out), ids, res, labels, extra=extra)
+        if resume_dir is not None:
+            from .scoring.run import is_resume_dir, remove_resume_dir
+
+            try:
+                if is_resume_dir(resume_dir):
+                    remove_resume_dir(resume_dir)          # the CSV holds every chunk's scores now
+            except OSError as e:                            # the CSV is written: only the clean-up failed
+                _warn(f"warning: could not delete {resume_dir} ({e.strerror or e}); the scores are in {a.out}, "
+                      f"delete it yourself")
+        _eprint(f"scored {len(ids)} image{'s' if len(ids) != 1 else ''} ({what}) with {model.source}; wrote {a.out}")
     return 0
 
 
@@ -2375,7 +2387,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except Terminated as e:
         # e.g. a job scheduler's kill: said like Ctrl-C (a --out file is written only at the end, atomically, so an
-        # earlier one at that path is kept); `train` handles SIGTERM itself, with a checkpoint
+        # earlier one at that path is kept; one that came while it was written waited for its line, `wrote ...`);
+        # `train` handles SIGTERM itself, with a checkpoint
         _eprint(f"wildgan{tag}: {e}")
         return 143
     except BrokenPipeError:
