@@ -1017,6 +1017,22 @@ def test_the_evaluation_table_shows_the_intervals_and_tests_only_where_the_resul
     assert "95% CI: over the test images (DeLong); p: paired DeLong test" in new
 
 
+def test_the_evaluation_table_tests_an_fanogan_runs_own_score_against_the_pixel_controls():
+    """f-AnoGAN ranks by A (config.own_score), not by a: the line of paired tests against the pixel controls is A's."""
+    from wildgan.evaluation.run import format_table
+
+    result = {"auc": {"a": 0.3, "A": 0.8}, "ap": {"a": 0.3, "A": 0.8}, "n_test": 4, "n_anomalous": 2,
+              "controls": {"untrained": {"a": 0.5, "A": 0.5}, "pixel_std": 0.6}, "controls_ap": {"pixel_std": 0.6},
+              "auc_ci95": {"a": [0.2, 0.4], "A": [0.7, 0.9]},
+              "auc_vs_controls": {"a": {"pixel_std": {"diff": -0.3, "se": 0.05, "p": 0.001}},
+                                  "A": {"pixel_std": {"diff": 0.2, "se": 0.05, "p": 0.002}}}}
+    fanogan = format_table({**result, "model": {"method": "fanogan", "lod": 0.0}})
+    assert "A minus each pixel control (paired DeLong test): pixel_std +0.200 (p 0.002)" in fanogan
+    assert "a minus each pixel control" not in fanogan
+    ours = format_table({**result, "model": {"method": "wildgan", "lod": 0.0}})
+    assert "a minus each pixel control (paired DeLong test): pixel_std -0.300 (p 0.001)" in ours
+
+
 def test_the_evaluation_table_of_a_checkpoint_before_full_resolution_says_so_without_a_status():
     # a run still training or interrupted is evaluated with its newest checkpoint, which records no status: the
     # table printed 'training stopped (status None, 4.352 kimg)'

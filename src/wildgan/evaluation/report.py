@@ -722,13 +722,14 @@ def _metrics_section(page: _Page, out: Path, diag: RunDiagnostics, cfg: Any, mas
     og = m.get("other_generator", {}).get("generator")
     page.table(["score", "AUC", "95% CI", "AP", "AUC untrained", "p vs untrained", "AP untrained",
                 f"AUC with {og or 'other generator'}"], _metrics_rows(m))
+    own = own_score(cfg.method)               # (f-AnoGAN's A: its a is not what it ranks by)
     against = [f"{c}{' (sign flipped)' if d.get('flipped') else ''} {signed_text(d.get('diff'))} "
                f"(p {p_text(d.get('p'))})"
-               for c, d in (m.get("auc_vs_controls") or {}).get("a", {}).items() if c != "untrained"]
+               for c, d in (m.get("auc_vs_controls") or {}).get(own, {}).items() if c != "untrained"]
     page.p("95% CI: the AUC's interval over the test images (DeLong's variance); 'p vs untrained': DeLong's paired "
            "test of the AUC against the same score of the untrained networks on the same images. Neither counts "
            "the spread of training itself (another seed), which is often larger."
-           + (f" a minus each pixel control, paired the same way: {', '.join(against)}." if against else ""))
+           + (f" {own} minus each pixel control, paired the same way: {', '.join(against)}." if against else ""))
     page.p("Controls: 'untrained' = the same architecture with the run's initial weights; pixel_* = minus a "
            "pixel statistic of the query (fixed sign). A trained score is only meaningful above its controls; a "
            "control below 0.5 is as informative with its sign flipped, so compare with max(AUC, 1 - AUC)."

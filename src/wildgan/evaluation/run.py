@@ -14,7 +14,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..config import SCORE_NAMES, DataConfig, RunConfig, read_run_config, scoring_changes, scoring_settings
+from ..config import (SCORE_NAMES, DataConfig, RunConfig, own_score, read_run_config, scoring_changes,
+                      scoring_settings)
 from ..data import (AnomalySplit, build_split, conversion_opts, newly_skipped, recorded_normal_classes, skipped_reasons,
                     split_differences, split_summary)
 from ..data.imageset import resize_warning, scale_warning
@@ -517,10 +518,12 @@ def format_table(result: dict[str, Any]) -> str:
             flip = f"  (sign flipped: {1 - ctl[k]:.3f})" if ctl[k] < 0.5 else ""
             lines.append(f"{k:<12}{ctl[k]:>8.3f}" + (" " * 14 if ci else "")
                          + f"{result['controls_ap'][k]:>8.3f}{'(control)':>15}{flip}")
+    # the method's own score (f-AnoGAN's A: its a is not what it ranks by)
+    own = own_score(str((result.get("model") or {}).get("method")))
     against = [f"{c}{' flipped' if d.get('flipped') else ''} {signed_text(d.get('diff'))} (p {p_text(d.get('p'))})"
-               for c, d in vs.get("a", {}).items() if c != "untrained"]
+               for c, d in vs.get(own, {}).items() if c != "untrained"]
     if against:
-        lines.append("a minus each pixel control (paired DeLong test): " + ", ".join(against))
+        lines.append(f"{own} minus each pixel control (paired DeLong test): " + ", ".join(against))
     if ci:
         lines.append("95% CI: over the test images (DeLong)" + ("; p: paired DeLong test of each AUC against its "
                      "untrained control" if p_untrained else "") + ". Neither counts training's own spread (another "
