@@ -408,8 +408,14 @@ def test_flat_weights_give_every_weight_an_aligned_view():
     from wildgan.nets import build_pgan
     from wildgan.nets.layers import EqConv2d, EqLinear, FlatWeights
 
-    for preset, res, ch in (("tiny", 32, 3), ("fast", 64, 1), ("paper", 32, 3)):
-        nets = build_pgan(net_config_for_preset(preset, res, ch), 0)
+    from dataclasses import replace
+
+    for preset, res, ch, width in (("tiny", 32, 3, None), ("fast", 64, 1, None), ("paper", 32, 3, None),
+                                   ("tiny", 16, 3, 20), ("tiny", 16, 1, 13)):
+        cfg = net_config_for_preset(preset, res, ch)
+        if width is not None:          # (as --width: to_rgb's 3 x 20 = 60 elements, no multiple of 8: padded after)
+            cfg = replace(cfg, fmap_max=width, fmap_base=16 * width, latent_size=width)
+        nets = build_pgan(cfg, 0)
         for net in (nets if isinstance(nets, (tuple, list)) else vars(nets).values()):
             if not isinstance(net, torch.nn.Module):
                 continue
@@ -425,3 +431,8 @@ def test_flat_weights_give_every_weight_an_aligned_view():
                         if kind == "w":
                             offset = (v.data_ptr() - base) // v.element_size()
                             assert offset % 8 == 0, (preset, ch, type(net).__name__, tuple(m.weight.shape), offset)
+                            # the view holds the layer's own run-time weight (the pads shift nothing)
+                            want = m.weight * m.scale
+                            assert torch.equal(v.float(), want.to(torch.bfloat16).float()), (preset, width)
+                        else:
+                            assert torch.equal(v.float(), m.bias.to(torch.bfloat16).float()), (preset, width)

@@ -10,6 +10,7 @@ import copy
 import math
 import os
 from contextlib import nullcontext
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -629,15 +630,18 @@ def test_flat_weights_give_gradients_to_the_same_parameters_in_every_step_and_ph
         assert a == b, (i, a[0], a[1] ^ b[1])
 
 
-@pytest.mark.parametrize("gp", ["fp32", "amp"])
-def test_one_iteration_with_flat_weights_at_every_phase_equals_each_layers_own(gp):
+@pytest.mark.parametrize("gp,width", [("fp32", None), ("amp", None), ("fp32", 20)])
+def test_one_iteration_with_flat_weights_at_every_phase_equals_each_layers_own(gp, width):
     """One bf16 iteration at each phase of a 16x16 net (stable and mid-fade), flat weights against each layer's own.
     With the GP in fp32 the steps are the same but for the order of a few sums (channels_last bias gradients: 1e-10).
     With it under autocast D's block serves D(real, fake) and the GP's pass, so D's two weight gradients are summed
     in bf16 (the shared block's dtype) before the cast back: one bf16 rounding more than where each layer summed
     them in fp32: D's gradients are a bf16 rounding apart. (Its steps then are not comparable: Adam's first step is
-    about lr * sign(g), which a rounding flips where g is near 0, and G's and E's steps follow D's.)"""
+    about lr * sign(g), which a rounding flips where g is near 0, and G's and E's steps follow D's.) Width 20 (a
+    --width): to_rgb's 60-element weights are padded to aligned offsets in the vector, which must change nothing."""
     nc = net_config_for_preset("tiny", 16, 3)
+    if width is not None:
+        nc = replace(nc, fmap_max=width, fmap_base=16 * width, latent_size=width)
     tc = TrainConfig(minibatch=MB, seed=2, gp_precision=gp)
     x = (np.random.default_rng(2).random((40, 16, 16, 3)) * 255).astype(np.uint8)
     for res, lod in ((4, 2.0), (8, 1.5), (8, 1.0), (16, 0.5), (16, 0.0)):

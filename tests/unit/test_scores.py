@@ -504,6 +504,16 @@ def test_delong_matches_its_definition_pair_by_pair(rows):
     np.testing.assert_allclose(aucs, want_aucs, rtol=0, atol=1e-12)
     np.testing.assert_allclose(cov, want_cov, rtol=0, atol=1e-12)
     assert aucs[0] == pytest.approx(roc_auc(y, s1), abs=1e-12)
+    # the paired difference is the float nearest the exact difference of the pair fractions (no float noise)
+    from fractions import Fraction
+
+    from wildgan.evaluation.metrics import auc_difference
+
+    def exact(s):
+        pos, neg = s[y == 1], s[y == 0]
+        return sum(Fraction(int(p > q) * 2 + int(p == q), 2) for p in pos for q in neg) / (len(pos) * len(neg))
+
+    assert auc_difference(y, s1, s2)["diff"] == float(exact(s1) - exact(s2))
 
 
 def test_delong_standard_error_agrees_with_a_bootstrap():

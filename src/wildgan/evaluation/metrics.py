@@ -39,13 +39,17 @@ def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
     labels, scores = _check(labels, scores)
     if labels.min() == labels.max() or not np.isfinite(scores).all():
         return float("nan")
+    n1 = int(labels.sum())
+    return _twice_u(labels, scores) / (2 * n1 * (len(labels) - n1))
+
+
+def _twice_u(labels: np.ndarray, scores: np.ndarray) -> int:
+    """Twice the Mann-Whitney count of checked labels (both classes present) and finite scores, exactly."""
     _, group, counts = np.unique(scores, return_inverse=True, return_counts=True)
     last = np.cumsum(counts)                           # the 1-based rank of each distinct score's last image
     twice_rank = (2 * last - counts + 1)[group.ravel()]   # first + last rank of the image's tie group
     n1 = int(labels.sum())
-    n0 = len(labels) - n1
-    twice_u = int(twice_rank[labels == 1].sum(dtype=np.int64)) - n1 * (n1 + 1)
-    return twice_u / (2 * n1 * n0)
+    return int(twice_rank[labels == 1].sum(dtype=np.int64)) - n1 * (n1 + 1)
 
 
 def average_precision(labels: np.ndarray, scores: np.ndarray) -> float:
@@ -112,7 +116,8 @@ def auc_ci(labels: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
     half = _Z95 * math.sqrt(max(float(cov[0, 0]), 0.0)) if np.isfinite(cov[0, 0]) else float("nan")
     if not math.isfinite(half):
         return float("nan"), float("nan")
-    return max(0.0, float(aucs[0]) - half), min(1.0, float(aucs[0]) + half)
+    auc = roc_auc(labels, scores)                # (the exact count's AUC, which the table prints beside it)
+    return max(0.0, auc - half), min(1.0, auc + half)
 
 
 def auc_difference(labels: np.ndarray, first: np.ndarray, second: np.ndarray) -> dict[str, float]:
@@ -121,6 +126,12 @@ def auc_difference(labels: np.ndarray, first: np.ndarray, second: np.ndarray) ->
     nan where undefined; a zero standard error gives p 1 for equal AUCs and 0 otherwise."""
     aucs, cov = delong(labels, [first, second])
     diff = float(aucs[0] - aucs[1])
+    if math.isfinite(diff):
+        # the exact difference of the two pair counts, divided once (as roc_auc): DeLong's float means wrote
+        # differences such as 0.05454999999999999
+        y, a = _check(labels, first)
+        n1 = int(y.sum())
+        diff = (_twice_u(y, a) - _twice_u(y, _check(labels, second)[1])) / (2 * n1 * (len(y) - n1))
     var = float(cov[0, 0] + cov[1, 1] - 2 * cov[0, 1])
     if not (math.isfinite(diff) and math.isfinite(var)):
         return {"diff": diff, "se": float("nan"), "p": float("nan")}

@@ -180,17 +180,30 @@ class FlatWeights:
     weights; a block nested in another over the same layers gives them back to the outer one when it ends.
     Works with channels_last weights (their NHWC order is contiguous, so flattening is a view)."""
 
+    # each weight's view starts at a multiple of this many elements (16 bytes in bf16) in the vector
+    ALIGN = 8
+
     def __init__(self, layers: Sequence[EqLinear | EqConv2d]) -> None:
         self.layers = list(layers)
         self._scale: torch.Tensor | None = None     # the per-element scales, built on first use on the weights' device
+        self._zeros: torch.Tensor | None = None     # what pads a weight of another size to the next aligned offset
 
     def _tensors(self) -> list[tuple[EqLinear | EqConv2d, str, torch.Tensor]]:
-        # every weight before every bias: each weight's element count is a multiple of 8 in every preset, so each
-        # weight's view starts 16-byte aligned (bf16) in the vector; interleaved, a 3-element to_rgb bias put the next
-        # weight 3 elements off, a misaligned view handed to cuDNN (values the same either way)
+        # every weight before every bias, so that each weight's view starts 16-byte aligned (bf16) in the vector:
+        # interleaved, a 3-element to_rgb bias put the next weight 3 elements off, a misaligned view handed to cuDNN
+        # (values the same either way). A weight whose element count is no multiple of ALIGN (none in the presets;
+        # a --width of 20 makes to_rgb's 60) is followed by zeros up to the next aligned offset (_pads).
         weights = [(m, "w", m.weight) for m in self.layers if not (isinstance(m, EqConv2d) and m.fused_kernel)]
         biases = [(m, "b", m.bias) for m in self.layers if m.bias is not None]
         return weights + biases
+
+    def _pads(self, items: list[tuple[EqLinear | EqConv2d, str, torch.Tensor]]) -> list[int]:
+        """The zeros after each item (only after weights that are followed by another weight)."""
+        pads = []
+        for i, (_, kind, t) in enumerate(items):
+            nxt = items[i + 1][1] if i + 1 < len(items) else None
+            pads.append(-t.numel() % self.ALIGN if kind == "w" and nxt == "w" else 0)
+        return pads
 
     @staticmethod
     def _flat(t: torch.Tensor) -> torch.Tensor:
@@ -205,15 +218,32 @@ class FlatWeights:
             return v.view(o, kh, kw, i).permute(0, 3, 1, 2)
         return v.view(like.shape)
 
-    def _scales(self, items: list[tuple[EqLinear | EqConv2d, str, torch.Tensor]]) -> torch.Tensor:
-        n = sum(t.numel() for _, _, t in items)
+    def _scales(self, items: list[tuple[EqLinear | EqConv2d, str, torch.Tensor]], pads: list[int]) -> torch.Tensor:
+        n = sum(t.numel() for _, _, t in items) + sum(pads)
         dev = items[0][2].device
         if self._scale is None or self._scale.device != dev or self._scale.numel() != n:
             # made on the device (fill kernels, no host-to-device copy, which a CUDA graph capture would refuse);
             # remade if the layers changed (a fused flag, a shape), which would otherwise be a size mismatch
-            self._scale = torch.cat([torch.full((t.numel(),), m.scale if kind == "w" else 1.0, dtype=torch.float32,
-                                                device=dev) for m, kind, t in items])
+            parts = []
+            for (m, kind, t), pad in zip(items, pads):
+                parts.append(torch.full((t.numel(),), m.scale if kind == "w" else 1.0, dtype=torch.float32,
+                                        device=dev))
+                if pad:
+                    parts.append(torch.zeros(pad, dtype=torch.float32, device=dev))
+            self._scale = torch.cat(parts)
         return self._scale
+
+    def _pieces(self, items: list[tuple[EqLinear | EqConv2d, str, torch.Tensor]], pads: list[int]
+                ) -> list[torch.Tensor]:
+        """The flattened tensors with their pads between them, for one concatenation."""
+        out = []
+        for (_, _, t), pad in zip(items, pads):
+            out.append(self._flat(t))
+            if pad:
+                if self._zeros is None or self._zeros.device != t.device or self._zeros.dtype != t.dtype:
+                    self._zeros = torch.zeros(self.ALIGN, dtype=t.dtype, device=t.device)   # (made once)
+                out.append(self._zeros[:pad])
+        return out
 
     @contextmanager
     def applied(self, dtype: torch.dtype = torch.float32) -> Iterator[None]:
@@ -222,13 +252,18 @@ class FlatWeights:
         if not items:
             yield
             return
-        flat = torch.cat([self._flat(t) for _, _, t in items])
-        flat = (flat * self._scales(items)).to(dtype)
-        sizes = [t.numel() for _, _, t in items]
+        pads = self._pads(items)
+        flat = torch.cat(self._pieces(items, pads))
+        flat = (flat * self._scales(items, pads)).to(dtype)
+        sizes = [n for (_, _, t), pad in zip(items, pads) for n in ((t.numel(), pad) if pad else (t.numel(),))]
+        views = iter(flat.split(sizes))
         # an enclosing block's, given back at the end
         outer = [(m._pw, m._pb, getattr(m, "_pwc", None)) for m in self.layers]
         try:
-            for (m, kind, t), v in zip(items, flat.split(sizes)):
+            for (m, kind, t), pad in zip(items, pads):
+                v = next(views)
+                if pad:
+                    next(views)                                  # (the zeros)
                 if kind == "w":
                     m._pw = self._unflat(v, t)
                 else:
