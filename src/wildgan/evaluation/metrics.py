@@ -111,7 +111,8 @@ def auc_ci(labels: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
     """The 95% confidence interval of roc_auc(labels, scores) over test images (DeLong's variance, normal
     approximation, clipped to [0, 1]); (nan, nan) where the variance is undefined. It measures how much the AUC would
     move on another test set of the same size, not another training run: seeds move AUCs more
-    (benchmarks/RESULTS.md)."""
+    (benchmarks/RESULTS.md). With a handful of images of a class, or an AUC of 0 or 1 (zero variance, a
+    zero-width interval), the normal approximation overstates how sure the AUC is."""
     aucs, cov = delong(labels, [scores])
     half = _Z95 * math.sqrt(max(float(cov[0, 0]), 0.0)) if np.isfinite(cov[0, 0]) else float("nan")
     if not math.isfinite(half):

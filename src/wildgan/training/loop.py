@@ -1133,10 +1133,11 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
     if dist is not None:
         dist.barrier()
     if stopped_at_end or (dist is None and flag.signum is not None):
-        # a Ctrl-C / SIGTERM in the last round, or after it (while the end was written): training is complete and
-        # saved, but the caller's next steps (the training scores, --evaluate) must not run as if nobody had asked
-        # to stop. (After the last round, one process only: a rank that stopped alone would leave its peers waiting
-        # in their next collective; in it, the ranks agreed.)
+        # a Ctrl-C / SIGTERM in the last round: training is complete and saved, but the caller's next steps (the
+        # training scores, --evaluate) must not run as if nobody had asked to stop. (One process only where the
+        # flag alone says so: a rank that stopped alone would leave its peers waiting in their next collective; in
+        # the last round, the ranks agreed.) One while the end is written reaches the caller's own handler (the
+        # CLI's Terminated): the loop's handlers are gone by then, and --resume finishes such a run.
         where = f"as training ended at {state.nimg / 1000:.3f} kimg"
         raise TrainingInterrupted(f"interrupted by signal {flag.signum or 'on another rank'} {where}; the training "
                                   f"is complete and its networks are saved ({final}); what was to follow it (the "
