@@ -70,3 +70,23 @@ def test_python_api_example_runs(tmp_path, monkeypatch) -> None:
         torch.set_num_threads(old)
     fitted = [v for v in ns.values() if isinstance(v, wildgan.Detector)]
     assert fitted and all(hasattr(d, "threshold_") for d in fitted), "the example should fit a Detector"
+
+
+def test_the_python_api_pages_examples_run_in_order(tmp_path, monkeypatch) -> None:
+    """docs/python_api.md's ```python blocks (the Detector example, then the AUCs with their interval and paired
+    test) run as written, in order, in one namespace: a renamed function or argument fails here, not for a reader."""
+    blocks = python_blocks((REPO / "docs" / "python_api.md").read_text(encoding="utf-8"))
+    assert len(blocks) >= 2, "docs/python_api.md: the Detector and the AUC examples"
+    monkeypatch.chdir(tmp_path)
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    ns: dict = {"__name__": "__python_api__"}
+    try:
+        for i, code in enumerate(blocks):
+            exec(compile(code, f"docs/python_api.md block {i + 1}", "exec"), ns)
+    finally:
+        torch.set_num_threads(old)
+    assert 0.0 <= ns["lo"] <= ns["hi"] <= 1.0
