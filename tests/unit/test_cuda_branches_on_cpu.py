@@ -4,12 +4,11 @@ in a branch no CPU test ran costs the whole call).
 How each is reached without a GPU: the three kernel device sets of nets.layers get "cpu" added (as
 tests/unit/test_nets.py does for one of them at a time); code that only reads `device.type` is handed
 torch.device("cuda") (nothing is allocated on it); torch.cuda's graph, stream and memory functions are replaced by
-stand-ins (as tests/unit/test_graph_bookkeeping.py's fake_cuda). What stays GPU-only: the real capture, cuDNN, the
+stand-ins (tests/unit/conftest.py's fake_cuda). What stays GPU-only: the real capture, cuDNN, the
 pinned copies, NCCL (tests/unit/test_fast_path.py's CUDA tests, run by benchmarks/gpu_session.py)."""
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 from typing import Any
 
@@ -39,89 +38,13 @@ def cuda_kernels(monkeypatch):
     monkeypatch.delenv("WILDGAN_KERNELS", raising=False)
 
 
-class _Stream:
-    def wait_stream(self, other: Any) -> None:
-        pass
-
-
-# What a CUDA graph capture refuses or silently bakes in, as Python sees it: a host read of a device value (a sync,
-# refused under capture; test_fast_path's CUDA test only catches it on a GPU) and a tensor made from host data inside
-# the body (a host-to-device copy: refused by the capture, or a value frozen into the graph).
-_SYNC_METHODS = ("item", "tolist", "numpy", "__bool__", "__float__", "__int__")
-_HOST_MAKERS = ("tensor", "as_tensor", "from_numpy")
-
-
-@contextlib.contextmanager
-def _no_host_traffic() -> Any:
-    saved_m = {n: torch.Tensor.__dict__.get(n) for n in _SYNC_METHODS}
-    saved_f = {n: getattr(torch, n) for n in _HOST_MAKERS}
-
-    def refuse(name: str) -> Any:
-        def f(*a: Any, **k: Any) -> Any:
-            raise AssertionError(f"host traffic inside the captured body: {name}")
-        return f
-
-    for n in _SYNC_METHODS:
-        setattr(torch.Tensor, n, refuse(f"Tensor.{n}"))
-    for n in _HOST_MAKERS:
-        setattr(torch, n, refuse(f"torch.{n}"))
-    try:
-        yield
-    finally:
-        for n, v in saved_m.items():
-            if v is None:
-                delattr(torch.Tensor, n)
-            else:
-                setattr(torch.Tensor, n, v)
-        for n, v in saved_f.items():
-            setattr(torch, n, v)
-
-
 @pytest.fixture
-def fake_graphs(monkeypatch):
-    """torch.cuda graph / stream stand-ins: a capture runs the body once eagerly under _no_host_traffic (and puts
-    every weight and Adam state back, as recording changes nothing), a replay runs it again on the static inputs."""
-    state: dict[str, Any] = {"captures": 0}
-    real_body = L.StepRunner._body
-
-    class Graph:
-        def replay(self) -> None:
-            runner, phase, args, out = self.rec
-            new = real_body(runner, phase, *args)
-            with torch.no_grad():
-                for k in out:
-                    out[k].copy_(new[k])
-
-    @contextlib.contextmanager
-    def graph(g: Graph) -> Any:
-        runner = state["runner"]
-        snap = runner._snapshot()
-        state["capturing"] = g
-        try:
-            with _no_host_traffic():
-                yield
-            state["captures"] += 1
-        finally:
-            state.pop("capturing", None)
-            runner._restore_snapshot(snap)
-
-    def body(self: L.StepRunner, phase: Any, *args: Any) -> Any:
-        out = real_body(self, phase, *args)
-        g = state.get("capturing")
-        if g is not None:
-            g.rec = (self, phase, args, out)
-        return out
-
-    monkeypatch.setattr(L.StepRunner, "_body", body)
-    monkeypatch.setattr(torch.cuda, "Stream", lambda *a, **k: _Stream())
-    monkeypatch.setattr(torch.cuda, "current_stream", lambda *a, **k: _Stream())
-    monkeypatch.setattr(torch.cuda, "set_stream", lambda s: None)
-    monkeypatch.setattr(torch.cuda, "stream", lambda s: contextlib.nullcontext())
-    monkeypatch.setattr(torch.cuda, "synchronize", lambda *a, **k: None)
-    monkeypatch.setattr(torch.cuda, "CUDAGraph", Graph)
-    monkeypatch.setattr(torch.cuda, "graph", graph)
-    monkeypatch.setenv("WILDGAN_STRICT_GRAPHS", "1")       # a capture failure raises instead of falling back
-    return state
+def fake_graphs(fake_cuda, monkeypatch):
+    """conftest's torch.cuda graph stand-ins with every capture under no_host_traffic; a capture failure raises
+    instead of falling back to eager (WILDGAN_STRICT_GRAPHS)."""
+    fake_cuda["guard"] = True
+    monkeypatch.setenv("WILDGAN_STRICT_GRAPHS", "1")
+    return fake_cuda
 
 
 def _runner(fast: L.FastOptions, opt_device: torch.device, logs: list[str], host_data: bool | None = None,

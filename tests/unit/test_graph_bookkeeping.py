@@ -8,7 +8,6 @@ in the log) when capture raises. The real capture runs in tests/unit/test_fast_p
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 import numpy as np
@@ -23,64 +22,6 @@ from wildgan.training.schedule import schedule
 NC = net_config_for_preset("tiny", 8, 1)
 TC = TrainConfig(total_kimg=1, phase_kimg=0.128, minibatch=PRESETS["tiny"]["minibatch"], seed=5)
 X = (np.random.default_rng(0).random((40, 8, 8, 1)) * 255).astype(np.uint8)
-
-
-class _Stream:
-    def wait_stream(self, other: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def fake_cuda(monkeypatch):
-    """Stand-ins for torch.cuda graphs; state['capturing'] is the graph being recorded; state['corrupt'] makes the
-    next replay add noise (a graph that does not reproduce eager); state['raise'] makes capture fail."""
-    state: dict[str, Any] = {}
-    real_body = L.StepRunner._body
-
-    class Graph:
-        def replay(self) -> None:
-            runner, phase, args, out = self.rec
-            new = real_body(runner, phase, *args)
-            for k in out:
-                out[k].copy_(new[k])
-            if state.pop("corrupt", False):
-                with torch.no_grad():
-                    for p in runner.nets.G.parameters():
-                        p.add_(1.0)
-
-    @contextlib.contextmanager
-    def graph(g: Graph):
-        runner = state["runner"]
-        # capture records, it does not execute: put every weight and Adam state back afterwards
-        snap = runner._snapshot()
-        state["capturing"] = g
-        try:
-            yield
-            if state.pop("raise", False):
-                try:
-                    raise ValueError("root cause: a host sync inside the body")
-                finally:
-                    raise RuntimeError("operation failed due to a previous error during capture")
-        finally:
-            state.pop("capturing", None)
-            runner._restore_snapshot(snap)
-
-    def body(self, phase, *args):
-        out = real_body(self, phase, *args)
-        g = state.get("capturing")
-        if g is not None:
-            g.rec = (self, phase, args, out)
-        return out
-
-    monkeypatch.setattr(L.StepRunner, "_body", body)
-    monkeypatch.setattr(torch.cuda, "Stream", lambda *a, **k: _Stream())
-    monkeypatch.setattr(torch.cuda, "current_stream", lambda *a, **k: _Stream())
-    monkeypatch.setattr(torch.cuda, "set_stream", lambda s: None)
-    monkeypatch.setattr(torch.cuda, "stream", lambda s: contextlib.nullcontext())
-    monkeypatch.setattr(torch.cuda, "synchronize", lambda *a, **k: None)
-    monkeypatch.setattr(torch.cuda, "CUDAGraph", Graph)
-    monkeypatch.setattr(torch.cuda, "graph", graph)
-    return state
 
 
 def _make(graphs: bool, state: dict[str, Any], logs: list[str], host_data: bool | None = None):

@@ -1,0 +1,110 @@
+"""Fixtures shared by the unit tests: torch.cuda's graph and stream entry points replaced by CPU stand-ins
+(fake_cuda), for the CUDA-graph code of training.loop.StepRunner (tests/unit/test_graph_bookkeeping.py, its
+bookkeeping; tests/unit/test_cuda_branches_on_cpu.py, CUDA's default iteration through it)."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Iterator
+
+import pytest
+import torch
+
+import wildgan.training.loop as L
+
+
+class _Stream:
+    def wait_stream(self, other: Any) -> None:
+        pass
+
+
+# What a CUDA graph capture refuses or silently bakes in, as Python sees it: a host read of a device value (a sync,
+# refused under capture; test_fast_path's CUDA test only catches it on a GPU) and a tensor made from host data inside
+# the body (a host-to-device copy: refused by the capture, or a value frozen into the graph).
+_SYNC_METHODS = ("item", "tolist", "numpy", "__bool__", "__float__", "__int__")
+_HOST_MAKERS = ("tensor", "as_tensor", "from_numpy")
+
+
+@contextlib.contextmanager
+def no_host_traffic() -> Iterator[None]:
+    """Inside the block, a host sync or a tensor made from host data raises AssertionError naming it."""
+    saved_m = {n: torch.Tensor.__dict__.get(n) for n in _SYNC_METHODS}
+    saved_f = {n: getattr(torch, n) for n in _HOST_MAKERS}
+
+    def refuse(name: str) -> Any:
+        def f(*a: Any, **k: Any) -> Any:
+            raise AssertionError(f"host traffic inside the captured body: {name}")
+        return f
+
+    for n in _SYNC_METHODS:
+        setattr(torch.Tensor, n, refuse(f"Tensor.{n}"))
+    for n in _HOST_MAKERS:
+        setattr(torch, n, refuse(f"torch.{n}"))
+    try:
+        yield
+    finally:
+        for n, v in saved_m.items():
+            if v is None:
+                delattr(torch.Tensor, n)
+            else:
+                setattr(torch.Tensor, n, v)
+        for n, v in saved_f.items():
+            setattr(torch, n, v)
+
+
+@pytest.fixture
+def fake_cuda(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """Stand-ins for torch.cuda graphs and streams, whose "replay" re-runs the captured iteration eagerly on the
+    captured static inputs. A capture runs the body once and puts every weight and Adam state back (recording changes
+    nothing). The returned state: set state['runner'] to the StepRunner; state['capturing'] is the graph being
+    recorded; state['captures'] counts the captures that ended; state['guard'] = True runs each capture under
+    no_host_traffic; state['corrupt'] makes the next replay add noise (a graph that does not reproduce eager);
+    state['raise'] makes the next capture fail with a chained error, as CUDA reports one."""
+    state: dict[str, Any] = {"captures": 0}
+    real_body = L.StepRunner._body
+
+    class Graph:
+        def replay(self) -> None:
+            runner, phase, args, out = self.rec
+            new = real_body(runner, phase, *args)
+            with torch.no_grad():
+                for k in out:
+                    out[k].copy_(new[k])
+                if state.pop("corrupt", False):
+                    for p in runner.nets.G.parameters():
+                        p.add_(1.0)
+
+    @contextlib.contextmanager
+    def graph(g: Graph) -> Iterator[None]:
+        runner = state["runner"]
+        snap = runner._snapshot()
+        state["capturing"] = g
+        try:
+            with no_host_traffic() if state.get("guard") else contextlib.nullcontext():
+                yield
+            if state.pop("raise", False):
+                try:
+                    raise ValueError("root cause: a host sync inside the body")
+                finally:
+                    raise RuntimeError("operation failed due to a previous error during capture")
+            state["captures"] += 1
+        finally:
+            state.pop("capturing", None)
+            runner._restore_snapshot(snap)
+
+    def body(self: L.StepRunner, phase: Any, *args: Any) -> Any:
+        out = real_body(self, phase, *args)
+        g = state.get("capturing")
+        if g is not None:
+            g.rec = (self, phase, args, out)
+        return out
+
+    monkeypatch.setattr(L.StepRunner, "_body", body)
+    monkeypatch.setattr(torch.cuda, "Stream", lambda *a, **k: _Stream())
+    monkeypatch.setattr(torch.cuda, "current_stream", lambda *a, **k: _Stream())
+    monkeypatch.setattr(torch.cuda, "set_stream", lambda s: None)
+    monkeypatch.setattr(torch.cuda, "stream", lambda s: contextlib.nullcontext())
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda *a, **k: None)
+    monkeypatch.setattr(torch.cuda, "CUDAGraph", Graph)
+    monkeypatch.setattr(torch.cuda, "graph", graph)
+    return state
