@@ -17,6 +17,7 @@ import pytest
 import torch
 
 import wildgan.training.loop as L
+from stepping import train_steps
 from wildgan.config import PRESETS, RunConfig, TrainConfig, net_config_for_preset
 from wildgan.errors import ConfigError
 from wildgan.nets import build_pgan, layers
@@ -57,18 +58,7 @@ def _runner(fast: L.FastOptions, opt_device: torch.device, logs: list[str], host
 
 
 def _train(r: L.StepRunner, state: dict[str, Any] | None, n: int) -> list[dict[str, float]]:
-    if state is not None:
-        state["runner"] = r
-    nimg, bounds, losses = 0, None, []
-    for i in range(n):
-        if i % 4 == 0:
-            ph = schedule(nimg, NC.resolution, TC.phase_kimg, TC.fade_kimg, TC.minibatch)
-            if ph.lod_bounds != bounds:
-                r.reset_optimizers()
-                bounds = ph.lod_bounds
-        losses.append({k: float(v) for k, v in r.iteration(ph, L.ema_beta_at(TC, i)).items()})
-        nimg += ph.batch
-    return losses
+    return train_steps(r, state, n, NC, TC)
 
 
 def _params(nets: Any) -> dict[str, torch.Tensor]:

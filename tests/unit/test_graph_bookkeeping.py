@@ -15,6 +15,7 @@ import pytest
 import torch
 
 import wildgan.training.loop as L
+from stepping import train_steps
 from wildgan.config import PRESETS, TrainConfig, net_config_for_preset
 from wildgan.nets import build_pgan
 from wildgan.training.schedule import schedule
@@ -35,19 +36,7 @@ def _make(graphs: bool, state: dict[str, Any], logs: list[str], host_data: bool 
 
 
 def _train(r, state, n, hook=None):
-    state["runner"] = r
-    nimg, bounds, losses = 0, None, []
-    for i in range(n):
-        if i % 4 == 0:
-            ph = schedule(nimg, NC.resolution, TC.phase_kimg, TC.fade_kimg, TC.minibatch)
-            if ph.lod_bounds != bounds:
-                r.reset_optimizers()
-                bounds = ph.lod_bounds
-        if hook:
-            hook(i)
-        losses.append({k: float(v) for k, v in r.iteration(ph, L.ema_beta_at(TC, i)).items()})
-        nimg += ph.batch
-    return losses
+    return train_steps(r, state, n, NC, TC, hook)
 
 
 def _params(nets):
