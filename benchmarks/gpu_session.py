@@ -147,6 +147,11 @@ def eval_row(name: str, e: dict[str, Any]) -> str:
     cells = [name, _num(m.get("kimg"), ".0f"), str(m.get("status")), f"{res}x{res}" if res else "-"]
     cells += [_num(a.get(k)) for k in ("a", "L_n", "L_o", "L_r", "A")]
     cells += [_num(c.get("untrained", {}).get("a")), _num(c.get("pixel_norm")), _num(c.get("pixel_std"))]
+    # what a is worth on these test images (DeLong: eval.json's auc_ci95 and paired tests; '-' before they existed)
+    ci = (e.get("auc_ci95") or {}).get("a")
+    cells.append(f"{_num(ci[0])}-{_num(ci[1])}" if isinstance(ci, list) and len(ci) == 2 else "-")
+    vs = (e.get("auc_vs_controls") or {}).get("a") or {}
+    cells += [_num((vs.get(k) or {}).get("p"), ".2g") for k in ("untrained", "pixel_std")]
     return "| " + " | ".join(cells) + " |"
 
 
@@ -203,8 +208,12 @@ def summary_markdown(r: dict[str, Any]) -> str:
         lines += ["", "## AUC (controls: untrained networks' a, -||Q||, -std Q)", "",
                   "kimg of the paper's ~4,000; status 'budget' = stopped at --minutes with a checkpoint, scored at the "
                   "resolution it reached (not the paper's result unless it reached 32x32 after the full schedule).", "",
-                  "| run | kimg | status | scored at | a | L_n | L_o | L_r | A | untrained a | -‖Q‖ | -std Q |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+                  "a's 95% CI is over the test images (DeLong); p: DeLong's paired test of a against the untrained "
+                  "networks' a and against -std Q (sign flipped if below 0.5). Neither counts training's own spread.",
+                  "",
+                  "| run | kimg | status | scored at | a | L_n | L_o | L_r | A | untrained a | -‖Q‖ | -std Q "
+                  "| a 95% CI | p vs untrained | p vs -std Q |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         lines += [eval_row(k, v) for k, v in ev.items()]
         for k, v in ev.items():
             t = r.get("train", {}).get(k)

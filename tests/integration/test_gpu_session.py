@@ -34,6 +34,10 @@ def test_gpu_session_smoke_runs_every_step_and_returns_few_files(tmp_path: Path)
     assert 0.0 <= ev["auc"]["a"] <= 1.0 and "untrained" in ev["controls"] and "pixel_norm" in ev["controls"]
     md = (out / "summary.md").read_text()
     assert "| main-smoke |" in md and "## Benchmark" in md
+    # a's interval and paired tests came back in the evaluation and stand in the AUC table's last three cells
+    lo, hi = ev["auc_ci95"]["a"]
+    row = next(ln for ln in md.splitlines() if ln.startswith("| main-smoke |"))
+    assert row.split(" | ")[-3] == f"{lo:.3f}-{hi:.3f}" and "p vs -std Q" in md, row
     # the decode benchmark: one process against a pool of 2 on the same pixels
     assert "## Decoding image files" in md and md.count("| yes |") == 2 and "| 2 | 2 | 2100 |" in md
     assert (out / "main-samples.png").stat().st_size > 0 and (out / "main-stats.jsonl").stat().st_size > 0
