@@ -88,11 +88,9 @@ def delong(labels: np.ndarray, scores: list[np.ndarray]) -> tuple[np.ndarray, np
         return np.full(k, np.nan), nan_cov
     v10 = np.empty((k, m))
     v01 = np.empty((k, n))
-    finite = np.ones(k, dtype=bool)
     for i, s in enumerate(rows):
         if not np.isfinite(s).all():
-            finite[i] = False
-            v10[i], v01[i] = np.nan, np.nan
+            v10[i], v01[i] = np.nan, np.nan        # (its AUC, variance and covariances: nan, as roc_auc's)
             continue
         tz = _midranks(s)
         v10[i] = (tz[pos] - _midranks(s[pos])) / n      # per anomaly: the fraction of normal images below it
@@ -185,7 +183,8 @@ def interval_text(v: Any) -> str:
 
 
 def p_text(p: Any) -> str:
-    """A p-value in a few characters: 0.034, 2e-07, <1e-15 (erfc's float floor), '-' where undefined."""
+    """A p-value in a few characters: 0.034, 2e-07, <1e-15 (where the normal approximation's tail means nothing
+    more), '-' where undefined."""
     if not isinstance(p, (int, float)) or not math.isfinite(p):
         return "-"
     return "<1e-15" if p < 1e-15 else f"{p:.0e}" if p < 1e-3 else f"{p:.3f}"
