@@ -108,6 +108,33 @@ def test_controls_count_each_seed_once_in_tables_and_plot():
     assert study_mod.auc_vs_gamma(rows)["control: untrained Ours (a)"][0][1] == pytest.approx(0.58)
 
 
+def test_the_auc_vs_gamma_plot_shades_the_cells_test_set_intervals(tmp_path, monkeypatch):
+    """A single seed's point has a bar of 0 (no spread over seeds); the band around each trained curve is the mean
+    half-width of its cells' 95% intervals over their test images, where the rows hold them (f-AnoGAN's of A)."""
+    from wildgan.evaluation import plots
+    from wildgan.studies.tables import auc_vs_gamma_bands
+
+    rows = [{**r, "auc_ci95": {"a": [r["auc"]["a"] - 0.03, r["auc"]["a"] + 0.03], "A": [0.35, 0.45]}} for r in FIXED]
+    rows[1]["auc_ci95"]["a"] = [0.64, 0.84]                  # seed 1 of d_I at gamma 0: ±0.1, averaged with ±0.03
+    rows[2]["auc_ci95"] = None                               # a row kept before the intervals: no band at 0.02
+    bands = auc_vs_gamma_bands(rows)
+    assert bands["Ours d_I (a)"] == [(0.0, pytest.approx(0.065))]
+    assert bands["f-AnoGAN (A)"] == [(0.0, pytest.approx(0.05)), (0.02, pytest.approx(0.05))]
+    assert not [k for k in bands if k.startswith("control")]
+    assert auc_vs_gamma_bands(FIXED) == {}
+    figs = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path: figs.append(fig) or path)
+    plots.auc_vs_gamma(tmp_path / "g.png", study_mod.auc_vs_gamma(rows), bands=bands)
+    plots.auc_vs_gamma(tmp_path / "g.png", study_mod.auc_vs_gamma(FIXED), bands=auc_vs_gamma_bands(FIXED))
+    shaded, plain = (f.axes[0] for f in figs)
+    assert "shaded: 95% interval over test images" in shaded.get_ylabel()
+    assert "shaded" not in plain.get_ylabel()
+    from matplotlib.collections import PolyCollection
+
+    assert len([c for c in shaded.collections if isinstance(c, PolyCollection)]) == 3      # d_I, d_z, f-AnoGAN
+    assert not [c for c in plain.collections if isinstance(c, PolyCollection)]
+
+
 def _md_table_rows(md: str) -> list[list[list[str]]]:
     """Every pipe table of a Markdown text as lists of cells, split the way GitHub splits them: at each `|` that is
     not escaped as `\\|` (written independently of the package's own reader)."""

@@ -339,21 +339,33 @@ def training_curves(path: Path, rows: Sequence[Mapping[str, Any]]) -> Path:
 
 
 def auc_vs_gamma(path: Path, curves: Mapping[str, Sequence[tuple[float, float, float]]], *, pooled: int = 1,
-                 normal: str | None = None) -> Path:
+                 normal: str | None = None, bands: Mapping[str, Sequence[tuple[float, float]]] | None = None) -> Path:
     """AUC against contamination gamma; curves: label -> [(gamma, mean AUC, std AUC)]. `pooled`: how many normal
     classes the points average over (the axis says so: their spread is then across classes too); `normal`: the one
-    normal class of a per-class plot (in the title)."""
+    normal class of a per-class plot (in the title); `bands`: label -> [(gamma, half-width)], a shaded band of that
+    half-width around a curve (studies.tables.auc_vs_gamma_bands: the cells' 95% intervals over their test images),
+    so that a single seed's point, whose bar is 0, still shows how much the test set alone can move it."""
     fig = Figure(figsize=(7.5, 4))
     ax = fig.subplots()
+    shaded = False
     for label, pts in curves.items():
         a = np.asarray(sorted(pts), dtype=np.float64).reshape(-1, 3)
         control = label.startswith("control")       # controls dashed and lighter: the trained curves stand out
-        ax.errorbar(100 * a[:, 0], a[:, 1], yerr=a[:, 2], marker="o", ms=3, capsize=2, lw=1, label=label,
-                    ls="--" if control else "-", alpha=0.6 if control else 1.0)
+        line = ax.errorbar(100 * a[:, 0], a[:, 1], yerr=a[:, 2], marker="o", ms=3, capsize=2, lw=1, label=label,
+                           ls="--" if control else "-", alpha=0.6 if control else 1.0)
+        half = dict((bands or {}).get(label, ()))
+        at = [i for i, g in enumerate(a[:, 0]) if g in half]
+        if at:
+            h = np.array([half[a[i, 0]] for i in at])
+            ax.fill_between(100 * a[at, 0], a[at, 1] - h, a[at, 1] + h, color=line[0].get_color(), alpha=0.12,
+                            lw=0)
+            shaded = True
     ax.axhline(0.5, color="0.7", lw=0.8)
     ax.set_xlabel("contamination gamma (%)", fontsize=8)
-    ax.set_ylabel("ROC AUC (mean; bars: std over seeds)" if pooled <= 1 else
-                  f"ROC AUC (mean over {pooled} normal classes x seeds;\nbars: std over those cells)", fontsize=8)
+    band = ";\nshaded: 95% interval over test images" if shaded else ""
+    ax.set_ylabel(f"ROC AUC (mean; bars: std over seeds{band})" if pooled <= 1 else
+                  f"ROC AUC (mean over {pooled} normal classes x seeds;\nbars: std over those cells{band})",
+                  fontsize=8)
     ax.set_title("AUC vs contamination (each method with its own score: a, or f-AnoGAN's A)"
                  + (f", normal {normal}" if normal else ""), fontsize=9)
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))     # outside: it never covers a point

@@ -34,7 +34,7 @@ from ..scoring.run import load_model
 from ..scoring.scores import SCORES_VERSION, SCORES_VERSION_ABSENT, UNRECORDED_SCORES_VERSION
 from ..training.run import (RESUME_MAY_CHANGE, data_folder_holding, refuse_inside_a_runs_own_folder, run_differences,
                             run_lock, train_run)
-from .tables import auc_vs_gamma, read_rows, render_csv, render_markdown
+from .tables import auc_vs_gamma, auc_vs_gamma_bands, read_rows, render_csv, render_markdown
 
 
 @dataclass(frozen=True)
@@ -798,9 +798,11 @@ def write_tables(study_dir: Path, rows: list[dict[str, Any]], apart: dict[str, s
         # one curve per method over every cell, and, when the study has several normal classes, a plot per class
         # too: the pooled one mixes classes whose AUCs differ far more than seeds do
         classes = sorted({(r.get("protocol"), str(r["normal"])) for r in rows}, key=str)
-        plot_auc_vs_gamma(study_dir / "auc_vs_gamma.png", auc_vs_gamma(rows), pooled=len(classes))
+        plot_auc_vs_gamma(study_dir / "auc_vs_gamma.png", auc_vs_gamma(rows), pooled=len(classes),
+                          bands=auc_vs_gamma_bands(rows))
         if len(classes) > 1:
             for protocol, normal in classes:
                 sub = [r for r in rows if (r.get("protocol"), str(r["normal"])) == (protocol, normal)]
                 safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in normal)
-                plot_auc_vs_gamma(study_dir / f"auc_vs_gamma-normal-{safe}.png", auc_vs_gamma(sub), normal=normal)
+                plot_auc_vs_gamma(study_dir / f"auc_vs_gamma-normal-{safe}.png", auc_vs_gamma(sub), normal=normal,
+                                  bands=auc_vs_gamma_bands(sub))

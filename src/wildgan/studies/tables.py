@@ -386,6 +386,30 @@ def _f(v: Any) -> str:
     return "" if v is None else f"{float(v):.6f}"
 
 
+def _series_label(r: dict[str, Any], score: str) -> tuple[str, str]:
+    """(the AUC-versus-gamma series of a row's trained AUC, the score it plots: A for f-AnoGAN when score is a)."""
+    enc = r.get("encoder_loss")
+    label = METHOD_NAMES.get(r["method"], r["method"]) + (f" d_{'I' if enc == 'image' else 'z'}"
+                                                            if r["method"] == "wildgan" else "")
+    s = score if r["method"] != "fanogan" or score != "a" else "A"
+    return f"{label} ({s})", s
+
+
+def auc_vs_gamma_bands(rows: list[dict[str, Any]], score: str = "a") -> dict[str, list[tuple[float, float]]]:
+    """{trained series label (as auc_vs_gamma's): [(gamma, half-width)]}: the mean half-width of the cells' 95%
+    intervals over their test images (DeLong, a row's auc_ci95), drawn as a band around the trained curves beside
+    the bars of the spread over seeds. Cells without an interval (rows kept before them, undefined) are left out,
+    and a gamma none of whose cells has one gets no band."""
+    halves: dict[str, dict[float, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for r in rows:
+        label, s = _series_label(r, score)
+        ci = r.get("auc_ci95")
+        v = ci.get(s) if isinstance(ci, dict) else None
+        if isinstance(v, list) and len(v) == 2 and all(isinstance(x, (int, float)) for x in v):
+            halves[label][float(r["gamma"])].append((v[1] - v[0]) / 2)
+    return {label: [(g, sum(h) / len(h)) for g, h in sorted(by_g.items())] for label, by_g in halves.items()}
+
+
 def auc_vs_gamma(rows: list[dict[str, Any]], score: str = "a") -> dict[str, list[tuple[float, float, float]]]:
     """{series label: [(gamma, mean AUC, std)]} for the AUC-versus-contamination plot: each method's score (A for
     f-AnoGAN when score is "a"), each method's untrained-networks control of that same score, and the three pixel
@@ -393,12 +417,9 @@ def auc_vs_gamma(rows: list[dict[str, Any]], score: str = "a") -> dict[str, list
     left out."""
     series: dict[str, dict[float, dict[Any, float]]] = defaultdict(lambda: defaultdict(dict))
     for i, r in enumerate(rows):
-        enc = r.get("encoder_loss")
-        label = METHOD_NAMES.get(r["method"], r["method"]) + (f" d_{'I' if enc == 'image' else 'z'}"
-                                                                if r["method"] == "wildgan" else "")
-        s = score if r["method"] != "fanogan" or score != "a" else "A"
+        label, s = _series_label(r, score)
         g = float(r["gamma"])
-        series[f"{label} ({s})"][g][i] = r["auc"].get(s)                  # every trained cell counts
+        series[label][g][i] = r["auc"].get(s)                              # every trained cell counts
         name = METHOD_NAMES.get(r["method"], r["method"])
         series[f"control: untrained {name} ({s})"][g][_seed_key(r)] = r["controls"]["untrained"].get(s)
         for key, text in CONTROL_ROWS[1:]:          # every pixel control: -std(Q) may beat the trained curves
