@@ -806,14 +806,14 @@ def test_a_study_of_several_normal_classes_plots_each_class_too(tmp_path, monkey
     study_mod.write_tables(tmp_path, rows)
     names = {c[0]: c for c in calls}
     assert set(names) == {"auc_vs_gamma.png", "auc_vs_gamma-normal-2.png", "auc_vs_gamma-normal-3.png"}
-    assert names["auc_vs_gamma.png"][2] == {"pooled": 2}
-    assert names["auc_vs_gamma-normal-3.png"][2] == {"normal": "3"}
+    assert names["auc_vs_gamma.png"][2] == {"pooled": 2, "bands": {}}          # (rows without intervals: no band)
+    assert names["auc_vs_gamma-normal-3.png"][2] == {"normal": "3", "bands": {}}
     per_class = names["auc_vs_gamma-normal-2.png"][1]["Ours d_I (a)"]
     assert [m for _, m, _ in per_class] == [pytest.approx(0.3)] * 2
     assert all((tmp_path / n).stat().st_size > 1000 for n in names)
     calls.clear()
     study_mod.write_tables(tmp_path, [r for r in rows if r["normal"] == "2"])       # one class: one plot, as before
-    assert [c[0] for c in calls] == ["auc_vs_gamma.png"] and calls[0][2] == {"pooled": 1}
+    assert [c[0] for c in calls] == ["auc_vs_gamma.png"] and calls[0][2] == {"pooled": 1, "bands": {}}
 
 
 def test_every_cell_is_checked_before_the_first_trains(tmp_path, monkeypatch):
