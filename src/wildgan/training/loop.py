@@ -1126,10 +1126,13 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
         if fresh or not _samples_path(run_dir, state.nimg).is_file():
             # (also the grid of the checkpoint a resume restored, where a kill came between the two)
             _write_samples(run_dir, nets, fixed_z, trained_lod(), nc, state.nimg)
-        final = ckpt.save_checkpoint(run_dir, "network-final", ckpt.networks_to_tensors(nets.modules()), {
-            "kind": ckpt.NETWORKS_KIND, "nimg": state.nimg, "kimg": state.nimg / 1000, "status": status,
-            "seed": tc.seed, "net": run_config_to_dict(cfg)["net"], "config": run_config_to_dict(cfg),
-            "elapsed_s": elapsed0 + time.time() - t_start, "lod": trained_lod()})
+        # the final networks' two files as one commit that a SIGTERM (a scheduler's, with its grace period) waits
+        # for: one between them left network-final.safetensors without its .json, which --resume had to finish
+        with _dist.sigterm_deferred():
+            final = ckpt.save_checkpoint(run_dir, "network-final", ckpt.networks_to_tensors(nets.modules()), {
+                "kind": ckpt.NETWORKS_KIND, "nimg": state.nimg, "kimg": state.nimg / 1000, "status": status,
+                "seed": tc.seed, "net": run_config_to_dict(cfg)["net"], "config": run_config_to_dict(cfg),
+                "elapsed_s": elapsed0 + time.time() - t_start, "lod": trained_lod()})
     if dist is not None:
         dist.barrier()
     if stopped_at_end or (dist is None and flag.signum is not None):
