@@ -576,3 +576,37 @@ def test_auc_uncertainty_compares_with_a_pixel_control_below_half_flipped():
     one_class = auc_uncertainty(trained, np.zeros(300, int), untrained, pixel)
     assert one_class["auc_ci95"]["a"] == [None, None] and one_class["auc_vs_controls"]["a"]["untrained"]["p"] is None
     assert auc_uncertainty(trained, y) == {"auc_ci95": {"a": [lo, hi]}, "auc_vs_controls": {"a": {}}}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 1), st.integers(0, 5)), min_size=1, max_size=30))
+def test_average_precision_is_the_float_nearest_the_exact_sum(pairs):
+    """scikit-learn's definition (recall gained at each distinct score, highest first, times the precision there;
+    ties enter together), summed exactly and rounded once; nan without anomalies."""
+    from fractions import Fraction
+
+    from sklearn.metrics import average_precision_score
+
+    from wildgan.evaluation.metrics import average_precision
+
+    y = np.array([p[0] for p in pairs])
+    s = np.array([float(p[1]) for p in pairs])
+    if y.max() == 0:
+        assert math.isnan(average_precision(y, s))
+        return
+    exact = Fraction(0)
+    for t in sorted(set(s), reverse=True):
+        gained = int(y[s == t].sum())
+        if gained:
+            exact += Fraction(gained, int(y.sum())) * Fraction(int(y[s >= t].sum()), int((s >= t).sum()))
+    assert average_precision(y, s) == float(exact)
+    assert average_precision(y, s) == pytest.approx(average_precision_score(y, s), abs=1e-12)
+
+
+def test_average_precision_example_without_float_noise():
+    from wildgan.evaluation.metrics import average_precision
+
+    y = np.array([1, 1, 0, 1, 1, 0, 0, 1])
+    s = np.array([2, 2, 3, 2, 4, 3, 0, 0], dtype=float)
+    # (scikit-learn's float sum: 0.7250000000000001)
+    assert average_precision(y, s) == 29 / 40 and repr(average_precision(y, s)) == "0.725"
