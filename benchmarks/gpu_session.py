@@ -149,7 +149,8 @@ def eval_row(name: str, e: dict[str, Any]) -> str:
     cells += [_num(c.get("untrained", {}).get("a")), _num(c.get("pixel_norm")), _num(c.get("pixel_std"))]
     # what a is worth on these test images (DeLong: eval.json's auc_ci95 and paired tests; '-' before they existed)
     ci = (e.get("auc_ci95") or {}).get("a")
-    cells.append(f"{_num(ci[0])}-{_num(ci[1])}" if isinstance(ci, list) and len(ci) == 2 else "-")
+    defined = isinstance(ci, list) and len(ci) == 2 and all(isinstance(x, (int, float)) for x in ci)
+    cells.append(f"{_num(ci[0])}-{_num(ci[1])}" if defined else "-")      # ([null, null]: undefined, one class)
     vs = (e.get("auc_vs_controls") or {}).get("a") or {}
     cells += [_num((vs.get(k) or {}).get("p"), ".2g") for k in ("untrained", "pixel_std")]
     return "| " + " | ".join(cells) + " |"

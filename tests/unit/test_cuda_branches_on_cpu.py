@@ -313,6 +313,23 @@ def test_gpu_session_probe_needs_no_data_file(tmp_path, monkeypatch):
     assert "no.tar is missing" in (tmp_path / "out" / "session.log").read_text()
 
 
+def test_gpu_session_auc_table_says_an_undefined_interval_as_one_dash():
+    """summary.md's AUC table: a's 95% interval from eval.json's auc_ci95, '-' where it is undefined ([null, null]:
+    one class in the test set) as where it is absent, not '---' (each limit's '-' joined by the interval's)."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "gpu_session_under_test", Path(__file__).resolve().parents[2] / "benchmarks" / "gpu_session.py")
+    gs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gs)
+    e = {"auc": {"a": 0.7}, "auc_ci95": {"a": [0.6, 0.8]}}
+    assert gs.eval_row("r", e).split(" | ")[-3] == "0.600-0.800"
+    for ci in ([None, None], None):
+        assert gs.eval_row("r", {**e, "auc_ci95": {"a": ci}}).split(" | ")[-3] == "-", ci
+    assert gs.eval_row("r", {"auc": {"a": 0.7}}).split(" | ")[-3] == "-"
+
+
 def test_flat_weights_give_every_weight_an_aligned_view():
     """Inside FlatWeights' vector every weight's view starts at a multiple of 8 elements (16 bytes in bf16), in every
     preset and for gray and colour images, so that cuDNN gets aligned weights; the biases (3 for to_rgb) come after

@@ -129,10 +129,36 @@ def test_the_auc_vs_gamma_plot_shades_the_cells_test_set_intervals(tmp_path, mon
     shaded, plain = (f.axes[0] for f in figs)
     assert "shaded: 95% interval over test images" in shaded.get_ylabel()
     assert "shaded" not in plain.get_ylabel()
-    from matplotlib.collections import PolyCollection
+    from matplotlib.collections import LineCollection, PolyCollection
 
-    assert len([c for c in shaded.collections if isinstance(c, PolyCollection)]) == 3      # d_I, d_z, f-AnoGAN
-    assert not [c for c in plain.collections if isinstance(c, PolyCollection)]
+    def bands_of(ax):        # fills, and the bars of a lone banded gamma (d_I's and d_z's here: one gamma each)
+        return [c for c in ax.collections if isinstance(c, PolyCollection)
+                or isinstance(c, LineCollection) and c.get_linewidth()[0] > 2]
+
+    assert len(bands_of(shaded)) == 3      # d_I, d_z, f-AnoGAN
+    assert not bands_of(plain)
+
+
+def test_the_auc_vs_gamma_band_shows_at_a_lone_gamma_and_not_across_one_without(tmp_path, monkeypatch):
+    """A band point with no banded neighbour (a study of one gamma, or a curve whose other gammas have no interval)
+    was a fill of zero width: nothing drawn, under an axis that says 'shaded'. It is a translucent bar there; and a
+    gamma without an interval breaks the band rather than having one drawn across it from its neighbours."""
+    from matplotlib.collections import LineCollection, PolyCollection
+
+    from wildgan.evaluation import plots
+
+    figs = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path: figs.append(fig) or path)
+    curves = {"one": [(0.0, 0.7, 0.0)], "gap": [(0.0, 0.6, 0.0), (0.02, 0.6, 0.0), (0.05, 0.6, 0.0)]}
+    plots.auc_vs_gamma(tmp_path / "g.png", curves, bands={"one": [(0.0, 0.05)], "gap": [(0.0, 0.1), (0.05, 0.1)]})
+    ax = figs[0].axes[0]
+    polys = [p for c in ax.collections if isinstance(c, PolyCollection) for p in c.get_paths()]
+    assert all(p.get_extents().width > 0 for p in polys)             # no fill of zero width (invisible)
+    assert not [p for p in polys if p.get_extents().x0 < 2 < p.get_extents().x1]     # none across gamma 2%
+    bars = [seg for c in ax.collections if isinstance(c, LineCollection) and c.get_linewidth()[0] > 2
+            for seg in c.get_segments()]
+    spans = sorted((float(s[0, 0]), round(float(min(s[:, 1])), 6), round(float(max(s[:, 1])), 6)) for s in bars)
+    assert spans == [(0.0, 0.5, 0.7), (0.0, 0.65, 0.75), (5.0, 0.5, 0.7)], spans
 
 
 def _md_table_rows(md: str) -> list[list[list[str]]]:

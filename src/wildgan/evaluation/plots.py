@@ -355,10 +355,21 @@ def auc_vs_gamma(path: Path, curves: Mapping[str, Sequence[tuple[float, float, f
                            ls="--" if control else "-", alpha=0.6 if control else 1.0)
         half = dict((bands or {}).get(label, ()))
         at = [i for i, g in enumerate(a[:, 0]) if g in half]
-        if at:
-            h = np.array([half[a[i, 0]] for i in at])
-            ax.fill_between(100 * a[at, 0], a[at, 1] - h, a[at, 1] + h, color=line[0].get_color(), alpha=0.12,
-                            lw=0)
+        # one fill per run of neighbouring banded gammas (none drawn across a gamma without an interval); a lone one,
+        # whose fill would have no width, a translucent bar
+        runs = [[i] for i in at[:1]]
+        for i in at[1:]:
+            if i == runs[-1][-1] + 1:
+                runs[-1].append(i)
+            else:
+                runs.append([i])
+        for run in runs:
+            h = np.array([half[a[i, 0]] for i in run])
+            x, lo, hi = 100 * a[run, 0], a[run, 1] - h, a[run, 1] + h
+            if len(run) > 1:
+                ax.fill_between(x, lo, hi, color=line[0].get_color(), alpha=0.12, lw=0)
+            else:
+                ax.vlines(x, lo, hi, color=line[0].get_color(), alpha=0.12, lw=6)
             shaded = True
     ax.axhline(0.5, color="0.7", lw=0.8)
     ax.set_xlabel("contamination gamma (%)", fontsize=8)
