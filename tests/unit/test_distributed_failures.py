@@ -123,6 +123,27 @@ def test_sigterm_waits_for_the_failure_record(other_thread: bool):
         stop.set()
 
 
+def test_sigterm_deferred_puts_back_the_default_for_a_handler_installed_from_c(monkeypatch):
+    """signal.signal returns None for a handler installed from C (an embedding program), which it cannot take back:
+    the block's end raised TypeError putting None back. It puts the default action back instead."""
+    saved = signal.getsignal(signal.SIGTERM)
+    real = signal.signal
+    put: list[object] = []
+
+    def fake(signum: int, handler: object) -> object:
+        put.append(handler)
+        old = real(signum, handler)
+        return None if len(put) == 1 else old          # (as for a C-level handler)
+
+    monkeypatch.setattr(signal, "signal", fake)
+    try:
+        with sigterm_deferred():
+            pass
+        assert put[-1] is signal.SIG_DFL
+    finally:
+        real(signal.SIGTERM, saved)
+
+
 def test_a_timed_out_collective_is_told_as_a_hung_rank(tmp_path: Path):
     """A peer that hangs makes the collective give up after --dist-timeout: rank 0 says so, and what to raise when
     the wait was legitimate work of one rank; not that a peer stopped without a word."""

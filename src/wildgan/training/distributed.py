@@ -321,6 +321,9 @@ def sigterm_deferred() -> Iterator[None]:
         return
     seen: list[int] = []
     old = signal.signal(signal.SIGTERM, lambda signum, frame: seen.append(signum))
+    # (None: a handler installed from C, e.g. by an embedding program, which Python cannot put back; the default
+    # action then, which ends the process as such a handler would be expected to)
+    old = signal.SIG_DFL if old is None else old
     try:
         yield
     finally:
