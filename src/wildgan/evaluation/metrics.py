@@ -43,13 +43,18 @@ def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
     return _twice_u(labels, scores) / (2 * n1 * (len(labels) - n1))
 
 
+def _twice_ranks(x: np.ndarray) -> np.ndarray:
+    """Twice the 1-based ranks of x, tied values at their average rank: integers (first + last rank of the tie
+    group), so that sums of them are exact."""
+    _, group, counts = np.unique(x, return_inverse=True, return_counts=True)
+    last = np.cumsum(counts)                           # the 1-based rank of each distinct score's last image
+    return (2 * last - counts + 1)[group.ravel()]
+
+
 def _twice_u(labels: np.ndarray, scores: np.ndarray) -> int:
     """Twice the Mann-Whitney count of checked labels (both classes present) and finite scores, exactly."""
-    _, group, counts = np.unique(scores, return_inverse=True, return_counts=True)
-    last = np.cumsum(counts)                           # the 1-based rank of each distinct score's last image
-    twice_rank = (2 * last - counts + 1)[group.ravel()]   # first + last rank of the image's tie group
     n1 = int(labels.sum())
-    return int(twice_rank[labels == 1].sum(dtype=np.int64)) - n1 * (n1 + 1)
+    return int(_twice_ranks(scores)[labels == 1].sum(dtype=np.int64)) - n1 * (n1 + 1)
 
 
 def average_precision(labels: np.ndarray, scores: np.ndarray) -> float:
@@ -83,9 +88,7 @@ def evaluate_scores(scores: dict[str, np.ndarray], labels: np.ndarray) -> dict[s
 
 def _midranks(x: np.ndarray) -> np.ndarray:
     """1-based ranks, tied values at their average rank (as roc_auc counts a tie half)."""
-    _, group, counts = np.unique(x, return_inverse=True, return_counts=True)
-    last = np.cumsum(counts)
-    return ((2 * last - counts + 1) / 2.0)[group.ravel()]
+    return _twice_ranks(x) / 2.0
 
 
 def delong(labels: np.ndarray, scores: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -209,6 +212,15 @@ def p_text(p: Any) -> str:
 def signed_text(v: Any) -> str:
     """'+0.042' for a difference of AUCs, '-' where it is undefined (null)."""
     return f"{v:+.3f}" if isinstance(v, (int, float)) and math.isfinite(v) else "-"
+
+
+def pixel_tests_text(tests: Any, flipped: str = " (sign flipped)") -> str:
+    """One score's paired tests against the pixel controls (auc_vs_controls[score]) as 'pixel_norm +0.066 (p 1e-05),
+    pixel_std (sign flipped) -0.010 (p 0.512)'; '' where there are none."""
+    if not isinstance(tests, dict):
+        return ""
+    return ", ".join(f"{c}{flipped if d.get('flipped') else ''} {signed_text(d.get('diff'))} (p {p_text(d.get('p'))})"
+                     for c, d in tests.items() if c != "untrained" and isinstance(d, dict))
 
 
 # images whose pixels pixel_statistics holds as int64 at a time: 96 MiB of them at 32x32x3, 128 MiB at 64x64x1

@@ -63,7 +63,7 @@ from ..thresholds import (DEFAULT_CONTAMINATION, DEFAULT_MAD_K, FIT_THRESHOLD_FI
 from ..training.run import evaluate_command, networks_record, stale_evaluation
 from .heatmaps import (NamedImages, check_masks, load_masks, map_block, map_lod, pick_score, pixel_auc,
                        residual_maps, score_named_images, top_k, undefined_pixel_auc)
-from .metrics import auc_uncertainty, evaluate_scores, interval_text, p_text, pixel_statistics, signed_text
+from .metrics import auc_uncertainty, evaluate_scores, interval_text, p_text, pixel_statistics, pixel_tests_text
 from .rows import (NOT_JSON_OBJECTS, NOT_STUDY_ROWS, PIXEL_CONTROLS, checked_lines, left_out_text, line_problem,
                    row_problem)
 from .run import evaluation_dir, read_search_cache, score_settings_changes, split_for_run
@@ -723,13 +723,11 @@ def _metrics_section(page: _Page, out: Path, diag: RunDiagnostics, cfg: Any, mas
     page.table(["score", "AUC", "95% CI", "AP", "AUC untrained", "p vs untrained", "AP untrained",
                 f"AUC with {og or 'other generator'}"], _metrics_rows(m))
     own = own_score(cfg.method)               # (f-AnoGAN's A: its a is not what it ranks by)
-    against = [f"{c}{' (sign flipped)' if d.get('flipped') else ''} {signed_text(d.get('diff'))} "
-               f"(p {p_text(d.get('p'))})"
-               for c, d in (m.get("auc_vs_controls") or {}).get(own, {}).items() if c != "untrained"]
+    against = pixel_tests_text((m.get("auc_vs_controls") or {}).get(own))
     page.p("95% CI: the AUC's interval over the test images (DeLong's variance); 'p vs untrained': DeLong's paired "
            "test of the AUC against the same score of the untrained networks on the same images. Neither counts "
            "the spread of training itself (another seed), which is often larger."
-           + (f" {own} minus each pixel control, paired the same way: {', '.join(against)}." if against else ""))
+           + (f" {own} minus each pixel control, paired the same way: {against}." if against else ""))
     page.p("Controls: 'untrained' = the same architecture with the run's initial weights; pixel_* = minus a "
            "pixel statistic of the query (fixed sign). A trained score is only meaningful above its controls; a "
            "control below 0.5 is as informative with its sign flipped, so compare with max(AUC, 1 - AUC)."

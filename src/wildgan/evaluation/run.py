@@ -27,7 +27,7 @@ from ..fileio import atomic_write_text, leave_out_defaults
 from ..scoring.run import LoadedModel, load_model, read_split_info, untrained_model, write_scores_csv
 from ..scoring.scores import SCORES_VERSION, SCORES_VERSION_ABSENT, UNRECORDED_SCORES_VERSION
 from ..training.run import networks_record
-from .metrics import auc_uncertainty, evaluate_scores, interval_text, p_text, pixel_statistics, signed_text
+from .metrics import auc_uncertainty, evaluate_scores, interval_text, p_text, pixel_statistics, pixel_tests_text
 
 
 
@@ -520,10 +520,9 @@ def format_table(result: dict[str, Any]) -> str:
                          + f"{result['controls_ap'][k]:>8.3f}{'(control)':>15}{flip}")
     # the method's own score (f-AnoGAN's A: its a is not what it ranks by)
     own = own_score(str((result.get("model") or {}).get("method")))
-    against = [f"{c}{' flipped' if d.get('flipped') else ''} {signed_text(d.get('diff'))} (p {p_text(d.get('p'))})"
-               for c, d in vs.get(own, {}).items() if c != "untrained"]
+    against = pixel_tests_text(vs.get(own), flipped=" flipped")
     if against:
-        lines.append(f"{own} minus each pixel control (paired DeLong test): " + ", ".join(against))
+        lines.append(f"{own} minus each pixel control (paired DeLong test): {against}")
     if ci:
         lines.append("95% CI: over the test images (DeLong)" + ("; p: paired DeLong test of each AUC against its "
                      "untrained control" if p_untrained else "") + ". Neither counts training's own spread (another "

@@ -288,11 +288,7 @@ def uncertainty_line(rows: list[dict[str, Any]]) -> str | None:
     """What one cell's AUC is worth on its test images: the half-widths of the rows' 95% intervals of their method's
     own score (DeLong, a row's auc_ci95), as a line under the data lines; None where no row holds them (rows of a
     wildgan before they were kept). A mean over seeds is surer than one cell, but seeds add their own spread."""
-    half = []
-    for r in rows:
-        ci = (r.get("auc_ci95") or {}).get(own_score(r["method"])) if isinstance(r.get("auc_ci95"), dict) else None
-        if isinstance(ci, list) and len(ci) == 2 and all(isinstance(v, (int, float)) for v in ci):
-            half.append((ci[1] - ci[0]) / 2)
+    half = [h for h in (_ci_half(r, own_score(r["method"])) for r in rows) if h is not None]
     if not half:
         return None
     span = f"±{min(half):.3f}" if max(half) - min(half) < 0.0005 else f"±{min(half):.3f} to ±{max(half):.3f}"
@@ -386,6 +382,16 @@ def _f(v: Any) -> str:
     return "" if v is None else f"{float(v):.6f}"
 
 
+def _ci_half(r: dict[str, Any], score: str) -> float | None:
+    """Half the width of a row's 95% interval of `score` (auc_ci95); None where the row holds none (kept before
+    the intervals were) or it is undefined ([null, null])."""
+    ci = r.get("auc_ci95")
+    v = ci.get(score) if isinstance(ci, dict) else None
+    if isinstance(v, list) and len(v) == 2 and all(isinstance(x, (int, float)) for x in v):
+        return (v[1] - v[0]) / 2
+    return None
+
+
 def _series_label(r: dict[str, Any], score: str) -> tuple[str, str]:
     """(the AUC-versus-gamma series of a row's trained AUC, the score it plots: A for f-AnoGAN when score is a)."""
     enc = r.get("encoder_loss")
@@ -403,10 +409,9 @@ def auc_vs_gamma_bands(rows: list[dict[str, Any]], score: str = "a") -> dict[str
     halves: dict[str, dict[float, list[float]]] = defaultdict(lambda: defaultdict(list))
     for r in rows:
         label, s = _series_label(r, score)
-        ci = r.get("auc_ci95")
-        v = ci.get(s) if isinstance(ci, dict) else None
-        if isinstance(v, list) and len(v) == 2 and all(isinstance(x, (int, float)) for x in v):
-            halves[label][float(r["gamma"])].append((v[1] - v[0]) / 2)
+        h = _ci_half(r, s)
+        if h is not None:
+            halves[label][float(r["gamma"])].append(h)
     return {label: [(g, sum(h) / len(h)) for g, h in sorted(by_g.items())] for label, by_g in halves.items()}
 
 
