@@ -1497,7 +1497,7 @@ def _record_how_training_ended(run_dir: Path, ctx: Any, e: BaseException, run_lo
     dist = None
     if ctx is not None:
         from .training import distributed as dist
-    with dist.sigterm_deferred() if dist else nullcontext():
+    with dist.stops_deferred() if dist else nullcontext():
         if (ctx is None or ctx.is_main) and run_dir.is_dir() and not isinstance(e, ConfigError):
             # under torchrun rank 0's own error is often the echo of another rank's (a failed collective): that
             # rank's error is named first, from what it left in the folder
@@ -1734,15 +1734,16 @@ def cmd_score(a: argparse.Namespace) -> int:
         return 0
     from contextlib import nullcontext
 
-    from .training.distributed import sigterm_deferred
+    from .training.distributed import stops_deferred
 
-    # the CSV, the removal of the chunks it now holds and the line that says it is written: one commit, a SIGTERM
-    # held until its end (then `terminated`, 143, as any other). One that cut it left the new CSV beside its chunk
-    # folder, said as `terminated` (the CSV, written atomically, read as the earlier one at that path). Not held for
-    # a FIFO or device (written directly, no commit), whose stalled reader would keep it held
+    # the CSV, the removal of the chunks it now holds and the line that says it is written: one commit, a SIGTERM or
+    # Ctrl-C held until its end (then `terminated`, 143, or `interrupted`, 130, as any other). One that cut it left
+    # the new CSV beside its chunk folder, said as `terminated` / `interrupted` (the CSV, written atomically, read as
+    # the earlier one at that path). Not held for a FIFO or device (written directly, no commit), whose stalled
+    # reader would keep it held
     out = Path(a.out)
     special = out.exists() and not out.is_file() and not out.is_dir()
-    with nullcontext() if special else sigterm_deferred():
+    with nullcontext() if special else stops_deferred():
         write_scores_csv(Path(a.out), ids, res, labels, extra=extra)
         if resume_dir is not None:
             from .scoring.run import is_resume_dir, remove_resume_dir

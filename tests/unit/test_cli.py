@@ -885,28 +885,34 @@ def test_a_run_that_ends_before_full_resolution_says_so(tiny_npz, tmp_path, caps
     assert "before the networks finished growing to 8x8" in err and "paper's schedule" not in err, err
 
 
-def test_a_sigterm_as_the_final_networks_are_written_waits_for_both_files(tiny_npz, tmp_path, monkeypatch, capsys):
-    """A SIGTERM (a scheduler's) between network-final.safetensors and its .json left the weights without their
-    record: the CLI's handler raised in the middle of the final save. The two files are one commit that the signal
-    waits for: both are written, then the command ends `terminated`, 143."""
+@pytest.mark.parametrize("stop", ["SIGTERM", "SIGINT"])
+def test_a_stop_as_the_final_networks_are_written_waits_for_both_files(stop, tiny_npz, tmp_path, monkeypatch, capsys):
+    """A SIGTERM (a scheduler's) or a Ctrl-C between network-final.safetensors and its .json left the weights without
+    their record: the CLI's handler (Python's KeyboardInterrupt) raised in the middle of the final save. The two files
+    are one commit that the signal waits for: both are written, then the command ends as for a stop in the last round
+    (the training complete, what was to follow not run), exit 143 (130), and log.txt says so."""
     import signal
 
     from wildgan import checkpoint
 
     real = checkpoint.atomic_write_text
+    signum = getattr(signal, stop)
 
     def write(path, text, *a, **k):
         if Path(path).name == "network-final.json":       # the weights are written, the record not yet
-            assert callable(signal.getsignal(signal.SIGTERM))      # (the CLI's handler: never pytest's default)
-            signal.raise_signal(signal.SIGTERM)
+            assert callable(signal.getsignal(signum))      # (the CLI's handler: never pytest's default)
+            signal.raise_signal(signum)
         return real(path, text, *a, **k)
 
     monkeypatch.setattr(checkpoint, "atomic_write_text", write)
     out = tmp_path / "run"
     got = main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--threads", "1",
                 "--no-progress", "--no-train-scores", "--total-kimg", "0.1", "--phase-kimg", "0.03", "--out", str(out)])
-    assert got == 143 and "terminated" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    said = f"interrupted by signal {int(signum)} as training ended at "
+    assert got == 128 + signum and said in err and "the training is complete and its networks are saved" in err, err
     assert (out / "network-final.safetensors").is_file() and (out / "network-final.json").is_file()
+    assert said in (out / "log.txt").read_text(encoding="utf-8").splitlines()[-1]
 
 
 def test_a_sample_run_replays_on_the_sample_whatever_wildgan_data_says(tiny_npz, tmp_path, capsys, monkeypatch):

@@ -25,7 +25,7 @@ from wildgan.errors import Terminated
 from wildgan.training import distributed as dist
 from wildgan.training.distributed import (DistContext, StartFailed, explain_failure, nccl_timeout_unenforced,
                                           peer_failure, raised_in_collective, record_failure, record_no_answer,
-                                          sigterm_deferred, start_together, timed_out)
+                                          start_together, stops_deferred, timed_out)
 
 
 def _ctx(rank: int, job: str = "job-a") -> DistContext:
@@ -113,7 +113,7 @@ def test_sigterm_waits_for_the_failure_record(other_thread: bool):
     done = []
     try:
         with pytest.raises(Term):
-            with sigterm_deferred():
+            with stops_deferred():
                 os.kill(os.getpid(), signal.SIGTERM)
                 time.sleep(0.2)             # (time for another thread to take the signal, as in CI)
                 done.append("written")
@@ -123,25 +123,106 @@ def test_sigterm_waits_for_the_failure_record(other_thread: bool):
         stop.set()
 
 
-def test_sigterm_deferred_puts_back_the_default_for_a_handler_installed_from_c(monkeypatch):
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_stops_deferred_puts_back_the_default_for_a_handler_installed_from_c(monkeypatch, signum: int):
     """signal.signal returns None for a handler installed from C (an embedding program), which it cannot take back:
     the block's end raised TypeError putting None back. It puts the default action back instead."""
-    saved = signal.getsignal(signal.SIGTERM)
+    saved = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
     real = signal.signal
-    put: list[object] = []
+    put: list[tuple[int, object]] = []
 
-    def fake(signum: int, handler: object) -> object:
-        put.append(handler)
-        old = real(signum, handler)
-        return None if len(put) == 1 else old          # (as for a C-level handler)
+    def fake(s: int, handler: object) -> object:
+        put.append((s, handler))
+        old = real(s, handler)
+        return None if s == signum and len([p for p in put if p[0] == s]) == 1 else old    # (as for a C handler)
 
     monkeypatch.setattr(signal, "signal", fake)
     try:
-        with sigterm_deferred():
+        with stops_deferred():
             pass
-        assert put[-1] is signal.SIG_DFL
+        assert [h for s, h in put if s == signum][-1] is signal.SIG_DFL
+        assert [h for s, h in put if s != signum][-1] is saved[next(s for s in saved if s != signum)]
     finally:
-        real(signal.SIGTERM, saved)
+        for s, h in saved.items():
+            real(s, h)
+
+
+def test_a_ctrl_c_in_a_deferred_block_waits_for_its_end():
+    """A Ctrl-C (SIGINT) as a commit was written (`wildgan score`'s CSV and the removal of its chunk folder, the
+    final networks' two files) raised KeyboardInterrupt in the middle of it: it is held until the block ends, then
+    raised by Python's own handler, which is back in place."""
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    done = []
+    with pytest.raises(KeyboardInterrupt):
+        with stops_deferred() as held:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.1)
+            done.append(list(held))
+    assert done == [[signal.SIGINT]]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_held_stops_are_delivered_in_order_to_the_handlers_put_back_exactly():
+    got: list[int] = []
+
+    def term(signum: int, frame: object) -> None:
+        got.append(signum)
+
+    saved = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    signal.signal(signal.SIGTERM, term)
+    signal.signal(signal.SIGINT, term)
+    try:
+        with stops_deferred():
+            signal.raise_signal(signal.SIGTERM)
+            signal.raise_signal(signal.SIGINT)
+            signal.raise_signal(signal.SIGTERM)       # (one stop: delivered once)
+            assert got == []
+        assert got == [signal.SIGTERM, signal.SIGINT]
+        assert signal.getsignal(signal.SIGTERM) is term and signal.getsignal(signal.SIGINT) is term
+        # a caller that tells the stop itself clears what was held: nothing is delivered
+        with stops_deferred() as held:
+            signal.raise_signal(signal.SIGTERM)
+            held.clear()
+        assert got == [signal.SIGTERM, signal.SIGINT]
+        # an ignored SIGINT (nohup's, a background job's) stays ignored: nothing held, nothing raised
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        with stops_deferred() as held:
+            signal.raise_signal(signal.SIGINT)
+            assert held == [] and signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN and got == [signal.SIGTERM, signal.SIGINT]
+    finally:
+        for s, h in saved.items():
+            signal.signal(s, h)
+
+
+def test_a_second_ctrl_c_ends_a_deferred_block_at_once():
+    """The way out of a commit that does not end (a stalled disk), as in training's loop: the second Ctrl-C raises
+    KeyboardInterrupt there, once (not again as the block ends)."""
+    steps = []
+    with pytest.raises(KeyboardInterrupt) as e:
+        with stops_deferred():
+            signal.raise_signal(signal.SIGINT)
+            steps.append("held")
+            signal.raise_signal(signal.SIGINT)
+            steps.append("not reached")
+    assert steps == ["held"] and e.value.__context__ is None
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_stops_deferred_off_the_main_thread_changes_nothing():
+    import threading
+
+    seen: list[object] = []
+
+    def work() -> None:
+        with stops_deferred() as held:
+            seen.append((held, signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)))
+
+    before = (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT))
+    t = threading.Thread(target=work)
+    t.start()
+    t.join()
+    assert seen == [([], *before)]
 
 
 def test_a_timed_out_collective_is_told_as_a_hung_rank(tmp_path: Path):

@@ -345,14 +345,16 @@ def test_resume_respects_skip_bad_and_cleans_up_after_a_kill(pile: Path, tmp_pat
     assert not is_resume_dir(tmp_path / "other")
 
 
+@pytest.mark.parametrize("stop", ["SIGTERM", "SIGINT"])
 @pytest.mark.parametrize("where", ["as the CSV is renamed into place", "as the chunk folder is deleted"])
-def test_a_sigterm_as_the_csv_is_written_waits_for_the_chunk_folder_to_go(where: str, scoring_pile, tmp_path: Path,
-                                                                          monkeypatch: pytest.MonkeyPatch,
-                                                                          capsys: pytest.CaptureFixture) -> None:
-    """`wildgan score --out p.csv` and a SIGTERM as it finished: the new CSV was in place (renamed, the folder not yet
-    synced) or the chunk folder being deleted when the CLI's handler raised, and the command ended `terminated`, exit
-    143, beside the p.csv.chunks/ it holds the scores of (a rerun only read them back). The CSV, the folder's removal
-    and the line that says so are one commit: the SIGTERM is honoured after it (143), nothing left behind."""
+def test_a_stop_as_the_csv_is_written_waits_for_the_chunk_folder_to_go(where: str, stop: str, scoring_pile,
+                                                                       tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                       capsys: pytest.CaptureFixture) -> None:
+    """`wildgan score --out p.csv` and a SIGTERM (or Ctrl-C) as it finished: the new CSV was in place (renamed, the
+    folder not yet synced) or the chunk folder being deleted when the CLI's handler (Python's KeyboardInterrupt)
+    raised, and the command ended `terminated`, exit 143 (`interrupted`, 130), beside the p.csv.chunks/ it holds the
+    scores of (a rerun only read them back), or half of it. The CSV, the folder's removal and the line that says so
+    are one commit: the stop is honoured after it, nothing left behind."""
     import signal
 
     from wildgan import fileio
@@ -362,18 +364,20 @@ def test_a_sigterm_as_the_csv_is_written_waits_for_the_chunk_folder_to_go(where:
     pile, run_dir, _ = scoring_pile(12)
     out = tmp_path / "p.csv"
     rd = tmp_path / "p.csv.chunks"
+    signum = getattr(signal, stop)
 
-    def sigterm() -> None:
-        # a Python handler (the CLI's, or one holding the signal), never the default that would end pytest's process
-        assert callable(signal.getsignal(signal.SIGTERM))
-        signal.raise_signal(signal.SIGTERM)       # its handler runs before this returns: no race
+    def send() -> None:
+        # a Python handler (the CLI's, Python's own for SIGINT, or one holding the signal), never the default that
+        # would end pytest's process
+        assert callable(signal.getsignal(signum))
+        signal.raise_signal(signum)       # its handler runs before this returns: no race
 
     if where == "as the CSV is renamed into place":
         real_sync = fileio._fsync_dir
 
         def sync(d: Path) -> None:                # after os.replace: the CSV is there (a chunk's writes are not it)
             if Path(d) == tmp_path and out.is_file():
-                sigterm()
+                send()
             real_sync(d)
 
         monkeypatch.setattr(fileio, "_fsync_dir", sync)
@@ -381,15 +385,15 @@ def test_a_sigterm_as_the_csv_is_written_waits_for_the_chunk_folder_to_go(where:
         real_remove = run.remove_resume_dir
 
         def remove(d: Path) -> None:
-            sigterm()
+            send()
             real_remove(d)
 
         monkeypatch.setattr(run, "remove_resume_dir", remove)
     got = main(["score", str(run_dir), "--data", str(pile), "--device", "cpu", "--chunk-size", "4", "--out", str(out),
                 "--no-progress"])
     err = capsys.readouterr().err
-    assert got == 143, err
-    assert err.splitlines()[-1] == "wildgan: terminated (SIGTERM)", err
+    assert (got, err.splitlines()[-1]) == ((143, "wildgan: terminated (SIGTERM)") if stop == "SIGTERM"
+                                           else (130, "wildgan: interrupted")), err
     assert "read in 3 chunks of up to 4)" in err and err.splitlines()[-2].endswith(f"; wrote {out}"), err
     assert len(out.read_text().splitlines()) == 1 + 12
     assert not rd.exists()

@@ -305,31 +305,51 @@ def _signalled_while_waiting(signalled: BaseException) -> bool:
 
 
 @contextmanager
-def sigterm_deferred() -> Iterator[None]:
-    """SIGTERM held back until the block ends (then delivered). torchrun sends it to the ranks still running as soon
-    as one rank's process ends, which is about when they find their collectives failed: the CLI's handler raised it
-    in the middle of writing how the job stopped, and the line was lost. (Main thread only: Python's handlers run
-    there.)
+def stops_deferred() -> Iterator[list[int]]:
+    """SIGTERM and SIGINT (Ctrl-C) held back until the block ends, then delivered to the handlers the block held them
+    from, in the order they came (Ctrl-C: Python's KeyboardInterrupt). For a short commit (a CSV and the removal of
+    its chunk folder, network-final's two files, a rank's failure record) that a stop must not cut in two: torchrun
+    sends SIGTERM to the ranks still running as soon as one rank's process ends, which is about when they find their
+    collectives failed, and the CLI's handler raised it in the middle of writing how the job stopped; a Ctrl-C as
+    `wildgan score` committed its CSV left OUT.chunks/ beside the complete OUT.csv. A second Ctrl-C in the block
+    raises KeyboardInterrupt at once, as in training's loop (resume.StopFlag): the way out of a commit that does not
+    end (a stalled disk). (Main thread only: Python's handlers run there.)
 
-    The Python-level handler is swapped for one that only notes the signal, rather than the thread's signal mask
+    Yields the signals held so far: a caller that tells the stop itself (the training end's TrainingInterrupted)
+    clears the list, and nothing is delivered for them at the end.
+
+    The Python-level handlers are swapped for one that only notes the signal, rather than the thread's signal mask
     blocked: a process with other threads (gloo's, torch's pools) has the kernel deliver a process-directed SIGTERM
-    to a thread that does not block it, and CPython then runs the handler in the main thread all the same."""
+    to a thread that does not block it, and CPython then runs the handler in the main thread all the same. A signal
+    that is ignored (SIG_IGN: nohup's SIGINT, a background job's) is left so: nothing to hold, and no second Ctrl-C
+    to raise on."""
     import threading
 
+    held: list[int] = []
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield held
         return
-    seen: list[int] = []
-    old = signal.signal(signal.SIGTERM, lambda signum, frame: seen.append(signum))
-    # (None: a handler installed from C, e.g. by an embedding program, which Python cannot put back; the default
-    # action then, which ends the process as such a handler would be expected to)
-    old = signal.SIG_DFL if old is None else old
+
+    def note(signum: int, frame: Any) -> None:
+        if signum == signal.SIGINT and signum in held:
+            held.remove(signum)              # (raised now: not delivered again at the end)
+            raise KeyboardInterrupt
+        if signum not in held:
+            held.append(signum)
+
+    old: dict[int, Any] = {}
     try:
-        yield
+        for s in (signal.SIGTERM, signal.SIGINT):
+            if signal.getsignal(s) is not signal.SIG_IGN:
+                old[s] = signal.signal(s, note)
+        yield held
     finally:
-        signal.signal(signal.SIGTERM, old)
-        if seen:
-            signal.raise_signal(signal.SIGTERM)     # now, to the handler the block held it from
+        for s, h in old.items():
+            # (None: a handler installed from C, e.g. by an embedding program, which Python cannot put back; the
+            # default action then, which ends the process as such a handler would be expected to)
+            signal.signal(s, signal.SIG_DFL if h is None else h)
+        for s in list(held):
+            signal.raise_signal(s)       # now, to the handler the block held it from (one that raises ends the rest)
 
 
 _EVERY_RANK = "_wildgan_every_rank"      # set on an error that every rank of the job met alike (failing_alike)
@@ -629,7 +649,7 @@ def start_together(ctx: DistContext, setup: Callable[[], _T], run_dir: Path,
                                 group=ctx.ctrl_group)
     except Exception as e:
         # a rank ended before it could say (killed while it read the data): told as in training, then own error first
-        with sigterm_deferred():
+        with stops_deferred():
             if ctx.is_main and error is None and Path(run_dir).is_dir():
                 stopped(f"stopped: {explain_failure(Path(run_dir), ctx, e)}")
             elif error is None:

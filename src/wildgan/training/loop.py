@@ -1119,28 +1119,38 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
     if bad_net is not None:
         raise DivergenceError(f"non-finite weights in {bad_net} at the end of training; last good checkpoint kept")
     fresh = saved_nimg != state.nimg
-    if fresh:
-        save()
     final = run_dir / "network-final.json"
-    if is_main:
-        if fresh or not _samples_path(run_dir, state.nimg).is_file():
-            # (also the grid of the checkpoint a resume restored, where a kill came between the two)
-            _write_samples(run_dir, nets, fixed_z, trained_lod(), nc, state.nimg)
-        # the final networks' two files as one commit that a SIGTERM (a scheduler's, with its grace period) waits
-        # for: one between them left network-final.safetensors without its .json, which --resume had to finish
-        with _dist.sigterm_deferred():
+    # The end (the last checkpoint where the loop did not write it, the final networks' two files) as one commit
+    # that a SIGTERM (a scheduler's, with its grace period) or a Ctrl-C waits for: one between the two files left
+    # network-final.safetensors without its .json, which --resume had to finish. A stop held here is told as one in
+    # the last round is (below), after the files; and under torchrun every rank learns of it in the collective that
+    # was the barrier after the files: raised on rank 0 alone after its save, it skipped that barrier and rank 1,
+    # left waiting in it, said that another rank of the job had stopped. (Held on every rank: a Ctrl-C reaches them
+    # all, and one that waits in a collective cannot run a handler before it returns anyway.)
+    with _dist.stops_deferred() as held:
+        if fresh:
+            save()
+        if is_main:
+            if fresh or not _samples_path(run_dir, state.nimg).is_file():
+                # (also the grid of the checkpoint a resume restored, where a kill came between the two)
+                _write_samples(run_dir, nets, fixed_z, trained_lod(), nc, state.nimg)
             final = ckpt.save_checkpoint(run_dir, "network-final", ckpt.networks_to_tensors(nets.modules()), {
                 "kind": ckpt.NETWORKS_KIND, "nimg": state.nimg, "kimg": state.nimg / 1000, "status": status,
                 "seed": tc.seed, "net": run_config_to_dict(cfg)["net"], "config": run_config_to_dict(cfg),
                 "elapsed_s": elapsed0 + time.time() - t_start, "lod": trained_lod()})
-    if dist is not None:
-        dist.barrier()
+        late = bool(held)
+        if dist is not None:
+            (late,) = dist.any_flags(late)     # (every rank waits here for the files, as at a barrier)
+        if late:
+            stopped_at_end = True
+            if flag.signum is None:
+                flag.signum = held[0] if held else None
+            held.clear()                       # told below, not delivered to the caller's handlers
     if stopped_at_end or (dist is None and flag.signum is not None):
-        # a Ctrl-C / SIGTERM in the last round: training is complete and saved, but the caller's next steps (the
-        # training scores, --evaluate) must not run as if nobody had asked to stop. (One process only where the
-        # flag alone says so: a rank that stopped alone would leave its peers waiting in their next collective; in
-        # the last round, the ranks agreed.) One while the end is written reaches the caller's own handler (the
-        # CLI's Terminated): the loop's handlers are gone by then, and --resume finishes such a run.
+        # a Ctrl-C / SIGTERM in the last round or while the end was written: training is complete and saved, but the
+        # caller's next steps (the training scores, --evaluate) must not run as if nobody had asked to stop. (One
+        # process only where the flag alone says so: a rank that stopped alone would leave its peers waiting in
+        # their next collective; in the last round, and at the end, the ranks agreed.)
         where = f"as training ended at {state.nimg / 1000:.3f} kimg"
         raise TrainingInterrupted(f"interrupted by signal {flag.signum or 'on another rank'} {where}; the training "
                                   f"is complete and its networks are saved ({final}); what was to follow it (the "
