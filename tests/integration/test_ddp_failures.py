@@ -322,6 +322,57 @@ def test_score_ranks_stopped_by_sigterm_say_terminated_wherever_they_are(tmp_pat
 
 
 
+# A stop (SIGTERM) that comes while rank 0 writes network-final: to rank 0 alone (a kill of its process), or to
+# every rank as torchrun passes a scheduler's on (rank 1 is then in the collective after the files). Rank 1 writes
+# its pid to $MARKS/pid-1 at the start; rank 0 sends the signals from inside its save, then takes a second over it.
+FINAL_SAVE_STOP_WRAPPER = textwrap.dedent('''
+    import os, signal, sys, time
+    from pathlib import Path
+    marks = Path(os.environ["MARKS"])
+    if os.environ["RANK"] == "1":
+        (marks / "pid-1").write_text(str(os.getpid()))
+    else:
+        from wildgan import checkpoint
+        real = checkpoint.save_checkpoint
+        def save(folder, name, *args, **kw):
+            if name == "network-final":
+                for pid in [os.getpid()] + ([int((marks / "pid-1").read_text())] if sys.argv[1] == "every" else []):
+                    os.kill(pid, signal.SIGTERM)
+                time.sleep(1.0)                   # a slow save: rank 1 waits for it in the collective after it
+            return real(folder, name, *args, **kw)
+        checkpoint.save_checkpoint = save
+    from wildgan.cli import main
+    sys.exit(main(sys.argv[2:]))
+''')
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("to", ["rank 0", "every"])
+def test_a_sigterm_as_rank_0_writes_the_final_networks_is_told_alike_by_every_rank(to: str, tmp_path: Path):
+    """Rank 0 held a SIGTERM through its network-final save and raised it as the save ended, before the barrier
+    after it: rank 0 said `terminated`, and rank 1, left waiting in that barrier until rank 0's process ended, said
+    `error: another rank of the job stopped ... Connection closed by peer`. The ranks now agree on the stop in that
+    collective: the files complete, every rank says that the training ended complete, interrupted by the signal
+    (rank 1: on another rank, where the signal reached rank 0 alone), and log.txt says so."""
+    wrapper, marks = tmp_path / "stop_final.py", tmp_path / "marks"
+    wrapper.write_text(FINAL_SAVE_STOP_WRAPPER)
+    marks.mkdir()
+    run = tmp_path / "run"
+    proc, took = _torchrun(wrapper, "every" if to == "every" else "0", *TRAIN, "--data", str(_toy(tmp_path)),
+                           "--out", str(run), env={"MARKS": str(marks)})
+    err = proc.stderr
+    assert proc.returncode != 0, err[-3000:]
+    ended = " as training ended at 0.128 kimg; the training is complete and its networks are saved"
+    assert f"wildgan: interrupted by signal 15{ended}" in err, err[-3000:]
+    assert f"wildgan (rank 1 of 2): interrupted by signal {'15' if to == 'every' else 'on another rank'}{ended}" in \
+        err, err[-3000:]
+    assert "wildgan: error" not in err and "another rank of the job stopped" not in err, err[-3000:]
+    assert (run / "network-final.safetensors").is_file() and (run / "network-final.json").is_file()
+    log = (run / "log.txt").read_text(encoding="utf-8").splitlines()
+    assert log[-1].startswith(f"stopped: interrupted by signal 15{ended}"), log
+    print(f"\nSIGTERM to {to} as rank 0 wrote network-final: the job ended after {took:.1f} s")
+
+
 # Rank 1 alone fails: a ConfigError in sharded scoring (the gather), then a DataError naming a file in start_together
 # (its data unreadable); each rank writes what it caught, by the class a caller would catch it by, to $OUT/rank-R.txt
 # (its own file: the ranks' prints share one pipe, which can join their lines).
