@@ -381,6 +381,26 @@ def test_resume_continues_from_checkpoint(trained: tuple[Path, np.ndarray], tmp_
         assert same_state(state_of(getattr(ref, name)), state_of(getattr(got, name))), name
 
 
+def test_a_ctrl_c_as_the_final_networks_are_written_waits_for_both_files(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Ctrl-C (or SIGTERM) between fanogan-final.safetensors and its .json, after the loops' handlers were gone,
+    raised in the middle of the save and left the weights without their record. Held until both are written."""
+    import signal
+
+    real = ckpt.atomic_write_text
+
+    def write(path, text, *a, **k):
+        if Path(path).name == "fanogan-final.json":         # the weights are written, the record not yet
+            signal.raise_signal(signal.SIGINT)
+        return real(path, text, *a, **k)
+
+    monkeypatch.setattr(ckpt, "atomic_write_text", write)
+    with pytest.raises(KeyboardInterrupt):
+        train_fanogan(blobs(12, seed=0), tiny_cfg(gan_iters=2, enc_iters=1, seed=1), tmp_path, progress=False)
+    assert (tmp_path / "fanogan-final.safetensors").is_file() and (tmp_path / "fanogan-final.json").is_file()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
 @pytest.mark.parametrize("at_draw", [5, 10])           # in stage 1 (critic step 5), in stage 2 (encoder step 3)
 def test_a_signal_saves_a_checkpoint_and_the_resume_is_exact(trained: tuple[Path, np.ndarray], tmp_path: Path,
                                                              monkeypatch: pytest.MonkeyPatch, at_draw: int) -> None:

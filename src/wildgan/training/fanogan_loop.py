@@ -532,11 +532,17 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
     if bad is not None:                             # (the loops checked the weights of every step they left at)
         raise DivergenceError(f"f-AnoGAN: non-finite weights in {bad} at the end of training; last good checkpoint "
                               f"in {ck_dir}")
-    if saved_step != state.step:
-        save_periodic()
-    tensors = ckpt.networks_to_tensors(nets.modules())
-    out = ckpt.save_checkpoint(run_dir, FINAL_NAME, tensors, _meta(cfg, arch, state, n, t_gan, t_enc, stopped_early,
-                                                                   device))
+    from .distributed import stops_deferred
+
+    # the end's files as one commit that a SIGTERM (a scheduler's) or a Ctrl-C waits for, then delivered (the CLI's
+    # `terminated` / `interrupted`): one between them left fanogan-final.safetensors without its .json (the loops'
+    # handlers are gone by now)
+    with stops_deferred():
+        if saved_step != state.step:
+            save_periodic()
+        tensors = ckpt.networks_to_tensors(nets.modules())
+        out = ckpt.save_checkpoint(run_dir, FINAL_NAME, tensors, _meta(cfg, arch, state, n, t_gan, t_enc,
+                                                                       stopped_early, device))
     say(f"f-AnoGAN done: {state.gan_iter} critic + {state.enc_iter} encoder iterations in {elapsed():.1f} s -> {out}")
     return out
 
