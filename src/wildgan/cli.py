@@ -857,17 +857,11 @@ def net_config_from_args(a: argparse.Namespace, preset: str, resolution: int, ch
     """The preset's NetConfig with --width / --latent-size applied (train and info)."""
     from .config import net_config_for_preset
 
-    net = net_config_for_preset(preset, resolution, channels)
-    if getattr(a, "width", None) is not None:
-        if a.width < 1:
-            raise ConfigError(f"--width must be >= 1, got {a.width}")
-        # e.g. --preset paper --width 256: the issue's width-256 run; the latent size stays nf(0) = the width
-        net = replace(net, fmap_max=a.width, fmap_base=16 * a.width, latent_size=a.width)
-    if getattr(a, "latent_size", None) is not None:
-        if a.latent_size < 1:
-            raise ConfigError(f"--latent-size must be >= 1, got {a.latent_size}")
-        net = replace(net, latent_size=a.latent_size)
-    return net
+    width, latent_size = getattr(a, "width", None), getattr(a, "latent_size", None)
+    for flag, v in (("--width", width), ("--latent-size", latent_size)):
+        if v is not None and v < 1:
+            raise ConfigError(f"{flag} must be >= 1, got {v}")       # (in the option's name, not the API's)
+    return net_config_for_preset(preset, resolution, channels, width=width, latent_size=latent_size)
 
 
 def run_config_from_args(a: argparse.Namespace, resolution: int, channels: int) -> RunConfig:
