@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Callable
 # still ends in main's one-line "interrupted"
 from .config import DEFAULT_CONTAMINATION, DEFAULT_MAD_K, DETECTOR_DIR_NAME, SCORE_NAMES, kernels_from_env
 
-from .errors import (CheckpointError, ConfigError, DataError, DivergenceError, HeldWarning, Terminated,
+from .errors import (CheckpointError, ConfigError, DataError, HeldWarning, Terminated,
                      TrainingInterrupted, WildganError, WildganWarning, moved_name)
 from .fileio import check_can_make_folder, unwritable_error
 from .runlog import WARNING, RunLog, copying_warnings, said
@@ -1350,13 +1350,13 @@ def _train(a: argparse.Namespace, run_log: RunLog) -> int:
         res = train_run(cfg, run_dir, resume=a.resume, overwrite=a.overwrite, progress=not a.no_progress,
                         log=log, split=split, before_unlock=getattr(a, "before_unlock", None))
     except BaseException as e:
-        _record_how_training_ended(run_dir, ctx, e, run_log)
+        from .training.distributed import met_by_every_rank, peer_end_error, record_how_training_ended
+
+        record_how_training_ended(run_dir, ctx, e, run_log.write)
         # the ranks leave together only when they all stopped alike (a preemption: they agreed on it; an error that
         # every rank met), never waiting for a peer that failed on its own
-        from .training.distributed import met_by_every_rank
-
         _shutdown(ctx, together=isinstance(e, TrainingInterrupted) or met_by_every_rank(e))
-        echo = _peer_end_told(run_dir, ctx, e)
+        echo = peer_end_error(run_dir, ctx, e)
         if echo is not None:
             raise echo from e
         raise
@@ -1374,24 +1374,6 @@ def _train(a: argparse.Namespace, run_log: RunLog) -> int:
                                                device=a.device, no_controls=False, no_progress=a.no_progress,
                                                threads=None, own_split=split, skip_bad=a.skip_bad))
     return 0
-
-
-def _peer_end_told(run_dir: Path, ctx: Any, e: BaseException) -> WildganError | None:
-    """A training rank's error that is only the echo of another rank's end (gloo's "Connection closed by peer" in a
-    collective, one that timed out), as the one line its log.txt `stopped:` line says, not a traceback of torch's
-    internals: rank 0 names the rank that failed and its traceback file when it recorded one (explain_failure), as
-    that rank's class where it is carried (peers_error: a DataError stays one), the others say where that rank's
-    error is (peer_failure, as sharded scoring does). Usually torchrun's SIGTERM comes first and the rank says
-    `terminated`; a rank still busy when the peer died meets the closed connection first. None for a rank's own
-    error, or one every rank met."""
-    if ctx is None or ctx.world <= 1:
-        return None
-    from .training.distributed import met_by_every_rank, peer_failure, peers_error
-
-    why = peer_failure(e, ctx.rank, ctx.timeout_s)
-    if why is None or met_by_every_rank(e):
-        return None
-    return peers_error(run_dir, ctx, e) if ctx.is_main and run_dir.is_dir() else WildganError(why)
 
 
 def _check_train_out(a: argparse.Namespace, ctx: Any) -> None:
@@ -1481,32 +1463,6 @@ def _warn_other_methods_options(a: argparse.Namespace, method: str) -> None:
     if ignored:
         _warn(f"warning: {', '.join(ignored)} {'does' if len(ignored) == 1 else 'do'} not apply to --method "
               f"{method}: ignored")
-
-
-def _record_how_training_ended(run_dir: Path, ctx: Any, e: BaseException, run_log: RunLog) -> None:
-    """log.txt says how the session ended too (an interrupt, an error), not only stderr; a refusal (ConfigError,
-    e.g. the folder is another process's) ran nothing and must not write into someone else's run."""
-    from contextlib import nullcontext
-
-    dist = None
-    if ctx is not None:
-        from .training import distributed as dist
-    with dist.sigterm_deferred() if dist else nullcontext():
-        if (ctx is None or ctx.is_main) and run_dir.is_dir() and not isinstance(e, ConfigError):
-            # under torchrun rank 0's own error is often the echo of another rank's (a failed collective): that
-            # rank's error is named first, from what it left in the folder
-            why = dist.explain_failure(run_dir, ctx, e) if dist else str(e) or type(e).__name__
-            run_log.write(f"stopped: {why}")          # (after the warnings held, if it is the session's first line)
-        elif dist and run_dir.is_dir() and dist.timed_out(e):
-            # no answer from another rank (whatever came after it, torchrun's SIGTERM too): not a failure of
-            # this rank's own, but log.txt's only word on how the job ended when the rank that hung is rank 0
-            dist.record_no_answer(run_dir, e, ctx)
-        elif dist and run_dir.is_dir() and not isinstance(
-                e, (ConfigError, DivergenceError, TrainingInterrupted, KeyboardInterrupt, Terminated)):
-            # a rank's own failure (not a refusal every rank met, nor a divergence the ranks decided together
-            # from their all-reduced losses and identical weights, nor a signal the whole job got): into the
-            # folder, before its sockets close and the other ranks' collectives fail
-            dist.record_failure(run_dir, e, ctx)
 
 
 def _score_training_images(a: argparse.Namespace, cfg: RunConfig, split: AnomalySplit) -> None:
