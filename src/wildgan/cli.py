@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Callable
 # still ends in main's one-line "interrupted"
 from .config import DEFAULT_CONTAMINATION, DEFAULT_MAD_K, DETECTOR_DIR_NAME, SCORE_NAMES, kernels_from_env
 
-from .errors import (CheckpointError, ConfigError, DataError, DivergenceError, HeldWarning, Terminated,
+from .errors import (CheckpointError, ConfigError, DataError, HeldWarning, Terminated,
                      TrainingInterrupted, WildganError, WildganWarning, moved_name)
 from .fileio import check_can_make_folder, unwritable_error
 from .runlog import WARNING, RunLog, copying_warnings, said
@@ -857,17 +857,11 @@ def net_config_from_args(a: argparse.Namespace, preset: str, resolution: int, ch
     """The preset's NetConfig with --width / --latent-size applied (train and info)."""
     from .config import net_config_for_preset
 
-    net = net_config_for_preset(preset, resolution, channels)
-    if getattr(a, "width", None) is not None:
-        if a.width < 1:
-            raise ConfigError(f"--width must be >= 1, got {a.width}")
-        # e.g. --preset paper --width 256: the issue's width-256 run; the latent size stays nf(0) = the width
-        net = replace(net, fmap_max=a.width, fmap_base=16 * a.width, latent_size=a.width)
-    if getattr(a, "latent_size", None) is not None:
-        if a.latent_size < 1:
-            raise ConfigError(f"--latent-size must be >= 1, got {a.latent_size}")
-        net = replace(net, latent_size=a.latent_size)
-    return net
+    width, latent_size = getattr(a, "width", None), getattr(a, "latent_size", None)
+    for flag, v in (("--width", width), ("--latent-size", latent_size)):
+        if v is not None and v < 1:
+            raise ConfigError(f"{flag} must be >= 1, got {v}")       # (in the option's name, not the API's)
+    return net_config_for_preset(preset, resolution, channels, width=width, latent_size=latent_size)
 
 
 def run_config_from_args(a: argparse.Namespace, resolution: int, channels: int) -> RunConfig:
@@ -1356,13 +1350,13 @@ def _train(a: argparse.Namespace, run_log: RunLog) -> int:
         res = train_run(cfg, run_dir, resume=a.resume, overwrite=a.overwrite, progress=not a.no_progress,
                         log=log, split=split, before_unlock=getattr(a, "before_unlock", None))
     except BaseException as e:
-        _record_how_training_ended(run_dir, ctx, e, run_log)
+        from .training.distributed import met_by_every_rank, peer_end_error, record_how_training_ended
+
+        record_how_training_ended(run_dir, ctx, e, run_log.write)
         # the ranks leave together only when they all stopped alike (a preemption: they agreed on it; an error that
         # every rank met), never waiting for a peer that failed on its own
-        from .training.distributed import met_by_every_rank
-
         _shutdown(ctx, together=isinstance(e, TrainingInterrupted) or met_by_every_rank(e))
-        echo = _peer_end_told(run_dir, ctx, e)
+        echo = peer_end_error(run_dir, ctx, e)
         if echo is not None:
             raise echo from e
         raise
@@ -1380,24 +1374,6 @@ def _train(a: argparse.Namespace, run_log: RunLog) -> int:
                                                device=a.device, no_controls=False, no_progress=a.no_progress,
                                                threads=None, own_split=split, skip_bad=a.skip_bad))
     return 0
-
-
-def _peer_end_told(run_dir: Path, ctx: Any, e: BaseException) -> WildganError | None:
-    """A training rank's error that is only the echo of another rank's end (gloo's "Connection closed by peer" in a
-    collective, one that timed out), as the one line its log.txt `stopped:` line says, not a traceback of torch's
-    internals: rank 0 names the rank that failed and its traceback file when it recorded one (explain_failure), as
-    that rank's class where it is carried (peers_error: a DataError stays one), the others say where that rank's
-    error is (peer_failure, as sharded scoring does). Usually torchrun's SIGTERM comes first and the rank says
-    `terminated`; a rank still busy when the peer died meets the closed connection first. None for a rank's own
-    error, or one every rank met."""
-    if ctx is None or ctx.world <= 1:
-        return None
-    from .training.distributed import met_by_every_rank, peer_failure, peers_error
-
-    why = peer_failure(e, ctx.rank, ctx.timeout_s)
-    if why is None or met_by_every_rank(e):
-        return None
-    return peers_error(run_dir, ctx, e) if ctx.is_main and run_dir.is_dir() else WildganError(why)
 
 
 def _check_train_out(a: argparse.Namespace, ctx: Any) -> None:
@@ -1487,32 +1463,6 @@ def _warn_other_methods_options(a: argparse.Namespace, method: str) -> None:
     if ignored:
         _warn(f"warning: {', '.join(ignored)} {'does' if len(ignored) == 1 else 'do'} not apply to --method "
               f"{method}: ignored")
-
-
-def _record_how_training_ended(run_dir: Path, ctx: Any, e: BaseException, run_log: RunLog) -> None:
-    """log.txt says how the session ended too (an interrupt, an error), not only stderr; a refusal (ConfigError,
-    e.g. the folder is another process's) ran nothing and must not write into someone else's run."""
-    from contextlib import nullcontext
-
-    dist = None
-    if ctx is not None:
-        from .training import distributed as dist
-    with dist.stops_deferred() if dist else nullcontext():
-        if (ctx is None or ctx.is_main) and run_dir.is_dir() and not isinstance(e, ConfigError):
-            # under torchrun rank 0's own error is often the echo of another rank's (a failed collective): that
-            # rank's error is named first, from what it left in the folder
-            why = dist.explain_failure(run_dir, ctx, e) if dist else str(e) or type(e).__name__
-            run_log.write(f"stopped: {why}")          # (after the warnings held, if it is the session's first line)
-        elif dist and run_dir.is_dir() and dist.timed_out(e):
-            # no answer from another rank (whatever came after it, torchrun's SIGTERM too): not a failure of
-            # this rank's own, but log.txt's only word on how the job ended when the rank that hung is rank 0
-            dist.record_no_answer(run_dir, e, ctx)
-        elif dist and run_dir.is_dir() and not isinstance(
-                e, (ConfigError, DivergenceError, TrainingInterrupted, KeyboardInterrupt, Terminated)):
-            # a rank's own failure (not a refusal every rank met, nor a divergence the ranks decided together
-            # from their all-reduced losses and identical weights, nor a signal the whole job got): into the
-            # folder, before its sockets close and the other ranks' collectives fail
-            dist.record_failure(run_dir, e, ctx)
 
 
 def _score_training_images(a: argparse.Namespace, cfg: RunConfig, split: AnomalySplit) -> None:
@@ -2008,7 +1958,8 @@ def _study(a: argparse.Namespace, study_log: RunLog) -> int:
     from .data import load_split_data
     from .data.splits import read_for, with_protocol_shape
     from .studies import cell_config, check_cells, grid, read_rows
-    from .studies.study import check_study_data, check_study_dir, check_study_out_dir, study_base
+    from .studies.study import (check_study_data, check_study_dir, check_study_out_dir, first_kept_class,
+                                listed_default_cell, listed_study_classes, study_base)
     from .training.run import check_lock_free
 
     gammas = _csv(a.contamination, float, "--contamination")
@@ -2043,7 +1994,8 @@ def _study(a: argparse.Namespace, study_log: RunLog) -> int:
     # --normal a,b` does). --normal all, or none (the protocol's default): the classes as the data's labels give
     # them, without decoding its images (data.splits.list_data), where a finished study's cells may need no more
     known = (study_cells if study_cells is not None
-             else _listed_classes(ns, Path(a.out)) if a.normal == "all" else _listed_default_cell(ns, Path(a.out)))
+             else listed_study_classes(_asked_data_config(ns), Path(a.out)) if a.normal == "all"
+             else listed_default_cell(_asked_data_config(ns), Path(a.out), log=_warn))
     if known:
         cells = grid(known, gammas, methods, encs, seeds)
         base = _finished_study_config(argparse.Namespace(**{**vars(ns), "normal": known[0]}), cells, Path(a.out))
@@ -2068,8 +2020,8 @@ def _study(a: argparse.Namespace, study_log: RunLog) -> int:
     if a.normal == "all":
         # the base config's normal class: the first one not excluded (the first class itself, when excluded, made
         # every `--normal all --exclude FIRST` a "both normal and excluded" error)
-        ns.normal = unsized.normal = _first_kept_class(loaded.train.class_names,
-                                                       data_config_from_args(ns).exclude_classes)
+        ns.normal = unsized.normal = first_kept_class(loaded.train.class_names,
+                                                      data_config_from_args(ns).exclude_classes)
     base, split = build_run_config(ns, loaded=loaded)
     if protocol is not None and split.info["protocol"] != protocol:
         # (the labels told another protocol than the images: read as before, at the size the data gives)
@@ -2099,86 +2051,17 @@ def _study(a: argparse.Namespace, study_log: RunLog) -> int:
                           checked_said=checked_log.warnings_given)
 
 
-def _first_kept_class(names: Sequence[str], excluded: Sequence[str]) -> str:
-    """The first of the data's class names that --exclude does not name, as the split resolves them
-    (data.splits.resolve_classes); the first name when every one is excluded or an entry names no class (the split
-    then says what is wrong)."""
-    from .data.splits import resolve_classes
-
-    try:
-        out = set(resolve_classes(tuple(excluded), list(names), "excluded", "--exclude"))
-    except DataError:
-        return names[0]
-    return next((n for i, n in enumerate(names) if i not in out), names[0])
-
-
-def _listed_classes(a: argparse.Namespace, out: Path) -> list[str] | None:
-    """--normal all's classes without decoding the data, for a study whose cells recorded them (split.json): where
-    the data's classes, listed without decoding an image (data.readers.listed_labels: a folder tree's or an archive's
-    class folders, an .npz's labels, CIFAR-10 batches' batches.meta), are the recorded ones, those, less the recorded
-    exclusions (a command with other --exclude is refused by check_study_dir as other settings). None where they
-    cannot be listed or differ: the decode path then finds a new class's cells to train. (The protocol, which the
-    images may decide, has no say in which classes there are.)"""
-    from .data.readers import listed_labels
-    from .studies.study import recorded_classes
-
-    data = _asked_data_config(a)
-    listed = listed_labels(data.data, data.dataset)
-    recorded = recorded_classes(out)
-    if listed is None or recorded is None or sorted(recorded[0]) != sorted(listed[1]):
-        return None
-    return [n for n in recorded[0] if n not in recorded[1]]
-
-
-def _listed_default_cell(a: argparse.Namespace, out: Path) -> list[str] | None:
-    """The one cell of a study without --normal (the protocol's default normal set) without decoding the data: the
-    protocol and its default as the data's labels give them (data.splits.list_data: CIFAR-10's automobile, MNIST's 2,
-    chula-rbc12's classes of the crops labelled normal), where the options or the labels tell the protocol; whether
-    that cell is done is its row's say (_finished_study_config). Data that cannot be listed (moved or gone, which a
-    re-run that only makes the tables does not need) under --dataset cifar10 or mnist, whose default is a fixed
-    class: the cell its cells recorded (studies.study.recorded_default_normal). None otherwise: where only the images
-    tell (list_data), or the protocol has no default (the decode path then says to choose one)."""
-    from .data.splits import list_data
-    from .studies.study import recorded_default_normal
-
-    data = _asked_data_config(a)
-    listed = list_data(data)
-    if listed is not None:
-        if listed.default_before and listed.default_normal:
-            _say_cells_of_the_old_default(listed.default_before, listed.default_normal, data.data, out)
-        return [",".join(listed.default_normal)] if listed.default_normal else None
-    normal = recorded_default_normal(out, data.dataset) if data.dataset in ("cifar10", "mnist") else None
-    return None if normal is None else [normal]
-
-
-def _say_cells_of_the_old_default(before: list[str], now: list[str], data: str | None, out: Path) -> None:
-    """A study without --normal of chula-rbc12 data with unlabelled crops that holds cells of the default normal set
-    an older wildgan took there (the last class beside the normal ones: data.splits.ListedData.default_before): its
-    default cell is now another one, trained beside them, which nothing else would say."""
-    from .studies.tables import read_rows
-
-    old = ",".join(before)
-    runs = out / "runs"
-    held = any(str(r.get("normal")) == old for r in read_rows(out / "results.jsonl", warn=False)) or (
-        runs.is_dir() and any(p.name.startswith(f"{old}_g") for p in runs.iterdir()))
-    if held:
-        last = next((c for c in before if c not in now), before[0])
-        _warn(f"warning: {out} holds cells of normal set {old}, the default of an older wildgan for {data}, which "
-              f"took its unlabelled crops (label -1) as the last class, {last!r}, and so trained on that class as "
-              f"normal too; the default normal set is now {','.join(now)}, whose cells are trained beside those "
-              f"(the tables show both). --normal {old} continues the old cells")
-
-
 def _finished_study_config(a: argparse.Namespace, cells: list[Any], out: Path) -> RunConfig | None:
     """The study's base config when every cell of `cells` is done as the command asks (a row in results.jsonl,
     computed as this command computes it), built without reading the data: the resolution and channels the data
     gives are taken from what the cells recorded (studies.study.recorded_shape). None when the data must be read: a
     cell to train or evaluate, no record, or a --resolution / --channels (or a --config's) other than the recorded
     ones (the decode path then refuses it by name, check_study_dir). Which cells the command has was found from the
-    data's labels as they are now (its class folders or label arrays: _listed_classes, _listed_default_cell), so a
-    class added or relabelled since is a cell to train. What is not checked here is whether the data's images
-    changed since the cells were read: their pixels, or their size (for a folder tree the median size of every image,
-    which only the decode gives); the tables are made from the rows, which that change would not alter."""
+    data's labels as they are now (its class folders or label arrays: studies.study.listed_study_classes,
+    listed_default_cell), so a class added or relabelled since is a cell to train. What is not checked here is
+    whether the data's images changed since the cells were read: their pixels, or their size (for a folder tree the
+    median size of every image, which only the decode gives); the tables are made from the rows, which that change
+    would not alter."""
     from .studies.study import cells_to_compute, recorded_shape
 
     shape = recorded_shape(cells, out)

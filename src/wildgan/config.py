@@ -128,12 +128,24 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-def net_config_for_preset(preset: str, resolution: int, channels: int) -> NetConfig:
-    """The networks of a named preset (paper / fast / tiny) for images of this resolution and channels."""
+def net_config_for_preset(preset: str, resolution: int, channels: int, *, width: int | None = None,
+                          latent_size: int | None = None) -> NetConfig:
+    """The networks of a named preset (paper / fast / tiny) for images of this resolution and channels. width W (the
+    CLI's --width, Detector(width=W)) replaces the preset's: fmap_max = W, fmap_base = 16 W (so nf(stage) =
+    min(16 W / 2^stage, W)) and N_z = W; latent_size (--latent-size) then sets N_z alone."""
     if preset not in PRESETS:
         raise ConfigError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
+    for name, v in (("width", width), ("latent_size", latent_size)):
+        if v is not None and v < 1:
+            raise ConfigError(f"{name} must be >= 1, got {v}")
     p = PRESETS[preset]
-    return NetConfig(resolution=resolution, channels=channels, fmap_base=p["fmap_base"], fmap_max=p["fmap_max"])
+    net = NetConfig(resolution=resolution, channels=channels, fmap_base=p["fmap_base"], fmap_max=p["fmap_max"])
+    if width is not None:
+        # e.g. preset paper at width 256: the issue's width-256 run; the latent size stays nf(0) = the width
+        net = replace(net, fmap_max=width, fmap_base=16 * width, latent_size=width)
+    if latent_size is not None:
+        net = replace(net, latent_size=latent_size)
+    return net
 
 
 # DataConfig.data of a run trained on the embedded MNIST sample: recorded as this name, not as null (which reads

@@ -674,12 +674,12 @@ class Detector:
         if self.method == "fanogan" and self.total_kimg is not None:
             iters = max(1, round(float(self.total_kimg) * 1000 / fan.batch_size))
             fan = replace(fan, gan_iters=iters, enc_iters=iters)
-        net = net_config_for_preset(self.preset, resolution, channels)
-        if width is not None and self.method != "fanogan":
-            # as the CLI's --width: fmap_max = W, fmap_base = 16 W (so nf(stage) = min(16 W / 2^stage, W)), N_z = W
-            net = replace(net, fmap_base=16 * int(width), fmap_max=int(width), latent_size=int(width))
-        if getattr(self, "latent_size", None) is not None and self.method != "fanogan":
-            net = replace(net, latent_size=int(self.latent_size))
+        # (for f-AnoGAN, width is its dim, above, and N_z is its own: the pGAN networks stay the preset's)
+        pgan = self.method != "fanogan"
+        latent_size = getattr(self, "latent_size", None)
+        net = net_config_for_preset(self.preset, resolution, channels,
+                                    width=int(width) if width is not None and pgan else None,
+                                    latent_size=int(latent_size) if latent_size is not None and pgan else None)
         # recorded for every method, as the CLI's --search-steps is (only a search run reads it): from_run then gives
         # back the value fit was given. A resume may change it (training.run.run_differences leaves the search
         # section out: it only matters at scoring time), and the resumed run's config records the new one

@@ -119,3 +119,20 @@ def test_a_minibatch_stddev_group_that_scoring_cannot_pad_to_is_refused_before_t
         with torch.no_grad():
             got = score_pgan(build_pgan(nc, 0), x, ScoreConfig(batch_size=12))
         assert all(len(v) == 21 and np.isfinite(v).all() for v in got.scores.values())
+
+
+def test_net_config_for_preset_takes_a_width_and_a_latent_size():
+    # what `train --width / --latent-size` and Detector(width=, latent_size=) build, from one function
+    from wildgan.config import net_config_for_preset
+
+    paper = net_config_for_preset("paper", 32, 3)
+    assert (paper.fmap_max, paper.fmap_base) == (512, 8192)
+    wide = net_config_for_preset("paper", 32, 3, width=256)
+    assert (wide.fmap_max, wide.fmap_base, wide.latent_size) == (256, 4096, 256)
+    assert wide.nf(0) == 256 and wide.nf(5) == 128                  # min(16 W / 2^stage, W)
+    both = net_config_for_preset("tiny", 16, 1, width=8, latent_size=5)
+    assert (both.fmap_max, both.fmap_base, both.latent_size) == (8, 128, 5)
+    assert net_config_for_preset("fast", 16, 1, latent_size=7).fmap_max == 64
+    for bad in ({"width": 0}, {"latent_size": -1}):
+        with pytest.raises(ConfigError, match=f"{next(iter(bad))} must be >= 1"):
+            net_config_for_preset("fast", 16, 1, **bad)

@@ -1339,3 +1339,21 @@ def test_files_of_every_kind_read_at_their_own_size_converted_are_the_read_at_an
         fresh, fresh_said = _read(cfg)
         assert said == fresh_said, res
         _same_read(read_for(cfg, loaded), fresh)
+
+
+def test_listed_default_cell_says_the_old_default_to_its_log_or_as_a_warning(tmp_path):
+    # the study API called directly (no CLI): the same warning, to the given log, else a WildganWarning
+    from wildgan.errors import WildganWarning
+    from wildgan.studies.study import listed_default_cell
+
+    data = DataConfig(data=str(_unlabelled_chula(tmp_path)))
+    out = tmp_path / "st"
+    (out / "runs" / "elliptocyte,normal_g0_wildgan_image_s0").mkdir(parents=True)
+    said: list[str] = []
+    assert listed_default_cell(data, out, log=said.append) == ["normal"]
+    assert len(said) == 1 and said[0].startswith(f"warning: {out} holds cells of normal set elliptocyte,normal"), said
+    with pytest.warns(WildganWarning, match="holds cells of normal set elliptocyte,normal") as got:
+        assert listed_default_cell(data, out) == ["normal"]
+    assert not str(got[0].message).startswith("warning:")
+    said.clear()
+    assert listed_default_cell(data, tmp_path / "fresh", log=said.append) == ["normal"] and said == []

@@ -1115,3 +1115,30 @@ def test_rank_0s_stopped_line_of_a_failed_start_comes_after_the_warnings_it_held
     new = (run / "log.txt").read_text()[len(before):].splitlines()
     assert len(new) == 2 and new[0].startswith(f"warning: {pile}: images that are not square"), new
     assert new[1] == "stopped: rank 1 of 2 could not start: RuntimeError: rank 1 cannot read its data", new
+
+
+def test_how_a_training_session_ended_is_recorded_by_the_rank_whose_word_it_is(tmp_path: Path):
+    # what `wildgan train` does with the error that ended its session, called here without the CLI
+    from wildgan.errors import ConfigError, WildganError
+    from wildgan.training.distributed import peer_end_error, record_how_training_ended
+
+    said: list[str] = []
+    record_how_training_ended(tmp_path, None, _raised(RuntimeError("boom")), said.append)      # one process
+    assert said == ["stopped: boom"]
+    record_how_training_ended(tmp_path, None, _raised(ConfigError("not yours")), said.append)  # a refusal ran nothing
+    record_how_training_ended(tmp_path / "gone", None, _raised(RuntimeError("x")), said.append)
+    assert said == ["stopped: boom"]
+    err = _raised(RuntimeError("rank 1 alone"))
+    record_how_training_ended(tmp_path, _ctx(1), err, said.append)         # into the folder, for rank 0 to name
+    assert said == ["stopped: boom"] and (tmp_path / "rank-1-error.txt").is_file()
+    echo = _collective_error()
+    record_how_training_ended(tmp_path, _ctx(0), echo, said.append)
+    assert said[-1].startswith("stopped: rank 1 of 2 failed: RuntimeError: rank 1 alone"), said
+    # the echo of a peer's end as one error: rank 0 names the peer, another rank says where to look; a rank's own
+    # error, and one process's, are no echo
+    told = peer_end_error(tmp_path, _ctx(0), echo)
+    assert told is not None and str(told).startswith("rank 1 of 2 failed: RuntimeError: rank 1 alone"), told
+    other = peer_end_error(tmp_path, _ctx(1), echo)
+    assert type(other) is WildganError and str(other).startswith("another rank of the job stopped"), other
+    assert peer_end_error(tmp_path, _ctx(1), err) is None
+    assert peer_end_error(tmp_path, None, echo) is None

@@ -1239,13 +1239,13 @@ def test_wildgan_study_normal_all_with_the_first_class_excluded(tmp_path):
 
 
 def test_the_first_class_not_excluded_matches_classes_as_the_split_does():
-    from wildgan.cli import _first_kept_class
+    from wildgan.studies.study import first_kept_class
 
-    assert _first_kept_class(["a", "b"], ()) == "a"
-    assert _first_kept_class(["a", "b", "c"], ("A", "b")) == "c"
-    assert _first_kept_class(["a", "b", "c"], ("0",)) == "b"                 # an index, where no class is a number
-    assert _first_kept_class(["0", "10"], ("1",)) == "0"                   # '1' names no class among '0', '10'
-    assert _first_kept_class(["a"], ("a",)) == "a"                          # (the split says what is wrong)
+    assert first_kept_class(["a", "b"], ()) == "a"
+    assert first_kept_class(["a", "b", "c"], ("A", "b")) == "c"
+    assert first_kept_class(["a", "b", "c"], ("0",)) == "b"                 # an index, where no class is a number
+    assert first_kept_class(["0", "10"], ("1",)) == "0"                   # '1' names no class among '0', '10'
+    assert first_kept_class(["a"], ("a",)) == "a"                          # (the split says what is wrong)
 
 
 def test_wildgan_study_without_normal_of_finished_cells_takes_its_cell_from_the_records(tmp_path, monkeypatch,
@@ -1488,3 +1488,34 @@ def test_a_cell_refused_on_the_data_it_was_handed_is_not_read_again(tmp_path, mo
         study_mod.run_study(base, cells, tmp_path / "st", progress=False, log=lambda m: None, loaded=loaded,
                             cells_checked=True)
     assert reads == []
+
+
+def test_listed_study_classes_are_the_recorded_ones_while_the_data_still_lists_them(tmp_path):
+    # the Python API of `study --normal all`'s no-decode path: a DataConfig and a study folder, no options
+    from wildgan.studies.study import listed_study_classes
+
+    tree = _png_tree(tmp_path / "tree", ("a", "b", "c"), n=2)
+    st = tmp_path / "st"
+    data = DataConfig(data=str(tree))
+    assert listed_study_classes(data, st) is None                           # no cell recorded anything yet
+    (st / "runs" / "b_g0_wildgan_image_s0").mkdir(parents=True)
+    (st / "runs" / "b_g0_wildgan_image_s0" / "split.json").write_text(
+        json.dumps({"class_names": ["a", "b", "c"], "excluded_classes": ["a"]}))
+    assert listed_study_classes(data, st) == ["b", "c"]                     # the recorded exclusion left out
+    _png_tree(tmp_path / "tree", ("d",), n=2)
+    assert listed_study_classes(data, st) is None                           # a class added since: read the data
+
+
+def test_listed_default_cell_of_data_that_is_gone_is_the_recorded_fixed_default(tmp_path):
+    from wildgan.data.dataset_files import CIFAR10_CLASSES
+    from wildgan.studies.study import listed_default_cell
+
+    st = tmp_path / "st"
+    run = st / "runs" / "automobile_g0_wildgan_image_s0"
+    run.mkdir(parents=True)
+    (run / "split.json").write_text(json.dumps({"protocol": "cifar10", "normal_classes": ["automobile"],
+                                                "class_names": list(CIFAR10_CLASSES)}))
+    gone = str(tmp_path / "moved-away")
+    assert listed_default_cell(DataConfig(data=gone, dataset="cifar10"), st) == ["automobile"]
+    # under --dataset auto only the data could tell the protocol, and it is not there
+    assert listed_default_cell(DataConfig(data=gone), st) is None

@@ -26,7 +26,7 @@ from ..config import (DataConfig, RunConfig, ScoreConfig, SearchConfig, check_ap
 from ..data import AnomalySplit, LoadedData, build_split, load_split_data
 from ..data.splits import read_for
 from ..data.readers import is_run_dir
-from ..errors import ConfigError, DataError, TrainingInterrupted, WildganError, WildganWarning
+from ..errors import ConfigError, DataError, TrainingInterrupted, WildganError, WildganWarning, warn_user
 from ..evaluation.run import evaluate_run
 from ..fileio import atomic_write_text, json_lines, leave_out_defaults, make_folder
 from ..runlog import RunLog, copying_warnings
@@ -331,6 +331,80 @@ def recorded_default_normal(study_dir: Path, protocol: str) -> str | None:
     except DataError:
         return None
     return normal if seen.pop() == (protocol, normal) else None
+
+
+def first_kept_class(names: Sequence[str], excluded: Sequence[str]) -> str:
+    """The first of the data's class names that `excluded` (DataConfig.exclude_classes: names or indices) does not
+    name, as the split resolves them (data.splits.resolve_classes): the normal class of a one-vs-rest study's base
+    config. The first name when every one is excluded or an entry names no class (the split then says what is
+    wrong)."""
+    from ..data.splits import resolve_classes
+
+    try:
+        out = set(resolve_classes(tuple(excluded), list(names), "excluded", "--exclude"))
+    except DataError:
+        return names[0]
+    return next((n for i, n in enumerate(names) if i not in out), names[0])
+
+
+def listed_study_classes(data: DataConfig, study_dir: Path) -> list[str] | None:
+    """A one-vs-rest study's classes (`wildgan study --normal all`) without decoding the data, for a study whose cells
+    recorded them (split.json): where the classes of `data`, listed without decoding an image (data.readers
+    .listed_labels: a folder tree's or an archive's class folders, an .npz's labels, CIFAR-10 batches' batches.meta),
+    are the recorded ones, those, less the recorded exclusions (other exclusions are refused by check_study_dir as
+    other settings). None where they cannot be listed or differ: reading the data then finds a new class's cells to
+    train. (The protocol, which the images may decide, has no say in which classes there are.)"""
+    from ..data.readers import listed_labels
+
+    listed = listed_labels(data.data, data.dataset)
+    recorded = recorded_classes(study_dir)
+    if listed is None or recorded is None or sorted(recorded[0]) != sorted(listed[1]):
+        return None
+    return [n for n in recorded[0] if n not in recorded[1]]
+
+
+def listed_default_cell(data: DataConfig, study_dir: Path, log: Callable[[str], None] | None = None
+                        ) -> list[str] | None:
+    """The one cell (its normal classes joined by ',') of a study that names no normal class (the protocol's default
+    normal set) without decoding the data: the protocol and its default as the data's labels give them
+    (data.splits.list_data: CIFAR-10's automobile, MNIST's 2, chula-rbc12's classes of the crops labelled normal),
+    where `data` or its labels tell the protocol; whether that cell is done is its row's say (cells_to_compute).
+    Data that cannot be listed (moved or gone, which a re-run that only makes the tables does not need) under
+    dataset cifar10 or mnist, whose default is a fixed class: the cell the study's cells recorded
+    (recorded_default_normal). None otherwise: where only the images tell (list_data), or the protocol has no default
+    (reading the data then says to choose one). log: where the warning about cells of an older default goes (None:
+    a Python warning)."""
+    from ..data.splits import list_data
+
+    listed = list_data(data)
+    if listed is not None:
+        if listed.default_before and listed.default_normal:
+            _say_cells_of_the_old_default(listed.default_before, listed.default_normal, data.data, Path(study_dir),
+                                          log)
+        return [",".join(listed.default_normal)] if listed.default_normal else None
+    normal = recorded_default_normal(study_dir, data.dataset) if data.dataset in ("cifar10", "mnist") else None
+    return None if normal is None else [normal]
+
+
+def _say_cells_of_the_old_default(before: list[str], now: list[str], data: str | None, out: Path,
+                                  log: Callable[[str], None] | None) -> None:
+    """A study without a normal class of chula-rbc12 data with unlabelled crops that holds cells of the default normal
+    set an older wildgan took there (the last class beside the normal ones: data.splits.ListedData.default_before):
+    its default cell is now another one, trained beside them, which nothing else would say."""
+    old = ",".join(before)
+    runs = out / "runs"
+    held = any(str(r.get("normal")) == old for r in read_rows(out / "results.jsonl", warn=False)) or (
+        runs.is_dir() and any(p.name.startswith(f"{old}_g") for p in runs.iterdir()))
+    if held:
+        last = next((c for c in before if c not in now), before[0])
+        msg = (f"warning: {out} holds cells of normal set {old}, the default of an older wildgan for {data}, which "
+               f"took its unlabelled crops (label -1) as the last class, {last!r}, and so trained on that class as "
+               f"normal too; the default normal set is now {','.join(now)}, whose cells are trained beside those "
+               f"(the tables show both). --normal {old} continues the old cells")
+        if log is None:
+            warn_user(msg.removeprefix("warning: "))
+        else:
+            log(msg)
 
 
 def _describe(cell: Cell) -> str:

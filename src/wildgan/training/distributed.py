@@ -35,7 +35,7 @@ import socket
 import time
 import traceback
 import uuid
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -46,8 +46,8 @@ import torch.distributed as tdist
 from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
 
 from ..config import NetConfig
-from ..errors import (CARRIED_ERRORS, CheckpointError, Terminated, WildganError, error_kind, rebuilt_error,
-                      shared_kind, warn_user)
+from ..errors import (CARRIED_ERRORS, CheckpointError, ConfigError, DivergenceError, Terminated, TrainingInterrupted,
+                      WildganError, error_kind, rebuilt_error, shared_kind, warn_user)
 from ..fileio import append_line, append_log_line, atomic_write_text
 
 _CTX: "DistContext | None" = None
@@ -578,6 +578,47 @@ def peer_failure(exc: BaseException, rank: int, timeout_s: float) -> str | None:
         return f"{_no_answer(timeout_s)}. On rank {rank}: {own}"
     return (f"another rank of the job stopped (its own error, if it could print one, is on the terminal above, "
             f"tagged with its rank; torchrun's report names the rank and its exit code). On rank {rank}: {own}")
+
+
+def record_how_training_ended(run_dir: Path, ctx: DistContext | None, exc: BaseException,
+                              log: Callable[[str], None]) -> None:
+    """A training session's end by `exc` in the run folder: rank 0 (or the one process) says how it stopped in
+    log.txt through `log` (the run's RunLog.write, after the warnings it holds), another rank records its own failure
+    or a peer that did not answer, so that rank 0 can name it. A refusal (ConfigError, e.g. the folder is another
+    process's) ran nothing and must not write into someone else's run. ctx: the job's context, None for one
+    process."""
+    with stops_deferred() if ctx is not None else nullcontext():
+        if (ctx is None or ctx.is_main) and run_dir.is_dir() and not isinstance(exc, ConfigError):
+            # under torchrun rank 0's own error is often the echo of another rank's (a failed collective): that
+            # rank's error is named first, from what it left in the folder
+            why = explain_failure(run_dir, ctx, exc) if ctx is not None else str(exc) or type(exc).__name__
+            log(f"stopped: {why}")          # (after the warnings held, if it is the session's first line)
+        elif ctx is not None and run_dir.is_dir() and timed_out(exc):
+            # no answer from another rank (whatever came after it, torchrun's SIGTERM too): not a failure of
+            # this rank's own, but log.txt's only word on how the job ended when the rank that hung is rank 0
+            record_no_answer(run_dir, exc, ctx)
+        elif ctx is not None and run_dir.is_dir() and not isinstance(
+                exc, (ConfigError, DivergenceError, TrainingInterrupted, KeyboardInterrupt, Terminated)):
+            # a rank's own failure (not a refusal every rank met, nor a divergence the ranks decided together
+            # from their all-reduced losses and identical weights, nor a signal the whole job got): into the
+            # folder, before its sockets close and the other ranks' collectives fail
+            record_failure(run_dir, exc, ctx)
+
+
+def peer_end_error(run_dir: Path, ctx: DistContext | None, exc: BaseException) -> WildganError | None:
+    """A training rank's error that is only the echo of another rank's end (gloo's "Connection closed by peer" in a
+    collective, one that timed out), as the one line its log.txt `stopped:` line says, not a traceback of torch's
+    internals: rank 0 names the rank that failed and its traceback file when it recorded one (explain_failure), as
+    that rank's class where it is carried (peers_error: a DataError stays one), the others say where that rank's
+    error is (peer_failure, as sharded scoring does). Usually torchrun's SIGTERM comes first and the rank says
+    `terminated`; a rank still busy when the peer died meets the closed connection first. None for a rank's own
+    error, one every rank met, or one process (ctx None)."""
+    if ctx is None or ctx.world <= 1:
+        return None
+    why = peer_failure(exc, ctx.rank, ctx.timeout_s)
+    if why is None or met_by_every_rank(exc):
+        return None
+    return peers_error(run_dir, ctx, exc) if ctx.is_main and run_dir.is_dir() else WildganError(why)
 
 
 class StartFailed(WildganError):
