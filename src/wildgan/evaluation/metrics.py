@@ -124,24 +124,66 @@ def delong(labels: np.ndarray, scores: list[np.ndarray]) -> tuple[np.ndarray, np
 _Z95 = 1.959963984540054                     # the standard normal's 97.5% quantile
 
 
+def _newcombe_variance(theta: float, m: int, n: int) -> float:
+    """Hanley and McNeil's (1982) variance of the AUC of m anomalies and n normal images as a function of the true
+    AUC theta, both counts less one replaced by (m + n) / 2 - 1 (Newcombe 2006, method 5: symmetric in the classes)."""
+    k = (m + n) / 2 - 1
+    return theta * (1 - theta) * (1 + k * (1 - theta) / (2 - theta) + k * theta / (1 + theta)) / (m * n)
+
+
+def _newcombe_bound(auc: float, m: int, n: int, toward: float) -> float:
+    """The end of Newcombe's (2006, Stat Med 25:559) score interval on the side of `toward` (0 or 1): the theta
+    between auc and toward where (auc - theta)^2 = z^2 V(theta), V as _newcombe_variance. There is one such theta on
+    each side (V(0) = V(1) = 0); bisection to adjacent floats."""
+    inside, outside = auc, float(toward)          # (auc - theta)^2 - z^2 V(theta): <= 0 at auc, >= 0 at the end
+    while True:
+        mid = (inside + outside) / 2
+        if mid in (inside, outside):
+            return inside
+        if (auc - mid) ** 2 - _Z95 * _Z95 * _newcombe_variance(mid, m, n) > 0:
+            outside = mid
+        else:
+            inside = mid
+
+
 def auc_ci(labels: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
-    """The 95% confidence interval of roc_auc(labels, scores) over test images (DeLong's variance, normal
-    approximation, clipped to [0, 1]); (nan, nan) where the variance is undefined. It measures how much the AUC would
-    move on another test set of the same size, not another training run: seeds move AUCs more
-    (benchmarks/RESULTS.md). With a handful of images of a class, or an AUC of 0 or 1 (zero variance, a
-    zero-width interval), the normal approximation overstates how sure the AUC is."""
+    """The 95% confidence interval of roc_auc(labels, scores) over test images: DeLong's variance on the logit
+    scale, and Newcombe's score interval where that has no width (an AUC of 0 or 1, all scores tied); (nan, nan)
+    with one class, fewer than 2 images of one or a non-finite score. It measures how much the AUC would move on
+    another test set of the same size, not another training run: seeds move AUCs more (benchmarks/RESULTS.md).
+
+    The logit interval is logit(AUC) +- 1.96 se / (AUC (1 - AUC)), se DeLong's, transformed back: inside (0, 1) and
+    asymmetric near 1, and on a thousand images of each class within 0.002 of DeLong's AUC +- 1.96 se (the interval
+    given up to 2026-12-02). That one is over-confident on few images and has no width at an AUC of 1 (2 anomalies
+    above 3 normal images read 1.000-1.000). Where the AUC is 0 or 1, or DeLong's variance 0, the interval is
+    Newcombe's (2006, Stat Med 25:559, his method 5): the thetas with (AUC - theta)^2 <= 1.96^2 V(theta), V Hanley
+    and McNeil's variance as a function of the true AUC theta, so 2 + 3 perfectly ranked images give
+    0.439-1. benchmarks/auc_coverage.py measures the coverage of these and other intervals (RESULTS.md,
+    2026-12-02)."""
     aucs, cov = delong(labels, [scores])
-    half = _Z95 * math.sqrt(max(float(cov[0, 0]), 0.0)) if np.isfinite(cov[0, 0]) else float("nan")
-    if not math.isfinite(half):
+    var = float(cov[0, 0])
+    if not math.isfinite(var):
         return float("nan"), float("nan")
     auc = roc_auc(labels, scores)                # (the exact count's AUC, which the table prints beside it)
-    return max(0.0, auc - half), min(1.0, auc + half)
+    if 0.0 < auc < 1.0 and var > 0.0:
+        logit = math.log(auc / (1.0 - auc))
+        half = _Z95 * math.sqrt(var) / (auc * (1.0 - auc))
+        return 1.0 / (1.0 + math.exp(half - logit)), 1.0 / (1.0 + math.exp(-logit - half))
+    y, _ = _check(labels, scores)
+    m = int(y.sum())
+    n = len(y) - m
+    return _newcombe_bound(auc, m, n, 0.0), _newcombe_bound(auc, m, n, 1.0)
 
 
 def auc_difference(labels: np.ndarray, first: np.ndarray, second: np.ndarray) -> dict[str, float]:
     """{'diff': AUC(first) - AUC(second), 'se': its standard error, 'p': two-sided p-value of 'the AUCs are equal'}
     by DeLong's paired test: both scores of the same test images, so what they share (which images are hard) cancels.
-    nan where undefined; a zero standard error gives p 1 for equal AUCs and 0 otherwise."""
+    nan where undefined.
+
+    DeLong's standard error is 0 where both scores rank every pair alike (identical scores, both AUCs 1): equal AUCs
+    then give p 1. Unequal AUCs with it 0 (each AUC 0, 1, or of scores all tied) would give p 0 on any number of
+    images, so there the se is the one that the two auc_ci intervals give the difference by Newcombe's (1998) hybrid
+    method, the intervals' sides toward each other added in quadrature, as if the scores were independent."""
     aucs, cov = delong(labels, [first, second])
     diff = float(aucs[0] - aucs[1])
     if math.isfinite(diff):
@@ -155,7 +197,12 @@ def auc_difference(labels: np.ndarray, first: np.ndarray, second: np.ndarray) ->
         return {"diff": diff, "se": float("nan"), "p": float("nan")}
     se = math.sqrt(max(var, 0.0))
     if se == 0.0:
-        return {"diff": diff, "se": 0.0, "p": 1.0 if diff == 0.0 else 0.0}
+        if diff == 0.0:
+            return {"diff": diff, "se": 0.0, "p": 1.0}
+        hi, lo = (first, second) if diff > 0 else (second, first)
+        a_hi, a_lo = roc_auc(labels, hi), roc_auc(labels, lo)
+        gap = math.hypot(a_hi - auc_ci(labels, hi)[0], auc_ci(labels, lo)[1] - a_lo)
+        se = gap / _Z95
     return {"diff": diff, "se": se, "p": math.erfc(abs(diff) / se / math.sqrt(2.0))}
 
 
