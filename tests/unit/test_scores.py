@@ -571,8 +571,9 @@ def _newcombe_roots(auc: float, m: int, n: int) -> np.ndarray:
 
 def test_auc_ci_at_an_auc_of_0_or_1_is_newcombes_score_interval():
     """2 anomalies above 3 normal images: DeLong's Wald interval read 1.000-1.000 (no variance); now Newcombe's
-    score interval, whose lower end is the quartic's root below 1. Scores all tied (AUC 0.5, no variance): his
-    interval around 0.5, symmetric. Reversed scores: the mirror image at 0."""
+    score interval, whose lower end is the quartic's root below 1. Reversed scores: the mirror image at 0. Inside
+    (0, 1): DeLong's variance on the logit scale, not below half of Newcombe's variance at the AUC (scores all tied:
+    an AUC of 0.5 and no DeLong variance)."""
     from wildgan.evaluation.metrics import auc_ci
 
     y = np.array([0, 0, 0, 1, 1])
@@ -581,18 +582,25 @@ def test_auc_ci_at_an_auc_of_0_or_1_is_newcombes_score_interval():
     assert hi == 1.0 and 0.3 < lo < 0.6 and lo == pytest.approx(roots[roots < 1 - 1e-6].max(), abs=1e-9)
     lo0, hi0 = auc_ci(y, -np.array([0.1, 0.2, 0.3, 0.9, 0.8]))
     assert lo0 == 0.0 and hi0 == pytest.approx(1 - lo, abs=1e-12)
-    lo, hi = auc_ci(y, np.zeros(5))
-    assert lo == pytest.approx(1 - hi, abs=1e-12) and 0.0 < lo < 0.3
-    assert [lo, hi] == pytest.approx(list(_newcombe_roots(0.5, 2, 3)[[0, -1]]), abs=1e-9)
-    # inside (0, 1): DeLong's variance on the logit scale, transformed back
     from wildgan.evaluation.metrics import delong
 
+    def logit_interval(a: float, var: float) -> tuple[float, float]:
+        logit, half = math.log(a / (1 - a)), 1.959963984540054 * math.sqrt(var) / (a * (1 - a))
+        return 1 / (1 + math.exp(half - logit)), 1 / (1 + math.exp(-logit - half))
+
+    def newcombe_v(a: float, m: int, n: int) -> float:
+        k = (m + n) / 2 - 1
+        return a * (1 - a) * (1 + k * (1 - a) / (2 - a) + k * a / (1 + a)) / (m * n)
+
+    assert auc_ci(y, np.zeros(5)) == pytest.approx(logit_interval(0.5, newcombe_v(0.5, 2, 3) / 2), abs=1e-12)
     y, s = np.array([0, 1, 0, 1, 0, 1]), np.array([0.1, 0.5, 0.6, 0.3, 0.2, 0.9])
     aucs, cov = delong(y, [s])
-    a = aucs[0]
-    logit, half = math.log(a / (1 - a)), 1.959963984540054 * math.sqrt(cov[0, 0]) / (a * (1 - a))
-    assert auc_ci(y, s) == pytest.approx((1 / (1 + math.exp(half - logit)), 1 / (1 + math.exp(-logit - half))),
-                                         abs=1e-12)
+    assert cov[0, 0] > newcombe_v(aucs[0], 3, 3) / 2                     # (DeLong's, above the floor)
+    assert auc_ci(y, s) == pytest.approx(logit_interval(aucs[0], cov[0, 0]), abs=1e-12)
+    y, s = np.r_[np.ones(20, int), np.zeros(20, int)], np.r_[np.arange(1.0, 21.0), 1.5, np.zeros(19)]
+    aucs, cov = delong(y, [s])                                             # one pair of 400 ranked wrong
+    assert roc_auc(y, s) == 399 / 400 and cov[0, 0] < newcombe_v(399 / 400, 20, 20) / 2
+    assert auc_ci(y, s) == pytest.approx(logit_interval(399 / 400, newcombe_v(399 / 400, 20, 20) / 2), abs=1e-12)
 
 
 @settings(max_examples=150, deadline=None)
