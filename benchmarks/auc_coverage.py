@@ -20,12 +20,15 @@ width, and the share of degenerate (zero-width) intervals. Candidates, each at 9
   scaled5    newcombe5's V(theta) scaled by DeLong's variance over V(AUC) at the observed AUC (1 where DeLong's
              variance is 0): DeLong's level with Newcombe's shape in theta
   hull       the smallest interval holding logit_n5 and newcombe5
-  logit_fC   logit with DeLong's variance raised to at least C times newcombe5's V at the observed AUC, and
+  logit_f50  logit with DeLong's variance raised to at least half of newcombe5's V at the observed AUC, and
              newcombe5 at an AUC of 0 or 1: near AUC 1, DeLong's variance rests on the few pairs ranked wrong and is
              often far too small. On 1000 + 1000 binormal scores DeLong's variance is 0.88 V at AUC 0.9, 0.67 V
              at 0.97, 0.47 V at 0.99 and 0.36 V at 0.995 (medians), so a floor of 0.5 V leaves large test sets
-             with DeLong's interval below AUC 0.98. logit_f50 is wildgan's auc_ci from 2026-12-02, which the study
-             checks against the library's on a few samples of each cell
+             with DeLong's interval below AUC 0.98. But the floor, about (1 - AUC) / n, is large on the logit
+             scale near 1: one pair ranked wrong of 20 x 200 puts the lower end near 0.1
+  score_fC   scaled5 with the scale not below C (newcombe5 where DeLong's variance is 0)
+  hull_f50   the smallest interval holding logit_n5 and score_f50: wildgan's auc_ci from 2026-12-02, which the
+             study checks against the library's on a few samples of each cell
 
     python benchmarks/auc_coverage.py                   # the default grid, about 30 s on one core
     python benchmarks/auc_coverage.py --reps 400 --json /tmp/auc_coverage.json
@@ -45,10 +48,10 @@ from wildgan.evaluation.metrics import auc_ci
 
 Z = NormalDist().inv_cdf(0.975)
 FLOORS = (0.4, 0.5, 0.6)
-METHODS = ("wald", "logit", "logit_n5", "newcombe3", "newcombe5", "scaled5", "hull") + tuple(
-    f"logit_f{c * 100:.0f}" for c in FLOORS)
-CHOSEN = "logit_f50"
-SHOWN = ("wald", "logit", "logit_n5", "newcombe5", "hull", CHOSEN)
+METHODS = ("wald", "logit", "logit_n5", "newcombe3", "newcombe5", "scaled5", "hull", "logit_f50") + tuple(
+    f"score_f{c * 100:.0f}" for c in FLOORS) + ("hull_f50",)
+CHOSEN = "hull_f50"
+SHOWN = ("wald", "logit_n5", "newcombe5", "logit_f50", "score_f50", CHOSEN)
 
 
 def _midranks(x: np.ndarray) -> np.ndarray:
@@ -120,11 +123,15 @@ def intervals(pos: np.ndarray, neg: np.ndarray) -> dict[str, tuple[np.ndarray, n
     scale = np.where((var > 0) & (v5 > 0), var / np.where(v5 > 0, v5, 1.0), 1.0)
     out["scaled5"] = score_interval(auc, m, n, half_n, half_n, scale)
     out["hull"] = (np.minimum(out["logit_n5"][0], n5[0]), np.maximum(out["logit_n5"][1], n5[1]))
-    inside = (auc > 0) & (auc < 1)
+    hf = Z * np.sqrt(np.maximum(var, 0.5 * v5)) / (a * (1 - a))
+    lf, uf = 1 / (1 + np.exp(-(lg - hf))), 1 / (1 + np.exp(-(lg + hf)))
+    boundary = (auc == 0) | (auc == 1)
+    out["logit_f50"] = (np.where(boundary, n5[0], lf), np.where(boundary, n5[1], uf))
     for c in FLOORS:
-        hf = Z * np.sqrt(np.maximum(var, c * v5)) / (a * (1 - a))
-        lf, uf = 1 / (1 + np.exp(-(lg - hf))), 1 / (1 + np.exp(-(lg + hf)))
-        out[f"logit_f{c * 100:.0f}"] = (np.where(inside, lf, n5[0]), np.where(inside, uf, n5[1]))
+        out[f"score_f{c * 100:.0f}"] = score_interval(auc, m, n, half_n, half_n, np.where(inside, np.maximum(scale, c),
+                                                                                             1.0))
+    g = out["score_f50"]
+    out["hull_f50"] = (np.minimum(out["logit_n5"][0], g[0]), np.maximum(out["logit_n5"][1], g[1]))
     return out
 
 

@@ -552,12 +552,12 @@ def test_auc_ci_and_difference_where_they_are_undefined_or_degenerate():
     assert 0.0 <= lo < roc_auc(np.array([0, 1, 0, 1, 0, 1]), np.array([0.1, 0.5, 0.6, 0.3, 0.2, 0.9])) < hi <= 1.0
 
 
-def _newcombe_roots(auc: float, m: int, n: int) -> np.ndarray:
-    """The real roots in [0, 1] of Newcombe's (method 5) score equation (auc - t)^2 = z^2 V(t), multiplied out by
-    (2 - t)(1 + t) into a quartic: the ends of his interval, found another way than auc_ci's bisection."""
+def _newcombe_roots(auc: float, m: int, n: int, scale: float = 1.0) -> np.ndarray:
+    """The real roots in [0, 1] of Newcombe's (method 5) score equation (auc - t)^2 = z^2 scale V(t), multiplied
+    out by (2 - t)(1 + t) into a quartic: the ends of his interval, found another way than auc_ci's bisection."""
     from numpy.polynomial import polynomial as P
 
-    z2, k = 1.959963984540054 ** 2, (m + n) / 2 - 1
+    z2, k = 1.959963984540054 ** 2 * scale, (m + n) / 2 - 1
     t = [0.0, 1.0]
     two_minus, one_plus, one_minus = [2.0, -1.0], [1.0, 1.0], [1.0, -1.0]
     lhs = m * n * P.polymul(P.polymul(P.polypow([auc, -1.0], 2), two_minus), one_plus)
@@ -569,11 +569,29 @@ def _newcombe_roots(auc: float, m: int, n: int) -> np.ndarray:
     return np.sort(np.clip(r, 0, 1))
 
 
+def _newcombe_v(a: float, m: int, n: int) -> float:
+    k = (m + n) / 2 - 1
+    return a * (1 - a) * (1 + k * (1 - a) / (2 - a) + k * a / (1 + a)) / (m * n)
+
+
+def _expected_ci(y: np.ndarray, s: np.ndarray) -> tuple[float, float]:
+    """auc_ci from its definition: the hull of DeLong's logit interval and the score interval whose variance is
+    Newcombe's V scaled to DeLong's at the AUC, not below half of it (the quartic's roots on each side of the AUC)."""
+    from wildgan.evaluation.metrics import delong
+
+    aucs, cov = delong(y, [s])
+    a, var = roc_auc(y, s), cov[0, 0]
+    m, n = int(y.sum()), int((1 - y).sum())
+    logit, half = math.log(a / (1 - a)), 1.959963984540054 * math.sqrt(var) / (a * (1 - a))
+    roots = _newcombe_roots(a, m, n, max(var / _newcombe_v(a, m, n), 0.5))
+    lo, hi = roots[roots < a].max(), roots[roots > a].min()
+    return min(1 / (1 + math.exp(half - logit)), lo), max(1 / (1 + math.exp(-logit - half)), hi)
+
+
 def test_auc_ci_at_an_auc_of_0_or_1_is_newcombes_score_interval():
     """2 anomalies above 3 normal images: DeLong's Wald interval read 1.000-1.000 (no variance); now Newcombe's
-    score interval, whose lower end is the quartic's root below 1. Reversed scores: the mirror image at 0. Inside
-    (0, 1): DeLong's variance on the logit scale, not below half of Newcombe's variance at the AUC (scores all tied:
-    an AUC of 0.5 and no DeLong variance)."""
+    score interval, whose lower end is the quartic's root below 1. Reversed scores: the mirror image at 0; scores all
+    tied (AUC 0.5, no DeLong variance): his interval, symmetric."""
     from wildgan.evaluation.metrics import auc_ci
 
     y = np.array([0, 0, 0, 1, 1])
@@ -582,25 +600,32 @@ def test_auc_ci_at_an_auc_of_0_or_1_is_newcombes_score_interval():
     assert hi == 1.0 and 0.3 < lo < 0.6 and lo == pytest.approx(roots[roots < 1 - 1e-6].max(), abs=1e-9)
     lo0, hi0 = auc_ci(y, -np.array([0.1, 0.2, 0.3, 0.9, 0.8]))
     assert lo0 == 0.0 and hi0 == pytest.approx(1 - lo, abs=1e-12)
-    from wildgan.evaluation.metrics import delong
+    lo, hi = auc_ci(y, np.zeros(5))
+    assert lo == pytest.approx(1 - hi, abs=1e-12) and 0.0 < lo < 0.3
+    assert [lo, hi] == pytest.approx(list(_newcombe_roots(0.5, 2, 3)[[0, -1]]), abs=1e-9)
 
-    def logit_interval(a: float, var: float) -> tuple[float, float]:
-        logit, half = math.log(a / (1 - a)), 1.959963984540054 * math.sqrt(var) / (a * (1 - a))
-        return 1 / (1 + math.exp(half - logit)), 1 / (1 + math.exp(-logit - half))
 
-    def newcombe_v(a: float, m: int, n: int) -> float:
-        k = (m + n) / 2 - 1
-        return a * (1 - a) * (1 + k * (1 - a) / (2 - a) + k * a / (1 + a)) / (m * n)
+def test_auc_ci_inside_0_1_holds_delongs_logit_and_the_floored_score_interval():
+    """Inside (0, 1) the interval is the hull of DeLong's on the logit scale and Newcombe's score interval scaled
+    to DeLong's variance, not below half of Newcombe's. One pair of 20 x 200 ranked wrong: DeLong's variance is far
+    below the floor, and the lower end stays near the perfect ranking's (a floor on the logit scale put it near
+    0.1)."""
+    from wildgan.evaluation.metrics import auc_ci, delong
 
-    assert auc_ci(y, np.zeros(5)) == pytest.approx(logit_interval(0.5, newcombe_v(0.5, 2, 3) / 2), abs=1e-12)
     y, s = np.array([0, 1, 0, 1, 0, 1]), np.array([0.1, 0.5, 0.6, 0.3, 0.2, 0.9])
+    assert auc_ci(y, s) == pytest.approx(_expected_ci(y, s), abs=1e-9)
+    rng = np.random.default_rng(5)
+    y = np.r_[np.ones(30, int), np.zeros(60, int)]
+    for shift in (0.3, 1.5, 3.0):
+        s = rng.normal(size=90) + shift * y
+        assert auc_ci(y, s) == pytest.approx(_expected_ci(y, s), abs=1e-9), shift
+    y, s = np.r_[np.ones(20, int), np.zeros(200, int)], np.r_[np.arange(1.0, 21.0), 1.5, np.zeros(199)]
     aucs, cov = delong(y, [s])
-    assert cov[0, 0] > newcombe_v(aucs[0], 3, 3) / 2                     # (DeLong's, above the floor)
-    assert auc_ci(y, s) == pytest.approx(logit_interval(aucs[0], cov[0, 0]), abs=1e-12)
-    y, s = np.r_[np.ones(20, int), np.zeros(20, int)], np.r_[np.arange(1.0, 21.0), 1.5, np.zeros(19)]
-    aucs, cov = delong(y, [s])                                             # one pair of 400 ranked wrong
-    assert roc_auc(y, s) == 399 / 400 and cov[0, 0] < newcombe_v(399 / 400, 20, 20) / 2
-    assert auc_ci(y, s) == pytest.approx(logit_interval(399 / 400, newcombe_v(399 / 400, 20, 20) / 2), abs=1e-12)
+    assert roc_auc(y, s) == 3999 / 4000 and cov[0, 0] < _newcombe_v(3999 / 4000, 20, 200) / 10
+    lo, hi = auc_ci(y, s)
+    assert (lo, hi) == pytest.approx(_expected_ci(y, s), abs=1e-9)
+    perfect = auc_ci(y, np.r_[np.arange(1.0, 21.0), 0.5, np.zeros(199)])
+    assert perfect[1] == 1.0 and 0.9 < perfect[0] < lo < 3999 / 4000 < hi < 1
 
 
 @settings(max_examples=150, deadline=None)

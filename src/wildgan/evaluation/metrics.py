@@ -131,16 +131,16 @@ def _newcombe_variance(theta: float, m: int, n: int) -> float:
     return theta * (1 - theta) * (1 + k * (1 - theta) / (2 - theta) + k * theta / (1 + theta)) / (m * n)
 
 
-def _newcombe_bound(auc: float, m: int, n: int, toward: float) -> float:
-    """The end of Newcombe's (2006, Stat Med 25:559) score interval on the side of `toward` (0 or 1): the theta
-    between auc and toward where (auc - theta)^2 = z^2 V(theta), V as _newcombe_variance. There is one such theta on
-    each side (V(0) = V(1) = 0); bisection to adjacent floats."""
+def _newcombe_bound(auc: float, m: int, n: int, toward: float, scale: float = 1.0) -> float:
+    """The end on the side of `toward` (0 or 1) of Newcombe's (2006, Stat Med 25:559) score interval with the
+    variance scale * V(theta), V as _newcombe_variance: the theta between auc and toward where (auc - theta)^2 =
+    z^2 scale V(theta). There is one such theta on each side (V(0) = V(1) = 0); bisection to adjacent floats."""
     inside, outside = auc, float(toward)          # (auc - theta)^2 - z^2 V(theta): <= 0 at auc, >= 0 at the end
     while True:
         mid = (inside + outside) / 2
         if mid in (inside, outside):
             return inside
-        if (auc - mid) ** 2 - _Z95 * _Z95 * _newcombe_variance(mid, m, n) > 0:
+        if (auc - mid) ** 2 - _Z95 * _Z95 * scale * _newcombe_variance(mid, m, n) > 0:
             outside = mid
         else:
             inside = mid
@@ -151,18 +151,20 @@ def auc_ci(labels: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
     than 2 images of one or a non-finite score. It measures how much the AUC would move on another test set of the
     same size, not another training run: seeds move AUCs more (benchmarks/RESULTS.md).
 
-    'DeLong logit, Newcombe floor': logit(AUC) +- 1.96 se / (AUC (1 - AUC)), transformed back, se from DeLong's
-    variance raised to at least half of Newcombe's (2006, Stat Med 25:559, his method 5: Hanley and McNeil's variance
-    with both counts less one replaced by (m + n) / 2 - 1) at this AUC. At an AUC of 0 or 1, Newcombe's score
-    interval: the thetas with (AUC - theta)^2 <= 1.96^2 V(theta), V that variance as a function of the true AUC
-    theta (2 anomalies above 3 normal images: 0.439-1).
+    'DeLong logit + Newcombe score': the smallest interval that holds both
+    * DeLong's on the logit scale: logit(AUC) +- 1.96 se / (AUC (1 - AUC)), se DeLong's, transformed back, and
+    * Newcombe's (2006, Stat Med 25:559) score interval, the thetas with (AUC - theta)^2 <= 1.96^2 s V(theta): V is
+      Hanley and McNeil's variance of the AUC as a function of the true AUC theta (both counts less one replaced by
+      (m + n) / 2 - 1, his method 5), s scales it to DeLong's variance at this AUC but not below 1/2.
+    At an AUC of 0 or 1 (or scores all tied), where DeLong's variance is 0, it is Newcombe's interval with s = 1:
+    2 anomalies above 3 normal images give 0.439-1.
 
     Why: DeLong's AUC +- 1.96 se (the interval up to 2026-12-02) read 1.000-1.000 for that perfect ranking, and held
-    the true AUC in 69% of test sets of 5 + 5 images at AUC 0.9. The logit scale keeps the interval inside (0, 1);
-    the floor stands in where DeLong's variance rests on the few pairs ranked wrong near AUC 1 and is often far too
-    small. On a thousand images of each class the interval stays within 0.002 of DeLong's (binormal scores: the floor
-    binds from about AUC 0.98, where DeLong's falls short of 95%). benchmarks/auc_coverage.py measures this and the
-    other candidates (RESULTS.md, 2026-12-02)."""
+    the true AUC in 69% of test sets of 5 + 5 images at AUC 0.9. The logit scale keeps it inside (0, 1); the score
+    interval behaves at the ends, and its floor stands in where DeLong's variance rests on the few pairs ranked
+    wrong near AUC 1 and is often far too small. On a thousand images of each class the interval stays within 0.002
+    of DeLong's (binormal scores: the floor binds from about AUC 0.98, where DeLong's falls short of 95%).
+    benchmarks/auc_coverage.py measures this and the other candidates (RESULTS.md, 2026-12-02)."""
     aucs, cov = delong(labels, [scores])
     var = float(cov[0, 0])
     if not math.isfinite(var):
@@ -171,11 +173,13 @@ def auc_ci(labels: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
     y, _ = _check(labels, scores)
     m = int(y.sum())
     n = len(y) - m
-    if 0.0 < auc < 1.0:
-        logit = math.log(auc / (1.0 - auc))
-        half = _Z95 * math.sqrt(max(var, _newcombe_variance(auc, m, n) / 2)) / (auc * (1.0 - auc))
-        return 1.0 / (1.0 + math.exp(half - logit)), 1.0 / (1.0 + math.exp(-logit - half))
-    return _newcombe_bound(auc, m, n, 0.0), _newcombe_bound(auc, m, n, 1.0)
+    if not (0.0 < auc < 1.0 and var > 0.0):
+        return _newcombe_bound(auc, m, n, 0.0), _newcombe_bound(auc, m, n, 1.0)
+    logit = math.log(auc / (1.0 - auc))
+    half = _Z95 * math.sqrt(var) / (auc * (1.0 - auc))
+    scale = max(var / _newcombe_variance(auc, m, n), 0.5)
+    return (min(1.0 / (1.0 + math.exp(half - logit)), _newcombe_bound(auc, m, n, 0.0, scale)),
+            max(1.0 / (1.0 + math.exp(-logit - half)), _newcombe_bound(auc, m, n, 1.0, scale)))
 
 
 def auc_difference(labels: np.ndarray, first: np.ndarray, second: np.ndarray) -> dict[str, float]:
