@@ -135,7 +135,7 @@ def _newcombe_bound(auc: float, m: int, n: int, toward: float, scale: float = 1.
     """The end on the side of `toward` (0 or 1) of Newcombe's (2006, Stat Med 25:559) score interval with the
     variance scale * V(theta), V as _newcombe_variance: the theta between auc and toward where (auc - theta)^2 =
     z^2 scale V(theta). There is one such theta on each side (V(0) = V(1) = 0); bisection to adjacent floats."""
-    inside, outside = auc, float(toward)          # (auc - theta)^2 - z^2 V(theta): <= 0 at auc, >= 0 at the end
+    inside, outside = auc, float(toward)          # (auc - theta)^2 - z^2 scale V(theta): <= 0 at auc, >= 0 at toward
     while True:
         mid = (inside + outside) / 2
         if mid in (inside, outside):
@@ -165,7 +165,7 @@ def auc_ci(labels: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
     wrong near AUC 1 and is often far too small. On a thousand images of each class the interval stays within 0.002
     of DeLong's (binormal scores: the floor binds from about AUC 0.98, where DeLong's falls short of 95%).
     benchmarks/auc_coverage.py measures this and the other candidates (RESULTS.md, 2026-12-02)."""
-    aucs, cov = delong(labels, [scores])
+    _, cov = delong(labels, [scores])
     var = float(cov[0, 0])
     if not math.isfinite(var):
         return float("nan"), float("nan")
