@@ -724,7 +724,8 @@ def _metrics_section(page: _Page, out: Path, diag: RunDiagnostics, cfg: Any, mas
                 f"AUC with {og or 'other generator'}"], _metrics_rows(m))
     own = own_score(cfg.method)               # (f-AnoGAN's A: its a is not what it ranks by)
     against = pixel_tests_text((m.get("auc_vs_controls") or {}).get(own))
-    page.p("95% CI: the AUC's interval over the test images (DeLong's variance); 'p vs untrained': DeLong's paired "
+    page.p("95% CI: the AUC's interval over the test images (DeLong's logit interval with Newcombe's score interval, "
+           "evaluation.auc_ci); 'p vs untrained': DeLong's paired "
            "test of the AUC against the same score of the untrained networks on the same images. Neither counts "
            "the spread of training itself (another seed), which is often larger."
            + (f" {own} minus each pixel control, paired the same way: {against}." if against else ""))
