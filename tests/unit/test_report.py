@@ -1014,7 +1014,8 @@ def test_the_evaluation_table_shows_the_intervals_and_tests_only_where_the_resul
     assert lines[1].split() == ["a", "0.600", "0.510-0.690", "0.600", "0.550", "0.012"]
     assert lines[2].split() == ["L_r", "0.700", "-", "0.700", "0.500", "<1e-15"]
     assert "a minus each pixel control (paired DeLong test): pixel_std flipped +0.000 (p 1.000)" in new
-    assert "95% CI: over the test images (DeLong); p: paired DeLong test" in new
+    assert ("95% CI: over the test images (DeLong logit + Newcombe score, evaluation.auc_ci); p: paired DeLong "
+            "test") in new
 
 
 def test_the_evaluation_table_tests_an_fanogan_runs_own_score_against_the_pixel_controls():

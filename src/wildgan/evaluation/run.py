@@ -524,9 +524,9 @@ def format_table(result: dict[str, Any]) -> str:
     if against:
         lines.append(f"{own} minus each pixel control (paired DeLong test): {against}")
     if ci:
-        lines.append("95% CI: over the test images (DeLong)" + ("; p: paired DeLong test of each AUC against its "
-                     "untrained control" if p_untrained else "") + ". Neither counts training's own spread (another "
-                     "seed), often the larger")
+        lines.append("95% CI: over the test images (DeLong logit + Newcombe score, evaluation.auc_ci)"
+                     + ("; p: paired DeLong test of each AUC against its untrained control" if p_untrained else "")
+                     + ". Neither counts training's own spread (another seed), often the larger")
     info = result.get("data") or {}
     src = info.get("test_source")
     normal = info.get("normal_classes")

@@ -286,14 +286,15 @@ def render_markdown(rows: list[dict[str, Any]], apart: dict[str, str] | None = N
 
 def uncertainty_line(rows: list[dict[str, Any]]) -> str | None:
     """What one cell's AUC is worth on its test images: the half-widths of the rows' 95% intervals of their method's
-    own score (DeLong, a row's auc_ci95), as a line under the data lines; None where no row holds them (rows of a
+    own score (auc_ci, a row's auc_ci95), as a line under the data lines; None where no row holds them (rows of a
     wildgan before they were kept). A mean over seeds is surer than one cell, but seeds add their own spread."""
     half = [h for h in (_ci_half(r, own_score(r["method"])) for r in rows) if h is not None]
     if not half:
         return None
     span = f"±{min(half):.3f}" if max(half) - min(half) < 0.0005 else f"±{min(half):.3f} to ±{max(half):.3f}"
-    return (f"One cell's AUC of its method's own score is worth {span} on its test images (95% interval, DeLong; "
-            f"each row's auc_ci95 in results.jsonl, and auc_vs_controls: DeLong's paired test against every control). "
+    return (f"One cell's AUC of its method's own score is worth {span} on its test images (95% interval, "
+            f"DeLong logit + Newcombe score; each row's auc_ci95 in results.jsonl, and auc_vs_controls: DeLong's "
+            f"paired test against every control). "
             f"That leaves out the spread between training seeds, which the ± of several seeds shows.")
 
 
@@ -403,7 +404,7 @@ def _series_label(r: dict[str, Any], score: str) -> tuple[str, str]:
 
 def auc_vs_gamma_bands(rows: list[dict[str, Any]], score: str = "a") -> dict[str, list[tuple[float, float]]]:
     """{trained series label (as auc_vs_gamma's): [(gamma, half-width)]}: the mean half-width of the cells' 95%
-    intervals over their test images (DeLong, a row's auc_ci95), drawn as a band around the trained curves beside
+    intervals over their test images (auc_ci, a row's auc_ci95), drawn as a band around the trained curves beside
     the bars of the spread over seeds. Cells without an interval (rows kept before them, undefined) are left out,
     and a gamma none of whose cells has one gets no band."""
     halves: dict[str, dict[float, list[float]]] = defaultdict(lambda: defaultdict(list))
