@@ -29,6 +29,9 @@ width, and the share of degenerate (zero-width) intervals. Candidates, each at 9
   score_fC   scaled5 with the scale not below C (newcombe5 where DeLong's variance is 0)
   hull_f50   the smallest interval holding logit_n5 and score_f50: wildgan's auc_ci from 2026-12-02, which the
              study checks against the library's on a few samples of each cell
+  hull_f50e  hull_f50 with the scale 1/2 also at an AUC of 0 or 1 (the limit of the floor as DeLong's variance
+             goes to 0): hull_f50's scale 1 there gives a perfect ranking a lower end below that of one with a
+             pair ranked wrong (0.880 against 0.936 on 10 + 50 images)
 
     python benchmarks/auc_coverage.py                   # the default grid, about 30 s on one core
     python benchmarks/auc_coverage.py --reps 400 --json /tmp/auc_coverage.json
@@ -49,7 +52,7 @@ from wildgan.evaluation.metrics import auc_ci
 Z = NormalDist().inv_cdf(0.975)
 FLOORS = (0.4, 0.5, 0.6)
 METHODS = ("wald", "logit", "logit_n5", "newcombe3", "newcombe5", "scaled5", "hull", "logit_f50") + tuple(
-    f"score_f{c * 100:.0f}" for c in FLOORS) + ("hull_f50",)
+    f"score_f{c * 100:.0f}" for c in FLOORS) + ("hull_f50", "hull_f50e")
 CHOSEN = "hull_f50"
 SHOWN = ("wald", "logit_n5", "newcombe5", "logit_f50", "score_f50", CHOSEN)
 
@@ -82,14 +85,15 @@ def delong_rows(pos: np.ndarray, neg: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
 def hm_variance(theta: np.ndarray, m: int, n: int, m_star: float, n_star: float) -> np.ndarray:
     """Hanley and McNeil's variance of the AUC as a function of the true AUC theta, with m_star, n_star in place of
-    (anomalies - 1, normals - 1) (Newcombe 2006)."""
-    return theta * (1 - theta) * (1 + n_star * (1 - theta) / (2 - theta) + m_star * theta / (1 + theta)) / (m * n)
+    (anomalies - 1, normals - 1) (Newcombe 2006). Anomalies - 1 goes with Q1 - theta^2 = theta (1 - theta)^2 /
+    (2 - theta), two anomalies above one normal image (newcombe3 had the counts swapped until 2026-12-02)."""
+    return theta * (1 - theta) * (1 + m_star * (1 - theta) / (2 - theta) + n_star * theta / (1 + theta)) / (m * n)
 
 
 def score_interval(auc: np.ndarray, m: int, n: int, m_star: float, n_star: float,
                    scale: np.ndarray | float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-    """The thetas with (auc - theta)^2 <= Z^2 scale V(theta), by bisection on each side of auc (vectorised; the
-    library solves the same quartic exactly)."""
+    """The thetas with (auc - theta)^2 <= Z^2 scale V(theta), by bisection on each side of auc (vectorised, 60
+    halvings; the library's bisects one AUC at a time to adjacent floats)."""
     def f(t: np.ndarray) -> np.ndarray:
         return (auc - t) ** 2 - Z * Z * scale * hm_variance(t, m, n, m_star, n_star)
 
@@ -132,6 +136,9 @@ def intervals(pos: np.ndarray, neg: np.ndarray) -> dict[str, tuple[np.ndarray, n
                                                                                              1.0))
     g = out["score_f50"]
     out["hull_f50"] = (np.minimum(out["logit_n5"][0], g[0]), np.maximum(out["logit_n5"][1], g[1]))
+    e = score_interval(auc, m, n, half_n, half_n,
+                       np.where(inside, np.maximum(scale, 0.5), np.where(boundary, 0.5, 1.0)))
+    out["hull_f50e"] = (np.minimum(np.where(inside, lo, e[0]), e[0]), np.maximum(np.where(inside, hi, e[1]), e[1]))
     return out
 
 
