@@ -1519,3 +1519,21 @@ def test_listed_default_cell_of_data_that_is_gone_is_the_recorded_fixed_default(
     assert listed_default_cell(DataConfig(data=gone, dataset="cifar10"), st) == ["automobile"]
     # under --dataset auto only the data could tell the protocol, and it is not there
     assert listed_default_cell(DataConfig(data=gone), st) is None
+
+
+def test_the_auc_vs_gamma_band_stays_inside_0_1(tmp_path, monkeypatch):
+    """auc_ci's interval of a perfect ranking of 10 anomalies and 50 normal images is 0.880-1: its half-width drawn
+    around an AUC of 1 reached 1.06, and around 0.02 below 0."""
+    from matplotlib.collections import LineCollection, PolyCollection
+
+    from wildgan.evaluation import plots
+
+    figs = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path: figs.append(fig) or path)
+    curves = {"high": [(0.0, 1.0, 0.0), (0.02, 0.98, 0.0)], "low": [(0.0, 0.02, 0.0)]}
+    plots.auc_vs_gamma(tmp_path / "g.png", curves, bands={"high": [(0.0, 0.06), (0.02, 0.06)], "low": [(0.0, 0.06)]})
+    ax = figs[0].axes[0]
+    ext = [p.get_extents() for c in ax.collections if isinstance(c, PolyCollection) for p in c.get_paths()]
+    ext += [c.get_paths()[0].get_extents() for c in ax.collections
+            if isinstance(c, LineCollection) and c.get_linewidth()[0] > 2]
+    assert len(ext) == 2 and max(e.y1 for e in ext) == 1.0 and min(e.y0 for e in ext) == 0.0
