@@ -118,8 +118,9 @@ def test_the_auc_vs_gamma_plot_shades_the_cells_test_set_intervals(tmp_path, mon
     rows[1]["auc_ci95"]["a"] = [0.64, 0.84]                  # seed 1 of d_I at gamma 0: ±0.1, averaged with ±0.03
     rows[2]["auc_ci95"] = None                               # a row kept before the intervals: no band at 0.02
     bands = auc_vs_gamma_bands(rows)
-    assert bands["Ours d_I (a)"] == [(0.0, pytest.approx(0.065))]
-    assert bands["f-AnoGAN (A)"] == [(0.0, pytest.approx(0.05)), (0.02, pytest.approx(0.05))]
+    assert bands["Ours d_I (a)"] == [(0.0, pytest.approx(0.065), pytest.approx(0.065))]
+    assert bands["f-AnoGAN (A)"] == [(0.0, pytest.approx(0.05), pytest.approx(0.05)),
+                                     (0.02, pytest.approx(0.05), pytest.approx(0.05))]
     assert not [k for k in bands if k.startswith("control")]
     assert auc_vs_gamma_bands(FIXED) == {}
     figs = []
@@ -137,6 +138,27 @@ def test_the_auc_vs_gamma_plot_shades_the_cells_test_set_intervals(tmp_path, mon
 
     assert len(bands_of(shaded)) == 3      # d_I, d_z, f-AnoGAN
     assert not bands_of(plain)
+
+
+def test_the_auc_vs_gamma_band_reaches_below_and_above_as_the_cells_intervals_do(tmp_path, monkeypatch):
+    """auc_ci's interval of a perfect ranking of 10 anomalies and 50 normal images is 0.880-1, all of it below the
+    AUC: a band of its half-width (0.06) around 1 drew 0.94-1.06, clipped to 0.94-1, which hid most of it."""
+    from matplotlib.collections import LineCollection
+
+    from wildgan.evaluation import plots
+    from wildgan.studies.tables import auc_vs_gamma_bands
+
+    rows = [{**_row("wildgan", "image", 0.0, 0, 1.0), "auc_ci95": {"a": [0.88, 1.0]}},
+            {**_row("wildgan", "image", 0.0, 1, 0.9), "auc_ci95": {"a": [0.82, 0.96]}}]
+    bands = auc_vs_gamma_bands(rows)
+    assert bands == {"Ours d_I (a)": [(0.0, pytest.approx(0.1), pytest.approx(0.03))]}
+    figs = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path: figs.append(fig) or path)
+    plots.auc_vs_gamma(tmp_path / "g.png", study_mod.auc_vs_gamma(rows), bands=bands)
+    bars = [seg for c in figs[0].axes[0].collections if isinstance(c, LineCollection) and c.get_linewidth()[0] > 2
+            for seg in c.get_segments()]
+    assert len(bars) == 1                                    # around the mean over seeds, 0.95: 0.85-0.98
+    assert sorted(bars[0][:, 1]) == [pytest.approx(0.85), pytest.approx(0.98)]
 
 
 def test_the_auc_vs_gamma_band_shows_at_a_lone_gamma_and_not_across_one_without(tmp_path, monkeypatch):

@@ -339,12 +339,13 @@ def training_curves(path: Path, rows: Sequence[Mapping[str, Any]]) -> Path:
 
 
 def auc_vs_gamma(path: Path, curves: Mapping[str, Sequence[tuple[float, float, float]]], *, pooled: int = 1,
-                 normal: str | None = None, bands: Mapping[str, Sequence[tuple[float, float]]] | None = None) -> Path:
+                 normal: str | None = None, bands: Mapping[str, Sequence[tuple[float, ...]]] | None = None) -> Path:
     """AUC against contamination gamma; curves: label -> [(gamma, mean AUC, std AUC)]. `pooled`: how many normal
     classes the points average over (the axis says so: their spread is then across classes too); `normal`: the one
-    normal class of a per-class plot (in the title); `bands`: label -> [(gamma, half-width)], a shaded band of that
-    half-width around a curve (studies.tables.auc_vs_gamma_bands: the cells' 95% intervals over their test images),
-    so that a single seed's point, whose bar is 0, still shows how much the test set alone can move it."""
+    normal class of a per-class plot (in the title); `bands`: label -> [(gamma, below, above)] (or [(gamma,
+    half-width)]), a shaded band from that far below to that far above a curve (studies.tables.auc_vs_gamma_bands:
+    the cells' 95% intervals over their test images), so that a single seed's point, whose bar is 0, still shows how
+    much the test set alone can move it."""
     fig = Figure(figsize=(7.5, 4))
     ax = fig.subplots()
     shaded = False
@@ -353,8 +354,8 @@ def auc_vs_gamma(path: Path, curves: Mapping[str, Sequence[tuple[float, float, f
         control = label.startswith("control")       # controls dashed and lighter: the trained curves stand out
         line = ax.errorbar(100 * a[:, 0], a[:, 1], yerr=a[:, 2], marker="o", ms=3, capsize=2, lw=1, label=label,
                            ls="--" if control else "-", alpha=0.6 if control else 1.0)
-        half = dict((bands or {}).get(label, ()))
-        at = [i for i, g in enumerate(a[:, 0]) if g in half]
+        reach = {b[0]: (b[1], b[-1]) for b in (bands or {}).get(label, ())}     # (a half-width: both the same)
+        at = [i for i, g in enumerate(a[:, 0]) if g in reach]
         # one fill per run of neighbouring banded gammas (none drawn across a gamma without an interval); a lone one,
         # whose fill would have no width, a translucent bar
         runs = [[i] for i in at[:1]]
@@ -364,10 +365,10 @@ def auc_vs_gamma(path: Path, curves: Mapping[str, Sequence[tuple[float, float, f
             else:
                 runs.append([i])
         for run in runs:
-            h = np.array([half[a[i, 0]] for i in run])
-            # (clipped: auc_ci's intervals near an AUC of 1 are lopsided, e.g. 0.88-1 for a perfect ranking of 10
-            # anomalies and 50 normal images, whose half-width around 1 reached 1.06, an AUC no ranking has)
-            x, lo, hi = 100 * a[run, 0], np.maximum(a[run, 1] - h, 0.0), np.minimum(a[run, 1] + h, 1.0)
+            below, above = np.array([reach[a[i, 0]] for i in run]).T
+            # (clipped: the mean over seeds plus the cells' mean reach can pass 1 where a half-width is given, or
+            # where the seeds' AUCs differ)
+            x, lo, hi = 100 * a[run, 0], np.maximum(a[run, 1] - below, 0.0), np.minimum(a[run, 1] + above, 1.0)
             if len(run) > 1:
                 ax.fill_between(x, lo, hi, color=line[0].get_color(), alpha=0.12, lw=0)
             else:

@@ -393,6 +393,17 @@ def _ci_half(r: dict[str, Any], score: str) -> float | None:
     return None
 
 
+def _ci_offsets(r: dict[str, Any], score: str) -> tuple[float, float] | None:
+    """(AUC - lower, upper - AUC) of a row's 95% interval of `score`; None where _ci_half has none or the row's AUC
+    of that score is undefined."""
+    auc = (r.get("auc") or {}).get(score)
+    ci = r.get("auc_ci95")
+    if _ci_half(r, score) is None or not isinstance(auc, (int, float)) or auc != auc:
+        return None
+    lo, hi = ci[score]
+    return max(auc - lo, 0.0), max(hi - auc, 0.0)
+
+
 def _series_label(r: dict[str, Any], score: str) -> tuple[str, str]:
     """(the AUC-versus-gamma series of a row's trained AUC, the score it plots: A for f-AnoGAN when score is a)."""
     enc = r.get("encoder_loss")
@@ -402,18 +413,22 @@ def _series_label(r: dict[str, Any], score: str) -> tuple[str, str]:
     return f"{label} ({s})", s
 
 
-def auc_vs_gamma_bands(rows: list[dict[str, Any]], score: str = "a") -> dict[str, list[tuple[float, float]]]:
-    """{trained series label (as auc_vs_gamma's): [(gamma, half-width)]}: the mean half-width of the cells' 95%
-    intervals over their test images (auc_ci, a row's auc_ci95), drawn as a band around the trained curves beside
-    the bars of the spread over seeds. Cells without an interval (rows kept before them, undefined) are left out,
-    and a gamma none of whose cells has one gets no band."""
-    halves: dict[str, dict[float, list[float]]] = defaultdict(lambda: defaultdict(list))
+def auc_vs_gamma_bands(rows: list[dict[str, Any]],
+                       score: str = "a") -> dict[str, list[tuple[float, float, float]]]:
+    """{trained series label (as auc_vs_gamma's): [(gamma, below, above)]}: how far the cells' 95% intervals over
+    their test images (auc_ci, a row's auc_ci95) reach below and above their AUC, each the mean over the cells at that
+    gamma, drawn as a band around the trained curves beside the bars of the spread over seeds. Apart, not one
+    half-width: auc_ci's intervals are lopsided near an AUC of 0 or 1 (0.880-1 for a perfect ranking of 10 anomalies
+    and 50 normal images), and a half-width band put most of that interval above an AUC of 1. Cells without an
+    interval (rows kept before them, undefined) are left out, and a gamma none of whose cells has one gets no band."""
+    reach: dict[str, dict[float, list[tuple[float, float]]]] = defaultdict(lambda: defaultdict(list))
     for r in rows:
         label, s = _series_label(r, score)
-        h = _ci_half(r, s)
-        if h is not None:
-            halves[label][float(r["gamma"])].append(h)
-    return {label: [(g, sum(h) / len(h)) for g, h in sorted(by_g.items())] for label, by_g in halves.items()}
+        o = _ci_offsets(r, s)
+        if o is not None:
+            reach[label][float(r["gamma"])].append(o)
+    return {label: [(g, sum(b for b, _ in o) / len(o), sum(a for _, a in o) / len(o)) for g, o in sorted(by_g.items())]
+            for label, by_g in reach.items()}
 
 
 def auc_vs_gamma(rows: list[dict[str, Any]], score: str = "a") -> dict[str, list[tuple[float, float, float]]]:
