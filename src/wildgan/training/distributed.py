@@ -322,7 +322,12 @@ def stops_deferred() -> Iterator[list[int]]:
     blocked: a process with other threads (gloo's, torch's pools) has the kernel deliver a process-directed SIGTERM
     to a thread that does not block it, and CPython then runs the handler in the main thread all the same. A signal
     that is ignored (SIG_IGN: nohup's SIGINT, a background job's) is left so: nothing to hold, and no second Ctrl-C
-    to raise on."""
+    to raise on.
+
+    A block that raises delivers nothing: its error goes up instead (it ends the command all the same). Delivered
+    over it, the stop's exception took its place: a full disk under network-final after a Ctrl-C was said as a plain
+    `interrupted`, log.txt's `stopped: KeyboardInterrupt`, the final weights left without their .json and the disk
+    never named; and a rank's own failure, replaced by torchrun's SIGTERM, was not recorded as its own."""
     import threading
 
     held: list[int] = []
@@ -343,6 +348,9 @@ def stops_deferred() -> Iterator[list[int]]:
             if signal.getsignal(s) is not signal.SIG_IGN:
                 old[s] = signal.signal(s, note)
         yield held
+    except BaseException:
+        held.clear()                     # (the error is the word on how it ended, not the stop held through it)
+        raise
     finally:
         for s, h in old.items():
             # (None: a handler installed from C, e.g. by an embedding program, which Python cannot put back; the
