@@ -305,7 +305,7 @@ def _signalled_while_waiting(signalled: BaseException) -> bool:
 
 
 @contextmanager
-def stops_deferred() -> Iterator[list[int]]:
+def stops_deferred(stopping: bool = False) -> Iterator[list[int]]:
     """SIGTERM and SIGINT (Ctrl-C) held back until the block ends, then delivered to the handlers the block held them
     from, in the order they came (Ctrl-C: Python's KeyboardInterrupt). For a short commit (a CSV and the removal of
     its chunk folder, network-final's two files, a rank's failure record) that a stop must not cut in two: torchrun
@@ -313,7 +313,9 @@ def stops_deferred() -> Iterator[list[int]]:
     collectives failed, and the CLI's handler raised it in the middle of writing how the job stopped; a Ctrl-C as
     `wildgan score` committed its CSV left OUT.chunks/ beside the complete OUT.csv. A second Ctrl-C in the block
     raises KeyboardInterrupt at once, as in training's loop (resume.StopFlag): the way out of a commit that does not
-    end (a stalled disk). (Main thread only: Python's handlers run there.)
+    end (a stalled disk). `stopping`: a stop came before the block (training's StopFlag was set in its last round),
+    so that a Ctrl-C in it is the second, raised at once as StopFlag would: held, it took a third. (Main thread only:
+    Python's handlers run there.)
 
     Yields the signals held so far: a caller that tells the stop itself (the training end's TrainingInterrupted)
     clears the list, and nothing is delivered for them at the end.
@@ -336,8 +338,9 @@ def stops_deferred() -> Iterator[list[int]]:
         return
 
     def note(signum: int, frame: Any) -> None:
-        if signum == signal.SIGINT and signum in held:
-            held.remove(signum)              # (raised now: not delivered again at the end)
+        if signum == signal.SIGINT and (stopping or signum in held):
+            if signum in held:
+                held.remove(signum)          # (raised now: not delivered again at the end)
             raise KeyboardInterrupt
         if signum not in held:
             held.append(signum)
