@@ -915,6 +915,69 @@ def test_a_stop_as_the_final_networks_are_written_waits_for_both_files(stop, tin
     assert said in (out / "log.txt").read_text(encoding="utf-8").splitlines()[-1]
 
 
+@pytest.mark.parametrize("stop", ["SIGTERM", "SIGINT"])
+def test_a_final_save_that_fails_after_a_stop_says_the_failure(stop, tiny_npz, tmp_path, monkeypatch, capsys):
+    """A stop held through the end's write, which then failed (a full disk between network-final's two files), was
+    said as a plain `interrupted` / `terminated` (log.txt: `stopped: KeyboardInterrupt`): the disk was never named and
+    the weights were left without their .json. The failure is said, in log.txt too; --resume finishes the run."""
+    import signal
+
+    from wildgan import checkpoint
+
+    real = checkpoint.atomic_write_text
+    signum = getattr(signal, stop)
+
+    def write(path, text, *a, **k):
+        if Path(path).name == "network-final.json":
+            signal.raise_signal(signum)
+            raise OSError(28, "No space left on device", str(path))
+        return real(path, text, *a, **k)
+
+    monkeypatch.setattr(checkpoint, "atomic_write_text", write)
+    out = tmp_path / "run"
+    args = ["--no-progress", "--no-train-scores", "--threads", "1", "--out", str(out)]
+    got = main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.1",
+                "--phase-kimg", "0.03", *args])
+    err = capsys.readouterr().err
+    assert got == 1 and "No space left on device" in err and "interrupted" not in err, err
+    assert "No space left on device" in (out / "log.txt").read_text(encoding="utf-8").splitlines()[-1]
+    monkeypatch.setattr(checkpoint, "atomic_write_text", real)
+    assert main(["train", "--resume", *args]) == 0, capsys.readouterr().err
+    assert (out / "network-final.json").is_file()
+
+
+def test_a_second_ctrl_c_as_the_end_is_written_gets_out_at_once(tiny_npz, tmp_path, monkeypatch, capsys):
+    """A Ctrl-C in the last round (as its checkpoint is written), then another as the final networks are: in the loop
+    the second gets out at once (resume.StopFlag), and it must at the end too, where it was held as a first. The
+    command says `interrupted`, not that the training ended complete; --resume finishes the run."""
+    import signal
+
+    from wildgan import checkpoint
+
+    real = checkpoint.atomic_write_text
+    reached = []
+
+    def write(path, text, *a, **k):
+        name = Path(path).name
+        if name.startswith("ckpt-") and name.endswith(".json") or name == "network-final.json":
+            signal.raise_signal(signal.SIGINT)
+            reached.append(name)
+        return real(path, text, *a, **k)
+
+    monkeypatch.setattr(checkpoint, "atomic_write_text", write)
+    out = tmp_path / "run"
+    args = ["--no-progress", "--no-train-scores", "--threads", "1", "--out", str(out)]
+    got = main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.1",
+                "--phase-kimg", "0.03", *args])
+    err = capsys.readouterr().err
+    assert got == 130 and "wildgan: interrupted" in err and "the training is complete" not in err, err
+    assert len(reached) == 1 and reached[0].startswith("ckpt-"), reached
+    assert not (out / "network-final.json").exists()
+    monkeypatch.setattr(checkpoint, "atomic_write_text", real)
+    assert main(["train", "--resume", *args]) == 0, capsys.readouterr().err
+    assert (out / "network-final.json").is_file()
+
+
 def test_a_sample_run_replays_on_the_sample_whatever_wildgan_data_says(tiny_npz, tmp_path, capsys, monkeypatch):
     # the sample was recorded as data: null, which a --config replay read as $WILDGAN_DATA when that was set: another
     # data set, silently (and the other way round)

@@ -209,6 +209,48 @@ def test_a_second_ctrl_c_ends_a_deferred_block_at_once():
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_block_that_fails_raises_its_own_error_not_the_stop_it_held(signum: int):
+    """A stop held through a commit that then failed (a full disk) was delivered over the error: the stop's exception
+    (Ctrl-C's KeyboardInterrupt, the CLI's Terminated) took its place, and the error was never said. The error goes
+    up; the stop is not delivered, and the handlers are back."""
+    got: list[int] = []
+    saved = signal.getsignal(signal.SIGTERM)
+    signal.signal(signal.SIGTERM, lambda s, f: got.append(s))
+    try:
+        with pytest.raises(OSError, match="No space left"):
+            with stops_deferred() as held:
+                signal.raise_signal(signum)
+                assert held == [signum]
+                raise OSError(28, "No space left on device")
+        assert got == [] and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        with stops_deferred():                     # (nothing held over from the failed block)
+            pass
+        assert got == []
+    finally:
+        signal.signal(signal.SIGTERM, saved)
+
+
+def test_after_a_stop_the_first_ctrl_c_in_a_deferred_block_is_the_second():
+    """Training's end is written after a Ctrl-C in the last round (resume.StopFlag, where a second one raises at
+    once): the block held the next Ctrl-C as a first, and only a third got out of a write that did not end."""
+    got: list[int] = []
+    saved = signal.getsignal(signal.SIGTERM)
+    signal.signal(signal.SIGTERM, lambda s, f: got.append(s))
+    steps = []
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with stops_deferred(stopping=True) as held:
+                signal.raise_signal(signal.SIGTERM)        # (a scheduler's: still held)
+                steps.append(list(held))
+                signal.raise_signal(signal.SIGINT)
+                steps.append("not reached")
+        assert steps == [[signal.SIGTERM]] and got == []
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGTERM, saved)
+
+
 def test_stops_deferred_off_the_main_thread_changes_nothing():
     import threading
 

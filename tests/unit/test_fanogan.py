@@ -15,7 +15,7 @@ import torch
 
 from wildgan import checkpoint as ckpt
 from wildgan.config import FAnoGANConfig, to_dict
-from wildgan.errors import CheckpointError, ConfigError, DataError, DivergenceError
+from wildgan.errors import CheckpointError, ConfigError, DataError, DivergenceError, TrainingInterrupted
 from wildgan.nets.fanogan import ChannelLayerNorm, FAnoGANNetworks, build_fanogan
 from wildgan.scoring.fanogan_scores import score_fanogan
 from wildgan.training import fanogan_loop
@@ -395,10 +395,34 @@ def test_a_ctrl_c_as_the_final_networks_are_written_waits_for_both_files(tmp_pat
         return real(path, text, *a, **k)
 
     monkeypatch.setattr(ckpt, "atomic_write_text", write)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(TrainingInterrupted, match="the training is complete and its networks are saved") as e:
         train_fanogan(blobs(12, seed=0), tiny_cfg(gan_iters=2, enc_iters=1, seed=1), tmp_path, progress=False)
+    assert e.value.signum == signal.SIGINT
     assert (tmp_path / "fanogan-final.safetensors").is_file() and (tmp_path / "fanogan-final.json").is_file()
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+@pytest.mark.parametrize("stop", ["SIGINT", "SIGTERM"])
+def test_a_stop_in_the_last_step_is_told_not_dropped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     stop: str) -> None:
+    """The loops look at the stop flag before a step: a Ctrl-C / SIGTERM in the last encoder step (here, as its
+    checkpoint is written) left the loop by its end, and train_fanogan returned as if nobody had asked to stop (the
+    CLI went on to the training scores and --evaluate). Told at the end, as a wildgan run's is."""
+    import signal
+
+    signum = getattr(signal, stop)
+    real = ckpt.atomic_write_text
+
+    def write(path, text, *a, **k):
+        if Path(path).name == "ckpt-000000000003.json":    # the last step's (2 critic + 1 encoder)
+            signal.raise_signal(signum)
+        return real(path, text, *a, **k)
+
+    monkeypatch.setattr(ckpt, "atomic_write_text", write)
+    with pytest.raises(TrainingInterrupted, match="as training ended at critic step 2 of 2, encoder step 1 of 1; "
+                                                  "the training is complete") as e:
+        train_fanogan(blobs(12, seed=0), tiny_cfg(gan_iters=2, enc_iters=1, seed=1), tmp_path, progress=False)
+    assert e.value.signum == signum and (tmp_path / "fanogan-final.json").is_file()
 
 
 @pytest.mark.parametrize("at_draw", [5, 10])           # in stage 1 (critic step 5), in stage 2 (encoder step 3)

@@ -305,7 +305,7 @@ def _signalled_while_waiting(signalled: BaseException) -> bool:
 
 
 @contextmanager
-def stops_deferred() -> Iterator[list[int]]:
+def stops_deferred(stopping: bool = False) -> Iterator[list[int]]:
     """SIGTERM and SIGINT (Ctrl-C) held back until the block ends, then delivered to the handlers the block held them
     from, in the order they came (Ctrl-C: Python's KeyboardInterrupt). For a short commit (a CSV and the removal of
     its chunk folder, network-final's two files, a rank's failure record) that a stop must not cut in two: torchrun
@@ -313,7 +313,9 @@ def stops_deferred() -> Iterator[list[int]]:
     collectives failed, and the CLI's handler raised it in the middle of writing how the job stopped; a Ctrl-C as
     `wildgan score` committed its CSV left OUT.chunks/ beside the complete OUT.csv. A second Ctrl-C in the block
     raises KeyboardInterrupt at once, as in training's loop (resume.StopFlag): the way out of a commit that does not
-    end (a stalled disk). (Main thread only: Python's handlers run there.)
+    end (a stalled disk). `stopping`: a stop came before the block (training's StopFlag was set in its last round),
+    so that a Ctrl-C in it is the second, raised at once as StopFlag would: held, it took a third. (Main thread only:
+    Python's handlers run there.)
 
     Yields the signals held so far: a caller that tells the stop itself (the training end's TrainingInterrupted)
     clears the list, and nothing is delivered for them at the end.
@@ -322,7 +324,12 @@ def stops_deferred() -> Iterator[list[int]]:
     blocked: a process with other threads (gloo's, torch's pools) has the kernel deliver a process-directed SIGTERM
     to a thread that does not block it, and CPython then runs the handler in the main thread all the same. A signal
     that is ignored (SIG_IGN: nohup's SIGINT, a background job's) is left so: nothing to hold, and no second Ctrl-C
-    to raise on."""
+    to raise on.
+
+    A block that raises delivers nothing: its error goes up instead (it ends the command all the same). Delivered
+    over it, the stop's exception took its place: a full disk under network-final after a Ctrl-C was said as a plain
+    `interrupted`, log.txt's `stopped: KeyboardInterrupt`, the final weights left without their .json and the disk
+    never named; and a rank's own failure, replaced by torchrun's SIGTERM, was not recorded as its own."""
     import threading
 
     held: list[int] = []
@@ -331,8 +338,9 @@ def stops_deferred() -> Iterator[list[int]]:
         return
 
     def note(signum: int, frame: Any) -> None:
-        if signum == signal.SIGINT and signum in held:
-            held.remove(signum)              # (raised now: not delivered again at the end)
+        if signum == signal.SIGINT and (stopping or signum in held):
+            if signum in held:
+                held.remove(signum)          # (raised now: not delivered again at the end)
             raise KeyboardInterrupt
         if signum not in held:
             held.append(signum)
@@ -343,6 +351,9 @@ def stops_deferred() -> Iterator[list[int]]:
             if signal.getsignal(s) is not signal.SIG_IGN:
                 old[s] = signal.signal(s, note)
         yield held
+    except BaseException:
+        held.clear()                     # (the error is the word on how it ended, not the stop held through it)
+        raise
     finally:
         for s, h in old.items():
             # (None: a handler installed from C, e.g. by an embedding program, which Python cannot put back; the

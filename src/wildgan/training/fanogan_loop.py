@@ -534,15 +534,26 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
                               f"in {ck_dir}")
     from .distributed import stops_deferred
 
-    # the end's files as one commit that a SIGTERM (a scheduler's) or a Ctrl-C waits for, then delivered (the CLI's
-    # `terminated` / `interrupted`): one between them left fanogan-final.safetensors without its .json (the loops'
-    # handlers are gone by now)
-    with stops_deferred():
+    # the end's files as one commit that a SIGTERM (a scheduler's) or a Ctrl-C waits for: one between them left
+    # fanogan-final.safetensors without its .json (the loops' handlers are gone by now)
+    with stops_deferred(stopping=flag.signum is not None) as held:
         if saved_step != state.step:
             save_periodic()
         tensors = ckpt.networks_to_tensors(nets.modules())
         out = ckpt.save_checkpoint(run_dir, FINAL_NAME, tensors, _meta(cfg, arch, state, n, t_gan, t_enc,
                                                                        stopped_early, device))
+        if flag.signum is None and held:
+            flag.signum = held[0]
+        held.clear()                                # told below, not delivered to the caller's handlers
+    if flag.signum is not None:
+        # a stop in the last step (or its checkpoint) or while the end was written: the loops only look at the flag
+        # before a step, so one in the last was dropped and the caller went on (the training scores, --evaluate) as
+        # if nobody had asked to stop. Told as a wildgan run's stop at its end is
+        where = (f"as training ended at critic step {state.gan_iter} of {t_gan}, encoder step {state.enc_iter} of "
+                 f"{t_enc}")
+        raise TrainingInterrupted(f"interrupted by signal {flag.signum} {where}; the training is complete and its "
+                                  f"networks are saved ({out}); what was to follow it (the training scores, "
+                                  f"--evaluate) was not run", flag.signum, where=where, checkpoint_dir=str(ck_dir))
     say(f"f-AnoGAN done: {state.gan_iter} critic + {state.enc_iter} encoder iterations in {elapsed():.1f} s -> {out}")
     return out
 
