@@ -134,5 +134,20 @@ def test_net_config_for_preset_takes_a_width_and_a_latent_size():
     assert (both.fmap_max, both.fmap_base, both.latent_size) == (8, 128, 5)
     assert net_config_for_preset("fast", 16, 1, latent_size=7).fmap_max == 64
     for bad in ({"width": 0}, {"latent_size": -1}):
-        with pytest.raises(ConfigError, match=f"{next(iter(bad))} must be >= 1"):
+        with pytest.raises(ConfigError, match=f"{next(iter(bad))} must be a whole number >= 1"):
+            net_config_for_preset("fast", 16, 1, **bad)
+
+
+def test_net_config_for_preset_takes_numpys_integers_and_refuses_other_types_by_the_parameters_name():
+    # a public function now, called beside Detector (which takes numpy's integers): np.int64(32) was refused as
+    # "fmap_base must be a whole number >= 1, got np.int64(512)", a string was a bare TypeError, 64.0 was taken
+    # and built float channel counts
+    from wildgan.config import net_config_for_preset
+
+    net = net_config_for_preset("fast", 16, 1, width=np.int64(32), latent_size=np.int32(7))
+    assert (net.fmap_max, net.fmap_base, net.latent_size) == (32, 512, 7)
+    assert all(type(v) is int for v in (net.fmap_max, net.fmap_base, net.latent_size))
+    for bad in ({"width": "64"}, {"width": 64.0}, {"width": True}, {"latent_size": 3.5}, {"latent_size": "7"}):
+        name, v = next(iter(bad.items()))
+        with pytest.raises(ConfigError, match=f"^{name} must be a whole number >= 1 .*got {re.escape(repr(v))}$"):
             net_config_for_preset("fast", 16, 1, **bad)
