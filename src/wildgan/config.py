@@ -144,13 +144,12 @@ def net_config_for_preset(preset: str, resolution: int, channels: int, *, width:
             raise ConfigError(f"{name} must be a whole number >= 1 (None = the preset's), got {v!r}")
     width, latent_size = (None if v is None else int(v) for v in (width, latent_size))
     p = PRESETS[preset]
-    net = NetConfig(resolution=resolution, channels=channels, fmap_base=p["fmap_base"], fmap_max=p["fmap_max"])
-    if width is not None:
-        # e.g. preset paper at width 256: the width-256 run; the latent size stays nf(0) = the width
-        net = replace(net, fmap_max=width, fmap_base=16 * width, latent_size=width)
-    if latent_size is not None:
-        net = replace(net, latent_size=latent_size)
-    return net
+    # e.g. preset paper at width 256: the width-256 run; the latent size stays nf(0) = the width. One
+    # NetConfig of the final widths: the preset's own, built first, refused `--preset tiny --width 64` at 1024x1024
+    # (tiny's 16 channels run out there) and told to choose a --width, the very one given
+    base, top = (p["fmap_base"], p["fmap_max"]) if width is None else (16 * width, width)
+    n_z = latent_size if latent_size is not None else 0 if width is None else width
+    return NetConfig(resolution=resolution, channels=channels, fmap_base=base, fmap_max=top, latent_size=n_z)
 
 
 # DataConfig.data of a run trained on the embedded MNIST sample: recorded as this name, not as null (which reads

@@ -151,3 +151,16 @@ def test_net_config_for_preset_takes_numpys_integers_and_refuses_other_types_by_
         name, v = next(iter(bad.items()))
         with pytest.raises(ConfigError, match=f"^{name} must be a whole number >= 1 .*got {re.escape(repr(v))}$"):
             net_config_for_preset("fast", 16, 1, **bad)
+
+
+def test_a_width_that_fits_a_resolution_the_presets_own_does_not_is_taken():
+    # tiny's 16 channels (fmap_base 256) run out at 1024x1024; width 64 (fmap_base 1024) does not, but the preset's
+    # networks were built first and refused it, saying to choose a --width: `info/train --preset tiny --width 64`
+    from wildgan.config import net_config_for_preset
+
+    with pytest.raises(ConfigError, match="resolution 1024 needs more channels"):
+        net_config_for_preset("tiny", 1024, 1)
+    net = net_config_for_preset("tiny", 1024, 1, width=64)
+    assert (net.fmap_max, net.fmap_base, net.latent_size, net.nf(9)) == (64, 1024, 64, 2)
+    assert net_config_for_preset("tiny", 1024, 1, width=64, latent_size=9).latent_size == 9
+    assert net_config_for_preset("tiny", 32, 1, latent_size=9).latent_size == 9
