@@ -132,20 +132,24 @@ def net_config_for_preset(preset: str, resolution: int, channels: int, *, width:
                           latent_size: int | None = None) -> NetConfig:
     """The networks of a named preset (paper / fast / tiny) for images of this resolution and channels. width W (the
     CLI's --width, Detector(width=W)) replaces the preset's: fmap_max = W, fmap_base = 16 W (so nf(stage) =
-    min(16 W / 2^stage, W)) and N_z = W; latent_size (--latent-size) then sets N_z alone."""
+    min(16 W / 2^stage, W)) and N_z = W; latent_size (--latent-size) then sets N_z alone. Both are whole numbers
+    >= 1 (numpy's integers too) or None (the preset's); anything else is a ConfigError that names the parameter."""
     if preset not in PRESETS:
         raise ConfigError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
     for name, v in (("width", width), ("latent_size", latent_size)):
-        if v is not None and v < 1:
-            raise ConfigError(f"{name} must be >= 1, got {v}")
+        # the type first, as Detector(width=) checks it: a string made `v < 1` a bare TypeError, and a numpy integer
+        # or a float reached NetConfig, which named fmap_max / fmap_base instead of the width it was given (or, for
+        # 64.0, built a float channel count that torch refused only when the networks were made)
+        if v is not None and not (isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1):
+            raise ConfigError(f"{name} must be a whole number >= 1 (None = the preset's), got {v!r}")
+    width, latent_size = (None if v is None else int(v) for v in (width, latent_size))
     p = PRESETS[preset]
-    net = NetConfig(resolution=resolution, channels=channels, fmap_base=p["fmap_base"], fmap_max=p["fmap_max"])
-    if width is not None:
-        # e.g. preset paper at width 256: the issue's width-256 run; the latent size stays nf(0) = the width
-        net = replace(net, fmap_max=width, fmap_base=16 * width, latent_size=width)
-    if latent_size is not None:
-        net = replace(net, latent_size=latent_size)
-    return net
+    # e.g. preset paper at width 256: the issue's width-256 run; the latent size stays nf(0) = the width. One
+    # NetConfig of the final widths: the preset's own, built first, refused `--preset tiny --width 64` at 1024x1024
+    # (tiny's 16 channels run out there) and told to choose a --width, the very one given
+    base, top = (p["fmap_base"], p["fmap_max"]) if width is None else (16 * width, width)
+    n_z = latent_size if latent_size is not None else 0 if width is None else width
+    return NetConfig(resolution=resolution, channels=channels, fmap_base=base, fmap_max=top, latent_size=n_z)
 
 
 # DataConfig.data of a run trained on the embedded MNIST sample: recorded as this name, not as null (which reads

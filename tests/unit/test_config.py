@@ -134,5 +134,33 @@ def test_net_config_for_preset_takes_a_width_and_a_latent_size():
     assert (both.fmap_max, both.fmap_base, both.latent_size) == (8, 128, 5)
     assert net_config_for_preset("fast", 16, 1, latent_size=7).fmap_max == 64
     for bad in ({"width": 0}, {"latent_size": -1}):
-        with pytest.raises(ConfigError, match=f"{next(iter(bad))} must be >= 1"):
+        with pytest.raises(ConfigError, match=f"{next(iter(bad))} must be a whole number >= 1"):
             net_config_for_preset("fast", 16, 1, **bad)
+
+
+def test_net_config_for_preset_takes_numpys_integers_and_refuses_other_types_by_the_parameters_name():
+    # a public function now, called beside Detector (which takes numpy's integers): np.int64(32) was refused as
+    # "fmap_base must be a whole number >= 1, got np.int64(512)", a string was a bare TypeError, 64.0 was taken
+    # and built float channel counts
+    from wildgan.config import net_config_for_preset
+
+    net = net_config_for_preset("fast", 16, 1, width=np.int64(32), latent_size=np.int32(7))
+    assert (net.fmap_max, net.fmap_base, net.latent_size) == (32, 512, 7)
+    assert all(type(v) is int for v in (net.fmap_max, net.fmap_base, net.latent_size))
+    for bad in ({"width": "64"}, {"width": 64.0}, {"width": True}, {"latent_size": 3.5}, {"latent_size": "7"}):
+        name, v = next(iter(bad.items()))
+        with pytest.raises(ConfigError, match=f"^{name} must be a whole number >= 1 .*got {re.escape(repr(v))}$"):
+            net_config_for_preset("fast", 16, 1, **bad)
+
+
+def test_a_width_that_fits_a_resolution_the_presets_own_does_not_is_taken():
+    # tiny's 16 channels (fmap_base 256) run out at 1024x1024; width 64 (fmap_base 1024) does not, but the preset's
+    # networks were built first and refused it, saying to choose a --width: `info/train --preset tiny --width 64`
+    from wildgan.config import net_config_for_preset
+
+    with pytest.raises(ConfigError, match="resolution 1024 needs more channels"):
+        net_config_for_preset("tiny", 1024, 1)
+    net = net_config_for_preset("tiny", 1024, 1, width=64)
+    assert (net.fmap_max, net.fmap_base, net.latent_size, net.nf(9)) == (64, 1024, 64, 2)
+    assert net_config_for_preset("tiny", 1024, 1, width=64, latent_size=9).latent_size == 9
+    assert net_config_for_preset("tiny", 32, 1, latent_size=9).latent_size == 9
