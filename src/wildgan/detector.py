@@ -244,6 +244,17 @@ def _failed_fit(e: BaseException, temp: "_TempRunDir | None", run_dir: Path, *, 
         # training.run's refusals of the folder itself (inside another run's report/, inside the data folder, a study
         # folder ...) name the CLI's option: here the folder is run_dir
         return ConfigError(re.sub(r"(an|another) --out\b", r"another run_dir", "run_dir " + str(e)[len("--out "):]))
+    if isinstance(e, TrainingInterrupted) and not trained and e.complete:
+        # a stop as training ended: its final networks are saved (possibly hours of work), only the training scores
+        # and the threshold were not computed; a temporary run_dir is kept, not removed with them
+        again = (f"fit(X, resume=True) with the same X, by a Detector of the same parameters and run_dir="
+                 f"{str(run_dir)!r}, finishes the fit without training again")
+        if temp is not None:
+            temp.keep()
+            again += " (delete the folder when done)"
+        return TrainingInterrupted(
+            f"Detector.fit interrupted {e.where or ''} (signal {e.signum}); the training is complete and its networks "
+            f"are kept in {run_dir}: {again}", e.signum, where=e.where, checkpoint_dir=e.checkpoint_dir, complete=True)
     if isinstance(e, TrainingInterrupted) and not trained:
         # the loop's message says --resume and names the checkpoint folder: the CLI's way, and for a temporary
         # run_dir a folder about to be removed

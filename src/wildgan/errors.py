@@ -68,14 +68,16 @@ class TrainingInterrupted(WildganError):
     """Raised after SIGINT/SIGTERM, once a checkpoint has been saved. `signum`: the signal (the CLI exits with
     128 + signum, the shell's convention: 130 for Ctrl-C, 143 for SIGTERM). `where`: how far training got (e.g.
     'at 10.3 of 20 kimg'), `checkpoint_dir`: where the checkpoint is, for a caller that words its own message (the
-    Python API, whose way to continue is not --resume)."""
+    Python API, whose way to continue is not --resume). `complete`: the stop came as training ended, whose final
+    networks are saved; only what was to follow it (the training scores, an evaluation) was not run."""
 
     def __init__(self, message: str, signum: int | None = None, *, where: str | None = None,
-                 checkpoint_dir: str | None = None) -> None:
+                 checkpoint_dir: str | None = None, complete: bool = False) -> None:
         super().__init__(message)
         self.signum = signum
         self.where = where
         self.checkpoint_dir = checkpoint_dir
+        self.complete = complete
 
 
 class Terminated(BaseException):

@@ -1988,6 +1988,42 @@ def test_an_interrupted_fit_says_what_was_kept_and_resume_continues_it_exactly(x
         Detector(run_dir=str(tmp_path / "none"), **params).fit(x_train, resume=True)
 
 
+def test_a_stop_as_training_ends_keeps_the_complete_networks_and_resume_finishes_the_fit(x_train, tmp_path,
+                                                                                       monkeypatch):
+    """A SIGTERM or Ctrl-C as the final networks were written (or in the last round) comes after the whole training:
+    a temporary run_dir was removed with it, "nothing was kept", hours of training with it. It is kept and named, and
+    fit(X, resume=True) there finishes the fit without training again, as an uninterrupted fit would have ended."""
+    import os
+    import shutil
+    import signal
+
+    import wildgan.checkpoint as ckpt
+    from wildgan.errors import TrainingInterrupted
+
+    params = {**TINY, "total_kimg": 0.2, "threads": 1}
+    real = ckpt.save_checkpoint
+
+    def signalled(folder, name, *a, **k):
+        if name == "network-final":
+            os.kill(os.getpid(), signal.SIGTERM)                 # held until both files are written
+        return real(folder, name, *a, **k)
+
+    with monkeypatch.context() as m:
+        m.setattr(ckpt, "save_checkpoint", signalled)
+        with pytest.raises(TrainingInterrupted, match=r"as training ended .*the training is complete and its "
+                                                      r"networks are kept in .*resume=True.*delete the folder") as e:
+            Detector(**params).fit(x_train)
+    assert e.value.complete and e.value.signum == signal.SIGTERM
+    (kept,) = re.findall(r"run_dir='([^']+)'", str(e.value))
+    try:
+        assert (Path(kept) / "network-final.json").is_file()
+        resumed = Detector(run_dir=kept, **params).fit(x_train, resume=True)
+        whole = Detector(run_dir=str(tmp_path / "whole"), **params).fit(x_train)
+        np.testing.assert_array_equal(resumed.decision_function(x_train), whole.decision_function(x_train))
+    finally:
+        shutil.rmtree(kept, ignore_errors=True)
+
+
 def test_a_resume_s_warnings_are_said_in_the_api_s_terms(x_train, tmp_path, monkeypatch, capsys):
     """training.run's warning on a resume whose pixels differ after a change of decoders said "start again with
     --overwrite" to a Detector's user, in its log and on stdout; its refusals were already reworded."""

@@ -553,7 +553,8 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
                  f"{t_enc}")
         raise TrainingInterrupted(f"interrupted by signal {flag.signum} {where}; the training is complete and its "
                                   f"networks are saved ({out}); what was to follow it (the training scores, "
-                                  f"--evaluate) was not run", flag.signum, where=where, checkpoint_dir=str(ck_dir))
+                                  f"--evaluate) was not run", flag.signum, where=where, checkpoint_dir=str(ck_dir),
+                                  complete=True)
     say(f"f-AnoGAN done: {state.gan_iter} critic + {state.enc_iter} encoder iterations in {elapsed():.1f} s -> {out}")
     return out
 

@@ -1155,7 +1155,7 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
         raise TrainingInterrupted(f"interrupted by signal {flag.signum or 'on another rank'} {where}; the training "
                                   f"is complete and its networks are saved ({final}); what was to follow it (the "
                                   f"training scores, --evaluate) was not run", flag.signum, where=where,
-                                  checkpoint_dir=str(ck_dir))
+                                  checkpoint_dir=str(ck_dir), complete=True)
     return TrainResult(run_dir=run_dir, nimg=state.nimg, final=final, status=status)
 
 
