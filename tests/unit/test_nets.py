@@ -28,6 +28,21 @@ def test_fast_preset_is_much_cheaper():
     assert paper["train_gflop_per_image"] / fast["train_gflop_per_image"] > 10
 
 
+def test_network_info_counts_on_the_meta_device_what_the_cpu_networks_have():
+    """network_info builds on torch's meta device (no storage): the same counts as real networks on the CPU, and a
+    width whose networks would take 640 GB (`wildgan info --width 100000` died allocating them) is counted too."""
+    from wildgan.nets.info import network_info, train_flops_per_image
+
+    cfg = net_config_for_preset("fast", 32, 3)
+    info = network_info(cfg)
+    nets = build_pgan(cfg, seed=0)
+    assert info["params"] == {k: count_parameters(getattr(nets, k)) for k in "GDE"}
+    cpu = train_flops_per_image(nets, cfg, 32)
+    assert [info["forward_gflop"][k] * 1e9 for k in "GDE"] == [pytest.approx(cpu[k]) for k in "gde"]
+    huge = network_info(net_config_for_preset("tiny", 32, 3, width=100000))
+    assert huge["params"]["G"] > 1.5e11
+
+
 @pytest.mark.parametrize("res,ch", [(32, 3), (64, 1)])
 def test_shapes_every_level_and_mid_fade(res, ch):
     cfg = net_config_for_preset("tiny", res, ch)

@@ -39,13 +39,18 @@ def train_flops_per_image(nets: Any, cfg: NetConfig, res: int, lod: float | None
 
 def network_info(cfg: NetConfig, batch: int = 4) -> dict[str, Any]:
     """Params of G, D, E and forward GFLOP per image at full resolution (FLOP = 2 MAC, weight layers only).
-    Training cost per real image follows the spec (8.2): 7g + 14d + 3e."""
-    nets = build_pgan(cfg, seed=0)
-    z = torch.randn(batch, cfg.latent_size)
-    x = torch.randn(batch, cfg.channels, cfg.resolution, cfg.resolution)
-    g = forward_flops(nets.G, z) / batch / 1e9
-    d = forward_flops(nets.D, x) / batch / 1e9
-    e = forward_flops(nets.E, x) / batch / 1e9
+    Training cost per real image follows the spec (8.2): 7g + 14d + 3e.
+
+    On torch's meta device, tensors with shapes and no storage: parameter counts and FLOPs need only shapes, so this
+    allocates nothing (`wildgan info --width 100000` asked for 640 GB and died in a traceback) and takes 0.05 s
+    rather than 3 s for the paper preset; the counts are the same as on the CPU (tests/unit/test_nets.py)."""
+    with torch.device("meta"):
+        nets = build_pgan(cfg, seed=0)
+        z = torch.zeros(batch, cfg.latent_size)
+        x = torch.zeros(batch, cfg.channels, cfg.resolution, cfg.resolution)
+        g = forward_flops(nets.G, z) / batch / 1e9
+        d = forward_flops(nets.D, x) / batch / 1e9
+        e = forward_flops(nets.E, x) / batch / 1e9
     return {"resolution": cfg.resolution, "channels": cfg.channels, "latent_size": cfg.latent_size,
             "fmap_base": cfg.fmap_base, "fmap_max": cfg.fmap_max,
             "params": {"G": count_parameters(nets.G), "D": count_parameters(nets.D), "E": count_parameters(nets.E)},
