@@ -540,6 +540,32 @@ def test_a_stopped_cell_says_how_the_study_continues(tmp_path, monkeypatch):
     assert e.value.signum == 2
 
 
+def test_a_cell_stopped_as_its_training_ended_says_so_in_the_study_s_terms(tmp_path, monkeypatch):
+    """A stop as a cell's training ended (its final networks saved: TrainingInterrupted.complete) was re-raised by the
+    study without `complete` or `where`, and said that train's training scores and --evaluate were not run: in a
+    study what was left undone is the cell's evaluation, which the same command then does."""
+    from wildgan.errors import TrainingInterrupted
+
+    def stopped(cfg, run_dir, **kw):
+        run_dir.mkdir(parents=True)
+        # (the words of training.loop's stop at the end)
+        raise TrainingInterrupted("interrupted by signal 15 as training ended at 0.100 kimg; the training is complete "
+                                  f"and its networks are saved ({run_dir / 'network-final.json'}); what was to follow "
+                                  "it (the training scores, --evaluate) was not run", 15,
+                                  where="as training ended at 0.100 kimg", checkpoint_dir=str(run_dir / "checkpoints"),
+                                  complete=True)
+
+    monkeypatch.setattr(study_mod, "train_run", stopped)
+    cell = grid(["0"], [0.0], ["wildgan"], ["image"], [0])
+    with pytest.raises(TrainingInterrupted) as e:
+        study_mod.run_study(_base(tmp_path), cell, tmp_path / "st", progress=False, log=lambda m: None)
+    assert e.value.complete and e.value.signum == 15 and e.value.where == "as training ended at 0.100 kimg"
+    assert e.value.checkpoint_dir == str(tmp_path / "st" / "runs" / cell[0].key / "checkpoints")
+    assert "--evaluate" not in str(e.value) and "training scores" not in str(e.value)
+    assert str(e.value).endswith("(the cell's evaluation) was not run; to continue, run the same `wildgan study` "
+                                 "command again (finished cells are kept, this one is evaluated)")
+
+
 def test_tables_follow_the_rows_of_a_study_stopped_partway(tmp_path, monkeypatch):
     # a finished study extended by another gamma and stopped during its second new cell: tables.md and the plot
     # must count the new cell whose row was written, not stay the finished study's (the report shows tables.md)

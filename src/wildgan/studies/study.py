@@ -735,11 +735,16 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
                                                      f"this cell again")) from None
                 except TrainingInterrupted as e:
                     # train's advice (--resume) is no option of `wildgan study`: the study's own, on screen and in
-                    # the log
-                    said = (str(e).replace("; continue with --resume", "") + "; to continue, run the same `wildgan "
-                            "study` command again (finished cells are kept, this one continues)")
+                    # the log. A stop as training ended (e.complete) left the cell's evaluation undone, not train's
+                    # training scores and --evaluate; and the error keeps what the loop's said (where, complete) for
+                    # a caller of run_study, as Detector.fit's does
+                    said = (str(e).replace("; continue with --resume", "")
+                            .replace("(the training scores, --evaluate)", "(the cell's evaluation)") +
+                            "; to continue, run the same `wildgan study` command again (finished cells are kept, this "
+                            + ("one is evaluated)" if e.complete else "one continues)"))
                     cell_log(f"stopped: {said}")
-                    raise TrainingInterrupted(said, e.signum) from None
+                    raise TrainingInterrupted(said, e.signum, where=e.where, checkpoint_dir=e.checkpoint_dir,
+                                              complete=e.complete) from None
                 except BaseException as e:
                     cell_log(f"stopped: {str(e) or type(e).__name__}")
                     raise
