@@ -397,7 +397,7 @@ def test_a_ctrl_c_as_the_final_networks_are_written_waits_for_both_files(tmp_pat
     monkeypatch.setattr(ckpt, "atomic_write_text", write)
     with pytest.raises(TrainingInterrupted, match="the training is complete and its networks are saved") as e:
         train_fanogan(blobs(12, seed=0), tiny_cfg(gan_iters=2, enc_iters=1, seed=1), tmp_path, progress=False)
-    assert e.value.signum == signal.SIGINT
+    assert e.value.signum == signal.SIGINT and e.value.complete       # (Detector.fit keeps a temporary run_dir for it)
     assert (tmp_path / "fanogan-final.safetensors").is_file() and (tmp_path / "fanogan-final.json").is_file()
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
@@ -422,7 +422,7 @@ def test_a_stop_in_the_last_step_is_told_not_dropped(tmp_path: Path, monkeypatch
     with pytest.raises(TrainingInterrupted, match="as training ended at critic step 2 of 2, encoder step 1 of 1; "
                                                   "the training is complete") as e:
         train_fanogan(blobs(12, seed=0), tiny_cfg(gan_iters=2, enc_iters=1, seed=1), tmp_path, progress=False)
-    assert e.value.signum == signum and (tmp_path / "fanogan-final.json").is_file()
+    assert e.value.signum == signum and e.value.complete and (tmp_path / "fanogan-final.json").is_file()
 
 
 @pytest.mark.parametrize("at_draw", [5, 10])           # in stage 1 (critic step 5), in stage 2 (encoder step 3)
@@ -447,7 +447,7 @@ def test_a_signal_saves_a_checkpoint_and_the_resume_is_exact(trained: tuple[Path
     monkeypatch.setattr(fanogan_loop, "_batch", signalled_batch)
     with pytest.raises(TrainingInterrupted, match="--resume") as e:
         train_fanogan(x, cfg, tmp_path, progress=False, checkpoint_every=1000, log_every=2)   # no checkpoint due
-    assert e.value.signum == signal.SIGTERM
+    assert e.value.signum == signal.SIGTERM and not e.value.complete       # (a Detector's temporary run_dir goes)
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL                      # handlers restored
     monkeypatch.setattr(fanogan_loop, "_batch", real_batch)
     assert ckpt.list_checkpoints(tmp_path / "checkpoints")
