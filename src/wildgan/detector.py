@@ -723,7 +723,8 @@ class Detector:
         resume=True continues an interrupted fit (Ctrl-C, SIGTERM) from the newest checkpoint in run_dir, with the
         same parameters and the same X (other images, or the same in another order, are refused: the run's split.json
         records their count and a checksum of their pixels); a fit without run_dir trains in a temporary folder that
-        an interruption removes."""
+        an interruption removes, unless it came as training ended (TrainingInterrupted.complete: the networks are
+        saved, the folder is kept and named, and fit(X, resume=True) there finishes the fit)."""
         self._validate()
         # the run's log.txt, placed once the run folder is chosen (after the images are read: their warnings are
         # held for it), with every wildgan warning the fit gives, as a CLI run's log has
