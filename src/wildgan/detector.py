@@ -819,6 +819,13 @@ class Detector:
             for k in FITTED_ATTRS:      # a failed fit leaves the Detector unfitted, not half-fitted
                 self.__dict__.pop(k, None)
             said = _failed_fit(e, temp, run_dir, trained=trained, resume=resume)
+            if run_dir.is_dir() and not isinstance(e, ConfigError):
+                # log.txt says how the fit ended, as a `wildgan train` run's does (a refusal ran nothing, and a
+                # temporary run_dir removed above has no log to write)
+                try:
+                    run_log.write(f"stopped: {str(said or e) or type(e).__name__}")
+                except OSError:
+                    pass                     # (the error being raised says more than a log that cannot be written)
             if said is not None:
                 raise said from None
             raise

@@ -1969,8 +1969,10 @@ def test_an_interrupted_fit_says_what_was_kept_and_resume_continues_it_exactly(x
         run = tmp_path / "run"
         _signal_at(m, 3)
         with pytest.raises(TrainingInterrupted, match=rf"checkpoint saved in {re.escape(str(run))}.*fit\(X, "
-                                                      r"resume=True\)"):
+                                                      r"resume=True\)") as e:
             Detector(run_dir=str(run), **params).fit(x_train)
+        # the run's log says how the fit ended, as a `wildgan train` run's does
+        assert (run / "log.txt").read_text().splitlines()[-1] == f"stopped: {e.value}"
     resumed = Detector(run_dir=str(run), **params).fit(x_train, resume=True)
     whole = Detector(run_dir=str(tmp_path / "whole"), **params).fit(x_train)
     np.testing.assert_array_equal(resumed.decision_function(x_train), whole.decision_function(x_train))
@@ -2059,7 +2061,9 @@ def test_a_resume_s_warnings_are_said_in_the_api_s_terms(x_train, tmp_path, monk
         warnings.simplefilter("error")
         with pytest.raises(WildganWarning, match="the decoding changed since it was recorded"):
             Detector(run_dir=str(run), **params).fit(x_train[::-1], resume=True)
-    assert (run / "log.txt").read_text().count("the decoding changed since it was recorded") == said + 1
+    # (the warning's line, then how the fit stopped: on it)
+    assert (run / "log.txt").read_text().count("the decoding changed since it was recorded") == said + 2
+    assert (run / "log.txt").read_text().splitlines()[-1].startswith("stopped: ")
 
 
 def test_parameters_used_after_training_are_refused_before_it(x_train, tmp_path) -> None:
