@@ -915,6 +915,13 @@ def test_a_stop_as_the_final_networks_are_written_waits_for_both_files(stop, tin
     assert said in (out / "log.txt").read_text(encoding="utf-8").splitlines()[-1]
 
 
+def _train_tiny_to_the_end(tiny_npz: Path, out: Path) -> tuple[int, list[str]]:
+    """`wildgan train` of 0.1 kimg into out (its exit code), and the options a --resume of it repeats."""
+    args = ["--no-progress", "--no-train-scores", "--threads", "1", "--out", str(out)]
+    return main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.1",
+                 "--phase-kimg", "0.03", *args]), args
+
+
 @pytest.mark.parametrize("stop", ["SIGTERM", "SIGINT"])
 def test_a_final_save_that_fails_after_a_stop_says_the_failure(stop, tiny_npz, tmp_path, monkeypatch, capsys):
     """A stop held through the end's write, which then failed (a full disk between network-final's two files), was
@@ -935,9 +942,7 @@ def test_a_final_save_that_fails_after_a_stop_says_the_failure(stop, tiny_npz, t
 
     monkeypatch.setattr(checkpoint, "atomic_write_text", write)
     out = tmp_path / "run"
-    args = ["--no-progress", "--no-train-scores", "--threads", "1", "--out", str(out)]
-    got = main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.1",
-                "--phase-kimg", "0.03", *args])
+    got, args = _train_tiny_to_the_end(tiny_npz, out)
     err = capsys.readouterr().err
     assert got == 1 and "No space left on device" in err and "interrupted" not in err, err
     assert "No space left on device" in (out / "log.txt").read_text(encoding="utf-8").splitlines()[-1]
@@ -966,9 +971,7 @@ def test_a_second_ctrl_c_as_the_end_is_written_gets_out_at_once(tiny_npz, tmp_pa
 
     monkeypatch.setattr(checkpoint, "atomic_write_text", write)
     out = tmp_path / "run"
-    args = ["--no-progress", "--no-train-scores", "--threads", "1", "--out", str(out)]
-    got = main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.1",
-                "--phase-kimg", "0.03", *args])
+    got, args = _train_tiny_to_the_end(tiny_npz, out)
     err = capsys.readouterr().err
     assert got == 130 and "wildgan: interrupted" in err and "the training is complete" not in err, err
     assert len(reached) == 1 and reached[0].startswith("ckpt-"), reached
