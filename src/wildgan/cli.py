@@ -1548,7 +1548,7 @@ def _peer_failures_told(cmd: Callable[[argparse.Namespace], int]) -> Callable[[a
 @_peer_failures_told
 def cmd_score(a: argparse.Namespace) -> int:
     from .data.dataset_files import npz_has_labels
-    from .data.readers import detect_format, is_dataset_file, is_pile
+    from .data.readers import detect_format, is_dataset_file, is_pile, single_class_text
     from .scoring.run import load_model, read_split_info, scores_csv_text, write_scores_csv
 
     _refuse_saved_detector(a.run_dir, "score")
@@ -1567,9 +1567,11 @@ def cmd_score(a: argparse.Namespace) -> int:
     label_free = dataset_file and Path(one_file).suffix.lower() == ".npz" and not npz_has_labels(one_file)
     if a.normal and (not dataset_file or label_free or pile_tar):
         # (before the training scores of --threshold: they were scored, or refused for data changed since, first)
+        one = single_class_text(one_file) if one_file else ""       # (a folder of normal crops only: says what to add)
         raise ConfigError("--normal labels the rows of one labelled data-set --data (an .npz with labels, a tar or "
                           "folder of class folders, CIFAR-10); " + ("the run's own test split keeps the run's normal "
-                          "classes" if not a.data else "these images have no labels to use"))
+                          "classes" if not a.data else "these images have no labels to use" + (f".{one}" if one
+                                                                                              else "")))
     if a.distributed and (not a.data or (dataset_file and not pile_tar)):
         raise ConfigError("--distributed shares image files, folders and tar archives of a pile between the "
                           "processes; a data set (or the run's own test split) is scored by one process")

@@ -275,6 +275,36 @@ def test_evaluate_an_unlabelled_run_on_labelled_folders(pile: Path, trained: tup
     assert "--data is given without a path" in capsys.readouterr().err
 
 
+def test_a_labelled_folder_of_one_class_is_named_with_what_to_add(pile: Path, trained: tuple[Path, str], capsys,
+                                                                  tmp_path: Path) -> None:
+    """A user's check set with normal crops only (checks/normal/*.png) is read as a pile: evaluate, score --normal
+    and train --normal name its one class folder and the second one to add, where evaluate was told to drop --normal
+    and then asked for "class folders" (or, under 16 images, for one minibatch of the tiny preset), and train to drop
+    --normal, as if the folder held no class folder at all."""
+    from wildgan.data import default_sample_path
+
+    run, _ = trained
+    d = np.load(default_sample_path())
+    checks = tmp_path / "checks"
+    _pngs(checks / "normal", d["x_test"][d["y_test"] == 1][:10], "n")
+    for extra in (["--normal", "normal"], []):
+        assert main(["evaluate", str(run), "--data", str(checks), *extra, "--no-controls"]) == 2
+        err = capsys.readouterr().err
+        assert "one class folder only (normal/)" in err and "second class folder beside normal/" in err, err
+        assert "drop --normal" not in err and "need at least" not in err
+    assert main(["score", str(run), "--data", str(checks), "--normal", "normal", "--out",
+                 str(tmp_path / "s.csv")]) == 2
+    assert "one class folder only (normal/)" in capsys.readouterr().err
+    assert main(["train", "--data", str(checks), "--normal", "normal", "--preset", "tiny", "--dry-run",
+                 "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "one class folder only (normal/)" in err and "to train on every image as a pile, drop --normal" in err
+    # loose images have no class folder to name: the message stays the general one
+    assert main(["evaluate", str(run), "--data", str(pile / "new" / "a"), "--no-controls"]) == 2
+    err = capsys.readouterr().err
+    assert "no labels to evaluate with" in err and "class folder only" not in err
+
+
 def test_whole_evaluation_of_a_labelled_run(tmp_path: Path, capsys, monkeypatch) -> None:
     """--whole after a labelled run: every image of --data (train and test parts), not its protocol's test split;
     without --data it is refused (the run's own data has a test split)."""

@@ -419,6 +419,40 @@ def is_pile(path: str | Path) -> bool:
     return p.is_file() and is_tar(p) and detect_format(p) == "folder-tar" and _is_pile(image_tar_tree(p))
 
 
+def single_class_folder(path: str | Path) -> str | None:
+    """The name of the one folder that holds every image of a pile (`cells/normal/*.png`, or a tar of it, maybe
+    inside wrapper folders), or None (loose images, a labelled tree, no such folder or tar). Such a folder looks
+    like a labelled tree of one class to the user, and is read as a pile: the errors about its missing labels name
+    it and the second class folder that would make it labelled."""
+    p = Path(path)
+    try:
+        if p.is_file() and is_tar(p) and detect_format(p) == "folder-tar":
+            p = image_tar_tree(p)
+        if not p.is_dir() or not _is_pile(p):
+            return None
+        name, seen = None, set()
+        while True:
+            seen.add(os.path.realpath(p))
+            subs = _subdirs(p)
+            if not subs or os.path.realpath(subs[0]) in seen:
+                return name
+            if any(f.is_file() and _is_image_file(f) for f in p.iterdir()):
+                return None        # loose images beside the folder: no one class folder
+            p, name = subs[0], subs[0].name
+    except (OSError, WildganError):
+        return None                 # (the read itself names the problem)
+
+
+def single_class_text(path: str | Path) -> str:
+    """What to say of a pile that is one class folder (single_class_folder), beginning with a space, or ''."""
+    name = single_class_folder(path)
+    if name is None:
+        return ""
+    return (f" It holds one class folder only ({name}/), and one class cannot be split into normal and anomalous "
+            f"images, so it is read as an unlabelled pile. To use labels, put the anomalous images in a second "
+            f"class folder beside {name}/ (e.g. anomalous/) and name the normal one with --normal {name}")
+
+
 def _class_files(folder: Path, other: dict[str, int] | None = None) -> dict[str, list[Path]]:
     """{class folder name: its image files}. `other` collects the {extension: count} of files of image formats that
     are not read (the caller warns once)."""

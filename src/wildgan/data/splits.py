@@ -51,7 +51,7 @@ from .decode_pool import room_checked
 from .imageset import (READER_CHANGES, READER_VERSION, ImageSet, Opts, crop_warning, decoder_versions, decoders_text,
                        native_sides, shrink_uniform)
 from .readers import (data_source_path, default_sample_path, folder_class_names, listed_labels, load_dataset,
-                      resolve_data_root)
+                      resolve_data_root, single_class_text)
 from .source_identity import complete_identity, known_for, quick_identity
 from .transforms import (MAX_AUTO_RESOLUTION, check_resolution, convert, gray_pixels, next_pow2, permute_rows,
                          rotate_batch)
@@ -923,7 +923,12 @@ def _unlabelled_split(cfg: DataConfig, train: ImageSet, kind: str, source: str, 
                           f"expect a fraction of anomalies in it, that belongs to the threshold: `wildgan score RUN "
                           f"--data NEW --threshold contamination --expected-contamination {cfg.contamination}`")
     if cfg.normal or cfg.exclude_classes:
-        raise ConfigError(f"{source}: unlabelled images have no classes: drop --normal / --exclude")
+        # a user's one class folder (only normal crops at hand) was told its images had no classes, and dropping
+        # --normal as told led on to an evaluate that wanted "class folders", which it had given
+        one = single_class_text(source) if cfg.dataset != "unlabelled" else ""
+        raise ConfigError(f"{source}: unlabelled images have no classes: drop --normal / --exclude" if not one else
+                          f"{source}: --normal / --exclude name classes, and this data has none.{one}; to train on "
+                          f"every image as a pile, drop --normal / --exclude")
     if len(train.x) < MIN_NORMAL:
         raise DataError(f"{source}: only {len(train.x)} image{'s' if len(train.x) != 1 else ''}; need at least "
                         f"{MIN_NORMAL} {_MIN_WHY}")

@@ -19,7 +19,8 @@ from ..config import (SCORE_NAMES, DataConfig, RunConfig, own_score, read_run_co
 from ..data import (AnomalySplit, build_split, conversion_opts, newly_skipped, recorded_normal_classes, skipped_reasons,
                     split_differences, split_summary)
 from ..data.imageset import resize_warning, scale_warning
-from ..data.readers import channel_warning, missing_run_data_error, same_data_source, trained_kind
+from ..data.readers import (channel_warning, is_pile, missing_run_data_error, same_data_source, single_class_text,
+                             trained_kind)
 from ..data.source_identity import restore_advice, source_replaced
 from ..data.splits import decoding_change, other_images_read, read_fingerprint_comparable
 from ..errors import ConfigError, HeldWarning, warn_user
@@ -115,6 +116,13 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
             dc = replace(dc, exclude_classes=tuple(str(c) for c in recorded["excluded_classes"]))
     if normal:
         dc = replace(dc, normal=tuple(normal))
+    if data is not None and dc.dataset == "auto" and is_pile(data):
+        # said before the read: read as a pile, it met the training's minimum of images first ("need at least 16
+        # (one minibatch ...)"), and a one class folder was asked for "class folders", which it had given
+        one = single_class_text(data)
+        raise ConfigError(f"{data}: unlabelled images: no labels to evaluate with." + (
+            f"{one}." if one else " Pass labelled data (class folders, e.g. DATA/normal/ and DATA/anomalous/, "
+                                  "CIFAR-10, an .npz with labels) and its normal class with --normal"))
     if skip_bad:
         dc = replace(dc, skip_bad=True)
     if whole is None:   # runs without a protocol of their own never held labelled images out
