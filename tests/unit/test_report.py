@@ -1092,6 +1092,14 @@ def test_the_report_marks_an_evaluation_of_earlier_networks_instead_of_showing_i
     report(run, top_k_images=1, device="cpu", controls=False)
     md = (run / "report" / "report.md").read_text()
     assert "(40 images, 20 anomalous): AUC a " in md
+    # each AUC with its interval over these few images, and the table a labelled run's Metrics has (the page gave
+    # the bare AUCs: on a user's 38 check images "a 0.429" hid an interval of 0.22-0.67)
+    from wildgan.evaluation.metrics import interval_text
+
+    saved = json.loads((run / "eval.json").read_text())
+    assert f"AUC a {saved['auc']['a']:.3f} ({interval_text(saved['auc_ci95']['a'])})" in md, md[:3000]
+    assert "| score | AUC | 95% CI |" in md and "over these 40 labelled images only" in md
+    assert "made with --no-controls" in md and "(control)" not in md
     # 0.1 kimg leaves the 16x16 networks growing: the pile is ranked at the resolution they reached, and its report
     # says so as a labelled run's does (it said nothing of which networks ranked the pile, or at what resolution)
     # and which code trained them (the version number, the source commit of a git checkout, torch's version)
@@ -1116,10 +1124,12 @@ def test_the_report_marks_an_evaluation_of_earlier_networks_instead_of_showing_i
                for s in said), said
     assert (run / "eval.json").is_file() and (run / "test_scores.csv").is_file()      # the user's files: kept
 
-    evaluate_run(run, str(labelled), device="cpu", controls=False, normal=("1",))     # as the report says
+    evaluate_run(run, str(labelled), device="cpu", normal=("1",))     # as the report says (with its controls)
     report(run, top_k_images=1, device="cpu", controls=False)
     md = (run / "report" / "report.md").read_text()
     assert "(40 images, 20 anomalous): AUC a " in md and "earlier networks" not in md
+    assert "| pixel_norm (control) |" in md and "a minus each pixel control, paired: " in md
+    assert "made with --no-controls" not in md
     assert json.loads((run / "eval.json").read_text())["model"]["weights_sha256"]     # what identifies them
     # the same networks evaluated by other score formulas: its AUCs were shown as theirs (no version was recorded)
     from wildgan.scoring.scores import SCORES_VERSION

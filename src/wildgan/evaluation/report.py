@@ -661,7 +661,7 @@ def _pile_section(page: _Page, out: Path, run_dir: Path, model: Any, diag: RunDi
     net = {"source": model.source, "kimg": model.meta.get("kimg"), "status": model.meta.get("status"),
            "lod": model.lod, "versions": model.meta.get("versions")}
     page.p(_networks_text(net) + _grown_text(net, cfg))
-    page.p("The run was trained on unlabelled images, so there is no test split and no AUC. Below are the "
+    page.p("The run was trained on unlabelled images, so it has no test split and no AUC of its own. Below are the "
            "images of the training pile itself that score highest: the candidates for the anomalies hidden in "
            "it. `wildgan score RUN --data NEW --threshold contamination` flags new images with a threshold "
            "taken from these training scores.")
@@ -689,8 +689,13 @@ def _saved_evaluation(page: _Page, run_dir: Path, model: Any) -> None:
         version = ev.get("scores_version", UNRECORDED_SCORES_VERSION)    # (an eval.json from before the field)
         changed = score_settings_changes(ev, model.cfg)
         if stale is None and version == SCORES_VERSION and not changed:
-            page.p(f"{what}: AUC " + ", ".join(f"{k} {v:.3f}" for k, v in ev.get("auc", {}).items())
-                   + " (eval.json).")
+            # with each AUC's interval, and the controls below, as a labelled run's Metrics: on a user's few labelled
+            # images (38, 8 anomalous) a bare "AUC a 0.429" hid that its interval ran from 0.22 to 0.67
+            ci = ev.get("auc_ci95") or {}
+            page.p(f"{what}: AUC " + ", ".join(f"{k} {v:.3f}" + (f" ({interval_text(ci[k])})" if ci.get(k) else "")
+                                              for k, v in ev.get("auc", {}).items()) + " (eval.json).")
+            if {"auc", "ap"} <= set(ev):
+                _saved_evaluation_table(page, ev, own_score(model.cfg.method))
             return
         if stale is not None:
             text = (f"{what}, but from {stale[0]}, not of the networks this report shows; its AUCs (eval.json, "
@@ -709,6 +714,22 @@ def _saved_evaluation(page: _Page, run_dir: Path, model: Any) -> None:
         text = (f"{saved} is there but cannot be read ({type(e).__name__}: {e}); its labelled evaluation is not "
                 f"shown. Run `wildgan evaluate {run_dir} --data LABELLED` again to write it anew.")
     page.note(text)
+
+
+def _saved_evaluation_table(page: _Page, ev: dict[str, Any], own: str) -> None:
+    """The table of a saved labelled evaluation (eval.json) of an unlabelled run: the AUCs with their intervals and
+    controls, as a labelled run's Metrics gives them."""
+    og = ev.get("other_generator", {}).get("generator")
+    page.table(["score", "AUC", "95% CI", "AP", "AUC untrained", "p vs untrained", "AP untrained",
+                f"AUC with {og or 'other generator'}"], _metrics_rows(ev))
+    against = pixel_tests_text((ev.get("auc_vs_controls") or {}).get(own))
+    page.p(f"95% CI: the AUC's interval over these {ev.get('n_test')} labelled images only (DeLong's logit interval "
+           f"with Newcombe's score interval, evaluation.auc_ci): few images, wide intervals. Neither it nor 'p vs "
+           f"untrained' counts the spread of training itself (another seed), which is often larger. A trained score "
+           f"means something only above its controls (a pixel control below 0.5 with its sign flipped)."
+           + (f" {own} minus each pixel control, paired: {against}." if against else "")
+           + ("" if "controls" in ev else " This evaluation was made with --no-controls: run `wildgan evaluate` "
+              "without it for the controls to judge these AUCs by, not 0.5."))
 
 
 def _metrics_section(page: _Page, out: Path, diag: RunDiagnostics, cfg: Any, masks: np.ndarray | None,
