@@ -1154,6 +1154,27 @@ def test_report_of_a_detector_run_maps_named_images(det: Detector, x_train, tmp_
     assert "Named images" in html and "percentile among training images" not in html
 
 
+def test_report_of_a_detector_run_shows_its_saved_labelled_evaluation(det: Detector, mnist, tmp_path) -> None:
+    """`wildgan evaluate RUN --data LABELLED` of a Detector.fit run saves eval.json in the run folder (it has no test
+    split of its own), as for an unlabelled run; the report showed it for the latter only, so a user who fit from
+    Python and checked the networks on a few labelled images found no AUC, interval or control on the page."""
+    import shutil
+
+    from wildgan.evaluation.metrics import interval_text
+    from wildgan.evaluation.report import report
+    from wildgan.evaluation.run import evaluate_run
+
+    run = tmp_path / "run"
+    shutil.copytree(det.run_dir_, run)
+    pick = np.concatenate([np.flatnonzero(mnist["y_test"] == c)[:n] for c, n in ((0, 30), (7, 8))])
+    labelled = tmp_path / "labelled.npz"
+    np.savez(labelled, x=mnist["x_test"][pick], y=mnist["y_test"][pick])
+    ev = evaluate_run(run, str(labelled), device="cpu", normal=("0",))
+    md = (report(run, device="cpu", controls=False).parent / "report.md").read_text()
+    assert f"(38 images, 8 anomalous): AUC a {ev['auc']['a']:.3f} ({interval_text(ev['auc_ci95']['a'])})" in md, md
+    assert "| pixel_norm (control) |" in md and "over these 38 labelled images only" in md
+
+
 @pytest.fixture(scope="module")
 def cli_run(tmp_path_factory) -> Path:
     """A run trained from a data spec, like `wildgan train --data SAMPLE --normal 0 --resolution 16`."""

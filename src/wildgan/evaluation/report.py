@@ -563,7 +563,9 @@ def _write_run_report(run_dir: Path, out: Path, cfg: Any, split_info: dict[str, 
                                  fitted=_fit_rule(run_dir, model, pick_score(diag.scores, score)))
         _heatmap_section(page, out, diag, score, top_k_images, log, cfg=cfg, lod=map_lod(model), thr=thr)
     elif model is not None and split_info.get("detector_input"):
-        # no test split and no images to rebuild, but the training scores fit cached and the rule it recorded
+        # no test split and no images to rebuild, but the training scores fit cached and the rule it recorded, and
+        # the evaluation `wildgan evaluate RUN --data LABELLED` saved beside them (the page left it out)
+        _saved_evaluation(page, run_dir, model)
         _detector_threshold_section(page, run_dir, model, cfg, score, read)
     _training_sections(page, out, run_dir)
     if named is not None:
