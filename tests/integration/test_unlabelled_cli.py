@@ -255,6 +255,9 @@ def test_evaluate_an_unlabelled_run_on_labelled_folders(pile: Path, trained: tup
     out = json.loads(capsys.readouterr().out)
     # the run never held any of these out: every labelled image is a test image (not a 20% hold-out)
     assert (out["n_test"], out["n_anomalous"]) == (60, 20)
+    # the pile's own anomalies (4 sevens) are unknown, not 0
+    saved = json.loads((run / "eval.json").read_text())
+    assert saved["n_train"] == 144 and saved["n_train_anomalous"] is None
     assert main(["evaluate", str(run), "--data", str(tree), "--normal", "one", "--no-controls"]) == 0
     assert "every labelled image" in capsys.readouterr().out
     assert main(["evaluate", str(run), "--data", str(tree), "--normal", "one", "--no-controls", "--json",

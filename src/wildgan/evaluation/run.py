@@ -456,6 +456,10 @@ def evaluate_run(run_dir: Path, data: str | None = None, *, device: str = "auto"
         # networks ever trained on, so eval.json's training counts are the run's own (split.json's)
         recorded = read_split_info(run_dir)
         out["n_train"], out["n_train_anomalous"] = recorded.get("n_train"), recorded.get("n_train_anomalous")
+        if recorded.get("protocol") == "unlabelled" or recorded.get("detector_input"):
+            # split.json's 0 is "none injected": how many anomalies a pile holds is not known (a user's pile of 412
+            # cells with 12 abnormal ones read "n_train_anomalous": 0), so null, as a study's rows allow
+            out["n_train_anomalous"] = None
     if said:
         out["warnings"] = said
     out["run_dir"] = str(run_dir)
