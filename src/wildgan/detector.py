@@ -615,7 +615,12 @@ class Detector:
         if self.channels is not None and not (_is_whole(self.channels) and self.channels in (1, 3)):
             raise ConfigError(f"channels must be 1 or 3 (None = from the images), got {self.channels!r}")
         if self.threshold not in RULES:
-            raise ConfigError(f"threshold must be one of {RULES}, got {self.threshold!r}")
+            # a number here is a value or a share meant for a rule (threshold=0.05): say where each of them goes
+            number = isinstance(self.threshold, (int, float)) and not isinstance(self.threshold, bool)
+            raise ConfigError(f"threshold must be one of {RULES}, got {self.threshold!r}" + (
+                ": it names the rule, not a value. contamination=C flags the share C of the training images (the "
+                "'contamination' rule); to flag by a score value of your own, compare det.decision_function(X) > "
+                "value" if number else ""))
         if self.score is not None and self.score not in SCORE_NAMES:
             raise ConfigError(f"score must be one of {SCORE_NAMES}, or None for the method's own, got {self.score!r}")
         if self.batch_mode not in BATCH_MODES:

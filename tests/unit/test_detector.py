@@ -1154,6 +1154,21 @@ def test_report_of_a_detector_run_maps_named_images(det: Detector, x_train, tmp_
     assert "Named images" in html and "percentile among training images" not in html
 
 
+def test_a_number_given_as_the_threshold_says_where_a_value_or_a_share_goes(det: Detector) -> None:
+    """threshold=0.5 (a value) or 0.05 (a share) was refused as not one of the rule names, without saying how to do
+    either; the Detector stays as it was."""
+    before = det.threshold_
+    for value in (0.5, 0.05, 1):
+        with pytest.raises(ConfigError, match=r"names the rule, not a value\. contamination=C flags the share C .*"
+                                              r"det\.decision_function\(X\) > value"):
+            det.set_threshold(value)
+    with pytest.raises(ConfigError, match=r"got 'contamnation'$"):
+        det.set_threshold("contamnation")
+    assert det.threshold_ == before
+    with pytest.raises(ConfigError, match="names the rule, not a value"):
+        Detector(preset="tiny", threshold=0.05).fit(np.zeros((16, 16, 16), np.uint8))
+
+
 def test_report_of_a_detector_run_shows_its_saved_labelled_evaluation(det: Detector, mnist, tmp_path) -> None:
     """`wildgan evaluate RUN --data LABELLED` of a Detector.fit run saves eval.json in the run folder (it has no test
     split of its own), as for an unlabelled run; the report showed it for the latter only, so a user who fit from
