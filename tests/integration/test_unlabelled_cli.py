@@ -305,7 +305,7 @@ def test_a_labelled_folder_of_one_class_is_named_with_what_to_add(pile: Path, tr
     # loose images have no class folder to name: the message stays the general one
     assert main(["evaluate", str(run), "--data", str(pile / "new" / "a"), "--no-controls"]) == 2
     err = capsys.readouterr().err
-    assert "no labels to evaluate with" in err and "class folder only" not in err
+    assert "unlabelled images (no class folders or labels)" in err and "class folder only" not in err
 
 
 def test_whole_evaluation_of_a_labelled_run(tmp_path: Path, capsys, monkeypatch) -> None:

@@ -120,9 +120,10 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
         # said before the read: read as a pile, it met the training's minimum of images first ("need at least 16
         # (one minibatch ...)"), and a one class folder was asked for "class folders", which it had given
         one = single_class_text(data)
-        raise ConfigError(f"{data}: unlabelled images: no labels to evaluate with." + (
-            f"{one}." if one else " Pass labelled data (class folders, e.g. DATA/normal/ and DATA/anomalous/, "
-                                  "CIFAR-10, an .npz with labels) and its normal class with --normal"))
+        raise ConfigError(f"{data}: no labels to evaluate with.{one}." if one else
+                          f"{data}: unlabelled images (no class folders or labels), so there is no normal class to "
+                          f"evaluate against: pass labelled data (class folders, e.g. DATA/normal/ and "
+                          f"DATA/anomalous/, CIFAR-10, an .npz with labels) and its normal class with --normal")
     if skip_bad:
         dc = replace(dc, skip_bad=True)
     if whole is None:   # runs without a protocol of their own never held labelled images out
