@@ -19,7 +19,8 @@ width, and the share of degenerate (zero-width) intervals. Candidates, each at 9
              does not depend on which class is called positive)
   scaled5    newcombe5's V(theta) scaled by DeLong's variance over V(AUC) at the observed AUC (1 where DeLong's
              variance is 0): DeLong's level with Newcombe's shape in theta
-  hull       the smallest interval holding logit_n5 and newcombe5
+  hull       the smallest interval holding logit_n5 and newcombe5: wildgan's auc_ci (from 2026-12-02, after a few
+             hours of hull_f50), which the study checks against the library's on a few samples of each cell
   logit_f50  logit with DeLong's variance raised to at least half of newcombe5's V at the observed AUC, and
              newcombe5 at an AUC of 0 or 1: near AUC 1, DeLong's variance rests on the few pairs ranked wrong and is
              often far too small. On 1000 + 1000 binormal scores DeLong's variance is 0.88 V at AUC 0.9, 0.67 V
@@ -27,8 +28,8 @@ width, and the share of degenerate (zero-width) intervals. Candidates, each at 9
              with DeLong's interval below AUC 0.98. But the floor, about (1 - AUC) / n, is large on the logit
              scale near 1: one pair ranked wrong of 20 x 200 puts the lower end near 0.1
   score_fC   scaled5 with the scale not below C (newcombe5 where DeLong's variance is 0)
-  hull_f50   the smallest interval holding logit_n5 and score_f50: wildgan's auc_ci from 2026-12-02, which the
-             study checks against the library's on a few samples of each cell
+  hull_f50   the smallest interval holding logit_n5 and score_f50 (wildgan's auc_ci for a few hours of 2026-12-02:
+             not monotone in the ranking, below)
   hull_f50e  hull_f50 with the scale 1/2 also at an AUC of 0 or 1 (the limit of the floor as DeLong's variance
              goes to 0): hull_f50's scale 1 there gives a perfect ranking a lower end below that of one with a
              pair ranked wrong (0.880 against 0.936 on 10 + 50 images)
@@ -53,7 +54,7 @@ Z = NormalDist().inv_cdf(0.975)
 FLOORS = (0.4, 0.5, 0.6)
 METHODS = ("wald", "logit", "logit_n5", "newcombe3", "newcombe5", "scaled5", "hull", "logit_f50") + tuple(
     f"score_f{c * 100:.0f}" for c in FLOORS) + ("hull_f50", "hull_f50e")
-CHOSEN = "hull_f50"
+CHOSEN = "hull"
 SHOWN = ("wald", "logit_n5", "newcombe5", "logit_f50", "score_f50", CHOSEN)
 
 
