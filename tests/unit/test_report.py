@@ -1018,6 +1018,15 @@ def test_the_evaluation_table_shows_the_intervals_and_tests_only_where_the_resul
             "test") in new
 
 
+def test_the_evaluation_table_gives_aps_chance_level():
+    """AP's chance level is the share of anomalies, not AUC's 0.5: on a check set of 38 images, 8 anomalous, an AP of
+    0.3 is little better than a random ranking's 0.21, which the table did not say."""
+    from wildgan.evaluation.run import format_table
+
+    table = format_table({"auc": {"a": 0.6}, "ap": {"a": 0.3}, "n_test": 38, "n_anomalous": 8})
+    assert "n_test=38  n_anomalous=8  (AP by chance: 0.211)" in table
+
+
 def test_the_evaluation_table_tests_an_fanogan_runs_own_score_against_the_pixel_controls():
     """f-AnoGAN ranks by A (config.own_score), not by a: the line of paired tests against the pixel controls is A's."""
     from wildgan.evaluation.run import format_table

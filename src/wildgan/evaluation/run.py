@@ -543,7 +543,11 @@ def format_table(result: dict[str, Any]) -> str:
     info = result.get("data") or {}
     src = info.get("test_source")
     normal = info.get("normal_classes")
-    lines.append(f"n_test={result['n_test']}  n_anomalous={result['n_anomalous']}"
+    n, k = result["n_test"], result["n_anomalous"]
+    # AP's chance level is the share of anomalies, not 0.5 as AUC's is: 0.21 on a check set of 38 images, 8
+    # anomalous, where an AP of 0.3 is little better than a random ranking
+    chance = f"  (AP by chance: {k / n:.3f})" if isinstance(n, int) and isinstance(k, int) and n > 0 else ""
+    lines.append(f"n_test={n}  n_anomalous={k}{chance}"
                  + (f"  normal: {', '.join(map(str, normal))}" if normal else "") + (f"  ({src})" if src else ""))
     m = result.get("model") or {}
     if (m.get("lod") or 0) > 0:
