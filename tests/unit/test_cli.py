@@ -750,6 +750,10 @@ def test_resume_refuses_a_run_of_detector_fit(tmp_path, capsys):
     capsys.readouterr()
     assert main(["train", "--out", str(run), "--resume"]) == 2      # a folder: said as it is, not "in memory"
     assert f"was trained by Detector.fit on {tmp_path / 'pile'}, read by the Python API" in capsys.readouterr().err
+    from wildgan.evaluation.report import report
+
+    html = report(run, device="cpu", controls=False).read_text()     # the report says so too, not "in-memory"
+    assert f"trained by Detector.fit on the images of {(tmp_path / 'pile').resolve()}" in html
 
 
 def test_a_saved_detector_given_for_a_run_directory_says_how_to_use_it(tmp_path, capsys, monkeypatch):

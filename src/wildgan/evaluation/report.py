@@ -610,11 +610,16 @@ def _diagnose(page: _Page, run_dir: Path, cfg: Any, split_info: dict[str, Any], 
     try:
         if split_info.get("detector_input"):
             model = model if model is not None else load_model(run_dir, device)
-            page.p("This run was trained by Detector.fit on in-memory images: there is no test split to evaluate "
-                   "and its training images cannot be rebuilt from the run, so this report shows the threshold "
-                   "taken from the training scores fit cached (train_scores.csv), the training curves and samples, "
-                   "and the heat maps of the images named with --image (their scores are placed among those "
-                   "training scores).")
+            # (split.json's source: the folder or file fit read, or 'in-memory ndarray'; a folder's run was said
+            # to be of in-memory images)
+            src = str(split_info.get("source") or "")
+            on = ("in-memory images: there is no test split to evaluate and its training images cannot be rebuilt "
+                  "from the run" if not src or src.startswith("in-memory") else
+                  f"the images of {src}: there is no test split to evaluate, and this report does not read them "
+                  f"again (`wildgan train` on the folder ranks a pile's own images)")
+            page.p(f"This run was trained by Detector.fit on {on}, so this report shows the threshold taken from the "
+                   "training scores fit cached (train_scores.csv), the training curves and samples, and the heat "
+                   "maps of the images named with --image (their scores are placed among those training scores).")
             return model, None
         if split_info.get("protocol") != "unlabelled":
             return diagnose_run(run_dir, device=device, controls=controls, log=log, model=model, skip_bad=skip_bad,
