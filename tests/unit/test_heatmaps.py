@@ -306,6 +306,32 @@ def test_the_named_images_table_gives_the_two_weighted_parts_of_a(tmp_path, pane
         "id,a,L_n,L_o,a percentile among training images"
 
 
+def test_the_named_images_say_whether_the_threshold_flags_them(tmp_path, panels) -> None:
+    """The images a user names are the ones they want a verdict on: top_anomalous.csv had a 'flagged' column (the
+    Threshold section's first rule) and named_images.csv only percentiles. Now both; NaN flagged, as
+    Threshold.apply; and a rule on another score than the table's gives no column (no verdict on a by a rule on
+    L_r)."""
+    import csv
+
+    from wildgan.evaluation.heatmaps import NamedImages
+    from wildgan.thresholds import Threshold
+
+    d = _diag(n=3)
+    d.scores["a"] = np.array([0.3, np.nan, 0.1])
+    named = NamedImages(ids=d.ids, scores=d.scores, x=d.x, recon=d.recon, maps=residual_maps(d.x, d.recon))
+    page = report._Page(title="t", md_dir=tmp_path)
+    report._named_section(page, tmp_path, _model(), named, "a", ref=(d.scores, "training"),
+                          thr=Threshold(0.2, "contamination", {"contamination": 0.05}))
+    rows = list(csv.DictReader(open(tmp_path / "named_images.csv", newline="")))
+    assert [r["flagged"] for r in rows] == ["1", "1", "0"]
+    md = "".join(page.md_parts)
+    assert "flagged: a above 0.2, the Threshold section's first rule (contamination)" in md
+    assert md.count("| yes |") == 2 and md.count("| no |") == 1
+    report._named_section(page, tmp_path, _model(), named, "a", ref=(d.scores, "training"),
+                          thr=Threshold(0.2, "contamination", {"contamination": 0.05, "score": "L_r"}))
+    assert "flagged" not in (tmp_path / "named_images.csv").read_text().splitlines()[0]
+
+
 def test_the_panel_of_a_coarse_map_says_its_blocks(tmp_path, monkeypatch) -> None:
     drawn: list = []
     real = plots._save

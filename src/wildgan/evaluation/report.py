@@ -553,8 +553,9 @@ def _write_run_report(run_dir: Path, out: Path, cfg: Any, split_info: dict[str, 
         held.say()
     ref = _named_reference(run_dir, model, diag, unlabelled, skip_bad, read) if named is not None else None
     train = _training_scores(run_dir, model, diag, skip_bad, read) if diag is not None else None
+    thr = None
     if diag is not None and unlabelled:
-        _pile_section(page, out, run_dir, model, diag, cfg, score, top_k_images, log, train=train)
+        thr = _pile_section(page, out, run_dir, model, diag, cfg, score, top_k_images, log, train=train)
     elif diag is not None:
         _metrics_section(page, out, diag, cfg, masks, mask_name, lod=map_lod(model))
         _figures_section(page, out, diag, cfg, tsne_points, log)
@@ -566,10 +567,10 @@ def _write_run_report(run_dir: Path, out: Path, cfg: Any, split_info: dict[str, 
         # no test split and no images to rebuild, but the training scores fit cached and the rule it recorded, and
         # the evaluation `wildgan evaluate RUN --data LABELLED` saved beside them (the page left it out)
         _saved_evaluation(page, run_dir, model)
-        _detector_threshold_section(page, run_dir, model, cfg, score, read)
+        thr = _detector_threshold_section(page, run_dir, model, cfg, score, read)
     _training_sections(page, out, run_dir)
     if named is not None:
-        _named_section(page, out, model, named, score, ref=ref)
+        _named_section(page, out, model, named, score, ref=ref, thr=thr)
     page.h(2, "Config")
     page.pre(_config_text(run_dir), "yaml")
     page.write(out)
@@ -659,9 +660,10 @@ def _has_networks(run_dir: Path) -> bool:
 
 
 def _pile_section(page: _Page, out: Path, run_dir: Path, model: Any, diag: RunDiagnostics, cfg: Any, score: str,
-                  k: int, log: Log, train: tuple[dict[str, np.ndarray], str] | None = None) -> None:
+                  k: int, log: Log, train: tuple[dict[str, np.ndarray], str] | None = None) -> Threshold | None:
     """An unlabelled run's numbers: the networks that ranked the pile, a labelled evaluation saved beside it, and
-    the k highest-scoring images of the pile itself with their heat maps."""
+    the k highest-scoring images of the pile itself with their heat maps. Returns the threshold their table's
+    'flagged' column uses (_threshold_section's)."""
     page.h(2, "Unlabelled data")
     # which networks ranked the pile, and whether they reached full resolution: a run stopped early (--minutes,
     # a short --total-kimg) ranks and maps the pile at the resolution it reached, as a labelled run's report says
@@ -677,6 +679,7 @@ def _pile_section(page: _Page, out: Path, run_dir: Path, model: Any, diag: RunDi
     thr = _threshold_section(page, diag, cfg, score, train, unlabelled=True,
                              fitted=_fit_rule(run_dir, model, pick_score(diag.scores, score)))
     _heatmap_section(page, out, diag, score, k, log, what="training", cfg=cfg, lod=map_lod(model), thr=thr)
+    return thr
 
 
 def _saved_evaluation(page: _Page, run_dir: Path, model: Any) -> None:
@@ -952,16 +955,16 @@ def _training_scores(run_dir: Path, model: Any, diag: RunDiagnostics, skip_bad: 
 
 
 def _detector_threshold_section(page: _Page, run_dir: Path, model: Any, cfg: Any, score: str,
-                                read: dict[str, Any]) -> None:
+                                read: dict[str, Any]) -> Threshold | None:
     """The threshold section of a Detector.fit run on in-memory images: the rules of `wildgan score --threshold`
     from the training scores fit cached (train_scores.csv), and the threshold the Detector's predict used when fit
     returned, taken again from the same cache by the rule fit recorded (thresholds.FIT_THRESHOLD_FILE). No test
-    images: only the training images each flags."""
+    images: only the training images each flags. Returns _threshold_section's rule for a 'flagged' column."""
     cached = read["cache"] if "cache" in read else read_train_scores(run_dir, model, "mixed")
     train = (cached, "train_scores.csv, written by Detector.fit") if cached else None
     name = pick_score(cached, score) if cached else score
-    _threshold_section(page, None, cfg, score, train, unlabelled=True, fitted=_fit_rule(run_dir, model, name),
-                       detector=True)
+    return _threshold_section(page, None, cfg, score, train, unlabelled=True,
+                              fitted=_fit_rule(run_dir, model, name), detector=True)
 
 
 def _record_pixels_advice(run: str, method: str) -> str:
@@ -1272,10 +1275,10 @@ def _score_named(model: Any, images: Sequence[str | Path], loaded: tuple[np.ndar
 
 
 def _named_section(page: _Page, out: Path, model: Any, named: NamedImages, score: str,
-                   ref: tuple[dict[str, np.ndarray], str] | None = None) -> None:
+                   ref: tuple[dict[str, np.ndarray], str] | None = None, thr: Threshold | None = None) -> None:
     """The images named with --image, most anomalous first (`named`, _score_named): their scores with their
-    percentiles among `ref` (the scores, and which images they are of), heat maps of the MAX_NAMED_MAPS first, and
-    named_images.csv."""
+    percentiles among `ref` (the scores, and which images they are of), whether `thr` (the Threshold section's
+    first rule, of the training scores) flags them, heat maps of the MAX_NAMED_MAPS first, and named_images.csv."""
     name = pick_score(named.scores, score)
     page.h(2, "Named images")
     n, m = len(named.ids), len(named.maps)
@@ -1312,6 +1315,8 @@ def _named_section(page: _Page, out: Path, model: Any, named: NamedImages, score
     rows, shown = [], []
     columns = _score_columns(named.scores)
     width = max(2, len(str(m)))                   # image-01 ... image-50: names that sort like the ranks
+    # (the threshold's own score only: a rule on a is no verdict on L_r)
+    thr = thr if thr is not None and thr.params.get("score", name) == name else None
     for j, id_ in enumerate(named.ids, start=1):
         pct = round(_percentile(refs, named.scores[name][j - 1]), 1) if refs is not None else None
         if j <= m:
@@ -1321,12 +1326,20 @@ def _named_section(page: _Page, out: Path, model: Any, named: NamedImages, score
                                 named.recon[j - 1], f"{Path(id_).name}, {name} = {named.scores[name][j - 1]:.4g}",
                                 vmax=vmax, gen=gen, code=code, block=map_block(map_lod(model)))
             page.img(png, f"{id_}: {name} = {named.scores[name][j - 1]:.4g}{where}", width=520)
-        rows.append([id_] + [float(v[j - 1]) for v in columns.values()] + ([pct] if pct is not None else []))
-        if parts:
-            shown.append(rows[-1] + [f"{lam * named.scores['L_n'][j - 1]:.4g}",
-                                     f"{(1 - lam) * named.scores['L_o'][j - 1]:.4g}"])
-    hdr = ["id", *columns] + ([f"{name} percentile among {among} images"] if refs is not None else [])
-    page.table(hdr + [f"{lam:g}·L_n", f"{1 - lam:g}·L_o"] if parts else hdr, shown if parts else rows)
+        # (NaN flagged, as the most anomalous, as Threshold.apply does; 1/0 in the CSV, yes/no on the page, as the
+        # most anomalous images' table and top_anomalous.csv give it)
+        flag = None if thr is None else int(not named.scores[name][j - 1] <= thr.value)
+        row = [id_] + [float(v[j - 1]) for v in columns.values()] + ([pct] if pct is not None else [])
+        rows.append(row + ([] if flag is None else [flag]))
+        shown.append(row + ([] if flag is None else ["yes" if flag else "no"])
+                     + ([f"{lam * named.scores['L_n'][j - 1]:.4g}", f"{(1 - lam) * named.scores['L_o'][j - 1]:.4g}"]
+                        if parts else []))
+    hdr = (["id", *columns] + ([f"{name} percentile among {among} images"] if refs is not None else [])
+           + ([] if thr is None else ["flagged"]))
+    if thr is not None:
+        page.p(f"flagged: {name} above {thr.value:.6g}, the Threshold section's first rule ({thr.rule}), as `wildgan "
+               f"score RUN --data FILES --threshold {thr.rule}` flags them.")
+    page.table(hdr + [f"{lam:g}·L_n", f"{1 - lam:g}·L_o"] if parts else hdr, shown)
     _write_csv(out / "named_images.csv", hdr, rows)
 
 
