@@ -694,8 +694,7 @@ class Detector:
         pgan = self.method != "fanogan"
         latent_size = getattr(self, "latent_size", None)
         net = net_config_for_preset(self.preset, resolution, channels,
-                                    width=int(width) if width is not None and pgan else None,
-                                    latent_size=int(latent_size) if latent_size is not None and pgan else None)
+                                    width=width if pgan else None, latent_size=latent_size if pgan else None)
         # recorded for every method, as the CLI's --search-steps is (only a search run reads it): from_run then gives
         # back the value fit was given. A resume may change it (training.run.run_differences leaves the search
         # section out: it only matters at scoring time), and the resumed run's config records the new one

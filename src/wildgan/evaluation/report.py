@@ -726,12 +726,17 @@ def _saved_evaluation(page: _Page, run_dir: Path, model: Any) -> None:
     page.note(text)
 
 
+def _metrics_header(ev: dict[str, Any]) -> list[str]:
+    """The columns of _metrics_rows' table of an evaluation (eval.json, or a labelled run's diagnostics)."""
+    og = ev.get("other_generator", {}).get("generator")
+    return ["score", "AUC", "95% CI", "AP", "AUC untrained", "p vs untrained", "AP untrained",
+            f"AUC with {og or 'other generator'}"]
+
+
 def _saved_evaluation_table(page: _Page, ev: dict[str, Any], own: str) -> None:
     """The table of a saved labelled evaluation (eval.json) of an unlabelled run: the AUCs with their intervals and
     controls, as a labelled run's Metrics gives them."""
-    og = ev.get("other_generator", {}).get("generator")
-    page.table(["score", "AUC", "95% CI", "AP", "AUC untrained", "p vs untrained", "AP untrained",
-                f"AUC with {og or 'other generator'}"], _metrics_rows(ev))
+    page.table(_metrics_header(ev), _metrics_rows(ev))
     against = pixel_tests_text((ev.get("auc_vs_controls") or {}).get(own))
     page.p(f"95% CI: the AUC's interval over these {ev.get('n_test')} labelled images only (DeLong's logit interval "
            f"with Newcombe's score interval, evaluation.auc_ci): few images, wide intervals. Neither it nor 'p vs "
@@ -751,8 +756,7 @@ def _metrics_section(page: _Page, out: Path, diag: RunDiagnostics, cfg: Any, mas
     page.p(f"{_networks_text(m['model'])} {m['n_test']} test images, {m['n_anomalous']} anomalous."
            f"{_grown_text(m['model'], cfg)}")
     og = m.get("other_generator", {}).get("generator")
-    page.table(["score", "AUC", "95% CI", "AP", "AUC untrained", "p vs untrained", "AP untrained",
-                f"AUC with {og or 'other generator'}"], _metrics_rows(m))
+    page.table(_metrics_header(m), _metrics_rows(m))
     own = own_score(cfg.method)               # (f-AnoGAN's A: its a is not what it ranks by)
     against = pixel_tests_text((m.get("auc_vs_controls") or {}).get(own))
     page.p("95% CI: the AUC's interval over the test images (DeLong's logit interval with Newcombe's score interval, "

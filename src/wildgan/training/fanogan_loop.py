@@ -42,6 +42,7 @@ from ..devices import resolve_device
 from ..losses import critic_loss, generator_loss
 from ..nets.fanogan import (SUPPORTED_RESOLUTIONS, FAnoGANNetworks, build_fanogan, set_bn_momentum)
 from .data_placement import BatchSampler, data_device, data_on_gpu_setting, host_gather, tell_host_placement
+from .distributed import stops_deferred
 from .divergence import halve_lr, rollback_checkpoint
 from .resume import StopFlag, all_finite, install_signals, restore_generator
 
@@ -532,8 +533,6 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
     if bad is not None:                             # (the loops checked the weights of every step they left at)
         raise DivergenceError(f"f-AnoGAN: non-finite weights in {bad} at the end of training; last good checkpoint "
                               f"in {ck_dir}")
-    from .distributed import stops_deferred
-
     # the end's files as one commit that a SIGTERM (a scheduler's) or a Ctrl-C waits for: one between them left
     # fanogan-final.safetensors without its .json (the loops' handlers are gone by now)
     with stops_deferred(stopping=flag.signum is not None) as held:
