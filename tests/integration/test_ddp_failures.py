@@ -5,7 +5,9 @@ training or before (start_together), and one that hangs stops the job after --di
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -34,6 +36,9 @@ WRAPPER = textwrap.dedent('''
             if len(calls) == 3:
                 if sys.argv[1] == "kill":
                     os.kill(os.getpid(), signal.SIGKILL)
+                if sys.argv[1] == "sigterm":             # a stop that reaches this rank alone; it trains on
+                    os.kill(os.getpid(), signal.SIGTERM)
+                    return real(self, *args, **kw)
                 if sys.argv[1] == "hang":
                     with open(os.environ["HANG_MARK"], "w") as f:
                         f.write(repr(time.time()))
@@ -322,6 +327,31 @@ def test_score_ranks_stopped_by_sigterm_say_terminated_wherever_they_are(tmp_pat
 
 
 
+@pytest.mark.integration
+def test_a_sigterm_to_one_rank_mid_training_stops_every_rank_as_that_signal(tmp_path: Path):
+    """A SIGTERM that reaches rank 1 alone (a kill of its process) in its third step: the ranks agree on it at the
+    round's end, save the checkpoint and stop, every rank saying the signal, exiting 143, the SIGTERM's code: rank 0,
+    which learnt of it from rank 1, said `interrupted by signal on another rank` and exited 130, Ctrl-C's code.
+    A --resume then completes the run."""
+    wrapper = tmp_path / "rank_1.py"
+    wrapper.write_text(WRAPPER)
+    run, data = tmp_path / "run", _toy(tmp_path)
+    args = [*TRAIN, "--data", str(data), "--out", str(run), "--total-kimg", "0.3"]
+    proc, took = _torchrun(wrapper, "sigterm", *args)
+    err = proc.stderr
+    assert proc.returncode != 0, err[-3000:]
+    said = re.search(r"wildgan: interrupted by signal 15 on another rank at (\S+) of 0.3 kimg; checkpoint saved", err)
+    assert said and float(said.group(1)) < 0.3, err[-3000:]
+    assert f"wildgan (rank 1 of 2): interrupted by signal 15 at {said.group(1)} of 0.3 kimg" in err, err[-3000:]
+    assert re.search(r"exitcode\s*:\s*143", err) and not re.search(r"exitcode\s*:\s*130", err), err[-3000:]
+    assert not (run / "network-final.json").exists()
+    resumed, took2 = _torchrun(wrapper, "-", *args, "--resume", env={"FAILING_RANK": "none"})
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert json.loads((run / "network-final.json").read_text())["kimg"] == pytest.approx(0.3, abs=0.04)
+    print(f"\nSIGTERM to rank 1 alone: the job stopped after {took:.1f} s at {said.group(1)} kimg, resumed in "
+          f"{took2:.1f} s")
+
+
 # A stop (SIGTERM) that comes while rank 0 writes network-final: to rank 0 alone (a kill of its process), or to
 # every rank as torchrun passes a scheduler's on (rank 1 is then in the collective after the files). Rank 1 writes
 # its pid to $MARKS/pid-1 at the start; rank 0 sends the signals from inside its save, then takes a second over it.
@@ -353,7 +383,8 @@ def test_a_sigterm_as_rank_0_writes_the_final_networks_is_told_alike_by_every_ra
     after it: rank 0 said `terminated`, and rank 1, left waiting in that barrier until rank 0's process ended, said
     `error: another rank of the job stopped ... Connection closed by peer`. The ranks now agree on the stop in that
     collective: the files complete, every rank says that the training ended complete, interrupted by the signal
-    (rank 1: on another rank, where the signal reached rank 0 alone), and log.txt says so."""
+    (rank 1: on another rank, where the signal reached rank 0 alone), and log.txt says so. Every rank exits 143, the
+    SIGTERM's code: rank 1, which learnt of it from rank 0, exited 130 (an unnamed signal's), as if Ctrl-C'd."""
     wrapper, marks = tmp_path / "stop_final.py", tmp_path / "marks"
     wrapper.write_text(FINAL_SAVE_STOP_WRAPPER)
     marks.mkdir()
@@ -364,8 +395,9 @@ def test_a_sigterm_as_rank_0_writes_the_final_networks_is_told_alike_by_every_ra
     assert proc.returncode != 0, err[-3000:]
     ended = " as training ended at 0.128 kimg; the training is complete and its networks are saved"
     assert f"wildgan: interrupted by signal 15{ended}" in err, err[-3000:]
-    assert f"wildgan (rank 1 of 2): interrupted by signal {'15' if to == 'every' else 'on another rank'}{ended}" in \
+    assert f"wildgan (rank 1 of 2): interrupted by signal 15{'' if to == 'every' else ' on another rank'}{ended}" in \
         err, err[-3000:]
+    assert re.search(r"exitcode\s*:\s*143", err) and not re.search(r"exitcode\s*:\s*130", err), err[-3000:]
     assert "wildgan: error" not in err and "another rank of the job stopped" not in err, err[-3000:]
     assert (run / "network-final.safetensors").is_file() and (run / "network-final.json").is_file()
     log = (run / "log.txt").read_text(encoding="utf-8").splitlines()

@@ -112,9 +112,14 @@ class DistContext:
 
     def any_flags(self, *flags: bool) -> tuple[bool, ...]:
         """Logical OR of host flags over ranks, on the CPU (gloo) group: no GPU synchronisation."""
-        t = torch.tensor([int(f) for f in flags], dtype=torch.int32)
+        return tuple(bool(v) for v in self.max_ints(*(int(f) for f in flags)))
+
+    def max_ints(self, *values: int) -> tuple[int, ...]:
+        """The largest of each host integer over ranks, on the CPU (gloo) group (e.g. the signal a stop came by, 0
+        for none: SIGTERM's 15 above Ctrl-C's 2, a scheduler's stop is the one the job reports)."""
+        t = torch.tensor(list(values), dtype=torch.int32)
         tdist.all_reduce(t, op=tdist.ReduceOp.MAX, group=self.ctrl_group)
-        return tuple(bool(v) for v in t.tolist())
+        return tuple(int(v) for v in t.tolist())
 
     def barrier(self) -> None:
         tdist.barrier(group=self.ctrl_group)

@@ -954,6 +954,9 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
     next_sample = _next_multiple(state.nimg, every_sample) if every_sample else None
     flag = StopFlag()
     stopped_at_end = False     # every rank agreed on a stop signal in the last round
+    # the signal the ranks agreed on (0: none): one that reached another rank alone is this rank's stop too, told (and
+    # exited, 128 + it) as that signal, a SIGTERM as 143, not as an unnamed one (the CLI's 130)
+    agreed_signum = 0
     status = "done"
     # the lod at the images restored, from the formula alone: schedule() needs a size there, which a finished run
     # whose last round crossed into a resolution without one (its total stopped before it) does not have
@@ -1063,9 +1066,11 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
                             diverged(f"non-finite {', '.join(bad)} at {kimg_text(state.nimg)} kimg")
                             break
 
-                stop_sig, stop_budget = flag.signum is not None, _over_budget(tc, elapsed0, t_start)
+                agreed_signum, stop_budget = flag.signum or 0, _over_budget(tc, elapsed0, t_start)
                 if dist is not None:                  # every rank must take the same branch (CPU-side agreement)
-                    stop_sig, stop_budget = dist.any_flags(stop_sig, stop_budget)
+                    agreed_signum, over = dist.max_ints(agreed_signum, int(stop_budget))
+                    stop_budget = bool(over)
+                stop_sig = agreed_signum != 0
                 # The last round ends on a checkpoint here, as any other, rather than after the loop: weights gone
                 # non-finite in it (after the last stats row, the only check of the losses) then roll back and train
                 # on as anywhere else, where a check after the loop could only stop the run.
@@ -1096,8 +1101,9 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
                     if stop_sig and state.nimg < total_nimg:
                         where = f"at {state.nimg / 1000:.3f} of {tc.total_kimg:g} kimg"
                         raise TrainingInterrupted(
-                            f"interrupted by signal {flag.signum or 'on another rank'} {where}; checkpoint saved in "
-                            f"{ck_dir}; continue with --resume", flag.signum, where=where, checkpoint_dir=str(ck_dir))
+                            f"interrupted by {_stop_words(flag.signum, agreed_signum)} {where}; checkpoint saved in "
+                            f"{ck_dir}; continue with --resume", flag.signum or agreed_signum, where=where,
+                            checkpoint_dir=str(ck_dir))
                     # a signal in the last round: training is complete; it ends below, once its end is written
                     stopped_at_end = stop_sig
                     if stop_budget:
@@ -1138,13 +1144,14 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
                 "kind": ckpt.NETWORKS_KIND, "nimg": state.nimg, "kimg": state.nimg / 1000, "status": status,
                 "seed": tc.seed, "net": run_config_to_dict(cfg)["net"], "config": run_config_to_dict(cfg),
                 "elapsed_s": elapsed0 + time.time() - t_start, "lod": trained_lod()})
-        late = bool(held)
+        late = held[0] if held else 0
         if dist is not None:
-            (late,) = dist.any_flags(late)     # (every rank waits here for the files, as at a barrier)
+            (late,) = dist.max_ints(late)      # (every rank waits here for the files, as at a barrier)
         if late:
             stopped_at_end = True
             if flag.signum is None:
                 flag.signum = held[0] if held else None
+                agreed_signum = agreed_signum or late
             held.clear()                       # told below, not delivered to the caller's handlers
     if stopped_at_end or (dist is None and flag.signum is not None):
         # a Ctrl-C / SIGTERM in the last round or while the end was written: training is complete and saved, but the
@@ -1152,11 +1159,16 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
         # process only where the flag alone says so: a rank that stopped alone would leave its peers waiting in
         # their next collective; in the last round, and at the end, the ranks agreed.)
         where = f"as training ended at {state.nimg / 1000:.3f} kimg"
-        raise TrainingInterrupted(f"interrupted by signal {flag.signum or 'on another rank'} {where}; the training "
+        raise TrainingInterrupted(f"interrupted by {_stop_words(flag.signum, agreed_signum)} {where}; the training "
                                   f"is complete and its networks are saved ({final}); what was to follow it (the "
-                                  f"training scores, --evaluate) was not run", flag.signum, where=where,
-                                  checkpoint_dir=str(ck_dir), complete=True)
+                                  f"training scores, --evaluate) was not run", flag.signum or agreed_signum,
+                                  where=where, checkpoint_dir=str(ck_dir), complete=True)
     return TrainResult(run_dir=run_dir, nimg=state.nimg, final=final, status=status)
+
+
+def _stop_words(own: int | None, agreed: int) -> str:
+    """'signal 15', or 'signal 15 on another rank' for a stop this rank only learnt of from its peers."""
+    return f"signal {own}" if own is not None else f"signal {agreed or '(unknown)'} on another rank"
 
 
 def _pyramid_device(train_x: np.ndarray, device: torch.device, dist: Any, is_main: bool, log: Log) -> torch.device:
