@@ -557,6 +557,11 @@ class RunConfig:
             # said when the config is read, naming its file, not as a ValueError of the first score batch
             raise ConfigError(f"score.batch_size must be a multiple of 4 (the encoder's minibatch-stddev groups), got "
                               f"{self.score.batch_size}")
+        if self.method == "search" and self.train.encoder_loss != "none":
+            # the latent search starts from random latents, never from E: a config built in Python with TrainConfig's
+            # default 'image' trained an E nobody used (a quarter more work per iteration, and another random
+            # stream than the CLI's, Detector's and a study's search runs, which all say 'none')
+            object.__setattr__(self, "train", replace(self.train, encoder_loss="none"))
         if self.train.total_kimg is None:
             t = self.train
             object.__setattr__(self, "train", replace(t, total_kimg=paper_total_kimg(self.net.resolution,

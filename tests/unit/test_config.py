@@ -164,3 +164,18 @@ def test_a_width_that_fits_a_resolution_the_presets_own_does_not_is_taken():
     assert (net.fmap_max, net.fmap_base, net.latent_size, net.nf(9)) == (64, 1024, 64, 2)
     assert net_config_for_preset("tiny", 1024, 1, width=64, latent_size=9).latent_size == 9
     assert net_config_for_preset("tiny", 32, 1, latent_size=9).latent_size == 9
+
+
+def test_a_search_run_built_in_python_trains_no_encoder(tmp_path) -> None:
+    """The latent search never uses E: RunConfig(method='search') with TrainConfig's default encoder_loss 'image'
+    trained one anyway (a quarter more work per iteration, another random stream than the CLI's search runs). It is
+    'none', also as written and read back; a wildgan run keeps its encoder loss."""
+    from wildgan.config import NetConfig, RunConfig, read_run_config, write_run_config
+
+    cfg = RunConfig(data=DataConfig(), net=NetConfig(), train=TrainConfig(), method="search")
+    assert cfg.train.encoder_loss == "none"
+    write_run_config(cfg, tmp_path)
+    assert read_run_config(tmp_path).train.encoder_loss == "none"
+    for loss in ("image", "latent"):
+        assert RunConfig(data=DataConfig(), net=NetConfig(), train=TrainConfig(encoder_loss=loss)).train.encoder_loss \
+            == loss
