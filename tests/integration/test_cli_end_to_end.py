@@ -13,7 +13,7 @@ import pytest
 from wildgan.cli import main
 
 # Normal digit 1, 16x16, tiny width, 6 kimg: about a minute on 2 idle cores. With so little training only the
-# residual scores are reliably learned (a/L_o need much longer schedules, see README "Results").
+# residual scores are reliably learned (a/L_o need much longer schedules, see docs/results.md).
 # Seed 3: the residual's AUC of such a short run is a draw that the CPU's kernels change (seed 0 passed 0.8 on
 # earlier machines and 0.72 on an AVX-512 one; over seeds 0-7 there: 0.72, 0.96, 0.96, 0.955, 0.91, 0.90, 0.91, 0.92),
 # so the fixture takes a seed far from the thresholds below and the thresholds sit below that spread.
@@ -171,7 +171,7 @@ def test_info_and_help(capsys):
     assert main(["info", "--preset", "paper", "--resolution", "32", "--channels", "3"]) == 0
     out = capsys.readouterr().out
     assert "20,719,628" in out and "20,726,785" in out and "20,726,272" in out
-    # the width and latent size a training run would get from the same options (README: `wildgan info` prints it)
+    # the width and latent size a training run would get from the same options (docs/cli.md: `wildgan info` prints it)
     assert main(["info", "--preset", "paper", "--width", "256"]) == 0
     assert "preset paper (width 256), 32x32x3, N_z = 256" in capsys.readouterr().out
     assert main(["info", "--preset", "fast", "--latent-size", "512"]) == 0

@@ -916,7 +916,7 @@ def test_a_search_cache_of_the_other_generator_is_not_taken(tmp_path):
     (run / "test_controls.csv").write_text("id,label,untrained_a\n")        # as an earlier evaluation's
     evaluate_run(run, device="cpu", controls=False)      # searched through Gs
     assert (run / SEARCH_CACHE).is_file()
-    # --no-controls of a run with one generator scored: no controls file, rather than an earlier one's (README)
+    # --no-controls of a run with one generator scored: no controls file, rather than an earlier one's (docs/method.md)
     assert not (run / "test_controls.csv").exists()
     said: list[str] = []
     diagnose_run(run, device="cpu", controls=False, log=said.append)

@@ -846,7 +846,7 @@ def test_tables_say_what_data_and_how_long_each_method_trained():
 
 
 def test_committed_result_tables_re_render_from_their_rows():
-    # every table cited in the README can be re-made from its rows with the package's own code
+    # every table cited in docs/results.md can be re-made from its rows with the package's own code
     from pathlib import Path
 
     from wildgan.studies.study import read_rows

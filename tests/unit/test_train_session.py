@@ -124,8 +124,8 @@ def test_a_signal_that_came_as_training_ended_stops_what_would_follow(tmp_path, 
 
 def test_the_time_a_killed_session_trained_after_its_last_checkpoint_is_not_counted(tmp_path, monkeypatch,
                                                                                     one_thread) -> None:
-    # --minutes is a budget of the training the run keeps (cli's --minutes help, README): a session killed after its
-    # checkpoint at 0.128 kimg (its checkpoint at 0.256 and network-final never written) spent >= 0.5 s on what a
+    # --minutes is a budget of the training the run keeps (cli's --minutes help, docs/cli.md): a session killed after
+    # its checkpoint at 0.128 kimg (its checkpoint at 0.256 and network-final never written) spent >= 0.5 s on what a
     # resume trains again, and the resumed run's clock goes on from the checkpoint's, without that time
     import time
 

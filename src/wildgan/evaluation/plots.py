@@ -218,7 +218,7 @@ def roc_curves(path: Path, y: np.ndarray, scores: Mapping[str, np.ndarray],
     """ROC of every score (solid), the same scores of the untrained networks (dashed) and the pixel-statistic
     controls (dotted), so a curve can always be read against what an unlearned detector does.
 
-    Of two curves within COINCIDE_GAP of each other (a = 0.05 L_n + 0.95 L_o ranks as L_o does, as the README
+    Of two curves within COINCIDE_GAP of each other (a = 0.05 L_n + 0.95 L_o ranks as L_o does, as docs/method.md
     explains) one is drawn as a line and the other as a wide pale band under it, its legend entry naming the line it
     lies under and how close, so that no score seems to be missing; curves that differ anywhere by more are drawn as
     usual. The line is the trained score's where a control coincides with one (the figure is about the trained

@@ -1188,8 +1188,8 @@ def _pyramid_device(train_x: np.ndarray, device: torch.device, dist: Any, is_mai
 
 def _warn_long_cpu_run(nimg_left: int, nc: NetConfig) -> None:
     """The paper-length default is what a newcomer gets without --total-kimg: say so before the first hour goes.
-    The advice is the paper's schedule with 30-kimg phases at this resolution (200 kimg at 32x32, the README's CPU
-    runs): a fixed --total-kimg would end before the last fade-in at a higher resolution."""
+    The advice is the paper's schedule with 30-kimg phases at this resolution (200 kimg at 32x32, the CPU runs of
+    docs/results.md): a fixed --total-kimg would end before the last fade-in at a higher resolution."""
     short = paper_total_kimg(nc.resolution, 30.0, 30.0)
     warn_user(f"training {nimg_left / 1000:g} kimg on a CPU can take days (the progress bar's "
               f"eta weighs each phase by its FLOPs); for a first model try --total-kimg {short:g} --phase-kimg "
