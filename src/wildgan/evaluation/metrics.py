@@ -291,10 +291,13 @@ def auc_difference(labels: np.ndarray, first: np.ndarray, second: np.ndarray) ->
     'se' is DeLong's (DeLong, DeLong & Clarke-Pearson 1988). 'p' is DeLong's paired test ('test': 'DeLong'), a normal
     approximation, except on small test sets (uses_permutation: the smaller class under PERMUTATION_BELOW images,
     at most PERMUTATION_MAX_IMAGES images), where it is paired_permutation_p's ('exact permutation' or 'Monte-Carlo
-    permutation'): there DeLong's test rejected equal AUCs far more often than 5% at alpha 0.05 (0.09-0.11 of
-    binormal test sets of 5 + 50 images at AUC 0.6, benchmarks/auc_paired_size.py, RESULTS.md), the permutation
-    test at most about 5%. Where the smaller class has PERMUTATION_BELOW images or more, DeLong's size was near 5%
-    and the permutation test's no better where the two ROC curves differ in shape.
+    permutation'): there DeLong's test rejected equal AUCs in up to 12% of binormal test sets of 5 + 50 images
+    at alpha 0.05 (benchmarks/auc_paired_size.py, RESULTS.md), the permutation test in at most 5-7% where the two
+    ROC curves have one shape (its own null hypothesis), but up to 11-14% where they cross and the scores are
+    strongly correlated. From PERMUTATION_BELOW images of the smaller class on, DeLong's size stayed near 5% (at
+    most 8.7% in the cells of 1,000 samples) and the permutation test's crossing-curve excess grew (14-18% at
+    10 + 100 to 20 + 200), so DeLong's is kept there; above PERMUTATION_MAX_IMAGES too, where the permutation
+    distribution of every control of a large evaluation would cost seconds.
 
     DeLong's standard error is 0 where both scores rank every pair alike (identical scores, both AUCs 1): equal AUCs
     then give p 1. Unequal AUCs with it 0 (each AUC 0, 1, or of scores all tied) would give p 0 on any number of

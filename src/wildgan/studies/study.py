@@ -764,7 +764,7 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
             row = {"cell": cell.key, "protocol": info.get("protocol"), "normal": cell.normal,
                    "gamma": cell.gamma, "method": cell.method, "encoder_loss": cell.encoder_loss, "seed": cell.seed,
                    "auc": ev["auc"], "ap": ev["ap"], "controls": ev["controls"], "controls_ap": ev["controls_ap"],
-                   # each AUC's interval over the test images and its paired tests against the controls (DeLong)
+                   # each AUC's interval over the test images and its paired tests against the controls
                    "auc_ci95": ev.get("auc_ci95"), "auc_vs_controls": ev.get("auc_vs_controls"),
                    "mean_z_norm": ev.get("mean_z_norm"), "other_generator": ev.get("other_generator"),
                    "n_test": ev["n_test"], "n_anomalous": ev["n_anomalous"],
