@@ -1018,6 +1018,28 @@ def test_the_evaluation_table_shows_the_intervals_and_tests_only_where_the_resul
             "test") in new
 
 
+def test_the_evaluation_table_names_the_paired_test_that_gave_its_p_values():
+    """On a small test set auc_difference's p is the exact permutation test's ('test' in eval.json): the lines under
+    the table say which test it was, both where the scores' tests differ, and DeLong's for an eval.json without
+    'test' (written before it was kept, when every test was DeLong's)."""
+    from wildgan.evaluation.metrics import paired_test_text
+    from wildgan.evaluation.run import format_table
+
+    perm = {"diff": 0.05, "se": 0.02, "p": 0.0123, "test": "exact permutation"}
+    result = {"auc": {"a": 0.6}, "ap": {"a": 0.6}, "n_test": 12, "n_anomalous": 4,
+              "controls": {"untrained": {"a": 0.55}, "pixel_std": 0.6}, "controls_ap": {"pixel_std": 0.6},
+              "auc_ci95": {"a": [0.3, 0.8]}, "auc_vs_controls": {"a": {"untrained": perm, "pixel_std": perm}}}
+    table = format_table(result)
+    assert "a minus each pixel control (paired exact permutation test): pixel_std +0.050 (p 0.012)" in table
+    assert "p: paired exact permutation test of each AUC against its untrained control" in table
+    assert "DeLong test" not in table
+    mixed = {"a": {"untrained": perm, "pixel_std": {**perm, "test": "DeLong"}}}
+    assert paired_test_text(mixed) == "paired DeLong test or paired exact permutation test"
+    assert paired_test_text({"a": {"untrained": {"diff": 0.1, "se": 0.1, "p": 0.3}}}) == "paired DeLong test"
+    assert paired_test_text({"a": {"untrained": {**perm, "p": None}}}) == "paired DeLong test"     # (none gave p)
+    assert paired_test_text(None) == "paired DeLong test"
+
+
 def test_the_evaluation_table_gives_aps_chance_level():
     """AP's chance level is the share of anomalies, not AUC's 0.5: on a check set of 38 images, 8 anomalous, an AP of
     0.3 is little better than a random ranking's 0.21, which the table did not say."""
@@ -1137,7 +1159,7 @@ def test_the_report_marks_an_evaluation_of_earlier_networks_instead_of_showing_i
     report(run, top_k_images=1, device="cpu", controls=False)
     md = (run / "report" / "report.md").read_text()
     assert "(40 images, 20 anomalous): AUC a " in md and "earlier networks" not in md
-    assert "| pixel_norm (control) |" in md and "a minus each pixel control, paired: " in md
+    assert "| pixel_norm (control) |" in md and "a minus each pixel control (paired DeLong test): " in md
     assert "made with --no-controls" not in md
     assert json.loads((run / "eval.json").read_text())["model"]["weights_sha256"]     # what identifies them
     # the same networks evaluated by other score formulas: its AUCs were shown as theirs (no version was recorded)

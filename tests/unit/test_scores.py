@@ -547,7 +547,7 @@ def test_auc_ci_and_difference_where_they_are_undefined_or_degenerate():
     assert all(math.isnan(v) for v in auc_ci(np.array([0, 0, 0, 1]), s))     # one anomaly: no variance over them
     assert all(math.isnan(v) for v in auc_ci(np.array([0, 1, 0, 1]), np.array([0.1, np.nan, 0.2, 0.3])))
     y = np.array([0, 0, 1, 1])
-    assert auc_difference(y, s, s) == {"diff": 0.0, "se": 0.0, "p": 1.0}
+    assert auc_difference(y, s, s) == {"diff": 0.0, "se": 0.0, "p": 1.0, "test": "exact permutation"}
     lo, hi = auc_ci(np.array([0, 1, 0, 1, 0, 1]), np.array([0.1, 0.5, 0.6, 0.3, 0.2, 0.9]))
     assert 0.0 <= lo < roc_auc(np.array([0, 1, 0, 1, 0, 1]), np.array([0.1, 0.5, 0.6, 0.3, 0.2, 0.9])) < hi <= 1.0
 
@@ -696,21 +696,128 @@ def test_auc_ci_covers_the_true_auc_with_five_images_of_each_class():
 
 def test_auc_difference_with_no_delong_variance_gives_a_p_from_the_intervals():
     """Perfect against constant scores: DeLong's variance of the difference is 0, and p was 0 on 4 images. Now the
-    se is Newcombe's hybrid of the two auc_ci intervals (their sides toward each other, in quadrature): p is well
-    above 0 on 2 + 2 images and falls with more images. Equal AUCs without variance (identical scores, two perfect
-    scores) still give p 1."""
+    se is Newcombe's hybrid of the two auc_ci intervals (their sides toward each other, in quadrature), and DeLong's
+    p (20 + 20 images) the normal one of it: well above 0 on few images, falling with more. On 2 + 2 images p is the
+    exact permutation test's: only swapping no image or every one keeps the difference at 0.5, 2 of 16 swaps. Equal
+    AUCs without variance (identical scores, two perfect scores) still give p 1."""
     from wildgan.evaluation.metrics import auc_ci, auc_difference
 
     y = np.array([0, 0, 1, 1])
     perfect, constant = np.array([0.1, 0.2, 0.8, 0.9]), np.zeros(4)
     d = auc_difference(y, perfect, constant)
     gap = math.hypot(1.0 - auc_ci(y, perfect)[0], auc_ci(y, constant)[1] - 0.5)
-    assert d["diff"] == 0.5 and d["se"] == pytest.approx(gap / 1.959963984540054, rel=1e-12) and 0.05 < d["p"] < 1
+    assert d["diff"] == 0.5 and d["se"] == pytest.approx(gap / 1.959963984540054, rel=1e-12)
+    assert d["p"] == 2 / 16 and d["test"] == "exact permutation"
     assert auc_difference(y, constant, perfect) == {**d, "diff": -0.5}
-    assert auc_difference(y, perfect, perfect + 5) == {"diff": 0.0, "se": 0.0, "p": 1.0}
+    assert auc_difference(y, perfect, perfect + 5) == {"diff": 0.0, "se": 0.0, "p": 1.0, "test": "exact permutation"}
     y20 = np.r_[np.zeros(20, int), np.ones(20, int)]
     d20 = auc_difference(y20, np.arange(40.0), np.zeros(40))
-    assert d20["diff"] == 0.5 and math.isfinite(d20["p"]) and 0 < d20["p"] < d["p"] / 10
+    lo = auc_ci(y20, np.arange(40.0))[0]
+    se20 = math.hypot(1.0 - lo, auc_ci(y20, np.zeros(40))[1] - 0.5) / 1.959963984540054
+    assert d20 == {"diff": 0.5, "se": pytest.approx(se20, rel=1e-12),
+                   "p": pytest.approx(math.erfc(0.5 / se20 / 2 ** 0.5)), "test": "DeLong"}
+    assert 0 < d20["p"] < 1e-5
+    assert auc_difference(y20, np.arange(40.0), np.arange(40.0) * 3) == {"diff": 0.0, "se": 0.0, "p": 1.0,
+                                                                         "test": "DeLong"}
+
+
+def _brute_force_permutation_p(y: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
+    """The paired permutation test by its definition: both scores to midranks over the images, then every one of
+    the 2^N ways of swapping the two ranks within images, the share whose |AUC difference| is at least the
+    observed one (in exact fractions)."""
+    import itertools
+    from fractions import Fraction
+
+    def rankdata(x):                        # midranks, by counting: below + (equal + 1) / 2
+        return np.array([(x < v).sum() + ((x == v).sum() + 1) / 2 for v in x])
+
+    ra, rb = rankdata(a), rankdata(b)
+
+    def auc(x):
+        p, q = x[y == 1], x[y == 0]
+        return sum(Fraction(2 * int(i > j) + int(i == j), 2) for i in p for j in q) / (len(p) * len(q))
+
+    observed = abs(auc(ra) - auc(rb))
+    hits = 0
+    for swap in itertools.product((False, True), repeat=len(y)):
+        s = np.array(swap)
+        hits += abs(auc(np.where(s, rb, ra)) - auc(np.where(s, ra, rb))) >= observed
+    return hits / 2 ** len(y)
+
+
+def test_the_paired_permutation_p_is_the_brute_force_enumeration_of_every_swap():
+    """Exact p-values of the permutation test (ranks swapped within images, Bandos, Rockette & Gur 2005) against
+    the 2^N swaps enumerated one by one, on tiny test sets with and without ties, scores of any scale."""
+    from wildgan.evaluation.metrics import auc_difference, paired_permutation_p
+
+    rng = np.random.default_rng(3)
+    for i, (m, n) in enumerate([(2, 3), (3, 4), (4, 4), (2, 7), (5, 3), (3, 6)] * 2):
+        y = rng.permutation(np.r_[np.ones(m, int), np.zeros(n, int)])
+        a = rng.normal(size=m + n) + y
+        b = rng.integers(0, 3, m + n) * 10.0 + 1000 if i % 2 else np.exp(rng.normal(size=m + n) * 2) - y
+        p, test = paired_permutation_p(y, a, b)
+        assert test == "exact permutation"
+        assert p == pytest.approx(_brute_force_permutation_p(y, a, b), rel=1e-12, abs=1e-15), (m, n)
+        assert auc_difference(y, a, b)["p"] == p
+    y = np.array([0, 1, 0, 1])
+    assert all(math.isnan(v) for v in (paired_permutation_p(np.zeros(4, int), np.arange(4.0), np.ones(4))[0],
+                                       paired_permutation_p(y, np.r_[0.0, np.nan, 1, 2], np.ones(4))[0]))
+
+
+def test_the_paired_permutation_p_is_reproducible_by_monte_carlo_and_near_the_exact_one(monkeypatch):
+    """Above PERMUTATION_EXACT_CELLS the p is a Monte-Carlo one from a fixed seed: the same on every call, of the
+    form (1 + k) / (1 + draws), and within a few of its own standard errors of the exact p."""
+    from wildgan.evaluation import metrics
+
+    rng = np.random.default_rng(4)
+    y = np.r_[np.ones(8, int), np.zeros(60, int)]
+    a, b = rng.normal(size=68) + 0.8 * y, rng.normal(size=68) + 0.3 * y
+    exact, test = metrics.paired_permutation_p(y, a, b)
+    assert test == "exact permutation" and 0.01 < exact < 0.9
+    monkeypatch.setattr(metrics, "PERMUTATION_EXACT_CELLS", 0)
+    p, test = metrics.paired_permutation_p(y, a, b)
+    assert test == "Monte-Carlo permutation" and metrics.paired_permutation_p(y, a, b) == (p, test)
+    k = p * (1 + metrics.PERMUTATION_DRAWS) - 1
+    assert k == pytest.approx(round(k), abs=1e-6)
+    assert abs(p - exact) < 4 * math.sqrt(exact * (1 - exact) / metrics.PERMUTATION_DRAWS)
+    assert metrics.auc_difference(y, a, b)["test"] == "Monte-Carlo permutation"
+
+
+def test_the_paired_permutation_p_does_not_depend_on_the_scores_scales():
+    """Ranks within each method: any increasing map of either score (another unit, a log, a shift) leaves p as it
+    is, which DeLong's normal approximation also does but a permutation of the raw scores would not."""
+    from wildgan.evaluation.metrics import auc_difference
+
+    rng = np.random.default_rng(5)
+    y = np.r_[np.ones(6, int), np.zeros(40, int)]
+    a, b = rng.normal(size=46) + 1.5 * y, rng.normal(size=46) + 0.5 * y
+    d = auc_difference(y, a, b)
+    assert d["test"] == "exact permutation"
+    assert auc_difference(y, np.exp(a) * 1e6, b / 1e3 - 7) == d
+    assert auc_difference(y, a, np.round(b, 1))["p"] != d["p"]         # (ties it makes change the ranks)
+
+
+def test_auc_difference_permutes_only_small_test_sets():
+    """The switch: the permutation test where the smaller class has fewer than PERMUTATION_BELOW images and there
+    are at most PERMUTATION_MAX_IMAGES images, DeLong's normal p elsewhere (where its size was near 5%,
+    benchmarks/auc_paired_size.py)."""
+    from wildgan.evaluation import metrics
+
+    below, most = metrics.PERMUTATION_BELOW, metrics.PERMUTATION_MAX_IMAGES
+    assert metrics.uses_permutation(below - 1, most - below + 1) and metrics.uses_permutation(most - 2, 2)
+    assert not metrics.uses_permutation(below, below) and not metrics.uses_permutation(below - 1, most)
+    assert not metrics.uses_permutation(0, 20)
+    rng = np.random.default_rng(6)
+    for m, n, test in ((below - 1, 3 * below, "exact permutation"), (below, 3 * below, "DeLong"),
+                       (3 * below, below - 1, "exact permutation"), (2, most - 1, "DeLong")):
+        y = np.r_[np.ones(m, int), np.zeros(n, int)]
+        a, b = rng.normal(size=m + n) + y, rng.normal(size=m + n) + 0.5 * y
+        d = metrics.auc_difference(y, a, b)
+        assert d["test"] == test, (m, n)
+        normal = math.erfc(abs(d["diff"]) / d["se"] / math.sqrt(2.0))
+        assert (d["p"] == normal) == (test == "DeLong")
+        if test != "DeLong":
+            assert d["p"] == metrics.paired_permutation_p(y, a, b)[0]
 
 
 def test_auc_uncertainty_compares_with_a_pixel_control_below_half_flipped():

@@ -1296,6 +1296,15 @@ def test_the_first_class_not_excluded_matches_classes_as_the_split_does():
     assert first_kept_class(["a"], ("a",)) == "a"                          # (the split says what is wrong)
 
 
+def test_the_first_class_not_excluded_of_no_classes_is_a_data_error():
+    from wildgan.errors import DataError
+    from wildgan.studies.study import first_kept_class
+
+    for excluded in ((), ("a",)):
+        with pytest.raises(DataError, match="no classes"):
+            first_kept_class([], excluded)
+
+
 def test_wildgan_study_without_normal_of_finished_cells_takes_its_cell_from_the_records(tmp_path, monkeypatch,
                                                                                          capsys):
     # a re-run without --normal (one cell: the protocol's default normal set) decoded the whole data set to find

@@ -186,46 +186,167 @@ def auc_ci(labels: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
             max(1.0 / (1.0 + math.exp(-logit - half)), _newcombe_bound(auc, m, n, 1.0)))
 
 
-def auc_difference(labels: np.ndarray, first: np.ndarray, second: np.ndarray) -> dict[str, float]:
-    """{'diff': AUC(first) - AUC(second), 'se': its standard error, 'p': two-sided p-value of 'the AUCs are equal'}
-    by DeLong's paired test: both scores of the same test images, so what they share (which images are hard) cancels.
-    nan where undefined.
+# auc_difference's permutation test (benchmarks/auc_paired_size.py measured where it pays, RESULTS.md)
+PERMUTATION_BELOW = 10            # used where the smaller class has fewer images than this ...
+PERMUTATION_MAX_IMAGES = 1000     # ... and there are at most this many images
+PERMUTATION_EXACT_CELLS = 10 ** 8  # exact where images x (the statistic's range) is at most this, else Monte-Carlo
+PERMUTATION_DRAWS = 2 ** 14       # Monte-Carlo draws: p's own standard error at most 0.0017 at p = 0.05
+PERMUTATION_SEED = 20261202       # fixed: the same scores give the same p on every run
+_PERMUTATION_BLOCK = 1 << 22      # draws x images held at a time (32 MiB of float64)
+
+
+def _swap_weights(labels: np.ndarray, ra: np.ndarray, rb: np.ndarray) -> np.ndarray:
+    """Integer weights w, one an image, such that swapping the two ranks of the images of any set S turns twice
+    the Mann-Whitney count of ra less that of rb (sum w) into sum(w) - 2 sum(w over S): the permutation statistic is
+    a weighted sum of signs, sum t_i w_i with t_i = -1 on the images swapped.
+
+    Why: a pair (anomaly i, normal j) adds f(t_i, t_j) = psi(x_i, x_j) - psi(y_i, y_j) (psi twice the Mann-Whitney
+    kernel, x the first vector after the swap, y the second). Swapping both images negates f, and swapping i only
+    gives minus swapping j only, so f = (t_i + t_j) / 2 f00 + (t_j - t_i) / 2 f10 (f00: no swap; f10: i swapped):
+    linear in the signs, and twice each image's share of it is an integer."""
+    pos, neg = labels == 1, labels == 0
+
+    def psi(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+        return 2 * (u[:, None] > v[None, :]).astype(np.int64) + (u[:, None] == v[None, :])
+
+    f00 = psi(ra[pos], ra[neg]) - psi(rb[pos], rb[neg])
+    f10 = psi(rb[pos], ra[neg]) - psi(ra[pos], rb[neg])
+    w = np.empty(len(labels), np.int64)
+    w[pos] = (f00 - f10).sum(axis=1)
+    w[neg] = (f00 + f10).sum(axis=0)
+    return w                                          # (twice the shares: sum w = 2 (2U(ra) - 2U(rb)))
+
+
+def _sign_sum_tail(w: np.ndarray, observed: int) -> float:
+    """P(|sum t_i w_i| >= observed) over independent fair signs t_i, exactly (up to float rounding): the
+    distribution of the sum built one image at a time, as the Wilcoxon signed-rank test's is."""
+    total = int(w.sum())
+    dist = np.zeros(2 * total + 1)
+    dist[total] = 1.0
+    span = 0
+    for v in np.sort(w):                      # the support grows by 2v a step: small weights first keep it narrow
+        v = int(v)
+        lo, hi = total - span, total + span + 1
+        new = np.zeros(hi - lo + 2 * v)
+        new[:hi - lo] += dist[lo:hi]
+        new[2 * v:] += dist[lo:hi]
+        span += v
+        dist[total - span:total + span + 1] = new / 2
+    sums = np.arange(-total, total + 1)
+    return min(1.0, float(dist[np.abs(sums) >= observed].sum()))
+
+
+def paired_permutation_p(labels: np.ndarray, first: np.ndarray, second: np.ndarray) -> tuple[float, str]:
+    """(two-sided p-value of 'the two scores rank the images alike', the test: 'exact permutation' or 'Monte-Carlo
+    permutation') by the paired permutation test of Bandos, Rockette & Gur (2005, Stat Med 24:2873, 'A permutation
+    test sensitive to differences in areas for comparing ROC curves from a paired design'): each score is replaced by
+    its ranks over the images (so that the two scores' scales need not agree), and under the null hypothesis the two
+    methods' ranks of an image are exchangeable, so swapping them within any set of images leaves the distribution
+    of the AUC difference unchanged. The statistic is |AUC(first's ranks) - AUC(second's ranks)| (Mann-Whitney,
+    ties half), counted in integers; p is the share of the 2^N swaps (N images) that give one at least as large.
+
+    The statistic of a swap is a weighted sum of signs, one an image (_swap_weights), so its distribution over all
+    2^N swaps is built exactly, one image at a time (cost: images x the statistic's range), where that is at most
+    PERMUTATION_EXACT_CELLS ('exact permutation'). Otherwise PERMUTATION_DRAWS random swaps (each image's with
+    probability 1/2) from a generator seeded with PERMUTATION_SEED, so the same scores give the same p on every run,
+    and p = (1 + swaps at least as large) / (1 + draws) (Phipson & Smyth 2010), which keeps the test's size at
+    alpha: its own standard error is at most 0.0017 at p = 0.05 ('Monte-Carlo permutation').
+
+    Exact only under exchangeability: two scores of equal AUC whose ROC curves differ in shape can be told apart by
+    it (benchmarks/auc_paired_size.py measures how often). nan where roc_auc is (one class, a non-finite score)."""
+    y, a = _check(labels, first)
+    b = _check(labels, second)[1]
+    if y.min() == y.max() or not (np.isfinite(a).all() and np.isfinite(b).all()):
+        return float("nan"), "exact permutation"
+    signed = _swap_weights(y, _twice_ranks(a), _twice_ranks(b))
+    observed = abs(int(signed.sum()))
+    # (fair signs: a weight's own sign changes the distribution of the sum in nothing; a zero weight, nothing)
+    w = np.abs(signed[signed != 0])
+    if len(w) == 0:
+        return 1.0, "exact permutation"
+    g = int(np.gcd.reduce(w))
+    w, observed = w // g, observed // g
+    if len(w) * 2 * int(w.sum()) <= PERMUTATION_EXACT_CELLS:
+        return _sign_sum_tail(w, observed), "exact permutation"
+    rng = np.random.default_rng(PERMUTATION_SEED)
+    wf = w.astype(np.float64)                        # (sums below 2^53: exact)
+    block = max(1, _PERMUTATION_BLOCK // len(w))
+    as_large = 0
+    for start in range(0, PERMUTATION_DRAWS, block):
+        signs = rng.integers(0, 2, (min(block, PERMUTATION_DRAWS - start), len(w)), dtype=np.int8) * 2.0 - 1.0
+        as_large += int((np.abs(signs @ wf) >= observed).sum())
+    return (1 + as_large) / (1 + PERMUTATION_DRAWS), "Monte-Carlo permutation"
+
+
+def uses_permutation(m: int, n: int) -> bool:
+    """Whether auc_difference's p of m anomalies and n normal images is the permutation test's (else DeLong's)."""
+    return 0 < min(m, n) < PERMUTATION_BELOW and m + n <= PERMUTATION_MAX_IMAGES
+
+
+def auc_difference(labels: np.ndarray, first: np.ndarray, second: np.ndarray) -> dict[str, Any]:
+    """{'diff': AUC(first) - AUC(second), 'se': its standard error, 'p': two-sided p-value of 'the AUCs are equal',
+    'test': which test gave p} for both scores of the same test images, so that what they share (which images are
+    hard) cancels. nan where undefined.
+
+    'se' is DeLong's (DeLong, DeLong & Clarke-Pearson 1988). 'p' is DeLong's paired test ('test': 'DeLong'), a normal
+    approximation, except on small test sets (uses_permutation: the smaller class under PERMUTATION_BELOW images,
+    at most PERMUTATION_MAX_IMAGES images), where it is paired_permutation_p's ('exact permutation' or 'Monte-Carlo
+    permutation'): there DeLong's test rejected equal AUCs in up to 12% of binormal test sets of 5 + 50 images
+    at alpha 0.05 (benchmarks/auc_paired_size.py, RESULTS.md), the permutation test in at most 5-7% where the two
+    ROC curves have one shape (its own null hypothesis), but up to 11-14% where they cross and the scores are
+    strongly correlated. From PERMUTATION_BELOW images of the smaller class on, DeLong's size stayed near 5% (at
+    most 8.7% in the cells of 1,000 samples) and the permutation test's crossing-curve excess grew (14-18% at
+    10 + 100 to 20 + 200), so DeLong's is kept there; above PERMUTATION_MAX_IMAGES too, where the permutation
+    distribution of every control of a large evaluation would cost seconds.
 
     DeLong's standard error is 0 where both scores rank every pair alike (identical scores, both AUCs 1): equal AUCs
     then give p 1. Unequal AUCs with it 0 (each AUC 0, 1, or of scores all tied) would give p 0 on any number of
     images, so there the se is the one that the two auc_ci intervals give the difference by Newcombe's (1998) hybrid
-    method, the intervals' sides toward each other added in quadrature, as if the scores were independent."""
+    method, the intervals' sides toward each other added in quadrature, as if the scores were independent, and
+    DeLong's p is the normal one of that se (where the permutation test gives p, it does, from the ranks alone)."""
     aucs, cov = delong(labels, [first, second])
     diff = float(aucs[0] - aucs[1])
+    y = _check(labels, first)[0]
+    m = int(y.sum())
+    small = uses_permutation(m, len(y) - m)
+    test = "DeLong"
     if math.isfinite(diff):
         # the exact difference of the two pair counts, divided once (as roc_auc): DeLong's float means wrote
         # differences such as 0.05454999999999999
-        y, a = _check(labels, first)
-        n1 = int(y.sum())
-        diff = (_twice_u(y, a) - _twice_u(y, _check(labels, second)[1])) / (2 * n1 * (len(y) - n1))
+        a = _check(labels, first)[1]
+        diff = (_twice_u(y, a) - _twice_u(y, _check(labels, second)[1])) / (2 * m * (len(y) - m))
     var = float(cov[0, 0] + cov[1, 1] - 2 * cov[0, 1])
     if not (math.isfinite(diff) and math.isfinite(var)):
-        return {"diff": diff, "se": float("nan"), "p": float("nan")}
+        return {"diff": diff, "se": float("nan"), "p": float("nan"), "test": test}
     se = math.sqrt(max(var, 0.0))
-    if se == 0.0:
-        if diff == 0.0:
-            return {"diff": diff, "se": 0.0, "p": 1.0}
+    if se == 0.0 and diff != 0.0:
         hi, lo = (first, second) if diff > 0 else (second, first)
         a_hi, a_lo = roc_auc(labels, hi), roc_auc(labels, lo)
         gap = math.hypot(a_hi - auc_ci(labels, hi)[0], auc_ci(labels, lo)[1] - a_lo)
         se = gap / _Z95
-    return {"diff": diff, "se": se, "p": math.erfc(abs(diff) / se / math.sqrt(2.0))}
+    if small:
+        p, test = paired_permutation_p(labels, first, second)
+    elif se == 0.0:
+        p = 1.0                                   # (diff 0: both rank every pair alike)
+    else:
+        p = math.erfc(abs(diff) / se / math.sqrt(2.0))
+    return {"diff": diff, "se": se, "p": p, "test": test}
 
 
 def _json_number(v: float) -> float | None:
     return float(v) if math.isfinite(v) else None
 
 
+def _json_test(d: Mapping[str, Any]) -> dict[str, Any]:
+    """auc_difference's result for eval.json: undefined numbers null, the test's name as it is."""
+    return {a: b if isinstance(b, str) else _json_number(b) for a, b in d.items()}
+
+
 def auc_uncertainty(trained: Mapping[str, np.ndarray], labels: np.ndarray,
                     untrained: Mapping[str, np.ndarray] | None = None,
                     pixel: Mapping[str, np.ndarray] | None = None) -> dict[str, Any]:
     """What the AUCs of evaluate_scores(trained, labels) are worth on this many test images, for eval.json:
-    {'auc_ci95': {score: [lo, hi]}, 'auc_vs_controls': {score: {control: {'diff', 'se', 'p'[, 'flipped']}}}}.
+    {'auc_ci95': {score: [lo, hi]}, 'auc_vs_controls': {score: {control: {'diff', 'se', 'p', 'test'[, 'flipped']}}}}.
 
     Every trained score is compared (auc_difference, paired) with the same score of the untrained networks and with
     each pixel control. A pixel control below AUC 0.5 is compared with its sign flipped ('flipped': true), i.e. with
@@ -240,10 +361,9 @@ def auc_uncertainty(trained: Mapping[str, np.ndarray], labels: np.ndarray,
     for k, s in trained.items():
         row: dict[str, dict[str, Any]] = {}
         if untrained and k in untrained:
-            row["untrained"] = {a: _json_number(b) for a, b in auc_difference(labels, s, untrained[k]).items()}
+            row["untrained"] = _json_test(auc_difference(labels, s, untrained[k]))
         for name, c in (pixel or {}).items():
-            d: dict[str, Any] = {a: _json_number(b) for a, b in
-                                 auc_difference(labels, s, -np.asarray(c) if flips[name] else c).items()}
+            d = _json_test(auc_difference(labels, s, -np.asarray(c) if flips[name] else c))
             if flips[name]:
                 d["flipped"] = True
             row[name] = d
@@ -265,6 +385,15 @@ def p_text(p: Any) -> str:
     if not isinstance(p, (int, float)) or not math.isfinite(p):
         return "-"
     return "<1e-15" if p < 1e-15 else f"{p:.0e}" if p < 1e-3 else f"{p:.3f}"
+
+
+def paired_test_text(vs: Any) -> str:
+    """Which paired test gave the p-values of an auc_vs_controls ({score: {control: {..., 'test'}}}), for the text
+    under a table: 'paired DeLong test', 'paired exact permutation test' (a small test set, auc_difference), or the
+    names joined by 'or' where they differ. An entry without 'test' (eval.json before 2026-12-02) was DeLong's."""
+    tests = {d.get("test", "DeLong") for row in (vs.values() if isinstance(vs, dict) else ()) if isinstance(row, dict)
+             for d in row.values() if isinstance(d, dict) and d.get("p") is not None}
+    return " or ".join(f"paired {t} test" for t in sorted(tests)) or "paired DeLong test"
 
 
 def signed_text(v: Any) -> str:

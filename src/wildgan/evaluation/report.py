@@ -63,7 +63,8 @@ from ..thresholds import (DEFAULT_CONTAMINATION, DEFAULT_MAD_K, FIT_THRESHOLD_FI
 from ..training.run import evaluate_command, networks_record, stale_evaluation
 from .heatmaps import (NamedImages, check_masks, load_masks, map_block, map_lod, pick_score, pixel_auc,
                        residual_maps, score_named_images, top_k, undefined_pixel_auc)
-from .metrics import auc_uncertainty, evaluate_scores, interval_text, p_text, pixel_statistics, pixel_tests_text
+from .metrics import (auc_uncertainty, evaluate_scores, interval_text, p_text, paired_test_text, pixel_statistics,
+                      pixel_tests_text)
 from .rows import (NOT_JSON_OBJECTS, NOT_STUDY_ROWS, PIXEL_CONTROLS, checked_lines, left_out_text, line_problem,
                    row_problem)
 from .run import evaluation_dir, read_search_cache, score_settings_changes, split_for_run
@@ -742,7 +743,8 @@ def _saved_evaluation_table(page: _Page, ev: dict[str, Any], own: str) -> None:
            f"with Newcombe's score interval, evaluation.auc_ci): few images, wide intervals. Neither it nor 'p vs "
            f"untrained' counts the spread of training itself (another seed), which is often larger. A trained score "
            f"means something only above its controls (a pixel control below 0.5 with its sign flipped)."
-           + (f" {own} minus each pixel control, paired: {against}." if against else "")
+           + (f" {own} minus each pixel control ({paired_test_text(ev.get('auc_vs_controls'))}): {against}."
+              if against else "")
            + ("" if "controls" in ev else " This evaluation was made with --no-controls: run `wildgan evaluate` "
               "without it for the controls to judge these AUCs by, not 0.5."))
 
@@ -760,8 +762,8 @@ def _metrics_section(page: _Page, out: Path, diag: RunDiagnostics, cfg: Any, mas
     own = own_score(cfg.method)               # (f-AnoGAN's A: its a is not what it ranks by)
     against = pixel_tests_text((m.get("auc_vs_controls") or {}).get(own))
     page.p("95% CI: the AUC's interval over the test images (DeLong's logit interval with Newcombe's score interval, "
-           "evaluation.auc_ci); 'p vs untrained': DeLong's paired "
-           "test of the AUC against the same score of the untrained networks on the same images. Neither counts "
+           f"evaluation.auc_ci); 'p vs untrained': the {paired_test_text(m.get('auc_vs_controls'))} "
+           "of the AUC against the same score of the untrained networks on the same images. Neither counts "
            "the spread of training itself (another seed), which is often larger."
            + (f" {own} minus each pixel control, paired the same way: {against}." if against else ""))
     page.p("Controls: 'untrained' = the same architecture with the run's initial weights; pixel_* = minus a "

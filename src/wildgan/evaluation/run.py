@@ -28,7 +28,8 @@ from ..fileio import atomic_write_text, leave_out_defaults
 from ..scoring.run import LoadedModel, load_model, read_split_info, untrained_model, write_scores_csv
 from ..scoring.scores import SCORES_VERSION, SCORES_VERSION_ABSENT, UNRECORDED_SCORES_VERSION
 from ..training.run import networks_record
-from .metrics import auc_uncertainty, evaluate_scores, interval_text, p_text, pixel_statistics, pixel_tests_text
+from .metrics import (auc_uncertainty, evaluate_scores, interval_text, p_text, paired_test_text, pixel_statistics,
+                      pixel_tests_text)
 
 
 
@@ -535,10 +536,11 @@ def format_table(result: dict[str, Any]) -> str:
     own = own_score(str((result.get("model") or {}).get("method")))
     against = pixel_tests_text(vs.get(own), flipped=" flipped")
     if against:
-        lines.append(f"{own} minus each pixel control (paired DeLong test): {against}")
+        lines.append(f"{own} minus each pixel control ({paired_test_text(vs)}): {against}")
     if ci:
         lines.append("95% CI: over the test images (DeLong logit + Newcombe score, evaluation.auc_ci)"
-                     + ("; p: paired DeLong test of each AUC against its untrained control" if p_untrained else "")
+                     + (f"; p: {paired_test_text(vs)} of each AUC against its untrained control" if p_untrained
+                        else "")
                      + ". Neither counts training's own spread (another seed), often the larger")
     info = result.get("data") or {}
     src = info.get("test_source")

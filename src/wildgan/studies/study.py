@@ -337,9 +337,12 @@ def first_kept_class(names: Sequence[str], excluded: Sequence[str]) -> str:
     """The first of the data's class names that `excluded` (DataConfig.exclude_classes: names or indices) does not
     name, as the split resolves them (data.splits.resolve_classes): the normal class of a one-vs-rest study's base
     config. The first name when every one is excluded or an entry names no class (the split then says what is
-    wrong)."""
+    wrong). A DataError when there are no names at all: there is no class to be normal (an IndexError before)."""
     from ..data.splits import resolve_classes
 
+    if not names:
+        raise DataError("the data has no classes: a one-vs-rest study (--normal all) needs labelled images of at "
+                        "least two classes")
     try:
         out = set(resolve_classes(tuple(excluded), list(names), "excluded", "--exclude"))
     except DataError:
@@ -761,7 +764,7 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
             row = {"cell": cell.key, "protocol": info.get("protocol"), "normal": cell.normal,
                    "gamma": cell.gamma, "method": cell.method, "encoder_loss": cell.encoder_loss, "seed": cell.seed,
                    "auc": ev["auc"], "ap": ev["ap"], "controls": ev["controls"], "controls_ap": ev["controls_ap"],
-                   # each AUC's interval over the test images and its paired tests against the controls (DeLong)
+                   # each AUC's interval over the test images and its paired tests against the controls
                    "auc_ci95": ev.get("auc_ci95"), "auc_vs_controls": ev.get("auc_vs_controls"),
                    "mean_z_norm": ev.get("mean_z_norm"), "other_generator": ev.get("other_generator"),
                    "n_test": ev["n_test"], "n_anomalous": ev["n_anomalous"],
