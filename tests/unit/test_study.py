@@ -540,6 +540,26 @@ def test_a_stopped_cell_says_how_the_study_continues(tmp_path, monkeypatch):
     assert e.value.signum == 2
 
 
+def test_a_study_stopped_in_a_cell_says_so_once_in_its_log(tmp_path, monkeypatch):
+    # the cell's stop was written to the study's log.txt by the cell, then again by the command: two identical lines
+    # per Ctrl-C, which read as two stops in a log that marks its sessions by nothing else
+    from wildgan.cli import main
+    from wildgan.errors import TrainingInterrupted
+
+    def stopped(cfg, run_dir, **kw):
+        run_dir.mkdir(parents=True, exist_ok=True)
+        raise TrainingInterrupted(f"interrupted by signal 15 at 0.050 of 0.1 kimg; checkpoint saved in {run_dir}; "
+                                  f"continue with --resume", 15)
+
+    monkeypatch.setattr(study_mod, "train_run", stopped)
+    data = _base(tmp_path).data.data
+    st = tmp_path / "st"
+    assert main(["study", "--data", data, "--normal", "0", "--contamination", "0", *_TINY_STUDY,
+                 "--out", str(st)]) == 128 + 15
+    lines = (st / "log.txt").read_text().splitlines()
+    assert len([x for x in lines if x.startswith("stopped: interrupted by signal 15")]) == 1, lines
+
+
 def test_a_cell_stopped_as_its_training_ended_says_so_in_the_study_s_terms(tmp_path, monkeypatch):
     """A stop as a cell's training ended (its final networks saved: TrainingInterrupted.complete) was re-raised by the
     study without `complete` or `where`, and said that train's training scores and --evaluate were not run: in a
