@@ -865,6 +865,24 @@ def test_tables_say_what_data_and_how_long_each_method_trained():
             and "f-AnoGAN: 60 critic + 60 encoder iterations per cell" in md)
 
 
+def test_tables_say_how_many_search_steps_the_search_cells_scored_with():
+    # the training line named f-AnoGAN's iterations but not the latent search's steps per image, which set a search
+    # cell's AUCs as much as its training: a study run with --search-steps 10 read as one with AnoGAN's 500
+    def search(seed, steps):
+        r = dict(_row("search", "-", 0.0, seed, 0.55), lod=0.0)
+        if steps is not None:
+            r["score_settings"] = {"score.lam": 0.05, "search.steps": steps}
+        return r
+
+    md = render_markdown([FIXED[0], search(0, 10), search(1, 10)])
+    assert "Latent search: 10 Adam steps per test image (AnoGAN's 500)." in md
+    md = render_markdown([FIXED[0], search(0, 10), search(1, 500)])
+    assert "Latent search: 10, 500 Adam steps per test image (cells differ) (AnoGAN's 500)." in md
+    # rows kept before score_settings were: nothing claimed
+    assert "Adam steps" not in render_markdown([FIXED[0], search(0, None)])
+    assert "Adam steps" not in render_markdown(FIXED)
+
+
 def test_committed_result_tables_re_render_from_their_rows():
     # every table cited in the README can be re-made from its rows with the package's own code
     from pathlib import Path

@@ -19,7 +19,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..config import own_score
+from ..config import SearchConfig, own_score
 from ..errors import warn_user
 from ..evaluation.rows import NOT_STUDY_ROWS, checked_lines, left_out_text, row_problem
 from ..markdown import md_table
@@ -347,6 +347,14 @@ def _training_line(rows: list[dict[str, Any]]) -> str:
             (" (cells differ)" if len(its) > 1 else "") + " per cell."
     elif any(r.get("method") == "fanogan" for r in rows):
         line += " f-AnoGAN: iterations not recorded."
+    # a search cell's AUCs depend on how long each test image's latent was searched as much as on the training: a
+    # study scored with --search-steps 10 must not read as one with AnoGAN's 500
+    steps = sorted({int(r["score_settings"]["search.steps"]) for r in rows if r.get("method") == "search"
+                    and isinstance(r.get("score_settings"), dict)
+                    and isinstance(r["score_settings"].get("search.steps"), int)})
+    if steps:
+        line += (f" Latent search: {', '.join(map(str, steps))} Adam steps per test image"
+                 f"{' (cells differ)' if len(steps) > 1 else ''} (AnoGAN's {SearchConfig.steps}).")
     return line.strip()
 
 
