@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 import shutil
@@ -52,9 +54,9 @@ def test_table_rendering_is_exact():
     assert "| control: untrained nets (Ours) | a | 0.600 ± 0.000 (n=2) | – | 0.600 | – |" in md
     csv_text = render_csv(FIXED)
     lines = csv_text.strip().splitlines()
-    assert lines[0] == ("protocol,normal,gamma,method,encoder_loss,seed,score,auc,ap,"
-                        "auc_untrained,kimg,fanogan_iters,lod,computed_otherwise")
-    assert lines[1] == "cifar10,automobile,0.0,wildgan,image,0,A,0.400000,0.410000,0.600000,100.000000,,,"
+    assert lines[0] == ("protocol,normal,gamma,method,encoder_loss,seed,score,auc,ap,auc_untrained,"
+                        "auc_ci95_low,auc_ci95_high,p_vs_untrained,kimg,fanogan_iters,lod,computed_otherwise")
+    assert lines[1] == "cifar10,automobile,0.0,wildgan,image,0,A,0.400000,0.410000,0.600000,,,,100.000000,,,"
     assert len(lines) == 1 + len(FIXED) * 8
     # rows in the order of the cells, not of their completion: an extended study's file is a fresh run's
     assert render_csv(FIXED[::-1]) == csv_text
@@ -881,6 +883,20 @@ def test_tables_say_how_many_search_steps_the_search_cells_scored_with():
     # rows kept before score_settings were: nothing claimed
     assert "Adam steps" not in render_markdown([FIXED[0], search(0, None)])
     assert "Adam steps" not in render_markdown(FIXED)
+
+
+def test_tables_csv_gives_each_auc_its_interval_and_paired_test():
+    # tables.csv had the AUCs and their untrained controls only: a spreadsheet of a 178-image study read 0.534 without
+    # the +-0.085 its row in results.jsonl holds, nor whether it differs from the untrained networks at all
+    r = dict(FIXED[0], auc_ci95={"a": [0.61, 0.78], "A": [None, None]},
+             auc_vs_controls={"a": {"untrained": {"diff": 0.1, "se": 0.05, "p": 0.0455}}})
+    got = {(x["score"]): x for x in csv.DictReader(io.StringIO(render_csv([r])))}
+    assert (got["a"]["auc_ci95_low"], got["a"]["auc_ci95_high"], got["a"]["p_vs_untrained"]) == \
+        ("0.610000", "0.780000", "0.045500")
+    # undefined, not kept, or a pixel control: empty, never a made-up number
+    for s in ("A", "L_r", "pixel_norm"):
+        assert (got[s]["auc_ci95_low"], got[s]["auc_ci95_high"], got[s]["p_vs_untrained"]) == ("", "", ""), s
+    assert list(got["a"])[-1] == "computed_otherwise"
 
 
 def test_committed_result_tables_re_render_from_their_rows():
