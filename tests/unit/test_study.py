@@ -899,6 +899,26 @@ def test_tables_csv_gives_each_auc_its_interval_and_paired_test():
     assert list(got["a"])[-1] == "computed_otherwise"
 
 
+def test_a_study_s_rows_and_tables_say_which_bytes_its_data_was(tmp_path):
+    # the tables named the data by its path only: two studies of one path, or of one file copied to two machines,
+    # could not be told apart or matched; now each row keeps the sha256 of the bytes its cell read, and tables.md
+    # shows it beside the path (split.json recorded it all along, unseen in the tables)
+    import hashlib
+
+    base = _base(tmp_path)
+    st = tmp_path / "st"
+    rows = study_mod.run_study(base, grid(["0"], [0.0], ["wildgan"], ["image"], [0]), st, progress=False,
+                               log=lambda m: None)
+    sha = hashlib.sha256(Path(base.data.data).read_bytes()).hexdigest()
+    assert [r["data_sha256"] for r in rows] == [sha]
+    assert f"Source: {base.data.data} (sha256 {sha[:12]})." in (st / "tables.md").read_text()
+    # cells that read other bytes under one path are said to have; rows without the field name the path alone
+    other = dict(rows[0], cell="x", seed=1, data_sha256="0" * 64)
+    assert f"(sha256 {'0' * 12}, {sha[:12]}; the cells read different bytes)" in render_markdown([*rows, other])
+    old = {k: v for k, v in rows[0].items() if k != "data_sha256"}
+    assert f"Source: {base.data.data}. " in render_markdown([old])
+
+
 def test_committed_result_tables_re_render_from_their_rows():
     # every table cited in the README can be re-made from its rows with the package's own code
     from pathlib import Path

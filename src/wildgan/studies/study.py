@@ -778,6 +778,9 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
                     # (the version only above 1, what a row without it is read as)
                     "score_settings": scoring_settings(model.cfg),
                     **leave_out_defaults({"scores_version": SCORES_VERSION}, SCORES_VERSION_ABSENT)}
+            sha = data_sha256(info.get("source_identity"))
+            if sha is not None:             # which bytes, beside the path (a path says nothing of what lay there)
+                row["data_sha256"] = sha
             if cell.method == "fanogan":      # f-AnoGAN counts iterations (critic, encoder), not kimg
                 row["fanogan_iters"] = [model.meta.get("gan_iters_done"), model.meta.get("enc_iters_done")]
             else:
@@ -812,6 +815,16 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
     if not fresh:                       # every cell was done already: the tables re-made from the rows as they are
         write_tables(study_dir, rows, apart=scored_otherwise(rows, base, study_dir))
     return rows
+
+
+def data_sha256(identity: Any) -> str | None:
+    """The sha256 of the bytes a cell's data was read from, as its split's source_identity records it (a file's
+    `sha256`, a folder's `content_sha256`), or None where it holds none (images in memory, a source written to while
+    it was read, a record from before the field)."""
+    if not isinstance(identity, dict):
+        return None
+    sha = identity.get("sha256") if identity.get("kind") == "file" else identity.get("content_sha256")
+    return sha if isinstance(sha, str) else None
 
 
 def rows_of_other_data(base: RunConfig, study_dir: Path) -> str | None:

@@ -312,7 +312,20 @@ def _left_out_section(rows: list[dict[str, Any]], apart: dict[str, str]) -> list
 def _data_lines(rows: list[dict[str, Any]]) -> str:
     """Which file and how many images: a subset detected as a protocol (e.g. 366 CIFAR cars) must not read as the
     paper's 5000/2000 set-up."""
-    sources = sorted({str(r["data"]) for r in rows if r.get("data")})
+    # each path with the sha256 of the bytes its cells read (a row's data_sha256), so that two studies' tables say
+    # whether they were made from the same data, not only from the same path; two of one path: it changed between cells
+    shas: dict[str, set[str]] = defaultdict(set)
+    for r in rows:
+        if r.get("data") and isinstance(r.get("data_sha256"), str):
+            shas[str(r["data"])].add(r["data_sha256"][:12])
+
+    def named(path: str) -> str:
+        got = sorted(shas.get(path, ()))
+        if not got:
+            return path
+        return f"{path} (sha256 {', '.join(got)}{'; the cells read different bytes' if len(got) > 1 else ''})"
+
+    sources = [named(p) for p in sorted({str(r["data"]) for r in rows if r.get("data")})]
     sizes = []
     for g in _gammas(rows):
         sel = [r for r in rows if float(r["gamma"]) == g and r.get("n_train") is not None]
