@@ -562,6 +562,26 @@ def test_a_study_stopped_in_a_cell_says_so_once_in_its_log(tmp_path, monkeypatch
     assert len([x for x in lines if x.startswith("stopped: interrupted by signal 15")]) == 1, lines
 
 
+def test_a_cell_stopped_while_it_was_evaluated_says_so_in_its_own_log(tmp_path, monkeypatch):
+    # a kill while a cell was scored was said in the study's log.txt only: the cell's own log ended at "f-AnoGAN done"
+    # (or its training lines), as if that session had ended well, and the next one evaluated it without a word
+    from wildgan.cli import main
+
+    def killed(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(study_mod, "evaluate_run", killed)
+    data = _base(tmp_path).data.data
+    st = tmp_path / "st"
+    assert main(["study", "--data", data, "--normal", "0", "--contamination", "0", *_TINY_STUDY,
+                 "--out", str(st)]) == 130
+    cell = st / "runs" / "0_g0_wildgan_image_s0"
+    assert (cell / "network-final.json").is_file()
+    assert (cell / "log.txt").read_text().splitlines()[-1] == "stopped: KeyboardInterrupt"
+    study_lines = (st / "log.txt").read_text().splitlines()
+    assert study_lines.count("stopped: KeyboardInterrupt") == 1, study_lines
+
+
 def test_a_cell_stopped_as_its_training_ended_says_so_in_the_study_s_terms(tmp_path, monkeypatch):
     """A stop as a cell's training ended (its final networks saved: TrainingInterrupted.complete) was re-raised by the
     study without `complete` or `where`, and said that train's training scores and --evaluate were not run: in a

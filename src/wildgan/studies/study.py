@@ -749,13 +749,19 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
                     cell_log(f"stopped: {str(e) or type(e).__name__}")
                     raise
             log(f"[{i + 1}/{len(cells)}] {cell.key}: evaluating")
-            _take_score_settings(cfg, run_dir, cell_log)
-            model = load_model(run_dir, cfg.train.device)
-            # as `wildgan evaluate` does it, eval.json with the data and run it describes: on the split the cell trained
-            # on in this session; for a cell trained earlier, the split rebuilt from the run's record (a change of the
-            # data since the cell trained is said, in the cell's log and eval.json)
-            ev = evaluate_run(run_dir, device=cfg.train.device, controls=True, write=True, model=model, log=cell_log,
-                              own_split=split)
+            try:
+                _take_score_settings(cfg, run_dir, cell_log)
+                model = load_model(run_dir, cfg.train.device)
+                # as `wildgan evaluate` does it, eval.json with the data and run it describes: on the split the cell
+                # trained on in this session; for a cell trained earlier, the split rebuilt from the run's record (a
+                # change of the data since the cell trained is said, in the cell's log and eval.json)
+                ev = evaluate_run(run_dir, device=cfg.train.device, controls=True, write=True, model=model,
+                                  log=cell_log, own_split=split)
+            except BaseException as e:
+                # the cell's log.txt says how its session ended here too (a Ctrl-C or kill while it was scored), as
+                # it does for one stopped in training; the study's log gets the same line once (cli)
+                cell_log(f"stopped: {str(e) or type(e).__name__}")
+                raise
             split = None                    # (not held while the next cell reads its own)
             info = ev["data"]
             row = {"cell": cell.key, "protocol": info.get("protocol"), "normal": cell.normal,
