@@ -2085,8 +2085,10 @@ def _run_the_study(a: argparse.Namespace, base: RunConfig, cells: list[Any], stu
         run_study(base, cells, Path(a.out), progress=not a.no_progress, log=study_log, cells_checked=True,
                   rows_named=True, data_said=data_said, loaded=loaded, checked_said=checked_said)
     except BaseException as e:
-        if Path(a.out).is_dir() and not isinstance(e, ConfigError):   # the study's log.txt says how it stopped
-            study_log.write(f"stopped: {str(e) or type(e).__name__}")
+        # the study's log.txt says how it stopped, once: a cell that stopped has said it there already
+        line = f"stopped: {str(e) or type(e).__name__}"
+        if Path(a.out).is_dir() and not isinstance(e, ConfigError) and study_log.last_line != line:
+            study_log.write(line)
         raise
     print((Path(a.out) / "tables.md").read_text())
     return 0

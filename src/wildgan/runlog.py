@@ -43,6 +43,9 @@ class RunLog:
         self._started = False
         self._warnings: set[str] = set()    # the warning lines of this session, written or held
         self.warnings_given: list[str] = []     # the texts `warned` took, each once, in order
+        # the last line given to `write`: a caller that says how a session stopped can tell whether what it called
+        # (a study, whose cell logs its own stop) has said the same line already
+        self.last_line: str | None = None
 
     def __call__(self, msg: str) -> None:
         self.write(msg)
@@ -51,6 +54,7 @@ class RunLog:
 
     def write(self, line: str) -> None:
         """`line` into log.txt (not shown), after the warnings held until this session's first line."""
+        self.last_line = line
         if line.startswith(WARNING):
             self._warnings.add(line)
         if self.path is None:

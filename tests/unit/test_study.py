@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 import shutil
@@ -52,9 +54,9 @@ def test_table_rendering_is_exact():
     assert "| control: untrained nets (Ours) | a | 0.600 ± 0.000 (n=2) | – | 0.600 | – |" in md
     csv_text = render_csv(FIXED)
     lines = csv_text.strip().splitlines()
-    assert lines[0] == ("protocol,normal,gamma,method,encoder_loss,seed,score,auc,ap,"
-                        "auc_untrained,kimg,fanogan_iters,lod,computed_otherwise")
-    assert lines[1] == "cifar10,automobile,0.0,wildgan,image,0,A,0.400000,0.410000,0.600000,100.000000,,,"
+    assert lines[0] == ("protocol,normal,gamma,method,encoder_loss,seed,score,auc,ap,auc_untrained,"
+                        "auc_ci95_low,auc_ci95_high,p_vs_untrained,kimg,fanogan_iters,lod,computed_otherwise")
+    assert lines[1] == "cifar10,automobile,0.0,wildgan,image,0,A,0.400000,0.410000,0.600000,,,,100.000000,,,"
     assert len(lines) == 1 + len(FIXED) * 8
     # rows in the order of the cells, not of their completion: an extended study's file is a fresh run's
     assert render_csv(FIXED[::-1]) == csv_text
@@ -540,6 +542,46 @@ def test_a_stopped_cell_says_how_the_study_continues(tmp_path, monkeypatch):
     assert e.value.signum == 2
 
 
+def test_a_study_stopped_in_a_cell_says_so_once_in_its_log(tmp_path, monkeypatch):
+    # the cell's stop was written to the study's log.txt by the cell, then again by the command: two identical lines
+    # per Ctrl-C, which read as two stops in a log that marks its sessions by nothing else
+    from wildgan.cli import main
+    from wildgan.errors import TrainingInterrupted
+
+    def stopped(cfg, run_dir, **kw):
+        run_dir.mkdir(parents=True, exist_ok=True)
+        raise TrainingInterrupted(f"interrupted by signal 15 at 0.050 of 0.1 kimg; checkpoint saved in {run_dir}; "
+                                  f"continue with --resume", 15)
+
+    monkeypatch.setattr(study_mod, "train_run", stopped)
+    data = _base(tmp_path).data.data
+    st = tmp_path / "st"
+    assert main(["study", "--data", data, "--normal", "0", "--contamination", "0", *_TINY_STUDY,
+                 "--out", str(st)]) == 128 + 15
+    lines = (st / "log.txt").read_text().splitlines()
+    assert len([x for x in lines if x.startswith("stopped: interrupted by signal 15")]) == 1, lines
+
+
+def test_a_cell_stopped_while_it_was_evaluated_says_so_in_its_own_log(tmp_path, monkeypatch):
+    # a kill while a cell was scored was said in the study's log.txt only: the cell's own log ended at "f-AnoGAN done"
+    # (or its training lines), as if that session had ended well, and the next one evaluated it without a word
+    from wildgan.cli import main
+
+    def killed(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(study_mod, "evaluate_run", killed)
+    data = _base(tmp_path).data.data
+    st = tmp_path / "st"
+    assert main(["study", "--data", data, "--normal", "0", "--contamination", "0", *_TINY_STUDY,
+                 "--out", str(st)]) == 130
+    cell = st / "runs" / "0_g0_wildgan_image_s0"
+    assert (cell / "network-final.json").is_file()
+    assert (cell / "log.txt").read_text().splitlines()[-1] == "stopped: KeyboardInterrupt"
+    study_lines = (st / "log.txt").read_text().splitlines()
+    assert study_lines.count("stopped: KeyboardInterrupt") == 1, study_lines
+
+
 def test_a_cell_stopped_as_its_training_ended_says_so_in_the_study_s_terms(tmp_path, monkeypatch):
     """A stop as a cell's training ended (its final networks saved: TrainingInterrupted.complete) was re-raised by the
     study without `complete` or `where`, and said that train's training scores and --evaluate were not run: in a
@@ -843,6 +885,58 @@ def test_tables_say_what_data_and_how_long_each_method_trained():
     assert "γ = 0.02: 385 training images (19 anomalous)" in md
     assert ("Training: ? preset, 100 kimg per cell" in md
             and "f-AnoGAN: 60 critic + 60 encoder iterations per cell" in md)
+
+
+def test_tables_say_how_many_search_steps_the_search_cells_scored_with():
+    # the training line named f-AnoGAN's iterations but not the latent search's steps per image, which set a search
+    # cell's AUCs as much as its training: a study run with --search-steps 10 read as one with AnoGAN's 500
+    def search(seed, steps):
+        r = dict(_row("search", "-", 0.0, seed, 0.55), lod=0.0)
+        if steps is not None:
+            r["score_settings"] = {"score.lam": 0.05, "search.steps": steps}
+        return r
+
+    md = render_markdown([FIXED[0], search(0, 10), search(1, 10)])
+    assert "Latent search: 10 Adam steps per test image (AnoGAN's 500)." in md
+    md = render_markdown([FIXED[0], search(0, 10), search(1, 500)])
+    assert "Latent search: 10, 500 Adam steps per test image (cells differ) (AnoGAN's 500)." in md
+    # rows kept before score_settings were: nothing claimed
+    assert "Adam steps" not in render_markdown([FIXED[0], search(0, None)])
+    assert "Adam steps" not in render_markdown(FIXED)
+
+
+def test_tables_csv_gives_each_auc_its_interval_and_paired_test():
+    # tables.csv had the AUCs and their untrained controls only: a spreadsheet of a 178-image study read 0.534 without
+    # the +-0.085 its row in results.jsonl holds, nor whether it differs from the untrained networks at all
+    r = dict(FIXED[0], auc_ci95={"a": [0.61, 0.78], "A": [None, None]},
+             auc_vs_controls={"a": {"untrained": {"diff": 0.1, "se": 0.05, "p": 0.0455}}})
+    got = {(x["score"]): x for x in csv.DictReader(io.StringIO(render_csv([r])))}
+    assert (got["a"]["auc_ci95_low"], got["a"]["auc_ci95_high"], got["a"]["p_vs_untrained"]) == \
+        ("0.610000", "0.780000", "0.045500")
+    # undefined, not kept, or a pixel control: empty, never a made-up number
+    for s in ("A", "L_r", "pixel_norm"):
+        assert (got[s]["auc_ci95_low"], got[s]["auc_ci95_high"], got[s]["p_vs_untrained"]) == ("", "", ""), s
+    assert list(got["a"])[-1] == "computed_otherwise"
+
+
+def test_a_study_s_rows_and_tables_say_which_bytes_its_data_was(tmp_path):
+    # the tables named the data by its path only: two studies of one path, or of one file copied to two machines,
+    # could not be told apart or matched; now each row keeps the sha256 of the bytes its cell read, and tables.md
+    # shows it beside the path (split.json recorded it all along, unseen in the tables)
+    import hashlib
+
+    base = _base(tmp_path)
+    st = tmp_path / "st"
+    rows = study_mod.run_study(base, grid(["0"], [0.0], ["wildgan"], ["image"], [0]), st, progress=False,
+                               log=lambda m: None)
+    sha = hashlib.sha256(Path(base.data.data).read_bytes()).hexdigest()
+    assert [r["data_sha256"] for r in rows] == [sha]
+    assert f"Source: {base.data.data} (sha256 {sha[:12]})." in (st / "tables.md").read_text()
+    # cells that read other bytes under one path are said to have; rows without the field name the path alone
+    other = dict(rows[0], cell="x", seed=1, data_sha256="0" * 64)
+    assert f"(sha256 {'0' * 12}, {sha[:12]}; the cells read different bytes)" in render_markdown([*rows, other])
+    old = {k: v for k, v in rows[0].items() if k != "data_sha256"}
+    assert f"Source: {base.data.data}. " in render_markdown([old])
 
 
 def test_committed_result_tables_re_render_from_their_rows():

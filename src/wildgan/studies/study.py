@@ -752,13 +752,19 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
                     cell_log(f"stopped: {str(e) or type(e).__name__}")
                     raise
             log(f"[{i + 1}/{len(cells)}] {cell.key}: evaluating")
-            _take_score_settings(cfg, run_dir, cell_log)
-            model = load_model(run_dir, cfg.train.device)
-            # as `wildgan evaluate` does it, eval.json with the data and run it describes: on the split the cell trained
-            # on in this session; for a cell trained earlier, the split rebuilt from the run's record (a change of the
-            # data since the cell trained is said, in the cell's log and eval.json)
-            ev = evaluate_run(run_dir, device=cfg.train.device, controls=True, write=True, model=model, log=cell_log,
-                              own_split=split)
+            try:
+                _take_score_settings(cfg, run_dir, cell_log)
+                model = load_model(run_dir, cfg.train.device)
+                # as `wildgan evaluate` does it, eval.json with the data and run it describes: on the split the cell
+                # trained on in this session; for a cell trained earlier, the split rebuilt from the run's record (a
+                # change of the data since the cell trained is said, in the cell's log and eval.json)
+                ev = evaluate_run(run_dir, device=cfg.train.device, controls=True, write=True, model=model,
+                                  log=cell_log, own_split=split)
+            except BaseException as e:
+                # the cell's log.txt says how its session ended here too (a Ctrl-C or kill while it was scored), as
+                # it does for one stopped in training; the study's log gets the same line once (cli)
+                cell_log(f"stopped: {str(e) or type(e).__name__}")
+                raise
             split = None                    # (not held while the next cell reads its own)
             info = ev["data"]
             row = {"cell": cell.key, "protocol": info.get("protocol"), "normal": cell.normal,
@@ -781,6 +787,9 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
                     # (the version only above 1, what a row without it is read as)
                     "score_settings": scoring_settings(model.cfg),
                     **leave_out_defaults({"scores_version": SCORES_VERSION}, SCORES_VERSION_ABSENT)}
+            sha = data_sha256(info.get("source_identity"))
+            if sha is not None:             # which bytes, beside the path (a path says nothing of what lay there)
+                row["data_sha256"] = sha
             if cell.method == "fanogan":      # f-AnoGAN counts iterations (critic, encoder), not kimg
                 row["fanogan_iters"] = [model.meta.get("gan_iters_done"), model.meta.get("enc_iters_done")]
             else:
@@ -815,6 +824,16 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
     if not fresh:                       # every cell was done already: the tables re-made from the rows as they are
         write_tables(study_dir, rows, apart=scored_otherwise(rows, base, study_dir))
     return rows
+
+
+def data_sha256(identity: Any) -> str | None:
+    """The sha256 of the bytes a cell's data was read from, as its split's source_identity records it (a file's
+    `sha256`, a folder's `content_sha256`), or None where it holds none (images in memory, a source written to while
+    it was read, a record from before the field)."""
+    if not isinstance(identity, dict):
+        return None
+    sha = identity.get("sha256") if identity.get("kind") == "file" else identity.get("content_sha256")
+    return sha if isinstance(sha, str) else None
 
 
 def rows_of_other_data(base: RunConfig, study_dir: Path) -> str | None:

@@ -19,7 +19,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..config import own_score
+from ..config import SearchConfig, own_score
 from ..errors import warn_user
 from ..evaluation.rows import NOT_STUDY_ROWS, checked_lines, left_out_text, row_problem
 from ..markdown import md_table
@@ -312,7 +312,20 @@ def _left_out_section(rows: list[dict[str, Any]], apart: dict[str, str]) -> list
 def _data_lines(rows: list[dict[str, Any]]) -> str:
     """Which file and how many images: a subset detected as a protocol (e.g. 366 CIFAR cars) must not read as the
     paper's 5000/2000 set-up."""
-    sources = sorted({str(r["data"]) for r in rows if r.get("data")})
+    # each path with the sha256 of the bytes its cells read (a row's data_sha256), so that two studies' tables say
+    # whether they were made from the same data, not only from the same path; two of one path: it changed between cells
+    shas: dict[str, set[str]] = defaultdict(set)
+    for r in rows:
+        if r.get("data") and isinstance(r.get("data_sha256"), str):
+            shas[str(r["data"])].add(r["data_sha256"][:12])
+
+    def named(path: str) -> str:
+        got = sorted(shas.get(path, ()))
+        if not got:
+            return path
+        return f"{path} (sha256 {', '.join(got)}{'; the cells read different bytes' if len(got) > 1 else ''})"
+
+    sources = [named(p) for p in sorted({str(r["data"]) for r in rows if r.get("data")})]
     sizes = []
     for g in _gammas(rows):
         sel = [r for r in rows if float(r["gamma"]) == g and r.get("n_train") is not None]
@@ -347,17 +360,30 @@ def _training_line(rows: list[dict[str, Any]]) -> str:
             (" (cells differ)" if len(its) > 1 else "") + " per cell."
     elif any(r.get("method") == "fanogan" for r in rows):
         line += " f-AnoGAN: iterations not recorded."
+    # a search cell's AUCs depend on how long each test image's latent was searched as much as on the training: a
+    # study scored with --search-steps 10 must not read as one with AnoGAN's 500
+    steps = sorted({int(r["score_settings"]["search.steps"]) for r in rows if r.get("method") == "search"
+                    and isinstance(r.get("score_settings"), dict)
+                    and isinstance(r["score_settings"].get("search.steps"), int)})
+    if steps:
+        line += (f" Latent search: {', '.join(map(str, steps))} Adam steps per test image"
+                 f"{' (cells differ)' if len(steps) > 1 else ''} (AnoGAN's {SearchConfig.steps}).")
     return line.strip()
 
 
 def render_csv(rows: list[dict[str, Any]], apart: dict[str, str] | None = None) -> str:
-    """One line per (cell, score): flat and easy to load in a spreadsheet. Its last column, computed_otherwise, says
-    how a row left out of tables.md (apart: see the module's docstring) was computed otherwise; empty for the rest."""
+    """One line per (cell, score): flat and easy to load in a spreadsheet. Each trained score's AUC has its 95%
+    interval over the test images (auc_ci95_low/high, a row's auc_ci95) and the p of DeLong's paired test against
+    the same score of the untrained networks (p_vs_untrained, a row's auc_vs_controls), as eval.json has them: the
+    AUCs alone do not say how sure they are. Empty where the row keeps none (a pixel control, a row kept before
+    they were). Its last column, computed_otherwise, says how a row left out of tables.md (apart: see the module's
+    docstring) was computed otherwise; empty for the rest."""
     apart = apart or {}
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(["protocol", "normal", "gamma", "method", "encoder_loss", "seed", "score", "auc", "ap",
-                "auc_untrained", "kimg", "fanogan_iters", "lod", "computed_otherwise"])
+                "auc_untrained", "auc_ci95_low", "auc_ci95_high", "p_vs_untrained", "kimg", "fanogan_iters", "lod",
+                "computed_otherwise"])
     # in the order of the cells, not of their completion: a study extended with another gamma (or a cell finished
     # after a kill) gives the same file as one run of its final command
     rank = {"wildgan": 0, "fanogan": 1, "search": 2}          # (the methods in the tables' order)
@@ -369,12 +395,14 @@ def render_csv(rows: list[dict[str, Any]], apart: dict[str, str] | None = None) 
         how = apart.get(str(r["cell"]), "")
         for s in SCORES:
             if s in r["auc"]:
+                lo_hi = r["auc_ci95"][s] if _ci_half(r, s) is not None else (None, None)
                 w.writerow([r.get("protocol"), r["normal"], r["gamma"], r["method"], r.get("encoder_loss", ""),
                             r["seed"], s, _f(r["auc"][s]), _f(r["ap"].get(s)),
-                            _f(r["controls"]["untrained"].get(s)), _f(r.get("kimg")), its, _f(r.get("lod")), how])
+                            _f(r["controls"]["untrained"].get(s)), _f(lo_hi[0]), _f(lo_hi[1]),
+                            _f(_p_vs_untrained(r, s)), _f(r.get("kimg")), its, _f(r.get("lod")), how])
         for k, _ in CONTROL_ROWS[1:]:
             w.writerow([r.get("protocol"), r["normal"], r["gamma"], r["method"], r.get("encoder_loss", ""),
-                        r["seed"], k, _f(r["controls"].get(k)), _f(r.get("controls_ap", {}).get(k)), "",
+                        r["seed"], k, _f(r["controls"].get(k)), _f(r.get("controls_ap", {}).get(k)), "", "", "", "",
                         _f(r.get("kimg")), its, _f(r.get("lod")), how])
     return buf.getvalue()
 
@@ -391,6 +419,15 @@ def _ci_half(r: dict[str, Any], score: str) -> float | None:
     if isinstance(v, list) and len(v) == 2 and all(isinstance(x, (int, float)) for x in v):
         return (v[1] - v[0]) / 2
     return None
+
+
+def _p_vs_untrained(r: dict[str, Any], score: str) -> float | None:
+    """The p of a row's paired test of `score` against its untrained networks (auc_vs_controls); None where the row
+    keeps none or it is undefined."""
+    vs = r.get("auc_vs_controls")
+    test = (vs.get(score) or {}).get("untrained") if isinstance(vs, dict) else None
+    p = test.get("p") if isinstance(test, dict) else None
+    return float(p) if isinstance(p, (int, float)) and p == p else None
 
 
 def _ci_offsets(r: dict[str, Any], score: str) -> tuple[float, float] | None:
