@@ -55,8 +55,8 @@ def test_table_rendering_is_exact():
     csv_text = render_csv(FIXED)
     lines = csv_text.strip().splitlines()
     assert lines[0] == ("protocol,normal,gamma,method,encoder_loss,seed,score,auc,ap,auc_untrained,"
-                        "auc_ci95_low,auc_ci95_high,p_vs_untrained,kimg,fanogan_iters,lod,computed_otherwise")
-    assert lines[1] == "cifar10,automobile,0.0,wildgan,image,0,A,0.400000,0.410000,0.600000,,,,100.000000,,,"
+                        "auc_ci95_low,auc_ci95_high,p_vs_untrained,p_test,kimg,fanogan_iters,lod,computed_otherwise")
+    assert lines[1] == "cifar10,automobile,0.0,wildgan,image,0,A,0.400000,0.410000,0.600000,,,,,100.000000,,,"
     assert len(lines) == 1 + len(FIXED) * 8
     # rows in the order of the cells, not of their completion: an extended study's file is a fresh run's
     assert render_csv(FIXED[::-1]) == csv_text
@@ -911,11 +911,15 @@ def test_tables_csv_gives_each_auc_its_interval_and_paired_test():
     r = dict(FIXED[0], auc_ci95={"a": [0.61, 0.78], "A": [None, None]},
              auc_vs_controls={"a": {"untrained": {"diff": 0.1, "se": 0.05, "p": 0.0455}}})
     got = {(x["score"]): x for x in csv.DictReader(io.StringIO(render_csv([r])))}
-    assert (got["a"]["auc_ci95_low"], got["a"]["auc_ci95_high"], got["a"]["p_vs_untrained"]) == \
-        ("0.610000", "0.780000", "0.045500")
+    assert (got["a"]["auc_ci95_low"], got["a"]["auc_ci95_high"], got["a"]["p_vs_untrained"], got["a"]["p_test"]) == \
+        ("0.610000", "0.780000", "0.045500", "DeLong")          # (a row kept before the tests were named: DeLong's)
     # undefined, not kept, or a pixel control: empty, never a made-up number
     for s in ("A", "L_r", "pixel_norm"):
-        assert (got[s]["auc_ci95_low"], got[s]["auc_ci95_high"], got[s]["p_vs_untrained"]) == ("", "", ""), s
+        assert (got[s]["auc_ci95_low"], got[s]["auc_ci95_high"], got[s]["p_vs_untrained"], got[s]["p_test"]) == \
+            ("", "", "", ""), s
+    # a small test set's p is the permutation test's, and the column says so
+    r["auc_vs_controls"]["a"]["untrained"]["test"] = "exact permutation"
+    assert {x["score"]: x for x in csv.DictReader(io.StringIO(render_csv([r])))}["a"]["p_test"] == "exact permutation"
     assert list(got["a"])[-1] == "computed_otherwise"
 
 

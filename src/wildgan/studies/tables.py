@@ -373,8 +373,9 @@ def _training_line(rows: list[dict[str, Any]]) -> str:
 
 def render_csv(rows: list[dict[str, Any]], apart: dict[str, str] | None = None) -> str:
     """One line per (cell, score): flat and easy to load in a spreadsheet. Each trained score's AUC has its 95%
-    interval over the test images (auc_ci95_low/high, a row's auc_ci95) and the p of DeLong's paired test against
-    the same score of the untrained networks (p_vs_untrained, a row's auc_vs_controls), as eval.json has them: the
+    interval over the test images (auc_ci95_low/high, a row's auc_ci95) and the p of the paired test against the
+    same score of the untrained networks (p_vs_untrained, a row's auc_vs_controls), as eval.json has them, with the
+    test's name (p_test: DeLong, or a permutation test on a small test set, evaluation.metrics.auc_difference): the
     AUCs alone do not say how sure they are. Empty where the row keeps none (a pixel control, a row kept before
     they were). Its last column, computed_otherwise, says how a row left out of tables.md (apart: see the module's
     docstring) was computed otherwise; empty for the rest."""
@@ -382,8 +383,8 @@ def render_csv(rows: list[dict[str, Any]], apart: dict[str, str] | None = None) 
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(["protocol", "normal", "gamma", "method", "encoder_loss", "seed", "score", "auc", "ap",
-                "auc_untrained", "auc_ci95_low", "auc_ci95_high", "p_vs_untrained", "kimg", "fanogan_iters", "lod",
-                "computed_otherwise"])
+                "auc_untrained", "auc_ci95_low", "auc_ci95_high", "p_vs_untrained", "p_test", "kimg", "fanogan_iters",
+                "lod", "computed_otherwise"])
     # in the order of the cells, not of their completion: a study extended with another gamma (or a cell finished
     # after a kill) gives the same file as one run of its final command
     rank = {"wildgan": 0, "fanogan": 1, "search": 2}          # (the methods in the tables' order)
@@ -399,10 +400,11 @@ def render_csv(rows: list[dict[str, Any]], apart: dict[str, str] | None = None) 
                 w.writerow([r.get("protocol"), r["normal"], r["gamma"], r["method"], r.get("encoder_loss", ""),
                             r["seed"], s, _f(r["auc"][s]), _f(r["ap"].get(s)),
                             _f(r["controls"]["untrained"].get(s)), _f(lo_hi[0]), _f(lo_hi[1]),
-                            _f(_p_vs_untrained(r, s)), _f(r.get("kimg")), its, _f(r.get("lod")), how])
+                            _f(_p_vs_untrained(r, s)), _p_test(r, s), _f(r.get("kimg")), its, _f(r.get("lod")),
+                            how])
         for k, _ in CONTROL_ROWS[1:]:
             w.writerow([r.get("protocol"), r["normal"], r["gamma"], r["method"], r.get("encoder_loss", ""),
-                        r["seed"], k, _f(r["controls"].get(k)), _f(r.get("controls_ap", {}).get(k)), "", "", "", "",
+                        r["seed"], k, _f(r["controls"].get(k)), _f(r.get("controls_ap", {}).get(k)), "", "", "", "", "",
                         _f(r.get("kimg")), its, _f(r.get("lod")), how])
     return buf.getvalue()
 
@@ -421,13 +423,26 @@ def _ci_half(r: dict[str, Any], score: str) -> float | None:
     return None
 
 
-def _p_vs_untrained(r: dict[str, Any], score: str) -> float | None:
-    """The p of a row's paired test of `score` against its untrained networks (auc_vs_controls); None where the row
-    keeps none or it is undefined."""
+def _vs_untrained(r: dict[str, Any], score: str) -> dict[str, Any]:
+    """A row's paired test of `score` against its untrained networks (auc_vs_controls); {} where it keeps none."""
     vs = r.get("auc_vs_controls")
     test = (vs.get(score) or {}).get("untrained") if isinstance(vs, dict) else None
-    p = test.get("p") if isinstance(test, dict) else None
+    return test if isinstance(test, dict) else {}
+
+
+def _p_vs_untrained(r: dict[str, Any], score: str) -> float | None:
+    """The p of a row's paired test of `score` against its untrained networks; None where the row keeps none or it is
+    undefined."""
+    p = _vs_untrained(r, score).get("p")
     return float(p) if isinstance(p, (int, float)) and p == p else None
+
+
+def _p_test(r: dict[str, Any], score: str) -> str:
+    """The name of the test that p_vs_untrained is of; '' where there is no p. Rows kept before auc_difference named
+    its test were all DeLong's."""
+    if _p_vs_untrained(r, score) is None:
+        return ""
+    return str(_vs_untrained(r, score).get("test") or "DeLong")
 
 
 def _ci_offsets(r: dict[str, Any], score: str) -> tuple[float, float] | None:
