@@ -875,3 +875,22 @@ def test_average_precision_example_without_float_noise():
     s = np.array([2, 2, 3, 2, 4, 3, 0, 0], dtype=float)
     # (scikit-learn's float sum: 0.7250000000000001)
     assert average_precision(y, s) == 29 / 40 and repr(average_precision(y, s)) == "0.725"
+
+
+def test_auc_difference_gives_the_permutation_p_with_one_image_of_a_class():
+    """uses_permutation(1, n) is true and the permutation test needs only the ranks, but auc_difference returned
+    p nan ('test': 'DeLong') because DeLong's variance (two images of each class) was nan: a check set with one
+    anomaly got no p against its controls. The se stays nan; p is the brute-force enumeration's."""
+    from wildgan.evaluation.metrics import auc_difference, paired_permutation_p, uses_permutation
+
+    rng = np.random.default_rng(11)
+    for y in (np.r_[1, np.zeros(7, int)], np.r_[0, np.ones(6, int)], np.array([True, False, False])):
+        a, b = rng.normal(size=len(y)) + y, rng.normal(size=len(y))
+        m = int(np.sum(y))
+        assert uses_permutation(m, len(y) - m)
+        d = auc_difference(y, a, b)
+        assert d["test"] == "exact permutation" and math.isnan(d["se"]), d
+        assert d["p"] == paired_permutation_p(y, a, b)[0]
+        assert d["p"] == pytest.approx(_brute_force_permutation_p(np.asarray(y, int), a, b), rel=1e-12)
+    d = auc_difference(np.r_[1, np.zeros(7, int)], np.r_[np.inf, np.zeros(7)], np.arange(8.0))
+    assert math.isnan(d["p"]) and d["test"] == "DeLong"          # (a non-finite score: no AUC, no test)

@@ -373,11 +373,12 @@ def _training_line(rows: list[dict[str, Any]]) -> str:
 
 def render_csv(rows: list[dict[str, Any]], apart: dict[str, str] | None = None) -> str:
     """One line per (cell, score): flat and easy to load in a spreadsheet. Each trained score's AUC has its 95%
-    interval over the test images (auc_ci95_low/high, a row's auc_ci95) and the p of DeLong's paired test against
-    the same score of the untrained networks (p_vs_untrained, a row's auc_vs_controls), as eval.json has them: the
-    AUCs alone do not say how sure they are. Empty where the row keeps none (a pixel control, a row kept before
-    they were). Its last column, computed_otherwise, says how a row left out of tables.md (apart: see the module's
-    docstring) was computed otherwise; empty for the rest."""
+    interval over the test images (auc_ci95_low/high, a row's auc_ci95) and the p of the paired test against the
+    same score of the untrained networks (p_vs_untrained, a row's auc_vs_controls, whose 'test' says whether it was
+    DeLong's or, on a small test set, the permutation test's), as eval.json has them: the AUCs alone do not say
+    how sure they are. Empty where the row keeps none (a pixel control, a row kept before they were). Its last
+    column, computed_otherwise, says how a row left out of tables.md (apart: see the module's docstring) was
+    computed otherwise; empty for the rest."""
     apart = apart or {}
     buf = io.StringIO()
     w = csv.writer(buf)
