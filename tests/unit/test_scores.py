@@ -894,3 +894,25 @@ def test_auc_difference_gives_the_permutation_p_with_one_image_of_a_class():
         assert d["p"] == pytest.approx(_brute_force_permutation_p(np.asarray(y, int), a, b), rel=1e-12)
     d = auc_difference(np.r_[1, np.zeros(7, int)], np.r_[np.inf, np.zeros(7)], np.arange(8.0))
     assert math.isnan(d["p"]) and d["test"] == "DeLong"          # (a non-finite score: no AUC, no test)
+
+
+def test_the_paired_permutation_p_matches_the_enumeration_on_degenerate_scores():
+    """The weights' shortcut (_swap_weights) against the 2^N swaps where it could slip: a constant score, two equal
+    or monotonically related scores, one score reversed, ties across the two scores' ranks, a perfect score, one
+    image of a class, and labels given as bool or float."""
+    from wildgan.evaluation.metrics import paired_permutation_p
+
+    rng = np.random.default_rng(12)
+    for trial in range(24):
+        n_img = int(rng.integers(3, 9))
+        m = int(rng.integers(1, n_img))
+        y = rng.permutation(np.r_[np.ones(m, int), np.zeros(n_img - m, int)])
+        v = rng.normal(size=n_img) + y
+        a, b = [(np.zeros(n_img), v), (v, v.copy()), (v, np.exp(3 * v) - 5), (v, -v),
+                (rng.integers(0, 3, n_img) * 1.0, rng.integers(1, 4, n_img) * 1.0),
+                (y + 0.1 * rng.random(n_img), v)][trial % 6]
+        want = _brute_force_permutation_p(y, a, b)
+        for labels in (y, y.astype(bool), y.astype(float)):
+            p, test = paired_permutation_p(labels, a, b)
+            assert test == "exact permutation" and p == pytest.approx(want, rel=1e-12, abs=1e-15), (trial, labels)
+    assert math.isnan(paired_permutation_p(np.array([0, 1, 0, 1]), np.r_[0.0, np.inf, 1, 2], np.ones(4))[0])
