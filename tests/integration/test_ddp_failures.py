@@ -405,6 +405,43 @@ def test_a_sigterm_as_rank_0_writes_the_final_networks_is_told_alike_by_every_ra
     print(f"\nSIGTERM to {to} as rank 0 wrote network-final: the job ended after {took:.1f} s")
 
 
+# A SIGTERM to rank 0 alone while it writes the last round's checkpoint: after the ranks agreed that no stop had
+# come in that round, before the end's commit (network-final) that holds stops.
+LAST_SAVE_STOP_WRAPPER = textwrap.dedent('''
+    import os, signal, sys
+    if os.environ["RANK"] == "0":
+        from wildgan import checkpoint
+        real = checkpoint.save_checkpoint
+        def save(folder, name, *args, **kw):
+            if name.startswith("ckpt-") and int(name[5:]) >= 100:          # the last round's (0.1 kimg)
+                os.kill(os.getpid(), signal.SIGTERM)
+            return real(folder, name, *args, **kw)
+        checkpoint.save_checkpoint = save
+    from wildgan.cli import main
+    sys.exit(main(sys.argv[2:]))
+''')
+
+
+@pytest.mark.integration
+def test_a_sigterm_to_one_rank_as_it_saves_the_last_checkpoint_stops_the_job(tmp_path: Path):
+    """The ranks agree on a stop at each round's end, and at the end's commit on the signals it held; a SIGTERM that
+    reached rank 0 alone between the two (while it wrote the last round's checkpoint) set its flag and was then
+    dropped: the job finished as if no stop had come, exit 0, and went on to what follows training. It is now told
+    as a stop at the end on every rank (rank 1: on another rank), exiting 143, the networks complete."""
+    wrapper = tmp_path / "stop_last_save.py"
+    wrapper.write_text(LAST_SAVE_STOP_WRAPPER)
+    run = tmp_path / "run"
+    proc, took = _torchrun(wrapper, "-", *TRAIN, "--data", str(_toy(tmp_path)), "--out", str(run))
+    err = proc.stderr
+    assert proc.returncode != 0, err[-3000:]
+    ended = " as training ended at 0.128 kimg; the training is complete and its networks are saved"
+    assert f"wildgan: interrupted by signal 15{ended}" in err, err[-3000:]
+    assert f"wildgan (rank 1 of 2): interrupted by signal 15 on another rank{ended}" in err, err[-3000:]
+    assert re.search(r"exitcode\s*:\s*143", err) and not re.search(r"exitcode\s*:\s*130", err), err[-3000:]
+    assert (run / "network-final.safetensors").is_file() and (run / "network-final.json").is_file()
+    print(f"\nSIGTERM to rank 0 as it saved the last checkpoint: the job ended after {took:.1f} s")
+
+
 # Rank 1 alone fails: a ConfigError in sharded scoring (the gather), then a DataError naming a file in start_together
 # (its data unreadable); each rank writes what it caught, by the class a caller would catch it by, to $OUT/rank-R.txt
 # (its own file: the ranks' prints share one pipe, which can join their lines).

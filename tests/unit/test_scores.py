@@ -875,3 +875,44 @@ def test_average_precision_example_without_float_noise():
     s = np.array([2, 2, 3, 2, 4, 3, 0, 0], dtype=float)
     # (scikit-learn's float sum: 0.7250000000000001)
     assert average_precision(y, s) == 29 / 40 and repr(average_precision(y, s)) == "0.725"
+
+
+def test_auc_difference_gives_the_permutation_p_with_one_image_of_a_class():
+    """uses_permutation(1, n) is true and the permutation test needs only the ranks, but auc_difference returned
+    p nan ('test': 'DeLong') because DeLong's variance (two images of each class) was nan: a check set with one
+    anomaly got no p against its controls. The se stays nan; p is the brute-force enumeration's."""
+    from wildgan.evaluation.metrics import auc_difference, paired_permutation_p, uses_permutation
+
+    rng = np.random.default_rng(11)
+    for y in (np.r_[1, np.zeros(7, int)], np.r_[0, np.ones(6, int)], np.array([True, False, False])):
+        a, b = rng.normal(size=len(y)) + y, rng.normal(size=len(y))
+        m = int(np.sum(y))
+        assert uses_permutation(m, len(y) - m)
+        d = auc_difference(y, a, b)
+        assert d["test"] == "exact permutation" and math.isnan(d["se"]), d
+        assert d["p"] == paired_permutation_p(y, a, b)[0]
+        assert d["p"] == pytest.approx(_brute_force_permutation_p(np.asarray(y, int), a, b), rel=1e-12)
+    d = auc_difference(np.r_[1, np.zeros(7, int)], np.r_[np.inf, np.zeros(7)], np.arange(8.0))
+    assert math.isnan(d["p"]) and d["test"] == "DeLong"          # (a non-finite score: no AUC, no test)
+
+
+def test_the_paired_permutation_p_matches_the_enumeration_on_degenerate_scores():
+    """The weights' shortcut (_swap_weights) against the 2^N swaps where it could slip: a constant score, two equal
+    or monotonically related scores, one score reversed, ties across the two scores' ranks, a perfect score, one
+    image of a class, and labels given as bool or float."""
+    from wildgan.evaluation.metrics import paired_permutation_p
+
+    rng = np.random.default_rng(12)
+    for trial in range(24):
+        n_img = int(rng.integers(3, 9))
+        m = int(rng.integers(1, n_img))
+        y = rng.permutation(np.r_[np.ones(m, int), np.zeros(n_img - m, int)])
+        v = rng.normal(size=n_img) + y
+        a, b = [(np.zeros(n_img), v), (v, v.copy()), (v, np.exp(3 * v) - 5), (v, -v),
+                (rng.integers(0, 3, n_img) * 1.0, rng.integers(1, 4, n_img) * 1.0),
+                (y + 0.1 * rng.random(n_img), v)][trial % 6]
+        want = _brute_force_permutation_p(y, a, b)
+        for labels in (y, y.astype(bool), y.astype(float)):
+            p, test = paired_permutation_p(labels, a, b)
+            assert test == "exact permutation" and p == pytest.approx(want, rel=1e-12, abs=1e-15), (trial, labels)
+    assert math.isnan(paired_permutation_p(np.array([0, 1, 0, 1]), np.r_[0.0, np.inf, 1, 2], np.ones(4))[0])

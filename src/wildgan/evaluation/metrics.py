@@ -303,7 +303,9 @@ def auc_difference(labels: np.ndarray, first: np.ndarray, second: np.ndarray) ->
     then give p 1. Unequal AUCs with it 0 (each AUC 0, 1, or of scores all tied) would give p 0 on any number of
     images, so there the se is the one that the two auc_ci intervals give the difference by Newcombe's (1998) hybrid
     method, the intervals' sides toward each other added in quadrature, as if the scores were independent, and
-    DeLong's p is the normal one of that se (where the permutation test gives p, it does, from the ranks alone)."""
+    DeLong's p is the normal one of that se (where the permutation test gives p, it does, from the ranks alone).
+    With one image of a class the se is nan (DeLong's variance needs two of each) but the permutation test's p is
+    still given, as uses_permutation says."""
     aucs, cov = delong(labels, [first, second])
     diff = float(aucs[0] - aucs[1])
     y = _check(labels, first)[0]
@@ -317,6 +319,10 @@ def auc_difference(labels: np.ndarray, first: np.ndarray, second: np.ndarray) ->
         diff = (_twice_u(y, a) - _twice_u(y, _check(labels, second)[1])) / (2 * m * (len(y) - m))
     var = float(cov[0, 0] + cov[1, 1] - 2 * cov[0, 1])
     if not (math.isfinite(diff) and math.isfinite(var)):
+        # one image of a class: DeLong's variance needs two of each, the permutation test's p only the ranks
+        if small and math.isfinite(diff):
+            p, test = paired_permutation_p(labels, first, second)
+            return {"diff": diff, "se": float("nan"), "p": p, "test": test}
         return {"diff": diff, "se": float("nan"), "p": float("nan"), "test": test}
     se = math.sqrt(max(var, 0.0))
     if se == 0.0 and diff != 0.0:
@@ -351,8 +357,8 @@ def auc_uncertainty(trained: Mapping[str, np.ndarray], labels: np.ndarray,
     Every trained score is compared (auc_difference, paired) with the same score of the untrained networks and with
     each pixel control. A pixel control below AUC 0.5 is compared with its sign flipped ('flipped': true), i.e. with
     max(AUC, 1 - AUC), the baseline the table says to beat: the harder comparison, so a flip chosen on the test
-    labels can only make a trained score look worse. Undefined numbers (one class, fewer than 2 images of one, a
-    non-finite score) are null."""
+    labels can only make a trained score look worse. Undefined numbers (one class or a non-finite score; the
+    intervals and se also with fewer than 2 images of a class, where p is the permutation test's) are null."""
     ci = {k: [_json_number(v) for v in auc_ci(labels, s)] for k, s in trained.items()}
     flips = {}
     for name, s in (pixel or {}).items():

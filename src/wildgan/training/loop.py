@@ -1144,7 +1144,9 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
                 "kind": ckpt.NETWORKS_KIND, "nimg": state.nimg, "kimg": state.nimg / 1000, "status": status,
                 "seed": tc.seed, "net": run_config_to_dict(cfg)["net"], "config": run_config_to_dict(cfg),
                 "elapsed_s": elapsed0 + time.time() - t_start, "lod": trained_lod()})
-        late = held[0] if held else 0
+        # (a stop that reached this rank after the ranks' last agreement, as it wrote the last round's checkpoint,
+        # set its flag outside this block: agreed here too, or under torchrun the job finished as if none had come)
+        late = held[0] if held else flag.signum or 0
         if dist is not None:
             (late,) = dist.max_ints(late)      # (every rank waits here for the files, as at a barrier)
         if late:
