@@ -295,7 +295,7 @@ def uncertainty_line(rows: list[dict[str, Any]]) -> str | None:
     return (f"One cell's AUC of its method's own score is worth {span} on its test images (95% interval, "
             f"DeLong logit + Newcombe score; each row's auc_ci95 in results.jsonl, and auc_vs_controls: a "
             f"paired test against every control, DeLong's, or a permutation test where a class has under 10 of at "
-            f"most 1,000 images). "
+            f"most 2,000 images). "
             f"That leaves out the spread between training seeds, which the ± of several seeds shows.")
 
 
