@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from wildgan.config import PRESETS, DataConfig, RunConfig, TrainConfig, net_config_for_preset, read_run_config
-from wildgan.errors import ConfigError, DataError
+from wildgan.errors import ConfigError, DataError, TrainingInterrupted
 from wildgan.training.run import check_run_dir, train_run
 from wildgan.studies import grid, read_rows, render_csv, render_markdown
 from wildgan.studies import study as study_mod
@@ -487,7 +487,7 @@ def test_study_resumes_without_redoing_finished_cells(tmp_path, monkeypatch):
         return real(cfg, run_dir, **kw)
 
     monkeypatch.setattr(study_mod, "train_run", counting)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(TrainingInterrupted):
         study_mod.run_study(base, cells, tmp_path / "st", progress=False, log=lambda m: None)
     assert len(read_rows(tmp_path / "st" / "results.jsonl")) == 1
     rows = study_mod.run_study(base, cells, tmp_path / "st", progress=False, log=lambda m: None)
@@ -537,9 +537,11 @@ def test_a_stopped_cell_says_how_the_study_continues(tmp_path, monkeypatch):
     with pytest.raises(TrainingInterrupted) as e:
         study_mod.run_study(_base(tmp_path), cell, tmp_path / "st", progress=False, log=said.append)
     logged = (tmp_path / "st" / "runs" / cell[0].key / "log.txt").read_text()
-    for text in (str(e.value), said[-1], logged):
+    for text in (str(e.value), logged):
         assert "--resume" not in text and "run the same `wildgan study` command again" in text, text
     assert e.value.signum == 2
+    # said by the error raised, once: the study's log did not show it too (on the terminal, the same words twice)
+    assert not any("stopped" in m for m in said), said
 
 
 def test_a_study_stopped_in_a_cell_says_so_once_in_its_log(tmp_path, monkeypatch):
@@ -577,9 +579,11 @@ def test_a_cell_stopped_while_it_was_evaluated_says_so_in_its_own_log(tmp_path, 
                  "--out", str(st)]) == 130
     cell = st / "runs" / "0_g0_wildgan_image_s0"
     assert (cell / "network-final.json").is_file()
-    assert (cell / "log.txt").read_text().splitlines()[-1] == "stopped: KeyboardInterrupt"
+    said = ("stopped: interrupted (Ctrl-C) while cell 0_g0_wildgan_image_s0 was evaluated; to continue, run the same "
+            "`wildgan study` command again (finished cells are kept, this one is evaluated)")
+    assert (cell / "log.txt").read_text().splitlines()[-1] == said
     study_lines = (st / "log.txt").read_text().splitlines()
-    assert study_lines.count("stopped: KeyboardInterrupt") == 1, study_lines
+    assert study_lines.count(said) == 1, study_lines
 
 
 def test_a_cell_stopped_as_its_training_ended_says_so_in_the_study_s_terms(tmp_path, monkeypatch):
@@ -626,7 +630,7 @@ def test_tables_follow_the_rows_of_a_study_stopped_partway(tmp_path, monkeypatch
         return real(cfg, run_dir, **kw)
 
     monkeypatch.setattr(study_mod, "train_run", stopping)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(TrainingInterrupted):
         study_mod.run_study(base, grid(["0"], [0.0, 0.1], ["wildgan"], ["image"], [0, 1]), st, progress=False,
                             log=lambda m: None)
     rows = read_rows(st / "results.jsonl")
@@ -1183,7 +1187,7 @@ def test_a_study_started_before_the_nested_draw_keeps_its_cells_rule(tmp_path, m
 
     monkeypatch.setattr(study_mod, "train_run", stop)
     said: list[str] = []
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(TrainingInterrupted):
         study_mod.run_study(base, [new, old], st, progress=False, log=said.append)
     assert trained == [rule]
     assert any("'choice' rule of the wildgan that started the study" in m for m in said) == (rule == "choice")
@@ -1206,7 +1210,8 @@ def test_the_study_and_each_cell_log_the_warnings_said_about_their_data(tmp_path
                      "--out", str(st)]) == 0
     study = (st / "log.txt").read_text().splitlines()
     cell = (st / "runs" / "0_g0.05_wildgan_image_s0" / "log.txt").read_text().splitlines()
-    assert rounded in study[0] and study[1].startswith("[1/1] 0_g0.05_wildgan_image_s0: training"), study
+    assert rounded in study[0] and study[1].startswith("session: wildgan study --data ") and \
+        study[2].startswith("[1/1] 0_g0.05_wildgan_image_s0: training"), study
     assert sum(rounded in line for line in study) == 1, study        # said twice, written once
     assert rounded in cell[0] and cell[0].startswith("warning: ") and cell[1].startswith("training wildgan"), cell
     assert len(set(cell)) == len(cell), cell
@@ -1813,3 +1818,58 @@ def test_a_study_s_cells_of_two_encoder_losses_are_compared_as_they_finish(tmp_p
     assert c["diff"] == pytest.approx(auc_difference(y, first["a"], second["a"])["diff"])
     assert (st / "tables.md").read_text() == render_markdown(read_rows(st / "results.jsonl"),
                                                              comparisons=read_comparisons(st / COMPARISONS))
+
+
+def test_the_study_s_log_marks_where_each_session_starts_and_what_ran_it(tmp_path, capsys):
+    # the header "study: N cells -> OUT" went to the terminal only: the study's log.txt told its sessions apart by
+    # nothing but their "done, skipped" lines, and did not say which command or wildgan ran them
+    from wildgan import __version__
+    from wildgan.cli import main
+
+    data, st = _base(tmp_path).data.data, tmp_path / "st"
+    args = ["study", "--data", data, "--normal", "0", "--contamination", "0", *_TINY_STUDY, "--out", str(st)]
+    assert main(args) == 0
+    assert main([*args[:-2], "--seeds", "0,1", "--out", str(st)]) == 0      # extended by a seed: one done already
+    sessions = [x for x in (st / "log.txt").read_text().splitlines() if x.startswith("session: ")]
+    assert sessions == [f"session: wildgan {' '.join(args)} (wildgan {__version__}): 1 cell, 0 done already",
+                        f"session: wildgan {' '.join(args[:-2])} --seeds 0,1 --out {st} (wildgan {__version__}): 2 "
+                        f"cells, 1 done already"]
+    # a refused command (other settings than the study's cells) still writes nothing into the folder
+    before = (st / "log.txt").read_bytes()
+    assert main([*args[:-2], "--total-kimg", "0.05", "--out", str(st)]) == 2
+    assert (st / "log.txt").read_bytes() == before
+
+
+def test_a_study_stopped_says_once_on_the_terminal_what_stopped_and_how_to_continue(tmp_path, monkeypatch, capsys):
+    # a stop in a cell's training was said twice ("stopped: ..." from the study, "wildgan: interrupted ..." from the
+    # command), and a kill while a cell was evaluated said only "wildgan: terminated (SIGTERM)", not how to go on
+    from wildgan.cli import main
+    from wildgan.errors import Terminated
+
+    data, st = _base(tmp_path).data.data, tmp_path / "st"
+    args = ["study", "--data", data, "--normal", "0", "--contamination", "0", *_TINY_STUDY, "--out", str(st)]
+
+    def stopped(cfg, run_dir, **kw):
+        run_dir.mkdir(parents=True, exist_ok=True)
+        raise TrainingInterrupted(f"interrupted by signal 2 at 0.016 of 0.032 kimg; checkpoint saved in {run_dir}; "
+                                  f"continue with --resume", 2)
+
+    real = study_mod.train_run
+    monkeypatch.setattr(study_mod, "train_run", stopped)
+    capsys.readouterr()
+    assert main(args) == 130
+    err = capsys.readouterr().err
+    assert err.count("interrupted by signal 2 at 0.016 of 0.032 kimg") == 1, err
+    assert "wildgan: interrupted by signal 2" in err and "run the same `wildgan study` command again" in err, err
+
+    def killed(*a, **k):
+        raise Terminated("terminated (SIGTERM)")
+
+    monkeypatch.setattr(study_mod, "train_run", real)
+    monkeypatch.setattr(study_mod, "evaluate_run", killed)
+    shutil.rmtree(st / "runs")
+    assert main(args) == 143
+    err = capsys.readouterr().err
+    said = ("terminated (SIGTERM) while cell 0_g0_wildgan_image_s0 was evaluated; to continue, run the same "
+            "`wildgan study` command again (finished cells are kept, this one is evaluated)")
+    assert err.count("terminated (SIGTERM)") == 1 and f"wildgan: {said}" in err, err

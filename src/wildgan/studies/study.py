@@ -29,7 +29,8 @@ from ..config import (DataConfig, RunConfig, ScoreConfig, SearchConfig, check_ap
 from ..data import AnomalySplit, LoadedData, build_split, load_split_data
 from ..data.splits import read_for
 from ..data.readers import is_run_dir
-from ..errors import ConfigError, DataError, TrainingInterrupted, WildganError, WildganWarning, warn_user
+from ..errors import (ConfigError, DataError, Terminated, TrainingInterrupted, WildganError, WildganWarning,
+                      warn_user)
 from ..evaluation.run import evaluate_run
 from ..fileio import atomic_write_text, json_lines, leave_out_defaults, make_folder
 from ..runlog import RunLog, copying_warnings
@@ -583,7 +584,7 @@ def _done(run_dir: Path) -> bool:
 def run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress: bool = True,
               log: Callable[[str], None] = print, cells_checked: bool = False,
               rows_named: bool = False, data_said: Sequence[str] = (), loaded: LoadedData | None = None,
-              checked_said: Sequence[str] = ()) -> list[dict[str, Any]]:
+              checked_said: Sequence[str] = (), command: str | None = None) -> list[dict[str, Any]]:
     """Train and evaluate every cell not yet in STUDY_DIR/results.jsonl (one study process per folder, refused if
     the folder holds another configuration, or if any cell to run would fail: see check_cells), then write the
     tables; returns every row. The lines of results.jsonl that are no rows are named first, in one warning
@@ -596,7 +597,12 @@ def run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress: 
     is their read byte for byte (data.splits.read_for: an .npz, a tree of small images of one size, read at their own
     size), which then do not read it again; data_said is then what each cell's log.txt is given of the read.
     checked_said: the wildgan warnings the caller's check_cells showed (a contamination's rounding, ...): each cell's
-    own split says them again into its log.txt, not on the terminal."""
+    own split says them again into its log.txt, not on the terminal.
+
+    A log that is a RunLog (the study's log.txt: `wildgan study`'s) gets the lines only a log file needs, not shown:
+    a line where this session starts, once the refusals are past (a refused command writes nothing), naming the
+    command (`command`: the command line as given; None: 'run_study'), the wildgan version, the cells and how many
+    of them are done already; and how a cell's session ended ('stopped: ...', which the error raised says)."""
     study_dir = check_api_call("run_study", base, "base", study_dir, "study_dir")
     if not isinstance(cells, (list, tuple)):
         raise ConfigError(f"run_study: cells must be a list of Cell, got {type(cells).__name__}")
@@ -637,6 +643,14 @@ def run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress: 
             # --threads for the whole session: the training sets it, but a session that only evaluates cells (their
             # rows lost to a kill) would score at torch's default count, and float sums differ with the count
             torch.set_num_threads(base.train.threads)
+        if isinstance(log, RunLog):
+            # the sessions of one study folder told apart in its log.txt, by what ran them and from where it went on
+            from .. import __version__
+
+            unique = list({c.key: c for c in cells}.values())
+            done = len(unique) - len(cells_to_compute(base, unique, study_dir))
+            log.write(f"session: {command or 'run_study'} (wildgan {__version__}): {len(unique)} cell"
+                      f"{'s' if len(unique) != 1 else ''}, {done} done already")
         return _run_study(base, cells, study_dir, progress=progress, log=log, data_said=data_said, loaded=loaded,
                           checked_said=checked_said)
 
@@ -728,6 +742,13 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
             log(msg)
             cell_file.write(msg)
 
+        def stop_said(msg: str, cell_file: RunLog = cell_file) -> None:
+            # how the cell's session ended: into its log.txt and the study's, not on the terminal, where the error
+            # raised says it once (the CLI's `wildgan: ...` line; before, the same words twice, a line apart)
+            cell_file.write(msg)
+            if isinstance(log, RunLog):
+                log.write(msg)
+
         with copying_warnings(cell_file):
             split = None
             if not _done(run_dir):
@@ -749,11 +770,14 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
                             .replace("(the training scores, --evaluate)", "(the cell's evaluation)") +
                             "; to continue, run the same `wildgan study` command again (finished cells are kept, this "
                             + ("one is evaluated)" if e.complete else "one continues)"))
-                    cell_log(f"stopped: {said}")
+                    stop_said(f"stopped: {said}")
                     raise TrainingInterrupted(said, e.signum, where=e.where, checkpoint_dir=e.checkpoint_dir,
                                               complete=e.complete) from None
                 except BaseException as e:
-                    cell_log(f"stopped: {str(e) or type(e).__name__}")
+                    stopped = _stop_of(e, cell, "trained")
+                    stop_said(f"stopped: {stopped or str(e) or type(e).__name__}")
+                    if stopped is not None:
+                        raise stopped from None
                     raise
             log(f"[{i + 1}/{len(cells)}] {cell.key}: evaluating")
             try:
@@ -766,8 +790,11 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
                                   log=cell_log, own_split=split)
             except BaseException as e:
                 # the cell's log.txt says how its session ended here too (a Ctrl-C or kill while it was scored), as
-                # it does for one stopped in training; the study's log gets the same line once (cli)
-                cell_log(f"stopped: {str(e) or type(e).__name__}")
+                # it does for one stopped in training, and what the same command then does
+                stopped = _stop_of(e, cell, "evaluated")
+                stop_said(f"stopped: {stopped or str(e) or type(e).__name__}")
+                if stopped is not None:
+                    raise stopped from None
                 raise
             split = None                    # (not held while the next cell reads its own)
             info = ev["data"]
@@ -828,6 +855,20 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
     if not fresh:                       # every cell was done already: the tables re-made from the rows as they are
         write_tables(study_dir, rows, apart=scored_otherwise(rows, base, study_dir))
     return rows
+
+
+def _stop_of(e: BaseException, cell: Cell, doing: str) -> TrainingInterrupted | None:
+    """A Ctrl-C or SIGTERM (KeyboardInterrupt, Terminated) that came while `cell` was trained outside training's own
+    loop (which says its stops itself) or evaluated, as the study's stop: what stopped, where, and how the study
+    continues, which a bare `interrupted` or `terminated (SIGTERM)` did not say. None for any other error."""
+    if not isinstance(e, (KeyboardInterrupt, Terminated)):
+        return None
+    signum, what = (2, "interrupted (Ctrl-C)") if isinstance(e, KeyboardInterrupt) else (15, "terminated (SIGTERM)")
+    evaluated = doing == "evaluated"
+    return TrainingInterrupted(f"{what} while cell {cell.key} was {doing}; to continue, run the same `wildgan study` "
+                               f"command again (finished cells are kept, this one "
+                               f"{'is evaluated' if evaluated else 'continues'})", signum,
+                               where=f"while cell {cell.key} was {doing}", complete=evaluated)
 
 
 def data_sha256(identity: Any) -> str | None:
