@@ -2082,8 +2082,12 @@ def _run_the_study(a: argparse.Namespace, base: RunConfig, cells: list[Any], stu
     from .studies import run_study
 
     try:
+        import shlex
+
+        # (a namespace parsed without main has no command line: the study's log then names the command only)
+        command = shlex.join(getattr(a, "command_line", None) or ["wildgan", "study"])
         run_study(base, cells, Path(a.out), progress=not a.no_progress, log=study_log, cells_checked=True,
-                  rows_named=True, data_said=data_said, loaded=loaded, checked_said=checked_said)
+                  rows_named=True, data_said=data_said, loaded=loaded, checked_said=checked_said, command=command)
     except BaseException as e:
         # the study's log.txt says how it stopped, once: a cell that stopped has said it there already
         line = f"stopped: {str(e) or type(e).__name__}"
@@ -2204,6 +2208,7 @@ def _on_sigterm() -> tuple[Any, dict[str, bool]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    given = list(argv)
     p = make_parser()
     debug = "--debug" in argv
     import warnings
@@ -2240,6 +2245,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if extra:
                 _unrecognized(p, a.cmd, extra)
             a.typed = typed
+            a.command_line = ["wildgan", *given]    # (as typed: a study's log.txt records it)
             kernels_from_env()          # (a typo in WILDGAN_KERNELS is said now, not at the first forward)
             _refuse_torchrun_without_distributed(a)
             return int(a.func(a) or 0)

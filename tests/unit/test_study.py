@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from wildgan.config import PRESETS, DataConfig, RunConfig, TrainConfig, net_config_for_preset, read_run_config
-from wildgan.errors import ConfigError, DataError
+from wildgan.errors import ConfigError, DataError, TrainingInterrupted
 from wildgan.training.run import check_run_dir, train_run
 from wildgan.studies import grid, read_rows, render_csv, render_markdown
 from wildgan.studies import study as study_mod
@@ -487,7 +487,7 @@ def test_study_resumes_without_redoing_finished_cells(tmp_path, monkeypatch):
         return real(cfg, run_dir, **kw)
 
     monkeypatch.setattr(study_mod, "train_run", counting)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(TrainingInterrupted):
         study_mod.run_study(base, cells, tmp_path / "st", progress=False, log=lambda m: None)
     assert len(read_rows(tmp_path / "st" / "results.jsonl")) == 1
     rows = study_mod.run_study(base, cells, tmp_path / "st", progress=False, log=lambda m: None)
@@ -537,9 +537,11 @@ def test_a_stopped_cell_says_how_the_study_continues(tmp_path, monkeypatch):
     with pytest.raises(TrainingInterrupted) as e:
         study_mod.run_study(_base(tmp_path), cell, tmp_path / "st", progress=False, log=said.append)
     logged = (tmp_path / "st" / "runs" / cell[0].key / "log.txt").read_text()
-    for text in (str(e.value), said[-1], logged):
+    for text in (str(e.value), logged):
         assert "--resume" not in text and "run the same `wildgan study` command again" in text, text
     assert e.value.signum == 2
+    # said by the error raised, once: the study's log did not show it too (on the terminal, the same words twice)
+    assert not any("stopped" in m for m in said), said
 
 
 def test_a_study_stopped_in_a_cell_says_so_once_in_its_log(tmp_path, monkeypatch):
@@ -577,9 +579,11 @@ def test_a_cell_stopped_while_it_was_evaluated_says_so_in_its_own_log(tmp_path, 
                  "--out", str(st)]) == 130
     cell = st / "runs" / "0_g0_wildgan_image_s0"
     assert (cell / "network-final.json").is_file()
-    assert (cell / "log.txt").read_text().splitlines()[-1] == "stopped: KeyboardInterrupt"
+    said = ("stopped: interrupted (Ctrl-C) while cell 0_g0_wildgan_image_s0 was evaluated; to continue, run the same "
+            "`wildgan study` command again (finished cells are kept, this one is evaluated)")
+    assert (cell / "log.txt").read_text().splitlines()[-1] == said
     study_lines = (st / "log.txt").read_text().splitlines()
-    assert study_lines.count("stopped: KeyboardInterrupt") == 1, study_lines
+    assert study_lines.count(said) == 1, study_lines
 
 
 def test_a_cell_stopped_as_its_training_ended_says_so_in_the_study_s_terms(tmp_path, monkeypatch):
@@ -626,7 +630,7 @@ def test_tables_follow_the_rows_of_a_study_stopped_partway(tmp_path, monkeypatch
         return real(cfg, run_dir, **kw)
 
     monkeypatch.setattr(study_mod, "train_run", stopping)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(TrainingInterrupted):
         study_mod.run_study(base, grid(["0"], [0.0, 0.1], ["wildgan"], ["image"], [0, 1]), st, progress=False,
                             log=lambda m: None)
     rows = read_rows(st / "results.jsonl")
@@ -1183,7 +1187,7 @@ def test_a_study_started_before_the_nested_draw_keeps_its_cells_rule(tmp_path, m
 
     monkeypatch.setattr(study_mod, "train_run", stop)
     said: list[str] = []
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(TrainingInterrupted):
         study_mod.run_study(base, [new, old], st, progress=False, log=said.append)
     assert trained == [rule]
     assert any("'choice' rule of the wildgan that started the study" in m for m in said) == (rule == "choice")
@@ -1206,7 +1210,8 @@ def test_the_study_and_each_cell_log_the_warnings_said_about_their_data(tmp_path
                      "--out", str(st)]) == 0
     study = (st / "log.txt").read_text().splitlines()
     cell = (st / "runs" / "0_g0.05_wildgan_image_s0" / "log.txt").read_text().splitlines()
-    assert rounded in study[0] and study[1].startswith("[1/1] 0_g0.05_wildgan_image_s0: training"), study
+    assert rounded in study[0] and study[1].startswith("session: wildgan study --data ") and \
+        study[2].startswith("[1/1] 0_g0.05_wildgan_image_s0: training"), study
     assert sum(rounded in line for line in study) == 1, study        # said twice, written once
     assert rounded in cell[0] and cell[0].startswith("warning: ") and cell[1].startswith("training wildgan"), cell
     assert len(set(cell)) == len(cell), cell
@@ -1692,3 +1697,179 @@ def test_the_auc_vs_gamma_band_stays_inside_0_1(tmp_path, monkeypatch):
     ext += [c.get_paths()[0].get_extents() for c in ax.collections
             if isinstance(c, LineCollection) and c.get_linewidth()[0] > 2]
     assert len(ext) == 2 and max(e.y1 for e in ext) == 1.0 and min(e.y0 for e in ext) == 0.0
+
+
+def _scores_csv(run_dir: Path, ids: list[str], labels: list[int], scores: dict[str, list[float]]) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    lines = ["id,label," + ",".join(scores)]
+    lines += [f"{i},{y}," + ",".join(f"{scores[k][j]:.9g}" for k in scores)
+              for j, (i, y) in enumerate(zip(ids, labels))]
+    (run_dir / "test_scores.csv").write_text("\n".join(lines) + "\n")
+
+
+def _paired_rows(tmp_path: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Two cells (ours, f-AnoGAN) of one seed with their test_scores.csv, f-AnoGAN's in another order of the images,
+    and what auc_difference gives for them."""
+    from wildgan.evaluation import auc_difference, roc_auc
+
+    rng = np.random.default_rng(1)
+    y = np.repeat([0, 1], 30)
+    ours, theirs = y + rng.normal(0, 0.8, 60), y + rng.normal(0, 1.5, 60)
+    ids = [f"img{i}" for i in range(60)]
+    rows = []
+    for method, enc, own, s in (("wildgan", "image", "a", ours), ("fanogan", "-", "A", theirs)):
+        r = _row(method, enc, 0.0, 0, 0.5)
+        r["auc"] = {**r["auc"], own: roc_auc(y, np.asarray([float(f"{v:.9g}") for v in s])), "L_r": 0.5}
+        r["run_dir"] = f"runs/{r['cell']}"
+        order = np.arange(60) if method == "wildgan" else rng.permutation(60)
+        _scores_csv(tmp_path / r["run_dir"], [ids[i] for i in order], list(y[order]),
+                    {own: list(s[order]), "L_r": [0.0] * 60})
+        rows.append(r)
+    rows[0]["auc"]["L_r"] = 0.5                       # (all tied: AUC 0.5)
+    return rows, auc_difference(y, ours, theirs)
+
+
+def test_a_study_compares_its_methods_cells_paired_on_the_same_test_images(tmp_path):
+    # each method against the others was nowhere in a study's tables: a researcher paired two cells' test_scores.csv
+    # by hand. Now every pair of one (normal, gamma, seed) is tested on the images they share, kept beside the rows
+    from wildgan.studies.study import COMPARISONS, read_comparisons
+    from wildgan.studies.tables import render_markdown
+
+    rows, want = _paired_rows(tmp_path)
+    study_mod.write_tables(tmp_path, rows)
+    kept = read_comparisons(tmp_path / COMPARISONS)
+    a_vs_a = [c for c in kept if c["first_score"] == "a"]
+    assert len(kept) == 2 and len(a_vs_a) == 1             # a − A, and ours' L_r − A
+    c = a_vs_a[0]
+    assert (c["first"], c["second"], c["second_score"], c["n_test"]) == (rows[0]["cell"], rows[1]["cell"], "A", 60)
+    assert c["diff"] == pytest.approx(want["diff"]) and c["p"] == pytest.approx(want["p"], rel=1e-5)
+    assert c["se"] == pytest.approx(want["se"], rel=1e-5) and c["test"] == want["test"] == "DeLong"
+    md = (tmp_path / "tables.md").read_text()
+    assert "### Paired comparisons between methods (the same test images)" in md
+    line = next(x for x in md.splitlines() if x.startswith("| 0 | Ours d_I a − f-AnoGAN A |"))
+    assert f"s0 {want['diff']:+.3f} (p " in line and line.endswith("| DeLong |")
+    # tables.md is re-made from the study's files alone
+    assert md == render_markdown(rows, comparisons=read_comparisons(tmp_path / COMPARISONS))
+    got = list(csv.DictReader(io.StringIO((tmp_path / "comparisons.csv").read_text())))
+    assert [(g["first_score"], g["second_method"], g["test"]) for g in got] == [("a", "fanogan", "DeLong"),
+                                                                                ("L_r", "fanogan", "DeLong")]
+    assert float(got[0]["p"]) == pytest.approx(want["p"], rel=1e-5)
+    # a pair is tested once: kept while both rows are as they were, even when a cell's run folder is deleted
+    shutil.rmtree(tmp_path / "runs" / rows[1]["cell"])
+    study_mod.write_tables(tmp_path, rows)
+    assert read_comparisons(tmp_path / COMPARISONS) == kept
+    # a cell evaluated again (its row's AUC another) is tested again: here its scores are gone, which is said
+    rows[1]["auc"]["A"] = 0.9
+    study_mod.write_tables(tmp_path, rows)
+    again = read_comparisons(tmp_path / COMPARISONS)
+    assert all("its scores are not kept" in c["not_compared"] for c in again) and len(again) == 2
+    assert "Not compared: " in (tmp_path / "tables.md").read_text()
+    # rows left out of the tables (computed otherwise) are compared with nothing
+    study_mod.write_tables(tmp_path, rows, apart={rows[1]["cell"]: "score.lam: 0.2 -> 0.1"})
+    assert read_comparisons(tmp_path / COMPARISONS) == []
+    assert "Paired comparisons" not in (tmp_path / "tables.md").read_text()
+
+
+def test_cells_whose_test_images_differ_are_not_compared_and_tables_say_so(tmp_path):
+    from wildgan.studies.study import COMPARISONS, read_comparisons
+
+    rows, _ = _paired_rows(tmp_path)
+    theirs = tmp_path / rows[1]["run_dir"] / "test_scores.csv"
+    theirs.write_text(theirs.read_text().replace("img0,", "other0,"))
+    study_mod.write_tables(tmp_path, rows)
+    said = [c["not_compared"] for c in read_comparisons(tmp_path / COMPARISONS)]
+    assert said == ["their test images differ (60 and 60 images, 59 in common)"] * 2
+    assert "their test images differ" in (tmp_path / "tables.md").read_text()
+    assert "their test images differ" in (tmp_path / "comparisons.csv").read_text()
+    # a test_scores.csv that is not the scores of its cell's row (evaluated again by hand since) is not used
+    ours = tmp_path / rows[0]["run_dir"] / "test_scores.csv"
+    _scores_csv(ours.parent, [f"img{i}" for i in range(60)], [0] * 30 + [1] * 30, {"a": list(range(60)),
+                                                                                   "L_r": [0.0] * 60})
+    study_mod.write_tables(tmp_path, rows)
+    (c,) = [c for c in read_comparisons(tmp_path / COMPARISONS) if c["first_score"] == "a"]
+    assert c["not_compared"] == (f"{rows[0]['cell']}: its test_scores.csv does not hold the a scores of its row "
+                                 f"(evaluated again since its row was made?)")
+
+
+def test_old_study_rows_render_without_a_comparison_section(tmp_path):
+    # rows alone (an older wildgan's, or committed tables) render as before: no comparisons, no section
+    assert "Paired comparisons" not in render_markdown(FIXED)
+    # a study of one cell per seed has nothing to compare: no comparisons file
+    study_mod.write_tables(tmp_path, [r for r in FIXED if r["encoder_loss"] == "image"])
+    assert not (tmp_path / "comparisons.jsonl").exists()
+    # and a folder whose cells' scores are gone says why its cells of one seed are not compared
+    study_mod.write_tables(tmp_path, FIXED)
+    assert ("Not compared: automobile_g0_wildgan_image_s0 vs automobile_g0_wildgan_latent_s0 (a − a): "
+            "automobile_g0_wildgan_image_s0: its scores are not kept") in (tmp_path / "tables.md").read_text()
+
+
+def test_a_study_s_cells_of_two_encoder_losses_are_compared_as_they_finish(tmp_path):
+    # end to end: the d_z cell, trained after the d_I one, is compared with it from both cells' kept scores
+    from wildgan.evaluation import auc_difference
+    from wildgan.studies.study import COMPARISONS, _test_scores, read_comparisons
+
+    st = tmp_path / "st"
+    rows = study_mod.run_study(_base(tmp_path), grid(["0"], [0.0], ["wildgan"], ["image", "latent"], [0]), st,
+                               progress=False, log=lambda m: None)
+    (c,) = read_comparisons(st / COMPARISONS)
+    assert (c["first"], c["second"], c["first_score"], c["second_score"]) == (rows[0]["cell"], rows[1]["cell"], "a",
+                                                                              "a")
+    (ids, y, first), (_, _, second) = (_test_scores(st / r["run_dir"]) for r in rows)
+    assert c["diff"] == pytest.approx(auc_difference(y, first["a"], second["a"])["diff"])
+    assert (st / "tables.md").read_text() == render_markdown(read_rows(st / "results.jsonl"),
+                                                             comparisons=read_comparisons(st / COMPARISONS))
+
+
+def test_the_study_s_log_marks_where_each_session_starts_and_what_ran_it(tmp_path, capsys):
+    # the header "study: N cells -> OUT" went to the terminal only: the study's log.txt told its sessions apart by
+    # nothing but their "done, skipped" lines, and did not say which command or wildgan ran them
+    from wildgan import __version__
+    from wildgan.cli import main
+
+    data, st = _base(tmp_path).data.data, tmp_path / "st"
+    args = ["study", "--data", data, "--normal", "0", "--contamination", "0", *_TINY_STUDY, "--out", str(st)]
+    assert main(args) == 0
+    assert main([*args[:-2], "--seeds", "0,1", "--out", str(st)]) == 0      # extended by a seed: one done already
+    sessions = [x for x in (st / "log.txt").read_text().splitlines() if x.startswith("session: ")]
+    assert sessions == [f"session: wildgan {' '.join(args)} (wildgan {__version__}): 1 cell, 0 done already",
+                        f"session: wildgan {' '.join(args[:-2])} --seeds 0,1 --out {st} (wildgan {__version__}): 2 "
+                        f"cells, 1 done already"]
+    # a refused command (other settings than the study's cells) still writes nothing into the folder
+    before = (st / "log.txt").read_bytes()
+    assert main([*args[:-2], "--total-kimg", "0.05", "--out", str(st)]) == 2
+    assert (st / "log.txt").read_bytes() == before
+
+
+def test_a_study_stopped_says_once_on_the_terminal_what_stopped_and_how_to_continue(tmp_path, monkeypatch, capsys):
+    # a stop in a cell's training was said twice ("stopped: ..." from the study, "wildgan: interrupted ..." from the
+    # command), and a kill while a cell was evaluated said only "wildgan: terminated (SIGTERM)", not how to go on
+    from wildgan.cli import main
+    from wildgan.errors import Terminated
+
+    data, st = _base(tmp_path).data.data, tmp_path / "st"
+    args = ["study", "--data", data, "--normal", "0", "--contamination", "0", *_TINY_STUDY, "--out", str(st)]
+
+    def stopped(cfg, run_dir, **kw):
+        run_dir.mkdir(parents=True, exist_ok=True)
+        raise TrainingInterrupted(f"interrupted by signal 2 at 0.016 of 0.032 kimg; checkpoint saved in {run_dir}; "
+                                  f"continue with --resume", 2)
+
+    real = study_mod.train_run
+    monkeypatch.setattr(study_mod, "train_run", stopped)
+    capsys.readouterr()
+    assert main(args) == 130
+    err = capsys.readouterr().err
+    assert err.count("interrupted by signal 2 at 0.016 of 0.032 kimg") == 1, err
+    assert "wildgan: interrupted by signal 2" in err and "run the same `wildgan study` command again" in err, err
+
+    def killed(*a, **k):
+        raise Terminated("terminated (SIGTERM)")
+
+    monkeypatch.setattr(study_mod, "train_run", real)
+    monkeypatch.setattr(study_mod, "evaluate_run", killed)
+    shutil.rmtree(st / "runs")
+    assert main(args) == 143
+    err = capsys.readouterr().err
+    said = ("terminated (SIGTERM) while cell 0_g0_wildgan_image_s0 was evaluated; to continue, run the same "
+            "`wildgan study` command again (finished cells are kept, this one is evaluated)")
+    assert err.count("terminated (SIGTERM)") == 1 and f"wildgan: {said}" in err, err

@@ -15,10 +15,13 @@ is kept, listed apart (tables.md) and marked (tables.csv), since its AUCs are of
 from __future__ import annotations
 
 import json
+import math
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
 
 from ..config import (DataConfig, RunConfig, ScoreConfig, SearchConfig, check_api_call, own_score, read_run_config,
                       scoring_changes,
@@ -26,7 +29,8 @@ from ..config import (DataConfig, RunConfig, ScoreConfig, SearchConfig, check_ap
 from ..data import AnomalySplit, LoadedData, build_split, load_split_data
 from ..data.splits import read_for
 from ..data.readers import is_run_dir
-from ..errors import ConfigError, DataError, TrainingInterrupted, WildganError, WildganWarning, warn_user
+from ..errors import (ConfigError, DataError, Terminated, TrainingInterrupted, WildganError, WildganWarning,
+                      warn_user)
 from ..evaluation.run import evaluate_run
 from ..fileio import atomic_write_text, json_lines, leave_out_defaults, make_folder
 from ..runlog import RunLog, copying_warnings
@@ -34,7 +38,8 @@ from ..scoring.run import load_model
 from ..scoring.scores import SCORES_VERSION, SCORES_VERSION_ABSENT, UNRECORDED_SCORES_VERSION
 from ..training.run import (RESUME_MAY_CHANGE, data_folder_holding, refuse_inside_a_runs_own_folder, run_differences,
                             run_lock, train_run)
-from .tables import auc_vs_gamma, auc_vs_gamma_bands, read_rows, render_csv, render_markdown
+from .tables import (auc_vs_gamma, auc_vs_gamma_bands, cell_rank, comparison_holds, read_rows,
+                     render_comparisons_csv, render_csv, render_markdown)
 
 
 @dataclass(frozen=True)
@@ -579,7 +584,7 @@ def _done(run_dir: Path) -> bool:
 def run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress: bool = True,
               log: Callable[[str], None] = print, cells_checked: bool = False,
               rows_named: bool = False, data_said: Sequence[str] = (), loaded: LoadedData | None = None,
-              checked_said: Sequence[str] = ()) -> list[dict[str, Any]]:
+              checked_said: Sequence[str] = (), command: str | None = None) -> list[dict[str, Any]]:
     """Train and evaluate every cell not yet in STUDY_DIR/results.jsonl (one study process per folder, refused if
     the folder holds another configuration, or if any cell to run would fail: see check_cells), then write the
     tables; returns every row. The lines of results.jsonl that are no rows are named first, in one warning
@@ -592,7 +597,12 @@ def run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress: 
     is their read byte for byte (data.splits.read_for: an .npz, a tree of small images of one size, read at their own
     size), which then do not read it again; data_said is then what each cell's log.txt is given of the read.
     checked_said: the wildgan warnings the caller's check_cells showed (a contamination's rounding, ...): each cell's
-    own split says them again into its log.txt, not on the terminal."""
+    own split says them again into its log.txt, not on the terminal.
+
+    A log that is a RunLog (the study's log.txt: `wildgan study`'s) gets the lines only a log file needs, not shown:
+    a line where this session starts, once the refusals are past (a refused command writes nothing), naming the
+    command (`command`: the command line as given; None: 'run_study'), the wildgan version, the cells and how many
+    of them are done already; and how a cell's session ended ('stopped: ...', which the error raised says)."""
     study_dir = check_api_call("run_study", base, "base", study_dir, "study_dir")
     if not isinstance(cells, (list, tuple)):
         raise ConfigError(f"run_study: cells must be a list of Cell, got {type(cells).__name__}")
@@ -633,6 +643,14 @@ def run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress: 
             # --threads for the whole session: the training sets it, but a session that only evaluates cells (their
             # rows lost to a kill) would score at torch's default count, and float sums differ with the count
             torch.set_num_threads(base.train.threads)
+        if isinstance(log, RunLog):
+            # the sessions of one study folder told apart in its log.txt, by what ran them and from where it went on
+            from .. import __version__
+
+            unique = list({c.key: c for c in cells}.values())
+            done = len(unique) - len(cells_to_compute(base, unique, study_dir))
+            log.write(f"session: {command or 'run_study'} (wildgan {__version__}): {len(unique)} cell"
+                      f"{'s' if len(unique) != 1 else ''}, {done} done already")
         return _run_study(base, cells, study_dir, progress=progress, log=log, data_said=data_said, loaded=loaded,
                           checked_said=checked_said)
 
@@ -724,6 +742,13 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
             log(msg)
             cell_file.write(msg)
 
+        def stop_said(msg: str, cell_file: RunLog = cell_file) -> None:
+            # how the cell's session ended: into its log.txt and the study's, not on the terminal, where the error
+            # raised says it once (the CLI's `wildgan: ...` line; before, the same words twice, a line apart)
+            cell_file.write(msg)
+            if isinstance(log, RunLog):
+                log.write(msg)
+
         with copying_warnings(cell_file):
             split = None
             if not _done(run_dir):
@@ -745,11 +770,14 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
                             .replace("(the training scores, --evaluate)", "(the cell's evaluation)") +
                             "; to continue, run the same `wildgan study` command again (finished cells are kept, this "
                             + ("one is evaluated)" if e.complete else "one continues)"))
-                    cell_log(f"stopped: {said}")
+                    stop_said(f"stopped: {said}")
                     raise TrainingInterrupted(said, e.signum, where=e.where, checkpoint_dir=e.checkpoint_dir,
                                               complete=e.complete) from None
                 except BaseException as e:
-                    cell_log(f"stopped: {str(e) or type(e).__name__}")
+                    stopped = _stop_of(e, cell, "trained")
+                    stop_said(f"stopped: {stopped or str(e) or type(e).__name__}")
+                    if stopped is not None:
+                        raise stopped from None
                     raise
             log(f"[{i + 1}/{len(cells)}] {cell.key}: evaluating")
             try:
@@ -762,8 +790,11 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
                                   log=cell_log, own_split=split)
             except BaseException as e:
                 # the cell's log.txt says how its session ended here too (a Ctrl-C or kill while it was scored), as
-                # it does for one stopped in training; the study's log gets the same line once (cli)
-                cell_log(f"stopped: {str(e) or type(e).__name__}")
+                # it does for one stopped in training, and what the same command then does
+                stopped = _stop_of(e, cell, "evaluated")
+                stop_said(f"stopped: {stopped or str(e) or type(e).__name__}")
+                if stopped is not None:
+                    raise stopped from None
                 raise
             split = None                    # (not held while the next cell reads its own)
             info = ev["data"]
@@ -824,6 +855,20 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
     if not fresh:                       # every cell was done already: the tables re-made from the rows as they are
         write_tables(study_dir, rows, apart=scored_otherwise(rows, base, study_dir))
     return rows
+
+
+def _stop_of(e: BaseException, cell: Cell, doing: str) -> TrainingInterrupted | None:
+    """A Ctrl-C or SIGTERM (KeyboardInterrupt, Terminated) that came while `cell` was trained outside training's own
+    loop (which says its stops itself) or evaluated, as the study's stop: what stopped, where, and how the study
+    continues, which a bare `interrupted` or `terminated (SIGTERM)` did not say. None for any other error."""
+    if not isinstance(e, (KeyboardInterrupt, Terminated)):
+        return None
+    signum, what = (2, "interrupted (Ctrl-C)") if isinstance(e, KeyboardInterrupt) else (15, "terminated (SIGTERM)")
+    evaluated = doing == "evaluated"
+    return TrainingInterrupted(f"{what} while cell {cell.key} was {doing}; to continue, run the same `wildgan study` "
+                               f"command again (finished cells are kept, this one "
+                               f"{'is evaluated' if evaluated else 'continues'})", signum,
+                               where=f"while cell {cell.key} was {doing}", complete=evaluated)
 
 
 def data_sha256(identity: Any) -> str | None:
@@ -888,11 +933,18 @@ def write_tables(study_dir: Path, rows: list[dict[str, Any]], apart: dict[str, s
     """tables.md (the paper's tables, with controls) and tables.csv from the result rows, and the AUC-versus-gamma
     plots. apart: {cell: how} for the rows computed otherwise than the others (scored_otherwise: other scoring rules
     or score/search settings than the study command's), which the tables and plots do not pool with the others:
-    tables.md lists them apart, tables.csv marks them (render_markdown, render_csv)."""
+    tables.md lists them apart, tables.csv marks them (render_markdown, render_csv). The paired comparisons between
+    the methods' cells of the pooled rows (method_comparisons) go into comparisons.jsonl, comparisons.csv and a section
+    of tables.md."""
     apart = apart or {}
-    atomic_write_text(study_dir / "tables.md", render_markdown(rows, apart))
+    pooled = [r for r in rows if str(r["cell"]) not in apart]
+    comparisons = method_comparisons(study_dir, pooled, read_comparisons(study_dir / COMPARISONS))
+    if comparisons or (study_dir / COMPARISONS).is_file():
+        atomic_write_text(study_dir / COMPARISONS, "".join(json.dumps(c) + "\n" for c in comparisons))
+        atomic_write_text(study_dir / "comparisons.csv", render_comparisons_csv(pooled, comparisons))
+    atomic_write_text(study_dir / "tables.md", render_markdown(rows, apart, comparisons))
     atomic_write_text(study_dir / "tables.csv", render_csv(rows, apart))
-    rows = [r for r in rows if str(r["cell"]) not in apart]
+    rows = pooled
     if rows:
         from ..evaluation.plots import auc_vs_gamma as plot_auc_vs_gamma
 
@@ -907,3 +959,122 @@ def write_tables(study_dir: Path, rows: list[dict[str, Any]], apart: dict[str, s
                 safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in normal)
                 plot_auc_vs_gamma(study_dir / f"auc_vs_gamma-normal-{safe}.png", auc_vs_gamma(sub), normal=normal,
                                   bands=auc_vs_gamma_bands(sub))
+
+
+# the paired tests between the cells of one (protocol, normal, gamma, seed), beside results.jsonl: kept, so that
+# tables.md is re-made from the study's files alone, and a pair is tested once, not again at every row
+COMPARISONS = "comparisons.jsonl"
+# how far the AUC of a score read back from a cell's test_scores.csv (9 significant digits) may lie from its row's
+COMPARISON_AUC_TOLERANCE = 1e-6
+
+
+def read_comparisons(path: Path) -> list[dict[str, Any]]:
+    """The entries of a study's comparisons.jsonl ([] without one); a line that is no JSON object is left out: the
+    pair is tested again (method_comparisons), from the cells' kept scores."""
+    return [v for _, _, v in json_lines(path) if isinstance(v, dict)] if Path(path).is_file() else []
+
+
+def compared_scores(first: str, second: str) -> list[tuple[str, str]]:
+    """The (first's score, second's score) a pair of cells of these methods is compared on: each method's own score
+    (config.own_score: f-AnoGAN's A, else a), and ours' L_r too against another method: the reconstruction-only
+    score, which tells whether what a method gains is its reconstruction or the paper's latent terms."""
+    pairs = [(own_score(first), own_score(second))]
+    if first == "wildgan" and second != "wildgan":
+        pairs.append(("L_r", own_score(second)))
+    return pairs
+
+
+def method_comparisons(study_dir: Path, rows: list[dict[str, Any]],
+                       kept: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every paired comparison between the cells of `rows` that share protocol, normal set, gamma and seed (two
+    methods, or both encoder losses of ours), on their test images (compared_scores), by
+    evaluation.metrics.auc_difference: {protocol, normal, gamma, seed, first, second (cells), first_score,
+    second_score, first_auc, second_auc (the rows'), n_test, diff, se, p, test}, first the cell the tables rank first.
+
+    Why from the kept scores (each cell's test_scores.csv) and not in the rows: a cell's row is made before the other
+    methods' cells of its seed may be, and a study may be extended by a method later; here every pair of rows is
+    tested whatever order the cells finished in. An entry of `kept` (the study's comparisons.jsonl) is taken as it is
+    while it holds for the rows (tables.comparison_holds: both rows' AUCs are the recorded ones), so a pair is tested
+    once, and its test outlives a run folder deleted to save space; a cell evaluated again is tested again.
+    A pair that cannot be tested has 'not_compared' instead of the numbers, saying why: the cells' test images differ
+    (their test_scores.csv ids or labels: other data, another test split), or a cell's scores are not kept, or are
+    not those of its row (its test_scores.csv written by a later evaluation)."""
+    by_cell = {str(r["cell"]): r for r in rows}
+    # (a pair not compared is tried again: its cell's scores may be back, or its test_scores.csv its row's again)
+    old = {(c["first"], c["second"], c["first_score"], c["second_score"]): c for c in kept
+           if comparison_holds(c, by_cell) and not c.get("not_compared")}
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault((str(r.get("protocol")), str(r["normal"]), float(r["gamma"]), int(r["seed"])), []).append(r)
+    read: dict[str, Any] = {}               # each cell's test_scores.csv read once: (ids, labels, scores) or why not
+    out = []
+    for key in sorted(groups):
+        cells = sorted(groups[key], key=cell_rank)
+        for i, x in enumerate(cells):
+            for y in cells[i + 1:]:
+                for sx, sy in compared_scores(x["method"], y["method"]):
+                    ax, ay = x["auc"].get(sx), y["auc"].get(sy)
+                    if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in (ax, ay)):
+                        continue            # (an AUC undefined: one class in the test set)
+                    c = old.get((x["cell"], y["cell"], sx, sy))
+                    out.append(c if c is not None else _compare(study_dir, x, y, sx, sy, read))
+    return out
+
+
+def _compare(study_dir: Path, x: dict[str, Any], y: dict[str, Any], sx: str, sy: str,
+             read: dict[str, Any]) -> dict[str, Any]:
+    """method_comparisons's entry for cells x and y (rows) on scores sx and sy."""
+    from ..evaluation.metrics import auc_difference, roc_auc
+
+    entry: dict[str, Any] = {"protocol": x.get("protocol"), "normal": x["normal"], "gamma": x["gamma"],
+                             "seed": x["seed"], "first": x["cell"], "second": y["cell"], "first_score": sx,
+                             "second_score": sy, "first_auc": x["auc"][sx], "second_auc": y["auc"][sy]}
+    got = []
+    for r, s in ((x, sx), (y, sy)):
+        cell = str(r["cell"])
+        if cell not in read:
+            read[cell] = _test_scores(study_dir / str(r.get("run_dir") or Path("runs") / cell))
+        scores = read[cell]
+        if isinstance(scores, str):
+            return {**entry, "not_compared": f"{cell}: {scores}"}
+        ids, labels, by_score = scores
+        if s not in by_score or abs(roc_auc(labels, by_score[s]) - r["auc"][s]) > COMPARISON_AUC_TOLERANCE:
+            return {**entry, "not_compared": f"{cell}: its test_scores.csv does not hold the {s} scores of its row "
+                                             f"(evaluated again since its row was made?)"}
+        got.append(scores)
+    (ids_x, lab_x, sc_x), (ids_y, lab_y, sc_y) = got
+    if ids_x != ids_y:
+        where = {v: i for i, v in enumerate(ids_y)}
+        if len(where) != len(ids_y) or set(where) != set(ids_x):
+            common = len(set(ids_x) & set(ids_y))
+            return {**entry, "not_compared": f"their test images differ ({len(ids_x)} and {len(ids_y)} images, "
+                                             f"{common} in common)"}
+        order = np.array([where[v] for v in ids_x])          # the same images in another order: lined up
+        lab_y, sc_y = lab_y[order], {k: v[order] for k, v in sc_y.items()}
+    if not np.array_equal(lab_x, lab_y):
+        return {**entry, "not_compared": "their test images are labelled differently"}
+    test = auc_difference(lab_x, sc_x[sx], sc_y[sy])
+    # (JSON has no nan: an undefined number is null, as in eval.json)
+    return {**entry, "n_test": len(ids_x), **{k: v if isinstance(v, str) or math.isfinite(v) else None
+                                              for k, v in test.items()}}
+
+
+def _test_scores(run_dir: Path) -> tuple[list[str], np.ndarray, dict[str, np.ndarray]] | str:
+    """(ids, labels, {score: values}) of a run's test_scores.csv, or why there are none."""
+    import csv
+
+    path = run_dir / "test_scores.csv"
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            table = list(csv.reader(f))
+        header, body = table[0], table[1:]
+        if header[:2] != ["id", "label"]:
+            return f"{path} has no id and label columns"
+        ids = [line[0] for line in body]
+        labels = np.array([int(line[1]) for line in body])
+        scores = {name: np.array([float(line[j]) for line in body]) for j, name in enumerate(header) if j >= 2}
+    except FileNotFoundError:
+        return f"its scores are not kept ({path} is gone)"
+    except (OSError, ValueError, IndexError) as e:
+        return f"{path} cannot be read ({e})"
+    return ids, labels, scores

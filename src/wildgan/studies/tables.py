@@ -8,6 +8,9 @@ controls as extra rows (Table 1, whose columns are scores: its pixel controls in
 Rows computed otherwise than the rest (`apart`: other scoring rules or score/search settings than the study command's,
 study.scored_otherwise) are pooled with none: a mean of AUCs of different scores is no number of either, and a
 footnote would leave that mean in the table. tables.md lists them after the tables, tables.csv marks them.
+The paired comparisons between the methods' cells of one (normal, gamma, seed) (study.method_comparisons, kept in
+comparisons.jsonl) are a section of tables.md and comparisons.csv, each entry shown only while it is of the rows as
+they are (comparison_holds).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any, Iterable
 
 from ..config import SearchConfig, own_score
 from ..errors import warn_user
+from ..evaluation.metrics import p_text, signed_text
 from ..evaluation.rows import NOT_STUDY_ROWS, checked_lines, left_out_text, row_problem
 from ..markdown import md_table
 
@@ -229,9 +233,11 @@ def table3(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]] | No
     return header, body
 
 
-def render_markdown(rows: list[dict[str, Any]], apart: dict[str, str] | None = None) -> str:
+def render_markdown(rows: list[dict[str, Any]], apart: dict[str, str] | None = None,
+                    comparisons: list[dict[str, Any]] | None = None) -> str:
     """tables.md content for a list of result rows; apart: {cell: how it was computed otherwise} for the rows left
-    out of the tables and listed after them (see the module's docstring)."""
+    out of the tables and listed after them (see the module's docstring); comparisons: the paired tests between the
+    methods' cells (comparisons.jsonl), a section under each Table 2 (none: no section)."""
     apart = apart or {}
     left_out = [r for r in rows if str(r["cell"]) in apart]
     rows = [r for r in rows if str(r["cell"]) not in apart]
@@ -271,6 +277,7 @@ def render_markdown(rows: list[dict[str, Any]], apart: dict[str, str] | None = N
                 parts += [f"Paper Table 1 (KTH cells, another data set, for orientation): {paper}.", ""]
         h, b = table2(sub)
         parts += ["### Table 2 layout: method × score × γ", "", md_table(h, b), ""]
+        parts += comparison_section(sub, comparisons or [])
         if _is_cifar_car(sub) and not _paper_applies(sub):
             # said, so that the missing paper columns do not read as the paper having no numbers for CIFAR_CAR
             parts += ["The paper's CIFAR_CAR numbers are not shown: these cells differ from its set-up in "
@@ -510,3 +517,101 @@ def auc_vs_gamma(rows: list[dict[str, Any]], score: str = "a") -> dict[str, list
         if pts:
             out[label] = pts
     return out
+
+
+# === paired comparisons between the methods' cells (study.method_comparisons writes them, comparisons.jsonl) ==========
+
+def cell_rank(r: dict[str, Any]) -> tuple[int, str, str]:
+    """A row's place among its (normal, gamma, seed)'s cells, as the tables order methods: the first of a compared
+    pair is the one ranked first (Ours before f-AnoGAN before the latent search; d_I before d_z)."""
+    rank = {"wildgan": 0, "fanogan": 1, "search": 2}
+    return rank.get(r["method"], 3), str(r["method"]), str(r.get("encoder_loss", ""))
+
+
+def cell_label(r: dict[str, Any]) -> str:
+    """'Ours d_I', 'f-AnoGAN', 'Latent search': a cell's method as a comparison names it."""
+    enc = r.get("encoder_loss")
+    return METHOD_NAMES.get(r["method"], r["method"]) + (
+        f" d_{'I' if enc == 'image' else 'z'}" if r["method"] == "wildgan" else "")
+
+
+def comparison_holds(c: dict[str, Any], by_cell: dict[str, dict[str, Any]]) -> bool:
+    """Whether a kept comparison is of the rows as they are: both cells have a row whose AUC of the compared score is
+    the one the comparison recorded. A cell evaluated again since (other scores) or whose row is gone or left out of
+    the tables (computed otherwise) makes it stale: it is neither shown nor kept."""
+    try:
+        first, second = by_cell.get(str(c["first"])), by_cell.get(str(c["second"]))
+        return (first is not None and second is not None and first["auc"].get(c["first_score"]) == c["first_auc"]
+                and second["auc"].get(c["second_score"]) == c["second_auc"])
+    except (KeyError, TypeError, AttributeError):
+        return False
+
+
+def _held(rows: list[dict[str, Any]], comparisons: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    by_cell = {str(r["cell"]): r for r in rows}
+    return [c for c in comparisons if isinstance(c, dict) and comparison_holds(c, by_cell)]
+
+
+def comparison_section(rows: list[dict[str, Any]], comparisons: list[dict[str, Any]]) -> list[str]:
+    """tables.md's lines of the paired comparisons between the cells of `rows` (one normal set): one line per gamma
+    and compared pair of scores, the seeds pooled (the differences' mean, each seed's difference and p), then the
+    pairs not compared and why. [] where there are none (a study of one method, rows kept without comparisons)."""
+    held = _held(rows, comparisons)
+    if not held:
+        return []
+    by_cell = {str(r["cell"]): r for r in rows}
+    lines: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
+    skipped = []
+    for c in held:
+        if c.get("not_compared"):
+            skipped.append(c)
+            continue
+        first, second = by_cell[str(c["first"])], by_cell[str(c["second"])]
+        # (each pair of cells under its own scores first, then ours' L_r)
+        lines[(float(c["gamma"]), cell_rank(first), cell_label(first), cell_rank(second), cell_label(second),
+               c["first_score"] == "L_r", c["first_score"], c["second_score"])].append(c)
+    body = []
+    for key in sorted(lines):
+        cs = sorted(lines[key], key=lambda c: int(c["seed"]))
+        diffs = [c["diff"] for c in cs if isinstance(c.get("diff"), (int, float))]
+        mean = sum(diffs) / len(diffs) if diffs else None
+        each = ", ".join(f"s{c['seed']} {signed_text(c.get('diff'))} (p {p_text(c.get('p'))})" for c in cs)
+        tests = sorted({str(c.get("test")) for c in cs if c.get("p") is not None})
+        body.append([f"{key[0]:g}", f"{key[2]} {key[6]} − {key[4]} {key[7]}", len(cs), signed_text(mean), each,
+                     " / ".join(tests) or "–"])
+    out = ["### Paired comparisons between methods (the same test images)", ""]
+    if body:
+        out += ["Each method's own score against the other's on the same test images of the same normal set, γ and "
+                "seed (the differences of AUC: first − second, with the p of the paired test of equal AUCs: "
+                "DeLong's, or a permutation test where a class has under 10 test images); comparisons.csv has each "
+                "one with its standard error.", "",
+                md_table(["γ", "comparison (first − second)", "seeds", "mean diff", "each seed: diff (p)", "test"],
+                         body), ""]
+    if skipped:
+        out += ["Not compared: " + "; ".join(f"{c['first']} vs {c['second']} ({c['first_score']} − "
+                                              f"{c['second_score']}): {c['not_compared']}" for c in skipped[:10])
+                + (f"; and {len(skipped) - 10} more" if len(skipped) > 10 else "") + ".", ""]
+    return out
+
+
+def render_comparisons_csv(rows: list[dict[str, Any]], comparisons: list[dict[str, Any]]) -> str:
+    """comparisons.csv: one line per compared pair of cells and scores (of the comparisons that hold for `rows`), in
+    the order of the cells; not_compared says why a pair has no test (its cells' test images differ, a cell's scores
+    were not kept, ...)."""
+    held = _held(rows, comparisons)
+    by_cell = {str(r["cell"]): r for r in rows}
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["protocol", "normal", "gamma", "seed", "first_cell", "first_method", "first_encoder_loss",
+                "first_score", "first_auc", "second_cell", "second_method", "second_encoder_loss", "second_score",
+                "second_auc", "n_test", "diff", "se", "p", "test", "not_compared"])
+    for c in sorted(held, key=lambda c: (str(c.get("protocol")), str(c["normal"]), float(c["gamma"]), int(c["seed"]),
+                                         cell_rank(by_cell[str(c["first"])]), cell_rank(by_cell[str(c["second"])]),
+                                         c["first_score"] == "L_r", str(c["first_score"]), str(c["second_score"]))):
+        first, second = by_cell[str(c["first"])], by_cell[str(c["second"])]
+        w.writerow([c.get("protocol"), c["normal"], c["gamma"], c["seed"], c["first"], first["method"],
+                    first.get("encoder_loss", ""), c["first_score"], _f(c["first_auc"]), c["second"],
+                    second["method"], second.get("encoder_loss", ""), c["second_score"], _f(c["second_auc"]),
+                    c.get("n_test", ""), _f(c.get("diff")), _f(c.get("se")), _f(c.get("p")),
+                    c.get("test", "") if c.get("p") is not None else "", c.get("not_compared", "")])
+    return buf.getvalue()
