@@ -1791,6 +1791,40 @@ def test_cells_whose_test_images_differ_are_not_compared_and_tables_say_so(tmp_p
                                  f"(evaluated again since its row was made?)")
 
 
+def test_a_kept_comparison_edited_or_damaged_is_tested_again_not_breaking_the_study(tmp_path):
+    # a comparisons.jsonl line that is JSON and names its cells and AUCs, but not the rest (its gamma deleted, its
+    # diff a word: edited by hand, another tool's) was taken as it was: write_tables raised KeyError or ValueError
+    # after the next cell, stopping the study. It is tested again from the cells' scores, as a line that is no JSON is
+    from wildgan.studies.study import COMPARISONS, read_comparisons
+
+    rows, want = _paired_rows(tmp_path)
+    study_mod.write_tables(tmp_path, rows)
+    kept = read_comparisons(tmp_path / COMPARISONS)
+    for damage in ({"gamma": None}, {"diff": "x"}, {"n_test": None}, {"seed": 7}, {"p": [0.1]}):
+        lines = [{k: v for k, v in {**c, **damage}.items() if v is not None} for c in kept]
+        (tmp_path / COMPARISONS).write_text("".join(json.dumps(c) + "\n" for c in lines))
+        study_mod.write_tables(tmp_path, rows)
+        assert read_comparisons(tmp_path / COMPARISONS) == kept, damage
+    got = list(csv.DictReader(io.StringIO((tmp_path / "comparisons.csv").read_text())))
+    assert float(got[0]["diff"]) == pytest.approx(want["diff"], abs=1e-6)
+
+
+def test_a_test_scores_csv_with_a_nan_is_not_its_row_s_scores(tmp_path):
+    # a value of a cell's test_scores.csv damaged to nan: roc_auc of it is nan, which `> tolerance` let through as
+    # its row's scores, and the pair got a test of null numbers, shown as if tested ('–'). Now not compared, saying why
+    from wildgan.studies.study import COMPARISONS, read_comparisons
+
+    rows, _ = _paired_rows(tmp_path)
+    theirs = tmp_path / rows[1]["run_dir"] / "test_scores.csv"
+    lines = theirs.read_text().splitlines()
+    lines[3] = ",".join(lines[3].split(",")[:2] + ["nan"] + lines[3].split(",")[3:])
+    theirs.write_text("\n".join(lines) + "\n")
+    study_mod.write_tables(tmp_path, rows)
+    (c,) = [c for c in read_comparisons(tmp_path / COMPARISONS) if c["first_score"] == "a"]
+    assert c["not_compared"] == (f"{rows[1]['cell']}: its test_scores.csv does not hold the A scores of its row "
+                                 f"(evaluated again since its row was made?)")
+
+
 def test_old_study_rows_render_without_a_comparison_section(tmp_path):
     # rows alone (an older wildgan's, or committed tables) render as before: no comparisons, no section
     assert "Paired comparisons" not in render_markdown(FIXED)

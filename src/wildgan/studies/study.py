@@ -1017,8 +1017,26 @@ def method_comparisons(study_dir: Path, rows: list[dict[str, Any]],
                     if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in (ax, ay)):
                         continue            # (an AUC undefined: one class in the test set)
                     c = old.get((x["cell"], y["cell"], sx, sy))
-                    out.append(c if c is not None else _compare(study_dir, x, y, sx, sy, read))
+                    out.append(c if _kept_sound(c, _entry(x, y, sx, sy)) else _compare(study_dir, x, y, sx, sy, read))
     return out
+
+
+def _entry(x: dict[str, Any], y: dict[str, Any], sx: str, sy: str) -> dict[str, Any]:
+    """What a comparison of cells x and y (rows) on scores sx and sy says of them, before its test."""
+    return {"protocol": x.get("protocol"), "normal": x["normal"], "gamma": x["gamma"], "seed": x["seed"],
+            "first": x["cell"], "second": y["cell"], "first_score": sx, "second_score": sy,
+            "first_auc": x["auc"][sx], "second_auc": y["auc"][sy]}
+
+
+def _kept_sound(c: dict[str, Any] | None, entry: dict[str, Any]) -> bool:
+    """Whether a kept comparison can be taken as it is: it says what `entry` says of its cells, and its test's numbers
+    are numbers (or null). A line edited by hand or written by another tool (its gamma gone, its diff a word) is
+    tested again: taken as it was, it broke the tables, and with them the study, after the next cell."""
+    if c is None or any(c.get(k) != v for k, v in entry.items()):
+        return False
+    return (isinstance(c.get("n_test"), int) and isinstance(c.get("test"), str)
+            and all(c.get(k) is None or (isinstance(c.get(k), (int, float)) and not isinstance(c.get(k), bool))
+                    for k in ("diff", "se", "p")))
 
 
 def _compare(study_dir: Path, x: dict[str, Any], y: dict[str, Any], sx: str, sy: str,
@@ -1026,9 +1044,7 @@ def _compare(study_dir: Path, x: dict[str, Any], y: dict[str, Any], sx: str, sy:
     """method_comparisons's entry for cells x and y (rows) on scores sx and sy."""
     from ..evaluation.metrics import auc_difference, roc_auc
 
-    entry: dict[str, Any] = {"protocol": x.get("protocol"), "normal": x["normal"], "gamma": x["gamma"],
-                             "seed": x["seed"], "first": x["cell"], "second": y["cell"], "first_score": sx,
-                             "second_score": sy, "first_auc": x["auc"][sx], "second_auc": y["auc"][sy]}
+    entry = _entry(x, y, sx, sy)
     got = []
     for r, s in ((x, sx), (y, sy)):
         cell = str(r["cell"])
@@ -1038,7 +1054,8 @@ def _compare(study_dir: Path, x: dict[str, Any], y: dict[str, Any], sx: str, sy:
         if isinstance(scores, str):
             return {**entry, "not_compared": f"{cell}: {scores}"}
         ids, labels, by_score = scores
-        if s not in by_score or abs(roc_auc(labels, by_score[s]) - r["auc"][s]) > COMPARISON_AUC_TOLERANCE:
+        # (not `> tolerance`: a nan read back, a damaged value's AUC, passed that and gave a test of null numbers)
+        if s not in by_score or not abs(roc_auc(labels, by_score[s]) - r["auc"][s]) <= COMPARISON_AUC_TOLERANCE:
             return {**entry, "not_compared": f"{cell}: its test_scores.csv does not hold the {s} scores of its row "
                                              f"(evaluated again since its row was made?)"}
         got.append(scores)
