@@ -1825,6 +1825,21 @@ def test_a_test_scores_csv_with_a_nan_is_not_its_row_s_scores(tmp_path):
                                  f"(evaluated again since its row was made?)")
 
 
+def test_comparisons_csv_keeps_a_tiny_p(tmp_path):
+    # comparisons.csv wrote p to 6 places: DeLong's p of two cells far apart (7.7e-26 in a 400-image study) read
+    # 0.000000, a p no test gives; it keeps 6 significant digits, as comparisons.jsonl keeps the number
+    from wildgan.studies.study import COMPARISONS, read_comparisons
+    from wildgan.studies.tables import render_comparisons_csv
+
+    rows, _ = _paired_rows(tmp_path)
+    study_mod.write_tables(tmp_path, rows)
+    kept = read_comparisons(tmp_path / COMPARISONS)
+    kept[0]["p"] = 7.704718896521777e-26
+    got = list(csv.DictReader(io.StringIO(render_comparisons_csv(rows, kept))))
+    p = next(g["p"] for g in got if g["first_score"] == kept[0]["first_score"])
+    assert float(p) == pytest.approx(7.704718896521777e-26, rel=1e-5) and float(p) > 0
+
+
 def test_old_study_rows_render_without_a_comparison_section(tmp_path):
     # rows alone (an older wildgan's, or committed tables) render as before: no comparisons, no section
     assert "Paired comparisons" not in render_markdown(FIXED)

@@ -421,6 +421,12 @@ def _f(v: Any) -> str:
     return "" if v is None else f"{float(v):.6f}"
 
 
+def _p(v: Any) -> str:
+    # (6 significant digits, not places: DeLong's p of two cells' AUCs 0.37 apart on 400 images was 7.7e-26, which
+    # comparisons.csv wrote as 0.000000, a p of exactly 0 that no test gives)
+    return "" if v is None else f"{float(v):.6g}"
+
+
 def _ci_half(r: dict[str, Any], score: str) -> float | None:
     """Half the width of a row's 95% interval of `score` (auc_ci95); None where the row holds none (kept before
     the intervals were) or it is undefined ([null, null])."""
@@ -583,7 +589,8 @@ def comparison_section(rows: list[dict[str, Any]], comparisons: list[dict[str, A
     if body:
         out += ["Each method's own score against the other's on the same test images of the same normal set, γ and "
                 "seed (the differences of AUC: first − second, with the p of the paired test of equal AUCs: "
-                "DeLong's, or a permutation test where a class has under 10 test images); comparisons.csv has each "
+                "DeLong's, or a permutation test where a class has under 10 of at most 2,000 test images); "
+                "comparisons.csv has each "
                 "one with its standard error.", "",
                 md_table(["γ", "comparison (first − second)", "seeds", "mean diff", "each seed: diff (p)", "test"],
                          body), ""]
@@ -612,6 +619,6 @@ def render_comparisons_csv(rows: list[dict[str, Any]], comparisons: list[dict[st
         w.writerow([c.get("protocol"), c["normal"], c["gamma"], c["seed"], c["first"], first["method"],
                     first.get("encoder_loss", ""), c["first_score"], _f(c["first_auc"]), c["second"],
                     second["method"], second.get("encoder_loss", ""), c["second_score"], _f(c["second_auc"]),
-                    c.get("n_test", ""), _f(c.get("diff")), _f(c.get("se")), _f(c.get("p")),
+                    c.get("n_test", ""), _f(c.get("diff")), _f(c.get("se")), _p(c.get("p")),
                     c.get("test", "") if c.get("p") is not None else "", c.get("not_compared", "")])
     return buf.getvalue()
