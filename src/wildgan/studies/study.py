@@ -602,7 +602,12 @@ def run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress: 
     A log that is a RunLog (the study's log.txt: `wildgan study`'s) gets the lines only a log file needs, not shown:
     a line where this session starts, once the refusals are past (a refused command writes nothing), naming the
     command (`command`: the command line as given; None: 'run_study'), the wildgan version, the cells and how many
-    of them are done already; and how a cell's session ended ('stopped: ...', which the error raised says)."""
+    of them are done already; and how a cell's session ended ('stopped: ...', which the error raised says).
+
+    A Ctrl-C or SIGTERM while a cell trains, is read or is evaluated raises errors.TrainingInterrupted (a
+    WildganError, so an Exception: its message says how the study continues), not KeyboardInterrupt: a loop over
+    studies that goes on after `except Exception` goes on after a Ctrl-C too; catch TrainingInterrupted first to
+    stop there."""
     study_dir = check_api_call("run_study", base, "base", study_dir, "study_dir")
     if not isinstance(cells, (list, tuple)):
         raise ConfigError(f"run_study: cells must be a list of Cell, got {type(cells).__name__}")
