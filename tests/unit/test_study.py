@@ -1922,3 +1922,24 @@ def test_a_study_stopped_says_once_on_the_terminal_what_stopped_and_how_to_conti
     said = ("terminated (SIGTERM) while cell 0_g0_wildgan_image_s0 was evaluated; to continue, run the same "
             "`wildgan study` command again (finished cells are kept, this one is evaluated)")
     assert err.count("terminated (SIGTERM)") == 1 and f"wildgan: {said}" in err, err
+
+
+def test_a_one_vs_rest_sweep_ends_with_the_mean_over_its_classes():
+    # the sweep gave one row per normal class and no summary: the number one-vs-rest studies report, the mean AUC
+    # over the classes, had to be computed by hand. Each class counts once (its mean over seeds), whatever its seeds.
+    from wildgan.studies.tables import table3
+
+    rows = [dict(_row("wildgan", "image", 0.0, s, a), normal=n, cell=f"{n}_{s}")
+            for n, s, a in (("0", 0, 0.70), ("0", 1, 0.80), ("1", 0, 0.50), ("2", 0, 0.60))]
+    rows.append(dict(_row("wildgan", "image", 0.1, 0, 0.1), normal="1", cell="1_g"))    # another gamma: not pooled
+    header, body = table3(rows)
+    assert [b[0] for b in body] == ["0", "1", "2", "mean over 3 classes"]
+    mean = dict(zip(header, body[-1]))
+    assert mean["a"] == f"{(0.75 + 0.50 + 0.60) / 3:.3f}" == "0.617"
+    assert mean["untrained a"] == "0.600" and mean["-‖Q‖"] == "0.620"
+    # a column some classes lack is averaged over those that have it, and the label says so
+    rows[2]["auc"]["A"] = None
+    header, body = table3(rows)
+    assert body[-1][0] == "mean over 2-3 classes" and dict(zip(header, body[-1]))["A"] == "0.400"
+    assert "| mean over 2-3 classes |" in render_markdown(rows)
+    assert table3([r for r in rows if r["normal"] == "0"]) is None                  # one class: no sweep

@@ -214,7 +214,10 @@ def table2(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
 
 
 def table3(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]] | None:
-    """One-vs-rest sweep: normal class x score (proposed method, image loss, lowest gamma), with controls."""
+    """One-vs-rest sweep: normal class x score (proposed method, image loss, lowest gamma), with controls, and a last
+    row of the mean over the classes of each column's per-class mean over seeds (the number one-vs-rest studies
+    report; each class counts once, whatever its number of seeds; a column's mean is over the classes that have it,
+    and its label says over how many)."""
     normals = sorted({r["normal"] for r in rows})
     if len(normals) < 2:
         return None
@@ -223,14 +226,29 @@ def table3(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]] | No
            and float(r["gamma"]) == g]
     # every control, as in Table 2: -std Q and -mean Q are the strongest pixel baselines on CIFAR
     header = ["normal class", *SCORES, "untrained a", "-‖Q‖", "-std Q", "-mean Q"]
+    columns: list[Any] = [*(lambda r, s=s: r["auc"].get(s) for s in SCORES),
+                          lambda r: r["controls"]["untrained"].get("a"),
+                          *(lambda r, k=k: r["controls"].get(k) for k in ("pixel_norm", "pixel_std", "pixel_mean"))]
     body = []
+    class_means: list[list[float]] = [[] for _ in columns]
     for n in normals:
         rs = [r for r in sel if r["normal"] == n]
         if rs:
-            body.append([n] + [_stat([r["auc"].get(s) for r in rs]) for s in SCORES] +
-                        [_stat([r["controls"]["untrained"].get("a") for r in rs])] +
-                        [_stat([r["controls"].get(k) for r in rs]) for k in ("pixel_norm", "pixel_std", "pixel_mean")])
+            body.append([n] + [_stat([col(r) for r in rs]) for col in columns])
+            for means, col in zip(class_means, columns):
+                vals = _numbers(col(r) for r in rs)
+                if vals:
+                    means.append(sum(vals) / len(vals))
+    if len(body) > 1:
+        counts = {len(m) for m in class_means if m}
+        k = f"{min(counts)}-{max(counts)}" if len(counts) > 1 else str(counts.pop() if counts else 0)
+        body.append([f"mean over {k} classes"] + [f"{sum(m) / len(m):.3f}" if m else "–" for m in class_means])
     return header, body
+
+
+def _numbers(vals: Iterable[Any]) -> list[float]:
+    """The values that are numbers, not None or nan (as _stat counts them)."""
+    return [float(v) for v in vals if v is not None and not (isinstance(v, float) and math.isnan(v))]
 
 
 def render_markdown(rows: list[dict[str, Any]], apart: dict[str, str] | None = None,
