@@ -97,3 +97,14 @@ def test_the_readmes_tour_commands_parse() -> None:
     for command in commands:
         args, extra = make_parser().parse_known_args(shlex.split(command)[1:])
         assert not extra, f"{command}: {extra}"
+
+
+def test_the_readme_s_headline_tables_are_those_of_docs_results():
+    # the README shows the headline results, docs/results.md every result: a number corrected in one place only
+    # would leave the two pages disagreeing. Every table row of the README's Results section is one of results.md's.
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Results\n", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("|")]
+    assert len(rows) >= 10, "the README's Results section lost its tables"
+    results = (REPO / "docs" / "results.md").read_text(encoding="utf-8").splitlines()
+    assert [r for r in rows if r not in results] == []
