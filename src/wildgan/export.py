@@ -48,10 +48,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from .data.transforms import u8_to_unit
+from .data.transforms import RESIZE_FILTER, u8_to_unit
 from .errors import ConfigError, DataError, WildganError, warn_user
 from .scoring.pgan_scores import at_lod
-from .scoring.scores import encoder_scores, fanogan_score
+from .scoring.scores import SCORES_VERSION, encoder_scores, fanogan_score
 from .thresholds import Threshold
 
 INPUT_TYPES = ("uint8", "float")
@@ -247,12 +247,16 @@ def export_onnx(run_dir: str | Path, path: str | Path, batch_size: int = 64, ops
             dynamic = {"images": {0: "N"}, **{k: {0: "N"} for k in names}}
             torch.onnx.export(graph, (example,), str(tmp), input_names=["images"], output_names=names,
                               opset_version=int(opset), dynamic_axes=dynamic, do_constant_folding=True, dynamo=False)
-        _add_metadata(tmp, {"wildgan_run": str(run_dir), "source": model.source, "resolution": r, "channels": c,
+        from . import __version__
+
+        _add_metadata(tmp, {"wildgan_version": __version__, "scores_version": SCORES_VERSION,
+                            "wildgan_run": str(run_dir), "source": model.source, "resolution": r, "channels": c,
                             "method": model.cfg.method, "input_type": input_type,
                             "input_layout": "NHWC uint8" if input_type == "uint8" else "NCHW float32 in [-1, 1]",
                             "batch_mode": batch_mode_of(model.cfg.method), "lam": graph.lam,
                             "kappa": graph.kappa, "lod": graph.lod, "outputs": names,
-                            "conversion": _conversion(Path(run_dir)), **thr_meta})
+                            "conversion": _conversion(Path(run_dir)), **thr_meta},
+                      doc=_doc_string(model.cfg.method, names, r, c, input_type, thr_meta))
         tmp.replace(path)
     except WildganError:
         raise
@@ -376,13 +380,35 @@ def _conversion(run_dir: Path) -> dict[str, Any]:
     from .data import conversion_opts
 
     p = run_dir / "split.json"
-    return conversion_opts(json.loads(p.read_text())) if p.is_file() else {}
+    conv = conversion_opts(json.loads(p.read_text())) if p.is_file() else {}
+    # A reader without wildgan must resize as the run did: Pillow's own default filter (bicubic) moved a's by up to
+    # 0.013 and flipped a flag against `wildgan score` (a 16x16 run scoring 32x32 CIFAR photos); bilinear: 1.5e-7
+    return {**conv, "resample": RESIZE_FILTER.name.lower()}
 
 
-def _add_metadata(path: Path, meta: dict[str, Any]) -> None:
+def _doc_string(method: str, names: list[str], r: int, c: int, input_type: str, thr_meta: dict[str, Any]) -> str:
+    """The model's doc_string (onnxruntime: get_modelmeta().description): what goes in and what comes out, for a
+    reader who has the model file and nothing else."""
+    from . import __version__
+
+    if input_type == "uint8":
+        inp = (f"images: uint8 [N, {r}, {r}, {c}] (NHWC, 0..255, {'gray' if c == 1 else 'RGB'}), N >= 1, each "
+               f"converted like the run's training images (metadata 'conversion')")
+    else:
+        inp = f"images: float32 [N, {c}, {r}, {r}] (NCHW) in [-1, 1] = pixel * 2/255 - 1, N >= 1"
+    out = ", ".join(n for n in names if n != "z")
+    thr = (f"; an image is an anomaly when its output {thr_meta['threshold_score']} > metadata 'threshold'"
+           if "threshold" in thr_meta else "")
+    return (f"wildgan {__version__} anomaly scores of a {method} run. Input {inp}. Outputs {out}: float32 [N], one "
+            f"score per image, higher = more anomalous (docs/method.md); z: float32 [N, N_z], the encoder's latent "
+            f"code. Rows are independent of each other{thr}.")
+
+
+def _add_metadata(path: Path, meta: dict[str, Any], doc: str = "") -> None:
     import onnx
 
     m = onnx.load(str(path))
+    m.doc_string = doc
     for k, v in meta.items():
         p = m.metadata_props.add()
         p.key, p.value = k, v if isinstance(v, str) else json.dumps(v)

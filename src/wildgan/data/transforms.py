@@ -261,6 +261,8 @@ def _center_crop_square(img: np.ndarray) -> np.ndarray:
 
 
 FITS = ("resize", "pad", "letterbox")
+# the one filter that scales images to the resolution (an exported model's conversion metadata names it)
+RESIZE_FILTER = Image.Resampling.BILINEAR
 
 
 def _pad_square(img: np.ndarray) -> np.ndarray:
@@ -289,7 +291,7 @@ def scaled_side(h: int, w: int, resolution: int, fit: str = "resize") -> int | N
 
 def resize_one(img: np.ndarray, resolution: int, fit: str = "resize") -> np.ndarray:
     """uint8 [H, W, C] -> [R, R, C]: centre-crop to square (fit='letterbox': pad to square with black instead), then
-    pad (fit='pad', if smaller) or PIL bilinear resize."""
+    pad (fit='pad', if smaller) or PIL bilinear resize (RESIZE_FILTER)."""
     h, w, c = img.shape
     if (h, w) == (resolution, resolution):
         return img
@@ -305,7 +307,7 @@ def resize_one(img: np.ndarray, resolution: int, fit: str = "resize") -> np.ndar
     if sq.shape[0] == resolution:
         return np.ascontiguousarray(sq)
     pil = Image.fromarray(sq[..., 0] if c == 1 else sq)
-    out = np.asarray(pil.resize((resolution, resolution), Image.Resampling.BILINEAR), dtype=np.uint8)
+    out = np.asarray(pil.resize((resolution, resolution), RESIZE_FILTER), dtype=np.uint8)
     return out.reshape(resolution, resolution, c)
 
 
