@@ -250,7 +250,10 @@ def export_onnx(run_dir: str | Path, path: str | Path, batch_size: int = 64, ops
         from . import __version__
 
         _add_metadata(tmp, {"wildgan_version": __version__, "scores_version": SCORES_VERSION,
-                            "wildgan_run": str(run_dir), "source": model.source, "resolution": r, "channels": c,
+                            # absolute: the path as typed ('run/network-final.json') names nothing on the machine
+                            # the model is taken to
+                            "wildgan_run": str(Path(run_dir).resolve()), "source": _absolute(model.source),
+                            "resolution": r, "channels": c,
                             "method": model.cfg.method, "input_type": input_type,
                             "input_layout": "NHWC uint8" if input_type == "uint8" else "NCHW float32 in [-1, 1]",
                             "batch_mode": batch_mode_of(model.cfg.method), "lam": graph.lam,
@@ -384,6 +387,12 @@ def _conversion(run_dir: Path) -> dict[str, Any]:
     # A reader without wildgan must resize as the run did: Pillow's own default filter (bicubic) moved a's by up to
     # 0.013 and flipped a flag against `wildgan score` (a 16x16 run scoring 32x32 CIFAR photos); bilinear: 1.5e-7
     return {**conv, "resample": RESIZE_FILTER.name.lower()}
+
+
+def _absolute(source: str) -> str:
+    """A model's source file as an absolute path; a source that is no path (the untrained networks) as it is."""
+    path = Path(source)
+    return str(path.resolve()) if path.suffix == ".json" or path.exists() else source
 
 
 def _doc_string(method: str, names: list[str], r: int, c: int, input_type: str, thr_meta: dict[str, Any]) -> str:

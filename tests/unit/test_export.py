@@ -583,3 +583,17 @@ def test_doc_recipe_scores_like_wildgan_without_torch(run_dir, tmp_path) -> None
     np.testing.assert_allclose(got["scores"], ref, rtol=0, atol=1e-5)
     assert float(meta["threshold"]) == pytest.approx(det.threshold_, abs=1e-6)
     assert got["flags"] == (ref > det.threshold_).astype(int).tolist()
+
+
+def test_the_metadata_names_the_run_by_its_absolute_path(run_dir, tmp_path, monkeypatch) -> None:
+    """wildgan_run and source kept the path as typed ('run/network-final.json'), which names nothing once the model
+    is taken to another machine or read from another folder."""
+    import os
+
+    monkeypatch.chdir(run_dir.parent)
+    path = export_onnx(os.path.relpath(run_dir), tmp_path / "m.onnx")
+    meta = onnx_metadata(path)
+    assert meta["wildgan_run"] == str(run_dir.resolve())
+    from pathlib import Path
+
+    assert Path(meta["source"]).is_absolute() and Path(meta["source"]).parent == run_dir.resolve()
