@@ -754,6 +754,14 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
             if isinstance(log, RunLog):
                 log.write(msg)
 
+        def stop_as_study(e: BaseException, doing: str, cell: Cell = cell) -> None:
+            # an error of the cell, said in the logs; a Ctrl-C or SIGTERM is raised as the study's stop (what
+            # stopped and how to continue), any other error goes on up from the caller's bare `raise`
+            stopped = _stop_of(e, cell, doing)
+            stop_said(f"stopped: {stopped or str(e) or type(e).__name__}")
+            if stopped is not None:
+                raise stopped from None
+
         with copying_warnings(cell_file):
             split = None
             if not _done(run_dir):
@@ -779,10 +787,7 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
                     raise TrainingInterrupted(said, e.signum, where=e.where, checkpoint_dir=e.checkpoint_dir,
                                               complete=e.complete) from None
                 except BaseException as e:
-                    stopped = _stop_of(e, cell, "trained")
-                    stop_said(f"stopped: {stopped or str(e) or type(e).__name__}")
-                    if stopped is not None:
-                        raise stopped from None
+                    stop_as_study(e, "trained")
                     raise
             log(f"[{i + 1}/{len(cells)}] {cell.key}: evaluating")
             try:
@@ -796,10 +801,7 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
             except BaseException as e:
                 # the cell's log.txt says how its session ended here too (a Ctrl-C or kill while it was scored), as
                 # it does for one stopped in training, and what the same command then does
-                stopped = _stop_of(e, cell, "evaluated")
-                stop_said(f"stopped: {stopped or str(e) or type(e).__name__}")
-                if stopped is not None:
-                    raise stopped from None
+                stop_as_study(e, "evaluated")
                 raise
             split = None                    # (not held while the next cell reads its own)
             info = ev["data"]
