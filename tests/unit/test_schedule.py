@@ -326,14 +326,16 @@ def test_eta_forecasts_the_resolutions_ahead_from_two_measured_ones():
     assert _forecast(cost, {8: 16, 16: 16, 32: 8}, measured) == {}
     assert _forecast(cost, batch, {4: (1000, 6.0), 8: (1000, 5.0)}) == {}
 
-    # 4x4 until 1 kimg, 8x8 until 3, 16x16 until 5, then 32x32; at 2 kimg after 7 s (2 at 4x4, 5 at 8x8)
+    # 4x4 until 1 kimg, 8x8 until 3, 16x16 until 5, then 32x32; at 2 kimg: 2 s at 4x4, 5 s at 8x8
     nc = net_config_for_preset("tiny", 32, 3)
     tc = TrainConfig(phase_kimg=1, total_kimg=7, minibatch=batch)
     now = 100.0
-    # the session's 7 s for 5 units of work: 1.4 s per unit. 8x8 left: 5.6 s; 16x16: 2000 x 17 ms (not 44.8 s of
-    # FLOPs); 32x32: 2000 x 66 ms (not 179.2 s)
-    assert _eta(cost, nc, tc, 0, 2000, 7000, 7.0, anchor=(8, 1000, now - 5.0), now=now,
+    # 9 s this session for 5 units of work (2 s of them neither at 4x4 nor at 8x8: checkpoint writes), 1.8 s a unit.
+    # 8x8 left: 1000 x its own 5 ms (not 7.2 s at the session's rate); 16x16: 2000 x 17 ms (not 57.6 s of FLOPs);
+    # 32x32: 2000 x 66 ms (not 230.4 s)
+    assert _eta(cost, nc, tc, 0, 2000, 7000, 9.0, anchor=(8, 1000, now - 5.0), now=now,
                 measured={4: (1000, 2.0)}) == "02:51"
-    # before a second resolution was measured: the FLOP-priced bound
-    assert _eta(cost, nc, tc, 0, 2000, 7000, 7.0, anchor=(8, 1000, now - 1.0), now=now,
+    # before a second resolution was measured (8x8 began 0.5 s ago): every resolution at the session's rate, 1.4 s a
+    # unit over 7 s, the ones ahead an upper bound
+    assert _eta(cost, nc, tc, 0, 2000, 7000, 7.0, anchor=(8, 1000, now - 0.5), now=now,
                 measured={4: (1000, 2.0)}) == "<03:49"

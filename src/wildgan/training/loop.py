@@ -1350,7 +1350,7 @@ def _phase_costs(nets: PGANNetworks, nc: NetConfig) -> dict[int, float]:
 ETA_ANCHOR_SECONDS = 20.0
 # a resolution's cost per image enters the forecast of those ahead once it has run this long: a short one (tiny's
 # 4x4 phase lasts seconds) is all a small run has to go on, and the forecast never exceeds the FLOP-priced bound
-ETA_FIT_SECONDS = 2.0
+ETA_FIT_SECONDS = 1.0
 
 
 def _eta(cost: dict[int, float], nc: NetConfig, tc: TrainConfig, nimg0: int, nimg: int, total: int,
@@ -1375,15 +1375,16 @@ def _eta(cost: dict[int, float], nc: NetConfig, tc: TrainConfig, nimg0: int, nim
 
     t_now = time.time() if now is None else now
     done, took = work(nimg0, nimg), seconds
-    points = dict(measured or {})
+    points = {r: p for r, p in (measured or {}).items() if p[1] >= ETA_FIT_SECONDS}
     if anchor is not None:
         since = t_now - anchor[2]
         if since >= ETA_ANCHOR_SECONDS and work(anchor[1], nimg) > 0:
             done, took = work(anchor[1], nimg), since
-        points[anchor[0]] = (nimg - anchor[1], since)
+        if since >= ETA_FIT_SECONDS and nimg > anchor[1]:
+            points[anchor[0]] = (nimg - anchor[1], since)
     if done <= 0 or took <= 0:
         return "?"
-    per_img = _forecast(cost, tc.minibatch, {r: p for r, p in points.items() if p[1] >= ETA_FIT_SECONDS})
+    per_img = _forecast(cost, tc.minibatch, points)
     # the resolution trained now (a fade-in trains the larger one), from the formula alone: `nimg` is mid-round, and
     # the last round may end in a resolution without a minibatch size, which the run never trains at
     current = nc.resolution >> int(lod_at(nimg, nc.resolution, tc.phase_kimg, tc.fade_kimg))
@@ -1393,7 +1394,13 @@ def _eta(cost: dict[int, float], nc: NetConfig, tc: TrainConfig, nimg0: int, nim
         if n_left <= 0:
             continue
         flop_priced = n_left / 1000 * cost[r] * took / done
-        if r in per_img:
+        if anchor is not None and r == anchor[0] and r in points:
+            # the current resolution before ETA_ANCHOR_SECONDS: the session's mean rate, dragged down by the smaller
+            # resolutions, put the last one of a tiny run at +67%; its own first seconds (warm-up and all) overstate
+            # it too, so the lower of the two
+            n_cur, s_cur = points[r]
+            left += min(n_left * s_cur / n_cur, flop_priced)
+        elif r in per_img:
             left += min(n_left * per_img[r], flop_priced)
         else:
             left += flop_priced
