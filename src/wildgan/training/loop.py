@@ -1395,9 +1395,9 @@ def _eta(cost: dict[int, float], nc: NetConfig, tc: TrainConfig, nimg0: int, nim
             continue
         flop_priced = n_left / 1000 * cost[r] * took / done
         if anchor is not None and r == anchor[0] and r in points:
-            # the current resolution before ETA_ANCHOR_SECONDS: the session's mean rate, dragged down by the smaller
-            # resolutions, put the last one of a tiny run at +67%; its own first seconds (warm-up and all) overstate
-            # it too, so the lower of the two
+            # the current resolution (the same rate either way once anchored): before ETA_ANCHOR_SECONDS the
+            # session's mean rate, dragged down by the smaller resolutions, put the last one of a tiny run at +40-67%;
+            # its own first seconds (warm-up and all) overstate it too, so the lower of the two
             n_cur, s_cur = points[r]
             left += min(n_left * s_cur / n_cur, flop_priced)
         elif r in per_img:
