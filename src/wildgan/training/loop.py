@@ -972,8 +972,8 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
     if device.type == "cpu" and (total_nimg - state.nimg) / 1000 > 1000 and tc.minutes is None and is_main:
         _warn_long_cpu_run(total_nimg - state.nimg, nc)
     # The bar's own ETA (images left / images per second so far) is wrong by the cost ratio of the phases: 39.9k of
-    # 4.00M images at 4x4 on a CPU projected 37 minutes for what takes over a day. The ETA shown instead weighs the
-    # images left by their FLOPs at each resolution (schedule_work), at the FLOP rate of this session so far.
+    # 4.00M images at 4x4 on a CPU projected 37 minutes for what takes over a day. The ETA shown instead prices the
+    # images left at each resolution (schedule_work) by its measured or forecast cost per image (_eta).
     cost = _phase_costs(nets, nc) if progress and state.nimg < total_nimg else None
     nimg_session0 = state.nimg
     # (resolution, nimg, time) where this session's current resolution began: the ETA's rate comes from there
