@@ -600,7 +600,8 @@ def add_report_parser(sub: Any) -> argparse.ArgumentParser:
                                    "split: adds the pixel-level ROC AUC of the heat maps")
     r.add_argument("--device", default="auto", type=_device, help=DEVICE_HELP)
     r.add_argument("--no-progress", action="store_true",
-                   help="no progress bars while the --image files are read and scored (e.g. for logs)")
+                   help="no progress bars while the test split and the --image files are read and scored (e.g. for "
+                        "logs)")
     r.add_argument("--no-controls", action="store_true",
                    help="skip the untrained-network and pixel controls (faster; the page says so); the run's eval.json "
                         "and test_controls.csv are left as they are")

@@ -18,17 +18,30 @@ def progress_bar(iterable: Any = None, **kw: Any) -> Any:
     from tqdm.auto import tqdm
 
     notebook = any(c.__module__ == "tqdm.notebook" for c in tqdm.__mro__)
-    if "mininterval" not in kw and not notebook and "TQDM_MININTERVAL" not in os.environ:
-        stream = kw.get("file") or sys.stderr
-        try:
-            tty = bool(stream.isatty())
-        except (AttributeError, ValueError):          # (no isatty, or a closed stream)
-            tty = False
-        if not tty:
-            kw["mininterval"] = LOG_INTERVAL_S
-            # tqdm's monitor thread forces a redraw of a bar not redrawn for `maxinterval` (10 s) once it draws more
-            # than one step at a time, which it does after the first spaced-out redraw: an extra line 10 s after
-            # each one, repeating its count. Twice the interval leaves the monitor only a stalled bar to redraw
-            if "maxinterval" not in kw and "TQDM_MAXINTERVAL" not in os.environ:
-                kw["maxinterval"] = 2 * LOG_INTERVAL_S
+    stream = kw.get("file") or sys.stderr
+    try:
+        tty = bool(stream.isatty())
+    except (AttributeError, ValueError):          # (no isatty, or a closed stream)
+        tty = False
+    if tty and not notebook and "ncols" not in kw and _columns(stream) == 0:
+        # a pseudo-terminal nobody gave a size (`script -c` in a batch job, a container started with -t but no
+        # size): tqdm fits the bar to its 0 columns and draws blank lines, no count, no rate, no ETA
+        # (its rows too: tqdm draws nothing on a screen of -1 rows, what it reads for 0)
+        kw["dynamic_ncols"], kw["ncols"] = False, 80
+        kw.setdefault("nrows", 24)
+    if "mininterval" not in kw and not notebook and "TQDM_MININTERVAL" not in os.environ and not tty:
+        kw["mininterval"] = LOG_INTERVAL_S
+        # tqdm's monitor thread forces a redraw of a bar not redrawn for `maxinterval` (10 s) once it draws more
+        # than one step at a time, which it does after the first spaced-out redraw: an extra line 10 s after
+        # each one, repeating its count. Twice the interval leaves the monitor only a stalled bar to redraw
+        if "maxinterval" not in kw and "TQDM_MAXINTERVAL" not in os.environ:
+            kw["maxinterval"] = 2 * LOG_INTERVAL_S
     return tqdm(iterable, **kw)
+
+
+def _columns(stream: Any) -> int | None:
+    """The terminal width of `stream` as the system reports it (0: a pty without a size), None where unknown."""
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, OSError, ValueError):
+        return None

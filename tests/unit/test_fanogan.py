@@ -916,3 +916,17 @@ def test_the_cli_gives_on_divergence_to_fanogan(tmp_path: Path, monkeypatch, cap
     err = capsys.readouterr().err
     assert "stopped here" in err and "do not apply" not in err and "does not apply" not in err, err
     assert seen["on_divergence"] == "rollback"
+
+
+def test_each_stage_bar_says_which_of_the_two_it_is(tmp_path: Path, monkeypatch) -> None:
+    # a stage's bar and ETA cover that stage only: the first must not read as the whole training
+    names: list[str] = []
+    real = fanogan_loop.progress_bar
+
+    def recording(*a, **kw):
+        names.append(kw["desc"])
+        return real(*a, **{**kw, "disable": True})
+
+    monkeypatch.setattr(fanogan_loop, "progress_bar", recording)
+    train_fanogan(images(8), tiny_cfg(gan_iters=2, enc_iters=2), tmp_path / "run", progress=True)
+    assert names == ["f-AnoGAN 1/2 WGAN-GP", "f-AnoGAN 2/2 izi_f encoder"]

@@ -127,3 +127,23 @@ def test_search_scores_at_a_run_lod_use_reduced_queries(nets) -> None:
     assert res.recon.shape == (3, 32, 32, c) and res.info["lod"] == 1.0
     full = search_scores(nets.G, nets.D, x, cfg)
     assert not np.allclose(full.scores["L_r"], res.scores["L_r"])
+
+
+def test_the_search_bar_counts_image_steps_so_a_smaller_last_chunk_weighs_less(nets, monkeypatch) -> None:
+    # 6 images in chunks of 4 + 2: a step of the 2 costs about half one of the 4, and its ETA must say so
+    from wildgan.scoring import latent_search as ls
+
+    made: list[dict] = []
+    updates: list[float] = []
+    real = ls.progress_bar
+
+    def recording(*a, **kw):
+        made.append(kw)
+        bar = real(*a, **{**kw, "disable": True})
+        bar.update = updates.append
+        return bar
+
+    monkeypatch.setattr(ls, "progress_bar", recording)
+    latent_search(nets.G, nets.D, queries(nets, 6), SearchConfig(steps=3, batch_size=4), progress=True)
+    assert made[0]["total"] == 6 * 3 and sum(updates) == 18
+    assert updates == [4, 4, 4, 2, 2, 2]

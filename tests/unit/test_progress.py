@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import sys
+
+import pytest
 
 from wildgan.progress import LOG_INTERVAL_S, progress_bar
 
@@ -41,3 +44,26 @@ def test_a_bar_in_a_file_is_not_redrawn_sooner_by_tqdms_monitor_thread(monkeypat
         assert bar.maxinterval == 10                                    # a terminal: tqdm's own
     with progress_bar(total=10, file=io.StringIO(), maxinterval=5.0) as bar:
         assert bar.maxinterval == 5.0                                   # asked for: kept
+
+
+@pytest.mark.parametrize("dynamic", [True, False])
+def test_a_bar_on_a_terminal_of_no_size_still_shows_its_count_and_eta(monkeypatch, dynamic) -> None:
+    # a fresh pty has 0 columns and rows (`script -c` in a batch job): tqdm drew blank lines in place of the bar
+    import os
+    import pty
+
+    monkeypatch.delenv("TQDM_MININTERVAL", raising=False)
+    master, slave = pty.openpty()
+    try:
+        assert os.get_terminal_size(slave).columns == 0
+        with os.fdopen(slave, "w", closefd=False) as tty:
+            monkeypatch.setattr(sys, "stderr", tty)              # (tqdm asks the screen's size of stderr's bars)
+            with progress_bar(total=10, dynamic_ncols=dynamic, mininterval=0) as bar:
+                for _ in range(10):
+                    bar.update(1)
+            tty.flush()
+        shown = os.read(master, 65536).decode()
+    finally:
+        os.close(slave)
+        os.close(master)
+    assert "10/10" in shown and "<00:00" in shown, repr(shown)

@@ -2056,3 +2056,27 @@ def test_a_report_of_networks_that_do_not_load_says_so_and_warns(tiny_run: Path,
     md = (run / "report" / "report.md").read_text()
     assert "No trained networks yet" not in md and "networks do not load" in md and "checksum mismatch" in md
     assert any("networks do not load" in m and str(weights) in m for m in said), said
+
+
+def test_a_report_shows_bars_while_it_scores_the_test_split(tiny_run: Path, tmp_path: Path, monkeypatch) -> None:
+    # the test split's scoring (a latent search's minutes, for a search run) had no bar, only a "scoring" line
+    import shutil
+
+    from wildgan.scoring.run import LoadedModel
+
+    run = tmp_path / "run"                      # (a copy: the shared run's report is read by other tests)
+    shutil.copytree(tiny_run, run, ignore=shutil.ignore_patterns("report"))
+
+    asked: list[bool] = []
+    real = LoadedModel.score
+
+    def recording(self, x, **kw):
+        asked.append(kw.get("progress", False))
+        return real(self, x, **{**kw, "progress": False})
+
+    monkeypatch.setattr(LoadedModel, "score", recording)
+    report(run, top_k_images=2, device="cpu", tsne_points=50, controls=True, progress=True)
+    assert len(asked) >= 3 and all(asked[:3]), asked        # the run's networks, the other generator, the controls
+    asked.clear()
+    report(run, top_k_images=2, device="cpu", tsne_points=50, controls=True)
+    assert asked and not any(asked), asked

@@ -307,3 +307,35 @@ def test_the_resolution_never_goes_down_as_images_increase_even_in_floats():
                 res = [int(64 / 2 ** math.floor(lod_at(n, 64, phase, fade)))
                        for n in range(max(0, int(edge) - 2), int(edge) + 3)]
                 assert res == sorted(res), (phase, fade, edge, res)
+
+
+def test_eta_forecasts_the_resolutions_ahead_from_two_measured_ones():
+    # an iteration costs 0.016 s + 0.001 s per FLOP unit: 2 ms per image at 4x4 (batch 16, 16 units), 5 ms at 8x8
+    # (64 units), so 17 ms at 16x16 (256) and 66 ms at 32x32 (batch 8, 512), not the FLOPs' 4x per resolution
+    from wildgan.config import TrainConfig, net_config_for_preset
+    from wildgan.training.loop import _eta, _forecast
+
+    cost = {4: 1.0, 8: 4.0, 16: 16.0, 32: 64.0}
+    batch = {4: 16, 8: 16, 16: 16, 32: 8}
+    measured = {4: (1000, 2.0), 8: (1000, 5.0)}
+    got = _forecast(cost, batch, measured)
+    assert got.keys() == {16, 32}
+    assert math.isclose(got[16], 0.017) and math.isclose(got[32], 0.066)
+    # one resolution, a missing batch size or a fit that is no cost (slower at 4x4: noise) forecast nothing
+    assert _forecast(cost, batch, {8: (1000, 5.0)}) == {}
+    assert _forecast(cost, {8: 16, 16: 16, 32: 8}, measured) == {}
+    assert _forecast(cost, batch, {4: (1000, 6.0), 8: (1000, 5.0)}) == {}
+
+    # 4x4 until 1 kimg, 8x8 until 3, 16x16 until 5, then 32x32; at 2 kimg: 2 s at 4x4, 5 s at 8x8
+    nc = net_config_for_preset("tiny", 32, 3)
+    tc = TrainConfig(phase_kimg=1, total_kimg=7, minibatch=batch)
+    now = 100.0
+    # 9 s this session for 5 units of work (2 s of them neither at 4x4 nor at 8x8: checkpoint writes), 1.8 s a unit.
+    # 8x8 left: 1000 x its own 5 ms (not 7.2 s at the session's rate); 16x16: 2000 x 17 ms (not 57.6 s of FLOPs);
+    # 32x32: 2000 x 66 ms (not 230.4 s)
+    assert _eta(cost, nc, tc, 0, 2000, 7000, 9.0, anchor=(8, 1000, now - 5.0), now=now,
+                measured={4: (1000, 2.0)}) == "02:51"
+    # before a second resolution was measured (8x8 began 0.5 s ago): every resolution at the session's rate, 1.4 s a
+    # unit over 7 s, the ones ahead an upper bound
+    assert _eta(cost, nc, tc, 0, 2000, 7000, 7.0, anchor=(8, 1000, now - 0.5), now=now,
+                measured={4: (1000, 2.0)}) == "<03:49"

@@ -1943,3 +1943,17 @@ def test_a_one_vs_rest_sweep_ends_with_the_mean_over_its_classes():
     assert body[-1][0] == "mean over 2-3 classes" and dict(zip(header, body[-1]))["A"] == "0.400"
     assert "| mean over 2-3 classes |" in render_markdown(rows)
     assert table3([r for r in rows if r["normal"] == "0"]) is None                  # one class: no sweep
+
+
+def test_a_study_says_its_overall_eta_from_the_cells_it_has_done(tmp_path):
+    # each cell's bar covers that cell; the study's own line says what the cells left take at the mean so far
+    base = _base(tmp_path)
+    cells = grid(["0"], [0.0, 0.05, 0.1], ["wildgan"], ["image"], [0])
+    said: list[str] = []
+    study_mod.run_study(base, cells, tmp_path / "st", progress=False, log=said.append)
+    training = [m for m in said if m.endswith("left for 2 cells)") or m.endswith("left for 1 cell)")
+                or m.endswith(": training")]
+    assert [m.split(":")[0] for m in training] == ["[1/3] 0_g0_wildgan_image_s0", "[2/3] 0_g0.05_wildgan_image_s0",
+                                                    "[3/3] 0_g0.1_wildgan_image_s0"], said
+    assert training[0].endswith(": training") and "(study: about " in training[1] and \
+        training[1].endswith("left for 2 cells)") and training[2].endswith("left for 1 cell)"), training

@@ -432,10 +432,10 @@ def _remove_abandoned(path: Path) -> None:
 def run_report(run_dir: Path, *, top_k_images: int = 8, images: Sequence[str | Path] = (), score: str | None = None,
                masks: np.ndarray | str | Path | None = None, device: str = "auto", controls: bool = True,
                tsne_points: int = 2000, log: Log = _quiet, skip_bad: bool = False, progress: bool = False) -> Path:
-    """Write RUN_DIR/report/{report.html, report.md, *.png}; returns the HTML path. progress: bars while the named
-    images (`images`) are read and scored. The report is written beside the old one and replaces it only once
-    complete: the outputs of the previous report that this one does not write again (REPORT_FILES) are removed,
-    and a report that fails leaves the previous one whole.
+    """Write RUN_DIR/report/{report.html, report.md, *.png}; returns the HTML path. progress: bars while the test
+    split and the named images (`images`) are read and scored. The report is written beside the old one and replaces
+    it only once complete: the outputs of the previous report that this one does not write again (REPORT_FILES) are
+    removed, and a report that fails leaves the previous one whole.
 
     masks: optional ground-truth defect masks aligned with the run's test split ([N, H, W], 0 = normal pixel,
     positive = defect), an array or an .npy file; when given, the pixel-level ROC AUC of the heat maps is reported.
@@ -473,7 +473,8 @@ def run_report(run_dir: Path, *, top_k_images: int = 8, images: Sequence[str | P
     with _report_folder(run_dir, log) as out:
         _write_run_report(run_dir, out, cfg, split_info, top_k_images=top_k_images, images=images, named=named,
                           model=model, score=score, masks=masks, mask_name=mask_name, device=device,
-                          controls=controls, tsne_points=tsne_points, log=log, skip_bad=skip_bad)
+                          controls=controls, tsne_points=tsne_points, log=log, skip_bad=skip_bad,
+                          progress=progress)
     path = run_dir / "report" / "report.html"
     log(f"wrote {path}")
     return path
@@ -519,7 +520,8 @@ def _checked_masks(masks: np.ndarray, name: str, run_dir: Path, cfg: Any, split_
 def _write_run_report(run_dir: Path, out: Path, cfg: Any, split_info: dict[str, Any], *, top_k_images: int,
                       images: Sequence[str | Path], named: NamedImages | None, model: Any, score: str,
                       masks: np.ndarray | None, mask_name: str, device: str,
-                      controls: bool, tsne_points: int, log: Log, skip_bad: bool = False) -> None:
+                      controls: bool, tsne_points: int, log: Log, skip_bad: bool = False,
+                      progress: bool = False) -> None:
     """run_report's page, written into `out` (the new report's folder, before it replaces RUN_DIR/report), in the
     page's order: what the run is, its numbers (a labelled run's metrics, figures and top test images, or an
     unlabelled run's top training images), its training, the named images (`named`: `images` scored by
@@ -549,7 +551,7 @@ def _write_run_report(run_dir: Path, out: Path, cfg: Any, split_info: dict[str, 
     try:
         model, diag = _diagnose(page, run_dir, cfg, split_info, device=device, controls=controls, log=log,
                                 top_k_images=top_k_images, score=score, model=model, skip_bad=skip_bad, held=held,
-                                join=join)
+                                join=join, progress=progress)
     finally:
         held.say()
     ref = _named_reference(run_dir, model, diag, unlabelled, skip_bad, read) if named is not None else None
@@ -602,7 +604,7 @@ def _data_text(split_info: dict[str, Any]) -> str | None:
 def _diagnose(page: _Page, run_dir: Path, cfg: Any, split_info: dict[str, Any], *, device: str, controls: bool,
               log: Log, top_k_images: int, score: str, model: Any = None,
               skip_bad: bool = False, held: HeldWarning | None = None,
-              join: Callable[[Any], Any] | None = None) -> tuple[Any, RunDiagnostics | None]:
+              join: Callable[[Any], Any] | None = None, progress: bool = False) -> tuple[Any, RunDiagnostics | None]:
     """(the networks, what the report shows of them): diagnose_run for a run with a test split, the top of the
     training pile for an unlabelled run; diagnostics None where there is nothing to score (a Detector.fit run, a pile
     that cannot be read again), and no networks either before the first checkpoint. What is missing, and why, is
@@ -625,7 +627,7 @@ def _diagnose(page: _Page, run_dir: Path, cfg: Any, split_info: dict[str, Any], 
             return model, None
         if split_info.get("protocol") != "unlabelled":
             return diagnose_run(run_dir, device=device, controls=controls, log=log, model=model, skip_bad=skip_bad,
-                                held=held, join=join)
+                                held=held, join=join, progress=progress)
         try:
             return _diagnose_training_pile(run_dir, cfg, device, log, top_k_images, score, model=model,
                                            skip_bad=skip_bad)
@@ -1390,12 +1392,13 @@ class RunDiagnostics:
 
 def diagnose_run(run_dir: Path, *, device: str = "auto", controls: bool = True, log: Log = _quiet,
                  model: Any = None, skip_bad: bool = False, held: HeldWarning | None = None,
-                 join: Callable[[Any], Any] | None = None) -> tuple[Any, RunDiagnostics]:
+                 join: Callable[[Any], Any] | None = None, progress: bool = False) -> tuple[Any, RunDiagnostics]:
     """Score the run's test split with reconstructions and latents, plus the controls. -> (model, diagnostics).
     model: the run's networks (scoring.run.load_model), when the caller has them; default loaded here. skip_bad:
     unreadable image files are left out of the rebuilt split (those unreadable since training named in a warning)
     instead of stopping the report. held: that warning is held (see split_for_run) while join(model) reads what
     joins it (the report: the cached training scores, returned), then said, before the scoring rather than after it.
+    progress: bars while the test split is scored (the latent search's, for a search run: minutes).
     Where the rebuilt training images are not those the run was trained on, the threshold section may take only
     those cached scores (RunDiagnostics.trained), and the warning that the data changed says so."""
     model = model if model is not None else load_model(run_dir, device)
@@ -1434,7 +1437,7 @@ def diagnose_run(run_dir: Path, *, device: str = "auto", controls: bool = True, 
                 f"about as long as the run's evaluation did{twice}")
     res = _search_checked(model, split.test_x, cached, "z", "a", log) if cached is not None else None
     if res is None:
-        res = model.score(split.test_x, return_recon=True)
+        res = model.score(split.test_x, return_recon=True, progress=progress)
     trained = _score_columns(res.scores)
     m = evaluate_scores(trained, y)
     metrics: dict[str, Any] = {"auc": m["auc"], "ap": m["ap"], "n_test": int(len(y)), "n_anomalous": int(y.sum()),
@@ -1445,7 +1448,7 @@ def diagnose_run(run_dir: Path, *, device: str = "auto", controls: bool = True, 
         # the other generator (raw G when scoring with Gs), as evaluate_model does: shows whether Gs has caught up
         other = "G" if model.cfg.score.generator == "Gs" else "Gs"
         log(f"scoring with the raw generator too ({other})")
-        ro = model.score(split.test_x, score_cfg=replace(model.cfg.score, generator=other))
+        ro = model.score(split.test_x, score_cfg=replace(model.cfg.score, generator=other), progress=progress)
         metrics["other_generator"] = {"generator": other, "auc": evaluate_scores(_score_columns(ro.scores), y)["auc"]}
     ctl: dict[str, dict[str, np.ndarray]] = {}
     if controls:
@@ -1457,7 +1460,7 @@ def diagnose_run(run_dir: Path, *, device: str = "auto", controls: bool = True, 
             un = _search_checked(un_model, split.test_x, cached, "z_untrained", "a_untrained", log,
                                  return_recon=False)
         if un is None:
-            un = un_model.score(split.test_x)
+            un = un_model.score(split.test_x, progress=progress)
         ctl["untrained"] = _score_columns(un.scores)
         ctl["pixel"] = pixel_statistics(split.test_x)
         mu, px = evaluate_scores(ctl["untrained"], y), evaluate_scores(ctl["pixel"], y)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -733,10 +734,14 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
         with _heard_then_shown(shown, cell_file):
             return build_split(cfg.data, loaded=data[0])
 
+    # wall-clock seconds of each cell this session trained and evaluated: the study's ETA (each cell has its own bar)
+    cell_seconds: list[float] = []
     for i, cell in enumerate(cells):
         if cell.key in have:
             log(f"[{i + 1}/{len(cells)}] {cell.key}: done, skipped")
             continue
+        t_cell = time.monotonic()
+        cells_left = len({c.key for c in cells[i:]} - have)
         cfg = cell_config(base, cell)
         run_dir = study_dir / "runs" / cell.key
         # the cell's own log.txt too, as a `wildgan train` run folder has (how each session went), with the wildgan
@@ -764,8 +769,10 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
 
         with copying_warnings(cell_file):
             split = None
-            if not _done(run_dir):
-                log(f"[{i + 1}/{len(cells)}] {cell.key}: training")
+            # (a cell trained earlier and only evaluated now takes seconds: no measure of what a cell costs)
+            trained_here = not _done(run_dir)
+            if trained_here:
+                log(f"[{i + 1}/{len(cells)}] {cell.key}: training{study_eta(cell_seconds, cells_left)}")
                 try:
                     split = split_of(cfg, cell_file)
                     train_run(cfg, run_dir, resume=(run_dir / "config.json").is_file(), progress=progress, log=cell_log,
@@ -846,6 +853,8 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
 
                 os.fsync(f.fileno())
             have.add(cell.key)              # a cell listed twice is evaluated and counted once
+            if trained_here:
+                cell_seconds.append(time.monotonic() - t_cell)
             # each method by its own score, as the tables and plot; with the controls, -std Q among them, often the
             # strongest on CIFAR (a cell's a below it says more than one below the untrained networks)
             own = own_score(cell.method)
@@ -862,6 +871,18 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
     if not fresh:                       # every cell was done already: the tables re-made from the rows as they are
         write_tables(study_dir, rows, apart=scored_otherwise(rows, base, study_dir))
     return rows
+
+
+def study_eta(cell_seconds: Sequence[float], cells_left: int) -> str:
+    """The study's progress for a cell's "training" line: " (study: about M:SS left for N cells)", the mean time of
+    the cells this session trained and evaluated (`cell_seconds`) times the cells left, this one included; "" before
+    the first cell is done (nothing measured) or with none left."""
+    from tqdm import tqdm
+
+    if not cell_seconds or cells_left < 1:
+        return ""
+    left = sum(cell_seconds) / len(cell_seconds) * cells_left
+    return f" (study: about {tqdm.format_interval(left)} left for {cells_left} cell{'s' if cells_left > 1 else ''})"
 
 
 def _stop_of(e: BaseException, cell: Cell, doing: str) -> TrainingInterrupted | None:

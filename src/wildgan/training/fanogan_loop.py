@@ -402,7 +402,8 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
     G.train(), D.train(), E.train()
     acc: dict[str, torch.Tensor] = {}
     n_acc, t_row = 0, time.monotonic()
-    bar = progress_bar(total=t_gan, initial=min(state.gan_iter, t_gan), desc="f-AnoGAN WGAN-GP", unit="it",
+    # each stage's bar (and its ETA) covers that stage alone: its name says a second one follows
+    bar = progress_bar(total=t_gan, initial=min(state.gan_iter, t_gan), desc="f-AnoGAN 1/2 WGAN-GP", unit="it",
                disable=not progress or not gan_open or state.gan_iter >= t_gan, dynamic_ncols=True, leave=False)
     restore_signals = install_signals(flag)
     try:
@@ -475,7 +476,7 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
     if state.enc_iter < t_enc and not (budget is not None and elapsed() >= budget):
         say(f"f-AnoGAN stage 2: izi_f encoder, {t_enc} iterations at batch {cfg.enc_batch_size}")
     acc, n_acc, t_row = {}, 0, time.monotonic()
-    bar = progress_bar(total=t_enc, initial=min(state.enc_iter, t_enc), desc="f-AnoGAN izi_f encoder", unit="it",
+    bar = progress_bar(total=t_enc, initial=min(state.enc_iter, t_enc), desc="f-AnoGAN 2/2 izi_f encoder", unit="it",
                disable=not progress or state.enc_iter >= t_enc, dynamic_ncols=True, leave=False)
     restore_signals = install_signals(flag)
     try:

@@ -972,12 +972,14 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
     if device.type == "cpu" and (total_nimg - state.nimg) / 1000 > 1000 and tc.minutes is None and is_main:
         _warn_long_cpu_run(total_nimg - state.nimg, nc)
     # The bar's own ETA (images left / images per second so far) is wrong by the cost ratio of the phases: 39.9k of
-    # 4.00M images at 4x4 on a CPU projected 37 minutes for what takes over a day. The ETA shown instead weighs the
-    # images left by their FLOPs at each resolution (schedule_work), at the FLOP rate of this session so far.
+    # 4.00M images at 4x4 on a CPU projected 37 minutes for what takes over a day. The ETA shown instead prices the
+    # images left at each resolution (schedule_work) by its measured or forecast cost per image (_eta).
     cost = _phase_costs(nets, nc) if progress and state.nimg < total_nimg else None
     nimg_session0 = state.nimg
     # (resolution, nimg, time) where this session's current resolution began: the ETA's rate comes from there
     eta_anchor: tuple[int, int, float] | None = None
+    # {resolution: (images, seconds)} of the resolutions this session finished: the ETA's forecast of those ahead
+    eta_measured: dict[int, tuple[int, float]] = {}
     bar_end = end_of_rounds(state.nimg, total_nimg, nc.resolution, tc.phase_kimg, tc.fade_kimg, tc.minibatch,
                             tc.minibatch_repeats)
     bar = progress_bar(total=bar_end, initial=state.nimg, unit="img", unit_scale=True, disable=not progress,
@@ -1039,6 +1041,8 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
                 phase = schedule(state.nimg, nc.resolution, tc.phase_kimg, tc.fade_kimg, tc.minibatch)
                 state.trained_lod = phase.lod
                 if eta_anchor is None or eta_anchor[0] != phase.resolution:
+                    if eta_anchor is not None:
+                        eta_measured[eta_anchor[0]] = (state.nimg - eta_anchor[1], time.time() - eta_anchor[2])
                     eta_anchor = (phase.resolution, state.nimg, time.time())
                 if phase.lod_bounds != state.lod_bounds:     # a fade-in starts or ends: fresh Adam state (spec 3.2)
                     runner.reset_optimizers()
@@ -1054,7 +1058,8 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
                     if state.iteration % tc.log_every == 0:
                         row = stats.write_row(state, phase, device, dist)
                         post = {"eta": _eta(cost, nc, tc, nimg_session0, state.nimg, total_nimg,
-                                            time.time() - t_start, elapsed0, anchor=eta_anchor)} \
+                                            time.time() - t_start, elapsed0, anchor=eta_anchor,
+                                            measured=eta_measured)} \
                             if cost is not None else {}
                         # (refresh=False: shown at the bar's next redraw, which progress_bar spaces out in a log file;
                         # a forced redraw per row wrote a line every 20 iterations there)
@@ -1343,42 +1348,91 @@ def _phase_costs(nets: PGANNetworks, nc: NetConfig) -> dict[int, float]:
 
 # the ETA's rate comes from the current resolution once it has run this long (else from the whole session)
 ETA_ANCHOR_SECONDS = 20.0
+# a resolution's cost per image enters the forecast of those ahead once it has run this long: a short one (tiny's
+# 4x4 phase lasts seconds) is all a small run has to go on, and the forecast never exceeds the FLOP-priced bound
+ETA_FIT_SECONDS = 1.0
 
 
 def _eta(cost: dict[int, float], nc: NetConfig, tc: TrainConfig, nimg0: int, nimg: int, total: int,
          seconds: float, elapsed_before: float = 0.0, anchor: tuple[int, int, float] | None = None,
-         now: float | None = None) -> str:
-    """Time left: the FLOPs of the images left (each at its phase's cost) at the FLOP rate measured so far, or what
-    is left of the --minutes budget (over all sessions) when that ends the run first.
+         now: float | None = None, measured: dict[int, tuple[int, float]] | None = None) -> str:
+    """Time left: the images left at each resolution, each at its measured or forecast time per image, or what is
+    left of the --minutes budget (over all sessions) when that ends the run first.
 
     The rate is that of the current resolution (`anchor`: its resolution, and the nimg and time.time() where this
     session began it) once it has run ETA_ANCHOR_SECONDS, else this session's. A larger resolution uses the hardware
     better (small convolutions are overhead-bound: 31% of the matmul rate at 4x4 against 44% at 32x32 for `fast` on
     a CPU, far less at 4x4 on a GPU), so the session's mean rate, dragged down by the small phases, overstated the
-    long 32x32 phase by that ratio; the current one's is the best guess for what is left (still a pessimistic one
-    while the small resolutions run)."""
+    long 32x32 phase by that ratio; the current one's is the best guess for the current resolution.
+
+    The resolutions ahead are priced by their FLOPs at that rate (an upper bound, said with "<") until this session
+    has measured two resolutions (`measured`: images and seconds of each finished one; ETA_FIT_SECONDS or more):
+    then by a fixed cost per iteration plus one per FLOP, fitted to the two largest (_forecast)."""
     from tqdm import tqdm
 
-    def work(a: int, b: int) -> float:
-        return schedule_work(a / 1000, b / 1000, nc.resolution, tc.phase_kimg, tc.fade_kimg, cost)
+    def work(a: int, b: int, c: dict[int, float] = cost) -> float:
+        return schedule_work(a / 1000, b / 1000, nc.resolution, tc.phase_kimg, tc.fade_kimg, c)
 
+    t_now = time.time() if now is None else now
     done, took = work(nimg0, nimg), seconds
+    points = {r: p for r, p in (measured or {}).items() if p[1] >= ETA_FIT_SECONDS}
     if anchor is not None:
-        since = (time.time() if now is None else now) - anchor[2]
+        since = t_now - anchor[2]
         if since >= ETA_ANCHOR_SECONDS and work(anchor[1], nimg) > 0:
             done, took = work(anchor[1], nimg), since
+        if since >= ETA_FIT_SECONDS and nimg > anchor[1]:
+            points[anchor[0]] = (nimg - anchor[1], since)
     if done <= 0 or took <= 0:
         return "?"
-    left = work(nimg, total) * took / done
-    # Below the full resolution the estimate is an upper bound, and a loose one for small networks: it prices the
-    # larger resolutions' FLOPs at the current, overhead-bound rate (the demo: 7-13x its real length at 4x4, 1.3-2x
-    # at 8x8 and 16x16; `fast` 1.4-3x at 4x4). Said as "<", until the last resolution makes it a forecast.
-    # (lod >= 1: below the full resolution. From the formula alone: `nimg` is mid-round, and the last round may end
-    # in a resolution without a minibatch size, which the run never trains at)
-    bound = "<" if lod_at(nimg, nc.resolution, tc.phase_kimg, tc.fade_kimg) >= 1 else ""
+    per_img = _forecast(cost, tc.minibatch, points)
+    # the resolution trained now (a fade-in trains the larger one), from the formula alone: `nimg` is mid-round, and
+    # the last round may end in a resolution without a minibatch size, which the run never trains at
+    current = nc.resolution >> int(lod_at(nimg, nc.resolution, tc.phase_kimg, tc.fade_kimg))
+    left, bound = 0.0, False
+    for r in cost:
+        n_left = 1000 * work(nimg, total, {q: float(q == r) for q in cost})       # images
+        if n_left <= 0:
+            continue
+        flop_priced = n_left / 1000 * cost[r] * took / done
+        if anchor is not None and r == anchor[0] and r in points:
+            # the current resolution (the same rate either way once anchored): before ETA_ANCHOR_SECONDS the
+            # session's mean rate, dragged down by the smaller resolutions, put the last one of a tiny run at +40-67%;
+            # its own first seconds (warm-up and all) overstate it too, so the lower of the two
+            n_cur, s_cur = points[r]
+            left += min(n_left * s_cur / n_cur, flop_priced)
+        elif r in per_img:
+            left += min(n_left * per_img[r], flop_priced)
+        else:
+            left += flop_priced
+            # A resolution ahead priced by its FLOPs at the current, overhead-bound rate: an upper bound, and a loose
+            # one for small networks (the demo: 7-13x its real length at 4x4, 1.3-2x at 8x8 and 16x16; `fast` 1.4-3x
+            # at 4x4). Said as "<".
+            bound = bound or r > current
     if tc.minutes is not None and tc.minutes * 60 - elapsed_before - seconds < left:
         return tqdm.format_interval(max(0.0, tc.minutes * 60 - elapsed_before - seconds))   # the budget ends it
-    return bound + tqdm.format_interval(left)
+    return ("<" if bound else "") + tqdm.format_interval(left)
+
+
+def _forecast(cost: dict[int, float], minibatch: dict[int, int],
+              measured: dict[int, tuple[int, float]]) -> dict[int, float]:
+    """Seconds per image at the resolutions above the largest measured one, from the two largest measured
+    ({resolution: (images, seconds)}): an iteration costs a fixed c (launches, Python, the optimizer's bookkeeping)
+    plus k per FLOP, so that the per-image cost grows by less than the FLOPs' 4-6x per resolution while c dominates
+    (tiny on a CPU: 1.8x from 4x4 to 8x8, 1.6x to 16x16). {} with fewer than two, a batch size missing, or a fit
+    that is not a cost (k <= 0 or c < 0, e.g. noise from other jobs on the machine)."""
+    usable = sorted(r for r, (n, s) in measured.items() if n > 0 and s > 0 and r in minibatch)
+    if len(usable) < 2:
+        return {}
+    r1, r2 = usable[-2:]
+    it1, it2 = (measured[r][1] / measured[r][0] * minibatch[r] for r in (r1, r2))      # seconds per iteration
+    x1, x2 = cost[r1] * minibatch[r1], cost[r2] * minibatch[r2]                        # FLOPs per iteration
+    if x2 <= x1:
+        return {}
+    k = (it2 - it1) / (x2 - x1)
+    c = it2 - k * x2
+    if k <= 0 or c < 0:
+        return {}
+    return {r: (c + k * cost[r] * minibatch[r]) / minibatch[r] for r in cost if r > r2 and r in minibatch}
 
 
 def save_sample_grid(path: Path, imgs: torch.Tensor, resolution: int) -> None:
