@@ -711,6 +711,10 @@ def read_run_config(run_dir: Any) -> RunConfig:
         parent = Path(run_dir).parent
         hint = (f"; its run directory is {parent}" if (parent / "config.json").is_file() else
                 f"; its run directory is {parent.parent}" if (parent.parent / "config.json").is_file() else "")
+        if Path(run_dir).suffix.lower() == ".onnx":
+            # (`wildgan export`'s output: its metadata 'wildgan_run' names the run it came from)
+            hint += ("; an exported ONNX model is scored with onnxruntime (docs/python_api.md, 'Scoring without "
+                     "wildgan or torch'), or give the run folder it was exported from")
         raise ConfigError(f"{run_dir}: is a file, not a run directory (a folder written by `wildgan train`){hint}")
     if not Path(run_dir).is_dir():
         raise ConfigError(f"{run_dir}: no such run directory")

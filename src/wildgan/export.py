@@ -9,7 +9,7 @@ Batch composition: E ends with a minibatch-stddev layer, so in the paper's 'mixe
 on which images share its batch (wildgan.scoring.pgan_scores). A deployed graph cannot know how the caller will batch
 (one image from a camera, a half-full last batch, a batch of nothing but anomalies), so the export uses the
 'isolated' protocol instead: group size 1, every image's stddev feature is that of a batch of copies of itself.
-Each output row then depends only on its input row, the batch axis is dynamic (any N >= 1, no padding, no mixing
+Each output row then depends only on its input row, the batch axis is dynamic (any N >= 0, no padding, no mixing
 rules for the caller), and the graph equals `LoadedModel.score(x, batch_mode='isolated')` and
 `Detector(batch_mode='isolated')`. The cost: scores differ slightly from the paper's mixed protocol, so thresholds
 for an exported model must come from isolated-mode training scores (Detector.from_run(run, batch_mode='isolated')
@@ -401,10 +401,10 @@ def _doc_string(method: str, names: list[str], r: int, c: int, input_type: str, 
     from . import __version__
 
     if input_type == "uint8":
-        inp = (f"images: uint8 [N, {r}, {r}, {c}] (NHWC, 0..255, {'gray' if c == 1 else 'RGB'}), N >= 1, each "
+        inp = (f"images: uint8 [N, {r}, {r}, {c}] (NHWC, 0..255, {'gray' if c == 1 else 'RGB'}), N >= 0, each "
                f"converted like the run's training images (metadata 'conversion')")
     else:
-        inp = f"images: float32 [N, {c}, {r}, {r}] (NCHW) in [-1, 1] = pixel * 2/255 - 1, N >= 1"
+        inp = f"images: float32 [N, {c}, {r}, {r}] (NCHW) in [-1, 1] = pixel * 2/255 - 1, N >= 0"
     out = ", ".join(n for n in names if n != "z")
     thr = (f"; an image is an anomaly when its output {thr_meta['threshold_score']} > metadata 'threshold'"
            if "threshold" in thr_meta else "")

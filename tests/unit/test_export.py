@@ -177,6 +177,21 @@ def test_onnx_at_the_lowest_opset_colour_images(lod, mnist, tmp_path) -> None:
             assert _max_rel(out[k], ref.scores[k][: len(batch)])[1] < 1e-4, (k, lod)
 
 
+@pytest.mark.parametrize("lod", [0.0, 0.5])
+def test_an_empty_batch_gives_empty_outputs(lod, tmp_path) -> None:
+    """N = 0 images in, every output empty out (the batch axis is dynamic). Before, onnxruntime stopped in E's
+    minibatch stddev with 'Integer division by zero' (the traced n // n), then in G's Reshape."""
+    run = _run_at_lod(tmp_path, lod)
+    for input_type, A in (("uint8", True), ("float", False)):
+        path = export_onnx(run, tmp_path / f"{input_type}.onnx", batch_size=3, input_type=input_type, include_A=A)
+        empty = (np.zeros((0, 16, 16, 1), np.uint8) if input_type == "uint8" else np.zeros((0, 1, 16, 16), np.float32))
+        out = _run(path, empty)
+        assert set(out) == set(SCORES if A else SCORES[:-1]) | {"z"}
+        for k, v in out.items():
+            assert v.shape == ((0, load_model(run, "cpu").cfg.net.latent_size) if k == "z" else (0,)), k
+            assert v.dtype == np.float32, k
+
+
 def test_scoring_graph_refuses_lod_out_of_range() -> None:
     from wildgan.config import net_config_for_preset
     from wildgan.export import ScoringGraph
@@ -229,6 +244,11 @@ def test_fanogan_onnx_equals_wildgan_score(fanogan_run, mnist, tmp_path) -> None
                x[:5].transpose(0, 3, 1, 2).astype(np.float32) * (2.0 / 255.0) - 1.0)
     assert "A" not in noA
     np.testing.assert_allclose(noA["a"], ref.scores["a"][:5], rtol=1e-4, atol=1e-6)
+
+
+def test_fanogan_onnx_empty_batch_gives_empty_outputs(fanogan_run, tmp_path) -> None:
+    out = _run(export_onnx(fanogan_run, tmp_path / "fan.onnx", batch_size=2), np.zeros((0, 32, 32, 1), np.uint8))
+    assert {k: v.shape for k, v in out.items()} == {**{k: (0,) for k in SCORES}, "z": (0, 16)}
 
 
 def test_export_refuses_a_latent_search_run(tmp_path) -> None:
@@ -583,6 +603,32 @@ def test_doc_recipe_scores_like_wildgan_without_torch(run_dir, tmp_path) -> None
     np.testing.assert_allclose(got["scores"], ref, rtol=0, atol=1e-5)
     assert float(meta["threshold"]) == pytest.approx(det.threshold_, abs=1e-6)
     assert got["flags"] == (ref > det.threshold_).astype(int).tolist()
+
+
+def test_doc_recipe_names_an_empty_list_of_files(run_dir, tmp_path) -> None:
+    """score_files on no files (an empty folder's glob) says so, as Detector does ('no images given'), where it was
+    numpy's 'need at least one array to stack'."""
+    ns: dict = {}
+    exec(compile(_doc_recipe(), "docs/python_api.md", "exec"), ns)
+    path = export_onnx(run_dir, tmp_path / "m.onnx", threshold="contamination")
+    with pytest.raises(ValueError, match=r"score_files: no image files given \(paths is empty\)"):
+        ns["score_files"](str(path), [])
+    with pytest.raises(ValueError, match="no image files given"):
+        ns["score_files"](str(path), (p for p in ()))
+
+
+def test_wildgan_score_on_an_onnx_model_says_how_it_is_scored(run_dir, tmp_path, capsys) -> None:
+    """`wildgan score` reads run folders; an .onnx given for one (or for the empty folder it was to score) is
+    refused saying where such a model is scored, not only that it is 'a file, not a run directory'."""
+    from wildgan.cli import main
+
+    path = export_onnx(run_dir, tmp_path / "m.onnx")
+    (tmp_path / "empty").mkdir()
+    assert main(["score", str(path), "--data", str(tmp_path / "empty"), "--out", str(tmp_path / "s.csv")]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}: is a file, not a run directory" in err and "scored with onnxruntime" in err, err
+    assert main(["score", str(run_dir), "--data", str(tmp_path / "empty"), "--out", str(tmp_path / "s.csv")]) == 2
+    assert f"{tmp_path / 'empty'}: folder contains no image files" in capsys.readouterr().err
 
 
 def test_the_metadata_names_the_run_by_its_absolute_path(run_dir, tmp_path, monkeypatch) -> None:

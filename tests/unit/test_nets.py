@@ -154,6 +154,16 @@ def test_minibatch_stddev_grouping_matches_definition():
     assert torch.allclose(minibatch_stddev(x, 1)[:, 3], torch.full((8, 4, 4), 1e-4))
 
 
+def test_minibatch_stddev_of_single_image_groups_and_of_no_images():
+    """Group 1 in one minibatch takes its own path (no reshape by the batch size, for the ONNX export's empty
+    batch): the very values of the grouped path; an empty batch gives an empty map with the extra channel."""
+    torch.manual_seed(0)
+    x = torch.randn(8, 3, 4, 4) * 3
+    assert torch.equal(minibatch_stddev(x, 1), minibatch_stddev(x, 1, sub_batch=4))   # (two minibatches: view path)
+    for group in (1, 4):
+        assert minibatch_stddev(torch.randn(0, 3, 4, 4), group).shape == (0, 4, 4, 4)
+
+
 def test_pixel_norm_unit_rms():
     x = torch.randn(5, 16, 3, 3) * 7
     y = pixel_norm(x)

@@ -288,14 +288,21 @@ def minibatch_stddev(x: torch.Tensor, group_size: int = 4, sub_batch: int | None
     large forward then computes exactly what N/B forwards of B would (scoring on a GPU in batches of 64 x 16).
     """
     n, c, h, w = x.shape
-    b = n if sub_batch is None or sub_batch >= n else sub_batch
+    if n == 0:                                         # (no groups; the checks below would divide by 0)
+        return torch.cat([x, x[:, :1]], dim=1)
+    one = sub_batch is None or sub_batch >= n          # one minibatch (a Python bool, also while tracing)
+    b = n if one else sub_batch
     if n % b:
         raise ValueError(f"minibatch-stddev: batch size {n} is not a multiple of the sub-batch {b}")
     g = min(group_size, b)
     if b % g:
         raise ValueError(f"minibatch-stddev: batch size {b} is not divisible by the group size {g}")
-    k = n // b
-    y = x.float().view(k, g, -1, c, h, w)              # [K, G, M, C, H, W]
+    # Every image its own group in one minibatch (isolated scoring, the ONNX export): the same tensors as the view
+    # below, by indexing. A traced graph keeps the view's shape arithmetic, n // n, a division by zero on an empty
+    # batch, and ONNX's Reshape reads a 0 in a target shape as "keep the input's size there".
+    alone = one and g == 1
+    k = 1 if one else n // b
+    y = x.float()[None, None] if alone else x.float().view(k, g, -1, c, h, w)   # [K, G, M, C, H, W]
     if x.device.type in VAR_STDDEV_DEVICES and kernels_from_env() == "auto":
         var = torch.var(y, dim=1, correction=0)
     else:
@@ -303,7 +310,10 @@ def minibatch_stddev(x: torch.Tensor, group_size: int = 4, sub_batch: int | None
         var = y.square().mean(dim=1)
     y = torch.sqrt(var + 1e-8)                         # [K, M, C, H, W] population std over the group
     y = y.mean(dim=(2, 3, 4)).to(x.dtype)              # [K, M]
-    y = y.view(k, 1, -1, 1, 1, 1).expand(k, g, -1, 1, h, w).reshape(n, 1, h, w)
+    if alone:
+        y = y[0, :, None, None, None].expand(-1, 1, h, w)
+    else:
+        y = y.view(k, 1, -1, 1, 1, 1).expand(k, g, -1, 1, h, w).reshape(n, 1, h, w)
     return torch.cat([x, y], dim=1)
 
 

@@ -48,7 +48,8 @@ class Generator(nn.Module):
         NCHW, and the pixel norm after it then ran as the plain formula (5 kernels forward, ~10 backward) where a
         channels_last map takes the fused RMS norm (layers.FUSED_PIXEL_NORM_DEVICES) for one copy here. The copy
         keeps the values; on CUDA the fused norm after it rounds as the other pixel norms do (training and scoring)."""
-        x = self.dense(x).view(x.shape[0], -1, 4, 4)
+        # the channel count spelled out: with -1, an exported graph's Reshape cannot infer it for an empty batch
+        x = self.dense(x).view(x.shape[0], self.dense_bias.shape[0], 4, 4)
         w = self.conv4.weight
         if not w.is_contiguous() and w.is_contiguous(memory_format=torch.channels_last):
             x = x.contiguous(memory_format=torch.channels_last)
