@@ -781,7 +781,7 @@ def config_file_to_args(path: Path) -> dict[str, Any]:
         # "missing the 'net' section" did not say that a few settings go in a flat file, as a lone train: section's
         # refusal (_set_from_config) does
         raise ConfigError(f"{path}: config is missing the 'net' section; {_whole_config_hint(['data', 'train'])}")
-    cfg = run_config_in(d, path)
+    cfg = _as_fit_read(run_config_in(d, path), path)
     if cfg is None:
         out: dict[str, Any] = {}
         for k, v in d.items():
@@ -793,6 +793,50 @@ def config_file_to_args(path: Path) -> dict[str, Any]:
             out[dest] = v
         return out
     return run_config_to_options(cfg)
+
+
+def _fit_record(config: Path) -> dict[str, Any] | None:
+    """split.json of the run whose config file `config` is, where a Detector.fit on images it was given wrote that
+    run (detector_input); None otherwise: a `wildgan train` run, a DataConfig fit (trained by a protocol), a config
+    file outside its run folder, or an unreadable record (the commands that read it say what is wrong)."""
+    try:
+        info = json.loads((Path(config).parent / "split.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    return info if isinstance(info, dict) and info.get("detector_input") else None
+
+
+_FIT_READ_SAID: set[str] = set()
+
+
+def _as_fit_read(cfg: RunConfig | None, config: Path) -> RunConfig | None:
+    """A run's config file as `--config` replays it: the run as it was trained. A Detector.fit of an earlier wildgan
+    on a folder, an archive or a data-set file recorded dataset 'auto', which replays such data by its protocol: a
+    labelled .npz or a tree of class folders stopped on 'choose the normal class(es)', CIFAR-10's batches trained on
+    automobile alone. fit read every image, labels ignored, which is 'unlabelled' (what fit records since). Only a
+    fit's run (split.json's detector_input): a `wildgan train` or DataConfig run's 'auto' is a protocol."""
+    from .config import SAMPLE_TOKEN
+
+    if cfg is None or cfg.data.dataset != "auto" or cfg.data.data is None or _fit_record(config) is None:
+        return cfg
+    if str(config) not in _FIT_READ_SAID:          # (the file is read several times for one command)
+        _FIT_READ_SAID.add(str(config))
+        data = "the embedded sample" if cfg.data.data == SAMPLE_TOKEN else cfg.data.data
+        _eprint(f"wildgan: note: {config}: dataset 'auto' of a Detector.fit recorded by an earlier wildgan is "
+                f"replayed as 'unlabelled': every image of {data}, labels ignored, as that fit read it")
+    return replace(cfg, data=replace(cfg.data, dataset="unlabelled"))
+
+
+def _refuse_in_memory_replay(config: Path, file_cfg: RunConfig, data: DataConfig) -> None:
+    """A Detector.fit's run on images given in memory (arrays, a list of files) records no data: replayed without
+    --data, its config trained on $WILDGAN_DATA or the embedded sample in silence. Refused, saying what to give."""
+    info = _fit_record(config)
+    if info is None or file_cfg.data.data is not None or data.data is not None:
+        return
+    raise ConfigError(f"{config}: the run was trained by Detector.fit on images given in memory "
+                      f"({info.get('source') or 'in-memory'}), which its config cannot name; give them with --data "
+                      f"(a folder or a data-set file) and --dataset unlabelled to train on every image as that fit "
+                      f"did")
 
 
 def run_config_to_options(cfg: Any) -> dict[str, Any]:
@@ -948,9 +992,10 @@ def _asked_data_config(a: argparse.Namespace) -> DataConfig:
 
     data = data_config_from_args(a)
     config = getattr(a, "config", None)
-    file_cfg = run_config_file(Path(config)) if config else None
+    file_cfg = _as_fit_read(run_config_file(Path(config)), Path(config)) if config else None
     if file_cfg is not None:
         data = overlay_changes(file_cfg.data, data_config_from_args(_file_reference_args(config)), data)
+        _refuse_in_memory_replay(Path(config), file_cfg, data)
     return data
 
 
@@ -960,7 +1005,7 @@ def run_config_for_shape(a: argparse.Namespace, res: int, ch: int) -> RunConfig:
     from .config import PRESETS, overlay_changes, run_config_file
 
     config = getattr(a, "config", None)
-    file_cfg = run_config_file(Path(config)) if config else None
+    file_cfg = _as_fit_read(run_config_file(Path(config)), Path(config)) if config else None
     try:
         cfg = run_config_from_args(a, res, ch)
         if file_cfg is not None:

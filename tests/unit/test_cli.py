@@ -1000,6 +1000,115 @@ def test_a_sample_run_replays_on_the_sample_whatever_wildgan_data_says(tiny_npz,
     assert json.loads(capsys.readouterr().err)["data"]["data"] == str(tiny_npz)      # no --data: the variable's
 
 
+def _fit_with_an_earlier_record(data, run: Path) -> list:
+    """A Detector.fit's run on `data`, its config.json rewritten as a wildgan before 305dd4a / e79a4e0 recorded it
+    (dataset 'auto' for a folder, an archive or a data-set file, which fit reads whole); the splits that reach
+    train_run (the fit's first) are collected in the list returned."""
+    import warnings
+
+    import wildgan.training.run as training_run
+    from wildgan.detector import Detector
+
+    trained: list = []
+    real = training_run.train_run
+    training_run.train_run = lambda *a, **k: trained.append(k["split"]) or real(*a, **k)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")         # (a fit ending before full growth, on purpose)
+            Detector(run_dir=str(run), preset="tiny", total_kimg=0.02, phase_kimg=0.1, resolution=16, device="cpu",
+                     threads=1).fit(data)
+    finally:
+        training_run.train_run = real
+    config = json.loads((run / "config.json").read_text())
+    assert config["data"]["dataset"] in ("unlabelled", "auto")
+    config["data"]["dataset"] = "auto"
+    (run / "config.json").write_text(json.dumps(config))
+    return trained
+
+
+@pytest.mark.parametrize("kind", ["npz", "class-folders"])
+def test_a_config_of_an_earlier_fit_recording_auto_replays_on_every_image_it_read(kind, tmp_path, capsys,
+                                                                                  monkeypatch):
+    """`wildgan train --config RUN/config.json` of a Detector.fit run that an earlier wildgan recorded with dataset
+    'auto' (for an .npz, a tree of class folders, CIFAR-10's batches: fit reads each whole, labels ignored) replayed
+    it by its protocol: 'choose the normal class(es) (--normal)', or CIFAR-10's automobile alone. It trains on the
+    images the fit trained on, and says how it reads the record."""
+    import wildgan.training.run as training_run
+    from PIL import Image
+
+    rng = np.random.default_rng(5)
+    if kind == "npz":
+        data = tmp_path / "lab.npz"
+        x = rng.integers(0, 256, (30, 16, 16), dtype=np.uint8)
+        np.savez(data, x_train=x[:20], y_train=np.arange(20) % 2, x_test=x[20:], y_test=np.arange(10) % 2)
+    else:
+        data = tmp_path / "tree"
+        for c in ("good", "bad"):
+            (data / c).mkdir(parents=True)
+            for i in range(12):
+                Image.fromarray(rng.integers(0, 256, (16, 16), dtype=np.uint8)).save(data / c / f"{i}.png")
+    run = tmp_path / "run"
+    fitted = _fit_with_an_earlier_record(data, run)[0]
+    capsys.readouterr()
+    trained: list = []
+    real = training_run.train_run
+    monkeypatch.setattr(training_run, "train_run", lambda *a, **k: trained.append(k["split"]) or real(*a, **k))
+    assert main(["train", "--config", str(run / "config.json"), "--out", str(tmp_path / "again"), "--no-progress",
+                 "--threads", "1"]) == 0, capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"{run / 'config.json'}: dataset 'auto' of a Detector.fit recorded by an earlier wildgan is replayed as " \
+           f"'unlabelled': every image of {data}" in err
+    assert err.count("replayed as 'unlabelled'") == 1
+    replay = trained[0]
+    assert len(replay.train_ids) == len(fitted.train_ids) == (30 if kind == "npz" else 24)
+    assert replay.info["protocol"] == "unlabelled"
+    # the very pixels (the fit keeps the order it read, the replay's split is shuffled)
+    assert sorted(map(bytes, replay.train_x)) == sorted(map(bytes, fitted.train_x))
+    assert json.loads((tmp_path / "again" / "config.json").read_text())["data"]["dataset"] == "unlabelled"
+
+
+def test_a_replay_of_a_fit_on_images_in_memory_says_to_give_them(tmp_path, capsys, monkeypatch):
+    """A fit on arrays records no data (data: null, dataset 'auto'); its config replayed without --data trained on
+    $WILDGAN_DATA or the embedded sample in silence. Refused, saying what to give; with --data it replays."""
+    monkeypatch.delenv("WILDGAN_DATA", raising=False)
+    from PIL import Image
+
+    from wildgan.detector import Detector
+
+    x = np.random.default_rng(0).integers(0, 256, (24, 16, 16), dtype=np.uint8)
+    run = tmp_path / "run"
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        Detector(run_dir=str(run), preset="tiny", total_kimg=0.02, phase_kimg=0.1, resolution=16, device="cpu",
+                 threads=1).fit(x)
+    assert json.loads((run / "config.json").read_text())["data"]["data"] is None
+    capsys.readouterr()
+    assert main(["train", "--config", str(run / "config.json"), "--out", str(tmp_path / "a"), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert f"{run / 'config.json'}: the run was trained by Detector.fit on images given in memory (in-memory " \
+           "ndarray)" in err and "--data" in err and "--dataset unlabelled" in err, err
+    pile = tmp_path / "pile"
+    pile.mkdir()
+    for i, im in enumerate(x):
+        Image.fromarray(im).save(pile / f"{i}.png")
+    cfg = dry_run(capsys, "--config", str(run / "config.json"), "--data", str(pile), "--dataset", "unlabelled")
+    assert cfg["data"]["data"] == str(pile) and cfg["data"]["dataset"] == "unlabelled"
+
+
+def test_a_train_run_s_auto_is_its_protocol_on_replay(tmp_path, capsys, monkeypatch):
+    """Only a fit's run (split.json's detector_input) has its 'auto' read as 'unlabelled': a `wildgan train` run's
+    'auto' chose a protocol, and replays as it is."""
+    monkeypatch.delenv("WILDGAN_DATA", raising=False)
+    run = tmp_path / "run"
+    assert main(["train", "--preset", "tiny", "--resolution", "8", "--total-kimg", "0.02", "--out", str(run),
+                 "--no-progress", "--threads", "1", "--no-train-scores"]) == 0
+    capsys.readouterr()
+    cfg = dry_run(capsys, "--config", str(run / "config.json"))
+    assert cfg["data"]["dataset"] == "auto" and cfg["data"]["data"] == "wildgan:mnist-sample"
+
+
 def test_cifar10_without_data_is_not_the_sample_and_a_resume_keeps_the_samples_name(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("WILDGAN_DATA", raising=False)
     monkeypatch.setenv("WILDGAN_CACHE", str(tmp_path / "cache"))
