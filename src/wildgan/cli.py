@@ -455,9 +455,11 @@ def _add_train_args(p: argparse.ArgumentParser, study: bool = False) -> None:
                                                                 else "RUN_DIR/skipped.txt)"))
     g.add_argument("--resize", choices=("resize", "error"), default="resize",
                    help="images of another size: resize them (default) or stop with an error")
-    g.add_argument("--square", choices=("crop", "pad"), default="crop",
-                   help="images that are not square: centre-crop them (default; the long edges are lost) or pad "
-                        "them to a square with black bars (letterbox), for defects near the edges")
+    # ('pad', the first name of letterbox, still taken: main warns and reads it as letterbox; left out of the usage)
+    g.add_argument("--square", choices=("crop", "letterbox", "pad"), default="crop", metavar="{crop,letterbox}",
+                   help="images that are not square: centre-crop them (default; the long edges are lost) or "
+                        "letterbox them: pad to a square with black bars, for defects near the edges (split.json: "
+                        "fit 'letterbox'). 'pad' is the old name of letterbox, taken with a warning")
     g.add_argument("--depth16", choices=("per-image", "global", "shift", *(f"bits:{n}" for n in range(9, 17))),
                    default="per-image", metavar="{per-image,global,shift,bits:N}",
                    help="16-bit images -> 8 bit: per-image min-max (default; removes brightness differences between "
@@ -895,7 +897,8 @@ def data_config_from_args(a: argparse.Namespace) -> DataConfig:
                       contamination=a.contamination, resolution=a.resolution, channels=a.channels, seed=a.seed,
                       rotations=a.rotations,
                       test_size=a.test_size, exclude_classes=exclude, skip_bad=a.skip_bad, resize=a.resize,
-                      depth16=a.depth16, square=a.square, download=a.download)
+                      depth16=a.depth16, square="letterbox" if a.square == "pad" else a.square,
+                      download=a.download)
 
 
 def net_config_from_args(a: argparse.Namespace, preset: str, resolution: int, channels: int) -> NetConfig:
@@ -2292,6 +2295,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 _unrecognized(p, a.cmd, extra)
             a.typed = typed
             a.command_line = ["wildgan", *given]    # (as typed: a study's log.txt records it)
+            if getattr(a, "square", None) == "pad":
+                # (typed, or from a flat --config file; a run's own config.json records letterbox, or its 'pad' was
+                # read as letterbox already)
+                from .config import SQUARE_PAD_RENAMED
+
+                _warn(WARNING + SQUARE_PAD_RENAMED.format(given="--square pad", new="--square letterbox"))
             kernels_from_env()          # (a typo in WILDGAN_KERNELS is said now, not at the first forward)
             _refuse_torchrun_without_distributed(a)
             return int(a.func(a) or 0)

@@ -173,6 +173,17 @@ def is_sample_path(data: Any) -> bool:
     return tuple(PurePath(str(data)).parts[-len(SAMPLE_PATH_TAIL):]) == SAMPLE_PATH_TAIL
 
 
+# what each image-fit rule does (split.json's conversion 'fit', Detector's resize_mode, DataConfig.fit), for the
+# messages that name them: 'pad' and 'letterbox' were confused, --square's old value 'pad' being letterbox
+FIT_NAMES = ("resize: centre-crop to a square, then resize; pad: zero-pad an image no larger than the resolution to "
+             "it, centred (larger ones as resize); letterbox: pad to a square with black bars, then resize (the "
+             "CLI's --square letterbox, formerly --square pad)")
+# the warning for square / --square 'pad', letterbox's old name: {given} as typed, {new} the name to use
+SQUARE_PAD_RENAMED = ("{given} is the old name of {new}: non-square images padded to a square with black bars "
+                      "(split.json records fit 'letterbox'), done so; use the new name. (fit / resize_mode 'pad' is "
+                      "another rule: zero-padding images smaller than the resolution)")
+
+
 @dataclass(frozen=True)
 class DataConfig:
     """Which images to train and test on. See wildgan.data.build_split."""
@@ -193,7 +204,10 @@ class DataConfig:
     skip_bad: bool = False               # skip unreadable files (listed in the run dir) instead of failing
     resize: str = "resize"               # resize | error : what to do with images of other sizes
     depth16: str = "per-image"           # per-image | global | shift | bits:N (N = 9..16): 16-bit -> 8-bit
-    square: str = "crop"                 # crop | pad : non-square images centre-cropped, or letterboxed (zeros)
+    # crop | letterbox: non-square images centre-cropped, or padded to a square with black bars (split.json's fit
+    # 'letterbox'). 'pad', its first name, is read as letterbox (a warning where it is given; a run's record of it in
+    # silence, run_config_from_dict): 'pad' is also the name of fit's zero-padding of small images
+    square: str = "crop"
     fit: str | None = None               # resize | pad | letterbox: overrides the protocol's (Detector resize_mode)
     download: bool = False               # fetch CIFAR-10 from its public URL when `data` does not exist
     # how the N_a contaminants are drawn (wildgan.data.splits): "nested", the first N_a of the anomalous training
@@ -222,12 +236,18 @@ class DataConfig:
             object.__setattr__(self, "contamination", float(c))
         if self.test_size not in ("paper", "all"):
             raise ConfigError(f"test_size must be 'paper' or 'all', got {self.test_size!r}")
-        if self.square not in ("crop", "pad"):
-            raise ConfigError(f"square must be 'crop' or 'pad', got {self.square!r}")
+        if self.square == "pad":
+            from .errors import warn_user
+
+            warn_user(SQUARE_PAD_RENAMED.format(given="DataConfig(square='pad')", new="square='letterbox'"))
+            object.__setattr__(self, "square", "letterbox")
+        if self.square not in ("crop", "letterbox"):
+            raise ConfigError(f"square must be 'crop' (centre-crop non-square images) or 'letterbox' (pad them to a "
+                              f"square with black bars; 'pad' is its old name), got {self.square!r}")
         if self.contamination_draw not in ("nested", "choice"):
             raise ConfigError(f"contamination_draw must be nested or choice, got {self.contamination_draw!r}")
         if self.fit not in (None, "resize", "pad", "letterbox"):
-            raise ConfigError(f"fit must be resize, pad or letterbox, got {self.fit!r}")
+            raise ConfigError(f"fit must be resize, pad or letterbox, got {self.fit!r} ({FIT_NAMES})")
         # (the rules themselves live in data.transforms, DEPTH16_RULES; refused here, before any data is read)
         if self.depth16 not in ("per-image", "global", "shift", *(f"bits:{n}" for n in range(9, 17))):
             raise ConfigError(f"depth16 must be per-image, global, shift or bits:N with N = 9..16 (the camera's bit "
@@ -654,6 +674,10 @@ def run_config_from_dict(d: dict[str, Any], check_types: bool = False) -> RunCon
         # that their config (and a --config replay of it) says what was actually done
         train = {**train, "ema_warmup": False}
     data = d["data"]
+    if isinstance(data, dict) and data.get("square") == "pad":
+        # recorded by a wildgan before --square letterbox was so named: the same rule, read without the warning that
+        # a 'pad' given now gets (the record is not the user's typing)
+        data = {**data, "square": "letterbox"}
     if isinstance(data, dict) and "contamination_draw" not in data:
         # runs (and study cells) recorded before the nested draw drew their contaminants with Generator.choice: read
         # them as such, so that evaluate, score, --resume and a --config replay rebuild the training set they had. A

@@ -50,7 +50,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .config import (DETECTOR_DIR_NAME, DETECTOR_KIND, RUN_METHODS, SAMPLE_TOKEN, SCORE_NAMES, DataConfig,
+from .config import (DETECTOR_DIR_NAME, DETECTOR_KIND, FIT_NAMES, RUN_METHODS, SAMPLE_TOKEN, SCORE_NAMES, DataConfig,
                      is_sample_path, own_score, read_run_config)
 from .data.inputs import (PIXEL_RANGES, check_image_arrays, check_image_paths, check_path_input, convert_items,
                           count_images, decode_items, guess_float_range, infer_geometry, input_float_range,
@@ -445,7 +445,7 @@ class Detector:
     batch_mode : 'mixed' | 'isolated' score protocol (see the module docstring).
     resize_mode : 'resize' | 'pad' (zero-pad images smaller than the resolution instead of resizing them) |
         'letterbox' (pad non-square images to a square with black bars instead of centre-cropping them, so that
-        nothing near the long edges is lost; then resize).
+        nothing near the long edges is lost; then resize: the CLI's --square letterbox, whose old name was 'pad').
     run_dir : where training writes its run directory (None = a new temporary directory, removed when the fit
         fails, else when the Detector is garbage-collected or at interpreter exit; the fitted model is in memory,
         so save() works after that, but from_run(run_dir_) / export_onnx(run_dir_) need a run_dir).
@@ -631,7 +631,8 @@ class Detector:
         if getattr(self, "pixel_range", "auto") not in PIXEL_RANGES:
             raise ConfigError(f"pixel_range must be one of {PIXEL_RANGES}, got {self.pixel_range!r}")
         if self.resize_mode not in ("resize", "pad", "letterbox"):
-            raise ConfigError(f"resize_mode must be 'resize', 'pad' or 'letterbox', got {self.resize_mode!r}")
+            raise ConfigError(f"resize_mode must be 'resize', 'pad' or 'letterbox', got {self.resize_mode!r} "
+                              f"({FIT_NAMES})")
         c, k = self.contamination, self.mad_k
         # both are read after training whatever the rule (the threshold is fitted with both at hand): a string or
         # None for the unused one would cost the training too, with a bare TypeError / ValueError

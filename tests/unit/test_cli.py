@@ -1109,6 +1109,60 @@ def test_a_train_run_s_auto_is_its_protocol_on_replay(tmp_path, capsys, monkeypa
     assert cfg["data"]["dataset"] == "auto" and cfg["data"]["data"] == "wildgan:mnist-sample"
 
 
+def test_square_letterbox_its_old_name_pad_and_a_run_that_recorded_pad(tmp_path, capsys):
+    """--square letterbox is the option's name (split.json's fit 'letterbox', Detector's resize_mode='letterbox');
+    'pad', its old name, still works with a warning that tells it from fit 'pad'. A run recorded with 'pad' by an
+    earlier wildgan loads, scores identically, keeps its training-score cache, resumes and replays, all without
+    the warning (the record is not the user's typing)."""
+    from PIL import Image
+
+    from wildgan.config import read_run_config
+    from wildgan.scoring.run import load_model
+    from wildgan.scoring.train_scores import read_train_scores
+
+    rng = np.random.default_rng(0)
+    pile = tmp_path / "pile"
+    pile.mkdir()
+    for i in range(24):
+        Image.fromarray(rng.integers(0, 256, (12, 20), dtype=np.uint8)).save(pile / f"{i:02d}.png")
+    common = ["--data", str(pile), "--preset", "tiny", "--resolution", "8", "--no-progress", "--threads", "1"]
+    run = tmp_path / "run"
+    assert main(["train", *common, "--square", "letterbox", "--total-kimg", "0.02", "--out", str(run)]) == 0
+    err = capsys.readouterr().err
+    assert "old name" not in err and "centre-cropped" not in err, err
+    assert json.loads((run / "config.json").read_text())["data"]["square"] == "letterbox"
+    assert json.loads((run / "split.json").read_text())["conversion"]["fit"] == "letterbox"
+    assert main(["score", str(run), "--data", str(pile), "--out", str(tmp_path / "new.csv")]) == 0
+    capsys.readouterr()
+
+    # the old name, typed: a warning naming both, and the run is the same as with the new name
+    assert main(["train", *common, "--square", "pad", "--out", str(tmp_path / "x"), "--dry-run"]) == 0
+    err = capsys.readouterr().err
+    assert "warning: --square pad is the old name of --square letterbox" in err and "centre-cropped" not in err
+    assert "zero-padding images smaller than the resolution" in err
+    assert json.loads(err[err.index("{"):])["data"]["square"] == "letterbox"
+
+    # the run as a wildgan before the rename wrote it: 'pad' in config.json and in the training-score cache's key
+    import yaml
+
+    for name in ("config.json", "config.yaml", "train_scores.json"):
+        d = (json.loads if name.endswith(".json") else yaml.safe_load)((run / name).read_text())
+        assert d["data"]["square"] == "letterbox"
+        d["data"]["square"] = "pad"
+        (run / name).write_text(json.dumps(d) if name.endswith(".json") else yaml.safe_dump(d, sort_keys=False))
+    model = load_model(run, "cpu")
+    assert model.cfg.data.square == "letterbox" and read_run_config(run) == model.cfg
+    assert read_train_scores(run, model, "mixed") is not None          # the cache is still this run's
+    assert main(["score", str(run), "--data", str(pile), "--out", str(tmp_path / "old.csv")]) == 0
+    assert "old name" not in capsys.readouterr().err
+    assert (tmp_path / "old.csv").read_text() == (tmp_path / "new.csv").read_text()
+    assert main(["train", "--config", str(run / "config.json"), "--out", str(tmp_path / "replay"), "--dry-run"]) == 0
+    err = capsys.readouterr().err
+    assert "old name" not in err and json.loads(err[err.index("{"):])["data"]["square"] == "letterbox"
+    assert main(["train", "--resume", "--out", str(run), "--total-kimg", "0.04", "--no-progress"]) == 0
+    assert "old name" not in capsys.readouterr().err
+
+
 def test_cifar10_without_data_is_not_the_sample_and_a_resume_keeps_the_samples_name(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("WILDGAN_DATA", raising=False)
     monkeypatch.setenv("WILDGAN_CACHE", str(tmp_path / "cache"))

@@ -179,3 +179,35 @@ def test_a_search_run_built_in_python_trains_no_encoder(tmp_path) -> None:
     for loss in ("image", "latent"):
         assert RunConfig(data=DataConfig(), net=NetConfig(), train=TrainConfig(encoder_loss=loss)).train.encoder_loss \
             == loss
+
+
+def test_square_letterbox_is_the_name_and_pad_its_old_name_with_a_warning(tmp_path) -> None:
+    """--square's 'pad' (black bars to a square) is split.json's fit 'letterbox', while fit 'pad' zero-pads small
+    images: the option is 'letterbox' now. DataConfig(square='pad') is taken as letterbox with a warning; a run's
+    config.json that recorded 'pad' reads back as letterbox without one, and a new run records 'letterbox'."""
+    import json
+    import warnings
+
+    from wildgan import WildganWarning
+    from wildgan.config import read_run_config, run_config_to_dict
+
+    assert DataConfig(square="letterbox").square == "letterbox"
+    with pytest.warns(WildganWarning, match=r"DataConfig\(square='pad'\) is the old name of square='letterbox'.*"
+                                            r"fit / resize_mode 'pad' is another rule"):
+        old = DataConfig(square="pad")
+    assert old == DataConfig(square="letterbox")
+    with pytest.raises(ConfigError, match=r"square must be 'crop' .* or 'letterbox' .*'pad' is its old name\), got "
+                                          r"'black'"):
+        DataConfig(square="black")
+    with pytest.raises(ConfigError, match=r"fit must be resize, pad or letterbox, got 'box' \(resize: .*pad: zero-pad "
+                                          r".*letterbox: pad to a square with black bars"):
+        DataConfig(fit="box")
+    run, cfg = _run_dir(tmp_path)
+    d = json.loads((run / "config.json").read_text())
+    d["data"]["square"] = "pad"                              # as a run recorded it before the rename
+    (run / "config.json").write_text(json.dumps(d))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loaded = read_run_config(run)
+    assert loaded.data.square == "letterbox"
+    assert run_config_to_dict(loaded)["data"]["square"] == "letterbox"

@@ -1204,7 +1204,7 @@ def test_a_read_at_its_own_size_converted_is_the_read_at_another_byte_for_byte(t
     elif case == "png train/test, letterbox":
         _image_tree(tmp_path / "t" / "train", [(24, 40, 3)] * 6)
         _image_tree(tmp_path / "t" / "test", [(24, 40, 3)] * 3, seed=1)
-        data, square = tmp_path / "t", "pad"
+        data, square = tmp_path / "t", "letterbox"
     else:
         shape = {"png 40x32 colour": (32, 40, 3), "png 64x64 gray": (64, 64), "jpeg 48x48 colour": (48, 48, 3),
                  "png 28x28 gray": (28, 28), "jpeg 200x120 colour, fit pad": (120, 200, 3)}[case]
@@ -1312,7 +1312,7 @@ def _write_odd_file(case: str, path: Path, rng: np.random.Generator) -> None:
         Image.fromarray(noise(24, 40)).save(path, format="PNG")
 
 
-@pytest.mark.parametrize("square", ["crop", "pad"])
+@pytest.mark.parametrize("square", ["crop", "letterbox"])
 @pytest.mark.parametrize("case, says", [
     ("palette png with transparency", None), ("cmyk jpeg", None), ("exif-rotated jpeg", None),
     ("16-bit gray png", "stretched"), ("16-bit gray+alpha png", "high byte"), ("gray+alpha png", None),

@@ -165,7 +165,7 @@ def test_convert_property(h, w, c, res, out_c, fit):
 
 def test_letterbox_keeps_the_long_edges_that_the_centre_crop_loses(tmp_path, monkeypatch) -> None:
     """A defect at the long edge of a non-square image: the default centre crop cannot see it (and says so),
-    --square pad (fit 'letterbox') keeps it, recorded in split.json's conversion."""
+    --square letterbox (fit 'letterbox') keeps it, recorded in split.json's conversion."""
     import warnings
 
     from PIL import Image
@@ -190,7 +190,7 @@ def test_letterbox_keeps_the_long_edges_that_the_centre_crop_loses(tmp_path, mon
     assert s.info["conversion"]["non_square"] == "centre-cropped"
     with warnings.catch_warnings():
         warnings.simplefilter("error")                         # no crop warning when letterboxing
-        s = build_split(DataConfig(data=str(pile), square="pad"))
+        s = build_split(DataConfig(data=str(pile), square="letterbox"))
     assert s.info["conversion"] == {**s.info["conversion"], "fit": "letterbox",
                                     "non_square": "letterboxed (black bars)"}
     assert s.train_x[:, :, 24:].max() > 200

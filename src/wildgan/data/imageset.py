@@ -223,7 +223,7 @@ def merge_stats(into: dict[str, Any], more: dict[str, Any]) -> None:
 
 
 def crop_warning(sizes: set[tuple[int, int]], fit: str, resolution: int | None, what: str,
-                 hint: str = "--square pad / DataConfig(square='pad')") -> str | None:
+                 hint: str = "--square letterbox / DataConfig(square='letterbox')") -> str | None:
     """The warning that non-square images lose their edges to the centre crop (and how to keep them, `hint`), or
     None. `what`: where the images come from (a path), or 'images'."""
     if fit == "letterbox":
@@ -301,7 +301,7 @@ def resize_warning(sizes: dict[tuple[int, int], Any], trained: Sequence[int], re
 
 
 def warn_crop(sizes: set[tuple[int, int]], fit: str, resolution: int | None, what: str,
-              hint: str = "--square pad / DataConfig(square='pad')") -> None:
+              hint: str = "--square letterbox / DataConfig(square='letterbox')") -> None:
     msg = crop_warning(sizes, fit, resolution, what, hint)
     if msg:
         warn_user(msg)

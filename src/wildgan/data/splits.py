@@ -89,9 +89,10 @@ class AnomalySplit:
 
 
 def square_fit(fit: str, square: str) -> str:
-    """The protocol's fit with DataConfig.square applied: 'pad' letterboxes non-square images instead of cropping
-    them (a 'pad' protocol, MNIST's, already never crops images smaller than its resolution)."""
-    return "letterbox" if square == "pad" and fit == "resize" else fit
+    """The protocol's fit with DataConfig.square applied: 'letterbox' letterboxes non-square images instead of
+    cropping them (a 'pad' protocol, MNIST's, already never crops images smaller than its resolution). square 'pad'
+    is letterbox's old name (DataConfig reads it so; taken here too)."""
+    return "letterbox" if square in ("letterbox", "pad") and fit == "resize" else fit
 
 
 def conversion_opts(info: dict[str, Any]) -> dict[str, Any]:

@@ -24,9 +24,9 @@ Rules (documented once here, recorded in AnomalySplit.info['conversion']):
   * Size: images that are not square are centre-cropped to a square first, then resized with PIL bilinear
     (antialiased when shrinking). fit='pad' (used for MNIST: 28 -> 32) instead zero-pads centrally when the image is
     smaller than the target; padding keeps the digits' pixels exact where resizing would blur them.
-    fit='letterbox' (DataConfig.square='pad', `--square pad`) pads a non-square image with black to a square
-    instead of cropping it, then resizes: nothing near the long edges is lost (a defect there stays visible), at the
-    price of black bars the networks also learn.
+    fit='letterbox' (DataConfig.square='letterbox', `--square letterbox`, whose old name was 'pad') pads a
+    non-square image with black to a square instead of cropping it, then resizes: nothing near the long edges is lost
+    (a defect there stays visible), at the price of black bars the networks also learn.
   * Float arrays are accepted when their values lie in [0, 1] (scaled by 255) or in [0, 255] (kept); a float array
     whose maximum is <= 1 is taken to be in [0, 1]. Values are rounded to the nearest integer. 32-bit float gray
     files (TIFF mode 'F') follow the same rule, file by file (a data set whose files were read both ways gets a

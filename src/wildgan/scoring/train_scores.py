@@ -44,6 +44,9 @@ def score_key(model: Any, batch_mode: str, n: int | None = None) -> dict[str, An
 # (scores_version: read_train_scores compares it first, a missing one as UNRECORDED_SCORES_VERSION;
 # data.contamination_draw: the run's config.json of that time reads back as "choice", the rule it was drawn by).
 KEY_FIELDS_ADDED = {(): {"lod", "scores_version"}, ("data",): {"square", "fit", "contamination_draw"}}
+# Values renamed since keys were first written, by path: the same setting under its old name (data.square 'pad',
+# --square letterbox's first name), so that the rename leaves a run's cache valid
+KEY_VALUES_RENAMED = {("data", "square"): {"pad": "letterbox"}}
 
 
 def same_key(saved: dict[str, Any], now: dict[str, Any], path: tuple[str, ...] = ()) -> bool:
@@ -57,7 +60,8 @@ def same_key(saved: dict[str, Any], now: dict[str, Any], path: tuple[str, ...] =
         if isinstance(v, dict) and isinstance(now[k], dict):
             if not same_key(v, now[k], path + (k,)):
                 return False
-        elif v != now[k]:
+        elif (KEY_VALUES_RENAMED[path + (k,)].get(v, v) if path + (k,) in KEY_VALUES_RENAMED and isinstance(v, str)
+              else v) != now[k]:
             return False
     return True
 
