@@ -33,6 +33,7 @@ from pathlib import Path
 
 _ETA_POSTFIX = re.compile(r"eta=(<?)([0-9:]+|\?)")
 _TQDM_LEFT = re.compile(r"\[([0-9:]+)<([0-9:?]+)")
+_ETA_TOTAL = re.compile(r"ETA total ~([0-9:]+)|study: about ([0-9:]+) left")
 
 
 def seconds(text: str) -> float | None:
@@ -45,8 +46,13 @@ def seconds(text: str) -> float | None:
     return out
 
 
-def parse_eta(line: str) -> tuple[float | None, str] | None:
-    """The ETA a bar line shows (seconds, and '<' when it is given as a bound), or None when it shows none."""
+def parse_eta(line: str, total: bool = False) -> tuple[float | None, str] | None:
+    """The ETA a bar line shows (seconds, and '<' when it is given as a bound), or None when it shows none; total:
+    the time left for the whole job that a stage's bar says ("ETA total ~M:SS", f-AnoGAN's first stage) or a study's
+    cell line ("(study: about M:SS left for N cells)")."""
+    if total:
+        m = _ETA_TOTAL.search(line)
+        return None if m is None else (seconds(m.group(1) or m.group(2)), "~")
     m = _ETA_POSTFIX.search(line)
     if m:
         return seconds(m.group(2)), m.group(1)
@@ -96,18 +102,25 @@ def run(cmd: list[str], log: Path) -> list[tuple[float, str]]:
     return chunks
 
 
-def table(chunks: list[tuple[float, str]], desc: str | None, fractions: list[float]) -> list[dict]:
-    """ETA shown vs. time left, at each fraction of the job (from the bar's first to its last redraw)."""
-    bar = [(t, line) for t, line in chunks if (desc is None or line.lstrip().startswith(desc)) and parse_eta(line)]
+def table(chunks: list[tuple[float, str]], desc: str | None, fractions: list[float],
+          total: bool = False) -> list[dict]:
+    """ETA shown vs. time left, at each fraction of the job (from the bar's first to its last redraw). total: the
+    "ETA total" of the bars (or study lines) that say one, at each fraction of their own span, against the job's
+    last line of output (its end: a study's last cell is evaluated after its bar closed)."""
+    bar = [(t, line) for t, line in chunks
+           if (desc is None or line.lstrip().startswith(desc)) and parse_eta(line, total)]
     if not bar:
         return []
     start, end = bar[0][0], bar[-1][0]
+    span = end - start
+    if total:
+        end = chunks[-1][0]
     rows = []
     for q in fractions:
-        at = start + q * (end - start)
+        at = start + q * span
         shown = [(t, line) for t, line in bar if t <= at]
         t, line = shown[-1]
-        eta, bound = parse_eta(line)  # type: ignore[misc]
+        eta, bound = parse_eta(line, total)  # type: ignore[misc]
         actual = end - t
         err = None if eta is None or actual <= 0 else 100.0 * (eta - actual) / actual
         rows.append({"fraction": q, "t": round(t, 1), "eta_shown": ("" if eta is None else bound + f"{eta:.0f}"),
@@ -126,6 +139,8 @@ def replay(run_dir: Path) -> list[tuple[float, str]]:
     from wildgan.training import loop
     from wildgan.training.schedule import lod_at
 
+    if not (run_dir / "config.json").is_file() or not (run_dir / "stats.jsonl").is_file():
+        raise SystemExit(f"{run_dir}: no config.json and stats.jsonl of a wildgan train run to replay")
     cfg = config.run_config_from_dict(json.loads((run_dir / "config.json").read_text()))
     nc, tc = cfg.net, cfg.train
     rows = [json.loads(x) for x in (run_dir / "stats.jsonl").read_text().splitlines() if x.strip()]
@@ -176,15 +191,19 @@ def main() -> None:
     p.add_argument("--desc", help="only bars whose line starts with this (e.g. 'train', 'score')")
     p.add_argument("--log", type=Path, help="timestamped redraws (default /tmp/eta-NAME.jsonl)")
     p.add_argument("--fractions", default="0.1,0.25,0.5,0.75")
+    p.add_argument("--total", action="store_true", help="the bars' 'ETA total' against the end of the last bar")
     p.add_argument("--replay", type=Path, metavar="RUN_DIR", help="replay a finished train run's stats.jsonl")
+    p.add_argument("--from-log", type=Path, metavar="LOG", help="read the redraws of an earlier run's --log again")
     p.add_argument("cmd", nargs=argparse.REMAINDER)
     a = p.parse_args()
     cmd = a.cmd[1:] if a.cmd and a.cmd[0] == "--" else a.cmd
     if a.replay is not None:
         chunks = replay(a.replay)
+    elif a.from_log is not None:
+        chunks = [(r["t"], r["line"]) for r in map(json.loads, a.from_log.read_text().splitlines()) if r]
     else:
         chunks = run(cmd, a.log or Path(f"/tmp/eta-{a.name}.jsonl"))
-    for r in table(chunks, a.desc, [float(x) for x in a.fractions.split(",")]):
+    for r in table(chunks, a.desc, [float(x) for x in a.fractions.split(",")], a.total):
         print(json.dumps({"name": a.name, **r}))
 
 
