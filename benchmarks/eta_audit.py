@@ -6,6 +6,13 @@ time-stamp every redraw, and compare the ETA shown at ~10/25/50/75% of the job w
 The job's end is the last redraw of the last bar (what the ETA forecasts), not the process's exit (evaluation,
 file writes after the bar closed). An ETA is the `eta=` postfix of `wildgan train` when present, else tqdm's
 `<remaining` field. Prints one table row per fraction and writes the timestamped redraws to --log (JSON lines).
+
+    python benchmarks/eta_audit.py --name replay --replay RUN_DIR
+
+replays a finished `wildgan train` run instead: the training ETA (`wildgan.training.loop._eta`, of whichever wildgan
+is on PYTHONPATH) at each row of its stats.jsonl, from that row's image count and time, against the time the run
+still took. Every code then sees the same timings, which a live run on a shared machine cannot give twice. The rows
+are 20 iterations apart, so the start of a resolution is placed by interpolating the rows' times at its image count.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from pathlib import Path
 
 _ETA_POSTFIX = re.compile(r"eta=(<?)([0-9:]+|\?)")
 _TQDM_LEFT = re.compile(r"\[([0-9:]+)<([0-9:?]+)")
+_ETA_TOTAL = re.compile(r"ETA total ~([0-9:]+)|study: about ([0-9:]+) left")
 
 
 def seconds(text: str) -> float | None:
@@ -38,8 +46,13 @@ def seconds(text: str) -> float | None:
     return out
 
 
-def parse_eta(line: str) -> tuple[float | None, str] | None:
-    """The ETA a bar line shows (seconds, and '<' when it is given as a bound), or None when it shows none."""
+def parse_eta(line: str, total: bool = False) -> tuple[float | None, str] | None:
+    """The ETA a bar line shows (seconds, and '<' when it is given as a bound), or None when it shows none; total:
+    the time left for the whole job that a stage's bar says ("ETA total ~M:SS", f-AnoGAN's first stage) or a study's
+    cell line ("(study: about M:SS left for N cells)")."""
+    if total:
+        m = _ETA_TOTAL.search(line)
+        return None if m is None else (seconds(m.group(1) or m.group(2)), "~")
     m = _ETA_POSTFIX.search(line)
     if m:
         return seconds(m.group(2)), m.group(1)
@@ -89,18 +102,25 @@ def run(cmd: list[str], log: Path) -> list[tuple[float, str]]:
     return chunks
 
 
-def table(chunks: list[tuple[float, str]], desc: str | None, fractions: list[float]) -> list[dict]:
-    """ETA shown vs. time left, at each fraction of the job (from the bar's first to its last redraw)."""
-    bar = [(t, line) for t, line in chunks if (desc is None or line.lstrip().startswith(desc)) and parse_eta(line)]
+def table(chunks: list[tuple[float, str]], desc: str | None, fractions: list[float],
+          total: bool = False) -> list[dict]:
+    """ETA shown vs. time left, at each fraction of the job (from the bar's first to its last redraw). total: the
+    "ETA total" of the bars (or study lines) that say one, at each fraction of their own span, against the job's
+    last line of output (its end: a study's last cell is evaluated after its bar closed)."""
+    bar = [(t, line) for t, line in chunks
+           if (desc is None or line.lstrip().startswith(desc)) and parse_eta(line, total)]
     if not bar:
         return []
     start, end = bar[0][0], bar[-1][0]
+    span = end - start
+    if total:
+        end = chunks[-1][0]
     rows = []
     for q in fractions:
-        at = start + q * (end - start)
+        at = start + q * span
         shown = [(t, line) for t, line in bar if t <= at]
         t, line = shown[-1]
-        eta, bound = parse_eta(line)  # type: ignore[misc]
+        eta, bound = parse_eta(line, total)  # type: ignore[misc]
         actual = end - t
         err = None if eta is None or actual <= 0 else 100.0 * (eta - actual) / actual
         rows.append({"fraction": q, "t": round(t, 1), "eta_shown": ("" if eta is None else bound + f"{eta:.0f}"),
@@ -109,17 +129,81 @@ def table(chunks: list[tuple[float, str]], desc: str | None, fractions: list[flo
     return rows
 
 
+def replay(run_dir: Path) -> list[tuple[float, str]]:
+    """(seconds since the first iteration, a bar-like line with `eta=` and `res=`) at each stats.jsonl row of a
+    finished pGAN run, as `wildgan train` from its start (one session) would have shown them."""
+    import torch
+
+    from wildgan import config
+    from wildgan.nets import build_pgan
+    from wildgan.training import loop
+    from wildgan.training.schedule import lod_at
+
+    if not (run_dir / "config.json").is_file() or not (run_dir / "stats.jsonl").is_file():
+        raise SystemExit(f"{run_dir}: no config.json and stats.jsonl of a wildgan train run to replay")
+    cfg = config.run_config_from_dict(json.loads((run_dir / "config.json").read_text()))
+    nc, tc = cfg.net, cfg.train
+    rows = [json.loads(x) for x in (run_dir / "stats.jsonl").read_text().splitlines() if x.strip()]
+    if not rows:
+        raise SystemExit(f"{run_dir / 'stats.jsonl'}: no rows to replay")
+    with torch.device("meta"):
+        nets = build_pgan(nc, 0)
+    costs = loop._phase_costs(nets, nc)
+    # (with the operator calls per iteration where this wildgan counts them: replayed as its loop passes them)
+    cost, extra = (costs[0], {"ops": costs[1]}) if isinstance(costs, tuple) else (costs, {})
+    nimgs = [round(r["kimg"] * 1000) for r in rows]
+    times = [r["time"] for r in rows]
+    t0 = times[0] - rows[0]["iters"] * rows[0]["batch"] / rows[0]["img_per_s"]     # the first iteration's start
+
+    def time_at(n: int) -> float:
+        """The time the run reached n images (interpolated between the rows around it)."""
+        prev_n, prev_t = 0, t0
+        for nn, tt in zip(nimgs, times):
+            if nn >= n:
+                return prev_t + (tt - prev_t) * (n - prev_n) / max(nn - prev_n, 1)
+            prev_n, prev_t = nn, tt
+        return times[-1]
+
+    def res_at(n: int) -> int:
+        return nc.resolution >> int(lod_at(n, nc.resolution, tc.phase_kimg, tc.fade_kimg))
+
+    # where each resolution began: the first image count at which lod_at says it (the rows' own resolution field
+    # changes at a round boundary, which the rows do not record)
+    starts: dict[int, int] = {}
+    step = min(tc.minibatch.values())
+    for n in range(0, nimgs[-1] + 1, step):
+        starts.setdefault(res_at(n), n)
+    out = []
+    for n, t in zip(nimgs, times):
+        r = res_at(max(n - 1, 0))
+        anchor = (r, starts[r], time_at(starts[r]))
+        measured = {q: (starts[q2] - s, time_at(starts[q2]) - time_at(s)) for q, s in starts.items()
+                    for q2 in starts if q2 == 2 * q and starts[q2] <= n - 1}
+        eta = loop._eta(cost, nc, tc, 0, n, round(tc.total_kimg * 1000), t - t0, anchor=anchor, now=t,
+                        measured=measured, **extra)
+        out.append((t - t0, f"train {n / 1000:.2f}k [eta={eta}, res={r}]"))
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--name", required=True)
     p.add_argument("--desc", help="only bars whose line starts with this (e.g. 'train', 'score')")
     p.add_argument("--log", type=Path, help="timestamped redraws (default /tmp/eta-NAME.jsonl)")
     p.add_argument("--fractions", default="0.1,0.25,0.5,0.75")
+    p.add_argument("--total", action="store_true", help="the bars' 'ETA total' against the end of the last bar")
+    p.add_argument("--replay", type=Path, metavar="RUN_DIR", help="replay a finished train run's stats.jsonl")
+    p.add_argument("--from-log", type=Path, metavar="LOG", help="read the redraws of an earlier run's --log again")
     p.add_argument("cmd", nargs=argparse.REMAINDER)
     a = p.parse_args()
     cmd = a.cmd[1:] if a.cmd and a.cmd[0] == "--" else a.cmd
-    chunks = run(cmd, a.log or Path(f"/tmp/eta-{a.name}.jsonl"))
-    for r in table(chunks, a.desc, [float(x) for x in a.fractions.split(",")]):
+    if a.replay is not None:
+        chunks = replay(a.replay)
+    elif a.from_log is not None:
+        chunks = [(r["t"], r["line"]) for r in map(json.loads, a.from_log.read_text().splitlines()) if r]
+    else:
+        chunks = run(cmd, a.log or Path(f"/tmp/eta-{a.name}.jsonl"))
+    for r in table(chunks, a.desc, [float(x) for x in a.fractions.split(",")], a.total):
         print(json.dumps({"name": a.name, **r}))
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -930,3 +931,22 @@ def test_each_stage_bar_says_which_of_the_two_it_is(tmp_path: Path, monkeypatch)
     monkeypatch.setattr(fanogan_loop, "progress_bar", recording)
     train_fanogan(images(8), tiny_cfg(gan_iters=2, enc_iters=2), tmp_path / "run", progress=True)
     assert names == ["f-AnoGAN 1/2 WGAN-GP", "f-AnoGAN 2/2 izi_f encoder"]
+
+
+def test_the_first_stage_bar_says_the_time_left_for_both_stages(tmp_path: Path, monkeypatch, capsys) -> None:
+    """Stage 1's bar covers stage 1 alone; its "ETA total" adds the encoder stage, each encoder step priced at
+    ENC_STEP_COST of a critic step per image (its bar, shown after, counts it down)."""
+    from wildgan.training.fanogan_loop import ENC_STEP_COST, _total_eta
+
+    cfg = tiny_cfg(batch_size=64, enc_batch_size=32)
+    # 10 critic steps in 5 s: 0.5 s a step; 100 left (50 s) and 200 encoder steps of half the batch (35 s)
+    assert ENC_STEP_COST == 0.7 and _total_eta(cfg, 10, 5.0, 100, 200) == "ETA total ~01:25"
+    assert _total_eta(cfg, 10, 5.0, 100, 200, budget_left=30.0) == "ETA total ~00:30"      # a budget ends it first
+    assert _total_eta(cfg, 0, 0.0, 100, 200) == ""                                         # nothing timed yet
+    # on a bar: every redraw (TQDM_MININTERVAL=0, as a terminal's) after the first step says it
+    monkeypatch.setenv("TQDM_MININTERVAL", "0")
+    train_fanogan(images(8), tiny_cfg(gan_iters=6, enc_iters=3), tmp_path / "run", progress=True)
+    err = capsys.readouterr().err
+    stage1 = [x for x in re.split(r"[\r\n]", err) if x.lstrip().startswith("f-AnoGAN 1/2")]
+    assert any("ETA total ~" in x for x in stage1), stage1
+    assert not any("ETA total" in x for x in re.split(r"[\r\n]", err) if x.lstrip().startswith("f-AnoGAN 2/2"))

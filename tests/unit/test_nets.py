@@ -39,6 +39,10 @@ def test_network_info_counts_on_the_meta_device_what_the_cpu_networks_have():
     assert info["params"] == {k: count_parameters(getattr(nets, k)) for k in "GDE"}
     cpu = train_flops_per_image(nets, cfg, 32)
     assert [info["forward_gflop"][k] * 1e9 for k in "GDE"] == [pytest.approx(cpu[k]) for k in "gde"]
+    # the operator calls of an iteration grow with the layers, far less than the FLOPs (the ETA's forecast of a small
+    # network's larger resolutions: training.loop._forecast)
+    small = train_flops_per_image(nets, cfg, 4)
+    assert 1.5 < cpu["calls"] / small["calls"] < 4 < 50 < cpu["train"] / small["train"]
     huge = network_info(net_config_for_preset("tiny", 32, 3, width=100000))
     assert huge["params"]["G"] > 1.5e11
 

@@ -326,6 +326,21 @@ def test_eta_forecasts_the_resolutions_ahead_from_two_measured_ones():
     assert _forecast(cost, {8: 16, 16: 16, 32: 8}, measured) == {}
     assert _forecast(cost, batch, {4: (1000, 6.0), 8: (1000, 5.0)}) == {}
 
+    # with operator calls per iteration (100, 120, 140, 160): an iteration costs 0.2 ms a call plus 0.2 ms per FLOP
+    # unit, 23.2 ms at 4x4 and 36.8 ms at 8x8 (100 iterations each); so 16x16 costs 79.2 ms an iteration (4.95 ms an
+    # image) and 32x32 134.4 ms (16.8 ms an image), where a fixed cost per iteration said 91.2 and 163.7 ms
+    ops = {4: 100.0, 8: 120.0, 16: 140.0, 32: 160.0}
+    timed = {4: (1600, 2.32), 8: (1600, 3.68)}
+    got = _forecast(cost, batch, timed, ops)
+    assert got.keys() == {16, 32}
+    assert math.isclose(got[16], 0.0792 / 16) and math.isclose(got[32], 0.1344 / 8)
+    assert math.isclose(_forecast(cost, batch, timed)[32], (0.0232 + (0.0368 - 0.0232) / 48 * 496) / 8)
+    # calls that grow as the FLOPs do cannot tell the two costs apart, and a fit with a negative cost per call
+    # (calls that grow 5x, 30 to 160, where the FLOPs grow 4x) is none: the fixed cost per iteration then
+    fixed = _forecast(cost, batch, measured)
+    assert _forecast(cost, batch, measured, {4: 16.0, 8: 64.0, 16: 256.0, 32: 512.0}) == fixed
+    assert _forecast(cost, batch, measured, {4: 30.0, 8: 160.0, 16: 220.0, 32: 280.0}) == fixed
+
     # 4x4 until 1 kimg, 8x8 until 3, 16x16 until 5, then 32x32; at 2 kimg: 2 s at 4x4, 5 s at 8x8
     nc = net_config_for_preset("tiny", 32, 3)
     tc = TrainConfig(phase_kimg=1, total_kimg=7, minibatch=batch)

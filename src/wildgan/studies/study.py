@@ -734,8 +734,9 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
         with _heard_then_shown(shown, cell_file):
             return build_split(cfg.data, loaded=data[0])
 
-    # wall-clock seconds of each cell this session trained and evaluated: the study's ETA (each cell has its own bar)
-    cell_seconds: list[float] = []
+    # each cell this session trained and evaluated, for the study's ETA (each cell has its own bar): its training and
+    # other seconds (reading, evaluation) in this session, and the share of its training done in this session
+    cell_times: list[tuple[float, float, float]] = []
     for i, cell in enumerate(cells):
         if cell.key in have:
             log(f"[{i + 1}/{len(cells)}] {cell.key}: done, skipped")
@@ -772,11 +773,14 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
             # (a cell trained earlier and only evaluated now takes seconds: no measure of what a cell costs)
             trained_here = not _done(run_dir)
             if trained_here:
-                log(f"[{i + 1}/{len(cells)}] {cell.key}: training{study_eta(cell_seconds, cells_left)}")
+                log(f"[{i + 1}/{len(cells)}] {cell.key}: training{study_eta(cell_times, cells_left)}")
                 try:
                     split = split_of(cfg, cell_file)
-                    train_run(cfg, run_dir, resume=(run_dir / "config.json").is_file(), progress=progress, log=cell_log,
-                              split=split)
+                    resume = (run_dir / "config.json").is_file()
+                    seconds_before = _trained_seconds(run_dir) if resume else 0.0
+                    t_train = time.monotonic()
+                    train_run(cfg, run_dir, resume=resume, progress=progress, log=cell_log, split=split)
+                    train_seconds = time.monotonic() - t_train
                 except ConfigError as e:
                     # the advice of `wildgan train` (--overwrite) does not exist here: the cell's folder is the study's
                     raise ConfigError(str(e).replace("or start again with --overwrite", f"or delete {run_dir} to train "
@@ -854,7 +858,9 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
                 os.fsync(f.fileno())
             have.add(cell.key)              # a cell listed twice is evaluated and counted once
             if trained_here:
-                cell_seconds.append(time.monotonic() - t_cell)
+                cell_seconds = time.monotonic() - t_cell
+                cell_times.append((train_seconds, cell_seconds - train_seconds,
+                                   _session_share(seconds_before, model.meta.get("elapsed_s"))))
             # each method by its own score, as the tables and plot; with the controls, -std Q among them, often the
             # strongest on CIFAR (a cell's a below it says more than one below the untrained networks)
             own = own_score(cell.method)
@@ -873,16 +879,52 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
     return rows
 
 
-def study_eta(cell_seconds: Sequence[float], cells_left: int) -> str:
-    """The study's progress for a cell's "training" line: " (study: about M:SS left for N cells)", the mean time of
-    the cells this session trained and evaluated (`cell_seconds`) times the cells left, this one included; "" before
-    the first cell is done (nothing measured) or with none left."""
+def study_eta(cell_times: Sequence[tuple[float, float, float]], cells_left: int) -> str:
+    """The study's progress for a cell's "training" line: " (study: about M:SS left for N cells)", the time a whole cell
+    takes, from the cells this session trained and evaluated, times the cells left (this one included); "" before
+    a cell's training was measured, or with none left.
+
+    `cell_times`: each such cell's (training seconds, other seconds: reading and evaluation, share of its training
+    done in this session). A cell resumed in this session trained a part of its run: 0.2 of a run in 12 s says
+    60 s for a whole one, and its 12 s averaged as a whole cell's put the study's ETA at a fraction of the time left.
+    So a whole cell is estimated as the training seconds over the shares trained (sum over cells, so that a cell
+    with 2% of its run left weighs as little as 2% of one) plus the other seconds, weighed by the same shares."""
     from tqdm import tqdm
 
-    if not cell_seconds or cells_left < 1:
+    shares = sum(share for _, _, share in cell_times)
+    if shares <= 0 or cells_left < 1:
         return ""
-    left = sum(cell_seconds) / len(cell_seconds) * cells_left
+    per_cell = sum(train + share * other for train, other, share in cell_times) / shares
+    left = per_cell * cells_left
     return f" (study: about {tqdm.format_interval(left)} left for {cells_left} cell{'s' if cells_left > 1 else ''})"
+
+
+def _trained_seconds(run_dir: Path) -> float:
+    """The training seconds the newest checkpoint of a run records over its sessions (where a resume goes on from:
+    pGAN and f-AnoGAN checkpoints both record elapsed_s); 0.0 with none, or one that cannot be read (the resume says
+    what is wrong with it)."""
+    from ..checkpoint import list_checkpoints
+
+    found = list_checkpoints(run_dir / "checkpoints")
+    if not found:
+        return 0.0
+    try:
+        return max(0.0, float(json.loads(found[-1].read_text(encoding="utf-8")).get("elapsed_s", 0.0)))
+    except (OSError, ValueError, TypeError, AttributeError):
+        return 0.0
+
+
+def _session_share(seconds_before: float, seconds_total: Any) -> float:
+    """The share of a run's training done in this session: its training seconds over all sessions (`seconds_total`,
+    the final networks' elapsed_s) less those of the sessions before (`seconds_before`, the checkpoint resumed from),
+    over the total; 1.0 where the total is not recorded."""
+    try:
+        total = float(seconds_total)
+    except (TypeError, ValueError):
+        return 1.0
+    if not math.isfinite(total) or total <= 0:
+        return 1.0
+    return min(1.0, max(0.0, (total - seconds_before) / total))
 
 
 def _stop_of(e: BaseException, cell: Cell, doing: str) -> TrainingInterrupted | None:

@@ -52,7 +52,8 @@ CHECKPOINT_DIR = "checkpoints"
 
 # Cost of one encoder step relative to one critic step (per image; the critic step includes its 1/n_critic share of
 # G steps). Measured 0.65-0.77 on CPU at 32x32x3, dim 64, batch 16; the FLOP count (spec 5.4 forward costs) gives
-# ~0.73. Used only to split a cfg.minutes budget between the stages in proportion to their planned work.
+# ~0.73. Splits a cfg.minutes budget between the stages in proportion to their planned work, and prices the encoder
+# stage in the first bar's "ETA total" (_total_eta) from the critic steps' measured time.
 ENC_STEP_COST = 0.7
 
 
@@ -344,7 +345,7 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
 
     def diverged(what: str) -> None:
         """Stop, or roll back to the newest good checkpoint of this stage with its lr halved (on_divergence)."""
-        nonlocal sampler, acc, n_acc, t_row, saved_step
+        nonlocal sampler, acc, n_acc, t_row, saved_step, timed_from
         gan = stage == "gan"
         lr = state.gan_lr if gan else state.enc_lr
         tensors, meta = rollback_checkpoint(
@@ -367,6 +368,7 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
         # the stats go on from the checkpoint's step, as after a --resume from it: the rows since (the diverged ones
         # among them) are dropped, the next row averages from here, its rate is measured from here
         acc, n_acc, t_row = {}, 0, time.monotonic()
+        timed_from = None                           # (the total ETA's steps are timed again from the restored one)
         _drop_stats_after(run_dir, state)
         bar.n = state.gan_iter if gan else state.enc_iter
         bar.refresh()
@@ -402,9 +404,14 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
     G.train(), D.train(), E.train()
     acc: dict[str, torch.Tensor] = {}
     n_acc, t_row = 0, time.monotonic()
-    # each stage's bar (and its ETA) covers that stage alone: its name says a second one follows
+    # each stage's bar (and its ETA) covers that stage alone: its name says a second one follows, and the first says
+    # the time left for both (_total_eta: the encoder stage priced from the critic steps timed here)
     bar = progress_bar(total=t_gan, initial=min(state.gan_iter, t_gan), desc="f-AnoGAN 1/2 WGAN-GP", unit="it",
                disable=not progress or not gan_open or state.gan_iter >= t_gan, dynamic_ncols=True, leave=False)
+    losses_shown = ""
+    # (iteration, time) after this session's first critic step: the steps timed from there leave out the first one's
+    # allocations
+    timed_from: tuple[int, float] | None = None
     restore_signals = install_signals(flag)
     try:
         while gan_open and state.gan_iter < t_gan:
@@ -449,6 +456,15 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
                 acc[k] = acc.get(k, 0.0) + v
             n_acc += 1
             bar.update(1)
+            if not bar.disable:
+                if timed_from is None:
+                    timed_from = (state.gan_iter, time.monotonic())
+                else:
+                    left = _total_eta(cfg, state.gan_iter - timed_from[0], time.monotonic() - timed_from[1],
+                                      t_gan - state.gan_iter, t_enc - state.enc_iter,
+                                      None if budget is None else budget - elapsed())
+                    # (refresh=False: shown at the bar's next redraw, which progress_bar spaces out in a log file)
+                    bar.set_postfix_str(", ".join(x for x in (losses_shown, left) if x), refresh=False)
             if state.gan_iter % log_every == 0 or state.gan_iter == t_gan:
                 row = {"stage": "gan", "iter": state.gan_iter}
                 row.update({k: float(v) / (1 if k == "g_loss" else n_acc) for k, v in acc.items()})
@@ -458,7 +474,9 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
                 row["iters"] = n_acc                # steps averaged: fewer in the first row after a resume
                 if not write_row(row):
                     continue
-                bar.set_postfix(d=f"{row['d_loss']:.3f}", w=f"{row['wdist']:.3f}", refresh=False)
+                losses_shown = f"d={row['d_loss']:.3f}, w={row['wdist']:.3f}"
+                if timed_from is None or bar.disable:
+                    bar.set_postfix_str(losses_shown, refresh=False)
                 acc = {k: v for k, v in acc.items() if k == "g_loss"}
                 n_acc, t_row = 0, time.monotonic()
             # the stage's end is also the stage boundary: where a resume, or a rollback of the encoder, starts it
@@ -557,6 +575,23 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
                                   complete=True)
     say(f"f-AnoGAN done: {state.gan_iter} critic + {state.enc_iter} encoder iterations in {elapsed():.1f} s -> {out}")
     return out
+
+
+def _total_eta(cfg: FAnoGANConfig, steps_timed: int, seconds: float, gan_left: int, enc_left: int,
+               budget_left: float | None = None) -> str:
+    """"ETA total ~M:SS" for the first stage's bar: the critic steps left at the time per step measured
+    (`steps_timed` in `seconds`), plus the encoder steps, each ENC_STEP_COST of a critic step per image (a forecast:
+    stage 2 has not run; its own bar then counts it down), or what is left of a cfg.minutes budget when that ends
+    the run first; "" before a step was timed."""
+    from tqdm import tqdm
+
+    if steps_timed < 1 or seconds <= 0:
+        return ""
+    per_step = seconds / steps_timed
+    left = per_step * (gan_left + ENC_STEP_COST * enc_left * cfg.enc_batch_size / cfg.batch_size)
+    if budget_left is not None:
+        left = min(left, max(0.0, budget_left))
+    return f"ETA total ~{tqdm.format_interval(left)}"
 
 
 def _meta(cfg: FAnoGANConfig, arch: dict[str, int], state: _State, n: int, t_gan: int, t_enc: int,

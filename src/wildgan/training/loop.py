@@ -974,7 +974,7 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
     # The bar's own ETA (images left / images per second so far) is wrong by the cost ratio of the phases: 39.9k of
     # 4.00M images at 4x4 on a CPU projected 37 minutes for what takes over a day. The ETA shown instead prices the
     # images left at each resolution (schedule_work) by its measured or forecast cost per image (_eta).
-    cost = _phase_costs(nets, nc) if progress and state.nimg < total_nimg else None
+    cost, ops = _phase_costs(nets, nc) if progress and state.nimg < total_nimg else (None, None)
     nimg_session0 = state.nimg
     # (resolution, nimg, time) where this session's current resolution began: the ETA's rate comes from there
     eta_anchor: tuple[int, int, float] | None = None
@@ -1059,7 +1059,7 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
                         row = stats.write_row(state, phase, device, dist)
                         post = {"eta": _eta(cost, nc, tc, nimg_session0, state.nimg, total_nimg,
                                             time.time() - t_start, elapsed0, anchor=eta_anchor,
-                                            measured=eta_measured)} \
+                                            measured=eta_measured, ops=ops)} \
                             if cost is not None else {}
                         # (refresh=False: shown at the bar's next redraw, which progress_bar spaces out in a log file;
                         # a forced redraw per row wrote a line every 20 iterations there)
@@ -1338,12 +1338,13 @@ def _drop_stats_after(run_dir: Path, nimg: int) -> int:
     return truncate_jsonl(run_dir / "stats.jsonl", lambda r: float(r["kimg"]) <= limit)
 
 
-def _phase_costs(nets: PGANNetworks, nc: NetConfig) -> dict[int, float]:
-    """Training FLOPs per image at each resolution of the schedule (stable phases), for the ETA."""
+def _phase_costs(nets: PGANNetworks, nc: NetConfig) -> tuple[dict[int, float], dict[int, float]]:
+    """Training FLOPs per image, and operator calls per iteration, at each resolution of the schedule (stable
+    phases), for the ETA."""
     from ..nets.info import train_flops_per_image
 
-    return {4 * 2 ** j: train_flops_per_image(nets, nc, 4 * 2 ** j, batch=2)["train"]
-            for j in range(nc.resolution_log2 - 1)}
+    counts = {4 * 2 ** j: train_flops_per_image(nets, nc, 4 * 2 ** j, batch=2) for j in range(nc.resolution_log2 - 1)}
+    return {r: c["train"] for r, c in counts.items()}, {r: c["calls"] for r, c in counts.items()}
 
 
 # the ETA's rate comes from the current resolution once it has run this long (else from the whole session)
@@ -1355,7 +1356,8 @@ ETA_FIT_SECONDS = 1.0
 
 def _eta(cost: dict[int, float], nc: NetConfig, tc: TrainConfig, nimg0: int, nimg: int, total: int,
          seconds: float, elapsed_before: float = 0.0, anchor: tuple[int, int, float] | None = None,
-         now: float | None = None, measured: dict[int, tuple[int, float]] | None = None) -> str:
+         now: float | None = None, measured: dict[int, tuple[int, float]] | None = None,
+         ops: dict[int, float] | None = None) -> str:
     """Time left: the images left at each resolution, each at its measured or forecast time per image, or what is
     left of the --minutes budget (over all sessions) when that ends the run first.
 
@@ -1367,7 +1369,8 @@ def _eta(cost: dict[int, float], nc: NetConfig, tc: TrainConfig, nimg0: int, nim
 
     The resolutions ahead are priced by their FLOPs at that rate (an upper bound, said with "<") until this session
     has measured two resolutions (`measured`: images and seconds of each finished one; ETA_FIT_SECONDS or more):
-    then by a fixed cost per iteration plus one per FLOP, fitted to the two largest (_forecast)."""
+    then by a cost per operator call (`ops`: calls per iteration) plus one per FLOP, fitted to the two largest
+    (_forecast)."""
     from tqdm import tqdm
 
     def work(a: int, b: int, c: dict[int, float] = cost) -> float:
@@ -1384,7 +1387,7 @@ def _eta(cost: dict[int, float], nc: NetConfig, tc: TrainConfig, nimg0: int, nim
             points[anchor[0]] = (nimg - anchor[1], since)
     if done <= 0 or took <= 0:
         return "?"
-    per_img = _forecast(cost, tc.minibatch, points)
+    per_img = _forecast(cost, tc.minibatch, points, ops)
     # the resolution trained now (a fade-in trains the larger one), from the formula alone: `nimg` is mid-round, and
     # the last round may end in a resolution without a minibatch size, which the run never trains at
     current = nc.resolution >> int(lod_at(nimg, nc.resolution, tc.phase_kimg, tc.fade_kimg))
@@ -1413,13 +1416,19 @@ def _eta(cost: dict[int, float], nc: NetConfig, tc: TrainConfig, nimg0: int, nim
     return ("<" if bound else "") + tqdm.format_interval(left)
 
 
-def _forecast(cost: dict[int, float], minibatch: dict[int, int],
-              measured: dict[int, tuple[int, float]]) -> dict[int, float]:
+def _forecast(cost: dict[int, float], minibatch: dict[int, int], measured: dict[int, tuple[int, float]],
+              ops: dict[int, float] | None = None) -> dict[int, float]:
     """Seconds per image at the resolutions above the largest measured one, from the two largest measured
-    ({resolution: (images, seconds)}): an iteration costs a fixed c (launches, Python, the optimizer's bookkeeping)
-    plus k per FLOP, so that the per-image cost grows by less than the FLOPs' 4-6x per resolution while c dominates
-    (tiny on a CPU: 1.8x from 4x4 to 8x8, 1.6x to 16x16). {} with fewer than two, a batch size missing, or a fit
-    that is not a cost (k <= 0 or c < 0, e.g. noise from other jobs on the machine)."""
+    ({resolution: (images, seconds)}).
+
+    With `ops` (operator calls per iteration at each resolution, train_ops_per_iteration): an iteration costs c per
+    operator call (dispatch, launch, Python) plus k per FLOP. The calls grow with the layers, by about 1.3-1.5x per
+    resolution, the FLOPs by 4-6x, so that a small network's per-image cost grows by far less than its FLOPs (tiny on
+    a CPU: 1.9x per iteration from 4x4 to 8x8, 1.9x to 16x16, 1.6x to 32x32 at half the batch). Without it, or where
+    that fit is no cost: a fixed c per iteration plus k per FLOP, which put tiny's 16x16 and 32x32 at +50% and +80%
+    from 4x4 and 8x8 (its fixed cost does not grow with the layers); the calls' fit +11% and +20% (the per-phase
+    rates in benchmarks/RESULTS.md, ETA section). {} with fewer than two, a batch size missing, or neither fit a cost
+    (a coefficient < 0: noise from other jobs, or a CUDA graph's replay, which has no per-call cost)."""
     usable = sorted(r for r, (n, s) in measured.items() if n > 0 and s > 0 and r in minibatch)
     if len(usable) < 2:
         return {}
@@ -1428,11 +1437,20 @@ def _forecast(cost: dict[int, float], minibatch: dict[int, int],
     x1, x2 = cost[r1] * minibatch[r1], cost[r2] * minibatch[r2]                        # FLOPs per iteration
     if x2 <= x1:
         return {}
+    ahead = [r for r in cost if r > r2 and r in minibatch]
+    if ops is not None and all(r in ops for r in (r1, r2, *ahead)):
+        o1, o2 = ops[r1], ops[r2]
+        det = o1 * x2 - o2 * x1
+        if det != 0:
+            c = (it1 * x2 - it2 * x1) / det          # seconds per operator call
+            k = (o1 * it2 - o2 * it1) / det          # seconds per FLOP
+            if c >= 0 and k > 0:
+                return {r: (c * ops[r] + k * cost[r] * minibatch[r]) / minibatch[r] for r in ahead}
     k = (it2 - it1) / (x2 - x1)
     c = it2 - k * x2
     if k <= 0 or c < 0:
         return {}
-    return {r: (c + k * cost[r] * minibatch[r]) / minibatch[r] for r in cost if r > r2 and r in minibatch}
+    return {r: (c + k * cost[r] * minibatch[r]) / minibatch[r] for r in ahead}
 
 
 def save_sample_grid(path: Path, imgs: torch.Tensor, resolution: int) -> None:
