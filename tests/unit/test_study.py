@@ -1791,6 +1791,57 @@ def test_cells_whose_test_images_differ_are_not_compared_and_tables_say_so(tmp_p
                                  f"(evaluated again since its row was made?)")
 
 
+def test_a_pair_not_compared_is_tried_again_only_once_a_cell_s_scores_file_changed(tmp_path, monkeypatch):
+    # a pair recorded as not_compared was tried again at every write of the tables, after every row of a study:
+    # both cells' test_scores.csv read again each time (0.66 s per write for 150 cells, benchmarks/RESULTS.md). It
+    # is tried again only when one of the two files differs from what it was tried on (its 'tried' record)
+    from wildgan.studies.study import COMPARISONS, read_comparisons
+
+    rows, want = _paired_rows(tmp_path)
+    theirs = tmp_path / rows[1]["run_dir"] / "test_scores.csv"
+    good = theirs.read_text()
+    theirs.write_text(good.replace("img0,", "other0,"))
+    reads: list[str] = []
+    real = study_mod._test_scores
+    monkeypatch.setattr(study_mod, "_test_scores", lambda run_dir: reads.append(Path(run_dir).name) or real(run_dir))
+    study_mod.write_tables(tmp_path, rows)
+    kept = read_comparisons(tmp_path / COMPARISONS)
+    assert [c["not_compared"] for c in kept] == ["their test images differ (60 and 60 images, 59 in common)"] * 2
+    assert sorted(reads) == sorted(r["cell"] for r in rows)             # each file read once, for both pairs
+    assert set(kept[0]["tried"]) == {r["cell"] for r in rows}
+    # nothing changed: nothing read, the entries kept as they were
+    reads.clear()
+    study_mod.write_tables(tmp_path, rows)
+    assert reads == [] and read_comparisons(tmp_path / COMPARISONS) == kept
+    # one cell's file written again (as an evaluation replaces it): the pairs are tried again, and now compared
+    theirs.unlink()
+    theirs.write_text(good)
+    study_mod.write_tables(tmp_path, rows)
+    assert sorted(reads) == sorted(r["cell"] for r in rows)
+    (c,) = [c for c in read_comparisons(tmp_path / COMPARISONS) if c["first_score"] == "a"]
+    assert "not_compared" not in c and "tried" not in c and c["diff"] == pytest.approx(want["diff"])
+    # a file that is gone, or back, is a change too; an entry without 'tried' (an earlier wildgan's) is tried again
+    # (a pair compared is kept with its file gone: begun again without comparisons.jsonl)
+    (tmp_path / COMPARISONS).unlink()
+    theirs.unlink()
+    reads.clear()
+    study_mod.write_tables(tmp_path, rows)
+    assert reads and all("its scores are not kept" in c["not_compared"] for c in read_comparisons(tmp_path /
+                                                                                               COMPARISONS))
+    assert all(c["tried"][rows[1]["cell"]] is None for c in read_comparisons(tmp_path / COMPARISONS))
+    reads.clear()
+    study_mod.write_tables(tmp_path, rows)
+    assert reads == []
+    old = [{k: v for k, v in c.items() if k != "tried"} for c in read_comparisons(tmp_path / COMPARISONS)]
+    (tmp_path / COMPARISONS).write_text("".join(json.dumps(c) + "\n" for c in old))
+    study_mod.write_tables(tmp_path, rows)
+    assert reads and all("tried" in c for c in read_comparisons(tmp_path / COMPARISONS))
+    theirs.write_text(good)
+    reads.clear()
+    study_mod.write_tables(tmp_path, rows)
+    assert reads and not any(c.get("not_compared") for c in read_comparisons(tmp_path / COMPARISONS))
+
+
 def test_a_kept_comparison_edited_or_damaged_is_tested_again_not_breaking_the_study(tmp_path):
     # a comparisons.jsonl line that is JSON and names its cells and AUCs, but not the rest (its gamma deleted, its
     # diff a word: edited by hand, another tool's) was taken as it was: write_tables raised KeyError or ValueError

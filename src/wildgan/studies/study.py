@@ -1026,11 +1026,14 @@ def method_comparisons(study_dir: Path, rows: list[dict[str, Any]],
     once, and its test outlives a run folder deleted to save space; a cell evaluated again is tested again.
     A pair that cannot be tested has 'not_compared' instead of the numbers, saying why: the cells' test images differ
     (their test_scores.csv ids or labels: other data, another test split), or a cell's scores are not kept, or are
-    not those of its row (its test_scores.csv written by a later evaluation)."""
+    not those of its row (its test_scores.csv written by a later evaluation). Such an entry records, as 'tried', the
+    state of both cells' test_scores.csv when it was tried (_scores_state: size, mtime, inode, or null for a file
+    that was not there), and is tried again only once one of them differs: a cell's scores may come back, or its
+    test_scores.csv be its row's again, but a pair whose files are as they were would fail alike, and trying it again
+    read both files at every row a study wrote."""
     by_cell = {str(r["cell"]): r for r in rows}
-    # (a pair not compared is tried again: its cell's scores may be back, or its test_scores.csv its row's again)
     old = {(c["first"], c["second"], c["first_score"], c["second_score"]): c for c in kept
-           if comparison_holds(c, by_cell) and not c.get("not_compared")}
+           if comparison_holds(c, by_cell)}
     groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for r in rows:
         groups.setdefault((str(r.get("protocol")), str(r["normal"]), float(r["gamma"]), int(r["seed"])), []).append(r)
@@ -1045,7 +1048,12 @@ def method_comparisons(study_dir: Path, rows: list[dict[str, Any]],
                     if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in (ax, ay)):
                         continue            # (an AUC undefined: one class in the test set)
                     c = old.get((x["cell"], y["cell"], sx, sy))
-                    out.append(c if _kept_sound(c, _entry(x, y, sx, sy)) else _compare(study_dir, x, y, sx, sy, read))
+                    entry = _entry(x, y, sx, sy)
+                    if c is not None and c.get("not_compared"):
+                        sound = _kept_untried(c, entry, _scores_state(study_dir, x, y))
+                    else:
+                        sound = _kept_sound(c, entry)
+                    out.append(c if sound else _compare(study_dir, x, y, sx, sy, read))
     return out
 
 
@@ -1067,37 +1075,70 @@ def _kept_sound(c: dict[str, Any] | None, entry: dict[str, Any]) -> bool:
                     for k in ("diff", "se", "p")))
 
 
+def _kept_untried(c: dict[str, Any], entry: dict[str, Any], state: dict[str, Any]) -> bool:
+    """Whether a kept 'not_compared' entry stands as it is: it says what `entry` says of its cells, says why in
+    words, and was tried on the cells' test_scores.csv as they are now (`state`, _scores_state). An entry from before
+    'tried' was recorded, or edited by hand, is tried again (once: it then records it)."""
+    return (all(c.get(k) == v for k, v in entry.items()) and isinstance(c.get("not_compared"), str)
+            and c.get("tried") == state)
+
+
+def _scores_file(study_dir: Path, r: dict[str, Any]) -> Path:
+    """The test_scores.csv of a row's cell: in its run_dir, or runs/CELL for a row from before the field."""
+    return Path(study_dir) / str(r.get("run_dir") or Path("runs") / str(r["cell"])) / "test_scores.csv"
+
+
+def _scores_state(study_dir: Path, x: dict[str, Any], y: dict[str, Any]) -> dict[str, Any]:
+    """{x's cell, y's cell: [size, mtime_ns, inode] of its test_scores.csv, or None where there is none}: what a
+    'not_compared' entry was tried on. Asked of the file system only, never read:
+    a file written again (evaluate, an atomic replace: another inode), put back or deleted differs in one of them.
+    (A file rewritten in place with the same size within the file system's mtime step is the one change missed: an
+    evaluation writes test_scores.csv by replacing it.)"""
+    out: dict[str, Any] = {}
+    for r in (x, y):
+        try:
+            st = _scores_file(study_dir, r).stat()
+        except OSError:
+            out[str(r["cell"])] = None
+            continue
+        out[str(r["cell"])] = [st.st_size, st.st_mtime_ns, st.st_ino]
+    return out
+
+
 def _compare(study_dir: Path, x: dict[str, Any], y: dict[str, Any], sx: str, sy: str,
              read: dict[str, Any]) -> dict[str, Any]:
-    """method_comparisons's entry for cells x and y (rows) on scores sx and sy."""
+    """method_comparisons's entry for cells x and y (rows) on scores sx and sy; one not compared records what it
+    was tried on ('tried': _scores_state, taken before the files are read, so that a file changed while it was read
+    is tried again next time)."""
     from ..evaluation.metrics import auc_difference, roc_auc
 
     entry = _entry(x, y, sx, sy)
+    untried = {**entry, "tried": _scores_state(study_dir, x, y)}
     got = []
     for r, s in ((x, sx), (y, sy)):
         cell = str(r["cell"])
         if cell not in read:
-            read[cell] = _test_scores(study_dir / str(r.get("run_dir") or Path("runs") / cell))
+            read[cell] = _test_scores(_scores_file(study_dir, r).parent)
         scores = read[cell]
         if isinstance(scores, str):
-            return {**entry, "not_compared": f"{cell}: {scores}"}
+            return {**untried, "not_compared": f"{cell}: {scores}"}
         ids, labels, by_score = scores
         # (not `> tolerance`: a nan read back, a damaged value's AUC, passed that and gave a test of null numbers)
         if s not in by_score or not abs(roc_auc(labels, by_score[s]) - r["auc"][s]) <= COMPARISON_AUC_TOLERANCE:
-            return {**entry, "not_compared": f"{cell}: its test_scores.csv does not hold the {s} scores of its row "
-                                             f"(evaluated again since its row was made?)"}
+            return {**untried, "not_compared": f"{cell}: its test_scores.csv does not hold the {s} scores of its row "
+                                               f"(evaluated again since its row was made?)"}
         got.append(scores)
     (ids_x, lab_x, sc_x), (ids_y, lab_y, sc_y) = got
     if ids_x != ids_y:
         where = {v: i for i, v in enumerate(ids_y)}
         if len(where) != len(ids_y) or set(where) != set(ids_x):
             common = len(set(ids_x) & set(ids_y))
-            return {**entry, "not_compared": f"their test images differ ({len(ids_x)} and {len(ids_y)} images, "
-                                             f"{common} in common)"}
+            return {**untried, "not_compared": f"their test images differ ({len(ids_x)} and {len(ids_y)} images, "
+                                               f"{common} in common)"}
         order = np.array([where[v] for v in ids_x])          # the same images in another order: lined up
         lab_y, sc_y = lab_y[order], {k: v[order] for k, v in sc_y.items()}
     if not np.array_equal(lab_x, lab_y):
-        return {**entry, "not_compared": "their test images are labelled differently"}
+        return {**untried, "not_compared": "their test images are labelled differently"}
     test = auc_difference(lab_x, sc_x[sx], sc_y[sy])
     # (JSON has no nan: an undefined number is null, as in eval.json)
     return {**entry, "n_test": len(ids_x), **{k: v if isinstance(v, str) or math.isfinite(v) else None
