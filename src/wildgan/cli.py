@@ -185,6 +185,8 @@ EXAMPLES_REPORT = """examples:
   wildgan report runs/car-g2 --top-k 16 --image odd1.png odd2.png
   # a study: tables, AUC vs gamma, every result row
   wildgan report studies/cifar-car
+  # ... with the figure and table of the plain residual L_r for every method (from its rows, no retraining)
+  wildgan report studies/cifar-car --score L_r
 """
 
 
@@ -595,9 +597,11 @@ def add_report_parser(sub: Any) -> argparse.ArgumentParser:
                    help="leave unreadable files among the --image paths out (each named in a warning), and an "
                         "unlabelled run's training images unreadable since training out of its ranking; --image "
                         "files are then placed among training scores cached by score --threshold --skip-bad too")
-    r.add_argument("--score", default=None, choices=SCORE_NAMES,
-                   help="score that ranks the most anomalous images (default: the method's own, A for f-AnoGAN, "
-                        "else a)")
+    r.add_argument("--score", action="append", default=None, choices=SCORE_NAMES,
+                   help="a run: the score that ranks the most anomalous images (default: the method's own, A for "
+                        "f-AnoGAN, else a). A study: the AUC-versus-gamma figure and table of this score for every "
+                        "method, with the controls, from its rows (nothing is scored again), before the study's "
+                        "own (each method's own score); repeat it for several (--score L_r --score a)")
     r.add_argument("--masks", help=".npy of ground-truth defect masks [N, H, W] aligned with the run's test "
                                    "split: adds the pixel-level ROC AUC of the heat maps")
     r.add_argument("--device", default="auto", type=_device, help=DEVICE_HELP)
@@ -2202,12 +2206,23 @@ def cmd_report(a: argparse.Namespace) -> int:
     from .evaluation.report import check_report_args, report
 
     _refuse_saved_detector(a.path, "report")
-    check_report_args(a.score, a.top_k, a.tsne_points, a.image)
+    scores = list(dict.fromkeys(a.score or []))
+    study = not (Path(a.path) / "config.json").is_file() and (Path(a.path) / "results.jsonl").is_file()
+    if len(scores) > 1 and not study:
+        raise ConfigError(f"--score is given {len(scores)} times ({', '.join(scores)}); a run's report ranks its "
+                          f"images by one score (several are for a study's figures)")
+    check_report_args(None if study or not scores else scores[0], a.top_k, a.tsne_points, a.image)
     _use_threads(a)
+    views = []
+    if study and scores:
+        from .studies.study import score_views
+
+        # made and checked from the rows before anything is written (a score some method lacks is refused here)
+        views = score_views(Path(a.path), scores)
     # the file itself: report() reads it and names it in every complaint about the masks
-    out = report(a.path, top_k_images=a.top_k, images=a.image, score=a.score, masks=a.masks, device=a.device,
-                 controls=not a.no_controls, tsne_points=a.tsne_points, log=_eprint,
-                 skip_bad=a.skip_bad, progress=not a.no_progress)
+    out = report(a.path, top_k_images=a.top_k, images=a.image, score=None if study or not scores else scores[0],
+                 masks=a.masks, device=a.device, controls=not a.no_controls, tsne_points=a.tsne_points, log=_eprint,
+                 skip_bad=a.skip_bad, progress=not a.no_progress, study_views=views)
     print(out)
     return 0
 

@@ -277,7 +277,11 @@ def test_study_report_tables_plot_and_rows(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"--image / images= .* is a study, whose cells are the runs: report on a "
                                           r"cell \(e\.g\. wildgan report .*cell-0 --image ...\)"):
         report(study, images=["x.png"])
-    with pytest.raises(ConfigError, match=r"--score / score= .* report on a cell for one"):
+    # score= of a study: its figure of one score is the studies layer's (score_report), or a cell's report
+    with pytest.raises(ConfigError, match=r"score= chooses the score of a run's report; .* is a study: its figure and "
+                                          r"table of one score for every method are wildgan\.studies\.score_report\("
+                                          r".*, \['L_r'\]\) \(`wildgan report .* --score L_r`\), or report on a "
+                                          r"cell \(e\.g\. wildgan report .*cell-0\)"):
         report(study, score="L_r")
 
 

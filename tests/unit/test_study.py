@@ -110,6 +110,116 @@ def test_controls_count_each_seed_once_in_tables_and_plot():
     assert study_mod.auc_vs_gamma(rows)["control: untrained Ours (a)"][0][1] == pytest.approx(0.58)
 
 
+def _study_folder(path: Path, rows: list[dict[str, Any]]) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_one_score_for_every_method_is_drawn_from_the_rows(tmp_path):
+    # the study's plot and tables.md headline each method's own score (a; f-AnoGAN's A): a reader comparing the
+    # methods' plain residual L_r had no figure of it. score_views draws any score for every method from the rows,
+    # with each method's untrained networks of that score and the pixel controls
+    from wildgan.studies import score_views
+
+    rows = [{**r, "auc": dict(r["auc"]), "auc_ci95": {"L_r": [r["auc"]["L_r"] - 0.05, r["auc"]["L_r"] + 0.05]}}
+            for r in FIXED]
+    st = _study_folder(tmp_path / "st", rows)
+    (view,) = score_views(st, ["L_r"])
+    (plot,) = view.plots                                 # one normal set: no per-class figure
+    assert plot.name == "auc_vs_gamma-score-L_r.png"
+    assert plot.curves["Ours d_I (L_r)"] == [(0.0, pytest.approx(0.41), 0.0), (0.02, pytest.approx(0.41), 0.0)]
+    assert plot.curves["f-AnoGAN (L_r)"][0][1] == pytest.approx(0.41)           # f-AnoGAN's L_r, not its A
+    assert not any(k.endswith("(a)") or k.endswith("(A)") for k in plot.curves)
+    assert {"control: untrained Ours (L_r)", "control: untrained f-AnoGAN (L_r)", "control: -‖Q‖", "control: -std(Q)",
+            "control: -mean(Q)"} <= set(plot.curves)
+    assert plot.bands["f-AnoGAN (L_r)"] == [(0.0, pytest.approx(0.05), pytest.approx(0.05)),
+                                            (0.02, pytest.approx(0.05), pytest.approx(0.05))]
+    # the own-score figure is as before (f-AnoGAN's A)
+    assert "f-AnoGAN (A)" in study_mod.auc_vs_gamma(FIXED) and "f-AnoGAN (a)" not in study_mod.auc_vs_gamma(FIXED)
+    (heading, header, body) = view.tables[0]
+    assert heading == "cifar10, normal = automobile: Table 2 layout, score L_r"
+    assert header == ["method", "score", "γ=0", "paper γ=0", "γ=0.02", "paper γ=0.02"]
+    assert ["f-AnoGAN", "L_r", "0.410", "0.41", "0.410", "0.40"] in body
+    assert ["Ours (d_I)", "L_r", "0.410 ± 0.000 (n=2)", "0.42", "0.410", "0.41"] in body
+    assert ["control: untrained nets (f-AnoGAN)", "L_r", "0.600", "–", "0.600", "–"] in body
+    assert {b[1] for b in body} == {"L_r", "–"} and sum(b[0].startswith("control: -") for b in body) == 3
+    # two scores, two views; an unknown score, or one a method's rows lack, is refused naming it and them
+    assert [v.score for v in score_views(st, ["L_r", "a", "L_r"])] == ["L_r", "a"]
+    with pytest.raises(ConfigError, match=r"unknown score 'l_r'"):
+        score_views(st, ["l_r"])
+    for r in rows:
+        if r["method"] == "fanogan":
+            del r["auc"]["L_r"]
+    _study_folder(st, rows)
+    with pytest.raises(ConfigError, match=r"score L_r: the rows of .*results\.jsonl hold no L_r AUC for f-AnoGAN \(2 "
+                                          r"of its 2 cells, e\.g\. automobile_g0_fanogan_-_s0\), so its figure and "
+                                          r"table would leave those cells out; choose a score every method's rows hold "
+                                          r"\(a, L_n, L_o, A\)"):
+        score_views(st, ["a", "L_r"])
+    with pytest.raises(ConfigError, match=r"no results\.jsonl"):
+        score_views(tmp_path, ["L_r"])
+
+
+def test_one_score_s_view_pools_the_rows_the_tables_pool(tmp_path):
+    # a row that tables.csv marks computed otherwise (other score settings) is left out, as tables.md leaves it out
+    from wildgan.studies import score_views
+
+    st = tmp_path / "st"
+    st.mkdir()
+    study_mod.write_tables(st, FIXED, apart={FIXED[1]["cell"]: "score.lam: 0.2 -> 0.05"})
+    _study_folder(st, FIXED)
+    (view,) = score_views(st, ["L_o"])
+    assert view.plots[0].curves["Ours d_I (L_o)"][0][1] == pytest.approx(0.69)         # seed 0 only (0.74 left out)
+    assert view.notes == ("1 of the 6 rows are left out of this section, as tables.md leaves them out: tables.csv "
+                          "marks them computed otherwise than the study command that wrote it computes its cells (e.g. "
+                          f"{FIXED[1]['cell']}: score.lam: 0.2 -> 0.05).",)
+    # several normal sets: a figure per set too, and a table each
+    rows = FIXED + [dict(r, normal="cat", cell=r["cell"].replace("automobile", "cat")) for r in FIXED]
+    (st / "tables.csv").unlink()
+    _study_folder(st, rows)
+    (view,) = score_views(st, ["L_o"])
+    assert [p.name for p in view.plots] == ["auc_vs_gamma-score-L_o.png",
+                                            "auc_vs_gamma-score-L_o-normal-automobile.png",
+                                            "auc_vs_gamma-score-L_o-normal-cat.png"]
+    assert view.plots[0].pooled == 2 and view.plots[2].normal == "cat" and len(view.tables) == 2
+
+
+def test_wildgan_report_draws_a_study_s_chosen_score_for_every_method(tmp_path, capsys):
+    from wildgan.cli import main
+
+    st = _study_folder(tmp_path / "st", FIXED)
+    assert main(["report", str(st), "--score", "L_r"]) == 0
+    md = (st / "report" / "report.md").read_text()
+    assert "## Score L_r for every method" in md and "](auc_vs_gamma-score-L_r.png)" in md
+    assert "| f-AnoGAN | L_r | 0.410 | 0.41 | 0.410 | 0.40 |" in md
+    assert (st / "report" / "auc_vs_gamma-score-L_r.png").stat().st_size > 1000
+    page = (st / "report" / "report.html").read_text()
+    # (and the own-score plot the report draws for a study that left none)
+    assert "Score L_r for every method" in page and page.count("data:image/png;base64,") == 2
+    # several; then none: the report is as before, the chosen scores' figures removed with it
+    assert main(["report", str(st), "--score", "L_r", "--score", "L_n"]) == 0
+    assert "## Score L_n for every method" in (st / "report" / "report.md").read_text()
+    assert main(["report", str(st)]) == 0
+    assert "Score L_r" not in (st / "report" / "report.md").read_text()
+    assert not list((st / "report").glob("auc_vs_gamma-score-*"))
+    # a score a method lacks: refused, naming both, the report left as it was
+    before = (st / "report" / "report.md").read_text()
+    rows = [dict(r, auc={k: v for k, v in r["auc"].items() if k != "L_n" or r["method"] != "fanogan"}) for r in FIXED]
+    _study_folder(st, rows)
+    capsys.readouterr()
+    assert main(["report", str(st), "--score", "L_n"]) == 2
+    err = capsys.readouterr().err
+    assert "score L_n: " in err and "no L_n AUC for f-AnoGAN (2 of its 2 cells" in err, err
+    assert (st / "report" / "report.md").read_text() == before
+    # a run's report ranks by one score
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text("{}")
+    assert main(["report", str(run), "--score", "L_r", "--score", "a"]) == 2
+    assert "a run's report ranks its images by one score" in capsys.readouterr().err
+
+
 def test_the_auc_vs_gamma_plot_shades_the_cells_test_set_intervals(tmp_path, monkeypatch):
     """A single seed's point has a bar of 0 (no spread over seeds); the band around each trained curve is the mean
     half-width of its cells' 95% intervals over their test images, where the rows hold them (f-AnoGAN's of A)."""
@@ -1789,6 +1899,57 @@ def test_cells_whose_test_images_differ_are_not_compared_and_tables_say_so(tmp_p
     (c,) = [c for c in read_comparisons(tmp_path / COMPARISONS) if c["first_score"] == "a"]
     assert c["not_compared"] == (f"{rows[0]['cell']}: its test_scores.csv does not hold the a scores of its row "
                                  f"(evaluated again since its row was made?)")
+
+
+def test_a_pair_not_compared_is_tried_again_only_once_a_cell_s_scores_file_changed(tmp_path, monkeypatch):
+    # a pair recorded as not_compared was tried again at every write of the tables, after every row of a study:
+    # both cells' test_scores.csv read again each time (0.66 s per write for 150 cells, benchmarks/RESULTS.md). It
+    # is tried again only when one of the two files differs from what it was tried on (its 'tried' record)
+    from wildgan.studies.study import COMPARISONS, read_comparisons
+
+    rows, want = _paired_rows(tmp_path)
+    theirs = tmp_path / rows[1]["run_dir"] / "test_scores.csv"
+    good = theirs.read_text()
+    theirs.write_text(good.replace("img0,", "other0,"))
+    reads: list[str] = []
+    real = study_mod._test_scores
+    monkeypatch.setattr(study_mod, "_test_scores", lambda run_dir: reads.append(Path(run_dir).name) or real(run_dir))
+    study_mod.write_tables(tmp_path, rows)
+    kept = read_comparisons(tmp_path / COMPARISONS)
+    assert [c["not_compared"] for c in kept] == ["their test images differ (60 and 60 images, 59 in common)"] * 2
+    assert sorted(reads) == sorted(r["cell"] for r in rows)             # each file read once, for both pairs
+    assert set(kept[0]["tried"]) == {r["cell"] for r in rows}
+    # nothing changed: nothing read, the entries kept as they were
+    reads.clear()
+    study_mod.write_tables(tmp_path, rows)
+    assert reads == [] and read_comparisons(tmp_path / COMPARISONS) == kept
+    # one cell's file written again (as an evaluation replaces it): the pairs are tried again, and now compared
+    theirs.unlink()
+    theirs.write_text(good)
+    study_mod.write_tables(tmp_path, rows)
+    assert sorted(reads) == sorted(r["cell"] for r in rows)
+    (c,) = [c for c in read_comparisons(tmp_path / COMPARISONS) if c["first_score"] == "a"]
+    assert "not_compared" not in c and "tried" not in c and c["diff"] == pytest.approx(want["diff"])
+    # a file that is gone, or back, is a change too; an entry without 'tried' (an earlier wildgan's) is tried again
+    # (a pair compared is kept with its file gone: begun again without comparisons.jsonl)
+    (tmp_path / COMPARISONS).unlink()
+    theirs.unlink()
+    reads.clear()
+    study_mod.write_tables(tmp_path, rows)
+    assert reads and all("its scores are not kept" in c["not_compared"] for c in read_comparisons(tmp_path /
+                                                                                               COMPARISONS))
+    assert all(c["tried"][rows[1]["cell"]] is None for c in read_comparisons(tmp_path / COMPARISONS))
+    reads.clear()
+    study_mod.write_tables(tmp_path, rows)
+    assert reads == []
+    old = [{k: v for k, v in c.items() if k != "tried"} for c in read_comparisons(tmp_path / COMPARISONS)]
+    (tmp_path / COMPARISONS).write_text("".join(json.dumps(c) + "\n" for c in old))
+    study_mod.write_tables(tmp_path, rows)
+    assert reads and all("tried" in c for c in read_comparisons(tmp_path / COMPARISONS))
+    theirs.write_text(good)
+    reads.clear()
+    study_mod.write_tables(tmp_path, rows)
+    assert reads and not any(c.get("not_compared") for c in read_comparisons(tmp_path / COMPARISONS))
 
 
 def test_a_kept_comparison_edited_or_damaged_is_tested_again_not_breaking_the_study(tmp_path):

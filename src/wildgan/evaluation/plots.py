@@ -339,13 +339,15 @@ def training_curves(path: Path, rows: Sequence[Mapping[str, Any]]) -> Path:
 
 
 def auc_vs_gamma(path: Path, curves: Mapping[str, Sequence[tuple[float, float, float]]], *, pooled: int = 1,
-                 normal: str | None = None, bands: Mapping[str, Sequence[tuple[float, ...]]] | None = None) -> Path:
+                 normal: str | None = None, bands: Mapping[str, Sequence[tuple[float, ...]]] | None = None,
+                 score: str | None = None) -> Path:
     """AUC against contamination gamma; curves: label -> [(gamma, mean AUC, std AUC)]. `pooled`: how many normal
     classes the points average over (the axis says so: their spread is then across classes too); `normal`: the one
     normal class of a per-class plot (in the title); `bands`: label -> [(gamma, below, above)] (or [(gamma,
     half-width)]), a shaded band from that far below to that far above a curve (studies.tables.auc_vs_gamma_bands:
     the cells' 95% intervals over their test images), so that a single seed's point, whose bar is 0, still shows how
-    much the test set alone can move it."""
+    much the test set alone can move it. `score`: the one score every method's curve is of (the title says so);
+    None: each method's own (a, or f-AnoGAN's A), the study's own plot."""
     fig = Figure(figsize=(7.5, 4))
     ax = fig.subplots()
     shaded = False
@@ -380,7 +382,8 @@ def auc_vs_gamma(path: Path, curves: Mapping[str, Sequence[tuple[float, float, f
     ax.set_ylabel(f"ROC AUC (mean; bars: std over seeds{band})" if pooled <= 1 else
                   f"ROC AUC (mean over {pooled} normal classes x seeds;\nbars: std over those cells{band})",
                   fontsize=8)
-    ax.set_title("AUC vs contamination (each method with its own score: a, or f-AnoGAN's A)"
+    ax.set_title(("AUC vs contamination (each method with its own score: a, or f-AnoGAN's A)" if score is None else
+                  f"AUC vs contamination (score {score} for every method)")
                  + (f", normal {normal}" if normal else ""), fontsize=9)
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))     # outside: it never covers a point
     return _save(fig, path)

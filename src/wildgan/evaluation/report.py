@@ -280,6 +280,7 @@ window.addEventListener("load", function () {{
 # (tests/unit/test_report.py checks that a report writes nothing outside these.)
 REPORT_FILES = ("report.html", "report.md", "metrics.json", "roc.png", "score_hist.png", "tsne.png", "latent_hist.png",
                 "closest_matches.png", "training_curves.png", "auc_vs_gamma.png", "auc_vs_gamma-normal-*.png",
+                "auc_vs_gamma-score-*.png",
                 "top_anomalous.csv",
                 "named_images.csv", "heatmaps/*.png", "heatmaps/top_heatmaps.npz", "samples/*.png")
 _PARTIAL = ".report-partial-"           # the folder a report is written into before it replaces PATH/report
@@ -1569,18 +1570,64 @@ def _diagnose_training_pile(run_dir: Path, cfg: Any, device: str, log: Log, k: i
 # ------------------------------------------------------------------------------------------------------------------
 # Study report
 
-def study_report(study_dir: Path, *, log: Log = _quiet) -> Path:
+@dataclass(frozen=True)
+class GammaPlot:
+    """One AUC-versus-gamma figure of a StudyScoreView: its file name in report/, and plots.auc_vs_gamma's curves,
+    bands, pooled and normal."""
+    name: str
+    curves: dict[str, list[tuple[float, float, float]]]
+    bands: dict[str, list[tuple[float, float, float]]]
+    pooled: int = 1
+    normal: str | None = None
+
+
+@dataclass(frozen=True)
+class StudyScoreView:
+    """One score of a study's rows for every method, as `wildgan report STUDY_DIR --score S` shows it: its figures
+    (the study's AUC-versus-gamma plot, of that score instead of each method's own) and its tables ((heading,
+    header, body): Table 2's lines of that score, with the controls), made from results.jsonl by the studies layer
+    (studies.study.score_views: the tables are its), drawn and written here. notes: what the section must say (rows
+    left out of it)."""
+    score: str
+    plots: tuple[GammaPlot, ...]
+    tables: tuple[tuple[str, list[str], list[list[str]]], ...]
+    notes: tuple[str, ...] = ()
+
+
+def study_report(study_dir: Path, *, log: Log = _quiet, views: Sequence[StudyScoreView] = ()) -> Path:
     """Write STUDY_DIR/report/{report.html, report.md}: tables.md, the AUC-vs-gamma plot, every result row and
-    links to the reports of the study's runs."""
+    links to the reports of the study's runs; `views`: a section per chosen score first (StudyScoreView)."""
     study_dir = Path(study_dir)
     with _report_folder(study_dir, log) as out:
-        _write_study_report(study_dir, out)
+        _write_study_report(study_dir, out, views)
     path = study_dir / "report" / "report.html"
     log(f"wrote {path}")
     return path
 
 
-def _write_study_report(study_dir: Path, out: Path) -> None:
+def _score_view_section(page: _Page, out: Path, view: StudyScoreView) -> None:
+    """A StudyScoreView's section: its figures, drawn into `out`, then its tables."""
+    from . import plots  # matplotlib: this section draws
+
+    s = view.score
+    page.h(2, f"Score {s} for every method")
+    page.p(f"ROC AUC of `{s}` for every method against the contamination γ, from results.jsonl (no cell scored "
+           f"again): the study's own plot and tables.md show each method's own score (a; f-AnoGAN's A). Controls: "
+           f"each method's untrained networks scored by `{s}`, and the pixel statistics of the query, one value per "
+           f"seed; mean ± std over seeds.")
+    for text in view.notes:
+        page.note(text)
+    for plot in view.plots:
+        png = plots.auc_vs_gamma(out / plot.name, plot.curves, pooled=plot.pooled, normal=plot.normal,
+                                 bands=plot.bands, score=s)
+        page.img(png, f"AUC vs gamma, score {s} for every method" + (f", normal {plot.normal}" if plot.normal else ""),
+                 width=720)
+    for heading, header, body in view.tables:
+        page.h(3, heading)
+        page.table(header, body)
+
+
+def _write_study_report(study_dir: Path, out: Path, views: Sequence[StudyScoreView] = ()) -> None:
     """study_report's page, written into `out` (the new report's folder, before it replaces STUDY_DIR/report)."""
     results = study_dir / "results.jsonl"
     rows, unread = checked_lines(results, row_problem)
@@ -1601,6 +1648,8 @@ def _write_study_report(study_dir: Path, out: Path) -> None:
     differ = _scoring_differences(scoring)
     if differ:
         page.note(_mixed_scoring_note(len(rows), differ))
+    for view in views:              # (first: what the command asked for)
+        _score_view_section(page, out, view)
     _tables_section(page, study_dir / "tables.md")
     _plots_section(page, study_dir, out, rows)
     if rows:
@@ -1773,11 +1822,15 @@ def _runs_section(page: _Page, study_dir: Path, out: Path, rows: list[dict[str, 
 
 def report(path: str | Path, *, top_k_images: int = 8, images: Sequence[str | Path] = (), score: str | None = None,
            masks: np.ndarray | str | Path | None = None, device: str = "auto", controls: bool = True,
-           tsne_points: int = 2000, log: Log = _quiet, skip_bad: bool = False, progress: bool = False) -> Path:
+           tsne_points: int = 2000, log: Log = _quiet, skip_bad: bool = False, progress: bool = False,
+           study_views: Sequence[StudyScoreView] = ()) -> Path:
     """The HTML report of a run directory (has config.json) or a study directory (has results.jsonl). masks: an
-    array or an .npy file (see run_report)."""
+    array or an .npy file (see run_report). study_views: for a study, a section per chosen score
+    (studies.study.score_views makes them; studies.study.score_report is the two in one call)."""
     p = Path(path)
     if (p / "config.json").is_file():
+        if study_views:
+            raise ConfigError(f"study_views= are sections of a study's report; {p} is a run")
         return run_report(p, top_k_images=top_k_images, images=images, score=score, masks=masks, device=device,
                           controls=controls, tsne_points=tsne_points, log=log, skip_bad=skip_bad, progress=progress)
     if (p / "results.jsonl").is_file():
@@ -1791,9 +1844,11 @@ def report(path: str | Path, *, top_k_images: int = 8, images: Sequence[str | Pa
             raise ConfigError(f"--image / images= name images to explain with a run's networks; {p} is a study, "
                               f"whose cells are the runs: report on a cell{cell}")
         if score is not None:
-            raise ConfigError(f"--score / score= chooses the score of a run's report; {p} is a study, whose tables "
-                              f"show every score: report on a cell for one{cell}")
-        return study_report(p, log=log)
+            # (the studies layer makes a study's figure of one score: this one is below it)
+            raise ConfigError(f"score= chooses the score of a run's report; {p} is a study: its figure and table of "
+                              f"one score for every method are wildgan.studies.score_report({str(p)!r}, "
+                              f"[{score!r}]) (`wildgan report {p} --score {score}`), or report on a cell{cell}")
+        return study_report(p, log=log, views=study_views)
     if not p.exists():
         raise ConfigError(f"{p}: no such folder (a run directory or a study directory is expected)")
     raise ConfigError(f"{p}: neither a run directory (config.json) nor a study directory (results.jsonl)")

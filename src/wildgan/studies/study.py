@@ -20,7 +20,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -41,6 +41,9 @@ from ..training.run import (RESUME_MAY_CHANGE, data_folder_holding, refuse_insid
                             run_lock, train_run)
 from .tables import (auc_vs_gamma, auc_vs_gamma_bands, cell_rank, comparison_holds, read_rows,
                      render_comparisons_csv, render_csv, render_markdown)
+
+if TYPE_CHECKING:
+    from ..evaluation.report import StudyScoreView
 
 
 @dataclass(frozen=True)
@@ -1026,9 +1029,111 @@ def write_tables(study_dir: Path, rows: list[dict[str, Any]], apart: dict[str, s
         if len(classes) > 1:
             for protocol, normal in classes:
                 sub = [r for r in rows if (r.get("protocol"), str(r["normal"])) == (protocol, normal)]
-                safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in normal)
-                plot_auc_vs_gamma(study_dir / f"auc_vs_gamma-normal-{safe}.png", auc_vs_gamma(sub), normal=normal,
-                                  bands=auc_vs_gamma_bands(sub))
+                plot_auc_vs_gamma(study_dir / f"auc_vs_gamma-normal-{_file_safe(normal)}.png", auc_vs_gamma(sub),
+                                  normal=normal, bands=auc_vs_gamma_bands(sub))
+
+
+def _file_safe(name: str) -> str:
+    """A normal set's or score's name as part of a file name."""
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
+
+
+# the fields of a row that name its cell in tables.csv (render_csv writes no cell key)
+_CSV_CELL = ("protocol", "normal", "gamma", "method", "encoder_loss", "seed")
+
+
+def computed_otherwise_in_tables(study_dir: Path, rows: list[dict[str, Any]]) -> dict[str, str]:
+    """{cell: how} of the rows that the study's tables.csv marks as computed otherwise (its computed_otherwise
+    column: scored_otherwise, as the study command that last wrote the tables decided it, with its settings, which
+    the folder alone does not hold). {} without a readable tables.csv: a view of the rows then pools them all."""
+    import csv
+
+    marks: dict[tuple[str, ...], str] = {}
+    try:
+        with open(Path(study_dir) / "tables.csv", newline="", encoding="utf-8") as f:
+            for line in csv.DictReader(f):
+                if line.get("computed_otherwise"):
+                    marks[tuple(str(line.get(k)) for k in _CSV_CELL)] = str(line["computed_otherwise"])
+    except (OSError, ValueError, csv.Error):
+        return {}
+
+    def key(r: dict[str, Any]) -> tuple[str, ...]:
+        return tuple("" if r.get(k) is None else str(r.get(k)) for k in _CSV_CELL)     # as csv.writer wrote them
+
+    return {str(r["cell"]): marks[key(r)] for r in rows if key(r) in marks}
+
+
+def score_views(study_dir: Path, scores: Sequence[str]) -> list[StudyScoreView]:
+    """The study report's sections of the chosen scores (evaluation.report.StudyScoreView), one per score: the
+    AUC-versus-gamma figure of that score for every method (and one per normal set when there are several), with
+    its controls (each method's untrained networks of that score, the pixel statistics) and its cells' intervals,
+    and Table 2's lines of that score (tables.score_table), from results.jsonl alone: nothing is scored again. The
+    study's own plot and tables.md show each method's own score (a; f-AnoGAN's A); this one, e.g. the plain residual
+    L_r, compares the methods on one formula. Pooled as tables.md pools them: rows that tables.csv marks computed
+    otherwise are left out (computed_otherwise_in_tables), said in a note.
+
+    Refused with a ConfigError, before anything is drawn or written, for an unknown score, a folder without result
+    rows, and a score that some method's rows do not hold (their curve would be missing without a word): the
+    error names the score, the methods and cells lacking it, and the scores every method's rows hold."""
+    from ..config import SCORE_NAMES
+    from ..evaluation.report import GammaPlot, StudyScoreView
+    from .tables import METHOD_NAMES, rows_lacking, score_table
+
+    study_dir = Path(study_dir)
+    results = study_dir / "results.jsonl"
+    unknown = [s for s in scores if s not in SCORE_NAMES]
+    if unknown or not scores:
+        raise ConfigError(f"unknown score {', '.join(map(repr, unknown)) or '(none given)'}: choose one or more of "
+                          f"{', '.join(SCORE_NAMES)} (higher = more anomalous)")
+    if not results.is_file():
+        raise ConfigError(f"{study_dir}: no results.jsonl, so no study rows to draw a score of (a study folder holds "
+                          f"one once its first cell is evaluated)")
+    rows = read_rows(results, warn=False)      # (the report names its lines that are no rows)
+    apart = computed_otherwise_in_tables(study_dir, rows)
+    pooled = [r for r in rows if str(r["cell"]) not in apart]
+    if not pooled:
+        raise ConfigError(f"{results}: no result rows {'pooled by the tables ' if rows else ''}to draw score "
+                          f"{scores[0]} of")
+    for s in dict.fromkeys(scores):
+        lacking = rows_lacking(pooled, s)
+        if lacking:
+            counts = {m: sum(r["method"] == m for r in pooled) for m in lacking}
+            held = [t for t in SCORE_NAMES if not rows_lacking(pooled, t)]
+            who = "; ".join(f"{METHOD_NAMES.get(m, m)} ({len(c)} of its {counts[m]} cells, e.g. {c[0]})"
+                            for m, c in lacking.items())
+            raise ConfigError(f"score {s}: the rows of {results} hold no {s} AUC for {who}, so its figure and table "
+                              f"would leave those cells out; choose a score every method's rows hold ("
+                              f"{', '.join(held) or 'none: the rows share no score'})")
+    classes = sorted({(r.get("protocol"), str(r["normal"])) for r in pooled}, key=str)
+    notes: tuple[str, ...] = ()
+    if apart:
+        first = next(iter(apart))
+        notes = (f"{len(apart)} of the {len(rows)} rows are left out of this section, as tables.md leaves them out: "
+                 f"tables.csv marks them computed otherwise than the study command that wrote it computes its cells "
+                 f"(e.g. {first}: {apart[first]}).",)
+    views = []
+    for s in dict.fromkeys(scores):
+        plots = [GammaPlot(f"auc_vs_gamma-score-{_file_safe(s)}.png", auc_vs_gamma(pooled, s),
+                           auc_vs_gamma_bands(pooled, s), pooled=len(classes))]
+        tables = []
+        for protocol, normal in classes:
+            sub = [r for r in pooled if (r.get("protocol"), str(r["normal"])) == (protocol, normal)]
+            if len(classes) > 1:
+                plots.append(GammaPlot(f"auc_vs_gamma-score-{_file_safe(s)}-normal-{_file_safe(normal)}.png",
+                                       auc_vs_gamma(sub, s), auc_vs_gamma_bands(sub, s), normal=normal))
+            tables.append((f"{protocol}, normal = {normal}: Table 2 layout, score {s}", *score_table(sub, s)))
+        views.append(StudyScoreView(s, tuple(plots), tuple(tables), notes))
+    return views
+
+
+def score_report(study_dir: Path, scores: Sequence[str], *, log: Callable[[str], None] | None = None) -> Path:
+    """The study's report (evaluation.report.study_report: STUDY_DIR/report/report.html and report.md) with a
+    section per score of `scores` first (score_views: every method's AUC of that score against gamma, with the
+    controls, and its table), as `wildgan report STUDY_DIR --score L_r` writes it. Returns report.html's path."""
+    from ..evaluation.report import report
+
+    views = score_views(study_dir, scores)
+    return report(study_dir, study_views=views, log=log or (lambda msg: None))
 
 
 # the paired tests between the cells of one (protocol, normal, gamma, seed), beside results.jsonl: kept, so that
@@ -1068,11 +1173,14 @@ def method_comparisons(study_dir: Path, rows: list[dict[str, Any]],
     once, and its test outlives a run folder deleted to save space; a cell evaluated again is tested again.
     A pair that cannot be tested has 'not_compared' instead of the numbers, saying why: the cells' test images differ
     (their test_scores.csv ids or labels: other data, another test split), or a cell's scores are not kept, or are
-    not those of its row (its test_scores.csv written by a later evaluation)."""
+    not those of its row (its test_scores.csv written by a later evaluation). Such an entry records, as 'tried', the
+    state of both cells' test_scores.csv when it was tried (_scores_state: size, mtime, inode, or null for a file
+    that was not there), and is tried again only once one of them differs: a cell's scores may come back, or its
+    test_scores.csv be its row's again, but a pair whose files are as they were would fail alike, and trying it again
+    read both files at every row a study wrote."""
     by_cell = {str(r["cell"]): r for r in rows}
-    # (a pair not compared is tried again: its cell's scores may be back, or its test_scores.csv its row's again)
     old = {(c["first"], c["second"], c["first_score"], c["second_score"]): c for c in kept
-           if comparison_holds(c, by_cell) and not c.get("not_compared")}
+           if comparison_holds(c, by_cell)}
     groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for r in rows:
         groups.setdefault((str(r.get("protocol")), str(r["normal"]), float(r["gamma"]), int(r["seed"])), []).append(r)
@@ -1087,7 +1195,12 @@ def method_comparisons(study_dir: Path, rows: list[dict[str, Any]],
                     if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in (ax, ay)):
                         continue            # (an AUC undefined: one class in the test set)
                     c = old.get((x["cell"], y["cell"], sx, sy))
-                    out.append(c if _kept_sound(c, _entry(x, y, sx, sy)) else _compare(study_dir, x, y, sx, sy, read))
+                    entry = _entry(x, y, sx, sy)
+                    if c is not None and c.get("not_compared"):
+                        sound = _kept_untried(c, entry, _scores_state(study_dir, x, y))
+                    else:
+                        sound = _kept_sound(c, entry)
+                    out.append(c if sound else _compare(study_dir, x, y, sx, sy, read))
     return out
 
 
@@ -1109,37 +1222,70 @@ def _kept_sound(c: dict[str, Any] | None, entry: dict[str, Any]) -> bool:
                     for k in ("diff", "se", "p")))
 
 
+def _kept_untried(c: dict[str, Any], entry: dict[str, Any], state: dict[str, Any]) -> bool:
+    """Whether a kept 'not_compared' entry stands as it is: it says what `entry` says of its cells, says why in
+    words, and was tried on the cells' test_scores.csv as they are now (`state`, _scores_state). An entry from before
+    'tried' was recorded, or edited by hand, is tried again (once: it then records it)."""
+    return (all(c.get(k) == v for k, v in entry.items()) and isinstance(c.get("not_compared"), str)
+            and c.get("tried") == state)
+
+
+def _scores_file(study_dir: Path, r: dict[str, Any]) -> Path:
+    """The test_scores.csv of a row's cell: in its run_dir, or runs/CELL for a row from before the field."""
+    return Path(study_dir) / str(r.get("run_dir") or Path("runs") / str(r["cell"])) / "test_scores.csv"
+
+
+def _scores_state(study_dir: Path, x: dict[str, Any], y: dict[str, Any]) -> dict[str, Any]:
+    """{x's cell, y's cell: [size, mtime_ns, inode] of its test_scores.csv, or None where there is none}: what a
+    'not_compared' entry was tried on. Asked of the file system only, never read:
+    a file written again (evaluate, an atomic replace: another inode), put back or deleted differs in one of them.
+    (A file rewritten in place with the same size within the file system's mtime step is the one change missed: an
+    evaluation writes test_scores.csv by replacing it.)"""
+    out: dict[str, Any] = {}
+    for r in (x, y):
+        try:
+            st = _scores_file(study_dir, r).stat()
+        except OSError:
+            out[str(r["cell"])] = None
+            continue
+        out[str(r["cell"])] = [st.st_size, st.st_mtime_ns, st.st_ino]
+    return out
+
+
 def _compare(study_dir: Path, x: dict[str, Any], y: dict[str, Any], sx: str, sy: str,
              read: dict[str, Any]) -> dict[str, Any]:
-    """method_comparisons's entry for cells x and y (rows) on scores sx and sy."""
+    """method_comparisons's entry for cells x and y (rows) on scores sx and sy; one not compared records what it
+    was tried on ('tried': _scores_state, taken before the files are read, so that a file changed while it was read
+    is tried again next time)."""
     from ..evaluation.metrics import auc_difference, roc_auc
 
     entry = _entry(x, y, sx, sy)
+    untried = {**entry, "tried": _scores_state(study_dir, x, y)}
     got = []
     for r, s in ((x, sx), (y, sy)):
         cell = str(r["cell"])
         if cell not in read:
-            read[cell] = _test_scores(study_dir / str(r.get("run_dir") or Path("runs") / cell))
+            read[cell] = _test_scores(_scores_file(study_dir, r).parent)
         scores = read[cell]
         if isinstance(scores, str):
-            return {**entry, "not_compared": f"{cell}: {scores}"}
+            return {**untried, "not_compared": f"{cell}: {scores}"}
         ids, labels, by_score = scores
         # (not `> tolerance`: a nan read back, a damaged value's AUC, passed that and gave a test of null numbers)
         if s not in by_score or not abs(roc_auc(labels, by_score[s]) - r["auc"][s]) <= COMPARISON_AUC_TOLERANCE:
-            return {**entry, "not_compared": f"{cell}: its test_scores.csv does not hold the {s} scores of its row "
-                                             f"(evaluated again since its row was made?)"}
+            return {**untried, "not_compared": f"{cell}: its test_scores.csv does not hold the {s} scores of its row "
+                                               f"(evaluated again since its row was made?)"}
         got.append(scores)
     (ids_x, lab_x, sc_x), (ids_y, lab_y, sc_y) = got
     if ids_x != ids_y:
         where = {v: i for i, v in enumerate(ids_y)}
         if len(where) != len(ids_y) or set(where) != set(ids_x):
             common = len(set(ids_x) & set(ids_y))
-            return {**entry, "not_compared": f"their test images differ ({len(ids_x)} and {len(ids_y)} images, "
-                                             f"{common} in common)"}
+            return {**untried, "not_compared": f"their test images differ ({len(ids_x)} and {len(ids_y)} images, "
+                                               f"{common} in common)"}
         order = np.array([where[v] for v in ids_x])          # the same images in another order: lined up
         lab_y, sc_y = lab_y[order], {k: v[order] for k, v in sc_y.items()}
     if not np.array_equal(lab_x, lab_y):
-        return {**entry, "not_compared": "their test images are labelled differently"}
+        return {**untried, "not_compared": "their test images are labelled differently"}
     test = auc_difference(lab_x, sc_x[sx], sc_y[sy])
     # (JSON has no nan: an undefined number is null, as in eval.json)
     return {**entry, "n_test": len(ids_x), **{k: v if isinstance(v, str) or math.isfinite(v) else None

@@ -488,17 +488,18 @@ def _ci_offsets(r: dict[str, Any], score: str) -> tuple[float, float] | None:
     return max(auc - lo, 0.0), max(hi - auc, 0.0)
 
 
-def _series_label(r: dict[str, Any], score: str) -> tuple[str, str]:
-    """(the AUC-versus-gamma series of a row's trained AUC, the score it plots: A for f-AnoGAN when score is a)."""
+def _series_label(r: dict[str, Any], score: str | None) -> tuple[str, str]:
+    """(the AUC-versus-gamma series of a row's trained AUC, the score it plots: its method's own, config.own_score,
+    when score is None, else `score`)."""
     enc = r.get("encoder_loss")
     label = METHOD_NAMES.get(r["method"], r["method"]) + (f" d_{'I' if enc == 'image' else 'z'}"
                                                             if r["method"] == "wildgan" else "")
-    s = score if r["method"] != "fanogan" or score != "a" else "A"
+    s = own_score(r["method"]) if score is None else score
     return f"{label} ({s})", s
 
 
 def auc_vs_gamma_bands(rows: list[dict[str, Any]],
-                       score: str = "a") -> dict[str, list[tuple[float, float, float]]]:
+                       score: str | None = None) -> dict[str, list[tuple[float, float, float]]]:
     """{trained series label (as auc_vs_gamma's): [(gamma, below, above)]}: how far the cells' 95% intervals over
     their test images (auc_ci, a row's auc_ci95) reach below and above their AUC, each the mean over the cells at that
     gamma, drawn as a band around the trained curves beside the bars of the spread over seeds. Apart, not one
@@ -515,11 +516,13 @@ def auc_vs_gamma_bands(rows: list[dict[str, Any]],
             for label, by_g in reach.items()}
 
 
-def auc_vs_gamma(rows: list[dict[str, Any]], score: str = "a") -> dict[str, list[tuple[float, float, float]]]:
-    """{series label: [(gamma, mean AUC, std)]} for the AUC-versus-contamination plot: each method's score (A for
-    f-AnoGAN when score is "a"), each method's untrained-networks control of that same score, and the three pixel
-    controls (-‖Q‖, -std(Q), -mean(Q)); the controls one value per seed (see _per_seed), NaN AUCs (one class only)
-    left out."""
+def auc_vs_gamma(rows: list[dict[str, Any]],
+                 score: str | None = None) -> dict[str, list[tuple[float, float, float]]]:
+    """{series label: [(gamma, mean AUC, std)]} for the AUC-versus-contamination plot: each method's score (score
+    None: its own, A for f-AnoGAN, else a, as the study's plot shows them; a name: that score for every method, as
+    `wildgan report STUDY_DIR --score L_r` draws it), each method's untrained-networks control of that same score,
+    and the three pixel controls (-‖Q‖, -std(Q), -mean(Q)); the controls one value per seed (see _per_seed), NaN
+    AUCs (one class only) left out."""
     series: dict[str, dict[float, dict[Any, float]]] = defaultdict(lambda: defaultdict(dict))
     for i, r in enumerate(rows):
         label, s = _series_label(r, score)
@@ -540,6 +543,26 @@ def auc_vs_gamma(rows: list[dict[str, Any]], score: str = "a") -> dict[str, list
                 pts.append((g, m, sd))
         if pts:
             out[label] = pts
+    return out
+
+
+def score_table(rows: list[dict[str, Any]], score: str) -> tuple[list[str], list[list[str]]]:
+    """Table 2 (method x score x gamma) of one score: every method's `score` (and the raw G's where the rows have
+    it), each method's untrained networks of that score, and the pixel controls, with the paper's numbers beside
+    where its set-up applies. The table `wildgan report STUDY_DIR --score S` shows beside its figure: Table 2 lists
+    every score, but a reader comparing L_r across methods had to pick its lines out by hand."""
+    header, body = table2(rows)
+    return header, [line for line in body if line[1] in (score, "–")]
+
+
+def rows_lacking(rows: list[dict[str, Any]], score: str) -> dict[str, list[str]]:
+    """{method: [cells]} of the rows whose AUCs hold no `score` at all (not even an undefined one): rows of another
+    tool or edited by hand. A curve or table of that score for every method would leave those cells out without a
+    word, so the caller refuses it instead, naming them."""
+    out: dict[str, list[str]] = {}
+    for r in rows:
+        if score not in r["auc"]:
+            out.setdefault(str(r["method"]), []).append(str(r["cell"]))
     return out
 
 

@@ -1,0 +1,81 @@
+#!/usr/bin/env python
+"""What a study's paired comparisons cost when its tables are written again (after every row a study appends) and
+its pairs cannot be compared: `wildgan.studies.study.method_comparisons` on a synthetic study folder, no training.
+
+The study: GROUPS (normal, gamma, seed) groups of three cells each (ours d_I, ours d_z, f-AnoGAN: 5 compared pairs
+of scores per group), each cell with a test_scores.csv of N_TEST images and 6 score columns, written as
+`wildgan evaluate` writes it. The f-AnoGAN cells' test images are other ids than ours', so 4 of the 5 pairs of a
+group are `not_compared` ("their test images differ"); the d_I-d_z pair is compared. Timed: the first write (every
+pair tested), then REPEATS writes with comparisons.jsonl kept (what each later row of the study pays), the median.
+
+    python benchmarks/study_comparisons.py                       # 50 groups (150 cells) of 2,000 test images
+    python benchmarks/study_comparisons.py --groups 100 --n-test 2000 --repeats 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from wildgan.evaluation.metrics import roc_auc
+from wildgan.studies import study
+
+
+def make_study(root: Path, groups: int, n_test: int) -> list[dict]:
+    """The rows of a synthetic study in root, each cell's test_scores.csv written beside them."""
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], [n_test - n_test // 10, n_test // 10])
+    rows = []
+    for g in range(groups):
+        for method, enc in (("wildgan", "image"), ("wildgan", "latent"), ("fanogan", "-")):
+            cell = f"c{g}_g0_{method}_{enc}_s{g}"
+            scores = {k: rng.normal(0, 1, n_test) + y for k in ("a", "L_n", "L_o", "L_r", "A", "z_norm")}
+            # (read back as the study reads it: 9 significant digits)
+            scores = {k: np.array([float(f"{v:.9g}") for v in s]) for k, s in scores.items()}
+            prefix = "f" if method == "fanogan" else "img"          # f-AnoGAN's test images other ids than ours
+            run = root / "runs" / cell
+            run.mkdir(parents=True)
+            lines = ["id,label," + ",".join(scores)]
+            lines += [f"{prefix}{i},{y[i]}," + ",".join(f"{scores[k][i]:.9g}" for k in scores) for i in range(n_test)]
+            (run / "test_scores.csv").write_text("\n".join(lines) + "\n")
+            auc = {k: roc_auc(y, s) for k, s in scores.items() if k != "z_norm"}
+            rows.append({"cell": cell, "protocol": "cifar10", "normal": f"c{g}", "gamma": 0.0, "method": method,
+                         "encoder_loss": enc, "seed": g, "auc": auc, "run_dir": f"runs/{cell}"})
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--groups", type=int, default=50)
+    ap.add_argument("--n-test", type=int, default=2000)
+    ap.add_argument("--repeats", type=int, default=5)
+    a = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        rows = make_study(root, a.groups, a.n_test)
+        t = time.perf_counter()
+        kept = study.method_comparisons(root, rows, [])
+        first = time.perf_counter() - t
+        # as comparisons.jsonl keeps them between writes (JSON: tuples become lists)
+        kept = [json.loads(json.dumps(c)) for c in kept]
+        again = []
+        for _ in range(a.repeats):
+            t = time.perf_counter()
+            out = study.method_comparisons(root, rows, kept)
+            again.append(time.perf_counter() - t)
+            kept = [json.loads(json.dumps(c)) for c in out]
+        not_compared = sum(bool(c.get("not_compared")) for c in kept)
+        print(json.dumps({"groups": a.groups, "cells": len(rows), "n_test": a.n_test, "pairs": len(kept),
+                          "not_compared": not_compared, "first_write_s": round(first, 3),
+                          "later_write_s_median": round(statistics.median(again), 4),
+                          "later_write_s_all": [round(v, 4) for v in again]}))
+
+
+if __name__ == "__main__":
+    main()
