@@ -477,17 +477,21 @@ def _n_gray(arrays: Sequence[np.ndarray]) -> int:
     return sum(1 for a in arrays if a.shape[2] == 1)
 
 
-def unreadable_files_error(reasons: Sequence[str], skip_option: str = "--skip-bad") -> DataError:
+def unreadable_files_error(reasons: Sequence[str], skip_option: str | None = "--skip-bad",
+                           note: str = "") -> DataError:
     """One error naming every unreadable file (each reason names its file). skip_option: skip_bad as the user gives
-    it (the CLI's --skip-bad, the Python API's skip_bad=True); the error keeps the reasons as `.unreadable`, so that
-    a caller of the API can say it again in its own terms."""
+    it (the CLI's --skip-bad, the Python API's skip_bad=True), None where the caller has no such option (the
+    Detector's scoring, whose rows are aligned with its inputs): then `note` says what to do instead. The error
+    keeps the reasons as `.unreadable`, so that a caller of the API can say it again in its own terms."""
     if len(reasons) == 1:
-        err = DataError(f"{reasons[0]} ({skip_option} leaves unreadable files out)")
+        hint = f" ({skip_option} leaves unreadable files out)" if skip_option else ""
+        err = DataError(f"{reasons[0]}{hint}{note}")
     else:
         shown = "; ".join(reasons[:10])
         more = f"; and {len(reasons) - 10} more" if len(reasons) > 10 else ""
         stop = f" (stopped at {len(reasons)}: is this the right folder?)" if len(reasons) >= MAX_NAMED_BAD_FILES else ""
-        err = DataError(f"{len(reasons)} unreadable image files{stop} ({skip_option} leaves them out): {shown}{more}")
+        hint = f" ({skip_option} leaves them out)" if skip_option else ""
+        err = DataError(f"{len(reasons)} unreadable image files{stop}{hint}: {shown}{more}{note}")
     err.unreadable = list(reasons)     # type: ignore[attr-defined]
     return err
 
