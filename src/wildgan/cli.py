@@ -1559,7 +1559,8 @@ def _warn_if_not_grown(cfg: Any, res: Any, log: Any) -> None:
         # a budget stop needs more minutes too: --resume keeps the run's --minutes unless given
         budget = res.status == "budget"
         # (phases shorter than a round of minibatches: the paper's total ends before growth too, and is not said)
-        said_paper = f", and the paper's schedule trains {paper:.4g} kimg" if paper > float(grown) else ""
+        said_paper = (f", and the paper's schedule (the default --total-kimg) trains {paper:.4g} kimg"
+                      if paper > float(grown) else "")
         log(f"warning: training ended at {res.nimg / 1000:.4g} kimg (lod {lod:g}"
             f"{f', the --minutes {t.minutes:g} budget ran out' if budget else ''}), before the networks finished "
             f"growing to {r}x{r}: with phases of {t.phase_kimg:g} kimg they get there with a --total-kimg above "

@@ -137,6 +137,20 @@ _CLI_TO_API = (
 _API_SKIP_BAD = "skip_bad=True"
 
 
+def _unreadable_in_api_words(e: DataError, skip_option: str | None) -> DataError:
+    """A read's error naming unreadable files (decode_pool.unreadable_files_error, whose `.unreadable` lists them),
+    said again in this API's terms: fit's skip_bad=True, not the CLI's --skip-bad; and for the scoring methods, which
+    have no skip_bad (their rows are aligned with X), what to do instead. Other errors are returned as they are."""
+    bad = getattr(e, "unreadable", None)
+    if not bad:
+        return e
+    from .data.decode_pool import unreadable_files_error
+
+    note = "" if skip_option else ("; scoring gives every image of X a score, so it leaves no file out: move the "
+                                   "unreadable files away, or pass a list of the readable ones")
+    return unreadable_files_error(bad, skip_option, note)
+
+
 def _api_words(msg: str) -> str:
     """A refusal or warning of training.run about a resume, said in terms of fit(resume=True) (its CLI advice, such
     as `wildgan train --out RUN --resume` alone, has no meaning here and is cut)."""
@@ -901,8 +915,11 @@ class Detector:
         # (files are shrunk while read to the largest resolution this fit can choose, and read again if it
         # chooses a smaller one: f-AnoGAN's networks take 64 at most)
         most = self.resolution or (64 if self.method == "fanogan" else MAX_AUTO_RESOLUTION)
-        items, ids = decode_items(arrays, depth16, skip_bad=bool(self.skip_bad), float_range=frange, stats=stats,
-                                  limit=most, fit=self.resize_mode, channels=self.channels)
+        try:
+            items, ids = decode_items(arrays, depth16, skip_bad=bool(self.skip_bad), float_range=frange, stats=stats,
+                                      limit=most, fit=self.resize_mode, channels=self.channels)
+        except DataError as e:
+            raise _unreadable_in_api_words(e, _API_SKIP_BAD) from None
         # (nested lists' int64 / float64 copies, ~8x the uint8 images: dropped before the conversions below allocate)
         del arrays
         res, ch = infer_geometry(items, self.resolution, self.channels)
@@ -1199,10 +1216,13 @@ class Detector:
         learned = self.pixel_range_
         X = read_nested_lists(X)     # (once: the warning below reads the float range from X again)
         trained_on, by_content = trained_kind(self.conversion_)
-        x, ids = to_images(X, self.resolution_, self.channels_, resize_mode=self.conversion_.get("fit", "resize"),
-                           depth16=self.conversion_.get("depth16", "per-image"), image_shapes=self._image_shapes(),
-                           float_range=learned, native_sides=self.conversion_.get("native_sides"),
-                           trained_on=trained_on, by_content=by_content)
+        try:
+            x, ids = to_images(X, self.resolution_, self.channels_, resize_mode=self.conversion_.get("fit", "resize"),
+                               depth16=self.conversion_.get("depth16", "per-image"), image_shapes=self._image_shapes(),
+                               float_range=learned, native_sides=self.conversion_.get("native_sides"),
+                               trained_on=trained_on, by_content=by_content)
+        except DataError as e:
+            raise _unreadable_in_api_words(e, None) from None
         if learned in ("[-1,1]", "[0,255]") and getattr(self, "pixel_range", "auto") == "auto" and len(x) >= 8 and \
                 not isinstance(X, (str, Path)) and input_float_range(X) == "[0,1]":
             # many float images read in the range of the training floats, though all of them lie in [0, 1]: most
@@ -1239,12 +1259,15 @@ class Detector:
 
             m = self.model_
             with _torch_threads(getattr(self, "threads", None)):
-                got = score_files(m, [X], score_cfg=self._score_cfg(),
-                                  batch_mode=self.batch_mode,
-                                  conversion={k: v for k, v in self.conversion_.items() if k != "float_range"},
-                                  # with a resume folder, every score: its chunks are then those score_all
-                                  # saves too, and a folder either left behind stays resumable by the other
-                                  resume_dir=rd, with_A=with_A or rd is not None)
+                try:
+                    got = score_files(m, [X], score_cfg=self._score_cfg(),
+                                      batch_mode=self.batch_mode,
+                                      conversion={k: v for k, v in self.conversion_.items() if k != "float_range"},
+                                      # with a resume folder, every score: its chunks are then those score_all
+                                      # saves too, and a folder either left behind stays resumable by the other
+                                      resume_dir=rd, with_A=with_A or rd is not None)
+                except DataError as e:
+                    raise _unreadable_in_api_words(e, None) from None
             if rd is not None and is_resume_dir(rd):
                 remove_resume_dir(rd)                   # every chunk's scores are returned now
             return {k: np.asarray(v, dtype=np.float64) for k, v in got.scores.items()}

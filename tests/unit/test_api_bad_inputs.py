@@ -483,3 +483,28 @@ def test_from_run_checks_an_f1_x_val_before_scoring_the_training_images(det, x16
             Detector.from_run(det.run_dir_, threshold="f1", X_val=X_val, y_val=y)
     with pytest.raises(AssertionError, match="training images scored"):
         Detector.from_run(det.run_dir_, threshold="f1", X_val=x16[:4], y_val=[0, 1, 0, 1])
+
+
+def test_unreadable_files_are_all_named_in_the_api_s_own_terms(det, x16, tmp_path, monkeypatch) -> None:
+    """A folder with two unreadable files: fit's error named only the first (a new user fixes it, fits again, and
+    meets the second) and not skip_bad=True; decision_function on the folder said the CLI's --skip-bad, an option
+    the Python API does not have, and scoring has no skip_bad at all (its rows are aligned with X)."""
+    pile = tmp_path / "pile"
+    pile.mkdir()
+    for i in range(4):
+        Image.fromarray(x16[i]).save(pile / f"{i}.png")
+    (pile / "a-notes.png").write_text("not an image\n")
+    (pile / "z-cut.png").write_bytes((pile / "0.png").read_bytes()[:40])
+    _no_training(monkeypatch)
+    with pytest.raises(DataError) as e:
+        Detector(**SHORT).fit(str(pile))
+    said = str(e.value)
+    assert "2 unreadable image files (skip_bad=True leaves them out)" in said and "--skip-bad" not in said, said
+    assert str(pile / "a-notes.png") in said and str(pile / "z-cut.png") in said, said
+    for X in (str(pile), sorted(str(p) for p in pile.iterdir())):      # a folder (read in chunks) and a list
+        with pytest.raises(DataError) as e:
+            det.decision_function(X)
+        said = str(e.value)
+        assert said.startswith("2 unreadable image files: ") and "skip" not in said, said
+        assert str(pile / "a-notes.png") in said and str(pile / "z-cut.png") in said, said
+        assert "scoring gives every image of X a score" in said, said

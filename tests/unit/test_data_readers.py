@@ -118,6 +118,23 @@ def test_mixed_gray_and_rgb_become_rgb(tmp_path):
     assert train.x.shape == (2, 4, 4, 1)
 
 
+def test_mixed_kinds_and_sizes_name_a_file_of_the_fewer_kind_and_the_rarest_size(tmp_path):
+    # one stray colour file (or one odd size) among a pile of gray crops: the warning counted it but did not say
+    # which file it was, so the user could not find it
+    for i in range(3):
+        save(tmp_path / "d" / f"{i}.png", np.zeros((8, 8), np.uint8))
+    save(tmp_path / "d" / "stray colour.png", np.zeros((8, 8, 3), np.uint8))
+    save(tmp_path / "d" / "tiny.png", np.zeros((1, 1), np.uint8))
+    with pytest.warns(UserWarning) as got:
+        load_dataset(tmp_path / "d")
+    said = [str(w.message) for w in got]
+    kinds = [m for m in said if "1 colour image and 4 gray images" in m]
+    assert len(kinds) == 1 and f"; colour, e.g.: {tmp_path / 'd' / 'stray colour.png'}" in kinds[0], said
+    sizes = [m for m in said if "2 different sizes" in m]
+    tiny = tmp_path / "d" / "tiny.png"
+    assert len(sizes) == 1 and f"(most common: 8x8 (4), 1x1 (1)), 1x1 e.g.: {tiny};" in sizes[0], said
+
+
 def test_mixed_sizes_resized(tmp_path):
     save(tmp_path / "d" / "a" / "1.png", np.zeros((10, 12, 3), np.uint8))
     save(tmp_path / "d" / "a" / "2.png", np.zeros((20, 20, 3), np.uint8))

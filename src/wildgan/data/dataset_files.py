@@ -467,6 +467,8 @@ def named_in_archive(tree: Path, archive: Path) -> Iterator[None]:
             yield
         except DataError as e:
             error = DataError(named(str(e)))
+            if getattr(e, "unreadable", None) is not None:      # (the list a caller words its own error from)
+                error.unreadable = [named(r) for r in e.unreadable]    # type: ignore[attr-defined]
     for msg, category in dict.fromkeys((named(str(w.message)), w.category) for w in caught):   # each once
         warn_user(msg, category)
     if error is not None:

@@ -477,17 +477,21 @@ def _n_gray(arrays: Sequence[np.ndarray]) -> int:
     return sum(1 for a in arrays if a.shape[2] == 1)
 
 
-def unreadable_files_error(reasons: Sequence[str], skip_option: str = "--skip-bad") -> DataError:
+def unreadable_files_error(reasons: Sequence[str], skip_option: str | None = "--skip-bad",
+                           note: str = "") -> DataError:
     """One error naming every unreadable file (each reason names its file). skip_option: skip_bad as the user gives
-    it (the CLI's --skip-bad, the Python API's skip_bad=True); the error keeps the reasons as `.unreadable`, so that
-    a caller of the API can say it again in its own terms."""
+    it (the CLI's --skip-bad, the Python API's skip_bad=True), None where the caller has no such option (the
+    Detector's scoring, whose rows are aligned with its inputs): then `note` says what to do instead. The error
+    keeps the reasons as `.unreadable`, so that a caller of the API can say it again in its own terms."""
     if len(reasons) == 1:
-        err = DataError(f"{reasons[0]} ({skip_option} leaves unreadable files out)")
+        hint = f" ({skip_option} leaves unreadable files out)" if skip_option else ""
+        err = DataError(f"{reasons[0]}{hint}{note}")
     else:
         shown = "; ".join(reasons[:10])
         more = f"; and {len(reasons) - 10} more" if len(reasons) > 10 else ""
         stop = f" (stopped at {len(reasons)}: is this the right folder?)" if len(reasons) >= MAX_NAMED_BAD_FILES else ""
-        err = DataError(f"{len(reasons)} unreadable image files{stop} ({skip_option} leaves them out): {shown}{more}")
+        hint = f" ({skip_option} leaves them out)" if skip_option else ""
+        err = DataError(f"{len(reasons)} unreadable image files{stop}{hint}: {shown}{more}{note}")
     err.unreadable = list(reasons)     # type: ignore[attr-defined]
     return err
 
@@ -507,8 +511,12 @@ def stack(arrays: list[np.ndarray], names: Sequence[str], o: Opts, what: str,
     channels = o.channels or (1 if n_gray == len(arrays) else 3)
     if o.channels is None and 0 < n_gray < len(arrays):
         n_colour = len(arrays) - n_gray
+        # a file of the fewer kind named: one stray colour file among gray crops makes the whole run RGB (3x the
+        # input), and the user must be able to find it
+        odd = next(i for i, a in enumerate(arrays) if (a.shape[2] == 1) == (n_gray < n_colour))
         warn_user(f"{what}: {n_colour} colour image{'s' if n_colour != 1 else ''} and {n_gray} gray "
-                  f"image{'s' if n_gray != 1 else ''}: all are converted to RGB (choose gray with --channels 1)")
+                  f"image{'s' if n_gray != 1 else ''}: all are converted to RGB (choose gray with --channels 1); "
+                  f"{'gray' if n_gray < n_colour else 'colour'}, e.g.: {names[odd]}")
     own_sizes = list(native) if native is not None and len(native) == len(arrays) else None
     sizes = {a.shape[:2] for a in arrays}
     if o.resize == "error" and own_sizes is not None:
@@ -536,8 +544,12 @@ def stack(arrays: list[np.ndarray], names: Sequence[str], o: Opts, what: str,
                 [a.shape[:2] for a in arrays]     # the files' own sizes, not those after shrinking big photos
             for hw in own:
                 counts[hw] = counts.get(hw, 0) + 1
-            common = ", ".join(f"{w}x{h} ({n})" for (h, w), n in sorted(counts.items(), key=lambda t: -t[1])[:4])
-            warn_user(f"{what}: images of {len(counts)} different sizes (most common: {common}); all are "
+            ranked = sorted(counts.items(), key=lambda t: -t[1])
+            common = ", ".join(f"{w}x{h} ({n})" for (h, w), n in ranked[:4])
+            # a file of the rarest size named (a stray 1x1 or a whole frame among crops is then found at once)
+            (rh, rw), _ = ranked[-1]
+            rare = f", {rw}x{rh} e.g.: {names[own.index((rh, rw))]}" if len(names) == len(arrays) else ""
+            warn_user(f"{what}: images of {len(counts)} different sizes (most common: {common}){rare}; all are "
                       f"made square ({'letterboxed' if o.fit == 'letterbox' else 'centre-cropped'}) and "
                       f"resized to {target}x{target}, the next power of two of the median short side, {median} px "
                       f"(choose another with --resolution)")

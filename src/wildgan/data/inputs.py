@@ -49,6 +49,7 @@ from PIL import Image
 
 from ..errors import ConfigError, DataError, warn_user
 from .dataset_files import named_in_archive, npz_image_count
+from .decode_pool import MAX_NAMED_BAD_FILES, unreadable_files_error
 from .image_decode import IMAGE_EXTS, decode_pil_sized, draft_scale, draftable, read_image, read_image_sized
 from .imageset import resize_warning, scale_warning, warn_decode_stats
 from .readers import channel_warning, detect_format, image_tar_tree, is_dataset_file, list_image_files, load_dataset
@@ -464,14 +465,22 @@ def _files_to_items(files: list[Path], depth16: str, skip_bad: bool, stats: dict
     size (read_image_sized: a large JPEG at a reduced scale), as training and scoring read it."""
     items = _ImageList(limit)
     ids: list[str] = []
+    bad: list[str] = []
     for f in files:
         try:
             a, (h0, w0) = read_image_sized(f, depth16, stats, limit)   # (a large JPEG: read at a reduced scale)
         except DataError as e:
             if not skip_bad:
-                raise
+                # every bad file of the folder in one error, as the CLI's reads name them, not one per attempt;
+                # the caller (the Detector) adds how its user leaves them out (decode_pool.unreadable_files_error)
+                bad.append(str(e))
+                if len(bad) >= MAX_NAMED_BAD_FILES:
+                    break
+                continue
             warn_user(f"skipped {e}")
             continue
+        if bad:
+            continue                  # (pixels that the error below discards: the rest is only checked)
         if limit is not None and (h0 > limit or w0 > limit):
             # what it holds taken before _shrink makes it gray (a colour file shrunk keeps its channels, which
             # _own_kinds reads); a colour photo costs a block of rows, not a pass (own_channels)
@@ -481,6 +490,8 @@ def _files_to_items(files: list[Path], depth16: str, skip_bad: bool, stats: dict
         else:
             items.add(a)
         ids.append(str(f))
+    if bad:
+        raise unreadable_files_error(bad, None)
     return items, ids
 
 
@@ -558,12 +569,22 @@ def decode_items(X: Any, depth16: str, image_shapes: Sequence[Sequence[int]] | N
                         "list of PIL images / file paths / arrays, or a folder path")
     items = _ImageList(limit)
     ids: list[str] = []
+    bad: list[str] = []          # the unreadable files of every path item (a folder is a list of its files here)
     for i, it in enumerate(X):
         if isinstance(it, (str, Path)):
             files = list_image_files([Path(it)])
-            more, more_ids = _files_to_items(files, depth16, skip_bad, stats, limit, fit, channels)
-            items.extend_from(more)
-            ids += more_ids
+            try:
+                more, more_ids = _files_to_items(files, depth16, skip_bad, stats, limit, fit, channels)
+            except DataError as e:
+                if getattr(e, "unreadable", None) is None:
+                    raise
+                bad += e.unreadable          # type: ignore[attr-defined]
+                if len(bad) >= MAX_NAMED_BAD_FILES:
+                    break
+                continue
+            if not bad:                      # (once one is bad, the rest are only checked)
+                items.extend_from(more)
+                ids += more_ids
         elif isinstance(it, Image.Image):
             try:     # decoded like a file: EXIF orientation applied, a truncated image a DataError naming it, an
                 #      Image.open(...) JPEG at the reduced scale of its file read for `limit`
@@ -582,6 +603,8 @@ def decode_items(X: Any, depth16: str, image_shapes: Sequence[Sequence[int]] | N
             # (read as an array, None or a number was "a single image must be [H, W] ..., got shape ()")
             raise DataError(f"image {i}: a {type(it).__name__} is not an image: a list holds PIL images, file paths "
                             f"or single-image arrays [H, W(, C)]")
+    if bad:
+        raise unreadable_files_error(bad[:MAX_NAMED_BAD_FILES], None)
     if not items:
         raise DataError("no readable images given" if skip_bad and len(X) else "no images given")
     return items, ids
