@@ -11,11 +11,11 @@ import pytest
 from PIL import Image
 
 from wildgan.config import DataConfig, RunConfig, SearchConfig, TrainConfig, net_config_for_preset
-from wildgan.data import load_images
+from wildgan.data import load_image_files, load_images
 from wildgan.data.readers import iter_images, list_image_files
 from wildgan.errors import DataError
 from wildgan.scoring.pgan_scores import batch_order
-from wildgan.scoring.run import _local_batches, default_chunk_size, score_files, untrained_model
+from wildgan.scoring.run import _local_batches, default_chunk_size, score_files, score_read_files, untrained_model
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 N = 150            # score batches of 64: 64, 64 and 22, the last topped up to 64 from the start of the order
@@ -93,6 +93,43 @@ def test_unreadable_files_skipped_once_and_chunk_independent(pile: Path, tmp_pat
         assert len(r.ids) == N - len(bad) and all(np.isfinite(v).all() for v in r.scores.values())
         got.append(r)
     _same(*got)
+
+
+@pytest.mark.parametrize("method", ["wildgan", "search"])
+def test_images_read_beside_unreadable_files_score_as_score_files_scores_them(pile: Path, tmp_path: Path,
+                                                                             method: str) -> None:
+    """score_read_files (and the report's score_named_images, which uses it) on images decoded from a folder with
+    unreadable files gives score_files' scores of that folder: the score batches (wildgan) and initial latents
+    (search) are drawn over every file listed, not over the readable ones only. The report's --image scored them
+    as a clean set (LoadedModel.score), and its `a` and flags disagreed with `score --skip-bad` of the same folder."""
+    import shutil
+
+    from wildgan.evaluation.heatmaps import score_named_images
+
+    folder = tmp_path / "pile"
+    shutil.copytree(pile, folder)
+    files = list_image_files([folder])
+    for i in (5, 90):
+        files[i].write_bytes(b"not an image")
+    m = _model(method)
+    m.conversion = {"fit": "pad"}
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="skipped ")
+        want = score_files(m, [folder], skip_bad=True)
+        x, ids, kept, n = load_image_files([folder], 8, 1, fit="pad", skip_bad=True)
+    assert n == N and len(kept) == N - 2 and 5 not in kept and 90 not in kept and ids == want.ids
+    got = score_read_files(m, x, kept, n)
+    for k in want.scores:
+        np.testing.assert_allclose(got.scores[k], want.scores[k], rtol=1e-6, atol=1e-7, err_msg=k)
+    # scored as if the readable files were all there was, the images meet other batches (latents): other scores
+    assert np.abs(m.score(x).scores["a"] - want.scores["a"]).max() > 1e-4
+    named = score_named_images(m, [folder], max_maps=2, loaded=(x, ids, kept, n))
+    row = {f: r for r, f in enumerate(want.ids)}
+    for k in want.scores:
+        np.testing.assert_allclose(named.scores[k], want.scores[k][[row[i] for i in named.ids]], rtol=1e-6,
+                                   atol=1e-7, err_msg=k)
+    with pytest.raises(ValueError, match="ascending distinct file indices"):
+        score_read_files(m, x, kept[::-1], n)
 
 
 def test_a_chunk_size_of_zero_is_refused(pile: Path) -> None:

@@ -13,13 +13,14 @@ Imports only wildgan.config / wildgan.errors / wildgan.fileio and numpy + PIL (t
 
 from .download import download_cifar10
 from .imageset import ImageSet
-from .readers import default_sample_path, load_dataset, load_images, resolve_data_root
+from .readers import default_sample_path, load_dataset, load_image_files, load_images, resolve_data_root
 from .splits import (AnomalySplit, LoadedData, build_split, conversion_opts, load_split_data, n_contamination,
                      newly_skipped, recorded_normal_classes, skipped_reasons, split_differences, split_summary)
 from .transforms import to_float
 
 __all__ = [
     "AnomalySplit", "ImageSet", "LoadedData", "build_split", "conversion_opts", "default_sample_path",
-    "download_cifar10", "load_dataset", "load_images", "load_split_data", "n_contamination", "newly_skipped",
-    "recorded_normal_classes", "resolve_data_root", "skipped_reasons", "split_differences", "split_summary", "to_float",
+    "download_cifar10", "load_dataset", "load_image_files", "load_images", "load_split_data", "n_contamination",
+    "newly_skipped", "recorded_normal_classes", "resolve_data_root", "skipped_reasons", "split_differences",
+    "split_summary", "to_float",
 ]

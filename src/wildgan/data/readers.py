@@ -1094,11 +1094,21 @@ def load_images(paths: Sequence[str | Path], resolution: int, channels: int, **o
     Converted exactly like training data: pass the split's info['conversion'] entries (fit, depth16) as opts.
     With skip_bad=True unreadable files are left out (with a warning) and are absent from the ids.
     """
+    x, ids, _, _ = load_image_files(paths, resolution, channels, **opts)
+    return x, ids
+
+
+def load_image_files(paths: Sequence[str | Path], resolution: int, channels: int, **opts: Any
+                     ) -> tuple[np.ndarray, list[str], list[int], int]:
+    """load_images, and where its images sit among the files listed: (uint8 [N, R, R, C], ids, each image's index
+    among the n files that `paths` list (ascending; with skip_bad=True the unreadable files' indices are missing),
+    n). A caller that scores the images as `wildgan score` scores those files needs this: score batches are drawn
+    over the whole file list, an unreadable file leaving its slot in its batch (scoring.run.score_read_files)."""
     files = list_image_files(paths)
     (x, kept, skipped), = iter_images(files, resolution, channels, **opts)
     for _, reason in skipped:
         warn_user(f"skipped {reason}")
-    return x, [str(files[i]) for i in kept]
+    return x, [str(files[i]) for i in kept], list(kept), len(files)
 
 
 def iter_images(files: Sequence[Path], resolution: int, channels: int, *,

@@ -31,7 +31,7 @@ from ..config import SCORE_NAMES
 from ..data.transforms import u8_to_unit
 from ..errors import ConfigError, DataError
 from ..scoring.pgan_scores import at_lod
-from ..scoring.run import LoadedModel
+from ..scoring.run import LoadedModel, score_read_files
 from ..scoring.scores import minmax
 from .metrics import roc_auc
 
@@ -254,20 +254,27 @@ class NamedImages:
 
 def score_named_images(model: LoadedModel, paths: Sequence[str | Path], skip_bad: bool = False, rank_by: str = "a",
                        max_maps: int | None = None, progress: bool = False,
-                       loaded: tuple[np.ndarray, list[str]] | None = None) -> NamedImages:
+                       loaded: tuple[np.ndarray, list[str]] | tuple[np.ndarray, list[str], list[int], int] | None = None
+                       ) -> NamedImages:
     """Load image files/folders exactly as the run's data was converted (model.conversion, from split.json), score
-    them, rank them by `rank_by` (most anomalous first, NaN first as everywhere) and map the first `max_maps`
+    them as `wildgan score` scores those files (scoring.run.score_read_files: an unreadable file left out with
+    skip_bad leaves its slot in its score batch, so that the others score as `score --skip-bad` scores them), rank
+    them by `rank_by` (most anomalous first, NaN first as everywhere) and map the first `max_maps`
     (None: all). Reconstructions are kept for the mapped images only, so that a folder of thousands costs the
     memory of its scores, not of its reconstructions. skip_bad: unreadable files are left out (each named in a
     warning) instead of stopping. progress: decoding and scoring bars (a folder of thousands takes a while).
-    loaded: (images, ids) of `paths` as load_images returned them with that conversion (a caller that read them
-    already, to refuse bad files early): scored as they are, not decoded again."""
-    from ..data import load_images
+    loaded: (images, ids, kept, n_files) of `paths` as data.readers.load_image_files returned them with that
+    conversion (a caller that read them already, to refuse bad files early): scored as they are, not decoded
+    again; (images, ids) as load_images returned them stands for every file readable."""
+    from ..data.readers import load_image_files
 
     cfg = model.cfg
-    x, ids = loaded if loaded is not None else load_images(
-        list(paths), cfg.net.resolution, cfg.net.channels, **model.conversion, skip_bad=skip_bad, progress=progress)
-    res = model.score(x, progress=progress)
+    if loaded is None:
+        loaded = load_image_files(list(paths), cfg.net.resolution, cfg.net.channels, **model.conversion,
+                                  skip_bad=skip_bad, progress=progress)
+    x, ids = loaded[0], loaded[1]
+    kept, n_files = (loaded[2], loaded[3]) if len(loaded) == 4 else (list(range(len(ids))), len(ids))
+    res = score_read_files(model, x, kept, n_files, progress=progress)
     key = pick_score(res.scores, rank_by)
     order = top_k(res.scores[key], len(ids))
     m = len(order) if max_maps is None else min(int(max_maps), len(order))

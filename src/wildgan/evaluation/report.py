@@ -45,7 +45,7 @@ import numpy as np
 
 from ..checkpoint import list_checkpoints, umask
 from ..config import SCORE_NAMES, is_sample_path, own_score, read_run_config, run_config_to_dict, scoring_settings
-from ..data import (build_split, conversion_opts, load_images, newly_skipped, recorded_normal_classes,
+from ..data import (build_split, conversion_opts, load_image_files, newly_skipped, recorded_normal_classes,
                     split_differences, split_summary)
 from ..data.splits import decoded_apart
 from ..data.dataset_files import dataset_among_images_error
@@ -457,8 +457,10 @@ def run_report(run_dir: Path, *, top_k_images: int = 8, images: Sequence[str | P
     split_info = read_split_info(run_dir)
     # the named images are read here, once, converted as the run's networks take them (as score_named_images would):
     # a bad file is refused before the report folder is touched and the long scoring starts
-    loaded = load_images(list(images), cfg.net.resolution, cfg.net.channels, **conversion_opts(split_info),
-                         skip_bad=skip_bad, progress=progress) if images else None
+    # (with where each image sits among the files listed: --skip-bad's unreadable files leave their slots in the
+    # score batches, as `score --skip-bad` leaves them, so that both give the same scores and flags)
+    loaded = load_image_files(list(images), cfg.net.resolution, cfg.net.channels, **conversion_opts(split_info),
+                              skip_bad=skip_bad, progress=progress) if images else None
     if masks is not None:
         masks = _checked_masks(masks, mask_name, run_dir, cfg, split_info)
     model, named = None, None
@@ -1271,9 +1273,9 @@ def _named_reference(run_dir: Path, model: Any, diag: RunDiagnostics | None, unl
     return None
 
 
-def _score_named(model: Any, images: Sequence[str | Path], loaded: tuple[np.ndarray, list[str]], score: str,
-                 log: Log, progress: bool) -> NamedImages:
-    """The images named with --image (`loaded`: as load_images read `images`), scored and ranked by `score`, the
+def _score_named(model: Any, images: Sequence[str | Path], loaded: tuple[np.ndarray, list[str], list[int], int],
+                 score: str, log: Log, progress: bool) -> NamedImages:
+    """The images named with --image (`loaded`: as load_image_files read `images`), scored and ranked by `score`, the
     MAX_NAMED_MAPS first mapped (score_named_images)."""
     log(f"scoring the named images ({len(images)} path{'s' if len(images) != 1 else ''})")
     named = score_named_images(model, images, rank_by=score, max_maps=MAX_NAMED_MAPS, progress=progress,

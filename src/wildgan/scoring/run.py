@@ -386,6 +386,29 @@ def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: 
                       resumed=n_resumed)
 
 
+def score_read_files(model: LoadedModel, x_u8: np.ndarray, kept: Sequence[int], n_files: int, *,
+                     score_cfg: ScoreConfig | None = None, batch_mode: str = "mixed", return_recon: bool = False,
+                     progress: bool = False, with_A: bool = True) -> ScoreResult:
+    """Images already decoded from a list of `n_files` files (data.readers.load_image_files), of which `kept`
+    (ascending file indices, one per row of x_u8) were readable, scored as score_files scores those files: wildgan's
+    score batches drawn over all n_files, an unreadable file leaving its batch (_local_batches), and search's initial
+    latents drawn per file. Scored as if the readable files were all there was, the images shared their batches (E's
+    minibatch stddev couples a batch) with other images than under score_files, and scored differently (the report's
+    --image beside `score --skip-bad` of the same folder). With every file readable this is LoadedModel.score."""
+    sc = score_cfg or model.cfg.score
+    kept = [int(i) for i in kept]
+    if len(kept) != len(x_u8) or any(not 0 <= i < n_files for i in kept) or kept != sorted(set(kept)):
+        raise ValueError(f"kept must be {len(x_u8)} ascending distinct file indices below {n_files}")
+    batches, z0 = None, None
+    if model.cfg.method == "wildgan":
+        batches = _local_batches(batch_order(n_files, sc.batch_size, sc.shuffle_seed),
+                                 {f: r for r, f in enumerate(kept)})
+    elif model.cfg.method == "search" and len(kept):
+        z0 = _initial_latents_by_chunk(model, [list(range(n_files))])(0, kept)
+    return model.score(x_u8, score_cfg=sc, batch_mode=batch_mode, return_recon=return_recon, progress=progress,
+                       batches=batches, z0=z0, with_A=with_A)
+
+
 def _make_chunks(order: list[np.ndarray] | None, n_files: int, step: int, parts: int | None
                  ) -> tuple[list[list[np.ndarray]] | None, list[list[int]]]:
     """A scoring's chunks: each chunk's score batches (None when images are scored on their own: `order` None) and
