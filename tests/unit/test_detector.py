@@ -783,10 +783,11 @@ def test_a_detector_reads_images_given_as_nested_lists_once(x_train, monkeypatch
 
 def test_to_images_rules() -> None:
     with pytest.warns(UserWarning) as seen:
-        x, ids = to_images([np.zeros((20, 30), np.uint8), np.full((40, 40, 3), 255, np.uint8)])
+        x, ids = to_images([np.zeros((20, 30), np.uint8), np.full((40, 40, 3), (255, 0, 0), np.uint8)])
     assert x.shape == (2, 32, 32, 3) and x.dtype == np.uint8 and ids == ["image:0", "image:1"]
     said = " ".join(str(w.message) for w in seen)
     assert "different sizes" in said and "1 colour image and 1 gray image" in said
+    assert "colour, e.g.: image:1" in said, said           # (the one that decided RGB, named)
     # each warning points at the caller's line (here), not at a line inside the package
     assert {w.filename for w in seen} == {__file__}
     # the CLI's rule: one outsized image does not set the resolution of all (median short side, not the largest)
