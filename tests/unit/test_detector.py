@@ -822,8 +822,11 @@ def test_to_images_rules() -> None:
     with pytest.raises(DataError, match=r"image 0: an array of shape \(4, 28, 28\) is not one image .*a batch "
                                         r"\[N, H, W\] is given as the array itself, not inside a list"):
         to_images([np.zeros((4, 28, 28), np.uint8)])
-    for one in (np.zeros((3, 28, 28), np.uint8), np.zeros((28, 28, 4), np.uint8)):      # CHW and RGBA: images
+    chw, rgba = np.zeros((3, 28, 28), np.uint8), np.zeros((28, 28, 4), np.uint8)
+    chw[0], rgba[..., 0], rgba[..., 3] = 200, 200, 255       # (of colour content: all-zero RGB(A) is gray)
+    for one in (chw, rgba):                                                                 # CHW and RGBA: images
         assert to_images([one])[0].shape == (1, 32, 32, 3)
+    assert to_images([np.zeros((28, 28, 4), np.uint8)])[0].shape == (1, 32, 32, 1)      # gray content: gray
     # an array of another dimension: the message lists what is read, one [H, W] image included (it said "must have
     # 3 (NHW) or 4 (NHWC / NCHW) dimensions"), and a 5-D stack of batches gets the reshape that makes it one batch
     with pytest.raises(DataError, match=r"images: an array of shape \(28,\) \(1-D\) is neither one image nor a batch: "
