@@ -902,7 +902,7 @@ class Detector:
         `wildgan score` / evaluate convert new images the same way."""
         from .config import DataConfig
         from .data import AnomalySplit
-        from .data.imageset import native_sides, warn_crop, warn_decode_stats
+        from .data.imageset import native_sides, tiny_images_warning, warn_crop, warn_decode_stats
         from .data.splits import all_colour
 
         # floats: the range of all the training floats together (or the one given), kept for every later call
@@ -922,13 +922,19 @@ class Detector:
             raise _unreadable_in_api_words(e, _API_SKIP_BAD) from None
         # (nested lists' int64 / float64 copies, ~8x the uint8 images: dropped before the conversions below allocate)
         del arrays
-        res, ch = infer_geometry(items, self.resolution, self.channels)
+        res, ch = infer_geometry(items, self.resolution, self.channels, ids)
         warn_decode_stats(stats, "images", depth16, option="depth16=")
         every = item_shapes(items)
         warn_crop({s[:2] for s in every}, self.resize_mode, res, "images", hint="Detector(resize_mode='letterbox')")
         if self.method == "fanogan" and self.resolution is None:
             res = 32 if res <= 32 else 64  # the only resolutions of the f-AnoGAN networks
-        refit(items, res, depth16, self.resize_mode, self.channels)
+        # (at the automatic resolution, as the CLI's readers say it: decode_pool.stack)
+        tiny = None if self.resolution is not None else tiny_images_warning(
+            ((ids[i] if i < len(ids) else f"image {i}", s[:2]) for i, s in enumerate(every)), res,
+            option="resolution=")
+        if tiny:
+            warn_user(tiny)
+        refit(items, res, depth16, self.resize_mode, ch)
         x = convert_items(items, res, ch, self.resize_mode)
         shapes = set(every)
         conv = {"fit": self.resize_mode, "depth16": depth16, "native_sides": native_sides(s[:2] for s in shapes),

@@ -508,3 +508,28 @@ def test_unreadable_files_are_all_named_in_the_api_s_own_terms(det, x16, tmp_pat
         assert said.startswith("2 unreadable image files: ") and "skip" not in said, said
         assert str(pile / "a-notes.png") in said and str(pile / "z-cut.png") in said, said
         assert "scoring gives every image of X a score" in said, said
+
+
+def test_every_bad_pil_image_of_a_list_is_named_by_index_with_the_skip_bad_hint(det, x16, tmp_path,
+                                                                              monkeypatch) -> None:
+    """A list of PIL images with two truncated ones: fit stopped at the first, without the skip_bad=True hint that a
+    folder of bad files gets; now every bad item is named by its index, once, with the hint."""
+    import io
+
+    buf = io.BytesIO()
+    Image.fromarray(x16[0]).save(buf, format="PNG")
+    cut = buf.getvalue()[:60]
+    images = [Image.fromarray(x16[i]) for i in range(4)]
+    images[1] = Image.open(io.BytesIO(cut))
+    images.append(Image.open(io.BytesIO(cut)))
+    _no_training(monkeypatch)
+    with pytest.raises(DataError) as e:
+        Detector(**SHORT).fit(images)
+    said = str(e.value)
+    assert said.startswith("2 unreadable images (skip_bad=True leaves them out): "), said
+    assert "image 1" in said and "image 4" in said and "--skip-bad" not in said, said
+    with pytest.raises(DataError) as e:
+        det.decision_function([Image.open(io.BytesIO(cut)), Image.fromarray(x16[0]), Image.open(io.BytesIO(cut))])
+    said = str(e.value)
+    assert said.startswith("2 unreadable images: ") and "image 0" in said and "image 2" in said, said
+    assert "scoring gives every image of X a score" in said, said

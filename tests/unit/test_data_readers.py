@@ -108,10 +108,17 @@ def test_folder_wrapper_dir_and_sorted_order(tmp_path):
     assert train.x.shape == (5, 4, 4, 1)  # all gray -> 1 channel
 
 
+def _red(h: int, w: int) -> np.ndarray:
+    a = np.zeros((h, w, 3), np.uint8)
+    a[..., 0] = 200                    # (colour by its pixels: an all-zero RGB array is gray content)
+    return a
+
+
 def test_mixed_gray_and_rgb_become_rgb(tmp_path):
     save(tmp_path / "d" / "a" / "1.png", np.zeros((4, 4), np.uint8))
-    save(tmp_path / "d" / "a" / "2.png", np.zeros((4, 4, 3), np.uint8))
-    with pytest.warns(UserWarning, match="1 colour image and 1 gray image: all are converted to RGB"):
+    save(tmp_path / "d" / "a" / "2.png", _red(4, 4))
+    with pytest.warns(UserWarning, match=r"1 colour image and 1 gray image \(by their pixels.*: all are converted "
+                                         r"to RGB"):
         train, _, _ = load_dataset(tmp_path / "d")
     assert train.x.shape == (2, 4, 4, 3)
     train, _, _ = load_dataset(tmp_path / "d", channels=1)
@@ -123,7 +130,7 @@ def test_mixed_kinds_and_sizes_name_a_file_of_the_fewer_kind_and_the_rarest_size
     # which file it was, so the user could not find it
     for i in range(3):
         save(tmp_path / "d" / f"{i}.png", np.zeros((8, 8), np.uint8))
-    save(tmp_path / "d" / "stray colour.png", np.zeros((8, 8, 3), np.uint8))
+    save(tmp_path / "d" / "stray colour.png", _red(8, 8))
     save(tmp_path / "d" / "tiny.png", np.zeros((1, 1), np.uint8))
     with pytest.warns(UserWarning) as got:
         load_dataset(tmp_path / "d")
@@ -135,9 +142,75 @@ def test_mixed_kinds_and_sizes_name_a_file_of_the_fewer_kind_and_the_rarest_size
     assert len(sizes) == 1 and f"(most common: 8x8 (4), 1x1 (1)), 1x1 e.g.: {tiny};" in sizes[0], said
 
 
+def test_rgb_files_of_gray_content_are_gray_in_training_as_in_scoring(tmp_path):
+    # an RGBA (or RGB) file of a gray scan among gray files counted as colour by its mode: the whole run went RGB
+    # (3x the input), while `wildgan score` counts such a file as gray; and its content decides alike when large
+    rng = np.random.default_rng(1)
+    for i in range(3):
+        save(tmp_path / "d" / f"{i}.png", rng.integers(0, 256, (8, 8), dtype=np.uint8))
+    g = rng.integers(0, 256, (8, 8), dtype=np.uint8)
+    save(tmp_path / "d" / "rgba.png", np.dstack([g, g, g, np.full_like(g, 255)]), "RGBA")
+    big = np.repeat(rng.integers(0, 256, (300, 300, 1), dtype=np.uint8), 3, axis=2)
+    big[..., 1] = np.clip(big[..., 1].astype(int) + 1, 0, 255)     # (RGB within 2 levels: gray content)
+    save(tmp_path / "d" / "wide rgb.png", big)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")        # no 'colour and gray images: all converted to RGB'
+        x = load_dataset(tmp_path / "d", "unlabelled", resolution=8)[0]
+    assert x.x.shape == (5, 8, 8, 1) and x.info["native_gray"] is True
+    # the pixels of training are those scoring reads for a gray run (gray first, then shrunk)
+    ids = x.ids
+    scored, _ = load_images([tmp_path / "d" / i for i in ids], 8, 1)
+    assert np.array_equal(x.x, scored), np.abs(x.x.astype(int) - scored).max()
+    # one file of colour content makes the run RGB, and the warning names it as the file that decided it
+    save(tmp_path / "d" / "z colour.png", _red(8, 8))
+    with pytest.warns(UserWarning, match="1 colour image and 5 gray images") as got:
+        x = load_dataset(tmp_path / "d", "unlabelled", resolution=8)[0]
+    assert x.x.shape[3] == 3
+    said = [str(w.message) for w in got if "colour image" in str(w.message)]
+    assert f"colour, e.g.: {tmp_path / 'd' / 'z colour.png'}" in said[0], said
+
+
+def test_the_detector_chooses_gray_by_content_and_names_a_file_of_mixed_kinds(tmp_path):
+    from wildgan.data.inputs import decode_items, infer_geometry
+    rng = np.random.default_rng(2)
+    g = rng.integers(0, 256, (4, 8, 8, 1), dtype=np.uint8)
+    items = [g[0], np.repeat(g[1], 3, axis=2), g[2]]       # an RGB array of gray content among gray
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert infer_geometry(items, 8, None) == (8, 1)
+    p = save(tmp_path / "c.png", _red(8, 8))
+    x, ids = decode_items([g[0], g[1], str(p)], "per-image", stats={})
+    with pytest.warns(UserWarning, match="1 colour image and 2 gray images") as got:
+        assert infer_geometry(x, 8, None, ids) == (8, 3)
+    assert any(f"colour, e.g.: {p}" in str(w.message) for w in got), [str(w.message) for w in got]
+
+
+def test_images_far_smaller_than_the_resolution_are_named_in_a_warning(tmp_path):
+    # a 1x1 file among 64x64 crops was stretched to a flat 64x64 image with only the generic mixed-sizes warning,
+    # and then scored as the most normal image of the pile
+    rng = np.random.default_rng(3)
+    for i in range(4):
+        save(tmp_path / "d" / f"{i}.png", rng.integers(0, 256, (64, 64), dtype=np.uint8))
+    save(tmp_path / "d" / "dot.png", np.zeros((1, 1), np.uint8))
+    save(tmp_path / "d" / "thumb.png", np.zeros((12, 9), np.uint8))     # (9 px: above 64/8, not named)
+    with pytest.warns(UserWarning) as got:
+        x = load_dataset(tmp_path / "d", "unlabelled")[0]
+    assert len(x.x) == 6                      # kept: readable images are not dropped
+    said = [str(w.message) for w in got if "far smaller" in str(w.message)]
+    assert len(said) == 1 and "1 image is far smaller than the training resolution 64x64" in said[0], said
+    assert f"{tmp_path / 'd' / 'dot.png'} (1x1)" in said[0] and "thumb.png" not in said[0], said
+    # the Python API's fit says the same, naming the image by its index
+    from wildgan.detector import Detector
+    imgs = [rng.integers(0, 256, (64, 64), dtype=np.uint8) for _ in range(4)] + [np.zeros((1, 1), np.uint8)]
+    with pytest.warns(UserWarning) as got:
+        Detector(device="cpu")._images_split(imgs)
+    said = [str(w.message) for w in got if "far smaller" in str(w.message)]
+    assert len(said) == 1 and "image:4 (1x1)" in said[0] and "resolution=" in said[0], said
+
+
 def test_mixed_sizes_resized(tmp_path):
-    save(tmp_path / "d" / "a" / "1.png", np.zeros((10, 12, 3), np.uint8))
-    save(tmp_path / "d" / "a" / "2.png", np.zeros((20, 20, 3), np.uint8))
+    save(tmp_path / "d" / "a" / "1.png", _red(10, 12))
+    save(tmp_path / "d" / "a" / "2.png", _red(20, 20))
     # the warning names the median, so a user sees why 10 px images give 16x16 and not 8x8
     with pytest.warns(UserWarning, match="2 different sizes.*resized to 16x16, the next power of two of the median "
                                          "short side, 10 px"):
@@ -716,7 +789,7 @@ def test_big_photos_are_capped_at_the_largest_automatic_resolution(tmp_path):
     d = tmp_path / "photos"
     d.mkdir()
     for i in range(16):
-        Image.fromarray(np.full((400, 600, 3), i * 10, np.uint8)).save(d / f"p{i:02d}.png")
+        Image.fromarray(np.full((400, 600, 3), (i * 10, 0, 90), np.uint8)).save(d / f"p{i:02d}.png")
     with pytest.warns(UserWarning, match=r"16 images larger than 256 px \(up to 600 px: p00.png\) reduced to 256"):
         s = build_split(DataConfig(data=str(d)))
     assert s.resolution == 256 and s.train_x.shape[1:] == (256, 256, 3)
@@ -1126,7 +1199,8 @@ def test_a_gray_image_in_a_lossy_colour_format_is_gray(tmp_path):
 def test_what_a_file_holds_is_taken_only_when_a_warning_needs_it(tmp_path, monkeypatch):
     """own_channels (a pass over the pixels of a gray image stored as RGB: 16 ms at 12 MP) ran on every decoded file,
     training reads too, which never use it. Now only a read that may warn about images of another kind takes it:
-    scoring for a run that has a kind (gray_data, colour_data by content) and evaluate's read (count_held)."""
+    scoring for a run that has a kind (gray_data, colour_data by content) and evaluate's read (count_held); and a
+    training read whose channels are not chosen, which chooses them by it (gray content in RGB files is gray)."""
     from wildgan.data import decode_pool
 
     for i in range(3):
@@ -1135,7 +1209,7 @@ def test_what_a_file_holds_is_taken_only_when_a_warning_needs_it(tmp_path, monke
     real = decode_pool.own_channels
     monkeypatch.setattr(decode_pool, "own_channels", lambda a: calls.append(1) or real(a))
     monkeypatch.setenv("WILDGAN_DECODE_WORKERS", "1")
-    load_dataset(tmp_path / "d", "unlabelled")
+    load_dataset(tmp_path / "d", "unlabelled", channels=3)
     load_images([tmp_path / "d"], 8, 3)
     load_images([tmp_path / "d"], 8, 3, colour_data=True)                    # by mode: nothing to take
     assert calls == []
@@ -1143,6 +1217,9 @@ def test_what_a_file_holds_is_taken_only_when_a_warning_needs_it(tmp_path, monke
     assert len(calls) == 3
     train, _, _ = load_dataset(tmp_path / "d", "unlabelled", count_held=True)
     assert len(calls) == 6 and train.info["n_gray_held"] == 3 and train.info["n_gray_files"] == 0
+    assert train.x.shape[3] == 1                 # (chosen by what the files hold: taken once, not twice)
+    load_dataset(tmp_path / "d", "unlabelled")
+    assert len(calls) == 9
 
 
 def test_native_sides_and_the_scale_warning():

@@ -783,10 +783,11 @@ def test_a_detector_reads_images_given_as_nested_lists_once(x_train, monkeypatch
 
 def test_to_images_rules() -> None:
     with pytest.warns(UserWarning) as seen:
-        x, ids = to_images([np.zeros((20, 30), np.uint8), np.full((40, 40, 3), 255, np.uint8)])
+        x, ids = to_images([np.zeros((20, 30), np.uint8), np.full((40, 40, 3), (255, 0, 0), np.uint8)])
     assert x.shape == (2, 32, 32, 3) and x.dtype == np.uint8 and ids == ["image:0", "image:1"]
     said = " ".join(str(w.message) for w in seen)
     assert "different sizes" in said and "1 colour image and 1 gray image" in said
+    assert "colour, e.g.: image:1" in said, said           # (the one that decided RGB, named)
     # each warning points at the caller's line (here), not at a line inside the package
     assert {w.filename for w in seen} == {__file__}
     # the CLI's rule: one outsized image does not set the resolution of all (median short side, not the largest)
@@ -821,8 +822,11 @@ def test_to_images_rules() -> None:
     with pytest.raises(DataError, match=r"image 0: an array of shape \(4, 28, 28\) is not one image .*a batch "
                                         r"\[N, H, W\] is given as the array itself, not inside a list"):
         to_images([np.zeros((4, 28, 28), np.uint8)])
-    for one in (np.zeros((3, 28, 28), np.uint8), np.zeros((28, 28, 4), np.uint8)):      # CHW and RGBA: images
+    chw, rgba = np.zeros((3, 28, 28), np.uint8), np.zeros((28, 28, 4), np.uint8)
+    chw[0], rgba[..., 0], rgba[..., 3] = 200, 200, 255       # (of colour content: all-zero RGB(A) is gray)
+    for one in (chw, rgba):                                                                 # CHW and RGBA: images
         assert to_images([one])[0].shape == (1, 32, 32, 3)
+    assert to_images([np.zeros((28, 28, 4), np.uint8)])[0].shape == (1, 32, 32, 1)      # gray content: gray
     # an array of another dimension: the message lists what is read, one [H, W] image included (it said "must have
     # 3 (NHW) or 4 (NHWC / NCHW) dimensions"), and a 5-D stack of batches gets the reshape that makes it one batch
     with pytest.raises(DataError, match=r"images: an array of shape \(28,\) \(1-D\) is neither one image nor a batch: "

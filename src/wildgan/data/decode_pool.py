@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import sys
 import warnings
 from dataclasses import replace
@@ -18,7 +19,7 @@ from PIL import Image
 
 from ..errors import ConfigError, DataError, WildganError, warn_user
 from .image_decode import read_image_sized
-from .imageset import MixedSizes, Opts, merge_stats, warn_crop
+from .imageset import MixedSizes, Opts, merge_stats, tiny_images_warning, warn_crop
 from .transforms import MAX_AUTO_RESOLUTION, next_pow2, own_channels, resize_one, to_channels
 
 
@@ -471,12 +472,6 @@ def decode_files(files: Sequence[Path], o: Opts, skipped: list[dict[str, str]],
 MAX_NAMED_BAD_FILES = 100   # then it is the folder, not a few files, that is wrong
 
 
-def _n_gray(arrays: Sequence[np.ndarray]) -> int:
-    """How many decoded images are gray (one channel): with no channel count asked for, as the files were (the
-    record of what they were when one was asked for, which made them gray while decoding, is _gray_info's)."""
-    return sum(1 for a in arrays if a.shape[2] == 1)
-
-
 def unreadable_files_error(reasons: Sequence[str], skip_option: str | None = "--skip-bad",
                            note: str = "") -> DataError:
     """One error naming every unreadable file (each reason names its file). skip_option: skip_bad as the user gives
@@ -491,32 +486,42 @@ def unreadable_files_error(reasons: Sequence[str], skip_option: str | None = "--
         more = f"; and {len(reasons) - 10} more" if len(reasons) > 10 else ""
         stop = f" (stopped at {len(reasons)}: is this the right folder?)" if len(reasons) >= MAX_NAMED_BAD_FILES else ""
         hint = f" ({skip_option} leaves them out)" if skip_option else ""
-        err = DataError(f"{len(reasons)} unreadable image files{stop}{hint}: {shown}{more}{note}")
+        # (images given in memory, a list of PIL images, are named by their index: 'image 3: ...'; not files)
+        what = "images" if all(re.match(r"image \d+: ", r) for r in reasons) else "image files"
+        err = DataError(f"{len(reasons)} unreadable {what}{stop}{hint}: {shown}{more}{note}")
     err.unreadable = list(reasons)     # type: ignore[attr-defined]
     return err
 
 
 def stack(arrays: list[np.ndarray], names: Sequence[str], o: Opts, what: str,
-          native: Sequence[tuple[int, int]] | None = None) -> np.ndarray:
+          native: Sequence[tuple[int, int]] | None = None, held: Sequence[int] | None = None) -> np.ndarray:
     """Decoded images -> one [N, H, W, C] block. Consumes `arrays`: each entry is set to None once copied.
 
-    Channels become o.channels (default: 1 if all images are gray, else 3). Images larger than o.resolution are
+    Channels become o.channels (default: 1 if all images hold gray, else 3). Images larger than o.resolution are
     shrunk to it now (saves memory on big photos); smaller ones keep their size so that the caller's final
     convert() chooses between padding and resizing. Mixed sizes are unified (or refused with resize='error').
     native: the files' own (H, W), one per array, before the shrinking while decoding: the sizes a warning names.
+    held: the channels each file really holds (decode_files' `held`: 1 for gray stored as RGB or RGBA too,
+    transforms.own_channels), taken before any shrinking; without it, the arrays' own pixels are looked at.
     """
     if not arrays:
         raise DataError(f"{what}: no readable images")
-    n_gray = _n_gray(arrays)
+    # gray or colour by what the images hold, not by their files' mode: an RGB(A) file of a gray scan is gray here
+    # as `wildgan score` and evaluate count it (readers.trained_kind), so that such files do not turn a gray run
+    # into RGB (3x the input) that its own images, scored, are then warned about as gray
+    if held is None or len(held) != len(arrays):
+        held = [own_channels(a) for a in arrays] if o.channels is None else [a.shape[2] for a in arrays]
+    n_gray = sum(1 for c in held if c == 1)
     channels = o.channels or (1 if n_gray == len(arrays) else 3)
     if o.channels is None and 0 < n_gray < len(arrays):
         n_colour = len(arrays) - n_gray
-        # a file of the fewer kind named: one stray colour file among gray crops makes the whole run RGB (3x the
-        # input), and the user must be able to find it
-        odd = next(i for i, a in enumerate(arrays) if (a.shape[2] == 1) == (n_gray < n_colour))
+        # the colour file that decided RGB is named, and a gray one too when they are the fewer: one stray colour
+        # file among gray crops makes the whole run RGB (3x the input), and the user must be able to find it
+        colour = names[next(i for i, c in enumerate(held) if c != 1)]
+        gray = f"; gray, e.g.: {names[held.index(1)]}" if n_gray < n_colour else ""
         warn_user(f"{what}: {n_colour} colour image{'s' if n_colour != 1 else ''} and {n_gray} gray "
-                  f"image{'s' if n_gray != 1 else ''}: all are converted to RGB (choose gray with --channels 1); "
-                  f"{'gray' if n_gray < n_colour else 'colour'}, e.g.: {names[odd]}")
+                  f"image{'s' if n_gray != 1 else ''} (by their pixels: RGB files of gray content count as gray): "
+                  f"all are converted to RGB (choose gray with --channels 1); colour, e.g.: {colour}{gray}")
     own_sizes = list(native) if native is not None and len(native) == len(arrays) else None
     sizes = {a.shape[:2] for a in arrays}
     if o.resize == "error" and own_sizes is not None:
@@ -553,16 +558,31 @@ def stack(arrays: list[np.ndarray], names: Sequence[str], o: Opts, what: str,
                       f"made square ({'letterboxed' if o.fit == 'letterbox' else 'centre-cropped'}) and "
                       f"resized to {target}x{target}, the next power of two of the median short side, {median} px "
                       f"(choose another with --resolution)")
+    # (at the automatic resolution, set by the other images: one the user chose is said by no warning here, nor by
+    # a read at native size converted to it, the two reads of a chosen resolution giving one set of warnings)
+    if target is not None and o.resolution is None and not o.probe_uniform:
+        own_hw = own_sizes if own_sizes is not None else [a.shape[:2] for a in arrays]
+        tiny = tiny_images_warning(zip(names, own_hw), target, what)
+        if tiny:
+            warn_user(tiny)
     mixed = len(sizes) > 1
     # the images shrunk to the automatic cap while decoding, when the common size is smaller: read again and shrunk
     # to it at once, as scoring reads a file for the run's resolution (shrinking twice would round twice, and would
     # enlarge a strip whose short side is below the cap before shrinking it)
+    # RGB files of gray content in a gray run, shrunk while decoding, are read again too: made gray before they are
+    # shrunk, as scoring reads a file for a gray run (gray, then resized), not after
     again: dict[int, np.ndarray] = {}
-    if o.resolution is None and target is not None and target < MAX_AUTO_RESOLUTION and own_sizes is not None:
-        reread = [i for i, hw in enumerate(own_sizes) if max(hw) > MAX_AUTO_RESOLUTION]
+    limit = None if o.probe_uniform or (o.resolution is None and o.resize == "error") else \
+        o.resolution or MAX_AUTO_RESOLUTION
+    if limit is not None and own_sizes is not None:
+        smaller = o.resolution is None and target is not None and target < MAX_AUTO_RESOLUTION
+        reread = [i for i, hw in enumerate(own_sizes) if max(hw) > limit and
+                  (smaller or (channels == 1 and arrays[i].shape[2] != 1))]
         if reread:
             # by the decoder itself (its pool of processes for many files): each file as scoring reads it for target
-            got, kept = decode_files([Path(names[i]) for i in reread], replace(o, resolution=target, skip_bad=False),
+            got, kept = decode_files([Path(names[i]) for i in reread],
+                                     replace(o, resolution=target if smaller else limit, skip_bad=False,
+                                             channels=1 if channels == 1 else o.channels),
                                      [], desc="reading large images again", what=what, chunked=True)
             again = dict(zip((reread[k] for k in kept), got))
     out = None

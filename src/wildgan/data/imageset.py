@@ -24,8 +24,9 @@ from .transforms import (FITS, check_depth16, check_resolution, convert, crop_lo
 # bump when decoding rules change so stale caches are not reused (2: median-size rule, 3: 256 px automatic cap,
 # 4: .webp and .gif read, symlinked folders followed, 5: JPEG aliases and PNM read, 6: __MACOSX folders skipped,
 # uint16 arrays follow depth16 image by image, 2-channel arrays refused, 32-bit float TIFFs read, 7: large JPEGs
-# decoded at a reduced scale, JPEG_DRAFT_GAP; a gray run's colour files made gray before they are shrunk)
-READER_VERSION = 7      # recorded in split.json: a rebuild by another reader is told apart
+# decoded at a reduced scale, JPEG_DRAFT_GAP; a gray run's colour files made gray before they are shrunk, 8: gray or
+# colour chosen by what the files hold, an RGB file of gray content counting as gray)
+READER_VERSION = 8      # recorded in split.json: a rebuild by another reader is told apart
 # the decoded caches' version, in their names: one above the reader's since their key names the decoders too
 # (decode_key), so that the caches of reader 7 named before that, which this wildgan never reads, are removed as
 # stale (readers._drop_stale_decoded) rather than kept for good
@@ -39,6 +40,7 @@ READER_CHANGES = {
     6: "it skips the __MACOSX folders that macOS zips leave, reads 32-bit float TIFFs and refuses 2-channel arrays",
     7: "it decodes JPEGs of at least 4 times the resolution at a reduced scale, and makes a gray run's colour files "
        "gray before shrinking them while decoding, which moves pixels by about 1 level of 255",
+    8: "it chooses gray or colour by what the files hold, so that RGB files of gray content alone make a gray run",
 }
 
 
@@ -248,6 +250,28 @@ def native_sides(sizes: Iterable[Sequence[int]]) -> list[int] | None:
 
 
 SCALE_FACTOR = 4   # a side this many times beyond the training images' range: another scale, not another crop
+TINY_FACTOR = 8    # a training image whose short side is below 1/8 of the resolution holds almost nothing at it
+
+
+def tiny_images_warning(named: Iterable[tuple[str, Sequence[int]]], resolution: int, what: str = "images",
+                        option: str = "--resolution") -> str | None:
+    """The word for training images far smaller than the resolution they are made (short side below
+    resolution / TINY_FACTOR: a stray 1x1 file, a thumbnail among photos), naming them (at most 5), or None. They are
+    kept (readable images are never dropped in silence, nor refused: a pile may hold a few on purpose), but each is
+    stretched (or padded) into resolution x resolution pixels of almost no content, which then scores as the most
+    normal of images; the mixed-sizes warning alone did not say which files or why it matters.
+    named: (name, (H, W)) per image, its own size as read."""
+    tiny = [(n, (int(hw[0]), int(hw[1]))) for n, hw in named if min(hw[0], hw[1]) * TINY_FACTOR < resolution]
+    if not tiny:
+        return None
+    shown = ", ".join(f"{n} ({w}x{h})" for n, (h, w) in tiny[:5]) + (f" and {len(tiny) - 5} more"
+                                                                     if len(tiny) > 5 else "")
+    n = len(tiny)
+    return (f"{what}: {n} image{'s are' if n != 1 else ' is'} far smaller than the training resolution "
+            f"{resolution}x{resolution} (short side under {resolution / TINY_FACTOR:g} px): {shown}; each is made "
+            f"{resolution}x{resolution} from {'their' if n != 1 else 'its'} few pixels, almost empty for the network, "
+            f"and such an image then scores as very normal: remove {'them' if n != 1 else 'it'} from the data, or "
+            f"choose a smaller {option} if they are what the data is")
 
 
 def scale_warning(sizes: dict[tuple[int, int], Any], trained: Sequence[int], resolution: int) -> str | None:

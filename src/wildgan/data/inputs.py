@@ -409,11 +409,16 @@ class _ImageList(list):
         """Read the shrunk files again, shrunk to res at once, when res is not the size they were shrunk to: one
         resampling from the file, as the training and scoring readers make it for res (shrinking to the limit and
         then to res would round twice, and would even enlarge a strip whose short side is below the limit)."""
+        # (an RGB file of gray content shrunk as RGB, in a run that its content made gray: read again, made gray
+        # first, as scoring reads it for a gray run, also at the size it was shrunk to)
+        again = {i: f for i, f in self.shrunk.items() if res != self.limit or channels == 1 and self[i].shape[2] != 1}
+        for i, f in again.items():
+            a = read_image(f, depth16, reduce_for=res)
+            if channels == 1 and a.shape[2] == 3 and i not in self.held:
+                self.held[i] = own_channels(a)        # (what it holds, which its gray pixels no longer tell)
+            self[i] = _shrink(a, res, fit, channels)
         if res == self.limit:
             return
-
-        for i, f in self.shrunk.items():
-            self[i] = _shrink(read_image(f, depth16, reduce_for=res), res, fit, channels)
         for i, (img, name) in self.pil.items():
             # a PIL JPEG's draft for res, as its file read by path for res (decode_pil_sized), when it differs from
             # the one for `limit`; kept at that size, as every image given in memory (convert_items resizes it)
@@ -484,9 +489,10 @@ def _files_to_items(files: list[Path], depth16: str, skip_bad: bool, stats: dict
         if limit is not None and (h0 > limit or w0 > limit):
             # what it holds taken before _shrink makes it gray (a colour file shrunk keeps its channels, which
             # _own_kinds reads); a colour photo costs a block of rows, not a pass (own_channels)
-            gray = channels == 1 and a.shape[2] == 3
+            # (also when the channels are not chosen yet: infer_geometry chooses them by it, at full size)
+            rgb = channels != 3 and a.shape[2] == 3
             items.add(_shrink(a, limit, fit, channels), (h0, w0, a.shape[2]), shrunk_from=Path(f),
-                      held=own_channels(a) if gray else None)
+                      held=own_channels(a) if rgb else None)
         else:
             items.add(a)
         ids.append(str(f))
@@ -589,13 +595,19 @@ def decode_items(X: Any, depth16: str, image_shapes: Sequence[Sequence[int]] | N
             try:     # decoded like a file: EXIF orientation applied, a truncated image a DataError naming it, an
                 #      Image.open(...) JPEG at the reduced scale of its file read for `limit`
                 a, (h0, w0) = decode_pil_sized(it, f"image {i}", depth16, stats, limit)
-                items.add(a, (h0, w0, a.shape[2]), pil=(it, f"image {i}") if draftable(it) else None)
             except DataError as e:
                 if not skip_bad:
-                    raise
+                    # every bad item named at once (by its index), as a folder's bad files are, not one per fit;
+                    # the Detector adds how its user leaves them out (skip_bad=True)
+                    bad.append(str(e))
+                    if len(bad) >= MAX_NAMED_BAD_FILES:
+                        break
+                    continue
                 warn_user(f"skipped {e}")
                 continue
-            ids.append(f"image:{i}")
+            if not bad:                      # (once one is bad, the rest are only checked)
+                items.add(a, (h0, w0, a.shape[2]), pil=(it, f"image {i}") if draftable(it) else None)
+                ids.append(f"image:{i}")
         elif isinstance(it, (np.ndarray, list, tuple)) or _is_tensor(it):
             items.add(_single_image(it, f"image {i}", depth16, float_range, stats))
             ids.append(f"image:{i}")
@@ -610,11 +622,13 @@ def decode_items(X: Any, depth16: str, image_shapes: Sequence[Sequence[int]] | N
     return items, ids
 
 
-def infer_geometry(x: np.ndarray | list[np.ndarray], resolution: int | None, channels: int | None
-                   ) -> tuple[int, int]:
+def infer_geometry(x: np.ndarray | list[np.ndarray], resolution: int | None, channels: int | None,
+                   ids: Sequence[str] | None = None) -> tuple[int, int]:
     """Defaults of the CLI's generic protocol, with its warnings: R = next power of two of the images' short side
     (of the median short side when sizes differ, so that a few outsized files do not set the resolution of the
-    whole model), capped at 256; 1 channel if every image is gray, else 3."""
+    whole model), capped at 256; 1 channel if every image holds gray (RGB-stored gray too, as the CLI's readers
+    and the warnings about images to score count it), else 3. ids: the images' names (decode_items), for the
+    warning about mixed kinds to name one, as the CLI's does."""
     shapes = item_shapes(x)
     if resolution is None:
         short = np.sort(np.array([min(s[0], s[1]) for s in shapes]))
@@ -628,12 +642,20 @@ def infer_geometry(x: np.ndarray | list[np.ndarray], resolution: int | None, cha
                       f"to {resolution}x{resolution}, the next power of two of the median short side, {median} px"
                       f"{cap} (choose another with resolution=)")
     if channels is None:
-        n_gray = sum(s[2] == 1 for s in shapes)
-        channels = 1 if n_gray == len(shapes) else 3
-        if 0 < n_gray < len(shapes):
-            n_colour = len(shapes) - n_gray
+        kinds = _own_kinds(x)
+        n_gray = sum(k == 1 for k in kinds)
+        channels = 1 if n_gray == len(kinds) else 3
+        if 0 < n_gray < len(kinds):
+            n_colour = len(kinds) - n_gray
+            # worded as the CLI's readers word it (decode_pool.stack): the colour image that decided RGB named, and
+            # a gray one when they are the fewer, so that a stray one can be found
+            def name(i: int) -> str:
+                return ids[i] if ids is not None and i < len(ids) else f"image {i}"
+            colour = name(next(i for i, k in enumerate(kinds) if k != 1))
+            gray = f"; gray, e.g.: {name(kinds.index(1))}" if n_gray < n_colour else ""
             warn_user(f"{n_colour} colour image{'s' if n_colour != 1 else ''} and {n_gray} gray "
-                      f"image{'s' if n_gray != 1 else ''}: all are converted to RGB (choose gray with channels=1)")
+                      f"image{'s' if n_gray != 1 else ''} (by their pixels: RGB images of gray content count as "
+                      f"gray): all are converted to RGB (choose gray with channels=1); colour, e.g.: {colour}{gray}")
     if channels not in (1, 3):
         raise ConfigError(f"channels must be 1 or 3, got {channels}")
     return check_resolution(resolution), int(channels)
@@ -664,8 +686,8 @@ def to_images(X: Any, resolution: int | None = None, channels: int | None = None
     conversion record."""
     x, ids = decode_items(X, depth16, image_shapes, skip_bad=skip_bad, float_range=float_range,
                           limit=resolution or MAX_AUTO_RESOLUTION, fit=resize_mode, channels=channels)
-    res, ch = infer_geometry(x, resolution, channels)
-    refit(x, res, depth16, resize_mode, channels)
+    res, ch = infer_geometry(x, resolution, channels, ids)
+    refit(x, res, depth16, resize_mode, ch)
     if trained_on is not None:
         kinds = _own_kinds(x) if by_content else [int(s[-1]) for s in item_shapes(x)]
         msg = channel_warning(sum(k == 1 for k in kinds), sum(k != 1 for k in kinds), trained_on)

@@ -339,10 +339,18 @@ def _no_images_error(what: str, other: dict[str, int], tail: str = "") -> DataEr
                      f"{_found_other(other)}")
 
 
-def _gray_info(kinds: Sequence[int], held: Sequence[int] | None = None) -> dict[str, Any]:
+def _gray_info(kinds: Sequence[int], held: Sequence[int] | None = None, o: Opts | None = None) -> dict[str, Any]:
     """What a data set's record says of its files' kind (kinds: each file's own channel count, decode_files):
-    whether every file was gray, and how many were (also when --channels 1 made the others gray while decoding);
-    with `held` (the channels each file really holds, Opts.count_held), how many hold gray, RGB-stored gray too."""
+    whether every file was gray (native_gray: by what they hold where that was taken, as stack chooses the
+    channels by it, whether or not --channels 1 made them gray anyway; else by their mode), and how many were by
+    their mode (also when --channels 1 made the others gray while decoding); with `held` (the channels each file
+    really holds) and Opts.count_held, how many hold gray, RGB-stored gray too."""
+    if o is not None and held is not None and len(held) == len(kinds):
+        n = sum(1 for c in kinds if c == 1)
+        return {"native_gray": bool(held) and all(c == 1 for c in held), "n_gray_files": n,
+                **({"n_gray_held": sum(1 for c in held if c == 1)} if o.count_held else {})}
+    if o is not None and not o.count_held:
+        held = None
     n = sum(1 for c in kinds if c == 1)
     return {"native_gray": bool(kinds) and n == len(kinds), "n_gray_files": n,
             **({} if held is None else {"n_gray_held": sum(1 for c in held if c == 1)})}
@@ -515,12 +523,14 @@ def read_folder(root: str | Path, o: Opts | None = None, id_root: Path | None = 
         native: list[tuple[int, int]] = []
         # (chunked: the crop warning is said once below, for the whole tree, not once for train/ and once for test/)
         kinds: list[int] = []
-        held: list[int] | None = [] if o.count_held else None
+        # (what each file holds: the channels are chosen by it, stack, a gray run's record says it, and evaluate's
+        # warning counts it; not for an RGB run chosen, where nothing reads it)
+        held: list[int] | None = [] if o.count_held or o.channels != 3 else None
         arrays, kept = decode_files(files, o, skipped, desc=f"decoding {split}", what=str(where), sizes=sizes,
                                     stats=stats, native=native, chunked=True, kinds=kinds, held=held)
         all_sizes |= set(sizes)
-        gray = _gray_info(kinds, held)
-        x = stack(arrays, [str(files[i]) for i in kept], o, str(where), native)
+        gray = _gray_info(kinds, held, o)
+        x = stack(arrays, [str(files[i]) for i in kept], o, str(where), native, held)
         ids = [files[i].relative_to(id_root).as_posix() for i in kept]
         # each file left out (skip_bad) with its id, label and place among the kept rows: a rebuild of a run's split
         # draws over it as if read (build_split's recorded), so that a file unreadable since training changes no draw
@@ -555,11 +565,11 @@ def read_unlabelled(root: str | Path, o: Opts | None = None) -> ImageSet:
     stats: dict[str, Any] = {} if o.stats is None else o.stats
     warn_if_no_room(files, o, str(root))
     kinds: list[int] = []
-    held: list[int] | None = [] if o.count_held else None
+    held: list[int] | None = [] if o.count_held or o.channels != 3 else None
     arrays, kept = decode_files(files, o, skipped, desc="decoding", what=str(root), sizes=sizes, stats=stats,
                                 native=native, kinds=kinds, held=held)
-    gray = _gray_info(kinds, held)
-    x = stack(arrays, [str(files[i]) for i in kept], o, str(root), native)
+    gray = _gray_info(kinds, held, o)
+    x = stack(arrays, [str(files[i]) for i in kept], o, str(root), native, held)
     if o.stats is None:
         warn_decode_stats(stats, str(root), o.depth16)
     out = ImageSet(x, np.zeros(len(kept), np.int64), ["unlabelled"], [files[i].relative_to(root).as_posix()
