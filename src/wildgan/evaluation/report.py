@@ -61,6 +61,7 @@ from ..scoring.train_scores import read_train_scores, warn_left_out
 from ..thresholds import (DEFAULT_CONTAMINATION, DEFAULT_MAD_K, FIT_THRESHOLD_FILE, Threshold, fit_threshold,
                           read_fit_threshold, training_percentile)
 from ..training.run import evaluate_command, networks_record, stale_evaluation
+from .gamma_curves import auc_vs_gamma
 from .heatmaps import (NamedImages, check_masks, load_masks, map_block, map_lod, pick_score, pixel_auc,
                        residual_maps, score_named_images, top_k, undefined_pixel_auc)
 from .metrics import (auc_uncertainty, evaluate_scores, interval_text, p_text, paired_test_text, pixel_statistics,
@@ -1734,31 +1735,18 @@ def _plots_section(page: _Page, study_dir: Path, out: Path, rows: list[dict[str,
     # moved or sent on its own (it linked ../auc_vs_gamma.png, outside report/)
     pngs = [Path(shutil.copy2(p, out / p.name)) for p in pngs]
     if not pngs:
-        curves = _gamma_curves(rows)
-        if curves:
+        # the study's own figure (studies.study draws it from these curves): each method's own score (f-AnoGAN's A),
+        # with its untrained networks and the pixel controls beside, as every result shown is
+        curves = auc_vs_gamma(rows)
+        if any(len(pts) >= 2 for label, pts in curves.items() if not label.startswith("control")):
             from . import plots  # matplotlib: this section draws
 
-            pngs = [plots.auc_vs_gamma(out / "auc_vs_gamma.png", curves)]
+            pngs = [plots.auc_vs_gamma(out / "auc_vs_gamma.png", curves,
+                                       pooled=len({str(r["normal"]) for r in rows}))]
     if pngs:
         page.h(2, "Plots")
         for p in pngs:
             page.img(p, p.stem.replace("_", " "), width=720)
-
-
-def _gamma_curves(rows: list[dict[str, Any]]) -> dict[str, list[tuple[float, float, float]]]:
-    """Best-effort AUC(gamma) from result rows: gamma from 'gamma'/'contamination', AUC from 'auc.a' (or
-    'auc'), grouped by method / encoder loss / normal class; mean and std over seeds."""
-    groups: dict[str, dict[float, list[float]]] = {}
-    for r in rows:
-        f = _flatten(r)
-        g = next((f[k] for k in ("gamma", "contamination", "data.contamination") if k in f), None)
-        auc = next((f[k] for k in ("auc.a", "auc") if isinstance(f.get(k), (int, float))), None)
-        if not isinstance(g, (int, float)) or auc is None:
-            continue
-        label = " / ".join(str(f[k]) for k in ("method", "encoder_loss", "normal") if f.get(k) is not None) or "AUC"
-        groups.setdefault(label, {}).setdefault(float(g), []).append(float(auc))
-    return {lab: [(g, float(np.mean(v)), float(np.std(v))) for g, v in sorted(d.items())]
-            for lab, d in groups.items() if len(d) >= 2}
 
 
 def _rows_section(page: _Page, rows: list[dict[str, Any]], scoring: list[dict[str, Any]], differ: list[str]) -> None:
