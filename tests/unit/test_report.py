@@ -1582,7 +1582,7 @@ def test_named_images_are_scored_before_an_unlabelled_runs_pile_is_decoded(tmp_p
     report(run, top_k_images=1, images=[named], device="cpu", controls=False)
     assert order == ["named", "pile"]
     rows = (run / "report" / "named_images.csv").read_text().splitlines()
-    assert len(rows) == 4 and "percentile among training images" in rows[0]
+    assert len(rows) == 4 and ",train_percentile,percentile_score," in rows[0]
 
 
 def test_a_report_builds_the_runs_split_once(tiny_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -1599,7 +1599,7 @@ def test_a_report_builds_the_runs_split_once(tiny_run: Path, tmp_path: Path, mon
     monkeypatch.setattr(splits, "load_split_data", lambda *a, **k: reads.append(1) or real(*a, **k))
     report(run, top_k_images=1, images=[tiny_run.parent / "report-named.png"], device="cpu", controls=False,
            tsne_points=5)
-    assert len(reads) == 1 and "percentile among test images" in (run / "report" / "named_images.csv").read_text()
+    assert len(reads) == 1 and ",test_percentile," in (run / "report" / "named_images.csv").read_text()
 
 
 def test_report_skip_bad_ranks_an_unlabelled_pile_by_its_cached_scores_without_unreadable_files(
