@@ -36,8 +36,8 @@ from typing import TYPE_CHECKING, Any, Callable
 # still ends in main's one-line "interrupted"
 from .config import DEFAULT_CONTAMINATION, DEFAULT_MAD_K, DETECTOR_DIR_NAME, SCORE_NAMES, kernels_from_env
 
-from .errors import (CheckpointError, ConfigError, DataError, HeldWarning, Terminated,
-                     TrainingInterrupted, WildganError, WildganWarning, moved_name)
+from .errors import (INTERRUPTED, TERMINATED, CheckpointError, ConfigError, DataError, HeldWarning, Terminated,
+                     TrainingInterrupted, WildganError, WildganWarning, moved_name, stop_text)
 from .fileio import check_can_make_folder, unwritable_error
 from .runlog import WARNING, RunLog, copying_warnings, said
 
@@ -2144,7 +2144,7 @@ def _run_the_study(a: argparse.Namespace, base: RunConfig, cells: list[Any], stu
                   rows_named=True, data_said=data_said, loaded=loaded, checked_said=checked_said, command=command)
     except BaseException as e:
         # the study's log.txt says how it stopped, once: a cell that stopped has said it there already
-        line = f"stopped: {str(e) or type(e).__name__}"
+        line = f"stopped: {stop_text(e)}"
         if Path(a.out).is_dir() and not isinstance(e, ConfigError) and study_log.last_line != line:
             study_log.write(line)
         raise
@@ -2266,7 +2266,7 @@ def _on_sigterm() -> tuple[Any, dict[str, bool]]:
             # (torchrun ends a job's other ranks once one has died, while rank 0 says why it stopped) must not turn
             # that outcome into a traceback
             return
-        raise Terminated("terminated (SIGTERM)")
+        raise Terminated(TERMINATED)
 
     return signal.signal(signal.SIGTERM, term), state
 
@@ -2339,7 +2339,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"PYTHONWARNINGS)")
         return 2
     except KeyboardInterrupt:
-        _eprint("wildgan: interrupted")
+        _eprint(f"wildgan: {INTERRUPTED}")
         return 130
     except MemoryError as e:
         if debug:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from typing import Callable, Iterable, Sequence
 
 
@@ -80,9 +81,42 @@ class TrainingInterrupted(WildganError):
         self.complete = complete
 
 
+def signal_name(signum: int | None) -> str:
+    """A stop signal as wildgan names it on the terminal and in log.txt: 'SIGINT (Ctrl-C)', 'SIGTERM', another by its
+    name ('SIGHUP'); never its bare number ('signal 2' read as a code to look up)."""
+    if not signum:
+        return "a signal"
+    if signum == signal.SIGINT:
+        return "SIGINT (Ctrl-C)"
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
+
+
+def stop_words(signum: int | None) -> str:
+    """How a command stopped by a signal says so, in one form everywhere (train's checkpointed stop, any other
+    command's, a study's, log.txt's `stopped: ...`): 'interrupted by SIGINT (Ctrl-C)', 'terminated by SIGTERM'."""
+    verb = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}.get(signum or 0, "stopped")
+    return f"{verb} by {signal_name(signum)}"
+
+
+INTERRUPTED = stop_words(signal.SIGINT)
+TERMINATED = stop_words(signal.SIGTERM)
+
+
+def stop_text(e: BaseException) -> str:
+    """An exception that ended a command as log.txt's `stopped: ...` says it: Ctrl-C's KeyboardInterrupt, which
+    has no message, as the terminal says it (INTERRUPTED), not as its class name; any other by its message, else its
+    class name."""
+    if isinstance(e, KeyboardInterrupt) and not str(e):
+        return INTERRUPTED
+    return str(e) or type(e).__name__
+
+
 class Terminated(BaseException):
     """SIGTERM (a job scheduler's stop, passed on by torchrun to every rank), as the CLI raises it during a command
-    other than train's loop (which saves a checkpoint on it): the CLI says `terminated` and exits 143. Not a
+    other than train's loop (which saves a checkpoint on it): the CLI says `terminated by SIGTERM` and exits 143. Not a
     WildganError, whose exit is 2, and not an Exception, as KeyboardInterrupt is not: it can land anywhere, e.g. while
     an image is decoded, whose `except Exception` took it for a corrupt file (skipped with --skip-bad, the scoring going
     on). So it also passes the handlers that gather each rank's error to raise it on every rank (scoring.run.

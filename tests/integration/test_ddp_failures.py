@@ -237,7 +237,7 @@ def test_score_rank_0_says_another_rank_stopped(tmp_path: Path):
     assert len(said) == 1 and said[0].startswith((
         "wildgan: error: another rank of the job stopped (its own error, if it could print one, is on the terminal "
         "above, tagged with its rank; torchrun's report names the rank and its exit code). On rank 0: RuntimeError: ",
-        "wildgan: terminated (SIGTERM): torchrun sends it to every rank when the job is stopped, and to the ranks "
+        "wildgan: terminated by SIGTERM: torchrun sends it to every rank when the job is stopped, and to the ranks "
         "still running once one has ended; if another rank failed, its error is on the terminal above")), \
         proc.stderr[-3000:]
     assert "[rank0]: Traceback" not in proc.stderr
@@ -320,7 +320,7 @@ def test_score_ranks_stopped_by_sigterm_say_terminated_wherever_they_are(tmp_pat
         proc.kill()
     # (the ranks' lines share one stderr, which can join them on one line)
     for rank in ("", " (rank 1 of 2)"):
-        assert f"wildgan{rank}: terminated (SIGTERM): torchrun sends it" in err, err[-3000:]
+        assert f"wildgan{rank}: terminated by SIGTERM: torchrun sends it" in err, err[-3000:]
     assert "wildgan: error" not in err and "another rank of the job stopped" not in err, err[-3000:]
     assert "exitcode: 143" in err and "exitcode: 2)" not in err, err[-3000:]
     print(f"\nrank 0 waiting in the gather, both ranks sent SIGTERM: the job ended after {time.monotonic() - t0:.1f} s")
@@ -340,9 +340,9 @@ def test_a_sigterm_to_one_rank_mid_training_stops_every_rank_as_that_signal(tmp_
     proc, took = _torchrun(wrapper, "sigterm", *args)
     err = proc.stderr
     assert proc.returncode != 0, err[-3000:]
-    said = re.search(r"wildgan: interrupted by signal 15 on another rank at (\S+) of 0.3 kimg; checkpoint saved", err)
+    said = re.search(r"wildgan: terminated by SIGTERM on another rank at (\S+) of 0.3 kimg; checkpoint saved", err)
     assert said and float(said.group(1)) < 0.3, err[-3000:]
-    assert f"wildgan (rank 1 of 2): interrupted by signal 15 at {said.group(1)} of 0.3 kimg" in err, err[-3000:]
+    assert f"wildgan (rank 1 of 2): terminated by SIGTERM at {said.group(1)} of 0.3 kimg" in err, err[-3000:]
     assert re.search(r"exitcode\s*:\s*143", err) and not re.search(r"exitcode\s*:\s*130", err), err[-3000:]
     assert not (run / "network-final.json").exists()
     resumed, took2 = _torchrun(wrapper, "-", *args, "--resume", env={"FAILING_RANK": "none"})
@@ -394,14 +394,14 @@ def test_a_sigterm_as_rank_0_writes_the_final_networks_is_told_alike_by_every_ra
     err = proc.stderr
     assert proc.returncode != 0, err[-3000:]
     ended = " as training ended at 0.128 kimg; the training is complete and its networks are saved"
-    assert f"wildgan: interrupted by signal 15{ended}" in err, err[-3000:]
-    assert f"wildgan (rank 1 of 2): interrupted by signal 15{'' if to == 'every' else ' on another rank'}{ended}" in \
+    assert f"wildgan: terminated by SIGTERM{ended}" in err, err[-3000:]
+    assert f"wildgan (rank 1 of 2): terminated by SIGTERM{'' if to == 'every' else ' on another rank'}{ended}" in \
         err, err[-3000:]
     assert re.search(r"exitcode\s*:\s*143", err) and not re.search(r"exitcode\s*:\s*130", err), err[-3000:]
     assert "wildgan: error" not in err and "another rank of the job stopped" not in err, err[-3000:]
     assert (run / "network-final.safetensors").is_file() and (run / "network-final.json").is_file()
     log = (run / "log.txt").read_text(encoding="utf-8").splitlines()
-    assert log[-1].startswith(f"stopped: interrupted by signal 15{ended}"), log
+    assert log[-1].startswith(f"stopped: terminated by SIGTERM{ended}"), log
     print(f"\nSIGTERM to {to} as rank 0 wrote network-final: the job ended after {took:.1f} s")
 
 
@@ -435,8 +435,8 @@ def test_a_sigterm_to_one_rank_as_it_saves_the_last_checkpoint_stops_the_job(tmp
     err = proc.stderr
     assert proc.returncode != 0, err[-3000:]
     ended = " as training ended at 0.128 kimg; the training is complete and its networks are saved"
-    assert f"wildgan: interrupted by signal 15{ended}" in err, err[-3000:]
-    assert f"wildgan (rank 1 of 2): interrupted by signal 15 on another rank{ended}" in err, err[-3000:]
+    assert f"wildgan: terminated by SIGTERM{ended}" in err, err[-3000:]
+    assert f"wildgan (rank 1 of 2): terminated by SIGTERM on another rank{ended}" in err, err[-3000:]
     assert re.search(r"exitcode\s*:\s*143", err) and not re.search(r"exitcode\s*:\s*130", err), err[-3000:]
     assert (run / "network-final.safetensors").is_file() and (run / "network-final.json").is_file()
     print(f"\nSIGTERM to rank 0 as it saved the last checkpoint: the job ended after {took:.1f} s")

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from wildgan.cli import main
-from wildgan.errors import ConfigError, WildganWarning
+from wildgan.errors import ConfigError, WildganWarning, stop_words
 from wildgan.config import (
     DataConfig,
     RunConfig,
@@ -914,10 +914,36 @@ def test_a_stop_as_the_final_networks_are_written_waits_for_both_files(stop, tin
     got = main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--threads", "1",
                 "--no-progress", "--no-train-scores", "--total-kimg", "0.1", "--phase-kimg", "0.03", "--out", str(out)])
     err = capsys.readouterr().err
-    said = f"interrupted by signal {int(signum)} as training ended at "
+    said = f"{stop_words(signum)} as training ended at "
     assert got == 128 + signum and said in err and "the training is complete and its networks are saved" in err, err
     assert (out / "network-final.safetensors").is_file() and (out / "network-final.json").is_file()
     assert said in (out / "log.txt").read_text(encoding="utf-8").splitlines()[-1]
+
+
+@pytest.mark.parametrize("signum", [2, 15])
+def test_stops_are_worded_by_the_signals_name(signum: int) -> None:
+    """One wording for a stop on the terminal and in log.txt: train's said `interrupted by signal 2`, other
+    commands `terminated (SIGTERM)` and `interrupted`, log.txt `stopped: KeyboardInterrupt`."""
+    assert stop_words(signum) == {2: "interrupted by SIGINT (Ctrl-C)", 15: "terminated by SIGTERM"}[signum]
+
+
+def test_a_ctrl_c_before_the_first_training_step_is_said_alike_on_the_terminal_and_in_the_log(
+        tiny_npz, tmp_path, monkeypatch, capsys):
+    """A Ctrl-C before the loop's own handler is installed (the data being prepared) reaches the CLI as Python's
+    KeyboardInterrupt, which has no message: log.txt said `stopped: KeyboardInterrupt` while the terminal said
+    `wildgan: interrupted`. Both now name the signal, as a stop inside the loop does."""
+    from wildgan.training import run as training_run
+
+    def ctrl_c(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(training_run, "train_pgan", ctrl_c)
+    out = tmp_path / "run"
+    got, _ = _train_tiny_to_the_end(tiny_npz, out)
+    err = capsys.readouterr().err
+    assert got == 130 and err.strip().splitlines()[-1] == "wildgan: interrupted by SIGINT (Ctrl-C)", err
+    last = (out / "log.txt").read_text(encoding="utf-8").splitlines()[-1]
+    assert last.endswith("stopped: interrupted by SIGINT (Ctrl-C)") and "KeyboardInterrupt" not in last, last
 
 
 def _train_tiny_to_the_end(tiny_npz: Path, out: Path) -> tuple[int, list[str]]:
@@ -978,7 +1004,10 @@ def test_a_second_ctrl_c_as_the_end_is_written_gets_out_at_once(tiny_npz, tmp_pa
     out = tmp_path / "run"
     got, args = _train_tiny_to_the_end(tiny_npz, out)
     err = capsys.readouterr().err
-    assert got == 130 and "wildgan: interrupted" in err and "the training is complete" not in err, err
+    assert got == 130 and "wildgan: interrupted by SIGINT (Ctrl-C)" in err, err
+    assert "the training is complete" not in err, err
+    assert (out / "log.txt").read_text(encoding="utf-8").splitlines()[-1].endswith(
+        "stopped: interrupted by SIGINT (Ctrl-C)")
     assert len(reached) == 1 and reached[0].startswith("ckpt-"), reached
     assert not (out / "network-final.json").exists()
     monkeypatch.setattr(checkpoint, "atomic_write_text", real)
@@ -1370,7 +1399,7 @@ def test_sigterm_ends_a_command_with_one_line_and_143():
             "c.cmd_info = slow\n"
             "raise SystemExit(c.main(['info']))\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 143 and proc.stderr.strip() == "wildgan: terminated (SIGTERM)", proc.stderr
+    assert proc.returncode == 143 and proc.stderr.strip() == "wildgan: terminated by SIGTERM", proc.stderr
 
 
 def test_a_sigterm_while_the_command_says_its_error_does_not_turn_it_into_a_traceback():
@@ -1420,7 +1449,7 @@ def test_sigterm_while_an_image_is_decoded_ends_the_command(skip_bad: bool, scor
     got = main(["score", str(run), "--data", str(pile), "--device", "cpu", "--out", "-",
                 "--no-progress", *(["--skip-bad"] if skip_bad else [])])
     err = capsys.readouterr().err
-    assert got == 143 and err.strip() == "wildgan: terminated (SIGTERM)", err
+    assert got == 143 and err.strip() == "wildgan: terminated by SIGTERM", err
 
 
 @pytest.mark.parametrize("tag", ["", " (rank 1 of 2)"])

@@ -2002,8 +2002,8 @@ def test_an_interrupted_fit_says_what_was_kept_and_resume_continues_it_exactly(x
     params = {**TINY, "total_kimg": 0.2, "threads": 1}
     with monkeypatch.context() as m:
         _signal_at(m, 3)
-        with pytest.raises(TrainingInterrupted, match=r"Detector.fit interrupted at .* kimg .*nothing was kept.*"
-                                                      r"Detector\(run_dir=...\).*resume=True") as e:
+        with pytest.raises(TrainingInterrupted, match=r"Detector.fit terminated by SIGTERM at .* kimg; nothing was "
+                                                      r"kept.*Detector\(run_dir=...\).*resume=True") as e:
             Detector(**params).fit(x_train)                    # a temporary folder: removed, and said so
         assert "--resume" not in str(e.value) and e.value.signum == signal.SIGTERM
         run = tmp_path / "run"

@@ -419,7 +419,7 @@ def _signalled(while_waiting: bool, kind: type[BaseException] = Terminated) -> B
     `while_waiting`, the signal came during the wait (its handler runs inside the call, as it returns); else after it
     (in the rank's own handling of the error: torchrun's SIGTERM once a peer ended)."""
     def handler() -> None:
-        raise kind("terminated (SIGTERM)") if kind is Terminated else kind()
+        raise kind("terminated by SIGTERM") if kind is Terminated else kind()
 
     collective = _fake_collective()
     try:
@@ -445,7 +445,7 @@ def test_a_signal_that_came_while_a_rank_waited_is_its_own_stop_not_an_echo(tmp_
     during, after = _signalled(True, kind), _signalled(False, kind)
     assert not raised_in_collective(during) and not timed_out(during)
     assert peer_failure(during, 0, 1800.0) is None                         # the CLI then says `terminated`, 143
-    own = "terminated (SIGTERM)" if kind is Terminated else "KeyboardInterrupt"
+    own = "terminated by SIGTERM" if kind is Terminated else "interrupted by SIGINT (Ctrl-C)"
     assert explain_failure(tmp_path, _ctx(0), during) == own
     assert raised_in_collective(after)
     assert peer_failure(after, 0, 1800.0).startswith("another rank of the job stopped")
@@ -474,7 +474,7 @@ def test_sigterm_while_a_rank_waits_for_the_gather_ends_it_as_terminated(rank: i
                  "--out", "-", "--no-progress"]) == 143
     err = capsys.readouterr().err
     tag = " (rank 1 of 2)" if rank else ""
-    assert err.startswith(f"wildgan{tag}: terminated (SIGTERM): torchrun sends it to every rank"), err
+    assert err.startswith(f"wildgan{tag}: terminated by SIGTERM: torchrun sends it to every rank"), err
 
 
 def test_nccl_timeout_is_enforced_unless_async_error_handling_is_off():
@@ -913,7 +913,7 @@ def test_sigterm_during_sharded_scoring_ends_it_as_terminated(rank: int, world: 
                                                               capsys: pytest.CaptureFixture):
     """A scheduler stopping `score --distributed` (torchrun passes its SIGTERM to every rank): each rank says it was
     terminated (rank 1 tagged as such) and exits 143, as training and one-process scoring do. score_files gathered
-    the signal as the rank's failure, and the job ended with `error: rank 0: terminated (SIGTERM); rank 1: terminated
+    the signal as the rank's failure, and the job ended with `error: rank 0: terminated by SIGTERM; rank 1: terminated
     (SIGTERM)`, exit 2. A rank of 2 is played here: its context made by hand, the collectives stubbed (the other rank
     terminated alike). Where another rank may have ended first, the line says where that one's error would be; a job of
     one rank has no other to point to."""
@@ -930,7 +930,7 @@ def test_sigterm_during_sharded_scoring_ends_it_as_terminated(rank: int, world: 
     monkeypatch.setattr(dist, "init_distributed", lambda *a, **k: replace(_ctx(rank), world=world))
     for name, value in (("RANK", rank), ("WORLD_SIZE", world), ("LOCAL_RANK", rank)):
         monkeypatch.setenv(name, str(value))
-    other = ([], [], (f"rank {1 - rank}: terminated (SIGTERM)", None), 0, {})
+    other = ([], [], (f"rank {1 - rank}: terminated by SIGTERM", None), 0, {})
     monkeypatch.setattr(tdist, "all_gather_object", lambda said, mine, group=None: said.__setitem__(
         slice(None), [mine, other][::1 - 2 * rank][:world]))
     assert main(["score", str(run), "--data", str(pile), "--distributed", "--device", "cpu",
@@ -938,9 +938,9 @@ def test_sigterm_during_sharded_scoring_ends_it_as_terminated(rank: int, world: 
     err = capsys.readouterr().err
     tag = " (rank 1 of 2)" if rank else ""
     if world == 1:
-        assert err.strip() == "wildgan: terminated (SIGTERM)", err
+        assert err.strip() == "wildgan: terminated by SIGTERM", err
     else:
-        assert err.startswith(f"wildgan{tag}: terminated (SIGTERM): torchrun sends it to every rank when the job is "
+        assert err.startswith(f"wildgan{tag}: terminated by SIGTERM: torchrun sends it to every rank when the job is "
                               f"stopped, and to the ranks still running once one has ended; if another rank failed, "
                               f"its error is on the terminal above"), err
 

@@ -65,6 +65,20 @@ def test_colour_scale() -> None:
     assert colour_scale(np.full((1, 2, 2), np.nan)) == 1.0 and colour_scale(np.zeros((0, 4, 4))) == 1.0
 
 
+def test_top_anomalous_csv_leaves_an_unknown_label_empty(tmp_path, panels) -> None:
+    """An unlabelled run's images (label -1) had `?` in top_anomalous.csv's label column, a value a reader's code
+    must know to skip; an empty cell, as a missing value is in the other columns. The page keeps its `?`."""
+    import csv
+
+    d = _diag(n=3)
+    d.y = np.array([-1, 1, 0])
+    page = report._Page(title="t", md_dir=tmp_path)
+    report._heatmap_section(page, tmp_path, d, "a", 3, lambda s: None)
+    rows = list(csv.DictReader(open(tmp_path / "top_anomalous.csv", newline="")))
+    assert [r["label"] for r in rows] == ["", "anomaly", "normal"]
+    assert "| 1 | img0 | ? |" in "".join(page.md_parts)
+
+
 def test_top_k_file_names_sort_like_the_ranks(tmp_path, panels) -> None:
     # top-01 ... top-99 then top-100: a file browser (and sorted()) put top-100 between top-10 and top-11
     for k, width in ((100, 3), (8, 2)):                                   # (two digits at least, as before)
@@ -301,9 +315,13 @@ def test_the_named_images_table_gives_the_two_weighted_parts_of_a(tmp_path, pane
     assert "What drives a: a = 0.05·L_n + 0.95·L_o. Over the 3 training images" in md
     assert "The table gives both terms of each named image" in md
     assert "| 0.05·L_n | 0.95·L_o |" in md and f"| {0.05 * ln[0]:.4g} | {0.95 * lo[0]:.4g} |" in md
-    # the CSV keeps its columns: the parts are the page's reading aid, the scores are the data
+    # the CSV keeps its columns: the parts are the page's reading aid, the scores are the data; the percentile
+    # named as `wildgan score` names it (it was `a percentile among training images`), its score beside it
+    lines = (tmp_path / "named_images.csv").read_text().splitlines()
+    assert lines[0] == "id,a,L_n,L_o,train_percentile,percentile_score" and lines[1].endswith(",a"), lines
+    report._named_section(page, tmp_path, model, named, "a", ref=(d.scores, "test"))
     assert (tmp_path / "named_images.csv").read_text().splitlines()[0] == \
-        "id,a,L_n,L_o,a percentile among training images"
+        "id,a,L_n,L_o,test_percentile,percentile_score"
 
 
 def test_the_named_images_say_whether_the_threshold_flags_them(tmp_path, panels) -> None:

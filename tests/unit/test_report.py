@@ -285,6 +285,39 @@ def test_study_report_tables_plot_and_rows(tmp_path: Path) -> None:
         report(study, score="L_r")
 
 
+
+def test_study_report_fallback_plot_is_each_methods_own_score_with_its_controls(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The figure the report draws for a study that left none is the study's own: f-AnoGAN's curve of its own score
+    A (not its a), each method's untrained networks of that score and the pixel controls beside."""
+    from wildgan.evaluation import plots
+
+    study = tmp_path / "study"
+    study.mkdir()
+    rows = [_study_row(cell=f"{m}-{g}-{s}", method=m, gamma=g, seed=s,
+                       auc={"a": 0.3, "A": 0.9 - g} if m == "fanogan" else {"a": 0.8 - g, "A": 0.4},
+                       controls={"untrained": {"a": 0.55, "A": 0.6}, "pixel_norm": 0.52, "pixel_std": 0.51})
+            for m in ("wildgan", "fanogan") for g in (0.0, 0.1) for s in (0, 1)]
+    (study / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    drawn: list[dict[str, Any]] = []
+    real = plots.auc_vs_gamma
+
+    def spy(path: Path, curves: Any, **kw: Any) -> Path:
+        drawn.append(dict(curves))
+        return real(path, curves, **kw)
+
+    monkeypatch.setattr(plots, "auc_vs_gamma", spy)
+    report(study)
+    assert len(drawn) == 1 and (study / "report" / "auc_vs_gamma.png").is_file()
+    curves = drawn[0]
+    assert [m for g, m, _ in curves["f-AnoGAN (A)"]] == pytest.approx([0.9, 0.8])
+    assert [m for g, m, _ in curves["Ours d_I (a)"]] == pytest.approx([0.8, 0.7])
+    assert not [k for k in curves if "f-AnoGAN" in k and k.endswith("(a)")]
+    assert curves["control: untrained f-AnoGAN (A)"][0][1] == pytest.approx(0.6)
+    assert curves["control: untrained Ours (a)"][0][1] == pytest.approx(0.55)
+    assert curves["control: -‖Q‖"][0][1:] == pytest.approx((0.52, 0.0))    # one value per seed, not per cell
+    assert "control: -std(Q)" in curves and "control: -mean(Q)" not in curves  # (the rows hold no mean control)
+
 def test_study_report_lists_its_runs_in_a_folder_named_report(tmp_path: Path) -> None:
     # the report's own folder (STUDY/report) is left out of the run list, but a study kept under a folder named
     # report (~/report/my-study) lost every run with it
@@ -1549,7 +1582,7 @@ def test_named_images_are_scored_before_an_unlabelled_runs_pile_is_decoded(tmp_p
     report(run, top_k_images=1, images=[named], device="cpu", controls=False)
     assert order == ["named", "pile"]
     rows = (run / "report" / "named_images.csv").read_text().splitlines()
-    assert len(rows) == 4 and "percentile among training images" in rows[0]
+    assert len(rows) == 4 and ",train_percentile,percentile_score," in rows[0]
 
 
 def test_a_report_builds_the_runs_split_once(tiny_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -1566,7 +1599,7 @@ def test_a_report_builds_the_runs_split_once(tiny_run: Path, tmp_path: Path, mon
     monkeypatch.setattr(splits, "load_split_data", lambda *a, **k: reads.append(1) or real(*a, **k))
     report(run, top_k_images=1, images=[tiny_run.parent / "report-named.png"], device="cpu", controls=False,
            tsne_points=5)
-    assert len(reads) == 1 and "percentile among test images" in (run / "report" / "named_images.csv").read_text()
+    assert len(reads) == 1 and ",test_percentile," in (run / "report" / "named_images.csv").read_text()
 
 
 def test_report_skip_bad_ranks_an_unlabelled_pile_by_its_cached_scores_without_unreadable_files(

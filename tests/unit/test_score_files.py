@@ -429,8 +429,8 @@ def test_a_stop_as_the_csv_is_written_waits_for_the_chunk_folder_to_go(where: st
     got = main(["score", str(run_dir), "--data", str(pile), "--device", "cpu", "--chunk-size", "4", "--out", str(out),
                 "--no-progress"])
     err = capsys.readouterr().err
-    assert (got, err.splitlines()[-1]) == ((143, "wildgan: terminated (SIGTERM)") if stop == "SIGTERM"
-                                           else (130, "wildgan: interrupted")), err
+    assert (got, err.splitlines()[-1]) == ((143, "wildgan: terminated by SIGTERM") if stop == "SIGTERM"
+                                           else (130, "wildgan: interrupted by SIGINT (Ctrl-C)")), err
     assert "read in 3 chunks of up to 4)" in err and err.splitlines()[-2].endswith(f"; wrote {out}"), err
     assert len(out.read_text().splitlines()) == 1 + 12
     assert not rd.exists()

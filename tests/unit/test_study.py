@@ -638,8 +638,8 @@ def test_a_stopped_cell_says_how_the_study_continues(tmp_path, monkeypatch):
 
     def stopped(cfg, run_dir, **kw):
         run_dir.mkdir(parents=True)
-        raise TrainingInterrupted(f"interrupted by signal 2 at 0.050 of 0.1 kimg; checkpoint saved in {run_dir}; "
-                                  f"continue with --resume", 2)
+        raise TrainingInterrupted(f"interrupted by SIGINT (Ctrl-C) at 0.050 of 0.1 kimg; checkpoint saved in "
+                                  f"{run_dir}; continue with --resume", 2)
 
     monkeypatch.setattr(study_mod, "train_run", stopped)
     said = []
@@ -662,7 +662,7 @@ def test_a_study_stopped_in_a_cell_says_so_once_in_its_log(tmp_path, monkeypatch
 
     def stopped(cfg, run_dir, **kw):
         run_dir.mkdir(parents=True, exist_ok=True)
-        raise TrainingInterrupted(f"interrupted by signal 15 at 0.050 of 0.1 kimg; checkpoint saved in {run_dir}; "
+        raise TrainingInterrupted(f"terminated by SIGTERM at 0.050 of 0.1 kimg; checkpoint saved in {run_dir}; "
                                   f"continue with --resume", 15)
 
     monkeypatch.setattr(study_mod, "train_run", stopped)
@@ -671,7 +671,7 @@ def test_a_study_stopped_in_a_cell_says_so_once_in_its_log(tmp_path, monkeypatch
     assert main(["study", "--data", data, "--normal", "0", "--contamination", "0", *_TINY_STUDY,
                  "--out", str(st)]) == 128 + 15
     lines = (st / "log.txt").read_text().splitlines()
-    assert len([x for x in lines if x.startswith("stopped: interrupted by signal 15")]) == 1, lines
+    assert len([x for x in lines if x.startswith("stopped: terminated by SIGTERM")]) == 1, lines
 
 
 def test_a_cell_stopped_while_it_was_evaluated_says_so_in_its_own_log(tmp_path, monkeypatch):
@@ -689,8 +689,8 @@ def test_a_cell_stopped_while_it_was_evaluated_says_so_in_its_own_log(tmp_path, 
                  "--out", str(st)]) == 130
     cell = st / "runs" / "0_g0_wildgan_image_s0"
     assert (cell / "network-final.json").is_file()
-    said = ("stopped: interrupted (Ctrl-C) while cell 0_g0_wildgan_image_s0 was evaluated; to continue, run the same "
-            "`wildgan study` command again (finished cells are kept, this one is evaluated)")
+    said = ("stopped: interrupted by SIGINT (Ctrl-C) while cell 0_g0_wildgan_image_s0 was evaluated; to continue, "
+            "run the same `wildgan study` command again (finished cells are kept, this one is evaluated)")
     assert (cell / "log.txt").read_text().splitlines()[-1] == said
     study_lines = (st / "log.txt").read_text().splitlines()
     assert study_lines.count(said) == 1, study_lines
@@ -705,7 +705,7 @@ def test_a_cell_stopped_as_its_training_ended_says_so_in_the_study_s_terms(tmp_p
     def stopped(cfg, run_dir, **kw):
         run_dir.mkdir(parents=True)
         # (the words of training.loop's stop at the end)
-        raise TrainingInterrupted("interrupted by signal 15 as training ended at 0.100 kimg; the training is complete "
+        raise TrainingInterrupted("terminated by SIGTERM as training ended at 0.100 kimg; the training is complete "
                                   f"and its networks are saved ({run_dir / 'network-final.json'}); what was to follow "
                                   "it (the training scores, --evaluate) was not run", 15,
                                   where="as training ended at 0.100 kimg", checkpoint_dir=str(run_dir / "checkpoints"),
@@ -2052,7 +2052,7 @@ def test_the_study_s_log_marks_where_each_session_starts_and_what_ran_it(tmp_pat
 
 def test_a_study_stopped_says_once_on_the_terminal_what_stopped_and_how_to_continue(tmp_path, monkeypatch, capsys):
     # a stop in a cell's training was said twice ("stopped: ..." from the study, "wildgan: interrupted ..." from the
-    # command), and a kill while a cell was evaluated said only "wildgan: terminated (SIGTERM)", not how to go on
+    # command), and a kill while a cell was evaluated said only "wildgan: terminated by SIGTERM", not how to go on
     from wildgan.cli import main
     from wildgan.errors import Terminated
 
@@ -2061,28 +2061,28 @@ def test_a_study_stopped_says_once_on_the_terminal_what_stopped_and_how_to_conti
 
     def stopped(cfg, run_dir, **kw):
         run_dir.mkdir(parents=True, exist_ok=True)
-        raise TrainingInterrupted(f"interrupted by signal 2 at 0.016 of 0.032 kimg; checkpoint saved in {run_dir}; "
-                                  f"continue with --resume", 2)
+        raise TrainingInterrupted(f"interrupted by SIGINT (Ctrl-C) at 0.016 of 0.032 kimg; checkpoint saved in "
+                                  f"{run_dir}; continue with --resume", 2)
 
     real = study_mod.train_run
     monkeypatch.setattr(study_mod, "train_run", stopped)
     capsys.readouterr()
     assert main(args) == 130
     err = capsys.readouterr().err
-    assert err.count("interrupted by signal 2 at 0.016 of 0.032 kimg") == 1, err
-    assert "wildgan: interrupted by signal 2" in err and "run the same `wildgan study` command again" in err, err
+    assert err.count("interrupted by SIGINT (Ctrl-C) at 0.016 of 0.032 kimg") == 1, err
+    assert "wildgan: interrupted by SIGINT (Ctrl-C)" in err and "run the same `wildgan study` command again" in err, err
 
     def killed(*a, **k):
-        raise Terminated("terminated (SIGTERM)")
+        raise Terminated("terminated by SIGTERM")
 
     monkeypatch.setattr(study_mod, "train_run", real)
     monkeypatch.setattr(study_mod, "evaluate_run", killed)
     shutil.rmtree(st / "runs")
     assert main(args) == 143
     err = capsys.readouterr().err
-    said = ("terminated (SIGTERM) while cell 0_g0_wildgan_image_s0 was evaluated; to continue, run the same "
+    said = ("terminated by SIGTERM while cell 0_g0_wildgan_image_s0 was evaluated; to continue, run the same "
             "`wildgan study` command again (finished cells are kept, this one is evaluated)")
-    assert err.count("terminated (SIGTERM)") == 1 and f"wildgan: {said}" in err, err
+    assert err.count("terminated by SIGTERM") == 1 and f"wildgan: {said}" in err, err
 
 
 def test_a_one_vs_rest_sweep_ends_with_the_mean_over_its_classes():

@@ -61,6 +61,7 @@ from ..scoring.train_scores import read_train_scores, warn_left_out
 from ..thresholds import (DEFAULT_CONTAMINATION, DEFAULT_MAD_K, FIT_THRESHOLD_FILE, Threshold, fit_threshold,
                           read_fit_threshold, training_percentile)
 from ..training.run import evaluate_command, networks_record, stale_evaluation
+from .gamma_curves import auc_vs_gamma
 from .heatmaps import (NamedImages, check_masks, load_masks, map_block, map_lod, pick_score, pixel_auc,
                        residual_maps, score_named_images, top_k, undefined_pixel_auc)
 from .metrics import (auc_uncertainty, evaluate_scores, interval_text, p_text, paired_test_text, pixel_statistics,
@@ -681,7 +682,8 @@ def _pile_section(page: _Page, out: Path, run_dir: Path, model: Any, diag: RunDi
            "it. `wildgan score RUN --data NEW --threshold contamination` flags new images with a threshold "
            "taken from these training scores.")
     _saved_evaluation(page, run_dir, model)
-    page.p("Labels of the pile are unknown, hence '?' in the captions and in top_anomalous.csv.")
+    page.p("Labels of the pile are unknown, hence '?' in the captions and the table, an empty label in "
+           "top_anomalous.csv.")
     thr = _threshold_section(page, diag, cfg, score, train, unlabelled=True,
                              fitted=_fit_rule(run_dir, model, pick_score(diag.scores, score)))
     _heatmap_section(page, out, diag, score, k, log, what="training", cfg=cfg, lod=map_lod(model), thr=thr)
@@ -929,7 +931,9 @@ def _heatmap_section(page: _Page, out: Path, diag: RunDiagnostics, score: str, k
         z_pct = None if z is None else _percentile(ref["z_norm"], z[i])
         ln_pct = _percentile(ref["L_n"], diag.scores["L_n"][i]) if "L_n" in diag.scores else None
         flag = None if thr is None else not diag.scores[name][i] <= thr.value      # (NaN: flagged)
-        rows.append([r, diag.ids[i], lab] + [float(v[i]) for v in columns.values()]
+        # (an unknown label an empty cell in the CSV, as a missing value is in every other column: '?' is a value a
+        # reader's code must know to skip)
+        rows.append([r, diag.ids[i], "" if lab == "?" else lab] + [float(v[i]) for v in columns.values()]
                     + ["" if z is None else float(z[i]), "" if z_pct is None else f"{z_pct:.2f}",
                        "" if ln_pct is None else f"{ln_pct:.2f}", "" if flag is None else int(flag)])
         if "L_n" in diag.scores and "L_o" in diag.scores:
@@ -1341,17 +1345,23 @@ def _named_section(page: _Page, out: Path, model: Any, named: NamedImages, score
         # most anomalous images' table and top_anomalous.csv give it)
         flag = None if thr is None else int(not named.scores[name][j - 1] <= thr.value)
         row = [id_] + [float(v[j - 1]) for v in columns.values()] + ([pct] if pct is not None else [])
-        rows.append(row + ([] if flag is None else [flag]))
+        rows.append(row + ([name] if pct is not None else []) + ([] if flag is None else [flag]))
         shown.append(row + ([] if flag is None else ["yes" if flag else "no"])
                      + ([f"{lam * named.scores['L_n'][j - 1]:.4g}", f"{(1 - lam) * named.scores['L_o'][j - 1]:.4g}"]
                         if parts else []))
     hdr = (["id", *columns] + ([f"{name} percentile among {among} images"] if refs is not None else [])
            + ([] if thr is None else ["flagged"]))
+    # the CSV's columns named as `wildgan score`'s (train_percentile; test_percentile where the percentiles are among
+    # the test images), the score they are of in a column of its own (the CSV holds every score); the page's
+    # header says both in words
+    among_col = "train" if among == "training" else among
+    csv_hdr = (["id", *columns] + ([f"{among_col}_percentile", "percentile_score"] if refs is not None else [])
+               + ([] if thr is None else ["flagged"]))
     if thr is not None:
         page.p(f"flagged: {name} above {thr.value:.6g}, the Threshold section's first rule ({thr.rule}), as `wildgan "
                f"score RUN --data FILES --threshold {thr.rule}` flags them.")
     page.table(hdr + [f"{lam:g}·L_n", f"{1 - lam:g}·L_o"] if parts else hdr, shown)
-    _write_csv(out / "named_images.csv", hdr, rows)
+    _write_csv(out / "named_images.csv", csv_hdr, rows)
 
 
 def _config_text(run_dir: Path) -> str:
@@ -1736,31 +1746,18 @@ def _plots_section(page: _Page, study_dir: Path, out: Path, rows: list[dict[str,
     # moved or sent on its own (it linked ../auc_vs_gamma.png, outside report/)
     pngs = [Path(shutil.copy2(p, out / p.name)) for p in pngs]
     if not pngs:
-        curves = _gamma_curves(rows)
-        if curves:
+        # the study's own figure (studies.study draws it from these curves): each method's own score (f-AnoGAN's A),
+        # with its untrained networks and the pixel controls beside, as every result shown is
+        curves = auc_vs_gamma(rows)
+        if any(len(pts) >= 2 for label, pts in curves.items() if not label.startswith("control")):
             from . import plots  # matplotlib: this section draws
 
-            pngs = [plots.auc_vs_gamma(out / "auc_vs_gamma.png", curves)]
+            pngs = [plots.auc_vs_gamma(out / "auc_vs_gamma.png", curves,
+                                       pooled=len({str(r["normal"]) for r in rows}))]
     if pngs:
         page.h(2, "Plots")
         for p in pngs:
             page.img(p, p.stem.replace("_", " "), width=720)
-
-
-def _gamma_curves(rows: list[dict[str, Any]]) -> dict[str, list[tuple[float, float, float]]]:
-    """Best-effort AUC(gamma) from result rows: gamma from 'gamma'/'contamination', AUC from 'auc.a' (or
-    'auc'), grouped by method / encoder loss / normal class; mean and std over seeds."""
-    groups: dict[str, dict[float, list[float]]] = {}
-    for r in rows:
-        f = _flatten(r)
-        g = next((f[k] for k in ("gamma", "contamination", "data.contamination") if k in f), None)
-        auc = next((f[k] for k in ("auc.a", "auc") if isinstance(f.get(k), (int, float))), None)
-        if not isinstance(g, (int, float)) or auc is None:
-            continue
-        label = " / ".join(str(f[k]) for k in ("method", "encoder_loss", "normal") if f.get(k) is not None) or "AUC"
-        groups.setdefault(label, {}).setdefault(float(g), []).append(float(auc))
-    return {lab: [(g, float(np.mean(v)), float(np.std(v))) for g, v in sorted(d.items())]
-            for lab, d in groups.items() if len(d) >= 2}
 
 
 def _rows_section(page: _Page, rows: list[dict[str, Any]], scoring: list[dict[str, Any]], differ: list[str]) -> None:

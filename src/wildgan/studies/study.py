@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import signal
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -31,7 +32,7 @@ from ..data import AnomalySplit, LoadedData, build_split, load_split_data
 from ..data.splits import read_for
 from ..data.readers import is_run_dir
 from ..errors import (ConfigError, DataError, Terminated, TrainingInterrupted, WildganError, WildganWarning,
-                      warn_user)
+                      stop_text, stop_words, warn_user)
 from ..evaluation.run import evaluate_run
 from ..fileio import atomic_write_text, json_lines, leave_out_defaults, make_folder
 from ..runlog import RunLog, copying_warnings
@@ -767,7 +768,7 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
             # an error of the cell, said in the logs; a Ctrl-C or SIGTERM is raised as the study's stop (what
             # stopped and how to continue), any other error goes on up from the caller's bare `raise`
             stopped = _stop_of(e, cell, doing)
-            stop_said(f"stopped: {stopped or str(e) or type(e).__name__}")
+            stop_said(f"stopped: {stopped or stop_text(e)}")
             if stopped is not None:
                 raise stopped from None
 
@@ -936,7 +937,8 @@ def _stop_of(e: BaseException, cell: Cell, doing: str) -> TrainingInterrupted | 
     continues, which a bare `interrupted` or `terminated (SIGTERM)` did not say. None for any other error."""
     if not isinstance(e, (KeyboardInterrupt, Terminated)):
         return None
-    signum, what = (2, "interrupted (Ctrl-C)") if isinstance(e, KeyboardInterrupt) else (15, "terminated (SIGTERM)")
+    signum = int(signal.SIGINT if isinstance(e, KeyboardInterrupt) else signal.SIGTERM)
+    what = stop_words(signum)
     evaluated = doing == "evaluated"
     return TrainingInterrupted(f"{what} while cell {cell.key} was {doing}; to continue, run the same `wildgan study` "
                                f"command again (finished cells are kept, this one "

@@ -24,14 +24,16 @@ from typing import Any, Iterable
 
 from ..config import SearchConfig, own_score
 from ..errors import warn_user
+# the AUC-versus-gamma curves live below (evaluation.gamma_curves), so that `wildgan report STUDY_DIR` draws the same
+# curves for a study that left no plot; re-exported: studies.tables.auc_vs_gamma is where the study's plot takes them
+from ..evaluation.gamma_curves import CONTROL_ROWS, METHOD_NAMES, series_label
+from ..evaluation.gamma_curves import auc_vs_gamma as auc_vs_gamma
+from ..evaluation.gamma_curves import seed_key as _seed_key
 from ..evaluation.metrics import p_text, signed_text
 from ..evaluation.rows import NOT_STUDY_ROWS, checked_lines, left_out_text, row_problem
 from ..markdown import md_table
 
 SCORES = ("A", "L_r", "L_n", "L_o", "a")
-METHOD_NAMES = {"wildgan": "Ours", "fanogan": "f-AnoGAN", "search": "Latent search"}
-CONTROL_ROWS = (("untrained", "untrained nets"), ("pixel_norm", "-‖Q‖ (pixel norm)"),
-                ("pixel_std", "-std(Q)"), ("pixel_mean", "-mean(Q)"))
 
 # Paper Table 2 (CIFAR_CAR, normal = automobile), per gamma; spec 4.6.
 PAPER_CIFAR_CAR: dict[tuple[str, str], dict[float, float]] = {
@@ -76,10 +78,6 @@ def _per_seed(rows: Iterable[dict[str, Any]], value: Any) -> list[float]:
     the pixel statistics (the test set is drawn by the data seed) do not depend on the encoder loss or the method,
     so the cells of one seed hold copies of one number, and counting each copy would fake the sample size."""
     return list({_seed_key(r): value(r) for r in rows}.values())
-
-
-def _seed_key(r: dict[str, Any]) -> tuple[Any, ...]:
-    return r.get("protocol"), r["normal"], r["seed"]
 
 
 def _gammas(rows: Iterable[dict[str, Any]]) -> list[float]:
@@ -488,16 +486,6 @@ def _ci_offsets(r: dict[str, Any], score: str) -> tuple[float, float] | None:
     return max(auc - lo, 0.0), max(hi - auc, 0.0)
 
 
-def _series_label(r: dict[str, Any], score: str | None) -> tuple[str, str]:
-    """(the AUC-versus-gamma series of a row's trained AUC, the score it plots: its method's own, config.own_score,
-    when score is None, else `score`)."""
-    enc = r.get("encoder_loss")
-    label = METHOD_NAMES.get(r["method"], r["method"]) + (f" d_{'I' if enc == 'image' else 'z'}"
-                                                            if r["method"] == "wildgan" else "")
-    s = own_score(r["method"]) if score is None else score
-    return f"{label} ({s})", s
-
-
 def auc_vs_gamma_bands(rows: list[dict[str, Any]],
                        score: str | None = None) -> dict[str, list[tuple[float, float, float]]]:
     """{trained series label (as auc_vs_gamma's): [(gamma, below, above)]}: how far the cells' 95% intervals over
@@ -508,42 +496,12 @@ def auc_vs_gamma_bands(rows: list[dict[str, Any]],
     interval (rows kept before them, undefined) are left out, and a gamma none of whose cells has one gets no band."""
     reach: dict[str, dict[float, list[tuple[float, float]]]] = defaultdict(lambda: defaultdict(list))
     for r in rows:
-        label, s = _series_label(r, score)
+        label, s = series_label(r, score)
         o = _ci_offsets(r, s)
         if o is not None:
             reach[label][float(r["gamma"])].append(o)
     return {label: [(g, sum(b for b, _ in o) / len(o), sum(a for _, a in o) / len(o)) for g, o in sorted(by_g.items())]
             for label, by_g in reach.items()}
-
-
-def auc_vs_gamma(rows: list[dict[str, Any]],
-                 score: str | None = None) -> dict[str, list[tuple[float, float, float]]]:
-    """{series label: [(gamma, mean AUC, std)]} for the AUC-versus-contamination plot: each method's score (score
-    None: its own, A for f-AnoGAN, else a, as the study's plot shows them; a name: that score for every method, as
-    `wildgan report STUDY_DIR --score L_r` draws it), each method's untrained-networks control of that same score,
-    and the three pixel controls (-‖Q‖, -std(Q), -mean(Q)); the controls one value per seed (see _per_seed), NaN
-    AUCs (one class only) left out."""
-    series: dict[str, dict[float, dict[Any, float]]] = defaultdict(lambda: defaultdict(dict))
-    for i, r in enumerate(rows):
-        label, s = _series_label(r, score)
-        g = float(r["gamma"])
-        series[label][g][i] = r["auc"].get(s)                              # every trained cell counts
-        name = METHOD_NAMES.get(r["method"], r["method"])
-        series[f"control: untrained {name} ({s})"][g][_seed_key(r)] = r["controls"]["untrained"].get(s)
-        for key, text in CONTROL_ROWS[1:]:          # every pixel control: -std(Q) may beat the trained curves
-            series[f"control: {text.split(' (')[0]}"][g][_seed_key(r)] = r["controls"].get(key)
-    out = {}
-    for label, by_g in series.items():
-        pts = []
-        for g in sorted(by_g):
-            v = [float(x) for x in by_g[g].values() if x is not None and not math.isnan(float(x))]
-            if v:
-                m = sum(v) / len(v)
-                sd = math.sqrt(sum((x - m) ** 2 for x in v) / (len(v) - 1)) if len(v) > 1 else 0.0
-                pts.append((g, m, sd))
-        if pts:
-            out[label] = pts
-    return out
 
 
 def score_table(rows: list[dict[str, Any]], score: str) -> tuple[list[str], list[list[str]]]:

@@ -47,7 +47,7 @@ from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
 
 from ..config import NetConfig
 from ..errors import (CARRIED_ERRORS, CheckpointError, ConfigError, DivergenceError, Terminated, TrainingInterrupted,
-                      WildganError, error_kind, rebuilt_error, shared_kind, warn_user)
+                      WildganError, error_kind, rebuilt_error, shared_kind, stop_text, warn_user)
 from ..fileio import append_line, append_log_line, atomic_write_text
 
 _CTX: "DistContext | None" = None
@@ -551,7 +551,7 @@ def explain_failure(run_dir: Path, ctx: DistContext, exc: BaseException,
     0's is then mostly its echo: a failed collective, or torchrun's SIGTERM), and when none did but a collective
     failed, that a peer stopped without a word (killed: out of memory, a signal) or hung (the collective timed out),
     with where to look. others: other_ranks_failures(run_dir, ctx), where the caller has read it already."""
-    own = str(exc) or type(exc).__name__
+    own = stop_text(exc)
     if ctx.world <= 1:
         return own
     if met_by_every_rank(exc):                 # no rank recorded it as its own: it is the job's cause
@@ -607,7 +607,7 @@ def record_how_training_ended(run_dir: Path, ctx: DistContext | None, exc: BaseE
         if (ctx is None or ctx.is_main) and run_dir.is_dir() and not isinstance(exc, ConfigError):
             # under torchrun rank 0's own error is often the echo of another rank's (a failed collective): that
             # rank's error is named first, from what it left in the folder
-            why = explain_failure(run_dir, ctx, exc) if ctx is not None else str(exc) or type(exc).__name__
+            why = explain_failure(run_dir, ctx, exc) if ctx is not None else stop_text(exc)
             log(f"stopped: {why}")          # (after the warnings held, if it is the session's first line)
         elif ctx is not None and run_dir.is_dir() and timed_out(exc):
             # no answer from another rank (whatever came after it, torchrun's SIGTERM too): not a failure of

@@ -37,7 +37,7 @@ from ..config import FAnoGANConfig, to_dict
 from ..fileio import truncate_jsonl
 from ..progress import progress_bar
 from ..data.transforms import to_float
-from ..errors import ConfigError, DataError, DivergenceError, TrainingInterrupted
+from ..errors import ConfigError, DataError, DivergenceError, TrainingInterrupted, stop_words
 from ..devices import resolve_device
 from ..losses import critic_loss, generator_loss
 from ..nets.fanogan import (SUPPORTED_RESOLUTIONS, FAnoGANNetworks, build_fanogan, set_bn_momentum)
@@ -391,7 +391,7 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
 
     def interrupted() -> TrainingInterrupted:
         where = f"at critic step {state.gan_iter} of {t_gan}, encoder step {state.enc_iter} of {t_enc}"
-        return TrainingInterrupted(f"interrupted by signal {flag.signum} {where}; checkpoint saved in {ck_dir}; "
+        return TrainingInterrupted(f"{stop_words(flag.signum)} {where}; checkpoint saved in {ck_dir}; "
                                    f"continue with --resume", flag.signum, where=where, checkpoint_dir=str(ck_dir))
 
     # Every way out of a stage's loop (its last step, the budget, a signal) writes a checkpoint there, through the
@@ -569,7 +569,7 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
         # if nobody had asked to stop. Told as a wildgan run's stop at its end is
         where = (f"as training ended at critic step {state.gan_iter} of {t_gan}, encoder step {state.enc_iter} of "
                  f"{t_enc}")
-        raise TrainingInterrupted(f"interrupted by signal {flag.signum} {where}; the training is complete and its "
+        raise TrainingInterrupted(f"{stop_words(flag.signum)} {where}; the training is complete and its "
                                   f"networks are saved ({out}); what was to follow it (the training scores, "
                                   f"--evaluate) was not run", flag.signum, where=where, checkpoint_dir=str(ck_dir),
                                   complete=True)

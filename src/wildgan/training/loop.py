@@ -43,7 +43,7 @@ from ..data.transforms import u8_to_unit
 from .. import checkpoint as ckpt
 from ..config import (NetConfig, RunConfig, TrainConfig, kernels_from_env, largest_minibatch, paper_total_kimg,
                       run_config_to_dict)
-from ..errors import DataError, DivergenceError, TrainingInterrupted, WildganError, warn_user
+from ..errors import DataError, DivergenceError, TrainingInterrupted, WildganError, stop_words, warn_user
 from ..fileio import atomic_write_stream, truncate_jsonl
 from ..losses import critic_loss, encoder_image_loss, encoder_latent_loss, generator_loss
 from ..nets import PGANNetworks, build_pgan
@@ -1106,7 +1106,7 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
                     if stop_sig and state.nimg < total_nimg:
                         where = f"at {state.nimg / 1000:.3f} of {tc.total_kimg:g} kimg"
                         raise TrainingInterrupted(
-                            f"interrupted by {_stop_words(flag.signum, agreed_signum)} {where}; checkpoint saved in "
+                            f"{_stop_words(flag.signum, agreed_signum)} {where}; checkpoint saved in "
                             f"{ck_dir}; continue with --resume", flag.signum or agreed_signum, where=where,
                             checkpoint_dir=str(ck_dir))
                     # a signal in the last round: training is complete; it ends below, once its end is written
@@ -1166,7 +1166,7 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
         # process only where the flag alone says so: a rank that stopped alone would leave its peers waiting in
         # their next collective; in the last round, and at the end, the ranks agreed.)
         where = f"as training ended at {state.nimg / 1000:.3f} kimg"
-        raise TrainingInterrupted(f"interrupted by {_stop_words(flag.signum, agreed_signum)} {where}; the training "
+        raise TrainingInterrupted(f"{_stop_words(flag.signum, agreed_signum)} {where}; the training "
                                   f"is complete and its networks are saved ({final}); what was to follow it (the "
                                   f"training scores, --evaluate) was not run", flag.signum or agreed_signum,
                                   where=where, checkpoint_dir=str(ck_dir), complete=True)
@@ -1174,8 +1174,9 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
 
 
 def _stop_words(own: int | None, agreed: int) -> str:
-    """'signal 15', or 'signal 15 on another rank' for a stop this rank only learnt of from its peers."""
-    return f"signal {own}" if own is not None else f"signal {agreed or '(unknown)'} on another rank"
+    """'terminated by SIGTERM' (errors.stop_words), or 'terminated by SIGTERM on another rank' for a stop this rank
+    only learnt of from its peers."""
+    return stop_words(own) if own is not None else f"{stop_words(agreed)} on another rank"
 
 
 def _pyramid_device(train_x: np.ndarray, device: torch.device, dist: Any, is_main: bool, log: Log) -> torch.device:
