@@ -2804,6 +2804,50 @@ def test_report_image_skip_bad_scores_and_flags_as_score_skip_bad_does(tmp_path,
         assert int(named[i]["flagged"]) == int(r["is_anomaly"]), i
 
 
+def test_training_pile_skip_bad_scores_agree_and_detector_scoring_refuses_bad_files(tmp_path):
+    """The other readers of a file set that drop unreadable files, beside report --image (which scores them in
+    score --skip-bad's batches): an unlabelled run's pile ranked by `report --skip-bad` without a cache and the
+    training-score cache of `score --threshold --skip-bad` (run_training_scores) give the same scores, both of the
+    rebuilt training split in its own order (docs/cli.md: not score --skip-bad's file-order batches, a documented
+    difference of a few thousandths with every file readable too); and the Detector's scoring methods, which give
+    every image of X a score, refuse a folder or list with an unreadable file rather than scoring the rest in other
+    batches than score --skip-bad."""
+    from PIL import Image
+
+    from wildgan.detector import Detector
+    from wildgan.errors import DataError
+    from wildgan.evaluation.report import _diagnose_training_pile
+    from wildgan.scoring.run import load_model
+    from wildgan.scoring.train_scores import run_training_scores
+
+    pile, run = tmp_path / "pile", tmp_path / "run"
+    pile.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(20):
+        Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(pile / f"{i:02d}.png")
+    assert main(["train", "--data", str(pile), "--preset", "tiny", "--threads", "1", "--no-progress",
+                 "--total-kimg", "0.032", "--phase-kimg", "0.1", "--out", str(run)]) == 0
+    for i in (3, 11):
+        (pile / f"{i:02d}.png").write_bytes(b"not an image")
+    for p in run.glob("train_scores*"):
+        p.unlink()                # (a complete cache of the 20 would be read as it is: the trained-on threshold)
+    model = load_model(run, "cpu")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="skipped |.*leave out 2 unreadable")
+        _, fresh = _diagnose_training_pile(run, model.cfg, "cpu", lambda _: None, 3, "a", model=model, skip_bad=True)
+        cache = run_training_scores(run, model, skip_bad=True)
+        _, cached = _diagnose_training_pile(run, model.cfg, "cpu", lambda _: None, 3, "a", model=model, skip_bad=True)
+        det = Detector.from_run(run, skip_bad=True)           # (its threshold: that cache, which leaves 2 out)
+    assert not fresh.reference_cached and cached.reference_cached and len(cache["a"]) == 18
+    for k in ("a", "L_n", "L_o", "L_r", "A"):
+        np.testing.assert_allclose(fresh.reference[k], cache[k], rtol=1e-6, atol=1e-7, err_msg=k)
+        np.testing.assert_allclose(cached.reference[k], cache[k], rtol=1e-6, atol=1e-7, err_msg=k)
+    for X in (str(pile), sorted(str(p) for p in pile.iterdir())):
+        for score in (det.decision_function, det.heatmaps):
+            with pytest.raises(DataError, match="leaves no file out"):
+                score(X)
+
+
 def test_a_file_unreadable_since_training_is_said_before_what_else_changed(tmp_path, capsys, unnested):
     """`score --threshold --skip-bad` of a labelled run one of whose training files became unreadable and to whose
     data a file was added: the rebuilt split's warning naming the unreadable file was held for the training scores'
