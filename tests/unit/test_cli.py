@@ -2800,7 +2800,7 @@ def test_report_image_skip_bad_scores_and_flags_as_score_skip_bad_does(tmp_path,
     for i, r in scored.items():
         for k in ("a", "L_n", "L_o", "L_r", "A"):
             assert float(named[i][k]) == pytest.approx(float(r[k]), rel=1e-6, abs=1e-7), (i, k)
-        assert float(named[i]["a percentile among training images"]) == float(r["train_percentile"]), i
+        assert float(named[i]["train_percentile"]) == float(r["train_percentile"]), i
         assert int(named[i]["flagged"]) == int(r["is_anomaly"]), i
 
 
