@@ -2758,6 +2758,21 @@ def test_a_test_file_unreadable_since_training_is_said_before_the_scoring_not_af
         assert err.count(f"{root / name}: empty file") == 1 and 0 <= said < err.find(scoring), err
 
 
+
+def _tiny_run_on_a_noise_pile(tmp_path: Path) -> tuple[Path, Path, np.random.Generator]:
+    """An unlabelled pile of 20 random 8x8 PNGs (tmp_path/pile), a tiny run trained on it (tmp_path/run), and the
+    generator that drew them, for more images like them."""
+    from PIL import Image
+
+    pile, run = tmp_path / "pile", tmp_path / "run"
+    pile.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(20):
+        Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(pile / f"{i:02d}.png")
+    assert main(["train", "--data", str(pile), "--preset", "tiny", "--threads", "1", "--no-progress",
+                 "--total-kimg", "0.032", "--phase-kimg", "0.1", "--out", str(run)]) == 0
+    return pile, run, rng
+
 def test_report_image_skip_bad_scores_and_flags_as_score_skip_bad_does(tmp_path, capsys):
     """`report --image new/ --skip-bad` and `score --data new/ --threshold contamination --skip-bad` of the same
     folder with unreadable files give each readable image the same scores, percentile among the training images and
@@ -2768,14 +2783,9 @@ def test_report_image_skip_bad_scores_and_flags_as_score_skip_bad_does(tmp_path,
 
     from PIL import Image
 
-    pile, run, new = tmp_path / "pile", tmp_path / "run", tmp_path / "new"
-    pile.mkdir()
+    pile, run, rng = _tiny_run_on_a_noise_pile(tmp_path)
+    new = tmp_path / "new"
     new.mkdir()
-    rng = np.random.default_rng(0)
-    for i in range(20):
-        Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(pile / f"{i:02d}.png")
-    assert main(["train", "--data", str(pile), "--preset", "tiny", "--threads", "1", "--no-progress",
-                 "--total-kimg", "0.032", "--phase-kimg", "0.1", "--out", str(run)]) == 0
     for i in range(22):
         # a few flat images among noise like the training images': some flagged, some not
         x = np.full((8, 8), 255 * (i % 2), np.uint8) if i % 5 == 0 else rng.integers(0, 255, (8, 8), dtype=np.uint8)
@@ -2812,7 +2822,6 @@ def test_training_pile_skip_bad_scores_agree_and_detector_scoring_refuses_bad_fi
     difference of a few thousandths with every file readable too); and the Detector's scoring methods, which give
     every image of X a score, refuse a folder or list with an unreadable file rather than scoring the rest in other
     batches than score --skip-bad."""
-    from PIL import Image
 
     from wildgan.detector import Detector
     from wildgan.errors import DataError
@@ -2820,13 +2829,7 @@ def test_training_pile_skip_bad_scores_agree_and_detector_scoring_refuses_bad_fi
     from wildgan.scoring.run import load_model
     from wildgan.scoring.train_scores import run_training_scores
 
-    pile, run = tmp_path / "pile", tmp_path / "run"
-    pile.mkdir()
-    rng = np.random.default_rng(0)
-    for i in range(20):
-        Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(pile / f"{i:02d}.png")
-    assert main(["train", "--data", str(pile), "--preset", "tiny", "--threads", "1", "--no-progress",
-                 "--total-kimg", "0.032", "--phase-kimg", "0.1", "--out", str(run)]) == 0
+    pile, run, _ = _tiny_run_on_a_noise_pile(tmp_path)
     for i in (3, 11):
         (pile / f"{i:02d}.png").write_bytes(b"not an image")
     for p in run.glob("train_scores*"):
