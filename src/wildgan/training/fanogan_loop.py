@@ -412,6 +412,7 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
     # (iteration, time) after this session's first critic step: the steps timed from there leave out the first one's
     # allocations
     timed_from: tuple[int, float] | None = None
+    eta_said = 0.0                                  # when the total ETA was last worked out
     restore_signals = install_signals(flag)
     try:
         while gan_open and state.gan_iter < t_gan:
@@ -457,10 +458,13 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
             n_acc += 1
             bar.update(1)
             if not bar.disable:
+                now = time.monotonic()
                 if timed_from is None:
-                    timed_from = (state.gan_iter, time.monotonic())
-                else:
-                    left = _total_eta(cfg, state.gan_iter - timed_from[0], time.monotonic() - timed_from[1],
+                    timed_from = (state.gan_iter, now)
+                elif now - eta_said >= 0.5:
+                    # (twice a second at most: the bar redraws no more often, and a small critic's steps take ~1 ms)
+                    eta_said = now
+                    left = _total_eta(cfg, state.gan_iter - timed_from[0], now - timed_from[1],
                                       t_gan - state.gan_iter, t_enc - state.enc_iter,
                                       None if budget is None else budget - elapsed())
                     # (refresh=False: shown at the bar's next redraw, which progress_bar spaces out in a log file)
