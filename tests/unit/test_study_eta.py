@@ -6,7 +6,7 @@ from dataclasses import replace
 import pytest
 
 from wildgan.studies import study as study_mod
-from wildgan.studies.study import _session_share, study_eta
+from wildgan.studies.study import _loop_seconds, _session_share, study_eta
 
 
 def test_study_eta_is_the_time_of_a_whole_cell_times_the_cells_left():
@@ -35,6 +35,16 @@ def test_the_share_of_a_run_trained_in_this_session():
     assert _session_share(60.0, 60.0) == 0.0              # resumed at its end: nothing trained here
     assert _session_share(0.0, None) == 1.0               # (no elapsed_s recorded: counted whole, as before)
     assert _session_share(70.0, 60.0) == 0.0
+
+
+def test_a_resumed_cell_s_set_up_is_not_divided_by_its_share():
+    # a quarter of a 100 s run left: the loop trained 25 s of this session's 28 s of train_run, whose 3 s of set-up
+    # (networks, pyramid, checkpoint) a cell pays once; taken as training and divided by 0.25 they said 125 s a cell
+    loop, share = _loop_seconds(75.0, 100.0, 28.0), _session_share(75.0, 100.0)
+    assert (loop, share) == (25.0, 0.25)
+    assert study_eta([(loop, 28.0 - loop + 10.0, share)], 1) == " (study: about 01:53 left for 1 cell)"   # 100+13
+    assert _loop_seconds(0.0, None, 5.0) == 5.0            # no elapsed_s recorded: the wall time, as before
+    assert _loop_seconds(0.0, 60.0, 50.0) == 50.0          # never more than the session's wall time
 
 
 def test_a_study_resumed_in_a_partly_trained_cell_weighs_that_cell_by_its_share(tmp_path, monkeypatch):

@@ -863,8 +863,12 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
             have.add(cell.key)              # a cell listed twice is evaluated and counted once
             if trained_here:
                 cell_seconds = time.monotonic() - t_cell
-                cell_times.append((train_seconds, cell_seconds - train_seconds,
-                                   _session_share(seconds_before, model.meta.get("elapsed_s"))))
+                share = _session_share(seconds_before, model.meta.get("elapsed_s"))
+                # the training loop's own seconds in this session (the run's elapsed_s less the checkpoint's), not
+                # train_run's wall time: that also holds its set-up (networks, pyramid, checkpoint reads and
+                # writes), paid once a cell, which divided by a small share would make a whole cell look far longer
+                loop = _loop_seconds(seconds_before, model.meta.get("elapsed_s"), train_seconds)
+                cell_times.append((loop, cell_seconds - loop, share))
             # each method by its own score, as the tables and plot; with the controls, -std Q among them, often the
             # strongest on CIFAR (a cell's a below it says more than one below the untrained networks)
             own = own_score(cell.method)
@@ -929,6 +933,18 @@ def _session_share(seconds_before: float, seconds_total: Any) -> float:
     if not math.isfinite(total) or total <= 0:
         return 1.0
     return min(1.0, max(0.0, (total - seconds_before) / total))
+
+
+def _loop_seconds(seconds_before: float, seconds_total: Any, wall_seconds: float) -> float:
+    """The training loop's seconds in this session: the final networks' elapsed_s less the checkpoint's, at most the
+    wall time of the session's training; that wall time where no elapsed_s is recorded."""
+    try:
+        total = float(seconds_total)
+    except (TypeError, ValueError):
+        return wall_seconds
+    if not math.isfinite(total) or total <= 0:
+        return wall_seconds
+    return min(wall_seconds, max(0.0, total - seconds_before))
 
 
 def _stop_of(e: BaseException, cell: Cell, doing: str) -> TrainingInterrupted | None:
