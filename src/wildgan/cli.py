@@ -825,7 +825,7 @@ def _as_fit_read(cfg: RunConfig | None, config: Path) -> RunConfig | None:
 
     if cfg is None or cfg.data.dataset != "auto" or cfg.data.data is None or _fit_record(config) is None:
         return cfg
-    if str(config) not in _FIT_READ_SAID:          # (the file is read several times for one command)
+    if str(config) not in _FIT_READ_SAID:          # (the file is read several times for one command; main clears it)
         _FIT_READ_SAID.add(str(config))
         data = "the embedded sample" if cfg.data.data == SAMPLE_TOKEN else cfg.data.data
         _eprint(f"wildgan: note: {config}: dataset 'auto' of a Detector.fit recorded by an earlier wildgan is "
@@ -2274,6 +2274,7 @@ def _on_sigterm() -> tuple[Any, dict[str, bool]]:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     given = list(argv)
+    _FIT_READ_SAID.clear()              # (said once a command, not once a process: main is called again in one)
     p = make_parser()
     debug = "--debug" in argv
     import warnings
