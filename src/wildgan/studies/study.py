@@ -31,8 +31,8 @@ from ..config import (DataConfig, RunConfig, ScoreConfig, SearchConfig, check_ap
 from ..data import AnomalySplit, LoadedData, build_split, load_split_data
 from ..data.splits import read_for
 from ..data.readers import is_run_dir
-from ..errors import (ConfigError, DataError, Terminated, TrainingInterrupted, WildganError, WildganWarning,
-                      stop_text, stop_words, warn_user)
+from ..errors import (CheckpointError, ConfigError, DataError, Terminated, TrainingInterrupted, WildganError,
+                      WildganWarning, stop_text, stop_words, warn_user)
 from ..evaluation.run import evaluate_run
 from ..fileio import atomic_write_text, json_lines, leave_out_defaults, make_folder
 from ..runlog import RunLog, copying_warnings
@@ -908,18 +908,17 @@ def study_eta(cell_times: Sequence[tuple[float, float, float]], cells_left: int)
 
 
 def _trained_seconds(run_dir: Path) -> float:
-    """The training seconds the newest checkpoint of a run records over its sessions (where a resume goes on from:
-    pGAN and f-AnoGAN checkpoints both record elapsed_s); 0.0 with none, or one that cannot be read (the resume says
-    what is wrong with it)."""
-    from ..checkpoint import list_checkpoints
+    """The training seconds that the checkpoint a resume goes on from records over the run's sessions (pGAN and
+    f-AnoGAN checkpoints both record elapsed_s): the newest whose metadata reads, as the resume skips a corrupt newest
+    one; 0.0 with none (the resume says what is wrong with them)."""
+    from ..checkpoint import list_checkpoints, read_meta
 
-    found = list_checkpoints(run_dir / "checkpoints")
-    if not found:
-        return 0.0
-    try:
-        return max(0.0, float(json.loads(found[-1].read_text(encoding="utf-8")).get("elapsed_s", 0.0)))
-    except (OSError, ValueError, TypeError, AttributeError):
-        return 0.0
+    for path in reversed(list_checkpoints(run_dir / "checkpoints")):
+        try:
+            return max(0.0, float(read_meta(path).get("elapsed_s", 0.0)))
+        except (CheckpointError, OSError, ValueError, TypeError):
+            continue
+    return 0.0
 
 
 def _session_share(seconds_before: float, seconds_total: Any) -> float:
