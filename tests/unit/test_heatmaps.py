@@ -65,9 +65,11 @@ def test_colour_scale() -> None:
     assert colour_scale(np.full((1, 2, 2), np.nan)) == 1.0 and colour_scale(np.zeros((0, 4, 4))) == 1.0
 
 
-def test_top_anomalous_csv_leaves_an_unknown_label_empty(tmp_path, panels) -> None:
-    """An unlabelled run's images (label -1) had `?` in top_anomalous.csv's label column, a value a reader's code
-    must know to skip; an empty cell, as a missing value is in the other columns. The page keeps its `?`."""
+def test_top_anomalous_csv_labels_are_0_1_and_an_unknown_label_empty(tmp_path, panels) -> None:
+    """top_anomalous.csv's label is 1 = anomaly, 0 = normal, as `wildgan score`'s CSV gives it (it wrote the words
+    anomaly/normal, so one reader's code could not read both files). An unlabelled run's images (label -1) had `?`, a
+    value a reader's code must know to skip; an empty cell, as a missing value is in the other columns. The page keeps
+    its words and its `?`."""
     import csv
 
     d = _diag(n=3)
@@ -75,8 +77,9 @@ def test_top_anomalous_csv_leaves_an_unknown_label_empty(tmp_path, panels) -> No
     page = report._Page(title="t", md_dir=tmp_path)
     report._heatmap_section(page, tmp_path, d, "a", 3, lambda s: None)
     rows = list(csv.DictReader(open(tmp_path / "top_anomalous.csv", newline="")))
-    assert [r["label"] for r in rows] == ["", "anomaly", "normal"]
-    assert "| 1 | img0 | ? |" in "".join(page.md_parts)
+    assert [r["label"] for r in rows] == ["", "1", "0"]
+    md = "".join(page.md_parts)
+    assert "| 1 | img0 | ? |" in md and "| 2 | img1 | anomaly |" in md and "| 3 | img2 | normal |" in md
 
 
 def test_top_k_file_names_sort_like_the_ranks(tmp_path, panels) -> None:

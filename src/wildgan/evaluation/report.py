@@ -931,9 +931,9 @@ def _heatmap_section(page: _Page, out: Path, diag: RunDiagnostics, score: str, k
         z_pct = None if z is None else _percentile(ref["z_norm"], z[i])
         ln_pct = _percentile(ref["L_n"], diag.scores["L_n"][i]) if "L_n" in diag.scores else None
         flag = None if thr is None else not diag.scores[name][i] <= thr.value      # (NaN: flagged)
-        # (an unknown label an empty cell in the CSV, as a missing value is in every other column: '?' is a value a
-        # reader's code must know to skip)
-        rows.append([r, diag.ids[i], "" if lab == "?" else lab] + [float(v[i]) for v in columns.values()]
+        # the CSV's label is 0/1 (1 = anomaly) as in `score`'s CSV, so one reader's code reads both; an unknown label
+        # an empty cell, as a missing value is in every other column ('?' is a value a reader's code must know to skip)
+        rows.append([r, diag.ids[i], "" if lab == "?" else int(diag.y[i])] + [float(v[i]) for v in columns.values()]
                     + ["" if z is None else float(z[i]), "" if z_pct is None else f"{z_pct:.2f}",
                        "" if ln_pct is None else f"{ln_pct:.2f}", "" if flag is None else int(flag)])
         if "L_n" in diag.scores and "L_o" in diag.scores:
