@@ -126,10 +126,22 @@ def test_named_images_too_few_for_a_batch_are_warned_about_once(scoring_pile) ->
     x = np.stack([np.full((8, 8, 1), 40, np.uint8), np.full((8, 8, 1), 200, np.uint8)])
     with warnings.catch_warnings(record=True) as got:
         warnings.simplefilter("always")
-        named = score_named_images(model, ["a.png", "b.png"], loaded=(x, ["a.png", "b.png"]))
+        named = score_named_images(model, ["a.png", "b.png"], loaded=(x, ["a.png", "b.png"], [0, 1], 2))
     assert len(named.ids) == 2 and named.recon.shape == (2, 8, 8, 1)
     said = [str(w.message) for w in got if "scored in batch mode 'mixed'" in str(w.message)]
     assert len(said) == 1 and said[0].startswith("2 images"), said
+
+
+def test_named_images_read_without_their_places_among_the_files_are_refused(scoring_pile) -> None:
+    """`loaded` is load_image_files' (images, ids, kept, n_files) only: load_images' (images, ids) was taken as every
+    file readable, which says nothing of the files --skip-bad left out, so the score batches could not be drawn over
+    the files listed as `score --skip-bad` draws them. Every caller passes the four; two are refused, named."""
+    from wildgan.evaluation.heatmaps import score_named_images
+
+    _, _, model = scoring_pile(0)
+    x = np.full((2, 8, 8, 1), 40, np.uint8)
+    with pytest.raises(ValueError, match=r"\(images, ids, kept, n_files\) .* not a 2-tuple"):
+        score_named_images(model, ["a.png", "b.png"], loaded=(x, ["a.png", "b.png"]))  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("channels", [1, 3])

@@ -254,8 +254,7 @@ class NamedImages:
 
 def score_named_images(model: LoadedModel, paths: Sequence[str | Path], skip_bad: bool = False, rank_by: str = "a",
                        max_maps: int | None = None, progress: bool = False,
-                       loaded: tuple[np.ndarray, list[str]] | tuple[np.ndarray, list[str], list[int], int] | None = None
-                       ) -> NamedImages:
+                       loaded: tuple[np.ndarray, list[str], list[int], int] | None = None) -> NamedImages:
     """Load image files/folders exactly as the run's data was converted (model.conversion, from split.json), score
     them as `wildgan score` scores those files (scoring.run.score_read_files: an unreadable file left out with
     skip_bad leaves its slot in its score batch, so that the others score as `score --skip-bad` scores them), rank
@@ -265,15 +264,19 @@ def score_named_images(model: LoadedModel, paths: Sequence[str | Path], skip_bad
     warning) instead of stopping. progress: decoding and scoring bars (a folder of thousands takes a while).
     loaded: (images, ids, kept, n_files) of `paths` as data.readers.load_image_files returned them with that
     conversion (a caller that read them already, to refuse bad files early): scored as they are, not decoded
-    again; (images, ids) as load_images returned them stands for every file readable."""
+    again."""
     from ..data.readers import load_image_files
 
     cfg = model.cfg
     if loaded is None:
         loaded = load_image_files(list(paths), cfg.net.resolution, cfg.net.channels, **model.conversion,
                                   skip_bad=skip_bad, progress=progress)
-    x, ids = loaded[0], loaded[1]
-    kept, n_files = (loaded[2], loaded[3]) if len(loaded) == 4 else (list(range(len(ids))), len(ids))
+    # (one form only: the (images, ids) of load_images said nothing of the files it left out, so the score batches
+    # of --skip-bad could not be drawn over the files listed, as `score` draws them)
+    if len(loaded) != 4:
+        raise ValueError(f"score_named_images: loaded must be (images, ids, kept, n_files) as "
+                         f"data.readers.load_image_files returns them, not a {len(loaded)}-tuple")
+    x, ids, kept, n_files = loaded
     res = score_read_files(model, x, kept, n_files, progress=progress)
     key = pick_score(res.scores, rank_by)
     order = top_k(res.scores[key], len(ids))
