@@ -34,7 +34,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 # nothing heavy at import time (no torch): `wildgan --help` is instant, and Ctrl-C while a command's own imports load
 # still ends in main's one-line "interrupted"
-from .config import DEFAULT_CONTAMINATION, DEFAULT_MAD_K, DETECTOR_DIR_NAME, SCORE_NAMES, kernels_from_env
+from .config import (DEFAULT_CONTAMINATION, DEFAULT_MAD_K, DETECTOR_DIR_NAME, SCORE_NAMES, kernels_from_env,
+                     square_name)
 
 from .errors import (INTERRUPTED, TERMINATED, CheckpointError, ConfigError, DataError, HeldWarning, Terminated,
                      TrainingInterrupted, WildganError, WildganWarning, moved_name, stop_text)
@@ -901,7 +902,7 @@ def data_config_from_args(a: argparse.Namespace) -> DataConfig:
                       contamination=a.contamination, resolution=a.resolution, channels=a.channels, seed=a.seed,
                       rotations=a.rotations,
                       test_size=a.test_size, exclude_classes=exclude, skip_bad=a.skip_bad, resize=a.resize,
-                      depth16=a.depth16, square="letterbox" if a.square == "pad" else a.square,
+                      depth16=a.depth16, square=square_name(a.square),        # (main warned of an old name)
                       download=a.download)
 
 
@@ -2312,12 +2313,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 _unrecognized(p, a.cmd, extra)
             a.typed = typed
             a.command_line = ["wildgan", *given]    # (as typed: a study's log.txt records it)
-            if getattr(a, "square", None) == "pad":
+            if hasattr(a, "square"):
                 # (typed, or from a flat --config file; a run's own config.json records letterbox, or its 'pad' was
                 # read as letterbox already)
-                from .config import SQUARE_PAD_RENAMED
-
-                _warn(WARNING + SQUARE_PAD_RENAMED.format(given="--square pad", new="--square letterbox"))
+                a.square = square_name(a.square, given="cli", warn=lambda m: _warn(WARNING + m))
             kernels_from_env()          # (a typo in WILDGAN_KERNELS is said now, not at the first forward)
             _refuse_torchrun_without_distributed(a)
             return int(a.func(a) or 0)

@@ -15,9 +15,9 @@ import numbers
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePath
-from typing import Any, TypeVar
+from typing import Any, Callable, TypeVar
 
-from .errors import ConfigError
+from .errors import ConfigError, warn_user
 from .fileio import version_state
 
 T = TypeVar("T")
@@ -182,6 +182,27 @@ FIT_NAMES = ("resize: centre-crop to a square, then resize; pad: zero-pad an ima
 SQUARE_PAD_RENAMED = ("{given} is the old name of {new}: non-square images padded to a square with black bars "
                       "(split.json records fit 'letterbox'), done so; use the new name. (fit / resize_mode 'pad' is "
                       "another rule: zero-padding images smaller than the resolution)")
+# square's old names, each with the name it has now (also the training-score cache key's renamed values,
+# scoring.train_scores.KEY_VALUES_RENAMED: the rename leaves a run's cache valid)
+SQUARE_OLD_NAMES = {"pad": "letterbox"}
+# how an old name is said in the warning, by where it was given: (as given, the name to use)
+_SQUARE_GIVEN = {"cli": ("--square {old}", "--square {new}"), "api": ("DataConfig(square='{old}')", "square='{new}'")}
+
+
+def square_name(square: Any, given: str | None = None, warn: Callable[[str], None] | None = None) -> Any:
+    """square (DataConfig.square, --square) by its name now: an old name (SQUARE_OLD_NAMES: 'pad') is the rule it
+    names; anything else as it is, for DataConfig to check. The one place the old name is read, so that the CLI, the
+    Python API and a run's record read it alike. given: where the user gave it, 'cli' (--square, typed or from a
+    flat --config file) or 'api' (DataConfig(square=...)): an old name is then warned about (SQUARE_PAD_RENAMED,
+    said by `warn`, default errors.warn_user). None reads it in silence: a run's own record of it (not the user's
+    typing, run_config_from_dict), or a value warned about already (the CLI's main warns before its DataConfig)."""
+    if not isinstance(square, str) or square not in SQUARE_OLD_NAMES:
+        return square
+    if given is not None:
+        names = {"old": square, "new": SQUARE_OLD_NAMES[square]}
+        was, now = (f.format(**names) for f in _SQUARE_GIVEN[given])
+        (warn or warn_user)(SQUARE_PAD_RENAMED.format(given=was, new=now))
+    return SQUARE_OLD_NAMES[square]
 
 
 @dataclass(frozen=True)
@@ -205,8 +226,8 @@ class DataConfig:
     resize: str = "resize"               # resize | error : what to do with images of other sizes
     depth16: str = "per-image"           # per-image | global | shift | bits:N (N = 9..16): 16-bit -> 8-bit
     # crop | letterbox: non-square images centre-cropped, or padded to a square with black bars (split.json's fit
-    # 'letterbox'). 'pad', its first name, is read as letterbox (a warning where it is given; a run's record of it in
-    # silence, run_config_from_dict): 'pad' is also the name of fit's zero-padding of small images
+    # 'letterbox'). 'pad', its first name, is read as letterbox by square_name (a warning where it is given; a run's
+    # record of it in silence, run_config_from_dict): 'pad' is also the name of fit's zero-padding of small images
     square: str = "crop"
     fit: str | None = None               # resize | pad | letterbox: overrides the protocol's (Detector resize_mode)
     download: bool = False               # fetch CIFAR-10 from its public URL when `data` does not exist
@@ -236,11 +257,7 @@ class DataConfig:
             object.__setattr__(self, "contamination", float(c))
         if self.test_size not in ("paper", "all"):
             raise ConfigError(f"test_size must be 'paper' or 'all', got {self.test_size!r}")
-        if self.square == "pad":
-            from .errors import warn_user
-
-            warn_user(SQUARE_PAD_RENAMED.format(given="DataConfig(square='pad')", new="square='letterbox'"))
-            object.__setattr__(self, "square", "letterbox")
+        object.__setattr__(self, "square", square_name(self.square, given="api"))
         if self.square not in ("crop", "letterbox"):
             raise ConfigError(f"square must be 'crop' (centre-crop non-square images) or 'letterbox' (pad them to a "
                               f"square with black bars; 'pad' is its old name), got {self.square!r}")
@@ -674,10 +691,10 @@ def run_config_from_dict(d: dict[str, Any], check_types: bool = False) -> RunCon
         # that their config (and a --config replay of it) says what was actually done
         train = {**train, "ema_warmup": False}
     data = d["data"]
-    if isinstance(data, dict) and data.get("square") == "pad":
-        # recorded by a wildgan before --square letterbox was so named: the same rule, read without the warning that
-        # a 'pad' given now gets (the record is not the user's typing)
-        data = {**data, "square": "letterbox"}
+    if isinstance(data, dict) and "square" in data:
+        # 'pad' recorded by a wildgan before --square letterbox was so named: the same rule, read without the warning
+        # that a 'pad' given now gets (the record is not the user's typing)
+        data = {**data, "square": square_name(data["square"])}
     if isinstance(data, dict) and "contamination_draw" not in data:
         # runs (and study cells) recorded before the nested draw drew their contaminants with Generator.choice: read
         # them as such, so that evaluate, score, --resume and a --config replay rebuild the training set they had. A

@@ -211,3 +211,38 @@ def test_square_letterbox_is_the_name_and_pad_its_old_name_with_a_warning(tmp_pa
         loaded = read_run_config(run)
     assert loaded.data.square == "letterbox"
     assert run_config_to_dict(loaded)["data"]["square"] == "letterbox"
+
+
+def test_squares_old_name_is_read_in_one_place_by_all_its_readers(tmp_path, monkeypatch) -> None:
+    """square's old name ('pad' for letterbox) was read in five places, each with its own copy of the rule (the CLI's
+    main and data_config_from_args, DataConfig, run_config_from_dict, splits.square_fit, the training-score cache's
+    renamed values). config.square_name is the one: an old name it is given (here a second one, 'bars') is read so
+    by every reader; said in a warning where the user gave it, in silence where a run recorded it."""
+    import json
+    import warnings
+
+    from wildgan import WildganWarning
+    from wildgan.config import SQUARE_OLD_NAMES, read_run_config, square_name
+    from wildgan.data.splits import square_fit
+    from wildgan.scoring.train_scores import same_key
+
+    said: list[str] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert square_name("pad") == "letterbox" and square_name("crop") == "crop"
+        assert square_name(["pad"]) == ["pad"] and square_name(None) is None     # (for DataConfig to refuse)
+        assert square_name("pad", given="cli", warn=said.append) == "letterbox"
+    assert len(said) == 1 and said[0].startswith("--square pad is the old name of --square letterbox: ")
+
+    monkeypatch.setitem(SQUARE_OLD_NAMES, "bars", "letterbox")
+    with pytest.warns(WildganWarning, match=r"DataConfig\(square='bars'\) is the old name of square='letterbox'"):
+        assert DataConfig(square="bars").square == "letterbox"
+    assert square_fit("resize", "bars") == "letterbox" and square_fit("pad", "bars") == "pad"
+    assert same_key({"data": {"square": "bars"}}, {"data": {"square": "letterbox"}})
+    run, _ = _run_dir(tmp_path)
+    d = json.loads((run / "config.json").read_text())
+    d["data"]["square"] = "bars"
+    (run / "config.json").write_text(json.dumps(d))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read_run_config(run).data.square == "letterbox"

@@ -44,7 +44,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..config import DataConfig
+from ..config import DataConfig, square_name
 from ..errors import ConfigError, DataError, WildganError, warn_user
 from .dataset_files import CIFAR10_CLASSES
 from .decode_pool import room_checked
@@ -90,9 +90,9 @@ class AnomalySplit:
 
 def square_fit(fit: str, square: str) -> str:
     """The protocol's fit with DataConfig.square applied: 'letterbox' letterboxes non-square images instead of
-    cropping them (a 'pad' protocol, MNIST's, already never crops images smaller than its resolution). square 'pad'
-    is letterbox's old name (DataConfig reads it so; taken here too)."""
-    return "letterbox" if square in ("letterbox", "pad") and fit == "resize" else fit
+    cropping them (a 'pad' protocol, MNIST's, already never crops images smaller than its resolution). An old name
+    of square ('pad') is read as DataConfig reads it (config.square_name)."""
+    return "letterbox" if square_name(square) == "letterbox" and fit == "resize" else fit
 
 
 def conversion_opts(info: dict[str, Any]) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..config import SQUARE_OLD_NAMES
 from ..errors import DataError, HeldWarning, WildganError, warn_user
 from ..fileio import leave_out_defaults
 from .scores import SCORES_VERSION, SCORES_VERSION_ABSENT, UNRECORDED_SCORES_VERSION
@@ -45,8 +46,8 @@ def score_key(model: Any, batch_mode: str, n: int | None = None) -> dict[str, An
 # data.contamination_draw: the run's config.json of that time reads back as "choice", the rule it was drawn by).
 KEY_FIELDS_ADDED = {(): {"lod", "scores_version"}, ("data",): {"square", "fit", "contamination_draw"}}
 # Values renamed since keys were first written, by path: the same setting under its old name (data.square 'pad',
-# --square letterbox's first name), so that the rename leaves a run's cache valid
-KEY_VALUES_RENAMED = {("data", "square"): {"pad": "letterbox"}}
+# --square letterbox's first name: config.SQUARE_OLD_NAMES), so that the rename leaves a run's cache valid
+KEY_VALUES_RENAMED = {("data", "square"): SQUARE_OLD_NAMES}
 
 
 def same_key(saved: dict[str, Any], now: dict[str, Any], path: tuple[str, ...] = ()) -> bool:
