@@ -10,6 +10,11 @@ pair tested), then REPEATS writes with comparisons.jsonl kept (what each later r
 
     python benchmarks/study_comparisons.py                       # 50 groups (150 cells) of 2,000 test images
     python benchmarks/study_comparisons.py --groups 100 --n-test 2000 --repeats 5
+
+--score-views times instead what `wildgan report STUDY --score L_r` pays before it draws: `study.score_views` on the
+same study's rows (results.jsonl, with the AP and controls a row has, and a tables.csv marking one row computed
+otherwise, as write_tables writes it), and apart the two files it parses, results.jsonl (tables.read_rows) and
+tables.csv (study.computed_otherwise_in_tables), each once per call; the median of REPEATS.
 """
 
 from __future__ import annotations
@@ -50,15 +55,44 @@ def make_study(root: Path, groups: int, n_test: int) -> list[dict]:
     return rows
 
 
+def time_score_views(root: Path, rows: list[dict], repeats: int) -> dict:
+    """score_views' seconds, and its two parses', on `rows` written as a study writes them (medians)."""
+    from wildgan.studies.tables import read_rows, render_csv
+
+    for r in rows:               # what a study's row holds beside its AUCs, which the tables read
+        r["ap"] = {k: v for k, v in r["auc"].items()}
+        r["controls"] = {"untrained": {k: 0.5 for k in r["auc"]}, "pixel_norm": 0.6, "pixel_std": 0.5,
+                         "pixel_mean": 0.45}
+    (root / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (root / "tables.csv").write_text(render_csv(rows, {rows[0]["cell"]: "other scoring rules"}))
+    took: dict[str, list[float]] = {"score_views_s": [], "results_jsonl_s": [], "tables_csv_s": []}
+    for _ in range(repeats):
+        t = time.perf_counter()
+        study.score_views(root, ["L_r"])
+        took["score_views_s"].append(time.perf_counter() - t)
+        t = time.perf_counter()
+        read = read_rows(root / "results.jsonl", warn=False)
+        took["results_jsonl_s"].append(time.perf_counter() - t)
+        t = time.perf_counter()
+        study.computed_otherwise_in_tables(root, read)
+        took["tables_csv_s"].append(time.perf_counter() - t)
+    return {"cells": len(rows), "tables_csv_bytes": (root / "tables.csv").stat().st_size,
+            **{k: round(statistics.median(v), 4) for k, v in took.items()}}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--groups", type=int, default=50)
     ap.add_argument("--n-test", type=int, default=2000)
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--score-views", action="store_true", help="time study.score_views instead (see above)")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         rows = make_study(root, a.groups, a.n_test)
+        if a.score_views:
+            print(json.dumps(time_score_views(root, rows, a.repeats)))
+            return
         t = time.perf_counter()
         kept = study.method_comparisons(root, rows, [])
         first = time.perf_counter() - t
