@@ -13,6 +13,8 @@ replays a finished `wildgan train` run instead: the training ETA (`wildgan.train
 is on PYTHONPATH) at each row of its stats.jsonl, from that row's image count and time, against the time the run
 still took. Every code then sees the same timings, which a live run on a shared machine cannot give twice. The rows
 are 20 iterations apart, so the start of a resolution is placed by interpolating the rows' times at its image count.
+The replay calls `_phase_costs` and `_eta` as the loop does, so a wildgan from before fade-in iterations were counted
+apart (`_eta(cost, ..., ops=)`, measured as (images, seconds)) needs its own copy of this script.
 """
 
 from __future__ import annotations
