@@ -13,6 +13,8 @@ replays a finished `wildgan train` run instead: the training ETA (`wildgan.train
 is on PYTHONPATH) at each row of its stats.jsonl, from that row's image count and time, against the time the run
 still took. Every code then sees the same timings, which a live run on a shared machine cannot give twice. The rows
 are 20 iterations apart, so the start of a resolution is placed by interpolating the rows' times at its image count.
+The replay calls `_phase_costs` and `_eta` as the loop does, so a wildgan from before fade-in iterations were counted
+apart (`_eta(cost, ..., ops=)`, measured as (images, seconds)) needs its own copy of this script.
 """
 
 from __future__ import annotations
@@ -149,8 +151,6 @@ def replay(run_dir: Path) -> list[tuple[float, str]]:
     with torch.device("meta"):
         nets = build_pgan(nc, 0)
     costs = loop._phase_costs(nets, nc)
-    # (with the operator calls per iteration where this wildgan counts them: replayed as its loop passes them)
-    cost, extra = (costs[0], {"ops": costs[1]}) if isinstance(costs, tuple) else (costs, {})
     nimgs = [round(r["kimg"] * 1000) for r in rows]
     times = [r["time"] for r in rows]
     t0 = times[0] - rows[0]["iters"] * rows[0]["batch"] / rows[0]["img_per_s"]     # the first iteration's start
@@ -177,10 +177,10 @@ def replay(run_dir: Path) -> list[tuple[float, str]]:
     for n, t in zip(nimgs, times):
         r = res_at(max(n - 1, 0))
         anchor = (r, starts[r], time_at(starts[r]))
-        measured = {q: (starts[q2] - s, time_at(starts[q2]) - time_at(s)) for q, s in starts.items()
+        measured = {q: (s, starts[q2], time_at(starts[q2]) - time_at(s)) for q, s in starts.items()
                     for q2 in starts if q2 == 2 * q and starts[q2] <= n - 1}
-        eta = loop._eta(cost, nc, tc, 0, n, round(tc.total_kimg * 1000), t - t0, anchor=anchor, now=t,
-                        measured=measured, **extra)
+        eta = loop._eta(costs, nc, tc, 0, n, round(tc.total_kimg * 1000), t - t0, anchor=anchor, now=t,
+                        measured=measured)
         out.append((t - t0, f"train {n / 1000:.2f}k [eta={eta}, res={r}]"))
     return out
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import math
 import re
+import time
+import types
 from pathlib import Path
 
 import numpy as np
@@ -950,3 +952,73 @@ def test_the_first_stage_bar_says_the_time_left_for_both_stages(tmp_path: Path, 
     stage1 = [x for x in re.split(r"[\r\n]", err) if x.lstrip().startswith("f-AnoGAN 1/2")]
     assert any("ETA total ~" in x for x in stage1), stage1
     assert not any("ETA total" in x for x in re.split(r"[\r\n]", err) if x.lstrip().startswith("f-AnoGAN 2/2"))
+
+
+def test_the_total_eta_prices_the_encoder_steps_at_their_measured_cost() -> None:
+    from wildgan.training.fanogan_loop import _total_eta
+
+    cfg = tiny_cfg(batch_size=64, enc_batch_size=32)
+    # 0.5 s a critic step of 64 images; 200 encoder steps of 32 at 0.5 of a critic step per image: 25 s, not 35
+    assert _total_eta(cfg, 10, 5.0, 100, 200, enc_cost=0.5) == "ETA total ~01:15"
+    assert _total_eta(cfg, 10, 5.0, 100, 200, enc_cost=1.2) == "ETA total ~01:50"
+
+
+def test_timing_encoder_steps_leaves_the_run_as_it_was() -> None:
+    """The encoder steps timed for the ETA run on copies: the networks (E's BatchNorm statistics among them), their
+    gradients and torch's random state are those before."""
+    from wildgan.training.fanogan_loop import _encoder_step_seconds
+
+    cfg = tiny_cfg()
+    nets = build_fanogan(cfg, 32, 3)
+    nets.G.train(), nets.D.train(), nets.E.train()
+    before = [state_of(m) for m in (nets.G, nets.D, nets.E)]
+    rng = torch.get_rng_state()
+    took = _encoder_step_seconds(nets, cfg, (cfg.enc_batch_size, 3, 32, 32), torch.device("cpu"), steps=2)
+    assert 0 < took < 60
+    assert all(same_state(a, state_of(m)) for a, m in zip(before, (nets.G, nets.D, nets.E)))
+    assert all(p.grad is None for m in (nets.G, nets.D, nets.E) for p in m.parameters())
+    assert all(m.training for m in (nets.G, nets.D, nets.E)) and torch.equal(torch.get_rng_state(), rng)
+
+
+def test_stage_one_measures_the_encoder_steps_cost_and_trains_the_same(tmp_path: Path, monkeypatch) -> None:
+    """Once the critic steps are timed, the run times encoder steps (on copies) and prices stage 2 by them in the
+    total ETA; the networks trained are those of a run that did not (no bar, no budget)."""
+    monkeypatch.setattr(fanogan_loop, "ENC_PROBE_AFTER_S", 0.0)
+    timed: list[tuple[int, ...]] = []
+    real_timer = fanogan_loop._encoder_step_seconds
+
+    def timer(nets, cfg, shape, device, steps=fanogan_loop.ENC_PROBE_STEPS):
+        timed.append(shape)
+        real_timer(nets, cfg, shape, device, steps)
+        return 1000.0                                   # 1000 s a step: far dearer than 0.7 of a critic step
+    monkeypatch.setattr(fanogan_loop, "_encoder_step_seconds", timer)
+    priced: list[float] = []
+    real_eta = fanogan_loop._total_eta
+
+    def eta(*a, **kw):
+        priced.append(a[6] if len(a) > 6 else kw.get("enc_cost", fanogan_loop.ENC_STEP_COST))
+        return real_eta(*a, **kw)
+    monkeypatch.setattr(fanogan_loop, "_total_eta", eta)
+    # a clock that moves 0.3 s a read, for this module alone: every step works the ETA out
+    clock = types.SimpleNamespace(monotonic=_clock(step=0.3), perf_counter=time.perf_counter, time=time.time)
+    monkeypatch.setattr(fanogan_loop, "time", clock)
+
+    cfg = tiny_cfg(gan_iters=16, enc_iters=2, enc_batch_size=2)
+    train_fanogan(images(8), cfg, tmp_path / "bar", progress=True)
+    assert timed == [(2, 3, 32, 32)]                    # once, at stage 2's batch and the images' shape
+    assert priced and priced[-1] > 100 and fanogan_loop.ENC_STEP_COST in priced[:1]
+    train_fanogan(images(8), cfg, tmp_path / "plain", progress=False)
+    assert timed == [(2, 3, 32, 32)]                    # nothing to price: not timed
+    a = load_fanogan(tmp_path / "bar" / "fanogan-final.json")
+    b = load_fanogan(tmp_path / "plain" / "fanogan-final.json")
+    assert all(same_state(state_of(getattr(a, k)), state_of(getattr(b, k))) for k in "GDE")
+
+
+def _clock(step: float):
+    """A monotonic clock that moves `step` seconds a read."""
+    t = [0.0]
+
+    def now() -> float:
+        t[0] += step
+        return t[0]
+    return now

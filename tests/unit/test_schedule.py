@@ -82,6 +82,14 @@ def test_schedule_work_weighs_each_image_by_its_phase_cost():
     assert schedule_work(3000, 3100, 32, 600, 600, cost) == 100 * 1000          # 32x32 from its fade-in on
     assert schedule_work(500, 700, 32, 600, 600, cost) == 100 * 1 + 100 * 10
     assert schedule_work(700, 700, 32, 600, 600, cost) == 0
+    # a fade-in's images at their own cost: the Riemann sum of schedule() with its fade weight
+    fade_cost = {8: 20.0, 16: 200.0, 32: 2000.0}
+    ref = sum((fade_cost if ph.fade > 0 else cost)[ph.resolution] * step
+              for ph in (schedule(int((i * step + step / 2) * 1000), 32, 600, 600, PAPER_MINIBATCH)
+                         for i in range(int(4000 / step))))
+    assert schedule_work(0, 4000, 32, 600, 600, cost, fade_cost) == pytest.approx(ref)
+    assert schedule_work(500, 1300, 32, 600, 600, cost, fade_cost) == 100 * 1 + 600 * 20 + 100 * 10
+    assert schedule_work(0, 600, 32, 600, 600, cost, fade_cost) == 600                  # 4x4 has no fade-in
     # the images/s ETA of the first 40 kimg (4x4) against the work left: off by a factor of about 290 here
     left = schedule_work(40, 4000, 32, 600, 600, cost) / schedule_work(0, 40, 32, 600, 600, cost)
     assert left / ((4000 - 40) / 40) > 250
@@ -90,9 +98,9 @@ def test_schedule_work_weighs_each_image_by_its_phase_cost():
 def test_eta_takes_its_rate_from_the_current_resolution():
     # 4x4 for 600 kimg, then 8, 16 (1200 kimg each, fade included), 32 from 3000 kimg on; costs 1, 10, 100, 1000
     from wildgan.config import TrainConfig, net_config_for_preset
-    from wildgan.training.loop import ETA_ANCHOR_SECONDS, _eta
+    from wildgan.training.loop import ETA_ANCHOR_SECONDS, EtaCosts, _eta
 
-    cost = {4: 1.0, 8: 10.0, 16: 100.0, 32: 1000.0}
+    cost = EtaCosts({4: 1.0, 8: 10.0, 16: 100.0, 32: 1000.0})
     nc, tc = net_config_for_preset("tiny", 32, 3), TrainConfig(phase_kimg=600, total_kimg=4000)
     now = 10_000.0
     # 1000 s this session, the last 400 of them at 32x32 (500 kimg): 500 kimg x 1000 left at 1250 per second
@@ -313,33 +321,36 @@ def test_eta_forecasts_the_resolutions_ahead_from_two_measured_ones():
     # an iteration costs 0.016 s + 0.001 s per FLOP unit: 2 ms per image at 4x4 (batch 16, 16 units), 5 ms at 8x8
     # (64 units), so 17 ms at 16x16 (256) and 66 ms at 32x32 (batch 8, 512), not the FLOPs' 4x per resolution
     from wildgan.config import TrainConfig, net_config_for_preset
-    from wildgan.training.loop import _eta, _forecast
+    from wildgan.training.loop import EtaCosts, _eta, _forecast
 
     cost = {4: 1.0, 8: 4.0, 16: 16.0, 32: 64.0}
     batch = {4: 16, 8: 16, 16: 16, 32: 8}
-    measured = {4: (1000, 2.0), 8: (1000, 5.0)}
-    got = _forecast(cost, batch, measured)
-    assert got.keys() == {16, 32}
-    assert math.isclose(got[16], 0.017) and math.isclose(got[32], 0.066)
+    measured = {4: (0.0, 1000.0, 2.0), 8: (0.0, 1000.0, 5.0)}          # (fade-in images, stable images, seconds)
+    got = _forecast(EtaCosts(cost), batch, measured)
+    assert got is not None and got(4, 0, 1000) == pytest.approx(2.0) and got(8, 0, 1000) == pytest.approx(5.0)
+    assert math.isclose(got(16, 0, 1), 0.017) and math.isclose(got(32, 0, 1), 0.066)
     # one resolution, a missing batch size or a fit that is no cost (slower at 4x4: noise) forecast nothing
-    assert _forecast(cost, batch, {8: (1000, 5.0)}) == {}
-    assert _forecast(cost, {8: 16, 16: 16, 32: 8}, measured) == {}
-    assert _forecast(cost, batch, {4: (1000, 6.0), 8: (1000, 5.0)}) == {}
+    assert _forecast(EtaCosts(cost), batch, {8: (0.0, 1000.0, 5.0)}) is None
+    assert _forecast(EtaCosts(cost), {8: 16, 16: 16, 32: 8}, measured) is None
+    assert _forecast(EtaCosts(cost), batch, {4: (0.0, 1000.0, 6.0), 8: (0.0, 1000.0, 5.0)}) is None
 
     # with operator calls per iteration (100, 120, 140, 160): an iteration costs 0.2 ms a call plus 0.2 ms per FLOP
     # unit, 23.2 ms at 4x4 and 36.8 ms at 8x8 (100 iterations each); so 16x16 costs 79.2 ms an iteration (4.95 ms an
     # image) and 32x32 134.4 ms (16.8 ms an image), where a fixed cost per iteration said 91.2 and 163.7 ms
     ops = {4: 100.0, 8: 120.0, 16: 140.0, 32: 160.0}
-    timed = {4: (1600, 2.32), 8: (1600, 3.68)}
-    got = _forecast(cost, batch, timed, ops)
-    assert got.keys() == {16, 32}
-    assert math.isclose(got[16], 0.0792 / 16) and math.isclose(got[32], 0.1344 / 8)
-    assert math.isclose(_forecast(cost, batch, timed)[32], (0.0232 + (0.0368 - 0.0232) / 48 * 496) / 8)
+    timed = {4: (0.0, 1600.0, 2.32), 8: (0.0, 1600.0, 3.68)}
+    got = _forecast(EtaCosts(cost, ops), batch, timed)
+    assert got is not None
+    assert math.isclose(got(16, 0, 1), 0.0792 / 16) and math.isclose(got(32, 0, 1), 0.1344 / 8)
+    fixed_cost = _forecast(EtaCosts(cost), batch, timed)
+    assert fixed_cost is not None and math.isclose(fixed_cost(32, 0, 1), (0.0232 + (0.0368 - 0.0232) / 48 * 496) / 8)
     # calls that grow as the FLOPs do cannot tell the two costs apart, and a fit with a negative cost per call
     # (calls that grow 5x, 30 to 160, where the FLOPs grow 4x) is none: the fixed cost per iteration then
-    fixed = _forecast(cost, batch, measured)
-    assert _forecast(cost, batch, measured, {4: 16.0, 8: 64.0, 16: 256.0, 32: 512.0}) == fixed
-    assert _forecast(cost, batch, measured, {4: 30.0, 8: 160.0, 16: 220.0, 32: 280.0}) == fixed
+    fixed = _forecast(EtaCosts(cost), batch, measured)
+    for calls in ({4: 16.0, 8: 64.0, 16: 256.0, 32: 512.0}, {4: 30.0, 8: 160.0, 16: 220.0, 32: 280.0}):
+        other = _forecast(EtaCosts(cost, calls), batch, measured)
+        assert other is not None and fixed is not None
+        assert [other(r, 0, 1) for r in (16, 32)] == pytest.approx([fixed(r, 0, 1) for r in (16, 32)])
 
     # 4x4 until 1 kimg, 8x8 until 3, 16x16 until 5, then 32x32; at 2 kimg: 2 s at 4x4, 5 s at 8x8
     nc = net_config_for_preset("tiny", 32, 3)
@@ -348,9 +359,87 @@ def test_eta_forecasts_the_resolutions_ahead_from_two_measured_ones():
     # 9 s this session for 5 units of work (2 s of them neither at 4x4 nor at 8x8: checkpoint writes), 1.8 s a unit.
     # 8x8 left: 1000 x its own 5 ms (not 7.2 s at the session's rate); 16x16: 2000 x 17 ms (not 57.6 s of FLOPs);
     # 32x32: 2000 x 66 ms (not 230.4 s)
-    assert _eta(cost, nc, tc, 0, 2000, 7000, 9.0, anchor=(8, 1000, now - 5.0), now=now,
-                measured={4: (1000, 2.0)}) == "02:51"
+    assert _eta(EtaCosts(cost), nc, tc, 0, 2000, 7000, 9.0, anchor=(8, 1000, now - 5.0), now=now,
+                measured={4: (0, 1000, 2.0)}) == "02:51"
     # before a second resolution was measured (8x8 began 0.5 s ago): every resolution at the session's rate, 1.4 s a
     # unit over 7 s, the ones ahead an upper bound
-    assert _eta(cost, nc, tc, 0, 2000, 7000, 7.0, anchor=(8, 1000, now - 0.5), now=now,
-                measured={4: (1000, 2.0)}) == "<03:49"
+    assert _eta(EtaCosts(cost), nc, tc, 0, 2000, 7000, 7.0, anchor=(8, 1000, now - 0.5), now=now,
+                measured={4: (0, 1000, 2.0)}) == "<03:49"
+
+
+# A synthetic cost profile: an iteration costs C per operator call plus K per FLOP unit, and a fade-in iteration makes
+# more calls (and FLOPs) than a stable one at its resolution, as the networks' skip path and blend do
+_CALLS = {4: 100.0, 8: 120.0, 16: 140.0, 32: 160.0}
+_FADE_CALLS = {8: 150.0, 16: 170.0, 32: 190.0}
+_FLOPS = {4: 1.0, 8: 4.0, 16: 16.0, 32: 64.0}
+_FADE_FLOPS = {8: 4.5, 16: 18.0, 32: 72.0}
+_BATCH = {4: 16, 8: 16, 16: 16, 32: 8}
+_C, _K = 0.01, 0.01
+
+
+def _true_seconds(r: int, n_fade: float, n_stable: float) -> float:
+    per_image = {False: (_C * _CALLS[r] + _K * _FLOPS[r] * _BATCH[r]) / _BATCH[r]}
+    if r in _FADE_CALLS:
+        per_image[True] = (_C * _FADE_CALLS[r] + _K * _FADE_FLOPS[r] * _BATCH[r]) / _BATCH[r]
+    return n_fade * per_image.get(True, 0.0) + n_stable * per_image[False]
+
+
+def _left(text: str) -> float:
+    out = 0.0
+    for part in text.split(":"):
+        out = out * 60 + float(part)
+    return out
+
+
+def test_eta_measured_in_a_fade_in_forecasts_the_stable_phase_and_the_resolutions_ahead():
+    """tiny on 32x32, phases and fade-ins of 1 kimg: 4x4 until 1 kimg, 8x8 fade-in until 2, stable until 3, 16x16
+    fade 3-4, stable 4-5, 32x32 fade 5-6, stable to the end at 9. At 1.5 kimg (half way through the 8x8 fade-in)
+    the time left comes out as the profile says, from 4x4 and the fade-in alone; counted as stable iterations (the
+    fade's costs not given) the fade's rate is taken for 8x8's stable phase and enters the fit: far longer."""
+    from wildgan.config import TrainConfig, net_config_for_preset
+    from wildgan.training.loop import EtaCosts, _eta
+
+    nc = net_config_for_preset("tiny", 32, 3)
+    tc = TrainConfig(phase_kimg=1, total_kimg=9, minibatch=_BATCH)              # (a fade-in as long as a phase)
+    s4, s8 = _true_seconds(4, 0, 1000), _true_seconds(8, 500, 0)
+    truth = _true_seconds(8, 500, 1000) + _true_seconds(16, 1000, 1000) + _true_seconds(32, 1000, 3000)
+    now = 1000.0
+    aware = EtaCosts(_FLOPS, _CALLS, _FADE_FLOPS, _FADE_CALLS)
+    got = _eta(aware, nc, tc, 0, 1500, 9000, s4 + s8, anchor=(8, 1000, now - s8), now=now,
+               measured={4: (0, 1000, s4)})
+    assert not got.startswith("<") and abs(_left(got) - truth) <= 1.0, (got, truth)
+    old = _eta(EtaCosts(_FLOPS, _CALLS), nc, tc, 0, 1500, 9000, s4 + s8, anchor=(8, 1000, now - s8), now=now,
+               measured={4: (0, 1000, s4)})
+    assert _left(old) > 1.15 * truth, (old, truth)
+
+    # later in the stable 8x8 phase (2.5 kimg), with the fade-in and the stable images in one measured span, and in
+    # the 16x16 fade-in (3.5 kimg) with 8x8 finished: right again
+    s8_all = _true_seconds(8, 1000, 1000)
+    for nimg, anchor, measured, left in (
+            (2500, (8, 1000, _true_seconds(8, 1000, 500)), {4: (0, 1000, s4)},
+             _true_seconds(8, 0, 500) + _true_seconds(16, 1000, 1000) + _true_seconds(32, 1000, 3000)),
+            (3500, (16, 3000, _true_seconds(16, 500, 0)), {4: (0, 1000, s4), 8: (1000, 3000, s8_all)},
+             _true_seconds(16, 500, 1000) + _true_seconds(32, 1000, 3000))):
+        got = _eta(aware, nc, tc, 0, nimg, 9000, 100.0, anchor=(anchor[0], anchor[1], now - anchor[2]), now=now,
+                   measured=measured)
+        assert abs(_left(got) - left) <= 1.0, (nimg, got, left)
+
+
+def test_the_eta_counts_fade_in_iterations_apart():
+    """The counting pass: a fade-in iteration calls more operators than a stable one at its resolution (the skip path
+    and the blend) and costs at least its FLOPs; 4x4 has no fade-in."""
+    import torch
+
+    from wildgan.config import net_config_for_preset
+    from wildgan.nets import build_pgan
+    from wildgan.training.loop import _phase_costs
+
+    nc = net_config_for_preset("tiny", 32, 3)
+    with torch.device("meta"):
+        nets = build_pgan(nc, 0)
+    costs = _phase_costs(nets, nc)
+    assert costs.calls is not None and costs.fade_calls is not None and costs.fade_flops is not None
+    assert set(costs.flops) == {4, 8, 16, 32} and set(costs.fade_flops) == set(costs.fade_calls) == {8, 16, 32}
+    for r in (8, 16, 32):
+        assert costs.calls[r] * 1.05 < costs.fade_calls[r] < costs.calls[r] * 1.5
+        assert costs.flops[r] <= costs.fade_flops[r] < costs.flops[r] * 1.1

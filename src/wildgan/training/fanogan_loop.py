@@ -51,10 +51,16 @@ FINAL_NAME = "fanogan-final"
 CHECKPOINT_DIR = "checkpoints"
 
 # Cost of one encoder step relative to one critic step (per image; the critic step includes its 1/n_critic share of
-# G steps). Measured 0.65-0.77 on CPU at 32x32x3, dim 64, batch 16; the FLOP count (spec 5.4 forward costs) gives
-# ~0.73. Splits a cfg.minutes budget between the stages in proportion to their planned work, and prices the encoder
-# stage in the first bar's "ETA total" (_total_eta) from the critic steps' measured time.
+# G steps), until it is measured: it splits a cfg.minutes budget between the stages in proportion to their planned
+# work, and prices the encoder stage in the first bar's "ETA total" (_total_eta) from the critic steps' measured time.
+# Measured 0.65-0.77 on CPU at 32x32x3, dim 64, batch 16 (the FLOP count, spec 5.4 forward costs, gives ~0.73), but
+# 0.59 at dim 16, where the per-operator overhead weighs more: so once the critic steps are timed the run times a few
+# encoder steps of its own (_encoder_step_seconds, on copies of the networks) and uses that ratio instead.
 ENC_STEP_COST = 0.7
+# encoder steps timed for that ratio (after one untimed), and the critic steps and seconds timed before it is taken:
+# at least two G steps' worth (every n_critic-th critic step also trains G) and half a second
+ENC_PROBE_STEPS = 3
+ENC_PROBE_AFTER_S = 0.5
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -303,8 +309,14 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
             tell_host_placement(x_np.nbytes, device, setting, say)
     x_u8 = torch.from_numpy(x_np) if host_data else torch.from_numpy(x_np).to(device)
     budget = None if cfg.minutes is None else cfg.minutes * 60.0
-    work_gan, work_enc = t_gan * cfg.batch_size, ENC_STEP_COST * t_enc * cfg.enc_batch_size
-    gan_budget = None if budget is None else budget * work_gan / max(work_gan + work_enc, 1e-9)
+
+    def stage_budget(enc_cost: float) -> float | None:
+        """Stage 1's share of the budget: the stages' planned work, an encoder step weighed enc_cost of a critic step
+        per image."""
+        work_gan, work_enc = t_gan * cfg.batch_size, enc_cost * t_enc * cfg.enc_batch_size
+        return None if budget is None else budget * work_gan / max(work_gan + work_enc, 1e-9)
+
+    gan_budget = stage_budget(ENC_STEP_COST)
     t0, elapsed0 = time.monotonic(), state.elapsed
     stopped_early = False
 
@@ -413,6 +425,10 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
     # allocations
     timed_from: tuple[int, float] | None = None
     eta_said = 0.0                                  # when the total ETA was last worked out
+    # an encoder step's cost per image relative to a critic step's: ENC_STEP_COST until measured, which the bar's
+    # total ETA and a budget's split need (and only while encoder steps are left to train)
+    enc_cost: float | None = None
+    measure_enc = (not bar.disable or budget is not None) and state.enc_iter < t_enc
     restore_signals = install_signals(flag)
     try:
         while gan_open and state.gan_iter < t_gan:
@@ -457,16 +473,27 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
                 acc[k] = acc.get(k, 0.0) + v
             n_acc += 1
             bar.update(1)
-            if not bar.disable:
+            if not bar.disable or measure_enc:
                 now = time.monotonic()
                 if timed_from is None:
                     timed_from = (state.gan_iter, now)
-                elif now - eta_said >= 0.5:
+                elif measure_enc and enc_cost is None and state.gan_iter - timed_from[0] >= 2 * cfg.n_critic \
+                        and now - timed_from[1] >= ENC_PROBE_AFTER_S:
+                    if device.type == "cuda":
+                        torch.cuda.synchronize(device)      # the critic steps queued so far have run: their time
+                        now = time.monotonic()
+                    critic_s = (now - timed_from[1]) / (state.gan_iter - timed_from[0]) / cfg.batch_size
+                    enc_s = _encoder_step_seconds(nets, cfg, (cfg.enc_batch_size, ch, res, res), device)
+                    enc_cost = enc_s / cfg.enc_batch_size / critic_s
+                    gan_budget = stage_budget(enc_cost)
+                    timed_from = (state.gan_iter, time.monotonic())    # (the encoder steps' time is no critic's)
+                elif not bar.disable and now - eta_said >= 0.5:
                     # (twice a second at most: the bar redraws no more often, and a small critic's steps take ~1 ms)
                     eta_said = now
                     left = _total_eta(cfg, state.gan_iter - timed_from[0], now - timed_from[1],
                                       t_gan - state.gan_iter, t_enc - state.enc_iter,
-                                      None if budget is None else budget - elapsed())
+                                      None if budget is None else budget - elapsed(),
+                                      ENC_STEP_COST if enc_cost is None else enc_cost)
                     # (refresh=False: shown at the bar's next redraw, which progress_bar spaces out in a log file)
                     bar.set_postfix_str(", ".join(x for x in (losses_shown, left) if x), refresh=False)
             if state.gan_iter % log_every == 0 or state.gan_iter == t_gan:
@@ -516,13 +543,7 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
             b = cfg.enc_batch_size
             x = _batch(x_u8, sampler.next(b), cfg.flip, rng, device if host_data else None)
             set_bn_momentum(E, bn_momentum(state.enc_iter, cfg))   # E's moving statistics follow its train op
-            z = E(x)
-            rec = G(z)
-            with torch.no_grad():
-                f_x = D.features(x)
-            loss_img = F.mse_loss(rec, x)
-            loss_fts = F.mse_loss(D.features(rec), f_x)
-            loss = loss_img + cfg.kappa * loss_fts
+            loss, loss_img, loss_fts, z = _encoder_loss(E, G, D, x, cfg.kappa)
             opt_E.zero_grad(set_to_none=True)
             loss.backward()
             opt_E.step()
@@ -581,18 +602,64 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
     return out
 
 
+def _encoder_loss(E: torch.nn.Module, G: torch.nn.Module, D: Any, x: torch.Tensor, kappa: float
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """An encoder step's forward (izi_f, spec 5.2): the loss, its image and feature terms, and z = E(x)."""
+    z = E(x)
+    rec = G(z)
+    with torch.no_grad():
+        f_x = D.features(x)
+    loss_img = F.mse_loss(rec, x)
+    loss_fts = F.mse_loss(D.features(rec), f_x)
+    return loss_img + kappa * loss_fts, loss_img, loss_fts, z
+
+
+def _encoder_step_seconds(nets: FAnoGANNetworks, cfg: FAnoGANConfig, shape: tuple[int, int, int, int],
+                          device: torch.device, steps: int = ENC_PROBE_STEPS) -> float:
+    """Seconds per encoder step of stage 2 (E trained through G and D frozen in eval mode, batch `shape`), timed on
+    copies of the networks fed zeros, after one untimed step (allocations, cuDNN's choice of kernels): the run's
+    networks, E's BatchNorm statistics, its optimiser and the run's random generator are left as they were, which a
+    step of the real E would not (it moves E's moving statistics)."""
+    import copy
+
+    G, D, E = (copy.deepcopy(m) for m in (nets.G, nets.D, nets.E))
+    G.eval(), D.eval(), E.train()
+    G.requires_grad_(False), D.requires_grad_(False)
+    opt = TF1RMSprop(E.parameters(), lr=cfg.enc_lr)
+    x = torch.zeros(shape, device=device)
+
+    def sync() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)      # (the steps are queued: the clock would time the queueing)
+
+    def step() -> None:
+        loss = _encoder_loss(E, G, D, x, cfg.kappa)[0]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    step()
+    sync()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    sync()
+    return (time.perf_counter() - t0) / steps
+
+
 def _total_eta(cfg: FAnoGANConfig, steps_timed: int, seconds: float, gan_left: int, enc_left: int,
-               budget_left: float | None = None) -> str:
+               budget_left: float | None = None, enc_cost: float = ENC_STEP_COST) -> str:
     """"ETA total ~M:SS" for the first stage's bar: the critic steps left at the time per step measured
-    (`steps_timed` in `seconds`), plus the encoder steps, each ENC_STEP_COST of a critic step per image (a forecast:
-    stage 2 has not run; its own bar then counts it down), or what is left of a cfg.minutes budget when that ends
-    the run first; "" before a step was timed."""
+    (`steps_timed` in `seconds`), plus the encoder steps, each enc_cost of a critic step per image (measured on a few
+    encoder steps once the critic steps are timed, ENC_STEP_COST before: a forecast, as stage 2 has not run; its own
+    bar then counts it down), or what is left of a cfg.minutes budget when that ends the run first; "" before a step
+    was timed."""
     from tqdm import tqdm
 
     if steps_timed < 1 or seconds <= 0:
         return ""
     per_step = seconds / steps_timed
-    left = per_step * (gan_left + ENC_STEP_COST * enc_left * cfg.enc_batch_size / cfg.batch_size)
+    left = per_step * (gan_left + enc_cost * enc_left * cfg.enc_batch_size / cfg.batch_size)
     if budget_left is not None:
         left = min(left, max(0.0, budget_left))
     return f"ETA total ~{tqdm.format_interval(left)}"

@@ -33,7 +33,7 @@ import traceback
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, NamedTuple
 
 import numpy as np
 import torch
@@ -974,17 +974,18 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
     # The bar's own ETA (images left / images per second so far) is wrong by the cost ratio of the phases: 39.9k of
     # 4.00M images at 4x4 on a CPU projected 37 minutes for what takes over a day. The ETA shown instead prices the
     # images left at each resolution (schedule_work) by its measured or forecast cost per image (_eta).
-    cost, ops = _phase_costs(nets, nc) if progress and state.nimg < total_nimg else (None, None)
+    costs = _phase_costs(nets, nc) if progress and state.nimg < total_nimg else None
     nimg_session0 = state.nimg
     # (resolution, nimg, time) where this session's current resolution began: the ETA's rate comes from there
     eta_anchor: tuple[int, int, float] | None = None
-    # {resolution: (images, seconds)} of the resolutions this session finished: the ETA's forecast of those ahead
-    eta_measured: dict[int, tuple[int, float]] = {}
+    # {resolution: (first image, last image, seconds)} of the resolutions this session finished: the ETA's forecast of
+    # those ahead (the image counts say how many of them were fade-in images)
+    eta_measured: dict[int, tuple[int, int, float]] = {}
     bar_end = end_of_rounds(state.nimg, total_nimg, nc.resolution, tc.phase_kimg, tc.fade_kimg, tc.minibatch,
                             tc.minibatch_repeats)
     bar = progress_bar(total=bar_end, initial=state.nimg, unit="img", unit_scale=True, disable=not progress,
                        dynamic_ncols=True, desc="train",
-                       bar_format=None if cost is None else
+                       bar_format=None if costs is None else
                        "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}, {rate_fmt}{postfix}]")
 
     def trained_lod() -> float:
@@ -1042,7 +1043,7 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
                 state.trained_lod = phase.lod
                 if eta_anchor is None or eta_anchor[0] != phase.resolution:
                     if eta_anchor is not None:
-                        eta_measured[eta_anchor[0]] = (state.nimg - eta_anchor[1], time.time() - eta_anchor[2])
+                        eta_measured[eta_anchor[0]] = (eta_anchor[1], state.nimg, time.time() - eta_anchor[2])
                     eta_anchor = (phase.resolution, state.nimg, time.time())
                 if phase.lod_bounds != state.lod_bounds:     # a fade-in starts or ends: fresh Adam state (spec 3.2)
                     runner.reset_optimizers()
@@ -1057,10 +1058,10 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
 
                     if state.iteration % tc.log_every == 0:
                         row = stats.write_row(state, phase, device, dist)
-                        post = {"eta": _eta(cost, nc, tc, nimg_session0, state.nimg, total_nimg,
+                        post = {"eta": _eta(costs, nc, tc, nimg_session0, state.nimg, total_nimg,
                                             time.time() - t_start, elapsed0, anchor=eta_anchor,
-                                            measured=eta_measured, ops=ops)} \
-                            if cost is not None else {}
+                                            measured=eta_measured)} \
+                            if costs is not None else {}
                         # (refresh=False: shown at the bar's next redraw, which progress_bar spaces out in a log file;
                         # a forced redraw per row wrote a line every 20 iterations there)
                         bar.set_postfix(**post, res=phase.resolution, D=f"{row.get('D/loss', 0):.3g}",
@@ -1339,13 +1340,29 @@ def _drop_stats_after(run_dir: Path, nimg: int) -> int:
     return truncate_jsonl(run_dir / "stats.jsonl", lambda r: float(r["kimg"]) <= limit)
 
 
-def _phase_costs(nets: PGANNetworks, nc: NetConfig) -> tuple[dict[int, float], dict[int, float]]:
-    """Training FLOPs per image, and operator calls per iteration, at each resolution of the schedule (stable
-    phases), for the ETA."""
+class EtaCosts(NamedTuple):
+    """What the ETA knows of an iteration's cost before timing it, per resolution: training FLOPs per image and aten
+    operator calls per iteration of its stable phase, and of its fade-in (from 8x8 on: the lower-resolution skip
+    path and the blend add layers and calls). calls None: a fixed cost per iteration instead; fade_* None: a fade-in
+    iteration costs what a stable one does."""
+    flops: dict[int, float]
+    calls: dict[int, float] | None = None
+    fade_flops: dict[int, float] | None = None
+    fade_calls: dict[int, float] | None = None
+
+
+def _phase_costs(nets: PGANNetworks, nc: NetConfig) -> EtaCosts:
+    """Training FLOPs per image, and operator calls per iteration, at each resolution of the schedule, stable and
+    mid-fade-in (one counting pass each), for the ETA."""
     from ..nets.info import train_flops_per_image
 
-    counts = {4 * 2 ** j: train_flops_per_image(nets, nc, 4 * 2 ** j, batch=2) for j in range(nc.resolution_log2 - 1)}
-    return {r: c["train"] for r, c in counts.items()}, {r: c["calls"] for r, c in counts.items()}
+    res = [4 * 2 ** j for j in range(nc.resolution_log2 - 1)]
+    stable = {r: train_flops_per_image(nets, nc, r, batch=2) for r in res}
+    # any lod strictly inside the fade counts its extra path: the blend's weight changes values, not operators
+    fade = {r: train_flops_per_image(nets, nc, r, lod=math.log2(nc.resolution // r) + 0.5, batch=2)
+            for r in res[1:]}
+    return EtaCosts({r: c["train"] for r, c in stable.items()}, {r: c["calls"] for r, c in stable.items()},
+                    {r: c["train"] for r, c in fade.items()}, {r: c["calls"] for r, c in fade.items()})
 
 
 # the ETA's rate comes from the current resolution once it has run this long (else from the whole session)
@@ -1355,10 +1372,9 @@ ETA_ANCHOR_SECONDS = 20.0
 ETA_FIT_SECONDS = 1.0
 
 
-def _eta(cost: dict[int, float], nc: NetConfig, tc: TrainConfig, nimg0: int, nimg: int, total: int,
+def _eta(costs: EtaCosts, nc: NetConfig, tc: TrainConfig, nimg0: int, nimg: int, total: int,
          seconds: float, elapsed_before: float = 0.0, anchor: tuple[int, int, float] | None = None,
-         now: float | None = None, measured: dict[int, tuple[int, float]] | None = None,
-         ops: dict[int, float] | None = None) -> str:
+         now: float | None = None, measured: dict[int, tuple[int, int, float]] | None = None) -> str:
     """Time left: the images left at each resolution, each at its measured or forecast time per image, or what is
     left of the --minutes budget (over all sessions) when that ends the run first.
 
@@ -1369,43 +1385,59 @@ def _eta(cost: dict[int, float], nc: NetConfig, tc: TrainConfig, nimg0: int, nim
     long 32x32 phase by that ratio; the current one's is the best guess for the current resolution.
 
     The resolutions ahead are priced by their FLOPs at that rate (an upper bound, said with "<") until this session
-    has measured two resolutions (`measured`: images and seconds of each finished one; ETA_FIT_SECONDS or more):
-    then by a cost per operator call (`ops`: calls per iteration) plus one per FLOP, fitted to the two largest
-    (_forecast)."""
+    has measured two resolutions (`measured`: the first and last image and the seconds of each finished one;
+    ETA_FIT_SECONDS or more): then by a cost per operator call plus one per FLOP, fitted to the two largest
+    (_forecast). Fade-in and stable images are counted apart throughout (`costs`): the current resolution measured
+    during its fade-in prices the stable images after it by the fit's ratio of the two, not at the fade's rate."""
     from tqdm import tqdm
 
-    def work(a: int, b: int, c: dict[int, float] = cost) -> float:
-        return schedule_work(a / 1000, b / 1000, nc.resolution, tc.phase_kimg, tc.fade_kimg, c)
+    fade_flops = costs.flops if costs.fade_flops is None else costs.fade_flops
+
+    def work(a: int, b: int) -> float:
+        return schedule_work(a / 1000, b / 1000, nc.resolution, tc.phase_kimg, tc.fade_kimg, costs.flops, fade_flops)
+
+    def split(r: int, a: int, b: int) -> tuple[float, float]:
+        """(fade-in images, stable images) of resolution r among the images a..b."""
+        one, none = {q: float(q == r) for q in costs.flops}, {q: 0.0 for q in costs.flops}
+        return tuple(1000 * schedule_work(a / 1000, b / 1000, nc.resolution, tc.phase_kimg, tc.fade_kimg, s, f)
+                     for s, f in ((none, one), (one, none)))                         # type: ignore[return-value]
 
     t_now = time.time() if now is None else now
     done, took = work(nimg0, nimg), seconds
-    points = {r: p for r, p in (measured or {}).items() if p[1] >= ETA_FIT_SECONDS}
+    spans = {r: p for r, p in (measured or {}).items() if p[2] >= ETA_FIT_SECONDS}
     if anchor is not None:
         since = t_now - anchor[2]
         if since >= ETA_ANCHOR_SECONDS and work(anchor[1], nimg) > 0:
             done, took = work(anchor[1], nimg), since
         if since >= ETA_FIT_SECONDS and nimg > anchor[1]:
-            points[anchor[0]] = (nimg - anchor[1], since)
+            spans[anchor[0]] = (anchor[1], nimg, since)
     if done <= 0 or took <= 0:
         return "?"
-    per_img = _forecast(cost, tc.minibatch, points, ops)
+    points = {r: (*split(r, a, b), s) for r, (a, b, s) in spans.items()}
+    model = _forecast(costs, tc.minibatch, points)
     # the resolution trained now (a fade-in trains the larger one), from the formula alone: `nimg` is mid-round, and
     # the last round may end in a resolution without a minibatch size, which the run never trains at
     current = nc.resolution >> int(lod_at(nimg, nc.resolution, tc.phase_kimg, tc.fade_kimg))
     left, bound = 0.0, False
-    for r in cost:
-        n_left = 1000 * work(nimg, total, {q: float(q == r) for q in cost})       # images
-        if n_left <= 0:
+    for r in costs.flops:
+        n_fade, n_stable = split(r, nimg, total)
+        if n_fade + n_stable <= 0:
             continue
-        flop_priced = n_left / 1000 * cost[r] * took / done
+        flop_priced = (n_fade * fade_flops.get(r, 0.0) + n_stable * costs.flops[r]) / 1000 * took / done
+        guess = None if model is None else model(r, n_fade, n_stable)
         if anchor is not None and r == anchor[0] and r in points:
             # the current resolution (the same rate either way once anchored): before ETA_ANCHOR_SECONDS the
             # session's mean rate, dragged down by the smaller resolutions, put the last one of a tiny run at +40-67%;
-            # its own first seconds (warm-up and all) overstate it too, so the lower of the two
-            n_cur, s_cur = points[r]
-            left += min(n_left * s_cur / n_cur, flop_priced)
-        elif r in per_img:
-            left += min(n_left * per_img[r], flop_priced)
+            # its own first seconds (warm-up and all) overstate it too, so the lower of the two. Its own rate is
+            # that of the images it measured: a fade-in's, which at tiny's 8x8 was 0.65-0.88 of the stable rate, so
+            # what is left is priced by the fit's ratio of the images left to those measured
+            p_fade, p_stable, s_cur = points[r]
+            fit_then = None if model is None else model(r, p_fade, p_stable)
+            own = s_cur * (n_fade + n_stable) / (p_fade + p_stable) if guess is None or not fit_then \
+                else s_cur * guess / fit_then
+            left += min(own, flop_priced)
+        elif guess is not None:
+            left += min(guess, flop_priced)
         else:
             left += flop_priced
             # A resolution ahead priced by its FLOPs at the current, overhead-bound rate: an upper bound, and a loose
@@ -1417,41 +1449,62 @@ def _eta(cost: dict[int, float], nc: NetConfig, tc: TrainConfig, nimg0: int, nim
     return ("<" if bound else "") + tqdm.format_interval(left)
 
 
-def _forecast(cost: dict[int, float], minibatch: dict[int, int], measured: dict[int, tuple[int, float]],
-              ops: dict[int, float] | None = None) -> dict[int, float]:
-    """Seconds per image at the resolutions above the largest measured one, from the two largest measured
-    ({resolution: (images, seconds)}).
+def _forecast(costs: EtaCosts, minibatch: dict[int, int], measured: dict[int, tuple[float, float, float]]
+              ) -> Callable[[int, float, float], float | None] | None:
+    """The seconds that `n_fade` fade-in and `n_stable` stable images at resolution r take, fitted to the two largest
+    measured resolutions ({resolution: (fade-in images, stable images, seconds)}), as model(r, n_fade, n_stable)
+    (None where r has no batch size or no counts); None with fewer than two, a batch size missing, or no fit that
+    is a cost.
 
-    With `ops` (operator calls per iteration at each resolution, train_ops_per_iteration): an iteration costs c per
-    operator call (dispatch, launch, Python) plus k per FLOP. The calls grow with the layers, by about 1.3-1.5x per
-    resolution, the FLOPs by 4-6x, so that a small network's per-image cost grows by far less than its FLOPs (tiny on
-    a CPU: 1.9x per iteration from 4x4 to 8x8, 1.9x to 16x16, 1.6x to 32x32 at half the batch). Without it, or where
-    that fit is no cost: a fixed c per iteration plus k per FLOP, which put tiny's 16x16 and 32x32 at +50% and +80%
-    from 4x4 and 8x8 (its fixed cost does not grow with the layers); the calls' fit +11% and +20% (the per-phase
-    rates in benchmarks/RESULTS.md, ETA section). {} with fewer than two, a batch size missing, or neither fit a cost
-    (a coefficient < 0: noise from other jobs, or a CUDA graph's replay, which has no per-call cost)."""
-    usable = sorted(r for r, (n, s) in measured.items() if n > 0 and s > 0 and r in minibatch)
+    With operator calls (costs.calls): an iteration costs c per operator call (dispatch, launch, Python) plus k per
+    FLOP. The calls grow with the layers, by about 1.3-1.5x per resolution, the FLOPs by 4-6x, so that a small
+    network's per-image cost grows by far less than its FLOPs (tiny on a CPU: 1.9x per iteration from 4x4 to 8x8,
+    1.9x to 16x16, 1.6x to 32x32 at half the batch). Without them, or where that fit is no cost: a fixed c per
+    iteration plus k per FLOP, which put tiny's 16x16 and 32x32 at +50% and +80% from 4x4 and 8x8 (its fixed cost
+    does not grow with the layers); the calls' fit +11% and +20% (the per-phase rates in benchmarks/RESULTS.md, ETA
+    section). A measured resolution is the sum of its fade-in and stable iterations, each with its own calls and
+    FLOPs: a fade-in iteration does more (tiny and fast: 1.19x the calls of a stable one at 8x8, 1.11x at 32x32),
+    and the 8x8 point measured during its fade-in, taken for stable iterations, put a run's end at +39-79% early on.
+    No fit is a cost where a coefficient is < 0 (noise from other jobs, or a CUDA graph's replay, which has no
+    per-call cost)."""
+    usable = sorted(r for r, (nf, ns, s) in measured.items() if nf + ns > 0 and s > 0 and r in minibatch)
     if len(usable) < 2:
-        return {}
-    r1, r2 = usable[-2:]
-    it1, it2 = (measured[r][1] / measured[r][0] * minibatch[r] for r in (r1, r2))      # seconds per iteration
-    x1, x2 = cost[r1] * minibatch[r1], cost[r2] * minibatch[r2]                        # FLOPs per iteration
-    if x2 <= x1:
-        return {}
-    ahead = [r for r in cost if r > r2 and r in minibatch]
-    if ops is not None and all(r in ops for r in (r1, r2, *ahead)):
-        o1, o2 = ops[r1], ops[r2]
+        return None
+    fade_flops = costs.flops if costs.fade_flops is None else costs.fade_flops
+    calls = costs.calls
+    fade_calls = calls if costs.fade_calls is None else costs.fade_calls
+
+    def counts(r: int, nf: float, ns: float, per_call: bool) -> tuple[float, float] | None:
+        """(operator calls or iterations, FLOPs) of nf fade-in and ns stable images at r."""
+        if r not in minibatch or r not in costs.flops or (nf > 0 and r not in fade_flops):
+            return None
+        b = minibatch[r]
+        if not per_call:
+            ops = (nf + ns) / b
+        elif calls is None or fade_calls is None or r not in calls or (nf > 0 and r not in fade_calls):
+            return None
+        else:
+            ops = (nf * fade_calls.get(r, 0.0) + ns * calls[r]) / b
+        return ops, nf * fade_flops.get(r, 0.0) + ns * costs.flops[r]
+
+    for per_call in ((True, False) if calls is not None else (False,)):
+        pts = [counts(r, *measured[r][:2], per_call) for r in usable[-2:]]
+        if None in pts:
+            continue
+        (o1, x1), (o2, x2) = pts                                      # type: ignore[misc]
+        s1, s2 = (measured[r][2] for r in usable[-2:])
         det = o1 * x2 - o2 * x1
-        if det != 0:
-            c = (it1 * x2 - it2 * x1) / det          # seconds per operator call
-            k = (o1 * it2 - o2 * it1) / det          # seconds per FLOP
-            if c >= 0 and k > 0:
-                return {r: (c * ops[r] + k * cost[r] * minibatch[r]) / minibatch[r] for r in ahead}
-    k = (it2 - it1) / (x2 - x1)
-    c = it2 - k * x2
-    if k <= 0 or c < 0:
-        return {}
-    return {r: (c + k * cost[r] * minibatch[r]) / minibatch[r] for r in ahead}
+        if det == 0:
+            continue
+        c = (s1 * x2 - s2 * x1) / det          # seconds per operator call (or per iteration)
+        k = (o1 * s2 - o2 * s1) / det          # seconds per FLOP
+        if c >= 0 and k > 0:
+            def model(r: int, nf: float, ns: float, c: float = c, k: float = k, per_call: bool = per_call
+                      ) -> float | None:
+                got = counts(r, nf, ns, per_call)
+                return None if got is None else c * got[0] + k * got[1]
+            return model
+    return None
 
 
 def save_sample_grid(path: Path, imgs: torch.Tensor, resolution: int) -> None:
