@@ -253,7 +253,7 @@ class NamedImages:
 
 
 def score_named_images(model: LoadedModel, paths: Sequence[str | Path], skip_bad: bool = False, rank_by: str = "a",
-                       max_maps: int | None = None, progress: bool = False,
+                       max_maps: int | None = None, progress: bool = False, batch_mode: str = "mixed",
                        loaded: tuple[np.ndarray, list[str]] | tuple[np.ndarray, list[str], list[int], int] | None = None
                        ) -> NamedImages:
     """Load image files/folders exactly as the run's data was converted (model.conversion, from split.json), score
@@ -265,7 +265,8 @@ def score_named_images(model: LoadedModel, paths: Sequence[str | Path], skip_bad
     warning) instead of stopping. progress: decoding and scoring bars (a folder of thousands takes a while).
     loaded: (images, ids, kept, n_files) of `paths` as data.readers.load_image_files returned them with that
     conversion (a caller that read them already, to refuse bad files early): scored as they are, not decoded
-    again; (images, ids) as load_images returned them stands for every file readable."""
+    again; (images, ids) as load_images returned them stands for every file readable. batch_mode: as `wildgan score
+    --batch-mode` (a wildgan run: 'isolated' scores, and reconstructs, each image alone)."""
     from ..data.readers import load_image_files
 
     cfg = model.cfg
@@ -274,7 +275,7 @@ def score_named_images(model: LoadedModel, paths: Sequence[str | Path], skip_bad
                                   skip_bad=skip_bad, progress=progress)
     x, ids = loaded[0], loaded[1]
     kept, n_files = (loaded[2], loaded[3]) if len(loaded) == 4 else (list(range(len(ids))), len(ids))
-    res = score_read_files(model, x, kept, n_files, progress=progress)
+    res = score_read_files(model, x, kept, n_files, progress=progress, batch_mode=batch_mode)
     key = pick_score(res.scores, rank_by)
     order = top_k(res.scores[key], len(ids))
     m = len(order) if max_maps is None else min(int(max_maps), len(order))
@@ -285,6 +286,7 @@ def score_named_images(model: LoadedModel, paths: Sequence[str | Path], skip_bad
         # (that pass's scores are not reported: a warning about them, e.g. too few images for a minibatch-stddev
         # group, was said by the scoring above already, or does not apply to the scores shown)
         warnings.filterwarnings("ignore", message=r".* scored in batch mode 'mixed'")
-        recon = model.score(shown, return_recon=True).recon if m else np.zeros((0, *x.shape[1:]), np.float32)
+        recon = (model.score(shown, return_recon=True, batch_mode=batch_mode).recon if m
+                 else np.zeros((0, *x.shape[1:]), np.float32))
     return NamedImages(ids=[ids[i] for i in order], scores={k: np.asarray(v)[order] for k, v in res.scores.items()},
                        x=shown, recon=recon, maps=residual_maps(shown, recon, map_lod(model)))
