@@ -2568,3 +2568,70 @@ def test_npz_image_count_is_what_reading_the_npz_whole_gives_without_reading_its
     assert npz_image_count(tmp_path / "bad.npz") is None
     # in a list, a path is read as image files, not as a data set: not counted as one
     assert count_images([str(tmp_path / "x.npz")]) is None
+
+
+def _tiny_said(got: object) -> list[str]:
+    return [str(w.message) for w in got if "far smaller than the training resolution" in str(w.message)]
+
+
+def test_a_tar_read_from_its_decoded_cache_names_its_tiny_images_as_its_decode_did(tmp_path, monkeypatch):
+    """The warning about images far smaller than the automatic resolution came from the decode (decode_pool.stack),
+    which a tar's decoded cache skips: the second read of the same archive said nothing. Its cache records them, and
+    a cache without the record (an earlier wildgan's) is read all the same, not decoded again."""
+    from wildgan.data import decode_pool, readers
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("WILDGAN_CACHE", str(cache))
+    rng = np.random.default_rng(4)
+    for c in ("a", "b"):
+        for i in range(3):
+            save(tmp_path / "src" / "t" / c / f"{i}.png", rng.integers(0, 256, (64, 64), dtype=np.uint8))
+    save(tmp_path / "src" / "t" / "b" / "dot.png", np.zeros((1, 1), np.uint8))
+    tgz = tmp_path / "t.tar.gz"
+    with tarfile.open(tgz, "w:gz") as tar:
+        tar.add(tmp_path / "src" / "t", arcname="t")
+    with pytest.warns(UserWarning) as got:
+        first = load_dataset(tgz)[0]
+    said = _tiny_said(got)
+    assert len(said) == 1 and f"{tgz}:t/b/dot.png (1x1)" in said[0], said
+    assert "tiny_images" not in first.info
+    decodes: list[int] = []
+    real = decode_pool.decode_files
+    monkeypatch.setattr(readers, "decode_files", lambda *a, **k: decodes.append(1) or real(*a, **k))
+    with pytest.warns(UserWarning) as got:
+        again = load_dataset(tgz)[0]
+    assert not decodes and np.array_equal(again.x, first.x)          # from the cache ...
+    assert _tiny_said(got) == said                                   # ... with the decode's warning
+    assert "tiny_images" not in again.info
+    # a cache written before the record: read, no warning about tiny images, not decoded again
+    (path,) = [p for p in cache.glob("*.decoded-*.npz")]
+    with np.load(path, allow_pickle=False) as z:
+        old = {k: z[k] for k in z.files if not k.startswith("tiny_images")}
+    np.savez(path, **old)
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        older = load_dataset(tgz)[0]
+    assert not decodes and np.array_equal(older.x, first.x) and not _tiny_said(got)
+
+
+def test_an_npz_of_images_far_smaller_than_its_protocols_resolution_is_warned_about(tmp_path):
+    """An .npz's arrays are read whole, never through the decode that names tiny images: 2x2 images labelled with
+    CIFAR-10's classes were made 32x32 (the protocol's resolution) without a word. A resolution chosen is the user's
+    word, and an .npz whose own size sets the resolution has no image far below it."""
+    from wildgan.config import DataConfig
+    from wildgan.data.splits import load_split_data
+
+    rng = np.random.default_rng(5)
+    np.savez(tmp_path / "c.npz", x=rng.integers(0, 256, (20, 2, 2, 3), dtype=np.uint8),
+             y=np.repeat(np.arange(10), 2), class_names=np.asarray(CIFAR10_CLASSES))
+    with pytest.warns(UserWarning) as got:
+        load_split_data(DataConfig(data=str(tmp_path / "c.npz")))
+    said = _tiny_said(got)
+    assert len(said) == 1 and "20 images are far smaller than the training resolution 32x32" in said[0], said
+    assert "c:all:0 (2x2)" in said[0] and "and 15 more" in said[0], said
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        load_split_data(DataConfig(data=str(tmp_path / "c.npz"), resolution=32))
+        np.savez(tmp_path / "p.npz", x=rng.integers(0, 256, (20, 3, 3), dtype=np.uint8))
+        load_split_data(DataConfig(data=str(tmp_path / "p.npz"), dataset="unlabelled"))
+    assert not _tiny_said(got), [str(w.message) for w in got]

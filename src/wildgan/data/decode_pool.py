@@ -19,7 +19,7 @@ from PIL import Image
 
 from ..errors import ConfigError, DataError, WildganError, warn_user
 from .image_decode import read_image_sized
-from .imageset import MixedSizes, Opts, merge_stats, tiny_images_warning, warn_crop
+from .imageset import MixedSizes, Opts, merge_stats, tiny_images, tiny_images_warning, warn_crop
 from .transforms import MAX_AUTO_RESOLUTION, next_pow2, own_channels, resize_one, to_channels
 
 
@@ -494,7 +494,8 @@ def unreadable_files_error(reasons: Sequence[str], skip_option: str | None = "--
 
 
 def stack(arrays: list[np.ndarray], names: Sequence[str], o: Opts, what: str,
-          native: Sequence[tuple[int, int]] | None = None, held: Sequence[int] | None = None) -> np.ndarray:
+          native: Sequence[tuple[int, int]] | None = None, held: Sequence[int] | None = None,
+          said: dict[str, Any] | None = None) -> np.ndarray:
     """Decoded images -> one [N, H, W, C] block. Consumes `arrays`: each entry is set to None once copied.
 
     Channels become o.channels (default: 1 if all images hold gray, else 3). Images larger than o.resolution are
@@ -503,6 +504,9 @@ def stack(arrays: list[np.ndarray], names: Sequence[str], o: Opts, what: str,
     native: the files' own (H, W), one per array, before the shrinking while decoding: the sizes a warning names.
     held: the channels each file really holds (decode_files' `held`: 1 for gray stored as RGB or RGBA too,
     transforms.own_channels), taken before any shrinking; without it, the arrays' own pixels are looked at.
+    said: where a caller that caches the stacked images gets what the warnings about them were made from, to say
+    them again when it reads its cache instead of decoding: 'tiny' = (the automatic resolution, [(name, (H, W))] of
+    the images tiny_images_warning named), only where there were some.
     """
     if not arrays:
         raise DataError(f"{what}: no readable images")
@@ -562,9 +566,11 @@ def stack(arrays: list[np.ndarray], names: Sequence[str], o: Opts, what: str,
     # a read at native size converted to it, the two reads of a chosen resolution giving one set of warnings)
     if target is not None and o.resolution is None and not o.probe_uniform:
         own_hw = own_sizes if own_sizes is not None else [a.shape[:2] for a in arrays]
-        tiny = tiny_images_warning(zip(names, own_hw), target, what)
-        if tiny:
-            warn_user(tiny)
+        small = tiny_images(zip(names, own_hw), target)
+        if small:
+            warn_user(tiny_images_warning(small, target, what))
+            if said is not None:
+                said["tiny"] = (target, small)
     mixed = len(sizes) > 1
     # the images shrunk to the automatic cap while decoding, when the common size is smaller: read again and shrunk
     # to it at once, as scoring reads a file for the run's resolution (shrinking twice would round twice, and would
