@@ -2635,3 +2635,46 @@ def test_an_npz_of_images_far_smaller_than_its_protocols_resolution_is_warned_ab
         np.savez(tmp_path / "p.npz", x=rng.integers(0, 256, (20, 3, 3), dtype=np.uint8))
         load_split_data(DataConfig(data=str(tmp_path / "p.npz"), dataset="unlabelled"))
     assert not _tiny_said(got), [str(w.message) for w in got]
+
+
+def test_rgb_files_of_gray_content_larger_than_the_cap_are_decoded_once_in_a_gray_run(tmp_path, monkeypatch):
+    """A gray run (by content) made its RGB files of gray content that were shrunk while decoding gray first by
+    decoding each of them a second time (decode_pool.stack, and the Detector's refit): twice the cost of the read.
+    Now the first decode also makes the gray twin, and the pixels are still those of scoring's gray read; one colour
+    file makes the run RGB, and its gray-content files keep their RGB pixels, those of scoring's colour read."""
+    from wildgan.data import decode_pool, image_decode, inputs
+    from wildgan.detector import Detector
+
+    monkeypatch.setenv("WILDGAN_DECODE_WORKERS", "1")
+    rng = np.random.default_rng(6)
+    d = tmp_path / "d"
+    for i in range(4):
+        g = rng.integers(0, 256, (300, 280, 1), dtype=np.uint8)
+        save(d / f"{i}.png", np.repeat(g, 3, axis=2))
+    files = sorted(d.glob("*.png"))
+    calls: list[str] = []
+    real_sized, real_read = image_decode.read_image_sized, image_decode.read_image
+    monkeypatch.setattr(decode_pool, "read_image_sized", lambda f, *a, **k: calls.append(str(f)) or
+                        real_sized(f, *a, **k))
+    monkeypatch.setattr(inputs, "read_image_sized", lambda f, *a, **k: calls.append(str(f)) or
+                        real_sized(f, *a, **k))
+    monkeypatch.setattr(inputs, "read_image", lambda f, *a, **k: calls.append(str(f)) or real_read(f, *a, **k))
+    for resolution in (None, 64):
+        want, _ = load_images(files, resolution or 256, 1)
+        calls.clear()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")              # (the crop of 300x280)
+            x = load_dataset(d, "unlabelled", resolution=resolution)[0].x
+            assert sorted(calls) == [str(f) for f in files], calls        # once each
+            assert np.array_equal(x, want)
+            calls.clear()
+            got = Detector(device="cpu", resolution=resolution)._images_split(str(d))[0].train_x
+            assert sorted(calls) == [str(f) for f in files], calls
+            assert np.array_equal(np.sort(got.reshape(len(got), -1), axis=0), np.sort(want.reshape(len(want), -1),
+                                                                                        axis=0))
+    save(d / "z colour.png", _red(300, 280))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        x = load_dataset(d, "unlabelled")[0].x
+        want, _ = load_images(sorted(d.glob("*.png")), 256, 3)
+    assert x.shape[3] == 3 and np.array_equal(x, want)

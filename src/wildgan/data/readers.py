@@ -527,12 +527,15 @@ def read_folder(root: str | Path, o: Opts | None = None, id_root: Path | None = 
         # (what each file holds: the channels are chosen by it, stack, a gray run's record says it, and evaluate's
         # warning counts it; not for an RGB run chosen, where nothing reads it)
         held: list[int] | None = [] if o.count_held or o.channels != 3 else None
+        # (grays: RGB files of gray content shrunk while read, also made gray first: a gray run's pixels, not read
+        # again)
+        grays: dict[int, np.ndarray] = {}
         arrays, kept = decode_files(files, o, skipped, desc=f"decoding {split}", what=str(where), sizes=sizes,
-                                    stats=stats, native=native, chunked=True, kinds=kinds, held=held)
+                                    stats=stats, native=native, chunked=True, kinds=kinds, held=held, grays=grays)
         all_sizes |= set(sizes)
         gray = _gray_info(kinds, held, o)
         said: dict[str, Any] = {}
-        x = stack(arrays, [str(files[i]) for i in kept], o, str(where), native, held, said)
+        x = stack(arrays, [str(files[i]) for i in kept], o, str(where), native, held, said, grays)
         ids = [files[i].relative_to(id_root).as_posix() for i in kept]
         # each file left out (skip_bad) with its id, label and place among the kept rows: a rebuild of a run's split
         # draws over it as if read (build_split's recorded), so that a file unreadable since training changes no draw
@@ -569,10 +572,11 @@ def read_unlabelled(root: str | Path, o: Opts | None = None) -> ImageSet:
     warn_if_no_room(files, o, str(root))
     kinds: list[int] = []
     held: list[int] | None = [] if o.count_held or o.channels != 3 else None
+    grays: dict[int, np.ndarray] = {}         # (as read_folder's)
     arrays, kept = decode_files(files, o, skipped, desc="decoding", what=str(root), sizes=sizes, stats=stats,
-                                native=native, kinds=kinds, held=held)
+                                native=native, kinds=kinds, held=held, grays=grays)
     gray = _gray_info(kinds, held, o)
-    x = stack(arrays, [str(files[i]) for i in kept], o, str(root), native, held)
+    x = stack(arrays, [str(files[i]) for i in kept], o, str(root), native, held, grays=grays)
     if o.stats is None:
         warn_decode_stats(stats, str(root), o.depth16)
     out = ImageSet(x, np.zeros(len(kept), np.int64), ["unlabelled"], [files[i].relative_to(root).as_posix()
