@@ -614,6 +614,13 @@ def add_report_parser(sub: Any) -> argparse.ArgumentParser:
                         "and test_controls.csv are left as they are")
     r.add_argument("--tsne-points", type=int, default=2000, metavar="N",
                    help="at most this many test latents in the t-SNE, a seeded subsample (default 2000)")
+    r.add_argument("--batch-mode", choices=("mixed", "isolated"), default="mixed",
+                   help="wildgan runs, as score --batch-mode: 'mixed' (default; evaluate's protocol) scores the test "
+                        "split (an unlabelled run's pile) and the --image files in shuffled batches of 64, 'isolated' "
+                        "each image on its own, so that the report's scores, percentiles and flags are those of "
+                        "`score --batch-mode isolated`; thresholds and percentiles then come from training scores "
+                        "made the same way (RUN/train_scores-isolated.csv, which score --batch-mode isolated "
+                        "--threshold caches)")
     r.add_argument("--threads", type=_threads, metavar="N", help=THREADS_HELP)
     r.set_defaults(func=cmd_report)
     return r
@@ -2214,6 +2221,18 @@ def cmd_report(a: argparse.Namespace) -> int:
         raise ConfigError(f"--score is given {len(scores)} times ({', '.join(scores)}); a run's report ranks its "
                           f"images by one score (several are for a study's figures)")
     check_report_args(None if study or not scores else scores[0], a.top_k, a.tsne_points, a.image)
+    if a.batch_mode != "mixed" and not study and (Path(a.path) / "config.json").is_file():
+        from .config import read_run_config
+
+        try:
+            method = read_run_config(Path(a.path)).method
+        except WildganError:
+            method = "wildgan"           # (a damaged config: the report's own reading names the problem)
+        if method != "wildgan":
+            # as score says it, and falls back: search and f-AnoGAN have one protocol (and one training-score cache)
+            _warn(f"warning: --batch-mode applies to wildgan runs (the encoder's minibatch stddev); this "
+                  f"{method} run scores as it always does")
+            a.batch_mode = "mixed"
     _use_threads(a)
     views = []
     if study and scores:
@@ -2224,7 +2243,7 @@ def cmd_report(a: argparse.Namespace) -> int:
     # the file itself: report() reads it and names it in every complaint about the masks
     out = report(a.path, top_k_images=a.top_k, images=a.image, score=None if study or not scores else scores[0],
                  masks=a.masks, device=a.device, controls=not a.no_controls, tsne_points=a.tsne_points, log=_eprint,
-                 skip_bad=a.skip_bad, progress=not a.no_progress, study_views=views)
+                 skip_bad=a.skip_bad, progress=not a.no_progress, study_views=views, batch_mode=a.batch_mode)
     print(out)
     return 0
 

@@ -2568,3 +2568,113 @@ def test_npz_image_count_is_what_reading_the_npz_whole_gives_without_reading_its
     assert npz_image_count(tmp_path / "bad.npz") is None
     # in a list, a path is read as image files, not as a data set: not counted as one
     assert count_images([str(tmp_path / "x.npz")]) is None
+
+
+def _tiny_said(got: object) -> list[str]:
+    return [str(w.message) for w in got if "far smaller than the training resolution" in str(w.message)]
+
+
+def test_a_tar_read_from_its_decoded_cache_names_its_tiny_images_as_its_decode_did(tmp_path, monkeypatch):
+    """The warning about images far smaller than the automatic resolution came from the decode (decode_pool.stack),
+    which a tar's decoded cache skips: the second read of the same archive said nothing. Its cache records them, and
+    a cache without the record (an earlier wildgan's) is read all the same, not decoded again."""
+    from wildgan.data import decode_pool, readers
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("WILDGAN_CACHE", str(cache))
+    rng = np.random.default_rng(4)
+    for c in ("a", "b"):
+        for i in range(3):
+            save(tmp_path / "src" / "t" / c / f"{i}.png", rng.integers(0, 256, (64, 64), dtype=np.uint8))
+    save(tmp_path / "src" / "t" / "b" / "dot.png", np.zeros((1, 1), np.uint8))
+    tgz = tmp_path / "t.tar.gz"
+    with tarfile.open(tgz, "w:gz") as tar:
+        tar.add(tmp_path / "src" / "t", arcname="t")
+    with pytest.warns(UserWarning) as got:
+        first = load_dataset(tgz)[0]
+    said = _tiny_said(got)
+    assert len(said) == 1 and f"{tgz}:t/b/dot.png (1x1)" in said[0], said
+    assert "tiny_images" not in first.info
+    decodes: list[int] = []
+    real = decode_pool.decode_files
+    monkeypatch.setattr(readers, "decode_files", lambda *a, **k: decodes.append(1) or real(*a, **k))
+    with pytest.warns(UserWarning) as got:
+        again = load_dataset(tgz)[0]
+    assert not decodes and np.array_equal(again.x, first.x)          # from the cache ...
+    assert _tiny_said(got) == said                                   # ... with the decode's warning
+    assert "tiny_images" not in again.info
+    # a cache written before the record: read, no warning about tiny images, not decoded again
+    (path,) = [p for p in cache.glob("*.decoded-*.npz")]
+    with np.load(path, allow_pickle=False) as z:
+        old = {k: z[k] for k in z.files if not k.startswith("tiny_images")}
+    np.savez(path, **old)
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        older = load_dataset(tgz)[0]
+    assert not decodes and np.array_equal(older.x, first.x) and not _tiny_said(got)
+
+
+def test_an_npz_of_images_far_smaller_than_its_protocols_resolution_is_warned_about(tmp_path):
+    """An .npz's arrays are read whole, never through the decode that names tiny images: 2x2 images labelled with
+    CIFAR-10's classes were made 32x32 (the protocol's resolution) without a word. A resolution chosen is the user's
+    word, and an .npz whose own size sets the resolution has no image far below it."""
+    from wildgan.config import DataConfig
+    from wildgan.data.splits import load_split_data
+
+    rng = np.random.default_rng(5)
+    np.savez(tmp_path / "c.npz", x=rng.integers(0, 256, (20, 2, 2, 3), dtype=np.uint8),
+             y=np.repeat(np.arange(10), 2), class_names=np.asarray(CIFAR10_CLASSES))
+    with pytest.warns(UserWarning) as got:
+        load_split_data(DataConfig(data=str(tmp_path / "c.npz")))
+    said = _tiny_said(got)
+    assert len(said) == 1 and "20 images are far smaller than the training resolution 32x32" in said[0], said
+    assert "c:all:0 (2x2)" in said[0] and "and 15 more" in said[0], said
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        load_split_data(DataConfig(data=str(tmp_path / "c.npz"), resolution=32))
+        np.savez(tmp_path / "p.npz", x=rng.integers(0, 256, (20, 3, 3), dtype=np.uint8))
+        load_split_data(DataConfig(data=str(tmp_path / "p.npz"), dataset="unlabelled"))
+    assert not _tiny_said(got), [str(w.message) for w in got]
+
+
+def test_rgb_files_of_gray_content_larger_than_the_cap_are_decoded_once_in_a_gray_run(tmp_path, monkeypatch):
+    """A gray run (by content) made its RGB files of gray content that were shrunk while decoding gray first by
+    decoding each of them a second time (decode_pool.stack, and the Detector's refit): twice the cost of the read.
+    Now the first decode also makes the gray twin, and the pixels are still those of scoring's gray read; one colour
+    file makes the run RGB, and its gray-content files keep their RGB pixels, those of scoring's colour read."""
+    from wildgan.data import decode_pool, image_decode, inputs
+    from wildgan.detector import Detector
+
+    monkeypatch.setenv("WILDGAN_DECODE_WORKERS", "1")
+    rng = np.random.default_rng(6)
+    d = tmp_path / "d"
+    for i in range(4):
+        g = rng.integers(0, 256, (300, 280, 1), dtype=np.uint8)
+        save(d / f"{i}.png", np.repeat(g, 3, axis=2))
+    files = sorted(d.glob("*.png"))
+    calls: list[str] = []
+    real_sized, real_read = image_decode.read_image_sized, image_decode.read_image
+    monkeypatch.setattr(decode_pool, "read_image_sized", lambda f, *a, **k: calls.append(str(f)) or
+                        real_sized(f, *a, **k))
+    monkeypatch.setattr(inputs, "read_image_sized", lambda f, *a, **k: calls.append(str(f)) or
+                        real_sized(f, *a, **k))
+    monkeypatch.setattr(inputs, "read_image", lambda f, *a, **k: calls.append(str(f)) or real_read(f, *a, **k))
+    for resolution in (None, 64):
+        want, _ = load_images(files, resolution or 256, 1)
+        calls.clear()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")              # (the crop of 300x280)
+            x = load_dataset(d, "unlabelled", resolution=resolution)[0].x
+            assert sorted(calls) == [str(f) for f in files], calls        # once each
+            assert np.array_equal(x, want)
+            calls.clear()
+            got = Detector(device="cpu", resolution=resolution)._images_split(str(d))[0].train_x
+            assert sorted(calls) == [str(f) for f in files], calls
+            assert np.array_equal(np.sort(got.reshape(len(got), -1), axis=0), np.sort(want.reshape(len(want), -1),
+                                                                                        axis=0))
+    save(d / "z colour.png", _red(300, 280))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        x = load_dataset(d, "unlabelled")[0].x
+        want, _ = load_images(sorted(d.glob("*.png")), 256, 3)
+    assert x.shape[3] == 3 and np.array_equal(x, want)

@@ -2117,3 +2117,151 @@ def test_a_report_shows_bars_while_it_scores_the_test_split(tiny_run: Path, tmp_
     asked.clear()
     report(run, top_k_images=2, device="cpu", tsne_points=50, controls=True)
     assert asked and not any(asked), asked
+
+
+def _csv_rows(path: Path) -> dict[str, dict[str, str]]:
+    import csv
+
+    with open(path, newline="") as f:
+        return {r["id"]: r for r in csv.DictReader(f)}
+
+
+def test_report_batch_mode_isolated_gives_the_numbers_of_score_batch_mode_isolated(tiny_run: Path, tmp_path: Path,
+                                                                                   capsys) -> None:
+    """report --batch-mode isolated scores the test split and the --image files each image alone, and takes its
+    threshold and percentiles from the isolated training scores (train_scores-isolated.csv, which score --batch-mode
+    isolated --threshold caches): the named images' scores, train_percentile and flags, the test images' scores and
+    the threshold are those of `score --batch-mode isolated`, to the last digit. The report had no --batch-mode: its
+    numbers were always of mixed batches, which differ a little."""
+    import shutil
+
+    from wildgan.cli import main
+    from wildgan.evaluation.run import split_for_run
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run, ignore=shutil.ignore_patterns("report"))
+    named = tmp_path / "named"
+    named.mkdir()
+    split = split_for_run(run)
+    for i in range(6):                 # (a few: in mixed mode they share a minibatch-stddev group)
+        Image.fromarray(split.test_x[i, ..., 0]).save(named / f"{i}.png")
+    quiet = ["--no-progress", "--threads", "1"]
+    assert main(["score", str(run), "--data", str(named), "--batch-mode", "isolated", "--threshold", "contamination",
+                 "--out", str(tmp_path / "named.csv"), *quiet]) == 0
+    assert (run / "train_scores-isolated.csv").is_file()
+    assert main(["score", str(run), "--batch-mode", "isolated", "--out", str(tmp_path / "test.csv"), *quiet]) == 0
+    assert main(["report", str(run), "--image", str(named), "--batch-mode", "isolated", "--no-controls",
+                 "--top-k", "4", "--tsne-points", "5", *quiet]) == 0
+    capsys.readouterr()
+
+    scored, got = _csv_rows(tmp_path / "named.csv"), _csv_rows(run / "report" / "named_images.csv")
+    assert set(got) == set(scored) and len(got) == 6
+    for id_, r in got.items():
+        s = scored[id_]
+        for k in ("a", "L_n", "L_o", "L_r", "A"):
+            # (score's CSV writes 9 significant digits, which round-trip float32: the same float32 scores)
+            assert f"{float(r[k]):.9g}" == s[k], (id_, k, r[k], s[k])
+        assert float(r["train_percentile"]) == pytest.approx(float(s["train_percentile"]), abs=0.05)
+        assert int(r["flagged"]) == int(s["is_anomaly"])
+    test_scores, top = _csv_rows(tmp_path / "test.csv"), _csv_rows(run / "report" / "top_anomalous.csv")
+    assert len(top) == 4
+    for id_, r in top.items():
+        assert all(f"{float(r[k]):.9g}" == test_scores[id_][k] for k in ("a", "L_n", "L_o", "L_r", "A")), id_
+    md = (run / "report" / "report.md").read_text()
+    assert "Batch mode isolated" in md and "train_scores-isolated.csv" in md
+    rows = {r[0]: r for r in _md_table_after(md, "## Threshold")}
+    thr = float(next(iter(scored.values()))["threshold"])
+    assert float(rows["contamination, c = 0.05"][1]) == pytest.approx(thr, rel=1e-5)
+
+    # the default (mixed) report scores the same images otherwise: the option is what made the numbers equal
+    assert main(["report", str(run), "--image", str(named), "--no-controls", "--top-k", "4", "--tsne-points", "5",
+                 *quiet]) == 0
+    mixed = _csv_rows(run / "report" / "named_images.csv")
+    assert any(f"{float(mixed[i]['a']):.9g}" != scored[i]["a"] for i in scored)
+    assert "Batch mode isolated" not in (run / "report" / "report.md").read_text()
+
+
+def test_report_batch_mode_isolated_without_isolated_training_scores_says_how_to_make_them(tiny_run: Path,
+                                                                                            tmp_path: Path) -> None:
+    """The mixed cache (train_scores.csv, here of score --threshold) is no threshold of isolated scores: the page has
+    no threshold and gives the command that caches the isolated ones."""
+    import shutil
+
+    from wildgan.cli import main
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run, ignore=shutil.ignore_patterns("report", "train_scores*"))
+    assert main(["score", str(run), "--threshold", "mad", "--out", str(tmp_path / "s.csv"), "--no-progress",
+                 "--threads", "1"]) == 0
+    assert (run / "train_scores.csv").is_file() and not (run / "train_scores-isolated.csv").exists()
+    report(run, top_k_images=1, device="cpu", controls=False, tsne_points=5, batch_mode="isolated")
+    md = (run / "report" / "report.md").read_text()
+    section = md.split("## Threshold", 1)[1]
+    assert "No threshold" in section and "`wildgan score RUN --batch-mode isolated --threshold contamination" in section
+
+
+def test_report_batch_mode_of_a_study_is_refused_and_of_another_method_warned_and_mixed(tmp_path: Path,
+                                                                                         capsys) -> None:
+    from wildgan.cli import main
+    from wildgan.config import PRESETS, DataConfig, FAnoGANConfig, RunConfig, TrainConfig, net_config_for_preset
+    from wildgan.training.run import train_run
+
+    study = tmp_path / "study"
+    study.mkdir()
+    (study / "results.jsonl").write_text(json.dumps(_study_row()) + "\n")
+    with pytest.raises(ConfigError, match="is a study, whose report scores nothing again"):
+        report(study, batch_mode="isolated")
+    from wildgan.evaluation.report import check_report_args
+
+    with pytest.raises(ConfigError, match="unknown batch mode 'alone'"):
+        check_report_args(None, 8, 2000, (), "alone")
+
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "toy.npz", x=rng.integers(0, 256, (48, 32, 32), dtype=np.uint8), y=np.repeat([0, 1], 24))
+    cfg = RunConfig(data=DataConfig(data=str(tmp_path / "toy.npz"), normal=("0",), resolution=32, channels=1),
+                    net=net_config_for_preset("tiny", 32, 1), preset="tiny", method="fanogan",
+                    fanogan=FAnoGANConfig(dim=8, gan_iters=2, enc_iters=2, batch_size=8, enc_batch_size=8,
+                                          n_critic=1, device="cpu"),
+                    train=TrainConfig(total_kimg=1, minibatch=PRESETS["tiny"]["minibatch"], device="cpu",
+                                      train_scores=False))
+    train_run(cfg, tmp_path / "run", progress=False, log=lambda m: None)
+    assert main(["report", str(tmp_path / "run"), "--batch-mode", "isolated", "--no-controls", "--top-k", "1",
+                 "--tsne-points", "5", "--no-progress", "--threads", "1"]) == 0
+    err = capsys.readouterr().err
+    assert "--batch-mode applies to wildgan runs (the encoder's minibatch stddev); this fanogan run scores as it " \
+           "always does" in err
+    assert "Batch mode isolated" not in (tmp_path / "run" / "report" / "report.md").read_text()
+    with pytest.warns(UserWarning, match="applies to wildgan runs"):
+        report(tmp_path / "run", top_k_images=1, device="cpu", controls=False, tsne_points=5, batch_mode="isolated")
+
+
+def test_report_batch_mode_isolated_ranks_an_unlabelled_pile_as_score_batch_mode_isolated_caches_it(
+        pile_run_gone_bad, tmp_path) -> None:
+    """An unlabelled run's report in isolated mode ranks its pile by isolated scores: computed by the report where no
+    isolated training scores are cached (the mixed cache is not theirs), then taken from train_scores-isolated.csv
+    once `score --batch-mode isolated --threshold` cached it; the two rankings' scores are the same numbers."""
+    from wildgan.cli import main
+
+    run, pile, good = pile_run_gone_bad
+    (pile / "03.png").write_bytes(good)
+    q = tmp_path / "q.png"
+    Image.fromarray(np.zeros((8, 8), dtype=np.uint8)).save(q)
+    quiet = ["--no-progress", "--threads", "1"]
+    assert main(["score", str(run), "--data", str(q), "--threshold", "mad", "--out", str(tmp_path / "m.csv"),
+                 *quiet]) == 0                                      # (the mixed cache only)
+    lines: list[str] = []
+    report(run, device="cpu", log=lines.append, top_k_images=3, controls=False, batch_mode="isolated")
+    assert "scoring the 20 training images with" in " ".join(lines), lines
+    md = (run / "report" / "report.md").read_text()
+    assert "taken from the 20 training images' scores (scored by this report, each image alone" in md
+    own = _csv_rows(run / "report" / "top_anomalous.csv")
+    assert main(["score", str(run), "--data", str(q), "--batch-mode", "isolated", "--threshold", "mad", "--out",
+                 str(tmp_path / "i.csv"), *quiet]) == 0
+    lines.clear()
+    report(run, device="cpu", log=lines.append, top_k_images=3, controls=False, batch_mode="isolated")
+    assert "by their cached scores (train_scores-isolated.csv)" in " ".join(lines), lines
+    assert "taken from the 20 training images' scores (train_scores-isolated.csv)" in (run / "report" / "report.md"
+                                                                                       ).read_text()
+    cached = _csv_rows(run / "report" / "top_anomalous.csv")
+    assert [r["id"] for r in cached.values()] == [r["id"] for r in own.values()]
+    assert all(float(cached[i][k]) == float(own[i][k]) for i in own for k in ("a", "L_n", "L_o", "L_r")), (own, cached)

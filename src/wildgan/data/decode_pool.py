@@ -19,7 +19,7 @@ from PIL import Image
 
 from ..errors import ConfigError, DataError, WildganError, warn_user
 from .image_decode import read_image_sized
-from .imageset import MixedSizes, Opts, merge_stats, tiny_images_warning, warn_crop
+from .imageset import MixedSizes, Opts, merge_stats, tiny_images, tiny_images_warning, warn_crop
 from .transforms import MAX_AUTO_RESOLUTION, next_pow2, own_channels, resize_one, to_channels
 
 
@@ -239,12 +239,16 @@ def _worker_init() -> None:
 
 def _decode_one(f: str | Path, depth16: str, limit: int | None, fit: str, channels: int | None = None,
                 draft_for: int | None = None, held: bool = False) -> tuple[Any, ...]:
-    """One file: ('ok', array, stats, (h0, w0), resized, c0, warnings) or ('bad', why, warnings); the array shrunk
-    to `limit` as the serial decode does, made gray first when `channels` is 1 (transforms.convert's order: gray,
-    then resized), c0 (its file's channel count, the one it really holds or None: transforms.own_channels, 1 for
-    gray stored as RGB too, taken before it is made gray, and only when `held` asks: a pass over a gray image's
+    """One file: ('ok', array, stats, (h0, w0), resized, c0, gray, warnings) or ('bad', why, warnings); the array
+    shrunk to `limit` as the serial decode does, made gray first when `channels` is 1 (transforms.convert's order:
+    gray, then resized), c0 (its file's channel count, the one it really holds or None: transforms.own_channels, 1
+    for gray stored as RGB too, taken before it is made gray, and only when `held` asks: a pass over a gray image's
     pixels that training reads need not pay) (warnings: only a pool worker records them, see _decode_task).
-    draft_for: the side a JPEG is read for (read_image_sized) when there is no limit (default: the limit)."""
+    draft_for: the side a JPEG is read for (read_image_sized) when there is no limit (default: the limit).
+    gray: for a file of gray content stored as RGB that is shrunk while channels are not chosen yet (None), the
+    image made gray first and then shrunk, as a gray run takes it (stack), else None. Made from the decode at hand:
+    stack read such a file a second time for it (the decode is most of the cost of a large file), and the pixels are
+    that read's, the same decode made gray and shrunk the same way."""
     one: dict[str, Any] = {}
     try:
         a, (h0, w0) = read_image_sized(f, depth16, one, limit if limit is not None else draft_for)
@@ -254,9 +258,12 @@ def _decode_one(f: str | Path, depth16: str, limit: int | None, fit: str, channe
     if channels == 1 and c0[0] != 1:
         a = to_channels(a, 1)
     resized = limit is not None and (h0 > limit or w0 > limit)
+    gray = None
     if resized:
+        if channels is None and c0[0] != 1 and c0[1] == 1:
+            gray = resize_one(to_channels(a, 1), limit, fit)
         a = resize_one(a, limit, fit)
-    return ("ok", a, one, (int(h0), int(w0)), resized, c0, [])
+    return ("ok", a, one, (int(h0), int(w0)), resized, c0, gray, [])
 
 
 def _decode_task(paths: list[str], depth16: str, limit: int | None, fit: str, channels: int | None,
@@ -389,8 +396,8 @@ def decode_files(files: Sequence[Path], o: Opts, skipped: list[dict[str, str]],
                  convert_one: Callable[[np.ndarray], np.ndarray] | None = None, max_skipped: int | None = None,
                  chunked: bool = False, stats: dict[str, Any] | None = None,
                  native: list[tuple[int, int]] | None = None,
-                 pool: DecodePool | None = None, kinds: list[int] | None = None, held: list[int] | None = None
-                 ) -> tuple[list[np.ndarray], list[int]]:
+                 pool: DecodePool | None = None, kinds: list[int] | None = None, held: list[int] | None = None,
+                 grays: dict[int, np.ndarray] | None = None) -> tuple[list[np.ndarray], list[int]]:
     """Decode files; returns the arrays and the indices (into files) that were kept.
 
     `sizes`: collects the decoded (native) sizes, each with its first file. `chunked`: the caller decodes in chunks
@@ -403,7 +410,9 @@ def decode_files(files: Sequence[Path], o: Opts, skipped: list[dict[str, str]],
     order: with o.channels 1 the arrays are gray already (made gray before they are shrunk, convert's order).
     `held`: collects the channels each kept file really holds, 1 for gray stored as RGB too (transforms.own_channels:
     what the warnings about images of another kind than a run's may count, readers.trained_kind); only given, it is
-    taken."""
+    taken. `grays`: collects, by position among the arrays returned, the gray twin _decode_one makes of a file of
+    gray content stored as RGB that it shrank (o.channels None, `held` given), for stack to take in a gray run
+    instead of reading the file again."""
     arrays, kept = [], []
     sizes = {} if sizes is None else sizes        # as decoded, before any shrinking
     bad: list[str] = []
@@ -438,7 +447,7 @@ def decode_files(files: Sequence[Path], o: Opts, skipped: list[dict[str, str]],
                 if max_skipped is not None and len(skipped) >= max_skipped:
                     break
                 continue
-            _, a, one, (h0, w0), resized, c0, _ = r
+            _, a, one, (h0, w0), resized, c0, gray, _ = r
             sizes.setdefault((h0, w0), f)
             if o.probe_uniform and len(sizes) > 1:
                 raise MixedSizes()       # a native-size probe: stop at the first other size, not after all
@@ -449,6 +458,8 @@ def decode_files(files: Sequence[Path], o: Opts, skipped: list[dict[str, str]],
                 kinds.append(c0[0])
             if held is not None:
                 held.append(c0[1])
+            if grays is not None and gray is not None:
+                grays[len(arrays)] = gray
             arrays.append(a if convert_one is None else convert_one(a))
             kept.append(i)
             if stats is not None:
@@ -494,7 +505,8 @@ def unreadable_files_error(reasons: Sequence[str], skip_option: str | None = "--
 
 
 def stack(arrays: list[np.ndarray], names: Sequence[str], o: Opts, what: str,
-          native: Sequence[tuple[int, int]] | None = None, held: Sequence[int] | None = None) -> np.ndarray:
+          native: Sequence[tuple[int, int]] | None = None, held: Sequence[int] | None = None,
+          said: dict[str, Any] | None = None, grays: dict[int, np.ndarray] | None = None) -> np.ndarray:
     """Decoded images -> one [N, H, W, C] block. Consumes `arrays`: each entry is set to None once copied.
 
     Channels become o.channels (default: 1 if all images hold gray, else 3). Images larger than o.resolution are
@@ -503,6 +515,11 @@ def stack(arrays: list[np.ndarray], names: Sequence[str], o: Opts, what: str,
     native: the files' own (H, W), one per array, before the shrinking while decoding: the sizes a warning names.
     held: the channels each file really holds (decode_files' `held`: 1 for gray stored as RGB or RGBA too,
     transforms.own_channels), taken before any shrinking; without it, the arrays' own pixels are looked at.
+    said: where a caller that caches the stacked images gets what the warnings about them were made from, to say
+    them again when it reads its cache instead of decoding: 'tiny' = (the automatic resolution, [(name, (H, W))] of
+    the images tiny_images_warning named), only where there were some. grays: decode_files' gray twins of the RGB
+    files of gray content it shrank (made gray, then shrunk): a gray run takes them, and does not read those files
+    again. Consumed as `arrays` is.
     """
     if not arrays:
         raise DataError(f"{what}: no readable images")
@@ -562,22 +579,28 @@ def stack(arrays: list[np.ndarray], names: Sequence[str], o: Opts, what: str,
     # a read at native size converted to it, the two reads of a chosen resolution giving one set of warnings)
     if target is not None and o.resolution is None and not o.probe_uniform:
         own_hw = own_sizes if own_sizes is not None else [a.shape[:2] for a in arrays]
-        tiny = tiny_images_warning(zip(names, own_hw), target, what)
-        if tiny:
-            warn_user(tiny)
+        small = tiny_images(zip(names, own_hw), target)
+        if small:
+            warn_user(tiny_images_warning(small, target, what))
+            if said is not None:
+                said["tiny"] = (target, small)
     mixed = len(sizes) > 1
     # the images shrunk to the automatic cap while decoding, when the common size is smaller: read again and shrunk
     # to it at once, as scoring reads a file for the run's resolution (shrinking twice would round twice, and would
     # enlarge a strip whose short side is below the cap before shrinking it)
-    # RGB files of gray content in a gray run, shrunk while decoding, are read again too: made gray before they are
-    # shrunk, as scoring reads a file for a gray run (gray, then resized), not after
+    # RGB files of gray content in a gray run, shrunk while decoding, must be made gray before they are shrunk, as
+    # scoring reads a file for a gray run (gray, then resized), not after: from the gray twin their decode made
+    # (`grays`), or, where there is none (a caller that asked for none), read again
     again: dict[int, np.ndarray] = {}
+    grays = {} if grays is None else grays
     limit = None if o.probe_uniform or (o.resolution is None and o.resize == "error") else \
         o.resolution or MAX_AUTO_RESOLUTION
+    smaller = False
     if limit is not None and own_sizes is not None:
         smaller = o.resolution is None and target is not None and target < MAX_AUTO_RESOLUTION
+        # (a file the decode made a gray twin of, shrunk to this very limit: the twin is that read's pixels)
         reread = [i for i, hw in enumerate(own_sizes) if max(hw) > limit and
-                  (smaller or (channels == 1 and arrays[i].shape[2] != 1))]
+                  (smaller or (channels == 1 and arrays[i].shape[2] != 1 and i not in grays))]
         if reread:
             # by the decoder itself (its pool of processes for many files): each file as scoring reads it for target
             got, kept = decode_files([Path(names[i]) for i in reread],
@@ -590,6 +613,9 @@ def stack(arrays: list[np.ndarray], names: Sequence[str], o: Opts, what: str,
     for i, a in enumerate(arrays):
         arrays[i] = None  # type: ignore[call-overload]
         freed += a.nbytes
+        twin = grays.pop(i, None)
+        if channels == 1 and twin is not None and not smaller:
+            a = twin
         a = again.pop(i, a)
         a = to_channels(a, channels)
         if target is not None and (mixed or a.shape[0] > target or a.shape[1] > target):

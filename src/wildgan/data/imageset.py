@@ -253,6 +253,11 @@ SCALE_FACTOR = 4   # a side this many times beyond the training images' range: a
 TINY_FACTOR = 8    # a training image whose short side is below 1/8 of the resolution holds almost nothing at it
 
 
+def tiny_images(named: Iterable[tuple[str, Sequence[int]]], resolution: int) -> list[tuple[str, tuple[int, int]]]:
+    """The (name, (H, W)) of `named` whose short side is below resolution / TINY_FACTOR (tiny_images_warning's)."""
+    return [(n, (int(hw[0]), int(hw[1]))) for n, hw in named if min(hw[0], hw[1]) * TINY_FACTOR < resolution]
+
+
 def tiny_images_warning(named: Iterable[tuple[str, Sequence[int]]], resolution: int, what: str = "images",
                         option: str = "--resolution") -> str | None:
     """The word for training images far smaller than the resolution they are made (short side below
@@ -261,7 +266,7 @@ def tiny_images_warning(named: Iterable[tuple[str, Sequence[int]]], resolution: 
     stretched (or padded) into resolution x resolution pixels of almost no content, which then scores as the most
     normal of images; the mixed-sizes warning alone did not say which files or why it matters.
     named: (name, (H, W)) per image, its own size as read."""
-    tiny = [(n, (int(hw[0]), int(hw[1]))) for n, hw in named if min(hw[0], hw[1]) * TINY_FACTOR < resolution]
+    tiny = tiny_images(named, resolution)
     if not tiny:
         return None
     shown = ", ".join(f"{n} ({w}x{h})" for n, (h, w) in tiny[:5]) + (f" and {len(tiny) - 5} more"

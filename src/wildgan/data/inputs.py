@@ -386,11 +386,18 @@ class _ImageList(list):
         # index -> the channels a file made gray while it was read held (transforms.own_channels): its pixels no
         # longer tell, and its native shape says only the file's mode
         self.held: dict[int, int] = {}
+        # index -> a file of gray content stored as RGB, shrunk to `limit` as RGB while the channels were not chosen
+        # yet, made gray first and then shrunk from the same decode: what refit takes for a gray run at `limit`
+        # instead of reading the file again
+        self.grays: dict[int, np.ndarray] = {}
 
     def add(self, a: np.ndarray, native: Sequence[int] | None = None, shrunk_from: Path | None = None,
-            pil: tuple[Image.Image, str] | None = None, held: int | None = None) -> None:
+            pil: tuple[Image.Image, str] | None = None, held: int | None = None,
+            gray: np.ndarray | None = None) -> None:
         if held is not None:
             self.held[len(self)] = held
+        if gray is not None:
+            self.grays[len(self)] = gray
         if shrunk_from is not None:
             self.shrunk[len(self)] = shrunk_from
         if pil is not None:
@@ -402,6 +409,7 @@ class _ImageList(list):
         self.shrunk.update({len(self) + i: f for i, f in other.shrunk.items()})
         self.pil.update({len(self) + i: p for i, p in other.pil.items()})
         self.held.update({len(self) + i: c for i, c in other.held.items()})
+        self.grays.update({len(self) + i: g for i, g in other.grays.items()})
         self.extend(other)
         self.native.extend(other.native)
 
@@ -409,8 +417,13 @@ class _ImageList(list):
         """Read the shrunk files again, shrunk to res at once, when res is not the size they were shrunk to: one
         resampling from the file, as the training and scoring readers make it for res (shrinking to the limit and
         then to res would round twice, and would even enlarge a strip whose short side is below the limit)."""
-        # (an RGB file of gray content shrunk as RGB, in a run that its content made gray: read again, made gray
-        # first, as scoring reads it for a gray run, also at the size it was shrunk to)
+        # (an RGB file of gray content shrunk as RGB, in a run that its content made gray: made gray first, as
+        # scoring reads it for a gray run; at the size it was shrunk to, from its gray twin made of the same decode,
+        # which reading it again gave, at twice the cost)
+        grays, self.grays = self.grays, {}
+        if res == self.limit and channels == 1:
+            for i, g in grays.items():
+                self[i] = g
         again = {i: f for i, f in self.shrunk.items() if res != self.limit or channels == 1 and self[i].shape[2] != 1}
         for i, f in again.items():
             a = read_image(f, depth16, reduce_for=res)
@@ -491,8 +504,10 @@ def _files_to_items(files: list[Path], depth16: str, skip_bad: bool, stats: dict
             # _own_kinds reads); a colour photo costs a block of rows, not a pass (own_channels)
             # (also when the channels are not chosen yet: infer_geometry chooses them by it, at full size)
             rgb = channels != 3 and a.shape[2] == 3
-            items.add(_shrink(a, limit, fit, channels), (h0, w0, a.shape[2]), shrunk_from=Path(f),
-                      held=own_channels(a) if rgb else None)
+            held = own_channels(a) if rgb else None
+            # (channels not chosen yet, a file of gray content: its gray twin too, for a gray run, _ImageList.grays)
+            items.add(_shrink(a, limit, fit, channels), (h0, w0, a.shape[2]), shrunk_from=Path(f), held=held,
+                      gray=_shrink(a, limit, fit, 1) if channels is None and held == 1 else None)
         else:
             items.add(a)
         ids.append(str(f))

@@ -34,7 +34,7 @@ from .decode_pool import (MAX_NAMED_BAD_FILES, decode_files, job_decode_pool, st
 from .download import cache_root, download_cifar10, tar_member_names, unpack_cached
 from .image_decode import IMAGE_EXTS, NPY_HINT, OTHER_IMAGE_EXTS, header_opens, read_image
 from .imageset import (DECODE_CACHE_VERSION, ImageSet, MixedSizes, Opts, crop_warning, merge_stats, native_sides,
-                       parse_opts, resize_warning, scale_warning, shrink_uniform, warn_crop,
+                       parse_opts, resize_warning, scale_warning, shrink_uniform, tiny_images_warning, warn_crop,
                        warn_decode_stats)
 from .transforms import check_resolution, convert, count_gray_held
 
@@ -494,9 +494,10 @@ def _class_files(folder: Path, other: dict[str, int] | None = None) -> dict[str,
     return out
 
 
-def read_folder(root: str | Path, o: Opts | None = None, id_root: Path | None = None
+def read_folder(root: str | Path, o: Opts | None = None, id_root: Path | None = None, tiny_record: bool = False
                 ) -> tuple[ImageSet, ImageSet | None]:
-    """root/<class>/* or root/{train,test}/<class>/* -> (train, test or None); class indices by sorted name."""
+    """root/<class>/* or root/{train,test}/<class>/* -> (train, test or None); class indices by sorted name.
+    tiny_record: each set's info also keeps 'tiny_images' (_tiny_record), for read_folder_tar's cache."""
     o = o or Opts()
     root = Path(root)
     if not root.is_dir():
@@ -526,18 +527,23 @@ def read_folder(root: str | Path, o: Opts | None = None, id_root: Path | None = 
         # (what each file holds: the channels are chosen by it, stack, a gray run's record says it, and evaluate's
         # warning counts it; not for an RGB run chosen, where nothing reads it)
         held: list[int] | None = [] if o.count_held or o.channels != 3 else None
+        # (grays: RGB files of gray content shrunk while read, also made gray first: a gray run's pixels, not read
+        # again)
+        grays: dict[int, np.ndarray] = {}
         arrays, kept = decode_files(files, o, skipped, desc=f"decoding {split}", what=str(where), sizes=sizes,
-                                    stats=stats, native=native, chunked=True, kinds=kinds, held=held)
+                                    stats=stats, native=native, chunked=True, kinds=kinds, held=held, grays=grays)
         all_sizes |= set(sizes)
         gray = _gray_info(kinds, held, o)
-        x = stack(arrays, [str(files[i]) for i in kept], o, str(where), native, held)
+        said: dict[str, Any] = {}
+        x = stack(arrays, [str(files[i]) for i in kept], o, str(where), native, held, said, grays)
         ids = [files[i].relative_to(id_root).as_posix() for i in kept]
         # each file left out (skip_bad) with its id, label and place among the kept rows: a rebuild of a run's split
         # draws over it as if read (build_split's recorded), so that a file unreadable since training changes no draw
         unread = [{"path": str(files[i]), "id": files[i].relative_to(id_root).as_posix(), "y": labels[i],
                    "at": int(np.searchsorted(kept, i))} for i in sorted(set(range(len(files))) - set(kept))]
         sets[split] = ImageSet(x, np.asarray([labels[i] for i in kept], np.int64), class_names, ids,
-                               info={"native_sides": native_sides(sizes), "unread": unread, **gray})
+                               info={"native_sides": native_sides(sizes), "unread": unread, **gray,
+                                     **(_tiny_record(said, root, where) if tiny_record else {})})
     if not o.probe_uniform:
         warn_crop(all_sizes, o.fit, o.resolution, str(eff))
     for s in sets.values():
@@ -566,16 +572,43 @@ def read_unlabelled(root: str | Path, o: Opts | None = None) -> ImageSet:
     warn_if_no_room(files, o, str(root))
     kinds: list[int] = []
     held: list[int] | None = [] if o.count_held or o.channels != 3 else None
+    grays: dict[int, np.ndarray] = {}         # (as read_folder's)
     arrays, kept = decode_files(files, o, skipped, desc="decoding", what=str(root), sizes=sizes, stats=stats,
-                                native=native, kinds=kinds, held=held)
+                                native=native, kinds=kinds, held=held, grays=grays)
     gray = _gray_info(kinds, held, o)
-    x = stack(arrays, [str(files[i]) for i in kept], o, str(root), native, held)
+    x = stack(arrays, [str(files[i]) for i in kept], o, str(root), native, held, grays=grays)
     if o.stats is None:
         warn_decode_stats(stats, str(root), o.depth16)
     out = ImageSet(x, np.zeros(len(kept), np.int64), ["unlabelled"], [files[i].relative_to(root).as_posix()
                                                                         for i in kept])
     out.info.update(skipped=skipped, native_sides=native_sides(sizes), **gray)
     return out
+
+
+def _tiny_record(said: dict[str, Any], root: Path, where: Path) -> dict[str, Any]:
+    """{'tiny_images': ...} of what stack said about images far smaller than the automatic resolution (its `said`),
+    for read_folder_tar's cache to say it again (_say_tiny_again), else {}: the resolution, the folder the warning
+    named and each image's path with its size, the paths relative to `root` (the unpacked tree, whose place the cache
+    does not keep)."""
+    if "tiny" not in said:
+        return {}
+    target, small = said["tiny"]
+    return {"tiny_images": {"resolution": int(target), "where": Path(where).relative_to(root).as_posix(),
+                            "images": [[Path(n).relative_to(root).as_posix(), h, w] for n, (h, w) in small]}}
+
+
+def _say_tiny_again(tree: Path, sets: Sequence[ImageSet | None]) -> None:
+    """The warning about images far smaller than the automatic resolution (imageset.tiny_images_warning), given again
+    for a data set read from its decoded cache, which skips the decode (decode_pool.stack) that says it. From the
+    record _tiny_record made; a cache written before it was recorded has none, and says nothing."""
+    for s in sets:
+        rec = None if s is None else s.info.pop("tiny_images", None)
+        if not rec:
+            continue
+        msg = tiny_images_warning(((str(tree / n), (int(h), int(w))) for n, h, w in rec["images"]),
+                                  int(rec["resolution"]), str(tree / rec["where"]))
+        if msg:
+            warn_user(msg)
 
 
 def _save_decoded(path: Path, train: ImageSet, test: ImageSet | None) -> None:
@@ -588,12 +621,15 @@ def _save_decoded(path: Path, train: ImageSet, test: ImageSet | None) -> None:
         "native_gray_train": np.asarray(json.dumps(train.info.get("native_gray"))),
         "n_gray_files_train": np.asarray(json.dumps(train.info.get("n_gray_files"))),
         "unread_train": np.asarray(json.dumps(train.info.get("unread", []))),
+        # (an optional key: a cache without it, by an earlier wildgan, is read all the same, as this one reads it)
+        "tiny_images_train": np.asarray(json.dumps(train.info.get("tiny_images"))),
     }
     if test is not None:
         arrays.update(x_test=test.x, y_test=test.y, ids_test=np.asarray(test.ids, dtype=str),
                       native_sides_test=np.asarray(test.info.get("native_sides") or [], np.int64),
                       n_gray_files_test=np.asarray(json.dumps(test.info.get("n_gray_files"))),
-                      unread_test=np.asarray(json.dumps(test.info.get("unread", []))))
+                      unread_test=np.asarray(json.dumps(test.info.get("unread", []))),
+                      tiny_images_test=np.asarray(json.dumps(test.info.get("tiny_images"))))
     # uncompressed: CIFAR pixels barely compress and the point of this file is a fast second load
     atomic_write_stream(lambda f: np.savez(f, **arrays), path)
 
@@ -614,6 +650,10 @@ def _load_decoded(path: Path) -> tuple[ImageSet, ImageSet | None] | None:
                 train.info["native_gray"] = json.loads(str(z["native_gray_train"]))
             if "unread_train" in z.files:   # (nor the files left out: a rebuild draws over the files read)
                 train.info["unread"] = json.loads(str(z["unread_train"]))
+            # (nor the images far smaller than the automatic resolution: no warning about them, as for its decode
+            # statistics, rather than a whole decode again)
+            if "tiny_images_train" in z.files:
+                train.info["tiny_images"] = json.loads(str(z["tiny_images_train"]))
             test = None
             if "x_test" in z.files:
                 test = ImageSet(z["x_test"], z["y_test"].astype(np.int64), names, [str(i) for i in z["ids_test"]],
@@ -621,6 +661,8 @@ def _load_decoded(path: Path) -> tuple[ImageSet, ImageSet | None] | None:
                                       "n_gray_files": json.loads(str(z["n_gray_files_test"]))})
                 if "unread_test" in z.files:
                     test.info["unread"] = json.loads(str(z["unread_test"]))
+                if "tiny_images_test" in z.files:
+                    test.info["tiny_images"] = json.loads(str(z["tiny_images_test"]))
     except Exception:  # a damaged cache is only a cache: decode again
         return None
     for s in (train, test):
@@ -680,6 +722,8 @@ def read_folder_tar(archive: str | Path, o: Opts) -> tuple[ImageSet, ImageSet | 
                     warn_decode_stats(got[0].info.get("decode_stats") or {}, str(tree), o.depth16)
                 else:
                     merge_stats(o.stats, got[0].info.get("decode_stats") or {})
+                # and about the images far smaller than the automatic resolution, which the decode named
+                _say_tiny_again(tree, got)
                 return _shrink_pair(got[0], got[1], o) if opts is native else got
     first = _first_image(tree)
     small = False
@@ -699,8 +743,11 @@ def read_folder_tar(archive: str | Path, o: Opts) -> tuple[ImageSet, ImageSet | 
                 merge_stats(o.stats, native.stats)
             _save_decoded(_cache_file(tree, native), train, test)
             return _shrink_pair(train, test, o)
-    train, test = read_folder(tree, o)
+    train, test = read_folder(tree, o, tiny_record=True)
     _save_decoded(_cache_file(tree, o), train, test)
+    for s in (train, test):               # (said by the decode; kept in the cache only, not in the sets returned)
+        if s is not None:
+            s.info.pop("tiny_images", None)
     return train, test
 
 

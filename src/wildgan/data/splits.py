@@ -49,7 +49,7 @@ from ..errors import ConfigError, DataError, WildganError, warn_user
 from .dataset_files import CIFAR10_CLASSES
 from .decode_pool import room_checked
 from .imageset import (READER_CHANGES, READER_VERSION, ImageSet, Opts, crop_warning, decoder_versions, decoders_text,
-                       native_sides, shrink_uniform)
+                       native_sides, shrink_uniform, tiny_images_warning)
 from .readers import (data_source_path, default_sample_path, folder_class_names, listed_labels, load_dataset,
                       resolve_data_root, single_class_text)
 from .source_identity import complete_identity, known_for, quick_identity
@@ -539,10 +539,37 @@ def load_split_data(cfg: DataConfig, *, download: bool = False, progress: bool |
     if count_held:
         opts["count_held"] = True
     train, test, kind = load_dataset(path, dataset, progress=progress, **opts)
+    _warn_tiny_arrays(cfg, train, kind)
     source = train.info.get("source")
     if source is not None and (root is None or str(root) != str(source)):
         before = quick_identity(source)         # (read elsewhere than resolved beforehand: a download)
     return LoadedData(train, test, kind, _load_options(cfg, download), before if source is not None else None)
+
+
+def _auto_resolution(cfg: DataConfig, protocol: str, train: ImageSet) -> int:
+    """The training resolution build_split takes: cfg's, else the protocol's, else the next power of two of the
+    training images' short side (at most MAX_AUTO_RESOLUTION)."""
+    return (cfg.resolution or PROTOCOL_DEFAULTS[protocol]["resolution"]
+            or min(next_pow2(min(train.x.shape[1:3])), MAX_AUTO_RESOLUTION))
+
+
+def _warn_tiny_arrays(cfg: DataConfig, train: ImageSet, kind: str) -> None:
+    """The warning about training images far smaller than the automatic training resolution
+    (imageset.tiny_images_warning) for an .npz, whose arrays are read whole: decode_pool.stack, which says it for
+    image files, never sees them. All of an array's images share its size, so only a protocol's own resolution can
+    be that much larger (e.g. CIFAR-10's 32 for 3x3 images labelled with its classes). Said once per read, as the
+    files' warning is (a study's cells share one read); a resolution chosen (cfg.resolution) is the user's word."""
+    if cfg.resolution is not None or kind not in ("npz", "unlabelled-npz") or not len(train.x):
+        return
+    try:
+        protocol = detect_protocol(cfg.dataset, train, kind)
+    except WildganError:
+        return                     # (build_split refuses it, saying why)
+    # (x is still the arrays' own size where it is smaller than the resolution: only larger images are shrunk on read)
+    msg = tiny_images_warning(((i, train.x.shape[1:3]) for i in train.ids), _auto_resolution(cfg, protocol, train),
+                              str(train.info.get("source") or cfg.data))
+    if msg:
+        warn_user(msg)
 
 
 def _read_otherwise(cfg: DataConfig, loaded: LoadedData, download: bool = False) -> list[str]:
@@ -686,7 +713,7 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
                   f"photos; the cifar10 protocol is used (32x32 RGB, normal class automobile unless --normal); "
                   f"--dataset {'npz' if kind == 'npz' else 'folder'} uses the generic protocol of labelled data "
                   f"instead, --dataset cifar10 chooses this one without this note")
-    resolution = cfg.resolution or d["resolution"] or min(next_pow2(min(train.x.shape[1:3])), MAX_AUTO_RESOLUTION)
+    resolution = _auto_resolution(cfg, protocol, train)
     channels = cfg.channels or d["channels"] or int(train.x.shape[3])
     rotations = d["rotations"] if cfg.rotations is None else int(cfg.rotations)
     names = list(train.class_names)

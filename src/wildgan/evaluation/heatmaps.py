@@ -253,7 +253,7 @@ class NamedImages:
 
 
 def score_named_images(model: LoadedModel, paths: Sequence[str | Path], skip_bad: bool = False, rank_by: str = "a",
-                       max_maps: int | None = None, progress: bool = False,
+                       max_maps: int | None = None, progress: bool = False, batch_mode: str = "mixed",
                        loaded: tuple[np.ndarray, list[str], list[int], int] | None = None) -> NamedImages:
     """Load image files/folders exactly as the run's data was converted (model.conversion, from split.json), score
     them as `wildgan score` scores those files (scoring.run.score_read_files: an unreadable file left out with
@@ -264,7 +264,8 @@ def score_named_images(model: LoadedModel, paths: Sequence[str | Path], skip_bad
     warning) instead of stopping. progress: decoding and scoring bars (a folder of thousands takes a while).
     loaded: (images, ids, kept, n_files) of `paths` as data.readers.load_image_files returned them with that
     conversion (a caller that read them already, to refuse bad files early): scored as they are, not decoded
-    again."""
+    again. batch_mode: as `wildgan score --batch-mode` (a wildgan run: 'isolated' scores, and reconstructs, each
+    image alone)."""
     from ..data.readers import load_image_files
 
     cfg = model.cfg
@@ -277,7 +278,7 @@ def score_named_images(model: LoadedModel, paths: Sequence[str | Path], skip_bad
         raise ValueError(f"score_named_images: loaded must be (images, ids, kept, n_files) as "
                          f"data.readers.load_image_files returns them, not a {len(loaded)}-tuple")
     x, ids, kept, n_files = loaded
-    res = score_read_files(model, x, kept, n_files, progress=progress)
+    res = score_read_files(model, x, kept, n_files, progress=progress, batch_mode=batch_mode)
     key = pick_score(res.scores, rank_by)
     order = top_k(res.scores[key], len(ids))
     m = len(order) if max_maps is None else min(int(max_maps), len(order))
@@ -288,6 +289,7 @@ def score_named_images(model: LoadedModel, paths: Sequence[str | Path], skip_bad
         # (that pass's scores are not reported: a warning about them, e.g. too few images for a minibatch-stddev
         # group, was said by the scoring above already, or does not apply to the scores shown)
         warnings.filterwarnings("ignore", message=r".* scored in batch mode 'mixed'")
-        recon = model.score(shown, return_recon=True).recon if m else np.zeros((0, *x.shape[1:]), np.float32)
+        recon = (model.score(shown, return_recon=True, batch_mode=batch_mode).recon if m
+                 else np.zeros((0, *x.shape[1:]), np.float32))
     return NamedImages(ids=[ids[i] for i in order], scores={k: np.asarray(v)[order] for k, v in res.scores.items()},
                        x=shown, recon=recon, maps=residual_maps(shown, recon, map_lod(model)))

@@ -57,7 +57,7 @@ from ..markdown import md_table, split_md_row
 from ..scoring.latent_search import search_info
 from ..scoring.run import load_model, read_split_info, untrained_model
 from ..scoring.scores import SCORES_VERSION, UNRECORDED_SCORES_VERSION
-from ..scoring.train_scores import read_train_scores, warn_left_out
+from ..scoring.train_scores import cache_paths, read_train_scores, warn_left_out
 from ..thresholds import (DEFAULT_CONTAMINATION, DEFAULT_MAD_K, FIT_THRESHOLD_FILE, Threshold, fit_threshold,
                           read_fit_threshold, training_percentile)
 from ..training.run import evaluate_command, networks_record, stale_evaluation
@@ -433,7 +433,8 @@ def _remove_abandoned(path: Path) -> None:
 
 def run_report(run_dir: Path, *, top_k_images: int = 8, images: Sequence[str | Path] = (), score: str | None = None,
                masks: np.ndarray | str | Path | None = None, device: str = "auto", controls: bool = True,
-               tsne_points: int = 2000, log: Log = _quiet, skip_bad: bool = False, progress: bool = False) -> Path:
+               tsne_points: int = 2000, log: Log = _quiet, skip_bad: bool = False, progress: bool = False,
+               batch_mode: str = "mixed") -> Path:
     """Write RUN_DIR/report/{report.html, report.md, *.png}; returns the HTML path. progress: bars while the test
     split and the named images (`images`) are read and scored. The report is written beside the old one and replaces
     it only once complete: the outputs of the previous report that this one does not write again (REPORT_FILES) are
@@ -446,13 +447,22 @@ def run_report(run_dir: Path, *, top_k_images: int = 8, images: Sequence[str | P
     faster than linearly with the number of points. skip_bad: leave unreadable files among `images` out (each named
     in a warning) instead of stopping, place them among training scores cached without the training files
     unreadable since training (see scoring.train_scores), and rank an unlabelled run's training pile without them.
-    score: the score that ranks the most anomalous images; default the method's own (f-AnoGAN's A, else a)."""
-    check_report_args(score, top_k_images, tsne_points, images)
+    score: the score that ranks the most anomalous images; default the method's own (f-AnoGAN's A, else a).
+    batch_mode: as `wildgan score --batch-mode` (wildgan runs): 'mixed' scores every image set (the test split, the
+    pile, the named images) in shuffled batches, 'isolated' each image alone, and the thresholds and percentiles
+    then come from the training scores cached in the same protocol (train_scores-isolated.csv), so that the report's
+    numbers are those of `score --batch-mode isolated`. Other methods have one protocol: a warning, and 'mixed'."""
+    check_report_args(score, top_k_images, tsne_points, images, batch_mode)
     mask_name = "masks"
     if isinstance(masks, (str, Path)):
         mask_name, masks = str(masks), load_masks(masks)
     run_dir = Path(run_dir)
     cfg = read_run_config(run_dir)
+    if batch_mode != "mixed" and cfg.method != "wildgan":
+        # (as score says it; the CLI says it first and passes 'mixed')
+        warn_user(f"--batch-mode / batch_mode applies to wildgan runs (the encoder's minibatch stddev); this "
+                  f"{cfg.method} run scores as it always does")
+        batch_mode = "mixed"
     if score is None:
         score = own_score(cfg.method)
     split_info = read_split_info(run_dir)
@@ -472,21 +482,23 @@ def run_report(run_dir: Path, *, top_k_images: int = 8, images: Sequence[str | P
             model = load_model(run_dir, device)
         except CheckpointError as e:
             raise CheckpointError(f"{run_dir}: cannot score --image files without trained networks ({e})") from None
-        named = _score_named(model, images, loaded, score, log, progress)
+        named = _score_named(model, images, loaded, score, log, progress, batch_mode)
         del loaded
     with _report_folder(run_dir, log) as out:
         _write_run_report(run_dir, out, cfg, split_info, top_k_images=top_k_images, images=images, named=named,
                           model=model, score=score, masks=masks, mask_name=mask_name, device=device,
                           controls=controls, tsne_points=tsne_points, log=log, skip_bad=skip_bad,
-                          progress=progress)
+                          progress=progress, batch_mode=batch_mode)
     path = run_dir / "report" / "report.html"
     log(f"wrote {path}")
     return path
 
 
 def check_report_args(score: str | None, top_k_images: int, tsne_points: int,
-                      images: Sequence[str | Path] = ()) -> None:
+                      images: Sequence[str | Path] = (), batch_mode: str = "mixed") -> None:
     """Refuse bad arguments before anything is computed or written."""
+    if batch_mode not in ("mixed", "isolated"):
+        raise ConfigError(f"unknown batch mode {batch_mode!r}: choose mixed or isolated")
     if score is not None and score not in SCORE_NAMES:
         raise ConfigError(f"unknown score {score!r}: choose one of {', '.join(SCORE_NAMES)} (higher = more "
                           f"anomalous)")
@@ -525,11 +537,12 @@ def _write_run_report(run_dir: Path, out: Path, cfg: Any, split_info: dict[str, 
                       images: Sequence[str | Path], named: NamedImages | None, model: Any, score: str,
                       masks: np.ndarray | None, mask_name: str, device: str,
                       controls: bool, tsne_points: int, log: Log, skip_bad: bool = False,
-                      progress: bool = False) -> None:
+                      progress: bool = False, batch_mode: str = "mixed") -> None:
     """run_report's page, written into `out` (the new report's folder, before it replaces RUN_DIR/report), in the
     page's order: what the run is, its numbers (a labelled run's metrics, figures and top test images, or an
     unlabelled run's top training images), its training, the named images (`named`: `images` scored by
-    `model`, the run's networks, which the rest uses too; None: loaded here), its config."""
+    `model`, the run's networks, which the rest uses too; None: loaded here), its config. batch_mode: the protocol
+    every image is scored in and the training scores are read of (run_report)."""
     (out / "heatmaps").mkdir(parents=True, exist_ok=True)
     page = _Page(title=f"wildgan report: {run_dir.resolve().name}", md_dir=out)
     page.p(f"Run directory: {run_dir.resolve()}")
@@ -537,6 +550,11 @@ def _write_run_report(run_dir: Path, out: Path, cfg: Any, split_info: dict[str, 
     if data:
         page.p(data)
     page.p(f"Method {cfg.method}, preset {cfg.preset}. Label 1 = anomaly; higher score = more anomalous.")
+    if batch_mode == "isolated":
+        # every number below differs a little from a mixed-batch report's (and from eval.json's): said once, up top
+        page.p("Batch mode isolated: every image is scored on its own (`wildgan score --batch-mode isolated`), not "
+               "in the shuffled mixed batches of `wildgan evaluate`; thresholds and percentiles come from the "
+               "training scores of the same protocol (train_scores-isolated.csv).")
 
     unlabelled = split_info.get("protocol") == "unlabelled"
     # (skip_bad: the rebuilt split's warning naming files unreadable since training is held while the named images'
@@ -549,32 +567,35 @@ def _write_run_report(run_dir: Path, out: Path, cfg: Any, split_info: dict[str, 
     def join(m: Any) -> dict[str, np.ndarray] | None:
         # (read for the threshold section, and the named images' percentiles: with the rebuilt split, so that a
         # cache that leaves out files unreadable since training joins the warning naming them)
-        read["cache"] = read_train_scores(run_dir, m, "mixed", skip_bad=skip_bad, held=held)
+        read["cache"] = read_train_scores(run_dir, m, batch_mode, skip_bad=skip_bad, held=held)
         return read["cache"]
 
     try:
         model, diag = _diagnose(page, run_dir, cfg, split_info, device=device, controls=controls, log=log,
                                 top_k_images=top_k_images, score=score, model=model, skip_bad=skip_bad, held=held,
-                                join=join, progress=progress)
+                                join=join, progress=progress, batch_mode=batch_mode)
     finally:
         held.say()
-    ref = _named_reference(run_dir, model, diag, unlabelled, skip_bad, read) if named is not None else None
-    train = _training_scores(run_dir, model, diag, skip_bad, read) if diag is not None else None
+    ref = (_named_reference(run_dir, model, diag, unlabelled, skip_bad, read, batch_mode) if named is not None
+           else None)
+    train = _training_scores(run_dir, model, diag, skip_bad, read, batch_mode) if diag is not None else None
     thr = None
     if diag is not None and unlabelled:
-        thr = _pile_section(page, out, run_dir, model, diag, cfg, score, top_k_images, log, train=train)
+        thr = _pile_section(page, out, run_dir, model, diag, cfg, score, top_k_images, log, train=train,
+                            batch_mode=batch_mode)
     elif diag is not None:
         _metrics_section(page, out, diag, cfg, masks, mask_name, lod=map_lod(model))
         _figures_section(page, out, diag, cfg, tsne_points, log)
         # (a Detector.fit on a DataConfig has a test split too, and recorded its threshold: its row joins the rules)
         thr = _threshold_section(page, diag, cfg, score, train, n_train=split_info.get("n_train"),
-                                 fitted=_fit_rule(run_dir, model, pick_score(diag.scores, score)))
+                                 fitted=_fit_rule(run_dir, model, pick_score(diag.scores, score), batch_mode),
+                                 batch_mode=batch_mode)
         _heatmap_section(page, out, diag, score, top_k_images, log, cfg=cfg, lod=map_lod(model), thr=thr)
     elif model is not None and split_info.get("detector_input"):
         # no test split and no images to rebuild, but the training scores fit cached and the rule it recorded, and
         # the evaluation `wildgan evaluate RUN --data LABELLED` saved beside them (the page left it out)
         _saved_evaluation(page, run_dir, model)
-        thr = _detector_threshold_section(page, run_dir, model, cfg, score, read)
+        thr = _detector_threshold_section(page, run_dir, model, cfg, score, read, batch_mode)
     _training_sections(page, out, run_dir)
     if named is not None:
         _named_section(page, out, model, named, score, ref=ref, thr=thr)
@@ -608,13 +629,15 @@ def _data_text(split_info: dict[str, Any]) -> str | None:
 def _diagnose(page: _Page, run_dir: Path, cfg: Any, split_info: dict[str, Any], *, device: str, controls: bool,
               log: Log, top_k_images: int, score: str, model: Any = None,
               skip_bad: bool = False, held: HeldWarning | None = None,
-              join: Callable[[Any], Any] | None = None, progress: bool = False) -> tuple[Any, RunDiagnostics | None]:
+              join: Callable[[Any], Any] | None = None, progress: bool = False,
+              batch_mode: str = "mixed") -> tuple[Any, RunDiagnostics | None]:
     """(the networks, what the report shows of them): diagnose_run for a run with a test split, the top of the
     training pile for an unlabelled run; diagnostics None where there is nothing to score (a Detector.fit run, a pile
     that cannot be read again), and no networks either before the first checkpoint. What is missing, and why, is
     said on the page. model: the run's networks, when the caller has loaded them. skip_bad: an unlabelled run's
     training files unreadable since training are left out of its ranking; a labelled run's unreadable files are left
-    out of its rebuilt split, as by evaluate --skip-bad (split_for_run names them; held, join: see diagnose_run)."""
+    out of its rebuilt split, as by evaluate --skip-bad (split_for_run names them; held, join: see diagnose_run).
+    batch_mode: the protocol the images are scored in, and their cached training scores read of (run_report)."""
     try:
         if split_info.get("detector_input"):
             model = model if model is not None else load_model(run_dir, device)
@@ -631,10 +654,10 @@ def _diagnose(page: _Page, run_dir: Path, cfg: Any, split_info: dict[str, Any], 
             return model, None
         if split_info.get("protocol") != "unlabelled":
             return diagnose_run(run_dir, device=device, controls=controls, log=log, model=model, skip_bad=skip_bad,
-                                held=held, join=join, progress=progress)
+                                held=held, join=join, progress=progress, batch_mode=batch_mode)
         try:
             return _diagnose_training_pile(run_dir, cfg, device, log, top_k_images, score, model=model,
-                                           skip_bad=skip_bad)
+                                           skip_bad=skip_bad, batch_mode=batch_mode)
         except DataError as e:
             # the training images were moved or deleted since training: the report still has the curves, the
             # samples, and the named images placed among the cached training scores
@@ -645,7 +668,7 @@ def _diagnose(page: _Page, run_dir: Path, cfg: Any, split_info: dict[str, Any], 
                       else "the samples")
             page.p(f"The training images could not be read ({e}), so this report has no ranking or heat maps "
                    f"of them: it shows {curves}, and the heat maps of the images named "
-                   f"with --image (placed among the training scores cached in train_scores.csv).")
+                   f"with --image (placed among the training scores cached in {_cache_name(batch_mode)}).")
             return model, None
     except CheckpointError as e:  # still training, or crashed before any checkpoint: show what there is
         if not _has_networks(run_dir):
@@ -660,6 +683,11 @@ def _diagnose(page: _Page, run_dir: Path, cfg: Any, split_info: dict[str, Any], 
         return None, None
 
 
+def _cache_name(batch_mode: str) -> str:
+    """The file name of the training-score cache of a protocol (scoring.train_scores.cache_paths), for the page."""
+    return cache_paths(Path(), batch_mode)[0].name
+
+
 def _has_networks(run_dir: Path) -> bool:
     """Whether the run wrote networks (final or a checkpoint), loadable or not."""
     return (any((run_dir / name).exists() for name in ("network-final.json", "fanogan-final.json"))
@@ -667,7 +695,8 @@ def _has_networks(run_dir: Path) -> bool:
 
 
 def _pile_section(page: _Page, out: Path, run_dir: Path, model: Any, diag: RunDiagnostics, cfg: Any, score: str,
-                  k: int, log: Log, train: tuple[dict[str, np.ndarray], str] | None = None) -> Threshold | None:
+                  k: int, log: Log, train: tuple[dict[str, np.ndarray], str] | None = None,
+                  batch_mode: str = "mixed") -> Threshold | None:
     """An unlabelled run's numbers: the networks that ranked the pile, a labelled evaluation saved beside it, and
     the k highest-scoring images of the pile itself with their heat maps. Returns the threshold their table's
     'flagged' column uses (_threshold_section's)."""
@@ -685,7 +714,8 @@ def _pile_section(page: _Page, out: Path, run_dir: Path, model: Any, diag: RunDi
     page.p("Labels of the pile are unknown, hence '?' in the captions and the table, an empty label in "
            "top_anomalous.csv.")
     thr = _threshold_section(page, diag, cfg, score, train, unlabelled=True,
-                             fitted=_fit_rule(run_dir, model, pick_score(diag.scores, score)))
+                             fitted=_fit_rule(run_dir, model, pick_score(diag.scores, score), batch_mode),
+                             batch_mode=batch_mode)
     _heatmap_section(page, out, diag, score, k, log, what="training", cfg=cfg, lod=map_lod(model), thr=thr)
     return thr
 
@@ -953,33 +983,38 @@ def _heatmap_section(page: _Page, out: Path, diag: RunDiagnostics, score: str, k
                         block=np.int64(map_block(lod)))
 
 
-def _training_scores(run_dir: Path, model: Any, diag: RunDiagnostics, skip_bad: bool, read: dict[str, Any]
-                     ) -> tuple[dict[str, np.ndarray], str] | None:
+def _training_scores(run_dir: Path, model: Any, diag: RunDiagnostics, skip_bad: bool, read: dict[str, Any],
+                     batch_mode: str = "mixed") -> tuple[dict[str, np.ndarray], str] | None:
     """(the run's training images' scores, where they come from) for the threshold section, or None: the cache of
     `train` / `score --threshold` (train_scores.csv, of these networks: read_train_scores never gives a stale one),
     or for an unlabelled run without one the scores of the whole pile that this report computed to rank it. Never the
-    test images' scores: a threshold chosen on them would be chosen on what it is judged on."""
+    test images' scores: a threshold chosen on them would be chosen on what it is judged on. batch_mode: the
+    protocol of those scores (train_scores-isolated.csv for 'isolated'), the one the report's images are scored in."""
+    cache = _cache_name(batch_mode)
     if diag.reference_changed:                # an unlabelled run's pile that changed: only the trained-on scores
-        return (diag.trained, "train_scores.csv: the images the run was trained on") if diag.trained else None
+        return (diag.trained, f"{cache}: the images the run was trained on") if diag.trained else None
     if diag.reference_cached:
-        return diag.reference, "train_scores.csv"
+        return diag.reference, cache
     if diag.reference is not None:            # an unlabelled run's pile, all of it scored to rank it
-        return diag.reference, "scored by this report, in the batches score --threshold uses"
-    cached = read["cache"] if "cache" in read else read_train_scores(run_dir, model, "mixed", skip_bad=skip_bad)
-    return (cached, "train_scores.csv") if cached else None
+        return diag.reference, ("scored by this report, in the batches score --threshold uses" if batch_mode == "mixed"
+                                else "scored by this report, each image alone, as score --batch-mode isolated "
+                                     "--threshold scores them")
+    cached = read["cache"] if "cache" in read else read_train_scores(run_dir, model, batch_mode, skip_bad=skip_bad)
+    return (cached, cache) if cached else None
 
 
 def _detector_threshold_section(page: _Page, run_dir: Path, model: Any, cfg: Any, score: str,
-                                read: dict[str, Any]) -> Threshold | None:
+                                read: dict[str, Any], batch_mode: str = "mixed") -> Threshold | None:
     """The threshold section of a Detector.fit run on in-memory images: the rules of `wildgan score --threshold`
     from the training scores fit cached (train_scores.csv), and the threshold the Detector's predict used when fit
     returned, taken again from the same cache by the rule fit recorded (thresholds.FIT_THRESHOLD_FILE). No test
     images: only the training images each flags. Returns _threshold_section's rule for a 'flagged' column."""
-    cached = read["cache"] if "cache" in read else read_train_scores(run_dir, model, "mixed")
-    train = (cached, "train_scores.csv, written by Detector.fit") if cached else None
+    cached = read["cache"] if "cache" in read else read_train_scores(run_dir, model, batch_mode)
+    train = (cached, f"{_cache_name(batch_mode)}, written by Detector.fit") if cached else None
     name = pick_score(cached, score) if cached else score
     return _threshold_section(page, None, cfg, score, train, unlabelled=True,
-                              fitted=_fit_rule(run_dir, model, name), detector=True)
+                              fitted=_fit_rule(run_dir, model, name, batch_mode), detector=True,
+                              batch_mode=batch_mode)
 
 
 def _record_pixels_advice(run: str, method: str) -> str:
@@ -995,11 +1030,12 @@ def _record_pixels_advice(run: str, method: str) -> str:
     return f"{resume}, and scores them"
 
 
-def _fit_rule(run_dir: Path, model: Any, name: str) -> tuple[tuple[str, Threshold, np.ndarray, str] | None, str]:
+def _fit_rule(run_dir: Path, model: Any, name: str, batch_mode: str = "mixed"
+              ) -> tuple[tuple[str, Threshold, np.ndarray, str] | None, str]:
     """(the row of the threshold Detector.fit recorded: its label, the threshold taken again from the run's cached
     training scores of the score and protocol it was fitted on, those scores, that protocol (batch_mode); or None),
     and a sentence for the page ('' without a record). The value is what the Detector's predict compared scores with
-    when fit returned."""
+    when fit returned. batch_mode: the report's protocol; the row's label names fit's where it is another."""
     got = read_fit_threshold(run_dir)
     if got is None:
         return None, ""
@@ -1029,7 +1065,7 @@ def _fit_rule(run_dir: Path, model: Any, name: str) -> tuple[tuple[str, Threshol
             return None, ""
         label = (f"contamination, c = {row.params['contamination']:g}" if thr.rule == "contamination"
                  else f"mad, k = {row.params['k']:g}")
-    how = f", {mode} protocol" if mode != "mixed" else ""
+    how = f", {mode} protocol" if mode != batch_mode else ""
     return (f"Detector.fit's: {label}{how}", row, own, mode), (
         f"The last row is the threshold of the Detector that fit this run (recorded by fit in {FIT_THRESHOLD_FILE} "
         f"and taken again from the training scores{' of its ' + mode + ' protocol' if how else ''}): what its "
@@ -1038,13 +1074,23 @@ def _fit_rule(run_dir: Path, model: Any, name: str) -> tuple[tuple[str, Threshol
         f"(threshold_), and det.save keeps it.")
 
 
-def _no_threshold_text(cfg: Any, name: str, detector: bool, n_train: Any = None, n_test: Any = None) -> str:
+def _no_threshold_text(cfg: Any, name: str, detector: bool, n_train: Any = None, n_test: Any = None,
+                       batch_mode: str = "mixed") -> str:
     """Why the Threshold section has no threshold, and how to get one: in the words of the kind of run (a
-    Detector.fit run cannot rebuild its images; a search run's training scores cost a latent search per image)."""
+    Detector.fit run cannot rebuild its images; a search run's training scores cost a latent search per image).
+    batch_mode: the protocol whose cache is missing, which the command given makes (score --batch-mode isolated)."""
     # (a run without test images, a Detector.fit or unlabelled one: "never from the test images" denied using what is
     # not there; n_test None)
     never = ("Thresholds come from the training images' scores only, never from the test images" if n_test is not None
              else "Thresholds come from the training images' scores (this run has no test images)")
+    if batch_mode == "isolated":
+        # (a wildgan run: the other methods have one protocol, run_report falls back to mixed for them)
+        return (f"No threshold: this run has no training scores of {name} for these networks scored each image "
+                f"alone (train_scores-isolated.csv, not used once the networks, the scoring rules or the score "
+                f"settings changed). {never}: `wildgan score RUN --batch-mode isolated --threshold contamination "
+                f"--out scores.csv` computes and caches them"
+                + (" (a Detector.fit run on in-memory images cannot rebuild them: Detector(batch_mode='isolated')"
+                   ".fit writes them)" if detector else "") + "; run the report again after it.")
     if detector:
         return (f"No threshold: this run has no training scores of {name} for these networks (Detector.fit writes "
                 f"them to train_scores.csv, which is not used once the networks, the scoring rules or the score "
@@ -1074,31 +1120,33 @@ def _no_threshold_text(cfg: Any, name: str, detector: bool, n_train: Any = None,
 def _threshold_section(page: _Page, diag: RunDiagnostics | None, cfg: Any, score: str,
                        train: tuple[dict[str, np.ndarray], str] | None, unlabelled: bool = False,
                        fitted: tuple[tuple[str, Threshold, np.ndarray, str] | None, str] = (None, ""),
-                       detector: bool = False, n_train: Any = None) -> Threshold | None:
+                       detector: bool = False, n_train: Any = None, batch_mode: str = "mixed") -> Threshold | None:
     """Which images `wildgan score --threshold` would flag, and by what rule: the thresholds of its rules for the
     report's score, from the training images' scores (`train`: _training_scores), with how many test and training
     images each flags. Returns the rule the top-k table's 'flagged' column uses (contamination at its default c, the
     Detector's default rule), or None where the run has no training scores to take one from. diag None: no test
     images (a Detector.fit run, `detector`); fitted: _fit_rule's row of the Detector's own threshold, and its
-    sentence. n_train: how many training images the run has (split.json), for the text of a run without scores."""
+    sentence. n_train: how many training images the run has (split.json), for the text of a run without scores.
+    batch_mode: the protocol the report's images are scored in, of the training scores in `train` too."""
     name = pick_score(diag.scores if diag is not None else (train[0] if train else {score: None}), score)
     page.h(2, "Threshold")
     # an unlabelled run's diag holds its training pile: neither it nor a Detector.fit run has test images
     n_test = None if diag is None or unlabelled else len(diag.y)
+    cache = _cache_name(batch_mode)
     if train is None and diag is not None and diag.reference_changed and diag.decoded_apart:
         # the same files decoded a level or so apart: restoring the data is not what to do
         page.p(f"No threshold: the run's training images decode otherwise than when it was trained ("
                f"{diag.decoded_apart}), and no training scores of {name} of the pixels it was trained on are cached "
-               f"(train_scores.csv). {_record_pixels_advice('RUN', cfg.method)}; run the report again after it.")
+               f"({cache}). {_record_pixels_advice('RUN', cfg.method)}; run the report again after it.")
         return None
     if train is None and diag is not None and diag.reference_changed:
         page.p(f"No threshold: the run's data changed since it was trained (a warning said what changed), and no "
-               f"training scores of {name} of the images it was trained on are cached (train_scores.csv). Thresholds "
+               f"training scores of {name} of the images it was trained on are cached ({cache}). Thresholds "
                f"come from the images a run was trained on, not from others (here maybe the very images ranked): "
                f"restore the data as it was, or train a run on it as it is now.")
         return None
     if train is None or name not in train[0]:
-        page.p(_no_threshold_text(cfg, name, detector, n_train, n_test))
+        page.p(_no_threshold_text(cfg, name, detector, n_train, n_test, batch_mode))
         return None
     scores, source = train
     rules: list[tuple[str, dict[str, float], str]] = [
@@ -1133,14 +1181,16 @@ def _threshold_section(page: _Page, diag: RunDiagnostics | None, cfg: Any, score
     def count(f: np.ndarray) -> str:
         return f"{int(f.sum())} of {len(f)} ({f.mean():.1%})" if len(f) else "-"
 
-    own = [(label, thr, np.asarray(scores[name], dtype=np.float64), "mixed") for thr, (_, _, label) in zip(thrs, rules)]
+    own = [(label, thr, np.asarray(scores[name], dtype=np.float64), batch_mode)
+           for thr, (_, _, label) in zip(thrs, rules)]
     rows = []
     for label, thr, among, mode in own + ([row] if row is not None else []):
         cells: list[Any] = [label, f"{thr.value:.6g}"]
-        if not unlabelled and diag is not None and mode != "mixed":
-            # a threshold of isolated scores set against the test images' mixed-batch scores counted other images
-            # than the Detector's predict flags: not counted
-            cells.append(f"– (the test images were scored in mixed batches, this threshold is of {mode} scores)")
+        if not unlabelled and diag is not None and mode != batch_mode:
+            # a threshold of isolated scores set against the test images' mixed-batch scores (or the other way round)
+            # counted other images than the Detector's predict flags: not counted
+            how = "in mixed batches" if batch_mode == "mixed" else "each alone (isolated)"
+            cells.append(f"– (the test images were scored {how}, this threshold is of {mode} scores)")
         elif not unlabelled and diag is not None:
             f = flagged(np.asarray(diag.scores[name], dtype=np.float64), thr)
             cells.append(f"{count(f)}; {int(f[diag.y == 1].sum())} of the {int((diag.y == 1).sum())} anomalies")
@@ -1253,7 +1303,7 @@ def _grid_kimg(grid: Path) -> str:
 
 
 def _named_reference(run_dir: Path, model: Any, diag: RunDiagnostics | None, unlabelled: bool,
-                     skip_bad: bool = False, read: dict[str, Any] | None = None
+                     skip_bad: bool = False, read: dict[str, Any] | None = None, batch_mode: str = "mixed"
                      ) -> tuple[dict[str, np.ndarray], str] | None:
     """(the scores the named images' percentiles are taken among, which images those are), or None.
 
@@ -1261,7 +1311,8 @@ def _named_reference(run_dir: Path, model: Any, diag: RunDiagnostics | None, unl
     cached training scores when they match these weights and protocol (never a stale cache); else among the images
     this report scored (its test split, or all the training images of an unlabelled run). A cache that leaves
     unreadable training files out (score --threshold --skip-bad) is used only with skip_bad, as score uses it.
-    read: {"cache": that cache} where it was read already (with the rebuilt split: see _write_run_report)."""
+    read: {"cache": that cache} where it was read already (with the rebuilt split: see _write_run_report).
+    batch_mode: the protocol of the cache read, the named images' own (run_report)."""
     # (read once: an unlabelled run's ranking that took the cache, or the rebuild of a labelled run's split, has said
     # what it leaves out)
     if diag is not None and diag.reference_cached:
@@ -1269,7 +1320,7 @@ def _named_reference(run_dir: Path, model: Any, diag: RunDiagnostics | None, unl
     elif read and "cache" in read:
         cached = read["cache"]
     else:
-        cached = read_train_scores(run_dir, model, "mixed", skip_bad=skip_bad)
+        cached = read_train_scores(run_dir, model, batch_mode, skip_bad=skip_bad)
     if cached:
         return cached, "training"
     if diag is not None and diag.scores:
@@ -1278,12 +1329,12 @@ def _named_reference(run_dir: Path, model: Any, diag: RunDiagnostics | None, unl
 
 
 def _score_named(model: Any, images: Sequence[str | Path], loaded: tuple[np.ndarray, list[str], list[int], int],
-                 score: str, log: Log, progress: bool) -> NamedImages:
-    """The images named with --image (`loaded`: as load_image_files read `images`), scored and ranked by `score`, the
-    MAX_NAMED_MAPS first mapped (score_named_images)."""
+                 score: str, log: Log, progress: bool, batch_mode: str = "mixed") -> NamedImages:
+    """The images named with --image (`loaded`: as load_image_files read `images`), scored in `batch_mode` and ranked
+    by `score`, the MAX_NAMED_MAPS first mapped (score_named_images)."""
     log(f"scoring the named images ({len(images)} path{'s' if len(images) != 1 else ''})")
     named = score_named_images(model, images, rank_by=score, max_maps=MAX_NAMED_MAPS, progress=progress,
-                               loaded=loaded)
+                               loaded=loaded, batch_mode=batch_mode)
     log(f"scored {len(named.ids)} named image{'s' if len(named.ids) != 1 else ''} (from {len(images)} "
         f"path{'s' if len(images) != 1 else ''})")
     return named
@@ -1405,13 +1456,17 @@ class RunDiagnostics:
 
 def diagnose_run(run_dir: Path, *, device: str = "auto", controls: bool = True, log: Log = _quiet,
                  model: Any = None, skip_bad: bool = False, held: HeldWarning | None = None,
-                 join: Callable[[Any], Any] | None = None, progress: bool = False) -> tuple[Any, RunDiagnostics]:
+                 join: Callable[[Any], Any] | None = None, progress: bool = False,
+                 batch_mode: str = "mixed") -> tuple[Any, RunDiagnostics]:
     """Score the run's test split with reconstructions and latents, plus the controls. -> (model, diagnostics).
     model: the run's networks (scoring.run.load_model), when the caller has them; default loaded here. skip_bad:
     unreadable image files are left out of the rebuilt split (those unreadable since training named in a warning)
     instead of stopping the report. held: that warning is held (see split_for_run) while join(model) reads what
     joins it (the report: the cached training scores, returned), then said, before the scoring rather than after it.
-    progress: bars while the test split is scored (the latent search's, for a search run: minutes).
+    progress: bars while the test split is scored (the latent search's, for a search run: minutes). batch_mode:
+    'mixed' (evaluate's shuffled batches) or 'isolated' (each image alone, as `score --batch-mode isolated`), for the
+    trained networks' scores, the other generator's and the untrained control's alike (a wildgan run's; the other
+    methods have one protocol).
     Where the rebuilt training images are not those the run was trained on, the threshold section may take only
     those cached scores (RunDiagnostics.trained), and the warning that the data changed says so."""
     model = model if model is not None else load_model(run_dir, device)
@@ -1430,11 +1485,12 @@ def diagnose_run(run_dir: Path, *, device: str = "auto", controls: bool = True, 
         if train_changed:
             # as score --threshold's warning says of its threshold: the report's comes from the scores of the images
             # trained on, or there is none (its page said to make them with a `score --threshold` that refuses)
-            held.say_change(f"; the report's threshold section comes from train_scores.csv, the cached scores of the "
+            cache = _cache_name(batch_mode)
+            held.say_change(f"; the report's threshold section comes from {cache}, the cached scores of the "
                             f"training images as {run_dir} was trained on them, not from the data as it is now"
                             if train_cache is not None else
                             "; the report shows no threshold: no scores of the images it was trained on are cached "
-                            "(train_scores.csv)" + (f"; {_record_pixels_advice(str(run_dir), model.cfg.method)}"
+                            f"({cache})" + (f"; {_record_pixels_advice(str(run_dir), model.cfg.method)}"
                                                     if decoded else ""))
         held.say()
     y = split.test_y.astype(int)
@@ -1450,7 +1506,7 @@ def diagnose_run(run_dir: Path, *, device: str = "auto", controls: bool = True, 
                 f"about as long as the run's evaluation did{twice}")
     res = _search_checked(model, split.test_x, cached, "z", "a", log) if cached is not None else None
     if res is None:
-        res = model.score(split.test_x, return_recon=True, progress=progress)
+        res = model.score(split.test_x, return_recon=True, progress=progress, batch_mode=batch_mode)
     trained = _score_columns(res.scores)
     m = evaluate_scores(trained, y)
     metrics: dict[str, Any] = {"auc": m["auc"], "ap": m["ap"], "n_test": int(len(y)), "n_anomalous": int(y.sum()),
@@ -1461,7 +1517,8 @@ def diagnose_run(run_dir: Path, *, device: str = "auto", controls: bool = True, 
         # the other generator (raw G when scoring with Gs), as evaluate_model does: shows whether Gs has caught up
         other = "G" if model.cfg.score.generator == "Gs" else "Gs"
         log(f"scoring with the raw generator too ({other})")
-        ro = model.score(split.test_x, score_cfg=replace(model.cfg.score, generator=other), progress=progress)
+        ro = model.score(split.test_x, score_cfg=replace(model.cfg.score, generator=other), progress=progress,
+                         batch_mode=batch_mode)
         metrics["other_generator"] = {"generator": other, "auc": evaluate_scores(_score_columns(ro.scores), y)["auc"]}
     ctl: dict[str, dict[str, np.ndarray]] = {}
     if controls:
@@ -1473,7 +1530,7 @@ def diagnose_run(run_dir: Path, *, device: str = "auto", controls: bool = True, 
             un = _search_checked(un_model, split.test_x, cached, "z_untrained", "a_untrained", log,
                                  return_recon=False)
         if un is None:
-            un = un_model.score(split.test_x, progress=progress)
+            un = un_model.score(split.test_x, progress=progress, batch_mode=batch_mode)
         ctl["untrained"] = _score_columns(un.scores)
         ctl["pixel"] = pixel_statistics(split.test_x)
         mu, px = evaluate_scores(ctl["untrained"], y), evaluate_scores(ctl["pixel"], y)
@@ -1514,9 +1571,11 @@ def _search_checked(model: Any, x: np.ndarray, cached: dict[str, np.ndarray], z_
 
 
 def _diagnose_training_pile(run_dir: Path, cfg: Any, device: str, log: Log, k: int, score: str,
-                            model: Any = None, skip_bad: bool = False) -> tuple[Any, RunDiagnostics]:
+                            model: Any = None, skip_bad: bool = False, batch_mode: str = "mixed"
+                            ) -> tuple[Any, RunDiagnostics]:
     """An unlabelled run: rank its own training images by score, and reconstruct only the k highest (a pile can be
-    far larger than a test split: all reconstructions would not fit in memory). Labels unknown: -1."""
+    far larger than a test split: all reconstructions would not fit in memory). Labels unknown: -1. batch_mode: the
+    protocol the pile is scored in, or its cached scores read of (train_scores-isolated.csv for 'isolated')."""
     model = model if model is not None else load_model(run_dir, device)
     info = read_split_info(run_dir)
     try:
@@ -1545,28 +1604,31 @@ def _diagnose_training_pile(run_dir: Path, cfg: Any, device: str, log: Log, k: i
         # recorded one. Its threshold does not follow the data (as score --threshold's): it comes from the cached
         # scores of the images the run was trained on, or there is none (other images, maybe the very ones ranked,
         # must not set it)
-        trained = read_train_scores(run_dir, model, "mixed", skip_bad=skip_bad)
+        trained = read_train_scores(run_dir, model, batch_mode, skip_bad=skip_bad)
         # another file or folder at the recorded place (data.source_identity): which, and where to put the run's
         # pile back, as evaluate and score say it
         replaced = source_replaced(info, split.info)
         warn_user(f"{split.info.get('source') or cfg.data.data} changed since {run_dir} was trained "
                   f"({'; '.join(changed)}): the report ranks the {len(split.train_x)} training images as they are now "
                   f"(split.json: {info.get('n_train', '?')}), and " +
-                  ("its threshold section comes from train_scores.csv, the cached scores of the images it was trained "
-                   "on" if trained is not None else
-                   "shows no threshold: no scores of the images it was trained on are cached (train_scores.csv)" +
+                  (f"its threshold section comes from {_cache_name(batch_mode)}, the cached scores of the images it "
+                   "was trained on" if trained is not None else
+                   "shows no threshold: no scores of the images it was trained on are cached "
+                   f"({_cache_name(batch_mode)})" +
                    (f"; {_record_pixels_advice(str(run_dir), cfg.method)}" if decoded else "")) +
                   (f". {replaced}: {restore_advice(split.info.get('source'))}" if replaced else ""))
-    scores = None if changed else read_train_scores(run_dir, model, "mixed", ids=split.train_ids, skip_bad=skip_bad)
+    scores = None if changed else read_train_scores(run_dir, model, batch_mode, ids=split.train_ids,
+                                                    skip_bad=skip_bad)
     z_all, cached = None, scores is not None
     if cached:
-        log(f"ranking the {len(split.train_x)} training images by their cached scores (train_scores.csv)")
+        log(f"ranking the {len(split.train_x)} training images by their cached scores ({_cache_name(batch_mode)})")
     else:
         skipped = newly_skipped(split, info, training=True)      # (not a file added since, unreadable)
         if skipped:
             warn_left_out(skipped, f"{run_dir}", len(split.train_x), bool(cfg.data.skip_bad))
         log(f"scoring the {len(split.train_x)} training images with {model.source}")
-        res = model.score(split.train_x)               # the same mixed batches as training-score thresholds use
+        # the same batches (or, isolated, each image alone) as training-score thresholds of that protocol use
+        res = model.score(split.train_x, batch_mode=batch_mode)
         scores, z_all = dict(res.scores), res.z
     top = top_k(scores[pick_score(scores, score)], max(k, 0))
     mapped = model.score(split.train_x[top], return_recon=True, batch_mode="isolated") if len(top) else None
@@ -1822,16 +1884,18 @@ def _runs_section(page: _Page, study_dir: Path, out: Path, rows: list[dict[str, 
 def report(path: str | Path, *, top_k_images: int = 8, images: Sequence[str | Path] = (), score: str | None = None,
            masks: np.ndarray | str | Path | None = None, device: str = "auto", controls: bool = True,
            tsne_points: int = 2000, log: Log = _quiet, skip_bad: bool = False, progress: bool = False,
-           study_views: Sequence[StudyScoreView] = ()) -> Path:
+           study_views: Sequence[StudyScoreView] = (), batch_mode: str = "mixed") -> Path:
     """The HTML report of a run directory (has config.json) or a study directory (has results.jsonl). masks: an
     array or an .npy file (see run_report). study_views: for a study, a section per chosen score
-    (studies.study.score_views makes them; studies.study.score_report is the two in one call)."""
+    (studies.study.score_views makes them; studies.study.score_report is the two in one call). batch_mode: a run's
+    (see run_report)."""
     p = Path(path)
     if (p / "config.json").is_file():
         if study_views:
             raise ConfigError(f"study_views= are sections of a study's report; {p} is a run")
         return run_report(p, top_k_images=top_k_images, images=images, score=score, masks=masks, device=device,
-                          controls=controls, tsne_points=tsne_points, log=log, skip_bad=skip_bad, progress=progress)
+                          controls=controls, tsne_points=tsne_points, log=log, skip_bad=skip_bad, progress=progress,
+                          batch_mode=batch_mode)
     if (p / "results.jsonl").is_file():
         if masks is not None:
             raise ConfigError(f"{masks if isinstance(masks, (str, Path)) else 'masks'}: masks are for the report of "
@@ -1842,6 +1906,10 @@ def report(path: str | Path, *, top_k_images: int = 8, images: Sequence[str | Pa
         if images:
             raise ConfigError(f"--image / images= name images to explain with a run's networks; {p} is a study, "
                               f"whose cells are the runs: report on a cell{cell}")
+        if batch_mode != "mixed":
+            # (its rows were scored by the study's cells, in evaluate's mixed batches: nothing is scored again)
+            raise ConfigError(f"--batch-mode / batch_mode scores a run's images; {p} is a study, whose report "
+                              f"scores nothing again: report on a cell{cell or ' (a run)'}")
         if score is not None:
             # (the studies layer makes a study's figure of one score: this one is below it)
             raise ConfigError(f"score= chooses the score of a run's report; {p} is a study: its figure and table of "
