@@ -186,6 +186,16 @@ def auc_ci(labels: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
             max(1.0 / (1.0 + math.exp(-logit - half)), _newcombe_bound(auc, m, n, 1.0)))
 
 
+def auc_score_interval(auc: float, m: int, n: int) -> tuple[float, float]:
+    """Newcombe's (2006) 95% score interval of an AUC of m anomalies and n normal images, from the AUC and the two
+    counts alone: the half of auc_ci that needs no scores, for an AUC kept without them (a study row's controls,
+    which keep no auc_ci95). (nan, nan) where auc is not a finite number in [0, 1] or a class has fewer than 2
+    images (as auc_ci)."""
+    if not (isinstance(auc, (int, float)) and math.isfinite(auc) and 0.0 <= auc <= 1.0) or min(m, n) < 2:
+        return float("nan"), float("nan")
+    return _newcombe_bound(float(auc), m, n, 0.0), _newcombe_bound(float(auc), m, n, 1.0)
+
+
 # auc_difference's permutation test (benchmarks/auc_paired_size.py measured where it pays, RESULTS.md)
 PERMUTATION_BELOW = 10            # used where the smaller class has fewer images than this ...
 PERMUTATION_MAX_IMAGES = 2000     # ... and there are at most this many images (the largest size measured)
