@@ -318,6 +318,38 @@ def test_study_report_fallback_plot_is_each_methods_own_score_with_its_controls(
     assert curves["control: -‖Q‖"][0][1:] == pytest.approx((0.52, 0.0))    # one value per seed, not per cell
     assert "control: -std(Q)" in curves and "control: -mean(Q)" not in curves  # (the rows hold no mean control)
 
+def test_study_report_fallback_plot_has_95_bands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The figure the report draws for a study that left none has 95% bands (gamma_curves.auc_vs_gamma_ci95): the
+    t-interval of the mean over seeds where a point has several, else the cell's interval over its test images,
+    and the page says which is which."""
+    from wildgan.evaluation import plots
+
+    study = tmp_path / "study"
+    study.mkdir()
+    rows = [_study_row(cell=f"w-{g}-{s}", gamma=g, seed=s, auc={"a": 0.8 - g + 0.02 * s},
+                       auc_ci95={"a": [0.75 - g, 0.86 - g]}, controls={"untrained": {"a": 0.55}, "pixel_std": 0.6},
+                       n_test=200, n_anomalous=100)
+            for g in (0.0, 0.1) for s in ((0, 1) if g == 0.0 else (0,))]
+    (study / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    drawn: list[dict[str, Any]] = []
+    real = plots.auc_vs_gamma
+
+    def spy(path: Path, curves: Any, **kw: Any) -> Path:
+        drawn.append(kw)
+        return real(path, curves, **kw)
+
+    monkeypatch.setattr(plots, "auc_vs_gamma", spy)
+    report(study)
+    bands = {g: (b, a) for g, b, a in drawn[0]["bands"]["Ours d_I (a)"]}
+    half = 12.706204736174705 * 0.02 / 2          # t(0.975, 1) * s / sqrt(2) of 0.80 and 0.82
+    assert bands[0.0] == pytest.approx((half, half))
+    assert bands[0.1] == pytest.approx((0.05, 0.06))    # one seed: its auc_ci95, 0.65-0.76 around 0.7
+    assert "control: -std(Q)" in drawn[0]["bands"] and "t over seeds" in drawn[0]["band_text"]
+    md = (study / "report" / "report.md").read_text()
+    assert "Shaded: the 95% interval of each point's mean: a t-interval over the seeds" in md
+    assert _png_std(study / "report" / "auc_vs_gamma.png") > 5.0
+
+
 def test_study_report_lists_its_runs_in_a_folder_named_report(tmp_path: Path) -> None:
     # the report's own folder (STUDY/report) is left out of the run list, but a study kept under a folder named
     # report (~/report/my-study) lost every run with it

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from typing import Any
+from typing import Any, Optional
 
 from ..config import own_score
+from .metrics import auc_score_interval
 
 METHOD_NAMES = {"wildgan": "Ours", "fanogan": "f-AnoGAN", "search": "Latent search"}
 CONTROL_ROWS = (("untrained", "untrained nets"), ("pixel_norm", "-‖Q‖ (pixel norm)"),
@@ -33,6 +34,55 @@ def series_label(r: dict[str, Any], score: str | None) -> tuple[str, str]:
     return f"{label} ({s})", s
 
 
+# one AUC of a curve's point: (its normal class: (protocol, normal), the AUC, its 95% interval over the test images or
+# None where the row keeps none)
+_Entry = tuple[tuple[Any, Any], Any, Optional[tuple[float, float]]]
+
+
+def _row_interval(r: dict[str, Any], score: str) -> tuple[float, float] | None:
+    """A row's 95% interval of a trained `score` over its test images (auc_ci95, evaluation.metrics.auc_ci); None
+    where the row keeps none (rows from before the intervals) or it is undefined ([null, null])."""
+    ci = r.get("auc_ci95")
+    v = ci.get(score) if isinstance(ci, dict) else None
+    if (isinstance(v, list) and len(v) == 2
+            and all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in v)):
+        return float(v[0]), float(v[1])
+    return None
+
+
+def _count_interval(r: dict[str, Any], auc: Any) -> tuple[float, float] | None:
+    """A control's 95% interval over the row's test images: Newcombe's score interval from the AUC and the row's
+    n_test and n_anomalous (metrics.auc_score_interval), as the row keeps no scores and no auc_ci95 of its controls;
+    None where it lacks the counts or the AUC is undefined."""
+    m, total = r.get("n_anomalous"), r.get("n_test")
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (m, total)):
+        return None
+    lo, hi = auc_score_interval(auc if isinstance(auc, (int, float)) else float("nan"), m, total - m)
+    return (lo, hi) if math.isfinite(lo) else None
+
+
+def _entries(rows: list[dict[str, Any]], score: str | None) -> dict[str, dict[float, list[_Entry]]]:
+    """{series label: {gamma: [_Entry]}} of auc_vs_gamma's curves: every trained cell, the controls one per seed
+    (seed_key), undefined AUCs (None, NaN: one class only) left out."""
+    series: dict[str, dict[float, dict[Any, _Entry]]] = defaultdict(lambda: defaultdict(dict))
+    for i, r in enumerate(rows):
+        label, s = series_label(r, score)
+        g = float(r["gamma"])
+        key = seed_key(r)
+        cls = key[:2]
+        auc = r["auc"].get(s)
+        series[label][g][i] = (cls, auc, _row_interval(r, s))           # every trained cell counts
+        name = METHOD_NAMES.get(r["method"], r["method"])
+        u = r["controls"]["untrained"].get(s)
+        series[f"control: untrained {name} ({s})"][g][key] = (cls, u, _count_interval(r, u))
+        for k, text in CONTROL_ROWS[1:]:            # every pixel control: -std(Q) may beat the trained curves
+            c = r["controls"].get(k)
+            series[f"control: {text.split(' (')[0]}"][g][key] = (cls, c, _count_interval(r, c))
+    return {label: {g: [(c, float(a), iv) for c, a, iv in by_key.values()
+                        if a is not None and not math.isnan(float(a))] for g, by_key in by_g.items()}
+            for label, by_g in series.items()}
+
+
 def auc_vs_gamma(rows: list[dict[str, Any]],
                  score: str | None = None) -> dict[str, list[tuple[float, float, float]]]:
     """{series label: [(gamma, mean AUC, std)]} for the AUC-versus-contamination plot: each method's score (score
@@ -41,24 +91,87 @@ def auc_vs_gamma(rows: list[dict[str, Any]],
     and the three pixel controls (-‖Q‖, -std(Q), -mean(Q)); the controls one value per seed (seed_key: counting the
     copies every cell of a seed holds would fake the sample size), NaN AUCs (one class only) left out. `rows`: rows
     as evaluation.rows.row_problem passes them."""
-    series: dict[str, dict[float, dict[Any, float]]] = defaultdict(lambda: defaultdict(dict))
-    for i, r in enumerate(rows):
-        label, s = series_label(r, score)
-        g = float(r["gamma"])
-        series[label][g][i] = r["auc"].get(s)                              # every trained cell counts
-        name = METHOD_NAMES.get(r["method"], r["method"])
-        series[f"control: untrained {name} ({s})"][g][seed_key(r)] = r["controls"]["untrained"].get(s)
-        for key, text in CONTROL_ROWS[1:]:          # every pixel control: -std(Q) may beat the trained curves
-            series[f"control: {text.split(' (')[0]}"][g][seed_key(r)] = r["controls"].get(key)
     out = {}
-    for label, by_g in series.items():
+    for label, by_g in _entries(rows, score).items():
         pts = []
         for g in sorted(by_g):
-            v = [float(x) for x in by_g[g].values() if x is not None and not math.isnan(float(x))]
+            v = [a for _, a, _ in by_g[g]]
             if v:
                 m = sum(v) / len(v)
                 sd = math.sqrt(sum((x - m) ** 2 for x in v) / (len(v) - 1)) if len(v) > 1 else 0.0
                 pts.append((g, m, sd))
+        if pts:
+            out[label] = pts
+    return out
+
+
+def _t975(df: int) -> float:
+    """The t distribution's 97.5% quantile with df degrees of freedom (12.706 at 1, 4.303 at 2)."""
+    from scipy.stats import t  # (deferred: the report imports this module, scipy only a plot with seeds needs)
+
+    return float(t.ppf(0.975, df))
+
+
+def mean_interval(entries: list[_Entry]) -> tuple[float, float] | None:
+    """The 95% interval of the mean of a curve's point (auc_vs_gamma's: the mean over its cells, each an AUC of one
+    normal class and seed), clipped to [0, 1]; None where it cannot be had.
+
+    * Several seeds of a normal class: a t-interval of the mean over seeds, mean +- t(0.975, N - C) s / sqrt(N), s^2
+      the spread of the seeds within their class pooled over the C classes (N cells). With one class that is the
+      textbook t-interval of the mean of N seeds. Classes are held fixed (the plot's mean is over the classes the
+      study chose): their differences are not noise of the mean, so they are not in s (a t-interval over every cell
+      of a pooled plot would count them).
+      Why a t-interval and not the seeds' min-max: the curve is the mean over seeds, and the t-interval is the
+      interval of that mean, 95% at any number of seeds (normal AUCs assumed); the range of k seeds holds the seeds'
+      median with probability 1 - 2^(1 - k) only (50% at 2 seeds, 75% at 3), so its meaning would change with k. The
+      price is width with few seeds (t(0.975, 1) = 12.7: two seeds bound the mean but loosely), which is what two
+      seeds know.
+    * One seed of every class (or seeds that all agree, s = 0: a control that is the same on each seed's test set,
+      whose band would otherwise be none at all): the cells' own 95% intervals over their test images (a trained
+      cell's auc_ci95; a control's Newcombe interval from its counts, _count_interval), the distances from the
+      classes' AUCs to each end added in quadrature, each weighted by its class's share of the cells (the mean of
+      independent AUCs of C classes: 1/C each with one seed); one cell: its own interval. None where a cell keeps
+      no interval.
+    The two say different things (training noise with the same test images; test-set noise of one training run):
+    the plot names both."""
+    if not entries:
+        return None
+    aucs = [a for _, a, _ in entries]
+    mean = sum(aucs) / len(aucs)
+    by_class: dict[Any, list[float]] = defaultdict(list)
+    for c, a, _ in entries:
+        by_class[c].append(a)
+    df = len(entries) - len(by_class)
+    within = sum((a - sum(v) / len(v)) ** 2 for v in by_class.values() for a in v)
+    if df > 0 and within > 0.0:
+        half = _t975(df) * math.sqrt(within / df / len(entries))
+        return max(mean - half, 0.0), min(mean + half, 1.0)
+    reach: dict[Any, list[tuple[float, float]]] = defaultdict(list)
+    for c, a, iv in entries:
+        if iv is None:
+            return None
+        reach[c].append((a - iv[0], iv[1] - a))
+    # each class's reach (its cells' mean: seeds that agree share one test set, so they are one interval, not
+    # independent ones), weighted by its share of the cells, as the mean weighs it
+    n = len(entries)
+    below = math.sqrt(sum((sum(b for b, _ in o) / n) ** 2 for o in reach.values()))
+    above = math.sqrt(sum((sum(u for _, u in o) / n) ** 2 for o in reach.values()))
+    return max(mean - below, 0.0), min(mean + above, 1.0)
+
+
+def auc_vs_gamma_ci95(rows: list[dict[str, Any]],
+                      score: str | None = None) -> dict[str, list[tuple[float, float, float]]]:
+    """{series label (auc_vs_gamma's, controls too): [(gamma, below, above)]}: how far below and above the curve's
+    mean its 95% interval (mean_interval) reaches, for plots.auc_vs_gamma's bands; a point without one (a single
+    cell that keeps no interval) is left out, so no band is drawn across it."""
+    out = {}
+    for label, by_g in _entries(rows, score).items():
+        pts = []
+        for g in sorted(by_g):
+            iv = mean_interval(by_g[g])
+            if iv is not None:
+                mean = sum(a for _, a, _ in by_g[g]) / len(by_g[g])
+                pts.append((g, max(mean - iv[0], 0.0), max(iv[1] - mean, 0.0)))
         if pts:
             out[label] = pts
     return out

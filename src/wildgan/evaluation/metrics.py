@@ -186,9 +186,20 @@ def auc_ci(labels: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
             max(1.0 / (1.0 + math.exp(-logit - half)), _newcombe_bound(auc, m, n, 1.0)))
 
 
-# auc_difference's permutation test (benchmarks/auc_paired_size.py measured where it pays, RESULTS.md)
+def auc_score_interval(auc: float, m: int, n: int) -> tuple[float, float]:
+    """Newcombe's (2006) 95% score interval of an AUC of m anomalies and n normal images, from the AUC and the two
+    counts alone: the half of auc_ci that needs no scores, for an AUC kept without them (a study row's controls,
+    which keep no auc_ci95). (nan, nan) where auc is not a finite number in [0, 1] or a class has fewer than 2
+    images (as auc_ci)."""
+    if not (isinstance(auc, (int, float)) and math.isfinite(auc) and 0.0 <= auc <= 1.0) or min(m, n) < 2:
+        return float("nan"), float("nan")
+    return _newcombe_bound(float(auc), m, n, 0.0), _newcombe_bound(float(auc), m, n, 1.0)
+
+
+# auc_difference's permutation test (benchmarks/auc_paired_size.py measured where it pays, and
+# benchmarks/paired_test_calibration.py its size up to 5,000 images: RESULTS.md)
 PERMUTATION_BELOW = 10            # used where the smaller class has fewer images than this ...
-PERMUTATION_MAX_IMAGES = 2000     # ... and there are at most this many images (the largest size measured)
+PERMUTATION_MAX_IMAGES = 5000     # ... and there are at most this many images (the largest size measured)
 PERMUTATION_EXACT_CELLS = 10 ** 8  # exact where images x (the statistic's range) is at most this, else Monte-Carlo
 PERMUTATION_DRAWS = 2 ** 14       # Monte-Carlo draws: p's own standard error at most 0.0017 at p = 0.05
 PERMUTATION_SEED = 20261202       # fixed: the same scores give the same p on every run
@@ -298,9 +309,15 @@ def auc_difference(labels: np.ndarray, first: np.ndarray, second: np.ndarray) ->
     most 8.7% in the cells of 1,000 samples) and the permutation test's crossing-curve excess grew (14-18% at
     10 + 100 to 20 + 200), so DeLong's is kept there. A small class among many images keeps DeLong's too small a p:
     at 5 + 2,000 and 9 + 2,000 its size was 11% and 8.6% on average over the null cells (at most 18%), the
-    permutation test's 7.2% and 7.7% (at most 24-31% where the curves cross at AUC 0.95, rho 0.9); so the
-    permutation test goes up to PERMUTATION_MAX_IMAGES, the largest size measured (22 ms a test at 9 + 1,991).
-    Above it DeLong's is kept, unmeasured.
+    permutation test's 7.2% and 7.7% (at most 24-31% where the curves cross at AUC 0.95, rho 0.9). The 2,000 bound
+    that followed was the largest size measured, not a change seen there: benchmarks/paired_test_calibration.py
+    (RESULTS.md, 2026-12-03) found the same at 500, 2,000 and 5,000 images with 5 or 9 anomalies, DeLong's excess
+    set by the few anomalies, not shrinking with the normal images (one ROC shape: DeLong's 2.3-10.7%, the
+    permutation test's 0.7-6.3%; crossing curves: both liberal, DeLong's 5.7-23%, the permutation test's 3.3-34%,
+    worst at AUC 0.95, rho 0.9). So the permutation test goes up to PERMUTATION_MAX_IMAGES = 5,000, the largest size
+    measured (up to 0.4 s a test there, DeLong's 1 ms). Above it DeLong's is kept for the cost (the Monte-Carlo
+    test's grows with the images: 1-4 s at 20,000, up to 10 s at 60,000), though its size there is most likely
+    as liberal as at 5,000 images.
 
     DeLong's standard error is 0 where both scores rank every pair alike (identical scores, both AUCs 1): equal AUCs
     then give p 1. Unequal AUCs with it 0 (each AUC 0, 1, or of scores all tied) would give p 0 on any number of

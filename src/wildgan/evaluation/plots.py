@@ -340,14 +340,15 @@ def training_curves(path: Path, rows: Sequence[Mapping[str, Any]]) -> Path:
 
 def auc_vs_gamma(path: Path, curves: Mapping[str, Sequence[tuple[float, float, float]]], *, pooled: int = 1,
                  normal: str | None = None, bands: Mapping[str, Sequence[tuple[float, ...]]] | None = None,
-                 score: str | None = None) -> Path:
+                 score: str | None = None, band_text: str = "95% interval over test images") -> Path:
     """AUC against contamination gamma; curves: label -> [(gamma, mean AUC, std AUC)]. `pooled`: how many normal
     classes the points average over (the axis says so: their spread is then across classes too); `normal`: the one
     normal class of a per-class plot (in the title); `bands`: label -> [(gamma, below, above)] (or [(gamma,
     half-width)]), a shaded band from that far below to that far above a curve (studies.tables.auc_vs_gamma_bands:
     the cells' 95% intervals over their test images), so that a single seed's point, whose bar is 0, still shows how
     much the test set alone can move it. `score`: the one score every method's curve is of (the title says so);
-    None: each method's own (a, or f-AnoGAN's A), the study's own plot."""
+    None: each method's own (a, or f-AnoGAN's A), the study's own plot. `band_text`: what the bands are, for the
+    axis label (the report's fallback figure draws gamma_curves.auc_vs_gamma_ci95's, of the seeds or test images)."""
     fig = Figure(figsize=(7.5, 4))
     ax = fig.subplots()
     shaded = False
@@ -371,14 +372,15 @@ def auc_vs_gamma(path: Path, curves: Mapping[str, Sequence[tuple[float, float, f
             # (clipped: the mean over seeds plus the cells' mean reach can pass 1 where a half-width is given, or
             # where the seeds' AUCs differ)
             x, lo, hi = 100 * a[run, 0], np.maximum(a[run, 1] - below, 0.0), np.minimum(a[run, 1] + above, 1.0)
+            shade = 0.06 if control else 0.12       # (a control's band lighter too, as its line)
             if len(run) > 1:
-                ax.fill_between(x, lo, hi, color=line[0].get_color(), alpha=0.12, lw=0)
+                ax.fill_between(x, lo, hi, color=line[0].get_color(), alpha=shade, lw=0)
             else:
-                ax.vlines(x, lo, hi, color=line[0].get_color(), alpha=0.12, lw=6)
+                ax.vlines(x, lo, hi, color=line[0].get_color(), alpha=shade, lw=6)
             shaded = True
     ax.axhline(0.5, color="0.7", lw=0.8)
     ax.set_xlabel("contamination gamma (%)", fontsize=8)
-    band = ";\nshaded: 95% interval over test images" if shaded else ""
+    band = f";\nshaded: {band_text}" if shaded else ""
     ax.set_ylabel(f"ROC AUC (mean; bars: std over seeds{band})" if pooled <= 1 else
                   f"ROC AUC (mean over {pooled} normal classes x seeds;\nbars: std over those cells{band})",
                   fontsize=8)

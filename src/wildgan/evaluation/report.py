@@ -61,7 +61,7 @@ from ..scoring.train_scores import cache_paths, read_train_scores, warn_left_out
 from ..thresholds import (DEFAULT_CONTAMINATION, DEFAULT_MAD_K, FIT_THRESHOLD_FILE, Threshold, fit_threshold,
                           read_fit_threshold, training_percentile)
 from ..training.run import evaluate_command, networks_record, stale_evaluation
-from .gamma_curves import auc_vs_gamma
+from .gamma_curves import auc_vs_gamma, auc_vs_gamma_ci95
 from .heatmaps import (NamedImages, check_masks, load_masks, map_block, map_lod, pick_score, pixel_auc,
                        residual_maps, score_named_images, top_k, undefined_pixel_auc)
 from .metrics import (auc_uncertainty, evaluate_scores, interval_text, p_text, paired_test_text, pixel_statistics,
@@ -1801,12 +1801,17 @@ def _tables_section(page: _Page, tables: Path) -> None:
     page.raw(_md_to_html(down(1)), down(2) + "\n")
 
 
+# what the fallback figure's bands are (gamma_curves.mean_interval), for its axis label
+_GAMMA_BAND_TEXT = "95% interval of the mean: t over seeds,\na single seed's over its test images"
+
+
 def _plots_section(page: _Page, study_dir: Path, out: Path, rows: list[dict[str, Any]]) -> None:
     """The study's own plots (AUC versus gamma first), or one drawn from the rows when the study left none."""
     pngs = sorted(study_dir.glob("*.png"), key=lambda p: ("gamma" not in p.name.lower(), p.name))
     # copied into the report, as a run report's figures are, so that report.md keeps its pictures when report/ is
     # moved or sent on its own (it linked ../auc_vs_gamma.png, outside report/)
     pngs = [Path(shutil.copy2(p, out / p.name)) for p in pngs]
+    drawn = False
     if not pngs:
         # the study's own figure (studies.study draws it from these curves): each method's own score (f-AnoGAN's A),
         # with its untrained networks and the pixel controls beside, as every result shown is
@@ -1814,10 +1819,19 @@ def _plots_section(page: _Page, study_dir: Path, out: Path, rows: list[dict[str,
         if any(len(pts) >= 2 for label, pts in curves.items() if not label.startswith("control")):
             from . import plots  # matplotlib: this section draws
 
-            pngs = [plots.auc_vs_gamma(out / "auc_vs_gamma.png", curves,
-                                       pooled=len({str(r["normal"]) for r in rows}))]
+            # with 95% bands of every curve, the controls too (gamma_curves.mean_interval): the seeds' t-interval
+            # where a point has several, else its cells' intervals over their test images
+            pngs = [plots.auc_vs_gamma(out / "auc_vs_gamma.png", curves, bands=auc_vs_gamma_ci95(rows),
+                                       pooled=len({str(r["normal"]) for r in rows}), band_text=_GAMMA_BAND_TEXT)]
+            drawn = True
     if pngs:
         page.h(2, "Plots")
+        if drawn:
+            page.p("Drawn from results.jsonl (the study left no plot). Shaded: the 95% interval of each point's mean: "
+                   "a t-interval over the seeds where it has several (their spread within each normal class), else "
+                   "the cell's interval over its test images (auc_ci95; for a control, Newcombe's interval from its "
+                   "AUC and the test counts). The first is training noise on the same test images, the second "
+                   "test-set noise of one run.")
         for p in pngs:
             page.img(p, p.stem.replace("_", " "), width=720)
 
