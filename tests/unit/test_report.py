@@ -272,6 +272,8 @@ def test_study_report_tables_plot_and_rows(tmp_path: Path) -> None:
     # moved or sent on its own
     md = (study / "report" / "report.md").read_text()
     assert "](auc_vs_gamma.png)" in md and "](auc_vs_gamma-normal-cat.png)" in md and "../" not in md
+    # the study's own figures have the fallback's bands (one rule): the page says which band is which there too
+    assert "Shaded: the 95% interval of each point's mean" in md and "older wildgan" in md
     assert (study / "report" / "auc_vs_gamma-normal-cat.png").is_file()
     # a run's options are refused, not ignored: the cells are the runs
     with pytest.raises(ConfigError, match=r"--image / images= .* is a study, whose cells are the runs: report on a "
@@ -346,8 +348,40 @@ def test_study_report_fallback_plot_has_95_bands(tmp_path: Path, monkeypatch: py
     assert bands[0.1] == pytest.approx((0.05, 0.06))    # one seed: its auc_ci95, 0.65-0.76 around 0.7
     assert "control: -std(Q)" in drawn[0]["bands"] and "t over seeds" in drawn[0]["band_text"]
     md = (study / "report" / "report.md").read_text()
-    assert "Shaded: the 95% interval of each point's mean: a t-interval over the seeds" in md
+    assert "Shaded: the 95% interval of each point's mean, for every curve (the controls too): a t-interval " in md
     assert _png_std(study / "report" / "auc_vs_gamma.png") > 5.0
+    assert not list((study / "report").glob("auc_vs_gamma-normal-*"))     # one normal class: the pooled figure only
+
+
+def test_study_report_fallback_draws_a_figure_per_normal_class(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """With several normal classes, the report of a study that left no figure draws the study's per-class figures
+    too (gamma_curves.gamma_plots), each banded by its own class's cells: read off the figures."""
+    from figure_bands import bands_of
+
+    from wildgan.evaluation import plots
+
+    study = tmp_path / "study"
+    study.mkdir()
+    # normal 0: two seeds, 0.80 / 0.84 at gamma 0 and 0.70 / 0.74 at 10%; normal 1: one seed, its own interval
+    rows = [_study_row(cell=f"0-{g}-{s}", normal="0", gamma=g, seed=s, auc={"a": 0.8 - g + 0.04 * s})
+            for g in (0.0, 0.1) for s in (0, 1)]
+    rows += [_study_row(cell=f"1-{g}", normal="1", gamma=g, seed=0, auc={"a": 0.6 - g},
+                        auc_ci95={"a": [0.5 - g, 0.65 - g]}) for g in (0.0, 0.1)]
+    (study / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    figs: dict[str, Any] = {}
+    real = plots._save
+    monkeypatch.setattr(plots, "_save", lambda fig, path: figs.__setitem__(Path(path).name, fig) or real(fig, path))
+    report(study)
+    assert set(figs) == {"auc_vs_gamma.png", "auc_vs_gamma-normal-0.png", "auc_vs_gamma-normal-1.png"}
+    half = 12.706204736174705 * 0.04 / 2 ** 0.5 / 2 ** 0.5    # t(0.975, 1) * s / sqrt(2) of 0.80 and 0.84
+    zero, one = bands_of(figs["auc_vs_gamma-normal-0.png"].axes[0]), bands_of(figs["auc_vs_gamma-normal-1.png"].axes[0])
+    assert zero["Ours d_I (a)"][10.0] == pytest.approx((0.72 - half, min(0.72 + half, 1.0)))
+    assert one["Ours d_I (a)"] == {0.0: pytest.approx((0.5, 0.65)), 10.0: pytest.approx((0.4, 0.55))}
+    assert "mean over 2 normal classes" in figs["auc_vs_gamma.png"].axes[0].get_ylabel()
+    md = (study / "report" / "report.md").read_text()
+    assert "](auc_vs_gamma-normal-0.png)" in md and "](auc_vs_gamma-normal-1.png)" in md
+    assert (study / "report" / "auc_vs_gamma-normal-1.png").stat().st_size > 1000
 
 
 def test_study_report_lists_its_runs_in_a_folder_named_report(tmp_path: Path) -> None:

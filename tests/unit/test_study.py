@@ -18,6 +18,7 @@ import pytest
 from wildgan.config import PRESETS, DataConfig, RunConfig, TrainConfig, net_config_for_preset, read_run_config
 from wildgan.errors import ConfigError, DataError, TrainingInterrupted
 from wildgan.training.run import check_run_dir, train_run
+from wildgan.evaluation.gamma_curves import auc_vs_gamma, auc_vs_gamma_ci95
 from wildgan.studies import grid, read_rows, render_csv, render_markdown
 from wildgan.studies import study as study_mod
 
@@ -96,7 +97,7 @@ def test_controls_count_each_seed_once_in_tables_and_plot():
     md = render_markdown(rows)
     assert "| control: untrained nets (Ours) | a | 0.570 ± 0.020 (n=3) | – | 0.570 ± 0.020 (n=3) | – |" in md
     assert "| control: -‖Q‖ (pixel norm) | – | 0.620 ± 0.020 (n=3) | – | 0.620 ± 0.020 (n=3) | – |" in md
-    curves = study_mod.auc_vs_gamma(rows)
+    curves = auc_vs_gamma(rows)
     assert curves["control: untrained Ours (a)"] == [(0.0, pytest.approx(0.57), pytest.approx(0.02)),
                                                     (0.02, pytest.approx(0.57), pytest.approx(0.02))]
     # each method against its own control (f-AnoGAN's A), never pooled with the others
@@ -107,7 +108,7 @@ def test_controls_count_each_seed_once_in_tables_and_plot():
     # a NaN AUC (one class in a test set) leaves its point out instead of making it NaN
     for r in rows[:2]:                                  # seed 0 at gamma 0, both losses
         r["controls"]["untrained"]["a"] = float("nan")
-    assert study_mod.auc_vs_gamma(rows)["control: untrained Ours (a)"][0][1] == pytest.approx(0.58)
+    assert auc_vs_gamma(rows)["control: untrained Ours (a)"][0][1] == pytest.approx(0.58)
 
 
 def _study_folder(path: Path, rows: list[dict[str, Any]]) -> Path:
@@ -136,7 +137,7 @@ def test_one_score_for_every_method_is_drawn_from_the_rows(tmp_path):
     assert plot.bands["f-AnoGAN (L_r)"] == [(0.0, pytest.approx(0.05), pytest.approx(0.05)),
                                             (0.02, pytest.approx(0.05), pytest.approx(0.05))]
     # the own-score figure is as before (f-AnoGAN's A)
-    assert "f-AnoGAN (A)" in study_mod.auc_vs_gamma(FIXED) and "f-AnoGAN (a)" not in study_mod.auc_vs_gamma(FIXED)
+    assert "f-AnoGAN (A)" in auc_vs_gamma(FIXED) and "f-AnoGAN (a)" not in auc_vs_gamma(FIXED)
     (heading, header, body) = view.tables[0]
     assert heading == "cifar10, normal = automobile: Table 2 layout, score L_r"
     assert header == ["method", "score", "γ=0", "paper γ=0", "γ=0.02", "paper γ=0.02"]
@@ -220,57 +221,103 @@ def test_wildgan_report_draws_a_study_s_chosen_score_for_every_method(tmp_path, 
     assert "a run's report ranks its images by one score" in capsys.readouterr().err
 
 
-def test_the_auc_vs_gamma_plot_shades_the_cells_test_set_intervals(tmp_path, monkeypatch):
-    """A single seed's point has a bar of 0 (no spread over seeds); the band around each trained curve is the mean
-    half-width of its cells' 95% intervals over their test images, where the rows hold them (f-AnoGAN's of A)."""
+T975 = {1: 12.706204736174705, 2: 4.302652729749464}       # t(0.975, df), from tables
+
+
+def _two_class_rows() -> list[dict[str, Any]]:
+    """Ours d_I on normal 2 (0.70 / 0.74 at gamma 0, 0.60 / 0.64 at 10%) and 3 (0.50 / 0.52, 0.40 / 0.42), two
+    seeds each, each cell with a tight interval over its test images (+-0.01: the old band), and 100 of 400 test
+    images anomalous (a control's Newcombe interval)."""
+    return [dict(_row("wildgan", "image", g, s, a - 1.0 * g), normal=n, cell=f"{n}_{g}_{s}", n_test=400,
+                 n_anomalous=100, auc_ci95={"a": [a - 1.0 * g - 0.01, a - 1.0 * g + 0.01]})
+            for n, aucs in (("2", (0.70, 0.74)), ("3", (0.50, 0.52))) for g in (0.0, 0.1) for s, a in enumerate(aucs)]
+
+
+def _drawn(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """{file name: figure} of every figure plots draws from here on (still written)."""
     from wildgan.evaluation import plots
-    from wildgan.studies.tables import auc_vs_gamma_bands
 
-    rows = [{**r, "auc_ci95": {"a": [r["auc"]["a"] - 0.03, r["auc"]["a"] + 0.03], "A": [0.35, 0.45]}} for r in FIXED]
-    rows[1]["auc_ci95"]["a"] = [0.64, 0.84]                  # seed 1 of d_I at gamma 0: ±0.1, averaged with ±0.03
-    rows[2]["auc_ci95"] = None                               # a row kept before the intervals: no band at 0.02
-    bands = auc_vs_gamma_bands(rows)
-    assert bands["Ours d_I (a)"] == [(0.0, pytest.approx(0.065), pytest.approx(0.065))]
-    assert bands["f-AnoGAN (A)"] == [(0.0, pytest.approx(0.05), pytest.approx(0.05)),
-                                     (0.02, pytest.approx(0.05), pytest.approx(0.05))]
-    assert not [k for k in bands if k.startswith("control")]
-    assert auc_vs_gamma_bands(FIXED) == {}
-    figs = []
-    monkeypatch.setattr(plots, "_save", lambda fig, path: figs.append(fig) or path)
-    plots.auc_vs_gamma(tmp_path / "g.png", study_mod.auc_vs_gamma(rows), bands=bands)
-    plots.auc_vs_gamma(tmp_path / "g.png", study_mod.auc_vs_gamma(FIXED), bands=auc_vs_gamma_bands(FIXED))
-    shaded, plain = (f.axes[0] for f in figs)
-    assert "shaded: 95% interval over test images" in shaded.get_ylabel()
-    assert "shaded" not in plain.get_ylabel()
-    from matplotlib.collections import LineCollection, PolyCollection
+    figs: dict[str, Any] = {}
+    real = plots._save
+    monkeypatch.setattr(plots, "_save", lambda fig, path: figs.__setitem__(Path(path).name, fig) or real(fig, path))
+    return figs
 
-    def bands_of(ax):        # fills, and the bars of a lone banded gamma (d_I's and d_z's here: one gamma each)
-        return [c for c in ax.collections if isinstance(c, PolyCollection)
-                or isinstance(c, LineCollection) and c.get_linewidth()[0] > 2]
 
-    assert len(bands_of(shaded)) == 3      # d_I, d_z, f-AnoGAN
-    assert not bands_of(plain)
+def test_the_study_figures_shade_the_95_interval_of_the_mean_pooled_and_per_class(tmp_path, monkeypatch):
+    """The study's own figures have the report's bands (gamma_curves.auc_vs_gamma_ci95, one rule for both): the
+    t-interval of the mean over seeds, classes held fixed when pooled, and the controls banded too; not the mean of
+    the cells' intervals over their test images (+-0.01 here) that they used to shade. Read off the figures."""
+    from figure_bands import bands_of
+
+    from wildgan.evaluation.gamma_curves import BAND_TEXT
+
+    figs = _drawn(monkeypatch)
+    study_mod.write_tables(tmp_path, _two_class_rows())
+    assert set(figs) == {"auc_vs_gamma.png", "auc_vs_gamma-normal-2.png", "auc_vs_gamma-normal-3.png"}
+    axes = {name: f.axes[0] for name, f in figs.items()}
+    assert all(BAND_TEXT.replace("\n", " ") in ax.get_ylabel().replace("\n", " ") for ax in axes.values())
+    pooled, two, three = (bands_of(axes[n]) for n in ("auc_vs_gamma.png", "auc_vs_gamma-normal-2.png",
+                                                       "auc_vs_gamma-normal-3.png"))
+    # pooled, gamma 0: mean 0.615; the seeds' spread within each class, s^2 = (2 * 0.02^2 + 2 * 0.01^2) / (4 - 2),
+    # so +- t(0.975, 2) * sqrt(0.0005 / 4) = 0.0481 (the classes' 0.2 apart are not in it)
+    half = T975[2] * (0.0005 / 4) ** 0.5
+    assert half == pytest.approx(0.048105, abs=1e-6)
+    assert pooled["Ours d_I (a)"][0.0] == pytest.approx((0.615 - half, 0.615 + half))
+    # per class: two seeds, t(0.975, 1): normal 2 at gamma 0, 0.72 +- 12.7 * 0.02; normal 3 at 10%, 0.41 +- 12.7 * 0.01
+    assert two["Ours d_I (a)"][0.0] == pytest.approx((0.72 - T975[1] * 0.02, 0.72 + T975[1] * 0.02))
+    assert three["Ours d_I (a)"][10.0] == pytest.approx((0.41 - T975[1] * 0.01, 0.41 + T975[1] * 0.01))
+    # a control that is the same on every seed (-‖Q‖ 0.62): its Newcombe interval from 100 anomalous of 400; pooled,
+    # the mean of two classes' independent test sets, each end's distance / sqrt(2)
+    from wildgan.evaluation.metrics import auc_score_interval
+
+    lo, hi = auc_score_interval(0.62, 100, 300)
+    assert two["control: -‖Q‖"][0.0] == pytest.approx((lo, hi))
+    r2 = 2 ** 0.5
+    assert pooled["control: -‖Q‖"][10.0] == pytest.approx((0.62 - (0.62 - lo) / r2, 0.62 + (hi - 0.62) / r2))
+    assert set(pooled) == {"Ours d_I (a)", "control: untrained Ours (a)", "control: -‖Q‖", "control: -std(Q)",
+                           "control: -mean(Q)"}
+
+
+def test_the_study_figures_and_the_reports_fallback_are_the_same(tmp_path, monkeypatch):
+    """The report of a study that left no figure draws the study's own (gamma_curves.gamma_plots): the same files,
+    the per-class ones too, with the same bands read off them."""
+    from figure_bands import bands_of
+
+    from wildgan.evaluation.report import report
+
+    rows = _two_class_rows()
+    rows[0]["seed"], rows[0]["auc_ci95"] = 0, {"a": [0.6, 0.75]}
+    del rows[1]                    # normal 2, gamma 0: one seed, its own interval over the test images
+    st = tmp_path / "st"
+    st.mkdir()
+    (st / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    figs = _drawn(monkeypatch)
+    study_mod.write_tables(st, rows)
+    own = {n: bands_of(f.axes[0]) for n, f in figs.items()}
+    assert own["auc_vs_gamma-normal-2.png"]["Ours d_I (a)"][0.0] == pytest.approx((0.6, 0.75))
+    for p in st.glob("*.png"):
+        p.unlink()
+    figs.clear()
+    report(st)
+    assert {n: bands_of(f.axes[0]) for n, f in figs.items()} == own
+    md = (st / "report" / "report.md").read_text()
+    assert "](auc_vs_gamma-normal-2.png)" in md and "](auc_vs_gamma-normal-3.png)" in md
 
 
 def test_the_auc_vs_gamma_band_reaches_below_and_above_as_the_cells_intervals_do(tmp_path, monkeypatch):
     """auc_ci's interval of a perfect ranking of 10 anomalies and 50 normal images is 0.880-1, all of it below the
-    AUC: a band of its half-width (0.06) around 1 drew 0.94-1.06, clipped to 0.94-1, which hid most of it."""
-    from matplotlib.collections import LineCollection
+    AUC: a band of its half-width (0.06) around 1 drew 0.94-1.06, clipped to 0.94-1, which hid most of it. A
+    single seed's point is banded by its own interval, as lopsided as it is."""
+    from figure_bands import bands_of
 
     from wildgan.evaluation import plots
-    from wildgan.studies.tables import auc_vs_gamma_bands
 
-    rows = [{**_row("wildgan", "image", 0.0, 0, 1.0), "auc_ci95": {"a": [0.88, 1.0]}},
-            {**_row("wildgan", "image", 0.0, 1, 0.9), "auc_ci95": {"a": [0.82, 0.96]}}]
-    bands = auc_vs_gamma_bands(rows)
-    assert bands == {"Ours d_I (a)": [(0.0, pytest.approx(0.1), pytest.approx(0.03))]}
-    figs = []
-    monkeypatch.setattr(plots, "_save", lambda fig, path: figs.append(fig) or path)
-    plots.auc_vs_gamma(tmp_path / "g.png", study_mod.auc_vs_gamma(rows), bands=bands)
-    bars = [seg for c in figs[0].axes[0].collections if isinstance(c, LineCollection) and c.get_linewidth()[0] > 2
-            for seg in c.get_segments()]
-    assert len(bars) == 1                                    # around the mean over seeds, 0.95: 0.85-0.98
-    assert sorted(bars[0][:, 1]) == [pytest.approx(0.85), pytest.approx(0.98)]
+    rows = [{**_row("wildgan", "image", 0.0, 0, 1.0), "auc_ci95": {"a": [0.88, 1.0]}}]
+    bands = auc_vs_gamma_ci95(rows)
+    assert bands["Ours d_I (a)"] == [(0.0, pytest.approx(0.12), pytest.approx(0.0))]
+    figs = _drawn(monkeypatch)
+    plots.auc_vs_gamma(tmp_path / "g.png", auc_vs_gamma(rows), bands=bands)
+    assert bands_of(figs["g.png"].axes[0]) == {"Ours d_I (a)": {0.0: (pytest.approx(0.88), pytest.approx(1.0))}}
 
 
 def test_the_auc_vs_gamma_band_shows_at_a_lone_gamma_and_not_across_one_without(tmp_path, monkeypatch):
@@ -1092,14 +1139,14 @@ def test_a_study_of_several_normal_classes_plots_each_class_too(tmp_path, monkey
     study_mod.write_tables(tmp_path, rows)
     names = {c[0]: c for c in calls}
     assert set(names) == {"auc_vs_gamma.png", "auc_vs_gamma-normal-2.png", "auc_vs_gamma-normal-3.png"}
-    assert names["auc_vs_gamma.png"][2] == {"pooled": 2, "bands": {}}          # (rows without intervals: no band)
-    assert names["auc_vs_gamma-normal-3.png"][2] == {"normal": "3", "bands": {}}
+    kw = {n: (c[2]["pooled"], c[2]["normal"]) for n, c in names.items()}
+    assert kw["auc_vs_gamma.png"] == (2, None) and kw["auc_vs_gamma-normal-3.png"] == (1, "3")
     per_class = names["auc_vs_gamma-normal-2.png"][1]["Ours d_I (a)"]
     assert [m for _, m, _ in per_class] == [pytest.approx(0.3)] * 2
     assert all((tmp_path / n).stat().st_size > 1000 for n in names)
     calls.clear()
     study_mod.write_tables(tmp_path, [r for r in rows if r["normal"] == "2"])       # one class: one plot, as before
-    assert [c[0] for c in calls] == ["auc_vs_gamma.png"] and calls[0][2] == {"pooled": 1, "bands": {}}
+    assert [c[0] for c in calls] == ["auc_vs_gamma.png"] and calls[0][2]["pooled"] == 1
 
 
 def test_every_cell_is_checked_before_the_first_trains(tmp_path, monkeypatch):

@@ -1,13 +1,15 @@
 """The AUC-versus-contamination curves of a study's result rows: each method's own score (config.own_score) beside
 its untrained-networks control of that score and the pixel controls.
 
-Here, below the studies layer, so that `wildgan report STUDY_DIR` (evaluation), drawing the figure of a study that
-left none, draws the study's own curves (studies.tables re-exports these) rather than a second rule of its own."""
+Here, below the studies layer, so that `wildgan report STUDY_DIR` (evaluation), drawing the figures of a study that
+left none, draws the study's own curves and bands (studies.tables re-exports these; gamma_plots is the figures of both)
+rather than a second rule of its own."""
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any, Optional
 
 from ..config import own_score
@@ -174,4 +176,50 @@ def auc_vs_gamma_ci95(rows: list[dict[str, Any]],
                 pts.append((g, max(mean - iv[0], 0.0), max(iv[1] - mean, 0.0)))
         if pts:
             out[label] = pts
+    return out
+
+
+# what the bands are (mean_interval), for the figures' axis label and the pages that show them
+BAND_TEXT = "95% interval of the mean: t over seeds,\na single seed's over its test images"
+BAND_NOTE = ("Shaded: the 95% interval of each point's mean, for every curve (the controls too): a t-interval over "
+             "the seeds where it has several (their spread within each normal class), else the cell's interval over "
+             "its test images (auc_ci95; for a control, Newcombe's interval from its AUC and the test counts). The "
+             "first is training noise on the same test images, the second test-set noise of one run. Bars: the "
+             "standard deviation over seeds (in a pooled figure, over the classes' cells too).")
+
+
+@dataclass(frozen=True)
+class GammaPlot:
+    """One AUC-versus-gamma figure: its file name, and plots.auc_vs_gamma's curves (auc_vs_gamma), bands
+    (auc_vs_gamma_ci95), pooled (how many normal classes its points average over) and normal (a per-class figure's
+    class)."""
+    name: str
+    curves: dict[str, list[tuple[float, float, float]]]
+    bands: dict[str, list[tuple[float, float, float]]]
+    pooled: int = 1
+    normal: Optional[str] = None
+
+
+def file_safe(name: str) -> str:
+    """A normal set's or score's name as part of a file name."""
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
+
+
+def gamma_plots(rows: list[dict[str, Any]], score: str | None = None) -> list[GammaPlot]:
+    """The AUC-versus-gamma figures of `rows`: one over every cell (auc_vs_gamma.png; of one score for every method:
+    auc_vs_gamma-score-S.png) and, where the rows hold several normal classes ((protocol, normal)), one per class
+    (...-normal-N.png): the pooled one mixes classes whose AUCs differ far more than seeds do. Each with its curves
+    and their 95% bands (auc_vs_gamma, auc_vs_gamma_ci95), so that the study's own figures (studies.study), its
+    report's figures of one score and the report's fallback for a study that left none are one rule. [] without
+    rows."""
+    if not rows:
+        return []
+    stem = "auc_vs_gamma" if score is None else f"auc_vs_gamma-score-{file_safe(score)}"
+    classes = sorted({(r.get("protocol"), str(r["normal"])) for r in rows}, key=str)
+    out = [GammaPlot(f"{stem}.png", auc_vs_gamma(rows, score), auc_vs_gamma_ci95(rows, score), pooled=len(classes))]
+    if len(classes) > 1:
+        for protocol, normal in classes:
+            sub = [r for r in rows if (r.get("protocol"), str(r["normal"])) == (protocol, normal)]
+            out.append(GammaPlot(f"{stem}-normal-{file_safe(normal)}.png", auc_vs_gamma(sub, score),
+                                 auc_vs_gamma_ci95(sub, score), normal=normal))
     return out

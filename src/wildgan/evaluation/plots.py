@@ -2,7 +2,7 @@
 
 Figures are built on matplotlib.figure.Figure directly (Agg canvas) rather than pyplot, so that the library never
 switches the user's backend or keeps figures alive in pyplot's global registry. Every function writes one PNG and
-returns its path. Label 1 = anomaly throughout.
+returns its path (gamma_figures: several, their paths). Label 1 = anomaly throughout.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
+
+from .gamma_curves import BAND_TEXT, GammaPlot
 
 NORMAL_COLOR, ANOMALY_COLOR = "#1f77b4", "#d62728"
 DPI = 110
@@ -340,15 +342,16 @@ def training_curves(path: Path, rows: Sequence[Mapping[str, Any]]) -> Path:
 
 def auc_vs_gamma(path: Path, curves: Mapping[str, Sequence[tuple[float, float, float]]], *, pooled: int = 1,
                  normal: str | None = None, bands: Mapping[str, Sequence[tuple[float, ...]]] | None = None,
-                 score: str | None = None, band_text: str = "95% interval over test images") -> Path:
+                 score: str | None = None, band_text: str = BAND_TEXT) -> Path:
     """AUC against contamination gamma; curves: label -> [(gamma, mean AUC, std AUC)]. `pooled`: how many normal
     classes the points average over (the axis says so: their spread is then across classes too); `normal`: the one
     normal class of a per-class plot (in the title); `bands`: label -> [(gamma, below, above)] (or [(gamma,
-    half-width)]), a shaded band from that far below to that far above a curve (studies.tables.auc_vs_gamma_bands:
-    the cells' 95% intervals over their test images), so that a single seed's point, whose bar is 0, still shows how
-    much the test set alone can move it. `score`: the one score every method's curve is of (the title says so);
-    None: each method's own (a, or f-AnoGAN's A), the study's own plot. `band_text`: what the bands are, for the
-    axis label (the report's fallback figure draws gamma_curves.auc_vs_gamma_ci95's, of the seeds or test images)."""
+    half-width)]), a shaded band from that far below to that far above a curve (gamma_curves.auc_vs_gamma_ci95:
+    the 95% interval of the point's mean, a t-interval over seeds, or with one seed its cells' intervals over their
+    test images), so that a single seed's point, whose bar is 0, still shows how much the test set alone can move
+    it. `score`: the one score every method's curve is of (the title says so); None: each method's own (a, or
+    f-AnoGAN's A), the study's own plot. `band_text`: what the bands are, for the axis label (gamma_curves.BAND_TEXT:
+    auc_vs_gamma_ci95's, which every figure of wildgan draws)."""
     fig = Figure(figsize=(7.5, 4))
     ax = fig.subplots()
     shaded = False
@@ -389,3 +392,11 @@ def auc_vs_gamma(path: Path, curves: Mapping[str, Sequence[tuple[float, float, f
                  + (f", normal {normal}" if normal else ""), fontsize=9)
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))     # outside: it never covers a point
     return _save(fig, path)
+
+
+def gamma_figures(out: Path, figures: Sequence[GammaPlot], *, score: str | None = None) -> list[Path]:
+    """Draw gamma_curves.gamma_plots's figures into the folder `out` (auc_vs_gamma, each under its own name, its
+    bands named by gamma_curves.BAND_TEXT); `score`: the one score they are of (None: each method's own). The
+    study's figures, its report's figures of one score and the report's fallback are all drawn here. Their paths."""
+    return [auc_vs_gamma(Path(out) / f.name, f.curves, pooled=f.pooled, normal=f.normal, bands=f.bands, score=score,
+                         band_text=BAND_TEXT) for f in figures]

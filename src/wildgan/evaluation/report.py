@@ -61,7 +61,8 @@ from ..scoring.train_scores import cache_paths, read_train_scores, warn_left_out
 from ..thresholds import (DEFAULT_CONTAMINATION, DEFAULT_MAD_K, FIT_THRESHOLD_FILE, Threshold, fit_threshold,
                           read_fit_threshold, training_percentile)
 from ..training.run import evaluate_command, networks_record, stale_evaluation
-from .gamma_curves import auc_vs_gamma, auc_vs_gamma_ci95
+# (GammaPlot re-exported: a StudyScoreView's figures, which studies.study.score_views makes)
+from .gamma_curves import BAND_NOTE, GammaPlot, auc_vs_gamma, gamma_plots
 from .heatmaps import (NamedImages, check_masks, load_masks, map_block, map_lod, pick_score, pixel_auc,
                        residual_maps, score_named_images, top_k, undefined_pixel_auc)
 from .metrics import (auc_uncertainty, evaluate_scores, interval_text, p_text, paired_test_text, pixel_statistics,
@@ -1645,17 +1646,6 @@ def _diagnose_training_pile(run_dir: Path, cfg: Any, device: str, log: Log, k: i
 # Study report
 
 @dataclass(frozen=True)
-class GammaPlot:
-    """One AUC-versus-gamma figure of a StudyScoreView: its file name in report/, and plots.auc_vs_gamma's curves,
-    bands, pooled and normal."""
-    name: str
-    curves: dict[str, list[tuple[float, float, float]]]
-    bands: dict[str, list[tuple[float, float, float]]]
-    pooled: int = 1
-    normal: str | None = None
-
-
-@dataclass(frozen=True)
 class StudyScoreView:
     """One score of a study's rows for every method, as `wildgan report STUDY_DIR --score S` shows it: its figures
     (the study's AUC-versus-gamma plot, of that score instead of each method's own) and its tables ((heading,
@@ -1688,12 +1678,10 @@ def _score_view_section(page: _Page, out: Path, view: StudyScoreView) -> None:
     page.p(f"ROC AUC of `{s}` for every method against the contamination γ, from results.jsonl (no cell scored "
            f"again): the study's own plot and tables.md show each method's own score (a; f-AnoGAN's A). Controls: "
            f"each method's untrained networks scored by `{s}`, and the pixel statistics of the query, one value per "
-           f"seed; mean ± std over seeds.")
+           f"seed; mean ± std over seeds. {BAND_NOTE}")
     for text in view.notes:
         page.note(text)
-    for plot in view.plots:
-        png = plots.auc_vs_gamma(out / plot.name, plot.curves, pooled=plot.pooled, normal=plot.normal,
-                                 bands=plot.bands, score=s)
+    for plot, png in zip(view.plots, plots.gamma_figures(out, view.plots, score=s)):
         page.img(png, f"AUC vs gamma, score {s} for every method" + (f", normal {plot.normal}" if plot.normal else ""),
                  width=720)
     for heading, header, body in view.tables:
@@ -1801,37 +1789,35 @@ def _tables_section(page: _Page, tables: Path) -> None:
     page.raw(_md_to_html(down(1)), down(2) + "\n")
 
 
-# what the fallback figure's bands are (gamma_curves.mean_interval), for its axis label
-_GAMMA_BAND_TEXT = "95% interval of the mean: t over seeds,\na single seed's over its test images"
-
-
 def _plots_section(page: _Page, study_dir: Path, out: Path, rows: list[dict[str, Any]]) -> None:
-    """The study's own plots (AUC versus gamma first), or one drawn from the rows when the study left none."""
+    """The study's own plots (AUC versus gamma first), or, when the study left none, its figures drawn from the rows
+    as the study draws them (gamma_curves.gamma_plots: the pooled one, and one per normal class where there are
+    several)."""
     pngs = sorted(study_dir.glob("*.png"), key=lambda p: ("gamma" not in p.name.lower(), p.name))
     # copied into the report, as a run report's figures are, so that report.md keeps its pictures when report/ is
     # moved or sent on its own (it linked ../auc_vs_gamma.png, outside report/)
     pngs = [Path(shutil.copy2(p, out / p.name)) for p in pngs]
     drawn = False
     if not pngs:
-        # the study's own figure (studies.study draws it from these curves): each method's own score (f-AnoGAN's A),
-        # with its untrained networks and the pixel controls beside, as every result shown is
+        # the study's own figures (studies.study draws them from these): each method's own score (f-AnoGAN's A),
+        # with its untrained networks and the pixel controls beside, as every result shown is, and 95% bands of
+        # every curve, the controls too (gamma_curves.mean_interval)
         curves = auc_vs_gamma(rows)
         if any(len(pts) >= 2 for label, pts in curves.items() if not label.startswith("control")):
             from . import plots  # matplotlib: this section draws
 
-            # with 95% bands of every curve, the controls too (gamma_curves.mean_interval): the seeds' t-interval
-            # where a point has several, else its cells' intervals over their test images
-            pngs = [plots.auc_vs_gamma(out / "auc_vs_gamma.png", curves, bands=auc_vs_gamma_ci95(rows),
-                                       pooled=len({str(r["normal"]) for r in rows}), band_text=_GAMMA_BAND_TEXT)]
+            pngs = plots.gamma_figures(out, gamma_plots(rows))
             drawn = True
     if pngs:
         page.h(2, "Plots")
         if drawn:
-            page.p("Drawn from results.jsonl (the study left no plot). Shaded: the 95% interval of each point's mean: "
-                   "a t-interval over the seeds where it has several (their spread within each normal class), else "
-                   "the cell's interval over its test images (auc_ci95; for a control, Newcombe's interval from its "
-                   "AUC and the test counts). The first is training noise on the same test images, the second "
-                   "test-set noise of one run.")
+            page.p(f"Drawn from results.jsonl (the study left no plot). {BAND_NOTE}")
+        elif any(p.name.startswith("auc_vs_gamma") for p in pngs):
+            # (the study's own figures: drawn by the study command that last made its tables, whose wildgan may have
+            # shaded something else; each figure's axis label names its bands)
+            page.p(f"{BAND_NOTE} A figure drawn by an older wildgan may shade only the mean of its cells' intervals "
+                   f"over their test images (its axis label says \"shaded: 95% interval over test images\"): run the "
+                   f"study command again (its finished cells are skipped) to draw it anew from results.jsonl.")
         for p in pngs:
             page.img(p, p.stem.replace("_", " "), width=720)
 

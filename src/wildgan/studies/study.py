@@ -33,6 +33,7 @@ from ..data.splits import read_for
 from ..data.readers import is_run_dir
 from ..errors import (CheckpointError, ConfigError, DataError, Terminated, TrainingInterrupted, WildganError,
                       WildganWarning, stop_text, stop_words, warn_user)
+from ..evaluation.gamma_curves import gamma_plots
 from ..evaluation.run import evaluate_run
 from ..fileio import atomic_write_text, json_lines, leave_out_defaults, make_folder
 from ..runlog import RunLog, copying_warnings
@@ -40,8 +41,8 @@ from ..scoring.run import load_model
 from ..scoring.scores import SCORES_VERSION, SCORES_VERSION_ABSENT, UNRECORDED_SCORES_VERSION
 from ..training.run import (RESUME_MAY_CHANGE, data_folder_holding, refuse_inside_a_runs_own_folder, run_differences,
                             run_lock, train_run)
-from .tables import (auc_vs_gamma, auc_vs_gamma_bands, cell_rank, comparison_holds, read_rows,
-                     render_comparisons_csv, render_csv, render_markdown)
+from .tables import (cell_rank, comparison_holds, read_rows, render_comparisons_csv, render_csv,
+                     render_markdown)
 
 if TYPE_CHECKING:
     from ..evaluation.report import StudyScoreView
@@ -1034,25 +1035,14 @@ def write_tables(study_dir: Path, rows: list[dict[str, Any]], apart: dict[str, s
         atomic_write_text(study_dir / "comparisons.csv", render_comparisons_csv(pooled, comparisons))
     atomic_write_text(study_dir / "tables.md", render_markdown(rows, apart, comparisons))
     atomic_write_text(study_dir / "tables.csv", render_csv(rows, apart))
-    rows = pooled
-    if rows:
-        from ..evaluation.plots import auc_vs_gamma as plot_auc_vs_gamma
+    if pooled:
+        from ..evaluation.plots import gamma_figures
 
-        # one curve per method over every cell, and, when the study has several normal classes, a plot per class
-        # too: the pooled one mixes classes whose AUCs differ far more than seeds do
-        classes = sorted({(r.get("protocol"), str(r["normal"])) for r in rows}, key=str)
-        plot_auc_vs_gamma(study_dir / "auc_vs_gamma.png", auc_vs_gamma(rows), pooled=len(classes),
-                          bands=auc_vs_gamma_bands(rows))
-        if len(classes) > 1:
-            for protocol, normal in classes:
-                sub = [r for r in rows if (r.get("protocol"), str(r["normal"])) == (protocol, normal)]
-                plot_auc_vs_gamma(study_dir / f"auc_vs_gamma-normal-{_file_safe(normal)}.png", auc_vs_gamma(sub),
-                                  normal=normal, bands=auc_vs_gamma_bands(sub))
-
-
-def _file_safe(name: str) -> str:
-    """A normal set's or score's name as part of a file name."""
-    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
+        # one curve per method over every cell, and, when the study has several normal classes, a figure per class
+        # too (the pooled one mixes classes whose AUCs differ far more than seeds do); each curve, the controls too,
+        # with the 95% band of its mean (gamma_curves.mean_interval): the figures the report draws for a study that
+        # left none are these
+        gamma_figures(study_dir, gamma_plots(pooled))
 
 
 # the fields of a row that name its cell in tables.csv (render_csv writes no cell key)
@@ -1093,7 +1083,7 @@ def score_views(study_dir: Path, scores: Sequence[str]) -> list[StudyScoreView]:
     rows, and a score that some method's rows do not hold (their curve would be missing without a word): the
     error names the score, the methods and cells lacking it, and the scores every method's rows hold."""
     from ..config import SCORE_NAMES
-    from ..evaluation.report import GammaPlot, StudyScoreView
+    from ..evaluation.report import StudyScoreView
     from .tables import METHOD_NAMES, rows_lacking, score_table
 
     study_dir = Path(study_dir)
@@ -1130,16 +1120,11 @@ def score_views(study_dir: Path, scores: Sequence[str]) -> list[StudyScoreView]:
                  f"(e.g. {first}: {apart[first]}).",)
     views = []
     for s in dict.fromkeys(scores):
-        plots = [GammaPlot(f"auc_vs_gamma-score-{_file_safe(s)}.png", auc_vs_gamma(pooled, s),
-                           auc_vs_gamma_bands(pooled, s), pooled=len(classes))]
         tables = []
         for protocol, normal in classes:
             sub = [r for r in pooled if (r.get("protocol"), str(r["normal"])) == (protocol, normal)]
-            if len(classes) > 1:
-                plots.append(GammaPlot(f"auc_vs_gamma-score-{_file_safe(s)}-normal-{_file_safe(normal)}.png",
-                                       auc_vs_gamma(sub, s), auc_vs_gamma_bands(sub, s), normal=normal))
             tables.append((f"{protocol}, normal = {normal}: Table 2 layout, score {s}", *score_table(sub, s)))
-        views.append(StudyScoreView(s, tuple(plots), tuple(tables), notes))
+        views.append(StudyScoreView(s, tuple(gamma_plots(pooled, s)), tuple(tables), notes))
     return views
 
 

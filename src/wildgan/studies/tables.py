@@ -24,10 +24,10 @@ from typing import Any, Iterable
 
 from ..config import SearchConfig, own_score
 from ..errors import warn_user
-# the AUC-versus-gamma curves live below (evaluation.gamma_curves), so that `wildgan report STUDY_DIR` draws the same
-# curves for a study that left no plot; re-exported: studies.tables.auc_vs_gamma is where the study's plot takes them
-from ..evaluation.gamma_curves import CONTROL_ROWS, METHOD_NAMES, series_label
-from ..evaluation.gamma_curves import auc_vs_gamma as auc_vs_gamma
+# the AUC-versus-gamma curves, their bands and figures live below (evaluation.gamma_curves: gamma_plots), so that
+# `wildgan report STUDY_DIR` draws the study's own figures for a study that left none; the tables name the methods
+# and controls as the figures do
+from ..evaluation.gamma_curves import CONTROL_ROWS, METHOD_NAMES
 from ..evaluation.gamma_curves import seed_key as _seed_key
 from ..evaluation.metrics import PERMUTATION_MAX_IMAGES, p_text, signed_text
 from ..evaluation.rows import NOT_STUDY_ROWS, checked_lines, left_out_text, row_problem
@@ -473,35 +473,6 @@ def _p_test(r: dict[str, Any], score: str) -> str:
     if _p_vs_untrained(r, score) is None:
         return ""
     return str(_vs_untrained(r, score).get("test") or "DeLong")
-
-
-def _ci_offsets(r: dict[str, Any], score: str) -> tuple[float, float] | None:
-    """(AUC - lower, upper - AUC) of a row's 95% interval of `score`; None where _ci_half has none or the row's AUC
-    of that score is undefined."""
-    auc = (r.get("auc") or {}).get(score)
-    ci = r.get("auc_ci95")
-    if _ci_half(r, score) is None or not isinstance(auc, (int, float)) or auc != auc:
-        return None
-    lo, hi = ci[score]
-    return max(auc - lo, 0.0), max(hi - auc, 0.0)
-
-
-def auc_vs_gamma_bands(rows: list[dict[str, Any]],
-                       score: str | None = None) -> dict[str, list[tuple[float, float, float]]]:
-    """{trained series label (as auc_vs_gamma's): [(gamma, below, above)]}: how far the cells' 95% intervals over
-    their test images (auc_ci, a row's auc_ci95) reach below and above their AUC, each the mean over the cells at that
-    gamma, drawn as a band around the trained curves beside the bars of the spread over seeds. Apart, not one
-    half-width: auc_ci's intervals are lopsided near an AUC of 0 or 1 (0.880-1 for a perfect ranking of 10 anomalies
-    and 50 normal images), and a half-width band put most of that interval above an AUC of 1. Cells without an
-    interval (rows kept before them, undefined) are left out, and a gamma none of whose cells has one gets no band."""
-    reach: dict[str, dict[float, list[tuple[float, float]]]] = defaultdict(lambda: defaultdict(list))
-    for r in rows:
-        label, s = series_label(r, score)
-        o = _ci_offsets(r, s)
-        if o is not None:
-            reach[label][float(r["gamma"])].append(o)
-    return {label: [(g, sum(b for b, _ in o) / len(o), sum(a for _, a in o) / len(o)) for g, o in sorted(by_g.items())]
-            for label, by_g in reach.items()}
 
 
 def score_table(rows: list[dict[str, Any]], score: str) -> tuple[list[str], list[list[str]]]:
