@@ -49,12 +49,17 @@ def _check_numbers(obj: Any, rules: dict[str, str], prefix: str = "") -> None:
     field: '>0' positive, '>=0' non-negative, '>=1' / 'int>=0' whole numbers, '[0,1)' / '[0,1]' a fraction, 'seed'
     an int in [0, MAX_SEED] (a float seed would be truncated without a word); None
     is allowed where the field is
-    optional. Every value must also be finite."""
+    optional (annotated `X | None`). Every value must also be finite."""
+    # a null in a hand-edited config.json (score.kappa: null) passed here and failed mid-scoring as a bare TypeError:
+    # None is taken only where the field's annotation allows it (strings: `from __future__ import annotations`)
+    optional = {f.name for f in dataclasses.fields(obj) if "None" in (t.strip() for t in str(f.type).split("|"))}
     for name, rule in rules.items():
         v = getattr(obj, name)
-        if v is None:
+        if v is None and name in optional:
             continue
-        if rule == "seed":
+        if v is None:
+            ok = False
+        elif rule == "seed":
             # (numpy integers too: a seed taken from an array of seeds)
             ok = isinstance(v, numbers.Integral) and not isinstance(v, bool) and 0 <= int(v) <= MAX_SEED
             if ok and type(v) is not int:

@@ -246,3 +246,26 @@ def test_squares_old_name_is_read_in_one_place_by_all_its_readers(tmp_path, monk
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert read_run_config(run).data.square == "letterbox"
+
+
+def test_a_null_where_a_number_belongs_is_refused_naming_the_field_and_the_file(tmp_path) -> None:
+    """score.kappa: null in a hand-edited config.json passed the checks (None read as 'optional' for every field)
+    and failed mid-scoring as a bare TypeError; only fields annotated `X | None` take None."""
+    import json
+
+    from wildgan.config import ScoreConfig, read_run_config
+
+    for make, name in ((ScoreConfig, "kappa"), (ScoreConfig, "lam"), (TrainConfig, "lr"), (SearchConfig, "steps"),
+                       (FAnoGANConfig, "kappa"), (DataConfig, "seed")):
+        with pytest.raises(ConfigError, match=f"{name} must be .*, got None"):
+            make(**{name: None})
+    # the optional ones still take None
+    assert TrainConfig(total_kimg=None, minutes=None, checkpoint_kimg=None, keep_checkpoints=None).minutes is None
+    assert FAnoGANConfig(gan_iters=None).gan_iters is None
+    run, _ = _run_dir(tmp_path)
+    d = json.loads((run / "config.json").read_text())
+    d["score"]["kappa"] = None
+    (run / "config.json").write_text(json.dumps(d))
+    with pytest.raises(ConfigError, match=re.escape(f"{run / 'config.json'}: score.kappa must be a number >= 0, "
+                                                    f"got None")):
+        read_run_config(run)
