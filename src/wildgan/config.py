@@ -715,6 +715,22 @@ def run_config_from_dict(d: dict[str, Any], check_types: bool = False) -> RunCon
                      search=from_dict(SearchConfig, d.get("search", {}), c))
 
 
+def check_run_config_types(d: dict[str, Any]) -> None:
+    """Refuse a value of the wrong scalar type in a run config's sections (as from_dict's check_types does), naming
+    it by section and key as the file has it (`train.ema_warmup must be bool, got 'no'`). Unknown keys and sections
+    are left to run_config_from_dict."""
+    sections = {"data": DataConfig, "net": NetConfig, "train": TrainConfig, "score": ScoreConfig,
+                "fanogan": FAnoGANConfig, "search": SearchConfig}
+    for key, cls in sections.items():
+        sec = d.get(key)
+        if not isinstance(sec, dict):
+            continue
+        names = {f.name: f for f in dataclasses.fields(cls)}
+        for k, v in sec.items():
+            if k in names and (msg := _type_error(key, names[k], v)):
+                raise ConfigError(msg)
+
+
 # what f-AnoGAN runs recorded before the BatchNorm fields existed were trained with (PyTorch's defaults)
 FANOGAN_LEGACY_BN = {"bn_eps": 1e-5, "bn_decay": 0.9, "bn_warmup": False}
 
@@ -789,6 +805,9 @@ def read_run_config(run_dir: Any) -> RunConfig:
                           f"a {type(raw).__name__})")
     try:
         cfg = run_config_from_dict(raw)
+        # then the types the checks above leave alone: a hand-edited `"ema_warmup": "no"` was read as true, and
+        # `"data": 5` failed later as a bare TypeError (annotations have only widened, to `X | None`: older runs read)
+        check_run_config_types(raw)
     except ConfigError as e:
         # e.g. a hand-edited field: the message says what is wrong, the prefix says in which file
         raise ConfigError(f"{p}: {e}") from None
