@@ -713,8 +713,34 @@ def _resume_config(argv: Sequence[str]) -> list[str]:
         extra = ["--data", info["source"]]       # a run of an older version recorded a relative path
     elif known.data is None:
         refuse_if_gone(data)
+    _warn_if_run_files_disagree(Path(known.out))
     _eprint(f"wildgan: resuming with the settings of {saved}")
     return [*argv, "--config", str(saved), *extra]
+
+
+def _warn_if_run_files_disagree(run: Path) -> None:
+    """A run's config.json and config.yaml that differ (one edited by hand): `--resume` alone takes config.yaml's
+    settings and checks them against config.json, so an edit of config.json's total_kimg was dropped in silence (or
+    refused as shorter than trained), and one of its lr refused as "settings that differ from the saved run", options
+    the user had not typed, without a word of the two files."""
+    from .config import RunConfig, read_run_config, run_config_file
+    from .errors import warn_user
+    from .training.run import run_differences
+
+    try:
+        from_json, from_yaml = read_run_config(run), run_config_file(run / "config.yaml")
+    except (WildganError, OSError):
+        return                 # a file that does not read: the resume's own reading of it says which
+    if not isinstance(from_yaml, RunConfig):
+        return
+    # not the data path: read_run_config names the data of an older run as split.json or the sample's name does,
+    # which a config.yaml recorded relative or by the sample's path does not, and the resume reads it so anyway
+    from_yaml = replace(from_yaml, data=replace(from_yaml.data, data=from_json.data.data))
+    apart = run_differences(from_json, from_yaml, frozenset())
+    if apart:
+        warn_user(f"{run}: its config.json and config.yaml disagree (edited by hand?): {'; '.join(apart)} "
+                  f"(config.json -> config.yaml); --resume continues with config.yaml's settings and refuses those "
+                  f"that define another run than config.json's: make the two files say the same")
 
 
 def _set_from_config(p: argparse.ArgumentParser, argv: Sequence[str]) -> None:

@@ -49,12 +49,17 @@ def _check_numbers(obj: Any, rules: dict[str, str], prefix: str = "") -> None:
     field: '>0' positive, '>=0' non-negative, '>=1' / 'int>=0' whole numbers, '[0,1)' / '[0,1]' a fraction, 'seed'
     an int in [0, MAX_SEED] (a float seed would be truncated without a word); None
     is allowed where the field is
-    optional. Every value must also be finite."""
+    optional (annotated `X | None`). Every value must also be finite."""
+    # a null in a hand-edited config.json (score.kappa: null) passed here and failed mid-scoring as a bare TypeError:
+    # None is taken only where the field's annotation allows it (strings: `from __future__ import annotations`)
+    optional = {f.name for f in dataclasses.fields(obj) if "None" in (t.strip() for t in str(f.type).split("|"))}
     for name, rule in rules.items():
         v = getattr(obj, name)
-        if v is None:
+        if v is None and name in optional:
             continue
-        if rule == "seed":
+        if v is None:
+            ok = False
+        elif rule == "seed":
             # (numpy integers too: a seed taken from an array of seeds)
             ok = isinstance(v, numbers.Integral) and not isinstance(v, bool) and 0 <= int(v) <= MAX_SEED
             if ok and type(v) is not int:
@@ -710,6 +715,22 @@ def run_config_from_dict(d: dict[str, Any], check_types: bool = False) -> RunCon
                      search=from_dict(SearchConfig, d.get("search", {}), c))
 
 
+def check_run_config_types(d: dict[str, Any]) -> None:
+    """Refuse a value of the wrong scalar type in a run config's sections (as from_dict's check_types does), naming
+    it by section and key as the file has it (`train.ema_warmup must be bool, got 'no'`). Unknown keys and sections
+    are left to run_config_from_dict."""
+    sections = {"data": DataConfig, "net": NetConfig, "train": TrainConfig, "score": ScoreConfig,
+                "fanogan": FAnoGANConfig, "search": SearchConfig}
+    for key, cls in sections.items():
+        sec = d.get(key)
+        if not isinstance(sec, dict):
+            continue
+        names = {f.name: f for f in dataclasses.fields(cls)}
+        for k, v in sec.items():
+            if k in names and (msg := _type_error(key, names[k], v)):
+                raise ConfigError(msg)
+
+
 # what f-AnoGAN runs recorded before the BatchNorm fields existed were trained with (PyTorch's defaults)
 FANOGAN_LEGACY_BN = {"bn_eps": 1e-5, "bn_decay": 0.9, "bn_warmup": False}
 
@@ -784,6 +805,9 @@ def read_run_config(run_dir: Any) -> RunConfig:
                           f"a {type(raw).__name__})")
     try:
         cfg = run_config_from_dict(raw)
+        # then the types the checks above leave alone: a hand-edited `"ema_warmup": "no"` was read as true, and
+        # `"data": 5` failed later as a bare TypeError (annotations have only widened, to `X | None`: older runs read)
+        check_run_config_types(raw)
     except ConfigError as e:
         # e.g. a hand-edited field: the message says what is wrong, the prefix says in which file
         raise ConfigError(f"{p}: {e}") from None

@@ -641,6 +641,56 @@ def test_resume_alone_continues_the_run_as_it_was_configured(tiny_npz, tmp_path,
     assert trained == ["0.128", "0.192"], log          # each finished session once, with the images it reached
 
 
+def test_a_damaged_final_network_file_says_that_resume_writes_it_again_and_it_does(tiny_npz, tmp_path, capsys):
+    # a truncated network-final.safetensors (an interrupted copy) was a bare "checksum mismatch" for score, report and
+    # export, though `train --resume` of the finished run writes it again, byte for byte, from its newest checkpoint
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.1",
+                 "--phase-kimg", "0.03", "--threads", "1", "--no-progress", "--out", str(out)]) == 0
+    weights = out / "network-final.safetensors"
+    good = weights.read_bytes()
+    weights.write_bytes(good[:500])
+    capsys.readouterr()
+    assert main(["score", str(out), "--no-progress", "--out", str(tmp_path / "s.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "checksum mismatch" in err and f"`wildgan train --out {out} --resume` writes the final networks again" \
+        in err, err
+    assert main(["train", "--out", str(out), "--resume", "--no-progress"]) == 0
+    assert weights.read_bytes() == good
+    assert main(["score", str(out), "--no-progress", "--out", str(tmp_path / "s.csv")]) == 0
+    # without checkpoints to write it from, no such advice
+    weights.write_bytes(good[:500])
+    shutil.rmtree(out / "checkpoints")
+    capsys.readouterr()
+    assert main(["score", str(out), "--no-progress", "--out", str(tmp_path / "s.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "checksum mismatch" in err and "--resume" not in err, err
+
+
+def test_resume_warns_when_the_runs_config_json_and_yaml_disagree(tiny_npz, tmp_path, capsys):
+    # config.json edited by hand (lr): `--resume` alone reads config.yaml and checks it against config.json, so it was
+    # refused for "settings that differ from the saved run" that the user never typed, with no word of the two files
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", "--total-kimg", "0.1",
+                 "--phase-kimg", "0.03", "--threads", "1", "--no-progress", "--out", str(out)]) == 0
+    cfg = json.loads((out / "config.json").read_text())
+    cfg["train"]["lr"] = 0.002
+    (out / "config.json").write_text(json.dumps(cfg))
+    capsys.readouterr()
+    with pytest.warns(WildganWarning, match=re.escape(f"{out}: its config.json and config.yaml disagree (edited by "
+                                                      f"hand?): train.lr: 0.002 -> 0.001 (config.json -> "
+                                                      f"config.yaml); --resume continues with config.yaml's")):
+        assert main(["train", "--out", str(out), "--resume", "--no-progress"]) == 2
+    assert "train.lr: 0.002 -> 0.001" in capsys.readouterr().err
+    # a refusal for options typed, the files agreeing: no such warning
+    cfg["train"]["lr"] = 0.001
+    (out / "config.json").write_text(json.dumps(cfg))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", WildganWarning)
+        assert main(["train", "--out", str(out), "--resume", "--lr", "0.003", "--no-progress"]) == 2
+    assert "train.lr: 0.001 -> 0.003" in capsys.readouterr().err
+
+
 def test_file_system_errors_are_one_line(tmp_path, capsys, monkeypatch):
     import wildgan.training.run as run_mod
 

@@ -246,3 +246,45 @@ def test_squares_old_name_is_read_in_one_place_by_all_its_readers(tmp_path, monk
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert read_run_config(run).data.square == "letterbox"
+
+
+def test_a_null_where_a_number_belongs_is_refused_naming_the_field_and_the_file(tmp_path) -> None:
+    """score.kappa: null in a hand-edited config.json passed the checks (None read as 'optional' for every field)
+    and failed mid-scoring as a bare TypeError; only fields annotated `X | None` take None."""
+    import json
+
+    from wildgan.config import ScoreConfig, read_run_config
+
+    for make, name in ((ScoreConfig, "kappa"), (ScoreConfig, "lam"), (TrainConfig, "lr"), (SearchConfig, "steps"),
+                       (FAnoGANConfig, "kappa"), (DataConfig, "seed")):
+        with pytest.raises(ConfigError, match=f"{name} must be .*, got None"):
+            make(**{name: None})
+    # the optional ones still take None
+    assert TrainConfig(total_kimg=None, minutes=None, checkpoint_kimg=None, keep_checkpoints=None).minutes is None
+    assert FAnoGANConfig(gan_iters=None).gan_iters is None
+    run, _ = _run_dir(tmp_path)
+    d = json.loads((run / "config.json").read_text())
+    d["score"]["kappa"] = None
+    (run / "config.json").write_text(json.dumps(d))
+    with pytest.raises(ConfigError, match=re.escape(f"{run / 'config.json'}: ") + r".*kappa must be .*got None"):
+        read_run_config(run)
+
+
+@pytest.mark.parametrize("section, key, value", [("train", "ema_warmup", "no"), ("data", "data", 5),
+                                                 ("train", "tensorboard", "yes"), ("data", "skip_bad", "no"),
+                                                 ("data", "test_fraction", "x")])
+def test_a_run_config_json_with_a_value_of_the_wrong_type_is_refused_naming_the_file(tmp_path, section, key,
+                                                                                      value) -> None:
+    """A hand-edited run config.json is type-checked as a --config file is: "ema_warmup": "no" was read as true in
+    silence, and "data": 5 failed later as a bare TypeError."""
+    import json
+
+    from wildgan.config import read_run_config
+
+    run, _ = _run_dir(tmp_path)
+    d = json.loads((run / "config.json").read_text())
+    d[section][key] = value
+    (run / "config.json").write_text(json.dumps(d))
+    with pytest.raises(ConfigError, match=re.escape(f"{run / 'config.json'}: {section}.{key} must be ") + ".*got "
+                                          + re.escape(repr(value))):
+        read_run_config(run)

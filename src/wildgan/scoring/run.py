@@ -125,7 +125,18 @@ def load_model(run_dir: Path, device: str | torch.device = "auto", checkpoint: P
     cfg = read_run_config(run_dir)
     dev = resolve_device(device)
     path = Path(checkpoint) if checkpoint else final_checkpoint(run_dir)
-    nets, meta = _load_networks(cfg, path, dev)
+    try:
+        nets, meta = _load_networks(cfg, path, dev)
+    except ckpt.NewerFormatError:
+        raise
+    except CheckpointError as e:
+        # a truncated or damaged final file (an interrupted copy) beside the run's checkpoints: a --resume of the
+        # finished run writes it again from the newest good one (the same networks), which the error alone hid
+        if (checkpoint is None and path.parent == Path(run_dir) and cfg.method != "fanogan"
+                and ckpt.list_checkpoints(Path(run_dir) / "checkpoints")):
+            raise CheckpointError(f"{e}; `wildgan train --out {run_dir} --resume` writes the final networks again "
+                                  f"from the run's newest good checkpoint") from None
+        raise
     _check_same_architecture(cfg, meta, path, run_dir)
     if checkpoint is None and path.parent.name == "checkpoints":
         # e.g. a run still training, or stopped before its end: say so, the scores are those of a partial model
