@@ -203,7 +203,10 @@ PERMUTATION_MAX_IMAGES = 5000     # ... and there are at most this many images (
 PERMUTATION_EXACT_CELLS = 10 ** 8  # exact where images x (the statistic's range) is at most this, else Monte-Carlo
 PERMUTATION_DRAWS = 2 ** 14       # Monte-Carlo draws: p's own standard error at most 0.0017 at p = 0.05
 PERMUTATION_SEED = 20261202       # fixed: the same scores give the same p on every run
-_PERMUTATION_BLOCK = 1 << 22      # draws x images held at a time (32 MiB of float64)
+_PERMUTATION_BLOCK = 1 << 22      # random bytes of the draws held at a time (4 MiB)
+# A weight shared by this many images or more gets one binomial draw (~25-85 ns, whatever the count) instead of a
+# sign each (~0.3 ns an image through the byte tables): about where the two cost the same (2-core VM, numpy 2.4).
+_BINOMIAL_FROM = 256
 
 
 def _swap_weights(labels: np.ndarray, ra: np.ndarray, rb: np.ndarray) -> np.ndarray:
@@ -214,17 +217,23 @@ def _swap_weights(labels: np.ndarray, ra: np.ndarray, rb: np.ndarray) -> np.ndar
     Why: a pair (anomaly i, normal j) adds f(t_i, t_j) = psi(x_i, x_j) - psi(y_i, y_j) (psi twice the Mann-Whitney
     kernel, x the first vector after the swap, y the second). Swapping both images negates f, and swapping i only
     gives minus swapping j only, so f = (t_i + t_j) / 2 f00 + (t_j - t_i) / 2 f10 (f00: no swap; f10: i swapped):
-    linear in the signs, and twice each image's share of it is an integer."""
-    pos, neg = labels == 1, labels == 0
+    linear in the signs, and twice each image's share of it is an integer. An image's share sums psi against every
+    image of the other class, which a search in that class's sorted ranks counts (2 #below + #equal): O(N log N)
+    time and O(N) memory, where the anomalies x normal images table of pairs took O(m n) of both."""
+    pos = labels == 1
+    ap, an, bp, bn = ra[pos], ra[~pos], rb[pos], rb[~pos]
 
-    def psi(u: np.ndarray, v: np.ndarray) -> np.ndarray:
-        return 2 * (u[:, None] > v[None, :]).astype(np.int64) + (u[:, None] == v[None, :])
+    def against(others: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """sum over `others` of psi(x_i, other): 2 #(others < x_i) + #(others == x_i), for every x_i."""
+        s = np.sort(others)
+        return np.searchsorted(s, x, "left") + np.searchsorted(s, x, "right")
 
-    f00 = psi(ra[pos], ra[neg]) - psi(rb[pos], rb[neg])
-    f10 = psi(rb[pos], ra[neg]) - psi(ra[pos], rb[neg])
     w = np.empty(len(labels), np.int64)
-    w[pos] = (f00 - f10).sum(axis=1)
-    w[neg] = (f00 + f10).sum(axis=0)
+    # anomaly i: sum_j (f00 - f10) = psi(a_i, a_j) - psi(b_i, b_j) - psi(b_i, a_j) + psi(a_i, b_j)
+    w[pos] = against(an, ap) - against(bn, bp) - against(an, bp) + against(bn, ap)
+    # normal j: sum_i (f00 + f10) = psi(a_i, a_j) - psi(b_i, b_j) + psi(b_i, a_j) - psi(a_i, b_j), where
+    # sum_i psi(u_i, v) = 2 m - against(u, v)
+    w[~pos] = -against(ap, an) + against(bp, bn) - against(bp, an) + against(ap, bn)
     return w                                          # (twice the shares: sum w = 2 (2U(ra) - 2U(rb)))
 
 
@@ -247,6 +256,40 @@ def _sign_sum_tail(w: np.ndarray, observed: int) -> float:
     return min(1.0, float(dist[np.abs(sums) >= observed].sum()))
 
 
+def _monte_carlo_as_large(w: np.ndarray, observed: int, draws: int, rng: np.random.Generator) -> int:
+    """How many of `draws` random swaps (each sign t_i fair and independent) give |sum t_i w_i| >= observed.
+
+    Each draw's sum has the distribution of one drawn a sign an image, so the count is Binomial(draws, exact p) as
+    before 2026-12-03, drawn more cheaply (the random stream, so a seed's p, changed then):
+    * images of equal weight v enter only through how many of them are swapped: the c images of one weight add
+      v (c - 2 B), B ~ Binomial(c, 1/2), one draw where c >= _BINOMIAL_FROM (with few anomalies the normal images'
+      weights take a few dozen values, |w| <= 4 m: some 20 binomials a draw instead of 60,000 signs);
+    * the other images' signs are random bytes, 8 images a byte, each byte read through a table of the 256 sums of
+      its images' weights that it swaps (one look-up per 8 images, integers throughout, so exact).
+    The sum is then sum(w) - 2 (the weights swapped)."""
+    values, counts = np.unique(w, return_counts=True)
+    big = counts >= _BINOMIAL_FROM
+    b_values, b_counts = values[big], counts[big]
+    single = np.repeat(values[~big], counts[~big])
+    single = np.r_[single, np.zeros(-len(single) % 8, np.int64)]          # (zero weights pad the last byte)
+    bits = (np.arange(256)[:, None] >> np.arange(8)) & 1                      # [byte value, bit]
+    tables = single.reshape(-1, 8) @ bits.T                                  # [byte, byte value]: weights swapped
+    total = int(w.sum())
+    block = max(1, _PERMUTATION_BLOCK // max(1, len(tables)))
+    as_large = 0
+    for start in range(0, draws, block):
+        k = min(block, draws - start)
+        swapped = np.zeros(k, np.int64)
+        for v, c in zip(b_values, b_counts):           # (one count at a time: numpy sets up its sampler once)
+            swapped += int(v) * rng.binomial(int(c), 0.5, k)
+        if len(tables):
+            r = np.frombuffer(rng.bytes(len(tables) * k), np.uint8).reshape(len(tables), k)
+            for table, row in zip(tables, r):            # (one byte of every draw at a time: a row is contiguous)
+                swapped += table[row]
+        as_large += int((np.abs(total - 2 * swapped) >= observed).sum())
+    return as_large
+
+
 def paired_permutation_p(labels: np.ndarray, first: np.ndarray, second: np.ndarray) -> tuple[float, str]:
     """(two-sided p-value of 'the two scores rank the images alike', the test: 'exact permutation' or 'Monte-Carlo
     permutation') by the paired permutation test of Bandos, Rockette & Gur (2005, Stat Med 24:2873, 'A permutation
@@ -261,7 +304,12 @@ def paired_permutation_p(labels: np.ndarray, first: np.ndarray, second: np.ndarr
     PERMUTATION_EXACT_CELLS ('exact permutation'). Otherwise PERMUTATION_DRAWS random swaps (each image's with
     probability 1/2) from a generator seeded with PERMUTATION_SEED, so the same scores give the same p on every run,
     and p = (1 + swaps at least as large) / (1 + draws) (Phipson & Smyth 2010), which keeps the test's size at
-    alpha: its own standard error is at most 0.0017 at p = 0.05 ('Monte-Carlo permutation').
+    alpha: its own standard error is at most 0.0017 at p = 0.05 ('Monte-Carlo permutation'). The swaps are drawn
+    through the weights (_monte_carlo_as_large: a binomial per weight that many images share, a random byte per 8
+    other images), so a test costs about the same at 60,000 images as at 5,000 (20-35 ms with 5 anomalies,
+    benchmarks/paired_test_speed.py). That p has the distribution that a sign drawn per image gave up to
+    2026-12-03, but not its values: the same seed draws other swaps, so a given test set's p moved by its
+    Monte-Carlo error (0.0017 at p = 0.05).
 
     Exact only under exchangeability: two scores of equal AUC whose ROC curves differ in shape can be told apart by
     it (benchmarks/auc_paired_size.py measures how often). nan where roc_auc is (one class, a non-finite score)."""
@@ -279,13 +327,7 @@ def paired_permutation_p(labels: np.ndarray, first: np.ndarray, second: np.ndarr
     w, observed = w // g, observed // g
     if len(w) * 2 * int(w.sum()) <= PERMUTATION_EXACT_CELLS:
         return _sign_sum_tail(w, observed), "exact permutation"
-    rng = np.random.default_rng(PERMUTATION_SEED)
-    wf = w.astype(np.float64)                        # (sums below 2^53: exact)
-    block = max(1, _PERMUTATION_BLOCK // len(w))
-    as_large = 0
-    for start in range(0, PERMUTATION_DRAWS, block):
-        signs = rng.integers(0, 2, (min(block, PERMUTATION_DRAWS - start), len(w)), dtype=np.int8) * 2.0 - 1.0
-        as_large += int((np.abs(signs @ wf) >= observed).sum())
+    as_large = _monte_carlo_as_large(w, observed, PERMUTATION_DRAWS, np.random.default_rng(PERMUTATION_SEED))
     return (1 + as_large) / (1 + PERMUTATION_DRAWS), "Monte-Carlo permutation"
 
 
