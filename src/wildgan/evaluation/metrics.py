@@ -197,9 +197,12 @@ def auc_score_interval(auc: float, m: int, n: int) -> tuple[float, float]:
 
 
 # auc_difference's permutation test (benchmarks/auc_paired_size.py measured where it pays, and
-# benchmarks/paired_test_calibration.py its size up to 5,000 images: RESULTS.md)
-PERMUTATION_BELOW = 10            # used where the smaller class has fewer images than this ...
-PERMUTATION_MAX_IMAGES = 5000     # ... and there are at most this many images (the largest size measured)
+# benchmarks/paired_test_calibration.py its size from 500 to 60,000 images: RESULTS.md)
+# Used where the smaller class has fewer images than this, on any number of images: up to 2026-12-03 only up to
+# 5,000 images (2,000 before), for the cost of the sign per image that the Monte-Carlo drew (up to 10 s a test at
+# 60,000); now drawn through the weights it costs 16-35 ms there with 5 anomalies (benchmarks/paired_test_speed.py),
+# and DeLong's test, liberal with few anomalies at every size measured, is no longer needed for the cost.
+PERMUTATION_BELOW = 10
 PERMUTATION_EXACT_CELLS = 10 ** 8  # exact where images x (the statistic's range) is at most this, else Monte-Carlo
 PERMUTATION_DRAWS = 2 ** 14       # Monte-Carlo draws: p's own standard error at most 0.0017 at p = 0.05
 PERMUTATION_SEED = 20261202       # fixed: the same scores give the same p on every run
@@ -306,10 +309,10 @@ def paired_permutation_p(labels: np.ndarray, first: np.ndarray, second: np.ndarr
     and p = (1 + swaps at least as large) / (1 + draws) (Phipson & Smyth 2010), which keeps the test's size at
     alpha: its own standard error is at most 0.0017 at p = 0.05 ('Monte-Carlo permutation'). The swaps are drawn
     through the weights (_monte_carlo_as_large: a binomial per weight that many images share, a random byte per 8
-    other images), so a test costs about the same at 60,000 images as at 5,000 (20-35 ms with 5 anomalies,
-    benchmarks/paired_test_speed.py). That p has the distribution that a sign drawn per image gave up to
-    2026-12-03, but not its values: the same seed draws other swaps, so a given test set's p moved by its
-    Monte-Carlo error (0.0017 at p = 0.05).
+    other images), so a test costs little more at 60,000 images than at 5,000 (16 and 6 ms with 5 anomalies, 2.7
+    and 0.25 s before: benchmarks/paired_test_speed.py, RESULTS.md). That p has the distribution that a sign drawn
+    per image gave up to 2026-12-03, but not its values: the same seed draws other swaps, so a given test set's p
+    moved by its Monte-Carlo error (0.0017 at p = 0.05).
 
     Exact only under exchangeability: two scores of equal AUC whose ROC curves differ in shape can be told apart by
     it (benchmarks/auc_paired_size.py measures how often). nan where roc_auc is (one class, a non-finite score)."""
@@ -332,8 +335,9 @@ def paired_permutation_p(labels: np.ndarray, first: np.ndarray, second: np.ndarr
 
 
 def uses_permutation(m: int, n: int) -> bool:
-    """Whether auc_difference's p of m anomalies and n normal images is the permutation test's (else DeLong's)."""
-    return 0 < min(m, n) < PERMUTATION_BELOW and m + n <= PERMUTATION_MAX_IMAGES
+    """Whether auc_difference's p of m anomalies and n normal images is the permutation test's (else DeLong's):
+    where the smaller class has under PERMUTATION_BELOW images, however many the other has."""
+    return 0 < min(m, n) < PERMUTATION_BELOW
 
 
 def auc_difference(labels: np.ndarray, first: np.ndarray, second: np.ndarray) -> dict[str, Any]:
@@ -342,24 +346,21 @@ def auc_difference(labels: np.ndarray, first: np.ndarray, second: np.ndarray) ->
     hard) cancels. nan where undefined.
 
     'se' is DeLong's (DeLong, DeLong & Clarke-Pearson 1988). 'p' is DeLong's paired test ('test': 'DeLong'), a normal
-    approximation, except on small test sets (uses_permutation: the smaller class under PERMUTATION_BELOW images,
-    at most PERMUTATION_MAX_IMAGES images), where it is paired_permutation_p's ('exact permutation' or 'Monte-Carlo
-    permutation'): there DeLong's test rejected equal AUCs in up to 12% of binormal test sets of 5 + 50 images
-    at alpha 0.05 (benchmarks/auc_paired_size.py, RESULTS.md), the permutation test in at most 5-7% where the two
-    ROC curves have one shape (its own null hypothesis), but up to 11-14% where they cross and the scores are
+    approximation, except where a class is small (uses_permutation: the smaller class under PERMUTATION_BELOW
+    images, however many images there are), where it is paired_permutation_p's ('exact permutation' or
+    'Monte-Carlo permutation'): there DeLong's test rejected equal AUCs in up to 12% of binormal test sets of 5 + 50
+    images at alpha 0.05 (benchmarks/auc_paired_size.py, RESULTS.md), the permutation test in at most 5-7% where the
+    two ROC curves have one shape (its own null hypothesis), but up to 11-14% where they cross and the scores are
     strongly correlated. From PERMUTATION_BELOW images of the smaller class on, DeLong's size stayed near 5% (at
     most 8.7% in the cells of 1,000 samples) and the permutation test's crossing-curve excess grew (14-18% at
     10 + 100 to 20 + 200), so DeLong's is kept there. A small class among many images keeps DeLong's too small a p:
-    at 5 + 2,000 and 9 + 2,000 its size was 11% and 8.6% on average over the null cells (at most 18%), the
-    permutation test's 7.2% and 7.7% (at most 24-31% where the curves cross at AUC 0.95, rho 0.9). The 2,000 bound
-    that followed was the largest size measured, not a change seen there: benchmarks/paired_test_calibration.py
-    (RESULTS.md, 2026-12-03) found the same at 500, 2,000 and 5,000 images with 5 or 9 anomalies, DeLong's excess
-    set by the few anomalies, not shrinking with the normal images (one ROC shape: DeLong's 2.3-10.7%, the
-    permutation test's 0.7-6.3%; crossing curves: both liberal, DeLong's 5.7-23%, the permutation test's 3.3-34%,
-    worst at AUC 0.95, rho 0.9). So the permutation test goes up to PERMUTATION_MAX_IMAGES = 5,000, the largest size
-    measured (up to 0.4 s a test there, DeLong's 1 ms). Above it DeLong's is kept for the cost (the Monte-Carlo
-    test's grows with the images: 1-4 s at 20,000, up to 10 s at 60,000), though its size there is most likely
-    as liberal as at 5,000 images.
+    benchmarks/paired_test_calibration.py (RESULTS.md, 2026-12-03) found its excess set by the few anomalies, not
+    shrinking with the normal images, at 500 to 60,000 images with 5 or 9 anomalies (one ROC shape: DeLong's
+    2.3-12%, the permutation test's 0.7-8%, within the Monte-Carlo noise of 5%; crossing curves: both liberal,
+    DeLong's 5.7-25%, the permutation test's 3.3-37%, worst at AUC 0.95, rho 0.9). The permutation test was kept to
+    at most 2,000 and then 5,000 images for its cost (up to 10 s a test at 60,000 images); drawn through its weights
+    since 2026-12-03 it costs 16-35 ms there with 5 anomalies (benchmarks/paired_test_speed.py; DeLong's about 9 ms),
+    so there is no bound on the images any more.
 
     DeLong's standard error is 0 where both scores rank every pair alike (identical scores, both AUCs 1): equal AUCs
     then give p 1. Unequal AUCs with it 0 (each AUC 0, 1, or of scores all tied) would give p 0 on any number of
