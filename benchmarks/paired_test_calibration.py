@@ -1,9 +1,10 @@
 #!/usr/bin/env python
 """Are the paired tests of two AUCs calibrated on larger test sets? The type-I error rate at alpha 0.05 of DeLong's
 paired test and of the paired permutation test (Bandos, Rockette & Gur 2005) where the two scores have the same
-true AUC, on test sets of 500, 2,000 and 5,000 images, and the time a test takes: to check where
-`wildgan.evaluation.auc_difference` switches from the permutation test to DeLong's (PERMUTATION_MAX_IMAGES, which
-benchmarks/auc_paired_size.py measured up to about 2,000 images only).
+true AUC, on test sets of 500, 2,000 and 5,000 images (20,000 and 60,000 with --sizes), and the time a test takes:
+to check where `wildgan.evaluation.auc_difference` switches from the permutation test to DeLong's (a bound on the
+images, PERMUTATION_MAX_IMAGES, which benchmarks/auc_paired_size.py measured up to about 2,000 images only: 2,000,
+then 5,000, then none from 2026-12-03, once the permutation test cost little more at 60,000 images than DeLong's).
 
 The scores are auc_paired_size.py's binormal pair (imported from it, so that the two studies' cells are the same
 model): the first's normal images N(0, 1), anomalies N(d1, 1); the second's noise correlated rho with the first's,
@@ -22,6 +23,7 @@ A cell's rejection rate has a Monte-Carlo standard error of about sqrt(0.05 * 0.
 
     OMP_NUM_THREADS=1 python benchmarks/paired_test_calibration.py     # the default grid: about 20 min, one core
     OMP_NUM_THREADS=1 python benchmarks/paired_test_calibration.py --reps 100 --sizes 500 --anomalies 5
+    OMP_NUM_THREADS=1 python benchmarks/paired_test_calibration.py --reps 200 --sizes 20000,60000   # about 2 min
 """
 
 from __future__ import annotations

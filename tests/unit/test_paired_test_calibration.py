@@ -1,6 +1,6 @@
 """benchmarks/paired_test_calibration.py measured DeLong's paired test with its own p (auc_difference runs the
 permutation test instead on the small classes the benchmark is about); a p computed otherwise than auc_difference's
-would have put numbers that are not DeLong's into RESULTS.md and the choice of PERMUTATION_MAX_IMAGES."""
+would have put numbers that are not DeLong's into RESULTS.md and the choice of where auc_difference uses which test."""
 
 from __future__ import annotations
 

@@ -798,18 +798,19 @@ def test_the_paired_permutation_p_does_not_depend_on_the_scores_scales():
 
 
 def test_auc_difference_permutes_only_small_test_sets():
-    """The switch: the permutation test where the smaller class has fewer than PERMUTATION_BELOW images and there
-    are at most PERMUTATION_MAX_IMAGES images, DeLong's normal p elsewhere (where its size was near 5%,
-    benchmarks/auc_paired_size.py)."""
+    """The switch: the permutation test where the smaller class has fewer than PERMUTATION_BELOW images, however
+    many images there are (a bound of 5,000 images until 2026-12-03, for the cost), DeLong's normal p elsewhere
+    (where its size was near 5%, benchmarks/auc_paired_size.py)."""
     from wildgan.evaluation import metrics
 
-    below, most = metrics.PERMUTATION_BELOW, metrics.PERMUTATION_MAX_IMAGES
-    assert metrics.uses_permutation(below - 1, most - below + 1) and metrics.uses_permutation(most - 2, 2)
-    assert not metrics.uses_permutation(below, below) and not metrics.uses_permutation(below - 1, most)
+    below = metrics.PERMUTATION_BELOW
+    assert metrics.uses_permutation(below - 1, 100_000) and metrics.uses_permutation(1_000_000, 2)
+    assert not metrics.uses_permutation(below, below) and not metrics.uses_permutation(below, 100_000)
     assert not metrics.uses_permutation(0, 20)
     rng = np.random.default_rng(6)
     for m, n, test in ((below - 1, 3 * below, "exact permutation"), (below, 3 * below, "DeLong"),
-                       (3 * below, below - 1, "exact permutation"), (2, most - 1, "DeLong")):
+                       (3 * below, below - 1, "exact permutation"), (2, 19_999, "Monte-Carlo permutation"),
+                       (below, 19_990, "DeLong")):
         y = np.r_[np.ones(m, int), np.zeros(n, int)]
         a, b = rng.normal(size=m + n) + y, rng.normal(size=m + n) + 0.5 * y
         d = metrics.auc_difference(y, a, b)

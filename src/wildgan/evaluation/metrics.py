@@ -197,13 +197,19 @@ def auc_score_interval(auc: float, m: int, n: int) -> tuple[float, float]:
 
 
 # auc_difference's permutation test (benchmarks/auc_paired_size.py measured where it pays, and
-# benchmarks/paired_test_calibration.py its size up to 5,000 images: RESULTS.md)
-PERMUTATION_BELOW = 10            # used where the smaller class has fewer images than this ...
-PERMUTATION_MAX_IMAGES = 5000     # ... and there are at most this many images (the largest size measured)
+# benchmarks/paired_test_calibration.py its size from 500 to 60,000 images: RESULTS.md)
+# Used where the smaller class has fewer images than this, on any number of images: up to 2026-12-03 only up to
+# 5,000 images (2,000 before), for the cost of the sign per image that the Monte-Carlo drew (up to 10 s a test at
+# 60,000); now drawn through the weights it costs 16-35 ms there with 5 anomalies (benchmarks/paired_test_speed.py),
+# and DeLong's test, liberal with few anomalies at every size measured, is no longer needed for the cost.
+PERMUTATION_BELOW = 10
 PERMUTATION_EXACT_CELLS = 10 ** 8  # exact where images x (the statistic's range) is at most this, else Monte-Carlo
 PERMUTATION_DRAWS = 2 ** 14       # Monte-Carlo draws: p's own standard error at most 0.0017 at p = 0.05
 PERMUTATION_SEED = 20261202       # fixed: the same scores give the same p on every run
-_PERMUTATION_BLOCK = 1 << 22      # draws x images held at a time (32 MiB of float64)
+_PERMUTATION_BLOCK = 1 << 22      # random bytes of the draws held at a time (4 MiB)
+# A weight shared by this many images or more gets one binomial draw (~25-85 ns, whatever the count) instead of a
+# sign each (~0.3 ns an image through the byte tables): about where the two cost the same (2-core VM, numpy 2.4).
+_BINOMIAL_FROM = 256
 
 
 def _swap_weights(labels: np.ndarray, ra: np.ndarray, rb: np.ndarray) -> np.ndarray:
@@ -214,17 +220,23 @@ def _swap_weights(labels: np.ndarray, ra: np.ndarray, rb: np.ndarray) -> np.ndar
     Why: a pair (anomaly i, normal j) adds f(t_i, t_j) = psi(x_i, x_j) - psi(y_i, y_j) (psi twice the Mann-Whitney
     kernel, x the first vector after the swap, y the second). Swapping both images negates f, and swapping i only
     gives minus swapping j only, so f = (t_i + t_j) / 2 f00 + (t_j - t_i) / 2 f10 (f00: no swap; f10: i swapped):
-    linear in the signs, and twice each image's share of it is an integer."""
-    pos, neg = labels == 1, labels == 0
+    linear in the signs, and twice each image's share of it is an integer. An image's share sums psi against every
+    image of the other class, which a search in that class's sorted ranks counts (2 #below + #equal): O(N log N)
+    time and O(N) memory, where the anomalies x normal images table of pairs took O(m n) of both."""
+    pos = labels == 1
+    ap, an, bp, bn = ra[pos], ra[~pos], rb[pos], rb[~pos]
 
-    def psi(u: np.ndarray, v: np.ndarray) -> np.ndarray:
-        return 2 * (u[:, None] > v[None, :]).astype(np.int64) + (u[:, None] == v[None, :])
+    def against(others: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """sum over `others` of psi(x_i, other): 2 #(others < x_i) + #(others == x_i), for every x_i."""
+        s = np.sort(others)
+        return np.searchsorted(s, x, "left") + np.searchsorted(s, x, "right")
 
-    f00 = psi(ra[pos], ra[neg]) - psi(rb[pos], rb[neg])
-    f10 = psi(rb[pos], ra[neg]) - psi(ra[pos], rb[neg])
     w = np.empty(len(labels), np.int64)
-    w[pos] = (f00 - f10).sum(axis=1)
-    w[neg] = (f00 + f10).sum(axis=0)
+    # anomaly i: sum_j (f00 - f10) = psi(a_i, a_j) - psi(b_i, b_j) - psi(b_i, a_j) + psi(a_i, b_j)
+    w[pos] = against(an, ap) - against(bn, bp) - against(an, bp) + against(bn, ap)
+    # normal j: sum_i (f00 + f10) = psi(a_i, a_j) - psi(b_i, b_j) + psi(b_i, a_j) - psi(a_i, b_j), where
+    # sum_i psi(u_i, v) = 2 m - against(u, v)
+    w[~pos] = -against(ap, an) + against(bp, bn) - against(bp, an) + against(ap, bn)
     return w                                          # (twice the shares: sum w = 2 (2U(ra) - 2U(rb)))
 
 
@@ -247,6 +259,40 @@ def _sign_sum_tail(w: np.ndarray, observed: int) -> float:
     return min(1.0, float(dist[np.abs(sums) >= observed].sum()))
 
 
+def _monte_carlo_as_large(w: np.ndarray, observed: int, draws: int, rng: np.random.Generator) -> int:
+    """How many of `draws` random swaps (each sign t_i fair and independent) give |sum t_i w_i| >= observed.
+
+    Each draw's sum has the distribution of one drawn a sign an image, so the count is Binomial(draws, exact p) as
+    before 2026-12-03, drawn more cheaply (the random stream, so a seed's p, changed then):
+    * images of equal weight v enter only through how many of them are swapped: the c images of one weight add
+      v (c - 2 B), B ~ Binomial(c, 1/2), one draw where c >= _BINOMIAL_FROM (with few anomalies the normal images'
+      weights take a few dozen values, |w| <= 4 m: some 20 binomials a draw instead of 60,000 signs);
+    * the other images' signs are random bytes, 8 images a byte, each byte read through a table of the 256 sums of
+      its images' weights that it swaps (one look-up per 8 images, integers throughout, so exact).
+    The sum is then sum(w) - 2 (the weights swapped)."""
+    values, counts = np.unique(w, return_counts=True)
+    big = counts >= _BINOMIAL_FROM
+    b_values, b_counts = values[big], counts[big]
+    single = np.repeat(values[~big], counts[~big])
+    single = np.r_[single, np.zeros(-len(single) % 8, np.int64)]          # (zero weights pad the last byte)
+    bits = (np.arange(256)[:, None] >> np.arange(8)) & 1                      # [byte value, bit]
+    tables = single.reshape(-1, 8) @ bits.T                                  # [byte, byte value]: weights swapped
+    total = int(w.sum())
+    block = max(1, _PERMUTATION_BLOCK // max(1, len(tables)))
+    as_large = 0
+    for start in range(0, draws, block):
+        k = min(block, draws - start)
+        swapped = np.zeros(k, np.int64)
+        for v, c in zip(b_values, b_counts):           # (one count at a time: numpy sets up its sampler once)
+            swapped += int(v) * rng.binomial(int(c), 0.5, k)
+        if len(tables):
+            r = np.frombuffer(rng.bytes(len(tables) * k), np.uint8).reshape(len(tables), k)
+            for table, row in zip(tables, r):            # (one byte of every draw at a time: a row is contiguous)
+                swapped += table[row]
+        as_large += int((np.abs(total - 2 * swapped) >= observed).sum())
+    return as_large
+
+
 def paired_permutation_p(labels: np.ndarray, first: np.ndarray, second: np.ndarray) -> tuple[float, str]:
     """(two-sided p-value of 'the two scores rank the images alike', the test: 'exact permutation' or 'Monte-Carlo
     permutation') by the paired permutation test of Bandos, Rockette & Gur (2005, Stat Med 24:2873, 'A permutation
@@ -261,7 +307,12 @@ def paired_permutation_p(labels: np.ndarray, first: np.ndarray, second: np.ndarr
     PERMUTATION_EXACT_CELLS ('exact permutation'). Otherwise PERMUTATION_DRAWS random swaps (each image's with
     probability 1/2) from a generator seeded with PERMUTATION_SEED, so the same scores give the same p on every run,
     and p = (1 + swaps at least as large) / (1 + draws) (Phipson & Smyth 2010), which keeps the test's size at
-    alpha: its own standard error is at most 0.0017 at p = 0.05 ('Monte-Carlo permutation').
+    alpha: its own standard error is at most 0.0017 at p = 0.05 ('Monte-Carlo permutation'). The swaps are drawn
+    through the weights (_monte_carlo_as_large: a binomial per weight that many images share, a random byte per 8
+    other images), so a test costs little more at 60,000 images than at 5,000 (16 and 6 ms with 5 anomalies, 2.7
+    and 0.25 s before: benchmarks/paired_test_speed.py, RESULTS.md). That p has the distribution that a sign drawn
+    per image gave up to 2026-12-03, but not its values: the same seed draws other swaps, so a given test set's p
+    moved by its Monte-Carlo error (0.0017 at p = 0.05).
 
     Exact only under exchangeability: two scores of equal AUC whose ROC curves differ in shape can be told apart by
     it (benchmarks/auc_paired_size.py measures how often). nan where roc_auc is (one class, a non-finite score)."""
@@ -279,19 +330,14 @@ def paired_permutation_p(labels: np.ndarray, first: np.ndarray, second: np.ndarr
     w, observed = w // g, observed // g
     if len(w) * 2 * int(w.sum()) <= PERMUTATION_EXACT_CELLS:
         return _sign_sum_tail(w, observed), "exact permutation"
-    rng = np.random.default_rng(PERMUTATION_SEED)
-    wf = w.astype(np.float64)                        # (sums below 2^53: exact)
-    block = max(1, _PERMUTATION_BLOCK // len(w))
-    as_large = 0
-    for start in range(0, PERMUTATION_DRAWS, block):
-        signs = rng.integers(0, 2, (min(block, PERMUTATION_DRAWS - start), len(w)), dtype=np.int8) * 2.0 - 1.0
-        as_large += int((np.abs(signs @ wf) >= observed).sum())
+    as_large = _monte_carlo_as_large(w, observed, PERMUTATION_DRAWS, np.random.default_rng(PERMUTATION_SEED))
     return (1 + as_large) / (1 + PERMUTATION_DRAWS), "Monte-Carlo permutation"
 
 
 def uses_permutation(m: int, n: int) -> bool:
-    """Whether auc_difference's p of m anomalies and n normal images is the permutation test's (else DeLong's)."""
-    return 0 < min(m, n) < PERMUTATION_BELOW and m + n <= PERMUTATION_MAX_IMAGES
+    """Whether auc_difference's p of m anomalies and n normal images is the permutation test's (else DeLong's):
+    where the smaller class has under PERMUTATION_BELOW images, however many the other has."""
+    return 0 < min(m, n) < PERMUTATION_BELOW
 
 
 def auc_difference(labels: np.ndarray, first: np.ndarray, second: np.ndarray) -> dict[str, Any]:
@@ -300,24 +346,21 @@ def auc_difference(labels: np.ndarray, first: np.ndarray, second: np.ndarray) ->
     hard) cancels. nan where undefined.
 
     'se' is DeLong's (DeLong, DeLong & Clarke-Pearson 1988). 'p' is DeLong's paired test ('test': 'DeLong'), a normal
-    approximation, except on small test sets (uses_permutation: the smaller class under PERMUTATION_BELOW images,
-    at most PERMUTATION_MAX_IMAGES images), where it is paired_permutation_p's ('exact permutation' or 'Monte-Carlo
-    permutation'): there DeLong's test rejected equal AUCs in up to 12% of binormal test sets of 5 + 50 images
-    at alpha 0.05 (benchmarks/auc_paired_size.py, RESULTS.md), the permutation test in at most 5-7% where the two
-    ROC curves have one shape (its own null hypothesis), but up to 11-14% where they cross and the scores are
+    approximation, except where a class is small (uses_permutation: the smaller class under PERMUTATION_BELOW
+    images, however many images there are), where it is paired_permutation_p's ('exact permutation' or
+    'Monte-Carlo permutation'): there DeLong's test rejected equal AUCs in up to 12% of binormal test sets of 5 + 50
+    images at alpha 0.05 (benchmarks/auc_paired_size.py, RESULTS.md), the permutation test in at most 5-7% where the
+    two ROC curves have one shape (its own null hypothesis), but up to 11-14% where they cross and the scores are
     strongly correlated. From PERMUTATION_BELOW images of the smaller class on, DeLong's size stayed near 5% (at
     most 8.7% in the cells of 1,000 samples) and the permutation test's crossing-curve excess grew (14-18% at
     10 + 100 to 20 + 200), so DeLong's is kept there. A small class among many images keeps DeLong's too small a p:
-    at 5 + 2,000 and 9 + 2,000 its size was 11% and 8.6% on average over the null cells (at most 18%), the
-    permutation test's 7.2% and 7.7% (at most 24-31% where the curves cross at AUC 0.95, rho 0.9). The 2,000 bound
-    that followed was the largest size measured, not a change seen there: benchmarks/paired_test_calibration.py
-    (RESULTS.md, 2026-12-03) found the same at 500, 2,000 and 5,000 images with 5 or 9 anomalies, DeLong's excess
-    set by the few anomalies, not shrinking with the normal images (one ROC shape: DeLong's 2.3-10.7%, the
-    permutation test's 0.7-6.3%; crossing curves: both liberal, DeLong's 5.7-23%, the permutation test's 3.3-34%,
-    worst at AUC 0.95, rho 0.9). So the permutation test goes up to PERMUTATION_MAX_IMAGES = 5,000, the largest size
-    measured (up to 0.4 s a test there, DeLong's 1 ms). Above it DeLong's is kept for the cost (the Monte-Carlo
-    test's grows with the images: 1-4 s at 20,000, up to 10 s at 60,000), though its size there is most likely
-    as liberal as at 5,000 images.
+    benchmarks/paired_test_calibration.py (RESULTS.md, 2026-12-03) found its excess set by the few anomalies, not
+    shrinking with the normal images, at 500 to 60,000 images with 5 or 9 anomalies (one ROC shape: DeLong's
+    2.3-12%, the permutation test's 0.7-8%, within the Monte-Carlo noise of 5%; crossing curves: both liberal,
+    DeLong's 5.7-25%, the permutation test's 3.3-37%, worst at AUC 0.95, rho 0.9). The permutation test was kept to
+    at most 2,000 and then 5,000 images for its cost (up to 10 s a test at 60,000 images); drawn through its weights
+    since 2026-12-03 it costs 16-35 ms there with 5 anomalies (benchmarks/paired_test_speed.py; DeLong's about 9 ms),
+    so there is no bound on the images any more.
 
     DeLong's standard error is 0 where both scores rank every pair alike (identical scores, both AUCs 1): equal AUCs
     then give p 1. Unequal AUCs with it 0 (each AUC 0, 1, or of scores all tied) would give p 0 on any number of

@@ -29,7 +29,7 @@ from ..errors import warn_user
 # and controls as the figures do
 from ..evaluation.gamma_curves import CONTROL_ROWS, METHOD_NAMES
 from ..evaluation.gamma_curves import seed_key as _seed_key
-from ..evaluation.metrics import PERMUTATION_MAX_IMAGES, p_text, signed_text
+from ..evaluation.metrics import PERMUTATION_BELOW, p_text, signed_text
 from ..evaluation.rows import NOT_STUDY_ROWS, checked_lines, left_out_text, row_problem
 from ..markdown import md_table
 
@@ -317,8 +317,8 @@ def uncertainty_line(rows: list[dict[str, Any]]) -> str | None:
     span = f"±{min(half):.3f}" if max(half) - min(half) < 0.0005 else f"±{min(half):.3f} to ±{max(half):.3f}"
     return (f"One cell's AUC of its method's own score is worth {span} on its test images (95% interval, "
             f"DeLong logit + Newcombe score; each row's auc_ci95 in results.jsonl, and auc_vs_controls: a "
-            f"paired test against every control, DeLong's, or a permutation test where a class has under 10 of at "
-            f"most {PERMUTATION_MAX_IMAGES:,} images). "
+            f"paired test against every control, DeLong's, or a permutation test where a class has under "
+            f"{PERMUTATION_BELOW} images). "
             f"That leaves out the spread between training seeds, which the ± of several seeds shows.")
 
 
@@ -559,8 +559,7 @@ def comparison_section(rows: list[dict[str, Any]], comparisons: list[dict[str, A
     if body:
         out += ["Each method's own score against the other's on the same test images of the same normal set, γ and "
                 "seed (the differences of AUC: first − second, with the p of the paired test of equal AUCs: "
-                f"DeLong's, or a permutation test where a class has under 10 of at most {PERMUTATION_MAX_IMAGES:,} "
-                "test images); "
+                f"DeLong's, or a permutation test where a class has under {PERMUTATION_BELOW} test images); "
                 "comparisons.csv has each "
                 "one with its standard error.", "",
                 md_table(["γ", "comparison (first − second)", "seeds", "mean diff", "each seed: diff (p)", "test"],
