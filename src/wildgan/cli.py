@@ -1725,7 +1725,9 @@ def cmd_score(a: argparse.Namespace) -> int:
                            native_sides=model.conversion.get("native_sides"),
                            # colour images scored by a run trained on gray ones were converted without a word here,
                            # while the same images as files were warned about
-                           trained_on=trained_on, by_content=by_content)
+                           trained_on=trained_on, by_content=by_content,
+                           # 16-bit images with a run of 8-bit ones: read as their 8-bit copies, said
+                           trained_depth=model.conversion.get("trained_depth"))
         what = f"every image of {one_file} (" + ("no labels)" if label_free else
                                                   "labels not used; --normal CLASS labels the rows)")
     elif not a.data or dataset_file:

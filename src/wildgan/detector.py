@@ -902,7 +902,7 @@ class Detector:
         `wildgan score` / evaluate convert new images the same way."""
         from .config import DataConfig
         from .data import AnomalySplit
-        from .data.imageset import native_sides, tiny_images_warning, warn_crop, warn_decode_stats
+        from .data.imageset import native_sides, tiny_images_warning, trained_depth, warn_crop, warn_decode_stats
         from .data.splits import all_colour
 
         # floats: the range of all the training floats together (or the one given), kept for every later call
@@ -939,6 +939,9 @@ class Detector:
         shapes = set(every)
         conv = {"fit": self.resize_mode, "depth16": depth16, "native_sides": native_sides(s[:2] for s in shapes),
                 **({"float_range": frange} if frange else {}),
+                # the training images' bit depth: 16-bit images scored later with a fit on 8-bit ones are read as
+                # their 8-bit copies (data.imageset.scoring_depth16)
+                "trained_depth": trained_depth(int(stats.get("n16", 0)), int(stats.get("n8", 0))),
                 # what the networks learn from: images of the other kind scored later are warned about. Colour as
                 # the CLI's split records it (all_colour: no image gray, gray stored as RGB included), since the
                 # warning counts such images as gray (transforms.own_channels): RGB-stored gray training images
@@ -960,7 +963,10 @@ class Detector:
                               seed=int(self.seed), fit=self.resize_mode, depth16=depth16,
                               skip_bad=bool(self.skip_bad))
         image_shape = [int(v) for v in shapes.pop()] if len(shapes) == 1 else None
-        info = {"protocol": "detector", "source": src, "detector_input": True, "conversion": conv,
+        # (split.json's record also counts the images of each depth, as the CLI's does; conversion_ holds only what
+        # converts images to score, the options data.readers.iter_images takes)
+        counts = {"files_16bit": int(stats.get("n16", 0)), "files_8bit": int(stats.get("n8", 0))}
+        info = {"protocol": "detector", "source": src, "detector_input": True, "conversion": {**conv, **counts},
                 "resolution": res, "channels": ch, "image_shape": image_shape,
                 "native_sides": conv["native_sides"]}
         split = AnomalySplit(x, np.zeros(len(x), np.int8), ids, x[:0], np.zeros(0, np.int8), [], res, ch, info)
@@ -1215,6 +1221,12 @@ class Detector:
         _check_fitted(self)
         return int(self.resolution_) // 2 ** int(np.floor(self.model_.lod))
 
+    def _file_conversion(self) -> dict[str, Any]:
+        """conversion_ as the options image files to score are read by (data.readers.iter_images): without the
+        float range (files have none), and a Detector fitted or saved before the training images' bit depth was
+        recorded says 'unknown', as an older split.json does (data.splits.conversion_opts)."""
+        return {"trained_depth": "unknown", **{k: v for k, v in self.conversion_.items() if k != "float_range"}}
+
     def _images(self, X: Any) -> np.ndarray:
         return self._images_ids(X)[0]
 
@@ -1226,7 +1238,8 @@ class Detector:
             x, ids = to_images(X, self.resolution_, self.channels_, resize_mode=self.conversion_.get("fit", "resize"),
                                depth16=self.conversion_.get("depth16", "per-image"), image_shapes=self._image_shapes(),
                                float_range=learned, native_sides=self.conversion_.get("native_sides"),
-                               trained_on=trained_on, by_content=by_content)
+                               trained_on=trained_on, by_content=by_content,
+                               trained_depth=self.conversion_.get("trained_depth", "unknown"))
         except DataError as e:
             raise _unreadable_in_api_words(e, None) from None
         if learned in ("[-1,1]", "[0,255]") and getattr(self, "pixel_range", "auto") == "auto" and len(x) >= 8 and \
@@ -1268,7 +1281,7 @@ class Detector:
                 try:
                     got = score_files(m, [X], score_cfg=self._score_cfg(),
                                       batch_mode=self.batch_mode,
-                                      conversion={k: v for k, v in self.conversion_.items() if k != "float_range"},
+                                      conversion=self._file_conversion(),
                                       # with a resume folder, every score: its chunks are then those score_all
                                       # saves too, and a folder either left behind stays resumable by the other
                                       resume_dir=rd, with_A=with_A or rd is not None)
@@ -1648,8 +1661,8 @@ class Detector:
         shape = split_info.get("image_shape")     # recorded by Detector.fit for in-memory images of one size
         det.image_shape_ = tuple(int(v) for v in shape) if shape else None
         det.conversion_ = {"fit": conv.get("fit", "resize"), "depth16": conv.get("depth16", "per-image"),
-                           **{k: conv[k] for k in ("gray_data", "colour_data", "colour_rule", "native_sides")
-                              if k in conv}}
+                           **{k: conv[k] for k in ("gray_data", "colour_data", "colour_rule", "native_sides",
+                                                   "trained_depth") if k in conv}}
         frange = split_info.get("conversion", {}).get("float_range")      # recorded by Detector.fit for float images
         if frange in PIXEL_RANGES and frange != "auto":
             det.conversion_["float_range"] = frange

@@ -384,7 +384,8 @@ def test_mnist_sample_default():
     assert len(s.test_y) == 400
     from wildgan.data import conversion_opts
     assert conversion_opts(s.info) == {"fit": "pad", "depth16": "per-image", "native_sides": [28, 28],
-                                      "gray_data": True}     # the digits are gray: colour images to score are odd
+                                      "gray_data": True,     # the digits are gray: colour images to score are odd
+                                      "trained_depth": "8bit"}   # (16-bit ones are read as their 8-bit copies)
 
 
 def test_bad_config_values(cifar_npz):

@@ -1549,9 +1549,15 @@ def test_depth16_parameter_is_used_by_fit_and_kept_for_scoring(det: Detector, x_
                                          r"value seen is 3835: to keep them use depth16='bits:12'"):
         with pytest.raises(RuntimeError, match="stop"):
             Detector(**TINY, run_dir=str(tmp_path / "p")).fit(x16)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        det.decision_function(x16[:4])                  # scoring (per-image here too): never the stretch warning
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        det.decision_function(x16[:4])                  # scoring: never the stretch warning (a data set's)
+    said = [str(w.message) for w in rec]
+    # det was fitted on 8-bit images: 16-bit ones are read by value / 257, as their 8-bit copies, and named
+    assert len(said) == 1 and said[0].startswith("4 16-bit images scored with a run trained on 8-bit images only "
+                                                 "(images[0], images[1], images[2], images[3]): read by value / 257")
+    np.testing.assert_array_equal(det.decision_function(x16[:4]),
+                                  det.decision_function(np.rint(x16[:4] / 257).astype(np.uint8)))
 
 
 def test_rgba_and_two_channel_single_images_are_not_read_as_batches(det: Detector, x_train) -> None:

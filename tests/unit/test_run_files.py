@@ -157,6 +157,8 @@ def test_a_string_resolution_in_config_json_is_named_as_such(tmp_path):
 @pytest.mark.parametrize("field, value, message", [
     ("conversion", "x", r"'conversion' must be a JSON object, got 'x'"),
     ("conversion", {"fit": 5}, r"'conversion\.fit' must be a string, got 5"),
+    ("conversion", {"trained_depth": "12bit"}, r"'conversion\.trained_depth' must be one of 8bit, 16bit, mixed, "
+                                               r"unknown, got '12bit'"),
     ("native_sides", "x", r"'native_sides' must be \[shortest, longest\] side in pixels, got 'x'"),
     ("native_sides", [28], r"'native_sides' must be .*got \[28\]"),
 ])
@@ -168,7 +170,8 @@ def test_a_damaged_split_record_is_named(tmp_path, field, value, message):
     with pytest.raises(CheckpointError, match=rf"split\.json: not a readable split record \({message}\)"):
         load_model(run, "cpu")
     (run / "split.json").write_text(json.dumps({"conversion": {"fit": "crop"}, "native_sides": [28, 28]}))
-    assert load_model(run, "cpu").conversion == {"fit": "crop", "native_sides": [28, 28]}
+    # (a record without the training images' bit depth says 'unknown': data.splits.conversion_opts)
+    assert load_model(run, "cpu").conversion == {"fit": "crop", "native_sides": [28, 28], "trained_depth": "unknown"}
 
 
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
@@ -209,7 +212,7 @@ def test_a_run_without_split_json_says_new_images_get_the_default_conversion(tmp
     run = _run(tmp_path / "run")
     with pytest.warns(UserWarning, match=r"split\.json is missing, so new images are converted by the default rules"):
         model = load_model(run, "cpu")
-    assert model.conversion == {}
+    assert model.conversion == {"trained_depth": "unknown"}      # (nor what depth its training images had)
     (run / "split.json").write_text(json.dumps({"conversion": {"fit": "pad", "depth16": "per-image"}}))
     import warnings
 

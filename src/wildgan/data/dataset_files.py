@@ -191,7 +191,8 @@ def read_cifar_unlabelled(folder: str | Path, o: Opts | None = None) -> ImageSet
     sides = native_sides([x.shape[1:3]])              # 32x32, before any conversion
     x = shrink_uniform(x, o)
     return ImageSet(x, np.zeros(len(x), np.int64), ["unlabelled"], list(train.ids) + list(test.ids),
-                    info={"native_sides": sides, "native_gray": False, "n_gray_files": 0})
+                    info={"native_sides": sides, "native_gray": False, "n_gray_files": 0,
+                          "decode_stats": {"n8": len(x)}})
 
 
 # ------------------------------------------------------------------------------------------------ npz
@@ -283,7 +284,8 @@ def read_npz_unlabelled(path: str | Path, o: Opts | None = None) -> ImageSet:
     x = shrink_uniform(x, o)
     ids = [f"{p.stem}:{k}:{i}" for k, a in zip(keys, parts) for i in range(len(a))]
     return ImageSet(x, np.zeros(len(x), np.int64), ["unlabelled"], ids,
-                    info={"native_sides": sides, "native_gray": gray, "n_gray_files": len(x) if gray else 0, **held})
+                    info={"native_sides": sides, "native_gray": gray, "n_gray_files": len(x) if gray else 0,
+                          "decode_stats": stats, **held})
 
 
 def read_npz(path: str | Path, o: Opts | None = None) -> tuple[ImageSet, ImageSet | None]:
@@ -329,7 +331,10 @@ def read_npz(path: str | Path, o: Opts | None = None) -> tuple[ImageSet, ImageSe
         sets[split] = ImageSet(x, y, list(class_names), [f"{p.stem}:{split}:{i}" for i in range(len(x))],
                                group, anomaly, info={"native_sides": sides, "native_gray": gray,
                                                      "n_gray_files": len(x) if gray else 0, **held})
-    return sets.get("all", sets.get("train")), sets.get("test")  # type: ignore[return-value]
+    first_set = sets.get("all", sets.get("train"))
+    if first_set is not None:
+        first_set.info["decode_stats"] = stats    # (of both parts, kept once, as read_folder keeps its own)
+    return first_set, sets.get("test")  # type: ignore[return-value]
 
 
 def _npz_parts(keys: set[str], p: Path) -> dict[str, tuple[str, str, str, str]]:

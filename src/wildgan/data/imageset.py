@@ -17,8 +17,8 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from ..errors import ConfigError, DataError, warn_user
-from .transforms import (FITS, check_depth16, check_resolution, convert, crop_loss, depth16_bits, scaled_side,
-                         to_channels)
+from .transforms import (FITS, NAMED_FILES, check_depth16, check_resolution, convert, crop_loss, depth16_bits,
+                         scaled_side, to_channels)
 
 
 # bump when decoding rules change so stale caches are not reused (2: median-size rule, 3: 256 px automatic cap,
@@ -120,6 +120,9 @@ class Opts:
     # images of another kind than a run's (evaluation); a pass over a gray image's pixels that training need not pay
     count_held: bool = field(default=False, compare=False)
     native_sides: tuple[int, int] | None = None  # scoring: the run's training images' shortest and longest side
+    # scoring: the bit depth of the run's training images (TRAINED_DEPTHS; scoring_depth16, depth_warning); None: no
+    # run (a plain read), nothing compared. Read by iter_images only: the readers of a data set ignore it
+    trained_depth: str | None = None
     # internal: rotated copies training makes of each image (the memory estimate only)
     rotations: int = field(default=0, compare=False)
     # internal: a dict that collects the decode statistics (see warn_decode_stats) for a caller that warns about them
@@ -157,6 +160,8 @@ def parse_opts(opts: dict[str, Any]) -> Opts:
     if o.channels not in (None, 1, 3):
         raise ConfigError(f"channels must be 1 or 3, got {o.channels}")
     check_depth16(o.depth16)
+    if o.trained_depth is not None and o.trained_depth not in TRAINED_DEPTHS:
+        raise ConfigError(f"trained_depth must be one of {', '.join(TRAINED_DEPTHS)}, got {o.trained_depth!r}")
     if o.resize not in ("resize", "error"):
         raise ConfigError(f"resize must be 'resize' or 'error', got {o.resize!r}")
     if o.fit not in FITS:
@@ -213,11 +218,82 @@ def warn_decode_stats(stats: dict[str, Any], what: str, depth16: str = "per-imag
                   f"{rule(f'bits:{bits}')} (0..{(1 << bits) - 1} -> 0..255) or {rule('global')}")
 
 
+# the bit depth of a run's training images (split.json conversion.trained_depth, from the counts beside it,
+# files_16bit and files_8bit): '8bit' (no 16-bit image), '16bit' (all of them), 'mixed', or 'unknown' (a record
+# written before wildgan counted them, or a reader that did not)
+TRAINED_DEPTHS = ("8bit", "16bit", "mixed", "unknown")
+
+
+def trained_depth(n16: int | None, n8: int | None) -> str:
+    """TRAINED_DEPTHS' word for a data set of n16 16-bit and n8 other (8-bit, float) images; 'unknown' where a count
+    is missing."""
+    if n16 is None or n8 is None or n16 + n8 == 0:
+        return "unknown"
+    return "mixed" if n16 and n8 else "16bit" if n16 else "8bit"
+
+
+def scoring_depth16(depth16: str, trained: str | None) -> str:
+    """The depth16 rule that 16-bit images to score are read by, for a run of rule `depth16` whose training images
+    were `trained` (TRAINED_DEPTHS; None: no run). The run's own rule, except that a run trained on 8-bit images
+    only, under the per-image default (a rule no training image went through), reads them by 'global' (value / 257,
+    65535 -> 255): a picture saved at 16 bits by Pillow or most tools (value * 257) then reads exactly as its 8-bit
+    copy, as the training images were, where stretching it to its own min..max made another image of it (a cell of
+    levels 85..148 read as 0..255) that scored as one. An explicit rule (global, shift, bits:N) is the user's
+    statement of what the files hold and is kept."""
+    return "global" if trained == "8bit" and depth16 == "per-image" else depth16
+
+
+def _named(stats: dict[str, Any], key: str) -> str:
+    """The files that stats counted under key ('n16', 'n8'), as a warning names them: the first NAMED_FILES."""
+    n = int(stats.get(key, 0))
+    names = list(stats.get(key + "_names") or ([stats[key + "_file"]] if stats.get(key + "_file") else []))
+    more = n - len(names)
+    return ", ".join(map(str, names)) + (f" and {more} more" if more > 0 else "")
+
+
+def depth_warning(stats: dict[str, Any], trained: str | None, depth16: str, used: str) -> str | None:
+    """The word for images scored at another bit depth than a run's training images (stats: the decode statistics
+    of the images scored; trained: TRAINED_DEPTHS, None for no run; depth16: the run's rule; used: the rule the
+    16-bit images were read by, scoring_depth16), naming them; None when nothing differs. 16-bit images with a run
+    trained on 8-bit ones (read by value / 257 where the run's rule was the per-image stretch); 8-bit images with a
+    run trained on 16-bit ones under a rule they do not follow (per-image, bits:N: the 8-bit ones are kept as they
+    are, their brightness not comparable); 16-bit images stretched per image by a run whose record does not say what
+    its training images were (an older split.json)."""
+    n16, n8 = int(stats.get("n16", 0)), int(stats.get("n8", 0))
+    s16, s8 = ("s" if n16 != 1 else ""), ("s" if n8 != 1 else "")
+    if trained == "8bit" and n16:
+        how = (f"read by value / 257 (65535 -> 255, depth16 global), as {'their' if n16 != 1 else 'its'} 8-bit "
+               f"cop{'ies read' if n16 != 1 else 'y reads'}, not stretched each to its own min..max (the run's "
+               f"per-image rule, which no training image went through)"
+               if used != depth16 else f"read by the run's depth16 rule {depth16}")
+        return (f"{n16} 16-bit image{s16} scored with a run trained on 8-bit images only ({_named(stats, 'n16')}): "
+                f"{how}; if {'they hold' if n16 != 1 else 'it holds'} another range than the training images (e.g. "
+                f"12-bit camera data), save {'them' if n16 != 1 else 'it'} as 8-bit the way the training images "
+                f"were made, or the scores say little")
+    if trained == "16bit" and n8 and depth16 not in ("global", "shift"):
+        return (f"{n8} 8-bit image{s8} scored with a run trained on 16-bit images only ({_named(stats, 'n8')}): "
+                f"the training images were read by depth16 {depth16}"
+                f"{' (each stretched to its own min..max)' if depth16 == 'per-image' else ''}, while 8-bit images "
+                f"are kept as they are, so their brightness does not compare with the training images' and their "
+                f"scores say little; save them as 16-bit like the training images")
+    if trained == "unknown" and n16 and used == "per-image":
+        return (f"{n16} 16-bit image{s16} ({_named(stats, 'n16')}) {'were' if n16 != 1 else 'was'} stretched each "
+                f"to its own min..max (depth16 per-image), and the run's record does not say whether its training "
+                f"images were 16-bit (a split.json written before wildgan recorded it): if they were 8-bit, "
+                f"{'these read' if n16 != 1 else 'this reads'} otherwise than an 8-bit copy would (brighter, more "
+                f"contrast) and {'score' if n16 != 1 else 'scores'} as another image; convert "
+                f"{'them' if n16 != 1 else 'it'} to 8-bit (value / 257) first")
+    return None
+
+
 def merge_stats(into: dict[str, Any], more: dict[str, Any]) -> None:
     """Add one decode's statistics (see warn_decode_stats) to another's: counts add up, the first names stay."""
     for k, v in more.items():
         if k == "max16":
             into[k] = max(int(into.get(k, 0)), int(v))
+        elif k.endswith("_names"):
+            names = into.setdefault(k, [])
+            names.extend(v[:max(0, NAMED_FILES - len(names))])
         elif k.endswith("_file") or k == "pages_n":
             into.setdefault(k, v)
         else:

@@ -51,7 +51,7 @@ from ..errors import ConfigError, DataError, warn_user
 from .dataset_files import named_in_archive, npz_image_count
 from .decode_pool import MAX_NAMED_BAD_FILES, unreadable_files_error
 from .image_decode import IMAGE_EXTS, decode_pil_sized, draft_scale, draftable, read_image, read_image_sized
-from .imageset import resize_warning, scale_warning, warn_decode_stats
+from .imageset import depth_warning, resize_warning, scale_warning, scoring_depth16, warn_decode_stats
 from .readers import channel_warning, detect_format, image_tar_tree, is_dataset_file, list_image_files, load_dataset
 from .transforms import (MAX_AUTO_RESOLUTION, array_to_uint8, check_resolution, convert, next_pow2, own_channels,
                          resize_one, to_channels)
@@ -688,7 +688,8 @@ def convert_items(x: np.ndarray | list[np.ndarray], res: int, ch: int, resize_mo
 def to_images(X: Any, resolution: int | None = None, channels: int | None = None, *, resize_mode: str = "resize",
               depth16: str = "per-image", image_shapes: Sequence[Sequence[int]] | None = None,
               skip_bad: bool = False, float_range: str | None = None, native_sides: Sequence[int] | None = None,
-              trained_on: str | None = None, by_content: bool = True) -> tuple[np.ndarray, list[str]]:
+              trained_on: str | None = None, by_content: bool = True,
+              trained_depth: str | None = None) -> tuple[np.ndarray, list[str]]:
     """Any accepted input (see the module docstring) -> (uint8 [N, R, R, C], ids), converted like training data.
     image_shapes: the (H, W, C) a fitted model knows, to tell one [H, W, C] / [C, H, W] image from a batch
     (see read_3d); without them a 3-D array is a batch [N, H, W]. skip_bad: unreadable files are left out, each
@@ -698,11 +699,21 @@ def to_images(X: Any, resolution: int | None = None, channels: int | None = None
     trained_on: 'gray' | 'colour' when a model's training images were all of that kind: images of the other kind
     are warned about (data.readers.channel_warning), counted by what they hold (by_content; RGB-stored gray is gray)
     or by their files' mode (a colour record of the older rule); both as data.readers.trained_kind reads a model's
-    conversion record."""
-    x, ids = decode_items(X, depth16, image_shapes, skip_bad=skip_bad, float_range=float_range,
+    conversion record. trained_depth: the bit depth of a model's training images (data.imageset.TRAINED_DEPTHS;
+    None: no model): 16-bit images scored with a model of 8-bit ones are read as their 8-bit copies
+    (data.imageset.scoring_depth16), and images of another depth than its training images' are named in a warning
+    (data.imageset.depth_warning)."""
+    used = scoring_depth16(depth16, trained_depth)
+    stats: dict[str, Any] = {}
+    x, ids = decode_items(X, used, image_shapes, skip_bad=skip_bad, float_range=float_range, stats=stats,
                           limit=resolution or MAX_AUTO_RESOLUTION, fit=resize_mode, channels=channels)
+    # (what decode_items says of images to score when it collects nothing itself, and their bit depths)
+    warn_decode_stats(stats, "images", used, dataset=False)
+    msg = depth_warning(stats, trained_depth, depth16, used)
+    if msg:
+        warn_user(msg)
     res, ch = infer_geometry(x, resolution, channels, ids)
-    refit(x, res, depth16, resize_mode, ch)
+    refit(x, res, used, resize_mode, ch)
     if trained_on is not None:
         kinds = _own_kinds(x) if by_content else [int(s[-1]) for s in item_shapes(x)]
         msg = channel_warning(sum(k == 1 for k in kinds), sum(k != 1 for k in kinds), trained_on)

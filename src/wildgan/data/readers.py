@@ -33,9 +33,9 @@ from .decode_pool import (MAX_NAMED_BAD_FILES, decode_files, job_decode_pool, st
                           warn_if_no_room)
 from .download import cache_root, download_cifar10, tar_member_names, unpack_cached
 from .image_decode import IMAGE_EXTS, NPY_HINT, OTHER_IMAGE_EXTS, header_opens, read_image
-from .imageset import (DECODE_CACHE_VERSION, ImageSet, MixedSizes, Opts, crop_warning, merge_stats, native_sides,
-                       parse_opts, resize_warning, scale_warning, shrink_uniform, tiny_images_warning, warn_crop,
-                       warn_decode_stats)
+from .imageset import (DECODE_CACHE_VERSION, ImageSet, MixedSizes, Opts, crop_warning, depth_warning, merge_stats,
+                       native_sides, parse_opts, resize_warning, scale_warning, scoring_depth16, shrink_uniform,
+                       tiny_images_warning, warn_crop, warn_decode_stats)
 from .transforms import check_resolution, convert, count_gray_held
 
 
@@ -581,7 +581,8 @@ def read_unlabelled(root: str | Path, o: Opts | None = None) -> ImageSet:
         warn_decode_stats(stats, str(root), o.depth16)
     out = ImageSet(x, np.zeros(len(kept), np.int64), ["unlabelled"], [files[i].relative_to(root).as_posix()
                                                                         for i in kept])
-    out.info.update(skipped=skipped, native_sides=native_sides(sizes), **gray)
+    # (decode_stats: the bit depths it read, which split.json records: data_bit_depths)
+    out.info.update(skipped=skipped, native_sides=native_sides(sizes), decode_stats=stats, **gray)
     return out
 
 
@@ -1044,6 +1045,7 @@ def load_dataset(path: str | Path | None, dataset: str = "auto", **opts: Any
             train, test = read_cifar_batches(_cifar_batch_folder(p, o.cache_dir))
         for s in (train, test):
             s.info["native_sides"] = native_sides([s.x.shape[1:3]])
+            s.info["decode_stats"] = {"n8": len(s.x)}       # 8-bit images, as their format holds
             if o.count_held:          # (its colour files hold some gray photos)
                 s.info["n_gray_held"] = count_gray_held(s.x)
         _shrink_pair(train, test, o)
@@ -1191,6 +1193,10 @@ def iter_images(files: Sequence[Path], resolution: int, channels: int, *,
     o = parse_opts(dict(opts, resolution=check_resolution(resolution), channels=channels))
     if not files:
         raise DataError("no images given")
+    # 16-bit images scored with a run trained on 8-bit ones are read as their 8-bit copies would be, not stretched
+    # (imageset.scoring_depth16); run_rule: the run's own, which depth_warning names
+    run_rule = o.depth16
+    o = replace(o, depth16=scoring_depth16(o.depth16, o.trained_depth))
 
     # decoded gray / colour files, by index (a file read by two chunks, the topped-up last score batch, counts
     # once): a mismatch with the run is worth a word
@@ -1267,6 +1273,11 @@ def iter_images(files: Sequence[Path], resolution: int, channels: int, *,
                 # images to score: only what is lost in every read (16-bit colour, later pages), once for all the chunks
                 # (said before the last chunk is handed over: a caller need not resume the generator after it)
                 warn_decode_stats(stats, "images", o.depth16, dataset=False)
+                # images of another bit depth than the run's training images, named (the dataset warnings above
+                # about mixed depths and stretching are a data set's, not of images to score)
+                msg = depth_warning(stats, o.trained_depth, run_rule, o.depth16)
+                if msg:
+                    warn_user(msg)
                 # images resized within the scale warning's factor: one word for the whole call, once every size
                 # is known (nothing when the scale warning spoke: one warning about the sizes)
                 msg = None if scale_warned or not o.native_sides else resize_warning(sizes, o.native_sides,

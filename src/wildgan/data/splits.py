@@ -48,8 +48,8 @@ from ..config import DataConfig, square_name
 from ..errors import ConfigError, DataError, WildganError, warn_user
 from .dataset_files import CIFAR10_CLASSES
 from .decode_pool import room_checked
-from .imageset import (READER_CHANGES, READER_VERSION, ImageSet, Opts, crop_warning, decoder_versions, decoders_text,
-                       native_sides, shrink_uniform, tiny_images_warning)
+from .imageset import (READER_CHANGES, READER_VERSION, TRAINED_DEPTHS, ImageSet, Opts, crop_warning, decoder_versions,
+                       decoders_text, native_sides, shrink_uniform, tiny_images_warning, trained_depth)
 from .readers import (data_source_path, default_sample_path, folder_class_names, listed_labels, load_dataset,
                       resolve_data_root, single_class_text)
 from .source_identity import complete_identity, known_for, quick_identity
@@ -99,6 +99,9 @@ def conversion_opts(info: dict[str, Any]) -> dict[str, Any]:
     """The load_images options that convert new images exactly like this split's data (fit, depth16)."""
     conv = info.get("conversion", {})
     out = {k: conv[k] for k in ("fit", "depth16") if conv.get(k) is not None}
+    # the training images' bit depth (16-bit images scored with an 8-bit run are read as their 8-bit copies:
+    # imageset.scoring_depth16); a record from before it was counted says 'unknown', and is read as before
+    out["trained_depth"] = conv["trained_depth"] if conv.get("trained_depth") in TRAINED_DEPTHS else "unknown"
     if conv.get("channels_from") == "data" and info.get("channels") == 1:
         out["gray_data"] = True       # gray because every training image was: colour images to score are odd
     for k in ("gray_data", "colour_data"):     # recorded by Detector.fit and build_split, which saw the images
@@ -133,7 +136,8 @@ def all_colour(x: np.ndarray, block: int | None = None) -> bool:
 
 def _conversion_record(cfg: DataConfig, fit: str, rotations: int, chosen: bool,
                        colour: bool = False, gray: bool = False, gray_files: int | None = None,
-                       colour_rule: str = "content", gray_held: int | None = None) -> dict[str, Any]:
+                       colour_rule: str = "content", gray_held: int | None = None,
+                       depths: tuple[int, int] | None = None) -> dict[str, Any]:
     """split.json's record of how the images were converted (what conversion_opts reads back for scoring); chosen:
     the channel count was given (or is the protocol's), not taken from the data; colour: RGB, and every training
     image had colour (all_colour), so that gray images to score are warned about; gray: one channel, and every
@@ -143,8 +147,12 @@ def _conversion_record(cfg: DataConfig, fit: str, rotations: int, chosen: bool,
     colour_rule: how `colour` was decided, recorded with it: 'content' (all_colour, the rule the warnings about
     images to score count by) or 'files' (CIFAR-10's colour files, some holding gray photos); readers.trained_kind.
     gray_held: how many of the data's images held gray, RGB-stored gray too (data_gray_held; only counted for
-    evaluate's warning, Opts.count_held)."""
+    evaluate's warning, Opts.count_held). depths: (16-bit images, other images) of the data as read
+    (data_bit_depths; None: not counted, and not recorded), with the trained_depth they make, which images to score
+    are read by (conversion_opts)."""
     return {"fit": fit, "depth16": cfg.depth16, "resize": cfg.resize, "channels_from": "chosen" if chosen else "data",
+            **({"files_16bit": depths[0], "files_8bit": depths[1], "trained_depth": trained_depth(*depths)}
+               if depths is not None else {}),
             **({"colour_data": True, "colour_rule": colour_rule} if colour else {}),
             **({"gray_data": True} if gray else {}),
             **({"gray_files": gray_files} if gray_files is not None else {}),
@@ -161,6 +169,15 @@ def data_gray_files(*sets: ImageSet | None) -> int | None:
     if any(not isinstance(n, int) for n in counts):
         return None
     return sum(counts)
+
+
+def data_bit_depths(*sets: ImageSet | None) -> tuple[int, int] | None:
+    """(16-bit images, other images: 8-bit and float) over the sets, from their readers' decode statistics (a
+    reader keeps a data set's once, on one of its sets); None when no set has them (a reader that does not count)."""
+    stats = [s.info["decode_stats"] for s in sets if s is not None and isinstance(s.info.get("decode_stats"), dict)]
+    if not stats:
+        return None
+    return sum(int(st.get("n16", 0)) for st in stats), sum(int(st.get("n8", 0)) for st in stats)
 
 
 def data_gray_held(*sets: ImageSet | None) -> int | None:
@@ -781,7 +798,8 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
                                              protocol == "cifar10" and gray_files == 0)),
                                          colour_rule="content" if colour_by_content else "files",
                                          gray=channels == 1 and train.info.get("native_gray") is True,
-                                         gray_files=gray_files, gray_held=data_gray_held(train, test)),
+                                         gray_files=gray_files, gray_held=data_gray_held(train, test),
+                                         depths=data_bit_depths(train, test)),
         "skipped": list(train.info.get("skipped", [])), "native_sides": data_native_sides(train, test),
         "n_read": int(len(train.x) + (0 if test is None else len(test.x))),     # (see _skip_fields)
     }
@@ -974,7 +992,8 @@ def _unlabelled_split(cfg: DataConfig, train: ImageSet, kind: str, source: str, 
         "conversion": _conversion_record(cfg, fit, rotations, chosen=cfg.channels is not None,
                                          colour=channels == 3 and all_colour(train.x),
                                          gray=channels == 1 and train.info.get("native_gray") is True,
-                                         gray_files=data_gray_files(train), gray_held=data_gray_held(train)),
+                                         gray_files=data_gray_files(train), gray_held=data_gray_held(train),
+                                         depths=data_bit_depths(train)),
         "skipped": list(train.info.get("skipped", [])), "native_sides": data_native_sides(train),
         "n_read": int(len(train.x)),              # the images read, before rotations (see _skip_fields)
         "test_source": None,

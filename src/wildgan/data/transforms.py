@@ -15,7 +15,9 @@ Rules (documented once here, recorded in AnomalySplit.info['conversion']):
     keeps the high byte (>> 8, what most viewers do), 'bits:N' (N = 9..16, the camera's bit depth: bits:12 for
     12-bit data stored in 16-bit files) maps 0..2^N-1 to 0..255 (value * 255 / (2^N - 1), rounded; values above
     2^N - 1 are clipped to 255 without an error), so intensities stay comparable and 12-bit data keeps 256 levels
-    where global / shift leave it 16. The rule is recorded with a run and applied alike to training and scoring.
+    where global / shift leave it 16. The rule is recorded with a run and applied alike to training and scoring,
+    save that a run trained on 8-bit images only reads 16-bit images to score by 'global' where its rule was the
+    per-image default (imageset.scoring_depth16: a 16-bit copy of an 8-bit image then reads as that image).
   * 16-bit colour files (48-bit RGB, 64-bit RGBA, 16-bit gray+alpha PNG / TIFF): PIL itself reduces them to 8 bits
     per channel (the high byte) when decoding, so depth16 does not apply to them (a data set with such files gets a
     warning). Mixed 8-bit and 16-bit files: the 16-bit ones follow depth16, the 8-bit ones are kept as they are
@@ -71,12 +73,22 @@ def depth16_bits(max_value: int) -> int:
     return min(16, max(9, int(max_value).bit_length()))
 
 
+# how many files of each bit depth the decode statistics name (stats['n16_names'], ['n8_names']): a warning about
+# images scored at another bit depth than a run's training images names them (imageset.depth_warning)
+NAMED_FILES = 5
+
+
 def _count(stats: dict[str, Any] | None, key: str, n: int = 1, name: str | None = None) -> None:
-    """Decode statistics (see imageset.warn_decode_stats): stats[key] += n, stats[key + '_file'] = the first name."""
+    """Decode statistics (see imageset.warn_decode_stats): stats[key] += n, stats[key + '_file'] = the first name;
+    for the bit depths ('n16', 'n8') also stats[key + '_names'], the first NAMED_FILES names."""
     if stats is not None:
         stats[key] = stats.get(key, 0) + n
         if name is not None:
             stats.setdefault(key + "_file", name)
+            if key in ("n16", "n8"):
+                names = stats.setdefault(key + "_names", [])
+                if len(names) < NAMED_FILES:
+                    names.append(name)
 # The largest resolution chosen automatically (the presets' minibatch tables end at 256); bigger photos are reduced
 # to it while decoding, which also bounds memory. --resolution / resolution= choose another.
 MAX_AUTO_RESOLUTION = 256

@@ -36,7 +36,7 @@ from .. import __version__, fileio
 from .. import checkpoint as ckpt
 from ..config import RunConfig, ScoreConfig, read_run_config
 from ..data import readers
-from ..data.imageset import READER_VERSION, decoder_versions, decoders_text
+from ..data.imageset import READER_VERSION, TRAINED_DEPTHS, decoder_versions, decoders_text
 from ..data.readers import channel_counts, channel_warning, list_image_files, none_readable_error, trained_kind
 from ..data.splits import conversion_opts, decoding_change
 from ..devices import resolve_device
@@ -232,6 +232,11 @@ def _check_split_fields(info: dict[str, Any], path: Path) -> None:
         if conv.get(key) is not None and not isinstance(conv[key], str):
             raise CheckpointError(f"{path}: not a readable split record ('conversion.{key}' must be a string, got "
                                   f"{conv[key]!r})")
+    depth = conv.get("trained_depth")
+    if depth is not None and depth not in TRAINED_DEPTHS:
+        # (read as 'unknown' it would stretch the 16-bit images of an 8-bit run, which the record was there to stop)
+        raise CheckpointError(f"{path}: not a readable split record ('conversion.trained_depth' must be one of "
+                              f"{', '.join(TRAINED_DEPTHS)}, got {depth!r})")
     sides = info.get("native_sides")
     if sides is not None and not (isinstance(sides, list) and len(sides) == 2 and
                                   all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in sides)):
