@@ -651,9 +651,10 @@ def _typed_options(p: argparse.ArgumentParser, argv: Sequence[str]) -> set[str]:
     return typed
 
 
-def _resume_config(argv: Sequence[str]) -> list[str]:
+def _resume_config(argv: Sequence[str], log: Callable[[str], None] = lambda line: None) -> list[str]:
     """`wildgan train --out RUN --resume` continues RUN as it was configured: its config.yaml is read as if given with
-    --config (flags given beside it change only what they control, and --resume refuses changes that do not fit)."""
+    --config (flags given beside it change only what they control, and --resume refuses changes that do not fit).
+    log: takes the lines said on stderr (without the `wildgan: ` prefix), for the run's log.txt, made later."""
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--config")
     pre.add_argument("--out")
@@ -695,7 +696,8 @@ def _resume_config(argv: Sequence[str]) -> list[str]:
                               f"sample or by Detector.fit on in-memory images cannot be told: restore split.json, "
                               f"or start again with --overwrite") from None
         # a damaged split.json is rewritten by the resume (train_run warns); it must not block the resume itself
-        _eprint(f"wildgan: warning: {e}; it is rewritten when the run continues")
+        _eprint(f"wildgan: {WARNING}{e}; it is rewritten when the run continues")
+        log(f"{WARNING}{e}; it is rewritten when the run continues")
         info = {}
     if info.get("detector_input"):
         # its images were given in memory: the config's data (none) would silently train on the default sample
@@ -715,6 +717,7 @@ def _resume_config(argv: Sequence[str]) -> list[str]:
         refuse_if_gone(data)
     _warn_if_run_files_disagree(Path(known.out))
     _eprint(f"wildgan: resuming with the settings of {saved}")
+    log(f"resuming with the settings of {saved}")
     return [*argv, "--config", str(saved), *extra]
 
 
@@ -1401,6 +1404,7 @@ def cmd_train(a: argparse.Namespace) -> int:
     from .training.distributed import torchrun_world
 
     run_log = _log_to(Path(a.out))
+    run_log.hold(getattr(a, "said_before", []))
     # every wildgan warning said during the command into the run's log.txt too: those about its data are said while
     # the data is read, before the run folder is written (held until its first line). Only rank 0 of a --distributed
     # job writes log.txt (the other ranks' warnings are on the terminal, tagged with their rank)
@@ -1454,7 +1458,7 @@ def _train(a: argparse.Namespace, run_log: RunLog) -> int:
     log(f"trained {what} ({res.status}); networks in {res.final}")
     _warn_if_not_grown(cfg, res, log)
     if res.final is not None and cfg.train.train_scores:
-        _score_training_images(a, cfg, split)
+        _score_training_images(a, cfg, split, log)
     if a.evaluate:
         # the split just trained on: rebuilding it would read the data again and repeat its warnings
         return cmd_evaluate(argparse.Namespace(run_dir=a.out, data=None, normal=None, whole=None, json=False,
@@ -1552,11 +1556,13 @@ def _warn_other_methods_options(a: argparse.Namespace, method: str) -> None:
               f"{method}: ignored")
 
 
-def _score_training_images(a: argparse.Namespace, cfg: RunConfig, split: AnomalySplit) -> None:
+def _score_training_images(a: argparse.Namespace, cfg: RunConfig, split: AnomalySplit,
+                            log: Callable[[str], None]) -> None:
     """The training scores that `wildgan score --threshold` and the report compare new images with, now, while the
-    training images are at hand (they may be moved or deleted later); latent search is too slow for this."""
+    training images are at hand (they may be moved or deleted later); latent search is too slow for this. log: the
+    run's log (log.txt and stderr), which says what became of them."""
     if cfg.method == "search":
-        _eprint("latent search: the training images are not scored now (an optimisation per image); `wildgan score "
+        log("latent search: the training images are not scored now (an optimisation per image); `wildgan score "
                 "--threshold` scores them when it first needs them")
         return
     if not len(split.train_x):
@@ -1567,10 +1573,10 @@ def _score_training_images(a: argparse.Namespace, cfg: RunConfig, split: Anomaly
     model = load_model(Path(a.out), a.device)
     if has_train_scores(Path(a.out), model, split):
         # (a --resume of a finished run: the same networks and images, already scored, minutes for a large set)
-        _eprint(f"the training images' scores in {Path(a.out) / 'train_scores.csv'} are of these networks: kept")
+        log(f"the training images' scores in {Path(a.out) / 'train_scores.csv'} are of these networks: kept")
         return
     score_training_split(Path(a.out), model, split, progress=not a.no_progress)
-    _eprint(f"scored the {len(split.train_x)} training images (thresholds of wildgan score --threshold): "
+    log(f"scored the {len(split.train_x)} training images (thresholds of wildgan score --threshold): "
             f"{Path(a.out) / 'train_scores.csv'}")
 
 
@@ -2348,14 +2354,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             if at is not None and argv[at] in _sub_parser_names(p):
                 # the options typed, whatever their values: a default typed out is given all the same (and said so)
                 typed = _typed_options(_sub_parser(p, argv[at]), argv[at + 1:])
+            # (no file: what --resume says while the command line is read, which the run's log.txt is given)
+            said_before = RunLog()
             if at is not None and argv[at] == "train":
                 # `--config FILE` and `--resume` install a file's values as the defaults of train's options
                 train = _sub_parser(p, "train")
-                argv = [*argv[:at + 1], *_resume_config(argv[at + 1:])]
+                with copying_warnings(said_before):
+                    argv = [*argv[:at + 1], *_resume_config(argv[at + 1:], said_before.write)]
                 _set_from_config(train, argv[at + 1:])
             a, extra = p.parse_known_args(argv)
             if extra:
                 _unrecognized(p, a.cmd, extra)
+            a.said_before = said_before.held_lines()
             a.typed = typed
             a.command_line = ["wildgan", *given]    # (as typed: a study's log.txt records it)
             if hasattr(a, "square"):
