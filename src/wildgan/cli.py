@@ -1101,14 +1101,16 @@ def _warn(msg: str) -> None:
         said(msg[len(WARNING):])        # into a run's log.txt too, as a Python warning is (runlog.copying_warnings)
 
 
+def _show(msg: str) -> None:
+    """A line of a command's progress on stderr: a warning or a note looks like the CLI's own ("wildgan: warning:
+    ..."), any other line is shown as is (a run's log.txt keeps every line as is)."""
+    _eprint(f"wildgan: {msg}" if msg.startswith(("warning:", "note:")) else msg)
+
+
 def _log_to(run_dir: Path) -> RunLog:
     """The command's log.txt in `run_dir`, its lines shown on stderr too; the wildgan warnings said while it is given
     to copying_warnings go into it as well (held until its first line: a refused command writes nothing)."""
-    def show(msg: str) -> None:
-        # on the terminal a warning looks like the CLI's own ("wildgan: warning: ..."); log.txt keeps the line as is
-        _eprint(f"wildgan: {msg}" if msg.startswith(("warning:", "note:")) else msg)
-
-    return RunLog(run_dir / "log.txt", show=show, make_folder=True)
+    return RunLog(run_dir / "log.txt", show=_show, make_folder=True)
 
 
 def _given(a: argparse.Namespace, dest: str) -> bool:
@@ -2274,7 +2276,7 @@ def cmd_report(a: argparse.Namespace) -> int:
         views = score_views(Path(a.path), scores)
     # the file itself: report() reads it and names it in every complaint about the masks
     out = report(a.path, top_k_images=a.top_k, images=a.image, score=None if study or not scores else scores[0],
-                 masks=a.masks, device=a.device, controls=not a.no_controls, tsne_points=a.tsne_points, log=_eprint,
+                 masks=a.masks, device=a.device, controls=not a.no_controls, tsne_points=a.tsne_points, log=_show,
                  skip_bad=a.skip_bad, progress=not a.no_progress, study_views=views, batch_mode=a.batch_mode)
     print(out)
     return 0
