@@ -122,6 +122,25 @@ def test_a_signal_that_came_as_training_ended_stops_what_would_follow(tmp_path, 
     assert ckpt.read_meta(tmp_path / "network-final.json")["nimg"] == 256
 
 
+def test_an_interrupt_says_the_total_to_the_image(tmp_path, monkeypatch, one_thread) -> None:
+    # a total given with many digits (0.74/3 kimg) was said with `:g`'s six: "at 0.064 of 0.246667 kimg"
+    import contextlib
+    import signal
+
+    from wildgan.errors import TrainingInterrupted
+
+    @contextlib.contextmanager
+    def signal_at_once(flag):
+        flag.signum = signal.SIGINT
+        yield
+
+    monkeypatch.setattr(loop, "stop_on_signals", signal_at_once)
+    with pytest.raises(TrainingInterrupted) as e:
+        train_pgan(_x(), _cfg(total_kimg=0.74 / 3), tmp_path, progress=False, log=lambda m: None)
+    assert "at 0.064 of 0.247 kimg; checkpoint saved in" in str(e.value), str(e.value)
+    assert e.value.where == "at 0.064 of 0.247 kimg"
+
+
 def test_the_time_a_killed_session_trained_after_its_last_checkpoint_is_not_counted(tmp_path, monkeypatch,
                                                                                     one_thread) -> None:
     # --minutes is a budget of the training the run keeps (cli's --minutes help, docs/cli.md): a session killed after
