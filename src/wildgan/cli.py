@@ -774,12 +774,14 @@ def _whole_config_hint(sections: list[str]) -> str:
 def _option_value(action: argparse.Action, v: Any, path: Path) -> Any:
     """A config-file value checked and converted as the command line would be (type, choices). argparse does not
     check defaults, so without this a bad value would surface later as a traceback or a message not naming the file."""
+    from .config import shown
+
     name = _flag(action.dest)
     if v is None:
         return None
     if action.nargs == 0:                                   # store_true flags
         if not isinstance(v, bool):
-            raise ConfigError(f"{path}: {name} must be true or false, got {v!r}")
+            raise ConfigError(f"{path}: {name} must be true or false, got {shown(v, from_file=True)}")
         return v
     if action.type in (int, float):
         conv = None
@@ -790,7 +792,7 @@ def _option_value(action: argparse.Action, v: Any, path: Path) -> Any:
                 pass
         if conv is None or (action.type is int and isinstance(v, float) and not v.is_integer()):
             kind = "an integer" if action.type is int else "a number"
-            raise ConfigError(f"{path}: {name} must be {kind}, got {v!r}")
+            raise ConfigError(f"{path}: {name} must be {kind}, got {shown(v, from_file=True)}")
         v = conv
     elif isinstance(v, list) and all(isinstance(x, (str, int, float)) and not isinstance(x, bool) for x in v):
         v = ",".join(map(str, v))                           # e.g. normal: [airplane, ship]
@@ -806,7 +808,7 @@ def _option_value(action: argparse.Action, v: Any, path: Path) -> Any:
             except (argparse.ArgumentTypeError, ValueError) as e:
                 raise ConfigError(f"{path}: {name} {e}") from None
     else:
-        raise ConfigError(f"{path}: {name} must be a string, got {v!r}")
+        raise ConfigError(f"{path}: {name} must be a string, got {shown(v, from_file=True)}")
     if action.choices is not None and v not in action.choices:
         raise ConfigError(f"{path}: {name} must be one of {list(action.choices)}, got {v!r}")
     return v
@@ -1006,6 +1008,16 @@ def _with_network_of(cfg: RunConfig, src: RunConfig) -> RunConfig:
     return replace(cfg, preset=src.preset, net=net, train=replace(cfg.train, minibatch=dict(src.train.minibatch)))
 
 
+def _values_of(config: str | None) -> Any:
+    """The context the options are checked in: with a --config file, the checks' messages spell its values as the
+    file does (`got null`, not Python's `got None`; config.file_values)."""
+    from contextlib import nullcontext
+
+    from .config import file_values
+
+    return file_values() if config else nullcontext()
+
+
 def build_run_config(a: argparse.Namespace, loaded: LoadedData | None = None) -> tuple[RunConfig, AnomalySplit]:
     """argparse namespace -> (RunConfig, AnomalySplit). The split is built first because the network's
     resolution and channels default to the data's (from `loaded`, the data as load_split_data read it, when given).
@@ -1019,7 +1031,8 @@ def build_run_config(a: argparse.Namespace, loaded: LoadedData | None = None) ->
 
     config = getattr(a, "config", None)
     try:
-        data = _asked_data_config(a)
+        with _values_of(config):
+            data = _asked_data_config(a)
         # once: it only depends on the (merged) data section; --no-progress hides its decoding bar too
         split = build_split(data, progress=False if getattr(a, "no_progress", False) else None, loaded=loaded)
     except ConfigError as e:
@@ -1051,20 +1064,21 @@ def run_config_for_shape(a: argparse.Namespace, res: int, ch: int) -> RunConfig:
     config = getattr(a, "config", None)
     file_cfg = _as_fit_read(run_config_file(Path(config)), Path(config)) if config else None
     try:
-        cfg = run_config_from_args(a, res, ch)
-        if file_cfg is not None:
-            ref = _file_reference_args(str(config))
-            ref_cfg = run_config_from_args(ref, file_cfg.net.resolution, file_cfg.net.channels)
-            if file_cfg.preset not in PRESETS:
-                # A custom network: no option expresses it, so the reference (which resolved to the default
-                # preset) is given the file's network, and so is the command line unless it names a preset or a
-                # width itself. Without this an explicit --preset fast would look like no flag at all.
-                ref_cfg = _with_network_of(ref_cfg, file_cfg)
-                if a.preset is None and not getattr(a, "width", None):
-                    cfg = _with_network_of(cfg, file_cfg)
-            cfg = overlay_changes(file_cfg, ref_cfg, cfg)
-            cfg = replace(cfg, data=replace(cfg.data, resolution=res, channels=ch),
-                          net=replace(cfg.net, resolution=res, channels=ch))
+        with _values_of(config):
+            cfg = run_config_from_args(a, res, ch)
+            if file_cfg is not None:
+                ref = _file_reference_args(str(config))
+                ref_cfg = run_config_from_args(ref, file_cfg.net.resolution, file_cfg.net.channels)
+                if file_cfg.preset not in PRESETS:
+                    # A custom network: no option expresses it, so the reference (which resolved to the default
+                    # preset) is given the file's network, and so is the command line unless it names a preset or a
+                    # width itself. Without this an explicit --preset fast would look like no flag at all.
+                    ref_cfg = _with_network_of(ref_cfg, file_cfg)
+                    if a.preset is None and not getattr(a, "width", None):
+                        cfg = _with_network_of(cfg, file_cfg)
+                cfg = overlay_changes(file_cfg, ref_cfg, cfg)
+                cfg = replace(cfg, data=replace(cfg.data, resolution=res, channels=ch),
+                              net=replace(cfg.net, resolution=res, channels=ch))
     except ConfigError as e:
         if not config or str(e).startswith(str(config)):
             raise
