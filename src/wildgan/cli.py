@@ -1420,7 +1420,8 @@ def cmd_train(a: argparse.Namespace) -> int:
     from .training.distributed import torchrun_world
 
     run_log = _log_to(Path(a.out))
-    run_log.hold(getattr(a, "said_before", []))
+    if torchrun_world()[0] == 0:         # (only rank 0 writes log.txt)
+        run_log.hold(getattr(a, "said_before", []))
     # every wildgan warning said during the command into the run's log.txt too: those about its data are said while
     # the data is read, before the run folder is written (held until its first line). Only rank 0 of a --distributed
     # job writes log.txt (the other ranks' warnings are on the terminal, tagged with their rank)
