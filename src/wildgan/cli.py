@@ -651,9 +651,10 @@ def _typed_options(p: argparse.ArgumentParser, argv: Sequence[str]) -> set[str]:
     return typed
 
 
-def _resume_config(argv: Sequence[str]) -> list[str]:
+def _resume_config(argv: Sequence[str], log: Callable[[str], None] = lambda line: None) -> list[str]:
     """`wildgan train --out RUN --resume` continues RUN as it was configured: its config.yaml is read as if given with
-    --config (flags given beside it change only what they control, and --resume refuses changes that do not fit)."""
+    --config (flags given beside it change only what they control, and --resume refuses changes that do not fit).
+    log: takes the lines said on stderr (without the `wildgan: ` prefix), for the run's log.txt, made later."""
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--config")
     pre.add_argument("--out")
@@ -695,7 +696,8 @@ def _resume_config(argv: Sequence[str]) -> list[str]:
                               f"sample or by Detector.fit on in-memory images cannot be told: restore split.json, "
                               f"or start again with --overwrite") from None
         # a damaged split.json is rewritten by the resume (train_run warns); it must not block the resume itself
-        _eprint(f"wildgan: warning: {e}; it is rewritten when the run continues")
+        _eprint(f"wildgan: {WARNING}{e}; it is rewritten when the run continues")
+        log(f"{WARNING}{e}; it is rewritten when the run continues")
         info = {}
     if info.get("detector_input"):
         # its images were given in memory: the config's data (none) would silently train on the default sample
@@ -715,6 +717,7 @@ def _resume_config(argv: Sequence[str]) -> list[str]:
         refuse_if_gone(data)
     _warn_if_run_files_disagree(Path(known.out))
     _eprint(f"wildgan: resuming with the settings of {saved}")
+    log(f"resuming with the settings of {saved}")
     return [*argv, "--config", str(saved), *extra]
 
 
@@ -771,12 +774,14 @@ def _whole_config_hint(sections: list[str]) -> str:
 def _option_value(action: argparse.Action, v: Any, path: Path) -> Any:
     """A config-file value checked and converted as the command line would be (type, choices). argparse does not
     check defaults, so without this a bad value would surface later as a traceback or a message not naming the file."""
+    from .config import shown
+
     name = _flag(action.dest)
     if v is None:
         return None
     if action.nargs == 0:                                   # store_true flags
         if not isinstance(v, bool):
-            raise ConfigError(f"{path}: {name} must be true or false, got {v!r}")
+            raise ConfigError(f"{path}: {name} must be true or false, got {shown(v, from_file=True)}")
         return v
     if action.type in (int, float):
         conv = None
@@ -787,7 +792,7 @@ def _option_value(action: argparse.Action, v: Any, path: Path) -> Any:
                 pass
         if conv is None or (action.type is int and isinstance(v, float) and not v.is_integer()):
             kind = "an integer" if action.type is int else "a number"
-            raise ConfigError(f"{path}: {name} must be {kind}, got {v!r}")
+            raise ConfigError(f"{path}: {name} must be {kind}, got {shown(v, from_file=True)}")
         v = conv
     elif isinstance(v, list) and all(isinstance(x, (str, int, float)) and not isinstance(x, bool) for x in v):
         v = ",".join(map(str, v))                           # e.g. normal: [airplane, ship]
@@ -803,7 +808,7 @@ def _option_value(action: argparse.Action, v: Any, path: Path) -> Any:
             except (argparse.ArgumentTypeError, ValueError) as e:
                 raise ConfigError(f"{path}: {name} {e}") from None
     else:
-        raise ConfigError(f"{path}: {name} must be a string, got {v!r}")
+        raise ConfigError(f"{path}: {name} must be a string, got {shown(v, from_file=True)}")
     if action.choices is not None and v not in action.choices:
         raise ConfigError(f"{path}: {name} must be one of {list(action.choices)}, got {v!r}")
     return v
@@ -1003,6 +1008,16 @@ def _with_network_of(cfg: RunConfig, src: RunConfig) -> RunConfig:
     return replace(cfg, preset=src.preset, net=net, train=replace(cfg.train, minibatch=dict(src.train.minibatch)))
 
 
+def _values_of(config: str | None) -> Any:
+    """The context the options are checked in: with a --config file, the checks' messages spell its values as the
+    file does (`got null`, not Python's `got None`; config.file_values)."""
+    from contextlib import nullcontext
+
+    from .config import file_values
+
+    return file_values() if config else nullcontext()
+
+
 def build_run_config(a: argparse.Namespace, loaded: LoadedData | None = None) -> tuple[RunConfig, AnomalySplit]:
     """argparse namespace -> (RunConfig, AnomalySplit). The split is built first because the network's
     resolution and channels default to the data's (from `loaded`, the data as load_split_data read it, when given).
@@ -1016,7 +1031,8 @@ def build_run_config(a: argparse.Namespace, loaded: LoadedData | None = None) ->
 
     config = getattr(a, "config", None)
     try:
-        data = _asked_data_config(a)
+        with _values_of(config):
+            data = _asked_data_config(a)
         # once: it only depends on the (merged) data section; --no-progress hides its decoding bar too
         split = build_split(data, progress=False if getattr(a, "no_progress", False) else None, loaded=loaded)
     except ConfigError as e:
@@ -1048,20 +1064,21 @@ def run_config_for_shape(a: argparse.Namespace, res: int, ch: int) -> RunConfig:
     config = getattr(a, "config", None)
     file_cfg = _as_fit_read(run_config_file(Path(config)), Path(config)) if config else None
     try:
-        cfg = run_config_from_args(a, res, ch)
-        if file_cfg is not None:
-            ref = _file_reference_args(str(config))
-            ref_cfg = run_config_from_args(ref, file_cfg.net.resolution, file_cfg.net.channels)
-            if file_cfg.preset not in PRESETS:
-                # A custom network: no option expresses it, so the reference (which resolved to the default
-                # preset) is given the file's network, and so is the command line unless it names a preset or a
-                # width itself. Without this an explicit --preset fast would look like no flag at all.
-                ref_cfg = _with_network_of(ref_cfg, file_cfg)
-                if a.preset is None and not getattr(a, "width", None):
-                    cfg = _with_network_of(cfg, file_cfg)
-            cfg = overlay_changes(file_cfg, ref_cfg, cfg)
-            cfg = replace(cfg, data=replace(cfg.data, resolution=res, channels=ch),
-                          net=replace(cfg.net, resolution=res, channels=ch))
+        with _values_of(config):
+            cfg = run_config_from_args(a, res, ch)
+            if file_cfg is not None:
+                ref = _file_reference_args(str(config))
+                ref_cfg = run_config_from_args(ref, file_cfg.net.resolution, file_cfg.net.channels)
+                if file_cfg.preset not in PRESETS:
+                    # A custom network: no option expresses it, so the reference (which resolved to the default
+                    # preset) is given the file's network, and so is the command line unless it names a preset or a
+                    # width itself. Without this an explicit --preset fast would look like no flag at all.
+                    ref_cfg = _with_network_of(ref_cfg, file_cfg)
+                    if a.preset is None and not getattr(a, "width", None):
+                        cfg = _with_network_of(cfg, file_cfg)
+                cfg = overlay_changes(file_cfg, ref_cfg, cfg)
+                cfg = replace(cfg, data=replace(cfg.data, resolution=res, channels=ch),
+                              net=replace(cfg.net, resolution=res, channels=ch))
     except ConfigError as e:
         if not config or str(e).startswith(str(config)):
             raise
@@ -1098,14 +1115,16 @@ def _warn(msg: str) -> None:
         said(msg[len(WARNING):])        # into a run's log.txt too, as a Python warning is (runlog.copying_warnings)
 
 
+def _show(msg: str) -> None:
+    """A line of a command's progress on stderr: a warning or a note looks like the CLI's own ("wildgan: warning:
+    ..."), any other line is shown as is (a run's log.txt keeps every line as is)."""
+    _eprint(f"wildgan: {msg}" if msg.startswith(("warning:", "note:")) else msg)
+
+
 def _log_to(run_dir: Path) -> RunLog:
     """The command's log.txt in `run_dir`, its lines shown on stderr too; the wildgan warnings said while it is given
     to copying_warnings go into it as well (held until its first line: a refused command writes nothing)."""
-    def show(msg: str) -> None:
-        # on the terminal a warning looks like the CLI's own ("wildgan: warning: ..."); log.txt keeps the line as is
-        _eprint(f"wildgan: {msg}" if msg.startswith(("warning:", "note:")) else msg)
-
-    return RunLog(run_dir / "log.txt", show=show, make_folder=True)
+    return RunLog(run_dir / "log.txt", show=_show, make_folder=True)
 
 
 def _given(a: argparse.Namespace, dest: str) -> bool:
@@ -1401,6 +1420,8 @@ def cmd_train(a: argparse.Namespace) -> int:
     from .training.distributed import torchrun_world
 
     run_log = _log_to(Path(a.out))
+    if torchrun_world()[0] == 0:         # (only rank 0 writes log.txt)
+        run_log.hold(getattr(a, "said_before", []))
     # every wildgan warning said during the command into the run's log.txt too: those about its data are said while
     # the data is read, before the run folder is written (held until its first line). Only rank 0 of a --distributed
     # job writes log.txt (the other ranks' warnings are on the terminal, tagged with their rank)
@@ -1454,7 +1475,7 @@ def _train(a: argparse.Namespace, run_log: RunLog) -> int:
     log(f"trained {what} ({res.status}); networks in {res.final}")
     _warn_if_not_grown(cfg, res, log)
     if res.final is not None and cfg.train.train_scores:
-        _score_training_images(a, cfg, split)
+        _score_training_images(a, cfg, split, log)
     if a.evaluate:
         # the split just trained on: rebuilding it would read the data again and repeat its warnings
         return cmd_evaluate(argparse.Namespace(run_dir=a.out, data=None, normal=None, whole=None, json=False,
@@ -1552,11 +1573,13 @@ def _warn_other_methods_options(a: argparse.Namespace, method: str) -> None:
               f"{method}: ignored")
 
 
-def _score_training_images(a: argparse.Namespace, cfg: RunConfig, split: AnomalySplit) -> None:
+def _score_training_images(a: argparse.Namespace, cfg: RunConfig, split: AnomalySplit,
+                            log: Callable[[str], None]) -> None:
     """The training scores that `wildgan score --threshold` and the report compare new images with, now, while the
-    training images are at hand (they may be moved or deleted later); latent search is too slow for this."""
+    training images are at hand (they may be moved or deleted later); latent search is too slow for this. log: the
+    run's log (log.txt and stderr), which says what became of them."""
     if cfg.method == "search":
-        _eprint("latent search: the training images are not scored now (an optimisation per image); `wildgan score "
+        log("latent search: the training images are not scored now (an optimisation per image); `wildgan score "
                 "--threshold` scores them when it first needs them")
         return
     if not len(split.train_x):
@@ -1567,10 +1590,10 @@ def _score_training_images(a: argparse.Namespace, cfg: RunConfig, split: Anomaly
     model = load_model(Path(a.out), a.device)
     if has_train_scores(Path(a.out), model, split):
         # (a --resume of a finished run: the same networks and images, already scored, minutes for a large set)
-        _eprint(f"the training images' scores in {Path(a.out) / 'train_scores.csv'} are of these networks: kept")
+        log(f"the training images' scores in {Path(a.out) / 'train_scores.csv'} are of these networks: kept")
         return
     score_training_split(Path(a.out), model, split, progress=not a.no_progress)
-    _eprint(f"scored the {len(split.train_x)} training images (thresholds of wildgan score --threshold): "
+    log(f"scored the {len(split.train_x)} training images (thresholds of wildgan score --threshold): "
             f"{Path(a.out) / 'train_scores.csv'}")
 
 
@@ -1908,6 +1931,13 @@ def _score_pile(model: Any, a: argparse.Namespace, ctx: Any, archive: Path | Non
     if got is not None and root is not None:
         got.ids = [Path(i).relative_to(root).as_posix() for i in got.ids]
         got.skipped = [inside(r) for r in got.skipped]
+        got.repeated = [inside(r) for r in got.repeated]
+    if got is not None and got.repeated:
+        # one row per file (two rows of one image would be two ids of it, and two different scores in batch mode
+        # mixed, its batch-mates differing); said, where it left the CSV a row short of the names given in silence
+        more = len(got.repeated) - 5
+        _eprint(f"wildgan: note: a file given more than once is scored once (one row, under the name first "
+                f"given): {'; '.join(got.repeated[:5])}" + (f"; and {more} more" if more > 0 else ""))
     return got
 
 
@@ -2270,7 +2300,7 @@ def cmd_report(a: argparse.Namespace) -> int:
         views = score_views(Path(a.path), scores)
     # the file itself: report() reads it and names it in every complaint about the masks
     out = report(a.path, top_k_images=a.top_k, images=a.image, score=None if study or not scores else scores[0],
-                 masks=a.masks, device=a.device, controls=not a.no_controls, tsne_points=a.tsne_points, log=_eprint,
+                 masks=a.masks, device=a.device, controls=not a.no_controls, tsne_points=a.tsne_points, log=_show,
                  skip_bad=a.skip_bad, progress=not a.no_progress, study_views=views, batch_mode=a.batch_mode)
     print(out)
     return 0
@@ -2350,14 +2380,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             if at is not None and argv[at] in _sub_parser_names(p):
                 # the options typed, whatever their values: a default typed out is given all the same (and said so)
                 typed = _typed_options(_sub_parser(p, argv[at]), argv[at + 1:])
+            # (no file: what --resume says while the command line is read, which the run's log.txt is given)
+            said_before = RunLog()
             if at is not None and argv[at] == "train":
                 # `--config FILE` and `--resume` install a file's values as the defaults of train's options
                 train = _sub_parser(p, "train")
-                argv = [*argv[:at + 1], *_resume_config(argv[at + 1:])]
+                with copying_warnings(said_before):
+                    argv = [*argv[:at + 1], *_resume_config(argv[at + 1:], said_before.write)]
                 _set_from_config(train, argv[at + 1:])
             a, extra = p.parse_known_args(argv)
             if extra:
                 _unrecognized(p, a.cmd, extra)
+            a.said_before = said_before.held_lines()
             a.typed = typed
             a.command_line = ["wildgan", *given]    # (as typed: a study's log.txt records it)
             if hasattr(a, "square"):

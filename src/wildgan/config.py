@@ -9,13 +9,15 @@ The config is split by concern so that each layer only sees what it needs:
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import math
 import numbers
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePath
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Iterator, TypeVar
 
 from .errors import ConfigError, warn_user
 from .fileio import version_state
@@ -28,6 +30,29 @@ PAPER_MINIBATCH: dict[int, int] = {4: 128, 8: 128, 16: 128, 32: 64, 64: 32, 128:
 
 # the largest seed: torch seeds its generators with 64-bit values and training also draws with seed + 1
 MAX_SEED = 2 ** 64 - 2
+
+
+# Values checked while a config file is read (file_values): their messages spell None, True and False as the file
+# does (null, true, false), not as Python does: "got None" for the user's `null` read as another language
+_FILE_VALUES: contextvars.ContextVar[bool] = contextvars.ContextVar("wildgan_config_file_values", default=False)
+
+
+@contextmanager
+def file_values() -> Iterator[None]:
+    """Inside, the config checks' messages show values as a JSON or YAML file spells them (null, true, false)."""
+    token = _FILE_VALUES.set(True)
+    try:
+        yield
+    finally:
+        _FILE_VALUES.reset(token)
+
+
+def shown(v: Any, from_file: bool = False) -> str:
+    """A value in a config check's message: as a JSON/YAML file spells it inside file_values() or where `from_file`
+    (a value known to be a file's), else Python's repr."""
+    if (from_file or _FILE_VALUES.get()) and (v is None or isinstance(v, bool)):
+        return "null" if v is None else str(v).lower()
+    return repr(v)
 
 
 def kernels_from_env() -> str:
@@ -74,7 +99,7 @@ def _check_numbers(obj: Any, rules: dict[str, str], prefix: str = "") -> None:
             want = {">0": "a positive number", ">=0": "a number >= 0", "int>=0": "a whole number >= 0",
                     ">=1": "a whole number >= 1", "[0,1)": "a number in [0, 1)", "[0,1]": "a number in [0, 1]",
                     "seed": "a whole number from 0 to 2**64 - 2"}[rule]
-            raise ConfigError(f"{prefix}{name} must be {want}, got {v!r}")
+            raise ConfigError(f"{prefix}{name} must be {want}, got {shown(v)}")
 
 
 @dataclass(frozen=True)
@@ -93,7 +118,7 @@ class NetConfig:
         r = self.resolution
         # the type first: a string or float from a damaged config.json made the comparison below a bare TypeError
         if not isinstance(r, int) or isinstance(r, bool) or r < 4 or r & (r - 1):
-            raise ConfigError(f"resolution must be a power of two >= 4, got {r!r}")
+            raise ConfigError(f"resolution must be a power of two >= 4, got {shown(r)}")
         if self.channels not in (1, 3):
             raise ConfigError(f"channels must be 1 or 3, got {self.channels}")
         _check_numbers(self, {"fmap_base": ">=1", "fmap_max": ">=1", "fmap_decay": ">=0", "latent_size": "int>=0",
@@ -102,7 +127,7 @@ class NetConfig:
         # group of 8 trained, then stopped the run's first scoring of 20 images with minibatch_stddev's ValueError
         if self.mbstd_group not in (1, 2, 4):
             raise ConfigError(f"mbstd_group must be 1, 2 or 4 (a divisor of the 4-image groups scoring pads its "
-                              f"batches to; the spec's is 4), got {self.mbstd_group!r}")
+                              f"batches to; the spec's is 4), got {shown(self.mbstd_group)}")
         # the channel count halves per level from fmap_base: at a high resolution a small base reaches 0 channels
         # (tiny's 256 at 1024x1024), which no layer can have
         thin = [s for s in range(self.resolution_log2) if self.nf(s) < 1]
@@ -146,7 +171,7 @@ def net_config_for_preset(preset: str, resolution: int, channels: int, *, width:
         # or a float reached NetConfig, which named fmap_max / fmap_base instead of the width it was given (or, for
         # 64.0, built a float channel count that torch refused only when the networks were made)
         if v is not None and not (isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1):
-            raise ConfigError(f"{name} must be a whole number >= 1 (None = the preset's), got {v!r}")
+            raise ConfigError(f"{name} must be a whole number >= 1 (None = the preset's), got {shown(v)}")
     width, latent_size = (None if v is None else int(v) for v in (width, latent_size))
     p = PRESETS[preset]
     # e.g. preset paper at width 256: the issue's width-256 run; the latent size stays nf(0) = the width. One
@@ -255,25 +280,25 @@ class DataConfig:
         c = self.contamination
         # (a string from a form or os.environ was a bare TypeError of the comparison below)
         if not isinstance(c, numbers.Real) or isinstance(c, bool) or not (0.0 <= c < 1.0):
-            raise ConfigError(f"contamination must be in [0, 1), got {c!r}")
+            raise ConfigError(f"contamination must be in [0, 1), got {shown(c)}")
         if type(c) not in (int, float):
             # (a numpy float32 from an array of rates passed the check above and was a bare TypeError of json when
             # the run's config.json was written; a Fraction likewise)
             object.__setattr__(self, "contamination", float(c))
         if self.test_size not in ("paper", "all"):
-            raise ConfigError(f"test_size must be 'paper' or 'all', got {self.test_size!r}")
+            raise ConfigError(f"test_size must be 'paper' or 'all', got {shown(self.test_size)}")
         object.__setattr__(self, "square", square_name(self.square, given="api"))
         if self.square not in ("crop", "letterbox"):
             raise ConfigError(f"square must be 'crop' (centre-crop non-square images) or 'letterbox' (pad them to a "
-                              f"square with black bars; 'pad' is its old name), got {self.square!r}")
+                              f"square with black bars; 'pad' is its old name), got {shown(self.square)}")
         if self.contamination_draw not in ("nested", "choice"):
-            raise ConfigError(f"contamination_draw must be nested or choice, got {self.contamination_draw!r}")
+            raise ConfigError(f"contamination_draw must be nested or choice, got {shown(self.contamination_draw)}")
         if self.fit not in (None, "resize", "pad", "letterbox"):
-            raise ConfigError(f"fit must be resize, pad or letterbox, got {self.fit!r} ({FIT_NAMES})")
+            raise ConfigError(f"fit must be resize, pad or letterbox, got {shown(self.fit)} ({FIT_NAMES})")
         # (the rules themselves live in data.transforms, DEPTH16_RULES; refused here, before any data is read)
         if self.depth16 not in ("per-image", "global", "shift", *(f"bits:{n}" for n in range(9, 17))):
             raise ConfigError(f"depth16 must be per-image, global, shift or bits:N with N = 9..16 (the camera's bit "
-                              f"depth, e.g. bits:12), got {self.depth16!r}")
+                              f"depth, e.g. bits:12), got {shown(self.depth16)}")
 
 
 @dataclass(frozen=True)
@@ -334,22 +359,23 @@ class TrainConfig:
         _check_numbers(self, {"seed": "seed"}, "train.")
         if self.threads is not None and (isinstance(self.threads, bool) or not isinstance(self.threads, int)
                                          or self.threads < 1):
-            raise ConfigError(f"threads must be a whole number >= 1 (unset: torch's default), got {self.threads!r}")
+            raise ConfigError(f"threads must be a whole number >= 1 (unset: torch's default), got "
+                              f"{shown(self.threads)}")
         if self.amp not in ("auto", "off", "bf16"):
-            raise ConfigError(f"amp must be auto, off or bf16, got {self.amp!r}")
+            raise ConfigError(f"amp must be auto, off or bf16, got {shown(self.amp)}")
         if self.gp_precision not in ("fp32", "amp"):
-            raise ConfigError(f"gp_precision must be fp32 or amp, got {self.gp_precision!r}")
+            raise ConfigError(f"gp_precision must be fp32 or amp, got {shown(self.gp_precision)}")
         if self.compile not in ("off", "default", "reduce-overhead", "max-autotune-no-cudagraphs"):
             raise ConfigError(f"compile must be off, default, reduce-overhead or max-autotune-no-cudagraphs, "
-                              f"got {self.compile!r}")
+                              f"got {shown(self.compile)}")
         for name in ("channels_last", "cuda_graphs"):
             if getattr(self, name) not in (None, True, False):
-                raise ConfigError(f"{name} must be true, false or null (auto), got {getattr(self, name)!r}")
+                raise ConfigError(f"{name} must be true, false or null (auto), got {shown(getattr(self, name))}")
         if self.compile == "reduce-overhead" and self.cuda_graphs:
             raise ConfigError("compile='reduce-overhead' already uses CUDA graphs (per compiled region); "
                               "it cannot be combined with cuda_graphs=true (whole-iteration graphs)")
         if self.encoder_loss not in ("image", "latent", "none"):
-            raise ConfigError(f"encoder_loss must be image, latent or none, got {self.encoder_loss!r}")
+            raise ConfigError(f"encoder_loss must be image, latent or none, got {shown(self.encoder_loss)}")
         # the phases before the total: a default total is derived from them (paper_total_kimg), so `--phase-kimg 0`
         # alone made it 0 and the message named total_kimg, an option the user had not given
         _check_numbers(self, {"phase_kimg": ">0", "transition_kimg": ">=0", "total_kimg": ">0", "lr": ">0",
@@ -365,7 +391,7 @@ class TrainConfig:
         if bad:
             raise ConfigError(f"minibatch must map resolutions to whole numbers >= 1, got {self.minibatch}")
         if self.on_divergence not in ("stop", "rollback"):
-            raise ConfigError(f"on_divergence must be stop or rollback, got {self.on_divergence!r}")
+            raise ConfigError(f"on_divergence must be stop or rollback, got {shown(self.on_divergence)}")
         mb = {int(k): int(v) for k, v in self.minibatch.items()}
         if len(mb) < len(self.minibatch):
             # keys that differ in spelling or type but name one resolution ({4: 16, '4': 32} in YAML, "4" and "04"
@@ -413,7 +439,7 @@ class ScoreConfig:
         _check_numbers(self, {"lam": "[0,1]", "batch_size": ">=1", "shuffle_seed": "int>=0", "kappa": ">=0"},
                        "score.")
         if self.generator not in ("Gs", "G"):
-            raise ConfigError(f"score.generator must be Gs or G, got {self.generator!r}")
+            raise ConfigError(f"score.generator must be Gs or G, got {shown(self.generator)}")
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:
@@ -440,7 +466,7 @@ def _type_error(owner: str, f: dataclasses.Field, v: Any) -> str | None:
     allowed = tuple(c for t in parts for c in _SCALAR_TYPES[t])
     if isinstance(v, allowed) and not (isinstance(v, bool) and bool not in allowed):
         return None
-    return f"{owner}.{f.name} must be {f.type}, got {v!r}"
+    return f"{owner}.{f.name} must be {f.type}, got {shown(v)}"
 
 
 def from_dict(cls: type, d: dict[str, Any], check_types: bool = False) -> Any:
@@ -449,7 +475,7 @@ def from_dict(cls: type, d: dict[str, Any], check_types: bool = False) -> Any:
     check_types: also refuse values of the wrong scalar type (e.g. total_kimg: "abc"), for hand-edited files; off by
     default so that configs stored in checkpoints and run directories load exactly as before."""
     if not isinstance(d, dict):
-        raise ConfigError(f"{cls.__name__} section must be a mapping, got {d!r}")
+        raise ConfigError(f"{cls.__name__} section must be a mapping, got {shown(d)}")
     names = {f.name: f for f in dataclasses.fields(cls)}
     unknown = set(d) - set(names)
     if unknown:
@@ -665,8 +691,8 @@ def check_run_config_version(d: dict[str, Any]) -> None:
     v = d["format_version"]
     state = version_state(v, RUN_CONFIG_VERSION)
     if state == "damaged":
-        raise ConfigError(f"format_version must be a whole number >= 1, got {v!r}: the file is damaged (restore it, "
-                          f"or compare it with config.yaml)")
+        raise ConfigError(f"format_version must be a whole number >= 1, got {shown(v)}: the file is damaged (restore "
+                          f"it, or compare it with config.yaml)")
     if state == "newer":
         from . import __version__
 
@@ -689,7 +715,7 @@ def run_config_from_dict(d: dict[str, Any], check_types: bool = False) -> RunCon
     c = check_types
     for key in ("preset", "method"):
         if c and key in d and not isinstance(d[key], str):
-            raise ConfigError(f"{key} must be a string, got {d[key]!r}")
+            raise ConfigError(f"{key} must be a string, got {shown(d[key])}")
     train = d["train"]
     if isinstance(train, dict) and "ema_warmup" not in train:
         # runs recorded before the EMA warm-up existed were trained with the constant beta: read them as such, so
@@ -804,10 +830,12 @@ def read_run_config(run_dir: Any) -> RunConfig:
         raise ConfigError(f"{p}: not a run config (a JSON object with data, net, train, ... sections expected, got "
                           f"a {type(raw).__name__})")
     try:
-        cfg = run_config_from_dict(raw)
-        # then the types the checks above leave alone: a hand-edited `"ema_warmup": "no"` was read as true, and
-        # `"data": 5` failed later as a bare TypeError (annotations have only widened, to `X | None`: older runs read)
-        check_run_config_types(raw)
+        with file_values():
+            cfg = run_config_from_dict(raw)
+            # then the types the checks above leave alone: a hand-edited `"ema_warmup": "no"` was read as true, and
+            # `"data": 5` failed later as a bare TypeError (annotations have only widened, to `X | None`: older runs
+            # read)
+            check_run_config_types(raw)
     except ConfigError as e:
         # e.g. a hand-edited field: the message says what is wrong, the prefix says in which file
         raise ConfigError(f"{p}: {e}") from None
@@ -988,7 +1016,8 @@ def run_config_in(d: dict[str, Any], path: Any) -> RunConfig | None:
     if not ("train" in d and "data" in d and isinstance(d["train"], dict)):
         return None
     try:
-        return run_config_from_dict(d, check_types=True)
+        with file_values():
+            return run_config_from_dict(d, check_types=True)
     except ConfigError as e:
         raise ConfigError(f"{path}: {e}") from None
     except (TypeError, ValueError) as e:

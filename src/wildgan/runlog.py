@@ -67,6 +67,22 @@ class RunLog:
             append_log_line(self.path, h)
         append_log_line(self.path, line)
 
+    def held_lines(self) -> list[str]:
+        """The lines held (said, warnings too) and not written yet, in order: all of a log without a file."""
+        return list(self._held)
+
+    def hold(self, lines: list[str]) -> None:
+        """Lines said before this log was made (`train --resume`'s "resuming with the settings of ..." and its
+        warnings, said while the command line is read), into log.txt as the terminal showed them: before this
+        session's first line, with the warnings held (a warning line as `warned` takes it, once)."""
+        for line in lines:
+            if line.startswith(WARNING):
+                self.warned(line[len(WARNING):])
+            elif self._started and self.path is not None:
+                append_log_line(self.path, line)
+            else:
+                self._held.append(line)
+
     def warned(self, text: str) -> None:
         """A wildgan warning shown on the terminal: its line into log.txt, held until the session's first line."""
         line = WARNING + text

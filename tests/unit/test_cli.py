@@ -620,6 +620,12 @@ def test_resume_alone_continues_the_run_as_it_was_configured(tiny_npz, tmp_path,
     assert main(["train", "--out", str(out), "--resume", "--total-kimg", "0.15", "--no-progress"]) == 0
     err = capsys.readouterr().err
     assert f"resuming with the settings of {out / 'config.yaml'}" in err and "resumed from" in err
+    # log.txt says what the terminal said: the settings resumed with (said before the run's log was made) and the
+    # training scores' line after each session (both were on stderr only)
+    log = (out / "log.txt").read_text().splitlines()
+    assert [ln.split(" (")[0] for ln in log if ln.startswith(("scored the", "resuming"))] == [
+        "scored the 20 training images", f"resuming with the settings of {out / 'config.yaml'}",
+        "resuming wildgan", "scored the 20 training images"], log
     cfg = json.loads((out / "config.json").read_text())
     assert (cfg["net"]["latent_size"], cfg["train"]["phase_kimg"], cfg["train"]["total_kimg"]) == (8, 0.03, 0.15)
     # a run without final networks (still training, or stopped) is scored with its newest checkpoint, and says so
@@ -689,6 +695,15 @@ def test_resume_warns_when_the_runs_config_json_and_yaml_disagree(tiny_npz, tmp_
         warnings.simplefilter("error", WildganWarning)
         assert main(["train", "--out", str(out), "--resume", "--lr", "0.003", "--no-progress"]) == 2
     assert "train.lr: 0.001 -> 0.003" in capsys.readouterr().err
+    # a difference --resume goes on with: the warning, said while the command line is read (before the run's log
+    # is made), is in log.txt too, before the line that says which settings it resumes with
+    yaml_text = (out / "config.yaml").read_text()
+    (out / "config.yaml").write_text(yaml_text.replace("total_kimg: 0.1\n", "total_kimg: 0.2\n"))
+    with pytest.warns(WildganWarning, match="disagree"):
+        assert main(["train", "--out", str(out), "--resume", "--no-progress"]) == 0
+    log = (out / "log.txt").read_text().splitlines()
+    at = log.index(f"resuming with the settings of {out / 'config.yaml'}")
+    assert log[at - 1].startswith(f"warning: {out}: its config.json and config.yaml disagree"), log
 
 
 def test_file_system_errors_are_one_line(tmp_path, capsys, monkeypatch):
@@ -3293,7 +3308,9 @@ def test_a_resume_refused_for_its_changed_images_writes_no_note_of_having_resume
     log = (run / "log.txt").read_text()[len(before):].splitlines()
     note = next(i for i, line in enumerate(log) if line.startswith("note: resumed with other numeric settings "
                                                                     "(amp 'auto' -> 'bf16')"))
-    assert log[0].startswith(f"warning: {pile}: images that are not square") and note < len(log) - 1, log
+    # (as the terminal said them: which settings it resumes with, read before the data)
+    assert log[0] == f"resuming with the settings of {run / 'config.yaml'}", log
+    assert log[1].startswith(f"warning: {pile}: images that are not square") and note < len(log) - 1, log
 
 
 def test_a_runs_log_has_the_warnings_the_cli_prints_itself(tmp_path, capsys):

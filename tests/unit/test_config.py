@@ -6,6 +6,7 @@ import re
 
 import numpy as np
 import pytest
+import yaml
 
 from wildgan.config import MAX_SEED, DataConfig, FAnoGANConfig, SearchConfig, TrainConfig
 from wildgan.errors import ConfigError
@@ -52,9 +53,9 @@ def test_a_run_config_records_its_format_version_and_one_without_it_is_version_1
     (2, r"written by a newer wildgan \(run config format_version 2; wildgan .* reads up to 1\): upgrade wildgan"),
     ("1", r"format_version must be a whole number >= 1, got '1': the file is damaged"),
     (1.0, r"format_version must be a whole number >= 1, got 1\.0: the file is damaged"),
-    (True, r"format_version must be a whole number >= 1, got True: the file is damaged"),
+    (True, r"format_version must be a whole number >= 1, got true: the file is damaged"),    # (as JSON says it)
     (0, r"format_version must be a whole number >= 1, got 0: the file is damaged"),
-    (None, r"format_version must be a whole number >= 1, got None: the file is damaged"),
+    (None, r"format_version must be a whole number >= 1, got null: the file is damaged"),
 ])
 def test_a_run_config_of_a_newer_or_damaged_format_version_is_refused_naming_the_file(tmp_path, capsys, version,
                                                                                        message) -> None:
@@ -266,8 +267,36 @@ def test_a_null_where_a_number_belongs_is_refused_naming_the_field_and_the_file(
     d = json.loads((run / "config.json").read_text())
     d["score"]["kappa"] = None
     (run / "config.json").write_text(json.dumps(d))
-    with pytest.raises(ConfigError, match=re.escape(f"{run / 'config.json'}: ") + r".*kappa must be .*got None"):
+    # said as the file spells it (it said `got None` for the file's `null`); Python's own calls above say None
+    with pytest.raises(ConfigError, match=re.escape(f"{run / 'config.json'}: ") + r".*kappa must be .*got null$"):
         read_run_config(run)
+
+
+@pytest.mark.parametrize("text, said", [
+    ("lr: null\n", "lr must be a positive number, got null"),                 # a flat file's option, checked late
+    ("lr: true\n", "--lr must be a number, got true"),
+    ("skip_bad: null\n", None),                                               # (null: the option's default)
+    ("train:\n  lr: false\n", "must be float, got false"),                   # a run config's field
+])
+def test_a_config_files_values_are_said_as_the_file_spells_them(tmp_path, capsys, text, said) -> None:
+    from wildgan.cli import main
+
+    # a YAML or JSON file's null, true and false were said as Python's None, True and False
+    f = tmp_path / "c.yaml"
+    if text.startswith("train:"):
+        run, _ = _run_dir(tmp_path)
+        d = yaml.safe_load((run / "config.yaml").read_text())
+        d["train"]["lr"] = False
+        f.write_text(yaml.safe_dump(d))
+    else:
+        f.write_text(text)
+    code = main(["train", "--config", str(f), "--out", str(tmp_path / "r"), "--dry-run"])
+    err = capsys.readouterr().err
+    if said is None:
+        assert code == 0, err
+        return
+    assert code == 2 and said in err and str(f) in err, err
+    assert not re.search(r"got (None|True|False)\b", err), err
 
 
 @pytest.mark.parametrize("section, key, value", [("train", "ema_warmup", "no"), ("data", "data", 5),

@@ -2145,7 +2145,7 @@ def test_the_report_of_a_pile_changed_since_training_says_so(tmp_path: Path, unn
         "restore the data" not in page, page
 
 
-def test_a_report_of_networks_that_do_not_load_says_so_and_warns(tiny_run: Path, tmp_path: Path) -> None:
+def test_a_report_of_networks_that_do_not_load_says_so_and_warns(tiny_run: Path, tmp_path: Path, capsys) -> None:
     # a truncated network-final.safetensors: the page said "No trained networks yet" (a run still training) and the
     # console said nothing but where the report was written
     import shutil
@@ -2159,6 +2159,14 @@ def test_a_report_of_networks_that_do_not_load_says_so_and_warns(tiny_run: Path,
     md = (run / "report" / "report.md").read_text()
     assert "No trained networks yet" not in md and "networks do not load" in md and "checksum mismatch" in md
     assert any("networks do not load" in m and str(weights) in m for m in said), said
+    # on the terminal, worded like every other warning of the CLI (it said a bare `warning: ...`)
+    from wildgan.cli import main
+
+    capsys.readouterr()
+    assert main(["report", str(run), "--top-k", "0", "--no-controls", "--device", "cpu", "--no-progress"]) == 0
+    lines = capsys.readouterr().err.splitlines()
+    assert any(ln.startswith("wildgan: warning: the run's networks do not load") for ln in lines), lines
+    assert not any(ln.startswith("warning:") for ln in lines), lines
 
 
 def test_a_report_shows_bars_while_it_scores_the_test_split(tiny_run: Path, tmp_path: Path, monkeypatch) -> None:

@@ -754,3 +754,25 @@ def test_the_untrained_control_is_digested_by_its_weights_even_beside_a_file_nam
     monkeypatch.chdir(tmp_path)
     (tmp_path / "untrained").write_text("not the networks")
     assert _model_digest(m) == clean
+
+
+def test_a_file_given_twice_has_one_row_and_a_note_naming_it(scoring_pile, tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture) -> None:
+    # the same file by name twice, and by name beside its folder: one row each (as before), but the CSV came out a
+    # row short of the names given without a word
+    from wildgan.cli import main
+
+    pile, run_dir, _ = scoring_pile(3)
+    out = tmp_path / "s.csv"
+    assert main(["score", str(run_dir), "--data", str(pile / "0.png"), str(pile / "0.png"), str(pile),
+                 "--out", str(out), "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    ids = [line.split(",")[0] for line in out.read_text().splitlines()[1:]]
+    assert ids == [str(pile / f"{i}.png") for i in (0, 1, 2)], ids
+    assert (f"wildgan: note: a file given more than once is scored once (one row, under the name first given): "
+            f"{pile / '0.png'}, given again; {pile / '0.png'}, again in folder {pile}\n") in err, err
+    # the names as given: a second spelling of the path is named too
+    (pile / "link.png").symlink_to(pile / "1.png")
+    assert main(["score", str(run_dir), "--data", str(pile), "--out", "-", "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert f"{pile / '1.png'}, again in folder {pile} as {pile / 'link.png'}" in err, err

@@ -122,6 +122,25 @@ def test_a_signal_that_came_as_training_ended_stops_what_would_follow(tmp_path, 
     assert ckpt.read_meta(tmp_path / "network-final.json")["nimg"] == 256
 
 
+def test_an_interrupt_says_the_total_to_the_image(tmp_path, monkeypatch, one_thread) -> None:
+    # a total given with many digits (0.74/3 kimg) was said with `:g`'s six: "at 0.064 of 0.246667 kimg"
+    import contextlib
+    import signal
+
+    from wildgan.errors import TrainingInterrupted
+
+    @contextlib.contextmanager
+    def signal_at_once(flag):
+        flag.signum = signal.SIGINT
+        yield
+
+    monkeypatch.setattr(loop, "stop_on_signals", signal_at_once)
+    with pytest.raises(TrainingInterrupted) as e:
+        train_pgan(_x(), _cfg(total_kimg=0.74 / 3), tmp_path, progress=False, log=lambda m: None)
+    assert "at 0.064 of 0.247 kimg; checkpoint saved in" in str(e.value), str(e.value)
+    assert e.value.where == "at 0.064 of 0.247 kimg"
+
+
 def test_the_time_a_killed_session_trained_after_its_last_checkpoint_is_not_counted(tmp_path, monkeypatch,
                                                                                     one_thread) -> None:
     # --minutes is a budget of the training the run keeps (cli's --minutes help, docs/cli.md): a session killed after
@@ -249,3 +268,14 @@ def test_a_resume_on_other_pixels_under_the_same_ids_is_refused_unless_the_decod
     said.clear()
     run_mod.train_run(cfg, run, resume=True, progress=False, log=said.append)
     assert not [m for m in said if "warning" in m], said
+
+
+def test_the_full_progress_bar_shows_no_time_left(tmp_path, monkeypatch, capsys, one_thread) -> None:
+    # the eta is set at each stats row only: with a row every 3 iterations the last one (iteration 15 of 16) said
+    # time was left, and the full bar kept it ("100% ... eta=00:03")
+    given: list[str] = []
+    monkeypatch.setattr(loop, "_eta", lambda *a, **k: given.append("00:03") or "00:03")
+    res = train_pgan(_x(), _cfg(log_every=3), tmp_path, progress=True, log=lambda m: None)
+    assert res.nimg == 256 and len(given) == 5             # (rows at iterations 3, 6, ..., 15 of 16)
+    lines = [ln for ln in capsys.readouterr().err.replace("\r", "\n").splitlines() if ln.startswith("train")]
+    assert "100%" in lines[-1] and "eta=00:00" in lines[-1], lines[-3:]

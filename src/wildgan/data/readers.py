@@ -1109,12 +1109,14 @@ def listed_labels(path: str | Path | None, dataset: str = "auto"
     return None
 
 
-def list_image_files(paths: Sequence[str | Path]) -> list[Path]:
+def list_image_files(paths: Sequence[str | Path], repeats: list[str] | None = None) -> list[Path]:
     """Image files and/or folders -> the image files, folders recursed (sorted, hidden entries skipped, symlinked
     folders and files followed, ids keep the path through the link); a file named twice (or given beside a folder
-    that holds it) is kept once, at its first mention. Files of image formats that are not read (.heic, .avif ...)
-    are named in one warning per folder."""
+    that holds it) is kept once, at its first mention: `repeats` (when given) gains a description of each later
+    mention ("a.png, again in folder imgs"), for a caller that says so. Files of image formats that are not read (.heic,
+    .avif ...) are named in one warning per folder."""
     files: list[Path] = []
+    found_in: dict[int, Path] = {}      # the folder given that each file listed from one came from (its index)
     for q in paths:
         q = Path(q)
         if q.is_dir():
@@ -1130,6 +1132,7 @@ def list_image_files(paths: Sequence[str | Path]) -> list[Path]:
                     raise dataset_among_images_error(q)
                 raise _no_images_error(f"{q}: folder contains", other)
             _warn_other(q, other)
+            found_in.update((i, q) for i in range(len(files), len(files) + len(found)))
             files.extend(found)
         elif q.exists():
             if dataset_file_kind(q):
@@ -1141,8 +1144,11 @@ def list_image_files(paths: Sequence[str | Path]) -> list[Path]:
     if not files:
         raise DataError("no images given")
     unique: dict[Path, Path] = {}
-    for f in files:
-        unique.setdefault(f.resolve(), f)
+    for i, f in enumerate(files):
+        kept = unique.setdefault(f.resolve(), f)
+        if kept is not f and repeats is not None:
+            where = f"again in folder {found_in[i]}" if i in found_in else "given again"
+            repeats.append(f"{kept}, {where}" + (f" as {f}" if f != kept else ""))
     return list(unique.values())
 
 

@@ -293,6 +293,9 @@ class FileScores:
     chunks: int                             # how many chunks the files were read and scored in
     chunk_size: int                         # images in the largest chunk (whole score batches: at least one)
     resumed: int = 0                        # chunks whose scores were read back from resume_dir, not computed
+    # each later mention of a file given more than once (twice by name, or by name and in a folder given), as
+    # list_image_files says it: the file is scored once, its row under the name first given
+    repeated: list[str] = field(default_factory=list)
 
 
 def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: int | None = None,
@@ -327,7 +330,8 @@ def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: 
     on any rank is raised on every rank (none waits for the others forever)."""
     net, sc, method = model.cfg.net, score_cfg or model.cfg.score, model.cfg.method
     _check_without_A(method, with_A)              # before any file is read
-    files = list_image_files(paths)
+    repeats: list[str] = []
+    files = list_image_files(paths, repeats)
     conversion = model.conversion if conversion is None else conversion
     # `is None`, not `or`: a chunk size of 0 is refused below, not read as 'none given'
     step = chunk_size if chunk_size is not None else default_chunk_size(net.resolution, net.channels, sc.batch_size,
@@ -399,7 +403,7 @@ def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: 
     keep = np.flatnonzero(done)
     return FileScores(ids=[str(files[i]) for i in keep], scores={k: v[keep] for k, v in scores.items()},
                       skipped=list(reasons.values()), chunks=len(chunks), chunk_size=max(len(c) for c in chunks),
-                      resumed=n_resumed)
+                      resumed=n_resumed, repeated=repeats)
 
 
 def score_read_files(model: LoadedModel, x_u8: np.ndarray, kept: Sequence[int], n_files: int, *,

@@ -54,7 +54,7 @@ from .data_placement import (BatchSampler, data_device, data_on_gpu_setting, hos
                              tell_host_placement)
 from .divergence import halve_lr, rollback_checkpoint
 from .resume import StopFlag, all_finite, restore_generator, stop_on_signals
-from .schedule import Phase, end_of_rounds, kimg_text, lod_at, schedule, schedule_work
+from .schedule import Phase, end_of_rounds, kimg_figure, kimg_text, lod_at, schedule, schedule_work
 from .tblog import TensorBoardLog
 
 Log = Callable[[str], None]
@@ -930,8 +930,8 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
             # is the end of a run, not another session's training
             done = state.nimg >= total_nimg
             log(f"resumed from {state.nimg / 1000:.3f} kimg (iteration {state.iteration})"
-                + (f": the run was already finished (--total-kimg {tc.total_kimg:g}), nothing to train" if done
-                   else ""))
+                + (f": the run was already finished (--total-kimg {kimg_figure(tc.total_kimg)}), nothing to "
+                   f"train" if done else ""))
         if is_main:
             # rows the interrupted session wrote after the checkpoint we resume from are about to be written again
             dropped = _drop_stats_after(run_dir, state.nimg)
@@ -987,6 +987,8 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
                        dynamic_ncols=True, desc="train",
                        bar_format=None if costs is None else
                        "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}, {rate_fmt}{postfix}]")
+    # the bar's last postfix (eta, resolution, losses), set at each stats row: the end puts its eta at 00:00
+    bar_post: dict[str, Any] = {}
 
     def trained_lod() -> float:
         # the lod of the last round trained; before any (a fresh run stopped at once) the first round's
@@ -1064,9 +1066,9 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
                             if costs is not None else {}
                         # (refresh=False: shown at the bar's next redraw, which progress_bar spaces out in a log file;
                         # a forced redraw per row wrote a line every 20 iterations there)
-                        bar.set_postfix(**post, res=phase.resolution, D=f"{row.get('D/loss', 0):.3g}",
-                                        G=f"{row.get('G/loss', 0):.3g}", E=f"{row.get('E/loss', 0):.3g}",
-                                        refresh=False)
+                        bar_post = {**post, "res": phase.resolution, "D": f"{row.get('D/loss', 0):.3g}",
+                                    "G": f"{row.get('G/loss', 0):.3g}", "E": f"{row.get('E/loss', 0):.3g}"}
+                        bar.set_postfix(**bar_post, refresh=False)
                         bad = [k for k, v in row.items() if isinstance(v, float) and not math.isfinite(v)]
                         if bad:
                             diverged(f"non-finite {', '.join(bad)} at {kimg_text(state.nimg)} kimg")
@@ -1105,7 +1107,7 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
                     if every_sample:
                         next_sample = _next_multiple(state.nimg, every_sample)
                     if stop_sig and state.nimg < total_nimg:
-                        where = f"at {state.nimg / 1000:.3f} of {tc.total_kimg:g} kimg"
+                        where = f"at {state.nimg / 1000:.3f} of {kimg_figure(tc.total_kimg)} kimg"
                         raise TrainingInterrupted(
                             f"{_stop_words(flag.signum, agreed_signum)} {where}; checkpoint saved in "
                             f"{ck_dir}; continue with --resume", flag.signum or agreed_signum, where=where,
@@ -1119,6 +1121,11 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
                             log(f"wall-clock budget of {tc.minutes} min reached at {kimg_text(state.nimg)} kimg")
                         break
     finally:
+        if "eta" in bar_post and state.nimg >= total_nimg:
+            # the eta is set at each stats row only (every log_every iterations): the full bar kept the time left
+            # at the last one ("100% ... eta=00:03"). Done is nothing left, as tqdm's own remaining time says at
+            # its end (shown by close's final redraw, not by a redraw of its own: one more line in a log file)
+            bar.set_postfix(**{**bar_post, "eta": bar.format_interval(0)}, refresh=False)
         bar.close()
         stats.close()
         torch.backends.cudnn.benchmark = cudnn_benchmark
