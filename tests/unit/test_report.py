@@ -2339,3 +2339,25 @@ def test_report_batch_mode_isolated_ranks_an_unlabelled_pile_as_score_batch_mode
     cached = _csv_rows(run / "report" / "top_anomalous.csv")
     assert [r["id"] for r in cached.values()] == [r["id"] for r in own.values()]
     assert all(float(cached[i][k]) == float(own[i][k]) for i in own for k in ("a", "L_n", "L_o", "L_r")), (own, cached)
+
+
+def test_an_isolated_report_of_a_detector_run_names_the_isolated_cache_and_command(tmp_path):
+    """report --batch-mode isolated takes its thresholds from train_scores-isolated.csv: the page's words about a
+    Detector.fit run named train_scores.csv (the mixed cache) whatever the protocol, and the Threshold section the
+    plain `score --threshold`, whose thresholds are of mixed scores. A mixed report keeps its words."""
+    from wildgan import Detector
+    from wildgan.evaluation.report import run_report
+
+    x = np.random.default_rng(0).integers(0, 256, (24, 16, 16), dtype=np.uint8)
+    run = tmp_path / "det"
+    Detector(preset="tiny", total_kimg=0.05, phase_kimg=0.05, device="cpu", run_dir=str(run),
+             batch_mode="isolated").fit(x)
+    assert (run / "train_scores-isolated.csv").is_file()
+    for mode, cache, command in (("isolated", "train_scores-isolated.csv", "RUN --batch-mode isolated --threshold"),
+                                 ("mixed", "train_scores.csv", "RUN --threshold")):
+        run_report(run, top_k_images=0, device="cpu", controls=False, batch_mode=mode)
+        md = (run / "report" / "report.md").read_text()
+        intro = next(line for line in md.splitlines() if line.startswith("This run was trained by Detector.fit"))
+        assert f"the training scores fit cached ({cache})" in intro, intro
+        section = md.split("## Threshold", 1)[1]
+        assert f"These are the thresholds of `wildgan score {command} contamination|mad`" in section, section

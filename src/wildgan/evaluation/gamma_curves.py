@@ -2,8 +2,8 @@
 its untrained-networks control of that score and the pixel controls.
 
 Here, below the studies layer, so that `wildgan report STUDY_DIR` (evaluation), drawing the figures of a study that
-left none, draws the study's own curves and bands (studies.tables re-exports these; gamma_plots is the figures of both)
-rather than a second rule of its own."""
+left none, draws the study's own curves and bands (gamma_plots: the figures of both; studies.study draws its own
+with it) rather than a second rule of its own."""
 
 from __future__ import annotations
 

@@ -649,9 +649,12 @@ def _diagnose(page: _Page, run_dir: Path, cfg: Any, split_info: dict[str, Any], 
                   "from the run" if not src or src.startswith("in-memory") else
                   f"the images of {src}: there is no test split to evaluate, and this report does not read them "
                   f"again (`wildgan train` on the folder ranks a pile's own images)")
+            # (the cache of the report's protocol: an isolated report reads train_scores-isolated.csv, not the
+            # mixed train_scores.csv the page named whatever the protocol)
             page.p(f"This run was trained by Detector.fit on {on}, so this report shows the threshold taken from the "
-                   "training scores fit cached (train_scores.csv), the training curves and samples, and the heat "
-                   "maps of the images named with --image (their scores are placed among those training scores).")
+                   f"training scores fit cached ({_cache_name(batch_mode)}), the training curves and samples, and "
+                   f"the heat maps of the images named with --image (their scores are placed among those training "
+                   f"scores).")
             return model, None
         if split_info.get("protocol") != "unlabelled":
             return diagnose_run(run_dir, device=device, controls=controls, log=log, model=model, skip_bad=skip_bad,
@@ -1164,8 +1167,12 @@ def _threshold_section(page: _Page, diag: RunDiagnostics | None, cfg: Any, score
         return None
     n_train = len(scores[name])
     row, said = fitted
+    # (an isolated report's thresholds are those of `score --batch-mode isolated --threshold`: the plain command takes
+    # the mixed training scores, other numbers)
+    isolated = " --batch-mode isolated" if batch_mode == "isolated" else ""
     page.p(f"An image is flagged when its {name} is above the threshold. These are the thresholds of `wildgan score "
-           f"RUN --threshold contamination|mad` (defaults c = {DEFAULT_CONTAMINATION:g}, k = {DEFAULT_MAD_K:g}"
+           f"RUN{isolated} --threshold contamination|mad` (defaults c = {DEFAULT_CONTAMINATION:g}, "
+           f"k = {DEFAULT_MAD_K:g}"
            + (f"; c = {gamma:g} is the run's training contamination γ, `--expected-contamination {gamma:g}`"
               if len(rules) > 2 else "")
            + f"), taken from the {n_train} training images' scores ({source}), "
