@@ -3071,8 +3071,8 @@ def test_the_report_of_an_unlabelled_pile_replaced_since_training_names_the_fold
 
     pile.rename(tmp_path / "moved")
     (said,) = [ln for ln in _stderr_in_order(capsys, report).splitlines() if "ranks and maps" in ln]
-    assert said.startswith(f"warning: {missing_run_data_error(str(pile), run)}. The report of a run trained on "
-                           f"unlabelled images ranks and maps its training images"), said
+    assert said.startswith(f"wildgan: warning: {missing_run_data_error(str(pile), run)}. The report of a run "
+                           f"trained on unlabelled images ranks and maps its training images"), said
     # a folder there without the images: what evaluate and score say of data that is not the run's
     pile.mkdir()
     (said,) = [ln for ln in _stderr_in_order(capsys, report).splitlines() if "ranks and maps" in ln]

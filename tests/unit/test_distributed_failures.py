@@ -1155,8 +1155,10 @@ def test_rank_0s_stopped_line_of_a_failed_start_comes_after_the_warnings_it_held
                          "--distributed", *common]) == 2
     assert len(agreements) == 2
     new = (run / "log.txt").read_text()[len(before):].splitlines()
-    assert len(new) == 2 and new[0].startswith(f"warning: {pile}: images that are not square"), new
-    assert new[1] == "stopped: rank 1 of 2 could not start: RuntimeError: rank 1 cannot read its data", new
+    # (the resume's own line first, as on the terminal: log.txt carries what the command line's reading said)
+    assert len(new) == 3 and new[0].startswith(f"resuming with the settings of {run / 'config.yaml'}"), new
+    assert new[1].startswith(f"warning: {pile}: images that are not square"), new
+    assert new[2] == "stopped: rank 1 of 2 could not start: RuntimeError: rank 1 cannot read its data", new
 
 
 def test_how_a_training_session_ended_is_recorded_by_the_rank_whose_word_it_is(tmp_path: Path):
