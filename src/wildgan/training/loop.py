@@ -1505,13 +1505,14 @@ def _forecast(costs: EtaCosts, minibatch: dict[int, int],
 
     (c, k) are a least-squares fit over every segment, not an exact solve through two: a resolution's fade-in and
     stable parts are points of their own, so that one slowed by other jobs (tiny's 8x8 fade-in at 1.57x its stable
-    phase, where the counts say 1.19x) is outvoted by the rest, where the exact fit through it moved a run's end by
-    64 points of error (benchmarks/RESULTS.md, 2026-12-03). The residuals are relative (a segment's cost per image
-    is off by a ratio, whatever its resolution), each weighed by its seconds: a longer segment averages more of the
-    load's swings, and the larger resolutions, which the forecast is of, run longest. With two points the fit is
-    the exact solve. No fit is a cost where a coefficient is < 0 (noise from other jobs, or a CUDA graph's replay,
-    which has no per-call cost): a bound of the weighted problem (c = 0) is not taken either, as it says the calls
-    do not explain the times; the fixed cost per iteration is tried, then nothing (the FLOP-priced bound)."""
+    phase, where the counts say 1.19x) moves it less than it moved the exact fit through it (a run's end there: 64
+    points of error; the fit over segments took another run's 97% to 36%, benchmarks/RESULTS.md, 2026-12-03). The
+    residuals are relative (a segment's cost per image is off by a ratio, whatever its resolution), each weighed by
+    its images: weighed by its seconds, a slowed segment gained weight by being slow (three replayed runs' mean
+    errors summed: 58.5 points against 52.6). With two points the fit is the exact solve; the gain is where a third
+    says the two disagree. No fit is a cost where a coefficient is < 0 (noise from other jobs, or a CUDA graph's
+    replay, which has no per-call cost): a bound of the weighted problem (c = 0) is not taken either, as it says the
+    calls do not explain the times; the fixed cost per iteration is tried, then nothing (the FLOP-priced bound)."""
     pts = [(r, nf, ns, s) for r, (nf, ns, s) in measured.items()] if isinstance(measured, dict) else list(measured)
     usable = [p for p in pts if p[1] + p[2] > 0 and p[3] > 0 and p[0] in minibatch]
     if len({p[0] for p in usable}) < 2:
