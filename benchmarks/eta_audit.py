@@ -13,8 +13,9 @@ replays a finished `wildgan train` run instead: the training ETA (`wildgan.train
 is on PYTHONPATH) at each row of its stats.jsonl, from that row's image count and time, against the time the run
 still took. Every code then sees the same timings, which a live run on a shared machine cannot give twice. The rows
 are 20 iterations apart, so the start of a resolution is placed by interpolating the rows' times at its image count.
-The replay calls `_phase_costs` and `_eta` as the loop does, so a wildgan from before fade-in iterations were counted
-apart (`_eta(cost, ..., ops=)`, measured as (images, seconds)) needs its own copy of this script.
+The replay calls `_phase_costs(nc)` and `_eta(..., measured=segments, segment=)` as the loop does, so a wildgan from
+before the fit over segments (`_phase_costs(nets, nc)`, `measured` a dict of whole resolutions) needs its own copy of
+this script, as one from before fade-in iterations were counted apart (`_eta(cost, ..., ops=)`) does.
 """
 
 from __future__ import annotations
@@ -134,10 +135,8 @@ def table(chunks: list[tuple[float, str]], desc: str | None, fractions: list[flo
 def replay(run_dir: Path) -> list[tuple[float, str]]:
     """(seconds since the first iteration, a bar-like line with `eta=` and `res=`) at each stats.jsonl row of a
     finished pGAN run, as `wildgan train` from its start (one session) would have shown them."""
-    import torch
 
     from wildgan import config
-    from wildgan.nets import build_pgan
     from wildgan.training import loop
     from wildgan.training.schedule import lod_at
 
@@ -148,9 +147,7 @@ def replay(run_dir: Path) -> list[tuple[float, str]]:
     rows = [json.loads(x) for x in (run_dir / "stats.jsonl").read_text().splitlines() if x.strip()]
     if not rows:
         raise SystemExit(f"{run_dir / 'stats.jsonl'}: no rows to replay")
-    with torch.device("meta"):
-        nets = build_pgan(nc, 0)
-    costs = loop._phase_costs(nets, nc)
+    costs = loop._phase_costs(nc)
     nimgs = [round(r["kimg"] * 1000) for r in rows]
     times = [r["time"] for r in rows]
     t0 = times[0] - rows[0]["iters"] * rows[0]["batch"] / rows[0]["img_per_s"]     # the first iteration's start
@@ -170,17 +167,22 @@ def replay(run_dir: Path) -> list[tuple[float, str]]:
     # where each resolution began: the first image count at which lod_at says it (the rows' own resolution field
     # changes at a round boundary, which the rows do not record)
     starts: dict[int, int] = {}
+    # and where each segment (a resolution's fade-in, its stable phase) began, as the loop splits them
+    segs: dict[tuple[int, bool], int] = {}
     step = min(tc.minibatch.values())
     for n in range(0, nimgs[-1] + 1, step):
         starts.setdefault(res_at(n), n)
+        lod = lod_at(n, nc.resolution, tc.phase_kimg, tc.fade_kimg)
+        segs.setdefault((res_at(n), lod != int(lod)), n)
+    edges = sorted(segs.values())
     out = []
     for n, t in zip(nimgs, times):
         r = res_at(max(n - 1, 0))
         anchor = (r, starts[r], time_at(starts[r]))
-        measured = {q: (s, starts[q2], time_at(starts[q2]) - time_at(s)) for q, s in starts.items()
-                    for q2 in starts if q2 == 2 * q and starts[q2] <= n - 1}
+        done = [e for e in edges if e <= n - 1]
+        measured = [(a, b, time_at(b) - time_at(a)) for a, b in zip(done, done[1:])]
         eta = loop._eta(costs, nc, tc, 0, n, round(tc.total_kimg * 1000), t - t0, anchor=anchor, now=t,
-                        measured=measured)
+                        measured=measured, segment=(done[-1], time_at(done[-1])))
         out.append((t - t0, f"train {n / 1000:.2f}k [eta={eta}, res={r}]"))
     return out
 

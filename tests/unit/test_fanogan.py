@@ -1007,6 +1007,11 @@ def test_stage_one_measures_the_encoder_steps_cost_and_trains_the_same(tmp_path:
     train_fanogan(images(8), cfg, tmp_path / "bar", progress=True)
     assert timed == [(2, 3, 32, 32)]                    # once, at stage 2's batch and the images' shape
     assert priced and priced[-1] > 100 and fanogan_loop.ENC_STEP_COST in priced[:1]
+    # the ratio priced with is in stats.jsonl, once (the row after the timing), for an audit of the ETA afterwards
+    rows = [json.loads(x) for x in (tmp_path / "bar" / "stats.jsonl").read_text().splitlines()]
+    said = [r for r in rows if "enc_step_cost" in r]
+    assert len(said) == 1 and said[0]["stage"] == "gan" and said[0]["enc_step_cost"] == pytest.approx(priced[-1], 1e-3)
+    assert said[0]["enc_ms_per_img"] == pytest.approx(1000 * 1000.0 / 2)
     train_fanogan(images(8), cfg, tmp_path / "plain", progress=False)
     assert timed == [(2, 3, 32, 32)]                    # nothing to price: not timed
     a = load_fanogan(tmp_path / "bar" / "fanogan-final.json")

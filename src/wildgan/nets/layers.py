@@ -36,11 +36,28 @@ VAR_STDDEV_DEVICES: set[str] = {"cuda"}
 # on CUDA, where a kernel launch costs more than these kernels' work; on the CPU it measured 0-15% slower at low
 # resolution (benchmarks/RESULTS.md, 2026-12-02).
 FLAT_WEIGHTS_DEVICES: set[str] = {"cuda"}
+
+
+@contextmanager
+def forward_as_on(device_type: str, stand_in: str = "meta") -> Iterator[None]:
+    """Within it, a forward on the `stand_in` device takes the kernel choices of `device_type` (the fused pixel norm,
+    the stddev's var): networks copied to the meta device then call the operators they call on the run's device,
+    which is what the training ETA counts (training.loop._phase_costs)."""
+    sets = [s for s in (FUSED_PIXEL_NORM_DEVICES, VAR_STDDEV_DEVICES) if device_type in s and stand_in not in s]
+    for s in sets:
+        s.add(stand_in)
+    try:
+        yield
+    finally:
+        for s in sets:
+            s.discard(stand_in)
 # (none of these three device sets is used with WILDGAN_KERNELS=plain: config.kernels_from_env)
 
 
 def _rms_norm_last(x: torch.Tensor, eps: float) -> torch.Tensor:
     """torch's RMS norm over the last (contiguous) dimension, autocast off: the dtype of x in and out."""
+    if x.device.type == "meta":                # (no autocast there, nor an autocast to name: forward_as_on's counts)
+        return F.rms_norm(x, (x.shape[-1],), eps=eps)
     with torch.autocast(device_type=x.device.type, enabled=False):
         return F.rms_norm(x, (x.shape[-1],), eps=eps)
 

@@ -428,6 +428,9 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
     # an encoder step's cost per image relative to a critic step's: ENC_STEP_COST until measured, which the bar's
     # total ETA and a budget's split need (and only while encoder steps are left to train)
     enc_cost: float | None = None
+    # the measured ratio, written into the next stats.jsonl row (and said in the log) so that a run's ETA and budget
+    # split can be audited afterwards: the steps timed and the ratio that replaced ENC_STEP_COST
+    enc_cost_row: dict[str, float] = {}
     measure_enc = (not bar.disable or budget is not None) and state.enc_iter < t_enc
     restore_signals = install_signals(flag)
     try:
@@ -485,6 +488,12 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
                     critic_s = (now - timed_from[1]) / (state.gan_iter - timed_from[0]) / cfg.batch_size
                     enc_s = _encoder_step_seconds(nets, cfg, (cfg.enc_batch_size, ch, res, res), device)
                     enc_cost = enc_s / cfg.enc_batch_size / critic_s
+                    enc_cost_row = {"enc_step_cost": round(enc_cost, 4),
+                                    "critic_ms_per_img": round(1000 * critic_s, 4),
+                                    "enc_ms_per_img": round(1000 * enc_s / cfg.enc_batch_size, 4)}
+                    say(f"encoder step timed: {enc_cost:.3g} of a critic step per image ({1000 * critic_s:.3g} ms a "
+                        f"critic image, {1000 * enc_s / cfg.enc_batch_size:.3g} ms an encoder one; {ENC_STEP_COST} "
+                        f"before it was timed), for the ETA total and the budget's split")
                     gan_budget = stage_budget(enc_cost)
                     timed_from = (state.gan_iter, time.monotonic())    # (the encoder steps' time is no critic's)
                 elif not bar.disable and now - eta_said >= 0.5:
@@ -503,6 +512,8 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
                 dt = max(time.monotonic() - t_row, 1e-9)
                 row["img_per_s"] = round(n_acc * b / dt, 2)
                 row["iters"] = n_acc                # steps averaged: fewer in the first row after a resume
+                row.update(enc_cost_row)
+                enc_cost_row = {}
                 if not write_row(row):
                     continue
                 losses_shown = f"d={row['d_loss']:.3f}, w={row['wdist']:.3f}"

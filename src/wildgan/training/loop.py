@@ -33,7 +33,7 @@ import traceback
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, NamedTuple
+from typing import Any, Callable, Iterator, NamedTuple, Sequence
 
 import numpy as np
 import torch
@@ -974,13 +974,15 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
     # The bar's own ETA (images left / images per second so far) is wrong by the cost ratio of the phases: 39.9k of
     # 4.00M images at 4x4 on a CPU projected 37 minutes for what takes over a day. The ETA shown instead prices the
     # images left at each resolution (schedule_work) by its measured or forecast cost per image (_eta).
-    costs = _phase_costs(nets, nc) if progress and state.nimg < total_nimg else None
+    costs = _phase_costs(nc, device.type) if progress and state.nimg < total_nimg else None
     nimg_session0 = state.nimg
     # (resolution, nimg, time) where this session's current resolution began: the ETA's rate comes from there
     eta_anchor: tuple[int, int, float] | None = None
-    # {resolution: (first image, last image, seconds)} of the resolutions this session finished: the ETA's forecast of
-    # those ahead (the image counts say how many of them were fade-in images)
-    eta_measured: dict[int, tuple[int, int, float]] = {}
+    # (first image, last image, seconds) of each segment (a resolution's fade-in, or its stable phase) this session
+    # finished, and (resolution, fading, first image, time.time()) of the one in progress: the ETA's forecast of the
+    # resolutions ahead is fitted to them all, a noisy one outvoted by the rest
+    eta_measured: list[tuple[int, int, float]] = []
+    eta_segment: tuple[int, bool, int, float] | None = None
     bar_end = end_of_rounds(state.nimg, total_nimg, nc.resolution, tc.phase_kimg, tc.fade_kimg, tc.minibatch,
                             tc.minibatch_repeats)
     bar = progress_bar(total=bar_end, initial=state.nimg, unit="img", unit_scale=True, disable=not progress,
@@ -1015,7 +1017,7 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
 
     def diverged(what: str) -> None:
         """Stop (raises), or roll back to the newest good checkpoint (--on-divergence rollback) and go on from it."""
-        nonlocal next_ckpt, next_sample, eta_anchor, saved_nimg
+        nonlocal next_ckpt, next_sample, eta_anchor, eta_segment, saved_nimg
         _diverged(what, run_dir, nets, opts, rng, cfg, state, log)
         saved_nimg = None                      # the checkpoint restored has the lr before the halving
         runner.reset_sampler(state.epoch, state.pos)
@@ -1025,7 +1027,8 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
         # histories, and so are the loss terms summed since the last row (they contain the bad steps); the rate and
         # cadences are measured from the restored count, not from where it diverged.
         stats.restart(state.nimg)
-        eta_anchor = None
+        eta_anchor = eta_segment = None
+        eta_measured[:] = [p for p in eta_measured if p[1] <= state.nimg]      # (those after it are trained again)
         next_ckpt = _next_multiple(state.nimg, every)
         if every_sample:
             next_sample = _next_multiple(state.nimg, every_sample)
@@ -1044,9 +1047,11 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
                 phase = schedule(state.nimg, nc.resolution, tc.phase_kimg, tc.fade_kimg, tc.minibatch)
                 state.trained_lod = phase.lod
                 if eta_anchor is None or eta_anchor[0] != phase.resolution:
-                    if eta_anchor is not None:
-                        eta_measured[eta_anchor[0]] = (eta_anchor[1], state.nimg, time.time() - eta_anchor[2])
                     eta_anchor = (phase.resolution, state.nimg, time.time())
+                if eta_segment is None or eta_segment[:2] != (phase.resolution, phase.fade > 0):
+                    if eta_segment is not None:
+                        eta_measured.append((eta_segment[2], state.nimg, time.time() - eta_segment[3]))
+                    eta_segment = (phase.resolution, phase.fade > 0, state.nimg, time.time())
                 if phase.lod_bounds != state.lod_bounds:     # a fade-in starts or ends: fresh Adam state (spec 3.2)
                     runner.reset_optimizers()
                     state.lod_bounds = phase.lod_bounds
@@ -1062,7 +1067,8 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
                         row = stats.write_row(state, phase, device, dist)
                         post = {"eta": _eta(costs, nc, tc, nimg_session0, state.nimg, total_nimg,
                                             time.time() - t_start, elapsed0, anchor=eta_anchor,
-                                            measured=eta_measured)} \
+                                            measured=eta_measured,
+                                            segment=None if eta_segment is None else eta_segment[2:])} \
                             if costs is not None else {}
                         # (refresh=False: shown at the bar's next redraw, which progress_bar spaces out in a log file;
                         # a forced redraw per row wrote a line every 20 iterations there)
@@ -1358,16 +1364,27 @@ class EtaCosts(NamedTuple):
     fade_calls: dict[int, float] | None = None
 
 
-def _phase_costs(nets: PGANNetworks, nc: NetConfig) -> EtaCosts:
+def _phase_costs(nc: NetConfig, device_type: str = "cpu") -> EtaCosts:
     """Training FLOPs per image, and operator calls per iteration, at each resolution of the schedule, stable and
-    mid-fade-in (one counting pass each), for the ETA."""
+    mid-fade-in (one counting pass each), for the ETA.
+
+    Counted on a copy of the run's networks (build_pgan(nc), as the loop builds them) on the meta device, which has
+    shapes and no storage, taking the kernel choices of the run's `device_type` (layers.forward_as_on): the same
+    FLOPs and calls (tests/unit/test_schedule.py), without running the 2L - 1 passes for real on the run's device.
+    On the CPU (one thread, a fresh process each, benchmarks/RESULTS.md 2026-12-03) the counting took 0.95-1.2 s
+    for tiny and fast either way (most of it imports; a meta pass dispatches more and computes nothing) and 10.1 s /
+    14.7 s for the paper preset at 128 / 256 pixels, now 1.2 / 1.3 s; on a GPU the real passes also ran (and could
+    tune cuDNN for) batch-2 shapes that training never uses."""
     from ..nets.info import train_flops_per_image
 
+    with torch.device("meta"):
+        nets = build_pgan(nc, 0)                # (its own RNG: the run's global one is left alone)
     res = [4 * 2 ** j for j in range(nc.resolution_log2 - 1)]
-    stable = {r: train_flops_per_image(nets, nc, r, batch=2) for r in res}
-    # any lod strictly inside the fade counts its extra path: the blend's weight changes values, not operators
-    fade = {r: train_flops_per_image(nets, nc, r, lod=math.log2(nc.resolution // r) + 0.5, batch=2)
-            for r in res[1:]}
+    with layers.forward_as_on(device_type):
+        stable = {r: train_flops_per_image(nets, nc, r, batch=2) for r in res}
+        # any lod strictly inside the fade counts its extra path: the blend's weight changes values, not operators
+        fade = {r: train_flops_per_image(nets, nc, r, lod=math.log2(nc.resolution // r) + 0.5, batch=2)
+                for r in res[1:]}
     return EtaCosts({r: c["train"] for r, c in stable.items()}, {r: c["calls"] for r, c in stable.items()},
                     {r: c["train"] for r, c in fade.items()}, {r: c["calls"] for r, c in fade.items()})
 
@@ -1381,7 +1398,9 @@ ETA_FIT_SECONDS = 1.0
 
 def _eta(costs: EtaCosts, nc: NetConfig, tc: TrainConfig, nimg0: int, nimg: int, total: int,
          seconds: float, elapsed_before: float = 0.0, anchor: tuple[int, int, float] | None = None,
-         now: float | None = None, measured: dict[int, tuple[int, int, float]] | None = None) -> str:
+         now: float | None = None,
+         measured: dict[int, tuple[int, int, float]] | Sequence[tuple[int, int, float]] | None = None,
+         segment: tuple[int, float] | None = None) -> str:
     """Time left: the images left at each resolution, each at its measured or forecast time per image, or what is
     left of the --minutes budget (over all sessions) when that ends the run first.
 
@@ -1392,10 +1411,13 @@ def _eta(costs: EtaCosts, nc: NetConfig, tc: TrainConfig, nimg0: int, nimg: int,
     long 32x32 phase by that ratio; the current one's is the best guess for the current resolution.
 
     The resolutions ahead are priced by their FLOPs at that rate (an upper bound, said with "<") until this session
-    has measured two resolutions (`measured`: the first and last image and the seconds of each finished one;
-    ETA_FIT_SECONDS or more): then by a cost per operator call plus one per FLOP, fitted to the two largest
-    (_forecast). Fade-in and stable images are counted apart throughout (`costs`): the current resolution measured
-    during its fade-in prices the stable images after it by the fit's ratio of the two, not at the fade's rate."""
+    has measured two resolutions: then by a cost per operator call plus one per FLOP, fitted to every segment
+    measured (_forecast). A segment is a resolution's fade-in or its stable phase: `measured` holds the first and
+    last image and the seconds of each one this session finished (ETA_FIT_SECONDS or more; a dict {resolution:
+    span} of whole resolutions is taken too), `segment` the first image and time.time() of the one in progress
+    (without it, the current resolution's span from `anchor` is that point). Fade-in and stable images are counted
+    apart throughout (`costs`): the current resolution measured during its fade-in prices the stable images after
+    it by the fit's ratio of the two, not at the fade's rate."""
     from tqdm import tqdm
 
     fade_flops = costs.flops if costs.fade_flops is None else costs.fade_flops
@@ -1411,17 +1433,32 @@ def _eta(costs: EtaCosts, nc: NetConfig, tc: TrainConfig, nimg0: int, nimg: int,
 
     t_now = time.time() if now is None else now
     done, took = work(nimg0, nimg), seconds
-    spans = {r: p for r, p in (measured or {}).items() if p[2] >= ETA_FIT_SECONDS}
+    finished = list(measured.values()) if isinstance(measured, dict) else list(measured or ())
+    spans = [p for p in finished if p[2] >= ETA_FIT_SECONDS]
+    cur_span: tuple[float, float, float] | None = None    # the current resolution's (fade-in, stable, seconds)
     if anchor is not None:
         since = t_now - anchor[2]
         if since >= ETA_ANCHOR_SECONDS and work(anchor[1], nimg) > 0:
             done, took = work(anchor[1], nimg), since
         if since >= ETA_FIT_SECONDS and nimg > anchor[1]:
-            spans[anchor[0]] = (anchor[1], nimg, since)
+            cur_span = (*split(anchor[0], anchor[1], nimg), since)
+            if segment is None:
+                spans.append((anchor[1], nimg, since))
+    if segment is not None and t_now - segment[1] >= ETA_FIT_SECONDS and nimg > segment[0]:
+        spans.append((segment[0], nimg, t_now - segment[1]))
     if done <= 0 or took <= 0:
         return "?"
-    points = {r: (*split(r, a, b), s) for r, (a, b, s) in spans.items()}
-    model = _forecast(costs, tc.minibatch, points)
+
+    def point(a: int, b: int, s: float) -> tuple[int, float, float, float]:
+        """A span as (its resolution, fade-in images, stable images, seconds). The loop's segments change at a
+        round, the schedule's formula at an image: the few images of a neighbouring phase in the span's last round
+        are counted as the ones the round trained."""
+        r = max(costs.flops, key=lambda q: sum(split(q, a, b)))
+        nf, ns = split(r, a, b)
+        scale = (b - a) / (nf + ns) if nf + ns > 0 else 0.0
+        return r, nf * scale, ns * scale, s
+
+    model = _forecast(costs, tc.minibatch, [point(*p) for p in spans])
     # the resolution trained now (a fade-in trains the larger one), from the formula alone: `nimg` is mid-round, and
     # the last round may end in a resolution without a minibatch size, which the run never trains at
     current = nc.resolution >> int(lod_at(nimg, nc.resolution, tc.phase_kimg, tc.fade_kimg))
@@ -1432,13 +1469,13 @@ def _eta(costs: EtaCosts, nc: NetConfig, tc: TrainConfig, nimg0: int, nimg: int,
             continue
         flop_priced = (n_fade * fade_flops.get(r, 0.0) + n_stable * costs.flops[r]) / 1000 * took / done
         guess = None if model is None else model(r, n_fade, n_stable)
-        if anchor is not None and r == anchor[0] and r in points:
+        if anchor is not None and r == anchor[0] and cur_span is not None:
             # the current resolution (the same rate either way once anchored): before ETA_ANCHOR_SECONDS the
             # session's mean rate, dragged down by the smaller resolutions, put the last one of a tiny run at +40-67%;
             # its own first seconds (warm-up and all) overstate it too, so the lower of the two. Its own rate is
             # that of the images it measured: a fade-in's, which at tiny's 8x8 was 0.65-0.88 of the stable rate, so
             # what is left is priced by the fit's ratio of the images left to those measured
-            p_fade, p_stable, s_cur = points[r]
+            p_fade, p_stable, s_cur = cur_span
             fit_then = None if model is None else model(r, p_fade, p_stable)
             own = s_cur * (n_fade + n_stable) / (p_fade + p_stable) if guess is None or not fit_then \
                 else s_cur * guess / fit_then
@@ -1456,12 +1493,13 @@ def _eta(costs: EtaCosts, nc: NetConfig, tc: TrainConfig, nimg0: int, nimg: int,
     return ("<" if bound else "") + tqdm.format_interval(left)
 
 
-def _forecast(costs: EtaCosts, minibatch: dict[int, int], measured: dict[int, tuple[float, float, float]]
+def _forecast(costs: EtaCosts, minibatch: dict[int, int],
+              measured: dict[int, tuple[float, float, float]] | Sequence[tuple[int, float, float, float]]
               ) -> Callable[[int, float, float], float | None] | None:
-    """The seconds that `n_fade` fade-in and `n_stable` stable images at resolution r take, fitted to the two largest
-    measured resolutions ({resolution: (fade-in images, stable images, seconds)}), as model(r, n_fade, n_stable)
-    (None where r has no batch size or no counts); None with fewer than two, a batch size missing, or no fit that
-    is a cost.
+    """The seconds that `n_fade` fade-in and `n_stable` stable images at resolution r take, fitted to the measured
+    segments ([(resolution, fade-in images, stable images, seconds)], or {resolution: (fade-in images, stable
+    images, seconds)}), as model(r, n_fade, n_stable) (None where r has no batch size or no counts); None with
+    fewer than two resolutions measured, or no fit that is a cost.
 
     With operator calls (costs.calls): an iteration costs c per operator call (dispatch, launch, Python) plus k per
     FLOP. The calls grow with the layers, by about 1.3-1.5x per resolution, the FLOPs by 4-6x, so that a small
@@ -1469,14 +1507,23 @@ def _forecast(costs: EtaCosts, minibatch: dict[int, int], measured: dict[int, tu
     1.9x to 16x16, 1.6x to 32x32 at half the batch). Without them, or where that fit is no cost: a fixed c per
     iteration plus k per FLOP, which put tiny's 16x16 and 32x32 at +50% and +80% from 4x4 and 8x8 (its fixed cost
     does not grow with the layers); the calls' fit +11% and +20% (the per-phase rates in benchmarks/RESULTS.md, ETA
-    section). A measured resolution is the sum of its fade-in and stable iterations, each with its own calls and
-    FLOPs: a fade-in iteration does more (tiny and fast: 1.19x the calls of a stable one at 8x8, 1.11x at 32x32),
-    and the 8x8 point measured during its fade-in, taken for stable iterations, put a run's end at +39-79% early on.
-    No fit is a cost where a coefficient is < 0 (noise from other jobs, or a CUDA graph's replay, which has no
-    per-call cost)."""
-    usable = sorted(r for r, (nf, ns, s) in measured.items() if nf + ns > 0 and s > 0 and r in minibatch)
-    if len(usable) < 2:
-        return None
+    section). A segment is priced by its own calls and FLOPs: a fade-in iteration does more (tiny and fast: 1.19x
+    the calls of a stable one at 8x8, 1.11x at 32x32).
+
+    (c, k) are a least-squares fit over every segment, not an exact solve through two: a resolution's fade-in and
+    stable parts are points of their own, so that one slowed by other jobs (tiny's 8x8 fade-in at 1.57x its stable
+    phase, where the counts say 1.19x) moves it less than it moved the exact fit through it (a run's end there: 64
+    points of error; the fit over segments took another run's 97% to 36%, benchmarks/RESULTS.md, 2026-12-03). The
+    residuals are relative (a segment's cost per image is off by a ratio, whatever its resolution), each weighed by
+    its images: weighed by its seconds, a slowed segment gained weight by being slow (three replayed runs' mean
+    errors summed: 58.5 points against 52.6). With two points the fit is the exact solve; the gain is where a third
+    says the two disagree. No fit is a cost where a coefficient is < 0 (noise from other jobs, or a CUDA graph's
+    replay, which has no per-call cost): a bound of the weighted problem (c = 0) is not taken either, as it says the
+    calls do not explain the times; the fixed cost per iteration is tried, then nothing (the FLOP-priced bound)."""
+    pts = [(r, nf, ns, s) for r, (nf, ns, s) in measured.items()] if isinstance(measured, dict) else list(measured)
+    usable = [p for p in pts if p[1] + p[2] > 0 and p[3] > 0 and p[0] in minibatch]
+    if len({p[0] for p in usable}) < 2:
+        return None                            # one resolution: calls and FLOPs grow together within it
     fade_flops = costs.flops if costs.fade_flops is None else costs.fade_flops
     calls = costs.calls
     fade_calls = calls if costs.fade_calls is None else costs.fade_calls
@@ -1495,16 +1542,21 @@ def _forecast(costs: EtaCosts, minibatch: dict[int, int], measured: dict[int, tu
         return ops, nf * fade_flops.get(r, 0.0) + ns * costs.flops[r]
 
     for per_call in ((True, False) if calls is not None else (False,)):
-        pts = [counts(r, *measured[r][:2], per_call) for r in usable[-2:]]
-        if None in pts:
+        got = [counts(r, nf, ns, per_call) for r, nf, ns, _ in usable]
+        if None in got:
             continue
-        (o1, x1), (o2, x2) = pts                                      # type: ignore[misc]
-        s1, s2 = (measured[r][2] for r in usable[-2:])
-        det = o1 * x2 - o2 * x1
-        if det == 0:
+        # relative residual (c o + k x - s) / s weighed by the segment's images n: rows (o, x, s) sqrt(n) / s
+        a = np.array([[o, x] for o, x in got], dtype=np.float64)       # type: ignore[misc]
+        s = np.array([p[3] for p in usable], dtype=np.float64)
+        w = np.sqrt(np.array([p[1] + p[2] for p in usable], dtype=np.float64)) / s
+        a_w, s_w = a * w[:, None], s * w
+        scale = np.abs(a_w).max(axis=0)        # calls ~1e2-1e4 an iteration, FLOPs ~1e6-1e12: equilibrate
+        if not np.all(scale > 0):
             continue
-        c = (s1 * x2 - s2 * x1) / det          # seconds per operator call (or per iteration)
-        k = (o1 * s2 - o2 * s1) / det          # seconds per FLOP
+        sol, _, rank, _ = np.linalg.lstsq(a_w / scale, s_w, rcond=None)
+        if rank < 2:
+            continue                           # degenerate: calls proportional to FLOPs across the points
+        c, k = (float(v) for v in sol / scale)
         if c >= 0 and k > 0:
             def model(r: int, nf: float, ns: float, c: float = c, k: float = k, per_call: bool = per_call
                       ) -> float | None:
