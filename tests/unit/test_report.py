@@ -1557,6 +1557,25 @@ def test_a_roc_band_lies_under_a_drawn_line_and_never_hides_a_trained_curve_unde
         "L_r": "-", "A": "-", "L_o": "-", "L_o untrained": "--", "pixel_norm control": "-"}, styles
 
 
+def _tiny_fanogan_run(tmp_path: Path) -> np.ndarray:
+    """A tiny f-AnoGAN run at tmp_path/run, trained on tmp_path/toy.npz (48 gray 32x32 noise images, classes 0/1),
+    with no training scores; returns the images."""
+    from wildgan.config import PRESETS, DataConfig, FAnoGANConfig, RunConfig, TrainConfig, net_config_for_preset
+    from wildgan.training.run import train_run
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (48, 32, 32), dtype=np.uint8)
+    np.savez(tmp_path / "toy.npz", x=x, y=np.repeat([0, 1], 24))
+    cfg = RunConfig(data=DataConfig(data=str(tmp_path / "toy.npz"), normal=("0",), resolution=32, channels=1),
+                    net=net_config_for_preset("tiny", 32, 1), preset="tiny", method="fanogan",
+                    fanogan=FAnoGANConfig(dim=8, gan_iters=2, enc_iters=2, batch_size=8, enc_batch_size=8,
+                                          n_critic=1, device="cpu"),
+                    train=TrainConfig(total_kimg=1, minibatch=PRESETS["tiny"]["minibatch"], device="cpu",
+                                      train_scores=False))
+    train_run(cfg, tmp_path / "run", progress=False, log=lambda m: None)
+    return x
+
+
 def _panel_titles(monkeypatch) -> list[str]:
     """The reconstruction and heat-map titles of every heat-map panel the report draws from now on."""
     from wildgan.evaluation import plots
@@ -1574,21 +1593,10 @@ def _panel_titles(monkeypatch) -> list[str]:
 
 def test_an_fanogan_runs_named_image_panels_name_its_one_generator(tmp_path, monkeypatch) -> None:
     # f-AnoGAN has one generator, G: its top-k panels said G(E(Q)) but its named images' panels Gs(E(Q))
-    from wildgan.config import PRESETS, DataConfig, FAnoGANConfig, RunConfig, TrainConfig, net_config_for_preset
     from wildgan.evaluation.report import run_report
-    from wildgan.training.run import train_run
 
-    rng = np.random.default_rng(0)
-    x = rng.integers(0, 256, (48, 32, 32), dtype=np.uint8)
-    np.savez(tmp_path / "toy.npz", x=x, y=np.repeat([0, 1], 24))
+    x = _tiny_fanogan_run(tmp_path)
     Image.fromarray(x[0]).save(tmp_path / "named.png")
-    cfg = RunConfig(data=DataConfig(data=str(tmp_path / "toy.npz"), normal=("0",), resolution=32, channels=1),
-                    net=net_config_for_preset("tiny", 32, 1), preset="tiny", method="fanogan",
-                    fanogan=FAnoGANConfig(dim=8, gan_iters=2, enc_iters=2, batch_size=8, enc_batch_size=8,
-                                          n_critic=1, device="cpu"),
-                    train=TrainConfig(total_kimg=1, minibatch=PRESETS["tiny"]["minibatch"], device="cpu",
-                                      train_scores=False))
-    train_run(cfg, tmp_path / "run", progress=False, log=lambda m: None)
     titles = _panel_titles(monkeypatch)
     run_report(tmp_path / "run", top_k_images=1, images=[tmp_path / "named.png"], device="cpu", controls=False,
                tsne_points=5)
@@ -2277,8 +2285,6 @@ def test_report_batch_mode_isolated_without_isolated_training_scores_says_how_to
 def test_report_batch_mode_of_a_study_is_refused_and_of_another_method_warned_and_mixed(tmp_path: Path,
                                                                                          capsys) -> None:
     from wildgan.cli import main
-    from wildgan.config import PRESETS, DataConfig, FAnoGANConfig, RunConfig, TrainConfig, net_config_for_preset
-    from wildgan.training.run import train_run
 
     study = tmp_path / "study"
     study.mkdir()
@@ -2290,15 +2296,7 @@ def test_report_batch_mode_of_a_study_is_refused_and_of_another_method_warned_an
     with pytest.raises(ConfigError, match="unknown batch mode 'alone'"):
         check_report_args(None, 8, 2000, (), "alone")
 
-    rng = np.random.default_rng(0)
-    np.savez(tmp_path / "toy.npz", x=rng.integers(0, 256, (48, 32, 32), dtype=np.uint8), y=np.repeat([0, 1], 24))
-    cfg = RunConfig(data=DataConfig(data=str(tmp_path / "toy.npz"), normal=("0",), resolution=32, channels=1),
-                    net=net_config_for_preset("tiny", 32, 1), preset="tiny", method="fanogan",
-                    fanogan=FAnoGANConfig(dim=8, gan_iters=2, enc_iters=2, batch_size=8, enc_batch_size=8,
-                                          n_critic=1, device="cpu"),
-                    train=TrainConfig(total_kimg=1, minibatch=PRESETS["tiny"]["minibatch"], device="cpu",
-                                      train_scores=False))
-    train_run(cfg, tmp_path / "run", progress=False, log=lambda m: None)
+    _tiny_fanogan_run(tmp_path)
     assert main(["report", str(tmp_path / "run"), "--batch-mode", "isolated", "--no-controls", "--top-k", "1",
                  "--tsne-points", "5", "--no-progress", "--threads", "1"]) == 0
     err = capsys.readouterr().err
