@@ -441,11 +441,11 @@ def test_the_eta_counts_fade_in_iterations_apart():
         assert costs.flops[r] <= costs.fade_flops[r] < costs.flops[r] * 1.1
 
 
-def test_kimg_figures_are_said_to_the_image() -> None:
-    from wildgan.training.schedule import kimg_figure
+def test_kimg_to_the_images_are_said_to_the_image() -> None:
+    from wildgan.training.schedule import kimg_to_the_image
 
     # `:g` said a total of 52/15 kimg as 3.46667 and cut 1234.567 kimg (an image count) to 1234.57
-    assert [kimg_figure(k) for k in (52 / 15, 0.3, 4000.0, 1234.567, 0.05, 600)] == [
+    assert [kimg_to_the_image(k) for k in (52 / 15, 0.3, 4000.0, 1234.567, 0.05, 600)] == [
         "3.467", "0.3", "4000", "1234.567", "0.05", "600"]
 
 

@@ -54,7 +54,7 @@ from .data_placement import (BatchSampler, data_device, data_on_gpu_setting, hos
                              tell_host_placement)
 from .divergence import halve_lr, rollback_checkpoint
 from .resume import StopFlag, all_finite, restore_generator, stop_on_signals
-from .schedule import Phase, end_of_rounds, kimg_figure, kimg_text, lod_at, schedule, schedule_work
+from .schedule import Phase, end_of_rounds, kimg_text, kimg_to_the_image, lod_at, schedule, schedule_work
 from .tblog import TensorBoardLog
 
 Log = Callable[[str], None]
@@ -930,7 +930,7 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
             # is the end of a run, not another session's training
             done = state.nimg >= total_nimg
             log(f"resumed from {state.nimg / 1000:.3f} kimg (iteration {state.iteration})"
-                + (f": the run was already finished (--total-kimg {kimg_figure(tc.total_kimg)}), nothing to "
+                + (f": the run was already finished (--total-kimg {kimg_to_the_image(tc.total_kimg)}), nothing to "
                    f"train" if done else ""))
         if is_main:
             # rows the interrupted session wrote after the checkpoint we resume from are about to be written again
@@ -1113,7 +1113,7 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
                     if every_sample:
                         next_sample = _next_multiple(state.nimg, every_sample)
                     if stop_sig and state.nimg < total_nimg:
-                        where = f"at {state.nimg / 1000:.3f} of {kimg_figure(tc.total_kimg)} kimg"
+                        where = f"at {state.nimg / 1000:.3f} of {kimg_to_the_image(tc.total_kimg)} kimg"
                         raise TrainingInterrupted(
                             f"{_stop_words(flag.signum, agreed_signum)} {where}; checkpoint saved in "
                             f"{ck_dir}; continue with --resume", flag.signum or agreed_signum, where=where,

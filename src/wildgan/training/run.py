@@ -54,7 +54,7 @@ from ..devices import resolve_device
 from ..errors import ConfigError, WildganError
 from .data_placement import data_on_gpu_setting
 from .loop import TrainResult, train_pgan
-from .schedule import kimg_figure, kimg_text
+from .schedule import kimg_text, kimg_to_the_image
 from .tblog import require_tensorboard
 
 # what to do when the run folder cannot be written (read-only, no permission, a full disk), said by the CLI too, which
@@ -164,9 +164,9 @@ def check_run_dir(cfg: RunConfig, run_dir: Path, *, resume: bool = False, overwr
         if cfg.method != "fanogan" and cfg.train.total_kimg < saved_cfg.train.total_kimg and \
                 cfg.train.total_kimg * 1000 < reached:
             # the networks are already past the new end: the config would describe a run that never was
-            diffs.append(f"train.total_kimg {kimg_figure(cfg.train.total_kimg)} is shorter than the "
-                         f"{kimg_figure(reached / 1000)} kimg the run has trained (a resume may lengthen a run, not "
-                         f"shorten it)")
+            diffs.append(f"train.total_kimg {kimg_to_the_image(cfg.train.total_kimg)} is shorter than the "
+                         f"{kimg_to_the_image(reached / 1000)} kimg the run has trained (a resume may lengthen a "
+                         f"run, not shorten it)")
         if diffs:
             raise ConfigError(f"{run_dir}: --resume with settings that differ from the saved run: {'; '.join(diffs)}; "
                               f"give only the options that may change (e.g. --total-kimg, --minutes): `wildgan "
@@ -650,7 +650,8 @@ def check_minibatch_sizes(cfg: RunConfig, source: str | None = None, *, resume: 
                f"{max(t.minibatch)}" + (f", or {shorter}" if nimg else ""))
     raise ConfigError(f"{source + ': ' if source else ''}train.minibatch has no size for resolution(s) "
                       f"{', '.join(map(str, missing))}, which the {r}x{r} run's schedule reaches from {stop} kimg on "
-                      f"(of its total {kimg_figure(t.total_kimg)}); it has {t.minibatch}. {fix[0].upper()}{fix[1:]}")
+                      f"(of its total {kimg_to_the_image(t.total_kimg)}); it has {t.minibatch}. "
+                      f"{fix[0].upper()}{fix[1:]}")
 
 
 def _take_the_folder(held: ExitStack, run_dir: Path, ctx: Any, *, resume: bool, overwrite: bool) -> None:

@@ -148,16 +148,10 @@ def kimg_to_reach_full_resolution(resolution: int, phase_kimg: float, fade_kimg:
                 lod_at(m, resolution, phase_kimg, fade_kimg) == 0 and m >= grown))
 
 
-def kimg_figure(kimg: float) -> str:
-    """A kimg setting (a total, a phase length) or count for a message, to the image: 3 decimals at most, trailing
-    zeros dropped (3.467 for a total_kimg of 3.46667, which `:g` said with six digits; 0.3; 4000; 1234.567, which
-    `:g` cut to 1234.57)."""
-    return f"{kimg:.3f}".rstrip("0").rstrip(".")
-
-
 def kimg_to_the_image(kimg: float) -> str:
     """kimg for a message, to the image and rounded up (a total_kimg to give: rounded down, it could fall short of
-    a threshold that is exact to the image): 3600.128, 1.333 for 1.3333, 4000."""
+    a threshold that is exact to the image): 3600.128, 1.333 for 1.3333, 4000; also how a kimg setting or count is
+    said in a message, where `:g` said a total of 52/15 kimg as 3.46667 and cut 1234.567 to 1234.57."""
     return f"{math.ceil(kimg * 1000 - 1e-6) / 1000:.3f}".rstrip("0").rstrip(".")
 
 
