@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -119,3 +120,20 @@ def unnested():
         assert _paren_depth(str(text)) <= 1, f"nested parentheses in: {text}"
         return str(text)
     return check
+
+
+@pytest.fixture(autouse=True)
+def _kernel_sets_put_back() -> Iterator[None]:
+    """Fails the test that leaves nets.layers' kernel device sets other than it found them: a set left with "cpu" in
+    it changes the kernels (and the operator counts) of every later test in that worker, as test_roofline's
+    model_cuda_kernels once did to test_schedule's ETA counts, on CI's worker order only."""
+    from wildgan.nets import layers
+
+    names = ("FUSED_PIXEL_NORM_DEVICES", "VAR_STDDEV_DEVICES", "FLAT_WEIGHTS_DEVICES")
+    before = {n: set(getattr(layers, n)) for n in names}
+    yield
+    after = {n: set(getattr(layers, n)) for n in names}
+    for n in names:                     # (put back first, so one leak fails one test, not the rest of the worker)
+        getattr(layers, n).clear()
+        getattr(layers, n).update(before[n])
+    assert after == before, f"the test left nets.layers' kernel sets changed: {after} (found {before})"

@@ -21,6 +21,7 @@ sys.path.pop(0)
 def restore_layers(monkeypatch):
     # model_cuda_kernels() patches wildgan.nets.layers for the process; undo it after the test
     monkeypatch.setattr(layers, "FUSED_PIXEL_NORM_DEVICES", set(layers.FUSED_PIXEL_NORM_DEVICES))
+    monkeypatch.setattr(layers, "VAR_STDDEV_DEVICES", set(layers.VAR_STDDEV_DEVICES))
     monkeypatch.setattr(layers, "_rms_norm_last", layers._rms_norm_last)
 
 

@@ -474,6 +474,10 @@ def test_the_eta_counts_on_a_meta_copy_what_the_run_s_networks_count(monkeypatch
     from wildgan.training.loop import _phase_costs
 
     nc = net_config_for_preset("tiny", 32, 1)
+    # (the sets as shipped, whatever a test before this one left in them: test_roofline's model_cuda_kernels once
+    # left "cpu" in VAR_STDDEV_DEVICES, and "plain" then counted CUDA's choices too)
+    monkeypatch.setattr(layers, "FUSED_PIXEL_NORM_DEVICES", {"cuda"})
+    monkeypatch.setattr(layers, "VAR_STDDEV_DEVICES", {"cuda"})
     plain = _counted_on(build_pgan(nc, 3), nc)
     if kernels_of_cuda:
         monkeypatch.setattr(layers, "FUSED_PIXEL_NORM_DEVICES", {"cuda", "cpu"})
