@@ -1236,9 +1236,11 @@ def test_the_report_marks_an_evaluation_of_earlier_networks_instead_of_showing_i
     assert "made with --no-controls" in md and "(control)" not in md
     # 0.1 kimg leaves the 16x16 networks growing: the pile is ranked at the resolution they reached, and its report
     # says so as a labelled run's does (it said nothing of which networks ranked the pile, or at what resolution)
-    # and which code trained them (the version number, the source commit of a git checkout, torch's version)
+    # and which code trained them (the version number, the source commit of a git checkout, torch's version, the
+    # intra-op thread count)
     assert re.search(r"Networks: \S*network-final\.json \(kimg 0\.1\d*, status done\), trained by wildgan [\d.]+"
-                     r"( \(source [0-9a-f]{40}(\+dirty)?\))? with torch \S+\. \*\*Not fully grown: the "
+                     r"( \(source [0-9a-f]{40}(\+dirty)?\))? with torch \S+ on \d+ intra-op threads?\. "
+                     r"\*\*Not fully grown: the "
                      r"networks stopped at lod [\d.]+ and are scored at 8x8", md), md[:2000]
 
     said: list[str] = []

@@ -708,7 +708,8 @@ def _pile_section(page: _Page, out: Path, run_dir: Path, model: Any, diag: RunDi
     # which networks ranked the pile, and whether they reached full resolution: a run stopped early (--minutes,
     # a short --total-kimg) ranks and maps the pile at the resolution it reached, as a labelled run's report says
     net = {"source": model.source, "kimg": model.meta.get("kimg"), "status": model.meta.get("status"),
-           "lod": model.lod, "versions": model.meta.get("versions")}
+           "lod": model.lod, "versions": model.meta.get("versions"),
+           "intra_op_threads": model.meta.get("intra_op_threads")}
     page.p(_networks_text(net) + _grown_text(net, cfg))
     page.p("The run was trained on unlabelled images, so it has no test split and no AUC of its own. Below are the "
            "images of the training pile itself that score highest: the candidates for the anomalies hidden in "
@@ -835,8 +836,8 @@ def _metrics_section(page: _Page, out: Path, diag: RunDiagnostics, cfg: Any, mas
 
 
 def _networks_text(ms: dict[str, Any]) -> str:
-    """'Networks: FILE (kimg K, status S), trained by wildgan V (source C) with torch T.' from a model record
-    (source, kimg, status, versions: the checkpoint's environment_versions)."""
+    """'Networks: FILE (kimg K, status S), trained by wildgan V (source C) with torch T on N intra-op threads.' from a
+    model record (source, kimg, status, versions: the checkpoint's environment_versions, intra_op_threads)."""
     # f-AnoGAN's final networks record iterations, not kimg or a status: only what the checkpoint has is said
     trained = ", ".join(f"{k} {ms[k]}" for k in ("kimg", "status") if ms.get(k) is not None)
     v = ms.get("versions") or {}
@@ -846,6 +847,10 @@ def _networks_text(ms: dict[str, Any]) -> str:
         source = f" (source {v['wildgan_source']})" if v.get("wildgan_source") else ""
         torch_version = f" with torch {v['torch']}" if v.get("torch") else ""
         by = f", trained by wildgan {v['wildgan']}{source}{torch_version}"
+    threads = ms.get("intra_op_threads")
+    if isinstance(threads, int):
+        # CPU weights differ between thread counts: which one made these (networks recorded before it: unsaid)
+        by += f" on {threads} intra-op thread{'s' if threads != 1 else ''}"
     return f"Networks: {ms['source']}{f' ({trained})' if trained else ''}{by}."
 
 
@@ -1520,7 +1525,8 @@ def diagnose_run(run_dir: Path, *, device: str = "auto", controls: bool = True, 
     metrics: dict[str, Any] = {"auc": m["auc"], "ap": m["ap"], "n_test": int(len(y)), "n_anomalous": int(y.sum()),
                                "model": {"source": model.source, "method": model.cfg.method,
                                          **networks_record(model.meta), "status": model.meta.get("status"),
-                                         "lod": model.lod, "versions": model.meta.get("versions")}}
+                                         "lod": model.lod, "versions": model.meta.get("versions"),
+                                         "intra_op_threads": model.meta.get("intra_op_threads")}}
     if model.cfg.method == "wildgan":
         # the other generator (raw G when scoring with Gs), as evaluate_model does: shows whether Gs has caught up
         other = "G" if model.cfg.score.generator == "Gs" else "Gs"

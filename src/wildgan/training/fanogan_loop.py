@@ -682,7 +682,9 @@ def _meta(cfg: FAnoGANConfig, arch: dict[str, int], state: _State, n: int, t_gan
             "channels": arch["channels"], "n_train": n, "state": asdict(state),
             "gan_iters_done": state.gan_iter, "enc_iters_done": state.enc_iter,
             "gan_iters_planned": t_gan, "enc_iters_planned": t_enc, "stopped_early": stopped_early,
-            "elapsed_s": round(state.elapsed, 3), "rng_device": device.type}
+            "elapsed_s": round(state.elapsed, 3), "rng_device": device.type,
+            # (as the pGAN loop's: the thread count the weights depend on, which config.json may leave null)
+            "intra_op_threads": torch.get_num_threads()}
 
 
 __all__ = ["bn_momentum", "train_fanogan", "planned_gan_iters", "TF1RMSprop", "FAnoGANNetworks"]

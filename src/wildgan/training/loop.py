@@ -811,7 +811,7 @@ def _save(run_dir: Path, nets: PGANNetworks, opts: dict[str, torch.optim.Optimiz
             "lr": state.lr, "elapsed_s": state.elapsed, "rollbacks": state.rollbacks, "seed": cfg.train.seed,
             "rng_device": rng.device.type,
             "net": run_config_to_dict(cfg)["net"], "config": run_config_to_dict(cfg),
-            "lod": float(lod)}
+            "lod": float(lod), "intra_op_threads": torch.get_num_threads()}
     path = ckpt.save_checkpoint(run_dir / "checkpoints", ckpt.checkpoint_name(state.nimg), tensors, meta)
     if keep is not None:                       # None: every checkpoint kept (e.g. for the AUC over training)
         ckpt.prune_checkpoints(run_dir / "checkpoints", keep + 1, protect=path)
@@ -1162,7 +1162,11 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
             final = ckpt.save_checkpoint(run_dir, "network-final", ckpt.networks_to_tensors(nets.modules()), {
                 "kind": ckpt.NETWORKS_KIND, "nimg": state.nimg, "kimg": state.nimg / 1000, "status": status,
                 "seed": tc.seed, "net": run_config_to_dict(cfg)["net"], "config": run_config_to_dict(cfg),
-                "elapsed_s": elapsed0 + time.time() - t_start, "lod": trained_lod()})
+                "elapsed_s": elapsed0 + time.time() - t_start, "lod": trained_lod(),
+                # the intra-op thread count this session trained with: weights depend on it (float summation order),
+                # and with --threads unset config.json says only null, so two runs that differ by it alone had
+                # identical records
+                "intra_op_threads": torch.get_num_threads()})
         # (a stop that reached this rank after the ranks' last agreement, as it wrote the last round's checkpoint,
         # set its flag outside this block: agreed here too, or under torchrun the job finished as if none had come)
         late = held[0] if held else flag.signum or 0
