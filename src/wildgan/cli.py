@@ -1505,6 +1505,8 @@ def _train_setup(a: argparse.Namespace, ctx: Any) -> tuple[RunConfig, AnomalySpl
     from .training.run import check_minibatch_sizes, check_run_dir, check_the_settings, check_training_memory
 
     cfg, split = build_run_config(a)
+    if a.config and not a.resume and (ctx is None or ctx.is_main):
+        _warn_if_replay_reads_other_images(Path(a.config), cfg, split)
     if a.evaluate and split.info.get("protocol") == "unlabelled":
         # refused now, not said after the training (the split is built before it starts): an evaluation needs labels
         raise ConfigError(f"--evaluate: {split.info.get('source')} is unlabelled (a pile of images, no classes), so "
@@ -1538,6 +1540,35 @@ def _train_setup(a: argparse.Namespace, ctx: Any) -> tuple[RunConfig, AnomalySpl
                 # only rank 0 asks (train_run too): refused here, the other ranks would wait for it at the run lock
                 require_tensorboard()
     return cfg, split
+
+
+def _warn_if_replay_reads_other_images(config: Path, cfg: RunConfig, split: AnomalySplit) -> None:
+    """`train --config RUN/config.yaml` with the run's own data settings promises the run again; where the images it
+    reads are not the ones RUN/split.json recorded (the data edited, replaced or moved since), it trained another run
+    without a word, while `evaluate`, `score` and `--resume` of RUN say so. Said here the same way. A config file
+    copied out of its run folder has no split.json beside it and cannot be checked; a replay that changes the data
+    settings (--seed, --contamination, --data, ...) asks for other images on purpose and is not compared."""
+    from .config import run_config_file
+    from .data.source_identity import restore_advice, source_replaced
+    from .data.splits import split_differences
+
+    recorded_path = config.parent / "split.json"
+    if not recorded_path.is_file():
+        return
+    try:
+        file_cfg = run_config_file(config)
+        recorded = json.loads(recorded_path.read_text(encoding="utf-8"))
+    except (ConfigError, ValueError, OSError):
+        return                        # (not a run's own config beside a readable record: nothing to compare with)
+    if file_cfg is None or not isinstance(recorded, dict) or file_cfg.data != cfg.data:
+        return
+    diffs = split_differences(split, recorded, train_only=True)
+    if not diffs:
+        return
+    replaced = source_replaced(recorded, split.info)
+    _warn(f"warning: {config} replays the run in {config.parent}, but its training images are not the ones that run "
+          f"trained on ({'; '.join(diffs)}; {recorded_path} records them): this trains another run, not a replay of "
+          f"it" + (f". {replaced}: {restore_advice(split.info.get('source'))}" if replaced else ""))
 
 
 def _minibatch_source(a: argparse.Namespace) -> str | None:

@@ -53,3 +53,33 @@ def test_networks_recorded_without_a_thread_count_say_none():
     text = _networks_text({"source": "network-final.json", "kimg": 1.0, "versions": {"wildgan": "0.1.0",
                                                                                      "torch": "2.13.0"}})
     assert text == "Networks: network-final.json (kimg 1.0), trained by wildgan 0.1.0 with torch 2.13.0."
+
+
+def _train_cli(npz: Path, out: Path, *extra: str) -> None:
+    from wildgan.cli import main
+
+    args = ["train", "--no-progress", "--no-train-scores", "--threads", "1", "--out", str(out)]
+    assert main(args + (list(extra) or ["--data", str(npz), "--normal", "0", "--preset", "tiny", "--total-kimg",
+                                        "0.05", "--phase-kimg", "0.02"])) == 0
+
+
+def test_a_config_replay_on_changed_data_says_it_is_not_the_run_it_replays(tmp_path, capsys):
+    """`train --config RUN/config.yaml` replays RUN exactly, but on data changed since (an image replaced), it trained
+    other networks without a word, while evaluate, score and --resume of RUN warn. The replay now says so too, in the
+    terminal and in the new run's log.txt; a replay of unchanged data, or one that asks for other data on purpose
+    (another --seed), says nothing."""
+    npz = _toy_npz(tmp_path / "toy.npz")
+    _train_cli(npz, tmp_path / "run")
+    _train_cli(npz, tmp_path / "same", "--config", str(tmp_path / "run" / "config.yaml"))
+    assert "replays the run" not in capsys.readouterr().err
+    d = dict(np.load(npz))
+    d["x"][3] = 255 - d["x"][3]                       # a normal training image edited, the ids unchanged
+    np.savez(npz, **d)
+    _train_cli(npz, tmp_path / "other", "--config", str(tmp_path / "run" / "config.yaml"))
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'run' / 'config.yaml'} replays the run in {tmp_path / 'run'}, but its training images are " \
+           f"not the ones that run trained on (the training images' pixels, under the same image ids" in err, err
+    assert "this trains another run, not a replay of it" in err and "is not the file the run read" in err
+    assert "replays the run" in (tmp_path / "other" / "log.txt").read_text()
+    _train_cli(npz, tmp_path / "seed1", "--config", str(tmp_path / "run" / "config.yaml"), "--seed", "1")
+    assert "replays the run" not in capsys.readouterr().err
