@@ -444,6 +444,22 @@ def test_a_cell_listed_twice_gets_one_row(tmp_path):
     assert "Cells: 1." in (tmp_path / "st" / "tables.md").read_text()
 
 
+def test_a_row_names_its_networks_and_the_code_that_trained_them(tmp_path):
+    # a row held the seed and the data's sha256 but not which torch, wildgan or thread count trained its networks,
+    # so two studies' rows of one command on two machines differed by their AUCs alone
+    import torch
+
+    from wildgan import __version__
+
+    cell = grid(["0"], [0.0], ["wildgan"], ["image"], [0])
+    (row,) = study_mod.run_study(_base(tmp_path), cell, tmp_path / "st", progress=False, log=lambda m: None)
+    final = json.loads((tmp_path / "st" / row["run_dir"] / "network-final.json").read_text())
+    assert row["weights_sha256"] == final["sha256"] and len(row["weights_sha256"]) == 64
+    assert row["versions"]["wildgan"] == __version__ and row["versions"]["torch"] == torch.__version__
+    assert row["intra_op_threads"] == final["intra_op_threads"] == torch.get_num_threads()
+    assert json.loads((tmp_path / "st" / "results.jsonl").read_text())["versions"] == row["versions"]
+
+
 def test_a_cell_evaluated_again_gives_the_same_row_and_tables(tmp_path):
     # the same command gives the same results.jsonl: a row held the session's training time, which differed between
     # the session that trained the cell and one that only evaluated it (its row lost to a kill), or any rerun

@@ -844,6 +844,14 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
             sha = data_sha256(info.get("source_identity"))
             if sha is not None:             # which bytes, beside the path (a path says nothing of what lay there)
                 row["data_sha256"] = sha
+            # which networks and which code made the AUCs, in the row itself: two studies' rows of one command
+            # differ by these alone when another torch, wildgan or thread count trained them (the weights' sha256
+            # names the networks, as eval.json's model does)
+            row["weights_sha256"] = model.meta.get("sha256")
+            versions = model.meta.get("versions") or {}
+            row["versions"] = {k: versions[k] for k in ("wildgan", "wildgan_source", "torch") if k in versions}
+            if isinstance(model.meta.get("intra_op_threads"), int):
+                row["intra_op_threads"] = model.meta["intra_op_threads"]
             if cell.method == "fanogan":      # f-AnoGAN counts iterations (critic, encoder), not kimg
                 row["fanogan_iters"] = [model.meta.get("gan_iters_done"), model.meta.get("enc_iters_done")]
             else:
