@@ -1608,7 +1608,7 @@ def _warn_if_not_grown(cfg: Any, res: Any, log: Any) -> None:
     except (OSError, ValueError, TypeError):
         return
     if lod > 0:
-        from .training.schedule import growth_figures
+        from .training.schedule import growth_figures, kimg_to_the_image
 
         t, r = cfg.train, cfg.net.resolution
         grown, paper, advice = growth_figures(t, r)
@@ -1616,12 +1616,12 @@ def _warn_if_not_grown(cfg: Any, res: Any, log: Any) -> None:
         # a budget stop needs more minutes too: --resume keeps the run's --minutes unless given
         budget = res.status == "budget"
         # (phases shorter than a round of minibatches: the paper's total ends before growth too, and is not said)
-        said_paper = (f", and the paper's schedule (the default --total-kimg) trains {paper:.4g} kimg"
-                      if paper > float(grown) else "")
-        log(f"warning: training ended at {res.nimg / 1000:.4g} kimg (lod {lod:g}"
+        said_paper = (f", and the paper's schedule (the default --total-kimg) trains "
+                      f"{kimg_to_the_image(paper)} kimg" if paper > float(grown) else "")
+        log(f"warning: training ended at {kimg_to_the_image(res.nimg / 1000)} kimg (lod {lod:g}"
             f"{f', the --minutes {t.minutes:g} budget ran out' if budget else ''}), before the networks finished "
-            f"growing to {r}x{r}: with phases of {t.phase_kimg:g} kimg they get there with a --total-kimg above "
-            f"{grown}{said_paper}. The run is scored at the "
+            f"growing to {r}x{r}: with phases of {kimg_to_the_image(t.phase_kimg)} kimg they get there with a "
+            f"--total-kimg above {grown}{said_paper}. The run is scored at the "
             f"resolution it reached; continue it with --resume --total-kimg {advice}"
             f"{' and a larger --minutes' if budget else ''}")
 

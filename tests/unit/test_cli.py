@@ -938,7 +938,7 @@ def test_a_run_that_ends_before_full_resolution_says_so(tiny_npz, tmp_path, caps
     # the first round at lod 0 starts at 1.024; the paper's schedule adds 2/3 of a phase
     assert ("training ended at 0.128 kimg (lod 1), before the networks finished growing to 8x8: with phases of "
             "0.5 kimg they get there with a --total-kimg above 1.024, and the paper's schedule (the default "
-            "--total-kimg) trains 1.333 kimg. The "
+            "--total-kimg) trains 1.334 kimg. The "
             "run is scored at the resolution it reached; continue it with --resume --total-kimg 1.334") in err, err
     assert main([*common, "--total-kimg", "0.1", "--phase-kimg", "0.03", "--out", str(tmp_path / "grown")]) == 0
     assert "before the networks finished growing" not in capsys.readouterr().err

@@ -592,6 +592,14 @@ def test_study_report_keeps_pipes_inside_table_cells(tmp_path: Path) -> None:
     assert "| a\\|b0 |" in md
 
 
+def test_a_sample_grid_is_captioned_with_its_kimg_to_the_image() -> None:
+    # `:g` cut 1234.567 kimg to 1234.57: the caption is said as every kimg a message gives (kimg_to_the_image)
+    from wildgan.evaluation.report import _grid_kimg
+
+    assert [_grid_kimg(Path(f"fakes-{s}kimg.png")) for s in ("001234.567", "000000.320", "000050", "x")] == [
+        "1234.567 kimg", "0.32 kimg", "50 kimg", "x"]
+
+
 def test_report_rejects_a_plain_folder(tmp_path: Path) -> None:
     from wildgan.errors import ConfigError
 

@@ -61,6 +61,7 @@ from ..scoring.train_scores import cache_paths, read_train_scores, warn_left_out
 from ..thresholds import (DEFAULT_CONTAMINATION, DEFAULT_MAD_K, FIT_THRESHOLD_FILE, Threshold, fit_threshold,
                           read_fit_threshold, training_percentile)
 from ..training.run import evaluate_command, networks_record, stale_evaluation
+from ..training.schedule import kimg_to_the_image
 # (GammaPlot re-exported: a StudyScoreView's figures, which studies.study.score_views makes)
 from .gamma_curves import BAND_NOTE, GammaPlot, auc_vs_gamma, gamma_plots
 from .heatmaps import (NamedImages, check_masks, load_masks, map_block, map_lod, pick_score, pixel_auc,
@@ -1305,8 +1306,8 @@ def _grid_kimg(grid: Path) -> str:
     """'fakes-000000.320kimg.png' (or the older 'fakes-000050kimg.png') -> '0.32 kimg'."""
     stem = grid.stem.removeprefix("fakes-").removesuffix("kimg")
     try:
-        return f"{float(stem):g} kimg"
-    except ValueError:
+        return f"{kimg_to_the_image(float(stem))} kimg"
+    except (ValueError, OverflowError):        # (a name that is no number, or nan / inf)
         return stem
 
 
