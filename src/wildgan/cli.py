@@ -34,8 +34,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 # nothing heavy at import time (no torch): `wildgan --help` is instant, and Ctrl-C while a command's own imports load
 # still ends in main's one-line "interrupted"
-from .config import (DEFAULT_CONTAMINATION, DEFAULT_MAD_K, DETECTOR_DIR_NAME, SCORE_NAMES, kernels_from_env,
-                     square_name)
+from .config import (DEFAULT_CONTAMINATION, DEFAULT_MAD_K, DETECTOR_DIR_NAME, SCORE_NAMES, as_typed,
+                     kernels_from_env, square_name)
 
 from .errors import (INTERRUPTED, TERMINATED, CheckpointError, ConfigError, DataError, HeldWarning, Terminated,
                      TrainingInterrupted, WildganError, WildganWarning, moved_name, stop_text)
@@ -59,7 +59,7 @@ def _whole_number(text: str, least: int, other: str = "") -> int:
     try:
         v = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number{other}, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a whole number{other}, got {as_typed(text)}") from None
     if v < least:
         raise argparse.ArgumentTypeError(f"must be at least {least}{other}, got {v}")
     return v
@@ -96,7 +96,8 @@ def _csv(text: str, kind: type, option: str) -> list[Any]:
     try:
         values = [kind(t.strip()) for t in str(text).split(",") if t.strip()]
     except ValueError:
-        raise ConfigError(f"cannot parse {text!r} as a comma-separated list of {kind.__name__}") from None
+        kinds = {int: "whole numbers", float: "numbers"}.get(kind, "values")
+        raise ConfigError(f"{option}: cannot read {as_typed(text)} as a comma-separated list of {kinds}") from None
     if not values:
         # e.g. --contamination ',': a study of no cells finished at once with exit 0, and --seeds ',' or
         # --normal ',' raised a bare IndexError
@@ -791,7 +792,7 @@ def _option_value(action: argparse.Action, v: Any, path: Path) -> Any:
             except ValueError:
                 pass
         if conv is None or (action.type is int and isinstance(v, float) and not v.is_integer()):
-            kind = "an integer" if action.type is int else "a number"
+            kind = "a whole number" if action.type is int else "a number"
             raise ConfigError(f"{path}: {name} must be {kind}, got {shown(v, from_file=True)}")
         v = conv
     elif isinstance(v, list) and all(isinstance(x, (str, int, float)) and not isinstance(x, bool) for x in v):
@@ -810,7 +811,7 @@ def _option_value(action: argparse.Action, v: Any, path: Path) -> Any:
     else:
         raise ConfigError(f"{path}: {name} must be a string, got {shown(v, from_file=True)}")
     if action.choices is not None and v not in action.choices:
-        raise ConfigError(f"{path}: {name} must be one of {list(action.choices)}, got {v!r}")
+        raise ConfigError(f"{path}: {name} must be one of {', '.join(map(str, action.choices))}, got {as_typed(v)}")
     return v
 
 
@@ -833,8 +834,8 @@ def config_file_to_args(path: Path) -> dict[str, Any]:
             dest = k.replace("-", "_")
             if dest in out and out[dest] != v:
                 # total-kimg: 1 and total_kimg: 2 both name --total-kimg: one of them was dropped without a word
-                raise ConfigError(f"{path}: {_flag(dest)} is given twice, with different values ({out[dest]!r} and "
-                                  f"{v!r}, spelt with - and with _); keep one")
+                raise ConfigError(f"{path}: {_flag(dest)} is given twice, with different values ({as_typed(out[dest])} "
+                                  f"and {as_typed(v)}, spelt with - and with _); keep one")
             out[dest] = v
         return out
     return run_config_to_options(cfg)
@@ -1639,7 +1640,7 @@ def _warn_if_not_grown(cfg: Any, res: Any, log: Any) -> None:
     except (OSError, ValueError, TypeError):
         return
     if lod > 0:
-        from .training.schedule import growth_figures
+        from .training.schedule import growth_figures, kimg_to_the_image
 
         t, r = cfg.train, cfg.net.resolution
         grown, paper, advice = growth_figures(t, r)
@@ -1647,12 +1648,12 @@ def _warn_if_not_grown(cfg: Any, res: Any, log: Any) -> None:
         # a budget stop needs more minutes too: --resume keeps the run's --minutes unless given
         budget = res.status == "budget"
         # (phases shorter than a round of minibatches: the paper's total ends before growth too, and is not said)
-        said_paper = (f", and the paper's schedule (the default --total-kimg) trains {paper:.4g} kimg"
-                      if paper > float(grown) else "")
-        log(f"warning: training ended at {res.nimg / 1000:.4g} kimg (lod {lod:g}"
+        said_paper = (f", and the paper's schedule (the default --total-kimg) trains "
+                      f"{kimg_to_the_image(paper)} kimg" if paper > float(grown) else "")
+        log(f"warning: training ended at {kimg_to_the_image(res.nimg / 1000)} kimg (lod {lod:g}"
             f"{f', the --minutes {t.minutes:g} budget ran out' if budget else ''}), before the networks finished "
-            f"growing to {r}x{r}: with phases of {t.phase_kimg:g} kimg they get there with a --total-kimg above "
-            f"{grown}{said_paper}. The run is scored at the "
+            f"growing to {r}x{r}: with phases of {kimg_to_the_image(t.phase_kimg)} kimg they get there with a "
+            f"--total-kimg above {grown}{said_paper}. The run is scored at the "
             f"resolution it reached; continue it with --resume --total-kimg {advice}"
             f"{' and a larger --minutes' if budget else ''}")
 
@@ -1753,7 +1754,8 @@ def cmd_score(a: argparse.Namespace) -> int:
         finally:
             held.say()
         if a.score not in train_scores:
-            raise ConfigError(f"score {a.score!r} is not available for this run; it has {', '.join(train_scores)}")
+            raise ConfigError(f"--score {as_typed(a.score)} is not available for this run; it has "
+                              f"{', '.join(train_scores)}")
     split_info = read_split_info(run_dir)
     no_protocol = split_info.get("protocol") == "unlabelled" or bool(split_info.get("detector_input"))
     labels = None
@@ -2101,8 +2103,8 @@ def _normal_cells(text: str) -> list[str]:
         classes = [c.strip() for c in n.split("+")]
         if not all(classes):
             # ('0+' made a cell of normal classes 0 and '', refused by the cell check as "class '' does not exist")
-            raise ConfigError(f"--normal {text!r}: {n!r} names an empty class; join one cell's classes with + (e.g. "
-                              f"0+1) and separate cells with commas")
+            raise ConfigError(f"--normal {as_typed(text)}: {as_typed(n)} names an empty class; join one cell's classes "
+                              f"with + (e.g. 0+1) and separate cells with commas")
         cells.append(",".join(classes))
     return cells
 
@@ -2123,11 +2125,11 @@ def _study(a: argparse.Namespace, study_log: RunLog) -> int:
     methods = _csv(a.methods, str, "--methods")
     for m in methods:
         if m not in ("wildgan", "fanogan", "search"):
-            raise ConfigError(f"unknown method {m!r} in --methods; choose from wildgan, fanogan, search")
+            raise ConfigError(f"unknown method {as_typed(m)} in --methods; choose from wildgan, fanogan, search")
     encs = _csv(a.encoder_loss, str, "--encoder-loss")
     for e in encs:
         if e not in ("image", "latent"):
-            raise ConfigError(f"unknown encoder loss {e!r}; choose from image, latent")
+            raise ConfigError(f"unknown encoder loss {as_typed(e)} in --encoder-loss; choose from image, latent")
     # what --out alone refuses, before the data is decoded (as train's check_out_dir); run_study's check_study_dir
     # adds what needs the base config, whose resolution and channels come from the data. A folder another study
     # process holds first; run_study's lock on it stays the guarantee.

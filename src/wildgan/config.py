@@ -55,6 +55,23 @@ def shown(v: Any, from_file: bool = False) -> str:
     return repr(v)
 
 
+def as_typed(v: Any) -> str:
+    """A value a person gave (an option's text, an environment variable, a config file's value) in a message, as they
+    typed it: text without Python's quotes and escapes (C:\\data, not 'C:\\\\data'), quoted only where the quotes
+    show something (empty or blank text, spaces at either end); None, true and false as `shown` spells them; any
+    other value as JSON writes it ([1, 2], not Python's)."""
+    if isinstance(v, str):
+        return f"'{v}'" if not v.strip() or v != v.strip() else v
+    if v is None or isinstance(v, bool):
+        return shown(v)
+    import json
+
+    try:
+        return json.dumps(v)
+    except (TypeError, ValueError):
+        return repr(v)
+
+
 def kernels_from_env() -> str:
     """WILDGAN_KERNELS: 'auto' (unset or empty) or 'plain'. auto: on CUDA, G's pixel norm as torch's fused RMS norm,
     the minibatch stddev's variance as one torch.var, and each training forward's run-time weights made in one block
@@ -65,8 +82,8 @@ def kernels_from_env() -> str:
     raw = os.environ.get("WILDGAN_KERNELS", "").strip().lower()
     if raw in ("", "auto", "plain"):
         return raw or "auto"
-    raise ConfigError(f"WILDGAN_KERNELS={os.environ['WILDGAN_KERNELS']!r}: use auto (the default: fused kernels on "
-                      f"CUDA) or plain (each layer's own arithmetic)")
+    raise ConfigError(f"WILDGAN_KERNELS={as_typed(os.environ['WILDGAN_KERNELS'])}: use auto (the default: fused "
+                      f"kernels on CUDA) or plain (each layer's own arithmetic)")
 
 
 def _check_numbers(obj: Any, rules: dict[str, str], prefix: str = "") -> None:
@@ -165,7 +182,7 @@ def net_config_for_preset(preset: str, resolution: int, channels: int, *, width:
     min(16 W / 2^stage, W)) and N_z = W; latent_size (--latent-size) then sets N_z alone. Both are whole numbers
     >= 1 (numpy's integers too) or None (the preset's); anything else is a ConfigError that names the parameter."""
     if preset not in PRESETS:
-        raise ConfigError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
+        raise ConfigError(f"unknown preset {as_typed(preset)}; choose one of {', '.join(PRESETS)}")
     for name, v in (("width", width), ("latent_size", latent_size)):
         # the type first, as Detector(width=) checks it: a string made `v < 1` a bare TypeError, and a numpy integer
         # or a float reached NetConfig, which named fmap_max / fmap_base instead of the width it was given (or, for
@@ -455,6 +472,8 @@ def to_dict(cfg: Any) -> dict[str, Any]:
 
 _SCALAR_TYPES: dict[str, tuple[type, ...]] = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,),
                                               "None": (type(None),)}
+# each annotation in a message, in a person's words, not Python's ('must be a number', not 'must be float')
+_SCALAR_WORDS = {"int": "a whole number", "float": "a number", "str": "a string", "bool": "true or false"}
 
 
 def _type_error(owner: str, f: dataclasses.Field, v: Any) -> str | None:
@@ -466,7 +485,8 @@ def _type_error(owner: str, f: dataclasses.Field, v: Any) -> str | None:
     allowed = tuple(c for t in parts for c in _SCALAR_TYPES[t])
     if isinstance(v, allowed) and not (isinstance(v, bool) and bool not in allowed):
         return None
-    return f"{owner}.{f.name} must be {f.type}, got {shown(v)}"
+    want = " or ".join(shown(None) if t == "None" else _SCALAR_WORDS[t] for t in parts)
+    return f"{owner}.{f.name} must be {want}, got {shown(v)}"
 
 
 def from_dict(cls: type, d: dict[str, Any], check_types: bool = False) -> Any:
@@ -618,9 +638,9 @@ class RunConfig:
     def __post_init__(self) -> None:
         # refused before anything is written (an unknown method used to leave a config.json behind)
         if self.method not in RUN_METHODS:
-            raise ConfigError(f"unknown method {self.method!r}; choose one of {', '.join(RUN_METHODS)}")
+            raise ConfigError(f"unknown method {as_typed(self.method)}; choose one of {', '.join(RUN_METHODS)}")
         if self.preset not in (*PRESETS, "custom"):
-            raise ConfigError(f"unknown preset {self.preset!r}; choose one of {', '.join(PRESETS)} or custom")
+            raise ConfigError(f"unknown preset {as_typed(self.preset)}; choose one of {', '.join(PRESETS)} or custom")
         if self.method == "wildgan" and self.score.batch_size % 4:
             # said when the config is read, naming its file, not as a ValueError of the first score batch
             raise ConfigError(f"score.batch_size must be a multiple of 4 (the encoder's minibatch-stddev groups), got "
@@ -743,8 +763,8 @@ def run_config_from_dict(d: dict[str, Any], check_types: bool = False) -> RunCon
 
 def check_run_config_types(d: dict[str, Any]) -> None:
     """Refuse a value of the wrong scalar type in a run config's sections (as from_dict's check_types does), naming
-    it by section and key as the file has it (`train.ema_warmup must be bool, got 'no'`). Unknown keys and sections
-    are left to run_config_from_dict."""
+    it by section and key as the file has it (`train.ema_warmup must be true or false, got 'no'`). Unknown keys and
+    sections are left to run_config_from_dict."""
     sections = {"data": DataConfig, "net": NetConfig, "train": TrainConfig, "score": ScoreConfig,
                 "fanogan": FAnoGANConfig, "search": SearchConfig}
     for key, cls in sections.items():
@@ -884,8 +904,9 @@ def _recorded_source(run_dir: Any) -> Any:
 
 
 def _twice(path: Any, key: Any, first: Any, second: Any, where: str = "") -> ConfigError:
-    return ConfigError(f"{path}: {key!r} is given twice in one mapping{where}, with different values ({first!r} and "
-                       f"{second!r}); the one read last would win without a word: keep one")
+    return ConfigError(f"{path}: {as_typed(key)} is given twice in one mapping{where}, with different values "
+                       f"({as_typed(first)} and {as_typed(second)}); the one read last would win without a word: keep "
+                       f"one")
 
 
 def json_without_duplicates(text: str, path: Any) -> Any:

@@ -1025,24 +1025,24 @@ class Detector:
         lod = self.model_.lod
         if cfg.method == "fanogan" or lod <= 0:
             return
-        from .training.schedule import growth_figures
+        from .training.schedule import growth_figures, kimg_to_the_image
 
         t, r = cfg.train, cfg.net.resolution
         grown, paper, advice = growth_figures(t, r)
         got = self.trained_resolution_
         fading = f", still fading in {got}x{got}" if lod != int(lod) else ""
         why = (f"the wall-clock budget (minutes={t.minutes:g}) ran out" if result.status == "budget" else
-               f"total_kimg={t.total_kimg:g} ended it")
+               f"total_kimg={kimg_to_the_image(t.total_kimg)} ended it")
         # in the last fade-in the networks are at the input resolution already, but not grown: 'reached' alone
         # would say the opposite of the warning
         where = f"were still fading in {r}x{r}" if got == r else f"reached {got}x{got}"
         # (phases shorter than a round of minibatches: the paper's total ends before growth too, and is not said)
-        said_paper = (f", and the paper's schedule (total_kimg=None) trains {paper:.4g} kimg"
-                      if paper > float(grown) else "")
-        msg = (f"training ended at {result.nimg / 1000:.4g} kimg ({why}), before the networks finished growing to "
-               f"{r}x{r}: they {where} (lod {lod:g}{fading if got != r else ''}; trained_resolution_ = {got}, while "
-               f"resolution_ = {r} is the input resolution) and images are scored at that resolution. With "
-               f"phase_kimg={t.phase_kimg:g} "
+        said_paper = (f", and the paper's schedule (total_kimg=None) trains "
+                      f"{kimg_to_the_image(paper)} kimg" if paper > float(grown) else "")
+        msg = (f"training ended at {kimg_to_the_image(result.nimg / 1000)} kimg ({why}), before the networks finished "
+               f"growing to {r}x{r}: they {where} (lod {lod:g}{fading if got != r else ''}; trained_resolution_ = "
+               f"{got}, while resolution_ = {r} is the input resolution) and images are scored at that resolution. "
+               f"With phase_kimg={kimg_to_the_image(t.phase_kimg)} "
                f"they reach {r}x{r} with a total_kimg above {grown}{said_paper}"
                f": fit with total_kimg={advice}{' (or None)' if paper > float(grown) else ''}"
                f"{', minutes=None or a larger budget' if result.status == 'budget' else ''}, or a smaller "

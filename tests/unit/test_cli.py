@@ -338,11 +338,11 @@ def test_a_study_at_a_resolution_without_preset_minibatch_sizes_is_refused_befor
     # both spellings of one option: the one read last won without a word
     ("total-kimg: 1\ntotal_kimg: 2\n", ["--total-kimg is given twice", "1 and 2"]),
     # one spelling twice: PyYAML kept the last in silence
-    ("total_kimg: 1\nseed: 3\ntotal_kimg: 2\n", ["'total_kimg' is given twice in one mapping (lines 1 and 3)",
+    ("total_kimg: 1\nseed: 3\ntotal_kimg: 2\n", ["total_kimg is given twice in one mapping (lines 1 and 3)",
                                                 "(1 and 2)"]),
     # ... and in a mapping written inline after a merge key, which PyYAML merges without constructing it as one
-    ("run:\n  <<: {seed: 1, seed: 2}\n", ["'seed' is given twice in one mapping (lines 2 and 2)", "(1 and 2)"]),
-    ("run:\n  <<: [{seed: 1}, {phase_kimg: 1, phase_kimg: 3}]\n", ["'phase_kimg' is given twice", "(1 and 3)"]),
+    ("run:\n  <<: {seed: 1, seed: 2}\n", ["seed is given twice in one mapping (lines 2 and 2)", "(1 and 2)"]),
+    ("run:\n  <<: [{seed: 1}, {phase_kimg: 1, phase_kimg: 3}]\n", ["phase_kimg is given twice", "(1 and 3)"]),
     # two merge sources of one key, not overridden below: PyYAML kept the last seed (2) but the first of a
     # one-character key (it dedupes by the key text's string object), and dropped '4': 32 after 4: 16
     ("run:\n  <<: [{seed: 1}, {seed: 2}]\n", ["'seed' is given by two sources of one merge (<<) (lines 2 and 2)",
@@ -366,7 +366,7 @@ def test_a_config_file_giving_a_key_twice_is_refused_unless_alike_or_merged(tmp_
     p = tmp_path / "run.json"
     p.write_text('{"train": {"total_kimg": 1, "seed": 0, "total_kimg": 3}, "data": {}}')
     assert main(["train", "--config", str(p), "--out", str(tmp_path / "x"), "--dry-run"]) == 2
-    assert f"{p}: 'total_kimg' is given twice in one mapping, with different values (1 and 3)" in \
+    assert f"{p}: total_kimg is given twice in one mapping, with different values (1 and 3)" in \
         capsys.readouterr().err
     same = tmp_path / "same.yaml"
     same.write_text("seed: 1\nseed: 1\n")
@@ -530,14 +530,30 @@ def test_a_study_refuses_a_list_option_of_no_values(tiny_npz, tmp_path, capsys, 
     assert not out.exists()
 
 
+@pytest.mark.parametrize("opt, value, said", [
+    # said with its option and as typed: "cannot parse '1,x' as a comma-separated list of int" named neither the
+    # option nor the values in a person's words
+    ("--seeds", "0,x", "--seeds: cannot read 0,x as a comma-separated list of whole numbers"),
+    ("--contamination", "0,1%", "--contamination: cannot read 0,1% as a comma-separated list of numbers"),
+    ("--methods", "wildgan,gan", "unknown method gan in --methods; choose from wildgan, fanogan, search"),
+    ("--encoder-loss", "pixel", "unknown encoder loss pixel in --encoder-loss; choose from image, latent"),
+])
+def test_a_study_names_a_bad_list_option_and_its_value_as_typed(tiny_npz, tmp_path, capsys, opt, value, said):
+    out = tmp_path / "study"
+    assert main(["study", "--data", str(tiny_npz), "--normal", "0", "--preset", "tiny", opt, value,
+                 "--out", str(out)]) == 2
+    assert said in capsys.readouterr().err
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("argv, said", [
     # train's own parse: "choose the normal class(es)", as if --normal had not been given; --exclude ',' excluded
     # nothing in silence
     (["train", "--normal", ","], "--normal ',': no values"),
     (["train", "--normal", "0", "--exclude", " , "], "--exclude ' , ': no values"),
     # a study cell's classes joined by +: '0+' made a cell of classes 0 and '', refused only by the cell check
-    (["study", "--normal", "0+"], "--normal '0+': '0+' names an empty class; join one cell's classes with +"),
-    (["study", "--normal", "1,+"], "--normal '1,+': '+' names an empty class"),
+    (["study", "--normal", "0+"], "--normal 0+: 0+ names an empty class; join one cell's classes with +"),
+    (["study", "--normal", "1,+"], "--normal 1,+: + names an empty class"),
 ])
 def test_train_and_study_refuse_a_class_list_of_no_values(tiny_npz, tmp_path, capsys, argv, said):
     out = tmp_path / "out"
@@ -938,7 +954,7 @@ def test_a_run_that_ends_before_full_resolution_says_so(tiny_npz, tmp_path, caps
     # the first round at lod 0 starts at 1.024; the paper's schedule adds 2/3 of a phase
     assert ("training ended at 0.128 kimg (lod 1), before the networks finished growing to 8x8: with phases of "
             "0.5 kimg they get there with a --total-kimg above 1.024, and the paper's schedule (the default "
-            "--total-kimg) trains 1.333 kimg. The "
+            "--total-kimg) trains 1.334 kimg. The "
             "run is scored at the resolution it reached; continue it with --resume --total-kimg 1.334") in err, err
     assert main([*common, "--total-kimg", "0.1", "--phase-kimg", "0.03", "--out", str(tmp_path / "grown")]) == 0
     assert "before the networks finished growing" not in capsys.readouterr().err
@@ -1830,7 +1846,7 @@ def test_resume_with_overwrite_is_refused_before_announcing_a_resume(tmp_path, c
     ('{"net": {}, "train": {}}', "config.json: config is missing the 'data' section"),
     ('{"data": {}, "net": {}, "train": {"minibatch": 5}}', "config.json: minibatch must map resolutions"),
     # a key twice (a hand edit below the old line): json kept the last in silence
-    ('{"data": {}, "net": {}, "train": {"seed": 1, "seed": 2}}', "config.json: 'seed' is given twice in one mapping, "
+    ('{"data": {}, "net": {}, "train": {"seed": 1, "seed": 2}}', "config.json: seed is given twice in one mapping, "
                                                                  "with different values .1 and 2."),
     ('{"data": {}, "net": {"resolution": [1]}, "train": {}}', "config.json: resolution must be a power of two >= 4"),
 ])

@@ -272,11 +272,32 @@ def test_a_null_where_a_number_belongs_is_refused_naming_the_field_and_the_file(
         read_run_config(run)
 
 
+def test_values_a_person_gave_are_said_as_typed_not_in_python_s_spelling() -> None:
+    # an option's text, an environment variable, a file's value: Python's repr quoted every string and doubled the
+    # backslashes of a Windows path; quotes are kept only where they show something
+    from wildgan.config import as_typed, check_run_config_types, file_values
+
+    assert [as_typed(v) for v in ("fused", "C:\\data", "", " ", " a", 3, 0.5, [1, "a"], None, True)] == [
+        "fused", "C:\\data", "''", "' '", "' a'", "3", "0.5", '[1, "a"]', "None", "True"]
+    with file_values():
+        assert (as_typed(None), as_typed(False)) == ("null", "false")
+    # a run config's field of the wrong type says the type in words, not Python's float / int / bool
+    for sec, key, v, said in (("train", "ema_warmup", "no", "train.ema_warmup must be true or false, got 'no'"),
+                              ("train", "threads", 1.5, "train.threads must be a whole number or None, got 1.5"),
+                              ("score", "lam", "x", "score.lam must be a number, got 'x'"),
+                              ("score", "generator", 1, "score.generator must be a string, got 1")):
+        with pytest.raises(ConfigError) as e:
+            check_run_config_types({sec: {key: v}})
+        assert str(e.value) == said
+    with file_values(), pytest.raises(ConfigError, match=r"must be a whole number or null, got 1\.5$"):
+        check_run_config_types({"train": {"threads": 1.5}})
+
+
 @pytest.mark.parametrize("text, said", [
     ("lr: null\n", "lr must be a positive number, got null"),                 # a flat file's option, checked late
     ("lr: true\n", "--lr must be a number, got true"),
     ("skip_bad: null\n", None),                                               # (null: the option's default)
-    ("train:\n  lr: false\n", "must be float, got false"),                   # a run config's field
+    ("train:\n  lr: false\n", "must be a number, got false"),                 # a run config's field
 ])
 def test_a_config_files_values_are_said_as_the_file_spells_them(tmp_path, capsys, text, said) -> None:
     from wildgan.cli import main

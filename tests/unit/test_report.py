@@ -384,6 +384,88 @@ def test_study_report_fallback_draws_a_figure_per_normal_class(tmp_path: Path,
     assert (study / "report" / "auc_vs_gamma-normal-1.png").stat().st_size > 1000
 
 
+def _spy_on_gamma_figures(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """The curves of every AUC-versus-gamma figure drawn from now on, in order (plots.auc_vs_gamma, spied on)."""
+    from wildgan.evaluation import plots
+
+    drawn: list[dict[str, Any]] = []
+    real = plots.auc_vs_gamma
+
+    def spy(path: Path, curves: Any, **kw: Any) -> Path:
+        drawn.append(dict(curves))
+        return real(path, curves, **kw)
+
+    monkeypatch.setattr(plots, "auc_vs_gamma", spy)
+    return drawn
+
+
+def _rows_of_two_lambdas() -> list[dict[str, Any]]:
+    """Study rows of one wildgan cell per (gamma, seed): seed 0 scored with lambda 0.05 (the default), seed 1 with
+    0.2, as a study run with seeds 0,1 and then with seed 0 only at the default lambda leaves them."""
+    return [_study_row(cell=f"w-{g}-{s}", gamma=g, seed=s, auc={"a": 0.8 - g + 0.1 * s},
+                       controls={"untrained": {"a": 0.55}, "pixel_norm": 0.5},
+                       score_settings={"score.lam": 0.2 if s else 0.05})
+            for g in (0.0, 0.1) for s in (0, 1)]
+
+
+def test_study_report_fallback_figures_pool_the_rows_the_study_pools(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the study left no figure, the report drew its figures from every row of results.jsonl, rows the study
+    leaves out of its tables and figures (computed with other score settings than its command's) among them: a mean
+    of two scores passed off as the study's curve. Now it pools the rows the study pools (tables.csv's marks), and
+    says how many it left out and why."""
+    from wildgan.config import DataConfig, NetConfig, RunConfig, TrainConfig
+    from wildgan.studies.study import scored_otherwise, write_tables
+
+    study = tmp_path / "study"
+    study.mkdir()
+    rows = _rows_of_two_lambdas()
+    (study / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    drawn = _spy_on_gamma_figures(monkeypatch)
+    base = RunConfig(data=DataConfig(), net=NetConfig(), train=TrainConfig())      # lambda 0.05
+    apart = scored_otherwise(rows, base, study)
+    assert sorted(apart) == ["w-0.0-1", "w-0.1-1"]
+    write_tables(study, rows, apart=apart)
+    (studys,) = drawn                       # the study's own figure, of seed 0's rows alone
+    assert [m for _, m, _ in studys["Ours d_I (a)"]] == pytest.approx([0.8, 0.7])
+    for png in study.glob("*.png"):
+        png.unlink()                        # (a study that left none: deleted, or of a wildgan that drew none)
+    report(study)
+    assert drawn[1:] == [studys]            # the fallback's figure: the same curves (it pooled 0.85 and 0.75)
+    md = (study / "report" / "report.md").read_text()
+    said = ("2 of the 4 rows are left out of these figures, as tables.md leaves them out: tables.csv marks them "
+            "computed otherwise than the study command that wrote it computes its cells (e.g. w-0.0-1: score.lam: "
+            "0.2 -> 0.05).")
+    assert said in md and md.index(said) < md.index("Drawn from results.jsonl (the study left no plot)")
+
+
+def test_study_report_fallback_without_tables_csv_pools_no_rows_of_other_scoring(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without tables.csv the report cannot know which score settings the study's command has: rows of several
+    settings give no figure (it pooled them), and the page says why. Rows of other scoring rules than this
+    wildgan's, which no study command of it pools, are left out, and said."""
+    study = tmp_path / "study"
+    study.mkdir()
+    (study / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in _rows_of_two_lambdas()))
+    drawn = _spy_on_gamma_figures(monkeypatch)
+    report(study)
+    md = (study / "report" / "report.md").read_text()
+    assert drawn == [] and not (study / "report" / "auc_vs_gamma.png").exists()
+    assert ("No figure is drawn from results.jsonl: its rows were scored with different settings (score.lam 0.05 in 2 "
+            "rows, 0.2 in 2 rows), and without the study's tables.csv it is not known which of them the study pools "
+            "(those computed as its command computes its cells).") in md
+    # one setting, but seed 1's rows of other scoring rules: left out, said
+    rows = [{k: v for k, v in r.items() if k != "score_settings"} | ({"scores_version": 99} if r["seed"] else {})
+            for r in _rows_of_two_lambdas()]
+    (study / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    report(study)
+    assert [[m for _, m, _ in d["Ours d_I (a)"]] for d in drawn] == [pytest.approx([0.8, 0.7])]
+    md = (study / "report" / "report.md").read_text()
+    assert ("2 of the 4 rows are left out of these figures, as the study's tables leave them out: computed by other "
+            "scoring rules than this wildgan's, whose AUCs are of other scores (e.g. w-0.0-1: scoring rules of version "
+            "99 (this wildgan's: 1)).") in md
+
+
 def test_study_report_lists_its_runs_in_a_folder_named_report(tmp_path: Path) -> None:
     # the report's own folder (STUDY/report) is left out of the run list, but a study kept under a folder named
     # report (~/report/my-study) lost every run with it
@@ -508,6 +590,14 @@ def test_study_report_keeps_pipes_inside_table_cells(tmp_path: Path) -> None:
     for t in tables:
         assert all(len(r) == len(t[0]) for r in t), t
     assert "| a\\|b0 |" in md
+
+
+def test_a_sample_grid_is_captioned_with_its_kimg_to_the_image() -> None:
+    # `:g` cut 1234.567 kimg to 1234.57: the caption is said as every kimg a message gives (kimg_to_the_image)
+    from wildgan.evaluation.report import _grid_kimg
+
+    assert [_grid_kimg(Path(f"fakes-{s}kimg.png")) for s in ("001234.567", "000000.320", "000050", "x")] == [
+        "1234.567 kimg", "0.32 kimg", "50 kimg", "x"]
 
 
 def test_report_rejects_a_plain_folder(tmp_path: Path) -> None:

@@ -61,6 +61,7 @@ from ..scoring.train_scores import cache_paths, read_train_scores, warn_left_out
 from ..thresholds import (DEFAULT_CONTAMINATION, DEFAULT_MAD_K, FIT_THRESHOLD_FILE, Threshold, fit_threshold,
                           read_fit_threshold, training_percentile)
 from ..training.run import evaluate_command, networks_record, stale_evaluation
+from ..training.schedule import kimg_to_the_image
 # (GammaPlot re-exported: a StudyScoreView's figures, which studies.study.score_views makes)
 from .gamma_curves import BAND_NOTE, GammaPlot, auc_vs_gamma, gamma_plots
 from .heatmaps import (NamedImages, check_masks, load_masks, map_block, map_lod, pick_score, pixel_auc,
@@ -68,7 +69,7 @@ from .heatmaps import (NamedImages, check_masks, load_masks, map_block, map_lod,
 from .metrics import (auc_uncertainty, evaluate_scores, interval_text, p_text, paired_test_text, pixel_statistics,
                       pixel_tests_text)
 from .rows import (NOT_JSON_OBJECTS, NOT_STUDY_ROWS, PIXEL_CONTROLS, checked_lines, left_out_text, line_problem,
-                   row_problem)
+                   row_problem, tables_pool)
 from .run import evaluation_dir, read_search_cache, score_settings_changes, split_for_run
 
 # (matplotlib, through `from . import plots`, is imported only by the functions that draw)
@@ -1310,8 +1311,8 @@ def _grid_kimg(grid: Path) -> str:
     """'fakes-000000.320kimg.png' (or the older 'fakes-000050kimg.png') -> '0.32 kimg'."""
     stem = grid.stem.removeprefix("fakes-").removesuffix("kimg")
     try:
-        return f"{float(stem):g} kimg"
-    except ValueError:
+        return f"{kimg_to_the_image(float(stem))} kimg"
+    except (ValueError, OverflowError):        # (a name that is no number, or nan / inf)
         return stem
 
 
@@ -1726,7 +1727,7 @@ def _write_study_report(study_dir: Path, out: Path, views: Sequence[StudyScoreVi
     for view in views:              # (first: what the command asked for)
         _score_view_section(page, out, view)
     _tables_section(page, study_dir / "tables.md")
-    _plots_section(page, study_dir, out, rows)
+    _plots_section(page, study_dir, out, rows, scoring)
     if rows:
         _rows_section(page, rows, scoring, list(differ))
     _runs_section(page, study_dir, out, rows)
@@ -1779,12 +1780,16 @@ def _scoring_differences(scoring: list[dict[str, Any]]) -> dict[str, dict[str, i
 
 def _mixed_scoring_note(n_rows: int, differ: dict[str, dict[str, int]]) -> str:
     """What the report says of rows computed otherwise than each other (_scoring_differences)."""
-    what = "; ".join(f"{k} " + ", ".join(f"{v} in {n} row{'s' if n > 1 else ''}" for v, n in vs.items())
+    return (f"The {n_rows} result rows were not all computed alike ({_differences_text(differ)}): AUCs of different "
+            f"scores are no sample of one number. tables.md (as this wildgan writes it) pools only the rows computed "
+            f"as the `wildgan study` command that wrote it computes its cells, and lists the others apart; the rows "
+            f"below say what each was computed with. Run the study with all its cells to evaluate them alike.")
+
+
+def _differences_text(differ: dict[str, dict[str, int]]) -> str:
+    """'score.lam 0.2 in 3 rows, 0.05 in 1 row; ...' of _scoring_differences."""
+    return "; ".join(f"{k} " + ", ".join(f"{v} in {n} row{'s' if n > 1 else ''}" for v, n in vs.items())
                      for k, vs in differ.items())
-    return (f"The {n_rows} result rows were not all computed alike ({what}): AUCs of different scores are no sample "
-            f"of one number. tables.md (as this wildgan writes it) pools only the rows computed as the `wildgan "
-            f"study` command that wrote it computes its cells, and lists the others apart; the rows below say what "
-            f"each was computed with. Run the study with all its cells to evaluate them alike.")
 
 
 def _tables_section(page: _Page, tables: Path) -> None:
@@ -1802,27 +1807,49 @@ def _tables_section(page: _Page, tables: Path) -> None:
     page.raw(_md_to_html(down(1)), down(2) + "\n")
 
 
-def _plots_section(page: _Page, study_dir: Path, out: Path, rows: list[dict[str, Any]]) -> None:
+def _plots_section(page: _Page, study_dir: Path, out: Path, rows: list[dict[str, Any]],
+                   scoring: list[dict[str, Any]]) -> None:
     """The study's own plots (AUC versus gamma first), or, when the study left none, its figures drawn from the rows
-    as the study draws them (gamma_curves.gamma_plots: the pooled one, and one per normal class where there are
-    several)."""
+    that its tables pool (rows.tables_pool), as the study draws them (gamma_curves.gamma_plots: the pooled one, and
+    one per normal class where there are several); scoring: each row's _row_scoring."""
     pngs = sorted(study_dir.glob("*.png"), key=lambda p: ("gamma" not in p.name.lower(), p.name))
     # copied into the report, as a run report's figures are, so that report.md keeps its pictures when report/ is
     # moved or sent on its own (it linked ../auc_vs_gamma.png, outside report/)
     pngs = [Path(shutil.copy2(p, out / p.name)) for p in pngs]
     drawn = False
+    said: list[str] = []
     if not pngs:
+        # the rows the study's own figures are drawn from, not every row: a row computed otherwise (other scoring
+        # rules or score settings: studies.study.scored_otherwise) is of another score, and pooled it passed a mean of
+        # two scores off as the study's curve
+        pool = tables_pool(study_dir, rows)
+        pooled, note = pool.pooled, pool.note("these figures")
+        if note:
+            said.append(note)
+        if not pool.recorded:
+            # no tables.csv: which rows of other score settings the study pools depends on its command's settings,
+            # which the folder does not hold, so none is chosen here
+            kept = [sc for r, sc in zip(rows, scoring) if str(r["cell"]) not in pool.apart]
+            differ = {k: v for k, v in _scoring_differences(kept).items() if k != "scores_version"}
+            if differ:
+                said.append(f"No figure is drawn from results.jsonl: its rows were scored with different settings "
+                            f"({_differences_text(differ)}), and without the study's tables.csv it is not known which "
+                            f"of them the study pools (those computed as its command computes its cells). Run the "
+                            f"study command again (its finished cells are skipped) to make its tables and figures.")
+                pooled = []
         # the study's own figures (studies.study draws them from these): each method's own score (f-AnoGAN's A),
         # with its untrained networks and the pixel controls beside, as every result shown is, and 95% bands of
         # every curve, the controls too (gamma_curves.mean_interval)
-        curves = auc_vs_gamma(rows)
+        curves = auc_vs_gamma(pooled)
         if any(len(pts) >= 2 for label, pts in curves.items() if not label.startswith("control")):
             from . import plots  # matplotlib: this section draws
 
-            pngs = plots.gamma_figures(out, gamma_plots(rows))
+            pngs = plots.gamma_figures(out, gamma_plots(pooled))
             drawn = True
-    if pngs:
+    if pngs or said:
         page.h(2, "Plots")
+        for text in said:
+            page.note(text)
         if drawn:
             page.p(f"Drawn from results.jsonl (the study left no plot). {BAND_NOTE}")
         elif any(p.name.startswith("auc_vs_gamma") for p in pngs):

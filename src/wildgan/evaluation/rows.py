@@ -1,12 +1,15 @@
 """What a line of a JSON-lines file read back must be: a JSON object for any row file (stats.jsonl), and for a
-study's results.jsonl a row the tables and a re-run of the study can use (row_problem).
+study's results.jsonl a row the tables and a re-run of the study can use (row_problem); and which of a study's rows
+its tables pool, for the views drawn from them apart from the study command (tables_pool).
 
 Here, below the studies layer, so that `wildgan report STUDY_DIR` (evaluation) lists the rows the study's tables count
 and names the others, by the same check as the tables (studies.tables.read_rows) and a re-run of the study."""
 
 from __future__ import annotations
 
+import csv
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -109,3 +112,76 @@ def lines_named(bad: list[str], most: int = 10) -> str:
     bad lines is named in one readable warning."""
     more = [f"{len(bad) - most} more"] if len(bad) > most else []
     return ", ".join(bad[:most] + more)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Which rows a study's tables pool
+
+# the fields of a row that name its cell in tables.csv (studies.tables.render_csv writes no cell key)
+CSV_CELL = ("protocol", "normal", "gamma", "method", "encoder_loss", "seed")
+
+
+def other_scoring_rules(row: dict[str, Any]) -> str | None:
+    """'scoring rules of version 2 (this wildgan's: 1)' for a row computed by other scoring rules than this wildgan's
+    (scoring.scores.SCORES_VERSION; a row from before the field by UNRECORDED_SCORES_VERSION's), else None. No study
+    command of this wildgan pools such a row with its own, whatever its settings (studies.study.scored_otherwise)."""
+    from ..scoring.scores import SCORES_VERSION, UNRECORDED_SCORES_VERSION   # (torch: only where asked)
+
+    version = row.get("scores_version", UNRECORDED_SCORES_VERSION)
+    if version == SCORES_VERSION:
+        return None
+    return f"scoring rules of version {version} (this wildgan's: {SCORES_VERSION})"
+
+
+def computed_otherwise_in_tables(study_dir: Path, rows: list[dict[str, Any]]) -> dict[str, str] | None:
+    """{cell: how} of the rows that the study's tables.csv marks as computed otherwise (its computed_otherwise
+    column: studies.study.scored_otherwise, as the study command that last wrote the tables decided it, with its
+    settings, which the folder alone does not hold). None without a readable tables.csv."""
+    marks: dict[tuple[str, ...], str] = {}
+    try:
+        with open(Path(study_dir) / "tables.csv", newline="", encoding="utf-8") as f:
+            for line in csv.DictReader(f):
+                if line.get("computed_otherwise"):
+                    marks[tuple(str(line.get(k)) for k in CSV_CELL)] = str(line["computed_otherwise"])
+    except (OSError, ValueError, csv.Error):
+        return None
+
+    def key(r: dict[str, Any]) -> tuple[str, ...]:
+        return tuple("" if r.get(k) is None else str(r.get(k)) for k in CSV_CELL)     # as csv.writer wrote them
+
+    return {str(r["cell"]): marks[key(r)] for r in rows if key(r) in marks}
+
+
+@dataclass(frozen=True)
+class TablesPool:
+    """The rows of a study's results.jsonl that its tables pool (tables_pool), and those they leave out."""
+    pooled: list[dict[str, Any]]
+    apart: dict[str, str]       # {cell: how it was computed otherwise}
+    # True: as tables.csv marks them; False: no readable tables.csv, so only the rows of other scoring rules are known
+    # to be left out (which rows of other score settings the study pools depends on its command's settings)
+    recorded: bool
+
+    def note(self, where: str) -> str | None:
+        """What a view of the pooled rows says of the others ('these figures', 'this section'), or None."""
+        if not self.apart:
+            return None
+        n, first = len(self.apart), next(iter(self.apart))
+        rows = f"{n} of the {n + len(self.pooled)} rows are left out of {where}"
+        if self.recorded:
+            return (f"{rows}, as tables.md leaves them out: tables.csv marks them computed otherwise than the study "
+                    f"command that wrote it computes its cells (e.g. {first}: {self.apart[first]}).")
+        return (f"{rows}, as the study's tables leave them out: computed by other scoring rules than this wildgan's, "
+                f"whose AUCs are of other scores (e.g. {first}: {self.apart[first]}).")
+
+
+def tables_pool(study_dir: Path, rows: list[dict[str, Any]]) -> TablesPool:
+    """The rows (of a study's results.jsonl, row_problem's good ones) that its tables pool: those tables.csv does not
+    mark computed otherwise (computed_otherwise_in_tables); without a readable tables.csv, those of this wildgan's
+    scoring rules (other_scoring_rules). The one selection of every view drawn from the rows apart from the study
+    command (`wildgan report STUDY_DIR`'s figures where the study left none, its --score sections), so that they pool
+    what tables.md pools."""
+    apart = computed_otherwise_in_tables(study_dir, rows)
+    recorded = apart is not None
+    if apart is None:
+        apart = {str(r["cell"]): how for r in rows if (how := other_scoring_rules(r)) is not None}
+    return TablesPool([r for r in rows if str(r["cell"]) not in apart], apart, recorded)

@@ -34,6 +34,7 @@ from ..data.readers import is_run_dir
 from ..errors import (CheckpointError, ConfigError, DataError, Terminated, TrainingInterrupted, WildganError,
                       WildganWarning, stop_text, stop_words, warn_user)
 from ..evaluation.gamma_curves import gamma_plots
+from ..evaluation.rows import other_scoring_rules, tables_pool
 from ..evaluation.run import evaluate_run
 from ..fileio import atomic_write_text, json_lines, leave_out_defaults, make_folder
 from ..runlog import RunLog, copying_warnings
@@ -519,8 +520,9 @@ def scored_otherwise(rows: list[dict[str, Any]], base: RunConfig, study_dir: Pat
     that write_tables lists apart instead of pooling."""
     out = {}
     for r in rows:
-        version, changed = _scoring_of(r, base, Path(study_dir))
-        how = ([f"scoring rules of version {version} (this wildgan's: {SCORES_VERSION})"] if version else []) + changed
+        _, changed = _scoring_of(r, base, Path(study_dir))
+        rules = other_scoring_rules(r)      # (said as the report says it of a study without tables.csv)
+        how = ([rules] if rules else []) + changed
         if how:
             out[str(r["cell"])] = "; ".join(how)
     return out
@@ -1053,31 +1055,6 @@ def write_tables(study_dir: Path, rows: list[dict[str, Any]], apart: dict[str, s
         gamma_figures(study_dir, gamma_plots(pooled))
 
 
-# the fields of a row that name its cell in tables.csv (render_csv writes no cell key)
-_CSV_CELL = ("protocol", "normal", "gamma", "method", "encoder_loss", "seed")
-
-
-def computed_otherwise_in_tables(study_dir: Path, rows: list[dict[str, Any]]) -> dict[str, str]:
-    """{cell: how} of the rows that the study's tables.csv marks as computed otherwise (its computed_otherwise
-    column: scored_otherwise, as the study command that last wrote the tables decided it, with its settings, which
-    the folder alone does not hold). {} without a readable tables.csv: a view of the rows then pools them all."""
-    import csv
-
-    marks: dict[tuple[str, ...], str] = {}
-    try:
-        with open(Path(study_dir) / "tables.csv", newline="", encoding="utf-8") as f:
-            for line in csv.DictReader(f):
-                if line.get("computed_otherwise"):
-                    marks[tuple(str(line.get(k)) for k in _CSV_CELL)] = str(line["computed_otherwise"])
-    except (OSError, ValueError, csv.Error):
-        return {}
-
-    def key(r: dict[str, Any]) -> tuple[str, ...]:
-        return tuple("" if r.get(k) is None else str(r.get(k)) for k in _CSV_CELL)     # as csv.writer wrote them
-
-    return {str(r["cell"]): marks[key(r)] for r in rows if key(r) in marks}
-
-
 def score_views(study_dir: Path, scores: Sequence[str]) -> list[StudyScoreView]:
     """The study report's sections of the chosen scores (evaluation.report.StudyScoreView), one per score: the
     AUC-versus-gamma figure of that score for every method (and one per normal set when there are several), with
@@ -1085,7 +1062,8 @@ def score_views(study_dir: Path, scores: Sequence[str]) -> list[StudyScoreView]:
     and Table 2's lines of that score (tables.score_table), from results.jsonl alone: nothing is scored again. The
     study's own plot and tables.md show each method's own score (a; f-AnoGAN's A); this one, e.g. the plain residual
     L_r, compares the methods on one formula. Pooled as tables.md pools them: rows that tables.csv marks computed
-    otherwise are left out (computed_otherwise_in_tables), said in a note.
+    otherwise are left out (evaluation.rows.tables_pool; without tables.csv, those of other scoring rules), said in a
+    note.
 
     Refused with a ConfigError, before anything is drawn or written, for an unknown score, a folder without result
     rows, and a score that some method's rows do not hold (their curve would be missing without a word): the
@@ -1104,8 +1082,9 @@ def score_views(study_dir: Path, scores: Sequence[str]) -> list[StudyScoreView]:
         raise ConfigError(f"{study_dir}: no results.jsonl, so no study rows to draw a score of (a study folder holds "
                           f"one once its first cell is evaluated)")
     rows = read_rows(results, warn=False)      # (the report names its lines that are no rows)
-    apart = computed_otherwise_in_tables(study_dir, rows)
-    pooled = [r for r in rows if str(r["cell"]) not in apart]
+    # the rows tables.md pools, by the one selection the report's own figures make (rows.tables_pool)
+    pool = tables_pool(study_dir, rows)
+    pooled = pool.pooled
     if not pooled:
         raise ConfigError(f"{results}: no result rows {'pooled by the tables ' if rows else ''}to draw score "
                           f"{scores[0]} of")
@@ -1120,12 +1099,8 @@ def score_views(study_dir: Path, scores: Sequence[str]) -> list[StudyScoreView]:
                               f"would leave those cells out; choose a score every method's rows hold ("
                               f"{', '.join(held) or 'none: the rows share no score'})")
     classes = sorted({(r.get("protocol"), str(r["normal"])) for r in pooled}, key=str)
-    notes: tuple[str, ...] = ()
-    if apart:
-        first = next(iter(apart))
-        notes = (f"{len(apart)} of the {len(rows)} rows are left out of this section, as tables.md leaves them out: "
-                 f"tables.csv marks them computed otherwise than the study command that wrote it computes its cells "
-                 f"(e.g. {first}: {apart[first]}).",)
+    said = pool.note("this section")
+    notes: tuple[str, ...] = (said,) if said else ()
     views = []
     for s in dict.fromkeys(scores):
         tables = []

@@ -31,6 +31,7 @@ from ..evaluation.gamma_curves import CONTROL_ROWS, METHOD_NAMES
 from ..evaluation.gamma_curves import seed_key as _seed_key
 from ..evaluation.metrics import PERMUTATION_BELOW, p_text, signed_text
 from ..evaluation.rows import NOT_STUDY_ROWS, checked_lines, left_out_text, row_problem
+from ..training.schedule import kimg_to_the_image
 from ..markdown import md_table
 
 SCORES = ("A", "L_r", "L_n", "L_o", "a")
@@ -367,8 +368,8 @@ def _training_line(rows: list[dict[str, Any]]) -> str:
     pg = [r for r in rows if r.get("method") != "fanogan"]
     presets = sorted({str(r.get("preset")) for r in pg if r.get("preset")})
     kimg = sorted({round(float(r["kimg"]), 1) for r in pg if r.get("kimg") is not None})
-    length = ("length unknown" if not kimg else f"{kimg[0]:g} kimg" if len(kimg) == 1
-              else f"{kimg[0]:g} to {kimg[-1]:g} kimg (cells differ)")
+    length = ("length unknown" if not kimg else f"{kimg_to_the_image(kimg[0])} kimg" if len(kimg) == 1
+              else f"{kimg_to_the_image(kimg[0])} to {kimg_to_the_image(kimg[-1])} kimg (cells differ)")
     line = (f"Training: {', '.join(presets) or '?'} preset, {length} per cell (the paper trained about 4,000 kimg "
             f"at 32x32)." if pg else "")
     short = sorted((float(r["lod"]), r["cell"]) for r in pg if float(r.get("lod") or 0) > 0)

@@ -1217,8 +1217,9 @@ def _warn_long_cpu_run(nimg_left: int, nc: NetConfig) -> None:
     The advice is the paper's schedule with 30-kimg phases at this resolution (200 kimg at 32x32, the CPU runs of
     docs/results.md): a fixed --total-kimg would end before the last fade-in at a higher resolution."""
     short = paper_total_kimg(nc.resolution, 30.0, 30.0)
-    warn_user(f"training {nimg_left / 1000:g} kimg on a CPU can take days (the progress bar's "
-              f"eta weighs each phase by its FLOPs); for a first model try --total-kimg {short:g} --phase-kimg "
+    warn_user(f"training {kimg_to_the_image(nimg_left / 1000)} kimg on a CPU can take days (the progress bar's "
+              f"eta weighs each phase by its FLOPs); for a first model try --total-kimg {kimg_to_the_image(short)} "
+              f"--phase-kimg "
               f"30 --transition-kimg 30 (the paper's schedule, shortened), or --minutes M")
 
 
@@ -1247,7 +1248,7 @@ def _diverged(what: str, run_dir: Path, nets: PGANNetworks, opts: dict[str, torc
     weights: the caller only saves after this returns with restored, finite networks."""
     found = rollback_checkpoint(what, run_dir / "checkpoints", on_divergence=cfg.train.on_divergence,
                                 rollbacks=state.rollbacks, lr=state.lr, kind=ckpt.TRAIN_STATE_KIND, lower_lr="--lr",
-                                interval=f"--checkpoint-kimg {cfg.train.checkpoint_kimg:g}", log=log)
+                                interval=f"--checkpoint-kimg {kimg_to_the_image(cfg.train.checkpoint_kimg)}", log=log)
     new = _restore(found[0], found[1], nets, opts, rng, run_dir / "checkpoints")
     new.lr = halve_lr(opts.values(), new.lr, state.lr)
     new.rollbacks = state.rollbacks + 1
