@@ -51,10 +51,10 @@ from ..errors import ConfigError, DataError, warn_user
 from .dataset_files import named_in_archive, npz_image_count
 from .decode_pool import MAX_NAMED_BAD_FILES, unreadable_files_error
 from .image_decode import IMAGE_EXTS, decode_pil_sized, draft_scale, draftable, read_image, read_image_sized
-from .imageset import depth_warning, resize_warning, scale_warning, scoring_depth16, warn_decode_stats
+from .imageset import depth_warning, merge_stats, resize_warning, scale_warning, scoring_depth16, warn_decode_stats
 from .readers import channel_warning, detect_format, image_tar_tree, is_dataset_file, list_image_files, load_dataset
-from .transforms import (MAX_AUTO_RESOLUTION, array_to_uint8, check_resolution, convert, next_pow2, own_channels,
-                         resize_one, to_channels)
+from .transforms import (MAX_AUTO_RESOLUTION, PER_IMAGE_8BIT, array_to_uint8, base_depth16, check_resolution, convert,
+                         next_pow2, own_channels, resize_one, stretch_8bit, to_channels)
 
 PIXEL_RANGES = ("auto", "[0,1]", "[-1,1]", "[0,255]")
 _RANGE_BOUNDS = {"[0,1]": (0.0, 1.0), "[-1,1]": (-1.0, 1.0), "[0,255]": (0.0, 255.0)}
@@ -358,17 +358,30 @@ def _read_dataset_file(p: Path, depth16: str, skip_bad: bool, stats: dict[str, A
         with named_in_archive(root, p):     # (a file in it named ARCHIVE:member, not by its place in the cache)
             items, ids = _files_to_items(list_image_files([root]), depth16, skip_bad, stats, limit, fit, channels)
         return items, [Path(i).relative_to(root).as_posix() for i in ids]   # ids inside the archive
+    got: dict[str, Any] = {}
     with warnings.catch_warnings():
         # the readers' conversion notes (e.g. the centre crop) are about their own defaults; the Detector converts
         # with its resize_mode and says so itself
         warnings.simplefilter("ignore", UserWarning)
-        train, test, _ = load_dataset(p, "auto", depth16=depth16, skip_bad=skip_bad, progress=False,
-                                      stats={} if stats is None else stats)
+        # (a data set's readers know the rules a user gives, not scoring's PER_IMAGE_8BIT: applied below)
+        train, test, _ = load_dataset(p, "auto", depth16=base_depth16(depth16), skip_bad=skip_bad, progress=False,
+                                      stats=got)
+    if stats is not None:
+        merge_stats(stats, got)
     if test is None:
-        return train.x, list(train.ids)
-    if train.x.shape[1:] != test.x.shape[1:]:
+        x, ids = train.x, list(train.ids)
+    elif train.x.shape[1:] != test.x.shape[1:]:
         raise DataError(f"{p}: its train and test images differ in size ({train.x.shape[1:]} vs {test.x.shape[1:]})")
-    return np.concatenate([train.x, test.x]), list(train.ids) + list(test.ids)
+    else:
+        x, ids = np.concatenate([train.x, test.x]), list(train.ids) + list(test.ids)
+    if depth16 == PER_IMAGE_8BIT and got.get("n8"):
+        # its 8-bit images stretched as image files are (stretch_8bit); its 16-bit ones, if any, were stretched
+        # already, and stretching a stretched image again leaves it as it is
+        x = stretch_8bit(x, depth16, str(p))
+        if stats is not None:
+            stats["stretched8"] = stats.get("stretched8", 0) + int(got["n8"])
+            stats.setdefault("stretched8_file", str(p))
+    return x, ids
 
 
 class _ImageList(list):
