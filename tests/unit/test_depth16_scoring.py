@@ -261,3 +261,21 @@ def test_a_run_of_mixed_depths_says_what_it_reads_each_as(tmp_path, capsys) -> N
     assert "cell8.png) as it is" in said and "cell16.png) by depth16 per-image" in said
     # read as the run's training images of each depth were: the 8-bit file kept, the 16-bit one stretched
     assert scores["cell8.png"] != scores["cell16.png"]
+
+
+def test_a_resume_folder_of_a_16_bit_run_keys_the_8_bit_reading() -> None:
+    # chunks an older wildgan saved for a 16-bit run read 8-bit files as they were: other pixels, not resumed; the
+    # folders of every other run keep their key (resumable across the change)
+    from wildgan.config import DataConfig, RunConfig, TrainConfig, net_config_for_preset
+    from wildgan.scoring.run import _resume_key, untrained_model
+
+    m = untrained_model(RunConfig(data=DataConfig(), net=net_config_for_preset("tiny", 8, 1),
+                                  train=TrainConfig(seed=0)), "cpu")
+
+    def key(**conv):
+        return _resume_key(m, [Path("a.png")], [[0]], m.cfg.score, "mixed", conv)
+
+    assert key(depth16="per-image", trained_depth="16bit")["read_8bit"] == "value * 257, per-image"
+    for conv in ({"depth16": "bits:12", "trained_depth": "16bit"}, {"depth16": "per-image", "trained_depth": "8bit"},
+                 {"depth16": "per-image", "trained_depth": "mixed"}, {"depth16": "per-image"}):
+        assert "read_8bit" not in key(**conv), conv

@@ -36,10 +36,11 @@ from .. import __version__, fileio
 from .. import checkpoint as ckpt
 from ..config import RunConfig, ScoreConfig, read_run_config
 from ..data import readers
-from ..data.imageset import READER_VERSION, TRAINED_DEPTHS, decoder_versions, decoders_text
+from ..data.imageset import READER_VERSION, TRAINED_DEPTHS, decoder_versions, decoders_text, scoring_depth16
 from ..data.readers import (channel_counts, channel_warning, list_image_files, none_readable_error,
                             repeated_files_warning, trained_kind)
 from ..data.splits import conversion_opts, decoding_change
+from ..data.transforms import PER_IMAGE_8BIT
 from ..devices import resolve_device
 from ..errors import CheckpointError, ConfigError, DataError, error_kind, rebuilt_error, warn_user
 from ..nets import build_pgan
@@ -740,7 +741,13 @@ def _resume_key(model: LoadedModel, files: list[Path], chunks: list[list[int]], 
             # another Pillow or libjpeg can decode the same files a level apart: its chunks are scores of other pixels
             "decoders": decoder_versions(), **_chunking_record(chunks),
             # only when left out: a folder written before the option existed (every score) stays resumable
-            **({} if with_A else {"with_A": False})}, SCORES_VERSION_ABSENT)
+            **({} if with_A else {"with_A": False}),
+            # only where it applies: a run trained on 16-bit images reads 8-bit files on the 16-bit scale since
+            # (data.transforms.PER_IMAGE_8BIT), so the chunks of an older wildgan are of other pixels; any other
+            # run's folder stays resumable
+            **({"read_8bit": "value * 257, per-image"}
+               if scoring_depth16(str(conversion.get("depth16", "per-image")), conversion.get("trained_depth"))
+               == PER_IMAGE_8BIT else {})}, SCORES_VERSION_ABSENT)
 
 
 def _older_manifest_as_now(old: Any, key: dict[str, Any]) -> Any:
