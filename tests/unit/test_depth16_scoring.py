@@ -122,8 +122,9 @@ def test_a_16_bit_run_reads_an_8_bit_file_as_its_16_bit_twin(tmp_path) -> None:
     said = _messages(rec)
     assert "1 8-bit image scored with a run trained on 16-bit images only" in said
     assert str(tmp_path / "cell8.png") in said and "value * 257" in said
-    # the Detector's reader: files, and arrays (uint8 and float), the same pixels
-    for X in (files, np.stack([a, a]), np.stack([a, a]) / 255.0):
+    # the Detector's reader: files, arrays (uint8 and float) and a data-set file, the same pixels
+    np.savez(tmp_path / "cells.npz", x=np.stack([a, a]))
+    for X in (files, np.stack([a, a]), np.stack([a, a]) / 255.0, str(tmp_path / "cells.npz")):
         with pytest.warns(UserWarning, match="read on the 16-bit scale"):
             y, _ = to_images(X, 8, 1, trained_depth="16bit")
         np.testing.assert_array_equal(y[0], x[1])

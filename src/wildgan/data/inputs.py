@@ -379,9 +379,6 @@ def _read_dataset_file(p: Path, depth16: str, skip_bad: bool, stats: dict[str, A
         # its 8-bit images stretched as image files are (stretch_8bit); its 16-bit ones, if any, were stretched
         # already, and stretching a stretched image again leaves it as it is
         x = stretch_8bit(x, depth16, str(p))
-        if stats is not None:
-            stats["stretched8"] = stats.get("stretched8", 0) + int(got["n8"])
-            stats.setdefault("stretched8_file", str(p))
     return x, ids
 
 

@@ -75,16 +75,15 @@ def base_depth16(rule: str) -> str:
     return "per-image" if rule == PER_IMAGE_8BIT else rule
 
 
-def stretch_8bit(a: np.ndarray, rule: str, name: str, stats: dict[str, Any] | None = None) -> np.ndarray:
+def stretch_8bit(a: np.ndarray, rule: str, name: str) -> np.ndarray:
     """8-bit pixels (one image [H, W, C], or a batch [N, H, W, C]) as `rule` reads them: as they are, or under
     PER_IMAGE_8BIT on the 16-bit scale (value * 257) through the per-image stretch, each image to its own min..max
-    over all its channels, exactly as _reduce_depth stretches its 16-bit twin. stats: counts each image stretched
-    ('stretched8', with its name) for the warning that says so (imageset.depth_warning)."""
+    over all its channels, exactly as _reduce_depth stretches its 16-bit twin. (Counted as 8-bit by the caller, 'n8':
+    imageset.depth_warning names them.)"""
     if rule != PER_IMAGE_8BIT:
         return a
     if a.ndim == 4:
-        return np.stack([stretch_8bit(im, rule, f"{name}[{i}]", stats) for i, im in enumerate(a)]) if len(a) else a
-    _count(stats, "stretched8", name=name)
+        return np.stack([stretch_8bit(im, rule, f"{name}[{i}]") for i, im in enumerate(a)]) if len(a) else a
     # (through _reduce_depth itself, not a formula of its own: the twin's pixels to the last rounding; stats not
     # passed, the image is no 16-bit one)
     return _reduce_depth(a.astype(np.int64) * 257, "per-image", name)
@@ -189,9 +188,9 @@ def pil_to_array(img: Image.Image, name: str, depth16: str = "per-image", stats:
         return _reduce_depth(a, depth16, name, stats)[..., None]
     if mode == "F":
         return stretch_8bit(float_image_to_uint8(np.asarray(img, dtype=np.float64), name, stats)[..., None],
-                            depth16, name, stats)
+                            depth16, name)
     _count(stats, "n8", name=name)
-    return stretch_8bit(_pil_8bit(img, name), depth16, name, stats)
+    return stretch_8bit(_pil_8bit(img, name), depth16, name)
 
 
 def _pil_8bit(img: Image.Image, name: str) -> np.ndarray:
@@ -447,7 +446,7 @@ def array_to_uint8(a: Any, name: str, depth16: str = "per-image", stats: dict[st
     u8, eight = _array_to_uint8(a, name, depth16, stats)
     if u8.shape[3] == 4:
         u8 = _composite_on_black(u8)
-    return stretch_8bit(u8, depth16, name, stats) if eight else u8
+    return stretch_8bit(u8, depth16, name) if eight else u8
 
 
 def _array_to_uint8(a: Any, name: str, depth16: str, stats: dict[str, Any] | None = None
