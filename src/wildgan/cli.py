@@ -1964,13 +1964,8 @@ def _score_pile(model: Any, a: argparse.Namespace, ctx: Any, archive: Path | Non
     if got is not None and root is not None:
         got.ids = [Path(i).relative_to(root).as_posix() for i in got.ids]
         got.skipped = [inside(r) for r in got.skipped]
+        # (a file given more than once: said by score_files itself, in the warning above, names mapped by inside)
         got.repeated = [inside(r) for r in got.repeated]
-    if got is not None and got.repeated:
-        # one row per file (two rows of one image would be two ids of it, and two different scores in batch mode
-        # mixed, its batch-mates differing); said, where it left the CSV a row short of the names given in silence
-        more = len(got.repeated) - 5
-        _eprint(f"wildgan: note: a file given more than once is scored once (one row, under the name first "
-                f"given): {'; '.join(got.repeated[:5])}" + (f"; and {more} more" if more > 0 else ""))
     return got
 
 

@@ -1,7 +1,9 @@
-"""16-bit images scored with a run of another bit depth: split.json records the training images' depth
+"""Images scored with a run of another bit depth: split.json records the training images' depth
 (conversion.files_16bit / files_8bit / trained_depth), a run trained on 8-bit images reads a 16-bit file as its 8-bit
-copy (value / 257) instead of stretching it to its own min..max, and images of another depth are named in a warning.
-A record without the field (an older run) loads and scores as before, with a warning."""
+copy (value / 257) instead of stretching it to its own min..max, one trained on 16-bit images (per-image) reads an
+8-bit file on the 16-bit scale (value * 257, so stretched too), and images of another depth are named in a warning;
+a run trained on both depths mixed says what it did with each and what the images scored are read as. A record
+without the field (an older run) loads and scores as before, with a warning."""
 
 from __future__ import annotations
 
@@ -16,8 +18,10 @@ from PIL import Image
 
 from wildgan.cli import main
 from wildgan.data.imageset import depth_warning, merge_stats, scoring_depth16, trained_depth
+from wildgan.data.inputs import to_images
 from wildgan.data.readers import iter_images
 from wildgan.data.splits import conversion_opts
+from wildgan.data.transforms import PER_IMAGE_8BIT, array_to_uint8
 
 
 def _png16(path: Path, a: np.ndarray) -> None:
@@ -43,10 +47,12 @@ def test_trained_depth_and_the_scoring_rule() -> None:
     assert trained_depth(3, 17) == "mixed"
     assert trained_depth(None, 5) == "unknown" and trained_depth(0, 0) == "unknown"
     assert scoring_depth16("per-image", "8bit") == "global"
+    # the symmetric rule: 8-bit images read on the 16-bit scale (value * 257), stretched as the training images were
+    assert scoring_depth16("per-image", "16bit") == PER_IMAGE_8BIT
     # an explicit rule is the user's statement of what the files hold; other runs keep their rule
     for rule in ("global", "shift", "bits:12"):
-        assert scoring_depth16(rule, "8bit") == rule
-    for trained in ("16bit", "mixed", "unknown", None):
+        assert scoring_depth16(rule, "8bit") == rule and scoring_depth16(rule, "16bit") == rule
+    for trained in ("mixed", "unknown", None):
         assert scoring_depth16("per-image", trained) == "per-image"
 
 
@@ -63,9 +69,22 @@ def test_depth_warning_names_the_files() -> None:
     old = depth_warning(stats, "unknown", "per-image", "per-image")
     assert old and "does not say whether its training images were 16-bit" in old and "a.png" in old
     assert depth_warning(stats, "unknown", "global", "global") is None
-    eight = depth_warning({"n8": 1, "n8_names": ["x.png"]}, "16bit", "per-image", "per-image")
+    eight = depth_warning({"n8": 1, "n8_names": ["x.png"]}, "16bit", "bits:12", "bits:12")
     assert eight and "1 8-bit image scored with a run trained on 16-bit images only (x.png)" in eight
+    assert "kept as they are" in eight
+    eight = depth_warning({"n8": 2, "n8_names": ["x.png", "y.png"]}, "16bit", "per-image", PER_IMAGE_8BIT)
+    assert eight and "2 8-bit images scored with a run trained on 16-bit images only (x.png, y.png)" in eight
+    assert "read on the 16-bit scale (value * 257)" in eight
     assert depth_warning({"n8": 1, "n8_names": ["x.png"]}, "16bit", "global", "global") is None
+    # a run of mixed depths: what it did with each, and what the images scored are read as, whatever they are
+    mixed = depth_warning({"n8": 1, "n8_names": ["x.png"], "n16": 1, "n16_names": ["y.png"]}, "mixed",
+                          "per-image", "per-image")
+    assert mixed and "trained on 8-bit and 16-bit images mixed" in mixed
+    assert "1 16-bit image (y.png) by depth16 per-image" in mixed and "1 8-bit image (x.png) as it is" in mixed
+    assert "reads (and scores) differently in either depth" in mixed
+    only8 = depth_warning({"n8": 1, "n8_names": ["x.png"]}, "mixed", "global", "global")
+    assert only8 and "x.png" in only8 and "16-bit image (" not in only8 and "the two depths compare" in only8
+    assert depth_warning({}, "mixed", "per-image", "per-image") is None
 
 
 def test_iter_images_reads_a_16_bit_twin_as_its_8_bit_copy_for_an_8_bit_run(tmp_path) -> None:
@@ -78,13 +97,60 @@ def test_iter_images_reads_a_16_bit_twin_as_its_8_bit_copy_for_an_8_bit_run(tmp_
         (x, _, _), = iter_images(files, 8, 1, trained_depth="8bit")
     np.testing.assert_array_equal(x[0], x[1])
     assert str(tmp_path / "cell16.png") in _messages(rec)
-    # a 16-bit run (and no run) is unaffected: the 16-bit file stretched per image, as its training images were
+    # a 16-bit run (and no run) reads the 16-bit file stretched per image, as its training images were; no run
+    # keeps the 8-bit file as it is (a 16-bit run stretches it too: the next test)
     for trained in ("16bit", None):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             (y, _, _), = iter_images(files, 8, 1, trained_depth=trained)
         assert y[1].min() == 0 and y[1].max() == 255
-        np.testing.assert_array_equal(y[0], a[..., None])
+    np.testing.assert_array_equal(y[0], a[..., None])
+
+
+def test_a_16_bit_run_reads_an_8_bit_file_as_its_16_bit_twin(tmp_path) -> None:
+    rng = np.random.default_rng(0)
+    a = _cell8(rng)
+    Image.fromarray(a).save(tmp_path / "cell8.png")
+    _png16(tmp_path / "cell16.png", a.astype(np.uint16) * 257)
+    rgba = np.dstack([np.repeat(a[..., None], 3, axis=2), np.full((8, 8), 200, np.uint8)])
+    Image.fromarray(rgba).save(tmp_path / "rgba8.png")
+    files = [tmp_path / "cell8.png", tmp_path / "cell16.png"]
+    with pytest.warns(UserWarning) as rec:
+        (x, _, _), = iter_images(files, 8, 1, trained_depth="16bit")
+    np.testing.assert_array_equal(x[0], x[1])
+    assert x[0].min() == 0 and x[0].max() == 255          # stretched, as the twin and the training images were
+    said = _messages(rec)
+    assert "1 8-bit image scored with a run trained on 16-bit images only" in said
+    assert str(tmp_path / "cell8.png") in said and "value * 257" in said
+    # the Detector's reader: files, arrays (uint8 and float) and a data-set file, the same pixels
+    np.savez(tmp_path / "cells.npz", x=np.stack([a, a]))
+    for X in (files, np.stack([a, a]), np.stack([a, a]) / 255.0, str(tmp_path / "cells.npz")):
+        with pytest.warns(UserWarning, match="read on the 16-bit scale"):
+            y, _ = to_images(X, 8, 1, trained_depth="16bit")
+        np.testing.assert_array_equal(y[0], x[1])
+    # colour with alpha: composited on black first, then stretched over all its channels
+    with pytest.warns(UserWarning, match="rgba8.png"):
+        (z, _, _), = iter_images([tmp_path / "rgba8.png"], 8, 3, trained_depth="16bit")
+    comp = array_to_uint8(rgba[None], "rgba")[0]
+    assert z[0].min() == 0 and z[0].max() == 255
+    np.testing.assert_array_equal(z[0], array_to_uint8(rgba[None], "rgba", PER_IMAGE_8BIT)[0])
+    assert not np.array_equal(z[0], comp)
+    # an explicit rule says what the files hold: an 8-bit image kept as it is (bits:N warned about, global not)
+    with pytest.warns(UserWarning, match="kept as they are"):
+        (y, _, _), = iter_images(files, 8, 1, trained_depth="16bit", depth16="bits:16")
+    np.testing.assert_array_equal(y[0], a[..., None])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        (y, _, _), = iter_images(files, 8, 1, trained_depth="16bit", depth16="global")
+    np.testing.assert_array_equal(y[0], y[1])
+    np.testing.assert_array_equal(y[0], a[..., None])
+    # a mixed run keeps its rule (8-bit kept, 16-bit stretched, as its training images were) and says so, once
+    with pytest.warns(UserWarning) as rec:
+        got = [c[0] for c in iter_images(files, 8, 1, trained_depth="mixed", chunks=[[0], [1]])]
+    np.testing.assert_array_equal(got[0][0], a[..., None])
+    assert got[1][0].min() == 0 and got[1][0].max() == 255
+    said = [str(w.message) for w in rec if "mixed" in str(w.message)]
+    assert len(said) == 1 and "cell8.png" in said[0] and "cell16.png" in said[0], said
 
 
 def test_old_split_json_without_the_field_loads_as_unknown() -> None:
@@ -171,7 +237,46 @@ def test_a_16_bit_run_is_unaffected(tmp_path, capsys) -> None:
     assert again == scores
     info["conversion"] = kept
     (run / "split.json").write_text(json.dumps(info))
-    # an 8-bit file scored with it is named: its pixels are not stretched as the training images' were
+    # an 8-bit file scored with it reads as its 16-bit twin (value * 257, stretched as the training images were):
+    # the same scores, and a warning naming it (before, it was kept as it was: A 1.21 against the twin's 1.60)
     Image.fromarray(a).save(new / "cell8.png")
-    _, said = _score(run, new, tmp_path / "mixed.csv", capsys)
+    both, said = _score(run, new, tmp_path / "mixed.csv", capsys)
+    assert both["cell8.png"] == both["cell16.png"] == scores["cell16.png"]
     assert "1 8-bit image scored with a run trained on 16-bit images only" in said and "cell8.png" in said
+    assert "value * 257" in said
+
+
+def test_a_run_of_mixed_depths_says_what_it_reads_each_as(tmp_path, capsys) -> None:
+    _, run = _train(tmp_path, "sixteen", sixteen=True)
+    info = json.loads((run / "split.json").read_text())
+    # (the record of a pile of 10 16-bit and 10 8-bit files: scoring reads the record only)
+    info["conversion"].update(files_16bit=10, files_8bit=10, trained_depth="mixed")
+    (run / "split.json").write_text(json.dumps(info))
+    new = tmp_path / "new"
+    new.mkdir()
+    a = _cell8(np.random.default_rng(7))
+    Image.fromarray(a).save(new / "cell8.png")
+    _png16(new / "cell16.png", a.astype(np.uint16) * 257)
+    scores, said = _score(run, new, tmp_path / "s.csv", capsys)
+    assert said.count("trained on 8-bit and 16-bit images mixed") == 1, said
+    assert "cell8.png) as it is" in said and "cell16.png) by depth16 per-image" in said
+    # read as the run's training images of each depth were: the 8-bit file kept, the 16-bit one stretched
+    assert scores["cell8.png"] != scores["cell16.png"]
+
+
+def test_a_resume_folder_of_a_16_bit_run_keys_the_8_bit_reading() -> None:
+    # chunks an older wildgan saved for a 16-bit run read 8-bit files as they were: other pixels, not resumed; the
+    # folders of every other run keep their key (resumable across the change)
+    from wildgan.config import DataConfig, RunConfig, TrainConfig, net_config_for_preset
+    from wildgan.scoring.run import _resume_key, untrained_model
+
+    m = untrained_model(RunConfig(data=DataConfig(), net=net_config_for_preset("tiny", 8, 1),
+                                  train=TrainConfig(seed=0)), "cpu")
+
+    def key(**conv):
+        return _resume_key(m, [Path("a.png")], [[0]], m.cfg.score, "mixed", conv)
+
+    assert key(depth16="per-image", trained_depth="16bit")["read_8bit"] == "value * 257, per-image"
+    for conv in ({"depth16": "bits:12", "trained_depth": "16bit"}, {"depth16": "per-image", "trained_depth": "8bit"},
+                 {"depth16": "per-image", "trained_depth": "mixed"}, {"depth16": "per-image"}):
+        assert "read_8bit" not in key(**conv), conv

@@ -769,10 +769,52 @@ def test_a_file_given_twice_has_one_row_and_a_note_naming_it(scoring_pile, tmp_p
     err = capsys.readouterr().err
     ids = [line.split(",")[0] for line in out.read_text().splitlines()[1:]]
     assert ids == [str(pile / f"{i}.png") for i in (0, 1, 2)], ids
-    assert (f"wildgan: note: a file given more than once is scored once (one row, under the name first given): "
+    assert (f"wildgan: warning: a file given more than once is scored once (one row, under the name first given): "
             f"{pile / '0.png'}, given again; {pile / '0.png'}, again in folder {pile}\n") in err, err
+    assert err.count("given more than once") == 1, err           # (said by score_files, not a second time)
     # the names as given: a second spelling of the path is named too
     (pile / "link.png").symlink_to(pile / "1.png")
     assert main(["score", str(run_dir), "--data", str(pile), "--out", "-", "--no-progress"]) == 0
     err = capsys.readouterr().err
     assert f"{pile / '1.png'}, again in folder {pile} as {pile / 'link.png'}" in err, err
+
+
+def test_score_files_warns_of_a_file_given_twice_and_its_rows_line_up_with_ids(tmp_path: Path) -> None:
+    # the Python API said nothing where `wildgan score` noted it: a caller that lined the scores up with the paths
+    # it gave was off by one row from the repeat on
+    pile = tmp_path / "pile"
+    pile.mkdir()
+    for i in range(3):
+        Image.fromarray(np.full((8, 8), 40 * i, dtype=np.uint8)).save(pile / f"{i}.png")
+    (pile / "link.png").symlink_to(pile / "2.png")
+    m = _model()
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        b = score_files(m, [pile / f"{i}.png" for i in range(3)], batch_mode="isolated")
+    assert not [w for w in rec if "more than once" in str(w.message)]       # (each file once: nothing said)
+    with pytest.warns(UserWarning) as rec:
+        got = score_files(m, [pile / "1.png", pile / "0.png", pile / "1.png", pile])
+    said = [str(w.message) for w in rec if "more than once" in str(w.message)]
+    assert len(said) == 1, [str(w.message) for w in rec]
+    assert said[0].startswith("a file given more than once is scored once (one row, under the name first given): ")
+    assert f"{pile / '1.png'}, given again" in said[0] and f"{pile / '0.png'}, again in folder {pile}" in said[0]
+    assert f"{pile / '2.png'}, again in folder {pile} as {pile / 'link.png'}" in said[0]
+    assert got.repeated and len(got.repeated) == 4
+    # one row per file, in the order of first mention, each row that file's
+    assert got.ids == [str(pile / f) for f in ("1.png", "0.png", "2.png")]
+    assert all(len(v) == len(got.ids) for v in got.scores.values())
+    # (mixed score batches depend on their mates: compared by isolated scoring, each image on its own)
+    with pytest.warns(UserWarning, match="more than once"):
+        a = score_files(m, [pile / "1.png", pile / "0.png", pile / "1.png", pile], batch_mode="isolated")
+    by_id = dict(zip(b.ids, b.scores["a"]))
+    assert len(set(by_id.values())) == 3                                   # (three images that score apart)
+    np.testing.assert_allclose(a.scores["a"], [by_id[i] for i in a.ids], rtol=1e-6)
+    # the image readers of the Python API say so too: load_image_files, and a Detector's read of a folder
+    with pytest.warns(UserWarning, match=r"a file given more than once is read once \(one image, under the name "
+                                         r"first given\): .*0.png, given again"):
+        x, ids, kept, n = load_image_files([pile / "0.png", pile / "0.png"], 8, 1)
+    assert len(x) == 1 and n == 1 and ids == [str(pile / "0.png")]
+    from wildgan.data.inputs import to_images
+    with pytest.warns(UserWarning, match=r"read once .*2.png, again in folder .* as .*link.png"):
+        x, ids = to_images(str(pile), 8, 1)
+    assert len(x) == len(ids) == 3

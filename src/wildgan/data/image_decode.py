@@ -16,7 +16,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError, features
 
 from ..errors import ConfigError, DataError, warn_user
 from .dataset_files import dataset_among_images_error, dataset_file_kind
-from .transforms import MAX_AUTO_RESOLUTION, pil_to_array
+from .transforms import MAX_AUTO_RESOLUTION, base_depth16, pil_to_array
 
 
 def _webp_ok() -> bool:
@@ -289,7 +289,9 @@ def decode_pil(img: Image.Image, name: str, depth16: str = "per-image", stats: d
         # honour camera orientation so a photo looks the way its viewer shows it
         # (not a PIL image made or changed in memory, format None: a user's own rotation keeps the EXIF tag in .info)
         img2 = ImageOps.exif_transpose(img) if img.format in _ORIENTED_FORMATS else img
-        a = pil_to_array(img2, name, depth16, None if colour16 else stats)   # (not an 8-bit image: counted below)
+        # (16-bit colour: not an 8-bit image, counted below; Pillow made it 8-bit, which depth16 does not touch, so
+        # not stretched under PER_IMAGE_8BIT either: the data docs say that depth16 does not apply to such files)
+        a = pil_to_array(img2, name, base_depth16(depth16) if colour16 else depth16, None if colour16 else stats)
     except (DataError, ConfigError, MemoryError):
         raise                   # (MemoryError: the machine, not the file)
     except Image.DecompressionBombError as e:

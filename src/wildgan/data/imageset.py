@@ -17,8 +17,8 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from ..errors import ConfigError, DataError, warn_user
-from .transforms import (FITS, NAMED_FILES, check_depth16, check_resolution, convert, crop_loss, depth16_bits,
-                         scaled_side, to_channels)
+from .transforms import (FITS, NAMED_FILES, PER_IMAGE_8BIT, check_depth16, check_resolution, convert, crop_loss,
+                         depth16_bits, scaled_side, to_channels)
 
 
 # bump when decoding rules change so stale caches are not reused (2: median-size rule, 3: 256 px automatic cap,
@@ -233,14 +233,22 @@ def trained_depth(n16: int | None, n8: int | None) -> str:
 
 
 def scoring_depth16(depth16: str, trained: str | None) -> str:
-    """The depth16 rule that 16-bit images to score are read by, for a run of rule `depth16` whose training images
-    were `trained` (TRAINED_DEPTHS; None: no run). The run's own rule, except that a run trained on 8-bit images
-    only, under the per-image default (a rule no training image went through), reads them by 'global' (value / 257,
-    65535 -> 255): a picture saved at 16 bits by Pillow or most tools (value * 257) then reads exactly as its 8-bit
-    copy, as the training images were, where stretching it to its own min..max made another image of it (a cell of
-    levels 85..148 read as 0..255) that scored as one. An explicit rule (global, shift, bits:N) is the user's
-    statement of what the files hold and is kept."""
-    return "global" if trained == "8bit" and depth16 == "per-image" else depth16
+    """The depth16 rule that images to score are read by, for a run of rule `depth16` whose training images were
+    `trained` (TRAINED_DEPTHS; None: no run). The run's own rule, except under the per-image default (a rule that
+    only the run's 16-bit images went through), where the same picture must read the same in either bit depth:
+    - a run trained on 8-bit images only reads 16-bit images by 'global' (value / 257, 65535 -> 255): a picture saved
+      at 16 bits by Pillow or most tools (value * 257) then reads exactly as its 8-bit copy, as the training images
+      were, where stretching it to its own min..max made another image of it (a cell of levels 85..148 read as
+      0..255) that scored as one;
+    - a run trained on 16-bit images only reads 8-bit images on the 16-bit scale (value * 257) and so stretches them
+      too (transforms.PER_IMAGE_8BIT): an 8-bit copy of a 16-bit picture then reads exactly as that picture, as the
+      training images were, where keeping it as it was left it another image (levels 85..148 against 0..255).
+    A run of mixed depths keeps its rule: its 8-bit training images were kept as they were, its 16-bit ones
+    stretched, and images to score are read the same way (depth_warning says so). An explicit rule (global, shift,
+    bits:N) is the user's statement of what the files hold and is kept."""
+    if depth16 != "per-image":
+        return depth16
+    return "global" if trained == "8bit" else PER_IMAGE_8BIT if trained == "16bit" else depth16
 
 
 def _named(stats: dict[str, Any], key: str) -> str:
@@ -254,11 +262,12 @@ def _named(stats: dict[str, Any], key: str) -> str:
 def depth_warning(stats: dict[str, Any], trained: str | None, depth16: str, used: str) -> str | None:
     """The word for images scored at another bit depth than a run's training images (stats: the decode statistics
     of the images scored; trained: TRAINED_DEPTHS, None for no run; depth16: the run's rule; used: the rule the
-    16-bit images were read by, scoring_depth16), naming them; None when nothing differs. 16-bit images with a run
+    images were read by, scoring_depth16), naming them; None when nothing differs. 16-bit images with a run
     trained on 8-bit ones (read by value / 257 where the run's rule was the per-image stretch); 8-bit images with a
-    run trained on 16-bit ones under a rule they do not follow (per-image, bits:N: the 8-bit ones are kept as they
-    are, their brightness not comparable); 16-bit images stretched per image by a run whose record does not say what
-    its training images were (an older split.json)."""
+    run trained on 16-bit ones (under per-image read on the 16-bit scale and stretched, transforms.PER_IMAGE_8BIT;
+    under bits:N kept as they are, their brightness not comparable); any image with a run trained on both depths
+    mixed (what training did with each depth, and what the images scored are read as); 16-bit images stretched per
+    image by a run whose record does not say what its training images were (an older split.json)."""
     n16, n8 = int(stats.get("n16", 0)), int(stats.get("n8", 0))
     s16, s8 = ("s" if n16 != 1 else ""), ("s" if n8 != 1 else "")
     if trained == "8bit" and n16:
@@ -270,12 +279,23 @@ def depth_warning(stats: dict[str, Any], trained: str | None, depth16: str, used
                 f"{how}; if {'they hold' if n16 != 1 else 'it holds'} another range than the training images (e.g. "
                 f"12-bit camera data), save {'them' if n16 != 1 else 'it'} as 8-bit the way the training images "
                 f"were made, or the scores say little")
+    if trained == "16bit" and n8 and used == PER_IMAGE_8BIT:
+        it, its = ("they", "their") if n8 != 1 else ("it", "its")
+        return (f"{n8} 8-bit image{s8} scored with a run trained on 16-bit images only ({_named(stats, 'n8')}): "
+                f"read on the 16-bit scale (value * 257) and so stretched each to its own min..max by the run's "
+                f"per-image rule, as its training images were, so that {it} read{'s' if n8 == 1 else ''} exactly as "
+                f"{its} 16-bit cop{'ies' if n8 != 1 else 'y'} would (not kept as {it} {'are' if n8 != 1 else 'is'})"
+                f"; where {it} {'are' if n8 != 1 else 'is'} not the same picture at another depth (e.g. an 8-bit "
+                f"export with {its} contrast changed), save {'them' if n8 != 1 else 'it'} as 16-bit the way the "
+                f"training images were made")
     if trained == "16bit" and n8 and depth16 not in ("global", "shift"):
         return (f"{n8} 8-bit image{s8} scored with a run trained on 16-bit images only ({_named(stats, 'n8')}): "
                 f"the training images were read by depth16 {depth16}"
                 f"{' (each stretched to its own min..max)' if depth16 == 'per-image' else ''}, while 8-bit images "
                 f"are kept as they are, so their brightness does not compare with the training images' and their "
                 f"scores say little; save them as 16-bit like the training images")
+    if trained == "mixed" and (n16 or n8):
+        return _mixed_warning(stats, depth16)
     if trained == "unknown" and n16 and used == "per-image":
         return (f"{n16} 16-bit image{s16} ({_named(stats, 'n16')}) {'were' if n16 != 1 else 'was'} stretched each "
                 f"to its own min..max (depth16 per-image), and the run's record does not say whether its training "
@@ -284,6 +304,32 @@ def depth_warning(stats: dict[str, Any], trained: str | None, depth16: str, used
                 f"contrast) and {'score' if n16 != 1 else 'scores'} as another image; convert "
                 f"{'them' if n16 != 1 else 'it'} to 8-bit (value / 257) first")
     return None
+
+
+def _mixed_warning(stats: dict[str, Any], depth16: str) -> str:
+    """depth_warning's word for images scored with a run trained on 8-bit and 16-bit images mixed (rule depth16):
+    what training did with the two depths, and what each image scored is read as (read as the training images of
+    its depth were: scoring_depth16 keeps the run's rule)."""
+    n16, n8 = int(stats.get("n16", 0)), int(stats.get("n8", 0))
+    rule = f"depth16 {depth16}" + (" (each stretched to its own min..max)" if depth16 == "per-image" else "")
+    read = []
+    if n16:
+        read.append(f"{n16} 16-bit image{'s' if n16 != 1 else ''} ({_named(stats, 'n16')}) by depth16 {depth16}, "
+                    f"as its 16-bit training images were")
+    if n8:
+        read.append(f"{n8} 8-bit image{'s' if n8 != 1 else ''} ({_named(stats, 'n8')}) as "
+                    f"{'they are' if n8 != 1 else 'it is'}, as its 8-bit training images were")
+    if depth16 in ("global", "shift"):
+        # value * 257 read by value / 257 (or its high byte) is the value: the two depths share one scale
+        after = ("a 16-bit copy (value * 257) of an 8-bit picture reads as that picture under this rule, so the two "
+                 "depths compare as long as the 16-bit files are such copies")
+    else:
+        after = ("the same picture therefore reads (and scores) differently in either depth, and the run learnt "
+                 "two brightness scales at once; for scores that compare, train on one bit depth (convert the "
+                 "files first)")
+    return (f"the run was trained on 8-bit and 16-bit images mixed (split.json conversion.trained_depth 'mixed'): "
+            f"its 16-bit images were read by {rule}, its 8-bit ones kept as they were. Scored here: "
+            f"{'; '.join(read)}; {after}")
 
 
 def merge_stats(into: dict[str, Any], more: dict[str, Any]) -> None:

@@ -51,10 +51,11 @@ from ..errors import ConfigError, DataError, warn_user
 from .dataset_files import named_in_archive, npz_image_count
 from .decode_pool import MAX_NAMED_BAD_FILES, unreadable_files_error
 from .image_decode import IMAGE_EXTS, decode_pil_sized, draft_scale, draftable, read_image, read_image_sized
-from .imageset import depth_warning, resize_warning, scale_warning, scoring_depth16, warn_decode_stats
-from .readers import channel_warning, detect_format, image_tar_tree, is_dataset_file, list_image_files, load_dataset
-from .transforms import (MAX_AUTO_RESOLUTION, array_to_uint8, check_resolution, convert, next_pow2, own_channels,
-                         resize_one, to_channels)
+from .imageset import depth_warning, merge_stats, resize_warning, scale_warning, scoring_depth16, warn_decode_stats
+from .readers import (channel_warning, detect_format, image_tar_tree, is_dataset_file, list_image_files, load_dataset,
+                      repeated_files_warning)
+from .transforms import (MAX_AUTO_RESOLUTION, PER_IMAGE_8BIT, array_to_uint8, base_depth16, check_resolution, convert,
+                         next_pow2, own_channels, resize_one, stretch_8bit, to_channels)
 
 PIXEL_RANGES = ("auto", "[0,1]", "[-1,1]", "[0,255]")
 _RANGE_BOUNDS = {"[0,1]": (0.0, 1.0), "[-1,1]": (-1.0, 1.0), "[0,255]": (0.0, 255.0)}
@@ -358,17 +359,27 @@ def _read_dataset_file(p: Path, depth16: str, skip_bad: bool, stats: dict[str, A
         with named_in_archive(root, p):     # (a file in it named ARCHIVE:member, not by its place in the cache)
             items, ids = _files_to_items(list_image_files([root]), depth16, skip_bad, stats, limit, fit, channels)
         return items, [Path(i).relative_to(root).as_posix() for i in ids]   # ids inside the archive
+    got: dict[str, Any] = {}
     with warnings.catch_warnings():
         # the readers' conversion notes (e.g. the centre crop) are about their own defaults; the Detector converts
         # with its resize_mode and says so itself
         warnings.simplefilter("ignore", UserWarning)
-        train, test, _ = load_dataset(p, "auto", depth16=depth16, skip_bad=skip_bad, progress=False,
-                                      stats={} if stats is None else stats)
+        # (a data set's readers know the rules a user gives, not scoring's PER_IMAGE_8BIT: applied below)
+        train, test, _ = load_dataset(p, "auto", depth16=base_depth16(depth16), skip_bad=skip_bad, progress=False,
+                                      stats=got)
+    if stats is not None:
+        merge_stats(stats, got)
     if test is None:
-        return train.x, list(train.ids)
-    if train.x.shape[1:] != test.x.shape[1:]:
+        x, ids = train.x, list(train.ids)
+    elif train.x.shape[1:] != test.x.shape[1:]:
         raise DataError(f"{p}: its train and test images differ in size ({train.x.shape[1:]} vs {test.x.shape[1:]})")
-    return np.concatenate([train.x, test.x]), list(train.ids) + list(test.ids)
+    else:
+        x, ids = np.concatenate([train.x, test.x]), list(train.ids) + list(test.ids)
+    if depth16 == PER_IMAGE_8BIT and got.get("n8"):
+        # its 8-bit images stretched as image files are (stretch_8bit); its 16-bit ones, if any, were stretched
+        # already, and stretching a stretched image again leaves it as it is
+        x = stretch_8bit(x, depth16, str(p))
+    return x, ids
 
 
 class _ImageList(list):
@@ -530,6 +541,17 @@ def check_path_input(X: Any, what: str = "images") -> None:
                             f"str (os.fsdecode(b)), or an image decoded with PIL (Image.open(io.BytesIO(b)))")
 
 
+def _listed(paths: list[Path]) -> list[Path]:
+    """list_image_files, with a warning naming a file found twice (a link beside the file it points to, in a folder
+    given): it is read once, and the images returned are a row short of the files the folder lists."""
+    repeats: list[str] = []
+    files = list_image_files(paths, repeats)
+    msg = repeated_files_warning(repeats)
+    if msg:
+        warn_user(msg)
+    return files
+
+
 def decode_items(X: Any, depth16: str, image_shapes: Sequence[Sequence[int]] | None = None,
                  skip_bad: bool = False, float_range: str | None = None, stats: dict[str, Any] | None = None,
                  limit: int | None = None, fit: str = "resize", channels: int | None = None
@@ -558,7 +580,7 @@ def decode_items(X: Any, depth16: str, image_shapes: Sequence[Sequence[int]] | N
     if isinstance(X, (str, Path)):
         if is_dataset_file(X):
             return _read_dataset_file(Path(X), depth16, skip_bad, stats, limit, fit, channels)
-        X = list_image_files([Path(X)])
+        X = _listed([Path(X)])
     elif isinstance(X, Image.Image):
         X = [X]
     if isinstance(X, np.ndarray) or _is_tensor(X):
@@ -593,7 +615,7 @@ def decode_items(X: Any, depth16: str, image_shapes: Sequence[Sequence[int]] | N
     bad: list[str] = []          # the unreadable files of every path item (a folder is a list of its files here)
     for i, it in enumerate(X):
         if isinstance(it, (str, Path)):
-            files = list_image_files([Path(it)])
+            files = _listed([Path(it)])
             try:
                 more, more_ids = _files_to_items(files, depth16, skip_bad, stats, limit, fit, channels)
             except DataError as e:

@@ -1152,6 +1152,23 @@ def list_image_files(paths: Sequence[str | Path], repeats: list[str] | None = No
     return list(unique.values())
 
 
+# how many later mentions of files given more than once the warning names (repeated_files_warning)
+NAMED_REPEATS = 5
+
+
+def repeated_files_warning(repeats: Sequence[str], done: str = "read once (one image, under the name first given)"
+                           ) -> str | None:
+    """The warning that files given more than once are taken once (repeats: list_image_files' descriptions of the
+    later mentions, the first NAMED_REPEATS named), or None for none. done: what happens to such a file (a scorer:
+    'scored once (one row, ...)'). Why said: a caller that lines results up with the paths it gave is a row short
+    of them from the repeat on."""
+    if not repeats:
+        return None
+    more = len(repeats) - NAMED_REPEATS
+    return (f"a file given more than once is {done}: {'; '.join(repeats[:NAMED_REPEATS])}"
+            + (f"; and {more} more" if more > 0 else ""))
+
+
 def load_images(paths: Sequence[str | Path], resolution: int, channels: int, **opts: Any
                 ) -> tuple[np.ndarray, list[str]]:
     """Image files and/or folders (recursed, sorted) -> (uint8 [N, R, R, C], ids = file paths).
@@ -1168,8 +1185,14 @@ def load_image_files(paths: Sequence[str | Path], resolution: int, channels: int
     """load_images, and where its images sit among the files listed: (uint8 [N, R, R, C], ids, each image's index
     among the n files that `paths` list (ascending; with skip_bad=True the unreadable files' indices are missing),
     n). A caller that scores the images as `wildgan score` scores those files needs this: score batches are drawn
-    over the whole file list, an unreadable file leaving its slot in its batch (scoring.run.score_read_files)."""
-    files = list_image_files(paths)
+    over the whole file list, an unreadable file leaving its slot in its batch (scoring.run.score_read_files).
+    A file given more than once (twice by name, by two names of one file, or by name and in a folder given) is read
+    once, at its first mention, under the name first given (n counts it once), with a warning naming the repeats."""
+    repeats: list[str] = []
+    files = list_image_files(paths, repeats)
+    msg = repeated_files_warning(repeats)
+    if msg:
+        warn_user(msg)
     (x, kept, skipped), = iter_images(files, resolution, channels, **opts)
     for _, reason in skipped:
         warn_user(f"skipped {reason}")

@@ -17,7 +17,9 @@ Rules (documented once here, recorded in AnomalySplit.info['conversion']):
     2^N - 1 are clipped to 255 without an error), so intensities stay comparable and 12-bit data keeps 256 levels
     where global / shift leave it 16. The rule is recorded with a run and applied alike to training and scoring,
     save that a run trained on 8-bit images only reads 16-bit images to score by 'global' where its rule was the
-    per-image default (imageset.scoring_depth16: a 16-bit copy of an 8-bit image then reads as that image).
+    per-image default (imageset.scoring_depth16: a 16-bit copy of an 8-bit image then reads as that image), and a
+    run trained on 16-bit images only, under that default, reads 8-bit images to score on the 16-bit scale
+    (value * 257) and stretches them too (PER_IMAGE_8BIT: an 8-bit copy of a 16-bit image then reads as that image).
   * 16-bit colour files (48-bit RGB, 64-bit RGBA, 16-bit gray+alpha PNG / TIFF): PIL itself reduces them to 8 bits
     per channel (the high byte) when decoding, so depth16 does not apply to them (a data set with such files gets a
     warning). Mixed 8-bit and 16-bit files: the 16-bit ones follow depth16, the 8-bit ones are kept as they are
@@ -58,6 +60,33 @@ if TYPE_CHECKING:  # torch is only needed by to_float
 
 # per-image | global | shift | bits:N (N = 9..16: N-bit camera data in 16-bit files), see the module docstring
 DEPTH16_RULES = ("per-image", "global", "shift") + tuple(f"bits:{n}" for n in range(9, 17))
+
+
+# Scoring only (imageset.scoring_depth16), never a rule a user gives (check_depth16 refuses it) nor one recorded: the
+# per-image rule of a run trained on 16-bit images only, applied to 8-bit images as well, each read on the 16-bit
+# scale (value * 257, what Pillow and most tools write for 16 bits) and so stretched to its own min..max as its
+# 16-bit twin is. Why: the run's training images were all stretched so; an 8-bit image kept as it is (a cell of
+# levels 85..148) is another image to it than the same picture saved at 16 bits, and scored as one.
+PER_IMAGE_8BIT = "per-image+8bit"
+
+
+def base_depth16(rule: str) -> str:
+    """The depth16 rule 16-bit images follow under `rule`: PER_IMAGE_8BIT's is per-image, any other is itself."""
+    return "per-image" if rule == PER_IMAGE_8BIT else rule
+
+
+def stretch_8bit(a: np.ndarray, rule: str, name: str) -> np.ndarray:
+    """8-bit pixels (one image [H, W, C], or a batch [N, H, W, C]) as `rule` reads them: as they are, or under
+    PER_IMAGE_8BIT on the 16-bit scale (value * 257) through the per-image stretch, each image to its own min..max
+    over all its channels, exactly as _reduce_depth stretches its 16-bit twin. (Counted as 8-bit by the caller, 'n8':
+    imageset.depth_warning names them.)"""
+    if rule != PER_IMAGE_8BIT:
+        return a
+    if a.ndim == 4:
+        return np.stack([stretch_8bit(im, rule, f"{name}[{i}]") for i, im in enumerate(a)]) if len(a) else a
+    # (through _reduce_depth itself, not a formula of its own: the twin's pixels to the last rounding; stats not
+    # passed, the image is no 16-bit one)
+    return _reduce_depth(a.astype(np.int64) * 257, "per-image", name)
 
 
 def check_depth16(rule: Any) -> str:
@@ -118,7 +147,7 @@ def next_pow2(n: int) -> int:
 def _reduce_depth(a: np.ndarray, rule: str, name: str, stats: dict[str, Any] | None = None) -> np.ndarray:
     """16/32-bit integer pixels of one image -> uint8 using DataConfig.depth16 (see module docstring). stats: counts
     the image ('n16', 'stretched' under per-image) and keeps the largest raw value ('max16')."""
-    check_depth16(rule)
+    rule = check_depth16(base_depth16(rule))
     a = a.astype(np.int64)
     if a.size and (a.min() < 0 or a.max() > 65535):
         raise DataError(f"{name}: integer pixel values outside 0..65535 (min {a.min()}, max {a.max()}); "
@@ -151,14 +180,22 @@ def _composite_on_black(a: np.ndarray) -> np.ndarray:
 def pil_to_array(img: Image.Image, name: str, depth16: str = "per-image", stats: dict[str, Any] | None = None
                  ) -> np.ndarray:
     """A decoded PIL image -> uint8 [H, W, C], C = 1 for gray sources, 3 for colour sources. stats: decode
-    statistics to add this image to (16-bit: see _reduce_depth; others count as 'n8')."""
+    statistics to add this image to (16-bit: see _reduce_depth; others count as 'n8'). Under PER_IMAGE_8BIT (a run
+    trained on 16-bit images scoring) the others are stretched as their 16-bit twins would be (stretch_8bit)."""
     mode = img.mode
     if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
         a = np.asarray(img)
         return _reduce_depth(a, depth16, name, stats)[..., None]
     if mode == "F":
-        return float_image_to_uint8(np.asarray(img, dtype=np.float64), name, stats)[..., None]
+        return stretch_8bit(float_image_to_uint8(np.asarray(img, dtype=np.float64), name, stats)[..., None],
+                            depth16, name)
     _count(stats, "n8", name=name)
+    return stretch_8bit(_pil_8bit(img, name), depth16, name)
+
+
+def _pil_8bit(img: Image.Image, name: str) -> np.ndarray:
+    """pil_to_array of an image of 8 bits a channel (any mode but 16/32-bit integer and float gray)."""
+    mode = img.mode
     if mode == "L":
         return np.asarray(img, dtype=np.uint8)[..., None]
     if mode == "1":
@@ -403,14 +440,18 @@ def array_to_uint8(a: Any, name: str, depth16: str = "per-image", stats: dict[st
     types as 8-bit when the whole array lies in 0..255, else each image through depth16 (decided for the array, so
     that a dark frame follows its bright neighbours: an image's pixels then depend on the array it came in); float in
     [0, 1] or [0, 255] (see module docstring).
-    Everything else is a DataError. stats: decode statistics (see _reduce_depth)."""
-    u8 = _array_to_uint8(a, name, depth16, stats)
+    Everything else is a DataError. stats: decode statistics (see _reduce_depth). Under PER_IMAGE_8BIT (a run
+    trained on 16-bit images scoring) the 8-bit images are stretched as their 16-bit twins would be (stretch_8bit),
+    after their alpha is composited, as an image file's is."""
+    u8, eight = _array_to_uint8(a, name, depth16, stats)
     if u8.shape[3] == 4:
-        return _composite_on_black(u8)
-    return u8
+        u8 = _composite_on_black(u8)
+    return stretch_8bit(u8, depth16, name) if eight else u8
 
 
-def _array_to_uint8(a: Any, name: str, depth16: str, stats: dict[str, Any] | None = None) -> np.ndarray:
+def _array_to_uint8(a: Any, name: str, depth16: str, stats: dict[str, Any] | None = None
+                    ) -> tuple[np.ndarray, bool]:
+    """array_to_uint8 before the alpha is composited, and whether the array was read as 8-bit (not by depth16)."""
     a = np.asarray(a)
     if a.dtype == object or a.dtype.kind in "OUSVbcMm":
         raise DataError(f"{name}: image array has unsupported dtype {a.dtype} (need uint8, integer or float)")
@@ -441,7 +482,7 @@ def _array_to_uint8(a: Any, name: str, depth16: str, stats: dict[str, Any] | Non
         raise DataError(f"{name}: images have zero size (shape {a.shape})")
     if a.dtype == np.uint8:
         _count(stats, "n8", len(a), name)
-        return np.ascontiguousarray(a)
+        return np.ascontiguousarray(a), True
     if a.dtype.kind == "f":
         if not np.isfinite(a).all():
             raise DataError(f"{name}: image array contains NaN or inf values")
@@ -450,7 +491,7 @@ def _array_to_uint8(a: Any, name: str, depth16: str, stats: dict[str, Any] | Non
             raise DataError(f"{name}: float image values must lie in [0, 1] or [0, 255], found [{lo:g}, {hi:g}]")
         scale = 255.0 if hi <= 1.0 else 1.0
         _count(stats, "n8", len(a), name)
-        return np.clip(np.rint(a * scale), 0, 255).astype(np.uint8)
+        return np.clip(np.rint(a * scale), 0, 255).astype(np.uint8), True
     # integer kinds: uint16 by its dtype, like a 16-bit file; other integer types by the array's values
     lo, hi = int(a.min()), int(a.max())
     if lo < 0 or hi > 65535:
@@ -460,11 +501,11 @@ def _array_to_uint8(a: Any, name: str, depth16: str, stats: dict[str, Any] | Non
         # an int64 / int32 array of 8-bit values (numpy arithmetic makes those): 8-bit. Decided for the array, not
         # per image: a dark frame of 12-bit data (all values <= 255) must follow the rule of its bright neighbours
         _count(stats, "n8", len(a), name)
-        return a.astype(np.uint8)
+        return a.astype(np.uint8), True
     out = np.empty(a.shape, np.uint8)
     for i, im in enumerate(a):
         out[i] = _reduce_depth(im, depth16, f"{name}[{i}]", stats)     # each image by the depth16 rule
-    return out
+    return out, False
 
 
 PIXEL_SCALE = 2.0 / 255.0   # uint8 pixels -> [-1, 1] as x * PIXEL_SCALE - 1 (spec 6.1)

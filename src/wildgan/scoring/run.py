@@ -36,9 +36,11 @@ from .. import __version__, fileio
 from .. import checkpoint as ckpt
 from ..config import RunConfig, ScoreConfig, read_run_config
 from ..data import readers
-from ..data.imageset import READER_VERSION, TRAINED_DEPTHS, decoder_versions, decoders_text
-from ..data.readers import channel_counts, channel_warning, list_image_files, none_readable_error, trained_kind
+from ..data.imageset import READER_VERSION, TRAINED_DEPTHS, decoder_versions, decoders_text, scoring_depth16
+from ..data.readers import (channel_counts, channel_warning, list_image_files, none_readable_error,
+                            repeated_files_warning, trained_kind)
 from ..data.splits import conversion_opts, decoding_change
+from ..data.transforms import PER_IMAGE_8BIT
 from ..devices import resolve_device
 from ..errors import CheckpointError, ConfigError, DataError, error_kind, rebuilt_error, warn_user
 from ..nets import build_pgan
@@ -308,11 +310,15 @@ def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: 
     scores, whatever the number of files.
 
     The scores do not depend on the chunk size; with every file readable they are those of LoadedModel.score on
-    load_images of the same paths. wildgan: the mixed score batches are drawn over the whole list of files, as
-    LoadedModel.score draws them over a whole image set, and each chunk is a run of whole batches; an unreadable
-    file (skip_bad) leaves its batch (_local_batches). search: the initial latents are drawn per file, in file
-    order, in consecutive chunks. f-AnoGAN scores each image on its own. Unreadable files (skip_bad) are each named
-    in a warning. Files are converted like the run's training data (model.conversion, e.g. MNIST's 28 -> 32 zero
+    load_images of the same paths. Rows: one per readable file, in the order of first mention (FileScores.ids, which
+    the score arrays line up with, not with `paths`): a file given more than once (twice by name, by a second name
+    such as a link, or by name and in a folder given) is read and scored once, under the name first given, and a
+    warning names each later mention (FileScores.repeated lists them all); two rows of one image would score it
+    twice, differently in batch mode 'mixed'. wildgan: the mixed score batches are drawn over the whole list of
+    files, as LoadedModel.score draws them over a whole image set, and each chunk is a run of whole batches; an
+    unreadable file (skip_bad) leaves its batch (_local_batches). search: the initial latents are drawn per file, in
+    file order, in consecutive chunks. f-AnoGAN scores each image on its own. Unreadable files (skip_bad) are each
+    named in a warning. Files are converted like the run's training data (model.conversion, e.g. MNIST's 28 -> 32 zero
     padding; `conversion` overrides it). `score_cfg`, `batch_mode` and `with_A` as for LoadedModel.score.
 
     `resume_dir`: with more than one chunk, each chunk's scores are saved there as it is finished (chunk-NNNNN.npz,
@@ -399,6 +405,10 @@ def score_files(model: LoadedModel, paths: Sequence[str | Path], *, chunk_size: 
     if msg:
         # once, with every file counted: e.g. colour photos scored with a run that went gray because its cell crops
         # were all gray (converted, but likely the wrong run)
+        warn_user(msg)
+    msg = repeated_files_warning(repeats, "scored once (one row, under the name first given)")
+    if msg:
+        # (once, by the process that returns the scores: the rows are a row short of the names given per repeat)
         warn_user(msg)
     keep = np.flatnonzero(done)
     return FileScores(ids=[str(files[i]) for i in keep], scores={k: v[keep] for k, v in scores.items()},
@@ -731,7 +741,13 @@ def _resume_key(model: LoadedModel, files: list[Path], chunks: list[list[int]], 
             # another Pillow or libjpeg can decode the same files a level apart: its chunks are scores of other pixels
             "decoders": decoder_versions(), **_chunking_record(chunks),
             # only when left out: a folder written before the option existed (every score) stays resumable
-            **({} if with_A else {"with_A": False})}, SCORES_VERSION_ABSENT)
+            **({} if with_A else {"with_A": False}),
+            # only where it applies: a run trained on 16-bit images reads 8-bit files on the 16-bit scale since
+            # (data.transforms.PER_IMAGE_8BIT), so the chunks of an older wildgan are of other pixels; any other
+            # run's folder stays resumable
+            **({"read_8bit": "value * 257, per-image"}
+               if scoring_depth16(str(conversion.get("depth16", "per-image")), conversion.get("trained_depth"))
+               == PER_IMAGE_8BIT else {})}, SCORES_VERSION_ABSENT)
 
 
 def _older_manifest_as_now(old: Any, key: dict[str, Any]) -> Any:

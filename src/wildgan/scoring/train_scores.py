@@ -1,7 +1,10 @@
 """The cache of a run's training-set scores: RUN_DIR/train_scores.csv (id + every score) and train_scores.json (the
 key: weights checksum, score protocol, data config), train_scores-isolated.* for batch mode 'isolated'. Thresholds
 (`wildgan score --threshold`, Detector.from_run) and percentiles (train_percentile, the report) come from it, so a
-stale cache must never be read: read_train_scores returns None unless its key matches the model as it is now.
+stale cache must never be read: read_train_scores returns None unless its key matches the model as it is now. A
+damaged one (its CSV cut short or holding a field that is not a number, rows missing against its key, the key
+unreadable) is not read either, and is said, naming the file and the fault: scored again, and written anew whole
+(fileio.atomic_write_text: a crash leaves the old file or the new one, never half of one).
 
 Scores computed with --skip-bad (skip_bad=True) while files of the run's data had become unreadable leave those
 files out: the key lists them ("skipped"), and such a cache is read only by a caller that skips too, so a threshold
@@ -98,18 +101,74 @@ def write_train_scores(run_dir: Path, model: Any, ids: Sequence[str], scores: di
     atomic_write_text(key_path, json.dumps(key, indent=2))
 
 
+class _Damaged(Exception):
+    """Internal: a training-score cache file that cannot be what write_train_scores wrote (the reason)."""
+
+
+def _read_scores_csv(path: Path, n: int, key_name: str) -> tuple[list[str], dict[str, np.ndarray]]:
+    """A train_scores*.csv as write_train_scores writes it -> (ids, {score: float64 [n]}), or _Damaged saying what
+    is wrong with it (a line cut short, a field that is not a number, rows missing against its key's count n)."""
+    import csv
+    import io
+
+    # (as atomic_write_text wrote it: a file name that is not valid UTF-8 comes back as the str it was written from)
+    text = path.read_text(encoding="utf-8", errors="surrogateescape")
+    if not text:
+        raise _Damaged("empty, not even its header line")
+    if not text.endswith("\n"):
+        # the writer ends every line, the last too: a file cut anywhere but at a line's end (a copy stopped, a disk
+        # full) says so here, also where the cut leaves a shorter number that still reads as one
+        raise _Damaged("cut short: its last line ends without a line break")
+    try:
+        table = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as e:
+        raise _Damaged(f"not a readable CSV ({e})") from None
+    header, rows = table[0], table[1:]
+    if len(header) < 2 or header[0] != "id":
+        raise _Damaged(f"its header line {','.join(header)!r} is not 'id' and the score columns")
+    for i, r in enumerate(rows):
+        if len(r) != len(header):
+            raise _Damaged(f"line {i + 2} has {len(r)} fields where the header has {len(header)}")
+    if len(rows) != n:
+        raise _Damaged(f"{len(rows)} row{'s' if len(rows) != 1 else ''}, where its key {key_name} records {n}")
+    scores = {}
+    for j, name in enumerate(header):
+        if name in ("id", "label"):
+            continue
+        col = np.empty(len(rows), np.float64)
+        for i, r in enumerate(rows):
+            try:
+                col[i] = float(r[j])
+            except ValueError:
+                raise _Damaged(f"line {i + 2}, column {name}: {r[j]!r} is not a number") from None
+        scores[name] = col
+    return [r[0] for r in rows], scores
+
+
+def _say_damaged(path: Path, why: str, damaged: list[str] | None) -> None:
+    """Warn that a training-score cache file is damaged, naming it and what is wrong; damaged: the caller's list of
+    reasons ('PATH: why'), which gets this one (run_training_scores' errors then say 'damaged', not 'missing or
+    stale')."""
+    if damaged is not None:
+        damaged.append(f"{path}: {why}")
+    warn_user(f"{path}: damaged ({why}): not used; the training images are scored again where they can be, and "
+              f"the cache written anew (atomically: replaced whole or not at all)")
+
+
 def read_train_scores(run_dir: Path, model: Any, batch_mode: str, ids: Sequence[str] | None = None,
                       skip_bad: bool = False, skip_option: str = "--skip-bad",
-                      held: HeldWarning | None = None, pixels: str | None = None) -> dict[str, np.ndarray] | None:
+                      held: HeldWarning | None = None, pixels: str | None = None,
+                      damaged: list[str] | None = None) -> dict[str, np.ndarray] | None:
     """The cached training scores of this model and protocol, or None when missing, stale (other weights, score
     protocol or data than now: see score_key) or damaged; with `ids`, also None unless the cache's rows are those
-    images in that order. A cache that leaves unreadable files out is read only with skip_bad (or a run trained
+    images in that order. A damaged cache (its key unreadable, or, under a key that matches, a CSV cut short or
+    holding a field that is not a number, or fewer rows than its key records) is said in a warning naming the file
+    and what is wrong, and its reason added to `damaged` (when given); a stale one, whose CSV is never read, is
+    not. A cache that leaves unreadable files out is read only with skip_bad (or a run trained
     with it), and then says so in a warning, which names skip_bad as the caller's user gives it: skip_option (the
     CLI's --skip-bad; the Python API's skip_bad=True); held: see warn_left_out. A cache of training pixels other than
     split.json's (its key names them, train_pixels_sha256) is read only by a caller that rebuilt the split and gives
     that very checksum (pixels): any other takes the run's data to be split.json's, which it is not."""
-    import csv
-
     csv_path, key_path = cache_paths(run_dir, batch_mode)
     if model.cfg.method != "wildgan" and not (key_path.is_file() and csv_path.is_file()):
         # search and f-AnoGAN have one protocol (key batch_mode 'n/a'): a Detector.fit(batch_mode='isolated') of an
@@ -119,7 +178,15 @@ def read_train_scores(run_dir: Path, model: Any, batch_mode: str, ids: Sequence[
         return None
     try:
         key = json.loads(key_path.read_text())
+        if not isinstance(key, dict):
+            raise ValueError("a JSON object expected")
         n = key.pop("n")
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ValueError(f"its row count 'n' is {n!r}")
+    except (OSError, ValueError, KeyError) as e:       # (json.JSONDecodeError and UnicodeDecodeError: ValueErrors)
+        _say_damaged(key_path, f"not a readable cache key: {e}", damaged)
+        return None
+    try:
         skipped = key.pop("skipped", [])
         if key.pop("train_pixels_sha256", None) != pixels:
             return None  # scores of other pixels than the caller's (split.json's where it gives none)
@@ -140,16 +207,22 @@ def read_train_scores(run_dir: Path, model: Any, batch_mode: str, ids: Sequence[
             saved["data"] = {k: v for k, v in saved["data"].items() if k != "contamination_draw"}
         if not same_key(saved, now):
             return None  # other weights, protocol or data: the cache is stale
-        if skipped and not (skip_bad or model.cfg.data.skip_bad):
-            return None  # not the whole training split: read again, the error names the files that stop it
-        with open(csv_path, newline="") as f:
-            rows = list(csv.DictReader(f))
-        if len(rows) != n or (ids is not None and [r.get("id") for r in rows] != [str(i) for i in ids]):
-            return None
-        names = [k for k in rows[0] if k not in ("id", "label")] if rows else []
-        scores = {k: np.array([float(r[k]) for r in rows], dtype=np.float64) for k in names}
-    except (OSError, ValueError, KeyError, json.JSONDecodeError, TypeError):
-        return None  # a damaged cache is only a cache: score again
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        # (fields of the wrong kind, e.g. a list where a section was: not what write_train_scores wrote)
+        _say_damaged(key_path, f"not a readable cache key: {type(e).__name__}: {e}", damaged)
+        return None
+    if skipped and not (skip_bad or model.cfg.data.skip_bad):
+        return None  # not the whole training split: read again, the error names the files that stop it
+    try:
+        got_ids, scores = _read_scores_csv(csv_path, n, key_path.name)
+    except OSError as e:
+        _say_damaged(csv_path, f"unreadable: {e.strerror or e}", damaged)
+        return None
+    except _Damaged as e:
+        _say_damaged(csv_path, str(e), damaged)
+        return None
+    if ids is not None and got_ids != [str(i) for i in ids]:
+        return None      # the scores of other images than the caller's split (not damage: another split)
     if skipped:
         run_skips = bool(model.cfg.data.skip_bad)
         from .run import read_split_info
@@ -235,7 +308,9 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
 
     run_dir = Path(run_dir)
     model = model if model is not None else load_model(run_dir, device)
-    cached = read_train_scores(run_dir, model, batch_mode, skip_bad=skip_bad, skip_option=skip_option, held=held)
+    damaged: list[str] = []            # (a damaged cache, said by read_train_scores: the errors below say so too)
+    cached = read_train_scores(run_dir, model, batch_mode, skip_bad=skip_bad, skip_option=skip_option, held=held,
+                               damaged=damaged)
     if cached is not None:
         if held is not None:
             # the rebuilt test split's warning that the data changed since training (split_for_run), if any: the
@@ -245,9 +320,19 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
                             f"data as it is now")
         return cached
     info = read_split_info(run_dir)
+
+    csv_path = cache_paths(run_dir, batch_mode)[0]
+
+    def state() -> str:
+        # what is wrong with the cache, as the errors below say it: damaged (said above by read_train_scores, the
+        # CSV's reason, or its key's named), else not there or not of these networks
+        if not damaged:
+            return "is missing or stale"
+        own = f"{csv_path}: "
+        return f"is damaged ({damaged[0][len(own):] if damaged[0].startswith(own) else damaged[0]})"
+
     if info.get("detector_input"):
-        name = cache_paths(run_dir, batch_mode)[0].name
-        raise DataError(f"{run_dir}: trained by Detector.fit on in-memory images and {name} is missing or stale; "
+        raise DataError(f"{run_dir}: trained by Detector.fit on in-memory images and {csv_path.name} {state()}; "
                         "the training images cannot be rebuilt from the run's config")
     data = replace(model.cfg.data, skip_bad=True) if skip_bad else model.cfg.data
     try:
@@ -256,7 +341,7 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
         name = cache_paths(run_dir, batch_mode)[0].name
         bad = getattr(e, "unreadable", None)     # unreadable files: said with skip_bad as the caller's user gives it
         why = unreadable_files_error(bad, skip_option) if bad else e
-        raise DataError(f"{run_dir / name} is missing or stale, and computing the training scores again needs the "
+        raise DataError(f"{run_dir / name} {state()}, and computing the training scores again needs the "
                         f"run's training images: {why}") from None
     other_images, now = None, None
     if info:
@@ -291,9 +376,9 @@ def run_training_scores(run_dir: str | Path, model: Any = None, *, batch_mode: s
                    f"Restore {where} as it was when {run_dir} was trained (split.json records its image ids and "
                    f"pixel checksums), or train a run on the data as it is now")
             raise DataError(f"{where} changed since {run_dir} was trained ({'; '.join(train_diffs)}), and "
-                            f"{cache_paths(run_dir, batch_mode)[0]}, the scores of the training images it was "
-                            f"trained on, is missing or stale: thresholds and percentiles come from the images the "
-                            f"networks were trained on, which are not there any more{left_out}. {fix}")
+                            f"{csv_path}, the scores of the training images it was trained on, {state()}: "
+                            f"thresholds and percentiles come from the images the networks were trained on, which "
+                            f"are not there any more{left_out}. {fix}")
         if train_diffs:
             other_images = now["train_pixels_sha256"]
         if diffs:

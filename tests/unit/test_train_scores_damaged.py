@@ -1,0 +1,120 @@
+"""A damaged training-score cache (RUN_DIR/train_scores.csv cut short, a bad number, an unreadable key): said,
+naming the file and what is wrong, and scored again (rewritten whole, atomically); where the training images cannot
+be read again, the error says the cache is damaged rather than 'missing or stale'. A stale cache stays silent."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from wildgan.cli import main
+from wildgan.errors import DataError
+from wildgan.scoring.run import load_model
+from wildgan.scoring.train_scores import read_train_scores, run_training_scores
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny run on a pile of 20 8x8 images, with its train_scores.csv (written by train)."""
+    root = tmp_path_factory.mktemp("damaged")
+    pile, run = root / "pile", root / "run"
+    pile.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(20):
+        Image.fromarray(rng.integers(0, 256, (8, 8), dtype=np.uint8)).save(pile / f"{i:02d}.png")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["train", "--data", str(pile), "--preset", "tiny", "--threads", "1", "--no-progress",
+                     "--total-kimg", "0.032", "--phase-kimg", "0.1", "--out", str(run)]) == 0
+    assert (run / "train_scores.csv").is_file() and (run / "train_scores.json").is_file()
+    return run
+
+
+def _copy_run(run: Path, to: Path) -> Path:
+    import shutil
+
+    shutil.copytree(run, to)
+    return to
+
+
+def _said(rec: list[warnings.WarningMessage]) -> str:
+    return "\n".join(str(w.message) for w in rec)
+
+
+@pytest.mark.parametrize("damage, why", [
+    (lambda t: t[:len(t) - 9], "cut short"),                                      # a row cut in the middle
+    (lambda t: "".join(t.splitlines(keepends=True)[:-3]), "17 rows, where its key"),  # whole rows lost
+    (lambda t: t.replace(t.splitlines()[3].split(",")[1], "0.1x2", 1), "line 4, column"),  # a bad number
+    (lambda t: "", "empty"),
+])
+def test_a_damaged_csv_is_said_and_scored_again(trained: Path, tmp_path: Path, damage, why: str) -> None:
+    run = _copy_run(trained, tmp_path / "run")
+    csv_path = run / "train_scores.csv"
+    whole = csv_path.read_text()
+    model = load_model(run, "cpu")
+    good = read_train_scores(run, model, "mixed")
+    assert good is not None
+    csv_path.write_text(damage(whole))
+    with pytest.warns(UserWarning) as rec:
+        assert read_train_scores(run, model, "mixed") is None
+    said = _said(rec)
+    assert f"{csv_path}: damaged (" in said and why in said, said
+    with pytest.warns(UserWarning, match="damaged"):
+        again = run_training_scores(run, model)
+    for k, v in good.items():
+        np.testing.assert_allclose(again[k], v, rtol=1e-6, atol=1e-7, err_msg=k)
+    # rewritten whole: read back in silence
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        back = read_train_scores(run, model, "mixed")
+    assert back is not None and set(back) == set(good)
+    assert csv_path.read_text().count("\n") == whole.count("\n")
+
+
+def test_a_damaged_key_is_said_too(trained: Path, tmp_path: Path) -> None:
+    run = _copy_run(trained, tmp_path / "run")
+    key = run / "train_scores.json"
+    key.write_text(key.read_text()[:40])
+    with pytest.warns(UserWarning, match=rf"{key}: damaged \(not a readable cache key"):
+        assert read_train_scores(run, load_model(run, "cpu"), "mixed") is None
+
+
+def test_a_stale_cache_stays_silent(trained: Path, tmp_path: Path) -> None:
+    run = _copy_run(trained, tmp_path / "run")
+    key = json.loads((run / "train_scores.json").read_text())
+    (run / "train_scores.json").write_text(json.dumps({**key, "weights_sha256": "0" * 64}))
+    (run / "train_scores.csv").write_text("id,a\nx.png,0.1")             # (damaged too: not read, being stale)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read_train_scores(run, load_model(run, "cpu"), "mixed") is None
+
+
+def test_the_error_says_damaged_where_the_training_images_are_gone(trained: Path, tmp_path: Path, capsys) -> None:
+    run = _copy_run(trained, tmp_path / "run")
+    csv_path = run / "train_scores.csv"
+    cut = csv_path.read_text()[:-9]
+    csv_path.write_text(cut)
+    pile = Path(json.loads((run / "config.json").read_text())["data"]["data"])
+    moved = pile.with_name(pile.name + "-moved")
+    pile.rename(moved)
+    try:
+        with pytest.warns(UserWarning, match="damaged"), pytest.raises(DataError) as e:
+            run_training_scores(run, load_model(run, "cpu"))
+        assert f"{csv_path} is damaged (" in str(e.value) and "missing or stale" not in str(e.value), str(e.value)
+        # the CLI's threshold says the same
+        capsys.readouterr()
+        with warnings.catch_warnings(record=True) as rec:
+            warnings.simplefilter("always")
+            assert main(["score", str(run), "--data", str(moved / "00.png"), "--threshold", "mad", "--out",
+                         str(tmp_path / "s.csv"), "--no-progress"]) != 0
+        err = capsys.readouterr().err + _said(rec)
+        assert f"{csv_path}: damaged" in err and "is damaged (" in err and "missing or stale" not in err, err
+        # (nothing is lost where nothing could be scored: the file stays as it was, for a look or a later try)
+        assert csv_path.read_text() == cut
+    finally:
+        moved.rename(pile)
