@@ -142,3 +142,38 @@ def test_a_replay_and_a_resume_keep_the_runs_record_of_where_its_channel_count_c
                "0.05", "--phase-kimg", "0.02", "--channels", "1")
     assert origin("given") == "chosen"
 
+
+def _tiny_cfg(npz: Path, total_kimg: float) -> RunConfig:
+    return RunConfig(data=DataConfig(data=str(npz), normal=("0",), resolution=8, channels=1),
+                     net=net_config_for_preset("tiny", 8, 1),
+                     train=TrainConfig(total_kimg=total_kimg, phase_kimg=0.02, minibatch=PRESETS["tiny"]["minibatch"],
+                                       device="cpu", train_scores=False), preset="tiny")
+
+
+def _train_on(threads: int, *args: object, **kw: object) -> list[str]:
+    said: list[str] = []
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        train_run(*args, progress=False, log=said.append, **kw)  # type: ignore[arg-type]
+    finally:
+        torch.set_num_threads(before)
+    return said
+
+
+def test_a_resume_under_another_thread_count_says_its_weights_match_only_up_to_float_rounding(tmp_path):
+    """threads: null (no --threads) and OMP_NUM_THREADS changed between the sessions: the resume trained on under
+    another intra-op thread count, whose float sums differ, and its log said nothing. It now warns once, naming the
+    checkpoint and both counts; the same count says nothing, and neither does a finished run, which trains no more."""
+    npz = _toy_npz(tmp_path / "toy.npz")
+    run = tmp_path / "run"
+    _train_on(1, _tiny_cfg(npz, 0.05), run)
+    said = _train_on(2, _tiny_cfg(npz, 0.08), run, resume=True)
+    warned = [s for s in said if "intra-op thread" in s]
+    assert len(warned) == 1, said
+    assert warned[0].startswith(f"warning: {run / 'checkpoints'}") and "was trained on 1 intra-op thread, and " \
+        "this process runs 2" in warned[0] and "only up to float rounding" in warned[0] and "--threads 1" in warned[0]
+    said = _train_on(2, _tiny_cfg(npz, 0.3), run, resume=True)         # trained on 2 since: the same count
+    assert not [s for s in said if "intra-op thread" in s] and not [s for s in said if "already finished" in s], said
+    said = _train_on(1, _tiny_cfg(npz, 0.3), run, resume=True)         # finished: nothing trained
+    assert not [s for s in said if "intra-op thread" in s] and [s for s in said if "already finished" in s], said
