@@ -1547,29 +1547,39 @@ def _warn_if_replay_reads_other_images(config: Path, cfg: RunConfig, split: Anom
     """`train --config RUN/config.yaml` with the run's own data settings promises the run again; where the images it
     reads are not the ones RUN/split.json recorded (the data edited, replaced or moved since), it trained another run
     without a word, while `evaluate`, `score` and `--resume` of RUN say so. Said here the same way. A config file
-    copied out of its run folder has no split.json beside it and cannot be checked; a replay that changes the data
-    settings (--seed, --contamination, --data, ...) asks for other images on purpose and is not compared."""
-    from .config import run_config_file
+    copied out of its run folder has no split.json beside it: its own comment header (config_yaml_record) names the
+    run and its training images, and is compared instead (a file without one, from an older wildgan or written by
+    hand, cannot be checked). A replay that changes the data settings (--seed, --contamination, --data, ...) asks for
+    other images on purpose and is not compared. A replay of the same images keeps the run's record of where its
+    channel count came from (the config gives the count, which made split.json say "chosen" for the data's)."""
+    from .config import config_yaml_record, run_config_file
     from .data.source_identity import restore_advice, source_replaced
-    from .data.splits import split_differences
+    from .data.splits import keep_channels_origin, split_differences
 
     recorded_path = config.parent / "split.json"
-    if not recorded_path.is_file():
-        return
     try:
         file_cfg = run_config_file(config)
-        recorded = json.loads(recorded_path.read_text(encoding="utf-8"))
+        if recorded_path.is_file():
+            recorded = json.loads(recorded_path.read_text(encoding="utf-8"))
+            run, where = str(config.parent), f"{recorded_path} records them"
+        else:
+            header = config_yaml_record(config)
+            if header is None:
+                return                # (an older wildgan's file, or one by hand: nothing to compare with)
+            run, recorded = header[0] or "?", header[1]
+            where = f"the comment at the top of {config} records them"
     except (ConfigError, ValueError, OSError):
         return                        # (not a run's own config beside a readable record: nothing to compare with)
     if file_cfg is None or not isinstance(recorded, dict) or file_cfg.data != cfg.data:
         return
     diffs = split_differences(split, recorded, train_only=True)
     if not diffs:
+        keep_channels_origin(split, recorded)
         return
     replaced = source_replaced(recorded, split.info)
-    _warn(f"warning: {config} replays the run in {config.parent}, but its training images are not the ones that run "
-          f"trained on ({'; '.join(diffs)}; {recorded_path} records them): this trains another run, not a replay of "
-          f"it" + (f". {replaced}: {restore_advice(split.info.get('source'))}" if replaced else ""))
+    _warn(f"warning: {config} replays the run in {run}, but its training images are not the ones that run trained on "
+          f"({'; '.join(diffs)}; {where}): this trains another run, not a replay of it"
+          + (f". {replaced}: {restore_advice(split.info.get('source'))}" if replaced else ""))
 
 
 def _minibatch_source(a: argparse.Namespace) -> str | None:

@@ -794,8 +794,11 @@ def fanogan_config_from_dict(d: dict[str, Any], check_types: bool = False) -> FA
     return from_dict(FAnoGANConfig, d, check_types)
 
 
-def write_run_config(cfg: RunConfig, run_dir: Any) -> None:
-    """RUN_DIR/config.json (read back by score/evaluate/--config) and config.yaml (the same, for people)."""
+def write_run_config(cfg: RunConfig, run_dir: Any, trained_on: dict[str, Any] | None = None) -> None:
+    """RUN_DIR/config.json (read back by score/evaluate/--config) and config.yaml (the same, for people).
+    trained_on: what the run's training images were (a subset of its split.json, see config_yaml_header), written as
+    a comment at the top of config.yaml; None keeps the comment the file has (a study cell given new score
+    settings is still the run that trained on those images)."""
     import json
     from pathlib import Path
 
@@ -804,8 +807,65 @@ def write_run_config(cfg: RunConfig, run_dir: Any) -> None:
     from .fileio import atomic_write_text
 
     d = run_config_to_dict(cfg)
+    yaml_path = Path(run_dir) / "config.yaml"
+    if trained_on is not None:
+        header = config_yaml_header(Path(run_dir), trained_on)
+    else:
+        header = "".join(f"{line}\n" for line in _header_lines(yaml_path))
     atomic_write_text(Path(run_dir) / "config.json", json.dumps(d, indent=2))
-    atomic_write_text(Path(run_dir) / "config.yaml", yaml.safe_dump(d, sort_keys=False))
+    atomic_write_text(yaml_path, header + yaml.safe_dump(d, sort_keys=False))
+
+
+# config.yaml's comment header: the run folder the file was written for and the training images that run trained on,
+# so that a copy of the file taken out of its folder (no split.json beside it) still tells a replay on other data
+# from the run. A comment, not a field: every wildgan (and any YAML reader) reads the file as before, where a new
+# field would make an older wildgan refuse it.
+_HEADER_RUN = "# wildgan-run: "
+_HEADER_TRAINED_ON = "# wildgan-trained-on: "
+
+
+def config_yaml_header(run_dir: Path, trained_on: dict[str, Any]) -> str:
+    """The comment lines config.yaml starts with: a line for people, the run folder (absolute) and trained_on (the
+    split.json fields that say which images the networks trained on, as one line of JSON)."""
+    import json
+
+    return ("# A wildgan run's config; `wildgan train --config FILE --out NEW` replays the run. The two lines below\n"
+            "# record the run it was written for and its training images: a replay on other images says so.\n"
+            # (as JSON strings: a folder name holding a line break would otherwise end the comment)
+            f"{_HEADER_RUN}{json.dumps(str(Path(run_dir).absolute()))}\n"
+            f"{_HEADER_TRAINED_ON}{json.dumps(trained_on, sort_keys=True, default=str)}\n")
+
+
+def _header_lines(path: Path) -> list[str]:
+    """The comment lines a config.yaml starts with ([] for a file without them, or none at all)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return []
+    lines = []
+    for line in text.splitlines():
+        if not line.startswith("#"):
+            break
+        lines.append(line)
+    return lines
+
+
+def config_yaml_record(path: Any) -> tuple[str | None, dict[str, Any]] | None:
+    """(the run folder, what its training images were) from a config.yaml's comment header (config_yaml_header);
+    None for a file without one (written by an older wildgan, by hand, or a flat file of options) or a damaged
+    one: there is nothing to compare a replay with then."""
+    import json
+
+    run, trained_on = None, None
+    try:
+        for line in _header_lines(Path(path)):
+            if line.startswith(_HEADER_RUN):
+                run = json.loads(line[len(_HEADER_RUN):])
+            elif line.startswith(_HEADER_TRAINED_ON):
+                trained_on = json.loads(line[len(_HEADER_TRAINED_ON):])
+    except ValueError:
+        return None
+    return (run if isinstance(run, str) else None, trained_on) if isinstance(trained_on, dict) else None
 
 
 def read_run_config(run_dir: Any) -> RunConfig:

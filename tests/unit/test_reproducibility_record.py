@@ -83,3 +83,97 @@ def test_a_config_replay_on_changed_data_says_it_is_not_the_run_it_replays(tmp_p
     assert "replays the run" in (tmp_path / "other" / "log.txt").read_text()
     _train_cli(npz, tmp_path / "seed1", "--config", str(tmp_path / "run" / "config.yaml"), "--seed", "1")
     assert "replays the run" not in capsys.readouterr().err
+
+
+def test_a_config_copied_out_of_its_run_folder_still_tells_a_replay_on_changed_data(tmp_path, capsys):
+    """A config.yaml copied out of its run folder has no split.json beside it, so 521675b's check replayed it on
+    changed data in silence. The file's comment header now names the run and its training images: the copy warns,
+    naming itself, as the run's own file does, and says nothing on the same data. The header is a comment: any YAML
+    reader (an older wildgan's) reads the same settings as config.json's."""
+    import shutil
+
+    import yaml
+
+    npz = _toy_npz(tmp_path / "toy.npz")
+    _train_cli(npz, tmp_path / "run")
+    text = (tmp_path / "run" / "config.yaml").read_text()
+    assert text.startswith("# ") and f'# wildgan-run: "{tmp_path / "run"}"' in text
+    assert yaml.safe_load(text) == json.loads((tmp_path / "run" / "config.json").read_text())
+    copied = tmp_path / "elsewhere" / "config.yaml"
+    copied.parent.mkdir()
+    shutil.copy(tmp_path / "run" / "config.yaml", copied)
+    # (an older wildgan's file: no header, nothing to compare with, nothing said)
+    bare = tmp_path / "bare" / "config.yaml"
+    bare.parent.mkdir()
+    bare.write_text("".join(ln for ln in text.splitlines(keepends=True) if not ln.startswith("#")))
+    _train_cli(npz, tmp_path / "same", "--config", str(copied))
+    assert "replays the run" not in capsys.readouterr().err
+    d = dict(np.load(npz))
+    d["x"][3] = 255 - d["x"][3]                       # a normal training image edited, the ids unchanged
+    np.savez(npz, **d)
+    _train_cli(npz, tmp_path / "other", "--config", str(copied))
+    err = capsys.readouterr().err
+    assert f"{copied} replays the run in {tmp_path / 'run'}, but its training images are not the ones that run " \
+           f"trained on (the training images' pixels, under the same image ids" in err, err
+    assert f"the comment at the top of {copied} records them): this trains another run, not a replay of it" in err
+    assert "is not the file the run read" in err
+    assert "replays the run" in (tmp_path / "other" / "log.txt").read_text()
+    _train_cli(npz, tmp_path / "old", "--config", str(bare))
+    assert "replays the run" not in capsys.readouterr().err
+
+
+def test_a_replay_and_a_resume_keep_the_runs_record_of_where_its_channel_count_came_from(tmp_path):
+    """The run took its channel count from the data (split.json: channels_from "data"); its config records the
+    count, so a --config replay and a --resume give it explicitly, and their split.json said "chosen", a choice
+    nobody made. They keep the run's origin now, on the same images; a --channels given by the user is chosen."""
+    npz = _toy_npz(tmp_path / "toy.npz")
+    _train_cli(npz, tmp_path / "run")
+
+    def origin(run: str) -> str:
+        return json.loads((tmp_path / run / "split.json").read_text())["conversion"]["channels_from"]
+
+    assert origin("run") == "data"
+    _train_cli(npz, tmp_path / "replay", "--config", str(tmp_path / "run" / "config.yaml"))
+    assert origin("replay") == "data"
+    assert "channels_from" in (tmp_path / "replay" / "config.yaml").read_text().split("\nformat_version")[0]
+    _train_cli(npz, tmp_path / "run", "--resume", "--total-kimg", "0.08")
+    assert origin("run") == "data"
+    _train_cli(npz, tmp_path / "given", "--data", str(npz), "--normal", "0", "--preset", "tiny", "--total-kimg",
+               "0.05", "--phase-kimg", "0.02", "--channels", "1")
+    assert origin("given") == "chosen"
+
+
+def _tiny_cfg(npz: Path, total_kimg: float) -> RunConfig:
+    return RunConfig(data=DataConfig(data=str(npz), normal=("0",), resolution=8, channels=1),
+                     net=net_config_for_preset("tiny", 8, 1),
+                     train=TrainConfig(total_kimg=total_kimg, phase_kimg=0.02, minibatch=PRESETS["tiny"]["minibatch"],
+                                       device="cpu", train_scores=False), preset="tiny")
+
+
+def _train_on(threads: int, *args: object, **kw: object) -> list[str]:
+    said: list[str] = []
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        train_run(*args, progress=False, log=said.append, **kw)  # type: ignore[arg-type]
+    finally:
+        torch.set_num_threads(before)
+    return said
+
+
+def test_a_resume_under_another_thread_count_says_its_weights_match_only_up_to_float_rounding(tmp_path):
+    """threads: null (no --threads) and OMP_NUM_THREADS changed between the sessions: the resume trained on under
+    another intra-op thread count, whose float sums differ, and its log said nothing. It now warns once, naming the
+    checkpoint and both counts; the same count says nothing, and neither does a finished run, which trains no more."""
+    npz = _toy_npz(tmp_path / "toy.npz")
+    run = tmp_path / "run"
+    _train_on(1, _tiny_cfg(npz, 0.05), run)
+    said = _train_on(2, _tiny_cfg(npz, 0.08), run, resume=True)
+    warned = [s for s in said if "intra-op thread" in s]
+    assert len(warned) == 1, said
+    assert warned[0].startswith(f"warning: {run / 'checkpoints'}") and "was trained on 1 intra-op thread, and " \
+        "this process runs 2" in warned[0] and "only up to float rounding" in warned[0] and "--threads 1" in warned[0]
+    said = _train_on(2, _tiny_cfg(npz, 0.3), run, resume=True)         # trained on 2 since: the same count
+    assert not [s for s in said if "intra-op thread" in s] and not [s for s in said if "already finished" in s], said
+    said = _train_on(1, _tiny_cfg(npz, 0.3), run, resume=True)         # finished: nothing trained
+    assert not [s for s in said if "intra-op thread" in s] and [s for s in said if "already finished" in s], said

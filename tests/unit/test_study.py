@@ -458,6 +458,37 @@ def test_a_row_names_its_networks_and_the_code_that_trained_them(tmp_path):
     assert row["versions"]["wildgan"] == __version__ and row["versions"]["torch"] == torch.__version__
     assert row["intra_op_threads"] == final["intra_op_threads"] == torch.get_num_threads()
     assert json.loads((tmp_path / "st" / "results.jsonl").read_text())["versions"] == row["versions"]
+    # and tables.md's header says them beside the seeds, from the rows
+    threads = torch.get_num_threads()
+    assert f"Seeds: 0. Trained by wildgan {__version__}" in (tmp_path / "st" / "tables.md").read_text()
+    assert f", torch {torch.__version__}, on {threads} intra-op thread{'s' if threads > 1 else ''} (each row's " \
+        in (tmp_path / "st" / "tables.md").read_text()
+
+
+def test_the_tables_header_says_the_seeds_versions_and_thread_count_of_the_rows():
+    # tables.md's header had no seed list, versions or thread count: two studies' tables of one command on two
+    # machines had one header over other AUCs. The line is made from the rows; values the cells differ in are all
+    # listed, and rows of an older wildgan (no versions recorded) are counted, not taken for the others' versions
+    from wildgan.studies.tables import render_csv, render_markdown
+
+    def made_by(rows):
+        (line,) = [ln for ln in render_markdown(rows).splitlines() if ln.startswith("Seeds: ")]
+        return line
+
+    assert made_by(FIXED) == "Seeds: 0, 1. Versions and thread count not recorded (rows of an older wildgan)."
+    rows = [dict(r, versions={"wildgan": "0.1.0", "wildgan_source": "abc1234", "torch": "2.5.1"}, intra_op_threads=1)
+            for r in FIXED]
+    assert made_by(rows) == ("Seeds: 0, 1. Trained by wildgan 0.1.0 (source abc1234), torch 2.5.1, on 1 intra-op "
+                             "thread (each row's versions and intra_op_threads in results.jsonl).")
+    rows[0]["intra_op_threads"] = 2
+    rows[2]["versions"] = {"wildgan": "0.1.0", "torch": "2.6.0"}
+    del rows[1]["versions"], rows[1]["intra_op_threads"]
+    assert made_by(rows) == ("Seeds: 0, 1. Trained by wildgan 0.1.0 / 0.1.0 (source abc1234) (cells differ), torch "
+                             "2.5.1 / 2.6.0 (cells differ), on 1 / 2 intra-op threads (cells differ); 1 row records "
+                             "neither (an older wildgan's) (each row's versions and intra_op_threads in "
+                             "results.jsonl).")
+    # tables.csv is made as before: the line is tables.md's alone
+    assert render_csv(rows) == render_csv(FIXED)
 
 
 def test_a_cell_evaluated_again_gives_the_same_row_and_tables(tmp_path):

@@ -1093,6 +1093,35 @@ _SAID = {"train_ids_sha256": "the image ids", "test_ids_sha256": "the test image
          "test_pixels_sha256": "the test images' pixels, under the same image ids"}
 
 
+def training_record(split: AnomalySplit, summary: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The part of split.json that says which images a run's networks trained on, and how they were read: what a
+    run's config.yaml records in its comment header (config.config_yaml_header), so that `train --config` of a copy
+    of it taken out of its run folder can still compare (split_differences with train_only, source_replaced) and
+    keep the channel count's origin (keep_channels_origin). summary: split_summary(split), when the caller has it."""
+    now = split_summary(split) if summary is None else summary
+    record = {k: now[k] for k in (*TRAIN_FIELDS, *_NOT_COMPARED) if k in now}
+    for k in ("source", "source_identity"):
+        if split.info.get(k) is not None:
+            record[k] = split.info[k]
+    origin = (split.info.get("conversion") or {}).get("channels_from")
+    if origin is not None:
+        record["conversion"] = {"channels_from": origin}
+    return record
+
+
+def keep_channels_origin(split: AnomalySplit, recorded: dict[str, Any]) -> None:
+    """Give split the channel count's origin (conversion.channels_from) that `recorded` (the split.json, or the
+    config.yaml header, of the run it continues or replays) says, where it has the same channel count. A resume or
+    a --config replay reads the run's resolved channel count from its config, so the count is always given, and
+    split.json said "chosen" for a count the data had set: the count is the run's, and so is its origin. For a
+    split of the same training images only (the caller checks): on other images, the count was imposed on them."""
+    conv = recorded.get("conversion") if isinstance(recorded, dict) else None
+    origin = conv.get("channels_from") if isinstance(conv, dict) else None
+    now = split.info.get("conversion")
+    if origin in ("data", "chosen") and recorded.get("channels") == split.channels and isinstance(now, dict):
+        now["channels_from"] = origin
+
+
 def decoding_change(recorded: dict[str, Any]) -> str | None:
     """What changed since `recorded` (a split.json) in how files become pixels: wildgan's reader version, the
     decoding libraries (decoder_versions); None when neither did, or the record does not say."""

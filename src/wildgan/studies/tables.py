@@ -274,7 +274,8 @@ def render_markdown(rows: list[dict[str, Any]], apart: dict[str, str] | None = N
     if left_out:
         parts += [note, ""]
     protocols = sorted({f"{r.get('protocol')} (normal = {r['normal']})" for r in rows})
-    parts += [f"Data: {', '.join(protocols)}. Cells: {len(rows)}.", _data_lines(rows), _training_line(rows), ""]
+    parts += [f"Data: {', '.join(protocols)}. Cells: {len(rows)}.", _data_lines(rows), _training_line(rows),
+              _made_by_line(rows), ""]
     sure = uncertainty_line(rows)
     if sure:
         parts += [sure, ""]
@@ -361,6 +362,38 @@ def _data_lines(rows: list[dict[str, Any]]) -> str:
             sizes.append(f"γ = {g:g}: {span('n_train')} training images ({span('n_train_anomalous')} anomalous), "
                          f"{span('n_test')} test ({span('n_anomalous')} anomalous)")
     return (f"Source: {', '.join(sources)}. " if sources else "") + ("; ".join(sizes) + "." if sizes else "")
+
+
+def _made_by_line(rows: list[dict[str, Any]]) -> str:
+    """'Seeds: 0, 1, 2. Trained by wildgan V (source C), torch T, on N intra-op threads.' from the rows (their
+    seed, versions and intra_op_threads): two studies' tables of one command made on two machines had the same
+    header over different AUCs, the code and thread count that made them only in results.jsonl. Values the cells
+    differ in are all listed, with '(cells differ)'; rows that record none (an older wildgan's) are counted."""
+    seeds = sorted({int(r["seed"]) for r in rows if isinstance(r.get("seed"), int)})
+    line = f"Seeds: {', '.join(map(str, seeds)) or '?'}."
+    versions = [r["versions"] if isinstance(r.get("versions"), dict) else {} for r in rows]
+    threads = [r.get("intra_op_threads") for r in rows]
+    threads = [t if isinstance(t, int) and not isinstance(t, bool) else None for t in threads]
+    wildgan = [(f"{v['wildgan']} (source {v['wildgan_source']})" if v.get("wildgan_source") else str(v["wildgan"]))
+               if v.get("wildgan") else None for v in versions]
+
+    def listed(values: list[Any]) -> str | None:
+        got = sorted({str(v) for v in values if v is not None})
+        return None if not got else " / ".join(got) + (" (cells differ)" if len(got) > 1 else "")
+
+    said = [f"{name} {text}" for name, text in (("wildgan", listed(wildgan)),
+                                                 ("torch", listed([v.get("torch") for v in versions])))
+            if text]
+    counts = sorted({t for t in threads if t is not None})
+    if counts:
+        said.append(f"on {' / '.join(map(str, counts))} intra-op thread{'' if counts == [1] else 's'}"
+                    + (" (cells differ)" if len(counts) > 1 else ""))
+    if not said:
+        return f"{line} Versions and thread count not recorded (rows of an older wildgan)."
+    bare = sum(not v and t is None for v, t in zip(versions, threads))
+    return (f"{line} Trained by {', '.join(said)}"
+            + (f"; {bare} row{'s record' if bare > 1 else ' records'} neither (an older wildgan's)" if bare else "")
+            + " (each row's versions and intra_op_threads in results.jsonl).")
 
 
 def _training_line(rows: list[dict[str, Any]]) -> str:

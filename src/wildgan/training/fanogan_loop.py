@@ -44,7 +44,7 @@ from ..nets.fanogan import (SUPPORTED_RESOLUTIONS, FAnoGANNetworks, build_fanoga
 from .data_placement import BatchSampler, data_device, data_on_gpu_setting, host_gather, tell_host_placement
 from .distributed import stops_deferred
 from .divergence import halve_lr, rollback_checkpoint
-from .resume import StopFlag, all_finite, install_signals, restore_generator
+from .resume import StopFlag, all_finite, install_signals, restore_generator, thread_count_change
 
 Log = Callable[[str], None]
 FINAL_NAME = "fanogan-final"
@@ -278,6 +278,7 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
         restore_generator(rng, tensors["rng"], meta.get("rng_device"), ck_dir, cfg.seed, st.step)
         return st
 
+    resumed_meta: dict[str, Any] | None = None      # the checkpoint a resume restored
     if resume:
         found = ckpt.latest_good_checkpoint(ck_dir, log=say, kind=ckpt.FANOGAN_KIND)
         if found is None:
@@ -292,6 +293,7 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
             state = restore(tensors, meta)
             saved_step = state.step
             say(f"resumed from critic step {state.gan_iter}, encoder step {state.enc_iter}")
+            resumed_meta = meta
         # rows the interrupted session wrote after that checkpoint are about to be written again
         dropped = _drop_stats_after(run_dir, state)
         if dropped:
@@ -300,6 +302,11 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
     t_gan, t_enc = planned_gan_iters(cfg, n), int(cfg.enc_iters)
     if saved_step is not None and state.gan_iter >= t_gan and state.enc_iter >= t_enc:
         say(f"the run was already finished ({t_gan} critic and {t_enc} encoder iterations): nothing to train")
+    elif resumed_meta is not None:
+        # (as the pGAN loop's: the thread count the weights trained from here on depend on)
+        threads = thread_count_change(resumed_meta, ck_dir / str(resumed_meta.get("weights")), device)
+        if threads:
+            say(threads)
     sampler = BatchSampler(n, cfg.seed, state.epoch, state.pos)
     # The whole uint8 set [N, H, W, C] lives on the device when it fits beside the networks (CIFAR_CAR: 15 MB), else
     # in host memory (a large pile would not fit on the GPU): one level, no pyramid, so it takes x_np.nbytes.

@@ -53,7 +53,7 @@ from ..devices import resolve_device
 from .data_placement import (BatchSampler, data_device, data_on_gpu_setting, host_gather, pyramid_bytes,
                              tell_host_placement)
 from .divergence import halve_lr, rollback_checkpoint
-from .resume import StopFlag, all_finite, restore_generator, stop_on_signals
+from .resume import StopFlag, all_finite, restore_generator, stop_on_signals, thread_count_change
 from .schedule import Phase, end_of_rounds, kimg_text, kimg_to_the_image, lod_at, schedule, schedule_work
 from .tblog import TensorBoardLog
 
@@ -932,6 +932,10 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
             log(f"resumed from {state.nimg / 1000:.3f} kimg (iteration {state.iteration})"
                 + (f": the run was already finished (--total-kimg {kimg_to_the_image(tc.total_kimg)}), nothing to "
                    f"train" if done else ""))
+            # a finished run trains nothing more: its weights stay those of the checkpoint's thread count
+            threads = None if done else thread_count_change(found[1], ck_dir / str(found[1].get("weights")), device)
+            if threads:
+                log(threads)
         if is_main:
             # rows the interrupted session wrote after the checkpoint we resume from are about to be written again
             dropped = _drop_stats_after(run_dir, state.nimg)

@@ -33,6 +33,23 @@ def restore_generator(rng: torch.Generator, saved: torch.Tensor, saved_on: str |
     rng.manual_seed((seed * 1_000_003 + step) % 2**63)        # manual_seed takes at most 64 bits
 
 
+def thread_count_change(meta: dict[str, Any], src: Path, device: torch.device) -> str | None:
+    """The warning for a resume whose process runs another intra-op thread count than the checkpoint it restores
+    was trained with (its `intra_op_threads`); None where they are the same, the checkpoint does not say (written
+    before the field), or either side trained on a GPU (the CPU thread count changes no GPU kernel's sums). Why: on
+    a CPU the count sets the order of float sums, so a run resumed under another OMP_NUM_THREADS (or --threads)
+    trains other weights from there on, while config.json may say `threads: null` both times."""
+    then, now = meta.get("intra_op_threads"), torch.get_num_threads()
+    if not isinstance(then, int) or isinstance(then, bool) or then == now:
+        return None
+    if device.type != "cpu" or meta.get("rng_device") not in (None, "cpu"):
+        return None
+    return (f"warning: {src} was trained on {then} intra-op thread{'s' if then != 1 else ''}, and this process runs "
+            f"{now} (--threads, or torch's default that OMP_NUM_THREADS and the core count set): training goes on, "
+            f"but its weights and scores now equal those of a run trained on {then} throughout only up to float "
+            f"rounding; resume with --threads {then} to continue as it was trained")
+
+
 class StopFlag:
     """SIGINT/SIGTERM set a flag; the loop saves a checkpoint at the next round boundary and stops."""
 

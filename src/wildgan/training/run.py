@@ -47,7 +47,8 @@ from ..config import (FANOGAN_LEGACY_BN, PRESETS, SAMPLE_TOKEN, RunConfig, check
 from ..fileio import atomic_write_text, make_folder
 from ..data import AnomalySplit, build_split, split_differences, split_summary
 from ..data.source_identity import restore_advice, source_replaced
-from ..data.splits import TRAIN_FIELDS, decoded_apart, other_images_read
+from ..data.splits import (TRAIN_FIELDS, decoded_apart, keep_channels_origin, other_images_read,
+                           training_record)
 from ..data.readers import (absolute_data_path, is_run_dir, is_study_dir, missing_run_data_error,
                             resolve_data_root, same_data_source)
 from ..devices import resolve_device
@@ -719,7 +720,8 @@ def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, 
         # before split.json is replaced: a kill in between must not leave a cache beside a record of other pixels
         _drop_training_scores(run_dir, log)
     if is_main:
-        write_run_config(cfg, run_dir)
+        # config.yaml names the images too (a comment): a copy of it without this split.json still tells a replay
+        write_run_config(cfg, run_dir, trained_on=training_record(split, summary))
         write_split_info(split, run_dir, summary)
     _log_start(cfg, split, run_dir, resume=resume, log=log)
     result = _train_method(cfg, split, run_dir, resume=resume, progress=progress, log=log)
@@ -822,7 +824,11 @@ def _check_resumed_split(split: AnomalySplit, run_dir: Path, log: Callable[[str]
         decoding = None
         same_pixels = False
         replaced = None
+        recorded = {}
     also = f". {replaced}" if replaced else ""
+    if not train_diffs or decoding:
+        # the same images: the channel count the resume reads from config.yaml is the run's, of the run's origin
+        keep_channels_origin(split, recorded)
     if train_diffs and decoding:
         # Not refused: a resume after a Pillow upgrade (or a reader change) would otherwise be blocked for good for
         # pixels a level or so apart; said, since a replaced image is not told apart from that here.
