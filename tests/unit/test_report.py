@@ -1280,11 +1280,11 @@ def test_networks_changed_compares_the_weights_digest_then_the_training_position
     meta = {"sha256": "b" * 64, "kimg": 6.016}
     assert networks_changed(networks_record(meta), meta) is None
     assert networks_changed({"weights_sha256": "a" * 64, "kimg": 2.048}, meta) == \
-        "earlier networks (2.05 kimg; the run is now at 6.02 kimg)"
+        "earlier networks (2.048 kimg; the run is now at 6.016 kimg)"
     assert networks_changed({"weights_sha256": "a" * 64, "kimg": 6.016}, meta) == \
         "other networks (their weights differ from the run's current ones)"
     # an eval.json written before the digest was recorded: compared by its kimg, and silent when nothing tells
-    assert networks_changed({"kimg": 2.048}, meta) == "earlier networks (2.05 kimg; the run is now at 6.02 kimg)"
+    assert networks_changed({"kimg": 2.048}, meta) == "earlier networks (2.048 kimg; the run is now at 6.016 kimg)"
     assert networks_changed({"kimg": 6.016}, meta) is None and networks_changed({}, meta) is None
     # f-AnoGAN counts critic iterations
     fano = {"sha256": "c" * 64, "gan_iters_done": 300}

@@ -61,7 +61,7 @@ from ..scoring.train_scores import cache_paths, read_train_scores, warn_left_out
 from ..thresholds import (DEFAULT_CONTAMINATION, DEFAULT_MAD_K, FIT_THRESHOLD_FILE, Threshold, fit_threshold,
                           read_fit_threshold, training_percentile)
 from ..training.run import evaluate_command, networks_record, stale_evaluation
-from ..training.schedule import kimg_to_the_image
+from ..training.schedule import kimg_to_the_image, recorded_kimg_text
 # (GammaPlot re-exported: a StudyScoreView's figures, which studies.study.score_views makes)
 from .gamma_curves import BAND_NOTE, GammaPlot, auc_vs_gamma, gamma_plots
 from .heatmaps import (NamedImages, check_masks, load_masks, map_block, map_lod, pick_score, pixel_auc,
@@ -840,7 +840,8 @@ def _networks_text(ms: dict[str, Any]) -> str:
     """'Networks: FILE (kimg K, status S), trained by wildgan V (source C) with torch T on N intra-op threads.' from a
     model record (source, kimg, status, versions: the checkpoint's environment_versions, intra_op_threads)."""
     # f-AnoGAN's final networks record iterations, not kimg or a status: only what the checkpoint has is said
-    trained = ", ".join(f"{k} {ms[k]}" for k in ("kimg", "status") if ms.get(k) is not None)
+    trained = ", ".join(f"{k} {recorded_kimg_text(ms[k]) if k == 'kimg' else ms[k]}" for k in ("kimg", "status")
+                        if ms.get(k) is not None)
     v = ms.get("versions") or {}
     # which code trained them: the version number alone does not tell two development builds apart
     by = ""
