@@ -1068,7 +1068,7 @@ def score_views(study_dir: Path, scores: Sequence[str]) -> list[StudyScoreView]:
     Refused with a ConfigError, before anything is drawn or written, for an unknown score, a folder without result
     rows, and a score that some method's rows do not hold (their curve would be missing without a word): the
     error names the score, the methods and cells lacking it, and the scores every method's rows hold."""
-    from ..config import SCORE_NAMES
+    from ..config import SCORE_NAMES, as_typed, nearest_name
     from ..evaluation.report import StudyScoreView
     from .tables import METHOD_NAMES, rows_lacking, score_table
 
@@ -1076,7 +1076,9 @@ def score_views(study_dir: Path, scores: Sequence[str]) -> list[StudyScoreView]:
     results = study_dir / "results.jsonl"
     unknown = [s for s in scores if s not in SCORE_NAMES]
     if unknown or not scores:
-        raise ConfigError(f"unknown score {', '.join(map(repr, unknown)) or '(none given)'}: choose one or more of "
+        said = ", ".join(as_typed(s) + (f" (did you mean {m}?)" if (m := nearest_name(s, SCORE_NAMES)) else "")
+                         for s in unknown)
+        raise ConfigError(f"unknown score {said or '(none given)'}: choose one or more of "
                           f"{', '.join(SCORE_NAMES)} (higher = more anomalous)")
     if not results.is_file():
         raise ConfigError(f"{study_dir}: no results.jsonl, so no study rows to draw a score of (a study folder holds "
