@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Callable
 # nothing heavy at import time (no torch): `wildgan --help` is instant, and Ctrl-C while a command's own imports load
 # still ends in main's one-line "interrupted"
 from .config import (DEFAULT_CONTAMINATION, DEFAULT_MAD_K, DETECTOR_DIR_NAME, SCORE_NAMES, as_typed,
-                     kernels_from_env, square_name)
+                     kernels_from_env, square_name, unknown_names_text)
 
 from .errors import (INTERRUPTED, TERMINATED, CheckpointError, ConfigError, DataError, HeldWarning, Terminated,
                      TrainingInterrupted, WildganError, WildganWarning, moved_name, stop_text)
@@ -761,8 +761,11 @@ def _set_from_config(p: argparse.ArgumentParser, argv: Sequence[str]) -> None:
     if unknown:
         sections = [k for k in unknown if k in ("data", "net", "train", "score", "fanogan", "search")]
         hint = f"; {_whole_config_hint(sections)}" if sections else ""
-        raise ConfigError(f"{known.config}: unknown option(s) {unknown}; use the long option names of "
-                          f"`wildgan train --help` (with _ or -){hint}")
+        # (the keys with _, as config_file_to_args made them; the options are too many to list on the line)
+        names = [a.dest for a in p._actions if a.option_strings]
+        said = unknown_names_text("option", unknown, names, list_known=False)
+        raise ConfigError(f"{known.config}: {said}; use the long option names of `wildgan train --help` (with _ "
+                          f"or -){hint}")
     p.set_defaults(**{k: _option_value(actions[k], v, path) for k, v in values.items()})
 
 

@@ -17,7 +17,7 @@ import os
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePath
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 from .errors import ConfigError, warn_user
 from .fileio import version_state
@@ -70,6 +70,39 @@ def as_typed(v: Any) -> str:
         return json.dumps(v)
     except (TypeError, ValueError):
         return repr(v)
+
+
+def names_text(names: Iterable[Any]) -> str:
+    """Names (keys, sections, options, choices) in a message: sorted, each as typed (as_typed), joined by commas:
+    `totl_kimg, x`, not Python's `['totl_kimg', 'x']`."""
+    return ", ".join(as_typed(n) for n in sorted(names, key=str))
+
+
+def nearest_name(word: Any, choices: Iterable[str]) -> str | None:
+    """The one of `choices` that `word` most probably misspells (difflib, as the CLI's unrecognised options), or
+    None when none is close."""
+    import difflib
+
+    if not isinstance(word, str):
+        return None
+    choices = list(choices)
+    same = [c for c in choices if c.lower() == word.lower()]      # l_r for L_r: a case typo first
+    if same:
+        return same[0]
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def unknown_names_text(what: str, unknown: Iterable[Any], known: Iterable[str], list_known: bool = True) -> str:
+    """'unknown key totl_kimg (did you mean total_kimg?)' of the `unknown` names among `known` ones ('key', 'option',
+    'section'); where none is close to a known one, the known ones are listed instead (unless not `list_known`: too
+    many for a line, which the caller points to instead)."""
+    unknown, known = sorted(unknown, key=str), sorted(known)
+    said = ", ".join(as_typed(n) + (f" (did you mean {m}?)" if (m := nearest_name(n, known)) else "") for n in unknown)
+    plural = "s" if len(unknown) > 1 else ""
+    if not list_known or any(nearest_name(n, known) for n in unknown):
+        return f"unknown {what}{plural} {said}"
+    return f"unknown {what}{plural} {said} (known {what}s: {', '.join(known)})"
 
 
 def kernels_from_env() -> str:
@@ -489,20 +522,29 @@ def _type_error(owner: str, f: dataclasses.Field, v: Any) -> str | None:
     return f"{owner}.{f.name} must be {want}, got {shown(v)}"
 
 
+# the section of a run config (config.json/yaml, run_config_to_dict) that each config class is read from: its name in
+# a message, as the user's file spells it (`train:`), not the Python class's (TrainConfig)
+_SECTION_OF = {"DataConfig": "data", "NetConfig": "net", "TrainConfig": "train", "ScoreConfig": "score",
+               "FAnoGANConfig": "fanogan", "SearchConfig": "search"}
+
+
 def from_dict(cls: type, d: dict[str, Any], check_types: bool = False) -> Any:
-    """Build a config dataclass from a dict, refusing unknown keys (a typo must not be silently ignored).
+    """Build a config dataclass from a dict, refusing unknown keys (a typo must not be silently ignored): the
+    message names the section as a run config's file has it (the train section), suggests the key a typo was
+    probably meant to be, and lists the keys plainly.
 
     check_types: also refuse values of the wrong scalar type (e.g. total_kimg: "abc"), for hand-edited files; off by
     default so that configs stored in checkpoints and run directories load exactly as before."""
+    section = _SECTION_OF.get(cls.__name__, cls.__name__)
     if not isinstance(d, dict):
-        raise ConfigError(f"{cls.__name__} section must be a mapping, got {shown(d)}")
+        raise ConfigError(f"the {section} section must be a mapping of its keys to their values, got {as_typed(d)}")
     names = {f.name: f for f in dataclasses.fields(cls)}
     unknown = set(d) - set(names)
     if unknown:
-        raise ConfigError(f"unknown {cls.__name__} keys: {sorted(unknown)}")
+        raise ConfigError(f"the {section} section has {unknown_names_text('key', unknown, names)}")
     kwargs = {}
     for k, v in d.items():
-        if check_types and (msg := _type_error(cls.__name__, names[k], v)):
+        if check_types and (msg := _type_error(section, names[k], v)):
             raise ConfigError(msg)
         if isinstance(v, list):
             v = tuple(v)
@@ -728,7 +770,7 @@ def run_config_from_dict(d: dict[str, Any], check_types: bool = False) -> RunCon
     known = {"format_version", "preset", "method", "data", "net", "train", "score", "fanogan", "search"}
     unknown = set(d) - known
     if unknown:
-        raise ConfigError(f"unknown config sections: {sorted(unknown)}")
+        raise ConfigError(f"the run config has {unknown_names_text('section', unknown, known)}")
     for key in ("data", "net", "train"):
         if key not in d:
             raise ConfigError(f"config is missing the '{key}' section")

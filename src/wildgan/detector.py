@@ -680,11 +680,13 @@ class Detector:
 
     # -------------------------------------------------------------------------------------------- config
     def _run_config(self, data_cfg: Any, resolution: int, channels: int) -> Any:
-        from .config import (PRESETS, FAnoGANConfig, RunConfig, ScoreConfig, SearchConfig, TrainConfig,
-                             default_checkpoint_kimg, net_config_for_preset, paper_total_kimg)
+        from .config import (PRESETS, FAnoGANConfig, RunConfig, ScoreConfig, SearchConfig, TrainConfig, as_typed,
+                             default_checkpoint_kimg, nearest_name, net_config_for_preset, paper_total_kimg)
 
         if self.preset not in PRESETS:
-            raise ConfigError(f"unknown preset {self.preset!r}; choose one of {sorted(PRESETS)}")
+            close = nearest_name(self.preset, PRESETS)
+            raise ConfigError(f"unknown preset {as_typed(self.preset)}{f' (did you mean {close}?)' if close else ''}: "
+                              f"choose one of {', '.join(sorted(PRESETS))}")
         phase = float(self.phase_kimg)
         total = self.total_kimg
         if total is None:  # the CLI's default: growth to full resolution, then 2/3 of a phase

@@ -26,7 +26,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .config import DEFAULT_CONTAMINATION, DEFAULT_MAD_K  # the rules' default parameters (also the CLI's)
+# the rules' default parameters (also the CLI's); names in messages as typed
+from .config import DEFAULT_CONTAMINATION, DEFAULT_MAD_K, as_typed, nearest_name
 from .errors import ConfigError, DataError, WildganRuntimeWarning, warn_user
 from .fileio import atomic_write_text
 
@@ -289,7 +290,9 @@ def run_threshold(model: Any, run_dir: str | Path, rule: str, *, contamination: 
     train = train_scores if train_scores is not None else run_training_scores(run_dir, model, batch_mode=batch_mode,
                                                                                progress=progress, skip_bad=skip_bad)
     if score not in train:
-        raise ConfigError(f"unknown score {score!r}; the run has {sorted(train)}")
+        close = nearest_name(score, train)
+        raise ConfigError(f"unknown score {as_typed(score)}{f' (did you mean {close}?)' if close else ''}: the run "
+                          f"has {', '.join(train)}")
     thr = fit_threshold(rule, train[score], contamination=contamination, k=k)
     # the threshold's provenance says when it comes from fewer images than the run trained on
     n_trained = read_split_info(Path(run_dir)).get("n_train")

@@ -647,8 +647,9 @@ def test_resume_alone_continues_the_run_as_it_was_configured(tiny_npz, tmp_path,
     # a run without final networks (still training, or stopped) is scored with its newest checkpoint, and says so
     for f in out.glob("network-final.*"):
         f.unlink()
+    # (its kimg to the image, as every message says it: `:.1f` said 0.2)
     with pytest.warns(UserWarning, match=r"has no final networks yet \(still training, or stopped\): scoring "
-                                         r"with its newest checkpoint ckpt-"):
+                                         r"with its newest checkpoint ckpt-000000000192\.json \(0\.192 kimg\)"):
         assert main(["score", str(out), "--no-progress", "--out", str(tmp_path / "s.csv")]) == 0
     # ... its newest good one: a checkpoint the kill left half-written is skipped, with a warning naming it
     cks = sorted((out / "checkpoints").glob("ckpt-*.safetensors"))
@@ -1631,7 +1632,8 @@ def test_a_start_that_cannot_train_writes_nothing_and_a_never_trained_run_is_rep
         with pytest.raises(SystemExit) as e:
             main([*cmd, "--device", "gpu"])
         assert e.value.code == 2
-        assert "--device: 'gpu' is not a device: use auto, cpu, cuda or cuda:N" in capsys.readouterr().err
+        assert ("--device: gpu is not a device (a GPU is cuda): use auto, cpu, cuda or cuda:N (N: a GPU's number, "
+                "from 0)") in capsys.readouterr().err
     assert not run.exists()
     # a missing optional package: refused before the folder is written
     monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)          # import fails as if not installed
@@ -1842,7 +1844,15 @@ def test_resume_with_overwrite_is_refused_before_announcing_a_resume(tmp_path, c
 
 @pytest.mark.parametrize("content, words", [
     ("[1, 2]", "config.json: not a run config (a JSON object"),
-    ('{"data": {}, "net": null, "train": {}}', "config.json: NetConfig section must be a mapping"),
+    # the section and its keys as the file spells them, not the Python class (NetConfig) and list (['totl_kimg'])
+    ('{"data": {}, "net": null, "train": {}}', "config.json: the net section must be a mapping of its keys to their "
+                                               "values, got null"),
+    ('{"data": {}, "net": {}, "train": {"totl_kimg": 1}}', "config.json: the train section has unknown key "
+                                                           "totl_kimg (did you mean total_kimg"),
+    ('{"data": {}, "net": {}, "train": {}, "trian": {}}', "config.json: the run config has unknown section trian "
+                                                          "(did you mean train"),
+    ('{"data": {"zzz": 1, "qqq": 2}, "net": {}, "train": {}}', "config.json: the data section has unknown keys qqq, "
+                                                               "zzz (known keys: "),
     ('{"net": {}, "train": {}}', "config.json: config is missing the 'data' section"),
     ('{"data": {}, "net": {}, "train": {"minibatch": 5}}', "config.json: minibatch must map resolutions"),
     # a key twice (a hand edit below the old line): json kept the last in silence
@@ -1866,7 +1876,9 @@ def test_a_partial_sectioned_config_file_says_what_is_accepted(tiny_npz, tmp_pat
     cfg.write_text("train:\n  total_kimg: 1\n")
     assert main(["train", "--config", str(cfg), "--data", str(tiny_npz), "--out", "x", "--dry-run"]) == 2
     err = capsys.readouterr().err
-    assert "unknown option(s) ['train']" in err and "must be a whole run config" in err
+    # (the section's name said as the file has it, not as Python's ['train'])
+    assert "partial.yaml: unknown option train; use the long option names" in err
+    assert "must be a whole run config" in err
 
 
 def test_a_sectioned_config_file_without_net_says_what_is_accepted(tiny_npz, tmp_path, capsys):
@@ -2022,7 +2034,8 @@ def test_a_cuda_device_number_the_machine_does_not_have_is_refused(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)     # a one-GPU machine
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
     assert resolve_device("cuda:0") == torch.device("cuda", 0) and resolve_device("cuda") == torch.device("cuda")
-    with pytest.raises(WildganError, match=r"'cuda:1' was requested but this machine has 1 CUDA device \(cuda:0\)"):
+    with pytest.raises(WildganError, match=r"device cuda:1 was requested but this machine has 1 CUDA device "
+                                           r"\(cuda:0\)"):
         resolve_device("cuda:1")
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
     with pytest.raises(WildganError, match=r"has 2 CUDA devices \(cuda:0 to cuda:1\)"):

@@ -338,3 +338,21 @@ def test_a_run_config_json_with_a_value_of_the_wrong_type_is_refused_naming_the_
     with pytest.raises(ConfigError, match=re.escape(f"{run / 'config.json'}: {section}.{key} must be ") + ".*got "
                                           + re.escape(repr(value))):
         read_run_config(run)
+
+
+def test_unknown_names_are_said_plainly_with_the_nearest_known_one() -> None:
+    from wildgan.config import from_dict, nearest_name, unknown_names_text
+
+    # a Python list (['totl_kimg']) and class name (unknown TrainConfig keys) were what a YAML section's typo got
+    assert unknown_names_text("key", {"totl_kimg"}, ["total_kimg", "phase_kimg"]) == \
+        "unknown key totl_kimg (did you mean total_kimg?)"
+    assert unknown_names_text("key", {"b", "a"}, ["y", "x"]) == "unknown keys a, b (known keys: x, y)"
+    assert unknown_names_text("option", {"zz"}, ["x"], list_known=False) == "unknown option zz"
+    assert nearest_name("l_r", ["a", "L_n", "L_r"]) == "L_r" and nearest_name(5, ["a"]) is None
+    with pytest.raises(ConfigError, match=r"^the train section has unknown key totl_kimg "
+                                          r"\(did you mean total_kimg\?\)$"):
+        from_dict(TrainConfig, {"totl_kimg": 1})
+    with pytest.raises(ConfigError, match=r"^the train section must be a mapping of its keys to their values, got 5$"):
+        from_dict(TrainConfig, 5)
+    with pytest.raises(ConfigError, match=r"^train\.total_kimg must be a number or"):
+        from_dict(TrainConfig, {"total_kimg": "abc"}, check_types=True)

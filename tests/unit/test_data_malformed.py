@@ -196,13 +196,13 @@ def c_npz_bool(t):
 
 def c_npz_missing_x(t):
     p = npz(t / "nox.npz", images=X, y=Y)
-    return lambda: load_dataset(p), DataError, "nox.npz: missing image array: expected key 'x' or 'x_train'"
+    return lambda: load_dataset(p), DataError, "nox.npz: missing image array: expected key x or x_train (it holds "
 
 
 def c_npz_missing_y(t):
     p = npz(t / "noy.npz", x_train=X, x_test=X)
     # (with --dataset auto, image arrays without labels are an unlabelled pile: tests/integration/test_unlabelled_cli)
-    return lambda: load_dataset(p, "npz"), DataError, "noy.npz: missing labels 'y_train'"
+    return lambda: load_dataset(p, "npz"), DataError, "noy.npz: missing labels y_train for images x_train (it holds "
 
 
 def c_npz_object_array(t):

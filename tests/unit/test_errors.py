@@ -65,7 +65,8 @@ def test_the_option_parsers_never_let_a_value_error_reach_argparse() -> None:
 
 
 @pytest.mark.parametrize("argv, said", [
-    (["train", "--device", "gpu"], "argument --device: 'gpu' is not a device: use auto, cpu, cuda or cuda:N"),
+    (["train", "--device", "gpu"], "argument --device: gpu is not a device (a GPU is cuda): use auto, cpu, cuda or "
+                                   "cuda:N (N: a GPU's number, from 0)"),
     (["score", "RUN", "--threads", "-1"], "argument --threads: must be at least 0 (0 = torch's default), "
                                                   "got -1"),
     (["train", "--keep-checkpoints", "some"], "argument --keep-checkpoints: expected a whole number or 'all', "

@@ -466,6 +466,39 @@ def test_study_report_fallback_without_tables_csv_pools_no_rows_of_other_scoring
             "99 (this wildgan's: 1)).") in md
 
 
+def test_score_sections_without_tables_csv_refuse_rows_of_several_score_settings_as_the_figures_do(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--score` (score_views) pooled rows of several score settings where no tables.csv said which the study pools,
+    while the report's own fallback figures refused to: both now take the rows of rows.tables_pool, one rule."""
+    from wildgan.cli import main
+    from wildgan.config import DataConfig, NetConfig, RunConfig, TrainConfig
+    from wildgan.studies.study import score_views, scored_otherwise, write_tables
+
+    study = tmp_path / "study"
+    study.mkdir()
+    rows = _rows_of_two_lambdas()
+    (study / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    drawn = _spy_on_gamma_figures(monkeypatch)
+    said = ("no section of score a is drawn: its rows were scored with different settings (score.lam 0.05 in 2 rows, "
+            "0.2 in 2 rows), and without the study's tables.csv it is not known which of them the study pools")
+    with pytest.raises(ConfigError) as e:
+        score_views(study, ["a", "a"])
+    assert said in str(e.value) and str(study / "results.jsonl") in str(e.value), str(e.value)
+    # the CLI: refused before anything is drawn or written
+    assert main(["report", str(study), "--score", "a", "--no-progress"]) == 2
+    assert drawn == [] and not (study / "report").exists()
+    # with the study's tables.csv: its marks decide, the rows of the other setting left out and said
+    write_tables(study, rows, apart=scored_otherwise(rows, RunConfig(DataConfig(), NetConfig(), TrainConfig()), study))
+    (view,) = score_views(study, ["a"])
+    assert view.notes and view.notes[0].startswith("2 of the 4 rows are left out of this section")
+    # one setting and no tables.csv: pooled, as the figures pool them
+    (study / "tables.csv").unlink()
+    one = [{k: v for k, v in r.items() if k != "score_settings"} for r in rows]
+    (study / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in one))
+    (view,) = score_views(study, ["a"])
+    assert view.notes == ()
+
+
 def test_study_report_lists_its_runs_in_a_folder_named_report(tmp_path: Path) -> None:
     # the report's own folder (STUDY/report) is left out of the run list, but a study kept under a folder named
     # report (~/report/my-study) lost every run with it
@@ -1280,11 +1313,11 @@ def test_networks_changed_compares_the_weights_digest_then_the_training_position
     meta = {"sha256": "b" * 64, "kimg": 6.016}
     assert networks_changed(networks_record(meta), meta) is None
     assert networks_changed({"weights_sha256": "a" * 64, "kimg": 2.048}, meta) == \
-        "earlier networks (2.05 kimg; the run is now at 6.02 kimg)"
+        "earlier networks (2.048 kimg; the run is now at 6.016 kimg)"
     assert networks_changed({"weights_sha256": "a" * 64, "kimg": 6.016}, meta) == \
         "other networks (their weights differ from the run's current ones)"
     # an eval.json written before the digest was recorded: compared by its kimg, and silent when nothing tells
-    assert networks_changed({"kimg": 2.048}, meta) == "earlier networks (2.05 kimg; the run is now at 6.02 kimg)"
+    assert networks_changed({"kimg": 2.048}, meta) == "earlier networks (2.048 kimg; the run is now at 6.016 kimg)"
     assert networks_changed({"kimg": 6.016}, meta) is None and networks_changed({}, meta) is None
     # f-AnoGAN counts critic iterations
     fano = {"sha256": "c" * 64, "gan_iters_done": 300}

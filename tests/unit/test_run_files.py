@@ -57,7 +57,8 @@ def _edit(path: Path, **changes) -> None:
     ({"kimg": float("nan")}, r"bad 'kimg' value nan"),
     ({"net": {"resolution": "8", "channels": 1}}, r"bad network config in the checkpoint metadata: resolution must "
                                                    r"be a power of two >= 4, got '8'"),
-    ({"net": {"resolution": 8, "channels": 1, "colour": 1}}, r"bad network config .*unknown NetConfig keys"),
+    ({"net": {"resolution": 8, "channels": 1, "colour": 1}},
+     r"bad network config .*the net section has unknown key colour \(known keys: channels, fmap_base"),
     ({"net": [8]}, r"bad network config .*must be a mapping"),
 ])
 def test_damaged_checkpoint_metadata_is_a_checkpoint_error_naming_the_file(tmp_path, changes, message):

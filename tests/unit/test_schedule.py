@@ -449,6 +449,16 @@ def test_kimg_to_the_images_are_said_to_the_image() -> None:
         "3.467", "0.3", "4000", "1234.567", "0.05", "600"]
 
 
+def test_images_shown_and_recorded_kimg_are_said_by_the_same_rule() -> None:
+    from wildgan.training.schedule import kimg_text, recorded_kimg_text
+
+    # kimg_text said 3 significant digits (2.05 for 2048 images, 12.3 for 12345) beside settings said exactly, and
+    # the loop's `:.3f` said 4000.000 beside a total said 4000; a recorded 4000.0 was said as the JSON holds it
+    assert [kimg_text(n) for n in (2048, 12_345, 4_000_000, 4_000_128, 320, 0)] == [
+        "2.048", "12.345", "4000", "4000.128", "0.32", "0"]
+    assert [recorded_kimg_text(v) for v in (4000.0, 6.016, 2, None, "?")] == ["4000", "6.016", "2", "None", "?"]
+
+
 
 def _counted_on(nets, nc):
     """What _phase_costs counted before it made a meta copy: the passes on the run's own networks."""

@@ -147,7 +147,7 @@ def test_one_score_for_every_method_is_drawn_from_the_rows(tmp_path):
     assert {b[1] for b in body} == {"L_r", "–"} and sum(b[0].startswith("control: -") for b in body) == 3
     # two scores, two views; an unknown score, or one a method's rows lack, is refused naming it and them
     assert [v.score for v in score_views(st, ["L_r", "a", "L_r"])] == ["L_r", "a"]
-    with pytest.raises(ConfigError, match=r"unknown score 'l_r'"):
+    with pytest.raises(ConfigError, match=r"unknown score l_r \(did you mean L_r\?\): choose one or more of a, L_n"):
         score_views(st, ["l_r"])
     for r in rows:
         if r["method"] == "fanogan":

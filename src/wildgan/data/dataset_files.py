@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from ..config import as_typed, names_text
 from ..errors import DataError, warn_user
 from .imageset import ImageSet, Opts, native_sides, shrink_uniform, warn_crop, warn_decode_stats
 from .transforms import array_to_uint8, count_gray_held
@@ -271,13 +272,15 @@ def read_npz_unlabelled(path: str | Path, o: Opts | None = None) -> ImageSet:
     with z:
         keys = [k for k in ("x", "x_train", "x_test") if k in z.files]
         if not keys:
-            raise DataError(f"{p}: missing image array: expected key 'x' or 'x_train' (found {sorted(z.files)})")
+            raise DataError(f"{p}: missing image array: expected key x or x_train (it holds "
+                            f"{names_text(z.files) or 'no arrays'})")
         stats: dict[str, Any] = {} if o.stats is None else o.stats
         parts = [array_to_uint8(_npz_get(z, p, k), f"{p}:{k}", o.depth16, stats) for k in keys]
     if o.stats is None:
         warn_decode_stats(stats, str(p), o.depth16)
     if len({a.shape[1:] for a in parts}) > 1:
-        raise DataError(f"{p}: image arrays {keys} differ in shape ({[a.shape[1:] for a in parts]})")
+        shapes = ", ".join("x".join(map(str, a.shape[1:])) for a in parts)
+        raise DataError(f"{p}: image arrays {', '.join(keys)} differ in shape (images of {shapes})")
     x = np.concatenate(parts)
     sides, gray = native_sides([x.shape[1:3]]), x.shape[3] == 1      # the array's own, before any conversion
     held = {"n_gray_held": count_gray_held(x)} if o.count_held else {}
@@ -301,7 +304,8 @@ def read_npz(path: str | Path, o: Opts | None = None) -> tuple[ImageSet, ImageSe
         stats: dict[str, Any] = {} if o.stats is None else o.stats
         for split, (kx, ky, kg, ka) in splits.items():
             if ky not in keys:
-                raise DataError(f"{p}: missing labels {ky!r} for images {kx!r} (found {sorted(keys)}); an .npz "
+                raise DataError(f"{p}: missing labels {as_typed(ky)} for images {as_typed(kx)} (it holds "
+                                f"{names_text(keys)}); an .npz "
                                 f"of images without labels is an unlabelled pile: --dataset unlabelled")
             x = array_to_uint8(_npz_get(z, p, kx), f"{p}:{kx}", o.depth16, stats)
             y, class_names = _labels(_npz_get(z, p, ky), len(x), p, ky, class_names)
@@ -352,7 +356,8 @@ def _npz_parts(keys: set[str], p: Path) -> dict[str, tuple[str, str, str, str]]:
         if "x_test" in keys:
             splits["test"] = ("x_test", "y_test", "image_id_test", "is_anomaly_test")
     else:
-        raise DataError(f"{p}: missing image array: expected key 'x' or 'x_train' (found {sorted(keys)})")
+        raise DataError(f"{p}: missing image array: expected key x or x_train (it holds "
+                        f"{names_text(keys) or 'no arrays'})")
     return splits
 
 

@@ -16,6 +16,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from ..config import unknown_names_text
 from ..errors import ConfigError, DataError, warn_user
 from .transforms import (FITS, NAMED_FILES, PER_IMAGE_8BIT, check_depth16, check_resolution, convert, crop_loss,
                          depth16_bits, scaled_side, to_channels)
@@ -151,7 +152,7 @@ def parse_opts(opts: dict[str, Any]) -> Opts:
     # for evaluate (Opts)
     unknown = set(opts) - known - {"stats", "rotations", "count_held"}
     if unknown:
-        raise ConfigError(f"unknown data option(s) {sorted(unknown)}; known: {sorted(known)}")
+        raise ConfigError(unknown_names_text("data option", unknown, known))
     o = Opts(**opts)
     if o.native_sides is not None:       # from split.json: a list
         o = replace(o, native_sides=(int(o.native_sides[0]), int(o.native_sides[1])))

@@ -44,7 +44,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 
 from ..checkpoint import list_checkpoints, umask
-from ..config import SCORE_NAMES, is_sample_path, own_score, read_run_config, run_config_to_dict, scoring_settings
+from ..config import SCORE_NAMES, is_sample_path, own_score, read_run_config, run_config_to_dict
 from ..data import (build_split, conversion_opts, load_image_files, newly_skipped, recorded_normal_classes,
                     split_differences, split_summary)
 from ..data.splits import decoded_apart
@@ -61,7 +61,7 @@ from ..scoring.train_scores import cache_paths, read_train_scores, warn_left_out
 from ..thresholds import (DEFAULT_CONTAMINATION, DEFAULT_MAD_K, FIT_THRESHOLD_FILE, Threshold, fit_threshold,
                           read_fit_threshold, training_percentile)
 from ..training.run import evaluate_command, networks_record, stale_evaluation
-from ..training.schedule import kimg_to_the_image
+from ..training.schedule import kimg_to_the_image, recorded_kimg_text
 # (GammaPlot re-exported: a StudyScoreView's figures, which studies.study.score_views makes)
 from .gamma_curves import BAND_NOTE, GammaPlot, auc_vs_gamma, gamma_plots
 from .heatmaps import (NamedImages, check_masks, load_masks, map_block, map_lod, pick_score, pixel_auc,
@@ -69,7 +69,7 @@ from .heatmaps import (NamedImages, check_masks, load_masks, map_block, map_lod,
 from .metrics import (auc_uncertainty, evaluate_scores, interval_text, p_text, paired_test_text, pixel_statistics,
                       pixel_tests_text)
 from .rows import (NOT_JSON_OBJECTS, NOT_STUDY_ROWS, PIXEL_CONTROLS, checked_lines, left_out_text, line_problem,
-                   row_problem, tables_pool)
+                   row_problem, row_scoring, scoring_differences, differences_text, tables_pool)
 from .run import evaluation_dir, read_search_cache, score_settings_changes, split_for_run
 
 # (matplotlib, through `from . import plots`, is imported only by the functions that draw)
@@ -840,7 +840,8 @@ def _networks_text(ms: dict[str, Any]) -> str:
     """'Networks: FILE (kimg K, status S), trained by wildgan V (source C) with torch T on N intra-op threads.' from a
     model record (source, kimg, status, versions: the checkpoint's environment_versions, intra_op_threads)."""
     # f-AnoGAN's final networks record iterations, not kimg or a status: only what the checkpoint has is said
-    trained = ", ".join(f"{k} {ms[k]}" for k in ("kimg", "status") if ms.get(k) is not None)
+    trained = ", ".join(f"{k} {recorded_kimg_text(ms[k]) if k == 'kimg' else ms[k]}" for k in ("kimg", "status")
+                        if ms.get(k) is not None)
     v = ms.get("versions") or {}
     # which code trained them: the version number alone does not tell two development builds apart
     by = ""
@@ -1720,8 +1721,8 @@ def _write_study_report(study_dir: Path, out: Path, views: Sequence[StudyScoreVi
     stale = _stale_tables(study_dir) if rows else None
     if stale:
         page.note(stale)
-    scoring = [_row_scoring(study_dir, r) for r in rows]
-    differ = _scoring_differences(scoring)
+    scoring = [row_scoring(study_dir, r) for r in rows]
+    differ = scoring_differences(scoring)
     if differ:
         page.note(_mixed_scoring_note(len(rows), differ))
     for view in views:              # (first: what the command asked for)
@@ -1751,45 +1752,12 @@ def _stale_tables(study_dir: Path) -> str | None:
     return None
 
 
-def _row_scoring(study_dir: Path, row: dict[str, Any]) -> dict[str, Any]:
-    """What a result row's AUCs were computed with: {'scores_version': ..., 'score.lam': ..., ...} (its
-    score_settings, or for a row from before the field its cell's config.json's, which scored it; none when that is
-    gone). search.seed is left out: a study gives each cell its own (its seed), which is no other way of scoring."""
-    settings = row.get("score_settings")
-    if not isinstance(settings, dict):
-        cfg = study_dir / str(row.get("run_dir") or Path("runs") / str(row.get("cell"))) / "config.json"
-        try:
-            settings = scoring_settings(read_run_config(cfg.parent)) if cfg.is_file() else {}
-        except (ConfigError, OSError, ValueError):
-            settings = {}
-    return {"scores_version": row.get("scores_version", UNRECORDED_SCORES_VERSION),
-            **{k: v for k, v in settings.items() if k != "search.seed"}}
-
-
-def _scoring_differences(scoring: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
-    """{setting: {value (JSON): rows}} for each setting (of _row_scoring's) that result rows differ in: rows of other
-    scoring rules or settings in one study (a study run again with other settings on some of its cells keeps the
-    others' rows). A setting a row does not record (another method's, or not known) is not compared."""
-    values: dict[str, dict[str, int]] = {}
-    for sc in scoring:
-        for k, v in sc.items():
-            counts = values.setdefault(k, {})
-            counts[json.dumps(v)] = counts.get(json.dumps(v), 0) + 1
-    return {k: v for k, v in values.items() if len(v) > 1}
-
-
 def _mixed_scoring_note(n_rows: int, differ: dict[str, dict[str, int]]) -> str:
-    """What the report says of rows computed otherwise than each other (_scoring_differences)."""
-    return (f"The {n_rows} result rows were not all computed alike ({_differences_text(differ)}): AUCs of different "
+    """What the report says of rows computed otherwise than each other (rows.scoring_differences)."""
+    return (f"The {n_rows} result rows were not all computed alike ({differences_text(differ)}): AUCs of different "
             f"scores are no sample of one number. tables.md (as this wildgan writes it) pools only the rows computed "
             f"as the `wildgan study` command that wrote it computes its cells, and lists the others apart; the rows "
             f"below say what each was computed with. Run the study with all its cells to evaluate them alike.")
-
-
-def _differences_text(differ: dict[str, dict[str, int]]) -> str:
-    """'score.lam 0.2 in 3 rows, 0.05 in 1 row; ...' of _scoring_differences."""
-    return "; ".join(f"{k} " + ", ".join(f"{v} in {n} row{'s' if n > 1 else ''}" for v, n in vs.items())
-                     for k, vs in differ.items())
 
 
 def _tables_section(page: _Page, tables: Path) -> None:
@@ -1811,7 +1779,7 @@ def _plots_section(page: _Page, study_dir: Path, out: Path, rows: list[dict[str,
                    scoring: list[dict[str, Any]]) -> None:
     """The study's own plots (AUC versus gamma first), or, when the study left none, its figures drawn from the rows
     that its tables pool (rows.tables_pool), as the study draws them (gamma_curves.gamma_plots: the pooled one, and
-    one per normal class where there are several); scoring: each row's _row_scoring."""
+    one per normal class where there are several); scoring: each row's rows.row_scoring."""
     pngs = sorted(study_dir.glob("*.png"), key=lambda p: ("gamma" not in p.name.lower(), p.name))
     # copied into the report, as a run report's figures are, so that report.md keeps its pictures when report/ is
     # moved or sent on its own (it linked ../auc_vs_gamma.png, outside report/)
@@ -1822,21 +1790,16 @@ def _plots_section(page: _Page, study_dir: Path, out: Path, rows: list[dict[str,
         # the rows the study's own figures are drawn from, not every row: a row computed otherwise (other scoring
         # rules or score settings: studies.study.scored_otherwise) is of another score, and pooled it passed a mean of
         # two scores off as the study's curve
-        pool = tables_pool(study_dir, rows)
+        pool = tables_pool(study_dir, rows, scoring)
         pooled, note = pool.pooled, pool.note("these figures")
         if note:
             said.append(note)
-        if not pool.recorded:
+        undecided = pool.undecided()
+        if undecided:
             # no tables.csv: which rows of other score settings the study pools depends on its command's settings,
-            # which the folder does not hold, so none is chosen here
-            kept = [sc for r, sc in zip(rows, scoring) if str(r["cell"]) not in pool.apart]
-            differ = {k: v for k, v in _scoring_differences(kept).items() if k != "scores_version"}
-            if differ:
-                said.append(f"No figure is drawn from results.jsonl: its rows were scored with different settings "
-                            f"({_differences_text(differ)}), and without the study's tables.csv it is not known which "
-                            f"of them the study pools (those computed as its command computes its cells). Run the "
-                            f"study command again (its finished cells are skipped) to make its tables and figures.")
-                pooled = []
+            # which the folder does not hold, so none is chosen here (nor by the --score sections: score_views)
+            said.append(f"No figure is drawn from results.jsonl: {undecided}. Run the study command again (its "
+                        f"finished cells are skipped) to make its tables and figures.")
         # the study's own figures (studies.study draws them from these): each method's own score (f-AnoGAN's A),
         # with its untrained networks and the pixel controls beside, as every result shown is, and 95% bands of
         # every curve, the controls too (gamma_curves.mean_interval)
@@ -1864,7 +1827,7 @@ def _plots_section(page: _Page, study_dir: Path, out: Path, rows: list[dict[str,
 
 def _rows_section(page: _Page, rows: list[dict[str, Any]], scoring: list[dict[str, Any]], differ: list[str]) -> None:
     """The result rows, one line each, in the columns a reader compares, and a column for each scoring setting
-    (`differ`, of each row's `scoring`: _row_scoring) that they differ in."""
+    (`differ`, of each row's `scoring`: rows.row_scoring) that they differ in."""
     page.h(2, "Result rows (results.jsonl)")
     flat = [{**_flatten(r), **{k: sc[k] for k in differ if k in sc}} for r, sc in zip(rows, scoring)]
     # the columns a reader compares; every field of every row is in results.jsonl (about 50 flattened)

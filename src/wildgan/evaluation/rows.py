@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from ..config import SCORE_NAMES
+from ..config import SCORE_NAMES, read_run_config, scoring_settings
+from ..errors import ConfigError
 from ..fileio import json_lines
 
 PIXEL_CONTROLS = ("pixel_norm", "pixel_std", "pixel_mean")
@@ -152,6 +153,41 @@ def computed_otherwise_in_tables(study_dir: Path, rows: list[dict[str, Any]]) ->
     return {str(r["cell"]): marks[key(r)] for r in rows if key(r) in marks}
 
 
+def row_scoring(study_dir: Path, row: dict[str, Any]) -> dict[str, Any]:
+    """What a result row's AUCs were computed with: {'scores_version': ..., 'score.lam': ..., ...} (its
+    score_settings, or for a row from before the field its cell's config.json's, which scored it; none when that is
+    gone). search.seed is left out: a study gives each cell its own (its seed), which is no other way of scoring."""
+    from ..scoring.scores import UNRECORDED_SCORES_VERSION   # (torch: only where asked)
+
+    settings = row.get("score_settings")
+    if not isinstance(settings, dict):
+        cfg = Path(study_dir) / str(row.get("run_dir") or Path("runs") / str(row.get("cell"))) / "config.json"
+        try:
+            settings = scoring_settings(read_run_config(cfg.parent)) if cfg.is_file() else {}
+        except (ConfigError, OSError, ValueError):
+            settings = {}
+    return {"scores_version": row.get("scores_version", UNRECORDED_SCORES_VERSION),
+            **{k: v for k, v in settings.items() if k != "search.seed"}}
+
+
+def scoring_differences(scoring: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """{setting: {value (JSON): rows}} for each setting (of row_scoring's) that result rows differ in: rows of other
+    scoring rules or settings in one study (a study run again with other settings on some of its cells keeps the
+    others' rows). A setting a row does not record (another method's, or not known) is not compared."""
+    values: dict[str, dict[str, int]] = {}
+    for sc in scoring:
+        for k, v in sc.items():
+            counts = values.setdefault(k, {})
+            counts[json.dumps(v)] = counts.get(json.dumps(v), 0) + 1
+    return {k: v for k, v in values.items() if len(v) > 1}
+
+
+def differences_text(differ: dict[str, dict[str, int]]) -> str:
+    """'score.lam 0.2 in 3 rows, 0.05 in 1 row; ...' of scoring_differences."""
+    return "; ".join(f"{k} " + ", ".join(f"{v} in {n} row{'s' if n > 1 else ''}" for v, n in vs.items())
+                     for k, vs in differ.items())
+
+
 @dataclass(frozen=True)
 class TablesPool:
     """The rows of a study's results.jsonl that its tables pool (tables_pool), and those they leave out."""
@@ -160,28 +196,54 @@ class TablesPool:
     # True: as tables.csv marks them; False: no readable tables.csv, so only the rows of other scoring rules are known
     # to be left out (which rows of other score settings the study pools depends on its command's settings)
     recorded: bool
+    # without tables.csv, the score settings the rows left in differ in ({setting: {value: rows}}): then no view may
+    # pool them (pooled is empty), as no study command pools rows of two settings (studies.study.scored_otherwise)
+    differ: dict[str, dict[str, int]]
+    total: int                  # the rows asked about
 
     def note(self, where: str) -> str | None:
         """What a view of the pooled rows says of the others ('these figures', 'this section'), or None."""
         if not self.apart:
             return None
         n, first = len(self.apart), next(iter(self.apart))
-        rows = f"{n} of the {n + len(self.pooled)} rows are left out of {where}"
+        rows = f"{n} of the {self.total} rows are left out of {where}"
         if self.recorded:
             return (f"{rows}, as tables.md leaves them out: tables.csv marks them computed otherwise than the study "
                     f"command that wrote it computes its cells (e.g. {first}: {self.apart[first]}).")
         return (f"{rows}, as the study's tables leave them out: computed by other scoring rules than this wildgan's, "
                 f"whose AUCs are of other scores (e.g. {first}: {self.apart[first]}).")
 
+    def undecided(self) -> str | None:
+        """Why no view is drawn from the rows (their score settings differ, and no tables.csv says which the study
+        pools), for a message that goes on to what to do; None when the pool is decided."""
+        if not self.differ:
+            return None
+        return (f"its rows were scored with different settings ({differences_text(self.differ)}), and without the "
+                f"study's tables.csv it is not known which of them the study pools (those computed as its command "
+                f"computes its cells)")
 
-def tables_pool(study_dir: Path, rows: list[dict[str, Any]]) -> TablesPool:
+
+def tables_pool(study_dir: Path, rows: list[dict[str, Any]],
+                scoring: list[dict[str, Any]] | None = None) -> TablesPool:
     """The rows (of a study's results.jsonl, row_problem's good ones) that its tables pool: those tables.csv does not
     mark computed otherwise (computed_otherwise_in_tables); without a readable tables.csv, those of this wildgan's
-    scoring rules (other_scoring_rules). The one selection of every view drawn from the rows apart from the study
-    command (`wildgan report STUDY_DIR`'s figures where the study left none, its --score sections), so that they pool
-    what tables.md pools."""
+    scoring rules (other_scoring_rules), and none when those differ in their score settings (TablesPool.undecided:
+    which of them the study pools depends on its command's settings, which the folder does not hold). The one
+    selection of every view drawn from the rows apart from the study command (`wildgan report STUDY_DIR`'s figures
+    where the study left none, its --score sections), so that they pool what tables.md pools. `scoring`: each row's
+    row_scoring, where the caller has them (read here otherwise)."""
     apart = computed_otherwise_in_tables(study_dir, rows)
     recorded = apart is not None
     if apart is None:
         apart = {str(r["cell"]): how for r in rows if (how := other_scoring_rules(r)) is not None}
-    return TablesPool([r for r in rows if str(r["cell"]) not in apart], apart, recorded)
+    pooled = [r for r in rows if str(r["cell"]) not in apart]
+    differ: dict[str, dict[str, int]] = {}
+    if not recorded and len(pooled) > 1:
+        if scoring is None:
+            scoring = [row_scoring(study_dir, r) for r in rows]
+        kept = [sc for r, sc in zip(rows, scoring) if str(r["cell"]) not in apart]
+        # (the scoring rules' version is the same in every row kept: other_scoring_rules left the others apart)
+        differ = {k: v for k, v in scoring_differences(kept).items() if k != "scores_version"}
+        if differ:
+            pooled = []
+    return TablesPool(pooled, apart, recorded, differ, len(rows))

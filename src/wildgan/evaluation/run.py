@@ -28,6 +28,7 @@ from ..fileio import atomic_write_text, leave_out_defaults
 from ..scoring.run import LoadedModel, load_model, read_split_info, untrained_model, write_scores_csv
 from ..scoring.scores import SCORES_VERSION, SCORES_VERSION_ABSENT, UNRECORDED_SCORES_VERSION
 from ..training.run import networks_record
+from ..training.schedule import recorded_kimg_text
 from .metrics import (auc_uncertainty, evaluate_scores, interval_text, p_text, paired_test_text, pixel_statistics,
                       pixel_tests_text)
 
@@ -557,7 +558,7 @@ def format_table(result: dict[str, Any]) -> str:
                      f"{', fading in' if m['lod'] % 1 else ''}): training stopped ("
                      # a checkpoint (a run still training, or interrupted) records no status: 'status None' before
                      + (f"status {m['status']}, " if m.get("status") is not None else "a checkpoint, ")
-                     + f"{m.get('kimg')} kimg) before the networks reached full resolution")
+                     + f"{recorded_kimg_text(m.get('kimg'))} kimg) before the networks reached full resolution")
     if "mean_z_norm" in result:
         z = result["mean_z_norm"]
         # a search run has no encoder: its latent is the searched z*, whose norm L_o scores as the paper does E(Q)'s

@@ -44,6 +44,7 @@ from ..data.transforms import PER_IMAGE_8BIT
 from ..devices import resolve_device
 from ..errors import CheckpointError, ConfigError, DataError, error_kind, rebuilt_error, warn_user
 from ..nets import build_pgan
+from ..training.schedule import kimg_to_the_image
 from .pgan_scores import ScoreResult, batch_order, score_pgan
 from .scores import SCORES_VERSION, SCORES_VERSION_ABSENT, UNRECORDED_SCORES_VERSION
 
@@ -143,7 +144,7 @@ def load_model(run_dir: Path, device: str | torch.device = "auto", checkpoint: P
     if checkpoint is None and path.parent.name == "checkpoints":
         # e.g. a run still training, or stopped before its end: say so, the scores are those of a partial model
         warn_user(f"{run_dir} has no final networks yet (still training, or stopped): scoring with its newest "
-                  f"checkpoint {path.name} ({float(meta.get('kimg', 0) or 0):.1f} kimg)")
+                  f"checkpoint {path.name} ({kimg_to_the_image(float(meta.get('kimg', 0) or 0))} kimg)")
     if not (Path(run_dir) / "split.json").is_file():
         # split.json records how the training images were made square (a protocol's pad, e.g. MNIST's) and their
         # bit-depth rule: without it new images get the defaults, which may differ from the training pixels

@@ -1062,13 +1062,13 @@ def score_views(study_dir: Path, scores: Sequence[str]) -> list[StudyScoreView]:
     and Table 2's lines of that score (tables.score_table), from results.jsonl alone: nothing is scored again. The
     study's own plot and tables.md show each method's own score (a; f-AnoGAN's A); this one, e.g. the plain residual
     L_r, compares the methods on one formula. Pooled as tables.md pools them: rows that tables.csv marks computed
-    otherwise are left out (evaluation.rows.tables_pool; without tables.csv, those of other scoring rules), said in a
-    note.
+    otherwise are left out (evaluation.rows.tables_pool; without tables.csv, those of other scoring rules, and rows
+    of several score settings are refused, as the report's own figures refuse them), said in a note.
 
     Refused with a ConfigError, before anything is drawn or written, for an unknown score, a folder without result
     rows, and a score that some method's rows do not hold (their curve would be missing without a word): the
     error names the score, the methods and cells lacking it, and the scores every method's rows hold."""
-    from ..config import SCORE_NAMES
+    from ..config import SCORE_NAMES, as_typed, nearest_name
     from ..evaluation.report import StudyScoreView
     from .tables import METHOD_NAMES, rows_lacking, score_table
 
@@ -1076,7 +1076,9 @@ def score_views(study_dir: Path, scores: Sequence[str]) -> list[StudyScoreView]:
     results = study_dir / "results.jsonl"
     unknown = [s for s in scores if s not in SCORE_NAMES]
     if unknown or not scores:
-        raise ConfigError(f"unknown score {', '.join(map(repr, unknown)) or '(none given)'}: choose one or more of "
+        said = ", ".join(as_typed(s) + (f" (did you mean {m}?)" if (m := nearest_name(s, SCORE_NAMES)) else "")
+                         for s in unknown)
+        raise ConfigError(f"unknown score {said or '(none given)'}: choose one or more of "
                           f"{', '.join(SCORE_NAMES)} (higher = more anomalous)")
     if not results.is_file():
         raise ConfigError(f"{study_dir}: no results.jsonl, so no study rows to draw a score of (a study folder holds "
@@ -1085,6 +1087,13 @@ def score_views(study_dir: Path, scores: Sequence[str]) -> list[StudyScoreView]:
     # the rows tables.md pools, by the one selection the report's own figures make (rows.tables_pool)
     pool = tables_pool(study_dir, rows)
     pooled = pool.pooled
+    undecided = pool.undecided()
+    if undecided:
+        # as the report's own figures (the same rule, tables_pool): a mean over rows of two score settings is no
+        # curve of the study's, and which of them it pools, only its tables.csv (or its command) says
+        raise ConfigError(f"{results}: no section of score {', '.join(dict.fromkeys(scores))} is drawn: {undecided}. "
+                          f"Run the study command again (its finished cells are skipped) to make its tables, then "
+                          f"the report")
     if not pooled:
         raise ConfigError(f"{results}: no result rows {'pooled by the tables ' if rows else ''}to draw score "
                           f"{scores[0]} of")

@@ -929,7 +929,7 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
             # a finished run says so at once: what follows (its networks written again, the training scores kept)
             # is the end of a run, not another session's training
             done = state.nimg >= total_nimg
-            log(f"resumed from {state.nimg / 1000:.3f} kimg (iteration {state.iteration})"
+            log(f"resumed from {kimg_text(state.nimg)} kimg (iteration {state.iteration})"
                 + (f": the run was already finished (--total-kimg {kimg_to_the_image(tc.total_kimg)}), nothing to "
                    f"train" if done else ""))
             # a finished run trains nothing more: its weights stay those of the checkpoint's thread count
@@ -940,7 +940,7 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
             # rows the interrupted session wrote after the checkpoint we resume from are about to be written again
             dropped = _drop_stats_after(run_dir, state.nimg)
             if dropped:
-                log(f"stats.jsonl: dropped {dropped} rows written after {state.nimg / 1000:.3f} kimg")
+                log(f"stats.jsonl: dropped {dropped} rows written after {kimg_text(state.nimg)} kimg")
     pyramid = build_pyramid(train_x, _pyramid_device(train_x, device, dist, is_main, log))
     # StepRunner turns cuDNN autotuning on for the fast path: put the caller's setting back when training ends (a
     # Detector.fit or a study cell must not leave it changed for the user's own code and later scoring)
@@ -1117,7 +1117,7 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
                     if every_sample:
                         next_sample = _next_multiple(state.nimg, every_sample)
                     if stop_sig and state.nimg < total_nimg:
-                        where = f"at {state.nimg / 1000:.3f} of {kimg_to_the_image(tc.total_kimg)} kimg"
+                        where = f"at {kimg_text(state.nimg)} of {kimg_to_the_image(tc.total_kimg)} kimg"
                         raise TrainingInterrupted(
                             f"{_stop_words(flag.signum, agreed_signum)} {where}; checkpoint saved in "
                             f"{ck_dir}; continue with --resume", flag.signum or agreed_signum, where=where,
@@ -1187,7 +1187,7 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
         # caller's next steps (the training scores, --evaluate) must not run as if nobody had asked to stop. (One
         # process only where the flag alone says so: a rank that stopped alone would leave its peers waiting in
         # their next collective; in the last round, and at the end, the ranks agreed.)
-        where = f"as training ended at {state.nimg / 1000:.3f} kimg"
+        where = f"as training ended at {kimg_text(state.nimg)} kimg"
         raise TrainingInterrupted(f"{_stop_words(flag.signum, agreed_signum)} {where}; the training "
                                   f"is complete and its networks are saved ({final}); what was to follow it (the "
                                   f"training scores, --evaluate) was not run", flag.signum or agreed_signum,
@@ -1603,5 +1603,6 @@ def _write_samples(run_dir: Path, nets: PGANNetworks, z: torch.Tensor, lod: floa
 
 
 def _samples_path(run_dir: Path, nimg: int) -> Path:
-    # kimg with 3 decimals, zero-padded: sorts by training time, and a short run's grid is not "000000kimg"
+    # kimg with 3 decimals, zero-padded: sorts by training time, and a short run's grid is not "000000kimg" (a file
+    # name, not a message: messages say kimg by kimg_to_the_image, and the report's captions read this name back)
     return run_dir / "samples" / f"fakes-{nimg / 1000:010.3f}kimg.png"

@@ -637,7 +637,7 @@ def check_minibatch_sizes(cfg: RunConfig, source: str | None = None, *, resume: 
     # the others the schedule reaches by its end, from the lod formula alone (no sizes needed to know where it goes)
     top = int(r / 2 ** math.floor(lod_at(max(total_nimg - 1, 0), r, t.phase_kimg, t.fade_kimg)))
     missing = [q for q in (4 << i for i in range(r.bit_length() - 2)) if res <= q <= top and q not in t.minibatch]
-    stop = f"{nimg / 1000:.3f}".rstrip("0").rstrip(".")          # (exact: nimg is a whole number of images)
+    stop = kimg_text(nimg)
     # (a size missing at 4x4, where every run starts, leaves no total that stops before it)
     shorter = f"a --total-kimg of at most {stop}, which stops before it" if nimg else ""
     if resume:
@@ -969,7 +969,7 @@ def _position(rec: dict[str, Any]) -> str | None:
 def networks_changed(recorded: dict[str, Any], meta: dict[str, Any]) -> str | None:
     """How the networks a result was computed from (`recorded`: its networks_record, e.g. eval.json's "model")
     differ from those whose checkpoint metadata is `meta` (the run's current networks), in words for a message:
-    "earlier networks (2.05 kimg; the run is now at 6.02 kimg)"; None when they are the same networks, or when the
+    "earlier networks (2.048 kimg; the run is now at 6.016 kimg)"; None when they are the same networks, or when the
     record cannot tell (written before the weights' digest was recorded, and with no training position either).
     The weights' sha256 decides when both sides have it; an older record is compared by its training position."""
     was, now = recorded.get("weights_sha256"), meta.get("sha256")

@@ -209,7 +209,15 @@ def growth_figures(train: Any, resolution: int) -> tuple[str, float, str]:
 
 
 def kimg_text(nimg: int) -> str:
-    """Images shown, in kimg for a message: 3 significant digits below 100 kimg (0.256, not 0.3 beside a warning
-    that says 0.256), one decimal above (4000.1, not 4e+03)."""
-    k = nimg / 1000
-    return f"{k:.1f}" if k >= 100 else f"{k:.3g}"
+    """Images shown, in kimg for a message, by the one rule of every kimg a message says (kimg_to_the_image): exact
+    for a whole number of images (0.256, 2.048, 4000.128, 4000), where 3 significant digits said 2.05 beside a
+    setting said 2.048, and `:.3f` said 4000.000 beside a total said 4000."""
+    return kimg_to_the_image(nimg / 1000)
+
+
+def recorded_kimg_text(value: Any) -> str:
+    """A kimg read back from a file (a checkpoint's metadata, an evaluation's model record) for a message: a number
+    by kimg_to_the_image (4000, not the 4000.0 the JSON holds), anything else as the file has it."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return kimg_to_the_image(float(value))
+    return str(value)
