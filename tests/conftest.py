@@ -160,8 +160,9 @@ def _process_state() -> dict:
         "torch's deterministic algorithms": torch.are_deterministic_algorithms_enabled(),
         "torch.backends' flags": (torch.backends.cudnn.benchmark, torch.backends.cudnn.allow_tf32,
                                   torch.backends.cuda.matmul.allow_tf32, torch.get_float32_matmul_precision()),
-        # (a function of nets.layers replaced, as benchmarks/roofline.py replaces _rms_norm_last, or a set swapped)
-        "nets.layers' names": dict(vars(layers)),
+        # (a function of nets.layers replaced, as benchmarks/roofline.py replaces _rms_norm_last, or a set swapped;
+        # not the dunder names: Python's warnings add __warningregistry__ to the module a warning comes from)
+        "nets.layers' names": {k: v for k, v in vars(layers).items() if not k.startswith("__")},
     }
 
 
@@ -186,7 +187,7 @@ def _put_back(before: dict) -> None:
     flags = before["torch.backends' flags"]
     torch.backends.cudnn.benchmark, torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = flags[:3]
     torch.set_float32_matmul_precision(flags[3])
-    for k in set(vars(layers)) - set(before["nets.layers' names"]):
+    for k in {k for k in vars(layers) if not k.startswith("__")} - set(before["nets.layers' names"]):
         delattr(layers, k)
     for k, v in before["nets.layers' names"].items():
         setattr(layers, k, v)
