@@ -38,8 +38,14 @@ from pathlib import Path
 
 import numpy as np
 
+# the sibling module found from this folder (run from anywhere, or imported by the tests), and the folder taken off
+# sys.path again: left on it, it stayed first on the importing process's path (the whole pytest session), where every
+# benchmark's name shadowed any module of that name
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from auc_paired_size import draw  # noqa: E402  (the sibling study's model of two scores, not a copy of it)
+try:
+    from auc_paired_size import draw  # noqa: E402  (the sibling study's model of two scores, not a copy of it)
+finally:
+    sys.path.pop(0)
 
 from wildgan.evaluation.metrics import auc_difference, delong, paired_permutation_p, uses_permutation  # noqa: E402
 

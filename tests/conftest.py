@@ -137,3 +137,96 @@ def _kernel_sets_put_back() -> Iterator[None]:
         getattr(layers, n).clear()
         getattr(layers, n).update(before[n])
     assert after == before, f"the test left nets.layers' kernel sets changed: {after} (found {before})"
+
+
+def _process_state() -> dict:
+    """The process-wide settings a test can leave changed for every later test of its pytest-xdist worker (which
+    tests share a worker, and in what order, is CI's draw); about 20 microseconds."""
+    import sys
+    import warnings
+
+    import torch
+
+    from wildgan.nets import layers
+
+    return {
+        "the working directory": os.getcwd(),
+        "sys.path": list(sys.path),
+        "the WILDGAN_ variables": {k: v for k, v in os.environ.items() if k.startswith("WILDGAN_")},
+        "warnings.formatwarning": warnings.formatwarning,      # (pytest's catch_warnings puts back the filters only)
+        "sys.excepthook": sys.excepthook,
+        "torch's default dtype": torch.get_default_dtype(),
+        "torch's grad mode": torch.is_grad_enabled(),
+        "torch's deterministic algorithms": torch.are_deterministic_algorithms_enabled(),
+        "torch.backends' flags": (torch.backends.cudnn.benchmark, torch.backends.cudnn.allow_tf32,
+                                  torch.backends.cuda.matmul.allow_tf32, torch.get_float32_matmul_precision()),
+        # (a function of nets.layers replaced, as benchmarks/roofline.py replaces _rms_norm_last, or a set swapped;
+        # not the dunder names: Python's warnings add __warningregistry__ to the module a warning comes from)
+        "nets.layers' names": {k: v for k, v in vars(layers).items() if not k.startswith("__")},
+    }
+
+
+def _put_back(before: dict) -> None:
+    import sys
+    import warnings
+
+    import torch
+
+    from wildgan.nets import layers
+
+    os.chdir(before["the working directory"])
+    sys.path[:] = before["sys.path"]
+    for k in [k for k in os.environ if k.startswith("WILDGAN_")]:
+        del os.environ[k]
+    os.environ.update(before["the WILDGAN_ variables"])
+    warnings.formatwarning = before["warnings.formatwarning"]
+    sys.excepthook = before["sys.excepthook"]
+    torch.set_default_dtype(before["torch's default dtype"])
+    torch.set_grad_enabled(before["torch's grad mode"])
+    torch.use_deterministic_algorithms(before["torch's deterministic algorithms"])
+    flags = before["torch.backends' flags"]
+    torch.backends.cudnn.benchmark, torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = flags[:3]
+    torch.set_float32_matmul_precision(flags[3])
+    for k in {k for k in vars(layers) if not k.startswith("__")} - set(before["nets.layers' names"]):
+        delattr(layers, k)
+    for k, v in before["nets.layers' names"].items():
+        setattr(layers, k, v)
+
+
+_SEED_0_STATE = None
+
+
+@pytest.fixture(autouse=True)
+def _process_state_put_back() -> Iterator[None]:
+    """Fails the test that leaves process-wide state changed (_process_state), after putting it back, so that one
+    leak fails one test and not, on some worker order only, a later one (as test_roofline's kernel sets once did).
+
+    Two things are put back without failing: torch's thread count, which the library sets on purpose for the rest of
+    the process (TrainConfig.threads: training, then the training scores; cli.main puts its own back), and torch's
+    global RNG, which every test starts from seeded 0: the tests that draw from it unseeded (torch.randn in
+    test_nets, test_losses, ...) drew whatever the tests before them in the worker left (train_pgan seeds it with
+    its run's seed), other numbers on each order."""
+    import torch
+
+    global _SEED_0_STATE
+    if _SEED_0_STATE is None:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            _SEED_0_STATE = torch.get_rng_state()
+    torch.set_rng_state(_SEED_0_STATE)          # (a copy: 0.2 us, where torch.manual_seed takes 100)
+    threads = torch.get_num_threads()
+    before = _process_state()
+    yield
+    after = _process_state()
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+    said = []
+    for k in before:
+        if k == "nets.layers' names" and after[k] != before[k]:
+            names = sorted(n for n in before[k].keys() | after[k].keys() if before[k].get(n) is not after[k].get(n))
+            said.append(f"{k}: {', '.join(names)}")
+        elif after[k] != before[k]:
+            said.append(f"{k}: {after[k]!r} (found {before[k]!r})")
+    if said:
+        _put_back(before)
+    assert not said, f"the test left process-wide state changed: {'; '.join(said)}"

@@ -2413,6 +2413,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     # safe to import again in them, unlike an arbitrary user script (the library default is one process)
     saved_workers = os.environ.get("WILDGAN_DECODE_WORKERS")
     os.environ.setdefault("WILDGAN_DECODE_WORKERS", "auto")
+    # --threads sets torch's intra-op thread count for the command (its training, scoring, evaluation): put back on
+    # the way out as the warning format is, so that main() called again in one process (a notebook, the tests) leaves
+    # what runs after it at the caller's count (float sums differ with the count; a 1-thread pytest-xdist worker left
+    # at 2 threads by one test oversubscribed the cores for the rest of it). torch not imported yet: nothing to keep
+    torch_before = sys.modules.get("torch")
+    saved_threads = torch_before.get_num_threads() if torch_before is not None else None
     try:
         try:
             # the command is the first word that is not a global option (`wildgan --debug train ...`)
@@ -2492,6 +2498,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         warnings.formatwarning = saved_format
         if saved_workers is None:
             os.environ.pop("WILDGAN_DECODE_WORKERS", None)
+        if torch_before is not None and torch_before.get_num_threads() != saved_threads:
+            torch_before.set_num_threads(saved_threads)
         if saved_term is not None:
             import signal
 

@@ -22,18 +22,19 @@ from wildgan.data.dataset_files import CIFAR10_CLASSES
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="session")
-def data_cache():
-    """One cache for every integration test (and every run): keeps the CIFAR unpack + decode a one-off."""
+@pytest.fixture
+def data_cache(monkeypatch: pytest.MonkeyPatch) -> Path:
+    """One cache for these tests (and every run): keeps the CIFAR unpack + decode a one-off. Set for each test that
+    asks for it and put back after it: a session fixture that set os.environ itself left $WILDGAN_CACHE set for every
+    later test of the xdist worker (CI mixes unit and integration tests in one worker), so where their archives
+    unpacked depended on whether a CIFAR test had run before them in that worker."""
     old = os.environ.get("WILDGAN_CACHE")
     path = Path(old) if old else Path(tempfile.gettempdir()) / "wildgan-test-cache"
-    os.environ["WILDGAN_CACHE"] = str(path)
-    yield path
-    if old is None:
-        os.environ.pop("WILDGAN_CACHE", None)
+    monkeypatch.setenv("WILDGAN_CACHE", str(path))
+    return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def cifar_tar(shared_data, data_cache) -> Path:
     p = shared_data / "cifar10" / "cifar10-jpeg.tar.gz"
     if not p.is_file():

@@ -1962,6 +1962,27 @@ def test_train_threads_applies_to_fanogan_too(tiny_npz, tmp_path, capsys, monkey
     assert "stopped here with threads set to []" in capsys.readouterr().err
 
 
+def test_threads_are_the_commands_and_put_back_after_it(tiny_npz, tmp_path, capsys, monkeypatch):
+    # main() left torch at --threads' count: test_a_resume_with_other_threads_... (--threads 2) left its pytest-xdist
+    # worker, one thread a worker, at 2 threads for every later test there (and a notebook calling main at others)
+    import torch
+
+    import wildgan.training.fanogan_loop as fanogan_loop
+
+    before = torch.get_num_threads()
+    seen = []
+
+    def stop(*a, **k):
+        seen.append(torch.get_num_threads())
+        raise ConfigError("stopped here")
+
+    monkeypatch.setattr(fanogan_loop, "train_fanogan", stop)
+    assert main(["train", "--data", str(tiny_npz), "--normal", "0", "--method", "fanogan", "--resolution", "32",
+                 "--no-progress", "--out", str(tmp_path / "r"), "--threads", str(before + 1)]) == 2
+    assert "stopped here" in capsys.readouterr().err
+    assert seen == [before + 1] and torch.get_num_threads() == before       # the command's count, then the caller's
+
+
 def test_train_names_fanogans_dim_not_the_preset_it_ignores(tiny_npz, tmp_path, capsys, monkeypatch):
     # the start line said 'training fanogan (tiny)' right after the warning that --preset does not apply to it
     import wildgan.training.fanogan_loop as fanogan_loop
