@@ -139,6 +139,14 @@ def _kernel_sets_put_back() -> Iterator[None]:
     assert after == before, f"the test left nets.layers' kernel sets changed: {after} (found {before})"
 
 
+def _in_repo(path: str) -> bool:
+    """A folder of this repository's own (its virtual environment, which may lie in it, is the third parties')."""
+    import sys
+
+    under = [str(REPO), sys.prefix]
+    return (path == under[0] or path.startswith(under[0] + os.sep)) and not path.startswith(under[1] + os.sep)
+
+
 def _process_state() -> dict:
     """The process-wide settings a test can leave changed for every later test of its pytest-xdist worker (which
     tests share a worker, and in what order, is CI's draw); about 20 microseconds."""
@@ -151,7 +159,9 @@ def _process_state() -> dict:
 
     return {
         "the working directory": os.getcwd(),
-        "sys.path": list(sys.path),
+        # (this repository's folders only: a third-party import may append its own for good, as setuptools appends
+        # its _vendor folder when test_wheel builds the wheel; a folder of ours left there shadows modules)
+        "sys.path": [p for p in sys.path if _in_repo(p)],
         "the WILDGAN_ variables": {k: v for k, v in os.environ.items() if k.startswith("WILDGAN_")},
         "warnings.formatwarning": warnings.formatwarning,      # (pytest's catch_warnings puts back the filters only)
         "sys.excepthook": sys.excepthook,
@@ -175,7 +185,9 @@ def _put_back(before: dict) -> None:
     from wildgan.nets import layers
 
     os.chdir(before["the working directory"])
-    sys.path[:] = before["sys.path"]
+    ours = iter(before["sys.path"])           # (ours back in their places, in their order; the others kept)
+    kept = [p for p in sys.path if not _in_repo(p) or p in before["sys.path"]]
+    sys.path[:] = [next(ours) if _in_repo(p) else p for p in kept] + list(ours)
     for k in [k for k in os.environ if k.startswith("WILDGAN_")]:
         del os.environ[k]
     os.environ.update(before["the WILDGAN_ variables"])
