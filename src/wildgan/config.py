@@ -851,7 +851,9 @@ def write_run_config(cfg: RunConfig, run_dir: Any, trained_on: dict[str, Any] | 
     d = run_config_to_dict(cfg)
     yaml_path = Path(run_dir) / "config.yaml"
     if trained_on is not None:
-        header = config_yaml_header(Path(run_dir), trained_on)
+        # with the data settings the images came from: a copy whose data section was edited by hand asks for other
+        # images on purpose, as --seed or --data on the command line do, and a replay must not call that changed data
+        header = config_yaml_header(Path(run_dir), {**trained_on, DATA_SETTINGS_KEY: d["data"]})
     else:
         header = "".join(f"{line}\n" for line in _header_lines(yaml_path))
     atomic_write_text(Path(run_dir) / "config.json", json.dumps(d, indent=2))
@@ -864,6 +866,8 @@ def write_run_config(cfg: RunConfig, run_dir: Any, trained_on: dict[str, Any] | 
 # field would make an older wildgan refuse it.
 _HEADER_RUN = "# wildgan-run: "
 _HEADER_TRAINED_ON = "# wildgan-trained-on: "
+# the key of the header's trained-on record that holds the run's data section (run_config_to_dict's "data")
+DATA_SETTINGS_KEY = "data_settings"
 
 
 def config_yaml_header(run_dir: Path, trained_on: dict[str, Any]) -> str:
