@@ -59,8 +59,11 @@ def as_typed(v: Any) -> str:
     """A value a person gave (an option's text, an environment variable, a config file's value) in a message, as they
     typed it: text without Python's quotes and escapes (C:\\data, not 'C:\\\\data'), quoted only where the quotes
     show something (empty or blank text, spaces at either end); None, true and false as `shown` spells them; any
-    other value as JSON writes it ([1, 2], not Python's)."""
+    other value as JSON writes it ([1, 2], not Python's). Text holding a character that does not print (a line
+    break, a tab, a no-break space) keeps Python's escapes: raw, it broke the one-line message or hid what differs."""
     if isinstance(v, str):
+        if not v.isprintable():
+            return repr(v)
         return f"'{v}'" if not v.strip() or v != v.strip() else v
     if v is None or isinstance(v, bool):
         return shown(v)
