@@ -892,7 +892,9 @@ def _header_lines(path: Path) -> list[str]:
     except (OSError, UnicodeDecodeError):
         return []
     lines = []
-    for line in text.splitlines():
+    # (a byte-order mark, which Windows editors put before a file they save as UTF-8, is no part of the first line:
+    # with it the header was not seen, and a copy edited so was never checked; YAML itself skips the mark)
+    for line in text.removeprefix("\ufeff").splitlines():
         if not line.startswith("#"):
             break
         lines.append(line)

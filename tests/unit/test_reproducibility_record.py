@@ -121,6 +121,12 @@ def test_a_config_copied_out_of_its_run_folder_still_tells_a_replay_on_changed_d
     assert "replays the run" in (tmp_path / "other" / "log.txt").read_text()
     _train_cli(npz, tmp_path / "old", "--config", str(bare))
     assert "replays the run" not in capsys.readouterr().err
+    # saved again by a Windows editor (a byte-order mark, CRLF line ends): the header is still read
+    windows = tmp_path / "windows" / "config.yaml"
+    windows.parent.mkdir()
+    windows.write_bytes(b"\xef\xbb\xbf" + copied.read_bytes().replace(b"\n", b"\r\n"))
+    _train_cli(npz, tmp_path / "win", "--config", str(windows))
+    assert f"{windows} replays the run in {tmp_path / 'run'}" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("where", ["copy", "in the run folder"])
