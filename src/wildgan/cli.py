@@ -1553,9 +1553,11 @@ def _warn_if_replay_reads_other_images(config: Path, cfg: RunConfig, split: Anom
     copied out of its run folder has no split.json beside it: its own comment header (config_yaml_record) names the
     run and its training images, and is compared instead (a file without one, from an older wildgan or written by
     hand, cannot be checked). A replay that changes the data settings (--seed, --contamination, --data, ...) asks for
-    other images on purpose and is not compared. A replay of the same images keeps the run's record of where its
-    channel count came from (the config gives the count, which made split.json say "chosen" for the data's)."""
-    from .config import config_yaml_record, run_config_file
+    other images on purpose and is not compared, whether on the command line or in the file's own data section edited
+    by hand (against the run's config.json beside it, or the data settings its header records). A replay of the same
+    images keeps the run's record of where its channel count came from (the config gives the count, which made
+    split.json say "chosen" for the data's)."""
+    from .config import DATA_SETTINGS_KEY, config_yaml_record, run_config_file
     from .data.source_identity import restore_advice, source_replaced
     from .data.splits import keep_channels_origin, split_differences
 
@@ -1565,16 +1567,20 @@ def _warn_if_replay_reads_other_images(config: Path, cfg: RunConfig, split: Anom
         if recorded_path.is_file():
             recorded = json.loads(recorded_path.read_text(encoding="utf-8"))
             run, where = str(config.parent), f"{recorded_path} records them"
+            ran = _run_data_settings(config.parent / "config.json")
         else:
             header = config_yaml_record(config)
             if header is None:
                 return                # (an older wildgan's file, or one by hand: nothing to compare with)
             run, recorded = header[0] or "?", header[1]
             where = f"the comment at the top of {config} records them"
+            ran = _run_data_settings(file_cfg, recorded.get(DATA_SETTINGS_KEY))
     except (ConfigError, ValueError, OSError):
         return                        # (not a run's own config beside a readable record: nothing to compare with)
     if file_cfg is None or not isinstance(recorded, dict) or file_cfg.data != cfg.data:
         return
+    if ran is not None and ran != file_cfg.data:
+        return                        # (the file's data section edited by hand: other images asked for, as by --seed)
     diffs = split_differences(split, recorded, train_only=True)
     if not diffs:
         keep_channels_origin(split, recorded)
@@ -1583,6 +1589,24 @@ def _warn_if_replay_reads_other_images(config: Path, cfg: RunConfig, split: Anom
     _warn(f"warning: {config} replays the run in {run}, but its training images are not the ones that run trained on "
           f"({'; '.join(diffs)}; {where}): this trains another run, not a replay of it"
           + (f". {replaced}: {restore_advice(split.info.get('source'))}" if replaced else ""))
+
+
+def _run_data_settings(where: Any, section: Any = None) -> Any:
+    """The data settings (a DataConfig) a run trained with, for _warn_if_replay_reads_other_images: those of its
+    config.json (`where` its path), or, `where` being a config file's RunConfig, `section` (the data section that
+    file's header records) read as the file's own data section is. None where there is no such record (a header
+    written before it held one) or it cannot be read: the replay is then compared as if nothing was edited."""
+    from .config import run_config_file, run_config_from_dict, run_config_to_dict
+
+    try:
+        if isinstance(where, Path):
+            cfg = run_config_file(where) if where.is_file() else None
+            return None if cfg is None else cfg.data
+        if not isinstance(section, dict):
+            return None
+        return run_config_from_dict({**run_config_to_dict(where), "data": section}).data
+    except (ConfigError, ValueError, OSError, TypeError):
+        return None
 
 
 def _minibatch_source(a: argparse.Namespace) -> str | None:

@@ -59,8 +59,11 @@ def as_typed(v: Any) -> str:
     """A value a person gave (an option's text, an environment variable, a config file's value) in a message, as they
     typed it: text without Python's quotes and escapes (C:\\data, not 'C:\\\\data'), quoted only where the quotes
     show something (empty or blank text, spaces at either end); None, true and false as `shown` spells them; any
-    other value as JSON writes it ([1, 2], not Python's)."""
+    other value as JSON writes it ([1, 2], not Python's). Text holding a character that does not print (a line
+    break, a tab, a no-break space) keeps Python's escapes: raw, it broke the one-line message or hid what differs."""
     if isinstance(v, str):
+        if not v.isprintable():
+            return repr(v)
         return f"'{v}'" if not v.strip() or v != v.strip() else v
     if v is None or isinstance(v, bool):
         return shown(v)
@@ -851,7 +854,9 @@ def write_run_config(cfg: RunConfig, run_dir: Any, trained_on: dict[str, Any] | 
     d = run_config_to_dict(cfg)
     yaml_path = Path(run_dir) / "config.yaml"
     if trained_on is not None:
-        header = config_yaml_header(Path(run_dir), trained_on)
+        # with the data settings the images came from: a copy whose data section was edited by hand asks for other
+        # images on purpose, as --seed or --data on the command line do, and a replay must not call that changed data
+        header = config_yaml_header(Path(run_dir), {**trained_on, DATA_SETTINGS_KEY: d["data"]})
     else:
         header = "".join(f"{line}\n" for line in _header_lines(yaml_path))
     atomic_write_text(Path(run_dir) / "config.json", json.dumps(d, indent=2))
@@ -864,6 +869,8 @@ def write_run_config(cfg: RunConfig, run_dir: Any, trained_on: dict[str, Any] | 
 # field would make an older wildgan refuse it.
 _HEADER_RUN = "# wildgan-run: "
 _HEADER_TRAINED_ON = "# wildgan-trained-on: "
+# the key of the header's trained-on record that holds the run's data section (run_config_to_dict's "data")
+DATA_SETTINGS_KEY = "data_settings"
 
 
 def config_yaml_header(run_dir: Path, trained_on: dict[str, Any]) -> str:
@@ -885,7 +892,9 @@ def _header_lines(path: Path) -> list[str]:
     except (OSError, UnicodeDecodeError):
         return []
     lines = []
-    for line in text.splitlines():
+    # (a byte-order mark, which Windows editors put before a file they save as UTF-8, is no part of the first line:
+    # with it the header was not seen, and a copy edited so was never checked; YAML itself skips the mark)
+    for line in text.removeprefix("\ufeff").splitlines():
         if not line.startswith("#"):
             break
         lines.append(line)

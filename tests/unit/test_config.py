@@ -279,6 +279,10 @@ def test_values_a_person_gave_are_said_as_typed_not_in_python_s_spelling() -> No
 
     assert [as_typed(v) for v in ("fused", "C:\\data", "", " ", " a", 3, 0.5, [1, "a"], None, True)] == [
         "fused", "C:\\data", "''", "' '", "' a'", "3", "0.5", '[1, "a"]', "None", "True"]
+    # a character that does not print is shown escaped: a line break in a value (a path pasted with its newline) made
+    # a one-line error two lines, and a tab or no-break space looked like a plain space
+    assert [as_typed(v) for v in ("a\nb", "data\n", "a\tb", "a\xa0b", "ü")] == [
+        "'a\\nb'", "'data\\n'", "'a\\tb'", "'a\\xa0b'", "ü"]
     with file_values():
         assert (as_typed(None), as_typed(False)) == ("null", "false")
     # a run config's field of the wrong type says the type in words, not Python's float / int / bool

@@ -121,6 +121,40 @@ def test_a_config_copied_out_of_its_run_folder_still_tells_a_replay_on_changed_d
     assert "replays the run" in (tmp_path / "other" / "log.txt").read_text()
     _train_cli(npz, tmp_path / "old", "--config", str(bare))
     assert "replays the run" not in capsys.readouterr().err
+    # saved again by a Windows editor (a byte-order mark, CRLF line ends): the header is still read
+    windows = tmp_path / "windows" / "config.yaml"
+    windows.parent.mkdir()
+    windows.write_bytes(b"\xef\xbb\xbf" + copied.read_bytes().replace(b"\n", b"\r\n"))
+    _train_cli(npz, tmp_path / "win", "--config", str(windows))
+    assert f"{windows} replays the run in {tmp_path / 'run'}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("where", ["copy", "in the run folder"])
+def test_a_config_whose_data_section_was_edited_by_hand_asks_for_other_images_and_is_not_warned_of(tmp_path, capsys,
+                                                                                                    where):
+    """A replay that changes the data settings asks for other images on purpose and is not compared: so --seed on
+    the command line, and so the same change made in the file (its data section's seed and contamination edited), in
+    a copy (against the data settings its header records) or in the run's own config.yaml (against config.json).
+    That said 'its training images are not the ones that run trained on', as if the data had changed under it. The
+    data itself changed under an unedited file is still said (the tests above)."""
+    import shutil
+
+    npz = _toy_npz(tmp_path / "toy.npz")
+    _train_cli(npz, tmp_path / "run")
+    if where == "copy":
+        edited = tmp_path / "elsewhere" / "config.yaml"
+        edited.parent.mkdir()
+    else:
+        shutil.copytree(tmp_path / "run", tmp_path / "run2")
+        edited = tmp_path / "run2" / "config.yaml"
+    text = (tmp_path / "run" / "config.yaml").read_text()
+    assert "\n  seed: 0\n" in text and "\n  contamination: 0.0\n" in text
+    edited.write_text(text.replace("\n  seed: 0\n", "\n  seed: 3\n").replace("\n  contamination: 0.0\n",
+                                                                             "\n  contamination: 0.1\n"))
+    _train_cli(npz, tmp_path / "new", "--config", str(edited))
+    err = capsys.readouterr().err
+    assert "replays the run" not in err, err
+    assert json.loads((tmp_path / "new" / "split.json").read_text())["n_train_anomalous"] > 0     # as edited
 
 
 def test_a_replay_and_a_resume_keep_the_runs_record_of_where_its_channel_count_came_from(tmp_path):

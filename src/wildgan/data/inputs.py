@@ -52,8 +52,8 @@ from .dataset_files import named_in_archive, npz_image_count
 from .decode_pool import MAX_NAMED_BAD_FILES, unreadable_files_error
 from .image_decode import IMAGE_EXTS, decode_pil_sized, draft_scale, draftable, read_image, read_image_sized
 from .imageset import depth_warning, merge_stats, resize_warning, scale_warning, scoring_depth16, warn_decode_stats
-from .readers import (channel_warning, detect_format, image_tar_tree, is_dataset_file, list_image_files, load_dataset,
-                      repeated_files_warning)
+from .readers import (channel_warning, detect_format, image_tar_tree, is_dataset_file, list_image_files,
+                      list_image_files_once, load_dataset)
 from .transforms import (MAX_AUTO_RESOLUTION, PER_IMAGE_8BIT, array_to_uint8, base_depth16, check_resolution, convert,
                          next_pow2, own_channels, resize_one, stretch_8bit, to_channels)
 
@@ -541,17 +541,6 @@ def check_path_input(X: Any, what: str = "images") -> None:
                             f"str (os.fsdecode(b)), or an image decoded with PIL (Image.open(io.BytesIO(b)))")
 
 
-def _listed(paths: list[Path]) -> list[Path]:
-    """list_image_files, with a warning naming a file found twice (a link beside the file it points to, in a folder
-    given): it is read once, and the images returned are a row short of the files the folder lists."""
-    repeats: list[str] = []
-    files = list_image_files(paths, repeats)
-    msg = repeated_files_warning(repeats)
-    if msg:
-        warn_user(msg)
-    return files
-
-
 def decode_items(X: Any, depth16: str, image_shapes: Sequence[Sequence[int]] | None = None,
                  skip_bad: bool = False, float_range: str | None = None, stats: dict[str, Any] | None = None,
                  limit: int | None = None, fit: str = "resize", channels: int | None = None
@@ -580,7 +569,7 @@ def decode_items(X: Any, depth16: str, image_shapes: Sequence[Sequence[int]] | N
     if isinstance(X, (str, Path)):
         if is_dataset_file(X):
             return _read_dataset_file(Path(X), depth16, skip_bad, stats, limit, fit, channels)
-        X = _listed([Path(X)])
+        X = list_image_files_once([Path(X)])
     elif isinstance(X, Image.Image):
         X = [X]
     if isinstance(X, np.ndarray) or _is_tensor(X):
@@ -615,7 +604,7 @@ def decode_items(X: Any, depth16: str, image_shapes: Sequence[Sequence[int]] | N
     bad: list[str] = []          # the unreadable files of every path item (a folder is a list of its files here)
     for i, it in enumerate(X):
         if isinstance(it, (str, Path)):
-            files = _listed([Path(it)])
+            files = list_image_files_once([Path(it)])
             try:
                 more, more_ids = _files_to_items(files, depth16, skip_bad, stats, limit, fit, channels)
             except DataError as e:

@@ -1169,6 +1169,18 @@ def repeated_files_warning(repeats: Sequence[str], done: str = "read once (one i
             + (f"; and {more} more" if more > 0 else ""))
 
 
+def list_image_files_once(paths: Sequence[str | Path]) -> list[Path]:
+    """list_image_files, with a warning (repeated_files_warning) naming each file given more than once (twice by
+    name, a link beside the file it points to, by name and in a folder given): it is read once, and the images a
+    reader returns are a row short of the names given per repeat."""
+    repeats: list[str] = []
+    files = list_image_files(paths, repeats)
+    msg = repeated_files_warning(repeats)
+    if msg:
+        warn_user(msg)
+    return files
+
+
 def load_images(paths: Sequence[str | Path], resolution: int, channels: int, **opts: Any
                 ) -> tuple[np.ndarray, list[str]]:
     """Image files and/or folders (recursed, sorted) -> (uint8 [N, R, R, C], ids = file paths).
@@ -1188,11 +1200,7 @@ def load_image_files(paths: Sequence[str | Path], resolution: int, channels: int
     over the whole file list, an unreadable file leaving its slot in its batch (scoring.run.score_read_files).
     A file given more than once (twice by name, by two names of one file, or by name and in a folder given) is read
     once, at its first mention, under the name first given (n counts it once), with a warning naming the repeats."""
-    repeats: list[str] = []
-    files = list_image_files(paths, repeats)
-    msg = repeated_files_warning(repeats)
-    if msg:
-        warn_user(msg)
+    files = list_image_files_once(paths)
     (x, kept, skipped), = iter_images(files, resolution, channels, **opts)
     for _, reason in skipped:
         warn_user(f"skipped {reason}")
