@@ -15,6 +15,8 @@ multiples of 0.5 (in normal sds) before the map. Tests, each two-sided at 0.05:
                auc_difference before 2026-12-02's change, and still on large test sets
   permutation  the exact paired permutation test of within-method ranks (Bandos, Rockette & Gur 2005):
                wildgan.evaluation.metrics.paired_permutation_p; not computed above --perm-max images
+  studentized  the same swaps with the difference over its own DeLong se as the statistic:
+               wildgan.evaluation.metrics.paired_studentized_permutation_p (2026-12-03); not above --perm-max either
   wildgan      what auc_difference gives now: the permutation test where uses_permutation(m, n), else delong
 
     python benchmarks/auc_paired_size.py                 # the default grid, about a minute on one core
@@ -31,10 +33,15 @@ from statistics import NormalDist
 
 import numpy as np
 
-from wildgan.evaluation.metrics import auc_difference, paired_permutation_p, uses_permutation
+from wildgan.evaluation.metrics import (
+    auc_difference,
+    paired_permutation_p,
+    paired_studentized_permutation_p,
+    uses_permutation,
+)
 
 ALPHA = 0.05
-TESTS = ("delong", "permutation", "wildgan")
+TESTS = ("delong", "permutation", "studentized", "wildgan")
 
 
 def draw(rng: np.random.Generator, m: int, n: int, auc1: float, auc2: float, rho: float, sd2: float,
@@ -61,15 +68,17 @@ def cell(rng: np.random.Generator, m: int, n: int, auc1: float, auc2: float, rho
         d = auc_difference(y, a, b)
         p_delong = 1.0 if d["se"] == 0.0 else math.erfc(abs(d["diff"]) / d["se"] / math.sqrt(2.0))
         p_perm = paired_permutation_p(y, a, b)[0] if perm else float("nan")
+        p_stud = paired_studentized_permutation_p(y, a, b)[0] if perm else float("nan")
         reject["delong"] += p_delong < ALPHA
         reject["permutation"] += p_perm <= ALPHA
+        reject["studentized"] += p_stud <= ALPHA
         reject["wildgan"] += d["p"] <= ALPHA if d["test"] != "DeLong" else d["p"] < ALPHA
     out = {"anomalies": m, "normals": n, "auc1": auc1, "auc2": auc2, "rho": rho, "shape_sd": sd2, "ties": ties,
            "reps": reps}
     out.update({k: (v / reps if perm or k == "delong" or not uses_permutation(m, n) else None)
                 for k, v in reject.items()})
     if not perm:
-        out["permutation"] = None
+        out["permutation"] = out["studentized"] = None
     return out
 
 

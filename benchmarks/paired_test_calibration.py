@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """Are the paired tests of two AUCs calibrated on larger test sets? The type-I error rate at alpha 0.05 of DeLong's
-paired test and of the paired permutation test (Bandos, Rockette & Gur 2005) where the two scores have the same
-true AUC, on test sets of 500, 2,000 and 5,000 images (20,000 and 60,000 with --sizes), and the time a test takes:
+paired test, of the paired permutation test (Bandos, Rockette & Gur 2005) and of its studentized version (since
+2026-12-03) where the two scores have the same true AUC, on test sets of 500, 2,000 and 5,000 images (20,000 and
+60,000 with --sizes), and the time a test takes:
 to check where `wildgan.evaluation.auc_difference` switches from the permutation test to DeLong's (a bound on the
 images, PERMUTATION_MAX_IMAGES, which benchmarks/auc_paired_size.py measured up to about 2,000 images only: 2,000,
 then 5,000, then none from 2026-12-03, once the permutation test cost little more at 60,000 images than DeLong's).
@@ -18,10 +19,14 @@ Tests, each two-sided at alpha 0.05:
                auc_difference), rejecting at p < alpha
   permutation  wildgan.evaluation.metrics.paired_permutation_p (exact, or Monte-Carlo with 2^14 draws where the
                exact distribution costs too much), rejecting at p <= alpha
+  studentized  wildgan.evaluation.metrics.paired_studentized_permutation_p: the same swaps, the statistic the
+               difference over its own DeLong se (asymptotically valid for equal AUCs where the curves cross;
+               added 2026-12-03), rejecting at p <= alpha
 
 A cell's rejection rate has a Monte-Carlo standard error of about sqrt(0.05 * 0.95 / reps): 0.013 at 300.
 
-    OMP_NUM_THREADS=1 python benchmarks/paired_test_calibration.py     # the default grid: about 20 min, one core
+    OMP_NUM_THREADS=1 python benchmarks/paired_test_calibration.py     # the default grid: about 30 min, one core
+    OMP_NUM_THREADS=1 python benchmarks/paired_test_calibration.py --sizes 500                     # about 90 s
     OMP_NUM_THREADS=1 python benchmarks/paired_test_calibration.py --reps 100 --sizes 500 --anomalies 5
     OMP_NUM_THREADS=1 python benchmarks/paired_test_calibration.py --reps 200 --sizes 20000,60000   # about 2 min
 """
@@ -47,10 +52,16 @@ try:
 finally:
     sys.path.pop(0)
 
-from wildgan.evaluation.metrics import auc_difference, delong, paired_permutation_p, uses_permutation  # noqa: E402
+from wildgan.evaluation.metrics import (  # noqa: E402
+    auc_difference,
+    delong,
+    paired_permutation_p,
+    paired_studentized_permutation_p,
+    uses_permutation,
+)
 
 ALPHA = 0.05
-TESTS = ("delong", "permutation")
+TESTS = ("delong", "permutation", "studentized")
 
 
 def delong_p(y: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
@@ -69,9 +80,14 @@ def delong_p(y: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
     return math.erfc(abs(diff) / se / math.sqrt(2.0))
 
 
+def wildgan_uses(m: int, n: int) -> str:
+    """Which of TESTS auc_difference's p is on m anomalies and n normal images."""
+    return "permutation" if uses_permutation(m, n) else "DeLong"
+
+
 def cell(rng: np.random.Generator, images: int, m: int, auc: float, rho: float, sd2: float,
          reps: int) -> dict:
-    """One null cell: `reps` test sets of m anomalies among `images` images, both tests on each."""
+    """One null cell: `reps` test sets of m anomalies among `images` images, every test on each."""
     reject = dict.fromkeys(TESTS, 0)
     seconds: dict[str, list[float]] = {t: [] for t in TESTS}
     kinds: set[str] = set()
@@ -82,16 +98,20 @@ def cell(rng: np.random.Generator, images: int, m: int, auc: float, rho: float, 
         t1 = time.perf_counter()
         p_p, kind = paired_permutation_p(y, a, b)
         t2 = time.perf_counter()
+        p_s = paired_studentized_permutation_p(y, a, b)[0]
+        t3 = time.perf_counter()
         kinds.add(kind)
         seconds["delong"].append(t1 - t0)
         seconds["permutation"].append(t2 - t1)
+        seconds["studentized"].append(t3 - t2)
         reject["delong"] += p_d < ALPHA
         reject["permutation"] += p_p <= ALPHA
+        reject["studentized"] += p_s <= ALPHA
     return {"images": images, "anomalies": m, "auc": auc, "rho": rho, "shape_sd": sd2, "crossing": sd2 != 1.0,
             "reps": reps, **{t: reject[t] / reps for t in TESTS},
             **{f"{t}_ms": 1e3 * statistics.median(seconds[t]) for t in TESTS},
             "permutation_kind": " / ".join(sorted(kinds)),
-            "wildgan_uses": "permutation" if uses_permutation(m, images - m) else "DeLong"}
+            "wildgan_uses": wildgan_uses(m, images - m)}
 
 
 def study(sizes: list[int], anomalies: list[int], aucs: list[float], rhos: list[float], shapes: list[float],
@@ -134,21 +154,21 @@ def summary(rows: list[dict]) -> list[dict]:
 
 CELL_HEADER = "\n".join([
     f"Type-I error rate at alpha {ALPHA} (equal true AUCs), one line per null cell (ms: median a test):", "",
-    "| images | anomalies | AUC | rho | ROC curves | delong | permutation | ms delong | ms permutation |",
-    "|---|---|---|---|---|---|---|---|---|"])
+    "| images | anomalies | AUC | rho | ROC curves | " + " | ".join(TESTS) + " | "
+    + " | ".join(f"ms {t}" for t in TESTS) + " |", "|---" * (5 + 2 * len(TESTS)) + "|"])
 
 
 def cell_line(r: dict) -> str:
     return (f"| {r['images']:,} | {r['anomalies']} | {r['auc']:g} | {r['rho']:g} | "
-            f"{'crossing' if r['crossing'] else 'one shape'} | {r['delong']:.3f} | {r['permutation']:.3f} | "
-            f"{r['delong_ms']:.1f} | {r['permutation_ms']:.1f} |")
+            f"{'crossing' if r['crossing'] else 'one shape'} | " + " | ".join(f"{r[t]:.3f}" for t in TESTS) + " | "
+            + " | ".join(f"{r[t + '_ms']:.1f}" for t in TESTS) + " |")
 
 
 def markdown(summ: list[dict]) -> str:
     lines = ["Over the null cells of each test set and ROC shape (mean / largest / cells above 0.075; median ms a "
              "test):", "",
-              "| images | anomalies | ROC curves | cells | wildgan uses | delong | permutation | ms delong | "
-              "ms permutation |", "|---|---|---|---|---|---|---|---|---|"]
+              "| images | anomalies | ROC curves | cells | wildgan uses | " + " | ".join(TESTS) + " | "
+              + " | ".join(f"ms {t}" for t in TESTS) + " |", "|---" * (5 + 2 * len(TESTS)) + "|"]
     for s in summ:
         rates = [f"{s[t]['mean']:.3f} / {s[t]['max']:.3f} / {s[t]['above_0.075']}" for t in TESTS]
         lines.append(f"| {s['images']:,} | {s['anomalies']} | {'crossing' if s['crossing'] else 'one shape'} | "

@@ -33,8 +33,9 @@ def test_its_delong_p_is_auc_differences_where_that_uses_delongs_test() -> None:
     assert 0.0 < calib.delong_p(y, a, b) < 0.05
 
 
-def test_a_cell_counts_rejections_of_both_tests() -> None:
-    """A cell's rates are the share of its test sets each test rejects, at the timed calls' own p-values."""
+def test_a_cell_counts_rejections_of_every_test() -> None:
+    """A cell's rates are the share of its test sets each test rejects (DeLong's, the permutation test and the
+    studentized one, 2026-12-03), at the timed calls' own p-values."""
     row = calib.cell(np.random.default_rng(0), 60, 5, 0.75, 0.5, 2.0, 40)
     assert row["crossing"] and row["reps"] == 40 and row["wildgan_uses"] == "permutation"
     for t in calib.TESTS:
@@ -42,11 +43,13 @@ def test_a_cell_counts_rejections_of_both_tests() -> None:
         assert row[f"{t}_ms"] > 0.0
     # the same draws again, tested here one by one: the same counts
     rng = np.random.default_rng(0)
-    from wildgan.evaluation.metrics import paired_permutation_p
+    from wildgan.evaluation.metrics import paired_permutation_p, paired_studentized_permutation_p
 
-    want = {"delong": 0, "permutation": 0}
+    assert calib.TESTS == ("delong", "permutation", "studentized")
+    want = {"delong": 0, "permutation": 0, "studentized": 0}
     for _ in range(40):
         y, a, b = calib.draw(rng, 5, 55, 0.75, 0.75, 0.5, 2.0, False)
         want["delong"] += calib.delong_p(y, a, b) < 0.05
         want["permutation"] += paired_permutation_p(y, a, b)[0] <= 0.05
-    assert row["delong"] == want["delong"] / 40 and row["permutation"] == want["permutation"] / 40
+        want["studentized"] += paired_studentized_permutation_p(y, a, b)[0] <= 0.05
+    assert {t: row[t] for t in calib.TESTS} == {t: v / 40 for t, v in want.items()}
