@@ -756,17 +756,24 @@ def _set_from_config(p: argparse.ArgumentParser, argv: Sequence[str]) -> None:
         return
     path = Path(known.config)
     values = config_file_to_args(path)
-    actions = {a.dest: a for a in p._actions}
+    actions = _config_file_options(p)
     unknown = sorted(set(values) - set(actions))
     if unknown:
         sections = [k for k in unknown if k in ("data", "net", "train", "score", "fanogan", "search")]
         hint = f"; {_whole_config_hint(sections)}" if sections else ""
         # (the keys with _, as config_file_to_args made them; the options are too many to list on the line)
-        names = [a.dest for a in p._actions if a.option_strings]
-        said = unknown_names_text("option", unknown, names, list_known=False)
+        said = unknown_names_text("option", unknown, list(actions), list_known=False)
         raise ConfigError(f"{known.config}: {said}; use the long option names of `wildgan train --help` (with _ "
                           f"or -){hint}")
     p.set_defaults(**{k: _option_value(actions[k], v, path) for k, v in values.items()})
+
+
+def _config_file_options(p: argparse.ArgumentParser) -> dict[str, argparse.Action]:
+    """{key: action} of the options a --config file may set (its keys are the long option names with _): every
+    option of the command but --help and --config itself, which set nothing of a run. Why: a typo was answered with
+    'did you mean help?' or 'config?', and a file holding them was taken without a word."""
+    return {a.dest: a for a in p._actions if a.option_strings and not isinstance(a, argparse._HelpAction)
+            and a.dest != "config"}
 
 
 def _whole_config_hint(sections: list[str]) -> str:

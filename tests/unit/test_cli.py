@@ -1881,6 +1881,18 @@ def test_a_partial_sectioned_config_file_says_what_is_accepted(tiny_npz, tmp_pat
     assert "must be a whole run config" in err
 
 
+def test_a_config_file_s_unknown_option_is_matched_against_the_options_a_file_may_set(tiny_npz, tmp_path, capsys):
+    # the did-you-mean candidates held argparse's help action and --config itself: 'hlp' was answered with 'did you
+    # mean help?', and a file holding help: or config: was taken without a word
+    for key, words in (("hlp", "unknown option hlp; "), ("help", "unknown option help; "),
+                       ("confgi", "unknown option confgi; "), ("seeed", "unknown option seeed (did you mean seed?)")):
+        cfg = tmp_path / f"{key}.yaml"
+        cfg.write_text(f"{key}: 1\n")
+        assert main(["train", "--config", str(cfg), "--data", str(tiny_npz), "--out", "x", "--dry-run"]) == 2, key
+        err = capsys.readouterr().err
+        assert f"{key}.yaml: {words}" in err and "help?" not in err and "config?" not in err, err
+
+
 def test_a_sectioned_config_file_without_net_says_what_is_accepted(tiny_npz, tmp_path, capsys):
     # data: and train: as in a run's config.yaml, but not whole: it said only "config is missing the 'net' section",
     # not that a few settings go in a flat file as the lone train: section's refusal above does
