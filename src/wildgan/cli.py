@@ -1557,13 +1557,13 @@ def _warn_if_replay_reads_other_images(config: Path, cfg: RunConfig, split: Anom
     """`train --config RUN/config.yaml` with the run's own data settings promises the run again; where the images it
     reads are not the ones RUN/split.json recorded (the data edited, replaced or moved since), it trained another run
     without a word, while `evaluate`, `score` and `--resume` of RUN say so. Said here the same way. A config file
-    copied out of its run folder has no split.json beside it: its own comment header (config_yaml_record) names the
-    run and its training images, and is compared instead (a file without one, from an older wildgan or written by
-    hand, cannot be checked). A replay that changes the data settings (--seed, --contamination, --data, ...) asks for
-    other images on purpose and is not compared, whether on the command line or in the file's own data section edited
-    by hand (against the run's config.json beside it, or the data settings its header records). A replay of the same
-    images keeps the run's record of where its channel count came from (the config gives the count, which made
-    split.json say "chosen" for the data's)."""
+    copied out of its run folder has no split.json beside it, or another run's: its own comment header
+    (config_yaml_record) names the run and its training images, and is compared instead (a file without one, from an
+    older wildgan or written by hand, cannot be checked). A replay that changes the data settings (--seed,
+    --contamination, --data, ...) asks for other images on purpose and is not compared, whether on the command line
+    or in the file's own data section edited by hand (against the run's config.json beside it, or the data settings
+    its header records). A replay of the same images keeps the run's record of where its channel count came from (the
+    config gives the count, which made split.json say "chosen" for the data's)."""
     from .config import DATA_SETTINGS_KEY, config_yaml_record, run_config_file
     from .data.source_identity import restore_advice, source_replaced
     from .data.splits import keep_channels_origin, split_differences
@@ -1571,12 +1571,17 @@ def _warn_if_replay_reads_other_images(config: Path, cfg: RunConfig, split: Anom
     recorded_path = config.parent / "split.json"
     try:
         file_cfg = run_config_file(config)
-        if recorded_path.is_file():
+        header = config_yaml_record(config)
+        # a file copied into another run's folder (its header names a run elsewhere) is that run's config, not the
+        # folder's: compared with the split.json beside it, a replay of its own run's images was warned of as
+        # changed data, and one on changed data could pass as the folder's run
+        elsewhere = header is not None and header[0] is not None and \
+            Path(header[0]).resolve() != config.parent.resolve()
+        if recorded_path.is_file() and not elsewhere:
             recorded = json.loads(recorded_path.read_text(encoding="utf-8"))
             run, where = str(config.parent), f"{recorded_path} records them"
             ran = _run_data_settings(config.parent / "config.json")
         else:
-            header = config_yaml_record(config)
             if header is None:
                 return                # (an older wildgan's file, or one by hand: nothing to compare with)
             run, recorded = header[0] or "?", header[1]

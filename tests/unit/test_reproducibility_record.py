@@ -129,6 +129,32 @@ def test_a_config_copied_out_of_its_run_folder_still_tells_a_replay_on_changed_d
     assert f"{windows} replays the run in {tmp_path / 'run'}" in capsys.readouterr().err
 
 
+def test_a_config_copied_into_another_run_s_folder_is_checked_against_its_own_header(tmp_path, capsys):
+    """A config.yaml copied into ANOTHER run's folder was checked against that folder's split.json and config.json:
+    the folder's data settings, not the file's, read as a hand edit of the file, and its replay on changed data passed
+    in silence. Its header names its own run, and is now compared instead; the run's own config.yaml still against
+    the split.json beside it."""
+    import shutil
+
+    npz = _toy_npz(tmp_path / "toy.npz")
+    other = tmp_path / "other.npz"
+    d = dict(np.load(npz))
+    np.savez(other, x=255 - d["x"], y=d["y"])
+    _train_cli(npz, tmp_path / "run")
+    _train_cli(other, tmp_path / "b")
+    capsys.readouterr()
+    copied = tmp_path / "b" / "run-a.yaml"
+    shutil.copy(tmp_path / "run" / "config.yaml", copied)
+    _train_cli(npz, tmp_path / "same", "--config", str(copied))
+    assert "replays the run" not in capsys.readouterr().err
+    d["x"][3] = 255 - d["x"][3]                       # a normal training image edited: run's images changed
+    np.savez(npz, **d)
+    _train_cli(npz, tmp_path / "changed", "--config", str(copied))
+    err = capsys.readouterr().err
+    assert f"{copied} replays the run in {tmp_path / 'run'}, but its training images are not the ones" in err, err
+    assert f"the comment at the top of {copied} records them" in err, err
+
+
 @pytest.mark.parametrize("where", ["copy", "in the run folder"])
 def test_a_config_whose_data_section_was_edited_by_hand_asks_for_other_images_and_is_not_warned_of(tmp_path, capsys,
                                                                                                     where):
