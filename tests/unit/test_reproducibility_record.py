@@ -64,6 +64,20 @@ def _train_cli(npz: Path, out: Path, *extra: str) -> None:
                                         "0.05", "--phase-kimg", "0.02"])) == 0
 
 
+def test_a_resume_with_another_threads_setting_says_so_once(tmp_path):
+    """--resume --threads 2 of a run trained with --threads 1 said the change twice: the note of other numeric
+    settings (threads 1 -> 2) and the warning of another intra-op thread count. The note alone says it now."""
+    from dataclasses import replace
+
+    npz = _toy_npz(tmp_path / "toy.npz")
+    run = tmp_path / "run"
+    cfg = _tiny_cfg(npz, 0.05)
+    _train_on(1, replace(cfg, train=replace(cfg.train, threads=1)), run)
+    cfg = _tiny_cfg(npz, 0.08)
+    said = _train_on(1, replace(cfg, train=replace(cfg.train, threads=2)), run, resume=True)
+    assert [s for s in said if "(threads 1 -> 2)" in s] and not [s for s in said if "intra-op thread" in s], said
+
+
 def test_a_config_replay_on_changed_data_says_it_is_not_the_run_it_replays(tmp_path, capsys):
     """`train --config RUN/config.yaml` replays RUN exactly, but on data changed since (an image replaced), it trained
     other networks without a word, while evaluate, score and --resume of RUN warn. The replay now says so too, in the

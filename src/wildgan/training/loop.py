@@ -858,8 +858,11 @@ def check_training_set_size(n: int, tc: TrainConfig, nc: NetConfig) -> None:
 
 
 def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bool = False, progress: bool = True,
-               log: Log = print, dist: Any = None) -> TrainResult:
+               log: Log = print, dist: Any = None, threads_noted: bool = False) -> TrainResult:
     """Train G, D, E (and Gs) on uint8 images [N, R, R, C]; see the module docstring for what is written.
+
+    `threads_noted`: a resume whose caller already said that the threads setting changed (training.run's note of
+    other numeric settings): the warning of another intra-op thread count than the checkpoint's is not said again.
 
     `dist`: a wildgan.training.distributed.DistContext for data-parallel training under torchrun (default: the one
     set up by distributed.init_distributed(), if any). Every rank runs this function; rank 0 alone writes."""
@@ -933,7 +936,9 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
                 + (f": the run was already finished (--total-kimg {kimg_to_the_image(tc.total_kimg)}), nothing to "
                    f"train" if done else ""))
             # a finished run trains nothing more: its weights stay those of the checkpoint's thread count
-            threads = None if done else thread_count_change(found[1], ck_dir / str(found[1].get("weights")), device)
+            # (nor where the resume's note named the threads setting changed: one change, one message)
+            threads = None if done or threads_noted else thread_count_change(found[1], ck_dir / str(
+                found[1].get("weights")), device)
             if threads:
                 log(threads)
         if is_main:
