@@ -248,7 +248,29 @@ def test_a_resume_under_another_thread_count_says_its_weights_match_only_up_to_f
     assert len(warned) == 1, said
     assert warned[0].startswith(f"warning: {run / 'checkpoints'}") and "was trained on 1 intra-op thread, and " \
         "this process runs 2" in warned[0] and "only up to float rounding" in warned[0] and "--threads 1" in warned[0]
+    # the record lists both counts, in order (it said 2 alone, though the weights trained under 1 first); the
+    # checkpoints carry them to the next session
+    final = json.loads((run / "network-final.json").read_text())
+    assert final["intra_op_threads"] == [1, 2]
     said = _train_on(2, _tiny_cfg(npz, 0.3), run, resume=True)         # trained on 2 since: the same count
     assert not [s for s in said if "intra-op thread" in s] and not [s for s in said if "already finished" in s], said
+    assert json.loads((run / "network-final.json").read_text())["intra_op_threads"] == [1, 2]
     said = _train_on(1, _tiny_cfg(npz, 0.3), run, resume=True)         # finished: nothing trained
     assert not [s for s in said if "intra-op thread" in s] and [s for s in said if "already finished" in s], said
+    assert json.loads((run / "network-final.json").read_text())["intra_op_threads"] == [1, 2]
+    from wildgan.evaluation.report import _networks_text
+    assert _networks_text({"source": "n", "intra_op_threads": [1, 2]}) == "Networks: n on 1 then 2 intra-op threads."
+
+
+def test_a_thread_count_record_reads_as_one_count_a_list_or_none():
+    # one count stays a number (older files, and every run trained under one count); a resumed run's list is read
+    # in order; absent or damaged says none
+    from wildgan.config import thread_counts, threads_record, threads_text
+    from wildgan.studies.tables import _made_by_line
+
+    assert threads_record(None, 2) == 2 and threads_record(2, 2) == 2 and threads_record(1, 2) == [1, 2]
+    assert threads_record([1, 2], 1) == [1, 2, 1] and threads_record(1, 2, trained=False) == 1
+    assert thread_counts(4) == [4] and thread_counts(None) == thread_counts(True) == thread_counts([1, "x"]) == []
+    assert threads_text(1) == "1 intra-op thread" and threads_text([1, 2]) == "1 then 2 intra-op threads"
+    rows = [{"seed": 0, "intra_op_threads": [1, 2]}, {"seed": 1, "intra_op_threads": 2}]
+    assert "on 1 then 2 / 2 intra-op threads (cells differ)" in _made_by_line(rows)

@@ -27,7 +27,7 @@ import numpy as np
 
 from ..config import (DataConfig, RunConfig, ScoreConfig, SearchConfig, check_api_call, own_score, read_run_config,
                       scoring_changes,
-                      scoring_settings, write_run_config)
+                      scoring_settings, thread_counts, write_run_config)
 from ..data import AnomalySplit, LoadedData, build_split, load_split_data
 from ..data.splits import read_for
 from ..data.readers import is_run_dir
@@ -852,7 +852,7 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
             row["weights_sha256"] = networks_record(model.meta)["weights_sha256"]
             versions = model.meta.get("versions") or {}
             row["versions"] = {k: versions[k] for k in ("wildgan", "wildgan_source", "torch") if k in versions}
-            if isinstance(model.meta.get("intra_op_threads"), int):
+            if thread_counts(model.meta.get("intra_op_threads")):       # (a list: the sessions of a resumed run)
                 row["intra_op_threads"] = model.meta["intra_op_threads"]
             if cell.method == "fanogan":      # f-AnoGAN counts iterations (critic, encoder), not kimg
                 row["fanogan_iters"] = [model.meta.get("gan_iters_done"), model.meta.get("enc_iters_done")]
