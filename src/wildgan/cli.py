@@ -1692,18 +1692,18 @@ def _warn_if_not_grown(cfg: Any, res: Any, log: Any) -> None:
         from .training.schedule import growth_figures, kimg_to_the_image
 
         t, r = cfg.train, cfg.net.resolution
-        grown, paper, advice = growth_figures(t, r)
+        grown, paper, advice, paper_grows = growth_figures(t, r)
         # to the image: the threshold is exact (3600.128), and a rounded one (3600) would still end fading in
         # a budget stop needs more minutes too: --resume keeps the run's --minutes unless given
         budget = res.status == "budget"
         # (phases shorter than a round of minibatches: the paper's total ends before growth too, and is not said)
         said_paper = (f", and the paper's schedule (the default --total-kimg) trains "
-                      f"{kimg_to_the_image(paper)} kimg" if paper > float(grown) else "")
+                      f"{kimg_to_the_image(paper)} kimg" if paper_grows else "")
         log(f"warning: training ended at {kimg_to_the_image(res.nimg / 1000)} kimg (lod {lod:g}"
             f"{f', the --minutes {t.minutes:g} budget ran out' if budget else ''}), before the networks finished "
-            f"growing to {r}x{r}: with phases of {kimg_to_the_image(t.phase_kimg)} kimg they get there with a "
-            f"--total-kimg above {grown}{said_paper}. The run is scored at the "
-            f"resolution it reached; continue it with --resume --total-kimg {advice}"
+            f"growing to {r}x{r}: with phases of {kimg_to_the_image(t.phase_kimg)} kimg they are grown at {grown} "
+            f"kimg (the end of the first round of minibatches at full resolution){said_paper}. The run is scored "
+            f"at the resolution it reached; continue it with --resume --total-kimg {advice}"
             f"{' and a larger --minutes' if budget else ''}")
 
 
