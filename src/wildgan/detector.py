@@ -298,7 +298,8 @@ def _failed_fit(e: BaseException, temp: "_TempRunDir | None", run_dir: Path, *, 
 @dataclass
 class HeatMaps:
     """Detector.heatmaps(X): per-image residual maps with what they were computed from, aligned with X (row i = the
-    i-th image of X, as decision_function orders them; a folder in sorted path order, see ids).
+    i-th image of X, as decision_function orders them; a folder in sorted path order, and a file that paths in X
+    name more than once read once, at its first mention, with a warning: see ids).
 
     images : uint8 [N, R, R, C], the query images Q as converted for the networks (R = resolution_,
         C = channels_).
