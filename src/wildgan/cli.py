@@ -756,17 +756,24 @@ def _set_from_config(p: argparse.ArgumentParser, argv: Sequence[str]) -> None:
         return
     path = Path(known.config)
     values = config_file_to_args(path)
-    actions = {a.dest: a for a in p._actions}
+    actions = _config_file_options(p)
     unknown = sorted(set(values) - set(actions))
     if unknown:
         sections = [k for k in unknown if k in ("data", "net", "train", "score", "fanogan", "search")]
         hint = f"; {_whole_config_hint(sections)}" if sections else ""
         # (the keys with _, as config_file_to_args made them; the options are too many to list on the line)
-        names = [a.dest for a in p._actions if a.option_strings]
-        said = unknown_names_text("option", unknown, names, list_known=False)
+        said = unknown_names_text("option", unknown, list(actions), list_known=False)
         raise ConfigError(f"{known.config}: {said}; use the long option names of `wildgan train --help` (with _ "
                           f"or -){hint}")
     p.set_defaults(**{k: _option_value(actions[k], v, path) for k, v in values.items()})
+
+
+def _config_file_options(p: argparse.ArgumentParser) -> dict[str, argparse.Action]:
+    """{key: action} of the options a --config file may set (its keys are the long option names with _): every
+    option of the command but --help and --config itself, which set nothing of a run. Why: a typo was answered with
+    'did you mean help?' or 'config?', and a file holding them was taken without a word."""
+    return {a.dest: a for a in p._actions if a.option_strings and not isinstance(a, argparse._HelpAction)
+            and a.dest != "config"}
 
 
 def _whole_config_hint(sections: list[str]) -> str:
@@ -1550,13 +1557,13 @@ def _warn_if_replay_reads_other_images(config: Path, cfg: RunConfig, split: Anom
     """`train --config RUN/config.yaml` with the run's own data settings promises the run again; where the images it
     reads are not the ones RUN/split.json recorded (the data edited, replaced or moved since), it trained another run
     without a word, while `evaluate`, `score` and `--resume` of RUN say so. Said here the same way. A config file
-    copied out of its run folder has no split.json beside it: its own comment header (config_yaml_record) names the
-    run and its training images, and is compared instead (a file without one, from an older wildgan or written by
-    hand, cannot be checked). A replay that changes the data settings (--seed, --contamination, --data, ...) asks for
-    other images on purpose and is not compared, whether on the command line or in the file's own data section edited
-    by hand (against the run's config.json beside it, or the data settings its header records). A replay of the same
-    images keeps the run's record of where its channel count came from (the config gives the count, which made
-    split.json say "chosen" for the data's)."""
+    copied out of its run folder has no split.json beside it, or another run's: its own comment header
+    (config_yaml_record) names the run and its training images, and is compared instead (a file without one, from an
+    older wildgan or written by hand, cannot be checked). A replay that changes the data settings (--seed,
+    --contamination, --data, ...) asks for other images on purpose and is not compared, whether on the command line
+    or in the file's own data section edited by hand (against the run's config.json beside it, or the data settings
+    its header records). A replay of the same images keeps the run's record of where its channel count came from (the
+    config gives the count, which made split.json say "chosen" for the data's)."""
     from .config import DATA_SETTINGS_KEY, config_yaml_record, run_config_file
     from .data.source_identity import restore_advice, source_replaced
     from .data.splits import keep_channels_origin, split_differences
@@ -1564,12 +1571,17 @@ def _warn_if_replay_reads_other_images(config: Path, cfg: RunConfig, split: Anom
     recorded_path = config.parent / "split.json"
     try:
         file_cfg = run_config_file(config)
-        if recorded_path.is_file():
+        header = config_yaml_record(config)
+        # a file copied into another run's folder (its header names a run elsewhere) is that run's config, not the
+        # folder's: compared with the split.json beside it, a replay of its own run's images was warned of as
+        # changed data, and one on changed data could pass as the folder's run
+        elsewhere = header is not None and header[0] is not None and \
+            Path(header[0]).resolve() != config.parent.resolve()
+        if recorded_path.is_file() and not elsewhere:
             recorded = json.loads(recorded_path.read_text(encoding="utf-8"))
             run, where = str(config.parent), f"{recorded_path} records them"
             ran = _run_data_settings(config.parent / "config.json")
         else:
-            header = config_yaml_record(config)
             if header is None:
                 return                # (an older wildgan's file, or one by hand: nothing to compare with)
             run, recorded = header[0] or "?", header[1]
@@ -1680,18 +1692,18 @@ def _warn_if_not_grown(cfg: Any, res: Any, log: Any) -> None:
         from .training.schedule import growth_figures, kimg_to_the_image
 
         t, r = cfg.train, cfg.net.resolution
-        grown, paper, advice = growth_figures(t, r)
+        grown, paper, advice, paper_grows = growth_figures(t, r)
         # to the image: the threshold is exact (3600.128), and a rounded one (3600) would still end fading in
         # a budget stop needs more minutes too: --resume keeps the run's --minutes unless given
         budget = res.status == "budget"
         # (phases shorter than a round of minibatches: the paper's total ends before growth too, and is not said)
         said_paper = (f", and the paper's schedule (the default --total-kimg) trains "
-                      f"{kimg_to_the_image(paper)} kimg" if paper > float(grown) else "")
+                      f"{kimg_to_the_image(paper)} kimg" if paper_grows else "")
         log(f"warning: training ended at {kimg_to_the_image(res.nimg / 1000)} kimg (lod {lod:g}"
             f"{f', the --minutes {t.minutes:g} budget ran out' if budget else ''}), before the networks finished "
-            f"growing to {r}x{r}: with phases of {kimg_to_the_image(t.phase_kimg)} kimg they get there with a "
-            f"--total-kimg above {grown}{said_paper}. The run is scored at the "
-            f"resolution it reached; continue it with --resume --total-kimg {advice}"
+            f"growing to {r}x{r}: with phases of {kimg_to_the_image(t.phase_kimg)} kimg they are grown at {grown} "
+            f"kimg (the end of the first round of minibatches at full resolution){said_paper}. The run is scored "
+            f"at the resolution it reached; continue it with --resume --total-kimg {advice}"
             f"{' and a larger --minutes' if budget else ''}")
 
 

@@ -108,6 +108,39 @@ def unknown_names_text(what: str, unknown: Iterable[Any], known: Iterable[str], 
     return f"unknown {what}{plural} {said} (known {what}s: {', '.join(known)})"
 
 
+def thread_counts(value: Any) -> list[int]:
+    """The intra-op thread counts a networks record's `intra_op_threads` names, in the order the run's sessions
+    trained under them: [n] for one count (an int: every record of a run trained under one count, and every record
+    written before the counts of resumed sessions were carried forward), the list for several, [] where it says none
+    (absent, or not counts)."""
+    values = value if isinstance(value, list) else [value]
+    counts = [v for v in values if isinstance(v, int) and not isinstance(v, bool) and v > 0]
+    return counts if counts and len(counts) == len(values) else []
+
+
+def threads_record(earlier: Any, now: int, trained: bool = True) -> int | list[int]:
+    """`intra_op_threads` for networks a session writes: `now` (the session's count) after the counts of the
+    checkpoint it resumed (`earlier`, its intra_op_threads; thread_counts), a change in order, as a list where they
+    differ and a single int where one count trained them all (what a reader of a run never resumed under another
+    finds, as before). `trained`: the session trained the networks (a finished run's resume writes its networks
+    again, trained by the earlier counts alone). A checkpoint that does not say (written before the field): `now`."""
+    counts = thread_counts(earlier)
+    if not counts:
+        return now
+    if trained and counts[-1] != now:
+        counts.append(now)
+    return counts[0] if len(counts) == 1 else counts
+
+
+def threads_text(value: Any) -> str | None:
+    """'1 intra-op thread', '4 intra-op threads', '1 then 2 intra-op threads' (sessions of a resumed run) of a
+    recorded intra_op_threads; None where it says none."""
+    counts = thread_counts(value)
+    if not counts:
+        return None
+    return f"{' then '.join(map(str, counts))} intra-op thread{'' if counts == [1] else 's'}"
+
+
 def kernels_from_env() -> str:
     """WILDGAN_KERNELS: 'auto' (unset or empty) or 'plain'. auto: on CUDA, G's pixel norm as torch's fused RMS norm,
     the minibatch stddev's variance as one torch.var, and each training forward's run-time weights made in one block

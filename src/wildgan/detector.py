@@ -298,7 +298,8 @@ def _failed_fit(e: BaseException, temp: "_TempRunDir | None", run_dir: Path, *, 
 @dataclass
 class HeatMaps:
     """Detector.heatmaps(X): per-image residual maps with what they were computed from, aligned with X (row i = the
-    i-th image of X, as decision_function orders them; a folder in sorted path order, see ids).
+    i-th image of X, as decision_function orders them; a folder in sorted path order, and a file that paths in X
+    name more than once read once, at its first mention, with a warning: see ids).
 
     images : uint8 [N, R, R, C], the query images Q as converted for the networks (R = resolution_,
         C = channels_).
@@ -1030,7 +1031,7 @@ class Detector:
         from .training.schedule import growth_figures, kimg_to_the_image
 
         t, r = cfg.train, cfg.net.resolution
-        grown, paper, advice = growth_figures(t, r)
+        grown, paper, advice, paper_grows = growth_figures(t, r)
         got = self.trained_resolution_
         fading = f", still fading in {got}x{got}" if lod != int(lod) else ""
         why = (f"the wall-clock budget (minutes={t.minutes:g}) ran out" if result.status == "budget" else
@@ -1040,13 +1041,13 @@ class Detector:
         where = f"were still fading in {r}x{r}" if got == r else f"reached {got}x{got}"
         # (phases shorter than a round of minibatches: the paper's total ends before growth too, and is not said)
         said_paper = (f", and the paper's schedule (total_kimg=None) trains "
-                      f"{kimg_to_the_image(paper)} kimg" if paper > float(grown) else "")
+                      f"{kimg_to_the_image(paper)} kimg" if paper_grows else "")
         msg = (f"training ended at {kimg_to_the_image(result.nimg / 1000)} kimg ({why}), before the networks finished "
                f"growing to {r}x{r}: they {where} (lod {lod:g}{fading if got != r else ''}; trained_resolution_ = "
                f"{got}, while resolution_ = {r} is the input resolution) and images are scored at that resolution. "
                f"With phase_kimg={kimg_to_the_image(t.phase_kimg)} "
-               f"they reach {r}x{r} with a total_kimg above {grown}{said_paper}"
-               f": fit with total_kimg={advice}{' (or None)' if paper > float(grown) else ''}"
+               f"they are grown to {r}x{r} at {grown} kimg (the end of the first round of minibatches at full "
+               f"resolution){said_paper}: fit with total_kimg={advice}{' (or None)' if paper_grows else ''}"
                f"{', minutes=None or a larger budget' if result.status == 'budget' else ''}, or a smaller "
                f"phase_kimg")
         run_log.write(f"warning: {msg}")    # the run's log says it too, as a CLI run's does (its copy is not made)

@@ -952,10 +952,10 @@ def test_a_run_that_ends_before_full_resolution_says_so(tiny_npz, tmp_path, caps
     assert main([*common, "--total-kimg", "0.1", "--phase-kimg", "0.5", "--out", str(tmp_path / "short")]) == 0
     err = capsys.readouterr().err
     # 8x8 = 1 stable + 1 fade phase: the fade ends at 1 kimg, inside the round 0.960-1.024 (rounds of 4 x 16), so
-    # the first round at lod 0 starts at 1.024; the paper's schedule adds 2/3 of a phase
+    # the first round at lod 0 is 1.024-1.088, where they are grown; the paper's schedule adds 2/3 of a phase
     assert ("training ended at 0.128 kimg (lod 1), before the networks finished growing to 8x8: with phases of "
-            "0.5 kimg they get there with a --total-kimg above 1.024, and the paper's schedule (the default "
-            "--total-kimg) trains 1.334 kimg. The "
+            "0.5 kimg they are grown at 1.088 kimg (the end of the first round of minibatches at full resolution), "
+            "and the paper's schedule (the default --total-kimg) trains 1.334 kimg. The "
             "run is scored at the resolution it reached; continue it with --resume --total-kimg 1.334") in err, err
     assert main([*common, "--total-kimg", "0.1", "--phase-kimg", "0.03", "--out", str(tmp_path / "grown")]) == 0
     assert "before the networks finished growing" not in capsys.readouterr().err
@@ -970,6 +970,10 @@ def test_a_run_that_ends_before_full_resolution_says_so(tiny_npz, tmp_path, caps
     assert main([*common, "--total-kimg", "0.02", "--phase-kimg", "0.01", "--out", str(tmp_path / "tiny")]) == 0
     err = capsys.readouterr().err
     assert "before the networks finished growing to 8x8" in err and "paper's schedule" not in err, err
+    # (it said 'ended at 0.064 kimg ... a --total-kimg above 0.064': the start of the first round at lod 0, which is
+    # where this run ended; the number said is now where they are grown, and the advice is no less)
+    assert "training ended at 0.064 kimg (lod 1)" in err and "they are grown at 0.128 kimg" in err and \
+        "--resume --total-kimg 0.128" in err, err
 
 
 @pytest.mark.parametrize("stop", ["SIGTERM", "SIGINT"])
@@ -1879,6 +1883,18 @@ def test_a_partial_sectioned_config_file_says_what_is_accepted(tiny_npz, tmp_pat
     # (the section's name said as the file has it, not as Python's ['train'])
     assert "partial.yaml: unknown option train; use the long option names" in err
     assert "must be a whole run config" in err
+
+
+def test_a_config_file_s_unknown_option_is_matched_against_the_options_a_file_may_set(tiny_npz, tmp_path, capsys):
+    # the did-you-mean candidates held argparse's help action and --config itself: 'hlp' was answered with 'did you
+    # mean help?', and a file holding help: or config: was taken without a word
+    for key, words in (("hlp", "unknown option hlp; "), ("help", "unknown option help; "),
+                       ("confgi", "unknown option confgi; "), ("seeed", "unknown option seeed (did you mean seed?)")):
+        cfg = tmp_path / f"{key}.yaml"
+        cfg.write_text(f"{key}: 1\n")
+        assert main(["train", "--config", str(cfg), "--data", str(tiny_npz), "--out", "x", "--dry-run"]) == 2, key
+        err = capsys.readouterr().err
+        assert f"{key}.yaml: {words}" in err and "help?" not in err and "config?" not in err, err
 
 
 def test_a_sectioned_config_file_without_net_says_what_is_accepted(tiny_npz, tmp_path, capsys):

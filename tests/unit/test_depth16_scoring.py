@@ -280,3 +280,40 @@ def test_a_resume_folder_of_a_16_bit_run_keys_the_8_bit_reading() -> None:
     for conv in ({"depth16": "bits:12", "trained_depth": "16bit"}, {"depth16": "per-image", "trained_depth": "8bit"},
                  {"depth16": "per-image", "trained_depth": "mixed"}, {"depth16": "per-image"}):
         assert "read_8bit" not in key(**conv), conv
+
+
+@pytest.mark.parametrize("sixteen", [True, False])
+def test_evaluate_on_other_data_reads_a_file_of_the_other_depth_as_score_does(tmp_path, sixteen) -> None:
+    """`wildgan evaluate RUN --data OTHER` read OTHER by the training rule, where `wildgan score` reads images for the
+    run by the scoring rule (scoring_depth16): with a run trained on 16-bit images only, an 8-bit test file was kept as
+    it was by evaluate and read as its twin by score, so one file had two scores (a tiny run: evaluate's a -0.048, the
+    twin's -0.174, score's -0.178 for both). Evaluate now reads other data as score does (and an 8-bit run's 16-bit file
+    by value / 257 likewise)."""
+    from wildgan.evaluation.run import split_for_run
+
+    _, run = _train(tmp_path, "run", sixteen=sixteen)
+    other = tmp_path / "other"
+    rng = np.random.default_rng(3)
+    for i in range(6):
+        a = _cell8(rng)
+        (other / "good").mkdir(parents=True, exist_ok=True)
+        if sixteen:
+            _png16(other / "good" / f"{i}.png", a.astype(np.uint16) * 257)
+        else:
+            Image.fromarray(a).save(other / "good" / f"{i}.png")
+    a = _cell8(np.random.default_rng(7))
+    (other / "bad").mkdir()
+    Image.fromarray(a).save(other / "bad" / "cell8.png")
+    _png16(other / "bad" / "cell16.png", a.astype(np.uint16) * 257)
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        split = split_for_run(run, data=str(other), normal=("good",), log=lambda m: None)
+    row = {Path(i).name: x for i, x in zip(split.test_ids, split.test_x)}
+    np.testing.assert_array_equal(row["cell8.png"], row["cell16.png"])        # one picture, one reading
+    # and the reading `wildgan score` makes of the file of the other depth
+    odd = other / "bad" / ("cell8.png" if sixteen else "cell16.png")
+    ((scored, _, _),) = iter_images([odd], 8, 1, **conversion_opts(json.loads((run / "split.json").read_text())))
+    np.testing.assert_array_equal(row[odd.name], scored[0])
+    if sixteen:
+        assert "1 8-bit image read for a run trained on 16-bit images only" in _messages(rec)
+        assert "kept as they are" not in _messages(rec)

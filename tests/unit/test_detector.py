@@ -1682,6 +1682,22 @@ def test_heatmaps_of_a_folder(det: Detector, mnist, tmp_path) -> None:
     np.testing.assert_allclose(hm.scores, det.decision_function(tmp_path), rtol=1e-6, atol=1e-7)
 
 
+def test_the_growth_warning_says_where_the_networks_are_grown_and_advises_no_less(tmp_path) -> None:
+    # it said 'training ended at 0.064 kimg ... they reach 8x8 with a total_kimg above 0.064': the start of the first
+    # round at full resolution, which was where this run ended. It now says where they are grown, and a fit with the
+    # total it advises gets there
+    import wildgan
+
+    x = np.random.default_rng(0).integers(0, 256, (40, 8, 8), dtype=np.uint8)
+    kw = {"preset": "tiny", "phase_kimg": 0.02, "resolution": 8, "threads": 1}
+    with pytest.warns(wildgan.WildganWarning) as rec:
+        d = Detector(**kw, total_kimg=0.05).fit(x)
+    (said,) = [str(w.message) for w in rec if "finished growing" in str(w.message)]
+    assert d.model_.lod == 1 and "training ended at 0.064 kimg" in said and "above 0.064" not in said, said
+    assert "they are grown to 8x8 at 0.128 kimg" in said and "fit with total_kimg=0.128," in said, said
+    assert Detector(**kw, total_kimg=0.128).fit(x).model_.lod == 0
+
+
 def test_a_fit_that_ends_before_full_growth_warns_and_says_where_it_got(x_train, tmp_path) -> None:
     import warnings
 
@@ -1691,9 +1707,9 @@ def test_a_fit_that_ends_before_full_growth_warns_and_says_where_it_got(x_train,
     with pytest.warns(wildgan.WildganWarning, match=r"\(total_kimg=0.05 ended it\), before the networks finished "
                                                     r"growing to 16x16: they reached 4x4 \(lod 2; "
                                                     r"trained_resolution_ = 4, "
-                                                    r"while resolution_ = 16 is the input resolution\).* reach 16x16 "
-                                                    r"with a total_kimg above 0.448, .*fit with total_kimg=0.467 "
-                                                    r"\(or None\)"):
+                                                    r"while resolution_ = 16 is the input resolution\).* grown to "
+                                                    r"16x16 at 0.512 kimg \(the end of the first round of "
+                                                    r"minibatches at full resolution\): fit with total_kimg=0.512, "):
         d = Detector(**{**TINY, "total_kimg": 0.05}, run_dir=str(run)).fit(x_train[:16])
     assert d.resolution_ == 16 and d.trained_resolution_ == 4 and d.model_.lod == 2
     assert "warning: training ended at" in (run / "log.txt").read_text()

@@ -244,6 +244,26 @@ def test_a_resume_of_a_finished_run_says_so_in_one_line(tmp_path: Path) -> None:
         "the run was already finished (2 critic and 2 encoder iterations): nothing to train"], said
 
 
+def test_a_resume_under_another_thread_count_records_both_counts(tmp_path: Path) -> None:
+    # fanogan-final.json said the last session's count alone, though the weights trained under two; a finished run's
+    # resume trains nothing and adds none
+    x = images(8)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        train_fanogan(x, tiny_cfg(gan_iters=2, enc_iters=0), tmp_path, progress=False, checkpoint_every=1000)
+        torch.set_num_threads(2)
+        cfg = tiny_cfg(gan_iters=2, enc_iters=2)
+        train_fanogan(x, cfg, tmp_path, resume=True, progress=False, log=lambda m: None, checkpoint_every=1000)
+        final = json.loads((tmp_path / "fanogan-final.json").read_text())
+        assert final["intra_op_threads"] == [1, 2]
+        torch.set_num_threads(1)
+        train_fanogan(x, cfg, tmp_path, resume=True, progress=False, log=lambda m: None, checkpoint_every=1000)
+        assert json.loads((tmp_path / "fanogan-final.json").read_text())["intra_op_threads"] == [1, 2]
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_bad_training_input(tmp_path: Path) -> None:
     with pytest.raises(DataError):
         train_fanogan(images(8).astype(np.float32), tiny_cfg(), tmp_path, progress=False)

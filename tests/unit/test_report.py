@@ -464,6 +464,20 @@ def test_study_report_fallback_without_tables_csv_pools_no_rows_of_other_scoring
     assert ("2 of the 4 rows are left out of these figures, as the study's tables leave them out: computed by other "
             "scoring rules than this wildgan's, whose AUCs are of other scores (e.g. w-0.0-1: scoring rules of version "
             "99 (this wildgan's: 1)).") in md
+    # every row of one older version (a study made before SCORES_VERSION was raised): computed alike, pooled, as
+    # their study pooled them; each was set apart and the old study lost its figures
+    rows = [{k: v for k, v in r.items() if k != "score_settings"} | {"scores_version": 0}
+            for r in _rows_of_two_lambdas()]
+    (study / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    from wildgan.evaluation.rows import tables_pool
+    pool = tables_pool(study, rows)
+    assert len(pool.pooled) == 4 and not pool.apart and pool.note("these figures") is None
+    drawn.clear()
+    report(study)
+    assert [[m for _, m, _ in d["Ours d_I (a)"]] for d in drawn] == [pytest.approx([0.85, 0.75])]
+    # two older versions: which the study pooled is not known, each set apart as before
+    rows[0]["scores_version"] = 2
+    assert tables_pool(study, rows).pooled == []
 
 
 def test_score_sections_without_tables_csv_refuse_rows_of_several_score_settings_as_the_figures_do(

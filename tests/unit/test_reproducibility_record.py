@@ -64,6 +64,20 @@ def _train_cli(npz: Path, out: Path, *extra: str) -> None:
                                         "0.05", "--phase-kimg", "0.02"])) == 0
 
 
+def test_a_resume_with_another_threads_setting_says_so_once(tmp_path):
+    """--resume --threads 2 of a run trained with --threads 1 said the change twice: the note of other numeric
+    settings (threads 1 -> 2) and the warning of another intra-op thread count. The note alone says it now."""
+    from dataclasses import replace
+
+    npz = _toy_npz(tmp_path / "toy.npz")
+    run = tmp_path / "run"
+    cfg = _tiny_cfg(npz, 0.05)
+    _train_on(1, replace(cfg, train=replace(cfg.train, threads=1)), run)
+    cfg = _tiny_cfg(npz, 0.08)
+    said = _train_on(1, replace(cfg, train=replace(cfg.train, threads=2)), run, resume=True)
+    assert [s for s in said if "(threads 1 -> 2)" in s] and not [s for s in said if "intra-op thread" in s], said
+
+
 def test_a_config_replay_on_changed_data_says_it_is_not_the_run_it_replays(tmp_path, capsys):
     """`train --config RUN/config.yaml` replays RUN exactly, but on data changed since (an image replaced), it trained
     other networks without a word, while evaluate, score and --resume of RUN warn. The replay now says so too, in the
@@ -127,6 +141,32 @@ def test_a_config_copied_out_of_its_run_folder_still_tells_a_replay_on_changed_d
     windows.write_bytes(b"\xef\xbb\xbf" + copied.read_bytes().replace(b"\n", b"\r\n"))
     _train_cli(npz, tmp_path / "win", "--config", str(windows))
     assert f"{windows} replays the run in {tmp_path / 'run'}" in capsys.readouterr().err
+
+
+def test_a_config_copied_into_another_run_s_folder_is_checked_against_its_own_header(tmp_path, capsys):
+    """A config.yaml copied into ANOTHER run's folder was checked against that folder's split.json and config.json:
+    the folder's data settings, not the file's, read as a hand edit of the file, and its replay on changed data passed
+    in silence. Its header names its own run, and is now compared instead; the run's own config.yaml still against
+    the split.json beside it."""
+    import shutil
+
+    npz = _toy_npz(tmp_path / "toy.npz")
+    other = tmp_path / "other.npz"
+    d = dict(np.load(npz))
+    np.savez(other, x=255 - d["x"], y=d["y"])
+    _train_cli(npz, tmp_path / "run")
+    _train_cli(other, tmp_path / "b")
+    capsys.readouterr()
+    copied = tmp_path / "b" / "run-a.yaml"
+    shutil.copy(tmp_path / "run" / "config.yaml", copied)
+    _train_cli(npz, tmp_path / "same", "--config", str(copied))
+    assert "replays the run" not in capsys.readouterr().err
+    d["x"][3] = 255 - d["x"][3]                       # a normal training image edited: run's images changed
+    np.savez(npz, **d)
+    _train_cli(npz, tmp_path / "changed", "--config", str(copied))
+    err = capsys.readouterr().err
+    assert f"{copied} replays the run in {tmp_path / 'run'}, but its training images are not the ones" in err, err
+    assert f"the comment at the top of {copied} records them" in err, err
 
 
 @pytest.mark.parametrize("where", ["copy", "in the run folder"])
@@ -208,7 +248,29 @@ def test_a_resume_under_another_thread_count_says_its_weights_match_only_up_to_f
     assert len(warned) == 1, said
     assert warned[0].startswith(f"warning: {run / 'checkpoints'}") and "was trained on 1 intra-op thread, and " \
         "this process runs 2" in warned[0] and "only up to float rounding" in warned[0] and "--threads 1" in warned[0]
+    # the record lists both counts, in order (it said 2 alone, though the weights trained under 1 first); the
+    # checkpoints carry them to the next session
+    final = json.loads((run / "network-final.json").read_text())
+    assert final["intra_op_threads"] == [1, 2]
     said = _train_on(2, _tiny_cfg(npz, 0.3), run, resume=True)         # trained on 2 since: the same count
     assert not [s for s in said if "intra-op thread" in s] and not [s for s in said if "already finished" in s], said
+    assert json.loads((run / "network-final.json").read_text())["intra_op_threads"] == [1, 2]
     said = _train_on(1, _tiny_cfg(npz, 0.3), run, resume=True)         # finished: nothing trained
     assert not [s for s in said if "intra-op thread" in s] and [s for s in said if "already finished" in s], said
+    assert json.loads((run / "network-final.json").read_text())["intra_op_threads"] == [1, 2]
+    from wildgan.evaluation.report import _networks_text
+    assert _networks_text({"source": "n", "intra_op_threads": [1, 2]}) == "Networks: n on 1 then 2 intra-op threads."
+
+
+def test_a_thread_count_record_reads_as_one_count_a_list_or_none():
+    # one count stays a number (older files, and every run trained under one count); a resumed run's list is read
+    # in order; absent or damaged says none
+    from wildgan.config import thread_counts, threads_record, threads_text
+    from wildgan.studies.tables import _made_by_line
+
+    assert threads_record(None, 2) == 2 and threads_record(2, 2) == 2 and threads_record(1, 2) == [1, 2]
+    assert threads_record([1, 2], 1) == [1, 2, 1] and threads_record(1, 2, trained=False) == 1
+    assert thread_counts(4) == [4] and thread_counts(None) == thread_counts(True) == thread_counts([1, "x"]) == []
+    assert threads_text(1) == "1 intra-op thread" and threads_text([1, 2]) == "1 then 2 intra-op threads"
+    rows = [{"seed": 0, "intra_op_threads": [1, 2]}, {"seed": 1, "intra_op_threads": 2}]
+    assert "on 1 then 2 / 2 intra-op threads (cells differ)" in _made_by_line(rows)

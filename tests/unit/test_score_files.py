@@ -818,3 +818,20 @@ def test_score_files_warns_of_a_file_given_twice_and_its_rows_line_up_with_ids(t
     with pytest.warns(UserWarning, match=r"read once .*2.png, again in folder .* as .*link.png"):
         x, ids = to_images(str(pile), 8, 1)
     assert len(x) == len(ids) == 3
+
+    # a list of paths (the Detector's read of one, for decision_function, heatmaps, fit): each item was listed on its
+    # own, so a file named twice, or by name and in a folder given, was read twice, a row more than score_files gives.
+    # Listed as one list now, with the same one warning; rows line up with the ids, other items keep their place
+    with pytest.warns(UserWarning, match=r"read once \(one image, under the name first given\): .*0.png, given again"
+                      ) as rec:
+        x, ids = to_images([str(pile / "0.png"), str(pile / "0.png")], 8, 1)
+    assert len(x) == 1 and ids == [str(pile / "0.png")]
+    assert len([w for w in rec if "more than once" in str(w.message)]) == 1
+    with pytest.warns(UserWarning, match=r"read once .*1.png, again in folder"):
+        x, ids = to_images([pile / "1.png", np.full((8, 8), 7, np.uint8), pile], 8, 1)
+    assert ids == [str(pile / "1.png"), "image:1", str(pile / "0.png"), str(pile / "2.png")] and len(x) == 4
+    np.testing.assert_array_equal(x[1], 7)
+    np.testing.assert_array_equal(x[0], to_images([pile / "1.png"], 8, 1)[0][0])
+    with pytest.warns(UserWarning, match=r"read once .*0.png, again in folder"):
+        x, ids = to_images([str(pile / "0.png"), str(pile / "1.png"), str(pile)], 8, 1)   # a folder of repeats only
+    assert len(x) == 3 and ids == [str(pile / f) for f in ("0.png", "1.png", "2.png")]

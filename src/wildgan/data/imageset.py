@@ -18,8 +18,8 @@ import numpy as np
 
 from ..config import unknown_names_text
 from ..errors import ConfigError, DataError, warn_user
-from .transforms import (FITS, NAMED_FILES, PER_IMAGE_8BIT, check_depth16, check_resolution, convert, crop_loss,
-                         depth16_bits, scaled_side, to_channels)
+from .transforms import (FITS, NAMED_FILES, PER_IMAGE_8BIT, base_depth16, check_depth16, check_resolution, convert,
+                         crop_loss, depth16_bits, scaled_side, to_channels)
 
 
 # bump when decoding rules change so stale caches are not reused (2: median-size rule, 3: 256 px automatic cap,
@@ -160,7 +160,8 @@ def parse_opts(opts: dict[str, Any]) -> Opts:
         check_resolution(o.resolution)
     if o.channels not in (None, 1, 3):
         raise ConfigError(f"channels must be 1 or 3, got {o.channels}")
-    check_depth16(o.depth16)
+    # (scoring's PER_IMAGE_8BIT is no rule a user gives, but evaluate reads other data for a run by it: build_split)
+    check_depth16(base_depth16(o.depth16))
     if o.trained_depth is not None and o.trained_depth not in TRAINED_DEPTHS:
         raise ConfigError(f"trained_depth must be one of {', '.join(TRAINED_DEPTHS)}, got {o.trained_depth!r}")
     if o.resize not in ("resize", "error"):
@@ -199,7 +200,13 @@ def warn_decode_stats(stats: dict[str, Any], what: str, depth16: str = "per-imag
     if not dataset:
         return
     n16, n8 = stats.get("n16", 0), stats.get("n8", 0)
-    if n16 and n8:
+    if depth16 == PER_IMAGE_8BIT and n8:
+        # (evaluate's read of other data for a run trained on 16-bit images only, as `wildgan score` reads them)
+        warn_user(f"{where}{n8} 8-bit image{'s' if n8 != 1 else ''} read for a run trained on 16-bit images only "
+                  f"(e.g. {stats.get('n8_file')}): on the 16-bit scale (value * 257) and so stretched each to its own "
+                  f"min..max by the run's per-image rule, as `wildgan score` reads them, so that each reads as its "
+                  f"16-bit copy would (not kept as it is)")
+    elif n16 and n8:
         warn_user(f"{where}{n8} 8-bit and {n16} 16-bit images mixed (e.g. {stats.get('n8_file')} and "
                   f"{stats.get('n16_file')}): the 16-bit ones follow the depth16 rule ({depth16}) while the 8-bit ones "
                   f"are kept as they are, so their brightness may not compare; convert them to one bit depth")

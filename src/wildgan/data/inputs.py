@@ -602,9 +602,21 @@ def decode_items(X: Any, depth16: str, image_shapes: Sequence[Sequence[int]] | N
     items = _ImageList(limit)
     ids: list[str] = []
     bad: list[str] = []          # the unreadable files of every path item (a folder is a list of its files here)
+    # the path items' files listed as one list: a file named twice, or by name and in a folder given, is read once,
+    # at its first mention, with the one warning, as score_files and load_image_files read such a list (each item
+    # listed on its own read it twice, a row more than those readers give)
+    path_at = [i for i, it in enumerate(X) if isinstance(it, (str, Path))]
+    listed: dict[int, list[Path]] = {i: [] for i in path_at}
+    if path_at:
+        origins: list[int] = []
+        once = list_image_files_once([Path(X[i]) for i in path_at], origins)
+        for f, o in zip(once, origins):
+            listed[path_at[o]].append(f)
     for i, it in enumerate(X):
         if isinstance(it, (str, Path)):
-            files = list_image_files_once([Path(it)])
+            files = listed[i]
+            if not files:
+                continue                     # (every file it names came earlier in the list)
             try:
                 more, more_ids = _files_to_items(files, depth16, skip_bad, stats, limit, fit, channels)
             except DataError as e:

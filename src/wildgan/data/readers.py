@@ -1109,15 +1109,18 @@ def listed_labels(path: str | Path | None, dataset: str = "auto"
     return None
 
 
-def list_image_files(paths: Sequence[str | Path], repeats: list[str] | None = None) -> list[Path]:
+def list_image_files(paths: Sequence[str | Path], repeats: list[str] | None = None,
+                     origins: list[int] | None = None) -> list[Path]:
     """Image files and/or folders -> the image files, folders recursed (sorted, hidden entries skipped, symlinked
     folders and files followed, ids keep the path through the link); a file named twice (or given beside a folder
     that holds it) is kept once, at its first mention: `repeats` (when given) gains a description of each later
     mention ("a.png, again in folder imgs"), for a caller that says so. Files of image formats that are not read (.heic,
-    .avif ...) are named in one warning per folder."""
+    .avif ...) are named in one warning per folder. `origins` (when given) gains, for each file returned, the index in
+    `paths` of the item that first named it (a caller that reads a list of items in order needs the split)."""
     files: list[Path] = []
     found_in: dict[int, Path] = {}      # the folder given that each file listed from one came from (its index)
-    for q in paths:
+    item_of: list[int] = []             # each file listed: the index of the item of `paths` that listed it
+    for j, q in enumerate(paths):
         q = Path(q)
         if q.is_dir():
             err = wildgan_output_error(q)
@@ -1134,11 +1137,13 @@ def list_image_files(paths: Sequence[str | Path], repeats: list[str] | None = No
             _warn_other(q, other)
             found_in.update((i, q) for i in range(len(files), len(files) + len(found)))
             files.extend(found)
+            item_of.extend([j] * len(found))
         elif q.exists():
             if dataset_file_kind(q):
                 # said now, by its kind: read as an image it would only be 'not a readable image'
                 raise dataset_among_images_error(q)
             files.append(q)
+            item_of.append(j)
         else:
             raise DataError(f"{q}: {_broken_link(q) or 'no such file or folder'}")
     if not files:
@@ -1146,7 +1151,10 @@ def list_image_files(paths: Sequence[str | Path], repeats: list[str] | None = No
     unique: dict[Path, Path] = {}
     for i, f in enumerate(files):
         kept = unique.setdefault(f.resolve(), f)
-        if kept is not f and repeats is not None:
+        if kept is f:
+            if origins is not None:
+                origins.append(item_of[i])
+        elif repeats is not None:
             where = f"again in folder {found_in[i]}" if i in found_in else "given again"
             repeats.append(f"{kept}, {where}" + (f" as {f}" if f != kept else ""))
     return list(unique.values())
@@ -1169,12 +1177,12 @@ def repeated_files_warning(repeats: Sequence[str], done: str = "read once (one i
             + (f"; and {more} more" if more > 0 else ""))
 
 
-def list_image_files_once(paths: Sequence[str | Path]) -> list[Path]:
+def list_image_files_once(paths: Sequence[str | Path], origins: list[int] | None = None) -> list[Path]:
     """list_image_files, with a warning (repeated_files_warning) naming each file given more than once (twice by
     name, a link beside the file it points to, by name and in a folder given): it is read once, and the images a
-    reader returns are a row short of the names given per repeat."""
+    reader returns are a row short of the names given per repeat. `origins`: as list_image_files'."""
     repeats: list[str] = []
-    files = list_image_files(paths, repeats)
+    files = list_image_files(paths, repeats, origins)
     msg = repeated_files_warning(repeats)
     if msg:
         warn_user(msg)

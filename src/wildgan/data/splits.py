@@ -540,11 +540,13 @@ def _load_options(cfg: DataConfig, download: bool) -> dict[str, Any]:
 
 
 def load_split_data(cfg: DataConfig, *, download: bool = False, progress: bool | None = None,
-                    count_held: bool = False) -> LoadedData:
+                    count_held: bool = False, read_depth16: str | None = None) -> LoadedData:
     """Read cfg.data as build_split(cfg) would, for build_split(..., loaded=): every DataConfig that differs from cfg
     only in normal, contamination, seed, rotations, test_size, test_fraction or exclude_classes builds its split from
-    it. count_held: see build_split."""
+    it. count_held, read_depth16: see build_split."""
     opts = _load_options(cfg, download)
+    if read_depth16 is not None:
+        opts["depth16"] = read_depth16
     path, dataset = opts.pop("path"), opts.pop("dataset")
     try:
         root: Path | None = data_source_path(path, dataset).resolve()
@@ -677,7 +679,8 @@ def with_protocol_shape(cfg: DataConfig) -> tuple[DataConfig, str | None]:
 
 def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | None = None,
                 whole: bool = False, inherited: tuple[str, ...] = (), loaded: LoadedData | None = None,
-                recorded: dict[str, Any] | None = None, count_held: bool = False) -> AnomalySplit:
+                recorded: dict[str, Any] | None = None, count_held: bool = False,
+                read_depth16: str | None = None) -> AnomalySplit:
     """Load cfg.data and build the one-vs-rest split for its protocol. Same cfg -> identical arrays.
 
     loaded: cfg.data as load_split_data read it (for a DataConfig that reads the data the same way): not read again.
@@ -697,7 +700,11 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
     Files the record lists as skipped stay out of the draws, as they were when the run's split was drawn.
 
     count_held: also count the images that hold gray, RGB-stored gray too (conversion.gray_held, where the reader
-    counts them: evaluate's warning about data of another kind than a run's, by readers.trained_kind's rule)."""
+    counts them: evaluate's warning about data of another kind than a run's, by readers.trained_kind's rule).
+
+    read_depth16: the rule the files are read by instead of cfg.depth16 (which the split's record keeps): evaluate
+    reads other data for a run as `wildgan score` reads images for it (imageset.scoring_depth16, which may be the
+    internal transforms.PER_IMAGE_8BIT), so that a file scores the same through either command."""
     if cfg.seed < 0:
         raise ConfigError(f"seed must be >= 0, got {cfg.seed}")
     if not (0.0 < cfg.test_fraction < 1.0):
@@ -707,7 +714,8 @@ def build_split(cfg: DataConfig, *, download: bool = False, progress: bool | Non
     if cfg.resolution is not None:
         check_resolution(cfg.resolution)
     if loaded is None:
-        loaded = load_split_data(cfg, download=download, progress=progress, count_held=count_held)
+        loaded = load_split_data(cfg, download=download, progress=progress, count_held=count_held,
+                                 read_depth16=read_depth16)
         shared = False
     else:
         # read with other options, the images would not be those cfg describes (another size, other files skipped)

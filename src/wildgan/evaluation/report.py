@@ -44,7 +44,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 
 from ..checkpoint import list_checkpoints, umask
-from ..config import SCORE_NAMES, is_sample_path, own_score, read_run_config, run_config_to_dict
+from ..config import SCORE_NAMES, is_sample_path, own_score, read_run_config, run_config_to_dict, threads_text
 from ..data import (build_split, conversion_opts, load_image_files, newly_skipped, recorded_normal_classes,
                     split_differences, split_summary)
 from ..data.splits import decoded_apart
@@ -849,10 +849,11 @@ def _networks_text(ms: dict[str, Any]) -> str:
         source = f" (source {v['wildgan_source']})" if v.get("wildgan_source") else ""
         torch_version = f" with torch {v['torch']}" if v.get("torch") else ""
         by = f", trained by wildgan {v['wildgan']}{source}{torch_version}"
-    threads = ms.get("intra_op_threads")
-    if isinstance(threads, int):
-        # CPU weights differ between thread counts: which one made these (networks recorded before it: unsaid)
-        by += f" on {threads} intra-op thread{'s' if threads != 1 else ''}"
+    threads = threads_text(ms.get("intra_op_threads"))
+    if threads:
+        # CPU weights differ between thread counts: which made these ('1 then 2' for a run resumed under another;
+        # networks recorded before it: unsaid)
+        by += f" on {threads}"
     return f"Networks: {ms['source']}{f' ({trained})' if trained else ''}{by}."
 
 

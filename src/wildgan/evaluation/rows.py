@@ -223,12 +223,20 @@ class TablesPool:
                 f"computes its cells)")
 
 
+def _scores_versions(rows: list[dict[str, Any]]) -> set[str]:
+    """The scoring rules' versions the rows record (a row from before the field: UNRECORDED_SCORES_VERSION), as JSON."""
+    from ..scoring.scores import UNRECORDED_SCORES_VERSION   # (torch: only where asked)
+
+    return {json.dumps(r.get("scores_version", UNRECORDED_SCORES_VERSION)) for r in rows}
+
+
 def tables_pool(study_dir: Path, rows: list[dict[str, Any]],
                 scoring: list[dict[str, Any]] | None = None) -> TablesPool:
     """The rows (of a study's results.jsonl, row_problem's good ones) that its tables pool: those tables.csv does not
     mark computed otherwise (computed_otherwise_in_tables); without a readable tables.csv, those of this wildgan's
-    scoring rules (other_scoring_rules), and none when those differ in their score settings (TablesPool.undecided:
-    which of them the study pools depends on its command's settings, which the folder does not hold). The one
+    scoring rules (other_scoring_rules; or all of them, where all share one older version: computed alike), and none
+    when those differ in their score settings (TablesPool.undecided: which of them the study pools depends on its
+    command's settings, which the folder does not hold). The one
     selection of every view drawn from the rows apart from the study command (`wildgan report STUDY_DIR`'s figures
     where the study left none, its --score sections), so that they pool what tables.md pools. `scoring`: each row's
     row_scoring, where the caller has them (read here otherwise)."""
@@ -236,13 +244,18 @@ def tables_pool(study_dir: Path, rows: list[dict[str, Any]],
     recorded = apart is not None
     if apart is None:
         apart = {str(r["cell"]): how for r in rows if (how := other_scoring_rules(r)) is not None}
+        if len(apart) == len(rows) and len(_scores_versions(rows)) == 1:
+            # every row of one older version: computed alike, as their study pooled them (a raised SCORES_VERSION
+            # left an old study without tables.csv with no figures at all); their settings are compared below
+            apart = {}
     pooled = [r for r in rows if str(r["cell"]) not in apart]
     differ: dict[str, dict[str, int]] = {}
     if not recorded and len(pooled) > 1:
         if scoring is None:
             scoring = [row_scoring(study_dir, r) for r in rows]
         kept = [sc for r, sc in zip(rows, scoring) if str(r["cell"]) not in apart]
-        # (the scoring rules' version is the same in every row kept: other_scoring_rules left the others apart)
+        # (the scoring rules' version is the same in every row kept: other_scoring_rules left the others apart, or all
+        # share one older one)
         differ = {k: v for k, v in scoring_differences(kept).items() if k != "scores_version"}
         if differ:
             pooled = []

@@ -18,7 +18,7 @@ from ..config import (SCORE_NAMES, DataConfig, RunConfig, own_score, read_run_co
                       scoring_settings)
 from ..data import (AnomalySplit, build_split, conversion_opts, newly_skipped, recorded_normal_classes, skipped_reasons,
                     split_differences, split_summary)
-from ..data.imageset import resize_warning, scale_warning
+from ..data.imageset import resize_warning, scale_warning, scoring_depth16
 from ..data.readers import (channel_warning, is_pile, missing_run_data_error, same_data_source, single_class_text,
                              trained_kind)
 from ..data.source_identity import restore_advice, source_replaced
@@ -135,9 +135,16 @@ def split_for_run(run_dir: Path, data: str | None = None, log: Callable[[str], N
                           f"from); the run's own data is evaluated on its test split")
     # other data: the run's normal classes (without --normal) and exclusions are taken over by class name only
     # (other data: what its images hold is counted too, for _warn_other_channels)
+    # other data is read as `wildgan score` reads images for this run (scoring_depth16: a run trained on 16-bit images
+    # only reads an 8-bit file on the 16-bit scale, one trained on 8-bit ones a 16-bit file by value / 257), where the
+    # training rule kept such a file as it is, or stretched it: one file had two scores, evaluate's and score's. (The
+    # run's own data holds no file of the other depth: its record counts every file read)
+    conv = recorded.get("conversion") if isinstance(recorded.get("conversion"), dict) else {}
+    read_depth16 = None if data is None else scoring_depth16(dc.depth16, conv.get("trained_depth"))
     split = build_split(dc, whole=whole, inherited=() if data is None else ("exclude_classes",) if normal
                         else ("normal", "exclude_classes"), recorded=recorded if data is None else None,
-                        count_held=data is not None)
+                        count_held=data is not None,
+                        read_depth16=None if read_depth16 == dc.depth16 else read_depth16)
     if whole and recorded.get("source") and same_data_source(split.info.get("source"), recorded.get("source")):
         _say(log, f"warning: {dc.data} is the data {run_dir} was trained on: evaluated whole, its test set includes "
                   f"the training images (the in-the-wild setting: how well the pile's own anomalies are found), "

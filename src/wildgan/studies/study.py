@@ -27,7 +27,7 @@ import numpy as np
 
 from ..config import (DataConfig, RunConfig, ScoreConfig, SearchConfig, check_api_call, own_score, read_run_config,
                       scoring_changes,
-                      scoring_settings, write_run_config)
+                      scoring_settings, thread_counts, write_run_config)
 from ..data import AnomalySplit, LoadedData, build_split, load_split_data
 from ..data.splits import read_for
 from ..data.readers import is_run_dir
@@ -40,8 +40,8 @@ from ..fileio import atomic_write_text, json_lines, leave_out_defaults, make_fol
 from ..runlog import RunLog, copying_warnings
 from ..scoring.run import load_model
 from ..scoring.scores import SCORES_VERSION, SCORES_VERSION_ABSENT, UNRECORDED_SCORES_VERSION
-from ..training.run import (RESUME_MAY_CHANGE, data_folder_holding, refuse_inside_a_runs_own_folder, run_differences,
-                            run_lock, train_run)
+from ..training.run import (RESUME_MAY_CHANGE, data_folder_holding, networks_record, refuse_inside_a_runs_own_folder,
+                            run_differences, run_lock, train_run)
 from .tables import (cell_rank, comparison_holds, read_rows, render_comparisons_csv, render_csv,
                      render_markdown)
 
@@ -848,11 +848,11 @@ def _run_study(base: RunConfig, cells: list[Cell], study_dir: Path, *, progress:
                 row["data_sha256"] = sha
             # which networks and which code made the AUCs, in the row itself: two studies' rows of one command
             # differ by these alone when another torch, wildgan or thread count trained them (the weights' sha256
-            # names the networks, as eval.json's model does)
-            row["weights_sha256"] = model.meta.get("sha256")
+            # names the networks, as eval.json's model does: by the one record of networks, networks_record)
+            row["weights_sha256"] = networks_record(model.meta)["weights_sha256"]
             versions = model.meta.get("versions") or {}
             row["versions"] = {k: versions[k] for k in ("wildgan", "wildgan_source", "torch") if k in versions}
-            if isinstance(model.meta.get("intra_op_threads"), int):
+            if thread_counts(model.meta.get("intra_op_threads")):       # (a list: the sessions of a resumed run)
                 row["intra_op_threads"] = model.meta["intra_op_threads"]
             if cell.method == "fanogan":      # f-AnoGAN counts iterations (critic, encoder), not kimg
                 row["fanogan_iters"] = [model.meta.get("gan_iters_done"), model.meta.get("enc_iters_done")]

@@ -22,7 +22,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..config import SearchConfig, own_score
+from ..config import SearchConfig, own_score, thread_counts
 from ..errors import warn_user
 # the AUC-versus-gamma curves, their bands and figures live below (evaluation.gamma_curves: gamma_plots), so that
 # `wildgan report STUDY_DIR` draws the study's own figures for a study that left none; the tables name the methods
@@ -372,8 +372,8 @@ def _made_by_line(rows: list[dict[str, Any]]) -> str:
     seeds = sorted({int(r["seed"]) for r in rows if isinstance(r.get("seed"), int)})
     line = f"Seeds: {', '.join(map(str, seeds)) or '?'}."
     versions = [r["versions"] if isinstance(r.get("versions"), dict) else {} for r in rows]
-    threads = [r.get("intra_op_threads") for r in rows]
-    threads = [t if isinstance(t, int) and not isinstance(t, bool) else None for t in threads]
+    # each row's counts ('1 then 2': a cell resumed under another count), None for a row that records none
+    threads = [" then ".join(map(str, c)) if (c := thread_counts(r.get("intra_op_threads"))) else None for r in rows]
     wildgan = [(f"{v['wildgan']} (source {v['wildgan_source']})" if v.get("wildgan_source") else str(v["wildgan"]))
                if v.get("wildgan") else None for v in versions]
 
@@ -384,9 +384,9 @@ def _made_by_line(rows: list[dict[str, Any]]) -> str:
     said = [f"{name} {text}" for name, text in (("wildgan", listed(wildgan)),
                                                  ("torch", listed([v.get("torch") for v in versions])))
             if text]
-    counts = sorted({t for t in threads if t is not None})
+    counts = sorted({t for t in threads if t is not None}, key=lambda t: [int(c) for c in t.split(" then ")])
     if counts:
-        said.append(f"on {' / '.join(map(str, counts))} intra-op thread{'' if counts == [1] else 's'}"
+        said.append(f"on {' / '.join(counts)} intra-op thread{'' if counts == ['1'] else 's'}"
                     + (" (cells differ)" if len(counts) > 1 else ""))
     if not said:
         return f"{line} Versions and thread count not recorded (rows of an older wildgan)."

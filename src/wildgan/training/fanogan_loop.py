@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import checkpoint as ckpt
-from ..config import FAnoGANConfig, to_dict
+from ..config import FAnoGANConfig, threads_record, to_dict
 from ..fileio import truncate_jsonl
 from ..progress import progress_bar
 from ..data.transforms import to_float
@@ -298,6 +298,13 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
         dropped = _drop_stats_after(run_dir, state)
         if dropped:
             say(f"stats.jsonl: dropped {dropped} rows written after the checkpoint")
+    start_step = state.step
+
+    def threads_used() -> int | list[int]:
+        """intra_op_threads of the weights as they are (as the pGAN loop's): the resumed checkpoint's counts carried
+        forward, this session's added once it has trained."""
+        before = None if resumed_meta is None else resumed_meta.get("intra_op_threads")
+        return threads_record(before, torch.get_num_threads(), trained=state.step != start_step)
 
     t_gan, t_enc = planned_gan_iters(cfg, n), int(cfg.enc_iters)
     if saved_step is not None and state.gan_iter >= t_gan and state.enc_iter >= t_enc:
@@ -342,7 +349,7 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
         for k, o in opts.items():
             tensors.update(ckpt.optimizer_to_tensors(k, o))
         tensors["rng"] = rng.get_state()
-        meta = _meta(cfg, arch, state, n, t_gan, t_enc, stopped_early, device)
+        meta = _meta(cfg, arch, state, n, t_gan, t_enc, stopped_early, device, threads_used())
         path = ckpt.save_checkpoint(ck_dir, ckpt.checkpoint_name(state.step), tensors, meta)
         if keep_checkpoints is not None:
             ckpt.prune_checkpoints(ck_dir, keep_checkpoints + 1, protect=path)
@@ -602,7 +609,7 @@ def train_fanogan(train_x: np.ndarray, cfg: FAnoGANConfig, run_dir: Path, *, res
             save_periodic()
         tensors = ckpt.networks_to_tensors(nets.modules())
         out = ckpt.save_checkpoint(run_dir, FINAL_NAME, tensors, _meta(cfg, arch, state, n, t_gan, t_enc,
-                                                                       stopped_early, device))
+                                                                       stopped_early, device, threads_used()))
         if flag.signum is None and held:
             flag.signum = held[0]
         held.clear()                                # told below, not delivered to the caller's handlers
@@ -684,14 +691,14 @@ def _total_eta(cfg: FAnoGANConfig, steps_timed: int, seconds: float, gan_left: i
 
 
 def _meta(cfg: FAnoGANConfig, arch: dict[str, int], state: _State, n: int, t_gan: int, t_enc: int,
-          stopped_early: bool, device: torch.device) -> dict[str, Any]:
+          stopped_early: bool, device: torch.device, threads: int | list[int]) -> dict[str, Any]:
     return {"kind": ckpt.FANOGAN_KIND, "config": to_dict(cfg), "arch": arch, "resolution": arch["resolution"],
             "channels": arch["channels"], "n_train": n, "state": asdict(state),
             "gan_iters_done": state.gan_iter, "enc_iters_done": state.enc_iter,
             "gan_iters_planned": t_gan, "enc_iters_planned": t_enc, "stopped_early": stopped_early,
             "elapsed_s": round(state.elapsed, 3), "rng_device": device.type,
-            # (as the pGAN loop's: the thread count the weights depend on, which config.json may leave null)
-            "intra_op_threads": torch.get_num_threads()}
+            # (as the pGAN loop's: the thread counts the weights depend on, which config.json may leave null)
+            "intra_op_threads": threads}
 
 
 __all__ = ["bn_momentum", "train_fanogan", "planned_gan_iters", "TF1RMSprop", "FAnoGANNetworks"]

@@ -42,7 +42,7 @@ import torch.nn.functional as F
 from ..data.transforms import u8_to_unit
 from .. import checkpoint as ckpt
 from ..config import (NetConfig, RunConfig, TrainConfig, kernels_from_env, largest_minibatch, paper_total_kimg,
-                      run_config_to_dict)
+                      run_config_to_dict, threads_record)
 from ..errors import DataError, DivergenceError, TrainingInterrupted, WildganError, stop_words, warn_user
 from ..fileio import atomic_write_stream, truncate_jsonl
 from ..losses import critic_loss, encoder_image_loss, encoder_latent_loss, generator_loss
@@ -799,9 +799,10 @@ class TrainState:
 
 
 def _save(run_dir: Path, nets: PGANNetworks, opts: dict[str, torch.optim.Optimizer], state: TrainState,
-          rng: torch.Generator, cfg: RunConfig, keep: int | None, lod: float) -> Path:
+          rng: torch.Generator, cfg: RunConfig, keep: int | None, lod: float, threads: int | list[int]) -> Path:
     """A full training-state checkpoint; `lod`: the level of detail the networks last trained at (what scoring an
-    interrupted run uses, as network-final.json records it)."""
+    interrupted run uses, as network-final.json records it); `threads`: the intra-op thread counts that trained the
+    weights (config.threads_record)."""
     tensors = ckpt.networks_to_tensors(nets.modules())
     for name, opt in opts.items():
         tensors.update(ckpt.optimizer_to_tensors(f"opt.{name}", opt))
@@ -811,7 +812,7 @@ def _save(run_dir: Path, nets: PGANNetworks, opts: dict[str, torch.optim.Optimiz
             "lr": state.lr, "elapsed_s": state.elapsed, "rollbacks": state.rollbacks, "seed": cfg.train.seed,
             "rng_device": rng.device.type,
             "net": run_config_to_dict(cfg)["net"], "config": run_config_to_dict(cfg),
-            "lod": float(lod), "intra_op_threads": torch.get_num_threads()}
+            "lod": float(lod), "intra_op_threads": threads}
     path = ckpt.save_checkpoint(run_dir / "checkpoints", ckpt.checkpoint_name(state.nimg), tensors, meta)
     if keep is not None:                       # None: every checkpoint kept (e.g. for the AUC over training)
         ckpt.prune_checkpoints(run_dir / "checkpoints", keep + 1, protect=path)
@@ -858,8 +859,11 @@ def check_training_set_size(n: int, tc: TrainConfig, nc: NetConfig) -> None:
 
 
 def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bool = False, progress: bool = True,
-               log: Log = print, dist: Any = None) -> TrainResult:
+               log: Log = print, dist: Any = None, threads_noted: bool = False) -> TrainResult:
     """Train G, D, E (and Gs) on uint8 images [N, R, R, C]; see the module docstring for what is written.
+
+    `threads_noted`: a resume whose caller already said that the threads setting changed (training.run's note of
+    other numeric settings): the warning of another intra-op thread count than the checkpoint's is not said again.
 
     `dist`: a wildgan.training.distributed.DistContext for data-parallel training under torchrun (default: the one
     set up by distributed.init_distributed(), if any). Every rank runs this function; rank 0 alone writes."""
@@ -903,6 +907,7 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
     state = TrainState(lr=tc.lr)
     total_nimg = int(round(tc.total_kimg * 1000))
     restored_nimg: int | None = None  # the image count of a checkpoint a resume restored, of this run's settings
+    threads_before: Any = None        # the intra-op thread counts that trained the checkpoint a resume restored
 
     ck_dir = run_dir / "checkpoints"
     if resume:
@@ -913,6 +918,7 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
             found, bad = ckpt.find_good_checkpoint(ck_dir, log=log, kind=ckpt.TRAIN_STATE_KIND)
             if found is not None:
                 state = _restore(found[0], found[1], nets, opts, rng, ck_dir)
+                threads_before = found[1].get("intra_op_threads")
                 # (a checkpoint of other settings is written again at the end, with this session's)
                 same = found[1].get("config") == json.loads(json.dumps(run_config_to_dict(cfg)))
                 restored_nimg = state.nimg if same else None
@@ -933,7 +939,9 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
                 + (f": the run was already finished (--total-kimg {kimg_to_the_image(tc.total_kimg)}), nothing to "
                    f"train" if done else ""))
             # a finished run trains nothing more: its weights stay those of the checkpoint's thread count
-            threads = None if done else thread_count_change(found[1], ck_dir / str(found[1].get("weights")), device)
+            # (nor where the resume's note named the threads setting changed: one change, one message)
+            threads = None if done or threads_noted else thread_count_change(found[1], ck_dir / str(
+                found[1].get("weights")), device)
             if threads:
                 log(threads)
         if is_main:
@@ -1006,6 +1014,12 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
     # checkpoint it restored: one that trains nothing (a finished run, a spent --minutes budget) writes no copy of it,
     # unless it was written with other settings
     saved_nimg: int | None = restored_nimg
+    start_nimg = state.nimg
+
+    def threads_used() -> int | list[int]:
+        """intra_op_threads of the weights as they are: a resumed run's earlier counts carried forward, this
+        session's added once it has trained (a finished run's resume writes its networks again as they were)."""
+        return threads_record(threads_before, torch.get_num_threads(), trained=state.nimg != start_nimg)
 
     def save() -> Path:
         nonlocal saved_nimg
@@ -1013,7 +1027,7 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
         state.elapsed = elapsed0 + time.time() - t_start
         path = ck_dir / f"{ckpt.checkpoint_name(state.nimg)}.json"
         if is_main:
-            path = _save(run_dir, nets, opts, state, rng, cfg, tc.keep_checkpoints, trained_lod())
+            path = _save(run_dir, nets, opts, state, rng, cfg, tc.keep_checkpoints, trained_lod(), threads_used())
         if dist is not None:
             dist.barrier()                     # the file exists for every rank (a rollback reads it)
         saved_nimg = state.nimg
@@ -1167,10 +1181,10 @@ def train_pgan(train_x: np.ndarray, cfg: RunConfig, run_dir: Path, *, resume: bo
                 "kind": ckpt.NETWORKS_KIND, "nimg": state.nimg, "kimg": state.nimg / 1000, "status": status,
                 "seed": tc.seed, "net": run_config_to_dict(cfg)["net"], "config": run_config_to_dict(cfg),
                 "elapsed_s": elapsed0 + time.time() - t_start, "lod": trained_lod(),
-                # the intra-op thread count this session trained with: weights depend on it (float summation order),
+                # the intra-op thread counts the weights trained with: they depend on it (float summation order),
                 # and with --threads unset config.json says only null, so two runs that differ by it alone had
-                # identical records
-                "intra_op_threads": torch.get_num_threads()})
+                # identical records; a resumed run's sessions each (threads_used: a list where they differ)
+                "intra_op_threads": threads_used()})
         # (a stop that reached this rank after the ranks' last agreement, as it wrote the last round's checkpoint,
         # set its flag outside this block: agreed here too, or under torchrun the job finished as if none had come)
         late = held[0] if held else flag.signum or 0

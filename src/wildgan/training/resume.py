@@ -12,6 +12,7 @@ from typing import Any, Callable, Iterator
 
 import torch
 
+from ..config import thread_counts
 from ..checkpoint import nonfinite_tensors
 from ..errors import warn_user
 
@@ -39,8 +40,10 @@ def thread_count_change(meta: dict[str, Any], src: Path, device: torch.device) -
     before the field), or either side trained on a GPU (the CPU thread count changes no GPU kernel's sums). Why: on
     a CPU the count sets the order of float sums, so a run resumed under another OMP_NUM_THREADS (or --threads)
     trains other weights from there on, while config.json may say `threads: null` both times."""
-    then, now = meta.get("intra_op_threads"), torch.get_num_threads()
-    if not isinstance(then, int) or isinstance(then, bool) or then == now:
+    # (the count of its last session, where a resumed run's record lists its sessions' counts)
+    counts, now = thread_counts(meta.get("intra_op_threads")), torch.get_num_threads()
+    then = counts[-1] if counts else None
+    if then is None or then == now:
         return None
     if device.type != "cpu" or meta.get("rng_device") not in (None, "cpu"):
         return None

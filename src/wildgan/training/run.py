@@ -697,6 +697,9 @@ def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, 
     said: list[str] = []
     if resume and (run_dir / "config.json").is_file():
         cfg = _resumed_config(cfg, run_dir, said.append)
+    # the note names a threads setting changed: the loop's warning of another intra-op thread count is not said too
+    threads_noted = any(line.startswith(_NUMERIC_NOTE) and ("(threads " in line or "; threads " in line)
+                        for line in said)
     inside = data_folder_holding(cfg.data.data, run_dir) if resume else None
     if inside is not None:
         # (an older wildgan took such an --out): the readers leave the run's folder out of the data, so the split
@@ -724,7 +727,8 @@ def _train_run(cfg: RunConfig, run_dir: Path, *, resume: bool, overwrite: bool, 
         write_run_config(cfg, run_dir, trained_on=training_record(split, summary))
         write_split_info(split, run_dir, summary)
     _log_start(cfg, split, run_dir, resume=resume, log=log)
-    result = _train_method(cfg, split, run_dir, resume=resume, progress=progress, log=log)
+    result = _train_method(cfg, split, run_dir, resume=resume, progress=progress, log=log,
+                           threads_noted=threads_noted)
     if resume and is_main and result.final is not None:
         _note_stale_evaluations(run_dir, result.final, log)
     return result
@@ -754,6 +758,9 @@ def _clear_old_run(run_dir: Path, *, is_main: bool, resume: bool, overwrite: boo
             f"and log): started afresh")
 
 
+_NUMERIC_NOTE = "note: resumed with other numeric settings "
+
+
 def _resumed_config(cfg: RunConfig, run_dir: Path, log: Callable[[str], None]) -> RunConfig:
     """cfg as a resume of the run saved in run_dir trains it (check_run_dir has refused what may not change): the
     f-AnoGAN BatchNorm of a run recorded before those fields existed is kept. Other numeric settings than the
@@ -769,7 +776,7 @@ def _resumed_config(cfg: RunConfig, run_dir: Path, log: Callable[[str], None]) -
                if getattr(saved.train, k) != getattr(cfg.train, k) and not (k == "gp_precision" and no_amp)]
     if changed and cfg.method != "fanogan":
         # allowed, but config.yaml keeps only the new values: a --config replay then runs every session with them
-        log(f"note: resumed with other numeric settings ({'; '.join(changed)}): the weights were trained under "
+        log(f"{_NUMERIC_NOTE}({'; '.join(changed)}): the weights were trained under "
             f"both, config.yaml records the new ones, so a `--config` replay of this run matches it only up to "
             f"float noise")
     return cfg
@@ -884,10 +891,12 @@ def _log_start(cfg: RunConfig, split: AnomalySplit, run_dir: Path, *, resume: bo
 
 
 def _train_method(cfg: RunConfig, split: AnomalySplit, run_dir: Path, *, resume: bool, progress: bool,
-                  log: Callable[[str], None]) -> TrainResult:
-    """Train cfg.method's networks on the split's training images (its loop writes checkpoints and final networks)."""
+                  log: Callable[[str], None], threads_noted: bool = False) -> TrainResult:
+    """Train cfg.method's networks on the split's training images (its loop writes checkpoints and final networks).
+    threads_noted: the resume's note already named a changed threads setting (f-AnoGAN's resume gives no such note)."""
     if cfg.method in ("wildgan", "search"):
-        return train_pgan(split.train_x, cfg, run_dir, resume=resume, progress=progress, log=log)
+        return train_pgan(split.train_x, cfg, run_dir, resume=resume, progress=progress, log=log,
+                          threads_noted=threads_noted)
     if cfg.method == "fanogan":
         return _train_fanogan(cfg, split, run_dir, resume=resume, progress=progress, log=log)
     raise ConfigError(f"unknown method {cfg.method!r}; choose wildgan, search or fanogan")

@@ -157,11 +157,20 @@ def kimg_to_the_image(kimg: float) -> str:
 
 def total_kimg_advice(resolution: int, phase_kimg: float, fade_kimg: float, minibatch: dict[int, int], repeats: int,
                       paper_kimg: float) -> float:
-    """The total_kimg to suggest to a run that ended before full resolution: the paper's schedule, or, where phases
-    so short that it ends still fading in (its 2/3 of a phase is less than a round), the end of the first round at
-    lod 0."""
+    """The total_kimg to suggest to a run that ended before full resolution: the paper's schedule, or, where that
+    ends before the networks are grown (phases so short that its 2/3 of a phase is less than a round, or a total
+    inside the first round at lod 0), the end of that round (kimg_grown_at), where they are: never a number below
+    the one the warnings say they reach full resolution at."""
+    return max(paper_kimg, kimg_grown_at(resolution, phase_kimg, fade_kimg, minibatch, repeats))
+
+
+def kimg_grown_at(resolution: int, phase_kimg: float, fade_kimg: float, minibatch: dict[int, int],
+                  repeats: int) -> float:
+    """The kimg at which the networks are at full resolution, stable, as training leaves them: the end of the first
+    round at lod 0 (kimg_to_reach_full_resolution is its start, the total_kimg a run must exceed to train it; a run
+    that stops there ended before it, at lod > 0)."""
     start = kimg_to_reach_full_resolution(resolution, phase_kimg, fade_kimg, minibatch, repeats)
-    return paper_kimg if paper_kimg > start else start + repeats * minibatch[resolution] / 1000.0
+    return start + repeats * minibatch[resolution] / 1000.0
 
 
 def schedule_work(a_kimg: float, b_kimg: float, resolution: int, phase_kimg: float, fade_kimg: float,
@@ -188,16 +197,18 @@ def schedule_work(a_kimg: float, b_kimg: float, resolution: int, phase_kimg: flo
     return work
 
 
-def growth_figures(train: Any, resolution: int) -> tuple[str, float, str]:
-    """For a run (its TrainConfig) that ended before full resolution: the total_kimg it must exceed to end at lod 0
-    and the one to advise (kimg_to_the_image text), and the paper's total; what the CLI's and the Detector's warnings
-    say."""
+def growth_figures(train: Any, resolution: int) -> tuple[str, float, str, bool]:
+    """For a run (its TrainConfig) that ended before full resolution: the kimg at which its networks are at full
+    resolution (kimg_grown_at: the end of the first round at lod 0), the paper's total, the total_kimg to advise
+    (kimg_to_the_image texts; never below the first), and whether the paper's total gets there too (then said beside
+    it); what the CLI's and the Detector's warnings say. (They said 'a total_kimg above' the start of that round:
+    on a tiny run, the very kimg the run had ended at, 'training ended at 0.064 kimg ... above 0.064'.)"""
     from ..config import paper_total_kimg
 
     t = train
     paper = paper_total_kimg(resolution, t.phase_kimg, t.fade_kimg)
     try:
-        grown = kimg_to_reach_full_resolution(resolution, t.phase_kimg, t.fade_kimg, t.minibatch, t.minibatch_repeats)
+        grown = kimg_grown_at(resolution, t.phase_kimg, t.fade_kimg, t.minibatch, t.minibatch_repeats)
         advice = total_kimg_advice(resolution, t.phase_kimg, t.fade_kimg, t.minibatch, t.minibatch_repeats, paper)
     except KeyError:
         # a table without sizes for the resolutions ahead (a run whose total stopped before them): the rounds cannot
@@ -205,7 +216,7 @@ def growth_figures(train: Any, resolution: int) -> tuple[str, float, str]:
         # a --resume that grows there is refused until the sizes are added (training.run.check_minibatch_sizes)
         grown = schedule_kimg_for_full_growth(resolution, t.phase_kimg, t.fade_kimg)
         advice = max(paper, grown)
-    return kimg_to_the_image(grown), paper, kimg_to_the_image(advice)
+    return kimg_to_the_image(grown), paper, kimg_to_the_image(advice), paper >= grown
 
 
 def kimg_text(nimg: int) -> str:
